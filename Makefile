@@ -1,0 +1,49 @@
+# Two commands do all the set-up: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test test-sqlite test-postgres install translations-compile translations-update migrate check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed translations-compile
+
+translations-compile: $(VENV)/.installed
+	$(BIN)/pybabel compile -d app/translations --statistics 2>&1 | grep -v "^compiling" || true
+	@ls app/translations/*/LC_MESSAGES/messages.mo >/dev/null
+
+# Extract every marked string and merge it into the catalogues (then translate the new ones).
+translations-update: $(VENV)/.installed
+	$(BIN)/pybabel extract -F app/translations/babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) demo load-if-empty
+	$(FLASK) demo sign-ins
+	@echo "Sharaka is on http://$(HOST):$(PORT)  (Ctrl-C stops it)"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+# Every test on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set.
+test: install
+	$(BIN)/python -m pytest -q
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+		echo "== again on PostgreSQL ($$TEST_DATABASE_URL)"; \
+		SHARAKA_TEST_DB=postgresql $(BIN)/python -m pytest -q -m "not browser"; \
+	fi
+
+check: install
+	$(FLASK) db check
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

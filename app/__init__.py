@@ -1,0 +1,89 @@
+"""Sharaka: partnership agreements from first draft to a living partnership."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from config import CONFIGS, INSTANCE_DIR, ProductionConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: str | type | None = None) -> Flask:
+    """Build the app. Importing or creating it never migrates or seeds the database."""
+    config_class = _resolve_config(config)
+    if config_class is ProductionConfig or issubclass(config_class, ProductionConfig):
+        ProductionConfig.check()
+
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        instance_path=str(INSTANCE_DIR),
+        instance_relative_config=False,
+    )
+    app.config.from_object(config_class)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from app.core.errors import register_error_handlers
+    from app.core.templating import register_template_helpers
+
+    register_error_handlers(app)
+    register_template_helpers(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _resolve_config(config):
+    if config is None:
+        config = os.environ.get("SHARAKA_CONFIG", "development")
+    if isinstance(config, str):
+        try:
+            return CONFIGS[config]
+        except KeyError:
+            raise RuntimeError(f"unknown SHARAKA_CONFIG {config!r}; use one of {sorted(CONFIGS)}") from None
+    return config
+
+
+def _init_extensions(app: Flask) -> None:
+    from app.core.i18n import select_locale
+    from app.extensions import babel, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories=str(Path(__file__).parent / "translations"))
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.sign_in"
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    # Import every model so metadata is complete for Alembic and relationships resolve.
+    from app import models  # noqa: F401
+    from app.auth.services import load_user
+
+    login_manager.user_loader(load_user)
+
+    from flask_babel import lazy_gettext as _l
+
+    login_manager.login_message = _l("Please sign in to see this page.")
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.admin.routes import blueprint as admin_bp
+    from app.agreements.routes import blueprint as agreements_bp
+    from app.auth.routes import blueprint as auth_bp
+    from app.events.routes import blueprint as events_bp
+    from app.main_routes import blueprint as main_bp
+    from app.organizations.routes import blueprint as organizations_bp
+
+    for blueprint in (main_bp, auth_bp, agreements_bp, organizations_bp, events_bp, admin_bp):
+        app.register_blueprint(blueprint)

@@ -1,0 +1,96 @@
+"""User administration."""
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import or_, select
+
+from app.admin.forms import UserForm
+from app.auth import services as accounts
+from app.auth.models import ROLES, User
+from app.core.errors import ValidationFailed
+from app.core.forms import apply_field_errors
+from app.core.pagination import paginate
+from app.core.permissions import get_user_or_404, require
+from app.core.text import like_pattern
+from app.extensions import db
+from app.organizations.models import Organization
+
+blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@blueprint.route("/users")
+@login_required
+def list_users():
+    require(current_user, "user.list")
+    query = select(User).order_by(User.full_name)
+    role = request.args.get("role")
+    if role in ROLES:
+        query = query.where(User.role == role)
+    term = (request.args.get("q") or "").strip()[:200].lower()
+    if term:
+        pattern = like_pattern(term)
+        query = query.where(or_(User.email.like(pattern, escape="\\"), User.full_name.ilike(pattern, escape="\\")))
+    return render_template("admin/users.html", page=paginate(query, per_page=50), roles=ROLES)
+
+
+@blueprint.route("/users/new", methods=["GET", "POST"])
+@login_required
+def create_user():
+    require(current_user, "user.create")
+    form = UserForm()
+    _fill_choices(form)
+    if form.validate_on_submit():
+        if not form.password.data:
+            form.password.errors = [_("Give an initial password.")]
+        else:
+            try:
+                user = accounts.create_user(
+                    email=form.email.data, full_name=form.full_name.data, role=form.role.data,
+                    password=form.password.data, organization=_organization(form.organization_id.data),
+                    language=form.language.data, is_active=form.is_active.data, by=current_user,
+                )
+            except ValidationFailed as error:
+                db.session.rollback()
+                apply_field_errors(form, error)
+            else:
+                db.session.commit()
+                flash(_("Account created for %(email)s.", email=user.email), "success")
+                return redirect(url_for("admin.list_users"))
+    status = 422 if form.errors else 200
+    return render_template("admin/user_form.html", form=form, user=None), status
+
+
+@blueprint.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_user(user_id: int):
+    user = get_user_or_404(user_id, current_user, need="edit")
+    form = UserForm(obj=user)
+    _fill_choices(form)
+    if request.method == "GET":
+        form.is_active.data = user.is_active_account
+    if form.validate_on_submit():
+        try:
+            accounts.update_user(
+                user, full_name=form.full_name.data, role=form.role.data,
+                organization=_organization(form.organization_id.data), language=form.language.data,
+                is_active=form.is_active.data, by=current_user, new_password=form.password.data or None,
+            )
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_field_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Account %(email)s saved.", email=user.email), "success")
+            return redirect(url_for("admin.list_users"))
+    status = 422 if form.errors else 200
+    return render_template("admin/user_form.html", form=form, user=user), status
+
+
+def _organization(organization_id):
+    return db.session.get(Organization, organization_id) if organization_id else None
+
+
+def _fill_choices(form: UserForm) -> None:
+    organizations = db.session.scalars(select(Organization).order_by(Organization.is_home.desc(),
+                                                                     Organization.slug)).all()
+    form.organization_id.choices = [(None, "—")] + [(o.id, o.name) for o in organizations]

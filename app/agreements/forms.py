@@ -1,0 +1,61 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from app.agreements.models import AGREEMENT_TYPES
+
+
+def _optional_int(value):
+    if value in (None, "", "None"):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1  # fails the choice check with a clear message instead of a 500
+
+
+class AgreementForm(FlaskForm):
+    type = SelectField(_l("Type"), choices=[], validators=[DataRequired()])
+    title_fr = StringField(_l("Title (French)"), validators=[Optional(), Length(max=500)])
+    title_ar = StringField(_l("Title (Arabic)"), validators=[Optional(), Length(max=500)])
+    title_en = StringField(_l("Title (English)"), validators=[Optional(), Length(max=500)])
+    summary_fr = TextAreaField(_l("Summary (French)"), validators=[Optional(), Length(max=20000)])
+    summary_ar = TextAreaField(_l("Summary (Arabic)"), validators=[Optional(), Length(max=20000)])
+    summary_en = TextAreaField(_l("Summary (English)"), validators=[Optional(), Length(max=20000)])
+    notes = TextAreaField(_l("Internal notes"), validators=[Optional(), Length(max=20000)])
+    partners = SelectMultipleField(_l("Partners"), coerce=int, choices=[])
+    co_signatories = SelectMultipleField(_l("Co-signatories"), coerce=int, choices=[])
+    witnesses = SelectMultipleField(_l("Witnesses"), coerce=int, choices=[])
+    owner_id = SelectField(_l("Owner"), coerce=_optional_int, choices=[], validate_choice=True)
+    parent_id = SelectField(_l("Parent agreement"), coerce=_optional_int, choices=[])
+    signing_event_id = SelectField(_l("Signing event"), coerce=_optional_int, choices=[])
+    signed_on = DateField(_l("Signed on"), validators=[Optional()])
+    effective_on = DateField(_l("Effective on"), validators=[Optional()])
+    expires_on = DateField(_l("Ends on"), validators=[Optional()])
+    version = HiddenField()
+
+    def set_type_choices(self):
+        self.type.choices = [(key, str(label)) for key, label in AGREEMENT_TYPES.items()]
+
+    def validate_partners(self, field):
+        if not field.data:
+            raise ValidationError(_l("Name at least one partner organisation."))
+
+    def validate_witnesses(self, field):
+        chosen = [*(self.partners.data or []), *(self.co_signatories.data or []), *(field.data or [])]
+        if len(chosen) != len(set(chosen)):
+            raise ValidationError(_l("An organisation can have only one role in an agreement."))
+
+
+class AgreementFilterForm(FlaskForm):
+    """Filters on the list page (GET, so no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Search"), validators=[Optional(), Length(max=200)])
+    state = SelectField(_l("State"), choices=[], validators=[Optional()])
+    type = SelectField(_l("Type"), choices=[], validators=[Optional()])
+    partner = SelectField(_l("Partner"), choices=[], validators=[Optional()])
+    year = IntegerField(_l("Year"), validators=[Optional()])

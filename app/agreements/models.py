@@ -1,0 +1,165 @@
+"""Agreements, the organisations party to them, and signing ceremonies."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.auth.models import User
+from app.core.i18n import localized
+from app.core.models import TimestampMixin
+from app.extensions import db
+from app.organizations.models import Organization
+
+AGREEMENT_TYPES = {
+    "mou": _l("Memorandum of understanding"),
+    "convention": _l("Convention"),
+    "protocol": _l("Protocol agreement"),
+    "amendment": _l("Amendment"),
+}
+
+# The states every lifecycle uses; the workflow definitions in workflows/ decide
+# which moves between them are allowed.
+AGREEMENT_STATES = {
+    "draft": _l("Draft"),
+    "internal_review": _l("Internal review"),
+    "negotiation": _l("Negotiation"),
+    "signature": _l("Signature"),
+    "signed": _l("Signed"),
+    "active": _l("Active"),
+    "suspended": _l("Suspended"),
+    "expired": _l("Expired"),
+    "terminated": _l("Terminated"),
+    "closed": _l("Closed"),
+    "cancelled": _l("Cancelled"),
+}
+
+PARTY_ROLES = {
+    "partner": _l("Partner"),
+    "co_signatory": _l("Co-signatory"),
+    "witness": _l("Witness"),
+}
+
+
+class SigningEvent(TimestampMixin, db.Model):
+    """A ceremony at which one or more agreements were signed."""
+
+    __tablename__ = "signing_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str | None] = mapped_column(String(64), unique=True)
+    name_ar: Mapped[str | None] = mapped_column(String(300))
+    name_fr: Mapped[str | None] = mapped_column(String(300))
+    name_en: Mapped[str | None] = mapped_column(String(300))
+    held_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    place: Mapped[str | None] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+
+    agreements: Mapped[list["Agreement"]] = relationship(back_populates="signing_event")
+
+    @property
+    def name(self) -> str:
+        return localized(self, "name") or ""
+
+
+class AgreementParty(db.Model):
+    __tablename__ = "agreement_parties"
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "organization_id"),
+        CheckConstraint("role IN ('partner','co_signatory','witness')", name="role_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="RESTRICT"), index=True)
+    role: Mapped[str] = mapped_column(String(20), default="partner")
+
+    agreement: Mapped["Agreement"] = relationship(back_populates="parties")
+    organization: Mapped[Organization] = relationship(lazy="joined")
+
+    @property
+    def role_label(self) -> str:
+        return str(PARTY_ROLES.get(self.role, self.role))
+
+
+class Agreement(TimestampMixin, db.Model):
+    __tablename__ = "agreements"
+    __table_args__ = (
+        CheckConstraint("type IN ('mou','convention','protocol','amendment')", name="type_known"),
+        CheckConstraint("effective_on IS NULL OR signed_on IS NULL OR effective_on >= signed_on",
+                        name="effective_after_signature"),
+        CheckConstraint("expires_on IS NULL OR effective_on IS NULL OR expires_on > effective_on",
+                        name="expiry_after_effective"),
+        CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    type: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(40), default="draft", index=True)
+    title_ar: Mapped[str | None] = mapped_column(String(500))
+    title_fr: Mapped[str | None] = mapped_column(String(500))
+    title_en: Mapped[str | None] = mapped_column(String(500))
+    summary_ar: Mapped[str | None] = mapped_column(Text)
+    summary_fr: Mapped[str | None] = mapped_column(Text)
+    summary_en: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    # Folded, accent- and diacritic-free copy of reference and titles for search.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id", ondelete="RESTRICT"), index=True)
+    signing_event_id: Mapped[int | None] = mapped_column(ForeignKey("signing_events.id", ondelete="SET NULL"),
+                                                         index=True)
+
+    signed_on: Mapped[date | None] = mapped_column(Date, index=True)
+    effective_on: Mapped[date | None] = mapped_column(Date)
+    expires_on: Mapped[date | None] = mapped_column(Date, index=True)
+
+    # Optimistic locking: every UPDATE checks and bumps it, so two editors cannot
+    # silently overwrite each other.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+    owner: Mapped[User | None] = relationship(lazy="joined")
+    parent: Mapped["Agreement | None"] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list["Agreement"]] = relationship(back_populates="parent", order_by="Agreement.reference")
+    signing_event: Mapped[SigningEvent | None] = relationship(back_populates="agreements")
+    parties: Mapped[list[AgreementParty]] = relationship(
+        back_populates="agreement", cascade="all, delete-orphan", order_by="AgreementParty.id"
+    )
+
+    @property
+    def title(self) -> str:
+        return localized(self, "title") or self.reference
+
+    @property
+    def summary(self) -> str | None:
+        return localized(self, "summary")
+
+    @property
+    def type_label(self) -> str:
+        return str(AGREEMENT_TYPES.get(self.type, self.type))
+
+    @property
+    def state_label(self) -> str:
+        return str(AGREEMENT_STATES.get(self.state, self.state))
+
+    @property
+    def partner_organizations(self) -> list[Organization]:
+        return [party.organization for party in self.parties if party.role == "partner"]
+
+    def __repr__(self) -> str:
+        return f"<Agreement {self.reference} {self.state}>"
+
+
+class ReferenceCounter(db.Model):
+    """Last reference number handed out per year (MTNRA-2025-014)."""
+
+    __tablename__ = "reference_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,173 @@
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.agreements import services
+from app.agreements.forms import AgreementFilterForm, AgreementForm
+from app.agreements.models import AGREEMENT_STATES, AGREEMENT_TYPES, Agreement, SigningEvent
+from app.auth.models import User
+from app.core.audit import history_for
+from app.core.errors import ConcurrentChange, ValidationFailed
+from app.core.forms import apply_field_errors
+from app.core.pagination import paginate
+from app.core.permissions import can, get_agreement_or_404, require, visible_organizations_clause
+from app.extensions import db
+from app.organizations.models import Organization
+
+blueprint = Blueprint("agreements", __name__, url_prefix="/agreements")
+
+
+@blueprint.route("/")
+@login_required
+def list_agreements():
+    require(current_user, "agreement.list")
+    form = AgreementFilterForm(request.args)
+    _fill_filter_choices(form)
+    filters = services.AgreementFilters()
+    if form.validate():
+        filters = services.AgreementFilters(
+            state=form.state.data or None,
+            type=form.type.data or None,
+            partner_id=int(form.partner.data) if form.partner.data else None,
+            year=int(form.year.data) if form.year.data else None,
+            q=form.q.data or None,
+        )
+    else:
+        flash(_("Some filters were not valid and were ignored."), "warning")
+    page = paginate(services.agreements_query(current_user, filters))
+    return render_template("agreements/list.html", form=form, page=page)
+
+
+@blueprint.route("/new", methods=["GET", "POST"])
+@login_required
+def create_agreement():
+    require(current_user, "agreement.create")
+    form = AgreementForm()
+    _fill_form_choices(form, agreement=None)
+    if request.method == "GET" and current_user.role == "officer":
+        form.owner_id.data = current_user.id
+    if form.validate_on_submit():
+        try:
+            agreement = services.create_agreement(_form_data(form), by=current_user)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_field_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Agreement %(ref)s created.", ref=agreement.reference), "success")
+            return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id))
+    status = 422 if form.errors else 200
+    return render_template("agreements/form.html", form=form, agreement=None), status
+
+
+@blueprint.route("/<int:agreement_id>")
+@login_required
+def view_agreement(agreement_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user)
+    children = [child for child in agreement.children if can(current_user, "agreement.view", child)]
+    parent = agreement.parent if agreement.parent and can(current_user, "agreement.view", agreement.parent) else None
+    history = history_for("agreements", agreement.id) if can(current_user, "agreement.history", agreement) else []
+    return render_template("agreements/detail.html", agreement=agreement, children=children, parent=parent,
+                           history=history, users_by_id=_users_named_in(history))
+
+
+@blueprint.route("/<int:agreement_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_agreement(agreement_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
+    form = AgreementForm(obj=agreement)
+    _fill_form_choices(form, agreement=agreement)
+    if request.method == "GET":
+        form.version.data = agreement.version
+        form.partners.data = [p.organization_id for p in agreement.parties if p.role == "partner"]
+        form.co_signatories.data = [p.organization_id for p in agreement.parties if p.role == "co_signatory"]
+        form.witnesses.data = [p.organization_id for p in agreement.parties if p.role == "witness"]
+    if form.validate_on_submit():
+        try:
+            expected = int(form.version.data or 0)
+        except ValueError:
+            expected = -1
+        try:
+            services.update_agreement(agreement, _form_data(form), by=current_user, expected_version=expected)
+        except ConcurrentChange as error:
+            flash(error.message, "danger")
+            return redirect(url_for("agreements.edit_agreement", agreement_id=agreement_id)), 303
+        except ValidationFailed as error:
+            db.session.rollback()
+            agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
+            apply_field_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Agreement %(ref)s saved.", ref=agreement.reference), "success")
+            return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id))
+    status = 422 if form.errors else 200
+    return render_template("agreements/form.html", form=form, agreement=agreement), status
+
+
+def _form_data(form: AgreementForm) -> services.AgreementData:
+    parties = [(org_id, "partner") for org_id in form.partners.data or []]
+    parties += [(org_id, "co_signatory") for org_id in form.co_signatories.data or []]
+    parties += [(org_id, "witness") for org_id in form.witnesses.data or []]
+    return services.AgreementData(
+        type=form.type.data,
+        title_ar=form.title_ar.data, title_fr=form.title_fr.data, title_en=form.title_en.data,
+        summary_ar=form.summary_ar.data, summary_fr=form.summary_fr.data, summary_en=form.summary_en.data,
+        notes=form.notes.data,
+        owner_id=form.owner_id.data, parent_id=form.parent_id.data, signing_event_id=form.signing_event_id.data,
+        signed_on=form.signed_on.data, effective_on=form.effective_on.data, expires_on=form.expires_on.data,
+        parties=parties,
+    )
+
+
+def _fill_form_choices(form: AgreementForm, agreement: Agreement | None) -> None:
+    form.set_type_choices()
+    organizations = db.session.scalars(select(Organization).order_by(Organization.slug)).all()
+    org_choices = [(o.id, o.name) for o in organizations if not o.is_home]
+    all_org_choices = [(o.id, o.name) for o in organizations]
+    form.partners.choices = org_choices
+    form.co_signatories.choices = all_org_choices
+    form.witnesses.choices = all_org_choices
+    owners = db.session.scalars(
+        select(User).where(User.role.in_(("officer", "manager", "admin")), User.is_active_account.is_(True))
+        .order_by(User.full_name)
+    ).all()
+    form.owner_id.choices = [(None, "—")] + [(u.id, u.full_name) for u in owners]
+    if agreement is not None and agreement.owner_id and agreement.owner_id not in {u.id for u in owners}:
+        form.owner_id.choices.append((agreement.owner_id, agreement.owner.full_name if agreement.owner else "?"))
+    parents = db.session.execute(
+        select(Agreement.id, Agreement.reference).order_by(Agreement.reference.desc())
+    ).all()
+    form.parent_id.choices = [(None, "—")] + [
+        (row.id, row.reference) for row in parents if agreement is None or row.id != agreement.id
+    ]
+    events = db.session.scalars(select(SigningEvent).order_by(SigningEvent.held_on.desc())).all()
+    form.signing_event_id.choices = [(None, "—")] + [(e.id, f"{e.name} ({e.held_on.isoformat()})") for e in events]
+
+
+def _fill_filter_choices(form: AgreementFilterForm) -> None:
+    form.state.choices = [("", _("All states"))] + [(k, str(v)) for k, v in AGREEMENT_STATES.items()]
+    form.type.choices = [("", _("All types"))] + [(k, str(v)) for k, v in AGREEMENT_TYPES.items()]
+    organizations = db.session.scalars(
+        select(Organization).where(visible_organizations_clause(current_user), Organization.is_home.is_(False))
+        .order_by(Organization.slug)
+    ).all()
+    form.partner.choices = [("", _("All partners"))] + [(str(o.id), o.name) for o in organizations]
+
+
+def _users_named_in(history) -> dict[int, User]:
+    ids = set()
+    for event in history:
+        for side in ("before", "after"):
+            owner = (event.changes or {}).get(side, {}).get("owner_id") if isinstance(event.changes, dict) else None
+            if isinstance(owner, int):
+                ids.add(owner)
+    if not ids:
+        return {}
+    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+@blueprint.app_template_global()
+def agreement_states():
+    return AGREEMENT_STATES
+

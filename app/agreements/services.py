@@ -1,0 +1,265 @@
+"""Business rules for agreements: creation, edits, references, search."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import extract, or_, select, update
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.agreements.models import (
+    AGREEMENT_STATES,
+    AGREEMENT_TYPES,
+    PARTY_ROLES,
+    Agreement,
+    AgreementParty,
+    ReferenceCounter,
+    SigningEvent,
+)
+from app.auth.models import User
+from app.core import audit
+from app.core.errors import ConcurrentChange, ValidationFailed
+from app.core.models import utcnow
+from app.core.permissions import visible_agreements_clause
+from app.core.text import fold, like_pattern
+from app.extensions import db
+from app.organizations.models import Organization
+
+TEXT_LIMITS = {"title": 500, "summary": 20000, "notes": 20000}
+
+
+@dataclass
+class AgreementData:
+    """Plain values for creating or editing an agreement (from a form or the API)."""
+
+    type: str
+    title_ar: str | None = None
+    title_fr: str | None = None
+    title_en: str | None = None
+    summary_ar: str | None = None
+    summary_fr: str | None = None
+    summary_en: str | None = None
+    notes: str | None = None
+    owner_id: int | None = None
+    parent_id: int | None = None
+    signing_event_id: int | None = None
+    signed_on: date | None = None
+    effective_on: date | None = None
+    expires_on: date | None = None
+    # (organization_id, role) pairs
+    parties: list[tuple[int, str]] = field(default_factory=list)
+
+
+def next_reference(year: int) -> str:
+    """Hand out the next MTNRA-YYYY-NNN atomically, even with concurrent creators."""
+    prefix = current_app.config["AGREEMENT_REF_PREFIX"]
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    db.session.execute(upsert(ReferenceCounter).values(year=year, last_number=0).on_conflict_do_nothing())
+    number = db.session.execute(
+        update(ReferenceCounter)
+        .where(ReferenceCounter.year == year)
+        .values(last_number=ReferenceCounter.last_number + 1)
+        .returning(ReferenceCounter.last_number)
+    ).scalar_one()
+    return f"{prefix}-{year}-{number:03d}"
+
+
+def create_agreement(data: AgreementData, *, by: User, today: date | None = None) -> Agreement:
+    """Create a draft agreement owned by `data.owner_id` (or its creator)."""
+    _validate(data, agreement=None)
+    today = today or date.today()
+    agreement = Agreement(reference=next_reference(today.year), state="draft")
+    if data.owner_id is None and by.role == "officer":
+        data.owner_id = by.id
+    _apply(agreement, data)
+    db.session.add(agreement)
+    db.session.flush()
+    audit.record("created", agreement, actor=by, changes={"after": snapshot(agreement)})
+    return agreement
+
+
+def update_agreement(agreement: Agreement, data: AgreementData, *, by: User, expected_version: int) -> Agreement:
+    """Edit an agreement's details; refuse if someone else saved it since `expected_version`."""
+    if expected_version != agreement.version:
+        raise ConcurrentChange()
+    _validate(data, agreement=agreement)
+    before = snapshot(agreement)
+    _apply(agreement, data)
+    changes = audit.diff(before, snapshot(agreement))
+    if not changes["after"]:
+        return agreement
+    # Touch the row even when only parties changed, so the version always moves.
+    agreement.updated_at = utcnow()
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise ConcurrentChange() from None
+    audit.record("updated", agreement, actor=by, changes=changes)
+    return agreement
+
+
+def snapshot(agreement: Agreement) -> dict:
+    """The fields the audit trail compares, as plain values."""
+    return {
+        "type": agreement.type,
+        "state": agreement.state,
+        "title_ar": agreement.title_ar,
+        "title_fr": agreement.title_fr,
+        "title_en": agreement.title_en,
+        "summary_ar": agreement.summary_ar,
+        "summary_fr": agreement.summary_fr,
+        "summary_en": agreement.summary_en,
+        "notes": agreement.notes,
+        "owner_id": agreement.owner_id,
+        "parent_id": agreement.parent_id,
+        "signing_event_id": agreement.signing_event_id,
+        "signed_on": agreement.signed_on.isoformat() if agreement.signed_on else None,
+        "effective_on": agreement.effective_on.isoformat() if agreement.effective_on else None,
+        "expires_on": agreement.expires_on.isoformat() if agreement.expires_on else None,
+        "parties": sorted(f"{p.organization_id}:{p.role}" for p in agreement.parties),
+    }
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.replace("\x00", "").strip()
+    return value or None
+
+
+def _validate(data: AgreementData, agreement: Agreement | None) -> None:
+    errors: dict[str, list[str]] = {}
+
+    def add(name: str, message: str) -> None:
+        errors.setdefault(name, []).append(message)
+
+    for name in ("title_ar", "title_fr", "title_en", "summary_ar", "summary_fr", "summary_en", "notes"):
+        setattr(data, name, _clean(getattr(data, name)))
+        limit = TEXT_LIMITS[name.split("_")[0]]
+        if getattr(data, name) and len(getattr(data, name)) > limit:
+            add(name, _("At most %(n)s characters.", n=limit))
+    if data.type not in AGREEMENT_TYPES:
+        add("type", _("Choose a type from the list."))
+    if not (data.title_ar or data.title_fr or data.title_en):
+        add("title_fr", _("Give a title in at least one language."))
+    if data.signed_on and data.effective_on and data.effective_on < data.signed_on:
+        add("effective_on", _("The effective date cannot be before the signature date."))
+    start = data.effective_on or data.signed_on
+    if data.expires_on and start and data.expires_on <= start:
+        add("expires_on", _("The end date must come after the start date."))
+    for name in ("signed_on", "effective_on", "expires_on"):
+        value = getattr(data, name)
+        if value and not (date(1956, 1, 1) <= value <= date(2200, 12, 31)):
+            add(name, _("This date is out of range."))
+
+    if data.owner_id is not None:
+        owner = db.session.get(User, data.owner_id)
+        if owner is None or owner.role not in ("officer", "manager", "admin") or not owner.is_active:
+            add("owner_id", _("The owner must be an active ministry officer or manager."))
+    if data.signing_event_id is not None and db.session.get(SigningEvent, data.signing_event_id) is None:
+        add("signing_event_id", _("Unknown signing event."))
+    if data.parent_id is not None:
+        parent = db.session.get(Agreement, data.parent_id)
+        if parent is None:
+            add("parent_id", _("Unknown parent agreement."))
+        elif agreement is not None and _would_cycle(agreement, parent):
+            add("parent_id", _("An agreement cannot be its own parent or descendant."))
+
+    seen: set[int] = set()
+    partner_count = 0
+    for organization_id, role in data.parties:
+        if role not in PARTY_ROLES:
+            add("parties", _("Unknown party role."))
+            continue
+        organization = db.session.get(Organization, organization_id)
+        if organization is None:
+            add("parties", _("Unknown organisation."))
+            continue
+        if organization_id in seen:
+            add("parties", _("%(name)s is listed twice.", name=organization.name))
+        seen.add(organization_id)
+        if role == "partner":
+            partner_count += 1
+            if organization.is_home:
+                add("parties", _("The ministry itself cannot be its own partner."))
+    if partner_count == 0:
+        add("parties", _("Name at least one partner organisation."))
+    if errors:
+        raise ValidationFailed(_("Please correct the errors below."), errors)
+
+
+def _would_cycle(agreement: Agreement, parent: Agreement) -> bool:
+    node, steps = parent, 0
+    while node is not None and steps < 1000:
+        if node.id == agreement.id:
+            return True
+        node, steps = node.parent, steps + 1
+    return False
+
+
+def _apply(agreement: Agreement, data: AgreementData) -> None:
+    for name in ("type", "title_ar", "title_fr", "title_en", "summary_ar", "summary_fr", "summary_en", "notes",
+                 "owner_id", "parent_id", "signing_event_id", "signed_on", "effective_on", "expires_on"):
+        setattr(agreement, name, getattr(data, name))
+    wanted = {organization_id: role for organization_id, role in data.parties}
+    for party in list(agreement.parties):
+        if party.organization_id not in wanted:
+            agreement.parties.remove(party)
+        else:
+            party.role = wanted.pop(party.organization_id)
+    for organization_id, role in wanted.items():
+        agreement.parties.append(AgreementParty(organization_id=organization_id, role=role))
+    agreement.search_text = fold(" ".join(
+        filter(None, [agreement.reference, agreement.title_ar, agreement.title_fr, agreement.title_en])
+    ))
+
+
+# --- listing -------------------------------------------------------------------
+
+@dataclass
+class AgreementFilters:
+    state: str | None = None
+    type: str | None = None
+    partner_id: int | None = None
+    year: int | None = None
+    q: str | None = None
+
+
+def agreements_query(user: User, filters: AgreementFilters):
+    """A SELECT of the agreements `user` may see, narrowed by `filters`, newest first."""
+    query = select(Agreement).where(visible_agreements_clause(user))
+    if filters.state in AGREEMENT_STATES:
+        query = query.where(Agreement.state == filters.state)
+    if filters.type in AGREEMENT_TYPES:
+        query = query.where(Agreement.type == filters.type)
+    if filters.partner_id:
+        query = query.where(
+            Agreement.parties.any(AgreementParty.organization_id == filters.partner_id)
+        )
+    if filters.year:
+        query = query.where(or_(
+            extract("year", Agreement.signed_on) == filters.year,
+            (Agreement.signed_on.is_(None)) & (extract("year", Agreement.created_at) == filters.year),
+        ))
+    term = fold(filters.q)[:200]
+    if term:
+        query = query.where(Agreement.search_text.like(like_pattern(term), escape="\\"))
+    return query.options(
+        selectinload(Agreement.parties), selectinload(Agreement.signing_event)
+    ).order_by(Agreement.signed_on.desc().nulls_first(), Agreement.reference.desc())
+
+
+def year_choices() -> list[int]:
+    """Years with at least one agreement, newest first."""
+    years = db.session.scalars(
+        select(extract("year", Agreement.signed_on)).where(Agreement.signed_on.is_not(None)).distinct()
+    ).all()
+    return sorted({int(y) for y in years if y is not None} | {date.today().year}, reverse=True)

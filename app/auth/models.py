@@ -1,0 +1,92 @@
+"""People who sign in, and the record of sign-in attempts used for throttling."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.core.models import TimestampMixin, UTCDateTime, utcnow
+from app.extensions import db
+from app.organizations.models import Organization
+
+ROLES = {
+    "admin": _l("Administrator"),
+    "officer": _l("Officer"),
+    "manager": _l("Manager (approver)"),
+    "legal": _l("Legal adviser"),
+    "partner": _l("Partner"),
+    "auditor": _l("Auditor"),
+}
+MINISTRY_ROLES = ("admin", "officer", "manager", "legal", "auditor")
+PASSWORD_METHOD = "scrypt"
+
+
+def normalize_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin','officer','manager','legal','partner','auditor')", name="role_known"),
+        CheckConstraint("role <> 'partner' OR organization_id IS NOT NULL", name="partner_has_organization"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-cased: the unique constraint is then case-insensitive on every database.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="RESTRICT"), index=True)
+    language: Mapped[str] = mapped_column(String(5), default="fr")
+    is_active_account: Mapped[bool] = mapped_column("is_active", Boolean, default=True)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Bumped on password change so other sessions of this user are signed out.
+    session_nonce: Mapped[int] = mapped_column(default=0)
+
+    organization: Mapped[Organization | None] = relationship(lazy="joined")
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
+
+    def check_password(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login asks this
+        return bool(self.is_active_account)
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_nonce}"
+
+    @property
+    def is_partner(self) -> bool:
+        return self.role == "partner"
+
+    @property
+    def role_label(self) -> str:
+        return str(ROLES.get(self.role, self.role))
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}>"
+
+
+class LoginAttempt(db.Model):
+    """One sign-in try; failures in a recent window slow down guessing."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_email_at", "email", "attempted_at"),
+        Index("ix_login_attempts_address_at", "address", "attempted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    address: Mapped[str] = mapped_column(String(64))
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)

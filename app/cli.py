@@ -1,0 +1,88 @@
+"""Flask commands: users, demo data."""
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.extensions import db
+
+users_cli = AppGroup("users", help="Manage user accounts.")
+demo_cli = AppGroup("demo", help="Demo portfolio.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--name", "full_name", required=True, help="Full name.")
+@click.option("--role", type=click.Choice(["admin", "officer", "manager", "legal", "partner", "auditor"]),
+              required=True)
+@click.option("--organization", "organization_slug", default=None,
+              help="Organisation short name (required for partners; ministry staff default to the ministry).")
+@click.option("--language", type=click.Choice(["ar", "fr", "en"]), default="fr")
+@click.password_option(help="Password (asked for if not given).")
+def create_user_command(email, full_name, role, organization_slug, language, password):
+    """Create a user account."""
+    from app.auth.services import create_user
+    from app.core.errors import ValidationFailed
+    from app.organizations.models import Organization
+
+    organization = None
+    if organization_slug:
+        organization = db.session.scalar(select(Organization).where(Organization.slug == organization_slug))
+        if organization is None:
+            raise click.ClickException(f"no organisation with short name {organization_slug!r}")
+    elif role != "partner":
+        organization = db.session.scalar(select(Organization).where(Organization.is_home.is_(True)))
+    try:
+        user = create_user(email=email, full_name=full_name, role=role, password=password,
+                           organization=organization, language=language)
+    except ValidationFailed as error:
+        db.session.rollback()
+        details = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in error.field_errors.items())
+        raise click.ClickException(f"{error.message} {details}".strip()) from None
+    db.session.commit()
+    click.echo(f"Created {user.role} {user.email} (id {user.id}).")
+
+
+@demo_cli.command("load")
+def load_demo_command():
+    """Load (or refresh) the demo portfolio; safe to run again."""
+    from app.demo.loader import load_demo
+
+    counts = load_demo()
+    db.session.commit()
+    click.echo("Demo portfolio: " + ", ".join(f"{key} {value}" for key, value in counts.items()))
+
+
+@demo_cli.command("load-if-empty")
+def load_if_empty_command():
+    """Load the demo portfolio only when the database has no agreements yet."""
+    from app.agreements.models import Agreement
+    from app.demo.loader import load_demo
+
+    if db.session.scalar(select(Agreement.id).limit(1)) is not None:
+        click.echo("Database already has agreements; demo data not loaded.")
+        return
+    counts = load_demo()
+    db.session.commit()
+    click.echo("Demo portfolio: " + ", ".join(f"{key} {value}" for key, value in counts.items()))
+
+
+@demo_cli.command("sign-ins")
+def sign_ins_command():
+    """Print the demo accounts and their passwords (development only)."""
+    from app.demo.loader import demo_sign_ins
+
+    if not current_app.config.get("SHOW_DEMO_PASSWORDS"):
+        raise click.ClickException("demo passwords are shown only in development")
+    rows = demo_sign_ins()
+    width = max(len(row["email"]) for row in rows)
+    click.echo("Demo sign-ins (illustrative accounts, development only):")
+    for row in rows:
+        click.echo(f"  {row['email']:<{width}}  {row['password']:<18}  {row['role']:<8}  {row['organization']}")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)

@@ -1,0 +1,123 @@
+"""Domain errors raised by services, and the one place that turns errors into responses."""
+from __future__ import annotations
+
+from flask import Flask, flash, jsonify, redirect, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from app.extensions import db
+
+
+class DomainError(Exception):
+    """A business rule refused the action; the message is safe to show the user."""
+
+    status_code = 400
+
+    def __init__(self, message: str, field_errors: dict[str, list[str]] | None = None):
+        super().__init__(message)
+        self.message = str(message)
+        self.field_errors = field_errors or {}
+
+
+class ValidationFailed(DomainError):
+    status_code = 422
+
+
+class PermissionDenied(DomainError):
+    status_code = 403
+
+
+class ConcurrentChange(DomainError):
+    status_code = 409
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or _("This agreement has changed since you opened it. Reload the page and try again."))
+
+
+TITLES = {
+    400: _l("Bad request"),
+    401: _l("Sign-in required"),
+    403: _l("Not allowed"),
+    404: _l("Not found"),
+    405: _l("Method not allowed"),
+    409: _l("Conflict"),
+    413: _l("Too large"),
+    422: _l("Invalid input"),
+    429: _l("Too many requests"),
+    500: _l("Server error"),
+}
+EXPLANATIONS = {
+    400: _l("The request could not be understood."),
+    401: _l("Please sign in to continue."),
+    403: _l("You do not have permission to do this."),
+    404: _l("The page or item you asked for does not exist, or you cannot see it."),
+    405: _l("This address does not accept that kind of request."),
+    409: _l("The item changed while you were working on it. Reload and try again."),
+    413: _l("The upload is larger than allowed."),
+    422: _l("Some of the values are not valid."),
+    429: _l("Too many requests. Wait a little and try again."),
+    500: _l("Something went wrong on our side. The error has been logged."),
+}
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    if request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_response(status: int, detail: str | None = None, field_errors: dict | None = None):
+    title = str(TITLES.get(status, "Error"))
+    detail = detail or str(EXPLANATIONS.get(status, title))
+    if wants_json():
+        body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+        if field_errors:
+            body["errors"] = field_errors
+        response = jsonify(body)
+        response.status_code = status
+        response.mimetype = "application/problem+json"
+        return response
+    template = f"errors/{status}.html" if status in (403, 404, 500) else "errors/generic.html"
+    return render_template(template, status=status, title=title, detail=detail), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def handle_csrf(error):
+        if wants_json():
+            return error_response(400, _("The form's security token is missing or expired."))
+        flash(_("The form had expired. Please try again."), "warning")
+        return redirect(request.referrer if _same_site(request.referrer) else request.url)
+
+    @app.errorhandler(HTTPException)
+    def handle_http(error: HTTPException):
+        status = error.code or 500
+        detail = None
+        if status not in EXPLANATIONS and error.description:
+            detail = error.description
+        if status == 413:
+            limit_mb = (app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+            detail = _("The upload is larger than the %(limit)s MB allowed.", limit=limit_mb)
+        return error_response(status, detail)
+
+    @app.errorhandler(DomainError)
+    def handle_domain(error: DomainError):
+        db.session.rollback()
+        return error_response(error.status_code, error.message, error.field_errors or None)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        db.session.rollback()
+        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return error_response(500)
+
+
+def _same_site(url: str | None) -> bool:
+    from app.core.urls import is_safe_redirect
+
+    return bool(url) and is_safe_redirect(url)

@@ -1,0 +1,46 @@
+"""Language selection and helpers for fields stored in several languages."""
+from __future__ import annotations
+
+from flask import current_app, has_request_context, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+
+RTL_LANGUAGES = {"ar"}
+LANGUAGE_NAMES = {"ar": "العربية", "fr": "Français", "en": "English"}
+
+
+def select_locale() -> str:
+    """The signed-in user's language, else the one chosen this session, else the browser's."""
+    languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if current_user and current_user.is_authenticated and current_user.language in languages:
+        return current_user.language
+    chosen = session.get("language")
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def current_language() -> str:
+    locale = get_locale()
+    return locale.language if locale else "fr"
+
+
+def text_direction() -> str:
+    return "rtl" if current_language() in RTL_LANGUAGES else "ltr"
+
+
+# When a text is missing in the reader's language, French is the ministry's
+# working language, then English, then Arabic.
+FALLBACK_ORDER = {"ar": ("ar", "fr", "en"), "fr": ("fr", "en", "ar"), "en": ("en", "fr", "ar")}
+
+
+def localized(obj, field: str, language: str | None = None) -> str | None:
+    """Return obj.<field>_<lang> in the reader's language, falling back sensibly."""
+    language = language or current_language()
+    for lang in FALLBACK_ORDER.get(language, ("fr", "en", "ar")):
+        value = getattr(obj, f"{field}_{lang}", None)
+        if value:
+            return value
+    return None

@@ -1,0 +1,178 @@
+"""Who may do what: the only module that decides permissions (default deny).
+
+Routes, the API and templates ask `can(user, action, obj)`; they never test
+roles themselves. Objects are reached through the `get_*_or_404` loaders, which
+answer 404 when the user may not even know the object exists (a partner looking
+at another organisation's agreement) and 403 when they may see it but not do
+the thing asked.
+"""
+from __future__ import annotations
+
+from flask import abort
+from sqlalchemy import exists, select, true
+
+from app.extensions import db
+
+ALL_ROLES = frozenset({"admin", "officer", "manager", "legal", "partner", "auditor"})
+MINISTRY = frozenset({"admin", "officer", "manager", "legal", "auditor"})
+EDITORS = frozenset({"admin", "officer", "manager"})
+
+# action -> roles that may ever do it. Object-level rules below narrow it further.
+GRANTS: dict[str, frozenset[str]] = {
+    "agreement.list": ALL_ROLES,
+    "agreement.view": ALL_ROLES,
+    "agreement.history": MINISTRY,
+    "agreement.notes": MINISTRY,
+    "agreement.create": EDITORS,
+    "agreement.edit": EDITORS,
+    "organization.list": ALL_ROLES,
+    "organization.view": ALL_ROLES,
+    "organization.create": frozenset({"admin", "officer", "manager"}),
+    "organization.edit": frozenset({"admin", "officer", "manager"}),
+    "event.list": ALL_ROLES,
+    "event.view": ALL_ROLES,
+    "event.create": EDITORS,
+    "event.edit": EDITORS,
+    "user.list": frozenset({"admin", "auditor"}),
+    "user.view": frozenset({"admin", "auditor"}),
+    "user.create": frozenset({"admin"}),
+    "user.edit": frozenset({"admin"}),
+    "audit.list": frozenset({"admin", "auditor"}),
+}
+
+
+def can(user, action: str, obj=None) -> bool:
+    """True when `user` may do `action` (on `obj`, when given)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    roles = GRANTS.get(action)
+    if roles is None:
+        raise KeyError(f"unknown permission {action!r}")  # a typo must not silently deny or allow
+    if user.role not in roles:
+        return False
+    if obj is None:
+        return True
+    rule = OBJECT_RULES.get(action.split(".")[0])
+    return rule(user, action, obj) if rule else True
+
+
+def _agreement_rule(user, action: str, agreement) -> bool:
+    if user.role == "partner":
+        return action == "agreement.view" and _partner_is_party(user, agreement)
+    if action == "agreement.edit" and user.role == "officer":
+        # Officers change the agreements they own; managers and admins any.
+        return agreement.owner_id == user.id
+    return True
+
+
+def _organization_rule(user, action: str, organization) -> bool:
+    if user.role == "partner":
+        return action == "organization.view" and organization.id == user.organization_id
+    if action == "organization.edit" and organization.is_home and user.role != "admin":
+        return False
+    return True
+
+
+def _event_rule(user, action: str, event) -> bool:
+    if user.role == "partner":
+        return action == "event.view" and any(_partner_is_party(user, a) for a in event.agreements)
+    return True
+
+
+def _user_rule(user, action: str, target) -> bool:
+    return True
+
+
+OBJECT_RULES = {
+    "agreement": _agreement_rule,
+    "organization": _organization_rule,
+    "event": _event_rule,
+    "user": _user_rule,
+}
+
+
+def _partner_is_party(user, agreement) -> bool:
+    return user.organization_id is not None and any(
+        party.organization_id == user.organization_id for party in agreement.parties
+    )
+
+
+# --- query scoping -------------------------------------------------------------
+
+def visible_agreements_clause(user):
+    """SQL condition limiting Agreement queries to what `user` may see."""
+    from app.agreements.models import Agreement, AgreementParty
+
+    if user.role != "partner":
+        return true()
+    return exists(
+        select(AgreementParty.id).where(
+            AgreementParty.agreement_id == Agreement.id,
+            AgreementParty.organization_id == user.organization_id,
+        )
+    )
+
+
+def visible_organizations_clause(user):
+    from app.organizations.models import Organization
+
+    if user.role != "partner":
+        return true()
+    return Organization.id == user.organization_id
+
+
+def visible_events_clause(user):
+    from app.agreements.models import Agreement, SigningEvent
+
+    if user.role != "partner":
+        return true()
+    return exists(
+        select(Agreement.id).where(Agreement.signing_event_id == SigningEvent.id, visible_agreements_clause(user))
+    )
+
+
+# --- loaders: the only doors to an object -------------------------------------
+
+def _load_or_404(model, object_id, user, need: str, prefix: str):
+    try:
+        object_id = int(object_id)
+    except (TypeError, ValueError):
+        abort(404)
+    if object_id < 1 or object_id > 2**63 - 1:
+        abort(404)
+    obj = db.session.get(model, object_id)
+    if obj is None or not can(user, f"{prefix}.view", obj):
+        abort(404)
+    if need != "view" and not can(user, f"{prefix}.{need}", obj):
+        abort(403)
+    return obj
+
+
+def get_agreement_or_404(agreement_id, user, need: str = "view"):
+    from app.agreements.models import Agreement
+
+    return _load_or_404(Agreement, agreement_id, user, need, "agreement")
+
+
+def get_organization_or_404(organization_id, user, need: str = "view"):
+    from app.organizations.models import Organization
+
+    return _load_or_404(Organization, organization_id, user, need, "organization")
+
+
+def get_event_or_404(event_id, user, need: str = "view"):
+    from app.agreements.models import SigningEvent
+
+    return _load_or_404(SigningEvent, event_id, user, need, "event")
+
+
+def get_user_or_404(user_id, user, need: str = "view"):
+    from app.auth.models import User
+
+    return _load_or_404(User, user_id, user, need, "user")
+
+
+def require(user, action: str) -> None:
+    """Abort with 403 unless `user` may do `action` (for routes with no object yet)."""
+    if not can(user, action):
+        abort(403)

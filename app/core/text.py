@@ -1,0 +1,34 @@
+"""Text folding for search in Arabic and Latin scripts."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Arabic short vowels, tanween, shadda, sukun, superscript alef, and tatweel.
+_ARABIC_MARKS = re.compile("[\u064B-\u065F\u0670\u0640]")
+_ARABIC_FOLDS = str.maketrans({
+    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا",
+    "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي",
+})
+_SPACES = re.compile(r"\s+")
+
+
+def fold(value: str | None) -> str:
+    """Lower-case, strip Latin accents and Arabic diacritics, unify letter variants.
+
+    "Éducation" and "education" match, and so do "الإدارة" and "الادارة".
+    """
+    if not value:
+        return ""
+    value = _ARABIC_MARKS.sub("", value)
+    value = value.translate(_ARABIC_FOLDS)
+    decomposed = unicodedata.normalize("NFKD", value)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # NFKD splits Arabic hamza forms too; recompose what is left before folding case.
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", stripped).casefold()).strip()
+
+
+def like_pattern(term: str) -> str:
+    """A LIKE pattern matching `term` anywhere, with the wildcards in it escaped."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -1,0 +1,44 @@
+"""Signing ceremonies."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask_babel import gettext as _
+
+from app.agreements.models import SigningEvent
+from app.core import audit
+from app.core.errors import ValidationFailed
+from app.extensions import db
+
+FIELDS = ("name_ar", "name_fr", "name_en", "held_on", "ends_on", "place", "description")
+
+
+def save_event(event: SigningEvent | None, values: dict, *, by) -> SigningEvent:
+    """Create (event=None) or update a signing event from plain values."""
+    clean = {}
+    for key in FIELDS:
+        value = values.get(key)
+        if isinstance(value, str):
+            value = value.replace("\x00", "").strip() or None
+        clean[key] = value
+    errors: dict[str, list[str]] = {}
+    if not (clean["name_ar"] or clean["name_fr"] or clean["name_en"]):
+        errors["name_fr"] = [_("Give a name in at least one language.")]
+    if not isinstance(clean["held_on"], date):
+        errors["held_on"] = [_("Give the date of the event.")]
+    elif clean["ends_on"] and clean["ends_on"] < clean["held_on"]:
+        errors["ends_on"] = [_("The last day cannot be before the first.")]
+    if errors:
+        raise ValidationFailed(_("Please correct the errors below."), errors)
+    creating = event is None
+    if creating:
+        event = SigningEvent()
+        db.session.add(event)
+    before = {key: getattr(event, key) for key in FIELDS} if not creating else {}
+    for key in FIELDS:
+        setattr(event, key, clean[key])
+    db.session.flush()
+    after = {key: getattr(event, key) for key in FIELDS}
+    audit.record("created" if creating else "updated", event, actor=by,
+                 changes={"after": after} if creating else audit.diff(before, after))
+    return event

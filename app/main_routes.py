@@ -1,0 +1,38 @@
+"""Home page, language switch and health check."""
+from flask import Blueprint, current_app, jsonify, redirect, request, session, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import text
+
+from app.auth.forms import LanguageForm
+from app.auth.services import set_language
+from app.core.urls import is_safe_redirect
+from app.extensions import db
+
+blueprint = Blueprint("main", __name__)
+
+
+@blueprint.route("/")
+@login_required
+def home():
+    return redirect(url_for("agreements.list_agreements"))
+
+
+@blueprint.route("/language", methods=["POST"])
+def switch_language():
+    form = LanguageForm()
+    if form.validate_on_submit():
+        language = form.language.data
+        session["language"] = language
+        if current_user.is_authenticated:
+            set_language(current_user, language)
+            db.session.commit()
+    target = form.next.data or request.referrer
+    if not is_safe_redirect(target):
+        target = url_for("main.home")
+    return redirect(target)
+
+
+@blueprint.route("/healthz")
+def health():
+    db.session.execute(text("SELECT 1"))
+    return jsonify(status="ok", version=current_app.config.get("VERSION", "dev"))

@@ -1,0 +1,22 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from app.organizations.models import ORGANIZATION_KINDS
+
+
+class OrganizationForm(FlaskForm):
+    slug = StringField(_l("Short name (identifier)"), validators=[DataRequired(), Length(max=64)])
+    name_fr = StringField(_l("Name (French)"), validators=[Optional(), Length(max=300)])
+    name_ar = StringField(_l("Name (Arabic)"), validators=[Optional(), Length(max=300)])
+    name_en = StringField(_l("Name (English)"), validators=[Optional(), Length(max=300)])
+    acronym = StringField(_l("Acronym"), validators=[Optional(), Length(max=40)])
+    kind = SelectField(_l("Kind"), choices=[])
+    country = StringField(_l("Country (ISO code)"), validators=[Optional(), Length(max=2)])
+    contact = StringField(_l("Contact"), validators=[Optional(), Length(max=300)])
+    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=20000)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kind.choices = [(key, str(label)) for key, label in ORGANIZATION_KINDS.items()]

@@ -1,0 +1,50 @@
+"""Organisations: the ministry itself and every partner it signs with."""
+from __future__ import annotations
+
+from sqlalchemy import Boolean, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+from flask_babel import lazy_gettext as _l
+
+from app.core.i18n import localized
+from app.core.models import TimestampMixin
+from app.extensions import db
+
+ORGANIZATION_KINDS = {
+    "ministry": _l("Ministry"),
+    "company": _l("Company"),
+    "university": _l("University"),
+    "un_agency": _l("UN agency"),
+    "bank": _l("Bank"),
+    "local_government": _l("Local government"),
+    "intergovernmental": _l("Intergovernmental body"),
+    "international_initiative": _l("International initiative"),
+}
+
+
+class Organization(TimestampMixin, db.Model):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stable short key (e.g. "mistral") so demo data and imports stay idempotent.
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name_ar: Mapped[str | None] = mapped_column(String(300))
+    name_fr: Mapped[str | None] = mapped_column(String(300))
+    name_en: Mapped[str | None] = mapped_column(String(300))
+    acronym: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(40))
+    country: Mapped[str | None] = mapped_column(String(2))
+    # The organisation that runs this Sharaka (the ministry); never a partner.
+    is_home: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact: Mapped[str | None] = mapped_column(String(300))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def name(self) -> str:
+        return localized(self, "name") or self.slug
+
+    @property
+    def kind_label(self) -> str:
+        return str(ORGANIZATION_KINDS.get(self.kind, self.kind))
+
+    def __repr__(self) -> str:
+        return f"<Organization {self.slug}>"

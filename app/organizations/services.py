@@ -1,0 +1,52 @@
+"""Creating and editing organisations."""
+from __future__ import annotations
+
+import re
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.core import audit
+from app.core.errors import ValidationFailed
+from app.extensions import db
+from app.organizations.models import ORGANIZATION_KINDS, Organization
+
+FIELDS = ("slug", "name_ar", "name_fr", "name_en", "acronym", "kind", "country", "contact", "notes")
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+def save_organization(organization: Organization | None, values: dict, *, by) -> Organization:
+    """Create (organization=None) or update an organisation from plain values."""
+    values = {key: (values.get(key) or "").replace("\x00", "").strip() or None for key in FIELDS}
+    if values["country"]:
+        values["country"] = values["country"].upper()
+    errors: dict[str, list[str]] = {}
+    if not (values["name_ar"] or values["name_fr"] or values["name_en"]):
+        errors["name_fr"] = [_("Give a name in at least one language.")]
+    if values["kind"] not in ORGANIZATION_KINDS:
+        errors["kind"] = [_("Choose a kind from the list.")]
+    if not values["slug"] or not SLUG_PATTERN.match(values["slug"]):
+        errors["slug"] = [_("Use lower-case letters, digits and dashes (at most 64).")]
+    else:
+        clash = db.session.scalar(select(Organization.id).where(Organization.slug == values["slug"]))
+        if clash is not None and (organization is None or clash != organization.id):
+            errors["slug"] = [_("Another organisation already uses this short name.")]
+    if values["country"] and not re.fullmatch(r"[A-Z]{2}", values["country"]):
+        errors["country"] = [_("Use a two-letter country code (MA, FR, ...).")]
+    if errors:
+        raise ValidationFailed(_("Please correct the errors below."), errors)
+
+    creating = organization is None
+    if creating:
+        organization = Organization()
+        db.session.add(organization)
+        before = {}
+    else:
+        before = {key: getattr(organization, key) for key in FIELDS}
+    for key in FIELDS:
+        setattr(organization, key, values[key])
+    db.session.flush()
+    after = {key: getattr(organization, key) for key in FIELDS}
+    audit.record("created" if creating else "updated", organization, actor=by,
+                 changes={"after": after} if creating else audit.diff(before, after))
+    return organization

@@ -1,0 +1,110 @@
+"""Settings, all read from the environment (a .env file is honoured in development).
+
+Every variable is listed in README.md. The three classes differ only in their
+defaults; `create_app` picks one by name (SHARAKA_CONFIG / FLASK_ENV style).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("SHARAKA_INSTANCE_DIR", BASE_DIR / "instance"))
+
+# Marker so Production can tell a real secret from the development default.
+DEV_SECRET_KEY = "dev-only-not-secret"
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return int(value)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or sqlite_url(INSTANCE_DIR / "sharaka.sqlite")
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(INSTANCE_DIR / "uploads")
+    MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_MB", 25) * 1024 * 1024
+
+    # Absolute links in e-mails come from here, never from the request's Host header.
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+    AGREEMENT_REF_PREFIX = os.environ.get("AGREEMENT_REF_PREFIX", "MTNRA")
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = env_int("MAIL_PORT", 25)
+    MAIL_USE_TLS = env_bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = env_bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "sharaka@localhost")
+
+    BABEL_DEFAULT_LOCALE = os.environ.get("BABEL_DEFAULT_LOCALE", "fr")
+    BABEL_DEFAULT_TIMEZONE = os.environ.get("BABEL_DEFAULT_TIMEZONE", "Africa/Casablanca")
+    LANGUAGES = ("ar", "fr", "en")
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+    PERMANENT_SESSION_LIFETIME = env_int("SESSION_HOURS", 12) * 3600
+    WTF_CSRF_TIME_LIMIT = None  # tied to the session instead, so a long form is not lost
+
+    # Sign-in throttling: failures counted per account and per address in a window.
+    LOGIN_WINDOW_MINUTES = env_int("LOGIN_WINDOW_MINUTES", 15)
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
+    LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
+
+    PER_PAGE = env_int("PER_PAGE", 20)
+    SHOW_DEMO_PASSWORDS = False
+
+
+class DevelopmentConfig(Config):
+    DEBUG = env_bool("FLASK_DEBUG", False)
+    SHOW_DEMO_PASSWORDS = True
+
+
+class TestingConfig(Config):
+    TESTING = True
+    # The test suite sets the real database (a temporary SQLite file, or a fresh
+    # PostgreSQL database) before creating the app; see tests/conftest.py.
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    SERVER_NAME = None
+    BASE_URL = "http://sharaka.test"
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+
+    @classmethod
+    def check(cls) -> None:
+        """Refuse to start on a guessable secret: sessions and CSRF tokens depend on it."""
+        key = os.environ.get("SECRET_KEY", "")
+        if not key or key == DEV_SECRET_KEY or len(key) < 32:
+            raise RuntimeError(
+                "SECRET_KEY must be set to a random value of at least 32 characters in production "
+                "(python -c 'import secrets; print(secrets.token_hex(32))')."
+            )
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

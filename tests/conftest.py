@@ -1,0 +1,108 @@
+"""Fixtures: one migrated database per run, each test inside a rolled-back transaction."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from app import create_app
+from app.extensions import db
+from config import TestingConfig
+from tests import factories
+from tests.databases import fresh_database
+
+
+def make_test_app(database_url: str, **overrides):
+    config = type("RunConfig", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": database_url, **overrides})
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    with fresh_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    app = make_test_app(database_url, UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads")))
+    with app.app_context():
+        upgrade()  # the real migrations, not create_all
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _transaction(app):
+    """Run the test inside one outer transaction that is rolled back at the end.
+
+    Services and routes commit as usual; with join_transaction_mode the commits
+    only release savepoints, so nothing a test writes is seen by the next.
+    """
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original_session = db.session
+        db.session = scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+            scopefunc=original_session.registry.scopefunc,
+        )
+        try:
+            with app.app_context():
+                yield
+        finally:
+            db.session.remove()
+            db.session = original_session
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def world(app):
+    """A small portfolio with one user of every role and two partner organisations."""
+    return factories.build_world()
+
+
+class SignedInClient:
+    def __init__(self, app, user):
+        self.user = user
+        self.http = app.test_client()
+        self.token = None
+        if user is not None:
+            self.sign_in(user.email, factories.PASSWORD)
+
+    def csrf(self, path: str = "/agreements/") -> str:
+        page = self.http.get(path).get_data(as_text=True)
+        match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+            r'name="csrf_token" value="([^"]+)"', page)
+        assert match, f"no CSRF token on {path}"
+        return match.group(1)
+
+    def sign_in(self, email: str, password: str):
+        token = self.csrf("/sign-in")
+        return self.http.post("/sign-in", data={"email": email, "password": password, "csrf_token": token})
+
+    def get(self, *args, **kwargs):
+        return self.http.get(*args, **kwargs)
+
+    def post(self, path: str, data=None, csrf_from: str | None = None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf(csrf_from or path))
+        return self.http.post(path, data=data, **kwargs)
+
+
+@pytest.fixture
+def signed_in(app, world):
+    """signed_in("officer") -> a client signed in as that role's user in `world`."""
+    def make(role_or_user):
+        user = world.users[role_or_user] if isinstance(role_or_user, str) else role_or_user
+        return SignedInClient(app, user)
+    return make

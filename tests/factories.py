@@ -1,0 +1,83 @@
+"""Test data built through the real services, so the rules hold for fixtures too."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import date
+
+from app.agreements import services as agreement_services
+from app.agreements.models import Agreement, SigningEvent
+from app.auth.models import User
+from app.auth.services import create_user
+from app.extensions import db
+from app.organizations.models import Organization
+
+PASSWORD = "correct horse battery"
+_counter = itertools.count(1)
+
+
+def organization(slug: str | None = None, *, kind: str = "company", is_home: bool = False, **names) -> Organization:
+    slug = slug or f"org-{next(_counter)}"
+    names = names or {"name_fr": f"Organisation {slug}", "name_en": f"Organization {slug}"}
+    org = Organization(slug=slug, kind=kind, is_home=is_home, country="MA", **names)
+    db.session.add(org)
+    db.session.flush()
+    return org
+
+
+def user(role: str, organization: Organization, *, email: str | None = None, language: str = "en") -> User:
+    email = email or f"{role}{next(_counter)}@example.org"
+    return create_user(email=email, full_name=f"{role.title()} {email.split('@')[0]}", role=role,
+                       password=PASSWORD, organization=organization, language=language)
+
+
+def agreement(*, by: User, partners: list[Organization], type: str = "mou", title_fr: str | None = None,
+              state: str = "draft", **values) -> Agreement:
+    data = agreement_services.AgreementData(
+        type=type, title_fr=title_fr or f"Accord {next(_counter)}",
+        parties=[(org.id, "partner") for org in partners], **values,
+    )
+    created = agreement_services.create_agreement(data, by=by)
+    created.state = state
+    db.session.flush()
+    return created
+
+
+def event(name_fr: str = "Cérémonie", held_on: date = date(2025, 7, 1)) -> SigningEvent:
+    ceremony = SigningEvent(name_fr=name_fr, held_on=held_on, place="Rabat")
+    db.session.add(ceremony)
+    db.session.flush()
+    return ceremony
+
+
+@dataclass
+class World:
+    ministry: Organization
+    partner_a: Organization
+    partner_b: Organization
+    users: dict[str, User] = field(default_factory=dict)
+    agreement_a: Agreement | None = None
+    agreement_b: Agreement | None = None
+    event: SigningEvent | None = None
+
+
+def build_world() -> World:
+    """One user per role, partners A and B each with an agreement, one signing event."""
+    ministry = organization("ministry", kind="ministry", is_home=True,
+                            name_fr="Ministère de la Transition numérique", name_ar="وزارة الانتقال الرقمي")
+    partner_a = organization("partner-a", name_fr="Partenaire A", name_en="Partner A")
+    partner_b = organization("partner-b", name_fr="Partenaire B", name_en="Partner B")
+    world = World(ministry=ministry, partner_a=partner_a, partner_b=partner_b)
+    for role in ("admin", "officer", "manager", "legal", "auditor"):
+        world.users[role] = user(role, ministry)
+    world.users["other_officer"] = user("officer", ministry)
+    world.users["partner"] = user("partner", partner_a)
+    world.users["partner_b"] = user("partner", partner_b)
+    world.event = event()
+    officer = world.users["officer"]
+    world.agreement_a = agreement(by=officer, partners=[partner_a], title_fr="Accord avec A",
+                                  signing_event_id=world.event.id, signed_on=date(2025, 7, 1), state="active")
+    world.agreement_b = agreement(by=officer, partners=[partner_b], title_fr="Accord avec B",
+                                  signing_event_id=world.event.id, signed_on=date(2025, 7, 2), state="active")
+    db.session.commit()
+    return world
