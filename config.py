@@ -84,6 +84,8 @@ class TestingConfig(Config):
     # The test suite sets the real database (a temporary SQLite file, or a fresh
     # PostgreSQL database) before creating the app; see tests/conftest.py.
     SQLALCHEMY_DATABASE_URI = "sqlite://"
+    # Cheaper scrypt parameters: the suite hashes hundreds of passwords. Still scrypt.
+    PASSWORD_HASH_METHOD = "scrypt:4096:8:1"
     SERVER_NAME = None
     BASE_URL = "http://sharaka.test"
 

@@ -50,6 +50,7 @@ def load_demo_command():
     """Load (or refresh) the demo portfolio; safe to run again."""
     from app.demo.loader import load_demo
 
+    _refuse_in_production()
     counts = load_demo()
     db.session.commit()
     click.echo("Demo portfolio: " + ", ".join(f"{key} {value}" for key, value in counts.items()))
@@ -61,6 +62,7 @@ def load_if_empty_command():
     from app.agreements.models import Agreement
     from app.demo.loader import load_demo
 
+    _refuse_in_production()
     if db.session.scalar(select(Agreement.id).limit(1)) is not None:
         click.echo("Database already has agreements; demo data not loaded.")
         return
@@ -81,6 +83,12 @@ def sign_ins_command():
     click.echo("Demo sign-ins (illustrative accounts, development only):")
     for row in rows:
         click.echo(f"  {row['email']:<{width}}  {row['password']:<18}  {row['role']:<8}  {row['organization']}")
+
+
+def _refuse_in_production() -> None:
+    # Demo accounts have published passwords: they must never reach a real database.
+    if not current_app.config.get("SHOW_DEMO_PASSWORDS") and not current_app.config.get("TESTING"):
+        raise click.ClickException("the demo portfolio is for development only (SHARAKA_CONFIG=development)")
 
 
 def register_cli(app: Flask) -> None:

@@ -35,13 +35,30 @@ def app(database_url, tmp_path_factory):
         db.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def test_body_app(database_url, app):
+    """A twin of `app` whose context the test body runs in.
+
+    Flask reuses an already pushed context of the same app for a test client's
+    request, which would share `g` (CSRF token, signed-in user) between requests.
+    Running the test body in a twin's context keeps each request's `g` its own.
+    """
+    return make_test_app(database_url, UPLOAD_DIR=app.config["UPLOAD_DIR"])
+
+
 @pytest.fixture(autouse=True)
-def _transaction(app):
+def _transaction(request):
     """Run the test inside one outer transaction that is rolled back at the end.
 
     Services and routes commit as usual; with join_transaction_mode the commits
     only release savepoints, so nothing a test writes is seen by the next.
+    Browser tests talk to a server in another process and skip this.
     """
+    if request.node.get_closest_marker("browser"):
+        yield
+        return
+    app = request.getfixturevalue("app")
+    body_app = request.getfixturevalue("test_body_app")
     with app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()
@@ -51,7 +68,7 @@ def _transaction(app):
             scopefunc=original_session.registry.scopefunc,
         )
         try:
-            with app.app_context():
+            with body_app.app_context():
                 yield
         finally:
             db.session.remove()

@@ -34,7 +34,7 @@ def user(role: str, organization: Organization, *, email: str | None = None, lan
 def agreement(*, by: User, partners: list[Organization], type: str = "mou", title_fr: str | None = None,
               state: str = "draft", **values) -> Agreement:
     data = agreement_services.AgreementData(
-        type=type, title_fr=title_fr or f"Accord {next(_counter)}",
+        type=type, title_fr=title_fr if title_fr is not None or values.get("title_ar") else f"Accord {next(_counter)}",
         parties=[(org.id, "partner") for org in partners], **values,
     )
     created = agreement_services.create_agreement(data, by=by)

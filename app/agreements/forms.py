@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.agreements.models import AGREEMENT_TYPES
@@ -58,4 +58,4 @@ class AgreementFilterForm(FlaskForm):
     state = SelectField(_l("State"), choices=[], validators=[Optional()])
     type = SelectField(_l("Type"), choices=[], validators=[Optional()])
     partner = SelectField(_l("Partner"), choices=[], validators=[Optional()])
-    year = IntegerField(_l("Year"), validators=[Optional()])
+    year = SelectField(_l("Year"), choices=[], validators=[Optional()])

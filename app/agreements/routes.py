@@ -69,7 +69,7 @@ def view_agreement(agreement_id: int):
     parent = agreement.parent if agreement.parent and can(current_user, "agreement.view", agreement.parent) else None
     history = history_for("agreements", agreement.id) if can(current_user, "agreement.history", agreement) else []
     return render_template("agreements/detail.html", agreement=agreement, children=children, parent=parent,
-                           history=history, users_by_id=_users_named_in(history))
+                           history=history, names=services.names_in_history(history))
 
 
 @blueprint.route("/<int:agreement_id>/edit", methods=["GET", "POST"])
@@ -153,21 +153,15 @@ def _fill_filter_choices(form: AgreementFilterForm) -> None:
         .order_by(Organization.slug)
     ).all()
     form.partner.choices = [("", _("All partners"))] + [(str(o.id), o.name) for o in organizations]
-
-
-def _users_named_in(history) -> dict[int, User]:
-    ids = set()
-    for event in history:
-        for side in ("before", "after"):
-            owner = (event.changes or {}).get(side, {}).get("owner_id") if isinstance(event.changes, dict) else None
-            if isinstance(owner, int):
-                ids.add(owner)
-    if not ids:
-        return {}
-    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+    form.year.choices = [("", _("All years"))] + [(str(year), str(year)) for year in services.year_choices()]
 
 
 @blueprint.app_template_global()
 def agreement_states():
     return AGREEMENT_STATES
+
+
+@blueprint.app_template_global()
+def agreement_types():
+    return AGREEMENT_TYPES
 

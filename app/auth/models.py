@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String
@@ -52,7 +53,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     organization: Mapped[Organization | None] = relationship(lazy="joined")
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
+        method = current_app.config.get("PASSWORD_HASH_METHOD", PASSWORD_METHOD) if current_app else PASSWORD_METHOD
+        self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password: str) -> bool:
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)

@@ -30,7 +30,7 @@ def sign_in():
         if user is None:
             db.session.commit()  # keep the failed attempt: it counts towards throttling
             flash(_("Wrong e-mail or password."), "danger")
-            return render_template("auth/sign_in.html", form=form), 200
+            return render_template("auth/sign_in.html", form=form), 401
         services.clear_failures(user.email)
         db.session.commit()
         session.clear()  # a fresh session on sign-in: no fixation
@@ -67,7 +67,7 @@ def change_password():
             login_user(current_user._get_current_object())
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("main.home"))
-    return render_template("auth/change_password.html", form=form)
+    return render_template("auth/change_password.html", form=form), 422 if form.errors else 200
 
 
 @blueprint.app_context_processor

@@ -89,6 +89,7 @@ def error_response(status: int, detail: str | None = None, field_errors: dict | 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def handle_csrf(error):
+        app.logger.warning("CSRF refused on %s: %s", request.path, error.description)
         if wants_json():
             return error_response(400, _("The form's security token is missing or expired."))
         flash(_("The form had expired. Please try again."), "warning")

@@ -101,14 +101,18 @@ def _partner_is_party(user, agreement) -> bool:
 
 def visible_agreements_clause(user):
     """SQL condition limiting Agreement queries to what `user` may see."""
+    from sqlalchemy.orm import aliased
+
     from app.agreements.models import Agreement, AgreementParty
 
     if user.role != "partner":
         return true()
+    # An alias, so the EXISTS never correlates with a query that already joins parties.
+    party = aliased(AgreementParty)
     return exists(
-        select(AgreementParty.id).where(
-            AgreementParty.agreement_id == Agreement.id,
-            AgreementParty.organization_id == user.organization_id,
+        select(party.id).where(
+            party.agreement_id == Agreement.id,
+            party.organization_id == user.organization_id,
         )
     )
 
@@ -134,6 +138,10 @@ def visible_events_clause(user):
 # --- loaders: the only doors to an object -------------------------------------
 
 def _load_or_404(model, object_id, user, need: str, prefix: str):
+    # A role that may never see this kind of object is told so (403); 404 is for
+    # "you see some of these, but this one does not exist for you".
+    if not can(user, f"{prefix}.view"):
+        abort(403)
     try:
         object_id = int(object_id)
     except (TypeError, ValueError):

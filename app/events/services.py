@@ -39,6 +39,7 @@ def save_event(event: SigningEvent | None, values: dict, *, by) -> SigningEvent:
         setattr(event, key, clean[key])
     db.session.flush()
     after = {key: getattr(event, key) for key in FIELDS}
-    audit.record("created" if creating else "updated", event, actor=by,
-                 changes={"after": after} if creating else audit.diff(before, after))
+    changes = {"after": after} if creating else audit.diff(before, after)
+    if creating or changes["after"]:
+        audit.record("created" if creating else "updated", event, actor=by, changes=changes)
     return event

@@ -47,6 +47,7 @@ def save_organization(organization: Organization | None, values: dict, *, by) ->
         setattr(organization, key, values[key])
     db.session.flush()
     after = {key: getattr(organization, key) for key in FIELDS}
-    audit.record("created" if creating else "updated", organization, actor=by,
-                 changes={"after": after} if creating else audit.diff(before, after))
+    changes = {"after": after} if creating else audit.diff(before, after)
+    if creating or changes["after"]:
+        audit.record("created" if creating else "updated", organization, actor=by, changes=changes)
     return organization

@@ -1,0 +1,119 @@
+"""A real server in its own process with the demo portfolio, and Debian's chromium."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.databases import backend, fresh_database
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """Base URL of `flask run` on a migrated database loaded with `flask demo load`."""
+    if backend() != "sqlite":
+        pytest.skip("browser tests run in the SQLite pass")
+    tmp = tmp_path_factory.mktemp("live")
+    with fresh_database(tmp, "live") as url:
+        env = {**os.environ, "DATABASE_URL": url, "SHARAKA_CONFIG": "development", "SHARAKA_INSTANCE_DIR": str(tmp),
+               "UPLOAD_DIR": str(tmp / "uploads"), "FLASK_APP": "app", "BASE_URL": "http://127.0.0.1"}
+        flask = [sys.executable, "-m", "flask"]
+        for command in (["db", "upgrade"], ["demo", "load"]):
+            subprocess.run(flask + command, cwd=ROOT, env=env, check=True, capture_output=True)
+        port = _free_port()
+        log = open(tmp / "server.log", "w")
+        server = subprocess.Popen(flask + ["run", "--port", str(port), "--no-reload"], cwd=ROOT, env=env,
+                                  stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            server.kill()
+            raise RuntimeError("the server did not start: " + (tmp / "server.log").read_text())
+        yield base
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts():
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def demo_accounts():
+    from app.demo.loader import demo_sign_ins
+
+    return {row["role"] + ":" + (row.get("organization") or ""): row for row in demo_sign_ins()}
+
+
+def sign_in(page, base: str, email: str, password: str) -> None:
+    page.goto(base + "/sign-in")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.press("input[name=password]", "Enter")
+    page.wait_for_load_state()
+
+
+def account(demo_accounts, role: str, organization_contains: str = ""):
+    for key, row in demo_accounts.items():
+        if key.startswith(role + ":") and organization_contains.lower() in key.lower():
+            return row
+    raise LookupError(f"no demo account for {role} {organization_contains}")
+
+

@@ -1,0 +1,206 @@
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from app.agreements.models import Agreement
+from app.core.audit import AuditEvent
+from app.extensions import db
+from tests import factories
+
+
+def _count(model):
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def _form(world, **overrides):
+    data = {
+        "type": "mou", "title_fr": "Protocole de test", "title_ar": "مذكرة تفاهم تجريبية",
+        "partners": [str(world.partner_a.id)], "owner_id": str(world.users["officer"].id),
+        "signed_on": "2026-02-01", "effective_on": "2026-02-15", "expires_on": "2029-02-15",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_officer_creates_an_agreement_with_a_generated_reference(app, world, signed_in):
+    client = signed_in("officer")
+    response = client.post("/agreements/new", data=_form(world))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    agreement = db.session.scalar(select(Agreement).where(Agreement.title_fr == "Protocole de test"))
+    assert agreement.reference.startswith(f"MTNRA-{date.today().year}-")
+    assert agreement.state == "draft" and agreement.owner_id == world.users["officer"].id
+    assert [p.organization_id for p in agreement.parties] == [world.partner_a.id]
+    created = db.session.scalar(select(AuditEvent).where(AuditEvent.object_id == agreement.id,
+                                                         AuditEvent.object_type == "agreements"))
+    assert created.action == "created" and created.actor_id == world.users["officer"].id
+    page = client.get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert agreement.reference in page and "مذكرة تفاهم تجريبية" in page
+
+
+def test_references_are_sequential_and_unique(app, world):
+    officer = world.users["officer"]
+    first = factories.agreement(by=officer, partners=[world.partner_a])
+    second = factories.agreement(by=officer, partners=[world.partner_a])
+    assert int(second.reference.rsplit("-", 1)[1]) == int(first.reference.rsplit("-", 1)[1]) + 1
+
+
+@pytest.mark.parametrize("overrides, field_message", [
+    ({"title_fr": "", "title_ar": ""}, "at least one language"),
+    ({"partners": []}, "at least one partner"),
+    ({"effective_on": "2026-01-01"}, "cannot be before the signature"),
+    ({"expires_on": "2026-02-10"}, "must come after"),
+    ({"signed_on": "31/02/2026"}, "Not a valid date"),
+    ({"signed_on": "9999-99-99"}, "Not a valid date"),
+    ({"type": "treaty"}, "Not a valid choice"),
+    ({"partners": ["999999"]}, "valid choice"),
+    ({"partners": ["abc"]}, "valid choice"),
+    ({"owner_id": "999999"}, "Not a valid choice"),
+    ({"owner_id": "abc"}, "Not a valid choice"),
+    ({"parent_id": "99999999999999999999999"}, "Not a valid choice"),
+    ({"title_fr": "x" * 501}, "500"),
+    ({"summary_fr": "y" * 20001}, "20000"),
+    ({"witnesses": ["PARTNER"]}, "only one role"),
+    ({"signed_on": "1800-01-01", "effective_on": "", "expires_on": ""}, "out of range"),
+])
+def test_bad_input_is_a_form_error_and_nothing_is_written(app, world, signed_in, overrides, field_message):
+    client = signed_in("officer")
+    if overrides.get("witnesses") == ["PARTNER"]:
+        overrides["witnesses"] = [str(world.partner_a.id)]
+    before_agreements, before_audit = _count(Agreement), _count(AuditEvent)
+    response = client.post("/agreements/new", data=_form(world, **overrides))
+    assert response.status_code == 422
+    assert field_message in response.get_data(as_text=True)
+    assert _count(Agreement) == before_agreements and _count(AuditEvent) == before_audit
+
+
+def test_garbage_bytes_and_nul_characters_do_not_break_the_form(app, world, signed_in):
+    client = signed_in("officer")
+    response = client.post("/agreements/new", data=_form(world, title_fr="A\x00B\u202e", summary_fr="\x00" * 10))
+    assert response.status_code in (302, 422)
+
+
+def test_editing_writes_a_diff_to_the_history(app, world, signed_in):
+    client = signed_in("officer")
+    agreement = world.agreement_a
+    version_before = agreement.version
+    data = _form(world, title_fr="Nouveau titre", version=str(agreement.version), signed_on="2025-07-01",
+                 effective_on="", expires_on="")
+    response = client.post(f"/agreements/{agreement.id}/edit", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    db.session.refresh(agreement)
+    assert agreement.title_fr == "Nouveau titre" and agreement.version == version_before + 1
+    updated = db.session.scalar(select(AuditEvent).where(AuditEvent.object_id == agreement.id,
+                                                         AuditEvent.action == "updated"))
+    assert updated.changes["before"]["title_fr"] == "Accord avec A"
+    assert updated.changes["after"]["title_fr"] == "Nouveau titre"
+    page = client.get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert "Nouveau titre" in page and "Accord avec A" in page  # history shows before and after
+
+
+def test_a_stale_edit_is_refused_and_changes_nothing(app, world, signed_in):
+    agreement = world.agreement_a
+    stale_version = agreement.version
+    first = signed_in("officer")
+    second = signed_in("manager")
+    ok = first.post(f"/agreements/{agreement.id}/edit",
+                    data=_form(world, title_fr="Version 1", version=str(stale_version), effective_on="",
+                               expires_on="", signed_on="2025-07-01"))
+    assert ok.status_code == 302
+    late = second.post(f"/agreements/{agreement.id}/edit",
+                       data=_form(world, title_fr="Version 2", version=str(stale_version), effective_on="",
+                                  expires_on="", signed_on="2025-07-01"))
+    assert late.status_code == 303
+    db.session.refresh(agreement)
+    assert agreement.title_fr == "Version 1"
+    follow = second.get(late.headers["Location"]).get_data(as_text=True)
+    assert "has changed since you opened it" in follow
+
+
+def test_an_agreement_cannot_become_its_own_ancestor(app, world, signed_in):
+    officer = world.users["officer"]
+    child = factories.agreement(by=officer, partners=[world.partner_a], parent_id=world.agreement_a.id)
+    db.session.commit()
+    client = signed_in("officer")
+    response = client.post(f"/agreements/{world.agreement_a.id}/edit", data=_form(
+        world, parent_id=str(child.id), version=str(world.agreement_a.version), signed_on="2025-07-01",
+        effective_on="", expires_on=""))
+    assert response.status_code == 422
+    assert "own parent" in response.get_data(as_text=True)
+    # The child's page names its parent, in the relations and in the history.
+    page = client.get(f"/agreements/{child.id}").get_data(as_text=True)
+    assert page.count(world.agreement_a.reference) >= 2
+
+
+def test_partner_list_shows_only_their_organisations_agreements(app, world, signed_in):
+    page = signed_in("partner").get("/agreements/").get_data(as_text=True)
+    assert world.agreement_a.reference in page
+    assert world.agreement_b.reference not in page
+    # Filtering by the other partner reveals nothing either.
+    page = signed_in("partner").get(f"/agreements/?partner={world.partner_b.id}").get_data(as_text=True)
+    assert world.agreement_b.reference not in page
+
+
+def test_search_folds_accents_and_arabic_variants(app, world, signed_in):
+    officer = world.users["officer"]
+    arabic_only = factories.agreement(by=officer, partners=[world.partner_a], title_fr=None,
+                                      title_ar="إصلاح الإدارة")
+    factories.agreement(by=officer, partners=[world.partner_a], title_fr="Éducation numérique")
+    db.session.commit()
+    client = signed_in("officer")
+    assert "Éducation numérique" in client.get("/agreements/?q=education").get_data(as_text=True)
+    found = client.get("/agreements/?q=اصلاح الادارة").get_data(as_text=True)
+    assert arabic_only.reference in found and "إصلاح الإدارة" in found
+    assert "Éducation numérique" not in found
+    assert "Éducation numérique" not in client.get("/agreements/?q=zzz").get_data(as_text=True)
+    assert client.get("/agreements/?q=%25%25_").status_code == 200
+
+
+@pytest.mark.parametrize("query", [
+    "state=nonsense", "type=' OR 1=1 --", "partner=abc", "year=abc", "year=99999999999999999999",
+    "page=-1", "page=abc", "page=99999999999999999999", "q=" + "x" * 5000, "partner=999999",
+])
+def test_strange_filters_never_fail(app, world, signed_in, query):
+    assert signed_in("officer").get(f"/agreements/?{query}").status_code == 200
+
+
+def test_filters_narrow_the_list(app, world, signed_in):
+    officer = world.users["officer"]
+    factories.agreement(by=officer, partners=[world.partner_b], title_fr="Brouillon B", state="draft")
+    db.session.commit()
+    client = signed_in("officer")
+    drafts = client.get("/agreements/?state=draft").get_data(as_text=True)
+    assert "Brouillon B" in drafts and world.agreement_a.reference not in drafts
+    by_partner = client.get(f"/agreements/?partner={world.partner_a.id}").get_data(as_text=True)
+    assert world.agreement_a.reference in by_partner and world.agreement_b.reference not in by_partner
+    by_year = client.get("/agreements/?year=2025").get_data(as_text=True)
+    assert world.agreement_a.reference in by_year and "Brouillon B" not in by_year
+
+
+def test_pagination(app, world, signed_in):
+    officer = world.users["officer"]
+    for number in range(app.config["PER_PAGE"] + 3):
+        factories.agreement(by=officer, partners=[world.partner_a], title_fr=f"Accord en série {number}")
+    db.session.commit()
+    client = signed_in("officer")
+    first = client.get("/agreements/?q=en serie").get_data(as_text=True)
+    second = client.get("/agreements/?q=en serie&page=2").get_data(as_text=True)
+    assert first.count("Accord en série") == app.config["PER_PAGE"]
+    assert second.count("Accord en série") == 3
+
+
+def test_partner_does_not_see_internal_notes_or_history(app, world, signed_in):
+    world.agreement_a.notes = "Internal: negotiation margin"
+    db.session.commit()
+    partner_page = signed_in("partner").get(f"/agreements/{world.agreement_a.id}").get_data(as_text=True)
+    officer_page = signed_in("officer").get(f"/agreements/{world.agreement_a.id}").get_data(as_text=True)
+    assert "negotiation margin" in officer_page
+    assert "negotiation margin" not in partner_page
+
+
+def test_json_clients_get_json_errors(app, world, signed_in):
+    client = signed_in("partner")
+    response = client.get(f"/agreements/{world.agreement_b.id}", headers={"Accept": "application/json"})
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["status"] == 404
