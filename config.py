@@ -38,7 +38,10 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or sqlite_url(INSTANCE_DIR / "sharaka.sqlite")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(INSTANCE_DIR / "uploads")
-    MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_MB", 25) * 1024 * 1024
+    MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_MB", 25) * 1024 * 1024
+    # The whole request may carry a little more than one file (form fields, several files).
+    MAX_CONTENT_LENGTH = MAX_UPLOAD_BYTES + 1024 * 1024
+    WORKFLOWS_DIR = os.environ.get("WORKFLOWS_DIR") or str(BASE_DIR / "workflows")
 
     # Absolute links in e-mails come from here, never from the request's Host header.
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")

@@ -27,6 +27,7 @@ def create_app(config: str | type | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
 
     _init_extensions(app)
+    _load_workflows(app)
     _register_blueprints(app)
 
     from app.core.errors import register_error_handlers
@@ -75,6 +76,13 @@ def _init_extensions(app: Flask) -> None:
     from flask_babel import lazy_gettext as _l
 
     login_manager.login_message = _l("Please sign in to see this page.")
+
+
+def _load_workflows(app: Flask) -> None:
+    """Validate every workflow definition now: a broken file stops the app from starting."""
+    from app.workflow.definitions import load_directory
+
+    app.extensions["sharaka.workflows"] = load_directory(Path(app.config["WORKFLOWS_DIR"]))
 
 
 def _register_blueprints(app: Flask) -> None:

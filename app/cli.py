@@ -10,6 +10,43 @@ from app.extensions import db
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 demo_cli = AppGroup("demo", help="Demo portfolio.")
+workflows_cli = AppGroup("workflows", help="Workflow definitions and date-driven moves.")
+
+
+@workflows_cli.command("check")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=None,
+              help="Check another folder (e.g. edited definitions before deploying them).")
+def check_workflows_command(directory):
+    """Validate workflow definitions; exit 1 listing every problem with its file."""
+    from pathlib import Path
+
+    from app.workflow.definitions import DefinitionError, load_directory
+
+    try:
+        definitions = load_directory(Path(directory or current_app.config["WORKFLOWS_DIR"]))
+    except DefinitionError as error:
+        for file_name, message in error.problems:
+            click.echo(f"{file_name}: {message}", err=True)
+        raise SystemExit(1) from None
+    for definition in definitions.values():
+        click.echo(f"{definition.type}: {len(definition.states)} states, {len(definition.transitions)} transitions, "
+                   f"checksum {definition.checksum[:12]} — ok")
+
+
+@workflows_cli.command("tick")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Run as if today were this date (YYYY-MM-DD).")
+def tick_command(today):
+    """Apply date-driven moves due today (signed → active, active → expired). Safe to run twice."""
+    from datetime import date
+
+    from app.workflow.engine import run_date_transitions
+
+    results = run_date_transitions(today.date() if today else date.today())
+    db.session.commit()
+    for reference, transition, outcome in results:
+        click.echo(f"{reference}: {transition}: {outcome}")
+    click.echo(f"{sum(1 for r in results if r[2] == 'done')} moved, {len(results)} looked at.")
 
 
 @users_cli.command("create")
@@ -94,3 +131,4 @@ def _refuse_in_production() -> None:
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(workflows_cli)

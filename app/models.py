@@ -3,3 +3,13 @@ from app.agreements.models import Agreement, AgreementParty, ReferenceCounter, S
 from app.auth.models import LoginAttempt, User  # noqa: F401
 from app.core.audit import AuditEvent  # noqa: F401
 from app.organizations.models import Organization  # noqa: F401
+from app.core.storage import StoredFile  # noqa: F401
+from app.workflow.models import (  # noqa: F401
+    AgreementDocument,
+    ApprovalDecision,
+    ApprovalRound,
+    Delegation,
+    NegotiationRound,
+    Signatory,
+    WorkflowVersion,
+)

@@ -104,6 +104,11 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch migrations rebuild tables (copy, drop, rename). With foreign
+            # keys on, dropping the old table would cascade-delete child rows,
+            # so they are switched off for the migration, outside any transaction.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -113,6 +118,12 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            problems = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            connection.commit()
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+            if problems:
+                raise RuntimeError(f"foreign key check failed after migration: {problems[:5]}")
 
 
 if context.is_offline_mode():

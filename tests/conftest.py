@@ -79,7 +79,9 @@ def _transaction(request):
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
 
 
 @pytest.fixture
@@ -92,6 +94,8 @@ class SignedInClient:
     def __init__(self, app, user):
         self.user = user
         self.http = app.test_client()
+        # Assertions read English messages; the default language would be French.
+        self.http.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
         self.token = None
         if user is not None:
             self.sign_in(user.email, factories.PASSWORD)

@@ -4,12 +4,12 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
 from app.core.i18n import localized
-from app.core.models import TimestampMixin
+from app.core.models import TimestampMixin, UTCDateTime
 from app.extensions import db
 from app.organizations.models import Organization
 
@@ -119,6 +119,15 @@ class Agreement(TimestampMixin, db.Model):
     effective_on: Mapped[date | None] = mapped_column(Date)
     expires_on: Mapped[date | None] = mapped_column(Date, index=True)
 
+    # The frozen workflow definition this agreement runs on, and when it entered its state.
+    workflow_version_id: Mapped[int | None] = mapped_column(ForeignKey("workflow_versions.id", ondelete="RESTRICT"))
+    state_entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The negotiation round both sides accepted: the text is locked while it is set.
+    agreed_round_id: Mapped[int | None] = mapped_column(
+        ForeignKey("negotiation_rounds.id", ondelete="SET NULL", use_alter=True))
+    # For amendments: what the amendment changes in its parent, e.g. {"expires_on": "2030-01-12"}.
+    amendment_changes: Mapped[dict | None] = mapped_column(JSON)
+
     # Optimistic locking: every UPDATE checks and bumps it, so two editors cannot
     # silently overwrite each other.
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
@@ -131,6 +140,15 @@ class Agreement(TimestampMixin, db.Model):
     parties: Mapped[list[AgreementParty]] = relationship(
         back_populates="agreement", cascade="all, delete-orphan", order_by="AgreementParty.id"
     )
+    workflow_version = relationship("WorkflowVersion")
+    signatories = relationship("Signatory", order_by="Signatory.position", cascade="all, delete-orphan")
+    documents = relationship("AgreementDocument", order_by="AgreementDocument.uploaded_at",
+                             cascade="all, delete-orphan")
+    negotiation_rounds = relationship("NegotiationRound", order_by="NegotiationRound.number",
+                                      cascade="all, delete-orphan",
+                                      foreign_keys="NegotiationRound.agreement_id")
+    approval_rounds = relationship("ApprovalRound", order_by="ApprovalRound.requested_at",
+                                   cascade="all, delete-orphan")
 
     @property
     def title(self) -> str:

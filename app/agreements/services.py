@@ -27,6 +27,7 @@ from app.core.permissions import visible_agreements_clause
 from app.core.text import fold, like_pattern
 from app.extensions import db
 from app.organizations.models import Organization
+from app.workflow.engine import definition_for, pin_definition
 
 TEXT_LIMITS = {"title": 500, "summary": 20000, "notes": 20000}
 
@@ -75,10 +76,14 @@ def create_agreement(data: AgreementData, *, by: User, today: date | None = None
     """Create a draft agreement owned by `data.owner_id` (or its creator)."""
     _validate(data, agreement=None)
     today = today or date.today()
-    agreement = Agreement(reference=next_reference(today.year), state="draft")
+    agreement = Agreement(reference=next_reference(today.year))
     if data.owner_id is None and by.role == "officer":
         data.owner_id = by.id
     _apply(agreement, data)
+    # New agreements run on today's definition of their type, frozen from now on.
+    pin_definition(agreement)
+    agreement.state = definition_for(agreement).initial_state
+    agreement.state_entered_at = utcnow()
     db.session.add(agreement)
     db.session.flush()
     audit.record("created", agreement, actor=by, changes={"after": snapshot(agreement)})

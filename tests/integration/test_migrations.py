@@ -28,3 +28,31 @@ def test_audit_trail_refuses_update_and_delete_in_the_database(app, world):
         else:  # pragma: no cover - the assertion explains
             nested.rollback()
             raise AssertionError(f"the database accepted: {statement}")
+
+
+def test_upgrading_keeps_existing_rows(tmp_path):
+    """Upgrading a database that already holds agreements loses none of them, nor their parties."""
+    from flask_migrate import upgrade
+
+    from tests.conftest import make_test_app
+    from tests.databases import fresh_database
+
+    with fresh_database(tmp_path, "upgrade") as url:
+        app = make_test_app(url)
+        with app.app_context():
+            upgrade(revision="0001")
+            db.session.execute(text(
+                "INSERT INTO organizations (slug, kind, is_home, created_at, updated_at) "
+                "VALUES ('p', 'company', false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            db.session.execute(text(
+                "INSERT INTO agreements (reference, type, state, search_text, version, created_at, updated_at) "
+                "VALUES ('MTNRA-2025-001', 'mou', 'active', '', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            db.session.execute(text(
+                "INSERT INTO agreement_parties (agreement_id, organization_id, role) "
+                "SELECT a.id, o.id, 'partner' FROM agreements a, organizations o"))
+            db.session.commit()
+            upgrade()
+            assert db.session.execute(text("SELECT count(*) FROM agreement_parties")).scalar() == 1
+            assert db.session.execute(text("SELECT state FROM agreements")).scalar() == "active"
+            db.session.remove()
+            db.engine.dispose()

@@ -1,0 +1,144 @@
+"""File storage behind one small interface: content-addressed by SHA-256.
+
+Files are stored under UPLOAD_DIR/ab/abcdef… and never under the name the user
+gave (which is kept in the database for display only). Types are checked by
+content, not by extension. Downloads go through routes that check permissions.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import BigInteger, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.errors import ValidationFailed
+from app.core.models import UTCDateTime, utcnow
+from app.extensions import db
+
+CHUNK = 1024 * 1024
+
+
+class StoredFile(db.Model):
+    """One stored content, whatever name or names it was uploaded under."""
+
+    __tablename__ = "stored_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+@dataclass(frozen=True)
+class FileKind:
+    content_type: str
+    label: str
+
+
+def sniff(head: bytes, path: Path) -> FileKind | None:
+    """Tell the type from the bytes. Office files are ZIPs: look inside for their markers."""
+    if head.startswith(b"%PDF-"):
+        return FileKind("application/pdf", "PDF")
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return FileKind("image/png", "PNG")
+    if head.startswith(b"\xff\xd8\xff"):
+        return FileKind("image/jpeg", "JPEG")
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = set(archive.namelist())
+                if "mimetype" in names:
+                    mimetype = archive.read("mimetype").decode("ascii", "replace").strip()
+                    if mimetype == "application/vnd.oasis.opendocument.text":
+                        return FileKind(mimetype, "ODT")
+                    if mimetype == "application/vnd.oasis.opendocument.spreadsheet":
+                        return FileKind(mimetype, "ODS")
+                if "[Content_Types].xml" in names:
+                    if any(n.startswith("word/") for n in names):
+                        return FileKind("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                                        "DOCX")
+                    if any(n.startswith("xl/") for n in names):
+                        return FileKind("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "XLSX")
+                    if any(n.startswith("ppt/") for n in names):
+                        return FileKind(
+                            "application/vnd.openxmlformats-officedocument.presentationml.presentation", "PPTX")
+                return FileKind("application/zip", "ZIP")
+        except (zipfile.BadZipFile, OSError, KeyError):
+            return None
+    return None
+
+
+def allowed_labels() -> list[str]:
+    return list(current_app.config.get("ALLOWED_UPLOAD_TYPES", ("PDF", "DOCX", "XLSX", "PPTX", "ODT", "ODS",
+                                                                 "PNG", "JPEG", "ZIP")))
+
+
+def store(stream, *, field: str = "file") -> StoredFile:
+    """Save an uploaded stream; return its StoredFile (the same row for the same bytes)."""
+    root = Path(current_app.config["UPLOAD_DIR"])
+    root.mkdir(parents=True, exist_ok=True)
+    limit = current_app.config.get("MAX_UPLOAD_BYTES") or current_app.config.get("MAX_CONTENT_LENGTH")
+    digest, size = hashlib.sha256(), 0
+    handle, temp_name = tempfile.mkstemp(dir=root, prefix=".upload-")
+    temp_path = Path(temp_name)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if limit and size > limit:
+                    message = _("The file is larger than the %(limit)s MB allowed.", limit=limit // (1024 * 1024))
+                    raise ValidationFailed(message, {field: [message]})
+                digest.update(chunk)
+                out.write(chunk)
+        if size == 0:
+            message = _("The file is empty.")
+            raise ValidationFailed(message, {field: [message]})
+        with temp_path.open("rb") as check:
+            kind = sniff(check.read(16), temp_path)
+        if kind is None or kind.label not in allowed_labels():
+            message = _("This type of file is not accepted. Allowed: %(types)s.", types=", ".join(allowed_labels()))
+            raise ValidationFailed(message, {field: [message]})
+        sha = digest.hexdigest()
+        final = path_for(sha)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            temp_path.unlink()
+        else:
+            os.replace(temp_path, final)  # atomic: a crash never leaves a half-written file under its name
+    finally:
+        if temp_path.exists():
+            temp_path.unlink()
+    existing = db.session.scalar(select(StoredFile).where(StoredFile.sha256 == sha))
+    if existing is not None:
+        return existing
+    stored = StoredFile(sha256=sha, size=size, content_type=kind.content_type)
+    db.session.add(stored)
+    db.session.flush()
+    return stored
+
+
+def path_for(sha256: str) -> Path:
+    if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+        raise ValueError("not a SHA-256 digest")
+    return Path(current_app.config["UPLOAD_DIR"]) / sha256[:2] / sha256
+
+
+def clean_filename(name: str | None, fallback: str = "document") -> str:
+    """A display name: no path, no control characters, at most 200 characters (Arabic kept)."""
+    name = (name or "").replace("\\", "/").split("/")[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip().strip(".")
+    if not name:
+        return fallback
+    if len(name) > 200:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 200 - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else name[:200]
+    return name

@@ -1,0 +1,1 @@
+"""Agreement lifecycles: definitions read from workflows/*.yaml, and one engine that applies them."""

@@ -1,0 +1,420 @@
+"""Reading and validating workflow definitions (workflows/*.yaml).
+
+A definition is data: states, transitions, approval steps, and what must exist
+to enter a state. This module turns a YAML file into frozen dataclasses and
+reports every problem with the file it came from; the engine never sees a
+definition that did not pass here.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from app.workflow import rules
+
+STATE_KINDS = ("initial", "working", "final")
+STEP_MODES = ("parallel", "sequential")
+COMMENT_MODES = ("required", "optional", "none")
+PSEUDO_ROLES = ("owner",)
+LANGUAGES = ("ar", "fr", "en")
+AGREEMENT_TYPES = ("mou", "convention", "protocol", "amendment")
+# Fields an action form may ask for, and fields a guard or requirement may name.
+SETTABLE_FIELDS = ("signed_on", "effective_on", "expires_on")
+KNOWN_FIELDS = (
+    "title_ar", "title_fr", "title_en", "summary_ar", "summary_fr", "summary_en", "owner_id", "parent_id",
+    "signing_event_id", "signed_on", "effective_on", "expires_on",
+)
+AUTOMATIC_DATES = ("effective_on", "expires_on")
+DOCUMENT_KINDS = ("text_version", "signed_copy", "termination_notice", "other")
+
+
+class DefinitionError(Exception):
+    """One or more problems in workflow files; `problems` lists (file, message)."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("\n".join(f"{file}: {message}" for file, message in problems))
+
+
+@dataclass(frozen=True)
+class ApprovalStep:
+    name: str
+    roles: tuple[str, ...]
+    users: tuple[str, ...]  # e-mail addresses of named approvers
+    mode: str
+    quorum: int
+    required_roles: tuple[str, ...]
+    required_users: tuple[str, ...]
+    exclude_requester: bool
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        """Approver slots in order: named users first, then roles (for sequential mode)."""
+        return tuple(f"user:{u}" for u in self.users) + tuple(f"role:{r}" for r in self.roles)
+
+
+@dataclass(frozen=True)
+class Approval:
+    steps: tuple[ApprovalStep, ...]
+    reject_to: str
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    sources: tuple[str, ...]
+    target: str
+    roles: tuple[str, ...]
+    guards: tuple[Any, ...]  # guard names, or {"field": x} / {"document": kind}
+    comment: str
+    fields: tuple[str, ...]
+    documents: tuple[str, ...]
+    automatic: str | None
+    effects: tuple[str, ...]
+    approval: Approval | None
+    label: dict[str, str]
+
+
+@dataclass(frozen=True)
+class State:
+    name: str
+    kind: str
+    sla_days: int | None
+    label: dict[str, str]
+    required_fields: tuple[str, ...] = ()
+    required_documents: tuple[str, ...] = ()
+    required_guards: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkflowDefinition:
+    type: str
+    label: dict[str, str]
+    states: dict[str, State]
+    transitions: tuple[Transition, ...]
+    checksum: str
+    body: dict = field(repr=False, compare=False)
+
+    @property
+    def initial_state(self) -> str:
+        return next(s.name for s in self.states.values() if s.kind == "initial")
+
+    def transition(self, name: str) -> Transition | None:
+        return next((t for t in self.transitions if t.name == name), None)
+
+    def transitions_from(self, state: str) -> list[Transition]:
+        return [t for t in self.transitions if state in t.sources]
+
+
+# --- loading ---------------------------------------------------------------------
+
+def load_directory(directory: Path) -> dict[str, WorkflowDefinition]:
+    """Read and validate every *.yaml in `directory`; raise DefinitionError listing all problems."""
+    directory = Path(directory)
+    raw: dict[str, tuple[str, dict]] = {}
+    problems: list[tuple[str, str]] = []
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise DefinitionError([(str(directory), "no workflow definitions (*.yaml) found")])
+    for path in files:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            problems.append((path.name, f"not valid YAML: {error}"))
+            continue
+        except (OSError, UnicodeDecodeError) as error:
+            problems.append((path.name, f"cannot be read: {error}"))
+            continue
+        if not isinstance(data, dict):
+            problems.append((path.name, "must be a mapping with type, states and transitions"))
+            continue
+        workflow_type = data.get("type")
+        if workflow_type in raw:
+            problems.append((path.name, f"type {workflow_type!r} is already defined in {raw[workflow_type][0]}"))
+            continue
+        raw[str(workflow_type)] = (path.name, data)
+
+    definitions: dict[str, WorkflowDefinition] = {}
+    for workflow_type, (file_name, data) in raw.items():
+        try:
+            body = _resolve_extends(file_name, data, raw)
+            definitions[workflow_type] = parse_definition(body, file_name)
+        except DefinitionError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise DefinitionError(problems)
+    return definitions
+
+
+def _resolve_extends(file_name: str, data: dict, raw: dict[str, tuple[str, dict]], depth: int = 0) -> dict:
+    """Merge `extends: other` — the other's states and transitions, overridden by name."""
+    base_name = data.get("extends")
+    if base_name is None:
+        return copy.deepcopy(data)
+    if depth > 5 or base_name not in raw or base_name == data.get("type"):
+        raise DefinitionError([(file_name, f"extends unknown or circular workflow {base_name!r}")])
+    base = _resolve_extends(raw[base_name][0], raw[base_name][1], raw, depth + 1)
+    merged = copy.deepcopy(base)
+    merged["type"] = data.get("type")
+    merged["label"] = data.get("label", base.get("label"))
+    states = dict(merged.get("states") or {})
+    states.update(copy.deepcopy(data.get("states") or {}))
+    merged["states"] = states
+    own = {t.get("name"): t for t in (data.get("transitions") or []) if isinstance(t, dict)}
+    transitions = [copy.deepcopy(own.pop(t.get("name"), t)) for t in merged.get("transitions") or []]
+    merged["transitions"] = transitions + [copy.deepcopy(t) for t in own.values()]
+    merged.pop("extends", None)
+    return merged
+
+
+def checksum_of(body: dict) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinition:
+    """Validate one (already merged) definition body and build the dataclasses."""
+    problems: list[str] = []
+    known_roles = set(rules.ROLE_NAMES) | set(PSEUDO_ROLES)
+
+    def label_of(value, where: str) -> dict[str, str]:
+        if not isinstance(value, dict) or not all(isinstance(value.get(lang), str) and value.get(lang)
+                                                  for lang in LANGUAGES):
+            problems.append(f"{where}: label needs ar, fr and en texts")
+            return {lang: str((value or {}).get(lang, "")) if isinstance(value, dict) else "" for lang in LANGUAGES}
+        return {lang: value[lang] for lang in LANGUAGES}
+
+    def names(value, where: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            problems.append(f"{where}: must be a list of names")
+            return ()
+        return tuple(value)
+
+    workflow_type = body.get("type")
+    if workflow_type not in AGREEMENT_TYPES:
+        problems.append(f"type {workflow_type!r} is not an agreement type ({', '.join(AGREEMENT_TYPES)})")
+    label = label_of(body.get("label"), "workflow")
+    unknown_keys = set(body) - {"type", "label", "states", "transitions", "extends"}
+    if unknown_keys:
+        problems.append(f"unknown keys: {', '.join(sorted(unknown_keys))}")
+
+    states: dict[str, State] = {}
+    raw_states = body.get("states")
+    if not isinstance(raw_states, dict) or not raw_states:
+        problems.append("states: must be a non-empty mapping")
+        raw_states = {}
+    for name, spec in raw_states.items():
+        where = f"state {name!r}"
+        if not isinstance(spec, dict):
+            problems.append(f"{where}: must be a mapping")
+            continue
+        unknown = set(spec) - {"kind", "sla_days", "label", "requires"}
+        if unknown:
+            problems.append(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+        kind = spec.get("kind")
+        if kind not in STATE_KINDS:
+            problems.append(f"{where}: kind must be one of {', '.join(STATE_KINDS)}")
+        sla = spec.get("sla_days")
+        if sla is not None and (not isinstance(sla, int) or isinstance(sla, bool) or sla < 1):
+            problems.append(f"{where}: sla_days must be a whole number of days ≥ 1")
+            sla = None
+        requires = spec.get("requires") or {}
+        if not isinstance(requires, dict) or set(requires) - {"fields", "documents", "guards"}:
+            problems.append(f"{where}: requires may list fields, documents and guards")
+            requires = {}
+        required_fields = names(requires.get("fields"), f"{where} requires.fields")
+        for field_name in required_fields:
+            if field_name not in KNOWN_FIELDS:
+                problems.append(f"{where}: requires unknown field {field_name!r}")
+        required_documents = names(requires.get("documents"), f"{where} requires.documents")
+        for kind_name in required_documents:
+            if kind_name not in DOCUMENT_KINDS:
+                problems.append(f"{where}: requires unknown document kind {kind_name!r}")
+        required_guards = names(requires.get("guards"), f"{where} requires.guards")
+        for guard_name in required_guards:
+            if guard_name not in rules.GUARDS:
+                problems.append(f"{where}: unknown guard {guard_name!r}")
+        states[str(name)] = State(
+            name=str(name), kind=str(kind), sla_days=sla, label=label_of(spec.get("label"), where),
+            required_fields=required_fields, required_documents=required_documents,
+            required_guards=required_guards,
+        )
+    initials = [s.name for s in states.values() if s.kind == "initial"]
+    if states and len(initials) != 1:
+        problems.append(f"exactly one initial state is needed, found {len(initials)}")
+
+    transitions: list[Transition] = []
+    seen_names: set[str] = set()
+    raw_transitions = body.get("transitions")
+    if not isinstance(raw_transitions, list):
+        problems.append("transitions: must be a list")
+        raw_transitions = []
+    for index, spec in enumerate(raw_transitions):
+        where = f"transition #{index + 1}"
+        if not isinstance(spec, dict):
+            problems.append(f"{where}: must be a mapping")
+            continue
+        name = spec.get("name")
+        if not isinstance(name, str) or not name.isidentifier():
+            problems.append(f"{where}: needs a name made of letters, digits and _")
+            name = f"#{index + 1}"
+        where = f"transition {name!r}"
+        if name in seen_names:
+            problems.append(f"{where}: defined twice")
+        seen_names.add(name)
+        unknown = set(spec) - {"name", "from", "to", "roles", "guards", "comment", "fields", "documents",
+                               "automatic", "effects", "approval", "label"}
+        if unknown:
+            problems.append(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+        sources = names(spec.get("from"), f"{where} from")
+        if not sources:
+            problems.append(f"{where}: from must name at least one state")
+        for source in sources:
+            if source not in states:
+                problems.append(f"{where}: from unknown state {source!r}")
+            elif states[source].kind == "final":
+                problems.append(f"{where}: leaves final state {source!r}")
+        target = spec.get("to")
+        if target not in states:
+            problems.append(f"{where}: to unknown state {target!r}")
+        roles = names(spec.get("roles"), f"{where} roles")
+        for role in roles:
+            if role not in known_roles:
+                problems.append(f"{where}: unknown role {role!r}")
+        guards: list[Any] = []
+        for guard in spec.get("guards") or []:
+            if isinstance(guard, str):
+                if guard not in rules.GUARDS:
+                    problems.append(f"{where}: unknown guard {guard!r}")
+                guards.append(guard)
+            elif isinstance(guard, dict) and len(guard) == 1 and "field" in guard:
+                if guard["field"] not in KNOWN_FIELDS:
+                    problems.append(f"{where}: guard names unknown field {guard['field']!r}")
+                guards.append({"field": guard["field"]})
+            elif isinstance(guard, dict) and len(guard) == 1 and "document" in guard:
+                if guard["document"] not in DOCUMENT_KINDS:
+                    problems.append(f"{where}: guard names unknown document kind {guard['document']!r}")
+                guards.append({"document": guard["document"]})
+            else:
+                problems.append(f"{where}: a guard is a name, {{field: NAME}} or {{document: KIND}}")
+        comment = spec.get("comment", "optional")
+        if comment not in COMMENT_MODES:
+            problems.append(f"{where}: comment must be required, optional or none")
+        fields = names(spec.get("fields"), f"{where} fields")
+        for field_name in fields:
+            if field_name not in SETTABLE_FIELDS:
+                problems.append(f"{where}: the action cannot ask for field {field_name!r}")
+        documents = names(spec.get("documents"), f"{where} documents")
+        for kind_name in documents:
+            if kind_name not in DOCUMENT_KINDS:
+                problems.append(f"{where}: unknown document kind {kind_name!r}")
+        automatic = spec.get("automatic")
+        if automatic is not None and automatic not in AUTOMATIC_DATES:
+            problems.append(f"{where}: automatic must be one of {', '.join(AUTOMATIC_DATES)}")
+        effects = names(spec.get("effects"), f"{where} effects")
+        for effect in effects:
+            if effect not in rules.EFFECTS:
+                problems.append(f"{where}: unknown effect {effect!r}")
+        approval = _parse_approval(spec.get("approval"), where, states, known_roles, problems)
+        if not roles and approval is None and automatic is None:
+            problems.append(f"{where}: nobody can take it (no roles, no approval, not automatic)")
+        transitions.append(Transition(
+            name=name, sources=sources, target=str(target), roles=roles, guards=tuple(guards),
+            comment=str(comment), fields=fields, documents=documents, automatic=automatic,
+            effects=effects, approval=approval, label=label_of(spec.get("label"), where),
+        ))
+
+    if not problems:
+        problems.extend(_graph_problems(states, transitions))
+    if problems:
+        raise DefinitionError([(file_name, message) for message in problems])
+    return WorkflowDefinition(type=str(workflow_type), label=label, states=states, transitions=tuple(transitions),
+                              checksum=checksum_of(body), body=body)
+
+
+def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) -> Approval | None:
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or not isinstance(spec.get("steps"), list) or not spec["steps"]:
+        problems.append(f"{where}: approval needs a list of steps")
+        return None
+    reject_to = spec.get("reject_to")
+    if reject_to not in states:
+        problems.append(f"{where}: approval reject_to names unknown state {reject_to!r}")
+    steps = []
+    for number, step in enumerate(spec["steps"], start=1):
+        step_where = f"{where} approval step {number}"
+        if not isinstance(step, dict):
+            problems.append(f"{step_where}: must be a mapping")
+            continue
+        unknown = set(step) - {"name", "roles", "users", "mode", "quorum", "required_roles", "required_users",
+                               "exclude_requester"}
+        if unknown:
+            problems.append(f"{step_where}: unknown keys {', '.join(sorted(unknown))}")
+        roles = tuple(step.get("roles") or ())
+        users = tuple(str(u).strip().lower() for u in step.get("users") or ())
+        for role in roles:
+            if role not in known_roles or role == "partner":
+                problems.append(f"{step_where}: unknown or unsuitable approver role {role!r}")
+        if not roles and not users:
+            problems.append(f"{step_where}: names no approvers (roles or users)")
+        mode = step.get("mode", "parallel")
+        if mode not in STEP_MODES:
+            problems.append(f"{step_where}: mode must be parallel or sequential")
+        quorum = step.get("quorum", 1)
+        slots = len(roles) + len(users)
+        if not isinstance(quorum, int) or isinstance(quorum, bool) or quorum < 1:
+            problems.append(f"{step_where}: quorum must be a whole number ≥ 1")
+            quorum = 1
+        elif users and not roles and quorum > len(users):
+            problems.append(f"{step_where}: quorum {quorum} is more than the {len(users)} named approvers")
+        if mode == "sequential" and quorum < slots:
+            problems.append(f"{step_where}: a sequential step needs every approver in turn (quorum {slots})")
+        required_roles = tuple(step.get("required_roles") or ())
+        for role in required_roles:
+            if role not in roles:
+                problems.append(f"{step_where}: required role {role!r} is not among the approver roles")
+        required_users = tuple(str(u).strip().lower() for u in step.get("required_users") or ())
+        for user in required_users:
+            if user not in users:
+                problems.append(f"{step_where}: required user {user!r} is not among the named approvers")
+        exclude = step.get("exclude_requester", True)
+        if not isinstance(exclude, bool):
+            problems.append(f"{step_where}: exclude_requester must be true or false")
+            exclude = True
+        steps.append(ApprovalStep(
+            name=str(step.get("name") or f"step_{number}"), roles=roles, users=users, mode=str(mode),
+            quorum=quorum, required_roles=required_roles, required_users=required_users, exclude_requester=exclude,
+        ))
+    return Approval(steps=tuple(steps), reject_to=str(reject_to))
+
+
+def _graph_problems(states: dict[str, State], transitions: list[Transition]) -> list[str]:
+    problems = []
+    edges: dict[str, set[str]] = {name: set() for name in states}
+    for transition in transitions:
+        for source in transition.sources:
+            edges[source].add(transition.target)
+            if transition.approval:
+                edges[source].add(transition.approval.reject_to)
+    initial = next(s.name for s in states.values() if s.kind == "initial")
+    reached, frontier = {initial}, [initial]
+    while frontier:
+        for target in edges[frontier.pop()]:
+            if target not in reached:
+                reached.add(target)
+                frontier.append(target)
+    for name in states:
+        if name not in reached:
+            problems.append(f"state {name!r} cannot be reached from {initial!r}")
+    for name, state in states.items():
+        if state.kind != "final" and not edges[name]:
+            problems.append(f"state {name!r} has no way out but is not final")
+    return problems

@@ -1,0 +1,445 @@
+"""The one engine that moves agreements through their workflow definitions.
+
+For a user and an agreement it computes the moves they may make now and why
+others are blocked; it applies a move atomically (guards, approvals, state,
+audit row, signal) under the agreement's optimistic lock, so two people
+clicking at once cannot both win.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from blinker import Namespace
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.core import audit
+from app.core.errors import ConcurrentChange, DomainError, PermissionDenied, ValidationFailed
+from app.core.models import utcnow
+from app.extensions import db
+from app.workflow import rules
+from app.workflow.definitions import ApprovalStep, Transition, WorkflowDefinition, parse_definition
+from app.workflow.models import ApprovalDecision, ApprovalRound, Delegation, WorkflowVersion
+
+signals = Namespace()
+# Sent inside the transaction after every state change: receivers may add rows
+# (notifications, outbox mail) that commit or roll back with the move itself.
+agreement_moved = signals.signal("agreement-moved")
+approval_recorded = signals.signal("approval-recorded")
+
+
+class WorkflowError(DomainError):
+    """The move is not possible now (the agreement is no longer where the user saw it)."""
+
+    status_code = 409
+
+
+class TransitionBlocked(ValidationFailed):
+    """The move exists, but something it needs is missing."""
+
+
+# --- definitions -------------------------------------------------------------------
+
+# Parsed frozen definitions, keyed by checksum (the same content parses the same way).
+_parsed_versions: dict[str, WorkflowDefinition] = {}
+
+
+def current_definitions() -> dict[str, WorkflowDefinition]:
+    return current_app.extensions["sharaka.workflows"]
+
+
+def definition_for(agreement) -> WorkflowDefinition:
+    """The definition the agreement runs on: its frozen version, or today's for a new one."""
+    if agreement.workflow_version_id is not None:
+        version = agreement.workflow_version or db.session.get(WorkflowVersion, agreement.workflow_version_id)
+        cached = _parsed_versions.get(version.checksum)
+        if cached is None:
+            cached = parse_definition(version.body, f"{version.type} v{version.version}")
+            _parsed_versions[version.checksum] = cached
+        return cached
+    return current_definitions()[agreement.type]
+
+
+def pin_definition(agreement) -> None:
+    """Record the definition version an agreement runs on (done on its first move or at creation)."""
+    if agreement.workflow_version_id is None:
+        agreement.workflow_version = ensure_version(current_definitions()[agreement.type])
+
+
+def ensure_version(definition: WorkflowDefinition) -> WorkflowVersion:
+    existing = db.session.scalar(select(WorkflowVersion).where(WorkflowVersion.checksum == definition.checksum))
+    if existing is not None:
+        return existing
+    latest = db.session.scalar(select(func.max(WorkflowVersion.version)).where(
+        WorkflowVersion.type == definition.type)) or 0
+    version = WorkflowVersion(type=definition.type, version=latest + 1, checksum=definition.checksum,
+                              body=definition.body)
+    try:
+        with db.session.begin_nested():
+            db.session.add(version)
+    except IntegrityError:  # another process registered the same version first
+        return db.session.scalar(select(WorkflowVersion).where(WorkflowVersion.checksum == definition.checksum))
+    return version
+
+
+def label(texts: dict[str, str]) -> str:
+    from app.core.i18n import current_language
+
+    return texts.get(current_language()) or texts.get("fr") or texts.get("en") or ""
+
+
+# --- what a user may do -------------------------------------------------------------
+
+@dataclass
+class ActionOption:
+    transition: Transition
+    is_allowed: bool
+    reasons: list[str] = field(default_factory=list)
+    # For approval transitions: the step the user would approve, and for whom.
+    approval_step: ApprovalStep | None = None
+    acting_for: object | None = None
+
+    @property
+    def name(self) -> str:
+        return self.transition.name
+
+    @property
+    def is_approval(self) -> bool:
+        return self.transition.approval is not None
+
+    @property
+    def needs_comment(self) -> bool:
+        return self.transition.comment == "required"
+
+
+def actions_for(agreement, user, today: date | None = None) -> list[ActionOption]:
+    """Every move from the agreement's state, with whether `user` may take it now and why not."""
+    today = today or date.today()
+    definition = definition_for(agreement)
+    options = []
+    for transition in definition.transitions_from(agreement.state):
+        if transition.approval is not None:
+            options.append(_approval_option(agreement, transition, user, today))
+            continue
+        if not transition.roles:
+            continue  # automatic only: nobody clicks it
+        reasons = []
+        if not _has_role(user, transition.roles, agreement):
+            continue  # not theirs: do not show it at all
+        reasons.extend(blocking_reasons(agreement, transition, definition, check_fields=False))
+        options.append(ActionOption(transition, is_allowed=not reasons, reasons=reasons))
+    return options
+
+
+def _has_role(user, roles, agreement) -> bool:
+    if user is None or not getattr(user, "is_active", False):
+        return False
+    if user.role in roles and user.role != "partner":
+        return True
+    if user.role == "partner" and "partner" in roles:
+        return any(p.organization_id == user.organization_id for p in agreement.parties)
+    return "owner" in roles and agreement.owner_id == user.id and user.role in ("officer", "manager", "admin")
+
+
+def blocking_reasons(agreement, transition: Transition, definition: WorkflowDefinition,
+                     check_fields: bool = True) -> list[str]:
+    """What is missing for `transition` (its guards and what its target state requires)."""
+    reasons = []
+    target = definition.states[transition.target]
+    for guard in transition.guards:
+        reason = _check_guard(agreement, guard)
+        if reason:
+            reasons.append(reason)
+    fields_given_by_form = set(transition.fields) if not check_fields else set()
+    for field_name in target.required_fields:
+        if field_name not in fields_given_by_form and not getattr(agreement, field_name, None):
+            reasons.append(_("Missing: %(field)s.", field=field_label(field_name)))
+    documents_given_by_form = set(transition.documents) if not check_fields else set()
+    present = {d.kind for d in agreement.documents}
+    for kind in target.required_documents:
+        if kind not in present and kind not in documents_given_by_form:
+            reasons.append(_("Missing document: %(kind)s.", kind=document_label(kind)))
+    for guard_name in target.required_guards:
+        reason = rules.GUARDS[guard_name](agreement)
+        if reason:
+            reasons.append(reason)
+    return reasons
+
+
+def _check_guard(agreement, guard) -> str | None:
+    if isinstance(guard, str):
+        return rules.GUARDS[guard](agreement)
+    if "field" in guard:
+        if not getattr(agreement, guard["field"], None):
+            return _("Missing: %(field)s.", field=field_label(guard["field"]))
+        return None
+    if not any(d.kind == guard["document"] for d in agreement.documents):
+        return _("Missing document: %(kind)s.", kind=document_label(guard["document"]))
+    return None
+
+
+def field_label(name: str) -> str:
+    from app.workflow.labels import FIELD_LABELS
+
+    return str(FIELD_LABELS.get(name, name))
+
+
+def document_label(kind: str) -> str:
+    from app.workflow.labels import DOCUMENT_LABELS
+
+    return str(DOCUMENT_LABELS.get(kind, kind))
+
+
+# --- approvals ------------------------------------------------------------------------
+
+def open_round(agreement, transition_name: str) -> ApprovalRound | None:
+    return next((r for r in agreement.approval_rounds
+                 if r.status == "open" and r.transition == transition_name and r.from_state == agreement.state), None)
+
+
+def step_status(step: ApprovalStep, round_: ApprovalRound) -> dict:
+    """Who approved this step, and whether its quorum and required approvers are met."""
+    approvals = [d for d in round_.decisions if d.step == step.name and d.decision == "approve"]
+    people = {d.counted_user_id: d for d in approvals}
+    roles_covered = {d.counted_user.role for d in people.values()}
+    emails_covered = {d.counted_user.email for d in people.values()}
+    missing_roles = [r for r in step.required_roles if r not in roles_covered]
+    missing_users = [u for u in step.required_users if u not in emails_covered]
+    done = len(people) >= step.quorum and not missing_roles and not missing_users
+    return {"approvals": list(people.values()), "count": len(people), "done": done,
+            "missing_roles": missing_roles, "missing_users": missing_users}
+
+
+def current_step(transition: Transition, round_: ApprovalRound) -> ApprovalStep | None:
+    """Steps follow one another: the first that is not complete."""
+    for step in transition.approval.steps:
+        if not step_status(step, round_)["done"]:
+            return step
+    return None
+
+
+def active_delegators(user, today: date) -> list:
+    """People who handed their approvals to `user` for today."""
+    rows = db.session.scalars(select(Delegation).where(
+        Delegation.delegate_id == user.id, Delegation.revoked_at.is_(None),
+        Delegation.starts_on <= today, Delegation.ends_on >= today))
+    return [row.delegator for row in rows if row.delegator.is_active]
+
+
+def _slot_of(step: ApprovalStep, person) -> int | None:
+    for index, slot in enumerate(step.slots):
+        kind, value = slot.split(":", 1)
+        if (kind == "user" and person.email == value) or (kind == "role" and person.role == value):
+            return index
+    return None
+
+
+def _eligibility(step: ApprovalStep, round_: ApprovalRound, acting, identity) -> str | None:
+    """None when `acting` may approve this step as `identity` (themselves or a delegator)."""
+    if _slot_of(step, identity) is None:
+        return _("You are not an approver of this step.")
+    if step.exclude_requester and round_.requested_by_id in (acting.id, identity.id):
+        return _("The person who asked for approval cannot approve it (four-eyes rule).")
+    status = step_status(step, round_)
+    if any(d.counted_user_id == identity.id for d in status["approvals"]):
+        return _("%(name)s has already approved this step.", name=identity.full_name)
+    if step.mode == "sequential":
+        slot = _slot_of(step, identity)
+        filled = {_slot_of(step, d.counted_user) for d in status["approvals"]}
+        if any(index not in filled for index in range(slot)):
+            return _("Waiting for the approvers before you in this step.")
+    if len(status["approvals"]) >= step.quorum and not (status["missing_roles"] or status["missing_users"]):
+        return _("This step is already complete.")
+    if len(status["approvals"]) >= step.quorum - 1 and (status["missing_roles"] or status["missing_users"]):
+        # The last place is kept for a required approver.
+        if identity.role not in status["missing_roles"] and identity.email not in status["missing_users"]:
+            return _("The remaining approval must come from a required approver.")
+    return None
+
+
+def _approval_option(agreement, transition: Transition, user, today: date) -> ActionOption:
+    round_ = open_round(agreement, transition.name)
+    step = current_step(transition, round_) if round_ else None
+    if round_ is None or step is None:
+        return ActionOption(transition, is_allowed=False, reasons=[_("No approval is open.")])
+    reasons_seen = []
+    for identity in [user, *active_delegators(user, today)]:
+        reason = _eligibility(step, round_, user, identity)
+        if reason is None:
+            blocked = blocking_reasons(agreement, transition, definition_for(agreement))
+            return ActionOption(transition, is_allowed=not blocked, reasons=blocked, approval_step=step,
+                                acting_for=None if identity is user else identity)
+        reasons_seen.append(reason)
+    return ActionOption(transition, is_allowed=False, reasons=reasons_seen[:1], approval_step=step)
+
+
+def decide(agreement, transition_name: str, *, by, decision: str, comment: str | None, expected_version: int,
+           today: date | None = None):
+    """Record an approval or a rejection; complete or send back the agreement when it settles it."""
+    today = today or date.today()
+    _check_version(agreement, expected_version)
+    definition = definition_for(agreement)
+    transition = definition.transition(transition_name)
+    if transition is None or transition.approval is None or agreement.state not in transition.sources:
+        raise WorkflowError(_("This approval is no longer open: the agreement has moved on."))
+    option = _approval_option(agreement, transition, by, today)
+    if option.approval_step is None or (not option.is_allowed and decision == "approve"):
+        raise PermissionDenied(" ".join(option.reasons) or _("You cannot decide on this approval."))
+    if option.reasons and decision == "approve":
+        raise TransitionBlocked(" ".join(option.reasons))
+    comment = (comment or "").strip() or None
+    if decision == "reject" and not comment:
+        raise ValidationFailed(_("Say why you send it back."), {"comment": [_("A comment is required.")]})
+    if decision not in ("approve", "reject"):
+        raise ValidationFailed(_("Unknown decision."))
+    identity = option.acting_for or by
+    round_ = open_round(agreement, transition.name)
+    db.session.add(ApprovalDecision(round=round_, step=option.approval_step.name, approver=by,
+                                    counted_user=identity, decision=decision, comment=comment))
+    on_behalf = f" ({_('for %(name)s', name=identity.full_name)})" if identity is not by else ""
+    audit.record(f"approval_{decision}d" if decision == "approve" else "approval_rejected", agreement, actor=by,
+                 changes={"transition": transition.name, "step": option.approval_step.name,
+                          "on_behalf_of": identity.email if identity is not by else None},
+                 comment=(comment or "") + on_behalf if (comment or on_behalf) else None)
+    agreement.updated_at = utcnow()  # bumps the version: concurrent deciders serialise on it
+    approval_recorded.send(current_app._get_current_object(), agreement=agreement, decision=decision, by=by)
+    if decision == "reject":
+        round_.status, round_.closed_at = "rejected", utcnow()
+        _move(agreement, transition.name, transition.approval.reject_to, by=by, comment=comment,
+              definition=definition, round_outcome="rejected")
+    elif current_step(transition, round_) is None:
+        round_.status, round_.closed_at = "approved", utcnow()
+        _move(agreement, transition.name, transition.target, by=by, comment=comment, definition=definition,
+              round_outcome="approved")
+    _flush(agreement)
+
+
+# --- taking a transition --------------------------------------------------------------
+
+def take(agreement, transition_name: str, *, by, comment: str | None = None, values: dict | None = None,
+         documents: dict | None = None, expected_version: int, today: date | None = None):
+    """Take a (non-approval) transition for `by`, atomically; raise a domain error otherwise."""
+    today = today or date.today()
+    _check_version(agreement, expected_version)
+    definition = definition_for(agreement)
+    transition = definition.transition(transition_name)
+    if transition is None or agreement.state not in transition.sources:
+        raise WorkflowError(_("This action is no longer possible: the agreement has moved on."))
+    if transition.approval is not None:
+        raise WorkflowError(_("This step is taken by approving it."))
+    if by is not None and not _has_role(by, transition.roles, agreement):
+        raise PermissionDenied(_("You cannot take this action on this agreement."))
+    comment = (comment or "").strip() or None
+    if transition.comment == "required" and not comment:
+        raise ValidationFailed(_("A comment is required for this action."), {"comment": [_("A comment is required.")]})
+    _apply_values(agreement, transition, values or {}, today)
+    for kind, upload in (documents or {}).items():
+        if kind in transition.documents and upload is not None:
+            from app.workflow.services import attach_document
+
+            attach_document(agreement, kind, upload, by=by)
+    reasons = blocking_reasons(agreement, transition, definition)
+    if reasons:
+        raise TransitionBlocked(" ".join(reasons))
+    _move(agreement, transition.name, transition.target, by=by, comment=comment, definition=definition)
+    _flush(agreement)
+
+
+def _apply_values(agreement, transition: Transition, values: dict, today: date) -> None:
+    errors: dict[str, list[str]] = {}
+    for name in transition.fields:
+        value = values.get(name)
+        if value in (None, ""):
+            continue
+        if not isinstance(value, date):
+            errors[name] = [_("Not a valid date.")]
+            continue
+        setattr(agreement, name, value)
+    start = agreement.effective_on or agreement.signed_on
+    if agreement.signed_on and agreement.effective_on and agreement.effective_on < agreement.signed_on:
+        errors.setdefault("effective_on", []).append(_("The effective date cannot be before the signature date."))
+    if agreement.expires_on and start and agreement.expires_on <= start:
+        errors.setdefault("expires_on", []).append(_("The end date must come after the start date."))
+    if errors:
+        raise ValidationFailed(_("Please correct the errors below."), errors)
+
+
+def _move(agreement, transition_name: str, target: str, *, by, comment, definition, round_outcome=None) -> None:
+    """Change state, close and open approval rounds, run effects, write the audit row, signal."""
+    pin_definition(agreement)
+    source = agreement.state
+    transition = definition.transition(transition_name)
+    for round_ in agreement.approval_rounds:
+        if round_.status == "open" and round_.from_state == source:
+            round_.status, round_.closed_at = "cancelled", utcnow()
+    agreement.state = target
+    agreement.state_entered_at = utcnow()
+    for next_transition in definition.transitions_from(target):
+        if next_transition.approval is not None:
+            agreement.approval_rounds.append(ApprovalRound(
+                transition=next_transition.name, from_state=target, requested_by_id=getattr(by, "id", None)))
+    if round_outcome != "rejected":
+        for effect_name in transition.effects:
+            rules.EFFECTS[effect_name](agreement, by)
+    audit.record("transition", agreement, actor=by, comment=comment, changes={
+        "before": {"state": source}, "after": {"state": target}, "transition": transition_name,
+        **({"approval": round_outcome} if round_outcome else {}),
+    })
+    agreement_moved.send(current_app._get_current_object(), agreement=agreement, transition=transition_name,
+                         source=source, target=target, by=by)
+
+
+def _check_version(agreement, expected_version) -> None:
+    if expected_version is None or int(expected_version) != agreement.version:
+        raise ConcurrentChange()
+
+
+def _flush(agreement) -> None:
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise ConcurrentChange() from None
+
+
+# --- date-driven moves ------------------------------------------------------------------
+
+def run_date_transitions(today: date) -> list[tuple[str, str, str]]:
+    """Apply automatic transitions due by `today` (signed → active, active → expired).
+
+    Safe to run twice: an agreement already moved no longer matches. Returns
+    (reference, transition, outcome) for each agreement looked at.
+    """
+    from app.agreements.models import Agreement
+
+    results = []
+    for definition in current_definitions().values():
+        for transition in definition.transitions:
+            if not transition.automatic:
+                continue
+            date_column = getattr(Agreement, transition.automatic)
+            candidates = db.session.scalars(select(Agreement).where(
+                Agreement.type == definition.type, Agreement.state.in_(transition.sources),
+                date_column.is_not(None), date_column <= today,
+            ).order_by(Agreement.id)).all()
+            for agreement in candidates:
+                own = definition_for(agreement).transition(transition.name)
+                if own is None or agreement.state not in own.sources:
+                    continue
+                try:
+                    with db.session.begin_nested():
+                        reasons = blocking_reasons(agreement, own, definition_for(agreement))
+                        if reasons:
+                            results.append((agreement.reference, own.name, "blocked: " + " ".join(reasons)))
+                            continue
+                        _move(agreement, own.name, own.target, by=None, definition=definition_for(agreement),
+                              comment=_("Automatic on %(date)s.", date=today.isoformat()))
+                        db.session.flush()
+                    results.append((agreement.reference, own.name, "done"))
+                except StaleDataError:
+                    results.append((agreement.reference, own.name, "skipped: changed meanwhile"))
+    return results

@@ -1,0 +1,26 @@
+"""Translated names for the fields and document kinds workflow definitions mention."""
+from flask_babel import lazy_gettext as _l
+
+FIELD_LABELS = {
+    "title_ar": _l("Title (Arabic)"),
+    "title_fr": _l("Title (French)"),
+    "title_en": _l("Title (English)"),
+    "summary_ar": _l("Summary (Arabic)"),
+    "summary_fr": _l("Summary (French)"),
+    "summary_en": _l("Summary (English)"),
+    "owner_id": _l("Owner"),
+    "parent_id": _l("Parent agreement"),
+    "signing_event_id": _l("Signing event"),
+    "signed_on": _l("Signed on"),
+    "effective_on": _l("Effective on"),
+    "expires_on": _l("Ends on"),
+}
+
+DOCUMENT_LABELS = {
+    "text_version": _l("Text version"),
+    "signed_copy": _l("Signed copy"),
+    "termination_notice": _l("Termination notice"),
+    "other": _l("Other document"),
+}
+
+SIDE_LABELS = {"ministry": _l("Ministry"), "partner": _l("Partner")}

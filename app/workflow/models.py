@@ -1,0 +1,180 @@
+"""What the engine persists: definition versions, approvals, delegations,
+negotiation rounds, signatories and agreement documents."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.models import UTCDateTime, utcnow
+from app.extensions import db
+
+
+class WorkflowVersion(db.Model):
+    """A frozen copy of one definition; agreements point at the copy they started on."""
+
+    __tablename__ = "workflow_versions"
+    __table_args__ = (UniqueConstraint("type", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column()
+    checksum: Mapped[str] = mapped_column(String(64), unique=True)
+    body: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ApprovalRound(db.Model):
+    """One request for approval of a transition; a send-back closes it and a resubmission opens a new one."""
+
+    __tablename__ = "approval_rounds"
+    __table_args__ = (
+        CheckConstraint("status IN ('open','approved','rejected','cancelled')", name="status_known"),
+        Index("ix_approval_rounds_open", "agreement_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"))
+    transition: Mapped[str] = mapped_column(String(60))
+    from_state: Mapped[str] = mapped_column(String(40))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    requested_by = relationship("User", foreign_keys=[requested_by_id])
+    decisions: Mapped[list["ApprovalDecision"]] = relationship(
+        back_populates="round", order_by="ApprovalDecision.decided_at", cascade="all, delete-orphan")
+
+
+class ApprovalDecision(db.Model):
+    __tablename__ = "approval_decisions"
+    __table_args__ = (
+        # A person's approval counts once per step of a round, whoever clicked for them.
+        UniqueConstraint("round_id", "step", "counted_user_id"),
+        CheckConstraint("decision IN ('approve','reject')", name="decision_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("approval_rounds.id", ondelete="CASCADE"), index=True)
+    step: Mapped[str] = mapped_column(String(60))
+    # Who clicked, and whose approval it counts as (different under a delegation).
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    counted_user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    decision: Mapped[str] = mapped_column(String(10))
+    comment: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    round: Mapped[ApprovalRound] = relationship(back_populates="decisions")
+    approver = relationship("User", foreign_keys=[approver_id])
+    counted_user = relationship("User", foreign_keys=[counted_user_id])
+
+    @property
+    def is_delegated(self) -> bool:
+        return self.approver_id != self.counted_user_id
+
+
+class Delegation(db.Model):
+    """`delegator` hands their approvals to `delegate` from starts_on to ends_on (inclusive)."""
+
+    __tablename__ = "delegations"
+    __table_args__ = (
+        CheckConstraint("ends_on >= starts_on", name="dates_in_order"),
+        CheckConstraint("delegator_id <> delegate_id", name="not_to_self"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delegator_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    delegate_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    delegator = relationship("User", foreign_keys=[delegator_id])
+    delegate = relationship("User", foreign_keys=[delegate_id])
+
+
+class AgreementDocument(db.Model):
+    """A file attached to an agreement: a text version, the signed copy, a termination notice."""
+
+    __tablename__ = "agreement_documents"
+    __table_args__ = (
+        CheckConstraint("kind IN ('text_version','signed_copy','termination_notice','other')", name="kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    stored_file_id: Mapped[int] = mapped_column(ForeignKey("stored_files.id", ondelete="RESTRICT"))
+    original_name: Mapped[str] = mapped_column(String(255))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    stored_file = relationship("StoredFile", lazy="joined")
+    uploaded_by = relationship("User")
+
+    @property
+    def sha256(self) -> str:
+        return self.stored_file.sha256
+
+
+class NegotiationRound(db.Model):
+    """One version of the text sent by one side; the other side answers with a new round or accepts."""
+
+    __tablename__ = "negotiation_rounds"
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "number"),
+        CheckConstraint("side IN ('ministry','partner')", name="side_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column()
+    side: Mapped[str] = mapped_column(String(10))
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("agreement_documents.id", ondelete="SET NULL"))
+    note: Mapped[str | None] = mapped_column(Text)
+    ministry_accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    ministry_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    partner_accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    partner_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    sent_by = relationship("User", foreign_keys=[sent_by_id])
+    document = relationship("AgreementDocument")
+    ministry_accepted_by = relationship("User", foreign_keys=[ministry_accepted_by_id])
+    partner_accepted_by = relationship("User", foreign_keys=[partner_accepted_by_id])
+
+    @property
+    def turn(self) -> str:
+        """The side that must answer this version."""
+        return "partner" if self.side == "ministry" else "ministry"
+
+    @property
+    def is_agreed(self) -> bool:
+        return self.ministry_accepted_at is not None and self.partner_accepted_at is not None
+
+
+class Signatory(db.Model):
+    """A person who signs for one side, in order; signed_on is filled when they have signed."""
+
+    __tablename__ = "signatories"
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "position"),
+        CheckConstraint("side IN ('ministry','partner')", name="side_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), index=True)
+    side: Mapped[str] = mapped_column(String(10))
+    position: Mapped[int] = mapped_column()
+    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(200))
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"))
+    signed_on: Mapped[date | None] = mapped_column(Date)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    organization = relationship("Organization")

@@ -1,0 +1,84 @@
+"""Named guards and effects that workflow definitions may refer to.
+
+A guard answers None when the move may go ahead, or a sentence saying what is
+missing. An effect changes other things when a transition completes. The
+definition validator checks names against these registries, so a typo in a
+YAML file stops the app at start-up instead of silently allowing a move.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from flask_babel import gettext as _
+
+ROLE_NAMES = ("admin", "officer", "manager", "legal", "partner", "auditor")
+
+GUARDS: dict[str, Callable] = {}
+EFFECTS: dict[str, Callable] = {}
+
+
+def guard(name: str):
+    def register(function):
+        GUARDS[name] = function
+        return function
+    return register
+
+
+def effect(name: str):
+    def register(function):
+        EFFECTS[name] = function
+        return function
+    return register
+
+
+@guard("has_partner")
+def _has_partner(agreement) -> str | None:
+    if not any(party.role == "partner" for party in agreement.parties):
+        return _("Name at least one partner organisation.")
+    return None
+
+
+@guard("has_parent")
+def _has_parent(agreement) -> str | None:
+    if agreement.parent_id is None:
+        return _("An amendment must name the agreement it amends (parent agreement).")
+    return None
+
+
+@guard("has_amendment_changes")
+def _has_amendment_changes(agreement) -> str | None:
+    if not agreement.amendment_changes:
+        return _("Say what the amendment changes (for example a new end date).")
+    return None
+
+
+@guard("text_agreed")
+def _text_agreed(agreement) -> str | None:
+    if agreement.agreed_round_id is None:
+        return _("Both sides must accept the same version of the text.")
+    return None
+
+
+@guard("all_signatories_signed")
+def _all_signatories_signed(agreement) -> str | None:
+    signatories = list(agreement.signatories)
+    sides = {s.side for s in signatories}
+    if "ministry" not in sides or "partner" not in sides:
+        return _("Name at least one signatory for the ministry and one for the partner.")
+    waiting = [s.name for s in signatories if s.signed_on is None]
+    if waiting:
+        return _("Waiting for the signature of %(names)s.", names=", ".join(waiting))
+    return None
+
+
+@effect("unlock_text")
+def _unlock_text(agreement, by) -> None:
+    """Going back before signature reopens the text for new negotiation rounds."""
+    agreement.agreed_round_id = None
+
+
+@effect("apply_amendment_to_parent")
+def _apply_amendment_to_parent(agreement, by) -> None:
+    from app.workflow.services import apply_amendment
+
+    apply_amendment(agreement, by=by)

@@ -1,0 +1,242 @@
+"""Work done inside a stage: documents, negotiation rounds, signatures, delegations, amendments."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from app.core import audit
+from app.core.errors import PermissionDenied, ValidationFailed
+from app.core.models import utcnow
+from app.core.storage import clean_filename, store
+from app.extensions import db
+from app.workflow.definitions import DOCUMENT_KINDS
+from app.workflow.engine import WorkflowError, _check_version, _flush
+from app.workflow.models import AgreementDocument, Delegation, NegotiationRound, Signatory
+
+
+def attach_document(agreement, kind: str, upload, *, by, field: str = "file") -> AgreementDocument:
+    """Store an uploaded file and attach it to the agreement as `kind`."""
+    if kind not in DOCUMENT_KINDS:
+        raise ValidationFailed(_("Unknown kind of document."))
+    if upload is None or not getattr(upload, "filename", None):
+        message = _("Choose a file.")
+        raise ValidationFailed(message, {field: [message]})
+    stored = store(upload.stream, field=field)
+    document = AgreementDocument(kind=kind, stored_file=stored, original_name=clean_filename(upload.filename),
+                                 uploaded_by_id=getattr(by, "id", None))
+    agreement.documents.append(document)
+    db.session.flush()
+    audit.record("document_added", agreement, actor=by, changes={
+        "kind": kind, "name": document.original_name, "sha256": stored.sha256, "size": stored.size})
+    return document
+
+
+# --- negotiation -----------------------------------------------------------------------
+
+def side_of(user, agreement) -> str | None:
+    """Which side `user` speaks for in this agreement's negotiation."""
+    if user.role == "partner":
+        if any(p.organization_id == user.organization_id for p in agreement.parties):
+            return "partner"
+        return None
+    if user.role in ("officer", "manager", "admin") and (user.role != "officer" or agreement.owner_id == user.id):
+        return "ministry"
+    return None
+
+
+def latest_round(agreement) -> NegotiationRound | None:
+    return agreement.negotiation_rounds[-1] if agreement.negotiation_rounds else None
+
+
+def send_version(agreement, *, by, upload, note: str | None, expected_version: int,
+                 on_behalf_of_partner: bool = False) -> NegotiationRound:
+    """A side sends a new version of the text; its own acceptance is implied, the other side's turn begins."""
+    _check_version(agreement, expected_version)
+    if agreement.state != "negotiation":
+        raise WorkflowError(_("Versions can be exchanged only during negotiation."))
+    if agreement.agreed_round_id is not None:
+        raise WorkflowError(_("The text is locked: both sides accepted a version."))
+    side = side_of(by, agreement)
+    if side is None:
+        raise PermissionDenied(_("You cannot send a version for this agreement."))
+    if on_behalf_of_partner and side == "ministry":
+        side = "partner"  # an officer records a version the partner sent by other means
+    last = latest_round(agreement)
+    if last is not None and last.turn != side:
+        raise WorkflowError(_("It is the other side's turn to answer the latest version."))
+    document = attach_document(agreement, "text_version", upload, by=by)
+    note = (note or "").strip()[:20000] or None
+    number = (last.number if last else 0) + 1
+    now = utcnow()
+    negotiation_round = NegotiationRound(number=number, side=side, sent_by_id=by.id, document=document, note=note)
+    if side == "ministry":
+        negotiation_round.ministry_accepted_by_id, negotiation_round.ministry_accepted_at = by.id, now
+    else:
+        negotiation_round.partner_accepted_by_id, negotiation_round.partner_accepted_at = by.id, now
+    agreement.negotiation_rounds.append(negotiation_round)
+    agreement.updated_at = now
+    audit.record("negotiation_version_sent", agreement, actor=by, comment=note, changes={
+        "round": number, "side": side, "document": document.original_name, "sha256": document.sha256})
+    _flush(agreement)
+    return negotiation_round
+
+
+def accept_version(agreement, *, by, expected_version: int, on_behalf_of_partner: bool = False) -> NegotiationRound:
+    """The side whose turn it is accepts the latest version: the text is then agreed and locked."""
+    _check_version(agreement, expected_version)
+    side = side_of(by, agreement)
+    if side is None:
+        raise PermissionDenied(_("You cannot accept a version for this agreement."))
+    if on_behalf_of_partner and side == "ministry":
+        side = "partner"
+    if agreement.state != "negotiation" or agreement.agreed_round_id is not None:
+        raise WorkflowError(_("There is no version waiting for acceptance."))
+    last = latest_round(agreement)
+    if last is None:
+        raise WorkflowError(_("No version has been sent yet."))
+    if side != last.turn:
+        raise WorkflowError(_("Your side sent this version; the other side must accept it."))
+    now = utcnow()
+    if side == "ministry":
+        last.ministry_accepted_by_id, last.ministry_accepted_at = by.id, now
+    else:
+        last.partner_accepted_by_id, last.partner_accepted_at = by.id, now
+    db.session.flush()
+    agreement.agreed_round_id = last.id
+    agreement.updated_at = now
+    audit.record("negotiation_version_accepted", agreement, actor=by, changes={"round": last.number, "side": side})
+    _flush(agreement)
+    return last
+
+
+# --- signatures ------------------------------------------------------------------------
+
+def add_signatory(agreement, *, by, side: str, name: str, title: str | None, expected_version: int) -> Signatory:
+    """Plan one more signatory; they sign in the order they are added."""
+    _check_version(agreement, expected_version)
+    _require_signature_stage(agreement)
+    name = (name or "").strip()
+    errors = {}
+    if side not in ("ministry", "partner"):
+        errors["side"] = [_("Choose the ministry or the partner.")]
+    if not name or len(name) > 200:
+        errors["name"] = [_("Give the signatory's name (at most 200 characters).")]
+    if errors:
+        raise ValidationFailed(_("Please correct the errors below."), errors)
+    position = (max((s.position for s in agreement.signatories), default=0)) + 1
+    signatory = Signatory(side=side, position=position, name=name, title=(title or "").strip()[:200] or None)
+    agreement.signatories.append(signatory)
+    agreement.updated_at = utcnow()
+    audit.record("signatory_added", agreement, actor=by, changes={"side": side, "name": name, "position": position})
+    _flush(agreement)
+    return signatory
+
+
+def record_signature(agreement, signatory_id: int, *, by, signed_on: date, expected_version: int,
+                     today: date | None = None) -> Signatory:
+    """Record that a signatory signed on `signed_on` (never in the future, never before the one before)."""
+    today = today or date.today()
+    _check_version(agreement, expected_version)
+    _require_signature_stage(agreement)
+    signatory = next((s for s in agreement.signatories if s.id == signatory_id), None)
+    if signatory is None:
+        raise ValidationFailed(_("Unknown signatory."))
+    if signatory.signed_on is not None:
+        raise WorkflowError(_("This signature is already recorded."))
+    if not isinstance(signed_on, date):
+        raise ValidationFailed(_("Not a valid date."), {"signed_on": [_("Not a valid date.")]})
+    if signed_on > today:
+        message = _("A signature date cannot be in the future.")
+        raise ValidationFailed(message, {"signed_on": [message]})
+    earlier = [s for s in agreement.signatories if s.position < signatory.position]
+    if any(s.signed_on is None for s in earlier):
+        raise WorkflowError(_("Signatories sign in order: record the earlier signatures first."))
+    if any(s.signed_on and s.signed_on > signed_on for s in earlier):
+        message = _("This signature cannot be dated before the previous one.")
+        raise ValidationFailed(message, {"signed_on": [message]})
+    signatory.signed_on, signatory.recorded_by_id, signatory.recorded_at = signed_on, by.id, utcnow()
+    if all(s.signed_on for s in agreement.signatories):
+        # The agreement is signed on the day its last signatory signed.
+        agreement.signed_on = max(s.signed_on for s in agreement.signatories)
+    agreement.updated_at = utcnow()
+    audit.record("signature_recorded", agreement, actor=by, changes={
+        "name": signatory.name, "side": signatory.side, "signed_on": signed_on.isoformat()})
+    _flush(agreement)
+    return signatory
+
+
+def upload_signed_copy(agreement, upload, *, by, expected_version: int) -> AgreementDocument:
+    _check_version(agreement, expected_version)
+    _require_signature_stage(agreement)
+    document = attach_document(agreement, "signed_copy", upload, by=by)
+    agreement.updated_at = utcnow()
+    _flush(agreement)
+    return document
+
+
+def _require_signature_stage(agreement) -> None:
+    if agreement.state != "signature":
+        raise WorkflowError(_("Signatures are recorded during the signature stage."))
+
+
+# --- delegations -----------------------------------------------------------------------
+
+def delegate(*, delegator, delegate_user, starts_on: date, ends_on: date, by) -> Delegation:
+    """Hand `delegator`'s approvals to `delegate_user` for a date range."""
+    errors = {}
+    if delegate_user is None or not delegate_user.is_active or delegate_user.role in ("partner", "auditor"):
+        errors["delegate_id"] = [_("Choose an active ministry colleague.")]
+    elif delegate_user.id == delegator.id:
+        errors["delegate_id"] = [_("You cannot delegate to yourself.")]
+    if not isinstance(starts_on, date) or not isinstance(ends_on, date):
+        errors["ends_on"] = [_("Give both dates.")]
+    elif ends_on < starts_on:
+        errors["ends_on"] = [_("The last day cannot be before the first.")]
+    if errors:
+        raise ValidationFailed(_("Please correct the errors below."), errors)
+    delegation = Delegation(delegator_id=delegator.id, delegate_id=delegate_user.id, starts_on=starts_on,
+                            ends_on=ends_on)
+    db.session.add(delegation)
+    db.session.flush()
+    audit.record("delegation_created", delegation, actor=by, changes={
+        "delegator": delegator.email, "delegate": delegate_user.email,
+        "starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat()})
+    return delegation
+
+
+def revoke_delegation(delegation: Delegation, *, by) -> None:
+    if delegation.revoked_at is None:
+        delegation.revoked_at = utcnow()
+        audit.record("delegation_revoked", delegation, actor=by)
+
+
+# --- amendments ------------------------------------------------------------------------
+
+AMENDABLE_FIELDS = ("expires_on",)
+
+
+def apply_amendment(amendment, *, by) -> None:
+    """An amendment coming into force changes its parent; both histories say so."""
+    parent = amendment.parent
+    if parent is None:
+        return
+    changes = amendment.amendment_changes or {}
+    before, after = {}, {}
+    for name, value in changes.items():
+        if name not in AMENDABLE_FIELDS:
+            continue
+        new_value = date.fromisoformat(value) if isinstance(value, str) else value
+        before[name] = getattr(parent, name).isoformat() if getattr(parent, name) else None
+        setattr(parent, name, new_value)
+        after[name] = new_value.isoformat() if new_value else None
+    if after:
+        parent.updated_at = utcnow()
+        audit.record("amended", parent, actor=by, comment=amendment.reference,
+                     changes={"before": before, "after": after, "amendment": amendment.reference})
+
+
+def count_open_delegations(user) -> int:
+    return db.session.scalar(select(func.count()).select_from(Delegation).where(
+        Delegation.delegator_id == user.id, Delegation.revoked_at.is_(None))) or 0

@@ -1,0 +1,100 @@
+"""Definition validation: each kind of mistake is reported with its file."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from app.workflow.definitions import DefinitionError, load_directory
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_shipped_definitions_are_valid():
+    definitions = load_directory(ROOT / "workflows")
+    assert set(definitions) == {"mou", "convention", "protocol", "amendment"}
+    mou = definitions["mou"]
+    assert mou.initial_state == "draft"
+    review = mou.transition("approve_review").approval.steps[0]
+    assert review.mode == "parallel" and review.quorum == 2 and set(review.required_roles) == {"legal", "manager"}
+    # Extends: the protocol is the MoU lifecycle; the convention overrides the review.
+    assert [t.name for t in definitions["protocol"].transitions] == [t.name for t in mou.transitions]
+    assert len(definitions["convention"].transition("approve_review").approval.steps) == 2
+
+
+def _write(tmp_path, body: dict | str, name: str = "mou.yaml") -> Path:
+    base = yaml.safe_load((ROOT / "workflows" / "mou.yaml").read_text())
+    text = body if isinstance(body, str) else yaml.safe_dump(body(base) if callable(body) else body,
+                                                             allow_unicode=True)
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def _problems(tmp_path) -> str:
+    with pytest.raises(DefinitionError) as caught:
+        load_directory(tmp_path)
+    return "\n".join(f"{file}: {message}" for file, message in caught.value.problems)
+
+
+def _mutate(change):
+    def apply(base):
+        change(base)
+        return base
+    return apply
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda b: b["transitions"][0].update({"to": "limbo"}), "to unknown state 'limbo'"),
+    (lambda b: b["transitions"][0].update({"from": ["nowhere"]}), "from unknown state 'nowhere'"),
+    (lambda b: b["states"].update({"orphan": {"kind": "working", "label": {"ar": "x", "fr": "x", "en": "x"}}}),
+     "state 'orphan' cannot be reached"),
+    (lambda b: b.update({"transitions": [t for t in b["transitions"] if t["name"] not in ("resume", "terminate",
+                                                                                          "expire")]}),
+     "state 'suspended' has no way out but is not final"),
+    (lambda b: b["transitions"][0].update({"guards": [{"field": "colour"}]}), "guard names unknown field 'colour'"),
+    (lambda b: b["transitions"][0].update({"guards": ["is_lucky"]}), "unknown guard 'is_lucky'"),
+    (lambda b: b["transitions"][0].update({"roles": ["janitor"]}), "unknown role 'janitor'"),
+    (lambda b: b["transitions"][1]["approval"]["steps"][0].update({"required_roles": ["admin"]}),
+     "required role 'admin' is not among the approver roles"),
+    (lambda b: b["transitions"][1]["approval"]["steps"][0].update({"quorum": 0}), "quorum must be a whole number"),
+    (lambda b: b["transitions"][1]["approval"].update({"reject_to": "purgatory"}), "reject_to names unknown state"),
+    (lambda b: b["states"]["draft"].update({"kind": "initial-ish"}), "kind must be one of"),
+    (lambda b: b["states"]["draft"].update({"sla_days": -3}), "sla_days must be"),
+    (lambda b: b["states"]["expired"].update({"kind": "working"}), "has no way out"),
+    (lambda b: b["transitions"].append({**b["transitions"][0]}), "defined twice"),
+    (lambda b: b["transitions"][0].update({"effects": ["explode"]}), "unknown effect 'explode'"),
+    (lambda b: b["transitions"][0].update({"fields": ["owner_id"]}), "cannot ask for field 'owner_id'"),
+    (lambda b: b["transitions"][0].update({"label": {"en": "only English"}}), "label needs ar, fr and en"),
+    (lambda b: b.update({"type": "treaty"}), "type 'treaty' is not an agreement type"),
+    (lambda b: b["transitions"].append({"name": "reopen", "from": ["closed"], "to": "draft", "roles": ["admin"],
+                                        "label": {"ar": "x", "fr": "x", "en": "x"}}), "leaves final state 'closed'"),
+])
+def test_each_mistake_is_reported_with_its_file(tmp_path, change, expected):
+    _write(tmp_path, _mutate(change))
+    problems = _problems(tmp_path)
+    assert expected in problems
+    assert problems.startswith("mou.yaml: ")
+
+
+def test_bad_yaml_is_reported_with_its_file(tmp_path):
+    _write(tmp_path, "type: mou\nstates: [unclosed\n", name="broken.yaml")
+    assert "broken.yaml: not valid YAML" in _problems(tmp_path)
+
+
+def test_the_app_refuses_to_start_with_a_broken_definition(tmp_path):
+    from app import create_app
+    from config import TestingConfig
+
+    _write(tmp_path, _mutate(lambda b: b["transitions"][0].update({"to": "limbo"})))
+    config = type("Broken", (TestingConfig,), {"WORKFLOWS_DIR": str(tmp_path)})
+    with pytest.raises(DefinitionError, match="limbo"):
+        create_app(config)
+
+
+def test_workflows_check_command(app, tmp_path):
+    runner = app.test_cli_runner()
+    ok = runner.invoke(args=["workflows", "check"])
+    assert ok.exit_code == 0 and "mou: 11 states" in ok.output
+    _write(tmp_path, _mutate(lambda b: b["transitions"][0].update({"guards": [{"field": "colour"}]})))
+    broken = runner.invoke(args=["workflows", "check", "--dir", str(tmp_path)])
+    assert broken.exit_code == 1
+    assert "mou.yaml: transition 'submit_for_review': guard names unknown field 'colour'" in broken.output

@@ -1,0 +1,331 @@
+"""The engine without HTTP: every move of the default MoU lifecycle, guards,
+approvals (quorum, order, four-eyes, delegation), negotiation, signature, dates."""
+from datetime import date, timedelta
+from io import BytesIO
+
+import pytest
+from werkzeug.datastructures import FileStorage
+
+from app.core.audit import AuditEvent
+from app.core.errors import ConcurrentChange, PermissionDenied, ValidationFailed
+from app.extensions import db
+from app.workflow import engine, services
+from app.workflow.engine import TransitionBlocked, WorkflowError
+from app.workflow.models import Delegation
+from tests import factories
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def pdf(name="texte.pdf", body=PDF):
+    return FileStorage(stream=BytesIO(body), filename=name, content_type="application/pdf")
+
+
+@pytest.fixture
+def mou(world):
+    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="MoU test")
+    db.session.commit()
+    return agreement
+
+
+def take(agreement, name, user, **kwargs):
+    engine.take(agreement, name, by=user, expected_version=agreement.version, **kwargs)
+    db.session.commit()
+
+
+def decide(agreement, user, decision="approve", comment=None, name="approve_review"):
+    engine.decide(agreement, name, by=user, decision=decision, comment=comment, expected_version=agreement.version)
+    db.session.commit()
+
+
+def names(options, allowed=True):
+    return {o.name for o in options if o.is_allowed == allowed}
+
+
+def to_negotiation(agreement, world):
+    take(agreement, "submit_for_review", world.users["officer"])
+    decide(agreement, world.users["legal"])
+    decide(agreement, world.users["manager"])
+    assert agreement.state == "negotiation"
+
+
+def agree_text(agreement, world):
+    services.send_version(agreement, by=world.users["officer"], upload=pdf(), note="v1",
+                          expected_version=agreement.version)
+    db.session.commit()
+    services.accept_version(agreement, by=world.users["partner"], expected_version=agreement.version)
+    db.session.commit()
+
+
+def sign(agreement, world, day=date(2026, 3, 2)):
+    for side, person in (("ministry", "Amal El Fallah Seghrouchni"), ("partner", "Partner CEO")):
+        services.add_signatory(agreement, by=world.users["officer"], side=side, name=person, title=None,
+                               expected_version=agreement.version)
+        db.session.commit()
+    for signatory in list(agreement.signatories):
+        services.record_signature(agreement, signatory.id, by=world.users["officer"], signed_on=day,
+                                  expected_version=agreement.version)
+        db.session.commit()
+    services.upload_signed_copy(agreement, pdf("signed.pdf", PDF + b"signed"), by=world.users["officer"],
+                                expected_version=agreement.version)
+    db.session.commit()
+
+
+def test_new_agreements_start_in_draft_on_a_pinned_definition(mou):
+    assert mou.state == "draft"
+    assert mou.workflow_version is not None and mou.workflow_version.type == "mou"
+
+
+def test_the_whole_mou_lifecycle_to_active_and_expired(mou, world):
+    officer = world.users["officer"]
+    assert names(engine.actions_for(mou, officer)) == {"submit_for_review", "cancel"}
+    to_negotiation(mou, world)
+    open_signature = next(o for o in engine.actions_for(mou, officer) if o.name == "open_signature")
+    assert not open_signature.is_allowed and "accept the same version" in open_signature.reasons[0]
+    agree_text(mou, world)
+    take(mou, "open_signature", officer)
+    record = next(o for o in engine.actions_for(mou, officer) if o.name == "record_signed")
+    assert not record.is_allowed
+    assert any("signed copy" in r.lower() for r in record.reasons)
+    sign(mou, world)
+    assert mou.signed_on == date(2026, 3, 2)
+    take(mou, "record_signed", officer)
+    take(mou, "activate", officer, values={"effective_on": date(2026, 3, 15), "expires_on": date(2029, 3, 15)})
+    assert mou.state == "active" and mou.effective_on == date(2026, 3, 15)
+    take(mou, "suspend", officer, comment="Budget freeze")
+    take(mou, "resume", officer)
+    assert engine.run_date_transitions(date(2029, 3, 15))[0][2] == "done"
+    db.session.commit()
+    assert mou.state == "expired"
+    transitions = [e.changes["transition"] for e in db.session.scalars(
+        db.select(AuditEvent).where(AuditEvent.object_id == mou.id, AuditEvent.action == "transition")
+        .order_by(AuditEvent.id))]
+    assert transitions == ["submit_for_review", "approve_review", "open_signature", "record_signed", "activate",
+                           "suspend", "resume", "expire"]
+
+
+def test_four_eyes_the_requester_cannot_approve(mou, world):
+    manager = world.users["manager"]
+    engine.take(mou, "submit_for_review", by=manager, expected_version=mou.version)
+    db.session.commit()
+    option = next(o for o in engine.actions_for(mou, manager) if o.name == "approve_review")
+    assert not option.is_allowed and "four-eyes" in option.reasons[0]
+    with pytest.raises(PermissionDenied):
+        decide(mou, manager)
+
+
+def test_quorum_needs_both_required_roles(mou, world):
+    take(mou, "submit_for_review", world.users["officer"])
+    decide(mou, world.users["legal"])
+    assert mou.state == "internal_review"
+    second_legal = factories.user("legal", world.ministry)
+    db.session.commit()
+    option = next(o for o in engine.actions_for(mou, second_legal) if o.name == "approve_review")
+    assert not option.is_allowed and "required approver" in option.reasons[0]
+    with pytest.raises(PermissionDenied):
+        decide(mou, world.users["legal"])  # already approved
+    decide(mou, world.users["manager"])
+    assert mou.state == "negotiation"
+
+
+def test_rejection_needs_a_comment_and_sends_back(mou, world):
+    take(mou, "submit_for_review", world.users["officer"])
+    with pytest.raises(ValidationFailed):
+        decide(mou, world.users["legal"], decision="reject")
+    db.session.rollback()
+    decide(mou, world.users["legal"], decision="reject", comment="Clause 4 conflicts with law 09-08")
+    assert mou.state == "draft"
+    assert mou.approval_rounds[-1].status == "rejected"
+    # A resubmission starts a fresh round: the old approvals do not count.
+    take(mou, "submit_for_review", world.users["officer"])
+    assert [r.status for r in mou.approval_rounds] == ["rejected", "open"]
+
+
+def test_sequential_steps_go_in_order(world):
+    convention = factories.agreement(by=world.users["officer"], partners=[world.partner_a], type="convention")
+    db.session.commit()
+    take(convention, "submit_for_review", world.users["officer"])
+    manager_option = next(o for o in engine.actions_for(convention, world.users["manager"])
+                          if o.name == "approve_review")
+    assert not manager_option.is_allowed  # the legal step comes first
+    decide(convention, world.users["legal"])
+    assert convention.state == "internal_review"
+    decide(convention, world.users["manager"])
+    assert convention.state == "negotiation"
+
+
+def test_delegation_lets_a_colleague_approve_for_the_absent_approver(mou, world):
+    today = date.today()
+    stand_in = world.users["other_officer"]
+    services.delegate(delegator=world.users["legal"], delegate_user=stand_in, starts_on=today,
+                      ends_on=today + timedelta(days=7), by=world.users["legal"])
+    take(mou, "submit_for_review", world.users["officer"])
+    option = next(o for o in engine.actions_for(mou, stand_in) if o.name == "approve_review")
+    assert option.is_allowed and option.acting_for.id == world.users["legal"].id
+    decide(mou, stand_in)
+    decision = mou.approval_rounds[-1].decisions[0]
+    assert decision.approver_id == stand_in.id and decision.counted_user_id == world.users["legal"].id
+    row = db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "approval_approved"))
+    assert world.users["legal"].full_name in row.comment  # "X for Y"
+
+
+def test_an_expired_delegation_gives_nothing(mou, world):
+    stand_in = world.users["other_officer"]
+    db.session.add(Delegation(delegator_id=world.users["legal"].id, delegate_id=stand_in.id,
+                              starts_on=date(2020, 1, 1), ends_on=date(2020, 1, 31)))
+    take(mou, "submit_for_review", world.users["officer"])
+    assert not next(o for o in engine.actions_for(mou, stand_in) if o.name == "approve_review").is_allowed
+
+
+def test_roles_and_ownership(mou, world):
+    assert engine.actions_for(mou, world.users["other_officer"]) == []
+    assert engine.actions_for(mou, world.users["auditor"]) == []
+    assert engine.actions_for(mou, world.users["partner"]) == []
+    with pytest.raises(PermissionDenied):
+        take(mou, "submit_for_review", world.users["other_officer"])
+
+
+def test_a_comment_is_required_where_the_definition_says(mou, world):
+    with pytest.raises(ValidationFailed):
+        take(mou, "cancel", world.users["officer"])
+    db.session.rollback()
+    take(mou, "cancel", world.users["officer"], comment="Partner withdrew")
+    assert mou.state == "cancelled"
+    assert engine.actions_for(mou, world.users["officer"]) == []  # final
+
+
+def test_a_stale_version_or_a_move_already_made_is_refused(mou, world):
+    stale = mou.version
+    take(mou, "submit_for_review", world.users["officer"])
+    with pytest.raises(ConcurrentChange):
+        engine.take(mou, "cancel", by=world.users["officer"], comment="x", expected_version=stale)
+    with pytest.raises(WorkflowError):
+        engine.take(mou, "submit_for_review", by=world.users["officer"], expected_version=mou.version)
+
+
+def test_activation_dates_are_checked(mou, world):
+    to_negotiation(mou, world)
+    agree_text(mou, world)
+    take(mou, "open_signature", world.users["officer"])
+    sign(mou, world)
+    take(mou, "record_signed", world.users["officer"])
+    with pytest.raises(ValidationFailed):
+        take(mou, "activate", world.users["officer"], values={"effective_on": date(2026, 1, 1)})
+    db.session.rollback()
+    with pytest.raises(TransitionBlocked):
+        take(mou, "activate", world.users["officer"], values={})
+
+
+def test_negotiation_turns_and_lock(mou, world):
+    to_negotiation(mou, world)
+    officer, partner = world.users["officer"], world.users["partner"]
+    services.send_version(mou, by=officer, upload=pdf(), note="first draft", expected_version=mou.version)
+    with pytest.raises(WorkflowError, match="other side's turn"):
+        services.send_version(mou, by=officer, upload=pdf(), note="again", expected_version=mou.version)
+    with pytest.raises(WorkflowError):
+        services.accept_version(mou, by=officer, expected_version=mou.version)
+    services.send_version(mou, by=partner, upload=pdf("contre.pdf", PDF + b"counter"), note="counter",
+                          expected_version=mou.version)
+    services.accept_version(mou, by=officer, expected_version=mou.version)
+    db.session.commit()
+    assert mou.agreed_round_id == mou.negotiation_rounds[-1].id and mou.negotiation_rounds[-1].side == "partner"
+    with pytest.raises(WorkflowError, match="locked"):
+        services.send_version(mou, by=partner, upload=pdf(), note="late", expected_version=mou.version)
+    # Partner B is no party: cannot speak in this negotiation.
+    with pytest.raises(PermissionDenied):
+        services.accept_version(mou, by=world.users["partner_b"], expected_version=mou.version)
+
+
+def test_signatures_in_order_and_never_in_the_future(mou, world):
+    to_negotiation(mou, world)
+    agree_text(mou, world)
+    take(mou, "open_signature", world.users["officer"])
+    officer = world.users["officer"]
+    for side, name in (("ministry", "First"), ("partner", "Second")):
+        services.add_signatory(mou, by=officer, side=side, name=name, title=None, expected_version=mou.version)
+    first, second = mou.signatories
+    with pytest.raises(WorkflowError, match="in order"):
+        services.record_signature(mou, second.id, by=officer, signed_on=date(2026, 1, 5),
+                                  expected_version=mou.version)
+    with pytest.raises(ValidationFailed, match="future"):
+        services.record_signature(mou, first.id, by=officer, signed_on=date.today() + timedelta(days=1),
+                                  expected_version=mou.version)
+    services.record_signature(mou, first.id, by=officer, signed_on=date(2026, 1, 5), expected_version=mou.version)
+    with pytest.raises(ValidationFailed, match="before the previous"):
+        services.record_signature(mou, second.id, by=officer, signed_on=date(2026, 1, 4),
+                                  expected_version=mou.version)
+
+
+def test_the_signed_copy_records_its_sha256(mou, world):
+    to_negotiation(mou, world)
+    agree_text(mou, world)
+    take(mou, "open_signature", world.users["officer"])
+    sign(mou, world)
+    import hashlib
+
+    copy = next(d for d in mou.documents if d.kind == "signed_copy")
+    assert copy.sha256 == hashlib.sha256(PDF + b"signed").hexdigest()
+
+
+def test_date_job_is_safe_to_run_twice(mou, world):
+    to_negotiation(mou, world)
+    agree_text(mou, world)
+    take(mou, "open_signature", world.users["officer"])
+    sign(mou, world)
+    take(mou, "record_signed", world.users["officer"])
+    mou.effective_on = date(2026, 4, 1)
+    db.session.commit()
+    assert engine.run_date_transitions(date(2026, 3, 31)) == []
+    first = engine.run_date_transitions(date(2026, 4, 1))
+    db.session.commit()
+    second = engine.run_date_transitions(date(2026, 4, 1))
+    assert [r[1:] for r in first] == [("activate", "done")] and second == []
+    assert mou.state == "active"
+
+
+def test_an_amendment_in_force_changes_its_parent(mou, world):
+    officer = world.users["officer"]
+    parent = world.agreement_a
+    parent.expires_on = date(2027, 7, 1)
+    amendment = factories.agreement(by=officer, partners=[world.partner_a], type="amendment",
+                                    parent_id=parent.id, title_fr="Avenant n° 1")
+    db.session.commit()
+    with pytest.raises(TransitionBlocked, match="what the amendment changes"):
+        take(amendment, "submit_for_review", officer)
+    db.session.rollback()
+    amendment.amendment_changes = {"expires_on": "2030-07-01"}
+    db.session.commit()
+    take(amendment, "submit_for_review", officer)
+    decide(amendment, world.users["legal"])
+    assert amendment.state == "signature"
+    sign(amendment, world)
+    take(amendment, "record_signed", officer)
+    take(amendment, "activate", officer, values={"effective_on": date(2026, 3, 10)})
+    assert amendment.state == "active" and parent.expires_on == date(2030, 7, 1)
+    parent_history = db.session.scalar(db.select(AuditEvent).where(
+        AuditEvent.object_id == parent.id, AuditEvent.action == "amended"))
+    assert parent_history.changes["amendment"] == amendment.reference
+
+
+def test_changing_a_definition_never_strands_agreements_in_flight(mou, world):
+    from flask import current_app
+
+    take(mou, "submit_for_review", world.users["officer"])
+    pinned = mou.workflow_version_id
+    definitions = current_app.extensions["sharaka.workflows"]
+    original = definitions["mou"]
+    from app.workflow.definitions import parse_definition
+
+    body = {**original.body}
+    body["transitions"] = [{**t, "comment": "none"} if t["name"] == "cancel" else t
+                           for t in original.body["transitions"]]
+    definitions["mou"] = parse_definition(body)
+    try:
+        fresh = factories.agreement(by=world.users["officer"], partners=[world.partner_a])
+        assert fresh.workflow_version_id != pinned
+        assert mou.workflow_version_id == pinned
+        old_cancel = next(o for o in engine.actions_for(mou, world.users["officer"]) if o.name == "cancel")
+        new_cancel = next(o for o in engine.actions_for(fresh, world.users["officer"]) if o.name == "cancel")
+        assert old_cancel.needs_comment and not new_cancel.needs_comment
+    finally:
+        definitions["mou"] = original
