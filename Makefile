@@ -31,7 +31,9 @@ run: install
 	$(FLASK) db upgrade
 	$(FLASK) demo load-if-empty
 	$(FLASK) demo sign-ins
-	@echo "Sharaka is on http://$(HOST):$(PORT)  (Ctrl-C stops it)"
+	@echo "Sharaka is on http://$(HOST):$(PORT)  (Ctrl-C stops the web server and the scheduler)"
+	@trap 'kill $$scheduler 2>/dev/null; wait $$scheduler 2>/dev/null' EXIT INT TERM; \
+	$(FLASK) scheduler run & scheduler=$$!; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 # Every test on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set.

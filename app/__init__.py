@@ -92,6 +92,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.events.routes import blueprint as events_bp
     from app.main_routes import blueprint as main_bp
     from app.organizations.routes import blueprint as organizations_bp
+    from app.workflow.routes import blueprint as workflow_bp
 
-    for blueprint in (main_bp, auth_bp, agreements_bp, organizations_bp, events_bp, admin_bp):
+    for blueprint in (main_bp, auth_bp, agreements_bp, organizations_bp, events_bp, admin_bp, workflow_bp):
         app.register_blueprint(blueprint)

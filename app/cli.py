@@ -11,6 +11,30 @@ from app.extensions import db
 users_cli = AppGroup("users", help="Manage user accounts.")
 demo_cli = AppGroup("demo", help="Demo portfolio.")
 workflows_cli = AppGroup("workflows", help="Workflow definitions and date-driven moves.")
+scheduler_cli = AppGroup("scheduler", help="The scheduler process.")
+
+
+@scheduler_cli.command("run")
+def run_scheduler_command():
+    """Run the periodic jobs in this process until stopped (Ctrl-C / SIGTERM)."""
+    import logging
+
+    from app.scheduler import build_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    import signal
+
+    scheduler = build_scheduler(current_app._get_current_object())
+
+    def stop(signum, frame):
+        raise SystemExit(0)  # a running job finishes its transaction or rolls back; nothing half-written
+
+    signal.signal(signal.SIGTERM, stop)
+    click.echo("Scheduler running (Africa/Casablanca); Ctrl-C stops it.")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
 
 
 @workflows_cli.command("check")
@@ -132,3 +156,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(workflows_cli)
+    app.cli.add_command(scheduler_cli)

@@ -15,6 +15,8 @@ from tests.databases import fresh_database
 
 
 def make_test_app(database_url: str, **overrides):
+    # English outside requests (services, CLI): assertions read English messages.
+    overrides.setdefault("BABEL_DEFAULT_LOCALE", "en")
     config = type("RunConfig", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": database_url, **overrides})
     return create_app(config)
 
@@ -54,7 +56,7 @@ def _transaction(request):
     only release savepoints, so nothing a test writes is seen by the next.
     Browser tests talk to a server in another process and skip this.
     """
-    if request.node.get_closest_marker("browser"):
+    if request.node.get_closest_marker("browser") or request.node.get_closest_marker("live"):
         yield
         return
     app = request.getfixturevalue("app")

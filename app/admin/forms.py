@@ -21,7 +21,7 @@ class UserForm(FlaskForm):
     role = SelectField(_l("Role"), choices=[])
     organization_id = SelectField(_l("Organisation"), coerce=_optional_int, choices=[])
     language = SelectField(_l("Language"), choices=[("ar", "العربية"), ("fr", "Français"), ("en", "English")])
-    is_active = BooleanField(_l("Active"), default=True)
+    is_active = BooleanField(_l("Account enabled (can sign in)"), default=True)
     password = PasswordField(_l("Password"), validators=[Optional(), Length(min=10, max=256)])
 
     def __init__(self, *args, **kwargs):

@@ -8,7 +8,6 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import extract, or_, select, update
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from app.agreements.models import (
     AGREEMENT_STATES,
@@ -102,11 +101,9 @@ def update_agreement(agreement: Agreement, data: AgreementData, *, by: User, exp
         return agreement
     # Touch the row even when only parties changed, so the version always moves.
     agreement.updated_at = utcnow()
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise ConcurrentChange() from None
+    from app.workflow.engine import _flush
+
+    _flush(agreement)
     audit.record("updated", agreement, actor=by, changes=changes)
     return agreement
 

@@ -1,5 +1,6 @@
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth import services
@@ -24,8 +25,9 @@ def sign_in():
             user = services.authenticate(form.email.data, form.password.data, request.remote_addr or "")
         except services.SignInThrottled as throttled:
             db.session.rollback()
-            flash(_("Too many failed sign-in attempts. Try again in %(minutes)s minutes.",
-                    minutes=throttled.minutes), "danger")
+            flash(ngettext("Too many failed sign-in attempts. Try again in %(num)d minute.",
+                           "Too many failed sign-in attempts. Try again in %(num)d minutes.",
+                           throttled.minutes), "danger")
             return render_template("auth/sign_in.html", form=form), 429
         if user is None:
             db.session.commit()  # keep the failed attempt: it counts towards throttling

@@ -5,6 +5,7 @@ from flask import Flask, flash, jsonify, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
@@ -110,6 +111,16 @@ def register_error_handlers(app: Flask) -> None:
     def handle_domain(error: DomainError):
         db.session.rollback()
         return error_response(error.status_code, error.message, error.field_errors or None)
+
+    @app.errorhandler(OperationalError)
+    def handle_database_busy(error: OperationalError):
+        from app.core.db import is_lock_conflict
+
+        db.session.rollback()
+        if is_lock_conflict(error):
+            return error_response(409, str(ConcurrentChange().message))
+        app.logger.exception("Database error on %s %s", request.method, request.path)
+        return error_response(500)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

@@ -25,6 +25,12 @@ GRANTS: dict[str, frozenset[str]] = {
     "agreement.notes": MINISTRY,
     "agreement.create": EDITORS,
     "agreement.edit": EDITORS,
+    # Workflow moves: the engine decides which ones, by role, ownership and approvals.
+    "agreement.act": frozenset({"admin", "officer", "manager", "legal", "partner"}),
+    "agreement.documents": ALL_ROLES,
+    "workflow.view": MINISTRY,
+    "inbox.view": frozenset({"admin", "officer", "manager", "legal", "partner"}),
+    "delegation.manage": frozenset({"admin", "officer", "manager", "legal"}),
     "organization.list": ALL_ROLES,
     "organization.view": ALL_ROLES,
     "organization.create": frozenset({"admin", "officer", "manager"}),
@@ -58,7 +64,8 @@ def can(user, action: str, obj=None) -> bool:
 
 def _agreement_rule(user, action: str, agreement) -> bool:
     if user.role == "partner":
-        return action == "agreement.view" and _partner_is_party(user, agreement)
+        return action in ("agreement.view", "agreement.act", "agreement.documents") and _partner_is_party(
+            user, agreement)
     if action == "agreement.edit" and user.role == "officer":
         # Officers change the agreements they own; managers and admins any.
         return agreement.owner_id == user.id

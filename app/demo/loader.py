@@ -67,7 +67,7 @@ INVENTED_AGREEMENT = {
 ORGANIZATION_KEYS = {*ORGANIZATION_FIELDS, "is_home"}
 EVENT_KEYS = {*EVENT_FIELDS, "slug"}
 USER_KEYS = {"email", "full_name", "role", "organization", "language", "password"}
-AGREEMENT_KEYS = {"reference", "type", "state", "event", "parent", "signed_on", "effective_on", "expires_on",
+AGREEMENT_KEYS = {"reference", "type", "state", "state_since", "amendment_changes", "event", "parent", "signed_on", "effective_on", "expires_on",
                   "owner", "parties", "illustrative", "title", "summary", "notes"}
 
 
@@ -192,8 +192,13 @@ def _check_agreements(entries, where: str, organizations: set[str], events: set[
                 raise ValueError(f"{label}: unknown organisation {slug!r} in parties")
             if role not in PARTY_ROLES:
                 raise ValueError(f"{label}: unknown party role {role!r} for {slug!r}")
-        for name in ("signed_on", "effective_on", "expires_on"):
+        for name in ("signed_on", "effective_on", "expires_on", "state_since"):
             _as_date(entry, name, label)
+        if entry.get("amendment_changes") is not None:
+            changes = entry["amendment_changes"]
+            if entry["type"] != "amendment" or not isinstance(changes, dict) or set(changes) - {"expires_on"}:
+                raise ValueError(f"{label}: amendment_changes is for amendments and may change expires_on only")
+            _as_date(changes, "expires_on", label)
         for name in ("title", "summary", "notes"):
             _check_texts(entry.get(name), f"{label}: {name}")
         _check_illustrative(entry, label)
@@ -378,6 +383,7 @@ def _sync_agreement(entry: dict, organizations: dict[str, Organization], events:
         db.session.flush()
         audit.record("created", agreement, actor=by, changes={"after": agreement_services.snapshot(agreement)},
                      comment=DEMO_COMMENT)
+        _settle(agreement, entry, users)
         tally.created += 1
         return agreement
     before = agreement_services.snapshot(agreement)
@@ -390,7 +396,24 @@ def _sync_agreement(entry: dict, organizations: dict[str, Organization], events:
         db.session.flush()
         audit.record("updated", agreement, actor=by, changes=changes)
         tally.updated += 1
+    _settle(agreement, entry, users)
     return agreement
+
+
+def _settle(agreement: Agreement, entry: dict, users: dict[str, User]) -> None:
+    """Pin the workflow, date the current stage and open the approvals it waits for."""
+    from datetime import datetime, time, timezone
+
+    from app.workflow.engine import settle_state
+
+    if entry.get("amendment_changes"):
+        agreement.amendment_changes = {key: value.isoformat() if hasattr(value, "isoformat") else value
+                                       for key, value in entry["amendment_changes"].items()}
+    since = entry.get("state_since") or entry.get("effective_on") or entry.get("signed_on")
+    entered_at = datetime.combine(since, time(9, 0), tzinfo=timezone.utc) if since else None
+    owner = users.get(entry.get("owner")) if entry.get("owner") else None
+    settle_state(agreement, entered_at=entered_at if agreement.state_entered_at is None else None,
+                 requested_by=owner)
 
 
 def _created_by_demo(agreement: Agreement) -> bool:

@@ -14,10 +14,11 @@ from blinker import Namespace
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.core import audit
+from app.core.db import is_lock_conflict
 from app.core.errors import ConcurrentChange, DomainError, PermissionDenied, ValidationFailed
 from app.core.models import utcnow
 from app.extensions import db
@@ -368,7 +369,8 @@ def _apply_values(agreement, transition: Transition, values: dict, today: date) 
         raise ValidationFailed(_("Please correct the errors below."), errors)
 
 
-def _move(agreement, transition_name: str, target: str, *, by, comment, definition, round_outcome=None) -> None:
+def _move(agreement, transition_name: str, target: str, *, by, comment, definition, round_outcome=None,
+          automatic_on: date | None = None) -> None:
     """Change state, close and open approval rounds, run effects, write the audit row, signal."""
     pin_definition(agreement)
     source = agreement.state
@@ -388,9 +390,26 @@ def _move(agreement, transition_name: str, target: str, *, by, comment, definiti
     audit.record("transition", agreement, actor=by, comment=comment, changes={
         "before": {"state": source}, "after": {"state": target}, "transition": transition_name,
         **({"approval": round_outcome} if round_outcome else {}),
+        **({"automatic_on": automatic_on.isoformat()} if automatic_on else {}),
     })
     agreement_moved.send(current_app._get_current_object(), agreement=agreement, transition=transition_name,
                          source=source, target=target, by=by)
+
+
+def settle_state(agreement, *, entered_at=None, requested_by=None) -> None:
+    """For an agreement placed directly in a state (import, demo data): pin its definition,
+    record when the state began, and open the approval rounds that state expects."""
+    pin_definition(agreement)
+    if entered_at is not None or agreement.state_entered_at is None:
+        agreement.state_entered_at = entered_at or utcnow()
+    definition = definition_for(agreement)
+    if agreement.state not in definition.states:
+        raise WorkflowError(_("State %(state)s is not part of this workflow.", state=agreement.state))
+    for transition in definition.transitions_from(agreement.state):
+        if transition.approval is not None and open_round(agreement, transition.name) is None:
+            agreement.approval_rounds.append(ApprovalRound(
+                transition=transition.name, from_state=agreement.state, requested_at=agreement.state_entered_at,
+                requested_by_id=getattr(requested_by, "id", None)))
 
 
 def _check_version(agreement, expected_version) -> None:
@@ -399,9 +418,16 @@ def _check_version(agreement, expected_version) -> None:
 
 
 def _flush(agreement) -> None:
+    """Write now, so a lost race surfaces here as a conflict rather than at commit."""
     try:
         db.session.flush()
     except StaleDataError:
+        db.session.rollback()
+        raise ConcurrentChange() from None
+    except OperationalError as error:
+        # SQLite refuses to upgrade a reader whose snapshot another writer has outdated.
+        if not is_lock_conflict(error):
+            raise
         db.session.rollback()
         raise ConcurrentChange() from None
 
@@ -436,8 +462,9 @@ def run_date_transitions(today: date) -> list[tuple[str, str, str]]:
                         if reasons:
                             results.append((agreement.reference, own.name, "blocked: " + " ".join(reasons)))
                             continue
+                        # No translated comment: the audit row is read later in other languages.
                         _move(agreement, own.name, own.target, by=None, definition=definition_for(agreement),
-                              comment=_("Automatic on %(date)s.", date=today.isoformat()))
+                              comment=None, automatic_on=today)
                         db.session.flush()
                     results.append((agreement.reference, own.name, "done"))
                 except StaleDataError:

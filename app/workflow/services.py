@@ -240,3 +240,24 @@ def apply_amendment(amendment, *, by) -> None:
 def count_open_delegations(user) -> int:
     return db.session.scalar(select(func.count()).select_from(Delegation).where(
         Delegation.delegator_id == user.id, Delegation.revoked_at.is_(None))) or 0
+
+
+def set_amendment_changes(amendment, *, new_expires_on: date, by, expected_version: int) -> None:
+    """Say what an amendment will change in its parent (for now: the end date)."""
+    _check_version(amendment, expected_version)
+    if amendment.type != "amendment":
+        raise ValidationFailed(_("Only amendments change another agreement."))
+    if amendment.state != "draft":
+        raise WorkflowError(_("What an amendment changes can be edited only while it is a draft."))
+    parent = amendment.parent
+    start = parent.effective_on or parent.signed_on if parent else None
+    if not isinstance(new_expires_on, date) or (start and new_expires_on <= start):
+        message = _("The end date must come after the start date.")
+        raise ValidationFailed(message, {"new_expires_on": [message]})
+    before = amendment.amendment_changes
+    amendment.amendment_changes = {"expires_on": new_expires_on.isoformat()}
+    amendment.updated_at = utcnow()
+    audit.record("amendment_changes_set", amendment, actor=by,
+                 changes={"before": {"amendment_changes": before}, "after": {"amendment_changes":
+                                                                            amendment.amendment_changes}})
+    _flush(amendment)

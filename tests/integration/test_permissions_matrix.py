@@ -11,6 +11,9 @@ from tests.conftest import SignedInClient
 
 ROLES = ["anonymous", "admin", "officer", "other_officer", "manager", "legal", "auditor", "partner", "partner_b"]
 EDITORS = {"admin", "officer", "other_officer", "manager"}
+MINISTRY = {"admin", "officer", "other_officer", "manager", "legal", "auditor"}
+ACTORS = {"admin", "officer", "other_officer", "manager", "legal", "partner", "partner_b"}
+APPROVERS = {"admin", "officer", "other_officer", "manager", "legal"}
 SIGNED_IN = [r for r in ROLES if r != "anonymous"]
 
 
@@ -57,6 +60,11 @@ GET_ROUTES = [
     ("/admin/users", only({"admin", "auditor"})),
     ("/admin/users/new", only({"admin"})),
     ("/admin/users/{user}/edit", only({"admin"})),
+    ("/inbox", only(ACTORS)),
+    ("/workflows/", only(MINISTRY)),
+    ("/workflows/mou", only(MINISTRY)),
+    ("/account/delegations", only(APPROVERS)),
+    ("/agreements/{a}/documents/999999", expect(404)),
 ]
 
 # POSTs with a valid CSRF token and an invalid form: allowed roles get the form
@@ -72,6 +80,17 @@ POST_ROUTES = [
     ("/admin/users/new", only({"admin"}, ok=422)),
     ("/admin/users/{user}/edit", only({"admin"}, ok=422)),
     ("/account/password", expect(422)),
+    # Workflow moves answer an invalid form by going back to the agreement with the reason.
+    ("/agreements/{a}/actions/submit_for_review", only(ACTORS - {"partner_b"}, ok=303, partner_b=404)),
+    ("/agreements/{a}/negotiation/versions", only(ACTORS - {"partner_b"}, ok=303, partner_b=404)),
+    ("/agreements/{a}/negotiation/accept", only(ACTORS - {"partner_b"}, ok=303, partner_b=404)),
+    ("/agreements/{a}/signatories", only(ACTORS - {"partner_b"}, ok=303, partner_b=404)),
+    ("/agreements/{a}/signatories/1/sign", only(ACTORS - {"partner_b"}, ok=303, partner_b=404)),
+    ("/agreements/{a}/signed-copy", only(ACTORS - {"partner_b"}, ok=303, partner_b=404)),
+    ("/agreements/{b}/actions/submit_for_review", only(ACTORS - {"partner"}, ok=303, partner=404)),
+    ("/agreements/{a}/amendment", only({"admin", "officer", "manager"}, ok=303, partner_b=404)),
+    ("/account/delegations", only(APPROVERS, ok=422)),
+    ("/account/delegations/999999/revoke", only(APPROVERS, ok=404)),
 ]
 
 
@@ -123,7 +142,7 @@ def test_post_routes(app, world, ids, role):
 def test_every_route_is_in_the_matrix(app):
     """A new route must be added above, so nobody forgets to decide who may use it."""
     covered = {template.split("{")[0].rstrip("/") for template, _ in GET_ROUTES + POST_ROUTES}
-    covered |= {"/sign-out", "/language", "/static"}
+    covered |= {"/sign-out", "/language", "/static", "/agreements"}
     for rule in app.url_map.iter_rules():
         prefix = rule.rule.split("<")[0].rstrip("/")
         assert prefix in covered or any(c.startswith(prefix) for c in covered if prefix), rule.rule

@@ -1,0 +1,126 @@
+"""Everything the agreement page shows about its workflow, computed once per request."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from app.core.models import utcnow
+from app.workflow import engine
+from app.workflow.services import latest_round, side_of
+
+
+@dataclass
+class Stage:
+    name: str
+    label: str
+    status: str  # done | current | todo
+
+
+@dataclass
+class StepView:
+    name: str
+    mode: str
+    quorum: int
+    approvals: list
+    count: int
+    is_done: bool
+    is_current: bool
+    approver_labels: list[str]
+    missing_roles: list[str]
+
+
+@dataclass
+class ApprovalView:
+    transition_label: str
+    requested_by: object
+    requested_at: datetime
+    steps: list[StepView]
+
+
+@dataclass
+class WorkflowPanel:
+    definition: object
+    state_label: str
+    state_kind: str
+    stages: list[Stage]
+    actions: list
+    approvals: list[ApprovalView]
+    days_in_state: int | None
+    sla_days: int | None
+    negotiation_rounds: list = field(default_factory=list)
+    user_side: str | None = None
+    can_send_version: bool = False
+    can_accept_version: bool = False
+    is_text_locked: bool = False
+    signatories: list = field(default_factory=list)
+    can_manage_signatures: bool = False
+    documents: list = field(default_factory=list)
+
+    @property
+    def is_over_sla(self) -> bool:
+        return self.sla_days is not None and self.days_in_state is not None and self.days_in_state > self.sla_days
+
+
+def days_since(moment: datetime | None, today: date | None = None) -> int | None:
+    if moment is None:
+        return None
+    today = today or utcnow().date()
+    return max(0, (today - moment.date()).days)
+
+
+def build_panel(agreement, user) -> WorkflowPanel:
+    definition = engine.definition_for(agreement)
+    state = definition.states.get(agreement.state)
+    order = list(definition.states)
+    current_index = order.index(agreement.state) if agreement.state in order else -1
+    stages = []
+    for index, name in enumerate(order):
+        candidate = definition.states[name]
+        if candidate.kind == "final" and name != agreement.state:
+            continue
+        if name == "suspended" and agreement.state != "suspended":
+            continue
+        status = "current" if name == agreement.state else ("done" if index < current_index else "todo")
+        stages.append(Stage(name, engine.label(candidate.label), status))
+
+    approvals = []
+    for transition in definition.transitions_from(agreement.state):
+        if transition.approval is None:
+            continue
+        round_ = engine.open_round(agreement, transition.name)
+        if round_ is None:
+            continue
+        current = engine.current_step(transition, round_)
+        steps = []
+        for step in transition.approval.steps:
+            status = engine.step_status(step, round_)
+            steps.append(StepView(
+                name=step.name, mode=step.mode, quorum=step.quorum, approvals=status["approvals"],
+                count=status["count"], is_done=status["done"], is_current=step is current,
+                approver_labels=list(step.roles) + list(step.users), missing_roles=status["missing_roles"],
+            ))
+        approvals.append(ApprovalView(engine.label(transition.label), round_.requested_by, round_.requested_at,
+                                      steps))
+
+    panel = WorkflowPanel(
+        definition=definition,
+        state_label=engine.label(state.label) if state else agreement.state,
+        state_kind=state.kind if state else "working",
+        stages=stages,
+        actions=engine.actions_for(agreement, user) if user.role != "auditor" else [],
+        approvals=approvals,
+        days_in_state=days_since(agreement.state_entered_at),
+        sla_days=state.sla_days if state else None,
+        negotiation_rounds=list(agreement.negotiation_rounds),
+        is_text_locked=agreement.agreed_round_id is not None,
+        signatories=list(agreement.signatories),
+        documents=list(agreement.documents),
+    )
+    side = side_of(user, agreement)
+    panel.user_side = side
+    if agreement.state == "negotiation" and not panel.is_text_locked and side is not None:
+        last = latest_round(agreement)
+        panel.can_send_version = last is None or last.turn == side or side == "ministry"
+        panel.can_accept_version = last is not None and (last.turn == side or side == "ministry")
+    panel.can_manage_signatures = agreement.state == "signature" and side == "ministry"
+    return panel

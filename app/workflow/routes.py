@@ -1,0 +1,290 @@
+"""Workflow moves on an agreement, documents, the "my actions" inbox, workflow pages, delegations."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.auth.models import User
+from app.core.db import commit_or_conflict
+from app.core.errors import DomainError, error_response, wants_json
+from app.core.permissions import can, get_agreement_or_404, require
+from app.core.storage import path_for
+from app.extensions import db
+from app.workflow import engine, services
+from app.workflow.diagram import render_svg
+from app.workflow.forms import (
+    AcceptVersionForm,
+    ActionForm,
+    AmendmentForm,
+    DelegationForm,
+    SendVersionForm,
+    SignatoryForm,
+    SignatureForm,
+    SignedCopyForm,
+)
+from app.workflow.inbox import inbox_for
+from app.workflow.models import AgreementDocument, Delegation
+
+blueprint = Blueprint("workflow", __name__)
+
+
+def _version(form) -> int:
+    try:
+        return int(form.version.data)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _done(agreement, message: str):
+    commit_or_conflict()
+    if wants_json():
+        return {"status": "ok", "state": agreement.state, "version": agreement.version}, 200
+    flash(message, "success")
+    return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id), 303)
+
+
+def _failed(agreement_id: int, error: DomainError):
+    db.session.rollback()
+    if wants_json():
+        return error_response(error.status_code, error.message, error.field_errors or None)
+    details = " ".join(" ".join(m) for m in (error.field_errors or {}).values() if m)
+    flash(f"{error.message} {details}".strip() if details and details not in error.message else error.message,
+          "danger")
+    return redirect(url_for("agreements.view_agreement", agreement_id=agreement_id), 303)
+
+
+def _invalid_form(agreement_id: int, form):
+    errors = {name: list(messages) for name, messages in form.errors.items()}
+    from app.core.errors import ValidationFailed
+
+    return _failed(agreement_id, ValidationFailed(_("Please correct the errors below."), errors))
+
+
+@blueprint.route("/agreements/<int:agreement_id>/actions/<name>", methods=["POST"])
+@login_required
+def take_action(agreement_id: int, name: str):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="act")
+    form = ActionForm()
+    if not form.validate_on_submit():
+        return _invalid_form(agreement_id, form)
+    definition = engine.definition_for(agreement)
+    transition = definition.transition(name[:60])
+    try:
+        if transition is not None and transition.approval is not None:
+            decision = form.decision.data if form.decision.data in ("approve", "reject") else "approve"
+            engine.decide(agreement, transition.name, by=current_user, decision=decision,
+                          comment=form.comment.data, expected_version=_version(form))
+            message = _("Your approval is recorded.") if decision == "approve" else _("Sent back with your comment.")
+        else:
+            values = {"signed_on": form.signed_on.data, "effective_on": form.effective_on.data,
+                      "expires_on": form.expires_on.data}
+            documents = {"termination_notice": form.termination_notice.data or None}
+            engine.take(agreement, name[:60], by=current_user, comment=form.comment.data, values=values,
+                        documents=documents, expected_version=_version(form))
+            message = _("Done: the agreement is now in the stage “%(state)s”.",
+                        state=engine.label(definition.states[agreement.state].label))
+    except DomainError as error:
+        return _failed(agreement_id, error)
+    return _done(agreement, message)
+
+
+@blueprint.route("/agreements/<int:agreement_id>/negotiation/versions", methods=["POST"])
+@login_required
+def send_version(agreement_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="act")
+    form = SendVersionForm()
+    if not form.validate_on_submit():
+        return _invalid_form(agreement_id, form)
+    try:
+        services.send_version(agreement, by=current_user, upload=form.file.data, note=form.note.data,
+                              expected_version=_version(form),
+                              on_behalf_of_partner=bool(form.on_behalf_of_partner.data))
+    except DomainError as error:
+        return _failed(agreement_id, error)
+    return _done(agreement, _("The new version is sent; it is now the other side's turn."))
+
+
+@blueprint.route("/agreements/<int:agreement_id>/negotiation/accept", methods=["POST"])
+@login_required
+def accept_version(agreement_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="act")
+    form = AcceptVersionForm()
+    if not form.validate_on_submit():
+        return _invalid_form(agreement_id, form)
+    try:
+        services.accept_version(agreement, by=current_user, expected_version=_version(form),
+                                on_behalf_of_partner=bool(form.on_behalf_of_partner.data))
+    except DomainError as error:
+        return _failed(agreement_id, error)
+    return _done(agreement, _("Both sides accepted this version: the text is locked."))
+
+
+@blueprint.route("/agreements/<int:agreement_id>/signatories", methods=["POST"])
+@login_required
+def add_signatory(agreement_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="act")
+    form = SignatoryForm()
+    if not form.validate_on_submit():
+        return _invalid_form(agreement_id, form)
+    try:
+        _require_ministry_side(agreement)
+        services.add_signatory(agreement, by=current_user, side=form.side.data, name=form.name.data,
+                               title=form.title.data, expected_version=_version(form))
+    except DomainError as error:
+        return _failed(agreement_id, error)
+    return _done(agreement, _("Signatory added."))
+
+
+@blueprint.route("/agreements/<int:agreement_id>/signatories/<int:signatory_id>/sign", methods=["POST"])
+@login_required
+def record_signature(agreement_id: int, signatory_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="act")
+    form = SignatureForm()
+    if not form.validate_on_submit():
+        return _invalid_form(agreement_id, form)
+    try:
+        _require_ministry_side(agreement)
+        services.record_signature(agreement, signatory_id, by=current_user, signed_on=form.signed_on.data,
+                                  expected_version=_version(form))
+    except DomainError as error:
+        return _failed(agreement_id, error)
+    return _done(agreement, _("Signature recorded."))
+
+
+@blueprint.route("/agreements/<int:agreement_id>/signed-copy", methods=["POST"])
+@login_required
+def upload_signed_copy(agreement_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="act")
+    form = SignedCopyForm()
+    if not form.validate_on_submit():
+        return _invalid_form(agreement_id, form)
+    try:
+        _require_ministry_side(agreement)
+        services.upload_signed_copy(agreement, form.file.data, by=current_user, expected_version=_version(form))
+    except DomainError as error:
+        return _failed(agreement_id, error)
+    return _done(agreement, _("Signed copy stored."))
+
+
+@blueprint.route("/agreements/<int:agreement_id>/amendment", methods=["POST"])
+@login_required
+def set_amendment(agreement_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
+    form = AmendmentForm()
+    if not form.validate_on_submit():
+        return _invalid_form(agreement_id, form)
+    try:
+        services.set_amendment_changes(agreement, new_expires_on=form.new_expires_on.data, by=current_user,
+                                       expected_version=_version(form))
+    except DomainError as error:
+        return _failed(agreement_id, error)
+    return _done(agreement, _("The amendment's changes are saved."))
+
+
+def _require_ministry_side(agreement) -> None:
+    from app.core.errors import PermissionDenied
+
+    if services.side_of(current_user, agreement) != "ministry":
+        raise PermissionDenied(_("Only the agreement's owner or a manager records signatures."))
+
+
+@blueprint.route("/agreements/<int:agreement_id>/documents/<int:document_id>")
+@login_required
+def download_document(agreement_id: int, document_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="documents")
+    document = db.session.get(AgreementDocument, document_id)
+    if document is None or document.agreement_id != agreement.id:
+        abort(404)
+    path = path_for(document.stored_file.sha256)
+    if not path.exists():
+        current_app.logger.error("stored file missing: %s", path)
+        abort(404)
+    response = send_file(path, mimetype=document.stored_file.content_type, as_attachment=True,
+                         download_name=document.original_name, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@blueprint.route("/inbox")
+@login_required
+def inbox():
+    require(current_user, "inbox.view")
+    return render_template("workflow/inbox.html", items=inbox_for(current_user, date.today()))
+
+
+@blueprint.route("/workflows/")
+@login_required
+def list_workflows():
+    require(current_user, "workflow.view")
+    return render_template("workflow/list.html", definitions=engine.current_definitions())
+
+
+@blueprint.route("/workflows/<workflow_type>")
+@login_required
+def view_workflow(workflow_type: str):
+    require(current_user, "workflow.view")
+    definition = engine.current_definitions().get(workflow_type)
+    if definition is None:
+        abort(404)
+    return render_template("workflow/detail.html", definition=definition, svg=render_svg(definition))
+
+
+@blueprint.route("/account/delegations", methods=["GET", "POST"])
+@login_required
+def delegations():
+    require(current_user, "delegation.manage")
+    form = DelegationForm()
+    colleagues = db.session.scalars(select(User).where(
+        User.is_active_account.is_(True), User.id != current_user.id,
+        User.role.in_(("admin", "officer", "manager", "legal"))).order_by(User.full_name)).all()
+    form.delegate_id.choices = [(u.id, f"{u.full_name} ({u.role_label})") for u in colleagues]
+    if form.validate_on_submit():
+        try:
+            services.delegate(delegator=current_user, delegate_user=db.session.get(User, form.delegate_id.data),
+                              starts_on=form.starts_on.data, ends_on=form.ends_on.data, by=current_user)
+        except DomainError as error:
+            db.session.rollback()
+            from app.core.forms import apply_field_errors
+
+            apply_field_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Delegation saved."), "success")
+            return redirect(url_for("workflow.delegations"), 303)
+    given = db.session.scalars(select(Delegation).where(Delegation.delegator_id == current_user.id)
+                               .order_by(Delegation.starts_on.desc())).all()
+    received = db.session.scalars(select(Delegation).where(Delegation.delegate_id == current_user.id)
+                                  .order_by(Delegation.starts_on.desc())).all()
+    status = 422 if form.errors else 200
+    return render_template("workflow/delegations.html", form=form, given=given, received=received), status
+
+
+@blueprint.route("/account/delegations/<int:delegation_id>/revoke", methods=["POST"])
+@login_required
+def revoke_delegation(delegation_id: int):
+    require(current_user, "delegation.manage")
+    delegation = db.session.get(Delegation, delegation_id)
+    if delegation is None or delegation.delegator_id != current_user.id:
+        abort(404)
+    services.revoke_delegation(delegation, by=current_user)
+    db.session.commit()
+    flash(_("Delegation revoked."), "success")
+    return redirect(url_for("workflow.delegations"), 303)
+
+
+@blueprint.app_template_global()
+def workflow_panel(agreement):
+    from app.workflow.presenter import build_panel
+
+    return build_panel(agreement, current_user)
+
+
+@blueprint.app_template_global()
+def can_act(agreement):
+    return can(current_user, "agreement.act", agreement)
+

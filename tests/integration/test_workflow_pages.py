@@ -1,0 +1,142 @@
+"""A whole MoU lifecycle through the pages, as each person would click it."""
+from datetime import date
+from io import BytesIO
+
+import pytest
+
+from app.agreements.models import Agreement
+from app.extensions import db
+from tests import factories
+
+PDF = b"%PDF-1.4\n%test\n%%EOF\n"
+
+
+@pytest.fixture
+def mou(world):
+    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="MoU pages")
+    db.session.commit()
+    return agreement
+
+
+def act(client, agreement, name, **data):
+    db.session.refresh(agreement)
+    page = f"/agreements/{agreement.id}"
+    form = {"version": str(agreement.version), **data}
+    return client.post(f"/agreements/{agreement.id}/actions/{name}", data=form, csrf_from=page)
+
+
+def post(client, agreement, path, data, csrf_from=None):
+    db.session.refresh(agreement)
+    return client.post(f"/agreements/{agreement.id}/{path}", data={"version": str(agreement.version), **data},
+                       csrf_from=csrf_from or f"/agreements/{agreement.id}", content_type="multipart/form-data")
+
+
+def test_lifecycle_through_the_pages(app, world, signed_in, mou):
+    officer, legal, manager, partner = (signed_in(r) for r in ("officer", "legal", "manager", "partner"))
+    page = officer.get(f"/agreements/{mou.id}").get_data(as_text=True)
+    assert "Submit for internal review" in page
+    assert act(officer, mou, "submit_for_review").status_code == 303
+    assert "Approve for negotiation" in legal.get(f"/agreements/{mou.id}").get_data(as_text=True)
+    inbox = legal.get("/inbox").get_data(as_text=True)
+    assert mou.reference in inbox
+    assert act(legal, mou, "approve_review", decision="approve").status_code == 303
+    assert act(manager, mou, "approve_review", decision="approve").status_code == 303
+    db.session.refresh(mou)
+    assert mou.state == "negotiation"
+
+    response = post(officer, mou, "negotiation/versions", {"file": (BytesIO(PDF), "projet v1.pdf"), "note": "v1"})
+    assert response.status_code == 303
+    assert mou.reference in partner.get("/inbox").get_data(as_text=True)  # the partner's turn
+    assert post(partner, mou, "negotiation/accept", {}).status_code == 303
+    db.session.refresh(mou)
+    assert mou.agreed_round_id is not None
+
+    assert act(officer, mou, "open_signature").status_code == 303
+    for side, name in (("ministry", "La ministre"), ("partner", "Le PDG")):
+        assert post(officer, mou, "signatories", {"side": side, "name": name}).status_code == 303
+    db.session.refresh(mou)
+    for signatory in mou.signatories:
+        assert post(officer, mou, f"signatories/{signatory.id}/sign",
+                    {"signed_on": "2026-03-02"}).status_code == 303
+    assert post(officer, mou, "signed-copy", {"file": (BytesIO(PDF + b"signed"), "signé.pdf")}).status_code == 303
+    assert act(officer, mou, "record_signed").status_code == 303
+    assert act(officer, mou, "activate", effective_on="2026-03-15", expires_on="2029-03-15").status_code == 303
+    db.session.refresh(mou)
+    assert mou.state == "active" and mou.signed_on == date(2026, 3, 2)
+    history = officer.get(f"/agreements/{mou.id}").get_data(as_text=True)
+    assert "signé.pdf" in history
+
+
+def test_the_signed_copy_downloads_only_for_those_who_may_see_it(app, world, signed_in, mou):
+    from app.workflow import services
+
+    document = services.attach_document(mou, "other", _upload(PDF, "note.pdf"), by=world.users["officer"])
+    db.session.commit()
+    url = f"/agreements/{mou.id}/documents/{document.id}"
+    response = signed_in("partner").get(url)
+    assert response.status_code == 200 and response.data == PDF
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert signed_in("partner_b").get(url).status_code == 404
+    assert signed_in("auditor").get(url).status_code == 200
+    other = factories.agreement(by=world.users["officer"], partners=[world.partner_a])
+    db.session.commit()
+    assert signed_in("officer").get(f"/agreements/{other.id}/documents/{document.id}").status_code == 404
+
+
+def _upload(body, name):
+    from werkzeug.datastructures import FileStorage
+
+    return FileStorage(stream=BytesIO(body), filename=name)
+
+
+def test_refusals_are_clear_and_change_nothing(app, world, signed_in, mou):
+    officer = signed_in("officer")
+    # A comment is required to cancel.
+    response = act(officer, mou, "cancel")
+    assert response.status_code == 303
+    assert "A comment is required" in officer.get(f"/agreements/{mou.id}").get_data(as_text=True)
+    db.session.refresh(mou)
+    assert mou.state == "draft"
+    # Unknown transition, stale version, garbage version.
+    assert act(officer, mou, "teleport").status_code == 303
+    stale = officer.post(f"/agreements/{mou.id}/actions/submit_for_review", data={"version": "0"},
+                         csrf_from=f"/agreements/{mou.id}", headers={"Accept": "application/json"})
+    assert stale.status_code == 409 and stale.get_json()["status"] == 409
+    garbage = officer.post(f"/agreements/{mou.id}/actions/submit_for_review", data={"version": "x" * 50},
+                           csrf_from=f"/agreements/{mou.id}", headers={"Accept": "application/json"})
+    assert garbage.status_code == 409
+    db.session.refresh(mou)
+    assert mou.state == "draft"
+
+
+@pytest.mark.parametrize("role, expected", [("auditor", 403), ("partner_b", 404), ("other_officer", 403),
+                                            ("partner", 403), ("legal", 403)])
+def test_who_may_not_move_it(app, world, signed_in, mou, role, expected):
+    response = signed_in(role).post(f"/agreements/{mou.id}/actions/submit_for_review",
+                                    data={"version": str(mou.version)}, csrf_from="/agreements/",
+                                    headers={"Accept": "application/json"})
+    assert response.status_code == expected
+    db.session.refresh(mou)
+    assert mou.state == "draft"
+
+
+def test_workflow_pages_show_the_rules(app, world, signed_in):
+    client = signed_in("manager")
+    assert "mou" in client.get("/workflows/").get_data(as_text=True)
+    page = client.get("/workflows/mou").get_data(as_text=True)
+    assert "Internal review" in page and "Approve for negotiation" in page
+    assert client.get("/workflows/treaty").status_code == 404
+    assert signed_in("partner").get("/workflows/mou").status_code == 403
+
+
+def test_delegations_page(app, world, signed_in):
+    legal = signed_in("legal")
+    response = legal.post("/account/delegations", data={
+        "delegate_id": str(world.users["other_officer"].id), "starts_on": "2026-01-01", "ends_on": "2026-01-10"})
+    assert response.status_code == 303
+    assert world.users["other_officer"].full_name in legal.get("/account/delegations").get_data(as_text=True)
+    bad = legal.post("/account/delegations", data={
+        "delegate_id": str(world.users["other_officer"].id), "starts_on": "2026-02-01", "ends_on": "2026-01-10"})
+    assert bad.status_code == 422
+    assert signed_in("partner").get("/account/delegations").status_code == 403
