@@ -49,6 +49,27 @@
       });
     });
 
+    // <textarea data-required-when="decision=reject">: required only when the form is sent
+    // with that button (a comment is needed to send an agreement back, not to approve it).
+    // The click comes before the browser checks the form, so its own validation applies.
+    document.addEventListener("click", function (event) {
+      var button = event.target.closest ? event.target.closest("button[type='submit']") : null;
+      if (!button || !button.form) {
+        return;
+      }
+      button.form.querySelectorAll("[data-required-when]").forEach(function (field) {
+        var rule = field.getAttribute("data-required-when").split("=");
+        field.required = button.name === rule[0] && button.value === rule[1];
+      });
+    });
+
+    // <input type="date" data-max-today>: no date after today (in the reader's own time zone).
+    document.querySelectorAll("input[type='date'][data-max-today]").forEach(function (input) {
+      var now = new Date();
+      var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+      input.max = now.getFullYear() + "-" + pad(now.getMonth() + 1) + "-" + pad(now.getDate());
+    });
+
     // After a failed submission, put the cursor on the first field to correct.
     var invalid = document.querySelector("main .is-invalid");
     if (invalid && typeof invalid.focus === "function") {
