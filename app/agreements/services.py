@@ -26,7 +26,7 @@ from app.core.permissions import visible_agreements_clause
 from app.core.text import fold, like_pattern
 from app.extensions import db
 from app.organizations.models import Organization
-from app.workflow.engine import definition_for, pin_definition
+from app.workflow.engine import current_definitions, definition_for, ensure_version, pin_definition
 
 TEXT_LIMITS = {"title": 500, "summary": 20000, "notes": 20000}
 
@@ -94,8 +94,13 @@ def update_agreement(agreement: Agreement, data: AgreementData, *, by: User, exp
     if expected_version != agreement.version:
         raise ConcurrentChange()
     _validate(data, agreement=agreement)
+    _check_locked_fields(agreement, data)
     before = snapshot(agreement)
+    type_changed = data.type != agreement.type
     _apply(agreement, data)
+    if type_changed:
+        # Still a draft (checked above): it now runs on its new type's workflow.
+        agreement.workflow_version = ensure_version(current_definitions()[agreement.type])
     changes = audit.diff(before, snapshot(agreement))
     if not changes["after"]:
         return agreement
@@ -106,6 +111,27 @@ def update_agreement(agreement: Agreement, data: AgreementData, *, by: User, exp
     _flush(agreement)
     audit.record("updated", agreement, actor=by, changes=changes)
     return agreement
+
+
+# Before signature everything may be edited; from then on, what was signed changes
+# only through the workflow (signature records, activation) or an amendment.
+EDITABLE_STATES = ("draft", "internal_review", "negotiation")
+SIGNED_FIELDS = ("type", "signed_on", "effective_on", "expires_on")
+
+
+def _check_locked_fields(agreement: Agreement, data: AgreementData) -> None:
+    errors: dict[str, list[str]] = {}
+    if data.type != agreement.type and agreement.state != definition_for(agreement).initial_state:
+        errors["type"] = [_("The type can be changed only while the agreement is a draft.")]
+    if agreement.state not in EDITABLE_STATES:
+        for name in SIGNED_FIELDS[1:]:
+            if getattr(data, name) != getattr(agreement, name):
+                errors[name] = [_("Signed terms change only through the workflow or an amendment.")]
+        current = sorted((p.organization_id, p.role) for p in agreement.parties)
+        if sorted(data.parties) != current:
+            errors["partners"] = [_("Signed terms change only through the workflow or an amendment.")]
+    if errors:
+        raise ValidationFailed(_("Please correct the errors below."), errors)
 
 
 def snapshot(agreement: Agreement) -> dict:

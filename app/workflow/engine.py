@@ -161,7 +161,8 @@ def blocking_reasons(agreement, transition: Transition, definition: WorkflowDefi
             reasons.append(_("Missing: %(field)s.", field=field_label(field_name)))
     documents_given_by_form = set(transition.documents) if not check_fields else set()
     present = {d.kind for d in agreement.documents}
-    for kind in target.required_documents:
+    # Documents a move asks for (a termination notice) are required by that move.
+    for kind in dict.fromkeys(target.required_documents + transition.documents):
         if kind not in present and kind not in documents_given_by_form:
             reasons.append(_("Missing document: %(kind)s.", kind=document_label(kind)))
     for guard_name in target.required_guards:

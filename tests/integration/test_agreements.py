@@ -204,3 +204,30 @@ def test_json_clients_get_json_errors(app, world, signed_in):
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["status"] == 404
+
+
+def test_signed_terms_change_only_through_the_workflow(app, world, signed_in):
+    agreement = world.agreement_a  # active, signed 2025-07-01
+    client = signed_in("officer")
+    page = f"/agreements/{agreement.id}/edit"
+    response = client.post(page, data=_form(world, version=str(agreement.version), signed_on="2025-07-05",
+                                            effective_on="", expires_on=""))
+    assert response.status_code == 422
+    assert "only through the workflow or an amendment" in response.get_data(as_text=True)
+    db.session.refresh(agreement)
+    assert agreement.signed_on == date(2025, 7, 1)
+    # Titles and summaries stay editable (typos, translations).
+    ok = client.post(page, data=_form(world, version=str(agreement.version), signed_on="2025-07-01",
+                                      effective_on="", expires_on="", title_en="Agreement with A"))
+    assert ok.status_code == 302
+
+
+def test_a_draft_can_change_type_and_then_runs_on_that_workflow(app, world, signed_in):
+    draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Brouillon")
+    db.session.commit()
+    response = signed_in("officer").post(f"/agreements/{draft.id}/edit", data=_form(
+        world, type="convention", title_fr="Brouillon", version=str(draft.version), signed_on="", effective_on="",
+        expires_on=""))
+    assert response.status_code == 302
+    db.session.refresh(draft)
+    assert draft.type == "convention" and draft.workflow_version.type == "convention"

@@ -329,3 +329,56 @@ def test_changing_a_definition_never_strands_agreements_in_flight(mou, world):
         assert old_cancel.needs_comment and not new_cancel.needs_comment
     finally:
         definitions["mou"] = original
+
+
+@pytest.mark.parametrize("path, expected_state", [
+    (["back_to_draft"], "draft"),
+    (["open_signature", "back_to_negotiation"], "negotiation"),
+    (["open_signature", "back_to_draft"], "draft"),
+])
+def test_send_back_paths_need_a_comment_and_unlock_the_text(mou, world, path, expected_state):
+    to_negotiation(mou, world)
+    agree_text(mou, world)
+    officer = world.users["officer"]
+    for name in path:
+        if name.startswith("back_"):
+            with pytest.raises(ValidationFailed):
+                take(mou, name, officer)
+            db.session.rollback()
+            take(mou, name, officer, comment="The partner asked for changes")
+        else:
+            take(mou, name, officer)
+    assert mou.state == expected_state
+    assert mou.agreed_round_id is None  # a new negotiation round may be sent
+
+
+def _activate(mou, world):
+    to_negotiation(mou, world)
+    agree_text(mou, world)
+    take(mou, "open_signature", world.users["officer"])
+    sign(mou, world)
+    take(mou, "record_signed", world.users["officer"])
+    take(mou, "activate", world.users["officer"], values={"effective_on": date(2026, 3, 15)})
+
+
+def test_terminate_needs_a_manager_a_reason_and_a_notice(mou, world):
+    _activate(mou, world)
+    with pytest.raises(PermissionDenied):
+        take(mou, "terminate", world.users["officer"], comment="x")
+    db.session.rollback()
+    option = next(o for o in engine.actions_for(mou, world.users["manager"]) if o.name == "terminate")
+    assert option.needs_comment
+    with pytest.raises(TransitionBlocked, match="Termination notice"):
+        take(mou, "terminate", world.users["manager"], comment="Breach of clause 7")
+    db.session.rollback()
+    take(mou, "terminate", world.users["manager"], comment="Breach of clause 7",
+         documents={"termination_notice": pdf("notice.pdf", PDF + b"notice")})
+    assert mou.state == "terminated"
+    assert any(d.kind == "termination_notice" for d in mou.documents)
+
+
+def test_close_an_active_agreement(mou, world):
+    _activate(mou, world)
+    take(mou, "close", world.users["officer"], comment="All deliverables received")
+    assert mou.state == "closed"
+    assert engine.actions_for(mou, world.users["manager"]) == []
