@@ -124,7 +124,8 @@ def actions_for(agreement, user, today: date | None = None) -> list[ActionOption
     options = []
     for transition in definition.transitions_from(agreement.state):
         if transition.approval is not None:
-            options.append(_approval_option(agreement, transition, user, today))
+            if _could_ever_approve(transition, user, today):
+                options.append(_approval_option(agreement, transition, user, today))
             continue
         if not transition.roles:
             continue  # automatic only: nobody clicks it
@@ -261,6 +262,14 @@ def _eligibility(step: ApprovalStep, round_: ApprovalRound, acting, identity) ->
         if identity.role not in status["missing_roles"] and identity.email not in status["missing_users"]:
             return _("The remaining approval must come from a required approver.")
     return None
+
+
+def _could_ever_approve(transition: Transition, user, today: date) -> bool:
+    """Whether `user` (or someone who delegated to them) holds a slot in any step: others never see the button."""
+    if user is None or user.role in ("partner", "auditor"):
+        return False
+    people = [user, *active_delegators(user, today)]
+    return any(_slot_of(step, person) is not None for step in transition.approval.steps for person in people)
 
 
 def _approval_option(agreement, transition: Transition, user, today: date) -> ActionOption:

@@ -47,7 +47,7 @@ class SignedCopyForm(FlaskForm):
 
 
 class DelegationForm(FlaskForm):
-    delegate_id = SelectField(_l("Delegate"), coerce=int, choices=[])
+    delegate_id = SelectField(_l("Colleague who will approve for you"), coerce=int, choices=[])
     starts_on = DateField(_l("From"), validators=[DataRequired()])
     ends_on = DateField(_l("Until (inclusive)"), validators=[DataRequired()])
 

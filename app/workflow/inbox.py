@@ -66,7 +66,10 @@ def inbox_for(user, today: date) -> list[InboxItem]:
                                        last.sent_at, days_since(last.sent_at, today), sla))
         elif agreement.owner_id == user.id and state is not None and state.kind != "final" and (
                 sla is not None or agreement.state == "signed"):
-            moves = [o for o in engine.actions_for(agreement, user, today) if not o.is_approval]
+            order = list(definition.states)
+            moves = [o for o in engine.actions_for(agreement, user, today) if not o.is_approval
+                     and definition.states[o.transition.target].kind != "final"
+                     and order.index(o.transition.target) > order.index(agreement.state)]
             if moves and agreement.state != "negotiation":
                 items.append(InboxItem(agreement, _("Move forward from “%(state)s”", state=engine.label(state.label)),
                                        agreement.state_entered_at, days_since(agreement.state_entered_at, today),

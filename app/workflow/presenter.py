@@ -68,11 +68,26 @@ def days_since(moment: datetime | None, today: date | None = None) -> int | None
     return max(0, (today - moment.date()).days)
 
 
+def visited_states(agreement) -> set[str]:
+    """States the agreement has left, read from its audit trail."""
+    from sqlalchemy import select
+
+    from app.core.audit import AuditEvent
+    from app.extensions import db
+
+    changes = db.session.scalars(select(AuditEvent.changes).where(
+        AuditEvent.object_type == "agreements", AuditEvent.object_id == agreement.id,
+        AuditEvent.action == "transition")).all()
+    return {c["before"]["state"] for c in changes if isinstance(c, dict) and isinstance(c.get("before"), dict)
+            and c["before"].get("state")}
+
+
 def build_panel(agreement, user) -> WorkflowPanel:
     definition = engine.definition_for(agreement)
     state = definition.states.get(agreement.state)
     order = list(definition.states)
     current_index = order.index(agreement.state) if agreement.state in order else -1
+    visited = visited_states(agreement)
     stages = []
     for index, name in enumerate(order):
         candidate = definition.states[name]
@@ -80,7 +95,9 @@ def build_panel(agreement, user) -> WorkflowPanel:
             continue
         if name == "suspended" and agreement.state != "suspended":
             continue
-        status = "current" if name == agreement.state else ("done" if index < current_index else "todo")
+        # Done means the agreement was there; with no recorded moves (imported data), earlier stages count.
+        was_there = name in visited if visited else index < current_index
+        status = "current" if name == agreement.state else ("done" if was_there else "todo")
         stages.append(Stage(name, engine.label(candidate.label), status))
 
     approvals = []

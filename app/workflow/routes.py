@@ -76,9 +76,16 @@ def take_action(agreement_id: int, name: str):
     try:
         if transition is not None and transition.approval is not None:
             decision = form.decision.data if form.decision.data in ("approve", "reject") else "approve"
+            state_before = agreement.state
             engine.decide(agreement, transition.name, by=current_user, decision=decision,
                           comment=form.comment.data, expected_version=_version(form))
-            message = _("Your approval is recorded.") if decision == "approve" else _("Sent back with your comment.")
+            if decision == "reject":
+                message = _("Sent back with your comment.")
+            elif agreement.state != state_before:
+                message = _("Approved: the agreement is now in the stage “%(state)s”.",
+                            state=engine.label(definition.states[agreement.state].label))
+            else:
+                message = _("Your approval is recorded; other approvals are still needed.")
         else:
             values = {"signed_on": form.signed_on.data, "effective_on": form.effective_on.data,
                       "expires_on": form.expires_on.data}
@@ -261,7 +268,8 @@ def delegations():
     received = db.session.scalars(select(Delegation).where(Delegation.delegate_id == current_user.id)
                                   .order_by(Delegation.starts_on.desc())).all()
     status = 422 if form.errors else 200
-    return render_template("workflow/delegations.html", form=form, given=given, received=received), status
+    return render_template("workflow/delegations.html", form=form, given=given, received=received,
+                           today=date.today()), status
 
 
 @blueprint.route("/account/delegations/<int:delegation_id>/revoke", methods=["POST"])

@@ -1,0 +1,42 @@
+"""Every marked string has an Arabic and a French translation that keeps its placeholders."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parents[2]
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory):
+    pot = tmp_path_factory.mktemp("babel") / "messages.pot"
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F",
+                    "app/translations/babel.cfg", "-k", "_l", "-k", "lazy_gettext", "-o", str(pot),
+                    "--no-location", "."], cwd=ROOT, check=True, capture_output=True)
+    with pot.open("rb") as handle:
+        return [m for m in read_po(handle) if m.id]
+
+
+@pytest.mark.parametrize("language", ["ar", "fr"])
+def test_catalogue_is_complete_and_keeps_placeholders(extracted, language):
+    with (ROOT / "app" / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        catalogue = read_po(handle)
+    missing, broken = [], []
+    for message in extracted:
+        translated = catalogue.get(message.id)
+        strings = translated.string if translated else None
+        strings = strings if isinstance(strings, (list, tuple)) else [strings]
+        if translated is None or translated.fuzzy or not all(strings):
+            missing.append(message.id if isinstance(message.id, str) else message.id[0])
+            continue
+        source = message.id if isinstance(message.id, str) else message.id[1]
+        wanted = set(PLACEHOLDER.findall(source))
+        for text in strings:
+            if not set(PLACEHOLDER.findall(text)) <= wanted:
+                broken.append(source)
+    assert not missing, f"{len(missing)} untranslated in {language} (run make translations-update): {missing[:10]}"
+    assert not broken, f"placeholders changed in {language}: {broken[:10]}"
