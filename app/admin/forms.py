@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from app.core.forms import Form
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
@@ -15,7 +15,7 @@ def _optional_int(value):
         return -1
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
     full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
     role = SelectField(_l("Role"), choices=[])

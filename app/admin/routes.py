@@ -40,7 +40,7 @@ def create_user():
     form = UserForm()
     _fill_choices(form)
     if form.validate_on_submit():
-        if not form.password.data:
+        if not (form.password.data or "").strip():
             form.password.errors = [_("Give an initial password.")]
         else:
             try:
@@ -64,7 +64,7 @@ def create_user():
 @login_required
 def edit_user(user_id: int):
     user = get_user_or_404(user_id, current_user, need="edit")
-    form = UserForm(obj=user)
+    form = UserForm(obj=user if request.method == "GET" else None)
     _fill_choices(form)
     if request.method == "GET":
         form.is_active.data = user.is_active_account
@@ -73,7 +73,9 @@ def edit_user(user_id: int):
             accounts.update_user(
                 user, full_name=form.full_name.data, role=form.role.data,
                 organization=_organization(form.organization_id.data), language=form.language.data,
-                is_active=form.is_active.data, by=current_user, new_password=form.password.data or None,
+                is_active=form.is_active.data, by=current_user,
+                # Spaces only means "keep the password", as an empty field does.
+                new_password=form.password.data if (form.password.data or "").strip() else None,
             )
         except ValidationFailed as error:
             db.session.rollback()

@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from app.core.forms import Form
 from wtforms import DateField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -15,7 +15,7 @@ def _optional_int(value):
         return -1  # fails the choice check with a clear message instead of a 500
 
 
-class AgreementForm(FlaskForm):
+class AgreementForm(Form):
     type = SelectField(_l("Type"), choices=[], validators=[DataRequired()])
     title_fr = StringField(_l("Title (French)"), validators=[Optional(), Length(max=500)])
     title_ar = StringField(_l("Title (Arabic)"), validators=[Optional(), Length(max=500)])
@@ -48,7 +48,7 @@ class AgreementForm(FlaskForm):
             raise ValidationError(_l("An organisation can have only one role in an agreement."))
 
 
-class AgreementFilterForm(FlaskForm):
+class AgreementFilterForm(Form):
     """Filters on the list page (GET, so no CSRF)."""
 
     class Meta:

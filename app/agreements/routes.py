@@ -76,7 +76,8 @@ def view_agreement(agreement_id: int):
 @login_required
 def edit_agreement(agreement_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
-    form = AgreementForm(obj=agreement)
+    # The stored values fill the form only for display: a POST must carry every field itself.
+    form = AgreementForm(obj=agreement if request.method == "GET" else None)
     _fill_form_choices(form, agreement=agreement)
     if request.method == "GET":
         form.version.data = agreement.version

@@ -1,17 +1,17 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from app.core.forms import Form
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 
-class SignInForm(FlaskForm):
+class SignInForm(Form):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
     remember = BooleanField(_l("Keep me signed in"))
     next = HiddenField()
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=256)])
     new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=10, max=256)])
     confirm = PasswordField(
@@ -20,6 +20,6 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(Form):
     language = SelectField(choices=[("ar", "العربية"), ("fr", "Français"), ("en", "English")])
     next = HiddenField()

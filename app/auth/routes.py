@@ -42,7 +42,7 @@ def sign_in():
         if not is_safe_redirect(target, allow_absolute=False):
             target = url_for("main.home")
         return redirect(target)
-    return render_template("auth/sign_in.html", form=form)
+    return render_template("auth/sign_in.html", form=form), 422 if form.errors else 200
 
 
 @blueprint.route("/sign-out", methods=["POST"])

@@ -127,7 +127,7 @@ def create_user(*, email: str, full_name: str, role: str, password: str, organiz
         message = _("An account with this e-mail address already exists.")
         raise ValidationFailed(message, {"email": [message]})
     _check_password_strength(password)
-    user = User(email=email, full_name=full_name.strip(), role=role, organization=organization,
+    user = User(email=email, full_name=full_name.replace("\x00", "").strip(), role=role, organization=organization,
                 language=language, is_active_account=is_active)
     user.set_password(password)
     db.session.add(user)
@@ -144,7 +144,7 @@ def update_user(user: User, *, full_name: str, role: str, organization: Organiza
         message = _("You cannot remove your own administrator role or deactivate yourself.")
         raise ValidationFailed(message, {"role": [message]})
     before = _user_snapshot(user)
-    user.full_name = full_name.strip()
+    user.full_name = full_name.replace("\x00", "").strip()
     user.role = role
     user.organization = organization
     user.language = language
@@ -157,8 +157,9 @@ def update_user(user: User, *, full_name: str, role: str, organization: Organiza
         user.session_nonce += 1
     changes = audit.diff(before, _user_snapshot(user))
     if new_password:
-        changes.setdefault("after", {})["password"] = "changed"
-    audit.record("updated", user, actor=by, changes=changes)
+        changes["after"]["password"] = "changed"
+    if changes["after"]:
+        audit.record("updated", user, actor=by, changes=changes)
     return user
 
 
@@ -173,11 +174,11 @@ def _check_account_rules(*, email: str, role: str, organization: Organization | 
         errors["role"] = [_("Unknown role.")]
     if role == "partner":
         if organization is None:
-            errors["organization"] = [_("A partner user must belong to a partner organisation.")]
+            errors["organization_id"] = [_("A partner user must belong to a partner organisation.")]
         elif organization.is_home:
-            errors["organization"] = [_("A partner user cannot belong to the ministry itself.")]
+            errors["organization_id"] = [_("A partner user cannot belong to the ministry itself.")]
     elif role in MINISTRY_ROLES and organization is not None and not organization.is_home:
-        errors["organization"] = [_("Ministry staff belong to the ministry, not to a partner.")]
+        errors["organization_id"] = [_("Ministry staff belong to the ministry, not to a partner.")]
     if language not in current_app.config["LANGUAGES"]:
         errors["language"] = [_("Unknown language.")]
     if "@" not in email or len(email) > 254:

@@ -1,10 +1,10 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from app.core.forms import Form
 from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 
-class SigningEventForm(FlaskForm):
+class SigningEventForm(Form):
     name_fr = StringField(_l("Name (French)"), validators=[Optional(), Length(max=300)])
     name_ar = StringField(_l("Name (Arabic)"), validators=[Optional(), Length(max=300)])
     name_en = StringField(_l("Name (English)"), validators=[Optional(), Length(max=300)])

@@ -1,4 +1,4 @@
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -58,7 +58,7 @@ def edit_event(event_id: int):
 
 
 def _edit(event):
-    form = SigningEventForm(obj=event)
+    form = SigningEventForm(obj=event if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
             event = services.save_event(event, form.data, by=current_user)

@@ -1,12 +1,12 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from app.core.forms import Form
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.organizations.models import ORGANIZATION_KINDS
 
 
-class OrganizationForm(FlaskForm):
+class OrganizationForm(Form):
     slug = StringField(_l("Short name (identifier)"), validators=[DataRequired(), Length(max=64)])
     name_fr = StringField(_l("Name (French)"), validators=[Optional(), Length(max=300)])
     name_ar = StringField(_l("Name (Arabic)"), validators=[Optional(), Length(max=300)])

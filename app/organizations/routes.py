@@ -1,4 +1,4 @@
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -68,7 +68,7 @@ def edit_organization(organization_id: int):
 
 
 def _edit(organization):
-    form = OrganizationForm(obj=organization)
+    form = OrganizationForm(obj=organization if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
             organization = services.save_organization(organization, form.data, by=current_user)

@@ -1,11 +1,11 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from app.core.forms import Form
 from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """One workflow move: a comment, the dates or file the move asks for, and the version seen."""
 
     comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=2000)])
@@ -17,41 +17,41 @@ class ActionForm(FlaskForm):
     version = HiddenField(validators=[DataRequired()])
 
 
-class SendVersionForm(FlaskForm):
+class SendVersionForm(Form):
     file = FileField(_l("Text version"), validators=[DataRequired()])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=20000)])
     on_behalf_of_partner = BooleanField(_l("Sent by the partner (recorded on their behalf)"))
     version = HiddenField(validators=[DataRequired()])
 
 
-class AcceptVersionForm(FlaskForm):
+class AcceptVersionForm(Form):
     on_behalf_of_partner = BooleanField(_l("Accepted by the partner (recorded on their behalf)"))
     version = HiddenField(validators=[DataRequired()])
 
 
-class SignatoryForm(FlaskForm):
+class SignatoryForm(Form):
     side = SelectField(_l("Side"), choices=[("ministry", _l("Ministry")), ("partner", _l("Partner"))])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     title = StringField(_l("Title or function"), validators=[Optional(), Length(max=200)])
     version = HiddenField(validators=[DataRequired()])
 
 
-class SignatureForm(FlaskForm):
+class SignatureForm(Form):
     signed_on = DateField(_l("Signed on"), validators=[DataRequired()])
     version = HiddenField(validators=[DataRequired()])
 
 
-class SignedCopyForm(FlaskForm):
+class SignedCopyForm(Form):
     file = FileField(_l("Signed copy"), validators=[DataRequired()])
     version = HiddenField(validators=[DataRequired()])
 
 
-class DelegationForm(FlaskForm):
+class DelegationForm(Form):
     delegate_id = SelectField(_l("Colleague who will approve for you"), coerce=int, choices=[])
     starts_on = DateField(_l("From"), validators=[DataRequired()])
     ends_on = DateField(_l("Until (inclusive)"), validators=[DataRequired()])
 
 
-class AmendmentForm(FlaskForm):
+class AmendmentForm(Form):
     new_expires_on = DateField(_l("New end date of the parent agreement"), validators=[DataRequired()])
     version = HiddenField(validators=[DataRequired()])

@@ -18,7 +18,7 @@ def test_users_create_refuses_bad_input_clearly(app, world):
     result = runner.invoke(args=["users", "create", "p@example.org", "--name", "P", "--role", "partner",
                                  "--password", "a long enough password"])
     assert result.exit_code != 0
-    assert "organization:" in result.output  # the field at fault is named
+    assert "organization_id:" in result.output  # the field at fault is named
     result = runner.invoke(args=["users", "create", world.users["officer"].email, "--name", "Dup",
                                  "--role", "officer", "--password", "a long enough password"])
     assert result.exit_code != 0 and "email:" in result.output
