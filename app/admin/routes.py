@@ -26,7 +26,7 @@ def list_users():
     role = request.args.get("role")
     if role in ROLES:
         query = query.where(User.role == role)
-    term = (request.args.get("q") or "").strip()[:200].lower()
+    term = (request.args.get("q") or "").replace("\x00", "").strip()[:200].lower()
     if term:
         pattern = like_pattern(term)
         query = query.where(or_(User.email.like(pattern, escape="\\"), User.full_name.ilike(pattern, escape="\\")))

@@ -1,7 +1,7 @@
 """Domain errors raised by services, and the one place that turns errors into responses."""
 from __future__ import annotations
 
-from flask import Flask, flash, jsonify, redirect, render_template, request
+from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -94,7 +94,8 @@ def register_error_handlers(app: Flask) -> None:
         if wants_json():
             return error_response(400, _("The form's security token is missing or expired."))
         flash(_("The form had expired. Please try again."), "warning")
-        return redirect(request.referrer if _same_site(request.referrer) else request.url)
+        # Back where the form was; never to the POST-only address itself (that would answer 405).
+        return redirect(request.referrer if _same_site(request.referrer) else url_for("main.home"))
 
     @app.errorhandler(HTTPException)
     def handle_http(error: HTTPException):

@@ -153,7 +153,8 @@ def _load_or_404(model, object_id, user, need: str, prefix: str):
         object_id = int(object_id)
     except (TypeError, ValueError):
         abort(404)
-    if object_id < 1 or object_id > 2**63 - 1:
+    # Ids are 32-bit integers in the database: anything larger cannot exist.
+    if object_id < 1 or object_id > 2**31 - 1:
         abort(404)
     obj = db.session.get(model, object_id)
     if obj is None or not can(user, f"{prefix}.view", obj):

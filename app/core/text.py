@@ -20,6 +20,7 @@ def fold(value: str | None) -> str:
     """
     if not value:
         return ""
+    value = value.replace("\x00", "")
     value = _ARABIC_MARKS.sub("", value)
     value = value.translate(_ARABIC_FOLDS)
     decomposed = unicodedata.normalize("NFKD", value)
@@ -30,5 +31,6 @@ def fold(value: str | None) -> str:
 
 def like_pattern(term: str) -> str:
     """A LIKE pattern matching `term` anywhere, with the wildcards in it escaped."""
+    term = term.replace("\x00", "")  # PostgreSQL text cannot hold NUL
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"

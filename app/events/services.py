@@ -26,6 +26,8 @@ def save_event(event: SigningEvent | None, values: dict, *, by) -> SigningEvent:
         errors["name_fr"] = [_("Give a name in at least one language.")]
     if not isinstance(clean["held_on"], date):
         errors["held_on"] = [_("Give the date of the event.")]
+    elif not date(1956, 1, 1) <= clean["held_on"] <= date(2200, 12, 31):
+        errors["held_on"] = [_("This date is out of range.")]
     elif clean["ends_on"] and clean["ends_on"] < clean["held_on"]:
         errors["ends_on"] = [_("The last day cannot be before the first.")]
     if errors:
