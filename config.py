@@ -74,6 +74,8 @@ class Config:
     LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
 
     PER_PAGE = env_int("PER_PAGE", 20)
+    # A pending deliverable shows as "due" this many days before its due date.
+    DELIVERABLE_DUE_WINDOW_DAYS = env_int("DELIVERABLE_DUE_WINDOW_DAYS", 14)
     SHOW_DEMO_PASSWORDS = False
 
 

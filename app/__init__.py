@@ -89,10 +89,12 @@ def _register_blueprints(app: Flask) -> None:
     from app.admin.routes import blueprint as admin_bp
     from app.agreements.routes import blueprint as agreements_bp
     from app.auth.routes import blueprint as auth_bp
+    from app.deliverables.routes import blueprint as deliverables_bp
     from app.events.routes import blueprint as events_bp
     from app.main_routes import blueprint as main_bp
     from app.organizations.routes import blueprint as organizations_bp
     from app.workflow.routes import blueprint as workflow_bp
 
-    for blueprint in (main_bp, auth_bp, agreements_bp, organizations_bp, events_bp, admin_bp, workflow_bp):
+    for blueprint in (main_bp, auth_bp, agreements_bp, organizations_bp, events_bp, admin_bp, workflow_bp,
+                      deliverables_bp):
         app.register_blueprint(blueprint)

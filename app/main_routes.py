@@ -14,6 +14,9 @@ blueprint = Blueprint("main", __name__)
 @blueprint.route("/")
 @login_required
 def home():
+    # Partners start from what they owe; ministry staff from the portfolio.
+    if current_user.role == "partner":
+        return redirect(url_for("deliverables.portal"))
     return redirect(url_for("agreements.list_agreements"))
 
 

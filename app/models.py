@@ -13,3 +13,4 @@ from app.workflow.models import (  # noqa: F401
     Signatory,
     WorkflowVersion,
 )
+from app.deliverables.models import Deliverable, Occurrence, Submission, SubmissionFile  # noqa: F401

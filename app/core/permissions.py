@@ -44,6 +44,12 @@ GRANTS: dict[str, frozenset[str]] = {
     "user.create": frozenset({"admin"}),
     "user.edit": frozenset({"admin"}),
     "audit.list": frozenset({"admin", "auditor"}),
+    "portal.view": frozenset({"partner"}),
+    "deliverable.list": ALL_ROLES,
+    "deliverable.view": ALL_ROLES,
+    "deliverable.submit": frozenset({"admin", "officer", "manager", "partner"}),
+    "deliverable.review": EDITORS,
+    "deliverable.waive": frozenset({"admin", "manager"}),
 }
 
 
@@ -90,11 +96,28 @@ def _user_rule(user, action: str, target) -> bool:
     return True
 
 
+def _deliverable_rule(user, action: str, occurrence) -> bool:
+    """Rules for one occurrence of a deliverable (its agreement decides who sees it)."""
+    deliverable = occurrence.deliverable
+    agreement = deliverable.agreement
+    if not can(user, "agreement.view", agreement):
+        return False
+    is_owner_or_boss = user.role in ("manager", "admin") or (user.role == "officer" and agreement.owner_id == user.id)
+    if action == "deliverable.submit":
+        if user.role == "partner":
+            return deliverable.responsible_organization_id == user.organization_id
+        return deliverable.responsible_organization.is_home and is_owner_or_boss
+    if action == "deliverable.review":
+        return is_owner_or_boss
+    return True
+
+
 OBJECT_RULES = {
     "agreement": _agreement_rule,
     "organization": _organization_rule,
     "event": _event_rule,
     "user": _user_rule,
+    "deliverable": _deliverable_rule,
 }
 
 
@@ -186,6 +209,12 @@ def get_user_or_404(user_id, user, need: str = "view"):
     from app.auth.models import User
 
     return _load_or_404(User, user_id, user, need, "user")
+
+
+def get_occurrence_or_404(occurrence_id, user, need: str = "view"):
+    from app.deliverables.models import Occurrence
+
+    return _load_or_404(Occurrence, occurrence_id, user, need, "deliverable")
 
 
 def require(user, action: str) -> None:

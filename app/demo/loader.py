@@ -67,7 +67,7 @@ INVENTED_AGREEMENT = {
 ORGANIZATION_KEYS = {*ORGANIZATION_FIELDS, "is_home"}
 EVENT_KEYS = {*EVENT_FIELDS, "slug"}
 USER_KEYS = {"email", "full_name", "role", "organization", "language", "password"}
-AGREEMENT_KEYS = {"reference", "type", "state", "state_since", "amendment_changes", "event", "parent", "signed_on", "effective_on", "expires_on",
+AGREEMENT_KEYS = {"reference", "type", "state", "state_since", "amendment_changes", "deliverables", "event", "parent", "signed_on", "effective_on", "expires_on",
                   "owner", "parties", "illustrative", "title", "summary", "notes"}
 
 
@@ -414,6 +414,29 @@ def _settle(agreement: Agreement, entry: dict, users: dict[str, User]) -> None:
     owner = users.get(entry.get("owner")) if entry.get("owner") else None
     settle_state(agreement, entered_at=entered_at if agreement.state_entered_at is None else None,
                  requested_by=owner)
+    _plan_deliverables(agreement, entry)
+
+
+ILLUSTRATIVE_PLAN = "Illustrative demo data: this deliverable and its dates are invented."
+
+
+def _plan_deliverables(agreement: Agreement, entry: dict) -> None:
+    """Illustrative deliverables, planned once (keyed by English title)."""
+    from app.deliverables.services import PlanData, plan_deliverable
+    from app.organizations.models import Organization
+
+    planned = {d.title_en for d in getattr(agreement, "deliverables", [])}
+    for line in entry.get("deliverables") or []:
+        if line["title"]["en"] in planned:
+            continue
+        slug = line.get("responsible", "ministry")
+        organization = db.session.scalar(select(Organization).where(
+            Organization.is_home.is_(True) if slug == "ministry" else Organization.slug == slug))
+        plan_deliverable(agreement, PlanData(
+            title_fr=line["title"]["fr"], title_ar=line["title"]["ar"], title_en=line["title"]["en"],
+            description=ILLUSTRATIVE_PLAN, responsible_organization_id=organization.id if organization else None,
+            recurrence=line["recurrence"], first_due_on=line["first_due_on"], until_on=line.get("until_on")),
+            by=None)
 
 
 def _created_by_demo(agreement: Agreement) -> bool:

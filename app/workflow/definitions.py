@@ -100,6 +100,8 @@ class WorkflowDefinition:
     transitions: tuple[Transition, ...]
     checksum: str
     body: dict = field(repr=False, compare=False)
+    # Deliverables every agreement of this type owes once active (see effect plan_default_deliverables).
+    default_deliverables: tuple[dict, ...] = ()
 
     @property
     def initial_state(self) -> str:
@@ -201,7 +203,7 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
     if workflow_type not in AGREEMENT_TYPES:
         problems.append(f"type {workflow_type!r} is not an agreement type ({', '.join(AGREEMENT_TYPES)})")
     label = label_of(body.get("label"), "workflow")
-    unknown_keys = set(body) - {"type", "label", "states", "transitions", "extends"}
+    unknown_keys = set(body) - {"type", "label", "states", "transitions", "extends", "deliverables"}
     if unknown_keys:
         problems.append(f"unknown keys: {', '.join(sorted(unknown_keys))}")
 
@@ -331,12 +333,28 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
             effects=effects, approval=approval, label=label_of(spec.get("label"), where),
         ))
 
+    default_deliverables = []
+    for number, line in enumerate(body.get("deliverables") or [], start=1):
+        where = f"deliverable #{number}"
+        if not isinstance(line, dict) or set(line) - {"title", "recurrence", "responsible", "months_after"}:
+            problems.append(f"{where}: may have title, recurrence, responsible and months_after")
+            continue
+        if line.get("recurrence") not in ("once", "monthly", "quarterly", "yearly"):
+            problems.append(f"{where}: recurrence must be once, monthly, quarterly or yearly")
+        if line.get("responsible", "partner") not in ("partner", "ministry"):
+            problems.append(f"{where}: responsible must be partner or ministry")
+        months = line.get("months_after", 3)
+        if not isinstance(months, int) or isinstance(months, bool) or not 0 <= months <= 120:
+            problems.append(f"{where}: months_after must be a whole number of months (0 to 120)")
+        default_deliverables.append({**line, "title": label_of(line.get("title"), where)})
+
     if not problems:
         problems.extend(_graph_problems(states, transitions))
     if problems:
         raise DefinitionError([(file_name, message) for message in problems])
     return WorkflowDefinition(type=str(workflow_type), label=label, states=states, transitions=tuple(transitions),
-                              checksum=checksum_of(body), body=body)
+                              checksum=checksum_of(body), body=body,
+                              default_deliverables=tuple(default_deliverables))
 
 
 def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) -> Approval | None:

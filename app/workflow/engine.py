@@ -226,11 +226,17 @@ def current_step(transition: Transition, round_: ApprovalRound) -> ApprovalStep 
 
 
 def active_delegators(user, today: date) -> list:
-    """People who handed their approvals to `user` for today."""
-    rows = db.session.scalars(select(Delegation).where(
-        Delegation.delegate_id == user.id, Delegation.revoked_at.is_(None),
-        Delegation.starts_on <= today, Delegation.ends_on >= today))
-    return [row.delegator for row in rows if row.delegator.is_active]
+    """People who handed their approvals to `user` for today (asked once per request)."""
+    from flask import g, has_app_context
+
+    key = ("sharaka_delegators", user.id, today)
+    cache = g.setdefault("sharaka_delegators", {}) if has_app_context() else {}
+    if key not in cache:
+        rows = db.session.scalars(select(Delegation).where(
+            Delegation.delegate_id == user.id, Delegation.revoked_at.is_(None),
+            Delegation.starts_on <= today, Delegation.ends_on >= today))
+        cache[key] = [row.delegator for row in rows if row.delegator.is_active]
+    return cache[key]
 
 
 def _slot_of(step: ApprovalStep, person) -> int | None:

@@ -13,6 +13,12 @@ class ActionForm(Form):
     effective_on = DateField(_l("Effective on"), validators=[Optional()])
     expires_on = DateField(_l("Ends on"), validators=[Optional()])
     termination_notice = FileField(_l("Termination notice"))
+    # Activation may add a deliverable to the plan in the same step.
+    deliverable_title = StringField(_l("Title"), validators=[Optional(), Length(max=300)])
+    deliverable_recurrence = SelectField(choices=[("once", "once"), ("monthly", "monthly"),
+                                                  ("quarterly", "quarterly"), ("yearly", "yearly")],
+                                         validators=[Optional()], validate_choice=True)
+    deliverable_first_due_on = DateField(_l("First due date"), validators=[Optional()])
     decision = HiddenField()
     version = HiddenField(validators=[DataRequired()])
 

@@ -92,6 +92,9 @@ def take_action(agreement_id: int, name: str):
             documents = {"termination_notice": form.termination_notice.data or None}
             engine.take(agreement, name[:60], by=current_user, comment=form.comment.data, values=values,
                         documents=documents, expected_version=_version(form))
+            if form.deliverable_title.data and "plan_default_deliverables" in (transition.effects if transition
+                                                                               else ()):
+                _plan_from_activation(agreement, form)
             message = _("Done: the agreement is now in the stage “%(state)s”.",
                         state=engine.label(definition.states[agreement.state].label))
     except DomainError as error:
@@ -190,6 +193,17 @@ def set_amendment(agreement_id: int):
     except DomainError as error:
         return _failed(agreement_id, error)
     return _done(agreement, _("The amendment's changes are saved."))
+
+
+def _plan_from_activation(agreement, form) -> None:
+    """The deliverable typed into the activation form, planned in the same transaction."""
+    from app.deliverables.services import PlanData, plan_deliverable
+
+    partner = next((p.organization_id for p in agreement.parties if p.role == "partner"), None)
+    plan_deliverable(agreement, PlanData(
+        title_fr=form.deliverable_title.data, title_ar=None, title_en=None, description=None,
+        responsible_organization_id=partner, recurrence=form.deliverable_recurrence.data or "once",
+        first_due_on=form.deliverable_first_due_on.data, until_on=None), by=current_user)
 
 
 def _require_ministry_side(agreement) -> None:

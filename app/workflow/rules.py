@@ -77,6 +77,15 @@ def _unlock_text(agreement, by) -> None:
     agreement.agreed_round_id = None
 
 
+@effect("plan_default_deliverables")
+def _plan_default_deliverables(agreement, by) -> None:
+    """Coming into force, the agreement owes what its type's definition lists (e.g. quarterly reports)."""
+    from app.deliverables.services import apply_default_plan
+    from app.workflow.engine import definition_for
+
+    apply_default_plan(agreement, list(definition_for(agreement).default_deliverables), by=by)
+
+
 @effect("apply_amendment_to_parent")
 def _apply_amendment_to_parent(agreement, by) -> None:
     from app.workflow.services import apply_amendment

@@ -65,6 +65,12 @@ GET_ROUTES = [
     ("/workflows/mou", only(MINISTRY)),
     ("/account/delegations", only(APPROVERS)),
     ("/agreements/{a}/documents/999999", expect(404)),
+    ("/portal", only({"partner", "partner_b"})),
+    ("/deliverables/", expect(200)),
+    ("/deliverables/{occ_a}", expect(200, partner_b=404)),
+    ("/deliverables/{occ_b}", expect(200, partner=404)),
+    ("/deliverables/files/999999", expect(404)),
+    ("/agreements/{a}/deliverables/new", only({"admin", "officer", "manager"}, partner_b=404)),
 ]
 
 # POSTs with a valid CSRF token and an invalid form: allowed roles get the form
@@ -91,6 +97,11 @@ POST_ROUTES = [
     ("/agreements/{a}/amendment", only({"admin", "officer", "manager"}, ok=303, partner_b=404)),
     ("/account/delegations", only(APPROVERS, ok=422)),
     ("/account/delegations/999999/revoke", only(APPROVERS, ok=404)),
+    # Deliverables answer an invalid form by going back to the occurrence with the reason.
+    ("/deliverables/{occ_a}/submissions", only({"partner"}, ok=303, partner_b=404)),
+    ("/deliverables/{occ_a}/review", only({"admin", "officer", "manager"}, ok=303, partner_b=404)),
+    ("/deliverables/{occ_a}/waive", only({"admin", "manager"}, ok=303, partner_b=404)),
+    ("/agreements/{a}/deliverables/new", only({"admin", "officer", "manager"}, ok=422, partner_b=404)),
 ]
 
 
@@ -98,6 +109,16 @@ POST_ROUTES = [
 def ids(world):
     from tests import factories
 
+    from app.deliverables import services as deliverables
+    from datetime import date, timedelta
+
+    def plan(agreement, organization):
+        return deliverables.plan_deliverable(agreement, deliverables.PlanData(
+            title_fr="Rapport", title_ar=None, title_en=None, description=None,
+            responsible_organization_id=organization.id, recurrence="once",
+            first_due_on=date.today() + timedelta(days=3)), by=world.users["officer"]).occurrences[0]
+
+    occ_a, occ_b = plan(world.agreement_a, world.partner_a), plan(world.agreement_b, world.partner_b)
     event_b_only = factories.event("Cérémonie B")
     world.agreement_b.signing_event_id = event_b_only.id
     from app.extensions import db
@@ -107,6 +128,7 @@ def ids(world):
         "a": world.agreement_a.id, "b": world.agreement_b.id,
         "org_a": world.partner_a.id, "org_b": world.partner_b.id, "ministry": world.ministry.id,
         "event": world.event.id, "event_b_only": event_b_only.id, "user": world.users["officer"].id,
+        "occ_a": occ_a.id, "occ_b": occ_b.id,
     }
 
 
@@ -142,7 +164,7 @@ def test_post_routes(app, world, ids, role):
 def test_every_route_is_in_the_matrix(app):
     """A new route must be added above, so nobody forgets to decide who may use it."""
     covered = {template.split("{")[0].rstrip("/") for template, _ in GET_ROUTES + POST_ROUTES}
-    covered |= {"/sign-out", "/language", "/static", "/agreements"}
+    covered |= {"/sign-out", "/language", "/static", "/agreements", "/deliverables"}
     for rule in app.url_map.iter_rules():
         prefix = rule.rule.split("<")[0].rstrip("/")
         assert prefix in covered or any(c.startswith(prefix) for c in covered if prefix), rule.rule

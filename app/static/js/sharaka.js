@@ -70,6 +70,22 @@
       input.max = now.getFullYear() + "-" + pad(now.getMonth() + 1) + "-" + pad(now.getDate());
     });
 
+    // <div data-hidden-when="recurrence=once">: hidden while the form's field `recurrence` has
+    // that value (an end date means nothing for a one-off deliverable). Without JavaScript it stays.
+    document.querySelectorAll("[data-hidden-when]").forEach(function (block) {
+      var rule = block.getAttribute("data-hidden-when").split("=");
+      var form = block.closest("form");
+      var control = form ? form.elements.namedItem(rule[0]) : null;
+      if (!control) {
+        return;
+      }
+      var update = function () {
+        block.hidden = control.value === rule[1];
+      };
+      control.addEventListener("change", update);
+      update();
+    });
+
     // After a failed submission, put the cursor on the first field to correct.
     var invalid = document.querySelector("main .is-invalid");
     if (invalid && typeof invalid.focus === "function") {

@@ -1,0 +1,57 @@
+from flask_babel import lazy_gettext as _l
+from wtforms import DateField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from app.core.forms import Form
+from app.deliverables.models import RECURRENCES
+
+
+def _optional_int(value):
+    if value in (None, "", "None"):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+class PlanForm(Form):
+    title_fr = StringField(_l("Title (French)"), validators=[Optional(), Length(max=300)])
+    title_ar = StringField(_l("Title (Arabic)"), validators=[Optional(), Length(max=300)])
+    title_en = StringField(_l("Title (English)"), validators=[Optional(), Length(max=300)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)])
+    responsible_organization_id = SelectField(_l("Responsible"), coerce=_optional_int, choices=[])
+    recurrence = SelectField(_l("How often"), choices=[])
+    first_due_on = DateField(_l("First due date"), validators=[DataRequired()])
+    until_on = DateField(_l("Until (for recurring ones; default: the agreement's end)"), validators=[Optional()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.recurrence.choices = [(key, str(label)) for key, label in RECURRENCES.items()]
+
+
+class SubmissionForm(Form):
+    files = MultipleFileField(_l("Files"))
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=20000)])
+    version = HiddenField(validators=[DataRequired()])
+
+
+class ReviewForm(Form):
+    decision = SelectField(_l("Decision"), choices=[("accept", _l("Accept")), ("send_back", _l("Send back"))])
+    feedback = TextAreaField(_l("Feedback for the partner"), validators=[Optional(), Length(max=20000)])
+    version = HiddenField(validators=[DataRequired()])
+
+
+class WaiveForm(Form):
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
+    version = HiddenField(validators=[DataRequired()])
+
+
+class DeliverableFilterForm(Form):
+    class Meta:
+        csrf = False
+
+    status = SelectField(_l("Status"), choices=[], validators=[Optional()])
+    agreement = SelectField(_l("Agreement"), choices=[], validators=[Optional()])
+    partner = SelectField(_l("Responsible"), choices=[], validators=[Optional()])
+    due_before = DateField(_l("Due before"), validators=[Optional()])

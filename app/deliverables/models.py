@@ -1,0 +1,151 @@
+"""What partners and the ministry owe under an active agreement, and what they handed in."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.i18n import localized
+from app.core.models import TimestampMixin, UTCDateTime, utcnow
+from app.extensions import db
+
+RECURRENCES = {
+    "once": _l("Once"),
+    "monthly": _l("Monthly"),
+    "quarterly": _l("Quarterly"),
+    "yearly": _l("Yearly"),
+}
+
+# As in UNICEF's partner reporting portal. Stored statuses are pending, submitted,
+# sent_back, accepted, waived; "not yet due", "due" and "overdue" are what a
+# pending occurrence shows depending on today's date.
+STATUS_LABELS = {
+    "not_yet_due": _l("Not yet due"),
+    "due": _l("Due"),
+    "overdue": _l("Overdue"),
+    "submitted": _l("Submitted"),
+    "sent_back": _l("Sent back"),
+    "accepted": _l("Accepted"),
+    "waived": _l("Waived"),
+}
+
+
+class Deliverable(TimestampMixin, db.Model):
+    """One line of an agreement's plan: a one-off deliverable or a recurring one."""
+
+    __tablename__ = "deliverables"
+    __table_args__ = (
+        CheckConstraint("recurrence IN ('once','monthly','quarterly','yearly')", name="recurrence_known"),
+        CheckConstraint("until_on IS NULL OR until_on >= first_due_on", name="until_after_first"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), index=True)
+    title_ar: Mapped[str | None] = mapped_column(String(300))
+    title_fr: Mapped[str | None] = mapped_column(String(300))
+    title_en: Mapped[str | None] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    # The organisation that owes it: a partner, or the ministry itself.
+    responsible_organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="RESTRICT"),
+                                                             index=True)
+    recurrence: Mapped[str] = mapped_column(String(12), default="once")
+    first_due_on: Mapped[date] = mapped_column(Date)
+    until_on: Mapped[date | None] = mapped_column(Date)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    agreement = relationship("Agreement", backref="deliverables")
+    responsible_organization = relationship("Organization")
+    occurrences: Mapped[list["Occurrence"]] = relationship(
+        back_populates="deliverable", order_by="Occurrence.due_on", cascade="all, delete-orphan")
+
+    @property
+    def title(self) -> str:
+        return localized(self, "title") or ""
+
+    @property
+    def recurrence_label(self) -> str:
+        return str(RECURRENCES.get(self.recurrence, self.recurrence))
+
+
+class Occurrence(db.Model):
+    """One due date of a deliverable, with its own status and submissions."""
+
+    __tablename__ = "deliverable_occurrences"
+    __table_args__ = (
+        UniqueConstraint("deliverable_id", "due_on"),
+        CheckConstraint("status IN ('pending','submitted','sent_back','accepted','waived')", name="status_known"),
+        Index("ix_deliverable_occurrences_status_due", "status", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deliverable_id: Mapped[int] = mapped_column(ForeignKey("deliverables.id", ondelete="CASCADE"), index=True)
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    waived_reason: Mapped[str | None] = mapped_column(Text)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Optimistic locking: a review and a resubmission cannot cross silently.
+    version: Mapped[int] = mapped_column(nullable=False, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+    deliverable: Mapped[Deliverable] = relationship(back_populates="occurrences")
+    submissions: Mapped[list["Submission"]] = relationship(
+        back_populates="occurrence", order_by="Submission.number", cascade="all, delete-orphan")
+    decided_by = relationship("User")
+
+    def status_on(self, today: date, due_window_days: int = 14) -> str:
+        """The status a person sees today: pending becomes not yet due, due or overdue by the date."""
+        if self.status != "pending":
+            return self.status
+        if today > self.due_on:
+            return "overdue"
+        if (self.due_on - today).days <= due_window_days:
+            return "due"
+        return "not_yet_due"
+
+    @property
+    def latest_submission(self) -> "Submission | None":
+        return self.submissions[-1] if self.submissions else None
+
+
+class Submission(db.Model):
+    """One hand-in: files and a note; a resubmission after a send-back is a new one, the old ones stay."""
+
+    __tablename__ = "deliverable_submissions"
+    __table_args__ = (
+        UniqueConstraint("occurrence_id", "number"),
+        CheckConstraint("decision IS NULL OR decision IN ('accept','send_back')", name="decision_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurrence_id: Mapped[int] = mapped_column(ForeignKey("deliverable_occurrences.id", ondelete="CASCADE"),
+                                               index=True)
+    number: Mapped[int] = mapped_column()
+    note: Mapped[str | None] = mapped_column(Text)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decision: Mapped[str | None] = mapped_column(String(10))
+    feedback: Mapped[str | None] = mapped_column(Text)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    occurrence: Mapped[Occurrence] = relationship(back_populates="submissions")
+    files: Mapped[list["SubmissionFile"]] = relationship(back_populates="submission", cascade="all, delete-orphan",
+                                                         order_by="SubmissionFile.id")
+    submitted_by = relationship("User", foreign_keys=[submitted_by_id])
+    reviewed_by = relationship("User", foreign_keys=[reviewed_by_id])
+
+
+class SubmissionFile(db.Model):
+    __tablename__ = "deliverable_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("deliverable_submissions.id", ondelete="CASCADE"),
+                                               index=True)
+    stored_file_id: Mapped[int] = mapped_column(ForeignKey("stored_files.id", ondelete="RESTRICT"))
+    original_name: Mapped[str] = mapped_column(String(255))
+
+    submission: Mapped[Submission] = relationship(back_populates="files")
+    stored_file = relationship("StoredFile", lazy="joined")

@@ -1,0 +1,239 @@
+"""Deliverables: the portfolio list, one occurrence's page, hand-ins, reviews, the partner portal."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.agreements.models import Agreement
+from app.core.db import commit_or_conflict
+from app.core.errors import DomainError, error_response, wants_json
+from app.core.forms import apply_field_errors
+from app.core.pagination import paginate
+from app.core.permissions import (
+    can,
+    get_agreement_or_404,
+    get_occurrence_or_404,
+    require,
+    visible_agreements_clause,
+)
+from app.core.storage import path_for
+from app.deliverables import services
+from app.deliverables.forms import DeliverableFilterForm, PlanForm, ReviewForm, SubmissionForm, WaiveForm
+from app.deliverables.models import STATUS_LABELS, Deliverable, SubmissionFile
+from app.extensions import db
+from app.organizations.models import Organization
+
+blueprint = Blueprint("deliverables", __name__)
+
+
+@blueprint.route("/portal")
+@login_required
+def portal():
+    require(current_user, "portal.view")
+    today = date.today()
+    return render_template("deliverables/portal.html", today=today, window=services.due_window(),
+                           **services.partner_home(current_user, today))
+
+
+@blueprint.route("/deliverables/")
+@login_required
+def list_deliverables():
+    require(current_user, "deliverable.list")
+    today = date.today()
+    form = DeliverableFilterForm(request.args)
+    _fill_filter_choices(form)
+    filters = services.OccurrenceFilters()
+    if form.validate():
+        filters = services.OccurrenceFilters(
+            status=form.status.data or None,
+            agreement_id=int(form.agreement.data) if form.agreement.data else None,
+            partner_id=int(form.partner.data) if form.partner.data else None,
+            due_before=form.due_before.data,
+        )
+    else:
+        flash(_("Some filters were not valid and were ignored."), "warning")
+    page = paginate(services.occurrences_query(current_user, filters, today), per_page=50)
+    return render_template("deliverables/list.html", form=form, page=page, today=today,
+                           window=services.due_window())
+
+
+@blueprint.route("/deliverables/<int:occurrence_id>")
+@login_required
+def view_occurrence(occurrence_id: int):
+    occurrence = get_occurrence_or_404(occurrence_id, current_user)
+    return render_template("deliverables/detail.html", occurrence=occurrence, today=date.today(),
+                           window=services.due_window(), submission_form=SubmissionForm(),
+                           review_form=ReviewForm(), waive_form=WaiveForm())
+
+
+def _back(occurrence_id: int, message: str):
+    commit_or_conflict()
+    if wants_json():
+        return {"status": "ok"}, 200
+    flash(message, "success")
+    return redirect(url_for("deliverables.view_occurrence", occurrence_id=occurrence_id), 303)
+
+
+def _refused(occurrence_id: int, error: DomainError):
+    db.session.rollback()
+    if wants_json():
+        return error_response(error.status_code, error.message, error.field_errors or None)
+    details = " ".join(" ".join(m) for m in (error.field_errors or {}).values() if m)
+    flash(f"{error.message} {details}".strip() if details and details not in error.message else error.message,
+          "danger")
+    return redirect(url_for("deliverables.view_occurrence", occurrence_id=occurrence_id), 303)
+
+
+def _form_errors(form) -> DomainError:
+    from app.core.errors import ValidationFailed
+
+    return ValidationFailed(_("Please correct the errors below."),
+                            {name: list(messages) for name, messages in form.errors.items()})
+
+
+@blueprint.route("/deliverables/<int:occurrence_id>/submissions", methods=["POST"])
+@login_required
+def submit(occurrence_id: int):
+    occurrence = get_occurrence_or_404(occurrence_id, current_user, need="submit")
+    form = SubmissionForm()
+    if not form.validate_on_submit():
+        return _refused(occurrence_id, _form_errors(form))
+    try:
+        services.submit(occurrence, request.files.getlist("files"), note=form.note.data, by=current_user,
+                        expected_version=form.version.data)
+    except DomainError as error:
+        return _refused(occurrence_id, error)
+    return _back(occurrence_id, _("Handed in. The ministry will review it."))
+
+
+@blueprint.route("/deliverables/<int:occurrence_id>/review", methods=["POST"])
+@login_required
+def review(occurrence_id: int):
+    occurrence = get_occurrence_or_404(occurrence_id, current_user, need="review")
+    form = ReviewForm()
+    if not form.validate_on_submit():
+        return _refused(occurrence_id, _form_errors(form))
+    try:
+        services.review(occurrence, decision=form.decision.data, feedback=form.feedback.data, by=current_user,
+                        expected_version=form.version.data)
+    except DomainError as error:
+        return _refused(occurrence_id, error)
+    message = _("Accepted.") if form.decision.data == "accept" else _("Sent back with your feedback.")
+    return _back(occurrence_id, message)
+
+
+@blueprint.route("/deliverables/<int:occurrence_id>/waive", methods=["POST"])
+@login_required
+def waive(occurrence_id: int):
+    occurrence = get_occurrence_or_404(occurrence_id, current_user, need="waive")
+    form = WaiveForm()
+    if not form.validate_on_submit():
+        return _refused(occurrence_id, _form_errors(form))
+    try:
+        services.waive(occurrence, reason=form.reason.data, by=current_user, expected_version=form.version.data)
+    except DomainError as error:
+        return _refused(occurrence_id, error)
+    return _back(occurrence_id, _("Waived."))
+
+
+@blueprint.route("/deliverables/files/<int:file_id>")
+@login_required
+def download_file(file_id: int):
+    record = db.session.get(SubmissionFile, file_id) if 0 < file_id < 2**31 else None
+    if record is None:
+        abort(404)
+    get_occurrence_or_404(record.submission.occurrence_id, current_user)  # the same door as the page
+    path = path_for(record.stored_file.sha256)
+    if not path.exists():
+        current_app.logger.error("stored file missing: %s", path)
+        abort(404)
+    response = send_file(path, mimetype=record.stored_file.content_type, as_attachment=True,
+                         download_name=record.original_name, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@blueprint.route("/agreements/<int:agreement_id>/deliverables/new", methods=["GET", "POST"])
+@login_required
+def plan_deliverable(agreement_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
+    return _plan(agreement, None)
+
+
+@blueprint.route("/agreements/<int:agreement_id>/deliverables/<int:deliverable_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_plan(agreement_id: int, deliverable_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
+    deliverable = db.session.get(Deliverable, deliverable_id) if 0 < deliverable_id < 2**31 else None
+    if deliverable is None or deliverable.agreement_id != agreement.id:
+        abort(404)
+    return _plan(agreement, deliverable)
+
+
+def _plan(agreement, deliverable):
+    form = PlanForm(obj=deliverable if request.method == "GET" else None)
+    home = db.session.scalar(select(Organization).where(Organization.is_home.is_(True)))
+    choices = [(p.organization_id, p.organization.name) for p in agreement.parties]
+    if home is not None:
+        choices.insert(0, (home.id, home.name))
+    form.responsible_organization_id.choices = choices
+    if request.method == "GET" and deliverable is None:
+        partner = next((p.organization_id for p in agreement.parties if p.role == "partner"), None)
+        form.responsible_organization_id.data = partner
+    if form.validate_on_submit():
+        data = services.PlanData(
+            title_fr=form.title_fr.data, title_ar=form.title_ar.data, title_en=form.title_en.data,
+            description=form.description.data, responsible_organization_id=form.responsible_organization_id.data,
+            recurrence=form.recurrence.data, first_due_on=form.first_due_on.data, until_on=form.until_on.data)
+        try:
+            if deliverable is None:
+                services.plan_deliverable(agreement, data, by=current_user)
+            else:
+                services.update_plan(deliverable, data, by=current_user)
+        except DomainError as error:
+            db.session.rollback()
+            apply_field_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("The deliverables plan is saved."), "success")
+            return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="deliverables"),
+                            303)
+    status = 422 if form.errors else 200
+    return render_template("deliverables/plan_form.html", form=form, agreement=agreement,
+                           deliverable=deliverable), status
+
+
+def _fill_filter_choices(form: DeliverableFilterForm) -> None:
+    form.status.choices = [("", _("All statuses")), ("open", _("To act on now"))] + [
+        (key, str(label)) for key, label in STATUS_LABELS.items()]
+    agreements = db.session.execute(
+        select(Agreement.id, Agreement.reference).where(visible_agreements_clause(current_user))
+        .where(Agreement.id.in_(select(Deliverable.agreement_id))).order_by(Agreement.reference)).all()
+    form.agreement.choices = [("", _("All agreements"))] + [(str(row.id), row.reference) for row in agreements]
+    from app.core.permissions import visible_organizations_clause
+
+    organizations = db.session.scalars(select(Organization).where(visible_organizations_clause(current_user))
+                                       .order_by(Organization.is_home.desc(), Organization.slug)).all()
+    form.partner.choices = [("", _("Everyone"))] + [(str(o.id), o.name) for o in organizations]
+
+
+@blueprint.app_template_global()
+def deliverable_status(occurrence, today=None):
+    """(status key, label) as shown today."""
+    key = occurrence.status_on(today or date.today(), services.due_window())
+    return key, str(STATUS_LABELS[key])
+
+
+@blueprint.app_template_global()
+def agreement_deliverables(agreement):
+    return list(getattr(agreement, "deliverables", []))
+
+
+@blueprint.app_template_global()
+def can_plan_deliverables(agreement):
+    return can(current_user, "agreement.edit", agreement)

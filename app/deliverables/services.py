@@ -1,0 +1,307 @@
+"""Planning deliverables, handing them in, reviewing them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from dateutil.relativedelta import relativedelta
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import selectinload
+
+from app.agreements.models import Agreement, AgreementParty
+from app.core import audit
+from app.core.errors import PermissionDenied, ValidationFailed
+from app.core.models import utcnow
+from app.core.permissions import can, visible_agreements_clause
+from app.core.storage import clean_filename, store
+from app.deliverables.models import RECURRENCES, Deliverable, Occurrence, Submission, SubmissionFile
+from app.extensions import db
+from app.workflow.engine import ConcurrentChange, _flush
+
+STEP = {"monthly": relativedelta(months=1), "quarterly": relativedelta(months=3), "yearly": relativedelta(years=1)}
+DEFAULT_MONTHS = {"once": 3, "monthly": 1, "quarterly": 3, "yearly": 12}
+MAX_OCCURRENCES = 240  # twenty years of monthly reports is plenty
+MAX_FILES = 10
+
+
+@dataclass
+class PlanData:
+    title_fr: str | None
+    title_ar: str | None
+    title_en: str | None
+    description: str | None
+    responsible_organization_id: int | None
+    recurrence: str
+    first_due_on: date | None
+    until_on: date | None = None
+
+
+def due_dates(recurrence: str, first: date, until: date | None) -> list[date]:
+    """The due dates of a plan line: one, or every month/quarter/year up to `until` (inclusive)."""
+    if recurrence == "once" or until is None:
+        return [first]
+    dates, index = [], 0
+    while len(dates) < MAX_OCCURRENCES:
+        # From the first date each time, so 31 January gives 28/29 February, then 31 March.
+        current = first + STEP[recurrence] * index
+        if current > until:
+            break
+        dates.append(current)
+        index += 1
+    return dates
+
+
+def _check_plan(agreement: Agreement, data: PlanData) -> None:
+    errors: dict[str, list[str]] = {}
+    for name in ("title_fr", "title_ar", "title_en", "description"):
+        value = getattr(data, name)
+        setattr(data, name, (value or "").replace("\x00", "").strip() or None)
+    if not (data.title_fr or data.title_ar or data.title_en):
+        errors["title_fr"] = [_("Give a title in at least one language.")]
+    if data.recurrence not in RECURRENCES:
+        errors["recurrence"] = [_("Choose how often it is due.")]
+    party_ids = {p.organization_id for p in agreement.parties}
+    from app.organizations.models import Organization
+
+    responsible = db.session.get(Organization, data.responsible_organization_id or 0)
+    if responsible is None or not (responsible.is_home or responsible.id in party_ids):
+        errors["responsible_organization_id"] = [_("Choose the ministry or one of the agreement's parties.")]
+    if not isinstance(data.first_due_on, date):
+        errors["first_due_on"] = [_("Give the first due date.")]
+    else:
+        if not date(1956, 1, 1) <= data.first_due_on <= date(2200, 12, 31):
+            errors["first_due_on"] = [_("This date is out of range.")]
+        if data.recurrence != "once":
+            data.until_on = data.until_on or agreement.expires_on
+            if data.until_on is None:
+                errors["until_on"] = [_("A recurring deliverable needs an end: give one, or an end date to the agreement.")]
+            elif data.until_on < data.first_due_on:
+                errors["until_on"] = [_("The last day cannot be before the first.")]
+        else:
+            data.until_on = None
+    if errors:
+        raise ValidationFailed(_("Please correct the errors below."), errors)
+
+
+def plan_deliverable(agreement: Agreement, data: PlanData, *, by) -> Deliverable:
+    """Add a line to the agreement's plan and create its occurrences."""
+    if by is not None and not can(by, "agreement.edit", agreement):
+        raise PermissionDenied(_("Only the agreement's owner or a manager plans its deliverables."))
+    _check_plan(agreement, data)
+    deliverable = Deliverable(agreement=agreement, title_fr=data.title_fr, title_ar=data.title_ar,
+                              title_en=data.title_en, description=data.description,
+                              responsible_organization_id=data.responsible_organization_id,
+                              recurrence=data.recurrence, first_due_on=data.first_due_on, until_on=data.until_on,
+                              created_by_id=getattr(by, "id", None))
+    for due_on in due_dates(data.recurrence, data.first_due_on, data.until_on):
+        deliverable.occurrences.append(Occurrence(due_on=due_on))
+    db.session.add(deliverable)
+    db.session.flush()
+    audit.record("deliverable_planned", agreement, actor=by, changes={
+        "deliverable": deliverable.id, "title": deliverable.title, "recurrence": deliverable.recurrence,
+        "occurrences": len(deliverable.occurrences)})
+    return deliverable
+
+
+def update_plan(deliverable: Deliverable, data: PlanData, *, by) -> Deliverable:
+    """Change a plan line. Occurrences already handed in, accepted or waived are kept as they are;
+    open ones follow the new dates."""
+    if not can(by, "agreement.edit", deliverable.agreement):
+        raise PermissionDenied(_("Only the agreement's owner or a manager plans its deliverables."))
+    _check_plan(deliverable.agreement, data)
+    wanted = set(due_dates(data.recurrence, data.first_due_on, data.until_on))
+    before = {"title": deliverable.title, "recurrence": deliverable.recurrence,
+              "first_due_on": deliverable.first_due_on.isoformat(),
+              "until_on": deliverable.until_on.isoformat() if deliverable.until_on else None}
+    for name in ("title_fr", "title_ar", "title_en", "description", "responsible_organization_id", "recurrence",
+                 "first_due_on", "until_on"):
+        setattr(deliverable, name, getattr(data, name))
+    existing = {o.due_on: o for o in deliverable.occurrences}
+    for due_on, occurrence in existing.items():
+        if due_on not in wanted and occurrence.status == "pending" and not occurrence.submissions:
+            deliverable.occurrences.remove(occurrence)
+    for due_on in sorted(wanted - set(existing)):
+        deliverable.occurrences.append(Occurrence(due_on=due_on))
+    db.session.flush()
+    after = {"title": deliverable.title, "recurrence": deliverable.recurrence,
+             "first_due_on": deliverable.first_due_on.isoformat(),
+             "until_on": deliverable.until_on.isoformat() if deliverable.until_on else None}
+    audit.record("deliverable_replanned", deliverable.agreement, actor=by, changes=audit.diff(before, after))
+    return deliverable
+
+
+def apply_default_plan(agreement: Agreement, plan: list[dict], *, by) -> list[Deliverable]:
+    """The workflow definition's default deliverables for this type (e.g. a quarterly progress report)."""
+    partner = next((p.organization_id for p in agreement.parties if p.role == "partner"), None)
+    start = agreement.effective_on or date.today()
+    created = []
+    for line in plan:
+        if any(d.title_en == line["title"]["en"] for d in getattr(agreement, "deliverables", [])):
+            continue  # already planned (activation retried, or planned by hand)
+        first = start + relativedelta(months=line.get("months_after", DEFAULT_MONTHS[line["recurrence"]]))
+        if line["recurrence"] != "once" and agreement.expires_on is None:
+            continue  # no end date: the officer plans recurring ones by hand rather than we invent one
+        responsible = partner if line.get("responsible", "partner") == "partner" else _home_id()
+        data = PlanData(title_fr=line["title"]["fr"], title_ar=line["title"]["ar"], title_en=line["title"]["en"],
+                        description=None, responsible_organization_id=responsible, recurrence=line["recurrence"],
+                        first_due_on=first, until_on=agreement.expires_on)
+        created.append(plan_deliverable(agreement, data, by=by))
+    return created
+
+
+def _home_id() -> int | None:
+    from app.organizations.models import Organization
+
+    return db.session.scalar(select(Organization.id).where(Organization.is_home.is_(True)))
+
+
+# --- handing in and reviewing ----------------------------------------------------------
+
+def submit(occurrence: Occurrence, uploads: list, *, note: str | None, by, expected_version: int) -> Submission:
+    """Hand in files and a note; allowed while pending or after a send-back. Earlier versions stay."""
+    _check_version(occurrence, expected_version)
+    if not can(by, "deliverable.submit", occurrence):
+        raise PermissionDenied(_("Only the responsible organisation hands this in."))
+    if occurrence.status not in ("pending", "sent_back"):
+        raise ValidationFailed(_("This deliverable cannot be handed in now (it is %(status)s).",
+                                 status=occurrence_status_label(occurrence)))
+    uploads = [u for u in uploads if u is not None and getattr(u, "filename", "")]
+    if not uploads:
+        message = _("Choose at least one file.")
+        raise ValidationFailed(message, {"files": [message]})
+    if len(uploads) > MAX_FILES:
+        message = _("At most %(n)s files at a time.", n=MAX_FILES)
+        raise ValidationFailed(message, {"files": [message]})
+    number = (occurrence.latest_submission.number if occurrence.latest_submission else 0) + 1
+    submission = Submission(number=number, note=(note or "").replace("\x00", "").strip()[:20000] or None,
+                            submitted_by_id=by.id)
+    seen = set()
+    for upload in uploads:
+        stored = store(upload.stream, field="files")
+        if stored.id in seen:
+            continue  # the same file twice in one hand-in is kept once
+        seen.add(stored.id)
+        submission.files.append(SubmissionFile(stored_file=stored, original_name=clean_filename(upload.filename)))
+    occurrence.submissions.append(submission)
+    occurrence.status = "submitted"
+    _flush(occurrence)
+    audit.record("deliverable_submitted", occurrence, actor=by, object_type="deliverable_occurrences", changes={
+        "submission": number, "files": [f.original_name for f in submission.files],
+        "sha256": [f.stored_file.sha256 for f in submission.files]})
+    return submission
+
+
+def review(occurrence: Occurrence, *, decision: str, feedback: str | None, by, expected_version: int) -> None:
+    """Accept the latest hand-in, or send it back with feedback the partner sees."""
+    _check_version(occurrence, expected_version)
+    if not can(by, "deliverable.review", occurrence):
+        raise PermissionDenied(_("Only the agreement's owner or a manager reviews deliverables."))
+    if occurrence.status != "submitted":
+        raise ValidationFailed(_("There is nothing waiting for review."))
+    feedback = (feedback or "").replace("\x00", "").strip()[:20000] or None
+    if decision not in ("accept", "send_back"):
+        raise ValidationFailed(_("Unknown decision."))
+    if decision == "send_back" and not feedback:
+        message = _("Say what must change: the partner will read it.")
+        raise ValidationFailed(message, {"feedback": [message]})
+    submission = occurrence.latest_submission
+    submission.decision, submission.feedback = decision, feedback
+    submission.reviewed_by_id, submission.reviewed_at = by.id, utcnow()
+    occurrence.status = "accepted" if decision == "accept" else "sent_back"
+    occurrence.decided_by_id, occurrence.decided_at = by.id, utcnow()
+    _flush(occurrence)
+    audit.record(f"deliverable_{'accepted' if decision == 'accept' else 'sent_back'}", occurrence, actor=by,
+                 object_type="deliverable_occurrences", comment=feedback,
+                 changes={"submission": submission.number})
+
+
+def waive(occurrence: Occurrence, *, reason: str | None, by, expected_version: int) -> None:
+    """A manager releases the responsible party from one occurrence, with a reason."""
+    _check_version(occurrence, expected_version)
+    if not can(by, "deliverable.waive", occurrence):
+        raise PermissionDenied(_("Only a manager can waive a deliverable."))
+    if occurrence.status in ("accepted", "waived"):
+        raise ValidationFailed(_("This deliverable is already settled."))
+    reason = (reason or "").replace("\x00", "").strip()[:2000]
+    if not reason:
+        message = _("Give the reason for the waiver.")
+        raise ValidationFailed(message, {"reason": [message]})
+    occurrence.status, occurrence.waived_reason = "waived", reason
+    occurrence.decided_by_id, occurrence.decided_at = by.id, utcnow()
+    _flush(occurrence)
+    audit.record("deliverable_waived", occurrence, actor=by, object_type="deliverable_occurrences", comment=reason)
+
+
+def _check_version(occurrence: Occurrence, expected_version) -> None:
+    try:
+        if int(expected_version) != occurrence.version:
+            raise ConcurrentChange(_("This deliverable has changed since you opened it. Reload the page and try again."))
+    except (TypeError, ValueError):
+        raise ConcurrentChange(_("This deliverable has changed since you opened it. Reload the page and try again.")) \
+            from None
+
+
+def occurrence_status_label(occurrence: Occurrence, today: date | None = None) -> str:
+    from app.deliverables.models import STATUS_LABELS
+
+    return str(STATUS_LABELS[occurrence.status_on(today or date.today(), due_window())])
+
+
+def due_window() -> int:
+    return current_app.config.get("DELIVERABLE_DUE_WINDOW_DAYS", 14)
+
+
+# --- lists -----------------------------------------------------------------------------
+
+@dataclass
+class OccurrenceFilters:
+    status: str | None = None
+    agreement_id: int | None = None
+    partner_id: int | None = None
+    due_before: date | None = None
+
+
+def occurrences_query(user, filters: OccurrenceFilters, today: date):
+    """Occurrences on agreements `user` may see, filtered; the shown status is computed from today."""
+    query = (select(Occurrence).join(Deliverable).join(Agreement, Agreement.id == Deliverable.agreement_id)
+             .where(visible_agreements_clause(user))
+             .options(selectinload(Occurrence.deliverable).selectinload(Deliverable.agreement),
+                      selectinload(Occurrence.deliverable).selectinload(Deliverable.responsible_organization),
+                      selectinload(Occurrence.submissions)))
+    window_end = today + relativedelta(days=due_window())
+    status = filters.status
+    if status == "overdue":
+        query = query.where(Occurrence.status == "pending", Occurrence.due_on < today)
+    elif status == "due":
+        query = query.where(Occurrence.status == "pending", Occurrence.due_on >= today, Occurrence.due_on <= window_end)
+    elif status == "not_yet_due":
+        query = query.where(Occurrence.status == "pending", Occurrence.due_on > window_end)
+    elif status in ("submitted", "sent_back", "accepted", "waived"):
+        query = query.where(Occurrence.status == status)
+    elif status == "open":  # what the responsible party must act on now
+        query = query.where(or_(Occurrence.status == "sent_back",
+                                and_(Occurrence.status == "pending", Occurrence.due_on <= window_end)))
+    if filters.agreement_id:
+        query = query.where(Deliverable.agreement_id == filters.agreement_id)
+    if filters.partner_id:
+        query = query.where(Deliverable.responsible_organization_id == filters.partner_id)
+    if filters.due_before:
+        query = query.where(Occurrence.due_on <= filters.due_before)
+    return query.order_by(Occurrence.due_on, Occurrence.id)
+
+
+def partner_home(user, today: date) -> dict:
+    """A partner's first page: their agreements and what is due, overdue or sent back, soonest first."""
+    agreements = db.session.scalars(
+        select(Agreement).where(visible_agreements_clause(user)).order_by(Agreement.signed_on.desc().nulls_first())
+        .options(selectinload(Agreement.parties).selectinload(AgreementParty.organization))).all()
+    waiting = db.session.scalars(
+        occurrences_query(user, OccurrenceFilters(status="open"), today)
+        .where(Deliverable.responsible_organization_id == user.organization_id)).all()
+    feedback = db.session.scalars(
+        select(Submission).join(Occurrence).join(Deliverable).join(Agreement, Agreement.id == Deliverable.agreement_id)
+        .where(visible_agreements_clause(user), Submission.reviewed_at.is_not(None))
+        .order_by(Submission.reviewed_at.desc()).limit(10)).all()
+    return {"agreements": agreements, "waiting": waiting, "feedback": feedback}

@@ -1,0 +1,266 @@
+"""Deliverables: plans, occurrences, statuses, hand-ins, reviews, files and isolation between partners."""
+import hashlib
+from datetime import date, timedelta
+from io import BytesIO
+
+import pytest
+from sqlalchemy import func, select
+
+from app.core.audit import AuditEvent
+from app.core.storage import StoredFile, path_for
+from app.deliverables import services
+from app.deliverables.models import Occurrence, Submission
+from app.extensions import db
+from tests import factories
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n"
+TODAY = date.today()
+
+
+def plan(agreement, by, *, responsible, recurrence="once", first=None, until=None, title="Rapport"):
+    return services.plan_deliverable(agreement, services.PlanData(
+        title_fr=title, title_ar=None, title_en=None, description=None,
+        responsible_organization_id=responsible.id, recurrence=recurrence,
+        first_due_on=first or TODAY + timedelta(days=5), until_on=until), by=by)
+
+
+@pytest.fixture
+def due(world):
+    """A deliverable of partner A, due in five days, and one of partner B."""
+    officer = world.users["officer"]
+    mine = plan(world.agreement_a, officer, responsible=world.partner_a).occurrences[0]
+    theirs = plan(world.agreement_b, officer, responsible=world.partner_b).occurrences[0]
+    db.session.commit()
+    return mine, theirs
+
+
+def test_due_dates_of_recurring_deliverables():
+    assert services.due_dates("quarterly", date(2026, 1, 31), date(2026, 12, 31)) == [
+        date(2026, 1, 31), date(2026, 4, 30), date(2026, 7, 31), date(2026, 10, 31)]
+    assert services.due_dates("monthly", date(2026, 1, 31), date(2026, 3, 31))[1] == date(2026, 2, 28)
+    assert services.due_dates("yearly", date(2026, 6, 1), date(2029, 5, 31)) == [
+        date(2026, 6, 1), date(2027, 6, 1), date(2028, 6, 1)]
+    assert services.due_dates("once", date(2026, 6, 1), None) == [date(2026, 6, 1)]
+    assert len(services.due_dates("monthly", date(2026, 1, 1), date(2200, 1, 1))) == services.MAX_OCCURRENCES
+
+
+@pytest.mark.parametrize("stored, due_in, expected", [
+    ("pending", 40, "not_yet_due"), ("pending", 14, "due"), ("pending", 0, "due"), ("pending", -1, "overdue"),
+    ("submitted", -10, "submitted"), ("sent_back", -3, "sent_back"), ("accepted", -30, "accepted"),
+    ("waived", 3, "waived"),
+])
+def test_status_follows_the_date(stored, due_in, expected):
+    occurrence = Occurrence(due_on=TODAY + timedelta(days=due_in), status=stored)
+    assert occurrence.status_on(TODAY, 14) == expected
+
+
+def test_recurring_plan_until_the_agreement_ends(app, world):
+    world.agreement_a.expires_on = date(2027, 7, 1)
+    deliverable = plan(world.agreement_a, world.users["officer"], responsible=world.partner_a,
+                       recurrence="quarterly", first=date(2026, 1, 1))
+    assert [o.due_on for o in deliverable.occurrences][-1] == date(2027, 7, 1)
+    assert len(deliverable.occurrences) == 7
+    # Replanning keeps what was handed in and moves only the open ones.
+    first = deliverable.occurrences[0]
+    first.status = "accepted"
+    services.update_plan(deliverable, services.PlanData(
+        title_fr="Rapport", title_ar=None, title_en=None, description=None,
+        responsible_organization_id=world.partner_a.id, recurrence="yearly", first_due_on=date(2026, 3, 1),
+        until_on=date(2027, 3, 1)), by=world.users["officer"])
+    assert sorted(o.due_on for o in deliverable.occurrences) == [date(2026, 1, 1), date(2026, 3, 1), date(2027, 3, 1)]
+
+
+def test_plan_rules(app, world):
+    with pytest.raises(services.ValidationFailed, match="Please correct"):
+        plan(world.agreement_a, world.users["officer"], responsible=world.partner_b)  # not a party
+    with pytest.raises(services.ValidationFailed):
+        plan(world.agreement_a, world.users["officer"], responsible=world.partner_a, recurrence="monthly")  # no end
+    with pytest.raises(services.PermissionDenied):
+        plan(world.agreement_a, world.users["other_officer"], responsible=world.partner_a)
+
+
+def _files(*items):
+    return {"files": [(BytesIO(body), name) for body, name in items]}
+
+
+def _post(client, occurrence, path, data, **kwargs):
+    db.session.refresh(occurrence)
+    return client.post(f"/deliverables/{occurrence.id}/{path}", data={"version": str(occurrence.version), **data},
+                       csrf_from=f"/deliverables/{occurrence.id}", content_type="multipart/form-data", **kwargs)
+
+
+def test_hand_in_send_back_resubmit_accept(app, world, signed_in, due):
+    mine, _ = due
+    partner, officer = signed_in("partner"), signed_in("officer")
+    assert "Rapport" in partner.get("/portal").get_data(as_text=True)
+    response = _post(partner, mine, "submissions", {"note": "Q1", **_files((PDF, "rapport T1.pdf"))})
+    assert response.status_code == 303
+    db.session.refresh(mine)
+    assert mine.status == "submitted" and len(mine.submissions) == 1
+    # Feedback is required to send back.
+    assert _post(officer, mine, "review", {"decision": "send_back"}).status_code == 303
+    db.session.refresh(mine)
+    assert mine.status == "submitted"
+    assert _post(officer, mine, "review", {"decision": "send_back", "feedback": "Ajoutez les annexes"}
+                 ).status_code == 303
+    assert "Ajoutez les annexes" in partner.get(f"/deliverables/{mine.id}").get_data(as_text=True)
+    assert _post(partner, mine, "submissions", {"note": "v2", **_files((PDF + b"v2", "rapport T1 v2.pdf"))}
+                 ).status_code == 303
+    assert _post(officer, mine, "review", {"decision": "accept"}).status_code == 303
+    db.session.refresh(mine)
+    assert mine.status == "accepted"
+    assert [s.number for s in mine.submissions] == [1, 2]  # the first version is kept
+    assert [s.decision for s in mine.submissions] == ["send_back", "accept"]
+    actions = set(db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type ==
+                                                                      "deliverable_occurrences")))
+    assert {"deliverable_submitted", "deliverable_sent_back", "deliverable_accepted"} <= actions
+
+
+def test_waive_needs_a_manager_and_a_reason(app, world, signed_in, due):
+    mine, _ = due
+    assert _post(signed_in("officer"), mine, "waive", {"reason": "x"}).status_code == 403
+    assert _post(signed_in("manager"), mine, "waive", {"reason": ""}).status_code == 303
+    db.session.refresh(mine)
+    assert mine.status == "pending"
+    assert _post(signed_in("manager"), mine, "waive", {"reason": "Reporting merged into annual review"}
+                 ).status_code == 303
+    db.session.refresh(mine)
+    assert mine.status == "waived" and "merged" in mine.waived_reason
+
+
+def test_files_are_stored_by_hash_and_downloaded_through_the_permission_check(app, world, signed_in, due):
+    mine, _ = due
+    _post(signed_in("partner"), mine, "submissions", _files((PDF, "تقرير.pdf")))
+    db.session.refresh(mine)
+    record = mine.submissions[0].files[0]
+    sha = hashlib.sha256(PDF).hexdigest()
+    assert record.stored_file.sha256 == sha and path_for(sha).read_bytes() == PDF
+    assert record.original_name == "تقرير.pdf"
+    url = f"/deliverables/files/{record.id}"
+    response = signed_in("officer").get(url)
+    assert response.status_code == 200 and response.data == PDF
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert signed_in("partner_b").get(url).status_code == 404
+    assert signed_in("auditor").get(url).status_code == 200
+
+
+EXE = b"MZ\x90\x00" + b"\x00" * 200
+HOSTILE_UPLOADS = [
+    ("empty", [(b"", "vide.pdf")], "empty"),
+    ("executable named pdf", [(EXE, "rapport.pdf")], "not accepted"),
+    ("html named pdf", [(b"<html><script>alert(1)</script>", "x.pdf")], "not accepted"),
+    ("no file", [], "at least one file"),
+]
+
+
+@pytest.mark.parametrize("name, files, message", HOSTILE_UPLOADS, ids=[h[0] for h in HOSTILE_UPLOADS])
+def test_hostile_uploads_are_refused_and_nothing_is_stored(app, world, signed_in, due, name, files, message):
+    mine, _ = due
+    partner = signed_in("partner")
+    before = (db.session.scalar(select(func.count()).select_from(StoredFile)),
+              db.session.scalar(select(func.count()).select_from(Submission)))
+    response = _post(partner, mine, "submissions", _files(*files) if files else {})
+    assert response.status_code == 303
+    assert message in partner.get(f"/deliverables/{mine.id}").get_data(as_text=True)
+    db.session.refresh(mine)
+    assert mine.status == "pending"
+    assert (db.session.scalar(select(func.count()).select_from(StoredFile)),
+            db.session.scalar(select(func.count()).select_from(Submission))) == before
+
+
+def test_an_upload_over_the_limit_gets_a_clear_413(app, world, signed_in, due):
+    mine, _ = due
+    big = b"%PDF-1.4\n" + b"0" * (app.config["MAX_CONTENT_LENGTH"] + 10)
+    response = _post(signed_in("partner"), mine, "submissions", _files((big, "gros.pdf")),
+                     headers={"Accept": "application/json"})
+    assert response.status_code == 413
+    assert "MB" in response.get_json()["detail"]
+
+
+def test_a_file_just_over_the_file_limit_is_refused_by_the_service(app, world, signed_in, due):
+    mine, _ = due
+    big = b"%PDF-1.4\n" + b"0" * (app.config["MAX_UPLOAD_BYTES"] + 10)
+    partner = signed_in("partner")
+    assert _post(partner, mine, "submissions", _files((big, "gros.pdf"))).status_code == 303
+    assert "larger than" in partner.get(f"/deliverables/{mine.id}").get_data(as_text=True)
+
+
+def test_odd_names_and_duplicates(app, world, signed_in, due):
+    mine, _ = due
+    arabic_name = "ت" * 300 + ".pdf"
+    _post(signed_in("partner"), mine, "submissions",
+          _files((PDF, "../../etc/passwd"), (PDF, arabic_name), (PDF + b"2", arabic_name)))
+    db.session.refresh(mine)
+    names = [f.original_name for f in mine.submissions[0].files]
+    assert names[0] == "passwd"  # no path survives
+    assert len(names) == 2  # the same bytes twice are kept once
+    assert all(len(n) <= 200 for n in names) and names[1].endswith(".pdf")
+    assert db.session.scalar(select(func.count()).select_from(StoredFile).where(
+        StoredFile.sha256 == hashlib.sha256(PDF).hexdigest())) == 1
+
+
+def test_partners_see_and_touch_only_their_own(app, world, signed_in, due):
+    mine, theirs = due
+    partner = signed_in("partner")
+    assert partner.get(f"/deliverables/{theirs.id}").status_code == 404
+    assert partner.get(f"/deliverables/{mine.id}").status_code == 200
+    listing = partner.get("/deliverables/").get_data(as_text=True)
+    assert f"/deliverables/{mine.id}" in listing and f"/deliverables/{theirs.id}" not in listing
+    for path in ("submissions", "review", "waive"):
+        db.session.refresh(theirs)
+        response = partner.post(f"/deliverables/{theirs.id}/{path}", data={"version": str(theirs.version)},
+                                csrf_from="/portal")
+        assert response.status_code == 404, path
+    assert partner.get(f"/agreements/{world.agreement_b.id}/deliverables/new").status_code == 404
+    db.session.refresh(theirs)
+    assert theirs.status == "pending"
+
+
+def test_filters_on_the_portfolio_list(app, world, signed_in, due):
+    mine, theirs = due
+    theirs.due_on = TODAY - timedelta(days=3)
+    db.session.commit()
+    officer = signed_in("officer")
+    overdue = officer.get("/deliverables/?status=overdue").get_data(as_text=True)
+    assert f"/deliverables/{theirs.id}" in overdue and f"/deliverables/{mine.id}" not in overdue
+    by_partner = officer.get(f"/deliverables/?partner={world.partner_a.id}").get_data(as_text=True)
+    assert f"/deliverables/{mine.id}" in by_partner and f"/deliverables/{theirs.id}" not in by_partner
+    before = officer.get(f"/deliverables/?due_before={TODAY.isoformat()}").get_data(as_text=True)
+    assert f"/deliverables/{theirs.id}" in before and f"/deliverables/{mine.id}" not in before
+    for garbage in ("status=zzz", "agreement=abc", "partner=%00", "due_before=2026-02-30", "page=-4"):
+        assert officer.get(f"/deliverables/?{garbage}").status_code == 200
+
+
+def test_activation_plans_the_default_deliverables(app, world):
+    from app.workflow import engine
+
+    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state="signed",
+                                    signed_on=date(2026, 1, 5))
+    engine.settle_state(agreement)
+    db.session.commit()
+    engine.take(agreement, "activate", by=world.users["officer"], expected_version=agreement.version,
+                values={"effective_on": date(2026, 1, 10), "expires_on": date(2028, 1, 10)})
+    db.session.commit()
+    titles = {d.title_en: d for d in agreement.deliverables}
+    assert set(titles) == {"Quarterly progress report", "Annual joint review"}
+    assert titles["Quarterly progress report"].occurrences[0].due_on == date(2026, 4, 10)
+    assert titles["Annual joint review"].responsible_organization.is_home
+
+
+def test_the_activation_form_can_add_a_deliverable(app, world, signed_in):
+    from app.workflow import engine
+
+    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state="signed",
+                                    signed_on=date(2026, 1, 5))
+    engine.settle_state(agreement)
+    db.session.commit()
+    response = signed_in("officer").post(
+        f"/agreements/{agreement.id}/actions/activate", csrf_from=f"/agreements/{agreement.id}",
+        data={"version": str(agreement.version), "effective_on": "2026-01-10", "expires_on": "2027-01-10",
+              "deliverable_title": "Plan de formation", "deliverable_recurrence": "once",
+              "deliverable_first_due_on": "2026-03-01"})
+    assert response.status_code == 303
+    db.session.refresh(agreement)
+    assert agreement.state == "active"
+    assert "Plan de formation" in {d.title_fr for d in agreement.deliverables}
