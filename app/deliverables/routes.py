@@ -9,8 +9,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.agreements.models import Agreement
-from app.core.db import commit_or_conflict
-from app.core.errors import DomainError, error_response, wants_json
+from app.core.errors import DomainError
+from app.core.responses import done, form_errors, refused
 from app.core.forms import apply_field_errors
 from app.core.pagination import paginate
 from app.core.permissions import (
@@ -70,29 +70,16 @@ def view_occurrence(occurrence_id: int):
                            review_form=ReviewForm(), waive_form=WaiveForm())
 
 
+def _page(occurrence_id: int) -> str:
+    return url_for("deliverables.view_occurrence", occurrence_id=occurrence_id)
+
+
 def _back(occurrence_id: int, message: str):
-    commit_or_conflict()
-    if wants_json():
-        return {"status": "ok"}, 200
-    flash(message, "success")
-    return redirect(url_for("deliverables.view_occurrence", occurrence_id=occurrence_id), 303)
+    return done(_page(occurrence_id), message)
 
 
 def _refused(occurrence_id: int, error: DomainError):
-    db.session.rollback()
-    if wants_json():
-        return error_response(error.status_code, error.message, error.field_errors or None)
-    details = " ".join(" ".join(m) for m in (error.field_errors or {}).values() if m)
-    flash(f"{error.message} {details}".strip() if details and details not in error.message else error.message,
-          "danger")
-    return redirect(url_for("deliverables.view_occurrence", occurrence_id=occurrence_id), 303)
-
-
-def _form_errors(form) -> DomainError:
-    from app.core.errors import ValidationFailed
-
-    return ValidationFailed(_("Please correct the errors below."),
-                            {name: list(messages) for name, messages in form.errors.items()})
+    return refused(_page(occurrence_id), error)
 
 
 @blueprint.route("/deliverables/<int:occurrence_id>/submissions", methods=["POST"])
@@ -101,7 +88,7 @@ def submit(occurrence_id: int):
     occurrence = get_occurrence_or_404(occurrence_id, current_user, need="submit")
     form = SubmissionForm()
     if not form.validate_on_submit():
-        return _refused(occurrence_id, _form_errors(form))
+        return _refused(occurrence_id, form_errors(form))
     try:
         services.submit(occurrence, request.files.getlist("files"), note=form.note.data, by=current_user,
                         expected_version=form.version.data)
@@ -116,7 +103,7 @@ def review(occurrence_id: int):
     occurrence = get_occurrence_or_404(occurrence_id, current_user, need="review")
     form = ReviewForm()
     if not form.validate_on_submit():
-        return _refused(occurrence_id, _form_errors(form))
+        return _refused(occurrence_id, form_errors(form))
     try:
         services.review(occurrence, decision=form.decision.data, feedback=form.feedback.data, by=current_user,
                         expected_version=form.version.data)
@@ -132,7 +119,7 @@ def waive(occurrence_id: int):
     occurrence = get_occurrence_or_404(occurrence_id, current_user, need="waive")
     form = WaiveForm()
     if not form.validate_on_submit():
-        return _refused(occurrence_id, _form_errors(form))
+        return _refused(occurrence_id, form_errors(form))
     try:
         services.waive(occurrence, reason=form.reason.data, by=current_user, expected_version=form.version.data)
     except DomainError as error:

@@ -9,8 +9,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.auth.models import User
-from app.core.db import commit_or_conflict
-from app.core.errors import DomainError, error_response, wants_json
+from app.core.errors import DomainError
+from app.core.responses import done, form_errors, refused
 from app.core.permissions import can, get_agreement_or_404, require
 from app.core.storage import path_for
 from app.extensions import db
@@ -39,29 +39,20 @@ def _version(form) -> int:
         return -1
 
 
+def _page(agreement_id: int) -> str:
+    return url_for("agreements.view_agreement", agreement_id=agreement_id)
+
+
 def _done(agreement, message: str):
-    commit_or_conflict()
-    if wants_json():
-        return {"status": "ok", "state": agreement.state, "version": agreement.version}, 200
-    flash(message, "success")
-    return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id), 303)
+    return done(_page(agreement.id), message, {"state": agreement.state, "version": agreement.version})
 
 
 def _failed(agreement_id: int, error: DomainError):
-    db.session.rollback()
-    if wants_json():
-        return error_response(error.status_code, error.message, error.field_errors or None)
-    details = " ".join(" ".join(m) for m in (error.field_errors or {}).values() if m)
-    flash(f"{error.message} {details}".strip() if details and details not in error.message else error.message,
-          "danger")
-    return redirect(url_for("agreements.view_agreement", agreement_id=agreement_id), 303)
+    return refused(_page(agreement_id), error)
 
 
 def _invalid_form(agreement_id: int, form):
-    errors = {name: list(messages) for name, messages in form.errors.items()}
-    from app.core.errors import ValidationFailed
-
-    return _failed(agreement_id, ValidationFailed(_("Please correct the errors below."), errors))
+    return refused(_page(agreement_id), form_errors(form))
 
 
 @blueprint.route("/agreements/<int:agreement_id>/actions/<name>", methods=["POST"])

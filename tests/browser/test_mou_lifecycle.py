@@ -1,7 +1,6 @@
 """One MoU from draft to active, each step by the person whose job it is, in a real browser."""
 import re
 from datetime import date, timedelta
-from pathlib import Path
 
 from tests.browser.conftest import account, sign_in
 

@@ -4,7 +4,6 @@ from io import BytesIO
 
 import pytest
 
-from app.agreements.models import Agreement
 from app.extensions import db
 from tests import factories
 
