@@ -42,6 +42,10 @@ class Config:
     # The whole request may carry a little more than one file (form fields, several files).
     MAX_CONTENT_LENGTH = MAX_UPLOAD_BYTES + 1024 * 1024
     WORKFLOWS_DIR = os.environ.get("WORKFLOWS_DIR") or str(BASE_DIR / "workflows")
+    # Checked from the file's content, never its name.
+    ALLOWED_UPLOAD_TYPES = tuple(
+        t.strip().upper() for t in os.environ.get("ALLOWED_UPLOAD_TYPES", "PDF,DOCX,XLSX,PPTX,ODT,ODS,PNG,JPEG,ZIP")
+        .split(",") if t.strip())
 
     # Absolute links in e-mails come from here, never from the request's Host header.
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")

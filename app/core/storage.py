@@ -78,8 +78,7 @@ def sniff(head: bytes, path: Path) -> FileKind | None:
 
 
 def allowed_labels() -> list[str]:
-    return list(current_app.config.get("ALLOWED_UPLOAD_TYPES", ("PDF", "DOCX", "XLSX", "PPTX", "ODT", "ODS",
-                                                                 "PNG", "JPEG", "ZIP")))
+    return list(current_app.config["ALLOWED_UPLOAD_TYPES"])
 
 
 def store(stream, *, field: str = "file") -> StoredFile:

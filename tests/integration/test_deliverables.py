@@ -264,3 +264,21 @@ def test_the_activation_form_can_add_a_deliverable(app, world, signed_in):
     db.session.refresh(agreement)
     assert agreement.state == "active"
     assert "Plan de formation" in {d.title_fr for d in agreement.deliverables}
+
+
+def test_allowed_types_come_from_configuration(app, world, signed_in, due):
+    from flask import current_app
+
+    mine, _ = due
+    allowed = current_app.config["ALLOWED_UPLOAD_TYPES"]
+    current_app.config["ALLOWED_UPLOAD_TYPES"] = ("PNG",)
+    app.config["ALLOWED_UPLOAD_TYPES"] = ("PNG",)
+    try:
+        partner = signed_in("partner")
+        _post(partner, mine, "submissions", _files((PDF, "rapport.pdf")))
+        assert "Allowed: PNG" in partner.get(f"/deliverables/{mine.id}").get_data(as_text=True)
+    finally:
+        current_app.config["ALLOWED_UPLOAD_TYPES"] = allowed
+        app.config["ALLOWED_UPLOAD_TYPES"] = allowed
+    db.session.refresh(mine)
+    assert mine.status == "pending"
