@@ -21,6 +21,7 @@ from app.agreements.models import (
 from app.auth.models import User
 from app.core import audit
 from app.core.errors import ConcurrentChange, ValidationFailed
+from app.core.db import flush_or_conflict
 from app.core.models import utcnow
 from app.core.permissions import visible_agreements_clause
 from app.core.text import fold, like_pattern
@@ -73,12 +74,12 @@ def next_reference(year: int) -> str:
 
 def create_agreement(data: AgreementData, *, by: User, today: date | None = None) -> Agreement:
     """Create a draft agreement owned by `data.owner_id` (or its creator)."""
-    _validate(data, agreement=None)
+    validate_data(data, agreement=None)
     today = today or date.today()
     agreement = Agreement(reference=next_reference(today.year))
     if data.owner_id is None and by.role == "officer":
         data.owner_id = by.id
-    _apply(agreement, data)
+    apply_data(agreement, data)
     # New agreements run on today's definition of their type, frozen from now on.
     pin_definition(agreement)
     agreement.state = definition_for(agreement).initial_state
@@ -93,11 +94,11 @@ def update_agreement(agreement: Agreement, data: AgreementData, *, by: User, exp
     """Edit an agreement's details; refuse if someone else saved it since `expected_version`."""
     if expected_version != agreement.version:
         raise ConcurrentChange()
-    _validate(data, agreement=agreement)
+    validate_data(data, agreement=agreement)
     _check_locked_fields(agreement, data)
     before = snapshot(agreement)
     type_changed = data.type != agreement.type
-    _apply(agreement, data)
+    apply_data(agreement, data)
     if type_changed:
         # Still a draft (checked above): it now runs on its new type's workflow.
         agreement.workflow_version = ensure_version(current_definitions()[agreement.type])
@@ -106,9 +107,7 @@ def update_agreement(agreement: Agreement, data: AgreementData, *, by: User, exp
         return agreement
     # Touch the row even when only parties changed, so the version always moves.
     agreement.updated_at = utcnow()
-    from app.workflow.engine import _flush
-
-    _flush(agreement)
+    flush_or_conflict()
     audit.record("updated", agreement, actor=by, changes=changes)
     return agreement
 
@@ -163,7 +162,8 @@ def _clean(value: str | None) -> str | None:
     return value or None
 
 
-def _validate(data: AgreementData, agreement: Agreement | None) -> None:
+def validate_data(data: AgreementData, agreement: Agreement | None) -> None:
+    """Check (and clean) agreement values; raise ValidationFailed with field errors."""
     errors: dict[str, list[str]] = {}
 
     def add(name: str, message: str) -> None:
@@ -233,7 +233,8 @@ def _would_cycle(agreement: Agreement, parent: Agreement) -> bool:
     return False
 
 
-def _apply(agreement: Agreement, data: AgreementData) -> None:
+def apply_data(agreement: Agreement, data: AgreementData) -> None:
+    """Copy checked values onto the agreement, sync its parties and search text."""
     for name in ("type", "title_ar", "title_fr", "title_en", "summary_ar", "summary_fr", "summary_en", "notes",
                  "owner_id", "parent_id", "signing_event_id", "signed_on", "effective_on", "expires_on"):
         setattr(agreement, name, getattr(data, name))

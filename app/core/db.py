@@ -32,3 +32,27 @@ def is_lock_conflict(error: OperationalError) -> bool:
     text = str(getattr(error, "orig", error)).lower()
     code = getattr(getattr(error, "orig", None), "sqlstate", None)
     return "database is locked" in text or "busy" in text or code in ("40001", "40P01")
+
+
+def check_version(obj, expected_version, message: str | None = None) -> None:
+    """Refuse a change made from a stale page: the version the user saw must be the stored one."""
+    try:
+        if expected_version is None or int(expected_version) != obj.version:
+            raise ConcurrentChange(message)
+    except (TypeError, ValueError):
+        raise ConcurrentChange(message) from None
+
+
+def flush_or_conflict(message: str | None = None) -> None:
+    """Write now, so a lost race surfaces here as a conflict rather than at commit."""
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise ConcurrentChange(message) from None
+    except OperationalError as error:
+        # SQLite refuses to upgrade a reader whose snapshot another writer has outdated.
+        if not is_lock_conflict(error):
+            raise
+        db.session.rollback()
+        raise ConcurrentChange(message) from None

@@ -12,13 +12,13 @@ from sqlalchemy.orm import selectinload
 
 from app.agreements.models import Agreement, AgreementParty
 from app.core import audit
+from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import can, visible_agreements_clause
 from app.core.storage import clean_filename, store
 from app.deliverables.models import RECURRENCES, Deliverable, Occurrence, Submission, SubmissionFile
 from app.extensions import db
-from app.workflow.engine import ConcurrentChange, _flush
 
 STEP = {"monthly": relativedelta(months=1), "quarterly": relativedelta(months=3), "yearly": relativedelta(years=1)}
 DEFAULT_MONTHS = {"once": 3, "monthly": 1, "quarterly": 3, "yearly": 12}
@@ -186,7 +186,7 @@ def submit(occurrence: Occurrence, uploads: list, *, note: str | None, by, expec
         submission.files.append(SubmissionFile(stored_file=stored, original_name=clean_filename(upload.filename)))
     occurrence.submissions.append(submission)
     occurrence.status = "submitted"
-    _flush(occurrence)
+    flush_or_conflict()
     audit.record("deliverable_submitted", occurrence, actor=by, object_type="deliverable_occurrences", changes={
         "submission": number, "files": [f.original_name for f in submission.files],
         "sha256": [f.stored_file.sha256 for f in submission.files]})
@@ -211,7 +211,7 @@ def review(occurrence: Occurrence, *, decision: str, feedback: str | None, by, e
     submission.reviewed_by_id, submission.reviewed_at = by.id, utcnow()
     occurrence.status = "accepted" if decision == "accept" else "sent_back"
     occurrence.decided_by_id, occurrence.decided_at = by.id, utcnow()
-    _flush(occurrence)
+    flush_or_conflict()
     audit.record(f"deliverable_{'accepted' if decision == 'accept' else 'sent_back'}", occurrence, actor=by,
                  object_type="deliverable_occurrences", comment=feedback,
                  changes={"submission": submission.number})
@@ -230,17 +230,15 @@ def waive(occurrence: Occurrence, *, reason: str | None, by, expected_version: i
         raise ValidationFailed(message, {"reason": [message]})
     occurrence.status, occurrence.waived_reason = "waived", reason
     occurrence.decided_by_id, occurrence.decided_at = by.id, utcnow()
-    _flush(occurrence)
+    flush_or_conflict()
     audit.record("deliverable_waived", occurrence, actor=by, object_type="deliverable_occurrences", comment=reason)
 
 
+STALE_OCCURRENCE = "This deliverable has changed since you opened it. Reload the page and try again."
+
+
 def _check_version(occurrence: Occurrence, expected_version) -> None:
-    try:
-        if int(expected_version) != occurrence.version:
-            raise ConcurrentChange(_("This deliverable has changed since you opened it. Reload the page and try again."))
-    except (TypeError, ValueError):
-        raise ConcurrentChange(_("This deliverable has changed since you opened it. Reload the page and try again.")) \
-            from None
+    check_version(occurrence, expected_version, _(STALE_OCCURRENCE))
 
 
 def occurrence_status_label(occurrence: Occurrence, today: date | None = None) -> str:

@@ -373,12 +373,12 @@ def _sync_agreement(entry: dict, organizations: dict[str, Organization], events:
         raise ValueError(f"demo agreement {reference}: this reference already belongs to an agreement the demo did "
                          "not create; load the demo portfolio into an empty register")
     try:
-        agreement_services._validate(data, agreement=agreement)
+        agreement_services.validate_data(data, agreement=agreement)
     except ValidationFailed as error:
         raise _refused(f"agreement {reference}", error) from None
     if agreement is None:
         agreement = Agreement(reference=reference, state=entry["state"])
-        agreement_services._apply(agreement, data)
+        agreement_services.apply_data(agreement, data)
         db.session.add(agreement)
         db.session.flush()
         audit.record("created", agreement, actor=by, changes={"after": agreement_services.snapshot(agreement)},
@@ -387,7 +387,7 @@ def _sync_agreement(entry: dict, organizations: dict[str, Organization], events:
         tally.created += 1
         return agreement
     before = agreement_services.snapshot(agreement)
-    agreement_services._apply(agreement, data)
+    agreement_services.apply_data(agreement, data)
     agreement.state = entry["state"]
     changes = audit.diff(before, agreement_services.snapshot(agreement))
     if changes["after"]:

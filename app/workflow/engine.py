@@ -14,12 +14,12 @@ from blinker import Namespace
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.core import audit
-from app.core.db import is_lock_conflict
-from app.core.errors import ConcurrentChange, DomainError, PermissionDenied, ValidationFailed
+from app.core.db import check_version, flush_or_conflict
+from app.core.errors import DomainError, PermissionDenied, ValidationFailed
 from app.core.models import utcnow
 from app.extensions import db
 from app.workflow import rules
@@ -298,7 +298,7 @@ def decide(agreement, transition_name: str, *, by, decision: str, comment: str |
            today: date | None = None):
     """Record an approval or a rejection; complete or send back the agreement when it settles it."""
     today = today or date.today()
-    _check_version(agreement, expected_version)
+    check_version(agreement, expected_version)
     definition = definition_for(agreement)
     transition = definition.transition(transition_name)
     if transition is None or transition.approval is None or agreement.state not in transition.sources:
@@ -332,7 +332,7 @@ def decide(agreement, transition_name: str, *, by, decision: str, comment: str |
         round_.status, round_.closed_at = "approved", utcnow()
         _move(agreement, transition.name, transition.target, by=by, comment=comment, definition=definition,
               round_outcome="approved")
-    _flush(agreement)
+    flush_or_conflict()
 
 
 # --- taking a transition --------------------------------------------------------------
@@ -341,7 +341,7 @@ def take(agreement, transition_name: str, *, by, comment: str | None = None, val
          documents: dict | None = None, expected_version: int, today: date | None = None):
     """Take a (non-approval) transition for `by`, atomically; raise a domain error otherwise."""
     today = today or date.today()
-    _check_version(agreement, expected_version)
+    check_version(agreement, expected_version)
     definition = definition_for(agreement)
     transition = definition.transition(transition_name)
     if transition is None or agreement.state not in transition.sources:
@@ -363,7 +363,7 @@ def take(agreement, transition_name: str, *, by, comment: str | None = None, val
     if reasons:
         raise TransitionBlocked(" ".join(reasons))
     _move(agreement, transition.name, transition.target, by=by, comment=comment, definition=definition)
-    _flush(agreement)
+    flush_or_conflict()
 
 
 def _apply_values(agreement, transition: Transition, values: dict, today: date) -> None:
@@ -426,26 +426,6 @@ def settle_state(agreement, *, entered_at=None, requested_by=None) -> None:
             agreement.approval_rounds.append(ApprovalRound(
                 transition=transition.name, from_state=agreement.state, requested_at=agreement.state_entered_at,
                 requested_by_id=getattr(requested_by, "id", None)))
-
-
-def _check_version(agreement, expected_version) -> None:
-    if expected_version is None or int(expected_version) != agreement.version:
-        raise ConcurrentChange()
-
-
-def _flush(agreement) -> None:
-    """Write now, so a lost race surfaces here as a conflict rather than at commit."""
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise ConcurrentChange() from None
-    except OperationalError as error:
-        # SQLite refuses to upgrade a reader whose snapshot another writer has outdated.
-        if not is_lock_conflict(error):
-            raise
-        db.session.rollback()
-        raise ConcurrentChange() from None
 
 
 # --- date-driven moves ------------------------------------------------------------------

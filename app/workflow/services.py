@@ -12,7 +12,8 @@ from app.core.models import utcnow
 from app.core.storage import clean_filename, store
 from app.extensions import db
 from app.workflow.definitions import DOCUMENT_KINDS
-from app.workflow.engine import WorkflowError, _check_version, _flush
+from app.core.db import check_version, flush_or_conflict
+from app.workflow.engine import WorkflowError
 from app.workflow.models import AgreementDocument, Delegation, NegotiationRound, Signatory
 
 
@@ -53,7 +54,7 @@ def latest_round(agreement) -> NegotiationRound | None:
 def send_version(agreement, *, by, upload, note: str | None, expected_version: int,
                  on_behalf_of_partner: bool = False) -> NegotiationRound:
     """A side sends a new version of the text; its own acceptance is implied, the other side's turn begins."""
-    _check_version(agreement, expected_version)
+    check_version(agreement, expected_version)
     if agreement.state != "negotiation":
         raise WorkflowError(_("Versions can be exchanged only during negotiation."))
     if agreement.agreed_round_id is not None:
@@ -79,13 +80,13 @@ def send_version(agreement, *, by, upload, note: str | None, expected_version: i
     agreement.updated_at = now
     audit.record("negotiation_version_sent", agreement, actor=by, comment=note, changes={
         "round": number, "side": side, "document": document.original_name, "sha256": document.sha256})
-    _flush(agreement)
+    flush_or_conflict()
     return negotiation_round
 
 
 def accept_version(agreement, *, by, expected_version: int, on_behalf_of_partner: bool = False) -> NegotiationRound:
     """The side whose turn it is accepts the latest version: the text is then agreed and locked."""
-    _check_version(agreement, expected_version)
+    check_version(agreement, expected_version)
     side = side_of(by, agreement)
     if side is None:
         raise PermissionDenied(_("You cannot accept a version for this agreement."))
@@ -107,7 +108,7 @@ def accept_version(agreement, *, by, expected_version: int, on_behalf_of_partner
     agreement.agreed_round_id = last.id
     agreement.updated_at = now
     audit.record("negotiation_version_accepted", agreement, actor=by, changes={"round": last.number, "side": side})
-    _flush(agreement)
+    flush_or_conflict()
     return last
 
 
@@ -115,7 +116,7 @@ def accept_version(agreement, *, by, expected_version: int, on_behalf_of_partner
 
 def add_signatory(agreement, *, by, side: str, name: str, title: str | None, expected_version: int) -> Signatory:
     """Plan one more signatory; they sign in the order they are added."""
-    _check_version(agreement, expected_version)
+    check_version(agreement, expected_version)
     _require_signature_stage(agreement)
     name = (name or "").strip()
     errors = {}
@@ -130,7 +131,7 @@ def add_signatory(agreement, *, by, side: str, name: str, title: str | None, exp
     agreement.signatories.append(signatory)
     agreement.updated_at = utcnow()
     audit.record("signatory_added", agreement, actor=by, changes={"side": side, "name": name, "position": position})
-    _flush(agreement)
+    flush_or_conflict()
     return signatory
 
 
@@ -138,7 +139,7 @@ def record_signature(agreement, signatory_id: int, *, by, signed_on: date, expec
                      today: date | None = None) -> Signatory:
     """Record that a signatory signed on `signed_on` (never in the future, never before the one before)."""
     today = today or date.today()
-    _check_version(agreement, expected_version)
+    check_version(agreement, expected_version)
     _require_signature_stage(agreement)
     signatory = next((s for s in agreement.signatories if s.id == signatory_id), None)
     if signatory is None:
@@ -163,16 +164,16 @@ def record_signature(agreement, signatory_id: int, *, by, signed_on: date, expec
     agreement.updated_at = utcnow()
     audit.record("signature_recorded", agreement, actor=by, changes={
         "name": signatory.name, "side": signatory.side, "signed_on": signed_on.isoformat()})
-    _flush(agreement)
+    flush_or_conflict()
     return signatory
 
 
 def upload_signed_copy(agreement, upload, *, by, expected_version: int) -> AgreementDocument:
-    _check_version(agreement, expected_version)
+    check_version(agreement, expected_version)
     _require_signature_stage(agreement)
     document = attach_document(agreement, "signed_copy", upload, by=by)
     agreement.updated_at = utcnow()
-    _flush(agreement)
+    flush_or_conflict()
     return document
 
 
@@ -244,7 +245,7 @@ def count_open_delegations(user) -> int:
 
 def set_amendment_changes(amendment, *, new_expires_on: date, by, expected_version: int) -> None:
     """Say what an amendment will change in its parent (for now: the end date)."""
-    _check_version(amendment, expected_version)
+    check_version(amendment, expected_version)
     if amendment.type != "amendment":
         raise ValidationFailed(_("Only amendments change another agreement."))
     if amendment.state != "draft":
@@ -260,4 +261,4 @@ def set_amendment_changes(amendment, *, new_expires_on: date, by, expected_versi
     audit.record("amendment_changes_set", amendment, actor=by,
                  changes={"before": {"amendment_changes": before}, "after": {"amendment_changes":
                                                                             amendment.amendment_changes}})
-    _flush(amendment)
+    flush_or_conflict()
