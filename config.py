@@ -58,6 +58,15 @@ class Config:
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "sharaka@localhost")
+    MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 30)
+    # The outbox sender (app/notifications/outbox.py): messages per claim, how long a
+    # claim lasts before another sender may take it over, retries for a message the
+    # server refused for now, and the pause after the server could not be reached.
+    MAIL_BATCH_SIZE = env_int("MAIL_BATCH_SIZE", 50)
+    MAIL_LEASE_SECONDS = env_int("MAIL_LEASE_SECONDS", 300)
+    MAIL_MAX_ATTEMPTS = env_int("MAIL_MAX_ATTEMPTS", 8)
+    MAIL_RETRY_SECONDS = env_int("MAIL_RETRY_SECONDS", 60)
+    OUTBOX_INTERVAL_SECONDS = env_int("OUTBOX_INTERVAL_SECONDS", 30)
 
     BABEL_DEFAULT_LOCALE = os.environ.get("BABEL_DEFAULT_LOCALE", "fr")
     BABEL_DEFAULT_TIMEZONE = os.environ.get("BABEL_DEFAULT_TIMEZONE", "Africa/Casablanca")

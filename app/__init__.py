@@ -30,6 +30,11 @@ def create_app(config: str | type | None = None) -> Flask:
     _load_workflows(app)
     _register_blueprints(app)
 
+    from app.api.core import init_api
+
+    init_api(app)
+
+    # After the API: flask-smorest registers its own HTTP error handler, ours answers instead.
     from app.core.errors import register_error_handlers
     from app.core.templating import register_template_helpers
 
@@ -87,14 +92,20 @@ def _load_workflows(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from app.admin.routes import blueprint as admin_bp
+    from app.api.pages import blueprint as api_pages_bp
     from app.agreements.routes import blueprint as agreements_bp
     from app.auth.routes import blueprint as auth_bp
+    from app.dashboards.routes import blueprint as dashboards_bp
     from app.deliverables.routes import blueprint as deliverables_bp
     from app.events.routes import blueprint as events_bp
     from app.main_routes import blueprint as main_bp
+    from app.notifications.events import connect_receivers
+    from app.notifications.routes import blueprint as notifications_bp
     from app.organizations.routes import blueprint as organizations_bp
+    from app.portfolio.routes import blueprint as portfolio_bp
     from app.workflow.routes import blueprint as workflow_bp
 
     for blueprint in (main_bp, auth_bp, agreements_bp, organizations_bp, events_bp, admin_bp, workflow_bp,
-                      deliverables_bp):
+                      deliverables_bp, notifications_bp, api_pages_bp, dashboards_bp, portfolio_bp):
         app.register_blueprint(blueprint)
+    connect_receivers(app)

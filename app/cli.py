@@ -12,6 +12,93 @@ users_cli = AppGroup("users", help="Manage user accounts.")
 demo_cli = AppGroup("demo", help="Demo portfolio.")
 workflows_cli = AppGroup("workflows", help="Workflow definitions and date-driven moves.")
 scheduler_cli = AppGroup("scheduler", help="The scheduler process.")
+reminders_cli = AppGroup("reminders", help="Reminder rules: one pass by hand, or a preview.")
+outbox_cli = AppGroup("outbox", help="The mail outbox.")
+
+
+class MomentType(click.ParamType):
+    """--at 2026-03-01T08:00 (Africa/Casablanca unless an offset is given) or a date."""
+
+    name = "datetime"
+
+    def convert(self, value, param, ctx):
+        from datetime import datetime
+
+        from app.scheduler import CASABLANCA
+
+        if isinstance(value, datetime):
+            return value
+        try:
+            moment = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is not a date and time like 2026-03-01T08:00", param, ctx)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=CASABLANCA)
+        return moment
+
+
+def _now(at):
+    from datetime import datetime, timezone
+
+    return at.astimezone(timezone.utc) if at is not None else datetime.now(timezone.utc)
+
+
+@reminders_cli.command("run")
+@click.option("--at", type=MomentType(), default=None,
+              help="Run as if it were this moment (Casablanca time), e.g. 2026-03-01T08:00.")
+@click.option("--send/--no-send", default=True, help="Also send the outbox afterwards (default: yes).")
+def run_reminders_command(at, send):
+    """Generate the reminders due now (each at most once) and send the mail waiting in the outbox."""
+    from app.notifications.outbox import send_due
+    from app.notifications.reminders import run_pass
+
+    report = run_pass(_now(at))
+    click.echo(f"Reminders: {report.created} new, {report.already} already sent before, {report.errors} errors.")
+    if send:
+        click.echo(f"Outbox: {send_due()}")
+    if report.errors:
+        raise SystemExit(1)
+
+
+@reminders_cli.command("preview")
+@click.option("--at", type=MomentType(), default=None, help="As if it were this moment (Casablanca time).")
+def preview_reminders_command(at):
+    """List the reminders a pass would send now, without sending or recording anything."""
+    from flask_babel import force_locale
+
+    from app.notifications.messages import headline
+    from app.notifications.reminders import preview
+
+    candidates = preview(_now(at))
+    for candidate in candidates:
+        with force_locale(candidate.recipient.language or "fr"):
+            text = headline(candidate.notice.kind, candidate.notice.params)
+        click.echo(f"{candidate.rule:<22} {candidate.occurrence_key:<24} {candidate.recipient.email:<36} {text}")
+    click.echo(f"{len(candidates)} reminders would be sent.")
+    db.session.rollback()
+
+
+@outbox_cli.command("send")
+@click.option("--at", type=MomentType(), default=None,
+              help="Treat messages as due at this moment (to send retries without waiting).")
+def send_outbox_command(at):
+    """Send every message due in the outbox, batch after batch."""
+    from app.notifications.outbox import send_due
+
+    report = send_due(now=_now(at) if at else None)
+    click.echo(f"Outbox: {report}")
+
+
+@outbox_cli.command("status")
+def outbox_status_command():
+    """Count messages by status."""
+    from app.notifications.outbox import outbox_counts
+    from app.notifications.services import mail_paused
+
+    counts = outbox_counts()
+    click.echo(", ".join(f"{status} {count}" for status, count in counts.items())
+               + (" — mail paused" if mail_paused() else "")
+               + ("" if current_app.config.get("MAIL_SERVER") else " — MAIL_SERVER not set"))
 
 
 @scheduler_cli.command("run")
@@ -106,6 +193,28 @@ def create_user_command(email, full_name, role, organization_slug, language, pas
     click.echo(f"Created {user.role} {user.email} (id {user.id}).")
 
 
+@users_cli.command("create-token")
+@click.argument("email")
+@click.option("--name", default="command line", show_default=True, help="What will use the token.")
+def create_token_command(email, name):
+    """Create a personal API token for EMAIL and print it once (only its hash is kept)."""
+    from app.api.tokens import create_token
+    from app.auth.models import User, normalize_email
+    from app.core.errors import ValidationFailed
+
+    user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None or not user.is_active_account:
+        raise click.ClickException(f"no active account {email!r}")
+    try:
+        token, secret = create_token(user, name, by=None)
+    except ValidationFailed as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from None
+    db.session.commit()
+    click.echo(f"Token {token.name!r} for {user.email} (shown once, keep it secret):")
+    click.echo(secret)
+
+
 @demo_cli.command("load")
 def load_demo_command():
     """Load (or refresh) the demo portfolio; safe to run again."""
@@ -157,3 +266,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(workflows_cli)
     app.cli.add_command(scheduler_cli)
+    app.cli.add_command(reminders_cli)
+    app.cli.add_command(outbox_cli)

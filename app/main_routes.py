@@ -14,10 +14,10 @@ blueprint = Blueprint("main", __name__)
 @blueprint.route("/")
 @login_required
 def home():
-    # Partners start from what they owe; ministry staff from the portfolio.
+    # Partners start from what they owe (their portal); ministry staff from their dashboard.
     if current_user.role == "partner":
         return redirect(url_for("deliverables.portal"))
-    return redirect(url_for("agreements.list_agreements"))
+    return redirect(url_for("dashboards.home"))
 
 
 @blueprint.route("/language", methods=["POST"])

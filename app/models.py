@@ -14,3 +14,12 @@ from app.workflow.models import (  # noqa: F401
     WorkflowVersion,
 )
 from app.deliverables.models import Deliverable, Occurrence, Submission, SubmissionFile  # noqa: F401
+from app.notifications.models import (  # noqa: F401
+    CalendarFeed,
+    MailOptOut,
+    Notification,
+    OutboxMessage,
+    ReminderSent,
+    Setting,
+)
+from app.api.models import ApiToken  # noqa: F401

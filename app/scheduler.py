@@ -37,14 +37,55 @@ def date_transitions_job(app: Flask) -> None:
         log.info("date transitions for %s: %d moved, %d looked at", today, len(moved), len(results))
 
 
+def reminders_job(app: Flask) -> None:
+    """Generate the reminders and digests due now (each exactly once), then send the outbox."""
+    from datetime import timezone
+
+    from app.extensions import db
+    from app.notifications.outbox import send_due
+    from app.notifications.reminders import run_pass
+
+    with app.app_context():
+        try:
+            report = run_pass(datetime.now(timezone.utc))
+            log.info("reminders: %d new, %d already sent, %d errors", report.created, report.already, report.errors)
+            log.info("outbox: %s", send_due())
+        finally:
+            db.session.remove()
+
+
+def outbox_job(app: Flask) -> None:
+    """Send what is waiting in the outbox (mail written by the web app, retries)."""
+    from app.extensions import db
+    from app.notifications.outbox import send_due
+
+    with app.app_context():
+        try:
+            report = send_due()
+            if report.sent or report.retried or report.failed:
+                log.info("outbox: %s", report)
+        finally:
+            db.session.remove()
+
+
 def build_scheduler(app: Flask):
+    from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
 
-    scheduler = BlockingScheduler(timezone=CASABLANCA, job_defaults={"coalesce": True, "max_instances": 1,
-                                                                     "misfire_grace_time": 3600})
+    # One worker thread: jobs take turns, so they never compete for the database
+    # (SQLite has one writer) and a slow SMTP server only delays the next job.
+    scheduler = BlockingScheduler(timezone=CASABLANCA, executors={"default": ThreadPoolExecutor(max_workers=1)},
+                                  job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
     # Hourly rather than daily: a day missed while the process was down is
     # caught up within the hour, and the scan is cheap and idempotent.
     scheduler.add_job(date_transitions_job, CronTrigger(minute=5), args=[app], id="date-transitions",
                       replace_existing=True, next_run_time=datetime.now(CASABLANCA))
+    # On the hour, so Monday 08:00's digest leaves at 08:00; a pass missed while
+    # the process was down is caught up by the next one (the keys say what was sent).
+    scheduler.add_job(reminders_job, CronTrigger(minute=0), args=[app], id="reminders", replace_existing=True,
+                      next_run_time=datetime.now(CASABLANCA))
+    scheduler.add_job(outbox_job, IntervalTrigger(seconds=app.config["OUTBOX_INTERVAL_SECONDS"]), args=[app],
+                      id="outbox", replace_existing=True, misfire_grace_time=60)
     return scheduler

@@ -55,13 +55,25 @@ def main() -> None:
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         client.post("/sign-in", data={"email": account["email"], "password": account["password"],
                                       "csrf_token": token})
+        with app.app_context():
+            from app.api.tokens import create_token
+
+            _row, secret = create_token(db.session.scalar(db.select(User).where(User.email == account["email"])),
+                                        "bench", by=None)
+            db.session.commit()
+        bearer = {"Authorization": f"Bearer {secret}"}
         for label, path in (("agreements list", "/agreements/"), ("list, search", "/agreements/?q=reference 99"),
                             ("agreement page", "/agreements/1"), ("inbox", "/inbox"),
-                            ("deliverables", "/deliverables/"), ("workflow page", "/workflows/mou")):
+                            ("deliverables", "/deliverables/"), ("workflow page", "/workflows/mou"),
+                            ("dashboard", "/dashboard"), ("board", "/portfolio/board"),
+                            ("timeline", "/portfolio/timeline"), ("calendar", "/portfolio/calendar"),
+                            ("stage analytics", "/portfolio/analytics"), ("CSV export", "/agreements/export.csv"),
+                            ("XLSX export", "/agreements/export.xlsx"), ("API list", "/api/v1/agreements"),
+                            ("API agreement", "/api/v1/agreements/1"), ("notifications", "/notifications")):
             timings = []
             for _ in range(args.requests):
                 start = time.perf_counter()
-                response = client.get(path)
+                response = client.get(path, headers=bearer if path.startswith("/api/") else None)
                 timings.append((time.perf_counter() - start) * 1000)
                 assert response.status_code == 200, (path, response.status_code)
             timings.sort()

@@ -1,3 +1,5 @@
+from datetime import date
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -6,9 +8,11 @@ from sqlalchemy import select
 from app.agreements import services
 from app.agreements.forms import AgreementFilterForm, AgreementForm
 from app.agreements.models import AGREEMENT_STATES, AGREEMENT_TYPES, Agreement, SigningEvent
+from app.agreements.summary import build_summary
 from app.auth.models import User
 from app.core.audit import history_for
 from app.core.errors import ConcurrentChange, ValidationFailed
+from app.core.exports import download
 from app.core.forms import apply_field_errors
 from app.core.pagination import paginate
 from app.core.permissions import can, get_agreement_or_404, require, visible_organizations_clause
@@ -22,21 +26,36 @@ blueprint = Blueprint("agreements", __name__, url_prefix="/agreements")
 @login_required
 def list_agreements():
     require(current_user, "agreement.list")
-    form = AgreementFilterForm(request.args)
-    _fill_filter_choices(form)
-    filters = services.AgreementFilters()
-    if form.validate():
-        filters = services.AgreementFilters(
-            state=form.state.data or None,
-            type=form.type.data or None,
-            partner_id=int(form.partner.data) if form.partner.data else None,
-            year=int(form.year.data) if form.year.data else None,
-            q=form.q.data or None,
-        )
-    else:
+    form, filters = _read_filters()
+    if form.errors:
         flash(_("Some filters were not valid and were ignored."), "warning")
     page = paginate(services.agreements_query(current_user, filters))
     return render_template("agreements/list.html", form=form, page=page)
+
+
+@blueprint.route("/export.<any(csv, xlsx):fmt>")
+@login_required
+def export_agreements(fmt: str):
+    require(current_user, "agreement.list")
+    # Exactly the list on screen: invalid filters are ignored there, so here too.
+    filters = _read_filters()[1]
+    headings, rows = services.export_table(current_user, filters)
+    return download(headings, rows, fmt=fmt, name="agreements", title=_("Agreements"))
+
+
+def _read_filters() -> tuple[AgreementFilterForm, services.AgreementFilters]:
+    """The list's filters from the query string; none at all when any of them is invalid."""
+    form = AgreementFilterForm(request.args)
+    _fill_filter_choices(form)
+    if not form.validate():
+        return form, services.AgreementFilters()
+    return form, services.AgreementFilters(
+        state=form.state.data or None,
+        type=form.type.data or None,
+        partner_id=int(form.partner.data) if form.partner.data else None,
+        year=int(form.year.data) if form.year.data else None,
+        q=form.q.data or None,
+    )
 
 
 @blueprint.route("/new", methods=["GET", "POST"])
@@ -70,6 +89,14 @@ def view_agreement(agreement_id: int):
     history = history_for("agreements", agreement.id) if can(current_user, "agreement.history", agreement) else []
     return render_template("agreements/detail.html", agreement=agreement, children=children, parent=parent,
                            history=history, names=services.names_in_history(history))
+
+
+@blueprint.route("/<int:agreement_id>/summary")
+@login_required
+def view_summary(agreement_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user)
+    return render_template("agreements/summary.html", agreement=agreement,
+                           summary=build_summary(agreement, current_user), today=date.today())
 
 
 @blueprint.route("/<int:agreement_id>/edit", methods=["GET", "POST"])

@@ -260,6 +260,10 @@ class AgreementFilters:
     partner_id: int | None = None
     year: int | None = None
     q: str | None = None
+    signed_after: date | None = None
+    signed_before: date | None = None
+    ends_after: date | None = None
+    ends_before: date | None = None
 
 
 def agreements_query(user: User, filters: AgreementFilters):
@@ -278,12 +282,36 @@ def agreements_query(user: User, filters: AgreementFilters):
             extract("year", Agreement.signed_on) == filters.year,
             (Agreement.signed_on.is_(None)) & (extract("year", Agreement.created_at) == filters.year),
         ))
+    # Date bounds are inclusive; an agreement without the date does not match a bound on it.
+    if filters.signed_after:
+        query = query.where(Agreement.signed_on >= filters.signed_after)
+    if filters.signed_before:
+        query = query.where(Agreement.signed_on <= filters.signed_before)
+    if filters.ends_after:
+        query = query.where(Agreement.expires_on >= filters.ends_after)
+    if filters.ends_before:
+        query = query.where(Agreement.expires_on <= filters.ends_before)
     term = fold(filters.q)[:200]
     if term:
         query = query.where(Agreement.search_text.like(like_pattern(term), escape="\\"))
     return query.options(
         selectinload(Agreement.parties), selectinload(Agreement.signing_event)
     ).order_by(Agreement.signed_on.desc().nulls_first(), Agreement.reference.desc())
+
+
+def export_table(user: User, filters: AgreementFilters) -> tuple[list[str], list[list]]:
+    """Every agreement of the list as filtered (no pages): headings and rows, in the reader's language."""
+    headings = [_("Reference"), _("Type"), _("Title"), _("State"), _("Partners"), _("Owner"), _("Signed on"),
+                _("Effective on"), _("Ends on"), _("Signing event")]
+    rows = [
+        [agreement.reference, agreement.type_label, agreement.title, agreement.state_label,
+         "; ".join(organization.name for organization in agreement.partner_organizations),
+         agreement.owner.full_name if agreement.owner else None,
+         agreement.signed_on, agreement.effective_on, agreement.expires_on,
+         agreement.signing_event.name if agreement.signing_event else None]
+        for agreement in db.session.scalars(agreements_query(user, filters))
+    ]
+    return headings, rows
 
 
 def year_choices() -> list[int]:

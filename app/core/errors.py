@@ -1,7 +1,7 @@
 """Domain errors raised by services, and the one place that turns errors into responses."""
 from __future__ import annotations
 
-from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask import Flask, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -106,7 +106,18 @@ def register_error_handlers(app: Flask) -> None:
         if status == 413:
             limit_mb = (app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
             detail = _("The upload is larger than the %(limit)s MB allowed.", limit=limit_mb)
-        return error_response(status, detail)
+        # The API's schema validation (webargs) leaves its messages per location and field.
+        messages = (getattr(error, "data", None) or {}).get("messages") if isinstance(
+            getattr(error, "data", None), dict) else None
+        field_errors = flatten_messages(messages) if messages else None
+        if status in (400, 422) and field_errors:
+            detail = _("Some of the values are not valid.")
+        response = make_response(error_response(status, detail, field_errors))
+        if status == 401 and request.path.startswith("/api/"):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="sharaka"'
+        if status == 405 and getattr(error, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
 
     @app.errorhandler(DomainError)
     def handle_domain(error: DomainError):
@@ -128,6 +139,29 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         app.logger.exception("Unhandled error on %s %s", request.method, request.path)
         return error_response(500)
+
+
+def flatten_messages(messages) -> dict[str, list[str]]:
+    """{"json": {"title": ["..."]}, "query": {"page": [...]}} -> {"title": [...], "page": [...]}, nested
+    fields joined with dots, so API clients get the same field-error shape as form errors."""
+    flat: dict[str, list[str]] = {}
+
+    def walk(value, path):
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(inner, path + [str(key)])
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            flat.setdefault(".".join(path) or "_schema", []).extend(value)
+        elif isinstance(value, (list, tuple)):
+            for index, inner in enumerate(value):
+                walk(inner, path + [str(index)])
+        else:
+            flat.setdefault(".".join(path) or "_schema", []).append(str(value))
+
+    for location, fields in (messages or {}).items():
+        # Locations (json, query, form, files) are not field names: drop them.
+        walk(fields, [] if location in ("json", "query", "form", "files", "headers", "view_args") else [location])
+    return flat
 
 
 def _same_site(url: str | None) -> bool:

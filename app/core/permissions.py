@@ -50,6 +50,15 @@ GRANTS: dict[str, frozenset[str]] = {
     "deliverable.submit": frozenset({"admin", "officer", "manager", "partner"}),
     "deliverable.review": EDITORS,
     "deliverable.waive": frozenset({"admin", "manager"}),
+    # Everyone has their own notices, mail choices and calendar feed.
+    "notification.view": ALL_ROLES,
+    "outbox.view": frozenset({"admin", "auditor"}),
+    "outbox.manage": frozenset({"admin"}),
+    "token.manage": ALL_ROLES,
+    # What each role sees first; the portfolio views show only agreements the person may see.
+    "dashboard.view": ALL_ROLES,
+    "portfolio.view": ALL_ROLES,
+    "analytics.view": MINISTRY,
 }
 
 
@@ -112,7 +121,13 @@ def _deliverable_rule(user, action: str, occurrence) -> bool:
     return True
 
 
+def _notification_rule(user, action: str, notification) -> bool:
+    # A notice is its recipient's alone, whatever their role.
+    return notification.user_id == user.id
+
+
 OBJECT_RULES = {
+    "notification": _notification_rule,
     "agreement": _agreement_rule,
     "organization": _organization_rule,
     "event": _event_rule,
@@ -215,6 +230,18 @@ def get_occurrence_or_404(occurrence_id, user, need: str = "view"):
     from app.deliverables.models import Occurrence
 
     return _load_or_404(Occurrence, occurrence_id, user, need, "deliverable")
+
+
+def get_notification_or_404(notification_id, user, need: str = "view"):
+    from app.notifications.models import Notification
+
+    return _load_or_404(Notification, notification_id, user, need, "notification")
+
+
+def get_outbox_message_or_404(message_id, user, need: str = "view"):
+    from app.notifications.models import OutboxMessage
+
+    return _load_or_404(OutboxMessage, message_id, user, need, "outbox")
 
 
 def require(user, action: str) -> None:

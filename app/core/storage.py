@@ -141,3 +141,19 @@ def clean_filename(name: str | None, fallback: str = "document") -> str:
         stem, dot, ext = name.rpartition(".")
         name = (stem[: 200 - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else name[:200]
     return name
+
+
+def send_stored(stored_file: StoredFile, download_name: str):
+    """Send a stored file as an attachment that browsers never render or cache
+    (every download route checks the permission first, then calls this)."""
+    from flask import abort, current_app, send_file
+
+    path = path_for(stored_file.sha256)
+    if not path.exists():
+        current_app.logger.error("stored file missing: %s", path)
+        abort(404)
+    response = send_file(path, mimetype=stored_file.content_type, as_attachment=True,
+                         download_name=download_name, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -1,6 +1,8 @@
 """What every template may use: permissions, language and direction, formatting."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Flask, request, url_for
 from flask_babel import format_date
 from flask_login import current_user
@@ -23,18 +25,34 @@ def register_template_helpers(app: Flask) -> None:
     def _format_date(value, style: str = "medium"):
         if not value:
             return ""
+        if isinstance(value, str):  # ISO dates kept in JSON (notifications, digests)
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                return value
         return format_date(value, style)
 
     @app.template_global()
     def url_with(**changes):
         """The current URL with some query arguments replaced (for filters and pages)."""
-        args = request.args.to_dict(flat=False)
+        # url_for reads _anchor, _external, _scheme... as its own options: never from the query.
+        args = {key: value for key, value in request.args.to_dict(flat=False).items()
+                if not key.startswith("_") and key not in (request.view_args or {})}
         for key, value in changes.items():
             if value is None:
                 args.pop(key, None)
             else:
                 args[key] = [value]
         return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+    @app.template_global()
+    def url_with_query(endpoint: str, **values):
+        """`endpoint` carrying the current query (the filters on screen) without its page number:
+        the export of the list being shown."""
+        args = {key: value for key, value in request.args.to_dict(flat=False).items()
+                # url_for reads _anchor, _external... as its own options: never from the query.
+                if key != "page" and key not in values and not key.startswith("_")}
+        return url_for(endpoint, **values, **args)
 
     @app.after_request
     def _security_headers(response):

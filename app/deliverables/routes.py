@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.agreements.models import Agreement
 from app.core.errors import DomainError
+from app.core.exports import download
 from app.core.responses import done, form_errors, refused
 from app.core.forms import apply_field_errors
 from app.core.pagination import paginate
@@ -20,7 +21,7 @@ from app.core.permissions import (
     require,
     visible_agreements_clause,
 )
-from app.core.storage import path_for
+from app.core.storage import send_stored
 from app.deliverables import services
 from app.deliverables.forms import DeliverableFilterForm, PlanForm, ReviewForm, SubmissionForm, WaiveForm
 from app.deliverables.models import STATUS_LABELS, Deliverable, SubmissionFile
@@ -44,21 +45,36 @@ def portal():
 def list_deliverables():
     require(current_user, "deliverable.list")
     today = date.today()
-    form = DeliverableFilterForm(request.args)
-    _fill_filter_choices(form)
-    filters = services.OccurrenceFilters()
-    if form.validate():
-        filters = services.OccurrenceFilters(
-            status=form.status.data or None,
-            agreement_id=int(form.agreement.data) if form.agreement.data else None,
-            partner_id=int(form.partner.data) if form.partner.data else None,
-            due_before=form.due_before.data,
-        )
-    else:
+    form, filters = _read_filters()
+    if form.errors:
         flash(_("Some filters were not valid and were ignored."), "warning")
     page = paginate(services.occurrences_query(current_user, filters, today), per_page=50)
     return render_template("deliverables/list.html", form=form, page=page, today=today,
                            window=services.due_window())
+
+
+@blueprint.route("/deliverables/export.<any(csv, xlsx):fmt>")
+@login_required
+def export_deliverables(fmt: str):
+    require(current_user, "deliverable.list")
+    # Exactly the list on screen: invalid filters are ignored there, so here too.
+    filters = _read_filters()[1]
+    headings, rows = services.export_table(current_user, filters, date.today())
+    return download(headings, rows, fmt=fmt, name="deliverables", title=_("Deliverables"))
+
+
+def _read_filters() -> tuple[DeliverableFilterForm, services.OccurrenceFilters]:
+    """The list's filters from the query string; none at all when any of them is invalid."""
+    form = DeliverableFilterForm(request.args)
+    _fill_filter_choices(form)
+    if not form.validate():
+        return form, services.OccurrenceFilters()
+    return form, services.OccurrenceFilters(
+        status=form.status.data or None,
+        agreement_id=int(form.agreement.data) if form.agreement.data else None,
+        partner_id=int(form.partner.data) if form.partner.data else None,
+        due_before=form.due_before.data,
+    )
 
 
 @blueprint.route("/deliverables/<int:occurrence_id>")
@@ -134,15 +150,7 @@ def download_file(file_id: int):
     if record is None:
         abort(404)
     get_occurrence_or_404(record.submission.occurrence_id, current_user)  # the same door as the page
-    path = path_for(record.stored_file.sha256)
-    if not path.exists():
-        current_app.logger.error("stored file missing: %s", path)
-        abort(404)
-    response = send_file(path, mimetype=record.stored_file.content_type, as_attachment=True,
-                         download_name=record.original_name, max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_stored(record.stored_file, record.original_name)
 
 
 @blueprint.route("/agreements/<int:agreement_id>/deliverables/new", methods=["GET", "POST"])

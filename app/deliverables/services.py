@@ -4,9 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from blinker import Namespace
 from dateutil.relativedelta import relativedelta
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import to_user_timezone
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -17,8 +19,12 @@ from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import can, visible_agreements_clause
 from app.core.storage import clean_filename, store
-from app.deliverables.models import RECURRENCES, Deliverable, Occurrence, Submission, SubmissionFile
+from app.deliverables.models import RECURRENCES, STATUS_LABELS, Deliverable, Occurrence, Submission, SubmissionFile
 from app.extensions import db
+
+# Sent inside the transaction of a hand-in, review or waiver (event: submitted,
+# accepted, sent_back, waived), so whatever a receiver writes commits with it.
+deliverable_changed = Namespace().signal("deliverable-changed")
 
 STEP = {"monthly": relativedelta(months=1), "quarterly": relativedelta(months=3), "yearly": relativedelta(years=1)}
 DEFAULT_MONTHS = {"once": 3, "monthly": 1, "quarterly": 3, "yearly": 12}
@@ -190,6 +196,8 @@ def submit(occurrence: Occurrence, uploads: list, *, note: str | None, by, expec
     audit.record("deliverable_submitted", occurrence, actor=by, object_type="deliverable_occurrences", changes={
         "submission": number, "files": [f.original_name for f in submission.files],
         "sha256": [f.stored_file.sha256 for f in submission.files]})
+    deliverable_changed.send(current_app._get_current_object(), occurrence=occurrence, event="submitted", by=by,
+                             comment=submission.note)
     return submission
 
 
@@ -215,6 +223,8 @@ def review(occurrence: Occurrence, *, decision: str, feedback: str | None, by, e
     audit.record(f"deliverable_{'accepted' if decision == 'accept' else 'sent_back'}", occurrence, actor=by,
                  object_type="deliverable_occurrences", comment=feedback,
                  changes={"submission": submission.number})
+    deliverable_changed.send(current_app._get_current_object(), occurrence=occurrence,
+                             event="accepted" if decision == "accept" else "sent_back", by=by, comment=feedback)
 
 
 def waive(occurrence: Occurrence, *, reason: str | None, by, expected_version: int) -> None:
@@ -232,6 +242,8 @@ def waive(occurrence: Occurrence, *, reason: str | None, by, expected_version: i
     occurrence.decided_by_id, occurrence.decided_at = by.id, utcnow()
     flush_or_conflict()
     audit.record("deliverable_waived", occurrence, actor=by, object_type="deliverable_occurrences", comment=reason)
+    deliverable_changed.send(current_app._get_current_object(), occurrence=occurrence, event="waived", by=by,
+                             comment=reason)
 
 
 STALE_OCCURRENCE = "This deliverable has changed since you opened it. Reload the page and try again."
@@ -259,6 +271,7 @@ class OccurrenceFilters:
     agreement_id: int | None = None
     partner_id: int | None = None
     due_before: date | None = None
+    due_after: date | None = None
 
 
 def occurrences_query(user, filters: OccurrenceFilters, today: date):
@@ -287,7 +300,29 @@ def occurrences_query(user, filters: OccurrenceFilters, today: date):
         query = query.where(Deliverable.responsible_organization_id == filters.partner_id)
     if filters.due_before:
         query = query.where(Occurrence.due_on <= filters.due_before)
+    if filters.due_after:
+        query = query.where(Occurrence.due_on >= filters.due_after)
     return query.order_by(Occurrence.due_on, Occurrence.id)
+
+
+def export_table(user, filters: OccurrenceFilters, today: date) -> tuple[list[str], list[list]]:
+    """Every occurrence of the list as filtered (no pages): headings and rows, in the reader's language.
+    Moments are given as dates in the reader's time zone."""
+    def local_date(moment):
+        return to_user_timezone(moment).date() if moment else None
+
+    headings = [_("Agreement"), _("Agreement title"), _("Deliverable"), _("Responsible"), _("Due on"),
+                _("Status"), _("Last handed in"), _("Decided on")]
+    rows = []
+    for occurrence in db.session.scalars(occurrences_query(user, filters, today)):
+        deliverable, latest = occurrence.deliverable, occurrence.latest_submission
+        rows.append([
+            deliverable.agreement.reference, deliverable.agreement.title, deliverable.title,
+            deliverable.responsible_organization.name, occurrence.due_on,
+            str(STATUS_LABELS[occurrence.status_on(today, due_window())]),
+            local_date(latest.submitted_at if latest else None), local_date(occurrence.decided_at),
+        ])
+    return headings, rows
 
 
 def partner_home(user, today: date) -> dict:

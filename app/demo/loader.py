@@ -404,6 +404,7 @@ def _settle(agreement: Agreement, entry: dict, users: dict[str, User]) -> None:
     """Pin the workflow, date the current stage and open the approvals it waits for."""
     from datetime import datetime, time, timezone
 
+    from app.demo.history import write_stage_history
     from app.workflow.engine import settle_state
 
     if entry.get("amendment_changes"):
@@ -415,6 +416,11 @@ def _settle(agreement: Agreement, entry: dict, users: dict[str, User]) -> None:
     settle_state(agreement, entered_at=entered_at if agreement.state_entered_at is None else None,
                  requested_by=owner)
     _plan_deliverables(agreement, entry)
+    # Backdated moves up to the current state, marked illustrative, so the stage analytics have a history.
+    people_by_role: dict[str, User] = {}
+    for user in users.values():
+        people_by_role.setdefault(user.role, user)
+    write_stage_history(agreement, owner=owner, people_by_role=people_by_role)
 
 
 ILLUSTRATIVE_PLAN = "Illustrative demo data: this deliverable and its dates are invented."

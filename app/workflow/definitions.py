@@ -52,6 +52,8 @@ class ApprovalStep:
     required_roles: tuple[str, ...]
     required_users: tuple[str, ...]
     exclude_requester: bool
+    sla_days: int | None = None  # None: the state's SLA applies
+
 
     @property
     def slots(self) -> tuple[str, ...]:
@@ -93,6 +95,18 @@ class State:
 
 
 @dataclass(frozen=True)
+class ReminderPolicy:
+    """When reminders go out for agreements of one type (the `reminders:` section)."""
+
+    deliverable_due_days: tuple[int, ...] = (7, 1)
+    deliverable_overdue_every_days: int = 7
+    deliverable_escalate_after_days: int = 14
+    approval_escalate_after_slas: int = 2
+    ending_days: tuple[int, ...] = (90, 60, 30)
+    stalled: bool = True
+
+
+@dataclass(frozen=True)
 class WorkflowDefinition:
     type: str
     label: dict[str, str]
@@ -102,6 +116,7 @@ class WorkflowDefinition:
     body: dict = field(repr=False, compare=False)
     # Deliverables every agreement of this type owes once active (see effect plan_default_deliverables).
     default_deliverables: tuple[dict, ...] = ()
+    reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
 
     @property
     def initial_state(self) -> str:
@@ -171,6 +186,9 @@ def _resolve_extends(file_name: str, data: dict, raw: dict[str, tuple[str, dict]
     own = {t.get("name"): t for t in (data.get("transitions") or []) if isinstance(t, dict)}
     transitions = [copy.deepcopy(own.pop(t.get("name"), t)) for t in merged.get("transitions") or []]
     merged["transitions"] = transitions + [copy.deepcopy(t) for t in own.values()]
+    for own_section in ("deliverables", "reminders"):
+        if own_section in data:
+            merged[own_section] = copy.deepcopy(data[own_section])
     merged.pop("extends", None)
     return merged
 
@@ -203,7 +221,8 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
     if workflow_type not in AGREEMENT_TYPES:
         problems.append(f"type {workflow_type!r} is not an agreement type ({', '.join(AGREEMENT_TYPES)})")
     label = label_of(body.get("label"), "workflow")
-    unknown_keys = set(body) - {"type", "label", "states", "transitions", "extends", "deliverables"}
+    unknown_keys = set(body) - {"type", "label", "states", "transitions", "extends", "deliverables",
+                                  "reminders"}
     if unknown_keys:
         problems.append(f"unknown keys: {', '.join(sorted(unknown_keys))}")
 
@@ -348,13 +367,51 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
             problems.append(f"{where}: months_after must be a whole number of months (0 to 120)")
         default_deliverables.append({**line, "title": label_of(line.get("title"), where)})
 
+    reminders = _parse_reminders(body.get("reminders"), problems)
+
     if not problems:
         problems.extend(_graph_problems(states, transitions))
     if problems:
         raise DefinitionError([(file_name, message) for message in problems])
     return WorkflowDefinition(type=str(workflow_type), label=label, states=states, transitions=tuple(transitions),
                               checksum=checksum_of(body), body=body,
-                              default_deliverables=tuple(default_deliverables))
+                              default_deliverables=tuple(default_deliverables), reminders=reminders)
+
+
+def _parse_reminders(spec, problems: list[str]) -> ReminderPolicy:
+    """The `reminders:` section; anything left out keeps the default."""
+    if spec is None:
+        return ReminderPolicy()
+    defaults = ReminderPolicy()
+    if not isinstance(spec, dict):
+        problems.append("reminders: must be a mapping")
+        return defaults
+    unknown = set(spec) - set(ReminderPolicy.__dataclass_fields__)
+    if unknown:
+        problems.append(f"reminders: unknown keys {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for name in ("deliverable_due_days", "ending_days"):
+        if name in spec:
+            days = spec[name]
+            if not isinstance(days, list) or not all(isinstance(d, int) and not isinstance(d, bool)
+                                                     and 0 <= d <= 3650 for d in days):
+                problems.append(f"reminders: {name} must be a list of whole numbers of days (0 to 3650)")
+            else:
+                values[name] = tuple(sorted(set(days), reverse=True))
+    for name in ("deliverable_overdue_every_days", "deliverable_escalate_after_days",
+                 "approval_escalate_after_slas"):
+        if name in spec:
+            number = spec[name]
+            if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= 3650:
+                problems.append(f"reminders: {name} must be a whole number ≥ 1")
+            else:
+                values[name] = number
+    if "stalled" in spec:
+        if not isinstance(spec["stalled"], bool):
+            problems.append("reminders: stalled must be true or false")
+        else:
+            values["stalled"] = spec["stalled"]
+    return ReminderPolicy(**{**defaults.__dict__, **values})
 
 
 def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) -> Approval | None:
@@ -373,7 +430,7 @@ def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) 
             problems.append(f"{step_where}: must be a mapping")
             continue
         unknown = set(step) - {"name", "roles", "users", "mode", "quorum", "required_roles", "required_users",
-                               "exclude_requester"}
+                               "exclude_requester", "sla_days"}
         if unknown:
             problems.append(f"{step_where}: unknown keys {', '.join(sorted(unknown))}")
         roles = tuple(step.get("roles") or ())
@@ -407,9 +464,14 @@ def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) 
         if not isinstance(exclude, bool):
             problems.append(f"{step_where}: exclude_requester must be true or false")
             exclude = True
+        sla = step.get("sla_days")
+        if sla is not None and (not isinstance(sla, int) or isinstance(sla, bool) or sla < 1):
+            problems.append(f"{step_where}: sla_days must be a whole number of days ≥ 1")
+            sla = None
         steps.append(ApprovalStep(
             name=str(step.get("name") or f"step_{number}"), roles=roles, users=users, mode=str(mode),
             quorum=quorum, required_roles=required_roles, required_users=required_users, exclude_requester=exclude,
+            sla_days=sla,
         ))
     return Approval(steps=tuple(steps), reject_to=str(reject_to))
 

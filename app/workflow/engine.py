@@ -323,7 +323,9 @@ def decide(agreement, transition_name: str, *, by, decision: str, comment: str |
                           "on_behalf_of": identity.email if identity is not by else None},
                  comment=(comment or "") + on_behalf if (comment or on_behalf) else None)
     agreement.updated_at = utcnow()  # bumps the version: concurrent deciders serialise on it
-    approval_recorded.send(current_app._get_current_object(), agreement=agreement, decision=decision, by=by)
+    approval_recorded.send(current_app._get_current_object(), agreement=agreement, decision=decision, by=by,
+                           transition=transition.name, step=option.approval_step.name, comment=comment,
+                           round=round_)
     if decision == "reject":
         round_.status, round_.closed_at = "rejected", utcnow()
         _move(agreement, transition.name, transition.approval.reject_to, by=by, comment=comment,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from app.auth.models import User
 from app.core.errors import DomainError
 from app.core.responses import done, form_errors, refused
 from app.core.permissions import can, get_agreement_or_404, require
-from app.core.storage import path_for
+from app.core.storage import send_stored
 from app.extensions import db
 from app.workflow import engine, services
 from app.workflow.diagram import render_svg
@@ -211,15 +211,7 @@ def download_document(agreement_id: int, document_id: int):
     document = db.session.get(AgreementDocument, document_id)
     if document is None or document.agreement_id != agreement.id:
         abort(404)
-    path = path_for(document.stored_file.sha256)
-    if not path.exists():
-        current_app.logger.error("stored file missing: %s", path)
-        abort(404)
-    response = send_file(path, mimetype=document.stored_file.content_type, as_attachment=True,
-                         download_name=document.original_name, max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_stored(document.stored_file, document.original_name)
 
 
 @blueprint.route("/inbox")

@@ -45,6 +45,11 @@ GET_ROUTES = [
     ("/agreements/{b}", expect(200, partner=404)),
     ("/agreements/999999", expect(404)),
     ("/agreements/{a}/edit", only({"admin", "officer", "manager"}, partner_b=404)),
+    ("/agreements/{a}/summary", expect(200, partner_b=404)),
+    ("/agreements/{b}/summary", expect(200, partner=404)),
+    ("/agreements/999999/summary", expect(404)),
+    ("/agreements/export.csv", expect(200)),
+    ("/agreements/export.xlsx", expect(200)),
     ("/organizations/", expect(200)),
     ("/organizations/new", only(EDITORS)),
     ("/organizations/{org_a}", expect(200, partner_b=404)),
@@ -70,7 +75,36 @@ GET_ROUTES = [
     ("/deliverables/{occ_a}", expect(200, partner_b=404)),
     ("/deliverables/{occ_b}", expect(200, partner=404)),
     ("/deliverables/files/999999", expect(404)),
+    ("/deliverables/export.csv", expect(200)),
+    ("/deliverables/export.xlsx", expect(200)),
     ("/agreements/{a}/deliverables/new", only({"admin", "officer", "manager"}, partner_b=404)),
+    ("/notifications", expect(200)),
+    ("/notifications/{notice}/open", expect(404, officer=302)),
+    ("/notifications/999999/open", expect(404)),
+    ("/account/notifications", expect(200)),
+    ("/calendar/not-a-token.ics", expect(404, anonymous=404)),
+    ("/admin/outbox", only({"admin", "auditor"})),
+    ("/admin/outbox/{mail}", only({"admin", "auditor"})),
+    ("/admin/outbox/{mail}/html", only({"admin", "auditor"})),
+    ("/admin/outbox/999999", only({"admin", "auditor"}, ok=404)),
+    ("/account/tokens", expect(200)),
+    # Partners have one home, their portal.
+    ("/dashboard", expect(200, partner=302, partner_b=302)),
+    ("/portfolio/board", expect(200)),
+    ("/portfolio/timeline", expect(200)),
+    ("/portfolio/calendar", expect(200)),
+    ("/portfolio/analytics", only(MINISTRY)),
+    ("/api/v1/docs", expect(200, anonymous=200)),
+    ("/api/v1/openapi.json", expect(200, anonymous=200)),
+    # A session cookie never authenticates the API: only a Bearer token does (tests/integration/test_api*.py).
+    ("/api/v1/me", expect(401, anonymous=401)),
+    ("/api/v1/agreements", expect(401, anonymous=401)),
+    ("/api/v1/agreements/{a}/transitions", expect(401, anonymous=401)),
+    ("/api/v1/deliverables", expect(401, anonymous=401)),
+    ("/api/v1/deliverables/files/999999/content", expect(401, anonymous=401)),
+    ("/api/v1/organizations", expect(401, anonymous=401)),
+    ("/api/v1/signing-events", expect(401, anonymous=401)),
+    ("/api/v1/notifications", expect(401, anonymous=401)),
 ]
 
 # POSTs with a valid CSRF token and an invalid form: allowed roles get the form
@@ -102,6 +136,22 @@ POST_ROUTES = [
     ("/deliverables/{occ_a}/review", only({"admin", "officer", "manager"}, ok=303, partner_b=404)),
     ("/deliverables/{occ_a}/waive", only({"admin", "manager"}, ok=303, partner_b=404)),
     ("/agreements/{a}/deliverables/new", only({"admin", "officer", "manager"}, ok=422, partner_b=404)),
+    # Notices are their recipient's alone; the rest only needs the CSRF token.
+    ("/notifications/{notice}/read", expect(404, officer=303)),
+    ("/notifications/read-all", expect(303)),
+    ("/account/notifications", expect(303)),
+    ("/account/calendar", expect(303)),
+    ("/account/calendar/revoke", expect(303)),
+    # A message that has not failed cannot be sent again: the admin is told so on the page.
+    ("/admin/outbox/{mail}/retry", only({"admin"}, ok=303)),
+    ("/admin/outbox/pause", only({"admin"}, ok=303)),
+    ("/account/tokens", expect(422)),
+    ("/account/tokens/999999/revoke", expect(404)),
+    ("/api/v1/agreements", expect(401, anonymous=401)),
+    ("/api/v1/agreements/{a}/transitions", expect(401, anonymous=401)),
+    ("/api/v1/deliverables/{occ_a}/submissions", expect(401, anonymous=401)),
+    ("/api/v1/deliverables/{occ_a}/review", expect(401, anonymous=401)),
+    ("/api/v1/notifications/{notice}/read", expect(401, anonymous=401)),
 ]
 
 
@@ -122,9 +172,17 @@ def ids(world):
     event_b_only = factories.event("Cérémonie B")
     world.agreement_b.signing_event_id = event_b_only.id
     from app.extensions import db
+    from app.notifications.models import Notification, OutboxMessage
 
+    notice = Notification(user_id=world.users["officer"].id, kind="agreement_moved", category="agreement_activity",
+                          params={"reference": "X"}, link=f"/agreements/{world.agreement_a.id}")
+    mail = OutboxMessage(to_address="someone@example.org", language="en", category="agreement_activity",
+                         kind="agreement_moved", subject="Subject", body_text="Text", body_html="<p>HTML</p>",
+                         message_id="<matrix@example.org>")
+    db.session.add_all([notice, mail])
     db.session.commit()
     return {
+        "notice": notice.id, "mail": mail.id,
         "a": world.agreement_a.id, "b": world.agreement_b.id,
         "org_a": world.partner_a.id, "org_b": world.partner_b.id, "ministry": world.ministry.id,
         "event": world.event.id, "event_b_only": event_b_only.id, "user": world.users["officer"].id,

@@ -86,10 +86,78 @@
       update();
     });
 
+    // <button data-print hidden>: opens the browser's print dialog. Hidden until now,
+    // since without JavaScript it could do nothing (the browser's own Print still works).
+    document.querySelectorAll("[data-print]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        window.print();
+      });
+    });
+
+    // <button data-copy="#field" hidden>: copies the field's text (shown only where the
+    // clipboard is available); [data-select-on-focus] selects a read-only value for copying by hand.
+    document.querySelectorAll("[data-copy]").forEach(function (button) {
+      var field = document.querySelector(button.getAttribute("data-copy"));
+      if (!field || !navigator.clipboard) {
+        return;
+      }
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        navigator.clipboard.writeText(field.value).then(function () {
+          button.classList.add("active");
+        });
+      });
+    });
+    document.querySelectorAll("[data-select-on-focus]").forEach(function (field) {
+      field.addEventListener("focus", function () {
+        field.select();
+      });
+    });
+
     // After a failed submission, put the cursor on the first field to correct.
     var invalid = document.querySelector("main .is-invalid");
     if (invalid && typeof invalid.focus === "function") {
       invalid.focus();
     }
   });
+})();
+
+// The portfolio board links to one action of an agreement (/agreements/<id>#action-<name>).
+// A move that needs a reason sits in a closed <details>: open it and put the cursor in it.
+(function () {
+  "use strict";
+
+  function openLinkedAction() {
+    var id = decodeURIComponent(window.location.hash.slice(1));
+    if (id.indexOf("action-") !== 0) {
+      return;
+    }
+    var item = document.getElementById(id);
+    if (!item) {
+      return;
+    }
+    item.querySelectorAll("details.action-details").forEach(function (details) {
+      details.open = true;
+    });
+    // The first field or button that can take the focus (an optional comment stays folded away).
+    var fields = item.querySelectorAll("textarea, input:not([type='hidden']), select, button:not([disabled])");
+    for (var i = 0; i < fields.length; i += 1) {
+      fields[i].focus({ preventScroll: true });
+      if (document.activeElement === fields[i]) {
+        break;
+      }
+    }
+    item.scrollIntoView({ block: "center" });
+  }
+
+  // After the page has loaded: the browser's own jump to the fragment would take the focus back.
+  if (document.readyState === "complete") {
+    window.setTimeout(openLinkedAction, 0);
+  } else {
+    window.addEventListener("load", function () {
+      window.setTimeout(openLinkedAction, 0);
+    });
+  }
+  window.addEventListener("hashchange", openLinkedAction);
 })();

@@ -1,0 +1,119 @@
+"""What the printable summary of one agreement shows, computed once per request.
+
+It never shows more than the agreement's own page: the stage history and past
+approval rounds only to those who may read the agreement's history (the
+ministry), the approvals still waiting to everyone who sees the agreement.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import gettext as _
+
+from app.core.audit import history_for
+from app.core.permissions import can
+from app.workflow import engine
+
+
+@dataclass
+class StageChange:
+    occurred_at: datetime
+    from_state: str | None  # None for the agreement's creation
+    to_state: str
+    transition_label: str | None
+    actor_name: str
+    comment: str | None
+    is_automatic: bool
+
+
+@dataclass
+class DecisionView:
+    step_number: int | None  # None when the approval has a single step
+    decision: str  # approve | reject
+    approver: object | None
+    counted_user: object
+    is_delegated: bool
+    decided_at: datetime
+    comment: str | None
+
+
+@dataclass
+class RoundView:
+    transition_label: str
+    status: str  # open | approved | rejected | cancelled
+    requested_by: object | None
+    requested_at: datetime
+    closed_at: datetime | None
+    decisions: list[DecisionView]
+
+
+@dataclass
+class AgreementSummary:
+    shows_history: bool
+    stage_changes: list[StageChange]
+    approval_rounds: list[RoundView]
+    deliverables: list
+
+
+def build_summary(agreement, user) -> AgreementSummary:
+    """The stage history, approval rounds and deliverables of `agreement` as `user` may see them."""
+    definition = engine.definition_for(agreement)
+    shows_history = can(user, "agreement.history", agreement)
+    return AgreementSummary(
+        shows_history=shows_history,
+        stage_changes=_stage_changes(agreement, definition) if shows_history else [],
+        approval_rounds=_approval_rounds(agreement, definition, include_past=shows_history),
+        deliverables=sorted(getattr(agreement, "deliverables", []), key=lambda d: (d.first_due_on, d.id)),
+    )
+
+
+def _actor_name(event) -> str:
+    if event.actor is not None:
+        return event.actor.full_name
+    return _("System") if event.actor_label == "system" else event.actor_label
+
+
+def _stage_changes(agreement, definition) -> list[StageChange]:
+    """Creation and every change of state from the audit trail, oldest first."""
+    changes = []
+    for event in reversed(history_for("agreements", agreement.id)):
+        recorded = event.changes if isinstance(event.changes, dict) else {}
+        after = recorded.get("after") if isinstance(recorded.get("after"), dict) else {}
+        before = recorded.get("before") if isinstance(recorded.get("before"), dict) else {}
+        if event.action == "created":
+            to_state = after.get("state") or definition.initial_state
+            changes.append(StageChange(event.occurred_at, None, to_state, None, _actor_name(event), event.comment,
+                                       False))
+        elif event.action == "transition" and after.get("state"):
+            transition = definition.transition(recorded.get("transition") or "")
+            label = engine.label(transition.label) if transition else None
+            if recorded.get("approval") == "rejected":
+                label = _("Sent back")  # moved by the approval transition, but the other way
+            changes.append(StageChange(event.occurred_at, before.get("state"), after["state"], label,
+                                       _actor_name(event), event.comment, bool(recorded.get("automatic_on"))))
+    return changes
+
+
+def _approval_rounds(agreement, definition, *, include_past: bool) -> list[RoundView]:
+    rounds = []
+    for round_ in agreement.approval_rounds:
+        is_waiting = round_.status == "open" and round_.from_state == agreement.state
+        if not (is_waiting or include_past):
+            continue
+        if round_.status in ("open", "cancelled") and not round_.decisions and not is_waiting:
+            continue  # opened on entering a state that was left another way: nothing happened in it
+        transition = definition.transition(round_.transition)
+        steps = [step.name for step in transition.approval.steps] if transition and transition.approval else []
+        decisions = [
+            DecisionView(
+                step_number=steps.index(d.step) + 1 if len(steps) > 1 and d.step in steps else None,
+                decision=d.decision, approver=d.approver, counted_user=d.counted_user,
+                is_delegated=d.is_delegated, decided_at=d.decided_at, comment=d.comment)
+            for d in round_.decisions
+        ]
+        rounds.append(RoundView(
+            transition_label=engine.label(transition.label) if transition else round_.transition,
+            status=round_.status, requested_by=round_.requested_by, requested_at=round_.requested_at,
+            closed_at=round_.closed_at, decisions=decisions))
+    return rounds

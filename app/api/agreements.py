@@ -1,0 +1,231 @@
+"""/api/v1/agreements: the list, one agreement, its moves, approvals, history and documents."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import abort, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.agreements import services
+from app.agreements.models import Agreement
+from app.api import schemas
+from app.api.core import api_blueprint, api_user, committed, errors, file_download, page_of
+from app.core.audit import history_for
+from app.core.permissions import can, get_agreement_or_404
+from app.core.storage import send_stored
+from app.extensions import db
+from app.workflow import engine
+from app.workflow.models import AgreementDocument, ApprovalRound
+
+blueprint = api_blueprint("agreements", "Agreements, their workflow moves, approvals, history and documents.")
+
+
+def texts(obj, name: str) -> dict:
+    return {lang: getattr(obj, f"{name}_{lang}", None) for lang in ("ar", "fr", "en")}
+
+
+def person(user) -> dict | None:
+    return {"id": user.id, "name": user.full_name} if user is not None else None
+
+
+def organization_ref(organization) -> dict:
+    return {"id": organization.id, "name": organization.name, "acronym": organization.acronym}
+
+
+def present(agreement: Agreement) -> dict:
+    user = api_user()
+    return {
+        "id": agreement.id, "reference": agreement.reference, "type": agreement.type, "state": agreement.state,
+        "state_label": agreement.state_label, "title": agreement.title, "titles": texts(agreement, "title"),
+        "summaries": texts(agreement, "summary"),
+        "notes": agreement.notes if can(user, "agreement.notes") else None,
+        "owner": person(agreement.owner), "parent_id": agreement.parent_id,
+        "signing_event_id": agreement.signing_event_id, "signed_on": agreement.signed_on,
+        "effective_on": agreement.effective_on, "expires_on": agreement.expires_on,
+        "state_entered_at": agreement.state_entered_at,
+        "parties": [{"organization": organization_ref(p.organization), "role": p.role} for p in agreement.parties],
+        "version": agreement.version, "created_at": agreement.created_at, "updated_at": agreement.updated_at,
+        "url": url_for("agreements.view_agreement", agreement_id=agreement.id),
+    }
+
+
+@blueprint.route("/agreements", methods=["GET"])
+@blueprint.arguments(schemas.AgreementQuerySchema, location="query", as_kwargs=True)
+@blueprint.response(200, schemas.page_schema(schemas.AgreementSchema, "AgreementPage"))
+@errors(blueprint, 403, 422)
+def list_agreements(page, per_page, **filters):
+    """The agreements the caller may see, filtered, newest first."""
+    user = api_user()
+    if not can(user, "agreement.list"):
+        abort(403)
+    query = services.agreements_query(user, services.AgreementFilters(
+        state=filters.get("state"), type=filters.get("type"), partner_id=filters.get("partner"),
+        year=filters.get("year"), q=filters.get("q"), signed_after=filters.get("signed_after"),
+        signed_before=filters.get("signed_before"), ends_after=filters.get("ends_after"),
+        ends_before=filters.get("ends_before")))
+    result = page_of(query, {"page": page, "per_page": per_page})
+    result["items"] = [present(a) for a in result["items"]]
+    return result
+
+
+@blueprint.route("/agreements", methods=["POST"])
+@blueprint.arguments(schemas.AgreementInputSchema)
+@blueprint.response(201, schemas.AgreementSchema)
+@errors(blueprint, 400, 403, 409, 413, 422)
+@committed
+def create_agreement(payload):
+    """Create a draft agreement (ministry editors)."""
+    user = api_user()
+    if not can(user, "agreement.create"):
+        abort(403)
+    agreement = services.create_agreement(_data(payload, None), by=user)
+    return present(agreement)
+
+
+@blueprint.route("/agreements/<int:agreement_id>", methods=["GET"])
+@blueprint.response(200, schemas.AgreementSchema)
+@errors(blueprint, 403, 404)
+def get_agreement(agreement_id: int):
+    return present(get_agreement_or_404(agreement_id, api_user()))
+
+
+@blueprint.route("/agreements/<int:agreement_id>", methods=["PATCH"])
+@blueprint.arguments(schemas.AgreementPatchSchema)
+@blueprint.response(200, schemas.AgreementSchema)
+@errors(blueprint, 400, 403, 404, 409, 413, 422)
+@committed
+def update_agreement(payload, agreement_id: int):
+    """Change some fields; the others keep their values. Send `version` to be told (409) of a concurrent edit."""
+    agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")
+    version = payload.pop("version", agreement.version)
+    services.update_agreement(agreement, _data(payload, agreement), by=api_user(), expected_version=version)
+    return present(agreement)
+
+
+def _data(payload: dict, agreement: Agreement | None) -> services.AgreementData:
+    """The service's plain values: the payload over the agreement's current ones (for PATCH)."""
+    current = {}
+    if agreement is not None:
+        current = {name: getattr(agreement, name) for name in (
+            "type", "title_ar", "title_fr", "title_en", "summary_ar", "summary_fr", "summary_en", "notes",
+            "owner_id", "parent_id", "signing_event_id", "signed_on", "effective_on", "expires_on")}
+        current["parties"] = [(p.organization_id, p.role) for p in agreement.parties]
+    values = {**current, **{k: v for k, v in payload.items() if k != "parties"}}
+    if "parties" in payload:
+        values["parties"] = [(p["organization_id"], p["role"]) for p in payload["parties"] or []]
+    return services.AgreementData(**values)
+
+
+# --- workflow -----------------------------------------------------------------------------
+
+def present_option(option, agreement) -> dict:
+    transition = option.transition
+    reasons = [str(r) for r in option.reasons]
+    # The pages take a move's documents in its form; the API has no upload for them,
+    # so a document not already on file blocks the move here (as POST would say).
+    on_file = {d.kind for d in agreement.documents}
+    reasons += [_("Missing document: %(kind)s.", kind=engine.document_label(kind))
+                for kind in transition.documents if kind not in on_file and not option.is_approval]
+    return {
+        "name": transition.name, "label": engine.label(transition.label), "allowed": option.is_allowed and not reasons,
+        "reasons": list(dict.fromkeys(reasons)), "comment": transition.comment,
+        "fields_": list(transition.fields), "documents": list(transition.documents),
+        "is_approval": transition.approval is not None,
+        "approval_step": option.approval_step.name if option.approval_step else None,
+        "acting_for": option.acting_for.full_name if option.acting_for else None, "target": transition.target,
+    }
+
+
+@blueprint.route("/agreements/<int:agreement_id>/transitions", methods=["GET"])
+@blueprint.response(200, schemas.TransitionOptionSchema(many=True))
+@errors(blueprint, 403, 404)
+def list_transitions(agreement_id: int):
+    """The moves the caller may see from the agreement's stage: allowed now, or blocked and why."""
+    user = api_user()
+    agreement = get_agreement_or_404(agreement_id, user)
+    if not can(user, "agreement.act", agreement):
+        return []
+    return [present_option(o, agreement) for o in engine.actions_for(agreement, user, date.today())]
+
+
+@blueprint.route("/agreements/<int:agreement_id>/transitions", methods=["POST"])
+@blueprint.arguments(schemas.TransitionInputSchema)
+@blueprint.response(200, schemas.TransitionResultSchema)
+@errors(blueprint, 400, 403, 404, 409, 413, 422)
+@committed
+def take_transition(payload, agreement_id: int):
+    """Take a move (or decide an approval). 409 when it is no longer possible or the agreement changed."""
+    user = api_user()
+    agreement = get_agreement_or_404(agreement_id, user, need="act")
+    version = payload.get("version", agreement.version)
+    transition = engine.definition_for(agreement).transition(payload["transition"])
+    if transition is None:
+        from app.workflow.engine import WorkflowError
+
+        raise WorkflowError(_("This action is no longer possible: the agreement has moved on."))
+    if transition.approval is not None:
+        engine.decide(agreement, transition.name, by=user, decision=payload.get("decision") or "approve",
+                      comment=payload.get("comment"), expected_version=version)
+    else:
+        engine.take(agreement, transition.name, by=user, comment=payload.get("comment"),
+                    values=payload.get("fields_") or {}, expected_version=version)
+    return {"agreement": present(agreement),
+            "message": _("The agreement is now in the stage “%(state)s”.", state=agreement.state_label)}
+
+
+@blueprint.route("/agreements/<int:agreement_id>/approvals", methods=["GET"])
+@blueprint.response(200, schemas.ApprovalRoundSchema(many=True))
+@errors(blueprint, 403, 404)
+def list_approvals(agreement_id: int):
+    """Every approval round of the agreement with its decisions, newest first."""
+    agreement = get_agreement_or_404(agreement_id, api_user())
+    rounds = db.session.scalars(select(ApprovalRound).where(ApprovalRound.agreement_id == agreement.id)
+                                .order_by(ApprovalRound.requested_at.desc(), ApprovalRound.id.desc()))
+    return [{
+        "id": r.id, "transition": r.transition, "from_state": r.from_state, "status": r.status,
+        "requested_at": r.requested_at, "requested_by": person(r.requested_by), "closed_at": r.closed_at,
+        "decisions": [{"step": d.step, "decision": d.decision, "by": person(d.approver),
+                       "counted_for": person(d.counted_user), "comment": d.comment, "decided_at": d.decided_at}
+                      for d in r.decisions],
+    } for r in rounds]
+
+
+@blueprint.route("/agreements/<int:agreement_id>/history", methods=["GET"])
+@blueprint.response(200, schemas.AuditEventSchema(many=True))
+@errors(blueprint, 403, 404)
+def list_history(agreement_id: int):
+    """The agreement's audit trail, newest first (ministry staff)."""
+    user = api_user()
+    agreement = get_agreement_or_404(agreement_id, user)
+    if not can(user, "agreement.history", agreement):
+        abort(403)
+    return [{"id": e.id, "occurred_at": e.occurred_at, "actor": e.actor_label, "action": e.action,
+             "changes": e.changes or {}, "comment": e.comment} for e in history_for("agreements", agreement.id)]
+
+
+@blueprint.route("/agreements/<int:agreement_id>/documents", methods=["GET"])
+@blueprint.response(200, schemas.DocumentSchema(many=True))
+@errors(blueprint, 403, 404)
+def list_documents(agreement_id: int):
+    """Text versions, the signed copy and other files of the agreement."""
+    agreement = get_agreement_or_404(agreement_id, api_user(), need="documents")
+    documents = db.session.scalars(select(AgreementDocument).where(AgreementDocument.agreement_id == agreement.id)
+                                   .order_by(AgreementDocument.uploaded_at, AgreementDocument.id))
+    return [{
+        "id": d.id, "kind": d.kind, "name": d.original_name, "sha256": d.stored_file.sha256,
+        "size": d.stored_file.size, "content_type": d.stored_file.content_type, "uploaded_at": d.uploaded_at,
+        "uploaded_by": person(d.uploaded_by),
+        "download_url": url_for("api_agreements.download_document", agreement_id=agreement.id, document_id=d.id),
+    } for d in documents]
+
+
+@blueprint.route("/agreements/<int:agreement_id>/documents/<int:document_id>/content", methods=["GET"])
+@file_download(blueprint)
+@errors(blueprint, 403, 404)
+def download_document(agreement_id: int, document_id: int):
+    agreement = get_agreement_or_404(agreement_id, api_user(), need="documents")
+    document = db.session.get(AgreementDocument, document_id) if document_id < 2**31 else None
+    if document is None or document.agreement_id != agreement.id:
+        abort(404)
+    return send_stored(document.stored_file, document.original_name)

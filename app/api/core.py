@@ -1,0 +1,161 @@
+"""The API's frame: flask-smorest for the OpenAPI document and input validation,
+Bearer-token authentication, problem+json errors, pagination.
+
+Why flask-smorest: it works with a plain Flask app and blueprints (APIFlask
+replaces the Flask class), validates query, JSON and multipart input with
+marshmallow schemas and generates the OpenAPI 3 document from the same schemas
+and decorators, so the document cannot drift from the code.
+"""
+from __future__ import annotations
+
+import http
+from functools import wraps
+
+from flask import abort, g, request
+from flask_smorest import Api, Blueprint
+from flask_smorest.utils import prepare_response
+from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import CombinedMultiDict
+
+from app.api.schemas import ProblemSchema
+
+API_PREFIX = "/api/v1"
+PROBLEM = "application/problem+json"
+# Paths under the prefix that need no token: the description of the API itself.
+PUBLIC_PATHS = {f"{API_PREFIX}/openapi.json", f"{API_PREFIX}/docs"}
+
+
+class SharakaApi(Api):
+    """Errors are documented as they are sent: problem+json (RFC 9457)."""
+
+    ERROR_SCHEMA = ProblemSchema
+    # No catch-all "default" response: each operation lists the errors it gives
+    # (see `errors`), so a client (or a contract test) can tell an undocumented one.
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_responses(self):
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM if status >= 400 else self.DEFAULT_RESPONSE_CONTENT_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+
+
+api = SharakaApi()
+
+
+class ApiArgumentsParser(FlaskParser):
+    """webargs reads form fields and files apart; a multipart hand-in carries both in one body,
+    so "form" here reads the two together and one schema documents the whole body."""
+
+    def load_form(self, req, schema):
+        return self._makeproxy(CombinedMultiDict([req.form, req.files]), schema)
+
+
+class ApiBlueprint(Blueprint):
+    ARGUMENTS_PARSER = ApiArgumentsParser()
+
+
+def api_blueprint(name: str, description: str) -> Blueprint:
+    return ApiBlueprint(f"api_{name}", __name__, url_prefix=API_PREFIX, description=description)
+
+
+# A download is sent with the stored file's own type, one of those app/core/storage.py
+# recognises by content; documented as such so clients (and contract tests) can rely on it.
+FILE_TYPES = (
+    "application/pdf", "image/png", "image/jpeg", "application/zip",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
+)
+
+
+def file_download(blueprint: Blueprint):
+    """Document a 200 answer that is a stored file, as an attachment."""
+    content = {media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in FILE_TYPES}
+    return blueprint.doc(responses={"200": {"description": "The file, as an attachment.", "content": content}})
+
+
+def errors(blueprint: Blueprint, *codes: int):
+    """Document the error answers an operation may give (401 always: every call needs a token)."""
+    def decorate(view):
+        for code in sorted({401, *codes}):
+            view = blueprint.alt_response(code, response=http.HTTPStatus(code).name)(view)
+        return view
+    return decorate
+
+
+def init_api(app) -> None:
+    from app.api import agreements, deliverables, directory
+    from app.extensions import csrf
+
+    app.config.setdefault("API_TITLE", "Sharaka API")
+    app.config.setdefault("API_VERSION", "v1")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", API_PREFIX)
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    api.init_app(app, spec_kwargs={
+        "info": {"description": (
+            "The partnership agreements of the ministry, under the same rules as the pages. "
+            "Authenticate with a personal token: `Authorization: Bearer shk_…` (create one on your "
+            "profile page or with `flask users create-token`). Errors are application/problem+json.")},
+        "security": [{"bearerAuth": []}],
+        "servers": [{"url": "/"}],
+    })
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    for module in (agreements, deliverables, directory):
+        api.register_blueprint(module.blueprint)
+        # No cookie ever authenticates an API call, so there is no cross-site request to forge.
+        csrf.exempt(module.blueprint)
+    app.before_request(authenticate_api_request)
+
+
+def authenticate_api_request():
+    """Every API call needs a valid Bearer token; the session cookie is ignored here."""
+    if not request.path.startswith(API_PREFIX + "/") or request.path in PUBLIC_PATHS:
+        return None
+    from app.api.tokens import user_for_token
+    from app.extensions import db
+
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    user = user_for_token(secret.strip()) if scheme.lower() == "bearer" else None
+    if user is None:
+        db.session.rollback()
+        abort(401)
+    try:
+        db.session.commit()  # the token's last use
+    except Exception:  # a busy database must not refuse the call for a timestamp
+        db.session.rollback()
+    # Flask-Login reads the user from here: current_user is the token's owner for this request only.
+    g._login_user = user
+    g.api_user = user
+    return None
+
+
+def api_user():
+    return g.api_user
+
+
+def page_of(query, args) -> dict:
+    """A page of `query` with its total, from ?page= and ?per_page=."""
+    from app.extensions import db
+
+    page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False, count=True)
+    return {"items": page.items, "total": page.total, "page": page.page, "per_page": page.per_page,
+            "pages": page.pages}
+
+
+def committed(view):
+    """Commit a successful write once, mapping a lost race to 409."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        from app.core.db import commit_or_conflict
+
+        result = view(*args, **kwargs)
+        commit_or_conflict()
+        return result
+    return wrapper
+

@@ -1,0 +1,61 @@
+"""Pages around the API: a person's tokens, and the API's documentation (served offline)."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app.api import tokens
+from app.api.core import API_PREFIX
+from app.api.forms import TokenForm
+from app.api.models import ApiToken
+from app.core.errors import ValidationFailed
+from app.core.forms import apply_field_errors
+from app.core.permissions import require
+from app.core.responses import done, form_errors, refused
+from app.extensions import db
+from app.notifications.forms import ConfirmForm
+
+blueprint = Blueprint("api_pages", __name__)
+
+
+@blueprint.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def list_tokens():
+    require(current_user, "token.manage")
+    form = TokenForm()
+    if form.validate_on_submit():
+        try:
+            _token, secret = tokens.create_token(current_user, form.name.data, by=current_user)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_field_errors(form, error)
+        else:
+            # Shown once on the next page; only its hash is stored.
+            session["new_api_token"] = secret
+            return done(url_for("api_pages.list_tokens"), _("Token created: copy it now, it is shown only once."))
+    status = 422 if form.errors else 200
+    return render_template("api/tokens.html", form=form, tokens=tokens.tokens_of(current_user),
+                           new_token=session.pop("new_api_token", None), confirm=ConfirmForm(),
+                           docs_url=url_for("api_pages.api_docs")), status
+
+
+@blueprint.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id: int):
+    require(current_user, "token.manage")
+    back = url_for("api_pages.list_tokens")
+    token = db.session.get(ApiToken, token_id) if token_id < 2**31 else None
+    if token is None or token.user_id != current_user.id:  # someone else's token does not exist for you
+        abort(404)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    tokens.revoke_token(token, by=current_user)
+    return done(back, _("The token “%(name)s” no longer works.", name=token.name))
+
+
+@blueprint.route(f"{API_PREFIX}/docs")
+def api_docs():
+    """Swagger UI, vendored (no CDN), reading /api/v1/openapi.json."""
+    return render_template("api/docs.html", spec_url=url_for("api-docs.openapi_json"))

@@ -1,0 +1,322 @@
+"""What the API reads and writes, as marshmallow schemas: they validate input and
+generate the OpenAPI document. Business rules stay in the services."""
+from __future__ import annotations
+
+from flask_smorest.fields import Upload
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+
+from app.agreements.models import AGREEMENT_STATES, AGREEMENT_TYPES
+
+MAX_ID = 2**31 - 1
+Id = lambda **kw: fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), **kw)  # noqa: E731
+# In a query string every value is text: an id there is parsed from it (strict would refuse "3").
+QueryId = lambda **kw: fields.Integer(validate=validate.Range(1, MAX_ID), **kw)  # noqa: E731
+Text = lambda n, **kw: fields.String(validate=validate.Length(max=n), **kw)  # noqa: E731
+Texts = lambda: fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),  # noqa: E731
+                            metadata={"description": "The text in Arabic, French and English ({ar, fr, en})."})
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, with field errors for invalid input."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class QuerySchema(Schema):
+    # Unknown query arguments are ignored, as browsers and proxies add their own.
+    class Meta:
+        unknown = EXCLUDE
+
+
+class PageQuerySchema(QuerySchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+
+
+def page_schema(item_schema, name: str):
+    return Schema.from_dict({
+        "items": fields.List(fields.Nested(item_schema)),
+        "total": fields.Integer(), "page": fields.Integer(), "per_page": fields.Integer(),
+        "pages": fields.Integer(),
+    }, name=name)
+
+
+# --- people and organisations ---------------------------------------------------------
+
+class PersonSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class OrganizationRefSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    acronym = fields.String(allow_none=True)
+
+
+class OrganizationSchema(OrganizationRefSchema):
+    names = Texts()
+    kind = fields.String()
+    country = fields.String(allow_none=True)
+    is_ministry = fields.Boolean()
+
+
+class OrganizationQuerySchema(PageQuerySchema):
+    q = Text(200)
+
+
+class SigningEventSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    names = Texts()
+    held_on = fields.Date(allow_none=True)
+    ends_on = fields.Date(allow_none=True)
+    place = fields.String(allow_none=True)
+
+
+class MeSchema(Schema):
+    id = fields.Integer()
+    email = fields.String()
+    name = fields.String()
+    role = fields.String()
+    language = fields.String()
+    organization = fields.Nested(OrganizationRefSchema, allow_none=True)
+
+
+# --- agreements ----------------------------------------------------------------------------
+
+class PartySchema(Schema):
+    organization = fields.Nested(OrganizationRefSchema)
+    role = fields.String()
+
+
+class AgreementSchema(Schema):
+    id = fields.Integer()
+    reference = fields.String()
+    type = fields.String()
+    state = fields.String()
+    state_label = fields.String()
+    title = fields.String()
+    titles = Texts()
+    summaries = Texts()
+    notes = fields.String(allow_none=True, metadata={"description": "Ministry staff only."})
+    owner = fields.Nested(PersonSchema, allow_none=True)
+    parent_id = fields.Integer(allow_none=True)
+    signing_event_id = fields.Integer(allow_none=True)
+    signed_on = fields.Date(allow_none=True)
+    effective_on = fields.Date(allow_none=True)
+    expires_on = fields.Date(allow_none=True)
+    state_entered_at = fields.DateTime(allow_none=True)
+    parties = fields.List(fields.Nested(PartySchema))
+    version = fields.Integer(metadata={"description": "Send it back with a change to detect concurrent edits."})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    url = fields.String(metadata={"description": "The agreement's page."})
+
+
+class AgreementQuerySchema(PageQuerySchema):
+    state = fields.String(validate=validate.OneOf(AGREEMENT_STATES))
+    type = fields.String(validate=validate.OneOf(AGREEMENT_TYPES))
+    partner = QueryId(metadata={"description": "An organisation id: agreements it is a party to."})
+    q = Text(200, metadata={"description": "Search in references, titles and partners (accents ignored)."})
+    year = fields.Integer(validate=validate.Range(1900, 2200))
+    signed_after = fields.Date()
+    signed_before = fields.Date()
+    ends_after = fields.Date()
+    ends_before = fields.Date()
+
+
+class PartyInputSchema(StrictSchema):
+    organization_id = Id(required=True)
+    role = fields.String(load_default="partner", validate=validate.Length(max=40))
+
+
+class AgreementInputSchema(StrictSchema):
+    type = fields.String(required=True, validate=validate.OneOf(AGREEMENT_TYPES))
+    title_ar = Text(500, allow_none=True)
+    title_fr = Text(500, allow_none=True)
+    title_en = Text(500, allow_none=True)
+    summary_ar = Text(20000, allow_none=True)
+    summary_fr = Text(20000, allow_none=True)
+    summary_en = Text(20000, allow_none=True)
+    notes = Text(20000, allow_none=True)
+    owner_id = Id(allow_none=True)
+    parent_id = Id(allow_none=True)
+    signing_event_id = Id(allow_none=True)
+    signed_on = fields.Date(allow_none=True)
+    effective_on = fields.Date(allow_none=True)
+    expires_on = fields.Date(allow_none=True)
+    parties = fields.List(fields.Nested(PartyInputSchema), validate=validate.Length(max=50))
+
+
+class AgreementPatchSchema(AgreementInputSchema):
+    type = fields.String(validate=validate.OneOf(AGREEMENT_TYPES))
+    version = fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), metadata={
+        "description": "The version you read; the change is refused (409) if the agreement changed since."})
+
+
+class TransitionOptionSchema(Schema):
+    name = fields.String()
+    label = fields.String()
+    allowed = fields.Boolean()
+    reasons = fields.List(fields.String(), metadata={"description": "Why the move is not possible now."})
+    comment = fields.String(metadata={"description": "required, optional or none"})
+    fields_ = fields.List(fields.String(), data_key="fields")
+    documents = fields.List(fields.String())
+    is_approval = fields.Boolean()
+    approval_step = fields.String(allow_none=True)
+    acting_for = fields.String(allow_none=True)
+    target = fields.String()
+
+
+class TransitionFieldsSchema(StrictSchema):
+    signed_on = fields.Date(allow_none=True)
+    effective_on = fields.Date(allow_none=True)
+    expires_on = fields.Date(allow_none=True)
+
+
+class TransitionInputSchema(StrictSchema):
+    transition = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    comment = Text(2000, allow_none=True)
+    fields_ = fields.Nested(TransitionFieldsSchema, data_key="fields", load_default=dict)
+    decision = fields.String(validate=validate.OneOf(("approve", "reject")), metadata={
+        "description": "For approval moves: approve (default) or reject (send back, comment required)."})
+    version = fields.Integer(strict=True, validate=validate.Range(1, MAX_ID))
+
+
+class TransitionResultSchema(Schema):
+    agreement = fields.Nested(AgreementSchema)
+    message = fields.String()
+
+
+class DecisionSchema(Schema):
+    step = fields.String()
+    decision = fields.String()
+    by = fields.Nested(PersonSchema, allow_none=True)
+    counted_for = fields.Nested(PersonSchema, allow_none=True)
+    comment = fields.String(allow_none=True)
+    decided_at = fields.DateTime()
+
+
+class ApprovalRoundSchema(Schema):
+    id = fields.Integer()
+    transition = fields.String()
+    from_state = fields.String()
+    status = fields.String()
+    requested_at = fields.DateTime()
+    requested_by = fields.Nested(PersonSchema, allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    decisions = fields.List(fields.Nested(DecisionSchema))
+
+
+class AuditEventSchema(Schema):
+    id = fields.Integer()
+    occurred_at = fields.DateTime()
+    actor = fields.String()
+    action = fields.String()
+    changes = fields.Dict()
+    comment = fields.String(allow_none=True)
+
+
+class DocumentSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    name = fields.String()
+    sha256 = fields.String()
+    size = fields.Integer()
+    content_type = fields.String()
+    uploaded_at = fields.DateTime()
+    uploaded_by = fields.Nested(PersonSchema, allow_none=True)
+    download_url = fields.String()
+
+
+# --- deliverables ---------------------------------------------------------------------------
+
+class SubmissionFileSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    sha256 = fields.String()
+    size = fields.Integer()
+    download_url = fields.String()
+
+
+class SubmissionSchema(Schema):
+    number = fields.Integer()
+    submitted_at = fields.DateTime()
+    submitted_by = fields.Nested(PersonSchema, allow_none=True)
+    note = fields.String(allow_none=True)
+    decision = fields.String(allow_none=True)
+    feedback = fields.String(allow_none=True)
+    reviewed_at = fields.DateTime(allow_none=True)
+    files = fields.List(fields.Nested(SubmissionFileSchema))
+
+
+class OccurrenceSchema(Schema):
+    id = fields.Integer()
+    agreement = fields.Nested(Schema.from_dict({"id": fields.Integer(), "reference": fields.String(),
+                                                "title": fields.String()}, name="AgreementRef"))
+    deliverable = fields.Nested(Schema.from_dict({"id": fields.Integer(), "title": fields.String(),
+                                                  "titles": Texts(), "recurrence": fields.String()},
+                                                 name="DeliverableRef"))
+    responsible = fields.Nested(OrganizationRefSchema)
+    due_on = fields.Date()
+    status = fields.String(metadata={"description": "Stored: pending, submitted, sent_back, accepted, waived."})
+    shown_status = fields.String(metadata={"description": "As shown today: not_yet_due, due, overdue, "
+                                                          "submitted, sent_back, accepted, waived."})
+    status_label = fields.String()
+    waived_reason = fields.String(allow_none=True)
+    version = fields.Integer()
+    submissions = fields.List(fields.Nested(SubmissionSchema))
+    url = fields.String()
+
+
+class OccurrenceQuerySchema(PageQuerySchema):
+    status = fields.String(validate=validate.OneOf(
+        ("open", "not_yet_due", "due", "overdue", "submitted", "sent_back", "accepted", "waived")))
+    agreement = QueryId()
+    responsible = QueryId(metadata={"description": "The organisation that owes it."})
+    due_after = fields.Date()
+    due_before = fields.Date()
+
+
+class SubmissionInputSchema(Schema):
+    """The multipart body of a hand-in: form fields and files together."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    note = Text(20000, allow_none=True)
+    version = fields.Integer(validate=validate.Range(1, MAX_ID))
+    files = fields.List(Upload(), metadata={"description": "One or more files (repeat the field)."})
+
+
+class ReviewInputSchema(StrictSchema):
+    decision = fields.String(required=True, validate=validate.OneOf(("accept", "send_back")))
+    comment = Text(20000, allow_none=True)
+    version = fields.Integer(strict=True, validate=validate.Range(1, MAX_ID))
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+class NotificationSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    category = fields.String()
+    headline = fields.String()
+    detail = fields.String()
+    link = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True)
+
+
+class NotificationQuerySchema(PageQuerySchema):
+    unread = fields.Boolean(load_default=False)

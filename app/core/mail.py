@@ -1,0 +1,95 @@
+"""Talking to the SMTP server, with the standard library's smtplib and email.
+
+Why not Flask-Mail or Flask-Mailman: both send at once from the request, and
+the outbox needs the opposite — build a message from a stored row, send it over
+one connection reused for a batch, and tell a refused recipient (permanent)
+from a server that is down (try again later). smtplib exposes exactly those
+errors and needs nothing installed.
+"""
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate
+
+
+class TemporaryMailError(Exception):
+    """Worth trying again later (server down, 4xx)."""
+
+
+class PermanentMailError(Exception):
+    """Will never succeed as it is (5xx: unknown mailbox, refused sender)."""
+
+
+class ConnectionFailed(TemporaryMailError):
+    """Could not reach or log in to the server: nothing about any one message."""
+
+
+def build_message(*, sender: str, to: str, subject: str, text: str, html: str, message_id: str,
+                  language: str, extra_headers: dict[str, str] | None = None) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender if "<" in sender else formataddr(("Sharaka", sender))
+    message["To"] = to
+    message["Subject"] = subject
+    message["Message-ID"] = message_id
+    message["Date"] = formatdate(localtime=False)
+    # Automatic mail: no out-of-office replies back to us.
+    message["Auto-Submitted"] = "auto-generated"
+    for name, value in (extra_headers or {}).items():
+        message[name] = value
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    # After the body: set_content() clears the Content-* headers set before it.
+    message["Content-Language"] = language
+    return message
+
+
+class SMTPConnection:
+    """One connection for a batch; `send` raises TemporaryMailError or PermanentMailError."""
+
+    def __init__(self, config):
+        self.config = config
+        self.client: smtplib.SMTP | None = None
+
+    def open(self) -> None:
+        config = self.config
+        timeout = config.get("MAIL_TIMEOUT", 30)
+        try:
+            if config.get("MAIL_USE_SSL"):
+                client = smtplib.SMTP_SSL(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=timeout,
+                                          context=ssl.create_default_context())
+            else:
+                client = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=timeout)
+                if config.get("MAIL_USE_TLS"):
+                    client.starttls(context=ssl.create_default_context())
+            if config.get("MAIL_USERNAME"):
+                client.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+        except (OSError, smtplib.SMTPException) as error:
+            raise ConnectionFailed(f"{type(error).__name__}: {error}") from error
+        self.client = client
+
+    def send(self, message: EmailMessage) -> None:
+        if self.client is None:
+            self.open()
+        try:
+            self.client.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            codes = [code for code, _text in error.recipients.values()]
+            kind = PermanentMailError if codes and all(500 <= code < 600 for code in codes) else TemporaryMailError
+            raise kind(f"recipient refused: {error.recipients}") from error
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
+            kind = PermanentMailError if 500 <= error.smtp_code < 600 else TemporaryMailError
+            raise kind(f"{error.smtp_code} {error.smtp_error!r}") from error
+        except (OSError, smtplib.SMTPException) as error:
+            # The connection broke: drop it, the next message opens a new one.
+            self.close()
+            raise TemporaryMailError(f"{type(error).__name__}: {error}") from error
+
+    def close(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self.client = None

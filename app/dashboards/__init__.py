@@ -1,0 +1,1 @@
+"""What each role sees first: the home dashboard."""

@@ -1,0 +1,299 @@
+"""The figures of the home dashboards, each computed with a fixed number of queries.
+
+Every function answers with aggregates (GROUP BY, COUNT, subqueries) and, where
+a card lists a few rows, loads just those few with `selectinload`: the number of
+queries a dashboard costs does not grow with the portfolio.
+"""
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from flask_babel import format_date
+from sqlalchemy import and_, case, extract, func, select
+from sqlalchemy.orm import selectinload
+
+from app.agreements.models import AGREEMENT_STATES, AGREEMENT_TYPES, Agreement
+from app.core.permissions import visible_agreements_clause
+from app.deliverables.models import Deliverable, Occurrence, Submission
+from app.extensions import db
+from app.notifications.reminders import local_date
+from app.organizations.models import Organization
+from app.workflow.engine import current_step, definition_for, label
+from app.workflow.inbox import inbox_for
+from app.workflow.models import ApprovalDecision, ApprovalRound, WorkflowVersion
+
+ENDING_WITHIN_DAYS = 90
+# States in which an agreement is in force or about to be: the ones whose end date matters.
+IN_FORCE = ("signed", "active", "suspended")
+LISTED = 5  # rows a card lists before "see all"
+ACTIONS_LISTED = 10
+
+
+@dataclass
+class Count:
+    """One bar of a chart: a key (state, type, organisation id), its label and its value."""
+
+    key: str | int
+    label: str
+    value: int
+
+
+@dataclass
+class ActionsSummary:
+    items: list  # the oldest InboxItem rows
+    total: int
+    over_sla: int
+
+
+@dataclass
+class DeliverablesSummary:
+    due_this_month: int
+    overdue: int
+    month_end: date
+    next_due: list[Occurrence] = field(default_factory=list)
+    most_overdue: list[Occurrence] = field(default_factory=list)
+
+
+@dataclass
+class EndingSummary:
+    total: int
+    agreements: list[Agreement]
+    until: date
+
+
+@dataclass
+class LateApproval:
+    agreement: Agreement
+    round: ApprovalRound
+    step_label: str
+    since: datetime
+    days_waiting: int
+    sla_days: int
+
+
+@dataclass
+class LateApprovals:
+    total: int
+    oldest: list[LateApproval]
+
+
+@dataclass
+class OnTimeRate:
+    organization: Organization
+    handed_in: int
+    on_time: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.on_time / self.handed_in) if self.handed_in else 0
+
+
+@dataclass
+class MonthCount:
+    month: int
+    label: str  # "janv."
+    title: str  # "janvier 2026"
+    number: str  # "1", in the reader's digits
+    value: int
+
+
+# --- shared pieces -------------------------------------------------------------------------
+
+def _ordered_counts(rows, labels: dict) -> list[Count]:
+    """(key, count) rows in the order of `labels` (the lifecycle order for states), unknown keys last."""
+    counts = {key: count for key, count in rows}
+    order = list(labels) + sorted(k for k in counts if k not in labels)
+    return [Count(key, str(labels.get(key, key)), counts[key]) for key in order if counts.get(key)]
+
+
+def counts_by_state(user, *, owner=None) -> list[Count]:
+    """Agreements `user` may see per state, in lifecycle order (only `owner`'s when given)."""
+    query = select(Agreement.state, func.count()).where(visible_agreements_clause(user))
+    if owner is not None:
+        query = query.where(Agreement.owner_id == owner.id)
+    return _ordered_counts(db.session.execute(query.group_by(Agreement.state)).all(), AGREEMENT_STATES)
+
+
+def portfolio_counts(user) -> tuple[list[Count], list[Count]]:
+    """Agreements `user` may see per state and per type, from one GROUP BY over both."""
+    rows = db.session.execute(
+        select(Agreement.state, Agreement.type, func.count()).where(visible_agreements_clause(user))
+        .group_by(Agreement.state, Agreement.type)).all()
+    by_state: dict[str, int] = {}
+    by_type: dict[str, int] = {}
+    for state, type_, count in rows:
+        by_state[state] = by_state.get(state, 0) + count
+        by_type[type_] = by_type.get(type_, 0) + count
+    return (_ordered_counts(by_state.items(), AGREEMENT_STATES), _ordered_counts(by_type.items(), AGREEMENT_TYPES))
+
+
+def ending_soon(user, today: date, *, owner=None, limit: int = LISTED) -> EndingSummary:
+    """Agreements in force whose end date falls within the next 90 days: how many, and the first few."""
+    until = today + timedelta(days=ENDING_WITHIN_DAYS)
+    conditions = [visible_agreements_clause(user), Agreement.state.in_(IN_FORCE),
+                  Agreement.expires_on >= today, Agreement.expires_on <= until]
+    if owner is not None:
+        conditions.append(Agreement.owner_id == owner.id)
+    total = db.session.scalar(select(func.count()).select_from(Agreement).where(*conditions))
+    agreements = db.session.scalars(select(Agreement).where(*conditions)
+                                    .order_by(Agreement.expires_on, Agreement.reference).limit(limit)).all()
+    return EndingSummary(total=total or 0, agreements=list(agreements), until=until)
+
+
+def _occurrences(user, *columns, owner=None):
+    """SELECT `columns` (occurrences by default) from the occurrences on agreements `user` may see."""
+    query = (select(*(columns or (Occurrence,))).select_from(Occurrence)
+             .join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
+             .join(Agreement, Deliverable.agreement_id == Agreement.id).where(visible_agreements_clause(user)))
+    if owner is not None:
+        query = query.where(Agreement.owner_id == owner.id)
+    return query
+
+
+_LISTED_OCCURRENCE = (selectinload(Occurrence.deliverable).selectinload(Deliverable.agreement),
+                      selectinload(Occurrence.deliverable).selectinload(Deliverable.responsible_organization))
+
+
+# --- the officer's cards ---------------------------------------------------------------------
+
+def my_actions(user, today: date, *, limit: int = ACTIONS_LISTED) -> ActionsSummary:
+    """What waits on `user` (the "My actions" inbox): the oldest few, how many in all, how many past the SLA."""
+    items = inbox_for(user, today)
+    return ActionsSummary(items=items[:limit], total=len(items), over_sla=sum(1 for i in items if i.is_over_sla))
+
+
+def my_deliverables(user, today: date, *, limit: int = LISTED) -> DeliverablesSummary:
+    """Deliverables on `user`'s agreements still to hand in: due by the end of this month, and overdue.
+
+    "Overdue" is what the deliverables list calls overdue: pending and past its due date.
+    """
+    month_end = today.replace(day=calendar.monthrange(today.year, today.month)[1])
+    pending = Occurrence.status == "pending"
+    is_overdue = and_(pending, Occurrence.due_on < today)
+    is_due = and_(pending, Occurrence.due_on >= today, Occurrence.due_on <= month_end)
+    counts = db.session.execute(
+        _occurrences(user, func.coalesce(func.sum(case((is_due, 1), else_=0)), 0),
+                     func.coalesce(func.sum(case((is_overdue, 1), else_=0)), 0), owner=user)).one()
+    next_due = db.session.scalars(_occurrences(user, owner=user).where(is_due).options(*_LISTED_OCCURRENCE)
+                                  .order_by(Occurrence.due_on, Occurrence.id).limit(limit)).all()
+    most_overdue = db.session.scalars(_occurrences(user, owner=user).where(is_overdue).options(*_LISTED_OCCURRENCE)
+                                      .order_by(Occurrence.due_on, Occurrence.id).limit(limit)).all()
+    return DeliverablesSummary(due_this_month=int(counts[0]), overdue=int(counts[1]), month_end=month_end,
+                               next_due=list(next_due), most_overdue=list(most_overdue))
+
+
+def officer_home(user, today: date) -> dict:
+    """Everything an officer's dashboard shows: their actions, agreements, deliverables and endings."""
+    return {
+        "actions": my_actions(user, today),
+        "my_states": counts_by_state(user, owner=user),
+        "deliverables": my_deliverables(user, today),
+        "ending": ending_soon(user, today, owner=user),
+    }
+
+
+# --- the portfolio cards (managers; auditors and admins read them too) ----------------------------
+
+def late_approvals(user, today: date, *, limit: int = LISTED) -> LateApprovals:
+    """Open approval rounds waiting longer than their step's SLA (else their state's), oldest first.
+
+    The SLA lives in each agreement's workflow definition, so the comparison is made in Python,
+    but over rows loaded in bulk: the open rounds with their agreements (one query), their
+    decisions and who counted for them (two), the definition versions in use (one).
+    """
+    rows = db.session.execute(
+        select(ApprovalRound, Agreement).join(Agreement, ApprovalRound.agreement_id == Agreement.id)
+        .where(ApprovalRound.status == "open", ApprovalRound.from_state == Agreement.state,
+               visible_agreements_clause(user))
+        .options(selectinload(ApprovalRound.decisions).selectinload(ApprovalDecision.counted_user))
+        .order_by(ApprovalRound.requested_at, ApprovalRound.id)).all()
+    version_ids = {agreement.workflow_version_id for _, agreement in rows} - {None}
+    if version_ids:  # into the identity map, so definition_for finds them without a query each
+        db.session.scalars(select(WorkflowVersion).where(WorkflowVersion.id.in_(version_ids))).all()
+    late = []
+    for round_, agreement in rows:
+        definition = definition_for(agreement)
+        transition = definition.transition(round_.transition)
+        if transition is None or transition.approval is None:
+            continue
+        step = current_step(transition, round_)
+        if step is None:
+            continue
+        state = definition.states.get(round_.from_state)
+        # As the approval reminders count it (app/notifications/reminders.py, waiting_approval).
+        sla = step.sla_days or (state.sla_days if state else None)
+        if sla is None:
+            continue
+        earlier = {s.name for s in transition.approval.steps[:transition.approval.steps.index(step)]}
+        decided = [d.decided_at for d in round_.decisions if d.step in earlier]
+        started = max(decided) if decided else round_.requested_at
+        waited = (today - local_date(started)).days
+        if waited > sla:
+            late.append(LateApproval(agreement, round_, label(transition.label), started, waited, sla))
+    late.sort(key=lambda item: item.since)
+    return LateApprovals(total=len(late), oldest=late[:limit])
+
+
+def overdue_by_organization(user, today: date) -> list[Count]:
+    """Overdue deliverables (pending, past their due date) per responsible organisation, most first."""
+    counts = (_occurrences(user, Deliverable.responsible_organization_id.label("organization_id"),
+                           func.count().label("overdue"))
+              .where(Occurrence.status == "pending", Occurrence.due_on < today)
+              .group_by(Deliverable.responsible_organization_id).subquery())
+    rows = db.session.execute(select(Organization, counts.c.overdue)
+                              .join(counts, counts.c.organization_id == Organization.id)).all()
+    result = [Count(organization.id, organization.name, overdue) for organization, overdue in rows]
+    return sorted(result, key=lambda row: (-row.value, row.label))
+
+
+def signed_per_month(user, year: int) -> list[MonthCount]:
+    """Agreements signed in each month of `year` (all twelve months, zeros included)."""
+    month = extract("month", Agreement.signed_on)
+    rows = db.session.execute(
+        select(month, func.count()).where(visible_agreements_clause(user), Agreement.signed_on.is_not(None),
+                                          extract("year", Agreement.signed_on) == year)
+        .group_by(month)).all()
+    counts = {int(m): c for m, c in rows}
+    return [MonthCount(m, format_date(date(year, m, 1), "MMM"), format_date(date(year, m, 1), "MMMM y"),
+                       format_date(date(year, m, 1), "M"), counts.get(m, 0)) for m in range(1, 13)]
+
+
+def on_time_rates(user, today: date) -> list[OnTimeRate]:
+    """Per responsible organisation: of the occurrences due so far that were handed in, how many
+    were first handed in on or before their due date. Worst first.
+
+    submitted_at is a UTC moment; its date is compared with the due date as a UTC date. Casablanca
+    is UTC+1 most of the year, so a hand-in in the first hour after midnight on the day after the
+    due date counts as on time: an approximation accepted for a portfolio figure.
+    """
+    first = (select(Submission.occurrence_id, func.min(Submission.submitted_at).label("first_at"))
+             .group_by(Submission.occurrence_id).subquery())
+    # date() exists on SQLite ('YYYY-MM-DD' text, as dates are stored there) and PostgreSQL (a date).
+    on_time = case((func.date(first.c.first_at) <= Occurrence.due_on, 1), else_=0)
+    rates = (_occurrences(user, Deliverable.responsible_organization_id.label("organization_id"),
+                          func.count().label("handed_in"), func.sum(on_time).label("on_time"))
+             .join(first, first.c.occurrence_id == Occurrence.id)
+             .where(Occurrence.due_on <= today)
+             .group_by(Deliverable.responsible_organization_id).subquery())
+    rows = db.session.execute(select(Organization, rates.c.handed_in, rates.c.on_time)
+                              .join(rates, rates.c.organization_id == Organization.id)).all()
+    result = [OnTimeRate(organization, int(handed_in), int(on_time or 0)) for organization, handed_in, on_time in rows]
+    return sorted(result, key=lambda rate: (rate.on_time / rate.handed_in, rate.organization.name))
+
+
+def portfolio_home(user, today: date) -> dict:
+    """Everything the portfolio dashboard shows (managers; auditors and admins read it)."""
+    by_state, by_type = portfolio_counts(user)
+    return {
+        "by_state": by_state,
+        "by_type": by_type,
+        "total": sum(row.value for row in by_state),
+        "late_approvals": late_approvals(user, today),
+        "overdue": overdue_by_organization(user, today),
+        "ending": ending_soon(user, today),
+        "signed": signed_per_month(user, today.year),
+        "year": today.year,
+        "on_time": on_time_rates(user, today),
+    }

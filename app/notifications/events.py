@@ -1,0 +1,116 @@
+"""Notices caused by something a person did: receivers of the workflow and
+deliverable signals. They run inside the transaction of the change, so the
+notice and its e-mail commit or roll back with it."""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from app.core.db import flush_or_conflict
+from app.extensions import db
+from app.notifications.reminders import _partner_users, _people, agreement_params, texts, waiting_approval
+from app.notifications.services import Notice, app_path, notify, notify_once
+
+
+def connect_receivers(app) -> None:
+    from app.deliverables.services import deliverable_changed
+    from app.workflow.engine import agreement_moved, approval_recorded
+
+    # Not tied to one app object: tests run several apps, and connecting twice is a no-op.
+    agreement_moved.connect(on_agreement_moved, weak=False)
+    approval_recorded.connect(on_approval_recorded, weak=False)
+    deliverable_changed.connect(on_deliverable_changed, weak=False)
+
+
+def _state_label(agreement, state: str) -> dict:
+    from app.workflow.engine import definition_for
+
+    found = definition_for(agreement).states.get(state)
+    return dict(found.label) if found else {"ar": state, "fr": state, "en": state}
+
+
+def _is_actor(person, by) -> bool:
+    # By id, not identity: routes pass `current_user`, a proxy that is never the loaded User itself.
+    return by is not None and getattr(by, "id", None) is not None and person.id == by.id
+
+
+def _agreement_link(agreement) -> str:
+    return app_path("agreements.view_agreement", agreement_id=agreement.id)
+
+
+def on_agreement_moved(app, *, agreement, transition, source, target, by, **_ignored) -> None:
+    # Write the change first: the queries below would autoflush it anyway, and a
+    # concurrent change must surface as a conflict, not as a database error.
+    flush_or_conflict()
+    owner = agreement.owner
+    if owner is not None and not _is_actor(owner, by):
+        notify(owner, Notice(
+            kind="agreement_moved", category="agreement_activity",
+            params={**agreement_params(agreement), "previous": _state_label(agreement, source),
+                    "state": _state_label(agreement, target), "by": getattr(by, "full_name", None)},
+            link=_agreement_link(agreement), object_type="agreements", object_id=agreement.id))
+    ask_for_approvals(agreement)
+
+
+def on_approval_recorded(app, *, agreement, decision, by, transition, step, comment, round, **_ignored) -> None:
+    flush_or_conflict()
+    owner = agreement.owner
+    if owner is not None and not _is_actor(owner, by):
+        notify(owner, Notice(
+            kind="approval_decided", category="agreement_activity",
+            params={**agreement_params(agreement), "decision": decision, "by": by.full_name, "comment": comment},
+            link=_agreement_link(agreement), object_type="agreements", object_id=agreement.id))
+    if decision == "approve":
+        # In a sequential chain the next step's approvers are asked now.
+        ask_for_approvals(agreement)
+
+
+def ask_for_approvals(agreement) -> None:
+    """Ask the people who may decide the current step of each open round (once per round and step)."""
+    from app.workflow.engine import definition_for
+    from app.workflow.models import Delegation
+
+    open_rounds = [r for r in agreement.approval_rounds if r.status == "open" and r.from_state == agreement.state]
+    if not open_rounds:
+        return
+    flush_or_conflict()  # new rounds need their ids for the reminder keys
+    today = date.today()
+    for round_ in open_rounds:
+        waiting = waiting_approval(round_)
+        if waiting is None:
+            continue
+        _agreement, step, _started, _sla, approvers = waiting
+        found = definition_for(agreement).transition(round_.transition)
+        transition_label = dict(found.label) if found else {}
+        delegates = []
+        if approvers:
+            delegates = [d.delegate for d in db.session.scalars(select(Delegation).where(
+                Delegation.delegator_id.in_([p.id for p in approvers]), Delegation.revoked_at.is_(None),
+                Delegation.starts_on <= today, Delegation.ends_on >= today))]
+        notice = Notice(kind="approval_requested", category="approval_requested",
+                        params={**agreement_params(agreement), "transition": transition_label},
+                        link=_agreement_link(agreement), object_type="approval_rounds", object_id=round_.id)
+        for person in _people(approvers, delegates):
+            notify_once(person, notice, rule="approval_requested", occurrence_key=step.name)
+
+
+def on_deliverable_changed(app, *, occurrence, event, by, comment=None, **_ignored) -> None:
+    flush_or_conflict()
+    deliverable = occurrence.deliverable
+    agreement = deliverable.agreement
+    params = {**agreement_params(agreement), "deliverable": texts(deliverable, "title"),
+              "due_on": occurrence.due_on.isoformat(), "responsible": texts(deliverable.responsible_organization,
+                                                                             "name"),
+              "comment": comment}
+    notice = Notice(kind=f"deliverable_{event}", category="deliverable_activity", params=params,
+                    link=app_path("deliverables.view_occurrence", occurrence_id=occurrence.id),
+                    object_type="deliverable_occurrences", object_id=occurrence.id)
+    if event == "submitted":
+        recipients = _people([agreement.owner])
+    else:
+        submitter = occurrence.latest_submission.submitted_by if occurrence.latest_submission else None
+        recipients = _people(_partner_users(deliverable.responsible_organization), [submitter], [agreement.owner])
+    for person in recipients:
+        if not _is_actor(person, by):
+            notify(person, notice)

@@ -1,0 +1,145 @@
+"""The words of every notice: one place turns (kind, params) into a headline and a
+sentence in the current language, for the bell, the notifications page and the
+e-mail subject alike.
+
+Params hold plain values only (they are stored as JSON): multilingual texts as
+{"ar": ..., "fr": ..., "en": ...} dicts, dates as ISO strings.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from flask_babel import format_date
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from app.core.i18n import FALLBACK_ORDER, current_language
+
+
+def pick(texts, language: str | None = None) -> str:
+    """One text out of an {ar, fr, en} dict, falling back as the pages do."""
+    if not isinstance(texts, dict):
+        return str(texts or "")
+    for lang in FALLBACK_ORDER.get(language or current_language(), ("fr", "en", "ar")):
+        if texts.get(lang):
+            return str(texts[lang])
+    return ""
+
+
+def _date(value) -> str:
+    try:
+        return format_date(date.fromisoformat(value), format="long")
+    except (TypeError, ValueError):
+        return str(value or "")
+
+
+def isolate(value) -> str:
+    """In Arabic, a Latin reference or name inside a sentence is wrapped in Unicode
+    isolates (FSI … PDI) so the bidi algorithm does not reorder it with its surroundings."""
+    text = str(value if value is not None else "")
+    return f"\u2068{text}\u2069" if text and current_language() == "ar" else text
+
+
+def headline(kind: str, params: dict) -> str:
+    """A one-line summary: the bell, the notifications page, the e-mail subject."""
+    ref = isolate(params.get("reference", ""))
+    title = isolate(pick(params.get("title")))
+    item = isolate(pick(params.get("deliverable")))
+    days = params.get("days", 0)
+    if kind == "approval_requested":
+        return _("Your approval is asked for %(ref)s — %(title)s", ref=ref, title=title)
+    if kind == "approval_overdue":
+        return ngettext("Approval of %(ref)s waiting for %(num)s day", "Approval of %(ref)s waiting for %(num)s days", days,
+                        ref=ref)
+    if kind == "approval_escalated":
+        return ngettext("Escalation: approval of %(ref)s waiting for %(num)s day",
+                        "Escalation: approval of %(ref)s waiting for %(num)s days", days, ref=ref)
+    if kind == "approval_decided":
+        if params.get("decision") == "approve":
+            return _("%(ref)s: approved by %(name)s", ref=ref, name=isolate(params.get("by", "")))
+        return _("%(ref)s: sent back by %(name)s", ref=ref, name=isolate(params.get("by", "")))
+    if kind == "agreement_moved":
+        return _("%(ref)s is now at the stage “%(state)s”", ref=ref, state=isolate(pick(params.get("state"))))
+    if kind == "agreement_ending":
+        return ngettext("%(ref)s ends in %(num)s day", "%(ref)s ends in %(num)s days", days, ref=ref)
+    if kind == "agreement_stalled":
+        return ngettext("%(ref)s has been at the stage “%(state)s” for %(num)s day",
+                        "%(ref)s has been at the stage “%(state)s” for %(num)s days", days, ref=ref,
+                        state=isolate(pick(params.get("state"))))
+    if kind == "deliverable_due":
+        if days <= 1:
+            return _("Due tomorrow: %(item)s (%(ref)s)", item=item, ref=ref) if days == 1 else \
+                _("Due today: %(item)s (%(ref)s)", item=item, ref=ref)
+        return ngettext("Due in %(num)s day: %(item)s (%(ref)s)", "Due in %(num)s days: %(item)s (%(ref)s)", days,
+                        item=item, ref=ref)
+    if kind == "deliverable_overdue":
+        return ngettext("Overdue by %(num)s day: %(item)s (%(ref)s)", "Overdue by %(num)s days: %(item)s (%(ref)s)", days,
+                        item=item, ref=ref)
+    if kind == "deliverable_escalated":
+        return ngettext("Escalation: %(item)s (%(ref)s) overdue by %(num)s day",
+                        "Escalation: %(item)s (%(ref)s) overdue by %(num)s days", days, item=item, ref=ref)
+    if kind == "deliverable_submitted":
+        return _("Handed in: %(item)s (%(ref)s)", item=item, ref=ref)
+    if kind == "deliverable_accepted":
+        return _("Accepted: %(item)s (%(ref)s)", item=item, ref=ref)
+    if kind == "deliverable_sent_back":
+        return _("Sent back for changes: %(item)s (%(ref)s)", item=item, ref=ref)
+    if kind == "deliverable_waived":
+        return _("Waived: %(item)s (%(ref)s)", item=item, ref=ref)
+    if kind == "weekly_digest":
+        return _("Sharaka weekly digest — week of %(date)s", date=_date(params.get("week_of")))
+    return _("Notification")
+
+
+def detail(kind: str, params: dict) -> str:
+    """The sentence under the headline: what it is about and what to do."""
+    title = isolate(pick(params.get("title")))
+    item = isolate(pick(params.get("deliverable")))
+    due = _date(params.get("due_on"))
+    if kind == "approval_requested":
+        return _("“%(title)s” is waiting for your decision (%(step)s). Open it to approve or send it back.",
+                 title=title, step=isolate(pick(params.get("transition"))))
+    if kind in ("approval_overdue", "approval_escalated"):
+        waited = ngettext("“%(title)s” has waited %(num)s day for approval.",
+                          "“%(title)s” has waited %(num)s days for approval.", params.get("days") or 0, title=title)
+        deadline = ngettext("The deadline for this step is %(num)s day.", "The deadline for this step is %(num)s days.",
+                            params.get("sla") or 0)
+        return " ".join((waited, deadline, _("Still to decide: %(waiting)s.",
+                                             waiting=isolate(params.get("waiting") or "—"))))
+    if kind == "approval_decided":
+        return _("“%(title)s”. Comment: %(comment)s", title=title, comment=isolate(params.get("comment") or "—"))
+    if kind == "agreement_moved":
+        automatically = _("automatically")  # its own call, so the extractor sees it
+        return _("“%(title)s” moved from “%(before)s” to “%(after)s” (%(name)s).", title=title,
+                 before=isolate(pick(params.get("previous"))), after=isolate(pick(params.get("state"))),
+                 name=isolate(params.get("by") or automatically))
+    if kind == "agreement_ending":
+        return _("“%(title)s” expires on %(date)s. Decide whether to renew it, amend it or let it end.",
+                 title=title, date=_date(params.get("expires_on")))
+    if kind == "agreement_stalled":
+        idle = ngettext("“%(title)s” has had no change for %(num)s day.",
+                        "“%(title)s” has had no change for %(num)s days.", params.get("days") or 0, title=title)
+        limit = ngettext("This stage should take at most %(num)s day.", "This stage should take at most %(num)s days.",
+                         params.get("sla") or 0)
+        return f"{idle} {limit}"
+    if kind == "deliverable_due":
+        return _("“%(item)s” under “%(title)s” is due on %(date)s.", item=item, title=title, date=due)
+    if kind in ("deliverable_overdue", "deliverable_escalated"):
+        return _("“%(item)s” under “%(title)s” was due on %(date)s and has not been handed in. Owed by %(org)s.",
+                 item=item, title=title, date=due, org=isolate(pick(params.get("responsible"))))
+    if kind == "deliverable_submitted":
+        return _("%(org)s handed in “%(item)s” (due on %(date)s). It is waiting for your review.",
+                 org=isolate(pick(params.get("responsible"))), item=item, date=due)
+    if kind == "deliverable_accepted":
+        return _("“%(item)s” due on %(date)s was accepted.", item=item, date=due)
+    if kind == "deliverable_sent_back":
+        return _("“%(item)s” due on %(date)s was sent back. Feedback: %(feedback)s", item=item, date=due,
+                 feedback=isolate(params.get("comment") or "—"))
+    if kind == "deliverable_waived":
+        return _("“%(item)s” due on %(date)s no longer has to be handed in. Reason: %(reason)s", item=item,
+                 date=due, reason=isolate(params.get("comment") or "—"))
+    if kind == "weekly_digest":
+        return _("%(approvals)s approvals waiting, %(overdue)s overdue deliverables, %(ending)s agreements "
+                 "ending within 90 days.", approvals=params.get("approvals_count", 0),
+                 overdue=params.get("overdue_count", 0), ending=params.get("ending_count", 0))
+    return ""

@@ -1,0 +1,135 @@
+"""What notifications persist: in-app notices, reminders already generated, the
+mail outbox, each person's mail choices, the admin's mail switch and calendar feeds."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.models import UTCDateTime, utcnow
+from app.extensions import db
+
+# Category -> (label shown on the preferences page, mandatory). A mandatory
+# category cannot be switched off: it asks the person to act.
+CATEGORIES: dict[str, tuple[Any, bool]] = {
+    "approval_requested": (_l("Approvals asked of me"), True),
+    "approval_overdue": (_l("Approvals waiting past their deadline"), True),
+    "deliverable_overdue": (_l("Overdue deliverables"), True),
+    "deliverable_due": (_l("Deliverables coming due"), False),
+    "deliverable_activity": (_l("Deliverables handed in, accepted or sent back"), False),
+    "agreement_activity": (_l("Changes of stage on my agreements"), False),
+    "agreement_ending": (_l("Agreements coming to an end"), False),
+    "agreement_stalled": (_l("Agreements waiting too long in one stage"), False),
+    "weekly_digest": (_l("Weekly digest (managers)"), False),
+}
+
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
+
+
+class Notification(db.Model):
+    """One notice in a person's bell. Its text is drawn from `kind` and `params` when
+    shown, so it reads in whatever language the person uses at that moment."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    category: Mapped[str] = mapped_column(String(40))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    link: Mapped[str | None] = mapped_column(String(500))  # a path inside the app
+    object_type: Mapped[str | None] = mapped_column(String(40))
+    object_id: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user = relationship("User")
+
+
+class ReminderSent(db.Model):
+    """A reminder already generated. The natural key makes a second pass, or a
+    second scheduler, insert nothing."""
+
+    __tablename__ = "reminders_sent"
+    __table_args__ = (UniqueConstraint("rule", "object_type", "object_id", "recipient_id", "occurrence_key",
+                                       name="uq_reminders_sent_natural_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(String(40))
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[int] = mapped_column()
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    occurrence_key: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OutboxMessage(db.Model):
+    """One e-mail, written in the transaction that caused it and sent later by the sender."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending','sending','sent','failed')", name="status_known"),
+        Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    to_address: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(5))
+    category: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    # Chosen when the message is written, so a resend after a crash carries the
+    # same Message-ID and mail clients can recognise the duplicate.
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    recipient = relationship("User")
+
+
+class MailOptOut(db.Model):
+    """A category of mail a person switched off (in-app notices still arrive)."""
+
+    __tablename__ = "mail_opt_outs"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Setting(db.Model):
+    """Site-wide switches an admin sets at run time (e.g. mail paused)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class CalendarFeed(db.Model):
+    """A personal iCal address. Only a hash of its secret is kept; a new one revokes the old."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user = relationship("User")

@@ -1,0 +1,208 @@
+"""Notifications pages, mail choices, the calendar feed and the admins' outbox."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.core.errors import ValidationFailed
+from app.core.pagination import paginate
+from app.core.permissions import get_notification_or_404, get_outbox_message_or_404, require
+from app.core.responses import done, form_errors, refused
+from app.core.urls import is_safe_redirect
+from app.extensions import db
+from app.notifications import outbox, services
+from app.notifications.calendar import build_calendar
+from app.notifications.forms import ConfirmForm, MailChoicesForm, MailPauseForm
+from app.notifications.messages import detail, headline
+from app.notifications.models import CATEGORIES, OUTBOX_STATUSES, OutboxMessage
+
+blueprint = Blueprint("notifications", __name__)
+
+
+@blueprint.app_context_processor
+def unread_notifications():
+    """The bell's count, asked once per page for signed-in people."""
+    def count() -> int:
+        if not current_user.is_authenticated:
+            return 0
+        return services.unread_count(current_user)
+    return {"unread_notifications": count}
+
+
+@blueprint.app_template_global()
+def notice_headline(notification) -> str:
+    return headline(notification.kind, notification.params or {})
+
+
+@blueprint.app_template_global()
+def notice_detail(notification) -> str:
+    return detail(notification.kind, notification.params or {})
+
+
+@blueprint.route("/notifications")
+@login_required
+def list_notifications():
+    require(current_user, "notification.view")
+    unread_only = request.args.get("unread") == "1"
+    page = paginate(services.notifications_query(current_user, unread_only=unread_only))
+    return render_template("notifications/list.html", page=page, unread_only=unread_only, form=ConfirmForm())
+
+
+@blueprint.route("/notifications/<int:notification_id>/open")
+@login_required
+def open_notification(notification_id: int):
+    """Follow a notice's link, marking it read on the way."""
+    notification = get_notification_or_404(notification_id, current_user)
+    services.mark_read(notification)
+    db.session.commit()
+    # A notice's link is a path inside the app: never a full URL (a forged Host header would make one "safe").
+    target = notification.link if is_safe_redirect(notification.link, allow_absolute=False) else \
+        url_for("notifications.list_notifications")
+    return redirect(target)
+
+
+@blueprint.route("/notifications/<int:notification_id>/read", methods=["POST"])
+@login_required
+def mark_notification_read(notification_id: int):
+    notification = get_notification_or_404(notification_id, current_user)
+    form = ConfirmForm()
+    back = url_for("notifications.list_notifications")
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    services.mark_read(notification)
+    return done(back, _("Marked as read."), {"id": notification.id, "read": True})
+
+
+@blueprint.route("/notifications/read-all", methods=["POST"])
+@login_required
+def mark_all_notifications_read():
+    require(current_user, "notification.view")
+    form = ConfirmForm()
+    back = url_for("notifications.list_notifications")
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    count = services.mark_all_read(current_user)
+    return done(back, _("All notifications marked as read."), {"marked": count})
+
+
+@blueprint.route("/account/notifications", methods=["GET", "POST"])
+@login_required
+def preferences():
+    require(current_user, "notification.view")
+    form = MailChoicesForm()
+    if request.method == "GET":
+        off = services.switched_off(current_user)
+        form.categories.data = [name for name in CATEGORIES if name not in off]
+    elif form.validate_on_submit():
+        services.set_mail_choices(current_user, set(form.categories.data or []))
+        return done(url_for("notifications.preferences"), _("Your mail choices are saved."))
+    status = 422 if form.errors else 200
+    # Shown once, right after it was made: only its hash is stored.
+    new_feed_url = session.pop("new_calendar_url", None)
+    return render_template("notifications/preferences.html", form=form,
+                           categories=services.categories_for(current_user),
+                           feed=services.calendar_feed_of(current_user), confirm=ConfirmForm(),
+                           mail_paused=services.mail_paused(), new_feed_url=new_feed_url), status
+
+
+@blueprint.route("/account/calendar", methods=["POST"])
+@login_required
+def create_calendar_feed():
+    require(current_user, "notification.view")
+    form = ConfirmForm()
+    back = url_for("notifications.preferences")
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    token = services.create_calendar_feed(current_user)
+    feed_url = services.absolute_url(url_for("notifications.calendar_feed", token=token))
+    session["new_calendar_url"] = feed_url
+    return done(back, _("Your calendar address is ready: copy it now, it is shown only once."), {"url": feed_url})
+
+
+@blueprint.route("/account/calendar/revoke", methods=["POST"])
+@login_required
+def revoke_calendar_feed():
+    require(current_user, "notification.view")
+    form = ConfirmForm()
+    back = url_for("notifications.preferences")
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    services.revoke_calendar_feed(current_user)
+    return done(back, _("Your calendar address no longer works."))
+
+
+@blueprint.route("/calendar/<token>.ics")
+def calendar_feed(token: str):
+    """No session: calendar programs fetch it with the secret in the address."""
+    user = services.user_for_calendar_token(token)
+    if user is None:
+        abort(404)
+    body = build_calendar(user, services.local_now().date())
+    db.session.commit()  # last use
+    return Response(body, mimetype="text/calendar", headers={
+        "Content-Disposition": 'inline; filename="sharaka.ics"', "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff"})
+
+
+# --- the outbox, for administrators ------------------------------------------------------
+
+@blueprint.route("/admin/outbox")
+@login_required
+def list_outbox():
+    require(current_user, "outbox.view")
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    status = request.args.get("status")
+    if status in OUTBOX_STATUSES:
+        query = query.where(OutboxMessage.status == status)
+    pause_form = MailPauseForm(paused=services.mail_paused())
+    return render_template("notifications/outbox.html", page=paginate(query, per_page=50), status=status,
+                           statuses=OUTBOX_STATUSES, counts=outbox.outbox_counts(), pause_form=pause_form,
+                           mail_paused=services.mail_paused(), mail_server=current_app.config.get("MAIL_SERVER"))
+
+
+@blueprint.route("/admin/outbox/<int:message_id>")
+@login_required
+def view_outbox_message(message_id: int):
+    message = get_outbox_message_or_404(message_id, current_user)
+    return render_template("notifications/outbox_message.html", message=message, form=ConfirmForm())
+
+
+@blueprint.route("/admin/outbox/<int:message_id>/html")
+@login_required
+def outbox_message_html(message_id: int):
+    """The HTML part as sent, sandboxed: no scripts, no forms, nothing fetched."""
+    message = get_outbox_message_or_404(message_id, current_user)
+    return Response(message.body_html, mimetype="text/html", headers={
+        "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'",
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
+
+
+@blueprint.route("/admin/outbox/<int:message_id>/retry", methods=["POST"])
+@login_required
+def retry_outbox_message(message_id: int):
+    message = get_outbox_message_or_404(message_id, current_user, need="manage")
+    form = ConfirmForm()
+    back = url_for("notifications.view_outbox_message", message_id=message.id)
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    if message.status != "failed":
+        return refused(back, ValidationFailed(_("Only a message that failed can be sent again.")))
+    outbox.retry(message, by=current_user)
+    return done(back, _("The message will be sent again."), {"id": message.id, "message_status": "pending"})
+
+
+@blueprint.route("/admin/outbox/pause", methods=["POST"])
+@login_required
+def pause_mail():
+    require(current_user, "outbox.manage")
+    form = MailPauseForm()
+    back = url_for("notifications.list_outbox")
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    services.set_mail_paused(form.paused.data, by=current_user)
+    message = _("Outgoing mail is paused; messages wait in the outbox.") if form.paused.data else \
+        _("Outgoing mail is flowing again.")
+    return done(back, message, {"paused": bool(form.paused.data)})
+

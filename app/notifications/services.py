@@ -1,0 +1,265 @@
+"""Notifying people: the in-app notice and the e-mail, written together in the
+transaction of whatever caused them; mail choices; the admin's mail switch;
+personal calendar feeds."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from types import SimpleNamespace
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import make_msgid
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import OperationalError
+
+from app.core.db import is_lock_conflict
+from app.core.errors import ConcurrentChange
+from app.core.models import utcnow
+from app.extensions import db
+from app.notifications import messages
+from app.notifications.models import (
+    CATEGORIES,
+    CalendarFeed,
+    MailOptOut,
+    Notification,
+    OutboxMessage,
+    ReminderSent,
+    Setting,
+)
+
+
+@dataclass
+class Notice:
+    """What to tell one person: the words come from `kind` + `params` (see messages.py)."""
+
+    kind: str
+    category: str
+    params: dict[str, Any]
+    link: str | None = None  # a path inside the app
+    object_type: str | None = None
+    object_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # e-mail-only context (the digest's lists)
+
+
+def app_path(endpoint: str, **values) -> str:
+    """The path of a page, built without a request (jobs, CLI): links in mail use BASE_URL, never a Host header."""
+    adapter = current_app.url_map.bind("localhost", script_name="/")
+    return adapter.build(endpoint, values)
+
+
+def absolute_url(path: str | None) -> str:
+    base = current_app.config["BASE_URL"].rstrip("/")
+    return base + (path or "/")
+
+
+def notify(recipient, notice: Notice) -> Notification | None:
+    """Add the in-app notice and, if the person receives this kind of mail, queue the e-mail.
+
+    Nothing is committed here: both rows belong to the caller's transaction.
+    """
+    if recipient is None or not recipient.is_active_account:
+        return None
+    notification = Notification(user_id=recipient.id, kind=notice.kind, category=notice.category,
+                                params=notice.params, link=notice.link, object_type=notice.object_type,
+                                object_id=notice.object_id)
+    db.session.add(notification)
+    if wants_mail(recipient, notice.category):
+        queue_mail(recipient, notice)
+    return notification
+
+
+def queue_mail(recipient, notice: Notice) -> OutboxMessage:
+    """Render the e-mail in the recipient's language now and put it in the outbox."""
+    language = recipient.language if recipient.language in current_app.config["LANGUAGES"] else \
+        current_app.config["BABEL_DEFAULT_LOCALE"]
+    with force_locale(language):
+        subject = messages.headline(notice.kind, notice.params)
+        context = {
+            "recipient": recipient, "kind": notice.kind, "params": notice.params, "extra": notice.extra,
+            "headline": subject, "detail": messages.detail(notice.kind, notice.params),
+            "link": absolute_url(notice.link), "language": language,
+            "direction": "rtl" if language == "ar" else "ltr",
+            "preferences_url": absolute_url(app_path("notifications.preferences")),
+            "base_url": current_app.config["BASE_URL"].rstrip("/"), "pick": messages.pick,
+        }
+        template = "weekly_digest" if notice.kind == "weekly_digest" else "notification"
+        body_text = render_template(f"emails/{template}.txt", **context)
+        body_html = render_template(f"emails/{template}.html", **context)
+    message = OutboxMessage(
+        recipient_id=recipient.id, to_address=recipient.email, language=language, category=notice.category,
+        kind=notice.kind, subject=" ".join(subject.split())[:300], body_text=body_text, body_html=body_html,
+        message_id=make_msgid(domain=_mail_domain()), status="pending", next_attempt_at=utcnow(),
+    )
+    db.session.add(message)
+    return message
+
+
+def _mail_domain() -> str:
+    sender = current_app.config.get("MAIL_DEFAULT_SENDER") or ""
+    if "@" in sender:
+        return sender.rsplit("@", 1)[1].strip(" >") or "sharaka.local"
+    return urlsplit(current_app.config["BASE_URL"]).hostname or "sharaka.local"
+
+
+def record_once(rule: str, object_type: str, object_id: int, recipient_id: int, occurrence_key: str) -> bool:
+    """Insert a reminder's natural key; False if it was already there (another pass or process made it).
+
+    INSERT ... ON CONFLICT DO NOTHING on both databases: on PostgreSQL a second
+    process inserting the same key waits for the first to commit, then inserts nothing.
+    """
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    statement = upsert(ReminderSent).values(
+        rule=rule, object_type=object_type, object_id=object_id, recipient_id=recipient_id,
+        occurrence_key=occurrence_key[:60], created_at=utcnow(),
+    ).on_conflict_do_nothing().returning(ReminderSent.id)
+    try:
+        return db.session.execute(statement).scalar() is not None
+    except OperationalError as error:
+        # Inside a user's request a locked database means a concurrent change: say so, as flushes do.
+        if not is_lock_conflict(error):
+            raise
+        db.session.rollback()
+        raise ConcurrentChange() from None
+
+
+def already_recorded(rule: str, object_type: str, object_id: int, recipient_id: int, occurrence_key: str) -> bool:
+    return db.session.scalar(select(ReminderSent.id).where(
+        ReminderSent.rule == rule, ReminderSent.object_type == object_type, ReminderSent.object_id == object_id,
+        ReminderSent.recipient_id == recipient_id, ReminderSent.occurrence_key == occurrence_key[:60])) is not None
+
+
+def notify_once(recipient, notice: Notice, *, rule: str, occurrence_key: str) -> bool:
+    """Notify unless this (rule, object, recipient, occurrence) was already notified."""
+    if recipient is None or not recipient.is_active_account:
+        return False
+    if not record_once(rule, notice.object_type or "-", notice.object_id or 0, recipient.id, occurrence_key):
+        return False
+    notify(recipient, notice)
+    return True
+
+
+# --- in the app -----------------------------------------------------------------------
+
+def unread_count(user) -> int:
+    return db.session.scalar(select(func.count(Notification.id)).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+
+
+def notifications_query(user, *, unread_only: bool = False):
+    query = select(Notification).where(Notification.user_id == user.id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return query.order_by(Notification.created_at.desc(), Notification.id.desc())
+
+
+def mark_read(notification: Notification) -> None:
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+
+
+def mark_all_read(user) -> int:
+    result = db.session.execute(update(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)).values(read_at=utcnow()))
+    return result.rowcount or 0
+
+
+# --- mail choices and the admin's switch ------------------------------------------------
+
+def is_mandatory(category: str) -> bool:
+    return CATEGORIES.get(category, (None, True))[1]
+
+
+def categories_for(user) -> dict:
+    """The categories a person can receive (the weekly digest goes to managers only)."""
+    return {name: value for name, value in CATEGORIES.items()
+            if name != "weekly_digest" or user.role == "manager"}
+
+
+def wants_mail(user, category: str) -> bool:
+    if is_mandatory(category):
+        return True
+    return db.session.get(MailOptOut, (user.id, category)) is None
+
+
+def switched_off(user) -> set[str]:
+    return set(db.session.scalars(select(MailOptOut.category).where(MailOptOut.user_id == user.id)))
+
+
+def set_mail_choices(user, wanted: set[str]) -> None:
+    """Keep mail for `wanted` categories; switch the other optional ones off. Mandatory ones stay on."""
+    optional = {name for name, (_label, mandatory) in CATEGORIES.items() if not mandatory}
+    db.session.execute(delete(MailOptOut).where(MailOptOut.user_id == user.id))
+    for category in sorted(optional - set(wanted)):
+        db.session.add(MailOptOut(user_id=user.id, category=category))
+
+
+def mail_paused() -> bool:
+    setting = db.session.get(Setting, "mail_paused")
+    return bool(setting and setting.value)
+
+
+def set_mail_paused(paused: bool, *, by) -> None:
+    from app.core import audit
+
+    setting = db.session.get(Setting, "mail_paused")
+    if setting is None:
+        setting = Setting(key="mail_paused", value=bool(paused), updated_by_id=getattr(by, "id", None))
+        db.session.add(setting)
+    else:
+        setting.value, setting.updated_by_id = bool(paused), getattr(by, "id", None)
+    db.session.flush()
+    # Audit rows need an object id; the site-wide settings are object 0.
+    audit.record("mail_paused" if paused else "mail_resumed", SimpleNamespace(id=0), actor=by,
+                 object_type="settings")
+
+
+# --- personal calendar feed ----------------------------------------------------------------
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def create_calendar_feed(user) -> str:
+    """A new secret address for the user's calendar (the old one stops working). Returns the token once."""
+    token = secrets.token_urlsafe(32)
+    feed = db.session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == user.id))
+    if feed is None:
+        db.session.add(CalendarFeed(user_id=user.id, token_hash=_hash(token)))
+    else:
+        feed.token_hash, feed.created_at, feed.last_used_at = _hash(token), utcnow(), None
+    return token
+
+
+def revoke_calendar_feed(user) -> None:
+    db.session.execute(delete(CalendarFeed).where(CalendarFeed.user_id == user.id))
+
+
+def calendar_feed_of(user) -> CalendarFeed | None:
+    return db.session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == user.id))
+
+
+def user_for_calendar_token(token: str):
+    """The active owner of a feed token, or None (unknown, revoked, or account switched off)."""
+    if not token or len(token) > 200:
+        return None
+    feed = db.session.scalar(select(CalendarFeed).where(CalendarFeed.token_hash == _hash(token)))
+    if feed is None or not feed.user.is_active_account:
+        return None
+    now = utcnow()
+    if feed.last_used_at is None or (now - feed.last_used_at).total_seconds() > 3600:
+        feed.last_used_at = now  # hourly is enough, and keeps calendar polling from writing on every fetch
+    return feed.user
+
+
+def local_now() -> datetime:
+    from app.scheduler import CASABLANCA
+
+    return datetime.now(CASABLANCA)

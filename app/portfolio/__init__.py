@@ -1,0 +1,1 @@
+"""Portfolio views: board by stage, timeline, calendar of deadlines, stage analytics."""

@@ -1,0 +1,153 @@
+"""The stage analytics page's content: the figures of app/portfolio/analytics.py with labels and SLAs."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from app.agreements.models import AGREEMENT_TYPES, Agreement
+from app.core.audit import AuditEvent
+from app.core.permissions import visible_agreements_clause
+from app.extensions import db
+from app.portfolio import analytics
+from app.portfolio.stages import in_view, stage_columns
+from app.workflow.engine import current_definitions, definition_for, label
+
+
+@dataclass
+class StageRow:
+    state: str
+    label: str
+    sla_days: int | None
+    visits: int
+    median: float | None
+    p90: float | None
+
+    @property
+    def is_over_sla(self) -> bool:
+        return self.sla_days is not None and self.median is not None and self.median > self.sla_days
+
+
+@dataclass
+class TypeReport:
+    type: str
+    label: str
+    rows: list[StageRow]
+
+    @property
+    def visits(self) -> int:
+        return sum(row.visits for row in self.rows)
+
+
+@dataclass
+class OverSla:
+    agreement: Agreement
+    state_label: str
+    days: int
+    sla_days: int
+
+    @property
+    def days_over(self) -> int:
+        return self.days - self.sla_days
+
+
+@dataclass
+class StepRow:
+    stat: analytics.StepStat
+    type_label: str
+    transition_label: str
+    approvers: list[str]  # roles and named approvers' e-mails, as in the definition
+    steps_in_transition: int
+    sla_days: int | None
+
+
+@dataclass
+class StageReport:
+    types: list[TypeReport]
+    over_sla: list[OverSla]
+    steps: list[StepRow]
+    years: list[int] = field(default_factory=list)
+
+    @property
+    def slowest(self) -> StepRow | None:
+        return self.steps[0] if self.steps and self.steps[0].stat.median is not None else None
+
+
+def year_choices(user) -> list[int]:
+    """Years from the first recorded stage change to this year, newest first."""
+    first = db.session.scalar(
+        select(func.min(AuditEvent.occurred_at)).join(Agreement, Agreement.id == AuditEvent.object_id)
+        .where(AuditEvent.object_type == "agreements", AuditEvent.action.in_(("created", "transition")),
+               visible_agreements_clause(user)))
+    this_year = date.today().year
+    first_year = min(first.year, this_year) if first else this_year
+    return list(range(this_year, first_year - 1, -1))
+
+
+def build_report(user, *, agreement_type: str | None, year: int | None, now: datetime) -> StageReport:
+    definitions = current_definitions()
+    shown = in_view(definitions, agreement_type)
+    order = {d.type: [name for name, state in d.states.items() if state.kind != "final"] for d in shown}
+    events, types = analytics.load_stage_events(user, agreement_type=agreement_type, since_year=year,
+                                                initial_states={d.type: d.initial_state for d in definitions.values()})
+    durations = analytics.stage_durations(analytics.stage_visits(events), types, year=year,
+                                          agreement_type=agreement_type)
+    stats = analytics.stage_statistics(durations, order)
+    type_reports = []
+    for definition in shown:
+        rows = [StageRow(s.state, label(definition.states[s.state].label), definition.states[s.state].sla_days,
+                         s.visits, s.median, s.p90) for s in stats if s.agreement_type == definition.type]
+        type_reports.append(TypeReport(definition.type, str(AGREEMENT_TYPES.get(definition.type, definition.type)),
+                                       rows))
+    return StageReport(
+        types=type_reports,
+        over_sla=_over_sla(user, agreement_type, year, now.date()),
+        steps=_steps(user, agreement_type, year),
+    )
+
+
+def _over_sla(user, agreement_type: str | None, year: int | None, today: date) -> list[OverSla]:
+    """Agreements in a stage longer than its SLA now (days counted as on the agreement page)."""
+    finished = [c.name for c in stage_columns(in_view(current_definitions(), None)) if c.is_final]
+    query = (select(Agreement).where(visible_agreements_clause(user), Agreement.state_entered_at.is_not(None),
+                                     Agreement.state.not_in(finished))
+             .options(selectinload(Agreement.parties)))
+    if agreement_type:
+        query = query.where(Agreement.type == agreement_type)
+    if year:
+        query = query.where(Agreement.state_entered_at >= analytics.year_start(year),
+                            Agreement.state_entered_at < analytics.year_start(year + 1))
+    late = []
+    for agreement in db.session.scalars(query):
+        state = definition_for(agreement).states.get(agreement.state)
+        if state is None or state.kind == "final" or state.sla_days is None:
+            continue
+        days = analytics.calendar_days_since(agreement.state_entered_at, today)
+        if days > state.sla_days:
+            late.append(OverSla(agreement, label(state.label), days, state.sla_days))
+    return sorted(late, key=lambda row: (-row.days_over, row.agreement.reference))
+
+
+def _steps(user, agreement_type: str | None, year: int | None) -> list[StepRow]:
+    rounds = analytics.load_rounds(user, agreement_type=agreement_type, year=year)
+    definitions = current_definitions()
+    positions, details = {}, {}
+    for kind, definition in definitions.items():
+        for transition in definition.transitions:
+            if transition.approval is None:
+                continue
+            for index, step in enumerate(transition.approval.steps, start=1):
+                key = (kind, transition.name, step.name)
+                positions[key] = index
+                state = definition.states.get(transition.sources[0]) if transition.sources else None
+                details[key] = (label(transition.label), [*step.roles, *step.users], len(transition.approval.steps),
+                                step.sla_days or (state.sla_days if state else None))
+    rows = []
+    for stat in analytics.step_statistics(analytics.step_waits(rounds), positions):
+        key = (stat.agreement_type, stat.transition, stat.step)
+        transition_label, approvers, count, sla = details.get(key, (stat.transition, [], 1, None))
+        rows.append(StepRow(stat, str(AGREEMENT_TYPES.get(stat.agreement_type, stat.agreement_type)),
+                            transition_label, approvers, count, sla))
+    return rows

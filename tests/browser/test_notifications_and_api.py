@@ -1,0 +1,107 @@
+"""Notices, mail in the outbox, API tokens and the offline API docs, in a real browser."""
+import json
+import re
+import urllib.request
+
+from tests.browser.conftest import account, sign_in
+
+
+def _as(page, live_server, demo_accounts, role, organization=""):
+    page.context.clear_cookies()
+    person = account(demo_accounts, role, organization)
+    sign_in(page, live_server, person["email"], person["password"])
+    return person
+
+
+def _unread(page) -> int:
+    badge = page.locator(".notification-bell .badge").first
+    if badge.count() == 0:
+        return 0
+    text = badge.inner_text().strip()
+    return 100 if text.endswith("+") else int(re.sub(r"\D", "", text) or 0)
+
+
+def test_an_approval_request_reaches_the_approver_and_the_outbox(live_server, page, artifacts, demo_accounts):
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+
+    # The officer drafts an MoU and asks for internal review.
+    _as(page, live_server, demo_accounts, "officer")
+    page.goto(live_server + "/agreements/new")
+    page.select_option("select[name=type]", "mou")
+    page.fill("input[name=title_fr]", "Mémorandum notifications navigateur")
+    mistral = page.locator("select[name=partners] option", has_text="Mistral").first.get_attribute("value")
+    page.select_option("select[name=partners]", mistral)
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_load_state()
+    agreement_url = page.url
+    reference = re.search(r"MTNRA-\d{4}-\d{3}", page.content()).group(0)
+    page.locator("form[action$='/actions/submit_for_review'] button[type=submit]").first.click()
+    page.wait_for_load_state()
+
+    # The legal adviser sees it in the bell, opens it, and lands on the agreement.
+    _as(page, live_server, demo_accounts, "legal")
+    assert _unread(page) >= 1
+    page.goto(live_server + "/notifications")
+    notice = page.locator("a", has_text=reference).first
+    assert notice.count() == 1
+    page.screenshot(path=str(artifacts / "30-notifications-legal.png"), full_page=True)
+    before = _unread(page)
+    notice.click()
+    page.wait_for_load_state()
+    assert page.url.rstrip("/") == agreement_url.rstrip("/")
+    assert _unread(page) == before - 1
+
+    # Their mail choices, in Arabic.
+    page.goto(live_server + "/account/notifications")
+    language = page.locator("select[name=language]").input_value()
+    page.select_option("select[name=language]", "ar")
+    page.wait_for_function("document.documentElement.dir === 'rtl'")
+    page.screenshot(path=str(artifacts / "31-mail-choices-ar.png"), full_page=True)
+    # Mandatory categories cannot be switched off.
+    assert page.locator("input[name=categories][value=approval_requested]").is_disabled()
+    page.select_option("select[name=language]", language)
+    page.wait_for_load_state()
+
+    # Without an SMTP server the mail waits in the outbox, where the admin reads it.
+    _as(page, live_server, demo_accounts, "admin")
+    page.goto(live_server + "/admin/outbox")
+    row = page.locator("a", has_text=reference).first
+    assert row.count() == 1
+    page.screenshot(path=str(artifacts / "32-outbox.png"), full_page=True)
+    row.click()
+    page.wait_for_load_state()
+    assert reference in page.content()
+    assert not [e for e in errors if "Content Security Policy" in e]
+
+
+def test_a_token_made_on_the_profile_page_opens_the_api(live_server, page, artifacts, demo_accounts):
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    _as(page, live_server, demo_accounts, "partner", "Mistral")
+    page.goto(live_server + "/account/tokens")
+    page.fill("input[name=name]", "Reporting script")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_load_state()
+    token = page.input_value("#new-token")
+    assert token.startswith("shk_")
+    page.screenshot(path=str(artifacts / "33-api-token.png"), full_page=True)
+    # Shown once: a reload no longer shows it.
+    page.reload()
+    assert page.locator("#new-token").count() == 0
+
+    request = urllib.request.Request(live_server + "/api/v1/agreements?per_page=100",
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = json.load(response)
+    references = {item["reference"] for item in body["items"]}
+    assert "MTNRA-2025-010" in references  # the Mistral AI MoU
+    assert all(any("Mistral" in party["organization"]["name"] for party in item["parties"])
+               for item in body["items"])
+
+    # The documentation works offline: the vendored Swagger UI renders every operation.
+    page.goto(live_server + "/api/v1/docs")
+    page.wait_for_selector(".opblock", timeout=15000)
+    assert page.locator(".opblock").count() >= 15
+    page.screenshot(path=str(artifacts / "34-api-docs.png"))
+    assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e]

@@ -1,0 +1,1020 @@
+"""The JSON API under /api/v1: every endpoint for every role, authentication,
+filters, isolation between partners, writes, workflow moves, files and errors.
+
+Calls carry a personal token (`Authorization: Bearer shk_…`) made with the same
+service as the profile page; the expectations are written out by hand, like the
+permission matrix of the pages (tests/integration/test_permissions_matrix.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date, timedelta
+from io import BytesIO
+
+import pytest
+import schemathesis
+from sqlalchemy import func, select, text
+from werkzeug.datastructures import FileStorage
+
+from app.agreements.models import Agreement
+from app.api.models import ApiToken
+from app.api.tokens import create_token, revoke_token
+from app.deliverables import services as deliverables
+from app.extensions import db
+from app.notifications.models import Notification
+from app.workflow.services import attach_document
+from tests import factories
+
+PROBLEM = "application/problem+json"
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n"
+ROLES = ["admin", "officer", "other_officer", "manager", "legal", "auditor", "partner", "partner_b"]
+EDITORS = {"admin", "officer", "other_officer", "manager"}
+MINISTRY = {"admin", "officer", "other_officer", "manager", "legal", "auditor"}
+
+
+# --- fixtures ------------------------------------------------------------------------------
+
+class ApiClient:
+    """The Flask test client, sending a Bearer token with every call."""
+
+    def __init__(self, app, secret: str | None):
+        self.http = app.test_client()
+        self.http.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+        self.secret = secret
+
+    def headers(self, extra=None) -> dict:
+        headers = {"Authorization": f"Bearer {self.secret}"} if self.secret else {}
+        return {**headers, **(extra or {})}
+
+    def get(self, path, **kwargs):
+        return self.http.get(path, headers=self.headers(kwargs.pop("headers", None)), **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.http.post(path, headers=self.headers(kwargs.pop("headers", None)), **kwargs)
+
+    def patch(self, path, **kwargs):
+        return self.http.patch(path, headers=self.headers(kwargs.pop("headers", None)), **kwargs)
+
+    def open(self, path, method, **kwargs):
+        return self.http.open(path, method=method, headers=self.headers(kwargs.pop("headers", None)), **kwargs)
+
+
+@pytest.fixture
+def tokens(world):
+    """One token per role, made the way the profile page makes them."""
+    made = {role: create_token(user, f"{role} script", by=user)[1] for role, user in world.users.items()}
+    db.session.commit()
+    return made
+
+
+@pytest.fixture
+def api(app, tokens):
+    """api("officer") -> a client calling the API with the officer's token."""
+    return lambda role: ApiClient(app, tokens[role] if role else None)
+
+
+def upload(body: bytes = PDF, name: str = "rapport.pdf") -> FileStorage:
+    return FileStorage(stream=BytesIO(body), filename=name)
+
+
+def plan(agreement, organization, by, days: int = 5):
+    return deliverables.plan_deliverable(agreement, deliverables.PlanData(
+        title_fr="Rapport", title_ar=None, title_en="Report", description=None,
+        responsible_organization_id=organization.id, recurrence="once",
+        first_due_on=date.today() + timedelta(days=days)), by=by).occurrences[0]
+
+
+def build_api_world(world) -> dict:
+    """Objects of both partners behind every kind of id the API takes, as a dict of ids.
+
+    occ_a/occ_b are pending deliverables of partner A/B; done_a/done_b were handed in
+    (with file_a/file_b); doc_a/doc_b are signed copies; draft is a draft of partner A
+    owned by the officer; notice/notice_partner belong to the officer and the partner.
+    """
+    officer = world.users["officer"]
+    occ_a = plan(world.agreement_a, world.partner_a, officer)
+    occ_b = plan(world.agreement_b, world.partner_b, officer)
+    done_a = plan(world.agreement_a, world.partner_a, officer, days=9)
+    done_b = plan(world.agreement_b, world.partner_b, officer, days=9)
+    deliverables.submit(done_a, [upload(PDF, "a.pdf")], note="A", by=world.users["partner"],
+                        expected_version=done_a.version)
+    deliverables.submit(done_b, [upload(PDF + b"b", "b.pdf")], note="B", by=world.users["partner_b"],
+                        expected_version=done_b.version)
+    doc_a = attach_document(world.agreement_a, "signed_copy", upload(PDF + b"sa", "signed A.pdf"), by=officer)
+    doc_b = attach_document(world.agreement_b, "signed_copy", upload(PDF + b"sb", "signed B.pdf"), by=officer)
+    draft = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Brouillon avec A")
+    # The ceremony of agreement A only; agreement B gets its own.
+    event_b_only = factories.event("Cérémonie B")
+    world.agreement_b.signing_event_id = event_b_only.id
+    notice = Notification(user_id=officer.id, kind="agreement_moved", category="agreement_activity",
+                          params={"reference": "X"}, link=f"/agreements/{world.agreement_a.id}")
+    notice_partner = Notification(user_id=world.users["partner"].id, kind="agreement_moved",
+                                  category="agreement_activity", params={"reference": "Y"}, link=None)
+    db.session.add_all([notice, notice_partner])
+    db.session.commit()
+    return {
+        "a": world.agreement_a.id, "b": world.agreement_b.id, "draft": draft.id,
+        "org_a": world.partner_a.id, "org_b": world.partner_b.id, "ministry": world.ministry.id,
+        "event": world.event.id, "event_b_only": event_b_only.id,
+        "occ_a": occ_a.id, "occ_b": occ_b.id, "done_a": done_a.id, "done_b": done_b.id,
+        "file_a": done_a.submissions[0].files[0].id, "file_b": done_b.submissions[0].files[0].id,
+        "doc_a": doc_a.id, "doc_b": doc_b.id,
+        "notice": notice.id, "notice_partner": notice_partner.id,
+    }
+
+
+@pytest.fixture
+def ids(world):
+    return build_api_world(world)
+
+
+def refreshed(model, object_id):
+    db.session.expire_all()
+    return db.session.get(model, object_id)
+
+
+def assert_problem(response, status: int):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == PROBLEM
+    body = response.get_json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body
+
+
+# --- endpoint × role ---------------------------------------------------------------------------
+
+def everyone(status: int, **overrides) -> dict[str, int]:
+    return {role: overrides.get(role, status) for role in ROLES}
+
+
+def only(allowed: set[str], ok: int = 200, refused: int = 403, **overrides) -> dict[str, int]:
+    return {role: overrides.get(role, ok if role in allowed else refused) for role in ROLES}
+
+
+P = "/api/v1"
+GET_ROUTES = [
+    (f"{P}/me", everyone(200)),
+    (f"{P}/agreements", everyone(200)),
+    (P + "/agreements/{a}", everyone(200, partner_b=404)),
+    (P + "/agreements/{b}", everyone(200, partner=404)),
+    (f"{P}/agreements/999999", everyone(404)),
+    (f"{P}/agreements/4294967296", everyone(404)),
+    (P + "/agreements/{a}/transitions", everyone(200, partner_b=404)),
+    (P + "/agreements/{b}/transitions", everyone(200, partner=404)),
+    (P + "/agreements/{a}/approvals", everyone(200, partner_b=404)),
+    (P + "/agreements/{b}/approvals", everyone(200, partner=404)),
+    (P + "/agreements/{a}/history", only(MINISTRY, partner_b=404)),
+    (P + "/agreements/{b}/history", only(MINISTRY, partner=404)),
+    (P + "/agreements/{a}/documents", everyone(200, partner_b=404)),
+    (P + "/agreements/{b}/documents", everyone(200, partner=404)),
+    (P + "/agreements/{a}/documents/{doc_a}/content", everyone(200, partner_b=404)),
+    (P + "/agreements/{b}/documents/{doc_b}/content", everyone(200, partner=404)),
+    # A document is reached only through its own agreement.
+    (P + "/agreements/{a}/documents/{doc_b}/content", everyone(404)),
+    (P + "/agreements/{a}/documents/999999/content", everyone(404)),
+    (f"{P}/deliverables", everyone(200)),
+    (P + "/deliverables/{occ_a}", everyone(200, partner_b=404)),
+    (P + "/deliverables/{occ_b}", everyone(200, partner=404)),
+    (f"{P}/deliverables/999999", everyone(404)),
+    (P + "/deliverables/files/{file_a}/content", everyone(200, partner_b=404)),
+    (P + "/deliverables/files/{file_b}/content", everyone(200, partner=404)),
+    (f"{P}/deliverables/files/999999/content", everyone(404)),
+    (f"{P}/organizations", everyone(200)),
+    (P + "/organizations/{org_a}", everyone(200, partner_b=404)),
+    (P + "/organizations/{org_b}", everyone(200, partner=404)),
+    (P + "/organizations/{ministry}", everyone(200, partner=404, partner_b=404)),
+    (f"{P}/organizations/999999", everyone(404)),
+    (f"{P}/signing-events", everyone(200)),
+    (P + "/signing-events/{event}", everyone(200, partner_b=404)),
+    (P + "/signing-events/{event_b_only}", everyone(200, partner=404)),
+    (f"{P}/signing-events/999999", everyone(404)),
+    (f"{P}/notifications", everyone(200)),
+]
+
+# Writes with a well-formed body that changes nothing: who may try (and is told
+# why it cannot be done), who is refused, and who is never told the object exists.
+NEW_AGREEMENT = {"type": "mou", "title_fr": "Accord API", "parties": [{"organization_id": "{org_a}"}]}
+WRITE_ROUTES = [
+    ("POST", f"{P}/agreements", NEW_AGREEMENT, only(EDITORS, ok=201)),
+    ("PATCH", P + "/agreements/{a}", {"title_en": "Renamed"},
+     only({"admin", "officer", "manager"}, partner_b=404)),
+    ("PATCH", P + "/agreements/{b}", {"title_en": "Renamed"},
+     only({"admin", "officer", "manager"}, partner=404)),
+    # Suspending needs a comment: the owner and managers are told so (422), others may not suspend.
+    ("POST", P + "/agreements/{a}/transitions", {"transition": "suspend"},
+     only({"officer", "manager"}, ok=422, partner_b=404)),
+    # Nothing was handed in: reviewers are told so (422).
+    ("POST", P + "/deliverables/{occ_a}/review", {"decision": "accept"},
+     only({"admin", "officer", "manager"}, ok=422, partner_b=404)),
+    ("POST", P + "/deliverables/{occ_b}/review", {"decision": "accept"},
+     only({"admin", "officer", "manager"}, ok=422, partner=404)),
+    # Only partner A hands in A's deliverable; without a file it is told to choose one.
+    ("POST", P + "/deliverables/{occ_a}/submissions", "multipart", only({"partner"}, ok=422, partner_b=404)),
+    ("POST", P + "/deliverables/{occ_b}/submissions", "multipart", only({"partner_b"}, ok=422, partner=404)),
+    ("POST", P + "/notifications/{notice}/read", None, everyone(404, officer=200)),
+    ("POST", P + "/notifications/{notice_partner}/read", None, everyone(404, partner=200)),
+    ("POST", f"{P}/notifications/999999/read", None, everyone(404)),
+]
+
+
+def fill(value, ids):
+    if isinstance(value, str):
+        return int(value.format(**ids)) if value.startswith("{") else value.format(**ids)
+    if isinstance(value, dict):
+        return {k: fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, ids) for v in value]
+    return value
+
+
+@pytest.fixture(scope="module")
+def document(app):
+    return app.test_client().get(f"{P}/openapi.json").get_json()
+
+
+def documented_path(app, method: str, url: str) -> str:
+    """The OpenAPI path of the operation answering `url`: /api/v1/agreements/{agreement_id}."""
+    rule, _args = app.url_map.bind("sharaka.test").match(url.split("?")[0], method=method, return_rule=True)
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+
+
+def documented_answers(app, document, method: str, url: str) -> dict[int, set[str]]:
+    """Status code -> content types, as the OpenAPI document lists them for the operation answering `url`."""
+    answers = {}
+    for code, answer in document["paths"][documented_path(app, method, url)][method.lower()]["responses"].items():
+        if "$ref" in answer:
+            answer = document["components"]["responses"][answer["$ref"].split("/")[-1]]
+        answers[int(code)] = set(answer.get("content", {}))
+    return answers
+
+
+def documented_statuses(app, document, method: str, url: str) -> set[int]:
+    return set(documented_answers(app, document, method, url))
+
+
+@pytest.fixture(scope="module")
+def contract(document):
+    return schemathesis.openapi.from_dict(document)
+
+
+def check_answer(app, document, contract, method, url, response, expected) -> str | None:
+    """None when `response` has the expected status and is what the document says for it."""
+    if response.status_code != expected:
+        body = response.get_data(as_text=True)[:200]
+        return f"{method} {url}: expected {expected}, got {response.status_code} {body}"
+    if response.status_code >= 400 and response.mimetype != PROBLEM:
+        return f"{method} {url}: {response.status_code} as {response.mimetype}"
+    answers = documented_answers(app, document, method, url)
+    if response.status_code not in answers:
+        return f"{method} {url}: {response.status_code} is not in the OpenAPI document"
+    if response.mimetype not in answers[response.status_code]:
+        return f"{method} {url}: {response.mimetype} is not documented for {response.status_code}"
+    try:
+        contract[documented_path(app, method, url)][method].validate_response(response)
+    except Exception as error:  # schemathesis reports every mismatch in one error
+        return f"{method} {url}: the body does not match the document: {error}"
+    return None
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_get_routes(app, document, contract, api, ids, role):
+    client = api(role)
+    failures = []
+    for template, table in GET_ROUTES:
+        url = template.format(**ids)
+        failures.append(check_answer(app, document, contract, "GET", url, client.get(url), table[role]))
+    failures = [f for f in failures if f]
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_write_routes(app, document, contract, api, ids, role):
+    client = api(role)
+    failures = []
+    for method, template, body, table in WRITE_ROUTES:
+        url = template.format(**ids)
+        if body == "multipart":
+            response = client.post(url, data={"note": "no file"}, content_type="multipart/form-data")
+        else:
+            response = client.open(url, method, json=fill(body, ids) if body is not None else None)
+        failures.append(check_answer(app, document, contract, method, url, response, table[role]))
+    failures = [f for f in failures if f]
+    assert not failures, "\n".join(failures)
+
+
+def test_every_api_operation_is_in_the_tables(app):
+    """A new API route must be added above, so nobody forgets to decide who may use it."""
+    covered = {(m, t.split("{")[0].rstrip("/")) for m, t, _b, _t in WRITE_ROUTES}
+    covered |= {("GET", t.split("{")[0].rstrip("/")) for t, _ in GET_ROUTES}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(P + "/") or rule.rule in (f"{P}/openapi.json", f"{P}/docs"):
+            continue
+        prefix = rule.rule.split("<")[0].rstrip("/")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert any(m == method and (p == prefix or p.startswith(prefix)) for m, p in covered), \
+                f"{method} {rule.rule}"
+
+
+# --- authentication ---------------------------------------------------------------------------
+
+def _deactivated(world, tokens):
+    world.users["officer"].is_active_account = False
+    db.session.commit()
+    return tokens["officer"]
+
+
+def _revoked(world, tokens):
+    token = db.session.scalar(select(ApiToken).where(ApiToken.user_id == world.users["officer"].id))
+    revoke_token(token, by=world.users["officer"])
+    db.session.commit()
+    return tokens["officer"]
+
+
+BAD_CREDENTIALS = {
+    "no header": lambda world, tokens: None,
+    "empty bearer": lambda world, tokens: "Bearer ",
+    "unknown token": lambda world, tokens: "Bearer shk_" + "x" * 43,
+    "not our prefix": lambda world, tokens: "Bearer abc",
+    "very long": lambda world, tokens: "Bearer shk_" + "x" * 5000,
+    "basic scheme": lambda world, tokens: "Basic " + tokens["officer"],
+    "token without scheme": lambda world, tokens: tokens["officer"],
+    "revoked token": lambda world, tokens: "Bearer " + _revoked(world, tokens),
+    "deactivated user": lambda world, tokens: "Bearer " + _deactivated(world, tokens),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CREDENTIALS))
+def test_without_a_valid_token_every_call_is_401(app, world, tokens, ids, case):
+    header = BAD_CREDENTIALS[case](world, tokens)
+    client = app.test_client()
+    headers = {"Authorization": header} if header else {}
+    calls = [("GET", f"{P}/me", None), ("GET", f"{P}/agreements", None), ("GET", f"{P}/agreements/{ids['a']}", None),
+             ("POST", f"{P}/agreements", fill(NEW_AGREEMENT, ids)),
+             ("PATCH", f"{P}/agreements/{ids['draft']}", {"title_en": "x"}),
+             ("POST", f"{P}/notifications/{ids['notice']}/read", None),
+             ("GET", f"{P}/deliverables/files/{ids['file_a']}/content", None),
+             # Unknown addresses too: nothing is told to a caller without a token.
+             ("GET", f"{P}/nope", None)]
+    before = db.session.scalar(select(func.count()).select_from(Agreement))
+    for method, url, body in calls:
+        response = client.open(url, method=method, json=body, headers=headers)
+        assert_problem(response, 401)
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert db.session.scalar(select(func.count()).select_from(Agreement)) == before
+
+
+def test_the_description_of_the_api_needs_no_token(app):
+    client = app.test_client()
+    document = client.get(f"{P}/openapi.json")
+    assert document.status_code == 200 and document.get_json()["openapi"].startswith("3.")
+    assert client.get(f"{P}/docs").status_code == 200
+
+
+def test_a_session_cookie_alone_never_opens_the_api(app, world, ids, signed_in):
+    officer = signed_in("officer")
+    assert officer.get("/agreements/").status_code == 200  # signed in to the pages
+    before = db.session.scalar(select(func.count()).select_from(Agreement))
+    for method, url, body in [("GET", f"{P}/me", None), ("GET", f"{P}/agreements", None),
+                              ("POST", f"{P}/agreements", fill(NEW_AGREEMENT, ids)),
+                              ("PATCH", f"{P}/agreements/{ids['draft']}", {"title_en": "Forged"}),
+                              ("POST", f"{P}/agreements/{ids['draft']}/transitions",
+                               {"transition": "submit_for_review"}),
+                              ("POST", f"{P}/notifications/{ids['notice']}/read", None)]:
+        response = officer.http.open(url, method=method, json=body)
+        assert_problem(response, 401)
+    draft = refreshed(Agreement, ids["draft"])
+    assert draft.state == "draft" and draft.title_en is None
+    assert db.session.scalar(select(func.count()).select_from(Agreement)) == before
+    assert refreshed(Notification, ids["notice"]).read_at is None
+
+
+def test_the_last_use_of_a_token_is_recorded(api, world, tokens):
+    token = db.session.scalar(select(ApiToken).where(ApiToken.user_id == world.users["auditor"].id))
+    assert token.last_used_at is None
+    assert api("auditor").get(f"{P}/me").status_code == 200
+    first_use = refreshed(ApiToken, token.id).last_used_at
+    assert first_use is not None
+    # Written at most once a minute, so a busy script does not write on every call.
+    assert api("auditor").get(f"{P}/agreements").status_code == 200
+    assert refreshed(ApiToken, token.id).last_used_at == first_use
+
+
+def test_a_revoked_token_stops_working_at_once(api, world):
+    client = api("partner")
+    assert client.get(f"{P}/me").status_code == 200
+    token = db.session.scalar(select(ApiToken).where(ApiToken.user_id == world.users["partner"].id))
+    revoke_token(token, by=world.users["partner"])
+    db.session.commit()
+    assert_problem(client.get(f"{P}/me"), 401)
+
+
+def test_the_command_line_token_works_and_only_its_hash_is_stored(app, world):
+    user = world.users["manager"]
+    result = app.test_cli_runner().invoke(args=["users", "create-token", user.email, "--name", "CI export"])
+    assert result.exit_code == 0, result.output
+    secret = result.output.strip().splitlines()[-1].strip()
+    assert secret.startswith("shk_")
+    response = ApiClient(app, secret).get(f"{P}/me")
+    assert response.status_code == 200 and response.get_json()["email"] == user.email
+    for table in ("api_tokens", "audit_events"):  # nor in the trail of its creation
+        rows = db.session.execute(text(f"SELECT * FROM {table}")).all()
+        assert rows and not any(secret in str(value) for row in rows for value in row), table
+    stored = db.session.scalar(select(ApiToken).where(ApiToken.name == "CI export"))
+    assert stored.token_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert stored.prefix == secret[:10]
+
+
+def test_the_command_line_refuses_an_unknown_account(app, world):
+    result = app.test_cli_runner().invoke(args=["users", "create-token", "nobody@example.org"])
+    assert result.exit_code != 0 and "no active account" in result.output
+
+
+# --- errors are problem+json, never HTML ------------------------------------------------------
+
+def test_unknown_addresses_and_wrong_methods_answer_problem_json(api):
+    client = api("officer")
+    for headers in ({}, {"Accept": "text/html"}):
+        assert_problem(client.get(f"{P}/nope", headers=headers), 404)
+        assert_problem(client.get(f"{P}/agreements/not-a-number", headers=headers), 404)
+        response = client.open(f"{P}/me", "DELETE", headers=headers)
+        assert_problem(response, 405)
+        assert "GET" in response.headers["Allow"]
+        assert_problem(client.open(f"{P}/agreements", "PUT", json={}, headers=headers), 405)
+
+
+def test_me(api, world):
+    body = api("partner").get(f"{P}/me").get_json()
+    user = world.users["partner"]
+    assert body == {"id": user.id, "email": user.email, "name": user.full_name, "role": "partner",
+                    "language": user.language,
+                    "organization": {"id": world.partner_a.id, "name": world.partner_a.name,
+                                     "acronym": world.partner_a.acronym}}
+    assert api("officer").get(f"{P}/me").get_json()["organization"]["id"] == world.ministry.id
+
+
+# --- the agreements list ----------------------------------------------------------------------
+
+@pytest.fixture
+def portfolio(world):
+    """Besides A and B (active MoUs signed on 1 and 2 July 2025): an energy convention with
+    partner B ending in 2027, and a draft protocol with partner A."""
+    officer = world.users["officer"]
+    world.agreement_a.expires_on = date(2026, 6, 30)
+    convention = factories.agreement(by=officer, partners=[world.partner_b], type="convention",
+                                     title_fr="Convention Énergie solaire", signed_on=date(2024, 3, 1),
+                                     expires_on=date(2027, 3, 1), state="active")
+    draft = factories.agreement(by=officer, partners=[world.partner_a], type="protocol", title_fr="Protocole santé")
+    db.session.commit()
+    return {"a": world.agreement_a.id, "b": world.agreement_b.id, "convention": convention.id, "draft": draft.id}
+
+
+def _listed(client, query: str = "") -> set[int]:
+    response = client.get(f"{P}/agreements?per_page=100&{query}")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return {item["id"] for item in response.get_json()["items"]}
+
+
+def test_agreement_filters(api, world, portfolio):
+    officer = api("officer")
+    a, b, convention, draft = portfolio["a"], portfolio["b"], portfolio["convention"], portfolio["draft"]
+    assert _listed(officer) == {a, b, convention, draft}
+    assert _listed(officer, "state=draft") == {draft}
+    assert _listed(officer, "state=active") == {a, b, convention}
+    assert _listed(officer, "type=convention") == {convention}
+    assert _listed(officer, "type=protocol&state=active") == set()
+    assert _listed(officer, f"partner={world.partner_b.id}") == {b, convention}
+    assert _listed(officer, "q=energie") == {convention}  # accents and case ignored
+    assert _listed(officer, "q=ÉNERGIE SOLAIRE") == {convention}
+    assert _listed(officer, "q=100%25") == set()  # a LIKE wildcard is a plain character
+    assert _listed(officer, "signed_after=2025-07-02") == {b}
+    assert _listed(officer, "signed_before=2025-07-01") == {a, convention}
+    assert _listed(officer, "signed_after=2025-07-01&signed_before=2025-07-01") == {a}
+    assert _listed(officer, "ends_after=2026-07-01") == {convention}
+    assert _listed(officer, "ends_before=2026-06-30") == {a}
+    assert _listed(officer, "year=2024") == {convention}
+    assert _listed(officer, "unknown_argument=1") == {a, b, convention, draft}  # ignored
+
+
+def test_agreements_list_is_paginated(api, portfolio):
+    officer = api("officer")
+    body = officer.get(f"{P}/agreements?per_page=3").get_json()
+    assert (body["total"], body["pages"], body["page"], body["per_page"], len(body["items"])) == (4, 2, 1, 3, 3)
+    second = officer.get(f"{P}/agreements?per_page=3&page=2").get_json()
+    assert len(second["items"]) == 1
+    assert not {i["id"] for i in body["items"]} & {i["id"] for i in second["items"]}
+    beyond = officer.get(f"{P}/agreements?per_page=3&page=9").get_json()
+    assert beyond["items"] == [] and beyond["total"] == 4
+    assert officer.get(f"{P}/agreements").get_json()["per_page"] == 20
+    assert officer.get(f"{P}/agreements?per_page=100").status_code == 200
+
+
+@pytest.mark.parametrize("query, field", [
+    ("per_page=0", "per_page"), ("per_page=101", "per_page"), ("per_page=abc", "per_page"),
+    ("page=0", "page"), ("page=100001", "page"), ("page=-1", "page"),
+    ("state=bogus", "state"), ("type=treaty", "type"), ("partner=abc", "partner"), ("partner=0", "partner"),
+    ("partner=99999999999", "partner"), ("signed_after=yesterday", "signed_after"),
+    ("signed_before=2025-13-01", "signed_before"), ("ends_after=2025-02-30", "ends_after"),
+    ("ends_before=x", "ends_before"), ("year=1800", "year"), ("q=" + "x" * 201, "q"),
+])
+def test_invalid_list_arguments_are_422_by_field(api, world, query, field):
+    body = assert_problem(api("officer").get(f"{P}/agreements?{query}"), 422)
+    assert field in body["errors"] and body["errors"][field]
+
+
+@pytest.mark.parametrize("path, query, field", [
+    ("deliverables", "status=late", "status"), ("deliverables", "due_after=soon", "due_after"),
+    ("deliverables", "agreement=-3", "agreement"), ("organizations", "per_page=1000", "per_page"),
+    ("signing-events", "page=0", "page"), ("notifications", "unread=perhaps", "unread"),
+])
+def test_invalid_arguments_of_other_lists_are_422_by_field(api, world, path, query, field):
+    body = assert_problem(api("officer").get(f"{P}/{path}?{query}"), 422)
+    assert field in body["errors"]
+
+
+# --- a partner sees its own organisation only ---------------------------------------------------
+
+def test_a_partner_lists_only_its_own(api, world, ids, portfolio):
+    partner = api("partner")
+    agreements = partner.get(f"{P}/agreements?per_page=100").get_json()["items"]
+    assert {a["id"] for a in agreements} == {portfolio["a"], portfolio["draft"], ids["draft"]}
+    assert all(any(p["organization"]["id"] == world.partner_a.id for p in a["parties"]) for a in agreements)
+    assert all(a["notes"] is None for a in agreements)  # ministry staff only
+    # Asking for another partner's agreements finds nothing rather than an error.
+    assert _listed(partner, f"partner={world.partner_b.id}") == set()
+    occurrences = partner.get(f"{P}/deliverables?per_page=100").get_json()["items"]
+    assert occurrences and {o["agreement"]["id"] for o in occurrences} == {ids["a"]}
+    assert {o["id"] for o in occurrences} >= {ids["occ_a"], ids["done_a"]}
+    organizations = partner.get(f"{P}/organizations").get_json()
+    assert [o["id"] for o in organizations["items"]] == [world.partner_a.id] and organizations["total"] == 1
+    assert partner.get(f"{P}/organizations?q=Partner B").get_json()["items"] == []
+    events = partner.get(f"{P}/signing-events").get_json()["items"]
+    assert [e["id"] for e in events] == [ids["event"]]
+    # Ministry staff see both partners.
+    officer_occurrences = api("officer").get(f"{P}/deliverables?per_page=100").get_json()["items"]
+    assert {o["agreement"]["id"] for o in officer_occurrences} == {ids["a"], ids["b"]}
+
+
+def test_a_partner_never_learns_that_another_organisations_objects_exist(api, ids):
+    """Every /{id} route, with partner A's token and partner B's ids: 404, as for an id that does not exist."""
+    partner = api("partner")
+    urls = [f"{P}/agreements/{ids['b']}", f"{P}/agreements/{ids['b']}/transitions",
+            f"{P}/agreements/{ids['b']}/approvals", f"{P}/agreements/{ids['b']}/history",
+            f"{P}/agreements/{ids['b']}/documents", f"{P}/agreements/{ids['b']}/documents/{ids['doc_b']}/content",
+            f"{P}/agreements/{ids['a']}/documents/{ids['doc_b']}/content",
+            f"{P}/deliverables/{ids['occ_b']}", f"{P}/deliverables/{ids['done_b']}",
+            f"{P}/deliverables/files/{ids['file_b']}/content", f"{P}/organizations/{ids['org_b']}",
+            f"{P}/organizations/{ids['ministry']}", f"{P}/signing-events/{ids['event_b_only']}"]
+    for url in urls:
+        assert_problem(partner.get(url), 404)
+    writes = [("PATCH", f"{P}/agreements/{ids['b']}", {"title_en": "x"}),
+              ("POST", f"{P}/agreements/{ids['b']}/transitions", {"transition": "suspend", "comment": "x"}),
+              ("POST", f"{P}/deliverables/{ids['done_b']}/review", {"decision": "accept"}),
+              ("POST", f"{P}/notifications/{ids['notice']}/read", None)]
+    for method, url, body in writes:
+        assert_problem(partner.open(url, method, json=body), 404)
+    response = partner.post(f"{P}/deliverables/{ids['occ_b']}/submissions",
+                            data={"files": [(BytesIO(PDF), "r.pdf")]}, content_type="multipart/form-data")
+    assert_problem(response, 404)
+    # Their answers are the same as for ids that do not exist at all.
+    assert partner.get(f"{P}/agreements/{ids['b']}").get_json() == partner.get(f"{P}/agreements/999999").get_json()
+
+
+# --- creating and changing agreements -----------------------------------------------------------
+
+def test_an_editor_creates_a_draft(api, world, ids):
+    body = {"type": "mou", "title_fr": "  Accord créé par l'API  ", "title_ar": "اتفاقية", "summary_en": "Why",
+            "notes": "Internal", "parties": [{"organization_id": world.partner_a.id}],
+            "signing_event_id": world.event.id}
+    response = api("officer").post(f"{P}/agreements", json=body)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    created = response.get_json()
+    assert created["state"] == "draft" and created["type"] == "mou"
+    assert created["reference"].startswith("MTNRA-")
+    assert created["titles"] == {"ar": "اتفاقية", "fr": "Accord créé par l'API", "en": None}
+    assert created["owner"]["id"] == world.users["officer"].id  # an officer owns what they create
+    assert created["parties"] == [{"organization": {"id": world.partner_a.id, "name": world.partner_a.name,
+                                                    "acronym": None}, "role": "partner"}]
+    assert created["notes"] == "Internal" and created["version"] >= 1
+    assert created["url"] == f"/agreements/{created['id']}"
+    # The partner reads it, without the ministry's notes.
+    seen = api("partner").get(f"{P}/agreements/{created['id']}").get_json()
+    assert seen["reference"] == created["reference"] and seen["notes"] is None
+    # A manager may name another owner.
+    other = api("manager").post(f"{P}/agreements", json={**body, "owner_id": world.users["other_officer"].id})
+    assert other.status_code == 201 and other.get_json()["owner"]["id"] == world.users["other_officer"].id
+
+
+@pytest.mark.parametrize("role", ["partner", "partner_b", "auditor", "legal"])
+def test_only_editors_create(api, ids, role):
+    before = db.session.scalar(select(func.count()).select_from(Agreement))
+    assert_problem(api(role).post(f"{P}/agreements", json=fill(NEW_AGREEMENT, ids)), 403)
+    assert db.session.scalar(select(func.count()).select_from(Agreement)) == before
+
+
+@pytest.mark.parametrize("body, fields", [
+    ({}, {"type"}),
+    ({"type": "treaty", "title_fr": "x"}, {"type"}),
+    ({"type": "mou", "title_fr": 12, "parties": [{"organization_id": "x"}]}, {"title_fr", "parties.0.organization_id"}),
+    ({"type": "mou", "title_fr": "x", "parties": [{}]}, {"parties.0.organization_id"}),
+    ({"type": "mou", "title_fr": "x", "parties": "org"}, {"parties"}),
+    ({"type": "mou", "title_fr": "x", "signed_on": "1 July"}, {"signed_on"}),
+    ({"type": "mou", "title_fr": "x", "owner_id": 2**31}, {"owner_id"}),
+    ({"type": "mou", "title_fr": "x", "owner_id": "1"}, {"owner_id"}),  # ids are integers, strictly
+    ({"type": "mou", "title_fr": "x", "owner_id": True}, {"owner_id"}),
+    # Unknown fields are refused, not silently dropped: a typo must not lose data.
+    ({"type": "mou", "title_fr": "x", "state": "active"}, {"state"}),
+    ({"type": "mou", "title_fr": "x", "reference": "MTNRA-1999-001", "id": 1}, {"reference", "id"}),
+    # Business rules answer with the fields at fault too.
+    ({"type": "mou"}, {"title_fr", "partners"}),
+    ({"type": "mou", "title_fr": "   ", "parties": [{"organization_id": 999999}]}, {"title_fr", "partners"}),
+    ({"type": "mou", "title_fr": "x", "parties": [{"organization_id": "{ministry}"}]}, {"partners"}),
+    ({"type": "mou", "title_fr": "x", "parties": [{"organization_id": "{org_a}"}],
+      "signed_on": "2025-07-01", "expires_on": "2025-06-01"}, {"expires_on"}),
+    ({"type": "mou", "title_fr": "x", "parties": [{"organization_id": "{org_a}"}],
+      "owner_id": "{partner_user}"}, {"owner_id"}),
+    ({"type": "mou", "title_fr": "x", "parties": [{"organization_id": "{org_a}"}], "signing_event_id": 999999},
+     {"signing_event_id"}),
+    ({"type": "mou", "title_fr": "x", "parties": [{"organization_id": "{org_a}"}], "signed_on": "1900-01-01"},
+     {"signed_on"}),
+    # Huge strings are refused by length, by field.
+    ({"type": "mou", "title_fr": "x" * 501, "parties": [{"organization_id": "{org_a}"}]}, {"title_fr"}),
+    ({"type": "mou", "title_fr": "x", "summary_en": "é" * 20001, "parties": [{"organization_id": "{org_a}"}]},
+     {"summary_en"}),
+    ({"type": "mou", "title_fr": "x", "notes": "n" * 1_000_000, "parties": [{"organization_id": "{org_a}"}]},
+     {"notes"}),
+    ({"type": "mou", "title_fr": "x", "parties": [{"organization_id": "{org_a}", "role": "r" * 41}]},
+     {"parties.0.role"}),
+    ({"type": "mou", "title_fr": "x", "parties": [{"organization_id": "{org_a}"}] * 51}, {"parties"}),
+])
+def test_invalid_agreements_are_422_with_field_errors(api, world, ids, body, fields):
+    ids = {**ids, "partner_user": world.users["partner"].id}
+    before = db.session.scalar(select(func.count()).select_from(Agreement))
+    problem = assert_problem(api("officer").post(f"{P}/agreements", json=fill(body, ids)), 422)
+    assert fields <= set(problem["errors"]), problem["errors"]
+    assert db.session.scalar(select(func.count()).select_from(Agreement)) == before
+
+
+def test_bodies_that_are_not_a_json_object_are_refused(api):
+    officer = api("officer")
+    # Malformed JSON: the request cannot be understood.
+    assert_problem(officer.post(f"{P}/agreements", data='{"type": "mou",', content_type="application/json"), 400)
+    assert_problem(officer.post(f"{P}/agreements", data=b"\xff\xfe", content_type="application/json"), 400)
+    # Well-formed JSON of the wrong shape, or no JSON at all: invalid input.
+    for body in ([{"type": "mou"}], "mou", 42, None):
+        response = officer.post(f"{P}/agreements", json=body)
+        assert_problem(response, 422)
+    assert_problem(officer.post(f"{P}/agreements", data="type=mou", content_type="application/x-www-form-urlencoded"),
+                   422)
+    assert_problem(officer.post(f"{P}/agreements"), 422)
+
+
+def test_an_oversized_json_body_is_413(api, ids, app, document, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64 * 1024)
+    body = {**fill(NEW_AGREEMENT, ids), "summary_fr": "x" * (100 * 1024)}
+    for method, url in [("POST", f"{P}/agreements"), ("PATCH", f"{P}/agreements/{ids['draft']}"),
+                        ("POST", f"{P}/agreements/{ids['draft']}/transitions"),
+                        ("POST", f"{P}/deliverables/{ids['done_a']}/review")]:
+        assert_problem(api("officer").open(url, method, json=body), 413)
+        assert 413 in documented_statuses(app, document, method, url)
+
+
+def test_the_document_lists_each_operations_answers(document):
+    """No catch-all "default" answer (it would document any status), OpenAPI 3 parameter
+    locations only, and the hand-in's multipart body with its fields and files."""
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            assert "default" not in operation["responses"], f"{method} {path}"
+            assert "401" in operation["responses"], f"{method} {path}"
+            for parameter in operation.get("parameters", []) + operations.get("parameters", []):
+                assert parameter["in"] in ("path", "query", "header", "cookie"), f"{method} {path}"
+    hand_in = document["paths"][P + "/deliverables/{occurrence_id}/submissions"]["post"]
+    schema_name = hand_in["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].split("/")[-1]
+    assert set(document["components"]["schemas"][schema_name]["properties"]) == {"note", "version", "files"}
+    assert "413" in hand_in["responses"]
+
+
+def test_patch_changes_only_what_is_sent(api, world, ids):
+    draft = db.session.get(Agreement, ids["draft"])
+    version, title_fr = draft.version, draft.title_fr
+    response = api("officer").patch(f"{P}/agreements/{ids['draft']}",
+                                    json={"title_en": "Draft with A", "version": version})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["titles"]["en"] == "Draft with A" and body["titles"]["fr"] == title_fr
+    assert body["version"] > version
+    assert [p["organization"]["id"] for p in body["parties"]] == [world.partner_a.id]
+    # Without a version the change applies to whatever is stored.
+    assert api("manager").patch(f"{P}/agreements/{ids['draft']}", json={"summary_fr": "Résumé"}).status_code == 200
+    # Parties and type may change while it is a draft.
+    response = api("officer").patch(f"{P}/agreements/{ids['draft']}", json={
+        "type": "convention", "parties": [{"organization_id": world.partner_b.id}]})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["type"] == "convention"
+    # Now partner A no longer sees it.
+    assert_problem(api("partner").get(f"{P}/agreements/{ids['draft']}"), 404)
+
+
+def test_patch_with_a_stale_version_is_409(api, ids):
+    draft = db.session.get(Agreement, ids["draft"])
+    old = draft.version
+    assert api("officer").patch(f"{P}/agreements/{ids['draft']}", json={"title_en": "First",
+                                                                         "version": old}).status_code == 200
+    problem = assert_problem(api("manager").patch(f"{P}/agreements/{ids['draft']}",
+                                                  json={"title_en": "Second", "version": old}), 409)
+    assert "changed" in problem["detail"]
+    assert refreshed(Agreement, ids["draft"]).title_en == "First"
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"signed_on": "2024-01-01"}, "signed_on"), ({"effective_on": "2025-08-01"}, "effective_on"),
+    ({"expires_on": "2030-01-01"}, "expires_on"), ({"type": "convention"}, "type"),
+    ({"parties": [{"organization_id": "{org_b}"}]}, "partners"),
+])
+def test_signed_terms_of_an_active_agreement_cannot_be_patched(api, ids, body, field):
+    problem = assert_problem(api("officer").patch(f"{P}/agreements/{ids['a']}", json=fill(body, ids)), 422)
+    assert field in problem["errors"]
+    assert refreshed(Agreement, ids["a"]).signed_on == date(2025, 7, 1)
+
+
+def test_patch_refuses_unknown_fields_and_bad_versions(api, ids):
+    officer = api("officer")
+    for body, field in [({"state": "active"}, "state"), ({"version": "3"}, "version"), ({"version": 0}, "version"),
+                        ({"title_fr": None, "title_ar": None, "title_en": None}, "title_fr")]:
+        problem = assert_problem(officer.patch(f"{P}/agreements/{ids['draft']}", json=body), 422)
+        assert field in problem["errors"]
+
+
+# --- workflow moves -----------------------------------------------------------------------------
+
+def _options(client, agreement_id) -> dict:
+    response = client.get(f"{P}/agreements/{agreement_id}/transitions")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return {option["name"]: option for option in response.get_json()}
+
+
+def test_transitions_list_allowed_and_blocked_moves_with_reasons(api, world, ids):
+    officer = api("officer")
+    options = _options(officer, ids["draft"])
+    assert set(options) == {"submit_for_review", "cancel"}
+    submit = options["submit_for_review"]
+    assert submit["allowed"] is True and submit["reasons"] == [] and submit["target"] == "internal_review"
+    assert submit["label"] == "Submit for internal review" and submit["is_approval"] is False
+    assert options["cancel"]["comment"] == "required"
+    # A draft without a French title cannot go to review yet: blocked, and why.
+    untitled = api("officer").post(f"{P}/agreements", json={
+        "type": "mou", "title_en": "English only", "parties": [{"organization_id": world.partner_a.id}]})
+    blocked = _options(officer, untitled.get_json()["id"])["submit_for_review"]
+    assert blocked["allowed"] is False and blocked["reasons"] and "Missing" in blocked["reasons"][0]
+    # Terminating needs a termination notice: managers see the move, blocked.
+    terminate = _options(api("manager"), ids["a"])["terminate"]
+    assert terminate["allowed"] is False and any("notice" in r.lower() for r in terminate["reasons"])
+    assert "terminate" not in _options(officer, ids["a"])  # not the officer's move
+    # Who may not act gets an empty list; others' agreements stay hidden.
+    assert _options(api("auditor"), ids["a"]) == {}
+    assert _options(api("partner"), ids["a"]) == {}
+    assert _options(api("other_officer"), ids["draft"]) == {}
+    assert_problem(api("partner_b").get(f"{P}/agreements/{ids['draft']}/transitions"), 404)
+
+
+def test_submit_for_review_then_approve_or_reject(api, world, ids):
+    officer, legal, manager = api("officer"), api("legal"), api("manager")
+    url = f"{P}/agreements/{ids['draft']}/transitions"
+    response = officer.post(url, json={"transition": "submit_for_review", "comment": "Ready"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["agreement"]["state"] == "internal_review" and body["message"]
+    assert refreshed(Agreement, ids["draft"]).state == "internal_review"
+    # The same move again is no longer possible.
+    problem = assert_problem(officer.post(url, json={"transition": "submit_for_review"}), 409)
+    assert "no longer possible" in problem["detail"]
+    # The approvers see their decision.
+    approve = _options(legal, ids["draft"])["approve_review"]
+    assert approve["allowed"] is True and approve["is_approval"] is True and approve["approval_step"]
+    # A rejection needs a comment.
+    problem = assert_problem(legal.post(url, json={"transition": "approve_review", "decision": "reject"}), 422)
+    assert "comment" in problem["errors"]
+    assert_problem(legal.post(url, json={"transition": "approve_review", "decision": "maybe"}), 422)
+    # Approvals: legal, then the head of department; the parallel step completes with both.
+    assert legal.post(url, json={"transition": "approve_review"}).get_json()["agreement"]["state"] == \
+        "internal_review"
+    assert_problem(legal.post(url, json={"transition": "approve_review"}), 403)  # already approved
+    assert manager.post(url, json={"transition": "approve_review", "comment": "Go"}).get_json()[
+        "agreement"]["state"] == "negotiation"
+    rounds = officer.get(f"{P}/agreements/{ids['draft']}/approvals").get_json()
+    assert rounds[0]["status"] == "approved" and rounds[0]["transition"] == "approve_review"
+    assert {d["by"]["id"] for d in rounds[0]["decisions"]} == {world.users["legal"].id, world.users["manager"].id}
+    assert {d["decision"] for d in rounds[0]["decisions"]} == {"approve"}
+    # The partner reads the approvals of its agreement too, and the history is the ministry's.
+    assert api("partner").get(f"{P}/agreements/{ids['draft']}/approvals").status_code == 200
+    history = officer.get(f"{P}/agreements/{ids['draft']}/history").get_json()
+    actions = [event["action"] for event in history]
+    assert actions[-1] == "created" and actions.count("transition") == 2 and "approval_approved" in actions
+    moves = [e["changes"] for e in history if e["action"] == "transition"]
+    assert moves[-1]["after"] == {"state": "internal_review"} and moves[0]["after"] == {"state": "negotiation"}
+    assert_problem(api("partner").get(f"{P}/agreements/{ids['draft']}/history"), 403)
+
+
+def test_a_rejection_with_a_comment_sends_it_back_to_draft(api, ids):
+    url = f"{P}/agreements/{ids['draft']}/transitions"
+    assert api("officer").post(url, json={"transition": "submit_for_review"}).status_code == 200
+    response = api("manager").post(url, json={"transition": "approve_review", "decision": "reject",
+                                              "comment": "Clarify article 3"})
+    assert response.status_code == 200 and response.get_json()["agreement"]["state"] == "draft"
+    rounds = api("officer").get(f"{P}/agreements/{ids['draft']}/approvals").get_json()
+    assert rounds[0]["status"] == "rejected" and rounds[0]["decisions"][0]["comment"] == "Clarify article 3"
+
+
+@pytest.mark.parametrize("body, status, field", [
+    ({"transition": "fly_to_the_moon"}, 409, None),  # not a move of this workflow: the agreement "moved on"
+    ({"transition": "activate"}, 409, None),  # a move of the workflow, but not from a draft
+    ({"transition": ""}, 422, "transition"),
+    ({"transition": "x" * 61}, 422, "transition"),
+    ({}, 422, "transition"),
+    ({"transition": "submit_for_review", "fields": {"signed_on": "x"}}, 422, "fields.signed_on"),
+    ({"transition": "submit_for_review", "fields": {"colour": "red"}}, 422, "fields.colour"),
+    ({"transition": "submit_for_review", "extra": 1}, 422, "extra"),
+    ({"transition": "submit_for_review", "comment": "c" * 2001}, 422, "comment"),
+    ({"transition": "submit_for_review", "version": 999}, 409, None),
+    ({"transition": "cancel"}, 422, "comment"),
+])
+def test_invalid_moves_are_refused(api, ids, body, status, field):
+    problem = assert_problem(api("officer").post(f"{P}/agreements/{ids['draft']}/transitions", json=body), status)
+    if field:
+        assert field in problem["errors"]
+    assert refreshed(Agreement, ids["draft"]).state == "draft"
+
+
+def test_a_move_with_the_current_version_then_a_blocked_one(api, ids):
+    officer, url = api("officer"), f"{P}/agreements/{ids['a']}/transitions"
+    agreement = db.session.get(Agreement, ids["a"])
+    response = officer.post(url, json={"transition": "suspend", "comment": "Budget freeze",
+                                       "version": agreement.version})
+    assert response.status_code == 200 and response.get_json()["agreement"]["state"] == "suspended"
+    # Agreement A never got an effective date: it cannot become active again, and the list says why.
+    resume = _options(officer, ids["a"])["resume"]
+    assert resume["allowed"] is False and resume["reasons"] == ["Missing: Effective on."]
+    problem = assert_problem(officer.post(url, json={"transition": "resume"}), 422)
+    assert "Effective on" in problem["detail"]
+    assert refreshed(Agreement, ids["a"]).state == "suspended"
+
+
+def test_a_move_that_needs_a_document_the_api_cannot_take(api, ids):
+    """Terminating needs a termination notice, which only the page's form uploads."""
+    manager = api("manager")
+    terminate = _options(manager, ids["a"])["terminate"]
+    assert terminate["allowed"] is False and terminate["documents"] == ["termination_notice"]
+    assert terminate["reasons"] == ["Missing document: Termination notice."]
+    problem = assert_problem(manager.post(f"{P}/agreements/{ids['a']}/transitions",
+                                          json={"transition": "terminate", "comment": "Breach"}), 422)
+    assert "Termination notice" in problem["detail"]
+
+
+# --- documents -----------------------------------------------------------------------------------
+
+def test_documents_are_listed_and_downloaded(api, world, ids):
+    documents = api("partner").get(f"{P}/agreements/{ids['a']}/documents").get_json()
+    assert [d["id"] for d in documents] == [ids["doc_a"]]
+    document = documents[0]
+    assert document["kind"] == "signed_copy" and document["name"] == "signed A.pdf"
+    assert document["content_type"] == "application/pdf" and document["size"] == len(PDF + b"sa")
+    assert document["sha256"] == hashlib.sha256(PDF + b"sa").hexdigest()
+    assert document["uploaded_by"]["id"] == world.users["officer"].id
+    response = api("partner").get(document["download_url"])
+    assert response.status_code == 200 and response.data == PDF + b"sa"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert api("officer").get(f"{P}/agreements/{ids['draft']}/documents").get_json() == []
+    assert_problem(api("partner_b").get(document["download_url"]), 404)
+    assert_problem(api("officer").get(f"{P}/agreements/{ids['b']}/documents/{ids['doc_a']}/content"), 404)
+
+
+# --- deliverables ------------------------------------------------------------------------------
+
+def _submit(client, occurrence_id, files, **fields):
+    return client.post(f"{P}/deliverables/{occurrence_id}/submissions",
+                       data={**fields, "files": [(BytesIO(body), name) for body, name in files]},
+                       content_type="multipart/form-data")
+
+
+def test_deliverables_list_and_get(api, world, ids):
+    officer = api("officer")
+    body = officer.get(f"{P}/deliverables?per_page=2").get_json()
+    assert body["total"] == 4 and body["pages"] == 2 and len(body["items"]) == 2
+    occurrence = officer.get(f"{P}/deliverables/{ids['occ_a']}").get_json()
+    assert occurrence["status"] == "pending" and occurrence["shown_status"] == "due"
+    assert occurrence["agreement"]["id"] == ids["a"] and occurrence["responsible"]["id"] == world.partner_a.id
+    assert occurrence["deliverable"]["titles"]["en"] == "Report" and occurrence["submissions"] == []
+    assert occurrence["url"] == f"/deliverables/{ids['occ_a']}"
+    submitted = officer.get(f"{P}/deliverables?status=submitted&per_page=100").get_json()["items"]
+    assert {o["id"] for o in submitted} == {ids["done_a"], ids["done_b"]}
+    mine = officer.get(f"{P}/deliverables?agreement={ids['a']}&status=open").get_json()["items"]
+    assert {o["id"] for o in mine} == {ids["occ_a"]}
+    of_b = officer.get(f"{P}/deliverables?responsible={world.partner_b.id}").get_json()["items"]
+    assert {o["id"] for o in of_b} == {ids["occ_b"], ids["done_b"]}
+    soon = date.today() + timedelta(days=6)
+    assert {o["id"] for o in officer.get(f"{P}/deliverables?due_before={soon}").get_json()["items"]} == \
+        {ids["occ_a"], ids["occ_b"]}
+    assert {o["id"] for o in officer.get(f"{P}/deliverables?due_after={soon}").get_json()["items"]} == \
+        {ids["done_a"], ids["done_b"]}
+
+
+def test_a_partner_hands_in_a_real_file(api, world, ids):
+    partner = api("partner")
+    response = _submit(partner, ids["occ_a"], [(PDF + b"q1", "rapport T1.pdf")], note="Q1 report")
+    assert response.status_code == 201, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["status"] == "submitted"
+    submission = body["submissions"][0]
+    assert submission["number"] == 1 and submission["note"] == "Q1 report"
+    assert submission["submitted_by"]["id"] == world.users["partner"].id
+    file = submission["files"][0]
+    assert file["name"] == "rapport T1.pdf" and file["sha256"] == hashlib.sha256(PDF + b"q1").hexdigest()
+    download = api("officer").get(file["download_url"])
+    assert download.status_code == 200 and download.data == PDF + b"q1"
+    assert_problem(api("partner_b").get(file["download_url"]), 404)
+    # The owner is told.
+    notices = api("officer").get(f"{P}/notifications?unread=true&per_page=100").get_json()["items"]
+    assert any(n["kind"] == "deliverable_submitted" for n in notices)
+    # Handed in: it cannot be handed in again before the review.
+    assert_problem(_submit(partner, ids["occ_a"], [(PDF, "again.pdf")]), 422)
+
+
+def test_hand_in_refusals(api, ids, app, monkeypatch):
+    partner = api("partner")
+    assert_problem(_submit(api("partner_b"), ids["occ_a"], [(PDF, "r.pdf")]), 404)
+    assert_problem(_submit(api("officer"), ids["occ_a"], [(PDF, "r.pdf")]), 403)
+    problem = assert_problem(_submit(partner, ids["occ_a"], [(b"", "vide.pdf")]), 422)
+    assert "files" in problem["errors"]
+    problem = assert_problem(_submit(partner, ids["occ_a"], []), 422)
+    assert "files" in problem["errors"]
+    problem = assert_problem(_submit(partner, ids["occ_a"], [(b"MZ\x90\x00" + b"\x00" * 64, "r.pdf")]), 422)
+    assert "not accepted" in problem["errors"]["files"][0]
+    # Text in the files field is not a file.
+    response = partner.post(f"{P}/deliverables/{ids['occ_a']}/submissions", data={"files": "plain text"},
+                            content_type="multipart/form-data")
+    assert_problem(response, 422)
+    problem = assert_problem(_submit(partner, ids["occ_a"], [(PDF, "r.pdf")], note="n" * 20001), 422)
+    assert "note" in problem["errors"]
+    problem = assert_problem(_submit(partner, ids["occ_a"], [(PDF, "r.pdf")], version="abc"), 422)
+    assert "version" in problem["errors"]
+    assert_problem(_submit(partner, ids["occ_a"], [(PDF, "r.pdf")], version="999"), 409)
+    # A file over the per-file limit is refused by the service, the body over the request limit by the server.
+    monkeypatch.setitem(app.config, "MAX_UPLOAD_BYTES", 1024)
+    problem = assert_problem(_submit(partner, ids["occ_a"], [(PDF + b"0" * 2048, "gros.pdf")]), 422)
+    assert "larger" in problem["errors"]["files"][0]
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 4096)
+    problem = assert_problem(_submit(partner, ids["occ_a"], [(PDF + b"0" * 8192, "gros.pdf")]), 413)
+    assert "MB" in problem["detail"]
+    assert refreshed(deliverables.Occurrence, ids["occ_a"]).status == "pending"
+
+
+def test_review_send_back_and_accept(api, world, ids):
+    officer, url = api("officer"), f"{P}/deliverables/{ids['done_a']}/review"
+    problem = assert_problem(officer.post(url, json={"decision": "send_back"}), 422)
+    assert problem["errors"]
+    assert_problem(officer.post(url, json={"decision": "send_back", "comment": "   "}), 422)
+    assert_problem(officer.post(url, json={"decision": "maybe"}), 422)
+    assert_problem(officer.post(url, json={"decision": "accept", "version": 999}), 409)
+    assert_problem(officer.post(url, json={"decision": "accept", "rating": 5}), 422)
+    assert_problem(api("other_officer").post(url, json={"decision": "accept"}), 403)
+    version = db.session.get(deliverables.Occurrence, ids["done_a"]).version
+    response = officer.post(url, json={"decision": "send_back", "comment": "Add the annexes", "version": version})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["status"] == "sent_back" and body["submissions"][0]["feedback"] == "Add the annexes"
+    # The partner reads the feedback and hands in again; the stale version it read first is refused.
+    seen = api("partner").get(f"{P}/deliverables/{ids['done_a']}").get_json()
+    assert seen["shown_status"] == "sent_back" and seen["submissions"][0]["decision"] == "send_back"
+    assert_problem(_submit(api("partner"), ids["done_a"], [(PDF + b"v2", "v2.pdf")], version=str(version)), 409)
+    again = _submit(api("partner"), ids["done_a"], [(PDF + b"v2", "v2.pdf")], version=str(seen["version"]))
+    assert again.status_code == 201, again.get_data(as_text=True)
+    accepted = api("manager").post(url, json={"decision": "accept"})
+    assert accepted.status_code == 200 and accepted.get_json()["status"] == "accepted"
+    assert [s["decision"] for s in accepted.get_json()["submissions"]] == ["send_back", "accept"]
+
+
+# --- notifications -------------------------------------------------------------------------------
+
+def test_notifications_are_their_recipients_own(api, world, ids):
+    officer = api("officer")
+    body = officer.get(f"{P}/notifications").get_json()
+    own = {n["id"] for n in body["items"]}
+    assert ids["notice"] in own and ids["notice_partner"] not in own
+    notice = next(n for n in body["items"] if n["id"] == ids["notice"])
+    assert notice["read_at"] is None and notice["headline"] and notice["link"] == f"/agreements/{ids['a']}"
+    unread_before = officer.get(f"{P}/notifications?unread=true").get_json()["total"]
+    response = officer.post(f"{P}/notifications/{ids['notice']}/read")
+    assert response.status_code == 200 and response.get_json()["read_at"] is not None
+    unread = officer.get(f"{P}/notifications?unread=true").get_json()
+    assert unread["total"] == unread_before - 1 and ids["notice"] not in {n["id"] for n in unread["items"]}
+    assert ids["notice"] in {n["id"] for n in officer.get(f"{P}/notifications?unread=false").get_json()["items"]}
+    # Marking again is harmless; another person's notice does not exist for you.
+    assert officer.post(f"{P}/notifications/{ids['notice']}/read").status_code == 200
+    assert_problem(officer.post(f"{P}/notifications/{ids['notice_partner']}/read"), 404)
+    assert_problem(api("partner_b").post(f"{P}/notifications/{ids['notice_partner']}/read"), 404)
+    assert refreshed(Notification, ids["notice_partner"]).read_at is None
+    partner_list = api("partner").get(f"{P}/notifications").get_json()["items"]
+    assert {n["id"] for n in partner_list} == {ids["notice_partner"]}

@@ -1,0 +1,355 @@
+"""The home dashboards: what each role sees first, and what it costs in queries."""
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta, timezone
+
+import pytest
+from sqlalchemy import event, func, insert, select
+
+from app.agreements.models import Agreement, AgreementParty
+from app.core.models import utcnow
+from app.deliverables.models import Deliverable, Occurrence, Submission
+from app.extensions import db
+from app.workflow.models import ApprovalDecision, ApprovalRound
+from tests import factories
+
+TODAY = date.today()
+SAME_ROW = r"(?:(?!</tr>).)*?"  # within one chart row
+
+
+def days_ago(days: int) -> datetime:
+    return utcnow() - timedelta(days=days)
+
+
+def at_noon(day: date) -> datetime:
+    return datetime.combine(day, time(12, 0), tzinfo=timezone.utc)
+
+
+def plan(agreement, organization, *occurrences) -> list[Occurrence]:
+    """A one-off deliverable per (due_on, status, [submitted moments]) on `agreement`."""
+    created = []
+    for due_on, status, submitted in occurrences:
+        deliverable = Deliverable(agreement_id=agreement.id, title_fr=f"Rapport {due_on}", title_en=f"Report {due_on}",
+                                  responsible_organization_id=organization.id, recurrence="once", first_due_on=due_on)
+        occurrence = Occurrence(deliverable=deliverable, due_on=due_on, status=status)
+        for number, moment in enumerate(submitted, start=1):
+            occurrence.submissions.append(Submission(number=number, submitted_at=moment))
+        db.session.add(deliverable)
+        created.append(occurrence)
+    db.session.flush()
+    return created
+
+
+def figure(page: str, key: str) -> int:
+    match = re.search(rf'data-figure="{key}" data-value="(\d+)"', page)
+    assert match, f"no figure {key}"
+    return int(match.group(1))
+
+
+def card_count(page: str, card_id: str) -> int:
+    section = page[page.index(f'id="{card_id}"'):]
+    return int(re.search(r'data-count="(\d+)"', section).group(1))
+
+
+def card(page: str, card_id: str) -> str:
+    start = page.index(f'id="{card_id}"')
+    return page[start:page.index("</section>", start)]
+
+
+@pytest.fixture
+def portfolio(world):
+    """The world, plus: a stale draft of the officer's, another officer's agreements, deliverables
+    (overdue, due this month, handed in on time and late), approvals within and past their SLA,
+    an agreement ending in 30 days, and one signed this year."""
+    officer, other = world.users["officer"], world.users["other_officer"]
+    a, b = world.agreement_a, world.agreement_b
+    a.effective_on, a.expires_on = a.signed_on, TODAY + timedelta(days=30)
+    stale = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Brouillon oublié")
+    stale.state_entered_at = days_ago(12)
+    theirs = factories.agreement(by=other, partners=[world.partner_b], title_fr="Accord d'un collègue",
+                                 state="active")
+    theirs_draft = factories.agreement(by=other, partners=[world.partner_b], title_fr="Brouillon du collègue")
+    theirs_draft.state_entered_at = days_ago(40)
+    late_review = factories.agreement(by=other, partners=[world.partner_a], title_fr="Revue en retard",
+                                      state="internal_review")
+    fresh_review = factories.agreement(by=other, partners=[world.partner_b], title_fr="Revue récente",
+                                       state="internal_review")
+    signed_now = factories.agreement(by=other, partners=[world.partner_b], title_fr="Signé cette année",
+                                     state="signed", signed_on=TODAY.replace(day=1))
+    for agreement, requested in ((late_review, days_ago(25)), (fresh_review, days_ago(2))):
+        db.session.add(ApprovalRound(agreement_id=agreement.id, transition="approve_review",
+                                     from_state="internal_review", requested_at=requested, status="open"))
+    month_end = TODAY.replace(day=28) + timedelta(days=4)
+    month_end -= timedelta(days=month_end.day)
+    plan(a, world.partner_a,
+         (TODAY - timedelta(days=20), "pending", []),                        # overdue (the officer's)
+         (TODAY - timedelta(days=40), "accepted", [at_noon(TODAY - timedelta(days=41))]),   # on time
+         (TODAY - timedelta(days=60), "accepted", [at_noon(TODAY - timedelta(days=55)),     # late first,
+                                                   at_noon(TODAY - timedelta(days=50))]))   # resubmitted
+    if month_end > TODAY:
+        plan(b, world.partner_b, (month_end, "pending", []))                  # due this month (the officer's)
+    plan(theirs, world.partner_b, (TODAY - timedelta(days=3), "pending", []))  # overdue, not the officer's
+    db.session.commit()
+    world.extra = {"stale": stale, "theirs": theirs, "theirs_draft": theirs_draft, "late_review": late_review,
+                   "fresh_review": fresh_review, "signed_now": signed_now, "month_end": month_end}
+    return world
+
+
+# --- who lands where ------------------------------------------------------------------------
+
+def test_anonymous_is_sent_to_sign_in(client):
+    response = client.get("/dashboard")
+    assert response.status_code == 302
+    assert "/sign-in" in response.headers["Location"]
+
+
+def test_partner_dashboard_is_their_portal(signed_in):
+    partner = signed_in("partner")
+    assert partner.get("/dashboard").headers["Location"].endswith("/portal")
+    assert partner.get("/").headers["Location"].endswith("/portal")
+
+
+@pytest.mark.parametrize("role", ["officer", "manager", "auditor", "admin", "legal"])
+def test_ministry_home_is_the_dashboard(signed_in, role):
+    client = signed_in(role)
+    assert client.get("/").headers["Location"].endswith("/dashboard")
+    assert client.get("/dashboard").status_code == 200
+
+
+# --- the officer -----------------------------------------------------------------------------
+
+def test_officer_sees_their_own_work(signed_in, portfolio):
+    page = signed_in("officer").get("/dashboard").get_data(as_text=True)
+    extra = portfolio.extra
+    assert "My dashboard" in page
+    # My actions: their stale draft, past its SLA; never a colleague's.
+    actions = card(page, "my-actions")
+    assert extra["stale"].reference in actions
+    assert 'class="is-over-sla"' in actions
+    assert extra["theirs_draft"].reference not in actions
+    assert 'href="/inbox"' in actions
+    # My agreements by stage: two active and one draft, the colleague's not counted.
+    assert card_count(page, "my-agreements") == 3
+    mine = card(page, "my-agreements")
+    assert re.search(rf"Active</bdi>{SAME_ROW}chart-value\">2<", mine, re.S)
+    assert re.search(rf"Draft</bdi>{SAME_ROW}chart-value\">1<", mine, re.S)
+    assert "Internal review" not in mine
+    # Deliverables: one overdue on their agreements (the colleague's is not theirs).
+    assert figure(page, "overdue") == 1
+    assert figure(page, "due-this-month") == (1 if extra["month_end"] > TODAY else 0)
+    deliverables = card(page, "my-deliverables")
+    assert "status=overdue" in deliverables
+    # Ending within 90 days: agreement A, in 30 days.
+    ending = card(page, "my-ending")
+    assert portfolio.agreement_a.reference in ending and "in 30 days" in ending
+    assert card_count(page, "my-ending") == 1
+    assert 'data-action="new-agreement"' in page
+
+
+def test_another_officer_sees_theirs_not_the_first_officers(signed_in, portfolio):
+    page = signed_in("other_officer").get("/dashboard").get_data(as_text=True)
+    assert portfolio.extra["theirs_draft"].reference in card(page, "my-actions")
+    assert portfolio.extra["stale"].reference not in card(page, "my-actions")
+    assert figure(page, "overdue") == 1  # their colleague-free overdue report on "theirs"
+    assert portfolio.agreement_a.reference not in card(page, "my-ending")
+
+
+def test_officer_actions_list_the_oldest_ten_and_count_all(signed_in, world):
+    officer = world.users["officer"]
+    drafts = []
+    for number in range(12):
+        draft = factories.agreement(by=officer, partners=[world.partner_a], title_fr=f"Brouillon {number}")
+        draft.state_entered_at = days_ago(30 - number)
+        drafts.append(draft)
+    db.session.commit()
+    page = signed_in("officer").get("/dashboard").get_data(as_text=True)
+    actions = card(page, "my-actions")
+    assert card_count(page, "my-actions") == 12
+    assert actions.count("<tr class=\"is-over-sla\"") + actions.count("<tr data-agreement") == 10
+    assert drafts[0].reference in actions and drafts[11].reference not in actions
+    assert "All my actions (12)" in actions
+
+
+# --- the manager, the auditor and the admin ---------------------------------------------------
+
+def test_manager_sees_portfolio_counts_that_match_the_data(signed_in, portfolio):
+    page = signed_in("manager").get("/dashboard").get_data(as_text=True)
+    assert "Portfolio dashboard" in page
+    total = db.session.scalar(select(func.count()).select_from(Agreement))
+    assert card_count(page, "by-stage") == total
+    by_stage = card(page, "by-stage")
+    for state, count in db.session.execute(select(Agreement.state, func.count()).group_by(Agreement.state)):
+        assert re.search(rf'href="/agreements/\?state={state}"><bdi>[^<]+</bdi></a>{SAME_ROW}chart-value">{count}<',
+                         by_stage, re.S), state
+    by_type = card(page, "by-type")
+    assert re.search(rf'href="/agreements/\?type=mou"><bdi>[^<]+</bdi></a>{SAME_ROW}chart-value">{total}<', by_type, re.S)
+    # Approvals: the one requested 25 days ago is past the 10-day SLA of internal review; not the fresh one.
+    late = card(page, "late-approvals")
+    assert card_count(page, "late-approvals") == 1
+    assert portfolio.extra["late_review"].reference in late
+    assert portfolio.extra["fresh_review"].reference not in late
+    assert 'data-action="review-approval"' in late
+    # Overdue deliverables by responsible organisation, each linking to its filtered list.
+    overdue = card(page, "overdue-by-partner")
+    for organization in (portfolio.partner_a, portfolio.partner_b):
+        assert re.search(rf'href="/deliverables/\?status=overdue&amp;partner={organization.id}"><bdi>'
+                         rf'{organization.name}</bdi></a>{SAME_ROW}chart-value">1<', overdue, re.S)
+    # Signed this year: the agreement signed on the 1st of this month.
+    signed = card(page, "signed-per-month")
+    assert card_count(page, "signed-per-month") == 1
+    assert f'href="/agreements/?year={TODAY.year}"' in signed
+    # On time: partner A handed in two reports, the first on time, the other late (its resubmission
+    # does not count): 50 %.
+    on_time = card(page, "on-time")
+    assert re.search(rf"{portfolio.partner_a.name}</bdi></a>\s*<div[^>]*>1 of 2 on time</div>{SAME_ROW}chart-value\">50%<",
+                     on_time, re.S)
+    ending = card(page, "ending")
+    assert portfolio.agreement_a.reference in ending
+    assert 'data-action="new-agreement"' in page
+
+
+@pytest.mark.parametrize("role", ["auditor", "admin", "legal"])
+def test_readers_see_the_portfolio_without_action_buttons(signed_in, portfolio, role):
+    page = signed_in(role).get("/dashboard").get_data(as_text=True)
+    assert "Portfolio dashboard" in page
+    assert card_count(page, "late-approvals") == 1
+    assert "data-action=" not in page
+    main = page[page.index("<main"):]
+    assert 'class="btn' not in main
+
+
+# --- the top bar -------------------------------------------------------------------------------
+
+def test_menu_starts_with_the_dashboard_and_gathers_the_rest_under_more(signed_in):
+    page = signed_in("admin").get("/dashboard").get_data(as_text=True)
+    menu = page[page.index('id="main-menu"'):page.index("language-form")]
+    links = re.findall(r'class="nav-link[^"]*" href="([^"]+)"', menu)
+    assert links[:4] == ["/dashboard", "/inbox", "/agreements/", "/deliverables/"]
+    assert 'aria-current="page"' in menu.split('href="/dashboard"')[1][:40]
+    more = menu[menu.index('id="more-menu"'):]
+    for path in ("/organizations/", "/events/", "/workflows/", "/admin/users", "/admin/outbox"):
+        assert f'href="{path}' in more, path
+
+
+def test_current_page_in_more_marks_more_as_current(signed_in):
+    page = signed_in("admin").get("/organizations/").get_data(as_text=True)
+    assert re.search(r'class="nav-link dropdown-toggle active"', page)
+    assert re.search(r'class="dropdown-item active" href="/organizations/"\s*aria-current="page"', page)
+
+
+def test_partner_menu_keeps_the_portal_and_has_no_dashboard(signed_in):
+    page = signed_in("partner").get("/portal").get_data(as_text=True)
+    menu = page[page.index('id="main-menu"'):page.index("language-form")]
+    assert 'href="/portal"' in menu
+    assert 'href="/dashboard"' not in menu
+    assert "/admin/users" not in menu
+
+
+# --- queries do not grow with the portfolio ----------------------------------------------------
+
+STATES = ("draft", "internal_review", "negotiation", "signature", "signed", "active", "suspended", "expired",
+          "closed", "cancelled")
+
+
+def add_bulk_portfolio(world, count: int, start: int) -> None:
+    """`count` agreements inserted in a few statements, with parties, deliverables, hand-ins and open
+    approvals in proportion. Every run of ten covers every state, and belongs to the officer, another
+    officer or the manager in turn: the first ten are the officer's, so the small portfolio already
+    fills every card (an empty card saves the queries of its rows, which is not what is measured)."""
+    owners = [world.users["officer"].id, world.users["other_officer"].id, world.users["manager"].id]
+    partners = [world.partner_a.id, world.partner_b.id]
+    now = utcnow()
+    rows = []
+    for number in range(start, start + count):
+        state = STATES[number % len(STATES)]
+        signed = state in ("signed", "active", "suspended", "expired", "closed")
+        signed_on = TODAY.replace(month=1 + number % TODAY.month, day=1) if signed and number % 2 else (
+            date(2024, 1 + number % 12, 10) if signed else None)
+        rows.append({
+            "reference": f"BULK-{number:05d}", "type": ("mou", "convention", "protocol")[number % 3], "state": state,
+            "title_fr": f"Accord de masse {number}", "title_en": f"Bulk agreement {number}",
+            "search_text": f"bulk-{number:05d} accord de masse {number}", "owner_id": owners[(number // len(STATES)) % 3],
+            "signed_on": signed_on, "effective_on": signed_on,
+            "expires_on": TODAY + timedelta(days=10 + number % 200) if signed else None,
+            "state_entered_at": now - timedelta(days=number % 40), "version": 1,
+            "created_at": now, "updated_at": now,
+        })
+    db.session.execute(insert(Agreement), rows)
+    created = db.session.execute(select(Agreement.id, Agreement.reference, Agreement.state)
+                                 .where(Agreement.reference.like("BULK-%"), Agreement.id.not_in(
+                                     select(AgreementParty.agreement_id)))).all()
+    db.session.execute(insert(AgreementParty), [
+        {"agreement_id": row.id, "organization_id": partners[index % 2], "role": "partner"}
+        for index, row in enumerate(created)])
+    active = [row for row in created if row.state == "active"]
+    db.session.execute(insert(Deliverable), [
+        {"agreement_id": row.id, "title_fr": f"Rapport {row.reference}", "recurrence": "quarterly",
+         "responsible_organization_id": partners[index % 2], "first_due_on": TODAY - timedelta(days=100),
+         "created_at": now, "updated_at": now} for index, row in enumerate(active)])
+    deliverable_ids = db.session.scalars(select(Deliverable.id).where(
+        Deliverable.agreement_id.in_([row.id for row in active]))).all()
+    occurrences = []
+    for index, deliverable_id in enumerate(deliverable_ids):
+        occurrences += [
+            {"deliverable_id": deliverable_id, "due_on": TODAY - timedelta(days=100), "status": "accepted",
+             "version": 1},
+            {"deliverable_id": deliverable_id, "due_on": TODAY - timedelta(days=10 + index % 5), "status": "pending",
+             "version": 1},
+            {"deliverable_id": deliverable_id, "due_on": TODAY + timedelta(days=index % 20), "status": "pending",
+             "version": 1},
+        ]
+    db.session.execute(insert(Occurrence), occurrences)
+    handed_in = db.session.scalars(select(Occurrence.id).where(
+        Occurrence.deliverable_id.in_(deliverable_ids), Occurrence.status == "accepted")).all()
+    db.session.execute(insert(Submission), [
+        {"occurrence_id": occurrence_id, "number": 1, "submitted_at": now - timedelta(days=95 + index % 10)}
+        for index, occurrence_id in enumerate(handed_in)])
+    db.session.execute(insert(ApprovalRound), [
+        {"agreement_id": row.id, "transition": "approve_review", "from_state": "internal_review",
+         "requested_at": now - timedelta(days=15 + index % 30), "status": "open"}
+        for index, row in enumerate(created) if row.state == "internal_review"])
+    # The legal adviser approved half of them (the manager's approval is still awaited).
+    rounds = db.session.scalars(select(ApprovalRound.id).where(ApprovalRound.agreement_id.in_(
+        [row.id for row in created]))).all()
+    legal = world.users["legal"].id
+    db.session.execute(insert(ApprovalDecision), [
+        {"round_id": round_id, "step": "legal_and_head", "approver_id": legal, "counted_user_id": legal,
+         "decision": "approve", "decided_at": now - timedelta(days=5)}
+        for index, round_id in enumerate(rounds) if index % 2 == 0])
+    db.session.commit()
+
+
+@contextmanager
+def counting_queries():
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(statement)
+
+    # The tests run on one connection (see conftest._transaction): listen to the engine it came from.
+    engine = db.session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+@pytest.mark.parametrize("role", ["officer", "manager"])
+def test_dashboard_queries_do_not_grow_with_the_portfolio(signed_in, world, role):
+    client = signed_in(role)
+    add_bulk_portfolio(world, 10, start=0)
+    assert client.get("/dashboard").status_code == 200  # caches warm (definitions, translations)
+    with counting_queries() as small:
+        assert client.get("/dashboard").status_code == 200
+    add_bulk_portfolio(world, 990, start=10)
+    assert db.session.scalar(select(func.count()).select_from(Agreement)) >= 1000
+    with counting_queries() as large:
+        page = client.get("/dashboard")
+    assert page.status_code == 200
+    print(f"{role}: {len(small)} queries with 10 agreements, {len(large)} with 1,000")
+    assert len(large) == len(small), "\n\n".join(
+        [s[:200] for s in large if s not in small] + ["----"] + [s[:200] for s in small if s not in large])

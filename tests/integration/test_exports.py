@@ -1,0 +1,372 @@
+"""Exports of the agreements and deliverables lists (CSV, XLSX) and the printable agreement summary."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import date, datetime, timedelta, timezone
+
+import openpyxl
+import pytest
+
+from app.core.exports import csv_bytes, neutralised, xlsx_bytes
+from app.deliverables import services as deliverables
+from app.deliverables.models import Submission
+from app.extensions import db
+from app.workflow import engine
+from tests import factories
+
+TODAY = date.today()
+LISTS = ["/agreements/export", "/deliverables/export"]
+AGREEMENT_HEADINGS = ["Reference", "Type", "Title", "State", "Partners", "Owner", "Signed on", "Effective on",
+                      "Ends on", "Signing event"]
+DELIVERABLE_HEADINGS = ["Agreement", "Agreement title", "Deliverable", "Responsible", "Due on", "Status",
+                        "Last handed in", "Decided on"]
+
+
+def read_csv(response) -> list[list[str]]:
+    body = response.get_data()
+    assert body.startswith(b"\xef\xbb\xbf"), "no byte-order mark: Excel would garble Arabic"
+    text = body[3:].decode("utf-8")
+    assert "\r\n" in text and "\n" not in text.replace("\r\n", "")
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def read_xlsx(response):
+    return openpyxl.load_workbook(io.BytesIO(response.get_data())).active
+
+
+def column(rows, heading, headings=AGREEMENT_HEADINGS):
+    return [row[headings.index(heading)] for row in rows[1:]]
+
+
+def plan(agreement, responsible, *, due_in=5, title="Rapport"):
+    return deliverables.plan_deliverable(agreement, deliverables.PlanData(
+        title_fr=title, title_ar=None, title_en=None, description=None,
+        responsible_organization_id=responsible.id, recurrence="once",
+        first_due_on=TODAY + timedelta(days=due_in)), by=None).occurrences[0]
+
+
+@pytest.fixture
+def portfolio(world):
+    """Besides A's and B's active agreements: a draft for A with an Arabic title and a hostile one for B."""
+    officer = world.users["officer"]
+    arabic = factories.agreement(by=officer, partners=[world.partner_a], title_fr=None,
+                                 title_ar="اتفاقية شراكة في مجال التحول الرقمي")
+    hostile = factories.agreement(by=officer, partners=[world.partner_b], title_fr='=HYPERLINK("http://x","y")',
+                                  effective_on=date(2025, 8, 1), expires_on=date(2028, 8, 1),
+                                  signed_on=date(2025, 7, 15))
+    db.session.commit()
+    return {"arabic": arabic, "hostile": hostile}
+
+
+@pytest.fixture
+def occurrences(world):
+    """Partner A: one overdue, one accepted (handed in and decided); partner B: one not yet due."""
+    overdue = plan(world.agreement_a, world.partner_a, due_in=-3, title="Rapport en retard")
+    accepted = plan(world.agreement_a, world.partner_a, due_in=-40, title="Rapport accepté")
+    accepted.submissions.append(Submission(number=1, submitted_at=datetime(2026, 5, 10, 12, 0, tzinfo=timezone.utc)))
+    accepted.status, accepted.decided_at = "accepted", datetime(2026, 5, 12, 12, 0, tzinfo=timezone.utc)
+    later = plan(world.agreement_b, world.partner_b, due_in=60, title="Rapport de B")
+    db.session.commit()
+    return {"overdue": overdue, "accepted": accepted, "later": later}
+
+
+# --- the writers -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, expected", [
+    ("=1+1", "'=1+1"), ("+33 6", "'+33 6"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
+    ("\rx", "'\rx"), ("a=b", "a=b"), ("", ""), ("شراكة", "شراكة"),
+])
+def test_formula_starts_are_neutralised(value, expected):
+    assert neutralised(value) == expected
+
+
+def test_writers_handle_quotes_newlines_control_characters_and_dates():
+    rows = [['say "hi", then\nleave', date(2026, 1, 2), None, 3], ["bell\x07 \x1b", None, "=A1", -4]]
+    parsed = list(csv.reader(io.StringIO(csv_bytes(["a", "b", "c", "d"], rows)[3:].decode(), newline="")))
+    assert parsed[1] == ['say "hi", then\nleave', "2026-01-02", "", "3"]
+    assert parsed[2] == ["bell\x07 \x1b", "", "'=A1", "-4"]
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx_bytes(["a", "b", "c", "d"], rows, title="x/y: [z]*?"))).active
+    assert sheet.title == "x y   z"
+    assert sheet["A3"].value == "bell " and sheet["C3"].data_type == "s" and sheet["C3"].value == "=A1"
+    assert sheet["D3"].value == -4
+
+
+# --- agreements --------------------------------------------------------------------------
+
+def test_agreements_csv_has_every_visible_agreement_without_pages(app, world, signed_in, portfolio):
+    for index in range(app.config["PER_PAGE"] + 1):
+        factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr=f"Lot {index}")
+    db.session.commit()
+    response = signed_in("officer").get("/agreements/export.csv")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert re.fullmatch(r'attachment; filename="sharaka-agreements-\d{4}-\d{2}-\d{2}\.csv"',
+                        response.headers["Content-Disposition"])
+    assert f"sharaka-agreements-{TODAY.isoformat()}.csv" in response.headers["Content-Disposition"]
+    assert response.headers["Cache-Control"] == "no-store"
+    rows = read_csv(response)
+    assert rows[0] == AGREEMENT_HEADINGS
+    assert len(rows) == 1 + 4 + app.config["PER_PAGE"] + 1
+    a = rows[column(rows, "Reference").index(world.agreement_a.reference) + 1]
+    assert a == [world.agreement_a.reference, "Memorandum of understanding", "Accord avec A", "Active", "Partner A",
+                 world.users["officer"].full_name, "2025-07-01", "", "", "Cérémonie"]
+
+
+def test_arabic_titles_round_trip_and_formulas_are_neutralised(app, world, signed_in, portfolio):
+    rows = read_csv(signed_in("officer").get("/agreements/export.csv"))
+    titles = column(rows, "Title")
+    assert "اتفاقية شراكة في مجال التحول الرقمي" in titles
+    assert "'=HYPERLINK(\"http://x\",\"y\")" in titles
+    assert '=HYPERLINK("http://x","y")' not in titles
+
+    sheet = read_xlsx(signed_in("officer").get("/agreements/export.xlsx"))
+    cells = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
+    hostile = cells[portfolio["hostile"].reference]
+    assert hostile[2].data_type == "s" and hostile[2].value == '=HYPERLINK("http://x","y")'
+    assert cells[portfolio["arabic"].reference][2].value == "اتفاقية شراكة في مجال التحول الرقمي"
+
+
+def test_agreements_xlsx_has_date_cells_and_a_bold_frozen_header(app, world, signed_in, portfolio):
+    response = signed_in("officer").get("/agreements/export.xlsx")
+    assert response.status_code == 200
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert f"sharaka-agreements-{TODAY.isoformat()}.xlsx" in response.headers["Content-Disposition"]
+    assert response.headers["Cache-Control"] == "no-store"
+    sheet = read_xlsx(response)
+    assert sheet.title == "Agreements"
+    assert [c.value for c in sheet[1]] == AGREEMENT_HEADINGS
+    assert all(c.font.b for c in sheet[1]) and sheet.freeze_panes == "A2"
+    assert sheet.max_row == 1 + 4
+    hostile = next(row for row in sheet.iter_rows(min_row=2) if row[0].value == portfolio["hostile"].reference)
+    signed, effective, ends = hostile[6], hostile[7], hostile[8]
+    assert signed.is_date and signed.number_format == "yyyy-mm-dd" and signed.value.date() == date(2025, 7, 15)
+    assert effective.value.date() == date(2025, 8, 1) and ends.value.date() == date(2028, 8, 1)
+    assert 8 <= sheet.column_dimensions["C"].width <= 60
+
+
+def test_a_partner_exports_only_its_own_agreements(app, world, signed_in, portfolio):
+    mine = {world.agreement_a.reference, portfolio["arabic"].reference}
+    theirs = {world.agreement_b.reference, portfolio["hostile"].reference}
+    for role, expected in (("partner", mine), ("partner_b", theirs)):
+        client = signed_in(role)
+        assert set(column(read_csv(client.get("/agreements/export.csv")), "Reference")) == expected
+        sheet = read_xlsx(client.get("/agreements/export.xlsx"))
+        assert {row[0].value for row in sheet.iter_rows(min_row=2)} == expected
+        # Naming the other side's organisation in the filter finds nothing rather than leaking.
+        other = world.partner_b if role == "partner" else world.partner_a
+        rows = read_csv(client.get(f"/agreements/export.csv?partner={other.id}"))
+        assert set(column(rows, "Reference")) <= expected
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("state=draft", {"arabic", "hostile"}),
+    ("state=active", {"a", "b"}),
+    ("q=hyperlink", {"hostile"}),
+    ("q=التحول", {"arabic"}),
+    ("q=accord+avec&type=mou", {"a", "b"}),
+    ("partner={partner_a}", {"a", "arabic"}),
+    ("state=draft&partner={partner_b}", {"hostile"}),
+    ("year=2025", {"a", "b", "hostile"}),
+])
+def test_the_export_applies_the_filters_on_screen(app, world, signed_in, portfolio, query, expected):
+    references = {"a": world.agreement_a.reference, "b": world.agreement_b.reference,
+                  "arabic": portfolio["arabic"].reference, "hostile": portfolio["hostile"].reference}
+    query = query.format(partner_a=world.partner_a.id, partner_b=world.partner_b.id)
+    client = signed_in("officer")
+    assert set(column(read_csv(client.get(f"/agreements/export.csv?{query}")), "Reference")) == {
+        references[key] for key in expected}
+    sheet = read_xlsx(client.get(f"/agreements/export.xlsx?{query}"))
+    assert {row[0].value for row in sheet.iter_rows(min_row=2)} == {references[key] for key in expected}
+    # The list shows the same agreements.
+    page = client.get(f"/agreements/?{query}").get_data(as_text=True)
+    assert all(references[key] in page for key in expected)
+
+
+def test_headings_and_labels_follow_the_readers_language(app, world, signed_in, portfolio):
+    french = factories.user("officer", world.ministry, language="fr")
+    db.session.commit()
+    rows = read_csv(signed_in(french).get("/agreements/export.csv"))
+    assert rows[0][:4] == ["Référence", "Type", "Intitulé", "Statut"]
+    row = rows[column(rows, "Reference").index(world.agreement_a.reference) + 1]
+    assert row[1] == "Mémorandum d'entente" and row[3] == "Actif"
+
+
+def test_the_list_pages_link_to_exports_with_their_filters(app, world, signed_in, portfolio, occurrences):
+    client = signed_in("officer")
+    page = client.get("/agreements/?state=draft&q=x&page=2").get_data(as_text=True)
+    links = re.findall(r'href="(/agreements/export\.(?:csv|xlsx)[^"]*)"', page)
+    assert len(links) == 2
+    for link in links:
+        assert "state=draft" in link and "q=x" in link and "page=" not in link
+    page = client.get(f"/deliverables/?status=overdue&agreement={world.agreement_a.id}").get_data(as_text=True)
+    links = re.findall(r'href="(/deliverables/export\.(?:csv|xlsx)[^"]*)"', page)
+    assert len(links) == 2 and all("status=overdue" in link for link in links)
+    assert "Print summary" in client.get(f"/agreements/{world.agreement_a.id}").get_data(as_text=True)
+
+
+# --- deliverables --------------------------------------------------------------------------
+
+def test_deliverables_csv_shows_statuses_and_dates(app, world, signed_in, occurrences):
+    response = signed_in("officer").get("/deliverables/export.csv")
+    assert response.status_code == 200
+    assert f"sharaka-deliverables-{TODAY.isoformat()}.csv" in response.headers["Content-Disposition"]
+    rows = read_csv(response)
+    assert rows[0] == DELIVERABLE_HEADINGS
+    by_title = {row[2]: row for row in rows[1:]}
+    assert set(by_title) == {"Rapport en retard", "Rapport accepté", "Rapport de B"}
+    assert by_title["Rapport accepté"] == [
+        world.agreement_a.reference, "Accord avec A", "Rapport accepté", "Partner A",
+        (TODAY - timedelta(days=40)).isoformat(), "Accepted", "2026-05-10", "2026-05-12"]
+    assert by_title["Rapport en retard"][5:] == ["Overdue", "", ""]
+    assert by_title["Rapport de B"][5] == "Not yet due"
+    # Soonest first, as on the list.
+    assert [row[2] for row in rows[1:]] == ["Rapport accepté", "Rapport en retard", "Rapport de B"]
+
+
+def test_deliverables_xlsx_has_date_cells(app, world, signed_in, occurrences):
+    sheet = read_xlsx(signed_in("officer").get("/deliverables/export.xlsx"))
+    assert sheet.title == "Deliverables" and [c.value for c in sheet[1]] == DELIVERABLE_HEADINGS
+    accepted = next(row for row in sheet.iter_rows(min_row=2) if row[2].value == "Rapport accepté")
+    for cell, expected in ((accepted[4], TODAY - timedelta(days=40)), (accepted[6], date(2026, 5, 10)),
+                           (accepted[7], date(2026, 5, 12))):
+        assert cell.is_date and cell.number_format == "yyyy-mm-dd" and cell.value.date() == expected
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("status=overdue", {"Rapport en retard"}),
+    ("status=accepted", {"Rapport accepté"}),
+    ("status=open", {"Rapport en retard"}),
+    ("status=not_yet_due", {"Rapport de B"}),
+    ("agreement={b}", {"Rapport de B"}),
+    ("partner={partner_a}", {"Rapport en retard", "Rapport accepté"}),
+    ("due_before={yesterday}", {"Rapport en retard", "Rapport accepté"}),
+])
+def test_the_deliverables_export_applies_the_filters(app, world, signed_in, occurrences, query, expected):
+    query = query.format(b=world.agreement_b.id, partner_a=world.partner_a.id,
+                         yesterday=(TODAY - timedelta(days=1)).isoformat())
+    rows = read_csv(signed_in("manager").get(f"/deliverables/export.csv?{query}"))
+    assert {row[2] for row in rows[1:]} == expected
+
+
+def test_a_partner_exports_only_its_own_deliverables(app, world, signed_in, occurrences):
+    mine = read_csv(signed_in("partner").get("/deliverables/export.csv"))
+    assert {row[2] for row in mine[1:]} == {"Rapport en retard", "Rapport accepté"}
+    theirs = read_xlsx(signed_in("partner_b").get("/deliverables/export.xlsx"))
+    assert {row[2].value for row in theirs.iter_rows(min_row=2)} == {"Rapport de B"}
+    # Asking for the other partner's agreement is an invalid filter there: ignored, still only its own.
+    rows = read_csv(signed_in("partner_b").get(f"/deliverables/export.csv?agreement={world.agreement_a.id}"))
+    assert {row[2] for row in rows[1:]} == {"Rapport de B"}
+
+
+# --- access and hostile queries -------------------------------------------------------------
+
+@pytest.mark.parametrize("path", [f"{base}.{fmt}" for base in LISTS for fmt in ("csv", "xlsx")])
+def test_anonymous_is_sent_to_sign_in(app, world, client, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert "/sign-in?next=" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("path", ["/agreements/export.pdf", "/agreements/export.", "/deliverables/export.json",
+                                  "/agreements/export.CSV"])
+def test_unknown_formats_are_404(app, world, signed_in, path):
+    assert signed_in("officer").get(path).status_code == 404
+
+
+HOSTILE_QUERIES = [
+    "state=%3Cscript%3E", "type=%3Cscript%3E", "page=-1", "page=abc", "year=abc", "year=-0",
+    "year=99999999999999999999", "partner=2147483648", "partner=9223372036854775808", "partner=-1",
+    "agreement=99999999999999999999", "status=%3Cscript%3E", "due_before=2026-02-30", "due_before=99999-01-01",
+    "q=%00", "q=%25%25_%5C", "q=" + "ش" * 3000, "state=%00&type=%00&partner=%00&year=%00",
+    "state=draft&state=active", "_external=1&_scheme=javascript&_anchor=x", "fmt=pdf",
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES)
+def test_hostile_filters_never_fail(app, world, signed_in, portfolio, occurrences, query):
+    client = signed_in("officer")
+    for base in LISTS:
+        for fmt in ("csv", "xlsx"):
+            response = client.get(f"{base}.{fmt}?{query}")
+            assert response.status_code == 200, f"{base}.{fmt}?{query[:80]}: {response.status_code}"
+        assert client.get(f"{base.rsplit('/', 1)[0]}/?{query}").status_code == 200
+
+
+def test_invalid_filters_are_ignored_as_on_the_list(app, world, signed_in, portfolio):
+    client = signed_in("officer")
+    everything = read_csv(client.get("/agreements/export.csv"))
+    assert read_csv(client.get("/agreements/export.csv?state=%3Cscript%3E&q=accord")) == everything
+    assert "Some filters were not valid" in client.get("/agreements/?state=%3Cscript%3E").get_data(as_text=True)
+
+
+# --- the printable summary -------------------------------------------------------------------
+
+@pytest.fixture
+def reviewed(world):
+    """Partner A's MoU through internal review (sent back once, then approved), with a deliverable."""
+    officer, legal, manager = world.users["officer"], world.users["legal"], world.users["manager"]
+    mou = factories.agreement(by=officer, partners=[world.partner_a], title_fr="MoU résumé",
+                              title_ar="مذكرة تفاهم", signing_event_id=world.event.id)
+    engine.take(mou, "submit_for_review", by=officer, expected_version=mou.version)
+    engine.decide(mou, "approve_review", by=legal, decision="reject", comment="Préciser la clause 4",
+                  expected_version=mou.version)
+    engine.take(mou, "submit_for_review", by=officer, expected_version=mou.version)
+    engine.decide(mou, "approve_review", by=legal, decision="approve", comment="Texte conforme au modèle",
+                  expected_version=mou.version)
+    engine.decide(mou, "approve_review", by=manager, decision="approve", comment=None,
+                  expected_version=mou.version)
+    plan(mou, world.partner_a, due_in=-2, title="Note de cadrage")
+    db.session.commit()
+    assert mou.state == "negotiation"
+    return mou
+
+
+@pytest.mark.parametrize("role", ["admin", "officer", "other_officer", "manager", "legal", "auditor"])
+def test_the_summary_shows_everything_to_the_ministry(app, world, signed_in, reviewed, role):
+    response = signed_in(role).get(f"/agreements/{reviewed.id}/summary")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    for text in (reviewed.reference, "MoU résumé", "مذكرة تفاهم", "Partner A", "Partner", "Cérémonie",
+                 world.users["officer"].full_name, "Memorandum of understanding", "Negotiation"):
+        assert text in page, text
+    # Stage history: created as a draft, into internal review, sent back, again, into negotiation.
+    assert re.findall(r'<tr data-state="(\w+)"', page) == [
+        "draft", "internal_review", "draft", "internal_review", "negotiation"]
+    assert page.count("Sent back") >= 3  # the move back, the round's outcome, legal's decision
+    # Approvals with who decided and why.
+    assert re.findall(r'data-round-status="(\w+)"', page) == ["rejected", "approved"]
+    assert "Préciser la clause 4" in page
+    assert world.users["legal"].full_name in page and "Texte conforme au modèle" in page
+    # Deliverables with their occurrences and statuses.
+    assert "Note de cadrage" in page and 'data-status="overdue"' in page
+    assert 'data-print' in page and "Back to the agreement" in page
+
+
+def test_the_partner_sees_its_summary_without_the_internal_history(app, world, signed_in, reviewed):
+    page = signed_in("partner").get(f"/agreements/{reviewed.id}/summary").get_data(as_text=True)
+    assert reviewed.reference in page and "Partner A" in page and "Note de cadrage" in page
+    assert "history-heading" not in page and "Texte conforme au modèle" not in page
+    assert "Préciser la clause 4" not in page and "data-round-status" not in page
+    assert signed_in("partner_b").get(f"/agreements/{reviewed.id}/summary").status_code == 404
+
+
+def test_the_summary_is_refused_like_the_agreement(app, world, client, signed_in):
+    url = f"/agreements/{world.agreement_b.id}/summary"
+    assert signed_in("partner").get(url).status_code == 404
+    assert signed_in("partner_b").get(url).status_code == 200
+    assert client.get(url).status_code == 302
+    for bad in ("999999", "2147483648", "0"):
+        assert signed_in("officer").get(f"/agreements/{bad}/summary").status_code == 404
+
+
+@pytest.mark.parametrize("language, direction, text", [
+    ("ar", "rtl", "مذكرة تفاهم"), ("fr", "ltr", "MoU résumé"), ("en", "ltr", "MoU résumé"),
+])
+def test_the_summary_in_each_language(app, world, signed_in, reviewed, language, direction, text):
+    reader = factories.user("manager", world.ministry, language=language)
+    db.session.commit()
+    page = signed_in(reader).get(f"/agreements/{reviewed.id}/summary").get_data(as_text=True)
+    assert f'lang="{language}" dir="{direction}"' in page
+    assert f"<bdi>{text}</bdi>" in page

@@ -1,0 +1,406 @@
+"""Notification pages through the test client: the bell, one's own notices, mail choices,
+the calendar feed and the administrators' outbox."""
+import hashlib
+from datetime import date, timedelta
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import func, select
+
+from app.core.audit import AuditEvent
+from app.deliverables import services as deliverable_services
+from app.extensions import db
+from app.notifications import services
+from app.notifications.models import CalendarFeed, MailOptOut, Notification, OutboxMessage, Setting
+
+JSON = {"Accept": "application/json"}
+TODAY = date.today()
+
+
+def notice(user, reference="MTNRA-2026-0001", *, link=None, kind="agreement_ending", days=30):
+    notification = services.notify(user, services.Notice(
+        kind=kind, category="agreement_ending",
+        params={"reference": reference, "title": {"fr": "Accord", "en": "Agreement", "ar": "اتفاق"}, "days": days,
+                "expires_on": "2027-01-31"},
+        link=link if link is not None else "/agreements/", object_type="agreements", object_id=1))
+    db.session.commit()
+    return notification
+
+
+def count(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def page(client, path="/notifications", **kwargs) -> str:
+    response = client.get(path, **kwargs)
+    assert response.status_code == 200, (path, response.status_code)
+    return response.get_data(as_text=True)
+
+
+# --- the bell and the list -----------------------------------------------------------------------
+
+def test_the_bell_counts_unread_notices(world, signed_in):
+    partner = world.users["partner"]
+    for number in range(3):
+        notice(partner, f"MTNRA-2026-010{number}")
+    client = signed_in("partner")
+    assert 'notification-count">3<' in page(client, "/portal")
+    assert "notification-count" not in page(signed_in("partner_b"), "/portal")
+    first = db.session.scalars(select(Notification).where(Notification.user_id == partner.id)).first()
+    client.post(f"/notifications/{first.id}/read", csrf_from="/notifications")
+    assert 'notification-count">2<' in page(client, "/portal")
+
+
+def test_the_list_shows_only_ones_own_notices(world, signed_in):
+    mine = notice(world.users["partner"], "MTNRA-2026-0101")
+    theirs = notice(world.users["partner_b"], "MTNRA-2026-0202")
+    client = signed_in("partner")
+    listing = page(client)
+    assert "MTNRA-2026-0101 ends in 30 days" in listing and "MTNRA-2026-0202" not in listing
+    assert f'data-notification="{mine.id}"' in listing and f'data-notification="{theirs.id}"' not in listing
+    assert "MTNRA-2026-0202" in page(signed_in("partner_b"))
+    # Another person's notice does not exist for me, even for an administrator.
+    for who in ("partner", "admin"):
+        other = signed_in(who)
+        assert other.get(f"/notifications/{theirs.id}/open").status_code == 404
+        assert other.post(f"/notifications/{theirs.id}/read", csrf_from="/notifications").status_code == 404
+    assert client.get("/notifications/999999999999/open").status_code == 404
+    db.session.refresh(theirs)
+    assert theirs.read_at is None
+
+
+def test_unread_tab(world, signed_in):
+    read = notice(world.users["officer"], "MTNRA-2026-0301")
+    notice(world.users["officer"], "MTNRA-2026-0302")
+    services.mark_read(read)
+    db.session.commit()
+    unread = page(signed_in("officer"), "/notifications?unread=1")
+    assert "MTNRA-2026-0302" in unread and "MTNRA-2026-0301" not in unread
+
+
+def test_open_marks_read_and_follows_only_in_app_links(world, signed_in):
+    officer = world.users["officer"]
+    inside = notice(officer, link=f"/agreements/{world.agreement_a.id}")
+    client = signed_in("officer")
+    response = client.get(f"/notifications/{inside.id}/open")
+    assert response.status_code == 302 and response.headers["Location"] == f"/agreements/{world.agreement_a.id}"
+    db.session.refresh(inside)
+    assert inside.read_at is not None
+    for link in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)",
+                 "http://localhost/agreements/"):
+        hostile = notice(officer, link=link)
+        response = client.get(f"/notifications/{hostile.id}/open")
+        assert response.status_code == 302
+        assert response.headers["Location"] == "/notifications", link
+        db.session.refresh(hostile)
+        assert hostile.read_at is not None
+
+
+def test_open_never_leaves_the_site_even_under_a_forged_host(world, signed_in):
+    hostile = notice(world.users["officer"], link="http://evil.example/phish")
+    client = signed_in("officer")
+    session = client.http.get_cookie("session", domain="localhost")
+    client.http.set_cookie("session", session.value, domain="evil.example")
+    response = client.http.get(f"/notifications/{hostile.id}/open", headers={"Host": "evil.example"})
+    assert response.status_code == 302
+    assert "evil.example/phish" not in response.headers["Location"]
+
+
+def test_mark_one_and_all_read(world, signed_in):
+    officer = world.users["officer"]
+    notes = [notice(officer, f"MTNRA-2026-04{n:02d}") for n in range(4)]
+    other = notice(world.users["legal"])
+    client = signed_in("officer")
+    response = client.post(f"/notifications/{notes[0].id}/read", csrf_from="/notifications", headers=JSON)
+    assert response.status_code == 200 and response.get_json() == {"status": "ok", "id": notes[0].id, "read": True}
+    assert services.unread_count(officer) == 3
+    response = client.post("/notifications/read-all", csrf_from="/notifications")
+    assert response.status_code == 303 and response.headers["Location"] == "/notifications"
+    assert services.unread_count(officer) == 0
+    assert services.unread_count(world.users["legal"]) == 1
+    db.session.refresh(other)
+    assert other.read_at is None
+    notice(officer)
+    response = client.post("/notifications/read-all", csrf_from="/notifications", headers=JSON)
+    assert response.get_json() == {"status": "ok", "marked": 1}
+    # Without the CSRF token nothing changes.
+    notice(officer)
+    assert client.http.post("/notifications/read-all", headers=JSON).status_code == 400
+    assert services.unread_count(officer) == 1
+
+
+@pytest.mark.parametrize("method, path", [
+    ("get", "/notifications"), ("get", "/notifications/1/open"), ("post", "/notifications/1/read"),
+    ("post", "/notifications/read-all"), ("get", "/account/notifications"), ("post", "/account/calendar"),
+    ("post", "/account/calendar/revoke"), ("get", "/admin/outbox"), ("get", "/admin/outbox/1"),
+    ("get", "/admin/outbox/1/html"), ("post", "/admin/outbox/1/retry"), ("post", "/admin/outbox/pause"),
+])
+def test_anonymous_visitors_are_sent_to_sign_in(client, method, path):
+    if method == "post":
+        import re
+
+        token = re.search(r'name="csrf_token"[^>]* value="([^"]+)"', client.get("/sign-in").get_data(as_text=True))
+        response = client.post(path, data={"csrf_token": token.group(1), "paused": "y"})
+    else:
+        response = client.get(path)
+    assert response.status_code in (302, 303)
+    assert response.headers["Location"].startswith("/sign-in")
+    assert not services.mail_paused()
+
+
+# --- mail choices ---------------------------------------------------------------------------------
+
+def test_preferences_save_opt_outs_and_keep_mandatory_categories(world, signed_in):
+    partner = world.users["partner"]
+    client = signed_in("partner")
+    form = page(client, "/account/notifications")
+    assert 'value="deliverable_due"' in form and 'value="approval_requested"' in form
+    response = client.post("/account/notifications", {"categories": ["deliverable_activity", "agreement_ending"]})
+    assert response.status_code == 303
+    assert services.switched_off(partner) == {"deliverable_due", "agreement_activity", "agreement_stalled",
+                                              "weekly_digest"}
+    # Unchecked mandatory categories stay on; asking to switch one off changes nothing.
+    assert services.wants_mail(partner, "deliverable_overdue") and services.wants_mail(partner, "approval_requested")
+    response = client.post("/account/notifications", {"categories": []})
+    assert response.status_code == 303
+    assert "deliverable_overdue" not in services.switched_off(partner)
+    assert count(MailOptOut, MailOptOut.user_id == partner.id) == 6  # every optional category, nothing more
+    assert services.wants_mail(partner, "deliverable_overdue") and not services.wants_mail(partner, "deliverable_due")
+    # The page shows what is switched off.
+    shown = page(client, "/account/notifications")
+    assert 'value="deliverable_due" id="category-deliverable_due">' in shown
+    assert 'value="deliverable_overdue" id="category-deliverable_overdue" checked' in shown
+    # Everything back on.
+    client.post("/account/notifications", {"categories": ["deliverable_due", "deliverable_activity",
+                                                           "agreement_activity", "agreement_ending",
+                                                           "agreement_stalled", "weekly_digest"]})
+    assert services.switched_off(partner) == set()
+
+
+def test_unknown_categories_are_refused_and_change_nothing(world, signed_in):
+    partner = world.users["partner"]
+    client = signed_in("partner")
+    client.post("/account/notifications", {"categories": ["deliverable_activity"]})
+    before = services.switched_off(partner)
+    response = client.post("/account/notifications", {"categories": ["deliverable_activity", "everything_off"]})
+    assert response.status_code == 422
+    assert "is-invalid" in response.get_data(as_text=True)
+    assert services.switched_off(partner) == before
+    response = client.post("/account/notifications", {"categories": ["x" * 5000]})
+    assert response.status_code == 422
+    assert services.switched_off(partner) == before
+
+
+# --- the calendar feed ------------------------------------------------------------------------------
+
+@pytest.fixture
+def dated(world):
+    """Partner A and B each owe a report; both agreements end next year."""
+    manager = world.users["manager"]
+    world.agreement_a.expires_on = TODAY + timedelta(days=300)
+    world.agreement_b.expires_on = TODAY + timedelta(days=310)
+    for agreement, org, title in ((world.agreement_a, world.partner_a, "Rapport de A"),
+                                  (world.agreement_b, world.partner_b, "Rapport de B")):
+        deliverable_services.plan_deliverable(agreement, deliverable_services.PlanData(
+            title_fr=title, title_ar=None, title_en=None, description=None, responsible_organization_id=org.id,
+            recurrence="once", first_due_on=TODAY + timedelta(days=20)), by=manager)
+    db.session.commit()
+
+
+def _create_feed(client) -> str:
+    response = client.post("/account/calendar", csrf_from="/account/notifications", headers=JSON)
+    assert response.status_code == 200
+    url = response.get_json()["url"]
+    assert url.startswith("http://sharaka.test/calendar/") and url.endswith(".ics")
+    return url.removeprefix("http://sharaka.test")
+
+
+def _events(response) -> dict[str, str]:
+    assert response.status_code == 200
+    assert response.mimetype == "text/calendar"
+    calendar = Calendar.from_ical(response.data)
+    return {str(event["UID"]): str(event["SUMMARY"]) for event in calendar.walk("VEVENT")}
+
+
+def test_a_calendar_address_is_shown_once_and_stored_only_hashed(world, signed_in, client):
+    partner = signed_in("partner")
+    response = partner.post("/account/calendar", csrf_from="/account/notifications")
+    assert response.status_code == 303
+    flashed = page(partner, "/account/notifications")
+    path = flashed.split("http://sharaka.test/calendar/", 1)[1].split(".ics", 1)[0]
+    token = path
+    assert len(token) >= 40
+    assert token not in page(partner, "/account/notifications")  # shown once
+    feed = db.session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == world.users["partner"].id))
+    assert feed.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert _nowhere_in_the_database(token)
+    assert client.get(f"/calendar/{token}.ics").status_code == 200  # no session needed
+
+
+def _nowhere_in_the_database(secret: str) -> bool:
+    for table in db.metadata.sorted_tables:
+        for row in db.session.execute(select(table)):
+            if any(secret in str(value) for value in row):
+                return False
+    return True
+
+
+def test_a_partners_feed_holds_only_its_own_organisations_dates(world, signed_in, client, dated):
+    events = _events(client.get(_create_feed(signed_in("partner"))))
+    summaries = set(events.values())
+    assert any("Rapport de A" in s for s in summaries)
+    assert not any("Rapport de B" in s for s in summaries)
+    assert f"Ends: {world.agreement_a.reference}" in summaries
+    assert f"Due: Rapport de A ({world.agreement_a.reference})" in summaries
+    assert not any(world.agreement_b.reference in s for s in summaries)
+    assert all(uid.endswith("@sharaka.test") for uid in events)
+    other = _events(client.get(_create_feed(signed_in("partner_b"))))
+    assert any("Rapport de B" in s for s in other.values()) and not any("Rapport de A" in s for s in other.values())
+    manager = _events(client.get(_create_feed(signed_in("manager"))))
+    assert {"Rapport de A", "Rapport de B"} <= {s.split(": ", 1)[1].split(" (")[0] for s in manager.values()
+                                                if s.startswith("Due: ")}
+
+
+def test_the_feeds_events_link_to_base_url_and_are_all_day(world, signed_in, client, dated):
+    response = client.get(_create_feed(signed_in("partner")), headers={"Host": "evil.example"})
+    calendar = Calendar.from_ical(response.data)
+    events = list(calendar.walk("VEVENT"))
+    assert len(events) == 2
+    assert all(str(e["URL"]).startswith("http://sharaka.test/") for e in events)
+    assert {e.decoded("DTSTART") for e in events} == {TODAY + timedelta(days=20), TODAY + timedelta(days=300)}
+    assert response.headers["Cache-Control"] == "private, no-store"
+
+
+def test_regenerate_revoke_and_hostile_tokens(world, signed_in, client, dated):
+    partner = signed_in("partner")
+    first = _create_feed(partner)
+    assert client.get(first).status_code == 200
+    second = _create_feed(partner)
+    assert second != first
+    assert client.get(first).status_code == 404
+    assert client.get(second).status_code == 200
+    response = partner.post("/account/calendar/revoke", csrf_from="/account/notifications", headers=JSON)
+    assert response.status_code == 200 and response.get_json()["status"] == "ok"
+    assert client.get(second).status_code == 404
+    assert count(CalendarFeed, CalendarFeed.user_id == world.users["partner"].id) == 0
+    for token in ("unknown", "a" * 43, "x" * 5000, "%00", "..%2F..%2Fetc%2Fpasswd", "' OR 1=1 --", "ت" * 50):
+        assert client.get(f"/calendar/{token}.ics").status_code == 404, token
+
+
+def test_an_inactive_users_feed_stops_working(world, signed_in, client, dated):
+    feed = _create_feed(signed_in("partner"))
+    assert client.get(feed).status_code == 200
+    world.users["partner"].is_active_account = False
+    db.session.commit()
+    assert client.get(feed).status_code == 404
+
+
+# --- the outbox, for administrators -----------------------------------------------------------------
+
+@pytest.fixture
+def outbox(world):
+    """Three messages: one waiting, one sent, one failed."""
+    officer = world.users["officer"]
+    rows = {}
+    for status in ("pending", "sent", "failed"):
+        message = services.queue_mail(officer, services.Notice(
+            kind="agreement_ending", category="agreement_ending",
+            params={"reference": f"MTNRA-{status.upper()}", "title": {"fr": "Accord"}, "days": 30,
+                    "expires_on": "2027-01-31"}, link="/agreements/"))
+        message.status = status
+        if status == "failed":
+            message.attempts, message.last_error = 8, "550 no such user"
+        rows[status] = message
+    db.session.commit()
+    return rows
+
+
+def test_the_outbox_shows_held_messages_to_admins_and_auditors_only(world, signed_in, outbox, app):
+    assert not app.config["MAIL_SERVER"]
+    listing = page(signed_in("admin"), "/admin/outbox")
+    assert outbox["pending"].subject in listing and "MTNRA-PENDING ends in 30 days" in listing
+    assert "No SMTP server is configured" in listing
+    assert "Pause all mail" in listing
+    audit_view = page(signed_in("auditor"), "/admin/outbox")
+    assert outbox["pending"].subject in audit_view
+    assert "Pause all mail" not in audit_view and "/admin/outbox/pause" not in audit_view
+    for role in ("officer", "partner", "manager", "legal"):
+        assert signed_in(role).get("/admin/outbox").status_code == 403, role
+        assert signed_in(role).get(f"/admin/outbox/{outbox['pending'].id}").status_code == 403, role
+    filtered = page(signed_in("admin"), "/admin/outbox?status=failed")
+    assert "MTNRA-FAILED" in filtered and "MTNRA-PENDING" not in filtered
+
+
+def test_message_detail_and_its_sandboxed_html(world, signed_in, outbox):
+    admin = signed_in("admin")
+    failed = outbox["failed"]
+    detail = page(admin, f"/admin/outbox/{failed.id}")
+    assert failed.message_id.replace("<", "&lt;").replace(">", "&gt;") in detail
+    assert "Send again" in detail
+    assert "Send again" not in page(admin, f"/admin/outbox/{outbox['sent'].id}")
+    assert "Send again" not in page(signed_in("auditor"), f"/admin/outbox/{failed.id}")
+    response = admin.get(f"/admin/outbox/{failed.id}/html")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert response.get_data(as_text=True) == failed.body_html
+    policy = response.headers["Content-Security-Policy"]
+    assert "sandbox" in policy and "default-src 'none'" in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert admin.get("/admin/outbox/999999/html").status_code == 404
+    assert signed_in("officer").get(f"/admin/outbox/{failed.id}/html").status_code == 403
+
+
+def test_an_admin_sends_a_failed_message_again(world, signed_in, outbox):
+    admin = signed_in("admin")
+    failed = outbox["failed"]
+    response = admin.post(f"/admin/outbox/{failed.id}/retry", csrf_from=f"/admin/outbox/{failed.id}", headers=JSON)
+    assert response.status_code == 200 and response.get_json()["id"] == failed.id
+    db.session.refresh(failed)
+    assert failed.status == "pending" and failed.attempts == 0
+    row = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "mail_requeued",
+                                                     AuditEvent.object_id == failed.id))
+    assert row.object_type == "outbox_messages" and row.actor_id == world.users["admin"].id
+
+
+@pytest.mark.parametrize("status", ["sent", "pending"])
+def test_only_a_failed_message_can_be_sent_again(world, signed_in, outbox, status):
+    admin = signed_in("admin")
+    message = outbox[status]
+    response = admin.post(f"/admin/outbox/{message.id}/retry", csrf_from=f"/admin/outbox/{message.id}",
+                          headers=JSON)
+    assert 400 <= response.status_code < 500
+    assert "failed" in response.get_json()["detail"]
+    db.session.refresh(message)
+    assert message.status == status
+    assert count(AuditEvent, AuditEvent.action == "mail_requeued") == 0
+
+
+def test_auditors_and_officers_cannot_retry_or_pause(world, signed_in, outbox):
+    failed = outbox["failed"]
+    for role, expected in (("auditor", 403), ("officer", 403), ("partner", 403)):
+        client = signed_in(role)
+        assert client.post(f"/admin/outbox/{failed.id}/retry", csrf_from="/notifications",
+                           headers=JSON).status_code == expected
+        assert client.post("/admin/outbox/pause", {"paused": "y"}, csrf_from="/notifications",
+                           headers=JSON).status_code == expected
+    db.session.refresh(failed)
+    assert failed.status == "failed"
+    assert not services.mail_paused()
+    assert count(AuditEvent, AuditEvent.action.in_(("mail_paused", "mail_requeued"))) == 0
+
+
+def test_pause_and_resume_mail(world, signed_in, outbox):
+    admin = signed_in("admin")
+    response = admin.post("/admin/outbox/pause", {"paused": "y"}, csrf_from="/admin/outbox")
+    assert response.status_code == 303
+    assert services.mail_paused()
+    assert "Resume mail" in page(admin, "/admin/outbox")
+    assert "paused" in page(signed_in("officer"), "/account/notifications")
+    response = admin.post("/admin/outbox/pause", {}, csrf_from="/admin/outbox", headers=JSON)
+    assert response.status_code == 200 and response.get_json() == {"status": "ok", "paused": False}
+    assert not services.mail_paused()
+    setting = db.session.get(Setting, "mail_paused")
+    assert setting.value is False and setting.updated_by_id == world.users["admin"].id
+    actions = list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "settings")
+                                      .order_by(AuditEvent.id)))
+    assert actions == ["mail_paused", "mail_resumed"]
+    assert count(OutboxMessage) == 3

@@ -1,0 +1,474 @@
+"""Mail for real: the CLI in its own process, a real SMTP server (aiosmtpd), a real database.
+
+What arrives at the SMTP server is the evidence: on which simulated day, to whom, in which
+language, and how many times. The outbox promises that nothing is lost and that a crash
+between the server's acceptance and the commit costs at most one duplicate.
+"""
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from app.agreements.models import Agreement
+from app.auth.models import User
+from app.core.audit import AuditEvent
+from app.deliverables import services as deliverable_services
+from app.extensions import db
+from app.notifications import services
+from app.notifications.models import CATEGORIES, Notification, OutboxMessage, ReminderSent
+from app.organizations.models import Organization
+from tests import factories
+from tests.conftest import make_test_app
+from tests.databases import backend, fresh_database
+
+pytestmark = pytest.mark.live
+ROOT = Path(__file__).resolve().parents[2]
+CASA = ZoneInfo("Africa/Casablanca")
+BASE_URL = "http://sharaka.test"
+SENDER = "sharaka@sharaka.test"
+WAIT = 60  # seconds: generous, only ever reached when something is broken
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Inbox:
+    """A real SMTP server keeping every message it accepts (with its envelope recipients)."""
+
+    def __init__(self, port: int | None = None, *, delay: float = 0.0, refuse: tuple[str, ...] = ()):
+        self.port = port or free_port()
+        self.delay = delay
+        self.refuse = {address.lower() for address in refuse}
+        self._received: list[tuple[list[str], email.message.EmailMessage]] = []
+        self._lock = threading.Lock()
+        self.controller: Controller | None = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.refuse:
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._lock:
+            self._received.append((list(envelope.rcpt_tos), message))
+        return "250 OK"
+
+    def start(self) -> "Inbox":
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def __enter__(self) -> "Inbox":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def received(self) -> list[tuple[list[str], email.message.EmailMessage]]:
+        with self._lock:
+            return list(self._received)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._received)
+
+    def message_ids(self) -> Counter:
+        return Counter(message["Message-ID"] for _rcpt, message in self.received)
+
+    def wait_for(self, count: int, timeout: float = WAIT) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self) < count:
+            assert time.monotonic() < deadline, f"only {len(self)} of {count} messages arrived"
+            time.sleep(0.02)
+
+
+@dataclass
+class Mailroom:
+    app: object
+    url: str
+    tmp_path: Path
+    port: int
+    ids: dict  # names -> user ids and emails, read once the world is built
+
+    def flask(self, *args: str, env: dict | None = None, port: int | None = None,
+              check: bool = True) -> subprocess.CompletedProcess:
+        """Run `flask <args>` in its own process, against this database and SMTP port."""
+        result = subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=self.env(port, env),
+                                capture_output=True, text=True, timeout=180)
+        if check:
+            assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    def start(self, *args: str, env: dict | None = None) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "flask", *args], cwd=ROOT, env=self.env(None, env),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def env(self, port: int | None, extra: dict | None) -> dict:
+        return {**os.environ, "DATABASE_URL": self.url, "SHARAKA_CONFIG": "development", "FLASK_APP": "app",
+                "FLASK_SKIP_DOTENV": "1", "SHARAKA_INSTANCE_DIR": str(self.tmp_path), "BASE_URL": BASE_URL,
+                "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(port or self.port), "MAIL_DEFAULT_SENDER": SENDER,
+                "MAIL_USE_TLS": "", "MAIL_USE_SSL": "", "MAIL_USERNAME": "", "MAIL_PASSWORD": "",
+                "MAIL_TIMEOUT": "30", **(extra or {})}
+
+    @contextmanager
+    def context(self):
+        with self.app.app_context():
+            try:
+                yield
+            finally:
+                db.session.remove()
+
+    def outbox(self) -> list[OutboxMessage]:
+        with self.context():
+            rows = list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+            db.session.expunge_all()
+            return rows
+
+    def count(self, model, *where) -> int:
+        with self.context():
+            return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+@contextmanager
+def mailroom(tmp_path, port: int | None = None, *, digest_mail: bool = False, **overrides):
+    """A migrated fresh database with the world in it, and an app whose mail goes to `port`."""
+    port = port or free_port()
+    with fresh_database(tmp_path, "mail") as url:
+        app = make_test_app(url, MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_DEFAULT_SENDER=SENDER,
+                            BASE_URL=BASE_URL, UPLOAD_DIR=str(tmp_path / "uploads"), **overrides)
+        with app.app_context():
+            upgrade()
+            world = factories.build_world()
+            colleague = factories.user("partner", world.partner_a, email="colleague@partner-a.example")
+            world.users["colleague"] = colleague
+            if not digest_mail:
+                # The weekly digest would mail the manager on any day of the week: keep it in the app only.
+                services.set_mail_choices(world.users["manager"], set(CATEGORIES) - {"weekly_digest"})
+            db.session.commit()
+            ids = {name: (user.id, user.email) for name, user in world.users.items()}
+            ids["agreement_a"] = (world.agreement_a.id, world.agreement_a.reference)
+            ids["partner_a"] = (world.partner_a.id, None)
+            db.session.remove()
+        room = Mailroom(app=app, url=url, tmp_path=tmp_path, port=port, ids=ids)
+        try:
+            yield room
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+
+def plan_reports(room: Mailroom, due_on: date, titles: list[str]) -> list[int]:
+    """Partner A owes one report per title on `due_on`; returns the occurrence ids."""
+    with room.context():
+        agreement = db.session.get(Agreement, room.ids["agreement_a"][0])
+        officer = db.session.get(User, room.ids["officer"][0])
+        occurrence_ids = []
+        for title in titles:
+            deliverable = deliverable_services.plan_deliverable(agreement, deliverable_services.PlanData(
+                title_fr=title, title_ar=None, title_en=None, description=None,
+                responsible_organization_id=room.ids["partner_a"][0], recurrence="once", first_due_on=due_on),
+                by=officer)
+            occurrence_ids.append(deliverable.occurrences[0].id)
+        db.session.commit()
+        return occurrence_ids
+
+
+def queue(room: Mailroom, how_many: int, *, to: tuple[str, ...] = ("partner", "colleague", "officer", "legal")
+          ) -> list[str]:
+    """Write `how_many` messages straight into the outbox; returns their Message-IDs."""
+    with room.context():
+        people = [db.session.get(User, room.ids[name][0]) for name in to]
+        message_ids = []
+        for number in range(how_many):
+            message = services.queue_mail(people[number % len(people)], services.Notice(
+                kind="agreement_ending", category="agreement_ending",
+                params={"reference": f"MTNRA-Q-{number:04d}", "title": {"fr": "Accord", "en": "Agreement"},
+                        "days": 30, "expires_on": "2027-01-31"},
+                link="/agreements/"))
+            message_ids.append(message.message_id)
+        db.session.commit()
+        return message_ids
+
+
+def set_language(room: Mailroom, **languages: str) -> None:
+    with room.context():
+        for name, language in languages.items():
+            db.session.get(User, room.ids[name][0]).language = language
+        db.session.commit()
+
+
+def moment(day: date, hour: int = 9) -> str:
+    return datetime(day.year, day.month, day.day, hour, 0, tzinfo=CASA).isoformat()
+
+
+def html_of(message) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+def later(seconds: float) -> str:
+    return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat()
+
+
+# --- 1. time travel through the CLI --------------------------------------------------------------
+
+def test_reminders_arrive_on_the_right_days_to_the_right_people_in_their_language(tmp_path):
+    due = datetime.now(CASA).date() + timedelta(days=30)
+    with mailroom(tmp_path) as room, Inbox(room.port) as inbox:
+        [occurrence_id] = plan_reports(room, due, ["Rapport trimestriel"])
+        set_language(room, partner="ar", colleague="en", officer="fr")
+        languages = {room.ids[name][1]: lang for name, lang in (("partner", "ar"), ("colleague", "en"),
+                                                                 ("officer", "fr"))}
+        reference = room.ids["agreement_a"][1]
+
+        room.flask("reminders", "run", "--at", moment(due - timedelta(days=8)))
+        assert len(inbox) == 0
+
+        room.flask("reminders", "run", "--at", moment(due - timedelta(days=7)))
+        arrived = inbox.received
+        assert sorted(rcpt for rcpts, _m in arrived for rcpt in rcpts) == sorted(languages)
+        outbox = {m.message_id: m for m in room.outbox()}
+        for rcpts, message in arrived:
+            [address] = rcpts
+            assert message["To"] == address
+            assert message["Content-Language"] == languages[address]
+            assert f'lang="{languages[address]}"' in html_of(message)
+            assert ('dir="rtl"' in html_of(message)) == (languages[address] == "ar")
+            assert f'href="{BASE_URL}/deliverables/{occurrence_id}"' in html_of(message)
+            assert message["Message-ID"] in outbox and outbox[message["Message-ID"]].to_address == address
+            assert outbox[message["Message-ID"]].status == "sent"
+            assert reference in message["Subject"]
+            assert message["Auto-Submitted"] == "auto-generated" and SENDER in message["From"]
+        english = next(m for rcpts, m in arrived if rcpts == [room.ids["colleague"][1]])
+        assert english["Subject"] == f"Due in 7 days: Rapport trimestriel ({reference})"
+        assert room.ids["partner_b"][1] not in {r for rcpts, _m in arrived for r in rcpts}
+
+        # The same moment again (here in this process, which mails the same server): nothing new.
+        again = room.app.test_cli_runner().invoke(args=["reminders", "run", "--at", moment(due - timedelta(days=7))])
+        assert again.exit_code == 0 and "Reminders: 0 new" in again.output, again.output
+        assert len(inbox) == 3
+
+        room.flask("reminders", "run", "--at", moment(due + timedelta(days=1)))
+        assert len(inbox) == 6
+        overdue = inbox.received[3:]
+        assert {r for rcpts, _m in overdue for r in rcpts} == set(languages)
+        english = next(m for rcpts, m in overdue if rcpts == [room.ids["colleague"][1]])
+        assert english["Subject"].startswith("Overdue by 1 day")
+        assert english["Subject"].endswith(f": Rapport trimestriel ({reference})")
+        assert len(inbox.message_ids()) == 6  # six different messages, none twice
+
+        recorded = room.count(ReminderSent)
+        written = room.count(OutboxMessage)
+        preview = room.flask("reminders", "preview", "--at", moment(due + timedelta(days=15)))
+        # Three overdue reminders, the manager's escalation, and that week's digest (kept in the app for them).
+        assert "5 reminders would be sent." in preview.stdout
+        assert "deliverable_escalated" in preview.stdout and room.ids["manager"][1] in preview.stdout
+        assert f"{due}:w2" in preview.stdout
+        assert (room.count(ReminderSent), room.count(OutboxMessage), len(inbox)) == (recorded, written, 6)
+
+
+def test_mail_says_its_language_in_a_content_language_header():
+    from app.core.mail import build_message
+
+    message = build_message(sender=SENDER, to="a@example.org", subject="تذكير", text="نص", html="<p>نص</p>",
+                            message_id="<1@sharaka.test>", language="ar")
+    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert parsed["Content-Language"] == "ar"
+
+
+# --- 2. the SMTP server is down ------------------------------------------------------------------
+
+def test_a_pass_with_the_smtp_server_down_keeps_everything_and_sends_it_later(tmp_path):
+    closed = free_port()  # nothing listens here yet
+    due = datetime.now(CASA).date() + timedelta(days=30)
+    with mailroom(tmp_path, closed) as room:
+        plan_reports(room, due, [f"Rapport {n}" for n in range(10)])
+        result = room.flask("reminders", "run", "--at", moment(due - timedelta(days=7)))
+        # Partner, colleague and owner for each report, and the manager's digest (which stays in the app).
+        assert "Reminders: 31 new" in result.stdout
+        assert "unreachable" in result.stdout
+        waiting = room.outbox()
+        assert len(waiting) == 30
+        assert all(m.status == "pending" and m.attempts == 0 and m.last_error for m in waiting)
+        # Given back with a pause before the next try (MAIL_RETRY_SECONDS, 60 by default).
+        assert all(m.next_attempt_at >= m.created_at + timedelta(seconds=59) for m in waiting)
+
+        with Inbox(closed) as inbox:
+            runner = room.app.test_cli_runner()  # the same command, run in this process (it saves a start-up)
+            result = runner.invoke(args=["outbox", "send", "--at", later(120)])
+            assert result.exit_code == 0 and "30 sent" in result.output, result.output
+            ids = inbox.message_ids()
+            assert set(ids) == {m.message_id for m in waiting}
+            assert set(ids.values()) == {1}
+            sent = room.outbox()
+            assert all(m.status == "sent" and m.attempts == 1 and m.last_error is None for m in sent)
+            # Nothing left: a further run sends nothing.
+            result = runner.invoke(args=["outbox", "send", "--at", later(240)])
+            assert "0 sent" in result.output and len(inbox) == 30
+
+
+# --- 3. a sender killed in the middle --------------------------------------------------------------
+
+def test_a_sender_killed_mid_batch_loses_nothing_and_duplicates_at_most_one(tmp_path):
+    with mailroom(tmp_path) as room, Inbox(room.port, delay=0.02) as inbox:
+        written = queue(room, 300)
+        sender = room.start("outbox", "send", env={"MAIL_LEASE_SECONDS": "2", "MAIL_BATCH_SIZE": "50"})
+        try:
+            deadline = time.monotonic() + WAIT
+            while len(inbox) < 60:
+                assert sender.poll() is None, sender.communicate()[0]  # it must still be sending
+                assert time.monotonic() < deadline, f"only {len(inbox)} messages arrived"
+                time.sleep(0.01)
+        finally:
+            sender.kill()
+            sender.communicate(timeout=WAIT)
+        crashes = 1
+        assert len(inbox) < 300, "the sender finished before it could be killed"
+        # The killed sender's batch is still claimed: only its expired lease lets another sender take it.
+        assert "sending" in {m.status for m in room.outbox()}
+
+        # Another sender (this process) ten seconds later: the dead sender's leases have run out.
+        inbox.delay = 0
+        runner = room.app.test_cli_runner()
+        for _attempt in range(3):
+            result = runner.invoke(args=["outbox", "send", "--at", later(10)])
+            assert result.exit_code == 0, result.output
+            if not {m.status for m in room.outbox()} & {"pending", "sending"}:
+                break
+        rows = room.outbox()
+        assert {m.status for m in rows} == {"sent"}
+        arrived = inbox.message_ids()
+        assert set(arrived) == set(written)  # nothing lost
+        duplicates = sum(arrived.values()) - len(arrived)
+        assert duplicates <= crashes
+        with room.context():
+            audited = Counter(db.session.scalars(select(AuditEvent.object_id).where(
+                AuditEvent.action == "mail_sent", AuditEvent.object_type == "outbox_messages")))
+        assert set(audited) == {m.id for m in rows}
+        assert set(audited.values()) == {1}
+
+
+# --- 4. two processes at once (PostgreSQL) ----------------------------------------------------------
+
+def test_two_passes_and_two_senders_at_once_send_each_message_once(tmp_path):
+    if backend() != "postgresql":
+        pytest.skip("concurrent writers are a PostgreSQL matter (SQLite serialises them)")
+    due = datetime.now(CASA).date() + timedelta(days=30)
+    with mailroom(tmp_path, digest_mail=True) as room, Inbox(room.port) as inbox:
+        plan_reports(room, due, [f"Rapport {n}" for n in range(10)])
+        at = moment(due - timedelta(days=7))
+        passes = [room.start("reminders", "run", "--at", at) for _ in range(2)]
+        outputs = [p.communicate(timeout=180)[0] for p in passes]
+        assert [p.returncode for p in passes] == [0, 0], outputs
+        expected = 10 * 3 + 1  # partner, colleague and owner for each report; the manager's digest
+        assert room.count(ReminderSent) == expected
+        assert room.count(Notification) == expected
+        assert room.count(OutboxMessage) == expected
+        with room.context():
+            keys = db.session.execute(select(ReminderSent.rule, ReminderSent.object_type, ReminderSent.object_id,
+                                             ReminderSent.recipient_id, ReminderSent.occurrence_key)).all()
+        assert len(set(keys)) == len(keys) == expected
+        inbox.wait_for(expected)
+        by_id = inbox.message_ids()
+        by_subject = Counter((tuple(rcpts), m["Subject"]) for rcpts, m in inbox.received)
+        assert len(inbox) == expected and set(by_id.values()) == {1} and set(by_subject.values()) == {1}
+        assert set(by_id) == {m.message_id for m in room.outbox()}
+
+        written = queue(room, 200)
+        senders = [room.start("outbox", "send", env={"MAIL_BATCH_SIZE": "20"}) for _ in range(2)]
+        outputs = [p.communicate(timeout=180)[0] for p in senders]
+        assert [p.returncode for p in senders] == [0, 0], outputs
+        arrived = inbox.message_ids()
+        assert set(written) <= set(arrived)
+        assert all(arrived[message_id] == 1 for message_id in written)
+        assert len(inbox) == expected + 200
+        assert {m.status for m in room.outbox()} == {"sent"}
+
+
+# --- 5. a refused address; mail paused ---------------------------------------------------------------
+
+def test_a_refused_address_fails_for_good_and_a_pause_holds_everything(tmp_path):
+    with mailroom(tmp_path) as room:
+        with room.context():
+            ghost = factories.user("partner", db.session.get(Organization, room.ids["partner_a"][0]),
+                                   email="ghost@partner-a.example")
+            db.session.commit()
+            room.ids["ghost"] = (ghost.id, ghost.email)
+        runner = room.app.test_cli_runner()
+        with Inbox(room.port, refuse=("ghost@partner-a.example",)) as inbox:
+            written = queue(room, 8, to=("partner", "ghost", "officer", "legal"))
+            result = runner.invoke(args=["outbox", "send"])
+            assert result.exit_code == 0, result.output
+            assert "6 sent" in result.output and "2 failed for good" in result.output
+            rows = room.outbox()
+            failed = [m for m in rows if m.status == "failed"]
+            assert {m.to_address for m in failed} == {"ghost@partner-a.example"} and len(failed) == 2
+            assert all("550" in m.last_error for m in failed)
+            assert {m.status for m in rows if m not in failed} == {"sent"}
+            assert set(inbox.message_ids()) == set(written) - {m.message_id for m in failed}
+            with room.context():
+                audited = set(db.session.scalars(select(AuditEvent.object_id).where(
+                    AuditEvent.action == "mail_failed", AuditEvent.object_type == "outbox_messages")))
+                sent_audits = db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+                    AuditEvent.action == "mail_sent"))
+            assert audited == {m.id for m in failed}
+            assert sent_audits == 6
+
+            # Paused by an administrator: nothing leaves, the sender says why.
+            with room.context():
+                admin = db.session.get(User, room.ids["admin"][0])
+                services.set_mail_paused(True, by=admin)
+                db.session.commit()
+            held = queue(room, 3)
+            result = runner.invoke(args=["outbox", "send"])
+            assert result.exit_code == 0 and "held" in result.output and "paused" in result.output
+            assert len(inbox) == 6
+            assert all(m.status == "pending" and m.attempts == 0 for m in room.outbox() if m.message_id in held)
+            result = runner.invoke(args=["outbox", "status"])
+            assert "pending 3" in result.output and "mail paused" in result.output
+
+            with room.context():
+                admin = db.session.get(User, room.ids["admin"][0])
+                services.set_mail_paused(False, by=admin)
+                db.session.commit()
+            result = runner.invoke(args=["outbox", "send"])
+            assert "3 sent" in result.output
+            assert set(held) <= set(inbox.message_ids()) and len(inbox) == 9
+
+        # No SMTP server configured: held as well, and nothing is claimed.
+        queue(room, 1)
+        room.app.config["MAIL_SERVER"] = ""
+        result = runner.invoke(args=["outbox", "send"])
+        assert "held" in result.output and "MAIL_SERVER" in result.output
+        assert [m.attempts for m in room.outbox() if m.status == "pending"] == [0]
