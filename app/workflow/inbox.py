@@ -35,7 +35,10 @@ def inbox_for(user, today: date) -> list[InboxItem]:
     """Approvals the user may give, moves their agreements wait for, and negotiation turns."""
     conditions = [Agreement.id.in_(select(ApprovalRound.agreement_id).where(ApprovalRound.status == "open"))]
     if user.role in ("officer", "manager", "admin"):
-        conditions.append(Agreement.owner_id == user.id)
+        # Finished agreements wait for nobody: leave them out of the scan.
+        finished = {name for definition in engine.current_definitions().values()
+                    for name, state in definition.states.items() if state.kind == "final"}
+        conditions.append((Agreement.owner_id == user.id) & Agreement.state.not_in(finished))
     if user.role == "partner":
         conditions.append(Agreement.state == "negotiation")
     agreements = db.session.scalars(
@@ -49,7 +52,8 @@ def inbox_for(user, today: date) -> list[InboxItem]:
         definition = engine.definition_for(agreement)
         state = definition.states.get(agreement.state)
         sla = state.sla_days if state else None
-        for option in engine.actions_for(agreement, user, today):
+        options = engine.actions_for(agreement, user, today)  # once per agreement: it is the costly part
+        for option in options:
             if option.is_approval and option.is_allowed:
                 round_ = engine.open_round(agreement, option.name)
                 items.append(InboxItem(agreement, _("Approve: %(what)s", what=engine.label(option.transition.label)),
@@ -67,7 +71,7 @@ def inbox_for(user, today: date) -> list[InboxItem]:
         elif agreement.owner_id == user.id and state is not None and state.kind != "final" and (
                 sla is not None or agreement.state == "signed"):
             order = list(definition.states)
-            moves = [o for o in engine.actions_for(agreement, user, today) if not o.is_approval
+            moves = [o for o in options if not o.is_approval
                      and definition.states[o.transition.target].kind != "final"
                      and order.index(o.transition.target) > order.index(agreement.state)]
             if moves and agreement.state != "negotiation":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -16,6 +17,12 @@ from app.workflow.models import ApprovalDecision, ApprovalRound
 from tests import factories
 
 TODAY = date.today()
+
+
+@pytest.fixture(autouse=True)
+def _today_is_today(monkeypatch):
+    """A run that crosses midnight must not compare yesterday's date with the app's today."""
+    monkeypatch.setattr(sys.modules[__name__], "TODAY", date.today())
 SAME_ROW = r"(?:(?!</tr>).)*?"  # within one chart row
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sys
 from datetime import date, datetime, timedelta, timezone
 
 import openpyxl
@@ -17,6 +18,12 @@ from app.workflow import engine
 from tests import factories
 
 TODAY = date.today()
+
+
+@pytest.fixture(autouse=True)
+def _today_is_today(monkeypatch):
+    """A run that crosses midnight must not compare yesterday's date with the app's today."""
+    monkeypatch.setattr(sys.modules[__name__], "TODAY", date.today())
 LISTS = ["/agreements/export", "/deliverables/export"]
 AGREEMENT_HEADINGS = ["Reference", "Type", "Title", "State", "Partners", "Owner", "Signed on", "Effective on",
                       "Ends on", "Signing event"]
