@@ -102,12 +102,34 @@ def demo_accounts():
     return {row["role"] + ":" + (row.get("organization") or ""): row for row in demo_sign_ins()}
 
 
+def navigate(page, action, **expected) -> None:
+    """Run `action` (a click, a submit, a select that submits its form) and wait until the page it leads to
+    has loaded. Every step that navigates goes through here: `wait_for_load_state()` alone returns at once
+    when the old page is still loaded, and the next step then races the navigation."""
+    with page.expect_navigation(wait_until="load", **expected):
+        action()
+
+
+def switch_language(page, language: str) -> None:
+    """Choose `language` in the top bar's auto-submitting select and wait for the page to come back in it."""
+    select = page.locator("select[name=language]")
+    if select.input_value() == language:
+        return
+    navigate(page, lambda: select.select_option(language))
+    page.wait_for_function("language => document.documentElement.lang === language", arg=language)
+
+
 def sign_in(page, base: str, email: str, password: str) -> None:
-    page.goto(base + "/sign-in")
+    """Sign in from a clean slate: the cookies of whoever was signed in before are dropped first, the sign-in
+    form must really be on the page, and the step ends once the page after signing in has loaded."""
+    page.context.clear_cookies()
+    page.goto(base + "/sign-in", wait_until="load")
+    page.locator("input[name=email]").wait_for(state="visible")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", password)
-    page.press("input[name=password]", "Enter")
-    page.wait_for_load_state()
+    navigate(page, lambda: page.press("input[name=password]", "Enter"))
+    # A refused sign-in comes back to the form; say so here rather than in a later step.
+    page.locator("form[action$='/sign-out']").first.wait_for(state="attached")
 
 
 def account(demo_accounts, role: str, organization_contains: str = ""):

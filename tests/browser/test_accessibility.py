@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import account, sign_in
+from tests.browser.conftest import account, sign_in, switch_language
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 MISTRAL_MOU = "MTNRA-2025-010"
@@ -22,8 +22,7 @@ def _violations(page) -> list[dict]:
 
 def _set_language(page, base, language):
     page.goto(base + "/account/notifications")
-    page.select_option("select[name=language]", language)
-    page.wait_for_function(f"document.documentElement.lang === '{language}'")
+    switch_language(page, language)
 
 
 def _agreement_url(page, base, reference):
@@ -54,7 +53,6 @@ def page(browser):
 def test_main_pages_have_no_serious_accessibility_violations(live_server, page, artifacts, demo_accounts, role,
                                                              language):
     person = account(demo_accounts, role, "Mistral" if role == "partner" else "")
-    page.context.clear_cookies()
     sign_in(page, live_server, person["email"], person["password"])
     original = page.locator("select[name=language]").input_value()
     _set_language(page, live_server, language)
@@ -77,7 +75,6 @@ def test_main_pages_have_no_serious_accessibility_violations(live_server, page, 
 
 def test_the_keyboard_reaches_the_content_and_the_menus(live_server, page, demo_accounts):
     person = account(demo_accounts, "manager")
-    page.context.clear_cookies()
     sign_in(page, live_server, person["email"], person["password"])
     page.goto(live_server + "/dashboard")
     # The first Tab lands on "Skip to main content", which moves the focus into the page's content.

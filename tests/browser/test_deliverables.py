@@ -1,7 +1,7 @@
 """A quarterly report of the Mistral AI MoU: handed in, sent back, handed in again, accepted, in a real browser."""
 import re
 
-from tests.browser.conftest import account, sign_in
+from tests.browser.conftest import account, navigate, sign_in, switch_language
 
 PDF = b"%PDF-1.4\n%deliverables browser test\n%%EOF\n"
 REFERENCE = "MTNRA-2025-010"
@@ -16,7 +16,6 @@ def _owner_of(reference: str) -> dict:
 
 
 def _as(page, live_server, person):
-    page.context.clear_cookies()
     sign_in(page, live_server, person["email"], person["password"])
 
 
@@ -28,16 +27,14 @@ def _hand_in(page, path, note):
     form = page.locator("form[action$='/submissions']")
     form.locator("input[type=file][name=files]").set_input_files(str(path))
     form.locator("textarea[name=note]").fill(note)
-    form.locator("button[type=submit]").click()
-    page.wait_for_load_state()
+    navigate(page, form.locator("button[type=submit]").click)
 
 
 def _review(page, decision, feedback=""):
     form = page.locator("form[action$='/review']")
     if feedback:
         form.locator("textarea[name=feedback]").fill(feedback)
-    form.locator(f"button[name=decision][value={decision}]").click()
-    page.wait_for_load_state()
+    navigate(page, form.locator(f"button[name=decision][value={decision}]").click)
 
 
 def _phone_portal_in_arabic(browser, live_server, partner, path):
@@ -48,17 +45,14 @@ def _phone_portal_in_arabic(browser, live_server, partner, path):
         sign_in(page, live_server, partner["email"], partner["password"])
         language = page.locator("select[name=language]").input_value()
         page.click(".navbar-toggler")  # the language menu is in the folded menu on a phone
-        page.select_option("select[name=language]", "ar")
-        page.wait_for_load_state()
+        switch_language(page, "ar")
         page.wait_for_function("document.documentElement.dir === 'rtl'")
         assert page.url.rstrip("/").endswith("/portal")
         # Nothing sticks out sideways.
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
         page.screenshot(path=str(path), full_page=True)
         page.click(".navbar-toggler")
-        page.select_option("select[name=language]", language)
-        page.wait_for_load_state()
-        page.wait_for_function(f"document.documentElement.lang === '{language}'")
+        switch_language(page, language)
     finally:
         context.close()
 
@@ -79,8 +73,7 @@ def test_a_report_is_handed_in_sent_back_and_accepted(live_server, page, browser
         has=page.locator("[data-status=due], [data-status=overdue]")).first
     assert item.count() == 1, "no due deliverable for the Mistral MoU in the partner's portal (demo plan missing?)"
     page.screenshot(path=str(artifacts / "20-partner-portal.png"), full_page=True)
-    item.locator("a[href*='/deliverables/']").first.click()
-    page.wait_for_load_state()
+    navigate(page, item.locator("a[href*='/deliverables/']").first.click)
     occurrence_url = page.url
     assert re.search(r"/deliverables/\d+$", occurrence_url)
     assert _status(page) in ("due", "overdue")

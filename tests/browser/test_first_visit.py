@@ -1,5 +1,5 @@
 """A person's first visit: sign in, the list, the Mistral AI MoU, then Arabic."""
-from tests.browser.conftest import account, sign_in
+from tests.browser.conftest import account, navigate, sign_in, switch_language
 
 
 def test_officer_opens_the_mistral_mou_and_switches_to_arabic(live_server, page, artifacts, demo_accounts):
@@ -12,15 +12,13 @@ def test_officer_opens_the_mistral_mou_and_switches_to_arabic(live_server, page,
     assert rows.count() >= 1
     page.screenshot(path=str(artifacts / "02-agreements-search-mistral.png"), full_page=True)
 
-    page.locator("table tbody tr a", has_text="MTNRA").first.click()
-    page.wait_for_load_state()
+    navigate(page, page.locator("table tbody tr a", has_text="MTNRA").first.click)
     body = page.inner_text("body")
     assert "Mistral" in body
     assert "2025" in body  # signed on 12 September 2025
     page.screenshot(path=str(artifacts / "03-mistral-mou.png"), full_page=True)
 
-    page.select_option("select[name=language]", "ar")
-    page.wait_for_load_state()
+    switch_language(page, "ar")
     page.wait_for_function("document.documentElement.dir === 'rtl'")
     assert page.get_attribute("html", "lang") == "ar"
     stylesheets = page.eval_on_selector_all("link[rel=stylesheet]", "links => links.map(l => l.href)")

@@ -2,13 +2,12 @@
 import re
 from datetime import date, timedelta
 
-from tests.browser.conftest import account, sign_in
+from tests.browser.conftest import account, navigate, sign_in, switch_language
 
 PDF = b"%PDF-1.4\n%browser test\n%%EOF\n"
 
 
 def _as(page, live_server, demo_accounts, role, organization=""):
-    page.context.clear_cookies()
     person = account(demo_accounts, role, organization)
     sign_in(page, live_server, person["email"], person["password"])
 
@@ -16,8 +15,7 @@ def _as(page, live_server, demo_accounts, role, organization=""):
 def _action(page, name: str):
     """Click a workflow move by its transition name (the labels follow each user's language)."""
     form = page.locator(f"form[action$='/actions/{name}']")
-    form.locator("button[type=submit]").first.click()
-    page.wait_for_load_state()
+    navigate(page, form.locator("button[type=submit]").first.click)
 
 
 def test_walk_a_mou_from_draft_to_active(live_server, page, artifacts, demo_accounts, tmp_path):
@@ -33,8 +31,7 @@ def test_walk_a_mou_from_draft_to_active(live_server, page, artifacts, demo_acco
     page.fill("input[name=title_fr]", "Mémorandum de test navigateur")
     mistral = page.locator("select[name=partners] option", has_text="Mistral").first.get_attribute("value")
     page.select_option("select[name=partners]", mistral)
-    page.locator("form button[type=submit]").last.click()
-    page.wait_for_load_state()
+    navigate(page, page.locator("form button[type=submit]").last.click)
     agreement_url = page.url
     assert re.search(r"/agreements/\d+$", agreement_url)
     _action(page, "submit_for_review")
@@ -44,8 +41,7 @@ def test_walk_a_mou_from_draft_to_active(live_server, page, artifacts, demo_acco
     for role in ("legal", "manager"):
         _as(page, live_server, demo_accounts, role)
         page.goto(agreement_url)
-        page.locator("form[action$='/actions/approve_review'] button[value=approve]").click()
-        page.wait_for_load_state()
+        navigate(page, page.locator("form[action$='/actions/approve_review'] button[value=approve]").click)
     page.screenshot(path=str(artifacts / "11-approved.png"), full_page=True)
     assert page.locator("[data-state]").first.get_attribute("data-state") == "negotiation"
 
@@ -53,12 +49,10 @@ def test_walk_a_mou_from_draft_to_active(live_server, page, artifacts, demo_acco
     _as(page, live_server, demo_accounts, "officer")
     page.goto(agreement_url)
     page.set_input_files("form[action$='/negotiation/versions'] input[type=file]", str(text_file))
-    page.locator("form[action$='/negotiation/versions'] button[type=submit]").click()
-    page.wait_for_load_state()
+    navigate(page, page.locator("form[action$='/negotiation/versions'] button[type=submit]").click)
     _as(page, live_server, demo_accounts, "partner", "mistral")
     page.goto(agreement_url)
-    page.locator("form[action$='/negotiation/accept'] button[type=submit]").click()
-    page.wait_for_load_state()
+    navigate(page, page.locator("form[action$='/negotiation/accept'] button[type=submit]").click)
     page.screenshot(path=str(artifacts / "12-text-agreed-partner-view.png"), full_page=True)
 
     # The officer opens the signature, records both signatories and the signed copy.
@@ -69,23 +63,19 @@ def test_walk_a_mou_from_draft_to_active(live_server, page, artifacts, demo_acco
         form = page.locator("form[action$='/signatories']")
         form.locator("select[name=side]").select_option(side)
         form.locator("input[name=name]").fill(name)
-        form.locator("button[type=submit]").click()
-        page.wait_for_load_state()
+        navigate(page, form.locator("button[type=submit]").click)
     signed_on = (date.today() - timedelta(days=1)).isoformat()
     for _ in range(2):
         form = page.locator("form[action*='/sign']").filter(has=page.locator("input[name=signed_on]")).first
         form.locator("input[name=signed_on]").fill(signed_on)
-        form.locator("button[type=submit]").click()
-        page.wait_for_load_state()
+        navigate(page, form.locator("button[type=submit]").click)
     page.set_input_files("form[action$='/signed-copy'] input[type=file]", str(signed_file))
-    page.locator("form[action$='/signed-copy'] button[type=submit]").click()
-    page.wait_for_load_state()
+    navigate(page, page.locator("form[action$='/signed-copy'] button[type=submit]").click)
     _action(page, "record_signed")
     form = page.locator("form[action$='/actions/activate']")
     form.locator("input[name=effective_on]").fill(date.today().isoformat())
     form.locator("input[name=expires_on]").fill((date.today() + timedelta(days=3 * 365)).isoformat())
-    form.locator("button[type=submit]").first.click()
-    page.wait_for_load_state()
+    navigate(page, form.locator("button[type=submit]").first.click)
     page.screenshot(path=str(artifacts / "13-active.png"), full_page=True)
     body = page.inner_text("body")
     assert "mou-signé.pdf" in body

@@ -3,11 +3,10 @@ import json
 import re
 import urllib.request
 
-from tests.browser.conftest import account, sign_in
+from tests.browser.conftest import account, navigate, sign_in, switch_language
 
 
 def _as(page, live_server, demo_accounts, role, organization=""):
-    page.context.clear_cookies()
     person = account(demo_accounts, role, organization)
     sign_in(page, live_server, person["email"], person["password"])
     return person
@@ -32,12 +31,10 @@ def test_an_approval_request_reaches_the_approver_and_the_outbox(live_server, pa
     page.fill("input[name=title_fr]", "Mémorandum notifications navigateur")
     mistral = page.locator("select[name=partners] option", has_text="Mistral").first.get_attribute("value")
     page.select_option("select[name=partners]", mistral)
-    page.locator("form button[type=submit]").last.click()
-    page.wait_for_load_state()
+    navigate(page, page.locator("form button[type=submit]").last.click)
     agreement_url = page.url
     reference = re.search(r"MTNRA-\d{4}-\d{3}", page.content()).group(0)
-    page.locator("form[action$='/actions/submit_for_review'] button[type=submit]").first.click()
-    page.wait_for_load_state()
+    navigate(page, page.locator("form[action$='/actions/submit_for_review'] button[type=submit]").first.click)
 
     # The legal adviser sees it in the bell, opens it, and lands on the agreement.
     _as(page, live_server, demo_accounts, "legal")
@@ -47,21 +44,19 @@ def test_an_approval_request_reaches_the_approver_and_the_outbox(live_server, pa
     assert notice.count() == 1
     page.screenshot(path=str(artifacts / "30-notifications-legal.png"), full_page=True)
     before = _unread(page)
-    notice.click()
-    page.wait_for_load_state()
+    navigate(page, notice.click)
     assert page.url.rstrip("/") == agreement_url.rstrip("/")
     assert _unread(page) == before - 1
 
     # Their mail choices, in Arabic.
     page.goto(live_server + "/account/notifications")
     language = page.locator("select[name=language]").input_value()
-    page.select_option("select[name=language]", "ar")
+    switch_language(page, "ar")
     page.wait_for_function("document.documentElement.dir === 'rtl'")
     page.screenshot(path=str(artifacts / "31-mail-choices-ar.png"), full_page=True)
     # Mandatory categories cannot be switched off.
     assert page.locator("input[name=categories][value=approval_requested]").is_disabled()
-    page.select_option("select[name=language]", language)
-    page.wait_for_load_state()
+    switch_language(page, language)
 
     # Without an SMTP server the mail waits in the outbox, where the admin reads it.
     _as(page, live_server, demo_accounts, "admin")
@@ -69,8 +64,7 @@ def test_an_approval_request_reaches_the_approver_and_the_outbox(live_server, pa
     row = page.locator("a", has_text=reference).first
     assert row.count() == 1
     page.screenshot(path=str(artifacts / "32-outbox.png"), full_page=True)
-    row.click()
-    page.wait_for_load_state()
+    navigate(page, row.click)
     assert reference in page.content()
     assert not [e for e in errors if "Content Security Policy" in e]
 
@@ -81,8 +75,7 @@ def test_a_token_made_on_the_profile_page_opens_the_api(live_server, page, artif
     _as(page, live_server, demo_accounts, "partner", "Mistral")
     page.goto(live_server + "/account/tokens")
     page.fill("input[name=name]", "Reporting script")
-    page.locator("main form button[type=submit]").click()
-    page.wait_for_load_state()
+    navigate(page, page.locator("main form button[type=submit]").click)
     token = page.input_value("#new-token")
     assert token.startswith("shk_")
     page.screenshot(path=str(artifacts / "33-api-token.png"), full_page=True)
