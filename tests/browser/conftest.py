@@ -17,6 +17,8 @@ from tests.databases import backend, fresh_database
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# Only a server that never answers and never dies hits this.
+SERVER_START_SECONDS = 300
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
@@ -52,15 +54,21 @@ def live_server(tmp_path_factory):
         server = subprocess.Popen(flask + ["run", "--port", str(port), "--no-reload"], cwd=ROOT, env=env,
                                   stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
+        # Wait for the server to answer, as long as it is alive: a busy machine may take a while to
+        # import the app, and a fixed short deadline would fail for no reason. A server that dies
+        # (a port taken, a broken import) fails at once with its log.
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError("the server exited: " + (tmp / "server.log").read_text())
             try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
+                urllib.request.urlopen(base + "/healthz", timeout=5)
                 break
             except OSError:
-                time.sleep(0.1)
-        else:
-            server.kill()
-            raise RuntimeError("the server did not start: " + (tmp / "server.log").read_text())
+                if time.monotonic() > deadline:
+                    server.kill()
+                    raise RuntimeError("the server did not answer: " + (tmp / "server.log").read_text()) from None
+                time.sleep(0.2)
         yield base
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=10)

@@ -44,9 +44,10 @@ def test_scheduler_process_activates_due_agreements(tmp_path):
         process = subprocess.Popen([sys.executable, "-m", "flask", "scheduler", "run"], cwd=ROOT, env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
-            deadline = time.time() + 30
+            # As long as the process lives: on a busy machine its start-up alone may take many seconds.
+            deadline = time.time() + 300
             state = None
-            while time.time() < deadline:
+            while time.time() < deadline and process.poll() is None:
                 with app.app_context():
                     state = db.session.get(Agreement, due_id).state
                     db.session.remove()
