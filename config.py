@@ -6,6 +6,7 @@ defaults; `create_app` picks one by name (SHARAKA_CONFIG / FLASK_ENV style).
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -47,6 +48,13 @@ class Config:
         t.strip().upper() for t in os.environ.get("ALLOWED_UPLOAD_TYPES", "PDF,DOCX,XLSX,PPTX,ODT,ODS,PNG,JPEG,ZIP")
         .split(",") if t.strip())
 
+    # Bounds for every ZIP the server opens (Office and ODF files are ZIPs): a small upload
+    # must never inflate to gigabytes in a worker.
+    ZIP_MAX_MEMBERS = env_int("ZIP_MAX_MEMBERS", 2000)
+    ZIP_MAX_MEMBER_BYTES = env_int("ZIP_MAX_MEMBER_MB", 100) * 1024 * 1024
+    ZIP_MAX_TOTAL_BYTES = env_int("ZIP_MAX_TOTAL_MB", 250) * 1024 * 1024
+    ZIP_MAX_RATIO = env_int("ZIP_MAX_RATIO", 100)
+
     # Absolute links in e-mails come from here, never from the request's Host header.
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
     AGREEMENT_REF_PREFIX = os.environ.get("AGREEMENT_REF_PREFIX", "MTNRA")
@@ -79,12 +87,18 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
     PERMANENT_SESSION_LIFETIME = env_int("SESSION_HOURS", 12) * 3600
+    # "Keep me signed in": how long the remember cookie (and its server-side session) lasts.
+    REMEMBER_COOKIE_DURATION = timedelta(days=env_int("REMEMBER_DAYS", 14))
+    # Strict-Transport-Security max-age; 0 sends no header (production defaults to a year).
+    HSTS_SECONDS = env_int("HSTS_SECONDS", 0)
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead, so a long form is not lost
 
     # Sign-in throttling: failures counted per account and per address in a window.
     LOGIN_WINDOW_MINUTES = env_int("LOGIN_WINDOW_MINUTES", 15)
     LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
     LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
+    # Failures on one account from all addresses before only its known addresses may still try.
+    LOGIN_MAX_FAILURES_PER_ACCOUNT_ALL_ADDRESSES = env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT_ALL_ADDRESSES", 50)
 
     PER_PAGE = env_int("PER_PAGE", 20)
     # A pending deliverable shows as "due" this many days before its due date.
@@ -111,16 +125,35 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600)
 
     @classmethod
     def check(cls) -> None:
-        """Refuse to start on a guessable secret: sessions and CSRF tokens depend on it."""
-        key = os.environ.get("SECRET_KEY", "")
-        if not key or key == DEV_SECRET_KEY or len(key) < 32:
-            raise RuntimeError(
-                "SECRET_KEY must be set to a random value of at least 32 characters in production "
-                "(python -c 'import secrets; print(secrets.token_hex(32))')."
-            )
+        """Refuse to start when sessions could be forged or the debugger could run code."""
+        problems = []
+        if env_bool("FLASK_DEBUG", False):
+            problems.append("FLASK_DEBUG is on: the debugger runs any code a visitor sends. Unset FLASK_DEBUG.")
+        weakness = secret_key_weakness(os.environ.get("SECRET_KEY", ""))
+        if weakness:
+            problems.append(f"SECRET_KEY {weakness}. Make one with: python -c 'import secrets; "
+                            "print(secrets.token_hex(32))'")
+        if problems:
+            raise RuntimeError("Sharaka will not start in production: " + " ".join(problems))
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why `key` cannot sign sessions and CSRF tokens, or None. The guess count comes from zxcvbn,
+    which sees through repeats, keyboard runs and dictionary words; 10^31 guesses is about
+    103 bits, what a random 32-character hex string gives."""
+    if not key or key == DEV_SECRET_KEY:
+        return "is not set"
+    if len(key) < 32:
+        return "is shorter than 32 characters"
+    from zxcvbn import zxcvbn
+
+    if zxcvbn(key[:72])["guesses_log10"] < 31:
+        return "is guessable (repeats, sequences or words rather than random characters)"
+    return None
 
 
 CONFIGS = {

@@ -74,9 +74,10 @@ def _init_extensions(app: Flask) -> None:
 
     # Import every model so metadata is complete for Alembic and relationships resolve.
     from app import models  # noqa: F401
-    from app.auth.services import load_user
+    from app.auth.sessions import load_user, save_touch
 
     login_manager.user_loader(load_user)
+    app.after_request(save_touch)
 
     from flask_babel import lazy_gettext as _l
 
@@ -93,6 +94,7 @@ def _load_workflows(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.admin.routes import blueprint as admin_bp
     from app.api.pages import blueprint as api_pages_bp
+    from app.audit.routes import blueprint as audit_bp
     from app.agreements.routes import blueprint as agreements_bp
     from app.auth.routes import blueprint as auth_bp
     from app.dashboards.routes import blueprint as dashboards_bp
@@ -106,6 +108,6 @@ def _register_blueprints(app: Flask) -> None:
     from app.workflow.routes import blueprint as workflow_bp
 
     for blueprint in (main_bp, auth_bp, agreements_bp, organizations_bp, events_bp, admin_bp, workflow_bp,
-                      deliverables_bp, notifications_bp, api_pages_bp, dashboards_bp, portfolio_bp):
+                      deliverables_bp, notifications_bp, api_pages_bp, dashboards_bp, portfolio_bp, audit_bp):
         app.register_blueprint(blueprint)
     connect_receivers(app)

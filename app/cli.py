@@ -14,6 +14,7 @@ workflows_cli = AppGroup("workflows", help="Workflow definitions and date-driven
 scheduler_cli = AppGroup("scheduler", help="The scheduler process.")
 reminders_cli = AppGroup("reminders", help="Reminder rules: one pass by hand, or a preview.")
 outbox_cli = AppGroup("outbox", help="The mail outbox.")
+audit_cli = AppGroup("audit", help="The audit trail's hash chain.")
 
 
 class MomentType(click.ParamType):
@@ -261,6 +262,38 @@ def _refuse_in_production() -> None:
         raise click.ClickException("the demo portfolio is for development only (SHARAKA_CONFIG=development)")
 
 
+@audit_cli.command("verify")
+@click.option("--anchor", "anchors", multiple=True, metavar="SEQ:HASH|FILE",
+              help="An anchor published earlier (or a file holding one, such as the saved anchor e-mail); repeatable.")
+def verify_audit_command(anchors):
+    """Walk the hash chain; exit 1 and name the first broken link if the trail was tampered with."""
+    from app.core.audit_chain import parse_anchors, verify
+
+    try:
+        wanted = parse_anchors(list(anchors))
+    except (ValueError, OSError) as error:
+        raise click.BadParameter(str(error), param_hint="--anchor") from None
+    result = verify(wanted)
+    if result.is_intact:
+        click.echo(f"Audit trail intact: {result.checked} rows, head {result.head_seq}:{result.head_hash}"
+                   + (f", {result.anchors_checked} anchor(s) match." if wanted else "."))
+        return
+    click.echo(f"Audit trail BROKEN: {result.first_problem}", err=True)
+    for problem in result.problems[1:20]:
+        click.echo(f"  also: {problem}", err=True)
+    raise SystemExit(1)
+
+
+@audit_cli.command("anchor")
+def anchor_audit_command():
+    """Verify the chain and publish its head now (log, auditors' mail); the scheduler does it daily."""
+    from app.audit.services import publish_anchor
+
+    anchor = publish_anchor()
+    db.session.commit()
+    click.echo(f"Anchor {anchor.chain_seq}:{anchor.row_hash} ({anchor.verification})")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
@@ -268,3 +301,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(reminders_cli)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(audit_cli)

@@ -68,6 +68,22 @@ def outbox_job(app: Flask) -> None:
             db.session.remove()
 
 
+def audit_anchor_job(app: Flask) -> None:
+    """Publish the audit chain's head once a day (the copies outside the database are the evidence)."""
+    from app.audit.services import publish_anchor
+    from app.extensions import db
+
+    with app.app_context():
+        try:
+            publish_anchor()
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("audit anchor failed")
+        finally:
+            db.session.remove()
+
+
 def build_scheduler(app: Flask):
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -88,4 +104,6 @@ def build_scheduler(app: Flask):
                       next_run_time=datetime.now(CASABLANCA))
     scheduler.add_job(outbox_job, IntervalTrigger(seconds=app.config["OUTBOX_INTERVAL_SECONDS"]), args=[app],
                       id="outbox", replace_existing=True, misfire_grace_time=60)
+    scheduler.add_job(audit_anchor_job, CronTrigger(hour=0, minute=30), args=[app], id="audit-anchor",
+                      replace_existing=True)
     return scheduler

@@ -1,7 +1,7 @@
 """Pages around the API: a person's tokens, and the API's documentation (served offline)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, session, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -9,6 +9,8 @@ from app.api import tokens
 from app.api.core import API_PREFIX
 from app.api.forms import TokenForm
 from app.api.models import ApiToken
+from app.core import reveal
+from app.core.db import commit_or_conflict
 from app.core.errors import ValidationFailed
 from app.core.forms import apply_field_errors
 from app.core.permissions import require
@@ -31,12 +33,16 @@ def list_tokens():
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            # Shown once on the next page; only its hash is stored.
-            session["new_api_token"] = secret
-            return done(url_for("api_pages.list_tokens"), _("Token created: copy it now, it is shown only once."))
+            # Shown once on the next page; only its hash is kept beyond that.
+            ticket = reveal.keep(current_user, "api_token", secret)
+            return done(url_for("api_pages.list_tokens", shown=ticket),
+                        _("Token created: copy it now, it is shown only once."))
     status = 422 if form.errors else 200
+    new_token = reveal.take(current_user, "api_token", request.args.get("shown"))
+    if request.args.get("shown"):
+        commit_or_conflict()  # the secret is gone once shown
     return render_template("api/tokens.html", form=form, tokens=tokens.tokens_of(current_user),
-                           new_token=session.pop("new_api_token", None), confirm=ConfirmForm(),
+                           new_token=new_token, confirm=ConfirmForm(),
                            docs_url=url_for("api_pages.api_docs")), status
 
 

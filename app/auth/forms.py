@@ -13,11 +13,13 @@ class SignInForm(Form):
 
 class ChangePasswordForm(Form):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=256)])
-    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=10, max=256)])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
     confirm = PasswordField(
         _l("Repeat the new password"),
         validators=[DataRequired(), EqualTo("new_password", message=_l("The two passwords differ."))],
     )
+    # Checked by default: a changed password usually means something leaked.
+    revoke_tokens = BooleanField(_l("Also revoke my API tokens"), default=True)
 
 
 class LanguageForm(Form):

@@ -47,8 +47,6 @@ class User(UserMixin, TimestampMixin, db.Model):
     language: Mapped[str] = mapped_column(String(5), default="fr")
     is_active_account: Mapped[bool] = mapped_column("is_active", Boolean, default=True)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Bumped on password change so other sessions of this user are signed out.
-    session_nonce: Mapped[int] = mapped_column(default=0)
 
     organization: Mapped[Organization | None] = relationship(lazy="joined")
 
@@ -63,8 +61,15 @@ class User(UserMixin, TimestampMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login asks this
         return bool(self.is_active_account)
 
+    # The sign-in session this request runs in (set by the session loader, see auth/sessions.py);
+    # None for API token requests and outside requests.
+    current_session = None
+    current_session_key = None
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_nonce}"
+        """What Flask-Login keeps in the session and the remember cookie: the user and the
+        server-side session, so ending that session ends every copy of both cookies."""
+        return f"{self.id}:{self.current_session_key or ''}"
 
     @property
     def is_partner(self) -> bool:
@@ -85,6 +90,7 @@ class LoginAttempt(db.Model):
     __table_args__ = (
         Index("ix_login_attempts_email_at", "email", "attempted_at"),
         Index("ix_login_attempts_address_at", "address", "attempted_at"),
+        Index("ix_login_attempts_email_address_at", "email", "address", "attempted_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -92,3 +98,43 @@ class LoginAttempt(db.Model):
     address: Mapped[str] = mapped_column(String(64))
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UserSession(db.Model):
+    """One sign-in on one browser. The cookies carry a random key whose hash is stored here;
+    signing out, a password change or deactivation ends the row, and with it every copy
+    of the session and remember-me cookies made from it."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_ended", "user_id", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    is_remembered: Mapped[bool] = mapped_column(Boolean, default=False)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    end_reason: Mapped[str | None] = mapped_column(String(40))
+
+    @property
+    def is_open(self) -> bool:
+        return self.ended_at is None and self.expires_at > utcnow()
+
+    @property
+    def device_label(self) -> str:
+        """"Firefox on Windows" rather than the whole User-Agent: what a person recognises."""
+        agent = self.user_agent or ""
+        browser = next((name for pattern, name in BROWSERS if pattern in agent), "")
+        system = next((name for pattern, name in SYSTEMS if pattern in agent), "")
+        return " · ".join(part for part in (browser, system) if part) or agent[:40]
+
+
+# Checked in order: Edge and Opera also say "Chrome", Chrome also says "Safari".
+BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chromium/", "Chromium"),
+            ("Chrome/", "Chrome"), ("Safari/", "Safari"), ("curl/", "curl"), ("python", "Python"))
+SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"),
+           ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))

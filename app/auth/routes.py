@@ -1,14 +1,19 @@
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.auth import services
+from app.api.tokens import tokens_of
+from app.auth import services, sessions
 from app.auth.forms import ChangePasswordForm, SignInForm
+from app.core.db import commit_or_conflict
 from app.core.errors import ValidationFailed
 from app.core.forms import apply_field_errors
+from app.core.permissions import require
+from app.core.responses import done, form_errors, refused
 from app.core.urls import is_safe_redirect
 from app.extensions import db
+from app.notifications.forms import ConfirmForm
 
 blueprint = Blueprint("auth", __name__)
 
@@ -33,8 +38,10 @@ def sign_in():
             db.session.commit()  # keep the failed attempt: it counts towards throttling
             flash(_("Wrong e-mail or password."), "danger")
             return render_template("auth/sign_in.html", form=form), 401
-        services.clear_failures(user.email)
-        db.session.commit()
+        services.clear_failures(user.email, request.remote_addr or "")
+        sessions.start(user, remember=bool(form.remember.data), address=request.remote_addr or "",
+                       user_agent=request.headers.get("User-Agent", ""))
+        commit_or_conflict()
         session.clear()  # a fresh session on sign-in: no fixation
         login_user(user, remember=form.remember.data)
         session["language"] = user.language
@@ -47,6 +54,10 @@ def sign_in():
 
 @blueprint.route("/sign-out", methods=["POST"])
 def sign_out():
+    if current_user.is_authenticated and current_user.current_session is not None:
+        # Ends this sign-in on the server: a copy of either cookie no longer opens anything.
+        sessions.end(current_user.current_session, "signed_out")
+        commit_or_conflict()
     logout_user()
     session.clear()
     flash(_("You are signed out."), "info")
@@ -59,17 +70,56 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            services.change_password(current_user, form.current_password.data, form.new_password.data)
+            services.change_password(current_user, form.current_password.data, form.new_password.data,
+                                     revoke_tokens=form.revoke_tokens.data)
         except ValidationFailed as error:
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            db.session.commit()
-            # The nonce changed; sign this session in again so only the others end.
-            login_user(current_user._get_current_object())
+            commit_or_conflict()
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("main.home"))
     return render_template("auth/change_password.html", form=form), 422 if form.errors else 200
+
+
+@blueprint.route("/account/security")
+@login_required
+def security():
+    require(current_user, "session.manage")
+    return render_template("auth/security.html", sessions=sessions.open_sessions(current_user),
+                           current=current_user.current_session, tokens=tokens_of(current_user), confirm=ConfirmForm())
+
+
+@blueprint.route("/account/sessions/<int:session_id>/end", methods=["POST"])
+@login_required
+def end_session(session_id: int):
+    require(current_user, "session.manage")
+    row = sessions.session_of(current_user, session_id)
+    if row is None:
+        abort(404)
+    back = url_for("auth.security")
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    sessions.end(row, "ended_by_user")
+    if current_user.current_session is not None and row.id == current_user.current_session.id:
+        commit_or_conflict()
+        logout_user()
+        session.clear()
+        return redirect(url_for("auth.sign_in"), 303)
+    return done(back, _("That session has ended."))
+
+
+@blueprint.route("/account/sessions/end-others", methods=["POST"])
+@login_required
+def end_other_sessions():
+    require(current_user, "session.manage")
+    back = url_for("auth.security")
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    ended = sessions.end_all(current_user, "ended_by_user", keep=current_user.current_session)
+    return done(back, ngettext("%(num)d other session has ended.", "%(num)d other sessions have ended.", ended))
 
 
 @blueprint.app_context_processor

@@ -7,27 +7,13 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from app.auth import passwords, sessions
 from app.auth.models import MINISTRY_ROLES, ROLES, LoginAttempt, User, normalize_email
 from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.models import utcnow
 from app.extensions import db
 from app.organizations.models import Organization
-
-MIN_PASSWORD_LENGTH = 10
-
-
-def load_user(user_key: str) -> User | None:
-    """Flask-Login's loader: the id plus the session nonce, so a password change ends old sessions."""
-    try:
-        user_id, nonce = (int(part) for part in str(user_key).split(":", 1))
-    except (TypeError, ValueError):
-        return None
-    user = db.session.get(User, user_id)
-    if user is None or user.session_nonce != nonce or not user.is_active:
-        return None
-    return user
-
 
 class SignInThrottled(Exception):
     def __init__(self, minutes: int):
@@ -70,52 +56,87 @@ def _dummy_check(password: str) -> bool:
 
 
 def _check_throttle(email: str, address: str) -> None:
+    """Slow guessing down without letting anyone lock a known person out.
+
+    - one address guessing one account: after N failures each further try waits twice as
+      long as the one before (1, 2, 4 … minutes, at most the window), for that address only;
+    - one address guessing many accounts: blocked for the window past its limit;
+    - many addresses guessing one account: past a high limit, only addresses this person has
+      signed in from before may still try, so a distributed attack cannot lock them out.
+    """
     config = current_app.config
     window = timedelta(minutes=config["LOGIN_WINDOW_MINUTES"])
-    since = utcnow() - window
-    for column, value, limit in (
-        (LoginAttempt.email, email, config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]),
-        (LoginAttempt.address, address, config["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
-    ):
-        failures = db.session.execute(
-            select(func.count(), func.min(LoginAttempt.attempted_at)).where(
-                column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.attempted_at >= since
-            )
-        ).one()
-        count, oldest = failures
-        if count >= limit:
-            # min() keeps the column type, so `oldest` is timezone-aware UTC.
-            wait = (oldest + window) - utcnow() if oldest else window
-            raise SignInThrottled(max(1, int(wait.total_seconds() // 60) + 1))
+    now = utcnow()
+    since = now - window
+
+    def failures(*conditions):
+        return db.session.execute(select(func.count(), func.max(LoginAttempt.attempted_at)).where(
+            LoginAttempt.succeeded.is_(False), LoginAttempt.attempted_at >= since, *conditions)).one()
+
+    def minutes_until(moment) -> int:
+        return max(1, int((moment - now).total_seconds() // 60) + 1)
+
+    count, latest = failures(LoginAttempt.email == email, LoginAttempt.address == address)
+    allowed = config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
+    if count >= allowed and latest is not None:
+        delay = min(window, timedelta(minutes=2 ** min(count - allowed, 20)))
+        if latest + delay > now:
+            raise SignInThrottled(minutes_until(latest + delay))
+    count, latest = failures(LoginAttempt.address == address)
+    if count >= config["LOGIN_MAX_FAILURES_PER_ADDRESS"] and latest is not None:
+        raise SignInThrottled(minutes_until(latest + window))
+    count, latest = failures(LoginAttempt.email == email)
+    if count >= config["LOGIN_MAX_FAILURES_PER_ACCOUNT_ALL_ADDRESSES"] and not _known_address(email, address):
+        raise SignInThrottled(minutes_until(latest + window))
 
 
-def clear_failures(email: str) -> None:
-    """A successful sign-in forgives the account's earlier failures."""
+def _known_address(email: str, address: str) -> bool:
+    """Has this person signed in from this address in the last 90 days?"""
+    return db.session.scalar(select(LoginAttempt.id).where(
+        LoginAttempt.email == email, LoginAttempt.address == address, LoginAttempt.succeeded.is_(True),
+        LoginAttempt.attempted_at >= utcnow() - timedelta(days=90)).limit(1)) is not None
+
+
+def clear_failures(email: str, address: str) -> None:
+    """A successful sign-in forgives the failures of that account from that address only:
+    an attacker's failures from elsewhere still count against them."""
     db.session.execute(
         LoginAttempt.__table__.delete().where(
-            LoginAttempt.email == normalize_email(email), LoginAttempt.succeeded.is_(False)
-        )
+            LoginAttempt.email == normalize_email(email), LoginAttempt.address == (address or "unknown")[:64],
+            LoginAttempt.succeeded.is_(False))
     )
 
 
-def change_password(user: User, current_password: str, new_password: str) -> None:
-    """Change a user's own password; other sessions of the user end."""
+def change_password(user: User, current_password: str, new_password: str, *, revoke_tokens: bool) -> None:
+    """Change a user's own password: every other session ends, and their API tokens too if they ask."""
     if not user.check_password(current_password):
         raise ValidationFailed(_("The current password is wrong."),
                                {"current_password": [_("The current password is wrong.")]})
-    _check_password_strength(new_password, field="new_password")
+    if new_password == current_password:
+        message = _("The new password must differ from the current one.")
+        raise ValidationFailed(message, {"new_password": [message]})
+    check_password(user, new_password, field="new_password")
     user.set_password(new_password)
-    user.session_nonce += 1
-    audit.record("password_changed", user, actor=user)
+    ended = sessions.end_all(user, "password_changed", keep=user.current_session)
+    revoked = revoke_all_tokens(user, by=user) if revoke_tokens else 0
+    audit.record("password_changed", user, actor=user, changes={"sessions_ended": ended, "tokens_revoked": revoked})
 
 
-def _check_password_strength(password: str, field: str = "password") -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        message = _("The password must have at least %(n)s characters.", n=MIN_PASSWORD_LENGTH)
-        raise ValidationFailed(message, {field: [message]})
-    if len(password) > 256:
-        message = _("The password is too long (256 characters at most).")
-        raise ValidationFailed(message, {field: [message]})
+def check_password(user: User, password: str, field: str = "password") -> None:
+    """The password rules, with what is known of its owner."""
+    organization = user.organization
+    names = [organization.name_fr or "", organization.name_en or "", organization.name_ar or ""] if organization else []
+    passwords.check(password, email=user.email, full_name=user.full_name, organization_names=names, field=field)
+
+
+def revoke_all_tokens(user: User, *, by) -> int:
+    """Revoke every active API token of `user` (a password change on request, a deactivation always)."""
+    from app.api.tokens import revoke_token, tokens_of
+
+    active = [token for token in tokens_of(user) if token.is_active]
+    for token in active:
+        revoke_token(token, by=by)
+    return len(active)
 
 
 def create_user(*, email: str, full_name: str, role: str, password: str, organization: Organization | None,
@@ -126,9 +147,9 @@ def create_user(*, email: str, full_name: str, role: str, password: str, organiz
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         message = _("An account with this e-mail address already exists.")
         raise ValidationFailed(message, {"email": [message]})
-    _check_password_strength(password)
     user = User(email=email, full_name=full_name.replace("\x00", "").strip(), role=role, organization=organization,
                 language=language, is_active_account=is_active)
+    check_password(user, password)
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
@@ -148,13 +169,16 @@ def update_user(user: User, *, full_name: str, role: str, organization: Organiza
     user.role = role
     user.organization = organization
     user.language = language
-    if user.is_active_account and not is_active:
-        user.session_nonce += 1
+    deactivated = user.is_active_account and not is_active
     user.is_active_account = is_active
     if new_password:
-        _check_password_strength(new_password, field="new_password")
+        check_password(user, new_password, field="new_password")
         user.set_password(new_password)
-        user.session_nonce += 1
+        sessions.end_all(user, "password_reset")
+    if deactivated:
+        # A leaver's browsers and scripts stop working at once.
+        sessions.end_all(user, "deactivated")
+        revoke_all_tokens(user, by=by)
     changes = audit.diff(before, _user_snapshot(user))
     if new_password:
         changes["after"]["password"] = "changed"

@@ -1,11 +1,22 @@
-"""The append-only audit trail: every change to a domain object writes one row."""
+"""The append-only audit trail: every change to a domain object writes one row.
+
+The rows form a hash chain: when a transaction commits, each of its new rows gets the
+next sequence number, the previous row's hash and its own SHA-256 over a canonical
+serialisation of its content and that previous hash (`seal_new_events`). Editing,
+deleting, inserting or reordering a row breaks the chain, which `app.core.audit_chain`
+walks and checks; the chain head is published daily as an anchor, so even a rewrite
+of the whole chain shows against an earlier anchor.
+"""
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import json
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, event
+from sqlalchemy import JSON, ForeignKey, Index, String, event, inspect, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.models import UTCDateTime, utcnow
 from app.extensions import db
@@ -27,8 +38,63 @@ class AuditEvent(db.Model):
     # {"before": {...}, "after": {...}} for updates, free details otherwise.
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     comment: Mapped[str | None] = mapped_column(String(2000))
+    # The chain; empty only inside the transaction that writes the row (sealed at commit).
+    chain_seq: Mapped[int | None] = mapped_column(index=True, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    row_hash: Mapped[str | None] = mapped_column(String(64))
 
     actor = relationship("User", lazy="joined")
+
+
+class AuditChainHead(db.Model):
+    """One row: the last sealed sequence number and hash. Writers lock it, so the chain is
+    strictly ordered on both databases whatever the number of processes."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_seq: Mapped[int] = mapped_column(default=0)
+    last_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
+
+
+class AuditAnchor(db.Model):
+    """A published chain head (also e-mailed to the auditors and written to the log)."""
+
+    __tablename__ = "audit_anchors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    chain_seq: Mapped[int] = mapped_column()
+    row_hash: Mapped[str] = mapped_column(String(64))
+    # What the verification that preceded the anchor found: "ok", or the first broken link.
+    verification: Mapped[str] = mapped_column(String(500))
+
+
+GENESIS_HASH = "0" * 64
+CHAIN_FORMAT = "sharaka-audit-v1"
+
+
+def row_digest(*, seq: int, prev_hash: str, id: int, occurred_at: datetime, actor_id: int | None,
+               actor_label: str, object_type: str, object_id: int, action: str, changes: Any,
+               comment: str | None) -> str:
+    """SHA-256 over the canonical form of one row and the previous row's hash.
+
+    The format is fixed (CHAIN_FORMAT): JSON with sorted keys, no spaces, UTF-8, and
+    the time as UTC with microseconds. Changing it needs a new format name.
+    """
+    moment = occurred_at.astimezone(timezone.utc) if occurred_at.tzinfo else occurred_at
+    canonical = json.dumps(
+        [CHAIN_FORMAT, seq, prev_hash, id, moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), actor_id, actor_label,
+         object_type, object_id, action, changes, comment],
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def digest_of(row, *, seq: int, prev_hash: str) -> str:
+    """`row_digest` of an AuditEvent (or a row with the same attributes)."""
+    return row_digest(seq=seq, prev_hash=prev_hash, id=row.id, occurred_at=row.occurred_at, actor_id=row.actor_id,
+                      actor_label=row.actor_label, object_type=row.object_type, object_id=row.object_id,
+                      action=row.action, changes=row.changes, comment=row.comment)
 
 
 def record(action: str, obj, *, actor=None, changes: dict | None = None, comment: str | None = None,
@@ -91,3 +157,56 @@ def _refuse_audit_changes(session, flush_context, instances):
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
             raise AuditTrailIsAppendOnly("audit events cannot be changed or deleted")
+
+
+# --- sealing -------------------------------------------------------------------------------
+_UNSEALED = "sharaka.audit_unsealed"
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_new_events(session, flush_context):
+    for obj in session.new:
+        if isinstance(obj, AuditEvent):
+            session.info.setdefault(_UNSEALED, []).append(obj)
+
+
+@event.listens_for(Session, "before_commit")
+def _seal_before_commit(session):
+    seal_new_events(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_unsealed(session):
+    session.info.pop(_UNSEALED, None)
+
+
+def seal_new_events(session) -> None:
+    """Chain this transaction's new audit rows, in the order they were written.
+
+    Runs at commit, after every other write of the transaction: the head row is the last
+    lock taken, so two committing transactions queue on it and never deadlock.
+    """
+    session.flush()
+    pending = [obj for obj in session.info.pop(_UNSEALED, []) if inspect(obj).persistent and obj.chain_seq is None]
+    if not pending:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        head = connection.execute(text(
+            "SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE")).one()
+    else:  # SQLite: the write lock is already ours (the flush wrote); nobody else can commit meanwhile
+        head = connection.execute(text("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1")).one()
+    seq, prev_hash = head
+    table = AuditEvent.__table__
+    for obj in sorted(pending, key=lambda o: o.id):
+        seq += 1
+        row_hash = digest_of(obj, seq=seq, prev_hash=prev_hash)
+        # Core, not the ORM: the ORM refuses every change to an audit row, and the database
+        # allows this one only while the row is unsealed.
+        connection.execute(table.update().where(table.c.id == obj.id, table.c.row_hash.is_(None))
+                           .values(chain_seq=seq, prev_hash=prev_hash, row_hash=row_hash))
+        for name, value in (("chain_seq", seq), ("prev_hash", prev_hash), ("row_hash", row_hash)):
+            set_committed_value(obj, name, value)
+        prev_hash = row_hash
+    connection.execute(text("UPDATE audit_chain_head SET last_seq = :seq, last_hash = :hash WHERE id = 1"),
+                       {"seq": seq, "hash": prev_hash})

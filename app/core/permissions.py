@@ -55,6 +55,8 @@ GRANTS: dict[str, frozenset[str]] = {
     "outbox.view": frozenset({"admin", "auditor"}),
     "outbox.manage": frozenset({"admin"}),
     "token.manage": ALL_ROLES,
+    # Everyone sees and ends their own sign-in sessions.
+    "session.manage": ALL_ROLES,
     # What each role sees first; the portfolio views show only agreements the person may see.
     "dashboard.view": ALL_ROLES,
     "portfolio.view": ALL_ROLES,

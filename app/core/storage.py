@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -54,10 +55,11 @@ def sniff(head: bytes, path: Path) -> FileKind | None:
         return FileKind("image/jpeg", "JPEG")
     if head.startswith(b"PK\x03\x04"):
         try:
+            check_directory_size(path)
             with zipfile.ZipFile(path) as archive:
-                names = set(archive.namelist())
+                names = set(bounded_members(archive))
                 if "mimetype" in names:
-                    mimetype = archive.read("mimetype").decode("ascii", "replace").strip()
+                    mimetype = read_member(archive, "mimetype", limit=200).decode("ascii", "replace").strip()
                     if mimetype == "application/vnd.oasis.opendocument.text":
                         return FileKind(mimetype, "ODT")
                     if mimetype == "application/vnd.oasis.opendocument.spreadsheet":
@@ -72,9 +74,74 @@ def sniff(head: bytes, path: Path) -> FileKind | None:
                         return FileKind(
                             "application/vnd.openxmlformats-officedocument.presentationml.presentation", "PPTX")
                 return FileKind("application/zip", "ZIP")
-        except (zipfile.BadZipFile, OSError, KeyError):
+        except (zipfile.BadZipFile, OSError, KeyError, EOFError, NotImplementedError, RuntimeError, ValueError):
             return None
     return None
+
+
+class ArchiveTooLarge(ValidationFailed):
+    """A ZIP (or an Office/ODF file, which is one) that would inflate past the configured bounds."""
+
+    @classmethod
+    def refused(cls) -> ArchiveTooLarge:
+        message = _("This archive expands to more than the server accepts (too many files or too much data "
+                    "once unpacked).")
+        return cls(message, {"file": [message]})
+
+
+def check_directory_size(path: Path) -> None:
+    """Refuse a ZIP whose central directory alone is huge, before zipfile turns every entry of it
+    into an object (half a million empty entries fit in an upload and cost far more in memory).
+    Read from the end-of-central-directory record; ZIP64 counts are refused, no Office file needs them."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - EOCD_SEARCH))
+        tail = handle.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        raise zipfile.BadZipFile("no end of central directory")
+    _sig, _disk, _cd_disk, _here, entries, directory_bytes, _offset, _comment = struct.unpack(
+        "<4s4H2LH", tail[at:at + 22])
+    if entries > current_app.config["ZIP_MAX_MEMBERS"] or directory_bytes > ZIP_MAX_DIRECTORY_BYTES:
+        raise ArchiveTooLarge.refused()
+
+
+def bounded_members(archive: zipfile.ZipFile) -> list[str]:
+    """The member names of `archive`, once its declared sizes are within bounds.
+
+    Every place that opens a ZIP goes through here first: a small upload must never
+    make a worker inflate gigabytes. The declared sizes are checked here; the reads
+    themselves are bounded again in `read_member`, since a crafted entry can lie.
+    """
+    config = current_app.config
+    infos = archive.infolist()
+    if len(infos) > config["ZIP_MAX_MEMBERS"]:
+        raise ArchiveTooLarge.refused()
+    total = 0
+    for info in infos:
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if (info.file_size > config["ZIP_MAX_MEMBER_BYTES"] or total > config["ZIP_MAX_TOTAL_BYTES"]
+                or (info.file_size > ZIP_RATIO_FLOOR and ratio > config["ZIP_MAX_RATIO"])):
+            raise ArchiveTooLarge.refused()
+    return [info.filename for info in infos]
+
+
+def read_member(archive: zipfile.ZipFile, name: str, *, limit: int) -> bytes:
+    """Read at most `limit` bytes of one member, whatever its header claims."""
+    with archive.open(name) as member:
+        data = member.read(limit + 1)
+    if len(data) > limit:
+        message = _("A part of this file is larger than expected.")
+        raise ArchiveTooLarge(message, {"file": [message]})
+    return data
+
+
+# The end-of-central-directory record sits in the last 22 bytes plus a comment of at most 64 KiB.
+EOCD_SEARCH = 22 + 65535
+ZIP_MAX_DIRECTORY_BYTES = 8 * 1024 * 1024
+# Small members compress very well (a run of spaces in XML); the ratio only matters past this size.
+ZIP_RATIO_FLOOR = 1024 * 1024
 
 
 def allowed_labels() -> list[str]:
@@ -102,7 +169,10 @@ def store(stream, *, field: str = "file") -> StoredFile:
             message = _("The file is empty.")
             raise ValidationFailed(message, {field: [message]})
         with temp_path.open("rb") as check:
-            kind = sniff(check.read(16), temp_path)
+            try:
+                kind = sniff(check.read(16), temp_path)
+            except ArchiveTooLarge as refused:
+                raise ArchiveTooLarge(refused.message, {field: [refused.message]}) from None
         if kind is None or kind.label not in allowed_labels():
             message = _("This type of file is not accepted. Allowed: %(types)s.", types=", ".join(allowed_labels()))
             raise ValidationFailed(message, {field: [message]})

@@ -64,4 +64,12 @@ def register_template_helpers(app: Flask) -> None:
             "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
             "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
         )
+        if app.config["HSTS_SECONDS"]:
+            response.headers.setdefault("Strict-Transport-Security",
+                                        f"max-age={app.config['HSTS_SECONDS']}; includeSubDomains")
+        if request.endpoint != "static" and "no-store" not in response.headers.get("Cache-Control", ""):
+            # Nothing but the static assets stays in a browser's or a proxy's cache: every page is
+            # either private or carries a CSRF token (a shared computer's back button, a caching proxy).
+            response.headers["Cache-Control"] = "no-store"
+            response.headers.pop("Expires", None)
         return response

@@ -21,6 +21,7 @@ from app.agreements import services as agreement_services
 from app.agreements.models import AGREEMENT_STATES, PARTY_ROLES, Agreement, ReferenceCounter, SigningEvent
 from app.auth import services as auth_services
 from app.auth.models import User, normalize_email
+from app.auth.sessions import end_all as end_all_sessions
 from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.models import utcnow
@@ -336,7 +337,7 @@ def _sync_user(entry: dict, organizations: dict[str, Organization], by, tally: _
             return user
         auth_services._check_account_rules(email=user.email, role=entry["role"], organization=organization,
                                            language=entry["language"])
-        auth_services._check_password_strength(entry["password"])
+        auth_services.check_password(user, entry["password"])
     except ValidationFailed as error:
         raise _refused(f"user {entry['email']!r}", error) from None
     # Refreshing puts the account back as printed by `flask demo sign-ins`.
@@ -347,7 +348,7 @@ def _sync_user(entry: dict, organizations: dict[str, Organization], by, tally: _
     changes = audit.diff(before, auth_services._user_snapshot(user))
     if not user.check_password(entry["password"]):
         user.set_password(entry["password"])
-        user.session_nonce += 1
+        end_all_sessions(user, "password_reset")
         changes.setdefault("after", {})["password"] = "reset to the demo password"
     if changes["after"]:
         audit.record("updated", user, actor=by, changes=changes)

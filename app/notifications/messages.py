@@ -48,6 +48,10 @@ def headline(kind: str, params: dict) -> str:
     days = params.get("days", 0)
     if kind == "approval_requested":
         return _("Your approval is asked for %(ref)s — %(title)s", ref=ref, title=title)
+    if kind == "audit_anchor":
+        if params.get("intact"):
+            return _("Audit trail anchor: %(n)s rows, intact", n=params.get("seq", 0))
+        return _("Audit trail anchor: the trail is broken")
     if kind == "approval_overdue":
         return ngettext("Approval of %(ref)s waiting for %(num)s day", "Approval of %(ref)s waiting for %(num)s days", days,
                         ref=ref)
@@ -138,6 +142,12 @@ def detail(kind: str, params: dict) -> str:
     if kind == "deliverable_waived":
         return _("“%(item)s” due on %(date)s no longer has to be handed in. Reason: %(reason)s", item=item,
                  date=due, reason=isolate(params.get("comment") or "—"))
+    if kind == "audit_anchor":
+        anchor = isolate(f"{params.get('seq', 0)}:{params.get('hash', '')}")
+        kept = _("Keep this message: it proves the trail as it stands today. Anchor: %(anchor)s", anchor=anchor)
+        if params.get("intact"):
+            return kept
+        return " ".join((_("First broken link: %(problem)s", problem=isolate(params.get("problem") or "—")), kept))
     if kind == "weekly_digest":
         return _("%(approvals)s approvals waiting, %(overdue)s overdue deliverables, %(ending)s agreements "
                  "ending within 90 days.", approvals=params.get("approvals_count", 0),

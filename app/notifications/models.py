@@ -24,6 +24,8 @@ CATEGORIES: dict[str, tuple[Any, bool]] = {
     "agreement_ending": (_l("Agreements coming to an end"), False),
     "agreement_stalled": (_l("Agreements waiting too long in one stage"), False),
     "weekly_digest": (_l("Weekly digest (managers)"), False),
+    # The daily copy of the audit chain's head: evidence kept outside the database.
+    "audit_anchor": (_l("Daily anchor of the audit trail (auditors)"), True),
 }
 
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")

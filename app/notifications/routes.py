@@ -1,12 +1,14 @@
 """Notifications pages, mail choices, the calendar feed and the admins' outbox."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.core.errors import ValidationFailed
+from app.core import reveal
+from app.core.db import commit_or_conflict
+from app.core.errors import ValidationFailed, wants_json
 from app.core.pagination import paginate
 from app.core.permissions import get_notification_or_404, get_outbox_message_or_404, require
 from app.core.responses import done, form_errors, refused
@@ -99,8 +101,10 @@ def preferences():
         services.set_mail_choices(current_user, set(form.categories.data or []))
         return done(url_for("notifications.preferences"), _("Your mail choices are saved."))
     status = 422 if form.errors else 200
-    # Shown once, right after it was made: only its hash is stored.
-    new_feed_url = session.pop("new_calendar_url", None)
+    # Shown once, right after it was made: only its hash is kept beyond that.
+    new_feed_url = reveal.take(current_user, "calendar_url", request.args.get("shown"))
+    if request.args.get("shown"):
+        commit_or_conflict()
     return render_template("notifications/preferences.html", form=form,
                            categories=services.categories_for(current_user),
                            feed=services.calendar_feed_of(current_user), confirm=ConfirmForm(),
@@ -117,7 +121,8 @@ def create_calendar_feed():
         return refused(back, form_errors(form))
     token = services.create_calendar_feed(current_user)
     feed_url = services.absolute_url(url_for("notifications.calendar_feed", token=token))
-    session["new_calendar_url"] = feed_url
+    if not wants_json():  # a page shows it once, from the server; a JSON client gets it in the answer
+        back = url_for("notifications.preferences", shown=reveal.keep(current_user, "calendar_url", feed_url))
     return done(back, _("Your calendar address is ready: copy it now, it is shown only once."), {"url": feed_url})
 
 

@@ -178,9 +178,10 @@ def is_mandatory(category: str) -> bool:
 
 
 def categories_for(user) -> dict:
-    """The categories a person can receive (the weekly digest goes to managers only)."""
-    return {name: value for name, value in CATEGORIES.items()
-            if name != "weekly_digest" or user.role == "manager"}
+    """The categories a person can receive (the weekly digest goes to managers only, the audit anchor
+    to auditors only)."""
+    audiences = {"weekly_digest": "manager", "audit_anchor": "auditor"}
+    return {name: value for name, value in CATEGORIES.items() if audiences.get(name, user.role) == user.role}
 
 
 def wants_mail(user, category: str) -> bool:

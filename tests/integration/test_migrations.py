@@ -1,4 +1,5 @@
 """The models and the migrations must describe the same schema."""
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
@@ -30,6 +31,7 @@ def test_audit_trail_refuses_update_and_delete_in_the_database(app, world):
             raise AssertionError(f"the database accepted: {statement}")
 
 
+@pytest.mark.live  # its own database: the rolled-back test transaction would capture db.session
 def test_upgrading_keeps_existing_rows(tmp_path):
     """Upgrading a database that already holds agreements loses none of them, nor their parties."""
     from flask_migrate import upgrade
@@ -54,5 +56,36 @@ def test_upgrading_keeps_existing_rows(tmp_path):
             upgrade()
             assert db.session.execute(text("SELECT count(*) FROM agreement_parties")).scalar() == 1
             assert db.session.execute(text("SELECT state FROM agreements")).scalar() == "active"
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.mark.live  # its own database: the rolled-back test transaction would capture db.session
+def test_upgrading_chains_the_existing_audit_rows(tmp_path):
+    """Rows written before the hash chain existed get one, in id order, and verify intact; the
+    sign-in sessions of the old scheme simply end (everyone signs in again once)."""
+    from flask_migrate import upgrade
+
+    from app.core.audit_chain import verify
+    from tests.conftest import make_test_app
+    from tests.databases import fresh_database
+
+    with fresh_database(tmp_path, "chain_upgrade") as url:
+        app = make_test_app(url)
+        with app.app_context():
+            upgrade(revision="0005")
+            for n in range(5):
+                db.session.execute(text(
+                    "INSERT INTO audit_events (occurred_at, actor_label, object_type, object_id, action, changes, "
+                    "comment) VALUES (:at, 'system', 'agreements', :n, 'created', :changes, :comment)"),
+                    {"at": f"2025-07-0{n + 1} 10:00:00.123456", "n": n,
+                     "changes": '{"after": {"state": "draft", "titre": "Mémorandum"}}', "comment": f"ligne {n} شراكة"})
+            db.session.commit()
+            upgrade()
+            result = verify()
+            assert result.is_intact, result.problems
+            assert result.checked == 5
+            ordered = db.session.execute(text("SELECT id FROM audit_events ORDER BY chain_seq")).scalars().all()
+            assert ordered == sorted(ordered)
             db.session.remove()
             db.engine.dispose()

@@ -88,6 +88,8 @@ GET_ROUTES = [
     ("/admin/outbox/{mail}/html", only({"admin", "auditor"})),
     ("/admin/outbox/999999", only({"admin", "auditor"}, ok=404)),
     ("/account/tokens", expect(200)),
+    ("/account/security", expect(200)),
+    ("/audit", only({"admin", "auditor"})),
     # Partners have one home, their portal.
     ("/dashboard", expect(200, partner=302, partner_b=302)),
     ("/portfolio/board", expect(200)),
@@ -147,6 +149,9 @@ POST_ROUTES = [
     ("/admin/outbox/pause", only({"admin"}, ok=303)),
     ("/account/tokens", expect(422)),
     ("/account/tokens/999999/revoke", expect(404)),
+    ("/account/sessions/999999/end", expect(404)),
+    ("/account/sessions/end-others", expect(303)),
+    ("/audit/verify", only({"admin", "auditor"})),
     ("/api/v1/agreements", expect(401, anonymous=401)),
     ("/api/v1/agreements/{a}/transitions", expect(401, anonymous=401)),
     ("/api/v1/deliverables/{occ_a}/submissions", expect(401, anonymous=401)),

@@ -1,0 +1,102 @@
+"""Server-side sign-in sessions: each sign-in is a row, and the cookies only point at it.
+
+Flask-Login keeps `get_id()` in the session cookie and, with "keep me signed in", in
+the remember cookie; both are `user_id:key`, and only the key's SHA-256 is stored. On
+every request `load_user` finds the row: an ended or expired row, or an inactive user,
+means nobody is signed in, whatever copy of a cookie is presented.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import current_app, g
+from sqlalchemy import select
+
+from app.auth.models import User, UserSession
+from app.core.db import commit_or_conflict
+from app.core.errors import ConcurrentChange
+from app.core.models import utcnow
+from app.extensions import db
+
+# last_seen_at is written at most this often per session: a page view must not always write.
+TOUCH_EVERY = timedelta(minutes=5)
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def start(user: User, *, remember: bool, address: str, user_agent: str) -> UserSession:
+    """Open a session for `user`; the caller then calls login_user(user, remember=...)."""
+    config = current_app.config
+    lifetime = config["REMEMBER_COOKIE_DURATION"] if remember else timedelta(
+        seconds=config["PERMANENT_SESSION_LIFETIME"])
+    key = secrets.token_urlsafe(32)
+    row = UserSession(user_id=user.id, key_hash=_hash(key), expires_at=utcnow() + lifetime, is_remembered=remember,
+                      address=(address or "")[:64], user_agent=" ".join((user_agent or "").split())[:300])
+    db.session.add(row)
+    db.session.flush()
+    user.current_session, user.current_session_key = row, key
+    return row
+
+
+def load_user(user_key: str) -> User | None:
+    """Flask-Login's loader, for the session cookie and the remember cookie alike."""
+    user_id, _, key = str(user_key or "").partition(":")
+    if not user_id.isdigit() or not key or len(key) > 100 or int(user_id) >= 2**31:
+        return None
+    row = db.session.scalar(select(UserSession).where(UserSession.key_hash == _hash(key)))
+    if row is None or row.user_id != int(user_id) or not row.is_open:
+        return None
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        return None
+    user.current_session, user.current_session_key = row, key
+    if utcnow() - row.last_seen_at > TOUCH_EVERY:
+        row.last_seen_at = utcnow()
+        g.session_touched = True
+    return user
+
+
+def save_touch(response):
+    """A page view that commits nothing still records that its session was seen (at most every
+    few minutes); a write that loses a race here is simply dropped, the next view retries."""
+    if g.pop("session_touched", False) and response.status_code < 500:
+        try:
+            commit_or_conflict()
+        except ConcurrentChange:
+            pass
+    return response
+
+
+def end(row: UserSession, reason: str) -> None:
+    if row.ended_at is None:
+        row.ended_at = utcnow()
+        row.end_reason = reason
+
+
+def end_all(user: User, reason: str, *, keep: UserSession | None = None) -> int:
+    """End every open session of `user` (but `keep`); returns how many ended."""
+    rows = db.session.scalars(select(UserSession).where(UserSession.user_id == user.id,
+                                                        UserSession.ended_at.is_(None))).all()
+    ended = 0
+    for row in rows:
+        if keep is None or row.id != keep.id:
+            end(row, reason)
+            ended += 1
+    return ended
+
+
+def open_sessions(user: User) -> list[UserSession]:
+    return list(db.session.scalars(
+        select(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None),
+                                  UserSession.expires_at > utcnow())
+        .order_by(UserSession.last_seen_at.desc())))
+
+
+def session_of(user: User, session_id: int) -> UserSession | None:
+    """One of the user's own sessions; someone else's does not exist for them."""
+    row = db.session.get(UserSession, session_id) if 0 < session_id < 2**31 else None
+    return row if row is not None and row.user_id == user.id else None

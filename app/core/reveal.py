@@ -1,0 +1,58 @@
+"""Showing a secret once, right after it was made (a new API token, a private calendar address).
+
+The value never travels in the session cookie, which is signed but readable by whoever
+holds it. It waits in a row for a few minutes, is handed to the page that shows it,
+and is deleted there; the address of that page carries only a random ticket, and only
+its creator can redeem the ticket.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import ForeignKey, String, delete, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.models import UTCDateTime, utcnow
+from app.extensions import db
+
+LIFETIME = timedelta(minutes=5)
+
+
+class OneTimeSecret(db.Model):
+    __tablename__ = "one_time_secrets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    value: Mapped[str] = mapped_column(String(2000))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def _hash(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def keep(user, kind: str, value: str) -> str:
+    """Hold `value` for `user` until it is shown; returns the ticket to put in the next page's address."""
+    ticket = secrets.token_urlsafe(24)
+    db.session.add(OneTimeSecret(ticket_hash=_hash(ticket), user_id=user.id, kind=kind, value=value,
+                                 expires_at=utcnow() + LIFETIME))
+    return ticket
+
+
+def take(user, kind: str, ticket: str | None) -> str | None:
+    """The value behind `ticket` if it is `user`'s and still fresh; it is deleted either way.
+    Stale rows of anyone are swept at the same time. The caller commits."""
+    db.session.execute(delete(OneTimeSecret).where(OneTimeSecret.expires_at < utcnow()))
+    if not ticket or len(ticket) > 100:
+        return None
+    row = db.session.scalar(select(OneTimeSecret).where(OneTimeSecret.ticket_hash == _hash(ticket)))
+    if row is None:
+        return None
+    db.session.delete(row)
+    if row.user_id != user.id or row.kind != kind:
+        return None
+    return row.value

@@ -1,0 +1,219 @@
+"""The audit trail's hash chain on a real database: every kind of tampering is caught by
+`flask audit verify`, the database refuses the easy ones, and concurrent writers keep one
+strictly ordered chain. Each test has its own fresh database (it drops triggers)."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from app.core import audit
+from app.core.audit import AuditEvent, digest_of
+from app.core.audit_chain import verify
+from app.extensions import db
+from tests import factories
+from tests.conftest import make_test_app
+from tests.databases import backend, fresh_database
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture
+def trail(tmp_path):
+    """An app on a fresh database holding a chain of 12 audit rows, written in 4 commits."""
+    with fresh_database(tmp_path, "chain") as url:
+        app = make_test_app(url, UPLOAD_DIR=str(tmp_path / "uploads"))
+        # The body runs in a twin's context, so the test client's requests get contexts of their own.
+        body_app = make_test_app(url, UPLOAD_DIR=str(tmp_path / "uploads"))
+        with app.app_context():
+            upgrade()
+        with body_app.app_context():
+            ministry = factories.organization("ministry", kind="ministry", is_home=True)
+            db.session.commit()
+            for batch in range(4):
+                for n in range(3):
+                    audit.record("noted", ministry, changes={"batch": batch, "n": n, "texte": "شراكة é"},
+                                 comment=f"row {batch}.{n}")
+                db.session.commit()
+            yield app
+            db.session.remove()
+            db.engine.dispose()
+        with app.app_context():
+            db.engine.dispose()
+
+
+def _sql(*statements):
+    with db.engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+
+
+def _drop_triggers():
+    if backend() == "postgresql":
+        _sql("DROP TRIGGER audit_events_no_change ON audit_events",
+             "DROP TRIGGER audit_events_no_truncate ON audit_events")
+    else:
+        _sql("DROP TRIGGER audit_events_no_update", "DROP TRIGGER audit_events_no_delete",
+             "DROP TRIGGER audit_events_no_replace")
+
+
+def _ids():
+    ids = [row.id for row in db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.chain_seq))]
+    db.session.rollback()  # hold no lock: the statements below run on other connections
+    return ids
+
+
+def _cli(app, *args):
+    return app.test_cli_runner().invoke(args=["audit", "verify", *args])
+
+
+def test_an_untouched_trail_verifies(trail):
+    result = verify()
+    assert result.is_intact and result.checked == 12
+    run = _cli(trail)
+    assert run.exit_code == 0 and "intact" in run.output
+
+
+def test_the_database_refuses_edits_deletes_and_truncation(trail):
+    row_id = _ids()[3]
+    for statement in (f"UPDATE audit_events SET comment = 'x' WHERE id = {row_id}",
+                      f"DELETE FROM audit_events WHERE id = {row_id}",
+                      "TRUNCATE audit_events" if backend() == "postgresql" else
+                      f"INSERT OR REPLACE INTO audit_events (id, occurred_at, actor_label, object_type, object_id, "
+                      f"action, changes) VALUES ({row_id}, '2026-01-01 00:00:00', 'x', 'organizations', 1, 'x', '{{}}')"):
+        with pytest.raises(Exception, match="append-only"):
+            _sql(statement)
+    assert verify().is_intact
+
+
+TAMPERS = {
+    "edited with the triggers dropped": (
+        lambda ids: [f"UPDATE audit_events SET comment = 'rewritten' WHERE id = {ids[5]}"], "was changed"),
+    "deleted in the middle": (lambda ids: [f"DELETE FROM audit_events WHERE id = {ids[4]}"], "missing"),
+    "deleted at the end": (lambda ids: [f"DELETE FROM audit_events WHERE id IN ({ids[-1]}, {ids[-2]})"],
+                           "removed from the end"),
+    "inserted in the middle": (lambda ids: [
+        "INSERT INTO audit_events (id, occurred_at, actor_label, object_type, object_id, action, changes) "
+        f"VALUES ({ids[-1] + 100}, '2026-01-01 00:00:00', 'system', 'organizations', 1, 'forged', '{{}}')"],
+        "no seal"),
+    "ids reordered": (lambda ids: [f"UPDATE audit_events SET id = {ids[-1] + 500} WHERE id = {ids[2]}",
+                                   f"UPDATE audit_events SET id = {ids[2]} WHERE id = {ids[3]}",
+                                   f"UPDATE audit_events SET id = {ids[3]} WHERE id = {ids[-1] + 500}"], "was changed"),
+    "sequence reordered": (lambda ids: [f"UPDATE audit_events SET chain_seq = -1 WHERE id = {ids[2]}",
+                                        f"UPDATE audit_events SET chain_seq = 3 WHERE id = {ids[3]}",
+                                        f"UPDATE audit_events SET chain_seq = 4 WHERE id = {ids[2]}"],
+                           "does not follow"),
+    "truncated": (lambda ids: ["DELETE FROM audit_events"], "removed from the end"),
+}
+
+
+@pytest.mark.parametrize("name", list(TAMPERS))
+def test_every_tampering_is_reported(trail, name):
+    statements, expected = TAMPERS[name]
+    ids = _ids()
+    _drop_triggers()
+    _sql(*statements(ids))
+    db.session.rollback()  # a fresh snapshot: the tampering was committed elsewhere
+    result = verify()
+    assert not result.is_intact
+    assert expected in result.first_problem or any(expected in problem for problem in result.problems), result.problems
+    run = _cli(trail)
+    assert run.exit_code == 1
+    assert "BROKEN" in run.output
+
+
+def test_a_rewrite_of_the_whole_chain_shows_against_an_earlier_anchor(trail, tmp_path):
+    before = verify()
+    db.session.rollback()
+    anchor = f"{before.head_seq}:{before.head_hash}"
+    # The attacker edits a row, then recomputes every hash after it and the head: the chain alone looks fine.
+    _drop_triggers()
+    ids = _ids()
+    _sql(f"UPDATE audit_events SET comment = 'quietly changed' WHERE id = {ids[2]}")
+    db.session.rollback()  # a fresh snapshot: the tampering was committed elsewhere
+    prev = None
+    for row in db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.chain_seq)).all():
+        prev_hash = prev or "0" * 64
+        row_hash = digest_of(row, seq=row.chain_seq, prev_hash=prev_hash)
+        _sql(f"UPDATE audit_events SET prev_hash = '{prev_hash}', row_hash = '{row_hash}' WHERE id = {row.id}")
+        prev = row_hash
+    _sql(f"UPDATE audit_chain_head SET last_hash = '{prev}' WHERE id = 1")
+    db.session.rollback()  # a fresh snapshot: the tampering was committed elsewhere
+    assert verify().is_intact
+    run = _cli(trail, "--anchor", anchor)
+    assert run.exit_code == 1 and "rewritten" in run.output
+    saved = tmp_path / "anchor-mail.txt"
+    saved.write_text(f"Audit trail anchor\nAnchor: {anchor}\n", encoding="utf-8")
+    assert _cli(trail, "--anchor", str(saved)).exit_code == 1
+    assert _cli(trail, "--anchor", "not-an-anchor").exit_code == 2
+
+
+def test_concurrent_writers_keep_one_ordered_chain(trail):
+    errors = []
+
+    def writer(label):
+        with trail.app_context():
+            try:
+                from app.organizations.models import Organization
+
+                ministry = db.session.scalar(db.select(Organization).limit(1))
+                for n in range(15):
+                    audit.record("noted", ministry, comment=f"{label} {n}")
+                    for attempt in range(100):
+                        try:
+                            db.session.commit()
+                            break
+                        except Exception as error:  # SQLite: one writer at a time; back off and try again
+                            db.session.rollback()
+                            if "locked" not in str(error).lower() or attempt == 99:
+                                raise
+                            time.sleep(0.005 * attempt)
+                            audit.record("noted", ministry, comment=f"{label} {n}")
+            except Exception as error:
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=writer, args=(f"writer {n}",)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    db.session.rollback()  # a fresh snapshot: the tampering was committed elsewhere
+    result = verify()
+    assert result.is_intact, result.problems
+    assert result.checked == 12 + 45
+
+
+def test_the_daily_anchor_is_recorded_mailed_and_shown(trail):
+    from app.core.audit import AuditAnchor
+    from app.notifications.models import OutboxMessage
+
+    auditor = factories.user("auditor", _home())
+    db.session.commit()
+    run = trail.test_cli_runner().invoke(args=["audit", "anchor"])
+    assert run.exit_code == 0, run.output
+    anchor = db.session.scalars(db.select(AuditAnchor)).one()
+    assert anchor.verification.startswith("ok")
+    mail = db.session.scalars(db.select(OutboxMessage).where(OutboxMessage.to_address == auditor.email)).one()
+    assert f"{anchor.chain_seq}:{anchor.row_hash}" in mail.body_text
+    from tests.conftest import SignedInClient
+
+    page = SignedInClient(trail, auditor).get("/audit").get_data(as_text=True)
+    assert anchor.row_hash in page
+    checked = SignedInClient(trail, auditor).post("/audit/verify", csrf_from="/audit")
+    assert 'data-intact="yes"' in checked.get_data(as_text=True)
+    db.session.rollback()  # a fresh snapshot: the requests above wrote (sign-ins) since this session read
+    officer = factories.user("officer", _home())
+    db.session.commit()
+    assert SignedInClient(trail, officer).get("/audit").status_code in (403, 404)
+
+
+def _home():
+    from app.organizations.models import Organization
+
+    return db.session.scalar(db.select(Organization).where(Organization.is_home.is_(True)))
