@@ -89,6 +89,10 @@ class Config:
     PERMANENT_SESSION_LIFETIME = env_int("SESSION_HOURS", 12) * 3600
     # "Keep me signed in": how long the remember cookie (and its server-side session) lasts.
     REMEMBER_COOKIE_DURATION = timedelta(days=env_int("REMEMBER_DAYS", 14))
+    # "Forgot your password?": how long a link lives, and requests per hour per account and per address.
+    PASSWORD_RESET_MINUTES = env_int("PASSWORD_RESET_MINUTES", 30)
+    PASSWORD_RESET_MAX_PER_ACCOUNT = env_int("PASSWORD_RESET_MAX_PER_ACCOUNT", 3)
+    PASSWORD_RESET_MAX_PER_ADDRESS = env_int("PASSWORD_RESET_MAX_PER_ADDRESS", 10)
     # Strict-Transport-Security max-age; 0 sends no header (production defaults to a year).
     HSTS_SECONDS = env_int("HSTS_SECONDS", 0)
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead, so a long form is not lost

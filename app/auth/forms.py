@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from app.core.forms import Form
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 
 class SignInForm(Form):
@@ -25,3 +25,16 @@ class ChangePasswordForm(Form):
 class LanguageForm(Form):
     language = SelectField(choices=[("ar", "العربية"), ("fr", "Français"), ("en", "English")])
     next = HiddenField()
+
+
+class ForgotPasswordForm(Form):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254),
+                                                 Email(message=_l("Enter a valid e-mail address."))])
+
+
+class ResetPasswordForm(Form):
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("new_password", message=_l("The two passwords differ."))],
+    )

@@ -4,8 +4,8 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.api.tokens import tokens_of
-from app.auth import services, sessions
-from app.auth.forms import ChangePasswordForm, SignInForm
+from app.auth import resets, services, sessions
+from app.auth.forms import ChangePasswordForm, ForgotPasswordForm, ResetPasswordForm, SignInForm
 from app.core.db import commit_or_conflict
 from app.core.errors import ValidationFailed
 from app.core.forms import apply_field_errors
@@ -62,6 +62,48 @@ def sign_out():
     session.clear()
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.sign_in"))
+
+
+@blueprint.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password():
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.change_password"))
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        try:
+            resets.request_reset(form.email.data, request.remote_addr or "")
+        except resets.ResetThrottled:
+            db.session.rollback()
+            flash(_("Too many requests for this address. Try again in an hour."), "danger")
+            return render_template("auth/forgot_password.html", form=form), 429
+        commit_or_conflict()
+        # The same words whether or not the address has an account.
+        flash(_("If an account uses this address, a link to choose a new password is on its way. "
+                "It works once, for %(n)s minutes.", n=current_app.config["PASSWORD_RESET_MINUTES"]), "info")
+        return redirect(url_for("auth.sign_in"), 303)
+    return render_template("auth/forgot_password.html", form=form), 422 if form.errors else 200
+
+
+@blueprint.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    row = resets.valid_reset(token)
+    if row is None:
+        return render_template("auth/reset_password.html", form=None), 404
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            resets.reset_password(row, form.new_password.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_field_errors(form, error)
+        else:
+            commit_or_conflict()
+            logout_user()
+            session.clear()
+            flash(_("Your password has been changed. Sign in with the new one; every other session has ended."),
+                  "success")
+            return redirect(url_for("auth.sign_in"), 303)
+    return render_template("auth/reset_password.html", form=form), 422 if form.errors else 200
 
 
 @blueprint.route("/account/password", methods=["GET", "POST"])

@@ -48,6 +48,8 @@ def headline(kind: str, params: dict) -> str:
     days = params.get("days", 0)
     if kind == "approval_requested":
         return _("Your approval is asked for %(ref)s — %(title)s", ref=ref, title=title)
+    if kind == "password_reset":
+        return _("Choose a new Sharaka password")
     if kind == "audit_anchor":
         if params.get("intact"):
             return _("Audit trail anchor: %(n)s rows, intact", n=params.get("seq", 0))
@@ -142,6 +144,13 @@ def detail(kind: str, params: dict) -> str:
     if kind == "deliverable_waived":
         return _("“%(item)s” due on %(date)s no longer has to be handed in. Reason: %(reason)s", item=item,
                  date=due, reason=isolate(params.get("comment") or "—"))
+    if kind == "password_reset":
+        return ngettext("Someone (you, we hope) asked to reset your password. Open the link within %(num)s minute "
+                        "to choose a new one; it works once. If it was not you, ignore this message: your password "
+                        "stays as it is.",
+                        "Someone (you, we hope) asked to reset your password. Open the link within %(num)s minutes "
+                        "to choose a new one; it works once. If it was not you, ignore this message: your password "
+                        "stays as it is.", params.get("minutes") or 30)
     if kind == "audit_anchor":
         anchor = isolate(f"{params.get('seq', 0)}:{params.get('hash', '')}")
         kept = _("Keep this message: it proves the trail as it stands today. Anchor: %(anchor)s", anchor=anchor)

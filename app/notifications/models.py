@@ -26,6 +26,8 @@ CATEGORIES: dict[str, tuple[Any, bool]] = {
     "weekly_digest": (_l("Weekly digest (managers)"), False),
     # The daily copy of the audit chain's head: evidence kept outside the database.
     "audit_anchor": (_l("Daily anchor of the audit trail (auditors)"), True),
+    # Asked for by the person themselves; never shown as a choice.
+    "password_reset": (_l("Password reset links"), True),
 }
 
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")

@@ -180,7 +180,7 @@ def is_mandatory(category: str) -> bool:
 def categories_for(user) -> dict:
     """The categories a person can receive (the weekly digest goes to managers only, the audit anchor
     to auditors only)."""
-    audiences = {"weekly_digest": "manager", "audit_anchor": "auditor"}
+    audiences = {"weekly_digest": "manager", "audit_anchor": "auditor", "password_reset": None}
     return {name: value for name, value in CATEGORIES.items() if audiences.get(name, user.role) == user.role}
 
 

@@ -89,6 +89,8 @@ GET_ROUTES = [
     ("/admin/outbox/999999", only({"admin", "auditor"}, ok=404)),
     ("/account/tokens", expect(200)),
     ("/account/security", expect(200)),
+    ("/password/forgot", expect(302, anonymous=200)),
+    ("/password/reset/not-a-real-token", expect(404, anonymous=404)),
     ("/audit", only({"admin", "auditor"})),
     # Partners have one home, their portal.
     ("/dashboard", expect(200, partner=302, partner_b=302)),
@@ -150,6 +152,8 @@ POST_ROUTES = [
     ("/account/tokens", expect(422)),
     ("/account/tokens/999999/revoke", expect(404)),
     ("/account/sessions/999999/end", expect(404)),
+    ("/password/forgot", expect(302, anonymous=422)),
+    ("/password/reset/not-a-real-token", expect(404, anonymous=404)),
     ("/account/sessions/end-others", expect(303)),
     ("/audit/verify", only({"admin", "auditor"})),
     ("/api/v1/agreements", expect(401, anonymous=401)),

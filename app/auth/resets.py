@@ -1,0 +1,93 @@
+"""Password reset by e-mail: a single-use, time-limited link, stored hashed.
+
+The answer to a request is the same whether the address has an account or not, and
+requests are throttled per address and per account. A link dies when used, when it
+expires, or as soon as the password changes by any other way. Resetting ends every
+session of the account (and so every remember-me cookie).
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from app.auth import services, sessions
+from app.auth.models import PasswordReset, User, normalize_email
+from app.core import audit
+from app.core.errors import ValidationFailed
+from app.core.models import utcnow
+from app.extensions import db
+
+
+class ResetThrottled(Exception):
+    pass
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def fingerprint(user: User) -> str:
+    return _hash(user.password_hash or "")
+
+
+def request_reset(email: str, address: str) -> None:
+    """Record the request and, for an active account, queue the e-mail with the link.
+
+    Raises ResetThrottled past the limits (the same for known and unknown addresses).
+    """
+    from app.notifications.services import Notice, app_path, queue_mail
+
+    config = current_app.config
+    email = normalize_email(email)[:254]
+    address = (address or "unknown")[:64]
+    hour_ago = utcnow() - timedelta(hours=1)
+    for column, value, limit in ((PasswordReset.email, email, config["PASSWORD_RESET_MAX_PER_ACCOUNT"]),
+                                 (PasswordReset.address, address, config["PASSWORD_RESET_MAX_PER_ADDRESS"])):
+        count = db.session.scalar(select(func.count()).select_from(PasswordReset).where(
+            column == value, PasswordReset.requested_at >= hour_ago))
+        if count >= limit:
+            raise ResetThrottled()
+    lifetime = timedelta(minutes=config["PASSWORD_RESET_MINUTES"])
+    user = db.session.scalar(select(User).where(User.email == email))
+    row = PasswordReset(email=email, address=address, expires_at=utcnow() + lifetime)
+    db.session.add(row)
+    if user is None or not user.is_active:
+        return
+    token = secrets.token_urlsafe(32)
+    row.user_id, row.token_hash, row.password_fingerprint = user.id, _hash(token), fingerprint(user)
+    queue_mail(user, Notice(kind="password_reset", category="password_reset",
+                            params={"minutes": config["PASSWORD_RESET_MINUTES"]},
+                            link=app_path("auth.reset_password", token=token)))
+    audit.record("password_reset_requested", user, actor=None, changes={"address": address})
+
+
+def valid_reset(token: str) -> PasswordReset | None:
+    """The live request behind `token`, or None (unknown, used, expired, or the password changed since)."""
+    if not token or len(token) > 100:
+        return None
+    row = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == _hash(token)))
+    if row is None or row.used_at is not None or row.expires_at <= utcnow():
+        return None
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.is_active or fingerprint(user) != row.password_fingerprint:
+        return None
+    return row
+
+
+def reset_password(row: PasswordReset, new_password: str) -> User:
+    """Set the new password, spend the link, end every session of the account."""
+    user = db.session.get(User, row.user_id)
+    if user.check_password(new_password):
+        message = _("The new password must differ from the current one.")
+        raise ValidationFailed(message, {"new_password": [message]})
+    services.check_password(user, new_password, field="new_password")
+    user.set_password(new_password)
+    row.used_at = utcnow()
+    ended = sessions.end_all(user, "password_reset")
+    audit.record("password_reset", user, actor=user, changes={"sessions_ended": ended})
+    return user

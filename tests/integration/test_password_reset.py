@@ -1,0 +1,99 @@
+"""Forgot your password? A single-use link by e-mail, in the person's language."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.auth.models import PasswordReset, User
+from app.extensions import db
+from app.notifications.models import OutboxMessage
+from tests import factories
+from tests.conftest import SignedInClient
+
+NEW = "Une caravane de dromadaires au coucher du soleil"
+
+
+def _ask(app, email, address="10.9.9.9"):
+    client = SignedInClient(app, None)
+    client.http.environ_base["REMOTE_ADDR"] = address
+    return client.post("/password/forgot", data={"email": email}, csrf_from="/password/forgot")
+
+
+def _link_for(user) -> str:
+    mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == user.email,
+                                                          OutboxMessage.kind == "password_reset")
+                              .order_by(OutboxMessage.id.desc())).first()
+    assert mail is not None, "no reset mail in the outbox"
+    return re.search(r"http://sharaka\.test(/password/reset/[A-Za-z0-9_\-]+)", mail.body_text).group(1)
+
+
+def test_the_same_answer_whether_or_not_the_account_exists(app, world):
+    known = _ask(app, world.users["partner"].email)
+    unknown = _ask(app, "nobody-here@example.org")
+    assert known.status_code == unknown.status_code == 303
+    assert known.headers["Location"] == unknown.headers["Location"]
+    assert db.session.scalar(select(OutboxMessage).where(OutboxMessage.to_address == "nobody-here@example.org")) is None
+
+
+def test_a_link_resets_once_and_ends_every_session(app, world):
+    person = world.users["partner"]
+    elsewhere = SignedInClient(app, person)
+    _ask(app, person.email.upper())  # the address is matched whatever its case
+    link = _link_for(person)
+    visitor = SignedInClient(app, None)
+    assert visitor.get(link).status_code == 200
+    response = visitor.post(link, data={"new_password": NEW, "confirm": NEW})
+    assert response.status_code == 303
+    assert elsewhere.get("/portal").status_code == 302  # every other session ended
+    assert SignedInClient(app, None).sign_in(person.email, NEW).status_code == 302
+    again = SignedInClient(app, None)
+    assert again.get(link).status_code == 404  # single use
+    assert 'id="link-dead"' in again.get(link).get_data(as_text=True)
+    row = db.session.scalars(select(PasswordReset).where(PasswordReset.user_id == person.id)).one()
+    assert link.rsplit("/", 1)[1] not in (row.token_hash or "")  # only the hash is kept
+
+
+def test_the_mail_speaks_the_persons_language(app, world):
+    person = factories.user("partner", world.partner_a, email="layla@example.org", language="ar")
+    db.session.commit()
+    _ask(app, person.email)
+    mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == person.email)).one()
+    assert mail.language == "ar" and "كلمة مرور" in mail.subject
+
+
+def test_a_link_dies_when_it_expires_or_the_password_changes(app, world):
+    person = world.users["legal"]
+    _ask(app, person.email)
+    link = _link_for(person)
+    row = db.session.scalars(select(PasswordReset).where(PasswordReset.user_id == person.id)).one()
+    row.expires_at = row.requested_at - timedelta(seconds=1)
+    db.session.commit()
+    assert SignedInClient(app, None).get(link).status_code == 404
+    _ask(app, person.email)
+    link = _link_for(person)
+    user = db.session.get(User, person.id)
+    user.set_password("Un autre mot de passe tout à fait solide")
+    db.session.commit()
+    assert SignedInClient(app, None).get(link).status_code == 404
+
+
+def test_weak_passwords_and_mismatches_are_refused_and_the_link_survives(app, world):
+    person = world.users["auditor"]
+    _ask(app, person.email)
+    link = _link_for(person)
+    visitor = SignedInClient(app, None)
+    for data in ({"new_password": "azertyuiop123", "confirm": "azertyuiop123"},
+                 {"new_password": NEW, "confirm": NEW + "x"}, {"new_password": "", "confirm": ""}):
+        assert visitor.post(link, data=data).status_code == 422
+    assert db.session.get(User, person.id).check_password(factories.PASSWORD)
+    assert visitor.post(link, data={"new_password": NEW, "confirm": NEW}).status_code == 303
+
+
+def test_requests_are_throttled_per_account_and_per_address(app, world):
+    person = world.users["manager"]
+    codes = [_ask(app, person.email, address=f"10.0.0.{n}").status_code for n in range(5)]
+    assert codes[:3] == [303] * 3 and codes[3:] == [429, 429]
+    codes = [_ask(app, f"someone{n}@example.org", address="192.0.2.7").status_code for n in range(12)]
+    assert codes[:10] == [303] * 10 and codes[10:] == [429, 429]
