@@ -48,16 +48,22 @@ def _now(at):
               help="Run as if it were this moment (Casablanca time), e.g. 2026-03-01T08:00.")
 @click.option("--send/--no-send", default=True, help="Also send the outbox afterwards (default: yes).")
 def run_reminders_command(at, send):
-    """Generate the reminders due now (each at most once) and send the mail waiting in the outbox."""
-    from app.notifications.outbox import send_due
+    """Generate the reminders due now (each at most once) and send the mail waiting in the outbox.
+
+    Exit status: 0 done (or mail held), 1 some reminders failed, 3 the SMTP server was unreachable.
+    """
+    from app.notifications.outbox import EXIT_ERROR, send_due
     from app.notifications.reminders import run_pass
 
     report = run_pass(_now(at))
     click.echo(f"Reminders: {report.created} new, {report.already} already sent before, {report.errors} errors.")
+    code = EXIT_ERROR if report.errors else 0
     if send:
-        click.echo(f"Outbox: {send_due()}")
-    if report.errors:
-        raise SystemExit(1)
+        outbox = send_due()
+        click.echo(f"Outbox: {outbox}")
+        code = code or outbox.exit_code
+    if code:
+        raise SystemExit(code)
 
 
 @reminders_cli.command("preview")
@@ -82,11 +88,17 @@ def preview_reminders_command(at):
 @click.option("--at", type=MomentType(), default=None,
               help="Treat messages as due at this moment (to send retries without waiting).")
 def send_outbox_command(at):
-    """Send every message due in the outbox, batch after batch."""
+    """Send every message due in the outbox, batch after batch.
+
+    Exit status: 0 everything due was sent, retried later or held (paused, no MAIL_SERVER);
+    3 the SMTP server was unreachable (the messages wait); 1 an error.
+    """
     from app.notifications.outbox import send_due
 
     report = send_due(now=_now(at) if at else None)
     click.echo(f"Outbox: {report}")
+    if report.exit_code:
+        raise SystemExit(report.exit_code)
 
 
 @outbox_cli.command("status")
