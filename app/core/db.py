@@ -106,3 +106,12 @@ def write_transaction(work: Callable[[], T], *, give_up_after: float = 120.0) ->
                 raise
             time.sleep(min(0.01 * 2 ** min(attempt, 6), 0.5) * (0.5 + random.random()))
     raise AssertionError("unreachable")
+
+
+def insert_ignoring_conflicts(model):
+    """INSERT … ON CONFLICT DO NOTHING, in the current database's dialect."""
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model).on_conflict_do_nothing()

@@ -13,7 +13,7 @@ import random
 import signal
 import time
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, text
@@ -141,8 +141,11 @@ def test_the_claim_takes_at_most_one_batch_and_its_plan_runs_the_pick_once(tmp_p
             now = db.session.scalar(text("SELECT clock_timestamp()"))
             statement = claim_statement("plan-test", now, now + timedelta(minutes=5), 25, "postgresql")
             compiled = statement.compile(dialect=db.engine.dialect)
-            plan = db.session.execute(text("EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled)),
-                                      compiled.params).scalar()
+            # Straight to the driver (as the columns store them: naive UTC), so EXPLAIN sees the real statement.
+            params = {key: value.astimezone(timezone.utc).replace(tzinfo=None) if isinstance(value, datetime)
+                      else value for key, value in compiled.params.items()}
+            plan = db.session.connection().exec_driver_sql(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled), params).scalar()
             plan = plan if isinstance(plan, list) else json.loads(plan)
             limits = list(_nodes(plan[0]["Plan"], "Limit"))
             assert limits and all(node["Actual Loops"] == 1 for node in limits), plan
