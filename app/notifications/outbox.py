@@ -310,7 +310,7 @@ def retry(message: OutboxMessage, *, by) -> None:
     # Attempts start again (the last error stays until the next try); the audit row keeps the count.
     audit.record("mail_requeued", message, actor=by, object_type="outbox_messages",
                  changes={"attempts_before": message.attempts, "last_error": message.last_error})
-    message.status, message.next_attempt_at, message.attempts = "pending", utcnow(), 0
+    message.status, message.next_attempt_at, message.attempts = "pending", database_now(), 0
     message.claimed_by = message.lease_until = None
 
 
