@@ -132,6 +132,38 @@ def test_senders_killed_at_random_moments_cost_at_most_one_duplicate_per_kill(tm
         assert max(Counter(inbox.message_ids()).values()) <= 2
 
 
+def test_a_writer_holding_the_sqlite_lock_past_the_busy_timeout_does_not_crash_the_sender(tmp_path):
+    """The web app (here: this process) holds SQLite's write lock for longer than the
+    10-second busy timeout while a sender is mid-batch: the sender waits and retries,
+    and every message it handed to the SMTP server is marked sent once."""
+    if backend() != "sqlite":
+        pytest.skip("SQLite's single writer lock")
+    import sqlite3
+
+    with mailroom(tmp_path) as room, Inbox(room.port, delay=0.01) as inbox:
+        written = queue(room, 40)
+        sender = room.start("outbox", "send", env={"MAIL_BATCH_SIZE": "10"})
+        path = room.url.removeprefix("sqlite:///")
+        blocker = sqlite3.connect(path, isolation_level=None, timeout=30)
+        try:
+            inbox.wait_for(1)
+            blocker.execute("BEGIN IMMEDIATE")  # the sender's next write must wait for this one
+            arrived_while_locked = len(inbox)
+            deadline = time.monotonic() + 12
+            while time.monotonic() < deadline:  # hold the lock past busy_timeout (10 s), on purpose
+                assert sender.poll() is None, sender.communicate()[0]
+                time.sleep(0.1)
+            blocker.execute("COMMIT")
+        finally:
+            blocker.close()
+        output = sender.communicate(timeout=WAIT)[0]
+        assert sender.returncode == 0, output
+        assert "Traceback" not in output
+        assert arrived_while_locked < len(written)
+        assert set(inbox.message_ids()) == set(written) and duplicates(inbox) == 0
+        assert {m.status for m in room.outbox()} == {"sent"}
+
+
 def test_the_claim_takes_at_most_one_batch_and_its_plan_runs_the_pick_once(tmp_path):
     if backend() != "postgresql":
         pytest.skip("the plan of the CTE claim is PostgreSQL's")
