@@ -1,6 +1,6 @@
 """How fast the outbox drains, and whether anything is sent twice (prints figures; asserts nothing).
 
-    .venv/bin/python bench/outbox.py [--messages 10000] [--senders 1 2 4] [--delay 0]
+    .venv/bin/python bench/outbox.py [--messages 10000] [--senders 1 2 4] [--delay 0] [--lease 300]
     TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
         .venv/bin/python bench/outbox.py --database postgresql
 
@@ -27,6 +27,8 @@ def main() -> None:
     parser.add_argument("--senders", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds the SMTP server takes per message")
+    parser.add_argument("--lease", type=int, default=300, help="MAIL_LEASE_SECONDS (shorter than a batch takes: "
+                        "the heartbeat must keep the batch)")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     options = parser.parse_args()
     os.environ["SHARAKA_TEST_DB"] = options.database
@@ -34,13 +36,13 @@ def main() -> None:
     from tests.integration.test_notifications_mail import Inbox, mailroom
 
     print(f"{options.database}: {options.messages} messages, batch {options.batch}, "
-          f"SMTP delay {options.delay * 1000:.0f} ms per message")
+          f"SMTP delay {options.delay * 1000:.0f} ms per message, lease {options.lease} s")
     print(f"{'senders':>7} {'seconds':>8} {'msg/s':>8} {'delivered':>9} {'duplicates':>10}")
     for senders in options.senders:
         with tempfile.TemporaryDirectory() as folder, mailroom(Path(folder)) as room, \
                 Inbox(room.port, delay=options.delay) as inbox:
             fill(room, options.messages)
-            env = {"MAIL_BATCH_SIZE": str(options.batch)}
+            env = {"MAIL_BATCH_SIZE": str(options.batch), "MAIL_LEASE_SECONDS": str(options.lease)}
             started = time.perf_counter()
             processes = [room.start("outbox", "send", env=env) for _ in range(senders)]
             outputs = [process.communicate()[0] for process in processes]
