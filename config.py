@@ -30,6 +30,13 @@ def env_int(name: str, default: int) -> int:
     return int(value)
 
 
+def env_networks(name: str) -> tuple:
+    import ipaddress
+
+    value = os.environ.get(name) or ""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
@@ -39,6 +46,8 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or sqlite_url(INSTANCE_DIR / "sharaka.sqlite")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(INSTANCE_DIR / "uploads")
+    # Where stored files' bytes live: "folder" (UPLOAD_DIR) or "database" (shared by every web server).
+    STORAGE = os.environ.get("STORAGE", "folder").strip().lower() or "folder"
     MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_MB", 25) * 1024 * 1024
     # The whole request may carry a little more than one file (form fields, several files).
     MAX_CONTENT_LENGTH = MAX_UPLOAD_BYTES + 1024 * 1024
@@ -75,6 +84,12 @@ class Config:
     MAIL_MAX_ATTEMPTS = env_int("MAIL_MAX_ATTEMPTS", 8)
     MAIL_RETRY_SECONDS = env_int("MAIL_RETRY_SECONDS", 60)
     OUTBOX_INTERVAL_SECONDS = env_int("OUTBOX_INTERVAL_SECONDS", 30)
+
+    # Operations: /metrics is open to a bearer token or to these networks (comma-separated
+    # CIDRs, e.g. "10.0.0.0/8"); neither set, it answers 404. Logs as JSON lines with "json".
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+    METRICS_ALLOW_NETWORKS = env_networks("METRICS_ALLOW_NETWORKS")
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
 
     BABEL_DEFAULT_LOCALE = os.environ.get("BABEL_DEFAULT_LOCALE", "fr")
     BABEL_DEFAULT_TIMEZONE = os.environ.get("BABEL_DEFAULT_TIMEZONE", "Africa/Casablanca")

@@ -27,6 +27,7 @@ def create_app(config: str | type | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
 
     _init_extensions(app)
+    _init_operations(app)
     _load_workflows(app)
     _register_blueprints(app)
 
@@ -84,6 +85,17 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = _l("Please sign in to see this page.")
 
 
+def _init_operations(app: Flask) -> None:
+    """Request ids and logs, request metrics, and a storage setting checked now rather than at the first upload."""
+    from app.core.logs import init_request_logging
+    from app.core.metrics import init_request_metrics
+    from app.core.storage_backends import make_backend
+
+    make_backend(app.config["STORAGE"], app.config["UPLOAD_DIR"])
+    init_request_logging(app)
+    init_request_metrics(app)
+
+
 def _load_workflows(app: Flask) -> None:
     """Validate every workflow definition now: a broken file stops the app from starting."""
     from app.workflow.definitions import load_directory
@@ -103,11 +115,13 @@ def _register_blueprints(app: Flask) -> None:
     from app.main_routes import blueprint as main_bp
     from app.notifications.events import connect_receivers
     from app.notifications.routes import blueprint as notifications_bp
+    from app.operations.routes import blueprint as operations_bp
     from app.organizations.routes import blueprint as organizations_bp
     from app.portfolio.routes import blueprint as portfolio_bp
     from app.workflow.routes import blueprint as workflow_bp
 
     for blueprint in (main_bp, auth_bp, agreements_bp, organizations_bp, events_bp, admin_bp, workflow_bp,
-                      deliverables_bp, notifications_bp, api_pages_bp, dashboards_bp, portfolio_bp, audit_bp):
+                      deliverables_bp, notifications_bp, api_pages_bp, dashboards_bp, portfolio_bp, audit_bp,
+                      operations_bp):
         app.register_blueprint(blueprint)
     connect_receivers(app)

@@ -15,6 +15,8 @@ scheduler_cli = AppGroup("scheduler", help="The scheduler process.")
 reminders_cli = AppGroup("reminders", help="Reminder rules: one pass by hand, or a preview.")
 outbox_cli = AppGroup("outbox", help="The mail outbox.")
 audit_cli = AppGroup("audit", help="The audit trail's hash chain.")
+jobs_cli = AppGroup("jobs", help="The scheduler's jobs.")
+storage_cli = AppGroup("storage", help="Stored files: move them between backends, check them.")
 
 
 class MomentType(click.ParamType):
@@ -49,16 +51,22 @@ def _now(at):
               help="Run as if it were this moment (Casablanca time), e.g. 2026-03-01T08:00.")
 @click.option("--send/--no-send", default=True, help="Also send the outbox afterwards (default: yes).")
 def run_reminders_command(at, send):
-    """Generate the reminders due now (each at most once) and send the mail waiting in the outbox."""
-    from app.notifications.outbox import send_due
+    """Generate the reminders due now (each at most once) and send the mail waiting in the outbox.
+
+    Exit status: 0 done (or mail held), 1 some reminders failed, 3 the SMTP server was unreachable.
+    """
+    from app.notifications.outbox import EXIT_ERROR, send_due
     from app.notifications.reminders import run_pass
 
     report = run_pass(_now(at))
     click.echo(f"Reminders: {report.created} new, {report.already} already sent before, {report.errors} errors.")
+    code = EXIT_ERROR if report.errors else 0
     if send:
-        click.echo(f"Outbox: {send_due()}")
-    if report.errors:
-        raise SystemExit(1)
+        outbox = send_due()
+        click.echo(f"Outbox: {outbox}")
+        code = code or outbox.exit_code
+    if code:
+        raise SystemExit(code)
 
 
 @reminders_cli.command("preview")
@@ -83,11 +91,17 @@ def preview_reminders_command(at):
 @click.option("--at", type=MomentType(), default=None,
               help="Treat messages as due at this moment (to send retries without waiting).")
 def send_outbox_command(at):
-    """Send every message due in the outbox, batch after batch."""
+    """Send every message due in the outbox, batch after batch.
+
+    Exit status: 0 everything due was sent, retried later or held (paused, no MAIL_SERVER);
+    3 the SMTP server was unreachable (the messages wait); 1 an error.
+    """
     from app.notifications.outbox import send_due
 
     report = send_due(now=_now(at) if at else None)
     click.echo(f"Outbox: {report}")
+    if report.exit_code:
+        raise SystemExit(report.exit_code)
 
 
 @outbox_cli.command("status")
@@ -102,15 +116,62 @@ def outbox_status_command():
                + ("" if current_app.config.get("MAIL_SERVER") else " — MAIL_SERVER not set"))
 
 
+@jobs_cli.command("status")
+def jobs_status_command():
+    """Each job's last run (when, where, how long, counts) and last error, from every scheduler."""
+    from app.operations.services import job_statuses
+
+    for job in job_statuses():
+        if not job.runs:
+            click.echo(f"{job.name:<17} never ran")
+            continue
+        counts = ", ".join(f"{key} {value}" for key, value in (job.last_counts or {}).items())
+        click.echo(f"{job.name:<17} runs {job.runs}, failures {job.failures}; last {job.last_started_at:%Y-%m-%d %H:%M:%S}Z"
+                   f" on {job.last_host}, {job.last_duration_ms} ms" + (f" ({counts})" if counts else ""))
+        if job.last_error:
+            click.echo(f"{'':<17} last error {job.last_error_at:%Y-%m-%d %H:%M:%S}Z: {job.last_error}")
+
+
+@storage_cli.command("migrate")
+@click.option("--from", "source", type=click.Choice(["folder", "database"]), required=True)
+@click.option("--to", "target", type=click.Choice(["folder", "database"]), required=True)
+def storage_migrate_command(source, target):
+    """Copy every stored file from one backend to the other (resumable; then set STORAGE=<to>)."""
+    from app.core.storage import copy_files
+
+    if source == target:
+        raise click.UsageError("--from and --to must differ")
+    counts = copy_files(source, target)
+    click.echo("Storage: " + ", ".join(f"{key} {value}" for key, value in counts.items()))
+    if counts["missing"] or counts["corrupt"]:
+        raise SystemExit(1)
+
+
+@storage_cli.command("verify")
+@click.option("--backend", "name", type=click.Choice(["folder", "database"]), default=None,
+              help="Check this backend instead of the configured one (STORAGE).")
+def storage_verify_command(name):
+    """Re-read every stored file and check its SHA-256; exit 1 listing each missing or corrupt file."""
+    from app.core.storage import verify_files
+
+    checked, problems = verify_files(name)
+    for sha, problem in problems:
+        click.echo(f"{sha}: {problem}", err=True)
+    click.echo(f"{checked} files checked, {len(problems)} problems.")
+    db.session.rollback()
+    if problems:
+        raise SystemExit(1)
+
+
 @scheduler_cli.command("run")
 def run_scheduler_command():
     """Run the periodic jobs in this process until stopped (Ctrl-C / SIGTERM)."""
-    import logging
+    import signal
 
+    from app.core.logs import configure_logging
     from app.scheduler import build_scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    import signal
+    configure_logging(current_app.config["LOG_FORMAT"])
 
     scheduler = build_scheduler(current_app._get_current_object())
 
@@ -302,3 +363,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(reminders_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(jobs_cli)
+    app.cli.add_command(storage_cli)

@@ -54,4 +54,8 @@ def _configure_sqlite(dbapi_connection, connection_record):  # pragma: no cover 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):  # pragma: no cover - trivial
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        # A writer asks for the write lock up front (see app/core/db.write_transaction):
+        # a deferred transaction that read first cannot upgrade once another writer
+        # has committed, and fails at once with "database is locked".
+        immediate = conn.get_execution_options().get("sqlite_immediate")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

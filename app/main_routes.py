@@ -1,7 +1,6 @@
-"""Home page, language switch and health check."""
-from flask import Blueprint, current_app, jsonify, redirect, request, session, url_for
+"""Home page and language switch (health checks: app/operations)."""
+from flask import Blueprint, redirect, request, session, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import text
 
 from app.auth.forms import LanguageForm
 from app.auth.services import set_language
@@ -33,9 +32,3 @@ def switch_language():
     if not is_safe_redirect(target):
         target = url_for("main.home")
     return redirect(target)
-
-
-@blueprint.route("/healthz")
-def health():
-    db.session.execute(text("SELECT 1"))
-    return jsonify(status="ok", version=current_app.config.get("VERSION", "dev"))

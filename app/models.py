@@ -4,6 +4,8 @@ from app.auth.models import LoginAttempt, User  # noqa: F401
 from app.core.audit import AuditEvent  # noqa: F401
 from app.organizations.models import Organization  # noqa: F401
 from app.core.storage import StoredFile  # noqa: F401
+from app.core.storage_backends import StoredFileChunk  # noqa: F401
+from app.operations.models import JobStatus  # noqa: F401
 from app.workflow.models import (  # noqa: F401
     AgreementDocument,
     ApprovalDecision,

@@ -3,7 +3,9 @@
 It runs in its own process, never inside web workers: a job store cannot be
 shared between processes, and a scheduler per worker would run every job once
 per worker. Jobs are idempotent scans ("what is due now?"), so a missed run is
-caught up by the next one and a second scheduler started by mistake is harmless.
+caught up by the next one, and several schedulers (one per machine, or a second
+started by mistake) are harmless: reminders have natural keys, the outbox claims
+under leases. Each run is recorded in `job_status` (`flask jobs status`, /admin/jobs).
 """
 from __future__ import annotations
 
@@ -20,21 +22,23 @@ CASABLANCA = ZoneInfo("Africa/Casablanca")
 def date_transitions_job(app: Flask) -> None:
     """Apply today's date-driven moves (signed → active, active → expired)."""
     from app.extensions import db
+    from app.operations.services import track_job
     from app.workflow.engine import run_date_transitions
 
     with app.app_context():
         today = datetime.now(CASABLANCA).date()
         try:
-            results = run_date_transitions(today)
-            db.session.commit()
+            with track_job("date-transitions") as counts:
+                results = run_date_transitions(today)
+                db.session.commit()
+                counts.update(moved=sum(1 for r in results if r[2] == "done"), looked_at=len(results))
         except Exception:
             db.session.rollback()
             log.exception("date transitions failed")
             raise
         finally:
             db.session.remove()
-        moved = [r for r in results if r[2] == "done"]
-        log.info("date transitions for %s: %d moved, %d looked at", today, len(moved), len(results))
+        log.info("date transitions for %s: %d moved, %d looked at", today, counts["moved"], counts["looked_at"])
 
 
 def reminders_job(app: Flask) -> None:
@@ -42,14 +46,18 @@ def reminders_job(app: Flask) -> None:
     from datetime import timezone
 
     from app.extensions import db
-    from app.notifications.outbox import send_due
     from app.notifications.reminders import run_pass
+
+    from app.operations.services import track_job
 
     with app.app_context():
         try:
-            report = run_pass(datetime.now(timezone.utc))
-            log.info("reminders: %d new, %d already sent, %d errors", report.created, report.already, report.errors)
-            log.info("outbox: %s", send_due())
+            with track_job("reminders") as counts:
+                report = run_pass(datetime.now(timezone.utc))
+                log.info("reminders: %d new, %d already sent, %d errors",
+                         report.created, report.already, report.errors)
+                counts.update(created=report.created, already=report.already, errors=report.errors)
+            outbox_job(app)
         finally:
             db.session.remove()
 
@@ -58,10 +66,14 @@ def outbox_job(app: Flask) -> None:
     """Send what is waiting in the outbox (mail written by the web app, retries)."""
     from app.extensions import db
     from app.notifications.outbox import send_due
+    from app.operations.services import track_job
 
     with app.app_context():
         try:
-            report = send_due()
+            with track_job("outbox") as counts:
+                report = send_due()
+                counts.update(sent=report.sent, retried=report.retried, failed=report.failed,
+                              unreachable=bool(report.unreachable), held=bool(report.held))
             if report.sent or report.retried or report.failed:
                 log.info("outbox: %s", report)
         finally:

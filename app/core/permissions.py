@@ -54,6 +54,7 @@ GRANTS: dict[str, frozenset[str]] = {
     "notification.view": ALL_ROLES,
     "outbox.view": frozenset({"admin", "auditor"}),
     "outbox.manage": frozenset({"admin"}),
+    "job.view": frozenset({"admin", "auditor"}),
     "token.manage": ALL_ROLES,
     # Everyone sees and ends their own sign-in sessions.
     "session.manage": ALL_ROLES,
@@ -250,3 +251,20 @@ def require(user, action: str) -> None:
     """Abort with 403 unless `user` may do `action` (for routes with no object yet)."""
     if not can(user, action):
         abort(403)
+
+
+def can_scrape_metrics(remote_addr: str | None, authorization: str | None, config) -> bool:
+    """/metrics: a bearer token equal to METRICS_TOKEN, or a client address inside
+    METRICS_ALLOW_NETWORKS. Neither configured: nobody (the page does not exist)."""
+    import hmac
+    import ipaddress
+
+    token = config.get("METRICS_TOKEN") or ""
+    if token and authorization and authorization.startswith("Bearer ") and hmac.compare_digest(
+            authorization[7:].strip().encode(), token.encode()):
+        return True
+    try:
+        address = ipaddress.ip_address(remote_addr or "")
+    except ValueError:
+        return False
+    return any(address in network for network in config.get("METRICS_ALLOW_NETWORKS", ()))

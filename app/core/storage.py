@@ -21,10 +21,10 @@ from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.errors import ValidationFailed
+from app.core.storage_backends import CHUNK, FolderBackend, backend, make_backend, sha256_of
 from app.core.models import UTCDateTime, utcnow
 from app.extensions import db
 
-CHUNK = 1024 * 1024
 
 
 class StoredFile(db.Model):
@@ -177,12 +177,7 @@ def store(stream, *, field: str = "file") -> StoredFile:
             message = _("This type of file is not accepted. Allowed: %(types)s.", types=", ".join(allowed_labels()))
             raise ValidationFailed(message, {field: [message]})
         sha = digest.hexdigest()
-        final = path_for(sha)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():
-            temp_path.unlink()
-        else:
-            os.replace(temp_path, final)  # atomic: a crash never leaves a half-written file under its name
+        backend().put(sha, temp_path)
     finally:
         if temp_path.exists():
             temp_path.unlink()
@@ -196,9 +191,8 @@ def store(stream, *, field: str = "file") -> StoredFile:
 
 
 def path_for(sha256: str) -> Path:
-    if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
-        raise ValueError("not a SHA-256 digest")
-    return Path(current_app.config["UPLOAD_DIR"]) / sha256[:2] / sha256
+    """Where the folder backend keeps this content."""
+    return FolderBackend(current_app.config["UPLOAD_DIR"]).path(sha256)
 
 
 def clean_filename(name: str | None, fallback: str = "document") -> str:
@@ -216,14 +210,72 @@ def clean_filename(name: str | None, fallback: str = "document") -> str:
 def send_stored(stored_file: StoredFile, download_name: str):
     """Send a stored file as an attachment that browsers never render or cache
     (every download route checks the permission first, then calls this)."""
-    from flask import abort, current_app, send_file
+    from flask import abort, current_app, send_file, stream_with_context
 
-    path = path_for(stored_file.sha256)
-    if not path.exists():
-        current_app.logger.error("stored file missing: %s", path)
+    store_ = backend()
+    if not store_.has(stored_file.sha256):
+        current_app.logger.error("stored file missing from %s storage: %s", store_.name, stored_file.sha256)
         abort(404)
-    response = send_file(path, mimetype=stored_file.content_type, as_attachment=True,
-                         download_name=download_name, max_age=0)
+    if isinstance(store_, FolderBackend):
+        response = send_file(store_.path(stored_file.sha256), mimetype=stored_file.content_type,
+                             as_attachment=True, download_name=download_name, max_age=0)
+    else:
+        # Streamed a chunk at a time from the database, inside the request's context.
+        response = send_file(store_.open(stored_file.sha256), mimetype=stored_file.content_type,
+                             as_attachment=True, download_name=download_name, max_age=0, conditional=False)
+        response.content_length = stored_file.size
+        response.response = stream_with_context(response.response)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def copy_files(source_name: str, target_name: str) -> dict[str, int]:
+    """Copy every stored file's bytes from one backend to the other (`flask storage migrate`).
+
+    Each file goes through a temporary file under UPLOAD_DIR, a chunk at a time, is
+    checked against its SHA-256 and committed on its own: an interrupted run resumes.
+    """
+    root = Path(current_app.config["UPLOAD_DIR"])
+    root.mkdir(parents=True, exist_ok=True)
+    source, target = make_backend(source_name, root), make_backend(target_name, root)
+    counts = {"copied": 0, "already": 0, "missing": 0, "corrupt": 0}
+    for sha in db.session.scalars(select(StoredFile.sha256).order_by(StoredFile.id)).all():
+        if target.has(sha):
+            counts["already"] += 1
+            continue
+        if not source.has(sha):
+            counts["missing"] += 1
+            continue
+        handle, temp_name = tempfile.mkstemp(dir=root, prefix=".migrate-")
+        try:
+            digest = hashlib.sha256()
+            with os.fdopen(handle, "wb") as out:
+                for chunk in source.chunks(sha):
+                    digest.update(chunk)
+                    out.write(chunk)
+            if digest.hexdigest() != sha:
+                counts["corrupt"] += 1
+                continue
+            target.put(sha, Path(temp_name))
+            db.session.commit()
+            counts["copied"] += 1
+        finally:
+            if os.path.exists(temp_name):
+                os.unlink(temp_name)
+    return counts
+
+
+def verify_files(name: str | None = None) -> tuple[int, list[tuple[str, str]]]:
+    """Re-read every stored file and check its SHA-256 and size; returns (checked, problems)."""
+    store_ = backend(name)
+    checked, problems = 0, []
+    for sha, size in db.session.execute(select(StoredFile.sha256, StoredFile.size).order_by(StoredFile.id)).all():
+        checked += 1
+        if not store_.has(sha):
+            problems.append((sha, "missing"))
+            continue
+        actual, actual_size = sha256_of(store_.chunks(sha))
+        if actual != sha or actual_size != size:
+            problems.append((sha, f"corrupt: SHA-256 {actual}, {actual_size} bytes instead of {size}"))
+    return checked, problems

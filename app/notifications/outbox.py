@@ -1,31 +1,44 @@
 """The outbox sender: claim due messages with a lease, send them, mark them sent.
 
 Guarantee: a message is never lost, and is sent more than once only when a
-sender dies between the SMTP server accepting it and the commit that marks it
-sent (then at most once more per such crash: its lease expires and another
-pass sends it again, with the same Message-ID). Each message is committed on
-its own, so a crash costs at most that one message.
+sender dies (or freezes longer than the lease) between the SMTP server
+accepting it and the commit that marks it sent — then at most once more per
+such crash, with the same Message-ID. Contention alone never duplicates:
+
+- a claim takes at most one batch (a materialised CTE with SKIP LOCKED on
+  PostgreSQL; BEGIN IMMEDIATE on SQLite), under a claim token of its own;
+- leases are counted on the database's clock and renewed by a heartbeat while
+  the sender lives, so a slow SMTP server never lets another sender take over;
+- before each message the sender checks it still holds it, and it settles
+  only rows claimed under its own token;
+- every write is a short transaction retried on lock conflicts, so a busy
+  database cannot make a sender crash after the SMTP server said yes.
 """
 from __future__ import annotations
 
 import logging
 import os
 import socket
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from app.core import audit
+from app.core.db import database_now, write_transaction
 from app.core.mail import ConnectionFailed, PermanentMailError, SMTPConnection, TemporaryMailError, build_message
-from app.core.models import utcnow
 from app.extensions import db
 from app.notifications.models import OutboxMessage
 from app.notifications.services import mail_paused
 
 log = logging.getLogger("sharaka.outbox")
+
+# `flask outbox send` / `flask reminders run` exit codes (README, "Exit codes").
+EXIT_OK, EXIT_ERROR, EXIT_SMTP_UNREACHABLE = 0, 1, 3
 
 
 @dataclass
@@ -33,15 +46,35 @@ class SendReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    claimed: int = 0
+    lost: int = 0  # claimed, then taken over by another sender before we sent them
     held: str | None = None  # why nothing was sent (no server configured, paused)
     unreachable: str | None = None  # the SMTP server could not be reached
-
 
     def __str__(self) -> str:
         if self.held:
             return f"outbox held: {self.held}"
         text = f"{self.sent} sent, {self.retried} to retry, {self.failed} failed for good"
         return text + (f" (SMTP server unreachable: {self.unreachable})" if self.unreachable else "")
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_SMTP_UNREACHABLE if self.unreachable else EXIT_OK
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What the sender needs of a claimed row, read once (no ORM object kept across commits)."""
+
+    id: int
+    to_address: str
+    subject: str
+    body_text: str
+    body_html: str
+    message_id: str
+    language: str
+    kind: str
+    attempts: int
 
 
 def worker_name() -> str:
@@ -56,36 +89,100 @@ def _due(now: datetime):
     )
 
 
-def claim(worker: str, now: datetime, limit: int) -> list[int]:
-    """Atomically take up to `limit` due messages for `worker`; commits the claim.
+def claim_statement(token: str, now: datetime, lease_until: datetime, limit: int, dialect: str):
+    """The one statement that claims up to `limit` due messages for `token`.
 
-    One conditional UPDATE: on PostgreSQL the candidate rows are locked with
-    SKIP LOCKED so two senders take different rows; on SQLite writers are
-    serialised and the repeated condition keeps a row from being taken twice.
+    PostgreSQL: the candidates are picked in a MATERIALIZED CTE, run once, so LIMIT
+    holds (as `id IN (subquery … LIMIT n FOR UPDATE SKIP LOCKED)` the planner may
+    re-run the subquery per row and take the whole queue). SQLite has one writer at a
+    time (the caller holds the write lock), and the repeated condition keeps a row
+    from being taken twice.
     """
-    lease = timedelta(seconds=current_app.config["MAIL_LEASE_SECONDS"])
+    values = dict(status="sending", claimed_by=token, lease_until=lease_until, attempts=OutboxMessage.attempts + 1)
     candidates = select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
-    if db.engine.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    statement = (update(OutboxMessage)
-                 .where(OutboxMessage.id.in_(candidates.scalar_subquery()), _due(now))
-                 .values(status="sending", claimed_by=worker, lease_until=now + lease,
-                         attempts=OutboxMessage.attempts + 1)
-                 .returning(OutboxMessage.id)
-                 .execution_options(synchronize_session=False))
-    ids = sorted(db.session.execute(statement).scalars())
-    db.session.commit()
-    return ids
+    if dialect == "postgresql":
+        picked = candidates.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        where = [OutboxMessage.id == picked.c.id]
+    else:
+        where = [OutboxMessage.id.in_(candidates.scalar_subquery()), _due(now)]
+    return (update(OutboxMessage).where(*where).values(**values).returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False))
 
 
-def _settle(message_id: int, worker: str, **values) -> bool:
-    """Change a message we hold; False if our lease was lost to another sender meanwhile."""
+def claim(token: str, now: datetime | None, limit: int) -> list[int]:
+    """Atomically take up to `limit` due messages under `token`; commits the claim."""
+    def work():
+        clock = database_now()
+        lease_until = clock + timedelta(seconds=current_app.config["MAIL_LEASE_SECONDS"])
+        statement = claim_statement(token, now or clock, lease_until, limit, db.engine.dialect.name)
+        return sorted(db.session.execute(statement).scalars())
+
+    return write_transaction(work)
+
+
+def _load(ids: list[int]) -> list[Claimed]:
+    rows = db.session.execute(select(
+        OutboxMessage.id, OutboxMessage.to_address, OutboxMessage.subject, OutboxMessage.body_text,
+        OutboxMessage.body_html, OutboxMessage.message_id, OutboxMessage.language, OutboxMessage.kind,
+        OutboxMessage.attempts).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)).all()
+    db.session.rollback()  # end the read: nothing holds a snapshot while we talk to the SMTP server
+    return [Claimed(*row) for row in rows]
+
+
+def _held(message_id: int, token: str) -> bool:
+    """Do we still hold this message (our claim, lease not over by the database's clock)?"""
+    held = db.session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.id == message_id, OutboxMessage.claimed_by == token, OutboxMessage.status == "sending",
+        OutboxMessage.lease_until > database_now()))
+    db.session.rollback()
+    return held is not None
+
+
+def _settle(message_id: int, token: str, **values) -> bool:
+    """Change a message we claimed; False if another sender took it over meanwhile."""
     result = db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == worker,
+        .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == token,
                OutboxMessage.status == "sending")
         .values(**values).execution_options(synchronize_session=False))
     return result.rowcount == 1
+
+
+class Heartbeat:
+    """Renews the lease of one claim every third of the lease, on its own connection,
+    until stopped: only a sender that died or froze loses its messages to another."""
+
+    def __init__(self, token: str, lease_seconds: int):
+        self.token, self.lease = token, timedelta(seconds=lease_seconds)
+        self.interval = max(lease_seconds / 3, 0.2)
+        self.engine = db.engine
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"lease-{token}", daemon=True)
+
+    def __enter__(self) -> "Heartbeat":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                self.renew()
+            except OperationalError as error:
+                # Busy or briefly unreachable: the lease still has two thirds to run; try again.
+                log.warning("lease renewal for %s failed: %s", self.token, error)
+
+    def renew(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execution_options(sqlite_immediate=True)
+            with connection.begin():
+                now = database_now(connection)
+                connection.execute(update(OutboxMessage).where(
+                    OutboxMessage.claimed_by == self.token, OutboxMessage.status == "sending",
+                    OutboxMessage.lease_until >= now).values(lease_until=now + self.lease))
 
 
 def backoff(attempts: int) -> timedelta:
@@ -94,80 +191,101 @@ def backoff(attempts: int) -> timedelta:
 
 
 def send_batch(*, now: datetime | None = None, worker: str | None = None, limit: int | None = None) -> SendReport:
-    """Send one batch of due messages."""
+    """Send one batch of due messages (`now`: treat messages as due at this moment)."""
     config = current_app.config
     report = SendReport()
     if not config.get("MAIL_SERVER"):
         report.held = "MAIL_SERVER is not set; messages wait in the outbox"
         return report
-    if mail_paused():
-        db.session.rollback()
+    paused = mail_paused()
+    db.session.rollback()
+    if paused:
         report.held = "mail is paused by an administrator"
         return report
-    now = now or utcnow()
-    worker = worker or worker_name()
-    ids = claim(worker, now, limit or config["MAIL_BATCH_SIZE"])
+    token = f"{worker or worker_name()}:{uuid.uuid4().hex[:6]}"
+    ids = claim(token, now, limit or config["MAIL_BATCH_SIZE"])
+    report.claimed = len(ids)
     if not ids:
         return report
     connection = SMTPConnection(config)
     try:
-        for position, message_id in enumerate(ids):
-            message = db.session.get(OutboxMessage, message_id)
-            if message is None or message.claimed_by != worker or message.status != "sending":
-                continue
-            try:
-                email = build_message(
-                    sender=config["MAIL_DEFAULT_SENDER"], to=message.to_address, subject=message.subject,
-                    text=message.body_text, html=message.body_html, message_id=message.message_id,
-                    language=message.language, extra_headers={"X-Sharaka-Outbox-Id": str(message.id)})
-            except (ValueError, TypeError) as error:  # an address or header no server would take
-                _fail(message, worker, f"cannot build the message: {error}")
-                report.failed += 1
-                continue
-            try:
-                connection.send(email)
-            except ConnectionFailed as error:
-                # The server is unreachable: nothing is wrong with the messages. Give
-                # them all back without counting an attempt, and stop this batch.
-                for waiting_id in ids[position:]:
-                    _settle(waiting_id, worker, status="pending", claimed_by=None, lease_until=None,
-                            attempts=OutboxMessage.attempts - 1, last_error=str(error)[:2000],
-                            next_attempt_at=utcnow() + timedelta(seconds=config["MAIL_RETRY_SECONDS"]))
-                    report.retried += 1
-                db.session.commit()
-                report.unreachable = str(error)
-                log.warning("SMTP server unreachable: %s", error)
-                break
-            except PermanentMailError as error:
-                _fail(message, worker, str(error))
-                report.failed += 1
-            except TemporaryMailError as error:
-                if message.attempts >= config["MAIL_MAX_ATTEMPTS"]:
-                    _fail(message, worker, str(error))
-                    report.failed += 1
-                else:
-                    _settle(message.id, worker, status="pending", claimed_by=None, lease_until=None,
-                            last_error=str(error)[:2000], next_attempt_at=utcnow() + backoff(message.attempts))
-                    report.retried += 1
-                db.session.commit()
-            else:
-                if _settle(message.id, worker, status="sent", sent_at=utcnow(), lease_until=None, last_error=None):
-                    audit.record("mail_sent", message, object_type="outbox_messages", changes={
-                        "to": message.to_address, "kind": message.kind, "message_id": message.message_id,
-                        "attempt": message.attempts})
-                    report.sent += 1
-                db.session.commit()
+        with Heartbeat(token, config["MAIL_LEASE_SECONDS"]):
+            _send_claimed(_load(ids), token, connection, report)
     finally:
         connection.close()
         db.session.expire_all()
     return report
 
 
-def _fail(message: OutboxMessage, worker: str, error: str) -> None:
-    if _settle(message.id, worker, status="failed", lease_until=None, last_error=error[:2000]):
-        audit.record("mail_failed", message, object_type="outbox_messages", comment=error[:2000], changes={
-            "to": message.to_address, "kind": message.kind, "attempts": message.attempts})
-    db.session.commit()
+def _send_claimed(messages: list[Claimed], token: str, connection: SMTPConnection, report: SendReport) -> None:
+    config = current_app.config
+    for position, message in enumerate(messages):
+        if not _held(message.id, token):
+            report.lost += 1
+            continue
+        try:
+            email = build_message(
+                sender=config["MAIL_DEFAULT_SENDER"], to=message.to_address, subject=message.subject,
+                text=message.body_text, html=message.body_html, message_id=message.message_id,
+                language=message.language, extra_headers={"X-Sharaka-Outbox-Id": str(message.id)})
+        except (ValueError, TypeError) as error:  # an address or header no server would take
+            _fail(message, token, f"cannot build the message: {error}")
+            report.failed += 1
+            continue
+        try:
+            connection.send(email)
+        except ConnectionFailed as error:
+            # The server is unreachable: nothing is wrong with the messages. Give
+            # them all back without counting an attempt, and stop this batch.
+            def give_back(waiting=messages[position:], error=str(error)[:2000]):
+                retry_at = database_now() + timedelta(seconds=config["MAIL_RETRY_SECONDS"])
+                return sum(_settle(m.id, token, status="pending", claimed_by=None, lease_until=None,
+                                   attempts=OutboxMessage.attempts - 1, last_error=error,
+                                   next_attempt_at=retry_at) for m in waiting)
+            report.retried += write_transaction(give_back)
+            report.unreachable = str(error)
+            log.warning("SMTP server unreachable: %s", error)
+            return
+        except PermanentMailError as error:
+            _fail(message, token, str(error))
+            report.failed += 1
+        except TemporaryMailError as error:
+            if message.attempts >= config["MAIL_MAX_ATTEMPTS"]:
+                _fail(message, token, str(error))
+                report.failed += 1
+            else:
+                write_transaction(lambda m=message, e=str(error)[:2000]: _settle(
+                    m.id, token, status="pending", claimed_by=None, lease_until=None, last_error=e,
+                    next_attempt_at=database_now() + backoff(m.attempts)))
+                report.retried += 1
+        else:
+            if write_transaction(lambda m=message: _mark_sent(m, token)):
+                report.sent += 1
+
+
+def _mark_sent(message: Claimed, token: str) -> bool:
+    if not _settle(message.id, token, status="sent", sent_at=database_now(), lease_until=None, last_error=None):
+        return False
+    audit.record("mail_sent", _Ref(message.id), object_type="outbox_messages", changes={
+        "to": message.to_address, "kind": message.kind, "message_id": message.message_id,
+        "attempt": message.attempts})
+    return True
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """Just an id for the audit trail (the sender keeps no ORM object across commits)."""
+
+    id: int
+
+
+def _fail(message: Claimed, token: str, error: str) -> None:
+    def work():
+        if _settle(message.id, token, status="failed", lease_until=None, last_error=error[:2000]):
+            audit.record("mail_failed", _Ref(message.id), object_type="outbox_messages", comment=error[:2000],
+                         changes={"to": message.to_address, "kind": message.kind, "attempts": message.attempts})
+
+    write_transaction(work)
     log.error("mail %s to %s failed for good: %s", message.id, message.to_address, error)
 
 
@@ -179,11 +297,10 @@ def send_due(*, now: datetime | None = None, max_batches: int = 1000) -> SendRep
         report = send_batch(now=now, worker=worker)
         if report.held:
             return report
-        total.sent += report.sent
-        total.retried += report.retried
-        total.failed += report.failed
+        for field in ("sent", "retried", "failed", "claimed", "lost"):
+            setattr(total, field, getattr(total, field) + getattr(report, field))
         total.unreachable = report.unreachable
-        if report.unreachable or report.sent + report.retried + report.failed == 0:
+        if report.unreachable or report.claimed == 0:
             break
     return total
 
@@ -193,13 +310,11 @@ def retry(message: OutboxMessage, *, by) -> None:
     # Attempts start again (the last error stays until the next try); the audit row keeps the count.
     audit.record("mail_requeued", message, actor=by, object_type="outbox_messages",
                  changes={"attempts_before": message.attempts, "last_error": message.last_error})
-    message.status, message.next_attempt_at, message.attempts = "pending", utcnow(), 0
+    message.status, message.next_attempt_at, message.attempts = "pending", database_now(), 0
     message.claimed_by = message.lease_until = None
 
 
 def outbox_counts() -> dict[str, int]:
-    from sqlalchemy import func
-
     rows = db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
     counts = {status: 0 for status in ("pending", "sending", "sent", "failed")}
     counts.update({status: count for status, count in rows})

@@ -37,6 +37,10 @@ def only(allowed: set[str], ok: int = 200, refused: int = 403, **overrides) -> d
 GET_ROUTES = [
     ("/", expect(302)),
     ("/healthz", expect(200, anonymous=200)),
+    ("/readyz", expect(200, anonymous=200)),
+    # Neither METRICS_TOKEN nor METRICS_ALLOW_NETWORKS in tests: the page does not exist.
+    ("/metrics", expect(404, anonymous=404)),
+    ("/admin/jobs", only({"admin", "auditor"})),
     ("/sign-in", expect(302, anonymous=200)),
     ("/account/password", expect(200)),
     ("/agreements/", expect(200)),

@@ -1,0 +1,58 @@
+"""Prometheus metrics of the web process (requests by endpoint and status, latency),
+with prometheus_client. Figures read from the database (outbox, jobs) are collected at
+scrape time by collectors the feature packages hand to `render`.
+
+Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR to an empty folder:
+each worker then writes its counters there and a scrape adds them all up.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Flask, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+REQUESTS = Counter("sharaka_http_requests", "HTTP requests answered, by endpoint, method and status.",
+                   ["endpoint", "method", "status"], registry=REGISTRY)
+LATENCY = Histogram("sharaka_http_request_duration_seconds", "Time to answer a request, by endpoint.",
+                    ["endpoint"], registry=REGISTRY,
+                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+
+
+def init_request_metrics(app: Flask) -> None:
+    @app.before_request
+    def _start_clock():
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    def _count(response):
+        started = g.pop("metrics_started", None)
+        # The endpoint's name, never the path: ids in URLs would make a series per object.
+        endpoint = request.endpoint or "unmatched"
+        REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+        if started is not None:
+            LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+        return response
+
+
+def render(*collectors) -> tuple[bytes, str]:
+    """The exposition text: this process's (or every worker's) metrics plus `collectors`."""
+    registry = CollectorRegistry(auto_describe=False)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(_Process())
+    for collector in collectors:
+        registry.register(collector)
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+class _Process:
+    """This process's request metrics, in a registry built per scrape."""
+
+    def collect(self):
+        yield from REGISTRY.collect()

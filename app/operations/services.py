@@ -1,0 +1,101 @@
+"""Operations: what each scheduled job did last, and whether this process is ready to serve."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select, text, update
+
+from app.core import storage
+from app.core.db import insert_ignoring_conflicts, write_transaction
+from app.core.models import utcnow
+from app.extensions import db
+from app.operations.models import JobStatus
+
+log = logging.getLogger("sharaka.jobs")
+
+JOBS = ("date-transitions", "reminders", "outbox")
+
+
+@contextmanager
+def track_job(name: str):
+    """Record one run of job `name`: duration, the counts the body puts in the dict it
+    receives, or the error it raised (re-raised after recording)."""
+    counts: dict = {}
+    started_at, clock = utcnow(), time.monotonic()
+    try:
+        yield counts
+    except Exception as error:
+        db.session.rollback()
+        _record(name, started_at, clock, counts, f"{type(error).__name__}: {error}"[:2000])
+        raise
+    _record(name, started_at, clock, counts, None)
+
+
+def _record(name: str, started_at, clock: float, counts: dict, error: str | None) -> None:
+    finished_at = utcnow()
+    values = dict(runs=JobStatus.runs + 1, last_started_at=started_at, last_finished_at=finished_at,
+                  last_duration_ms=int((time.monotonic() - clock) * 1000), last_counts=counts,
+                  last_host=f"{socket.gethostname()[:80]}:{os.getpid()}")
+    if error:
+        values.update(failures=JobStatus.failures + 1, last_error=error, last_error_at=finished_at)
+    else:
+        values.update(last_success_at=finished_at)
+
+    def work():
+        db.session.execute(insert_ignoring_conflicts(JobStatus).values(name=name, runs=0, failures=0))
+        db.session.execute(update(JobStatus).where(JobStatus.name == name).values(**values))
+
+    try:
+        write_transaction(work)
+    except Exception:  # the job's own outcome matters more than its bookkeeping
+        log.exception("could not record the run of %s", name)
+
+
+def job_statuses() -> list[JobStatus]:
+    """Every known job, in a fixed order, with a blank record for one that never ran."""
+    rows = {row.name: row for row in db.session.scalars(select(JobStatus))}
+    return [rows.get(name) or JobStatus(name=name, runs=0, failures=0) for name in JOBS] + [
+        row for name, row in sorted(rows.items()) if name not in JOBS]
+
+
+def readiness() -> dict[str, str]:
+    """Each check → "ok" or what is wrong: the database answers, its schema is at the head
+    migration, and the configured storage accepts a write."""
+    checks: dict[str, str] = {}
+    try:
+        current = db.session.scalar(text("SELECT version_num FROM alembic_version"))
+        checks["database"] = "ok"
+        head = migration_head()
+        checks["migrations"] = "ok" if current == head else f"at {current}, head is {head}"
+    except Exception as error:  # any failure to talk to the database is "not ready", never a 500
+        db.session.rollback()
+        checks["database"] = f"{type(error).__name__}: {str(error)[:200]}"
+        checks["migrations"] = "unknown"
+    try:
+        storage.backend().check_writable()
+        checks["storage"] = "ok"
+    except Exception as error:
+        db.session.rollback()
+        checks["storage"] = f"{type(error).__name__}: {str(error)[:200]}"
+    return checks
+
+
+def migration_head() -> str:
+    """The newest revision in migrations/ (read once per process)."""
+    head = current_app.extensions.get("sharaka.migration_head")
+    if head is None:
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        directory = Path(current_app.root_path).parent / "migrations"
+        config = Config()
+        config.set_main_option("script_location", str(directory))
+        head = ScriptDirectory.from_config(config).get_current_head()
+        current_app.extensions["sharaka.migration_head"] = head
+    return head

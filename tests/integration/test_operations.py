@@ -1,0 +1,172 @@
+"""Operations: health and readiness, Prometheus metrics behind a token or a network,
+request ids and JSON logs, each job's last run, and files kept in the database."""
+from __future__ import annotations
+
+import hashlib
+import io
+import ipaddress
+import json
+import logging
+import os
+
+import pytest
+from sqlalchemy import func, select
+
+from app.core import storage
+from app.core.logs import JsonFormatter, RequestIdFilter
+from app.core.storage_backends import CHUNK, StoredFileChunk
+from app.extensions import db
+from app.notifications import services as notifications
+from app.operations.services import job_statuses, track_job
+
+
+def test_health_answers_without_the_database_and_readiness_checks_everything(client):
+    assert client.get("/healthz").get_json()["status"] == "ok"
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json()["checks"] == {"database": "ok", "migrations": "ok", "storage": "ok"}
+
+
+def test_readiness_fails_when_storage_cannot_be_written(client, app, tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the upload folder should be")
+    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(blocker))
+    answer = client.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.get_json()["checks"]["storage"] == "failed" and answer.get_json()["status"] == "unavailable"
+
+
+def test_readiness_fails_when_the_schema_is_behind(client, app, monkeypatch):
+    monkeypatch.setitem(app.extensions, "sharaka.migration_head", "9999")
+    assert client.get("/readyz").status_code == 503
+
+
+def test_metrics_need_the_token_or_an_allowed_network(client, app, world, monkeypatch):
+    notifications.queue_mail(world.users["officer"], notifications.Notice(
+        kind="agreement_ending", category="agreement_ending",
+        params={"reference": "MTNRA-M", "title": {"en": "A"}, "days": 30, "expires_on": "2027-01-31"},
+        link="/agreements/"))
+    db.session.commit()
+    with track_job("outbox") as counts:
+        counts["sent"] = 0
+    client.get("/healthz")
+    assert client.get("/metrics").status_code == 404
+    monkeypatch.setitem(app.config, "METRICS_TOKEN", "s3cret-token-for-tests")
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 404
+    answer = client.get("/metrics", headers={"Authorization": "Bearer s3cret-token-for-tests"})
+    assert answer.status_code == 200 and answer.content_type.startswith("text/plain")
+    text = answer.get_data(as_text=True)
+    assert 'sharaka_http_requests_total{endpoint="operations.health",method="GET",status="200"}' in text
+    assert "sharaka_http_request_duration_seconds_bucket" in text
+    assert 'sharaka_outbox_messages{status="pending"} 1.0' in text
+    assert "sharaka_outbox_oldest_pending_age_seconds" in text
+    assert 'sharaka_job_runs_total{job="outbox"} 1.0' in text and 'sharaka_job_failures_total{job="outbox"} 0.0' in text
+    monkeypatch.setitem(app.config, "METRICS_TOKEN", "")
+    monkeypatch.setitem(app.config, "METRICS_ALLOW_NETWORKS", (ipaddress.ip_network("127.0.0.0/8"),))
+    assert client.get("/metrics").status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 404
+
+
+def test_each_request_has_an_id_kept_from_the_proxy_when_it_looks_like_one(client):
+    assert client.get("/healthz", headers={"X-Request-ID": "edge-42.a"}).headers["X-Request-ID"] == "edge-42.a"
+    generated = client.get("/healthz", headers={"X-Request-ID": "bad id <script>" + "x" * 200}).headers["X-Request-ID"]
+    assert len(generated) == 32 and "<" not in generated
+
+
+def test_json_log_lines_carry_the_request_id(app):
+    handler_output = io.StringIO()
+    handler = logging.StreamHandler(handler_output)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("sharaka.request")
+    logger.addHandler(handler)
+    old_level, old_disabled = logger.level, logger.disabled
+    # Alembic's logging set-up (the migrations the suite ran) switches existing loggers off.
+    logger.setLevel(logging.INFO)
+    logger.disabled = False
+    try:
+        app.test_client().get("/healthz", headers={"X-Request-ID": "trace-7"})
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        logger.disabled = old_disabled
+    entry = json.loads(handler_output.getvalue().strip().splitlines()[-1])
+    assert entry["request_id"] == "trace-7" and entry["status"] == 200 and entry["path"] == "/healthz"
+    assert entry["level"] == "INFO" and "time" in entry
+
+
+def test_jobs_record_runs_counts_and_the_last_error(app, signed_in, world):
+    with track_job("reminders") as counts:
+        counts.update(created=3, already=1)
+    with pytest.raises(RuntimeError):
+        with track_job("reminders"):
+            raise RuntimeError("relay on fire")
+    reminders = next(job for job in job_statuses() if job.name == "reminders")
+    assert (reminders.runs, reminders.failures) == (2, 1)
+    assert reminders.last_counts == {} and "relay on fire" in reminders.last_error
+    assert reminders.last_duration_ms is not None and reminders.last_success_at is not None
+    output = app.test_cli_runner().invoke(args=["jobs", "status"]).output
+    assert "reminders" in output and "runs 2, failures 1" in output and "relay on fire" in output
+    assert "date-transitions  never ran" in output
+    page = signed_in("auditor").get("/admin/jobs").get_data(as_text=True)
+    assert "relay on fire" in page and "date-transitions" in page
+    assert signed_in("officer").get("/admin/jobs").status_code == 403
+
+
+# --- files kept in the database -----------------------------------------------------------------
+
+PDF = b"%PDF-1.4\n" + os.urandom(CHUNK * 2 + 12345)  # three chunks, the last one short
+
+
+def test_the_database_backend_stores_in_chunks_and_streams_back_the_same_bytes(app, world, monkeypatch):
+    monkeypatch.setitem(app.config, "STORAGE", "database")
+    with app.test_request_context():
+        stored = storage.store(io.BytesIO(PDF))
+        sha = hashlib.sha256(PDF).hexdigest()
+        assert stored.sha256 == sha and not storage.path_for(sha).exists()
+        sizes = list(db.session.scalars(select(func.length(StoredFileChunk.data)).where(
+            StoredFileChunk.sha256 == sha).order_by(StoredFileChunk.position)))
+        assert sizes == [CHUNK, CHUNK, len(PDF) - 2 * CHUNK]
+        # The same bytes again: the same row, no new chunks.
+        assert storage.store(io.BytesIO(PDF)).id == stored.id
+        assert db.session.scalar(select(func.count()).select_from(StoredFileChunk)) == 3
+        response = storage.send_stored(stored, "rapport annuel.pdf")
+        assert response.content_length == len(PDF) and "attachment" in response.headers["Content-Disposition"]
+        assert b"".join(response.response) == PDF
+        response.close()
+
+
+def test_storage_migrate_moves_files_both_ways_and_verify_finds_damage(app, world, monkeypatch):
+    runner = app.test_cli_runner()
+    with app.test_request_context():
+        stored = storage.store(io.BytesIO(PDF))
+        db.session.commit()
+        sha = stored.sha256
+    result = runner.invoke(args=["storage", "migrate", "--from", "folder", "--to", "database"])
+    assert result.exit_code == 0 and "copied 1" in result.output, result.output
+    assert runner.invoke(args=["storage", "migrate", "--from", "folder", "--to", "database"]).output.count(
+        "already 1") == 1
+    assert runner.invoke(args=["storage", "verify", "--backend", "database"]).exit_code == 0
+    # Lose the folder copy: verify says so, and migrating back restores it from the database.
+    storage.path_for(sha).unlink()
+    result = runner.invoke(args=["storage", "verify"])
+    assert result.exit_code == 1 and f"{sha}: missing" in result.output
+    assert runner.invoke(args=["storage", "migrate", "--from", "database", "--to", "folder"]).exit_code == 0
+    assert storage.path_for(sha).read_bytes() == PDF
+    # Damage one byte on disk: the SHA-256 no longer matches.
+    path = storage.path_for(sha)
+    data = bytearray(path.read_bytes())
+    data[100] ^= 0xFF
+    path.write_bytes(bytes(data))
+    result = runner.invoke(args=["storage", "verify"])
+    assert result.exit_code == 1 and "corrupt" in result.output
+    path.write_bytes(PDF)
+    assert runner.invoke(args=["storage", "migrate", "--from", "folder", "--to", "folder"]).exit_code == 2
+
+
+def test_an_unknown_storage_setting_stops_the_app_from_starting(database_url):
+    from tests.conftest import make_test_app
+
+    with pytest.raises(RuntimeError, match="unknown STORAGE"):
+        make_test_app(database_url, STORAGE="s3")
