@@ -7,7 +7,7 @@ from datetime import date
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import extract, or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import (
     AGREEMENT_STATES,
@@ -295,7 +295,7 @@ def agreements_query(user: User, filters: AgreementFilters):
     if term:
         query = query.where(Agreement.search_text.like(like_pattern(term), escape="\\"))
     return query.options(
-        selectinload(Agreement.parties), selectinload(Agreement.signing_event)
+        selectinload(Agreement.parties), joinedload(Agreement.signing_event)
     ).order_by(Agreement.signed_on.desc().nulls_first(), Agreement.reference.desc())
 
 

@@ -12,17 +12,19 @@ from datetime import date, datetime, timedelta
 
 from flask_babel import format_date
 from sqlalchemy import and_, case, extract, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from app.agreements.models import AGREEMENT_STATES, AGREEMENT_TYPES, Agreement
+from app.core.pagination import first_with_total
 from app.core.permissions import visible_agreements_clause
 from app.deliverables.models import Deliverable, Occurrence, Submission
 from app.extensions import db
-from app.notifications.reminders import local_date
+from app.notifications.reminders import local_date, local_midnight
 from app.organizations.models import Organization
 from app.workflow.engine import current_step, definition_for, label
 from app.workflow.inbox import inbox_for
-from app.workflow.models import ApprovalDecision, ApprovalRound, WorkflowVersion
+from app.workflow.models import ApprovalDecision, ApprovalRound
+from app.workflow.queries import late_round_clause
 
 ENDING_WITHIN_DAYS = 90
 # States in which an agreement is in force or about to be: the ones whose end date matters.
@@ -136,10 +138,9 @@ def ending_soon(user, today: date, *, owner=None, limit: int = LISTED) -> Ending
                   Agreement.expires_on >= today, Agreement.expires_on <= until]
     if owner is not None:
         conditions.append(Agreement.owner_id == owner.id)
-    total = db.session.scalar(select(func.count()).select_from(Agreement).where(*conditions))
-    agreements = db.session.scalars(select(Agreement).where(*conditions)
-                                    .order_by(Agreement.expires_on, Agreement.reference).limit(limit)).all()
-    return EndingSummary(total=total or 0, agreements=list(agreements), until=until)
+    agreements, total = first_with_total(
+        select(Agreement).where(*conditions).order_by(Agreement.expires_on, Agreement.reference), limit)
+    return EndingSummary(total=total, agreements=agreements, until=until)
 
 
 def _occurrences(user, *columns, owner=None):
@@ -152,16 +153,17 @@ def _occurrences(user, *columns, owner=None):
     return query
 
 
-_LISTED_OCCURRENCE = (selectinload(Occurrence.deliverable).selectinload(Deliverable.agreement),
-                      selectinload(Occurrence.deliverable).selectinload(Deliverable.responsible_organization))
+# The joins of _occurrences carry the deliverable and its agreement: no query of their own.
+_LISTED_OCCURRENCE = (contains_eager(Occurrence.deliverable).contains_eager(Deliverable.agreement),
+                      contains_eager(Occurrence.deliverable).joinedload(Deliverable.responsible_organization))
 
 
 # --- the officer's cards ---------------------------------------------------------------------
 
 def my_actions(user, today: date, *, limit: int = ACTIONS_LISTED) -> ActionsSummary:
     """What waits on `user` (the "My actions" inbox): the oldest few, how many in all, how many past the SLA."""
-    items = inbox_for(user, today)
-    return ActionsSummary(items=items[:limit], total=len(items), over_sla=sum(1 for i in items if i.is_over_sla))
+    page = inbox_for(user, today, per_page=limit)
+    return ActionsSummary(items=page.items, total=page.total, over_sla=page.over_sla)
 
 
 def my_deliverables(user, today: date, *, limit: int = LISTED) -> DeliverablesSummary:
@@ -173,15 +175,14 @@ def my_deliverables(user, today: date, *, limit: int = LISTED) -> DeliverablesSu
     pending = Occurrence.status == "pending"
     is_overdue = and_(pending, Occurrence.due_on < today)
     is_due = and_(pending, Occurrence.due_on >= today, Occurrence.due_on <= month_end)
-    counts = db.session.execute(
-        _occurrences(user, func.coalesce(func.sum(case((is_due, 1), else_=0)), 0),
-                     func.coalesce(func.sum(case((is_overdue, 1), else_=0)), 0), owner=user)).one()
-    next_due = db.session.scalars(_occurrences(user, owner=user).where(is_due).options(*_LISTED_OCCURRENCE)
-                                  .order_by(Occurrence.due_on, Occurrence.id).limit(limit)).all()
-    most_overdue = db.session.scalars(_occurrences(user, owner=user).where(is_overdue).options(*_LISTED_OCCURRENCE)
-                                      .order_by(Occurrence.due_on, Occurrence.id).limit(limit)).all()
-    return DeliverablesSummary(due_this_month=int(counts[0]), overdue=int(counts[1]), month_end=month_end,
-                               next_due=list(next_due), most_overdue=list(most_overdue))
+    next_due, due_this_month = first_with_total(
+        _occurrences(user, owner=user).where(is_due).options(*_LISTED_OCCURRENCE)
+        .order_by(Occurrence.due_on, Occurrence.id), limit)
+    most_overdue, overdue = first_with_total(
+        _occurrences(user, owner=user).where(is_overdue).options(*_LISTED_OCCURRENCE)
+        .order_by(Occurrence.due_on, Occurrence.id), limit)
+    return DeliverablesSummary(due_this_month=due_this_month, overdue=overdue, month_end=month_end,
+                               next_due=next_due, most_overdue=most_overdue)
 
 
 def officer_home(user, today: date) -> dict:
@@ -197,43 +198,29 @@ def officer_home(user, today: date) -> dict:
 # --- the portfolio cards (managers; auditors and admins read them too) ----------------------------
 
 def late_approvals(user, today: date, *, limit: int = LISTED) -> LateApprovals:
-    """Open approval rounds waiting longer than their step's SLA (else their state's), oldest first.
+    """Open approval rounds whose current step waited longer than its SLA (else its state's), oldest first.
 
-    The SLA lives in each agreement's workflow definition, so the comparison is made in Python,
-    but over rows loaded in bulk: the open rounds with their agreements (one query), their
-    decisions and who counted for them (two), the definition versions in use (one).
+    The database finds and counts them (the SLAs of each definition in use become conditions,
+    app/workflow/queries.py); only the few listed rounds are dressed in Python.
     """
-    rows = db.session.execute(
+    rows, total = first_with_total(
         select(ApprovalRound, Agreement).join(Agreement, ApprovalRound.agreement_id == Agreement.id)
-        .where(ApprovalRound.status == "open", ApprovalRound.from_state == Agreement.state,
-               visible_agreements_clause(user))
-        .options(selectinload(ApprovalRound.decisions).selectinload(ApprovalDecision.counted_user))
-        .order_by(ApprovalRound.requested_at, ApprovalRound.id)).all()
-    version_ids = {agreement.workflow_version_id for _, agreement in rows} - {None}
-    if version_ids:  # into the identity map, so definition_for finds them without a query each
-        db.session.scalars(select(WorkflowVersion).where(WorkflowVersion.id.in_(version_ids))).all()
+        .where(visible_agreements_clause(user), late_round_clause(today, local_midnight))
+        .options(selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user))
+        .order_by(ApprovalRound.requested_at, ApprovalRound.id), limit)
     late = []
     for round_, agreement in rows:
         definition = definition_for(agreement)
         transition = definition.transition(round_.transition)
-        if transition is None or transition.approval is None:
-            continue
-        step = current_step(transition, round_)
-        if step is None:
-            continue
+        step = current_step(transition, round_) if transition and transition.approval else None
         state = definition.states.get(round_.from_state)
-        # As the approval reminders count it (app/notifications/reminders.py, waiting_approval).
-        sla = step.sla_days or (state.sla_days if state else None)
-        if sla is None:
-            continue
-        earlier = {s.name for s in transition.approval.steps[:transition.approval.steps.index(step)]}
+        sla = (step.sla_days if step else None) or (state.sla_days if state else None)
+        earlier = {s.name for s in transition.approval.steps[:transition.approval.steps.index(step)]} if step else set()
         decided = [d.decided_at for d in round_.decisions if d.step in earlier]
         started = max(decided) if decided else round_.requested_at
-        waited = (today - local_date(started)).days
-        if waited > sla:
-            late.append(LateApproval(agreement, round_, label(transition.label), started, waited, sla))
-    late.sort(key=lambda item: item.since)
-    return LateApprovals(total=len(late), oldest=late[:limit])
+        late.append(LateApproval(agreement, round_, label(transition.label), started,
+                                 (today - local_date(started)).days, sla))
+    return LateApprovals(total=total, oldest=sorted(late, key=lambda item: item.since))
 
 
 def overdue_by_organization(user, today: date) -> list[Count]:

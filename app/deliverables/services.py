@@ -10,7 +10,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from app.agreements.models import Agreement, AgreementParty
 from app.core import audit
@@ -278,8 +278,9 @@ def occurrences_query(user, filters: OccurrenceFilters, today: date):
     """Occurrences on agreements `user` may see, filtered; the shown status is computed from today."""
     query = (select(Occurrence).join(Deliverable).join(Agreement, Agreement.id == Deliverable.agreement_id)
              .where(visible_agreements_clause(user))
-             .options(selectinload(Occurrence.deliverable).selectinload(Deliverable.agreement),
-                      selectinload(Occurrence.deliverable).selectinload(Deliverable.responsible_organization),
+             # The joins above carry the deliverable and its agreement: no query of their own.
+             .options(contains_eager(Occurrence.deliverable).contains_eager(Deliverable.agreement),
+                      contains_eager(Occurrence.deliverable).joinedload(Deliverable.responsible_organization),
                       selectinload(Occurrence.submissions)))
     window_end = today + relativedelta(days=due_window())
     status = filters.status

@@ -86,6 +86,13 @@ def local_date(moment: datetime) -> date:
     return moment.astimezone(CASABLANCA).date()
 
 
+def local_midnight(day: date) -> datetime:
+    """The moment `day` begins in Casablanca: local_date(m) < day exactly when m < local_midnight(day)."""
+    from app.scheduler import CASABLANCA
+
+    return datetime.combine(day, datetime.min.time(), tzinfo=CASABLANCA)
+
+
 def _threshold(days_left: int, thresholds: tuple[int, ...]) -> int | None:
     """The smallest threshold not below days_left: 7 for 5 days left with (7, 1); None if too early."""
     fitting = [t for t in thresholds if days_left <= t]

@@ -11,7 +11,7 @@ from datetime import date
 
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import Agreement
 from app.core.permissions import can, visible_agreements_clause
@@ -83,7 +83,7 @@ def build_timeline(user, group_by: str, today: date) -> Timeline:
     agreements = db.session.scalars(
         select(Agreement).where(visible_agreements_clause(user),
                                 or_(Agreement.signed_on.is_not(None), Agreement.effective_on.is_not(None)))
-        .options(selectinload(Agreement.parties), selectinload(Agreement.signing_event))
+        .options(selectinload(Agreement.parties), joinedload(Agreement.signing_event))
         .order_by(Agreement.signed_on, Agreement.reference)
     ).all()
     undated = db.session.scalar(

@@ -56,13 +56,18 @@ def current_definitions() -> dict[str, WorkflowDefinition]:
 def definition_for(agreement) -> WorkflowDefinition:
     """The definition the agreement runs on: its frozen version, or today's for a new one."""
     if agreement.workflow_version_id is not None:
-        version = agreement.workflow_version or db.session.get(WorkflowVersion, agreement.workflow_version_id)
-        cached = _parsed_versions.get(version.checksum)
-        if cached is None:
-            cached = parse_definition(version.body, f"{version.type} v{version.version}")
-            _parsed_versions[version.checksum] = cached
-        return cached
+        return version_definition(agreement.workflow_version
+                                  or db.session.get(WorkflowVersion, agreement.workflow_version_id))
     return current_definitions()[agreement.type]
+
+
+def version_definition(version: WorkflowVersion) -> WorkflowDefinition:
+    """A frozen version's definition, parsed once per process."""
+    cached = _parsed_versions.get(version.checksum)
+    if cached is None:
+        cached = parse_definition(version.body, f"{version.type} v{version.version}")
+        _parsed_versions[version.checksum] = cached
+    return cached
 
 
 def pin_definition(agreement) -> None:
@@ -239,7 +244,7 @@ def active_delegators(user, today: date) -> list:
     return cache[key]
 
 
-def _slot_of(step: ApprovalStep, person) -> int | None:
+def slot_of(step: ApprovalStep, person) -> int | None:
     for index, slot in enumerate(step.slots):
         kind, value = slot.split(":", 1)
         if (kind == "user" and person.email == value) or (kind == "role" and person.role == value):
@@ -249,7 +254,7 @@ def _slot_of(step: ApprovalStep, person) -> int | None:
 
 def _eligibility(step: ApprovalStep, round_: ApprovalRound, acting, identity) -> str | None:
     """None when `acting` may approve this step as `identity` (themselves or a delegator)."""
-    if _slot_of(step, identity) is None:
+    if slot_of(step, identity) is None:
         return _("You are not an approver of this step.")
     if step.exclude_requester and round_.requested_by_id in (acting.id, identity.id):
         return _("The person who asked for approval cannot approve it (four-eyes rule).")
@@ -257,8 +262,8 @@ def _eligibility(step: ApprovalStep, round_: ApprovalRound, acting, identity) ->
     if any(d.counted_user_id == identity.id for d in status["approvals"]):
         return _("%(name)s has already approved this step.", name=identity.full_name)
     if step.mode == "sequential":
-        slot = _slot_of(step, identity)
-        filled = {_slot_of(step, d.counted_user) for d in status["approvals"]}
+        slot = slot_of(step, identity)
+        filled = {slot_of(step, d.counted_user) for d in status["approvals"]}
         if any(index not in filled for index in range(slot)):
             return _("Waiting for the approvers before you in this step.")
     if len(status["approvals"]) >= step.quorum and not (status["missing_roles"] or status["missing_users"]):
@@ -275,7 +280,7 @@ def _could_ever_approve(transition: Transition, user, today: date) -> bool:
     if user is None or user.role in ("partner", "auditor"):
         return False
     people = [user, *active_delegators(user, today)]
-    return any(_slot_of(step, person) is not None for step in transition.approval.steps for person in people)
+    return any(slot_of(step, person) is not None for step in transition.approval.steps for person in people)
 
 
 def _approval_option(agreement, transition: Transition, user, today: date) -> ActionOption:
