@@ -122,18 +122,27 @@ def _history(created, now: datetime):
 
 
 @contextmanager
-def counting_queries():
-    """Collect the SQL statements sent while the block runs (savepoints aside)."""
-    statements: list[str] = []
+def captured_statements(*, skip_savepoints: bool = True):
+    """Collect (statement, parameters) of the SQL sent while the block runs (savepoints aside)."""
+    statements: list[tuple[str, object]] = []
 
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-            statements.append(statement)
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if not (skip_savepoints and statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))):
+            statements.append((statement, parameters))
 
     # The tests run on one connection (see conftest._transaction): listen to the engine it came from.
     engine = db.session.get_bind().engine
-    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "before_cursor_execute", keep)
     try:
         yield statements
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "before_cursor_execute", keep)
+
+
+@contextmanager
+def counting_queries():
+    """The SQL statements sent while the block runs, as text (filled when the block ends)."""
+    texts: list[str] = []
+    with captured_statements() as statements:
+        yield texts
+    texts.extend(statement for statement, _parameters in statements)

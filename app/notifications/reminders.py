@@ -10,34 +10,54 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache, cached_property, partial
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from app.core.db import is_lock_conflict
 from app.core.errors import ConcurrentChange
 from app.core.i18n import localized
 from app.extensions import db
-from app.notifications.services import Notice, app_path, already_recorded, notify_once
+from app.notifications.models import ReminderSent
+from app.notifications.services import Notice, app_path, notify_once
 
 log = logging.getLogger("sharaka.reminders")
 LOCK_RETRIES = 5
+BATCH = 500  # reminders written per transaction
+KEYS_PER_QUERY = 500  # bound parameters per IN (…), well under every database's limit
 
 
 @dataclass
 class Candidate:
+    """A reminder a rule found due: its natural key, and its notice (or how to build it: a pass
+    builds the notices of the reminders not sent yet only, so a repeat pass builds none)."""
+
     rule: str
     occurrence_key: str
     recipient: object
-    notice: Notice
+    notice_or_maker: Notice | Callable[[], Notice]
+    object_type: str = "-"
+    object_id: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.notice_or_maker, Notice):
+            self.object_type = self.notice_or_maker.object_type or "-"
+            self.object_id = self.notice_or_maker.object_id or 0
+
+    @cached_property
+    def notice(self) -> Notice:
+        made = self.notice_or_maker
+        return made if isinstance(made, Notice) else made()
 
     @property
     def key(self) -> tuple:
-        return (self.rule, self.notice.object_type, self.notice.object_id, self.recipient.id, self.occurrence_key)
+        return (self.rule, self.object_type, self.object_id, self.recipient.id, self.occurrence_key[:60])
 
 
 @dataclass
@@ -52,14 +72,30 @@ def texts(obj, name: str) -> dict[str, str]:
     return {lang: localized(obj, name, lang) or "" for lang in ("ar", "fr", "en")}
 
 
-def _users_with_role(role: str) -> list:
-    from app.auth.models import User
+class People:
+    """The active accounts a pass may address, loaded once: ministry staff by id and role,
+    partner users by organisation (one query, instead of one per reminder)."""
 
-    return list(db.session.scalars(select(User).where(User.role == role, User.is_active_account.is_(True))
-                                   .order_by(User.id)))
+    def __init__(self):
+        from app.auth.models import User
+
+        users = db.session.scalars(select(User).where(User.is_active_account.is_(True)).order_by(User.id)).all()
+        self.staff = [user for user in users if user.role != "partner"]
+        self.by_id = {user.id: user for user in users}
+        self.partners: dict[int, list] = defaultdict(list)
+        for user in users:
+            if user.role == "partner" and user.organization_id is not None:
+                self.partners[user.organization_id].append(user)
+
+    def with_role(self, role: str) -> list:
+        return [user for user in self.staff if user.role == role]
+
+    def of_partner(self, organization_id: int | None, is_home: bool) -> list:
+        return [] if organization_id is None or is_home else self.partners.get(organization_id, [])
 
 
 def _partner_users(organization) -> list:
+    """The active partner users of `organization` (event notices; a pass uses People instead)."""
     from app.auth.models import User
 
     if organization is None or organization.is_home:
@@ -105,67 +141,91 @@ def agreement_params(agreement) -> dict:
 
 # --- the rules -------------------------------------------------------------------------
 
-def deliverable_candidates(today: date, managers: list) -> list[Candidate]:
+def deliverable_candidates(today: date, people: People) -> list[Candidate]:
+    """Occurrences still owed on active agreements, due within the furthest threshold or overdue.
+    Read as plain columns: a notice is built only for a reminder not sent yet."""
     from app.agreements.models import Agreement
     from app.deliverables.models import Deliverable, Occurrence
-    from app.workflow.engine import definition_for
+    from app.organizations.models import Organization
 
-    definitions_by_agreement = {}
     horizon = max((max(p.deliverable_due_days or (0,)) for p in _policies_in_use()), default=0)
-    occurrences = db.session.scalars(
-        select(Occurrence).join(Deliverable).join(Agreement, Deliverable.agreement_id == Agreement.id)
+    rows = db.session.execute(
+        select(Occurrence.id, Occurrence.due_on, Deliverable.responsible_organization_id, Organization.is_home,
+               Agreement.owner_id, Agreement.workflow_version_id, Agreement.type)
+        .select_from(Occurrence).join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
+        .join(Agreement, Deliverable.agreement_id == Agreement.id)
+        .join(Organization, Organization.id == Deliverable.responsible_organization_id)
         .where(Occurrence.status.in_(("pending", "sent_back")), Agreement.state == "active",
                Occurrence.due_on <= today + timedelta(days=horizon))
-        .options(selectinload(Occurrence.deliverable).selectinload(Deliverable.agreement))
         .order_by(Occurrence.due_on, Occurrence.id)).all()
+    managers = _people(people.with_role("manager"))
     candidates = []
-    for occurrence in occurrences:
-        deliverable = occurrence.deliverable
-        agreement = deliverable.agreement
-        if agreement.id not in definitions_by_agreement:
-            definitions_by_agreement[agreement.id] = definition_for(agreement).reminders
-        policy = definitions_by_agreement[agreement.id]
-        days_left = (occurrence.due_on - today).days
-        params = {**agreement_params(agreement), "deliverable": texts(deliverable, "title"),
-                  "due_on": occurrence.due_on.isoformat(),
-                  "responsible": texts(deliverable.responsible_organization, "name")}
-        link = app_path("deliverables.view_occurrence", occurrence_id=occurrence.id)
-        people = _people(_partner_users(deliverable.responsible_organization), [agreement.owner])
-        common = {"object_type": "deliverable_occurrences", "object_id": occurrence.id, "link": link}
+    for row in rows:
+        policy = _policy_of(row.workflow_version_id, row.type)
+        days_left = (row.due_on - today).days
+        recipients = _people(people.of_partner(row.responsible_organization_id, row.is_home),
+                             [people.by_id.get(row.owner_id)])
+        common = {"object_type": "deliverable_occurrences", "object_id": row.id}
         if days_left >= 0:
             threshold = _threshold(days_left, policy.deliverable_due_days)
             if threshold is None:
                 continue
-            notice = Notice(kind="deliverable_due", category="deliverable_due",
-                            params={**params, "days": days_left}, **common)
-            candidates += [Candidate("deliverable_due", f"{occurrence.due_on}:{threshold}d", person, notice)
-                           for person in people]
+            make = partial(_deliverable_notice, row.id, "deliverable_due", "deliverable_due", days_left)
+            candidates += [Candidate("deliverable_due", f"{row.due_on}:{threshold}d", person, make, **common)
+                           for person in recipients]
             continue
         overdue = -days_left
         week = (overdue - 1) // policy.deliverable_overdue_every_days
-        notice = Notice(kind="deliverable_overdue", category="deliverable_overdue",
-                        params={**params, "days": overdue}, **common)
-        candidates += [Candidate("deliverable_overdue", f"{occurrence.due_on}:w{week}", person, notice)
-                       for person in people]
+        make = partial(_deliverable_notice, row.id, "deliverable_overdue", "deliverable_overdue", overdue)
+        candidates += [Candidate("deliverable_overdue", f"{row.due_on}:w{week}", person, make, **common)
+                       for person in recipients]
         if overdue > policy.deliverable_escalate_after_days:
-            notice = Notice(kind="deliverable_escalated", category="deliverable_overdue",
-                            params={**params, "days": overdue}, **common)
-            candidates += [Candidate("deliverable_escalated", f"{occurrence.due_on}:w{week}", person, notice)
-                           for person in _people(managers)]
+            make = partial(_deliverable_notice, row.id, "deliverable_escalated", "deliverable_overdue", overdue)
+            candidates += [Candidate("deliverable_escalated", f"{row.due_on}:w{week}", person, make, **common)
+                           for person in managers]
     return candidates
 
 
-def approval_candidates(today: date, managers: list) -> list[Candidate]:
-    from app.agreements.models import Agreement
-    from app.workflow.models import ApprovalRound
+def _deliverable_notice(occurrence_id: int, kind: str, category: str, days: int) -> Notice:
+    from app.deliverables.models import Occurrence
 
-    rounds = db.session.scalars(
-        select(ApprovalRound).join(Agreement, ApprovalRound.agreement_id == Agreement.id)
-        .where(ApprovalRound.status == "open", ApprovalRound.from_state == Agreement.state)
-        .options(selectinload(ApprovalRound.decisions)).order_by(ApprovalRound.id)).all()
+    occurrence = db.session.get(Occurrence, occurrence_id)  # loaded in bulk by _load_objects
+    deliverable = occurrence.deliverable
+    agreement = deliverable.agreement
+    params = {**agreement_params(agreement), "deliverable": texts(deliverable, "title"),
+              "due_on": occurrence.due_on.isoformat(),
+              "responsible": texts(deliverable.responsible_organization, "name"), "days": days}
+    return Notice(kind=kind, category=category, params=params,
+                  link=app_path("deliverables.view_occurrence", occurrence_id=occurrence.id),
+                  object_type="deliverable_occurrences", object_id=occurrence.id)
+
+
+def _policy_of(version_id: int | None, agreement_type: str):
+    """The reminder policy of the definition an agreement runs on, from its columns."""
+    from app.workflow.engine import current_definitions, version_definition
+    from app.workflow.models import WorkflowVersion
+
+    if version_id is None:
+        return current_definitions()[agreement_type].reminders
+    return version_definition(db.session.get(WorkflowVersion, version_id)).reminders
+
+
+def approval_candidates(today: date, people: People) -> list[Candidate]:
+    """Open rounds whose current step waited past its SLA: the database finds them
+    (app/workflow/queries.py), so rounds still within their SLA are never read."""
+    from app.agreements.models import Agreement
+    from app.workflow.models import ApprovalDecision, ApprovalRound
+    from app.workflow.queries import late_round_clause
+
+    rows = db.session.execute(
+        select(ApprovalRound, Agreement).join(Agreement, ApprovalRound.agreement_id == Agreement.id)
+        .where(late_round_clause(today, local_midnight))
+        .options(selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user))
+        .order_by(ApprovalRound.id)).all()
+    managers = _people(people.with_role("manager"))
     candidates = []
-    for round_ in rounds:
-        waiting = waiting_approval(round_)
+    for round_, _agreement in rows:
+        waiting = waiting_approval(round_, staff=people.staff)
         if waiting is None or waiting[3] is None:  # no deadline on this step
             continue
         agreement, step, started, sla, approvers = waiting
@@ -182,13 +242,14 @@ def approval_candidates(today: date, managers: list) -> list[Candidate]:
         if waited > sla * policy_factor:
             notice = Notice(kind="approval_escalated", category="approval_overdue", params=params, **common)
             candidates += [Candidate("approval_escalated", f"{step.name}:sla{policy_factor}", person, notice)
-                           for person in _people(managers)]
+                           for person in managers]
     return candidates
 
 
-def waiting_approval(round_):
+def waiting_approval(round_, staff: list | None = None):
     """(agreement, current step, since when it waits, its SLA in days or None, who may approve it now),
-    or None when the round has no step left to decide."""
+    or None when the round has no step left to decide. `staff`: the active ministry accounts, when
+    the caller loaded them already (a reminder pass), else they are asked for."""
     from app.auth.models import User
     from app.workflow.engine import _eligibility, current_step, definition_for
 
@@ -205,10 +266,14 @@ def waiting_approval(round_):
     earlier_steps = {s.name for s in transition.approval.steps[:transition.approval.steps.index(step)]}
     decided = [d.decided_at for d in round_.decisions if d.step in earlier_steps]
     started = max(decided) if decided else round_.requested_at
-    candidates = db.session.scalars(select(User).where(
-        User.is_active_account.is_(True), User.role != "partner",
-        or_(User.role.in_(step.roles or ("-",)), func.lower(User.email).in_(step.users or ("-",))))
-        .order_by(User.id)).all()
+    if staff is None:
+        candidates = db.session.scalars(select(User).where(
+            User.is_active_account.is_(True), User.role != "partner",
+            or_(User.role.in_(step.roles or ("-",)), func.lower(User.email).in_(step.users or ("-",))))
+            .order_by(User.id)).all()
+    else:
+        candidates = [person for person in staff
+                      if person.role in step.roles or person.email.lower() in step.users]
     approvers = [person for person in candidates if _eligibility(step, round_, person, person) is None]
     return agreement, step, started, sla, approvers
 
@@ -225,7 +290,7 @@ def _policy(agreement):
     return definition_for(agreement).reminders
 
 
-def ending_candidates(today: date, managers: list) -> list[Candidate]:
+def ending_candidates(today: date, people: People) -> list[Candidate]:
     from app.agreements.models import Agreement
 
     horizon = max((max(p.ending_days or (0,)) for p in _policies_in_use()), default=0)
@@ -246,7 +311,7 @@ def ending_candidates(today: date, managers: list) -> list[Candidate]:
                         object_type="agreements", object_id=agreement.id)
         # The end date is in the key: an amendment that extends it re-arms the reminders.
         candidates += [Candidate("agreement_ending", f"{agreement.expires_on}:{threshold}d", person, notice)
-                       for person in _people([agreement.owner], managers)]
+                       for person in _people([agreement.owner], people.with_role("manager"))]
     return candidates
 
 
@@ -267,21 +332,37 @@ def _policies_in_use() -> list:
     return [d.reminders for d in _definitions()] + [definition_for(a).reminders for a in pinned]
 
 
-def stalled_candidates(today: date, managers: list) -> list[Candidate]:
-    """Agreements idle in a working state past its SLA (states waiting for approvals have their own rule)."""
+def stalled_candidates(today: date, people: People) -> list[Candidate]:
+    """Agreements idle in a working state past its SLA (states waiting for approvals have their own rule).
+    The database keeps only those whose every sign of activity is older than their state's SLA."""
     from app.agreements.models import Agreement
     from app.workflow.engine import definition_for
     from app.workflow.models import NegotiationRound
+    from app.workflow.queries import per_definition
 
-    states_with_sla = {name for d in _definitions() for name, state in d.states.items()
-                       if state.sla_days and state.kind != "final"}
-    if not states_with_sla:
-        return []
+    managers = people.with_role("manager")
     last_round = (select(NegotiationRound.agreement_id, func.max(NegotiationRound.sent_at).label("sent_at"))
                   .group_by(NegotiationRound.agreement_id).subquery())
+
+    def idle_too_long(definition):
+        if not definition.reminders.stalled:
+            return None
+        clauses = []
+        for name, state in definition.states.items():
+            if not state.sla_days or state.kind == "final" or any(
+                    t.approval is not None for t in definition.transitions_from(name)):
+                continue
+            # idle > sla  <=>  the local date of the last activity < today - sla  <=>  every moment < cutoff
+            cutoff = local_midnight(today - timedelta(days=state.sla_days))
+            clauses.append(and_(Agreement.state == name,
+                                or_(Agreement.state_entered_at.is_(None), Agreement.state_entered_at < cutoff),
+                                or_(Agreement.updated_at.is_(None), Agreement.updated_at < cutoff),
+                                or_(last_round.c.sent_at.is_(None), last_round.c.sent_at < cutoff)))
+        return or_(*clauses) if clauses else None
+
     rows = db.session.execute(
         select(Agreement, last_round.c.sent_at).outerjoin(last_round, last_round.c.agreement_id == Agreement.id)
-        .where(Agreement.state.in_(states_with_sla)).order_by(Agreement.id)).all()
+        .where(per_definition(idle_too_long)).order_by(Agreement.id)).all()
     candidates = []
     for agreement, last_round_at in rows:
         definition = definition_for(agreement)
@@ -311,23 +392,29 @@ def stalled_candidates(today: date, managers: list) -> list[Candidate]:
     return candidates
 
 
-def digest_candidates(now: datetime, today: date, managers: list) -> list[Candidate]:
-    """Monday 08:00 (Casablanca) onwards, once per ISO week, to each manager."""
+def digest_candidates(now: datetime, today: date, people: People) -> list[Candidate]:
+    """Monday 08:00 (Casablanca) onwards, once per ISO week, to each manager. The summary is
+    computed only when a manager has not had this week's digest yet, once for all of them."""
     from app.scheduler import CASABLANCA
 
     local = now.astimezone(CASABLANCA)
     monday = local.date() - timedelta(days=local.weekday())
     if local.weekday() == 0 and local.hour < 8:
         return []
+    managers = people.with_role("manager")
     if not managers:
         return []
-    summary = portfolio_summary(today)
     iso_year, iso_week, _ = monday.isocalendar()
-    notice = Notice(kind="weekly_digest", category="weekly_digest",
-                    params={"week_of": monday.isoformat(), "approvals_count": len(summary["approvals"]),
-                            "overdue_count": len(summary["overdue"]), "ending_count": len(summary["ending"])},
-                    link=app_path("main.home"), object_type="digest", object_id=0, extra=summary)
-    return [Candidate("weekly_digest", f"{iso_year}-W{iso_week:02d}", person, notice) for person in managers]
+
+    @cache
+    def notice() -> Notice:
+        summary = portfolio_summary(today)
+        return Notice(kind="weekly_digest", category="weekly_digest",
+                      params={"week_of": monday.isoformat(), "approvals_count": len(summary["approvals"]),
+                              "overdue_count": len(summary["overdue"]), "ending_count": len(summary["ending"])},
+                      link=app_path("main.home"), object_type="digest", object_id=0, extra=summary)
+    return [Candidate("weekly_digest", f"{iso_year}-W{iso_week:02d}", person, notice, object_type="digest")
+            for person in managers]
 
 
 def portfolio_summary(today: date) -> dict:
@@ -337,11 +424,10 @@ def portfolio_summary(today: date) -> dict:
     from app.workflow.models import ApprovalRound
 
     approvals = []
-    for round_ in db.session.scalars(select(ApprovalRound).join(Agreement, ApprovalRound.agreement_id == Agreement.id)
-                                     .where(ApprovalRound.status == "open",
-                                            ApprovalRound.from_state == Agreement.state)
-                                     .order_by(ApprovalRound.requested_at)):
-        agreement = _agreement_of(round_)
+    for round_, agreement in db.session.execute(
+            select(ApprovalRound, Agreement).join(Agreement, ApprovalRound.agreement_id == Agreement.id)
+            .where(ApprovalRound.status == "open", ApprovalRound.from_state == Agreement.state)
+            .order_by(ApprovalRound.requested_at)):
         approvals.append({"reference": agreement.reference, "title": texts(agreement, "title"),
                           "since": local_date(round_.requested_at).isoformat(),
                           "days": (today - local_date(round_.requested_at)).days,
@@ -350,7 +436,9 @@ def portfolio_summary(today: date) -> dict:
     for occurrence in db.session.scalars(
             select(Occurrence).join(Deliverable).join(Agreement, Deliverable.agreement_id == Agreement.id)
             .where(Occurrence.status.in_(("pending", "sent_back")), Occurrence.due_on < today,
-                   Agreement.state == "active").order_by(Occurrence.due_on)):
+                   Agreement.state == "active").order_by(Occurrence.due_on)
+            .options(contains_eager(Occurrence.deliverable).contains_eager(Deliverable.agreement),
+                     contains_eager(Occurrence.deliverable).joinedload(Deliverable.responsible_organization))):
         deliverable = occurrence.deliverable
         overdue.append({"reference": deliverable.agreement.reference, "deliverable": texts(deliverable, "title"),
                         "responsible": texts(deliverable.responsible_organization, "name"),
@@ -379,52 +467,103 @@ def portfolio_summary(today: date) -> dict:
 # --- a pass ----------------------------------------------------------------------------
 
 def candidates_at(now: datetime) -> list[Candidate]:
+    """Every reminder the rules find due at `now`, sent already or not."""
     today = local_date(now)
-    managers = _users_with_role("manager")
-    found = (deliverable_candidates(today, managers) + approval_candidates(today, managers)
-             + ending_candidates(today, managers) + stalled_candidates(today, managers)
-             + digest_candidates(now, today, managers))
+    people = People()
+    found = (deliverable_candidates(today, people) + approval_candidates(today, people)
+             + ending_candidates(today, people) + stalled_candidates(today, people)
+             + digest_candidates(now, today, people))
     # A fixed order: two processes inserting the same keys take their locks in the same order.
     return sorted(found, key=lambda c: tuple(str(part) for part in c.key))
 
 
+def unsent(candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates whose natural key is not recorded yet. The keys a pass computes are few
+    (a due date and a threshold or a week, a step, a week of the year), so the recorded rows
+    are read by key, a few hundred at a time, instead of asking once per candidate."""
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for candidate in candidates:
+        wanted[candidate.object_type].add(candidate.occurrence_key[:60])
+    recorded = set()
+    for object_type, keys in wanted.items():
+        keys = sorted(keys)
+        for start in range(0, len(keys), KEYS_PER_QUERY):
+            recorded.update(db.session.execute(
+                select(ReminderSent.rule, ReminderSent.object_type, ReminderSent.object_id,
+                       ReminderSent.recipient_id, ReminderSent.occurrence_key)
+                .where(ReminderSent.object_type == object_type,
+                       ReminderSent.occurrence_key.in_(keys[start:start + KEYS_PER_QUERY]))).tuples())
+    return [candidate for candidate in candidates if candidate.key not in recorded]
+
+
+def _load_objects(candidates: list[Candidate]) -> None:
+    """Bring the occurrences the notices of `candidates` describe into the session, in bulk."""
+    from app.deliverables.models import Deliverable, Occurrence
+
+    ids = sorted({c.object_id for c in candidates if c.object_type == "deliverable_occurrences"})
+    for start in range(0, len(ids), KEYS_PER_QUERY):
+        db.session.scalars(select(Occurrence).where(Occurrence.id.in_(ids[start:start + KEYS_PER_QUERY]))
+                           .options(joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),
+                                    joinedload(Occurrence.deliverable)
+                                    .joinedload(Deliverable.responsible_organization))).all()
+
+
 def preview(now: datetime) -> list[Candidate]:
     """What a pass at `now` would send, without sending or recording anything."""
-    return [c for c in candidates_at(now)
-            if not already_recorded(c.rule, c.notice.object_type, c.notice.object_id, c.recipient.id,
-                                    c.occurrence_key)]
+    return unsent(candidates_at(now))
 
 
 def run_pass(now: datetime) -> PassReport:
-    """Record and notify every reminder due at `now`; each in its own transaction."""
+    """Record and notify every reminder due at `now` and not sent yet.
+
+    The reading is done once; then the new reminders are written BATCH at a time, each batch in
+    its own transaction (one commit per reminder made a pass of thousands take minutes). The
+    natural key still decides: a reminder another process recorded meanwhile is skipped, and a
+    batch that meets a busy database is tried again whole.
+    """
     report = PassReport()
     candidates = candidates_at(now)
-    db.session.commit()  # end the reading transaction before writing, one reminder at a time
-    for candidate in candidates:
-        for attempt in range(LOCK_RETRIES):
-            try:
+    fresh = unsent(candidates)
+    report.already = len(candidates) - len(fresh)
+    db.session.commit()  # end the reading transaction before writing
+    for start in range(0, len(fresh), BATCH):
+        _write_batch(fresh[start:start + BATCH], report)
+    return report
+
+
+def _write_batch(batch: list[Candidate], report: PassReport) -> None:
+    for attempt in range(LOCK_RETRIES):
+        created = already = 0
+        try:
+            _load_objects(batch)
+            for candidate in batch:
                 if notify_once(candidate.recipient, candidate.notice, rule=candidate.rule,
                                occurrence_key=candidate.occurrence_key):
-                    report.created += 1
+                    created += 1
                 else:
-                    report.already += 1
-                db.session.commit()
+                    already += 1
+            db.session.commit()
+            report.created += created
+            report.already += already
+            return
+        except (ConcurrentChange, OperationalError) as error:
+            # Another process wrote at the same moment (SQLite allows one writer):
+            # try again; the natural key still prevents a second copy.
+            db.session.rollback()
+            if isinstance(error, OperationalError) and not is_lock_conflict(error):
                 break
-            except (ConcurrentChange, OperationalError) as error:
-                # Another process wrote at the same moment (SQLite allows one writer):
-                # try again; the natural key still prevents a second copy.
-                db.session.rollback()
-                if isinstance(error, OperationalError) and not is_lock_conflict(error):
-                    report.errors += 1
-                    log.exception("reminder %s failed", candidate.key)
-                    break
-                if attempt == LOCK_RETRIES - 1:
-                    report.errors += 1
-                    log.error("reminder %s: database busy, left for the next pass", candidate.key)
-                time.sleep(0.05 * (attempt + 1))
-            except Exception:
-                db.session.rollback()
-                report.errors += 1
-                log.exception("reminder %s failed", candidate.key)
-                break
-    return report
+            if attempt == LOCK_RETRIES - 1:
+                log.error("reminders: database busy, %d left for the next pass", len(batch))
+                report.errors += len(batch)
+                return
+            time.sleep(0.05 * (attempt + 1))
+        except Exception:
+            db.session.rollback()
+            break
+    if len(batch) == 1:
+        report.errors += 1
+        log.error("reminder %s failed; left for the next pass", batch[0].key)
+        return
+    # Something in the batch fails: write its reminders one by one, so only that one waits.
+    for candidate in batch:
+        _write_batch([candidate], report)

@@ -89,7 +89,16 @@ def ensure_version(definition: WorkflowDefinition) -> WorkflowVersion:
             db.session.add(version)
     except IntegrityError:  # another process registered the same version first
         return db.session.scalar(select(WorkflowVersion).where(WorkflowVersion.checksum == definition.checksum))
+    forget_definitions_in_use()
     return version
+
+
+def forget_definitions_in_use() -> None:
+    """A new version exists: the request's list of definitions in use (queries.definitions_in_use) is stale."""
+    from flask import g, has_app_context
+
+    if has_app_context():
+        g.pop("sharaka_definitions_in_use", None)
 
 
 def label(texts: dict[str, str]) -> str:

@@ -32,6 +32,7 @@ class ApprovalRound(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('open','approved','rejected','cancelled')", name="status_known"),
         Index("ix_approval_rounds_open", "agreement_id", "status"),
+        Index("ix_approval_rounds_status_requested", "status", "requested_at"),  # late approvals, oldest first
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
