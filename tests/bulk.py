@@ -102,7 +102,7 @@ def add_bulk_portfolio(world, count: int, start: int, today: date | None = None)
     db.session.execute(insert(AuditEvent), list(_history(created, now)))
     db.session.execute(insert(Notification), [
         {"user_id": user.id, "kind": "agreement_moved", "category": "agreement_activity",
-         "params": {"ref": row.reference, "state": row.state}, "link": f"/agreements/{row.id}",
+         "params": {"reference": row.reference, "state": {"fr": row.state}}, "link": f"/agreements/{row.id}",
          "object_type": "agreements", "object_id": row.id, "created_at": now}
         for row in created for user in (world.users["officer"], world.users["partner"])])
     db.session.commit()
