@@ -16,6 +16,7 @@ from app.core.models import utcnow
 from app.deliverables.models import Deliverable, Occurrence, Submission
 from app.extensions import db
 from app.notifications.models import Notification
+from app.workflow import engine
 from app.workflow.models import ApprovalDecision, ApprovalRound
 
 STATES = ("draft", "internal_review", "negotiation", "signature", "signed", "active", "suspended", "expired",
@@ -41,6 +42,8 @@ def add_bulk_portfolio(world, count: int, start: int, today: date | None = None)
     owners = [world.users["officer"].id, world.users["other_officer"].id, world.users["manager"].id]
     partners = [world.partner_a.id, world.partner_b.id]
     now = utcnow()
+    # Half the agreements run on a frozen definition version, as agreements that moved once do.
+    versions = {kind: engine.ensure_version(definition).id for kind, definition in engine.current_definitions().items()}
     rows = []
     for number in range(start, start + count):
         state = STATES[number % len(STATES)]
@@ -55,6 +58,7 @@ def add_bulk_portfolio(world, count: int, start: int, today: date | None = None)
             "signing_event_id": world.event.id if signed and number % 3 == 0 else None,
             "expires_on": today + timedelta(days=10 + number % 200) if signed else None,
             "state_entered_at": now - timedelta(days=number % 40), "version": 1,
+            "workflow_version_id": versions[("mou", "convention", "protocol")[number % 3]] if number % 2 else None,
             "created_at": now, "updated_at": now,
         })
     db.session.execute(insert(Agreement), rows)

@@ -55,10 +55,28 @@ def current_definitions() -> dict[str, WorkflowDefinition]:
 
 def definition_for(agreement) -> WorkflowDefinition:
     """The definition the agreement runs on: its frozen version, or today's for a new one."""
+    if "workflow_version" in agreement.__dict__ and agreement.workflow_version is not None:
+        return version_definition(agreement.workflow_version)  # set in this request (pin_definition)
     if agreement.workflow_version_id is not None:
-        return version_definition(agreement.workflow_version
-                                  or db.session.get(WorkflowVersion, agreement.workflow_version_id))
+        version = workflow_versions().get(agreement.workflow_version_id)
+        if version is None:  # registered since the request read them
+            forget_definitions_in_use()
+            version = workflow_versions()[agreement.workflow_version_id]
+        return version_definition(version)
     return current_definitions()[agreement.type]
+
+
+def workflow_versions() -> dict[int, WorkflowVersion]:
+    """Every frozen definition version by id, read once per request: they are a handful, and a
+    page that lists agreements on several versions would otherwise load them one by one."""
+    from flask import g, has_app_context
+
+    versions = g.get("sharaka_workflow_versions") if has_app_context() else None
+    if versions is None:
+        versions = {version.id: version for version in db.session.scalars(select(WorkflowVersion))}
+        if has_app_context():
+            g.sharaka_workflow_versions = versions
+    return versions
 
 
 def version_definition(version: WorkflowVersion) -> WorkflowDefinition:
@@ -99,6 +117,7 @@ def forget_definitions_in_use() -> None:
 
     if has_app_context():
         g.pop("sharaka_definitions_in_use", None)
+        g.pop("sharaka_workflow_versions", None)
 
 
 def label(texts: dict[str, str]) -> str:

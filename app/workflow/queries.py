@@ -15,10 +15,9 @@ from flask import g, has_app_context
 from sqlalchemy import and_, exists, false, func, or_, select
 
 from app.agreements.models import Agreement
-from app.extensions import db
 from app.workflow import engine
 from app.workflow.definitions import ApprovalStep, WorkflowDefinition
-from app.workflow.models import ApprovalDecision, ApprovalRound, WorkflowVersion
+from app.workflow.models import ApprovalDecision, ApprovalRound
 
 
 def definitions_in_use() -> list[tuple[object, WorkflowDefinition]]:
@@ -30,7 +29,7 @@ def definitions_in_use() -> list[tuple[object, WorkflowDefinition]]:
     pairs: list[tuple[object, WorkflowDefinition]] = [
         (and_(Agreement.workflow_version_id.is_(None), Agreement.type == type_), definition)
         for type_, definition in engine.current_definitions().items()]
-    for version in db.session.scalars(select(WorkflowVersion)):
+    for version in engine.workflow_versions().values():
         pairs.append((Agreement.workflow_version_id == version.id, engine.version_definition(version)))
     if has_app_context():
         g.sharaka_definitions_in_use = pairs
