@@ -16,7 +16,7 @@ from sqlalchemy import and_, exists, false, func, or_, select
 
 from app.agreements.models import Agreement
 from app.workflow import engine
-from app.workflow.definitions import ApprovalStep, WorkflowDefinition
+from app.workflow.definitions import WorkflowDefinition
 from app.workflow.models import ApprovalDecision, ApprovalRound
 
 
