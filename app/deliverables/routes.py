@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.agreements.models import Agreement
 from app.core.errors import DomainError
-from app.core.exports import download
+from app.core.exports import download, too_long_for_xlsx, xlsx_refused
 from app.core.responses import done, form_errors, refused
 from app.core.forms import apply_field_errors
 from app.core.pagination import paginate
@@ -59,6 +59,8 @@ def export_deliverables(fmt: str):
     require(current_user, "deliverable.list")
     # Exactly the list on screen: invalid filters are ignored there, so here too.
     filters = _read_filters()[1]
+    if fmt == "xlsx" and too_long_for_xlsx(services.occurrences_query(current_user, filters, date.today())):
+        return xlsx_refused("deliverables.list_deliverables")
     headings, rows = services.export_table(current_user, filters, date.today())
     return download(headings, rows, fmt=fmt, name="deliverables", title=_("Deliverables"))
 
