@@ -26,6 +26,7 @@ from app.extensions import db
 from app.notifications.models import Notification
 from app.organizations.models import Organization
 from app.workflow.models import ApprovalDecision, ApprovalRound, NegotiationRound
+from app.workflow.stage_history import rebuild
 
 # Stage mix of a living portfolio: most agreements in force or finished, a tenth being drafted.
 STATES = [("draft", 10), ("internal_review", 6), ("negotiation", 8), ("signature", 4), ("signed", 3),
@@ -133,6 +134,12 @@ def build(agreements: int, *, seed: int = 18, today: date | None = None) -> dict
     counts = _deliverables(rng, created_rows, partner_of, home.id, today, now)
     counts.update(_workflow(rng, created_rows, staff, now))
     counts["audit_events"] = _audit(rng, created_rows, now)
+    progress = Progress("stays in stages", len(created_rows))
+    for start in range(0, len(created_rows), CHUNK):
+        chunk = [row.id for row in created_rows[start:start + CHUNK]]
+        rebuild(db.session.connection(), chunk)  # bulk rows bypass the flush listener
+        progress.add(len(chunk))
+    progress.end()
     _notifications(created_rows, staff, now)
     db.session.commit()
     counts["agreements"] = agreements

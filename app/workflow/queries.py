@@ -57,7 +57,7 @@ def over_state_sla(since, today: date):
     def rule(definition: WorkflowDefinition):
         by_sla: dict[int, list[str]] = {}
         for name, state in definition.states.items():
-            if state.sla_days is not None:
+            if state.sla_days is not None and state.kind != "final":
                 by_sla.setdefault(state.sla_days, []).append(name)
         if not by_sla:
             return None
