@@ -31,6 +31,7 @@ ENDING_WITHIN_DAYS = 90
 IN_FORCE = ("signed", "active", "suspended")
 LISTED = 5  # rows a card lists before "see all"
 ACTIONS_LISTED = 10
+ORGANIZATIONS_LISTED = 10  # partners an organisation card lists
 
 
 @dataclass
@@ -223,16 +224,18 @@ def late_approvals(user, today: date, *, limit: int = LISTED) -> LateApprovals:
     return LateApprovals(total=total, oldest=sorted(late, key=lambda item: item.since))
 
 
-def overdue_by_organization(user, today: date) -> list[Count]:
-    """Overdue deliverables (pending, past their due date) per responsible organisation, most first."""
+def overdue_by_organization(user, today: date, *, limit: int = ORGANIZATIONS_LISTED) -> tuple[list[Count], int]:
+    """Overdue deliverables (pending, past their due date) per responsible organisation: the `limit`
+    with most, and how many overdue in all."""
     counts = (_occurrences(user, Deliverable.responsible_organization_id.label("organization_id"),
                            func.count().label("overdue"))
               .where(Occurrence.status == "pending", Occurrence.due_on < today)
               .group_by(Deliverable.responsible_organization_id).subquery())
-    rows = db.session.execute(select(Organization, counts.c.overdue)
-                              .join(counts, counts.c.organization_id == Organization.id)).all()
-    result = [Count(organization.id, organization.name, overdue) for organization, overdue in rows]
-    return sorted(result, key=lambda row: (-row.value, row.label))
+    rows = db.session.execute(select(Organization, counts.c.overdue, func.sum(counts.c.overdue).over())
+                              .join(counts, counts.c.organization_id == Organization.id)
+                              .order_by(counts.c.overdue.desc(), Organization.slug).limit(limit)).all()
+    result = [Count(organization.id, organization.name, overdue) for organization, overdue, _total in rows]
+    return sorted(result, key=lambda row: (-row.value, row.label)), int(rows[0][2]) if rows else 0
 
 
 def signed_per_month(user, year: int) -> list[MonthCount]:
@@ -247,9 +250,9 @@ def signed_per_month(user, year: int) -> list[MonthCount]:
                        format_date(date(year, m, 1), "M"), counts.get(m, 0)) for m in range(1, 13)]
 
 
-def on_time_rates(user, today: date) -> list[OnTimeRate]:
+def on_time_rates(user, today: date, *, limit: int = ORGANIZATIONS_LISTED) -> list[OnTimeRate]:
     """Per responsible organisation: of the occurrences due so far that were handed in, how many
-    were first handed in on or before their due date. Worst first.
+    were first handed in on or before their due date. The `limit` worst first.
 
     submitted_at is a UTC moment; its date is compared with the due date as a UTC date. Casablanca
     is UTC+1 most of the year, so a hand-in in the first hour after midnight on the day after the
@@ -264,8 +267,11 @@ def on_time_rates(user, today: date) -> list[OnTimeRate]:
              .join(first, first.c.occurrence_id == Occurrence.id)
              .where(Occurrence.due_on <= today)
              .group_by(Deliverable.responsible_organization_id).subquery())
+    # Worst first, and only the first few: a government has hundreds of partners.
     rows = db.session.execute(select(Organization, rates.c.handed_in, rates.c.on_time)
-                              .join(rates, rates.c.organization_id == Organization.id)).all()
+                              .join(rates, rates.c.organization_id == Organization.id)
+                              .order_by(rates.c.on_time * 1.0 / rates.c.handed_in, Organization.slug)
+                              .limit(limit)).all()
     result = [OnTimeRate(organization, int(handed_in), int(on_time or 0)) for organization, handed_in, on_time in rows]
     return sorted(result, key=lambda rate: (rate.on_time / rate.handed_in, rate.organization.name))
 
@@ -273,12 +279,14 @@ def on_time_rates(user, today: date) -> list[OnTimeRate]:
 def portfolio_home(user, today: date) -> dict:
     """Everything the portfolio dashboard shows (managers; auditors and admins read it)."""
     by_state, by_type = portfolio_counts(user)
+    overdue, overdue_total = overdue_by_organization(user, today)
     return {
         "by_state": by_state,
         "by_type": by_type,
         "total": sum(row.value for row in by_state),
         "late_approvals": late_approvals(user, today),
-        "overdue": overdue_by_organization(user, today),
+        "overdue": overdue,
+        "overdue_total": overdue_total,
         "ending": ending_soon(user, today),
         "signed": signed_per_month(user, today.year),
         "year": today.year,

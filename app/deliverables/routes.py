@@ -28,6 +28,9 @@ from app.deliverables.models import STATUS_LABELS, Deliverable, SubmissionFile
 from app.extensions import db
 from app.organizations.models import Organization
 
+# Agreements the filter offers as a list; past it, the agreement page's link sets the filter.
+AGREEMENT_CHOICES = 200
+
 blueprint = Blueprint("deliverables", __name__)
 
 
@@ -208,9 +211,13 @@ def _plan(agreement, deliverable):
 def _fill_filter_choices(form: DeliverableFilterForm) -> None:
     form.status.choices = [("", _("All statuses")), ("open", _("To act on now"))] + [
         (key, str(label)) for key, label in STATUS_LABELS.items()]
-    agreements = db.session.execute(
-        select(Agreement.id, Agreement.reference).where(visible_agreements_clause(current_user))
-        .where(Agreement.id.in_(select(Deliverable.agreement_id))).order_by(Agreement.reference)).all()
+    with_plans = (select(Agreement.id, Agreement.reference).where(visible_agreements_clause(current_user))
+                  .where(Agreement.id.in_(select(Deliverable.agreement_id))))
+    agreements = db.session.execute(with_plans.order_by(Agreement.reference).limit(AGREEMENT_CHOICES + 1)).all()
+    if len(agreements) > AGREEMENT_CHOICES:
+        # Thousands of options help nobody: offer the one asked for (the agreement page links here).
+        wanted = request.args.get("agreement", type=int)
+        agreements = db.session.execute(with_plans.where(Agreement.id == wanted)).all() if wanted else []
     form.agreement.choices = [("", _("All agreements"))] + [(str(row.id), row.reference) for row in agreements]
     from app.core.permissions import visible_organizations_clause
 
