@@ -7,6 +7,7 @@ queries a dashboard costs does not grow with the portfolio.
 from __future__ import annotations
 
 import calendar
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -15,10 +16,12 @@ from sqlalchemy import and_, case, extract, func, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from app.agreements.models import AGREEMENT_STATES, AGREEMENT_TYPES, Agreement
+from app.core.audit import AuditEvent
 from app.core.pagination import first_with_total
 from app.core.permissions import visible_agreements_clause
 from app.deliverables.models import Deliverable, Occurrence, Submission
 from app.extensions import db
+from app.notifications.models import Notification
 from app.notifications.reminders import local_date, local_midnight
 from app.organizations.models import Organization
 from app.workflow.engine import current_step, definition_for, label
@@ -103,6 +106,20 @@ class MonthCount:
 
 
 # --- shared pieces -------------------------------------------------------------------------
+
+def dashboard_version(user, now: datetime, language: str) -> str:
+    """A fingerprint of everything a dashboard shows, from one query: every change writes an audit
+    row (so the trail's last id moves with any change, the reader's own included), the reader's
+    notices (the bell), the day (days waiting, what is due) and the hour (the page's CSRF tokens
+    stay fresh). Equal fingerprints mean an identical page: a reload may be answered 304."""
+    last_change, last_notice, unread = db.session.execute(select(
+        select(func.max(AuditEvent.id)).scalar_subquery(),
+        select(func.max(Notification.id)).where(Notification.user_id == user.id).scalar_subquery(),
+        select(func.count(Notification.id)).where(Notification.user_id == user.id,
+                                                  Notification.read_at.is_(None)).scalar_subquery())).one()
+    raw = f"{user.id}:{user.role}:{user.language}:{language}:{now:%Y-%m-%dT%H}:{last_change}:{last_notice}:{unread}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
 
 def _ordered_counts(rows, labels: dict) -> list[Count]:
     """(key, count) rows in the order of `labels` (the lifecycle order for states), unknown keys last."""

@@ -271,3 +271,29 @@ def test_dashboard_queries_do_not_grow_with_the_portfolio(signed_in, world, role
     print(f"{role}: {len(small)} queries with 10 agreements, {len(large)} with 1,000")
     assert len(large) == len(small), "\n\n".join(
         [s[:200] for s in large if s not in small] + ["----"] + [s[:200] for s in small if s not in large])
+
+
+@pytest.mark.parametrize("role", ["officer", "manager"])
+def test_an_unchanged_dashboard_reloads_as_a_304_and_a_change_refreshes_it(signed_in, world, role):
+    client = signed_in(role)
+    first = client.get("/dashboard")
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and "no-cache" in first.headers["Cache-Control"]
+    with counting_queries() as statements:
+        again = client.get("/dashboard", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and not again.get_data()
+    assert len(statements) <= 3  # the session's user, the fingerprint
+    # The reader's own change (any change writes an audit row) shows at once.
+    factories.agreement(by=world.users[role], partners=[world.partner_a], title_fr="Nouvel accord")
+    db.session.commit()
+    changed = client.get("/dashboard", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+
+
+def test_a_pending_message_always_gets_the_full_dashboard(signed_in, world):
+    client = signed_in("manager")
+    etag = client.get("/dashboard").headers["ETag"]
+    with client.http.session_transaction() as session:
+        session["_flashes"] = [("success", "Saved.")]
+    page = client.get("/dashboard", headers={"If-None-Match": etag})
+    assert page.status_code == 200 and "Saved." in page.get_data(as_text=True)
