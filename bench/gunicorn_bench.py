@@ -24,7 +24,8 @@ def post_worker_init(worker):
     counter = threading.local()
 
     def count(conn, cursor, statement, parameters, context, executemany):
-        counter.n = getattr(counter, "n", 0) + 1
+        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
+            counter.n = getattr(counter, "n", 0) + 1
 
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", count)
