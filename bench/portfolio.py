@@ -4,7 +4,7 @@
 
 On top of the demo portfolio (its users sign in to the benchmark): 300 partner
 organisations, 40 officers, N agreements in a realistic mix of types and stages, their
-parties, deliverables (~10 occurrences per agreement, most already handed in), approval
+parties, deliverables (~10 occurrences per agreement, most of the past ones handed in), approval
 rounds and decisions, negotiation rounds, notices, and an audit trail of at least
 100 rows per agreement (1,000,000 at 10,000 agreements).
 """
@@ -154,8 +154,11 @@ def _deliverables(rng, created_rows, partner_of, home_id, today, now) -> dict:
     for row in created_rows:
         if row.signed_on is None:
             continue
-        for title, recurrence in (("Rapport trimestriel", "quarterly"), ("Revue annuelle", "yearly")):
-            first_due = row.signed_on + relativedelta(months=3 if recurrence == "quarterly" else 12)
+        plan = [("Rapport trimestriel", "quarterly"), ("Revue annuelle", "yearly")]
+        if row.id % 4 == 0:
+            plan.append(("Relevé mensuel", "monthly"))
+        for title, recurrence in plan:
+            first_due = row.signed_on + relativedelta(months={"quarterly": 3, "yearly": 12, "monthly": 1}[recurrence])
             if row.expires_on is not None and row.expires_on < first_due:
                 continue  # ended before its first due date
             deliverable_rows.append({
@@ -171,7 +174,7 @@ def _deliverables(rng, created_rows, partner_of, home_id, today, now) -> dict:
     occurrence_rows = []
     horizon = today + timedelta(days=365)
     for deliverable in deliverables:
-        step = relativedelta(months=3) if deliverable.recurrence == "quarterly" else relativedelta(years=1)
+        step = relativedelta(months={"quarterly": 3, "yearly": 12, "monthly": 1}[deliverable.recurrence])
         due, last = deliverable.first_due_on, min(deliverable.until_on or horizon, horizon)
         while due <= last:
             if due < today - timedelta(days=30):
