@@ -202,12 +202,11 @@ def _deliverable_notice(occurrence_id: int, kind: str, category: str, days: int)
 
 def _policy_of(version_id: int | None, agreement_type: str):
     """The reminder policy of the definition an agreement runs on, from its columns."""
-    from app.workflow.engine import current_definitions, version_definition
-    from app.workflow.models import WorkflowVersion
+    from app.workflow.engine import current_definitions, version_definitions
 
     if version_id is None:
         return current_definitions()[agreement_type].reminders
-    return version_definition(db.session.get(WorkflowVersion, version_id)).reminders
+    return version_definitions()[version_id].reminders
 
 
 def approval_candidates(today: date, people: People) -> list[Candidate]:
@@ -322,14 +321,12 @@ def _definitions():
 
 
 def _policies_in_use() -> list:
-    """Today's reminder policies and those of every definition version an agreement is pinned to
-    (an agreement keeps its version's thresholds, which may reach further ahead than today's)."""
-    from app.agreements.models import Agreement
-    from app.workflow.engine import definition_for
+    """Today's reminder policies and those of every frozen definition version (an agreement keeps
+    its version's thresholds, which may reach further ahead than today's). The versions are read
+    once per pass (engine.version_definitions)."""
+    from app.workflow.engine import version_definitions
 
-    one_per_version = select(func.min(Agreement.id)).group_by(Agreement.workflow_version_id)
-    pinned = db.session.scalars(select(Agreement).where(Agreement.id.in_(one_per_version)))
-    return [d.reminders for d in _definitions()] + [definition_for(a).reminders for a in pinned]
+    return [d.reminders for d in _definitions()] + [d.reminders for d in version_definitions().values()]
 
 
 def stalled_candidates(today: date, people: People) -> list[Candidate]:

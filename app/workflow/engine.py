@@ -58,25 +58,27 @@ def definition_for(agreement) -> WorkflowDefinition:
     if "workflow_version" in agreement.__dict__ and agreement.workflow_version is not None:
         return version_definition(agreement.workflow_version)  # set in this request (pin_definition)
     if agreement.workflow_version_id is not None:
-        version = workflow_versions().get(agreement.workflow_version_id)
-        if version is None:  # registered since the request read them
+        definition = version_definitions().get(agreement.workflow_version_id)
+        if definition is None:  # registered since the request read them
             forget_definitions_in_use()
-            version = workflow_versions()[agreement.workflow_version_id]
-        return version_definition(version)
+            definition = version_definitions()[agreement.workflow_version_id]
+        return definition
     return current_definitions()[agreement.type]
 
 
-def workflow_versions() -> dict[int, WorkflowVersion]:
-    """Every frozen definition version by id, read once per request: they are a handful, and a
-    page that lists agreements on several versions would otherwise load them one by one."""
+def version_definitions() -> dict[int, WorkflowDefinition]:
+    """Every frozen definition version by id, parsed, read once per request (or job): they are a
+    handful, and a page that lists agreements on several versions would otherwise load them one
+    by one. Plain definitions, not rows: a commit (a reminder pass commits) expires rows."""
     from flask import g, has_app_context
 
-    versions = g.get("sharaka_workflow_versions") if has_app_context() else None
-    if versions is None:
-        versions = {version.id: version for version in db.session.scalars(select(WorkflowVersion))}
+    definitions = g.get("sharaka_workflow_versions") if has_app_context() else None
+    if definitions is None:
+        definitions = {version.id: version_definition(version)
+                       for version in db.session.scalars(select(WorkflowVersion))}
         if has_app_context():
-            g.sharaka_workflow_versions = versions
-    return versions
+            g.sharaka_workflow_versions = definitions
+    return definitions
 
 
 def version_definition(version: WorkflowVersion) -> WorkflowDefinition:

@@ -29,8 +29,8 @@ def definitions_in_use() -> list[tuple[object, WorkflowDefinition]]:
     pairs: list[tuple[object, WorkflowDefinition]] = [
         (and_(Agreement.workflow_version_id.is_(None), Agreement.type == type_), definition)
         for type_, definition in engine.current_definitions().items()]
-    for version in engine.workflow_versions().values():
-        pairs.append((Agreement.workflow_version_id == version.id, engine.version_definition(version)))
+    for version_id, definition in engine.version_definitions().items():
+        pairs.append((Agreement.workflow_version_id == version_id, definition))
     if has_app_context():
         g.sharaka_definitions_in_use = pairs
     return pairs

@@ -62,3 +62,23 @@ def test_page_costs_the_same_queries_at_two_portfolio_sizes(signed_in, world, ro
         [s[:300] for s in large if s not in small] + ["---- only in the small run:"]
         + [s[:300] for s in small if s not in large])
     assert len(large) <= MAX_QUERIES, "\n\n".join(s[:300] for s in large)
+
+
+def test_a_repeat_reminder_pass_reads_a_few_statements_and_writes_nothing(world):
+    """A pass over a portfolio with nothing new: the same few SELECTs at two sizes, no INSERT."""
+    from datetime import datetime, timezone
+
+    from app.notifications.reminders import run_pass
+
+    now = datetime.now(timezone.utc)
+    runs = {}
+    for size, start in ((SMALL, 0), (LARGE, SMALL)):
+        add_bulk_portfolio(world, size - start, start=start)
+        first = run_pass(now)
+        assert first.created > 0 and first.errors == 0
+        with counting_queries() as statements:
+            again = run_pass(now)
+        assert again.created == 0 and again.errors == 0 and again.already >= first.created
+        assert not [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+        runs[size] = len(statements)
+    assert runs[SMALL] == runs[LARGE] and runs[LARGE] <= MAX_QUERIES, runs
