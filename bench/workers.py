@@ -26,6 +26,7 @@ from bench.pages import Client, database, prepare, server  # noqa: E402
 
 
 def hammer(accounts: dict, clients: int, seconds: float) -> tuple[int, int]:
+    """Requests served and failed (a 5xx, or a connection the server dropped twice in a row)."""
     done, failed = [0] * clients, [0] * clients
     stop = time.monotonic() + seconds
 
@@ -75,7 +76,9 @@ def main() -> None:
             hung = len(re.findall(r"WORKER TIMEOUT", log))
             print(f"control socket {'on ' if control_socket else 'off'}: {served} requests, {failed} failed, "
                   f"{forks} workers started, {died} died by a signal or an error, {hung} hung past the timeout")
-            (tmp / f"gunicorn-{'on' if control_socket else 'off'}.log").write_text(log)
+            for line in log.splitlines():
+                if re.search(r"SIG|TIMEOUT|exited|Traceback|Error", line):
+                    print(f"    {line[:200]}")
 
 
 if __name__ == "__main__":
