@@ -24,7 +24,7 @@ from app.extensions import db
 from app.notifications.models import Notification
 from app.notifications.reminders import local_date, local_midnight
 from app.organizations.models import Organization
-from app.workflow.engine import current_step, definition_for, label
+from app.workflow.engine import definition_for, label, step_waiting
 from app.workflow.inbox import inbox_for
 from app.workflow.models import ApprovalDecision, ApprovalRound
 from app.workflow.queries import late_round_clause
@@ -228,14 +228,10 @@ def late_approvals(user, today: date, *, limit: int = LISTED) -> LateApprovals:
         .order_by(ApprovalRound.requested_at, ApprovalRound.id), limit)
     late = []
     for round_, agreement in rows:
-        definition = definition_for(agreement)
-        transition = definition.transition(round_.transition)
-        step = current_step(transition, round_) if transition and transition.approval else None
-        state = definition.states.get(round_.from_state)
-        sla = (step.sla_days if step else None) or (state.sla_days if state else None)
-        earlier = {s.name for s in transition.approval.steps[:transition.approval.steps.index(step)]} if step else set()
-        decided = [d.decided_at for d in round_.decisions if d.step in earlier]
-        started = max(decided) if decided else round_.requested_at
+        waiting = step_waiting(round_, definition_for(agreement))
+        if waiting is None:
+            continue
+        transition, _step, started, sla = waiting
         late.append(LateApproval(agreement, round_, label(transition.label), started,
                                  (today - local_date(started)).days, sla))
     return LateApprovals(total=total, oldest=sorted(late, key=lambda item: item.since))

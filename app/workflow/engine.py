@@ -260,6 +260,23 @@ def current_step(transition: Transition, round_: ApprovalRound) -> ApprovalStep 
     return None
 
 
+def step_waiting(round_: ApprovalRound, definition: WorkflowDefinition):
+    """What an open round waits on: (its transition, the current step, since when the step waits
+    — the request, or the last decision of the step before it — and its SLA in days: the step's
+    own, else its state's, or None), or None when the round has no step left to decide."""
+    transition = definition.transition(round_.transition)
+    if transition is None or transition.approval is None:
+        return None
+    step = current_step(transition, round_)
+    if step is None:
+        return None
+    state = definition.states.get(round_.from_state)
+    sla = step.sla_days or (state.sla_days if state else None)
+    earlier = {s.name for s in transition.approval.steps[:transition.approval.steps.index(step)]}
+    decided = [d.decided_at for d in round_.decisions if d.step in earlier]
+    return transition, step, max(decided) if decided else round_.requested_at, sla
+
+
 def active_delegators(user, today: date) -> list:
     """People who handed their approvals to `user` for today (asked once per request)."""
     from flask import g, has_app_context

@@ -1,145 +1,26 @@
-"""Reminder rules: one pass scans the database for what is due at a given moment.
-
-Each rule yields candidates with a natural key (rule, object, recipient,
-occurrence); a pass inserts the key and, only if it was new, notifies. So a
-pass run twice, a pass after downtime, or two schedulers at once send each
-reminder exactly once. The thresholds come from each agreement type's
-`reminders:` section in workflows/ (defaults in ReminderPolicy).
-"""
+"""The reminder rules: each finds, at a given day, the reminders that are due (sent or not yet)."""
 from __future__ import annotations
 
-import logging
-import time
-from collections import Counter, defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache, cached_property, partial
+from collections import Counter
 from datetime import date, datetime, timedelta
+from functools import cache, partial
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
-from app.core.db import is_lock_conflict
-from app.core.errors import ConcurrentChange
-from app.core.i18n import localized
 from app.extensions import db
-from app.notifications.models import ReminderSent
-from app.notifications.services import Notice, app_path, notify_once
+from app.notifications.reminders.base import (
+    Candidate,
+    People,
+    _people,
+    _threshold,
+    agreement_params,
+    local_date,
+    local_midnight,
+    texts,
+)
+from app.notifications.services import Notice, app_path
 
-log = logging.getLogger("sharaka.reminders")
-LOCK_RETRIES = 5
-BATCH = 500  # reminders written per transaction
-KEYS_PER_QUERY = 500  # bound parameters per IN (…), well under every database's limit
-
-
-@dataclass
-class Candidate:
-    """A reminder a rule found due: its natural key, and its notice (or how to build it: a pass
-    builds the notices of the reminders not sent yet only, so a repeat pass builds none)."""
-
-    rule: str
-    occurrence_key: str
-    recipient: object
-    notice_or_maker: Notice | Callable[[], Notice]
-    object_type: str = "-"
-    object_id: int = 0
-
-    def __post_init__(self):
-        if isinstance(self.notice_or_maker, Notice):
-            self.object_type = self.notice_or_maker.object_type or "-"
-            self.object_id = self.notice_or_maker.object_id or 0
-
-    @cached_property
-    def notice(self) -> Notice:
-        made = self.notice_or_maker
-        return made if isinstance(made, Notice) else made()
-
-    @property
-    def key(self) -> tuple:
-        return (self.rule, self.object_type, self.object_id, self.recipient.id, self.occurrence_key[:60])
-
-
-@dataclass
-class PassReport:
-    created: int = 0
-    already: int = 0
-    errors: int = 0
-
-
-def texts(obj, name: str) -> dict[str, str]:
-    """{ar, fr, en} of a multilingual field, each falling back as the pages do."""
-    return {lang: localized(obj, name, lang) or "" for lang in ("ar", "fr", "en")}
-
-
-class People:
-    """The active accounts a pass may address, loaded once: ministry staff by id and role,
-    partner users by organisation (one query, instead of one per reminder)."""
-
-    def __init__(self):
-        from app.auth.models import User
-
-        users = db.session.scalars(select(User).where(User.is_active_account.is_(True)).order_by(User.id)).all()
-        self.staff = [user for user in users if user.role != "partner"]
-        self.by_id = {user.id: user for user in users}
-        self.partners: dict[int, list] = defaultdict(list)
-        for user in users:
-            if user.role == "partner" and user.organization_id is not None:
-                self.partners[user.organization_id].append(user)
-
-    def with_role(self, role: str) -> list:
-        return [user for user in self.staff if user.role == role]
-
-    def of_partner(self, organization_id: int | None, is_home: bool) -> list:
-        return [] if organization_id is None or is_home else self.partners.get(organization_id, [])
-
-
-def _partner_users(organization) -> list:
-    """The active partner users of `organization` (event notices; a pass uses People instead)."""
-    from app.auth.models import User
-
-    if organization is None or organization.is_home:
-        return []
-    return list(db.session.scalars(select(User).where(
-        User.organization_id == organization.id, User.role == "partner", User.is_active_account.is_(True))
-        .order_by(User.id)))
-
-
-def _people(*groups) -> list:
-    """Distinct active people, in order."""
-    seen, people = set(), []
-    for group in groups:
-        for person in group:
-            if person is not None and person.is_active_account and person.id not in seen:
-                seen.add(person.id)
-                people.append(person)
-    return people
-
-
-def local_date(moment: datetime) -> date:
-    from app.scheduler import CASABLANCA
-
-    return moment.astimezone(CASABLANCA).date()
-
-
-def local_midnight(day: date) -> datetime:
-    """The moment `day` begins in Casablanca: local_date(m) < day exactly when m < local_midnight(day)."""
-    from app.scheduler import CASABLANCA
-
-    return datetime.combine(day, datetime.min.time(), tzinfo=CASABLANCA)
-
-
-def _threshold(days_left: int, thresholds: tuple[int, ...]) -> int | None:
-    """The smallest threshold not below days_left: 7 for 5 days left with (7, 1); None if too early."""
-    fitting = [t for t in thresholds if days_left <= t]
-    return min(fitting) if fitting else None
-
-
-def agreement_params(agreement) -> dict:
-    return {"reference": agreement.reference, "title": texts(agreement, "title")}
-
-
-# --- the rules -------------------------------------------------------------------------
 
 def deliverable_candidates(today: date, people: People) -> list[Candidate]:
     """Occurrences still owed on active agreements, due within the furthest threshold or overdue.
@@ -250,21 +131,13 @@ def waiting_approval(round_, staff: list | None = None):
     or None when the round has no step left to decide. `staff`: the active ministry accounts, when
     the caller loaded them already (a reminder pass), else they are asked for."""
     from app.auth.models import User
-    from app.workflow.engine import _eligibility, current_step, definition_for
+    from app.workflow.engine import _eligibility, definition_for, step_waiting
 
     agreement = _agreement_of(round_)
-    definition = definition_for(agreement)
-    transition = definition.transition(round_.transition)
-    if transition is None or transition.approval is None:
+    waiting = step_waiting(round_, definition_for(agreement))
+    if waiting is None:
         return None
-    step = current_step(transition, round_)
-    if step is None:
-        return None
-    state = definition.states.get(round_.from_state)
-    sla = step.sla_days or (state.sla_days if state else None)
-    earlier_steps = {s.name for s in transition.approval.steps[:transition.approval.steps.index(step)]}
-    decided = [d.decided_at for d in round_.decisions if d.step in earlier_steps]
-    started = max(decided) if decided else round_.requested_at
+    _transition, step, started, sla = waiting
     if staff is None:
         candidates = db.session.scalars(select(User).where(
             User.is_active_account.is_(True), User.role != "partner",
@@ -460,107 +333,3 @@ def portfolio_summary(today: date) -> dict:
               for state, count in sorted(by_stage.items(), key=lambda item: -item[1])]
     return {"approvals": approvals, "overdue": overdue, "ending": ending, "stages": stages}
 
-
-# --- a pass ----------------------------------------------------------------------------
-
-def candidates_at(now: datetime) -> list[Candidate]:
-    """Every reminder the rules find due at `now`, sent already or not."""
-    today = local_date(now)
-    people = People()
-    found = (deliverable_candidates(today, people) + approval_candidates(today, people)
-             + ending_candidates(today, people) + stalled_candidates(today, people)
-             + digest_candidates(now, today, people))
-    # A fixed order: two processes inserting the same keys take their locks in the same order.
-    return sorted(found, key=lambda c: tuple(str(part) for part in c.key))
-
-
-def unsent(candidates: list[Candidate]) -> list[Candidate]:
-    """The candidates whose natural key is not recorded yet. The keys a pass computes are few
-    (a due date and a threshold or a week, a step, a week of the year), so the recorded rows
-    are read by key, a few hundred at a time, instead of asking once per candidate."""
-    wanted: dict[str, set[str]] = defaultdict(set)
-    for candidate in candidates:
-        wanted[candidate.object_type].add(candidate.occurrence_key[:60])
-    recorded = set()
-    for object_type, keys in wanted.items():
-        keys = sorted(keys)
-        for start in range(0, len(keys), KEYS_PER_QUERY):
-            recorded.update(db.session.execute(
-                select(ReminderSent.rule, ReminderSent.object_type, ReminderSent.object_id,
-                       ReminderSent.recipient_id, ReminderSent.occurrence_key)
-                .where(ReminderSent.object_type == object_type,
-                       ReminderSent.occurrence_key.in_(keys[start:start + KEYS_PER_QUERY]))).tuples())
-    return [candidate for candidate in candidates if candidate.key not in recorded]
-
-
-def _load_objects(candidates: list[Candidate]) -> None:
-    """Bring the occurrences the notices of `candidates` describe into the session, in bulk."""
-    from app.deliverables.models import Deliverable, Occurrence
-
-    ids = sorted({c.object_id for c in candidates if c.object_type == "deliverable_occurrences"})
-    for start in range(0, len(ids), KEYS_PER_QUERY):
-        db.session.scalars(select(Occurrence).where(Occurrence.id.in_(ids[start:start + KEYS_PER_QUERY]))
-                           .options(joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),
-                                    joinedload(Occurrence.deliverable)
-                                    .joinedload(Deliverable.responsible_organization))).all()
-
-
-def preview(now: datetime) -> list[Candidate]:
-    """What a pass at `now` would send, without sending or recording anything."""
-    return unsent(candidates_at(now))
-
-
-def run_pass(now: datetime) -> PassReport:
-    """Record and notify every reminder due at `now` and not sent yet.
-
-    The reading is done once; then the new reminders are written BATCH at a time, each batch in
-    its own transaction (one commit per reminder made a pass of thousands take minutes). The
-    natural key still decides: a reminder another process recorded meanwhile is skipped, and a
-    batch that meets a busy database is tried again whole.
-    """
-    report = PassReport()
-    candidates = candidates_at(now)
-    fresh = unsent(candidates)
-    report.already = len(candidates) - len(fresh)
-    db.session.commit()  # end the reading transaction before writing
-    for start in range(0, len(fresh), BATCH):
-        _write_batch(fresh[start:start + BATCH], report)
-    return report
-
-
-def _write_batch(batch: list[Candidate], report: PassReport) -> None:
-    for attempt in range(LOCK_RETRIES):
-        created = already = 0
-        try:
-            _load_objects(batch)
-            for candidate in batch:
-                if notify_once(candidate.recipient, candidate.notice, rule=candidate.rule,
-                               occurrence_key=candidate.occurrence_key):
-                    created += 1
-                else:
-                    already += 1
-            db.session.commit()
-            report.created += created
-            report.already += already
-            return
-        except (ConcurrentChange, OperationalError) as error:
-            # Another process wrote at the same moment (SQLite allows one writer):
-            # try again; the natural key still prevents a second copy.
-            db.session.rollback()
-            if isinstance(error, OperationalError) and not is_lock_conflict(error):
-                break
-            if attempt == LOCK_RETRIES - 1:
-                log.error("reminders: database busy, %d left for the next pass", len(batch))
-                report.errors += len(batch)
-                return
-            time.sleep(0.05 * (attempt + 1))
-        except Exception:
-            db.session.rollback()
-            break
-    if len(batch) == 1:
-        report.errors += 1
-        log.error("reminder %s failed; left for the next pass", batch[0].key)
-        return
-    # Something in the batch fails: write its reminders one by one, so only that one waits.
-    for candidate in batch:
-        _write_batch([candidate], report)
