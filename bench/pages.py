@@ -1,84 +1,342 @@
-"""How fast the main pages answer with a large portfolio (prints figures; asserts nothing).
+"""How the pages answer as the portfolio grows, measured from outside through HTTP under gunicorn.
 
-    .venv/bin/python bench/pages.py [--agreements 1000] [--requests 50]
+    .venv/bin/python bench/pages.py [--db sqlite|postgresql] [--sizes 100,10000] [--requests 20]
 
-Builds a temporary SQLite database with the demo portfolio plus N generated
-agreements, signs in as an officer and times the pages through the WSGI app.
+For each size: a fresh database (a temporary SQLite file, or a new PostgreSQL database on
+BENCH_POSTGRES_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres), migrated,
+the demo portfolio loaded and bench/portfolio.py's bulk portfolio added; then gunicorn
+(2 workers, production settings from gunicorn.conf.py) serves it and every main page and API
+list is requested for each role: SQL statements per request (X-Queries, counted in the
+worker), median and p95 latency with 1 client and with 10 at once, page size. Then requests/s
+of the manager's dashboard against a bare `return "ok"` route of the same server, the worker
+processes' memory, and a reminder pass over the portfolio (first, and repeated with nothing new).
+Prints a table, and the ratio largest/smallest per page. Asserts nothing: the tests assert the
+query counts (tests/integration/test_flat_queries.py).
 """
 from __future__ import annotations
 
 import argparse
+import http.client
+import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlencode
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
-from app import create_app  # noqa: E402
-from app.agreements import services as agreement_services  # noqa: E402
-from app.auth.models import User  # noqa: E402
-from app.demo.loader import demo_sign_ins, load_demo  # noqa: E402
-from app.extensions import db  # noqa: E402
-from app.organizations.models import Organization  # noqa: E402
-from config import DevelopmentConfig  # noqa: E402
+PORT = 8765
+os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 40)  # production settings refuse a weak one
+PAGES = {
+    "officer": ["/dashboard", "/inbox", "/agreements/", "/agreements/?q=partenariat+12", "/deliverables/",
+                "/portfolio/board", "/portfolio/timeline", "/portfolio/calendar", "/portfolio/analytics",
+                "/notifications", "/agreements/export.csv", "/api/v1/agreements", "/api/v1/deliverables"],
+    "manager": ["/dashboard", "/inbox", "/agreements/", "/deliverables/", "/portfolio/board",
+                "/portfolio/analytics", "/api/v1/agreements"],
+    "partner": ["/portal", "/agreements/", "/deliverables/", "/api/v1/agreements", "/api/v1/deliverables"],
+}
+TARGET_QUERIES, TARGET_P95_MS, TARGET_RATIO, TARGET_RSS_MB = 12, 100, 0.40, 200
+
+
+# --- the database ------------------------------------------------------------------------
+
+@contextmanager
+def database(kind: str, tmp: Path):
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp}/bench-{uuid.uuid4().hex[:6]}.sqlite"
+        return
+    server = make_url(os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    name = f"sharaka_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def prepare(url: str, agreements: int, tmp: Path) -> tuple[dict, dict]:
+    """Migrate, load the demo, add the bulk portfolio; return (counts, {role: (email, password)})."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.demo.loader import demo_sign_ins, load_demo
+    from app.extensions import db
+    from bench.portfolio import build
+    from config import ProductionConfig
+
+    config = type("Bench", (ProductionConfig,), {"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_DIR": str(tmp)})
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+        load_demo()
+        db.session.commit()
+        counts = build(agreements)
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect() as connection:
+                connection.execute(text("ANALYZE"))
+                connection.commit()
+        db.engine.dispose()
+    accounts = {}
+    for row in demo_sign_ins():
+        accounts.setdefault(row["role"], (row["email"], row["password"]))
+    return counts, accounts
+
+
+# --- HTTP ----------------------------------------------------------------------------------
+
+class Client:
+    """One browser: a keep-alive connection and its session cookie (or a bearer token)."""
+
+    def __init__(self):
+        self.connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=120)
+        self.cookies: dict[str, str] = {}
+        self.bearer: str | None = None
+
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes, dict]:
+        headers = {"Accept-Language": "fr"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if self.bearer and path.startswith("/api/"):
+            headers["Authorization"] = f"Bearer {self.bearer}"
+        data = None
+        if body is not None:
+            data = urlencode(body)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        for attempt in range(2):
+            try:
+                self.connection.request(method, path, body=data, headers=headers)
+                response = self.connection.getresponse()
+                payload = response.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.connection.close()  # a recycled worker closed the kept-alive connection
+                if attempt:
+                    raise
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.cookies[name] = rest.split(";", 1)[0]
+        return response.status, payload, {k.lower(): v for k, v in response.getheaders()}
+
+    def sign_in(self, email: str, password: str) -> None:
+        _status, page, _headers = self.request("GET", "/sign-in")
+        token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page).group(1).decode()
+        status, _page, _headers = self.request("POST", "/sign-in", {"email": email, "password": password,
+                                                                    "csrf_token": token})
+        assert status in (302, 303), f"sign-in of {email} answered {status}"
+
+
+@contextmanager
+def server(url: str, tmp: Path, *, control_socket: bool = False):
+    environment = {**os.environ, "DATABASE_URL": url, "SHARAKA_CONFIG": "production",
+                   "SECRET_KEY": "bench-" + "x" * 40, "SESSION_COOKIE_SECURE": "false", "UPLOAD_DIR": str(tmp),
+                   "BENCH_BIND": f"127.0.0.1:{PORT}", "BENCH_CONTROL_SOCKET": "1" if control_socket else "0",
+                   "PYTHONPATH": str(ROOT)}
+    log = open(tmp / "gunicorn.log", "w")
+    process = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "bench/gunicorn_bench.py"),
+                                "wsgi:app"], cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                Client().request("GET", "/__bench/ok")
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError((tmp / "gunicorn.log").read_text()[-3000:])
+                time.sleep(0.3)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def worker_rss_mb(master: int) -> list[float]:
+    sizes = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(master):
+            sizes.append(int(fields["VmRSS"].split()[0]) / 1024)
+    return sizes
+
+
+def timed(client: Client, path: str) -> tuple[float, int, int, int]:
+    started = time.perf_counter()
+    status, payload, headers = client.request("GET", path)
+    elapsed = (time.perf_counter() - started) * 1000
+    return elapsed, status, int(headers.get("x-queries", -1)), len(payload)
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def measure(accounts: dict, requests: int, concurrency: int = 10) -> dict:
+    """{(role, path): figures} for every page of every role."""
+    results = {}
+    for role, paths in PAGES.items():
+        email, password = accounts[role]
+        clients = [Client() for _ in range(concurrency)]
+        for client in clients:
+            client.sign_in(email, password)
+        token = create_token_for(clients[0])
+        for client in clients:
+            client.bearer = token
+        for path in paths:
+            timed(clients[0], path)  # warm the worker's caches
+            single = [timed(clients[0], path) for _ in range(requests)]
+            with ThreadPoolExecutor(concurrency) as pool:
+                crowd = [result for batch in pool.map(
+                    lambda client: [timed(client, path) for _ in range(requests)], clients) for result in batch]
+            statuses = {s for _t, s, _q, _n in single + crowd}
+            results[(role, path)] = {
+                "status": ",".join(map(str, sorted(statuses))), "queries": single[-1][2],
+                "median1": statistics.median(t for t, *_ in single), "p95_1": p95([t for t, *_ in single]),
+                "median10": statistics.median(t for t, *_ in crowd), "p95_10": p95([t for t, *_ in crowd]),
+                "kb": single[-1][3] / 1024,
+            }
+            print(f"    {role:8} {path:34} {results[(role, path)]['queries']:>3} q  "
+                  f"{results[(role, path)]['median1']:7.1f} ms  p95@10 {results[(role, path)]['p95_10']:7.1f} ms",
+                  file=sys.stderr)
+    return results
+
+
+def create_token_for(client: Client) -> str:
+    """A personal API token, created through the account page like a person would."""
+    _status, page, _headers = client.request("GET", "/account/tokens")
+    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page).group(1).decode()
+    _status, page, _headers = client.request("POST", "/account/tokens", {"name": "bench", "csrf_token": token})
+    if _status in (302, 303):
+        _status, page, _headers = client.request("GET", "/account/tokens")
+    found = re.search(rb"(shk_[A-Za-z0-9_\-]+)", page)
+    assert found, "no token shown after creating one"
+    return found.group(1).decode()
+
+
+def throughput(path: str, client_count: int, seconds: float, accounts: dict) -> float:
+    clients = [Client() for _ in range(client_count)]
+    for client in clients:
+        client.sign_in(*accounts["manager"])
+    done = [0] * client_count
+    stop = time.monotonic() + seconds
+
+    def run(index):
+        while time.monotonic() < stop:
+            clients[index].request("GET", path)
+            done[index] += 1
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(client_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(done) / seconds
+
+
+def reminder_pass(url: str, tmp: Path) -> tuple[float, float, int]:
+    from app import create_app
+    from app.extensions import db
+    from app.notifications.reminders import run_pass
+    from config import ProductionConfig
+
+    config = type("Bench", (ProductionConfig,), {"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_DIR": str(tmp)})
+    app = create_app(config)
+    with app.app_context():
+        now = datetime.now(timezone.utc)
+        started = time.perf_counter()
+        first = run_pass(now)
+        first_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        run_pass(now)
+        repeat_seconds = time.perf_counter() - started
+        db.session.remove()
+        db.engine.dispose()
+    return first_seconds, repeat_seconds, first.created
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+def run_size(kind: str, size: int, requests: int) -> dict:
+    with tempfile.TemporaryDirectory() as folder, database(kind, Path(folder)) as url:
+        tmp = Path(folder)
+        print(f"== {kind}, {size:,} agreements", file=sys.stderr)
+        counts, accounts = prepare(url, size, tmp)
+        print(f"   built in {counts['seconds']} s: {counts}", file=sys.stderr)
+        with server(url, tmp) as process:
+            pages = measure(accounts, requests)
+            bare = throughput("/__bench/ok", 4, 5, accounts)
+            dashboard = throughput("/dashboard", 4, 5, accounts)
+            rss = worker_rss_mb(process.pid)
+        crashes = len(re.findall(r"SIGSEGV|WORKER TIMEOUT|Worker \(pid:\d+\) was sent", (tmp / "gunicorn.log").read_text()))
+        first, repeat, created = reminder_pass(url, tmp)
+        return {"counts": counts, "pages": pages, "bare_rps": bare, "dashboard_rps": dashboard, "rss": rss,
+                "crashes": crashes, "reminders": (first, repeat, created)}
+
+
+def report(kind: str, runs: dict[int, dict]) -> None:
+    sizes = sorted(runs)
+    small, large = sizes[0], sizes[-1]
+    print(f"\n### {kind}: {', '.join(f'{s:,}' for s in sizes)} agreements "
+          f"({runs[large]['counts']['occurrences']:,} occurrences, {runs[large]['counts']['submissions']:,} "
+          f"hand-ins, {runs[large]['counts']['audit_events']:,} audit rows at {large:,})\n")
+    print(f"| role | page | queries {small:,} → {large:,} | median 1 client (ms) | p95 10 clients (ms) "
+          f"| ratio median {large:,}/{small:,} | KB |")
+    print("|---|---|---|---|---|---|---|")
+    for key in runs[large]["pages"]:
+        a, b = runs[small]["pages"][key], runs[large]["pages"][key]
+        flag = "" if b["queries"] == a["queries"] and b["queries"] <= TARGET_QUERIES else " ✗"
+        print(f"| {key[0]} | `{key[1]}` | {a['queries']} → {b['queries']}{flag} | {a['median1']:.1f} → "
+              f"{b['median1']:.1f} | {a['p95_10']:.0f} → {b['p95_10']:.0f}{'' if b['p95_10'] < TARGET_P95_MS else ' ✗'}"
+              f" | {b['median1'] / a['median1']:.2f} | {b['kb']:.0f} |")
+    for size in sizes:
+        run = runs[size]
+        first, repeat, created = run["reminders"]
+        ratio = run["dashboard_rps"] / run["bare_rps"] if run["bare_rps"] else 0
+        print(f"\n{size:,} agreements: manager dashboard {run['dashboard_rps']:.0f} req/s vs bare route "
+              f"{run['bare_rps']:.0f} req/s = {ratio:.0%} (target ≥ {TARGET_RATIO:.0%}); "
+              f"reminder pass {first:.2f} s ({created:,} new), repeat {repeat:.2f} s (targets 2 s / 0.3 s); "
+              f"worker RSS {', '.join(f'{m:.0f}' for m in run['rss'])} MB (target ≤ {TARGET_RSS_MB}); "
+              f"worker crashes or timeouts in the log: {run['crashes']}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--agreements", type=int, default=1000)
-    parser.add_argument("--requests", type=int, default=50)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--sizes", default="100,10000")
+    parser.add_argument("--requests", type=int, default=20, help="requests per page and client")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        config = type("Bench", (DevelopmentConfig,), {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite",
-                                                      "UPLOAD_DIR": tmp})
-        app = create_app(config)
-        with app.app_context():
-            upgrade()
-            load_demo()
-            officer = db.session.scalar(db.select(User).where(User.role == "officer"))
-            partners = db.session.scalars(db.select(Organization).where(Organization.is_home.is_(False))).all()
-            started = time.perf_counter()
-            for number in range(args.agreements):
-                agreement_services.create_agreement(agreement_services.AgreementData(
-                    type="mou", title_fr=f"Accord de référence {number}",
-                    parties=[(partners[number % len(partners)].id, "partner")]), by=officer)
-            db.session.commit()
-            print(f"created {args.agreements} agreements in {time.perf_counter() - started:.1f} s")
-        account = next(row for row in demo_sign_ins() if row["role"] == "officer")
-        client = app.test_client()
-        page = client.get("/sign-in").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        client.post("/sign-in", data={"email": account["email"], "password": account["password"],
-                                      "csrf_token": token})
-        with app.app_context():
-            from app.api.tokens import create_token
+    sizes = [int(size) for size in args.sizes.split(",")]
+    runs = {size: run_size(args.db, size, args.requests) for size in sizes}
+    print(f"\nmachine: {os.cpu_count()} cores, {platform_line()}")
+    report(args.db, runs)
 
-            _row, secret = create_token(db.session.scalar(db.select(User).where(User.email == account["email"])),
-                                        "bench", by=None)
-            db.session.commit()
-        bearer = {"Authorization": f"Bearer {secret}"}
-        for label, path in (("agreements list", "/agreements/"), ("list, search", "/agreements/?q=reference 99"),
-                            ("agreement page", "/agreements/1"), ("inbox", "/inbox"),
-                            ("deliverables", "/deliverables/"), ("workflow page", "/workflows/mou"),
-                            ("dashboard", "/dashboard"), ("board", "/portfolio/board"),
-                            ("timeline", "/portfolio/timeline"), ("calendar", "/portfolio/calendar"),
-                            ("stage analytics", "/portfolio/analytics"), ("CSV export", "/agreements/export.csv"),
-                            ("XLSX export", "/agreements/export.xlsx"), ("API list", "/api/v1/agreements"),
-                            ("API agreement", "/api/v1/agreements/1"), ("notifications", "/notifications")):
-            timings = []
-            for _ in range(args.requests):
-                start = time.perf_counter()
-                response = client.get(path, headers=bearer if path.startswith("/api/") else None)
-                timings.append((time.perf_counter() - start) * 1000)
-                assert response.status_code == 200, (path, response.status_code)
-            timings.sort()
-            print(f"{label:18} median {statistics.median(timings):7.1f} ms   p90 {timings[int(len(timings) * 0.9)]:7.1f} ms"
-                  f"   ({args.requests} requests, {args.agreements} extra agreements)")
+
+def platform_line() -> str:
+    import platform
+
+    return f"{platform.platform()}, Python {platform.python_version()}"
 
 
 if __name__ == "__main__":

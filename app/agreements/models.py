@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
@@ -94,6 +94,11 @@ class Agreement(TimestampMixin, db.Model):
         CheckConstraint("expires_on IS NULL OR effective_on IS NULL OR expires_on > effective_on",
                         name="expiry_after_effective"),
         CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
+        # The board's columns (first cards of a stage), the officer's own agreements by stage,
+        # and the list's order (newest signature first).
+        Index("ix_agreements_state_entered", "state", "state_entered_at", "reference"),
+        Index("ix_agreements_owner_state", "owner_id", "state"),
+        Index("ix_agreements_signed_reference", "signed_on", "reference"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,13 +1,14 @@
 """Business rules for agreements: creation, edits, references, search."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import extract, or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import (
     AGREEMENT_STATES,
@@ -20,6 +21,7 @@ from app.agreements.models import (
 )
 from app.auth.models import User
 from app.core import audit
+from app.core.exports import streamed
 from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.db import flush_or_conflict
 from app.core.models import utcnow
@@ -295,22 +297,23 @@ def agreements_query(user: User, filters: AgreementFilters):
     if term:
         query = query.where(Agreement.search_text.like(like_pattern(term), escape="\\"))
     return query.options(
-        selectinload(Agreement.parties), selectinload(Agreement.signing_event)
+        selectinload(Agreement.parties), joinedload(Agreement.signing_event)
     ).order_by(Agreement.signed_on.desc().nulls_first(), Agreement.reference.desc())
 
 
-def export_table(user: User, filters: AgreementFilters) -> tuple[list[str], list[list]]:
-    """Every agreement of the list as filtered (no pages): headings and rows, in the reader's language."""
+def export_table(user: User, filters: AgreementFilters) -> tuple[list[str], Iterator[list]]:
+    """Every agreement of the list as filtered (no pages): headings and rows, in the reader's language.
+    The rows are read as they are written out (a streamed download)."""
     headings = [_("Reference"), _("Type"), _("Title"), _("State"), _("Partners"), _("Owner"), _("Signed on"),
                 _("Effective on"), _("Ends on"), _("Signing event")]
-    rows = [
+    rows = (
         [agreement.reference, agreement.type_label, agreement.title, agreement.state_label,
          "; ".join(organization.name for organization in agreement.partner_organizations),
          agreement.owner.full_name if agreement.owner else None,
          agreement.signed_on, agreement.effective_on, agreement.expires_on,
          agreement.signing_event.name if agreement.signing_event else None]
-        for agreement in db.session.scalars(agreements_query(user, filters))
-    ]
+        for agreement in streamed(agreements_query(user, filters))
+    )
     return headings, rows
 
 

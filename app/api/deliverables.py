@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import abort, request, url_for
+from sqlalchemy.orm import selectinload
 
 from app.api import schemas
 from app.api.core import api_blueprint, api_user, committed, errors, file_download, page_of
@@ -9,7 +10,7 @@ from app.api.agreements import organization_ref, person, texts
 from app.core.permissions import can, get_occurrence_or_404
 from app.core.storage import send_stored
 from app.deliverables import services
-from app.deliverables.models import STATUS_LABELS, Occurrence, SubmissionFile
+from app.deliverables.models import STATUS_LABELS, Occurrence, Submission, SubmissionFile
 from app.extensions import db
 from app.notifications.services import local_now
 
@@ -52,6 +53,9 @@ def list_deliverables(page, per_page, **filters):
     query = services.occurrences_query(user, services.OccurrenceFilters(
         status=filters.get("status"), agreement_id=filters.get("agreement"), partner_id=filters.get("responsible"),
         due_before=filters.get("due_before"), due_after=filters.get("due_after")), local_now().date())
+    # What present() reads of each hand-in, loaded for the whole page at once.
+    query = query.options(selectinload(Occurrence.submissions).joinedload(Submission.submitted_by),
+                          selectinload(Occurrence.submissions).selectinload(Submission.files))
     result = page_of(query, {"page": page, "per_page": per_page})
     result["items"] = [present(o) for o in result["items"]]
     return result

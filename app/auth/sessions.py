@@ -47,11 +47,13 @@ def load_user(user_key: str) -> User | None:
     user_id, _, key = str(user_key or "").partition(":")
     if not user_id.isdigit() or not key or len(key) > 100 or int(user_id) >= 2**31:
         return None
-    row = db.session.scalar(select(UserSession).where(UserSession.key_hash == _hash(key)))
-    if row is None or row.user_id != int(user_id) or not row.is_open:
+    # One query for both: every request pays for it.
+    found = db.session.execute(select(UserSession, User).join(User, User.id == UserSession.user_id)
+                               .where(UserSession.key_hash == _hash(key))).first()
+    if found is None:
         return None
-    user = db.session.get(User, row.user_id)
-    if user is None or not user.is_active:
+    row, user = found
+    if row.user_id != int(user_id) or not row.is_open or not user.is_active:
         return None
     user.current_session, user.current_session_key = row, key
     if utcnow() - row.last_seen_at > TOUCH_EVERY:

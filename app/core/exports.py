@@ -11,9 +11,9 @@ import csv
 import io
 import re
 from datetime import date, datetime
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
-from flask import Response
+from flask import Response, stream_with_context
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
@@ -25,6 +25,10 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MIN_WIDTH, MAX_WIDTH = 8, 60
 DATE_FORMAT = "yyyy-mm-dd"
 _SHEET_TITLE_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+STREAM_ROWS = 500  # CSV rows per piece of a streamed download
+# Past this many rows an XLSX (built whole in memory) would hold a worker for seconds: the
+# list offers the streamed CSV instead.
+XLSX_MAX_ROWS = 5_000
 
 
 def neutralised(value: str) -> str:
@@ -44,14 +48,55 @@ def _csv_cell(value) -> str:
     return neutralised(str(value))
 
 
-def csv_bytes(headings: Sequence[str], rows: Iterable[Sequence]) -> bytes:
-    """UTF-8 CSV with a byte-order mark (so Excel reads Arabic right) and CRLF line ends."""
+def csv_stream(headings: Sequence[str], rows: Iterable[Sequence]) -> Iterator[bytes]:
+    """UTF-8 CSV with a byte-order mark (so Excel reads Arabic right) and CRLF line ends, given
+    out STREAM_ROWS rows at a time: a large export never sits whole in a worker's memory."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write("\ufeff")
     writer.writerow([_csv_cell(h) for h in headings])
-    for row in rows:
+    for index, row in enumerate(rows, start=1):
         writer.writerow([_csv_cell(v) for v in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        if index % STREAM_ROWS == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def csv_bytes(headings: Sequence[str], rows: Iterable[Sequence]) -> bytes:
+    """The whole CSV at once (csv_stream's pieces joined)."""
+    return b"".join(csv_stream(headings, rows))
+
+
+def streamed(query) -> Iterator:
+    """The entities of `query` read STREAM_ROWS at a time (with their eager loads per batch).
+
+    A generator: the query runs when the download starts to stream, in the session of the
+    context stream_with_context restores (the request's own session is closed by then)."""
+    from app.extensions import db
+
+    yield from db.session.scalars(query.execution_options(yield_per=STREAM_ROWS))
+
+
+def too_long_for_xlsx(query) -> bool:
+    """Whether `query` has more rows than an XLSX built in the request may hold (one COUNT)."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+
+    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) > XLSX_MAX_ROWS
+
+
+def xlsx_refused(list_endpoint: str):
+    """Back to the list with the same filters, saying why: the CSV of a long list is streamed."""
+    from flask import flash, redirect, request, url_for
+    from flask_babel import format_number
+    from flask_babel import gettext as _
+
+    flash(_("More than %(count)s rows: download the CSV (any length), or narrow the list for a spreadsheet.",
+            count=format_number(XLSX_MAX_ROWS)), "warning")
+    return redirect(url_for(list_endpoint, **request.args))
 
 
 def _display_length(value) -> int:
@@ -110,7 +155,9 @@ def download(headings: Sequence[str], rows: Iterable[Sequence], *, fmt: str, nam
     if fmt == "xlsx":
         body, mimetype = xlsx_bytes(headings, rows, title=title), XLSX_TYPE
     elif fmt == "csv":
-        body, mimetype = csv_bytes(headings, rows), CSV_TYPE
+        # Streamed while the rows are read (a few hundred at a time): the first bytes leave at
+        # once and the worker holds one batch, however long the list.
+        body, mimetype = stream_with_context(csv_stream(headings, rows)), CSV_TYPE
     else:
         raise ValueError(f"unknown export format {fmt!r}")
     response = Response(body, mimetype=mimetype)

@@ -1,9 +1,11 @@
 """The home dashboard (one per role)."""
 from datetime import date
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, Response, make_response, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_login import current_user, login_required
 
+from app.core.models import utcnow
 from app.core.permissions import require
 from app.dashboards import services
 from app.deliverables.services import due_window
@@ -22,11 +24,24 @@ def home():
         # One home for partners: their portal already shows their agreements and what is due.
         return redirect(url_for("deliverables.portal"))
     today = date.today()
+    # A reload of an unchanged dashboard costs one query and a 304; a pending message
+    # (a flash after a redirect) always gets the full page.
+    version = services.dashboard_version(current_user, utcnow(), str(get_locale()))
+    if version in request.if_none_match and not session.get("_flashes"):
+        return _revalidated(Response(status=304), version)
     can_act = current_user.role in ACTING_ROLES
     common = {"today": today, "can_act": can_act, "deliverable_window": due_window()}
     if current_user.role == "officer":
-        return render_template("dashboards/officer.html", **common,
-                               **services.officer_home(current_user, today))
-    return render_template("dashboards/portfolio.html", **common,
-                           **services.portfolio_home(current_user, today))
+        page = render_template("dashboards/officer.html", **common, **services.officer_home(current_user, today))
+    else:
+        page = render_template("dashboards/portfolio.html", **common, **services.portfolio_home(current_user, today))
+    return _revalidated(make_response(page), version)
 
+
+def _revalidated(response, version: str):
+    """The page's version as an ETag: a client that asks again with it gets a 304. Browsers are told
+    not to keep signed-in pages at all (no-store, the security rule for a shared computer), so this
+    serves scripts, monitors and proxies that revalidate on their own."""
+    response.set_etag(version)
+    response.headers["Cache-Control"] = "no-store"
+    return response

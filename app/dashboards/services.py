@@ -7,28 +7,34 @@ queries a dashboard costs does not grow with the portfolio.
 from __future__ import annotations
 
 import calendar
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask_babel import format_date
 from sqlalchemy import and_, case, extract, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from app.agreements.models import AGREEMENT_STATES, AGREEMENT_TYPES, Agreement
+from app.core.audit import AuditEvent
+from app.core.pagination import first_with_total
 from app.core.permissions import visible_agreements_clause
 from app.deliverables.models import Deliverable, Occurrence, Submission
 from app.extensions import db
-from app.notifications.reminders import local_date
+from app.notifications.models import Notification
+from app.notifications.reminders import local_date, local_midnight
 from app.organizations.models import Organization
-from app.workflow.engine import current_step, definition_for, label
+from app.workflow.engine import definition_for, label, step_waiting
 from app.workflow.inbox import inbox_for
-from app.workflow.models import ApprovalDecision, ApprovalRound, WorkflowVersion
+from app.workflow.models import ApprovalDecision, ApprovalRound
+from app.workflow.queries import late_round_clause
 
 ENDING_WITHIN_DAYS = 90
 # States in which an agreement is in force or about to be: the ones whose end date matters.
 IN_FORCE = ("signed", "active", "suspended")
 LISTED = 5  # rows a card lists before "see all"
 ACTIONS_LISTED = 10
+ORGANIZATIONS_LISTED = 10  # partners an organisation card lists
 
 
 @dataclass
@@ -101,6 +107,20 @@ class MonthCount:
 
 # --- shared pieces -------------------------------------------------------------------------
 
+def dashboard_version(user, now: datetime, language: str) -> str:
+    """A fingerprint of everything a dashboard shows, from one query: every change writes an audit
+    row (so the trail's last id moves with any change, the reader's own included), the reader's
+    notices (the bell), the day (days waiting, what is due) and the hour (the page's CSRF tokens
+    stay fresh). Equal fingerprints mean an identical page: a reload may be answered 304."""
+    last_change, last_notice, unread = db.session.execute(select(
+        select(func.max(AuditEvent.id)).scalar_subquery(),
+        select(func.max(Notification.id)).where(Notification.user_id == user.id).scalar_subquery(),
+        select(func.count(Notification.id)).where(Notification.user_id == user.id,
+                                                  Notification.read_at.is_(None)).scalar_subquery())).one()
+    raw = f"{user.id}:{user.role}:{user.language}:{language}:{now:%Y-%m-%dT%H}:{last_change}:{last_notice}:{unread}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
 def _ordered_counts(rows, labels: dict) -> list[Count]:
     """(key, count) rows in the order of `labels` (the lifecycle order for states), unknown keys last."""
     counts = {key: count for key, count in rows}
@@ -136,10 +156,9 @@ def ending_soon(user, today: date, *, owner=None, limit: int = LISTED) -> Ending
                   Agreement.expires_on >= today, Agreement.expires_on <= until]
     if owner is not None:
         conditions.append(Agreement.owner_id == owner.id)
-    total = db.session.scalar(select(func.count()).select_from(Agreement).where(*conditions))
-    agreements = db.session.scalars(select(Agreement).where(*conditions)
-                                    .order_by(Agreement.expires_on, Agreement.reference).limit(limit)).all()
-    return EndingSummary(total=total or 0, agreements=list(agreements), until=until)
+    agreements, total = first_with_total(
+        select(Agreement).where(*conditions).order_by(Agreement.expires_on, Agreement.reference), limit)
+    return EndingSummary(total=total, agreements=agreements, until=until)
 
 
 def _occurrences(user, *columns, owner=None):
@@ -152,16 +171,17 @@ def _occurrences(user, *columns, owner=None):
     return query
 
 
-_LISTED_OCCURRENCE = (selectinload(Occurrence.deliverable).selectinload(Deliverable.agreement),
-                      selectinload(Occurrence.deliverable).selectinload(Deliverable.responsible_organization))
+# The joins of _occurrences carry the deliverable and its agreement: no query of their own.
+_LISTED_OCCURRENCE = (contains_eager(Occurrence.deliverable).contains_eager(Deliverable.agreement),
+                      contains_eager(Occurrence.deliverable).joinedload(Deliverable.responsible_organization))
 
 
 # --- the officer's cards ---------------------------------------------------------------------
 
 def my_actions(user, today: date, *, limit: int = ACTIONS_LISTED) -> ActionsSummary:
     """What waits on `user` (the "My actions" inbox): the oldest few, how many in all, how many past the SLA."""
-    items = inbox_for(user, today)
-    return ActionsSummary(items=items[:limit], total=len(items), over_sla=sum(1 for i in items if i.is_over_sla))
+    page = inbox_for(user, today, per_page=limit)
+    return ActionsSummary(items=page.items, total=page.total, over_sla=page.over_sla)
 
 
 def my_deliverables(user, today: date, *, limit: int = LISTED) -> DeliverablesSummary:
@@ -173,15 +193,14 @@ def my_deliverables(user, today: date, *, limit: int = LISTED) -> DeliverablesSu
     pending = Occurrence.status == "pending"
     is_overdue = and_(pending, Occurrence.due_on < today)
     is_due = and_(pending, Occurrence.due_on >= today, Occurrence.due_on <= month_end)
-    counts = db.session.execute(
-        _occurrences(user, func.coalesce(func.sum(case((is_due, 1), else_=0)), 0),
-                     func.coalesce(func.sum(case((is_overdue, 1), else_=0)), 0), owner=user)).one()
-    next_due = db.session.scalars(_occurrences(user, owner=user).where(is_due).options(*_LISTED_OCCURRENCE)
-                                  .order_by(Occurrence.due_on, Occurrence.id).limit(limit)).all()
-    most_overdue = db.session.scalars(_occurrences(user, owner=user).where(is_overdue).options(*_LISTED_OCCURRENCE)
-                                      .order_by(Occurrence.due_on, Occurrence.id).limit(limit)).all()
-    return DeliverablesSummary(due_this_month=int(counts[0]), overdue=int(counts[1]), month_end=month_end,
-                               next_due=list(next_due), most_overdue=list(most_overdue))
+    next_due, due_this_month = first_with_total(
+        _occurrences(user, owner=user).where(is_due).options(*_LISTED_OCCURRENCE)
+        .order_by(Occurrence.due_on, Occurrence.id), limit)
+    most_overdue, overdue = first_with_total(
+        _occurrences(user, owner=user).where(is_overdue).options(*_LISTED_OCCURRENCE)
+        .order_by(Occurrence.due_on, Occurrence.id), limit)
+    return DeliverablesSummary(due_this_month=due_this_month, overdue=overdue, month_end=month_end,
+                               next_due=next_due, most_overdue=most_overdue)
 
 
 def officer_home(user, today: date) -> dict:
@@ -197,55 +216,39 @@ def officer_home(user, today: date) -> dict:
 # --- the portfolio cards (managers; auditors and admins read them too) ----------------------------
 
 def late_approvals(user, today: date, *, limit: int = LISTED) -> LateApprovals:
-    """Open approval rounds waiting longer than their step's SLA (else their state's), oldest first.
+    """Open approval rounds whose current step waited longer than its SLA (else its state's), oldest first.
 
-    The SLA lives in each agreement's workflow definition, so the comparison is made in Python,
-    but over rows loaded in bulk: the open rounds with their agreements (one query), their
-    decisions and who counted for them (two), the definition versions in use (one).
+    The database finds and counts them (the SLAs of each definition in use become conditions,
+    app/workflow/queries.py); only the few listed rounds are dressed in Python.
     """
-    rows = db.session.execute(
+    rows, total = first_with_total(
         select(ApprovalRound, Agreement).join(Agreement, ApprovalRound.agreement_id == Agreement.id)
-        .where(ApprovalRound.status == "open", ApprovalRound.from_state == Agreement.state,
-               visible_agreements_clause(user))
-        .options(selectinload(ApprovalRound.decisions).selectinload(ApprovalDecision.counted_user))
-        .order_by(ApprovalRound.requested_at, ApprovalRound.id)).all()
-    version_ids = {agreement.workflow_version_id for _, agreement in rows} - {None}
-    if version_ids:  # into the identity map, so definition_for finds them without a query each
-        db.session.scalars(select(WorkflowVersion).where(WorkflowVersion.id.in_(version_ids))).all()
+        .where(visible_agreements_clause(user), late_round_clause(today, local_midnight))
+        .options(selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user))
+        .order_by(ApprovalRound.requested_at, ApprovalRound.id), limit)
     late = []
     for round_, agreement in rows:
-        definition = definition_for(agreement)
-        transition = definition.transition(round_.transition)
-        if transition is None or transition.approval is None:
+        waiting = step_waiting(round_, definition_for(agreement))
+        if waiting is None:
             continue
-        step = current_step(transition, round_)
-        if step is None:
-            continue
-        state = definition.states.get(round_.from_state)
-        # As the approval reminders count it (app/notifications/reminders.py, waiting_approval).
-        sla = step.sla_days or (state.sla_days if state else None)
-        if sla is None:
-            continue
-        earlier = {s.name for s in transition.approval.steps[:transition.approval.steps.index(step)]}
-        decided = [d.decided_at for d in round_.decisions if d.step in earlier]
-        started = max(decided) if decided else round_.requested_at
-        waited = (today - local_date(started)).days
-        if waited > sla:
-            late.append(LateApproval(agreement, round_, label(transition.label), started, waited, sla))
-    late.sort(key=lambda item: item.since)
-    return LateApprovals(total=len(late), oldest=late[:limit])
+        transition, _step, started, sla = waiting
+        late.append(LateApproval(agreement, round_, label(transition.label), started,
+                                 (today - local_date(started)).days, sla))
+    return LateApprovals(total=total, oldest=sorted(late, key=lambda item: item.since))
 
 
-def overdue_by_organization(user, today: date) -> list[Count]:
-    """Overdue deliverables (pending, past their due date) per responsible organisation, most first."""
+def overdue_by_organization(user, today: date, *, limit: int = ORGANIZATIONS_LISTED) -> tuple[list[Count], int]:
+    """Overdue deliverables (pending, past their due date) per responsible organisation: the `limit`
+    with most, and how many overdue in all."""
     counts = (_occurrences(user, Deliverable.responsible_organization_id.label("organization_id"),
                            func.count().label("overdue"))
               .where(Occurrence.status == "pending", Occurrence.due_on < today)
               .group_by(Deliverable.responsible_organization_id).subquery())
-    rows = db.session.execute(select(Organization, counts.c.overdue)
-                              .join(counts, counts.c.organization_id == Organization.id)).all()
-    result = [Count(organization.id, organization.name, overdue) for organization, overdue in rows]
-    return sorted(result, key=lambda row: (-row.value, row.label))
+    rows = db.session.execute(select(Organization, counts.c.overdue, func.sum(counts.c.overdue).over())
+                              .join(counts, counts.c.organization_id == Organization.id)
+                              .order_by(counts.c.overdue.desc(), Organization.slug).limit(limit)).all()
+    result = [Count(organization.id, organization.name, overdue) for organization, overdue, _total in rows]
+    return sorted(result, key=lambda row: (-row.value, row.label)), int(rows[0][2]) if rows else 0
 
 
 def signed_per_month(user, year: int) -> list[MonthCount]:
@@ -260,9 +263,9 @@ def signed_per_month(user, year: int) -> list[MonthCount]:
                        format_date(date(year, m, 1), "M"), counts.get(m, 0)) for m in range(1, 13)]
 
 
-def on_time_rates(user, today: date) -> list[OnTimeRate]:
+def on_time_rates(user, today: date, *, limit: int = ORGANIZATIONS_LISTED) -> list[OnTimeRate]:
     """Per responsible organisation: of the occurrences due so far that were handed in, how many
-    were first handed in on or before their due date. Worst first.
+    were first handed in on or before their due date. The `limit` worst first.
 
     submitted_at is a UTC moment; its date is compared with the due date as a UTC date. Casablanca
     is UTC+1 most of the year, so a hand-in in the first hour after midnight on the day after the
@@ -277,8 +280,11 @@ def on_time_rates(user, today: date) -> list[OnTimeRate]:
              .join(first, first.c.occurrence_id == Occurrence.id)
              .where(Occurrence.due_on <= today)
              .group_by(Deliverable.responsible_organization_id).subquery())
+    # Worst first, and only the first few: a government has hundreds of partners.
     rows = db.session.execute(select(Organization, rates.c.handed_in, rates.c.on_time)
-                              .join(rates, rates.c.organization_id == Organization.id)).all()
+                              .join(rates, rates.c.organization_id == Organization.id)
+                              .order_by(rates.c.on_time * 1.0 / rates.c.handed_in, Organization.slug)
+                              .limit(limit)).all()
     result = [OnTimeRate(organization, int(handed_in), int(on_time or 0)) for organization, handed_in, on_time in rows]
     return sorted(result, key=lambda rate: (rate.on_time / rate.handed_in, rate.organization.name))
 
@@ -286,12 +292,14 @@ def on_time_rates(user, today: date) -> list[OnTimeRate]:
 def portfolio_home(user, today: date) -> dict:
     """Everything the portfolio dashboard shows (managers; auditors and admins read it)."""
     by_state, by_type = portfolio_counts(user)
+    overdue, overdue_total = overdue_by_organization(user, today)
     return {
         "by_state": by_state,
         "by_type": by_type,
         "total": sum(row.value for row in by_state),
         "late_approvals": late_approvals(user, today),
-        "overdue": overdue_by_organization(user, today),
+        "overdue": overdue,
+        "overdue_total": overdue_total,
         "ending": ending_soon(user, today),
         "signed": signed_per_month(user, today.year),
         "year": today.year,

@@ -77,6 +77,7 @@ class Occurrence(db.Model):
         UniqueConstraint("deliverable_id", "due_on"),
         CheckConstraint("status IN ('pending','submitted','sent_back','accepted','waived')", name="status_known"),
         Index("ix_deliverable_occurrences_status_due", "status", "due_on"),
+        Index("ix_deliverable_occurrences_due", "due_on", "id"),  # the list's order
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.agreements.models import Agreement
 from app.core.errors import DomainError
-from app.core.exports import download
+from app.core.exports import download, too_long_for_xlsx, xlsx_refused
 from app.core.responses import done, form_errors, refused
 from app.core.forms import apply_field_errors
 from app.core.pagination import paginate
@@ -27,6 +27,9 @@ from app.deliverables.forms import DeliverableFilterForm, PlanForm, ReviewForm, 
 from app.deliverables.models import STATUS_LABELS, Deliverable, SubmissionFile
 from app.extensions import db
 from app.organizations.models import Organization
+
+# Agreements the filter offers as a list; past it, the agreement page's link sets the filter.
+AGREEMENT_CHOICES = 200
 
 blueprint = Blueprint("deliverables", __name__)
 
@@ -59,6 +62,8 @@ def export_deliverables(fmt: str):
     require(current_user, "deliverable.list")
     # Exactly the list on screen: invalid filters are ignored there, so here too.
     filters = _read_filters()[1]
+    if fmt == "xlsx" and too_long_for_xlsx(services.occurrences_query(current_user, filters, date.today())):
+        return xlsx_refused("deliverables.list_deliverables")
     headings, rows = services.export_table(current_user, filters, date.today())
     return download(headings, rows, fmt=fmt, name="deliverables", title=_("Deliverables"))
 
@@ -206,9 +211,13 @@ def _plan(agreement, deliverable):
 def _fill_filter_choices(form: DeliverableFilterForm) -> None:
     form.status.choices = [("", _("All statuses")), ("open", _("To act on now"))] + [
         (key, str(label)) for key, label in STATUS_LABELS.items()]
-    agreements = db.session.execute(
-        select(Agreement.id, Agreement.reference).where(visible_agreements_clause(current_user))
-        .where(Agreement.id.in_(select(Deliverable.agreement_id))).order_by(Agreement.reference)).all()
+    with_plans = (select(Agreement.id, Agreement.reference).where(visible_agreements_clause(current_user))
+                  .where(Agreement.id.in_(select(Deliverable.agreement_id))))
+    agreements = db.session.execute(with_plans.order_by(Agreement.reference).limit(AGREEMENT_CHOICES + 1)).all()
+    if len(agreements) > AGREEMENT_CHOICES:
+        # Thousands of options help nobody: offer the one asked for (the agreement page links here).
+        wanted = request.args.get("agreement", type=int)
+        agreements = db.session.execute(with_plans.where(Agreement.id == wanted)).all() if wanted else []
     form.agreement.choices = [("", _("All agreements"))] + [(str(row.id), row.reference) for row in agreements]
     from app.core.permissions import visible_organizations_clause
 

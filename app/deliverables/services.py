@@ -1,6 +1,7 @@
 """Planning deliverables, handing them in, reviewing them."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -10,12 +11,13 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from app.agreements.models import Agreement, AgreementParty
 from app.core import audit
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
+from app.core.exports import streamed
 from app.core.models import utcnow
 from app.core.permissions import can, visible_agreements_clause
 from app.core.storage import clean_filename, store
@@ -278,8 +280,9 @@ def occurrences_query(user, filters: OccurrenceFilters, today: date):
     """Occurrences on agreements `user` may see, filtered; the shown status is computed from today."""
     query = (select(Occurrence).join(Deliverable).join(Agreement, Agreement.id == Deliverable.agreement_id)
              .where(visible_agreements_clause(user))
-             .options(selectinload(Occurrence.deliverable).selectinload(Deliverable.agreement),
-                      selectinload(Occurrence.deliverable).selectinload(Deliverable.responsible_organization),
+             # The joins above carry the deliverable and its agreement: no query of their own.
+             .options(contains_eager(Occurrence.deliverable).contains_eager(Deliverable.agreement),
+                      contains_eager(Occurrence.deliverable).joinedload(Deliverable.responsible_organization),
                       selectinload(Occurrence.submissions)))
     window_end = today + relativedelta(days=due_window())
     status = filters.status
@@ -305,23 +308,22 @@ def occurrences_query(user, filters: OccurrenceFilters, today: date):
     return query.order_by(Occurrence.due_on, Occurrence.id)
 
 
-def export_table(user, filters: OccurrenceFilters, today: date) -> tuple[list[str], list[list]]:
-    """Every occurrence of the list as filtered (no pages): headings and rows, in the reader's language.
-    Moments are given as dates in the reader's time zone."""
+def export_table(user, filters: OccurrenceFilters, today: date) -> tuple[list[str], Iterator[list]]:
+    """Every occurrence of the list as filtered (no pages): headings and rows, in the reader's language,
+    read as they are written out. Moments are given as dates in the reader's time zone."""
     def local_date(moment):
         return to_user_timezone(moment).date() if moment else None
 
     headings = [_("Agreement"), _("Agreement title"), _("Deliverable"), _("Responsible"), _("Due on"),
                 _("Status"), _("Last handed in"), _("Decided on")]
-    rows = []
-    for occurrence in db.session.scalars(occurrences_query(user, filters, today)):
-        deliverable, latest = occurrence.deliverable, occurrence.latest_submission
-        rows.append([
-            deliverable.agreement.reference, deliverable.agreement.title, deliverable.title,
-            deliverable.responsible_organization.name, occurrence.due_on,
-            str(STATUS_LABELS[occurrence.status_on(today, due_window())]),
-            local_date(latest.submitted_at if latest else None), local_date(occurrence.decided_at),
-        ])
+    window = due_window()
+    rows = ([
+        occurrence.deliverable.agreement.reference, occurrence.deliverable.agreement.title,
+        occurrence.deliverable.title, occurrence.deliverable.responsible_organization.name, occurrence.due_on,
+        str(STATUS_LABELS[occurrence.status_on(today, window)]),
+        local_date(occurrence.latest_submission.submitted_at if occurrence.latest_submission else None),
+        local_date(occurrence.decided_at),
+    ] for occurrence in streamed(occurrences_query(user, filters, today)))
     return headings, rows
 
 

@@ -38,7 +38,8 @@ class Notification(db.Model):
     shown, so it reads in whatever language the person uses at that moment."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),)
+    __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),
+                      Index("ix_notifications_user_created", "user_id", "created_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -60,7 +61,9 @@ class ReminderSent(db.Model):
 
     __tablename__ = "reminders_sent"
     __table_args__ = (UniqueConstraint("rule", "object_type", "object_id", "recipient_id", "occurrence_key",
-                                       name="uq_reminders_sent_natural_key"),)
+                                       name="uq_reminders_sent_natural_key"),
+                      # A pass reads the recorded keys by key (reminders.unsent).
+                      Index("ix_reminders_sent_key", "object_type", "occurrence_key"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rule: Mapped[str] = mapped_column(String(40))

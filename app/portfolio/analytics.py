@@ -12,40 +12,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.core.permissions import visible_agreements_clause
 from app.extensions import db
+# The stays in each stage are worked out where the engine keeps them (app/workflow/stage_history.py).
+from app.workflow.stage_history import SECONDS_PER_DAY, StageEvent, Visit, days_between, stage_visits  # noqa: F401
 
-SECONDS_PER_DAY = 86400
 
 
 # --- plain values ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class StageEvent:
-    """One audit row that changes an agreement's stage: its creation or a transition."""
-
-    agreement_id: int
-    occurred_at: datetime
-    action: str  # "created" | "transition"
-    before: str | None  # the stage left (transitions only)
-    after: str | None  # the stage entered
-
-
-@dataclass(frozen=True)
-class Visit:
-    """A stay of one agreement in one stage; `left_at` is None while it is still there."""
-
-    agreement_id: int
-    state: str
-    entered_at: datetime
-    left_at: datetime | None
-
-    @property
-    def days(self) -> float | None:
-        return None if self.left_at is None else days_between(self.entered_at, self.left_at)
-
 
 @dataclass(frozen=True)
 class StageStat:
@@ -80,10 +56,6 @@ class StepStat:
 
 # --- arithmetic -------------------------------------------------------------------------
 
-def days_between(start: datetime, end: datetime) -> float:
-    return (end - start).total_seconds() / SECONDS_PER_DAY
-
-
 def percentile(values: Iterable[float], fraction: float) -> float | None:
     """The `fraction` quantile with linear interpolation between closest ranks
     (numpy's default, Excel's PERCENTILE.INC); None for no values."""
@@ -94,35 +66,6 @@ def percentile(values: Iterable[float], fraction: float) -> float | None:
     low = math.floor(rank)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def stage_visits(events: Iterable[StageEvent]) -> list[Visit]:
-    """Each agreement's stays in a stage, from the event that entered the stage to the one that left it.
-
-    A creation row opens the first stage unless a stage is already open (data placed in a
-    stage with a history dated before its creation row). A transition closes the open stay
-    only when it leaves that very stage; a stay whose start is unknown (an agreement put in
-    a state by hand, then moved) is not a visit. Stays not yet left come last, with left_at None.
-    """
-    per_agreement: dict[int, list[tuple[datetime, int, StageEvent]]] = defaultdict(list)
-    for index, event in enumerate(events):
-        per_agreement[event.agreement_id].append((event.occurred_at, index, event))
-    visits: list[Visit] = []
-    for agreement_id, rows in per_agreement.items():
-        rows.sort(key=lambda row: (row[0], row[1]))
-        open_state: str | None = None
-        opened_at: datetime | None = None
-        for occurred_at, _index, event in rows:
-            if event.action == "created":
-                if open_state is None and event.after:
-                    open_state, opened_at = event.after, occurred_at
-                continue
-            if open_state is not None and open_state == event.before:
-                visits.append(Visit(agreement_id, open_state, opened_at, occurred_at))
-            open_state, opened_at = (event.after, occurred_at) if event.after else (None, None)
-        if open_state is not None:
-            visits.append(Visit(agreement_id, open_state, opened_at, None))
-    return visits
 
 
 def stage_durations(visits: Iterable[Visit], types: Mapping[int, str], *, year: int | None = None,
@@ -202,36 +145,35 @@ def year_start(year: int) -> datetime:
 
 # --- loading (one query each) ------------------------------------------------------------
 
-def load_stage_events(user, *, agreement_type: str | None = None, since_year: int | None = None,
-                      initial_states: Mapping[str, str] | None = None) -> tuple[list[StageEvent], dict[int, str]]:
-    """Every creation and transition row of the agreements `user` may see, in one query,
-    with each agreement's type. A creation row that does not say its state starts the type's
-    initial state (`initial_states`: type -> state)."""
+def load_stage_statistics(user, order: Mapping[str, list[str]], *, agreement_type: str | None = None,
+                          year: int | None = None) -> list[StageStat]:
+    """Median and 90th percentile days per (type, stage) from the stays kept in `stage_visits`
+    (app/workflow/stage_history.py), for the agreements `user` may see; `year` keeps the stays
+    entered that year. PostgreSQL computes the percentiles itself (percentile_cont interpolates
+    like `percentile`) and sends a row per stage; elsewhere the days are read and counted here."""
     from app.agreements.models import Agreement
-    from app.core.audit import AuditEvent
+    from app.workflow.models import StageVisit
 
-    query = (select(AuditEvent.object_id, AuditEvent.occurred_at, AuditEvent.action, AuditEvent.changes,
-                    Agreement.type)
-             .join(Agreement, Agreement.id == AuditEvent.object_id)
-             .where(AuditEvent.object_type == "agreements", AuditEvent.action.in_(("created", "transition")),
-                    visible_agreements_clause(user))
-             .order_by(AuditEvent.object_id, AuditEvent.occurred_at, AuditEvent.id))
+    conditions = [visible_agreements_clause(user), StageVisit.left_at.is_not(None)]
     if agreement_type is not None:
-        query = query.where(Agreement.type == agreement_type)
-    if since_year is not None:
-        # A visit entered in that year starts with an event of that year; it may end later.
-        query = query.where(AuditEvent.occurred_at >= year_start(since_year))
-    events, types = [], {}
-    for agreement_id, occurred_at, action, changes, kind in db.session.execute(query):
-        types[agreement_id] = kind
-        changes = changes if isinstance(changes, dict) else {}
-        before = changes.get("before") if isinstance(changes.get("before"), dict) else {}
-        after = changes.get("after") if isinstance(changes.get("after"), dict) else {}
-        entered = after.get("state")
-        if action == "created" and not entered:
-            entered = (initial_states or {}).get(kind)
-        events.append(StageEvent(agreement_id, occurred_at, action, before.get("state"), entered))
-    return events, types
+        conditions.append(Agreement.type == agreement_type)
+    if year is not None:
+        conditions += [StageVisit.entered_at >= year_start(year), StageVisit.entered_at < year_start(year + 1)]
+    if db.session.get_bind().dialect.name == "postgresql":
+        figures = {(kind, state): (visits, median, p90) for kind, state, visits, median, p90 in db.session.execute(
+            select(Agreement.type, StageVisit.state, func.count(),
+                   func.percentile_cont(0.5).within_group(StageVisit.days),
+                   func.percentile_cont(0.9).within_group(StageVisit.days))
+            .join(Agreement, Agreement.id == StageVisit.agreement_id).where(*conditions)
+            .group_by(Agreement.type, StageVisit.state))}
+        return [StageStat(kind, state, *figures.get((kind, state), (0, None, None)))
+                for kind, states in order.items() for state in states]
+    durations: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for kind, state, days in db.session.execute(
+            select(Agreement.type, StageVisit.state, StageVisit.days)
+            .join(Agreement, Agreement.id == StageVisit.agreement_id).where(*conditions)):
+        durations[(kind, state)].append(days)
+    return stage_statistics(durations, order)
 
 
 def load_rounds(user, *, agreement_type: str | None = None, year: int | None = None) -> list[RoundRecord]:

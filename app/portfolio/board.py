@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import selectinload
 
 from app.agreements.models import Agreement, AgreementParty
@@ -15,11 +15,11 @@ from app.portfolio.analytics import calendar_days_since
 from app.portfolio.filters import PortfolioFilters
 from app.portfolio.stages import StageColumn, in_view, stage_columns, stage_label
 from app.workflow import engine
-from app.workflow.models import ApprovalRound
+from app.workflow.models import ApprovalDecision, ApprovalRound
 
 # Cards shown per column; the rest are one click away in the filtered list. It also bounds
-# the work of computing each card's moves (a few queries per card at most).
-CARD_CAP = 50
+# the work of computing each card's moves, and the page's size, whatever the portfolio's.
+CARD_CAP = 20
 
 
 @dataclass
@@ -109,18 +109,20 @@ def build_board(user, filters: PortfolioFilters, today: date, *, cap: int = CARD
 def _cards(user, conditions, states: list[str], today: date, cap: int) -> dict[str, list[Card]]:
     if not states:
         return {}
-    rank = func.row_number().over(
-        partition_by=Agreement.state,
-        order_by=(Agreement.state_entered_at.is_(None), Agreement.state_entered_at, Agreement.reference),
-    ).label("rank")
-    ranked = select(Agreement.id, rank).where(*conditions, Agreement.state.in_(states)).subquery()
+    # Each column's first cards by their own ORDER BY … LIMIT, glued with UNION ALL: the index on
+    # (state, state_entered_at) serves every branch, where ranking all open agreements would sort them all.
+    firsts = [select(Agreement.id).where(*conditions, Agreement.state == state)
+              .order_by(Agreement.state_entered_at, Agreement.reference).limit(cap).subquery().select()
+              for state in states]
+    picked = union_all(*firsts).subquery()
     agreements = db.session.scalars(
-        select(Agreement).join(ranked, ranked.c.id == Agreement.id).where(ranked.c.rank <= cap)
-        .order_by(ranked.c.rank)
+        select(Agreement).where(Agreement.id.in_(select(picked.c.id)))
+        .order_by(Agreement.state_entered_at, Agreement.reference)
         # What the engine reads to list the moves, loaded for all cards at once.
         .options(selectinload(Agreement.parties), selectinload(Agreement.documents),
                  selectinload(Agreement.signatories),
-                 selectinload(Agreement.approval_rounds).selectinload(ApprovalRound.decisions))
+                 selectinload(Agreement.approval_rounds).joinedload(ApprovalRound.decisions)
+                 .joinedload(ApprovalDecision.counted_user))
     ).all()
     may_act = can(user, "agreement.act")
     cards: dict[str, list[Card]] = {}

@@ -98,25 +98,15 @@ def _deliverables(user, first: date, last: date):
 def approval_deadline(round_, agreement) -> tuple[date, object] | None:
     """(deadline, transition) of an open round: its current step is due `sla` days after it began.
 
-    The same reckoning as the reminders (app/notifications/reminders.py `waiting_approval`),
+    The same reckoning as the reminders (app/notifications/reminders/ `waiting_approval`),
     without asking who may approve, which the calendar does not need (one query per round)."""
     from app.notifications.reminders import local_date
-    from app.workflow.engine import current_step
+    from app.workflow.engine import step_waiting
 
-    definition = definition_for(agreement)
-    transition = definition.transition(round_.transition)
-    if transition is None or transition.approval is None:
+    waiting = step_waiting(round_, definition_for(agreement))
+    if waiting is None or waiting[3] is None:
         return None
-    step = current_step(transition, round_)
-    if step is None:
-        return None
-    state = definition.states.get(round_.from_state)
-    sla = step.sla_days or (state.sla_days if state else None)
-    if sla is None:
-        return None
-    earlier = {s.name for s in transition.approval.steps[:transition.approval.steps.index(step)]}
-    decided = [d.decided_at for d in round_.decisions if d.step in earlier]
-    started = max(decided) if decided else round_.requested_at
+    transition, _step, started, sla = waiting
     return local_date(started) + timedelta(days=sla), transition
 
 

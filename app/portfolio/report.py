@@ -8,12 +8,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.agreements.models import AGREEMENT_TYPES, Agreement
-from app.core.audit import AuditEvent
+from app.core.pagination import first_with_total
 from app.core.permissions import visible_agreements_clause
 from app.extensions import db
 from app.portfolio import analytics
-from app.portfolio.stages import in_view, stage_columns
+from app.portfolio.stages import in_view
 from app.workflow.engine import current_definitions, definition_for, label
+from app.workflow.models import StageVisit
+from app.workflow.queries import over_state_sla
+
+OVER_SLA_LISTED = 50
 
 
 @dataclass
@@ -66,9 +70,10 @@ class StepRow:
 @dataclass
 class StageReport:
     types: list[TypeReport]
-    over_sla: list[OverSla]
+    over_sla: list[OverSla]  # the OVER_SLA_LISTED longest in their stage
     steps: list[StepRow]
     years: list[int] = field(default_factory=list)
+    over_sla_total: int = 0
 
     @property
     def slowest(self) -> StepRow | None:
@@ -76,11 +81,10 @@ class StageReport:
 
 
 def year_choices(user) -> list[int]:
-    """Years from the first recorded stage change to this year, newest first."""
+    """Years from the first stay in a stage on record to this year, newest first."""
     first = db.session.scalar(
-        select(func.min(AuditEvent.occurred_at)).join(Agreement, Agreement.id == AuditEvent.object_id)
-        .where(AuditEvent.object_type == "agreements", AuditEvent.action.in_(("created", "transition")),
-               visible_agreements_clause(user)))
+        select(func.min(StageVisit.entered_at)).join(Agreement, Agreement.id == StageVisit.agreement_id)
+        .where(visible_agreements_clause(user)))
     this_year = date.today().year
     first_year = min(first.year, this_year) if first else this_year
     return list(range(this_year, first_year - 1, -1))
@@ -90,44 +94,37 @@ def build_report(user, *, agreement_type: str | None, year: int | None, now: dat
     definitions = current_definitions()
     shown = in_view(definitions, agreement_type)
     order = {d.type: [name for name, state in d.states.items() if state.kind != "final"] for d in shown}
-    events, types = analytics.load_stage_events(user, agreement_type=agreement_type, since_year=year,
-                                                initial_states={d.type: d.initial_state for d in definitions.values()})
-    durations = analytics.stage_durations(analytics.stage_visits(events), types, year=year,
-                                          agreement_type=agreement_type)
-    stats = analytics.stage_statistics(durations, order)
+    stats = analytics.load_stage_statistics(user, order, agreement_type=agreement_type, year=year)
     type_reports = []
     for definition in shown:
         rows = [StageRow(s.state, label(definition.states[s.state].label), definition.states[s.state].sla_days,
                          s.visits, s.median, s.p90) for s in stats if s.agreement_type == definition.type]
         type_reports.append(TypeReport(definition.type, str(AGREEMENT_TYPES.get(definition.type, definition.type)),
                                        rows))
-    return StageReport(
-        types=type_reports,
-        over_sla=_over_sla(user, agreement_type, year, now.date()),
-        steps=_steps(user, agreement_type, year),
-    )
+    over_sla, over_sla_total = _over_sla(user, agreement_type, year, now.date())
+    return StageReport(types=type_reports, over_sla=over_sla, steps=_steps(user, agreement_type, year),
+                       over_sla_total=over_sla_total)
 
 
-def _over_sla(user, agreement_type: str | None, year: int | None, today: date) -> list[OverSla]:
-    """Agreements in a stage longer than its SLA now (days counted as on the agreement page)."""
-    finished = [c.name for c in stage_columns(in_view(current_definitions(), None)) if c.is_final]
-    query = (select(Agreement).where(visible_agreements_clause(user), Agreement.state_entered_at.is_not(None),
-                                     Agreement.state.not_in(finished))
-             .options(selectinload(Agreement.parties)))
+def _over_sla(user, agreement_type: str | None, year: int | None, today: date) -> tuple[list[OverSla], int]:
+    """Agreements in a stage longer than its SLA now (days counted as on the agreement page): the
+    database finds and counts them; the OVER_SLA_LISTED longest in their stage are listed."""
+    conditions = [visible_agreements_clause(user), Agreement.state_entered_at.is_not(None),
+                  over_state_sla(Agreement.state_entered_at, today)]
     if agreement_type:
-        query = query.where(Agreement.type == agreement_type)
+        conditions.append(Agreement.type == agreement_type)
     if year:
-        query = query.where(Agreement.state_entered_at >= analytics.year_start(year),
-                            Agreement.state_entered_at < analytics.year_start(year + 1))
+        conditions += [Agreement.state_entered_at >= analytics.year_start(year),
+                       Agreement.state_entered_at < analytics.year_start(year + 1)]
+    agreements, total = first_with_total(
+        select(Agreement).where(*conditions).options(selectinload(Agreement.parties))
+        .order_by(Agreement.state_entered_at, Agreement.reference), OVER_SLA_LISTED)
     late = []
-    for agreement in db.session.scalars(query):
+    for agreement in agreements:
         state = definition_for(agreement).states.get(agreement.state)
-        if state is None or state.kind == "final" or state.sla_days is None:
-            continue
         days = analytics.calendar_days_since(agreement.state_entered_at, today)
-        if days > state.sla_days:
-            late.append(OverSla(agreement, label(state.label), days, state.sla_days))
-    return sorted(late, key=lambda row: (-row.days_over, row.agreement.reference))
+        late.append(OverSla(agreement, label(state.label), days, state.sla_days))
+    return sorted(late, key=lambda row: (-row.days_over, row.agreement.reference)), total
 
 
 def _steps(user, agreement_type: str | None, year: int | None) -> list[StepRow]:

@@ -11,9 +11,10 @@ from datetime import date
 
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import Agreement
+from app.core.pagination import first_with_total
 from app.core.permissions import can, visible_agreements_clause
 from app.extensions import db
 
@@ -22,6 +23,9 @@ ENDED_EARLY = ("terminated", "closed")
 # The axis goes at least a year past today and at most this many years past it (end dates
 # further out run off the edge, like open-ended agreements).
 MAX_YEARS_AHEAD = 10
+# Bars drawn at most, the most recently signed: a government's portfolio drawn whole is
+# megabytes of HTML nobody can read; the agreements list finds the others.
+BAR_CAP = 200
 # The shortest bar drawn, in percent of the axis, so a bar of a few days is still seen.
 MIN_BAR = 0.8
 
@@ -62,6 +66,7 @@ class Timeline:
     today: date
     today_offset: float | None
     undated: int  # visible agreements not signed yet (nothing to draw)
+    dated: int = 0  # visible agreements with a date, drawn or not (past BAR_CAP)
 
     @property
     def bar_count(self) -> int:
@@ -79,13 +84,14 @@ def agreement_span(agreement: Agreement) -> tuple[date | None, date | None]:
     return start, end
 
 
-def build_timeline(user, group_by: str, today: date) -> Timeline:
-    agreements = db.session.scalars(
+def build_timeline(user, group_by: str, today: date, *, cap: int = BAR_CAP) -> Timeline:
+    """The `cap` most recently signed agreements `user` may see, drawn oldest first; how many are dated in all."""
+    newest, dated = first_with_total(
         select(Agreement).where(visible_agreements_clause(user),
                                 or_(Agreement.signed_on.is_not(None), Agreement.effective_on.is_not(None)))
-        .options(selectinload(Agreement.parties), selectinload(Agreement.signing_event))
-        .order_by(Agreement.signed_on, Agreement.reference)
-    ).all()
+        .options(selectinload(Agreement.parties), joinedload(Agreement.signing_event))
+        .order_by(Agreement.signed_on.desc().nulls_last(), Agreement.reference.desc()), cap)
+    agreements = sorted(newest, key=lambda a: (a.signed_on is None, a.signed_on or date.max, a.reference))
     undated = db.session.scalar(
         select(db.func.count(Agreement.id)).where(visible_agreements_clause(user), Agreement.signed_on.is_(None),
                                                   Agreement.effective_on.is_(None),
@@ -100,7 +106,7 @@ def build_timeline(user, group_by: str, today: date) -> Timeline:
     ordered = sorted(groups.values(), key=_group_order(group_by))
     return Timeline(groups=ordered, ticks=axis_ticks(start, end), start=start, end=end, today=today,
                     today_offset=offset_of(today, start, end) if start <= today <= end else None,
-                    undated=undated or 0)
+                    undated=undated or 0, dated=dated)
 
 
 def axis_bounds(starts: list[date], ends: list[date | None], today: date) -> tuple[date, date]:

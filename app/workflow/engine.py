@@ -55,14 +55,39 @@ def current_definitions() -> dict[str, WorkflowDefinition]:
 
 def definition_for(agreement) -> WorkflowDefinition:
     """The definition the agreement runs on: its frozen version, or today's for a new one."""
+    if "workflow_version" in agreement.__dict__ and agreement.workflow_version is not None:
+        return version_definition(agreement.workflow_version)  # set in this request (pin_definition)
     if agreement.workflow_version_id is not None:
-        version = agreement.workflow_version or db.session.get(WorkflowVersion, agreement.workflow_version_id)
-        cached = _parsed_versions.get(version.checksum)
-        if cached is None:
-            cached = parse_definition(version.body, f"{version.type} v{version.version}")
-            _parsed_versions[version.checksum] = cached
-        return cached
+        definition = version_definitions().get(agreement.workflow_version_id)
+        if definition is None:  # registered since the request read them
+            forget_definitions_in_use()
+            definition = version_definitions()[agreement.workflow_version_id]
+        return definition
     return current_definitions()[agreement.type]
+
+
+def version_definitions() -> dict[int, WorkflowDefinition]:
+    """Every frozen definition version by id, parsed, read once per request (or job): they are a
+    handful, and a page that lists agreements on several versions would otherwise load them one
+    by one. Plain definitions, not rows: a commit (a reminder pass commits) expires rows."""
+    from flask import g, has_app_context
+
+    definitions = g.get("sharaka_workflow_versions") if has_app_context() else None
+    if definitions is None:
+        definitions = {version.id: version_definition(version)
+                       for version in db.session.scalars(select(WorkflowVersion))}
+        if has_app_context():
+            g.sharaka_workflow_versions = definitions
+    return definitions
+
+
+def version_definition(version: WorkflowVersion) -> WorkflowDefinition:
+    """A frozen version's definition, parsed once per process."""
+    cached = _parsed_versions.get(version.checksum)
+    if cached is None:
+        cached = parse_definition(version.body, f"{version.type} v{version.version}")
+        _parsed_versions[version.checksum] = cached
+    return cached
 
 
 def pin_definition(agreement) -> None:
@@ -84,7 +109,17 @@ def ensure_version(definition: WorkflowDefinition) -> WorkflowVersion:
             db.session.add(version)
     except IntegrityError:  # another process registered the same version first
         return db.session.scalar(select(WorkflowVersion).where(WorkflowVersion.checksum == definition.checksum))
+    forget_definitions_in_use()
     return version
+
+
+def forget_definitions_in_use() -> None:
+    """A new version exists: the request's list of definitions in use (queries.definitions_in_use) is stale."""
+    from flask import g, has_app_context
+
+    if has_app_context():
+        g.pop("sharaka_definitions_in_use", None)
+        g.pop("sharaka_workflow_versions", None)
 
 
 def label(texts: dict[str, str]) -> str:
@@ -225,6 +260,23 @@ def current_step(transition: Transition, round_: ApprovalRound) -> ApprovalStep 
     return None
 
 
+def step_waiting(round_: ApprovalRound, definition: WorkflowDefinition):
+    """What an open round waits on: (its transition, the current step, since when the step waits
+    — the request, or the last decision of the step before it — and its SLA in days: the step's
+    own, else its state's, or None), or None when the round has no step left to decide."""
+    transition = definition.transition(round_.transition)
+    if transition is None or transition.approval is None:
+        return None
+    step = current_step(transition, round_)
+    if step is None:
+        return None
+    state = definition.states.get(round_.from_state)
+    sla = step.sla_days or (state.sla_days if state else None)
+    earlier = {s.name for s in transition.approval.steps[:transition.approval.steps.index(step)]}
+    decided = [d.decided_at for d in round_.decisions if d.step in earlier]
+    return transition, step, max(decided) if decided else round_.requested_at, sla
+
+
 def active_delegators(user, today: date) -> list:
     """People who handed their approvals to `user` for today (asked once per request)."""
     from flask import g, has_app_context
@@ -239,7 +291,7 @@ def active_delegators(user, today: date) -> list:
     return cache[key]
 
 
-def _slot_of(step: ApprovalStep, person) -> int | None:
+def slot_of(step: ApprovalStep, person) -> int | None:
     for index, slot in enumerate(step.slots):
         kind, value = slot.split(":", 1)
         if (kind == "user" and person.email == value) or (kind == "role" and person.role == value):
@@ -249,7 +301,7 @@ def _slot_of(step: ApprovalStep, person) -> int | None:
 
 def _eligibility(step: ApprovalStep, round_: ApprovalRound, acting, identity) -> str | None:
     """None when `acting` may approve this step as `identity` (themselves or a delegator)."""
-    if _slot_of(step, identity) is None:
+    if slot_of(step, identity) is None:
         return _("You are not an approver of this step.")
     if step.exclude_requester and round_.requested_by_id in (acting.id, identity.id):
         return _("The person who asked for approval cannot approve it (four-eyes rule).")
@@ -257,8 +309,8 @@ def _eligibility(step: ApprovalStep, round_: ApprovalRound, acting, identity) ->
     if any(d.counted_user_id == identity.id for d in status["approvals"]):
         return _("%(name)s has already approved this step.", name=identity.full_name)
     if step.mode == "sequential":
-        slot = _slot_of(step, identity)
-        filled = {_slot_of(step, d.counted_user) for d in status["approvals"]}
+        slot = slot_of(step, identity)
+        filled = {slot_of(step, d.counted_user) for d in status["approvals"]}
         if any(index not in filled for index in range(slot)):
             return _("Waiting for the approvers before you in this step.")
     if len(status["approvals"]) >= step.quorum and not (status["missing_roles"] or status["missing_users"]):
@@ -275,7 +327,7 @@ def _could_ever_approve(transition: Transition, user, today: date) -> bool:
     if user is None or user.role in ("partner", "auditor"):
         return False
     people = [user, *active_delegators(user, today)]
-    return any(_slot_of(step, person) is not None for step in transition.approval.steps for person in people)
+    return any(slot_of(step, person) is not None for step in transition.approval.steps for person in people)
 
 
 def _approval_option(agreement, transition: Transition, user, today: date) -> ActionOption:

@@ -1,20 +1,26 @@
-""""My actions": what waits on a user now, oldest first, with days waiting against the stage's SLA."""
+""""My actions": what waits on a user now, oldest first, with days waiting against the stage's SLA.
+
+The database finds, counts, sorts and pages the waiting items (workflow rules become SQL
+conditions in app/workflow/queries.py), so the inbox costs the same few queries whether the
+portfolio holds a hundred agreements or a hundred thousand; Python only dresses the page shown.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import and_, case, func, literal, null, or_, select, union_all
 
 from app.agreements.models import Agreement
 from app.core.permissions import visible_agreements_clause
 from app.extensions import db
-from app.workflow import engine
-from app.workflow.models import ApprovalRound
+from app.workflow import engine, queries
+from app.workflow.models import ApprovalRound, NegotiationRound
 from app.workflow.presenter import days_since
-from app.workflow.services import latest_round, side_of
+
+LISTED = 50  # rows on one page of /inbox
 
 
 @dataclass
@@ -31,52 +37,114 @@ class InboxItem:
         return self.sla_days is not None and self.days_waiting is not None and self.days_waiting > self.sla_days
 
 
-def inbox_for(user, today: date) -> list[InboxItem]:
-    """Approvals the user may give, moves their agreements wait for, and negotiation turns."""
-    conditions = [Agreement.id.in_(select(ApprovalRound.agreement_id).where(ApprovalRound.status == "open"))]
+class InboxPage(Pagination):
+    """One page of the inbox, with the total and how many of all the items are past their SLA,
+    all read by the statement that reads the page (COUNT and SUM OVER the whole result)."""
+
+    def _query_items(self) -> list:
+        self.total_found, self.over_sla, items = self._query_args["fetch"](self._query_offset, self.per_page)
+        return items
+
+    def _query_count(self) -> int:
+        if self.items or self.page == 1:
+            return self.total_found
+        # Past the last page: the page's statement had no row to carry the totals.
+        total, self.over_sla = self._query_args["counter"]()
+        return total
+
+
+def _waiting(user, today: date):
+    """One SELECT per kind of waiting item: (kind, agreement id, round number, transition, since, late)."""
+    visible = visible_agreements_clause(user)
+    people = [user, *engine.active_delegators(user, today)]
+
+    def late(since):
+        return case((queries.over_state_sla(since, today), 1), else_=0)
+
+    selects = []
+    if user.role not in ("partner", "auditor"):
+        selects.append(
+            select(literal("approve").label("kind"), Agreement.id.label("agreement_id"),
+                   null().label("number"), ApprovalRound.transition.label("transition"),
+                   ApprovalRound.requested_at.label("since"), late(ApprovalRound.requested_at).label("late"))
+            .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
+            .where(visible, queries.approvals_waiting_on(user, people)))
+    if user.role in ("officer", "manager", "admin", "partner"):
+        latest = (select(func.max(NegotiationRound.number)).where(NegotiationRound.agreement_id == Agreement.id)
+                  .correlate(Agreement).scalar_subquery())
+        last = NegotiationRound
+        since = func.coalesce(last.sent_at, Agreement.state_entered_at)
+        if user.role == "partner":
+            turn = last.side == "ministry"
+        else:
+            turn = and_(Agreement.owner_id == user.id, or_(last.id.is_(None), last.side == "partner"))
+        selects.append(
+            select(case((last.id.is_(None), "first_version"), else_="answer").label("kind"),
+                   Agreement.id.label("agreement_id"), last.number.label("number"), null().label("transition"),
+                   since.label("since"), late(since).label("late"))
+            .select_from(Agreement)
+            .outerjoin(last, and_(last.agreement_id == Agreement.id, last.number == latest))
+            .where(visible, Agreement.state == "negotiation", Agreement.agreed_round_id.is_(None), turn))
     if user.role in ("officer", "manager", "admin"):
-        # Finished agreements wait for nobody: leave them out of the scan.
-        finished = {name for definition in engine.current_definitions().values()
-                    for name, state in definition.states.items() if state.kind == "final"}
-        conditions.append((Agreement.owner_id == user.id) & Agreement.state.not_in(finished))
-    if user.role == "partner":
-        conditions.append(Agreement.state == "negotiation")
-    agreements = db.session.scalars(
-        select(Agreement).where(visible_agreements_clause(user), or_(*conditions))
-        .options(selectinload(Agreement.parties), selectinload(Agreement.approval_rounds),
-                 selectinload(Agreement.negotiation_rounds), selectinload(Agreement.documents),
-                 selectinload(Agreement.signatories))
-    ).all()
-    items: list[InboxItem] = []
-    for agreement in agreements:
-        definition = engine.definition_for(agreement)
-        state = definition.states.get(agreement.state)
-        sla = state.sla_days if state else None
-        options = engine.actions_for(agreement, user, today)  # once per agreement: it is the costly part
-        for option in options:
-            if option.is_approval and option.is_allowed:
-                round_ = engine.open_round(agreement, option.name)
-                items.append(InboxItem(agreement, _("Approve: %(what)s", what=engine.label(option.transition.label)),
-                                       round_.requested_at, days_since(round_.requested_at, today), sla,
-                                       acting_for=option.acting_for))
-        side = side_of(user, agreement)
-        if agreement.state == "negotiation" and agreement.agreed_round_id is None and side is not None:
-            last = latest_round(agreement)
-            if last is None and side == "ministry" and agreement.owner_id == user.id:
-                items.append(InboxItem(agreement, _("Send the first version of the text"),
-                                       agreement.state_entered_at, days_since(agreement.state_entered_at, today), sla))
-            elif last is not None and last.turn == side and (side == "partner" or agreement.owner_id == user.id):
-                items.append(InboxItem(agreement, _("Answer version %(n)s of the text", n=last.number),
-                                       last.sent_at, days_since(last.sent_at, today), sla))
-        elif agreement.owner_id == user.id and state is not None and state.kind != "final" and (
-                sla is not None or agreement.state == "signed"):
-            order = list(definition.states)
-            moves = [o for o in options if not o.is_approval
-                     and definition.states[o.transition.target].kind != "final"
-                     and order.index(o.transition.target) > order.index(agreement.state)]
-            if moves and agreement.state != "negotiation":
-                items.append(InboxItem(agreement, _("Move forward from “%(state)s”", state=engine.label(state.label)),
-                                       agreement.state_entered_at, days_since(agreement.state_entered_at, today),
-                                       sla))
-    items.sort(key=lambda item: (item.since is None, item.since or datetime.max))
-    return items
+        def forward(definition):
+            states = queries.forward_move_states(definition, user)
+            return Agreement.state.in_(states) if states else None
+        selects.append(
+            select(literal("move").label("kind"), Agreement.id.label("agreement_id"), null().label("number"),
+                   null().label("transition"), Agreement.state_entered_at.label("since"),
+                   late(Agreement.state_entered_at).label("late"))
+            .where(visible, Agreement.owner_id == user.id, queries.per_definition(forward)))
+    return union_all(*selects).subquery() if selects else None
+
+
+def inbox_for(user, today: date, *, page: int = 1, per_page: int = LISTED) -> InboxPage:
+    """Approvals the user may give, moves their agreements wait for, and negotiation turns:
+    one page of them, oldest first, with how many there are in all and how many are late."""
+    waiting = _waiting(user, today)
+
+    def count() -> tuple[int, int]:
+        if waiting is None:
+            return 0, 0
+        total, late = db.session.execute(select(func.count(), func.coalesce(func.sum(waiting.c.late), 0))
+                                         .select_from(waiting)).one()
+        return int(total), int(late)
+
+    def fetch(offset: int, limit: int) -> tuple[int, int, list[InboxItem]]:
+        if waiting is None:
+            return 0, 0, []
+        rows = db.session.execute(
+            select(Agreement, waiting, func.count().over(), func.sum(waiting.c.late).over())
+            .join(Agreement, Agreement.id == waiting.c.agreement_id)
+            .order_by(waiting.c.since.is_(None), waiting.c.since, waiting.c.agreement_id, waiting.c.kind,
+                      waiting.c.transition).offset(offset).limit(limit)).all()
+        if not rows:
+            return 0, 0, []
+        return (int(rows[0][-2]), int(rows[0][-1] or 0),
+                [_item(row, row[0], user, today) for row in rows])
+
+    return InboxPage(page=page, per_page=per_page, error_out=False, count=True, fetch=fetch, counter=count)
+
+
+def _item(row, agreement: Agreement, user, today: date) -> InboxItem:
+    definition = engine.definition_for(agreement)
+    state = definition.states.get(agreement.state)
+    sla = state.sla_days if state else None
+    waited = days_since(row.since, today)
+    if row.kind == "approve":
+        transition = definition.transition(row.transition)
+        return InboxItem(agreement, _("Approve: %(what)s", what=engine.label(transition.label)), row.since, waited,
+                         sla, acting_for=_acting_for(transition, user, today))
+    if row.kind == "first_version":
+        return InboxItem(agreement, _("Send the first version of the text"), row.since, waited, sla)
+    if row.kind == "answer":
+        return InboxItem(agreement, _("Answer version %(n)s of the text", n=row.number), row.since, waited, sla)
+    return InboxItem(agreement, _("Move forward from “%(state)s”", state=engine.label(state.label)), row.since,
+                     waited, sla)
+
+
+def _acting_for(transition, user, today: date):
+    """Nobody when the user holds a slot of this approval; else the colleague who delegated to them."""
+    for identity in [user, *engine.active_delegators(user, today)]:
+        if any(engine.slot_of(step, identity) is not None for step in transition.approval.steps):
+            return None if identity is user else identity
+    return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.models import UTCDateTime, utcnow
@@ -32,6 +32,7 @@ class ApprovalRound(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('open','approved','rejected','cancelled')", name="status_known"),
         Index("ix_approval_rounds_open", "agreement_id", "status"),
+        Index("ix_approval_rounds_status_requested", "status", "requested_at"),  # late approvals, oldest first
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -178,3 +179,17 @@ class Signatory(db.Model):
     recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     organization = relationship("Organization")
+
+
+class StageVisit(db.Model):
+    """One stay of an agreement in one stage, derived from the audit trail (app/workflow/stage_history.py)."""
+
+    __tablename__ = "stage_visits"
+    __table_args__ = (Index("ix_stage_visits_state_entered", "state", "entered_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(40))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    days: Mapped[float | None] = mapped_column(Float)  # left_at - entered_at, once left

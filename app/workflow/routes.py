@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.auth.models import User
 from app.core.errors import DomainError
 from app.core.responses import done, form_errors, refused
+from app.core.pagination import requested_page
 from app.core.permissions import can, get_agreement_or_404, require
 from app.core.storage import send_stored
 from app.extensions import db
@@ -218,7 +219,7 @@ def download_document(agreement_id: int, document_id: int):
 @login_required
 def inbox():
     require(current_user, "inbox.view")
-    return render_template("workflow/inbox.html", items=inbox_for(current_user, date.today()))
+    return render_template("workflow/inbox.html", page=inbox_for(current_user, date.today(), page=requested_page()))
 
 
 @blueprint.route("/workflows/")

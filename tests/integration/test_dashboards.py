@@ -3,18 +3,18 @@ from __future__ import annotations
 
 import re
 import sys
-from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import func, select
 
-from app.agreements.models import Agreement, AgreementParty
+from app.agreements.models import Agreement
 from app.core.models import utcnow
 from app.deliverables.models import Deliverable, Occurrence, Submission
 from app.extensions import db
-from app.workflow.models import ApprovalDecision, ApprovalRound
+from app.workflow.models import ApprovalRound
 from tests import factories
+from tests.bulk import add_bulk_portfolio, counting_queries
 
 TODAY = date.today()
 
@@ -256,95 +256,6 @@ def test_partner_menu_keeps_the_portal_and_has_no_dashboard(signed_in):
 
 # --- queries do not grow with the portfolio ----------------------------------------------------
 
-STATES = ("draft", "internal_review", "negotiation", "signature", "signed", "active", "suspended", "expired",
-          "closed", "cancelled")
-
-
-def add_bulk_portfolio(world, count: int, start: int) -> None:
-    """`count` agreements inserted in a few statements, with parties, deliverables, hand-ins and open
-    approvals in proportion. Every run of ten covers every state, and belongs to the officer, another
-    officer or the manager in turn: the first ten are the officer's, so the small portfolio already
-    fills every card (an empty card saves the queries of its rows, which is not what is measured)."""
-    owners = [world.users["officer"].id, world.users["other_officer"].id, world.users["manager"].id]
-    partners = [world.partner_a.id, world.partner_b.id]
-    now = utcnow()
-    rows = []
-    for number in range(start, start + count):
-        state = STATES[number % len(STATES)]
-        signed = state in ("signed", "active", "suspended", "expired", "closed")
-        signed_on = TODAY.replace(month=1 + number % TODAY.month, day=1) if signed and number % 2 else (
-            date(2024, 1 + number % 12, 10) if signed else None)
-        rows.append({
-            "reference": f"BULK-{number:05d}", "type": ("mou", "convention", "protocol")[number % 3], "state": state,
-            "title_fr": f"Accord de masse {number}", "title_en": f"Bulk agreement {number}",
-            "search_text": f"bulk-{number:05d} accord de masse {number}", "owner_id": owners[(number // len(STATES)) % 3],
-            "signed_on": signed_on, "effective_on": signed_on,
-            "expires_on": TODAY + timedelta(days=10 + number % 200) if signed else None,
-            "state_entered_at": now - timedelta(days=number % 40), "version": 1,
-            "created_at": now, "updated_at": now,
-        })
-    db.session.execute(insert(Agreement), rows)
-    created = db.session.execute(select(Agreement.id, Agreement.reference, Agreement.state)
-                                 .where(Agreement.reference.like("BULK-%"), Agreement.id.not_in(
-                                     select(AgreementParty.agreement_id)))).all()
-    db.session.execute(insert(AgreementParty), [
-        {"agreement_id": row.id, "organization_id": partners[index % 2], "role": "partner"}
-        for index, row in enumerate(created)])
-    active = [row for row in created if row.state == "active"]
-    db.session.execute(insert(Deliverable), [
-        {"agreement_id": row.id, "title_fr": f"Rapport {row.reference}", "recurrence": "quarterly",
-         "responsible_organization_id": partners[index % 2], "first_due_on": TODAY - timedelta(days=100),
-         "created_at": now, "updated_at": now} for index, row in enumerate(active)])
-    deliverable_ids = db.session.scalars(select(Deliverable.id).where(
-        Deliverable.agreement_id.in_([row.id for row in active]))).all()
-    occurrences = []
-    for index, deliverable_id in enumerate(deliverable_ids):
-        occurrences += [
-            {"deliverable_id": deliverable_id, "due_on": TODAY - timedelta(days=100), "status": "accepted",
-             "version": 1},
-            {"deliverable_id": deliverable_id, "due_on": TODAY - timedelta(days=10 + index % 5), "status": "pending",
-             "version": 1},
-            {"deliverable_id": deliverable_id, "due_on": TODAY + timedelta(days=index % 20), "status": "pending",
-             "version": 1},
-        ]
-    db.session.execute(insert(Occurrence), occurrences)
-    handed_in = db.session.scalars(select(Occurrence.id).where(
-        Occurrence.deliverable_id.in_(deliverable_ids), Occurrence.status == "accepted")).all()
-    db.session.execute(insert(Submission), [
-        {"occurrence_id": occurrence_id, "number": 1, "submitted_at": now - timedelta(days=95 + index % 10)}
-        for index, occurrence_id in enumerate(handed_in)])
-    db.session.execute(insert(ApprovalRound), [
-        {"agreement_id": row.id, "transition": "approve_review", "from_state": "internal_review",
-         "requested_at": now - timedelta(days=15 + index % 30), "status": "open"}
-        for index, row in enumerate(created) if row.state == "internal_review"])
-    # The legal adviser approved half of them (the manager's approval is still awaited).
-    rounds = db.session.scalars(select(ApprovalRound.id).where(ApprovalRound.agreement_id.in_(
-        [row.id for row in created]))).all()
-    legal = world.users["legal"].id
-    db.session.execute(insert(ApprovalDecision), [
-        {"round_id": round_id, "step": "legal_and_head", "approver_id": legal, "counted_user_id": legal,
-         "decision": "approve", "decided_at": now - timedelta(days=5)}
-        for index, round_id in enumerate(rounds) if index % 2 == 0])
-    db.session.commit()
-
-
-@contextmanager
-def counting_queries():
-    statements = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-            statements.append(statement)
-
-    # The tests run on one connection (see conftest._transaction): listen to the engine it came from.
-    engine = db.session.get_bind().engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 @pytest.mark.parametrize("role", ["officer", "manager"])
 def test_dashboard_queries_do_not_grow_with_the_portfolio(signed_in, world, role):
     client = signed_in(role)
@@ -360,3 +271,29 @@ def test_dashboard_queries_do_not_grow_with_the_portfolio(signed_in, world, role
     print(f"{role}: {len(small)} queries with 10 agreements, {len(large)} with 1,000")
     assert len(large) == len(small), "\n\n".join(
         [s[:200] for s in large if s not in small] + ["----"] + [s[:200] for s in small if s not in large])
+
+
+@pytest.mark.parametrize("role", ["officer", "manager"])
+def test_an_unchanged_dashboard_reloads_as_a_304_and_a_change_refreshes_it(signed_in, world, role):
+    client = signed_in(role)
+    first = client.get("/dashboard")
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "no-store"
+    with counting_queries() as statements:
+        again = client.get("/dashboard", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and not again.get_data()
+    assert len(statements) <= 3  # the session's user, the fingerprint
+    # The reader's own change (any change writes an audit row) shows at once.
+    factories.agreement(by=world.users[role], partners=[world.partner_a], title_fr="Nouvel accord")
+    db.session.commit()
+    changed = client.get("/dashboard", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+
+
+def test_a_pending_message_always_gets_the_full_dashboard(signed_in, world):
+    client = signed_in("manager")
+    etag = client.get("/dashboard").headers["ETag"]
+    with client.http.session_transaction() as session:
+        session["_flashes"] = [("success", "Saved.")]
+    page = client.get("/dashboard", headers={"If-None-Match": etag})
+    assert page.status_code == 200 and "Saved." in page.get_data(as_text=True)

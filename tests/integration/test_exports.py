@@ -377,3 +377,20 @@ def test_the_summary_in_each_language(app, world, signed_in, reviewed, language,
     page = signed_in(reader).get(f"/agreements/{reviewed.id}/summary").get_data(as_text=True)
     assert f'lang="{language}" dir="{direction}"' in page
     assert f"<bdi>{text}</bdi>" in page
+
+
+@pytest.mark.parametrize("path", ["/agreements/export", "/deliverables/export"])
+def test_a_long_list_streams_its_csv_and_sends_the_xlsx_back_to_the_list(app, world, signed_in, portfolio,
+                                                                         occurrences, monkeypatch, path):
+    from app.core import exports
+
+    client = signed_in("manager")
+    monkeypatch.setattr(exports, "STREAM_ROWS", 1)  # a piece per row, as a long list would go
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 1)
+    response = client.get(f"{path}.csv?q=")
+    assert response.status_code == 200 and response.is_streamed
+    assert len(list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))) > 2
+    refused = client.get(f"{path}.xlsx?q=", follow_redirects=False)
+    assert refused.status_code == 302 and refused.headers["Location"].startswith(path.replace("export", ""))
+    page = client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert "download the CSV" in page

@@ -1,0 +1,155 @@
+"""Reminder rules: one pass scans the database for what is due at a given moment.
+
+Each rule yields candidates with a natural key (rule, object, recipient,
+occurrence); a pass inserts the key and, only if it was new, notifies. So a
+pass run twice, a pass after downtime, or two schedulers at once send each
+reminder exactly once. The thresholds come from each agreement type's
+`reminders:` section in workflows/ (defaults in ReminderPolicy).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import joinedload
+
+from app.core.db import is_lock_conflict
+from app.core.errors import ConcurrentChange
+from app.extensions import db
+from app.notifications.models import ReminderSent
+from app.notifications.reminders.base import (  # noqa: F401  (what other modules import from here)
+    Candidate,
+    PassReport,
+    People,
+    _partner_users,
+    _people,
+    agreement_params,
+    local_date,
+    local_midnight,
+    texts,
+)
+from app.notifications.reminders.rules import (  # noqa: F401
+    approval_candidates,
+    deliverable_candidates,
+    digest_candidates,
+    ending_candidates,
+    portfolio_summary,
+    stalled_candidates,
+    waiting_approval,
+)
+from app.notifications.services import notify_once
+
+log = logging.getLogger("sharaka.reminders")
+LOCK_RETRIES = 5
+BATCH = 500  # reminders written per transaction
+KEYS_PER_QUERY = 500  # bound parameters per IN (…), well under every database's limit
+
+
+
+# --- a pass ----------------------------------------------------------------------------
+
+def candidates_at(now: datetime) -> list[Candidate]:
+    """Every reminder the rules find due at `now`, sent already or not."""
+    today = local_date(now)
+    people = People()
+    found = (deliverable_candidates(today, people) + approval_candidates(today, people)
+             + ending_candidates(today, people) + stalled_candidates(today, people)
+             + digest_candidates(now, today, people))
+    # A fixed order: two processes inserting the same keys take their locks in the same order.
+    return sorted(found, key=lambda c: tuple(str(part) for part in c.key))
+
+
+def unsent(candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates whose natural key is not recorded yet. The keys a pass computes are few
+    (a due date and a threshold or a week, a step, a week of the year), so the recorded rows
+    are read by key, a few hundred at a time, instead of asking once per candidate."""
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for candidate in candidates:
+        wanted[candidate.object_type].add(candidate.occurrence_key[:60])
+    recorded = set()
+    for object_type, keys in wanted.items():
+        keys = sorted(keys)
+        for start in range(0, len(keys), KEYS_PER_QUERY):
+            recorded.update(db.session.execute(
+                select(ReminderSent.rule, ReminderSent.object_type, ReminderSent.object_id,
+                       ReminderSent.recipient_id, ReminderSent.occurrence_key)
+                .where(ReminderSent.object_type == object_type,
+                       ReminderSent.occurrence_key.in_(keys[start:start + KEYS_PER_QUERY]))).tuples())
+    return [candidate for candidate in candidates if candidate.key not in recorded]
+
+
+def _load_objects(candidates: list[Candidate]) -> None:
+    """Bring the occurrences the notices of `candidates` describe into the session, in bulk."""
+    from app.deliverables.models import Deliverable, Occurrence
+
+    ids = sorted({c.object_id for c in candidates if c.object_type == "deliverable_occurrences"})
+    for start in range(0, len(ids), KEYS_PER_QUERY):
+        db.session.scalars(select(Occurrence).where(Occurrence.id.in_(ids[start:start + KEYS_PER_QUERY]))
+                           .options(joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),
+                                    joinedload(Occurrence.deliverable)
+                                    .joinedload(Deliverable.responsible_organization))).all()
+
+
+def preview(now: datetime) -> list[Candidate]:
+    """What a pass at `now` would send, without sending or recording anything."""
+    return unsent(candidates_at(now))
+
+
+def run_pass(now: datetime) -> PassReport:
+    """Record and notify every reminder due at `now` and not sent yet.
+
+    The reading is done once; then the new reminders are written BATCH at a time, each batch in
+    its own transaction (one commit per reminder made a pass of thousands take minutes). The
+    natural key still decides: a reminder another process recorded meanwhile is skipped, and a
+    batch that meets a busy database is tried again whole.
+    """
+    report = PassReport()
+    candidates = candidates_at(now)
+    fresh = unsent(candidates)
+    report.already = len(candidates) - len(fresh)
+    db.session.commit()  # end the reading transaction before writing
+    for start in range(0, len(fresh), BATCH):
+        _write_batch(fresh[start:start + BATCH], report)
+    return report
+
+
+def _write_batch(batch: list[Candidate], report: PassReport) -> None:
+    for attempt in range(LOCK_RETRIES):
+        created = already = 0
+        try:
+            _load_objects(batch)
+            for candidate in batch:
+                if notify_once(candidate.recipient, candidate.notice, rule=candidate.rule,
+                               occurrence_key=candidate.occurrence_key):
+                    created += 1
+                else:
+                    already += 1
+            db.session.commit()
+            report.created += created
+            report.already += already
+            return
+        except (ConcurrentChange, OperationalError) as error:
+            # Another process wrote at the same moment (SQLite allows one writer):
+            # try again; the natural key still prevents a second copy.
+            db.session.rollback()
+            if isinstance(error, OperationalError) and not is_lock_conflict(error):
+                break
+            if attempt == LOCK_RETRIES - 1:
+                log.error("reminders: database busy, %d left for the next pass", len(batch))
+                report.errors += len(batch)
+                return
+            time.sleep(0.05 * (attempt + 1))
+        except Exception:
+            db.session.rollback()
+            break
+    if len(batch) == 1:
+        report.errors += 1
+        log.error("reminder %s failed; left for the next pass", batch[0].key)
+        return
+    # Something in the batch fails: write its reminders one by one, so only that one waits.
+    for candidate in batch:
+        _write_batch([candidate], report)

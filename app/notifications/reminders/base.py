@@ -1,0 +1,121 @@
+"""What every reminder rule shares: a candidate reminder with its natural key, the people a
+pass may address, and the reckoning of days in Casablanca time."""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cached_property
+
+from sqlalchemy import select
+
+from app.core.i18n import localized
+from app.extensions import db
+from app.notifications.services import Notice
+
+
+@dataclass
+class Candidate:
+    """A reminder a rule found due: its natural key, and its notice (or how to build it: a pass
+    builds the notices of the reminders not sent yet only, so a repeat pass builds none)."""
+
+    rule: str
+    occurrence_key: str
+    recipient: object
+    notice_or_maker: Notice | Callable[[], Notice]
+    object_type: str = "-"
+    object_id: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.notice_or_maker, Notice):
+            self.object_type = self.notice_or_maker.object_type or "-"
+            self.object_id = self.notice_or_maker.object_id or 0
+
+    @cached_property
+    def notice(self) -> Notice:
+        made = self.notice_or_maker
+        return made if isinstance(made, Notice) else made()
+
+    @property
+    def key(self) -> tuple:
+        return (self.rule, self.object_type, self.object_id, self.recipient.id, self.occurrence_key[:60])
+
+
+@dataclass
+class PassReport:
+    created: int = 0
+    already: int = 0
+    errors: int = 0
+
+
+def texts(obj, name: str) -> dict[str, str]:
+    """{ar, fr, en} of a multilingual field, each falling back as the pages do."""
+    return {lang: localized(obj, name, lang) or "" for lang in ("ar", "fr", "en")}
+
+
+class People:
+    """The active accounts a pass may address, loaded once: ministry staff by id and role,
+    partner users by organisation (one query, instead of one per reminder)."""
+
+    def __init__(self):
+        from app.auth.models import User
+
+        users = db.session.scalars(select(User).where(User.is_active_account.is_(True)).order_by(User.id)).all()
+        self.staff = [user for user in users if user.role != "partner"]
+        self.by_id = {user.id: user for user in users}
+        self.partners: dict[int, list] = defaultdict(list)
+        for user in users:
+            if user.role == "partner" and user.organization_id is not None:
+                self.partners[user.organization_id].append(user)
+
+    def with_role(self, role: str) -> list:
+        return [user for user in self.staff if user.role == role]
+
+    def of_partner(self, organization_id: int | None, is_home: bool) -> list:
+        return [] if organization_id is None or is_home else self.partners.get(organization_id, [])
+
+
+def _partner_users(organization) -> list:
+    """The active partner users of `organization` (event notices; a pass uses People instead)."""
+    from app.auth.models import User
+
+    if organization is None or organization.is_home:
+        return []
+    return list(db.session.scalars(select(User).where(
+        User.organization_id == organization.id, User.role == "partner", User.is_active_account.is_(True))
+        .order_by(User.id)))
+
+
+def _people(*groups) -> list:
+    """Distinct active people, in order."""
+    seen, people = set(), []
+    for group in groups:
+        for person in group:
+            if person is not None and person.is_active_account and person.id not in seen:
+                seen.add(person.id)
+                people.append(person)
+    return people
+
+
+def local_date(moment: datetime) -> date:
+    from app.scheduler import CASABLANCA
+
+    return moment.astimezone(CASABLANCA).date()
+
+
+def local_midnight(day: date) -> datetime:
+    """The moment `day` begins in Casablanca: local_date(m) < day exactly when m < local_midnight(day)."""
+    from app.scheduler import CASABLANCA
+
+    return datetime.combine(day, datetime.min.time(), tzinfo=CASABLANCA)
+
+
+def _threshold(days_left: int, thresholds: tuple[int, ...]) -> int | None:
+    """The smallest threshold not below days_left: 7 for 5 days left with (7, 1); None if too early."""
+    fitting = [t for t in thresholds if days_left <= t]
+    return min(fitting) if fitting else None
+
+
+def agreement_params(agreement) -> dict:
+    return {"reference": agreement.reference, "title": texts(agreement, "title")}

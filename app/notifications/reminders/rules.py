@@ -1,0 +1,335 @@
+"""The reminder rules: each finds, at a given day, the reminders that are due (sent or not yet)."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, timedelta
+from functools import cache, partial
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
+
+from app.extensions import db
+from app.notifications.reminders.base import (
+    Candidate,
+    People,
+    _people,
+    _threshold,
+    agreement_params,
+    local_date,
+    local_midnight,
+    texts,
+)
+from app.notifications.services import Notice, app_path
+
+
+def deliverable_candidates(today: date, people: People) -> list[Candidate]:
+    """Occurrences still owed on active agreements, due within the furthest threshold or overdue.
+    Read as plain columns: a notice is built only for a reminder not sent yet."""
+    from app.agreements.models import Agreement
+    from app.deliverables.models import Deliverable, Occurrence
+    from app.organizations.models import Organization
+
+    horizon = max((max(p.deliverable_due_days or (0,)) for p in _policies_in_use()), default=0)
+    rows = db.session.execute(
+        select(Occurrence.id, Occurrence.due_on, Deliverable.responsible_organization_id, Organization.is_home,
+               Agreement.owner_id, Agreement.workflow_version_id, Agreement.type)
+        .select_from(Occurrence).join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
+        .join(Agreement, Deliverable.agreement_id == Agreement.id)
+        .join(Organization, Organization.id == Deliverable.responsible_organization_id)
+        .where(Occurrence.status.in_(("pending", "sent_back")), Agreement.state == "active",
+               Occurrence.due_on <= today + timedelta(days=horizon))
+        .order_by(Occurrence.due_on, Occurrence.id)).all()
+    managers = _people(people.with_role("manager"))
+    candidates = []
+    for row in rows:
+        policy = _policy_of(row.workflow_version_id, row.type)
+        days_left = (row.due_on - today).days
+        recipients = _people(people.of_partner(row.responsible_organization_id, row.is_home),
+                             [people.by_id.get(row.owner_id)])
+        common = {"object_type": "deliverable_occurrences", "object_id": row.id}
+        if days_left >= 0:
+            threshold = _threshold(days_left, policy.deliverable_due_days)
+            if threshold is None:
+                continue
+            make = partial(_deliverable_notice, row.id, "deliverable_due", "deliverable_due", days_left)
+            candidates += [Candidate("deliverable_due", f"{row.due_on}:{threshold}d", person, make, **common)
+                           for person in recipients]
+            continue
+        overdue = -days_left
+        week = (overdue - 1) // policy.deliverable_overdue_every_days
+        make = partial(_deliverable_notice, row.id, "deliverable_overdue", "deliverable_overdue", overdue)
+        candidates += [Candidate("deliverable_overdue", f"{row.due_on}:w{week}", person, make, **common)
+                       for person in recipients]
+        if overdue > policy.deliverable_escalate_after_days:
+            make = partial(_deliverable_notice, row.id, "deliverable_escalated", "deliverable_overdue", overdue)
+            candidates += [Candidate("deliverable_escalated", f"{row.due_on}:w{week}", person, make, **common)
+                           for person in managers]
+    return candidates
+
+
+def _deliverable_notice(occurrence_id: int, kind: str, category: str, days: int) -> Notice:
+    from app.deliverables.models import Occurrence
+
+    occurrence = db.session.get(Occurrence, occurrence_id)  # loaded in bulk by _load_objects
+    deliverable = occurrence.deliverable
+    agreement = deliverable.agreement
+    params = {**agreement_params(agreement), "deliverable": texts(deliverable, "title"),
+              "due_on": occurrence.due_on.isoformat(),
+              "responsible": texts(deliverable.responsible_organization, "name"), "days": days}
+    return Notice(kind=kind, category=category, params=params,
+                  link=app_path("deliverables.view_occurrence", occurrence_id=occurrence.id),
+                  object_type="deliverable_occurrences", object_id=occurrence.id)
+
+
+def _policy_of(version_id: int | None, agreement_type: str):
+    """The reminder policy of the definition an agreement runs on, from its columns."""
+    from app.workflow.engine import current_definitions, version_definitions
+
+    if version_id is None:
+        return current_definitions()[agreement_type].reminders
+    return version_definitions()[version_id].reminders
+
+
+def approval_candidates(today: date, people: People) -> list[Candidate]:
+    """Open rounds whose current step waited past its SLA: the database finds them
+    (app/workflow/queries.py), so rounds still within their SLA are never read."""
+    from app.agreements.models import Agreement
+    from app.workflow.models import ApprovalDecision, ApprovalRound
+    from app.workflow.queries import late_round_clause
+
+    rows = db.session.execute(
+        select(ApprovalRound, Agreement).join(Agreement, ApprovalRound.agreement_id == Agreement.id)
+        .where(late_round_clause(today, local_midnight))
+        .options(selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user))
+        .order_by(ApprovalRound.id)).all()
+    managers = _people(people.with_role("manager"))
+    candidates = []
+    for round_, _agreement in rows:
+        waiting = waiting_approval(round_, staff=people.staff)
+        if waiting is None or waiting[3] is None:  # no deadline on this step
+            continue
+        agreement, step, started, sla, approvers = waiting
+        waited = (today - local_date(started)).days
+        if waited <= sla:
+            continue
+        policy_factor = _policy(agreement).approval_escalate_after_slas
+        params = {**agreement_params(agreement), "days": waited, "sla": sla,
+                  "waiting": ", ".join(person.full_name for person in approvers)}
+        common = {"object_type": "approval_rounds", "object_id": round_.id,
+                  "link": app_path("agreements.view_agreement", agreement_id=agreement.id)}
+        notice = Notice(kind="approval_overdue", category="approval_overdue", params=params, **common)
+        candidates += [Candidate("approval_overdue", f"{step.name}:sla", person, notice) for person in approvers]
+        if waited > sla * policy_factor:
+            notice = Notice(kind="approval_escalated", category="approval_overdue", params=params, **common)
+            candidates += [Candidate("approval_escalated", f"{step.name}:sla{policy_factor}", person, notice)
+                           for person in managers]
+    return candidates
+
+
+def waiting_approval(round_, staff: list | None = None):
+    """(agreement, current step, since when it waits, its SLA in days or None, who may approve it now),
+    or None when the round has no step left to decide. `staff`: the active ministry accounts, when
+    the caller loaded them already (a reminder pass), else they are asked for."""
+    from app.auth.models import User
+    from app.workflow.engine import _eligibility, definition_for, step_waiting
+
+    agreement = _agreement_of(round_)
+    waiting = step_waiting(round_, definition_for(agreement))
+    if waiting is None:
+        return None
+    _transition, step, started, sla = waiting
+    if staff is None:
+        candidates = db.session.scalars(select(User).where(
+            User.is_active_account.is_(True), User.role != "partner",
+            or_(User.role.in_(step.roles or ("-",)), func.lower(User.email).in_(step.users or ("-",))))
+            .order_by(User.id)).all()
+    else:
+        candidates = [person for person in staff
+                      if person.role in step.roles or person.email.lower() in step.users]
+    approvers = [person for person in candidates if _eligibility(step, round_, person, person) is None]
+    return agreement, step, started, sla, approvers
+
+
+def _agreement_of(round_):
+    from app.agreements.models import Agreement
+
+    return db.session.get(Agreement, round_.agreement_id)
+
+
+def _policy(agreement):
+    from app.workflow.engine import definition_for
+
+    return definition_for(agreement).reminders
+
+
+def ending_candidates(today: date, people: People) -> list[Candidate]:
+    from app.agreements.models import Agreement
+
+    horizon = max((max(p.ending_days or (0,)) for p in _policies_in_use()), default=0)
+    agreements = db.session.scalars(select(Agreement).where(
+        Agreement.state.in_(("active", "signed", "suspended")), Agreement.expires_on.is_not(None),
+        Agreement.expires_on >= today, Agreement.expires_on <= today + timedelta(days=horizon))
+        .order_by(Agreement.expires_on, Agreement.id)).all()
+    candidates = []
+    for agreement in agreements:
+        days_left = (agreement.expires_on - today).days
+        threshold = _threshold(days_left, _policy(agreement).ending_days)
+        if threshold is None:
+            continue
+        notice = Notice(kind="agreement_ending", category="agreement_ending",
+                        params={**agreement_params(agreement), "days": days_left,
+                                "expires_on": agreement.expires_on.isoformat()},
+                        link=app_path("agreements.view_agreement", agreement_id=agreement.id),
+                        object_type="agreements", object_id=agreement.id)
+        # The end date is in the key: an amendment that extends it re-arms the reminders.
+        candidates += [Candidate("agreement_ending", f"{agreement.expires_on}:{threshold}d", person, notice)
+                       for person in _people([agreement.owner], people.with_role("manager"))]
+    return candidates
+
+
+def _definitions():
+    from app.workflow.engine import current_definitions
+
+    return current_definitions().values()
+
+
+def _policies_in_use() -> list:
+    """Today's reminder policies and those of every frozen definition version (an agreement keeps
+    its version's thresholds, which may reach further ahead than today's). The versions are read
+    once per pass (engine.version_definitions)."""
+    from app.workflow.engine import version_definitions
+
+    return [d.reminders for d in _definitions()] + [d.reminders for d in version_definitions().values()]
+
+
+def stalled_candidates(today: date, people: People) -> list[Candidate]:
+    """Agreements idle in a working state past its SLA (states waiting for approvals have their own rule).
+    The database keeps only those whose every sign of activity is older than their state's SLA."""
+    from app.agreements.models import Agreement
+    from app.workflow.engine import definition_for
+    from app.workflow.models import NegotiationRound
+    from app.workflow.queries import per_definition
+
+    managers = people.with_role("manager")
+    last_round = (select(NegotiationRound.agreement_id, func.max(NegotiationRound.sent_at).label("sent_at"))
+                  .group_by(NegotiationRound.agreement_id).subquery())
+
+    def idle_too_long(definition):
+        if not definition.reminders.stalled:
+            return None
+        clauses = []
+        for name, state in definition.states.items():
+            if not state.sla_days or state.kind == "final" or any(
+                    t.approval is not None for t in definition.transitions_from(name)):
+                continue
+            # idle > sla  <=>  the local date of the last activity < today - sla  <=>  every moment < cutoff
+            cutoff = local_midnight(today - timedelta(days=state.sla_days))
+            clauses.append(and_(Agreement.state == name,
+                                or_(Agreement.state_entered_at.is_(None), Agreement.state_entered_at < cutoff),
+                                or_(Agreement.updated_at.is_(None), Agreement.updated_at < cutoff),
+                                or_(last_round.c.sent_at.is_(None), last_round.c.sent_at < cutoff)))
+        return or_(*clauses) if clauses else None
+
+    rows = db.session.execute(
+        select(Agreement, last_round.c.sent_at).outerjoin(last_round, last_round.c.agreement_id == Agreement.id)
+        .where(per_definition(idle_too_long)).order_by(Agreement.id)).all()
+    candidates = []
+    for agreement, last_round_at in rows:
+        definition = definition_for(agreement)
+        if not definition.reminders.stalled:
+            continue
+        state = definition.states.get(agreement.state)
+        if state is None or not state.sla_days or state.kind == "final":
+            continue
+        if any(t.approval is not None for t in definition.transitions_from(agreement.state)):
+            continue
+        moments = [m for m in (agreement.state_entered_at, agreement.updated_at, last_round_at) if m is not None]
+        if not moments:
+            continue
+        last_activity = local_date(max(moments))
+        idle = (today - last_activity).days
+        if idle <= state.sla_days:
+            continue
+        periods = idle // state.sla_days
+        notice = Notice(kind="agreement_stalled", category="agreement_stalled",
+                        params={**agreement_params(agreement), "days": idle, "sla": state.sla_days,
+                                "state": dict(state.label)},
+                        link=app_path("agreements.view_agreement", agreement_id=agreement.id),
+                        object_type="agreements", object_id=agreement.id)
+        recipients = _people([agreement.owner]) or _people(managers)
+        candidates += [Candidate("agreement_stalled", f"{agreement.state}:{last_activity}:{periods}", person,
+                                 notice) for person in recipients]
+    return candidates
+
+
+def digest_candidates(now: datetime, today: date, people: People) -> list[Candidate]:
+    """Monday 08:00 (Casablanca) onwards, once per ISO week, to each manager. The summary is
+    computed only when a manager has not had this week's digest yet, once for all of them."""
+    from app.scheduler import CASABLANCA
+
+    local = now.astimezone(CASABLANCA)
+    monday = local.date() - timedelta(days=local.weekday())
+    if local.weekday() == 0 and local.hour < 8:
+        return []
+    managers = people.with_role("manager")
+    if not managers:
+        return []
+    iso_year, iso_week, _ = monday.isocalendar()
+
+    @cache
+    def notice() -> Notice:
+        summary = portfolio_summary(today)
+        return Notice(kind="weekly_digest", category="weekly_digest",
+                      params={"week_of": monday.isoformat(), "approvals_count": len(summary["approvals"]),
+                              "overdue_count": len(summary["overdue"]), "ending_count": len(summary["ending"])},
+                      link=app_path("main.home"), object_type="digest", object_id=0, extra=summary)
+    return [Candidate("weekly_digest", f"{iso_year}-W{iso_week:02d}", person, notice, object_type="digest")
+            for person in managers]
+
+
+def portfolio_summary(today: date) -> dict:
+    """What the weekly digest lists: pending approvals, overdue deliverables, endings, counts by stage."""
+    from app.agreements.models import Agreement
+    from app.deliverables.models import Deliverable, Occurrence
+    from app.workflow.models import ApprovalRound
+
+    approvals = []
+    for round_, agreement in db.session.execute(
+            select(ApprovalRound, Agreement).join(Agreement, ApprovalRound.agreement_id == Agreement.id)
+            .where(ApprovalRound.status == "open", ApprovalRound.from_state == Agreement.state)
+            .order_by(ApprovalRound.requested_at)):
+        approvals.append({"reference": agreement.reference, "title": texts(agreement, "title"),
+                          "since": local_date(round_.requested_at).isoformat(),
+                          "days": (today - local_date(round_.requested_at)).days,
+                          "url": app_path("agreements.view_agreement", agreement_id=agreement.id)})
+    overdue = []
+    for occurrence in db.session.scalars(
+            select(Occurrence).join(Deliverable).join(Agreement, Deliverable.agreement_id == Agreement.id)
+            .where(Occurrence.status.in_(("pending", "sent_back")), Occurrence.due_on < today,
+                   Agreement.state == "active").order_by(Occurrence.due_on)
+            .options(contains_eager(Occurrence.deliverable).contains_eager(Deliverable.agreement),
+                     contains_eager(Occurrence.deliverable).joinedload(Deliverable.responsible_organization))):
+        deliverable = occurrence.deliverable
+        overdue.append({"reference": deliverable.agreement.reference, "deliverable": texts(deliverable, "title"),
+                        "responsible": texts(deliverable.responsible_organization, "name"),
+                        "due_on": occurrence.due_on.isoformat(), "days": (today - occurrence.due_on).days,
+                        "url": app_path("deliverables.view_occurrence", occurrence_id=occurrence.id)})
+    ending = []
+    for agreement in db.session.scalars(select(Agreement).where(
+            Agreement.state.in_(("active", "signed", "suspended")), Agreement.expires_on >= today,
+            Agreement.expires_on <= today + timedelta(days=90)).order_by(Agreement.expires_on)):
+        ending.append({"reference": agreement.reference, "title": texts(agreement, "title"),
+                       "expires_on": agreement.expires_on.isoformat(), "days": (agreement.expires_on - today).days,
+                       "url": app_path("agreements.view_agreement", agreement_id=agreement.id)})
+    by_stage = Counter()
+    labels = {}
+    for agreement_type, state, count in db.session.execute(
+            select(Agreement.type, Agreement.state, func.count()).group_by(Agreement.type, Agreement.state)):
+        by_stage[state] += count
+        for definition in _definitions():
+            if state in definition.states and state not in labels:
+                labels[state] = dict(definition.states[state].label)
+    stages = [{"state": state, "label": labels.get(state, {"ar": state, "fr": state, "en": state}), "count": count}
+              for state, count in sorted(by_stage.items(), key=lambda item: -item[1])]
+    return {"approvals": approvals, "overdue": overdue, "ending": ending, "stages": stages}
+

@@ -1,0 +1,95 @@
+"""Every main page and API list sends the same number of SQL statements with a few agreements
+and with many, and no more than MAX_QUERIES: the cost of a page does not grow with the portfolio.
+
+The small and the large portfolio have the same mix (every state, deliverables, hand-ins, open
+approvals, history); only the number of agreements changes (30 → 150).
+"""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from app.agreements.models import Agreement
+from app.api.tokens import create_token
+from app.extensions import db
+from tests.bulk import add_bulk_portfolio, counting_queries
+
+MAX_QUERIES = 12
+SMALL, LARGE = 30, 150
+
+PAGES = {
+    "officer": ["/dashboard", "/inbox", "/agreements/", "/agreements/?q=masse", "/agreements/?state=active",
+                "/deliverables/", "/deliverables/?status=overdue", "/portfolio/board", "/portfolio/timeline",
+                "/portfolio/calendar", "/portfolio/analytics", "/organizations/", "/events/", "/notifications",
+                "/api/v1/agreements", "/api/v1/deliverables", "/api/v1/notifications", "/api/v1/organizations",
+                "/api/v1/signing-events"],
+    "manager": ["/dashboard", "/inbox", "/agreements/", "/deliverables/", "/portfolio/board",
+                "/portfolio/timeline", "/portfolio/calendar", "/portfolio/analytics", "/api/v1/agreements",
+                "/api/v1/deliverables"],
+    "legal": ["/dashboard", "/inbox", "/agreements/"],
+    "auditor": ["/dashboard", "/portfolio/analytics", "/agreements/"],
+    "admin": ["/dashboard", "/admin/users", "/admin/outbox"],
+    "partner": ["/portal", "/agreements/", "/deliverables/", "/notifications", "/api/v1/agreements",
+                "/api/v1/deliverables", "/api/v1/notifications", "/organizations/", "/events/"],
+}
+CASES = [(role, path) for role, paths in PAGES.items() for path in paths]
+
+
+CHILD_LOADS = ("FROM deliverable_submissions", "FROM deliverable_files")
+
+
+def _without_child_loads(statements: list[str]) -> list[str]:
+    return [s for s in statements if not any(marker in " ".join(s.split()) for marker in CHILD_LOADS)]
+
+
+def _get(client, path: str, bearer: str | None):
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else None
+    response = client.get(path, headers=headers)
+    assert response.status_code == 200, (path, response.status_code)
+    return response
+
+
+@pytest.mark.parametrize(("role", "path"), CASES, ids=[f"{role}:{path}" for role, path in CASES])
+def test_page_costs_the_same_queries_at_two_portfolio_sizes(signed_in, world, role, path):
+    client = signed_in(role)
+    bearer = None
+    if path.startswith("/api/"):
+        _token, bearer = create_token(world.users[role], "flat", by=None)
+        db.session.commit()
+    add_bulk_portfolio(world, SMALL, start=0)
+    _get(client, path, bearer)  # caches warm (definitions, translations)
+    with counting_queries() as small:
+        _get(client, path, bearer)
+    add_bulk_portfolio(world, LARGE - SMALL, start=SMALL)
+    assert db.session.scalar(select(func.count()).select_from(Agreement)) >= LARGE
+    with counting_queries() as large:
+        _get(client, path, bearer)
+    print(f"{role} {path}: {len(small)} queries with {SMALL} agreements, {len(large)} with {LARGE}")
+    # The eager loads of the shown rows' own children (a deliverable's hand-ins and their files) run
+    # only when the page holds such children; they are bounded by the page size, not the portfolio,
+    # and which rows land on the first page differs between the two sizes.
+    small, large = _without_child_loads(small), _without_child_loads(large)
+    assert len(large) == len(small), "\n\n".join(
+        [s[:300] for s in large if s not in small] + ["---- only in the small run:"]
+        + [s[:300] for s in small if s not in large])
+    assert len(large) <= MAX_QUERIES, "\n\n".join(s[:300] for s in large)
+
+
+def test_a_repeat_reminder_pass_reads_a_few_statements_and_writes_nothing(world):
+    """A pass over a portfolio with nothing new: the same few SELECTs at two sizes, no INSERT."""
+    from datetime import datetime, timezone
+
+    from app.notifications.reminders import run_pass
+
+    now = datetime.now(timezone.utc)
+    runs = {}
+    for size, start in ((SMALL, 0), (LARGE, SMALL)):
+        add_bulk_portfolio(world, size - start, start=start)
+        first = run_pass(now)
+        assert first.created > 0 and first.errors == 0
+        with counting_queries() as statements:
+            again = run_pass(now)
+        assert again.created == 0 and again.errors == 0 and again.already >= first.created
+        assert not [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+        runs[size] = len(statements)
+    assert runs[SMALL] == runs[LARGE] and runs[LARGE] <= MAX_QUERIES, runs

@@ -1,0 +1,58 @@
+"""The statements the pages really send use the indexes made for them (PostgreSQL's EXPLAIN).
+
+Each page is requested, its statements captured with their parameters, and the one that
+reads the growing table explained with sequential scans discouraged: the plan must name
+the index. A test portfolio is too small for the planner to prefer an index on its own;
+what is checked is that the index fits the statement (columns, order), so a change to a
+query or an index that breaks the fit fails here.
+"""
+from __future__ import annotations
+
+import pytest
+from app.extensions import db
+from tests.bulk import add_bulk_portfolio, captured_statements
+from tests.databases import backend
+
+pytestmark = pytest.mark.skipif(backend() != "postgresql", reason="EXPLAIN plans are checked on PostgreSQL")
+
+CASES = [
+    ("manager", "/deliverables/", "ORDER BY deliverable_occurrences.due_on", "ix_deliverable_occurrences_due"),
+    ("manager", "/portfolio/board", "UNION ALL", "ix_agreements_state_entered"),
+    ("manager", "/agreements/", "ORDER BY agreements.signed_on DESC", "ix_agreements_signed_reference"),
+    ("officer", "/notifications", "ORDER BY notifications.created_at DESC", "ix_notifications_user_created"),
+    ("officer", "/dashboard", "agreements.owner_id = ", "ix_agreements_owner_state"),
+]
+
+
+def plan_of(statement: str, parameters) -> str:
+    connection = db.session.connection()
+    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    try:
+        rows = connection.exec_driver_sql("EXPLAIN " + statement, parameters).all()
+    finally:
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = on")
+    return "\n".join(row[0] for row in rows)
+
+
+@pytest.mark.parametrize(("role", "path", "marker", "index"), CASES, ids=[f"{c[0]}:{c[1]}" for c in CASES])
+def test_page_statement_uses_its_index(signed_in, world, role, path, marker, index):
+    client = signed_in(role)
+    add_bulk_portfolio(world, 30, start=0)
+    with captured_statements() as statements:
+        assert client.get(path).status_code == 200
+    matching = [(s, p) for s, p in statements if marker in s]
+    assert matching, f"no statement of {path} contains {marker!r}"
+    plans = [plan_of(s, p) for s, p in matching]
+    assert any(index in plan for plan in plans), "\n\n".join(plans)
+
+
+def test_reminder_pass_reads_recorded_keys_by_key(world):
+    from app.notifications import reminders
+
+    add_bulk_portfolio(world, 30, start=0)
+    candidates = [reminders.Candidate("deliverable_overdue", "2026-01-01:w0", world.users["officer"],
+                                      lambda: None, object_type="deliverable_occurrences", object_id=1)]
+    with captured_statements() as statements:
+        reminders.unsent(candidates)
+    (statement, parameters), = [(s, p) for s, p in statements if "FROM reminders_sent" in s]
+    assert "ix_reminders_sent_key" in plan_of(statement, parameters)
