@@ -12,7 +12,6 @@ import json
 import random
 import signal
 import time
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -128,8 +127,9 @@ def test_senders_killed_at_random_moments_cost_at_most_one_duplicate_per_kill(tm
                 break
         assert {m.status for m in room.outbox()} == {"sent"}
         assert set(inbox.message_ids()) == set(written)
+        # The guarantee is per kill: one message may be the one in flight at two successive kills
+        # (sent, killed; taken over, sent again, killed again), so it can arrive three times.
         assert duplicates(inbox) <= kills
-        assert max(Counter(inbox.message_ids()).values()) <= 2
 
 
 def test_a_writer_holding_the_sqlite_lock_past_the_busy_timeout_does_not_crash_the_sender(tmp_path):
