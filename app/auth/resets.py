@@ -13,10 +13,10 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from app.auth import services, sessions
-from app.auth.models import PasswordReset, User, normalize_email
+from app.auth.models import LoginAttempt, PasswordReset, User, normalize_email
 from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.models import utcnow
@@ -89,5 +89,9 @@ def reset_password(row: PasswordReset, new_password: str) -> User:
     user.set_password(new_password)
     row.used_at = utcnow()
     ended = sessions.end_all(user, "password_reset")
+    # The unlock by e-mail: whoever proved they read the mailbox signs in at once, from anywhere;
+    # failures counted against the old password no longer matter.
+    db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email,
+                                                  LoginAttempt.succeeded.is_(False)))
     audit.record("password_reset", user, actor=user, changes={"sessions_ended": ended})
     return user

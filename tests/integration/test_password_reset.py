@@ -97,3 +97,16 @@ def test_requests_are_throttled_per_account_and_per_address(app, world):
     assert codes[:3] == [303] * 3 and codes[3:] == [429, 429]
     codes = [_ask(app, f"someone{n}@example.org", address="192.0.2.7").status_code for n in range(12)]
     assert codes[:10] == [303] * 10 and codes[10:] == [429, 429]
+
+
+def test_a_reset_unlocks_a_slowed_down_sign_in(app, world):
+    from tests.integration.test_security import _try
+
+    person = world.users["officer"]
+    for n in range(7):
+        _try(app, person.email, f"forgotten-{n}", "10.3.3.3")
+    assert _try(app, person.email, factories.PASSWORD, "10.3.3.3").status_code == 429
+    _ask(app, person.email, address="10.3.3.3")
+    visitor = SignedInClient(app, None)
+    assert visitor.post(_link_for(person), data={"new_password": NEW, "confirm": NEW}).status_code == 303
+    assert _try(app, person.email, NEW, "10.3.3.3").status_code == 302
