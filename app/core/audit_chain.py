@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.core.audit import GENESIS_HASH, AuditAnchor, AuditChainHead, AuditEvent, digest_of
 from app.extensions import db
@@ -110,7 +110,3 @@ def verify(anchors: list[tuple[int, str]] = ()) -> Verification:
 
 def recent_anchors(limit: int = 10) -> list[AuditAnchor]:
     return list(db.session.scalars(select(AuditAnchor).order_by(AuditAnchor.id.desc()).limit(limit)))
-
-
-def chain_length() -> int:
-    return db.session.scalar(select(func.count()).select_from(AuditEvent)) or 0

@@ -56,6 +56,10 @@ GRANTS: dict[str, frozenset[str]] = {
     "outbox.manage": frozenset({"admin"}),
     "job.view": frozenset({"admin", "auditor"}),
     "token.manage": ALL_ROLES,
+    # Mail categories offered to only some people on their mail choices page.
+    "mail.weekly_digest": frozenset({"manager"}),
+    "mail.audit_anchor": frozenset({"auditor"}),
+    "mail.password_reset": frozenset(),  # asked for by the person, never a choice
     # Everyone sees and ends their own sign-in sessions.
     "session.manage": ALL_ROLES,
     # What each role sees first; the portfolio views show only agreements the person may see.
@@ -63,6 +67,12 @@ GRANTS: dict[str, frozenset[str]] = {
     "portfolio.view": ALL_ROLES,
     "analytics.view": MINISTRY,
 }
+
+
+def may_receive_mail_category(user, category: str) -> bool:
+    """Whether `category` belongs on `user`'s mail choices (most categories are for everyone)."""
+    action = f"mail.{category}"
+    return action not in GRANTS or can(user, action)
 
 
 def can(user, action: str, obj=None) -> bool:

@@ -74,8 +74,8 @@ def sniff(head: bytes, path: Path) -> FileKind | None:
                         return FileKind(
                             "application/vnd.openxmlformats-officedocument.presentationml.presentation", "PPTX")
                 return FileKind("application/zip", "ZIP")
-        except (zipfile.BadZipFile, OSError, KeyError, EOFError, NotImplementedError, RuntimeError, ValueError):
-            return None
+        except UNREADABLE_ZIP:
+            return None  # not a file we can recognise: the caller refuses it as "type not accepted"
     return None
 
 
@@ -137,6 +137,9 @@ def read_member(archive: zipfile.ZipFile, name: str, *, limit: int) -> bytes:
     return data
 
 
+# What zipfile raises on a damaged, truncated, encrypted (RuntimeError) or exotically
+# compressed (NotImplementedError) archive: all of them mean "not a file we accept".
+UNREADABLE_ZIP = (zipfile.BadZipFile, OSError, KeyError, EOFError, NotImplementedError, RuntimeError, ValueError)
 # The end-of-central-directory record sits in the last 22 bytes plus a comment of at most 64 KiB.
 EOCD_SEARCH = 22 + 65535
 ZIP_MAX_DIRECTORY_BYTES = 8 * 1024 * 1024

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.core.db import is_lock_conflict
 from app.core.errors import ConcurrentChange
+from app.core.permissions import may_receive_mail_category
 from app.core.models import utcnow
 from app.extensions import db
 from app.notifications import messages
@@ -180,8 +181,7 @@ def is_mandatory(category: str) -> bool:
 def categories_for(user) -> dict:
     """The categories a person can receive (the weekly digest goes to managers only, the audit anchor
     to auditors only)."""
-    audiences = {"weekly_digest": "manager", "audit_anchor": "auditor", "password_reset": None}
-    return {name: value for name, value in CATEGORIES.items() if audiences.get(name, user.role) == user.role}
+    return {name: value for name, value in CATEGORIES.items() if may_receive_mail_category(user, name)}
 
 
 def wants_mail(user, category: str) -> bool:
