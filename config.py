@@ -85,6 +85,14 @@ class Config:
     MAIL_RETRY_SECONDS = env_int("MAIL_RETRY_SECONDS", 60)
     OUTBOX_INTERVAL_SECONDS = env_int("OUTBOX_INTERVAL_SECONDS", 30)
 
+    # Spreadsheets: up to EXPORT_INLINE_MAX_ROWS rows written in the request, longer ones by the
+    # scheduler (progress page, notification when ready), kept EXPORT_KEEP_HOURS.
+    EXPORT_INLINE_MAX_ROWS = env_int("EXPORT_INLINE_MAX_ROWS", 2000)
+    EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 1_000_000)
+    EXPORT_KEEP_HOURS = env_int("EXPORT_KEEP_HOURS", 72)
+    EXPORT_LEASE_SECONDS = env_int("EXPORT_LEASE_SECONDS", 300)
+    EXPORT_INTERVAL_SECONDS = env_int("EXPORT_INTERVAL_SECONDS", 5)
+
     # Operations: /metrics is open to a bearer token or to these networks (comma-separated
     # CIDRs, e.g. "10.0.0.0/8"); neither set, it answers 404. Logs as JSON lines with "json".
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

@@ -112,6 +112,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.dashboards.routes import blueprint as dashboards_bp
     from app.deliverables.routes import blueprint as deliverables_bp
     from app.events.routes import blueprint as events_bp
+    from app.exports.routes import blueprint as exports_bp
     from app.main_routes import blueprint as main_bp
     from app.notifications.events import connect_receivers
     from app.notifications.routes import blueprint as notifications_bp
@@ -122,6 +123,6 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (main_bp, auth_bp, agreements_bp, organizations_bp, events_bp, admin_bp, workflow_bp,
                       deliverables_bp, notifications_bp, api_pages_bp, dashboards_bp, portfolio_bp, audit_bp,
-                      operations_bp):
+                      operations_bp, exports_bp):
         app.register_blueprint(blueprint)
     connect_receivers(app)

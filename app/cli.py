@@ -17,6 +17,7 @@ outbox_cli = AppGroup("outbox", help="The mail outbox.")
 audit_cli = AppGroup("audit", help="The audit trail's hash chain.")
 jobs_cli = AppGroup("jobs", help="The scheduler's jobs.")
 storage_cli = AppGroup("storage", help="Stored files: move them between backends, check them.")
+exports_cli = AppGroup("exports", help="Spreadsheets of long lists, written off the request.")
 
 
 class MomentType(click.ParamType):
@@ -355,6 +356,18 @@ def anchor_audit_command():
     click.echo(f"Anchor {anchor.chain_seq}:{anchor.row_hash} ({anchor.verification})")
 
 
+@exports_cli.command("run")
+@click.option("--limit", default=50, show_default=True, help="At most this many exports in this run.")
+def run_exports_command(limit: int):
+    """Write the exports waiting now (the scheduler does it every EXPORT_INTERVAL_SECONDS)."""
+    from app.exports.services import run_due
+
+    counts = run_due(limit=limit)
+    click.echo(f"Exports: {counts['done']} written, {counts['failed']} failed, {counts['expired']} expired.")
+    if counts["failed"]:
+        raise SystemExit(1)
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
@@ -365,3 +378,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(storage_cli)
+    app.cli.add_command(exports_cli)

@@ -80,6 +80,22 @@ def outbox_job(app: Flask) -> None:
             db.session.remove()
 
 
+def exports_job(app: Flask) -> None:
+    """Write the spreadsheets people asked for on long lists, and forget the old ones."""
+    from app.exports.services import run_due
+    from app.extensions import db
+    from app.operations.services import track_job
+
+    with app.app_context():
+        try:
+            with track_job("exports") as counts:
+                counts.update(run_due())
+        except Exception:
+            log.exception("exports failed")
+        finally:
+            db.session.remove()
+
+
 def audit_anchor_job(app: Flask) -> None:
     """Publish the audit chain's head once a day (the copies outside the database are the evidence)."""
     from app.audit.services import publish_anchor
@@ -116,6 +132,8 @@ def build_scheduler(app: Flask):
                       next_run_time=datetime.now(CASABLANCA))
     scheduler.add_job(outbox_job, IntervalTrigger(seconds=app.config["OUTBOX_INTERVAL_SECONDS"]), args=[app],
                       id="outbox", replace_existing=True, misfire_grace_time=60)
+    scheduler.add_job(exports_job, IntervalTrigger(seconds=app.config["EXPORT_INTERVAL_SECONDS"]), args=[app],
+                      id="exports", replace_existing=True, misfire_grace_time=60)
     scheduler.add_job(audit_anchor_job, CronTrigger(hour=0, minute=30), args=[app], id="audit-anchor",
                       replace_existing=True)
     return scheduler

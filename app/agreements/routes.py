@@ -12,7 +12,9 @@ from app.agreements.summary import build_summary
 from app.auth.models import User
 from app.core.audit import history_for
 from app.core.errors import ConcurrentChange, ValidationFailed
-from app.core.exports import download, too_long_for_xlsx, xlsx_refused
+from app.core.exports import download
+from app.exports.routes import export_in_background
+from app.exports.services import needs_background
 from app.core.forms import apply_field_errors
 from app.core.pagination import paginate
 from app.core.permissions import can, get_agreement_or_404, require, visible_organizations_clause
@@ -39,8 +41,8 @@ def export_agreements(fmt: str):
     require(current_user, "agreement.list")
     # Exactly the list on screen: invalid filters are ignored there, so here too.
     filters = _read_filters()[1]
-    if fmt == "xlsx" and too_long_for_xlsx(services.agreements_query(current_user, filters)):
-        return xlsx_refused("agreements.list_agreements")
+    if fmt == "xlsx" and needs_background(current_user, "agreements", filters, date.today()):
+        return export_in_background("agreements", filters)
     headings, rows = services.export_table(current_user, filters)
     return download(headings, rows, fmt=fmt, name="agreements", title=_("Agreements"))
 

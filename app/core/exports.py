@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from datetime import date, datetime
 from typing import Iterable, Iterator, Sequence
 
 from flask import Response, stream_with_context
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
@@ -26,9 +28,6 @@ MIN_WIDTH, MAX_WIDTH = 8, 60
 DATE_FORMAT = "yyyy-mm-dd"
 _SHEET_TITLE_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 STREAM_ROWS = 500  # CSV rows per piece of a streamed download
-# Past this many rows an XLSX (built whole in memory) would hold a worker for seconds: the
-# list offers the streamed CSV instead.
-XLSX_MAX_ROWS = 5_000
 
 
 def neutralised(value: str) -> str:
@@ -79,24 +78,13 @@ def streamed(query) -> Iterator:
     yield from db.session.scalars(query.execution_options(yield_per=STREAM_ROWS))
 
 
-def too_long_for_xlsx(query) -> bool:
-    """Whether `query` has more rows than an XLSX built in the request may hold (one COUNT)."""
+def count_rows(query) -> int:
+    """How many rows `query` gives (one COUNT, its ORDER BY dropped)."""
     from sqlalchemy import func, select
 
     from app.extensions import db
 
-    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) > XLSX_MAX_ROWS
-
-
-def xlsx_refused(list_endpoint: str):
-    """Back to the list with the same filters, saying why: the CSV of a long list is streamed."""
-    from flask import flash, redirect, request, url_for
-    from flask_babel import format_number
-    from flask_babel import gettext as _
-
-    flash(_("More than %(count)s rows: download the CSV (any length), or narrow the list for a spreadsheet.",
-            count=format_number(XLSX_MAX_ROWS)), "warning")
-    return redirect(url_for(list_endpoint, **request.args))
+    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
 def _display_length(value) -> int:
@@ -107,40 +95,62 @@ def _display_length(value) -> int:
     return max((len(line) for line in str(value).splitlines()), default=0)
 
 
+WIDTH_SAMPLE = 200  # rows read ahead to size the columns (a streamed sheet cannot resize them later)
+
+
 def xlsx_bytes(headings: Sequence[str], rows: Iterable[Sequence], *, title: str) -> bytes:
-    """One worksheet: bold frozen header row, real date cells, columns as wide as their text (within limits)."""
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = _sheet_title(title)
-    sheet.append([str(h) for h in headings])
+    """The whole workbook in memory (a short list, inside the request)."""
+    buffer = io.BytesIO()
+    write_xlsx(buffer, headings, rows, title=title)
+    return buffer.getvalue()
+
+
+def write_xlsx(out, headings: Sequence[str], rows: Iterable[Sequence], *, title: str) -> None:
+    """One worksheet written row by row into the file `out` (memory stays flat however long the list):
+    bold frozen header row, real date cells, columns as wide as the first rows' text (within limits)."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(_sheet_title(title))
+    rows = iter(rows)
+    ahead = [_clean_row(row) for row in itertools.islice(rows, WIDTH_SAMPLE)]
     widths = [_display_length(h) for h in headings]
-    for row in rows:
-        cells = []
-        for index, value in enumerate(row):
-            if isinstance(value, datetime):
-                value = value.date()
-            if isinstance(value, str):
-                # XML 1.0 cannot carry control characters: openpyxl would refuse the whole file.
-                value = ILLEGAL_CHARACTERS_RE.sub("", value)
-            cells.append(value)
-            if index < len(widths):
-                widths[index] = max(widths[index], _display_length(value))
-        sheet.append(cells)
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, date):
-                cell.number_format = DATE_FORMAT
-            elif isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
-                # Stored as text, never as a formula; the quote prefix keeps it text if the cell is edited.
-                cell.data_type = "s"
-                cell.quotePrefix = True
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    sheet.freeze_panes = "A2"
+    for row in ahead:
+        for index, value in enumerate(row[:len(widths)]):
+            widths[index] = max(widths[index], _display_length(value))
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = min(max(width + 2, MIN_WIDTH), MAX_WIDTH)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    sheet.append([_styled(sheet, str(h), font=bold) for h in headings])
+    for row in itertools.chain(ahead, (_clean_row(row) for row in rows)):
+        sheet.append([_styled(sheet, value) for value in row])
+    workbook.save(out)
+
+
+def _clean_row(row: Sequence) -> list:
+    cells = []
+    for value in row:
+        if isinstance(value, datetime):
+            value = value.date()
+        if isinstance(value, str):
+            # XML 1.0 cannot carry control characters: openpyxl would refuse the whole file.
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        cells.append(value)
+    return cells
+
+
+def _styled(sheet, value, *, font: Font | None = None):
+    if font is None and not isinstance(value, (date, str)):
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    if font is not None:
+        cell.font = font
+    if isinstance(value, date):
+        cell.number_format = DATE_FORMAT
+    elif isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        # Stored as text, never as a formula; the quote prefix keeps it text if the cell is edited.
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    return cell
 
 
 def _sheet_title(title: str) -> str:

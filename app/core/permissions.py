@@ -56,6 +56,8 @@ GRANTS: dict[str, frozenset[str]] = {
     "outbox.manage": frozenset({"admin"}),
     "job.view": frozenset({"admin", "auditor"}),
     "token.manage": ALL_ROLES,
+    # Everyone may have a long list written in the background; each export is its requester's alone.
+    "export.view": ALL_ROLES,
     # Mail categories offered to only some people on their mail choices page.
     "mail.weekly_digest": frozenset({"manager"}),
     "mail.audit_anchor": frozenset({"auditor"}),
@@ -139,8 +141,14 @@ def _notification_rule(user, action: str, notification) -> bool:
     return notification.user_id == user.id
 
 
+def _export_rule(user, action: str, job) -> bool:
+    # An export holds what its requester could see: nobody else opens it, whatever their role.
+    return job.user_id == user.id
+
+
 OBJECT_RULES = {
     "notification": _notification_rule,
+    "export": _export_rule,
     "agreement": _agreement_rule,
     "organization": _organization_rule,
     "event": _event_rule,
@@ -249,6 +257,12 @@ def get_notification_or_404(notification_id, user, need: str = "view"):
     from app.notifications.models import Notification
 
     return _load_or_404(Notification, notification_id, user, need, "notification")
+
+
+def get_export_or_404(export_id, user, need: str = "view"):
+    from app.exports.models import ExportJob
+
+    return _load_or_404(ExportJob, export_id, user, need, "export")
 
 
 def get_outbox_message_or_404(message_id, user, need: str = "view"):

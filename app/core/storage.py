@@ -193,6 +193,66 @@ def store(stream, *, field: str = "file") -> StoredFile:
     return stored
 
 
+def store_generated(path: Path, *, content_type: str) -> StoredFile:
+    """Keep a file Sharaka wrote itself (an export) in the configured storage; the caller's transaction
+    holds its row. The file at `path` is copied, not moved: the caller removes it."""
+    digest, size = sha256_of(_file_chunks(path))
+    root = Path(current_app.config["UPLOAD_DIR"])
+    handle, temp_name = tempfile.mkstemp(dir=root, prefix=".generated-")
+    os.close(handle)
+    temp_path = Path(temp_name)
+    try:
+        with path.open("rb") as source, temp_path.open("wb") as target:
+            while chunk := source.read(CHUNK):
+                target.write(chunk)
+        backend().put(digest, temp_path)
+    finally:
+        temp_path.unlink(missing_ok=True)
+    existing = db.session.scalar(select(StoredFile).where(StoredFile.sha256 == digest))
+    if existing is not None:
+        return existing
+    stored = StoredFile(sha256=digest, size=size, content_type=content_type)
+    db.session.add(stored)
+    db.session.flush()
+    return stored
+
+
+def _file_chunks(path: Path):
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            yield chunk
+
+
+def forget_if_unused(stored_file_id: int) -> str | None:
+    """Delete a stored file's row (and, in the database backend, its bytes, in the same transaction)
+    when no table refers to it any more: content is shared, the same bytes uploaded twice are one row.
+    Returns the digest whose folder copy `discard_folder_copy` removes once the transaction committed."""
+    from sqlalchemy import exists
+
+    stored = db.session.get(StoredFile, stored_file_id)
+    if stored is None:
+        return None
+    for table in db.metadata.tables.values():
+        for foreign_key in table.foreign_keys:
+            if foreign_key.column.table.name == StoredFile.__tablename__:
+                if db.session.scalar(select(exists().where(foreign_key.parent == stored_file_id))):
+                    return None
+    sha = stored.sha256
+    db.session.delete(stored)
+    db.session.flush()
+    store_ = backend()
+    if not isinstance(store_, FolderBackend):
+        store_.delete(sha)
+    return sha
+
+
+def discard_folder_copy(sha256: str) -> None:
+    """Remove a forgotten file's bytes from the folder (after the commit that forgot its row)."""
+    store_ = backend()
+    if isinstance(store_, FolderBackend):
+        store_.path(sha256).unlink(missing_ok=True)
+
+
 def path_for(sha256: str) -> Path:
     """Where the folder backend keeps this content."""
     return FolderBackend(current_app.config["UPLOAD_DIR"]).path(sha256)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Flask, request, url_for
-from flask_babel import format_date
+from flask_babel import format_date, format_number
 from flask_login import current_user
 
 from app.core.i18n import LANGUAGE_NAMES, current_language, text_direction
@@ -31,6 +31,10 @@ def register_template_helpers(app: Flask) -> None:
             except ValueError:
                 return value
         return format_date(value, style)
+
+    @app.template_filter("numberformat")
+    def _format_number(value):
+        return format_number(value or 0)
 
     @app.template_global()
     def url_with(**changes):

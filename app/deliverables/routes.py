@@ -10,7 +10,9 @@ from sqlalchemy import select
 
 from app.agreements.models import Agreement
 from app.core.errors import DomainError
-from app.core.exports import download, too_long_for_xlsx, xlsx_refused
+from app.core.exports import download
+from app.exports.routes import export_in_background
+from app.exports.services import needs_background
 from app.core.responses import done, form_errors, refused
 from app.core.forms import apply_field_errors
 from app.core.pagination import paginate
@@ -62,8 +64,8 @@ def export_deliverables(fmt: str):
     require(current_user, "deliverable.list")
     # Exactly the list on screen: invalid filters are ignored there, so here too.
     filters = _read_filters()[1]
-    if fmt == "xlsx" and too_long_for_xlsx(services.occurrences_query(current_user, filters, date.today())):
-        return xlsx_refused("deliverables.list_deliverables")
+    if fmt == "xlsx" and needs_background(current_user, "deliverables", filters, date.today()):
+        return export_in_background("deliverables", filters)
     headings, rows = services.export_table(current_user, filters, date.today())
     return download(headings, rows, fmt=fmt, name="deliverables", title=_("Deliverables"))
 

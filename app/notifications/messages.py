@@ -50,6 +50,9 @@ def headline(kind: str, params: dict) -> str:
         return _("Your approval is asked for %(ref)s — %(title)s", ref=ref, title=title)
     if kind == "password_reset":
         return _("Choose a new Sharaka password")
+    if kind == "export_ready":
+        return ngettext("Your spreadsheet is ready (%(num)s row)", "Your spreadsheet is ready (%(num)s rows)",
+                        params.get("rows") or 0)
     if kind == "audit_anchor":
         if params.get("intact"):
             return _("Audit trail anchor: %(n)s rows, intact", n=params.get("seq", 0))
@@ -144,6 +147,8 @@ def detail(kind: str, params: dict) -> str:
     if kind == "deliverable_waived":
         return _("“%(item)s” due on %(date)s no longer has to be handed in. Reason: %(reason)s", item=item,
                  date=due, reason=isolate(params.get("comment") or "—"))
+    if kind == "export_ready":
+        return _("Open it to download the spreadsheet. It stays available for a few days.")
     if kind == "password_reset":
         return ngettext("Someone (you, we hope) asked to reset your password. Open the link within %(num)s minute "
                         "to choose a new one; it works once. If it was not you, ignore this message: your password "

@@ -28,6 +28,7 @@ CATEGORIES: dict[str, tuple[Any, bool]] = {
     "audit_anchor": (_l("Daily anchor of the audit trail (auditors)"), True),
     # Asked for by the person themselves; never shown as a choice.
     "password_reset": (_l("Password reset links"), True),
+    "export_ready": (_l("Spreadsheets I asked for are ready"), False),
 }
 
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")

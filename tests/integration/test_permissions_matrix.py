@@ -54,6 +54,10 @@ GET_ROUTES = [
     ("/agreements/999999/summary", expect(404)),
     ("/agreements/export.csv", expect(200)),
     ("/agreements/export.xlsx", expect(200)),
+    # Each export is its requester's alone: nobody else learns it exists.
+    ("/exports/", expect(200)),
+    ("/exports/999999", expect(404)),
+    ("/exports/999999/download", expect(404)),
     ("/organizations/", expect(200)),
     ("/organizations/new", only(EDITORS)),
     ("/organizations/{org_a}", expect(200, partner_b=404)),

@@ -1,0 +1,282 @@
+"""Exports written by the scheduler process: asked for on a list, claimed under a lease, written a
+batch of rows at a time with their progress, stored like any file, announced to the person.
+
+A job reads its rows again with its requester's permissions when it runs, and it is its requester's
+alone. A worker that dies mid-file leaves a lease that runs out; the next run starts the file over.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import socket
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import delete, func, or_, select, update
+
+from app.core.exports import XLSX_TYPE, count_rows, write_xlsx
+from app.core.models import utcnow
+from app.core.storage import store_generated
+from app.exports.models import ExportJob
+from app.extensions import db
+
+log = logging.getLogger("sharaka.exports")
+PROGRESS_EVERY = 500  # rows between two progress writes
+REUSE_WITHIN = timedelta(minutes=10)  # the same export asked again (a reload) gets the same job
+
+
+@dataclass(frozen=True)
+class ExportableList:
+    """A list that can be exported off the request: how to count it and how to read it."""
+
+    name: str
+    filters_type: type
+    query: Callable  # (user, filters, today) -> a Select of the list's rows
+    table: Callable  # (user, filters, today) -> (headings, rows)
+    title: Callable[[], str]
+    list_endpoint: str
+
+
+def _lists() -> dict[str, ExportableList]:
+    from app.agreements import services as agreements
+    from app.deliverables import services as deliverables
+
+    return {
+        "agreements": ExportableList(
+            "agreements", agreements.AgreementFilters,
+            lambda user, filters, today: agreements.agreements_query(user, filters),
+            lambda user, filters, today: agreements.export_table(user, filters),
+            lambda: _("Agreements"), "agreements.list_agreements"),
+        "deliverables": ExportableList(
+            "deliverables", deliverables.OccurrenceFilters,
+            deliverables.occurrences_query, deliverables.export_table,
+            lambda: _("Deliverables"), "deliverables.list_deliverables"),
+    }
+
+
+def exportable(name: str) -> ExportableList:
+    return _lists()[name]
+
+
+# --- filters to and from the job's JSON ------------------------------------------------
+
+def filters_to_json(filters) -> dict:
+    return {key: value.isoformat() if isinstance(value, date) else value
+            for key, value in dataclasses.asdict(filters).items() if value is not None}
+
+
+def filters_from_json(filters_type: type, values: dict):
+    known = {field.name: field for field in dataclasses.fields(filters_type)}
+    kwargs = {}
+    for key, value in (values or {}).items():
+        if key not in known or value is None:
+            continue
+        if "date" in str(known[key].type) and isinstance(value, str):
+            value = date.fromisoformat(value)
+        kwargs[key] = value
+    return filters_type(**kwargs)
+
+
+# --- asking for one ------------------------------------------------------------------------
+
+def needs_background(user, list_name: str, filters, today: date) -> bool:
+    """Whether the spreadsheet of this list is too long to be written inside the request."""
+    limit = current_app.config["EXPORT_INLINE_MAX_ROWS"]
+    return count_rows(exportable(list_name).query(user, filters, today)) > limit
+
+
+def request_export(user, list_name: str, filters, *, language: str, fmt: str = "xlsx") -> ExportJob:
+    """Queue the export of `list_name` as filtered, for `user` (flushes). Asking again for the same
+    file while it is being written, or shortly after, gives the same job instead of a second one."""
+    wanted = filters_to_json(filters)
+    recent = db.session.scalars(
+        select(ExportJob).where(ExportJob.user_id == user.id, ExportJob.list_name == list_name,
+                                ExportJob.fmt == fmt, ExportJob.language == language,
+                                ExportJob.status != "failed", ExportJob.created_at >= utcnow() - REUSE_WITHIN)
+        .order_by(ExportJob.id.desc()).limit(5)).all()
+    for job in recent:
+        if job.filters == wanted:
+            return job
+    job = ExportJob(user_id=user.id, list_name=list_name, fmt=fmt, filters=wanted, language=language,
+                    status="queued", rows_done=0)
+    db.session.add(job)
+    db.session.flush()
+    from app.core.audit import record
+
+    record("export.requested", job, actor=user, changes={"list": list_name, "filters": wanted, "format": fmt})
+    return job
+
+
+def recent_exports(user, limit: int = 20) -> list[ExportJob]:
+    return list(db.session.scalars(select(ExportJob).where(ExportJob.user_id == user.id)
+                                   .order_by(ExportJob.id.desc()).limit(limit)))
+
+
+# --- writing them (the scheduler) ------------------------------------------------------------
+
+def worker_name() -> str:
+    return f"{socket.gethostname()[:80]}:{os.getpid()}"
+
+
+def claim_next(now: datetime | None = None) -> ExportJob | None:
+    """Take the oldest queued export (or one whose writer's lease ran out), or None."""
+    from app.core.db import write_transaction
+
+    now = now or utcnow()
+    lease = timedelta(seconds=current_app.config["EXPORT_LEASE_SECONDS"])
+    worker = worker_name()
+
+    def work():
+        candidate = db.session.scalar(
+            select(ExportJob.id).where(or_(ExportJob.status == "queued",
+                                           (ExportJob.status == "running") & (ExportJob.lease_until < now)))
+            .order_by(ExportJob.id).limit(1))
+        if candidate is None:
+            return None
+        taken = db.session.execute(
+            update(ExportJob).where(ExportJob.id == candidate,
+                                    or_(ExportJob.status == "queued",
+                                        (ExportJob.status == "running") & (ExportJob.lease_until < now)))
+            .values(status="running", worker=worker, lease_until=now + lease, started_at=now, rows_done=0,
+                    error=None)).rowcount
+        return candidate if taken == 1 else None
+
+    job_id = write_transaction(work)
+    return db.session.get(ExportJob, job_id) if job_id is not None else None
+
+
+def run_due(now: datetime | None = None, *, limit: int = 5) -> dict[str, int]:
+    """Write up to `limit` waiting exports, one after the other; the counts for the job record."""
+    counts = {"done": 0, "failed": 0}
+    for _ in range(limit):
+        job = claim_next(now)
+        if job is None:
+            break
+        counts["done" if write_export(job) else "failed"] += 1
+    counts["expired"] = expire_old()
+    return counts
+
+
+def write_export(job: ExportJob) -> bool:
+    """Write `job`'s file, store it and tell its requester. True when it is ready."""
+    from app.core.db import write_transaction
+
+    job_id, user = job.id, job.user
+    language = job.language if job.language in current_app.config["LANGUAGES"] else \
+        current_app.config["BABEL_DEFAULT_LOCALE"]
+    root = Path(current_app.config["UPLOAD_DIR"])
+    root.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=root, prefix=".export-", suffix=".xlsx")
+    os.close(handle)
+    temp_path = Path(temp_name)
+    try:
+        if user is None or not user.is_active_account:
+            raise ExportRefused(_("The account that asked for this export is no longer active."))
+        source = exportable(job.list_name)
+        filters = filters_from_json(source.filters_type, job.filters)
+        today = date.today()  # as the list on screen reckons it
+        with force_locale(language):
+            total = count_rows(source.query(user, filters, today))
+            _set_progress(job_id, rows_total=total)
+            limit = current_app.config["EXPORT_MAX_ROWS"]
+            if total > limit:
+                raise ExportRefused(_("More than %(count)s rows: narrow the list (filters) and ask again.",
+                                      count=limit))
+            headings, rows = source.table(user, filters, today)
+            title = source.title()
+            with temp_path.open("wb") as out:
+                write_xlsx(out, headings, _counted(rows, job_id), title=title)
+            file_name = f"sharaka-{job.list_name}-{today.isoformat()}.xlsx"
+        db.session.rollback()  # end the long read before writing
+
+        def finish():
+            stored = store_generated(temp_path, content_type=XLSX_TYPE)
+            finished = db.session.get(ExportJob, job_id)
+            finished.status, finished.stored_file_id, finished.file_name = "done", stored.id, file_name
+            finished.rows_done, finished.finished_at, finished.lease_until = total, utcnow(), None
+            _announce(finished)
+
+        write_transaction(finish)
+        return True
+    except Exception as error:  # one export's failure is recorded on it and never stops the others
+        db.session.rollback()
+        message = error.message if isinstance(error, ExportRefused) else _(
+            "The export could not be written. Ask again; if it keeps failing, tell an administrator.")
+        if not isinstance(error, ExportRefused):
+            log.exception("export %s failed", job_id)
+
+        def fail():
+            failed = db.session.get(ExportJob, job_id)
+            failed.status, failed.error, failed.finished_at, failed.lease_until = "failed", message, utcnow(), None
+        write_transaction(fail)
+        return False
+    finally:
+        temp_path.unlink(missing_ok=True)
+
+
+class ExportRefused(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _counted(rows: Iterable, job_id: int) -> Iterator:
+    """The rows, writing how many were done every PROGRESS_EVERY rows (on a connection of its own:
+    the list is still being read in the session's transaction)."""
+    for index, row in enumerate(rows, start=1):
+        yield row
+        if index % PROGRESS_EVERY == 0:
+            _set_progress(job_id, rows_done=index)
+
+
+def _set_progress(job_id: int, **values) -> None:
+    lease = timedelta(seconds=current_app.config["EXPORT_LEASE_SECONDS"])
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(update(ExportJob).where(ExportJob.id == job_id)
+                               .values(lease_until=utcnow() + lease, **values))
+    except Exception:  # the progress bar is a courtesy: a busy database never fails the export
+        log.warning("export %s: progress not recorded", job_id, exc_info=True)
+
+
+def _announce(job: ExportJob) -> None:
+    from app.notifications.services import Notice, app_path, notify
+
+    notify(job.user, Notice(kind="export_ready", category="export_ready",
+                            params={"list": job.list_name, "rows": job.rows_done},
+                            link=app_path("exports.view_export", export_id=job.id),
+                            object_type="export_jobs", object_id=job.id))
+
+
+def expire_old(now: datetime | None = None) -> int:
+    """Forget finished exports older than EXPORT_KEEP_HOURS, and their files when nothing else uses them."""
+    from app.core.storage import discard_folder_copy, forget_if_unused
+
+    now = now or utcnow()
+    cutoff = now - timedelta(hours=current_app.config["EXPORT_KEEP_HOURS"])
+    old = db.session.execute(select(ExportJob.id, ExportJob.stored_file_id).where(
+        ExportJob.status.in_(("done", "failed")), ExportJob.finished_at < cutoff)).all()
+    if not old:
+        return 0
+    from app.core.db import write_transaction
+
+    def work():
+        db.session.execute(delete(ExportJob).where(ExportJob.id.in_([row.id for row in old])))
+        return [forget_if_unused(stored_file_id)
+                for stored_file_id in sorted({row.stored_file_id for row in old if row.stored_file_id})]
+    for sha in write_transaction(work):
+        if sha:
+            discard_folder_copy(sha)
+    return len(old)
+
+
+def waiting_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(ExportJob).where(
+        ExportJob.status.in_(("queued", "running")))) or 0

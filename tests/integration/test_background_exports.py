@@ -1,0 +1,161 @@
+"""Spreadsheets of long lists are written by the scheduler, not in the request: the person follows the
+progress, downloads the file when told, and nobody else ever sees it.
+
+Real commits on a fresh database (the writer reports progress on a connection of its own)."""
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+import openpyxl
+import pytest
+from sqlalchemy import func, select
+
+from app.core.models import utcnow
+from app.core.storage import StoredFile, backend
+from app.exports import services
+from app.exports.models import ExportJob
+from app.extensions import db
+from app.notifications.models import Notification
+from tests import factories
+from tests.conftest import SignedInClient, make_test_app
+from tests.live import live_app
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture
+def setting(tmp_path):
+    """A fresh database with the test world, a few more agreements, and exports past 2 rows in background."""
+    with live_app(tmp_path) as (app, _base):
+        app.config["EXPORT_INLINE_MAX_ROWS"] = 2
+        # The test body runs in a twin app's context, so each request keeps its own `g` (tests/conftest.py).
+        body = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], UPLOAD_DIR=app.config["UPLOAD_DIR"])
+        with body.app_context():
+            world = factories.build_world()
+            for number in range(3):
+                factories.agreement(by=world.users["officer"], partners=[world.partner_a],
+                                    title_fr=f"Accord supplémentaire {number}")
+            db.session.commit()
+            yield app, world
+            db.session.remove()
+
+
+def _client(app, world, role):
+    return SignedInClient(app, world.users[role])
+
+
+def _sheet(response):
+    return openpyxl.load_workbook(io.BytesIO(response.get_data())).active
+
+
+def test_a_long_list_is_written_in_the_background_then_downloaded(setting):
+    app, world = setting
+    manager = _client(app, world, "manager")
+    asked = manager.get("/agreements/export.xlsx", follow_redirects=False)
+    assert asked.status_code == 303
+    location = asked.headers["Location"]
+    assert re.fullmatch(r"/exports/\d+", location)
+    waiting = manager.get(location).get_data(as_text=True)
+    assert "Waiting" in waiting and 'http-equiv="refresh"' in waiting
+    # The same export asked again (a reload, a double click) is the same job.
+    assert manager.get("/agreements/export.xlsx", follow_redirects=False).headers["Location"] == location
+    db.session.rollback()  # read what the requests committed, not this session's old snapshot
+    assert db.session.scalar(select(func.count()).select_from(ExportJob)) == 1
+    # Not ready yet: the download says so instead of sending nothing.
+    assert manager.get(location + "/download").status_code == 409
+
+    counts = services.run_due()
+    assert counts["done"] == 1 and counts["failed"] == 0
+
+    ready = manager.get(location).get_data(as_text=True)
+    assert "Ready" in ready and 'http-equiv="refresh"' not in ready
+    download = manager.get(location + "/download")
+    assert download.status_code == 200
+    assert download.headers["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert "no-store" in download.headers["Cache-Control"]
+    sheet = _sheet(download)
+    assert [cell.value for cell in sheet[1]][:2] == ["Reference", "Type"]
+    assert sheet.freeze_panes == "A2"
+    references = {row[0] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert len(references) == 5 and world.agreement_b.reference in references
+    # The person is told, in the app (and by mail if they want it).
+    db.session.rollback()
+    notice = db.session.scalar(select(Notification).where(Notification.user_id == world.users["manager"].id,
+                                                          Notification.kind == "export_ready"))
+    assert notice is not None and notice.link == location
+    assert "Agreements" in manager.get("/exports/").get_data(as_text=True)
+
+
+def test_only_the_requester_opens_an_export(setting):
+    app, world = setting
+    officer = _client(app, world, "officer")
+    location = officer.get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    services.run_due()
+    for role in ("other_officer", "admin", "auditor", "partner"):
+        other = _client(app, world, role)
+        assert other.get(location).status_code == 404, role
+        assert other.get(location + "/download").status_code == 404, role
+    assert _client(app, world, "officer").get(location + "/download").status_code == 200
+    for probe in ("/exports/0", "/exports/abc", "/exports/99999999999", "/exports/-1/download"):
+        assert officer.get(probe).status_code == 404, probe
+
+
+def test_partners_export_only_their_own_agreements(setting):
+    app, world = setting
+    app.config["EXPORT_INLINE_MAX_ROWS"] = 0
+    partner = _client(app, world, "partner_b")
+    location = partner.get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    services.run_due()
+    sheet = _sheet(partner.get(location + "/download"))
+    assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == [world.agreement_b.reference]
+
+
+def test_failures_are_told_and_never_stop_the_next_export(setting):
+    app, world = setting
+    first = _client(app, world, "officer").get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    second = _client(app, world, "manager").get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    # The first one's requester leaves before it is written.
+    db.session.rollback()
+    world.users["officer"].is_active_account = False
+    db.session.commit()
+    counts = services.run_due()
+    assert counts == {"done": 1, "failed": 1, "expired": 0}
+    db.session.rollback()
+    failed = db.session.get(ExportJob, int(first.rsplit("/", 1)[1]))
+    assert failed.status == "failed" and "no longer active" in failed.error
+    assert db.session.get(ExportJob, int(second.rsplit("/", 1)[1])).status == "done"
+
+
+def test_a_writer_that_died_is_taken_over_and_old_exports_are_forgotten(setting):
+    app, world = setting
+    manager = _client(app, world, "manager")
+    location = manager.get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    db.session.rollback()
+    job = db.session.get(ExportJob, int(location.rsplit("/", 1)[1]))
+    # A scheduler claimed it, then was killed: its lease runs out and the next run writes it.
+    job.status, job.worker, job.lease_until = "running", "dead:1", utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert services.run_due()["done"] == 1
+    db.session.refresh(job)
+    assert job.status == "done" and job.worker != "dead:1"
+    sha = job.stored_file.sha256
+    assert backend().has(sha)
+    # Kept EXPORT_KEEP_HOURS, then forgotten with its file (nothing else refers to it).
+    job.finished_at = utcnow() - timedelta(hours=app.config["EXPORT_KEEP_HOURS"] + 1)
+    db.session.commit()
+    job_id = job.id
+    assert services.expire_old() == 1
+    db.session.expunge_all()
+    assert db.session.get(ExportJob, job_id) is None
+    assert db.session.scalar(select(StoredFile).where(StoredFile.sha256 == sha)) is None
+    assert not backend().has(sha)
+    assert manager.get(location).status_code == 404
+
+
+def test_the_scheduler_runs_exports_as_a_job(setting):
+    app, _world = setting
+    from app.scheduler import build_scheduler
+
+    assert "exports" in {job.id for job in build_scheduler(app).get_jobs()}
