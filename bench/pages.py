@@ -19,6 +19,7 @@ import argparse
 import http.client
 import os
 import re
+import secrets
 import statistics
 import subprocess
 import sys
@@ -39,7 +40,8 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 PORT = 8765
-os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 40)  # production settings refuse a weak one
+# Production settings refuse a guessable key: a random one for this run.
+os.environ.setdefault("SECRET_KEY", secrets.token_hex(32))
 PAGES = {
     "officer": ["/dashboard", "/inbox", "/agreements/", "/agreements/?q=partenariat+12", "/deliverables/",
                 "/portfolio/board", "/portfolio/timeline", "/portfolio/calendar", "/portfolio/analytics",
@@ -146,7 +148,7 @@ class Client:
 @contextmanager
 def server(url: str, tmp: Path, *, control_socket: bool = False):
     environment = {**os.environ, "DATABASE_URL": url, "SHARAKA_CONFIG": "production",
-                   "SECRET_KEY": "bench-" + "x" * 40, "SESSION_COOKIE_SECURE": "false", "UPLOAD_DIR": str(tmp),
+                   "SECRET_KEY": os.environ["SECRET_KEY"], "SESSION_COOKIE_SECURE": "false", "UPLOAD_DIR": str(tmp),
                    "BENCH_BIND": f"127.0.0.1:{PORT}", "BENCH_CONTROL_SOCKET": "1" if control_socket else "0",
                    "PYTHONPATH": str(ROOT)}
     log = open(tmp / "gunicorn.log", "w")

@@ -91,8 +91,11 @@ class OutboxMessage(db.Model):
     category: Mapped[str] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(String(300))
-    body_text: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str] = mapped_column(Text)
+    # Written with the message, or — for the thousands a reminder pass queues at once — left empty
+    # and drawn from `notice` (params, link, extra) by the sender just before it sends.
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    notice: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Chosen when the message is written, so a resend after a crash carries the
     # same Message-ID and mail clients can recognise the duplicate.
     message_id: Mapped[str] = mapped_column(String(255), unique=True)

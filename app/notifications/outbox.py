@@ -27,13 +27,14 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import selectinload
 
 from app.core import audit
 from app.core.db import database_now, write_transaction
 from app.core.mail import ConnectionFailed, PermanentMailError, SMTPConnection, TemporaryMailError, build_message
 from app.extensions import db
 from app.notifications.models import OutboxMessage
-from app.notifications.services import mail_paused
+from app.notifications.services import bodies_of, mail_paused
 
 log = logging.getLogger("sharaka.outbox")
 
@@ -121,12 +122,31 @@ def claim(token: str, now: datetime | None, limit: int) -> list[int]:
 
 
 def _load(ids: list[int]) -> list[Claimed]:
+    _write_missing_bodies(ids)
     rows = db.session.execute(select(
         OutboxMessage.id, OutboxMessage.to_address, OutboxMessage.subject, OutboxMessage.body_text,
         OutboxMessage.body_html, OutboxMessage.message_id, OutboxMessage.language, OutboxMessage.kind,
         OutboxMessage.attempts).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)).all()
     db.session.rollback()  # end the read: nothing holds a snapshot while we talk to the SMTP server
     return [Claimed(*row) for row in rows]
+
+
+def _write_missing_bodies(ids: list[int]) -> None:
+    """Write the bodies a reminder pass left to the sender (messages we hold under our claim), once:
+    a message sent again after a crash carries the same text."""
+    waiting = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.id.in_(ids), OutboxMessage.body_text.is_(None))
+        .options(selectinload(OutboxMessage.recipient))).all()
+    if not waiting:
+        return
+    written = {message.id: bodies_of(message) for message in waiting}
+
+    def work():
+        for message_id, (body_text, body_html) in written.items():
+            db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
+                               .values(body_text=body_text, body_html=body_html))
+
+    write_transaction(work)
 
 
 def _held(message_id: int, token: str) -> bool:

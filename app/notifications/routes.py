@@ -171,7 +171,9 @@ def list_outbox():
 @login_required
 def view_outbox_message(message_id: int):
     message = get_outbox_message_or_404(message_id, current_user)
-    return render_template("notifications/outbox_message.html", message=message, form=ConfirmForm())
+    body_text, _body_html = services.bodies_of(message)
+    return render_template("notifications/outbox_message.html", message=message, body_text=body_text,
+                           form=ConfirmForm())
 
 
 @blueprint.route("/admin/outbox/<int:message_id>/html")
@@ -179,7 +181,7 @@ def view_outbox_message(message_id: int):
 def outbox_message_html(message_id: int):
     """The HTML part as sent, sandboxed: no scripts, no forms, nothing fetched."""
     message = get_outbox_message_or_404(message_id, current_user)
-    return Response(message.body_html, mimetype="text/html", headers={
+    return Response(services.bodies_of(message)[1], mimetype="text/html", headers={
         "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'",
         "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from app.core.db import is_lock_conflict
@@ -65,39 +65,98 @@ def notify(recipient, notice: Notice) -> Notification | None:
     """
     if recipient is None or not recipient.is_active_account:
         return None
-    notification = Notification(user_id=recipient.id, kind=notice.kind, category=notice.category,
-                                params=notice.params, link=notice.link, object_type=notice.object_type,
-                                object_id=notice.object_id)
+    notification = Notification(**_notification_values(recipient, notice))
     db.session.add(notification)
     if wants_mail(recipient, notice.category):
         queue_mail(recipient, notice)
     return notification
 
 
+def notify_many(pairs: list[tuple[Any, Notice]]) -> int:
+    """`notify` for many (recipient, notice) pairs at once, as a reminder pass makes them: the mail
+    choices of everyone concerned read in one query, the rows written in two bulk INSERTs, and the
+    e-mails' bodies left for the sender to write just before it sends (thousands of templates
+    rendered here would hold the pass for minutes). Returns how many notices were added."""
+    pairs = [(person, notice) for person, notice in pairs if person is not None and person.is_active_account]
+    if not pairs:
+        return 0
+    people = sorted({person.id for person, _ in pairs})
+    switched = set()
+    for start in range(0, len(people), 500):
+        switched.update(tuple(row) for row in db.session.execute(select(MailOptOut.user_id, MailOptOut.category)
+                                                                  .where(MailOptOut.user_id.in_(people[start:start + 500]))))
+    # Core executemany on the tables: one compiled statement, no ORM bookkeeping per row.
+    db.session.execute(insert(Notification.__table__),
+                       [_notification_values(person, notice) for person, notice in pairs])
+    mails = [_mail_values(person, notice, with_bodies=False) for person, notice in pairs
+             if is_mandatory(notice.category) or (person.id, notice.category) not in switched]
+    if mails:
+        db.session.execute(insert(OutboxMessage.__table__), mails)
+    return len(pairs)
+
+
+def _notification_values(recipient, notice: Notice) -> dict:
+    return dict(user_id=recipient.id, kind=notice.kind, category=notice.category, params=notice.params,
+                link=notice.link, object_type=notice.object_type, object_id=notice.object_id, created_at=utcnow())
+
+
 def queue_mail(recipient, notice: Notice) -> OutboxMessage:
     """Render the e-mail in the recipient's language now and put it in the outbox."""
-    language = recipient.language if recipient.language in current_app.config["LANGUAGES"] else \
+    message = OutboxMessage(**_mail_values(recipient, notice, with_bodies=True))
+    db.session.add(message)
+    return message
+
+
+def mail_language(recipient) -> str:
+    return recipient.language if recipient.language in current_app.config["LANGUAGES"] else \
         current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _mail_values(recipient, notice: Notice, *, with_bodies: bool) -> dict:
+    """An outbox row for `notice` to `recipient`: the subject in their language always (the outbox
+    pages list it), the bodies now or, without them, what the sender needs to write them later."""
+    language = mail_language(recipient)
     with force_locale(language):
         subject = messages.headline(notice.kind, notice.params)
+    body_text = body_html = kept = None
+    if with_bodies:
+        body_text, body_html = render_bodies(recipient, language, notice)
+    else:
+        kept = {"params": notice.params, "link": notice.link, "extra": notice.extra}
+    now = utcnow()
+    return dict(recipient_id=recipient.id, to_address=recipient.email, language=language,
+                category=notice.category, kind=notice.kind, subject=" ".join(subject.split())[:300],
+                body_text=body_text, body_html=body_html, notice=kept,
+                message_id=make_msgid(domain=_mail_domain()), status="pending", attempts=0,
+                next_attempt_at=now, created_at=now)
+
+
+def render_bodies(recipient, language: str, notice: Notice) -> tuple[str, str]:
+    """The text and HTML bodies of `notice` for `recipient`, in `language`."""
+    with force_locale(language):
         context = {
             "recipient": recipient, "kind": notice.kind, "params": notice.params, "extra": notice.extra,
-            "headline": subject, "detail": messages.detail(notice.kind, notice.params),
+            "headline": messages.headline(notice.kind, notice.params),
+            "detail": messages.detail(notice.kind, notice.params),
             "link": absolute_url(notice.link), "language": language,
             "direction": "rtl" if language == "ar" else "ltr",
             "preferences_url": absolute_url(app_path("notifications.preferences")),
             "base_url": current_app.config["BASE_URL"].rstrip("/"), "pick": messages.pick,
         }
         template = "weekly_digest" if notice.kind == "weekly_digest" else "notification"
-        body_text = render_template(f"emails/{template}.txt", **context)
-        body_html = render_template(f"emails/{template}.html", **context)
-    message = OutboxMessage(
-        recipient_id=recipient.id, to_address=recipient.email, language=language, category=notice.category,
-        kind=notice.kind, subject=" ".join(subject.split())[:300], body_text=body_text, body_html=body_html,
-        message_id=make_msgid(domain=_mail_domain()), status="pending", next_attempt_at=utcnow(),
-    )
-    db.session.add(message)
-    return message
+        return (render_template(f"emails/{template}.txt", **context),
+                render_template(f"emails/{template}.html", **context))
+
+
+def bodies_of(message: OutboxMessage) -> tuple[str, str]:
+    """A message's bodies: as stored, or written now from its notice (a pass's message not sent yet)."""
+    if message.body_text is not None and message.body_html is not None:
+        return message.body_text, message.body_html
+    kept = message.notice or {}
+    notice = Notice(kind=message.kind, category=message.category, params=kept.get("params") or {},
+                    link=kept.get("link"), extra=kept.get("extra") or {})
+    recipient = message.recipient or SimpleNamespace(full_name=message.to_address, email=message.to_address)
+    return render_bodies(recipient, message.language, notice)
 
 
 def _mail_domain() -> str:
@@ -129,6 +188,27 @@ def record_once(rule: str, object_type: str, object_id: int, recipient_id: int, 
             raise
         db.session.rollback()
         raise ConcurrentChange() from None
+
+
+def record_many(keys: list[tuple]) -> set[tuple]:
+    """Insert many reminders' natural keys (rule, object_type, object_id, recipient_id, occurrence_key)
+    in one statement; return the keys that were new (the others were recorded before, or by another
+    process at the same moment: ON CONFLICT DO NOTHING decides, as in record_once)."""
+    if not keys:
+        return set()
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    now = utcnow()
+    rows = [dict(rule=rule, object_type=object_type, object_id=object_id, recipient_id=recipient_id,
+                 occurrence_key=occurrence_key[:60], created_at=now)
+            for rule, object_type, object_id, recipient_id, occurrence_key in dict.fromkeys(keys)]
+    table = ReminderSent.__table__
+    # One statement for all the rows (executemany with RETURNING: SQLAlchemy's "insertmanyvalues").
+    statement = upsert(table).on_conflict_do_nothing().returning(
+        table.c.rule, table.c.object_type, table.c.object_id, table.c.recipient_id, table.c.occurrence_key)
+    return {tuple(row) for row in db.session.execute(statement, rows)}
 
 
 def already_recorded(rule: str, object_type: str, object_id: int, recipient_id: int, occurrence_key: str) -> bool:

@@ -41,7 +41,7 @@ from app.notifications.reminders.rules import (  # noqa: F401
     stalled_candidates,
     waiting_approval,
 )
-from app.notifications.services import notify_once
+from app.notifications.services import notify_many, record_many
 
 log = logging.getLogger("sharaka.reminders")
 LOCK_RETRIES = 5
@@ -74,24 +74,27 @@ def unsent(candidates: list[Candidate]) -> list[Candidate]:
     for object_type, keys in wanted.items():
         keys = sorted(keys)
         for start in range(0, len(keys), KEYS_PER_QUERY):
-            recorded.update(db.session.execute(
+            recorded.update(tuple(row) for row in db.session.execute(
                 select(ReminderSent.rule, ReminderSent.object_type, ReminderSent.object_id,
                        ReminderSent.recipient_id, ReminderSent.occurrence_key)
                 .where(ReminderSent.object_type == object_type,
-                       ReminderSent.occurrence_key.in_(keys[start:start + KEYS_PER_QUERY]))).tuples())
+                       ReminderSent.occurrence_key.in_(keys[start:start + KEYS_PER_QUERY]))))
     return [candidate for candidate in candidates if candidate.key not in recorded]
 
 
-def _load_objects(candidates: list[Candidate]) -> None:
-    """Bring the occurrences the notices of `candidates` describe into the session, in bulk."""
+def _load_objects(candidates: list[Candidate]) -> list:
+    """Bring the occurrences the notices of `candidates` describe into the session, in bulk. The caller
+    keeps the list while it builds the notices: the session's identity map holds objects weakly."""
     from app.deliverables.models import Deliverable, Occurrence
 
     ids = sorted({c.object_id for c in candidates if c.object_type == "deliverable_occurrences"})
+    loaded = []
     for start in range(0, len(ids), KEYS_PER_QUERY):
-        db.session.scalars(select(Occurrence).where(Occurrence.id.in_(ids[start:start + KEYS_PER_QUERY]))
+        loaded += db.session.scalars(select(Occurrence).where(Occurrence.id.in_(ids[start:start + KEYS_PER_QUERY]))
                            .options(joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),
                                     joinedload(Occurrence.deliverable)
-                                    .joinedload(Deliverable.responsible_organization))).all()
+                                    .joinedload(Deliverable.responsible_organization))).unique().all()
+    return loaded
 
 
 def preview(now: datetime) -> list[Candidate]:
@@ -119,18 +122,16 @@ def run_pass(now: datetime) -> PassReport:
 
 def _write_batch(batch: list[Candidate], report: PassReport) -> None:
     for attempt in range(LOCK_RETRIES):
-        created = already = 0
         try:
-            _load_objects(batch)
-            for candidate in batch:
-                if notify_once(candidate.recipient, candidate.notice, rule=candidate.rule,
-                               occurrence_key=candidate.occurrence_key):
-                    created += 1
-                else:
-                    already += 1
+            # No flush before each read: the notices are written in bulk at the end of the batch.
+            with db.session.no_autoflush:
+                loaded = _load_objects(batch)  # noqa: F841  (kept while the notices are built)
+                new = record_many([candidate.key for candidate in batch])
+                fresh = list({candidate.key: candidate for candidate in batch if candidate.key in new}.values())
+                notify_many([(candidate.recipient, candidate.notice) for candidate in fresh])
             db.session.commit()
-            report.created += created
-            report.already += already
+            report.created += len(fresh)
+            report.already += len(batch) - len(fresh)
             return
         except (ConcurrentChange, OperationalError) as error:
             # Another process wrote at the same moment (SQLite allows one writer):
@@ -145,6 +146,7 @@ def _write_batch(batch: list[Candidate], report: PassReport) -> None:
             time.sleep(0.05 * (attempt + 1))
         except Exception:
             db.session.rollback()
+            log.exception("reminders: a batch of %d failed", len(batch))
             break
     if len(batch) == 1:
         report.errors += 1
