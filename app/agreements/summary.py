@@ -2,7 +2,9 @@
 
 It never shows more than the agreement's own page: the stage history and past
 approval rounds only to those who may read the agreement's history (the
-ministry), the approvals still waiting to everyone who sees the agreement.
+ministry), the approvals still waiting to those who may read them
+(`may_see_approval_round`: the ministry, and partners for a round the workflow
+shares with them).
 """
 from __future__ import annotations
 
@@ -63,7 +65,7 @@ def build_summary(agreement, user) -> AgreementSummary:
     return AgreementSummary(
         shows_history=shows_history,
         stage_changes=_stage_changes(agreement, definition) if shows_history else [],
-        approval_rounds=_approval_rounds(agreement, definition, include_past=shows_history),
+        approval_rounds=_approval_rounds(agreement, definition, user, include_past=shows_history),
         deliverables=sorted(getattr(agreement, "deliverables", []), key=lambda d: (d.first_due_on, d.id)),
     )
 
@@ -95,9 +97,9 @@ def _stage_changes(agreement, definition) -> list[StageChange]:
     return changes
 
 
-def _approval_rounds(agreement, definition, *, include_past: bool) -> list[RoundView]:
+def _approval_rounds(agreement, definition, user, *, include_past: bool) -> list[RoundView]:
     rounds = []
-    for round_ in agreement.approval_rounds:
+    for round_ in engine.visible_rounds(agreement, user):
         is_waiting = round_.status == "open" and round_.from_state == agreement.state
         if not (is_waiting or include_past):
             continue

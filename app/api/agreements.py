@@ -40,7 +40,10 @@ def present(agreement: Agreement) -> dict:
         "state_label": agreement.state_label, "title": agreement.title, "titles": texts(agreement, "title"),
         "summaries": texts(agreement, "summary"),
         "notes": agreement.notes if can(user, "agreement.notes") else None,
-        "owner": person(agreement.owner), "parent_id": agreement.parent_id,
+        "owner": person(agreement.owner),
+        # As on the page: a parent the caller may not see is not named.
+        "parent_id": agreement.parent_id if agreement.parent_id is None or can(
+            user, "agreement.view", agreement.parent) else None,
         "signing_event_id": agreement.signing_event_id, "signed_on": agreement.signed_on,
         "effective_on": agreement.effective_on, "expires_on": agreement.expires_on,
         "state_entered_at": agreement.state_entered_at,
@@ -121,12 +124,8 @@ def _data(payload: dict, agreement: Agreement | None) -> services.AgreementData:
 
 def present_option(option, agreement) -> dict:
     transition = option.transition
+    # As on the page: a document the move asks for is sent with it (multipart), so it blocks nothing here.
     reasons = [str(r) for r in option.reasons]
-    # The pages take a move's documents in its form; the API has no upload for them,
-    # so a document not already on file blocks the move here (as POST would say).
-    on_file = {d.kind for d in agreement.documents}
-    reasons += [_("Missing document: %(kind)s.", kind=engine.document_label(kind))
-                for kind in transition.documents if kind not in on_file and not option.is_approval]
     return {
         "name": transition.name, "label": engine.label(transition.label), "allowed": option.is_allowed and not reasons,
         "reasons": list(dict.fromkeys(reasons)), "comment": transition.comment,
@@ -155,40 +154,46 @@ def list_transitions(agreement_id: int):
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
 @committed
 def take_transition(payload, agreement_id: int):
-    """Take a move (or decide an approval). 409 when it is no longer possible or the agreement changed."""
+    """Take a move (or decide an approval). 409 when it is no longer possible or the agreement changed.
+    A move that asks for a document (terminate: the termination notice) is sent as multipart to
+    /agreements/{agreement_id}/transitions/{transition}."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="act")
-    version = payload.get("version", agreement.version)
-    transition = engine.definition_for(agreement).transition(payload["transition"])
-    if transition is None:
-        from app.workflow.engine import WorkflowError
-
-        raise WorkflowError(_("This action is no longer possible: the agreement has moved on."))
-    if transition.approval is not None:
-        engine.decide(agreement, transition.name, by=user, decision=payload.get("decision") or "approve",
-                      comment=payload.get("comment"), expected_version=version)
-    else:
-        engine.take(agreement, transition.name, by=user, comment=payload.get("comment"),
-                    values=payload.get("fields_") or {}, expected_version=version)
+    act(agreement, payload["transition"], by=user, decision=payload.get("decision"), comment=payload.get("comment"),
+        values=payload.get("fields_") or {}, documents={}, version=payload.get("version", agreement.version))
     return {"agreement": present(agreement),
             "message": _("The agreement is now in the stage “%(state)s”.", state=agreement.state_label)}
+
+
+def act(agreement, name: str, *, by, decision, comment, values: dict, documents: dict, version: int) -> None:
+    """The engine's verb for a move or an approval decision, as the page's action form calls it."""
+    transition = engine.definition_for(agreement).transition(name)
+    if transition is None:
+        raise engine.WorkflowError(_("This action is no longer possible: the agreement has moved on."))
+    if transition.approval is not None:
+        engine.decide(agreement, transition.name, by=by, decision=decision or "approve", comment=comment,
+                      expected_version=version)
+    else:
+        engine.take(agreement, transition.name, by=by, comment=comment, values=values, documents=documents,
+                    expected_version=version)
 
 
 @blueprint.route("/agreements/<int:agreement_id>/approvals", methods=["GET"])
 @blueprint.response(200, schemas.ApprovalRoundSchema(many=True))
 @errors(blueprint, 403, 404)
 def list_approvals(agreement_id: int):
-    """Every approval round of the agreement with its decisions, newest first."""
+    """Every approval round of the agreement with its decisions, newest first. Approvals are the
+    ministry's internal work: a partner sees only the rounds its workflow shares with partners."""
     agreement = get_agreement_or_404(agreement_id, api_user())
     rounds = db.session.scalars(select(ApprovalRound).where(ApprovalRound.agreement_id == agreement.id)
-                                .order_by(ApprovalRound.requested_at.desc(), ApprovalRound.id.desc()))
+                                .order_by(ApprovalRound.requested_at.desc(), ApprovalRound.id.desc())).all()
     return [{
         "id": r.id, "transition": r.transition, "from_state": r.from_state, "status": r.status,
         "requested_at": r.requested_at, "requested_by": person(r.requested_by), "closed_at": r.closed_at,
         "decisions": [{"step": d.step, "decision": d.decision, "by": person(d.approver),
                        "counted_for": person(d.counted_user), "comment": d.comment, "decided_at": d.decided_at}
                       for d in r.decisions],
-    } for r in rounds]
+    } for r in engine.visible_rounds(agreement, api_user(), rounds)]
 
 
 @blueprint.route("/agreements/<int:agreement_id>/history", methods=["GET"])
@@ -212,12 +217,18 @@ def list_documents(agreement_id: int):
     agreement = get_agreement_or_404(agreement_id, api_user(), need="documents")
     documents = db.session.scalars(select(AgreementDocument).where(AgreementDocument.agreement_id == agreement.id)
                                    .order_by(AgreementDocument.uploaded_at, AgreementDocument.id))
-    return [{
-        "id": d.id, "kind": d.kind, "name": d.original_name, "sha256": d.stored_file.sha256,
-        "size": d.stored_file.size, "content_type": d.stored_file.content_type, "uploaded_at": d.uploaded_at,
-        "uploaded_by": person(d.uploaded_by),
-        "download_url": url_for("api_agreements.download_document", agreement_id=agreement.id, document_id=d.id),
-    } for d in documents]
+    return [present_document(d) for d in documents]
+
+
+def present_document(document: AgreementDocument) -> dict:
+    return {
+        "id": document.id, "kind": document.kind, "name": document.original_name,
+        "sha256": document.stored_file.sha256, "size": document.stored_file.size,
+        "content_type": document.stored_file.content_type, "uploaded_at": document.uploaded_at,
+        "uploaded_by": person(document.uploaded_by),
+        "download_url": url_for("api_agreements.download_document", agreement_id=document.agreement_id,
+                                document_id=document.id),
+    }
 
 
 @blueprint.route("/agreements/<int:agreement_id>/documents/<int:document_id>/content", methods=["GET"])

@@ -23,6 +23,8 @@ GRANTS: dict[str, frozenset[str]] = {
     "agreement.view": ALL_ROLES,
     "agreement.history": MINISTRY,
     "agreement.notes": MINISTRY,
+    # Approval rounds, their approvers and comments: the ministry's internal work.
+    "agreement.approvals": MINISTRY,
     "agreement.create": EDITORS,
     "agreement.edit": EDITORS,
     # Workflow moves: the engine decides which ones, by role, ownership and approvals.
@@ -75,6 +77,21 @@ def may_receive_mail_category(user, category: str) -> bool:
     """Whether `category` belongs on `user`'s mail choices (most categories are for everyone)."""
     action = f"mail.{category}"
     return action not in GRANTS or can(user, action)
+
+
+def may_see_internal_approvals(user, agreement) -> bool:
+    """Whether `user` reads every approval round of `agreement`: who approved, who sent it back, their
+    comments. The ministry's internal work, hidden from partners on every page, feed and API answer."""
+    return can(user, "agreement.approvals", agreement)
+
+
+def may_see_approval_round(user, agreement, approval) -> bool:
+    """Whether `user` reads the rounds of one approval (`approval`: the workflow definition's approval
+    of the round's transition, or None when the definition no longer has it). Partners of the agreement
+    read only the rounds the workflow declares shared with them (`shared_with_partner: true`)."""
+    if may_see_internal_approvals(user, agreement):
+        return True
+    return bool(getattr(approval, "shared_with_partner", False)) and can(user, "agreement.view", agreement)
 
 
 def can(user, action: str, obj=None) -> bool:

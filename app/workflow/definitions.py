@@ -65,6 +65,9 @@ class ApprovalStep:
 class Approval:
     steps: tuple[ApprovalStep, ...]
     reject_to: str
+    # The partner's users read this approval's rounds (approvers, decisions, comments); by default
+    # approvals are the ministry's internal work (app/core/permissions.py: may_see_approval_round).
+    shared_with_partner: bool = False
 
 
 @dataclass(frozen=True)
@@ -420,6 +423,13 @@ def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) 
     if not isinstance(spec, dict) or not isinstance(spec.get("steps"), list) or not spec["steps"]:
         problems.append(f"{where}: approval needs a list of steps")
         return None
+    unknown = set(spec) - {"steps", "reject_to", "shared_with_partner"}
+    if unknown:
+        problems.append(f"{where}: approval has unknown keys {', '.join(sorted(unknown))}")
+    shared = spec.get("shared_with_partner", False)
+    if not isinstance(shared, bool):
+        problems.append(f"{where}: approval shared_with_partner must be true or false")
+        shared = False
     reject_to = spec.get("reject_to")
     if reject_to not in states:
         problems.append(f"{where}: approval reject_to names unknown state {reject_to!r}")
@@ -473,7 +483,7 @@ def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) 
             quorum=quorum, required_roles=required_roles, required_users=required_users, exclude_requester=exclude,
             sla_days=sla,
         ))
-    return Approval(steps=tuple(steps), reject_to=str(reject_to))
+    return Approval(steps=tuple(steps), reject_to=str(reject_to), shared_with_partner=shared)
 
 
 def _graph_problems(states: dict[str, State], transitions: list[Transition]) -> list[str]:

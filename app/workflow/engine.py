@@ -239,6 +239,19 @@ def open_round(agreement, transition_name: str) -> ApprovalRound | None:
                  if r.status == "open" and r.transition == transition_name and r.from_state == agreement.state), None)
 
 
+def visible_rounds(agreement, user, rounds=None) -> list[ApprovalRound]:
+    """The approval rounds of `agreement` (or those of `rounds`) that `user` may read."""
+    from app.core.permissions import may_see_approval_round
+
+    definition = definition_for(agreement)
+    shown = []
+    for round_ in agreement.approval_rounds if rounds is None else rounds:
+        transition = definition.transition(round_.transition)
+        if may_see_approval_round(user, agreement, transition.approval if transition else None):
+            shown.append(round_)
+    return shown
+
+
 def step_status(step: ApprovalStep, round_: ApprovalRound) -> dict:
     """Who approved this step, and whether its quorum and required approvers are met."""
     approvals = [d for d in round_.decisions if d.step == step.name and d.decision == "approve"]

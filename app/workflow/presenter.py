@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from app.core.models import utcnow
+from app.core.permissions import may_see_approval_round
 from app.workflow import engine
 from app.workflow.services import latest_round, side_of
 
@@ -105,7 +106,7 @@ def build_panel(agreement, user) -> WorkflowPanel:
         if transition.approval is None:
             continue
         round_ = engine.open_round(agreement, transition.name)
-        if round_ is None:
+        if round_ is None or not may_see_approval_round(user, agreement, transition.approval):
             continue
         current = engine.current_step(transition, round_)
         steps = []

@@ -133,7 +133,6 @@ def add_signatory(agreement_id: int):
     if not form.validate_on_submit():
         return _invalid_form(agreement_id, form)
     try:
-        _require_ministry_side(agreement)
         services.add_signatory(agreement, by=current_user, side=form.side.data, name=form.name.data,
                                title=form.title.data, expected_version=_version(form))
     except DomainError as error:
@@ -149,7 +148,6 @@ def record_signature(agreement_id: int, signatory_id: int):
     if not form.validate_on_submit():
         return _invalid_form(agreement_id, form)
     try:
-        _require_ministry_side(agreement)
         services.record_signature(agreement, signatory_id, by=current_user, signed_on=form.signed_on.data,
                                   expected_version=_version(form))
     except DomainError as error:
@@ -165,7 +163,6 @@ def upload_signed_copy(agreement_id: int):
     if not form.validate_on_submit():
         return _invalid_form(agreement_id, form)
     try:
-        _require_ministry_side(agreement)
         services.upload_signed_copy(agreement, form.file.data, by=current_user, expected_version=_version(form))
     except DomainError as error:
         return _failed(agreement_id, error)
@@ -196,13 +193,6 @@ def _plan_from_activation(agreement, form) -> None:
         title_fr=form.deliverable_title.data, title_ar=None, title_en=None, description=None,
         responsible_organization_id=partner, recurrence=form.deliverable_recurrence.data or "once",
         first_due_on=form.deliverable_first_due_on.data, until_on=None), by=current_user)
-
-
-def _require_ministry_side(agreement) -> None:
-    from app.core.errors import PermissionDenied
-
-    if services.side_of(current_user, agreement) != "ministry":
-        raise PermissionDenied(_("Only the agreement's owner or a manager records signatures."))
 
 
 @blueprint.route("/agreements/<int:agreement_id>/documents/<int:document_id>")

@@ -117,6 +117,7 @@ def accept_version(agreement, *, by, expected_version: int, on_behalf_of_partner
 def add_signatory(agreement, *, by, side: str, name: str, title: str | None, expected_version: int) -> Signatory:
     """Plan one more signatory; they sign in the order they are added."""
     check_version(agreement, expected_version)
+    _require_ministry_side(agreement, by)
     _require_signature_stage(agreement)
     name = (name or "").strip()
     errors = {}
@@ -140,6 +141,7 @@ def record_signature(agreement, signatory_id: int, *, by, signed_on: date, expec
     """Record that a signatory signed on `signed_on` (never in the future, never before the one before)."""
     today = today or date.today()
     check_version(agreement, expected_version)
+    _require_ministry_side(agreement, by)
     _require_signature_stage(agreement)
     signatory = next((s for s in agreement.signatories if s.id == signatory_id), None)
     if signatory is None:
@@ -169,12 +171,20 @@ def record_signature(agreement, signatory_id: int, *, by, signed_on: date, expec
 
 
 def upload_signed_copy(agreement, upload, *, by, expected_version: int) -> AgreementDocument:
+    """Store the scan of the signed agreement (the ministry side, during the signature stage)."""
     check_version(agreement, expected_version)
+    _require_ministry_side(agreement, by)
     _require_signature_stage(agreement)
     document = attach_document(agreement, "signed_copy", upload, by=by)
     agreement.updated_at = utcnow()
     flush_or_conflict()
     return document
+
+
+def _require_ministry_side(agreement, user) -> None:
+    # Signatures are recorded by the ministry side, whoever asks (pages or API).
+    if side_of(user, agreement) != "ministry":
+        raise PermissionDenied(_("Only the agreement's owner or a manager records signatures."))
 
 
 def _require_signature_stage(agreement) -> None:

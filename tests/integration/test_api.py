@@ -31,6 +31,9 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n"
 ROLES = ["admin", "officer", "other_officer", "manager", "legal", "auditor", "partner", "partner_b"]
 EDITORS = {"admin", "officer", "other_officer", "manager"}
 MINISTRY = {"admin", "officer", "other_officer", "manager", "legal", "auditor"}
+APPROVERS = MINISTRY - {"auditor"}
+# Who speaks for the ministry in agreement A's negotiation and signatures: its owner, managers, admins.
+MINISTRY_SIDE = {"admin", "officer", "manager"}
 
 
 # --- fixtures ------------------------------------------------------------------------------
@@ -119,7 +122,7 @@ def build_api_world(world) -> dict:
         "event": world.event.id, "event_b_only": event_b_only.id,
         "occ_a": occ_a.id, "occ_b": occ_b.id, "done_a": done_a.id, "done_b": done_b.id,
         "file_a": done_a.submissions[0].files[0].id, "file_b": done_b.submissions[0].files[0].id,
-        "doc_a": doc_a.id, "doc_b": doc_b.id,
+        "doc_a": doc_a.id, "doc_b": doc_b.id, "line_a": occ_a.deliverable_id,
         "notice": notice.id, "notice_partner": notice_partner.id,
     }
 
@@ -190,6 +193,13 @@ GET_ROUTES = [
     (P + "/signing-events/{event_b_only}", everyone(200, partner=404)),
     (f"{P}/signing-events/999999", everyone(404)),
     (f"{P}/notifications", everyone(200)),
+    (P + "/agreements/{a}/negotiation", everyone(200, partner_b=404)),
+    (P + "/agreements/{b}/negotiation", everyone(200, partner=404)),
+    (P + "/agreements/{a}/signatories", everyone(200, partner_b=404)),
+    (P + "/agreements/{b}/signatories", everyone(200, partner=404)),
+    (P + "/agreements/{a}/deliverables", everyone(200, partner_b=404)),
+    (P + "/agreements/{b}/deliverables", everyone(200, partner=404)),
+    (f"{P}/delegations", only(APPROVERS)),
 ]
 
 # Writes with a well-formed body that changes nothing: who may try (and is told
@@ -212,6 +222,37 @@ WRITE_ROUTES = [
     # Only partner A hands in A's deliverable; without a file it is told to choose one.
     ("POST", P + "/deliverables/{occ_a}/submissions", "multipart", only({"partner"}, ok=422, partner_b=404)),
     ("POST", P + "/deliverables/{occ_b}/submissions", "multipart", only({"partner_b"}, ok=422, partner=404)),
+    # Moves with their documents (multipart): as the JSON move, suspending needs a comment.
+    ("POST", P + "/agreements/{a}/transitions/suspend", "multipart",
+     only({"officer", "manager"}, ok=422, partner_b=404)),
+    # A is active: no version is exchanged, no signatory added (409) by those who may; others are refused.
+    ("POST", P + "/agreements/{a}/negotiation/versions", "multipart", everyone(409, auditor=403, partner_b=404)),
+    ("POST", P + "/agreements/{a}/negotiation/accept", {},
+     only(MINISTRY_SIDE | {"partner"}, ok=409, partner_b=404)),
+    ("POST", P + "/agreements/{a}/signatories", {"side": "ministry", "name": "X"},
+     only(MINISTRY_SIDE, ok=409, partner_b=404)),
+    ("POST", P + "/agreements/{b}/signatories", {"side": "ministry", "name": "X"},
+     only(MINISTRY_SIDE, ok=409, partner=404)),
+    ("POST", P + "/agreements/{a}/signatories/999999/signature", {"signed_on": "2025-01-01"},
+     only(MINISTRY_SIDE, ok=409, partner_b=404)),
+    ("POST", P + "/agreements/{a}/signed-copy", "multipart", only(MINISTRY_SIDE, ok=409, partner_b=404)),
+    # A is not an amendment.
+    ("POST", P + "/agreements/{a}/amendment", {"new_expires_on": "2031-01-01"},
+     only({"admin", "officer", "manager"}, ok=422, partner_b=404)),
+    # Partner B is not a party to A: nobody may make it responsible for one of A's deliverables.
+    ("POST", P + "/agreements/{a}/deliverables",
+     {"title_fr": "X", "responsible_organization_id": "{org_b}", "first_due_on": "2030-01-01"},
+     only({"admin", "officer", "manager"}, ok=422, partner_b=404)),
+    ("PATCH", P + "/agreements/{a}/deliverables/{line_a}", {"responsible_organization_id": "{org_b}"},
+     only({"admin", "officer", "manager"}, ok=422, partner_b=404)),
+    ("PATCH", P + "/agreements/{b}/deliverables/{line_a}", {"title_en": "X"},
+     only({"admin", "officer", "manager"}, ok=404, partner=404)),
+    # A waiver needs its reason.
+    ("POST", P + "/deliverables/{occ_a}/waive", {"reason": " "}, only({"admin", "manager"}, ok=422, partner_b=404)),
+    ("POST", P + "/deliverables/{occ_b}/waive", {"reason": " "}, only({"admin", "manager"}, ok=422, partner=404)),
+    ("POST", f"{P}/delegations", {"delegate_id": 999999, "starts_on": "2030-01-01", "ends_on": "2030-01-02"},
+     only(APPROVERS, ok=422)),
+    ("POST", f"{P}/delegations/999999/revoke", None, only(APPROVERS, ok=404)),
     ("POST", P + "/notifications/{notice}/read", None, everyone(404, officer=200)),
     ("POST", P + "/notifications/{notice_partner}/read", None, everyone(404, partner=200)),
     ("POST", f"{P}/notifications/999999/read", None, everyone(404)),
@@ -305,15 +346,17 @@ def test_write_routes(app, document, contract, api, ids, role):
 
 def test_every_api_operation_is_in_the_tables(app):
     """A new API route must be added above, so nobody forgets to decide who may use it."""
-    covered = {(m, t.split("{")[0].rstrip("/")) for m, t, _b, _t in WRITE_ROUTES}
-    covered |= {("GET", t.split("{")[0].rstrip("/")) for t, _ in GET_ROUTES}
+    def shape(path: str) -> str:  # /api/v1/agreements/{a}/documents/999999 -> /api/v1/agreements/*/documents/*
+        return re.sub(r"<[^>]+>|\{\w+\}|\b\d+\b", "*", path.split("?")[0])
+
+    covered = {(m, shape(t)) for m, t, _b, _t in WRITE_ROUTES} | {("GET", shape(t)) for t, _ in GET_ROUTES}
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(P + "/") or rule.rule in (f"{P}/openapi.json", f"{P}/docs"):
             continue
-        prefix = rule.rule.split("<")[0].rstrip("/")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
-            assert any(m == method and (p == prefix or p.startswith(prefix)) for m, p in covered), \
-                f"{method} {rule.rule}"
+            # Literal segments stay (/transitions/suspend is the rule /transitions/<transition>).
+            pattern = re.escape(shape(rule.rule)).replace(r"\*", "[^/]+")
+            assert any(m == method and re.fullmatch(pattern, path) for m, path in covered), f"{method} {rule.rule}"
 
 
 # --- authentication ---------------------------------------------------------------------------
@@ -768,9 +811,9 @@ def test_transitions_list_allowed_and_blocked_moves_with_reasons(api, world, ids
         "type": "mou", "title_en": "English only", "parties": [{"organization_id": world.partner_a.id}]})
     blocked = _options(officer, untitled.get_json()["id"])["submit_for_review"]
     assert blocked["allowed"] is False and blocked["reasons"] and "Missing" in blocked["reasons"][0]
-    # Terminating needs a termination notice: managers see the move, blocked.
+    # Terminating needs a termination notice, sent with the move: managers see it, as on the page.
     terminate = _options(api("manager"), ids["a"])["terminate"]
-    assert terminate["allowed"] is False and any("notice" in r.lower() for r in terminate["reasons"])
+    assert terminate["allowed"] is True and terminate["documents"] == ["termination_notice"]
     assert "terminate" not in _options(officer, ids["a"])  # not the officer's move
     # Who may not act gets an empty list; others' agreements stay hidden.
     assert _options(api("auditor"), ids["a"]) == {}
@@ -861,15 +904,16 @@ def test_a_move_with_the_current_version_then_a_blocked_one(api, ids):
     assert refreshed(Agreement, ids["a"]).state == "suspended"
 
 
-def test_a_move_that_needs_a_document_the_api_cannot_take(api, ids):
-    """Terminating needs a termination notice, which only the page's form uploads."""
+def test_a_move_that_needs_a_document_is_refused_without_it(api, ids):
+    """Terminating needs a termination notice: the JSON move cannot carry it, so it is refused
+    and says what is missing (the multipart move carries it: tests/integration/test_api_lifecycle.py)."""
     manager = api("manager")
     terminate = _options(manager, ids["a"])["terminate"]
-    assert terminate["allowed"] is False and terminate["documents"] == ["termination_notice"]
-    assert terminate["reasons"] == ["Missing document: Termination notice."]
+    assert terminate["documents"] == ["termination_notice"] and terminate["reasons"] == []
     problem = assert_problem(manager.post(f"{P}/agreements/{ids['a']}/transitions",
                                           json={"transition": "terminate", "comment": "Breach"}), 422)
     assert "Termination notice" in problem["detail"]
+    assert refreshed(Agreement, ids["a"]).state == "active"
 
 
 # --- documents -----------------------------------------------------------------------------------

@@ -1,0 +1,175 @@
+"""Schemas of the work done inside an agreement's stages through the API: moves with their
+documents, negotiation versions, signatories, deliverable plans, waivers and delegations.
+Input only validates shapes; business rules stay in the services the pages call."""
+from __future__ import annotations
+
+from flask_smorest.fields import Upload
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from app.api.schemas import MAX_ID, DocumentSchema, Id, OrganizationRefSchema, PersonSchema, StrictSchema, Text, Texts
+from app.deliverables.models import RECURRENCES
+
+Version = lambda **kw: fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), **kw)  # noqa: E731
+# In a multipart body every value is text: numbers and booleans are parsed from it.
+FormVersion = lambda **kw: fields.Integer(validate=validate.Range(1, MAX_ID), **kw)  # noqa: E731
+
+
+class MultipartSchema(Schema):
+    """A multipart body: form fields and files together (unknown fields are ignored, as browsers add some)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+# --- moves that carry a file ------------------------------------------------------------------
+
+class MoveFormSchema(MultipartSchema):
+    comment = Text(2000, allow_none=True)
+    decision = fields.String(validate=validate.OneOf(("approve", "reject")), metadata={
+        "description": "For approval moves: approve (default) or reject (send back, comment required)."})
+    signed_on = fields.Date(allow_none=True)
+    effective_on = fields.Date(allow_none=True)
+    expires_on = fields.Date(allow_none=True)
+    termination_notice = Upload(metadata={"description": "The termination notice, for a move that asks for it."})
+    version = FormVersion(metadata={"description": "The agreement's version you read (409 if it changed)."})
+
+
+# --- negotiation -----------------------------------------------------------------------------
+
+class NegotiationVersionSchema(Schema):
+    id = fields.Integer()
+    number = fields.Integer()
+    side = fields.String(metadata={"description": "ministry or partner: who sent this version."})
+    sent_by = fields.Nested(PersonSchema, allow_none=True)
+    sent_at = fields.DateTime()
+    note = fields.String(allow_none=True)
+    document = fields.Nested(DocumentSchema, allow_none=True)
+    ministry_accepted_by = fields.Nested(PersonSchema, allow_none=True)
+    ministry_accepted_at = fields.DateTime(allow_none=True)
+    partner_accepted_by = fields.Nested(PersonSchema, allow_none=True)
+    partner_accepted_at = fields.DateTime(allow_none=True)
+    is_agreed = fields.Boolean()
+
+
+class NegotiationSchema(Schema):
+    is_text_locked = fields.Boolean()
+    turn = fields.String(allow_none=True, metadata={"description": "The side that must answer the latest version."})
+    your_side = fields.String(allow_none=True, metadata={"description": "The side the caller speaks for."})
+    can_send_version = fields.Boolean()
+    can_accept_version = fields.Boolean()
+    versions = fields.List(fields.Nested(NegotiationVersionSchema))
+    version = fields.Integer(metadata={"description": "The agreement's version, to send back with a change."})
+
+
+class SendVersionFormSchema(MultipartSchema):
+    file = Upload(metadata={"description": "The text version (required; its absence is a field error)."})
+    note = Text(20000, allow_none=True)
+    on_behalf_of_partner = fields.Boolean(load_default=False, metadata={
+        "description": "Ministry side: the partner sent this version by other means."})
+    version = FormVersion()
+
+
+class AcceptVersionInputSchema(StrictSchema):
+    on_behalf_of_partner = fields.Boolean(load_default=False)
+    version = Version()
+
+
+# --- signatures ------------------------------------------------------------------------------
+
+class SignatorySchema(Schema):
+    id = fields.Integer()
+    position = fields.Integer()
+    side = fields.String()
+    name = fields.String()
+    title = fields.String(allow_none=True)
+    signed_on = fields.Date(allow_none=True)
+    recorded_at = fields.DateTime(allow_none=True)
+
+
+class SignaturesSchema(Schema):
+    can_manage_signatures = fields.Boolean()
+    signatories = fields.List(fields.Nested(SignatorySchema))
+    version = fields.Integer()
+
+
+class SignatoryInputSchema(StrictSchema):
+    side = fields.String(required=True, validate=validate.OneOf(("ministry", "partner")))
+    name = Text(200, required=True)
+    title = Text(200, allow_none=True)
+    version = Version()
+
+
+class SignatureInputSchema(StrictSchema):
+    signed_on = fields.Date(required=True)
+    version = Version()
+
+
+class SignedCopyFormSchema(MultipartSchema):
+    file = Upload(metadata={"description": "The scan of the signed agreement (required)."})
+    version = FormVersion()
+
+
+class AmendmentInputSchema(StrictSchema):
+    new_expires_on = fields.Date(required=True, metadata={"description": "The parent's new end date."})
+    version = Version()
+
+
+# --- deliverable plans -----------------------------------------------------------------------
+
+class PlanLineSchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    titles = Texts()
+    description = fields.String(allow_none=True)
+    responsible = fields.Nested(OrganizationRefSchema)
+    recurrence = fields.String()
+    first_due_on = fields.Date()
+    until_on = fields.Date(allow_none=True)
+    occurrences = fields.List(fields.Nested(Schema.from_dict({
+        "id": fields.Integer(), "due_on": fields.Date(), "status": fields.String(),
+        "shown_status": fields.String()}, name="PlanOccurrence")))
+
+
+class PlanInputSchema(StrictSchema):
+    title_fr = Text(300, allow_none=True)
+    title_ar = Text(300, allow_none=True)
+    title_en = Text(300, allow_none=True)
+    description = Text(20000, allow_none=True)
+    responsible_organization_id = Id(required=True)
+    recurrence = fields.String(load_default="once", validate=validate.OneOf(tuple(RECURRENCES)))
+    first_due_on = fields.Date(required=True)
+    until_on = fields.Date(allow_none=True)
+
+
+class PlanPatchSchema(PlanInputSchema):
+    responsible_organization_id = Id()
+    recurrence = fields.String(validate=validate.OneOf(tuple(RECURRENCES)))
+    first_due_on = fields.Date()
+
+
+class WaiveInputSchema(StrictSchema):
+    reason = Text(2000, required=True)
+    version = Version()
+
+
+# --- delegations -----------------------------------------------------------------------------
+
+class DelegationSchema(Schema):
+    id = fields.Integer()
+    delegator = fields.Nested(PersonSchema)
+    delegate = fields.Nested(PersonSchema)
+    starts_on = fields.Date()
+    ends_on = fields.Date()
+    created_at = fields.DateTime()
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class DelegationsSchema(Schema):
+    given = fields.List(fields.Nested(DelegationSchema))
+    received = fields.List(fields.Nested(DelegationSchema))
+
+
+class DelegationInputSchema(StrictSchema):
+    delegate_id = Id(required=True)
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
