@@ -1,10 +1,9 @@
 """What the printable summary of one agreement shows, computed once per request.
 
-It never shows more than the agreement's own page: the stage history and past
-approval rounds only to those who may read the agreement's history (the
-ministry), the approvals still waiting to those who may read them
-(`may_see_approval_round`: the ministry, and partners for a round the workflow
-shares with them).
+It never shows more than the agreement's own page and API: the stage history
+only to those who may read the agreement's history (the ministry), approval
+rounds, waiting and past, to those who may read them (`may_see_approval_round`:
+the ministry, and partners for the rounds the workflow shares with them).
 """
 from __future__ import annotations
 
@@ -65,7 +64,7 @@ def build_summary(agreement, user) -> AgreementSummary:
     return AgreementSummary(
         shows_history=shows_history,
         stage_changes=_stage_changes(agreement, definition) if shows_history else [],
-        approval_rounds=_approval_rounds(agreement, definition, user, include_past=shows_history),
+        approval_rounds=_approval_rounds(agreement, definition, user),
         deliverables=sorted(getattr(agreement, "deliverables", []), key=lambda d: (d.first_due_on, d.id)),
     )
 
@@ -97,12 +96,10 @@ def _stage_changes(agreement, definition) -> list[StageChange]:
     return changes
 
 
-def _approval_rounds(agreement, definition, user, *, include_past: bool) -> list[RoundView]:
+def _approval_rounds(agreement, definition, user) -> list[RoundView]:
     rounds = []
     for round_ in engine.visible_rounds(agreement, user):
         is_waiting = round_.status == "open" and round_.from_state == agreement.state
-        if not (is_waiting or include_past):
-            continue
         if round_.status in ("open", "cancelled") and not round_.decisions and not is_waiting:
             continue  # opened on entering a state that was left another way: nothing happened in it
         transition = definition.transition(round_.transition)

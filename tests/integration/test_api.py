@@ -123,6 +123,7 @@ def build_api_world(world) -> dict:
         "occ_a": occ_a.id, "occ_b": occ_b.id, "done_a": done_a.id, "done_b": done_b.id,
         "file_a": done_a.submissions[0].files[0].id, "file_b": done_b.submissions[0].files[0].id,
         "doc_a": doc_a.id, "doc_b": doc_b.id, "line_a": occ_a.deliverable_id,
+        "line_b": occ_b.deliverable_id,
         "notice": notice.id, "notice_partner": notice_partner.id,
     }
 

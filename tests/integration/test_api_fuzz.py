@@ -74,6 +74,10 @@ def targets(world):
         "signing_event_id": [ids["event"], ids["event_b_only"]],
         "parent_id": [ids["a"], ids["b"], ids["draft"]],
         "owner_id": [world.users["officer"].id, world.users["other_officer"].id, world.users["partner"].id],
+        # The plan's lines, people to delegate to, organisations responsible for a deliverable.
+        "deliverable_id": [ids["line_a"], ids["line_b"]],
+        "delegate_id": [world.users["manager"].id, world.users["legal"].id, world.users["partner"].id],
+        "responsible_organization_id": [ids["org_a"], ids["org_b"], ids["ministry"]],
     }
 
 
@@ -95,10 +99,12 @@ def aim(case, targets: dict) -> None:
     for name, value in path.items():
         if name in targets and _is_int(value):
             path[name] = _pick(value, targets[name])
+        elif name == "transition" and isinstance(value, str):
+            path[name] = _pick(len(value), list(TRANSITIONS))
     body = case.body
     if not isinstance(body, dict):
         return
-    for name in ("signing_event_id", "parent_id", "owner_id"):
+    for name in ("signing_event_id", "parent_id", "owner_id", "delegate_id", "responsible_organization_id"):
         if _is_int(body.get(name)):
             body[name] = _pick(body[name], targets[name])
     if isinstance(body.get("transition"), str):

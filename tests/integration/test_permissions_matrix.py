@@ -116,6 +116,7 @@ GET_ROUTES = [
     ("/api/v1/deliverables/files/999999/content", expect(401, anonymous=401)),
     ("/api/v1/organizations", expect(401, anonymous=401)),
     ("/api/v1/signing-events", expect(401, anonymous=401)),
+    ("/api/v1/delegations", expect(401, anonymous=401)),
     ("/api/v1/notifications", expect(401, anonymous=401)),
 ]
 

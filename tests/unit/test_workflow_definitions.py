@@ -19,6 +19,16 @@ def test_the_shipped_definitions_are_valid():
     # Extends: the protocol is the MoU lifecycle; the convention overrides the review.
     assert [t.name for t in definitions["protocol"].transitions] == [t.name for t in mou.transitions]
     assert len(definitions["convention"].transition("approve_review").approval.steps) == 2
+    # Approvals are the ministry's internal work unless a definition shares them with the partner.
+    assert not any(t.approval.shared_with_partner for d in definitions.values() for t in d.transitions if t.approval)
+
+
+def test_an_approval_may_be_shared_with_the_partner(tmp_path):
+    def share(base):
+        next(t for t in base["transitions"] if t.get("approval"))["approval"]["shared_with_partner"] = True
+        return base
+    definitions = load_directory(_write(tmp_path, share))
+    assert definitions["mou"].transition("approve_review").approval.shared_with_partner is True
 
 
 def _write(tmp_path, body: dict | str, name: str = "mou.yaml") -> Path:
@@ -57,6 +67,10 @@ def _mutate(change):
      "required role 'admin' is not among the approver roles"),
     (lambda b: b["transitions"][1]["approval"]["steps"][0].update({"quorum": 0}), "quorum must be a whole number"),
     (lambda b: b["transitions"][1]["approval"].update({"reject_to": "purgatory"}), "reject_to names unknown state"),
+    (lambda b: b["transitions"][1]["approval"].update({"shared_with_partner": "yes"}),
+     "approval shared_with_partner must be true or false"),
+    (lambda b: b["transitions"][1]["approval"].update({"shared_with": "partner"}),
+     "approval has unknown keys shared_with"),
     (lambda b: b["states"]["draft"].update({"kind": "initial-ish"}), "kind must be one of"),
     (lambda b: b["states"]["draft"].update({"sla_days": -3}), "sla_days must be"),
     (lambda b: b["states"]["expired"].update({"kind": "working"}), "has no way out"),

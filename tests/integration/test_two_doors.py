@@ -1,0 +1,254 @@
+"""Two doors, one truth: what a person reads of an agreement through the pages equals what
+their API token reads of it, for every role — the agreement's owner, a manager, the legal
+approver, an admin, an auditor, a partner of the agreement's organisation and a partner of
+another one.
+
+Every piece of an agreement's life carries a marker (notes, summary, approval comments,
+approver, negotiation notes and files, signatories, signed copy, deliverable, hand-in note,
+feedback, the reason of a move, delegations). For each role the test reads every page of
+the agreement (its page, its printable summary, each deliverable's page) and every API
+answer about it (the agreement, approvals, history, documents, negotiation, signatories,
+plan, deliverables, moves), and checks that each marker is visible at both doors or at
+neither; that the lists (agreements, deliverables) hold the same ids; and that a door
+closed at one side (403/404) is closed at the other.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, timedelta
+
+import pytest
+
+from app.agreements.models import Agreement
+from app.extensions import db
+from app.workflow import engine
+from app.workflow.definitions import parse_definition
+from tests.integration.test_api import P, api, ids, tokens  # noqa: F401 (fixtures)
+from tests.integration.test_api_lifecycle import multipart, ok
+
+ROLES = ["officer", "manager", "legal", "admin", "auditor", "partner", "partner_b"]
+MARKERS = {
+    "notes": "MARKnotes", "summary": "MARKsummary", "reason": "MARKreason", "reject": "MARKreject",
+    "approve": "MARKapprove", "open_approval": "MARKopenapproval", "version_note": "MARKversionnote",
+    "version_file": "MARKversionfile", "signatory": "MARKsignatory", "signed_copy": "MARKsignedcopy",
+    "deliverable": "MARKdeliverable", "hand_in": "MARKhandin", "feedback": "MARKfeedback",
+    "approver": "MARKapprover",
+}
+
+
+def build(api, world) -> dict:
+    """An MoU taken to active through the API (with a send-back on its way), with a plan, a
+    hand-in sent back; and a second one waiting in internal review with one approval given."""
+    officer, legal, manager, partner = api("officer"), api("legal"), api("manager"), api("partner")
+    world.users["legal"].full_name = "Legal " + MARKERS["approver"]
+    db.session.commit()
+
+    def new(title: str) -> int:
+        return ok(officer.post(f"{P}/agreements", json={
+            "type": "mou", "title_fr": title, "summary_fr": MARKERS["summary"], "notes": MARKERS["notes"],
+            "parties": [{"organization_id": world.partner_a.id}]}), 201)["id"]
+
+    def move(client, agreement_id, name, **body):
+        return ok(client.post(f"{P}/agreements/{agreement_id}/transitions", json={"transition": name, **body}))
+
+    active = new("Accord complet")
+    move(officer, active, "submit_for_review", comment=MARKERS["reason"])
+    move(legal, active, "approve_review", decision="reject", comment=MARKERS["reject"])
+    take_to_active_with_markers(api, world, active, move)
+    line = ok(officer.post(f"{P}/agreements/{active}/deliverables", json={
+        "title_fr": MARKERS["deliverable"], "responsible_organization_id": world.partner_a.id,
+        "first_due_on": (date.today() + timedelta(days=10)).isoformat()}), 201)
+    occurrence = line["occurrences"][0]["id"]
+    ok(multipart(partner, f"{P}/deliverables/{occurrence}/submissions", {"note": MARKERS["hand_in"]},
+                 {"files": (b"%PDF-1.4\n%%EOF\n", "rapport.pdf")}), 201)
+    ok(officer.post(f"{P}/deliverables/{occurrence}/review", json={"decision": "send_back",
+                                                                   "comment": MARKERS["feedback"]}))
+    waiting = new("Accord en revue")
+    move(officer, waiting, "submit_for_review")
+    move(legal, waiting, "approve_review", comment=MARKERS["open_approval"])
+    ok(legal.post(f"{P}/delegations", json={"delegate_id": world.users["manager"].id,
+                                              "starts_on": date.today().isoformat(),
+                                              "ends_on": (date.today() + timedelta(days=3)).isoformat()}), 201)
+    return {"active": active, "waiting": waiting}
+
+
+def take_to_active_with_markers(api, world, agreement_id, move):
+    """take_to_active, with a marked approval, version note and file, signatory and signed copy."""
+    officer, legal, manager = api("officer"), api("legal"), api("manager")
+    a = f"{P}/agreements/{agreement_id}"
+    move(officer, agreement_id, "submit_for_review")
+    move(legal, agreement_id, "approve_review", comment=MARKERS["approve"])
+    move(manager, agreement_id, "approve_review")
+    ok(multipart(officer, f"{a}/negotiation/versions", {"note": MARKERS["version_note"]},
+                 {"file": (b"%PDF-1.4\nv1\n%%EOF\n", MARKERS["version_file"] + ".pdf")}), 201)
+    ok(officer.post(f"{a}/negotiation/accept", json={"on_behalf_of_partner": True}))
+    move(officer, agreement_id, "open_signature")
+    ok(officer.post(f"{a}/signatories", json={"side": "ministry", "name": "Ministre"}), 201)
+    signatories = ok(officer.post(f"{a}/signatories", json={"side": "partner", "name": MARKERS["signatory"]}),
+                     201)["signatories"]
+    for signatory in signatories:
+        ok(officer.post(f"{a}/signatories/{signatory['id']}/signature",
+                        json={"signed_on": (date.today() - timedelta(days=1)).isoformat()}))
+    ok(multipart(officer, f"{a}/signed-copy", {}, {"file": (b"%PDF-1.4\nsigned\n%%EOF\n",
+                                                            MARKERS["signed_copy"] + ".pdf")}), 201)
+    move(officer, agreement_id, "record_signed")
+    move(officer, agreement_id, "activate", fields={"effective_on": date.today().isoformat(),
+                                                     "expires_on": (date.today() + timedelta(days=400)).isoformat()})
+
+
+# --- reading both doors ----------------------------------------------------------------------------
+
+def page_door(client, agreement_id: int, occurrence_ids: set[int]) -> tuple[str, dict[str, int]]:
+    """Every page about the agreement, as one text, and each page's status."""
+    texts, statuses = [], {}
+    urls = {"agreement": f"/agreements/{agreement_id}", "summary": f"/agreements/{agreement_id}/summary"}
+    urls.update({f"deliverable {o}": f"/deliverables/{o}" for o in sorted(occurrence_ids)})
+    for name, url in urls.items():
+        response = client.get(url)
+        statuses[name] = response.status_code
+        if response.status_code == 200:
+            texts.append(response.get_data(as_text=True))
+    return "\n".join(texts), statuses
+
+
+def api_door(client, agreement_id: int, occurrence_ids: set[int]) -> tuple[str, dict[str, int]]:
+    """Every API answer about the agreement, as one text, and each answer's status."""
+    texts, statuses = [], {}
+    a = f"{P}/agreements/{agreement_id}"
+    urls = {"agreement": a, "summary": f"{a}/approvals"}
+    urls.update({f"deliverable {o}": f"{P}/deliverables/{o}" for o in sorted(occurrence_ids)})
+    extra = [f"{a}/history", f"{a}/documents", f"{a}/negotiation", f"{a}/signatories", f"{a}/deliverables",
+             f"{a}/transitions"]
+    for name, url in [*urls.items(), *((url, url) for url in extra)]:
+        response = client.get(url)
+        if name in urls.keys():
+            statuses[name] = response.status_code
+        if response.status_code == 200:
+            texts.append(json.dumps(response.get_json(), ensure_ascii=False))
+    return "\n".join(texts), statuses
+
+
+def visible(text: str, role: str) -> set[str]:
+    markers = {key for key, marker in MARKERS.items() if marker in text}
+    if role == "legal":
+        markers.discard("approver")  # the signed-in person's own name heads every page
+    return markers
+
+
+def closed(status: int) -> str:
+    return "open" if status == 200 else "closed"
+
+
+@pytest.fixture
+def scenario(api, world, ids):
+    built = build(api, world)
+    plan = ok(api("officer").get(f"{P}/agreements/{built['active']}/deliverables"))
+    built["occurrences"] = {o["id"] for line in plan for o in line["occurrences"]}
+    return built
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_pages_and_api_show_the_same_of_each_agreement(api, signed_in, world, scenario, role):
+    page, token = signed_in(role), api(role)
+    differences = []
+    for name in ("active", "waiting"):
+        agreement_id = scenario[name]
+        occurrences = scenario["occurrences"] if name == "active" else set()
+        page_text, page_statuses = page_door(page, agreement_id, occurrences)
+        api_text, api_statuses = api_door(token, agreement_id, occurrences)
+        for what in page_statuses:
+            if closed(page_statuses[what]) != closed(api_statuses[what]):
+                differences.append(f"{name} {what}: page {page_statuses[what]}, API {api_statuses[what]}")
+        on_page, in_api = visible(page_text, role), visible(api_text, role)
+        if on_page != in_api:
+            differences.append(f"{name}: only on the pages {sorted(on_page - in_api)}, "
+                               f"only in the API {sorted(in_api - on_page)}")
+    assert not differences, "\n".join(differences)
+
+
+def expected_markers(role: str) -> set[str]:
+    """What each role reads (at both doors): the test must not pass by showing nothing anywhere."""
+    if role == "partner_b":
+        return set()
+    shared = {"summary", "version_note", "version_file", "signatory", "signed_copy", "deliverable", "hand_in",
+              "feedback"}
+    if role == "partner":
+        return shared
+    internal = {"notes", "reason", "reject", "approve", "open_approval", "approver"}
+    return shared | internal - ({"approver"} if role == "legal" else set())
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_reads_what_it_should(api, signed_in, scenario, role):
+    texts = []
+    for name in ("active", "waiting"):
+        occurrences = scenario["occurrences"] if name == "active" else set()
+        texts.append(api_door(api(role), scenario[name], occurrences)[0])
+    assert visible("\n".join(texts), role) == expected_markers(role)
+
+
+def listed_on_page(client, url: str, pattern: str) -> set[int]:
+    response = client.get(url)
+    assert response.status_code == 200
+    return {int(found) for found in re.findall(pattern, response.get_data(as_text=True))}
+
+
+def listed_in_api(client, url: str) -> set[int]:
+    body = ok(client.get(url))
+    assert body["total"] == len(body["items"])
+    return {item["id"] for item in body["items"]}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_lists_hold_the_same_items_at_both_doors(api, signed_in, scenario, role):
+    page, token = signed_in(role), api(role)
+    agreements_page = listed_on_page(page, "/agreements/", r'class="reference fw-semibold" href="/agreements/(\d+)"')
+    assert agreements_page == listed_in_api(token, f"{P}/agreements?per_page=100")
+    assert (scenario["active"] in agreements_page) is (role != "partner_b")
+    deliverables_page = listed_on_page(page, "/deliverables/", r'data-occurrence="(\d+)"')
+    assert deliverables_page == listed_in_api(token, f"{P}/deliverables?per_page=100")
+    assert scenario["occurrences"] & deliverables_page or role == "partner_b"
+    assert listed_on_page(page, "/events/", r'class="fw-semibold" href="/events/(\d+)"') == listed_in_api(
+        token, f"{P}/signing-events?per_page=100")
+    assert listed_on_page(page, "/organizations/", r'class="fw-semibold" href="/organizations/(\d+)"') == \
+        listed_in_api(token, f"{P}/organizations?per_page=100")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_delegations_are_the_same_at_both_doors(api, signed_in, world, scenario, role):
+    page = signed_in(role).get("/account/delegations")
+    answer = api(role).get(f"{P}/delegations")
+    assert closed(page.status_code) == closed(answer.status_code)
+    if answer.status_code != 200:
+        return
+    body = answer.get_json()
+    shown = {int(found) for found in re.findall(r'data-delegation="(\d+)"', page.get_data(as_text=True))}
+    assert shown == {d["id"] for d in body["given"] + body["received"]}
+    assert shown or role not in ("legal", "manager")  # the scenario's delegation, at both doors
+
+
+def test_a_round_the_workflow_shares_is_read_by_the_partner_at_both_doors(app, api, signed_in, world, monkeypatch):
+    """`shared_with_partner: true` on an approval opens its rounds to the agreement's partners, at both doors."""
+    definitions = dict(app.extensions["sharaka.workflows"])
+    body = json.loads(json.dumps(definitions["mou"].body))
+    next(t for t in body["transitions"] if t["name"] == "approve_review")["approval"]["shared_with_partner"] = True
+    definitions["mou"] = parse_definition(body, "mou.yaml (shared review)")
+    monkeypatch.setitem(app.extensions, "sharaka.workflows", definitions)
+    officer, legal = api("officer"), api("legal")
+    agreement_id = ok(officer.post(f"{P}/agreements", json={
+        "type": "mou", "title_fr": "Revue partagée", "parties": [{"organization_id": world.partner_a.id}]}), 201)["id"]
+    ok(officer.post(f"{P}/agreements/{agreement_id}/transitions", json={"transition": "submit_for_review"}))
+    ok(legal.post(f"{P}/agreements/{agreement_id}/transitions",
+                  json={"transition": "approve_review", "comment": MARKERS["open_approval"]}))
+    shared = engine.definition_for(db.session.get(Agreement, agreement_id)).transition("approve_review")
+    assert shared.approval.shared_with_partner
+    for marker in ("open_approval", "reject"):
+        if marker == "reject":  # a round closed by a send-back stays shared
+            ok(api("manager").post(f"{P}/agreements/{agreement_id}/transitions", json={
+                "transition": "approve_review", "decision": "reject", "comment": MARKERS["reject"]}))
+        for role, sees in (("partner", True), ("partner_b", False), ("manager", True)):
+            page_text = page_door(signed_in(role), agreement_id, set())[0]
+            api_text = api_door(api(role), agreement_id, set())[0]
+            assert (MARKERS[marker] in page_text) is sees, (marker, role)
+            assert (MARKERS[marker] in api_text) is sees, (marker, role)
