@@ -114,8 +114,8 @@ def _approvals(user, first: date, last: date):
     """Open approval rounds of the agreements' current stage, due by their step's SLA."""
     from app.workflow.models import ApprovalDecision, ApprovalRound
 
-    if not can(user, "workflow.view"):
-        return  # the ministry's internal approvals are not the partner's business
+    if not can(user, "agreement.approvals"):
+        return  # the ministry's internal approvals are not the partner's business (their deadlines neither)
     rows = db.session.execute(
         select(ApprovalRound, Agreement).join(Agreement, Agreement.id == ApprovalRound.agreement_id)
         .where(visible_agreements_clause(user), ApprovalRound.status == "open",
