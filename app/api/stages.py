@@ -4,7 +4,6 @@ the signed copy, an amendment's changes. Each call loads and checks the agreemen
 page does and calls the same service; what it shows comes from the page's own panel."""
 from __future__ import annotations
 
-from flask import request
 from flask_babel import gettext as _
 
 from app.api import work_schemas as ws
@@ -75,7 +74,7 @@ def send_version(form, agreement_id: int):
     """Send a new version of the text (multipart `file`, optional `note`); the other side's turn begins."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="act")
-    services.send_version(agreement, by=user, upload=form.get("file") or request.files.get("file"),
+    services.send_version(agreement, by=user, upload=form.get("file"),
                           note=form.get("note"), expected_version=form.get("version", agreement.version),
                           on_behalf_of_partner=form.get("on_behalf_of_partner", False))
     return present_negotiation(agreement)
@@ -150,7 +149,7 @@ def upload_signed_copy(form, agreement_id: int):
     """Store the scan of the signed agreement (multipart `file`), with its SHA-256."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="act")
-    document = services.upload_signed_copy(agreement, form.get("file") or request.files.get("file"), by=user,
+    document = services.upload_signed_copy(agreement, form.get("file"), by=user,
                                            expected_version=form.get("version", agreement.version))
     return present_document(document)
 
