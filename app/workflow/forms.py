@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from app.core.forms import Form
 from flask_wtf.file import FileField
-from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 
@@ -59,5 +59,26 @@ class DelegationForm(Form):
 
 
 class AmendmentForm(Form):
-    new_expires_on = DateField(_l("New end date of the parent agreement"), validators=[DataRequired()])
+    """The parent's terms as they will read once the amendment is in force; only what differs is kept."""
+
+    title_fr = StringField(_l("Title (French)"), validators=[Optional(), Length(max=500)])
+    title_ar = StringField(_l("Title (Arabic)"), validators=[Optional(), Length(max=500)])
+    title_en = StringField(_l("Title (English)"), validators=[Optional(), Length(max=500)])
+    summary_fr = TextAreaField(_l("Summary (French)"), validators=[Optional(), Length(max=20000)])
+    summary_ar = TextAreaField(_l("Summary (Arabic)"), validators=[Optional(), Length(max=20000)])
+    summary_en = TextAreaField(_l("Summary (English)"), validators=[Optional(), Length(max=20000)])
+    effective_on = DateField(_l("Effective on"), validators=[Optional()])
+    expires_on = DateField(_l("Ends on"), validators=[Optional()])
+    partners = SelectMultipleField(_l("Partners"), coerce=int, choices=[])
+    co_signatories = SelectMultipleField(_l("Co-signatories"), coerce=int, choices=[])
+    witnesses = SelectMultipleField(_l("Witnesses"), coerce=int, choices=[])
     version = HiddenField(validators=[DataRequired()])
+
+    def changes(self) -> dict:
+        """The proposed terms as plain values for app.agreements.amendments.set_changes."""
+        parties = [[org, "partner"] for org in self.partners.data or []]
+        parties += [[org, "co_signatory"] for org in self.co_signatories.data or []]
+        parties += [[org, "witness"] for org in self.witnesses.data or []]
+        values = {name: getattr(self, name).data for name in (
+            "title_fr", "title_ar", "title_en", "summary_fr", "summary_ar", "summary_en", "effective_on", "expires_on")}
+        return {**values, "parties": parties}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -169,19 +169,55 @@ def upload_signed_copy(agreement_id: int):
     return _done(agreement, _("Signed copy stored."))
 
 
-@blueprint.route("/agreements/<int:agreement_id>/amendment", methods=["POST"])
+@blueprint.route("/agreements/<int:agreement_id>/amendment", methods=["GET", "POST"])
 @login_required
 def set_amendment(agreement_id: int):
+    """The amendment's proposed terms, edited next to the parent's current ones."""
+    from app.agreements import amendments
+
     agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
+    if agreement.type != "amendment" or agreement.parent is None or agreement.state != "draft":
+        flash(_("What an amendment changes can be edited only while it is a draft that names its parent."), "warning")
+        return redirect(_page(agreement_id), 303)
     form = AmendmentForm()
-    if not form.validate_on_submit():
-        return _invalid_form(agreement_id, form)
-    try:
-        services.set_amendment_changes(agreement, new_expires_on=form.new_expires_on.data, by=current_user,
-                                       expected_version=_version(form))
-    except DomainError as error:
-        return _failed(agreement_id, error)
-    return _done(agreement, _("The amendment's changes are saved."))
+    _fill_amendment_choices(form)
+    if request.method == "GET":
+        _prefill_amendment(form, agreement)
+    elif form.validate_on_submit():
+        try:
+            amendments.set_changes(agreement, form.changes(), by=current_user, expected_version=_version(form))
+        except DomainError as error:
+            db.session.rollback()
+            for name, messages in error.field_errors.items():
+                getattr(form, name, form.version).errors = list(messages)
+            flash(error.message, "danger")
+        else:
+            return _done(agreement, _("The amendment's changes are saved."))
+    status = 422 if request.method == "POST" else 200
+    return render_template("workflow/amendment_form.html", agreement=agreement, parent=agreement.parent, form=form,
+                           rows=amendments.comparison(agreement), plan=amendments.plan_effects(agreement),
+                           overlaps=amendments.overlaps(agreement)), status
+
+
+def _fill_amendment_choices(form) -> None:
+    from app.organizations.models import Organization
+
+    organizations = db.session.scalars(select(Organization).order_by(Organization.slug)).all()
+    form.partners.choices = [(o.id, o.name) for o in organizations if not o.is_home]
+    form.co_signatories.choices = form.witnesses.choices = [(o.id, o.name) for o in organizations]
+
+
+def _prefill_amendment(form, agreement) -> None:
+    parent, changes = agreement.parent, agreement.amendment_changes or {}
+    for name in ("title_fr", "title_ar", "title_en", "summary_fr", "summary_ar", "summary_en"):
+        getattr(form, name).data = changes.get(name, getattr(parent, name))
+    for name in ("effective_on", "expires_on"):
+        getattr(form, name).data = date.fromisoformat(changes[name]) if name in changes else getattr(parent, name)
+    parties = changes.get("parties") or [[p.organization_id, p.role] for p in parent.parties]
+    form.partners.data = [org for org, role in parties if role == "partner"]
+    form.co_signatories.data = [org for org, role in parties if role == "co_signatory"]
+    form.witnesses.data = [org for org, role in parties if role == "witness"]
+    form.version.data = agreement.version
 
 
 def _plan_from_activation(agreement, form) -> None:
@@ -284,3 +320,19 @@ def workflow_panel(agreement):
 def can_act(agreement):
     return can(current_user, "agreement.act", agreement)
 
+
+
+@blueprint.app_template_global()
+def amendment_view(agreement) -> dict:
+    """What an amendment changes, side by side with its parent, and who else changes the same terms."""
+    from app.agreements import amendments
+
+    return {"rows": amendments.comparison(agreement), "plan": amendments.plan_effects(agreement),
+            "overlaps": amendments.overlaps(agreement)}
+
+
+@blueprint.app_template_global()
+def amendment_term_label(name: str) -> str:
+    from app.agreements.amendments import term_label
+
+    return term_label(name)

@@ -86,6 +86,13 @@ def _plan_default_deliverables(agreement, by) -> None:
     apply_default_plan(agreement, list(definition_for(agreement).default_deliverables), by=by)
 
 
+@guard("no_overlapping_amendment")
+def _no_overlapping_amendment(agreement) -> str | None:
+    from app.agreements.amendments import overlap_blocking
+
+    return overlap_blocking(agreement)
+
+
 @effect("apply_amendment_to_parent")
 def _apply_amendment_to_parent(agreement, by) -> None:
     from app.workflow.services import apply_amendment

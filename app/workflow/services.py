@@ -225,50 +225,14 @@ def revoke_delegation(delegation: Delegation, *, by) -> None:
 
 # --- amendments ------------------------------------------------------------------------
 
-AMENDABLE_FIELDS = ("expires_on",)
-
-
 def apply_amendment(amendment, *, by) -> None:
-    """An amendment coming into force changes its parent; both histories say so."""
-    parent = amendment.parent
-    if parent is None:
-        return
-    changes = amendment.amendment_changes or {}
-    before, after = {}, {}
-    for name, value in changes.items():
-        if name not in AMENDABLE_FIELDS:
-            continue
-        new_value = date.fromisoformat(value) if isinstance(value, str) else value
-        before[name] = getattr(parent, name).isoformat() if getattr(parent, name) else None
-        setattr(parent, name, new_value)
-        after[name] = new_value.isoformat() if new_value else None
-    if after:
-        parent.updated_at = utcnow()
-        audit.record("amended", parent, actor=by, comment=amendment.reference,
-                     changes={"before": before, "after": after, "amendment": amendment.reference})
+    """An amendment coming into force changes its parent (any term); both histories say so."""
+    from app.agreements import amendments
+
+    amendments.apply(amendment, by=by)
 
 
 def count_open_delegations(user) -> int:
     return db.session.scalar(select(func.count()).select_from(Delegation).where(
         Delegation.delegator_id == user.id, Delegation.revoked_at.is_(None))) or 0
 
-
-def set_amendment_changes(amendment, *, new_expires_on: date, by, expected_version: int) -> None:
-    """Say what an amendment will change in its parent (for now: the end date)."""
-    check_version(amendment, expected_version)
-    if amendment.type != "amendment":
-        raise ValidationFailed(_("Only amendments change another agreement."))
-    if amendment.state != "draft":
-        raise WorkflowError(_("What an amendment changes can be edited only while it is a draft."))
-    parent = amendment.parent
-    start = parent.effective_on or parent.signed_on if parent else None
-    if not isinstance(new_expires_on, date) or (start and new_expires_on <= start):
-        message = _("The end date must come after the start date.")
-        raise ValidationFailed(message, {"new_expires_on": [message]})
-    before = amendment.amendment_changes
-    amendment.amendment_changes = {"expires_on": new_expires_on.isoformat()}
-    amendment.updated_at = utcnow()
-    audit.record("amendment_changes_set", amendment, actor=by,
-                 changes={"before": {"amendment_changes": before}, "after": {"amendment_changes":
-                                                                            amendment.amendment_changes}})
-    flush_or_conflict()

@@ -1,0 +1,345 @@
+"""Amendments of any term: what an amendment proposes to change in its parent, side by side with
+the parent's current terms, checks for two amendments changing the same term, and the change
+itself, applied atomically when the amendment comes into force.
+
+An amendment's proposed changes live in `Agreement.amendment_changes`, a dict of term → new
+value: titles and summaries (per language), the start and end dates, and the full list of
+parties after the amendment ([[organization_id, role], ...]). Only what changes is stored.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.agreements.models import PARTY_ROLES, Agreement, AgreementParty
+from app.core import audit
+from app.core.db import check_version, flush_or_conflict
+from app.core.errors import ValidationFailed
+from app.core.models import utcnow
+from app.core.text import fold
+from app.extensions import db
+from app.organizations.models import Organization
+from app.workflow.engine import WorkflowError, definition_for
+
+TEXT_TERMS = ("title_fr", "title_ar", "title_en", "summary_fr", "summary_ar", "summary_en")
+DATE_TERMS = ("effective_on", "expires_on")
+TERMS = (*TEXT_TERMS, *DATE_TERMS, "parties")
+TEXT_LIMITS = {"title": 500, "summary": 20000}
+
+TERM_LABELS = {
+    "title_fr": _l("Title (French)"),
+    "title_ar": _l("Title (Arabic)"),
+    "title_en": _l("Title (English)"),
+    "summary_fr": _l("Summary (French)"),
+    "summary_ar": _l("Summary (Arabic)"),
+    "summary_en": _l("Summary (English)"),
+    "effective_on": _l("Effective on"),
+    "expires_on": _l("Ends on"),
+    "parties": _l("Parties"),
+}
+
+
+def term_label(name: str) -> str:
+    return str(TERM_LABELS.get(name, name))
+
+
+# --- checking what an amendment proposes -------------------------------------------------
+
+def clean_changes(raw: dict, parent: Agreement) -> dict:
+    """Check proposed changes against the parent; return them cleaned, keeping only real changes.
+    Raise ValidationFailed naming each wrong field; nothing is stored on error."""
+    if not isinstance(raw, dict):
+        raise ValidationFailed(_("Say what the amendment changes."))
+    errors: dict[str, list[str]] = {}
+    unknown = sorted(set(raw) - set(TERMS))
+    if unknown:
+        errors["changes"] = [_("These terms cannot be amended: %(names)s.", names=", ".join(map(str, unknown)))]
+    cleaned: dict = {}
+    for name in TEXT_TERMS:
+        if raw.get(name) is None:
+            continue
+        if not isinstance(raw[name], str):
+            errors[name] = [_("Give a text.")]
+            continue
+        value = raw[name].replace("\x00", "").strip()
+        limit = TEXT_LIMITS[name.split("_")[0]]
+        if len(value) > limit:
+            errors[name] = [_("At most %(n)s characters.", n=limit)]
+        elif value and value != (getattr(parent, name) or ""):
+            cleaned[name] = value
+    for name in DATE_TERMS:
+        value = raw.get(name)
+        if value is None or value == "":
+            continue
+        try:
+            day = value if isinstance(value, date) else date.fromisoformat(str(value))
+        except ValueError:
+            errors[name] = [_("Give a date as YYYY-MM-DD.")]
+            continue
+        if not date(1956, 1, 1) <= day <= date(2200, 12, 31):
+            errors[name] = [_("This date is out of range.")]
+        elif day != getattr(parent, name):
+            cleaned[name] = day.isoformat()
+    start = _as_date(cleaned.get("effective_on")) or parent.effective_on or parent.signed_on
+    end = _as_date(cleaned.get("expires_on")) or parent.expires_on
+    if "expires_on" not in errors and "effective_on" not in errors and start and end and end <= start:
+        errors["expires_on"] = [_("The end date must come after the start date.")]
+    if "effective_on" in cleaned and parent.signed_on and _as_date(cleaned["effective_on"]) < parent.signed_on:
+        errors["effective_on"] = [_("The effective date cannot be before the signature date.")]
+    if raw.get("parties") is not None:
+        parties = _clean_parties(raw["parties"], errors)
+        if parties is not None and parties != current_parties(parent):
+            cleaned["parties"] = parties
+    if errors:
+        raise ValidationFailed(_("Please correct the errors below."), errors)
+    return cleaned
+
+
+def _clean_parties(value, errors: dict) -> list[list] | None:
+    if not isinstance(value, list):
+        errors["parties"] = [_("List the parties after the amendment.")]
+        return None
+    pairs, seen, partners = [], set(), 0
+    for item in value:
+        try:
+            organization_id, role = int(item[0]), str(item[1])
+        except (TypeError, ValueError, IndexError, KeyError):
+            errors["parties"] = [_("Each party is an organisation and a role.")]
+            return None
+        organization = db.session.get(Organization, organization_id)
+        if organization is None:
+            errors["parties"] = [_("Unknown organisation.")]
+            return None
+        if role not in PARTY_ROLES:
+            errors["parties"] = [_("Unknown party role.")]
+            return None
+        if organization_id in seen:
+            errors["parties"] = [_("%(name)s is listed twice.", name=organization.name)]
+            return None
+        if role == "partner" and organization.is_home:
+            errors["parties"] = [_("The ministry itself cannot be its own partner.")]
+            return None
+        seen.add(organization_id)
+        partners += role == "partner"
+        pairs.append([organization_id, role])
+    if not partners:
+        errors["parties"] = [_("Name at least one partner organisation.")]
+        return None
+    return sorted(pairs)
+
+
+def current_parties(agreement: Agreement) -> list[list]:
+    return sorted([p.organization_id, p.role] for p in agreement.parties)
+
+
+def _as_date(value) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
+def set_changes(amendment: Agreement, raw: dict, *, by, expected_version: int) -> dict:
+    """Say what an amendment will change in its parent (any term); only while it is a draft."""
+    check_version(amendment, expected_version)
+    if amendment.type != "amendment":
+        raise ValidationFailed(_("Only amendments change another agreement."))
+    if amendment.state != "draft":
+        raise WorkflowError(_("What an amendment changes can be edited only while it is a draft."))
+    if amendment.parent is None:
+        raise ValidationFailed(_("An amendment must name the agreement it amends (parent agreement)."))
+    cleaned = clean_changes(raw, amendment.parent)
+    before = amendment.amendment_changes
+    amendment.amendment_changes = cleaned or None
+    amendment.updated_at = utcnow()
+    audit.record("amendment_changes_set", amendment, actor=by,
+                 changes={"before": {"amendment_changes": before},
+                          "after": {"amendment_changes": amendment.amendment_changes}})
+    flush_or_conflict()
+    return cleaned
+
+
+# --- two amendments changing the same term ------------------------------------------------
+
+def in_flight_siblings(amendment: Agreement) -> list[Agreement]:
+    """Other amendments of the same parent that are not in a final state."""
+    if amendment.parent_id is None:
+        return []
+    siblings = db.session.scalars(select(Agreement).where(
+        Agreement.parent_id == amendment.parent_id, Agreement.type == "amendment",
+        Agreement.id != amendment.id).order_by(Agreement.reference)).all()
+    return [s for s in siblings if definition_for(s).states[s.state].kind != "final"]
+
+
+def overlaps(amendment: Agreement) -> list[tuple[Agreement, list[str]]]:
+    """In-flight amendments of the same parent that change a term this one changes too."""
+    mine = set(amendment.amendment_changes or {})
+    if not mine or _is_final(amendment):
+        return []
+    found = []
+    for sibling in in_flight_siblings(amendment):
+        shared = sorted(mine & set(sibling.amendment_changes or {}), key=TERMS.index)
+        if shared:
+            found.append((sibling, shared))
+    return found
+
+
+def _is_final(agreement: Agreement) -> bool:
+    return definition_for(agreement).states[agreement.state].kind == "final"
+
+
+def overlap_blocking(amendment: Agreement) -> str | None:
+    """Only one amendment changing a given term may travel through review and signature at a time."""
+    for sibling, shared in overlaps(amendment):
+        if sibling.state != "draft":
+            return _("%(reference)s, already under way, changes the same terms (%(terms)s): finish or cancel it "
+                     "first, or change other terms.", reference=sibling.reference,
+                     terms=", ".join(term_label(n) for n in shared))
+    return None
+
+
+# --- side by side ----------------------------------------------------------------------
+
+@dataclass
+class TermRow:
+    name: str
+    label: str
+    current: object
+    proposed: object
+    is_party_list: bool = False
+
+
+def comparison(amendment: Agreement) -> list[TermRow]:
+    """One row per changed term: the parent's current value and the proposed one."""
+    parent = amendment.parent
+    changes = amendment.amendment_changes or {}
+    if parent is None:
+        return []
+    rows = []
+    names = organization_names(changes.get("parties", []), parent)
+    for name in TERMS:
+        if name not in changes:
+            continue
+        if name == "parties":
+            rows.append(TermRow(name, term_label(name), _party_labels(current_parties(parent), names),
+                                _party_labels(changes[name], names), is_party_list=True))
+        elif name in DATE_TERMS:
+            rows.append(TermRow(name, term_label(name), getattr(parent, name), _as_date(changes[name])))
+        else:
+            rows.append(TermRow(name, term_label(name), getattr(parent, name), changes[name]))
+    return rows
+
+
+def organization_names(pairs, parent: Agreement) -> dict[int, str]:
+    ids = {int(p[0]) for p in pairs} | {p.organization_id for p in parent.parties}
+    if not ids:
+        return {}
+    return {o.id: o.name for o in db.session.scalars(select(Organization).where(Organization.id.in_(ids)))}
+
+
+def _party_labels(pairs, names: dict[int, str]) -> list[str]:
+    return [f"{names.get(int(org), org)} ({PARTY_ROLES.get(role, role)})" for org, role in pairs]
+
+
+def plan_effects(amendment: Agreement) -> list[dict]:
+    """What a moved end date does to the parent's recurring deliverables: occurrences added and
+    cancelled per plan line (handed-in ones are never touched)."""
+    parent, changes = amendment.parent, amendment.amendment_changes or {}
+    if parent is None or "expires_on" not in changes:
+        return []
+    return [effect for effect in (_follow_end(d, parent.expires_on, _as_date(changes["expires_on"]), dry_run=True)
+                                  for d in _deliverables(parent)) if effect]
+
+
+def _deliverables(agreement: Agreement) -> list:
+    from app.deliverables.models import Deliverable
+
+    return db.session.scalars(select(Deliverable).where(Deliverable.agreement_id == agreement.id)
+                              .order_by(Deliverable.id)).all()
+
+
+def _follow_end(deliverable, old_end: date | None, new_end: date, *, dry_run: bool) -> dict | None:
+    """A recurring line that ran to the old end date (or past the new one) follows the new end."""
+    from app.deliverables.models import Occurrence
+    from app.deliverables.services import due_dates
+
+    if deliverable.recurrence == "once" or deliverable.until_on is None:
+        return None
+    if not (deliverable.until_on == old_end or deliverable.until_on > new_end):
+        return None
+    wanted = set(due_dates(deliverable.recurrence, deliverable.first_due_on, new_end))
+    existing = {o.due_on: o for o in deliverable.occurrences}
+    cancelled = [o for day, o in existing.items()
+                 if day not in wanted and o.status == "pending" and not o.submissions]
+    kept = [o for day, o in existing.items() if day not in wanted and o not in cancelled]
+    added = sorted(wanted - set(existing))
+    if not dry_run:
+        deliverable.until_on = new_end
+        for occurrence in cancelled:
+            deliverable.occurrences.remove(occurrence)
+        for day in added:
+            deliverable.occurrences.append(Occurrence(due_on=day))
+    if not (added or cancelled) and deliverable.until_on == new_end:
+        return None
+    return {"deliverable": deliverable.id, "title": deliverable.title,
+            "added": [d.isoformat() for d in added],
+            "cancelled": sorted(o.due_on.isoformat() for o in cancelled),
+            "kept": sorted(o.due_on.isoformat() for o in kept)}
+
+
+# --- coming into force ------------------------------------------------------------------
+
+def apply(amendment: Agreement, *, by) -> None:
+    """Apply every proposed change to the parent at once; the parent's history shows each one.
+    The changes are checked again against the parent as it is now; any problem refuses the whole."""
+    parent = amendment.parent
+    if parent is None or not amendment.amendment_changes:
+        return
+    try:
+        changes = clean_changes(dict(amendment.amendment_changes), parent)
+    except ValidationFailed as error:
+        details = "; ".join(f"{term_label(k)}: {' '.join(map(str, v))}" for k, v in error.field_errors.items())
+        raise WorkflowError(_("This amendment no longer fits its parent agreement (%(details)s). Send it back to "
+                              "draft and correct it.", details=details or error.message)) from error
+    old_end = parent.expires_on
+    for name in TERMS:
+        if name not in changes:
+            continue
+        before = _plain(getattr(parent, name) if name != "parties" else current_parties(parent))
+        if name == "parties":
+            _replace_parties(parent, changes[name])
+        elif name in DATE_TERMS:
+            setattr(parent, name, _as_date(changes[name]))
+        else:
+            setattr(parent, name, changes[name])
+        audit.record("amended", parent, actor=by, comment=amendment.reference,
+                     changes={"before": {name: before}, "after": {name: changes[name]},
+                              "amendment": amendment.reference, "term": name})
+    if "expires_on" in changes:
+        for deliverable in _deliverables(parent):
+            effect = _follow_end(deliverable, old_end, parent.expires_on, dry_run=False)
+            if effect:
+                audit.record("deliverable_replanned", parent, actor=by, comment=amendment.reference,
+                             changes={**effect, "amendment": amendment.reference})
+    parent.search_text = fold(" ".join(filter(None, [parent.reference, parent.title_ar, parent.title_fr,
+                                                       parent.title_en])))
+    parent.updated_at = utcnow()
+    db.session.flush()
+
+
+def _plain(value):
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _replace_parties(agreement: Agreement, pairs) -> None:
+    wanted = {int(org): role for org, role in pairs}
+    for party in list(agreement.parties):
+        if party.organization_id not in wanted:
+            agreement.parties.remove(party)
+        else:
+            party.role = wanted.pop(party.organization_id)
+    for organization_id, role in wanted.items():
+        agreement.parties.append(AgreementParty(organization_id=organization_id, role=role))

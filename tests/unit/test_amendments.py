@@ -1,0 +1,152 @@
+"""Amendments of any term: checking what is proposed, the side-by-side view, two amendments
+changing the same term, and the atomic change of the parent (with its deliverable plan)."""
+from datetime import date
+
+import pytest
+
+from app.agreements import amendments
+from app.core.audit import AuditEvent
+from app.core.errors import ValidationFailed
+from app.deliverables.models import Submission
+from app.deliverables.services import PlanData, plan_deliverable
+from app.extensions import db
+from app.workflow.engine import TransitionBlocked, WorkflowError
+from tests import factories
+from tests.unit.test_workflow_engine import decide, sign, take
+
+
+@pytest.fixture
+def parent(world):
+    agreement = world.agreement_a
+    agreement.state, agreement.signed_on, agreement.effective_on = "active", date(2026, 1, 5), date(2026, 1, 10)
+    agreement.expires_on = date(2026, 12, 31)
+    db.session.commit()
+    return agreement
+
+
+def new_amendment(world, parent, changes=None, title="Avenant"):
+    amendment = factories.agreement(by=world.users["officer"], partners=[world.partner_a], type="amendment",
+                                    parent_id=parent.id, title_fr=title)
+    if changes is not None:
+        amendments.set_changes(amendment, changes, by=world.users["officer"], expected_version=amendment.version)
+    db.session.commit()
+    return amendment
+
+
+def bring_into_force(amendment, world):
+    officer = world.users["officer"]
+    take(amendment, "submit_for_review", officer)
+    decide(amendment, world.users["legal"])
+    sign(amendment, world, day=date(2026, 3, 2))
+    take(amendment, "record_signed", officer)
+    take(amendment, "activate", officer, values={"effective_on": date(2026, 3, 10)})
+
+
+def test_only_real_changes_are_kept_and_unknown_terms_refused(world, parent):
+    cleaned = amendments.clean_changes({"title_fr": parent.title_fr, "title_en": " New title ",
+                                        "expires_on": "2027-06-30", "effective_on": ""}, parent)
+    assert cleaned == {"title_en": "New title", "expires_on": "2027-06-30"}
+    with pytest.raises(ValidationFailed) as refused:
+        amendments.clean_changes({"budget": 5, "expires_on": "30/06/2027"}, parent)
+    assert set(refused.value.field_errors) == {"changes", "expires_on"}
+
+
+def test_bad_dates_and_parties_are_refused_and_nothing_is_stored(world, parent):
+    amendment = new_amendment(world, parent)
+    for bad in ({"expires_on": "2025-01-01"}, {"effective_on": "2025-12-01"},
+                {"parties": [[world.ministry.id, "partner"]]}, {"parties": [[999999, "partner"]]},
+                {"parties": [[world.partner_a.id, "partner"], [world.partner_a.id, "witness"]]},
+                {"parties": []}, {"title_fr": "x" * 501}, {"expires_on": "9999-01-01"}):
+        with pytest.raises(ValidationFailed):
+            amendments.set_changes(amendment, bad, by=world.users["officer"], expected_version=amendment.version)
+        db.session.rollback()
+        assert amendment.amendment_changes is None
+
+
+def test_an_amendment_in_force_changes_every_term_at_once(world, parent):
+    amendment = new_amendment(world, parent, {
+        "title_fr": "Accord avec A et B", "summary_en": "Now with B.", "expires_on": "2027-12-31",
+        "parties": [[world.partner_a.id, "partner"], [world.partner_b.id, "partner"]]})
+    rows = {row.name: row for row in amendments.comparison(amendment)}
+    assert set(rows) == {"title_fr", "summary_en", "expires_on", "parties"}
+    assert rows["expires_on"].current == date(2026, 12, 31) and rows["expires_on"].proposed == date(2027, 12, 31)
+    assert len(rows["parties"].current) == 1 and len(rows["parties"].proposed) == 2
+    bring_into_force(amendment, world)
+    assert parent.title_fr == "Accord avec A et B" and parent.summary_en == "Now with B."
+    assert parent.expires_on == date(2027, 12, 31)
+    assert {p.organization_id for p in parent.parties} == {world.partner_a.id, world.partner_b.id}
+    history = db.session.scalars(db.select(AuditEvent).where(
+        AuditEvent.object_id == parent.id, AuditEvent.action == "amended")).all()
+    assert sorted(e.changes["term"] for e in history) == ["expires_on", "parties", "summary_en", "title_fr"]
+    assert all(e.changes["amendment"] == amendment.reference for e in history)
+    assert next(e for e in history if e.changes["term"] == "expires_on").changes["before"] == {
+        "expires_on": "2026-12-31"}
+
+
+def test_a_recurring_plan_follows_a_moved_end_date_without_touching_handed_in_work(world, parent):
+    officer = world.users["officer"]
+    report = plan_deliverable(parent, PlanData(
+        title_fr="Rapport trimestriel", title_ar=None, title_en=None, description=None,
+        responsible_organization_id=world.partner_a.id, recurrence="quarterly", first_due_on=date(2026, 3, 31)),
+        by=officer)
+    assert [o.due_on for o in report.occurrences][-1] == date(2026, 12, 31)
+    # Shortened: the occurrence due on 31 December is cancelled, but 30 September was handed in and stays.
+    handed_in = next(o for o in report.occurrences if o.due_on == date(2026, 9, 30))
+    handed_in.status = "submitted"
+    handed_in.submissions.append(Submission(number=1, submitted_by_id=world.users["partner"].id))
+    db.session.commit()
+    shorter = new_amendment(world, parent, {"expires_on": "2026-08-31"})
+    [effect] = amendments.plan_effects(shorter)
+    assert effect["cancelled"] == ["2026-12-31"] and effect["kept"] == ["2026-09-30"] and effect["added"] == []
+    bring_into_force(shorter, world)
+    db.session.refresh(report)
+    assert [o.due_on for o in report.occurrences] == [date(2026, 3, 31), date(2026, 6, 30), date(2026, 9, 30)]
+    assert report.until_on == date(2026, 8, 31)
+    # Lengthened: new quarters are added up to the new end.
+    longer = new_amendment(world, parent, {"expires_on": "2027-06-30"})
+    assert amendments.plan_effects(longer)[0]["added"] == ["2026-12-31", "2027-03-31", "2027-06-30"]
+    bring_into_force(longer, world)
+    db.session.refresh(report)
+    assert [o.due_on for o in report.occurrences][-3:] == [date(2026, 12, 31), date(2027, 3, 31),
+                                                             date(2027, 6, 30)]
+    assert db.session.scalar(db.select(db.func.count()).select_from(AuditEvent).where(
+        AuditEvent.object_id == parent.id, AuditEvent.action == "deliverable_replanned")) == 2
+
+
+def test_two_amendments_changing_the_same_term_are_flagged_and_only_one_goes_ahead(world, parent):
+    first = new_amendment(world, parent, {"expires_on": "2027-12-31", "title_en": "One"})
+    second = new_amendment(world, parent, {"expires_on": "2028-12-31"})
+    other = new_amendment(world, parent, {"summary_fr": "Autre chose"})
+    assert [(s.id, terms) for s, terms in amendments.overlaps(first)] == [(second.id, ["expires_on"])]
+    assert [(s.id, terms) for s, terms in amendments.overlaps(second)] == [(first.id, ["expires_on"])]
+    assert amendments.overlaps(other) == []
+    take(first, "submit_for_review", world.users["officer"])
+    with pytest.raises(TransitionBlocked, match=first.reference):
+        take(second, "submit_for_review", world.users["officer"])
+    db.session.rollback()
+    take(other, "submit_for_review", world.users["officer"])  # a different term goes ahead
+    assert second.state == "draft" and other.state == "internal_review"
+
+
+def test_an_amendment_that_no_longer_fits_its_parent_is_refused_whole(world, parent):
+    amendment = new_amendment(world, parent, {"title_en": "Renamed", "expires_on": "2026-11-30"})
+    take(amendment, "submit_for_review", world.users["officer"])
+    decide(amendment, world.users["legal"])
+    sign(amendment, world, day=date(2026, 3, 2))
+    take(amendment, "record_signed", world.users["officer"])
+    parent.effective_on = date(2026, 12, 1)  # moved since (say, by hand before the rule existed)
+    db.session.commit()
+    with pytest.raises(WorkflowError, match="no longer fits"):
+        take(amendment, "activate", world.users["officer"], values={"effective_on": date(2026, 3, 10)})
+    db.session.rollback()
+    assert parent.title_en != "Renamed" and amendment.state == "signed"
+
+
+def test_changes_are_edited_only_on_a_draft_amendment(world, parent):
+    amendment = new_amendment(world, parent, {"expires_on": "2027-12-31"})
+    take(amendment, "submit_for_review", world.users["officer"])
+    with pytest.raises(WorkflowError):
+        amendments.set_changes(amendment, {"title_en": "Late"}, by=world.users["officer"],
+                               expected_version=amendment.version)
+    with pytest.raises(ValidationFailed):
+        amendments.set_changes(parent, {"title_en": "x"}, by=world.users["officer"], expected_version=parent.version)
