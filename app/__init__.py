@@ -109,6 +109,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.audit.routes import blueprint as audit_bp
     from app.agreements.routes import blueprint as agreements_bp
     from app.auth.routes import blueprint as auth_bp
+    from app.budget.routes import blueprint as budget_bp
     from app.dashboards.routes import blueprint as dashboards_bp
     from app.deliverables.routes import blueprint as deliverables_bp
     from app.events.routes import blueprint as events_bp
@@ -123,6 +124,6 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (main_bp, auth_bp, agreements_bp, organizations_bp, events_bp, admin_bp, workflow_bp,
                       deliverables_bp, notifications_bp, api_pages_bp, dashboards_bp, portfolio_bp, audit_bp,
-                      operations_bp, exports_bp):
+                      operations_bp, exports_bp, budget_bp):
         app.register_blueprint(blueprint)
     connect_receivers(app)

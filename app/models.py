@@ -16,6 +16,7 @@ from app.workflow.models import (  # noqa: F401
     WorkflowVersion,
 )
 from app.deliverables.models import Deliverable, Occurrence, Submission, SubmissionFile  # noqa: F401
+from app.budget.models import BudgetLine  # noqa: F401
 from app.notifications.models import (  # noqa: F401
     CalendarFeed,
     MailOptOut,

@@ -70,6 +70,14 @@ def add_bulk_portfolio(world, count: int, start: int, today: date | None = None)
         {"agreement_id": row.id, "organization_id": partners[index % 2], "role": "partner"}
         for index, row in enumerate(created)])
     active = [row for row in created if row.state == "active"]
+    # Budget lines in two currencies, two years and both kinds (the portfolio's budget totals).
+    from app.budget.models import BudgetLine
+
+    db.session.execute(insert(BudgetLine), [
+        {"agreement_id": row.id, "organization_id": partners[index % 2], "label": f"Budget {row.reference}",
+         "amount": 1000 + index, "currency": ("MAD", "EUR")[index % 2], "kind": ("cash", "in_kind")[index % 3 == 0],
+         "year": 2026 + index % 2, "is_illustrative": False, "created_at": now}
+        for index, row in enumerate(created)])
     db.session.execute(insert(Deliverable), [
         {"agreement_id": row.id, "title_fr": f"Rapport {row.reference}", "recurrence": "quarterly",
          "responsible_organization_id": partners[index % 2], "first_due_on": today - timedelta(days=100),

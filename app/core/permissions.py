@@ -70,6 +70,7 @@ GRANTS: dict[str, frozenset[str]] = {
     "dashboard.view": ALL_ROLES,
     "portfolio.view": ALL_ROLES,
     "analytics.view": MINISTRY,
+    "budget.report": MINISTRY,
 }
 
 

@@ -197,9 +197,14 @@ def _check_agreements(entries, where: str, organizations: set[str], events: set[
             _as_date(entry, name, label)
         if entry.get("amendment_changes") is not None:
             changes = entry["amendment_changes"]
-            if entry["type"] != "amendment" or not isinstance(changes, dict) or set(changes) - {"expires_on"}:
-                raise ValueError(f"{label}: amendment_changes is for amendments and may change expires_on only")
-            _as_date(changes, "expires_on", label)
+            from app.agreements.amendments import DATE_TERMS, TEXT_TERMS
+
+            if entry["type"] != "amendment" or not isinstance(changes, dict) or set(changes) - {*DATE_TERMS,
+                                                                                               *TEXT_TERMS}:
+                raise ValueError(f"{label}: amendment_changes is for amendments and may change "
+                                 f"{', '.join((*TEXT_TERMS, *DATE_TERMS))} only")
+            for name in DATE_TERMS:
+                _as_date(changes, name, label)
         for name in ("title", "summary", "notes"):
             _check_texts(entry.get(name), f"{label}: {name}")
         _check_illustrative(entry, label)

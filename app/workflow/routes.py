@@ -189,7 +189,9 @@ def set_amendment(agreement_id: int):
         except DomainError as error:
             db.session.rollback()
             for name, messages in error.field_errors.items():
-                getattr(form, name, form.version).errors = list(messages)
+                field = form.partners if name == "parties" else getattr(form, name, None)
+                if field is not None:
+                    field.errors = list(messages)
             flash(error.message, "danger")
         else:
             return _done(agreement, _("The amendment's changes are saved."))

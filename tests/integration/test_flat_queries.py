@@ -21,7 +21,7 @@ PAGES = {
     "officer": ["/dashboard", "/inbox", "/agreements/", "/agreements/?q=masse", "/agreements/?state=active",
                 "/deliverables/", "/deliverables/?status=overdue", "/portfolio/board", "/portfolio/timeline",
                 "/portfolio/calendar", "/portfolio/analytics", "/organizations/", "/events/", "/notifications",
-                "/api/v1/agreements", "/api/v1/deliverables", "/api/v1/notifications", "/api/v1/organizations",
+                "/portfolio/budget", "/portfolio/budget?year=2026", "/api/v1/budget-totals", "/api/v1/agreements", "/api/v1/deliverables", "/api/v1/notifications", "/api/v1/organizations",
                 "/api/v1/signing-events"],
     "manager": ["/dashboard", "/inbox", "/agreements/", "/deliverables/", "/portfolio/board",
                 "/portfolio/timeline", "/portfolio/calendar", "/portfolio/analytics", "/api/v1/agreements",

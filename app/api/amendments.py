@@ -1,0 +1,125 @@
+"""/api/v1/agreements/{id}/amendment: what an amendment changes in its parent, side by side with the
+parent's current terms, and other amendments changing the same terms; the same service as the page."""
+from __future__ import annotations
+
+from datetime import date
+
+from marshmallow import Schema, fields, validate
+
+from app.agreements import amendments
+from app.agreements.models import PARTY_ROLES
+from app.api.core import api_blueprint, api_user, committed, errors
+from app.api.schemas import MAX_ID, Id, StrictSchema, Text
+from app.core.permissions import get_agreement_or_404
+
+blueprint = api_blueprint("amendments", "What an amendment changes in its parent agreement.")
+
+
+class ProposedPartySchema(StrictSchema):
+    organization_id = Id(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(tuple(PARTY_ROLES)))
+
+
+class AmendmentChangesInputSchema(StrictSchema):
+    """The parent's terms as the amendment would set them; only what differs from today is kept."""
+
+    title_ar = Text(500, allow_none=True)
+    title_fr = Text(500, allow_none=True)
+    title_en = Text(500, allow_none=True)
+    summary_ar = Text(20000, allow_none=True)
+    summary_fr = Text(20000, allow_none=True)
+    summary_en = Text(20000, allow_none=True)
+    effective_on = fields.Date(allow_none=True)
+    expires_on = fields.Date(allow_none=True)
+    parties = fields.List(fields.Nested(ProposedPartySchema), allow_none=True,
+                          validate=validate.Length(max=50),
+                          metadata={"description": "Every party after the amendment."})
+
+
+class AmendmentInputSchema(StrictSchema):
+    changes = fields.Nested(AmendmentChangesInputSchema, required=True)
+    version = fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), metadata={
+        "description": "The version you read; the change is refused (409) if the amendment changed since."})
+
+
+class TermSchema(Schema):
+    term = fields.String()
+    label = fields.String()
+    current = fields.Raw(allow_none=True)
+    proposed = fields.Raw(allow_none=True)
+
+
+class PlanEffectSchema(Schema):
+    deliverable = fields.Integer()
+    title = fields.String()
+    added = fields.List(fields.String())
+    cancelled = fields.List(fields.String())
+    kept = fields.List(fields.String(), metadata={"description": "Handed in already: never touched."})
+
+
+class OverlapSchema(Schema):
+    id = fields.Integer()
+    reference = fields.String()
+    state = fields.String()
+    terms = fields.List(fields.String())
+
+
+class AmendmentSchema(Schema):
+    id = fields.Integer()
+    reference = fields.String()
+    parent_id = fields.Integer(allow_none=True)
+    state = fields.String()
+    version = fields.Integer()
+    changes = fields.Dict(metadata={"description": "Term → proposed value, as stored."})
+    terms = fields.List(fields.Nested(TermSchema), metadata={"description": "Side by side with the parent."})
+    plan = fields.List(fields.Nested(PlanEffectSchema))
+    overlaps = fields.List(fields.Nested(OverlapSchema), metadata={
+        "description": "Other amendments in progress changing the same terms."})
+
+
+def _plain(value):
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def present(amendment) -> dict:
+    return {
+        "id": amendment.id, "reference": amendment.reference, "parent_id": amendment.parent_id,
+        "state": amendment.state, "version": amendment.version, "changes": amendment.amendment_changes or {},
+        "terms": [{"term": row.name, "label": row.label, "current": _plain(row.current),
+                   "proposed": _plain(row.proposed)} for row in amendments.comparison(amendment)],
+        "plan": amendments.plan_effects(amendment),
+        "overlaps": [{"id": s.id, "reference": s.reference, "state": s.state, "terms": terms}
+                     for s, terms in amendments.overlaps(amendment)],
+    }
+
+
+def _amendment_or_404(agreement_id: int, need: str = "view"):
+    from flask import abort
+
+    agreement = get_agreement_or_404(agreement_id, api_user(), need=need)
+    if agreement.type != "amendment":
+        abort(404)
+    return agreement
+
+
+@blueprint.route("/agreements/<int:agreement_id>/amendment", methods=["GET"])
+@blueprint.response(200, AmendmentSchema)
+@errors(blueprint, 403, 404)
+def get_amendment(agreement_id: int):
+    """What the amendment changes, next to its parent's current terms."""
+    return present(_amendment_or_404(agreement_id))
+
+
+@blueprint.route("/agreements/<int:agreement_id>/amendment", methods=["PUT"])
+@blueprint.arguments(AmendmentInputSchema)
+@blueprint.response(200, AmendmentSchema)
+@errors(blueprint, 400, 403, 404, 409, 422)
+@committed
+def put_amendment(payload, agreement_id: int):
+    """Say what the amendment changes (only while it is a draft); replaces what was said before."""
+    amendment = _amendment_or_404(agreement_id, need="edit")
+    changes = dict(payload["changes"])
+    if changes.get("parties") is not None:
+        changes["parties"] = [[p["organization_id"], p["role"]] for p in changes["parties"]]
+    amendments.set_changes(amendment, changes, by=api_user(), expected_version=payload.get("version", amendment.version))
+    return present(amendment)

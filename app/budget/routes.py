@@ -1,0 +1,117 @@
+"""Budget lines on an agreement's page, and the portfolio's totals per partner, year and currency."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.budget import services
+from app.budget.forms import BudgetFilterForm, BudgetLineForm
+from app.budget.models import BudgetLine
+from app.core.errors import DomainError
+from app.core.exports import download
+from app.core.forms import apply_field_errors
+from app.core.permissions import can, get_agreement_or_404, require
+from app.extensions import db
+from app.organizations.models import Organization
+
+blueprint = Blueprint("budget", __name__)
+
+
+def _page(agreement) -> str:
+    return url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="budget")
+
+
+@blueprint.route("/agreements/<int:agreement_id>/budget/new", methods=["GET", "POST"])
+@login_required
+def add_budget_line(agreement_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
+    form = BudgetLineForm()
+    home = db.session.scalar(select(Organization).where(Organization.is_home.is_(True)))
+    form.organization_id.choices = ([(home.id, home.name)] if home else []) + [
+        (p.organization_id, p.organization.name) for p in agreement.parties]
+    if request.method == "GET":
+        form.organization_id.data = next((p.organization_id for p in agreement.parties if p.role == "partner"), None)
+    if form.validate_on_submit():
+        try:
+            services.add_line(agreement, services.LineData(
+                organization_id=form.organization_id.data, label=form.label.data, amount=form.amount.data,
+                currency=form.currency.data, kind=form.kind.data, year=form.year.data, period=form.period.data),
+                by=current_user)
+        except DomainError as error:
+            db.session.rollback()
+            apply_field_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Budget line added."), "success")
+            return redirect(_page(agreement), 303)
+    return render_template("budget/line_form.html", form=form, agreement=agreement), 422 if form.errors else 200
+
+
+@blueprint.route("/agreements/<int:agreement_id>/budget/<int:line_id>/delete", methods=["POST"])
+@login_required
+def remove_budget_line(agreement_id: int, line_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
+    line = db.session.get(BudgetLine, line_id) if 0 < line_id < 2**31 else None
+    if line is None or line.agreement_id != agreement.id:
+        abort(404)
+    try:
+        services.remove_line(line, by=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return redirect(_page(agreement), 303)
+    db.session.commit()
+    flash(_("Budget line removed."), "success")
+    return redirect(_page(agreement), 303)
+
+
+def _year_filter():
+    form = BudgetFilterForm(request.args)
+    if request.args.get("year") and not form.validate():
+        flash(_("Some filters were not valid and were ignored."), "warning")
+        return form, None
+    return form, form.year.data
+
+
+@blueprint.route("/portfolio/budget")
+@login_required
+def budget_totals():
+    require(current_user, "budget.report")
+    form, year = _year_filter()
+    rows = services.portfolio_totals(current_user, year)
+    return render_template("budget/totals.html", rows=rows, totals=services.currency_totals(rows), form=form,
+                           year=year)
+
+
+@blueprint.route("/portfolio/budget/export.<any(csv, xlsx):fmt>")
+@login_required
+def export_budget_totals(fmt: str):
+    require(current_user, "budget.report")
+    _form, year = _year_filter()
+    headings, rows = services.export_table(current_user, year)
+    return download(headings, rows, fmt=fmt, name="budget", title=_("Budget totals"))
+
+
+@blueprint.app_template_global()
+def budget_panel(agreement) -> dict:
+    lines = services.lines_of(agreement)
+    return {"lines": lines, "totals": services.totals_by_currency(lines),
+            "can_edit": can(current_user, "agreement.edit", agreement)
+            and agreement.state in services.EDITABLE_STATES}
+
+
+@blueprint.app_template_filter("money")
+def money(amount, currency: str) -> str:
+    """An exact amount in its currency, written the reader's way (1 234 567,50 MAD, ‏1.234.567,50 د.م.‏)."""
+    from flask_babel import format_currency
+
+    return format_currency(amount, currency)
+
+
+@blueprint.app_template_global()
+def kind_label(kind: str) -> str:
+    from app.budget.models import KINDS
+
+    return str(KINDS.get(kind, kind))

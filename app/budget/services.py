@@ -1,0 +1,214 @@
+"""Budget lines: checked input (exact amounts, ISO 4217 currencies in use today, a party of the
+agreement or the ministry), add/change/remove with an audit row, and totals per partner, year
+and currency in one SQL query (never adding different currencies together)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+from babel import Locale
+from babel.numbers import get_currency_precision, get_territory_currencies
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from app.agreements.models import Agreement
+from app.budget.models import KINDS, BudgetLine
+from app.core import audit
+from app.core.errors import PermissionDenied, ValidationFailed
+from app.core.i18n import current_language
+from app.core.permissions import can, visible_agreements_clause
+from app.extensions import db
+from app.organizations.models import Organization
+
+MAX_AMOUNT = Decimal("9999999999999.99")  # Numeric(18, 2) holds up to this, ten thousand billion
+# Once signed, the budget changes only through an amendment (as every signed term).
+EDITABLE_STATES = ("draft", "internal_review", "negotiation")
+
+
+@lru_cache(maxsize=1)
+def currencies_in_use() -> frozenset[str]:
+    """ISO 4217 codes that are legal tender somewhere today (from Babel's CLDR data)."""
+    codes: set[str] = set()
+    for territory in Locale("en").territories:
+        try:
+            codes.update(get_territory_currencies(territory, start_date=date.today(), tender=True))
+        except Exception:  # noqa: BLE001 - a territory without currency data adds nothing
+            continue
+    return frozenset(codes)
+
+
+@dataclass
+class LineData:
+    """Plain values from a form or the API."""
+
+    organization_id: int | None
+    label: str | None
+    amount: object
+    currency: str | None = "MAD"
+    kind: str | None = "cash"
+    year: int | None = None
+    period: str | None = None
+
+
+def clean_line(agreement: Agreement, data: LineData) -> dict:
+    """Check one line; return its clean values or raise ValidationFailed naming each wrong field."""
+    errors: dict[str, list[str]] = {}
+    label = (data.label or "").replace("\x00", "").strip()
+    if not label:
+        errors["label"] = [_("Say what the money or contribution is for.")]
+    elif len(label) > 300:
+        errors["label"] = [_("At most %(n)s characters.", n=300)]
+    currency = (data.currency or "").strip().upper()
+    if currency not in currencies_in_use():
+        errors["currency"] = [_("Give a currency's three-letter ISO 4217 code, for example MAD, EUR or USD.")]
+    amount = _amount(data.amount, currency, errors)
+    if data.kind not in KINDS:
+        errors["kind"] = [_("Choose cash or in kind.")]
+    if data.year is not None and not (1956 <= data.year <= 2200):
+        errors["year"] = [_("This year is out of range.")]
+    period = (data.period or "").replace("\x00", "").strip() or None
+    if period and len(period) > 60:
+        errors["period"] = [_("At most %(n)s characters.", n=60)]
+    party_ids = {p.organization_id for p in agreement.parties}
+    organization = db.session.get(Organization, data.organization_id or 0)
+    if organization is None or not (organization.is_home or organization.id in party_ids):
+        errors["organization_id"] = [_("Choose the ministry or one of the agreement's parties.")]
+    if errors:
+        raise ValidationFailed(_("Please correct the errors below."), errors)
+    return {"organization_id": organization.id, "label": label, "amount": amount, "currency": currency,
+            "kind": data.kind, "year": data.year, "period": period}
+
+
+def _amount(value, currency: str, errors: dict) -> Decimal | None:
+    if isinstance(value, float):
+        value = repr(value)  # never trust a binary float: read it as the digits it was written with
+    try:
+        amount = Decimal(str(value).strip().replace(" ", "").replace("\u00a0", "")) if value not in (None, "") \
+            else None
+    except (InvalidOperation, ValueError):
+        amount = None
+    if amount is None or not amount.is_finite():
+        errors["amount"] = [_("Give an amount, for example 250000.00.")]
+        return None
+    if amount <= 0:
+        errors["amount"] = [_("The amount must be more than zero.")]
+    elif amount > MAX_AMOUNT:
+        errors["amount"] = [_("The amount is too large (at most 9,999,999,999,999.99).")]
+    else:
+        digits = get_currency_precision(currency) if currency in currencies_in_use() else 2
+        if amount != amount.quantize(Decimal(1).scaleb(-digits)):
+            errors["amount"] = [_("At most %(n)s decimals for this currency.", n=digits)]
+        else:
+            return amount.quantize(Decimal("0.01"))
+    return None
+
+
+def _require_edit(agreement: Agreement, by) -> None:
+    if by is not None and not can(by, "agreement.edit", agreement):
+        raise PermissionDenied(_("Only the agreement's owner or a manager changes its budget."))
+    if by is not None and agreement.state not in EDITABLE_STATES:
+        raise ValidationFailed(_("Signed terms change only through the workflow or an amendment."))
+
+
+def _plain(line: BudgetLine) -> dict:
+    return {"organization_id": line.organization_id, "label": line.label, "amount": str(line.amount),
+            "currency": line.currency, "kind": line.kind, "year": line.year, "period": line.period}
+
+
+def add_line(agreement: Agreement, data: LineData, *, by, is_illustrative: bool = False) -> BudgetLine:
+    _require_edit(agreement, by)
+    values = clean_line(agreement, data)
+    line = BudgetLine(agreement_id=agreement.id, created_by_id=getattr(by, "id", None),
+                      is_illustrative=is_illustrative, **values)
+    db.session.add(line)
+    db.session.flush()
+    audit.record("budget_line_added", agreement, actor=by, changes={"after": _plain(line), "line": line.id})
+    return line
+
+
+def update_line(line: BudgetLine, data: LineData, *, by) -> BudgetLine:
+    agreement = db.session.get(Agreement, line.agreement_id)
+    _require_edit(agreement, by)
+    values = clean_line(agreement, data)
+    before = _plain(line)
+    for name, value in values.items():
+        setattr(line, name, value)
+    db.session.flush()
+    audit.record("budget_line_changed", agreement, actor=by,
+                 changes={**audit.diff(before, _plain(line)), "line": line.id})
+    return line
+
+
+def remove_line(line: BudgetLine, *, by) -> None:
+    agreement = db.session.get(Agreement, line.agreement_id)
+    _require_edit(agreement, by)
+    audit.record("budget_line_removed", agreement, actor=by, changes={"before": _plain(line), "line": line.id})
+    db.session.delete(line)
+    db.session.flush()
+
+
+def lines_of(agreement: Agreement) -> list[BudgetLine]:
+    return db.session.scalars(select(BudgetLine).where(BudgetLine.agreement_id == agreement.id)
+                              .order_by(BudgetLine.year, BudgetLine.id)).all()
+
+
+def totals_by_currency(lines) -> list[tuple[str, Decimal]]:
+    """One total per currency, never one sum of different currencies."""
+    totals: dict[str, Decimal] = {}
+    for line in lines:
+        totals[line.currency] = totals.get(line.currency, Decimal(0)) + line.amount
+    return sorted(totals.items())
+
+
+# --- the portfolio's totals -------------------------------------------------------------
+
+@dataclass
+class TotalRow:
+    organization_id: int
+    organization: str
+    year: int | None
+    currency: str
+    kind: str
+    total: Decimal
+    lines: int
+
+
+def portfolio_totals(user, year: int | None = None) -> list[TotalRow]:
+    """Totals per contributing party, year, currency and kind, over the agreements `user` may see:
+    one GROUP BY query, however large the portfolio."""
+    query = (select(BudgetLine.organization_id, Organization.name_fr, Organization.name_en, Organization.name_ar,
+                    BudgetLine.year, BudgetLine.currency, BudgetLine.kind,
+                    func.sum(BudgetLine.amount), func.count(BudgetLine.id))
+             .join(Agreement, Agreement.id == BudgetLine.agreement_id)
+             .join(Organization, Organization.id == BudgetLine.organization_id)
+             .where(visible_agreements_clause(user), Agreement.state.not_in(("cancelled",)))
+             .group_by(BudgetLine.organization_id, Organization.name_fr, Organization.name_en,
+                       Organization.name_ar, BudgetLine.year, BudgetLine.currency, BudgetLine.kind))
+    if year is not None:
+        query = query.where(BudgetLine.year == year)
+    language = current_language()
+    rows = []
+    for org_id, name_fr, name_en, name_ar, line_year, currency, kind, total, count in db.session.execute(query):
+        names = {"fr": name_fr, "en": name_en, "ar": name_ar}
+        name = names.get(language) or name_fr or name_en or name_ar or ""
+        rows.append(TotalRow(org_id, name, line_year, currency, kind, Decimal(total).quantize(Decimal("0.01")),
+                             count))
+    rows.sort(key=lambda r: (r.organization.casefold(), r.year or 0, r.currency, r.kind))
+    return rows
+
+
+def currency_totals(rows: list[TotalRow]) -> list[tuple[str, Decimal]]:
+    """The portfolio's grand totals, one per currency."""
+    totals: dict[str, Decimal] = {}
+    for row in rows:
+        totals[row.currency] = totals.get(row.currency, Decimal(0)) + row.total
+    return sorted(totals.items())
+
+
+def export_table(user, year: int | None = None) -> tuple[list[str], list[list]]:
+    rows = portfolio_totals(user, year)
+    headings = [_("Contributing party"), _("Year"), _("Currency"), _("Cash or in kind"), _("Total"),
+                _("Budget lines")]
+    return headings, [[r.organization, r.year, r.currency, str(KINDS[r.kind]), r.total, r.lines] for r in rows]

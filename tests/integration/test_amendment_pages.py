@@ -1,0 +1,114 @@
+"""Amendments of any term through the pages and the API: the side-by-side page, saving changes
+(bad input refused, nothing stored), overlapping amendments flagged on both pages, permissions."""
+from datetime import date
+
+import pytest
+
+from app.agreements import amendments
+from app.extensions import db
+from tests import factories
+from tests.integration.test_api import api, tokens  # noqa: F401  (fixtures)
+
+
+@pytest.fixture
+def parent(world):
+    agreement = world.agreement_a
+    agreement.effective_on, agreement.expires_on = date(2025, 7, 1), date(2027, 6, 30)
+    db.session.commit()
+    return agreement
+
+
+@pytest.fixture
+def amendment(world, parent):
+    created = factories.agreement(by=world.users["officer"], partners=[world.partner_a], type="amendment",
+                                  parent_id=parent.id, title_fr="Avenant n° 1")
+    db.session.commit()
+    return created
+
+
+def form_data(amendment, parent, world, **overrides):
+    data = {"title_fr": parent.title_fr, "title_ar": "", "title_en": "", "summary_fr": "", "summary_ar": "",
+            "summary_en": "", "effective_on": "2025-07-01", "expires_on": "2027-06-30",
+            "partners": [str(world.partner_a.id)], "version": str(amendment.version)}
+    return {**data, **overrides}
+
+
+def test_the_officer_proposes_changes_and_sees_them_next_to_the_current_terms(signed_in, world, parent, amendment):
+    officer = signed_in("officer")
+    page = officer.get(f"/agreements/{amendment.id}/amendment")
+    assert page.status_code == 200 and 'value="2027-06-30"' in page.get_data(as_text=True)
+    response = officer.post(f"/agreements/{amendment.id}/amendment", data=form_data(
+        amendment, parent, world, title_en="Agreement with A and B", expires_on="2028-06-30",
+        partners=[str(world.partner_a.id), str(world.partner_b.id)]))
+    assert response.status_code == 303
+    db.session.refresh(amendment)
+    assert set(amendment.amendment_changes) == {"title_en", "expires_on", "parties"}
+    html = officer.get(f"/agreements/{amendment.id}").get_data(as_text=True)
+    assert 'data-term="expires_on"' in html and 'data-term="parties"' in html and 'data-term="title_en"' in html
+    assert "Agreement with A and B" in html and "Partner B" in html
+    assert 'data-term="title_fr"' not in html  # unchanged terms are not listed
+
+
+def test_bad_input_gets_a_clear_message_and_nothing_is_stored(signed_in, world, parent, amendment):
+    officer = signed_in("officer")
+    for bad, message in (({"expires_on": "2025-01-01"}, "The end date must come after the start date."),
+                         ({"partners": []}, "Name at least one partner organisation."),
+                         ({"expires_on": "not a date"}, "Not a valid date value.")):
+        response = officer.post(f"/agreements/{amendment.id}/amendment",
+                                data=form_data(amendment, parent, world, **bad))
+        assert response.status_code == 422, bad
+        assert message in response.get_data(as_text=True)
+        db.session.refresh(amendment)
+        assert amendment.amendment_changes is None
+
+
+def test_two_amendments_changing_the_same_term_are_flagged_on_both_pages(signed_in, world, parent, amendment):
+    other = factories.agreement(by=world.users["officer"], partners=[world.partner_a], type="amendment",
+                                parent_id=parent.id, title_fr="Avenant n° 2")
+    for item, end in ((amendment, "2028-01-31"), (other, "2029-01-31")):
+        amendments.set_changes(item, {"expires_on": end}, by=world.users["officer"], expected_version=item.version)
+    db.session.commit()
+    officer = signed_in("manager")
+    first = officer.get(f"/agreements/{amendment.id}").get_data(as_text=True)
+    second = officer.get(f"/agreements/{other.id}").get_data(as_text=True)
+    assert "overlap-flag" in first and other.reference in first
+    assert "overlap-flag" in second and amendment.reference in second
+
+
+@pytest.mark.parametrize("role,status", [("partner", 403), ("partner_b", 404), ("legal", 403),
+                                         ("auditor", 403), ("manager", 200)])
+def test_only_editors_open_the_changes_page(signed_in, amendment, role, status):
+    assert signed_in(role).get(f"/agreements/{amendment.id}/amendment").status_code == status
+
+
+def test_the_api_reads_and_writes_an_amendments_changes(api, world, parent, amendment):
+    officer = api("officer")
+    response = officer.open(f"/api/v1/agreements/{amendment.id}/amendment", "PUT", json={
+        "changes": {"summary_fr": "Avec B.", "expires_on": "2028-06-30",
+                    "parties": [{"organization_id": world.partner_a.id, "role": "partner"},
+                                {"organization_id": world.partner_b.id, "role": "witness"}]},
+        "version": amendment.version})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert {t["term"] for t in body["terms"]} == {"summary_fr", "expires_on", "parties"}
+    assert next(t for t in body["terms"] if t["term"] == "expires_on")["current"] == "2027-06-30"
+    # Read back by an auditor; a partner of another organisation never learns it exists.
+    assert api("auditor").get(f"/api/v1/agreements/{amendment.id}/amendment").get_json()["changes"][
+        "expires_on"] == "2028-06-30"
+    assert api("partner_b").get(f"/api/v1/agreements/{amendment.id}/amendment").status_code == 404
+    assert api("partner").open(f"/api/v1/agreements/{amendment.id}/amendment", "PUT",
+                               json={"changes": {"title_en": "x"}}).status_code == 403
+    # An MoU has no amendment to read.
+    assert officer.get(f"/api/v1/agreements/{parent.id}/amendment").status_code == 404
+
+
+@pytest.mark.parametrize("changes", [
+    {"expires_on": "2020-01-01"}, {"parties": []}, {"budget": 1}, {"expires_on": "tomorrow"},
+    {"parties": [{"organization_id": 999999, "role": "partner"}]}, {"title_en": "x" * 501},
+])
+def test_the_api_refuses_bad_changes_with_a_problem_and_stores_nothing(api, amendment, changes):
+    response = api("officer").open(f"/api/v1/agreements/{amendment.id}/amendment", "PUT",
+                                   json={"changes": changes})
+    assert response.status_code == 422 and response.content_type == "application/problem+json"
+    db.session.refresh(amendment)
+    assert amendment.amendment_changes is None
