@@ -68,7 +68,7 @@ INVENTED_AGREEMENT = {
 ORGANIZATION_KEYS = {*ORGANIZATION_FIELDS, "is_home"}
 EVENT_KEYS = {*EVENT_FIELDS, "slug"}
 USER_KEYS = {"email", "full_name", "role", "organization", "language", "password"}
-AGREEMENT_KEYS = {"reference", "type", "state", "state_since", "amendment_changes", "deliverables", "event", "parent", "signed_on", "effective_on", "expires_on",
+AGREEMENT_KEYS = {"reference", "type", "state", "state_since", "amendment_changes", "budget", "deliverables", "event", "parent", "signed_on", "effective_on", "expires_on",
                   "owner", "parties", "illustrative", "title", "summary", "notes"}
 
 
@@ -422,6 +422,7 @@ def _settle(agreement: Agreement, entry: dict, users: dict[str, User]) -> None:
     settle_state(agreement, entered_at=entered_at if agreement.state_entered_at is None else None,
                  requested_by=owner)
     _plan_deliverables(agreement, entry)
+    _add_budget(agreement, entry)
     # Backdated moves up to the current state, marked illustrative, so the stage analytics have a history.
     people_by_role: dict[str, User] = {}
     for user in users.values():
@@ -449,6 +450,24 @@ def _plan_deliverables(agreement: Agreement, entry: dict) -> None:
             description=ILLUSTRATIVE_PLAN, responsible_organization_id=organization.id if organization else None,
             recurrence=line["recurrence"], first_due_on=line["first_due_on"], until_on=line.get("until_on")),
             by=None)
+
+
+def _add_budget(agreement: Agreement, entry: dict) -> None:
+    """Illustrative budget lines (amounts invented, each line marked so), added once (keyed by label)."""
+    from app.budget.services import LineData, add_line, lines_of
+    from app.organizations.models import Organization
+
+    present = {line.label for line in lines_of(agreement)}
+    for line in entry.get("budget") or []:
+        if line["label"] in present:
+            continue
+        slug = line.get("party", "ministry")
+        organization = db.session.scalar(select(Organization).where(
+            Organization.is_home.is_(True) if slug == "ministry" else Organization.slug == slug))
+        add_line(agreement, LineData(
+            organization_id=organization.id if organization else None, label=line["label"],
+            amount=str(line["amount"]), currency=line.get("currency", "MAD"), kind=line.get("kind", "cash"),
+            year=line.get("year"), period=line.get("period")), by=None, is_illustrative=True)
 
 
 def _created_by_demo(agreement: Agreement) -> bool:

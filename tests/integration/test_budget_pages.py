@@ -103,3 +103,24 @@ def test_the_api_refuses_bad_lines_with_a_problem(api, world, draft, body):
     response = api("officer").post(f"/api/v1/agreements/{draft.id}/budget-lines", json=payload)
     assert response.status_code == 422 and response.content_type == "application/problem+json"
     assert services.lines_of(draft) == []
+
+
+def test_the_demo_has_illustrative_budgets_and_an_amendment_changing_more_than_a_date(app):
+    from sqlalchemy import select
+
+    from app.agreements import amendments
+    from app.agreements.models import Agreement
+    from app.budget.models import BudgetLine
+
+    runner = app.test_cli_runner()
+    for _ in range(2):  # loading twice adds nothing
+        result = runner.invoke(args=["demo", "load"])
+        assert result.exit_code == 0, result.output
+    by_reference = {a.reference: a for a in db.session.scalars(select(Agreement))}
+    for reference in ("MTNRA-2025-006", "MTNRA-2025-010"):  # UNDP and Mistral AI
+        lines = services.lines_of(by_reference[reference])
+        assert len(lines) == 3 and all(line.is_illustrative for line in lines)
+    assert db.session.scalar(select(db.func.count(BudgetLine.id)).where(BudgetLine.is_illustrative.is_(False))) == 0
+    amendment = by_reference["MTNRA-2026-007"]
+    terms = {row.name for row in amendments.comparison(amendment)}
+    assert "expires_on" in terms and len(terms) > 1
