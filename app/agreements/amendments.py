@@ -3,13 +3,16 @@ the parent's current terms, checks for two amendments changing the same term, an
 itself, applied atomically when the amendment comes into force.
 
 An amendment's proposed changes live in `Agreement.amendment_changes`, a dict of term → new
-value: titles and summaries (per language), the start and end dates, and the full list of
-parties after the amendment ([[organization_id, role], ...]). Only what changes is stored.
+value: titles and summaries (per language), the start and end dates, the full list of parties
+after the amendment ([[organization_id, role], ...]) and the whole budget after it (a list of
+budget lines, amounts as decimal strings). Only what changes is stored. A moved end date also
+moves the recurring deliverables that ran to it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -27,7 +30,7 @@ from app.workflow.engine import WorkflowError, definition_for
 
 TEXT_TERMS = ("title_fr", "title_ar", "title_en", "summary_fr", "summary_ar", "summary_en")
 DATE_TERMS = ("effective_on", "expires_on")
-TERMS = (*TEXT_TERMS, *DATE_TERMS, "parties")
+TERMS = (*TEXT_TERMS, *DATE_TERMS, "parties", "budget_lines")
 TEXT_LIMITS = {"title": 500, "summary": 20000}
 
 TERM_LABELS = {
@@ -40,6 +43,7 @@ TERM_LABELS = {
     "effective_on": _l("Effective on"),
     "expires_on": _l("Ends on"),
     "parties": _l("Parties"),
+    "budget_lines": _l("Budget"),
 }
 
 
@@ -94,9 +98,60 @@ def clean_changes(raw: dict, parent: Agreement) -> dict:
         parties = _clean_parties(raw["parties"], errors)
         if parties is not None and parties != current_parties(parent):
             cleaned["parties"] = parties
+    if raw.get("budget_lines") is not None:
+        parties = cleaned.get("parties") or current_parties(parent)
+        lines = _clean_budget(raw["budget_lines"], parties, errors)
+        if lines is not None and lines != current_budget(parent):
+            cleaned["budget_lines"] = lines
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
     return cleaned
+
+
+def _clean_budget(value, parties, errors: dict) -> list[dict] | None:
+    """The whole budget after the amendment, each line checked as a budget line is; the
+    contributing party must be the ministry or a party after the amendment."""
+    from types import SimpleNamespace
+
+    from app.budget.services import LineData, clean_line
+
+    if not isinstance(value, list) or len(value) > 200:
+        errors["budget_lines"] = [_("List the budget lines after the amendment.")]
+        return None
+    after = SimpleNamespace(parties=[SimpleNamespace(organization_id=int(org)) for org, _role in parties])
+    lines = []
+    for index, item in enumerate(value, start=1):
+        if not isinstance(item, dict) or set(item) - set(BUDGET_KEYS):
+            errors["budget_lines"] = [_("Budget line %(n)s is not a budget line.", n=index)]
+            return None
+        try:
+            values = clean_line(after, LineData(**{key: item.get(key) for key in BUDGET_KEYS}))
+        except ValidationFailed as error:
+            details = " ".join(" ".join(map(str, m)) for m in error.field_errors.values())
+            errors["budget_lines"] = [_("Budget line %(n)s: %(details)s", n=index, details=details)]
+            return None
+        lines.append(_budget_plain(values))
+    return sorted(lines, key=_budget_key)
+
+
+BUDGET_KEYS = ("organization_id", "label", "amount", "currency", "kind", "year", "period")
+
+
+def _budget_plain(values) -> dict:
+    get = values.get if isinstance(values, dict) else lambda key: getattr(values, key)
+    return {"organization_id": get("organization_id"), "label": get("label"), "amount": str(get("amount")),
+            "currency": get("currency"), "kind": get("kind"), "year": get("year"), "period": get("period")}
+
+
+def _budget_key(line: dict) -> tuple:
+    return (line["year"] or 0, line["label"], line["organization_id"], line["currency"], line["amount"],
+            line["kind"], line["period"] or "")
+
+
+def current_budget(agreement: Agreement) -> list[dict]:
+    from app.budget.services import lines_of
+
+    return sorted((_budget_plain(line) for line in lines_of(agreement)), key=_budget_key)
 
 
 def _clean_parties(value, errors: dict) -> list[list] | None:
@@ -209,7 +264,7 @@ class TermRow:
     label: str
     current: object
     proposed: object
-    is_party_list: bool = False
+    is_list: bool = False
 
 
 def comparison(amendment: Agreement) -> list[TermRow]:
@@ -219,13 +274,16 @@ def comparison(amendment: Agreement) -> list[TermRow]:
     if parent is None:
         return []
     rows = []
-    names = organization_names(changes.get("parties", []), parent)
+    names = organization_names(changes.get("parties", []), parent, changes.get("budget_lines", []))
     for name in TERMS:
         if name not in changes:
             continue
         if name == "parties":
             rows.append(TermRow(name, term_label(name), _party_labels(current_parties(parent), names),
-                                _party_labels(changes[name], names), is_party_list=True))
+                                _party_labels(changes[name], names), is_list=True))
+        elif name == "budget_lines":
+            rows.append(TermRow(name, term_label(name), _budget_labels(current_budget(parent), names),
+                                _budget_labels(changes[name], names), is_list=True))
         elif name in DATE_TERMS:
             rows.append(TermRow(name, term_label(name), getattr(parent, name), _as_date(changes[name])))
         else:
@@ -233,8 +291,9 @@ def comparison(amendment: Agreement) -> list[TermRow]:
     return rows
 
 
-def organization_names(pairs, parent: Agreement) -> dict[int, str]:
+def organization_names(pairs, parent: Agreement, lines=()) -> dict[int, str]:
     ids = {int(p[0]) for p in pairs} | {p.organization_id for p in parent.parties}
+    ids |= {int(line["organization_id"]) for line in lines}
     if not ids:
         return {}
     return {o.id: o.name for o in db.session.scalars(select(Organization).where(Organization.id.in_(ids)))}
@@ -242,6 +301,16 @@ def organization_names(pairs, parent: Agreement) -> dict[int, str]:
 
 def _party_labels(pairs, names: dict[int, str]) -> list[str]:
     return [f"{names.get(int(org), org)} ({PARTY_ROLES.get(role, role)})" for org, role in pairs]
+
+
+def _budget_labels(lines, names: dict[int, str]) -> list[str]:
+    from flask_babel import format_currency
+
+    from app.budget.models import KINDS
+
+    return [f"{line['label']}: {format_currency(Decimal(line['amount']), line['currency'])} — "
+            f"{names.get(int(line['organization_id']), line['organization_id'])}, "
+            f"{KINDS.get(line['kind'], line['kind'])}, {line['period'] or line['year'] or '—'}" for line in lines]
 
 
 def plan_effects(amendment: Agreement) -> list[dict]:
@@ -308,9 +377,12 @@ def apply(amendment: Agreement, *, by) -> None:
     for name in TERMS:
         if name not in changes:
             continue
-        before = _plain(getattr(parent, name) if name != "parties" else current_parties(parent))
+        before = _plain(getattr(parent, name) if name not in ("parties", "budget_lines")
+                        else current_parties(parent) if name == "parties" else current_budget(parent))
         if name == "parties":
             _replace_parties(parent, changes[name])
+        elif name == "budget_lines":
+            _replace_budget(parent, changes[name], by)
         elif name in DATE_TERMS:
             setattr(parent, name, _as_date(changes[name]))
         else:
@@ -332,6 +404,18 @@ def apply(amendment: Agreement, *, by) -> None:
 
 def _plain(value):
     return value.isoformat() if isinstance(value, date) else value
+
+
+def _replace_budget(agreement: Agreement, lines: list[dict], by) -> None:
+    from app.budget.models import BudgetLine
+    from app.budget.services import lines_of
+
+    for line in lines_of(agreement):
+        db.session.delete(line)
+    for line in lines:
+        db.session.add(BudgetLine(agreement_id=agreement.id, created_by_id=getattr(by, "id", None),
+                                  **{**line, "amount": Decimal(line["amount"])}))
+    db.session.flush()
 
 
 def _replace_parties(agreement: Agreement, pairs) -> None:

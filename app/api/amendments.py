@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from app.agreements import amendments
 from app.agreements.models import PARTY_ROLES
+from app.api.budget import BudgetLineInputSchema
 from app.api.core import api_blueprint, api_user, committed, errors
 from app.api.schemas import MAX_ID, Id, StrictSchema, Text
 from app.core.permissions import get_agreement_or_404
@@ -34,6 +35,9 @@ class AmendmentChangesInputSchema(StrictSchema):
     parties = fields.List(fields.Nested(ProposedPartySchema), allow_none=True,
                           validate=validate.Length(max=50),
                           metadata={"description": "Every party after the amendment."})
+    budget_lines = fields.List(fields.Nested(BudgetLineInputSchema), allow_none=True,
+                               validate=validate.Length(max=200),
+                               metadata={"description": "The whole budget after the amendment."})
 
 
 class AmendmentInputSchema(StrictSchema):

@@ -1,8 +1,10 @@
 from flask_babel import lazy_gettext as _l
 from app.core.forms import Form
 from flask_wtf.file import FileField
-from wtforms import BooleanField, DateField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import (BooleanField, DateField, FieldList, FormField, HiddenField, IntegerField, SelectField,
+                     SelectMultipleField, StringField, TextAreaField)
+from wtforms import Form as WtfForm
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 
 class ActionForm(Form):
@@ -58,6 +60,18 @@ class DelegationForm(Form):
     ends_on = DateField(_l("Until (inclusive)"), validators=[DataRequired()])
 
 
+class BudgetRowForm(WtfForm):
+    """One budget line after the amendment (a row left without label and amount is dropped)."""
+
+    label = StringField(_l("What it is for"), validators=[Optional(), Length(max=300)])
+    organization_id = SelectField(_l("Contributing party"), coerce=int, choices=[], validate_choice=False)
+    amount = StringField(_l("Amount"), validators=[Optional(), Length(max=40)])
+    currency = StringField(_l("Currency (ISO 4217)"), default="MAD", validators=[Optional(), Length(max=3)])
+    kind = SelectField(_l("Cash or in kind"), choices=[("cash", _l("Cash")), ("in_kind", _l("In kind"))])
+    year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(1956, 2200)])
+    period = StringField(_l("Period (if not one year)"), validators=[Optional(), Length(max=60)])
+
+
 class AmendmentForm(Form):
     """The parent's terms as they will read once the amendment is in force; only what differs is kept."""
 
@@ -72,6 +86,7 @@ class AmendmentForm(Form):
     partners = SelectMultipleField(_l("Partners"), coerce=int, choices=[])
     co_signatories = SelectMultipleField(_l("Co-signatories"), coerce=int, choices=[])
     witnesses = SelectMultipleField(_l("Witnesses"), coerce=int, choices=[])
+    budget = FieldList(FormField(BudgetRowForm), max_entries=60)
     version = HiddenField(validators=[DataRequired()])
 
     def changes(self) -> dict:
@@ -81,4 +96,7 @@ class AmendmentForm(Form):
         parties += [[org, "witness"] for org in self.witnesses.data or []]
         values = {name: getattr(self, name).data for name in (
             "title_fr", "title_ar", "title_en", "summary_fr", "summary_ar", "summary_en", "effective_on", "expires_on")}
-        return {**values, "parties": parties}
+        budget = [{name: row.form[name].data for name in ("organization_id", "label", "amount", "currency", "kind",
+                                                          "year", "period")}
+                  for row in self.budget if (row.form.label.data or "").strip() or (row.form.amount.data or "").strip()]
+        return {**values, "parties": parties, "budget_lines": budget}

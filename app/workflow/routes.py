@@ -180,16 +180,16 @@ def set_amendment(agreement_id: int):
         flash(_("What an amendment changes can be edited only while it is a draft that names its parent."), "warning")
         return redirect(_page(agreement_id), 303)
     form = AmendmentForm()
-    _fill_amendment_choices(form)
     if request.method == "GET":
         _prefill_amendment(form, agreement)
-    elif form.validate_on_submit():
+    _fill_amendment_choices(form)
+    if request.method == "POST" and form.validate_on_submit():
         try:
             amendments.set_changes(agreement, form.changes(), by=current_user, expected_version=_version(form))
         except DomainError as error:
             db.session.rollback()
             for name, messages in error.field_errors.items():
-                field = form.partners if name == "parties" else getattr(form, name, None)
+                field = {"parties": form.partners, "budget_lines": form.budget}.get(name) or getattr(form, name, None)
                 if field is not None:
                     field.errors = list(messages)
             flash(error.message, "danger")
@@ -207,6 +207,8 @@ def _fill_amendment_choices(form) -> None:
     organizations = db.session.scalars(select(Organization).order_by(Organization.slug)).all()
     form.partners.choices = [(o.id, o.name) for o in organizations if not o.is_home]
     form.co_signatories.choices = form.witnesses.choices = [(o.id, o.name) for o in organizations]
+    for row in form.budget:
+        row.form.organization_id.choices = form.co_signatories.choices
 
 
 def _prefill_amendment(form, agreement) -> None:
@@ -220,6 +222,12 @@ def _prefill_amendment(form, agreement) -> None:
     form.co_signatories.data = [org for org, role in parties if role == "co_signatory"]
     form.witnesses.data = [org for org, role in parties if role == "witness"]
     form.version.data = agreement.version
+    from app.agreements.amendments import current_budget
+
+    lines = changes["budget_lines"] if "budget_lines" in changes else current_budget(parent)
+    home = next((p.organization_id for p in parent.parties if p.role == "partner"), None)
+    for line in [*lines, *[{"organization_id": home, "currency": "MAD", "kind": "cash"}] * 2]:
+        form.budget.append_entry(line)
 
 
 def _plan_from_activation(agreement, form) -> None:

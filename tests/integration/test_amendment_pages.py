@@ -112,3 +112,43 @@ def test_the_api_refuses_bad_changes_with_a_problem_and_stores_nothing(api, amen
     assert response.status_code == 422 and response.content_type == "application/problem+json"
     db.session.refresh(amendment)
     assert amendment.amendment_changes is None
+
+
+def budget_rows(world, *rows):
+    data = {}
+    for index, (label, amount, currency) in enumerate(rows):
+        data.update({f"budget-{index}-label": label, f"budget-{index}-organization_id": str(world.partner_a.id),
+                     f"budget-{index}-amount": amount, f"budget-{index}-currency": currency,
+                     f"budget-{index}-kind": "cash", f"budget-{index}-year": "2026", f"budget-{index}-period": ""})
+    return data
+
+
+def test_the_page_proposes_a_new_budget_and_refuses_a_bad_line(signed_in, world, parent, amendment):
+    officer = signed_in("officer")
+    path = f"/agreements/{amendment.id}/amendment"
+    assert 'name="budget-0-label"' in officer.get(path).get_data(as_text=True)  # blank rows to fill
+    bad = officer.post(path, data={**form_data(amendment, parent, world),
+                                   **budget_rows(world, ("Formation", "-5", "MAD"))})
+    assert bad.status_code == 422 and "The amount must be more than zero." in bad.get_data(as_text=True)
+    db.session.refresh(amendment)
+    assert amendment.amendment_changes is None
+    good = officer.post(path, data={**form_data(amendment, parent, world),
+                                    **budget_rows(world, ("Formation", "1500.50", "MAD"), ("", "", "MAD"))})
+    assert good.status_code == 303
+    db.session.refresh(amendment)
+    assert amendment.amendment_changes == {"budget_lines": [{
+        "organization_id": world.partner_a.id, "label": "Formation", "amount": "1500.50", "currency": "MAD",
+        "kind": "cash", "year": 2026, "period": None}]}
+    assert 'data-term="budget_lines"' in officer.get(f"/agreements/{amendment.id}").get_data(as_text=True)
+
+
+def test_the_api_proposes_a_budget(api, world, parent, amendment):
+    response = api("officer").open(f"/api/v1/agreements/{amendment.id}/amendment", "PUT", json={"changes": {
+        "budget_lines": [{"organization_id": world.partner_a.id, "label": "Cloud", "amount": "10.00",
+                          "currency": "USD", "kind": "in_kind", "year": 2027}]}})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["changes"]["budget_lines"][0]["amount"] == "10.00"
+    bad = api("officer").open(f"/api/v1/agreements/{amendment.id}/amendment", "PUT", json={"changes": {
+        "budget_lines": [{"organization_id": world.partner_a.id, "label": "Cloud", "amount": "10.00",
+                          "currency": "QQQ"}]}})
+    assert bad.status_code == 422 and "ISO 4217" in bad.get_json()["errors"]["budget_lines"][0]

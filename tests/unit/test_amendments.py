@@ -150,3 +150,36 @@ def test_changes_are_edited_only_on_a_draft_amendment(world, parent):
                                expected_version=amendment.version)
     with pytest.raises(ValidationFailed):
         amendments.set_changes(parent, {"title_en": "x"}, by=world.users["officer"], expected_version=parent.version)
+
+
+def test_an_amendment_replaces_the_budget_and_checks_every_line(world, parent):
+    from decimal import Decimal
+
+    from app.budget.services import LineData, add_line, lines_of
+
+    parent.state = "draft"
+    add_line(parent, LineData(organization_id=world.partner_a.id, label="Formation", amount="1000", year=2026),
+             by=world.users["officer"])
+    parent.state = "active"
+    db.session.commit()
+    budget = [{"organization_id": world.partner_a.id, "label": "Formation", "amount": "1500.00", "currency": "MAD",
+               "kind": "cash", "year": 2026},
+              {"organization_id": world.partner_b.id, "label": "Cloud", "amount": "200", "currency": "EUR",
+               "kind": "in_kind", "year": 2027}]
+    # Partner B contributes only if the same amendment makes it a party.
+    with pytest.raises(ValidationFailed, match="correct"):
+        amendments.clean_changes({"budget_lines": budget}, parent)
+    for bad in ({"amount": "-1"}, {"currency": "XYZ"}, {"amount": "1e40"}, {"colour": "red"}):
+        with pytest.raises(ValidationFailed):
+            amendments.clean_changes({"budget_lines": [{**budget[0], **bad}]}, parent)
+    amendment = new_amendment(world, parent, {
+        "budget_lines": budget, "parties": [[world.partner_a.id, "partner"], [world.partner_b.id, "partner"]]})
+    [row] = [r for r in amendments.comparison(amendment) if r.name == "budget_lines"]
+    assert len(row.current) == 1 and len(row.proposed) == 2
+    bring_into_force(amendment, world)
+    assert sorted((line.amount, line.currency) for line in lines_of(parent)) == [
+        (Decimal("200.00"), "EUR"), (Decimal("1500.00"), "MAD")]
+    history = db.session.scalar(db.select(AuditEvent).where(
+        AuditEvent.object_id == parent.id, AuditEvent.action == "amended",
+        AuditEvent.changes["term"].as_string() == "budget_lines"))
+    assert history.changes["before"]["budget_lines"][0]["amount"] == "1000.00"
