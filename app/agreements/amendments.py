@@ -379,6 +379,9 @@ def apply(amendment: Agreement, *, by) -> None:
             continue
         before = _plain(getattr(parent, name) if name not in ("parties", "budget_lines")
                         else current_parties(parent) if name == "parties" else current_budget(parent))
+        after = changes[name]
+        if name == "parties":  # as the history shows parties elsewhere: "organisation:role"
+            before, after = [f"{org}:{role}" for org, role in before], [f"{org}:{role}" for org, role in after]
         if name == "parties":
             _replace_parties(parent, changes[name])
         elif name == "budget_lines":
@@ -388,7 +391,7 @@ def apply(amendment: Agreement, *, by) -> None:
         else:
             setattr(parent, name, changes[name])
         audit.record("amended", parent, actor=by, comment=amendment.reference,
-                     changes={"before": {name: before}, "after": {name: changes[name]},
+                     changes={"before": {name: before}, "after": {name: after},
                               "amendment": amendment.reference, "term": name})
     if "expires_on" in changes:
         for deliverable in _deliverables(parent):

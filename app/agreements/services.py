@@ -339,6 +339,8 @@ def names_in_history(history) -> dict[str, dict[int, str]]:
                 organization_id = str(entry).split(":", 1)[0]
                 if organization_id.isdigit():
                     wanted["parties"].add(int(organization_id))
+            if isinstance(values.get("organization_id"), int):  # a budget line's contributor
+                wanted["parties"].add(values["organization_id"])
     names: dict[str, dict[int, str]] = {key: {} for key in wanted}
     if wanted["owner_id"]:
         names["owner_id"] = {u.id: u.full_name for u in db.session.scalars(

@@ -98,7 +98,7 @@ def export_budget_totals(fmt: str):
 def budget_panel(agreement) -> dict:
     lines = services.lines_of(agreement)
     return {"lines": lines, "totals": services.totals_by_currency(lines),
-            "can_edit": can(current_user, "agreement.edit", agreement)
+            "can_edit": can(current_user, "agreement.edit", agreement) and agreement.type != "amendment"
             and agreement.state in services.EDITABLE_STATES}
 
 

@@ -108,6 +108,9 @@ def _amount(value, currency: str, errors: dict) -> Decimal | None:
 def _require_edit(agreement: Agreement, by) -> None:
     if by is not None and not can(by, "agreement.edit", agreement):
         raise PermissionDenied(_("Only the agreement's owner or a manager changes its budget."))
+    if agreement.type == "amendment":
+        raise ValidationFailed(_("An amendment changes its parent's budget: propose the new budget among its "
+                                 "changes."))
     if by is not None and agreement.state not in EDITABLE_STATES:
         raise ValidationFailed(_("Signed terms change only through the workflow or an amendment."))
 

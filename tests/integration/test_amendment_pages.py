@@ -152,3 +152,16 @@ def test_the_api_proposes_a_budget(api, world, parent, amendment):
         "budget_lines": [{"organization_id": world.partner_a.id, "label": "Cloud", "amount": "10.00",
                           "currency": "QQQ"}]}})
     assert bad.status_code == 422 and "ISO 4217" in bad.get_json()["errors"]["budget_lines"][0]
+
+
+def test_the_parents_history_shows_each_amended_term(signed_in, world, parent, amendment):
+    amendments.set_changes(amendment, {
+        "title_en": "Renamed", "parties": [[world.partner_a.id, "partner"], [world.partner_b.id, "witness"]],
+        "budget_lines": [{"organization_id": world.partner_b.id, "label": "Cloud", "amount": "10",
+                          "currency": "EUR", "kind": "in_kind", "year": 2027}]},
+        by=world.users["officer"], expected_version=amendment.version)
+    amendments.apply(amendment, by=world.users["officer"])
+    db.session.commit()
+    html = signed_in("manager").get(f"/agreements/{parent.id}").get_data(as_text=True)
+    assert html.count("Amended") >= 3
+    assert "Partner B</bdi> (Witness)" in html and "10.00 EUR" in html and "Renamed" in html

@@ -96,3 +96,10 @@ def test_changing_and_removing_a_line_are_recorded(world, draft):
         AuditEvent.object_id == draft.id, AuditEvent.action.like("budget_line_%")).order_by(AuditEvent.id)).all()
     assert actions == ["budget_line_added", "budget_line_changed", "budget_line_removed"]
     assert services.lines_of(draft) == []
+
+
+def test_an_amendment_has_no_budget_of_its_own(world):
+    amendment = factories.agreement(by=world.users["officer"], partners=[world.partner_a], type="amendment",
+                                    parent_id=world.agreement_a.id, title_fr="Avenant")
+    with pytest.raises(ValidationFailed, match="propose the new budget"):
+        services.add_line(amendment, line(world), by=world.users["officer"])
