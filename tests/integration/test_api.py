@@ -201,6 +201,11 @@ GET_ROUTES = [
     (P + "/agreements/{a}/deliverables", everyone(200, partner_b=404)),
     (P + "/agreements/{b}/deliverables", everyone(200, partner=404)),
     (f"{P}/delegations", only(APPROVERS)),
+    (P + "/agreements/{a}/budget-lines", everyone(200, partner_b=404)),
+    (P + "/agreements/{b}/budget-lines", everyone(200, partner=404)),
+    (f"{P}/budget-totals", only(MINISTRY)),
+    # {a} is an MoU: it proposes no amendment.
+    (P + "/agreements/{a}/amendment", everyone(404)),
 ]
 
 # Writes with a well-formed body that changes nothing: who may try (and is told
@@ -257,6 +262,15 @@ WRITE_ROUTES = [
     ("POST", P + "/notifications/{notice}/read", None, everyone(404, officer=200)),
     ("POST", P + "/notifications/{notice_partner}/read", None, everyone(404, partner=200)),
     ("POST", f"{P}/notifications/999999/read", None, everyone(404)),
+    # {a} is signed: its budget changes only through an amendment (422 for its editors).
+    ("POST", P + "/agreements/{a}/budget-lines", {"organization_id": "{org_a}", "label": "x", "amount": "1"},
+     only({"admin", "officer", "manager"}, ok=422, partner_b=404)),
+    ("PUT", P + "/agreements/{a}/budget-lines/999999", {"organization_id": "{org_a}", "label": "x", "amount": "1"},
+     only({"admin", "officer", "manager"}, ok=404, partner_b=404)),
+    ("DELETE", P + "/agreements/{a}/budget-lines/999999", None,
+     only({"admin", "officer", "manager"}, ok=404, partner_b=404)),
+    ("PUT", P + "/agreements/{a}/amendment", {"changes": {"title_en": "x"}},
+     only({"admin", "officer", "manager"}, ok=404, partner_b=404)),
 ]
 
 

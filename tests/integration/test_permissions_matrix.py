@@ -86,6 +86,12 @@ GET_ROUTES = [
     ("/deliverables/export.csv", expect(200)),
     ("/deliverables/export.xlsx", expect(200)),
     ("/agreements/{a}/deliverables/new", only({"admin", "officer", "manager"}, partner_b=404)),
+    ("/agreements/{a}/budget/new", only({"admin", "officer", "manager"}, partner_b=404)),
+    # {a} is an MoU, not an amendment: editors are sent back to its page.
+    ("/agreements/{a}/amendment", only({"admin", "officer", "manager"}, ok=303, partner_b=404)),
+    ("/portfolio/budget", only(MINISTRY)),
+    ("/portfolio/budget/export.csv", only(MINISTRY)),
+    ("/portfolio/budget/export.xlsx", only(MINISTRY)),
     ("/notifications", expect(200)),
     ("/notifications/{notice}/open", expect(404, officer=302)),
     ("/notifications/999999/open", expect(404)),
@@ -111,6 +117,7 @@ GET_ROUTES = [
     # A session cookie never authenticates the API: only a Bearer token does (tests/integration/test_api*.py).
     ("/api/v1/me", expect(401, anonymous=401)),
     ("/api/v1/agreements", expect(401, anonymous=401)),
+    ("/api/v1/budget-totals", expect(401, anonymous=401)),
     ("/api/v1/agreements/{a}/transitions", expect(401, anonymous=401)),
     ("/api/v1/deliverables", expect(401, anonymous=401)),
     ("/api/v1/deliverables/files/999999/content", expect(401, anonymous=401)),
@@ -142,6 +149,8 @@ POST_ROUTES = [
     ("/agreements/{a}/signed-copy", only(ACTORS - {"partner_b"}, ok=303, partner_b=404)),
     ("/agreements/{b}/actions/submit_for_review", only(ACTORS - {"partner"}, ok=303, partner=404)),
     ("/agreements/{a}/amendment", only({"admin", "officer", "manager"}, ok=303, partner_b=404)),
+    ("/agreements/{a}/budget/new", only({"admin", "officer", "manager"}, ok=422, partner_b=404)),
+    ("/agreements/{a}/budget/999999/delete", only({"admin", "officer", "manager"}, ok=404, partner_b=404)),
     ("/account/delegations", only(APPROVERS, ok=422)),
     ("/account/delegations/999999/revoke", only(APPROVERS, ok=404)),
     # Deliverables answer an invalid form by going back to the occurrence with the reason.
