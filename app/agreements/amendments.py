@@ -21,7 +21,8 @@ from sqlalchemy import select
 from app.agreements.models import PARTY_ROLES, Agreement, AgreementParty
 from app.core import audit
 from app.core.db import check_version, flush_or_conflict
-from app.core.errors import ValidationFailed
+from app.core.errors import PermissionDenied, ValidationFailed
+from app.core.permissions import can
 from app.core.models import utcnow
 from app.core.text import fold
 from app.extensions import db
@@ -200,6 +201,8 @@ def _as_date(value) -> date | None:
 def set_changes(amendment: Agreement, raw: dict, *, by, expected_version: int) -> dict:
     """Say what an amendment will change in its parent (any term); only while it is a draft."""
     check_version(amendment, expected_version)
+    if not can(by, "agreement.edit", amendment):
+        raise PermissionDenied(_("Only the amendment's owner or a manager says what it changes."))
     if amendment.type != "amendment":
         raise ValidationFailed(_("Only amendments change another agreement."))
     if amendment.state != "draft":

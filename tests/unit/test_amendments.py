@@ -183,3 +183,13 @@ def test_an_amendment_replaces_the_budget_and_checks_every_line(world, parent):
         AuditEvent.object_id == parent.id, AuditEvent.action == "amended",
         AuditEvent.changes["term"].as_string() == "budget_lines"))
     assert history.changes["before"]["budget_lines"][0]["amount"] == "1000.00"
+
+
+def test_only_an_editor_says_what_an_amendment_changes(world, parent):
+    from app.core.errors import PermissionDenied
+
+    amendment = new_amendment(world, parent)
+    for role in ("partner", "legal", "auditor"):
+        with pytest.raises(PermissionDenied):
+            amendments.set_changes(amendment, {"title_en": "x"}, by=world.users[role],
+                                   expected_version=amendment.version)
