@@ -1,14 +1,14 @@
 """Budget lines of agreements (exact amounts per currency, party, kind and year)
 
 Revision ID: 0010_issue12b
-Revises: 0010_exports
+Revises: 0011_deferred_bodies
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0010_issue12b'
-down_revision = '0010_exports'
+down_revision = '0011_deferred_bodies'
 branch_labels = None
 depends_on = None
 
