@@ -236,3 +236,12 @@ def count_open_delegations(user) -> int:
     return db.session.scalar(select(func.count()).select_from(Delegation).where(
         Delegation.delegator_id == user.id, Delegation.revoked_at.is_(None))) or 0
 
+
+
+def set_amendment_changes(amendment, *, new_expires_on: date, by, expected_version: int) -> None:
+    """Set only the parent's new end date, keeping the amendment's other proposed changes
+    (the API's end-date call; app.agreements.amendments.set_changes says any term)."""
+    from app.agreements import amendments
+
+    changes = {**(amendment.amendment_changes or {}), "expires_on": new_expires_on}
+    amendments.set_changes(amendment, changes, by=by, expected_version=expected_version)
