@@ -78,7 +78,7 @@ def submit_deliverable(form, occurrence_id: int):
     occurrence = get_occurrence_or_404(occurrence_id, api_user(), need="submit")
     uploads = request.files.getlist("files")
     services.submit(occurrence, uploads, note=form.get("note"), by=api_user(),
-                    expected_version=form.get("version", occurrence.version))
+                    expected_version=form.get("version", occurrence.version), indicator_values=request.form)
     return present(occurrence)
 
 
