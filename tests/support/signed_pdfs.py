@@ -44,13 +44,13 @@ def _pem(certificate) -> bytes:
 
 
 @dataclass
-class TestCA:
+class Authority:
     name: str
     key: object
     certificate: object
 
     @classmethod
-    def create(cls, name: str = "Sharaka Test Root CA") -> TestCA:
+    def create(cls, name: str = "Sharaka Test Root CA") -> Authority:
         key = ec.generate_private_key(ec.SECP256R1())
         return cls(name, key, _certificate(_name(name), _name(name), key.public_key(), key, is_ca=True))
 
