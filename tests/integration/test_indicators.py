@@ -203,3 +203,27 @@ def test_the_api_lists_defines_and_takes_values(app, world, quarterly):
     assert call("POST", "officer", url, json={**body, "target": "x"}).status_code == 422
     created = call("POST", "officer", url, json=body)
     assert created.status_code == 201 and created.get_json()["target"] == "10.00"
+
+
+def test_the_demo_lab_carries_illustrative_indicators_loaded_once(app):
+    from app.agreements.models import Agreement
+    from app.auth.models import User
+
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0  # idempotent
+    lab = db.session.scalar(select(Agreement).where(Agreement.reference == "MTNRA-2026-001"))
+    rows = {p.indicator.name_en: p for p in services.progress_for_agreement(lab)}
+    assert set(rows) == {"People trained", "Models released"}
+    assert all(p.indicator.is_illustrative for p in rows.values())
+    assert rows["People trained"].achieved == 185 and rows["Models released"].achieved == 2
+    assert db.session.scalar(select(func.count()).select_from(IndicatorValue)) == 6
+    manager = db.session.scalar(select(User).where(User.role == "manager", User.is_active_account.is_(True)))
+    from tests.conftest import SignedInClient
+
+    manager.set_password("Correct-Horse-9-battery")
+    db.session.commit()
+    client = SignedInClient(app, None)
+    client.sign_in(manager.email, "Correct-Horse-9-battery")
+    page = client.get(f"/agreements/{lab.id}").get_data(as_text=True)
+    assert "People trained" in page and "illustrative" in page and "indicator-chart" in page
