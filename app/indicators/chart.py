@@ -12,8 +12,8 @@ from flask_babel import format_decimal
 from markupsafe import Markup, escape
 
 WIDTH = 640
-ROW = 46
-LABEL = 16
+ROW = 50
+LABEL = 20
 BAR = 16
 PAD = 8
 
@@ -35,7 +35,7 @@ def chart_svg(progress: list, *, rtl: bool = False, title: str = "") -> Markup:
     parts = [f'<svg class="indicator-chart" role="img" viewBox="0 0 {WIDTH} {height}" '
              f'xmlns="http://www.w3.org/2000/svg" direction="{"rtl" if rtl else "ltr"}">',
              f"<title>{escape(title)}</title>"]
-    anchor = "end" if rtl else "start"
+    anchor = "start"  # with direction="rtl", start is the right edge
     for index, row in enumerate(progress):
         indicator = row.indicator
         scale = max(indicator.target, row.achieved, indicator.baseline, Decimal(1))

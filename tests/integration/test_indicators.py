@@ -135,7 +135,7 @@ def test_values_handed_in_with_the_files_and_seen_against_the_target(app, world,
     rows = services.progress_for_agreement(world.agreement_a)
     ltr, rtl = str(chart_svg(rows, rtl=False)), str(chart_svg(rows, rtl=True))
     assert "&lt;b&gt;People&lt;/b&gt;" in ltr and "<b>" not in ltr
-    assert f'<text x="{PAD}' in ltr and f'<text x="{WIDTH - PAD}' in rtl and 'text-anchor="end"' in rtl
+    assert f'<text x="{PAD}' in ltr and f'<text x="{WIDTH - PAD}' in rtl and 'direction="rtl"' in rtl
 
 
 @pytest.mark.parametrize("value, message", [

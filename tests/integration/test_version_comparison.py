@@ -58,11 +58,11 @@ def test_office_versions_compare_paragraph_then_word(app, world, signed_in, mou,
     assert '<del class="diff-del">100</del><ins class="diff-ins">250</ins>' in html
     assert '<ins class="diff-ins">Une clause ajoutée.</ins>' in html
     assert '<ins class="diff-ins"> الوثيق</ins>' in html
-    assert 'class="diff-row diff-changed" dir="auto"' in html  # each paragraph finds its own direction
+    assert '<p class="mb-0" dir="auto"><ins class="diff-ins">Une clause' in html  # each paragraph finds its direction
     assert "1 paragraph added" in html and "2 paragraphs changed" in html
     # Changes counted per section (heading).
-    assert "<td dir=\"auto\">Article 1 : Objet</td><td class=\"text-end\">1</td>" in html
-    assert "<td dir=\"auto\">المادة 3</td><td class=\"text-end\">2</td>" in html
+    assert "<td><bdi>Article 1 : Objet</bdi></td><td class=\"text-end\">1</td>" in html
+    assert "<td><bdi>المادة 3</bdi></td><td class=\"text-end\">2</td>" in html
     assert "Article 2" not in html.split("section-changes")[1].split("</table>")[0]
 
 
