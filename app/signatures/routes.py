@@ -49,3 +49,14 @@ def signature_status_label(status: str) -> str:
 @blueprint.app_template_global()
 def signature_explained(signature: dict) -> list[str]:
     return services.describe(signature)
+
+
+@blueprint.app_template_filter("from_iso")
+def from_iso(value: str | None):
+    """A moment stored as ISO text in a check's JSON, back to a datetime for the `moment` macro."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
