@@ -193,3 +193,12 @@ def test_the_api_compares_with_the_same_rules(app, world, mou):
     assert get("officer", f"old={old.id}").status_code == 422
     assert get("officer", f"old={old.id}&new=2147483000").status_code == 404
     assert db.session.scalar(select(func.count()).select_from(DocumentText)) >= 3
+
+
+def test_the_documents_panel_offers_the_comparison_once_there_are_two_versions(app, world, signed_in, mou):
+    officer = world.users["officer"]
+    attach(mou, docx_bytes(V1), "a.docx", officer)
+    client = signed_in("partner")
+    assert "compare-documents" not in client.get(f"/agreements/{mou.id}").get_data(as_text=True)
+    attach(mou, odt_bytes(V2), "b.odt", officer)
+    assert f'href="/agreements/{mou.id}/compare"' in client.get(f"/agreements/{mou.id}").get_data(as_text=True)
