@@ -6,6 +6,7 @@ defaults; `create_app` picks one by name (SHARAKA_CONFIG / FLASK_ENV style).
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -63,6 +64,18 @@ class Config:
     ZIP_MAX_MEMBER_BYTES = env_int("ZIP_MAX_MEMBER_MB", 100) * 1024 * 1024
     ZIP_MAX_TOTAL_BYTES = env_int("ZIP_MAX_TOTAL_MB", 250) * 1024 * 1024
     ZIP_MAX_RATIO = env_int("ZIP_MAX_RATIO", 100)
+
+    # Bounds on reading a version's text for a comparison (app/versions/extract.py).
+    EXTRACT_MAX_PAGES = env_int("EXTRACT_MAX_PAGES", 300)
+    EXTRACT_MAX_PARAGRAPHS = env_int("EXTRACT_MAX_PARAGRAPHS", 20000)
+    EXTRACT_MAX_CHARS = env_int("EXTRACT_MAX_CHARS", 2_000_000)
+    EXTRACT_MAX_XML_BYTES = env_int("EXTRACT_MAX_XML_MB", 20) * 1024 * 1024
+    # PEM files (separated by commas or the path separator) whose certificates the ministry
+    # trusts as roots for the digital signatures of signed copies.
+    SIGNATURE_TRUST_ROOTS = tuple(p.strip() for p in re.split(r"[,%s]" % re.escape(os.pathsep),
+                                                              os.environ.get("SIGNATURE_TRUST_ROOTS", "")) if p.strip())
+    # Ask OCSP responders and CRL servers whether a signer's certificate was revoked.
+    SIGNATURE_CHECK_REVOCATION = env_bool("SIGNATURE_CHECK_REVOCATION", True)
 
     # Absolute links in e-mails come from here, never from the request's Host header.
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
@@ -147,6 +160,7 @@ class TestingConfig(Config):
     PASSWORD_HASH_METHOD = "scrypt:4096:8:1"
     SERVER_NAME = None
     BASE_URL = "http://sharaka.test"
+    SIGNATURE_CHECK_REVOCATION = False  # tests never reach the network
 
 
 class ProductionConfig(Config):

@@ -29,3 +29,6 @@ from app.api.models import ApiToken  # noqa: F401
 from app.exports.models import ExportJob  # noqa: F401
 # Keeps stage_visits in step with the audit trail's stage rows (a flush listener).
 from app.workflow import stage_history  # noqa: E402, F401
+from app.versions.models import DocumentText  # noqa: E402, F401
+from app.signatures.models import SignatureCheck  # noqa: E402, F401
+from app.indicators.models import Indicator, IndicatorValue  # noqa: E402, F401

@@ -14,6 +14,7 @@ from app.agreements.models import Agreement, AgreementParty
 from app.core.audit import AuditEvent
 from app.core.models import utcnow
 from app.deliverables.models import Deliverable, Occurrence, Submission
+from app.indicators.models import Indicator, IndicatorValue
 from app.extensions import db
 from app.notifications.models import Notification
 from app.workflow import engine
@@ -100,6 +101,17 @@ def add_bulk_portfolio(world, count: int, start: int, today: date | None = None)
     db.session.execute(insert(Submission), [
         {"occurrence_id": occurrence_id, "number": 1, "submitted_at": now - timedelta(days=95 + index % 10)}
         for index, occurrence_id in enumerate(handed_in)])
+    # One indicator per deliverable, with the value of each hand-in (the progress pages read them).
+    db.session.execute(insert(Indicator), [
+        {"deliverable_id": deliverable_id, "position": 1, "name_fr": "Personnes formées", "baseline": 0,
+         "target": 100, "target_scope": "term", "is_illustrative": False, "created_at": now, "updated_at": now}
+        for deliverable_id in deliverable_ids])
+    indicator_of = dict(db.session.execute(select(Occurrence.id, Indicator.id).join(
+        Indicator, Indicator.deliverable_id == Occurrence.deliverable_id).where(Occurrence.id.in_(handed_in))).all())
+    db.session.execute(insert(IndicatorValue), [
+        {"indicator_id": indicator_of[occurrence_id], "submission_id": submission_id, "value": 10 + index % 7}
+        for index, (submission_id, occurrence_id) in enumerate(db.session.execute(select(
+            Submission.id, Submission.occurrence_id).where(Submission.occurrence_id.in_(handed_in))).all())])
     db.session.execute(insert(ApprovalRound), [
         {"agreement_id": row.id, "transition": "approve_review", "from_state": "internal_review",
          "requested_at": now - timedelta(days=15 + index % 30), "status": "open"}

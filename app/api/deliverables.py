@@ -74,11 +74,12 @@ def get_deliverable(occurrence_id: int):
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
 @committed
 def submit_deliverable(form, occurrence_id: int):
-    """Hand in one or more files (multipart field `files`, repeated) with an optional note."""
+    """Hand in one or more files (multipart field `files`, repeated) with an optional note, and the value
+    achieved for each of the deliverable's indicators (field `indicator_<id>`, required when it has any)."""
     occurrence = get_occurrence_or_404(occurrence_id, api_user(), need="submit")
     uploads = request.files.getlist("files")
     services.submit(occurrence, uploads, note=form.get("note"), by=api_user(),
-                    expected_version=form.get("version", occurrence.version))
+                    expected_version=form.get("version", occurrence.version), indicator_values=request.form)
     return present(occurrence)
 
 

@@ -30,6 +30,11 @@ GRANTS: dict[str, frozenset[str]] = {
     # Workflow moves: the engine decides which ones, by role, ownership and approvals.
     "agreement.act": frozenset({"admin", "officer", "manager", "legal", "partner"}),
     "agreement.documents": ALL_ROLES,
+    "agreement.compare": ALL_ROLES,
+    # Indicators of the deliverables plan: defined by those who edit the agreement.
+    "agreement.indicators": EDITORS,
+    # Checking a signed copy's digital signatures again (new trust roots, revocation now reachable).
+    "agreement.recheck_signatures": frozenset({"admin"}),
     "workflow.view": MINISTRY,
     "inbox.view": frozenset({"admin", "officer", "manager", "legal", "partner"}),
     "delegation.manage": frozenset({"admin", "officer", "manager", "legal"}),
@@ -112,9 +117,10 @@ def can(user, action: str, obj=None) -> bool:
 
 def _agreement_rule(user, action: str, agreement) -> bool:
     if user.role == "partner":
-        return action in ("agreement.view", "agreement.act", "agreement.documents") and _partner_is_party(
+        return action in ("agreement.view", "agreement.act", "agreement.documents",
+                          "agreement.compare") and _partner_is_party(
             user, agreement)
-    if action == "agreement.edit" and user.role == "officer":
+    if action in ("agreement.edit", "agreement.indicators") and user.role == "officer":
         # Officers change the agreements they own; managers and admins any.
         return agreement.owner_id == user.id
     return True

@@ -114,7 +114,7 @@ def submit(occurrence_id: int):
         return _refused(occurrence_id, form_errors(form))
     try:
         services.submit(occurrence, request.files.getlist("files"), note=form.note.data, by=current_user,
-                        expected_version=form.version.data)
+                        expected_version=form.version.data, indicator_values=request.form)
     except DomainError as error:
         return _refused(occurrence_id, error)
     return _back(occurrence_id, _("Handed in. The ministry will review it."))

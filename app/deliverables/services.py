@@ -167,8 +167,12 @@ def _home_id() -> int | None:
 
 # --- handing in and reviewing ----------------------------------------------------------
 
-def submit(occurrence: Occurrence, uploads: list, *, note: str | None, by, expected_version: int) -> Submission:
-    """Hand in files and a note; allowed while pending or after a send-back. Earlier versions stay."""
+def submit(occurrence: Occurrence, uploads: list, *, note: str | None, by, expected_version: int,
+           indicator_values=None) -> Submission:
+    """Hand in files, a note and the values achieved for the deliverable's indicators (`indicator_<id>`
+    fields); allowed while pending or after a send-back. Earlier versions stay."""
+    from app.indicators.services import parse_values, record_values
+
     _check_version(occurrence, expected_version)
     if not can(by, "deliverable.submit", occurrence):
         raise PermissionDenied(_("Only the responsible organisation hands this in."))
@@ -182,6 +186,7 @@ def submit(occurrence: Occurrence, uploads: list, *, note: str | None, by, expec
     if len(uploads) > MAX_FILES:
         message = _("At most %(n)s files at a time.", n=MAX_FILES)
         raise ValidationFailed(message, {"files": [message]})
+    values = parse_values(occurrence.deliverable, indicator_values or {})
     number = (occurrence.latest_submission.number if occurrence.latest_submission else 0) + 1
     submission = Submission(number=number, note=(note or "").replace("\x00", "").strip()[:20000] or None,
                             submitted_by_id=by.id)
@@ -193,6 +198,7 @@ def submit(occurrence: Occurrence, uploads: list, *, note: str | None, by, expec
         seen.add(stored.id)
         submission.files.append(SubmissionFile(stored_file=stored, original_name=clean_filename(upload.filename)))
     occurrence.submissions.append(submission)
+    record_values(submission, values)
     occurrence.status = "submitted"
     flush_or_conflict()
     audit.record("deliverable_submitted", occurrence, actor=by, object_type="deliverable_occurrences", changes={

@@ -438,9 +438,10 @@ def _plan_deliverables(agreement: Agreement, entry: dict) -> None:
     from app.deliverables.services import PlanData, plan_deliverable
     from app.organizations.models import Organization
 
-    planned = {d.title_en for d in getattr(agreement, "deliverables", [])}
+    planned = {d.title_en: d for d in getattr(agreement, "deliverables", [])}
     for line in entry.get("deliverables") or []:
         if line["title"]["en"] in planned:
+            _add_indicators(planned[line["title"]["en"]], line.get("indicators") or [])
             continue
         slug = line.get("responsible", "ministry")
         organization = db.session.scalar(select(Organization).where(
@@ -450,6 +451,39 @@ def _plan_deliverables(agreement: Agreement, entry: dict) -> None:
             description=ILLUSTRATIVE_PLAN, responsible_organization_id=organization.id if organization else None,
             recurrence=line["recurrence"], first_due_on=line["first_due_on"], until_on=line.get("until_on")),
             by=None)
+        deliverable = next(d for d in agreement.deliverables if d.title_en == line["title"]["en"])
+        _add_indicators(deliverable, line.get("indicators") or [])
+
+
+ILLUSTRATIVE_FIGURES = "Illustrative demo data: these figures are invented."
+
+
+def _add_indicators(deliverable, lines: list[dict]) -> None:
+    """Illustrative indicators and achieved values, added once (keyed by English name)."""
+    from datetime import datetime, time, timezone
+
+    from app.deliverables.models import Submission
+    from app.indicators.services import IndicatorData, add_indicator, parse_values, record_values
+
+    known = {i.name_en for i in deliverable.indicators}
+    added = [add_indicator(deliverable, IndicatorData(
+        name_ar=line["name"]["ar"], name_fr=line["name"]["fr"], name_en=line["name"]["en"], unit=line.get("unit"),
+        baseline=str(line.get("baseline", 0)), target=str(line["target"]), target_scope=line.get("scope", "term")),
+        by=None, is_illustrative=True) for line in lines if line["name"]["en"] not in known]
+    if not added or len(added) != len(deliverable.indicators):
+        return  # figures are written with the indicators, never added to ones a person may have edited
+    for occurrence in deliverable.occurrences:
+        values = {f"indicator_{indicator.id}": str(line["achieved"][occurrence.due_on])
+                  for indicator, line in zip(added, lines) if occurrence.due_on in (line.get("achieved") or {})}
+        if len(values) != len(added) or occurrence.submissions:
+            continue
+        moment = datetime.combine(occurrence.due_on, time(9, 0), tzinfo=timezone.utc)
+        submission = Submission(number=1, note=ILLUSTRATIVE_FIGURES, submitted_at=moment, decision="accept",
+                                reviewed_at=moment)
+        occurrence.submissions.append(submission)
+        occurrence.status, occurrence.decided_at = "accepted", moment
+        record_values(submission, parse_values(deliverable, values))
+    db.session.flush()
 
 
 def _add_budget(agreement: Agreement, entry: dict) -> None:

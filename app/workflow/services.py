@@ -176,6 +176,9 @@ def upload_signed_copy(agreement, upload, *, by, expected_version: int) -> Agree
     _require_ministry_side(agreement, by)
     _require_signature_stage(agreement)
     document = attach_document(agreement, "signed_copy", upload, by=by)
+    from app.signatures.services import check_signatures
+
+    check_signatures(document, by=by)  # validated once at upload; the result is stored
     agreement.updated_at = utcnow()
     flush_or_conflict()
     return document

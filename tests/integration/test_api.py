@@ -123,7 +123,7 @@ def build_api_world(world) -> dict:
         "occ_a": occ_a.id, "occ_b": occ_b.id, "done_a": done_a.id, "done_b": done_b.id,
         "file_a": done_a.submissions[0].files[0].id, "file_b": done_b.submissions[0].files[0].id,
         "doc_a": doc_a.id, "doc_b": doc_b.id, "line_a": occ_a.deliverable_id,
-        "line_b": occ_b.deliverable_id,
+        "line_b": occ_b.deliverable_id, "deliv_a": occ_a.deliverable_id,
         "notice": notice.id, "notice_partner": notice_partner.id,
     }
 
@@ -206,6 +206,14 @@ GET_ROUTES = [
     (f"{P}/budget-totals", only(MINISTRY)),
     # {a} is an MoU: it proposes no amendment.
     (P + "/agreements/{a}/amendment", everyone(404)),
+    (P + "/agreements/{a}/comparison?old={doc_a}&new={doc_a}", everyone(200, partner_b=404)),
+    (P + "/agreements/{b}/comparison?old={doc_b}&new={doc_b}", everyone(200, partner=404)),
+    (P + "/agreements/{a}/comparison?old={doc_a}&new={doc_b}", everyone(404)),
+    (P + "/agreements/{a}/documents/{doc_a}/signatures", everyone(200, partner_b=404)),
+    (P + "/agreements/{a}/documents/{doc_b}/signatures", everyone(404)),
+    (P + "/agreements/{a}/indicators", everyone(200, partner_b=404)),
+    (P + "/agreements/{b}/indicators", everyone(200, partner=404)),
+    (P + "/deliverables/{done_a}/indicator-values", everyone(200, partner_b=404)),
 ]
 
 # Writes with a well-formed body that changes nothing: who may try (and is told
@@ -259,6 +267,11 @@ WRITE_ROUTES = [
     ("POST", f"{P}/delegations", {"delegate_id": 999999, "starts_on": "2030-01-01", "ends_on": "2030-01-02"},
      only(APPROVERS, ok=422)),
     ("POST", f"{P}/delegations/999999/revoke", None, only(APPROVERS, ok=404)),
+    # A negative target is refused with its reason (422) to those who edit the agreement.
+    ("POST", P + "/agreements/{a}/deliverables/{deliv_a}/indicators",
+     {"names": {"fr": "Ateliers"}, "target": "-1", "target_scope": "term"},
+     only({"admin", "officer", "manager"}, ok=422, partner_b=404)),
+    ("POST", P + "/agreements/{a}/documents/{doc_a}/signatures/check", None, only({"admin"}, partner_b=404)),
     ("POST", P + "/notifications/{notice}/read", None, everyone(404, officer=200)),
     ("POST", P + "/notifications/{notice_partner}/read", None, everyone(404, partner=200)),
     ("POST", f"{P}/notifications/999999/read", None, everyone(404)),

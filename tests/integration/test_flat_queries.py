@@ -23,13 +23,14 @@ PAGES = {
                 "/portfolio/calendar", "/portfolio/analytics", "/organizations/", "/events/", "/notifications",
                 "/portfolio/budget", "/portfolio/budget?year=2026", "/api/v1/budget-totals", "/api/v1/agreements", "/api/v1/deliverables", "/api/v1/notifications", "/api/v1/organizations",
                 "/api/v1/signing-events"],
-    "manager": ["/dashboard", "/inbox", "/agreements/", "/deliverables/", "/portfolio/board",
+    "manager": ["/dashboard", "/inbox", "/agreements/", "/deliverables/", "/portfolio/board", "/portfolio/indicators",
                 "/portfolio/timeline", "/portfolio/calendar", "/portfolio/analytics", "/api/v1/agreements",
                 "/api/v1/deliverables"],
     "legal": ["/dashboard", "/inbox", "/agreements/"],
     "auditor": ["/dashboard", "/portfolio/analytics", "/agreements/"],
     "admin": ["/dashboard", "/admin/users", "/admin/outbox"],
-    "partner": ["/portal", "/agreements/", "/deliverables/", "/notifications", "/api/v1/agreements",
+    "partner": ["/portal", "/agreements/", "/deliverables/", "/notifications", "/portfolio/indicators",
+                "/api/v1/agreements",
                 "/api/v1/deliverables", "/api/v1/notifications", "/organizations/", "/events/"],
 }
 CASES = [(role, path) for role, paths in PAGES.items() for path in paths]

@@ -112,6 +112,13 @@ GET_ROUTES = [
     ("/portfolio/timeline", expect(200)),
     ("/portfolio/calendar", expect(200)),
     ("/portfolio/analytics", only(MINISTRY)),
+    ("/portfolio/indicators", expect(200)),
+    ("/portfolio/indicators/export.csv", expect(200)),
+    ("/portfolio/indicators/export.xlsx", expect(200)),
+    ("/agreements/{a}/compare", expect(200, partner_b=404)),
+    ("/agreements/{b}/compare", expect(200, partner=404)),
+    ("/agreements/{a}/deliverables/{deliv_a}/indicators/new", only({"admin", "officer", "manager"}, partner_b=404)),
+    ("/agreements/{a}/indicators/999999/edit", only({"admin", "officer", "manager"}, ok=404, partner_b=404)),
     ("/api/v1/docs", expect(200, anonymous=200)),
     ("/api/v1/openapi.json", expect(200, anonymous=200)),
     # A session cookie never authenticates the API: only a Bearer token does (tests/integration/test_api*.py).
@@ -158,6 +165,9 @@ POST_ROUTES = [
     ("/deliverables/{occ_a}/review", only({"admin", "officer", "manager"}, ok=303, partner_b=404)),
     ("/deliverables/{occ_a}/waive", only({"admin", "manager"}, ok=303, partner_b=404)),
     ("/agreements/{a}/deliverables/new", only({"admin", "officer", "manager"}, ok=422, partner_b=404)),
+    ("/agreements/{a}/deliverables/{deliv_a}/indicators/new",
+     only({"admin", "officer", "manager"}, ok=422, partner_b=404)),
+    ("/agreements/{a}/documents/999999/check-signatures", only({"admin"}, ok=404, partner_b=404)),
     # Notices are their recipient's alone; the rest only needs the CSRF token.
     ("/notifications/{notice}/read", expect(404, officer=303)),
     ("/notifications/read-all", expect(303)),
@@ -213,7 +223,7 @@ def ids(world):
         "a": world.agreement_a.id, "b": world.agreement_b.id,
         "org_a": world.partner_a.id, "org_b": world.partner_b.id, "ministry": world.ministry.id,
         "event": world.event.id, "event_b_only": event_b_only.id, "user": world.users["officer"].id,
-        "occ_a": occ_a.id, "occ_b": occ_b.id,
+        "occ_a": occ_a.id, "occ_b": occ_b.id, "deliv_a": occ_a.deliverable_id,
     }
 
 

@@ -1,0 +1,231 @@
+"""Indicators of a deliverable: defining them, reading achieved values from a hand-in, progress."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from app.core import audit
+from app.core.errors import ValidationFailed
+from app.core.permissions import visible_agreements_clause
+from app.extensions import db
+from app.indicators.models import TARGET_SCOPES, Indicator, IndicatorValue
+
+MAX_INDICATORS = 10
+MAX_VALUE = Decimal("1000000000000")  # 10^12 fits Numeric(14, 2)
+
+
+def parse_number(raw, *, field_name: str, allow_zero: bool = True) -> Decimal:
+    """A non-negative number from a form or JSON (comma or point as decimal mark), or a clear error."""
+    text = str(raw if raw is not None else "").strip().replace("\u00a0", "").replace(" ", "")
+    # Arabic-Indic digits and separators, as typed on an Arabic keyboard.
+    text = text.translate(str.maketrans("٠١٢٣٤٥٦٧٨٩٫٬", "0123456789.,"))
+    if text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite():
+        message = _("Enter a number.")
+        raise ValidationFailed(message, {field_name: [message]})
+    if value < 0 or (value == 0 and not allow_zero):
+        message = _("Enter a number greater than zero.") if not allow_zero else _("Enter a number of zero or more.")
+        raise ValidationFailed(message, {field_name: [message]})
+    if value >= MAX_VALUE:
+        message = _("This number is too large.")
+        raise ValidationFailed(message, {field_name: [message]})
+    return value.quantize(Decimal("0.01"))
+
+
+@dataclass
+class IndicatorData:
+    name_ar: str | None
+    name_fr: str | None
+    name_en: str | None
+    unit: str | None
+    baseline: object
+    target: object
+    target_scope: str
+
+
+def _clean(value, limit: int) -> str | None:
+    return (str(value or "").replace("\x00", "").strip()[:limit]) or None
+
+
+def _validated(data: IndicatorData) -> dict:
+    errors: dict[str, list[str]] = {}
+    names = {lang: _clean(getattr(data, f"name_{lang}"), 200) for lang in ("ar", "fr", "en")}
+    if not any(names.values()):
+        errors["name_fr"] = [_("Give the indicator's name in at least one language.")]
+    values = {}
+    for name, allow_zero in (("baseline", True), ("target", False)):
+        try:
+            values[name] = parse_number(getattr(data, name) if getattr(data, name) not in (None, "")
+                                        else ("0" if name == "baseline" else ""), field_name=name,
+                                        allow_zero=allow_zero)
+        except ValidationFailed as error:
+            errors.update(error.field_errors)
+    if data.target_scope not in TARGET_SCOPES:
+        errors["target_scope"] = [_("Choose for the whole term or per period.")]
+    if errors:
+        raise ValidationFailed(_("Please correct the errors below."), errors)
+    return {**{f"name_{k}": v for k, v in names.items()}, "unit": _clean(data.unit, 40), **values,
+            "target_scope": data.target_scope}
+
+
+def add_indicator(deliverable, data: IndicatorData, *, by, is_illustrative: bool = False) -> Indicator:
+    """Add an indicator to a deliverable (at most MAX_INDICATORS)."""
+    fields = _validated(data)
+    existing = list(deliverable.indicators)
+    if len(existing) >= MAX_INDICATORS:
+        raise ValidationFailed(_("A deliverable carries at most %(n)s indicators.", n=MAX_INDICATORS))
+    indicator = Indicator(deliverable_id=deliverable.id, position=max((i.position for i in existing), default=0) + 1,
+                          is_illustrative=is_illustrative, **fields)
+    db.session.add(indicator)
+    deliverable.indicators.append(indicator)
+    db.session.flush()
+    audit.record("indicator_added", deliverable.agreement, actor=by, changes={
+        "deliverable": deliverable.title, **{k: str(v) if isinstance(v, Decimal) else v for k, v in fields.items()}})
+    return indicator
+
+
+def update_indicator(indicator: Indicator, data: IndicatorData, *, by) -> Indicator:
+    fields = _validated(data)
+    before = {k: getattr(indicator, k) for k in fields}
+    for key, value in fields.items():
+        setattr(indicator, key, value)
+    db.session.flush()
+    audit.record("indicator_changed", indicator.deliverable.agreement, actor=by, changes=audit.diff(
+        {k: str(v) if isinstance(v, Decimal) else v for k, v in before.items()},
+        {k: str(v) if isinstance(v, Decimal) else v for k, v in fields.items()}))
+    return indicator
+
+
+def parse_values(deliverable, form) -> dict[int, Decimal]:
+    """Achieved values from a hand-in's fields `indicator_<id>`: every indicator needs one (zero allowed).
+    Raises before anything is stored."""
+    values, errors = {}, {}
+    for indicator in deliverable.indicators:
+        key = f"indicator_{indicator.id}"
+        raw = form.get(key) if hasattr(form, "get") else None
+        if raw in (None, ""):
+            errors[key] = [_("Enter the value achieved for “%(name)s”.", name=indicator.name)]
+            continue
+        try:
+            values[indicator.id] = parse_number(raw, field_name=key)
+        except ValidationFailed as error:
+            errors[key] = [f"{indicator.name}: {error.message}"]
+    if errors:
+        raise ValidationFailed(_("Please correct the errors below."), errors)
+    return values
+
+
+def record_values(submission, values: dict[int, Decimal]) -> None:
+    for indicator_id, value in values.items():
+        db.session.add(IndicatorValue(indicator_id=indicator_id, submission=submission, value=value))
+
+
+# --- progress ------------------------------------------------------------------------------
+
+@dataclass
+class Progress:
+    indicator: Indicator
+    achieved: Decimal  # the term's sum, or the latest period's value
+    periods: int  # periods reported
+    periods_met: int  # periods whose value reached the per-period target
+    latest: Decimal | None
+    values: list = field(default_factory=list)  # (due_on, value) in order
+
+    @property
+    def percent(self) -> int:
+        target = self.indicator.target or Decimal(0)
+        return int(min(999, (self.achieved * 100 / target))) if target > 0 else 0
+
+
+def _counted_values(agreement_ids=None, user=None):
+    """(indicator_id, due_on, value) of the latest hand-in of each period, unless it was sent back."""
+    from app.agreements.models import Agreement
+    from app.deliverables.models import Deliverable, Occurrence, Submission
+
+    latest = (select(Submission.occurrence_id, func.max(Submission.number).label("number"))
+              .group_by(Submission.occurrence_id).subquery())
+    query = (select(IndicatorValue.indicator_id, Occurrence.due_on, IndicatorValue.value)
+             .join(Submission, Submission.id == IndicatorValue.submission_id)
+             .join(latest, (latest.c.occurrence_id == Submission.occurrence_id) & (latest.c.number == Submission.number))
+             .join(Occurrence, Occurrence.id == Submission.occurrence_id)
+             .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
+             .join(Agreement, Agreement.id == Deliverable.agreement_id)
+             .where((Submission.decision.is_(None)) | (Submission.decision == "accept"))
+             .order_by(Occurrence.due_on))
+    if agreement_ids is not None:
+        query = query.where(Deliverable.agreement_id.in_(agreement_ids))
+    if user is not None:
+        query = query.where(visible_agreements_clause(user))
+    return db.session.execute(query).all()
+
+
+def _progress(indicators, rows) -> list[Progress]:
+    by_indicator: dict[int, list] = {}
+    for indicator_id, due_on, value in rows:
+        by_indicator.setdefault(indicator_id, []).append((due_on, value))
+    result = []
+    for indicator in indicators:
+        values = by_indicator.get(indicator.id, [])
+        latest = values[-1][1] if values else None
+        if indicator.target_scope == "term":
+            achieved = sum((v for _d, v in values), Decimal(0))
+        else:
+            achieved = latest if latest is not None else Decimal(0)
+        met = sum(1 for _d, v in values if v >= indicator.target)
+        result.append(Progress(indicator, achieved, len(values), met, latest, values))
+    return result
+
+
+def progress_for_agreement(agreement) -> list[Progress]:
+    """Every indicator of the agreement's deliverables with its progress (two queries)."""
+    from app.deliverables.models import Deliverable
+
+    indicators = db.session.scalars(
+        select(Indicator).join(Deliverable).where(Deliverable.agreement_id == agreement.id)
+        .order_by(Deliverable.id, Indicator.position)).all()
+    if not indicators:
+        return []
+    return _progress(indicators, _counted_values([agreement.id]))
+
+
+def portfolio_progress(user) -> list[Progress]:
+    """Every indicator on agreements `user` may see, with progress: a fixed number of queries."""
+    from sqlalchemy.orm import contains_eager
+
+    from app.agreements.models import Agreement
+    from app.deliverables.models import Deliverable
+
+    indicators = db.session.scalars(
+        select(Indicator).join(Deliverable, Deliverable.id == Indicator.deliverable_id)
+        .join(Agreement, Agreement.id == Deliverable.agreement_id).where(visible_agreements_clause(user))
+        .options(contains_eager(Indicator.deliverable).contains_eager(Deliverable.agreement))
+        .order_by(Agreement.reference, Deliverable.id, Indicator.position)).all()
+    if not indicators:
+        return []
+    return _progress(indicators, _counted_values(user=user))
+
+
+def submission_values(submission) -> list[tuple[Indicator, Decimal]]:
+    return [(v.indicator, v.value) for v in sorted(submission.indicator_values, key=lambda v: v.indicator.position)]
+
+
+def export_table(progress: list[Progress]) -> tuple[list[str], list[list]]:
+    """The portfolio's indicators with their figures, for CSV/XLSX."""
+    headings = [_("Agreement"), _("Deliverable"), _("Indicator"), _("Unit"), _("Baseline"), _("Target"),
+                _("Target applies"), _("Achieved"), _("Progress (%)"), _("Periods reported"),
+                _("Periods meeting the target"), _("Illustrative")]
+    rows = [[
+        row.indicator.deliverable.agreement.reference, row.indicator.deliverable.title, row.indicator.name,
+        row.indicator.unit or "", row.indicator.baseline, row.indicator.target, row.indicator.scope_label,
+        row.achieved, row.percent, row.periods, row.periods_met,
+        _("yes") if row.indicator.is_illustrative else _("no"),
+    ] for row in progress]
+    return headings, rows

@@ -1,0 +1,101 @@
+"""Check the PAdES/PDF digital signatures of a file with pyHanko.
+
+Plain values out: a status for the file and one dictionary per signature, stored as JSON
+and shown on the signature panel, the printable summary and the API. The trust roots
+are the PEM files in SIGNATURE_TRUST_ROOTS; nothing else is trusted (not the
+operating system's store). Revocation is asked of OCSP/CRL servers only when
+SIGNATURE_CHECK_REVOCATION is on, and then in soft-fail mode: an unreachable server
+is reported, not taken for a revoked certificate.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+# Past this many signatures, a file is a trap more than an agreement.
+MAX_SIGNATURES = 20
+
+
+@dataclass
+class Result:
+    status: str  # none | valid | untrusted | invalid | unreadable
+    signatures: list[dict] = field(default_factory=list)
+
+
+def load_trust_roots(paths) -> tuple[list, list[str]]:
+    """The certificates in the PEM files, and the problems met reading them (a missing file, say)."""
+    from pyhanko.keys import load_certs_from_pemder
+
+    roots, problems = [], []
+    for path in paths:
+        try:
+            roots.extend(load_certs_from_pemder([str(path)]))
+        except Exception as error:  # noqa: BLE001 - a broken configured file is reported, not fatal
+            problems.append(f"{path}: {error.__class__.__name__}")
+    return roots, problems
+
+
+def validate(path: Path, *, trust_root_paths=(), check_revocation: bool = False) -> Result:
+    """Validate every signature in the PDF at `path`."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    try:
+        with path.open("rb") as handle:
+            if handle.read(5) != b"%PDF-":
+                return Result("unreadable")
+            handle.seek(0)
+            reader = PdfFileReader(handle, strict=False)
+            embedded = list(reader.embedded_signatures)
+            if not embedded:
+                return Result("none")
+            roots, _problems = load_trust_roots(trust_root_paths)
+            signatures = [_check(signature, roots, check_revocation) for signature in embedded[:MAX_SIGNATURES]]
+    except Exception:  # noqa: BLE001 - a damaged PDF is "unreadable", never a server error
+        logger.info("signature check could not read %s", path.name, exc_info=True)
+        return Result("unreadable")
+    if any(not s["intact"] or not s["unchanged"] for s in signatures):
+        status = "invalid"
+    elif all(s["trusted"] for s in signatures):
+        status = "valid"
+    else:
+        status = "untrusted"
+    return Result(status, signatures)
+
+
+def _check(embedded, roots, check_revocation: bool) -> dict:
+    from pyhanko.sign.validation.errors import SignatureValidationError
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    context = ValidationContext(trust_roots=roots, allow_fetching=check_revocation, revocation_mode="soft-fail")
+    info = {"field": embedded.field_name, "signer": None, "signed_at": None, "intact": False, "unchanged": False,
+            "coverage": "unknown", "modification": None, "trusted": False, "revocation": "not_checked",
+            "problem": None}
+    try:
+        status = validate_pdf_signature(embedded, context)
+    except (SignatureValidationError, ValueError, KeyError, TypeError) as error:
+        info["problem"] = error.__class__.__name__
+        return info
+    certificate = status.signing_cert
+    info["signer"] = certificate.subject.native.get("common_name") or certificate.subject.human_friendly
+    info["issuer"] = certificate.issuer.native.get("common_name") or certificate.issuer.human_friendly
+    timestamp = status.timestamp_validity
+    moment = timestamp.timestamp if timestamp is not None else status.signer_reported_dt
+    info["signed_at"] = moment.isoformat() if moment else None
+    info["timestamped"] = timestamp is not None
+    info["intact"] = bool(status.intact and status.valid)
+    info["coverage"] = status.coverage.name.lower() if status.coverage is not None else "unknown"
+    level = status.modification_level
+    info["modification"] = level.name.lower() if level is not None else None
+    # Whole file signed, or only allowed additions after it (more signatures, form filling, annotations).
+    info["unchanged"] = bool(status.docmdp_ok) and info["coverage"] in ("entire_file", "entire_revision")
+    info["trusted"] = bool(status.trusted)
+    if getattr(status, "revoked", False):
+        info["revocation"] = "revoked"
+        info["trusted"] = False
+    elif check_revocation and status.trusted:
+        info["revocation"] = "checked"
+    return info

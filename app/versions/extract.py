@@ -1,0 +1,169 @@
+"""Text of a DOCX, ODT or PDF file as paragraphs, within fixed bounds.
+
+Office and ODF files are ZIPs: they pass the same bounded-ZIP checks as an upload
+(`app.core.storage`) before any library opens them, and only the main XML part's
+declared size is allowed past EXTRACT_MAX_XML_BYTES. PDFs are read page by page up
+to EXTRACT_MAX_PAGES (pypdf bounds each stream's decompression itself). Past
+EXTRACT_MAX_PARAGRAPHS or EXTRACT_MAX_CHARS the text is cut and marked truncated.
+"""
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app
+
+from app.core.storage import UNREADABLE_ZIP, ArchiveTooLarge, bounded_members, check_directory_size
+
+# Bump when the rules below change: cached texts from older rules are extracted again.
+EXTRACTOR_VERSION = 1
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+ODT = "application/vnd.oasis.opendocument.text"
+PDF = "application/pdf"
+COMPARABLE_TYPES = (DOCX, ODT, PDF)
+
+# A line that opens a section in agreements written in any of the three languages.
+SECTION_START = re.compile(
+    r"^\s*(article|chapitre|chapter|titre|section|annexe|annex|préambule|preamble|المادة|الفصل|الباب|الملحق|ديباجة)\b",
+    re.IGNORECASE)
+SPACES = re.compile(r"[ \t\u00a0\u200b]+")
+
+
+@dataclass
+class Extracted:
+    status: str  # ok | truncated | no_text | unreadable | too_large | unsupported
+    paragraphs: list[list] = field(default_factory=list)  # [[level, text], ...]
+
+
+class _Collector:
+    def __init__(self) -> None:
+        config = current_app.config
+        self.max_paragraphs = config["EXTRACT_MAX_PARAGRAPHS"]
+        self.max_chars = config["EXTRACT_MAX_CHARS"]
+        self.paragraphs: list[list] = []
+        self.chars = 0
+        self.truncated = False
+
+    def add(self, text: str, level: int = 0) -> bool:
+        """Keep one paragraph; False once the bounds are reached (the caller stops reading)."""
+        text = SPACES.sub(" ", (text or "").replace("\x00", "")).strip()
+        if not text:
+            return True
+        if len(self.paragraphs) >= self.max_paragraphs or self.chars + len(text) > self.max_chars:
+            self.truncated = True
+            return False
+        if level == 0 and len(text) < 120 and SECTION_START.match(text):
+            level = 2
+        self.paragraphs.append([level, text])
+        self.chars += len(text)
+        return True
+
+    def result(self) -> Extracted:
+        if not self.paragraphs:
+            return Extracted("no_text")
+        return Extracted("truncated" if self.truncated else "ok", self.paragraphs)
+
+
+def extract(path: Path, content_type: str) -> Extracted:
+    """The paragraphs of the file at `path`; never raises for a damaged or hostile file."""
+    if content_type not in COMPARABLE_TYPES:
+        return Extracted("unsupported")
+    try:
+        if content_type == PDF:
+            return _pdf(path)
+        _check_zip(path, "word/document.xml" if content_type == DOCX else "content.xml")
+        return _docx(path) if content_type == DOCX else _odt(path)
+    except ArchiveTooLarge:
+        return Extracted("too_large")
+    except Exception:  # noqa: BLE001 - any library error on a damaged file means "cannot be read"
+        current_app.logger.info("text extraction failed for %s", path.name, exc_info=True)
+        return Extracted("unreadable")
+
+
+def _check_zip(path: Path, main_part: str) -> None:
+    try:
+        check_directory_size(path)
+        with zipfile.ZipFile(path) as archive:
+            bounded_members(archive)
+            info = archive.getinfo(main_part)
+    except UNREADABLE_ZIP as error:
+        raise ValueError("not a readable archive") from error
+    if info.file_size > current_app.config["EXTRACT_MAX_XML_BYTES"]:
+        raise ArchiveTooLarge.refused()
+
+
+def _heading_level(style_name: str) -> int:
+    name = (style_name or "").lower()
+    if name == "title" or name.startswith("titre") and not name[5:].strip():
+        return 1
+    match = re.match(r"(heading|titre|título|عنوان)\s*(\d)", name)
+    return int(match.group(2)) if match else 0
+
+
+def _docx(path: Path) -> Extracted:
+    import docx
+    from docx.table import Table
+
+    document = docx.Document(str(path))
+    collector = _Collector()
+
+    def paragraphs_of(container):
+        for block in container.iter_inner_content():
+            if isinstance(block, Table):
+                for row in block.rows:
+                    for cell in row.cells:
+                        yield from paragraphs_of(cell)
+            else:
+                yield block
+
+    for paragraph in paragraphs_of(document):
+        style = paragraph.style.name if paragraph.style is not None else ""
+        if not collector.add(paragraph.text, _heading_level(style)):
+            break
+    return collector.result()
+
+
+def _odt(path: Path) -> Extracted:
+    from odf import teletype
+    from odf.namespaces import TEXTNS
+    from odf.opendocument import load
+
+    document = load(str(path))
+    collector = _Collector()
+    # Walk the body in document order without recursion (a deeply nested file must not blow the stack).
+    stack = [document.text]
+    while stack:
+        node = stack.pop()
+        qname = getattr(node, "qname", None)
+        if qname == (TEXTNS, "h"):
+            level = node.getAttribute("outlinelevel")
+            if not collector.add(teletype.extractText(node), int(level) if level and level.isdigit() else 1):
+                break
+            continue
+        if qname == (TEXTNS, "p"):
+            if not collector.add(teletype.extractText(node)):
+                break
+            continue
+        stack.extend(reversed(getattr(node, "childNodes", [])))
+    return collector.result()
+
+
+def _pdf(path: Path) -> Extracted:
+    from pypdf import PdfReader
+
+    reader = PdfReader(str(path))
+    if reader.is_encrypted:
+        return Extracted("unreadable")
+    collector = _Collector()
+    pages = reader.pages
+    if len(pages) > current_app.config["EXTRACT_MAX_PAGES"]:
+        collector.truncated = True
+    for index in range(min(len(pages), current_app.config["EXTRACT_MAX_PAGES"])):
+        text = pages[index].extract_text() or ""
+        # A PDF has lines, not paragraphs: each line stands for one.
+        if not all(collector.add(line) for line in text.splitlines()):
+            break
+    return collector.result()
