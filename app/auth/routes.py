@@ -138,6 +138,8 @@ def reset_password(token: str):
 @login_required
 def change_password():
     form = ChangePasswordForm()
+    if current_user.is_directory_account:  # the directory owns this password
+        return render_template("auth/change_password.html", form=form), 200 if request.method == "GET" else 409
     if form.validate_on_submit():
         try:
             services.change_password(current_user, form.current_password.data, form.new_password.data,
