@@ -30,7 +30,7 @@ def _enrol(client) -> tuple[str, list[str]]:
     assert "<svg" in page and "otpauth" not in page.split("<svg", 1)[0][-200:]  # drawn here, inline
     secret = _secret_from(page)
     wrong = client.post("/account/two-factor", data={"code": "000000"})
-    assert wrong.status_code == 422 and "not right" in wrong.get_data(as_text=True)
+    assert wrong.status_code == 422 and "is-invalid" in wrong.get_data(as_text=True)
     done = client.post("/account/two-factor", data={"code": pyotp.TOTP(secret).now()})
     assert done.status_code == 200
     codes = re.findall(r'class="recovery-code">([a-z0-9\-]+)<', done.get_data(as_text=True))
