@@ -12,7 +12,8 @@ from tests.browser.conftest import account, navigate, sign_in
 PASSWORD = "Une caravane de dromadaires au coucher du soleil"
 
 
-def _invite_and_accept(page, base, demo_accounts, email: str, role: str = "officer", language: str = "en") -> None:
+def _invite_and_accept(page, base, demo_accounts, email: str, role: str = "officer", language: str = "en",
+                       artifacts=None) -> None:
     admin = account(demo_accounts, "admin")
     sign_in(page, base, admin["email"], admin["password"])
     page.goto(base + "/invitations/new")
@@ -22,6 +23,10 @@ def _invite_and_accept(page, base, demo_accounts, email: str, role: str = "offic
     page.select_option("#invite-form select[name=language]", language)
     navigate(page, lambda: page.click("#invite-form button[type=submit]"))
     page.locator("#invitations tr", has_text=email).wait_for()
+    if artifacts:
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(artifacts / "accounts-00-team-phone.png"), full_page=True)
+        page.set_viewport_size({"width": 1366, "height": 900})
     # The e-mail waits in the outbox (no mail server here): read the link where an admin reads it.
     page.goto(base + "/admin/outbox")
     navigate(page, page.locator("table tbody tr", has_text=email).locator("a").first.click)
@@ -30,6 +35,10 @@ def _invite_and_accept(page, base, demo_accounts, email: str, role: str = "offic
     page.context.clear_cookies()
     page.goto(base + path)
     page.locator("#accept-form").wait_for()
+    if artifacts:
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(artifacts / "accounts-00-accept-phone.png"), full_page=True)
+        page.set_viewport_size({"width": 1366, "height": 900})
     page.fill("input[name=full_name]", "Nadia Alami")
     page.fill("input[name=password]", PASSWORD)
     page.fill("input[name=confirm]", PASSWORD)
@@ -42,7 +51,7 @@ def _invite_and_accept(page, base, demo_accounts, email: str, role: str = "offic
 
 def test_an_invitation_is_accepted_in_the_invitees_language(live_server, page, artifacts, demo_accounts):
     email = f"nadia.{int(time.time() * 1000)}@example.org"
-    _invite_and_accept(page, live_server, demo_accounts, email, language="ar")
+    _invite_and_accept(page, live_server, demo_accounts, email, language="ar", artifacts=artifacts)
     assert page.get_attribute("html", "dir") == "rtl"
     page.screenshot(path=str(artifacts / "accounts-01-invitation-used-ar.png"), full_page=True)
     sign_in(page, live_server, email, PASSWORD)
