@@ -21,6 +21,7 @@ from app.core.permissions import (
     get_invitation_or_404,
     get_member_or_404,
     invitable_roles,
+    manages_every_account,
     visible_members_clause,
 )
 from app.core.responses import done, form_errors, refused
@@ -32,6 +33,11 @@ from app.organizations.models import Organization
 @blueprint.app_template_global("can_manage_members")
 def _can_manage_members(user) -> bool:
     return can_manage_members(user)
+
+
+@blueprint.app_template_global("manages_every_account")
+def _manages_every_account(user) -> bool:
+    return manages_every_account(user)
 
 
 def _require_manager() -> None:
@@ -55,7 +61,7 @@ def edit_member(user_id: int):
     _require_manager()
     member = get_member_or_404(user_id, current_user, need="edit")
     form = MemberAccessForm()
-    agreements = members.agreements_of(member) if member.role == "partner" else []
+    agreements = members.agreements_of(member) if member.is_partner else []
     form.agreements.choices = [(str(a.id), f"{a.reference} — {a.title}") for a in agreements]
     if request.method == "GET":
         form.scope.data = "some" if member.deliverables_restricted else "all"
@@ -100,12 +106,12 @@ def invite():
     _require_manager()
     form = InvitationForm()
     form.role.choices = [(role, str(ROLES[role])) for role in invitable_roles(current_user)]
-    if current_user.role == "admin":
+    if manages_every_account(current_user):
         organizations = db.session.scalars(select(Organization).order_by(Organization.is_home.desc(),
                                                                          Organization.slug)).all()
     else:
         organizations = [current_user.organization]
-    form.organization_id.choices = ([("", "—")] if current_user.role == "admin" else []) + [
+    form.organization_id.choices = ([("", "—")] if manages_every_account(current_user) else []) + [
         (str(o.id), o.name) for o in organizations]
     if request.method == "GET":
         form.language.data = current_user.language

@@ -41,7 +41,7 @@ def granted_ids(user: User) -> set[int]:
 
 def set_deliverable_access(user: User, *, restricted: bool, agreement_ids: list, by: User) -> None:
     """All the organisation's agreements, or only `agreement_ids` (which must be the organisation's)."""
-    if user.role != "partner":
+    if not user.is_partner:
         message = _("Only partner accounts can be limited to some agreements.")
         raise ValidationFailed(message, {"scope": [message]})
     allowed = {agreement.id for agreement in agreements_of(user)}

@@ -150,6 +150,11 @@ def _invitation_rule(user, action: str, invitation) -> bool:
     return is_org_admin(user) and invitation.role == "partner" and invitation.organization_id == user.organization_id
 
 
+def manages_every_account(user) -> bool:
+    """A Sharaka admin: every account and invitation, any role, any organisation."""
+    return user.role == "admin"
+
+
 def can_manage_members(user) -> bool:
     """May invite and manage accounts at all (a Sharaka admin, or a partner organisation's admin)."""
     return can(user, "member.list") and (user.role == "admin" or is_org_admin(user))
