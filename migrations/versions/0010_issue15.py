@@ -1,7 +1,7 @@
 """Invitations, partner organisation admins and deliverable grants, directory accounts, two-factor sign-in
 
 Revision ID: 0010_issue15
-Revises: 0010_exports
+Revises: 0011_deferred_bodies
 Create Date: 2026-12-02 01:15:15.391132
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0010_issue15'
-down_revision = '0010_exports'
+down_revision = '0011_deferred_bodies'
 branch_labels = None
 depends_on = None
 
