@@ -72,9 +72,11 @@ class People:
         from app.auth.models import DeliverableGrant
 
         self.grants: dict[int, set[int]] = defaultdict(set)
-        for user_id, agreement_id in db.session.execute(select(DeliverableGrant.user_id,
-                                                               DeliverableGrant.agreement_id)):
-            self.grants[user_id].add(agreement_id)
+        restricted = [user.id for user in users if user.deliverables_restricted]
+        if restricted:  # most passes: nobody is restricted, no query
+            for user_id, agreement_id in db.session.execute(select(
+                    DeliverableGrant.user_id, DeliverableGrant.agreement_id).where(DeliverableGrant.user_id.in_(restricted))):
+                self.grants[user_id].add(agreement_id)
 
     def with_role(self, role: str) -> list:
         return [user for user in self.staff if user.role == role]
