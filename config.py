@@ -31,6 +31,13 @@ def env_int(name: str, default: int) -> int:
     return int(value)
 
 
+def env_list(name: str, default: str = "") -> tuple[str, ...]:
+    value = os.environ.get(name)
+    if value is None:
+        value = default
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
 def env_networks(name: str) -> tuple:
     import ipaddress
 
@@ -129,6 +136,35 @@ class Config:
     PASSWORD_RESET_MINUTES = env_int("PASSWORD_RESET_MINUTES", 30)
     PASSWORD_RESET_MAX_PER_ACCOUNT = env_int("PASSWORD_RESET_MAX_PER_ACCOUNT", 3)
     PASSWORD_RESET_MAX_PER_ADDRESS = env_int("PASSWORD_RESET_MAX_PER_ADDRESS", 10)
+    # Invitations by e-mail: how long the link lives (days).
+    INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
+    # Two-factor sign-in (TOTP): roles that must enrol (comma-separated, e.g. "admin,manager");
+    # the name authenticator apps show; wrong codes count as failed sign-ins (throttled alike).
+    MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES")
+    MFA_ISSUER = os.environ.get("MFA_ISSUER", "Sharaka")
+    MFA_RECOVERY_CODES = env_int("MFA_RECOVERY_CODES", 10)
+    # Directory sign-in (LDAP / Active Directory) for ministry staff; off while LDAP_URL is empty.
+    LDAP_URL = os.environ.get("LDAP_URL", "").strip()
+    LDAP_BASE_DN = os.environ.get("LDAP_BASE_DN", "")
+    # {login} is replaced by the escaped name typed on the sign-in page.
+    LDAP_USER_FILTER = os.environ.get("LDAP_USER_FILTER", "(&(objectClass=person)(|(uid={login})(mail={login})))")
+    # A user entry must also match this filter to be active (AD: not disabled); empty: no check.
+    LDAP_ACTIVE_FILTER = os.environ.get("LDAP_ACTIVE_FILTER", "")
+    LDAP_BIND_DN = os.environ.get("LDAP_BIND_DN", "")
+    LDAP_BIND_PASSWORD = os.environ.get("LDAP_BIND_PASSWORD", "")
+    # "role=group DN;role=group DN": the first group the user is a member of gives the role.
+    LDAP_GROUP_ROLES = os.environ.get("LDAP_GROUP_ROLES", "")
+    LDAP_GROUP_BASE_DN = os.environ.get("LDAP_GROUP_BASE_DN", "")
+    LDAP_MAIL_ATTRIBUTE = os.environ.get("LDAP_MAIL_ATTRIBUTE", "mail")
+    LDAP_NAME_ATTRIBUTE = os.environ.get("LDAP_NAME_ATTRIBUTE", "cn")
+    LDAP_START_TLS = env_bool("LDAP_START_TLS", False)
+    LDAP_CA_FILE = os.environ.get("LDAP_CA_FILE", "")
+    LDAP_TIMEOUT_SECONDS = env_int("LDAP_TIMEOUT_SECONDS", 5)
+    # With LDAP on, local accounts (not directory-linked) of these roles may still sign in with a
+    # local password: partners and break-glass administrators.
+    LDAP_LOCAL_ROLES = env_list("LDAP_LOCAL_ROLES", "partner,admin")
+    # Where directory users change or recover their password (shown instead of a reset link).
+    LDAP_PASSWORD_HELP = os.environ.get("LDAP_PASSWORD_HELP", "")
     # Strict-Transport-Security max-age; 0 sends no header (production defaults to a year).
     HSTS_SECONDS = env_int("HSTS_SECONDS", 0)
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead, so a long form is not lost

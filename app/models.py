@@ -1,6 +1,6 @@
 """Every model, imported in one place so Alembic and the mappers see them all."""
 from app.agreements.models import Agreement, AgreementParty, ReferenceCounter, SigningEvent  # noqa: F401
-from app.auth.models import LoginAttempt, User  # noqa: F401
+from app.auth.models import DeliverableGrant, Invitation, LoginAttempt, RecoveryCode, User  # noqa: F401
 from app.core.audit import AuditEvent  # noqa: F401
 from app.organizations.models import Organization  # noqa: F401
 from app.core.storage import StoredFile  # noqa: F401

@@ -22,6 +22,7 @@ class UserForm(Form):
     organization_id = SelectField(_l("Organisation"), coerce=_optional_int, choices=[])
     language = SelectField(_l("Language"), choices=[("ar", "العربية"), ("fr", "Français"), ("en", "English")])
     is_active = BooleanField(_l("Account enabled (can sign in)"), default=True)
+    is_org_admin = BooleanField(_l("Organisation admin: manages the accounts of their partner organisation"))
     password = PasswordField(_l("Password"), validators=[Optional(), Length(min=10, max=256)])
 
     def __init__(self, *args, **kwargs):

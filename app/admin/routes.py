@@ -48,6 +48,7 @@ def create_user():
                     email=form.email.data, full_name=form.full_name.data, role=form.role.data,
                     password=form.password.data, organization=_organization(form.organization_id.data),
                     language=form.language.data, is_active=form.is_active.data, by=current_user,
+                    is_org_admin=form.is_org_admin.data,
                 )
             except ValidationFailed as error:
                 db.session.rollback()
@@ -73,7 +74,7 @@ def edit_user(user_id: int):
             accounts.update_user(
                 user, full_name=form.full_name.data, role=form.role.data,
                 organization=_organization(form.organization_id.data), language=form.language.data,
-                is_active=form.is_active.data, by=current_user,
+                is_active=form.is_active.data, by=current_user, is_org_admin=form.is_org_admin.data,
                 # Spaces only means "keep the password", as an empty field does.
                 new_password=form.password.data if (form.password.data or "").strip() else None,
             )

@@ -13,7 +13,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 
 from app.core.audit import history_for
-from app.core.permissions import can
+from app.core.permissions import can, sees_deliverables_of
 from app.workflow import engine
 
 
@@ -65,7 +65,8 @@ def build_summary(agreement, user) -> AgreementSummary:
         shows_history=shows_history,
         stage_changes=_stage_changes(agreement, definition) if shows_history else [],
         approval_rounds=_approval_rounds(agreement, definition, user),
-        deliverables=sorted(getattr(agreement, "deliverables", []), key=lambda d: (d.first_due_on, d.id)),
+        deliverables=sorted(getattr(agreement, "deliverables", []), key=lambda d: (d.first_due_on, d.id))
+        if sees_deliverables_of(user, agreement.id) else [],
     )
 
 

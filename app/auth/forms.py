@@ -1,6 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from app.core.forms import Form
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField
+from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, RadioField, SelectField,
+                     SelectMultipleField, StringField)
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 
@@ -38,3 +39,45 @@ class ResetPasswordForm(Form):
         _l("Repeat the new password"),
         validators=[DataRequired(), EqualTo("new_password", message=_l("The two passwords differ."))],
     )
+
+
+class CodeForm(Form):
+    """The second step of sign-in, enrolment and turning two-factor sign-in off."""
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)])
+
+
+class PasswordConfirmForm(Form):
+    password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=256)])
+    code = StringField(_l("Code from your app (or a recovery code)"), validators=[DataRequired(), Length(max=40)])
+
+
+class ProfileForm(Form):
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    language = SelectField(_l("Language"), choices=[("ar", "العربية"), ("fr", "Français"), ("en", "English")])
+
+
+class AcceptInvitationForm(Form):
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The two passwords differ."))],
+    )
+
+
+class InvitationForm(Form):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254),
+                                                 Email(message=_l("Enter a valid e-mail address."),
+                                                       check_deliverability=False)])
+    role = SelectField(_l("Role"), choices=[])
+    organization_id = SelectField(_l("Organisation"), choices=[], coerce=str)
+    language = SelectField(_l("Language of the e-mail and the account"),
+                           choices=[("ar", "العربية"), ("fr", "Français"), ("en", "English")])
+
+
+class MemberAccessForm(Form):
+    """A partner organisation's admin: which agreements' deliverables a colleague sees."""
+    scope = RadioField(_l("Deliverables this person sees"), choices=[("all", _l("All of the organisation's agreements")),
+                                                                      ("some", _l("Only the agreements ticked below"))],
+                       default="all")
+    agreements = SelectMultipleField(_l("Agreements"), choices=[], coerce=str)

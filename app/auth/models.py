@@ -6,7 +6,7 @@ from datetime import datetime
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -47,6 +47,18 @@ class User(UserMixin, TimestampMixin, db.Model):
     language: Mapped[str] = mapped_column(String(5), default="fr")
     is_active_account: Mapped[bool] = mapped_column("is_active", Boolean, default=True)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A partner user who manages their organisation's accounts (set by a Sharaka admin).
+    is_org_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The directory entry this account signs in with (LDAP / Active Directory); None: a local account.
+    directory_dn: Mapped[str | None] = mapped_column(String(500), unique=True)
+    # Two-factor sign-in: the TOTP secret (set at enrolment, confirmed when totp_enabled_at is set)
+    # and the last time step accepted, so a code is never accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column()
+    # Deliverables: all agreements of the organisation by default; when True only those in
+    # DeliverableGrant (chosen by the organisation's admin).
+    deliverables_restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     organization: Mapped[Organization | None] = relationship(lazy="joined")
 
@@ -74,6 +86,14 @@ class User(UserMixin, TimestampMixin, db.Model):
     @property
     def is_partner(self) -> bool:
         return self.role == "partner"
+
+    @property
+    def is_directory_account(self) -> bool:
+        return bool(self.directory_dn)
+
+    @property
+    def has_totp(self) -> bool:
+        return self.totp_enabled_at is not None
 
     @property
     def role_label(self) -> str:
@@ -160,3 +180,68 @@ class PasswordReset(db.Model):
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Invitation(db.Model):
+    """An invitation by e-mail: the invitee chooses a name and password through a single-use,
+    expiring link. Only the link's SHA-256 is kept; resending replaces it (the old link dies)."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin','officer','manager','legal','partner','auditor')", name="role_known"),
+        Index("ix_invitations_email", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(20))
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"),
+                                                        index=True)
+    language: Mapped[str] = mapped_column(String(5), default="fr")
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    organization: Mapped[Organization | None] = relationship(lazy="joined")
+    invited_by = relationship("User", foreign_keys=[invited_by_id])
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= utcnow():
+            return "expired"
+        return "pending"
+
+    @property
+    def role_label(self) -> str:
+        return str(ROLES.get(self.role, self.role))
+
+
+class RecoveryCode(db.Model):
+    """A single-use code that stands in for the authenticator app; only its hash is kept."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DeliverableGrant(db.Model):
+    """For a partner user whose deliverables are restricted: one agreement whose deliverables they see."""
+
+    __tablename__ = "deliverable_grants"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), primary_key=True,
+                                              index=True)

@@ -58,6 +58,14 @@ def request_reset(email: str, address: str) -> None:
     db.session.add(row)
     if user is None or not user.is_active:
         return
+    if user.is_directory_account:
+        # Sharaka does not own this password: point to the ministry's procedure instead of a link.
+        row.user_id = user.id
+        queue_mail(user, Notice(kind="password_reset_directory", category="password_reset",
+                                params={"help": config.get("LDAP_PASSWORD_HELP") or ""},
+                                link=app_path("auth.sign_in")))
+        audit.record("password_reset_requested", user, actor=None, changes={"address": address, "directory": True})
+        return
     token = secrets.token_urlsafe(32)
     row.user_id, row.token_hash, row.password_fingerprint = user.id, _hash(token), fingerprint(user)
     queue_mail(user, Notice(kind="password_reset", category="password_reset",
@@ -74,7 +82,7 @@ def valid_reset(token: str) -> PasswordReset | None:
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
         return None
     user = db.session.get(User, row.user_id)
-    if user is None or not user.is_active or fingerprint(user) != row.password_fingerprint:
+    if user is None or not user.is_active or user.is_directory_account or fingerprint(user) != row.password_fingerprint:
         return None
     return row
 

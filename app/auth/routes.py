@@ -1,10 +1,12 @@
+import time
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.api.tokens import tokens_of
-from app.auth import resets, services, sessions
+from app.auth import directory, mfa, resets, services, sessions
 from app.auth.forms import ChangePasswordForm, ForgotPasswordForm, ResetPasswordForm, SignInForm
 from app.core.db import commit_or_conflict
 from app.core.errors import ValidationFailed
@@ -30,26 +32,52 @@ def sign_in():
             user = services.authenticate(form.email.data, form.password.data, request.remote_addr or "")
         except services.SignInThrottled as throttled:
             db.session.rollback()
-            flash(ngettext("Too many failed sign-in attempts. Try again in %(num)d minute.",
-                           "Too many failed sign-in attempts. Try again in %(num)d minutes.",
-                           throttled.minutes), "danger")
-            return render_template("auth/sign_in.html", form=form), 429
+            return throttled_answer(throttled, "auth/sign_in.html", form=form)
+        except directory.DirectoryUnavailable:
+            db.session.rollback()
+            flash(_("The ministry directory cannot be reached just now, so directory accounts cannot sign in. "
+                    "Try again in a few minutes; administrators with a local account can still sign in."), "danger")
+            return render_template("auth/sign_in.html", form=form), 503
+        except directory.DirectoryNoAccess:
+            commit_or_conflict()  # the account is deactivated and its sessions ended
+            flash(_("Your directory account does not give access to Sharaka (it is disabled or in no Sharaka "
+                    "group). Ask the ministry's IT service."), "danger")
+            return render_template("auth/sign_in.html", form=form), 403
         if user is None:
             db.session.commit()  # keep the failed attempt: it counts towards throttling
             flash(_("Wrong e-mail or password."), "danger")
             return render_template("auth/sign_in.html", form=form), 401
-        services.clear_failures(user.email, request.remote_addr or "")
-        sessions.start(user, remember=bool(form.remember.data), address=request.remote_addr or "",
-                       user_agent=request.headers.get("User-Agent", ""))
-        commit_or_conflict()
-        session.clear()  # a fresh session on sign-in: no fixation
-        login_user(user, remember=form.remember.data)
-        session["language"] = user.language
         target = form.next.data
         if not is_safe_redirect(target, allow_absolute=False):
             target = url_for("main.home")
+        if mfa.needs_second_step(user):
+            # The password is right; the session is opened only after the second step.
+            commit_or_conflict()
+            session.clear()
+            session["mfa_pending"] = {"user_id": user.id, "remember": bool(form.remember.data), "next": target,
+                                      "at": int(time.time())}
+            return redirect(url_for("auth.second_step"), 303)
+        finish_sign_in(user, remember=bool(form.remember.data))
         return redirect(target)
     return render_template("auth/sign_in.html", form=form), 422 if form.errors else 200
+
+
+def throttled_answer(throttled, template: str, **context):
+    flash(ngettext("Too many failed sign-in attempts. Try again in %(num)d minute.",
+                   "Too many failed sign-in attempts. Try again in %(num)d minutes.",
+                   throttled.minutes), "danger")
+    return render_template(template, **context), 429
+
+
+def finish_sign_in(user, *, remember: bool) -> None:
+    """Open the server-side session and sign the browser in (after the password, and the code if any)."""
+    services.clear_failures(user.email, request.remote_addr or "")
+    sessions.start(user, remember=remember, address=request.remote_addr or "",
+                   user_agent=request.headers.get("User-Agent", ""))
+    commit_or_conflict()
+    session.clear()  # a fresh session on sign-in: no fixation
+    login_user(user, remember=remember)
+    session["language"] = user.language
 
 
 @blueprint.route("/sign-out", methods=["POST"])
@@ -110,6 +138,8 @@ def reset_password(token: str):
 @login_required
 def change_password():
     form = ChangePasswordForm()
+    if current_user.is_directory_account:  # the directory owns this password
+        return render_template("auth/change_password.html", form=form), 200 if request.method == "GET" else 409
     if form.validate_on_submit():
         try:
             services.change_password(current_user, form.current_password.data, form.new_password.data,
@@ -167,3 +197,7 @@ def end_other_sessions():
 @blueprint.app_context_processor
 def _inject_limits():
     return {"login_window_minutes": current_app.config["LOGIN_WINDOW_MINUTES"]}
+
+
+# The other account pages register on this blueprint.
+from app.auth import account_routes, member_routes  # noqa: E402, F401

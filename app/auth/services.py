@@ -7,11 +7,12 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from app.auth import passwords, sessions
+from app.auth import directory, passwords, sessions
 from app.auth.models import MINISTRY_ROLES, ROLES, LoginAttempt, User, normalize_email
 from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.models import utcnow
+from app.core.permissions import may_sign_in_locally
 from app.extensions import db
 from app.organizations.models import Organization
 
@@ -31,8 +32,11 @@ def authenticate(email: str, password: str, address: str) -> User | None:
     address = (address or "unknown")[:64]
     _check_throttle(email, address)
     user = db.session.scalar(select(User).where(User.email == email))
-    # Hash something even for unknown accounts, so timing does not reveal them.
-    ok = user.check_password(password) if user else _dummy_check(password)
+    if directory.is_enabled() and (user is None or not may_sign_in_locally(user, current_app.config)):
+        user, ok = _authenticate_in_directory(email, password, address)
+    else:
+        # Hash something even for unknown accounts, so timing does not reveal them.
+        ok = user.check_password(password) if user else _dummy_check(password)
     ok = ok and user is not None and user.is_active
     db.session.add(LoginAttempt(email=email, address=address, succeeded=bool(ok)))
     if ok:
@@ -40,6 +44,19 @@ def authenticate(email: str, password: str, address: str) -> User | None:
         audit.record("signed_in", user, actor=user)
         return user
     return None
+
+
+def _authenticate_in_directory(login: str, password: str, address: str) -> tuple[User | None, bool]:
+    """Directory sign-in; raises DirectoryUnavailable, or DirectoryNoAccess (the account is then
+    deactivated, and the attempt recorded as a failure)."""
+    entry = directory.authenticate(login, password)
+    if entry is None:
+        return None, False
+    try:
+        return directory.sync(entry), True
+    except directory.DirectoryNoAccess:
+        db.session.add(LoginAttempt(email=login, address=address, succeeded=False))
+        raise
 
 
 _DUMMY_HASH: str | None = None
@@ -140,15 +157,17 @@ def revoke_all_tokens(user: User, *, by) -> int:
 
 
 def create_user(*, email: str, full_name: str, role: str, password: str, organization: Organization | None,
-                language: str = "fr", by: User | None = None, is_active: bool = True) -> User:
+                language: str = "fr", by: User | None = None, is_active: bool = True,
+                is_org_admin: bool = False) -> User:
     """Create an account after checking the role/organisation rules."""
     email = normalize_email(email)
-    _check_account_rules(email=email, role=role, organization=organization, language=language)
+    check_account_rules(email=email, role=role, organization=organization, language=language,
+                        is_org_admin=is_org_admin)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         message = _("An account with this e-mail address already exists.")
         raise ValidationFailed(message, {"email": [message]})
     user = User(email=email, full_name=full_name.replace("\x00", "").strip(), role=role, organization=organization,
-                language=language, is_active_account=is_active)
+                language=language, is_active_account=is_active, is_org_admin=bool(is_org_admin))
     check_password(user, password)
     user.set_password(password)
     db.session.add(user)
@@ -158,9 +177,10 @@ def create_user(*, email: str, full_name: str, role: str, password: str, organiz
 
 
 def update_user(user: User, *, full_name: str, role: str, organization: Organization | None, language: str,
-                is_active: bool, by: User, new_password: str | None = None) -> User:
+                is_active: bool, by: User, new_password: str | None = None, is_org_admin: bool = False) -> User:
     """An admin's change to an account; an admin cannot lock themselves out."""
-    _check_account_rules(email=user.email, role=role, organization=organization, language=language)
+    check_account_rules(email=user.email, role=role, organization=organization, language=language,
+                        is_org_admin=is_org_admin)
     if user.id == by.id and (role != "admin" or not is_active):
         message = _("You cannot remove your own administrator role or deactivate yourself.")
         raise ValidationFailed(message, {"role": [message]})
@@ -169,6 +189,7 @@ def update_user(user: User, *, full_name: str, role: str, organization: Organiza
     user.role = role
     user.organization = organization
     user.language = language
+    user.is_org_admin = bool(is_org_admin)
     deactivated = user.is_active_account and not is_active
     user.is_active_account = is_active
     if new_password:
@@ -192,8 +213,11 @@ def set_language(user: User, language: str) -> None:
         user.language = language
 
 
-def _check_account_rules(*, email: str, role: str, organization: Organization | None, language: str) -> None:
+def check_account_rules(*, email: str, role: str, organization: Organization | None, language: str,
+                        is_org_admin: bool = False) -> None:
     errors: dict[str, list[str]] = {}
+    if is_org_admin and role != "partner":
+        errors["is_org_admin"] = [_("Only a partner user can be their organisation's admin.")]
     if role not in ROLES:
         errors["role"] = [_("Unknown role.")]
     if role == "partner":
@@ -219,4 +243,13 @@ def _user_snapshot(user: User) -> dict:
         "organization": user.organization.slug if user.organization else None,
         "language": user.language,
         "is_active": user.is_active_account,
+        "is_org_admin": bool(user.is_org_admin),
     }
+
+
+_check_account_rules = check_account_rules  # the demo loader's name for it
+
+
+def check_throttle(email: str, address: str) -> None:
+    """The sign-in throttle, for the second step too (wrong codes count as failures)."""
+    _check_throttle(normalize_email(email)[:254], (address or "unknown")[:64])

@@ -51,6 +51,16 @@ GRANTS: dict[str, frozenset[str]] = {
     "user.create": frozenset({"admin"}),
     "user.edit": frozenset({"admin"}),
     "audit.list": frozenset({"admin", "auditor"}),
+    # Invitations and an organisation's own accounts: admins for anyone, a partner organisation's
+    # admin for partner accounts of their own organisation (see _member_rule).
+    "member.list": frozenset({"admin", "partner"}),
+    "member.view": frozenset({"admin", "partner"}),
+    "member.invite": frozenset({"admin", "partner"}),
+    "member.edit": frozenset({"admin", "partner"}),
+    "invitation.view": frozenset({"admin", "partner"}),
+    "invitation.manage": frozenset({"admin", "partner"}),
+    # Resetting someone else's second factor (they lost their phone).
+    "user.reset_mfa": frozenset({"admin"}),
     "portal.view": frozenset({"partner"}),
     "deliverable.list": ALL_ROLES,
     "deliverable.view": ALL_ROLES,
@@ -69,6 +79,7 @@ GRANTS: dict[str, frozenset[str]] = {
     "mail.weekly_digest": frozenset({"manager"}),
     "mail.audit_anchor": frozenset({"auditor"}),
     "mail.password_reset": frozenset(),  # asked for by the person, never a choice
+    "mail.invitation": frozenset(),  # sent before the account exists
     # Everyone sees and ends their own sign-in sessions.
     "session.manage": ALL_ROLES,
     # What each role sees first; the portfolio views show only agreements the person may see.
@@ -144,11 +155,80 @@ def _user_rule(user, action: str, target) -> bool:
     return True
 
 
+def is_org_admin(user) -> bool:
+    """A partner user who manages their own organisation's accounts."""
+    return user.role == "partner" and bool(user.is_org_admin) and user.organization_id is not None
+
+
+def _member_rule(user, action: str, target) -> bool:
+    """A Sharaka admin manages every account; a partner organisation's admin only partner accounts
+    of their own organisation (anything else does not exist for them)."""
+    if user.role == "admin":
+        return True
+    return is_org_admin(user) and target.role == "partner" and target.organization_id == user.organization_id
+
+
+def _invitation_rule(user, action: str, invitation) -> bool:
+    if user.role == "admin":
+        return True
+    return is_org_admin(user) and invitation.role == "partner" and invitation.organization_id == user.organization_id
+
+
+def manages_every_account(user) -> bool:
+    """A Sharaka admin: every account and invitation, any role, any organisation."""
+    return user.role == "admin"
+
+
+def can_manage_members(user) -> bool:
+    """May invite and manage accounts at all (a Sharaka admin, or a partner organisation's admin)."""
+    return can(user, "member.list") and (user.role == "admin" or is_org_admin(user))
+
+
+def invitable_roles(user) -> tuple[str, ...]:
+    """The roles `user` may give in an invitation."""
+    if user.role == "admin":
+        return ("admin", "officer", "manager", "legal", "partner", "auditor")
+    return ("partner",) if is_org_admin(user) else ()
+
+
+def may_invite(user, role: str, organization_id: int | None) -> bool:
+    if role not in invitable_roles(user):
+        return False
+    return user.role == "admin" or organization_id == user.organization_id
+
+
+def may_sign_in_locally(user, config) -> bool:
+    """With directory sign-in on, which accounts may still use a local password: never a
+    directory-linked one; otherwise the roles LDAP_LOCAL_ROLES names (partners and break-glass
+    admins by default)."""
+    if not config.get("LDAP_URL"):
+        return True
+    return not user.directory_dn and user.role in config.get("LDAP_LOCAL_ROLES", ())
+
+
+def requires_second_factor(user, config) -> bool:
+    """MFA_REQUIRED_ROLES: these roles must enrol in two-factor sign-in."""
+    return user.role in config.get("MFA_REQUIRED_ROLES", ())
+
+
+def sees_deliverables_of(user, agreement_id: int, granted: set[int] | None = None) -> bool:
+    """A partner user whose organisation's admin restricted them sees only the deliverables of the
+    agreements granted to them; everyone else sees all they may see of the agreement.
+    `granted` (the user's grants) may be given when already loaded."""
+    if user.role != "partner" or not user.deliverables_restricted:
+        return True
+    if granted is None:
+        from app.auth.models import DeliverableGrant
+
+        return db.session.get(DeliverableGrant, (user.id, agreement_id)) is not None
+    return agreement_id in granted
+
+
 def _deliverable_rule(user, action: str, occurrence) -> bool:
     """Rules for one occurrence of a deliverable (its agreement decides who sees it)."""
     deliverable = occurrence.deliverable
     agreement = deliverable.agreement
-    if not can(user, "agreement.view", agreement):
+    if not can(user, "agreement.view", agreement) or not sees_deliverables_of(user, agreement.id):
         return False
     is_owner_or_boss = user.role in ("manager", "admin") or (user.role == "officer" and agreement.owner_id == user.id)
     if action == "deliverable.submit":
@@ -177,6 +257,8 @@ OBJECT_RULES = {
     "organization": _organization_rule,
     "event": _event_rule,
     "user": _user_rule,
+    "member": _member_rule,
+    "invitation": _invitation_rule,
     "deliverable": _deliverable_rule,
 }
 
@@ -205,6 +287,32 @@ def visible_agreements_clause(user):
             party.organization_id == user.organization_id,
         )
     )
+
+
+def visible_deliverables_clause(user):
+    """SQL condition on Deliverable rows: the agreements' rule, narrowed for a partner user whose
+    organisation's admin chose which agreements' deliverables they see."""
+    from app.auth.models import DeliverableGrant
+    from app.deliverables.models import Deliverable
+
+    if user.role != "partner" or not user.deliverables_restricted:
+        return true()
+    return Deliverable.agreement_id.in_(select(DeliverableGrant.agreement_id).where(
+        DeliverableGrant.user_id == user.id))
+
+
+def visible_members_clause(user):
+    """SQL condition on User rows for the member lists: everyone for an admin, the own
+    organisation's partner accounts for its admin, nobody otherwise."""
+    from sqlalchemy import false
+
+    from app.auth.models import User
+
+    if user.role == "admin":
+        return true()
+    if is_org_admin(user):
+        return (User.organization_id == user.organization_id) & (User.role == "partner")
+    return false()
 
 
 def visible_organizations_clause(user):
@@ -269,6 +377,19 @@ def get_user_or_404(user_id, user, need: str = "view"):
     from app.auth.models import User
 
     return _load_or_404(User, user_id, user, need, "user")
+
+
+def get_member_or_404(user_id, user, need: str = "view"):
+    """An account as the member pages see it: another organisation's or a ministry account is 404."""
+    from app.auth.models import User
+
+    return _load_or_404(User, user_id, user, need, "member")
+
+
+def get_invitation_or_404(invitation_id, user, need: str = "view"):
+    from app.auth.models import Invitation
+
+    return _load_or_404(Invitation, invitation_id, user, need, "invitation")
 
 
 def get_occurrence_or_404(occurrence_id, user, need: str = "view"):

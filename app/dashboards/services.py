@@ -18,7 +18,7 @@ from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from app.agreements.models import AGREEMENT_STATES, AGREEMENT_TYPES, Agreement
 from app.core.audit import AuditEvent
 from app.core.pagination import first_with_total
-from app.core.permissions import visible_agreements_clause
+from app.core.permissions import visible_agreements_clause, visible_deliverables_clause
 from app.deliverables.models import Deliverable, Occurrence, Submission
 from app.extensions import db
 from app.notifications.models import Notification
@@ -165,7 +165,8 @@ def _occurrences(user, *columns, owner=None):
     """SELECT `columns` (occurrences by default) from the occurrences on agreements `user` may see."""
     query = (select(*(columns or (Occurrence,))).select_from(Occurrence)
              .join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
-             .join(Agreement, Deliverable.agreement_id == Agreement.id).where(visible_agreements_clause(user)))
+             .join(Agreement, Deliverable.agreement_id == Agreement.id)
+             .where(visible_agreements_clause(user), visible_deliverables_clause(user)))
     if owner is not None:
         query = query.where(Agreement.owner_id == owner.id)
     return query

@@ -21,6 +21,7 @@ from app.core.permissions import (
     get_agreement_or_404,
     get_occurrence_or_404,
     require,
+    sees_deliverables_of,
     visible_agreements_clause,
 )
 from app.core.storage import send_stored
@@ -237,6 +238,8 @@ def deliverable_status(occurrence, today=None):
 
 @blueprint.app_template_global()
 def agreement_deliverables(agreement):
+    if not sees_deliverables_of(current_user, agreement.id):
+        return []
     return list(getattr(agreement, "deliverables", []))
 
 

@@ -19,7 +19,7 @@ from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.exports import streamed
 from app.core.models import utcnow
-from app.core.permissions import can, visible_agreements_clause
+from app.core.permissions import can, visible_agreements_clause, visible_deliverables_clause
 from app.core.storage import clean_filename, store
 from app.deliverables.models import RECURRENCES, STATUS_LABELS, Deliverable, Occurrence, Submission, SubmissionFile
 from app.extensions import db
@@ -285,7 +285,7 @@ class OccurrenceFilters:
 def occurrences_query(user, filters: OccurrenceFilters, today: date):
     """Occurrences on agreements `user` may see, filtered; the shown status is computed from today."""
     query = (select(Occurrence).join(Deliverable).join(Agreement, Agreement.id == Deliverable.agreement_id)
-             .where(visible_agreements_clause(user))
+             .where(visible_agreements_clause(user), visible_deliverables_clause(user))
              # The joins above carry the deliverable and its agreement: no query of their own.
              .options(contains_eager(Occurrence.deliverable).contains_eager(Deliverable.agreement),
                       contains_eager(Occurrence.deliverable).joinedload(Deliverable.responsible_organization),
@@ -343,6 +343,6 @@ def partner_home(user, today: date) -> dict:
         .where(Deliverable.responsible_organization_id == user.organization_id)).all()
     feedback = db.session.scalars(
         select(Submission).join(Occurrence).join(Deliverable).join(Agreement, Agreement.id == Deliverable.agreement_id)
-        .where(visible_agreements_clause(user), Submission.reviewed_at.is_not(None))
+        .where(visible_agreements_clause(user), visible_deliverables_clause(user), Submission.reviewed_at.is_not(None))
         .order_by(Submission.reviewed_at.desc()).limit(10)).all()
     return {"agreements": agreements, "waiting": waiting, "feedback": feedback}

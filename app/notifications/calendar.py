@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.core.models import utcnow
-from app.core.permissions import visible_agreements_clause
+from app.core.permissions import visible_agreements_clause, visible_deliverables_clause
 from app.extensions import db
 from app.notifications import messages
 from app.notifications.reminders import local_date, texts, waiting_approval
@@ -60,7 +60,7 @@ def _items(user, today: date, language: str):
     occurrences = select(Occurrence).join(Deliverable).where(
         Occurrence.status.in_(("pending", "sent_back", "submitted")),
         Occurrence.due_on >= earliest, Occurrence.due_on <= latest,
-        Deliverable.agreement_id.in_(agreements_of_user))
+        Deliverable.agreement_id.in_(agreements_of_user), visible_deliverables_clause(user))
     if user.role == "partner":
         occurrences = occurrences.where(Deliverable.responsible_organization_id == user.organization_id)
     for occurrence in db.session.scalars(occurrences.options(selectinload(Occurrence.deliverable))

@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import select
 
 from app.core.db import flush_or_conflict
+from app.core.permissions import sees_deliverables_of
 from app.extensions import db
 from app.notifications.reminders import _partner_users, _people, agreement_params, texts, waiting_approval
 from app.notifications.services import Notice, app_path, notify, notify_once
@@ -110,7 +111,9 @@ def on_deliverable_changed(app, *, occurrence, event, by, comment=None, **_ignor
         recipients = _people([agreement.owner])
     else:
         submitter = occurrence.latest_submission.submitted_by if occurrence.latest_submission else None
-        recipients = _people(_partner_users(deliverable.responsible_organization), [submitter], [agreement.owner])
+        partners = [person for person in _partner_users(deliverable.responsible_organization)
+                    if sees_deliverables_of(person, agreement.id)]
+        recipients = _people(partners, [submitter], [agreement.owner])
     for person in recipients:
         if not _is_actor(person, by):
             notify(person, notice)

@@ -53,6 +53,10 @@ def headline(kind: str, params: dict) -> str:
     if kind == "export_ready":
         return ngettext("Your spreadsheet is ready (%(num)s row)", "Your spreadsheet is ready (%(num)s rows)",
                         params.get("rows") or 0)
+    if kind == "password_reset_directory":
+        return _("Your Sharaka password is your ministry directory password")
+    if kind == "invitation":
+        return _("You are invited to Sharaka")
     if kind == "audit_anchor":
         if params.get("intact"):
             return _("Audit trail anchor: %(n)s rows, intact", n=params.get("seq", 0))
@@ -149,6 +153,26 @@ def detail(kind: str, params: dict) -> str:
                  date=due, reason=isolate(params.get("comment") or "—"))
     if kind == "export_ready":
         return _("Open it to download the spreadsheet. It stays available for a few days.")
+    if kind == "invitation":
+        from app.auth.models import ROLES
+
+        organization = pick(params.get("organization"))
+        role = str(ROLES.get(params.get("role"), params.get("role") or ""))
+        text = _("%(name)s invites you to Sharaka, the ministry's partnership system, as %(role)s.",
+                 name=isolate(params.get("inviter") or ""), role=role)
+        if organization:
+            text += " " + _("Organisation: %(org)s.", org=isolate(organization))
+        return text + " " + ngettext(
+            "Open the link within %(num)s day to choose your name and password; it works once.",
+            "Open the link within %(num)s days to choose your name and password; it works once.",
+            params.get("days") or 7)
+    if kind == "password_reset_directory":
+        text = _("Someone (you, we hope) asked to reset your Sharaka password. You sign in to Sharaka with your "
+                 "ministry directory (Windows) account, so Sharaka cannot change that password: follow the "
+                 "ministry's procedure.")
+        if params.get("help"):
+            text += " " + str(params["help"])
+        return text
     if kind == "password_reset":
         return ngettext("Someone (you, we hope) asked to reset your password. Open the link within %(num)s minute "
                         "to choose a new one; it works once. If it was not you, ignore this message: your password "

@@ -29,6 +29,7 @@ CATEGORIES: dict[str, tuple[Any, bool]] = {
     # Asked for by the person themselves; never shown as a choice.
     "password_reset": (_l("Password reset links"), True),
     "export_ready": (_l("Spreadsheets I asked for are ready"), False),
+    "invitation": (_l("Invitations"), True),
 }
 
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")

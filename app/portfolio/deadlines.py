@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import Agreement
-from app.core.permissions import can, visible_agreements_clause
+from app.core.permissions import can, visible_agreements_clause, visible_deliverables_clause
 from app.extensions import db
 from app.workflow.engine import definition_for, label
 
@@ -81,7 +81,8 @@ def _deliverables(user, first: date, last: date):
 
     query = (select(Occurrence).join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
              .join(Agreement, Agreement.id == Deliverable.agreement_id)
-             .where(visible_agreements_clause(user), Occurrence.status.in_(OPEN_OCCURRENCE_STATUSES),
+             .where(visible_agreements_clause(user), visible_deliverables_clause(user),
+                    Occurrence.status.in_(OPEN_OCCURRENCE_STATUSES),
                     Occurrence.due_on >= first, Occurrence.due_on <= last)
              .options(joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),
                       joinedload(Occurrence.deliverable).joinedload(Deliverable.responsible_organization)))

@@ -132,6 +132,16 @@ GET_ROUTES = [
     ("/api/v1/signing-events", expect(401, anonymous=401)),
     ("/api/v1/delegations", expect(401, anonymous=401)),
     ("/api/v1/notifications", expect(401, anonymous=401)),
+    # Accounts people run themselves (#15): the second step without a password first sends back to
+    # the sign-in; the team pages are an admin's or a partner organisation admin's ("partner" is not one).
+    ("/sign-in/code", expect(302, anonymous=302)),
+    ("/account", expect(200)),
+    ("/account/two-factor", expect(200)),
+    ("/team", only({"admin"})),
+    ("/team/{user}", only({"admin"})),
+    ("/team/999999", only({"admin"}, ok=404)),
+    ("/invitations/new", only({"admin"})),
+    ("/invitation/not-a-real-token", expect(404, anonymous=404)),
 ]
 
 # POSTs with a valid CSRF token and an invalid form: allowed roles get the form
@@ -189,6 +199,17 @@ POST_ROUTES = [
     ("/api/v1/deliverables/{occ_a}/submissions", expect(401, anonymous=401)),
     ("/api/v1/deliverables/{occ_a}/review", expect(401, anonymous=401)),
     ("/api/v1/notifications/{notice}/read", expect(401, anonymous=401)),
+    ("/sign-in/code", expect(302, anonymous=302)),
+    ("/account", expect(422)),
+    ("/account/two-factor", expect(422)),
+    ("/account/two-factor/off", expect(303)),
+    ("/account/two-factor/recovery-codes", expect(303)),
+    ("/admin/users/{user}/two-factor/reset", only({"admin"}, ok=303)),
+    ("/team/{user}", only({"admin"}, ok=422)),
+    ("/team/999999/deactivate", only({"admin"}, ok=404)),
+    ("/invitations/new", only({"admin"}, ok=422)),
+    ("/invitations/999999/resend", only({"admin"}, ok=404)),
+    ("/invitation/not-a-real-token", expect(404, anonymous=404)),
 ]
 
 

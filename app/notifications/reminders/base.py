@@ -68,12 +68,27 @@ class People:
         for user in users:
             if user.role == "partner" and user.organization_id is not None:
                 self.partners[user.organization_id].append(user)
+        # Partner users whose organisation's admin chose which agreements' deliverables they see.
+        from app.auth.models import DeliverableGrant
+
+        self.grants: dict[int, set[int]] = defaultdict(set)
+        restricted = [user.id for user in users if user.deliverables_restricted]
+        if restricted:  # most passes: nobody is restricted, no query
+            for user_id, agreement_id in db.session.execute(select(
+                    DeliverableGrant.user_id, DeliverableGrant.agreement_id).where(DeliverableGrant.user_id.in_(restricted))):
+                self.grants[user_id].add(agreement_id)
 
     def with_role(self, role: str) -> list:
         return [user for user in self.staff if user.role == role]
 
-    def of_partner(self, organization_id: int | None, is_home: bool) -> list:
-        return [] if organization_id is None or is_home else self.partners.get(organization_id, [])
+    def of_partner(self, organization_id: int | None, is_home: bool, agreement_id: int | None = None) -> list:
+        """The partner's users; with `agreement_id`, only those who see that agreement's deliverables."""
+        from app.core.permissions import sees_deliverables_of
+
+        users = [] if organization_id is None or is_home else self.partners.get(organization_id, [])
+        if agreement_id is None:
+            return users
+        return [user for user in users if sees_deliverables_of(user, agreement_id, self.grants.get(user.id, set()))]
 
 
 def _partner_users(organization) -> list:

@@ -32,7 +32,7 @@ def deliverable_candidates(today: date, people: People) -> list[Candidate]:
     horizon = max((max(p.deliverable_due_days or (0,)) for p in _policies_in_use()), default=0)
     rows = db.session.execute(
         select(Occurrence.id, Occurrence.due_on, Deliverable.responsible_organization_id, Organization.is_home,
-               Agreement.owner_id, Agreement.workflow_version_id, Agreement.type)
+               Agreement.owner_id, Agreement.workflow_version_id, Agreement.type, Agreement.id.label("agreement_id"))
         .select_from(Occurrence).join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
         .join(Agreement, Deliverable.agreement_id == Agreement.id)
         .join(Organization, Organization.id == Deliverable.responsible_organization_id)
@@ -44,7 +44,7 @@ def deliverable_candidates(today: date, people: People) -> list[Candidate]:
     for row in rows:
         policy = _policy_of(row.workflow_version_id, row.type)
         days_left = (row.due_on - today).days
-        recipients = _people(people.of_partner(row.responsible_organization_id, row.is_home),
+        recipients = _people(people.of_partner(row.responsible_organization_id, row.is_home, row.agreement_id),
                              [people.by_id.get(row.owner_id)])
         common = {"object_type": "deliverable_occurrences", "object_id": row.id}
         if days_left >= 0:

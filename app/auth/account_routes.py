@@ -1,0 +1,192 @@
+"""The person's own account: profile, the second step of sign-in, two-factor enrolment, and an
+admin's reset of someone's second factor. Registered on the auth blueprint."""
+from __future__ import annotations
+
+import time
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app.auth import mfa, services
+from app.auth.forms import CodeForm, PasswordConfirmForm, ProfileForm
+from app.auth.models import User
+from app.auth.routes import blueprint, finish_sign_in, throttled_answer
+from app.core import audit
+from app.core.db import commit_or_conflict
+from app.core.errors import ValidationFailed
+from app.core.forms import apply_field_errors
+from app.core.permissions import get_user_or_404, require, requires_second_factor
+from app.core.responses import done, form_errors, refused
+from app.core.urls import is_safe_redirect
+from app.extensions import db
+from app.notifications.forms import ConfirmForm
+
+PENDING_SECONDS = 600  # between the password and the code
+
+
+def _pending_user() -> tuple[User | None, dict]:
+    pending = session.get("mfa_pending") or {}
+    if not isinstance(pending, dict) or time.time() - int(pending.get("at") or 0) > PENDING_SECONDS:
+        return None, {}
+    user = db.session.get(User, int(pending.get("user_id") or 0)) if pending.get("user_id") else None
+    return (user if user is not None and user.is_active else None), pending
+
+
+@blueprint.route("/sign-in/code", methods=["GET", "POST"])
+def second_step():
+    """After a right password: the code from the authenticator app (or a recovery code), or, for a role
+    that must use two-factor sign-in and has not enrolled yet, the enrolment itself."""
+    user, pending = _pending_user()
+    if user is None:
+        session.pop("mfa_pending", None)
+        flash(_("Sign in again: the step with the code was not finished in time."), "info")
+        return redirect(url_for("auth.sign_in"))
+    enrolling = not user.has_totp
+    form = CodeForm()
+    address = request.remote_addr or ""
+    if enrolling and not user.totp_secret:
+        mfa.start_enrolment(user)
+        commit_or_conflict()
+    if form.validate_on_submit():
+        try:
+            services.check_throttle(user.email, address)
+        except services.SignInThrottled as throttled:
+            db.session.rollback()
+            return throttled_answer(throttled, "auth/second_step.html", form=form, user=user, enrolling=enrolling,
+                                    qr=mfa.qr_svg(user) if enrolling else None)
+        try:
+            codes = mfa.confirm_enrolment(user, form.code.data) if enrolling else None
+            if not enrolling:
+                mfa.check_code(user, form.code.data, address=address)
+        except ValidationFailed as error:
+            if not enrolling:
+                commit_or_conflict()  # keep the failed attempt: the throttle counts it
+            else:
+                db.session.rollback()
+            apply_field_errors(form, error)
+        else:
+            target = pending.get("next") or ""
+            finish_sign_in(user, remember=bool(pending.get("remember")))
+            if not is_safe_redirect(target, allow_absolute=False):
+                target = url_for("main.home")
+            if codes:
+                return render_template("auth/recovery_codes.html", codes=codes, next_url=target)
+            return redirect(target)
+    status = 422 if form.errors else 200
+    return render_template("auth/second_step.html", form=form, user=user, enrolling=enrolling,
+                           qr=mfa.qr_svg(user) if enrolling else None), status
+
+
+@blueprint.route("/account", methods=["GET", "POST"])
+@login_required
+def profile():
+    require(current_user, "session.manage")
+    form = ProfileForm(obj=current_user if request.method == "GET" else None)
+    if form.validate_on_submit():
+        name = (form.full_name.data or "").replace("\x00", "").strip()
+        if not name:
+            form.full_name.errors = [_("Give your name.")]
+        elif form.language.data not in current_app.config["LANGUAGES"]:
+            form.language.errors = [_("Unknown language.")]
+        else:
+            before = {"full_name": current_user.full_name, "language": current_user.language}
+            if not current_user.is_directory_account:  # the directory owns the name of its accounts
+                current_user.full_name = name[:200]
+            current_user.language = form.language.data
+            changes = audit.diff(before, {"full_name": current_user.full_name, "language": current_user.language})
+            if changes["after"]:
+                audit.record("profile_updated", current_user, actor=current_user, changes=changes)
+            commit_or_conflict()
+            session["language"] = current_user.language
+            flash(_("Your profile is saved."), "success")
+            return redirect(url_for("auth.profile"), 303)
+    return render_template("auth/profile.html", form=form), 422 if form.errors else 200
+
+
+@blueprint.route("/account/two-factor", methods=["GET", "POST"])
+@login_required
+def enrol_two_factor():
+    """Turn two-factor sign-in on: scan the QR code, confirm with a code, keep the recovery codes."""
+    require(current_user, "session.manage")
+    if current_user.has_totp:
+        return redirect(url_for("auth.security"))
+    if not current_user.totp_secret:
+        mfa.start_enrolment(current_user)
+        commit_or_conflict()
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            codes = mfa.confirm_enrolment(current_user, form.code.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_field_errors(form, error)
+        else:
+            commit_or_conflict()
+            return render_template("auth/recovery_codes.html", codes=codes, next_url=url_for("auth.security"))
+    return render_template("auth/enrol_two_factor.html", form=form, qr=mfa.qr_svg(current_user),
+                           secret=current_user.totp_secret), 422 if form.errors else 200
+
+
+@blueprint.route("/account/two-factor/off", methods=["POST"])
+@login_required
+def turn_off_two_factor():
+    require(current_user, "session.manage")
+    back = url_for("auth.security")
+    form = PasswordConfirmForm()
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    if requires_second_factor(current_user, current_app.config):
+        return refused(back, ValidationFailed(_("Your role must use two-factor sign-in: it cannot be turned off.")))
+    if not current_user.is_directory_account and not current_user.check_password(form.password.data):
+        return refused(back, ValidationFailed(_("The current password is wrong.")))
+    try:
+        mfa.check_code(current_user, form.code.data, address=request.remote_addr or "")
+    except ValidationFailed as error:
+        return refused(back, error)
+    mfa.turn_off(current_user, by=current_user, reason="by_user")
+    return done(back, _("Two-factor sign-in is off."))
+
+
+@blueprint.route("/account/two-factor/recovery-codes", methods=["POST"])
+@login_required
+def new_recovery_codes():
+    require(current_user, "session.manage")
+    back = url_for("auth.security")
+    form = CodeForm()
+    if not form.validate_on_submit() or not current_user.has_totp:
+        return refused(back, form_errors(form))
+    try:
+        mfa.check_code(current_user, form.code.data, address=request.remote_addr or "")
+    except ValidationFailed as error:
+        commit_or_conflict()  # the failure counts towards the throttle
+        flash(error.message, "danger")
+        return redirect(back, 303)
+    codes = mfa.new_recovery_codes(current_user)
+    audit.record("mfa_recovery_codes_renewed", current_user, actor=current_user)
+    commit_or_conflict()
+    return render_template("auth/recovery_codes.html", codes=codes, next_url=back)
+
+
+@blueprint.route("/admin/users/<int:user_id>/two-factor/reset", methods=["POST"])
+@login_required
+def reset_two_factor(user_id: int):
+    """An admin removes someone's second factor (a lost phone); they enrol again at their next sign-in."""
+    require(current_user, "user.reset_mfa")
+    user = get_user_or_404(user_id, current_user, need="edit")
+    back = url_for("admin.edit_user", user_id=user.id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    if not user.has_totp and not user.totp_secret:
+        return refused(back, ValidationFailed(_("This person has no second factor to reset.")))
+    mfa.turn_off(user, by=current_user, reason="reset_by_admin")
+    return done(back, _("The second factor of %(name)s is reset.", name=user.full_name))
+
+
+@blueprint.app_template_global()
+def two_factor_status(user) -> dict:
+    return {"on": user.has_totp, "required": requires_second_factor(user, current_app.config),
+            "recovery_left": mfa.remaining_recovery_codes(user) if user.has_totp else 0}
+
+

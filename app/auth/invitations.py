@@ -1,0 +1,131 @@
+"""Invitations by e-mail: the invitee chooses their name and password through a single-use,
+expiring link, stored hashed (the pattern of password resets). Resending makes a new link and
+kills the old one; revoking kills it. Every step is audited."""
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from types import SimpleNamespace
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.auth import services
+from app.auth.models import Invitation, User, normalize_email
+from app.auth.resets import _hash
+from app.core import audit
+from app.core.errors import PermissionDenied, ValidationFailed
+from app.core.models import utcnow
+from app.core.permissions import can, may_invite
+from app.extensions import db
+from app.organizations.models import Organization
+
+
+def _refuse(field: str, message: str):
+    raise ValidationFailed(message, {field: [message]})
+
+
+def invite(*, email: str, role: str, organization: Organization | None, language: str, by: User) -> Invitation:
+    """Record an invitation and queue its e-mail. Refused, storing nothing, for an address that
+    already has an account or a waiting invitation, or a role/organisation `by` may not give."""
+    email = normalize_email(email)[:254]
+    services.check_account_rules(email=email, role=role, organization=organization, language=language)
+    if not may_invite(by, role, organization.id if organization else None):
+        raise PermissionDenied()
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        _refuse("email", _("An account with this e-mail address already exists."))
+    waiting = db.session.scalars(select(Invitation).where(Invitation.email == email,
+                                                          Invitation.accepted_at.is_(None),
+                                                          Invitation.revoked_at.is_(None))).all()
+    if any(row.status == "pending" for row in waiting):
+        _refuse("email", _("An invitation to this address is already waiting: resend it from the list instead."))
+    invitation = Invitation(email=email, role=role, organization=organization, language=language,
+                            invited_by_id=by.id, token_hash="", expires_at=utcnow())
+    db.session.add(invitation)
+    _send(invitation, by)
+    db.session.flush()
+    audit.record("invited", invitation, actor=by, changes={"after": _snapshot(invitation)})
+    return invitation
+
+
+def resend(invitation: Invitation, *, by: User) -> None:
+    """A new link (and a new lifetime) for a pending or expired invitation; the old link dies."""
+    if invitation.status in ("accepted", "revoked"):
+        _refuse("invitation", _("This invitation was already used or revoked; it cannot be sent again."))
+    _send(invitation, by)
+    audit.record("invitation_resent", invitation, actor=by)
+
+
+def revoke(invitation: Invitation, *, by: User) -> None:
+    if invitation.status in ("accepted", "revoked"):
+        _refuse("invitation", _("This invitation was already used or revoked."))
+    invitation.revoked_at = utcnow()
+    audit.record("invitation_revoked", invitation, actor=by)
+
+
+def _send(invitation: Invitation, by: User) -> None:
+    from app.notifications.services import Notice, app_path, queue_mail
+
+    days = current_app.config["INVITATION_DAYS"]
+    token = secrets.token_urlsafe(32)
+    invitation.token_hash = _hash(token)
+    invitation.sent_at = utcnow()
+    invitation.expires_at = utcnow() + timedelta(days=days)
+    organization = invitation.organization
+    params = {"days": days, "inviter": by.full_name, "role": invitation.role,
+              "organization": {"ar": organization.name_ar or "", "fr": organization.name_fr or "",
+                               "en": organization.name_en or ""} if organization else None}
+    # No account yet: the e-mail goes to the address, in the language chosen for the invitee.
+    recipient = SimpleNamespace(id=None, email=invitation.email, full_name=invitation.email,
+                                language=invitation.language)
+    queue_mail(recipient, Notice(kind="invitation", category="invitation", params=params,
+                                 link=app_path("auth.accept_invitation", token=token)))
+
+
+def find(token: str) -> tuple[Invitation | None, str]:
+    """The invitation behind `token` and its status: "pending", "expired", "revoked", "accepted",
+    or (None, "unknown") — a link that was replaced by a resend is unknown."""
+    if not token or len(token) > 100:
+        return None, "unknown"
+    row = db.session.scalar(select(Invitation).where(Invitation.token_hash == _hash(token)))
+    if row is None:
+        return None, "unknown"
+    return row, row.status
+
+
+def accept(invitation: Invitation, *, full_name: str, password: str) -> User:
+    """Create the account the invitation describes; the link is spent."""
+    if invitation.status != "pending":
+        _refuse("password", _("This invitation can no longer be used."))
+    full_name = (full_name or "").replace("\x00", "").strip()
+    if not full_name:
+        _refuse("full_name", _("Give your name."))
+    user = services.create_user(email=invitation.email, full_name=full_name, role=invitation.role,
+                                password=password, organization=invitation.organization,
+                                language=invitation.language, by=None)
+    invitation.accepted_at = utcnow()
+    invitation.user_id = user.id
+    audit.record("invitation_accepted", invitation, actor=user, changes={"user_id": user.id})
+    return user
+
+
+def pending_query(user: User):
+    """Invitations not yet accepted or revoked that `user` may see (expired ones too: they can be resent)."""
+    from app.core.permissions import is_org_admin, manages_every_account
+
+    query = select(Invitation).where(Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
+    if not manages_every_account(user):
+        if not is_org_admin(user):
+            return query.where(Invitation.id < 0)
+        query = query.where(Invitation.organization_id == user.organization_id, Invitation.role == "partner")
+    return query.order_by(Invitation.created_at.desc(), Invitation.id.desc())
+
+
+def may_manage(user: User, invitation: Invitation) -> bool:
+    return can(user, "invitation.manage", invitation)
+
+
+def _snapshot(invitation: Invitation) -> dict:
+    return {"email": invitation.email, "role": invitation.role, "language": invitation.language,
+            "organization": invitation.organization.slug if invitation.organization else None}

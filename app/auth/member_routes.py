@@ -1,0 +1,186 @@
+"""Invitations, and an organisation's own accounts (its partner admin or a Sharaka admin).
+Registered on the auth blueprint. Another organisation's account or invitation is a 404."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import refresh
+from flask_login import current_user, login_required, logout_user
+from sqlalchemy import select
+
+from app.auth import invitations, members
+from app.auth.forms import AcceptInvitationForm, InvitationForm, MemberAccessForm
+from app.auth.models import ROLES, User
+from app.auth.routes import blueprint
+from app.core.db import commit_or_conflict
+from app.core.errors import PermissionDenied, ValidationFailed
+from app.core.forms import apply_field_errors
+from app.core.pagination import paginate
+from app.core.permissions import (
+    can_manage_members,
+    get_invitation_or_404,
+    get_member_or_404,
+    invitable_roles,
+    manages_every_account,
+    visible_members_clause,
+)
+from app.core.responses import done, form_errors, refused
+from app.extensions import db
+from app.notifications.forms import ConfirmForm
+from app.organizations.models import Organization
+
+
+@blueprint.app_template_global("can_manage_members")
+def _can_manage_members(user) -> bool:
+    return can_manage_members(user)
+
+
+@blueprint.app_template_global("manages_every_account")
+def _manages_every_account(user) -> bool:
+    return manages_every_account(user)
+
+
+def _require_manager() -> None:
+    if not can_manage_members(current_user):
+        abort(403)
+
+
+@blueprint.route("/team")
+@login_required
+def list_members():
+    _require_manager()
+    query = select(User).where(visible_members_clause(current_user)).order_by(User.full_name, User.id)
+    pending = db.session.scalars(invitations.pending_query(current_user).limit(200)).all()
+    return render_template("auth/members.html", page=paginate(query, per_page=50), pending=pending,
+                           confirm=ConfirmForm())
+
+
+@blueprint.route("/team/<int:user_id>", methods=["GET", "POST"])
+@login_required
+def edit_member(user_id: int):
+    _require_manager()
+    member = get_member_or_404(user_id, current_user, need="edit")
+    form = MemberAccessForm()
+    agreements = members.agreements_of(member) if member.is_partner else []
+    form.agreements.choices = [(str(a.id), f"{a.reference} — {a.title}") for a in agreements]
+    if request.method == "GET":
+        form.scope.data = "some" if member.deliverables_restricted else "all"
+        form.agreements.data = [str(i) for i in members.granted_ids(member)]
+    if form.validate_on_submit():
+        try:
+            members.set_deliverable_access(member, restricted=form.scope.data == "some",
+                                           agreement_ids=form.agreements.data, by=current_user)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_field_errors(form, error)
+        else:
+            commit_or_conflict()
+            flash(_("What %(name)s sees is saved.", name=member.full_name), "success")
+            return redirect(url_for("auth.edit_member", user_id=member.id), 303)
+    return render_template("auth/member.html", member=member, form=form, confirm=ConfirmForm(),
+                           has_agreements=bool(agreements)), 422 if form.errors else 200
+
+
+@blueprint.route("/team/<int:user_id>/<any(deactivate, reactivate):change>", methods=["POST"])
+@login_required
+def set_member_active(user_id: int, change: str):
+    _require_manager()
+    member = get_member_or_404(user_id, current_user, need="edit")
+    back = url_for("auth.edit_member", user_id=member.id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    try:
+        members.set_active(member, change == "reactivate", by=current_user)
+    except ValidationFailed as error:
+        return refused(back, error)
+    if change == "reactivate":
+        return done(back, _("%(name)s can sign in again.", name=member.full_name))
+    return done(back, _("%(name)s can no longer sign in; their sessions and API tokens have ended.",
+                        name=member.full_name))
+
+
+@blueprint.route("/invitations/new", methods=["GET", "POST"])
+@login_required
+def invite():
+    _require_manager()
+    form = InvitationForm()
+    form.role.choices = [(role, str(ROLES[role])) for role in invitable_roles(current_user)]
+    if manages_every_account(current_user):
+        organizations = db.session.scalars(select(Organization).order_by(Organization.is_home.desc(),
+                                                                         Organization.slug)).all()
+    else:
+        organizations = [current_user.organization]
+    form.organization_id.choices = ([("", "—")] if manages_every_account(current_user) else []) + [
+        (str(o.id), o.name) for o in organizations]
+    if request.method == "GET":
+        form.language.data = current_user.language
+    if form.validate_on_submit():
+        chosen = next((o for o in organizations if str(o.id) == form.organization_id.data), None)
+        try:
+            invitation = invitations.invite(email=form.email.data, role=form.role.data, organization=chosen,
+                                            language=form.language.data, by=current_user)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_field_errors(form, error)
+        except PermissionDenied:
+            db.session.rollback()
+            form.role.errors = [_("You cannot give this role in this organisation.")]
+        else:
+            commit_or_conflict()
+            flash(_("Invitation sent to %(email)s.", email=invitation.email), "success")
+            return redirect(url_for("auth.list_members"), 303)
+    return render_template("auth/invite.html", form=form), 422 if form.errors else 200
+
+
+@blueprint.route("/invitations/<int:invitation_id>/<any(resend, revoke):change>", methods=["POST"])
+@login_required
+def change_invitation(invitation_id: int, change: str):
+    _require_manager()
+    invitation = get_invitation_or_404(invitation_id, current_user, need="manage")
+    back = url_for("auth.list_members")
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    try:
+        if change == "resend":
+            invitations.resend(invitation, by=current_user)
+        else:
+            invitations.revoke(invitation, by=current_user)
+    except ValidationFailed as error:
+        return refused(back, error)
+    if change == "resend":
+        return done(back, _("A new link is on its way to %(email)s; the previous one no longer works.",
+                            email=invitation.email))
+    return done(back, _("The invitation to %(email)s is revoked.", email=invitation.email))
+
+
+@blueprint.route("/invitation/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str):
+    """The invitee's page, in the language of their invitation (until they choose another)."""
+    invitation, status = invitations.find(token)
+    if invitation is not None and "language" not in session:
+        session["language"] = invitation.language
+        refresh()
+    if status != "pending":
+        return render_template("auth/accept_invitation.html", form=None, status=status, invitation=None), \
+            410 if status in ("expired", "revoked", "accepted") else 404
+    form = AcceptInvitationForm()
+    if form.validate_on_submit():
+        try:
+            invitations.accept(invitation, full_name=form.full_name.data, password=form.password.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_field_errors(form, error)
+        else:
+            commit_or_conflict()
+            if current_user.is_authenticated:
+                logout_user()
+            language = invitation.language
+            session.clear()
+            session["language"] = language
+            flash(_("Your account is ready. Sign in with your e-mail address and the password you chose."),
+                  "success")
+            return redirect(url_for("auth.sign_in"), 303)
+    return render_template("auth/accept_invitation.html", form=form, status=status, invitation=invitation), \
+        422 if form.errors else 200

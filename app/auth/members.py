@@ -1,0 +1,65 @@
+"""An organisation's own accounts, as its admin (or a Sharaka admin) manages them: deactivate,
+reactivate, and which agreements' deliverables each colleague sees. Every change is audited."""
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from sqlalchemy import delete, select
+
+from app.agreements.models import Agreement
+from app.auth import services, sessions
+from app.auth.models import DeliverableGrant, User
+from app.core import audit
+from app.core.errors import ValidationFailed
+from app.core.permissions import visible_agreements_clause
+from app.extensions import db
+
+
+def set_active(user: User, is_active: bool, *, by: User) -> None:
+    """Deactivating ends the person's sessions and revokes their API tokens at once."""
+    if user.id == by.id:
+        message = _("You cannot deactivate your own account.")
+        raise ValidationFailed(message, {"user": [message]})
+    if user.is_active_account == is_active:
+        return
+    user.is_active_account = is_active
+    changes: dict = {"before": {"is_active": not is_active}, "after": {"is_active": is_active}}
+    if not is_active:
+        changes["sessions_ended"] = sessions.end_all(user, "deactivated")
+        changes["tokens_revoked"] = services.revoke_all_tokens(user, by=by)
+    audit.record("deactivated" if not is_active else "reactivated", user, actor=by, changes=changes)
+
+
+def agreements_of(user: User) -> list[Agreement]:
+    """The agreements whose deliverables `user` could see (their organisation's)."""
+    return list(db.session.scalars(select(Agreement).where(visible_agreements_clause(user))
+                                   .order_by(Agreement.reference)))
+
+
+def granted_ids(user: User) -> set[int]:
+    return set(db.session.scalars(select(DeliverableGrant.agreement_id).where(DeliverableGrant.user_id == user.id)))
+
+
+def set_deliverable_access(user: User, *, restricted: bool, agreement_ids: list, by: User) -> None:
+    """All the organisation's agreements, or only `agreement_ids` (which must be the organisation's)."""
+    if not user.is_partner:
+        message = _("Only partner accounts can be limited to some agreements.")
+        raise ValidationFailed(message, {"scope": [message]})
+    allowed = {agreement.id for agreement in agreements_of(user)}
+    chosen: set[int] = set()
+    for value in agreement_ids or []:
+        try:
+            chosen.add(int(value))
+        except (TypeError, ValueError):
+            chosen.add(-1)
+    if restricted and not chosen <= allowed:
+        message = _("Choose among the organisation's agreements only.")
+        raise ValidationFailed(message, {"agreements": [message]})
+    before = {"restricted": user.deliverables_restricted, "agreements": sorted(granted_ids(user))}
+    db.session.execute(delete(DeliverableGrant).where(DeliverableGrant.user_id == user.id))
+    user.deliverables_restricted = restricted
+    if restricted:
+        db.session.add_all(DeliverableGrant(user_id=user.id, agreement_id=agreement_id) for agreement_id in chosen)
+    after = {"restricted": restricted, "agreements": sorted(chosen) if restricted else []}
+    changes = audit.diff(before, after)
+    if changes["after"]:
+        audit.record("deliverable_access_changed", user, actor=by, changes=changes)

@@ -1,0 +1,134 @@
+"""Invitations by e-mail: single-use expiring links stored hashed, resend and revoke, in the
+invitee's language; who may invite whom."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from app.auth.models import Invitation, User
+from app.core.audit import AuditEvent
+from app.extensions import db
+from app.notifications.models import OutboxMessage
+from tests.conftest import SignedInClient
+
+PASSWORD = "Une caravane de dromadaires au coucher du soleil"
+
+
+def _link(email: str) -> str:
+    mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == email,
+                                                          OutboxMessage.kind == "invitation")
+                              .order_by(OutboxMessage.id.desc())).first()
+    assert mail is not None, "no invitation in the outbox"
+    return re.search(r"http://sharaka\.test(/invitation/[A-Za-z0-9_\-]+)", mail.body_text).group(1)
+
+
+def _invite(client, email, role="partner", organization=None, language="en"):
+    data = {"email": email, "role": role, "language": language,
+            "organization_id": str(organization.id) if organization else ""}
+    return client.post("/invitations/new", data=data)
+
+
+def _count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_an_admin_invites_and_the_invitee_chooses_name_and_password_once(app, world, signed_in):
+    admin = signed_in("admin")
+    response = _invite(admin, "New.Officer@Example.org", role="officer", organization=world.ministry, language="ar")
+    assert response.status_code == 303
+    invitation = db.session.scalars(select(Invitation).where(Invitation.email == "new.officer@example.org")).one()
+    link = _link("new.officer@example.org")
+    assert link.rsplit("/", 1)[1] not in invitation.token_hash  # only the hash is kept
+    mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "invitation")).one()
+    assert mail.language == "ar"
+    visitor = SignedInClient(app, None)
+    page = visitor.get(link)
+    assert page.status_code == 200 and 'lang="ar"' in page.get_data(as_text=True)  # in the invitee's language
+    # A weak password: a clear message, nothing stored.
+    weak = visitor.post(link, data={"full_name": "Nadia", "password": "password123", "confirm": "password123"})
+    assert weak.status_code == 422
+    assert db.session.scalar(select(User).where(User.email == "new.officer@example.org")) is None
+    done = visitor.post(link, data={"full_name": "Nadia Alami", "password": PASSWORD, "confirm": PASSWORD})
+    assert done.status_code == 303
+    user = db.session.scalars(select(User).where(User.email == "new.officer@example.org")).one()
+    assert (user.role, user.full_name, user.language, user.organization_id) == ("officer", "Nadia Alami", "ar",
+                                                                                 world.ministry.id)
+    assert SignedInClient(app, None).sign_in(user.email, PASSWORD).status_code == 302
+    again = SignedInClient(app, None).get(link)
+    assert again.status_code == 410 and 'data-status="accepted"' in again.get_data(as_text=True)
+    actions = set(db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "invitations")))
+    assert {"invited", "invitation_accepted"} <= actions
+
+
+def test_expired_revoked_and_replaced_links_say_so(app, world, signed_in):
+    admin = signed_in("admin")
+    _invite(admin, "late@example.org", organization=world.partner_a)
+    first = _link("late@example.org")
+    invitation = db.session.scalars(select(Invitation).where(Invitation.email == "late@example.org")).one()
+    invitation.expires_at = invitation.created_at - timedelta(seconds=1)
+    db.session.commit()
+    expired = SignedInClient(app, None).get(first)
+    assert expired.status_code == 410 and 'data-status="expired"' in expired.get_data(as_text=True)
+    assert "expired" in SignedInClient(app, None).post(first, data={"full_name": "X", "password": PASSWORD,
+                                                                     "confirm": PASSWORD},
+                                                        csrf_from="/sign-in").get_data(as_text=True)
+    assert db.session.scalar(select(User).where(User.email == "late@example.org")) is None
+    # Resend: a new link works, the old one is unknown.
+    assert admin.post(f"/invitations/{invitation.id}/resend", csrf_from="/team").status_code == 303
+    second = _link("late@example.org")
+    assert second != first
+    assert SignedInClient(app, None).get(first).status_code == 404
+    assert SignedInClient(app, None).get(second).status_code == 200
+    # Revoke: the link says it was withdrawn.
+    assert admin.post(f"/invitations/{invitation.id}/revoke", csrf_from="/team").status_code == 303
+    revoked = SignedInClient(app, None).get(second)
+    assert revoked.status_code == 410 and 'data-status="revoked"' in revoked.get_data(as_text=True)
+    assert admin.post(f"/invitations/{invitation.id}/resend", csrf_from="/team").status_code == 303  # refused, flashed
+    assert SignedInClient(app, None).get(second).status_code == 410
+    assert SignedInClient(app, None).get("/invitation/not-a-real-token").status_code == 404
+
+
+def test_inviting_an_existing_address_is_a_form_error_and_stores_nothing(app, world, signed_in):
+    admin = signed_in("admin")
+    before = (_count(Invitation), _count(OutboxMessage))
+    response = _invite(admin, world.users["partner"].email.upper(), organization=world.partner_a)
+    assert response.status_code == 422
+    assert "already exists" in response.get_data(as_text=True)
+    _invite(admin, "twice@example.org", organization=world.partner_a)
+    second = _invite(admin, "twice@example.org", organization=world.partner_a)
+    assert second.status_code == 422 and "already waiting" in second.get_data(as_text=True)
+    assert (_count(Invitation), _count(OutboxMessage)) == (before[0] + 1, before[1] + 1)
+    # Bad input: a clear message, nothing stored.
+    for data in ({"email": "not-an-address", "role": "partner", "organization_id": str(world.partner_a.id)},
+                 {"email": "x@example.org", "role": "emperor", "organization_id": ""},
+                 {"email": "x@example.org", "role": "partner", "organization_id": ""},
+                 {"email": "x@example.org", "role": "partner", "organization_id": str(world.ministry.id)},
+                 {"email": "x@example.org", "role": "partner", "organization_id": "99999999999999999999"}):
+        assert admin.post("/invitations/new", data={**data, "language": "en"}).status_code == 422, data
+    assert _count(Invitation) == before[0] + 1
+
+
+def test_a_partner_admin_invites_only_partners_of_their_own_organisation(app, world, signed_in):
+    partner = world.users["partner"]
+    partner.is_org_admin = True
+    db.session.commit()
+    client = signed_in("partner")
+    assert _invite(client, "colleague@partner-a.example", organization=world.partner_a).status_code == 303
+    invitation = db.session.scalars(select(Invitation).where(Invitation.email == "colleague@partner-a.example")).one()
+    assert (invitation.role, invitation.organization_id) == ("partner", world.partner_a.id)
+    before = _count(Invitation)
+    assert _invite(client, "boss@example.org", role="admin").status_code == 422
+    assert _invite(client, "spy@example.org", organization=world.partner_b).status_code == 422
+    assert _count(Invitation) == before
+    # Another organisation's invitation does not exist for them.
+    other = signed_in("admin")
+    _invite(other, "b-person@example.org", organization=world.partner_b)
+    theirs = db.session.scalars(select(Invitation).where(Invitation.email == "b-person@example.org")).one()
+    for change in ("resend", "revoke"):
+        assert client.post(f"/invitations/{theirs.id}/{change}", csrf_from="/team").status_code == 404
+    assert "b-person@example.org" not in client.get("/team").get_data(as_text=True)
+    # A plain partner (not their organisation's admin) cannot invite at all.
+    assert signed_in("partner_b").get("/invitations/new").status_code == 403
+    assert signed_in("officer").get("/team").status_code == 403

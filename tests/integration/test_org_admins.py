@@ -1,0 +1,146 @@
+"""Partner organisation admins: their own organisation's partner accounts only (anything else is a
+404), deactivation ends sessions and tokens, and the agreements whose deliverables each colleague
+sees are enforced in the pages, the API, the calendar feed and the reminders."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from app.api.tokens import create_token
+from app.auth.models import DeliverableGrant, User
+from app.core.audit import AuditEvent
+from app.deliverables import services as deliverables
+from app.extensions import db
+from app.notifications.calendar import build_calendar
+from app.notifications.reminders import candidates_at
+from tests import factories
+from tests.conftest import SignedInClient
+
+TODAY = date.today()
+
+
+def _fresh(model, object_id):
+    db.session.expire_all()
+    return db.session.get(model, object_id)
+
+
+@pytest.fixture
+def team(world):
+    """Partner A's admin, a colleague, a second agreement of partner A, one deliverable on each."""
+    boss = world.users["partner"]
+    boss.is_org_admin = True
+    colleague = factories.user("partner", world.partner_a, email="colleague@partner-a.example")
+    officer = world.users["officer"]
+    second = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Second accord A",
+                                 signed_on=date(2025, 8, 1), state="active")
+    occurrences = []
+    for agreement in (world.agreement_a, second):
+        planned = deliverables.plan_deliverable(agreement, deliverables.PlanData(
+            title_fr=f"Rapport {agreement.id}", title_ar=None, title_en=None, description=None,
+            responsible_organization_id=world.partner_a.id, recurrence="once",
+            first_due_on=TODAY + timedelta(days=3), until_on=None), by=officer)
+        occurrences.append(planned.occurrences[0])
+    db.session.commit()
+    return boss, colleague, second, occurrences
+
+
+def test_the_partner_admin_lists_and_manages_only_their_own_organisation(app, world, signed_in, team):
+    boss, colleague, _second, _occurrences = team
+    client = SignedInClient(app, boss)
+    listing = client.get("/team").get_data(as_text=True)
+    assert colleague.email in listing and world.users["partner_b"].email not in listing
+    assert world.users["officer"].email not in listing
+    # Another organisation's user, a ministry account, an id that does not exist: all 404.
+    for user_id in (world.users["partner_b"].id, world.users["officer"].id, world.users["admin"].id, 999999,
+                    2**31, -1):
+        assert client.get(f"/team/{user_id}").status_code == 404, user_id
+        assert client.post(f"/team/{user_id}/deactivate", csrf_from="/team").status_code == 404, user_id
+    db.session.refresh(world.users["partner_b"])
+    assert world.users["partner_b"].is_active_account
+    # A partner who is not their organisation's admin has no team page.
+    assert SignedInClient(app, colleague).get("/team").status_code == 403
+    assert SignedInClient(app, colleague).get(f"/team/{boss.id}").status_code == 403
+
+
+def test_deactivation_ends_sessions_and_tokens_and_reactivation_lets_back_in(app, world, team):
+    boss, colleague, _second, _occurrences = team
+    elsewhere = SignedInClient(app, colleague)
+    _token, secret = create_token(colleague, "script", by=colleague)
+    db.session.commit()
+    assert elsewhere.get("/portal").status_code == 200
+    client = SignedInClient(app, boss)
+    assert client.post(f"/team/{colleague.id}/deactivate", csrf_from="/team").status_code == 303
+    assert elsewhere.get("/portal").status_code == 302
+    assert app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    assert SignedInClient(app, None).sign_in(colleague.email, factories.PASSWORD).status_code == 401
+    assert client.post(f"/team/{boss.id}/deactivate", csrf_from="/team").status_code == 303  # refused, flashed
+    assert _fresh(User, boss.id).is_active_account
+    assert client.post(f"/team/{colleague.id}/reactivate", csrf_from="/team").status_code == 303
+    assert SignedInClient(app, None).sign_in(colleague.email, factories.PASSWORD).status_code == 302
+    actions = list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "users",
+                                                                      AuditEvent.object_id == colleague.id)))
+    assert "deactivated" in actions and "reactivated" in actions
+
+
+def test_restricted_deliverables_are_hidden_everywhere(app, world, team):
+    boss, colleague, second, (on_a, on_second) = team
+    client = SignedInClient(app, boss)
+    response = client.post(f"/team/{colleague.id}", data={"scope": "some", "agreements": [str(second.id)]})
+    assert response.status_code == 303
+    assert _fresh(User, colleague.id).deliverables_restricted
+    seen = SignedInClient(app, colleague)
+    # Pages: the list, one occurrence, the hand-in, the portal.
+    listing = seen.get("/deliverables/").get_data(as_text=True)
+    assert f"/deliverables/{on_second.id}" in listing and f"/deliverables/{on_a.id}" not in listing
+    assert seen.get(f"/deliverables/{on_a.id}").status_code == 404
+    assert seen.post(f"/deliverables/{on_a.id}/submissions", data={"version": "1"},
+                     csrf_from="/portal").status_code == 404
+    assert f"/deliverables/{on_a.id}" not in seen.get("/portal").get_data(as_text=True)
+    # The API.
+    _token, secret = create_token(colleague, "script", by=colleague)
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {secret}"}
+    api = app.test_client()
+    items = api.get("/api/v1/deliverables", headers=headers).get_json()["items"]
+    assert {item["id"] for item in items} == {on_second.id}
+    assert api.get(f"/api/v1/deliverables/{on_a.id}", headers=headers).status_code == 404
+    # The calendar feed.
+    feed = build_calendar(_fresh(User, colleague.id), TODAY).decode()
+    assert f"Rapport {second.id}" in feed and f"Rapport {world.agreement_a.id}" not in feed
+    # The reminders: the colleague is reminded of the granted agreement only; the admin of both.
+    now = datetime.combine(TODAY, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=8)
+    due = [c for c in candidates_at(now) if c.rule == "deliverable_due"]
+    reminded = {(c.recipient.id, c.object_id) for c in due}
+    assert (colleague.id, on_second.id) in reminded and (colleague.id, on_a.id) not in reminded
+    assert (boss.id, on_a.id) in reminded
+    # Back to "all": everything again.
+    client.post(f"/team/{colleague.id}", data={"scope": "all"})
+    assert db.session.scalar(select(DeliverableGrant).where(DeliverableGrant.user_id == colleague.id)) is None
+    assert seen.get(f"/deliverables/{on_a.id}").status_code == 200
+    assert any(e.action == "deliverable_access_changed" for e in db.session.scalars(
+        select(AuditEvent).where(AuditEvent.object_id == colleague.id, AuditEvent.object_type == "users")))
+
+
+def test_grants_only_among_the_organisations_agreements(app, world, team):
+    boss, colleague, _second, _occurrences = team
+    client = SignedInClient(app, boss)
+    response = client.post(f"/team/{colleague.id}", data={"scope": "some", "agreements": [str(world.agreement_b.id)]})
+    assert response.status_code == 422
+    assert not _fresh(User, colleague.id).deliverables_restricted
+    assert client.post(f"/team/{colleague.id}", data={"scope": "everything"}).status_code == 422
+
+
+def test_only_a_sharaka_admin_makes_a_partner_their_organisations_admin(app, world, signed_in):
+    admin = signed_in("admin")
+    partner = world.users["partner_b"]
+    data = {"email": partner.email, "full_name": partner.full_name, "role": "partner",
+            "organization_id": str(world.partner_b.id), "language": "en", "is_active": "y", "is_org_admin": "y"}
+    assert admin.post(f"/admin/users/{partner.id}/edit", data=data).status_code == 302
+    assert _fresh(User, partner.id).is_org_admin
+    officer = world.users["officer"]
+    data = {"email": officer.email, "full_name": officer.full_name, "role": "officer",
+            "organization_id": str(world.ministry.id), "language": "en", "is_active": "y", "is_org_admin": "y"}
+    assert admin.post(f"/admin/users/{officer.id}/edit", data=data).status_code == 422
+    assert not _fresh(User, officer.id).is_org_admin
