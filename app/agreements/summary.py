@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 
 from app.core.audit import history_for
 from app.core.permissions import can
+from app.discussions.copies import verification_code
 from app.workflow import engine
 
 
@@ -54,6 +55,8 @@ class AgreementSummary:
     stage_changes: list[StageChange]
     approval_rounds: list[RoundView]
     deliverables: list
+    # The start of the final text's SHA-256: typed on /verify, it names that text (None: no final text yet).
+    verification_code: str | None = None
 
 
 def build_summary(agreement, user) -> AgreementSummary:
@@ -65,6 +68,7 @@ def build_summary(agreement, user) -> AgreementSummary:
         stage_changes=_stage_changes(agreement, definition) if shows_history else [],
         approval_rounds=_approval_rounds(agreement, definition, include_past=shows_history),
         deliverables=sorted(getattr(agreement, "deliverables", []), key=lambda d: (d.first_due_on, d.id)),
+        verification_code=verification_code(agreement),
     )
 
 
