@@ -97,8 +97,9 @@ def matches(user, *, sha256: str | None = None, code: str | None = None) -> list
     found: list[Match] = []
     documents = db.session.scalars(select(AgreementDocument).join(StoredFile).where(condition)
                                    .order_by(AgreementDocument.uploaded_at)).all()
-    numbers = dict(db.session.execute(select(NegotiationRound.document_id, NegotiationRound.number).where(
-        NegotiationRound.document_id.in_([d.id for d in documents])))) if documents else {}
+    numbers = {row.document_id: row.number for row in db.session.execute(
+        select(NegotiationRound.document_id, NegotiationRound.number).where(
+            NegotiationRound.document_id.in_([d.id for d in documents])))} if documents else {}
     for document in documents:
         agreement = db.session.get(Agreement, document.agreement_id)
         if not can_verify_against(user, agreement):
