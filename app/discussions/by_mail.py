@@ -37,7 +37,7 @@ def _page(link, token: str, *, error: str | None = None, status: int = 200):
 def _refusal(message: str, status: int, *, sign_in_next: str | None = None, agreement=None):
     shown = agreement if agreement is not None and can(current_user, "agreement.view", agreement) else None
     return render_template("discussions/by_mail_refused.html", message=message, sign_in_next=sign_in_next,
-                           agreement=shown), status
+                           agreement=shown, status=status), status
 
 
 def _load(token: str):
