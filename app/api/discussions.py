@@ -17,13 +17,14 @@ from app.core.permissions import (
 )
 from app.core.storage import send_stored
 from app.discussions import services
-from app.discussions.models import DiscussionAttachment
+from app.discussions.models import AUDIENCES, DiscussionAttachment
 from app.extensions import db
 from flask_smorest.fields import Upload
 
 blueprint = api_blueprint("discussions", "Discussion threads on agreements and deliverables: internal to the "
                                          "ministry or shared with the partner parties.")
-AUDIENCE = "<any(internal, shared):audience>"
+# A plain path parameter (the OpenAPI document names it {audience}): `internal` or `shared`, else 404.
+AUDIENCE = "<audience>"
 
 
 class RevisionSchema(Schema):
@@ -55,7 +56,8 @@ class MessageInputSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    body = Text(20000, required=True, metadata={"description": "Mention someone with @ and their e-mail address."})
+    # Not required here: the service says what is missing, after who-may-write is decided.
+    body = Text(20000, load_default=None, metadata={"description": "Mention someone with @ and their e-mail address."})
     files = fields.List(Upload(), metadata={"description": "Up to 5 attachments (repeat the field)."})
 
 
@@ -78,6 +80,8 @@ def present(message) -> dict:
 
 
 def _subject(agreement_id=None, occurrence_id=None, audience="shared"):
+    if audience not in AUDIENCES:
+        abort(404)
     if occurrence_id is not None:
         occurrence = get_occurrence_or_404(occurrence_id, api_user())
         agreement = occurrence.deliverable.agreement

@@ -47,6 +47,8 @@ def _subject(agreement_id: int | None, occurrence_id: int | None):
 def _post(agreement_id=None, occurrence_id=None, audience="shared"):
     agreement, occurrence = _subject(agreement_id, occurrence_id)
     require_thread(current_user, agreement, audience)
+    if not can_post_in_thread(current_user, agreement, audience):
+        abort(403)
     page = _thread_page(agreement, occurrence, audience)
     try:
         message = services.post_message(agreement, occurrence=occurrence, audience=audience,

@@ -7,7 +7,7 @@ import re
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.auth.models import User, normalize_email
@@ -20,6 +20,7 @@ from app.extensions import db
 
 MAX_BODY = 10_000
 MAX_ATTACHMENTS = 5
+MAX_OFFERED = 300  # people listed under the message box (anyone allowed can still be typed)
 # @name@example.org: an e-mail address after the @ (addresses are unique and say who is meant).
 MENTION = re.compile(r"(?<![\w.@])@([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)")
 
@@ -50,8 +51,12 @@ def thread_author_ids(agreement, occurrence, audience: str) -> set[int]:
 def mentionable_people(agreement, occurrence, audience: str, author) -> list[User]:
     """The people `author` may @mention in this thread (offered under the message box)."""
     known = thread_author_ids(agreement, occurrence, audience)
-    candidates = db.session.scalars(select(User).where(User.is_active_account.is_(True), User.id != author.id)
-                                    .order_by(User.full_name))
+    # The SQL only narrows the candidates (the thread's organisations); can_mention decides.
+    organizations = [party.organization_id for party in agreement.parties] if audience == "shared" else []
+    candidates = db.session.scalars(
+        select(User).where(User.is_active_account.is_(True), User.id != author.id,
+                           or_(User.role != "partner", User.organization_id.in_(organizations)))
+        .order_by(User.full_name).limit(MAX_OFFERED))
     return [person for person in candidates if can_mention(author, person, agreement, audience, known)]
 
 

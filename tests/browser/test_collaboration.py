@@ -55,7 +55,7 @@ def test_a_discussion_shared_with_the_partner_and_one_kept_internal(live_server,
         assert phone.locator("#thread-shared", has_text=shared_text).count() == 1
         assert internal_text not in phone.content()
         assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
-        phone.locator("#thread-shared").screenshot(path=str(artifacts / "61-thread-shared-ar-phone.png"))
+        phone.screenshot(path=str(artifacts / "61-thread-shared-ar-phone.png"), full_page=True)
         phone.click(".navbar-toggler")
         switch_language(phone, language)
     finally:

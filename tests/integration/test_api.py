@@ -190,6 +190,12 @@ GET_ROUTES = [
     (P + "/signing-events/{event_b_only}", everyone(200, partner=404)),
     (f"{P}/signing-events/999999", everyone(404)),
     (f"{P}/notifications", everyone(200)),
+    (P + "/agreements/{a}/threads/shared/messages", everyone(200, partner_b=404)),
+    (P + "/agreements/{a}/threads/internal/messages", only(MINISTRY, refused=404)),
+    (P + "/agreements/{b}/threads/shared/messages", everyone(200, partner=404)),
+    (P + "/deliverables/{occ_a}/threads/shared/messages", everyone(200, partner_b=404)),
+    (P + "/deliverables/{occ_a}/threads/internal/messages", only(MINISTRY, refused=404)),
+    (f"{P}/discussions/attachments/999999/content", everyone(404)),
 ]
 
 # Writes with a well-formed body that changes nothing: who may try (and is told
@@ -215,6 +221,15 @@ WRITE_ROUTES = [
     ("POST", P + "/notifications/{notice}/read", None, everyone(404, officer=200)),
     ("POST", P + "/notifications/{notice_partner}/read", None, everyone(404, partner=200)),
     ("POST", f"{P}/notifications/999999/read", None, everyone(404)),
+    # Threads: an empty message is refused (422) to those who may write; auditors read only.
+    ("POST", P + "/agreements/{a}/threads/shared/messages", "multipart",
+     only(MINISTRY - {"auditor"} | {"partner"}, ok=422, partner_b=404)),
+    ("POST", P + "/agreements/{a}/threads/internal/messages", "multipart",
+     only(MINISTRY - {"auditor"}, ok=422, partner=404, partner_b=404)),
+    ("POST", P + "/deliverables/{occ_a}/threads/shared/messages", "multipart",
+     only(MINISTRY - {"auditor"} | {"partner"}, ok=422, partner_b=404)),
+    ("PATCH", P + "/agreements/{a}/threads/shared/messages/999999", {"body": "x"}, everyone(404, partner_b=404)),
+    ("PATCH", P + "/deliverables/{occ_a}/threads/internal/messages/999999", {"body": "x"}, everyone(404)),
 ]
 
 

@@ -247,3 +247,31 @@ def test_api_post_edit_and_errors(app, world, api):
     assert api("partner_b").get(f"/api/v1{thread_url(agreement)}").status_code == 404
     spec = client.get("/api/v1/openapi.json").get_json()
     assert "/api/v1/agreements/{agreement_id}/threads/{audience}/messages" in spec["paths"]
+
+
+@pytest.mark.parametrize("path", ["/agreements/{id}", "/api/v1/agreements/{id}/threads/shared/messages"])
+def test_a_thread_costs_the_same_queries_with_few_or_many_messages(app, world, signed_in, api, path):
+    """Messages, their authors, mentions, attachments and earlier texts load in a fixed number of queries."""
+    from app.discussions import services
+    from tests.bulk import counting_queries
+
+    agreement, officer, partner = world.agreement_a, world.users["officer"], world.users["partner"]
+    client = api("officer") if path.startswith("/api/") else signed_in("officer").http
+    url = path.format(id=agreement.id)
+
+    def add(count):
+        for number in range(count):
+            author = officer if number % 2 else partner
+            message = services.post_message(agreement, audience="shared", by=author,
+                                            body=f"Message {number} @{(partner if author is officer else officer).email}")
+            services.edit_message(message, body=f"Message {number} (corrigé)", by=author, agreement=agreement)
+        db.session.commit()
+
+    add(2)
+    assert client.get(url).status_code == 200
+    with counting_queries() as few:
+        client.get(url)
+    add(20)
+    with counting_queries() as many:
+        assert client.get(url).status_code == 200
+    assert len(many) == len(few), "\n\n".join(s[:200] for s in many)
