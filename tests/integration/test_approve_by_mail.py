@@ -167,3 +167,46 @@ def test_the_post_needs_its_csrf_token(app, world, signed_in, mou):
     response = legal.http.post(path, data={"version": str(mou.version)})
     assert response.status_code == 302  # the app's answer to a missing CSRF token: back, with a message
     assert decisions(mou) == []
+
+
+def _delegate(world, delegator, delegate):
+    from datetime import date
+
+    from app.workflow.services import delegate as make_delegation
+
+    make_delegation(delegator=world.users[delegator], delegate_user=world.users[delegate],
+                    starts_on=date.today() - timedelta(days=1), ends_on=date.today() + timedelta(days=5),
+                    by=world.users[delegator])
+    db.session.commit()
+
+
+def test_a_delegate_decides_for_the_delegator_as_on_the_page(app, world, signed_in, mou):
+    _delegate(world, "legal", "other_officer")
+    act(signed_in("officer"), mou, "submit_for_review")
+    path = links_for(world.users["other_officer"])["approve"]
+    assert decide(signed_in("other_officer"), path, mou).status_code == 303
+    [decision] = decisions(mou)
+    assert decision.approver_id == world.users["other_officer"].id
+    assert decision.counted_user_id == world.users["legal"].id
+
+
+def test_four_eyes_holds_for_a_link_too(app, world, signed_in, mou):
+    """The officer who asked for approval holds legal's delegation: the page would refuse them, so
+    does the link (the same engine verb), and nothing is recorded."""
+    _delegate(world, "legal", "officer")
+    officer = signed_in("officer")
+    act(officer, mou, "submit_for_review")
+    mails = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.recipient_id == world.users["officer"].id, OutboxMessage.kind == "approval_requested")).all()
+    assert mails  # asked as legal's delegate
+    path = links_for(world.users["officer"])["approve"]
+    from app.workflow import engine
+
+    db.session.refresh(mou)
+    option = next(o for o in engine.actions_for(mou, world.users["officer"]) if o.name == "approve_review")
+    assert not option.is_allowed  # what the agreement page says
+    page = officer.get(path).get_data(as_text=True)
+    assert option.reasons[0] in page  # said before the button is pressed, in the page's words
+    response = decide(officer, path, mou)
+    assert response.status_code == 403
+    assert decisions(mou) == []
