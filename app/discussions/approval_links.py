@@ -17,6 +17,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
+from app.core import audit
 from app.core.errors import DomainError
 from app.core.models import utcnow
 from app.discussions.models import ApprovalLink
@@ -105,4 +106,6 @@ def decide_by_link(link: ApprovalLink, *, by, comment: str | None, expected_vers
     db.session.execute(update(ApprovalLink).where(
         ApprovalLink.round_id == link.round_id, ApprovalLink.user_id == link.user_id,
         ApprovalLink.used_at.is_(None)).values(used_at=utcnow()).execution_options(synchronize_session="fetch"))
-    db.session.flush()
+    # The decision's own audit row is the engine's; this one says it came through the e-mail's link.
+    audit.record("approval_link_used", link, actor=by, changes={
+        "agreement_id": agreement.id, "round_id": link.round_id, "step": link.step, "decision": link.decision})
