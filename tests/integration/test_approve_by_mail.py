@@ -69,6 +69,10 @@ def test_open_confirm_approve_and_the_link_dies(app, world, signed_in, mou):
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/agreements/{mou.id}")
     [decision] = decisions(mou)
     assert decision.approver_id == world.users["legal"].id and decision.comment == "Bon pour moi"
+    from app.core.audit import AuditEvent
+
+    assert db.session.scalar(select(AuditEvent.changes).where(AuditEvent.action == "approval_link_used"))[
+        "decision"] == "approve"
     # Single use, and its "send back" sibling dies with it.
     for path in links.values():
         again = legal.get(path)
