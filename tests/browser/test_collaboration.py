@@ -112,7 +112,7 @@ def test_approve_from_the_e_mail_link(live_server, page, artifacts, demo_account
     assert page.get_attribute("#link-refused", "data-status") == "410"  # gone: used
 
 
-def test_verify_a_copy_of_a_sent_version(live_server, page, artifacts, demo_accounts, tmp_path):
+def test_verify_a_copy_of_a_sent_version(live_server, page, browser, artifacts, demo_accounts, tmp_path):
     owner = _owner_of(NEGOTIATING)
     version = tmp_path / "convention-v-browser.pdf"
     version.write_bytes(b"%PDF-1.4\n% verify browser test\n%%EOF\n")
@@ -134,3 +134,23 @@ def test_verify_a_copy_of_a_sent_version(live_server, page, artifacts, demo_acco
     page.set_input_files("input[name=file]", str(other))
     navigate(page, page.locator("main form button[type=submit]").click)
     assert page.locator("#verify-not-found").count() == 1
+
+    # On a phone, in Arabic: the result fits the screen (the SHA-256 wraps).
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="ar-MA")
+    phone = context.new_page()
+    try:
+        sign_in(phone, live_server, owner["email"], owner["password"])
+        phone.goto(live_server + "/verify")
+        language = phone.locator("select[name=language]").input_value()
+        phone.click(".navbar-toggler")
+        switch_language(phone, "ar")
+        phone.wait_for_function("document.documentElement.dir === 'rtl'")
+        phone.set_input_files("input[name=file]", str(version))
+        navigate(phone, phone.locator("main form button[type=submit]").click)
+        assert phone.locator("#verify-found").count() == 1
+        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        phone.screenshot(path=str(artifacts / "64-verify-ar-phone.png"), full_page=True)
+        phone.click(".navbar-toggler")
+        switch_language(phone, language)
+    finally:
+        context.close()
