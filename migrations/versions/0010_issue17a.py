@@ -5,7 +5,7 @@ Verifying a copy needs every stored file's SHA-256: stored_files.sha256 has been
 upload (NOT NULL, unique, the file's storage key) since 0001, so there is nothing to backfill.
 
 Revision ID: 0010_issue17a
-Revises: 0010_exports
+Revises: 0011_deferred_bodies
 Create Date: 2026-12-02 01:18:49.033846
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0010_issue17a'
-down_revision = '0010_exports'
+down_revision = '0011_deferred_bodies'
 branch_labels = None
 depends_on = None
 
