@@ -134,6 +134,7 @@ class Config:
     REMEMBER_COOKIE_DURATION = timedelta(days=env_int("REMEMBER_DAYS", 14))
     # "Forgot your password?": how long a link lives, and requests per hour per account and per address.
     PASSWORD_RESET_MINUTES = env_int("PASSWORD_RESET_MINUTES", 30)
+    APPROVAL_LINK_HOURS = env_int("APPROVAL_LINK_HOURS", 72)
     PASSWORD_RESET_MAX_PER_ACCOUNT = env_int("PASSWORD_RESET_MAX_PER_ACCOUNT", 3)
     PASSWORD_RESET_MAX_PER_ADDRESS = env_int("PASSWORD_RESET_MAX_PER_ADDRESS", 10)
     # Invitations by e-mail: how long the link lives (days).

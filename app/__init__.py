@@ -122,9 +122,13 @@ def _register_blueprints(app: Flask) -> None:
     from app.portfolio.routes import blueprint as portfolio_bp
     from app.workflow.routes import blueprint as workflow_bp
     from app.collaboration import blueprints as collaboration_blueprints
+    from app.discussions.by_mail import blueprint as by_mail_bp
+    from app.discussions.routes import blueprint as discussions_bp
+    from app.discussions.verify import blueprint as verify_bp
 
     for blueprint in (main_bp, auth_bp, agreements_bp, organizations_bp, events_bp, admin_bp, workflow_bp,
                       deliverables_bp, notifications_bp, api_pages_bp, dashboards_bp, portfolio_bp, audit_bp,
-                      operations_bp, exports_bp, budget_bp, *collaboration_blueprints()):
+                      operations_bp, exports_bp, budget_bp, *collaboration_blueprints(), discussions_bp, by_mail_bp,
+                      verify_bp):
         app.register_blueprint(blueprint)
     connect_receivers(app)

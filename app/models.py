@@ -27,6 +27,13 @@ from app.notifications.models import (  # noqa: F401
 )
 from app.api.models import ApiToken  # noqa: F401
 from app.exports.models import ExportJob  # noqa: F401
+from app.discussions.models import (  # noqa: F401
+    ApprovalLink,
+    DiscussionAttachment,
+    DiscussionMention,
+    DiscussionMessage,
+    DiscussionRevision,
+)
 # Keeps stage_visits in step with the audit trail's stage rows (a flush listener).
 from app.workflow import stage_history  # noqa: E402, F401
 from app.versions.models import DocumentText  # noqa: E402, F401

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 
 from app.core.audit import history_for
 from app.core.permissions import can, sees_deliverables_of
+from app.discussions.copies import verification_code
 from app.workflow import engine
 
 
@@ -55,6 +56,8 @@ class AgreementSummary:
     stage_changes: list[StageChange]
     approval_rounds: list[RoundView]
     deliverables: list
+    # The start of the final text's SHA-256: typed on /verify, it names that text (None: no final text yet).
+    verification_code: str | None = None
 
 
 def build_summary(agreement, user) -> AgreementSummary:
@@ -67,6 +70,7 @@ def build_summary(agreement, user) -> AgreementSummary:
         approval_rounds=_approval_rounds(agreement, definition, user),
         deliverables=sorted(getattr(agreement, "deliverables", []), key=lambda d: (d.first_due_on, d.id))
         if sees_deliverables_of(user, agreement.id) else [],
+        verification_code=verification_code(agreement),
     )
 
 

@@ -87,6 +87,10 @@ GRANTS: dict[str, frozenset[str]] = {
     "portfolio.view": ALL_ROLES,
     "analytics.view": MINISTRY,
     "budget.report": MINISTRY,
+    # Discussion threads (internal ones: ministry only, see can_read_thread) and verifying a copy.
+    "discussion.view": ALL_ROLES,
+    "discussion.post": frozenset({"admin", "officer", "manager", "legal", "partner"}),
+    "copy.verify": ALL_ROLES,
 }
 
 
@@ -269,6 +273,54 @@ def _partner_is_party(user, agreement) -> bool:
     )
 
 
+# --- discussion threads ------------------------------------------------------------
+
+def can_read_thread(user, agreement, audience: str) -> bool:
+    """Internal threads are the ministry's; shared threads everyone who sees the agreement."""
+    if not can(user, "discussion.view") or not can(user, "agreement.view", agreement):
+        return False
+    return audience == "shared" or (audience == "internal" and user.role in MINISTRY)
+
+
+def can_post_in_thread(user, agreement, audience: str) -> bool:
+    return can_read_thread(user, agreement, audience) and can(user, "discussion.post")
+
+
+def can_edit_message(user, message) -> bool:
+    """Only its author edits a message (earlier texts are kept); nobody deletes one."""
+    return (message.author_id is not None and message.author_id == getattr(user, "id", None)
+            and can_post_in_thread(user, message_agreement(message), message.audience))
+
+
+def message_agreement(message):
+    from app.agreements.models import Agreement
+
+    return db.session.get(Agreement, message.agreement_id)
+
+
+def can_mention(author, target, agreement, audience: str, thread_author_ids: set[int]) -> bool:
+    """Whom `author` may @mention: someone who can read the thread and whom the author already
+    knows of. A partner knows their own organisation, the agreement's owner and whoever wrote in
+    the thread; the ministry knows everyone able to read it. Anyone else is "not found", the same
+    answer as for an address that does not exist, so a mention never reveals an account."""
+    if target is None or not target.is_active or not can_read_thread(target, agreement, audience):
+        return False
+    if author.role != "partner":
+        return True
+    return (target.organization_id == author.organization_id or target.id == agreement.owner_id
+            or target.id in thread_author_ids)
+
+
+def can_download_attachment(user, message) -> bool:
+    return can_read_thread(user, message_agreement(message), message.audience)
+
+
+def can_verify_against(user, agreement) -> bool:
+    """Whether a dropped copy may be matched against `agreement`'s files: only those whose
+    documents the user may open (a partner learns nothing of another organisation's files)."""
+    return can(user, "copy.verify") and can(user, "agreement.documents", agreement)
+
+
 # --- query scoping -------------------------------------------------------------
 
 def visible_agreements_clause(user):
@@ -414,6 +466,32 @@ def get_outbox_message_or_404(message_id, user, need: str = "view"):
     from app.notifications.models import OutboxMessage
 
     return _load_or_404(OutboxMessage, message_id, user, need, "outbox")
+
+
+def get_message_or_404(message_id, user, *, agreement_id: int | None = None, occurrence_id: int | None = None):
+    """A discussion message the user may read (404 otherwise, internal threads included), optionally
+    checked to belong to the agreement or deliverable of the address it was reached through."""
+    from app.discussions.models import DiscussionMessage
+
+    if not can(user, "discussion.view"):
+        abort(403)
+    try:
+        message_id = int(message_id)
+    except (TypeError, ValueError):
+        abort(404)
+    message = db.session.get(DiscussionMessage, message_id) if 0 < message_id <= 2**31 - 1 else None
+    if message is None or not can_read_thread(user, message_agreement(message), message.audience):
+        abort(404)
+    if (agreement_id is not None and message.agreement_id != agreement_id) or (
+            occurrence_id is not None and message.occurrence_id != occurrence_id):
+        abort(404)
+    return message
+
+
+def require_thread(user, agreement, audience: str) -> None:
+    """404 for a thread the user may not read (a partner never learns an internal thread exists)."""
+    if not can_read_thread(user, agreement, audience):
+        abort(404)
 
 
 def require(user, action: str) -> None:

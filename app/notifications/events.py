@@ -70,6 +70,7 @@ def on_approval_recorded(app, *, agreement, decision, by, transition, step, comm
 def ask_for_approvals(agreement) -> None:
     """Ask the people who may decide the current step of each open round (once per round and step)."""
     from app.workflow.engine import definition_for
+    from app.discussions.approval_links import with_decision_links
     from app.workflow.models import Delegation
 
     open_rounds = [r for r in agreement.approval_rounds if r.status == "open" and r.from_state == agreement.state]
@@ -93,7 +94,8 @@ def ask_for_approvals(agreement) -> None:
                         params={**agreement_params(agreement), "transition": transition_label},
                         link=_agreement_link(agreement), object_type="approval_rounds", object_id=round_.id)
         for person in _people(approvers, delegates):
-            notify_once(person, notice, rule="approval_requested", occurrence_key=step.name)
+            personal = with_decision_links(notice, round_, step.name, person, rule="approval_requested")
+            notify_once(person, personal, rule="approval_requested", occurrence_key=step.name)
 
 
 def on_deliverable_changed(app, *, occurrence, event, by, comment=None, **_ignored) -> None:

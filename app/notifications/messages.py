@@ -99,6 +99,8 @@ def headline(kind: str, params: dict) -> str:
         return _("Sent back for changes: %(item)s (%(ref)s)", item=item, ref=ref)
     if kind == "deliverable_waived":
         return _("Waived: %(item)s (%(ref)s)", item=item, ref=ref)
+    if kind == "discussion_mention":
+        return _("%(name)s mentioned you about %(ref)s", name=isolate(params.get("by", "")), ref=ref)
     if kind == "weekly_digest":
         return _("Sharaka weekly digest — week of %(date)s", date=_date(params.get("week_of")))
     return _("Notification")
@@ -186,6 +188,8 @@ def detail(kind: str, params: dict) -> str:
         if params.get("intact"):
             return kept
         return " ".join((_("First broken link: %(problem)s", problem=isolate(params.get("problem") or "—")), kept))
+    if kind == "discussion_mention":
+        return _("“%(title)s”: %(excerpt)s", title=item or title, excerpt=isolate(params.get("excerpt") or ""))
     if kind == "weekly_digest":
         return _("%(approvals)s approvals waiting, %(overdue)s overdue deliverables, %(ending)s agreements "
                  "ending within 90 days.", approvals=params.get("approvals_count", 0),

@@ -24,6 +24,7 @@ CATEGORIES: dict[str, tuple[Any, bool]] = {
     "agreement_ending": (_l("Agreements coming to an end"), False),
     "agreement_stalled": (_l("Agreements waiting too long in one stage"), False),
     "weekly_digest": (_l("Weekly digest (managers)"), False),
+    "discussion_mention": (_l("Mentions of me in discussions"), False),
     # The daily copy of the audit chain's head: evidence kept outside the database.
     "audit_anchor": (_l("Daily anchor of the audit trail (auditors)"), True),
     # Asked for by the person themselves; never shown as a choice.

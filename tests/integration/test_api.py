@@ -214,6 +214,12 @@ GET_ROUTES = [
     (P + "/agreements/{a}/indicators", everyone(200, partner_b=404)),
     (P + "/agreements/{b}/indicators", everyone(200, partner=404)),
     (P + "/deliverables/{done_a}/indicator-values", everyone(200, partner_b=404)),
+    (P + "/agreements/{a}/threads/shared/messages", everyone(200, partner_b=404)),
+    (P + "/agreements/{a}/threads/internal/messages", only(MINISTRY, refused=404)),
+    (P + "/agreements/{b}/threads/shared/messages", everyone(200, partner=404)),
+    (P + "/deliverables/{occ_a}/threads/shared/messages", everyone(200, partner_b=404)),
+    (P + "/deliverables/{occ_a}/threads/internal/messages", only(MINISTRY, refused=404)),
+    (f"{P}/discussions/attachments/999999/content", everyone(404)),
 ]
 
 # Writes with a well-formed body that changes nothing: who may try (and is told
@@ -284,6 +290,15 @@ WRITE_ROUTES = [
      only({"admin", "officer", "manager"}, ok=404, partner_b=404)),
     ("PUT", P + "/agreements/{a}/amendment", {"changes": {"title_en": "x"}},
      only({"admin", "officer", "manager"}, ok=404, partner_b=404)),
+    # Threads: an empty message is refused (422) to those who may write; auditors read only.
+    ("POST", P + "/agreements/{a}/threads/shared/messages", "multipart",
+     only(MINISTRY - {"auditor"} | {"partner"}, ok=422, partner_b=404)),
+    ("POST", P + "/agreements/{a}/threads/internal/messages", "multipart",
+     only(MINISTRY - {"auditor"}, ok=422, partner=404, partner_b=404)),
+    ("POST", P + "/deliverables/{occ_a}/threads/shared/messages", "multipart",
+     only(MINISTRY - {"auditor"} | {"partner"}, ok=422, partner_b=404)),
+    ("PATCH", P + "/agreements/{a}/threads/shared/messages/999999", {"body": "x"}, everyone(404, partner_b=404)),
+    ("PATCH", P + "/deliverables/{occ_a}/threads/internal/messages/999999", {"body": "x"}, everyone(404)),
 ]
 
 

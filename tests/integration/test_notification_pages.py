@@ -158,13 +158,13 @@ def test_preferences_save_opt_outs_and_keep_mandatory_categories(world, signed_i
     response = client.post("/account/notifications", {"categories": ["deliverable_activity", "agreement_ending"]})
     assert response.status_code == 303
     assert services.switched_off(partner) == {"deliverable_due", "agreement_activity", "agreement_stalled",
-                                              "weekly_digest", "export_ready"}
+                                              "weekly_digest", "export_ready", "discussion_mention"}
     # Unchecked mandatory categories stay on; asking to switch one off changes nothing.
     assert services.wants_mail(partner, "deliverable_overdue") and services.wants_mail(partner, "approval_requested")
     response = client.post("/account/notifications", {"categories": []})
     assert response.status_code == 303
     assert "deliverable_overdue" not in services.switched_off(partner)
-    assert count(MailOptOut, MailOptOut.user_id == partner.id) == 7  # every optional category, nothing more
+    assert count(MailOptOut, MailOptOut.user_id == partner.id) == 8  # every optional category, nothing more
     assert services.wants_mail(partner, "deliverable_overdue") and not services.wants_mail(partner, "deliverable_due")
     # The page shows what is switched off.
     shown = page(client, "/account/notifications")
@@ -173,7 +173,8 @@ def test_preferences_save_opt_outs_and_keep_mandatory_categories(world, signed_i
     # Everything back on.
     client.post("/account/notifications", {"categories": ["deliverable_due", "deliverable_activity",
                                                            "agreement_activity", "agreement_ending",
-                                                           "agreement_stalled", "weekly_digest", "export_ready"]})
+                                                           "agreement_stalled", "weekly_digest", "export_ready",
+                                                           "discussion_mention"]})
     assert services.switched_off(partner) == set()
 
 

@@ -142,6 +142,12 @@ GET_ROUTES = [
     ("/team/999999", only({"admin"}, ok=404)),
     ("/invitations/new", only({"admin"})),
     ("/invitation/not-a-real-token", expect(404, anonymous=404)),
+    ("/api/v1/agreements/{a}/threads/shared/messages", expect(401, anonymous=401)),
+    ("/api/v1/discussions/attachments/999999/content", expect(401, anonymous=401)),
+    ("/verify", expect(200)),
+    ("/verify?code=0000-0000-0000", expect(200)),
+    ("/discussions/attachments/999999", expect(404)),
+    ("/approvals/by-mail/not-a-real-token", expect(404, anonymous=404)),
 ]
 
 # POSTs with a valid CSRF token and an invalid form: allowed roles get the form
@@ -194,6 +200,17 @@ POST_ROUTES = [
     ("/password/reset/not-a-real-token", expect(404, anonymous=404)),
     ("/account/sessions/end-others", expect(303)),
     ("/audit/verify", only({"admin", "auditor"})),
+    # Threads: an empty message goes back to the page with the reason; auditors read but never write;
+    # the internal thread does not exist for partners.
+    ("/agreements/{a}/threads/shared/messages", only(ACTORS - {"partner_b"}, ok=303, partner_b=404)),
+    ("/agreements/{a}/threads/internal/messages", only(APPROVERS, ok=303, partner=404, partner_b=404)),
+    ("/agreements/{b}/threads/shared/messages", only(ACTORS - {"partner"}, ok=303, partner=404)),
+    ("/agreements/{a}/threads/shared/messages/999999/edit", expect(404)),
+    ("/deliverables/{occ_a}/threads/shared/messages", only(ACTORS - {"partner_b"}, ok=303, partner_b=404)),
+    ("/deliverables/{occ_a}/threads/internal/messages", only(APPROVERS, ok=303, partner=404, partner_b=404)),
+    ("/deliverables/{occ_a}/threads/internal/messages/999999/edit", expect(404)),
+    ("/verify", expect(422)),
+    ("/approvals/by-mail/not-a-real-token", expect(404, anonymous=404)),
     ("/api/v1/agreements", expect(401, anonymous=401)),
     ("/api/v1/agreements/{a}/transitions", expect(401, anonymous=401)),
     ("/api/v1/deliverables/{occ_a}/submissions", expect(401, anonymous=401)),

@@ -1,0 +1,1 @@
+"""Discussion threads on agreements and deliverables, approving from the e-mail, verifying a copy."""

@@ -1,0 +1,156 @@
+"""Working together in a real browser: a discussion on the Mistral AI MoU (shared and internal
+threads, in Arabic on a phone), approving from the e-mail's link, and verifying a copy."""
+import re
+
+from tests.browser.conftest import account, navigate, sign_in, switch_language
+from tests.browser.test_deliverables import _owner_of
+
+MOU = "MTNRA-2025-010"  # the Mistral AI MoU of the demo
+NEGOTIATING = "MTNRA-2026-008"  # a convention in negotiation in the demo
+
+
+def _open_agreement(page, live_server, reference):
+    page.goto(f"{live_server}/agreements/?q={reference}")
+    navigate(page, page.locator("a", has_text=reference).first.click)
+    return page.url
+
+
+def test_a_discussion_shared_with_the_partner_and_one_kept_internal(live_server, page, browser, artifacts,
+                                                                    demo_accounts):
+    partner = account(demo_accounts, "partner", "mistral")
+    owner = _owner_of(MOU)
+    shared_text = "Pouvez-vous confirmer le calendrier des formations ? (browser test)"
+    internal_text = "Note interne : attendre l'avis financier avant de répondre. (browser test)"
+
+    sign_in(page, live_server, partner["email"], partner["password"])
+    url = _open_agreement(page, live_server, MOU)
+    assert page.locator("#thread-internal").count() == 0  # the partner never sees the internal thread
+    form = page.locator("#thread-shared form.discussion-form")
+    form.locator("textarea[name=body]").fill(f"@{owner['email']} {shared_text}")
+    navigate(page, form.locator("button[type=submit]").click)
+    assert page.locator("#thread-shared .discussion-message", has_text=shared_text).count() == 1
+
+    sign_in(page, live_server, owner["email"], owner["password"])
+    page.goto(url)
+    assert page.locator("#thread-shared .discussion-message", has_text=shared_text).count() == 1
+    form = page.locator("#thread-internal form.discussion-form")
+    form.locator("textarea[name=body]").fill(internal_text)
+    navigate(page, form.locator("button[type=submit]").click)
+    assert page.locator("#thread-internal .discussion-message", has_text=internal_text).count() == 1
+    page.locator("#thread-internal").screenshot(path=str(artifacts / "60-threads-internal.png"))
+    # The owner was mentioned: a notice in the bell leads to the message.
+    page.goto(live_server + "/notifications")
+    assert page.locator("a", has_text=MOU).count() >= 1
+
+    # The partner, on a phone in Arabic: the shared message, never the internal one.
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="ar-MA")
+    phone = context.new_page()
+    try:
+        sign_in(phone, live_server, partner["email"], partner["password"])
+        phone.goto(url)
+        language = phone.locator("select[name=language]").input_value()
+        phone.click(".navbar-toggler")
+        switch_language(phone, "ar")
+        phone.wait_for_function("document.documentElement.dir === 'rtl'")
+        assert phone.locator("#thread-shared", has_text=shared_text).count() == 1
+        assert internal_text not in phone.content()
+        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        phone.screenshot(path=str(artifacts / "61-thread-shared-ar-phone.png"), full_page=True)
+        phone.click(".navbar-toggler")
+        switch_language(phone, language)
+    finally:
+        context.close()
+
+
+def test_approve_from_the_e_mail_link(live_server, page, artifacts, demo_accounts):
+    legal = account(demo_accounts, "legal")
+    officer = account(demo_accounts, "officer")
+    sign_in(page, live_server, officer["email"], officer["password"])
+    page.goto(live_server + "/agreements/new")
+    page.select_option("select[name=type]", "mou")
+    page.fill("input[name=title_fr]", "Mémorandum approuvé par courriel")
+    mistral = page.locator("select[name=partners] option", has_text="Mistral").first.get_attribute("value")
+    page.select_option("select[name=partners]", mistral)
+    navigate(page, page.locator("form button[type=submit]").last.click)
+    reference = re.search(r"MTNRA-\d{4}-\d{3}", page.content()).group(0)
+    navigate(page, page.locator("form[action$='/actions/submit_for_review'] button[type=submit]").first.click)
+
+    # The mail waits in the outbox (no SMTP here): the admin reads the legal adviser's copy.
+    admin = account(demo_accounts, "admin")
+    sign_in(page, live_server, admin["email"], admin["password"])
+    page.goto(live_server + "/admin/outbox")
+    subjects = page.locator("tr", has_text=reference).locator("a")
+    link = None
+    for index in range(subjects.count()):
+        href = subjects.nth(index).get_attribute("href")
+        page.goto(live_server + href) if href.startswith("/") else page.goto(href)
+        if legal["email"] in page.content():
+            body = page.locator("pre.outbox-body").inner_text()
+            link = re.search(r"https?://\S+/approvals/by-mail/[A-Za-z0-9_\-]+", body).group(0)
+            break
+        page.goto(live_server + "/admin/outbox")
+        subjects = page.locator("tr", has_text=reference).locator("a")
+    assert link, "no approval request mail for the legal adviser"
+    path = "/approvals/" + link.split("/approvals/", 1)[1]
+    approve_path = path  # the first link of the mail is "approve"
+
+    # Someone else signed in (the admin) is not let through, and nothing about the agreement shows.
+    page.goto(live_server + approve_path)
+    assert page.get_attribute("#link-refused", "data-status") == "403" and reference not in page.content()
+
+    sign_in(page, live_server, legal["email"], legal["password"])
+    page.goto(live_server + approve_path)
+    assert reference in page.content() and page.locator("#confirm-decision").count() == 1
+    page.fill("textarea[name=comment]", "Conforme au modèle (browser test).")
+    page.screenshot(path=str(artifacts / "62-approve-by-mail.png"), full_page=True)
+    navigate(page, page.locator("#confirm-decision").click)
+    assert re.search(r"/agreements/\d+$", page.url)
+    assert "Conforme au modèle" in page.content() or page.locator(".alert-success").count() >= 1
+    # Used once: opening it again says so.
+    page.goto(live_server + approve_path)
+    assert page.locator("#link-refused").count() == 1
+    assert page.get_attribute("#link-refused", "data-status") == "410"  # gone: used
+
+
+def test_verify_a_copy_of_a_sent_version(live_server, page, browser, artifacts, demo_accounts, tmp_path):
+    owner = _owner_of(NEGOTIATING)
+    version = tmp_path / "convention-v-browser.pdf"
+    version.write_bytes(b"%PDF-1.4\n% verify browser test\n%%EOF\n")
+    other = tmp_path / "autre.pdf"
+    other.write_bytes(b"%PDF-1.4\n% not stored anywhere\n%%EOF\n")
+
+    sign_in(page, live_server, owner["email"], owner["password"])
+    _open_agreement(page, live_server, NEGOTIATING)
+    form = page.locator("form[action$='/negotiation/versions']")
+    form.locator("input[type=file]").set_input_files(str(version))
+    navigate(page, form.locator("button[type=submit]").click)
+
+    page.goto(live_server + "/verify")
+    page.set_input_files("input[name=file]", str(version))
+    navigate(page, page.locator("main form button[type=submit]").click)
+    assert page.locator("#verify-found").count() == 1
+    assert NEGOTIATING in page.locator("#verify-result").inner_text()
+    page.screenshot(path=str(artifacts / "63-verify-found.png"), full_page=True)
+    page.set_input_files("input[name=file]", str(other))
+    navigate(page, page.locator("main form button[type=submit]").click)
+    assert page.locator("#verify-not-found").count() == 1
+
+    # On a phone, in Arabic: the result fits the screen (the SHA-256 wraps).
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="ar-MA")
+    phone = context.new_page()
+    try:
+        sign_in(phone, live_server, owner["email"], owner["password"])
+        phone.goto(live_server + "/verify")
+        language = phone.locator("select[name=language]").input_value()
+        phone.click(".navbar-toggler")
+        switch_language(phone, "ar")
+        phone.wait_for_function("document.documentElement.dir === 'rtl'")
+        phone.set_input_files("input[name=file]", str(version))
+        navigate(phone, phone.locator("main form button[type=submit]").click)
+        assert phone.locator("#verify-found").count() == 1
+        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        phone.screenshot(path=str(artifacts / "64-verify-ar-phone.png"), full_page=True)
+        phone.click(".navbar-toggler")
+        switch_language(phone, language)
+    finally:
+        context.close()

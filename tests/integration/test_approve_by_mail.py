@@ -1,0 +1,216 @@
+"""Approve from the e-mail: the links in approval request e-mails open a confirmation page (GET
+never decides); the POST by the person the link was made for decides through the page's engine
+verb; a link is dead once used, expired, or when its round moved on; never usable by another."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.core.models import utcnow
+from app.discussions.approval_links import find
+from app.discussions.models import ApprovalLink
+from app.extensions import db
+from app.notifications.models import OutboxMessage
+from app.workflow.models import ApprovalDecision
+from tests import factories
+
+LINK = re.compile(r"/approvals/by-mail/([A-Za-z0-9_\-]+)")
+
+
+@pytest.fixture
+def mou(world):
+    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="MoU par mail")
+    db.session.commit()
+    return agreement
+
+
+def act(client, agreement, name, **data):
+    db.session.refresh(agreement)
+    return client.post(f"/agreements/{agreement.id}/actions/{name}", data={"version": str(agreement.version), **data},
+                       csrf_from=f"/agreements/{agreement.id}")
+
+
+def links_for(user) -> dict[str, str]:
+    """The approve / send back paths of the newest approval request e-mail to `user`."""
+    mail = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.recipient_id == user.id, OutboxMessage.kind == "approval_requested")
+        .order_by(OutboxMessage.id.desc())).first()
+    assert mail is not None
+    approve, reject = LINK.findall(mail.body_text)
+    assert LINK.findall(mail.body_html) == [approve, reject]
+    return {"approve": f"/approvals/by-mail/{approve}", "reject": f"/approvals/by-mail/{reject}"}
+
+
+def decide(client, path, agreement, **data):
+    db.session.refresh(agreement)
+    return client.post(path, data={"version": str(agreement.version), **data}, csrf_from=path)
+
+
+def decisions(agreement):
+    return list(db.session.scalars(select(ApprovalDecision).join(ApprovalDecision.round).where(
+        ApprovalDecision.round.has(agreement_id=agreement.id))))
+
+
+def test_open_confirm_approve_and_the_link_dies(app, world, signed_in, mou):
+    assert act(signed_in("officer"), mou, "submit_for_review").status_code == 303
+    legal = signed_in("legal")
+    links = links_for(world.users["legal"])
+    # Only hashes are stored.
+    assert db.session.scalar(select(ApprovalLink.token_hash)) not in links["approve"]
+    page = legal.get(links["approve"])
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert mou.reference in html and "MoU par mail" in html and "Approve this agreement?" in html
+    assert decisions(mou) == []  # opening the link (a scanner, a preview) decides nothing
+    response = decide(legal, links["approve"], mou, comment="Bon pour moi")
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/agreements/{mou.id}")
+    [decision] = decisions(mou)
+    assert decision.approver_id == world.users["legal"].id and decision.comment == "Bon pour moi"
+    from app.core.audit import AuditEvent
+
+    assert db.session.scalar(select(AuditEvent.changes).where(AuditEvent.action == "approval_link_used"))[
+        "decision"] == "approve"
+    # Single use, and its "send back" sibling dies with it.
+    for path in links.values():
+        again = legal.get(path)
+        assert again.status_code == 410 and "already been used" in again.get_data(as_text=True)
+    assert decide(legal, links["approve"], mou).status_code == 410
+    assert len(decisions(mou)) == 1
+    # The manager's link completes the quorum, as the page would.
+    response = decide(signed_in("manager"), links_for(world.users["manager"])["approve"], mou)
+    assert response.status_code == 303
+    db.session.refresh(mou)
+    assert mou.state == "negotiation"
+
+
+def test_nobody_or_someone_else_signed_in_never_acts(app, world, signed_in, client, mou):
+    act(signed_in("officer"), mou, "submit_for_review")
+    path = links_for(world.users["legal"])["approve"]
+    anonymous = client.get(path)
+    assert anonymous.status_code == 401
+    text = anonymous.get_data(as_text=True)
+    assert "Sign in as the person this e-mail was sent to" in text and mou.reference not in text
+    assert "/sign-in?next=" in text
+    manager = signed_in("manager")
+    other = manager.get(path)
+    assert other.status_code == 403 and "sent to someone else" in other.get_data(as_text=True)
+    assert mou.reference not in other.get_data(as_text=True)
+    assert decide(manager, path, mou).status_code == 403
+    assert decisions(mou) == []
+    # The link still works for its own person afterwards.
+    assert signed_in("legal").get(path).status_code == 200
+
+
+def test_a_forged_or_unknown_token_is_refused(app, world, signed_in, mou):
+    legal = signed_in("legal")
+    for token in ("nope", "x" * 300):
+        response = legal.get(f"/approvals/by-mail/{token}")
+        assert response.status_code == 404 and "not valid" in response.get_data(as_text=True)
+
+
+def test_an_expired_link_is_dead(app, world, signed_in, mou):
+    act(signed_in("officer"), mou, "submit_for_review")
+    path = links_for(world.users["legal"])["approve"]
+    link = find(path.rsplit("/", 1)[1])
+    link.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    legal = signed_in("legal")
+    response = legal.get(path)
+    assert response.status_code == 410 and "expired" in response.get_data(as_text=True)
+    assert decide(legal, path, mou).status_code == 410
+    assert decisions(mou) == []
+
+
+def test_send_back_needs_a_comment_and_then_the_round_changed(app, world, signed_in, mou):
+    officer = signed_in("officer")
+    act(officer, mou, "submit_for_review")
+    legal_links = links_for(world.users["legal"])
+    manager = signed_in("manager")
+    send_back = links_for(world.users["manager"])["reject"]
+    refused = decide(manager, send_back, mou, comment="  ")
+    assert refused.status_code == 422 and "Say why you send it back." in refused.get_data(as_text=True)
+    assert decisions(mou) == []
+    assert decide(manager, send_back, mou, comment="Article 5 à revoir").status_code == 303
+    db.session.refresh(mou)
+    assert mou.state == "draft"
+    # The round is closed: legal's links from the first request no longer work.
+    response = signed_in("legal").get(legal_links["approve"])
+    assert response.status_code == 410 and "moved on" in response.get_data(as_text=True)
+    # Resubmitted: a new round, new links; the old ones stay dead.
+    act(officer, mou, "submit_for_review")
+    assert links_for(world.users["legal"])["approve"] != legal_links["approve"]
+    assert signed_in("legal").get(legal_links["approve"]).status_code == 410
+    assert decide(signed_in("legal"), legal_links["approve"], mou).status_code == 410
+
+
+def test_a_decision_taken_on_the_page_kills_the_link(app, world, signed_in, mou):
+    act(signed_in("officer"), mou, "submit_for_review")
+    path = links_for(world.users["legal"])["approve"]
+    legal = signed_in("legal")
+    assert act(legal, mou, "approve_review", decision="approve").status_code == 303
+    response = legal.get(path)
+    assert response.status_code == 410 and "already decided" in response.get_data(as_text=True)
+
+
+def test_a_stale_page_is_a_conflict_not_a_double_decision(app, world, signed_in, mou):
+    act(signed_in("officer"), mou, "submit_for_review")
+    path = links_for(world.users["legal"])["approve"]
+    legal = signed_in("legal")
+    response = legal.post(path, data={"version": "1"}, csrf_from=path)
+    assert response.status_code == 409
+    assert decisions(mou) == []
+
+
+def test_the_post_needs_its_csrf_token(app, world, signed_in, mou):
+    act(signed_in("officer"), mou, "submit_for_review")
+    path = links_for(world.users["legal"])["approve"]
+    legal = signed_in("legal")
+    response = legal.http.post(path, data={"version": str(mou.version)})
+    assert response.status_code == 302  # the app's answer to a missing CSRF token: back, with a message
+    assert decisions(mou) == []
+
+
+def _delegate(world, delegator, delegate):
+    from datetime import date
+
+    from app.workflow.services import delegate as make_delegation
+
+    make_delegation(delegator=world.users[delegator], delegate_user=world.users[delegate],
+                    starts_on=date.today() - timedelta(days=1), ends_on=date.today() + timedelta(days=5),
+                    by=world.users[delegator])
+    db.session.commit()
+
+
+def test_a_delegate_decides_for_the_delegator_as_on_the_page(app, world, signed_in, mou):
+    _delegate(world, "legal", "other_officer")
+    act(signed_in("officer"), mou, "submit_for_review")
+    path = links_for(world.users["other_officer"])["approve"]
+    assert decide(signed_in("other_officer"), path, mou).status_code == 303
+    [decision] = decisions(mou)
+    assert decision.approver_id == world.users["other_officer"].id
+    assert decision.counted_user_id == world.users["legal"].id
+
+
+def test_four_eyes_holds_for_a_link_too(app, world, signed_in, mou):
+    """The officer who asked for approval holds legal's delegation: the page would refuse them, so
+    does the link (the same engine verb), and nothing is recorded."""
+    _delegate(world, "legal", "officer")
+    officer = signed_in("officer")
+    act(officer, mou, "submit_for_review")
+    mails = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.recipient_id == world.users["officer"].id, OutboxMessage.kind == "approval_requested")).all()
+    assert mails  # asked as legal's delegate
+    path = links_for(world.users["officer"])["approve"]
+    from app.workflow import engine
+
+    db.session.refresh(mou)
+    option = next(o for o in engine.actions_for(mou, world.users["officer"]) if o.name == "approve_review")
+    assert not option.is_allowed  # what the agreement page says
+    page = officer.get(path).get_data(as_text=True)
+    assert option.reasons[0] in page  # said before the button is pressed, in the page's words
+    response = decide(officer, path, mou)
+    assert response.status_code == 403
+    assert decisions(mou) == []

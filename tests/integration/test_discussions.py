@@ -1,0 +1,277 @@
+"""Discussion threads on agreements and deliverables, through the pages and the API: who reads
+which thread (a partner never sees the internal one: 404 at both doors), mentions notified in
+the mentioned person's language, attachments under the storage rules, edits kept, nothing
+deletable, every post and edit audited, and bad input refused with nothing stored."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from io import BytesIO
+
+import pytest
+from sqlalchemy import func, select
+
+from app.api.tokens import create_token
+from app.core.audit import AuditEvent
+from app.core.storage import StoredFile
+from app.deliverables import services as deliverables
+from app.discussions.models import DiscussionAttachment, DiscussionMessage, DiscussionRevision
+from app.extensions import db
+from app.notifications.models import Notification, OutboxMessage
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n"
+
+
+def thread_url(agreement, audience="shared"):
+    return f"/agreements/{agreement.id}/threads/{audience}/messages"
+
+
+def post(client, agreement, body, audience="shared", files=None, **kwargs):
+    data = {"body": body}
+    if files:
+        data["files"] = [(BytesIO(content), name) for content, name in files]
+    return client.post(thread_url(agreement, audience), data=data, csrf_from=f"/agreements/{agreement.id}",
+                       content_type="multipart/form-data", **kwargs)
+
+
+def counts():
+    return tuple(db.session.scalar(select(func.count()).select_from(model))
+                 for model in (DiscussionMessage, DiscussionAttachment, StoredFile, Notification, OutboxMessage))
+
+
+@pytest.fixture
+def api(app, world):
+    def make(role):
+        user = world.users[role]
+        secret = create_token(user, "test", by=user)[1]
+        db.session.commit()
+        client = app.test_client()
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
+        return client
+    return make
+
+
+def test_shared_thread_post_read_and_isolation(app, world, signed_in):
+    agreement = world.agreement_a
+    partner, officer = signed_in("partner"), signed_in("officer")
+    assert post(partner, agreement, "Bonjour, voici nos remarques.").status_code == 303
+    page = officer.get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert "Bonjour, voici nos remarques." in page and 'id="thread-shared"' in page
+    # Another organisation's partner: the agreement, so its threads, do not exist.
+    assert post(signed_in("partner_b"), agreement, "intrus").status_code == 404
+    assert db.session.scalar(select(func.count()).select_from(DiscussionMessage)) == 1
+    # The auditor reads every thread but writes in none.
+    assert "Bonjour, voici nos remarques." in signed_in("auditor").get(f"/agreements/{agreement.id}").get_data(
+        as_text=True)
+    response = post(signed_in("auditor"), agreement, "audit", headers={"Accept": "application/json"})
+    assert response.status_code == 403
+
+
+def test_internal_thread_is_404_for_a_partner_through_page_and_api(app, world, signed_in, api):
+    agreement = world.agreement_a
+    officer, partner = signed_in("officer"), signed_in("partner")
+    assert post(officer, agreement, "Position interne : ne pas céder sur l'article 4.", "internal").status_code == 303
+    message = db.session.scalar(select(DiscussionMessage))
+    page = partner.get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert "article 4" not in page and 'id="thread-internal"' not in page
+    assert 'id="thread-internal"' in officer.get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert post(partner, agreement, "je lis ?", "internal").status_code == 404
+    edit = partner.post(f"{thread_url(agreement, 'internal')}/{message.id}/edit", data={"body": "x"},
+                        csrf_from=f"/agreements/{agreement.id}")
+    assert edit.status_code == 404
+    # Through the shared thread's address, the internal message does not exist either.
+    edit = partner.post(f"{thread_url(agreement, 'shared')}/{message.id}/edit", data={"body": "x"},
+                        csrf_from=f"/agreements/{agreement.id}")
+    assert edit.status_code == 404
+    client = api("partner")
+    assert client.get(f"/api/v1{thread_url(agreement, 'internal')}").status_code == 404
+    assert client.patch(f"/api/v1{thread_url(agreement, 'internal')}/{message.id}", json={"body": "x"}
+                        ).status_code == 404
+    assert client.get(f"/api/v1{thread_url(agreement, 'shared')}").get_json()["items"] == []
+    listed = api("legal").get(f"/api/v1{thread_url(agreement, 'internal')}").get_json()["items"]
+    assert [m["body"] for m in listed] == ["Position interne : ne pas céder sur l'article 4."]
+    assert db.session.get(DiscussionMessage, message.id).body.startswith("Position interne")
+
+
+def test_mentions_notify_in_the_persons_language(app, world, signed_in):
+    legal = world.users["legal"]
+    legal.language = "fr"
+    db.session.commit()
+    agreement = world.agreement_a
+    response = post(signed_in("officer"), agreement, f"@{legal.email} peux-tu relire l'article 3 ?", "internal")
+    assert response.status_code == 303
+    notice = db.session.scalar(select(Notification).where(Notification.user_id == legal.id))
+    assert notice.kind == "discussion_mention" and "#message-" in notice.link and "thread=internal" in notice.link
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient_id == legal.id))
+    assert mail.language == "fr" and "vous a mentionné" in mail.subject
+    assert "article 3" in mail.body_text
+    message = db.session.scalar(select(DiscussionMessage))
+    assert [m.user_id for m in message.mentions] == [legal.id]
+
+
+@pytest.mark.parametrize("who", ["partner_b", "nobody"])
+def test_a_mention_of_someone_the_author_cannot_see_is_refused_without_leaking(app, world, signed_in, who):
+    """A partner mentioning another organisation's user, or an address with no account: the same
+    words, and nothing stored."""
+    address = world.users["partner_b"].email if who == "partner_b" else "personne@example.org"
+    partner = signed_in("partner")
+    before = counts()
+    response = post(partner, world.agreement_a, f"Voir @{address} svp", headers={"Accept": "application/json"})
+    assert response.status_code == 422
+    assert response.get_json()["detail"] == (f"No one you can mention here answers to @{address}. "
+                                             "Remove the mention or check the address.")
+    assert counts() == before
+
+
+def test_a_partner_cannot_mention_a_ministry_person_outside_the_thread(app, world, signed_in):
+    partner = signed_in("partner")
+    legal = world.users["legal"]
+    response = post(partner, world.agreement_a, f"@{legal.email} ?", headers={"Accept": "application/json"})
+    assert response.status_code == 422
+    # Once legal writes in the shared thread, the partner knows of them.
+    assert post(signed_in("legal"), world.agreement_a, "Je suis le juriste.").status_code == 303
+    assert post(partner, world.agreement_a, f"@{legal.email} merci").status_code == 303
+    # Nobody can be mentioned into a thread they may not read: a partner in the internal thread.
+    response = post(signed_in("officer"), world.agreement_a, f"@{world.users['partner'].email} ?", "internal",
+                    headers={"Accept": "application/json"})
+    assert response.status_code == 422
+
+
+BAD = [
+    ("empty", "   ", None, "Write a message first."),
+    ("too long", "x" * 10_001, None, "at most 10000 characters"),
+    ("executable named pdf", "voir pièce", [(b"MZ\x90\x00" + b"\x00" * 100, "rapport.pdf")], "not accepted"),
+    ("empty file", "voir pièce", [(b"", "vide.pdf")], "empty"),
+    ("broken zip as docx", "voir", [(b"PK\x03\x04" + b"\x00" * 50, "x.docx")], "not accepted"),
+    ("six files", "voir", [(PDF + bytes([i]), f"f{i}.pdf") for i in range(6)], "At most 5 files"),
+]
+
+
+@pytest.mark.parametrize("name, body, files, message", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_gets_a_clear_message_and_stores_nothing(app, world, signed_in, name, body, files, message):
+    partner = signed_in("partner")
+    before = counts()
+    response = post(partner, world.agreement_a, body, files=files)
+    assert response.status_code == 303
+    assert message in partner.get(f"/agreements/{world.agreement_a.id}").get_data(as_text=True)
+    assert counts() == before
+
+
+def test_a_huge_attachment_is_refused(app, world, signed_in):
+    partner = signed_in("partner")
+    before = counts()
+    big = b"%PDF-1.4\n" + b"0" * (app.config["MAX_UPLOAD_BYTES"] + 10)
+    response = post(partner, world.agreement_a, "gros", files=[(big, "gros.pdf")],
+                    headers={"Accept": "application/json"})
+    assert response.status_code in (413, 422)
+    assert "MB" in response.get_json()["detail"]
+    assert counts()[:2] == before[:2]
+
+
+def test_attachments_download_only_for_readers(app, world, signed_in):
+    officer = signed_in("officer")
+    assert post(officer, world.agreement_a, "la note", "internal", files=[(PDF, "note interne.pdf")]).status_code == 303
+    attachment = db.session.scalar(select(DiscussionAttachment))
+    url = f"/discussions/attachments/{attachment.id}"
+    assert officer.get(url).data == PDF
+    assert signed_in("partner").get(url).status_code == 404
+    assert signed_in("partner_b").get(url).status_code == 404
+
+
+def test_edits_are_shown_kept_and_audited_and_only_by_the_author(app, world, signed_in):
+    partner = signed_in("partner")
+    agreement = world.agreement_a
+    assert post(partner, agreement, "Première version").status_code == 303
+    message = db.session.scalar(select(DiscussionMessage))
+    url = f"{thread_url(agreement)}/{message.id}/edit"
+    assert partner.post(url, data={"body": "Seconde version"}, csrf_from=f"/agreements/{agreement.id}"
+                        ).status_code == 303
+    db.session.refresh(message)
+    assert message.body == "Seconde version" and message.is_edited
+    assert [r.body for r in db.session.scalars(select(DiscussionRevision))] == ["Première version"]
+    page = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert "edited" in page and "Première version" in page and "Seconde version" in page
+    # Someone else who reads the thread cannot edit it.
+    response = signed_in("officer").post(url, data={"body": "réécrit"}, csrf_from=f"/agreements/{agreement.id}",
+                                         headers={"Accept": "application/json"})
+    assert response.status_code == 403
+    # An empty edit is refused and changes nothing.
+    partner.post(url, data={"body": ""}, csrf_from=f"/agreements/{agreement.id}")
+    db.session.refresh(message)
+    assert message.body == "Seconde version"
+    actions = list(db.session.scalars(select(AuditEvent.action).where(
+        AuditEvent.object_type == "discussion_messages", AuditEvent.object_id == message.id)))
+    assert sorted(actions) == ["discussion_edited", "discussion_posted"]
+    # Nothing deletes a message: no route answers DELETE.
+    assert partner.http.delete(url.replace("/edit", "")).status_code in (404, 405)
+
+
+def test_deliverable_threads(app, world, signed_in, api):
+    officer_user = world.users["officer"]
+    occurrence = deliverables.plan_deliverable(world.agreement_a, deliverables.PlanData(
+        title_fr="Rapport", title_ar=None, title_en=None, description=None,
+        responsible_organization_id=world.partner_a.id, recurrence="once",
+        first_due_on=date.today() + timedelta(days=5), until_on=None), by=officer_user).occurrences[0]
+    db.session.commit()
+    partner = signed_in("partner")
+    url = f"/deliverables/{occurrence.id}/threads/shared/messages"
+    assert partner.post(url, data={"body": "Le rapport arrive vendredi."},
+                        csrf_from=f"/deliverables/{occurrence.id}").status_code == 303
+    page = signed_in("officer").get(f"/deliverables/{occurrence.id}").get_data(as_text=True)
+    assert "Le rapport arrive vendredi." in page
+    assert "Le rapport arrive vendredi." not in signed_in("officer").get(
+        f"/agreements/{world.agreement_a.id}").get_data(as_text=True)  # its own thread, not the agreement's
+    assert signed_in("partner_b").post(url, data={"body": "x"}, csrf_from="/agreements/").status_code == 404
+    assert api("partner").get(f"/api/v1/deliverables/{occurrence.id}/threads/internal/messages").status_code == 404
+    items = api("officer").get(f"/api/v1/deliverables/{occurrence.id}/threads/shared/messages").get_json()["items"]
+    assert [i["body"] for i in items] == ["Le rapport arrive vendredi."]
+
+
+def test_api_post_edit_and_errors(app, world, api):
+    agreement = world.agreement_a
+    client = api("partner")
+    response = client.post(f"/api/v1{thread_url(agreement)}", data={
+        "body": f"Avec pièce @{world.users['officer'].email}", "files": [(BytesIO(PDF), "annexe.pdf")]},
+        content_type="multipart/form-data")
+    assert response.status_code == 201, response.get_json()
+    created = response.get_json()
+    assert created["attachments"][0]["name"] == "annexe.pdf"
+    assert created["mentions"] == [{"id": world.users["officer"].id, "name": world.users["officer"].full_name}]
+    download = client.get(created["attachments"][0]["download_url"])
+    assert download.status_code == 200 and download.data == PDF
+    patched = client.patch(f"/api/v1{thread_url(agreement)}/{created['id']}", json={"body": "Corrigé"})
+    assert patched.status_code == 200 and patched.get_json()["is_edited"]
+    assert patched.get_json()["earlier_versions"][0]["body"].startswith("Avec pièce")
+    empty = client.post(f"/api/v1{thread_url(agreement)}", data={"body": " "}, content_type="multipart/form-data")
+    assert empty.status_code == 422 and empty.headers["Content-Type"].startswith("application/problem+json")
+    assert api("partner_b").get(f"/api/v1{thread_url(agreement)}").status_code == 404
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert "/api/v1/agreements/{agreement_id}/threads/{audience}/messages" in spec["paths"]
+
+
+@pytest.mark.parametrize("path", ["/agreements/{id}", "/api/v1/agreements/{id}/threads/shared/messages"])
+def test_a_thread_costs_the_same_queries_with_few_or_many_messages(app, world, signed_in, api, path):
+    """Messages, their authors, mentions, attachments and earlier texts load in a fixed number of queries."""
+    from app.discussions import services
+    from tests.bulk import counting_queries
+
+    agreement, officer, partner = world.agreement_a, world.users["officer"], world.users["partner"]
+    client = api("officer") if path.startswith("/api/") else signed_in("officer").http
+    url = path.format(id=agreement.id)
+
+    def add(count):
+        for number in range(count):
+            author = officer if number % 2 else partner
+            message = services.post_message(agreement, audience="shared", by=author,
+                                            body=f"Message {number} @{(partner if author is officer else officer).email}")
+            services.edit_message(message, body=f"Message {number} (corrigé)", by=author, agreement=agreement)
+        db.session.commit()
+
+    add(2)
+    assert client.get(url).status_code == 200
+    with counting_queries() as few:
+        client.get(url)
+    add(20)
+    with counting_queries() as many:
+        assert client.get(url).status_code == 200
+    assert len(many) == len(few), "\n\n".join(s[:200] for s in many)
