@@ -131,6 +131,9 @@ def jobs_status_command():
                    f" on {job.last_host}, {job.last_duration_ms} ms" + (f" ({counts})" if counts else ""))
         if job.last_error:
             click.echo(f"{'':<17} last error {job.last_error_at:%Y-%m-%d %H:%M:%S}Z: {job.last_error}")
+        for problem in job.last_problems or ():
+            click.echo(f"{'':<17} failed alone: {problem.get('reference') or problem.get('object_type')} "
+                       f"{problem.get('step')}: {problem.get('error')}")
 
 
 @storage_cli.command("migrate")
@@ -205,6 +208,16 @@ def check_workflows_command(directory):
     for definition in definitions.values():
         click.echo(f"{definition.type}: {len(definition.states)} states, {len(definition.transitions)} transitions, "
                    f"checksum {definition.checksum[:12]} — ok")
+    from app.workflow.checks import account_warnings
+
+    try:
+        warnings = account_warnings(definitions)
+    except Exception as error:  # no database yet (checked before deploying): the definitions are still fine
+        db.session.rollback()
+        click.echo(f"warning: today's accounts not checked ({type(error).__name__})", err=True)
+        return
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @workflows_cli.command("tick")
@@ -214,13 +227,18 @@ def tick_command(today):
     """Apply date-driven moves due today (signed → active, active → expired). Safe to run twice."""
     from datetime import date
 
+    from app.operations.failures import failures_from_results, report_failures
     from app.workflow.engine import run_date_transitions
 
     results = run_date_transitions(today.date() if today else date.today())
+    failures = failures_from_results(results)
+    report_failures("date-transitions", failures)
     db.session.commit()
     for reference, transition, outcome in results:
         click.echo(f"{reference}: {transition}: {outcome}")
-    click.echo(f"{sum(1 for r in results if r[2] == 'done')} moved, {len(results)} looked at.")
+    click.echo(f"{sum(1 for r in results if r[2] == 'done')} moved, {len(failures)} failed, {len(results)} looked at.")
+    if failures:
+        raise SystemExit(1)
 
 
 @users_cli.command("create")

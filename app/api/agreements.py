@@ -169,7 +169,8 @@ def take_transition(payload, agreement_id: int):
                       comment=payload.get("comment"), expected_version=version)
     else:
         engine.take(agreement, transition.name, by=user, comment=payload.get("comment"),
-                    values=payload.get("fields_") or {}, expected_version=version)
+                    values=payload.get("fields_") or {}, expected_version=version,
+                    child_decisions=payload.get("children") or {})
     return {"agreement": present(agreement),
             "message": _("The agreement is now in the stage “%(state)s”.", state=agreement.state_label)}
 

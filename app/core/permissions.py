@@ -61,6 +61,7 @@ GRANTS: dict[str, frozenset[str]] = {
     # Mail categories offered to only some people on their mail choices page.
     "mail.weekly_digest": frozenset({"manager"}),
     "mail.audit_anchor": frozenset({"auditor"}),
+    "mail.job_failed": frozenset({"admin"}),
     "mail.password_reset": frozenset(),  # asked for by the person, never a choice
     # Everyone sees and ends their own sign-in sessions.
     "session.manage": ALL_ROLES,

@@ -133,6 +133,13 @@ def build_panel(agreement, user) -> WorkflowPanel:
         signatories=list(agreement.signatories),
         documents=list(agreement.documents),
     )
+    from app.workflow.children import choices, end_warning
+
+    panel.end_warning = end_warning(agreement) if agreement.parent_id else None
+
+    # Moves that ask what happens to each child agreement (e.g. terminate a MoU with a lab under it).
+    panel.child_choices = {option.name: choices(agreement, option.name, definition)
+                           for option in panel.actions if option.is_allowed and not option.is_approval}
     side = side_of(user, agreement)
     panel.user_side = side
     if agreement.state == "negotiation" and not panel.is_text_locked and side is not None:

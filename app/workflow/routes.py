@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -82,8 +82,11 @@ def take_action(agreement_id: int, name: str):
             values = {"signed_on": form.signed_on.data, "effective_on": form.effective_on.data,
                       "expires_on": form.expires_on.data}
             documents = {"termination_notice": form.termination_notice.data or None}
+            # One choice per child agreement when the definition asks (child_<id> = the same move or "keep").
+            child_decisions = {int(key[6:]): value for key, value in request.form.items()
+                               if key.startswith("child_") and key[6:].isdigit() and len(key) < 20}
             engine.take(agreement, name[:60], by=current_user, comment=form.comment.data, values=values,
-                        documents=documents, expected_version=_version(form))
+                        documents=documents, expected_version=_version(form), child_decisions=child_decisions)
             if form.deliverable_title.data and "plan_default_deliverables" in (transition.effects if transition
                                                                                else ()):
                 _plan_from_activation(agreement, form)

@@ -158,12 +158,17 @@ def record_signature(agreement, signatory_id: int, *, by, signed_on: date, expec
         message = _("This signature cannot be dated before the previous one.")
         raise ValidationFailed(message, {"signed_on": [message]})
     signatory.signed_on, signatory.recorded_by_id, signatory.recorded_at = signed_on, by.id, utcnow()
+    derived = {}
     if all(s.signed_on for s in agreement.signatories):
-        # The agreement is signed on the day its last signatory signed.
+        # The agreement is signed on the day its last signatory signed (written in the trail too).
+        previous = agreement.signed_on
         agreement.signed_on = max(s.signed_on for s in agreement.signatories)
+        if agreement.signed_on != previous:
+            derived = {"before": {"signed_on": previous.isoformat() if previous else None},
+                       "after": {"signed_on": agreement.signed_on.isoformat()}}
     agreement.updated_at = utcnow()
     audit.record("signature_recorded", agreement, actor=by, changes={
-        "name": signatory.name, "side": signatory.side, "signed_on": signed_on.isoformat()})
+        "name": signatory.name, "side": signatory.side, "signed_on": signed_on.isoformat(), **derived})
     flush_or_conflict()
     return signatory
 

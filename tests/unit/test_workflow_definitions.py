@@ -56,6 +56,9 @@ def _mutate(change):
     (lambda b: b["transitions"][1]["approval"]["steps"][0].update({"required_roles": ["admin"]}),
      "required role 'admin' is not among the approver roles"),
     (lambda b: b["transitions"][1]["approval"]["steps"][0].update({"quorum": 0}), "quorum must be a whole number"),
+    # Two approver roles can never give five approvals.
+    (lambda b: b["transitions"][1]["approval"]["steps"][0].update({"quorum": 5}),
+     "quorum 5 is more than its 2 approver roles and people (legal, manager): lower the quorum or add approvers"),
     (lambda b: b["transitions"][1]["approval"].update({"reject_to": "purgatory"}), "reject_to names unknown state"),
     (lambda b: b["states"]["draft"].update({"kind": "initial-ish"}), "kind must be one of"),
     (lambda b: b["states"]["draft"].update({"sla_days": -3}), "sla_days must be"),
