@@ -148,42 +148,52 @@ def update_plan(deliverable: Deliverable, data: PlanData, *, by) -> Deliverable:
 
 def apply_default_plan(agreement: Agreement, plan: list[dict], *, by) -> list[Deliverable]:
     """The workflow definition's default deliverables for this type (e.g. a quarterly progress report)."""
-    partner = next((p.organization_id for p in agreement.parties if p.role == "partner"), None)
+    # A line a partner owes is owed by each partner party: each hands in its own, and is reminded of it.
+    partners = [p.organization_id for p in agreement.parties if p.role == "partner"] or [None]
     start = agreement.effective_on or date.today()
     end = agreement.expires_on
     created, skipped, trimmed = [], [], []
     for line in plan:
-        if any(d.title_en == line["title"]["en"] for d in getattr(agreement, "deliverables", [])):
-            continue  # already planned (activation retried, or planned by hand)
-        first = start + relativedelta(months=line.get("months_after", DEFAULT_MONTHS[line["recurrence"]]))
-        if line["recurrence"] != "once" and end is None:
-            continue  # no end date: the officer plans recurring ones by hand rather than we invent one
-        if end is not None and first > end:
-            # A short term: the line's first date falls after the end. A one-off is still owed,
-            # by the last day; a recurring line has no occurrence inside the term and is left out.
-            if line["recurrence"] == "once" and end >= start:
-                trimmed.append({"title": line["title"]["en"], "due_on": end.isoformat(),
-                                "planned_on": first.isoformat()})
-                first = end
-            else:
-                skipped.append({"title": line["title"]["en"], "first_due_on": first.isoformat()})
-                continue
-        responsible = partner if line.get("responsible", "partner") == "partner" else _home_id()
-        data = PlanData(title_fr=line["title"]["fr"], title_ar=line["title"]["ar"], title_en=line["title"]["en"],
-                        description=None, responsible_organization_id=responsible, recurrence=line["recurrence"],
-                        first_due_on=first, until_on=end)
-        try:
-            with db.session.begin_nested():
-                created.append(plan_deliverable(agreement, data, by=by))
-        except ValidationFailed as error:
-            # Never stop a move on a plan line: the line is left for the officer, with the reason.
-            skipped.append({"title": line["title"]["en"], "first_due_on": first.isoformat(),
-                            "reason": " ".join(str(m) for ms in error.field_errors.values() for m in ms) or error.message})
+        for responsible in (partners if line.get("responsible", "partner") == "partner" else [_home_id()]):
+            _plan_default_line(agreement, line, responsible, start, end, by, created, skipped, trimmed)
     if skipped or trimmed:
         audit.record("default_plan_adjusted", agreement, actor=by, changes={
             "skipped": skipped, "trimmed": trimmed,
             "term": {"from": start.isoformat(), "to": end.isoformat() if end else None}})
     return created
+
+
+def _plan_default_line(agreement, line: dict, responsible: int | None, start: date, end: date | None, by,
+                       created: list, skipped: list, trimmed: list) -> None:
+    """One default line for one responsible party, fitted to the term (see apply_default_plan)."""
+    if any(d.title_en == line["title"]["en"] and d.responsible_organization_id == responsible
+           for d in getattr(agreement, "deliverables", [])):
+        return  # already planned (activation retried, or planned by hand)
+    first = start + relativedelta(months=line.get("months_after", DEFAULT_MONTHS[line["recurrence"]]))
+    if line["recurrence"] != "once" and end is None:
+        return  # no end date: the officer plans recurring ones by hand rather than we invent one
+    if end is not None and first > end:
+        # A short term: the line's first date falls after the end. A one-off is still owed,
+        # by the last day; a recurring line has no occurrence inside the term and is left out.
+        if line["recurrence"] == "once" and end >= start:
+            if not any(entry["title"] == line["title"]["en"] for entry in trimmed):
+                trimmed.append({"title": line["title"]["en"], "due_on": end.isoformat(),
+                                "planned_on": first.isoformat()})
+            first = end
+        else:
+            if not any(entry["title"] == line["title"]["en"] for entry in skipped):
+                skipped.append({"title": line["title"]["en"], "first_due_on": first.isoformat()})
+            return
+    data = PlanData(title_fr=line["title"]["fr"], title_ar=line["title"]["ar"], title_en=line["title"]["en"],
+                    description=None, responsible_organization_id=responsible, recurrence=line["recurrence"],
+                    first_due_on=first, until_on=end)
+    try:
+        with db.session.begin_nested():
+            created.append(plan_deliverable(agreement, data, by=by))
+    except ValidationFailed as error:
+        # Never stop a move on a plan line: the line is left for the officer, with the reason.
+        skipped.append({"title": line["title"]["en"], "first_due_on": first.isoformat(),
+                        "reason": " ".join(str(m) for ms in error.field_errors.values() for m in ms) or error.message})
 
 
 def _home_id() -> int | None:
