@@ -120,9 +120,10 @@ def _register_blueprints(app: Flask) -> None:
     from app.organizations.routes import blueprint as organizations_bp
     from app.portfolio.routes import blueprint as portfolio_bp
     from app.workflow.routes import blueprint as workflow_bp
+    from app.workflow.simulator_routes import blueprint as workflow_simulator_bp
 
     for blueprint in (main_bp, auth_bp, agreements_bp, organizations_bp, events_bp, admin_bp, workflow_bp,
                       deliverables_bp, notifications_bp, api_pages_bp, dashboards_bp, portfolio_bp, audit_bp,
-                      operations_bp, exports_bp):
+                      operations_bp, exports_bp, workflow_simulator_bp):
         app.register_blueprint(blueprint)
     connect_receivers(app)

@@ -220,6 +220,43 @@ def check_workflows_command(directory):
         click.echo(f"warning: {warning}", err=True)
 
 
+@workflows_cli.command("simulate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--scenario", "scenario_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A YAML scenario: people per role, facts, dates and moves (see app/workflow/simulator.py).")
+def simulate_workflow_command(file, scenario_file):
+    """Walk a workflow definition (shipped or edited) through a scenario, writing nothing; say who is
+    asked, what blocks, which reminders and SLA breaches would fire, and what an edit changes for
+    the agreements in flight. Exit 1 when the definition or the scenario is wrong, 2 when a move blocks."""
+    from pathlib import Path
+
+    from app.workflow import simulator
+    from app.workflow.definitions import DefinitionError
+
+    try:
+        definition = simulator.load_edited(Path(file).read_text(encoding="utf-8"),
+                                           Path(current_app.config["WORKFLOWS_DIR"]))
+        scenario = simulator.parse_scenario(Path(scenario_file).read_text(encoding="utf-8")
+                                            if scenario_file else None)
+        current = current_app.extensions["sharaka.workflows"].get(definition.type)
+        people = None if scenario.get("people") is not None else simulator.people_today()
+        result = simulator.run(definition, scenario, current, people=people,
+                               counts=simulator.in_flight_counts(definition.type))
+    except DefinitionError as error:
+        for file_name, message in error.problems:
+            click.echo(f"{file_name}: {message}", err=True)
+        raise SystemExit(1) from None
+    except simulator.ScenarioError as error:
+        click.echo(f"scenario: {error}", err=True)
+        raise SystemExit(1) from None
+    finally:
+        db.session.rollback()
+    for line in simulator.render_text(result):
+        click.echo(line)
+    if any(step.blocked for step in result.steps):
+        raise SystemExit(2)
+
+
 @workflows_cli.command("tick")
 @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Run as if today were this date (YYYY-MM-DD).")

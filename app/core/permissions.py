@@ -29,6 +29,7 @@ GRANTS: dict[str, frozenset[str]] = {
     "agreement.act": frozenset({"admin", "officer", "manager", "legal", "partner"}),
     "agreement.documents": ALL_ROLES,
     "workflow.view": MINISTRY,
+    "workflow.simulate": frozenset({"admin"}),
     "inbox.view": frozenset({"admin", "officer", "manager", "legal", "partner"}),
     "delegation.manage": frozenset({"admin", "officer", "manager", "legal"}),
     "organization.list": ALL_ROLES,

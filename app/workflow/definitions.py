@@ -157,7 +157,7 @@ def load_directory(directory: Path) -> dict[str, WorkflowDefinition]:
     for path in files:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as error:
+        except (yaml.YAMLError, ValueError) as error:  # ValueError: an impossible date such as 2026-13-01
             problems.append((path.name, f"not valid YAML: {error}"))
             continue
         except (OSError, UnicodeDecodeError) as error:
