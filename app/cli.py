@@ -228,6 +228,13 @@ def simulate_workflow_command(file, scenario_file):
     """Walk a workflow definition (shipped or edited) through a scenario, writing nothing; say who is
     asked, what blocks, which reminders and SLA breaches would fire, and what an edit changes for
     the agreements in flight. Exit 1 when the definition or the scenario is wrong, 2 when a move blocks."""
+    from flask_babel import force_locale
+
+    with force_locale("en"):  # the operator's console, as `flask workflows check`
+        _simulate_workflow(file, scenario_file)
+
+
+def _simulate_workflow(file, scenario_file):
     from pathlib import Path
 
     from app.workflow import simulator

@@ -30,6 +30,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import yaml
+from flask_babel import gettext as _
 
 from app.workflow.definitions import DefinitionError, WorkflowDefinition, load_directory
 
@@ -81,9 +82,9 @@ def load_edited(text: str, workflows_dir: Path) -> WorkflowDefinition:
     try:
         body = yaml.safe_load(text)
     except (yaml.YAMLError, ValueError) as error:
-        raise DefinitionError([("edited.yaml", f"not valid YAML: {error}")]) from None
+        raise DefinitionError([("edited.yaml", _("not valid YAML: %(error)s", error=error))]) from None
     if not isinstance(body, dict) or not body.get("type"):
-        raise DefinitionError([("edited.yaml", "must be a mapping with type, states and transitions")])
+        raise DefinitionError([("edited.yaml", _("must be a mapping with type, states and transitions"))])
     with tempfile.TemporaryDirectory(prefix="sharaka-simulate-") as folder:
         for path in Path(workflows_dir).glob("*.yaml"):
             other = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -104,28 +105,28 @@ def parse_scenario(text_or_dict) -> dict:
         try:
             scenario = yaml.safe_load(text_or_dict) or {}
         except (yaml.YAMLError, ValueError) as error:  # ValueError: a date like 2026-13-01
-            raise ScenarioError(f"the scenario is not valid YAML: {error}") from None
+            raise ScenarioError(_("the scenario is not valid YAML: %(error)s", error=error)) from None
     else:
         scenario = dict(text_or_dict)
     if not isinstance(scenario, dict):
-        raise ScenarioError("the scenario must be a mapping (start, people, facts, events, …)")
+        raise ScenarioError(_("the scenario must be a mapping (start, people, facts, events, …)"))
     unknown = set(scenario) - SCENARIO_KEYS
     if unknown:
-        raise ScenarioError(f"unknown scenario keys: {', '.join(sorted(unknown))} "
-                            f"(known: {', '.join(sorted(SCENARIO_KEYS))})")
+        raise ScenarioError(_("unknown scenario keys: %(keys)s (known: %(known)s)", keys=", ".join(sorted(map(str, unknown))),
+                              known=", ".join(sorted(SCENARIO_KEYS))))
     for name in ("start", "effective_on", "expires_on", "until"):
         if name in scenario:
             scenario[name] = _date(scenario[name], name)
     people = scenario.get("people")
     if people is not None and (not isinstance(people, dict) or not all(
             isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in people.values())):
-        raise ScenarioError("people: give a number of people per role, e.g. {legal: 1, manager: 2}")
+        raise ScenarioError(_("people: give a number of people per role, e.g. {legal: 1, manager: 2}"))
     facts = scenario.get("facts")
     if facts is not None and (not isinstance(facts, list) or not all(isinstance(f, str) for f in facts)):
-        raise ScenarioError("facts: give a list of names, e.g. [has_partner, text_agreed, signed_copy]")
+        raise ScenarioError(_("facts: give a list of names, e.g. [has_partner, text_agreed, signed_copy]"))
     events = scenario.get("events") or []
     if not isinstance(events, list):
-        raise ScenarioError("events: give a list of moves, e.g. - {take: submit_for_review, day: 2026-01-05}")
+        raise ScenarioError(_("events: give a list of moves, e.g. - {take: submit_for_review, day: 2026-01-05}"))
     checked = []
     for number, event in enumerate(events, start=1):
         if isinstance(event, dict):
@@ -133,10 +134,11 @@ def parse_scenario(text_or_dict) -> dict:
             event = {("on" if key is True or key == "day" else key): value for key, value in event.items()}
         if not isinstance(event, dict) or not isinstance(event.get("take"), str) or set(event) - {
                 "take", "on", "decision"}:
-            raise ScenarioError(f"event #{number}: give take (a move), and optionally day (YYYY-MM-DD) and decision")
+            raise ScenarioError(_("event #%(n)s: give take (a move), and optionally day (YYYY-MM-DD) and decision",
+                                  n=number))
         if event.get("decision", "approve") not in ("approve", "reject"):
-            raise ScenarioError(f"event #{number}: decision must be approve or reject")
-        checked.append({**event, **({"on": _date(event["on"], f"event #{number} on")} if "on" in event else {})})
+            raise ScenarioError(_("event #%(n)s: decision must be approve or reject", n=number))
+        checked.append({**event, **({"on": _date(event["on"], f"event #{number} day")} if "on" in event else {})})
     scenario["events"] = checked
     return scenario
 
@@ -147,7 +149,7 @@ def _date(value, name: str) -> date:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise ScenarioError(f"{name}: not a date (YYYY-MM-DD): {value!r}") from None
+        raise ScenarioError(_("%(name)s: not a date (YYYY-MM-DD): %(value)s", name=name, value=repr(value))) from None
 
 
 def people_today() -> dict[str, int]:
@@ -181,7 +183,7 @@ def simulate(definition: WorkflowDefinition, scenario: dict, *, people: dict[str
     """Walk `definition` through `scenario` (see the module's docstring). Never writes anything."""
     warnings: list[str] = []
     if scenario.get("people") is None and people is None:
-        warnings.append("nobody counted: give people per role in the scenario")
+        warnings.append(_("nobody counted: give people per role in the scenario"))
     people = scenario.get("people") if scenario.get("people") is not None else (people or {})
     facts = set(scenario["facts"]) if scenario.get("facts") is not None else None
     first_day = next((event["on"] for event in scenario.get("events") or () if event.get("on")), None)
@@ -204,8 +206,8 @@ def simulate(definition: WorkflowDefinition, scenario: dict, *, people: dict[str
             break
         when = event.get("on") or on
         if when < on:
-            raise ScenarioError(f"{event['take']}: {when.isoformat()} is before the previous move "
-                                f"({on.isoformat()})")
+            raise ScenarioError(_("%(move)s: %(day)s is before the previous move (%(previous)s)", move=event["take"],
+                                  day=when.isoformat(), previous=on.isoformat()))
         state, entered = _automatic_until(definition, state, entered, when, dates, steps)
         on = when
         step = _take(definition, state, entered, event, on, people, facts, dates)
@@ -259,15 +261,16 @@ def _take(definition, state: str, entered: date, event: dict, on: date, people, 
     transition = definition.transition(name)
     step = Step(on=on, transition=name, source=state, target=None)
     if transition is None:
-        step.blocked.append(f"no move {name!r} in this workflow")
+        step.blocked.append(_("no move %(name)s in this workflow", name=name))
         return step
     if state not in transition.sources:
-        step.blocked.append(f"{name} is not possible from {state!r} (only from {', '.join(transition.sources)})")
+        step.blocked.append(_("%(name)s is not possible from %(state)s (only from %(sources)s)", name=name, state=state,
+                              sources=", ".join(transition.sources)))
         return step
     rule = definition.children.on_parent.get(name)
     if rule:
-        step.children = ("each child agreement that can follow takes the same move" if rule == "cascade"
-                         else "the person is asked what happens to each child agreement")
+        step.children = (_("each child agreement that can follow takes the same move") if rule == "cascade"
+                         else _("the person is asked what happens to each child agreement"))
     target = definition.states[transition.target]
     needs = [g if isinstance(g, str) else (g.get("field") or g.get("document")) for g in transition.guards]
     needs += list(target.required_fields) + list(target.required_documents) + list(transition.documents)
@@ -276,15 +279,16 @@ def _take(definition, state: str, entered: date, event: dict, on: date, people, 
     if facts is None:
         step.needs = needs
     else:
-        step.blocked += [f"needs {n}" for n in needs if n not in facts]
+        step.blocked += [_("needs %(what)s", what=n) for n in needs if n not in facts]
     for field_name in transition.fields:
         if field_name in dates and dates[field_name] is None and field_name in target.required_fields:
-            step.needs.append(f"{field_name} (asked by the form)")
+            step.needs.append(_("%(field)s (asked by the form)", field=field_name))
     if transition.approval is None:
         takers = [r for r in transition.roles]
         step.asked = [f"{role} ({_count(role, people)})" if role != "owner" else "owner" for role in takers]
         if transition.roles and not any(role == "owner" or people.get(role) for role in transition.roles):
-            step.blocked.append(f"nobody holds a role that may take {name} ({', '.join(transition.roles)})")
+            step.blocked.append(_("nobody holds a role that may take %(name)s (%(roles)s)", name=name,
+                                  roles=", ".join(transition.roles)))
         step.sla_breaches = _sla(definition, state, entered, on, None)
         step.reminders = _stalled(definition, state, entered, on)
     else:
@@ -293,27 +297,30 @@ def _take(definition, state: str, entered: date, event: dict, on: date, people, 
             available = sum(people.get(role, 0) for role in approval_step.roles) + len(approval_step.users)
             approvers = [f"{role} ({_count(role, people)})" for role in approval_step.roles] + list(
                 approval_step.users)
-            step.asked.append(f"{approval_step.name}: {', '.join(approvers)}; quorum {approval_step.quorum}"
-                              + (f", required {', '.join(approval_step.required_roles + approval_step.required_users)}"
-                                 if approval_step.required_roles or approval_step.required_users else "")
-                              + (", in order" if approval_step.mode == "sequential" else ""))
+            required = approval_step.required_roles + approval_step.required_users
+            step.asked.append(_("%(step)s: %(approvers)s; quorum %(quorum)s", step=approval_step.name,
+                                approvers=", ".join(approvers), quorum=approval_step.quorum)
+                              + (_(", required %(who)s", who=", ".join(required)) if required else "")
+                              + (_(", in order") if approval_step.mode == "sequential" else ""))
             if available < approval_step.quorum:
-                step.blocked.append(f"{approval_step.name}: quorum {approval_step.quorum} but only {available} "
-                                    "people can approve")
+                step.blocked.append(_("%(step)s: quorum %(quorum)s but only %(available)s people can approve",
+                                      step=approval_step.name, quorum=approval_step.quorum, available=available))
             for role in approval_step.required_roles:
                 if not people.get(role):
-                    step.blocked.append(f"{approval_step.name}: required role {role} has nobody")
+                    step.blocked.append(_("%(step)s: required role %(role)s has nobody", step=approval_step.name,
+                                          role=role))
             sla = approval_step.sla_days or definition.states[state].sla_days
             if sla:
                 waited = (on - entered).days
                 escalate = sla * definition.reminders.approval_escalate_after_slas
                 if waited > sla:
-                    step.reminders.append(f"{approval_step.name}: overdue reminder to the approvers on "
-                                          f"{(entered + timedelta(days=sla)).isoformat()}")
-                    step.sla_breaches.append(f"{approval_step.name}: waited {waited} days, SLA {sla}")
+                    step.reminders.append(_("%(step)s: overdue reminder to the approvers on %(day)s",
+                                            step=approval_step.name, day=(entered + timedelta(days=sla)).isoformat()))
+                    step.sla_breaches.append(_("%(step)s: waited %(days)s days, SLA %(sla)s", step=approval_step.name,
+                                               days=waited, sla=sla))
                 if waited > escalate:
-                    step.reminders.append(f"{approval_step.name}: escalation to the managers on "
-                                          f"{(entered + timedelta(days=escalate)).isoformat()}")
+                    step.reminders.append(_("%(step)s: escalation to the managers on %(day)s", step=approval_step.name,
+                                            day=(entered + timedelta(days=escalate)).isoformat()))
         if decision == "reject" and not step.blocked:
             step.target = transition.approval.reject_to
             return step
@@ -330,7 +337,7 @@ def _sla(definition, state: str, entered: date, left: date, step_sla) -> list[st
     sla = step_sla or definition.states[state].sla_days
     waited = (left - entered).days
     if sla and waited > sla:
-        return [f"{state}: {waited} days, SLA {sla}"]
+        return [_("%(state)s: %(days)s days, SLA %(sla)s", state=state, days=waited, sla=sla)]
     return []
 
 
@@ -338,14 +345,16 @@ def _stalled(definition, state: str, entered: date, left: date) -> list[str]:
     sla = definition.states[state].sla_days
     if not sla or not definition.reminders.stalled or (left - entered).days <= sla:
         return []
-    return [f"stalled reminder to the owner on {(entered + timedelta(days=sla)).isoformat()} ({state})"]
+    return [_("stalled reminder to the owner on %(day)s (%(state)s)", day=(entered + timedelta(days=sla)).isoformat(),
+              state=state)]
 
 
 def _ending_reminders(definition, dates: dict, until: date) -> list[str]:
     end = dates.get("expires_on")
     if not end:
         return []
-    return [f"ending in {days} days: reminder to the owner and managers on {(end - timedelta(days=days)).isoformat()}"
+    return [_("ending in %(days)s days: reminder to the owner and managers on %(day)s", days=days,
+              day=(end - timedelta(days=days)).isoformat())
             for days in sorted(definition.reminders.ending_days, reverse=True) if end - timedelta(days=days) <= until]
 
 
@@ -356,31 +365,32 @@ def compare(current: WorkflowDefinition, edited: WorkflowDefinition) -> list[str
     changes = []
     for name in current.states:
         if name not in edited.states:
-            changes.append(f"state {name} removed")
+            changes.append(_("state %(name)s removed", name=name))
     for name in edited.states:
         if name not in current.states:
-            changes.append(f"state {name} added")
+            changes.append(_("state %(name)s added", name=name))
     before = {t.name: t for t in current.transitions}
     after = {t.name: t for t in edited.transitions}
     for name in before:
         if name not in after:
-            changes.append(f"move {name} removed")
+            changes.append(_("move %(name)s removed", name=name))
     for name, transition in after.items():
         if name not in before:
-            changes.append(f"move {name} added (from {', '.join(transition.sources)})")
+            changes.append(_("move %(name)s added (from %(sources)s)", name=name, sources=", ".join(transition.sources)))
             continue
         old = before[name]
         if set(transition.sources) != set(old.sources) or transition.target != old.target:
-            changes.append(f"move {name} now goes from {', '.join(transition.sources)} to {transition.target}")
+            changes.append(_("move %(name)s now goes from %(sources)s to %(target)s", name=name,
+                             sources=", ".join(transition.sources), target=transition.target))
         old_steps = {s.name: s for s in (old.approval.steps if old.approval else ())}
         new_steps = {s.name: s for s in (transition.approval.steps if transition.approval else ())}
         for step_name in new_steps.keys() - old_steps.keys():
-            changes.append(f"move {name}: approval step {step_name} added")
+            changes.append(_("move %(name)s: approval step %(step)s added", name=name, step=step_name))
         for step_name in old_steps.keys() - new_steps.keys():
-            changes.append(f"move {name}: approval step {step_name} removed")
+            changes.append(_("move %(name)s: approval step %(step)s removed", name=name, step=step_name))
         for step_name in new_steps.keys() & old_steps.keys():
             if new_steps[step_name] != old_steps[step_name]:
-                changes.append(f"move {name}: approval step {step_name} changed")
+                changes.append(_("move %(name)s: approval step %(step)s changed", name=name, step=step_name))
     return changes
 
 
@@ -393,22 +403,25 @@ def impacts(current: WorkflowDefinition, edited: WorkflowDefinition, counts: dic
         if state not in current.states or current.states[state].kind == "final":
             continue
         if state not in edited.states:
-            found.append(Impact(state, count, f"their state {state} no longer exists: they would be stranded"))
+            found.append(Impact(state, count, _("their state %(state)s no longer exists: they would be stranded",
+                                                state=state)))
             continue
         lost = [t.name for t in current.transitions_from(state) if t.name not in after or state not in after[
             t.name].sources]
         if lost:
-            found.append(Impact(state, count, f"moves no longer offered from {state}: {', '.join(lost)}"))
+            found.append(Impact(state, count, _("moves no longer offered from %(state)s: %(moves)s", state=state,
+                                                moves=", ".join(lost))))
         gained = [t.name for t in edited.transitions_from(state)
                   if current.transition(t.name) is None or state not in current.transition(t.name).sources]
         if gained:
-            found.append(Impact(state, count, f"new moves from {state}: {', '.join(gained)}"))
+            found.append(Impact(state, count, _("new moves from %(state)s: %(moves)s", state=state,
+                                                moves=", ".join(gained))))
         for transition in edited.transitions_from(state):
             old = current.transition(transition.name)
             if transition.approval and old and old.approval and transition.approval.steps != old.approval.steps:
                 names = [s.name for s in transition.approval.steps]
-                found.append(Impact(state, count, f"their open approval of {transition.name} would ask the steps "
-                                                  f"{', '.join(names)}"))
+                found.append(Impact(state, count, _("their open approval of %(move)s would ask the steps %(steps)s",
+                                                    move=transition.name, steps=", ".join(names))))
     return found
 
 

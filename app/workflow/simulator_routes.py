@@ -51,6 +51,7 @@ def simulate_workflow():
     form.workflow_type.choices = [(name, engine.label(d.label)) for name, d in sorted(definitions.items())]
     if not form.is_submitted():
         form.scenario.data = EXAMPLE.read_text(encoding="utf-8") if EXAMPLE.exists() else ""
+        form.workflow_type.data = "mou" if "mou" in definitions else None
     result, problems, edited = None, [], False
     if form.validate_on_submit():
         try:
