@@ -207,7 +207,7 @@ def simulate(definition: WorkflowDefinition, scenario: dict, *, people: dict[str
         when = event.get("on") or on
         if when < on:
             raise ScenarioError(_("%(move)s: %(day)s is before the previous move (%(previous)s)", move=event["take"],
-                                  day=when.isoformat(), previous=on.isoformat()))
+                                  day=_day(when), previous=_day(on)))
         state, entered = _automatic_until(definition, state, entered, when, dates, steps)
         on = when
         step = _take(definition, state, entered, event, on, people, facts, dates)
@@ -315,18 +315,26 @@ def _take(definition, state: str, entered: date, event: dict, on: date, people, 
                 escalate = sla * definition.reminders.approval_escalate_after_slas
                 if waited > sla:
                     step.reminders.append(_("%(step)s: overdue reminder to the approvers on %(day)s",
-                                            step=approval_step.name, day=(entered + timedelta(days=sla)).isoformat()))
+                                            step=approval_step.name, day=_day(entered + timedelta(days=sla))))
                     step.sla_breaches.append(_("%(step)s: waited %(days)s days, SLA %(sla)s", step=approval_step.name,
                                                days=waited, sla=sla))
                 if waited > escalate:
                     step.reminders.append(_("%(step)s: escalation to the managers on %(day)s", step=approval_step.name,
-                                            day=(entered + timedelta(days=escalate)).isoformat()))
+                                            day=_day(entered + timedelta(days=escalate))))
         if decision == "reject" and not step.blocked:
             step.target = transition.approval.reject_to
             return step
     if not step.blocked:
         step.target = transition.target
     return step
+
+
+def _day(value: date) -> str:
+    """A day inside a sentence; in Arabic kept whole, left to right, by Unicode isolates."""
+    from app.core.i18n import current_language
+
+    text = value.isoformat()
+    return f"\u2066{text}\u2069" if current_language() == "ar" else text
 
 
 def _count(role: str, people: dict) -> int:
@@ -345,7 +353,7 @@ def _stalled(definition, state: str, entered: date, left: date) -> list[str]:
     sla = definition.states[state].sla_days
     if not sla or not definition.reminders.stalled or (left - entered).days <= sla:
         return []
-    return [_("stalled reminder to the owner on %(day)s (%(state)s)", day=(entered + timedelta(days=sla)).isoformat(),
+    return [_("stalled reminder to the owner on %(day)s (%(state)s)", day=_day(entered + timedelta(days=sla)),
               state=state)]
 
 
@@ -354,7 +362,7 @@ def _ending_reminders(definition, dates: dict, until: date) -> list[str]:
     if not end:
         return []
     return [_("ending in %(days)s days: reminder to the owner and managers on %(day)s", days=days,
-              day=(end - timedelta(days=days)).isoformat())
+              day=_day(end - timedelta(days=days)))
             for days in sorted(definition.reminders.ending_days, reverse=True) if end - timedelta(days=days) <= until]
 
 
