@@ -88,7 +88,7 @@ def errors(blueprint: Blueprint, *codes: int):
 
 
 def init_api(app) -> None:
-    from app.api import agreements, deliverables, directory
+    from app.api import agreements, deliverables, directory, negotiation
     from app.extensions import csrf
 
     app.config.setdefault("API_TITLE", "Sharaka API")
@@ -105,7 +105,7 @@ def init_api(app) -> None:
         "servers": [{"url": "/"}],
     })
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for module in (agreements, deliverables, directory):
+    for module in (agreements, deliverables, directory, negotiation):
         api.register_blueprint(module.blueprint)
         # No cookie ever authenticates an API call, so there is no cross-site request to forge.
         csrf.exempt(module.blueprint)

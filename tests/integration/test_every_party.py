@@ -14,6 +14,7 @@ from app.extensions import db
 from app.workflow import engine, services
 from app.workflow.engine import WorkflowError
 from tests import factories
+from tests.integration.test_api import api, tokens  # noqa: F401  (fixtures)
 
 PDF = b"%PDF-1.4\n%test\n%%EOF\n"
 
@@ -175,3 +176,33 @@ def test_each_partner_owes_sees_and_hands_in_its_own_deliverables(world, signed_
     ids_b = {o.id for o in own_b.occurrences}
     assert any(obj in ids_b and person == world.users["partner_b"].id for obj, person in reminded)
     assert not any(obj in ids_b and person == world.users["partner"].id for obj, person in reminded)
+
+
+def test_the_api_shows_every_party_and_records_on_behalf_only_with_proof(world, two_partners, api):
+    agreement = two_partners
+    services.send_version(agreement, by=world.users["officer"], upload=pdf(), note="v1",
+                          expected_version=agreement.version)
+    db.session.commit()
+    url = f"/api/v1/agreements/{agreement.id}/negotiation"
+    body = api("partner").get(url).get_json()
+    assert [o["id"] for o in body["waiting"]] == [world.partner_a.id, world.partner_b.id]
+    assert api("partner").post(url + "/accept", json={}).status_code == 200
+    again = api("partner").post(url + "/accept", json={})
+    assert again.status_code == 409 and "already accepted" in again.get_json()["detail"]
+    response = api("officer").post(url + "/acceptances", data={"organization_id": str(world.partner_b.id)},
+                                   content_type="multipart/form-data")
+    assert response.status_code == 422 and "proof" in response.get_json()["errors"]
+    response = api("partner").post(url + "/acceptances", data={
+        "organization_id": str(world.partner_b.id), "proof": (BytesIO(PDF), "mail.pdf")},
+        content_type="multipart/form-data")
+    assert response.status_code == 403
+    response = api("officer").post(url + "/acceptances", data={
+        "organization_id": str(world.partner_b.id), "proof": (BytesIO(PDF + b"B"), "mail-B.pdf")},
+        content_type="multipart/form-data")
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["waiting"] == [] and body["locked"] is True  # the ministry's own version: every party has accepted
+    recorded = body["rounds"][-1]["acceptances"][-1]
+    assert recorded["on_behalf"] and recorded["organization"]["id"] == world.partner_b.id
+    assert api("partner_b").get(url).status_code == 200
+    assert api("partner").get(f"/api/v1/agreements/{world.agreement_b.id}/negotiation").status_code == 404
