@@ -37,6 +37,18 @@ def upgrade():
     )
     with op.batch_alter_table('negotiation_acceptances', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_negotiation_acceptances_round_id'), ['round_id'], unique=False)
+    # Versions accepted before: the ministry's acceptance, and the partner side's for every partner
+    # party (one partner's answer used to stand for all), so negotiations in flight keep their turn.
+    op.execute("""
+        INSERT INTO negotiation_acceptances (round_id, organization_id, side, accepted_by_id, accepted_at, is_on_behalf)
+        SELECT r.id, o.id, 'ministry', r.ministry_accepted_by_id, r.ministry_accepted_at, FALSE
+        FROM negotiation_rounds r JOIN organizations o ON o.is_home = TRUE
+        WHERE r.ministry_accepted_at IS NOT NULL""")
+    op.execute("""
+        INSERT INTO negotiation_acceptances (round_id, organization_id, side, accepted_by_id, accepted_at, is_on_behalf)
+        SELECT r.id, p.organization_id, 'partner', r.partner_accepted_by_id, r.partner_accepted_at, FALSE
+        FROM negotiation_rounds r JOIN agreement_parties p ON p.agreement_id = r.agreement_id AND p.role = 'partner'
+        WHERE r.partner_accepted_at IS NOT NULL""")
 
 
 def downgrade():

@@ -89,3 +89,39 @@ def test_upgrading_chains_the_existing_audit_rows(tmp_path):
             assert ordered == sorted(ordered)
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.mark.live  # its own database
+def test_upgrading_keeps_each_accepted_version_accepted_by_every_party(tmp_path):
+    """Versions accepted before each party's acceptance had its own row: the ministry's acceptance and
+    the partner side's (for every partner party) become rows, so a negotiation in flight keeps its turn."""
+    from flask_migrate import upgrade
+
+    from tests.conftest import make_test_app
+    from tests.databases import fresh_database
+
+    with fresh_database(tmp_path, "acceptances_upgrade") as url:
+        app = make_test_app(url)
+        with app.app_context():
+            upgrade(revision="0010_exports")
+            for slug, is_home in (("ministry", "true"), ("pa", "false"), ("pb", "false")):
+                db.session.execute(text(
+                    "INSERT INTO organizations (slug, kind, is_home, created_at, updated_at) "
+                    f"VALUES ('{slug}', 'company', {is_home}, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            db.session.execute(text(
+                "INSERT INTO agreements (reference, type, state, search_text, version, created_at, updated_at) "
+                "VALUES ('MTNRA-2025-001', 'mou', 'negotiation', '', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            db.session.execute(text(
+                "INSERT INTO agreement_parties (agreement_id, organization_id, role) "
+                "SELECT a.id, o.id, 'partner' FROM agreements a, organizations o WHERE o.slug IN ('pa', 'pb')"))
+            db.session.execute(text(
+                "INSERT INTO negotiation_rounds (agreement_id, number, side, sent_at, partner_accepted_at) "
+                "SELECT id, 1, 'partner', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM agreements"))
+            db.session.commit()
+            upgrade()
+            rows = db.session.execute(text(
+                "SELECT o.slug, a.side FROM negotiation_acceptances a JOIN organizations o ON o.id = a.organization_id "
+                "ORDER BY o.slug")).all()
+            assert [tuple(r) for r in rows] == [("pa", "partner"), ("pb", "partner")]
+            db.session.remove()
+            db.engine.dispose()
