@@ -1,7 +1,7 @@
 """Jobs keep the items that failed alone in their last run; each party's acceptance of a text version
 
 Revision ID: 0010_issue12a
-Revises: 0010_exports
+Revises: 0011_deferred_bodies
 Create Date: 2026-12-02 01:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0010_issue12a'
-down_revision = '0010_exports'
+down_revision = '0011_deferred_bodies'
 branch_labels = None
 depends_on = None
 

@@ -108,14 +108,14 @@ def test_one_failing_reminder_does_not_stop_the_others(app, world, monkeypatch):
     officer = world.users["officer"]
     ending = _settled(world, 3, "active", 300, 5)
     broken = ending[1]
-    original = notification_services.notify
+    original = notification_services._notification_values
 
-    def notify(recipient, notice):
+    def values(recipient, notice):  # the rows of one agreement's notice cannot be written
         if notice.kind == "agreement_ending" and notice.object_id == broken.id:
             raise RuntimeError("cannot word this reminder")
         return original(recipient, notice)
 
-    monkeypatch.setattr(notification_services, "notify", notify)
+    monkeypatch.setattr(notification_services, "_notification_values", values)
     report = run_pass(datetime.now(timezone.utc))
     assert report.errors >= 1 and report.created >= 2
     reminded = set(db.session.scalars(select(Notification.object_id).where(

@@ -95,7 +95,7 @@ def test_upgrading_keeps_each_accepted_version_accepted_by_every_party(tmp_path)
     with fresh_database(tmp_path, "acceptances_upgrade") as url:
         app = make_test_app(url)
         with app.app_context():
-            upgrade(revision="0010_exports")
+            upgrade(revision="0011_deferred_bodies")
             _agreement_with_partners("negotiation", {"ministry": "true", "pa": "false", "pb": "false"})
             db.session.execute(text(
                 "INSERT INTO negotiation_rounds (agreement_id, number, side, sent_at, partner_accepted_at) "
