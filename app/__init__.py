@@ -125,10 +125,11 @@ def _register_blueprints(app: Flask) -> None:
     from app.discussions.by_mail import blueprint as by_mail_bp
     from app.discussions.routes import blueprint as discussions_bp
     from app.discussions.verify import blueprint as verify_bp
+    from app.workflow.simulator_routes import blueprint as workflow_simulator_bp
 
     for blueprint in (main_bp, auth_bp, agreements_bp, organizations_bp, events_bp, admin_bp, workflow_bp,
                       deliverables_bp, notifications_bp, api_pages_bp, dashboards_bp, portfolio_bp, audit_bp,
                       operations_bp, exports_bp, budget_bp, *collaboration_blueprints(), discussions_bp, by_mail_bp,
-                      verify_bp):
+                      verify_bp, workflow_simulator_bp):
         app.register_blueprint(blueprint)
     connect_receivers(app)

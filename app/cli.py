@@ -131,6 +131,9 @@ def jobs_status_command():
                    f" on {job.last_host}, {job.last_duration_ms} ms" + (f" ({counts})" if counts else ""))
         if job.last_error:
             click.echo(f"{'':<17} last error {job.last_error_at:%Y-%m-%d %H:%M:%S}Z: {job.last_error}")
+        for problem in job.last_problems or ():
+            click.echo(f"{'':<17} failed alone: {problem.get('reference') or problem.get('object_type')} "
+                       f"{problem.get('step')}: {problem.get('error')}")
 
 
 @storage_cli.command("migrate")
@@ -205,6 +208,60 @@ def check_workflows_command(directory):
     for definition in definitions.values():
         click.echo(f"{definition.type}: {len(definition.states)} states, {len(definition.transitions)} transitions, "
                    f"checksum {definition.checksum[:12]} — ok")
+    from app.workflow.checks import account_warnings
+
+    try:
+        warnings = account_warnings(definitions)
+    except Exception as error:  # no database yet (checked before deploying): the definitions are still fine
+        db.session.rollback()
+        click.echo(f"warning: today's accounts not checked ({type(error).__name__})", err=True)
+        return
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@workflows_cli.command("simulate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--scenario", "scenario_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A YAML scenario: people per role, facts, dates and moves (see app/workflow/simulator.py).")
+def simulate_workflow_command(file, scenario_file):
+    """Walk a workflow definition (shipped or edited) through a scenario, writing nothing; say who is
+    asked, what blocks, which reminders and SLA breaches would fire, and what an edit changes for
+    the agreements in flight. Exit 1 when the definition or the scenario is wrong, 2 when a move blocks."""
+    from flask_babel import force_locale
+
+    with force_locale("en"):  # the operator's console, as `flask workflows check`
+        _simulate_workflow(file, scenario_file)
+
+
+def _simulate_workflow(file, scenario_file):
+    from pathlib import Path
+
+    from app.workflow import simulator
+    from app.workflow.definitions import DefinitionError
+
+    try:
+        definition = simulator.load_edited(Path(file).read_text(encoding="utf-8"),
+                                           Path(current_app.config["WORKFLOWS_DIR"]))
+        scenario = simulator.parse_scenario(Path(scenario_file).read_text(encoding="utf-8")
+                                            if scenario_file else None)
+        current = current_app.extensions["sharaka.workflows"].get(definition.type)
+        people = None if scenario.get("people") is not None else simulator.people_today()
+        result = simulator.run(definition, scenario, current, people=people,
+                               counts=simulator.in_flight_counts(definition.type))
+    except DefinitionError as error:
+        for file_name, message in error.problems:
+            click.echo(f"{file_name}: {message}", err=True)
+        raise SystemExit(1) from None
+    except simulator.ScenarioError as error:
+        click.echo(f"scenario: {error}", err=True)
+        raise SystemExit(1) from None
+    finally:
+        db.session.rollback()
+    for line in simulator.render_text(result):
+        click.echo(line)
+    if any(step.blocked for step in result.steps):
+        raise SystemExit(2)
 
 
 @workflows_cli.command("tick")
@@ -214,13 +271,18 @@ def tick_command(today):
     """Apply date-driven moves due today (signed → active, active → expired). Safe to run twice."""
     from datetime import date
 
+    from app.operations.failures import failures_from_results, report_failures
     from app.workflow.engine import run_date_transitions
 
     results = run_date_transitions(today.date() if today else date.today())
+    failures = failures_from_results(results)
+    report_failures("date-transitions", failures)
     db.session.commit()
     for reference, transition, outcome in results:
         click.echo(f"{reference}: {transition}: {outcome}")
-    click.echo(f"{sum(1 for r in results if r[2] == 'done')} moved, {len(results)} looked at.")
+    click.echo(f"{sum(1 for r in results if r[2] == 'done')} moved, {len(failures)} failed, {len(results)} looked at.")
+    if failures:
+        raise SystemExit(1)
 
 
 @users_cli.command("create")

@@ -22,6 +22,7 @@ CASABLANCA = ZoneInfo("Africa/Casablanca")
 def date_transitions_job(app: Flask) -> None:
     """Apply today's date-driven moves (signed → active, active → expired)."""
     from app.extensions import db
+    from app.operations.failures import failures_from_results, report_failures
     from app.operations.services import track_job
     from app.workflow.engine import run_date_transitions
 
@@ -30,15 +31,19 @@ def date_transitions_job(app: Flask) -> None:
         try:
             with track_job("date-transitions") as counts:
                 results = run_date_transitions(today)
+                failures = failures_from_results(results)
+                problems = report_failures("date-transitions", failures)
                 db.session.commit()
-                counts.update(moved=sum(1 for r in results if r[2] == "done"), looked_at=len(results))
+                counts.update(moved=sum(1 for r in results if r[2] == "done"), failed=len(failures),
+                              looked_at=len(results), problems=problems)
         except Exception:
             db.session.rollback()
             log.exception("date transitions failed")
             raise
         finally:
             db.session.remove()
-        log.info("date transitions for %s: %d moved, %d looked at", today, counts["moved"], counts["looked_at"])
+        log.info("date transitions for %s: %d moved, %d failed, %d looked at", today, counts["moved"],
+                 counts["failed"], counts["looked_at"])
 
 
 def reminders_job(app: Flask) -> None:
@@ -56,7 +61,8 @@ def reminders_job(app: Flask) -> None:
                 report = run_pass(datetime.now(timezone.utc))
                 log.info("reminders: %d new, %d already sent, %d errors",
                          report.created, report.already, report.errors)
-                counts.update(created=report.created, already=report.already, errors=report.errors)
+                counts.update(created=report.created, already=report.already, errors=report.errors,
+                              problems=report.problems)
             outbox_job(app)
         finally:
             db.session.remove()

@@ -202,6 +202,14 @@ def validate_data(data: AgreementData, agreement: Agreement | None) -> None:
             add("parent_id", _("Unknown parent agreement."))
         elif agreement is not None and _would_cycle(agreement, parent):
             add("parent_id", _("An agreement cannot be its own parent or descendant."))
+        else:
+            from app.workflow.children import parent_problems
+
+            new_parent = agreement is None or agreement.parent_id != parent.id
+            for name, messages in parent_problems(parent, child_type=data.type, expires_on=data.expires_on).items():
+                if new_parent or (name == "expires_on" and agreement.expires_on != data.expires_on):
+                    for message in messages:
+                        add(name, message)
 
     seen: set[int] = set()
     partner_count = 0

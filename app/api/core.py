@@ -88,8 +88,8 @@ def errors(blueprint: Blueprint, *codes: int):
 
 
 def init_api(app) -> None:
-    from app.api import (agreements, amendments, budget, collaboration, deliverables, directory, discussions, plans,
-                         stages)
+    from app.api import (agreements, amendments, budget, collaboration, deliverables, directory, discussions,
+                         negotiation, plans, stages)
     from app.extensions import csrf
 
     app.config.setdefault("API_TITLE", "Sharaka API")
@@ -106,7 +106,8 @@ def init_api(app) -> None:
         "servers": [{"url": "/"}],
     })
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for module in (agreements, deliverables, directory, stages, plans, amendments, budget, collaboration, discussions):
+    for module in (agreements, deliverables, directory, stages, plans, amendments, budget, collaboration, discussions,
+                   negotiation):
         api.register_blueprint(module.blueprint)
         # No cookie ever authenticates an API call, so there is no cross-site request to forge.
         csrf.exempt(module.blueprint)

@@ -191,6 +191,10 @@ class TransitionInputSchema(StrictSchema):
     decision = fields.String(validate=validate.OneOf(("approve", "reject")), metadata={
         "description": "For approval moves: approve (default) or reject (send back, comment required)."})
     version = fields.Integer(strict=True, validate=validate.Range(1, MAX_ID))
+    children = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[0-9]{1,12}$")),
+                           values=fields.String(validate=validate.Length(max=60)), load_default=dict, metadata={
+        "description": "For moves whose workflow asks per child agreement (e.g. terminate): "
+                       "{child id: the same move, or \"keep\"}."})
 
 
 class TransitionResultSchema(Schema):

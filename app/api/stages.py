@@ -57,12 +57,7 @@ def present_negotiation(agreement) -> dict:
     }
 
 
-@blueprint.route("/agreements/<int:agreement_id>/negotiation", methods=["GET"])
-@blueprint.response(200, ws.NegotiationSchema)
-@errors(blueprint, 403, 404)
-def get_negotiation(agreement_id: int):
-    """The versions of the text exchanged with the partner, whose turn it is, and what the caller may do."""
-    return present_negotiation(get_agreement_or_404(agreement_id, api_user()))
+# Reading the negotiation and accepting a version: app/api/negotiation.py (every party's acceptance).
 
 
 @blueprint.route("/agreements/<int:agreement_id>/negotiation/versions", methods=["POST"])
@@ -77,20 +72,6 @@ def send_version(form, agreement_id: int):
     services.send_version(agreement, by=user, upload=form.get("file"),
                           note=form.get("note"), expected_version=form.get("version", agreement.version),
                           on_behalf_of_partner=form.get("on_behalf_of_partner", False))
-    return present_negotiation(agreement)
-
-
-@blueprint.route("/agreements/<int:agreement_id>/negotiation/accept", methods=["POST"])
-@blueprint.arguments(ws.AcceptVersionInputSchema)
-@blueprint.response(200, ws.NegotiationSchema)
-@errors(blueprint, 400, 403, 404, 409, 413, 422)
-@committed
-def accept_version(payload, agreement_id: int):
-    """Accept the latest version for the caller's side: when both sides accepted it, the text is locked."""
-    user = api_user()
-    agreement = get_agreement_or_404(agreement_id, user, need="act")
-    services.accept_version(agreement, by=user, expected_version=payload.get("version", agreement.version),
-                            on_behalf_of_partner=payload.get("on_behalf_of_partner", False))
     return present_negotiation(agreement)
 
 

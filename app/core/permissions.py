@@ -36,6 +36,7 @@ GRANTS: dict[str, frozenset[str]] = {
     # Checking a signed copy's digital signatures again (new trust roots, revocation now reachable).
     "agreement.recheck_signatures": frozenset({"admin"}),
     "workflow.view": MINISTRY,
+    "workflow.simulate": frozenset({"admin"}),
     "inbox.view": frozenset({"admin", "officer", "manager", "legal", "partner"}),
     "delegation.manage": frozenset({"admin", "officer", "manager", "legal"}),
     "organization.list": ALL_ROLES,
@@ -78,6 +79,7 @@ GRANTS: dict[str, frozenset[str]] = {
     # Mail categories offered to only some people on their mail choices page.
     "mail.weekly_digest": frozenset({"manager"}),
     "mail.audit_anchor": frozenset({"auditor"}),
+    "mail.job_failed": frozenset({"admin"}),
     "mail.password_reset": frozenset(),  # asked for by the person, never a choice
     "mail.invitation": frozenset(),  # sent before the account exists
     # Everyone sees and ends their own sign-in sessions.

@@ -80,13 +80,19 @@ def _check_plan(agreement: Agreement, data: PlanData) -> None:
         errors["first_due_on"] = [_("Give the first due date.")]
     else:
         if not date(1956, 1, 1) <= data.first_due_on <= date(2200, 12, 31):
-            errors["first_due_on"] = [_("This date is out of range.")]
+            errors["first_due_on"] = [_("The first due date must lie between 1956 and 2200.")]
         if data.recurrence != "once":
+            until_given = data.until_on is not None
             data.until_on = data.until_on or agreement.expires_on
             if data.until_on is None:
-                errors["until_on"] = [_("A recurring deliverable needs an end: give one, or an end date to the agreement.")]
+                errors["until_on"] = [_("A recurring deliverable needs an end: give its “Until” date, or an end "
+                                        "date to the agreement.")]
             elif data.until_on < data.first_due_on:
-                errors["until_on"] = [_("The last day cannot be before the first.")]
+                errors["until_on" if until_given else "first_due_on"] = [
+                    _("The “Until” date (%(until)s) cannot be before the first due date: change one of them.",
+                      until=data.until_on.isoformat()) if until_given else
+                    _("The first due date comes after the agreement's end (%(end)s): choose an earlier first due "
+                      "date, or make it a one-off.", end=data.until_on.isoformat())]
         else:
             data.until_on = None
     if errors:
@@ -142,21 +148,52 @@ def update_plan(deliverable: Deliverable, data: PlanData, *, by) -> Deliverable:
 
 def apply_default_plan(agreement: Agreement, plan: list[dict], *, by) -> list[Deliverable]:
     """The workflow definition's default deliverables for this type (e.g. a quarterly progress report)."""
-    partner = next((p.organization_id for p in agreement.parties if p.role == "partner"), None)
+    # A line a partner owes is owed by each partner party: each hands in its own, and is reminded of it.
+    partners = [p.organization_id for p in agreement.parties if p.role == "partner"] or [None]
     start = agreement.effective_on or date.today()
-    created = []
+    end = agreement.expires_on
+    created, skipped, trimmed = [], [], []
     for line in plan:
-        if any(d.title_en == line["title"]["en"] for d in getattr(agreement, "deliverables", [])):
-            continue  # already planned (activation retried, or planned by hand)
-        first = start + relativedelta(months=line.get("months_after", DEFAULT_MONTHS[line["recurrence"]]))
-        if line["recurrence"] != "once" and agreement.expires_on is None:
-            continue  # no end date: the officer plans recurring ones by hand rather than we invent one
-        responsible = partner if line.get("responsible", "partner") == "partner" else _home_id()
-        data = PlanData(title_fr=line["title"]["fr"], title_ar=line["title"]["ar"], title_en=line["title"]["en"],
-                        description=None, responsible_organization_id=responsible, recurrence=line["recurrence"],
-                        first_due_on=first, until_on=agreement.expires_on)
-        created.append(plan_deliverable(agreement, data, by=by))
+        for responsible in (partners if line.get("responsible", "partner") == "partner" else [_home_id()]):
+            _plan_default_line(agreement, line, responsible, start, end, by, created, skipped, trimmed)
+    if skipped or trimmed:
+        audit.record("default_plan_adjusted", agreement, actor=by, changes={
+            "skipped": skipped, "trimmed": trimmed,
+            "term": {"from": start.isoformat(), "to": end.isoformat() if end else None}})
     return created
+
+
+def _plan_default_line(agreement, line: dict, responsible: int | None, start: date, end: date | None, by,
+                       created: list, skipped: list, trimmed: list) -> None:
+    """One default line for one responsible party, fitted to the term (see apply_default_plan)."""
+    if any(d.title_en == line["title"]["en"] and d.responsible_organization_id == responsible
+           for d in getattr(agreement, "deliverables", [])):
+        return  # already planned (activation retried, or planned by hand)
+    first = start + relativedelta(months=line.get("months_after", DEFAULT_MONTHS[line["recurrence"]]))
+    if line["recurrence"] != "once" and end is None:
+        return  # no end date: the officer plans recurring ones by hand rather than we invent one
+    if end is not None and first > end:
+        # A short term: the line's first date falls after the end. A one-off is still owed,
+        # by the last day; a recurring line has no occurrence inside the term and is left out.
+        if line["recurrence"] == "once" and end >= start:
+            if not any(entry["title"] == line["title"]["en"] for entry in trimmed):
+                trimmed.append({"title": line["title"]["en"], "due_on": end.isoformat(),
+                                "planned_on": first.isoformat()})
+            first = end
+        else:
+            if not any(entry["title"] == line["title"]["en"] for entry in skipped):
+                skipped.append({"title": line["title"]["en"], "first_due_on": first.isoformat()})
+            return
+    data = PlanData(title_fr=line["title"]["fr"], title_ar=line["title"]["ar"], title_en=line["title"]["en"],
+                    description=None, responsible_organization_id=responsible, recurrence=line["recurrence"],
+                    first_due_on=first, until_on=end)
+    try:
+        with db.session.begin_nested():
+            created.append(plan_deliverable(agreement, data, by=by))
+    except ValidationFailed as error:
+        # Never stop a move on a plan line: the line is left for the officer, with the reason.
+        skipped.append({"title": line["title"]["en"], "first_due_on": first.isoformat(),
+                        "reason": " ".join(str(m) for ms in error.field_errors.values() for m in ms) or error.message})
 
 
 def _home_id() -> int | None:

@@ -57,6 +57,9 @@ def headline(kind: str, params: dict) -> str:
         return _("Your Sharaka password is your ministry directory password")
     if kind == "invitation":
         return _("You are invited to Sharaka")
+    if kind == "job_failed":
+        return _("Job %(job)s could not handle %(ref)s; the others went on", job=isolate(params.get("job", "")),
+                 ref=ref)
     if kind == "audit_anchor":
         if params.get("intact"):
             return _("Audit trail anchor: %(n)s rows, intact", n=params.get("seq", 0))
@@ -182,6 +185,10 @@ def detail(kind: str, params: dict) -> str:
                         "Someone (you, we hope) asked to reset your password. Open the link within %(num)s minutes "
                         "to choose a new one; it works once. If it was not you, ignore this message: your password "
                         "stays as it is.", params.get("minutes") or 30)
+    if kind == "job_failed":
+        return _("Step %(step)s failed: %(error)s. It was rolled back alone and is tried again at the next run; "
+                 "correct the agreement or tell the developers.", step=isolate(params.get("step", "")),
+                 error=isolate(params.get("error") or "—"))
     if kind == "audit_anchor":
         anchor = isolate(f"{params.get('seq', 0)}:{params.get('hash', '')}")
         kept = _("Keep this message: it proves the trail as it stands today. Anchor: %(anchor)s", anchor=anchor)

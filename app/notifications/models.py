@@ -27,6 +27,8 @@ CATEGORIES: dict[str, tuple[Any, bool]] = {
     "discussion_mention": (_l("Mentions of me in discussions"), False),
     # The daily copy of the audit chain's head: evidence kept outside the database.
     "audit_anchor": (_l("Daily anchor of the audit trail (auditors)"), True),
+    # A scheduled job failed on one agreement (the others went on): admins must look.
+    "job_failed": (_l("A scheduled job failed on one agreement (admins)"), True),
     # Asked for by the person themselves; never shown as a choice.
     "password_reset": (_l("Password reset links"), True),
     "export_ready": (_l("Spreadsheets I asked for are ready"), False),

@@ -27,3 +27,5 @@ class JobStatus(db.Model):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The items (agreements, reminders) that failed in the last run while the others went on.
+    last_problems: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)

@@ -25,7 +25,8 @@ JOBS = ("date-transitions", "reminders", "outbox")
 @contextmanager
 def track_job(name: str):
     """Record one run of job `name`: duration, the counts the body puts in the dict it
-    receives, or the error it raised (re-raised after recording)."""
+    receives (its "problems" key: the items that failed alone, see failures.py), or the
+    error it raised (re-raised after recording)."""
     counts: dict = {}
     started_at, clock = utcnow(), time.monotonic()
     try:
@@ -39,8 +40,9 @@ def track_job(name: str):
 
 def _record(name: str, started_at, clock: float, counts: dict, error: str | None) -> None:
     finished_at = utcnow()
+    problems = counts.pop("problems", None) or None
     values = dict(runs=JobStatus.runs + 1, last_started_at=started_at, last_finished_at=finished_at,
-                  last_duration_ms=int((time.monotonic() - clock) * 1000), last_counts=counts,
+                  last_problems=problems, last_duration_ms=int((time.monotonic() - clock) * 1000), last_counts=counts,
                   last_host=f"{socket.gethostname()[:80]}:{os.getpid()}")
     if error:
         values.update(failures=JobStatus.failures + 1, last_error=error, last_error_at=finished_at)

@@ -109,6 +109,20 @@ class ReminderPolicy:
     stalled: bool = True
 
 
+CHILD_RULES = ("cascade", "ask")
+END_AFTER_PARENT = ("refuse", "warn")
+
+
+@dataclass(frozen=True)
+class ChildRules:
+    """What this agreement's moves do to its child agreements (the `children:` section).
+    on_parent: transition name → cascade (the child takes the same move) or ask (the person
+    chooses per child); a transition not listed leaves children alone."""
+
+    on_parent: dict[str, str] = field(default_factory=dict)
+    end_after_parent: str = "warn"
+
+
 @dataclass(frozen=True)
 class WorkflowDefinition:
     type: str
@@ -120,6 +134,7 @@ class WorkflowDefinition:
     # Deliverables every agreement of this type owes once active (see effect plan_default_deliverables).
     default_deliverables: tuple[dict, ...] = ()
     reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
+    children: ChildRules = field(default_factory=ChildRules)
 
     @property
     def initial_state(self) -> str:
@@ -145,7 +160,7 @@ def load_directory(directory: Path) -> dict[str, WorkflowDefinition]:
     for path in files:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as error:
+        except (yaml.YAMLError, ValueError) as error:  # ValueError: an impossible date such as 2026-13-01
             problems.append((path.name, f"not valid YAML: {error}"))
             continue
         except (OSError, UnicodeDecodeError) as error:
@@ -189,7 +204,7 @@ def _resolve_extends(file_name: str, data: dict, raw: dict[str, tuple[str, dict]
     own = {t.get("name"): t for t in (data.get("transitions") or []) if isinstance(t, dict)}
     transitions = [copy.deepcopy(own.pop(t.get("name"), t)) for t in merged.get("transitions") or []]
     merged["transitions"] = transitions + [copy.deepcopy(t) for t in own.values()]
-    for own_section in ("deliverables", "reminders"):
+    for own_section in ("deliverables", "reminders", "children"):
         if own_section in data:
             merged[own_section] = copy.deepcopy(data[own_section])
     merged.pop("extends", None)
@@ -225,7 +240,7 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
         problems.append(f"type {workflow_type!r} is not an agreement type ({', '.join(AGREEMENT_TYPES)})")
     label = label_of(body.get("label"), "workflow")
     unknown_keys = set(body) - {"type", "label", "states", "transitions", "extends", "deliverables",
-                                  "reminders"}
+                                  "reminders", "children"}
     if unknown_keys:
         problems.append(f"unknown keys: {', '.join(sorted(unknown_keys))}")
 
@@ -371,6 +386,7 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
         default_deliverables.append({**line, "title": label_of(line.get("title"), where)})
 
     reminders = _parse_reminders(body.get("reminders"), problems)
+    children = _parse_children(body.get("children"), transitions, problems)
 
     if not problems:
         problems.extend(_graph_problems(states, transitions))
@@ -378,7 +394,36 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
         raise DefinitionError([(file_name, message) for message in problems])
     return WorkflowDefinition(type=str(workflow_type), label=label, states=states, transitions=tuple(transitions),
                               checksum=checksum_of(body), body=body,
-                              default_deliverables=tuple(default_deliverables), reminders=reminders)
+                              default_deliverables=tuple(default_deliverables), reminders=reminders,
+                              children=children)
+
+
+def _parse_children(spec, transitions: list[Transition], problems: list[str]) -> ChildRules:
+    """The `children:` section (absent: moves leave children alone, a later end is only warned)."""
+    if spec is None:
+        return ChildRules()
+    if not isinstance(spec, dict) or set(spec) - {"on_parent", "end_after_parent"}:
+        problems.append("children: may have on_parent and end_after_parent")
+        return ChildRules()
+    on_parent = spec.get("on_parent") or {}
+    if not isinstance(on_parent, dict):
+        problems.append("children: on_parent must map transition names to cascade or ask")
+        on_parent = {}
+    by_name = {t.name: t for t in transitions}
+    for name, rule in on_parent.items():
+        transition = by_name.get(name)
+        if transition is None:
+            problems.append(f"children: on_parent names unknown transition {name!r}")
+        elif rule not in CHILD_RULES:
+            problems.append(f"children: on_parent {name}: must be cascade or ask")
+        elif rule == "ask" and (transition.automatic or transition.approval is not None or not transition.roles):
+            problems.append(f"children: on_parent {name}: nobody fills a form for an automatic or approval move; "
+                            "use cascade")
+    end = spec.get("end_after_parent", "warn")
+    if end not in END_AFTER_PARENT:
+        problems.append("children: end_after_parent must be refuse or warn")
+        end = "warn"
+    return ChildRules(on_parent={str(k): str(v) for k, v in on_parent.items()}, end_after_parent=str(end))
 
 
 def _parse_reminders(spec, problems: list[str]) -> ReminderPolicy:
@@ -458,8 +503,10 @@ def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) 
         if not isinstance(quorum, int) or isinstance(quorum, bool) or quorum < 1:
             problems.append(f"{step_where}: quorum must be a whole number ≥ 1")
             quorum = 1
-        elif users and not roles and quorum > len(users):
-            problems.append(f"{step_where}: quorum {quorum} is more than the {len(users)} named approvers")
+        elif quorum > slots and (roles or users):
+            # Each approver role or named person fills one place: more places can never be filled.
+            problems.append(f"{step_where}: quorum {quorum} is more than its {slots} approver roles and people "
+                            f"({', '.join((*roles, *users))}): lower the quorum or add approvers")
         if mode == "sequential" and quorum < slots:
             problems.append(f"{step_where}: a sequential step needs every approver in turn (quorum {slots})")
         required_roles = tuple(step.get("required_roles") or ())

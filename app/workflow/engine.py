@@ -405,8 +405,10 @@ def decide(agreement, transition_name: str, *, by, decision: str, comment: str |
 # --- taking a transition --------------------------------------------------------------
 
 def take(agreement, transition_name: str, *, by, comment: str | None = None, values: dict | None = None,
-         documents: dict | None = None, expected_version: int, today: date | None = None):
-    """Take a (non-approval) transition for `by`, atomically; raise a domain error otherwise."""
+         documents: dict | None = None, expected_version: int, today: date | None = None,
+         child_decisions: dict | None = None):
+    """Take a (non-approval) transition for `by`, atomically; raise a domain error otherwise.
+    `child_decisions`: {child id: the same move or "keep"} when the definition asks per child."""
     today = today or date.today()
     check_version(agreement, expected_version)
     definition = definition_for(agreement)
@@ -420,6 +422,7 @@ def take(agreement, transition_name: str, *, by, comment: str | None = None, val
     comment = (comment or "").strip() or None
     if transition.comment == "required" and not comment:
         raise ValidationFailed(_("A comment is required for this action."), {"comment": [_("A comment is required.")]})
+    set_before = {name: getattr(agreement, name, None) for name in transition.fields}
     _apply_values(agreement, transition, values or {}, today)
     for kind, upload in (documents or {}).items():
         if kind in transition.documents and upload is not None:
@@ -429,8 +432,16 @@ def take(agreement, transition_name: str, *, by, comment: str | None = None, val
     reasons = blocking_reasons(agreement, transition, definition)
     if reasons:
         raise TransitionBlocked(" ".join(reasons))
-    _move(agreement, transition.name, transition.target, by=by, comment=comment, definition=definition)
+    from app.workflow import children
+
+    decisions = children.check_decisions(agreement, transition.name, definition, child_decisions)
+    _move(agreement, transition.name, transition.target, by=by, comment=comment, definition=definition,
+          set_before=set_before, child_decisions=decisions)
     flush_or_conflict()
+
+
+def _iso(value):
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def _apply_values(agreement, transition: Transition, values: dict, today: date) -> None:
@@ -453,8 +464,11 @@ def _apply_values(agreement, transition: Transition, values: dict, today: date) 
 
 
 def _move(agreement, transition_name: str, target: str, *, by, comment, definition, round_outcome=None,
-          automatic_on: date | None = None) -> None:
-    """Change state, close and open approval rounds, run effects, write the audit row, signal."""
+          automatic_on: date | None = None, set_before: dict | None = None, child_decisions: dict | None = None,
+          with_parent: str | None = None) -> None:
+    """Change state, close and open approval rounds, run effects, write the audit row, signal.
+    `set_before`: the fields the move's form sets (dates), as they were: those it changed are
+    written in the audit row next to the state."""
     pin_definition(agreement)
     source = agreement.state
     transition = definition.transition(transition_name)
@@ -470,11 +484,19 @@ def _move(agreement, transition_name: str, target: str, *, by, comment, definiti
     if round_outcome != "rejected":
         for effect_name in transition.effects:
             rules.EFFECTS[effect_name](agreement, by)
+    before, after = {"state": source}, {"state": target}
+    for name, old_value in (set_before or {}).items():
+        if getattr(agreement, name, None) != old_value:
+            before[name], after[name] = _iso(old_value), _iso(getattr(agreement, name, None))
     audit.record("transition", agreement, actor=by, comment=comment, changes={
-        "before": {"state": source}, "after": {"state": target}, "transition": transition_name,
+        "before": before, "after": after, "transition": transition_name,
         **({"approval": round_outcome} if round_outcome else {}),
         **({"automatic_on": automatic_on.isoformat()} if automatic_on else {}),
+        **({"with_parent": with_parent} if with_parent else {}),
     })
+    from app.workflow.children import follow_parent
+
+    follow_parent(agreement, transition_name, definition, by=by, comment=comment, decisions=child_decisions)
     agreement_moved.send(current_app._get_current_object(), agreement=agreement, transition=transition_name,
                          source=source, target=target, by=by)
 
@@ -500,8 +522,9 @@ def settle_state(agreement, *, entered_at=None, requested_by=None) -> None:
 def run_date_transitions(today: date) -> list[tuple[str, str, str]]:
     """Apply automatic transitions due by `today` (signed → active, active → expired).
 
-    Safe to run twice: an agreement already moved no longer matches. Returns
-    (reference, transition, outcome) for each agreement looked at.
+    Safe to run twice: an agreement already moved no longer matches. Each agreement moves in its
+    own savepoint: one that fails is rolled back alone, reported "failed: <error>", and the others
+    still move. Returns (reference, transition, outcome) for each agreement looked at.
     """
     from app.agreements.models import Agreement
 
@@ -532,4 +555,7 @@ def run_date_transitions(today: date) -> list[tuple[str, str, str]]:
                     results.append((agreement.reference, own.name, "done"))
                 except StaleDataError:
                     results.append((agreement.reference, own.name, "skipped: changed meanwhile"))
+                except Exception as error:  # one agreement's fault never stops the others
+                    # The savepoint is rolled back: nothing of this move stays. The caller records it.
+                    results.append((agreement.reference, own.name, f"failed: {type(error).__name__}: {error}"[:1000]))
     return results

@@ -33,7 +33,16 @@ class SendVersionForm(Form):
 
 
 class AcceptVersionForm(Form):
-    on_behalf_of_partner = BooleanField(_l("Accepted by the partner (recorded on their behalf)"))
+    """The user's own party accepts the latest version (nothing to tick: see RecordAcceptanceForm)."""
+
+    version = HiddenField(validators=[DataRequired()])
+
+
+class RecordAcceptanceForm(Form):
+    """Ministry staff record a partner party's acceptance given outside Sharaka, with its proof."""
+
+    organization_id = SelectField(_l("Partner"), coerce=int, choices=[], validate_choice=False)
+    proof = FileField(_l("Proof of acceptance (e.g. their e-mail)"), validators=[DataRequired()])
     version = HiddenField(validators=[DataRequired()])
 
 

@@ -75,9 +75,14 @@ def _waiting(user, today: date):
         last = NegotiationRound
         since = func.coalesce(last.sent_at, Agreement.state_entered_at)
         if user.role == "partner":
-            turn = last.side == "ministry"
+            # Every partner party answers: theirs until their own organisation has accepted.
+            from app.workflow.models import NegotiationAcceptance
+
+            turn = and_(last.id.is_not(None), ~select(NegotiationAcceptance.id).where(
+                NegotiationAcceptance.round_id == last.id,
+                NegotiationAcceptance.organization_id == user.organization_id).exists())
         else:
-            turn = and_(Agreement.owner_id == user.id, or_(last.id.is_(None), last.side == "partner"))
+            turn = and_(Agreement.owner_id == user.id, or_(last.id.is_(None), last.ministry_accepted_at.is_(None)))
         selects.append(
             select(case((last.id.is_(None), "first_version"), else_="answer").label("kind"),
                    Agreement.id.label("agreement_id"), last.number.label("number"), null().label("transition"),

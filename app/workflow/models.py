@@ -148,6 +148,9 @@ class NegotiationRound(db.Model):
     ministry_accepted_by = relationship("User", foreign_keys=[ministry_accepted_by_id])
     partner_accepted_by = relationship("User", foreign_keys=[partner_accepted_by_id])
 
+    acceptances = relationship("NegotiationAcceptance", back_populates="round", cascade="all, delete-orphan",
+                               order_by="NegotiationAcceptance.id")
+
     @property
     def turn(self) -> str:
         """The side that must answer this version."""
@@ -156,6 +159,29 @@ class NegotiationRound(db.Model):
     @property
     def is_agreed(self) -> bool:
         return self.ministry_accepted_at is not None and self.partner_accepted_at is not None
+
+
+class NegotiationAcceptance(db.Model):
+    """One party's acceptance of one version: the ministry, or each partner party in turn. Recorded
+    by the party's own user, or by ministry staff on its behalf with the document that proves it."""
+
+    __tablename__ = "negotiation_acceptances"
+    __table_args__ = (UniqueConstraint("round_id", "organization_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("negotiation_rounds.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    side: Mapped[str] = mapped_column(String(10))
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    is_on_behalf: Mapped[bool] = mapped_column(default=False)
+    proof_document_id: Mapped[int | None] = mapped_column(ForeignKey("agreement_documents.id",
+                                                                     ondelete="SET NULL"))
+
+    round = relationship("NegotiationRound", back_populates="acceptances")
+    organization = relationship("Organization")
+    accepted_by = relationship("User")
+    proof_document = relationship("AgreementDocument")
 
 
 class Signatory(db.Model):

@@ -134,11 +134,26 @@ def build_panel(agreement, user) -> WorkflowPanel:
         signatories=list(agreement.signatories),
         documents=list(agreement.documents),
     )
+    from app.workflow.children import choices, end_warning
+
+    panel.end_warning = end_warning(agreement) if agreement.parent_id else None
+
+    # Moves that ask what happens to each child agreement (e.g. terminate a MoU with a lab under it).
+    panel.child_choices = {option.name: choices(agreement, option.name, definition)
+                           for option in panel.actions if option.is_allowed and not option.is_approval}
     side = side_of(user, agreement)
     panel.user_side = side
+    panel.waiting_parties, panel.record_for = [], []
     if agreement.state == "negotiation" and not panel.is_text_locked and side is not None:
+        from app.workflow.services import waiting_parties
+
         last = latest_round(agreement)
-        panel.can_send_version = last is None or last.turn == side or side == "ministry"
-        panel.can_accept_version = last is not None and (last.turn == side or side == "ministry")
+        # Every party still to answer the latest version: the ministry, each partner party.
+        panel.waiting_parties = waiting_parties(agreement, last) if last else []
+        own_waiting = any(o.is_home if side == "ministry" else o.id == user.organization_id
+                          for o in panel.waiting_parties)
+        panel.can_send_version = last is None or own_waiting or side == "ministry"
+        panel.can_accept_version = last is not None and own_waiting
+        panel.record_for = [o for o in panel.waiting_parties if not o.is_home] if side == "ministry" else []
     panel.can_manage_signatures = agreement.state == "signature" and side == "ministry"
     return panel

@@ -22,6 +22,7 @@ from app.workflow.forms import (
     ActionForm,
     AmendmentForm,
     DelegationForm,
+    RecordAcceptanceForm,
     SendVersionForm,
     SignatoryForm,
     SignatureForm,
@@ -82,8 +83,11 @@ def take_action(agreement_id: int, name: str):
             values = {"signed_on": form.signed_on.data, "effective_on": form.effective_on.data,
                       "expires_on": form.expires_on.data}
             documents = {"termination_notice": form.termination_notice.data or None}
+            # One choice per child agreement when the definition asks (child_<id> = the same move or "keep").
+            child_decisions = {int(key[6:]): value for key, value in request.form.items()
+                               if key.startswith("child_") and key[6:].isdigit() and len(key) < 20}
             engine.take(agreement, name[:60], by=current_user, comment=form.comment.data, values=values,
-                        documents=documents, expected_version=_version(form))
+                        documents=documents, expected_version=_version(form), child_decisions=child_decisions)
             if form.deliverable_title.data and "plan_default_deliverables" in (transition.effects if transition
                                                                                else ()):
                 _plan_from_activation(agreement, form)
@@ -118,11 +122,33 @@ def accept_version(agreement_id: int):
     if not form.validate_on_submit():
         return _invalid_form(agreement_id, form)
     try:
-        services.accept_version(agreement, by=current_user, expected_version=_version(form),
-                                on_behalf_of_partner=bool(form.on_behalf_of_partner.data))
+        services.accept_version(agreement, by=current_user, expected_version=_version(form))
     except DomainError as error:
         return _failed(agreement_id, error)
-    return _done(agreement, _("Both sides accepted this version: the text is locked."))
+    return _done(agreement, _accepted_message(agreement))
+
+
+@blueprint.route("/agreements/<int:agreement_id>/negotiation/acceptances", methods=["POST"])
+@login_required
+def record_acceptance(agreement_id: int):
+    """A partner's acceptance given outside Sharaka, recorded by ministry staff with its proof."""
+    agreement = get_agreement_or_404(agreement_id, current_user, need="act")
+    form = RecordAcceptanceForm()
+    if not form.validate_on_submit():
+        return _invalid_form(agreement_id, form)
+    try:
+        services.record_acceptance_on_behalf(agreement, organization_id=form.organization_id.data,
+                                             proof=form.proof.data, by=current_user,
+                                             expected_version=_version(form))
+    except DomainError as error:
+        return _failed(agreement_id, error)
+    return _done(agreement, _accepted_message(agreement))
+
+
+def _accepted_message(agreement) -> str:
+    if agreement.agreed_round_id is not None:
+        return _("Every party accepted this version: the text is locked.")
+    return _("The acceptance is recorded; other parties still have to answer.")
 
 
 @blueprint.route("/agreements/<int:agreement_id>/signatories", methods=["POST"])

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.workflow.definitions import DOCUMENT_KINDS
 from app.core.db import check_version, flush_or_conflict
 from app.workflow.engine import WorkflowError
-from app.workflow.models import AgreementDocument, Delegation, NegotiationRound, Signatory
+from app.workflow.models import AgreementDocument, Delegation, NegotiationAcceptance, NegotiationRound, Signatory
 
 
 def attach_document(agreement, kind: str, upload, *, by, field: str = "file") -> AgreementDocument:
@@ -53,7 +53,10 @@ def latest_round(agreement) -> NegotiationRound | None:
 
 def send_version(agreement, *, by, upload, note: str | None, expected_version: int,
                  on_behalf_of_partner: bool = False) -> NegotiationRound:
-    """A side sends a new version of the text; its own acceptance is implied, the other side's turn begins."""
+    """A party sends a new version of the text; its own acceptance is implied, every other party
+    (the ministry, each partner party) must then accept it or answer with another version.
+    Ministry staff may record a version a partner sent by e-mail or on paper (on_behalf_of_partner):
+    that implies no acceptance; each partner's acceptance is then recorded with its proof."""
     check_version(agreement, expected_version)
     if agreement.state != "negotiation":
         raise WorkflowError(_("Versions can be exchanged only during negotiation."))
@@ -63,53 +66,140 @@ def send_version(agreement, *, by, upload, note: str | None, expected_version: i
     if side is None:
         raise PermissionDenied(_("You cannot send a version for this agreement."))
     if on_behalf_of_partner and side == "ministry":
-        side = "partner"  # an officer records a version the partner sent by other means
+        side = "partner"  # a ministry officer records a version the partner sent by other means
+        accepting = None
+    else:
+        accepting = _own_party(agreement, by, side)
     last = latest_round(agreement)
-    if last is not None and last.turn != side:
-        raise WorkflowError(_("It is the other side's turn to answer the latest version."))
+    if last is not None and accepting is not None and accepting in _accepted_ids(last):
+        raise WorkflowError(_("You accepted version %(n)s: wait for the other parties to answer it.", n=last.number))
     document = attach_document(agreement, "text_version", upload, by=by)
     note = (note or "").strip()[:20000] or None
     number = (last.number if last else 0) + 1
-    now = utcnow()
     negotiation_round = NegotiationRound(number=number, side=side, sent_by_id=by.id, document=document, note=note)
-    if side == "ministry":
-        negotiation_round.ministry_accepted_by_id, negotiation_round.ministry_accepted_at = by.id, now
-    else:
-        negotiation_round.partner_accepted_by_id, negotiation_round.partner_accepted_at = by.id, now
     agreement.negotiation_rounds.append(negotiation_round)
-    agreement.updated_at = now
+    agreement.updated_at = utcnow()
     audit.record("negotiation_version_sent", agreement, actor=by, comment=note, changes={
-        "round": number, "side": side, "document": document.original_name, "sha256": document.sha256})
+        "round": number, "side": side, "document": document.original_name, "sha256": document.sha256,
+        **({"on_behalf_of": "partner"} if accepting is None else {})})
+    if accepting is not None:
+        _accept(agreement, negotiation_round, accepting, side, by=by)
     flush_or_conflict()
     return negotiation_round
 
 
-def accept_version(agreement, *, by, expected_version: int, on_behalf_of_partner: bool = False) -> NegotiationRound:
-    """The side whose turn it is accepts the latest version: the text is then agreed and locked."""
+def accept_version(agreement, *, by, expected_version: int) -> NegotiationRound:
+    """The user's own party (the ministry, or their partner organisation) accepts the latest
+    version; when every party has, the text is agreed and locked."""
     check_version(agreement, expected_version)
     side = side_of(by, agreement)
     if side is None:
         raise PermissionDenied(_("You cannot accept a version for this agreement."))
-    if on_behalf_of_partner and side == "ministry":
-        side = "partner"
+    last = _open_round(agreement)
+    party = _own_party(agreement, by, side)
+    if party is None:
+        raise PermissionDenied(_("Only the ministry and the partner parties accept the text."))
+    if party in _accepted_ids(last):
+        raise WorkflowError(_("Your side already accepted version %(n)s.", n=last.number))
+    _accept(agreement, last, party, side, by=by)
+    flush_or_conflict()
+    return last
+
+
+def record_acceptance_on_behalf(agreement, *, organization_id: int, proof, by, expected_version: int,
+                                field: str = "proof") -> NegotiationRound:
+    """Ministry staff record that a partner party accepted the latest version outside Sharaka,
+    with the document that proves it (the e-mail, the signed letter). The history says who
+    recorded it, for whom, and keeps the proof."""
+    check_version(agreement, expected_version)
+    if side_of(by, agreement) != "ministry":
+        raise PermissionDenied(_("Only the agreement's ministry staff record a partner's acceptance."))
+    last = _open_round(agreement)
+    party = next((p for p in agreement.parties if p.role == "partner" and p.organization_id == organization_id), None)
+    errors = {}
+    if party is None:
+        errors["organization_id"] = [_("Choose one of the agreement's partner parties.")]
+    elif organization_id in _accepted_ids(last):
+        errors["organization_id"] = [_("%(name)s already accepted version %(n)s.", name=party.organization.name,
+                                       n=last.number)]
+    if proof is None or not getattr(proof, "filename", None):
+        errors[field] = [_("Attach the document that proves the acceptance (for example their e-mail).")]
+    if errors:
+        raise ValidationFailed(_("Please correct the errors below."), errors)
+    document = attach_document(agreement, "other", proof, by=by, field=field)
+    _accept(agreement, last, organization_id, "partner", by=by, proof=document)
+    flush_or_conflict()
+    return last
+
+
+def parties_to_accept(agreement) -> list[int]:
+    """The organisations whose acceptance locks the text: the ministry, then each partner party."""
+    return [_home_id(), *[p.organization_id for p in agreement.parties if p.role == "partner"]]
+
+
+def waiting_parties(agreement, negotiation_round) -> list:
+    """The organisations that have not accepted `negotiation_round` yet, in order."""
+    from app.organizations.models import Organization
+
+    accepted = _accepted_ids(negotiation_round)
+    waiting = [org_id for org_id in parties_to_accept(agreement) if org_id not in accepted]
+    organizations = {o.id: o for o in db.session.scalars(select(Organization).where(Organization.id.in_(waiting)))}
+    return [organizations[org_id] for org_id in waiting if org_id in organizations]
+
+
+def _open_round(agreement) -> NegotiationRound:
     if agreement.state != "negotiation" or agreement.agreed_round_id is not None:
         raise WorkflowError(_("There is no version waiting for acceptance."))
     last = latest_round(agreement)
     if last is None:
         raise WorkflowError(_("No version has been sent yet."))
-    if side != last.turn:
-        raise WorkflowError(_("Your side sent this version; the other side must accept it."))
-    now = utcnow()
-    if side == "ministry":
-        last.ministry_accepted_by_id, last.ministry_accepted_at = by.id, now
-    else:
-        last.partner_accepted_by_id, last.partner_accepted_at = by.id, now
-    db.session.flush()
-    agreement.agreed_round_id = last.id
-    agreement.updated_at = now
-    audit.record("negotiation_version_accepted", agreement, actor=by, changes={"round": last.number, "side": side})
-    flush_or_conflict()
     return last
+
+
+def _own_party(agreement, user, side: str) -> int | None:
+    """The organisation `user` accepts for: the ministry, or their own partner party."""
+    if side == "ministry":
+        return _home_id()
+    if any(p.role == "partner" and p.organization_id == user.organization_id for p in agreement.parties):
+        return user.organization_id
+    return None
+
+
+def _accepted_ids(negotiation_round) -> set[int]:
+    return {a.organization_id for a in negotiation_round.acceptances}
+
+
+def _accept(agreement, negotiation_round, organization_id: int, side: str, *, by, proof=None) -> None:
+    from app.organizations.models import Organization
+
+    now = utcnow()
+    negotiation_round.acceptances.append(NegotiationAcceptance(
+        organization_id=organization_id, side=side, accepted_by_id=by.id, accepted_at=now,
+        is_on_behalf=proof is not None, proof_document=proof))
+    db.session.flush()
+    accepted = _accepted_ids(negotiation_round)
+    required = parties_to_accept(agreement)
+    if side == "ministry":
+        negotiation_round.ministry_accepted_by_id, negotiation_round.ministry_accepted_at = by.id, now
+    elif all(org_id in accepted for org_id in required[1:]):
+        negotiation_round.partner_accepted_by_id, negotiation_round.partner_accepted_at = by.id, now
+    organization = db.session.get(Organization, organization_id)
+    changes = {"round": negotiation_round.number, "side": side, "organization": organization.name}
+    if proof is not None:
+        changes.update(on_behalf_of=organization.name, recorded_by=by.full_name, proof=proof.original_name,
+                       proof_sha256=proof.sha256)
+    if all(org_id in accepted for org_id in required):
+        negotiation_round.partner_accepted_at = negotiation_round.partner_accepted_at or now
+        agreement.agreed_round_id = negotiation_round.id
+        changes["text_locked"] = True
+    agreement.updated_at = now
+    audit.record("negotiation_version_accepted", agreement, actor=by, changes=changes)
+
+
+def _home_id() -> int | None:
+    from app.organizations.models import Organization
+
+    return db.session.scalar(select(Organization.id).where(Organization.is_home.is_(True)))
 
 
 # --- signatures ------------------------------------------------------------------------
@@ -160,12 +250,17 @@ def record_signature(agreement, signatory_id: int, *, by, signed_on: date, expec
         message = _("This signature cannot be dated before the previous one.")
         raise ValidationFailed(message, {"signed_on": [message]})
     signatory.signed_on, signatory.recorded_by_id, signatory.recorded_at = signed_on, by.id, utcnow()
+    derived = {}
     if all(s.signed_on for s in agreement.signatories):
-        # The agreement is signed on the day its last signatory signed.
+        # The agreement is signed on the day its last signatory signed (written in the trail too).
+        previous = agreement.signed_on
         agreement.signed_on = max(s.signed_on for s in agreement.signatories)
+        if agreement.signed_on != previous:
+            derived = {"before": {"signed_on": previous.isoformat() if previous else None},
+                       "after": {"signed_on": agreement.signed_on.isoformat()}}
     agreement.updated_at = utcnow()
     audit.record("signature_recorded", agreement, actor=by, changes={
-        "name": signatory.name, "side": signatory.side, "signed_on": signed_on.isoformat()})
+        "name": signatory.name, "side": signatory.side, "signed_on": signed_on.isoformat(), **derived})
     flush_or_conflict()
     return signatory
 

@@ -51,7 +51,7 @@ def take_to_active(api, world, agreement_id: int) -> dict:
     assert negotiation["turn"] == "partner" and [v["number"] for v in negotiation["versions"]] == [1]
     assert ok(partner.get(f"{a}/negotiation"))["can_send_version"] is True
     # The ministry cannot accept its own version without saying the partner did.
-    assert_problem(officer.post(f"{a}/negotiation/accept", json={"on_behalf_of_partner": False}), 409)
+    assert_problem(officer.post(f"{a}/negotiation/accept", json={}), 409)
     negotiation = ok(multipart(partner, f"{a}/negotiation/versions", {"note": "Nos remarques"},
                                {"file": (PDF + b"v2", "v2.pdf")}), 201)
     assert negotiation["turn"] == "ministry" and negotiation["versions"][1]["side"] == "partner"

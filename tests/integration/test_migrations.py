@@ -43,15 +43,7 @@ def test_upgrading_keeps_existing_rows(tmp_path):
         app = make_test_app(url)
         with app.app_context():
             upgrade(revision="0001")
-            db.session.execute(text(
-                "INSERT INTO organizations (slug, kind, is_home, created_at, updated_at) "
-                "VALUES ('p', 'company', false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
-            db.session.execute(text(
-                "INSERT INTO agreements (reference, type, state, search_text, version, created_at, updated_at) "
-                "VALUES ('MTNRA-2025-001', 'mou', 'active', '', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
-            db.session.execute(text(
-                "INSERT INTO agreement_parties (agreement_id, organization_id, role) "
-                "SELECT a.id, o.id, 'partner' FROM agreements a, organizations o"))
+            _agreement_with_partners("active", {"p": "false"})
             db.session.commit()
             upgrade()
             assert db.session.execute(text("SELECT count(*) FROM agreement_parties")).scalar() == 1
@@ -89,3 +81,45 @@ def test_upgrading_chains_the_existing_audit_rows(tmp_path):
             assert ordered == sorted(ordered)
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.mark.live  # its own database
+def test_upgrading_keeps_each_accepted_version_accepted_by_every_party(tmp_path):
+    """Versions accepted before each party's acceptance had its own row: the ministry's acceptance and
+    the partner side's (for every partner party) become rows, so a negotiation in flight keeps its turn."""
+    from flask_migrate import upgrade
+
+    from tests.conftest import make_test_app
+    from tests.databases import fresh_database
+
+    with fresh_database(tmp_path, "acceptances_upgrade") as url:
+        app = make_test_app(url)
+        with app.app_context():
+            upgrade(revision="0011_deferred_bodies")
+            _agreement_with_partners("negotiation", {"ministry": "true", "pa": "false", "pb": "false"})
+            db.session.execute(text(
+                "INSERT INTO negotiation_rounds (agreement_id, number, side, sent_at, partner_accepted_at) "
+                "SELECT id, 1, 'partner', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM agreements"))
+            db.session.commit()
+            upgrade()
+            rows = db.session.execute(text(
+                "SELECT o.slug, a.side FROM negotiation_acceptances a JOIN organizations o ON o.id = a.organization_id "
+                "ORDER BY o.slug")).all()
+            assert [tuple(r) for r in rows] == [("pa", "partner"), ("pb", "partner")]
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _agreement_with_partners(state: str, organizations: dict[str, str]) -> None:
+    """Raw rows as an older schema holds them: organisations (slug → is_home), one agreement in
+    `state`, every organisation that is not the ministry its partner."""
+    for slug, is_home in organizations.items():
+        db.session.execute(text(
+            "INSERT INTO organizations (slug, kind, is_home, created_at, updated_at) "
+            f"VALUES ('{slug}', 'company', {is_home}, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    db.session.execute(text(
+        "INSERT INTO agreements (reference, type, state, search_text, version, created_at, updated_at) "
+        f"VALUES ('MTNRA-2025-001', 'mou', '{state}', '', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    db.session.execute(text(
+        "INSERT INTO agreement_parties (agreement_id, organization_id, role) "
+        "SELECT a.id, o.id, 'partner' FROM agreements a, organizations o WHERE o.is_home = false"))

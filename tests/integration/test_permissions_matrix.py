@@ -41,6 +41,7 @@ GET_ROUTES = [
     # Neither METRICS_TOKEN nor METRICS_ALLOW_NETWORKS in tests: the page does not exist.
     ("/metrics", expect(404, anonymous=404)),
     ("/admin/jobs", only({"admin", "auditor"})),
+    ("/admin/workflows/simulate", only({"admin"})),
     ("/sign-in", expect(302, anonymous=200)),
     ("/account/password", expect(200)),
     ("/agreements/", expect(200)),
@@ -155,6 +156,7 @@ GET_ROUTES = [
 BAD = {"slug": "Not A Slug!", "held_on": "not a date", "email": "not-an-email", "partners": ""}
 POST_ROUTES = [
     ("/agreements/new", only(EDITORS, ok=422)),
+    ("/admin/workflows/simulate", only({"admin"}, ok=422)),
     ("/agreements/{a}/edit", only({"admin", "officer", "manager"}, ok=422, partner_b=404)),
     ("/organizations/new", only(EDITORS, ok=422)),
     ("/organizations/{org_a}/edit", only(EDITORS, ok=422, partner_b=404)),
@@ -167,6 +169,7 @@ POST_ROUTES = [
     ("/agreements/{a}/actions/submit_for_review", only(ACTORS - {"partner_b"}, ok=303, partner_b=404)),
     ("/agreements/{a}/negotiation/versions", only(ACTORS - {"partner_b"}, ok=303, partner_b=404)),
     ("/agreements/{a}/negotiation/accept", only(ACTORS - {"partner_b"}, ok=303, partner_b=404)),
+    ("/agreements/{a}/negotiation/acceptances", only(ACTORS - {"partner_b"}, ok=303, partner_b=404)),
     ("/agreements/{a}/signatories", only(ACTORS - {"partner_b"}, ok=303, partner_b=404)),
     ("/agreements/{a}/signatories/1/sign", only(ACTORS - {"partner_b"}, ok=303, partner_b=404)),
     ("/agreements/{a}/signed-copy", only(ACTORS - {"partner_b"}, ok=303, partner_b=404)),

@@ -82,7 +82,9 @@ def take_to_active_with_markers(api, world, agreement_id, move):
     move(manager, agreement_id, "approve_review")
     ok(multipart(officer, f"{a}/negotiation/versions", {"note": MARKERS["version_note"]},
                  {"file": (b"%PDF-1.4\nv1\n%%EOF\n", MARKERS["version_file"] + ".pdf")}), 201)
-    ok(officer.post(f"{a}/negotiation/accept", json={"on_behalf_of_partner": True}))
+    # The partner accepted by e-mail: the ministry records it, with the e-mail as proof (#12).
+    ok(multipart(officer, f"{a}/negotiation/acceptances", {"organization_id": str(world.partner_a.id)},
+                 {"proof": (b"%PDF-1.4\naccord\n%%EOF\n", "accord-du-partenaire.pdf")}), 201)
     move(officer, agreement_id, "open_signature")
     ok(officer.post(f"{a}/signatories", json={"side": "ministry", "name": "Ministre"}), 201)
     signatories = ok(officer.post(f"{a}/signatories", json={"side": "partner", "name": MARKERS["signatory"]}),

@@ -57,8 +57,8 @@ def _mutate(change):
     (lambda b: b["transitions"][0].update({"from": ["nowhere"]}), "from unknown state 'nowhere'"),
     (lambda b: b["states"].update({"orphan": {"kind": "working", "label": {"ar": "x", "fr": "x", "en": "x"}}}),
      "state 'orphan' cannot be reached"),
-    (lambda b: b.update({"transitions": [t for t in b["transitions"] if t["name"] not in ("resume", "terminate",
-                                                                                          "expire")]}),
+    (lambda b: b.pop("children") and b.update({"transitions": [t for t in b["transitions"]
+                                                                if t["name"] not in ("resume", "terminate", "expire")]}),
      "state 'suspended' has no way out but is not final"),
     (lambda b: b["transitions"][0].update({"guards": [{"field": "colour"}]}), "guard names unknown field 'colour'"),
     (lambda b: b["transitions"][0].update({"guards": ["is_lucky"]}), "unknown guard 'is_lucky'"),
@@ -66,6 +66,12 @@ def _mutate(change):
     (lambda b: b["transitions"][1]["approval"]["steps"][0].update({"required_roles": ["admin"]}),
      "required role 'admin' is not among the approver roles"),
     (lambda b: b["transitions"][1]["approval"]["steps"][0].update({"quorum": 0}), "quorum must be a whole number"),
+    (lambda b: b["children"]["on_parent"].update({"vanish": "cascade"}), "on_parent names unknown transition 'vanish'"),
+    (lambda b: b["children"]["on_parent"].update({"expire": "ask"}), "on_parent expire: nobody fills a form"),
+    (lambda b: b["children"].update({"end_after_parent": "maybe"}), "end_after_parent must be refuse or warn"),
+    # Two approver roles can never give five approvals.
+    (lambda b: b["transitions"][1]["approval"]["steps"][0].update({"quorum": 5}),
+     "quorum 5 is more than its 2 approver roles and people (legal, manager): lower the quorum or add approvers"),
     (lambda b: b["transitions"][1]["approval"].update({"reject_to": "purgatory"}), "reject_to names unknown state"),
     (lambda b: b["transitions"][1]["approval"].update({"shared_with_partner": "yes"}),
      "approval shared_with_partner must be true or false"),

@@ -221,7 +221,7 @@ def test_negotiation_turns_and_lock(mou, world):
     to_negotiation(mou, world)
     officer, partner = world.users["officer"], world.users["partner"]
     services.send_version(mou, by=officer, upload=pdf(), note="first draft", expected_version=mou.version)
-    with pytest.raises(WorkflowError, match="other side's turn"):
+    with pytest.raises(WorkflowError, match="wait for the other parties"):
         services.send_version(mou, by=officer, upload=pdf(), note="again", expected_version=mou.version)
     with pytest.raises(WorkflowError):
         services.accept_version(mou, by=officer, expected_version=mou.version)

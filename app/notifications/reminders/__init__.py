@@ -115,12 +115,30 @@ def run_pass(now: datetime) -> PassReport:
     fresh = unsent(candidates)
     report.already = len(candidates) - len(fresh)
     db.session.commit()  # end the reading transaction before writing
+    failed: list = []
     for start in range(0, len(fresh), BATCH):
-        _write_batch(fresh[start:start + BATCH], report)
+        _write_batch(fresh[start:start + BATCH], report, failed)
+    if failed:
+        _report_failures(failed, report)
     return report
 
 
-def _write_batch(batch: list[Candidate], report: PassReport) -> None:
+def _report_failures(failed: list, report: PassReport) -> None:
+    """The reminders that failed alone: recorded once (audit + admins' notice), kept on the job's record."""
+    from app.operations.failures import ItemFailure, report_failures
+
+    try:
+        report.problems = report_failures("reminders", [
+            ItemFailure(step=candidate.rule, error=error, object_type=candidate.object_type,
+                        object_id=candidate.object_id) for candidate, error in failed])
+        db.session.commit()
+    except Exception:  # the pass itself is done; its bookkeeping must not undo it
+        db.session.rollback()
+        log.exception("reminders: could not record %d failures", len(failed))
+
+
+def _write_batch(batch: list[Candidate], report: PassReport, failed: list) -> None:
+    error_text = ""
     for attempt in range(LOCK_RETRIES):
         try:
             # No flush before each read: the notices are written in bulk at the end of the batch.
@@ -138,20 +156,23 @@ def _write_batch(batch: list[Candidate], report: PassReport) -> None:
             # try again; the natural key still prevents a second copy.
             db.session.rollback()
             if isinstance(error, OperationalError) and not is_lock_conflict(error):
+                error_text = f"{type(error).__name__}: {error}"[:1000]
                 break
             if attempt == LOCK_RETRIES - 1:
                 log.error("reminders: database busy, %d left for the next pass", len(batch))
                 report.errors += len(batch)
                 return
             time.sleep(0.05 * (attempt + 1))
-        except Exception:
+        except Exception as error:
             db.session.rollback()
             log.exception("reminders: a batch of %d failed", len(batch))
+            error_text = f"{type(error).__name__}: {error}"[:1000]
             break
     if len(batch) == 1:
         report.errors += 1
         log.error("reminder %s failed; left for the next pass", batch[0].key)
+        failed.append((batch[0], error_text or "database busy"))
         return
     # Something in the batch fails: write its reminders one by one, so only that one waits.
     for candidate in batch:
-        _write_batch([candidate], report)
+        _write_batch([candidate], report, failed)

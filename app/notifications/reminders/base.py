@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 
@@ -47,6 +47,7 @@ class PassReport:
     created: int = 0
     already: int = 0
     errors: int = 0
+    problems: list = field(default_factory=list)  # what failed alone (operations.failures's records)
 
 
 def texts(obj, name: str) -> dict[str, str]:

@@ -1,0 +1,137 @@
+"""Parent and child agreements: what a parent's move does to its children, as its definition's
+`children:` section says (cascade, or ask per child), and what a child may be given as parent.
+
+The engine calls `decisions_needed` before a move (an "ask" move needs one decision per
+child) and `follow_parent` inside it (same transaction: the children move with the parent or
+not at all). Each child's move writes its own audit row, naming the parent.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.core.audit import AuditEvent
+from app.core.errors import ValidationFailed
+from app.extensions import db
+
+KEEP = "keep"
+
+
+@dataclass
+class ChildChoice:
+    """One child the person must decide about: the move it would take, or keep it as it is."""
+
+    child: object
+    transition: object  # the child's own transition of the same name
+
+    @property
+    def field_name(self) -> str:
+        return f"child_{self.child.id}"
+
+
+def rule_for(definition, transition_name: str) -> str | None:
+    return definition.children.on_parent.get(transition_name)
+
+
+def _same_move(child, transition_name: str):
+    """The child's transition of the same name when the child can take it from where it is."""
+    from app.workflow.engine import definition_for
+
+    transition = definition_for(child).transition(transition_name)
+    if transition is None or child.state not in transition.sources or transition.approval is not None:
+        return None
+    return transition
+
+
+def choices(agreement, transition_name: str, definition) -> list[ChildChoice]:
+    """The children an "ask" move must decide about (empty for any other move)."""
+    if rule_for(definition, transition_name) != "ask":
+        return []
+    found = []
+    for child in agreement.children:
+        transition = _same_move(child, transition_name)
+        if transition is not None:
+            found.append(ChildChoice(child, transition))
+    return found
+
+
+def check_decisions(agreement, transition_name: str, definition, decisions: dict | None) -> dict[int, str]:
+    """{child id: transition name or "keep"} for an "ask" move; a clear error naming each child left out."""
+    wanted = choices(agreement, transition_name, definition)
+    decisions = decisions or {}
+    checked, errors = {}, {}
+    for choice in wanted:
+        value = decisions.get(choice.child.id) or decisions.get(str(choice.child.id))
+        if value not in (transition_name, KEEP):
+            errors[choice.field_name] = [_("Choose what happens to %(ref)s.", ref=choice.child.reference)]
+        else:
+            checked[choice.child.id] = value
+    if errors:
+        references = ", ".join(c.child.reference for c in wanted if c.field_name in errors)
+        raise ValidationFailed(_("Decide what happens to each child agreement: %(refs)s.", refs=references), errors)
+    return checked
+
+
+def follow_parent(parent, transition_name: str, definition, *, by, comment, decisions: dict[int, str] | None):
+    """Move the children as the parent's definition says, after the parent moved."""
+    from app.workflow.engine import _move, definition_for
+
+    rule = rule_for(definition, transition_name)
+    if rule is None:
+        return
+    for child in list(parent.children):
+        transition = _same_move(child, transition_name)
+        if transition is None:
+            continue
+        if rule == "ask" and (decisions or {}).get(child.id) != transition_name:
+            continue
+        if rule == "cascade" and transition_name == "resume" and not _suspended_with(child, parent):
+            continue  # suspended on its own account: the parent's resumption does not lift that
+        _move(child, transition.name, transition.target, by=by, comment=comment, definition=definition_for(child),
+              with_parent=parent.reference)
+
+
+def _suspended_with(child, parent) -> bool:
+    """Whether the child's current suspension came from this parent's."""
+    last = db.session.scalar(select(AuditEvent).where(
+        AuditEvent.object_type == "agreements", AuditEvent.object_id == child.id,
+        AuditEvent.action == "transition").order_by(AuditEvent.id.desc()).limit(1))
+    return last is not None and (last.changes or {}).get("with_parent") == parent.reference
+
+
+def parent_problems(parent, *, child_type: str | None, expires_on) -> dict[str, list[str]]:
+    """Why `parent` cannot take this child (field errors), or {} — a final parent never can;
+    an end past the parent's as the parent's definition says (refuse; warn is shown, not refused)."""
+    from app.workflow.engine import definition_for
+
+    definition = definition_for(parent)
+    state = definition.states.get(parent.state)
+    errors: dict[str, list[str]] = {}
+    if state is not None and state.kind == "final":
+        errors["parent_id"] = [_("%(ref)s has ended (%(state)s): an agreement cannot be placed under it. Choose "
+                                 "another parent, or none.", ref=parent.reference,
+                                 state=_label(state.label))]
+    elif (child_type != "amendment" and expires_on and parent.expires_on and expires_on > parent.expires_on
+          and definition.children.end_after_parent == "refuse"):
+        errors["expires_on"] = [_("The end date cannot be after the end of the parent agreement %(ref)s "
+                                  "(%(date)s): choose an earlier end date, or amend the parent first.",
+                                  ref=parent.reference, date=parent.expires_on.isoformat())]
+    return errors
+
+
+def end_warning(child) -> str | None:
+    """For a child whose parent's definition only warns: the sentence to show when it ends later."""
+    parent = child.parent
+    if (parent is None or child.type == "amendment" or not child.expires_on or not parent.expires_on
+            or child.expires_on <= parent.expires_on):
+        return None
+    return _("This agreement ends after its parent %(ref)s (%(date)s).", ref=parent.reference,
+             date=parent.expires_on.isoformat())
+
+
+def _label(texts: dict) -> str:
+    from app.workflow.engine import label
+
+    return label(texts)

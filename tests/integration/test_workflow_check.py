@@ -1,0 +1,58 @@
+"""`flask workflows check` on today's accounts: steps nobody could approve, required approvers
+without an account (warnings), and impossible quorums (errors, with the file)."""
+from pathlib import Path
+
+import yaml
+
+from app.extensions import db
+from app.workflow.checks import account_warnings
+from app.workflow.definitions import load_directory
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _copy(tmp_path, change):
+    for path in (ROOT / "workflows").glob("*.yaml"):
+        body = yaml.safe_load(path.read_text())
+        change(path.name, body)
+        (tmp_path / path.name).write_text(yaml.safe_dump(body, allow_unicode=True), encoding="utf-8")
+    return tmp_path
+
+
+def test_the_shipped_workflows_have_approvers_among_the_test_accounts(app, world):
+    assert account_warnings(load_directory(ROOT / "workflows")) == []
+    result = app.test_cli_runner().invoke(args=["workflows", "check"])
+    assert result.exit_code == 0 and "warning" not in result.output
+
+
+def test_a_step_nobody_can_approve_is_a_warning(app, world):
+    world.users["legal"].is_active_account = False
+    db.session.flush()
+    warnings = account_warnings(load_directory(ROOT / "workflows"))
+    assert any("mou: approve_review/legal_and_head: required role 'legal' has no active account" in w
+               for w in warnings)
+    assert any("quorum 2 but only 1 active account(s) can approve" in w for w in warnings)
+
+
+def test_a_required_user_without_an_account_is_unreachable(app, world, tmp_path):
+    def change(name, body):
+        if name == "mou.yaml":
+            step = next(t for t in body["transitions"] if t["name"] == "approve_review")["approval"]["steps"][0]
+            step.update(users=["sg@ministere.example"], required_users=["sg@ministere.example"], quorum=3)
+
+    _copy(tmp_path, change)
+    result = app.test_cli_runner().invoke(args=["workflows", "check", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "required approver sg@ministere.example has no active account — this step can never complete" in \
+        result.output
+
+
+def test_an_impossible_quorum_fails_the_check_with_its_file(app, tmp_path):
+    def change(name, body):
+        if name == "convention.yaml":
+            body["transitions"][0]["approval"]["steps"][0]["quorum"] = 4
+
+    _copy(tmp_path, change)
+    result = app.test_cli_runner().invoke(args=["workflows", "check", "--dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "convention.yaml:" in result.output and "quorum 4 is more than its" in result.output

@@ -1,0 +1,166 @@
+"""The workflow simulator walks the shipped definitions and a broken or edited copy, writing
+nothing: who is asked, what blocks, reminders and SLA breaches, and what an edit changes for the
+agreements in flight. CLI and admin page."""
+from datetime import date
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from app.agreements.models import Agreement
+from app.core.audit import AuditEvent
+from app.extensions import db
+from app.workflow import engine, simulator
+from app.workflow.definitions import load_directory
+from tests import factories
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIO = ROOT / "workflows" / "scenarios" / "mou-short-term.yaml"
+
+
+def _rows():
+    return (db.session.scalar(select(func.count(Agreement.id))), db.session.scalar(select(func.count(AuditEvent.id))))
+
+
+@pytest.mark.parametrize("workflow_type", ["mou", "convention", "protocol", "amendment"])
+def test_every_shipped_workflow_walks_its_main_path_with_enough_people(workflow_type):
+    definition = load_directory(ROOT / "workflows")[workflow_type]
+    people = {"officer": 2, "manager": 2, "legal": 2, "admin": 1}
+    result = simulator.simulate(definition, {"start": date(2026, 1, 5)}, people=people)
+    assert result.steps and not any(step.blocked for step in result.steps)
+    assert result.final_state != definition.initial_state
+
+
+def test_the_example_scenario_shows_asked_reminders_breaches_and_automatic_moves():
+    definition = load_directory(ROOT / "workflows")["mou"]
+    result = simulator.simulate(definition, simulator.parse_scenario(SCENARIO.read_text()))
+    by_name = {step.transition: step for step in result.steps}
+    review = by_name["approve_review"]
+    assert "legal_and_head: legal (1), manager (1); quorum 2, required legal, manager" in review.asked
+    assert review.sla_breaches == ["legal_and_head: waited 36 days, SLA 10"]
+    assert any("escalation to the managers on 2026-01-25" in r for r in review.reminders)
+    assert by_name["activate"].automatic and by_name["activate"].on == date(2026, 4, 1)
+    assert by_name["suspend"].children == "each child agreement that can follow takes the same move"
+    assert result.final_state == "expired"
+    assert "ending in 30 days: reminder to the owner and managers on 2026-08-31" in result.reminders
+
+
+def test_a_missing_approver_blocks_and_a_rejection_sends_back():
+    definition = load_directory(ROOT / "workflows")["mou"]
+    scenario = simulator.parse_scenario({"people": {"officer": 1, "manager": 1}, "events": [
+        {"take": "submit_for_review", "day": "2026-01-05"}, {"take": "approve_review", "day": "2026-01-06"}]})
+    step = simulator.simulate(definition, scenario).steps[-1]
+    assert step.target is None and "legal_and_head: required role legal has nobody" in step.blocked
+    scenario["people"]["legal"] = 1
+    scenario["events"][1]["decision"] = "reject"
+    assert simulator.simulate(definition, scenario).steps[-1].target == "draft"
+
+
+def test_facts_given_block_what_is_missing():
+    definition = load_directory(ROOT / "workflows")["mou"]
+    scenario = simulator.parse_scenario({"people": {"officer": 1}, "facts": ["title_fr"],
+                                         "events": [{"take": "submit_for_review"}]})
+    assert simulator.simulate(definition, scenario).steps[0].blocked == ["needs has_partner"]
+
+
+@pytest.mark.parametrize("scenario, message", [
+    ("events: [{take: x, day: 2026-13-01}]", "not valid YAML"),
+    ("events: [{take: x, day: soon}]", "not a date"),
+    ("colour: red", "unknown scenario keys: colour"),
+    ("people: {legal: many}", "people: give a number"),
+    ("events: [{decision: approve}]", "give take"),
+    ("[1, 2", "not valid YAML"),
+])
+def test_a_bad_scenario_is_named_clearly(scenario, message):
+    with pytest.raises(simulator.ScenarioError, match=message):
+        simulator.parse_scenario(scenario)
+
+
+def _broken_copy() -> str:
+    body = yaml.safe_load((ROOT / "workflows" / "mou.yaml").read_text())
+    body["states"].pop("internal_review")
+    return yaml.safe_dump(body, allow_unicode=True)
+
+
+def _edited_copy() -> str:
+    """Suspension removed (and its resume); the review gains a second step."""
+    body = yaml.safe_load((ROOT / "workflows" / "mou.yaml").read_text())
+    body["states"].pop("suspended")
+    body["transitions"] = [t for t in body["transitions"] if t["name"] not in ("suspend", "resume")]
+    for transition in body["transitions"]:
+        transition["from"] = [s for s in transition["from"] if s != "suspended"]
+        if transition["name"] == "approve_review":
+            transition["approval"]["steps"].append({"name": "secretary_general", "roles": ["admin"]})
+    body["children"]["on_parent"] = {"terminate": "ask"}
+    return yaml.safe_dump(body, allow_unicode=True)
+
+
+def test_a_broken_copy_is_refused_with_its_problems(app, tmp_path):
+    broken = tmp_path / "mou.yaml"
+    broken.write_text(_broken_copy(), encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["workflows", "simulate", str(broken)])
+    assert result.exit_code == 1
+    assert "mou.yaml: transition 'submit_for_review': to unknown state 'internal_review'" in result.output
+
+
+def test_an_edited_copy_says_what_changes_for_agreements_in_flight(app, world, tmp_path):
+    officer = world.users["officer"]
+    suspended = factories.agreement(by=officer, partners=[world.partner_a], state="suspended")
+    reviewing = factories.agreement(by=officer, partners=[world.partner_a], state="internal_review")
+    for agreement in (suspended, reviewing):
+        engine.settle_state(agreement)
+    db.session.commit()
+    before = _rows()
+    edited = tmp_path / "mou.yaml"
+    edited.write_text(_edited_copy(), encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["workflows", "simulate", str(edited)])
+    assert result.exit_code == 0, result.output
+    assert "change: state suspended removed" in result.output
+    assert "change: move approve_review: approval step secretary_general added" in result.output
+    assert "in flight: 1 agreement(s) in suspended: their state suspended no longer exists" in result.output
+    assert ("in flight: 1 agreement(s) in internal_review: their open approval of approve_review would ask the "
+            "steps legal_and_head, secretary_general") in result.output
+    assert "in flight: 2 agreement(s) in active: moves no longer offered from active: suspend" in result.output
+    assert _rows() == before  # nothing written
+
+
+def test_the_cli_walks_a_scenario_and_exits_2_when_a_move_blocks(app, tmp_path):
+    result = app.test_cli_runner().invoke(args=["workflows", "simulate", str(ROOT / "workflows" / "mou.yaml"),
+                                                "--scenario", str(SCENARIO)])
+    assert result.exit_code == 0, result.output
+    assert "2026-04-01  activate (automatic): signed → active" in result.output
+    blocked = tmp_path / "blocked.yaml"
+    blocked.write_text("people: {officer: 1}\nevents: [{take: submit_for_review}, {take: approve_review}]\n")
+    result = app.test_cli_runner().invoke(args=["workflows", "simulate", str(ROOT / "workflows" / "mou.yaml"),
+                                                "--scenario", str(blocked)])
+    assert result.exit_code == 2 and "blocks: legal_and_head: quorum 2 but only 0 people can approve" in result.output
+
+
+def _page_post(client, data):
+    return client.post("/admin/workflows/simulate", data=data, csrf_from="/admin/workflows/simulate",
+                       content_type="multipart/form-data")
+
+
+def test_the_admin_page_simulates_a_shipped_workflow_and_an_uploaded_copy(app, world, signed_in):
+    admin = signed_in("admin")
+    page = admin.get("/admin/workflows/simulate").get_data(as_text=True)
+    assert "Workflow simulator" in page and "take: submit_for_review" in page  # the example, prefilled
+    response = _page_post(admin, {"workflow_type": "mou", "scenario": SCENARIO.read_text()})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'id="simulation-result"' in body
+    assert "legal_and_head: waited 36 days, SLA 10" in body
+    response = _page_post(admin, {"workflow_type": "mou", "scenario": "",
+                                  "definition_file": (BytesIO(_edited_copy().encode()), "mou.yaml")})
+    body = response.get_data(as_text=True)
+    assert 'id="simulation-impact"' in body and "state suspended removed" in body
+    response = _page_post(admin, {"workflow_type": "mou", "definition": _broken_copy(), "scenario": ""})
+    assert response.status_code == 422 and "to unknown state" in response.get_data(as_text=True)
+    response = _page_post(admin, {"workflow_type": "mou", "scenario": "colour: red"})
+    assert response.status_code == 422 and "unknown scenario keys: colour" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", ["officer", "manager", "legal", "auditor", "partner"])
+def test_only_admins_use_the_simulator(world, signed_in, role):
+    assert signed_in(role).get("/admin/workflows/simulate").status_code in (403, 404)
