@@ -230,7 +230,8 @@ def tick_command(today):
               required=True)
 @click.option("--organization", "organization_slug", default=None,
               help="Organisation short name (required for partners; ministry staff default to the ministry).")
-@click.option("--language", type=click.Choice(["ar", "fr", "en"]), default="fr")
+@click.option("--language", type=click.Choice(["ar", "fr", "en"]), default=None,
+              help="The account's language (default: the install's DEFAULT_LANGUAGE).")
 @click.password_option(help="Password (asked for if not given).")
 def create_user_command(email, full_name, role, organization_slug, language, password):
     """Create a user account."""

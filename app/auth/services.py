@@ -140,9 +140,10 @@ def revoke_all_tokens(user: User, *, by) -> int:
 
 
 def create_user(*, email: str, full_name: str, role: str, password: str, organization: Organization | None,
-                language: str = "fr", by: User | None = None, is_active: bool = True) -> User:
+                language: str | None = None, by: User | None = None, is_active: bool = True) -> User:
     """Create an account after checking the role/organisation rules."""
     email = normalize_email(email)
+    language = language or current_app.config["BABEL_DEFAULT_LOCALE"]
     _check_account_rules(email=email, role=role, organization=organization, language=language)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         message = _("An account with this e-mail address already exists.")
