@@ -119,10 +119,11 @@ def _register_blueprints(app: Flask) -> None:
     from app.operations.routes import blueprint as operations_bp
     from app.organizations.routes import blueprint as organizations_bp
     from app.portfolio.routes import blueprint as portfolio_bp
+    from app.search.routes import blueprint as search_bp
     from app.workflow.routes import blueprint as workflow_bp
 
     for blueprint in (main_bp, auth_bp, agreements_bp, organizations_bp, events_bp, admin_bp, workflow_bp,
                       deliverables_bp, notifications_bp, api_pages_bp, dashboards_bp, portfolio_bp, audit_bp,
-                      operations_bp, exports_bp):
+                      operations_bp, exports_bp, search_bp):
         app.register_blueprint(blueprint)
     connect_receivers(app)

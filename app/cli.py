@@ -367,6 +367,17 @@ def run_exports_command(limit: int):
     click.echo(f"Exports: {counts['done']} written, {counts['failed']} failed, {counts['expired']} expired.")
     if counts["failed"]:
         raise SystemExit(1)
+search_cli = AppGroup("search", help="The search index.")
+
+
+@search_cli.command("reindex")
+def reindex_command():
+    """Rebuild every search entry (agreements, organisations, deliverables, documents)."""
+    from app.search.index import rebuild
+
+    count = rebuild(db.session.connection())
+    db.session.commit()
+    click.echo(f"Search index rebuilt: {count} objects.")
 
 
 def register_cli(app: Flask) -> None:
@@ -380,3 +391,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(jobs_cli)
     app.cli.add_command(storage_cli)
     app.cli.add_command(exports_cli)
+    app.cli.add_command(search_cli)

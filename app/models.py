@@ -28,3 +28,6 @@ from app.api.models import ApiToken  # noqa: F401
 from app.exports.models import ExportJob  # noqa: F401
 # Keeps stage_visits in step with the audit trail's stage rows (a flush listener).
 from app.workflow import stage_history  # noqa: E402, F401
+# The search index (#16): entries kept in step with what they describe by a flush listener.
+from app.search.models import SearchEntry  # noqa: E402, F401
+from app.search import index as search_index  # noqa: E402, F401

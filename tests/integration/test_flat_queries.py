@@ -22,14 +22,14 @@ PAGES = {
                 "/deliverables/", "/deliverables/?status=overdue", "/portfolio/board", "/portfolio/timeline",
                 "/portfolio/calendar", "/portfolio/analytics", "/organizations/", "/events/", "/notifications",
                 "/api/v1/agreements", "/api/v1/deliverables", "/api/v1/notifications", "/api/v1/organizations",
-                "/api/v1/signing-events"],
+                "/api/v1/signing-events", "/search?q=masse", "/search?q=partenaire"],
     "manager": ["/dashboard", "/inbox", "/agreements/", "/deliverables/", "/portfolio/board",
                 "/portfolio/timeline", "/portfolio/calendar", "/portfolio/analytics", "/api/v1/agreements",
                 "/api/v1/deliverables"],
     "legal": ["/dashboard", "/inbox", "/agreements/"],
     "auditor": ["/dashboard", "/portfolio/analytics", "/agreements/"],
     "admin": ["/dashboard", "/admin/users", "/admin/outbox"],
-    "partner": ["/portal", "/agreements/", "/deliverables/", "/notifications", "/api/v1/agreements",
+    "partner": ["/portal", "/agreements/", "/deliverables/", "/notifications", "/api/v1/agreements", "/search?q=masse",
                 "/api/v1/deliverables", "/api/v1/notifications", "/organizations/", "/events/"],
 }
 CASES = [(role, path) for role, paths in PAGES.items() for path in paths]
