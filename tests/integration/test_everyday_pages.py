@@ -58,3 +58,41 @@ def test_a_fresh_install_speaks_arabic_and_the_sign_in_page_says_so_first(app, d
     from config import Config
     configured = os.environ.get("DEFAULT_LANGUAGE") or os.environ.get("BABEL_DEFAULT_LOCALE")
     assert Config.BABEL_DEFAULT_LOCALE == (configured or "ar")  # Arabic unless the install says otherwise
+
+
+def test_user_text_is_isolated_line_by_line_and_bylines_keep_names_apart(app):
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    with app.test_request_context(), force_locale("ar"):
+        html = render_template_string("{{ text|lines }}", text="Note en français\nملاحظة بالعربية\n\nend")
+        assert html == ('<div dir="auto">Note en français</div><div dir="auto">ملاحظة بالعربية</div><br>'
+                        '<div dir="auto">end</div>')
+        assert render_template_string("{{ '<b>'|lines }}") == '<div dir="auto">&lt;b&gt;</div>'
+        byline = render_template_string("{{ _('Review by %(name)s', name=bidi(name)) }}", name="Hind <x>")
+        assert "<bdi>Hind &lt;x&gt;</bdi>" in byline
+
+
+def test_moments_have_one_style_per_language_without_seconds_or_iso(app):
+    from datetime import datetime
+
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    moment = datetime(2026, 12, 1, 8, 5, 33)
+    with app.test_request_context():
+        for language, expected in (("fr", "1 déc. 2026"), ("en", "Dec 1, 2026"), ("ar", "2026")):
+            with force_locale(language):
+                shown = render_template_string("{{ value|when }}", value=moment)
+                assert expected in shown and ":33" not in shown and "T08" not in shown and "AM" not in shown
+                assert render_template_string("{{ value|date('short') }}", value=moment.date()) == \
+                    render_template_string("{{ value|date }}", value=moment.date())
+
+
+def test_mail_headings_keep_a_reference_whole(app):
+    from flask import render_template_string
+
+    with app.test_request_context():
+        html = render_template_string("{{ h|keep_references }}", h="تذكير: MTNRA-2025-010 <متأخر>")
+    assert '<span dir="ltr" style="white-space:nowrap">MTNRA-2025-010</span>' in html
+    assert "&lt;متأخر&gt;" in html
