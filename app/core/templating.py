@@ -8,7 +8,7 @@ from flask import Flask, request, url_for
 from markupsafe import Markup, escape
 from flask_babel import format_date, format_number
 
-from app.core.dates import format_moment
+from app.core.dates import format_file_size, format_moment
 from flask_login import current_user
 
 from app.core.i18n import LANGUAGE_NAMES, current_language, text_direction
@@ -68,6 +68,11 @@ def register_template_helpers(app: Flask) -> None:
         escaped = escape(text or "")
         return Markup(REFERENCE.sub(lambda m: f'<span dir="ltr" style="white-space:nowrap">{m.group(0)}</span>',
                                     str(escaped)))
+
+    @app.template_filter("filesizeformat")
+    def _file_size(size):
+        """A file's size in the reader's language and digits: "607 octets", "1,2 Mo", "607 بايت"."""
+        return format_file_size(size)
 
     @app.template_filter("when")
     def _format_moment(value, style: str | None = None):

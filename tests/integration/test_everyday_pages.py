@@ -96,3 +96,18 @@ def test_mail_headings_keep_a_reference_whole(app):
         html = render_template_string("{{ h|keep_references }}", h="تذكير: MTNRA-2025-010 <متأخر>")
     assert '<span dir="ltr" style="white-space:nowrap">MTNRA-2025-010</span>' in html
     assert "&lt;متأخر&gt;" in html
+
+
+def test_file_sizes_speak_the_readers_language(app):
+    from flask_babel import force_locale
+
+    from app.core.dates import format_file_size
+
+    with app.test_request_context():
+        with force_locale("fr"):
+            assert [format_file_size(n) for n in (1, 607, 1234, 999_999, 1_234_567)] == [
+                "1 octet", "607 octets", "1,2 ko", "1 Mo", "1,2 Mo"]
+        with force_locale("ar"):
+            assert "بايت" in format_file_size(607) and "Bytes" not in format_file_size(607)
+        with force_locale("en"):
+            assert format_file_size(607) == "607 bytes" and format_file_size(5 * 10 ** 9) == "5 GB"
