@@ -22,6 +22,8 @@ GRANTS: dict[str, frozenset[str]] = {
     "agreement.list": ALL_ROLES,
     # The top bar's search: each result is then limited to what the reader may see.
     "search.use": ALL_ROLES,
+    # "Send a reminder" on someone else's late approval (dashboard).
+    "approval.remind": frozenset({"admin", "officer", "manager"}),
     "agreement.view": ALL_ROLES,
     "agreement.history": MINISTRY,
     "agreement.notes": MINISTRY,

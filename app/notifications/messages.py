@@ -118,8 +118,10 @@ def detail(kind: str, params: dict) -> str:
                           "“%(title)s” has waited %(num)s days for approval.", params.get("days") or 0, title=title)
         deadline = ngettext("The deadline for this step is %(num)s day.", "The deadline for this step is %(num)s days.",
                             params.get("sla") or 0)
-        return " ".join((waited, deadline, _("Still to decide: %(waiting)s.",
-                                             waiting=isolate(params.get("waiting") or "—"))))
+        said = [waited, deadline, _("Still to decide: %(waiting)s.", waiting=isolate(params.get("waiting") or "—"))]
+        if params.get("reminded_by"):
+            said.append(_("%(name)s sent you this reminder.", name=isolate(params["reminded_by"])))
+        return " ".join(said)
     if kind == "approval_decided":
         return _("“%(title)s”. Comment: %(comment)s", title=title, comment=isolate(params.get("comment") or "—"))
     if kind == "agreement_moved":

@@ -111,3 +111,57 @@ def test_file_sizes_speak_the_readers_language(app):
             assert "بايت" in format_file_size(607) and "Bytes" not in format_file_size(607)
         with force_locale("en"):
             assert format_file_size(607) == "607 bytes" and format_file_size(5 * 10 ** 9) == "5 GB"
+
+
+def _late_review(world, days_ago: int = 30):
+    """Agreement A waits on the legal adviser and the manager (internal review) since `days_ago` days."""
+    from datetime import timedelta
+
+    from app.core.models import utcnow
+    from app.workflow.models import ApprovalRound
+
+    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="En revue")
+    db.session.commit()
+    engine.take(agreement, "submit_for_review", by=world.users["officer"], expected_version=agreement.version)
+    db.session.commit()
+    round_ = db.session.scalars(db.select(ApprovalRound).where(ApprovalRound.agreement_id == agreement.id)).one()
+    round_.requested_at = agreement.state_entered_at = utcnow() - timedelta(days=days_ago)
+    db.session.commit()
+    return agreement, round_
+
+
+def test_waiting_for_you_comes_first_on_the_managers_dashboard(world, signed_in):
+    agreement, _round = _late_review(world, days_ago=40)
+    page = signed_in("manager").get("/dashboard").get_data(as_text=True)
+    assert page.index("Waiting for you") < page.index("Agreements by stage")
+    waiting = page[page.index("Waiting for you"):page.index("Agreements by stage")]
+    assert agreement.reference in waiting and "Approve: Approve for negotiation" in waiting
+    assert f'/agreements/{agreement.id}#action-approve_review' in waiting
+    assert "Stuck" in waiting  # 40 days in a 10-day stage: more than three times its deadline
+
+
+def test_a_late_approval_of_someone_else_offers_a_reminder_once_a_day_through_the_outbox(world, signed_in):
+    from app.notifications.models import OutboxMessage
+
+    agreement, round_ = _late_review(world)
+    manager = signed_in("manager")
+    engine.decide(agreement, "approve_review", by=world.users["manager"], decision="approve", comment=None,
+                  expected_version=agreement.version)
+    db.session.commit()
+    page = manager.get("/dashboard").get_data(as_text=True)
+    late = page[page.index('id="late-approvals'):]
+    assert f"/approvals/{round_.id}/remind" in late and "Send a reminder" in late
+    before = db.session.scalar(db.select(db.func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.to_address == world.users["legal"].email))
+    response = manager.post(f"/approvals/{round_.id}/remind", csrf_from="/dashboard")
+    assert response.status_code in (302, 303)
+    mails = db.session.scalars(db.select(OutboxMessage).where(
+        OutboxMessage.to_address == world.users["legal"].email).order_by(OutboxMessage.id)).all()
+    assert len(mails) == before + 1 and world.users["manager"].full_name in mails[-1].body_text
+    again = manager.post(f"/approvals/{round_.id}/remind", csrf_from="/dashboard", follow_redirects=True)
+    assert "already sent today" in again.get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.to_address == world.users["legal"].email)) == before + 1
+    # Partners and auditors may not; an unknown round is a 404.
+    assert signed_in("partner").post(f"/approvals/{round_.id}/remind", csrf_from="/portal").status_code in (403, 404)
+    assert manager.post("/approvals/999999/remind", csrf_from="/dashboard").status_code == 404
