@@ -69,7 +69,7 @@ ORGANIZATION_KEYS = {*ORGANIZATION_FIELDS, "is_home"}
 EVENT_KEYS = {*EVENT_FIELDS, "slug"}
 USER_KEYS = {"email", "full_name", "role", "organization", "language", "password"}
 AGREEMENT_KEYS = {"reference", "type", "state", "state_since", "amendment_changes", "deliverables", "event", "parent", "signed_on", "effective_on", "expires_on",
-                  "owner", "parties", "illustrative", "title", "summary", "notes"}
+                  "owner", "parties", "illustrative", "title", "summary", "notes", "signatories"}
 
 
 # --- reading and checking the file ------------------------------------------------
@@ -417,11 +417,28 @@ def _settle(agreement: Agreement, entry: dict, users: dict[str, User]) -> None:
     settle_state(agreement, entered_at=entered_at if agreement.state_entered_at is None else None,
                  requested_by=owner)
     _plan_deliverables(agreement, entry)
+    _record_signatories(agreement, entry)
     # Backdated moves up to the current state, marked illustrative, so the stage analytics have a history.
     people_by_role: dict[str, User] = {}
     for user in users.values():
         people_by_role.setdefault(user.role, user)
     write_stage_history(agreement, owner=owner, people_by_role=people_by_role)
+
+
+def _record_signatories(agreement: Agreement, entry: dict) -> None:
+    """The signatories the reference facts name, signed on the agreement's date (once: a reload adds none)."""
+    from app.workflow.models import Signatory
+
+    if not entry.get("signatories") or agreement.signatories:
+        return
+    partner = next((party.organization_id for party in agreement.parties if party.role == "partner"), None)
+    home = db.session.scalar(select(Organization.id).where(Organization.is_home.is_(True)))
+    for position, person in enumerate(entry["signatories"], start=1):
+        agreement.signatories.append(Signatory(
+            side=person["side"], position=position, name=person["name"], title=person.get("title"),
+            organization_id=partner if person["side"] == "partner" else home, signed_on=agreement.signed_on,
+            recorded_at=utcnow()))
+    db.session.flush()
 
 
 ILLUSTRATIVE_PLAN = "Illustrative demo data: this deliverable and its dates are invented."

@@ -165,3 +165,30 @@ def test_a_late_approval_of_someone_else_offers_a_reminder_once_a_day_through_th
     # Partners and auditors may not; an unknown round is a 404.
     assert signed_in("partner").post(f"/approvals/{round_.id}/remind", csrf_from="/portal").status_code in (403, 404)
     assert manager.post("/approvals/999999/remind", csrf_from="/dashboard").status_code == 404
+
+
+def test_an_active_agreement_folds_its_finished_signature_below_the_current_work(world, signed_in):
+    from datetime import date
+
+    from app.workflow.models import Signatory
+
+    agreement = world.agreement_a
+    agreement.signatories.append(Signatory(side="partner", position=1, name="Arthur Mensch",
+                                           organization_id=world.partner_a.id, signed_on=date(2025, 7, 1)))
+    db.session.commit()
+    page = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert '<details class="card shadow-sm mb-4 past-stages" id="past-stages">' in page
+    folded = page[page.index('id="past-stages"'):]
+    assert "Arthur Mensch" in folded and "signature (1 signatory)" in folded
+    assert page.index('id="past-stages"') > page.index('id="actions-heading"')
+    assert "No signatories were recorded" not in page
+
+
+def test_the_demo_records_the_signatories_the_reference_names():
+    import yaml
+
+    from app.demo.loader import PORTFOLIO_PATH
+
+    entries = {entry["reference"]: entry for entry in yaml.safe_load(PORTFOLIO_PATH.read_text())["agreements"]}
+    names = {name for entry in entries.values() for name in (s["name"] for s in entry.get("signatories", []))}
+    assert {"Arthur Mensch", "Mohamed Saad Berrada", "Mohamed Fikrat", "Amal El Fallah Seghrouchni"} <= names
