@@ -8,6 +8,7 @@ from flask import Flask, request, url_for
 from markupsafe import Markup, escape
 from flask_babel import format_date, format_number
 
+from app.core import stored_texts
 from app.core.dates import format_file_size, format_moment
 from flask_login import current_user
 
@@ -73,6 +74,8 @@ def register_template_helpers(app: Flask) -> None:
     def _file_size(size):
         """A file's size in the reader's language and digits: "607 octets", "1,2 Mo", "607 بايت"."""
         return format_file_size(size)
+
+    app.add_template_filter(stored_texts.shown, "stored_text")
 
     @app.template_filter("when")
     def _format_moment(value, style: str | None = None):

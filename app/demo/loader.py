@@ -28,6 +28,7 @@ from app.core.models import utcnow
 from app.events.services import FIELDS as EVENT_FIELDS
 from app.events.services import save_event
 from app.extensions import db
+from app.core import stored_texts
 from app.organizations.models import Organization
 from app.organizations.services import FIELDS as ORGANIZATION_FIELDS
 from app.organizations.services import save_organization
@@ -36,7 +37,7 @@ PORTFOLIO_PATH = Path(__file__).with_name("portfolio.yaml")
 TEXT_LANGUAGES = ("en", "fr", "ar")
 # Written on the audit row of every agreement the loader creates, so that it
 # later refreshes only its own agreements.
-DEMO_COMMENT = "Loaded from the demo portfolio (app/demo/portfolio.yaml)."
+DEMO_COMMENT = stored_texts.DEMO_LOADED
 REFERENCE_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*-(\d{4})-(\d{3,})$")
 
 # What an agreement's `illustrative:` list may name, and how the notes say it.
@@ -441,7 +442,7 @@ def _record_signatories(agreement: Agreement, entry: dict) -> None:
     db.session.flush()
 
 
-ILLUSTRATIVE_PLAN = "Illustrative demo data: this deliverable and its dates are invented."
+ILLUSTRATIVE_PLAN = stored_texts.DEMO_PLAN
 
 
 def _plan_deliverables(agreement: Agreement, entry: dict) -> None:

@@ -192,3 +192,29 @@ def test_the_demo_records_the_signatories_the_reference_names():
     entries = {entry["reference"]: entry for entry in yaml.safe_load(PORTFOLIO_PATH.read_text())["agreements"]}
     names = {name for entry in entries.values() for name in (s["name"] for s in entry.get("signatories", []))}
     assert {"Arthur Mensch", "Mohamed Saad Berrada", "Mohamed Fikrat", "Amal El Fallah Seghrouchni"} <= names
+
+
+def test_a_message_flashed_twice_shows_once(app):
+    from flask import flash, render_template
+
+    with app.test_request_context("/"):
+        flash("Saved.", "success")
+        flash("Saved.", "success")
+        flash("Other.", "info")
+        html = render_template("errors/generic.html", code=400, title="x", message="x")
+    assert html.count("Saved.") == 1 and html.count("Other.") == 1
+
+
+def test_sentences_the_app_wrote_are_shown_in_the_readers_language_without_a_file_path(app):
+    from flask_babel import force_locale
+
+    from app.core.stored_texts import DEMO_HISTORY, shown
+
+    with app.test_request_context():
+        with force_locale("fr"):
+            assert shown(DEMO_HISTORY).startswith("Données de démonstration")
+            old = shown("Loaded from the demo portfolio (app/demo/portfolio.yaml).")
+            assert "portfolio.yaml" not in old and old.startswith("Chargé")
+            assert shown("Typed by someone") == "Typed by someone"
+        with force_locale("ar"):
+            assert "portfolio.yaml" not in shown("Loaded from the demo portfolio (app/demo/portfolio.yaml).")
