@@ -134,7 +134,8 @@ def detail(kind: str, params: dict) -> str:
                  title=title, date=_date(params.get("expires_on")))
     if kind == "agreement_stalled":
         idle = ngettext("“%(title)s” has had no change for %(num)s day.",
-                        "“%(title)s” has had no change for %(num)s days.", params.get("days") or 0, title=title)
+                        "“%(title)s” has had no change for %(num)s days.", params.get("idle", params.get("days")) or 0,
+                        title=title)
         limit = ngettext("This stage should take at most %(num)s day.", "This stage should take at most %(num)s days.",
                          params.get("sla") or 0)
         return f"{idle} {limit}"

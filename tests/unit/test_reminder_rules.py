@@ -684,3 +684,19 @@ def test_the_digest_counts_in_words_with_plural_forms():
     assert one == "1 approval waiting, 1 overdue deliverable, 1 agreement ending within 90 days."
     two = detail("weekly_digest", {"approvals_count": 2, "overdue_count": 0, "ending_count": 3})
     assert two == "2 approvals waiting, 0 overdue deliverables, 3 agreements ending within 90 days."
+
+
+def test_the_stalled_mail_counts_days_in_the_stage_as_the_page_does(world):
+    from datetime import timedelta as days
+
+    from app.core.models import utcnow
+    from app.workflow.presenter import days_since
+
+    draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Immobile")
+    draft.state_entered_at = utcnow() - days(20)
+    draft.updated_at = utcnow() - days(12)
+    db.session.commit()
+    reminders.run_pass(at(BASE))
+    [notice] = [n for n in notices_of(world.users["officer"], "agreement_stalled") if n.object_id == draft.id]
+    assert notice.params["days"] == days_since(draft.state_entered_at, BASE) == 20
+    assert notice.params["idle"] == 12

@@ -222,6 +222,7 @@ def stalled_candidates(today: date, people: People) -> list[Candidate]:
     from app.agreements.models import Agreement
     from app.workflow.engine import definition_for
     from app.workflow.models import NegotiationRound
+    from app.workflow.presenter import days_since as page_days_since
     from app.workflow.queries import per_definition
 
     managers = people.with_role("manager")
@@ -265,9 +266,11 @@ def stalled_candidates(today: date, people: People) -> list[Candidate]:
         if idle <= state.sla_days:
             continue
         periods = idle // state.sla_days
+        # "days" is the page's reckoning ("at this stage for N days"); "idle" since the last change.
+        in_stage = page_days_since(agreement.state_entered_at, today) if agreement.state_entered_at else idle
         notice = Notice(kind="agreement_stalled", category="agreement_stalled",
-                        params={**agreement_params(agreement), "days": idle, "sla": state.sla_days,
-                                "state": dict(state.label)},
+                        params={**agreement_params(agreement), "days": in_stage, "idle": idle,
+                                "sla": state.sla_days, "state": dict(state.label)},
                         link=app_path("agreements.view_agreement", agreement_id=agreement.id),
                         object_type="agreements", object_id=agreement.id)
         recipients = _people([agreement.owner]) or _people(managers)
