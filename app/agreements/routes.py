@@ -1,6 +1,7 @@
 from datetime import date
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from app.exports.routes import export_in_background
 from app.exports.services import needs_background
 from app.core.forms import apply_field_errors
 from app.core.pagination import paginate
+from app.core.i18n import localized
 from app.core.permissions import can, get_agreement_or_404, require, visible_organizations_clause
 from app.extensions import db
 from app.organizations.models import Organization
@@ -168,13 +170,17 @@ def _fill_form_choices(form: AgreementForm, agreement: Agreement | None) -> None
     if agreement is not None and agreement.owner_id and agreement.owner_id not in {u.id for u in owners}:
         form.owner_id.choices.append((agreement.owner_id, agreement.owner.full_name if agreement.owner else "?"))
     parents = db.session.execute(
-        select(Agreement.id, Agreement.reference).order_by(Agreement.reference.desc())
+        select(Agreement.id, Agreement.reference, Agreement.title_ar, Agreement.title_fr, Agreement.title_en)
+        .order_by(Agreement.reference.desc())
     ).all()
+    # The reference alone says nothing to most people: the title follows, in the reader's language.
     form.parent_id.choices = [(None, "—")] + [
-        (row.id, row.reference) for row in parents if agreement is None or row.id != agreement.id
+        (row.id, " — ".join(filter(None, (row.reference, localized(row, "title")))))
+        for row in parents if agreement is None or row.id != agreement.id
     ]
     events = db.session.scalars(select(SigningEvent).order_by(SigningEvent.held_on.desc())).all()
-    form.signing_event_id.choices = [(None, "—")] + [(e.id, f"{e.name} ({e.held_on.isoformat()})") for e in events]
+    form.signing_event_id.choices = [(None, "—")] + [(e.id, f"{e.name} ({format_date(e.held_on, 'medium')})")
+                                                     for e in events]
 
 
 def _fill_filter_choices(form: AgreementFilterForm) -> None:

@@ -218,3 +218,10 @@ def test_sentences_the_app_wrote_are_shown_in_the_readers_language_without_a_fil
             assert shown("Typed by someone") == "Typed by someone"
         with force_locale("ar"):
             assert "portfolio.yaml" not in shown("Loaded from the demo portfolio (app/demo/portfolio.yaml).")
+
+
+def test_the_parent_list_of_the_new_agreement_form_shows_reference_and_title(world, signed_in):
+    page = signed_in("officer").get("/agreements/new").get_data(as_text=True)
+    parent = page[page.index('name="parent_id"'):]
+    parent = parent[:parent.index("</select>")]
+    assert f"{world.agreement_a.reference} — Accord avec A" in parent
