@@ -82,8 +82,26 @@ def create_agreement():
             db.session.commit()
             flash(_("Agreement %(ref)s created.", ref=agreement.reference), "success")
             return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id))
+    elif form.is_submitted():
+        _add_rule_errors(form, agreement=None)
     status = 422 if form.errors else 200
     return render_template("agreements/form.html", form=form, agreement=None), status
+
+
+def _add_rule_errors(form: AgreementForm, agreement) -> None:
+    """The form refused some fields: the service's rules (a title in one language, dates in order…) are
+    checked too, so every missing or wrong field is reported on the first submit, not one round at a time."""
+    linked = ("owner_id", "parent_id", "signing_event_id", "partners", "co_signatories", "witnesses")
+    if any(form[name].errors and form[name].data for name in linked):
+        return  # the rules would look up ids the form already refused
+    try:
+        services.validate_data(_form_data(form), agreement=agreement)
+    except ValidationFailed as error:
+        extra = {name: messages for name, messages in (error.field_errors or {}).items() if not form[name].errors}
+        if extra:
+            apply_field_errors(form, ValidationFailed(error.message, extra))
+    except (TypeError, ValueError, KeyError):  # values the form already refused
+        pass
 
 
 @blueprint.route("/<int:agreement_id>")
@@ -135,6 +153,8 @@ def edit_agreement(agreement_id: int):
             db.session.commit()
             flash(_("Agreement %(ref)s saved.", ref=agreement.reference), "success")
             return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id))
+    elif form.is_submitted():
+        _add_rule_errors(form, agreement=agreement)
     status = 422 if form.errors else 200
     return render_template("agreements/form.html", form=form, agreement=agreement), status
 

@@ -225,3 +225,15 @@ def test_the_parent_list_of_the_new_agreement_form_shows_reference_and_title(wor
     parent = page[page.index('name="parent_id"'):]
     parent = parent[:parent.index("</select>")]
     assert f"{world.agreement_a.reference} — Accord avec A" in parent
+
+
+def test_every_missing_required_field_is_reported_on_the_first_submit(world, signed_in):
+    import re
+
+    response = signed_in("officer").post("/agreements/new", data={"type": "", "title_fr": ""},
+                                         csrf_from="/agreements/new")
+    assert response.status_code == 422
+    errors = re.findall(r'invalid-feedback[^>]*>\s*([^<]+)', response.get_data(as_text=True))
+    assert "Give a title in at least one language." in errors
+    assert "Name at least one partner organisation." in errors
+    assert any("required" in message for message in errors)  # the type
