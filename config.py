@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import urlsplit
 from datetime import timedelta
 from pathlib import Path
 
@@ -94,7 +95,9 @@ class Config:
     MAIL_USE_SSL = env_bool("MAIL_USE_SSL", False)
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
-    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "sharaka@localhost")
+    # The domain of the From address and of every Message-ID (default: BASE_URL's host name).
+    MAIL_DOMAIN = os.environ.get("MAIL_DOMAIN") or urlsplit(BASE_URL).hostname or "localhost"
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or f"sharaka@{MAIL_DOMAIN}"
     MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 30)
     # The outbox sender (app/notifications/outbox.py): messages per claim, how long a
     # claim lasts before another sender may take it over, retries for a message the
@@ -119,7 +122,9 @@ class Config:
     METRICS_ALLOW_NETWORKS = env_networks("METRICS_ALLOW_NETWORKS")
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
 
-    BABEL_DEFAULT_LOCALE = os.environ.get("BABEL_DEFAULT_LOCALE", "fr")
+    # The language of a fresh install: visitors who chose none and whose browser asks for none
+    # of ours, new accounts, mail to people without a language. Arabic unless DEFAULT_LANGUAGE says otherwise.
+    BABEL_DEFAULT_LOCALE = os.environ.get("DEFAULT_LANGUAGE") or os.environ.get("BABEL_DEFAULT_LOCALE") or "ar"
     BABEL_DEFAULT_TIMEZONE = os.environ.get("BABEL_DEFAULT_TIMEZONE", "Africa/Casablanca")
     LANGUAGES = ("ar", "fr", "en")
 
@@ -198,6 +203,8 @@ class TestingConfig(Config):
     SERVER_NAME = None
     BASE_URL = "http://sharaka.test"
     SIGNATURE_CHECK_REVOCATION = False  # tests never reach the network
+    MAIL_DOMAIN = "sharaka.test"
+    MAIL_DEFAULT_SENDER = "sharaka@sharaka.test"
 
 
 class ProductionConfig(Config):

@@ -120,6 +120,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.operations.routes import blueprint as operations_bp
     from app.organizations.routes import blueprint as organizations_bp
     from app.portfolio.routes import blueprint as portfolio_bp
+    from app.search.routes import blueprint as search_bp
     from app.workflow.routes import blueprint as workflow_bp
     from app.collaboration import blueprints as collaboration_blueprints
     from app.discussions.by_mail import blueprint as by_mail_bp
@@ -130,6 +131,6 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (main_bp, auth_bp, agreements_bp, organizations_bp, events_bp, admin_bp, workflow_bp,
                       deliverables_bp, notifications_bp, api_pages_bp, dashboards_bp, portfolio_bp, audit_bp,
                       operations_bp, exports_bp, budget_bp, *collaboration_blueprints(), discussions_bp, by_mail_bp,
-                      verify_bp, workflow_simulator_bp):
+                      verify_bp, workflow_simulator_bp, search_bp):
         app.register_blueprint(blueprint)
     connect_receivers(app)

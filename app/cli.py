@@ -292,7 +292,8 @@ def tick_command(today):
               required=True)
 @click.option("--organization", "organization_slug", default=None,
               help="Organisation short name (required for partners; ministry staff default to the ministry).")
-@click.option("--language", type=click.Choice(["ar", "fr", "en"]), default="fr")
+@click.option("--language", type=click.Choice(["ar", "fr", "en"]), default=None,
+              help="The account's language (default: the install's DEFAULT_LANGUAGE).")
 @click.password_option(help="Password (asked for if not given).")
 def create_user_command(email, full_name, role, organization_slug, language, password):
     """Create a user account."""
@@ -428,6 +429,17 @@ def run_exports_command(limit: int):
     click.echo(f"Exports: {counts['done']} written, {counts['failed']} failed, {counts['expired']} expired.")
     if counts["failed"]:
         raise SystemExit(1)
+search_cli = AppGroup("search", help="The search index.")
+
+
+@search_cli.command("reindex")
+def reindex_command():
+    """Rebuild every search entry (agreements, organisations, deliverables, documents)."""
+    from app.search.index import rebuild
+
+    count = rebuild(db.session.connection())
+    db.session.commit()
+    click.echo(f"Search index rebuilt: {count} objects.")
 
 
 def register_cli(app: Flask) -> None:
@@ -441,3 +453,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(jobs_cli)
     app.cli.add_command(storage_cli)
     app.cli.add_command(exports_cli)
+    app.cli.add_command(search_cli)

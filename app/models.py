@@ -39,3 +39,6 @@ from app.workflow import stage_history  # noqa: E402, F401
 from app.versions.models import DocumentText  # noqa: E402, F401
 from app.signatures.models import SignatureCheck  # noqa: E402, F401
 from app.indicators.models import Indicator, IndicatorValue  # noqa: E402, F401
+# The search index (#16): entries kept in step with what they describe by a flush listener.
+from app.search.models import SearchEntry  # noqa: E402, F401
+from app.search import index as search_index  # noqa: E402, F401

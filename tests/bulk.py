@@ -18,6 +18,7 @@ from app.indicators.models import Indicator, IndicatorValue
 from app.extensions import db
 from app.notifications.models import Notification
 from app.workflow import engine
+from app.search.index import rebuild as rebuild_search
 from app.workflow.stage_history import rebuild
 from app.workflow.models import ApprovalDecision, ApprovalRound
 
@@ -126,6 +127,7 @@ def add_bulk_portfolio(world, count: int, start: int, today: date | None = None)
         for index, round_id in enumerate(rounds) if index % 2 == 0])
     db.session.execute(insert(AuditEvent), list(_history(created, now)))
     rebuild(db.session.connection(), [row.id for row in created])  # bulk rows bypass the flush listener
+    rebuild_search(db.session.connection())  # and the search index's too
     db.session.execute(insert(Notification), [
         {"user_id": user.id, "kind": "agreement_moved", "category": "agreement_activity",
          "params": {"reference": row.reference, "state": {"fr": row.state}}, "link": f"/agreements/{row.id}",

@@ -1,5 +1,5 @@
 """User administration."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
@@ -39,6 +39,8 @@ def create_user():
     require(current_user, "user.create")
     form = UserForm()
     _fill_choices(form)
+    if request.method == "GET":
+        form.language.data = current_app.config["BABEL_DEFAULT_LOCALE"]
     if form.validate_on_submit():
         if not (form.password.data or "").strip():
             form.password.errors = [_("Give an initial password.")]

@@ -1,6 +1,7 @@
 from datetime import date
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from app.exports.routes import export_in_background
 from app.exports.services import needs_background
 from app.core.forms import apply_field_errors
 from app.core.pagination import paginate
+from app.core.i18n import localized
 from app.core.permissions import can, get_agreement_or_404, require, visible_organizations_clause
 from app.extensions import db
 from app.organizations.models import Organization
@@ -80,8 +82,26 @@ def create_agreement():
             db.session.commit()
             flash(_("Agreement %(ref)s created.", ref=agreement.reference), "success")
             return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id))
+    elif form.is_submitted():
+        _add_rule_errors(form, agreement=None)
     status = 422 if form.errors else 200
     return render_template("agreements/form.html", form=form, agreement=None), status
+
+
+def _add_rule_errors(form: AgreementForm, agreement) -> None:
+    """The form refused some fields: the service's rules (a title in one language, dates in order…) are
+    checked too, so every missing or wrong field is reported on the first submit, not one round at a time."""
+    linked = ("owner_id", "parent_id", "signing_event_id", "partners", "co_signatories", "witnesses")
+    if any(form[name].errors and form[name].data for name in linked):
+        return  # the rules would look up ids the form already refused
+    try:
+        services.validate_data(_form_data(form), agreement=agreement)
+    except ValidationFailed as error:
+        extra = {name: messages for name, messages in (error.field_errors or {}).items() if not form[name].errors}
+        if extra:
+            apply_field_errors(form, ValidationFailed(error.message, extra))
+    except (TypeError, ValueError, KeyError):  # values the form already refused
+        pass
 
 
 @blueprint.route("/<int:agreement_id>")
@@ -133,6 +153,8 @@ def edit_agreement(agreement_id: int):
             db.session.commit()
             flash(_("Agreement %(ref)s saved.", ref=agreement.reference), "success")
             return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id))
+    elif form.is_submitted():
+        _add_rule_errors(form, agreement=agreement)
     status = 422 if form.errors else 200
     return render_template("agreements/form.html", form=form, agreement=agreement), status
 
@@ -168,13 +190,17 @@ def _fill_form_choices(form: AgreementForm, agreement: Agreement | None) -> None
     if agreement is not None and agreement.owner_id and agreement.owner_id not in {u.id for u in owners}:
         form.owner_id.choices.append((agreement.owner_id, agreement.owner.full_name if agreement.owner else "?"))
     parents = db.session.execute(
-        select(Agreement.id, Agreement.reference).order_by(Agreement.reference.desc())
+        select(Agreement.id, Agreement.reference, Agreement.title_ar, Agreement.title_fr, Agreement.title_en)
+        .order_by(Agreement.reference.desc())
     ).all()
+    # The reference alone says nothing to most people: the title follows, in the reader's language.
     form.parent_id.choices = [(None, "—")] + [
-        (row.id, row.reference) for row in parents if agreement is None or row.id != agreement.id
+        (row.id, " — ".join(filter(None, (row.reference, localized(row, "title")))))
+        for row in parents if agreement is None or row.id != agreement.id
     ]
     events = db.session.scalars(select(SigningEvent).order_by(SigningEvent.held_on.desc())).all()
-    form.signing_event_id.choices = [(None, "—")] + [(e.id, f"{e.name} ({e.held_on.isoformat()})") for e in events]
+    form.signing_event_id.choices = [(None, "—")] + [(e.id, f"{e.name} ({format_date(e.held_on, 'medium')})")
+                                                     for e in events]
 
 
 def _fill_filter_choices(form: AgreementFilterForm) -> None:

@@ -27,6 +27,7 @@ from app.core.db import flush_or_conflict
 from app.core.models import utcnow
 from app.core.permissions import visible_agreements_clause
 from app.core.text import fold, like_pattern
+from app.search.services import matching_agreement_ids
 from app.extensions import db
 from app.organizations.models import Organization
 from app.workflow.engine import current_definitions, definition_for, ensure_version, pin_definition
@@ -303,7 +304,10 @@ def agreements_query(user: User, filters: AgreementFilters):
         query = query.where(Agreement.expires_on <= filters.ends_before)
     term = fold(filters.q)[:200]
     if term:
-        query = query.where(Agreement.search_text.like(like_pattern(term), escape="\\"))
+        # The folded text as typed, or every word by its stem (Arabic clitics, partners' names: app/search).
+        by_words = matching_agreement_ids(filters.q)
+        typed = Agreement.search_text.like(like_pattern(term), escape="\\")
+        query = query.where(typed if by_words is None else or_(typed, Agreement.id.in_(by_words)))
     return query.options(
         selectinload(Agreement.parties), joinedload(Agreement.signing_event)
     ).order_by(Agreement.signed_on.desc().nulls_first(), Agreement.reference.desc())

@@ -157,10 +157,11 @@ def revoke_all_tokens(user: User, *, by) -> int:
 
 
 def create_user(*, email: str, full_name: str, role: str, password: str, organization: Organization | None,
-                language: str = "fr", by: User | None = None, is_active: bool = True,
+                language: str | None = None, by: User | None = None, is_active: bool = True,
                 is_org_admin: bool = False) -> User:
     """Create an account after checking the role/organisation rules."""
     email = normalize_email(email)
+    language = language or current_app.config["BABEL_DEFAULT_LOCALE"]
     check_account_rules(email=email, role=role, organization=organization, language=language,
                         is_org_admin=is_org_admin)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:

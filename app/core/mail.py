@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from datetime import datetime
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate
+from email.utils import format_datetime, formataddr
+from zoneinfo import ZoneInfo
 
 
 class TemporaryMailError(Exception):
@@ -27,15 +29,20 @@ class ConnectionFailed(TemporaryMailError):
 
 
 def build_message(*, sender: str, to: str, subject: str, text: str, html: str, message_id: str,
-                  language: str, extra_headers: dict[str, str] | None = None) -> EmailMessage:
+                  language: str, extra_headers: dict[str, str] | None = None, timezone: str = "UTC",
+                  unsubscribe_url: str | None = None) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender if "<" in sender else formataddr(("Sharaka", sender))
     message["To"] = to
-    message["Subject"] = subject
+    message["Subject"] = " ".join(subject.split())
     message["Message-ID"] = message_id
-    message["Date"] = formatdate(localtime=False)
+    # The sending moment with the ministry's real offset (+0100 in Casablanca), not "-0000".
+    message["Date"] = format_datetime(datetime.now(ZoneInfo(timezone)))
     # Automatic mail: no out-of-office replies back to us.
     message["Auto-Submitted"] = "auto-generated"
+    if unsubscribe_url:
+        # Mail clients show "unsubscribe": it opens the page where one chooses which mail one receives.
+        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
     for name, value in (extra_headers or {}).items():
         message[name] = value
     message.set_content(text)

@@ -20,6 +20,10 @@ EDITORS = frozenset({"admin", "officer", "manager"})
 # action -> roles that may ever do it. Object-level rules below narrow it further.
 GRANTS: dict[str, frozenset[str]] = {
     "agreement.list": ALL_ROLES,
+    # The top bar's search: each result is then limited to what the reader may see.
+    "search.use": ALL_ROLES,
+    # "Send a reminder" on someone else's late approval (dashboard).
+    "approval.remind": frozenset({"admin", "officer", "manager"}),
     "agreement.view": ALL_ROLES,
     "agreement.history": MINISTRY,
     "agreement.notes": MINISTRY,

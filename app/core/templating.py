@@ -1,14 +1,23 @@
 """What every template may use: permissions, language and direction, formatting."""
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask import Flask, request, url_for
+from markupsafe import Markup, escape
 from flask_babel import format_date, format_number
+
+from app.core import stored_texts
+from app.core.dates import format_file_size, format_moment
 from flask_login import current_user
 
 from app.core.i18n import LANGUAGE_NAMES, current_language, text_direction
 from app.core.permissions import can
+
+
+# What an agreement reference looks like (prefix, year, number), wherever it appears in a sentence.
+REFERENCE = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d{4}-\d+\b")
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -30,11 +39,49 @@ def register_template_helpers(app: Flask) -> None:
                 value = date.fromisoformat(value)
             except ValueError:
                 return value
+        if style == "short":  # "12/1/26" reads differently in every country: one style per language
+            style = "medium"
         return format_date(value, style)
 
     @app.template_filter("numberformat")
     def _format_number(value):
         return format_number(value or 0)
+
+    @app.template_global()
+    def bidi(text):
+        """User-written text isolated from its sentence (<bdi>), so an Arabic name in a French byline,
+        or a Latin one in Arabic, keeps its place: "مراجعة من ‹Hind Exemple› · 2 ديسمبر"."""
+        return Markup("<bdi>%s</bdi>") % (text if text not in (None, "") else "—")
+
+    @app.template_filter("lines")
+    def _lines(text):
+        """A user's multi-line text, each line taking its own direction (dir="auto" per line): an Arabic
+        paragraph after a French one reads right-to-left, whatever the first line was."""
+        if not text:
+            return ""
+        return Markup("").join(Markup('<div dir="auto">%s</div>') % line if line.strip() else Markup("<br>")
+                               for line in str(text).replace("\r\n", "\n").split("\n"))
+
+    @app.template_filter("keep_references")
+    def _keep_references(text):
+        """Agreement references ("MTNRA-2025-010") kept whole on one line and left-to-right, so an Arabic
+        heading never breaks one at its hyphens."""
+        escaped = escape(text or "")
+        return Markup(REFERENCE.sub(lambda m: f'<span dir="ltr" style="white-space:nowrap">{m.group(0)}</span>',
+                                    str(escaped)))
+
+    @app.template_filter("filesizeformat")
+    def _file_size(size):
+        """A file's size in the reader's language and digits: "607 octets", "1,2 Mo", "607 بايت"."""
+        return format_file_size(size)
+
+    app.add_template_filter(stored_texts.shown, "stored_text")
+
+    @app.template_filter("when")
+    def _format_moment(value, style: str | None = None):
+        """A date and time, one style per language: "2 déc. 2026, 09:05", "2 Dec 2026, 09:05",
+        "٢ ديسمبر ٢٠٢٦ ٩:٠٥" (Babel's skeleton for the reader's locale, the ministry's time zone, no seconds)."""
+        return format_moment(value)
 
     @app.template_global()
     def url_with(**changes):

@@ -18,13 +18,13 @@ from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from app.agreements.models import AGREEMENT_STATES, AGREEMENT_TYPES, Agreement
 from app.core.audit import AuditEvent
 from app.core.pagination import first_with_total
-from app.core.permissions import visible_agreements_clause, visible_deliverables_clause
+from app.core.permissions import can, visible_agreements_clause, visible_deliverables_clause
 from app.deliverables.models import Deliverable, Occurrence, Submission
 from app.extensions import db
 from app.notifications.models import Notification
 from app.notifications.reminders import local_date, local_midnight
 from app.organizations.models import Organization
-from app.workflow.engine import definition_for, label, step_waiting
+from app.workflow.engine import definition_for, label, slot_of, step_waiting
 from app.workflow.inbox import inbox_for
 from app.workflow.models import ApprovalDecision, ApprovalRound
 from app.workflow.queries import late_round_clause
@@ -77,6 +77,8 @@ class LateApproval:
     since: datetime
     days_waiting: int
     sla_days: int
+    # The reader holds a slot of the waiting step: "Review"; else "Send a reminder" (and delegate, managers).
+    is_yours: bool = False
 
 
 @dataclass
@@ -232,10 +234,16 @@ def late_approvals(user, today: date, *, limit: int = LISTED) -> LateApprovals:
         waiting = step_waiting(round_, definition_for(agreement))
         if waiting is None:
             continue
-        transition, _step, started, sla = waiting
+        transition, step, started, sla = waiting
         late.append(LateApproval(agreement, round_, label(transition.label), started,
-                                 (today - local_date(started)).days, sla))
+                                 (today - local_date(started)).days, sla, is_yours=_yours(round_, step, user)))
     return LateApprovals(total=total, oldest=sorted(late, key=lambda item: item.since))
+
+
+def _yours(round_, step, user) -> bool:
+    """The reader holds a slot of the waiting step and has not decided it yet."""
+    decided = any(d.step == step.name and d.counted_user_id == user.id for d in round_.decisions)
+    return slot_of(step, user) is not None and not decided
 
 
 def overdue_by_organization(user, today: date, *, limit: int = ORGANIZATIONS_LISTED) -> tuple[list[Count], int]:
@@ -295,6 +303,8 @@ def portfolio_home(user, today: date) -> dict:
     by_state, by_type = portfolio_counts(user)
     overdue, overdue_total = overdue_by_organization(user, today)
     return {
+        # What waits on the reader comes first on every dashboard (a manager's own approvals too).
+        "actions": my_actions(user, today) if can(user, "inbox.view") else None,
         "by_state": by_state,
         "by_type": by_type,
         "total": sum(row.value for row in by_state),

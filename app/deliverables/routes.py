@@ -25,6 +25,7 @@ from app.core.permissions import (
     visible_agreements_clause,
 )
 from app.core.storage import send_stored
+from app.workflow.queries import drafts_waiting_on_partner
 from app.deliverables import services
 from app.deliverables.forms import DeliverableFilterForm, PlanForm, ReviewForm, SubmissionForm, WaiveForm
 from app.deliverables.models import STATUS_LABELS, Deliverable, SubmissionFile
@@ -43,6 +44,7 @@ def portal():
     require(current_user, "portal.view")
     today = date.today()
     return render_template("deliverables/portal.html", today=today, window=services.due_window(),
+                           your_turn=drafts_waiting_on_partner(current_user),
                            **services.partner_home(current_user, today))
 
 

@@ -18,14 +18,13 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import or_, select
 
-from app.core import audit
+from app.core import audit, stored_texts
 from app.core.audit import AuditEvent
 from app.extensions import db
 from app.workflow.engine import definition_for
 from app.workflow.models import ApprovalDecision, ApprovalRound
 
-ILLUSTRATIVE_HISTORY = ("Illustrative demo data: this move and its date are invented to give the stage analytics "
-                        "a history; the agreement's reported facts are unchanged.")
+ILLUSTRATIVE_HISTORY = stored_texts.DEMO_HISTORY
 
 # The way forward through each lifecycle; an agreement elsewhere (suspended, cancelled…) gets no history.
 PATHS = {

@@ -28,6 +28,7 @@ from app.core.models import utcnow
 from app.events.services import FIELDS as EVENT_FIELDS
 from app.events.services import save_event
 from app.extensions import db
+from app.core import stored_texts
 from app.organizations.models import Organization
 from app.organizations.services import FIELDS as ORGANIZATION_FIELDS
 from app.organizations.services import save_organization
@@ -36,7 +37,7 @@ PORTFOLIO_PATH = Path(__file__).with_name("portfolio.yaml")
 TEXT_LANGUAGES = ("en", "fr", "ar")
 # Written on the audit row of every agreement the loader creates, so that it
 # later refreshes only its own agreements.
-DEMO_COMMENT = "Loaded from the demo portfolio (app/demo/portfolio.yaml)."
+DEMO_COMMENT = stored_texts.DEMO_LOADED
 REFERENCE_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*-(\d{4})-(\d{3,})$")
 
 # What an agreement's `illustrative:` list may name, and how the notes say it.
@@ -68,8 +69,9 @@ INVENTED_AGREEMENT = {
 ORGANIZATION_KEYS = {*ORGANIZATION_FIELDS, "is_home"}
 EVENT_KEYS = {*EVENT_FIELDS, "slug"}
 USER_KEYS = {"email", "full_name", "role", "organization", "language", "password"}
-AGREEMENT_KEYS = {"reference", "type", "state", "state_since", "amendment_changes", "budget", "deliverables", "event", "parent", "signed_on", "effective_on", "expires_on",
-                  "owner", "parties", "illustrative", "title", "summary", "notes"}
+AGREEMENT_KEYS = {"reference", "type", "state", "state_since", "amendment_changes", "budget", "deliverables", "event",
+                  "parent", "signed_on", "effective_on", "expires_on", "owner", "parties", "illustrative", "title",
+                  "summary", "notes", "signatories"}
 
 
 # --- reading and checking the file ------------------------------------------------
@@ -423,6 +425,7 @@ def _settle(agreement: Agreement, entry: dict, users: dict[str, User]) -> None:
                  requested_by=owner)
     _plan_deliverables(agreement, entry)
     _add_budget(agreement, entry)
+    _record_signatories(agreement, entry)
     # Backdated moves up to the current state, marked illustrative, so the stage analytics have a history.
     people_by_role: dict[str, User] = {}
     for user in users.values():
@@ -430,7 +433,23 @@ def _settle(agreement: Agreement, entry: dict, users: dict[str, User]) -> None:
     write_stage_history(agreement, owner=owner, people_by_role=people_by_role)
 
 
-ILLUSTRATIVE_PLAN = "Illustrative demo data: this deliverable and its dates are invented."
+def _record_signatories(agreement: Agreement, entry: dict) -> None:
+    """The signatories the reference facts name, signed on the agreement's date (once: a reload adds none)."""
+    from app.workflow.models import Signatory
+
+    if not entry.get("signatories") or agreement.signatories:
+        return
+    partner = next((party.organization_id for party in agreement.parties if party.role == "partner"), None)
+    home = db.session.scalar(select(Organization.id).where(Organization.is_home.is_(True)))
+    for position, person in enumerate(entry["signatories"], start=1):
+        agreement.signatories.append(Signatory(
+            side=person["side"], position=position, name=person["name"], title=person.get("title"),
+            organization_id=partner if person["side"] == "partner" else home, signed_on=agreement.signed_on,
+            recorded_at=utcnow()))
+    db.session.flush()
+
+
+ILLUSTRATIVE_PLAN = stored_texts.DEMO_PLAN
 
 
 def _plan_deliverables(agreement: Agreement, entry: dict) -> None:

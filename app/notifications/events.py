@@ -3,14 +3,14 @@ deliverable signals. They run inside the transaction of the change, so the
 notice and its e-mail commit or roll back with it."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
 from app.core.db import flush_or_conflict
 from app.core.permissions import sees_deliverables_of
 from app.extensions import db
-from app.notifications.reminders import _partner_users, _people, agreement_params, texts, waiting_approval
+from app.notifications.reminders import _partner_users, _people, agreement_params, local_date, texts, waiting_approval
 from app.notifications.services import Notice, app_path, notify, notify_once
 
 
@@ -82,7 +82,7 @@ def ask_for_approvals(agreement) -> None:
         waiting = waiting_approval(round_)
         if waiting is None:
             continue
-        _agreement, step, _started, _sla, approvers = waiting
+        _agreement, step, started, sla, approvers = waiting
         found = definition_for(agreement).transition(round_.transition)
         transition_label = dict(found.label) if found else {}
         delegates = []
@@ -90,8 +90,10 @@ def ask_for_approvals(agreement) -> None:
             delegates = [d.delegate for d in db.session.scalars(select(Delegation).where(
                 Delegation.delegator_id.in_([p.id for p in approvers]), Delegation.revoked_at.is_(None),
                 Delegation.starts_on <= today, Delegation.ends_on >= today))]
-        notice = Notice(kind="approval_requested", category="approval_requested",
-                        params={**agreement_params(agreement), "transition": transition_label},
+        params = {**agreement_params(agreement), "transition": transition_label}
+        if sla:  # the mail states the deadline: the step's (or its state's) SLA from when it started waiting
+            params |= {"decide_by": (local_date(started) + timedelta(days=sla)).isoformat(), "sla": sla}
+        notice = Notice(kind="approval_requested", category="approval_requested", params=params,
                         link=_agreement_link(agreement), object_type="approval_rounds", object_id=round_.id)
         for person in _people(approvers, delegates):
             personal = with_decision_links(notice, round_, step.name, person, rule="approval_requested")

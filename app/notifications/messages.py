@@ -115,15 +115,22 @@ def detail(kind: str, params: dict) -> str:
     item = isolate(pick(params.get("deliverable")))
     due = _date(params.get("due_on"))
     if kind == "approval_requested":
-        return _("“%(title)s” is waiting for your decision (%(step)s). Open it to approve or send it back.",
-                 title=title, step=isolate(pick(params.get("transition"))))
+        asked = _("“%(title)s” is waiting for your decision (%(step)s). Open it to approve or send it back.",
+                  title=title, step=isolate(pick(params.get("transition"))))
+        if not params.get("decide_by"):
+            return asked
+        return " ".join((asked, ngettext("Please decide by %(date)s (this step has %(num)s day).",
+                                         "Please decide by %(date)s (this step has %(num)s days).",
+                                         params.get("sla") or 0, date=_date(params.get("decide_by")))))
     if kind in ("approval_overdue", "approval_escalated"):
         waited = ngettext("“%(title)s” has waited %(num)s day for approval.",
                           "“%(title)s” has waited %(num)s days for approval.", params.get("days") or 0, title=title)
         deadline = ngettext("The deadline for this step is %(num)s day.", "The deadline for this step is %(num)s days.",
                             params.get("sla") or 0)
-        return " ".join((waited, deadline, _("Still to decide: %(waiting)s.",
-                                             waiting=isolate(params.get("waiting") or "—"))))
+        said = [waited, deadline, _("Still to decide: %(waiting)s.", waiting=isolate(params.get("waiting") or "—"))]
+        if params.get("reminded_by"):
+            said.append(_("%(name)s sent you this reminder.", name=isolate(params["reminded_by"])))
+        return " ".join(said)
     if kind == "approval_decided":
         return _("“%(title)s”. Comment: %(comment)s", title=title, comment=isolate(params.get("comment") or "—"))
     if kind == "agreement_moved":
@@ -136,15 +143,26 @@ def detail(kind: str, params: dict) -> str:
                  title=title, date=_date(params.get("expires_on")))
     if kind == "agreement_stalled":
         idle = ngettext("“%(title)s” has had no change for %(num)s day.",
-                        "“%(title)s” has had no change for %(num)s days.", params.get("days") or 0, title=title)
+                        "“%(title)s” has had no change for %(num)s days.", params.get("idle", params.get("days")) or 0,
+                        title=title)
         limit = ngettext("This stage should take at most %(num)s day.", "This stage should take at most %(num)s days.",
                          params.get("sla") or 0)
         return f"{idle} {limit}"
     if kind == "deliverable_due":
         return _("“%(item)s” under “%(title)s” is due on %(date)s.", item=item, title=title, date=due)
     if kind in ("deliverable_overdue", "deliverable_escalated"):
-        return _("“%(item)s” under “%(title)s” was due on %(date)s and has not been handed in. Owed by %(org)s.",
-                 item=item, title=title, date=due, org=isolate(pick(params.get("responsible"))))
+        org = isolate(pick(params.get("responsible")))
+        if params.get("sent_back"):
+            said = _("“%(item)s” under “%(title)s” was due on %(date)s. It was handed in and sent back for changes; "
+                     "the corrected version has not come yet. Owed by %(org)s. What to fix: %(feedback)s",
+                     item=item, title=title, date=due, org=org, feedback=isolate(params.get("feedback") or "—"))
+        else:
+            said = _("“%(item)s” under “%(title)s” was due on %(date)s and has not been handed in. Owed by %(org)s.",
+                     item=item, title=title, date=due, org=org)
+        if params.get("missed"):
+            said = " ".join((said, _("Missed due dates so far: %(dates)s.",
+                                     dates=", ".join(_date(day) for day in params["missed"]))))
+        return said
     if kind == "deliverable_submitted":
         return _("%(org)s handed in “%(item)s” (due on %(date)s). It is waiting for your review.",
                  org=isolate(pick(params.get("responsible"))), item=item, date=due)
@@ -198,7 +216,9 @@ def detail(kind: str, params: dict) -> str:
     if kind == "discussion_mention":
         return _("“%(title)s”: %(excerpt)s", title=item or title, excerpt=isolate(params.get("excerpt") or ""))
     if kind == "weekly_digest":
-        return _("%(approvals)s approvals waiting, %(overdue)s overdue deliverables, %(ending)s agreements "
-                 "ending within 90 days.", approvals=params.get("approvals_count", 0),
-                 overdue=params.get("overdue_count", 0), ending=params.get("ending_count", 0))
+        return " ".join((
+            ngettext("%(num)s approval waiting,", "%(num)s approvals waiting,", params.get("approvals_count", 0)),
+            ngettext("%(num)s overdue deliverable,", "%(num)s overdue deliverables,", params.get("overdue_count", 0)),
+            ngettext("%(num)s agreement ending within 90 days.", "%(num)s agreements ending within 90 days.",
+                     params.get("ending_count", 0))))
     return ""

@@ -34,7 +34,7 @@ from app.core.db import database_now, write_transaction
 from app.core.mail import ConnectionFailed, PermanentMailError, SMTPConnection, TemporaryMailError, build_message
 from app.extensions import db
 from app.notifications.models import OutboxMessage
-from app.notifications.services import bodies_of, mail_paused
+from app.notifications.services import absolute_url, app_path, bodies_of, mail_paused
 
 log = logging.getLogger("sharaka.outbox")
 
@@ -239,6 +239,7 @@ def send_batch(*, now: datetime | None = None, worker: str | None = None, limit:
 
 def _send_claimed(messages: list[Claimed], token: str, connection: SMTPConnection, report: SendReport) -> None:
     config = current_app.config
+    preferences_url = absolute_url(app_path("notifications.preferences"))
     for position, message in enumerate(messages):
         if not _held(message.id, token):
             report.lost += 1
@@ -247,7 +248,8 @@ def _send_claimed(messages: list[Claimed], token: str, connection: SMTPConnectio
             email = build_message(
                 sender=config["MAIL_DEFAULT_SENDER"], to=message.to_address, subject=message.subject,
                 text=message.body_text, html=message.body_html, message_id=message.message_id,
-                language=message.language, extra_headers={"X-Sharaka-Outbox-Id": str(message.id)})
+                language=message.language, extra_headers={"X-Sharaka-Outbox-Id": str(message.id)},
+                timezone=config["BABEL_DEFAULT_TIMEZONE"], unsubscribe_url=preferences_url)
         except (ValueError, TypeError) as error:  # an address or header no server would take
             _fail(message, token, f"cannot build the message: {error}")
             report.failed += 1

@@ -10,7 +10,7 @@ from app.core import reveal
 from app.core.db import commit_or_conflict
 from app.core.errors import ValidationFailed, wants_json
 from app.core.pagination import paginate
-from app.core.permissions import get_notification_or_404, get_outbox_message_or_404, require
+from app.core.permissions import get_agreement_or_404, get_notification_or_404, get_outbox_message_or_404, require
 from app.core.responses import done, form_errors, refused
 from app.core.urls import is_safe_redirect
 from app.extensions import db
@@ -21,6 +21,31 @@ from app.notifications.messages import detail, headline
 from app.notifications.models import CATEGORIES, OUTBOX_STATUSES, OutboxMessage
 
 blueprint = Blueprint("notifications", __name__)
+
+
+@blueprint.route("/approvals/<int:round_id>/remind", methods=["POST"])
+@login_required
+def remind_approvers(round_id: int):
+    """The dashboard's "Send a reminder" on a late approval someone else must give."""
+    from datetime import date
+
+    from flask_babel import ngettext
+
+    from app.core.errors import DomainError
+    from app.notifications.manual import remind_approvers as remind
+    from app.workflow.models import ApprovalRound
+
+    require(current_user, "approval.remind")
+    round_ = db.session.get(ApprovalRound, round_id)
+    if round_ is None:
+        abort(404)
+    get_agreement_or_404(round_.agreement_id, current_user)
+    back = url_for("dashboards.home")
+    try:
+        count = remind(round_, by=current_user, today=date.today())
+    except DomainError as error:
+        return refused(back, error)
+    return done(back, ngettext("Reminder sent to %(num)s person.", "Reminder sent to %(num)s people.", count))
 
 
 @blueprint.app_context_processor

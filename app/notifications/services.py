@@ -160,10 +160,7 @@ def bodies_of(message: OutboxMessage) -> tuple[str, str]:
 
 
 def _mail_domain() -> str:
-    sender = current_app.config.get("MAIL_DEFAULT_SENDER") or ""
-    if "@" in sender:
-        return sender.rsplit("@", 1)[1].strip(" >") or "sharaka.local"
-    return urlsplit(current_app.config["BASE_URL"]).hostname or "sharaka.local"
+    return current_app.config.get("MAIL_DOMAIN") or urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
 
 
 def record_once(rule: str, object_type: str, object_id: int, recipient_id: int, occurrence_key: str) -> bool:

@@ -84,6 +84,9 @@ class Transition:
     effects: tuple[str, ...]
     approval: Approval | None
     label: dict[str, str]
+    # Asks "are you sure?" first, saying what will happen: by default every move into a
+    # final state; `confirm: true` in the definition for other hard-to-undo moves.
+    confirm: bool = False
 
 
 @dataclass(frozen=True)
@@ -309,7 +312,7 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
             problems.append(f"{where}: defined twice")
         seen_names.add(name)
         unknown = set(spec) - {"name", "from", "to", "roles", "guards", "comment", "fields", "documents",
-                               "automatic", "effects", "approval", "label"}
+                               "automatic", "effects", "approval", "label", "confirm"}
         if unknown:
             problems.append(f"{where}: unknown keys {', '.join(sorted(unknown))}")
         sources = names(spec.get("from"), f"{where} from")
@@ -362,12 +365,18 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
             if effect not in rules.EFFECTS:
                 problems.append(f"{where}: unknown effect {effect!r}")
         approval = _parse_approval(spec.get("approval"), where, states, known_roles, problems)
+        confirm = spec.get("confirm")
+        if confirm is None:
+            confirm = target in states and states[target].kind == "final"
+        elif not isinstance(confirm, bool):
+            problems.append(f"{where}: confirm must be true or false")
         if not roles and approval is None and automatic is None:
             problems.append(f"{where}: nobody can take it (no roles, no approval, not automatic)")
         transitions.append(Transition(
             name=name, sources=sources, target=str(target), roles=roles, guards=tuple(guards),
             comment=str(comment), fields=fields, documents=documents, automatic=automatic,
             effects=effects, approval=approval, label=label_of(spec.get("label"), where),
+            confirm=bool(confirm),
         ))
 
     default_deliverables = []

@@ -31,6 +31,8 @@ class InboxItem:
     days_waiting: int | None
     sla_days: int | None
     acting_for: object | None = None
+    # Where on the agreement's page the action is (the move's form, the approvals, the negotiation).
+    anchor: str | None = None
 
     @property
     def is_over_sla(self) -> bool:
@@ -138,13 +140,32 @@ def _item(row, agreement: Agreement, user, today: date) -> InboxItem:
     if row.kind == "approve":
         transition = definition.transition(row.transition)
         return InboxItem(agreement, _("Approve: %(what)s", what=engine.label(transition.label)), row.since, waited,
-                         sla, acting_for=_acting_for(transition, user, today))
+                         sla, acting_for=_acting_for(transition, user, today), anchor=f"action-{transition.name}")
     if row.kind == "first_version":
-        return InboxItem(agreement, _("Send the first version of the text"), row.since, waited, sla)
+        return InboxItem(agreement, _("Send the first version of the text"), row.since, waited, sla,
+                         anchor="negotiation-heading")
     if row.kind == "answer":
-        return InboxItem(agreement, _("Answer version %(n)s of the text", n=row.number), row.since, waited, sla)
+        return InboxItem(agreement, _("Answer version %(n)s of the text: accept it or send a new one", n=row.number),
+                         row.since, waited, sla, anchor="negotiation-heading")
+    move = _next_move(definition, agreement.state, user)
+    if move is not None:
+        return InboxItem(agreement, _("Next step: “%(move)s” (the agreement is in “%(state)s”)",
+                                      move=engine.label(move.label), state=engine.label(state.label)),
+                         row.since, waited, sla, anchor=f"action-{move.name}")
     return InboxItem(agreement, _("Move forward from “%(state)s”", state=engine.label(state.label)), row.since,
-                     waited, sla)
+                     waited, sla, anchor="actions-heading")
+
+
+def _next_move(definition, state: str, user):
+    """The usual next step out of `state` for this reader: the first move forward in the definition's
+    order that the reader's role may take and that is not a hard-to-undo one (those need a decision)."""
+    order = list(definition.states)
+    for transition in definition.transitions_from(state):
+        forward = transition.target in order and order.index(transition.target) > order.index(state)
+        may = user.role in transition.roles or "owner" in transition.roles
+        if forward and may and not transition.confirm and transition.approval is None:
+            return transition
+    return None
 
 
 def _acting_for(transition, user, today: date):

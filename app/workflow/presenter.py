@@ -58,6 +58,11 @@ class WorkflowPanel:
     documents: list = field(default_factory=list)
 
     @property
+    def past_stages(self) -> set[str]:
+        """Stages the agreement has been through and left: their panels fold away on its page."""
+        return {stage.name for stage in self.stages if stage.status == "done"}
+
+    @property
     def is_over_sla(self) -> bool:
         return self.sla_days is not None and self.days_in_state is not None and self.days_in_state > self.sla_days
 

@@ -15,6 +15,7 @@ from flask import g, has_app_context
 from sqlalchemy import and_, exists, false, func, or_, select
 
 from app.agreements.models import Agreement
+from app.extensions import db
 from app.workflow import engine
 from app.workflow.definitions import WorkflowDefinition
 from app.workflow.models import ApprovalDecision, ApprovalRound
@@ -177,3 +178,21 @@ def late_round_clause(today: date, local_midnight: Callable[[date], datetime]):
                 clauses.append(and_(*parts))
         return or_(*clauses) if clauses else None
     return _open_rounds_where(rule)
+
+
+def drafts_waiting_on_partner(user) -> list[tuple[Agreement, object]]:
+    """(agreement, its latest version of the text) for each negotiation the reader's organisation must
+    answer now: the ministry sent the latest version and the text is not agreed yet (the partner portal)."""
+    from app.core.permissions import visible_agreements_clause
+    from app.workflow.models import NegotiationRound
+
+    latest = (select(NegotiationRound.agreement_id, func.max(NegotiationRound.number).label("number"))
+              .group_by(NegotiationRound.agreement_id).subquery())
+    return list(db.session.execute(
+        select(Agreement, NegotiationRound)
+        .join(latest, latest.c.agreement_id == Agreement.id)
+        .join(NegotiationRound, and_(NegotiationRound.agreement_id == Agreement.id,
+                                     NegotiationRound.number == latest.c.number))
+        .where(visible_agreements_clause(user), Agreement.state == "negotiation",
+               Agreement.agreed_round_id.is_(None), NegotiationRound.side == "ministry")
+        .order_by(NegotiationRound.sent_at)).tuples())

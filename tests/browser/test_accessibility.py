@@ -34,9 +34,10 @@ PAGES = {
     # who, pages (name, path or callable giving the path)
     "manager": [("dashboard", "/dashboard"), ("agreements", "/agreements/"), ("board", "/portfolio/board"),
                 ("timeline", "/portfolio/timeline"), ("calendar", "/portfolio/calendar"),
-                ("analytics", "/portfolio/analytics"), ("agreement", None)],
+                ("analytics", "/portfolio/analytics"), ("agreement", None), ("inbox", "/inbox"),
+                ("search", "/search?q=ميسترال")],
     "officer": [("dashboard-officer", "/dashboard")],
-    "partner": [("portal", "/portal"), ("board-partner", "/portfolio/board")],
+    "partner": [("portal", "/portal"), ("board-partner", "/portfolio/board"), ("search-partner", "/search?q=الذكاء")],
 }
 
 

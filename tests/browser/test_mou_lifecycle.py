@@ -2,6 +2,8 @@
 import re
 from datetime import date, timedelta
 
+from playwright.sync_api import expect
+
 from tests.browser.conftest import account, navigate, sign_in, switch_language
 
 PDF = b"%PDF-1.4\n%browser test\n%%EOF\n"
@@ -52,6 +54,10 @@ def test_walk_a_mou_from_draft_to_active(live_server, page, artifacts, demo_acco
     navigate(page, page.locator("form[action$='/negotiation/versions'] button[type=submit]").click)
     _as(page, live_server, demo_accounts, "partner", "mistral")
     page.goto(agreement_url)
+    # Accepting locks the text: a confirmation step says so first.
+    page.locator("#accept-version-step summary").click()
+    expect(page.locator("#accept-version-step [role=note]")).to_be_visible()
+    page.screenshot(path=str(artifacts / "12-accept-locks-confirmation.png"), full_page=True)
     navigate(page, page.locator("form[action$='/negotiation/accept'] button[type=submit]").click)
     page.screenshot(path=str(artifacts / "12-text-agreed-partner-view.png"), full_page=True)
 
@@ -80,3 +86,21 @@ def test_walk_a_mou_from_draft_to_active(live_server, page, artifacts, demo_acco
     body = page.inner_text("body")
     assert "mou-signé.pdf" in body
     assert page.locator("[data-state]").first.get_attribute("data-state") == "active"
+
+    # Closing is final: the button is not the primary one, it opens a confirmation that says what will
+    # happen (in Arabic here), and only its own "yes" closes the agreement.
+    switch_language(page, "ar")
+    close = page.locator("#action-close")
+    assert "btn-primary" not in (close.locator("summary").get_attribute("class") or "")
+    assert page.locator(".workflow-actions .btn-primary").count() == 0
+    expect(close.locator("button[type=submit]")).to_be_hidden()
+    close.locator("summary").click()
+    note = close.locator("[role=note]")
+    expect(note).to_be_visible()
+    assert "مغلقة" in note.inner_text()
+    expect(close.locator("textarea[name=comment]")).to_be_visible()
+    page.screenshot(path=str(artifacts / "14-close-confirmation-ar.png"), full_page=True)
+    close.locator("textarea[name=comment]").fill("انتهت الشراكة — Partnership done")
+    navigate(page, close.locator("button[type=submit]").click)
+    assert page.locator("[data-state]").first.get_attribute("data-state") == "closed"
+    switch_language(page, "en")

@@ -249,6 +249,8 @@ WRITE_ROUTES = [
     ("POST", P + "/agreements/{a}/negotiation/versions", "multipart", everyone(409, auditor=403, partner_b=404)),
     ("POST", P + "/agreements/{a}/negotiation/accept", {},
      only(MINISTRY_SIDE | {"partner"}, ok=409, partner_b=404)),
+    # Recording a partner's acceptance needs the party and its proof: refused as incomplete first.
+    ("POST", P + "/agreements/{a}/negotiation/acceptances", "multipart", everyone(422)),
     ("POST", P + "/agreements/{a}/signatories", {"side": "ministry", "name": "X"},
      only(MINISTRY_SIDE, ok=409, partner_b=404)),
     ("POST", P + "/agreements/{b}/signatories", {"side": "ministry", "name": "X"},

@@ -21,8 +21,9 @@ PAGES = {
     "officer": ["/dashboard", "/inbox", "/agreements/", "/agreements/?q=masse", "/agreements/?state=active",
                 "/deliverables/", "/deliverables/?status=overdue", "/portfolio/board", "/portfolio/timeline",
                 "/portfolio/calendar", "/portfolio/analytics", "/organizations/", "/events/", "/notifications",
-                "/portfolio/budget", "/portfolio/budget?year=2026", "/api/v1/budget-totals", "/api/v1/agreements", "/api/v1/deliverables", "/api/v1/notifications", "/api/v1/organizations",
-                "/api/v1/signing-events"],
+                "/portfolio/budget", "/portfolio/budget?year=2026", "/api/v1/budget-totals", "/api/v1/agreements",
+                "/api/v1/deliverables", "/api/v1/notifications", "/api/v1/organizations",
+                "/api/v1/signing-events", "/search?q=masse", "/search?q=partenaire"],
     "manager": ["/dashboard", "/inbox", "/agreements/", "/deliverables/", "/portfolio/board", "/portfolio/indicators",
                 "/portfolio/timeline", "/portfolio/calendar", "/portfolio/analytics", "/api/v1/agreements",
                 "/api/v1/deliverables"],
@@ -30,7 +31,7 @@ PAGES = {
     "auditor": ["/dashboard", "/portfolio/analytics", "/agreements/"],
     "admin": ["/dashboard", "/admin/users", "/admin/outbox"],
     "partner": ["/portal", "/agreements/", "/deliverables/", "/notifications", "/portfolio/indicators",
-                "/api/v1/agreements",
+                "/api/v1/agreements", "/search?q=masse",
                 "/api/v1/deliverables", "/api/v1/notifications", "/organizations/", "/events/"],
 }
 CASES = [(role, path) for role, paths in PAGES.items() for path in paths]

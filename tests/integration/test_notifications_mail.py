@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import email.utils
 import email.policy
 import os
 import socket
@@ -272,6 +273,13 @@ def test_reminders_arrive_on_the_right_days_to_the_right_people_in_their_languag
             assert outbox[message["Message-ID"]].body_html.split() == html_of(message).split()
             assert reference in message["Subject"]
             assert message["Auto-Submitted"] == "auto-generated" and SENDER in message["From"]
+            # #16: the configured domain, a real offset, an unsubscribe link, a one-line subject.
+            assert message["Message-ID"].endswith("@sharaka.test>")  # MAIL_DOMAIN, from BASE_URL by default
+            sent_at = email.utils.parsedate_to_datetime(message["Date"])
+            assert sent_at.utcoffset() == datetime.now(CASA).utcoffset()
+            assert not message["Date"].endswith("-0000")
+            assert message["List-Unsubscribe"] == f"<{BASE_URL}/account/notifications>"
+            assert "\n" not in message["Subject"] and message["Subject"] == message["Subject"].strip()
         english = next(m for rcpts, m in arrived if rcpts == [room.ids["colleague"][1]])
         assert english["Subject"] == f"Due in 7 days: Rapport trimestriel ({reference})"
         assert room.ids["partner_b"][1] not in {r for rcpts, _m in arrived for r in rcpts}
@@ -296,7 +304,7 @@ def test_reminders_arrive_on_the_right_days_to_the_right_people_in_their_languag
         # Three overdue reminders, the manager's escalation, and that week's digest (kept in the app for them).
         assert "5 reminders would be sent." in preview.stdout
         assert "deliverable_escalated" in preview.stdout and room.ids["manager"][1] in preview.stdout
-        assert f"{due}:w2" in preview.stdout
+        assert f"{due}:escalated" in preview.stdout
         assert (room.count(ReminderSent), room.count(OutboxMessage), len(inbox)) == (recorded, written, 6)
 
 

@@ -75,6 +75,7 @@ GET_ROUTES = [
     ("/admin/users/new", only({"admin"})),
     ("/admin/users/{user}/edit", only({"admin"})),
     ("/inbox", only(ACTORS)),
+    ("/search?q=accord", expect(200)),
     ("/workflows/", only(MINISTRY)),
     ("/workflows/mou", only(MINISTRY)),
     ("/account/delegations", only(APPROVERS)),
@@ -179,6 +180,7 @@ POST_ROUTES = [
     ("/agreements/{a}/budget/999999/delete", only({"admin", "officer", "manager"}, ok=404, partner_b=404)),
     ("/account/delegations", only(APPROVERS, ok=422)),
     ("/account/delegations/999999/revoke", only(APPROVERS, ok=404)),
+    ("/approvals/999999/remind", only({"admin", "officer", "other_officer", "manager"}, ok=404)),
     # Deliverables answer an invalid form by going back to the occurrence with the reason.
     ("/deliverables/{occ_a}/submissions", only({"partner"}, ok=303, partner_b=404)),
     ("/deliverables/{occ_a}/review", only({"admin", "officer", "manager"}, ok=303, partner_b=404)),

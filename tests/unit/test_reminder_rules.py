@@ -8,6 +8,7 @@ from io import BytesIO
 from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_date
 from flask import current_app
 from sqlalchemy import func, select
 
@@ -119,7 +120,7 @@ def test_a_daily_pass_reminds_on_the_right_days_the_right_people(world, people, 
         1: expect("deliverable_overdue", f"{due}:w0", told),
         8: expect("deliverable_overdue", f"{due}:w1", told),
         15: expect("deliverable_overdue", f"{due}:w2", told)
-        | expect("deliverable_escalated", f"{due}:w2", {people["manager"].email}),
+        | expect("deliverable_escalated", f"{due}:escalated", {people["manager"].email}),
     }
     # One notice (and one e-mail) per reminder and person; none about this report for partner B or the
     # switched-off user.
@@ -428,7 +429,7 @@ def test_the_reminders_section_sets_the_thresholds(world, people):
     assert {(r, k) for r, k, _e in rows(due + timedelta(days=2))} == {("deliverable_overdue", f"{due}:w0")}
     assert {(r, k) for r, k, _e in rows(due + timedelta(days=3))} == {("deliverable_overdue", f"{due}:w1")}
     assert {(r, k) for r, k, _e in rows(due + timedelta(days=4))} == {
-        ("deliverable_overdue", f"{due}:w1"), ("deliverable_escalated", f"{due}:w1")}
+        ("deliverable_overdue", f"{due}:w1"), ("deliverable_escalated", f"{due}:escalated")}
     ends = agreement.expires_on
     assert rows(ends - timedelta(days=90), "agreements", agreement.id) == set()
     assert {(r, k) for r, k, _e in rows(ends - timedelta(days=45), "agreements", agreement.id)} == {
@@ -624,3 +625,78 @@ def test_accepted_and_waived_tell_the_partner_and_the_owner_but_never_the_actor(
     waived = list(db.session.scalars(select(Notification).where(Notification.kind == "deliverable_waived")))
     assert {n.user_id for n in waived} == {people["partner"].id, people["colleague"].id, people["owner"].id}
     assert all(n.params["comment"] == "Fusionné" for n in waived)
+
+
+# --- wording of the mail (#16) -------------------------------------------------------------
+
+def test_an_overdue_report_that_was_sent_back_says_so_and_what_to_fix(world, people, occurrence, signed_in):
+    assert _hand_in(signed_in("partner"), occurrence).status_code == 303
+    assert _review(signed_in("officer"), occurrence, decision="send_back",
+                   feedback="Ajoutez les annexes").status_code == 303
+    db.session.commit()
+    reminders.run_pass(at(occurrence.due_on + timedelta(days=2)))
+    [notice] = [n for n in notices_of(people["partner"], "deliverable_overdue") if n.object_id == occurrence.id]
+    assert notice.params["sent_back"] is True and notice.params["feedback"] == "Ajoutez les annexes"
+    [mail] = [m for m in mails_to(people["partner"], "deliverable_overdue")]
+    assert "sent back for changes" in mail.body_text and "Ajoutez les annexes" in mail.body_text
+    assert "has not been handed in" not in mail.body_text
+
+
+def test_managers_get_one_escalation_per_deliverable_listing_every_missed_date(world, people):
+    deliverable = deliverable_services.plan_deliverable(world.agreement_a, deliverable_services.PlanData(
+        title_fr="Rapport mensuel", title_ar=None, title_en=None, description=None,
+        responsible_organization_id=world.partner_a.id, recurrence="monthly", first_due_on=BASE + timedelta(days=5),
+        until_on=BASE + timedelta(days=200)),
+        by=world.users["officer"])
+    db.session.commit()
+    missed = [o for o in deliverable.occurrences if o.due_on < BASE + timedelta(days=100 - 14)]
+    assert len(missed) >= 3
+    reminders.run_pass(at(BASE + timedelta(days=100)))
+    mine = [n for n in notices_of(people["manager"], "deliverable_escalated")
+            if n.object_id in {o.id for o in deliverable.occurrences}]
+    assert len(mine) == 1
+    assert mine[0].params["missed"] == [o.due_on.isoformat() for o in missed]
+    mail = [m for m in mails_to(people["manager"], "deliverable_escalated") if "Rapport mensuel" in m.body_text]
+    assert len(mail) == 1 and "Missed due dates so far" in mail[0].body_text
+    # A week later the same deliverable is not escalated again.
+    reminders.run_pass(at(BASE + timedelta(days=107)))
+    assert len([n for n in notices_of(people["manager"], "deliverable_escalated")
+                if n.object_id in {o.id for o in deliverable.occurrences}]) == 1
+
+
+def test_an_approval_request_states_its_deadline(world, people, signed_in):
+    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a],
+                                    title_fr="Délai d'approbation")
+    db.session.commit()
+    engine.take(agreement, "submit_for_review", by=world.users["officer"], expected_version=agreement.version)
+    db.session.commit()
+    [mail] = [m for m in mails_to(world.users["legal"], "approval_requested") if "Délai" in m.body_text]
+    sla = engine.definition_for(agreement).states["internal_review"].sla_days
+    decide_by = BASE + timedelta(days=sla)
+    assert "Please decide by" in mail.body_text
+    assert format_date(decide_by, "long", locale="en") in mail.body_text
+
+
+def test_the_digest_counts_in_words_with_plural_forms():
+    from app.notifications.messages import detail
+
+    one = detail("weekly_digest", {"approvals_count": 1, "overdue_count": 1, "ending_count": 1})
+    assert one == "1 approval waiting, 1 overdue deliverable, 1 agreement ending within 90 days."
+    two = detail("weekly_digest", {"approvals_count": 2, "overdue_count": 0, "ending_count": 3})
+    assert two == "2 approvals waiting, 0 overdue deliverables, 3 agreements ending within 90 days."
+
+
+def test_the_stalled_mail_counts_days_in_the_stage_as_the_page_does(world):
+    from datetime import timedelta as days
+
+    from app.core.models import utcnow
+    from app.workflow.presenter import days_since
+
+    draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Immobile")
+    draft.state_entered_at = utcnow() - days(20)
+    draft.updated_at = utcnow() - days(12)
+    db.session.commit()
+    reminders.run_pass(at(BASE))
+    [notice] = [n for n in notices_of(world.users["officer"], "agreement_stalled") if n.object_id == draft.id]
+    assert notice.params["days"] == days_since(draft.state_entered_at, BASE) == 20
+    assert notice.params["idle"] == 12

@@ -31,8 +31,9 @@ def deliverable_candidates(today: date, people: People) -> list[Candidate]:
 
     horizon = max((max(p.deliverable_due_days or (0,)) for p in _policies_in_use()), default=0)
     rows = db.session.execute(
-        select(Occurrence.id, Occurrence.due_on, Deliverable.responsible_organization_id, Organization.is_home,
-               Agreement.owner_id, Agreement.workflow_version_id, Agreement.type, Agreement.id.label("agreement_id"))
+        select(Occurrence.id, Occurrence.due_on, Occurrence.deliverable_id, Deliverable.responsible_organization_id,
+               Organization.is_home, Agreement.owner_id, Agreement.workflow_version_id, Agreement.type,
+               Agreement.id.label("agreement_id"))
         .select_from(Occurrence).join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
         .join(Agreement, Deliverable.agreement_id == Agreement.id)
         .join(Organization, Organization.id == Deliverable.responsible_organization_id)
@@ -41,6 +42,7 @@ def deliverable_candidates(today: date, people: People) -> list[Candidate]:
         .order_by(Occurrence.due_on, Occurrence.id)).all()
     managers = _people(people.with_role("manager"))
     candidates = []
+    escalated: dict[int, list] = {}  # deliverable id -> its occurrences overdue past the escalation threshold
     for row in rows:
         policy = _policy_of(row.workflow_version_id, row.type)
         days_left = (row.due_on - today).days
@@ -61,13 +63,19 @@ def deliverable_candidates(today: date, people: People) -> list[Candidate]:
         candidates += [Candidate("deliverable_overdue", f"{row.due_on}:w{week}", person, make, **common)
                        for person in recipients]
         if overdue > policy.deliverable_escalate_after_days:
-            make = partial(_deliverable_notice, row.id, "deliverable_escalated", "deliverable_overdue", overdue)
-            candidates += [Candidate("deliverable_escalated", f"{row.due_on}:w{week}", person, make, **common)
-                           for person in managers]
+            escalated.setdefault(row.deliverable_id, []).append((row, overdue))
+    # Managers hear once per deliverable (its earliest missed date), the message listing every missed date:
+    # not once a week per missed date.
+    for missed in escalated.values():
+        first, overdue = missed[0]  # rows come in due-date order
+        make = partial(_deliverable_notice, first.id, "deliverable_escalated", "deliverable_overdue", overdue,
+                       missed=tuple(row.due_on.isoformat() for row, _days in missed))
+        candidates += [Candidate("deliverable_escalated", f"{first.due_on}:escalated", person, make,
+                                 object_type="deliverable_occurrences", object_id=first.id) for person in managers]
     return candidates
 
 
-def _deliverable_notice(occurrence_id: int, kind: str, category: str, days: int) -> Notice:
+def _deliverable_notice(occurrence_id: int, kind: str, category: str, days: int, missed: tuple = ()) -> Notice:
     from app.deliverables.models import Occurrence
 
     occurrence = db.session.get(Occurrence, occurrence_id)  # loaded in bulk by _load_objects
@@ -76,6 +84,12 @@ def _deliverable_notice(occurrence_id: int, kind: str, category: str, days: int)
     params = {**agreement_params(agreement), "deliverable": texts(deliverable, "title"),
               "due_on": occurrence.due_on.isoformat(),
               "responsible": texts(deliverable.responsible_organization, "name"), "days": days}
+    if len(missed) > 1:
+        params["missed"] = list(missed)
+    if occurrence.status == "sent_back":
+        # Handed in, then sent back: the reminder says so and repeats what to fix.
+        latest = occurrence.latest_submission
+        params |= {"sent_back": True, "feedback": (latest.feedback if latest else None) or ""}
     return Notice(kind=kind, category=category, params=params,
                   link=app_path("deliverables.view_occurrence", occurrence_id=occurrence.id),
                   object_type="deliverable_occurrences", object_id=occurrence.id)
@@ -208,6 +222,7 @@ def stalled_candidates(today: date, people: People) -> list[Candidate]:
     from app.agreements.models import Agreement
     from app.workflow.engine import definition_for
     from app.workflow.models import NegotiationRound
+    from app.workflow.presenter import days_since as page_days_since
     from app.workflow.queries import per_definition
 
     managers = people.with_role("manager")
@@ -251,9 +266,11 @@ def stalled_candidates(today: date, people: People) -> list[Candidate]:
         if idle <= state.sla_days:
             continue
         periods = idle // state.sla_days
+        # "days" is the page's reckoning ("at this stage for N days"); "idle" since the last change.
+        in_stage = page_days_since(agreement.state_entered_at, today) if agreement.state_entered_at else idle
         notice = Notice(kind="agreement_stalled", category="agreement_stalled",
-                        params={**agreement_params(agreement), "days": idle, "sla": state.sla_days,
-                                "state": dict(state.label)},
+                        params={**agreement_params(agreement), "days": in_stage, "idle": idle,
+                                "sla": state.sla_days, "state": dict(state.label)},
                         link=app_path("agreements.view_agreement", agreement_id=agreement.id),
                         object_type="agreements", object_id=agreement.id)
         recipients = _people([agreement.owner]) or _people(managers)
@@ -329,7 +346,10 @@ def portfolio_summary(today: date) -> dict:
         for definition in _definitions():
             if state in definition.states and state not in labels:
                 labels[state] = dict(definition.states[state].label)
+    # In lifecycle order (the order the definitions list their states), as the app's board shows them.
+    lifecycle = list(dict.fromkeys(name for definition in _definitions() for name in definition.states))
     stages = [{"state": state, "label": labels.get(state, {"ar": state, "fr": state, "en": state}), "count": count}
-              for state, count in sorted(by_stage.items(), key=lambda item: -item[1])]
+              for state, count in sorted(by_stage.items(), key=lambda item: (
+                  lifecycle.index(item[0]) if item[0] in lifecycle else len(lifecycle), item[0]))]
     return {"approvals": approvals, "overdue": overdue, "ending": ending, "stages": stages}
 

@@ -1,0 +1,35 @@
+"""Dates, times and sizes as people read them: one formatting for each, used by pages and mail alike."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from babel.dates import format_date, format_skeleton
+from flask_babel import format_decimal, get_locale, ngettext, to_user_timezone
+from flask_babel import gettext as _
+
+
+def format_moment(value: datetime | None) -> str:
+    """Day, month and year (the language's medium date) and hours:minutes on a 24-hour clock, joined the
+    language's way, in the ministry's time zone: never seconds, never ISO, never "12/1/26"."""
+    if value is None:
+        return ""
+    locale = get_locale()
+    local = to_user_timezone(value)
+    day = format_date(local, "medium", locale=locale)
+    time_of_day = format_skeleton("Hm", local, locale=locale)
+    return str(locale.datetime_formats["medium"]).replace("{1}", day).replace("{0}", time_of_day)
+
+
+def format_file_size(size: int | None) -> str:
+    """Bytes, kilobytes, megabytes or gigabytes (powers of 1,000), the number in the reader's locale:
+    "607 octets", "1,2 Mo", "607 بايت"."""
+    size = int(size or 0)
+    if size < 1000:
+        return ngettext("%(num)s byte", "%(num)s bytes", size)
+    value = size / 1000
+    if round(value, 1) < 1000:
+        return _("%(amount)s kB", amount=format_decimal(value, format="#,##0.#"))
+    value /= 1000
+    if round(value, 1) < 1000:
+        return _("%(amount)s MB", amount=format_decimal(value, format="#,##0.#"))
+    return _("%(amount)s GB", amount=format_decimal(value / 1000, format="#,##0.#"))

@@ -1,0 +1,129 @@
+"""Pages people use every day without help (#16), in a real browser: phones, the top bar, search, sign-in."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import account, navigate, sign_in, switch_language
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+MINISTRY_PAGES = ["/dashboard", "/inbox", "/agreements/", "/agreements/?q=الذكاء", "/deliverables/",
+                  "/portfolio/board", "/portfolio/timeline", "/organizations/", "/events/", "/notifications",
+                  "/search?q=ميسترال"]
+PARTNER_PAGES = ["/portal", "/agreements/", "/notifications", "/search?q=الذكاء"]
+
+
+def _shot_name(prefix: str, path: str) -> str:
+    return prefix + "-" + (re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home")
+
+
+def _agreement_pages(page, live_server) -> list[str]:
+    """Every agreement the reader sees in the list's first page (long ministry names, Arabic titles)."""
+    page.goto(live_server + "/agreements/")
+    links = page.locator("a[href^='/agreements/']").evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))")
+    return sorted({link for link in links if re.fullmatch(r"/agreements/\d+", link)})[:8]
+
+
+def _fits(page) -> tuple[int, int]:
+    return page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+
+
+@pytest.mark.parametrize("language", ["ar", "fr"])
+@pytest.mark.parametrize(("role", "organization", "paths"), [
+    ("manager", "", MINISTRY_PAGES), ("partner", "mistral", PARTNER_PAGES)])
+def test_no_page_scrolls_sideways_on_a_phone(live_server, page, artifacts, demo_accounts, language, role,
+                                             organization, paths):
+    person = account(demo_accounts, role, organization)
+    sign_in(page, live_server, person["email"], person["password"])
+    switch_language(page, language)
+    pages = paths + _agreement_pages(page, live_server)
+    page.set_viewport_size(PHONE)
+    too_wide = {}
+    for path in pages:
+        page.goto(live_server + path, wait_until="load")
+        expect(page.locator("main")).to_be_visible()
+        scroll_width, inner_width = _fits(page)
+        if scroll_width > inner_width:
+            too_wide[path] = scroll_width
+        if path in paths or path == pages[len(paths)]:
+            page.screenshot(path=str(artifacts / f"{_shot_name(f'16-phone-{role}-{language}', path)}.png"),
+                            full_page=True)
+    assert not too_wide, f"wider than {PHONE['width']} px: {too_wide}"
+
+
+@pytest.mark.parametrize("language", ["fr", "en", "ar"])
+@pytest.mark.parametrize("role", ["manager", "officer", "admin"])
+def test_the_top_menu_keeps_to_one_line_at_1366(live_server, page, artifacts, demo_accounts, language, role):
+    person = account(demo_accounts, role)
+    sign_in(page, live_server, person["email"], person["password"])
+    switch_language(page, language)
+    page.goto(live_server + "/agreements/")
+    rows = page.evaluate("""[...document.querySelectorAll('.navbar .navbar-nav > li')]
+        .map(li => Math.round(li.getBoundingClientRect().top))""")
+    assert len(set(rows)) == 1, rows
+    right = page.locator(".navbar .language-form").bounding_box()
+    brand = page.locator(".navbar-brand").bounding_box()
+    assert abs(right["y"] - brand["y"]) < 30  # the language and the account on the same line as the brand
+    if role == "manager":
+        page.screenshot(path=str(artifacts / f"16-top-menu-1366-{language}.png"), clip={
+            "x": 0, "y": 0, "width": DESKTOP["width"], "height": 80})
+
+
+def test_partners_get_their_own_short_menu(live_server, page, demo_accounts):
+    person = account(demo_accounts, "partner", "mistral")
+    sign_in(page, live_server, person["email"], person["password"])
+    menu = page.locator(".navbar .navbar-nav").inner_text()
+    assert "Portfolio" not in menu and "Deliverables" not in menu
+    assert page.locator(".navbar a[href='/portfolio/board']").count() == 0
+
+
+def test_the_top_bar_search_understands_arabic_and_keeps_to_what_one_may_see(live_server, page, artifacts,
+                                                                            demo_accounts):
+    manager = account(demo_accounts, "manager")
+    sign_in(page, live_server, manager["email"], manager["password"])
+    switch_language(page, "ar")
+    page.set_viewport_size({"width": 1440, "height": 900})
+    box = page.locator(".navbar input[name=q]")
+    expect(box).to_be_visible()
+    box.fill("ميسترال")
+    navigate(page, lambda: box.press("Enter"))
+    results = page.locator(".search-results li")
+    expect(results.first).to_be_visible()
+    kinds = results.evaluate_all("items => items.map(li => li.dataset.kind)")
+    assert "organization" in kinds and kinds.count("agreement") >= 2
+    assert "Mistral" in page.locator(".search-results").inner_text()
+    page.screenshot(path=str(artifacts / "16-search-mistral-ar.png"), full_page=True)
+
+    # Arabic clitics: "الذكاء" also finds titles written "للذكاء" or "بالذكاء".
+    page.goto(live_server + "/search?q=" + "الذكاء")
+    titles = page.locator(".search-results").inner_text()
+    assert "للذكاء" in titles or "بالذكاء" in titles or "والذكاء" in titles
+
+    # A partner of another organisation never sees Mistral AI's agreements or its name.
+    undp = account(demo_accounts, "partner", "undp")
+    sign_in(page, live_server, undp["email"], undp["password"])
+    page.goto(live_server + "/search?q=" + "ميسترال")
+    assert page.locator(".search-results li").count() == 0
+    page.screenshot(path=str(artifacts / "16-search-partner-sees-nothing-else.png"), full_page=True)
+
+
+def test_the_sign_in_page_says_it_in_arabic_first(live_server, browser, artifacts):
+    context = browser.new_context(viewport=PHONE, locale="fr-FR")
+    page = context.new_page()
+    try:
+        page.goto(live_server + "/sign-in")
+        first = page.locator(".sign-in-languages p").first
+        expect(first).to_have_attribute("lang", "ar")
+        buttons = page.locator(".sign-in-languages button[name=language]")
+        assert buttons.evaluate_all("bs => bs.map(b => b.value)") == ["ar", "fr", "en"]
+        navigate(page, buttons.first.click)
+        assert page.evaluate("document.documentElement.lang") == "ar"
+        assert page.evaluate("document.documentElement.dir") == "rtl"
+        assert _fits(page)[0] <= PHONE["width"]
+        page.screenshot(path=str(artifacts / "16-sign-in-ar-phone.png"), full_page=True)
+    finally:
+        context.close()

@@ -1,0 +1,239 @@
+"""Pages people use every day without help (#16): confirmations from the definitions, the partner's
+short menu and "your turn", the Arabic-first default, the sign-in page."""
+from __future__ import annotations
+
+from io import BytesIO
+
+from werkzeug.datastructures import FileStorage
+
+from app.extensions import db
+from app.workflow import engine, services as workflow_services
+from tests import factories
+
+
+def test_moves_into_a_final_state_confirm_by_default_and_the_definition_may_say_otherwise():
+    definition = engine.current_definitions()["mou"]
+    confirmed = {t.name for t in definition.transitions if t.confirm}
+    assert {"close", "terminate", "cancel", "expire"} <= confirmed
+    assert not confirmed & {"submit_for_review", "open_signature", "activate", "suspend", "resume"}
+    for transition in definition.transitions:
+        assert transition.confirm == (definition.states[transition.target].kind == "final")
+
+
+def test_an_active_agreements_final_moves_open_a_confirmation_and_none_is_the_primary_button(world, signed_in):
+    page = signed_in("manager").get(f"/agreements/{world.agreement_a.id}").get_data(as_text=True)
+    close = page[page.index('id="action-close"'):]
+    close = close[:close.index("</li>")]
+    assert "<details" in close and "btn-primary" not in close
+    assert "which is final" in close and "Yes: Close" in close
+    terminate = page[page.index('id="action-terminate"'):]
+    terminate = terminate[:terminate.index("</li>")]
+    assert "<details" in terminate and "which is final" in terminate and "required" in terminate
+
+
+def test_the_partner_menu_is_short_and_the_portal_lists_drafts_to_answer(world, signed_in):
+    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state="negotiation",
+                                    title_fr="Texte à négocier")
+    db.session.commit()
+    upload = FileStorage(BytesIO(b"%PDF-1.4\n%%EOF\n"), filename="projet.pdf", content_type="application/pdf")
+    workflow_services.send_version(agreement, by=world.users["officer"], upload=upload, note=None,
+                                   expected_version=agreement.version)
+    db.session.commit()
+    portal = signed_in("partner").get("/portal").get_data(as_text=True)
+    assert "Your turn: answer a draft" in portal and agreement.reference in portal
+    menu = portal[portal.index('class="navbar-nav'):portal.index("</ul>", portal.index('class="navbar-nav'))]
+    assert "/portfolio/board" not in menu and "/inbox" not in menu
+    assert agreement.reference not in signed_in("partner_b").get("/portal").get_data(as_text=True)
+
+
+def test_a_fresh_install_speaks_arabic_and_the_sign_in_page_says_so_first(app, database_url):
+    from tests.conftest import make_test_app
+
+    fresh = make_test_app(database_url, BABEL_DEFAULT_LOCALE="ar")
+    page = fresh.test_client().get("/sign-in").get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in page
+    assert page.index('lang="ar" dir="rtl">منصّة') < page.index("<h1")
+    import os
+
+    from config import Config
+    configured = os.environ.get("DEFAULT_LANGUAGE") or os.environ.get("BABEL_DEFAULT_LOCALE")
+    assert Config.BABEL_DEFAULT_LOCALE == (configured or "ar")  # Arabic unless the install says otherwise
+
+
+def test_user_text_is_isolated_line_by_line_and_bylines_keep_names_apart(app):
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    with app.test_request_context(), force_locale("ar"):
+        html = render_template_string("{{ text|lines }}", text="Note en français\nملاحظة بالعربية\n\nend")
+        assert html == ('<div dir="auto">Note en français</div><div dir="auto">ملاحظة بالعربية</div><br>'
+                        '<div dir="auto">end</div>')
+        assert render_template_string("{{ '<b>'|lines }}") == '<div dir="auto">&lt;b&gt;</div>'
+        byline = render_template_string("{{ _('Review by %(name)s', name=bidi(name)) }}", name="Hind <x>")
+        assert "<bdi>Hind &lt;x&gt;</bdi>" in byline
+
+
+def test_moments_have_one_style_per_language_without_seconds_or_iso(app):
+    from datetime import datetime
+
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    moment = datetime(2026, 12, 1, 8, 5, 33)
+    with app.test_request_context():
+        for language, expected in (("fr", "1 déc. 2026"), ("en", "Dec 1, 2026"), ("ar", "2026")):
+            with force_locale(language):
+                shown = render_template_string("{{ value|when }}", value=moment)
+                assert expected in shown and ":33" not in shown and "T08" not in shown and "AM" not in shown
+                assert render_template_string("{{ value|date('short') }}", value=moment.date()) == \
+                    render_template_string("{{ value|date }}", value=moment.date())
+
+
+def test_mail_headings_keep_a_reference_whole(app):
+    from flask import render_template_string
+
+    with app.test_request_context():
+        html = render_template_string("{{ h|keep_references }}", h="تذكير: MTNRA-2025-010 <متأخر>")
+    assert '<span dir="ltr" style="white-space:nowrap">MTNRA-2025-010</span>' in html
+    assert "&lt;متأخر&gt;" in html
+
+
+def test_file_sizes_speak_the_readers_language(app):
+    from flask_babel import force_locale
+
+    from app.core.dates import format_file_size
+
+    with app.test_request_context():
+        with force_locale("fr"):
+            assert [format_file_size(n) for n in (1, 607, 1234, 999_999, 1_234_567)] == [
+                "1 octet", "607 octets", "1,2 ko", "1 Mo", "1,2 Mo"]
+        with force_locale("ar"):
+            assert "بايت" in format_file_size(607) and "Bytes" not in format_file_size(607)
+        with force_locale("en"):
+            assert format_file_size(607) == "607 bytes" and format_file_size(5 * 10 ** 9) == "5 GB"
+
+
+def _late_review(world, days_ago: int = 30):
+    """Agreement A waits on the legal adviser and the manager (internal review) since `days_ago` days."""
+    from datetime import timedelta
+
+    from app.core.models import utcnow
+    from app.workflow.models import ApprovalRound
+
+    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="En revue")
+    db.session.commit()
+    engine.take(agreement, "submit_for_review", by=world.users["officer"], expected_version=agreement.version)
+    db.session.commit()
+    round_ = db.session.scalars(db.select(ApprovalRound).where(ApprovalRound.agreement_id == agreement.id)).one()
+    round_.requested_at = agreement.state_entered_at = utcnow() - timedelta(days=days_ago)
+    db.session.commit()
+    return agreement, round_
+
+
+def test_waiting_for_you_comes_first_on_the_managers_dashboard(world, signed_in):
+    agreement, _round = _late_review(world, days_ago=40)
+    page = signed_in("manager").get("/dashboard").get_data(as_text=True)
+    assert page.index("Waiting for you") < page.index("Agreements by stage")
+    waiting = page[page.index("Waiting for you"):page.index("Agreements by stage")]
+    assert agreement.reference in waiting and "Approve: Approve for negotiation" in waiting
+    assert f'/agreements/{agreement.id}#action-approve_review' in waiting
+    assert "Stuck" in waiting  # 40 days in a 10-day stage: more than three times its deadline
+
+
+def test_a_late_approval_of_someone_else_offers_a_reminder_once_a_day_through_the_outbox(world, signed_in):
+    from app.notifications.models import OutboxMessage
+
+    agreement, round_ = _late_review(world)
+    manager = signed_in("manager")
+    engine.decide(agreement, "approve_review", by=world.users["manager"], decision="approve", comment=None,
+                  expected_version=agreement.version)
+    db.session.commit()
+    page = manager.get("/dashboard").get_data(as_text=True)
+    late = page[page.index('id="late-approvals'):]
+    assert f"/approvals/{round_.id}/remind" in late and "Send a reminder" in late
+    before = db.session.scalar(db.select(db.func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.to_address == world.users["legal"].email))
+    response = manager.post(f"/approvals/{round_.id}/remind", csrf_from="/dashboard")
+    assert response.status_code in (302, 303)
+    mails = db.session.scalars(db.select(OutboxMessage).where(
+        OutboxMessage.to_address == world.users["legal"].email).order_by(OutboxMessage.id)).all()
+    assert len(mails) == before + 1 and world.users["manager"].full_name in mails[-1].body_text
+    again = manager.post(f"/approvals/{round_.id}/remind", csrf_from="/dashboard", follow_redirects=True)
+    assert "already sent today" in again.get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.to_address == world.users["legal"].email)) == before + 1
+    # Partners and auditors may not; an unknown round is a 404.
+    assert signed_in("partner").post(f"/approvals/{round_.id}/remind", csrf_from="/portal").status_code in (403, 404)
+    assert manager.post("/approvals/999999/remind", csrf_from="/dashboard").status_code == 404
+
+
+def test_an_active_agreement_folds_its_finished_signature_below_the_current_work(world, signed_in):
+    from datetime import date
+
+    from app.workflow.models import Signatory
+
+    agreement = world.agreement_a
+    agreement.signatories.append(Signatory(side="partner", position=1, name="Arthur Mensch",
+                                           organization_id=world.partner_a.id, signed_on=date(2025, 7, 1)))
+    db.session.commit()
+    page = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert '<details class="card shadow-sm mb-4 past-stages" id="past-stages">' in page
+    folded = page[page.index('id="past-stages"'):]
+    assert "Arthur Mensch" in folded and "signature (1 signatory)" in folded
+    assert page.index('id="past-stages"') > page.index('id="actions-heading"')
+    assert "No signatories were recorded" not in page
+
+
+def test_the_demo_records_the_signatories_the_reference_names():
+    import yaml
+
+    from app.demo.loader import PORTFOLIO_PATH
+
+    entries = {entry["reference"]: entry for entry in yaml.safe_load(PORTFOLIO_PATH.read_text())["agreements"]}
+    names = {name for entry in entries.values() for name in (s["name"] for s in entry.get("signatories", []))}
+    assert {"Arthur Mensch", "Mohamed Saad Berrada", "Mohamed Fikrat", "Amal El Fallah Seghrouchni"} <= names
+
+
+def test_a_message_flashed_twice_shows_once(app):
+    from flask import flash, render_template
+
+    with app.test_request_context("/"):
+        flash("Saved.", "success")
+        flash("Saved.", "success")
+        flash("Other.", "info")
+        html = render_template("errors/generic.html", code=400, title="x", message="x")
+    assert html.count("Saved.") == 1 and html.count("Other.") == 1
+
+
+def test_sentences_the_app_wrote_are_shown_in_the_readers_language_without_a_file_path(app):
+    from flask_babel import force_locale
+
+    from app.core.stored_texts import DEMO_HISTORY, shown
+
+    with app.test_request_context():
+        with force_locale("fr"):
+            assert shown(DEMO_HISTORY).startswith("Données de démonstration")
+            old = shown("Loaded from the demo portfolio (app/demo/portfolio.yaml).")
+            assert "portfolio.yaml" not in old and old.startswith("Chargé")
+            assert shown("Typed by someone") == "Typed by someone"
+        with force_locale("ar"):
+            assert "portfolio.yaml" not in shown("Loaded from the demo portfolio (app/demo/portfolio.yaml).")
+
+
+def test_the_parent_list_of_the_new_agreement_form_shows_reference_and_title(world, signed_in):
+    page = signed_in("officer").get("/agreements/new").get_data(as_text=True)
+    parent = page[page.index('name="parent_id"'):]
+    parent = parent[:parent.index("</select>")]
+    assert f"{world.agreement_a.reference} — Accord avec A" in parent
+
+
+def test_every_missing_required_field_is_reported_on_the_first_submit(world, signed_in):
+    import re
+
+    response = signed_in("officer").post("/agreements/new", data={"type": "", "title_fr": ""},
+                                         csrf_from="/agreements/new")
+    assert response.status_code == 422
+    errors = re.findall(r'invalid-feedback[^>]*>\s*([^<]+)', response.get_data(as_text=True))
+    assert "Give a title in at least one language." in errors
+    assert "Name at least one partner organisation." in errors
+    assert any("required" in message for message in errors)  # the type
