@@ -12,7 +12,8 @@ def test_officer_opens_the_mistral_mou_and_switches_to_arabic(live_server, page,
     assert rows.count() >= 1
     page.screenshot(path=str(artifacts / "02-agreements-search-mistral.png"), full_page=True)
 
-    navigate(page, page.locator("table tbody tr a", has_text="MTNRA").first.click)
+    # The MoU of September 2025 (the search also finds the JAZARI ROOT lab convention under it).
+    navigate(page, page.locator("table tbody tr a", has_text="MTNRA-2025").first.click)
     body = page.inner_text("body")
     assert "Mistral" in body
     assert "2025" in body  # signed on 12 September 2025
