@@ -40,7 +40,7 @@ class AmendmentChangesInputSchema(StrictSchema):
                                metadata={"description": "The whole budget after the amendment."})
 
 
-class AmendmentInputSchema(StrictSchema):
+class AmendmentTermsInputSchema(StrictSchema):
     changes = fields.Nested(AmendmentChangesInputSchema, required=True)
     version = fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), metadata={
         "description": "The version you read; the change is refused (409) if the amendment changed since."})
@@ -115,7 +115,7 @@ def get_amendment(agreement_id: int):
 
 
 @blueprint.route("/agreements/<int:agreement_id>/amendment", methods=["PUT"])
-@blueprint.arguments(AmendmentInputSchema)
+@blueprint.arguments(AmendmentTermsInputSchema)
 @blueprint.response(200, AmendmentSchema)
 @errors(blueprint, 400, 403, 404, 409, 422)
 @committed
