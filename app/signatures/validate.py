@@ -65,6 +65,21 @@ def validate(path: Path, *, trust_root_paths=(), check_revocation: bool = False)
     return Result(status, signatures)
 
 
+def _outside_any_event_loop(function, *args):
+    """pyHanko's synchronous calls start their own event loop (asyncio.run), which cannot start
+    inside a running one (an async server, a test harness): then the call runs in a thread of its own."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function(*args)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args).result()
+
+
 def _check(embedded, roots, check_revocation: bool) -> dict:
     from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation import validate_pdf_signature
@@ -75,7 +90,7 @@ def _check(embedded, roots, check_revocation: bool) -> dict:
             "coverage": "unknown", "modification": None, "trusted": False, "revocation": "not_checked",
             "problem": None}
     try:
-        status = validate_pdf_signature(embedded, context)
+        status = _outside_any_event_loop(validate_pdf_signature, embedded, context)
     except (SignatureValidationError, ValueError, KeyError, TypeError) as error:
         info["problem"] = error.__class__.__name__
         return info

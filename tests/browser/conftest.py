@@ -75,7 +75,9 @@ def live_server(tmp_path_factory):
         log.close()
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's synchronous API keeps an event loop running in this thread while it
+# lives; it ends with the browser tests, so later tests (pyHanko signing with asyncio.run) can run.
+@pytest.fixture(scope="package")
 def browser():
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
