@@ -155,7 +155,7 @@ def claim_next(now: datetime | None = None) -> ExportJob | None:
 def run_due(now: datetime | None = None, *, limit: int = 5) -> dict[str, int]:
     """Write up to `limit` waiting exports, one after the other; the counts for the job record."""
     counts = {"done": 0, "failed": 0}
-    for _ in range(limit):
+    for _turn in range(limit):  # not `_`: that is gettext here
         job = claim_next(now)
         if job is None:
             break

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from functools import cache, partial
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from app.extensions import db
 from app.notifications.reminders.base import (
