@@ -125,7 +125,11 @@ class Config:
     # The language of a fresh install: visitors who chose none and whose browser asks for none
     # of ours, new accounts, mail to people without a language. Arabic unless DEFAULT_LANGUAGE says otherwise.
     BABEL_DEFAULT_LOCALE = os.environ.get("DEFAULT_LANGUAGE") or os.environ.get("BABEL_DEFAULT_LOCALE") or "ar"
-    BABEL_DEFAULT_TIMEZONE = os.environ.get("BABEL_DEFAULT_TIMEZONE", "Africa/Casablanca")
+    # The ministry's wall clock: what "today" is for due dates, deadlines, jobs, feeds and mail, and the
+    # zone times are shown in (app/core/clock.py). BABEL_DEFAULT_TIMEZONE is its older name.
+    MINISTRY_TIMEZONE = (os.environ.get("MINISTRY_TIMEZONE") or os.environ.get("BABEL_DEFAULT_TIMEZONE")
+                         or "Africa/Casablanca")
+    BABEL_DEFAULT_TIMEZONE = MINISTRY_TIMEZONE
     LANGUAGES = ("ar", "fr", "en")
 
     SESSION_COOKIE_HTTPONLY = True

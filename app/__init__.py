@@ -24,6 +24,7 @@ def create_app(config: str | type | None = None) -> Flask:
         instance_relative_config=False,
     )
     app.config.from_object(config_class)
+    _check_time_zone(app)
     os.makedirs(app.instance_path, exist_ok=True)
 
     _init_extensions(app)
@@ -46,6 +47,20 @@ def create_app(config: str | type | None = None) -> Flask:
 
     register_cli(app)
     return app
+
+
+def _check_time_zone(app: Flask) -> None:
+    """Refuse to start on a time zone nobody can read, naming it, rather than fail on the first page."""
+    from zoneinfo import ZoneInfoNotFoundError
+
+    from app.core.clock import zone_named
+
+    name = app.config["MINISTRY_TIMEZONE"]
+    try:
+        zone_named(str(name))
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise RuntimeError(f"MINISTRY_TIMEZONE={name!r} is not a time zone name such as Africa/Casablanca") from error
+    app.config["BABEL_DEFAULT_TIMEZONE"] = name
 
 
 def _resolve_config(config):

@@ -6,6 +6,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from app.core import clock
 from app.extensions import db
 
 users_cli = AppGroup("users", help="Manage user accounts.")
@@ -21,14 +22,14 @@ exports_cli = AppGroup("exports", help="Spreadsheets of long lists, written off 
 
 
 class MomentType(click.ParamType):
-    """--at 2026-03-01T08:00 (Africa/Casablanca unless an offset is given) or a date."""
+    """--at 2026-03-01T08:00 (the ministry's time zone unless an offset is given) or a date."""
 
     name = "datetime"
 
     def convert(self, value, param, ctx):
         from datetime import datetime
 
-        from app.scheduler import CASABLANCA
+        from app.core import clock
 
         if isinstance(value, datetime):
             return value
@@ -36,15 +37,15 @@ class MomentType(click.ParamType):
             moment = datetime.fromisoformat(str(value).strip())
         except ValueError:
             self.fail(f"{value!r} is not a date and time like 2026-03-01T08:00", param, ctx)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=CASABLANCA)
-        return moment
+        return clock.as_ministry_time(moment)
 
 
 def _now(at):
-    from datetime import datetime, timezone
+    from datetime import timezone
 
-    return at.astimezone(timezone.utc) if at is not None else datetime.now(timezone.utc)
+    from app.core import clock
+
+    return at.astimezone(timezone.utc) if at is not None else clock.utcnow()
 
 
 @reminders_cli.command("run")
@@ -269,12 +270,10 @@ def _simulate_workflow(file, scenario_file):
               help="Run as if today were this date (YYYY-MM-DD).")
 def tick_command(today):
     """Apply date-driven moves due today (signed → active, active → expired). Safe to run twice."""
-    from datetime import date
-
     from app.operations.failures import failures_from_results, report_failures
     from app.workflow.engine import run_date_transitions
 
-    results = run_date_transitions(today.date() if today else date.today())
+    results = run_date_transitions(today.date() if today else clock.today())
     failures = failures_from_results(results)
     report_failures("date-transitions", failures)
     db.session.commit()

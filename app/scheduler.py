@@ -10,13 +10,11 @@ under leases. Each run is recorded in `job_status` (`flask jobs status`, /admin/
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from flask import Flask
 
+from app.core import clock
+
 log = logging.getLogger("sharaka.scheduler")
-CASABLANCA = ZoneInfo("Africa/Casablanca")
 
 
 def date_transitions_job(app: Flask) -> None:
@@ -27,7 +25,7 @@ def date_transitions_job(app: Flask) -> None:
     from app.workflow.engine import run_date_transitions
 
     with app.app_context():
-        today = datetime.now(CASABLANCA).date()
+        today = clock.today()
         try:
             with track_job("date-transitions") as counts:
                 results = run_date_transitions(today)
@@ -48,8 +46,6 @@ def date_transitions_job(app: Flask) -> None:
 
 def reminders_job(app: Flask) -> None:
     """Generate the reminders and digests due now (each exactly once), then send the outbox."""
-    from datetime import timezone
-
     from app.extensions import db
     from app.notifications.reminders import run_pass
 
@@ -58,7 +54,7 @@ def reminders_job(app: Flask) -> None:
     with app.app_context():
         try:
             with track_job("reminders") as counts:
-                report = run_pass(datetime.now(timezone.utc))
+                report = run_pass(clock.utcnow())
                 log.info("reminders: %d new, %d already sent, %d errors",
                          report.created, report.already, report.errors)
                 counts.update(created=report.created, already=report.already, errors=report.errors,
@@ -126,16 +122,17 @@ def build_scheduler(app: Flask):
 
     # One worker thread: jobs take turns, so they never compete for the database
     # (SQLite has one writer) and a slow SMTP server only delays the next job.
-    scheduler = BlockingScheduler(timezone=CASABLANCA, executors={"default": ThreadPoolExecutor(max_workers=1)},
+    zone = clock.zone_named(app.config["MINISTRY_TIMEZONE"])
+    scheduler = BlockingScheduler(timezone=zone, executors={"default": ThreadPoolExecutor(max_workers=1)},
                                   job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
     # Hourly rather than daily: a day missed while the process was down is
     # caught up within the hour, and the scan is cheap and idempotent.
     scheduler.add_job(date_transitions_job, CronTrigger(minute=5), args=[app], id="date-transitions",
-                      replace_existing=True, next_run_time=datetime.now(CASABLANCA))
+                      replace_existing=True, next_run_time=clock.utcnow().astimezone(zone))
     # On the hour, so Monday 08:00's digest leaves at 08:00; a pass missed while
     # the process was down is caught up by the next one (the keys say what was sent).
     scheduler.add_job(reminders_job, CronTrigger(minute=0), args=[app], id="reminders", replace_existing=True,
-                      next_run_time=datetime.now(CASABLANCA))
+                      next_run_time=clock.utcnow().astimezone(zone))
     scheduler.add_job(outbox_job, IntervalTrigger(seconds=app.config["OUTBOX_INTERVAL_SECONDS"]), args=[app],
                       id="outbox", replace_existing=True, misfire_grace_time=60)
     scheduler.add_job(exports_job, IntervalTrigger(seconds=app.config["EXPORT_INTERVAL_SECONDS"]), args=[app],

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import event, insert, select
 
+from app.core import clock
 from app.agreements.models import Agreement, AgreementParty
 from app.core.audit import AuditEvent
 from app.core.models import utcnow
@@ -41,7 +42,7 @@ def add_bulk_portfolio(world, count: int, start: int, today: date | None = None)
     and belongs to the officer, another officer or the manager in turn: the first ten are the
     officer's, so the small portfolio already fills every card (an empty card saves the queries of
     its rows, which is not what is measured)."""
-    today = today or date.today()
+    today = today or clock.today()
     owners = [world.users["officer"].id, world.users["other_officer"].id, world.users["manager"].id]
     partners = [world.partner_a.id, world.partner_b.id]
     now = utcnow()

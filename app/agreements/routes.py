@@ -1,4 +1,3 @@
-from datetime import date
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_date
@@ -6,6 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app.core import clock
 from app.agreements import services
 from app.agreements.forms import AgreementFilterForm, AgreementForm
 from app.agreements.models import AGREEMENT_STATES, AGREEMENT_TYPES, Agreement, SigningEvent
@@ -43,7 +43,7 @@ def export_agreements(fmt: str):
     require(current_user, "agreement.list")
     # Exactly the list on screen: invalid filters are ignored there, so here too.
     filters = _read_filters()[1]
-    if fmt == "xlsx" and needs_background(current_user, "agreements", filters, date.today()):
+    if fmt == "xlsx" and needs_background(current_user, "agreements", filters, clock.today()):
         return export_in_background("agreements", filters)
     headings, rows = services.export_table(current_user, filters)
     return download(headings, rows, fmt=fmt, name="agreements", title=_("Agreements"))
@@ -120,7 +120,7 @@ def view_agreement(agreement_id: int):
 def view_summary(agreement_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user)
     return render_template("agreements/summary.html", agreement=agreement,
-                           summary=build_summary(agreement, current_user), today=date.today())
+                           summary=build_summary(agreement, current_user), today=clock.today())
 
 
 @blueprint.route("/<int:agreement_id>/edit", methods=["GET", "POST"])

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import extract, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
+from app.core import clock
 from app.agreements.models import (
     AGREEMENT_STATES,
     AGREEMENT_TYPES,
@@ -78,7 +79,7 @@ def next_reference(year: int) -> str:
 def create_agreement(data: AgreementData, *, by: User, today: date | None = None) -> Agreement:
     """Create a draft agreement owned by `data.owner_id` (or its creator)."""
     validate_data(data, agreement=None)
-    today = today or date.today()
+    today = today or clock.today()
     agreement = Agreement(reference=next_reference(today.year))
     if data.owner_id is None and by.role == "officer":
         data.owner_id = by.id
@@ -334,7 +335,7 @@ def year_choices() -> list[int]:
     years = db.session.scalars(
         select(extract("year", Agreement.signed_on)).where(Agreement.signed_on.is_not(None)).distinct()
     ).all()
-    return sorted({int(y) for y in years if y is not None} | {date.today().year}, reverse=True)
+    return sorted({int(y) for y in years if y is not None} | {clock.today().year}, reverse=True)
 
 
 def names_in_history(history) -> dict[str, dict[int, str]]:

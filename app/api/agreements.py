@@ -1,12 +1,12 @@
 """/api/v1/agreements: the list, one agreement, its moves, approvals, history and documents."""
 from __future__ import annotations
 
-from datetime import date
 
 from flask import abort, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app.core import clock
 from app.agreements import services
 from app.agreements.models import Agreement
 from app.api import schemas
@@ -145,7 +145,7 @@ def list_transitions(agreement_id: int):
     agreement = get_agreement_or_404(agreement_id, user)
     if not can(user, "agreement.act", agreement):
         return []
-    return [present_option(o, agreement) for o in engine.actions_for(agreement, user, date.today())]
+    return [present_option(o, agreement) for o in engine.actions_for(agreement, user, clock.today())]
 
 
 @blueprint.route("/agreements/<int:agreement_id>/transitions", methods=["POST"])

@@ -5,20 +5,32 @@ from flask import abort, request, url_for
 from sqlalchemy.orm import selectinload
 
 from app.api import schemas
-from app.api.core import api_blueprint, api_user, committed, errors, file_download, page_of
 from app.api.agreements import organization_ref, person, texts
+from app.api.core import (
+    api_blueprint,
+    api_user,
+    committed,
+    errors,
+    file_download,
+    page_of,
+)
+from app.core import clock
 from app.core.permissions import can, get_occurrence_or_404
 from app.core.storage import send_stored
 from app.deliverables import services
-from app.deliverables.models import STATUS_LABELS, Occurrence, Submission, SubmissionFile
+from app.deliverables.models import (
+    STATUS_LABELS,
+    Occurrence,
+    Submission,
+    SubmissionFile,
+)
 from app.extensions import db
-from app.notifications.services import local_now
 
 blueprint = api_blueprint("deliverables", "Deliverables owed under active agreements, hand-ins and reviews.")
 
 
 def present(occurrence: Occurrence) -> dict:
-    today = local_now().date()
+    today = clock.today()
     deliverable, agreement = occurrence.deliverable, occurrence.deliverable.agreement
     shown = occurrence.status_on(today, services.due_window())
     return {
@@ -52,7 +64,7 @@ def list_deliverables(page, per_page, **filters):
         abort(403)
     query = services.occurrences_query(user, services.OccurrenceFilters(
         status=filters.get("status"), agreement_id=filters.get("agreement"), partner_id=filters.get("responsible"),
-        due_before=filters.get("due_before"), due_after=filters.get("due_after")), local_now().date())
+        due_before=filters.get("due_before"), due_after=filters.get("due_after")), clock.today())
     # What present() reads of each hand-in, loaded for the whole page at once.
     query = query.options(selectinload(Occurrence.submissions).joinedload(Submission.submitted_by),
                           selectinload(Occurrence.submissions).selectinload(Submission.files))

@@ -11,11 +11,11 @@ from app.api.core import api_blueprint, api_user, committed, errors
 from app.api.deliverables import present as present_occurrence
 from app.api.schemas import OccurrenceSchema
 from app.auth.models import User
+from app.core import clock
 from app.core.permissions import get_agreement_or_404, get_occurrence_or_404, require
 from app.deliverables import services as deliverables
 from app.deliverables.models import Deliverable
 from app.extensions import db
-from app.notifications.services import local_now
 from app.workflow import services as workflow
 from app.workflow.models import Delegation
 
@@ -26,7 +26,7 @@ PLAN_FIELDS = ("title_fr", "title_ar", "title_en", "description", "responsible_o
 
 
 def present_line(line: Deliverable) -> dict:
-    today = local_now().date()
+    today = clock.today()
     return {"id": line.id, "title": line.title, "titles": texts(line, "title"), "description": line.description,
             "responsible": organization_ref(line.responsible_organization), "recurrence": line.recurrence,
             "first_due_on": line.first_due_on, "until_on": line.until_on,

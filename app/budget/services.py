@@ -4,7 +4,6 @@ and currency in one SQL query (never adding different currencies together)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
@@ -13,6 +12,7 @@ from babel.numbers import get_currency_precision, get_territory_currencies
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from app.core import clock
 from app.agreements.models import Agreement
 from app.budget.models import KINDS, BudgetLine
 from app.core import audit
@@ -33,7 +33,7 @@ def currencies_in_use() -> frozenset[str]:
     codes: set[str] = set()
     for territory in Locale("en").territories:
         try:
-            codes.update(get_territory_currencies(territory, start_date=date.today(), tender=True))
+            codes.update(get_territory_currencies(territory, start_date=clock.today(), tender=True))
         except Exception:  # noqa: BLE001 - a territory without currency data adds nothing
             continue
     return frozenset(codes)

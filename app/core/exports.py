@@ -21,6 +21,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from app.core import clock
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_TYPE = "text/csv"  # werkzeug adds "; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -161,7 +163,7 @@ def _sheet_title(title: str) -> str:
 def download(headings: Sequence[str], rows: Iterable[Sequence], *, fmt: str, name: str, title: str,
              today: date | None = None) -> Response:
     """The table as an attachment `sharaka-<name>-<date>.<fmt>` that no cache keeps."""
-    today = today or date.today()
+    today = today or clock.today()
     if fmt == "xlsx":
         body, mimetype = xlsx_bytes(headings, rows, title=title), XLSX_TYPE
     elif fmt == "csv":

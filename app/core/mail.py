@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from zoneinfo import ZoneInfo
+
+from app.core import clock
 
 
 class TemporaryMailError(Exception):
@@ -37,7 +38,7 @@ def build_message(*, sender: str, to: str, subject: str, text: str, html: str, m
     message["Subject"] = " ".join(subject.split())
     message["Message-ID"] = message_id
     # The sending moment with the ministry's real offset (+0100 in Casablanca), not "-0000".
-    message["Date"] = format_datetime(datetime.now(ZoneInfo(timezone)))
+    message["Date"] = format_datetime(clock.utcnow().astimezone(ZoneInfo(timezone)))
     # Automatic mail: no out-of-office replies back to us.
     message["Auto-Submitted"] = "auto-generated"
     if unsubscribe_url:

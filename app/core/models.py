@@ -7,9 +7,7 @@ from sqlalchemy import DateTime
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+from app.core.clock import utcnow  # noqa: F401  (model defaults read the one clock)
 
 
 class UTCDateTime(TypeDecorator):

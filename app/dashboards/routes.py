@@ -1,10 +1,10 @@
 """The home dashboard (one per role)."""
-from datetime import date
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_login import current_user, login_required
 
+from app.core import clock
 from app.core.models import utcnow
 from app.core.permissions import require
 from app.dashboards import services
@@ -23,7 +23,7 @@ def home():
     if current_user.role == "partner":
         # One home for partners: their portal already shows their agreements and what is due.
         return redirect(url_for("deliverables.portal"))
-    today = date.today()
+    today = clock.today()
     # A reload of an unchanged dashboard costs one query and a 304; a pending message
     # (a flash after a redirect) always gets the full page.
     version = services.dashboard_version(current_user, utcnow(), str(get_locale()))

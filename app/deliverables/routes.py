@@ -1,13 +1,13 @@
 """Deliverables: the portfolio list, one occurrence's page, hand-ins, reviews, the partner portal."""
 from __future__ import annotations
 
-from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app.core import clock
 from app.agreements.models import Agreement
 from app.core.errors import DomainError
 from app.core.exports import download
@@ -42,7 +42,7 @@ blueprint = Blueprint("deliverables", __name__)
 @login_required
 def portal():
     require(current_user, "portal.view")
-    today = date.today()
+    today = clock.today()
     return render_template("deliverables/portal.html", today=today, window=services.due_window(),
                            your_turn=drafts_waiting_on_partner(current_user),
                            **services.partner_home(current_user, today))
@@ -52,7 +52,7 @@ def portal():
 @login_required
 def list_deliverables():
     require(current_user, "deliverable.list")
-    today = date.today()
+    today = clock.today()
     form, filters = _read_filters()
     if form.errors:
         flash(_("Some filters were not valid and were ignored."), "warning")
@@ -67,9 +67,9 @@ def export_deliverables(fmt: str):
     require(current_user, "deliverable.list")
     # Exactly the list on screen: invalid filters are ignored there, so here too.
     filters = _read_filters()[1]
-    if fmt == "xlsx" and needs_background(current_user, "deliverables", filters, date.today()):
+    if fmt == "xlsx" and needs_background(current_user, "deliverables", filters, clock.today()):
         return export_in_background("deliverables", filters)
-    headings, rows = services.export_table(current_user, filters, date.today())
+    headings, rows = services.export_table(current_user, filters, clock.today())
     return download(headings, rows, fmt=fmt, name="deliverables", title=_("Deliverables"))
 
 
@@ -91,7 +91,7 @@ def _read_filters() -> tuple[DeliverableFilterForm, services.OccurrenceFilters]:
 @login_required
 def view_occurrence(occurrence_id: int):
     occurrence = get_occurrence_or_404(occurrence_id, current_user)
-    return render_template("deliverables/detail.html", occurrence=occurrence, today=date.today(),
+    return render_template("deliverables/detail.html", occurrence=occurrence, today=clock.today(),
                            window=services.due_window(), submission_form=SubmissionForm(),
                            review_form=ReviewForm(), waive_form=WaiveForm())
 
@@ -234,7 +234,7 @@ def _fill_filter_choices(form: DeliverableFilterForm) -> None:
 @blueprint.app_template_global()
 def deliverable_status(occurrence, today=None):
     """(status key, label) as shown today."""
-    key = occurrence.status_on(today or date.today(), services.due_window())
+    key = occurrence.status_on(today or clock.today(), services.due_window())
     return key, str(STATUS_LABELS[key])
 
 

@@ -13,6 +13,7 @@ from flask_babel import to_user_timezone
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import contains_eager, selectinload
 
+from app.core import clock
 from app.agreements.models import Agreement, AgreementParty
 from app.core import audit
 from app.core.db import check_version, flush_or_conflict
@@ -150,7 +151,7 @@ def apply_default_plan(agreement: Agreement, plan: list[dict], *, by) -> list[De
     """The workflow definition's default deliverables for this type (e.g. a quarterly progress report)."""
     # A line a partner owes is owed by each partner party: each hands in its own, and is reminded of it.
     partners = [p.organization_id for p in agreement.parties if p.role == "partner"] or [None]
-    start = agreement.effective_on or date.today()
+    start = agreement.effective_on or clock.today()
     end = agreement.expires_on
     created, skipped, trimmed = [], [], []
     for line in plan:
@@ -301,7 +302,7 @@ def _check_version(occurrence: Occurrence, expected_version) -> None:
 def occurrence_status_label(occurrence: Occurrence, today: date | None = None) -> str:
     from app.deliverables.models import STATUS_LABELS
 
-    return str(STATUS_LABELS[occurrence.status_on(today or date.today(), due_window())])
+    return str(STATUS_LABELS[occurrence.status_on(today or clock.today(), due_window())])
 
 
 def due_window() -> int:

@@ -21,6 +21,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, or_, select, update
 
+from app.core import clock
 from app.core.exports import XLSX_TYPE, count_rows, write_xlsx
 from app.core.models import utcnow
 from app.core.storage import store_generated
@@ -181,7 +182,7 @@ def write_export(job: ExportJob) -> bool:
             raise ExportRefused(_("The account that asked for this export is no longer active."))
         source = exportable(job.list_name)
         filters = filters_from_json(source.filters_type, job.filters)
-        today = date.today()  # as the list on screen reckons it
+        today = clock.today()  # as the list on screen reckons it
         with force_locale(language):
             total = count_rows(source.query(user, filters, today))
             _set_progress(job_id, rows_total=total)

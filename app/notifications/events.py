@@ -3,10 +3,11 @@ deliverable signals. They run inside the transaction of the change, so the
 notice and its e-mail commit or roll back with it."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 
+from app.core import clock
 from app.core.db import flush_or_conflict
 from app.core.permissions import sees_deliverables_of
 from app.extensions import db
@@ -77,7 +78,7 @@ def ask_for_approvals(agreement) -> None:
     if not open_rounds:
         return
     flush_or_conflict()  # new rounds need their ids for the reminder keys
-    today = date.today()
+    today = clock.today()
     for round_ in open_rounds:
         waiting = waiting_approval(round_)
         if waiting is None:

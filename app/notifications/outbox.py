@@ -249,7 +249,7 @@ def _send_claimed(messages: list[Claimed], token: str, connection: SMTPConnectio
                 sender=config["MAIL_DEFAULT_SENDER"], to=message.to_address, subject=message.subject,
                 text=message.body_text, html=message.body_html, message_id=message.message_id,
                 language=message.language, extra_headers={"X-Sharaka-Outbox-Id": str(message.id)},
-                timezone=config["BABEL_DEFAULT_TIMEZONE"], unsubscribe_url=preferences_url)
+                timezone=config["MINISTRY_TIMEZONE"], unsubscribe_url=preferences_url)
         except (ValueError, TypeError) as error:  # an address or header no server would take
             _fail(message, token, f"cannot build the message: {error}")
             report.failed += 1

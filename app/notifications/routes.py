@@ -1,16 +1,30 @@
 """Notifications pages, mail choices, the calendar feed and the admins' outbox."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.core import reveal
+from app.core import clock, reveal
 from app.core.db import commit_or_conflict
 from app.core.errors import ValidationFailed, wants_json
 from app.core.pagination import paginate
-from app.core.permissions import get_agreement_or_404, get_notification_or_404, get_outbox_message_or_404, require
+from app.core.permissions import (
+    get_agreement_or_404,
+    get_notification_or_404,
+    get_outbox_message_or_404,
+    require,
+)
 from app.core.responses import done, form_errors, refused
 from app.core.urls import is_safe_redirect
 from app.extensions import db
@@ -27,7 +41,6 @@ blueprint = Blueprint("notifications", __name__)
 @login_required
 def remind_approvers(round_id: int):
     """The dashboard's "Send a reminder" on a late approval someone else must give."""
-    from datetime import date
 
     from flask_babel import ngettext
 
@@ -42,7 +55,7 @@ def remind_approvers(round_id: int):
     get_agreement_or_404(round_.agreement_id, current_user)
     back = url_for("dashboards.home")
     try:
-        count = remind(round_, by=current_user, today=date.today())
+        count = remind(round_, by=current_user, today=clock.today())
     except DomainError as error:
         return refused(back, error)
     return done(back, ngettext("Reminder sent to %(num)s person.", "Reminder sent to %(num)s people.", count))
@@ -169,7 +182,7 @@ def calendar_feed(token: str):
     user = services.user_for_calendar_token(token)
     if user is None:
         abort(404)
-    body = build_calendar(user, services.local_now().date())
+    body = build_calendar(user, clock.today())
     db.session.commit()  # last use
     return Response(body, mimetype="text/calendar", headers={
         "Content-Disposition": 'inline; filename="sharaka.ics"', "Cache-Control": "private, no-store",

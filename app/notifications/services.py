@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from types import SimpleNamespace
 from dataclasses import dataclass, field
-from datetime import datetime
 from email.utils import make_msgid
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,8 +18,8 @@ from sqlalchemy.exc import OperationalError
 
 from app.core.db import is_lock_conflict
 from app.core.errors import ConcurrentChange
-from app.core.permissions import may_receive_mail_category
 from app.core.models import utcnow
+from app.core.permissions import may_receive_mail_category
 from app.extensions import db
 from app.notifications import messages
 from app.notifications.models import (
@@ -336,8 +335,3 @@ def user_for_calendar_token(token: str):
         feed.last_used_at = now  # hourly is enough, and keeps calendar polling from writing on every fetch
     return feed.user
 
-
-def local_now() -> datetime:
-    from app.scheduler import CASABLANCA
-
-    return datetime.now(CASABLANCA)

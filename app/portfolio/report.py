@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from app.core import clock
 from app.agreements.models import AGREEMENT_TYPES, Agreement
 from app.core.pagination import first_with_total
 from app.core.permissions import visible_agreements_clause
@@ -85,7 +86,7 @@ def year_choices(user) -> list[int]:
     first = db.session.scalar(
         select(func.min(StageVisit.entered_at)).join(Agreement, Agreement.id == StageVisit.agreement_id)
         .where(visible_agreements_clause(user)))
-    this_year = date.today().year
+    this_year = clock.today().year
     first_year = min(first.year, this_year) if first else this_year
     return list(range(this_year, first_year - 1, -1))
 

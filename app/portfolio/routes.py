@@ -1,13 +1,13 @@
 """Board, timeline, calendar and stage analytics: read-only views of the agreements the reader may see."""
 from __future__ import annotations
 
-from datetime import date
 
 from flask import Blueprint, flash, render_template, request
 from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.core import clock
 from app.core.models import utcnow
 from app.core.permissions import require
 from app.portfolio import filters as query
@@ -37,7 +37,7 @@ def show_board():
     choices = query.filter_choices(current_user)
     filters, ignored = query.read_filters(request.args, choices)
     _warn_if(ignored)
-    return render_template("portfolio/board.html", board=build_board(current_user, filters, date.today()),
+    return render_template("portfolio/board.html", board=build_board(current_user, filters, clock.today()),
                            filters=filters, choices=choices, cap=CARD_CAP)
 
 
@@ -47,7 +47,7 @@ def show_timeline():
     require(current_user, "portfolio.view")
     group, ignored = query.read_group(request.args.get("group"))
     _warn_if(ignored)
-    return render_template("portfolio/timeline.html", timeline=build_timeline(current_user, group, date.today()),
+    return render_template("portfolio/timeline.html", timeline=build_timeline(current_user, group, clock.today()),
                            group=group)
 
 
@@ -55,7 +55,7 @@ def show_timeline():
 @login_required
 def show_calendar():
     require(current_user, "portfolio.view")
-    today = date.today()
+    today = clock.today()
     first, ignored = query.read_month(request.args.get("month"), today)
     _warn_if(ignored)
     return render_template("portfolio/calendar.html", month=build_month(current_user, first, today),

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.core import clock
 from app.core import audit
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import DomainError, PermissionDenied, ValidationFailed
@@ -154,7 +155,7 @@ class ActionOption:
 
 def actions_for(agreement, user, today: date | None = None) -> list[ActionOption]:
     """Every move from the agreement's state, with whether `user` may take it now and why not."""
-    today = today or date.today()
+    today = today or clock.today()
     definition = definition_for(agreement)
     options = []
     for transition in definition.transitions_from(agreement.state):
@@ -362,7 +363,7 @@ def _approval_option(agreement, transition: Transition, user, today: date) -> Ac
 def decide(agreement, transition_name: str, *, by, decision: str, comment: str | None, expected_version: int,
            today: date | None = None):
     """Record an approval or a rejection; complete or send back the agreement when it settles it."""
-    today = today or date.today()
+    today = today or clock.today()
     check_version(agreement, expected_version)
     definition = definition_for(agreement)
     transition = definition.transition(transition_name)
@@ -409,7 +410,7 @@ def take(agreement, transition_name: str, *, by, comment: str | None = None, val
          child_decisions: dict | None = None):
     """Take a (non-approval) transition for `by`, atomically; raise a domain error otherwise.
     `child_decisions`: {child id: the same move or "keep"} when the definition asks per child."""
-    today = today or date.today()
+    today = today or clock.today()
     check_version(agreement, expected_version)
     definition = definition_for(agreement)
     transition = definition.transition(transition_name)

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app.core import clock
 from app.auth.models import User
 from app.core.errors import DomainError
 from app.core.responses import done, form_errors, refused
@@ -281,7 +282,7 @@ def download_document(agreement_id: int, document_id: int):
 @login_required
 def inbox():
     require(current_user, "inbox.view")
-    return render_template("workflow/inbox.html", page=inbox_for(current_user, date.today(), page=requested_page()))
+    return render_template("workflow/inbox.html", page=inbox_for(current_user, clock.today(), page=requested_page()))
 
 
 @blueprint.route("/workflows/")
@@ -329,7 +330,7 @@ def delegations():
                                   .order_by(Delegation.starts_on.desc())).all()
     status = 422 if form.errors else 200
     return render_template("workflow/delegations.html", form=form, given=given, received=received,
-                           today=date.today()), status
+                           today=clock.today()), status
 
 
 @blueprint.route("/account/delegations/<int:delegation_id>/revoke", methods=["POST"])

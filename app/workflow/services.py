@@ -6,6 +6,7 @@ from datetime import date
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from app.core import clock
 from app.core import audit
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
@@ -229,7 +230,7 @@ def add_signatory(agreement, *, by, side: str, name: str, title: str | None, exp
 def record_signature(agreement, signatory_id: int, *, by, signed_on: date, expected_version: int,
                      today: date | None = None) -> Signatory:
     """Record that a signatory signed on `signed_on` (never in the future, never before the one before)."""
-    today = today or date.today()
+    today = today or clock.today()
     check_version(agreement, expected_version)
     _require_ministry_side(agreement, by)
     _require_signature_stage(agreement)

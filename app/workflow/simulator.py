@@ -32,6 +32,7 @@ from pathlib import Path
 import yaml
 from flask_babel import gettext as _
 
+from app.core import clock
 from app.workflow.definitions import DefinitionError, WorkflowDefinition, load_directory
 
 MAX_STEPS = 60  # a loop in the main path stops here
@@ -187,7 +188,7 @@ def simulate(definition: WorkflowDefinition, scenario: dict, *, people: dict[str
     people = scenario.get("people") if scenario.get("people") is not None else (people or {})
     facts = set(scenario["facts"]) if scenario.get("facts") is not None else None
     first_day = next((event["on"] for event in scenario.get("events") or () if event.get("on")), None)
-    on = scenario.get("start") or first_day or today or date.today()
+    on = scenario.get("start") or first_day or today or clock.today()
     dates = {"effective_on": scenario.get("effective_on"), "expires_on": scenario.get("expires_on")}
     state, entered = definition.initial_state, on
     steps: list[Step] = []

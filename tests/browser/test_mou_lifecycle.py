@@ -1,9 +1,10 @@
 """One MoU from draft to active, each step by the person whose job it is, in a real browser."""
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 from playwright.sync_api import expect
 
+from app.core import clock
 from tests.browser.conftest import account, navigate, sign_in, switch_language
 
 PDF = b"%PDF-1.4\n%browser test\n%%EOF\n"
@@ -70,7 +71,7 @@ def test_walk_a_mou_from_draft_to_active(live_server, page, artifacts, demo_acco
         form.locator("select[name=side]").select_option(side)
         form.locator("input[name=name]").fill(name)
         navigate(page, form.locator("button[type=submit]").click)
-    signed_on = (date.today() - timedelta(days=1)).isoformat()
+    signed_on = (clock.today() - timedelta(days=1)).isoformat()
     for _ in range(2):
         form = page.locator("form[action*='/sign']").filter(has=page.locator("input[name=signed_on]")).first
         form.locator("input[name=signed_on]").fill(signed_on)
@@ -79,8 +80,8 @@ def test_walk_a_mou_from_draft_to_active(live_server, page, artifacts, demo_acco
     navigate(page, page.locator("form[action$='/signed-copy'] button[type=submit]").click)
     _action(page, "record_signed")
     form = page.locator("form[action$='/actions/activate']")
-    form.locator("input[name=effective_on]").fill(date.today().isoformat())
-    form.locator("input[name=expires_on]").fill((date.today() + timedelta(days=3 * 365)).isoformat())
+    form.locator("input[name=effective_on]").fill(clock.today().isoformat())
+    form.locator("input[name=expires_on]").fill((clock.today() + timedelta(days=3 * 365)).isoformat())
     navigate(page, form.locator("button[type=submit]").first.click)
     page.screenshot(path=str(artifacts / "13-active.png"), full_page=True)
     body = page.inner_text("body")

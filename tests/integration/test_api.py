@@ -17,6 +17,7 @@ import schemathesis
 from sqlalchemy import func, select, text
 from werkzeug.datastructures import FileStorage
 
+from app.core import clock
 from app.agreements.models import Agreement
 from app.api.models import ApiToken
 from app.api.tokens import create_token, revoke_token
@@ -85,7 +86,7 @@ def plan(agreement, organization, by, days: int = 5):
     return deliverables.plan_deliverable(agreement, deliverables.PlanData(
         title_fr="Rapport", title_ar=None, title_en="Report", description=None,
         responsible_organization_id=organization.id, recurrence="once",
-        first_due_on=date.today() + timedelta(days=days)), by=by).occurrences[0]
+        first_due_on=clock.today() + timedelta(days=days)), by=by).occurrences[0]
 
 
 def build_api_world(world) -> dict:
@@ -1003,7 +1004,7 @@ def test_deliverables_list_and_get(api, world, ids):
     assert {o["id"] for o in mine} == {ids["occ_a"]}
     of_b = officer.get(f"{P}/deliverables?responsible={world.partner_b.id}").get_json()["items"]
     assert {o["id"] for o in of_b} == {ids["occ_b"], ids["done_b"]}
-    soon = date.today() + timedelta(days=6)
+    soon = clock.today() + timedelta(days=6)
     assert {o["id"] for o in officer.get(f"{P}/deliverables?due_before={soon}").get_json()["items"]} == \
         {ids["occ_a"], ids["occ_b"]}
     assert {o["id"] for o in officer.get(f"{P}/deliverables?due_after={soon}").get_json()["items"]} == \

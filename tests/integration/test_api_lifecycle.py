@@ -5,9 +5,10 @@ problem+json, and the partner approvals leak closed at the API door."""
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import timedelta
 from io import BytesIO
 
+from app.core import clock
 from app.agreements.models import Agreement
 from app.extensions import db
 from app.workflow.models import AgreementDocument
@@ -65,7 +66,7 @@ def take_to_active(api, world, agreement_id: int) -> dict:
     signatures = ok(officer.post(f"{a}/signatories", json={"side": "partner", "name": "Arthur Mensch"}), 201)
     first, second = signatures["signatories"]
     assert signatures["can_manage_signatures"] is True and (first["position"], second["position"]) == (1, 2)
-    day = date.today() - timedelta(days=2)
+    day = clock.today() - timedelta(days=2)
     ok(officer.post(f"{a}/signatories/{first['id']}/signature", json={"signed_on": day.isoformat()}))
     signatures = ok(officer.post(f"{a}/signatories/{second['id']}/signature",
                                  json={"signed_on": (day + timedelta(days=1)).isoformat()}))
@@ -76,7 +77,7 @@ def take_to_active(api, world, agreement_id: int) -> dict:
         day + timedelta(days=1)).isoformat()
     # Active from a date the caller gives, then its plan gets one more line.
     activated = ok(move(officer, agreement_id, "activate", fields={
-        "effective_on": date.today().isoformat(), "expires_on": (date.today() + timedelta(days=730)).isoformat()}))
+        "effective_on": clock.today().isoformat(), "expires_on": (clock.today() + timedelta(days=730)).isoformat()}))
     assert activated["agreement"]["state"] == "active"
     return activated["agreement"]
 
@@ -92,12 +93,12 @@ def test_an_mou_goes_from_draft_to_active_through_the_api_alone(api, world):
     assert len(plan) == 2 and all(line["occurrences"] for line in plan)
     line = ok(officer.post(f"{a}/deliverables", json={
         "title_fr": "Rapport de lancement", "responsible_organization_id": world.partner_a.id,
-        "first_due_on": (date.today() + timedelta(days=20)).isoformat()}), 201)
+        "first_due_on": (clock.today() + timedelta(days=20)).isoformat()}), 201)
     assert line["recurrence"] == "once" and len(line["occurrences"]) == 1
     edited = ok(officer.patch(f"{a}/deliverables/{line['id']}", json={
-        "first_due_on": (date.today() + timedelta(days=40)).isoformat(), "title_en": "Launch report"}))
+        "first_due_on": (clock.today() + timedelta(days=40)).isoformat(), "title_en": "Launch report"}))
     assert edited["titles"] == {"ar": None, "fr": "Rapport de lancement", "en": "Launch report"}
-    assert edited["occurrences"][0]["due_on"] == (date.today() + timedelta(days=40)).isoformat()
+    assert edited["occurrences"][0]["due_on"] == (clock.today() + timedelta(days=40)).isoformat()
     # A manager waives it with a reason; the partner sees it waived.
     occurrence_id = edited["occurrences"][0]["id"]
     waived = ok(manager.post(f"{P}/deliverables/{occurrence_id}/waive", json={"reason": "Couvert par le rapport T1"}))
@@ -173,7 +174,7 @@ def test_stage_work_is_refused_as_the_pages_refuse_it(api, world, ids):
 
 def test_delegations_through_the_api(api, world):
     legal, manager = api("legal"), api("manager")
-    today = date.today()
+    today = clock.today()
     given = ok(legal.post(f"{P}/delegations", json={
         "delegate_id": world.users["manager"].id, "starts_on": today.isoformat(),
         "ends_on": (today + timedelta(days=5)).isoformat()}), 201)

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app.core import clock
 from app.core.models import utcnow
 from app.discussions.approval_links import find
 from app.discussions.models import ApprovalLink
@@ -174,12 +175,11 @@ def test_the_post_needs_its_csrf_token(app, world, signed_in, mou):
 
 
 def _delegate(world, delegator, delegate):
-    from datetime import date
 
     from app.workflow.services import delegate as make_delegation
 
     make_delegation(delegator=world.users[delegator], delegate_user=world.users[delegate],
-                    starts_on=date.today() - timedelta(days=1), ends_on=date.today() + timedelta(days=5),
+                    starts_on=clock.today() - timedelta(days=1), ends_on=clock.today() + timedelta(days=5),
                     by=world.users[delegator])
     db.session.commit()
 

@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
+from app.core import clock
 from app.agreements.models import Agreement
 from app.core.models import utcnow
 from app.deliverables.models import Deliverable, Occurrence, Submission
@@ -16,13 +17,13 @@ from app.workflow.models import ApprovalRound
 from tests import factories
 from tests.bulk import add_bulk_portfolio, counting_queries
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 @pytest.fixture(autouse=True)
 def _today_is_today(monkeypatch):
     """A run that crosses midnight must not compare yesterday's date with the app's today."""
-    monkeypatch.setattr(sys.modules[__name__], "TODAY", date.today())
+    monkeypatch.setattr(sys.modules[__name__], "TODAY", clock.today())
 SAME_ROW = r"(?:(?!</tr>).)*?"  # within one chart row
 
 

@@ -6,6 +6,7 @@ from io import BytesIO
 import pytest
 from sqlalchemy import func, select
 
+from app.core import clock
 from app.core.audit import AuditEvent
 from app.core.storage import StoredFile, path_for
 from app.deliverables import services
@@ -14,7 +15,7 @@ from app.extensions import db
 from tests import factories
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n"
-TODAY = date.today()
+TODAY = clock.today()
 
 
 def plan(agreement, by, *, responsible, recurrence="once", first=None, until=None, title="Rapport"):

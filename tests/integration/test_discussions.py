@@ -4,12 +4,13 @@ the mentioned person's language, attachments under the storage rules, edits kept
 deletable, every post and edit audited, and bad input refused with nothing stored."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from io import BytesIO
 
 import pytest
 from sqlalchemy import func, select
 
+from app.core import clock
 from app.api.tokens import create_token
 from app.core.audit import AuditEvent
 from app.core.storage import StoredFile
@@ -211,7 +212,7 @@ def test_deliverable_threads(app, world, signed_in, api):
     occurrence = deliverables.plan_deliverable(world.agreement_a, deliverables.PlanData(
         title_fr="Rapport", title_ar=None, title_en=None, description=None,
         responsible_organization_id=world.partner_a.id, recurrence="once",
-        first_due_on=date.today() + timedelta(days=5), until_on=None), by=officer_user).occurrences[0]
+        first_due_on=clock.today() + timedelta(days=5), until_on=None), by=officer_user).occurrences[0]
     db.session.commit()
     partner = signed_in("partner")
     url = f"/deliverables/{occurrence.id}/threads/shared/messages"

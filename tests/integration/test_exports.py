@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 import openpyxl
 import pytest
 
+from app.core import clock
 from app.core.exports import csv_bytes, neutralised, xlsx_bytes
 from app.deliverables import services as deliverables
 from app.deliverables.models import Submission
@@ -17,13 +18,13 @@ from app.extensions import db
 from app.workflow import engine
 from tests import factories
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 @pytest.fixture(autouse=True)
 def _today_is_today(monkeypatch):
     """A run that crosses midnight must not compare yesterday's date with the app's today."""
-    monkeypatch.setattr(sys.modules[__name__], "TODAY", date.today())
+    monkeypatch.setattr(sys.modules[__name__], "TODAY", clock.today())
 LISTS = ["/agreements/export", "/deliverables/export"]
 AGREEMENT_HEADINGS = ["Reference", "Type", "Title", "State", "Partners", "Owner", "Signed on", "Effective on",
                       "Ends on", "Signing event"]

@@ -1,7 +1,7 @@
 """Indicators on deliverables: defined by the agreement's editors, values handed in with the files,
 achieved vs target for the reviewer, progress (chart and table) on the agreement page, the summary,
 the portfolio page, exports and the API; bad numbers get a clear message and store nothing."""
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from io import BytesIO
 
@@ -9,6 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from app.core import clock
 from app.api.tokens import create_token
 from app.deliverables.models import Submission
 from app.extensions import db
@@ -16,7 +17,7 @@ from app.indicators import services
 from app.indicators.models import Indicator, IndicatorValue
 from tests.integration.test_deliverables import PDF, plan
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 def data(**overrides):

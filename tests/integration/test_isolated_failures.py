@@ -1,11 +1,11 @@
 """One agreement's failure in a job is rolled back alone, recorded once (audit, admins' notice,
 the jobs page), and never stops the others: date-driven moves and reminders alike."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
 
-from app.agreements.models import Agreement
+from app.core import clock
 from app.core.audit import AuditEvent
 from app.extensions import db
 from app.notifications.models import Notification
@@ -18,9 +18,9 @@ def _settled(world, count, state, started_days_ago, ends_in_days):
     agreements = []
     for _ in range(count):
         agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state=state,
-                                        signed_on=date.today() - timedelta(days=started_days_ago + 1),
-                                        effective_on=date.today() - timedelta(days=started_days_ago),
-                                        expires_on=date.today() + timedelta(days=ends_in_days))
+                                        signed_on=clock.today() - timedelta(days=started_days_ago + 1),
+                                        effective_on=clock.today() - timedelta(days=started_days_ago),
+                                        expires_on=clock.today() + timedelta(days=ends_in_days))
         engine.settle_state(agreement)
         agreements.append(agreement)
     db.session.commit()

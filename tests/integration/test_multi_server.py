@@ -15,12 +15,13 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import select
 
+from app.core import clock
 from app.api.tokens import create_token
 from app.deliverables import services as deliverable_services
 from app.extensions import db
@@ -84,7 +85,7 @@ def test_two_web_servers_and_two_schedulers_share_one_database(tmp_path):
             occurrence = deliverable_services.plan_deliverable(world.agreement_a, deliverable_services.PlanData(
                 title_fr="Rapport", title_ar=None, title_en="Report", description=None,
                 responsible_organization_id=world.partner_a.id, recurrence="once",
-                first_due_on=date.today() + timedelta(days=7)), by=officer).occurrences[0]
+                first_due_on=clock.today() + timedelta(days=7)), by=officer).occurrences[0]
             officer_token = create_token(officer, "multi", by=None)[1]
             partner_token = create_token(partner, "multi", by=None)[1]
             db.session.commit()

@@ -1,12 +1,13 @@
 """Notification pages through the test client: the bell, one's own notices, mail choices,
 the calendar feed and the administrators' outbox."""
 import hashlib
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select
 
+from app.core import clock
 from app.core.audit import AuditEvent
 from app.deliverables import services as deliverable_services
 from app.extensions import db
@@ -14,7 +15,7 @@ from app.notifications import services
 from app.notifications.models import CalendarFeed, MailOptOut, Notification, OutboxMessage, Setting
 
 JSON = {"Accept": "application/json"}
-TODAY = date.today()
+TODAY = clock.today()
 
 
 def notice(user, reference="MTNRA-2026-0001", *, link=None, kind="agreement_ending", days=30):

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from app.core import clock
 from app.api.tokens import create_token
 from app.auth.models import DeliverableGrant, User
 from app.core.audit import AuditEvent
@@ -18,7 +19,7 @@ from app.notifications.reminders import candidates_at
 from tests import factories
 from tests.conftest import SignedInClient
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 def _fresh(model, object_id):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.core import clock
 from tests.conftest import SignedInClient
 
 ROLES = ["anonymous", "admin", "officer", "other_officer", "manager", "legal", "auditor", "partner", "partner_b"]
@@ -240,13 +241,13 @@ def ids(world):
     from tests import factories
 
     from app.deliverables import services as deliverables
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     def plan(agreement, organization):
         return deliverables.plan_deliverable(agreement, deliverables.PlanData(
             title_fr="Rapport", title_ar=None, title_en=None, description=None,
             responsible_organization_id=organization.id, recurrence="once",
-            first_due_on=date.today() + timedelta(days=3)), by=world.users["officer"]).occurrences[0]
+            first_due_on=clock.today() + timedelta(days=3)), by=world.users["officer"]).occurrences[0]
 
     occ_a, occ_b = plan(world.agreement_a, world.partner_a), plan(world.agreement_b, world.partner_b)
     event_b_only = factories.event("Cérémonie B")

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from app.core import clock
 from app.core import audit
 from app.core.audit import AuditEvent
 from app.core.models import utcnow
@@ -119,7 +120,7 @@ def test_board_filters_by_type_partner_and_owner(signed_in, world, pipeline):
     assert draft.reference in by_owner and world.agreement_a.reference not in by_owner
     # An amendment's "active" is its final state: filtered on amendments, the column is folded away.
     assert "No agreement matches these filters." in text_of(manager, "/portfolio/board?type=amendment")
-    board = build_board(world.users["manager"], PortfolioFilters(type="amendment"), date.today())
+    board = build_board(world.users["manager"], PortfolioFilters(type="amendment"), clock.today())
     assert "active" in [column.stage.name for column in board.finished]
     assert [column.stage.name for column in board.columns] == ["draft", "internal_review", "signature", "signed"]
 
@@ -154,7 +155,7 @@ def test_board_shows_at_most_the_cap_per_column_and_links_to_the_rest(app, world
     for number in range(3):
         factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr=f"Brouillon {number}")
     db.session.commit()
-    board = build_board(world.users["manager"], PortfolioFilters(), date.today(), cap=2)
+    board = build_board(world.users["manager"], PortfolioFilters(), clock.today(), cap=2)
     draft = next(column for column in board.columns if column.stage.name == "draft")
     assert draft.count == 3 and len(draft.cards) == 2 and draft.hidden == 1
     # Longest in the stage first.
@@ -191,7 +192,7 @@ def test_timeline_groups_by_signing_event_and_mirrors_in_arabic(app, world, sign
 @pytest.fixture
 def deadlines(world):
     """Deliverables due in the month after next for each partner, an agreement ending then, an approval waiting."""
-    month = (date.today().replace(day=1) + timedelta(days=62)).replace(day=1)
+    month = (clock.today().replace(day=1) + timedelta(days=62)).replace(day=1)
     occ_a = plan(world, world.agreement_a, world.partner_a, month + timedelta(days=4), "Rapport A")
     occ_b = plan(world, world.agreement_b, world.partner_b, month + timedelta(days=9), "Rapport B")
     ministry_owes = plan(world, world.agreement_a, world.ministry, month + timedelta(days=11), "Revue ministère")
@@ -216,7 +217,7 @@ def test_calendar_shows_the_months_deadlines_each_linking_to_its_page(signed_in,
 
 def test_calendar_shows_approval_deadlines_to_the_ministry_only(signed_in, world, deadlines):
     _month, _occ_a, _occ_b, _ministry_owes, review = deadlines
-    deadline = date.today() + timedelta(days=10)  # an MoU's internal review: 10 days
+    deadline = clock.today() + timedelta(days=10)  # an MoU's internal review: 10 days
     url = f"/portfolio/calendar?month={deadline:%Y-%m}"
     assert f'href="/agreements/{review.id}#approvals-heading"' in text_of(signed_in("legal"), url)
     assert "#approvals-heading" not in text_of(signed_in("partner"), url)
@@ -281,7 +282,7 @@ def test_hostile_or_wrong_query_values_show_the_default_view(signed_in, world, u
 
 def test_a_bad_month_shows_the_current_month(signed_in, world):
     page = text_of(signed_in("manager"), "/portfolio/calendar?month=2026-13")
-    assert f'<h2 class="h4 mb-0" id="month-heading">{date.today():%B %Y}</h2>' in page
+    assert f'<h2 class="h4 mb-0" id="month-heading">{clock.today():%B %Y}</h2>' in page
 
 
 # --- stage analytics -----------------------------------------------------------------------------

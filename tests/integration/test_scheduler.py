@@ -4,12 +4,13 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
 
+from app.core import clock
 from app.agreements.models import Agreement
 from app.extensions import db
 from app.workflow.engine import settle_state
@@ -28,11 +29,11 @@ def test_scheduler_process_activates_due_agreements(tmp_path):
             upgrade()
             world = factories.build_world()
             due = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state="signed",
-                                      signed_on=date.today() - timedelta(days=10),
-                                      effective_on=date.today() - timedelta(days=1))
+                                      signed_on=clock.today() - timedelta(days=10),
+                                      effective_on=clock.today() - timedelta(days=1))
             later = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state="signed",
-                                        signed_on=date.today() - timedelta(days=10),
-                                        effective_on=date.today() + timedelta(days=30))
+                                        signed_on=clock.today() - timedelta(days=10),
+                                        effective_on=clock.today() + timedelta(days=30))
             for agreement in (due, later):
                 settle_state(agreement)
             db.session.commit()

@@ -11,7 +11,6 @@ from app.extensions import db
 from app.search.index import rebuild
 from app.search.models import SearchEntry
 from app.search.services import search
-from app.workflow.models import AgreementDocument
 from tests import factories
 
 

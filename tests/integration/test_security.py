@@ -9,7 +9,6 @@ import zipfile
 import pytest
 from sqlalchemy import func, select
 
-from app.api.models import ApiToken
 from app.api.tokens import create_token
 from app.auth.models import User, UserSession
 from app.core import storage

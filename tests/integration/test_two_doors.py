@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
+from app.core import clock
 from app.agreements.models import Agreement
 from app.extensions import db
 from app.workflow import engine
@@ -58,7 +59,7 @@ def build(api, world) -> dict:
     take_to_active_with_markers(api, world, active, move)
     line = ok(officer.post(f"{P}/agreements/{active}/deliverables", json={
         "title_fr": MARKERS["deliverable"], "responsible_organization_id": world.partner_a.id,
-        "first_due_on": (date.today() + timedelta(days=10)).isoformat()}), 201)
+        "first_due_on": (clock.today() + timedelta(days=10)).isoformat()}), 201)
     occurrence = line["occurrences"][0]["id"]
     ok(multipart(partner, f"{P}/deliverables/{occurrence}/submissions", {"note": MARKERS["hand_in"]},
                  {"files": (b"%PDF-1.4\n%%EOF\n", "rapport.pdf")}), 201)
@@ -68,8 +69,8 @@ def build(api, world) -> dict:
     move(officer, waiting, "submit_for_review")
     move(legal, waiting, "approve_review", comment=MARKERS["open_approval"])
     ok(legal.post(f"{P}/delegations", json={"delegate_id": world.users["manager"].id,
-                                              "starts_on": date.today().isoformat(),
-                                              "ends_on": (date.today() + timedelta(days=3)).isoformat()}), 201)
+                                              "starts_on": clock.today().isoformat(),
+                                              "ends_on": (clock.today() + timedelta(days=3)).isoformat()}), 201)
     return {"active": active, "waiting": waiting}
 
 
@@ -91,12 +92,12 @@ def take_to_active_with_markers(api, world, agreement_id, move):
                      201)["signatories"]
     for signatory in signatories:
         ok(officer.post(f"{a}/signatories/{signatory['id']}/signature",
-                        json={"signed_on": (date.today() - timedelta(days=1)).isoformat()}))
+                        json={"signed_on": (clock.today() - timedelta(days=1)).isoformat()}))
     ok(multipart(officer, f"{a}/signed-copy", {}, {"file": (b"%PDF-1.4\nsigned\n%%EOF\n",
                                                             MARKERS["signed_copy"] + ".pdf")}), 201)
     move(officer, agreement_id, "record_signed")
-    move(officer, agreement_id, "activate", fields={"effective_on": date.today().isoformat(),
-                                                     "expires_on": (date.today() + timedelta(days=400)).isoformat()})
+    move(officer, agreement_id, "activate", fields={"effective_on": clock.today().isoformat(),
+                                                     "expires_on": (clock.today() + timedelta(days=400)).isoformat()})
 
 
 # --- reading both doors ----------------------------------------------------------------------------

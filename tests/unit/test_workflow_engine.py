@@ -6,6 +6,7 @@ from io import BytesIO
 import pytest
 from werkzeug.datastructures import FileStorage
 
+from app.core import clock
 from app.core.audit import AuditEvent
 from app.core.errors import ConcurrentChange, PermissionDenied, ValidationFailed
 from app.extensions import db
@@ -155,7 +156,7 @@ def test_sequential_steps_go_in_order(world):
 
 
 def test_delegation_lets_a_colleague_approve_for_the_absent_approver(mou, world):
-    today = date.today()
+    today = clock.today()
     stand_in = world.users["other_officer"]
     services.delegate(delegator=world.users["legal"], delegate_user=stand_in, starts_on=today,
                       ends_on=today + timedelta(days=7), by=world.users["legal"])
@@ -249,7 +250,7 @@ def test_signatures_in_order_and_never_in_the_future(mou, world):
         services.record_signature(mou, second.id, by=officer, signed_on=date(2026, 1, 5),
                                   expected_version=mou.version)
     with pytest.raises(ValidationFailed, match="future"):
-        services.record_signature(mou, first.id, by=officer, signed_on=date.today() + timedelta(days=1),
+        services.record_signature(mou, first.id, by=officer, signed_on=clock.today() + timedelta(days=1),
                                   expected_version=mou.version)
     services.record_signature(mou, first.id, by=officer, signed_on=date(2026, 1, 5), expected_version=mou.version)
     with pytest.raises(ValidationFailed, match="before the previous"):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from functools import cached_property
 
 from sqlalchemy import select
 
+from app.core import clock
 from app.core.i18n import localized
 from app.extensions import db
 from app.notifications.services import Notice
@@ -114,17 +114,10 @@ def _people(*groups) -> list:
     return people
 
 
-def local_date(moment: datetime) -> date:
-    from app.scheduler import CASABLANCA
-
-    return moment.astimezone(CASABLANCA).date()
-
-
-def local_midnight(day: date) -> datetime:
-    """The moment `day` begins in Casablanca: local_date(m) < day exactly when m < local_midnight(day)."""
-    from app.scheduler import CASABLANCA
-
-    return datetime.combine(day, datetime.min.time(), tzinfo=CASABLANCA)
+# The ministry's day of a moment, and the moment a day begins: local_date(m) < day exactly when
+# m < local_midnight(day). Both are the one clock's.
+local_date = clock.day_of
+local_midnight = clock.start_of
 
 
 def _threshold(days_left: int, thresholds: tuple[int, ...]) -> int | None:

@@ -8,6 +8,7 @@ from functools import cache, partial
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import contains_eager, selectinload
 
+from app.core import clock
 from app.extensions import db
 from app.notifications.reminders.base import (
     Candidate,
@@ -282,9 +283,7 @@ def stalled_candidates(today: date, people: People) -> list[Candidate]:
 def digest_candidates(now: datetime, today: date, people: People) -> list[Candidate]:
     """Monday 08:00 (Casablanca) onwards, once per ISO week, to each manager. The summary is
     computed only when a manager has not had this week's digest yet, once for all of them."""
-    from app.scheduler import CASABLANCA
-
-    local = now.astimezone(CASABLANCA)
+    local = clock.as_ministry_time(now)
     monday = local.date() - timedelta(days=local.weekday())
     if local.weekday() == 0 and local.hour < 8:
         return []

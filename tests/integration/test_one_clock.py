@@ -1,0 +1,61 @@
+"""Pages, the API, the calendar feed and the scheduler's jobs share one "today": the ministry's.
+
+On a server whose clock runs in UTC, the hour before midnight UTC is already the next day in Rabat;
+a deliverable due on the 15th is overdue there at 23:30 UTC on the 15th, through every door.
+"""
+from datetime import date, datetime, timezone
+
+import pytest
+
+from app.core import clock
+from app.deliverables import services as deliverables
+from app.extensions import db
+from tests.integration.test_api import api, tokens  # noqa: F401 (fixtures)
+
+DUE = date(2026, 6, 15)
+LATE_EVENING_UTC = datetime(2026, 6, 15, 23, 30, tzinfo=timezone.utc)  # 00:30 on the 16th in Rabat
+
+
+@pytest.fixture
+def owed(world):
+    deliverable = deliverables.plan_deliverable(world.agreement_a, deliverables.PlanData(
+        title_fr="Rapport", title_ar=None, title_en="Report", description=None,
+        responsible_organization_id=world.partner_a.id, recurrence="once", first_due_on=DUE),
+        by=world.users["officer"])
+    db.session.commit()
+    return deliverable.occurrences[0]
+
+
+def test_every_door_says_overdue_after_the_ministrys_midnight(owed, signed_in, api):
+    with clock.frozen(LATE_EVENING_UTC):
+        page = signed_in("partner").get(f"/deliverables/{owed.id}").get_data(as_text=True)
+        answer = api("partner").get(f"/api/v1/deliverables/{owed.id}").get_json()
+    assert "Overdue" in page
+    assert answer["shown_status"] == "overdue"
+
+
+def test_an_hour_earlier_it_is_still_due_today_everywhere(owed, signed_in, api):
+    with clock.frozen(datetime(2026, 6, 15, 22, 30, tzinfo=timezone.utc)):  # 23:30 on the 15th in Rabat
+        page = signed_in("partner").get(f"/deliverables/{owed.id}").get_data(as_text=True)
+        answer = api("partner").get(f"/api/v1/deliverables/{owed.id}").get_json()
+    assert "Overdue" not in page
+    assert answer["shown_status"] == "due"
+
+
+def test_the_time_zone_is_configurable(owed):
+    from flask import current_app as app
+
+    app.config["MINISTRY_TIMEZONE"] = "UTC"
+    try:
+        with clock.frozen(LATE_EVENING_UTC):
+            assert clock.today() == DUE
+            assert owed.status_on(clock.today()) == "due"
+    finally:
+        app.config["MINISTRY_TIMEZONE"] = "Africa/Casablanca"
+
+
+def test_an_unknown_time_zone_stops_the_start_with_its_name(database_url):
+    from tests.conftest import make_test_app
+
+    with pytest.raises(RuntimeError, match="Mars/Olympus"):
+        make_test_app(database_url, MINISTRY_TIMEZONE="Mars/Olympus")

@@ -1,0 +1,30 @@
+"""The one clock: the ministry's day, whatever the server's own clock says."""
+from datetime import date, datetime, timezone
+
+from app.core import clock
+
+
+def test_today_is_the_ministrys_day_not_the_servers():
+    # 23:30 UTC on 15 June is already 00:30 on the 16th in Rabat (UTC+1 outside Ramadan).
+    with clock.frozen(datetime(2026, 6, 15, 23, 30, tzinfo=timezone.utc)):
+        assert clock.utcnow().date() == date(2026, 6, 15)
+        assert clock.today() == date(2026, 6, 16)
+        assert clock.now().utcoffset().total_seconds() == 3600
+
+
+def test_a_frozen_date_is_its_midnight_and_the_clock_runs_again_after():
+    with clock.frozen(date(2026, 3, 1)) as moment:
+        assert clock.today() == date(2026, 3, 1) and clock.now() == moment
+        assert (moment.hour, moment.minute) == (0, 0)
+        with clock.frozen(date(2027, 1, 1)):
+            assert clock.today() == date(2027, 1, 1)
+        assert clock.today() == date(2026, 3, 1)
+    assert abs((clock.utcnow() - datetime.now(timezone.utc)).total_seconds()) < 60
+
+
+def test_days_and_midnights_agree():
+    day = date(2026, 6, 16)
+    midnight = clock.start_of(day)
+    assert clock.day_of(midnight) == day
+    assert clock.day_of(midnight.astimezone(timezone.utc).replace(microsecond=0) - (midnight - midnight)) == day
+    assert clock.as_ministry_time(datetime(2026, 6, 16, 8, 0)).utcoffset() == midnight.utcoffset()
