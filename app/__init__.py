@@ -46,6 +46,10 @@ def create_app(config: str | type | None = None) -> Flask:
     from app.cli import register_cli
 
     register_cli(app)
+
+    from app.core.db import register_unit_of_work
+
+    register_unit_of_work(app)  # last, so it commits before the other after-request hooks see the answer
     return app
 
 
@@ -90,10 +94,9 @@ def _init_extensions(app: Flask) -> None:
 
     # Import every model so metadata is complete for Alembic and relationships resolve.
     from app import models  # noqa: F401
-    from app.auth.sessions import load_user, save_touch
+    from app.auth.sessions import load_user
 
     login_manager.user_loader(load_user)
-    app.after_request(save_touch)
 
     from flask_babel import lazy_gettext as _l
 

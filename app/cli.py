@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.core import clock
+from app.core.db import commit_or_conflict, unit_of_work
 from app.extensions import db
 
 users_cli = AppGroup("users", help="Manage user accounts.")
@@ -273,10 +274,10 @@ def tick_command(today):
     from app.operations.failures import failures_from_results, report_failures
     from app.workflow.engine import run_date_transitions
 
-    results = run_date_transitions(today.date() if today else clock.today())
-    failures = failures_from_results(results)
-    report_failures("date-transitions", failures)
-    db.session.commit()
+    with unit_of_work():
+        results = run_date_transitions(today.date() if today else clock.today())
+        failures = failures_from_results(results)
+        report_failures("date-transitions", failures)
     for reference, transition, outcome in results:
         click.echo(f"{reference}: {transition}: {outcome}")
     click.echo(f"{sum(1 for r in results if r[2] == 'done')} moved, {len(failures)} failed, {len(results)} looked at.")
@@ -314,7 +315,7 @@ def create_user_command(email, full_name, role, organization_slug, language, pas
         db.session.rollback()
         details = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in error.field_errors.items())
         raise click.ClickException(f"{error.message} {details}".strip()) from None
-    db.session.commit()
+    commit_or_conflict()
     click.echo(f"Created {user.role} {user.email} (id {user.id}).")
 
 
@@ -335,7 +336,7 @@ def create_token_command(email, name):
     except ValidationFailed as error:
         db.session.rollback()
         raise click.ClickException(error.message) from None
-    db.session.commit()
+    commit_or_conflict()
     click.echo(f"Token {token.name!r} for {user.email} (shown once, keep it secret):")
     click.echo(secret)
 
@@ -346,8 +347,8 @@ def load_demo_command():
     from app.demo.loader import load_demo
 
     _refuse_in_production()
-    counts = load_demo()
-    db.session.commit()
+    with unit_of_work():
+        counts = load_demo()
     click.echo("Demo portfolio: " + ", ".join(f"{key} {value}" for key, value in counts.items()))
 
 
@@ -361,8 +362,8 @@ def load_if_empty_command():
     if db.session.scalar(select(Agreement.id).limit(1)) is not None:
         click.echo("Database already has agreements; demo data not loaded.")
         return
-    counts = load_demo()
-    db.session.commit()
+    with unit_of_work():
+        counts = load_demo()
     click.echo("Demo portfolio: " + ", ".join(f"{key} {value}" for key, value in counts.items()))
 
 
@@ -413,8 +414,8 @@ def anchor_audit_command():
     """Verify the chain and publish its head now (log, auditors' mail); the scheduler does it daily."""
     from app.audit.services import publish_anchor
 
-    anchor = publish_anchor()
-    db.session.commit()
+    with unit_of_work():
+        anchor = publish_anchor()
     click.echo(f"Anchor {anchor.chain_seq}:{anchor.row_hash} ({anchor.verification})")
 
 
@@ -436,8 +437,8 @@ def reindex_command():
     """Rebuild every search entry (agreements, organisations, deliverables, documents)."""
     from app.search.index import rebuild
 
-    count = rebuild(db.session.connection())
-    db.session.commit()
+    with unit_of_work():
+        count = rebuild(db.session.connection())
     click.echo(f"Search index rebuilt: {count} objects.")
 
 

@@ -5,7 +5,6 @@ from flask_login import current_user, login_required
 from app.auth.forms import LanguageForm
 from app.auth.services import set_language
 from app.core.urls import is_safe_redirect
-from app.extensions import db
 
 blueprint = Blueprint("main", __name__)
 
@@ -27,7 +26,6 @@ def switch_language():
         session["language"] = language
         if current_user.is_authenticated:
             set_language(current_user, language)
-            db.session.commit()
     target = form.next.data or request.referrer
     if not is_safe_redirect(target):
         target = url_for("main.home")

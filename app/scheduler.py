@@ -13,6 +13,7 @@ import logging
 from flask import Flask
 
 from app.core import clock
+from app.core.db import unit_of_work
 
 log = logging.getLogger("sharaka.scheduler")
 
@@ -27,15 +28,13 @@ def date_transitions_job(app: Flask) -> None:
     with app.app_context():
         today = clock.today()
         try:
-            with track_job("date-transitions") as counts:
+            with track_job("date-transitions") as counts, unit_of_work():
                 results = run_date_transitions(today)
                 failures = failures_from_results(results)
                 problems = report_failures("date-transitions", failures)
-                db.session.commit()
                 counts.update(moved=sum(1 for r in results if r[2] == "done"), failed=len(failures),
                               looked_at=len(results), problems=problems)
         except Exception:
-            db.session.rollback()
             log.exception("date transitions failed")
             raise
         finally:
@@ -105,10 +104,9 @@ def audit_anchor_job(app: Flask) -> None:
 
     with app.app_context():
         try:
-            publish_anchor()
-            db.session.commit()
+            with unit_of_work():
+                publish_anchor()
         except Exception:
-            db.session.rollback()
             log.exception("audit anchor failed")
         finally:
             db.session.remove()

@@ -56,7 +56,6 @@ def create_user():
                 db.session.rollback()
                 apply_field_errors(form, error)
             else:
-                db.session.commit()
                 flash(_("Account created for %(email)s.", email=user.email), "success")
                 return redirect(url_for("admin.list_users"))
     status = 422 if form.errors else 200
@@ -84,7 +83,6 @@ def edit_user(user_id: int):
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            db.session.commit()
             flash(_("Account %(email)s saved.", email=user.email), "success")
             return redirect(url_for("admin.list_users"))
     status = 422 if form.errors else 200

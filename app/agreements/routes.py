@@ -14,6 +14,7 @@ from app.auth.models import User
 from app.core.audit import history_for
 from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.exports import download
+from app.core.responses import refused
 from app.exports.routes import export_in_background
 from app.exports.services import needs_background
 from app.core.forms import apply_field_errors
@@ -79,7 +80,6 @@ def create_agreement():
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            db.session.commit()
             flash(_("Agreement %(ref)s created.", ref=agreement.reference), "success")
             return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id))
     elif form.is_submitted():
@@ -143,14 +143,12 @@ def edit_agreement(agreement_id: int):
         try:
             services.update_agreement(agreement, _form_data(form), by=current_user, expected_version=expected)
         except ConcurrentChange as error:
-            flash(error.message, "danger")
-            return redirect(url_for("agreements.edit_agreement", agreement_id=agreement_id)), 303
+            return refused(url_for("agreements.edit_agreement", agreement_id=agreement_id), error)
         except ValidationFailed as error:
             db.session.rollback()
             agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
             apply_field_errors(form, error)
         else:
-            db.session.commit()
             flash(_("Agreement %(ref)s saved.", ref=agreement.reference), "success")
             return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id))
     elif form.is_submitted():

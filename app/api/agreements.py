@@ -10,7 +10,7 @@ from app.core import clock
 from app.agreements import services
 from app.agreements.models import Agreement
 from app.api import schemas
-from app.api.core import api_blueprint, api_user, committed, errors, file_download, page_of
+from app.api.core import api_blueprint, api_user, errors, file_download, page_of
 from app.core.audit import history_for
 from app.core.permissions import can, get_agreement_or_404
 from app.core.storage import send_stored
@@ -76,7 +76,6 @@ def list_agreements(page, per_page, **filters):
 @blueprint.arguments(schemas.AgreementInputSchema)
 @blueprint.response(201, schemas.AgreementSchema)
 @errors(blueprint, 400, 403, 409, 413, 422)
-@committed
 def create_agreement(payload):
     """Create a draft agreement (ministry editors)."""
     user = api_user()
@@ -97,7 +96,6 @@ def get_agreement(agreement_id: int):
 @blueprint.arguments(schemas.AgreementPatchSchema)
 @blueprint.response(200, schemas.AgreementSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
-@committed
 def update_agreement(payload, agreement_id: int):
     """Change some fields; the others keep their values. Send `version` to be told (409) of a concurrent edit."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")
@@ -152,7 +150,6 @@ def list_transitions(agreement_id: int):
 @blueprint.arguments(schemas.TransitionInputSchema)
 @blueprint.response(200, schemas.TransitionResultSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
-@committed
 def take_transition(payload, agreement_id: int):
     """Take a move (or decide an approval). 409 when it is no longer possible or the agreement changed.
     A move that asks for a document (terminate: the termination notice) is sent as multipart to

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 from app.agreements import amendments
 from app.agreements.models import PARTY_ROLES
 from app.api.budget import BudgetLineInputSchema
-from app.api.core import api_blueprint, api_user, committed, errors
+from app.api.core import api_blueprint, api_user, errors
 from app.api.schemas import MAX_ID, Id, StrictSchema, Text
 from app.core.permissions import get_agreement_or_404
 
@@ -118,7 +118,6 @@ def get_amendment(agreement_id: int):
 @blueprint.arguments(AmendmentTermsInputSchema)
 @blueprint.response(200, AmendmentSchema)
 @errors(blueprint, 400, 403, 404, 409, 422)
-@committed
 def put_amendment(payload, agreement_id: int):
     """Say what the amendment changes (only while it is a draft); replaces what was said before."""
     amendment = _amendment_or_404(agreement_id, need="edit")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort
 from marshmallow import Schema, fields, validate
 
-from app.api.core import api_blueprint, api_user, committed, errors
+from app.api.core import api_blueprint, api_user, errors
 from app.api.schemas import Id, QuerySchema, StrictSchema, Text
 from app.budget import services
 from app.budget.models import KINDS, BudgetLine
@@ -94,7 +94,6 @@ def list_budget_lines(agreement_id: int):
 @blueprint.arguments(BudgetLineInputSchema)
 @blueprint.response(201, BudgetLineSchema)
 @errors(blueprint, 400, 403, 404, 409, 422)
-@committed
 def add_budget_line(payload, agreement_id: int):
     """Add a line (owner or manager, before signature; after it, through an amendment)."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")
@@ -105,7 +104,6 @@ def add_budget_line(payload, agreement_id: int):
 @blueprint.arguments(BudgetLineInputSchema)
 @blueprint.response(200, BudgetLineSchema)
 @errors(blueprint, 400, 403, 404, 409, 422)
-@committed
 def replace_budget_line(payload, agreement_id: int, line_id: int):
     """Replace a line's values."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")
@@ -115,7 +113,6 @@ def replace_budget_line(payload, agreement_id: int, line_id: int):
 @blueprint.route("/agreements/<int:agreement_id>/budget-lines/<int:line_id>", methods=["DELETE"])
 @blueprint.response(204)
 @errors(blueprint, 403, 404, 409, 422)
-@committed
 def delete_budget_line(agreement_id: int, line_id: int):
     """Remove a line."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")

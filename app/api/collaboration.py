@@ -11,7 +11,7 @@ from decimal import Decimal
 from flask import abort
 from marshmallow import Schema, fields, validate
 
-from app.api.core import api_blueprint, api_user, committed, errors
+from app.api.core import api_blueprint, api_user, errors
 from app.api.schemas import MAX_ID, QueryId, StrictSchema, Text, Texts
 from app.core.permissions import get_agreement_or_404, get_occurrence_or_404
 from app.extensions import db
@@ -131,7 +131,6 @@ def _extraction(document, text) -> dict:
 @blueprint.arguments(ComparisonQuerySchema, location="query", as_kwargs=True)
 @blueprint.response(200, ComparisonSchema)
 @errors(blueprint, 403, 404, 422)
-@committed
 def compare_versions(agreement_id: int, old: int, new: int):
     """What changed between two documents of the agreement (DOCX, ODT or PDF): paragraphs, then words."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="compare")
@@ -181,7 +180,6 @@ def get_signatures(agreement_id: int, document_id: int):
 @blueprint.route("/agreements/<int:agreement_id>/documents/<int:document_id>/signatures/check", methods=["POST"])
 @blueprint.response(200, SignatureCheckSchema)
 @errors(blueprint, 403, 404)
-@committed
 def recheck_signatures(agreement_id: int, document_id: int):
     """Check a signed copy's digital signatures again now (administrators)."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="recheck_signatures")
@@ -215,7 +213,6 @@ def list_indicators(agreement_id: int):
 @blueprint.arguments(IndicatorInputSchema)
 @blueprint.response(201, IndicatorSchema)
 @errors(blueprint, 400, 403, 404, 422)
-@committed
 def add_indicator(payload, agreement_id: int, deliverable_id: int):
     """Add an indicator to a deliverable (those who edit the agreement)."""
     from app.deliverables.models import Deliverable

@@ -9,7 +9,6 @@ and decorators, so the document cannot drift from the code.
 from __future__ import annotations
 
 import http
-from functools import wraps
 
 from flask import abort, g, request
 from flask_smorest import Api, Blueprint
@@ -119,6 +118,7 @@ def authenticate_api_request():
     if not request.path.startswith(API_PREFIX + "/") or request.path in PUBLIC_PATHS:
         return None
     from app.api.tokens import user_for_token
+    from app.core.db import commit_bookkeeping
     from app.extensions import db
 
     header = request.headers.get("Authorization", "")
@@ -127,10 +127,7 @@ def authenticate_api_request():
     if user is None:
         db.session.rollback()
         abort(401)
-    try:
-        db.session.commit()  # the token's last use
-    except Exception:  # a busy database must not refuse the call for a timestamp
-        db.session.rollback()
+    commit_bookkeeping()  # the token's last use
     # Flask-Login reads the user from here: current_user is the token's owner for this request only.
     g._login_user = user
     g.api_user = user
@@ -148,16 +145,4 @@ def page_of(query, args) -> dict:
     page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False, count=True)
     return {"items": page.items, "total": page.total, "page": page.page, "per_page": page.per_page,
             "pages": page.pages}
-
-
-def committed(view):
-    """Commit a successful write once, mapping a lost race to 409."""
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        from app.core.db import commit_or_conflict
-
-        result = view(*args, **kwargs)
-        commit_or_conflict()
-        return result
-    return wrapper
 

@@ -9,7 +9,6 @@ from app.api.agreements import organization_ref, person, texts
 from app.api.core import (
     api_blueprint,
     api_user,
-    committed,
     errors,
     file_download,
     page_of,
@@ -84,7 +83,6 @@ def get_deliverable(occurrence_id: int):
 @blueprint.arguments(schemas.SubmissionInputSchema, location="form", content_type="multipart/form-data")
 @blueprint.response(201, schemas.OccurrenceSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
-@committed
 def submit_deliverable(form, occurrence_id: int):
     """Hand in one or more files (multipart field `files`, repeated) with an optional note, and the value
     achieved for each of the deliverable's indicators (field `indicator_<id>`, required when it has any)."""
@@ -99,7 +97,6 @@ def submit_deliverable(form, occurrence_id: int):
 @blueprint.arguments(schemas.ReviewInputSchema)
 @blueprint.response(200, schemas.OccurrenceSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
-@committed
 def review_deliverable(payload, occurrence_id: int):
     """Accept the latest hand-in, or send it back with a comment the partner reads."""
     occurrence = get_occurrence_or_404(occurrence_id, api_user(), need="review")

@@ -7,7 +7,7 @@ from sqlalchemy import or_, select
 from app.agreements.models import SigningEvent
 from app.api import schemas
 from app.api.agreements import organization_ref, texts
-from app.api.core import api_blueprint, api_user, committed, errors, page_of
+from app.api.core import api_blueprint, api_user, errors, page_of
 from app.core.permissions import (
     can,
     get_event_or_404,
@@ -115,7 +115,6 @@ def list_notifications(page, per_page, unread=False):
 @blueprint.route("/notifications/<int:notification_id>/read", methods=["POST"])
 @blueprint.response(200, schemas.NotificationSchema)
 @errors(blueprint, 404)
-@committed
 def mark_notification_read(notification_id: int):
     notification = get_notification_or_404(notification_id, api_user())
     notifications.mark_read(notification)

@@ -6,7 +6,7 @@ from flask import abort, request, url_for
 from marshmallow import EXCLUDE, Schema, fields
 
 from app.api.agreements import person
-from app.api.core import api_blueprint, api_user, committed, errors, file_download
+from app.api.core import api_blueprint, api_user, errors, file_download
 from app.api.schemas import PersonSchema, StrictSchema, SubmissionFileSchema, Text
 from app.core.permissions import (
     can_download_attachment,
@@ -122,7 +122,6 @@ def list_agreement_messages(agreement_id: int, audience: str):
 @blueprint.arguments(MessageInputSchema, location="form", content_type="multipart/form-data")
 @blueprint.response(201, MessageSchema)
 @errors(blueprint, 400, 403, 404, 413, 422)
-@committed
 def post_agreement_message(form, agreement_id: int, audience: str):
     """Post a message; mentioned people are notified, attachments follow the upload rules."""
     return _post(*_subject(agreement_id=agreement_id, audience=audience), audience, form)
@@ -133,7 +132,6 @@ def post_agreement_message(form, agreement_id: int, audience: str):
 @blueprint.arguments(MessagePatchSchema)
 @blueprint.response(200, MessageSchema)
 @errors(blueprint, 400, 403, 404, 422)
-@committed
 def edit_agreement_message(payload, agreement_id: int, audience: str, message_id: int):
     """Change your own message's text; the earlier text is kept and the message shows as edited."""
     return _patch(*_subject(agreement_id=agreement_id, audience=audience), audience, message_id, payload)
@@ -151,7 +149,6 @@ def list_deliverable_messages(occurrence_id: int, audience: str):
 @blueprint.arguments(MessageInputSchema, location="form", content_type="multipart/form-data")
 @blueprint.response(201, MessageSchema)
 @errors(blueprint, 400, 403, 404, 413, 422)
-@committed
 def post_deliverable_message(form, occurrence_id: int, audience: str):
     """Post a message on a deliverable's thread."""
     return _post(*_subject(occurrence_id=occurrence_id, audience=audience), audience, form)
@@ -162,7 +159,6 @@ def post_deliverable_message(form, occurrence_id: int, audience: str):
 @blueprint.arguments(MessagePatchSchema)
 @blueprint.response(200, MessageSchema)
 @errors(blueprint, 400, 403, 404, 422)
-@committed
 def edit_deliverable_message(payload, occurrence_id: int, audience: str, message_id: int):
     """Change your own message on a deliverable's thread (the earlier text is kept)."""
     return _patch(*_subject(occurrence_id=occurrence_id, audience=audience), audience, message_id, payload)

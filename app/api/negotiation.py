@@ -7,7 +7,7 @@ from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.api.agreements import organization_ref, person
-from app.api.core import api_blueprint, api_user, committed, errors
+from app.api.core import api_blueprint, api_user, errors
 from app.api import work_schemas as ws
 from app.api.schemas import MAX_ID, StrictSchema
 from app.api.stages import present_negotiation
@@ -83,7 +83,6 @@ def get_negotiation(agreement_id: int):
 @blueprint.arguments(AcceptInputSchema)
 @blueprint.response(200, NegotiationWithPartiesSchema)
 @errors(blueprint, 400, 403, 404, 409, 422)
-@committed
 def accept_version(payload, agreement_id: int):
     """Accept the latest version for one's own party (the ministry, or one's partner organisation)."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="act")
@@ -95,7 +94,6 @@ def accept_version(payload, agreement_id: int):
 @blueprint.arguments(RecordInputSchema, location="form", content_type="multipart/form-data")
 @blueprint.response(201, NegotiationWithPartiesSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
-@committed
 def record_acceptance(form, agreement_id: int):
     """Ministry staff record a partner party's acceptance given outside Sharaka, with its proof (field `proof`)."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="act")

@@ -10,7 +10,7 @@ from app.api.core import API_PREFIX
 from app.api.forms import TokenForm
 from app.api.models import ApiToken
 from app.core import reveal
-from app.core.db import commit_or_conflict
+from app.core.db import keep_even_if_refused
 from app.core.errors import ValidationFailed
 from app.core.forms import apply_field_errors
 from app.core.permissions import require
@@ -40,7 +40,7 @@ def list_tokens():
     status = 422 if form.errors else 200
     new_token = reveal.take(current_user, "api_token", request.args.get("shown"))
     if request.args.get("shown"):
-        commit_or_conflict()  # the secret is gone once shown
+        keep_even_if_refused()  # the secret is gone once shown
     return render_template("api/tokens.html", form=form, tokens=tokens.tokens_of(current_user),
                            new_token=new_token, confirm=ConfirmForm(),
                            docs_url=url_for("api_pages.api_docs")), status

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.api import work_schemas as ws
 from app.api.agreements import organization_ref, person, texts
-from app.api.core import api_blueprint, api_user, committed, errors
+from app.api.core import api_blueprint, api_user, errors
 from app.api.deliverables import present as present_occurrence
 from app.api.schemas import OccurrenceSchema
 from app.auth.models import User
@@ -53,7 +53,6 @@ def list_plan(agreement_id: int):
 @blueprint.arguments(ws.PlanInputSchema)
 @blueprint.response(201, ws.PlanLineSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
-@committed
 def plan_deliverable(payload, agreement_id: int):
     """Add a line to the plan (one-off, or recurring until `until_on` or the agreement's end)."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")
@@ -66,7 +65,6 @@ def plan_deliverable(payload, agreement_id: int):
 @blueprint.arguments(ws.PlanPatchSchema)
 @blueprint.response(200, ws.PlanLineSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
-@committed
 def edit_plan(payload, agreement_id: int, deliverable_id: int):
     """Change a plan line; the fields not sent keep their values. Settled due dates are kept."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")
@@ -82,7 +80,6 @@ def edit_plan(payload, agreement_id: int, deliverable_id: int):
 @blueprint.arguments(ws.WaiveInputSchema)
 @blueprint.response(200, OccurrenceSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
-@committed
 def waive_deliverable(payload, occurrence_id: int):
     """Release the responsible party from one due date, with a reason (managers)."""
     occurrence = get_occurrence_or_404(occurrence_id, api_user(), need="waive")
@@ -120,7 +117,6 @@ def list_delegations():
 @blueprint.arguments(ws.DelegationInputSchema)
 @blueprint.response(201, ws.DelegationSchema)
 @errors(blueprint, 400, 403, 409, 413, 422)
-@committed
 def create_delegation(payload):
     """Hand the caller's approvals to an active ministry colleague from `starts_on` to `ends_on` (inclusive)."""
     user = api_user()
@@ -134,7 +130,6 @@ def create_delegation(payload):
 @blueprint.route("/delegations/<int:delegation_id>/revoke", methods=["POST"])
 @blueprint.response(200, ws.DelegationSchema)
 @errors(blueprint, 403, 404)
-@committed
 def revoke_delegation(delegation_id: int):
     """End one of the caller's delegations now."""
     user = api_user()

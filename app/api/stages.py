@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 
 from app.api import work_schemas as ws
 from app.api.agreements import act, person, present, present_document
-from app.api.core import api_blueprint, api_user, committed, errors
+from app.api.core import api_blueprint, api_user, errors
 from app.api.schemas import DocumentSchema, TransitionResultSchema
 from app.core.permissions import get_agreement_or_404
 from app.workflow import services
@@ -22,7 +22,6 @@ blueprint = api_blueprint("stages", "Work inside an agreement's stages: moves wi
 @blueprint.arguments(ws.MoveFormSchema, location="form", content_type="multipart/form-data")
 @blueprint.response(200, TransitionResultSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
-@committed
 def take_transition_with_documents(form, agreement_id: int, transition: str):
     """Take a move with the documents it asks for (multipart: `termination_notice` for terminate), its
     dates and comment; or decide an approval. The same move as the page's action form."""
@@ -64,7 +63,6 @@ def present_negotiation(agreement) -> dict:
 @blueprint.arguments(ws.SendVersionFormSchema, location="form", content_type="multipart/form-data")
 @blueprint.response(201, ws.NegotiationSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
-@committed
 def send_version(form, agreement_id: int):
     """Send a new version of the text (multipart `file`, optional `note`); the other side's turn begins."""
     user = api_user()
@@ -97,7 +95,6 @@ def list_signatories(agreement_id: int):
 @blueprint.arguments(ws.SignatoryInputSchema)
 @blueprint.response(201, ws.SignaturesSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
-@committed
 def add_signatory(payload, agreement_id: int):
     """Plan one more signatory (the ministry side, during the signature stage); they sign in order."""
     user = api_user()
@@ -111,7 +108,6 @@ def add_signatory(payload, agreement_id: int):
 @blueprint.arguments(ws.SignatureInputSchema)
 @blueprint.response(200, ws.SignaturesSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
-@committed
 def record_signature(payload, agreement_id: int, signatory_id: int):
     """Record that a signatory signed on `signed_on` (never in the future, never before the one before)."""
     user = api_user()
@@ -125,7 +121,6 @@ def record_signature(payload, agreement_id: int, signatory_id: int):
 @blueprint.arguments(ws.SignedCopyFormSchema, location="form", content_type="multipart/form-data")
 @blueprint.response(201, DocumentSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
-@committed
 def upload_signed_copy(form, agreement_id: int):
     """Store the scan of the signed agreement (multipart `file`), with its SHA-256."""
     user = api_user()
@@ -139,7 +134,6 @@ def upload_signed_copy(form, agreement_id: int):
 @blueprint.arguments(ws.AmendmentInputSchema)
 @blueprint.response(200, TransitionResultSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
-@committed
 def set_amendment(payload, agreement_id: int):
     """Say what a draft amendment changes in its parent (for now: the parent's end date)."""
     user = api_user()

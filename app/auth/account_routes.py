@@ -13,7 +13,7 @@ from app.auth.forms import CodeForm, PasswordConfirmForm, ProfileForm
 from app.auth.models import User
 from app.auth.routes import blueprint, finish_sign_in, throttled_answer
 from app.core import audit
-from app.core.db import commit_or_conflict
+from app.core.db import commit_or_conflict, keep_even_if_refused
 from app.core.errors import ValidationFailed
 from app.core.forms import apply_field_errors
 from app.core.permissions import get_user_or_404, require, requires_second_factor
@@ -47,7 +47,7 @@ def second_step():
     address = request.remote_addr or ""
     if enrolling and not user.totp_secret:
         mfa.start_enrolment(user)
-        commit_or_conflict()
+        commit_or_conflict()  # the QR code shown must match the stored secret, whatever follows
     if form.validate_on_submit():
         try:
             services.check_throttle(user.email, address)
@@ -61,7 +61,7 @@ def second_step():
                 mfa.check_code(user, form.code.data, address=address)
         except ValidationFailed as error:
             if not enrolling:
-                commit_or_conflict()  # keep the failed attempt: the throttle counts it
+                keep_even_if_refused()  # the failed attempt counts towards the throttle
             else:
                 db.session.rollback()
             apply_field_errors(form, error)
@@ -97,7 +97,6 @@ def profile():
             changes = audit.diff(before, {"full_name": current_user.full_name, "language": current_user.language})
             if changes["after"]:
                 audit.record("profile_updated", current_user, actor=current_user, changes=changes)
-            commit_or_conflict()
             session["language"] = current_user.language
             flash(_("Your profile is saved."), "success")
             return redirect(url_for("auth.profile"), 303)
@@ -113,7 +112,7 @@ def enrol_two_factor():
         return redirect(url_for("auth.security"))
     if not current_user.totp_secret:
         mfa.start_enrolment(current_user)
-        commit_or_conflict()
+        commit_or_conflict()  # the QR code shown must match the stored secret, whatever follows
     form = CodeForm()
     if form.validate_on_submit():
         try:
@@ -122,7 +121,6 @@ def enrol_two_factor():
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            commit_or_conflict()
             return render_template("auth/recovery_codes.html", codes=codes, next_url=url_for("auth.security"))
     return render_template("auth/enrol_two_factor.html", form=form, qr=mfa.qr_svg(current_user),
                            secret=current_user.totp_secret), 422 if form.errors else 200
@@ -159,12 +157,10 @@ def new_recovery_codes():
     try:
         mfa.check_code(current_user, form.code.data, address=request.remote_addr or "")
     except ValidationFailed as error:
-        commit_or_conflict()  # the failure counts towards the throttle
         flash(error.message, "danger")
         return redirect(back, 303)
     codes = mfa.new_recovery_codes(current_user)
     audit.record("mfa_recovery_codes_renewed", current_user, actor=current_user)
-    commit_or_conflict()
     return render_template("auth/recovery_codes.html", codes=codes, next_url=back)
 
 

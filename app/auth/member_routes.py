@@ -12,7 +12,6 @@ from app.auth import invitations, members
 from app.auth.forms import AcceptInvitationForm, InvitationForm, MemberAccessForm
 from app.auth.models import ROLES, User
 from app.auth.routes import blueprint
-from app.core.db import commit_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.forms import apply_field_errors
 from app.core.pagination import paginate
@@ -74,7 +73,6 @@ def edit_member(user_id: int):
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            commit_or_conflict()
             flash(_("What %(name)s sees is saved.", name=member.full_name), "success")
             return redirect(url_for("auth.edit_member", user_id=member.id), 303)
     return render_template("auth/member.html", member=member, form=form, confirm=ConfirmForm(),
@@ -127,7 +125,6 @@ def invite():
             db.session.rollback()
             form.role.errors = [_("You cannot give this role in this organisation.")]
         else:
-            commit_or_conflict()
             flash(_("Invitation sent to %(email)s.", email=invitation.email), "success")
             return redirect(url_for("auth.list_members"), 303)
     return render_template("auth/invite.html", form=form), 422 if form.errors else 200
@@ -173,7 +170,6 @@ def accept_invitation(token: str):
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            commit_or_conflict()
             if current_user.is_authenticated:
                 logout_user()
             language = invitation.language

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from app.api.tokens import tokens_of
 from app.auth import directory, mfa, resets, services, sessions
 from app.auth.forms import ChangePasswordForm, ForgotPasswordForm, ResetPasswordForm, SignInForm
-from app.core.db import commit_or_conflict
+from app.core.db import keep_even_if_refused
 from app.core.errors import ValidationFailed
 from app.core.forms import apply_field_errors
 from app.core.permissions import require
@@ -39,12 +39,12 @@ def sign_in():
                     "Try again in a few minutes; administrators with a local account can still sign in."), "danger")
             return render_template("auth/sign_in.html", form=form), 503
         except directory.DirectoryNoAccess:
-            commit_or_conflict()  # the account is deactivated and its sessions ended
+            keep_even_if_refused()  # the account is deactivated and its sessions ended
             flash(_("Your directory account does not give access to Sharaka (it is disabled or in no Sharaka "
                     "group). Ask the ministry's IT service."), "danger")
             return render_template("auth/sign_in.html", form=form), 403
         if user is None:
-            db.session.commit()  # keep the failed attempt: it counts towards throttling
+            keep_even_if_refused()  # the failed attempt counts towards throttling
             flash(_("Wrong e-mail or password."), "danger")
             return render_template("auth/sign_in.html", form=form), 401
         target = form.next.data
@@ -52,7 +52,6 @@ def sign_in():
             target = url_for("main.home")
         if mfa.needs_second_step(user):
             # The password is right; the session is opened only after the second step.
-            commit_or_conflict()
             session.clear()
             session["mfa_pending"] = {"user_id": user.id, "remember": bool(form.remember.data), "next": target,
                                       "at": int(time.time())}
@@ -74,7 +73,6 @@ def finish_sign_in(user, *, remember: bool) -> None:
     services.clear_failures(user.email, request.remote_addr or "")
     sessions.start(user, remember=remember, address=request.remote_addr or "",
                    user_agent=request.headers.get("User-Agent", ""))
-    commit_or_conflict()
     session.clear()  # a fresh session on sign-in: no fixation
     login_user(user, remember=remember)
     session["language"] = user.language
@@ -85,7 +83,6 @@ def sign_out():
     if current_user.is_authenticated and current_user.current_session is not None:
         # Ends this sign-in on the server: a copy of either cookie no longer opens anything.
         sessions.end(current_user.current_session, "signed_out")
-        commit_or_conflict()
     logout_user()
     session.clear()
     flash(_("You are signed out."), "info")
@@ -104,7 +101,6 @@ def forgot_password():
             db.session.rollback()
             flash(_("Too many requests for this address. Try again in an hour."), "danger")
             return render_template("auth/forgot_password.html", form=form), 429
-        commit_or_conflict()
         # The same words whether or not the address has an account.
         flash(_("If an account uses this address, a link to choose a new password is on its way. "
                 "It works once, for %(n)s minutes.", n=current_app.config["PASSWORD_RESET_MINUTES"]), "info")
@@ -125,7 +121,6 @@ def reset_password(token: str):
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            commit_or_conflict()
             logout_user()
             session.clear()
             flash(_("Your password has been changed. Sign in with the new one; every other session has ended."),
@@ -148,7 +143,6 @@ def change_password():
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            commit_or_conflict()
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("main.home"))
     return render_template("auth/change_password.html", form=form), 422 if form.errors else 200
@@ -175,7 +169,6 @@ def end_session(session_id: int):
         return refused(back, form_errors(form))
     sessions.end(row, "ended_by_user")
     if current_user.current_session is not None and row.id == current_user.current_session.id:
-        commit_or_conflict()
         logout_user()
         session.clear()
         return redirect(url_for("auth.sign_in"), 303)

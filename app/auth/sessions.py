@@ -11,12 +11,10 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from flask import current_app, g
+from flask import current_app
 from sqlalchemy import select
 
 from app.auth.models import User, UserSession
-from app.core.db import commit_or_conflict
-from app.core.errors import ConcurrentChange
 from app.core.models import utcnow
 from app.extensions import db
 
@@ -57,20 +55,8 @@ def load_user(user_key: str) -> User | None:
         return None
     user.current_session, user.current_session_key = row, key
     if utcnow() - row.last_seen_at > TOUCH_EVERY:
-        row.last_seen_at = utcnow()
-        g.session_touched = True
+        row.last_seen_at = utcnow()  # committed with the request's work
     return user
-
-
-def save_touch(response):
-    """A page view that commits nothing still records that its session was seen (at most every
-    few minutes); a write that loses a race here is simply dropped, the next view retries."""
-    if g.pop("session_touched", False) and response.status_code < 500:
-        try:
-            commit_or_conflict()
-        except ConcurrentChange:
-            pass
-    return response
 
 
 def end(row: UserSession, reason: str) -> None:

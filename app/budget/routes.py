@@ -43,7 +43,6 @@ def add_budget_line(agreement_id: int):
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            db.session.commit()
             flash(_("Budget line added."), "success")
             return redirect(_page(agreement), 303)
     return render_template("budget/line_form.html", form=form, agreement=agreement), 422 if form.errors else 200
@@ -62,7 +61,6 @@ def remove_budget_line(agreement_id: int, line_id: int):
         db.session.rollback()
         flash(error.message, "danger")
         return redirect(_page(agreement), 303)
-    db.session.commit()
     flash(_("Budget line removed."), "success")
     return redirect(_page(agreement), 303)
 

@@ -1,10 +1,16 @@
-"""Committing a request's work, turning lost races into a clear conflict."""
+"""The one transaction path: services flush, each request or job commits once, here.
+
+A request's work is committed by `register_unit_of_work`'s after-request hook when the answer is a
+success (below 400), and rolled back otherwise; a job or command wraps its work in `unit_of_work()`.
+A lost race at that commit becomes the same 409 / "this agreement has changed" everywhere.
+"""
 from __future__ import annotations
 
 import itertools
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timezone
 from typing import TypeVar
 
@@ -35,6 +41,53 @@ def commit_or_conflict() -> None:
         if is_lock_conflict(error):
             raise ConcurrentChange() from error
         raise
+
+
+def keep_even_if_refused() -> None:
+    """Commit this request's work even though it answers with a refusal (a failed sign-in must be
+    counted by the throttle, a spent one-time link must stay spent)."""
+    from flask import g
+
+    g.keep_even_if_refused = True
+
+
+def register_unit_of_work(app) -> None:
+    """Commit each request once, after its view answered; register it last so it runs first."""
+    from flask import g
+
+    @app.after_request
+    def commit_the_request(response):
+        if response.status_code >= 400 and not g.pop("keep_even_if_refused", False):
+            db.session.rollback()
+            return response
+        try:
+            commit_or_conflict()
+        except ConcurrentChange as error:
+            from app.core.responses import refused
+
+            return app.make_response(refused(None, error))
+        return response
+
+
+def commit_bookkeeping() -> None:
+    """Commit a bookkeeping write (a token's or calendar feed's last use) before the request's own work,
+    on its own: a busy database must never refuse the request for a timestamp."""
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+
+
+@contextmanager
+def unit_of_work() -> Iterator[None]:
+    """A job's or command's one commit: the block's work is committed at its end, or rolled back if it
+    raised (a lost race raises ConcurrentChange)."""
+    try:
+        yield
+    except BaseException:
+        db.session.rollback()
+        raise
+    commit_or_conflict()
 
 
 def is_lock_conflict(error: OperationalError) -> bool:

@@ -121,8 +121,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def handle_domain(error: DomainError):
-        db.session.rollback()
-        return error_response(error.status_code, error.message, error.field_errors or None)
+        from app.core.responses import answer_refusal
+
+        return answer_refusal(error)
 
     @app.errorhandler(OperationalError)
     def handle_database_busy(error: OperationalError):

@@ -1,31 +1,69 @@
-"""How a POST that changes something answers: redirect with a flash for pages, JSON for clients."""
+"""How a POST that changes something answers: redirect with a flash for pages, JSON for clients.
+
+The request's work is committed after the answer is made (app/core/db.register_unit_of_work); a
+refusal rolls it back. A page form's route names where a refusal sends the user with
+`@refusals_return_to`, and raises: it does not catch domain errors itself.
+"""
 from __future__ import annotations
 
-from flask import flash, redirect
+from collections.abc import Callable
+from functools import wraps
 
-from app.core.db import commit_or_conflict
-from app.core.errors import DomainError, ValidationFailed, error_response, wants_json
+from flask import flash, g, redirect, request, session, url_for
+
+from app.core.errors import DomainError, PermissionDenied, ValidationFailed, error_response, wants_json
 from app.extensions import db
 
 
 def done(redirect_to: str, message: str, json_body: dict | None = None):
-    """Commit the request's work (a lost race becomes a 409), then answer."""
-    commit_or_conflict()
+    """Answer a change that succeeded (the request commits it once the answer is made)."""
     if wants_json():
         return {"status": "ok", **(json_body or {})}, 200
     flash(message, "success")
     return redirect(redirect_to, 303)
 
 
-def refused(redirect_to: str, error: DomainError):
-    """Roll back, then say why: the problem JSON, or a flash on the page the user came from."""
+def refusals_return_to(target: Callable[..., str]):
+    """A page form's route: a domain error it raises (its form's errors, a business rule, a lost race)
+    rolls back and sends the user to `target(**view_args)` with the reason; JSON callers get
+    problem+json. A refusal of access (403) keeps its own page."""
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            g.refusal_target = target(**kwargs)
+            return view(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
+def answer_refusal(error: DomainError):
+    """The one answer to a domain error raised by a view (called by the error handler)."""
+    target = g.get("refusal_target")
+    if target is None or wants_json() or isinstance(error, PermissionDenied):
+        db.session.rollback()
+        return error_response(error.status_code, error.message, error.field_errors or None)
+    return refused(target, error)
+
+
+def refused(redirect_to: str | None, error: DomainError):
+    """Roll back, then say why: the problem JSON, or a flash on the page the user came from.
+
+    A refusal replaces what the request had already flashed as success."""
     db.session.rollback()
     if wants_json():
         return error_response(error.status_code, error.message, error.field_errors or None)
+    session.pop("_flashes", None)
+    redirect_to = redirect_to or g.get("refusal_target") or _referrer() or url_for("main.home")
     details = " ".join(" ".join(messages) for messages in (error.field_errors or {}).values() if messages)
     flash(f"{error.message} {details}".strip() if details and details not in error.message else error.message,
           "danger")
     return redirect(redirect_to, 303)
+
+
+def _referrer() -> str | None:
+    from app.core.urls import is_safe_redirect
+
+    return request.referrer if request.referrer and is_safe_redirect(request.referrer) else None
 
 
 def form_errors(form) -> ValidationFailed:

@@ -204,7 +204,6 @@ def _plan(agreement, deliverable):
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            db.session.commit()
             flash(_("The deliverables plan is saved."), "success")
             return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="deliverables"),
                             303)

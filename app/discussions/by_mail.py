@@ -82,7 +82,6 @@ def take_decision(token: str):
         link = approval_links.find(token)
         details = " ".join(" ".join(m) for m in (error.field_errors or {}).values())
         return _page(link, token, error=f"{error.message} {details}".strip(), status=error.status_code)
-    db.session.commit()
     flash(_("Sent back with your comment.") if link.decision == "reject" else _("Your approval is recorded."),
           "success")
     return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id), 303)

@@ -66,7 +66,6 @@ def _edit(event):
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            db.session.commit()
             flash(_("Signing event saved."), "success")
             return redirect(url_for("events.view_event", event_id=event.id))
     status = 422 if form.errors else 200

@@ -74,7 +74,6 @@ def _edit(agreement, deliverable, indicator):
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            db.session.commit()
             flash(_("The indicator is saved."), "success")
             return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="indicators"), 303)
     status = 422 if request.method == "POST" else 200

@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.core import clock, reveal
-from app.core.db import commit_or_conflict
+from app.core.db import keep_even_if_refused
 from app.core.errors import ValidationFailed, wants_json
 from app.core.pagination import paginate
 from app.core.permissions import (
@@ -96,7 +96,6 @@ def open_notification(notification_id: int):
     """Follow a notice's link, marking it read on the way."""
     notification = get_notification_or_404(notification_id, current_user)
     services.mark_read(notification)
-    db.session.commit()
     # A notice's link is a path inside the app: never a full URL (a forged Host header would make one "safe").
     target = notification.link if is_safe_redirect(notification.link, allow_absolute=False) else \
         url_for("notifications.list_notifications")
@@ -142,7 +141,7 @@ def preferences():
     # Shown once, right after it was made: only its hash is kept beyond that.
     new_feed_url = reveal.take(current_user, "calendar_url", request.args.get("shown"))
     if request.args.get("shown"):
-        commit_or_conflict()
+        keep_even_if_refused()  # the address is gone once shown
     return render_template("notifications/preferences.html", form=form,
                            categories=services.categories_for(current_user),
                            feed=services.calendar_feed_of(current_user), confirm=ConfirmForm(),
@@ -183,7 +182,6 @@ def calendar_feed(token: str):
     if user is None:
         abort(404)
     body = build_calendar(user, clock.today())
-    db.session.commit()  # last use
     return Response(body, mimetype="text/calendar", headers={
         "Content-Disposition": 'inline; filename="sharaka.ics"', "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff"})

@@ -76,7 +76,6 @@ def _edit(organization):
             db.session.rollback()
             apply_field_errors(form, error)
         else:
-            db.session.commit()
             flash(_("Organisation saved."), "success")
             return redirect(url_for("organizations.view_organization", organization_id=organization.id))
     status = 422 if form.errors else 200

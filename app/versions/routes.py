@@ -35,9 +35,7 @@ def compare_versions(agreement_id: int):
     old_text = new_text = comparison = None
     if old is not None:
         old_text, new_text, comparison = services.compare_documents(old, new)
-    from app.extensions import db
 
-    db.session.commit()  # keeps the extracted texts: the next view reads them from the cache
     return render_template("versions/compare.html", agreement=agreement, documents=documents, old=old, new=new,
                            old_text=old_text, new_text=new_text, comparison=comparison,
                            status_message=services.status_message)

@@ -321,7 +321,6 @@ def delegations():
 
             apply_field_errors(form, error)
         else:
-            db.session.commit()
             flash(_("Delegation saved."), "success")
             return redirect(url_for("workflow.delegations"), 303)
     given = db.session.scalars(select(Delegation).where(Delegation.delegator_id == current_user.id)
@@ -341,7 +340,6 @@ def revoke_delegation(delegation_id: int):
     if delegation is None or delegation.delegator_id != current_user.id:
         abort(404)
     services.revoke_delegation(delegation, by=current_user)
-    db.session.commit()
     flash(_("Delegation revoked."), "success")
     return redirect(url_for("workflow.delegations"), 303)
 

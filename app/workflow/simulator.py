@@ -195,7 +195,7 @@ def simulate(definition: WorkflowDefinition, scenario: dict, *, people: dict[str
     events = list(scenario.get("events") or [])
     main_path = not events
     visited = {state}
-    for _ in range(MAX_STEPS):
+    for _step in range(MAX_STEPS):
         if main_path:
             transition = _next_on_main_path(definition, state, visited)
             if transition is None:
@@ -243,7 +243,7 @@ def _next_on_main_path(definition, state: str, visited: set[str]):
 
 def _automatic_until(definition, state, entered, until: date, dates: dict, steps: list[Step]):
     """Apply the automatic moves whose date comes by `until` (activation, expiry)."""
-    for _ in range(5):
+    for _round in range(5):
         due = [t for t in definition.transitions_from(state)
                if t.automatic and dates.get(t.automatic) and dates[t.automatic] <= until]
         if not due:
