@@ -17,7 +17,7 @@ from app.core.db import commit_or_conflict, keep_even_if_refused
 from app.core.errors import ValidationFailed
 from app.core.forms import apply_field_errors
 from app.core.permissions import get_user_or_404, require, requires_second_factor
-from app.core.responses import done, form_errors, refused
+from app.core.responses import done, form_errors, refused, return_here_if_refused
 from app.core.urls import is_safe_redirect
 from app.extensions import db
 from app.notifications.forms import ConfirmForm
@@ -138,10 +138,8 @@ def turn_off_two_factor():
         return refused(back, ValidationFailed(_("Your role must use two-factor sign-in: it cannot be turned off.")))
     if not current_user.is_directory_account and not current_user.check_password(form.password.data):
         return refused(back, ValidationFailed(_("The current password is wrong.")))
-    try:
-        mfa.check_code(current_user, form.code.data, address=request.remote_addr or "")
-    except ValidationFailed as error:
-        return refused(back, error)
+    return_here_if_refused(back)
+    mfa.check_code(current_user, form.code.data, address=request.remote_addr or "")
     mfa.turn_off(current_user, by=current_user, reason="by_user")
     return done(back, _("Two-factor sign-in is off."))
 

@@ -23,7 +23,7 @@ from app.core.permissions import (
     manages_every_account,
     visible_members_clause,
 )
-from app.core.responses import done, form_errors, refused
+from app.core.responses import done, form_errors, refused, return_here_if_refused
 from app.extensions import db
 from app.notifications.forms import ConfirmForm
 from app.organizations.models import Organization
@@ -88,10 +88,8 @@ def set_member_active(user_id: int, change: str):
     form = ConfirmForm()
     if not form.validate_on_submit():
         return refused(back, form_errors(form))
-    try:
-        members.set_active(member, change == "reactivate", by=current_user)
-    except ValidationFailed as error:
-        return refused(back, error)
+    return_here_if_refused(back)
+    members.set_active(member, change == "reactivate", by=current_user)
     if change == "reactivate":
         return done(back, _("%(name)s can sign in again.", name=member.full_name))
     return done(back, _("%(name)s can no longer sign in; their sessions and API tokens have ended.",
@@ -139,13 +137,11 @@ def change_invitation(invitation_id: int, change: str):
     form = ConfirmForm()
     if not form.validate_on_submit():
         return refused(back, form_errors(form))
-    try:
-        if change == "resend":
-            invitations.resend(invitation, by=current_user)
-        else:
-            invitations.revoke(invitation, by=current_user)
-    except ValidationFailed as error:
-        return refused(back, error)
+    return_here_if_refused(back)
+    if change == "resend":
+        invitations.resend(invitation, by=current_user)
+    else:
+        invitations.revoke(invitation, by=current_user)
     if change == "resend":
         return done(back, _("A new link is on its way to %(email)s; the previous one no longer works.",
                             email=invitation.email))

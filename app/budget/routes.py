@@ -13,6 +13,7 @@ from app.core.errors import DomainError
 from app.core.exports import download
 from app.core.forms import apply_field_errors
 from app.core.permissions import can, get_agreement_or_404, require
+from app.core.responses import done, return_here_if_refused
 from app.extensions import db
 from app.organizations.models import Organization
 
@@ -55,14 +56,9 @@ def remove_budget_line(agreement_id: int, line_id: int):
     line = db.session.get(BudgetLine, line_id) if 0 < line_id < 2**31 else None
     if line is None or line.agreement_id != agreement.id:
         abort(404)
-    try:
-        services.remove_line(line, by=current_user)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-        return redirect(_page(agreement), 303)
-    flash(_("Budget line removed."), "success")
-    return redirect(_page(agreement), 303)
+    return_here_if_refused(_page(agreement))
+    services.remove_line(line, by=current_user)
+    return done(_page(agreement), _("Budget line removed."))
 
 
 def _year_filter():

@@ -6,12 +6,13 @@ refusal rolls it back. A page form's route names where a refusal sends the user 
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from functools import wraps
 
 from flask import flash, g, redirect, request, session, url_for
 
-from app.core.errors import DomainError, PermissionDenied, ValidationFailed, error_response, wants_json
+from app.core.errors import DomainError, ValidationFailed, error_response, wants_json
 from app.extensions import db
 
 
@@ -23,14 +24,21 @@ def done(redirect_to: str, message: str, json_body: dict | None = None):
     return redirect(redirect_to, 303)
 
 
+def return_here_if_refused(url: str) -> None:
+    """Inside a view: a domain error raised from here on sends the user to `url` with the reason."""
+    g.refusal_target = url
+
+
 def refusals_return_to(target: Callable[..., str]):
     """A page form's route: a domain error it raises (its form's errors, a business rule, a lost race)
     rolls back and sends the user to `target(**view_args)` with the reason; JSON callers get
-    problem+json. A refusal of access (403) keeps its own page."""
+    problem+json."""
+    wanted = set(inspect.signature(target).parameters)
+
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            g.refusal_target = target(**kwargs)
+            return_here_if_refused(target(**{name: value for name, value in kwargs.items() if name in wanted}))
             return view(*args, **kwargs)
         return wrapper
     return decorate
@@ -39,7 +47,7 @@ def refusals_return_to(target: Callable[..., str]):
 def answer_refusal(error: DomainError):
     """The one answer to a domain error raised by a view (called by the error handler)."""
     target = g.get("refusal_target")
-    if target is None or wants_json() or isinstance(error, PermissionDenied):
+    if target is None or wants_json():
         db.session.rollback()
         return error_response(error.status_code, error.message, error.field_errors or None)
     return refused(target, error)

@@ -13,7 +13,7 @@ from app.core.errors import DomainError
 from app.core.exports import download
 from app.exports.routes import export_in_background
 from app.exports.services import needs_background
-from app.core.responses import done, form_errors, refused
+from app.core.responses import done, form_errors, refusals_return_to
 from app.core.forms import apply_field_errors
 from app.core.pagination import paginate
 from app.core.permissions import (
@@ -104,52 +104,42 @@ def _back(occurrence_id: int, message: str):
     return done(_page(occurrence_id), message)
 
 
-def _refused(occurrence_id: int, error: DomainError):
-    return refused(_page(occurrence_id), error)
-
-
 @blueprint.route("/deliverables/<int:occurrence_id>/submissions", methods=["POST"])
 @login_required
+@refusals_return_to(_page)
 def submit(occurrence_id: int):
     occurrence = get_occurrence_or_404(occurrence_id, current_user, need="submit")
     form = SubmissionForm()
     if not form.validate_on_submit():
-        return _refused(occurrence_id, form_errors(form))
-    try:
-        services.submit(occurrence, request.files.getlist("files"), note=form.note.data, by=current_user,
-                        expected_version=form.version.data, indicator_values=request.form)
-    except DomainError as error:
-        return _refused(occurrence_id, error)
+        raise form_errors(form)
+    services.submit(occurrence, request.files.getlist("files"), note=form.note.data, by=current_user,
+                    expected_version=form.version.data, indicator_values=request.form)
     return _back(occurrence_id, _("Handed in. The ministry will review it."))
 
 
 @blueprint.route("/deliverables/<int:occurrence_id>/review", methods=["POST"])
 @login_required
+@refusals_return_to(_page)
 def review(occurrence_id: int):
     occurrence = get_occurrence_or_404(occurrence_id, current_user, need="review")
     form = ReviewForm()
     if not form.validate_on_submit():
-        return _refused(occurrence_id, form_errors(form))
-    try:
-        services.review(occurrence, decision=form.decision.data, feedback=form.feedback.data, by=current_user,
-                        expected_version=form.version.data)
-    except DomainError as error:
-        return _refused(occurrence_id, error)
+        raise form_errors(form)
+    services.review(occurrence, decision=form.decision.data, feedback=form.feedback.data, by=current_user,
+                    expected_version=form.version.data)
     message = _("Accepted.") if form.decision.data == "accept" else _("Sent back with your feedback.")
     return _back(occurrence_id, message)
 
 
 @blueprint.route("/deliverables/<int:occurrence_id>/waive", methods=["POST"])
 @login_required
+@refusals_return_to(_page)
 def waive(occurrence_id: int):
     occurrence = get_occurrence_or_404(occurrence_id, current_user, need="waive")
     form = WaiveForm()
     if not form.validate_on_submit():
-        return _refused(occurrence_id, form_errors(form))
-    try:
-        services.waive(occurrence, reason=form.reason.data, by=current_user, expected_version=form.version.data)
-    except DomainError as error:
-        return _refused(occurrence_id, error)
+        raise form_errors(form)
+    services.waive(occurrence, reason=form.reason.data, by=current_user, expected_version=form.version.data)
     return _back(occurrence_id, _("Waived."))
 
 

@@ -8,7 +8,6 @@ from flask import Blueprint, abort, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.core.errors import DomainError
 from app.core.permissions import (
     can_download_attachment,
     can_edit_message,
@@ -19,7 +18,7 @@ from app.core.permissions import (
     get_occurrence_or_404,
     require_thread,
 )
-from app.core.responses import done, refused
+from app.core.responses import done, return_here_if_refused
 from app.core.storage import send_stored
 from app.discussions import services
 from app.discussions.models import AUDIENCES, DiscussionAttachment
@@ -50,12 +49,10 @@ def _post(agreement_id=None, occurrence_id=None, audience="shared"):
     if not can_post_in_thread(current_user, agreement, audience):
         abort(403)
     page = _thread_page(agreement, occurrence, audience)
-    try:
-        message = services.post_message(agreement, occurrence=occurrence, audience=audience,
-                                         body=request.form.get("body"), uploads=request.files.getlist("files"),
-                                         by=current_user)
-    except DomainError as error:
-        return refused(page, error)
+    return_here_if_refused(page)
+    message = services.post_message(agreement, occurrence=occurrence, audience=audience,
+                                     body=request.form.get("body"), uploads=request.files.getlist("files"),
+                                     by=current_user)
     return done(_thread_page(agreement, occurrence, audience, f"#message-{message.id}"), _("Message posted."),
                 {"id": message.id})
 
@@ -68,11 +65,9 @@ def _edit(message_id, agreement_id=None, occurrence_id=None, audience="shared"):
     if message.audience != audience or (occurrence is None and message.occurrence_id is not None):
         abort(404)
     page = _thread_page(agreement, occurrence, audience, f"#message-{message.id}")
-    try:
-        services.edit_message(message, body=request.form.get("body"), by=current_user, agreement=agreement,
-                              occurrence=occurrence)
-    except DomainError as error:
-        return refused(page, error)
+    return_here_if_refused(page)
+    services.edit_message(message, body=request.form.get("body"), by=current_user, agreement=agreement,
+                          occurrence=occurrence)
     return done(page, _("Message edited; the earlier text is kept."), {"id": message.id})
 
 

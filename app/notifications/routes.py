@@ -25,7 +25,7 @@ from app.core.permissions import (
     get_outbox_message_or_404,
     require,
 )
-from app.core.responses import done, form_errors, refused
+from app.core.responses import done, form_errors, refused, return_here_if_refused
 from app.core.urls import is_safe_redirect
 from app.extensions import db
 from app.notifications import outbox, services
@@ -44,7 +44,6 @@ def remind_approvers(round_id: int):
 
     from flask_babel import ngettext
 
-    from app.core.errors import DomainError
     from app.notifications.manual import remind_approvers as remind
     from app.workflow.models import ApprovalRound
 
@@ -54,10 +53,8 @@ def remind_approvers(round_id: int):
         abort(404)
     get_agreement_or_404(round_.agreement_id, current_user)
     back = url_for("dashboards.home")
-    try:
-        count = remind(round_, by=current_user, today=clock.today())
-    except DomainError as error:
-        return refused(back, error)
+    return_here_if_refused(back)
+    count = remind(round_, by=current_user, today=clock.today())
     return done(back, ngettext("Reminder sent to %(num)s person.", "Reminder sent to %(num)s people.", count))
 
 

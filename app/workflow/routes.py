@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.core import clock
 from app.auth.models import User
 from app.core.errors import DomainError
-from app.core.responses import done, form_errors, refused
+from app.core.responses import done, form_errors, refusals_return_to, refused
 from app.core.pagination import requested_page
 from app.core.permissions import can, get_agreement_or_404, require
 from app.core.storage import send_stored
@@ -101,48 +101,42 @@ def take_action(agreement_id: int, name: str):
 
 @blueprint.route("/agreements/<int:agreement_id>/negotiation/versions", methods=["POST"])
 @login_required
+@refusals_return_to(_page)
 def send_version(agreement_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="act")
     form = SendVersionForm()
     if not form.validate_on_submit():
-        return _invalid_form(agreement_id, form)
-    try:
-        services.send_version(agreement, by=current_user, upload=form.file.data, note=form.note.data,
-                              expected_version=_version(form),
-                              on_behalf_of_partner=bool(form.on_behalf_of_partner.data))
-    except DomainError as error:
-        return _failed(agreement_id, error)
+        raise form_errors(form)
+    services.send_version(agreement, by=current_user, upload=form.file.data, note=form.note.data,
+                          expected_version=_version(form),
+                          on_behalf_of_partner=bool(form.on_behalf_of_partner.data))
     return _done(agreement, _("The new version is sent; it is now the other side's turn."))
 
 
 @blueprint.route("/agreements/<int:agreement_id>/negotiation/accept", methods=["POST"])
 @login_required
+@refusals_return_to(_page)
 def accept_version(agreement_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="act")
     form = AcceptVersionForm()
     if not form.validate_on_submit():
-        return _invalid_form(agreement_id, form)
-    try:
-        services.accept_version(agreement, by=current_user, expected_version=_version(form))
-    except DomainError as error:
-        return _failed(agreement_id, error)
+        raise form_errors(form)
+    services.accept_version(agreement, by=current_user, expected_version=_version(form))
     return _done(agreement, _accepted_message(agreement))
 
 
 @blueprint.route("/agreements/<int:agreement_id>/negotiation/acceptances", methods=["POST"])
 @login_required
+@refusals_return_to(_page)
 def record_acceptance(agreement_id: int):
     """A partner's acceptance given outside Sharaka, recorded by ministry staff with its proof."""
     agreement = get_agreement_or_404(agreement_id, current_user, need="act")
     form = RecordAcceptanceForm()
     if not form.validate_on_submit():
-        return _invalid_form(agreement_id, form)
-    try:
-        services.record_acceptance_on_behalf(agreement, organization_id=form.organization_id.data,
-                                             proof=form.proof.data, by=current_user,
-                                             expected_version=_version(form))
-    except DomainError as error:
-        return _failed(agreement_id, error)
+        raise form_errors(form)
+    services.record_acceptance_on_behalf(agreement, organization_id=form.organization_id.data,
+                                         proof=form.proof.data, by=current_user,
+                                         expected_version=_version(form))
     return _done(agreement, _accepted_message(agreement))
 
 
@@ -154,45 +148,39 @@ def _accepted_message(agreement) -> str:
 
 @blueprint.route("/agreements/<int:agreement_id>/signatories", methods=["POST"])
 @login_required
+@refusals_return_to(_page)
 def add_signatory(agreement_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="act")
     form = SignatoryForm()
     if not form.validate_on_submit():
-        return _invalid_form(agreement_id, form)
-    try:
-        services.add_signatory(agreement, by=current_user, side=form.side.data, name=form.name.data,
-                               title=form.title.data, expected_version=_version(form))
-    except DomainError as error:
-        return _failed(agreement_id, error)
+        raise form_errors(form)
+    services.add_signatory(agreement, by=current_user, side=form.side.data, name=form.name.data,
+                           title=form.title.data, expected_version=_version(form))
     return _done(agreement, _("Signatory added."))
 
 
 @blueprint.route("/agreements/<int:agreement_id>/signatories/<int:signatory_id>/sign", methods=["POST"])
 @login_required
+@refusals_return_to(_page)
 def record_signature(agreement_id: int, signatory_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="act")
     form = SignatureForm()
     if not form.validate_on_submit():
-        return _invalid_form(agreement_id, form)
-    try:
-        services.record_signature(agreement, signatory_id, by=current_user, signed_on=form.signed_on.data,
-                                  expected_version=_version(form))
-    except DomainError as error:
-        return _failed(agreement_id, error)
+        raise form_errors(form)
+    services.record_signature(agreement, signatory_id, by=current_user, signed_on=form.signed_on.data,
+                              expected_version=_version(form))
     return _done(agreement, _("Signature recorded."))
 
 
 @blueprint.route("/agreements/<int:agreement_id>/signed-copy", methods=["POST"])
 @login_required
+@refusals_return_to(_page)
 def upload_signed_copy(agreement_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="act")
     form = SignedCopyForm()
     if not form.validate_on_submit():
-        return _invalid_form(agreement_id, form)
-    try:
-        services.upload_signed_copy(agreement, form.file.data, by=current_user, expected_version=_version(form))
-    except DomainError as error:
-        return _failed(agreement_id, error)
+        raise form_errors(form)
+    services.upload_signed_copy(agreement, form.file.data, by=current_user, expected_version=_version(form))
     return _done(agreement, _("Signed copy stored."))
 
 
