@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-postgres install translations-compile translations-update migrate check clean
+.PHONY: run test unit lint format test-sqlite test-postgres install translations-compile translations-update migrate check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,21 @@ test: install
 		echo "== again on PostgreSQL ($$TEST_DATABASE_URL)"; \
 		SHARAKA_TEST_DB=postgresql $(BIN)/python -m pytest -q -m "not browser"; \
 	fi
+
+# The database-free tests (no SQLite file, no server): a quick check while working.
+unit: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not database and not browser and not live"
+
+# Style, types and import contracts (pyproject.toml says which); run before every commit and in CI.
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: $(VENV)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 check: install
 	$(FLASK) db check

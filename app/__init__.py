@@ -37,7 +37,7 @@ def create_app(config: str | type | None = None) -> Flask:
     init_api(app)
 
     # After the API: flask-smorest registers its own HTTP error handler, ours answers instead.
-    from app.core.errors import register_error_handlers
+    from app.core.error_handlers import register_error_handlers
     from app.core.templating import register_template_helpers
 
     register_error_handlers(app)

@@ -48,6 +48,13 @@ def test_body_app(database_url, app):
     return make_test_app(database_url, UPLOAD_DIR=app.config["UPLOAD_DIR"])
 
 
+def pytest_collection_modifyitems(items):
+    """Mark the tests that need the database (their fixtures reach `app`): `make unit` runs the others."""
+    for item in items:
+        if "app" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.database)
+
+
 @pytest.fixture(autouse=True)
 def _transaction(request):
     """Run the test inside one outer transaction that is rolled back at the end.
@@ -56,8 +63,9 @@ def _transaction(request):
     only release savepoints, so nothing a test writes is seen by the next.
     Browser tests talk to a server in another process and skip this.
     """
-    if request.node.get_closest_marker("browser") or request.node.get_closest_marker("live"):
-        yield
+    if request.node.get_closest_marker("browser") or request.node.get_closest_marker("live") or \
+            "app" not in request.fixturenames:
+        yield  # a database-free test (make unit) or one with a server of its own
         return
     app = request.getfixturevalue("app")
     body_app = request.getfixturevalue("test_body_app")

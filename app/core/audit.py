@@ -22,7 +22,7 @@ from app.core.models import UTCDateTime, utcnow
 from app.extensions import db
 
 
-class AuditEvent(db.Model):
+class AuditEvent(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id", "occurred_at"),)
 
@@ -46,7 +46,7 @@ class AuditEvent(db.Model):
     actor = relationship("User", lazy="joined")
 
 
-class AuditChainHead(db.Model):
+class AuditChainHead(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """One row: the last sealed sequence number and hash. Writers lock it, so the chain is
     strictly ordered on both databases whatever the number of processes."""
 
@@ -57,7 +57,7 @@ class AuditChainHead(db.Model):
     last_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
 
 
-class AuditAnchor(db.Model):
+class AuditAnchor(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """A published chain head (also e-mailed to the auditors and written to the log)."""
 
     __tablename__ = "audit_anchors"

@@ -10,6 +10,7 @@ whole chain: the row at that sequence must still carry that hash.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def parse_anchors(values: list[str]) -> list[tuple[int, str]]:
     return anchors
 
 
-def verify(anchors: list[tuple[int, str]] = ()) -> Verification:
+def verify(anchors: Sequence[tuple[int, str]] = ()) -> Verification:
     """Walk the whole chain; every problem found is listed, the first one first."""
     result = Verification()
     table = AuditEvent.__table__

@@ -1,14 +1,9 @@
-"""Domain errors raised by services, and the one place that turns errors into responses."""
+"""Domain errors raised by services, and how an error is told: problem+json or an error page."""
 from __future__ import annotations
 
-from flask import Flask, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask import jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException
-
-from app.extensions import db
 
 
 class DomainError(Exception):
@@ -87,61 +82,6 @@ def error_response(status: int, detail: str | None = None, field_errors: dict | 
     return render_template(template, status=status, title=title, detail=detail), status
 
 
-def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(CSRFError)
-    def handle_csrf(error):
-        app.logger.warning("CSRF refused on %s: %s", request.path, error.description)
-        if wants_json():
-            return error_response(400, _("The form's security token is missing or expired."))
-        flash(_("The form had expired. Please try again."), "warning")
-        # Back where the form was; never to the POST-only address itself (that would answer 405).
-        return redirect(request.referrer if _same_site(request.referrer) else url_for("main.home"))
-
-    @app.errorhandler(HTTPException)
-    def handle_http(error: HTTPException):
-        status = error.code or 500
-        detail = None
-        if status not in EXPLANATIONS and error.description:
-            detail = error.description
-        if status == 413:
-            limit_mb = (app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
-            detail = _("The upload is larger than the %(limit)s MB allowed.", limit=limit_mb)
-        # The API's schema validation (webargs) leaves its messages per location and field.
-        messages = (getattr(error, "data", None) or {}).get("messages") if isinstance(
-            getattr(error, "data", None), dict) else None
-        field_errors = flatten_messages(messages) if messages else None
-        if status in (400, 422) and field_errors:
-            detail = _("Some of the values are not valid.")
-        response = make_response(error_response(status, detail, field_errors))
-        if status == 401 and request.path.startswith("/api/"):
-            response.headers["WWW-Authenticate"] = 'Bearer realm="sharaka"'
-        if status == 405 and getattr(error, "valid_methods", None):
-            response.headers["Allow"] = ", ".join(error.valid_methods)
-        return response
-
-    @app.errorhandler(DomainError)
-    def handle_domain(error: DomainError):
-        from app.core.responses import answer_refusal
-
-        return answer_refusal(error)
-
-    @app.errorhandler(OperationalError)
-    def handle_database_busy(error: OperationalError):
-        from app.core.db import is_lock_conflict
-
-        db.session.rollback()
-        if is_lock_conflict(error):
-            return error_response(409, str(ConcurrentChange().message))
-        app.logger.exception("Database error on %s %s", request.method, request.path)
-        return error_response(500)
-
-    @app.errorhandler(Exception)
-    def handle_unexpected(error: Exception):
-        db.session.rollback()
-        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
-        return error_response(500)
-
-
 def flatten_messages(messages) -> dict[str, list[str]]:
     """{"json": {"title": ["..."]}, "query": {"page": [...]}} -> {"title": [...], "page": [...]}, nested
     fields joined with dots, so API clients get the same field-error shape as form errors."""
@@ -163,9 +103,3 @@ def flatten_messages(messages) -> dict[str, list[str]]:
         # Locations (json, query, form, files) are not field names: drop them.
         walk(fields, [] if location in ("json", "query", "form", "files", "headers", "view_args") else [location])
     return flat
-
-
-def _same_site(url: str | None) -> bool:
-    from app.core.urls import is_safe_redirect
-
-    return bool(url) and is_safe_redirect(url)

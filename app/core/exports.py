@@ -164,6 +164,7 @@ def download(headings: Sequence[str], rows: Iterable[Sequence], *, fmt: str, nam
              today: date | None = None) -> Response:
     """The table as an attachment `sharaka-<name>-<date>.<fmt>` that no cache keeps."""
     today = today or clock.today()
+    body: bytes | Iterator[bytes]
     if fmt == "xlsx":
         body, mimetype = xlsx_bytes(headings, rows, title=title), XLSX_TYPE
     elif fmt == "csv":

@@ -29,8 +29,9 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname, "logger": record.name, "message": record.getMessage(),
         }
-        if getattr(record, "request_id", None):
-            entry["request_id"] = record.request_id
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            entry["request_id"] = request_id
         entry.update({key: getattr(record, key) for key in self.FIELDS if hasattr(record, key)})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

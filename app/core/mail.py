@@ -63,6 +63,7 @@ class SMTPConnection:
     def open(self) -> None:
         config = self.config
         timeout = config.get("MAIL_TIMEOUT", 30)
+        client: smtplib.SMTP
         try:
             if config.get("MAIL_USE_SSL"):
                 client = smtplib.SMTP_SSL(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=timeout,
@@ -80,6 +81,7 @@ class SMTPConnection:
     def send(self, message: EmailMessage) -> None:
         if self.client is None:
             self.open()
+        assert self.client is not None  # open() sets it or raises
         try:
             self.client.send_message(message)
         except smtplib.SMTPRecipientsRefused as error:

@@ -20,7 +20,7 @@ from app.extensions import db
 LIFETIME = timedelta(minutes=5)
 
 
-class OneTimeSecret(db.Model):
+class OneTimeSecret(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     __tablename__ = "one_time_secrets"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -27,7 +27,7 @@ from app.extensions import db
 
 
 
-class StoredFile(db.Model):
+class StoredFile(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """One stored content, whatever name or names it was uploaded under."""
 
     __tablename__ = "stored_files"
@@ -287,7 +287,7 @@ def send_stored(stored_file: StoredFile, download_name: str):
         response = send_file(store_.open(stored_file.sha256), mimetype=stored_file.content_type,
                              as_attachment=True, download_name=download_name, max_age=0, conditional=False)
         response.content_length = stored_file.size
-        response.response = stream_with_context(response.response)
+        response.response = stream_with_context(response.response)  # type: ignore[call-overload]
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -24,7 +24,7 @@ CHUNK = 1024 * 1024
 BACKENDS = ("folder", "database")
 
 
-class StoredFileChunk(db.Model):
+class StoredFileChunk(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """One chunk of a stored file's bytes (STORAGE=database)."""
 
     __tablename__ = "stored_file_chunks"
@@ -113,8 +113,8 @@ class DatabaseBackend:
         db.session.execute(delete(StoredFileChunk).where(StoredFileChunk.sha256 == check_digest(sha256)))
 
     def size(self, sha256: str) -> int:
-        return db.session.scalar(select(func.coalesce(func.sum(func.length(StoredFileChunk.data)), 0)).where(
-            StoredFileChunk.sha256 == check_digest(sha256)))
+        return int(db.session.scalar(select(func.coalesce(func.sum(func.length(StoredFileChunk.data)), 0)).where(
+            StoredFileChunk.sha256 == check_digest(sha256))) or 0)
 
     def check_writable(self) -> None:
         # A write that is rolled back at once: the table takes rows and we may write it.

@@ -103,7 +103,7 @@ def register_template_helpers(app: Flask) -> None:
         args = {key: value for key, value in request.args.to_dict(flat=False).items()
                 # url_for reads _anchor, _external... as its own options: never from the query.
                 if key != "page" and key not in values and not key.startswith("_")}
-        return url_for(endpoint, **values, **args)
+        return url_for(endpoint, **values, **args)  # type: ignore[arg-type]  # lists are query values
 
     @app.after_request
     def _security_headers(response):

@@ -11,7 +11,7 @@ from app.workflow import engine, services as workflow_services
 from tests import factories
 
 
-def test_moves_into_a_final_state_confirm_by_default_and_the_definition_may_say_otherwise():
+def test_moves_into_a_final_state_confirm_by_default_and_the_definition_may_say_otherwise(app):
     definition = engine.current_definitions()["mou"]
     confirmed = {t.name for t in definition.transitions if t.confirm}
     assert {"close", "terminate", "cancel", "expire"} <= confirmed

@@ -1,0 +1,71 @@
+"""The one place that turns errors into answers: each kind of error, for pages and for the API."""
+from __future__ import annotations
+
+from flask import Flask, flash, make_response, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from app.core.db import is_lock_conflict
+from app.core.errors import EXPLANATIONS, ConcurrentChange, DomainError, error_response, flatten_messages, wants_json
+from app.core.responses import answer_refusal
+from app.extensions import db
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def handle_csrf(error):
+        app.logger.warning("CSRF refused on %s: %s", request.path, error.description)
+        if wants_json():
+            return error_response(400, _("The form's security token is missing or expired."))
+        flash(_("The form had expired. Please try again."), "warning")
+        # Back where the form was; never to the POST-only address itself (that would answer 405).
+        return redirect(request.referrer if _same_site(request.referrer) else url_for("main.home"))
+
+    @app.errorhandler(HTTPException)
+    def handle_http(error: HTTPException):
+        status = error.code or 500
+        detail = None
+        if status not in EXPLANATIONS and error.description:
+            detail = error.description
+        if status == 413:
+            limit_mb = (app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+            detail = _("The upload is larger than the %(limit)s MB allowed.", limit=limit_mb)
+        # The API's schema validation (webargs) leaves its messages per location and field.
+        messages = (getattr(error, "data", None) or {}).get("messages") if isinstance(
+            getattr(error, "data", None), dict) else None
+        field_errors = flatten_messages(messages) if messages else None
+        if status in (400, 422) and field_errors:
+            detail = _("Some of the values are not valid.")
+        response = make_response(error_response(status, detail, field_errors))
+        if status == 401 and request.path.startswith("/api/"):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="sharaka"'
+        allowed = getattr(error, "valid_methods", None) if status == 405 else None
+        if allowed:
+            response.headers["Allow"] = ", ".join(allowed)
+        return response
+
+    @app.errorhandler(DomainError)
+    def handle_domain(error: DomainError):
+        return answer_refusal(error)
+
+    @app.errorhandler(OperationalError)
+    def handle_database_busy(error: OperationalError):
+        db.session.rollback()
+        if is_lock_conflict(error):
+            return error_response(409, str(ConcurrentChange().message))
+        app.logger.exception("Database error on %s %s", request.method, request.path)
+        return error_response(500)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        db.session.rollback()
+        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return error_response(500)
+
+
+def _same_site(url: str | None) -> bool:
+    from app.core.urls import is_safe_redirect
+
+    return bool(url) and is_safe_redirect(url)
