@@ -19,9 +19,9 @@ from ldap3.utils.conv import escape_filter_chars
 from sqlalchemy import func, select
 
 from app.auth.models import User, normalize_email
-from app.core.permissions import is_ministry_role
 from app.core import audit
 from app.core.models import utcnow
+from app.core.permissions import is_ministry_role
 from app.extensions import db
 
 

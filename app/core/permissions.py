@@ -1,7 +1,11 @@
 """Who may do what: the only module that decides permissions (default deny).
 
-Routes, the API and templates ask `can(user, action, obj)`; they never test
-roles themselves. Objects are reached through the `get_*_or_404` loaders, which
+Routes, the API, the workflow engine, jobs, feeds and templates ask `can(user, action, obj)` or a
+named predicate below (`is_partner`, `speaks_for_ministry`, `plays_workflow_role`,
+`may_decide_approvals`, `holders_clause(grant)` for "who holds this grant" in SQL...); they never
+compare role names themselves, and role names are written only here (the role vocabulary), in the
+migrations, the demo data, the tests and the workflow definitions (which name roles as data).
+Objects are reached through the `get_*_or_404` loaders, which
 answer 404 when the user may not even know the object exists (a partner looking
 at another organisation's agreement) and 403 when they may see it but not do
 the thing asked.

@@ -14,7 +14,7 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import and_, case, func, literal, null, or_, select, union_all
 
 from app.agreements.models import Agreement
-from app.core.permissions import (holds_role, is_partner, has_negotiation_turns, may_decide_approvals,
+from app.core.permissions import (has_negotiation_turns, holds_role, is_partner, may_decide_approvals,
                                   may_own_agreements, visible_agreements_clause)
 from app.extensions import db
 from app.workflow import engine, queries
