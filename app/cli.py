@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.core import clock
 from app.core.db import commit_or_conflict, unit_of_work
+from app.core.permissions import ROLE_NAMES, is_partner_role
 from app.extensions import db
 
 users_cli = AppGroup("users", help="Manage user accounts.")
@@ -288,7 +289,7 @@ def tick_command(today):
 @users_cli.command("create")
 @click.argument("email")
 @click.option("--name", "full_name", required=True, help="Full name.")
-@click.option("--role", type=click.Choice(["admin", "officer", "manager", "legal", "partner", "auditor"]),
+@click.option("--role", type=click.Choice(ROLE_NAMES),
               required=True)
 @click.option("--organization", "organization_slug", default=None,
               help="Organisation short name (required for partners; ministry staff default to the ministry).")
@@ -306,7 +307,7 @@ def create_user_command(email, full_name, role, organization_slug, language, pas
         organization = db.session.scalar(select(Organization).where(Organization.slug == organization_slug))
         if organization is None:
             raise click.ClickException(f"no organisation with short name {organization_slug!r}")
-    elif role != "partner":
+    elif not is_partner_role(role):
         organization = db.session.scalar(select(Organization).where(Organization.is_home.is_(True)))
     try:
         user = create_user(email=email, full_name=full_name, role=role, password=password,

@@ -4,6 +4,7 @@ from flask_login import current_user, login_required
 
 from app.auth.forms import LanguageForm
 from app.auth.services import set_language
+from app.core.permissions import is_partner
 from app.core.urls import is_safe_redirect
 
 blueprint = Blueprint("main", __name__)
@@ -13,7 +14,7 @@ blueprint = Blueprint("main", __name__)
 @login_required
 def home():
     # Partners start from what they owe (their portal); ministry staff from their dashboard.
-    if current_user.role == "partner":
+    if is_partner(current_user):
         return redirect(url_for("deliverables.portal"))
     return redirect(url_for("dashboards.home"))
 

@@ -10,7 +10,7 @@ from app.auth.models import ROLES, User
 from app.core.errors import ValidationFailed
 from app.core.forms import apply_field_errors
 from app.core.pagination import paginate
-from app.core.permissions import get_user_or_404, require
+from app.core.permissions import get_user_or_404, holders_of_roles_clause, is_known_role, require
 from app.core.text import like_pattern
 from app.extensions import db
 from app.organizations.models import Organization
@@ -24,8 +24,8 @@ def list_users():
     require(current_user, "user.list")
     query = select(User).order_by(User.full_name)
     role = request.args.get("role")
-    if role in ROLES:
-        query = query.where(User.role == role)
+    if is_known_role(role):
+        query = query.where(holders_of_roles_clause((role,)))
     term = (request.args.get("q") or "").replace("\x00", "").strip()[:200].lower()
     if term:
         pattern = like_pattern(term)

@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app.agreements.models import PARTY_ROLES, Agreement, AgreementParty
+from app.agreements.models import PARTY_ROLES, Agreement, AgreementParty, is_partner_party
 from app.core import audit
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
@@ -176,11 +176,11 @@ def _clean_parties(value, errors: dict) -> list[list] | None:
         if organization_id in seen:
             errors["parties"] = [_("%(name)s is listed twice.", name=organization.name)]
             return None
-        if role == "partner" and organization.is_home:
+        if is_partner_party(role) and organization.is_home:
             errors["parties"] = [_("The ministry itself cannot be its own partner.")]
             return None
         seen.add(organization_id)
-        partners += role == "partner"
+        partners += is_partner_party(role)
         pairs.append([organization_id, role])
     if not partners:
         errors["parties"] = [_("Name at least one partner organisation.")]

@@ -36,11 +36,30 @@ AGREEMENT_STATES = {
     "cancelled": _l("Cancelled"),
 }
 
+# An organisation's place in an agreement (not a person's role: those live in app/core/permissions.py).
+PARTNER_PARTY = "partner"
 PARTY_ROLES = {
-    "partner": _l("Partner"),
+    PARTNER_PARTY: _l("Partner"),
     "co_signatory": _l("Co-signatory"),
     "witness": _l("Witness"),
 }
+# The agreement and amendment forms: one list of organisations per party role.
+PARTY_FIELDS = {"partners": PARTNER_PARTY, "co_signatories": "co_signatory", "witnesses": "witness"}
+
+
+def is_partner_party(party_role: str) -> bool:
+    return party_role == PARTNER_PARTY
+
+
+def parties_of_form(form) -> list[tuple[int, str]]:
+    """(organisation id, party role) pairs from a form's party lists."""
+    return [(org, party_role) for field, party_role in PARTY_FIELDS.items() for org in getattr(form, field).data or []]
+
+
+def fill_party_fields(form, pairs) -> None:
+    """A form's party lists from (organisation id, party role) pairs."""
+    for field, party_role in PARTY_FIELDS.items():
+        getattr(form, field).data = [org for org, role in pairs if role == party_role]
 
 
 class SigningEvent(TimestampMixin, db.Model):
@@ -83,6 +102,10 @@ class AgreementParty(db.Model):
     @property
     def role_label(self) -> str:
         return str(PARTY_ROLES.get(self.role, self.role))
+
+    @property
+    def is_partner(self) -> bool:
+        return is_partner_party(self.role)
 
 
 class Agreement(TimestampMixin, db.Model):
@@ -173,7 +196,11 @@ class Agreement(TimestampMixin, db.Model):
 
     @property
     def partner_organizations(self) -> list[Organization]:
-        return [party.organization for party in self.parties if party.role == "partner"]
+        return [party.organization for party in self.parties if party.is_partner]
+
+    @property
+    def partner_organization_ids(self) -> list[int]:
+        return [party.organization_id for party in self.parties if party.is_partner]
 
     def __repr__(self) -> str:
         return f"<Agreement {self.reference} {self.state}>"

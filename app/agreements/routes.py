@@ -8,7 +8,8 @@ from sqlalchemy import select
 from app.core import clock
 from app.agreements import services
 from app.agreements.forms import AgreementFilterForm, AgreementForm
-from app.agreements.models import AGREEMENT_STATES, AGREEMENT_TYPES, Agreement, SigningEvent
+from app.agreements.models import (AGREEMENT_STATES, AGREEMENT_TYPES, Agreement, SigningEvent, fill_party_fields,
+                                   parties_of_form)
 from app.agreements.summary import build_summary
 from app.auth.models import User
 from app.core.audit import history_for
@@ -20,7 +21,8 @@ from app.exports.services import needs_background
 from app.core.forms import apply_field_errors
 from app.core.pagination import paginate
 from app.core.i18n import localized
-from app.core.permissions import can, get_agreement_or_404, require, visible_organizations_clause
+from app.core.permissions import (can, edits_own_agreements_only, get_agreement_or_404, holders_clause, require,
+                                  visible_organizations_clause)
 from app.extensions import db
 from app.organizations.models import Organization
 
@@ -71,7 +73,7 @@ def create_agreement():
     require(current_user, "agreement.create")
     form = AgreementForm()
     _fill_form_choices(form, agreement=None)
-    if request.method == "GET" and current_user.role == "officer":
+    if request.method == "GET" and edits_own_agreements_only(current_user):
         form.owner_id.data = current_user.id
     if form.validate_on_submit():
         try:
@@ -132,9 +134,7 @@ def edit_agreement(agreement_id: int):
     _fill_form_choices(form, agreement=agreement)
     if request.method == "GET":
         form.version.data = agreement.version
-        form.partners.data = [p.organization_id for p in agreement.parties if p.role == "partner"]
-        form.co_signatories.data = [p.organization_id for p in agreement.parties if p.role == "co_signatory"]
-        form.witnesses.data = [p.organization_id for p in agreement.parties if p.role == "witness"]
+        fill_party_fields(form, [(p.organization_id, p.role) for p in agreement.parties])
     if form.validate_on_submit():
         try:
             expected = int(form.version.data or 0)
@@ -158,9 +158,7 @@ def edit_agreement(agreement_id: int):
 
 
 def _form_data(form: AgreementForm) -> services.AgreementData:
-    parties = [(org_id, "partner") for org_id in form.partners.data or []]
-    parties += [(org_id, "co_signatory") for org_id in form.co_signatories.data or []]
-    parties += [(org_id, "witness") for org_id in form.witnesses.data or []]
+    parties = parties_of_form(form)
     return services.AgreementData(
         type=form.type.data,
         title_ar=form.title_ar.data, title_fr=form.title_fr.data, title_en=form.title_en.data,
@@ -181,7 +179,7 @@ def _fill_form_choices(form: AgreementForm, agreement: Agreement | None) -> None
     form.co_signatories.choices = all_org_choices
     form.witnesses.choices = all_org_choices
     owners = db.session.scalars(
-        select(User).where(User.role.in_(("officer", "manager", "admin")), User.is_active_account.is_(True))
+        select(User).where(holders_clause("agreement.own"), User.is_active_account.is_(True))
         .order_by(User.full_name)
     ).all()
     form.owner_id.choices = [(None, "—")] + [(u.id, u.full_name) for u in owners]

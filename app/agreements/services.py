@@ -19,6 +19,7 @@ from app.agreements.models import (
     AgreementParty,
     ReferenceCounter,
     SigningEvent,
+    is_partner_party,
 )
 from app.auth.models import User
 from app.core import audit
@@ -26,7 +27,7 @@ from app.core.exports import streamed
 from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.db import flush_or_conflict
 from app.core.models import utcnow
-from app.core.permissions import visible_agreements_clause
+from app.core.permissions import edits_own_agreements_only, may_own_agreements, visible_agreements_clause
 from app.core.text import fold, like_pattern
 from app.search.services import matching_agreement_ids
 from app.extensions import db
@@ -81,7 +82,7 @@ def create_agreement(data: AgreementData, *, by: User, today: date | None = None
     validate_data(data, agreement=None)
     today = today or clock.today()
     agreement = Agreement(reference=next_reference(today.year))
-    if data.owner_id is None and by.role == "officer":
+    if data.owner_id is None and edits_own_agreements_only(by):
         data.owner_id = by.id
     apply_data(agreement, data)
     # New agreements run on today's definition of their type, frozen from now on.
@@ -194,7 +195,7 @@ def validate_data(data: AgreementData, agreement: Agreement | None) -> None:
 
     if data.owner_id is not None:
         owner = db.session.get(User, data.owner_id)
-        if owner is None or owner.role not in ("officer", "manager", "admin") or not owner.is_active:
+        if owner is None or not may_own_agreements(owner) or not owner.is_active:
             add("owner_id", _("The owner must be an active ministry officer or manager."))
     if data.signing_event_id is not None and db.session.get(SigningEvent, data.signing_event_id) is None:
         add("signing_event_id", _("Unknown signing event."))
@@ -226,7 +227,7 @@ def validate_data(data: AgreementData, agreement: Agreement | None) -> None:
         if organization_id in seen:
             add("partners", _("%(name)s is listed twice.", name=organization.name))
         seen.add(organization_id)
-        if role == "partner":
+        if is_partner_party(role):
             partner_count += 1
             if organization.is_home:
                 add("partners", _("The ministry itself cannot be its own partner."))

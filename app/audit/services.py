@@ -8,6 +8,7 @@ from sqlalchemy import select
 from app.auth.models import User
 from app.core.audit import AuditAnchor
 from app.core.audit_chain import verify
+from app.core.permissions import holders_clause
 from app.extensions import db
 from app.notifications.services import Notice, notify
 
@@ -24,7 +25,7 @@ def publish_anchor() -> AuditAnchor:
     anchor = AuditAnchor(chain_seq=result.head_seq, row_hash=result.head_hash, verification=result.summary()[:500])
     db.session.add(anchor)
     log.info("audit anchor %s:%s (%s)", result.head_seq, result.head_hash, result.summary())
-    auditors = db.session.scalars(select(User).where(User.role == "auditor", User.is_active_account.is_(True)))
+    auditors = db.session.scalars(select(User).where(holders_clause("mail.audit_anchor"), User.is_active_account.is_(True)))
     for auditor in auditors:
         notify(auditor, Notice(kind="audit_anchor", category="audit_anchor",
                                params={"seq": result.head_seq, "hash": result.head_hash,

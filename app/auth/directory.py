@@ -18,9 +18,10 @@ from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 from sqlalchemy import func, select
 
-from app.auth.models import MINISTRY_ROLES, User, normalize_email
+from app.auth.models import User, normalize_email
 from app.core import audit
 from app.core.models import utcnow
+from app.core.permissions import is_ministry_role
 from app.extensions import db
 
 
@@ -54,7 +55,7 @@ def group_roles(setting: str) -> list[tuple[str, str]]:
     pairs = []
     for item in (setting or "").split(";"):
         role, _sep, dn = item.strip().partition("=")
-        if role.strip() in MINISTRY_ROLES and dn.strip():
+        if is_ministry_role(role.strip()) and dn.strip():
             pairs.append((role.strip(), normalize_dn(dn)))
     return pairs
 

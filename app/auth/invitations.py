@@ -112,13 +112,10 @@ def accept(invitation: Invitation, *, full_name: str, password: str) -> User:
 
 def pending_query(user: User):
     """Invitations not yet accepted or revoked that `user` may see (expired ones too: they can be resent)."""
-    from app.core.permissions import is_org_admin, manages_every_account
+    from app.core.permissions import visible_invitations_clause
 
-    query = select(Invitation).where(Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
-    if not manages_every_account(user):
-        if not is_org_admin(user):
-            return query.where(Invitation.id < 0)
-        query = query.where(Invitation.organization_id == user.organization_id, Invitation.role == "partner")
+    query = select(Invitation).where(Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None),
+                                     visible_invitations_clause(user))
     return query.order_by(Invitation.created_at.desc(), Invitation.id.desc())
 
 

@@ -4,26 +4,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.core.models import TimestampMixin, UTCDateTime, utcnow
+from app.core.permissions import MINISTRY_ROLES, PARTNER, ROLE_NAMES, ROLES, is_partner  # noqa: F401 (re-exported)
 from app.extensions import db
 from app.organizations.models import Organization
 
-ROLES = {
-    "admin": _l("Administrator"),
-    "officer": _l("Officer"),
-    "manager": _l("Manager (approver)"),
-    "legal": _l("Legal adviser"),
-    "partner": _l("Partner"),
-    "auditor": _l("Auditor"),
-}
-MINISTRY_ROLES = ("admin", "officer", "manager", "legal", "auditor")
 PASSWORD_METHOD = "scrypt"
+# The database's own check of the role vocabulary (app/core/permissions.py), as the migrations wrote it.
+ROLE_CHECK = "role IN (%s)" % ",".join(f"'{role}'" for role in ROLE_NAMES)
 
 
 def normalize_email(email: str) -> str:
@@ -33,8 +26,8 @@ def normalize_email(email: str) -> str:
 class User(UserMixin, TimestampMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('admin','officer','manager','legal','partner','auditor')", name="role_known"),
-        CheckConstraint("role <> 'partner' OR organization_id IS NOT NULL", name="partner_has_organization"),
+        CheckConstraint(ROLE_CHECK, name="role_known"),
+        CheckConstraint(f"role <> '{PARTNER}' OR organization_id IS NOT NULL", name="partner_has_organization"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -85,7 +78,7 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     @property
     def is_partner(self) -> bool:
-        return self.role == "partner"
+        return is_partner(self)
 
     @property
     def is_directory_account(self) -> bool:
@@ -188,7 +181,7 @@ class Invitation(db.Model):
 
     __tablename__ = "invitations"
     __table_args__ = (
-        CheckConstraint("role IN ('admin','officer','manager','legal','partner','auditor')", name="role_known"),
+        CheckConstraint(ROLE_CHECK, name="role_known"),
         Index("ix_invitations_email", "email"),
     )
 

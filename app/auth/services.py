@@ -8,11 +8,12 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.auth import directory, passwords, sessions
-from app.auth.models import MINISTRY_ROLES, ROLES, LoginAttempt, User, normalize_email
+from app.auth.models import LoginAttempt, User, normalize_email
 from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.models import utcnow
-from app.core.permissions import may_sign_in_locally
+from app.core.permissions import (is_admin_role, is_known_role, is_ministry_role, is_partner_role,
+                                  may_sign_in_locally)
 from app.extensions import db
 from app.organizations.models import Organization
 
@@ -182,7 +183,7 @@ def update_user(user: User, *, full_name: str, role: str, organization: Organiza
     """An admin's change to an account; an admin cannot lock themselves out."""
     check_account_rules(email=user.email, role=role, organization=organization, language=language,
                         is_org_admin=is_org_admin)
-    if user.id == by.id and (role != "admin" or not is_active):
+    if user.id == by.id and (not is_admin_role(role) or not is_active):
         message = _("You cannot remove your own administrator role or deactivate yourself.")
         raise ValidationFailed(message, {"role": [message]})
     before = _user_snapshot(user)
@@ -217,16 +218,16 @@ def set_language(user: User, language: str) -> None:
 def check_account_rules(*, email: str, role: str, organization: Organization | None, language: str,
                         is_org_admin: bool = False) -> None:
     errors: dict[str, list[str]] = {}
-    if is_org_admin and role != "partner":
+    if is_org_admin and not is_partner_role(role):
         errors["is_org_admin"] = [_("Only a partner user can be their organisation's admin.")]
-    if role not in ROLES:
+    if not is_known_role(role):
         errors["role"] = [_("Unknown role.")]
-    if role == "partner":
+    if is_partner_role(role):
         if organization is None:
             errors["organization_id"] = [_("A partner user must belong to a partner organisation.")]
         elif organization.is_home:
             errors["organization_id"] = [_("A partner user cannot belong to the ministry itself.")]
-    elif role in MINISTRY_ROLES and organization is not None and not organization.is_home:
+    elif is_ministry_role(role) and organization is not None and not organization.is_home:
         errors["organization_id"] = [_("Ministry staff belong to the ministry, not to a partner.")]
     if language not in current_app.config["LANGUAGES"]:
         errors["language"] = [_("Unknown language.")]

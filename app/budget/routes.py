@@ -33,7 +33,7 @@ def add_budget_line(agreement_id: int):
     form.organization_id.choices = ([(home.id, home.name)] if home else []) + [
         (p.organization_id, p.organization.name) for p in agreement.parties]
     if request.method == "GET":
-        form.organization_id.data = next((p.organization_id for p in agreement.parties if p.role == "partner"), None)
+        form.organization_id.data = next(iter(agreement.partner_organization_ids), None)
     if form.validate_on_submit():
         try:
             services.add_line(agreement, services.LineData(

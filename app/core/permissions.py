@@ -1,7 +1,11 @@
 """Who may do what: the only module that decides permissions (default deny).
 
-Routes, the API and templates ask `can(user, action, obj)`; they never test
-roles themselves. Objects are reached through the `get_*_or_404` loaders, which
+Routes, the API, the workflow engine, jobs, feeds and templates ask `can(user, action, obj)` or a
+named predicate below (`is_partner`, `speaks_for_ministry`, `plays_workflow_role`,
+`may_decide_approvals`, `holders_clause(grant)` for "who holds this grant" in SQL...); they never
+compare role names themselves, and role names are written only here (the role vocabulary), in the
+migrations, the demo data, the tests and the workflow definitions (which name roles as data).
+Objects are reached through the `get_*_or_404` loaders, which
 answer 404 when the user may not even know the object exists (a partner looking
 at another organisation's agreement) and 403 when they may see it but not do
 the thing asked.
@@ -9,13 +13,32 @@ the thing asked.
 from __future__ import annotations
 
 from flask import abort
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, select, true
 
 from app.extensions import db
 
-ALL_ROLES = frozenset({"admin", "officer", "manager", "legal", "partner", "auditor"})
-MINISTRY = frozenset({"admin", "officer", "manager", "legal", "auditor"})
-EDITORS = frozenset({"admin", "officer", "manager"})
+# --- the role vocabulary: the only place a role's name is written ------------------------
+# Everything else asks the predicates below (pages, API, engine, jobs, templates); workflow
+# definitions name roles as data (who takes a move, who approves), read through plays_workflow_role.
+
+ADMIN, OFFICER, MANAGER, LEGAL, PARTNER, AUDITOR = "admin", "officer", "manager", "legal", "partner", "auditor"
+ROLE_NAMES = (ADMIN, OFFICER, MANAGER, LEGAL, PARTNER, AUDITOR)
+ROLES = {
+    ADMIN: _l("Administrator"),
+    OFFICER: _l("Officer"),
+    MANAGER: _l("Manager (approver)"),
+    LEGAL: _l("Legal adviser"),
+    PARTNER: _l("Partner"),
+    AUDITOR: _l("Auditor"),
+}
+MINISTRY_ROLES = (ADMIN, OFFICER, MANAGER, LEGAL, AUDITOR)
+
+ALL_ROLES = frozenset(ROLE_NAMES)
+MINISTRY = frozenset(MINISTRY_ROLES)
+EDITORS = frozenset({ADMIN, OFFICER, MANAGER})
+# Who may hold an approval slot, receive someone's approvals by delegation and be asked to approve.
+APPROVERS = frozenset({ADMIN, OFFICER, MANAGER, LEGAL})
 
 # action -> roles that may ever do it. Object-level rules below narrow it further.
 GRANTS: dict[str, frozenset[str]] = {
@@ -24,6 +47,10 @@ GRANTS: dict[str, frozenset[str]] = {
     "search.use": ALL_ROLES,
     # "Send a reminder" on someone else's late approval (dashboard).
     "approval.remind": frozenset({"admin", "officer", "manager"}),
+    # Holding a slot in an approval step, directly or by someone's delegation.
+    "approval.decide": APPROVERS,
+    # Reminders escalated past their threshold (late hand-ins, late approvals, idle negotiations, endings).
+    "escalation.receive": frozenset({"manager"}),
     "agreement.view": ALL_ROLES,
     "agreement.history": MINISTRY,
     "agreement.notes": MINISTRY,
@@ -31,6 +58,8 @@ GRANTS: dict[str, frozenset[str]] = {
     "agreement.approvals": MINISTRY,
     "agreement.create": EDITORS,
     "agreement.edit": EDITORS,
+    # Who may be an agreement's owner (a workflow's "owner" is the agreement's owner among these).
+    "agreement.own": EDITORS,
     # Workflow moves: the engine decides which ones, by role, ownership and approvals.
     "agreement.act": frozenset({"admin", "officer", "manager", "legal", "partner"}),
     "agreement.documents": ALL_ROLES,
@@ -90,6 +119,8 @@ GRANTS: dict[str, frozenset[str]] = {
     "session.manage": ALL_ROLES,
     # What each role sees first; the portfolio views show only agreements the person may see.
     "dashboard.view": ALL_ROLES,
+    # Those who act on what the dashboard shows; the others (auditor, admin, legal) read it only.
+    "dashboard.act": frozenset({"officer", "manager"}),
     "portfolio.view": ALL_ROLES,
     "analytics.view": MINISTRY,
     "budget.report": MINISTRY,
@@ -98,6 +129,139 @@ GRANTS: dict[str, frozenset[str]] = {
     "discussion.post": frozenset({"admin", "officer", "manager", "legal", "partner"}),
     "copy.verify": ALL_ROLES,
 }
+
+
+# --- who a person is ------------------------------------------------------------------
+
+def is_partner(user) -> bool:
+    """A partner organisation's user (everything they see is limited to their organisation's agreements)."""
+    return user.role == PARTNER
+
+
+def is_ministry(user) -> bool:
+    """A ministry account (admin, officer, manager, legal adviser, auditor)."""
+    return user.role in MINISTRY
+
+
+def is_known_role(role: str) -> bool:
+    return role in ALL_ROLES
+
+
+def is_partner_role(role: str) -> bool:
+    """Whether the role name `role` (an account form, an invitation, the CLI) is the partners'."""
+    return role == PARTNER
+
+
+def is_ministry_role(role: str) -> bool:
+    return role in MINISTRY
+
+
+def is_admin_role(role: str) -> bool:
+    """The role that manages every account (an admin may not take it from themselves)."""
+    return role == ADMIN
+
+
+def holds(user, action: str) -> bool:
+    """Whether `user`'s role holds the grant `action`, with no object and no account check (for a
+    pass over people already known to be active, such as the reminders' recipients)."""
+    return user.role in GRANTS[action]
+
+
+def holds_role(user, roles) -> bool:
+    """Whether `user` has one of `roles`: role names read as data (a workflow's approvers, a step's
+    required roles, a scenario's people)."""
+    return user.role in roles
+
+
+def holders_clause(action: str):
+    """SQL condition on User rows: the accounts whose role holds the grant `action` (e.g. the
+    auditors to e-mail: holders_clause("mail.audit_anchor"))."""
+    return holders_of_roles_clause(GRANTS[action])
+
+
+def holders_of_roles_clause(roles):
+    """SQL condition on User rows: accounts with one of `roles` (role names read as data)."""
+    from app.auth.models import User
+
+    return User.role.in_(sorted(roles))
+
+
+def partner_accounts_clause():
+    """SQL condition on User (or Invitation) rows: partner organisations' accounts."""
+    from app.auth.models import User
+
+    return User.role == PARTNER
+
+
+def ministry_accounts_clause():
+    from app.auth.models import User
+
+    return User.role.in_(sorted(MINISTRY))
+
+
+def edits_own_agreements_only(user) -> bool:
+    """An officer: edits only the agreements they own, so their views start from those."""
+    return user.role == OFFICER
+
+
+def may_own_agreements(user) -> bool:
+    """Whether `user` may be an agreement's owner (and play a workflow's "owner" on their own)."""
+    return holds(user, "agreement.own")
+
+
+def may_decide_approvals(user) -> bool:
+    """Whether `user` may ever approve (hold a slot, by their role or a colleague's delegation);
+    partners and auditors never do."""
+    return user is not None and holds(user, "approval.decide")
+
+
+def may_take_moves(user) -> bool:
+    """Whether workflow moves are offered to `user` at all (auditors only read)."""
+    return holds(user, "agreement.act")
+
+
+def acts_from_dashboard(user) -> bool:
+    return holds(user, "dashboard.act")
+
+
+def has_negotiation_turns(user) -> bool:
+    """Whose inbox holds negotiation turns: a partner (their organisation's answer) or a possible
+    owner (the ministry's answer on their agreements)."""
+    return is_partner(user) or may_own_agreements(user)
+
+
+def speaks_for_partner(user, agreement) -> bool:
+    """A partner user of one of the agreement's parties: they answer for their organisation."""
+    return is_partner(user) and _partner_is_party(user, agreement)
+
+
+def speaks_for_ministry(user, agreement) -> bool:
+    """Who answers for the ministry in this agreement's negotiation: its owner, or a manager or admin."""
+    return may_own_agreements(user) and (not edits_own_agreements_only(user) or agreement.owner_id == user.id)
+
+
+def plays_workflow_role(user, roles, agreement) -> bool:
+    """Whether `user` is among the `roles` a workflow definition names for a move of `agreement`:
+    a ministry role named; "partner" for a partner of the agreement's parties; "owner" for the
+    agreement's owner."""
+    if user is None or not getattr(user, "is_active", False):
+        return False
+    if user.role in roles and not is_partner(user):
+        return True
+    if is_partner(user) and PARTNER in roles:
+        return any(p.organization_id == user.organization_id for p in agreement.parties)
+    return "owner" in roles and agreement.owner_id == user.id and may_own_agreements(user)
+
+
+def may_move_own_agreements(user, roles) -> bool:
+    """Whether `user`, as the owner of an agreement, takes a move whose definition names `roles`
+    (a ministry role named, or "owner"; partners never move an owner's agreement forward)."""
+    return (user.role in roles and not is_partner(user)) or ("owner" in roles and may_own_agreements(user))
+
+
+def may_be_approver_role(role: str) -> bool:
+    """Whether a workflow may name `role` as an approval step's approvers (partners never approve)."""
+    return role != PARTNER
 
 
 def may_receive_mail_category(user, category: str) -> bool:
@@ -370,6 +534,20 @@ def visible_members_clause(user):
         return true()
     if is_org_admin(user):
         return (User.organization_id == user.organization_id) & (User.role == "partner")
+    return false()
+
+
+def visible_invitations_clause(user):
+    """SQL condition on Invitation rows, the member lists' rule: every invitation for an admin,
+    the own organisation's partner invitations for its admin, none otherwise."""
+    from sqlalchemy import false
+
+    from app.auth.models import Invitation
+
+    if manages_every_account(user):
+        return true()
+    if is_org_admin(user):
+        return (Invitation.organization_id == user.organization_id) & (Invitation.role == PARTNER)
     return false()
 
 

@@ -13,7 +13,7 @@ from app.core.dates import format_file_size, format_moment
 from flask_login import current_user
 
 from app.core.i18n import LANGUAGE_NAMES, current_language, text_direction
-from app.core.permissions import can
+from app.core.permissions import ROLES, can, is_ministry, is_partner
 
 
 # What an agreement reference looks like (prefix, year, number), wherever it appears in a sentence.
@@ -21,6 +21,10 @@ REFERENCE = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d{4}-\d+\b")
 
 
 def register_template_helpers(app: Flask) -> None:
+    # Who someone is, asked of the one module that knows (templates never compare role names);
+    # globals, so that macros imported without the page's context see them too.
+    app.jinja_env.globals.update(is_partner=is_partner, is_ministry=is_ministry, role_labels=ROLES)
+
     @app.context_processor
     def inject_globals():
         return {

@@ -6,21 +6,18 @@ from flask_login import current_user, login_required
 
 from app.core import clock
 from app.core.models import utcnow
-from app.core.permissions import require
+from app.core.permissions import acts_from_dashboard, edits_own_agreements_only, is_partner, require
 from app.dashboards import services
 from app.deliverables.services import due_window
 
 blueprint = Blueprint("dashboards", __name__)
-
-# Roles that act on what the dashboard shows; the others (auditor, admin, legal) read it only.
-ACTING_ROLES = frozenset({"officer", "manager"})
 
 
 @blueprint.route("/dashboard")
 @login_required
 def home():
     require(current_user, "dashboard.view")
-    if current_user.role == "partner":
+    if is_partner(current_user):
         # One home for partners: their portal already shows their agreements and what is due.
         return redirect(url_for("deliverables.portal"))
     today = clock.today()
@@ -29,9 +26,9 @@ def home():
     version = services.dashboard_version(current_user, utcnow(), str(get_locale()))
     if version in request.if_none_match and not session.get("_flashes"):
         return _revalidated(Response(status=304), version)
-    can_act = current_user.role in ACTING_ROLES
+    can_act = acts_from_dashboard(current_user)
     common = {"today": today, "can_act": can_act, "deliverable_window": due_window()}
-    if current_user.role == "officer":
+    if edits_own_agreements_only(current_user):
         page = render_template("dashboards/officer.html", **common, **services.officer_home(current_user, today))
     else:
         page = render_template("dashboards/portfolio.html", **common, **services.portfolio_home(current_user, today))

@@ -178,7 +178,7 @@ def _plan(agreement, deliverable):
         choices.insert(0, (home.id, home.name))
     form.responsible_organization_id.choices = choices
     if request.method == "GET" and deliverable is None:
-        partner = next((p.organization_id for p in agreement.parties if p.role == "partner"), None)
+        partner = next(iter(agreement.partner_organization_ids), None)
         form.responsible_organization_id.data = partner
     if form.validate_on_submit():
         data = services.PlanData(

@@ -150,7 +150,7 @@ def update_plan(deliverable: Deliverable, data: PlanData, *, by) -> Deliverable:
 def apply_default_plan(agreement: Agreement, plan: list[dict], *, by) -> list[Deliverable]:
     """The workflow definition's default deliverables for this type (e.g. a quarterly progress report)."""
     # A line a partner owes is owed by each partner party: each hands in its own, and is reminded of it.
-    partners = [p.organization_id for p in agreement.parties if p.role == "partner"] or [None]
+    partners = agreement.partner_organization_ids or [None]
     start = agreement.effective_on or clock.today()
     end = agreement.expires_on
     created, skipped, trimmed = [], [], []

@@ -439,7 +439,7 @@ def _record_signatories(agreement: Agreement, entry: dict) -> None:
 
     if not entry.get("signatories") or agreement.signatories:
         return
-    partner = next((party.organization_id for party in agreement.parties if party.role == "partner"), None)
+    partner = next(iter(agreement.partner_organization_ids), None)
     home = db.session.scalar(select(Organization.id).where(Organization.is_home.is_(True)))
     for position, person in enumerate(entry["signatories"], start=1):
         agreement.signatories.append(Signatory(

@@ -14,7 +14,7 @@ from app.auth.models import User, normalize_email
 from app.core import audit, storage
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
-from app.core.permissions import can_edit_message, can_mention, can_post_in_thread
+from app.core.permissions import can_edit_message, can_mention, can_post_in_thread, partner_accounts_clause
 from app.discussions.models import AUDIENCES, DiscussionAttachment, DiscussionMention, DiscussionMessage, DiscussionRevision
 from app.extensions import db
 
@@ -55,7 +55,7 @@ def mentionable_people(agreement, occurrence, audience: str, author) -> list[Use
     organizations = [party.organization_id for party in agreement.parties] if audience == "shared" else []
     candidates = db.session.scalars(
         select(User).where(User.is_active_account.is_(True), User.id != author.id,
-                           or_(User.role != "partner", User.organization_id.in_(organizations)))
+                           or_(~partner_accounts_clause(), User.organization_id.in_(organizations)))
         .order_by(User.full_name).limit(MAX_OFFERED))
     return [person for person in candidates if can_mention(author, person, agreement, audience, known)]
 

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.core.models import utcnow
-from app.core.permissions import visible_agreements_clause, visible_deliverables_clause
+from app.core.permissions import (edits_own_agreements_only, is_ministry, is_partner, visible_agreements_clause,
+                                  visible_deliverables_clause)
 from app.extensions import db
 from app.notifications import messages
 from app.notifications.reminders import local_date, texts, waiting_approval
@@ -54,14 +55,14 @@ def _items(user, today: date, language: str):
 
     earliest, latest = today - timedelta(days=PAST_DAYS), today + timedelta(days=FUTURE_DAYS)
     agreements_of_user = select(Agreement.id).where(visible_agreements_clause(user))
-    if user.role == "officer":
+    if edits_own_agreements_only(user):
         agreements_of_user = agreements_of_user.where(Agreement.owner_id == user.id)
 
     occurrences = select(Occurrence).join(Deliverable).where(
         Occurrence.status.in_(("pending", "sent_back", "submitted")),
         Occurrence.due_on >= earliest, Occurrence.due_on <= latest,
         Deliverable.agreement_id.in_(agreements_of_user), visible_deliverables_clause(user))
-    if user.role == "partner":
+    if is_partner(user):
         occurrences = occurrences.where(Deliverable.responsible_organization_id == user.organization_id)
     for occurrence in db.session.scalars(occurrences.options(selectinload(Occurrence.deliverable))
                                          .order_by(Occurrence.due_on)):
@@ -75,7 +76,7 @@ def _items(user, today: date, language: str):
                  org=messages.pick(texts(deliverable.responsible_organization, "name"), language),
                  title=messages.pick(texts(agreement, "title"), language)))
 
-    if user.role != "partner":
+    if is_ministry(user):
         rounds = db.session.scalars(select(ApprovalRound).join(Agreement, ApprovalRound.agreement_id == Agreement.id)
                                     .where(ApprovalRound.status == "open",
                                            ApprovalRound.from_state == Agreement.state)

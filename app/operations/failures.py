@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from app.core import audit
 from app.core.audit import AuditEvent
+from app.core.permissions import holders_clause
 from app.extensions import db
 
 log = logging.getLogger("sharaka.jobs")
@@ -69,7 +70,7 @@ def report_failures(job: str, failures: list[ItemFailure]) -> list[dict]:
 
     if not failures:
         return []
-    admins = list(db.session.scalars(select(User).where(User.role == "admin", User.is_active_account.is_(True))
+    admins = list(db.session.scalars(select(User).where(holders_clause("mail.job_failed"), User.is_active_account.is_(True))
                                      .order_by(User.id)))
     for failure in failures:
         agreement = _agreement_of(failure)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import Agreement
-from app.core.permissions import can, visible_agreements_clause, visible_deliverables_clause
+from app.core.permissions import can, is_partner, visible_agreements_clause, visible_deliverables_clause
 from app.extensions import db
 from app.workflow.engine import definition_for, label
 
@@ -86,7 +86,7 @@ def _deliverables(user, first: date, last: date):
                     Occurrence.due_on >= first, Occurrence.due_on <= last)
              .options(joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),
                       joinedload(Occurrence.deliverable).joinedload(Deliverable.responsible_organization)))
-    if user.role == "partner":
+    if is_partner(user):
         # A partner's calendar shows what their organisation owes.
         query = query.where(Deliverable.responsible_organization_id == user.organization_id)
     for occurrence in db.session.scalars(query):

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from app.core.permissions import may_be_approver_role
 from app.workflow import rules
 
 STATE_KINDS = ("initial", "working", "final")
@@ -500,7 +501,7 @@ def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) 
         roles = tuple(step.get("roles") or ())
         users = tuple(str(u).strip().lower() for u in step.get("users") or ())
         for role in roles:
-            if role not in known_roles or role == "partner":
+            if role not in known_roles or not may_be_approver_role(role):
                 problems.append(f"{step_where}: unknown or unsuitable approver role {role!r}")
         if not roles and not users:
             problems.append(f"{step_where}: names no approvers (roles or users)")

@@ -22,6 +22,7 @@ from app.core import audit
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import DomainError, PermissionDenied, ValidationFailed
 from app.core.models import utcnow
+from app.core.permissions import holds_role, may_decide_approvals, plays_workflow_role
 from app.extensions import db
 from app.workflow import rules
 from app.workflow.definitions import ApprovalStep, Transition, WorkflowDefinition, parse_definition
@@ -174,13 +175,7 @@ def actions_for(agreement, user, today: date | None = None) -> list[ActionOption
 
 
 def _has_role(user, roles, agreement) -> bool:
-    if user is None or not getattr(user, "is_active", False):
-        return False
-    if user.role in roles and user.role != "partner":
-        return True
-    if user.role == "partner" and "partner" in roles:
-        return any(p.organization_id == user.organization_id for p in agreement.parties)
-    return "owner" in roles and agreement.owner_id == user.id and user.role in ("officer", "manager", "admin")
+    return plays_workflow_role(user, roles, agreement)
 
 
 def blocking_reasons(agreement, transition: Transition, definition: WorkflowDefinition,
@@ -257,9 +252,9 @@ def step_status(step: ApprovalStep, round_: ApprovalRound) -> dict:
     """Who approved this step, and whether its quorum and required approvers are met."""
     approvals = [d for d in round_.decisions if d.step == step.name and d.decision == "approve"]
     people = {d.counted_user_id: d for d in approvals}
-    roles_covered = {d.counted_user.role for d in people.values()}
     emails_covered = {d.counted_user.email for d in people.values()}
-    missing_roles = [r for r in step.required_roles if r not in roles_covered]
+    missing_roles = [r for r in step.required_roles
+                     if not any(holds_role(d.counted_user, (r,)) for d in people.values())]
     missing_users = [u for u in step.required_users if u not in emails_covered]
     done = len(people) >= step.quorum and not missing_roles and not missing_users
     return {"approvals": list(people.values()), "count": len(people), "done": done,
@@ -308,7 +303,7 @@ def active_delegators(user, today: date) -> list:
 def slot_of(step: ApprovalStep, person) -> int | None:
     for index, slot in enumerate(step.slots):
         kind, value = slot.split(":", 1)
-        if (kind == "user" and person.email == value) or (kind == "role" and person.role == value):
+        if (kind == "user" and person.email == value) or (kind == "role" and holds_role(person, (value,))):
             return index
     return None
 
@@ -331,14 +326,14 @@ def _eligibility(step: ApprovalStep, round_: ApprovalRound, acting, identity) ->
         return _("This step is already complete.")
     if len(status["approvals"]) >= step.quorum - 1 and (status["missing_roles"] or status["missing_users"]):
         # The last place is kept for a required approver.
-        if identity.role not in status["missing_roles"] and identity.email not in status["missing_users"]:
+        if not holds_role(identity, status["missing_roles"]) and identity.email not in status["missing_users"]:
             return _("The remaining approval must come from a required approver.")
     return None
 
 
 def _could_ever_approve(transition: Transition, user, today: date) -> bool:
     """Whether `user` (or someone who delegated to them) holds a slot in any step: others never see the button."""
-    if user is None or user.role in ("partner", "auditor"):
+    if not may_decide_approvals(user):
         return False
     people = [user, *active_delegators(user, today)]
     return any(slot_of(step, person) is not None for step in transition.approval.steps for person in people)

@@ -1,4 +1,5 @@
 from flask_babel import lazy_gettext as _l
+from app.agreements.models import parties_of_form
 from app.core.forms import Form
 from flask_wtf.file import FileField
 from wtforms import (BooleanField, DateField, FieldList, FormField, HiddenField, IntegerField, SelectField,
@@ -100,9 +101,7 @@ class AmendmentForm(Form):
 
     def changes(self) -> dict:
         """The proposed terms as plain values for app.agreements.amendments.set_changes."""
-        parties = [[org, "partner"] for org in self.partners.data or []]
-        parties += [[org, "co_signatory"] for org in self.co_signatories.data or []]
-        parties += [[org, "witness"] for org in self.witnesses.data or []]
+        parties = [list(pair) for pair in parties_of_form(self)]
         values = {name: getattr(self, name).data for name in (
             "title_fr", "title_ar", "title_en", "summary_fr", "summary_ar", "summary_en", "effective_on", "expires_on")}
         budget = [{name: row.form[name].data for name in ("organization_id", "label", "amount", "currency", "kind",

@@ -14,7 +14,8 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import and_, case, func, literal, null, or_, select, union_all
 
 from app.agreements.models import Agreement
-from app.core.permissions import visible_agreements_clause
+from app.core.permissions import (has_negotiation_turns, holds_role, is_partner, may_decide_approvals,
+                                  may_own_agreements, visible_agreements_clause)
 from app.extensions import db
 from app.workflow import engine, queries
 from app.workflow.models import ApprovalRound, NegotiationRound
@@ -64,19 +65,19 @@ def _waiting(user, today: date):
         return case((queries.over_state_sla(since, today), 1), else_=0)
 
     selects = []
-    if user.role not in ("partner", "auditor"):
+    if may_decide_approvals(user):
         selects.append(
             select(literal("approve").label("kind"), Agreement.id.label("agreement_id"),
                    null().label("number"), ApprovalRound.transition.label("transition"),
                    ApprovalRound.requested_at.label("since"), late(ApprovalRound.requested_at).label("late"))
             .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
             .where(visible, queries.approvals_waiting_on(user, people)))
-    if user.role in ("officer", "manager", "admin", "partner"):
+    if has_negotiation_turns(user):
         latest = (select(func.max(NegotiationRound.number)).where(NegotiationRound.agreement_id == Agreement.id)
                   .correlate(Agreement).scalar_subquery())
         last = NegotiationRound
         since = func.coalesce(last.sent_at, Agreement.state_entered_at)
-        if user.role == "partner":
+        if is_partner(user):
             # Every partner party answers: theirs until their own organisation has accepted.
             from app.workflow.models import NegotiationAcceptance
 
@@ -92,7 +93,7 @@ def _waiting(user, today: date):
             .select_from(Agreement)
             .outerjoin(last, and_(last.agreement_id == Agreement.id, last.number == latest))
             .where(visible, Agreement.state == "negotiation", Agreement.agreed_round_id.is_(None), turn))
-    if user.role in ("officer", "manager", "admin"):
+    if may_own_agreements(user):
         def forward(definition):
             states = queries.forward_move_states(definition, user)
             return Agreement.state.in_(states) if states else None
@@ -162,7 +163,7 @@ def _next_move(definition, state: str, user):
     order = list(definition.states)
     for transition in definition.transitions_from(state):
         forward = transition.target in order and order.index(transition.target) > order.index(state)
-        may = user.role in transition.roles or "owner" in transition.roles
+        may = holds_role(user, transition.roles) or "owner" in transition.roles
         if forward and may and not transition.confirm and transition.approval is None:
             return transition
     return None

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from app.core.models import utcnow
-from app.core.permissions import may_see_approval_round
+from app.core.permissions import may_see_approval_round, may_take_moves
 from app.workflow import engine
 from app.workflow.services import latest_round, side_of
 
@@ -130,7 +130,7 @@ def build_panel(agreement, user) -> WorkflowPanel:
         state_label=engine.label(state.label) if state else agreement.state,
         state_kind=state.kind if state else "working",
         stages=stages,
-        actions=engine.actions_for(agreement, user) if user.role != "auditor" else [],
+        actions=engine.actions_for(agreement, user) if may_take_moves(user) else [],
         approvals=approvals,
         days_in_state=days_since(agreement.state_entered_at),
         sla_days=state.sla_days if state else None,

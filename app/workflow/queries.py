@@ -15,6 +15,7 @@ from flask import g, has_app_context
 from sqlalchemy import and_, exists, false, func, or_, select
 
 from app.agreements.models import Agreement
+from app.core.permissions import may_decide_approvals, may_move_own_agreements
 from app.extensions import db
 from app.workflow import engine
 from app.workflow.definitions import WorkflowDefinition
@@ -123,7 +124,7 @@ def approvals_waiting_on(user, people: list) -> object:
                     parts.append(_approved_in_step(step.name) >= slot)
                 clauses.append(and_(*parts))
         return or_(*clauses) if clauses else None
-    if user.role in ("partner", "auditor"):
+    if not may_decide_approvals(user):
         return false()
     return _open_rounds_where(rule)
 
@@ -142,8 +143,7 @@ def forward_move_states(definition: WorkflowDefinition, user) -> set[str]:
             target = definition.states[transition.target]
             if target.kind == "final" or order.index(transition.target) <= order.index(name):
                 continue
-            if (user.role in transition.roles and user.role != "partner") or (
-                    "owner" in transition.roles and user.role in ("officer", "manager", "admin")):
+            if may_move_own_agreements(user, transition.roles):
                 found.add(name)
                 break
     return found

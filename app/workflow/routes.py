@@ -9,11 +9,12 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.core import clock
+from app.agreements.models import fill_party_fields
 from app.auth.models import User
 from app.core.errors import DomainError
 from app.core.responses import done, form_errors, refusals_return_to, refused
 from app.core.pagination import requested_page
-from app.core.permissions import can, get_agreement_or_404, require
+from app.core.permissions import can, get_agreement_or_404, holders_clause, require
 from app.core.storage import send_stored
 from app.extensions import db
 from app.workflow import engine, services
@@ -233,14 +234,12 @@ def _prefill_amendment(form, agreement) -> None:
     for name in ("effective_on", "expires_on"):
         getattr(form, name).data = date.fromisoformat(changes[name]) if name in changes else getattr(parent, name)
     parties = changes.get("parties") or [[p.organization_id, p.role] for p in parent.parties]
-    form.partners.data = [org for org, role in parties if role == "partner"]
-    form.co_signatories.data = [org for org, role in parties if role == "co_signatory"]
-    form.witnesses.data = [org for org, role in parties if role == "witness"]
+    fill_party_fields(form, parties)
     form.version.data = agreement.version
     from app.agreements.amendments import current_budget
 
     lines = changes["budget_lines"] if "budget_lines" in changes else current_budget(parent)
-    home = next((p.organization_id for p in parent.parties if p.role == "partner"), None)
+    home = next(iter(parent.partner_organization_ids), None)
     for line in [*lines, *[{"organization_id": home, "currency": "MAD", "kind": "cash"}] * 2]:
         form.budget.append_entry(line)
 
@@ -249,7 +248,7 @@ def _plan_from_activation(agreement, form) -> None:
     """The deliverable typed into the activation form, planned in the same transaction."""
     from app.deliverables.services import PlanData, plan_deliverable
 
-    partner = next((p.organization_id for p in agreement.parties if p.role == "partner"), None)
+    partner = next(iter(agreement.partner_organization_ids), None)
     plan_deliverable(agreement, PlanData(
         title_fr=form.deliverable_title.data, title_ar=None, title_en=None, description=None,
         responsible_organization_id=partner, recurrence=form.deliverable_recurrence.data or "once",
@@ -297,7 +296,7 @@ def delegations():
     form = DelegationForm()
     colleagues = db.session.scalars(select(User).where(
         User.is_active_account.is_(True), User.id != current_user.id,
-        User.role.in_(("admin", "officer", "manager", "legal"))).order_by(User.full_name)).all()
+        holders_clause("approval.decide")).order_by(User.full_name)).all()
     form.delegate_id.choices = [(u.id, f"{u.full_name} ({u.role_label})") for u in colleagues]
     if form.validate_on_submit():
         try:

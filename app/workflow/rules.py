@@ -11,7 +11,7 @@ from typing import Callable
 
 from flask_babel import gettext as _
 
-ROLE_NAMES = ("admin", "officer", "manager", "legal", "partner", "auditor")
+from app.core.permissions import ROLE_NAMES  # noqa: F401 (definitions check the roles they name against it)
 
 GUARDS: dict[str, Callable] = {}
 EFFECTS: dict[str, Callable] = {}
@@ -33,7 +33,7 @@ def effect(name: str):
 
 @guard("has_partner")
 def _has_partner(agreement) -> str | None:
-    if not any(party.role == "partner" for party in agreement.parties):
+    if not any(party.is_partner for party in agreement.parties):
         return _("Name at least one partner organisation.")
     return None
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from app.core import clock
 from app.core import audit
+from app.core.permissions import is_partner, may_decide_approvals, speaks_for_ministry, speaks_for_partner
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
 from app.core.storage import clean_filename, store
@@ -39,13 +40,9 @@ def attach_document(agreement, kind: str, upload, *, by, field: str = "file") ->
 
 def side_of(user, agreement) -> str | None:
     """Which side `user` speaks for in this agreement's negotiation."""
-    if user.role == "partner":
-        if any(p.organization_id == user.organization_id for p in agreement.parties):
-            return "partner"
-        return None
-    if user.role in ("officer", "manager", "admin") and (user.role != "officer" or agreement.owner_id == user.id):
-        return "ministry"
-    return None
+    if is_partner(user):
+        return "partner" if speaks_for_partner(user, agreement) else None
+    return "ministry" if speaks_for_ministry(user, agreement) else None
 
 
 def latest_round(agreement) -> NegotiationRound | None:
@@ -116,7 +113,7 @@ def record_acceptance_on_behalf(agreement, *, organization_id: int, proof, by, e
     if side_of(by, agreement) != "ministry":
         raise PermissionDenied(_("Only the agreement's ministry staff record a partner's acceptance."))
     last = _open_round(agreement)
-    party = next((p for p in agreement.parties if p.role == "partner" and p.organization_id == organization_id), None)
+    party = next((p for p in agreement.parties if p.is_partner and p.organization_id == organization_id), None)
     errors = {}
     if party is None:
         errors["organization_id"] = [_("Choose one of the agreement's partner parties.")]
@@ -135,7 +132,7 @@ def record_acceptance_on_behalf(agreement, *, organization_id: int, proof, by, e
 
 def parties_to_accept(agreement) -> list[int]:
     """The organisations whose acceptance locks the text: the ministry, then each partner party."""
-    return [_home_id(), *[p.organization_id for p in agreement.parties if p.role == "partner"]]
+    return [_home_id(), *agreement.partner_organization_ids]
 
 
 def waiting_parties(agreement, negotiation_round) -> list:
@@ -161,7 +158,7 @@ def _own_party(agreement, user, side: str) -> int | None:
     """The organisation `user` accepts for: the ministry, or their own partner party."""
     if side == "ministry":
         return _home_id()
-    if any(p.role == "partner" and p.organization_id == user.organization_id for p in agreement.parties):
+    if any(p.is_partner and p.organization_id == user.organization_id for p in agreement.parties):
         return user.organization_id
     return None
 
@@ -296,7 +293,7 @@ def _require_signature_stage(agreement) -> None:
 def delegate(*, delegator, delegate_user, starts_on: date, ends_on: date, by) -> Delegation:
     """Hand `delegator`'s approvals to `delegate_user` for a date range."""
     errors = {}
-    if delegate_user is None or not delegate_user.is_active or delegate_user.role in ("partner", "auditor"):
+    if delegate_user is None or not delegate_user.is_active or not may_decide_approvals(delegate_user):
         errors["delegate_id"] = [_("Choose an active ministry colleague.")]
     elif delegate_user.id == delegator.id:
         errors["delegate_id"] = [_("You cannot delegate to yourself.")]

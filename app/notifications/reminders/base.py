@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app.core import clock
 from app.core.i18n import localized
+from app.core.permissions import holds, is_partner, partner_accounts_clause
 from app.extensions import db
 from app.notifications.services import Notice
 
@@ -63,11 +64,11 @@ class People:
         from app.auth.models import User
 
         users = db.session.scalars(select(User).where(User.is_active_account.is_(True)).order_by(User.id)).all()
-        self.staff = [user for user in users if user.role != "partner"]
+        self.staff = [user for user in users if not is_partner(user)]
         self.by_id = {user.id: user for user in users}
         self.partners: dict[int, list] = defaultdict(list)
         for user in users:
-            if user.role == "partner" and user.organization_id is not None:
+            if is_partner(user) and user.organization_id is not None:
                 self.partners[user.organization_id].append(user)
         # Partner users whose organisation's admin chose which agreements' deliverables they see.
         from app.auth.models import DeliverableGrant
@@ -79,8 +80,9 @@ class People:
                     DeliverableGrant.user_id, DeliverableGrant.agreement_id).where(DeliverableGrant.user_id.in_(restricted))):
                 self.grants[user_id].add(agreement_id)
 
-    def with_role(self, role: str) -> list:
-        return [user for user in self.staff if user.role == role]
+    def holding(self, action: str) -> list:
+        """The staff whose role holds the grant `action` (e.g. "escalation.receive")."""
+        return [user for user in self.staff if holds(user, action)]
 
     def of_partner(self, organization_id: int | None, is_home: bool, agreement_id: int | None = None) -> list:
         """The partner's users; with `agreement_id`, only those who see that agreement's deliverables."""
@@ -99,7 +101,7 @@ def _partner_users(organization) -> list:
     if organization is None or organization.is_home:
         return []
     return list(db.session.scalars(select(User).where(
-        User.organization_id == organization.id, User.role == "partner", User.is_active_account.is_(True))
+        User.organization_id == organization.id, partner_accounts_clause(), User.is_active_account.is_(True))
         .order_by(User.id)))
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import contains_eager, selectinload
 
 from app.core import clock
+from app.core.permissions import holders_of_roles_clause, holds_role, partner_accounts_clause
 from app.extensions import db
 from app.notifications.reminders.base import (
     Candidate,
@@ -41,7 +42,7 @@ def deliverable_candidates(today: date, people: People) -> list[Candidate]:
         .where(Occurrence.status.in_(("pending", "sent_back")), Agreement.state == "active",
                Occurrence.due_on <= today + timedelta(days=horizon))
         .order_by(Occurrence.due_on, Occurrence.id)).all()
-    managers = _people(people.with_role("manager"))
+    managers = _people(people.holding("escalation.receive"))
     candidates = []
     escalated: dict[int, list] = {}  # deliverable id -> its occurrences overdue past the escalation threshold
     for row in rows:
@@ -117,7 +118,7 @@ def approval_candidates(today: date, people: People) -> list[Candidate]:
         .where(late_round_clause(today, local_midnight))
         .options(selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user))
         .order_by(ApprovalRound.id)).all()
-    managers = _people(people.with_role("manager"))
+    managers = _people(people.holding("escalation.receive"))
     candidates = []
     for round_, _agreement in rows:
         waiting = waiting_approval(round_, staff=people.staff)
@@ -155,12 +156,12 @@ def waiting_approval(round_, staff: list | None = None):
     _transition, step, started, sla = waiting
     if staff is None:
         candidates = db.session.scalars(select(User).where(
-            User.is_active_account.is_(True), User.role != "partner",
-            or_(User.role.in_(step.roles or ("-",)), func.lower(User.email).in_(step.users or ("-",))))
+            User.is_active_account.is_(True), ~partner_accounts_clause(),
+            or_(holders_of_roles_clause(step.roles or ("-",)), func.lower(User.email).in_(step.users or ("-",))))
             .order_by(User.id)).all()
     else:
         candidates = [person for person in staff
-                      if person.role in step.roles or person.email.lower() in step.users]
+                      if holds_role(person, step.roles) or person.email.lower() in step.users]
     approvers = [person for person in candidates if _eligibility(step, round_, person, person) is None]
     return agreement, step, started, sla, approvers
 
@@ -198,7 +199,7 @@ def ending_candidates(today: date, people: People) -> list[Candidate]:
                         object_type="agreements", object_id=agreement.id)
         # The end date is in the key: an amendment that extends it re-arms the reminders.
         candidates += [Candidate("agreement_ending", f"{agreement.expires_on}:{threshold}d", person, notice)
-                       for person in _people([agreement.owner], people.with_role("manager"))]
+                       for person in _people([agreement.owner], people.holding("escalation.receive"))]
     return candidates
 
 
@@ -226,7 +227,7 @@ def stalled_candidates(today: date, people: People) -> list[Candidate]:
     from app.workflow.presenter import days_since as page_days_since
     from app.workflow.queries import per_definition
 
-    managers = people.with_role("manager")
+    managers = people.holding("escalation.receive")
     last_round = (select(NegotiationRound.agreement_id, func.max(NegotiationRound.sent_at).label("sent_at"))
                   .group_by(NegotiationRound.agreement_id).subquery())
 
@@ -287,7 +288,7 @@ def digest_candidates(now: datetime, today: date, people: People) -> list[Candid
     monday = local.date() - timedelta(days=local.weekday())
     if local.weekday() == 0 and local.hour < 8:
         return []
-    managers = people.with_role("manager")
+    managers = people.holding("mail.weekly_digest")
     if not managers:
         return []
     iso_year, iso_week, _ = monday.isocalendar()
