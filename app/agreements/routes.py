@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.agreements import services
 from app.agreements.forms import AgreementFilterForm, AgreementForm
-from app.agreements.models import AGREEMENT_STATES, AGREEMENT_TYPES, Agreement, SigningEvent
+from app.agreements.models import AGREEMENT_TYPES, Agreement, SigningEvent
 from app.agreements.summary import build_summary
 from app.auth.models import User
 from app.core.audit import history_for
@@ -22,6 +22,7 @@ from app.core.i18n import localized
 from app.core.permissions import can, get_agreement_or_404, require, visible_organizations_clause
 from app.extensions import db
 from app.organizations.models import Organization
+from app.workflow.engine import state_labels
 
 blueprint = Blueprint("agreements", __name__, url_prefix="/agreements")
 
@@ -204,7 +205,7 @@ def _fill_form_choices(form: AgreementForm, agreement: Agreement | None) -> None
 
 
 def _fill_filter_choices(form: AgreementFilterForm) -> None:
-    form.state.choices = [("", _("All states"))] + [(k, str(v)) for k, v in AGREEMENT_STATES.items()]
+    form.state.choices = [("", _("All states"))] + list(state_labels().items())
     form.type.choices = [("", _("All types"))] + [(k, str(v)) for k, v in AGREEMENT_TYPES.items()]
     organizations = db.session.scalars(
         select(Organization).where(visible_organizations_clause(current_user), Organization.is_home.is_(False))
@@ -216,7 +217,7 @@ def _fill_filter_choices(form: AgreementFilterForm) -> None:
 
 @blueprint.app_template_global()
 def agreement_states():
-    return AGREEMENT_STATES
+    return state_labels()
 
 
 @blueprint.app_template_global()

@@ -15,6 +15,7 @@ from app.core.forms import apply_field_errors
 from app.core.permissions import can, get_agreement_or_404, require
 from app.extensions import db
 from app.organizations.models import Organization
+from app.workflow.engine import state_has
 
 blueprint = Blueprint("budget", __name__)
 
@@ -99,7 +100,7 @@ def budget_panel(agreement) -> dict:
     lines = services.lines_of(agreement)
     return {"lines": lines, "totals": services.totals_by_currency(lines),
             "can_edit": can(current_user, "agreement.edit", agreement) and agreement.type != "amendment"
-            and agreement.state in services.EDITABLE_STATES}
+            and state_has(agreement, "editable")}
 
 
 @blueprint.app_template_filter("money")

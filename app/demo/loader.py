@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.agreements import services as agreement_services
-from app.agreements.models import AGREEMENT_STATES, PARTY_ROLES, Agreement, ReferenceCounter, SigningEvent
+from app.agreements.models import PARTY_ROLES, Agreement, ReferenceCounter, SigningEvent
 from app.auth import services as auth_services
 from app.auth.models import User, normalize_email
 from app.auth.sessions import end_all as end_all_sessions
@@ -171,12 +171,14 @@ def _check_users(entries, where: str, organizations: set[str]) -> dict[str, str]
 
 def _check_agreements(entries, where: str, organizations: set[str], events: set[str],
                       users: dict[str, str]) -> None:
+    from app.workflow.engine import state_labels
+
     references: set[str] = set()
     for entry, label in _entries(entries, where, "agreement", "reference"):
         _check_keys(entry, label, allowed=AGREEMENT_KEYS, required={"reference", "type", "state", "parties", "title"})
         if not REFERENCE_PATTERN.match(str(entry["reference"])):
             raise ValueError(f"{label}: the reference must look like MTNRA-2025-001")
-        if entry["state"] not in AGREEMENT_STATES:
+        if entry["state"] not in state_labels():
             raise ValueError(f"{label}: unknown state {entry['state']!r}")
         if entry.get("event") is not None and entry["event"] not in events:
             raise ValueError(f"{label}: unknown event {entry['event']!r}")

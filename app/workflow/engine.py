@@ -7,7 +7,7 @@ clicking at once cannot both win.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from blinker import Namespace
@@ -23,7 +23,7 @@ from app.core.errors import DomainError, PermissionDenied, ValidationFailed
 from app.core.models import utcnow
 from app.extensions import db
 from app.workflow import rules
-from app.workflow.definitions import ApprovalStep, Transition, WorkflowDefinition, parse_definition
+from app.workflow.definitions import ApprovalStep, State, Transition, WorkflowDefinition, parse_definition
 from app.workflow.models import ApprovalDecision, ApprovalRound, Delegation, WorkflowVersion
 
 signals = Namespace()
@@ -85,9 +85,22 @@ def version_definition(version: WorkflowVersion) -> WorkflowDefinition:
     """A frozen version's definition, parsed once per process."""
     cached = _parsed_versions.get(version.checksum)
     if cached is None:
-        cached = parse_definition(version.body, f"{version.type} v{version.version}")
+        cached = _with_todays_tags(parse_definition(version.body, f"{version.type} v{version.version}"))
         _parsed_versions[version.checksum] = cached
     return cached
+
+
+def _with_todays_tags(definition: WorkflowDefinition) -> WorkflowDefinition:
+    """A version frozen before states had tags borrows today's tags, state by state name:
+    otherwise its agreements would count as neither editable nor in force."""
+    if any(state.tags for state in definition.states.values()):
+        return definition
+    today = current_app.extensions.get("sharaka.workflows", {}).get(definition.type)
+    if today is None:
+        return definition
+    states = {name: replace(state, tags=today.states[name].tags) if name in today.states else state
+              for name, state in definition.states.items()}
+    return replace(definition, states=states)
 
 
 def pin_definition(agreement) -> None:
@@ -126,6 +139,42 @@ def label(texts: dict[str, str]) -> str:
     from app.core.i18n import current_language
 
     return texts.get(current_language()) or texts.get("fr") or texts.get("en") or ""
+
+
+# --- what a state means ----------------------------------------------------------------
+# Everything outside the engine asks these (or queries.in_state_tagged in SQL), never a state's name.
+
+def state_of(agreement) -> State | None:
+    """The definition's entry for the state the agreement is in."""
+    return definition_for(agreement).states.get(agreement.state)
+
+
+def state_has(agreement, tag: str) -> bool:
+    """Whether the agreement's current state carries `tag` (definitions.STATE_TAGS)."""
+    state = state_of(agreement)
+    return state is not None and tag in state.tags
+
+
+def is_initial(agreement) -> bool:
+    """Whether the agreement is in its workflow's initial state (a draft)."""
+    state = state_of(agreement)
+    return state is not None and state.kind == "initial"
+
+
+def state_label(agreement) -> str:
+    state = state_of(agreement)
+    return label(state.label) if state is not None else agreement.state
+
+
+def state_labels() -> dict[str, str]:
+    """Every state of today's definitions with its label, in lifecycle order (the longest
+    lifecycle first, then the states only others have): filters and counts by state."""
+    definitions = sorted(current_definitions().values(), key=lambda d: (-len(d.states), d.type))
+    labels: dict[str, str] = {}
+    for definition in definitions:
+        for name, state in definition.states.items():
+            labels.setdefault(name, label(state.label))
+    return labels
 
 
 # --- what a user may do -------------------------------------------------------------
@@ -403,6 +452,21 @@ def decide(agreement, transition_name: str, *, by, decision: str, comment: str |
 
 
 # --- taking a transition --------------------------------------------------------------
+
+def act(agreement, transition_name: str, *, by, decision: str | None = None, comment: str | None = None,
+        values: dict | None = None, documents: dict | None = None, expected_version: int,
+        today: date | None = None, child_decisions: dict | None = None):
+    """The one verb every caller (pages, API, approval links) uses to take a move on an agreement:
+    an approval transition records `decision` (approve by default), any other is taken."""
+    transition = definition_for(agreement).transition(transition_name)
+    if transition is None:
+        raise WorkflowError(_("This action is no longer possible: the agreement has moved on."))
+    if transition.approval is not None:
+        return decide(agreement, transition.name, by=by, decision=decision or "approve", comment=comment,
+                      expected_version=expected_version, today=today)
+    return take(agreement, transition.name, by=by, comment=comment, values=values, documents=documents,
+                expected_version=expected_version, today=today, child_decisions=child_decisions or {})
+
 
 def take(agreement, transition_name: str, *, by, comment: str | None = None, values: dict | None = None,
          documents: dict | None = None, expected_version: int, today: date | None = None,

@@ -91,7 +91,7 @@ def _waiting(user, today: date):
                    since.label("since"), late(since).label("late"))
             .select_from(Agreement)
             .outerjoin(last, and_(last.agreement_id == Agreement.id, last.number == latest))
-            .where(visible, Agreement.state == "negotiation", Agreement.agreed_round_id.is_(None), turn))
+            .where(visible, queries.in_state_tagged("negotiating"), Agreement.agreed_round_id.is_(None), turn))
     if user.role in ("officer", "manager", "admin"):
         def forward(definition):
             states = queries.forward_move_states(definition, user)

@@ -70,7 +70,7 @@ def take_action(agreement_id: int, name: str):
         if transition is not None and transition.approval is not None:
             decision = form.decision.data if form.decision.data in ("approve", "reject") else "approve"
             state_before = agreement.state
-            engine.decide(agreement, transition.name, by=current_user, decision=decision,
+            engine.act(agreement, transition.name, by=current_user, decision=decision,
                           comment=form.comment.data, expected_version=_version(form))
             if decision == "reject":
                 message = _("Sent back with your comment.")
@@ -86,7 +86,7 @@ def take_action(agreement_id: int, name: str):
             # One choice per child agreement when the definition asks (child_<id> = the same move or "keep").
             child_decisions = {int(key[6:]): value for key, value in request.form.items()
                                if key.startswith("child_") and key[6:].isdigit() and len(key) < 20}
-            engine.take(agreement, name[:60], by=current_user, comment=form.comment.data, values=values,
+            engine.act(agreement, name[:60], by=current_user, comment=form.comment.data, values=values,
                         documents=documents, expected_version=_version(form), child_decisions=child_decisions)
             if form.deliverable_title.data and "plan_default_deliverables" in (transition.effects if transition
                                                                                else ()):
@@ -202,7 +202,7 @@ def set_amendment(agreement_id: int):
     from app.agreements import amendments
 
     agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
-    if agreement.type != "amendment" or agreement.parent is None or agreement.state != "draft":
+    if agreement.type != "amendment" or agreement.parent is None or not engine.is_initial(agreement):
         flash(_("What an amendment changes can be edited only while it is a draft that names its parent."), "warning")
         return redirect(_page(agreement_id), 303)
     form = AmendmentForm()
@@ -350,6 +350,17 @@ def workflow_panel(agreement):
     from app.workflow.presenter import build_panel
 
     return build_panel(agreement, current_user)
+
+
+@blueprint.app_template_global("state_has")
+def state_has(agreement, tag: str) -> bool:
+    """Templates ask what the agreement's state means (its tags), never its name."""
+    return engine.state_has(agreement, tag)
+
+
+@blueprint.app_template_global("is_initial_state")
+def is_initial_state(agreement) -> bool:
+    return engine.is_initial(agreement)
 
 
 @blueprint.app_template_global()
