@@ -167,6 +167,17 @@ class WorkflowDefinition:
     def transitions_from(self, state: str) -> list[Transition]:
         return [t for t in self.transitions if state in t.sources]
 
+    def needs(self, transition: Transition) -> list[tuple[str, Any]]:
+        """What taking `transition` needs, in order: ("guard", its guards — a name, {field} or
+        {document}), then what its target state requires: ("field", name), ("document", kind) —
+        with the documents the move itself asks for — and ("guard", name). The engine checks them
+        against an agreement (engine.blocking_reasons), the simulator lists them."""
+        target = self.states[transition.target]
+        return ([("guard", guard) for guard in transition.guards]
+                + [("field", name) for name in target.required_fields]
+                + [("document", kind) for kind in dict.fromkeys(target.required_documents + transition.documents)]
+                + [("guard", name) for name in target.required_guards])
+
     def states_tagged(self, tag: str) -> tuple[str, ...]:
         return tuple(name for name, state in self.states.items() if tag in state.tags)
 

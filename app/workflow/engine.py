@@ -235,25 +235,20 @@ def blocking_reasons(agreement, transition: Transition, definition: WorkflowDefi
                      check_fields: bool = True) -> list[str]:
     """What is missing for `transition` (its guards and what its target state requires)."""
     reasons = []
-    target = definition.states[transition.target]
-    for guard in transition.guards:
-        reason = _check_guard(agreement, guard)
-        if reason:
-            reasons.append(reason)
     fields_given_by_form = set(transition.fields) if not check_fields else set()
-    for field_name in target.required_fields:
-        if field_name not in fields_given_by_form and not getattr(agreement, field_name, None):
-            reasons.append(_("Missing: %(field)s.", field=field_label(field_name)))
     documents_given_by_form = set(transition.documents) if not check_fields else set()
     present = {d.kind for d in agreement.documents}
-    # Documents a move asks for (a termination notice) are required by that move.
-    for kind in dict.fromkeys(target.required_documents + transition.documents):
-        if kind not in present and kind not in documents_given_by_form:
-            reasons.append(_("Missing document: %(kind)s.", kind=document_label(kind)))
-    for guard_name in target.required_guards:
-        reason = rules.GUARDS[guard_name](agreement)
-        if reason:
-            reasons.append(reason)
+    # Documents a move asks for (a termination notice) are required by that move (definition.needs).
+    for what, need in definition.needs(transition):
+        if what == "guard":
+            reason = _check_guard(agreement, need)
+            if reason:
+                reasons.append(reason)
+        elif what == "field":
+            if need not in fields_given_by_form and not getattr(agreement, need, None):
+                reasons.append(_("Missing: %(field)s.", field=field_label(need)))
+        elif need not in present and need not in documents_given_by_form:
+            reasons.append(_("Missing document: %(kind)s.", kind=document_label(need)))
     return reasons
 
 
@@ -322,6 +317,13 @@ def current_step(transition: Transition, round_: ApprovalRound) -> ApprovalStep 
     return None
 
 
+def step_sla(definition: WorkflowDefinition, from_state: str, step: ApprovalStep) -> int | None:
+    """The approval deadline rule, for every caller (inbox, reminders, dashboards, calendar, reports):
+    days an approval step may take — its own sla_days, else those of the state it is decided in."""
+    state = definition.states.get(from_state)
+    return step.sla_days or (state.sla_days if state else None)
+
+
 def step_waiting(round_: ApprovalRound, definition: WorkflowDefinition):
     """What an open round waits on: (its transition, the current step, since when the step waits
     — the request, or the last decision of the step before it — and its SLA in days: the step's
@@ -332,8 +334,7 @@ def step_waiting(round_: ApprovalRound, definition: WorkflowDefinition):
     step = current_step(transition, round_)
     if step is None:
         return None
-    state = definition.states.get(round_.from_state)
-    sla = step.sla_days or (state.sla_days if state else None)
+    sla = step_sla(definition, round_.from_state, step)
     earlier = {s.name for s in transition.approval.steps[:transition.approval.steps.index(step)]}
     decided = [d.decided_at for d in round_.decisions if d.step in earlier]
     return transition, step, max(decided) if decided else round_.requested_at, sla

@@ -167,9 +167,7 @@ def late_round_clause(today: date, local_midnight: Callable[[date], datetime]):
         clauses = []
         for transition, steps, index, step in _approval_steps(definition):
             for source in transition.sources:
-                # As the approval reminders count it: the step's own SLA, else its state's.
-                state = definition.states.get(source)
-                sla = step.sla_days or (state.sla_days if state else None)
+                sla = engine.step_sla(definition, source, step)
                 if sla is None:
                     continue
                 cutoff = local_midnight(today - timedelta(days=sla))
