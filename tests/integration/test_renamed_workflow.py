@@ -249,3 +249,27 @@ def test_a_renamed_workflow_runs_through_the_api(renamed, world, tokens):  # noq
     assert (body["agreement"]["state"], body["agreement"]["state_label"]) == ("resilie", "Rescinded")
     assert ok(partner.get(a))["state_label"] == "Rescinded"
     assert db.session.get(Agreement, agreement_id).state == "resilie"
+
+
+def test_a_version_frozen_before_states_had_tags_borrows_todays(world):
+    """Agreements pinned to a definition stored before tags existed still count as in force."""
+    import copy
+
+    from sqlalchemy import select
+
+    from app.workflow import engine, queries
+    from app.workflow.definitions import checksum_of
+    from app.workflow.models import WorkflowVersion
+
+    body = copy.deepcopy(engine.current_definitions()["mou"].body)
+    for spec in body["states"].values():
+        spec.pop("tags", None)
+    version = WorkflowVersion(type="mou", version=999, checksum=checksum_of(body), body=body)
+    db.session.add(version)
+    agreement = world.agreement_a
+    agreement.workflow_version = version
+    agreement.state = "active"
+    db.session.flush()
+    engine.forget_definitions_in_use()
+    assert engine.state_has(agreement, "in_force") and not engine.state_has(agreement, "editable")
+    assert agreement.id in db.session.scalars(select(Agreement.id).where(queries.in_state_tagged("in_force"))).all()
