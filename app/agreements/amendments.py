@@ -27,7 +27,7 @@ from app.core.models import utcnow
 from app.core.text import fold
 from app.extensions import db
 from app.organizations.models import Organization
-from app.workflow.engine import WorkflowError, definition_for
+from app.workflow.engine import WorkflowError, definition_for, is_initial
 
 TEXT_TERMS = ("title_fr", "title_ar", "title_en", "summary_fr", "summary_ar", "summary_en")
 DATE_TERMS = ("effective_on", "expires_on")
@@ -205,7 +205,7 @@ def set_changes(amendment: Agreement, raw: dict, *, by, expected_version: int) -
         raise PermissionDenied(_("Only the amendment's owner or a manager says what it changes."))
     if amendment.type != "amendment":
         raise ValidationFailed(_("Only amendments change another agreement."))
-    if amendment.state != "draft":
+    if not is_initial(amendment):
         raise WorkflowError(_("What an amendment changes can be edited only while it is a draft."))
     if amendment.parent is None:
         raise ValidationFailed(_("An amendment must name the agreement it amends (parent agreement)."))
@@ -252,7 +252,7 @@ def _is_final(agreement: Agreement) -> bool:
 def overlap_blocking(amendment: Agreement) -> str | None:
     """Only one amendment changing a given term may travel through review and signature at a time."""
     for sibling, shared in overlaps(amendment):
-        if sibling.state != "draft":
+        if not is_initial(sibling):
             return _("%(reference)s, already under way, changes the same terms (%(terms)s): finish or cancel it "
                      "first, or change other terms.", reference=sibling.reference,
                      terms=", ".join(term_label(n) for n in shared))

@@ -20,22 +20,6 @@ AGREEMENT_TYPES = {
     "amendment": _l("Amendment"),
 }
 
-# The states every lifecycle uses; the workflow definitions in workflows/ decide
-# which moves between them are allowed.
-AGREEMENT_STATES = {
-    "draft": _l("Draft"),
-    "internal_review": _l("Internal review"),
-    "negotiation": _l("Negotiation"),
-    "signature": _l("Signature"),
-    "signed": _l("Signed"),
-    "active": _l("Active"),
-    "suspended": _l("Suspended"),
-    "expired": _l("Expired"),
-    "terminated": _l("Terminated"),
-    "closed": _l("Closed"),
-    "cancelled": _l("Cancelled"),
-}
-
 # An organisation's place in an agreement (not a person's role: those live in app/core/permissions.py).
 PARTNER_PARTY = "partner"
 PARTY_ROLES = {
@@ -127,7 +111,7 @@ class Agreement(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(40), unique=True)
     type: Mapped[str] = mapped_column(String(20))
-    state: Mapped[str] = mapped_column(String(40), default="draft", index=True)
+    state: Mapped[str] = mapped_column(String(40), index=True)  # its definition's initial state at creation
     title_ar: Mapped[str | None] = mapped_column(String(500))
     title_fr: Mapped[str | None] = mapped_column(String(500))
     title_en: Mapped[str | None] = mapped_column(String(500))
@@ -192,7 +176,10 @@ class Agreement(TimestampMixin, db.Model):
 
     @property
     def state_label(self) -> str:
-        return str(AGREEMENT_STATES.get(self.state, self.state))
+        # States, their names and labels are the workflow definitions' (workflows/*.yaml).
+        from app.workflow.engine import state_label
+
+        return state_label(self)
 
     @property
     def partner_organizations(self) -> list[Organization]:

@@ -8,8 +8,7 @@ from sqlalchemy import select
 from app.core import clock
 from app.agreements import services
 from app.agreements.forms import AgreementFilterForm, AgreementForm
-from app.agreements.models import (AGREEMENT_STATES, AGREEMENT_TYPES, Agreement, SigningEvent, fill_party_fields,
-                                   parties_of_form)
+from app.agreements.models import AGREEMENT_TYPES, Agreement, SigningEvent, fill_party_fields, parties_of_form
 from app.agreements.summary import build_summary
 from app.auth.models import User
 from app.core.audit import history_for
@@ -25,6 +24,7 @@ from app.core.permissions import (can, edits_own_agreements_only, get_agreement_
                                   visible_organizations_clause)
 from app.extensions import db
 from app.organizations.models import Organization
+from app.workflow.engine import state_labels
 
 blueprint = Blueprint("agreements", __name__, url_prefix="/agreements")
 
@@ -200,7 +200,7 @@ def _fill_form_choices(form: AgreementForm, agreement: Agreement | None) -> None
 
 
 def _fill_filter_choices(form: AgreementFilterForm) -> None:
-    form.state.choices = [("", _("All states"))] + [(k, str(v)) for k, v in AGREEMENT_STATES.items()]
+    form.state.choices = [("", _("All states"))] + list(state_labels().items())
     form.type.choices = [("", _("All types"))] + [(k, str(v)) for k, v in AGREEMENT_TYPES.items()]
     organizations = db.session.scalars(
         select(Organization).where(visible_organizations_clause(current_user), Organization.is_home.is_(False))
@@ -212,7 +212,7 @@ def _fill_filter_choices(form: AgreementFilterForm) -> None:
 
 @blueprint.app_template_global()
 def agreement_states():
-    return AGREEMENT_STATES
+    return state_labels()
 
 
 @blueprint.app_template_global()

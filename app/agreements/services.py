@@ -12,7 +12,6 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app.core import clock
 from app.agreements.models import (
-    AGREEMENT_STATES,
     AGREEMENT_TYPES,
     PARTY_ROLES,
     Agreement,
@@ -32,7 +31,15 @@ from app.core.text import fold, like_pattern
 from app.search.services import matching_agreement_ids
 from app.extensions import db
 from app.organizations.models import Organization
-from app.workflow.engine import current_definitions, definition_for, ensure_version, pin_definition
+from app.workflow.engine import (
+    current_definitions,
+    definition_for,
+    ensure_version,
+    is_initial,
+    pin_definition,
+    state_has,
+    state_labels,
+)
 
 TEXT_LIMITS = {"title": 500, "summary": 20000, "notes": 20000}
 
@@ -117,17 +124,16 @@ def update_agreement(agreement: Agreement, data: AgreementData, *, by: User, exp
     return agreement
 
 
-# Before signature everything may be edited; from then on, what was signed changes
-# only through the workflow (signature records, activation) or an amendment.
-EDITABLE_STATES = ("draft", "internal_review", "negotiation")
+# Before signature (states tagged `editable`) everything may be edited; from then on, what was
+# signed changes only through the workflow (signature records, activation) or an amendment.
 SIGNED_FIELDS = ("type", "signed_on", "effective_on", "expires_on")
 
 
 def _check_locked_fields(agreement: Agreement, data: AgreementData) -> None:
     errors: dict[str, list[str]] = {}
-    if data.type != agreement.type and agreement.state != definition_for(agreement).initial_state:
+    if data.type != agreement.type and not is_initial(agreement):
         errors["type"] = [_("The type can be changed only while the agreement is a draft.")]
-    if agreement.state not in EDITABLE_STATES:
+    if not state_has(agreement, "editable"):
         for name in SIGNED_FIELDS[1:]:
             if getattr(data, name) != getattr(agreement, name):
                 errors[name] = [_("Signed terms change only through the workflow or an amendment.")]
@@ -282,7 +288,7 @@ class AgreementFilters:
 def agreements_query(user: User, filters: AgreementFilters):
     """A SELECT of the agreements `user` may see, narrowed by `filters`, newest first."""
     query = select(Agreement).where(visible_agreements_clause(user))
-    if filters.state in AGREEMENT_STATES:
+    if filters.state in state_labels():
         query = query.where(Agreement.state == filters.state)
     if filters.type in AGREEMENT_TYPES:
         query = query.where(Agreement.type == filters.type)

@@ -156,25 +156,12 @@ def take_transition(payload, agreement_id: int):
     /agreements/{agreement_id}/transitions/{transition}."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="act")
-    act(agreement, payload["transition"], by=user, decision=payload.get("decision"), comment=payload.get("comment"),
-        values=payload.get("fields_") or {}, documents={}, version=payload.get("version", agreement.version),
-        child_decisions=payload.get("children") or {})
+    engine.act(agreement, str(payload["transition"])[:60], by=user, decision=payload.get("decision"),
+               comment=payload.get("comment"), values=payload.get("fields_") or {}, documents={},
+               expected_version=payload.get("version", agreement.version),
+               child_decisions=payload.get("children") or {})
     return {"agreement": present(agreement),
             "message": _("The agreement is now in the stage “%(state)s”.", state=agreement.state_label)}
-
-
-def act(agreement, name: str, *, by, decision, comment, values: dict, documents: dict, version: int,
-        child_decisions: dict | None = None) -> None:
-    """The engine's verb for a move or an approval decision, as the page's action form calls it."""
-    transition = engine.definition_for(agreement).transition(name)
-    if transition is None:
-        raise engine.WorkflowError(_("This action is no longer possible: the agreement has moved on."))
-    if transition.approval is not None:
-        engine.decide(agreement, transition.name, by=by, decision=decision or "approve", comment=comment,
-                      expected_version=version)
-    else:
-        engine.take(agreement, transition.name, by=by, comment=comment, values=values, documents=documents,
-                    expected_version=version, child_decisions=child_decisions or {})
 
 
 @blueprint.route("/agreements/<int:agreement_id>/approvals", methods=["GET"])

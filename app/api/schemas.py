@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
-from app.agreements.models import AGREEMENT_STATES, AGREEMENT_TYPES
+from app.agreements.models import AGREEMENT_TYPES
 
 MAX_ID = 2**31 - 1
 Id = lambda **kw: fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), **kw)  # noqa: E731
@@ -123,8 +123,19 @@ class AgreementSchema(Schema):
     url = fields.String(metadata={"description": "The agreement's page."})
 
 
+def _known_state(value: str) -> None:
+    """A state of one of the workflow definitions (read when the request comes, not at import)."""
+    from marshmallow import ValidationError
+
+    from app.workflow.engine import state_labels
+
+    if value not in state_labels():
+        raise ValidationError(f"Must be one of: {', '.join(state_labels())}.")
+
+
 class AgreementQuerySchema(PageQuerySchema):
-    state = fields.String(validate=validate.OneOf(AGREEMENT_STATES))
+    state = fields.String(validate=_known_state,
+                          metadata={"description": "A state name of the agreement's workflow definition."})
     type = fields.String(validate=validate.OneOf(AGREEMENT_TYPES))
     partner = QueryId(metadata={"description": "An organisation id: agreements it is a party to."})
     q = Text(200, metadata={"description": "Search in references, titles and partners (accents ignored)."})

@@ -7,11 +7,11 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from app.api import work_schemas as ws
-from app.api.agreements import act, person, present, present_document
+from app.api.agreements import person, present, present_document
 from app.api.core import api_blueprint, api_user, errors
 from app.api.schemas import DocumentSchema, TransitionResultSchema
 from app.core.permissions import get_agreement_or_404
-from app.workflow import services
+from app.workflow import engine, services
 from app.workflow.presenter import build_panel
 
 blueprint = api_blueprint("stages", "Work inside an agreement's stages: moves with documents, negotiation "
@@ -29,8 +29,8 @@ def take_transition_with_documents(form, agreement_id: int, transition: str):
     agreement = get_agreement_or_404(agreement_id, user, need="act")
     values = {name: form.get(name) for name in ("signed_on", "effective_on", "expires_on")}
     documents = {"termination_notice": form.get("termination_notice")}
-    act(agreement, transition[:60], by=user, decision=form.get("decision"), comment=form.get("comment"),
-        values=values, documents=documents, version=form.get("version", agreement.version))
+    engine.act(agreement, transition[:60], by=user, decision=form.get("decision"), comment=form.get("comment"),
+               values=values, documents=documents, expected_version=form.get("version", agreement.version))
     return {"agreement": present(agreement),
             "message": _("The agreement is now in the stage “%(state)s”.", state=agreement.state_label)}
 
@@ -42,7 +42,7 @@ def present_negotiation(agreement) -> dict:
     rounds = panel.negotiation_rounds
     return {
         "is_text_locked": panel.is_text_locked,
-        "turn": rounds[-1].turn if rounds and agreement.state == "negotiation" and not panel.is_text_locked
+        "turn": rounds[-1].turn if rounds and engine.state_has(agreement, "negotiating") and not panel.is_text_locked
         else None,
         "your_side": panel.user_side, "can_send_version": panel.can_send_version,
         "can_accept_version": panel.can_accept_version, "version": agreement.version,

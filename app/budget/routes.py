@@ -16,6 +16,7 @@ from app.core.permissions import can, get_agreement_or_404, require
 from app.core.responses import done, return_here_if_refused
 from app.extensions import db
 from app.organizations.models import Organization
+from app.workflow.engine import state_has
 
 blueprint = Blueprint("budget", __name__)
 
@@ -93,7 +94,7 @@ def budget_panel(agreement) -> dict:
     lines = services.lines_of(agreement)
     return {"lines": lines, "totals": services.totals_by_currency(lines),
             "can_edit": can(current_user, "agreement.edit", agreement) and agreement.type != "amendment"
-            and agreement.state in services.EDITABLE_STATES}
+            and state_has(agreement, "editable")}
 
 
 @blueprint.app_template_filter("money")

@@ -21,10 +21,12 @@ from app.core.i18n import current_language
 from app.core.permissions import can, visible_agreements_clause
 from app.extensions import db
 from app.organizations.models import Organization
+from app.workflow.engine import state_has
+from app.workflow.queries import in_state_tagged
 
 MAX_AMOUNT = Decimal("9999999999999.99")  # Numeric(18, 2) holds up to this, ten thousand billion
-# Once signed, the budget changes only through an amendment (as every signed term).
-EDITABLE_STATES = ("draft", "internal_review", "negotiation")
+# Once signed (out of the states tagged `editable`), the budget changes only through an amendment
+# (as every signed term).
 
 
 @lru_cache(maxsize=1)
@@ -111,7 +113,7 @@ def _require_edit(agreement: Agreement, by) -> None:
     if agreement.type == "amendment":
         raise ValidationFailed(_("An amendment changes its parent's budget: propose the new budget among its "
                                  "changes."))
-    if by is not None and agreement.state not in EDITABLE_STATES:
+    if by is not None and not state_has(agreement, "editable"):
         raise ValidationFailed(_("Signed terms change only through the workflow or an amendment."))
 
 
@@ -186,7 +188,7 @@ def portfolio_totals(user, year: int | None = None) -> list[TotalRow]:
                     func.sum(BudgetLine.amount), func.count(BudgetLine.id))
              .join(Agreement, Agreement.id == BudgetLine.agreement_id)
              .join(Organization, Organization.id == BudgetLine.organization_id)
-             .where(visible_agreements_clause(user), Agreement.state.not_in(("cancelled",)))
+             .where(visible_agreements_clause(user), ~in_state_tagged("abandoned"))
              .group_by(BudgetLine.organization_id, Organization.name_fr, Organization.name_en,
                        Organization.name_ar, BudgetLine.year, BudgetLine.currency, BudgetLine.kind))
     if year is not None:

@@ -15,7 +15,7 @@ from flask_babel import format_date
 from sqlalchemy import and_, case, extract, func, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
-from app.agreements.models import AGREEMENT_STATES, AGREEMENT_TYPES, Agreement
+from app.agreements.models import AGREEMENT_TYPES, Agreement
 from app.core.audit import AuditEvent
 from app.core.pagination import first_with_total
 from app.core.permissions import can, visible_agreements_clause, visible_deliverables_clause
@@ -24,14 +24,12 @@ from app.extensions import db
 from app.notifications.models import Notification
 from app.notifications.reminders import local_date, local_midnight
 from app.organizations.models import Organization
-from app.workflow.engine import definition_for, label, slot_of, step_waiting
+from app.workflow.engine import definition_for, label, slot_of, state_labels, step_waiting
 from app.workflow.inbox import inbox_for
 from app.workflow.models import ApprovalDecision, ApprovalRound
-from app.workflow.queries import late_round_clause
+from app.workflow.queries import in_state_tagged, late_round_clause
 
 ENDING_WITHIN_DAYS = 90
-# States in which an agreement is in force or about to be: the ones whose end date matters.
-IN_FORCE = ("signed", "active", "suspended")
 LISTED = 5  # rows a card lists before "see all"
 ACTIONS_LISTED = 10
 ORGANIZATIONS_LISTED = 10  # partners an organisation card lists
@@ -135,7 +133,7 @@ def counts_by_state(user, *, owner=None) -> list[Count]:
     query = select(Agreement.state, func.count()).where(visible_agreements_clause(user))
     if owner is not None:
         query = query.where(Agreement.owner_id == owner.id)
-    return _ordered_counts(db.session.execute(query.group_by(Agreement.state)).all(), AGREEMENT_STATES)
+    return _ordered_counts(db.session.execute(query.group_by(Agreement.state)).all(), state_labels())
 
 
 def portfolio_counts(user) -> tuple[list[Count], list[Count]]:
@@ -148,13 +146,14 @@ def portfolio_counts(user) -> tuple[list[Count], list[Count]]:
     for state, type_, count in rows:
         by_state[state] = by_state.get(state, 0) + count
         by_type[type_] = by_type.get(type_, 0) + count
-    return (_ordered_counts(by_state.items(), AGREEMENT_STATES), _ordered_counts(by_type.items(), AGREEMENT_TYPES))
+    return (_ordered_counts(by_state.items(), state_labels()), _ordered_counts(by_type.items(), AGREEMENT_TYPES))
 
 
 def ending_soon(user, today: date, *, owner=None, limit: int = LISTED) -> EndingSummary:
     """Agreements in force whose end date falls within the next 90 days: how many, and the first few."""
     until = today + timedelta(days=ENDING_WITHIN_DAYS)
-    conditions = [visible_agreements_clause(user), Agreement.state.in_(IN_FORCE),
+    # In force (states tagged in_force): the ones whose end date matters.
+    conditions = [visible_agreements_clause(user), in_state_tagged("in_force"),
                   Agreement.expires_on >= today, Agreement.expires_on <= until]
     if owner is not None:
         conditions.append(Agreement.owner_id == owner.id)
@@ -312,7 +311,7 @@ def portfolio_home(user, today: date) -> dict:
         "overdue": overdue,
         "overdue_total": overdue_total,
         "ending": ending_soon(user, today),
-        "signed": signed_per_month(user, today.year),
+        "signed_per_month": signed_per_month(user, today.year),
         "year": today.year,
         "on_time": on_time_rates(user, today),
     }

@@ -5,7 +5,7 @@ has no moves and the stage analytics would have nothing to measure. For each dem
 this writes, once, a backdated history consistent with its current state: drafting began
 (a creation row), each transition up to the current state, and the approvals the internal
 review needed. The reported facts are the anchors and never change: the agreement enters
-"signed" on its signature date and its current state when the loader says it did
+the state that requires the signature date on that date, and its current state when the loader says it did
 (`state_since`, else the entry-into-force or signature date); the weeks before are invented,
 and every row says so (ILLUSTRATIVE_HISTORY).
 
@@ -26,14 +26,36 @@ from app.workflow.models import ApprovalDecision, ApprovalRound
 
 ILLUSTRATIVE_HISTORY = stored_texts.DEMO_HISTORY
 
-# The way forward through each lifecycle; an agreement elsewhere (suspended, cancelled…) gets no history.
-PATHS = {
-    "amendment": ("draft", "internal_review", "signature", "signed", "active"),
-    "default": ("draft", "internal_review", "negotiation", "signature", "signed", "active"),
-}
 # Days spent in a stage before moving on (shortest, longest), picked per agreement from its reference
-# so that every load invents the same history.
-STAY_DAYS = {"draft": (3, 12), "internal_review": (3, 14), "negotiation": (10, 45), "signature": (4, 24)}
+# so that every load invents the same history: by what the stage is (its kind or tag), an internal
+# review (left by an approval), or any other stage.
+STAY_DAYS = {"initial": (3, 12), "negotiating": (10, 45), "signing": (4, 24)}
+REVIEW_STAY_DAYS = (3, 14)
+OTHER_STAY_DAYS = (3, 10)
+
+
+def way_forward(definition) -> tuple[str, ...]:
+    """The states from the initial one to the first in effect (tagged running), each reached by the
+    definition's first move to a state not yet passed (no send-backs, no endings); an agreement
+    elsewhere (suspended, cancelled…) gets no history."""
+    path = [definition.initial_state]
+    while not definition.states[path[-1]].has("running"):
+        onward = [t.target for t in definition.transitions_from(path[-1]) if t.target not in path and (
+            definition.states[t.target].kind != "final" or definition.states[t.target].has("running"))]
+        if not onward:
+            return ()
+        path.append(onward[0])
+    return tuple(path)
+
+
+def _stay_days(definition, name: str) -> tuple[int, int]:
+    state = definition.states[name]
+    for key in (state.kind, *state.tags):
+        if key in STAY_DAYS:
+            return STAY_DAYS[key]
+    if any(t.approval is not None for t in definition.transitions_from(name)):
+        return REVIEW_STAY_DAYS
+    return OTHER_STAY_DAYS
 
 
 def _pick(reference: str, what: str, low: int, high: int) -> int:
@@ -60,18 +82,19 @@ def has_history(agreement) -> bool:
 def stage_entries(agreement) -> list[tuple[str, datetime]]:
     """(stage, entered at) from the first draft to the current state, oldest first; [] when the
     current state is not on the way forward."""
-    path = PATHS.get(agreement.type, PATHS["default"])
+    definition = definition_for(agreement)
+    path = way_forward(definition)
     if agreement.state not in path or agreement.state_entered_at is None:
         return []
     stages = path[:path.index(agreement.state) + 1]
     entered = {agreement.state: agreement.state_entered_at}
     for stage, following in zip(reversed(stages[:-1]), reversed(stages[1:])):
         later = entered[following]
-        if stage == "signed" and agreement.signed_on:
+        if "signed_on" in definition.states[stage].required_fields and agreement.signed_on:
             moment = _at_nine(agreement.signed_on)
             entered[stage] = moment if moment < later else later - timedelta(hours=1)
             continue
-        low, high = STAY_DAYS.get(stage, (3, 10))
+        low, high = _stay_days(definition, stage)
         day = _workday((later - timedelta(days=_pick(agreement.reference, stage, low, high))).date())
         entered[stage] = _at_nine(day) + timedelta(hours=_pick(agreement.reference, stage + ":hour", 0, 6))
     return [(stage, entered[stage]) for stage in stages]

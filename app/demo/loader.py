@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.agreements import services as agreement_services
-from app.agreements.models import AGREEMENT_STATES, PARTY_ROLES, Agreement, ReferenceCounter, SigningEvent
+from app.agreements.models import PARTY_ROLES, Agreement, ReferenceCounter, SigningEvent
 from app.auth import services as auth_services
 from app.auth.models import User, normalize_email
 from app.auth.sessions import end_all as end_all_sessions
@@ -169,14 +169,30 @@ def _check_users(entries, where: str, organizations: set[str]) -> dict[str, str]
     return roles
 
 
+def _workflow_states() -> set[str]:
+    """The state names of the workflow definitions: the app's, or read from the configured
+    directory when the portfolio is read outside the app (browser tests list its sign-ins)."""
+    from flask import has_app_context
+
+    if has_app_context():
+        from app.workflow.engine import state_labels
+
+        return set(state_labels())
+    from app.workflow.definitions import load_directory
+    from config import Config
+
+    return {name for definition in load_directory(Path(Config.WORKFLOWS_DIR)).values() for name in definition.states}
+
+
 def _check_agreements(entries, where: str, organizations: set[str], events: set[str],
                       users: dict[str, str]) -> None:
+    states = _workflow_states()
     references: set[str] = set()
     for entry, label in _entries(entries, where, "agreement", "reference"):
         _check_keys(entry, label, allowed=AGREEMENT_KEYS, required={"reference", "type", "state", "parties", "title"})
         if not REFERENCE_PATTERN.match(str(entry["reference"])):
             raise ValueError(f"{label}: the reference must look like MTNRA-2025-001")
-        if entry["state"] not in AGREEMENT_STATES:
+        if entry["state"] not in states:
             raise ValueError(f"{label}: unknown state {entry['state']!r}")
         if entry.get("event") is not None and entry["event"] not in events:
             raise ValueError(f"{label}: unknown event {entry['event']!r}")

@@ -1,7 +1,7 @@
 """Approve from the e-mail: single-use, expiring links for "approve" and "send back".
 
 A link only opens a confirmation page; the decision is a POST by the signed-in person the link
-was made for, through the same engine verb as the agreement page (`engine.decide`), so
+was made for, through the same engine verb as the agreement page (`engine.act`), so
 four-eyes, quorum, order and delegation apply unchanged. Only the token's SHA-256 is stored.
 A link dies when used (with its sibling), when it expires, or when its round moves on: the round
 closes, the agreement leaves the round's state, or the round's current step is another one.
@@ -101,8 +101,8 @@ def decide_by_link(link: ApprovalLink, *, by, comment: str | None, expected_vers
     if reason:
         raise LinkDead(reason)
     agreement = agreement_of(link)
-    engine.decide(agreement, link.round.transition, by=by, decision=link.decision, comment=comment,
-                  expected_version=expected_version)
+    engine.act(agreement, link.round.transition, by=by, decision=link.decision, comment=comment,
+               expected_version=expected_version)
     db.session.execute(update(ApprovalLink).where(
         ApprovalLink.round_id == link.round_id, ApprovalLink.user_id == link.user_id,
         ApprovalLink.used_at.is_(None)).values(used_at=utcnow()).execution_options(synchronize_session="fetch"))

@@ -19,6 +19,7 @@ from app.extensions import db
 from app.notifications import messages
 from app.notifications.reminders import local_date, texts, waiting_approval
 from app.notifications.services import absolute_url, app_path
+from app.workflow.queries import in_state_tagged
 
 PAST_DAYS = 90  # keep a little history so a missed deadline is still visible
 FUTURE_DAYS = 3 * 366
@@ -95,7 +96,7 @@ def _items(user, today: date, language: str):
                    messages.pick(texts(agreement, "title"), language))
 
     ending = select(Agreement).where(
-        Agreement.id.in_(agreements_of_user), Agreement.state.in_(("active", "signed", "suspended")),
+        Agreement.id.in_(agreements_of_user), in_state_tagged("in_force"),
         Agreement.expires_on.is_not(None), Agreement.expires_on >= earliest, Agreement.expires_on <= latest)
     for agreement in db.session.scalars(ending.order_by(Agreement.expires_on)):
         yield (f"agreement-end-{agreement.id}-{agreement.expires_on}", agreement.expires_on,

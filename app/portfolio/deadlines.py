@@ -17,9 +17,9 @@ from app.agreements.models import Agreement
 from app.core.permissions import can, is_partner, visible_agreements_clause, visible_deliverables_clause
 from app.extensions import db
 from app.workflow.engine import definition_for, label
+from app.workflow.queries import in_state_tagged
 
 OPEN_OCCURRENCE_STATUSES = ("pending", "sent_back", "submitted")
-ENDING_STATES = ("active", "signed", "suspended")
 KINDS = ("deliverable", "approval", "end")
 
 
@@ -133,7 +133,7 @@ def _approvals(user, first: date, last: date):
 
 def _endings(user, first: date, last: date):
     agreements = db.session.scalars(
-        select(Agreement).where(visible_agreements_clause(user), Agreement.state.in_(ENDING_STATES),
+        select(Agreement).where(visible_agreements_clause(user), in_state_tagged("in_force"),
                                 Agreement.expires_on >= first, Agreement.expires_on <= last))
     for agreement in agreements:
         yield Deadline(agreement.expires_on, "end", agreement.title, agreement,

@@ -14,7 +14,7 @@ from app.core.permissions import visible_agreements_clause
 from app.extensions import db
 from app.portfolio import analytics
 from app.portfolio.stages import in_view
-from app.workflow.engine import current_definitions, definition_for, label
+from app.workflow.engine import current_definitions, definition_for, label, step_sla
 from app.workflow.models import StageVisit
 from app.workflow.queries import over_state_sla
 
@@ -139,9 +139,8 @@ def _steps(user, agreement_type: str | None, year: int | None) -> list[StepRow]:
             for index, step in enumerate(transition.approval.steps, start=1):
                 key = (kind, transition.name, step.name)
                 positions[key] = index
-                state = definition.states.get(transition.sources[0]) if transition.sources else None
                 details[key] = (label(transition.label), [*step.roles, *step.users], len(transition.approval.steps),
-                                step.sla_days or (state.sla_days if state else None))
+                                step_sla(definition, transition.sources[0], step) if transition.sources else None)
     rows = []
     for stat in analytics.step_statistics(analytics.step_waits(rounds), positions):
         key = (stat.agreement_type, stat.transition, stat.step)

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.agreements.models import AGREEMENT_STATES, AGREEMENT_TYPES
+from app.agreements.models import AGREEMENT_TYPES
 from app.workflow.definitions import WorkflowDefinition
-from app.workflow.engine import label
+from app.workflow.engine import label, state_labels
 
 
 @dataclass(frozen=True)
 class StageColumn:
     name: str
     label: str
-    # Final when every definition in view says so: an amendment "in force" is done,
-    # an agreement "active" is not.
+    # Final when every definition in view says so: an amendment in force is done,
+    # an agreement in force is not.
     is_final: bool
     # The stage's SLA when every definition in view agrees on it, else None (cards say their own).
     sla_days: int | None
@@ -44,7 +44,7 @@ def stage_columns(definitions: list[WorkflowDefinition]) -> list[StageColumn]:
         slas = {state.sla_days for state in states}
         columns.append(StageColumn(
             name=name,
-            label=label(states[0].label) or str(AGREEMENT_STATES.get(name, name)),
+            label=label(states[0].label) or state_labels().get(name, name),
             is_final=all(state.kind == "final" for state in states),
             sla_days=slas.pop() if len(slas) == 1 else None,
         ))
@@ -55,4 +55,4 @@ def stage_columns(definitions: list[WorkflowDefinition]) -> list[StageColumn]:
 def stage_label(definition: WorkflowDefinition | None, state: str) -> str:
     if definition is not None and state in definition.states:
         return label(definition.states[state].label)
-    return str(AGREEMENT_STATES.get(state, state))
+    return state_labels().get(state, state)

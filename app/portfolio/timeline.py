@@ -17,9 +17,9 @@ from app.agreements.models import Agreement
 from app.core.pagination import first_with_total
 from app.core.permissions import can, visible_agreements_clause
 from app.extensions import db
+from app.workflow.engine import state_has
+from app.workflow.queries import in_state_tagged
 
-# Agreements ended before their end date: the bar stops the day they left.
-ENDED_EARLY = ("terminated", "closed")
 # The axis goes at least a year past today and at most this many years past it (end dates
 # further out run off the edge, like open-ended agreements).
 MAX_YEARS_AHEAD = 10
@@ -73,12 +73,16 @@ class Timeline:
         return len({bar.agreement.id for group in self.groups for bar in group.bars})
 
 
-def agreement_span(agreement: Agreement) -> tuple[date | None, date | None]:
+def agreement_span(agreement: Agreement, ended_early: bool | None = None) -> tuple[date | None, date | None]:
     """(start, end): signature (else entry into force) and the end date, or the day it was
-    terminated or closed when that came first."""
+    terminated or closed when that came first. `ended_early`: whether its state is tagged so
+    (asked of its definition when not given)."""
     start = agreement.signed_on or agreement.effective_on
     end = agreement.expires_on
-    if agreement.state in ENDED_EARLY and agreement.state_entered_at is not None:
+    if ended_early is None:
+        ended_early = state_has(agreement, "ended_early")
+    # Ended before its end date: the bar stops the day it left.
+    if ended_early and agreement.state_entered_at is not None:
         left = agreement.state_entered_at.date()
         end = min(end, left) if end else left
     return start, end
@@ -95,7 +99,7 @@ def build_timeline(user, group_by: str, today: date, *, cap: int = BAR_CAP) -> T
     undated = db.session.scalar(
         select(db.func.count(Agreement.id)).where(visible_agreements_clause(user), Agreement.signed_on.is_(None),
                                                   Agreement.effective_on.is_(None),
-                                                  Agreement.state.not_in(("cancelled",))))
+                                                  ~in_state_tagged("abandoned")))
     spans = [(agreement, *agreement_span(agreement)) for agreement in agreements]
     start, end = axis_bounds([s for _a, s, _e in spans], [e for _a, _s, e in spans], today)
     groups: dict[str, Group] = {}

@@ -33,6 +33,20 @@ KNOWN_FIELDS = (
 )
 AUTOMATIC_DATES = ("effective_on", "expires_on")
 DOCUMENT_KINDS = ("text_version", "signed_copy", "termination_notice", "other")
+# What a state means to the rest of Sharaka (`tags:` on a state). Pages, reports, reminders,
+# exports and the API ask these, never a state's name, so a renamed or added state works everywhere.
+STATE_TAGS = {
+    "editable": "its terms, parties and budget may still change",
+    "negotiating": "the parties exchange versions of the text, each in turn",
+    "signing": "signatories are named and sign",
+    "after_signing": "the signature stage is behind it (its signatories stay on show)",
+    "in_force": "signed and not ended: counted in force, its end date watched",
+    "running": "in effect: deliverables fall due and are reminded",
+    "waits_on_owner": "without an SLA, yet waiting on its owner's move forward (the inbox lists it)",
+    "detour": "off the way forward: shown among the stages only while the agreement is in it",
+    "ended_early": "ended before its end date (the timeline stops its bar on the day)",
+    "abandoned": "given up before signature: left out of totals and timelines",
+}
 
 
 class DefinitionError(Exception):
@@ -99,6 +113,10 @@ class State:
     required_fields: tuple[str, ...] = ()
     required_documents: tuple[str, ...] = ()
     required_guards: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def has(self, tag: str) -> bool:
+        return tag in self.tags
 
 
 @dataclass(frozen=True)
@@ -149,6 +167,20 @@ class WorkflowDefinition:
 
     def transitions_from(self, state: str) -> list[Transition]:
         return [t for t in self.transitions if state in t.sources]
+
+    def needs(self, transition: Transition) -> list[tuple[str, Any]]:
+        """What taking `transition` needs, in order: ("guard", its guards — a name, {field} or
+        {document}), then what its target state requires: ("field", name), ("document", kind) —
+        with the documents the move itself asks for — and ("guard", name). The engine checks them
+        against an agreement (engine.blocking_reasons), the simulator lists them."""
+        target = self.states[transition.target]
+        return ([("guard", guard) for guard in transition.guards]
+                + [("field", name) for name in target.required_fields]
+                + [("document", kind) for kind in dict.fromkeys(target.required_documents + transition.documents)]
+                + [("guard", name) for name in target.required_guards])
+
+    def states_tagged(self, tag: str) -> tuple[str, ...]:
+        return tuple(name for name, state in self.states.items() if tag in state.tags)
 
 
 # --- loading ---------------------------------------------------------------------
@@ -258,7 +290,7 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
         if not isinstance(spec, dict):
             problems.append(f"{where}: must be a mapping")
             continue
-        unknown = set(spec) - {"kind", "sla_days", "label", "requires"}
+        unknown = set(spec) - {"kind", "sla_days", "label", "requires", "tags"}
         if unknown:
             problems.append(f"{where}: unknown keys {', '.join(sorted(unknown))}")
         kind = spec.get("kind")
@@ -284,10 +316,14 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
         for guard_name in required_guards:
             if guard_name not in rules.GUARDS:
                 problems.append(f"{where}: unknown guard {guard_name!r}")
+        tags = names(spec.get("tags"), f"{where} tags")
+        for tag in tags:
+            if tag not in STATE_TAGS:
+                problems.append(f"{where}: unknown tag {tag!r} (known: {', '.join(STATE_TAGS)})")
         states[str(name)] = State(
             name=str(name), kind=str(kind), sla_days=sla, label=label_of(spec.get("label"), where),
             required_fields=required_fields, required_documents=required_documents,
-            required_guards=required_guards,
+            required_guards=required_guards, tags=tags,
         )
     initials = [s.name for s in states.values() if s.kind == "initial"]
     if states and len(initials) != 1:

@@ -7,7 +7,7 @@ clicking at once cannot both win.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from blinker import Namespace
@@ -25,7 +25,7 @@ from app.core.models import utcnow
 from app.core.permissions import holds_role, may_decide_approvals, plays_workflow_role
 from app.extensions import db
 from app.workflow import rules
-from app.workflow.definitions import ApprovalStep, Transition, WorkflowDefinition, parse_definition
+from app.workflow.definitions import ApprovalStep, State, Transition, WorkflowDefinition, parse_definition
 from app.workflow.models import ApprovalDecision, ApprovalRound, Delegation, WorkflowVersion
 
 signals = Namespace()
@@ -87,9 +87,22 @@ def version_definition(version: WorkflowVersion) -> WorkflowDefinition:
     """A frozen version's definition, parsed once per process."""
     cached = _parsed_versions.get(version.checksum)
     if cached is None:
-        cached = parse_definition(version.body, f"{version.type} v{version.version}")
+        cached = _with_todays_tags(parse_definition(version.body, f"{version.type} v{version.version}"))
         _parsed_versions[version.checksum] = cached
     return cached
+
+
+def _with_todays_tags(definition: WorkflowDefinition) -> WorkflowDefinition:
+    """A version frozen before states had tags borrows today's tags, state by state name:
+    otherwise its agreements would count as neither editable nor in force."""
+    if any(state.tags for state in definition.states.values()):
+        return definition
+    today = current_app.extensions.get("sharaka.workflows", {}).get(definition.type)
+    if today is None:
+        return definition
+    states = {name: replace(state, tags=today.states[name].tags) if name in today.states else state
+              for name, state in definition.states.items()}
+    return replace(definition, states=states)
 
 
 def pin_definition(agreement) -> None:
@@ -128,6 +141,42 @@ def label(texts: dict[str, str]) -> str:
     from app.core.i18n import current_language
 
     return texts.get(current_language()) or texts.get("fr") or texts.get("en") or ""
+
+
+# --- what a state means ----------------------------------------------------------------
+# Everything outside the engine asks these (or queries.in_state_tagged in SQL), never a state's name.
+
+def state_of(agreement) -> State | None:
+    """The definition's entry for the state the agreement is in."""
+    return definition_for(agreement).states.get(agreement.state)
+
+
+def state_has(agreement, tag: str) -> bool:
+    """Whether the agreement's current state carries `tag` (definitions.STATE_TAGS)."""
+    state = state_of(agreement)
+    return state is not None and tag in state.tags
+
+
+def is_initial(agreement) -> bool:
+    """Whether the agreement is in its workflow's initial state (a draft)."""
+    state = state_of(agreement)
+    return state is not None and state.kind == "initial"
+
+
+def state_label(agreement) -> str:
+    state = state_of(agreement)
+    return label(state.label) if state is not None else agreement.state
+
+
+def state_labels() -> dict[str, str]:
+    """Every state of today's definitions with its label, in lifecycle order (the longest
+    lifecycle first, then the states only others have): filters and counts by state."""
+    definitions = sorted(current_definitions().values(), key=lambda d: (-len(d.states), d.type))
+    labels: dict[str, str] = {}
+    for definition in definitions:
+        for name, state in definition.states.items():
+            labels.setdefault(name, label(state.label))
+    return labels
 
 
 # --- what a user may do -------------------------------------------------------------
@@ -182,25 +231,20 @@ def blocking_reasons(agreement, transition: Transition, definition: WorkflowDefi
                      check_fields: bool = True) -> list[str]:
     """What is missing for `transition` (its guards and what its target state requires)."""
     reasons = []
-    target = definition.states[transition.target]
-    for guard in transition.guards:
-        reason = _check_guard(agreement, guard)
-        if reason:
-            reasons.append(reason)
     fields_given_by_form = set(transition.fields) if not check_fields else set()
-    for field_name in target.required_fields:
-        if field_name not in fields_given_by_form and not getattr(agreement, field_name, None):
-            reasons.append(_("Missing: %(field)s.", field=field_label(field_name)))
     documents_given_by_form = set(transition.documents) if not check_fields else set()
     present = {d.kind for d in agreement.documents}
-    # Documents a move asks for (a termination notice) are required by that move.
-    for kind in dict.fromkeys(target.required_documents + transition.documents):
-        if kind not in present and kind not in documents_given_by_form:
-            reasons.append(_("Missing document: %(kind)s.", kind=document_label(kind)))
-    for guard_name in target.required_guards:
-        reason = rules.GUARDS[guard_name](agreement)
-        if reason:
-            reasons.append(reason)
+    # Documents a move asks for (a termination notice) are required by that move (definition.needs).
+    for what, need in definition.needs(transition):
+        if what == "guard":
+            reason = _check_guard(agreement, need)
+            if reason:
+                reasons.append(reason)
+        elif what == "field":
+            if need not in fields_given_by_form and not getattr(agreement, need, None):
+                reasons.append(_("Missing: %(field)s.", field=field_label(need)))
+        elif need not in present and need not in documents_given_by_form:
+            reasons.append(_("Missing document: %(kind)s.", kind=document_label(need)))
     return reasons
 
 
@@ -269,6 +313,13 @@ def current_step(transition: Transition, round_: ApprovalRound) -> ApprovalStep 
     return None
 
 
+def step_sla(definition: WorkflowDefinition, from_state: str, step: ApprovalStep) -> int | None:
+    """The approval deadline rule, for every caller (inbox, reminders, dashboards, calendar, reports):
+    days an approval step may take — its own sla_days, else those of the state it is decided in."""
+    state = definition.states.get(from_state)
+    return step.sla_days or (state.sla_days if state else None)
+
+
 def step_waiting(round_: ApprovalRound, definition: WorkflowDefinition):
     """What an open round waits on: (its transition, the current step, since when the step waits
     — the request, or the last decision of the step before it — and its SLA in days: the step's
@@ -279,8 +330,7 @@ def step_waiting(round_: ApprovalRound, definition: WorkflowDefinition):
     step = current_step(transition, round_)
     if step is None:
         return None
-    state = definition.states.get(round_.from_state)
-    sla = step.sla_days or (state.sla_days if state else None)
+    sla = step_sla(definition, round_.from_state, step)
     earlier = {s.name for s in transition.approval.steps[:transition.approval.steps.index(step)]}
     decided = [d.decided_at for d in round_.decisions if d.step in earlier]
     return transition, step, max(decided) if decided else round_.requested_at, sla
@@ -399,6 +449,21 @@ def decide(agreement, transition_name: str, *, by, decision: str, comment: str |
 
 
 # --- taking a transition --------------------------------------------------------------
+
+def act(agreement, transition_name: str, *, by, decision: str | None = None, comment: str | None = None,
+        values: dict | None = None, documents: dict | None = None, expected_version: int,
+        today: date | None = None, child_decisions: dict | None = None):
+    """The one verb every caller (pages, API, approval links) uses to take a move on an agreement:
+    an approval transition records `decision` (approve by default), any other is taken."""
+    transition = definition_for(agreement).transition(transition_name)
+    if transition is None:
+        raise WorkflowError(_("This action is no longer possible: the agreement has moved on."))
+    if transition.approval is not None:
+        return decide(agreement, transition.name, by=by, decision=decision or "approve", comment=comment,
+                      expected_version=expected_version, today=today)
+    return take(agreement, transition.name, by=by, comment=comment, values=values, documents=documents,
+                expected_version=expected_version, today=today, child_decisions=child_decisions or {})
+
 
 def take(agreement, transition_name: str, *, by, comment: str | None = None, values: dict | None = None,
          documents: dict | None = None, expected_version: int, today: date | None = None,

@@ -92,7 +92,7 @@ def _waiting(user, today: date):
                    since.label("since"), late(since).label("late"))
             .select_from(Agreement)
             .outerjoin(last, and_(last.agreement_id == Agreement.id, last.number == latest))
-            .where(visible, Agreement.state == "negotiation", Agreement.agreed_round_id.is_(None), turn))
+            .where(visible, queries.in_state_tagged("negotiating"), Agreement.agreed_round_id.is_(None), turn))
     if may_own_agreements(user):
         def forward(definition):
             states = queries.forward_move_states(definition, user)

@@ -15,6 +15,7 @@ class Stage:
     name: str
     label: str
     status: str  # done | current | todo
+    tags: tuple[str, ...] = ()
 
 
 @dataclass
@@ -56,11 +57,16 @@ class WorkflowPanel:
     signatories: list = field(default_factory=list)
     can_manage_signatures: bool = False
     documents: list = field(default_factory=list)
+    state_tags: tuple[str, ...] = ()  # what the current state means (definitions.STATE_TAGS)
 
     @property
     def past_stages(self) -> set[str]:
         """Stages the agreement has been through and left: their panels fold away on its page."""
         return {stage.name for stage in self.stages if stage.status == "done"}
+
+    def has_left(self, tag: str) -> bool:
+        """Whether the agreement has been through a stage tagged `tag` and left it (negotiating, signing)."""
+        return any(stage.status == "done" and tag in stage.tags for stage in self.stages)
 
     @property
     def is_over_sla(self) -> bool:
@@ -99,12 +105,12 @@ def build_panel(agreement, user) -> WorkflowPanel:
         candidate = definition.states[name]
         if candidate.kind == "final" and name != agreement.state:
             continue
-        if name == "suspended" and agreement.state != "suspended":
+        if candidate.has("detour") and name != agreement.state:
             continue
         # Done means the agreement was there; with no recorded moves (imported data), earlier stages count.
         was_there = name in visited if visited else index < current_index
         status = "current" if name == agreement.state else ("done" if was_there else "todo")
-        stages.append(Stage(name, engine.label(candidate.label), status))
+        stages.append(Stage(name, engine.label(candidate.label), status, candidate.tags))
 
     approvals = []
     for transition in definition.transitions_from(agreement.state):
@@ -138,6 +144,7 @@ def build_panel(agreement, user) -> WorkflowPanel:
         is_text_locked=agreement.agreed_round_id is not None,
         signatories=list(agreement.signatories),
         documents=list(agreement.documents),
+        state_tags=state.tags if state else (),
     )
     from app.workflow.children import choices, end_warning
 
@@ -149,7 +156,7 @@ def build_panel(agreement, user) -> WorkflowPanel:
     side = side_of(user, agreement)
     panel.user_side = side
     panel.waiting_parties, panel.record_for = [], []
-    if agreement.state == "negotiation" and not panel.is_text_locked and side is not None:
+    if state is not None and state.has("negotiating") and not panel.is_text_locked and side is not None:
         from app.workflow.services import waiting_parties
 
         last = latest_round(agreement)
@@ -160,5 +167,5 @@ def build_panel(agreement, user) -> WorkflowPanel:
         panel.can_send_version = last is None or own_waiting or side == "ministry"
         panel.can_accept_version = last is not None and own_waiting
         panel.record_for = [o for o in panel.waiting_parties if not o.is_home] if side == "ministry" else []
-    panel.can_manage_signatures = agreement.state == "signature" and side == "ministry"
+    panel.can_manage_signatures = state is not None and state.has("signing") and side == "ministry"
     return panel

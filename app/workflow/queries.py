@@ -49,6 +49,14 @@ def per_definition(rule: Callable[[WorkflowDefinition], object | None]):
     return or_(*clauses) if clauses else false()
 
 
+def in_state_tagged(tag: str):
+    """Agreements whose current state carries `tag` in the definition they run on."""
+    def rule(definition: WorkflowDefinition):
+        names = definition.states_tagged(tag)
+        return Agreement.state.in_(names) if names else None
+    return per_definition(rule)
+
+
 def utc_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=timezone.utc)
 
@@ -130,12 +138,14 @@ def approvals_waiting_on(user, people: list) -> object:
 
 
 def forward_move_states(definition: WorkflowDefinition, user) -> set[str]:
-    """Working states (with an SLA, or signed) from which the owner `user` has a move forward to a
-    later, unfinished state: their agreement waits on them there. Negotiation has its own turns."""
+    """Working states (with an SLA, or tagged waits_on_owner) from which the owner `user` has a move
+    forward to a later, unfinished state: their agreement waits on them there. Negotiating states
+    have their own turns."""
     order = list(definition.states)
     found = set()
     for name, state in definition.states.items():
-        if state.kind == "final" or name == "negotiation" or (state.sla_days is None and name != "signed"):
+        if state.kind == "final" or state.has("negotiating") or (
+                state.sla_days is None and not state.has("waits_on_owner")):
             continue
         for transition in definition.transitions_from(name):
             if transition.approval is not None or not transition.roles:
@@ -157,9 +167,7 @@ def late_round_clause(today: date, local_midnight: Callable[[date], datetime]):
         clauses = []
         for transition, steps, index, step in _approval_steps(definition):
             for source in transition.sources:
-                # As the approval reminders count it: the step's own SLA, else its state's.
-                state = definition.states.get(source)
-                sla = step.sla_days or (state.sla_days if state else None)
+                sla = engine.step_sla(definition, source, step)
                 if sla is None:
                     continue
                 cutoff = local_midnight(today - timedelta(days=sla))
@@ -193,6 +201,6 @@ def drafts_waiting_on_partner(user) -> list[tuple[Agreement, object]]:
         .join(latest, latest.c.agreement_id == Agreement.id)
         .join(NegotiationRound, and_(NegotiationRound.agreement_id == Agreement.id,
                                      NegotiationRound.number == latest.c.number))
-        .where(visible_agreements_clause(user), Agreement.state == "negotiation",
+        .where(visible_agreements_clause(user), in_state_tagged("negotiating"),
                Agreement.agreed_round_id.is_(None), NegotiationRound.side == "ministry")
         .order_by(NegotiationRound.sent_at)).tuples())

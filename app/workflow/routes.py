@@ -12,7 +12,7 @@ from app.core import clock
 from app.agreements.models import fill_party_fields
 from app.auth.models import User
 from app.core.errors import DomainError
-from app.core.responses import done, form_errors, refusals_return_to, refused
+from app.core.responses import done, form_errors, refusals_return_to
 from app.core.pagination import requested_page
 from app.core.permissions import can, get_agreement_or_404, holders_clause, require
 from app.core.storage import send_stored
@@ -51,53 +51,40 @@ def _done(agreement, message: str):
     return done(_page(agreement.id), message, {"state": agreement.state, "version": agreement.version})
 
 
-def _failed(agreement_id: int, error: DomainError):
-    return refused(_page(agreement_id), error)
-
-
-def _invalid_form(agreement_id: int, form):
-    return refused(_page(agreement_id), form_errors(form))
-
-
 @blueprint.route("/agreements/<int:agreement_id>/actions/<name>", methods=["POST"])
 @login_required
+@refusals_return_to(_page)
 def take_action(agreement_id: int, name: str):
     agreement = get_agreement_or_404(agreement_id, current_user, need="act")
     form = ActionForm()
     if not form.validate_on_submit():
-        return _invalid_form(agreement_id, form)
+        raise form_errors(form)
     definition = engine.definition_for(agreement)
     transition = definition.transition(name[:60])
-    try:
-        if transition is not None and transition.approval is not None:
-            decision = form.decision.data if form.decision.data in ("approve", "reject") else "approve"
-            state_before = agreement.state
-            engine.decide(agreement, transition.name, by=current_user, decision=decision,
-                          comment=form.comment.data, expected_version=_version(form))
-            if decision == "reject":
-                message = _("Sent back with your comment.")
-            elif agreement.state != state_before:
-                message = _("Approved: the agreement is now in the stage “%(state)s”.",
-                            state=engine.label(definition.states[agreement.state].label))
-            else:
-                message = _("Your approval is recorded; other approvals are still needed.")
-        else:
-            values = {"signed_on": form.signed_on.data, "effective_on": form.effective_on.data,
-                      "expires_on": form.expires_on.data}
-            documents = {"termination_notice": form.termination_notice.data or None}
-            # One choice per child agreement when the definition asks (child_<id> = the same move or "keep").
-            child_decisions = {int(key[6:]): value for key, value in request.form.items()
-                               if key.startswith("child_") and key[6:].isdigit() and len(key) < 20}
-            engine.take(agreement, name[:60], by=current_user, comment=form.comment.data, values=values,
-                        documents=documents, expected_version=_version(form), child_decisions=child_decisions)
-            if form.deliverable_title.data and "plan_default_deliverables" in (transition.effects if transition
-                                                                               else ()):
-                _plan_from_activation(agreement, form)
-            message = _("Done: the agreement is now in the stage “%(state)s”.",
-                        state=engine.label(definition.states[agreement.state].label))
-    except DomainError as error:
-        return _failed(agreement_id, error)
-    return _done(agreement, message)
+    decision = form.decision.data if form.decision.data in ("approve", "reject") else None
+    state_before = agreement.state
+    # One choice per child agreement when the definition asks (child_<id> = the same move or "keep").
+    child_decisions = {int(key[6:]): value for key, value in request.form.items()
+                       if key.startswith("child_") and key[6:].isdigit() and len(key) < 20}
+    engine.act(agreement, name[:60], by=current_user, decision=decision, comment=form.comment.data,
+               values={"signed_on": form.signed_on.data, "effective_on": form.effective_on.data,
+                       "expires_on": form.expires_on.data},
+               documents={"termination_notice": form.termination_notice.data or None},
+               expected_version=_version(form), child_decisions=child_decisions)
+    if form.deliverable_title.data and transition is not None and "plan_default_deliverables" in transition.effects:
+        _plan_from_activation(agreement, form)
+    return _done(agreement, _moved_message(agreement, definition, transition, decision, state_before))
+
+
+def _moved_message(agreement, definition, transition, decision, state_before) -> str:
+    stage = engine.label(definition.states[agreement.state].label)
+    if transition is None or transition.approval is None:
+        return _("Done: the agreement is now in the stage “%(state)s”.", state=stage)
+    if decision == "reject":
+        return _("Sent back with your comment.")
+    if agreement.state != state_before:
+        return _("Approved: the agreement is now in the stage “%(state)s”.", state=stage)
+    return _("Your approval is recorded; other approvals are still needed.")
 
 
 @blueprint.route("/agreements/<int:agreement_id>/negotiation/versions", methods=["POST"])
@@ -192,7 +179,7 @@ def set_amendment(agreement_id: int):
     from app.agreements import amendments
 
     agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
-    if agreement.type != "amendment" or agreement.parent is None or agreement.state != "draft":
+    if agreement.type != "amendment" or agreement.parent is None or not engine.is_initial(agreement):
         flash(_("What an amendment changes can be edited only while it is a draft that names its parent."), "warning")
         return redirect(_page(agreement_id), 303)
     form = AmendmentForm()
@@ -336,6 +323,17 @@ def workflow_panel(agreement):
     from app.workflow.presenter import build_panel
 
     return build_panel(agreement, current_user)
+
+
+@blueprint.app_template_global("state_has")
+def state_has(agreement, tag: str) -> bool:
+    """Templates ask what the agreement's state means (its tags), never its name."""
+    return engine.state_has(agreement, tag)
+
+
+@blueprint.app_template_global("is_initial_state")
+def is_initial_state(agreement) -> bool:
+    return engine.is_initial(agreement)
 
 
 @blueprint.app_template_global()

@@ -15,6 +15,7 @@ from app.core.storage import clean_filename, store
 from app.extensions import db
 from app.workflow.definitions import DOCUMENT_KINDS
 from app.core.db import check_version, flush_or_conflict
+from app.workflow import engine
 from app.workflow.engine import WorkflowError
 from app.workflow.models import AgreementDocument, Delegation, NegotiationAcceptance, NegotiationRound, Signatory
 
@@ -56,7 +57,7 @@ def send_version(agreement, *, by, upload, note: str | None, expected_version: i
     Ministry staff may record a version a partner sent by e-mail or on paper (on_behalf_of_partner):
     that implies no acceptance; each partner's acceptance is then recorded with its proof."""
     check_version(agreement, expected_version)
-    if agreement.state != "negotiation":
+    if not engine.state_has(agreement, "negotiating"):
         raise WorkflowError(_("Versions can be exchanged only during negotiation."))
     if agreement.agreed_round_id is not None:
         raise WorkflowError(_("The text is locked: both sides accepted a version."))
@@ -146,7 +147,7 @@ def waiting_parties(agreement, negotiation_round) -> list:
 
 
 def _open_round(agreement) -> NegotiationRound:
-    if agreement.state != "negotiation" or agreement.agreed_round_id is not None:
+    if not engine.state_has(agreement, "negotiating") or agreement.agreed_round_id is not None:
         raise WorkflowError(_("There is no version waiting for acceptance."))
     last = latest_round(agreement)
     if last is None:
@@ -284,7 +285,7 @@ def _require_ministry_side(agreement, user) -> None:
 
 
 def _require_signature_stage(agreement) -> None:
-    if agreement.state != "signature":
+    if not engine.state_has(agreement, "signing"):
         raise WorkflowError(_("Signatures are recorded during the signature stage."))
 
 

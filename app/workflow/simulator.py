@@ -273,9 +273,8 @@ def _take(definition, state: str, entered: date, event: dict, on: date, people, 
         step.children = (_("each child agreement that can follow takes the same move") if rule == "cascade"
                          else _("the person is asked what happens to each child agreement"))
     target = definition.states[transition.target]
-    needs = [g if isinstance(g, str) else (g.get("field") or g.get("document")) for g in transition.guards]
-    needs += list(target.required_fields) + list(target.required_documents) + list(transition.documents)
-    needs += list(target.required_guards)
+    needs = [need if isinstance(need, str) else (need.get("field") or need.get("document"))
+             for _what, need in definition.needs(transition)]
     needs = [n for n in dict.fromkeys(needs) if not (n in transition.fields)]
     if facts is None:
         step.needs = needs

@@ -153,10 +153,11 @@ def test_an_agreement_terminated_early_ends_the_day_it_was_terminated():
     def agreement(state, expires_on, left):
         return SimpleNamespace(signed_on=date(2025, 7, 1), effective_on=None, expires_on=expires_on, state=state,
                                state_entered_at=datetime(*left, tzinfo=timezone.utc))
-    assert agreement_span(agreement("terminated", date(2030, 1, 1), (2026, 3, 1))) == (date(2025, 7, 1),
-                                                                                       date(2026, 3, 1))
-    assert agreement_span(agreement("active", None, (2025, 7, 1))) == (date(2025, 7, 1), None)
-    assert agreement_span(agreement("closed", None, (2026, 5, 2)))[1] == date(2026, 5, 2)
+    # Terminated and closed states are tagged ended_early in the definitions; active is not.
+    assert agreement_span(agreement("terminated", date(2030, 1, 1), (2026, 3, 1)), ended_early=True) == (
+        date(2025, 7, 1), date(2026, 3, 1))
+    assert agreement_span(agreement("active", None, (2025, 7, 1)), ended_early=False) == (date(2025, 7, 1), None)
+    assert agreement_span(agreement("closed", None, (2026, 5, 2)), ended_early=True)[1] == date(2026, 5, 2)
 
 
 def test_month_grid_starts_on_monday():

@@ -22,6 +22,7 @@ from app.notifications.reminders.base import (
     texts,
 )
 from app.notifications.services import Notice, app_path
+from app.workflow.queries import in_state_tagged
 
 
 def deliverable_candidates(today: date, people: People) -> list[Candidate]:
@@ -39,7 +40,7 @@ def deliverable_candidates(today: date, people: People) -> list[Candidate]:
         .select_from(Occurrence).join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
         .join(Agreement, Deliverable.agreement_id == Agreement.id)
         .join(Organization, Organization.id == Deliverable.responsible_organization_id)
-        .where(Occurrence.status.in_(("pending", "sent_back")), Agreement.state == "active",
+        .where(Occurrence.status.in_(("pending", "sent_back")), in_state_tagged("running"),
                Occurrence.due_on <= today + timedelta(days=horizon))
         .order_by(Occurrence.due_on, Occurrence.id)).all()
     managers = _people(people.holding("escalation.receive"))
@@ -183,7 +184,7 @@ def ending_candidates(today: date, people: People) -> list[Candidate]:
 
     horizon = max((max(p.ending_days or (0,)) for p in _policies_in_use()), default=0)
     agreements = db.session.scalars(select(Agreement).where(
-        Agreement.state.in_(("active", "signed", "suspended")), Agreement.expires_on.is_not(None),
+        in_state_tagged("in_force"), Agreement.expires_on.is_not(None),
         Agreement.expires_on >= today, Agreement.expires_on <= today + timedelta(days=horizon))
         .order_by(Agreement.expires_on, Agreement.id)).all()
     candidates = []
@@ -323,7 +324,7 @@ def portfolio_summary(today: date) -> dict:
     for occurrence in db.session.scalars(
             select(Occurrence).join(Deliverable).join(Agreement, Deliverable.agreement_id == Agreement.id)
             .where(Occurrence.status.in_(("pending", "sent_back")), Occurrence.due_on < today,
-                   Agreement.state == "active").order_by(Occurrence.due_on)
+                   in_state_tagged("running")).order_by(Occurrence.due_on)
             .options(contains_eager(Occurrence.deliverable).contains_eager(Deliverable.agreement),
                      contains_eager(Occurrence.deliverable).joinedload(Deliverable.responsible_organization))):
         deliverable = occurrence.deliverable
@@ -333,7 +334,7 @@ def portfolio_summary(today: date) -> dict:
                         "url": app_path("deliverables.view_occurrence", occurrence_id=occurrence.id)})
     ending = []
     for agreement in db.session.scalars(select(Agreement).where(
-            Agreement.state.in_(("active", "signed", "suspended")), Agreement.expires_on >= today,
+            in_state_tagged("in_force"), Agreement.expires_on >= today,
             Agreement.expires_on <= today + timedelta(days=90)).order_by(Agreement.expires_on)):
         ending.append({"reference": agreement.reference, "title": texts(agreement, "title"),
                        "expires_on": agreement.expires_on.isoformat(), "days": (agreement.expires_on - today).days,
