@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import and_, case, func, literal, null, or_, select, union_all
+from sqlalchemy import and_, case, func, literal, null, select, union_all
 
 from app.agreements.models import Agreement
 from app.core.permissions import (has_negotiation_turns, holds_role, is_partner, may_decide_approvals,
@@ -78,14 +78,9 @@ def _waiting(user, today: date):
         last = NegotiationRound
         since = func.coalesce(last.sent_at, Agreement.state_entered_at)
         if is_partner(user):
-            # Every partner party answers: theirs until their own organisation has accepted.
-            from app.workflow.models import NegotiationAcceptance
-
-            turn = and_(last.id.is_not(None), ~select(NegotiationAcceptance.id).where(
-                NegotiationAcceptance.round_id == last.id,
-                NegotiationAcceptance.organization_id == user.organization_id).exists())
+            turn = queries.partner_turn_clause(user.organization_id, last)
         else:
-            turn = and_(Agreement.owner_id == user.id, or_(last.id.is_(None), last.ministry_accepted_at.is_(None)))
+            turn = and_(Agreement.owner_id == user.id, queries.ministry_turn_clause(last))
         selects.append(
             select(case((last.id.is_(None), "first_version"), else_="answer").label("kind"),
                    Agreement.id.label("agreement_id"), last.number.label("number"), null().label("transition"),

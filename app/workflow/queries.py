@@ -188,9 +188,26 @@ def late_round_clause(today: date, local_midnight: Callable[[date], datetime]):
     return _open_rounds_where(rule)
 
 
+def partner_turn_clause(organization_id, negotiation_round):
+    """A partner organisation's turn on `negotiation_round` (the latest version of the text): it has not
+    accepted that version yet. The sender's own acceptance is recorded with the version, so a party
+    never waits on itself; every other party (the ministry, each partner) answers. The SQL twin of
+    services.waiting_parties, for the inbox and the partner portal."""
+    from app.workflow.models import NegotiationAcceptance
+
+    return and_(negotiation_round.id.is_not(None), ~select(NegotiationAcceptance.id).where(
+        NegotiationAcceptance.round_id == negotiation_round.id,
+        NegotiationAcceptance.organization_id == organization_id).exists())
+
+
+def ministry_turn_clause(negotiation_round):
+    """The ministry's turn: no version yet (it writes the first), or it has not accepted the latest."""
+    return or_(negotiation_round.id.is_(None), negotiation_round.ministry_accepted_at.is_(None))
+
+
 def drafts_waiting_on_partner(user) -> list[tuple[Agreement, object]]:
     """(agreement, its latest version of the text) for each negotiation the reader's organisation must
-    answer now: the ministry sent the latest version and the text is not agreed yet (the partner portal)."""
+    answer now (the partner portal): the same rule as the inbox's."""
     from app.core.permissions import visible_agreements_clause
     from app.workflow.models import NegotiationRound
 
@@ -202,5 +219,5 @@ def drafts_waiting_on_partner(user) -> list[tuple[Agreement, object]]:
         .join(NegotiationRound, and_(NegotiationRound.agreement_id == Agreement.id,
                                      NegotiationRound.number == latest.c.number))
         .where(visible_agreements_clause(user), in_state_tagged("negotiating"),
-               Agreement.agreed_round_id.is_(None), NegotiationRound.side == "ministry")
+               Agreement.agreed_round_id.is_(None), partner_turn_clause(user.organization_id, NegotiationRound))
         .order_by(NegotiationRound.sent_at)).tuples())

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
+from app.core import clock
 from app.core.audit import AuditEvent
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.extensions import db
@@ -57,6 +58,30 @@ def test_a_counter_version_from_one_partner_needs_the_others_again(world, two_pa
     db.session.commit()
     waiting = services.waiting_parties(agreement, agreement.negotiation_rounds[-1])
     assert [o.is_home for o in waiting] == [True, False] and waiting[1].id == world.partner_a.id
+
+
+def test_whose_turn_is_one_rule_for_the_page_the_inbox_and_the_partner_portal(world, two_partners):
+    """After partner B's counter-version, the ministry and partner A answer; B waits on nobody's say."""
+    from app.workflow.inbox import inbox_for
+    from app.workflow.queries import drafts_waiting_on_partner
+
+    agreement, officer = two_partners, world.users["officer"]
+    services.send_version(agreement, by=officer, upload=pdf(), note="v1", expected_version=agreement.version)
+    services.send_version(agreement, by=world.users["partner_b"], upload=pdf("v2.pdf", PDF + b"2"), note="v2",
+                          expected_version=agreement.version)
+    db.session.commit()
+    waiting = {o.id for o in services.waiting_parties(agreement, agreement.negotiation_rounds[-1])}
+
+    def turn_in_portal(user):
+        return agreement.id in {a.id for a, _round in drafts_waiting_on_partner(user)}
+
+    def turn_in_inbox(user):
+        return agreement.id in {item.agreement.id for item in inbox_for(user, clock.today()).items}
+
+    for user in (world.users["partner"], world.users["partner_b"]):
+        assert turn_in_portal(user) == turn_in_inbox(user) == (user.organization_id in waiting)
+    assert turn_in_portal(world.users["partner"]) and not turn_in_portal(world.users["partner_b"])
+    assert turn_in_inbox(officer)
 
 
 def test_an_acceptance_on_a_partners_behalf_needs_its_proof_and_says_who_recorded_it(world, two_partners):
