@@ -6,9 +6,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.agreements import services
-from app.agreements.forms import AgreementFilterForm, AgreementForm
-from app.agreements.models import AGREEMENT_STATES, AGREEMENT_TYPES, Agreement, SigningEvent
+from app.agreements import renewals, services
+from app.agreements.forms import AgreementFilterForm, AgreementForm, NonRenewalForm
+from app.agreements.models import AGREEMENT_STATES, AGREEMENT_TYPES, NOTICE_SIDES, Agreement, SigningEvent
 from app.agreements.summary import build_summary
 from app.auth.models import User
 from app.core.audit import history_for
@@ -112,7 +112,49 @@ def view_agreement(agreement_id: int):
     parent = agreement.parent if agreement.parent and can(current_user, "agreement.view", agreement.parent) else None
     history = history_for("agreements", agreement.id) if can(current_user, "agreement.history", agreement) else []
     return render_template("agreements/detail.html", agreement=agreement, children=children, parent=parent,
-                           history=history, names=services.names_in_history(history))
+                           history=history, names=services.names_in_history(history),
+                           renewal_description=renewals.describe(renewals.current_terms(agreement)),
+                           non_renewal_side=str(NOTICE_SIDES.get(agreement.non_renewal_by or "", "")))
+
+
+@blueprint.route("/<int:agreement_id>/non-renewal", methods=["POST"])
+@login_required
+def record_non_renewal(agreement_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
+    form = NonRenewalForm()
+    if not form.validate_on_submit():
+        flash(" ".join(str(m) for messages in form.errors.values() for m in messages), "danger")
+        return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="renewal")), 303
+    upload = request.files.get("document")
+    try:
+        renewals.record_non_renewal(agreement, by=current_user, given_on=form.given_on.data, side=form.side.data,
+                                    upload=upload if upload and upload.filename else None,
+                                    expected_version=form.version.data)
+    except (ValidationFailed, ConcurrentChange) as error:
+        db.session.rollback()
+        details = [str(m) for messages in (getattr(error, "field_errors", None) or {}).values() for m in messages]
+        flash(" ".join([error.message, *details]), "danger")
+    else:
+        db.session.commit()
+        flash(_("The notice of non-renewal is recorded: the agreement will not be renewed tacitly."), "success")
+    return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="renewal")), 303
+
+
+@blueprint.route("/<int:agreement_id>/renew", methods=["POST"])
+@login_required
+def renew_agreement(agreement_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
+    require(current_user, "agreement.create")
+    try:
+        renewal = renewals.renew(agreement, by=current_user)
+    except ValidationFailed as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return redirect(url_for("agreements.view_agreement", agreement_id=agreement_id, _anchor="renewal")), 303
+    db.session.commit()
+    flash(_("Renewal agreement %(ref)s started from %(old)s: check its dates, budget and plan.",
+            ref=renewal.reference, old=agreement.reference), "success")
+    return redirect(url_for("agreements.view_agreement", agreement_id=renewal.id)), 303
 
 
 @blueprint.route("/<int:agreement_id>/summary")
@@ -171,6 +213,8 @@ def _form_data(form: AgreementForm) -> services.AgreementData:
         owner_id=form.owner_id.data, parent_id=form.parent_id.data, signing_event_id=form.signing_event_id.data,
         signed_on=form.signed_on.data, effective_on=form.effective_on.data, expires_on=form.expires_on.data,
         parties=parties,
+        renewal_terms=form.renewal_terms.data or "none", renewal_months=form.renewal_months.data,
+        notice_period=form.notice_period.data, notice_unit=form.notice_unit.data,
     )
 
 

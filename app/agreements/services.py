@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import extract, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
+from app.agreements import renewals
 from app.agreements.models import (
     AGREEMENT_STATES,
     AGREEMENT_TYPES,
@@ -55,6 +56,11 @@ class AgreementData:
     expires_on: date | None = None
     # (organization_id, role) pairs
     parties: list[tuple[int, str]] = field(default_factory=list)
+    # Renewal terms (app/agreements/renewals.py): checked and completed by validate_data.
+    renewal_terms: str = "none"
+    renewal_months: int | None = None
+    notice_period: int | None = None
+    notice_unit: str | None = None
 
 
 def next_reference(year: int) -> str:
@@ -118,7 +124,7 @@ def update_agreement(agreement: Agreement, data: AgreementData, *, by: User, exp
 # Before signature everything may be edited; from then on, what was signed changes
 # only through the workflow (signature records, activation) or an amendment.
 EDITABLE_STATES = ("draft", "internal_review", "negotiation")
-SIGNED_FIELDS = ("type", "signed_on", "effective_on", "expires_on")
+SIGNED_FIELDS = ("type", "signed_on", "effective_on", "expires_on", *renewals.RENEWAL_FIELDS)
 
 
 def _check_locked_fields(agreement: Agreement, data: AgreementData) -> None:
@@ -155,6 +161,7 @@ def snapshot(agreement: Agreement) -> dict:
         "effective_on": agreement.effective_on.isoformat() if agreement.effective_on else None,
         "expires_on": agreement.expires_on.isoformat() if agreement.expires_on else None,
         "parties": sorted(f"{p.organization_id}:{p.role}" for p in agreement.parties),
+        **renewals.current_terms(agreement),
     }
 
 
@@ -191,6 +198,14 @@ def validate_data(data: AgreementData, agreement: Agreement | None) -> None:
         if value and not (date(1956, 1, 1) <= value <= date(2200, 12, 31)):
             add(name, _("This date is out of range."))
 
+    try:
+        for name, value in renewals.clean_terms({name: getattr(data, name)
+                                                 for name in renewals.RENEWAL_FIELDS}).items():
+            setattr(data, name, value)
+    except ValidationFailed as error:
+        for name, messages in error.field_errors.items():
+            for message in messages:
+                add(name, message)
     if data.owner_id is not None:
         owner = db.session.get(User, data.owner_id)
         if owner is None or owner.role not in ("officer", "manager", "admin") or not owner.is_active:
@@ -247,7 +262,8 @@ def _would_cycle(agreement: Agreement, parent: Agreement) -> bool:
 def apply_data(agreement: Agreement, data: AgreementData) -> None:
     """Copy checked values onto the agreement, sync its parties and search text."""
     for name in ("type", "title_ar", "title_fr", "title_en", "summary_ar", "summary_fr", "summary_en", "notes",
-                 "owner_id", "parent_id", "signing_event_id", "signed_on", "effective_on", "expires_on"):
+                 "owner_id", "parent_id", "signing_event_id", "signed_on", "effective_on", "expires_on",
+                 *renewals.RENEWAL_FIELDS):
         setattr(agreement, name, getattr(data, name))
     wanted = {organization_id: role for organization_id, role in data.parties}
     for party in list(agreement.parties):

@@ -7,7 +7,7 @@ from flask import abort, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.agreements import services
+from app.agreements import renewals, services
 from app.agreements.models import Agreement
 from app.api import schemas
 from app.api.core import api_blueprint, api_user, committed, errors, file_download, page_of
@@ -48,6 +48,12 @@ def present(agreement: Agreement) -> dict:
         "effective_on": agreement.effective_on, "expires_on": agreement.expires_on,
         "state_entered_at": agreement.state_entered_at,
         "parties": [{"organization": organization_ref(p.organization), "role": p.role} for p in agreement.parties],
+        "renewal": {
+            **renewals.current_terms(agreement), "notice_deadline": agreement.notice_deadline,
+            "non_renewal_on": agreement.non_renewal_on, "non_renewal_by": agreement.non_renewal_by,
+            "renewal_of_id": agreement.renewal_of_id if agreement.renewal_of_id is None or can(
+                user, "agreement.view", agreement.renewal_of) else None,
+            "renewal_ids": [r.id for r in agreement.renewals if can(user, "agreement.view", r)]},
         "version": agreement.version, "created_at": agreement.created_at, "updated_at": agreement.updated_at,
         "url": url_for("agreements.view_agreement", agreement_id=agreement.id),
     }
@@ -112,7 +118,8 @@ def _data(payload: dict, agreement: Agreement | None) -> services.AgreementData:
     if agreement is not None:
         current = {name: getattr(agreement, name) for name in (
             "type", "title_ar", "title_fr", "title_en", "summary_ar", "summary_fr", "summary_en", "notes",
-            "owner_id", "parent_id", "signing_event_id", "signed_on", "effective_on", "expires_on")}
+            "owner_id", "parent_id", "signing_event_id", "signed_on", "effective_on", "expires_on",
+            *renewals.RENEWAL_FIELDS)}
         current["parties"] = [(p.organization_id, p.role) for p in agreement.parties]
     values = {**current, **{k: v for k, v in payload.items() if k != "parties"}}
     if "parties" in payload:

@@ -298,7 +298,10 @@ def view_workflow(workflow_type: str):
     definition = engine.current_definitions().get(workflow_type)
     if definition is None:
         abort(404)
-    return render_template("workflow/detail.html", definition=definition, svg=render_svg(definition))
+    from app.workflow.conditions import describe
+
+    return render_template("workflow/detail.html", definition=definition, svg=render_svg(definition),
+                           describe_condition=describe)
 
 
 @blueprint.route("/account/delegations", methods=["GET", "POST"])
