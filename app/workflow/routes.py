@@ -238,6 +238,8 @@ def _fill_amendment_choices(form) -> None:
 
 
 def _prefill_amendment(form, agreement) -> None:
+    from app.agreements import renewals
+
     parent, changes = agreement.parent, agreement.amendment_changes or {}
     for name in ("title_fr", "title_ar", "title_en", "summary_fr", "summary_ar", "summary_en"):
         getattr(form, name).data = changes.get(name, getattr(parent, name))
@@ -248,6 +250,8 @@ def _prefill_amendment(form, agreement) -> None:
     form.co_signatories.data = [org for org, role in parties if role == "co_signatory"]
     form.witnesses.data = [org for org, role in parties if role == "witness"]
     form.version.data = agreement.version
+    for name, value in (changes.get("renewal") or renewals.current_terms(parent)).items():
+        getattr(form, name).data = value
     from app.agreements.amendments import current_budget
 
     lines = changes["budget_lines"] if "budget_lines" in changes else current_budget(parent)

@@ -298,3 +298,23 @@ def test_an_amendment_changes_the_renewal_terms(world):
     assert parent.renewal_terms == "none" and parent.notice_deadline is None
     row = next(r for r in history_for("agreements", parent.id) if r.action == "amended")
     assert row.changes["term"] == "renewal" and row.changes["before"]["renewal"]["renewal_terms"] == "tacit"
+
+
+def test_the_amendment_page_proposes_new_renewal_terms(signed_in, world):
+    officer = world.users["officer"]
+    parent = tacit(world.agreement_a, end=date(2030, 1, 1))
+    amendment = factories.agreement(by=officer, partners=[world.partner_a], type="amendment", parent_id=parent.id)
+    db.session.commit()
+    client = signed_in("officer")
+    page = client.get(f"/agreements/{amendment.id}/amendment").get_data(as_text=True)
+    assert 'name="renewal_months"' in page and 'value="12"' in page
+    data = {"title_fr": parent.title_fr, "effective_on": "2025-07-01", "expires_on": "2030-01-01",
+            "partners": [str(world.partner_a.id)], "version": str(amendment.version),
+            "renewal_terms": "by_agreement", "renewal_months": "", "notice_period": "90", "notice_unit": "days"}
+    response = client.post(f"/agreements/{amendment.id}/amendment", data=data)
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    db.session.refresh(amendment)
+    assert amendment.amendment_changes["renewal"] == {"renewal_terms": "by_agreement", "renewal_months": None,
+                                                      "notice_period": 90, "notice_unit": "days"}
+    html = client.get(f"/agreements/{amendment.id}").get_data(as_text=True)
+    assert 'data-term="renewal"' in html and "notice: 90 days before the end date" in html
