@@ -6,6 +6,7 @@ from datetime import date
 from flask import abort, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.agreements import renewals, services
 from app.agreements.models import Agreement
@@ -73,7 +74,8 @@ def list_agreements(page, per_page, **filters):
         year=filters.get("year"), q=filters.get("q"), signed_after=filters.get("signed_after"),
         signed_before=filters.get("signed_before"), ends_after=filters.get("ends_after"),
         ends_before=filters.get("ends_before")))
-    result = page_of(query, {"page": page, "per_page": per_page})
+    # Each item names its renewals: read for the whole page at once.
+    result = page_of(query.options(selectinload(Agreement.renewals)), {"page": page, "per_page": per_page})
     result["items"] = [present(a) for a in result["items"]]
     return result
 
