@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.agreements.models import PARTY_ROLES, Agreement, AgreementParty, is_partner_party
+from app.agreements import renewals
 from app.core import audit
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
@@ -31,7 +32,7 @@ from app.workflow.engine import WorkflowError, definition_for, is_initial
 
 TEXT_TERMS = ("title_fr", "title_ar", "title_en", "summary_fr", "summary_ar", "summary_en")
 DATE_TERMS = ("effective_on", "expires_on")
-TERMS = (*TEXT_TERMS, *DATE_TERMS, "parties", "budget_lines")
+TERMS = (*TEXT_TERMS, *DATE_TERMS, "parties", "budget_lines", "renewal")
 TEXT_LIMITS = {"title": 500, "summary": 20000}
 
 TERM_LABELS = {
@@ -45,6 +46,7 @@ TERM_LABELS = {
     "expires_on": _l("Ends on"),
     "parties": _l("Parties"),
     "budget_lines": _l("Budget"),
+    "renewal": _l("Renewal terms"),
 }
 
 
@@ -104,9 +106,27 @@ def clean_changes(raw: dict, parent: Agreement) -> dict:
         lines = _clean_budget(raw["budget_lines"], parties, errors)
         if lines is not None and lines != current_budget(parent):
             cleaned["budget_lines"] = lines
+    if raw.get("renewal") is not None:
+        renewal = _clean_renewal(raw["renewal"], errors)
+        if renewal is not None and renewal != renewals.current_terms(parent):
+            cleaned["renewal"] = renewal
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
     return cleaned
+
+
+def _clean_renewal(value, errors: dict) -> dict | None:
+    """The renewal terms after the amendment (renewal_terms, renewal_months, notice_period, notice_unit)."""
+    if not isinstance(value, dict) or set(value) - set(renewals.RENEWAL_FIELDS):
+        errors["renewal"] = [_("Give the renewal terms: renewal_terms, renewal_months, notice_period, "
+                               "notice_unit.")]
+        return None
+    try:
+        return renewals.clean_terms(value)
+    except ValidationFailed as error:
+        errors["renewal"] = [f"{name}: {' '.join(map(str, messages))}"
+                             for name, messages in error.field_errors.items()]
+        return None
 
 
 def _clean_budget(value, parties, errors: dict) -> list[dict] | None:
@@ -289,6 +309,9 @@ def comparison(amendment: Agreement) -> list[TermRow]:
                                 _budget_labels(changes[name], names), is_list=True))
         elif name in DATE_TERMS:
             rows.append(TermRow(name, term_label(name), getattr(parent, name), _as_date(changes[name])))
+        elif name == "renewal":
+            rows.append(TermRow(name, term_label(name), renewals.describe(renewals.current_terms(parent)),
+                                renewals.describe(changes[name])))
         else:
             rows.append(TermRow(name, term_label(name), getattr(parent, name), changes[name]))
     return rows
@@ -380,8 +403,9 @@ def apply(amendment: Agreement, *, by) -> None:
     for name in TERMS:
         if name not in changes:
             continue
-        before = _plain(getattr(parent, name) if name not in ("parties", "budget_lines")
-                        else current_parties(parent) if name == "parties" else current_budget(parent))
+        before = _plain(current_parties(parent) if name == "parties" else current_budget(parent)
+                        if name == "budget_lines" else renewals.current_terms(parent) if name == "renewal"
+                        else getattr(parent, name))
         after = changes[name]
         if name == "parties":  # as the history shows parties elsewhere: "organisation:role"
             before, after = [f"{org}:{role}" for org, role in before], [f"{org}:{role}" for org, role in after]
@@ -391,21 +415,30 @@ def apply(amendment: Agreement, *, by) -> None:
             _replace_budget(parent, changes[name], by)
         elif name in DATE_TERMS:
             setattr(parent, name, _as_date(changes[name]))
+        elif name == "renewal":
+            for field_name, value in changes[name].items():
+                setattr(parent, field_name, value)
         else:
             setattr(parent, name, changes[name])
         audit.record("amended", parent, actor=by, comment=amendment.reference,
                      changes={"before": {name: before}, "after": {name: after},
                               "amendment": amendment.reference, "term": name})
     if "expires_on" in changes:
-        for deliverable in _deliverables(parent):
-            effect = _follow_end(deliverable, old_end, parent.expires_on, dry_run=False)
-            if effect:
-                audit.record("deliverable_replanned", parent, actor=by, comment=amendment.reference,
-                             changes={**effect, "amendment": amendment.reference})
+        follow_end_date(parent, old_end, by=by, comment=amendment.reference)
     parent.search_text = fold(" ".join(filter(None, [parent.reference, parent.title_ar, parent.title_fr,
                                                        parent.title_en])))
     parent.updated_at = utcnow()
     db.session.flush()
+
+
+def follow_end_date(agreement: Agreement, old_end: date | None, *, by, comment: str | None) -> None:
+    """The end date moved (an amendment, a tacit renewal): recurring deliverables that ran to the old
+    end follow the new one; each replanned line is in the history. `comment`: the amendment's reference."""
+    for deliverable in _deliverables(agreement):
+        effect = _follow_end(deliverable, old_end, agreement.expires_on, dry_run=False)
+        if effect:
+            audit.record("deliverable_replanned", agreement, actor=by, comment=comment,
+                         changes={**effect, **({"amendment": comment} if comment else {})})
 
 
 def _plain(value):

@@ -1,9 +1,9 @@
 from flask_babel import lazy_gettext as _l
 from app.core.forms import Form
-from wtforms import DateField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import DateField, FileField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from app.agreements.models import AGREEMENT_TYPES
+from app.agreements.models import AGREEMENT_TYPES, NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS
 
 
 def _optional_int(value):
@@ -33,6 +33,11 @@ class AgreementForm(Form):
     signed_on = DateField(_l("Signed on"), validators=[Optional()])
     effective_on = DateField(_l("Effective on"), validators=[Optional()])
     expires_on = DateField(_l("Ends on"), validators=[Optional()])
+    renewal_terms = SelectField(_l("Renewal"), choices=[(k, v) for k, v in RENEWAL_TERMS.items()], default="none")
+    renewal_months = IntegerField(_l("Tacit renewal for (months)"), validators=[Optional()])
+    notice_period = IntegerField(_l("Notice period"), validators=[Optional()])
+    notice_unit = SelectField(_l("Notice period in"), choices=[(k, v) for k, v in NOTICE_UNITS.items()],
+                              default="months")
     version = HiddenField()
 
     def set_type_choices(self):
@@ -46,6 +51,15 @@ class AgreementForm(Form):
         chosen = [*(self.partners.data or []), *(self.co_signatories.data or []), *(field.data or [])]
         if len(chosen) != len(set(chosen)):
             raise ValidationError(_l("An organisation can have only one role in an agreement."))
+
+
+class NonRenewalForm(Form):
+    """A notice of non-renewal given by one side (stops a tacit renewal)."""
+
+    given_on = DateField(_l("Notice given on"), validators=[DataRequired()])
+    side = SelectField(_l("Given by"), choices=[(k, v) for k, v in NOTICE_SIDES.items()])
+    document = FileField(_l("The notice (optional)"))
+    version = HiddenField()
 
 
 class AgreementFilterForm(Form):

@@ -22,6 +22,17 @@ AGREEMENT_TYPES = {
 
 # An organisation's place in an agreement (not a person's role: those live in app/core/permissions.py).
 PARTNER_PARTY = "partner"
+
+# How an agreement goes on past its end date: not at all, tacitly (it extends itself by
+# renewal_months unless a side gives notice before the notice deadline), or by a renewal agreement.
+RENEWAL_TERMS = {
+    "none": _l("No renewal"),
+    "tacit": _l("Tacit renewal unless notice is given"),
+    "by_agreement": _l("Renewal by a renewal agreement"),
+}
+NOTICE_UNITS = {"months": _l("months"), "days": _l("days")}
+NOTICE_SIDES = {"ministry": _l("The ministry"), "partner": _l("The partner")}
+
 PARTY_ROLES = {
     PARTNER_PARTY: _l("Partner"),
     "co_signatory": _l("Co-signatory"),
@@ -101,6 +112,7 @@ class Agreement(TimestampMixin, db.Model):
         CheckConstraint("expires_on IS NULL OR effective_on IS NULL OR expires_on > effective_on",
                         name="expiry_after_effective"),
         CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
+        CheckConstraint("renewal_terms IN ('none','tacit','by_agreement')", name="renewal_terms_known"),
         # The board's columns (first cards of a stage), the officer's own agreements by stage,
         # and the list's order (newest signature first).
         Index("ix_agreements_state_entered", "state", "state_entered_at", "reference"),
@@ -140,22 +152,42 @@ class Agreement(TimestampMixin, db.Model):
     # For amendments: what the amendment changes in its parent, e.g. {"expires_on": "2030-01-12"}.
     amendment_changes: Mapped[dict | None] = mapped_column(JSON)
 
+    # Renewal terms (app/agreements/renewals.py): the notice deadline is the end date less the notice
+    # period; a notice of non-renewal given by either side stops a tacit renewal.
+    renewal_terms: Mapped[str] = mapped_column(String(20), default="none", server_default="none")
+    renewal_months: Mapped[int | None] = mapped_column(Integer)
+    notice_period: Mapped[int | None] = mapped_column(Integer)
+    notice_unit: Mapped[str | None] = mapped_column(String(6))
+    non_renewal_on: Mapped[date | None] = mapped_column(Date)
+    non_renewal_by: Mapped[str | None] = mapped_column(String(10))
+    non_renewal_document_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agreement_documents.id", ondelete="SET NULL", use_alter=True))
+    # The agreement this one renews (made by "Renew"): linked both ways.
+    renewal_of_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id", ondelete="SET NULL"), index=True)
+
     # Optimistic locking: every UPDATE checks and bumps it, so two editors cannot
     # silently overwrite each other.
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     __mapper_args__ = {"version_id_col": version}
 
     owner: Mapped[User | None] = relationship(lazy="joined")
-    parent: Mapped["Agreement | None"] = relationship(remote_side=[id], back_populates="children")
-    children: Mapped[list["Agreement"]] = relationship(back_populates="parent", order_by="Agreement.reference")
+    parent: Mapped["Agreement | None"] = relationship(remote_side=[id], foreign_keys=[parent_id],
+                                                      back_populates="children")
+    children: Mapped[list["Agreement"]] = relationship(back_populates="parent", foreign_keys=[parent_id],
+                                                       order_by="Agreement.reference")
     signing_event: Mapped[SigningEvent | None] = relationship(back_populates="agreements")
+    renewal_of: Mapped["Agreement | None"] = relationship(remote_side=[id], foreign_keys=[renewal_of_id],
+                                                          back_populates="renewals")
+    renewals: Mapped[list["Agreement"]] = relationship(back_populates="renewal_of", foreign_keys=[renewal_of_id],
+                                                       order_by="Agreement.reference")
+    non_renewal_document = relationship("AgreementDocument", foreign_keys=[non_renewal_document_id])
     parties: Mapped[list[AgreementParty]] = relationship(
         back_populates="agreement", cascade="all, delete-orphan", order_by="AgreementParty.id"
     )
     workflow_version = relationship("WorkflowVersion")
     signatories = relationship("Signatory", order_by="Signatory.position", cascade="all, delete-orphan")
     documents = relationship("AgreementDocument", order_by="AgreementDocument.uploaded_at",
-                             cascade="all, delete-orphan")
+                             cascade="all, delete-orphan", foreign_keys="AgreementDocument.agreement_id")
     negotiation_rounds = relationship("NegotiationRound", order_by="NegotiationRound.number",
                                       cascade="all, delete-orphan",
                                       foreign_keys="NegotiationRound.agreement_id")
@@ -180,6 +212,17 @@ class Agreement(TimestampMixin, db.Model):
         from app.workflow.engine import state_label
 
         return state_label(self)
+
+    @property
+    def renewal_terms_label(self) -> str:
+        return str(RENEWAL_TERMS.get(self.renewal_terms, self.renewal_terms))
+
+    @property
+    def notice_deadline(self) -> date | None:
+        """The last day a side may give notice of non-renewal (app/agreements/renewals.py)."""
+        from app.agreements.renewals import notice_deadline
+
+        return notice_deadline(self)
 
     @property
     def partner_organizations(self) -> list[Organization]:

@@ -9,12 +9,15 @@ from app.core import clock
 from app.agreements import services
 from app.agreements.forms import AgreementFilterForm, AgreementForm
 from app.agreements.models import AGREEMENT_TYPES, Agreement, SigningEvent, fill_party_fields, parties_of_form
+from app.agreements import renewals
+from app.agreements.forms import NonRenewalForm
+from app.agreements.models import NOTICE_SIDES
 from app.agreements.summary import build_summary
 from app.auth.models import User
 from app.core.audit import history_for
 from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.exports import download
-from app.core.responses import refused
+from app.core.responses import done, form_errors, refusals_return_to, refused
 from app.exports.routes import export_in_background
 from app.exports.services import needs_background
 from app.core.forms import apply_field_errors
@@ -114,7 +117,41 @@ def view_agreement(agreement_id: int):
     parent = agreement.parent if agreement.parent and can(current_user, "agreement.view", agreement.parent) else None
     history = history_for("agreements", agreement.id) if can(current_user, "agreement.history", agreement) else []
     return render_template("agreements/detail.html", agreement=agreement, children=children, parent=parent,
-                           history=history, names=services.names_in_history(history))
+                           history=history, names=services.names_in_history(history),
+                           renewal_description=renewals.describe(renewals.current_terms(agreement)),
+                           non_renewal_side=str(NOTICE_SIDES.get(agreement.non_renewal_by or "", "")))
+
+
+def _renewal_card(agreement_id: int) -> str:
+    return url_for("agreements.view_agreement", agreement_id=agreement_id, _anchor="renewal")
+
+
+@blueprint.route("/<int:agreement_id>/non-renewal", methods=["POST"])
+@login_required
+@refusals_return_to(_renewal_card)
+def record_non_renewal(agreement_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
+    form = NonRenewalForm()
+    if not form.validate_on_submit():
+        raise form_errors(form)
+    upload = request.files.get("document")
+    renewals.record_non_renewal(agreement, by=current_user, given_on=form.given_on.data, side=form.side.data,
+                                upload=upload if upload and upload.filename else None,
+                                expected_version=form.version.data)
+    return done(_renewal_card(agreement_id),
+                _("The notice of non-renewal is recorded: the agreement will not be renewed tacitly."))
+
+
+@blueprint.route("/<int:agreement_id>/renew", methods=["POST"])
+@login_required
+@refusals_return_to(_renewal_card)
+def renew_agreement(agreement_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
+    require(current_user, "agreement.create")
+    renewal = renewals.renew(agreement, by=current_user)
+    return done(url_for("agreements.view_agreement", agreement_id=renewal.id),
+                _("Renewal agreement %(ref)s started from %(old)s: check its dates, budget and plan.",
+                  ref=renewal.reference, old=agreement.reference))
 
 
 @blueprint.route("/<int:agreement_id>/summary")
@@ -167,6 +204,8 @@ def _form_data(form: AgreementForm) -> services.AgreementData:
         owner_id=form.owner_id.data, parent_id=form.parent_id.data, signing_event_id=form.signing_event_id.data,
         signed_on=form.signed_on.data, effective_on=form.effective_on.data, expires_on=form.expires_on.data,
         parties=parties,
+        renewal_terms=form.renewal_terms.data or "none", renewal_months=form.renewal_months.data,
+        notice_period=form.notice_period.data, notice_unit=form.notice_unit.data,
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import extract, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.core import clock
+from app.agreements import renewals
 from app.agreements.models import (
     AGREEMENT_TYPES,
     PARTY_ROLES,
@@ -64,6 +65,11 @@ class AgreementData:
     expires_on: date | None = None
     # (organization_id, role) pairs
     parties: list[tuple[int, str]] = field(default_factory=list)
+    # Renewal terms (app/agreements/renewals.py): checked and completed by validate_data.
+    renewal_terms: str = "none"
+    renewal_months: int | None = None
+    notice_period: int | None = None
+    notice_unit: str | None = None
 
 
 def next_reference(year: int) -> str:
@@ -126,7 +132,7 @@ def update_agreement(agreement: Agreement, data: AgreementData, *, by: User, exp
 
 # Before signature (states tagged `editable`) everything may be edited; from then on, what was
 # signed changes only through the workflow (signature records, activation) or an amendment.
-SIGNED_FIELDS = ("type", "signed_on", "effective_on", "expires_on")
+SIGNED_FIELDS = ("type", "signed_on", "effective_on", "expires_on", *renewals.RENEWAL_FIELDS)
 
 
 def _check_locked_fields(agreement: Agreement, data: AgreementData) -> None:
@@ -163,6 +169,7 @@ def snapshot(agreement: Agreement) -> dict:
         "effective_on": agreement.effective_on.isoformat() if agreement.effective_on else None,
         "expires_on": agreement.expires_on.isoformat() if agreement.expires_on else None,
         "parties": sorted(f"{p.organization_id}:{p.role}" for p in agreement.parties),
+        **renewals.current_terms(agreement),
     }
 
 
@@ -199,6 +206,14 @@ def validate_data(data: AgreementData, agreement: Agreement | None) -> None:
         if value and not (date(1956, 1, 1) <= value <= date(2200, 12, 31)):
             add(name, _("This date is out of range."))
 
+    try:
+        for name, value in renewals.clean_terms({name: getattr(data, name)
+                                                 for name in renewals.RENEWAL_FIELDS}).items():
+            setattr(data, name, value)
+    except ValidationFailed as error:
+        for name, messages in error.field_errors.items():
+            for message in messages:
+                add(name, message)
     if data.owner_id is not None:
         owner = db.session.get(User, data.owner_id)
         if owner is None or not may_own_agreements(owner) or not owner.is_active:
@@ -255,7 +270,8 @@ def _would_cycle(agreement: Agreement, parent: Agreement) -> bool:
 def apply_data(agreement: Agreement, data: AgreementData) -> None:
     """Copy checked values onto the agreement, sync its parties and search text."""
     for name in ("type", "title_ar", "title_fr", "title_en", "summary_ar", "summary_fr", "summary_en", "notes",
-                 "owner_id", "parent_id", "signing_event_id", "signed_on", "effective_on", "expires_on"):
+                 "owner_id", "parent_id", "signing_event_id", "signed_on", "effective_on", "expires_on",
+                 *renewals.RENEWAL_FIELDS):
         setattr(agreement, name, getattr(data, name))
     wanted = {organization_id: role for organization_id, role in data.parties}
     for party in list(agreement.parties):

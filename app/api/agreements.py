@@ -5,9 +5,11 @@ from __future__ import annotations
 from flask import abort, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.core import clock
 from app.agreements import services
+from app.agreements import renewals
 from app.agreements.models import Agreement
 from app.api import schemas
 from app.api.core import api_blueprint, api_user, errors, file_download, page_of
@@ -48,6 +50,12 @@ def present(agreement: Agreement) -> dict:
         "effective_on": agreement.effective_on, "expires_on": agreement.expires_on,
         "state_entered_at": agreement.state_entered_at,
         "parties": [{"organization": organization_ref(p.organization), "role": p.role} for p in agreement.parties],
+        "renewal": {
+            **renewals.current_terms(agreement), "notice_deadline": agreement.notice_deadline,
+            "non_renewal_on": agreement.non_renewal_on, "non_renewal_by": agreement.non_renewal_by,
+            "renewal_of_id": agreement.renewal_of_id if agreement.renewal_of_id is None or can(
+                user, "agreement.view", agreement.renewal_of) else None,
+            "renewal_ids": [r.id for r in agreement.renewals if can(user, "agreement.view", r)]},
         "version": agreement.version, "created_at": agreement.created_at, "updated_at": agreement.updated_at,
         "url": url_for("agreements.view_agreement", agreement_id=agreement.id),
     }
@@ -67,7 +75,8 @@ def list_agreements(page, per_page, **filters):
         year=filters.get("year"), q=filters.get("q"), signed_after=filters.get("signed_after"),
         signed_before=filters.get("signed_before"), ends_after=filters.get("ends_after"),
         ends_before=filters.get("ends_before")))
-    result = page_of(query, {"page": page, "per_page": per_page})
+    # Each item names its renewals: read for the whole page at once.
+    result = page_of(query.options(selectinload(Agreement.renewals)), {"page": page, "per_page": per_page})
     result["items"] = [present(a) for a in result["items"]]
     return result
 
@@ -110,7 +119,8 @@ def _data(payload: dict, agreement: Agreement | None) -> services.AgreementData:
     if agreement is not None:
         current = {name: getattr(agreement, name) for name in (
             "type", "title_ar", "title_fr", "title_en", "summary_ar", "summary_fr", "summary_en", "notes",
-            "owner_id", "parent_id", "signing_event_id", "signed_on", "effective_on", "expires_on")}
+            "owner_id", "parent_id", "signing_event_id", "signed_on", "effective_on", "expires_on",
+            *renewals.RENEWAL_FIELDS)}
         current["parties"] = [(p.organization_id, p.role) for p in agreement.parties]
     values = {**current, **{k: v for k, v in payload.items() if k != "parties"}}
     if "parties" in payload:

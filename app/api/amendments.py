@@ -7,7 +7,7 @@ from datetime import date
 from marshmallow import Schema, fields, validate
 
 from app.agreements import amendments
-from app.agreements.models import PARTY_ROLES
+from app.agreements.models import NOTICE_UNITS, PARTY_ROLES, RENEWAL_TERMS
 from app.api.budget import BudgetLineInputSchema
 from app.api.core import api_blueprint, api_user, errors
 from app.api.schemas import MAX_ID, Id, StrictSchema, Text
@@ -19,6 +19,13 @@ blueprint = api_blueprint("amendments", "What an amendment changes in its parent
 class ProposedPartySchema(StrictSchema):
     organization_id = Id(required=True)
     role = fields.String(required=True, validate=validate.OneOf(tuple(PARTY_ROLES)))
+
+
+class RenewalTermsInputSchema(StrictSchema):
+    renewal_terms = fields.String(required=True, validate=validate.OneOf(RENEWAL_TERMS))
+    renewal_months = fields.Integer(strict=True, allow_none=True)
+    notice_period = fields.Integer(strict=True, allow_none=True)
+    notice_unit = fields.String(allow_none=True, validate=validate.OneOf(NOTICE_UNITS))
 
 
 class AmendmentChangesInputSchema(StrictSchema):
@@ -38,6 +45,8 @@ class AmendmentChangesInputSchema(StrictSchema):
     budget_lines = fields.List(fields.Nested(BudgetLineInputSchema), allow_none=True,
                                validate=validate.Length(max=200),
                                metadata={"description": "The whole budget after the amendment."})
+    renewal = fields.Nested(RenewalTermsInputSchema, allow_none=True,
+                            metadata={"description": "The renewal terms and notice period after the amendment."})
 
 
 class AmendmentTermsInputSchema(StrictSchema):

@@ -88,7 +88,7 @@ def errors(blueprint: Blueprint, *codes: int):
 
 def init_api(app) -> None:
     from app.api import (agreements, amendments, budget, collaboration, deliverables, directory, discussions,
-                         negotiation, plans, stages)
+                         negotiation, plans, renewals, stages)
     from app.extensions import csrf
 
     app.config.setdefault("API_TITLE", "Sharaka API")
@@ -106,7 +106,7 @@ def init_api(app) -> None:
     })
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for module in (agreements, deliverables, directory, stages, plans, amendments, budget, collaboration, discussions,
-                   negotiation):
+                   negotiation, renewals):
         api.register_blueprint(module.blueprint)
         # No cookie ever authenticates an API call, so there is no cross-site request to forge.
         csrf.exempt(module.blueprint)

@@ -6,6 +6,7 @@ from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from app.agreements.models import AGREEMENT_TYPES
+from app.agreements.models import NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS
 
 MAX_ID = 2**31 - 1
 Id = lambda **kw: fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), **kw)  # noqa: E731
@@ -99,6 +100,19 @@ class PartySchema(Schema):
     role = fields.String()
 
 
+class RenewalSchema(Schema):
+    renewal_terms = fields.String(metadata={"description": "none, tacit or by_agreement."})
+    renewal_months = fields.Integer(allow_none=True, metadata={"description": "A tacit renewal's length."})
+    notice_period = fields.Integer(allow_none=True)
+    notice_unit = fields.String(allow_none=True, metadata={"description": "months or days."})
+    notice_deadline = fields.Date(allow_none=True, metadata={
+        "description": "The end date less the notice period: the last day to give notice of non-renewal."})
+    non_renewal_on = fields.Date(allow_none=True, metadata={"description": "When notice of non-renewal was given."})
+    non_renewal_by = fields.String(allow_none=True, metadata={"description": "ministry or partner."})
+    renewal_of_id = fields.Integer(allow_none=True, metadata={"description": "The agreement this one renews."})
+    renewal_ids = fields.List(fields.Integer(), metadata={"description": "The agreements that renew this one."})
+
+
 class AgreementSchema(Schema):
     id = fields.Integer()
     reference = fields.String()
@@ -117,6 +131,7 @@ class AgreementSchema(Schema):
     expires_on = fields.Date(allow_none=True)
     state_entered_at = fields.DateTime(allow_none=True)
     parties = fields.List(fields.Nested(PartySchema))
+    renewal = fields.Nested(RenewalSchema)
     version = fields.Integer(metadata={"description": "Send it back with a change to detect concurrent edits."})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
@@ -167,6 +182,19 @@ class AgreementInputSchema(StrictSchema):
     effective_on = fields.Date(allow_none=True)
     expires_on = fields.Date(allow_none=True)
     parties = fields.List(fields.Nested(PartyInputSchema), validate=validate.Length(max=50))
+    renewal_terms = fields.String(validate=validate.OneOf(RENEWAL_TERMS), metadata={
+        "description": "none (default), tacit (renewed for renewal_months unless notice is given) or by_agreement. "
+                       "Like the dates, fixed at signature: an amendment changes it afterwards."})
+    renewal_months = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 120))
+    notice_period = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 1800))
+    notice_unit = fields.String(allow_none=True, validate=validate.OneOf(NOTICE_UNITS))
+
+
+class NonRenewalInputSchema(StrictSchema):
+    given_on = fields.Date(required=True, metadata={"description": "The day the notice was given."})
+    side = fields.String(required=True, validate=validate.OneOf(NOTICE_SIDES))
+    version = fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), metadata={
+        "description": "The version you read; refused (409) if the agreement changed since."})
 
 
 class AgreementPatchSchema(AgreementInputSchema):

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 
 from flask_babel import format_date
 from sqlalchemy import and_, case, extract, func, select
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from app.agreements.models import AGREEMENT_TYPES, Agreement
 from app.core.audit import AuditEvent
@@ -65,6 +65,8 @@ class EndingSummary:
     total: int
     agreements: list[Agreement]
     until: date
+    # (agreement, its notice deadline of non-renewal) for deadlines within the same window, soonest first.
+    notices: list = field(default_factory=list)
 
 
 @dataclass
@@ -159,7 +161,25 @@ def ending_soon(user, today: date, *, owner=None, limit: int = LISTED) -> Ending
         conditions.append(Agreement.owner_id == owner.id)
     agreements, total = first_with_total(
         select(Agreement).where(*conditions).order_by(Agreement.expires_on, Agreement.reference), limit)
-    return EndingSummary(total=total, agreements=agreements, until=until)
+    return EndingSummary(total=total, agreements=agreements, until=until,
+                         notices=notice_deadlines(user, today, until, owner=owner, limit=limit))
+
+
+def notice_deadlines(user, today: date, until: date, *, owner=None, limit: int = LISTED) -> list:
+    """(agreement, notice deadline) for agreements in force with renewal terms whose deadline to give
+    notice of non-renewal falls between today and `until`, no notice given yet: the first few."""
+    from app.agreements.renewals import MAX_NOTICE
+
+    # The deadline comes at most the longest notice period before the end date.
+    furthest = until + timedelta(days=max(MAX_NOTICE["days"], MAX_NOTICE["months"] * 31))
+    conditions = [visible_agreements_clause(user), in_state_tagged("in_force"), Agreement.renewal_terms != "none",
+                  Agreement.notice_period.is_not(None), Agreement.non_renewal_on.is_(None),
+                  Agreement.expires_on >= today, Agreement.expires_on <= furthest]
+    if owner is not None:
+        conditions.append(Agreement.owner_id == owner.id)
+    found = [(agreement, agreement.notice_deadline) for agreement in db.session.scalars(
+        select(Agreement).where(*conditions).order_by(Agreement.expires_on, Agreement.id))]
+    return sorted([(a, d) for a, d in found if today <= d <= until], key=lambda pair: (pair[1], pair[0].reference))[:limit]
 
 
 def _occurrences(user, *columns, owner=None):
@@ -230,7 +250,7 @@ def late_approvals(user, today: date, *, limit: int = LISTED) -> LateApprovals:
         .order_by(ApprovalRound.requested_at, ApprovalRound.id), limit)
     late = []
     for round_, agreement in rows:
-        waiting = step_waiting(round_, definition_for(agreement))
+        waiting = step_waiting(round_, definition_for(agreement), agreement)
         if waiting is None:
             continue
         transition, step, started, sla = waiting

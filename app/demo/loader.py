@@ -49,6 +49,7 @@ ILLUSTRATIVE_ITEMS = {
     "state": {"en": "the current state", "fr": "l'état actuel", "ar": "الحالة الراهنة"},
     "parties": {"en": "the parties", "fr": "les parties", "ar": "الأطراف"},
     "owner": {"en": "the owner", "fr": "le responsable", "ar": "المسؤول عن الملف"},
+    "renewal": {"en": "the renewal terms", "fr": "les conditions de renouvellement", "ar": "شروط التجديد"},
 }
 ILLUSTRATIVE_SENTENCE = {  # (sentence, list separator, last separator)
     "en": ("Illustrative demo data: {listed} {verb} invented.", ", ", " and "),
@@ -71,7 +72,11 @@ EVENT_KEYS = {*EVENT_FIELDS, "slug"}
 USER_KEYS = {"email", "full_name", "role", "organization", "language", "password"}
 AGREEMENT_KEYS = {"reference", "type", "state", "state_since", "amendment_changes", "budget", "deliverables", "event",
                   "parent", "signed_on", "effective_on", "expires_on", "owner", "parties", "illustrative", "title",
-                  "summary", "notes", "signatories"}
+                  "summary", "notes", "signatories", "renewal", "start_renewal"}
+# `renewal: {terms: tacit, months: 24, notice: 6, unit: months}`; `start_renewal: true` starts a
+# renewal agreement (app/agreements/renewals.py: renew) once, as its owner would with "Renew".
+RENEWAL_KEYS = {"terms": "renewal_terms", "months": "renewal_months", "notice": "notice_period",
+                "unit": "notice_unit"}
 
 
 # --- reading and checking the file ------------------------------------------------
@@ -223,6 +228,9 @@ def _check_agreements(entries, where: str, organizations: set[str], events: set[
                                  f"{', '.join((*TEXT_TERMS, *DATE_TERMS))} only")
             for name in DATE_TERMS:
                 _as_date(changes, name, label)
+        if entry.get("renewal") is not None and (not isinstance(entry["renewal"], dict)
+                                                  or set(entry["renewal"]) - set(RENEWAL_KEYS)):
+            raise ValueError(f"{label}: renewal may give {', '.join(RENEWAL_KEYS)}")
         for name in ("title", "summary", "notes"):
             _check_texts(entry.get(name), f"{label}: {name}")
         _check_illustrative(entry, label)
@@ -239,7 +247,7 @@ def _check_illustrative(entry: dict, label: str) -> None:
             raise ValueError(f"{label}: unknown illustrative item {item!r}")
     if "agreement" in items:
         return
-    for name in ("owner", "expires_on"):
+    for name in ("owner", "expires_on", "renewal"):
         if entry.get(name) is not None and name not in items:
             raise ValueError(f"{label}: {name} is not reported by any source; list it under illustrative")
 
@@ -290,9 +298,32 @@ def load_demo(*, by: User | None = None, path: Path | None = None) -> dict:
     for entry in portfolio["agreements"]:
         agreements[entry["reference"]] = _sync_agreement(entry, organizations, events, users, agreements, by, tally)
     _raise_reference_counters(agreements)
+    for entry in portfolio["agreements"]:
+        if entry.get("start_renewal"):
+            _start_renewal(agreements[entry["reference"]], users[entry["owner"]], tally)
     db.session.flush()
     return {"organizations": len(organizations), "events": len(events), "agreements": len(agreements),
             "users": len(users), "created": tally.created, "updated": tally.updated}
+
+
+def _start_renewal(agreement: Agreement, owner: User, tally: _Tally) -> None:
+    """A renewal agreement started from `agreement` by its owner, once (a reload starts none)."""
+    from app.agreements.renewals import renew
+
+    if agreement.renewals:
+        return
+    renewal = renew(agreement, by=owner)
+    renewal.notes = "\n\n".join(INVENTED_RENEWAL[language] for language in TEXT_LANGUAGES)
+    tally.created += 1
+
+
+INVENTED_RENEWAL = {
+    "en": "Illustrative demo data: this renewal agreement is invented, started with \"Renew\" from the agreement "
+          "it renews.",
+    "fr": "Données de démonstration illustratives : cet accord de renouvellement est inventé, créé par "
+          "« Renouveler » depuis l'accord qu'il renouvelle.",
+    "ar": "بيانات عرض توضيحية: اتفاقية التجديد هذه مختلَقة، أُنشئت بواسطة «تجديد» انطلاقًا من الاتفاقية التي تجددها.",
+}
 
 
 def demo_sign_ins() -> list[dict]:
@@ -391,6 +422,7 @@ def _sync_agreement(entry: dict, organizations: dict[str, Organization], events:
         signing_event_id=events[entry["event"]].id if entry.get("event") else None,
         signed_on=entry.get("signed_on"), effective_on=entry.get("effective_on"), expires_on=entry.get("expires_on"),
         parties=[(organizations[slug].id, role) for slug, role in entry["parties"].items()],
+        **{RENEWAL_KEYS[key]: value for key, value in (entry.get("renewal") or {}).items()},
     )
     agreement = db.session.scalar(select(Agreement).where(Agreement.reference == reference))
     if agreement is not None and not _created_by_demo(agreement):

@@ -77,7 +77,7 @@ def why_dead(link: ApprovalLink) -> str | None:
     agreement = agreement_of(link)
     definition = engine.definition_for(agreement)
     transition = definition.transition(round_.transition)
-    step = engine.current_step(transition, round_) if transition and transition.approval else None
+    step = engine.current_step(transition, round_, agreement) if transition and transition.approval else None
     if round_.status != "open" or round_.from_state != agreement.state or step is None or step.name != link.step:
         return _("This approval has moved on since the e-mail was sent, so the link no longer works. "
                  "Open the agreement in Sharaka to see where it stands.")

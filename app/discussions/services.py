@@ -139,7 +139,7 @@ def edit_message(message: DiscussionMessage, *, body: str | None, by, agreement,
 
 def _notify_mentioned(message, agreement, occurrence, people, by) -> None:
     from app.notifications.reminders import agreement_params, texts
-    from app.notifications.services import Notice, app_path, notify
+    from app.notifications.services import Notice, notify
 
     if not people:
         return

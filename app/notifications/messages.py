@@ -78,6 +78,11 @@ def headline(kind: str, params: dict) -> str:
         return _("%(ref)s is now at the stage “%(state)s”", ref=ref, state=isolate(pick(params.get("state"))))
     if kind == "agreement_ending":
         return ngettext("%(ref)s ends in %(num)s day", "%(ref)s ends in %(num)s days", days, ref=ref)
+    if kind == "notice_deadline":
+        if days == 0:
+            return _("%(ref)s: the notice deadline of non-renewal is today", ref=ref)
+        return ngettext("%(ref)s: notice deadline of non-renewal in %(num)s day",
+                        "%(ref)s: notice deadline of non-renewal in %(num)s days", days, ref=ref)
     if kind == "agreement_stalled":
         return ngettext("%(ref)s has been at the stage “%(state)s” for %(num)s day",
                         "%(ref)s has been at the stage “%(state)s” for %(num)s days", days, ref=ref,
@@ -141,6 +146,14 @@ def detail(kind: str, params: dict) -> str:
     if kind == "agreement_ending":
         return _("“%(title)s” expires on %(date)s. Decide whether to renew it, amend it or let it end.",
                  title=title, date=_date(params.get("expires_on")))
+    if kind == "notice_deadline":
+        if params.get("renewal_terms") == "tacit":
+            return _("“%(title)s” renews itself on %(end)s unless notice is given by %(date)s. Record a notice of "
+                     "non-renewal if it should end.", title=title, end=_date(params.get("expires_on")),
+                     date=_date(params.get("notice_deadline")))
+        return _("“%(title)s” ends on %(end)s; notice about its renewal is due by %(date)s. Start a renewal "
+                 "agreement or give notice.", title=title, end=_date(params.get("expires_on")),
+                 date=_date(params.get("notice_deadline")))
     if kind == "agreement_stalled":
         idle = ngettext("“%(title)s” has had no change for %(num)s day.",
                         "“%(title)s” has had no change for %(num)s days.", params.get("idle", params.get("days")) or 0,

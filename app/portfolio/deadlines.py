@@ -104,7 +104,7 @@ def approval_deadline(round_, agreement) -> tuple[date, object] | None:
     from app.notifications.reminders import local_date
     from app.workflow.engine import step_waiting
 
-    waiting = step_waiting(round_, definition_for(agreement))
+    waiting = step_waiting(round_, definition_for(agreement), agreement)
     if waiting is None or waiting[3] is None:
         return None
     transition, _step, started, sla = waiting

@@ -18,6 +18,8 @@ import yaml
 
 from app.core.permissions import may_be_approver_role
 from app.workflow import rules
+from app.workflow import conditions
+from app.workflow.conditions import Condition
 
 STATE_KINDS = ("initial", "working", "final")
 STEP_MODES = ("parallel", "sequential")
@@ -68,7 +70,8 @@ class ApprovalStep:
     required_users: tuple[str, ...]
     exclude_requester: bool
     sla_days: int | None = None  # None: the state's SLA applies
-
+    # `when:`: the step is part of the approval only for agreements it holds for (app/workflow/conditions.py).
+    when: Condition | None = None
 
     @property
     def slots(self) -> tuple[str, ...]:
@@ -128,6 +131,8 @@ class ReminderPolicy:
     deliverable_escalate_after_days: int = 14
     approval_escalate_after_slas: int = 2
     ending_days: tuple[int, ...] = (90, 60, 30)
+    # Before an agreement's notice deadline of non-renewal (0: on the day itself).
+    notice_days: tuple[int, ...] = (30, 0)
     stalled: bool = True
 
 
@@ -484,7 +489,7 @@ def _parse_reminders(spec, problems: list[str]) -> ReminderPolicy:
     if unknown:
         problems.append(f"reminders: unknown keys {', '.join(sorted(unknown))}")
     values: dict[str, Any] = {}
-    for name in ("deliverable_due_days", "ending_days"):
+    for name in ("deliverable_due_days", "ending_days", "notice_days"):
         if name in spec:
             days = spec[name]
             if not isinstance(days, list) or not all(isinstance(d, int) and not isinstance(d, bool)
@@ -531,7 +536,7 @@ def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) 
             problems.append(f"{step_where}: must be a mapping")
             continue
         unknown = set(step) - {"name", "roles", "users", "mode", "quorum", "required_roles", "required_users",
-                               "exclude_requester", "sla_days"}
+                               "exclude_requester", "sla_days", "when"}
         if unknown:
             problems.append(f"{step_where}: unknown keys {', '.join(sorted(unknown))}")
         roles = tuple(step.get("roles") or ())
@@ -571,10 +576,11 @@ def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) 
         if sla is not None and (not isinstance(sla, int) or isinstance(sla, bool) or sla < 1):
             problems.append(f"{step_where}: sla_days must be a whole number of days ≥ 1")
             sla = None
+        when = conditions.parse(step["when"], step_where, AGREEMENT_TYPES, problems) if "when" in step else None
         steps.append(ApprovalStep(
             name=str(step.get("name") or f"step_{number}"), roles=roles, users=users, mode=str(mode),
             quorum=quorum, required_roles=required_roles, required_users=required_users, exclude_requester=exclude,
-            sla_days=sla,
+            sla_days=sla, when=when,
         ))
     return Approval(steps=tuple(steps), reject_to=str(reject_to), shared_with_partner=shared)
 

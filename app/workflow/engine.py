@@ -8,6 +8,7 @@ clicking at once cannot both win.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
 from datetime import date
 
 from blinker import Namespace
@@ -210,7 +211,7 @@ def actions_for(agreement, user, today: date | None = None) -> list[ActionOption
     options = []
     for transition in definition.transitions_from(agreement.state):
         if transition.approval is not None:
-            if _could_ever_approve(transition, user, today):
+            if _could_ever_approve(transition, user, today, agreement):
                 options.append(_approval_option(agreement, transition, user, today))
             continue
         if not transition.roles:
@@ -305,9 +306,28 @@ def step_status(step: ApprovalStep, round_: ApprovalRound) -> dict:
             "missing_roles": missing_roles, "missing_users": missing_users}
 
 
-def current_step(transition: Transition, round_: ApprovalRound) -> ApprovalStep | None:
-    """Steps follow one another: the first that is not complete."""
-    for step in transition.approval.steps:
+def applicable_steps(transition: Transition, agreement) -> Iterator[ApprovalStep]:
+    """The steps of the transition's approval that apply to this agreement, in order: those without
+    a `when:` condition and those whose condition holds (its budget, partners, type). Every page, the
+    API, the reminders and the inbox queries (queries.py, in SQL) follow this answer. Lazily: a
+    condition is looked at only when the walk reaches its step (a list of rounds at their first step
+    reads no budget)."""
+    from app.workflow import conditions
+
+    if not any(step.when is not None for step in transition.approval.steps):
+        return iter(transition.approval.steps)
+    return conditions.applicable_steps(transition.approval, conditions.facts_of(agreement))
+
+
+def _agreement_of_round(round_: ApprovalRound):
+    from app.agreements.models import Agreement
+
+    return db.session.get(Agreement, round_.agreement_id)
+
+
+def current_step(transition: Transition, round_: ApprovalRound, agreement=None) -> ApprovalStep | None:
+    """Steps follow one another: the first that applies to the agreement and is not complete."""
+    for step in applicable_steps(transition, agreement or _agreement_of_round(round_)):
         if not step_status(step, round_)["done"]:
             return step
     return None
@@ -320,18 +340,22 @@ def step_sla(definition: WorkflowDefinition, from_state: str, step: ApprovalStep
     return step.sla_days or (state.sla_days if state else None)
 
 
-def step_waiting(round_: ApprovalRound, definition: WorkflowDefinition):
+def step_waiting(round_: ApprovalRound, definition: WorkflowDefinition, agreement=None):
     """What an open round waits on: (its transition, the current step, since when the step waits
     — the request, or the last decision of the step before it — and its SLA in days: the step's
     own, else its state's, or None), or None when the round has no step left to decide."""
     transition = definition.transition(round_.transition)
     if transition is None or transition.approval is None:
         return None
-    step = current_step(transition, round_)
+    earlier, step = set(), None
+    for candidate in applicable_steps(transition, agreement or _agreement_of_round(round_)):
+        if not step_status(candidate, round_)["done"]:
+            step = candidate
+            break
+        earlier.add(candidate.name)
     if step is None:
         return None
     sla = step_sla(definition, round_.from_state, step)
-    earlier = {s.name for s in transition.approval.steps[:transition.approval.steps.index(step)]}
     decided = [d.decided_at for d in round_.decisions if d.step in earlier]
     return transition, step, max(decided) if decided else round_.requested_at, sla
 
@@ -381,17 +405,19 @@ def _eligibility(step: ApprovalStep, round_: ApprovalRound, acting, identity) ->
     return None
 
 
-def _could_ever_approve(transition: Transition, user, today: date) -> bool:
-    """Whether `user` (or someone who delegated to them) holds a slot in any step: others never see the button."""
-    if not may_decide_approvals(user):
+def _could_ever_approve(transition: Transition, user, today: date, agreement) -> bool:
+    """Whether `user` (or someone who delegated to them) holds a slot in a step that applies to the
+    agreement: others never see the button."""
+    if user is None or not may_decide_approvals(user):
         return False
     people = [user, *active_delegators(user, today)]
-    return any(slot_of(step, person) is not None for step in transition.approval.steps for person in people)
+    return any(slot_of(step, person) is not None for step in applicable_steps(transition, agreement)
+               for person in people)
 
 
 def _approval_option(agreement, transition: Transition, user, today: date) -> ActionOption:
     round_ = open_round(agreement, transition.name)
-    step = current_step(transition, round_) if round_ else None
+    step = current_step(transition, round_, agreement) if round_ else None
     if round_ is None or step is None:
         return ActionOption(transition, is_allowed=False, reasons=[_("No approval is open.")])
     reasons_seen = []
@@ -441,7 +467,7 @@ def decide(agreement, transition_name: str, *, by, decision: str, comment: str |
         round_.status, round_.closed_at = "rejected", utcnow()
         _move(agreement, transition.name, transition.approval.reject_to, by=by, comment=comment,
               definition=definition, round_outcome="rejected")
-    elif current_step(transition, round_) is None:
+    elif current_step(transition, round_, agreement) is None:
         round_.status, round_.closed_at = "approved", utcnow()
         _move(agreement, transition.name, transition.target, by=by, comment=comment, definition=definition,
               round_outcome="approved")
@@ -581,15 +607,17 @@ def settle_state(agreement, *, entered_at=None, requested_by=None) -> None:
 # --- date-driven moves ------------------------------------------------------------------
 
 def run_date_transitions(today: date) -> list[tuple[str, str, str]]:
-    """Apply automatic transitions due by `today` (signed → active, active → expired).
+    """Apply tacit renewals and automatic transitions due by `today` (signed → active, active → expired).
 
     Safe to run twice: an agreement already moved no longer matches. Each agreement moves in its
     own savepoint: one that fails is rolled back alone, reported "failed: <error>", and the others
     still move. Returns (reference, transition, outcome) for each agreement looked at.
     """
     from app.agreements.models import Agreement
+    from app.agreements.renewals import renew_tacitly
 
-    results = []
+    # Tacit renewals first: an agreement renewed on its end date must not expire that day.
+    results = renew_tacitly(today)
     for definition in current_definitions().values():
         for transition in definition.transitions:
             if not transition.automatic:

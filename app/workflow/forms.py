@@ -7,6 +7,8 @@ from wtforms import (BooleanField, DateField, FieldList, FormField, HiddenField,
 from wtforms import Form as WtfForm
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from app.agreements.models import NOTICE_UNITS, RENEWAL_TERMS
+
 
 class ActionForm(Form):
     """One workflow move: a comment, the dates or file the move asks for, and the version seen."""
@@ -97,6 +99,11 @@ class AmendmentForm(Form):
     co_signatories = SelectMultipleField(_l("Co-signatories"), coerce=int, choices=[])
     witnesses = SelectMultipleField(_l("Witnesses"), coerce=int, choices=[])
     budget = FieldList(FormField(BudgetRowForm), max_entries=60)
+    renewal_terms = SelectField(_l("Renewal"), choices=[(k, v) for k, v in RENEWAL_TERMS.items()], default="none")
+    renewal_months = IntegerField(_l("Tacit renewal for (months)"), validators=[Optional()])
+    notice_period = IntegerField(_l("Notice period"), validators=[Optional()])
+    notice_unit = SelectField(_l("Notice period in"), choices=[(k, v) for k, v in NOTICE_UNITS.items()],
+                              default="months")
     version = HiddenField(validators=[DataRequired()])
 
     def changes(self) -> dict:
@@ -107,4 +114,8 @@ class AmendmentForm(Form):
         budget = [{name: row.form[name].data for name in ("organization_id", "label", "amount", "currency", "kind",
                                                           "year", "period")}
                   for row in self.budget if (row.form.label.data or "").strip() or (row.form.amount.data or "").strip()]
-        return {**values, "parties": parties, "budget_lines": budget}
+        renewal = {}
+        if self.renewal_terms.raw_data:  # a form without the renewal fields proposes no change to them
+            renewal = {"renewal": {name: getattr(self, name).data for name in (
+                "renewal_terms", "renewal_months", "notice_period", "notice_unit")}}
+        return {**values, "parties": parties, "budget_lines": budget, **renewal}

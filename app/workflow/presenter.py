@@ -119,9 +119,9 @@ def build_panel(agreement, user) -> WorkflowPanel:
         round_ = engine.open_round(agreement, transition.name)
         if round_ is None or not may_see_approval_round(user, agreement, transition.approval):
             continue
-        current = engine.current_step(transition, round_)
+        current = engine.current_step(transition, round_, agreement)
         steps = []
-        for step in transition.approval.steps:
+        for step in engine.applicable_steps(transition, agreement):
             status = engine.step_status(step, round_)
             steps.append(StepView(
                 name=step.name, mode=step.mode, quorum=step.quorum, approvals=status["approvals"],

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 
 from flask import g, has_app_context
-from sqlalchemy import and_, exists, false, func, or_, select
+from sqlalchemy import and_, exists, false, func, or_, select, true
 
 from app.agreements.models import Agreement
-from app.core.permissions import may_decide_approvals, may_move_own_agreements
+from app.core.permissions import holders_of_roles_clause, may_decide_approvals, may_move_own_agreements
 from app.extensions import db
-from app.workflow import engine
+from app.workflow import conditions, engine
 from app.workflow.definitions import WorkflowDefinition
 from app.workflow.models import ApprovalDecision, ApprovalRound
 
@@ -83,11 +83,40 @@ def _approved_in_step(step_name: str):
 
 
 def _step_started(steps, index: int):
-    """The round reached step `index`: the step before it has an approval (the first always has)."""
+    """The round reached step `index`: the step before it that applies to the agreement has an approval
+    (the first always has). A step whose `when:` does not hold is passed over, as engine.applicable_steps
+    passes over it; conditions.clause is the same rule in SQL."""
     if index == 0:
         return None
-    return exists().where(ApprovalDecision.round_id == ApprovalRound.id,
-                          ApprovalDecision.step == steps[index - 1].name, ApprovalDecision.decision == "approve")
+    previous = steps[index - 1]
+    approved = _step_done(previous)
+    if previous.when is None:
+        return approved
+    earlier = _step_started(steps, index - 1)
+    return or_(and_(conditions.clause(previous.when), approved),
+               and_(~conditions.clause(previous.when), true() if earlier is None else earlier))
+
+
+def _step_done(step):
+    """As engine.step_status counts it: enough approvals for the quorum, and every required
+    approver (role or named person) among them."""
+    from app.auth.models import User
+
+    parts = [_approved_in_step(step.name) >= step.quorum]
+    for role in step.required_roles:
+        parts.append(exists().where(ApprovalDecision.round_id == ApprovalRound.id, ApprovalDecision.step == step.name,
+                                    ApprovalDecision.decision == "approve",
+                                    ApprovalDecision.counted_user_id == User.id, holders_of_roles_clause([role])))
+    for email in step.required_users:
+        parts.append(exists().where(ApprovalDecision.round_id == ApprovalRound.id, ApprovalDecision.step == step.name,
+                                    ApprovalDecision.decision == "approve",
+                                    ApprovalDecision.counted_user_id == User.id, func.lower(User.email) == email))
+    return and_(*parts)
+
+
+def _step_applies(step):
+    """SQL for "this step applies to the agreement" (None: it always does)."""
+    return None if step.when is None else conditions.clause(step.when)
 
 
 def _approval_steps(definition: WorkflowDefinition):
@@ -122,9 +151,9 @@ def approvals_waiting_on(user, people: list) -> object:
                          ~exists().where(ApprovalDecision.round_id == ApprovalRound.id,
                                          ApprovalDecision.step == step.name,
                                          ApprovalDecision.counted_user_id == identity.id)]
-                started = _step_started(steps, index)
-                if started is not None:
-                    parts.append(started)
+                for extra in (_step_started(steps, index), _step_applies(step)):
+                    if extra is not None:
+                        parts.append(extra)
                 if step.exclude_requester:
                     parts.append(or_(ApprovalRound.requested_by_id.is_(None),
                                      ApprovalRound.requested_by_id.not_in({user.id, identity.id})))
@@ -176,11 +205,13 @@ def late_round_clause(today: date, local_midnight: Callable[[date], datetime]):
                 else:
                     started_before = select(func.max(ApprovalDecision.decided_at)).where(
                         ApprovalDecision.round_id == ApprovalRound.id,
-                        ApprovalDecision.step == steps[index - 1].name).scalar_subquery() < cutoff
+                        ApprovalDecision.step.in_([s.name for s in steps[:index]])).scalar_subquery() < cutoff
                 parts = [ApprovalRound.transition == transition.name, ApprovalRound.from_state == source,
                          started_before]
                 if index > 0:
                     parts.append(_step_started(steps, index))
+                if step.when is not None:
+                    parts.append(_step_applies(step))
                 if index + 1 < len(steps):
                     parts.append(~_step_started(steps, index + 1))
                 clauses.append(and_(*parts))

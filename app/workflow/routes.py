@@ -215,6 +215,8 @@ def _fill_amendment_choices(form) -> None:
 
 
 def _prefill_amendment(form, agreement) -> None:
+    from app.agreements import renewals
+
     parent, changes = agreement.parent, agreement.amendment_changes or {}
     for name in ("title_fr", "title_ar", "title_en", "summary_fr", "summary_ar", "summary_en"):
         getattr(form, name).data = changes.get(name, getattr(parent, name))
@@ -223,6 +225,8 @@ def _prefill_amendment(form, agreement) -> None:
     parties = changes.get("parties") or [[p.organization_id, p.role] for p in parent.parties]
     fill_party_fields(form, parties)
     form.version.data = agreement.version
+    for name, value in (changes.get("renewal") or renewals.current_terms(parent)).items():
+        getattr(form, name).data = value
     from app.agreements.amendments import current_budget
 
     lines = changes["budget_lines"] if "budget_lines" in changes else current_budget(parent)
@@ -273,7 +277,10 @@ def view_workflow(workflow_type: str):
     definition = engine.current_definitions().get(workflow_type)
     if definition is None:
         abort(404)
-    return render_template("workflow/detail.html", definition=definition, svg=render_svg(definition))
+    from app.workflow.conditions import describe
+
+    return render_template("workflow/detail.html", definition=definition, svg=render_svg(definition),
+                           describe_condition=describe)
 
 
 @blueprint.route("/account/delegations", methods=["GET", "POST"])

@@ -18,6 +18,8 @@ A scenario (YAML or a dict), every key optional:
       - {take: submit_for_review, day: 2026-01-05}
       - {take: approve_review, day: 2026-01-25, decision: approve}   # or reject
     until: 2027-06-30            # walk automatic moves up to this day (default: the last event)
+    agreement: {budget_mad: 12000000, foreign_partner: true}   # what approval steps' `when:` look at
+                                 # (type: the definition's; default: no budget, no foreign partner)
 
 With no events, the walker follows the main path: from each state the first move that goes
 to a state not visited yet, approving every approval.
@@ -27,12 +29,14 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import yaml
 from flask_babel import gettext as _
 
 from app.core import clock
+from app.workflow.conditions import AgreementFacts, applicable_steps, describe
 from app.workflow.definitions import DefinitionError, WorkflowDefinition, load_directory
 
 MAX_STEPS = 60  # a loop in the main path stops here
@@ -95,7 +99,7 @@ def load_edited(text: str, workflows_dir: Path) -> WorkflowDefinition:
         return load_directory(Path(folder))[str(body["type"])]
 
 
-SCENARIO_KEYS = {"start", "people", "facts", "effective_on", "expires_on", "events", "until"}
+SCENARIO_KEYS = {"start", "people", "facts", "effective_on", "expires_on", "events", "until", "agreement"}
 
 
 def parse_scenario(text_or_dict) -> dict:
@@ -125,6 +129,14 @@ def parse_scenario(text_or_dict) -> dict:
     facts = scenario.get("facts")
     if facts is not None and (not isinstance(facts, list) or not all(isinstance(f, str) for f in facts)):
         raise ScenarioError(_("facts: give a list of names, e.g. [has_partner, text_agreed, signed_copy]"))
+    about = scenario.get("agreement")
+    if about is not None:
+        budget = about.get("budget_mad", 0) if isinstance(about, dict) else None
+        if not isinstance(about, dict) or set(about) - {"type", "budget_mad", "foreign_partner"} or not (
+                isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget >= 0) or not isinstance(
+                about.get("foreign_partner", False), bool):
+            raise ScenarioError(_("agreement: give budget_mad (an amount), foreign_partner (true or false) and "
+                                  "optionally type"))
     events = scenario.get("events") or []
     if not isinstance(events, list):
         raise ScenarioError(_("events: give a list of moves, e.g. - {take: submit_for_review, day: 2026-01-05}"))
@@ -211,7 +223,7 @@ def simulate(definition: WorkflowDefinition, scenario: dict, *, people: dict[str
                                   day=_day(when), previous=_day(on)))
         state, entered = _automatic_until(definition, state, entered, when, dates, steps)
         on = when
-        step = _take(definition, state, entered, event, on, people, facts, dates)
+        step = _take(definition, state, entered, event, on, people, facts, dates, _facts(definition, scenario))
         steps.append(step)
         if step.target is None:
             if main_path:
@@ -257,7 +269,15 @@ def _automatic_until(definition, state, entered, until: date, dates: dict, steps
     return state, entered
 
 
-def _take(definition, state: str, entered: date, event: dict, on: date, people, facts, dates) -> Step:
+def _facts(definition, scenario: dict) -> AgreementFacts:
+    about = scenario.get("agreement") or {}
+    return AgreementFacts(type=str(about.get("type") or definition.type),
+                          budget_mad=Decimal(str(about.get("budget_mad", 0))),
+                          foreign_partner=bool(about.get("foreign_partner", False)))
+
+
+def _take(definition, state: str, entered: date, event: dict, on: date, people, facts, dates,
+          agreement_facts: AgreementFacts) -> Step:
     name = event["take"]
     transition = definition.transition(name)
     step = Step(on=on, transition=name, source=state, target=None)
@@ -293,7 +313,15 @@ def _take(definition, state: str, entered: date, event: dict, on: date, people, 
         step.reminders = _stalled(definition, state, entered, on)
     else:
         decision = event.get("decision", "approve")
+        applying = tuple(applicable_steps(transition.approval, agreement_facts))
         for approval_step in transition.approval.steps:
+            if approval_step not in applying:
+                step.asked.append(_("%(step)s: not asked (applies only when %(condition)s)", step=approval_step.name,
+                                    condition=describe(approval_step.when)))
+                continue
+            if approval_step.when is not None:
+                step.asked.append(_("%(step)s: applies (%(condition)s)", step=approval_step.name,
+                                    condition=describe(approval_step.when)))
             available = sum(people.get(role, 0) for role in approval_step.roles) + len(approval_step.users)
             approvers = [f"{role} ({_count(role, people)})" for role in approval_step.roles] + list(
                 approval_step.users)
@@ -427,7 +455,9 @@ def impacts(current: WorkflowDefinition, edited: WorkflowDefinition, counts: dic
         for transition in edited.transitions_from(state):
             old = current.transition(transition.name)
             if transition.approval and old and old.approval and transition.approval.steps != old.approval.steps:
-                names = [s.name for s in transition.approval.steps]
+                names = [s.name if s.when is None else _("%(step)s (when %(condition)s)", step=s.name,
+                                                             condition=describe(s.when))
+                         for s in transition.approval.steps]
                 found.append(Impact(state, count, _("their open approval of %(move)s would ask the steps %(steps)s",
                                                     move=transition.name, steps=", ".join(names))))
     return found

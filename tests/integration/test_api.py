@@ -302,6 +302,11 @@ WRITE_ROUTES = [
      only(MINISTRY - {"auditor"} | {"partner"}, ok=422, partner_b=404)),
     ("PATCH", P + "/agreements/{a}/threads/shared/messages/999999", {"body": "x"}, everyone(404, partner_b=404)),
     ("PATCH", P + "/deliverables/{occ_a}/threads/internal/messages/999999", {"body": "x"}, everyone(404)),
+    # A has no renewal terms: those who may record a notice are told so (422).
+    ("POST", P + "/agreements/{a}/non-renewal", {"given_on": "2030-01-01", "side": "ministry"},
+     only(MINISTRY_SIDE, ok=422, partner_b=404)),
+    # Last, as it is the one write that succeeds: "Renew" starts a draft renewal of A.
+    ("POST", P + "/agreements/{a}/renewals", None, only(MINISTRY_SIDE, ok=201, partner_b=404)),
 ]
 
 

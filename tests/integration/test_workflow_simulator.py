@@ -121,7 +121,8 @@ def test_an_edited_copy_says_what_changes_for_agreements_in_flight(app, world, t
     assert "change: move approve_review: approval step secretary_general added" in result.output
     assert "in flight: 1 agreement(s) in suspended: their state suspended no longer exists" in result.output
     assert ("in flight: 1 agreement(s) in internal_review: their open approval of approve_review would ask the "
-            "steps legal_and_head, secretary_general") in result.output
+            "steps legal_and_head, ministers_office (when budget in MAD ≥ 10,000,000), secretary_general") \
+        in result.output
     assert "in flight: 2 agreement(s) in active: moves no longer offered from active: suspend" in result.output
     assert _rows() == before  # nothing written
 

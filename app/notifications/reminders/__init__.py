@@ -37,6 +37,7 @@ from app.notifications.reminders.rules import (  # noqa: F401
     deliverable_candidates,
     digest_candidates,
     ending_candidates,
+    notice_candidates,
     portfolio_summary,
     stalled_candidates,
     waiting_approval,
@@ -57,7 +58,8 @@ def candidates_at(now: datetime) -> list[Candidate]:
     today = local_date(now)
     people = People()
     found = (deliverable_candidates(today, people) + approval_candidates(today, people)
-             + ending_candidates(today, people) + stalled_candidates(today, people)
+             + ending_candidates(today, people) + notice_candidates(today, people)
+             + stalled_candidates(today, people)
              + digest_candidates(now, today, people))
     # A fixed order: two processes inserting the same keys take their locks in the same order.
     return sorted(found, key=lambda c: tuple(str(part) for part in c.key))

@@ -151,7 +151,7 @@ def waiting_approval(round_, staff: list | None = None):
     from app.workflow.engine import _eligibility, definition_for, step_waiting
 
     agreement = _agreement_of(round_)
-    waiting = step_waiting(round_, definition_for(agreement))
+    waiting = step_waiting(round_, definition_for(agreement), agreement)
     if waiting is None:
         return None
     _transition, step, started, sla = waiting
@@ -200,6 +200,42 @@ def ending_candidates(today: date, people: People) -> list[Candidate]:
                         object_type="agreements", object_id=agreement.id)
         # The end date is in the key: an amendment that extends it re-arms the reminders.
         candidates += [Candidate("agreement_ending", f"{agreement.expires_on}:{threshold}d", person, notice)
+                       for person in _people([agreement.owner], people.holding("escalation.receive"))]
+    return candidates
+
+
+def notice_candidates(today: date, people: People) -> list[Candidate]:
+    """Agreements with renewal terms whose notice deadline of non-renewal comes within the policy's
+    days (or is today), no notice given yet: the owner officer and the managers decide in time."""
+    from app.agreements.models import Agreement
+    from app.agreements.renewals import MAX_NOTICE
+    from app.workflow.queries import in_state_tagged
+
+    furthest = max((max(p.notice_days or (0,)) for p in _policies_in_use()), default=0)
+    # The deadline lies at most the longest notice period before the end date.
+    horizon = today + timedelta(days=furthest + max(MAX_NOTICE["days"], MAX_NOTICE["months"] * 31))
+    agreements = db.session.scalars(select(Agreement).where(
+        in_state_tagged("in_force"), Agreement.renewal_terms != "none",
+        Agreement.notice_period.is_not(None), Agreement.non_renewal_on.is_(None),
+        Agreement.expires_on.is_not(None), Agreement.expires_on >= today, Agreement.expires_on <= horizon)
+        .order_by(Agreement.expires_on, Agreement.id)).all()
+    candidates = []
+    for agreement in agreements:
+        deadline = agreement.notice_deadline
+        days_left = (deadline - today).days
+        if days_left < 0:
+            continue
+        threshold = _threshold(days_left, _policy(agreement).notice_days)
+        if threshold is None:
+            continue
+        notice = Notice(kind="notice_deadline", category="agreement_ending",
+                        params={**agreement_params(agreement), "days": days_left,
+                                "notice_deadline": deadline.isoformat(), "expires_on": agreement.expires_on.isoformat(),
+                                "renewal_terms": agreement.renewal_terms},
+                        link=app_path("agreements.view_agreement", agreement_id=agreement.id),
+                        object_type="agreements", object_id=agreement.id)
+        # The deadline is in the key: a moved end date or notice period re-arms the reminders.
+        candidates += [Candidate("notice_deadline", f"{deadline}:{threshold}d", person, notice)
                        for person in _people([agreement.owner], people.holding("escalation.receive"))]
     return candidates
 

@@ -1,0 +1,228 @@
+"""Conditions on approval steps (`when:` in a workflow definition): a step with a condition is part
+of an approval only for the agreements it holds for, e.g. the minister's office when the budget
+reaches an amount.
+
+    when: {budget_mad_at_least: 10000000}          # MAD budget lines (cash and in kind) add up to it
+    when: {foreign_partner: true}                  # a partner organisation's country is not Morocco
+    when: {types: [mou, convention]}               # the agreement's type
+    when: {any: [{budget_mad_at_least: 10000000}, {foreign_partner: true}]}   # either one
+
+Keys side by side must all hold. Amounts in other currencies are never converted: only MAD lines
+count. The rule is written twice, side by side below, once in Python (`holds`, for one agreement)
+and once in SQL (`clause`, for the inbox and dashboard queries); tests hold them to the same answers.
+`applicable_steps` is the one place that decides which steps of an approval apply.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import gettext as _
+
+HOME_COUNTRY = "MA"
+CONDITION_KEYS = ("budget_mad_at_least", "foreign_partner", "types", "any")
+
+
+@dataclass(frozen=True)
+class Condition:
+    budget_mad_at_least: Decimal | None = None
+    foreign_partner: bool | None = None
+    types: tuple[str, ...] = ()
+    any: tuple["Condition", ...] = ()
+
+
+@dataclass(frozen=True)
+class AgreementFacts:
+    """What conditions look at, for one agreement (or a simulator scenario)."""
+
+    type: str
+    budget_mad: Decimal = Decimal(0)
+    foreign_partner: bool = False
+
+
+def parse(spec, where: str, known_types, problems: list[str]) -> Condition | None:
+    """A `when:` mapping, checked: unknown keys and bad values are listed in `problems`."""
+    if not isinstance(spec, dict) or not spec:
+        problems.append(f"{where}: when must be a mapping of conditions ({', '.join(CONDITION_KEYS)})")
+        return None
+    unknown = set(spec) - set(CONDITION_KEYS)
+    if unknown:
+        problems.append(f"{where}: when has unknown keys {', '.join(sorted(map(str, unknown)))} "
+                        f"(known: {', '.join(CONDITION_KEYS)})")
+    amount = None
+    if "budget_mad_at_least" in spec:
+        value = spec["budget_mad_at_least"]
+        try:
+            if isinstance(value, bool):
+                raise InvalidOperation
+            amount = Decimal(str(value))
+            if not amount.is_finite() or amount < 0:
+                raise InvalidOperation
+        except (InvalidOperation, ValueError):
+            problems.append(f"{where}: when budget_mad_at_least must be an amount in MAD ≥ 0, not {value!r}")
+            amount = None
+    foreign = spec.get("foreign_partner")
+    if "foreign_partner" in spec and not isinstance(foreign, bool):
+        problems.append(f"{where}: when foreign_partner must be true or false")
+        foreign = None
+    types = spec.get("types", ())
+    if isinstance(types, str):
+        types = (types,)
+    if not isinstance(types, (list, tuple)) or any(t not in known_types for t in types):
+        problems.append(f"{where}: when types must list agreement types ({', '.join(known_types)})")
+        types = ()
+    alternatives = []
+    if "any" in spec:
+        if not isinstance(spec["any"], list) or len(spec["any"]) < 2:
+            problems.append(f"{where}: when any must list at least two conditions")
+        else:
+            for number, item in enumerate(spec["any"], start=1):
+                parsed = parse(item, f"{where} any {number}", known_types, problems)
+                if parsed is not None:
+                    alternatives.append(parsed)
+    return Condition(budget_mad_at_least=amount, foreign_partner=foreign, types=tuple(map(str, types)),
+                     any=tuple(alternatives))
+
+
+def describe(condition: Condition) -> str:
+    """The condition in words, for the simulator and the check."""
+    parts = []
+    if condition.budget_mad_at_least is not None:
+        parts.append(_("budget in MAD ≥ %(amount)s", amount=f"{condition.budget_mad_at_least:,.0f}"))
+    if condition.foreign_partner is not None:
+        parts.append(_("a foreign partner") if condition.foreign_partner else _("no foreign partner"))
+    if condition.types:
+        parts.append(_("type %(types)s", types=" / ".join(condition.types)))
+    if condition.any:
+        parts.append("(" + _(" or ").join(describe(c) for c in condition.any) + ")")
+    return _(" and ").join(parts)
+
+
+# --- the rule in Python ------------------------------------------------------------------------
+
+def holds(condition: Condition | None, facts: AgreementFacts) -> bool:
+    if condition is None:
+        return True
+    if condition.budget_mad_at_least is not None and facts.budget_mad < condition.budget_mad_at_least:
+        return False
+    if condition.foreign_partner is not None and facts.foreign_partner != condition.foreign_partner:
+        return False
+    if condition.types and facts.type not in condition.types:
+        return False
+    if condition.any and not any(holds(c, facts) for c in condition.any):
+        return False
+    return True
+
+
+def is_foreign(country: str | None) -> bool:
+    return bool(country) and country.upper() != HOME_COUNTRY
+
+
+class StoredFacts:
+    """The facts of a stored agreement, each read only when a condition asks for it: the MAD budget
+    from one per-request table of totals (a page listing many agreements does not ask once for each),
+    the partners' countries from its parties."""
+
+    def __init__(self, agreement):
+        self.agreement = agreement
+        self.type = agreement.type
+
+    @cached_property
+    def budget_mad(self) -> Decimal:
+        if self.agreement.id is None:
+            return Decimal(0)
+        return Decimal(mad_budgets().get(self.agreement.id) or 0)
+
+    @cached_property
+    def foreign_partner(self) -> bool:
+        from app.agreements.models import is_partner_party
+
+        return any(is_partner_party(party.role) and is_foreign(party.organization.country)
+                   for party in self.agreement.parties)
+
+
+def facts_of(agreement) -> StoredFacts:
+    return StoredFacts(agreement)
+
+
+def mad_budgets() -> dict[int, Decimal]:
+    """Each agreement's MAD budget lines added up, read once per request or job step (one query);
+    forgotten when budget lines are written, and at every commit and rollback."""
+    from flask import g, has_app_context
+    from sqlalchemy import func, select
+
+    from app.budget.models import BudgetLine
+    from app.extensions import db
+
+    totals = g.get("sharaka_mad_budgets") if has_app_context() else None
+    if totals is None:
+        _forget_on_change()
+        totals = dict(db.session.execute(
+            select(BudgetLine.agreement_id, func.sum(BudgetLine.amount)).where(BudgetLine.currency == "MAD")
+            .group_by(BudgetLine.agreement_id)).tuples().all())
+        if has_app_context():
+            g.sharaka_mad_budgets = totals
+    return totals
+
+
+def _forget_totals(*_args) -> None:
+    from flask import g, has_app_context
+
+    if has_app_context():
+        g.pop("sharaka_mad_budgets", None)
+
+
+def _forget_after_flush(session, _context) -> None:
+    from app.budget.models import BudgetLine
+
+    if any(isinstance(obj, BudgetLine) for obj in (*session.new, *session.dirty, *session.deleted)):
+        _forget_totals()
+
+
+def _forget_on_change() -> None:
+    """Listen (once per process) for what makes the per-request totals stale."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    if not event.contains(Session, "after_commit", _forget_totals):
+        event.listen(Session, "after_commit", _forget_totals)
+        event.listen(Session, "after_rollback", _forget_totals)
+        event.listen(Session, "after_soft_rollback", _forget_totals)
+        event.listen(Session, "before_flush", lambda session, _c, _i: _forget_after_flush(session, _c))
+
+
+def applicable_steps(approval, facts):
+    """The steps of `approval` that apply to an agreement with these facts (AgreementFacts, or a stored
+    agreement's StoredFacts), in order, lazily: the ONE place that decides (engine.applicable_steps)."""
+    return (step for step in approval.steps if holds(step.when, facts))
+
+
+# --- the same rule in SQL ----------------------------------------------------------------------
+
+def clause(condition: Condition | None):
+    """SQL that holds for the agreements (`Agreement` in the query) the condition holds for."""
+    from sqlalchemy import and_, exists, func, not_, or_, select, true
+
+    from app.agreements.models import PARTNER_PARTY, Agreement, AgreementParty
+    from app.budget.models import BudgetLine
+    from app.organizations.models import Organization
+
+    if condition is None:
+        return true()
+    parts = []
+    if condition.budget_mad_at_least is not None:
+        total = select(func.coalesce(func.sum(BudgetLine.amount), 0)).where(
+            BudgetLine.agreement_id == Agreement.id, BudgetLine.currency == "MAD").scalar_subquery()
+        parts.append(total >= condition.budget_mad_at_least)
+    if condition.foreign_partner is not None:
+        foreign = exists().where(
+            AgreementParty.agreement_id == Agreement.id, AgreementParty.role == PARTNER_PARTY,
+            Organization.id == AgreementParty.organization_id, Organization.country.is_not(None),
+            Organization.country != "", func.upper(Organization.country) != HOME_COUNTRY)
+        parts.append(foreign if condition.foreign_partner else not_(foreign))
+    if condition.types:
+        parts.append(Agreement.type.in_(condition.types))
+    if condition.any:
+        parts.append(or_(*(clause(c) for c in condition.any)))
+    return and_(*parts) if parts else true()

@@ -1,0 +1,169 @@
+"""Approval steps with a `when:` condition: the engine (engine.applicable_steps) adds the MoU's
+minister's office step only when the MAD budget reaches 10 million; the page, the inbox SQL, the
+reminders and the API agree with it; `flask workflows check` refuses bad conditions; the simulator
+shows the step applying or not."""
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from app.agreements.models import Agreement
+from app.budget.models import BudgetLine
+from app.extensions import db
+from app.notifications import reminders
+from app.workflow import conditions, engine, queries
+from app.workflow.conditions import AgreementFacts
+from app.workflow.models import ApprovalRound
+from app.workflow.simulator import parse_scenario, simulate
+from tests import factories
+from tests.integration.test_api import api, tokens  # noqa: F401  (fixtures)
+
+ROOT = Path(__file__).resolve().parents[2]
+CASA = ZoneInfo("Africa/Casablanca")
+
+
+def _budget(agreement, organization, amount: str, currency: str = "MAD"):
+    db.session.add(BudgetLine(agreement_id=agreement.id, organization_id=organization.id, label="Ligne",
+                              amount=Decimal(amount), currency=currency, kind="cash", year=2026))
+    db.session.flush()
+
+
+@pytest.fixture
+def reviewing(world):
+    """Two MoUs in internal review: one with 12 million MAD of budget, one with 9 million MAD and
+    2 million EUR (other currencies are never converted, so it stays under the threshold)."""
+    officer = world.users["officer"]
+    large = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Grand accord")
+    small = factories.agreement(by=officer, partners=[world.partner_b], title_fr="Petit accord")
+    _budget(large, world.partner_a, "12000000.00")
+    _budget(small, world.partner_b, "9000000.00")
+    _budget(small, world.partner_b, "2000000.00", currency="EUR")
+    db.session.commit()
+    for agreement in (large, small):
+        engine.take(agreement, "submit_for_review", by=officer, expected_version=agreement.version)
+    db.session.commit()
+    return large, small
+
+
+def _steps(agreement):
+    transition = engine.definition_for(agreement).transition("approve_review")
+    return [step.name for step in engine.applicable_steps(transition, agreement)]
+
+
+# --- the rule ----------------------------------------------------------------------------------
+
+def test_the_condition_adds_the_step_only_when_it_holds(reviewing):
+    large, small = reviewing
+    assert _steps(large) == ["legal_and_head", "ministers_office"]
+    assert _steps(small) == ["legal_and_head"]
+
+
+@pytest.mark.parametrize("condition, facts, expected", [
+    ({"budget_mad_at_least": 10}, AgreementFacts("mou", Decimal(10)), True),
+    ({"budget_mad_at_least": 10}, AgreementFacts("mou", Decimal("9.99")), False),
+    ({"foreign_partner": True}, AgreementFacts("mou", foreign_partner=True), True),
+    ({"foreign_partner": True}, AgreementFacts("mou"), False),
+    ({"foreign_partner": False}, AgreementFacts("mou"), True),
+    ({"types": ["convention"]}, AgreementFacts("mou"), False),
+    ({"types": "mou"}, AgreementFacts("mou"), True),
+    ({"any": [{"budget_mad_at_least": 10}, {"foreign_partner": True}]}, AgreementFacts("mou", foreign_partner=True),
+     True),
+    ({"any": [{"budget_mad_at_least": 10}, {"foreign_partner": True}]}, AgreementFacts("mou"), False),
+    ({"types": ["mou"], "foreign_partner": True}, AgreementFacts("mou"), False),
+])
+def test_conditions_in_python(app, condition, facts, expected):
+    problems = []
+    parsed = conditions.parse(condition, "test", ("mou", "convention"), problems)
+    assert problems == [] and conditions.holds(parsed, facts) is expected
+
+
+@pytest.mark.parametrize("condition", [
+    {"budget_mad_at_least": 10000000}, {"foreign_partner": True}, {"foreign_partner": False}, {"types": ["mou"]},
+    {"any": [{"budget_mad_at_least": 10000000}, {"foreign_partner": True}]},
+])
+def test_the_sql_rule_answers_as_the_python_rule(world, reviewing, condition):
+    world.partner_b.country = "FR"
+    db.session.commit()
+    parsed = conditions.parse(condition, "test", ("mou",), [])
+    in_sql = set(db.session.scalars(select(Agreement.id).where(conditions.clause(parsed))))
+    in_python = {a.id for a in db.session.scalars(select(Agreement))
+                 if conditions.holds(parsed, conditions.facts_of(a))}
+    assert in_sql == in_python
+
+
+def test_check_refuses_bad_conditions_with_their_file(app, tmp_path):
+    for path in (ROOT / "workflows").glob("*.yaml"):
+        body = yaml.safe_load(path.read_text())
+        if path.name == "mou.yaml":
+            steps = next(t for t in body["transitions"] if t["name"] == "approve_review")["approval"]["steps"]
+            steps[1]["when"] = {"budget_mad": 5, "foreign_partner": "yes", "types": ["treaty"],
+                                "any": [{"budget_mad_at_least": -1}]}
+        (tmp_path / path.name).write_text(yaml.safe_dump(body, allow_unicode=True), encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["workflows", "check", "--dir", str(tmp_path)])
+    assert result.exit_code != 0
+    for expected in ("when has unknown keys budget_mad", "when foreign_partner must be true or false",
+                     "when types must list agreement types", "when any must list at least two conditions"):
+        assert expected in result.output, result.output
+
+
+def test_the_simulator_shows_the_step_applying_or_not(app):
+    definition = engine.current_definitions()["mou"]
+    scenario = {"people": {"legal": 1, "manager": 2, "officer": 1}}
+    without = simulate(definition, parse_scenario(scenario))
+    asked = [line for step in without.steps for line in step.asked]
+    assert any("ministers_office: not asked (applies only when budget in MAD ≥ 10,000,000)" in a for a in asked)
+    with_budget = simulate(definition, parse_scenario({**scenario, "agreement": {"budget_mad": 15000000}}))
+    asked = [line for step in with_budget.steps for line in step.asked]
+    assert any("ministers_office: applies (budget in MAD ≥ 10,000,000)" in a for a in asked)
+    with pytest.raises(ValueError):
+        parse_scenario({"agreement": {"budget_mad": "lots"}})
+
+
+# --- the engine, pages, inbox and reminders agree --------------------------------------------------
+
+def _approve(agreement, user):
+    engine.decide(agreement, "approve_review", by=user, decision="approve", comment=None,
+                  expected_version=agreement.version)
+    db.session.commit()
+
+
+def test_the_large_agreement_waits_for_the_ministers_office_the_small_one_moves_on(world, reviewing):
+    large, small = reviewing
+    legal, manager = world.users["legal"], world.users["manager"]
+    second_manager = factories.user("manager", world.ministry, email="cabinet@ministry.example")
+    db.session.commit()
+    for agreement in (large, small):
+        _approve(agreement, legal)
+        _approve(agreement, manager)
+    assert small.state == "negotiation"
+    assert large.state == "internal_review"
+    round_ = next(r for r in large.approval_rounds if r.status == "open")
+    assert engine.current_step(engine.definition_for(large).transition("approve_review"), round_).name == \
+        "ministers_office"
+    # The inbox SQL agrees: the second manager is waited for on the large one only.
+    waiting = set(db.session.scalars(select(ApprovalRound.agreement_id).join(
+        Agreement, ApprovalRound.agreement_id == Agreement.id).where(
+        queries.approvals_waiting_on(second_manager, [second_manager]))))
+    assert waiting == {large.id}
+    # Reminders: past the SLA, the overdue reminder names the minister's office step.
+    later = datetime.combine(date.today() + timedelta(days=12), time(9), tzinfo=CASA)
+    keys = {(c.occurrence_key, c.recipient.email) for c in reminders.candidates_at(later)
+            if c.rule == "approval_overdue" and c.notice.object_id == round_.id}
+    assert ("ministers_office:sla", second_manager.email) in keys
+    _approve(large, second_manager)
+    assert large.state == "negotiation"
+
+
+def test_the_page_and_api_show_only_the_steps_that_apply(signed_in, api, world, reviewing):
+    large, small = reviewing
+    page = signed_in("manager").get(f"/agreements/{large.id}").get_data(as_text=True)
+    assert "Step 2" in page  # legal and head, then the minister's office
+    page = signed_in("manager").get(f"/agreements/{small.id}").get_data(as_text=True)
+    assert "Step 2" not in page and "Step 1" not in page  # one step only
+    inbox = signed_in("manager").get("/inbox")
+    assert inbox.status_code == 200
+    assert api("manager").get(f"/api/v1/agreements/{large.id}/approvals").status_code == 200
