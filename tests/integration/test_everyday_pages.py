@@ -237,3 +237,13 @@ def test_every_missing_required_field_is_reported_on_the_first_submit(world, sig
     assert "Give a title in at least one language." in errors
     assert "Name at least one partner organisation." in errors
     assert any("required" in message for message in errors)  # the type
+
+
+def test_the_parties_are_searchable_lists_that_find_a_name_in_any_language(world, signed_in):
+    page = signed_in("officer").get("/agreements/new").get_data(as_text=True)
+    partners = page[page.rindex("<select", 0, page.index('id="partners"')):page.index("</select>", page.index('id="partners"'))]
+    assert "data-searchable" in partners and "multiple" in partners
+    # Without JavaScript the help says how to choose several; the enhanced list says how to type.
+    assert "Hold Ctrl (or Cmd) to choose several." in page and 'data-search-help="Type a name' in partners
+    assert f'data-search="{world.partner_a.search_text}"' in partners
+    assert "tom-select.complete.min.js" in page and "cdn" not in page.lower()
