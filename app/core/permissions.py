@@ -24,6 +24,8 @@ GRANTS: dict[str, frozenset[str]] = {
     "search.use": ALL_ROLES,
     # "Send a reminder" on someone else's late approval (dashboard).
     "approval.remind": frozenset({"admin", "officer", "manager"}),
+    # "Reassign / delegate" someone else's late approval: a delegation made on their behalf.
+    "approval.reassign": frozenset({"admin", "manager"}),
     "agreement.view": ALL_ROLES,
     "agreement.history": MINISTRY,
     "agreement.notes": MINISTRY,

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.core import reveal
 from app.core.db import commit_or_conflict
 from app.core.errors import ValidationFailed, wants_json
+from app.core.forms import apply_field_errors
 from app.core.pagination import paginate
 from app.core.permissions import get_agreement_or_404, get_notification_or_404, get_outbox_message_or_404, require
 from app.core.responses import done, form_errors, refused
@@ -46,6 +47,59 @@ def remind_approvers(round_id: int):
     except DomainError as error:
         return refused(back, error)
     return done(back, ngettext("Reminder sent to %(num)s person.", "Reminder sent to %(num)s people.", count))
+
+
+@blueprint.route("/approvals/<int:round_id>/reassign", methods=["GET", "POST"])
+@login_required
+def reassign_approval(round_id: int):
+    """A manager hands someone else's late approval to a colleague (dashboard, "Reassign / delegate")."""
+    from datetime import date, timedelta
+
+    from app.notifications.forms import ReassignApprovalForm
+    from app.notifications.manual import reassign_approval as reassign, reassign_choices
+    from app.notifications.reminders import waiting_approval
+    from app.workflow.engine import definition_for, label
+    from app.workflow.models import ApprovalRound
+
+    require(current_user, "approval.reassign")
+    round_ = db.session.get(ApprovalRound, round_id) if round_id < 2**31 else None
+    if round_ is None:
+        abort(404)
+    agreement = get_agreement_or_404(round_.agreement_id, current_user)
+    back = url_for("dashboards.home")
+    waiting = waiting_approval(round_)
+    if waiting is None:
+        return refused(back, ValidationFailed(_("This approval no longer waits on anyone.")))
+    holders, takers = reassign_choices(round_, by=current_user)
+    form = ReassignApprovalForm()
+    form.from_id.choices = [(person.id, person.full_name) for person in holders]
+    form.to_id.choices = [(person.id, f"{person.full_name} ({person.role_label})") for person in takers]
+    today = date.today()
+    if request.method == "GET":
+        form.ends_on.data = today + timedelta(days=7)
+    if form.validate_on_submit():
+        try:
+            reassign(round_, from_user=_user(form.from_id.data), to_user=_user(form.to_id.data),
+                     ends_on=form.ends_on.data, by=current_user, today=today)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_field_errors(form, error)
+        else:
+            taker = _user(form.to_id.data)
+            return done(back, _("The approval of %(ref)s is handed to %(name)s, who has been told.",
+                                ref=agreement.reference, name=taker.full_name))
+    status = 422 if form.errors else 200
+    _agreement, _step, started, sla, _approvers = waiting
+    transition = definition_for(agreement).transition(round_.transition)
+    return render_template("notifications/reassign.html", form=form, agreement=agreement, round=round_,
+                           step_label=label(transition.label), started=started, sla=sla, takers=takers), status
+
+
+def _user(user_id):
+    """The account with this id, or None for anything else (a number no column holds is not a 500)."""
+    from app.auth.models import User
+
+    return db.session.get(User, user_id) if isinstance(user_id, int) and 0 < user_id < 2**31 else None
 
 
 @blueprint.app_context_processor

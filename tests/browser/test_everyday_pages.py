@@ -210,3 +210,45 @@ def test_without_javascript_the_parties_stay_a_plain_list(live_server, browser, 
         assert page.locator(".ts-wrapper").count() == 0
     finally:
         context.close()
+
+
+def test_a_manager_hands_a_late_approval_to_a_colleague_from_the_dashboard(live_server, browser, artifacts,
+                                                                         demo_accounts):
+    context = browser.new_context(viewport=DESKTOP, locale="en-GB", bypass_csp=True)  # bypass: axe is injected
+    page = context.new_page()
+    manager = account(demo_accounts, "manager")
+    sign_in(page, live_server, manager["email"], manager["password"])
+    original = page.locator("select[name=language]").input_value()
+    try:
+        switch_language(page, "ar")
+        page.set_viewport_size(PHONE)
+        page.goto(live_server + "/dashboard")
+        # On a phone too, the late approval of someone else offers both actions.
+        reassign = page.locator("#late-approvals [data-action=reassign-approval]").filter(visible=True).first
+        expect(reassign).to_be_visible()
+        navigate(page, reassign.click)
+        expect(page.locator("h1")).to_be_visible()
+        assert not _axe_serious(page)
+        assert page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")[0] <= PHONE["width"]
+        page.screenshot(path=str(artifacts / "16-reassign-approval-ar-phone.png"), full_page=True)
+        taker = page.locator("select[name=to_id] option").first.inner_text()
+        navigate(page, page.locator("main form button[type=submit]").click)
+        expect(page.locator(".alert-success")).to_be_visible()
+        assert page.url.endswith("/dashboard")
+    finally:
+        page.set_viewport_size(DESKTOP)
+        switch_language(page, original)
+        context.close()
+    # The person it waited on sees the delegation made for them, and revokes it (leaving the demo as it was).
+    legal = account(demo_accounts, "legal")
+    context = browser.new_context(viewport=DESKTOP, locale="en-GB")
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, legal["email"], legal["password"])
+        page.goto(live_server + "/account/delegations")
+        row = page.locator("section[aria-labelledby=given-heading] tr", has_text=taker.split(" (")[0]).first
+        expect(row).to_be_visible()
+        page.on("dialog", lambda dialog: dialog.accept())  # "Revoke?"
+        navigate(page, row.locator("form button[type=submit]").click)
+    finally:
+        context.close()

@@ -247,3 +247,64 @@ def test_the_parties_are_searchable_lists_that_find_a_name_in_any_language(world
     assert "Hold Ctrl (or Cmd) to choose several." in page and 'data-search-help="Type a name' in partners
     assert f'data-search="{world.partner_a.search_text}"' in partners
     assert "tom-select.complete.min.js" in page and "cdn" not in page.lower()
+
+
+def test_a_manager_hands_someone_elses_late_approval_to_a_colleague_as_a_delegation(world, signed_in):
+    from datetime import date, timedelta
+
+    from app.core.audit import history_for
+    from app.notifications.models import OutboxMessage
+    from app.workflow.models import Delegation
+
+    agreement, round_ = _late_review(world)
+    engine.decide(agreement, "approve_review", by=world.users["manager"], decision="approve", comment=None,
+                  expected_version=agreement.version)
+    db.session.commit()  # now it waits on the legal adviser only
+    stand_in = factories.user("legal", world.ministry)
+    db.session.commit()
+    manager = signed_in("manager")
+    late = manager.get("/dashboard").get_data(as_text=True)
+    late = late[late.index('id="late-approvals'):]
+    assert f"/approvals/{round_.id}/reassign" in late and "Reassign / delegate" in late
+
+    form = manager.get(f"/approvals/{round_.id}/reassign").get_data(as_text=True)
+    assert world.users["legal"].full_name in form and stand_in.full_name in form
+    # Whoever asked for the approval may not take it (four-eyes), nor may partners or auditors.
+    takers = form[form.index('name="to_id"'):form.index("</select>", form.index('name="to_id"'))]
+    assert world.users["officer"].full_name not in takers and world.users["auditor"].full_name not in takers
+
+    # Every wrong field is said at once; nothing is created.
+    bad = manager.post(f"/approvals/{round_.id}/reassign", data={
+        "from_id": world.users["officer"].id, "to_id": stand_in.id, "ends_on": "2000-01-01"})
+    assert bad.status_code == 422 and "The last day cannot be before today." in bad.get_data(as_text=True)
+    assert "Choose someone this approval waits on." in bad.get_data(as_text=True)
+    odd = manager.post(f"/approvals/{round_.id}/reassign", data={"from_id": "x", "to_id": str(10**20),
+                                                                  "ends_on": "soon"})
+    assert odd.status_code == 422
+    assert db.session.scalar(db.select(db.func.count()).select_from(Delegation)) == 0
+
+    until = date.today() + timedelta(days=5)
+    response = manager.post(f"/approvals/{round_.id}/reassign", data={
+        "from_id": world.users["legal"].id, "to_id": stand_in.id, "ends_on": until.isoformat()})
+    assert response.status_code == 303
+    delegation = db.session.scalars(db.select(Delegation)).one()
+    assert (delegation.delegator_id, delegation.delegate_id, delegation.ends_on) == (
+        world.users["legal"].id, stand_in.id, until)
+    assert "approval_reassigned" in {event.action for event in history_for("agreements", agreement.id)}
+    mail = db.session.scalars(db.select(OutboxMessage).where(OutboxMessage.to_address == stand_in.email)).one()
+    assert world.users["manager"].full_name in mail.body_text and "/approvals/by-mail/" in mail.body_text
+    # The colleague now approves it, counted as the legal adviser's approval.
+    engine.decide(agreement, "approve_review", by=stand_in, decision="approve", comment=None,
+                  expected_version=agreement.version)
+    db.session.commit()
+    assert agreement.state == "negotiation"
+
+
+def test_only_managers_and_admins_reassign_and_an_unknown_approval_is_a_404(world, signed_in):
+    _agreement, round_ = _late_review(world)
+    for role in ("officer", "legal", "auditor"):
+        assert signed_in(role).get(f"/approvals/{round_.id}/reassign").status_code == 403
+    assert signed_in("partner").get(f"/approvals/{round_.id}/reassign").status_code in (403, 404)
+    assert signed_in("manager").get("/approvals/999999/reassign").status_code == 404
+    page = signed_in("officer").get("/dashboard").get_data(as_text=True)
+    assert "/reassign" not in page
