@@ -14,7 +14,7 @@ from app.core.pagination import paginate
 from app.core.permissions import get_agreement_or_404, get_notification_or_404, get_outbox_message_or_404, require
 from app.core.responses import done, form_errors, refused
 from app.core.urls import is_safe_redirect
-from app.extensions import db
+from app.extensions import csrf, db
 from app.notifications import outbox, services
 from app.notifications.calendar import build_calendar
 from app.notifications.forms import ConfirmForm, MailChoicesForm, MailPauseForm
@@ -166,6 +166,38 @@ def mark_all_notifications_read():
         return refused(back, form_errors(form))
     count = services.mark_all_read(current_user)
     return done(back, _("All notifications marked as read."), {"marked": count})
+
+
+@blueprint.route("/mail/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # a mail client posts here without cookies (RFC 8058): the signed token is the credential
+def unsubscribe(token: str):
+    """The List-Unsubscribe link of an e-mail. No sign-in: the token, signed for one person and one
+    category of mail, is the only thing that lets anyone through, and it can do nothing but switch that
+    category off for that person. GET asks first; POST (the mail client's one click, or the page's
+    button) switches it off. Mandatory categories stay on, and the page says why."""
+    from flask_babel import force_locale
+
+    from app.auth.models import User
+    from app.notifications.models import CATEGORIES
+    from app.notifications.unsubscribe import read_token
+
+    found = read_token(token)
+    person = db.session.get(User, found[0]) if found and 0 < found[0] < 2**31 else None
+    if person is None:
+        return render_template("notifications/unsubscribe.html", state="unknown"), 404
+    category = found[1]
+    status = 200
+    if services.is_mandatory(category):
+        state, status = "mandatory", (409 if request.method == "POST" else 200)
+    elif request.method == "GET":
+        state = "ask" if services.wants_mail(person, category) else "off"
+    else:
+        services.switch_off_mail(person, category)
+        commit_or_conflict()
+        state = "done"
+    with force_locale(services.mail_language(person)):  # the page speaks the mail's language
+        return render_template("notifications/unsubscribe.html", state=state, label=CATEGORIES[category][0],
+                               person=person), status
 
 
 @blueprint.route("/account/notifications", methods=["GET", "POST"])
