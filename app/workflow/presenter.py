@@ -67,6 +67,11 @@ class WorkflowPanel:
         return self.sla_days is not None and self.days_in_state is not None and self.days_in_state > self.sla_days
 
 
+# An agreement (or a step) waiting more than this many times its deadline is "stuck": flagged on the
+# dashboards, not merely late.
+STUCK_AFTER_SLA_TIMES = 3
+
+
 def days_since(moment: datetime | None, today: date | None = None) -> int | None:
     if moment is None:
         return None

@@ -308,3 +308,13 @@ def test_only_managers_and_admins_reassign_and_an_unknown_approval_is_a_404(worl
     assert signed_in("manager").get("/approvals/999999/reassign").status_code == 404
     page = signed_in("officer").get("/dashboard").get_data(as_text=True)
     assert "/reassign" not in page
+
+
+def test_an_agreement_far_past_its_stages_deadline_is_flagged_on_the_dashboards(world, signed_in):
+    stuck, _round = _late_review(world, days_ago=40)  # internal review allows 10 days: 40 is past three times
+    late, _other = _late_review(world, days_ago=15)  # late, not stuck
+    for role in ("manager", "officer"):
+        page = signed_in(role).get("/dashboard").get_data(as_text=True)
+        card = page[page.index('id="stuck"'):]
+        card = card[:card.index("</section>")]
+        assert stuck.reference in card and "Stuck" in card and late.reference not in card
