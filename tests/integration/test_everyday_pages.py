@@ -216,6 +216,7 @@ def test_sentences_the_app_wrote_are_shown_in_the_readers_language_without_a_fil
             old = shown("Loaded from the demo portfolio (app/demo/portfolio.yaml).")
             assert "portfolio.yaml" not in old and old.startswith("Chargé")
             assert shown("Typed by someone") == "Typed by someone"
+            assert shown("Lab premises and staff") == "Locaux et personnel du laboratoire"  # a demo budget line
         with force_locale("ar"):
             assert "portfolio.yaml" not in shown("Loaded from the demo portfolio (app/demo/portfolio.yaml).")
 
