@@ -42,7 +42,7 @@ def remind_approvers(round_, *, by, today: date) -> int:
 REASSIGN_RULE = "approval_reassigned"
 
 
-def reassign_choices(round_, *, by) -> tuple[list, list]:
+def reassign_choices(round_) -> tuple[list, list]:
     """Who the late step waits on (those a manager may hand it from), and the colleagues who may take it
     over: active ministry staff, not partners or auditors, whom the step's own rules let decide (the
     four-eyes rule keeps out whoever asked for the approval)."""
@@ -69,6 +69,7 @@ def reassign_approval(round_, *, from_user, to_user, ends_on: date, by, today: d
     agreement's page, the inbox, mail links and the audit all treat it alike), recorded on the
     agreement, and the new approver asked through the outbox."""
     from app.core import audit
+    from app.discussions.approval_links import with_decision_links
     from app.workflow.engine import _eligibility
     from app.workflow.services import delegate
 
@@ -105,8 +106,6 @@ def reassign_approval(round_, *, from_user, to_user, ends_on: date, by, today: d
     notice = Notice(kind="approval_requested", category="approval_requested", params=params,
                     link=app_path("agreements.view_agreement", agreement_id=agreement.id),
                     object_type="approval_rounds", object_id=round_.id)
-    from app.discussions.approval_links import with_decision_links
-
     personal = with_decision_links(notice, round_, step.name, to_user, rule=REASSIGN_RULE)
     notify_once(to_user, personal, rule=REASSIGN_RULE, occurrence_key=step.name)
     return delegation

@@ -70,7 +70,7 @@ def reassign_approval(round_id: int):
     waiting = waiting_approval(round_)
     if waiting is None:
         return refused(back, ValidationFailed(_("This approval no longer waits on anyone.")))
-    holders, takers = reassign_choices(round_, by=current_user)
+    holders, takers = reassign_choices(round_)
     form = ReassignApprovalForm()
     form.from_id.choices = [(person.id, person.full_name) for person in holders]
     form.to_id.choices = [(person.id, f"{person.full_name} ({person.role_label})") for person in takers]

@@ -36,6 +36,7 @@ class ApprovalView:
     requested_by: object
     requested_at: datetime
     steps: list[StepView]
+    round_id: int | None = None  # for "Reassign / delegate" (managers)
 
 
 @dataclass
@@ -128,7 +129,7 @@ def build_panel(agreement, user) -> WorkflowPanel:
                 approver_labels=list(step.roles) + list(step.users), missing_roles=status["missing_roles"],
             ))
         approvals.append(ApprovalView(engine.label(transition.label), round_.requested_by, round_.requested_at,
-                                      steps))
+                                      steps, round_id=round_.id))
 
     panel = WorkflowPanel(
         definition=definition,

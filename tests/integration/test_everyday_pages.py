@@ -268,6 +268,9 @@ def test_a_manager_hands_someone_elses_late_approval_to_a_colleague_as_a_delegat
     late = late[late.index('id="late-approvals'):]
     assert f"/approvals/{round_.id}/reassign" in late and "Reassign / delegate" in late
 
+    # The agreement's own approvals panel offers it too, on the step that waits.
+    assert f"/approvals/{round_.id}/reassign" in manager.get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert "/reassign" not in signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
     form = manager.get(f"/approvals/{round_.id}/reassign").get_data(as_text=True)
     assert world.users["legal"].full_name in form and stand_in.full_name in form
     # Whoever asked for the approval may not take it (four-eyes), nor may partners or auditors.
