@@ -212,8 +212,8 @@ def _form_data(form: AgreementForm) -> services.AgreementData:
 def _fill_form_choices(form: AgreementForm, agreement: Agreement | None) -> None:
     form.set_type_choices()
     organizations = db.session.scalars(select(Organization).order_by(Organization.slug)).all()
-    org_choices = [(o.id, o.name) for o in organizations if not o.is_home]
-    all_org_choices = [(o.id, o.name) for o in organizations]
+    org_choices = [(o.id, o.name, {"data-search": o.search_text}) for o in organizations if not o.is_home]
+    all_org_choices = [(o.id, o.name, {"data-search": o.search_text}) for o in organizations]
     form.partners.choices = org_choices
     form.co_signatories.choices = all_org_choices
     form.witnesses.choices = all_org_choices
@@ -230,7 +230,8 @@ def _fill_form_choices(form: AgreementForm, agreement: Agreement | None) -> None
     ).all()
     # The reference alone says nothing to most people: the title follows, in the reader's language.
     form.parent_id.choices = [(None, "—")] + [
-        (row.id, " — ".join(filter(None, (row.reference, localized(row, "title")))))
+        (row.id, " — ".join(filter(None, (row.reference, localized(row, "title")))),
+         {"data-search": " ".join(filter(None, (row.title_ar, row.title_fr, row.title_en)))})
         for row in parents if agreement is None or row.id != agreement.id
     ]
     events = db.session.scalars(select(SigningEvent).order_by(SigningEvent.held_on.desc())).all()

@@ -31,7 +31,7 @@ class ConnectionFailed(TemporaryMailError):
 
 def build_message(*, sender: str, to: str, subject: str, text: str, html: str, message_id: str,
                   language: str, extra_headers: dict[str, str] | None = None, timezone: str = "UTC",
-                  unsubscribe_url: str | None = None) -> EmailMessage:
+                  unsubscribe_url: str | None = None, one_click: bool = False) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender if "<" in sender else formataddr(("Sharaka", sender))
     message["To"] = to
@@ -42,8 +42,11 @@ def build_message(*, sender: str, to: str, subject: str, text: str, html: str, m
     # Automatic mail: no out-of-office replies back to us.
     message["Auto-Submitted"] = "auto-generated"
     if unsubscribe_url:
-        # Mail clients show "unsubscribe": it opens the page where one chooses which mail one receives.
+        # Mail clients show "unsubscribe". With `one_click` (RFC 8058) they may POST to it themselves;
+        # without (a category one cannot switch off) the link opens a page that says why.
         message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        if one_click:
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     for name, value in (extra_headers or {}).items():
         message[name] = value
     message.set_content(text)

@@ -51,6 +51,8 @@ GRANTS: dict[str, frozenset[str]] = {
     "approval.decide": APPROVERS,
     # Reminders escalated past their threshold (late hand-ins, late approvals, idle negotiations, endings).
     "escalation.receive": frozenset({"manager"}),
+    # "Reassign / delegate" someone else's late approval: a delegation made on their behalf.
+    "approval.reassign": frozenset({"admin", "manager"}),
     "agreement.view": ALL_ROLES,
     "agreement.history": MINISTRY,
     "agreement.notes": MINISTRY,

@@ -16,6 +16,13 @@ TRANSLATED = {
     DEMO_HISTORY: _l("Illustrative demo data: this move and its date are invented to give the stage analytics "
                      "a history; the agreement's reported facts are unchanged."),
     DEMO_PLAN: _l("Illustrative demo data: this deliverable and its dates are invented."),
+    # The demo portfolio's budget lines (app/demo/portfolio.yaml), written by the loader, not a person.
+    "D4SD programme coordination, 2026": _l("D4SD programme coordination, 2026"),
+    "D4SD programme coordination, 2027": _l("D4SD programme coordination, 2027"),
+    "Experts and premises for South-South cooperation": _l("Experts and premises for South-South cooperation"),
+    "Training of AI engineers and researchers": _l("Training of AI engineers and researchers"),
+    "Compute credits for the JAZARI ROOT lab": _l("Compute credits for the JAZARI ROOT lab"),
+    "Lab premises and staff": _l("Lab premises and staff"),
 }
 
 

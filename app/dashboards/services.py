@@ -28,6 +28,8 @@ from app.workflow.engine import definition_for, label, slot_of, state_labels, st
 from app.workflow.inbox import inbox_for
 from app.workflow.models import ApprovalDecision, ApprovalRound
 from app.workflow.queries import in_state_tagged, late_round_clause
+from app.workflow.presenter import STUCK_AFTER_SLA_TIMES, days_since
+from app.workflow.queries import over_state_sla
 
 ENDING_WITHIN_DAYS = 90
 LISTED = 5  # rows a card lists before "see all"
@@ -85,6 +87,20 @@ class LateApproval:
 class LateApprovals:
     total: int
     oldest: list[LateApproval]
+
+
+@dataclass
+class StuckAgreement:
+    agreement: Agreement
+    stage_label: str
+    days: int
+    sla_days: int
+
+
+@dataclass
+class StuckAgreements:
+    total: int
+    longest: list[StuckAgreement]
 
 
 @dataclass
@@ -232,6 +248,7 @@ def officer_home(user, today: date) -> dict:
         "my_states": counts_by_state(user, owner=user),
         "deliverables": my_deliverables(user, today),
         "ending": ending_soon(user, today, owner=user),
+        "stuck": stuck_agreements(user, today, owner=user),
     }
 
 
@@ -263,6 +280,23 @@ def _yours(round_, step, user) -> bool:
     """The reader holds a slot of the waiting step and has not decided it yet."""
     decided = any(d.step == step.name and d.counted_user_id == user.id for d in round_.decisions)
     return slot_of(step, user) is not None and not decided
+
+
+def stuck_agreements(user, today: date, *, owner=None, limit: int = LISTED) -> StuckAgreements:
+    """Agreements in their stage more than STUCK_AFTER_SLA_TIMES its deadline (days counted as on the
+    agreement's page), longest first: the database finds and counts them, only the few listed are dressed."""
+    query = select(Agreement).where(visible_agreements_clause(user), Agreement.state_entered_at.is_not(None),
+                                    over_state_sla(Agreement.state_entered_at, today, STUCK_AFTER_SLA_TIMES))
+    if owner is not None:
+        query = query.where(Agreement.owner_id == owner.id)
+    agreements, total = first_with_total(query.order_by(Agreement.state_entered_at, Agreement.reference), limit)
+    stuck = []
+    for agreement in agreements:
+        state = definition_for(agreement).states.get(agreement.state)
+        if state is not None and state.sla_days:
+            stuck.append(StuckAgreement(agreement, label(state.label), days_since(agreement.state_entered_at, today),
+                                        state.sla_days))
+    return StuckAgreements(total=total, longest=stuck)
 
 
 def overdue_by_organization(user, today: date, *, limit: int = ORGANIZATIONS_LISTED) -> tuple[list[Count], int]:
@@ -328,6 +362,7 @@ def portfolio_home(user, today: date) -> dict:
         "by_type": by_type,
         "total": sum(row.value for row in by_state),
         "late_approvals": late_approvals(user, today),
+        "stuck": stuck_agreements(user, today),
         "overdue": overdue,
         "overdue_total": overdue_total,
         "ending": ending_soon(user, today),

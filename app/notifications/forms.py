@@ -1,5 +1,6 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, HiddenField, SelectMultipleField
+from wtforms import BooleanField, DateField, HiddenField, SelectField, SelectMultipleField
+from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.core.forms import Form
@@ -22,3 +23,13 @@ class ConfirmForm(Form):
 
 class MailPauseForm(Form):
     paused = BooleanField(_l("Pause all outgoing mail"))
+
+
+class ReassignApprovalForm(Form):
+    """Hand a late approval step from the person it waits on to a colleague (a delegation on their behalf)."""
+
+    # The service checks the people and the date (app.notifications.manual), all at once: a refused choice
+    # here would hide the other mistakes until the next submit.
+    from_id = SelectField(_l("Waiting on"), coerce=int, choices=[], validate_choice=False)
+    to_id = SelectField(_l("Hand it to"), coerce=int, choices=[], validate_choice=False)
+    ends_on = DateField(_l("Until (inclusive)"), validators=[Optional()])

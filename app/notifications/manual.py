@@ -1,15 +1,18 @@
-"""Reminders a person sends by hand (the dashboard's "Send a reminder" on someone else's late approval).
+"""What a person does by hand about someone else's late approval (the dashboard): "Send a reminder", and
+for managers "Reassign / delegate".
 
 Once a day per approval: the first click of the day queues one notice and e-mail (through the outbox)
 to each person who may decide the waiting step; later clicks that day, by anyone, are refused.
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from app.core.errors import ValidationFailed
+from app.extensions import db
 from app.notifications.reminders import agreement_params, local_date, waiting_approval
 from app.notifications.services import Notice, app_path, notify_once
 
@@ -34,3 +37,82 @@ def remind_approvers(round_, *, by, today: date) -> int:
     if not sent:
         raise ValidationFailed(_("A reminder for this approval was already sent today."))
     return sent
+
+
+REASSIGN_RULE = "approval_reassigned"
+
+
+def reassign_choices(round_) -> tuple[list, list]:
+    """Who the late step waits on (those a manager may hand it from), and the colleagues who may take it
+    over: active ministry staff, not partners or auditors, whom the step's own rules let decide (the
+    four-eyes rule keeps out whoever asked for the approval)."""
+    from app.auth.models import User
+    from app.workflow.engine import _eligibility
+
+    waiting = waiting_approval(round_)
+    if waiting is None:
+        return [], []
+    _agreement, step, _started, _sla, approvers = waiting
+    staff = db.session.scalars(select(User).where(
+        User.is_active_account.is_(True), User.role.in_(("officer", "manager", "legal", "admin")))
+        .order_by(User.full_name)).all()
+    holders = approvers or []
+    takers = [person for person in staff
+              if any(person.id != holder.id and _eligibility(step, round_, person, holder) is None
+                     for holder in holders)]
+    return holders, takers
+
+
+def reassign_approval(round_, *, from_user, to_user, ends_on: date, by, today: date):
+    """Hand the late step `from_user` holds to `to_user` until `ends_on`: a delegation made on
+    `from_user`'s behalf (the one mechanism by which someone approves for someone else, so the
+    agreement's page, the inbox, mail links and the audit all treat it alike), recorded on the
+    agreement, and the new approver asked through the outbox."""
+    from app.core import audit
+    from app.discussions.approval_links import with_decision_links
+    from app.workflow.engine import _eligibility
+    from app.workflow.services import delegate
+
+    waiting = waiting_approval(round_)
+    if waiting is None:
+        raise ValidationFailed(_("This approval no longer waits on anyone."))
+    agreement, step, started, sla, approvers = waiting
+    errors = {}
+    if from_user is None or from_user.id not in {person.id for person in approvers}:
+        errors["from_id"] = [_("Choose someone this approval waits on.")]
+    elif to_user is None or to_user.role not in ("officer", "manager", "legal", "admin") or not to_user.is_active:
+        errors["to_id"] = [_("Choose an active ministry colleague.")]
+    elif to_user.id == from_user.id:
+        errors["to_id"] = [_("Choose someone other than the person it waits on.")]
+    else:
+        refusal = _eligibility(step, round_, to_user, from_user)
+        if refusal:
+            errors["to_id"] = [refusal]
+    if not isinstance(ends_on, date):
+        errors["ends_on"] = [_("Give the last day of the delegation.")]
+    elif ends_on < today:
+        errors["ends_on"] = [_("The last day cannot be before today.")]
+    if errors:
+        raise ValidationFailed(_("Please correct the errors below."), errors)
+    delegation = delegate(delegator=from_user, delegate_user=to_user, starts_on=today, ends_on=ends_on, by=by)
+    audit.record("approval_reassigned", agreement, actor=by, changes={
+        "round": round_.id, "step": step.name, "from": from_user.email, "to": to_user.email,
+        "from_name": from_user.full_name, "to_name": to_user.full_name,
+        "until": ends_on.isoformat(), "delegation": delegation.id})
+    params = {**agreement_params(agreement), "transition": _transition_label(agreement, round_),
+              "handed_by": by.full_name, "handed_for": from_user.full_name, "until": ends_on.isoformat()}
+    if sla:
+        params |= {"decide_by": (local_date(started) + timedelta(days=sla)).isoformat(), "sla": sla}
+    notice = Notice(kind="approval_requested", category="approval_requested", params=params,
+                    link=app_path("agreements.view_agreement", agreement_id=agreement.id),
+                    object_type="approval_rounds", object_id=round_.id)
+    personal = with_decision_links(notice, round_, step.name, to_user, rule=REASSIGN_RULE)
+    notify_once(to_user, personal, rule=REASSIGN_RULE, occurrence_key=step.name)
+    return delegation
+
+
+def _transition_label(agreement, round_) -> dict:
+    from app.workflow.engine import definition_for
+
+    found = definition_for(agreement).transition(round_.transition)
+    return dict(found.label) if found else {}

@@ -122,6 +122,10 @@ def detail(kind: str, params: dict) -> str:
     if kind == "approval_requested":
         asked = _("“%(title)s” is waiting for your decision (%(step)s). Open it to approve or send it back.",
                   title=title, step=isolate(pick(params.get("transition"))))
+        if params.get("handed_by"):  # a manager handed someone's late approval to the reader
+            asked = " ".join((_("%(manager)s handed you the approval of %(name)s, until %(date)s.",
+                                manager=isolate(params["handed_by"]), name=isolate(params.get("handed_for", "")),
+                                date=_date(params.get("until"))), asked))
         if not params.get("decide_by"):
             return asked
         return " ".join((asked, ngettext("Please decide by %(date)s (this step has %(num)s day).",

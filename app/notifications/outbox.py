@@ -33,8 +33,9 @@ from app.core import audit
 from app.core.db import database_now, write_transaction
 from app.core.mail import ConnectionFailed, PermanentMailError, SMTPConnection, TemporaryMailError, build_message
 from app.extensions import db
-from app.notifications.models import OutboxMessage
-from app.notifications.services import absolute_url, app_path, bodies_of, mail_paused
+from app.notifications.models import CATEGORIES, OutboxMessage
+from app.notifications.services import absolute_url, app_path, bodies_of, is_mandatory, mail_paused
+from app.notifications.unsubscribe import unsubscribe_url
 
 log = logging.getLogger("sharaka.outbox")
 
@@ -76,6 +77,8 @@ class Claimed:
     language: str
     kind: str
     attempts: int
+    recipient_id: int | None
+    category: str
 
 
 def worker_name() -> str:
@@ -126,7 +129,8 @@ def _load(ids: list[int]) -> list[Claimed]:
     rows = db.session.execute(select(
         OutboxMessage.id, OutboxMessage.to_address, OutboxMessage.subject, OutboxMessage.body_text,
         OutboxMessage.body_html, OutboxMessage.message_id, OutboxMessage.language, OutboxMessage.kind,
-        OutboxMessage.attempts).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)).all()
+        OutboxMessage.attempts, OutboxMessage.recipient_id, OutboxMessage.category)
+        .where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)).all()
     db.session.rollback()  # end the read: nothing holds a snapshot while we talk to the SMTP server
     return [Claimed(*row) for row in rows]
 
@@ -244,12 +248,16 @@ def _send_claimed(messages: list[Claimed], token: str, connection: SMTPConnectio
         if not _held(message.id, token):
             report.lost += 1
             continue
+        # Each message its own signed link (its recipient, its category); one click for optional mail.
+        one_click = message.recipient_id is not None and not is_mandatory(message.category)
+        unsubscribe = (unsubscribe_url(message.recipient_id, message.category)
+                       if message.recipient_id is not None and message.category in CATEGORIES else preferences_url)
         try:
             email = build_message(
                 sender=config["MAIL_DEFAULT_SENDER"], to=message.to_address, subject=message.subject,
                 text=message.body_text, html=message.body_html, message_id=message.message_id,
                 language=message.language, extra_headers={"X-Sharaka-Outbox-Id": str(message.id)},
-                timezone=config["MINISTRY_TIMEZONE"], unsubscribe_url=preferences_url)
+                timezone=config["MINISTRY_TIMEZONE"], unsubscribe_url=unsubscribe, one_click=one_click)
         except (ValueError, TypeError) as error:  # an address or header no server would take
             _fail(message, token, f"cannot build the message: {error}")
             report.failed += 1

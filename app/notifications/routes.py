@@ -18,6 +18,7 @@ from sqlalchemy import select
 from app.core import clock, reveal
 from app.core.db import keep_even_if_refused
 from app.core.errors import ValidationFailed, wants_json
+from app.core.forms import apply_field_errors
 from app.core.pagination import paginate
 from app.core.permissions import (
     get_agreement_or_404,
@@ -27,7 +28,7 @@ from app.core.permissions import (
 )
 from app.core.responses import done, form_errors, refused, return_here_if_refused
 from app.core.urls import is_safe_redirect
-from app.extensions import db
+from app.extensions import csrf, db
 from app.notifications import outbox, services
 from app.notifications.calendar import build_calendar
 from app.notifications.forms import ConfirmForm, MailChoicesForm, MailPauseForm
@@ -56,6 +57,59 @@ def remind_approvers(round_id: int):
     return_here_if_refused(back)
     count = remind(round_, by=current_user, today=clock.today())
     return done(back, ngettext("Reminder sent to %(num)s person.", "Reminder sent to %(num)s people.", count))
+
+
+@blueprint.route("/approvals/<int:round_id>/reassign", methods=["GET", "POST"])
+@login_required
+def reassign_approval(round_id: int):
+    """A manager hands someone else's late approval to a colleague (dashboard, "Reassign / delegate")."""
+    from datetime import timedelta
+
+    from app.notifications.forms import ReassignApprovalForm
+    from app.notifications.manual import reassign_approval as reassign, reassign_choices
+    from app.notifications.reminders import waiting_approval
+    from app.workflow.engine import definition_for, label
+    from app.workflow.models import ApprovalRound
+
+    require(current_user, "approval.reassign")
+    round_ = db.session.get(ApprovalRound, round_id) if round_id < 2**31 else None
+    if round_ is None:
+        abort(404)
+    agreement = get_agreement_or_404(round_.agreement_id, current_user)
+    back = url_for("dashboards.home")
+    waiting = waiting_approval(round_)
+    if waiting is None:
+        return refused(back, ValidationFailed(_("This approval no longer waits on anyone.")))
+    holders, takers = reassign_choices(round_)
+    form = ReassignApprovalForm()
+    form.from_id.choices = [(person.id, person.full_name) for person in holders]
+    form.to_id.choices = [(person.id, f"{person.full_name} ({person.role_label})") for person in takers]
+    today = clock.today()
+    if request.method == "GET":
+        form.ends_on.data = today + timedelta(days=7)
+    if form.validate_on_submit():
+        try:
+            reassign(round_, from_user=_user(form.from_id.data), to_user=_user(form.to_id.data),
+                     ends_on=form.ends_on.data, by=current_user, today=today)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_field_errors(form, error)
+        else:
+            taker = _user(form.to_id.data)
+            return done(back, _("The approval of %(ref)s is handed to %(name)s, who has been told.",
+                                ref=agreement.reference, name=taker.full_name))
+    status = 422 if form.errors else 200
+    _agreement, _step, started, sla, _approvers = waiting
+    transition = definition_for(agreement).transition(round_.transition)
+    return render_template("notifications/reassign.html", form=form, agreement=agreement, round=round_,
+                           step_label=label(transition.label), started=started, sla=sla, takers=takers), status
+
+
+def _user(user_id):
+    """The account with this id, or None for anything else (a number no column holds is not a 500)."""
+    from app.auth.models import User
+
+    return db.session.get(User, user_id) if isinstance(user_id, int) and 0 < user_id < 2**31 else None
 
 
 @blueprint.app_context_processor
@@ -121,6 +175,37 @@ def mark_all_notifications_read():
         return refused(back, form_errors(form))
     count = services.mark_all_read(current_user)
     return done(back, _("All notifications marked as read."), {"marked": count})
+
+
+@blueprint.route("/mail/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # a mail client posts here without cookies (RFC 8058): the signed token is the credential
+def unsubscribe(token: str):
+    """The List-Unsubscribe link of an e-mail. No sign-in: the token, signed for one person and one
+    category of mail, is the only thing that lets anyone through, and it can do nothing but switch that
+    category off for that person. GET asks first; POST (the mail client's one click, or the page's
+    button) switches it off. Mandatory categories stay on, and the page says why."""
+    from flask_babel import force_locale
+
+    from app.auth.models import User
+    from app.notifications.models import CATEGORIES
+    from app.notifications.unsubscribe import read_token
+
+    found = read_token(token)
+    person = db.session.get(User, found[0]) if found and 0 < found[0] < 2**31 else None
+    if person is None:
+        return render_template("notifications/unsubscribe.html", state="unknown"), 404
+    category = found[1]
+    status = 200
+    if services.is_mandatory(category):
+        state, status = "mandatory", (409 if request.method == "POST" else 200)
+    elif request.method == "GET":
+        state = "ask" if services.wants_mail(person, category) else "off"
+    else:
+        services.switch_off_mail(person, category)
+        state = "done"
+    with force_locale(services.mail_language(person)):  # the page speaks the mail's language
+        return render_template("notifications/unsubscribe.html", state=state, label=CATEGORIES[category][0],
+                               person=person), status
 
 
 @blueprint.route("/account/notifications", methods=["GET", "POST"])

@@ -278,6 +278,19 @@ def set_mail_choices(user, wanted: set[str]) -> None:
         db.session.add(MailOptOut(user_id=user.id, category=category))
 
 
+def switch_off_mail(user, category: str) -> bool:
+    """Stop one optional category of mail for `user` (the one-click unsubscribe link); False for a
+    mandatory category, which stays on. Switching off twice changes nothing the second time."""
+    from app.core import audit
+
+    if is_mandatory(category):
+        return False
+    if db.session.get(MailOptOut, (user.id, category)) is None:
+        db.session.add(MailOptOut(user_id=user.id, category=category))
+        audit.record("mail_unsubscribed", user, actor=user, changes={"category": category}, object_type="users")
+    return True
+
+
 def mail_paused() -> bool:
     setting = db.session.get(Setting, "mail_paused")
     return bool(setting and setting.value)

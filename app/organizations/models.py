@@ -43,6 +43,11 @@ class Organization(TimestampMixin, db.Model):
         return localized(self, "name") or self.slug
 
     @property
+    def search_text(self) -> str:
+        """Every name it goes by, for a searchable list: "Mistral" finds it on an Arabic page too."""
+        return " ".join(filter(None, (self.name_ar, self.name_fr, self.name_en, self.acronym, self.slug)))
+
+    @property
     def kind_label(self) -> str:
         return str(ORGANIZATION_KINDS.get(self.kind, self.kind))
 

@@ -19,7 +19,7 @@ from app.core.permissions import (has_negotiation_turns, holds_role, is_partner,
 from app.extensions import db
 from app.workflow import engine, queries
 from app.workflow.models import ApprovalRound, NegotiationRound
-from app.workflow.presenter import days_since
+from app.workflow.presenter import STUCK_AFTER_SLA_TIMES, days_since
 
 LISTED = 50  # rows on one page of /inbox
 
@@ -38,6 +38,11 @@ class InboxItem:
     @property
     def is_over_sla(self) -> bool:
         return self.sla_days is not None and self.days_waiting is not None and self.days_waiting > self.sla_days
+
+    @property
+    def is_stuck(self) -> bool:
+        return bool(self.sla_days) and self.days_waiting is not None and (
+            self.days_waiting > STUCK_AFTER_SLA_TIMES * self.sla_days)
 
 
 class InboxPage(Pagination):

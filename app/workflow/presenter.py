@@ -37,6 +37,7 @@ class ApprovalView:
     requested_by: object
     requested_at: datetime
     steps: list[StepView]
+    round_id: int | None = None  # for "Reassign / delegate" (managers)
 
 
 @dataclass
@@ -71,6 +72,11 @@ class WorkflowPanel:
     @property
     def is_over_sla(self) -> bool:
         return self.sla_days is not None and self.days_in_state is not None and self.days_in_state > self.sla_days
+
+
+# An agreement (or a step) waiting more than this many times its deadline is "stuck": flagged on the
+# dashboards, not merely late.
+STUCK_AFTER_SLA_TIMES = 3
 
 
 def days_since(moment: datetime | None, today: date | None = None) -> int | None:
@@ -129,7 +135,7 @@ def build_panel(agreement, user) -> WorkflowPanel:
                 approver_labels=list(step.roles) + list(step.users), missing_roles=status["missing_roles"],
             ))
         approvals.append(ApprovalView(engine.label(transition.label), round_.requested_by, round_.requested_at,
-                                      steps))
+                                      steps, round_id=round_.id))
 
     panel = WorkflowPanel(
         definition=definition,

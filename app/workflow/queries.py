@@ -61,9 +61,9 @@ def utc_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=timezone.utc)
 
 
-def over_state_sla(since, today: date):
-    """True when `since` lies further back than the SLA of the agreement's current state,
-    counted in whole UTC days as the inbox shows them (presenter.days_since)."""
+def over_state_sla(since, today: date, times: int = 1):
+    """True when `since` lies further back than the SLA of the agreement's current state (`times` that
+    SLA), counted in whole UTC days as the inbox shows them (presenter.days_since)."""
     def rule(definition: WorkflowDefinition):
         by_sla: dict[int, list[str]] = {}
         for name, state in definition.states.items():
@@ -71,7 +71,7 @@ def over_state_sla(since, today: date):
                 by_sla.setdefault(state.sla_days, []).append(name)
         if not by_sla:
             return None
-        return or_(*(and_(Agreement.state.in_(names), since < utc_midnight(today - timedelta(days=sla)))
+        return or_(*(and_(Agreement.state.in_(names), since < utc_midnight(today - timedelta(days=sla * times)))
                      for sla, names in by_sla.items()))
     return per_definition(rule)
 

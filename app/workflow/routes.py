@@ -208,8 +208,9 @@ def _fill_amendment_choices(form) -> None:
     from app.organizations.models import Organization
 
     organizations = db.session.scalars(select(Organization).order_by(Organization.slug)).all()
-    form.partners.choices = [(o.id, o.name) for o in organizations if not o.is_home]
-    form.co_signatories.choices = form.witnesses.choices = [(o.id, o.name) for o in organizations]
+    form.partners.choices = [(o.id, o.name, {"data-search": o.search_text}) for o in organizations if not o.is_home]
+    form.co_signatories.choices = form.witnesses.choices = [(o.id, o.name, {"data-search": o.search_text})
+                                                            for o in organizations]
     for row in form.budget:
         row.form.organization_id.choices = form.co_signatories.choices
 

@@ -149,3 +149,14 @@ def account(demo_accounts, role: str, organization_contains: str = ""):
     raise LookupError(f"no demo account for {role} {organization_contains}")
 
 
+
+
+def choose(page, field: str, text: str) -> None:
+    """Pick the first option of the searchable list `field` (Tom Select) that matches `text`, as a person
+    does: type in its search box, wait for the highlighted match, Enter."""
+    search = page.locator(f"#{field}-ts-control")
+    search.click()
+    search.fill(text)
+    page.locator(f"#{field}-ts-dropdown [role=option].active").wait_for(state="visible")
+    search.press("Enter")
+    page.keyboard.press("Escape")

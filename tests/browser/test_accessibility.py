@@ -36,7 +36,7 @@ PAGES = {
                 ("timeline", "/portfolio/timeline"), ("calendar", "/portfolio/calendar"),
                 ("analytics", "/portfolio/analytics"), ("agreement", None), ("inbox", "/inbox"),
                 ("search", "/search?q=ميسترال")],
-    "officer": [("dashboard-officer", "/dashboard")],
+    "officer": [("dashboard-officer", "/dashboard"), ("new-agreement", "/agreements/new")],
     "partner": [("portal", "/portal"), ("board-partner", "/portfolio/board"), ("search-partner", "/search?q=الذكاء")],
 }
 

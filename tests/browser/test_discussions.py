@@ -2,7 +2,7 @@
 threads, in Arabic on a phone), approving from the e-mail's link, and verifying a copy."""
 import re
 
-from tests.browser.conftest import account, navigate, sign_in, switch_language
+from tests.browser.conftest import account, choose, navigate, sign_in, switch_language
 from tests.browser.test_deliverables import _owner_of
 
 MOU = "MTNRA-2025-010"  # the Mistral AI MoU of the demo
@@ -69,8 +69,7 @@ def test_approve_from_the_e_mail_link(live_server, page, artifacts, demo_account
     page.goto(live_server + "/agreements/new")
     page.select_option("select[name=type]", "mou")
     page.fill("input[name=title_fr]", "Mémorandum approuvé par courriel")
-    mistral = page.locator("select[name=partners] option", has_text="Mistral").first.get_attribute("value")
-    page.select_option("select[name=partners]", mistral)
+    choose(page, "partners", "Mistral")
     navigate(page, page.locator("form button[type=submit]").last.click)
     reference = re.search(r"MTNRA-\d{4}-\d{3}", page.content()).group(0)
     navigate(page, page.locator("form[action$='/actions/submit_for_review'] button[type=submit]").first.click)

@@ -127,3 +127,128 @@ def test_the_sign_in_page_says_it_in_arabic_first(live_server, browser, artifact
         page.screenshot(path=str(artifacts / "16-sign-in-ar-phone.png"), full_page=True)
     finally:
         context.close()
+
+
+def _axe_serious(page) -> list[dict]:
+    from tests.browser.test_accessibility import _violations
+
+    return _violations(page)
+
+
+@pytest.mark.parametrize(("language", "viewport"), [("fr", DESKTOP), ("ar", PHONE)])
+def test_the_parties_are_chosen_by_typing_with_the_keyboard_alone(live_server, browser, artifacts, demo_accounts,
+                                                                   language, viewport):
+    context = browser.new_context(viewport=DESKTOP, locale="en-GB", bypass_csp=True)  # bypass: axe is injected
+    page = context.new_page()
+    officer = account(demo_accounts, "officer")
+    sign_in(page, live_server, officer["email"], officer["password"])
+    original = page.locator("select[name=language]").input_value()
+    try:
+        switch_language(page, language)
+        page.set_viewport_size(viewport)
+        page.goto(live_server + "/agreements/new")
+        search = page.locator("#partners-ts-control")
+        expect(search).to_have_attribute("role", "combobox")
+        # The label names the search box; the help says how to use it (no Ctrl-click any more).
+        assert page.locator("label[for='partners-ts-control']").count() == 1
+        assert "Ctrl" not in page.locator("#partners-help").inner_text()
+        page.locator("#title_fr").focus()
+        # From the title, the keyboard alone: Tab to the parties, type a Latin name (the page may be in
+        # Arabic), Enter, another, Backspace takes the last one back.
+        while page.evaluate("document.activeElement.id") != "partners-ts-control":
+            page.keyboard.press("Tab")
+        page.keyboard.type("Mistral")
+        expect(search).to_have_attribute("aria-expanded", "true")
+        expect(page.locator("#partners-ts-dropdown [role=option].active")).to_have_count(1)
+        assert not _axe_serious(page)  # the open list too
+        page.keyboard.press("Enter")
+        page.keyboard.type("UM6P")
+        expect(page.locator("#partners-ts-dropdown [role=option].active")).to_have_count(1)
+        page.keyboard.press("Enter")
+        chosen = "select => Array.from(select.selectedOptions).map(o => o.textContent)"
+        expect(page.locator("#partners + .ts-wrapper .item")).to_have_count(2)
+        assert len(page.locator("#partners").evaluate(chosen)) == 2
+        assert page.locator("#partners option[data-search*='UM6P']").evaluate("option => option.selected")
+        page.keyboard.press("Backspace")
+        expect(page.locator("#partners + .ts-wrapper .item")).to_have_count(1)
+        assert "Mistral" in page.locator("#partners").evaluate(chosen)[0]
+        expect(page.locator("#partners + .ts-wrapper [aria-live]")).not_to_be_empty()
+        # Enter with nothing matching neither picks anything nor sends the form.
+        page.keyboard.type("zzzz")
+        page.keyboard.press("Enter")
+        expect(page.locator("#partners + .ts-wrapper .item")).to_have_count(1)
+        assert page.url.endswith("/agreements/new")
+        assert page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")[0] <= viewport["width"]
+        page.screenshot(path=str(artifacts / f"16-new-agreement-parties-{language}.png"), full_page=True)
+        # Sent without a title and without a partner: both reported at once, on the first submit.
+        page.keyboard.press("Escape")
+        page.keyboard.press("Backspace")
+        page.keyboard.press("Backspace")
+        expect(page.locator("#partners + .ts-wrapper .item")).to_have_count(0)
+        navigate(page, page.locator("form button[type=submit]").last.click)
+        expect(page.locator("#title_fr-error")).to_be_visible()
+        expect(page.locator("#partners-error")).to_be_visible()
+        expect(page.locator("#partners + .ts-wrapper")).to_have_class(re.compile("is-invalid"))
+        # The search box carries the error for screen readers, and takes the cursor first if it is the first.
+        assert "partners-error" in page.locator("#partners-ts-control").get_attribute("aria-describedby")
+        assert not _axe_serious(page)
+    finally:
+        page.set_viewport_size(DESKTOP)
+        switch_language(page, original)
+        context.close()
+
+
+def test_without_javascript_the_parties_stay_a_plain_list(live_server, browser, demo_accounts):
+    context = browser.new_context(viewport=DESKTOP, java_script_enabled=False)
+    page = context.new_page()
+    officer = account(demo_accounts, "officer")
+    try:
+        sign_in(page, live_server, officer["email"], officer["password"])
+        page.goto(live_server + "/agreements/new")
+        expect(page.locator("select#partners[multiple]")).to_be_visible()
+        assert "Ctrl" in page.locator("#partners-help").inner_text()
+        assert page.locator(".ts-wrapper").count() == 0
+    finally:
+        context.close()
+
+
+def test_a_manager_hands_a_late_approval_to_a_colleague_from_the_dashboard(live_server, browser, artifacts,
+                                                                         demo_accounts):
+    context = browser.new_context(viewport=DESKTOP, locale="en-GB", bypass_csp=True)  # bypass: axe is injected
+    page = context.new_page()
+    manager = account(demo_accounts, "manager")
+    sign_in(page, live_server, manager["email"], manager["password"])
+    original = page.locator("select[name=language]").input_value()
+    try:
+        switch_language(page, "ar")
+        page.set_viewport_size(PHONE)
+        page.goto(live_server + "/dashboard")
+        # On a phone too, the late approval of someone else offers both actions.
+        reassign = page.locator("#late-approvals [data-action=reassign-approval]").filter(visible=True).first
+        expect(reassign).to_be_visible()
+        navigate(page, reassign.click)
+        expect(page.locator("h1")).to_be_visible()
+        assert not _axe_serious(page)
+        assert page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")[0] <= PHONE["width"]
+        page.screenshot(path=str(artifacts / "16-reassign-approval-ar-phone.png"), full_page=True)
+        taker = page.locator("select[name=to_id] option").first.inner_text()
+        navigate(page, page.locator("main form button[type=submit]").click)
+        expect(page.locator(".alert-success")).to_be_visible()
+        assert page.url.endswith("/dashboard")
+    finally:
+        page.set_viewport_size(DESKTOP)
+        switch_language(page, original)
+        context.close()
+    # The person it waited on sees the delegation made for them, and revokes it (leaving the demo as it was).
+    legal = account(demo_accounts, "legal")
+    context = browser.new_context(viewport=DESKTOP, locale="en-GB")
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, legal["email"], legal["password"])
+        page.goto(live_server + "/account/delegations")
+        row = page.locator("section[aria-labelledby=given-heading] tr", has_text=taker.split(" (")[0]).first
+        expect(row).to_be_visible()
+        page.on("dialog", lambda dialog: dialog.accept())  # "Revoke?"
+        navigate(page, row.locator("form button[type=submit]").click)
+    finally:
+        context.close()

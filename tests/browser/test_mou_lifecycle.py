@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 
 from app.core import clock
 from tests.browser.conftest import account, navigate, sign_in, switch_language
+from tests.browser.conftest import account, choose, navigate, sign_in, switch_language
 
 PDF = b"%PDF-1.4\n%browser test\n%%EOF\n"
 
@@ -32,8 +33,7 @@ def test_walk_a_mou_from_draft_to_active(live_server, page, artifacts, demo_acco
     page.goto(live_server + "/agreements/new")
     page.select_option("select[name=type]", "mou")
     page.fill("input[name=title_fr]", "Mémorandum de test navigateur")
-    mistral = page.locator("select[name=partners] option", has_text="Mistral").first.get_attribute("value")
-    page.select_option("select[name=partners]", mistral)
+    choose(page, "partners", "Mistral")
     navigate(page, page.locator("form button[type=submit]").last.click)
     agreement_url = page.url
     assert re.search(r"/agreements/\d+$", agreement_url)

@@ -3,7 +3,7 @@ import json
 import re
 import urllib.request
 
-from tests.browser.conftest import account, navigate, sign_in, switch_language
+from tests.browser.conftest import account, choose, navigate, sign_in, switch_language
 
 
 def _as(page, live_server, demo_accounts, role, organization=""):
@@ -29,8 +29,7 @@ def test_an_approval_request_reaches_the_approver_and_the_outbox(live_server, pa
     page.goto(live_server + "/agreements/new")
     page.select_option("select[name=type]", "mou")
     page.fill("input[name=title_fr]", "Mémorandum notifications navigateur")
-    mistral = page.locator("select[name=partners] option", has_text="Mistral").first.get_attribute("value")
-    page.select_option("select[name=partners]", mistral)
+    choose(page, "partners", "Mistral")
     navigate(page, page.locator("form button[type=submit]").last.click)
     agreement_url = page.url
     reference = re.search(r"MTNRA-\d{4}-\d{3}", page.content()).group(0)

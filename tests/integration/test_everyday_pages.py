@@ -216,6 +216,7 @@ def test_sentences_the_app_wrote_are_shown_in_the_readers_language_without_a_fil
             old = shown("Loaded from the demo portfolio (app/demo/portfolio.yaml).")
             assert "portfolio.yaml" not in old and old.startswith("Chargé")
             assert shown("Typed by someone") == "Typed by someone"
+            assert shown("Lab premises and staff") == "Locaux et personnel du laboratoire"  # a demo budget line
         with force_locale("ar"):
             assert "portfolio.yaml" not in shown("Loaded from the demo portfolio (app/demo/portfolio.yaml).")
 
@@ -237,3 +238,87 @@ def test_every_missing_required_field_is_reported_on_the_first_submit(world, sig
     assert "Give a title in at least one language." in errors
     assert "Name at least one partner organisation." in errors
     assert any("required" in message for message in errors)  # the type
+
+
+def test_the_parties_are_searchable_lists_that_find_a_name_in_any_language(world, signed_in):
+    page = signed_in("officer").get("/agreements/new").get_data(as_text=True)
+    partners = page[page.rindex("<select", 0, page.index('id="partners"')):page.index("</select>", page.index('id="partners"'))]
+    assert "data-searchable" in partners and "multiple" in partners
+    # Without JavaScript the help says how to choose several; the enhanced list says how to type.
+    assert "Hold Ctrl (or Cmd) to choose several." in page and 'data-search-help="Type a name' in partners
+    assert f'data-search="{world.partner_a.search_text}"' in partners
+    assert "tom-select.complete.min.js" in page and "cdn" not in page.lower()
+
+
+def test_a_manager_hands_someone_elses_late_approval_to_a_colleague_as_a_delegation(world, signed_in):
+    from datetime import date, timedelta
+
+    from app.core.audit import history_for
+    from app.notifications.models import OutboxMessage
+    from app.workflow.models import Delegation
+
+    agreement, round_ = _late_review(world)
+    engine.decide(agreement, "approve_review", by=world.users["manager"], decision="approve", comment=None,
+                  expected_version=agreement.version)
+    db.session.commit()  # now it waits on the legal adviser only
+    stand_in = factories.user("legal", world.ministry)
+    db.session.commit()
+    manager = signed_in("manager")
+    late = manager.get("/dashboard").get_data(as_text=True)
+    late = late[late.index('id="late-approvals'):]
+    assert f"/approvals/{round_.id}/reassign" in late and "Reassign / delegate" in late
+
+    # The agreement's own approvals panel offers it too, on the step that waits.
+    assert f"/approvals/{round_.id}/reassign" in manager.get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert "/reassign" not in signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    form = manager.get(f"/approvals/{round_.id}/reassign").get_data(as_text=True)
+    assert world.users["legal"].full_name in form and stand_in.full_name in form
+    # Whoever asked for the approval may not take it (four-eyes), nor may partners or auditors.
+    takers = form[form.index('name="to_id"'):form.index("</select>", form.index('name="to_id"'))]
+    assert world.users["officer"].full_name not in takers and world.users["auditor"].full_name not in takers
+
+    # Every wrong field is said at once; nothing is created.
+    bad = manager.post(f"/approvals/{round_.id}/reassign", data={
+        "from_id": world.users["officer"].id, "to_id": stand_in.id, "ends_on": "2000-01-01"})
+    assert bad.status_code == 422 and "The last day cannot be before today." in bad.get_data(as_text=True)
+    assert "Choose someone this approval waits on." in bad.get_data(as_text=True)
+    odd = manager.post(f"/approvals/{round_.id}/reassign", data={"from_id": "x", "to_id": str(10**20),
+                                                                  "ends_on": "soon"})
+    assert odd.status_code == 422
+    assert db.session.scalar(db.select(db.func.count()).select_from(Delegation)) == 0
+
+    until = date.today() + timedelta(days=5)
+    response = manager.post(f"/approvals/{round_.id}/reassign", data={
+        "from_id": world.users["legal"].id, "to_id": stand_in.id, "ends_on": until.isoformat()})
+    assert response.status_code == 303
+    delegation = db.session.scalars(db.select(Delegation)).one()
+    assert (delegation.delegator_id, delegation.delegate_id, delegation.ends_on) == (
+        world.users["legal"].id, stand_in.id, until)
+    assert "approval_reassigned" in {event.action for event in history_for("agreements", agreement.id)}
+    mail = db.session.scalars(db.select(OutboxMessage).where(OutboxMessage.to_address == stand_in.email)).one()
+    assert world.users["manager"].full_name in mail.body_text and "/approvals/by-mail/" in mail.body_text
+    # The colleague now approves it, counted as the legal adviser's approval.
+    engine.decide(agreement, "approve_review", by=stand_in, decision="approve", comment=None,
+                  expected_version=agreement.version)
+    db.session.commit()
+    assert agreement.state == "negotiation"
+
+
+def test_only_managers_and_admins_reassign_and_an_unknown_approval_is_a_404(world, signed_in):
+    _agreement, round_ = _late_review(world)
+    for role in ("officer", "legal", "auditor"):
+        assert signed_in(role).get(f"/approvals/{round_.id}/reassign").status_code == 403
+    assert signed_in("partner").get(f"/approvals/{round_.id}/reassign").status_code in (403, 404)
+    assert signed_in("manager").get("/approvals/999999/reassign").status_code == 404
+    page = signed_in("officer").get("/dashboard").get_data(as_text=True)
+    assert "/reassign" not in page
+
+
+def test_an_agreement_far_past_its_stages_deadline_is_flagged_on_the_dashboards(world, signed_in):
+    stuck, _round = _late_review(world, days_ago=40)  # internal review allows 10 days: 40 is past three times
+    late, _other = _late_review(world, days_ago=15)  # late, not stuck
+    for role in ("manager", "officer"):
+        page = signed_in(role).get("/dashboard").get_data(as_text=True)
+        card = page[page.index('id="stuck"'):]
+        card = card[:card.index("</section>")]
+        assert stuck.reference in card and "Stuck" in card and late.reference not in card

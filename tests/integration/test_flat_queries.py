@@ -14,7 +14,8 @@ from app.api.tokens import create_token
 from app.extensions import db
 from tests.bulk import add_bulk_portfolio, counting_queries
 
-# 13: the MAD budget totals, read once when an approval step has a `when:` condition (conditions.mad_budgets).
+# 13: the MAD budget totals, read once when an approval step has a `when:` condition (conditions.mad_budgets);
+# the manager's dashboard has eleven cards, "stuck agreements" among them (#16).
 MAX_QUERIES = 13
 SMALL, LARGE = 30, 150
 

@@ -278,7 +278,9 @@ def test_reminders_arrive_on_the_right_days_to_the_right_people_in_their_languag
             sent_at = email.utils.parsedate_to_datetime(message["Date"])
             assert sent_at.utcoffset() == datetime.now(CASA).utcoffset()
             assert not message["Date"].endswith("-0000")
-            assert message["List-Unsubscribe"] == f"<{BASE_URL}/account/notifications>"
+            # Optional mail (a deliverable coming due): its own signed link, one click (RFC 8058).
+            assert message["List-Unsubscribe"].startswith(f"<{BASE_URL}/mail/unsubscribe/")
+            assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
             assert "\n" not in message["Subject"] and message["Subject"] == message["Subject"].strip()
         english = next(m for rcpts, m in arrived if rcpts == [room.ids["colleague"][1]])
         assert english["Subject"] == f"Due in 7 days: Rapport trimestriel ({reference})"
@@ -483,3 +485,60 @@ def test_a_refused_address_fails_for_good_and_a_pause_holds_everything(tmp_path)
         result = runner.invoke(args=["outbox", "send"])
         assert "held" in result.output and "MAIL_SERVER" in result.output
         assert [m.attempts for m in room.outbox() if m.status == "pending"] == [0]
+
+
+# --- one-click unsubscribe (RFC 8058) ----------------------------------------------------------
+
+def test_one_click_unsubscribe_switches_off_that_category_for_that_person_only(tmp_path):
+    from app.notifications.models import MailOptOut
+
+    with mailroom(tmp_path) as room, Inbox(room.port) as inbox:
+        with room.context():
+            partner = db.session.get(User, room.ids["partner"][0])
+            legal = db.session.get(User, room.ids["legal"][0])
+            params = {"reference": "MTNRA-U-0001", "title": {"fr": "Accord", "en": "Agreement"}, "days": 30,
+                      "expires_on": "2027-01-31"}
+            services.queue_mail(partner, services.Notice(kind="agreement_ending", category="agreement_ending",
+                                                         params=params, link="/agreements/"))
+            services.queue_mail(legal, services.Notice(kind="approval_requested", category="approval_requested",
+                                                       params=params, link="/agreements/"))
+            db.session.commit()
+        runner = room.app.test_cli_runner()
+        result = runner.invoke(args=["outbox", "send"])
+        assert result.exit_code == 0, result.output
+        inbox.wait_for(2)
+        by_address = {rcpts[0]: message for rcpts, message in inbox.received}
+        optional, mandatory = by_address[room.ids["partner"][1]], by_address[room.ids["legal"][1]]
+        assert optional["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        link = optional["List-Unsubscribe"].strip("<>")
+        assert link.startswith(f"{BASE_URL}/mail/unsubscribe/")
+        path = link[len(BASE_URL):]
+        # A mandatory category: a link that explains, and no one-click header.
+        assert mandatory["List-Unsubscribe-Post"] is None
+        mandatory_path = mandatory["List-Unsubscribe"].strip("<>")[len(BASE_URL):]
+
+        concerned = [room.ids["partner"][0], room.ids["legal"][0]]
+        http = room.app.test_client()  # no session, no cookie, no CSRF token: as a mail client posts
+        asked = http.get(path)
+        assert asked.status_code == 200 and "Stop e-mails about" in asked.get_data(as_text=True)
+        assert room.count(MailOptOut, MailOptOut.user_id.in_(concerned)) == 0  # opening the link changes nothing
+        done = http.post(path, data="List-Unsubscribe=One-Click",
+                         content_type="application/x-www-form-urlencoded")
+        assert done.status_code == 200
+        with room.context():
+            assert [(row.user_id, row.category) for row in db.session.scalars(
+                select(MailOptOut).where(MailOptOut.user_id.in_(concerned)))] == [
+                (room.ids["partner"][0], "agreement_ending")]
+            assert not services.wants_mail(db.session.get(User, room.ids["partner"][0]), "agreement_ending")
+            assert services.wants_mail(db.session.get(User, room.ids["partner"][0]), "deliverable_due")
+        assert http.post(path, data="List-Unsubscribe=One-Click").status_code == 200  # twice: no harm
+        assert room.count(MailOptOut, MailOptOut.user_id.in_(concerned)) == 1
+
+        explained = http.get(mandatory_path)
+        assert explained.status_code == 200 and "cannot be switched off" in explained.get_data(as_text=True)
+        assert http.post(mandatory_path, data="List-Unsubscribe=One-Click").status_code == 409
+        assert room.count(MailOptOut, MailOptOut.user_id.in_(concerned)) == 1
+        # A token changed on the way, or nonsense: a clear page, never a 500.
+        token = path.rsplit("/", 1)[1]
+        assert http.post(path[:-len(token)] + token[:-2] + "xx").status_code == 404
+        assert http.get("/mail/unsubscribe/" + "a" * 400).status_code == 404

@@ -100,6 +100,9 @@ GET_ROUTES = [
     ("/notifications/999999/open", expect(404)),
     ("/account/notifications", expect(200)),
     ("/calendar/not-a-token.ics", expect(404, anonymous=404)),
+    # The List-Unsubscribe link: no sign-in, only a token signed for one person and one category of mail.
+    ("/mail/unsubscribe/not-a-token", expect(404, anonymous=404)),
+    ("/approvals/999999/reassign", only({"admin", "manager"}, ok=404)),
     ("/admin/outbox", only({"admin", "auditor"})),
     ("/admin/outbox/{mail}", only({"admin", "auditor"})),
     ("/admin/outbox/{mail}/html", only({"admin", "auditor"})),

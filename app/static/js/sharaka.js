@@ -115,13 +115,81 @@
       });
     });
 
+    // <select data-searchable>: a search box with removable chips instead of Ctrl-click (Tom Select,
+    // vendored). Without JavaScript, or without Tom Select, the plain <select> stays and its help
+    // says how to choose several. A polite live region says what was added or removed, since
+    // screen readers do not announce the chips themselves.
+    if (typeof window.TomSelect === "function") {
+      document.querySelectorAll("select[data-searchable]").forEach(enhanceSelect);
+    }
+
     // After a failed submission, put the cursor on the first field to correct.
-    var invalid = document.querySelector("main .is-invalid");
-    if (invalid && typeof invalid.focus === "function") {
+    var invalid = document.querySelector("main .is-invalid:not(.ts-wrapper)");
+    if (invalid && invalid.tomselect) {
+      invalid.tomselect.focus();
+    } else if (invalid && typeof invalid.focus === "function") {
       invalid.focus();
     }
   });
 })();
+
+function enhanceSelect(select) {
+  "use strict";
+  var texts = select.dataset;
+  var live = document.createElement("div");
+  live.className = "visually-hidden";
+  live.setAttribute("aria-live", "polite");
+  var say = function (template, value) {
+    var option = select.querySelector("option[value='" + CSS.escape(String(value)) + "']");
+    live.textContent = template.replace("{name}", option ? option.textContent : value);
+  };
+  var settings = {
+    maxOptions: null,
+    // An option's data-search holds its names in the other languages: "Mistral" finds "ميسترال".
+    searchField: ["text", "search"],
+    hidePlaceholder: true,
+    clearAfterSelect: true,
+    // The list is in the page: search on every key at once (a fast "type, Enter" must not pick a stale match).
+    refreshThrottle: 0,
+    allowEmptyOption: !select.multiple,
+    plugins: select.multiple ? { remove_button: { title: texts.removeLabel || "Remove", label: "\u00d7" } } : {},
+    render: {
+      no_results: function () {
+        var empty = document.createElement("div");
+        empty.className = "no-results";
+        empty.textContent = texts.noResults || "";
+        return empty;
+      }
+    },
+    onItemAdd: function (value) {
+      if (select.multiple && texts.added) { say(texts.added, value); }
+    },
+    onItemRemove: function (value) {
+      if (texts.removed) { say(texts.removed, value); }
+    }
+  };
+  var widget = new window.TomSelect(select, settings);
+  // The search box is what the keyboard and screen readers reach: it carries the field's help and errors.
+  ["aria-describedby", "aria-invalid", "aria-required"].forEach(function (name) {
+    if (select.hasAttribute(name)) {
+      widget.control_input.setAttribute(name, select.getAttribute(name));
+    }
+  });
+  // The original <select> stays in the page for the form but out of reach (tabindex -1): hidden from
+  // screen readers too, or they would meet the same field twice, once without its label.
+  select.setAttribute("aria-hidden", "true");
+  widget.wrapper.appendChild(live);
+  // Enter chooses the highlighted option; with none (no match yet) it must not send the whole form.
+  widget.control_input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter") {
+      event.preventDefault();
+    }
+  });
+  var help = document.getElementById(select.id + "-help");
+  if (help && texts.searchHelp) {
+    help.textContent = texts.searchHelp;
+  }
+}
 
 // The portfolio board links to one action of an agreement (/agreements/<id>#action-<name>).
 // A move that needs a reason sits in a closed <details>: open it and put the cursor in it.
