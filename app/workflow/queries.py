@@ -149,10 +149,12 @@ def forward_move_states(definition: WorkflowDefinition, user) -> set[str]:
     return found
 
 
-def late_round_clause(today: date, local_midnight: Callable[[date], datetime]):
+def late_round_clause(today: date, local_midnight: Callable[[date], datetime], also=None):
     """Open rounds whose current step has waited longer than its SLA. A step starts at the round's
     request (the first) or at the last approval of the step before it; the current step is the
-    furthest one started. `local_midnight(day)` is the start of that day where days are counted."""
+    furthest one started. `local_midnight(day)` is the start of that day where days are counted.
+    `also(definition, step, sla, waited_past)`, when given, adds a condition on each such round:
+    `waited_past(days)` holds when the step has waited more than `days` days."""
     def rule(definition: WorkflowDefinition):
         clauses = []
         for transition, steps, index, step in _approval_steps(definition):
@@ -162,19 +164,22 @@ def late_round_clause(today: date, local_midnight: Callable[[date], datetime]):
                 sla = step.sla_days or (state.sla_days if state else None)
                 if sla is None:
                     continue
-                cutoff = local_midnight(today - timedelta(days=sla))
-                if index == 0:
-                    started_before = ApprovalRound.requested_at < cutoff
-                else:
-                    started_before = select(func.max(ApprovalDecision.decided_at)).where(
+
+                def waited_past(days: int, index=index, steps=steps):
+                    cutoff = local_midnight(today - timedelta(days=days))
+                    if index == 0:
+                        return ApprovalRound.requested_at < cutoff
+                    return select(func.max(ApprovalDecision.decided_at)).where(
                         ApprovalDecision.round_id == ApprovalRound.id,
                         ApprovalDecision.step == steps[index - 1].name).scalar_subquery() < cutoff
                 parts = [ApprovalRound.transition == transition.name, ApprovalRound.from_state == source,
-                         started_before]
+                         waited_past(sla)]
                 if index > 0:
                     parts.append(_step_started(steps, index))
                 if index + 1 < len(steps):
                     parts.append(~_step_started(steps, index + 1))
+                if also is not None:
+                    parts.append(also(definition, step, sla, waited_past))
                 clauses.append(and_(*parts))
         return or_(*clauses) if clauses else None
     return _open_rounds_where(rule)

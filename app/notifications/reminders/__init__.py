@@ -34,7 +34,9 @@ from app.notifications.reminders.base import (  # noqa: F401  (what other module
 )
 from app.notifications.reminders.rules import (  # noqa: F401
     approval_candidates,
+    approval_reminders_sent,
     deliverable_candidates,
+    deliverable_reminders_sent,
     digest_candidates,
     ending_candidates,
     portfolio_summary,
@@ -52,11 +54,12 @@ KEYS_PER_QUERY = 500  # bound parameters per IN (…), well under every database
 
 # --- a pass ----------------------------------------------------------------------------
 
-def candidates_at(now: datetime) -> list[Candidate]:
-    """Every reminder the rules find due at `now`, sent already or not."""
+def candidates_at(now: datetime, skip_sent: bool = False) -> list[Candidate]:
+    """Every reminder the rules find due at `now`, sent already or not; with `skip_sent`, without
+    those of objects whose every recipient had them already (the database skips those: gates.py)."""
     today = local_date(now)
     people = People()
-    found = (deliverable_candidates(today, people) + approval_candidates(today, people)
+    found = (deliverable_candidates(today, people, skip_sent) + approval_candidates(today, people, skip_sent)
              + ending_candidates(today, people) + stalled_candidates(today, people)
              + digest_candidates(now, today, people))
     # A fixed order: two processes inserting the same keys take their locks in the same order.
@@ -99,7 +102,7 @@ def _load_objects(candidates: list[Candidate]) -> list:
 
 def preview(now: datetime) -> list[Candidate]:
     """What a pass at `now` would send, without sending or recording anything."""
-    return unsent(candidates_at(now))
+    return unsent(candidates_at(now, skip_sent=True))
 
 
 def run_pass(now: datetime) -> PassReport:
@@ -111,9 +114,11 @@ def run_pass(now: datetime) -> PassReport:
     batch that meets a busy database is tried again whole.
     """
     report = PassReport()
-    candidates = candidates_at(now)
+    candidates = candidates_at(now, skip_sent=True)
     fresh = unsent(candidates)
-    report.already = len(candidates) - len(fresh)
+    # The reminders the rules skipped because everyone had them count as already sent.
+    today = local_date(now)
+    report.already = len(candidates) - len(fresh) + deliverable_reminders_sent(today) + approval_reminders_sent(today)
     db.session.commit()  # end the reading transaction before writing
     failed: list = []
     for start in range(0, len(fresh), BATCH):
