@@ -9,6 +9,7 @@ conditions only narrow what is read, they never decide alone what is sent.
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 
 from sqlalchemy import (
     Integer,
@@ -50,17 +51,25 @@ def someone_lacks(rule: str, object_type: str, object_id, key, groups) -> object
     """Some active account of one of `groups` (each a condition on a User alias) has no reminder `key`
     for the object. One EXISTS per group, so each finds its people by an index (the owner by id, a
     partner's users by organisation), and an alias of its own: the caller's query may join users too."""
-    from sqlalchemy.orm import aliased
-
-    from app.auth.models import User
-
     clauses = []
-    for group in groups:
-        user = aliased(User)
+    for index, group in enumerate(groups):
+        user = _user_alias(index)
         clauses.append(exists().where(group(user), user.is_active_account.is_(True),
                                       _not_recorded(rule, object_type, object_id, user.id, key))
                        .correlate_except(user))
     return or_(*clauses)
+
+
+@cache
+def _user_alias(index: int):
+    """The users alias of a group's EXISTS, made once: an alias builds each column's expression on first
+    use, which costs more than the query it serves when every pass makes new ones. Sibling subqueries
+    may share one; none nests in another."""
+    from sqlalchemy.orm import aliased
+
+    from app.auth.models import User
+
+    return aliased(User, name=f"recipient_{index}")
 
 
 def occurrence_owner(User):

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from functools import cache, partial
 
 from sqlalchemy import and_, func, or_, select, true
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.notifications.reminders.base import (
@@ -19,7 +19,7 @@ from app.notifications.reminders.base import (
     local_midnight,
     texts,
 )
-from app.notifications.services import Notice, app_path
+from app.notifications.services import Notice, app_path, app_path_with_id
 
 
 def deliverable_candidates(today: date, people: People, skip_sent: bool = False) -> list[Candidate]:
@@ -197,7 +197,7 @@ def _deliverable_notice(occurrence_id: int, kind: str, category: str, days: int,
         latest = occurrence.latest_submission
         params |= {"sent_back": True, "feedback": (latest.feedback if latest else None) or ""}
     return Notice(kind=kind, category=category, params=params,
-                  link=app_path("deliverables.view_occurrence", occurrence_id=occurrence.id),
+                  link=app_path_with_id("deliverables.view_occurrence", "occurrence_id", occurrence.id),
                   object_type="deliverable_occurrences", object_id=occurrence.id)
 
 
@@ -238,7 +238,7 @@ def approval_candidates(today: date, people: People, skip_sent: bool = False) ->
         params = {**agreement_params(agreement), "days": waited, "sla": sla,
                   "waiting": ", ".join(person.full_name for person in approvers)}
         common = {"object_type": "approval_rounds", "object_id": round_.id,
-                  "link": app_path("agreements.view_agreement", agreement_id=agreement.id)}
+                  "link": app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id)}
         notice = Notice(kind="approval_overdue", category="approval_overdue", params=params, **common)
         candidates += [Candidate("approval_overdue", f"{step.name}:sla", person, notice) for person in approvers]
         if waited > sla * policy_factor:
@@ -310,7 +310,7 @@ def _ending_notice(agreement, days_left: int) -> Notice:
     return Notice(kind="agreement_ending", category="agreement_ending",
                   params={**agreement_params(agreement), "days": days_left,
                           "expires_on": agreement.expires_on.isoformat()},
-                  link=app_path("agreements.view_agreement", agreement_id=agreement.id),
+                  link=app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
                   object_type="agreements", object_id=agreement.id)
 
 
@@ -393,7 +393,7 @@ def stalled_candidates(today: date, people: People) -> list[Candidate]:
 def _stalled_notice(agreement, figures: dict) -> Notice:
     return Notice(kind="agreement_stalled", category="agreement_stalled",
                   params={**agreement_params(agreement), **figures},
-                  link=app_path("agreements.view_agreement", agreement_id=agreement.id),
+                  link=app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
                   object_type="agreements", object_id=agreement.id)
 
 
@@ -436,26 +436,29 @@ def portfolio_summary(today: date) -> dict:
         approvals.append({"reference": agreement.reference, "title": texts(agreement, "title"),
                           "since": local_date(round_.requested_at).isoformat(),
                           "days": (today - local_date(round_.requested_at)).days,
-                          "url": app_path("agreements.view_agreement", agreement_id=agreement.id)})
+                          "url": app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id)})
     overdue = []
-    for occurrence in db.session.scalars(
-            select(Occurrence).join(Deliverable).join(Agreement, Deliverable.agreement_id == Agreement.id)
+    # Plain columns (thousands of rows at a government's scale): the titles and names as texts() reads them.
+    from app.organizations.models import Organization
+
+    for row in db.session.execute(
+            select(Occurrence.id, Occurrence.due_on, Agreement.reference, Deliverable.title_ar, Deliverable.title_fr,
+                   Deliverable.title_en, Organization.name_ar, Organization.name_fr, Organization.name_en)
+            .select_from(Occurrence).join(Deliverable).join(Agreement, Deliverable.agreement_id == Agreement.id)
+            .join(Organization, Organization.id == Deliverable.responsible_organization_id)
             .where(Occurrence.status.in_(("pending", "sent_back")), Occurrence.due_on < today,
-                   Agreement.state == "active").order_by(Occurrence.due_on)
-            .options(contains_eager(Occurrence.deliverable).contains_eager(Deliverable.agreement),
-                     contains_eager(Occurrence.deliverable).joinedload(Deliverable.responsible_organization))):
-        deliverable = occurrence.deliverable
-        overdue.append({"reference": deliverable.agreement.reference, "deliverable": texts(deliverable, "title"),
-                        "responsible": texts(deliverable.responsible_organization, "name"),
-                        "due_on": occurrence.due_on.isoformat(), "days": (today - occurrence.due_on).days,
-                        "url": app_path("deliverables.view_occurrence", occurrence_id=occurrence.id)})
+                   Agreement.state == "active").order_by(Occurrence.due_on)):
+        overdue.append({"reference": row.reference, "deliverable": texts(row, "title"),
+                        "responsible": texts(row, "name"),
+                        "due_on": row.due_on.isoformat(), "days": (today - row.due_on).days,
+                        "url": app_path_with_id("deliverables.view_occurrence", "occurrence_id", row.id)})
     ending = []
     for agreement in db.session.scalars(select(Agreement).where(
             Agreement.state.in_(("active", "signed", "suspended")), Agreement.expires_on >= today,
             Agreement.expires_on <= today + timedelta(days=90)).order_by(Agreement.expires_on)):
         ending.append({"reference": agreement.reference, "title": texts(agreement, "title"),
                        "expires_on": agreement.expires_on.isoformat(), "days": (agreement.expires_on - today).days,
-                       "url": app_path("agreements.view_agreement", agreement_id=agreement.id)})
+                       "url": app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id)})
     by_stage = Counter()
     labels = {}
     for agreement_type, state, count in db.session.execute(
