@@ -81,6 +81,31 @@ def _step_started(steps, index: int):
                           ApprovalDecision.step == steps[index - 1].name, ApprovalDecision.decision == "approve")
 
 
+def _place_kept_for_required(step, identity):
+    """The step's remaining place is kept for a required approver `identity` is not (engine._eligibility:
+    the approvals reach quorum - 1 while a required role or person has not approved), or None when the
+    step requires nobody in particular."""
+    from sqlalchemy.orm import aliased
+
+    from app.auth.models import User
+
+    if not (step.required_roles or step.required_users):
+        return None
+    approver = aliased(User)
+
+    def covered(condition):
+        return exists().where(ApprovalDecision.round_id == ApprovalRound.id, ApprovalDecision.step == step.name,
+                              ApprovalDecision.decision == "approve", ApprovalDecision.counted_user_id == approver.id,
+                              condition).correlate_except(ApprovalDecision, approver)
+    missing = [(role == identity.role, ~covered(approver.role == role)) for role in step.required_roles]
+    missing += [(email == identity.email, ~covered(approver.email == email)) for email in step.required_users]
+    fills = [clause for is_identity, clause in missing if is_identity]
+    parts = [_approved_in_step(step.name) >= step.quorum - 1, or_(*(clause for _is, clause in missing))]
+    if fills:
+        parts.append(~or_(*fills))
+    return and_(*parts)
+
+
 def _approval_steps(definition: WorkflowDefinition):
     """(transition, its steps, index, step) for every step of every approval in `definition`."""
     for transition in definition.transitions:
@@ -99,8 +124,9 @@ def approvals_waiting_on(user, people: list) -> object:
     them (`people`: the user first), holds a slot of a step that has started, has not approved
     it yet, is not kept out by the four-eyes rule, and, in a sequential step, whose turn came.
 
-    What the engine checks beyond this (a step whose quorum others filled while a required
-    approver is missing; guards that block the move) shows on the agreement's page.
+    Nor, as the engine keeps it (_place_kept_for_required), when the step's last place is kept for a
+    required approver they are not. What the engine checks beyond this (guards that block the move)
+    shows on the agreement's page.
     """
     def rule(definition: WorkflowDefinition):
         clauses = []
@@ -121,6 +147,9 @@ def approvals_waiting_on(user, people: list) -> object:
                                      ApprovalRound.requested_by_id.not_in({user.id, identity.id})))
                 if step.mode == "sequential" and slot > 0:
                     parts.append(_approved_in_step(step.name) >= slot)
+                kept = _place_kept_for_required(step, identity)
+                if kept is not None:
+                    parts.append(~kept)
                 clauses.append(and_(*parts))
         return or_(*clauses) if clauses else None
     if user.role in ("partner", "auditor"):
