@@ -86,12 +86,17 @@ def unsent(candidates: list[Candidate]) -> list[Candidate]:
 
 
 def _load_objects(candidates: list[Candidate]) -> list:
-    """Bring the occurrences the notices of `candidates` describe into the session, in bulk. The caller
-    keeps the list while it builds the notices: the session's identity map holds objects weakly."""
+    """Bring the occurrences and agreements the notices of `candidates` describe into the session, in bulk.
+    The caller keeps the list while it builds the notices: the session's identity map holds objects weakly."""
+    from app.agreements.models import Agreement
     from app.deliverables.models import Deliverable, Occurrence
 
     ids = sorted({c.object_id for c in candidates if c.object_type == "deliverable_occurrences"})
+    agreement_ids = sorted({c.object_id for c in candidates if c.object_type == "agreements"})
     loaded = []
+    for start in range(0, len(agreement_ids), KEYS_PER_QUERY):
+        loaded += db.session.scalars(select(Agreement).where(
+            Agreement.id.in_(agreement_ids[start:start + KEYS_PER_QUERY]))).all()
     for start in range(0, len(ids), KEYS_PER_QUERY):
         loaded += db.session.scalars(select(Occurrence).where(Occurrence.id.in_(ids[start:start + KEYS_PER_QUERY]))
                            .options(joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),

@@ -203,11 +203,16 @@ def _deliverable_notice(occurrence_id: int, kind: str, category: str, days: int,
 
 def _policy_of(version_id: int | None, agreement_type: str):
     """The reminder policy of the definition an agreement runs on, from its columns."""
+    return _definition_of(version_id, agreement_type).reminders
+
+
+def _definition_of(version_id: int | None, agreement_type: str):
+    """The definition an agreement runs on, from its columns (engine.definition_for reads the object)."""
     from app.workflow.engine import current_definitions, version_definitions
 
     if version_id is None:
-        return current_definitions()[agreement_type].reminders
-    return version_definitions()[version_id].reminders
+        return current_definitions()[agreement_type]
+    return version_definitions()[version_id]
 
 
 def approval_candidates(today: date, people: People, skip_sent: bool = False) -> list[Candidate]:
@@ -333,7 +338,6 @@ def stalled_candidates(today: date, people: People) -> list[Candidate]:
     """Agreements idle in a working state past its SLA (states waiting for approvals have their own rule).
     The database keeps only those whose every sign of activity is older than their state's SLA."""
     from app.agreements.models import Agreement
-    from app.workflow.engine import definition_for
     from app.workflow.models import NegotiationRound
     from app.workflow.presenter import days_since as page_days_since
     from app.workflow.queries import per_definition
@@ -358,12 +362,16 @@ def stalled_candidates(today: date, people: People) -> list[Candidate]:
                                 or_(last_round.c.sent_at.is_(None), last_round.c.sent_at < cutoff)))
         return or_(*clauses) if clauses else None
 
+    # Plain columns: the agreement itself is read only for a reminder not sent yet (_stalled_notice).
     rows = db.session.execute(
-        select(Agreement, last_round.c.sent_at).outerjoin(last_round, last_round.c.agreement_id == Agreement.id)
+        select(Agreement.id, Agreement.state, Agreement.state_entered_at, Agreement.updated_at, Agreement.owner_id,
+               Agreement.workflow_version_id, Agreement.type, last_round.c.sent_at)
+        .outerjoin(last_round, last_round.c.agreement_id == Agreement.id)
         .where(per_definition(idle_too_long)).order_by(Agreement.id)).all()
     candidates = []
-    for agreement, last_round_at in rows:
-        definition = definition_for(agreement)
+    for agreement in rows:
+        last_round_at = agreement.sent_at
+        definition = _definition_of(agreement.workflow_version_id, agreement.type)
         if not definition.reminders.stalled:
             continue
         state = definition.states.get(agreement.state)
@@ -382,15 +390,18 @@ def stalled_candidates(today: date, people: People) -> list[Candidate]:
         # "days" is the page's reckoning ("at this stage for N days"); "idle" since the last change.
         in_stage = page_days_since(agreement.state_entered_at, today) if agreement.state_entered_at else idle
         # Built only for a reminder not sent yet (most of a day's are).
-        notice = partial(_stalled_notice, agreement, {"days": in_stage, "idle": idle, "sla": state.sla_days,
-                                                      "state": dict(state.label)})
-        recipients = _people([agreement.owner]) or _people(managers)
+        notice = partial(_stalled_notice, agreement.id, {"days": in_stage, "idle": idle, "sla": state.sla_days,
+                                                         "state": dict(state.label)})
+        recipients = _people([people.by_id.get(agreement.owner_id)]) or _people(managers)
         candidates += [Candidate("agreement_stalled", f"{agreement.state}:{last_activity}:{periods}", person,
                                  notice, object_type="agreements", object_id=agreement.id) for person in recipients]
     return candidates
 
 
-def _stalled_notice(agreement, figures: dict) -> Notice:
+def _stalled_notice(agreement_id: int, figures: dict) -> Notice:
+    from app.agreements.models import Agreement
+
+    agreement = db.session.get(Agreement, agreement_id)  # loaded in bulk by _load_objects
     return Notice(kind="agreement_stalled", category="agreement_stalled",
                   params={**agreement_params(agreement), **figures},
                   link=app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
