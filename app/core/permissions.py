@@ -175,24 +175,25 @@ def holds_role(user, roles) -> bool:
     return user.role in roles
 
 
-def holders_clause(action: str):
+def holders_clause(action: str, account=None):
     """SQL condition on User rows: the accounts whose role holds the grant `action` (e.g. the
-    auditors to e-mail: holders_clause("mail.audit_anchor"))."""
-    return holders_of_roles_clause(GRANTS[action])
+    auditors to e-mail: holders_clause("mail.audit_anchor")). `account`: an alias of User to test."""
+    return holders_of_roles_clause(GRANTS[action], account)
 
 
-def holders_of_roles_clause(roles):
-    """SQL condition on User rows: accounts with one of `roles` (role names read as data)."""
+def holders_of_roles_clause(roles, account=None):
+    """SQL condition on User rows (or on the alias `account`): accounts with one of `roles` (role names
+    read as data)."""
     from app.auth.models import User
 
-    return User.role.in_(sorted(roles))
+    return (account if account is not None else User).role.in_(sorted(roles))
 
 
-def partner_accounts_clause():
-    """SQL condition on User (or Invitation) rows: partner organisations' accounts."""
+def partner_accounts_clause(account=None):
+    """SQL condition on User (or Invitation) rows, or on the alias `account`: partner organisations' accounts."""
     from app.auth.models import User
 
-    return User.role == PARTNER
+    return (account if account is not None else User).role == PARTNER
 
 
 def ministry_accounts_clause():

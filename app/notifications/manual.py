@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.core.errors import ValidationFailed
+from app.core.permissions import holders_clause
 from app.extensions import db
 from app.notifications.reminders import agreement_params, local_date, waiting_approval
 from app.notifications.services import Notice, app_path, notify_once
@@ -54,7 +55,7 @@ def reassign_choices(round_) -> tuple[list, list]:
         return [], []
     _agreement, step, _started, _sla, approvers = waiting
     staff = db.session.scalars(select(User).where(
-        User.is_active_account.is_(True), User.role.in_(("officer", "manager", "legal", "admin")))
+        User.is_active_account.is_(True), holders_clause("approval.decide"))
         .order_by(User.full_name)).all()
     holders = approvers or []
     takers = [person for person in staff

@@ -52,6 +52,17 @@ def app_path(endpoint: str, **values) -> str:
     return adapter.build(endpoint, values)
 
 
+def app_path_with_id(endpoint: str, name: str, value: int) -> str:
+    """app_path(endpoint, name=value) for a page whose only argument is an integer id, as a pass builds
+    thousands: the path is built once per app and endpoint, and the id put in its place."""
+    patterns = current_app.extensions.setdefault("sharaka_id_paths", {})
+    if (endpoint, name) not in patterns:
+        marker = "987654321"
+        patterns[(endpoint, name)] = app_path(endpoint, **{name: int(marker)}).split(marker)
+    head, tail = patterns[(endpoint, name)]
+    return f"{head}{int(value)}{tail}"
+
+
 def absolute_url(path: str | None) -> str:
     base = current_app.config["BASE_URL"].rstrip("/")
     return base + (path or "/")
@@ -87,8 +98,10 @@ def notify_many(pairs: list[tuple[Any, Notice]]) -> int:
     # Core executemany on the tables: one compiled statement, no ORM bookkeeping per row.
     db.session.execute(insert(Notification.__table__),
                        [_notification_values(person, notice) for person, notice in pairs])
-    mails = [_mail_values(person, notice, with_bodies=False) for person, notice in pairs
-             if is_mandatory(notice.category) or (person.id, notice.category) not in switched]
+    mailed = [(person, notice) for person, notice in pairs
+              if is_mandatory(notice.category) or (person.id, notice.category) not in switched]
+    mails = [_mail_values(person, notice, with_bodies=False, subject=subject)
+             for (person, notice), subject in zip(mailed, _subjects(mailed))]
     if mails:
         db.session.execute(insert(OutboxMessage.__table__), mails)
     return len(pairs)
@@ -111,12 +124,29 @@ def mail_language(recipient) -> str:
         current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
-def _mail_values(recipient, notice: Notice, *, with_bodies: bool) -> dict:
+def _subjects(pairs: list[tuple[Any, Notice]]) -> list[str]:
+    """The subject of each (recipient, notice) in the recipient's language, one locale switch per
+    language rather than per message (switching costs more than writing a headline)."""
+    subjects: list[str] = [""] * len(pairs)
+    by_language: dict[str, list[int]] = {}
+    for index, (person, _notice) in enumerate(pairs):
+        by_language.setdefault(mail_language(person), []).append(index)
+    for language, indexes in by_language.items():
+        with force_locale(language):
+            for index in indexes:
+                notice = pairs[index][1]
+                subjects[index] = messages.headline(notice.kind, notice.params)
+    return subjects
+
+
+def _mail_values(recipient, notice: Notice, *, with_bodies: bool, subject: str | None = None) -> dict:
     """An outbox row for `notice` to `recipient`: the subject in their language always (the outbox
-    pages list it), the bodies now or, without them, what the sender needs to write them later."""
+    pages list it; `subject` when the caller wrote it already), the bodies now or, without them, what
+    the sender needs to write them later."""
     language = mail_language(recipient)
-    with force_locale(language):
-        subject = messages.headline(notice.kind, notice.params)
+    if subject is None:
+        with force_locale(language):
+            subject = messages.headline(notice.kind, notice.params)
     body_text = body_html = kept = None
     if with_bodies:
         body_text, body_html = render_bodies(recipient, language, notice)

@@ -119,6 +119,31 @@ def _step_applies(step):
     return None if step.when is None else conditions.clause(step.when)
 
 
+def _place_kept_for_required(step, identity):
+    """The step's remaining place is kept for a required approver `identity` is not (engine._eligibility:
+    the approvals reach quorum - 1 while a required role or person has not approved), or None when the
+    step requires nobody in particular."""
+    from sqlalchemy.orm import aliased
+
+    from app.auth.models import User
+
+    if not (step.required_roles or step.required_users):
+        return None
+    approver = aliased(User)
+
+    def covered(condition):
+        return exists().where(ApprovalDecision.round_id == ApprovalRound.id, ApprovalDecision.step == step.name,
+                              ApprovalDecision.decision == "approve", ApprovalDecision.counted_user_id == approver.id,
+                              condition).correlate_except(ApprovalDecision, approver)
+    missing = [(role == identity.role, ~covered(approver.role == role)) for role in step.required_roles]
+    missing += [(email == identity.email, ~covered(approver.email == email)) for email in step.required_users]
+    fills = [clause for is_identity, clause in missing if is_identity]
+    parts = [_approved_in_step(step.name) >= step.quorum - 1, or_(*(clause for _is, clause in missing))]
+    if fills:
+        parts.append(~or_(*fills))
+    return and_(*parts)
+
+
 def _approval_steps(definition: WorkflowDefinition):
     """(transition, its steps, index, step) for every step of every approval in `definition`."""
     for transition in definition.transitions:
@@ -137,8 +162,9 @@ def approvals_waiting_on(user, people: list) -> object:
     them (`people`: the user first), holds a slot of a step that has started, has not approved
     it yet, is not kept out by the four-eyes rule, and, in a sequential step, whose turn came.
 
-    What the engine checks beyond this (a step whose quorum others filled while a required
-    approver is missing; guards that block the move) shows on the agreement's page.
+    Nor, as the engine keeps it (_place_kept_for_required), when the step's last place is kept for a
+    required approver they are not. What the engine checks beyond this (guards that block the move)
+    shows on the agreement's page.
     """
     def rule(definition: WorkflowDefinition):
         clauses = []
@@ -159,6 +185,9 @@ def approvals_waiting_on(user, people: list) -> object:
                                      ApprovalRound.requested_by_id.not_in({user.id, identity.id})))
                 if step.mode == "sequential" and slot > 0:
                     parts.append(_approved_in_step(step.name) >= slot)
+                kept = _place_kept_for_required(step, identity)
+                if kept is not None:
+                    parts.append(~kept)
                 clauses.append(and_(*parts))
         return or_(*clauses) if clauses else None
     if not may_decide_approvals(user):
@@ -188,10 +217,12 @@ def forward_move_states(definition: WorkflowDefinition, user) -> set[str]:
     return found
 
 
-def late_round_clause(today: date, local_midnight: Callable[[date], datetime]):
+def late_round_clause(today: date, local_midnight: Callable[[date], datetime], also=None):
     """Open rounds whose current step has waited longer than its SLA. A step starts at the round's
     request (the first) or at the last approval of the step before it; the current step is the
-    furthest one started. `local_midnight(day)` is the start of that day where days are counted."""
+    furthest one started. `local_midnight(day)` is the start of that day where days are counted.
+    `also(definition, step, sla, waited_past)`, when given, adds a condition on each such round:
+    `waited_past(days)` holds when the step has waited more than `days` days."""
     def rule(definition: WorkflowDefinition):
         clauses = []
         for transition, steps, index, step in _approval_steps(definition):
@@ -199,21 +230,24 @@ def late_round_clause(today: date, local_midnight: Callable[[date], datetime]):
                 sla = engine.step_sla(definition, source, step)
                 if sla is None:
                     continue
-                cutoff = local_midnight(today - timedelta(days=sla))
-                if index == 0:
-                    started_before = ApprovalRound.requested_at < cutoff
-                else:
-                    started_before = select(func.max(ApprovalDecision.decided_at)).where(
+
+                def waited_past(days: int, index=index, steps=steps):
+                    cutoff = local_midnight(today - timedelta(days=days))
+                    if index == 0:
+                        return ApprovalRound.requested_at < cutoff
+                    return select(func.max(ApprovalDecision.decided_at)).where(
                         ApprovalDecision.round_id == ApprovalRound.id,
                         ApprovalDecision.step.in_([s.name for s in steps[:index]])).scalar_subquery() < cutoff
                 parts = [ApprovalRound.transition == transition.name, ApprovalRound.from_state == source,
-                         started_before]
+                         waited_past(sla)]
                 if index > 0:
                     parts.append(_step_started(steps, index))
                 if step.when is not None:
                     parts.append(_step_applies(step))
                 if index + 1 < len(steps):
                     parts.append(~_step_started(steps, index + 1))
+                if also is not None:
+                    parts.append(also(definition, step, sla, waited_past))
                 clauses.append(and_(*parts))
         return or_(*clauses) if clauses else None
     return _open_rounds_where(rule)

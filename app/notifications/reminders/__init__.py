@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.core.db import is_lock_conflict
 from app.core.errors import ConcurrentChange
@@ -34,7 +34,9 @@ from app.notifications.reminders.base import (  # noqa: F401  (what other module
 )
 from app.notifications.reminders.rules import (  # noqa: F401
     approval_candidates,
+    approval_reminders_sent,
     deliverable_candidates,
+    deliverable_reminders_sent,
     digest_candidates,
     ending_candidates,
     notice_candidates,
@@ -53,11 +55,12 @@ KEYS_PER_QUERY = 500  # bound parameters per IN (…), well under every database
 
 # --- a pass ----------------------------------------------------------------------------
 
-def candidates_at(now: datetime) -> list[Candidate]:
-    """Every reminder the rules find due at `now`, sent already or not."""
+def candidates_at(now: datetime, skip_sent: bool = False) -> list[Candidate]:
+    """Every reminder the rules find due at `now`, sent already or not; with `skip_sent`, without
+    those of objects whose every recipient had them already (the database skips those: gates.py)."""
     today = local_date(now)
     people = People()
-    found = (deliverable_candidates(today, people) + approval_candidates(today, people)
+    found = (deliverable_candidates(today, people, skip_sent) + approval_candidates(today, people, skip_sent)
              + ending_candidates(today, people) + notice_candidates(today, people)
              + stalled_candidates(today, people)
              + digest_candidates(now, today, people))
@@ -85,23 +88,43 @@ def unsent(candidates: list[Candidate]) -> list[Candidate]:
 
 
 def _load_objects(candidates: list[Candidate]) -> list:
-    """Bring the occurrences the notices of `candidates` describe into the session, in bulk. The caller
-    keeps the list while it builds the notices: the session's identity map holds objects weakly."""
+    """Bring the occurrences and agreements the notices of `candidates` describe into the session, in bulk.
+    The caller keeps the list while it builds the notices: the session's identity map holds objects weakly."""
+    from app.agreements.models import Agreement
     from app.deliverables.models import Deliverable, Occurrence
 
     ids = sorted({c.object_id for c in candidates if c.object_type == "deliverable_occurrences"})
+    agreement_ids = sorted({c.object_id for c in candidates if c.object_type == "agreements"})
     loaded = []
+    for start in range(0, len(agreement_ids), KEYS_PER_QUERY):
+        loaded += db.session.scalars(select(Agreement).where(
+            Agreement.id.in_(agreement_ids[start:start + KEYS_PER_QUERY]))).all()
     for start in range(0, len(ids), KEYS_PER_QUERY):
         loaded += db.session.scalars(select(Occurrence).where(Occurrence.id.in_(ids[start:start + KEYS_PER_QUERY]))
                            .options(joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),
                                     joinedload(Occurrence.deliverable)
-                                    .joinedload(Deliverable.responsible_organization))).unique().all()
+                                    .joinedload(Deliverable.responsible_organization),
+                                    # A sent-back occurrence's notice quotes its latest feedback.
+                                    selectinload(Occurrence.submissions))).unique().all()
     return loaded
+
+
+def _build_notices(candidates: list[Candidate]) -> None:
+    """Build the notices of `candidates` in the reading transaction, their occurrences loaded in bulk:
+    after its commit every object read is expired, and each notice would read its agreement again. The
+    objects are let go once the notices are built (every commit would expire them all again). A notice
+    that cannot be built now is tried again in its batch, which reports it alone if it fails."""
+    loaded = _load_objects(candidates)  # noqa: F841  (kept while the notices are built)
+    for candidate in candidates:
+        try:
+            candidate.notice_or_maker = candidate.notice  # the maker and the objects it holds go
+        except Exception:  # left for _write_batch, which isolates the failure
+            log.debug("reminders: notice of %s left for its batch", candidate.key, exc_info=True)
 
 
 def preview(now: datetime) -> list[Candidate]:
     """What a pass at `now` would send, without sending or recording anything."""
-    return unsent(candidates_at(now))
+    return unsent(candidates_at(now, skip_sent=True))
 
 
 def run_pass(now: datetime) -> PassReport:
@@ -113,9 +136,12 @@ def run_pass(now: datetime) -> PassReport:
     batch that meets a busy database is tried again whole.
     """
     report = PassReport()
-    candidates = candidates_at(now)
+    candidates = candidates_at(now, skip_sent=True)
     fresh = unsent(candidates)
-    report.already = len(candidates) - len(fresh)
+    # The reminders the rules skipped because everyone had them count as already sent.
+    today = local_date(now)
+    report.already = len(candidates) - len(fresh) + deliverable_reminders_sent(today) + approval_reminders_sent(today)
+    _build_notices(fresh)
     db.session.commit()  # end the reading transaction before writing
     failed: list = []
     for start in range(0, len(fresh), BATCH):
@@ -123,6 +149,18 @@ def run_pass(now: datetime) -> PassReport:
     if failed:
         _report_failures(failed, report)
     return report
+
+
+def _refresh_recipients(batch: list[Candidate]) -> None:
+    """Read the batch's recipients again in one query: the last commit expired them, and each would
+    otherwise be read alone when its e-mail address is needed."""
+    from sqlalchemy import inspect
+
+    from app.auth.models import User
+
+    ids = sorted({inspect(candidate.recipient).identity[0] for candidate in batch})
+    for start in range(0, len(ids), KEYS_PER_QUERY):
+        db.session.scalars(select(User).where(User.id.in_(ids[start:start + KEYS_PER_QUERY]))).all()
 
 
 def _report_failures(failed: list, report: PassReport) -> None:
@@ -145,7 +183,9 @@ def _write_batch(batch: list[Candidate], report: PassReport, failed: list) -> No
         try:
             # No flush before each read: the notices are written in bulk at the end of the batch.
             with db.session.no_autoflush:
-                loaded = _load_objects(batch)  # noqa: F841  (kept while the notices are built)
+                _refresh_recipients(batch)
+                # The notices not built with the reading (_build_notices) are built now.
+                loaded = _load_objects([c for c in batch if "notice" not in c.__dict__])  # noqa: F841
                 new = record_many([candidate.key for candidate in batch])
                 fresh = list({candidate.key: candidate for candidate in batch if candidate.key in new}.values())
                 notify_many([(candidate.recipient, candidate.notice) for candidate in fresh])

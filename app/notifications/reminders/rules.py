@@ -5,8 +5,8 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 from functools import cache, partial
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy.orm import selectinload
 
 from app.core import clock
 from app.core.permissions import holders_of_roles_clause, holds_role, partner_accounts_clause
@@ -21,31 +21,23 @@ from app.notifications.reminders.base import (
     local_midnight,
     texts,
 )
-from app.notifications.services import Notice, app_path
+from app.notifications.services import Notice, app_path, app_path_with_id
 from app.workflow.queries import in_state_tagged
 
 
-def deliverable_candidates(today: date, people: People) -> list[Candidate]:
-    """Occurrences still owed on active agreements, due within the furthest threshold or overdue.
-    Read as plain columns: a notice is built only for a reminder not sent yet."""
-    from app.agreements.models import Agreement
-    from app.deliverables.models import Deliverable, Occurrence
-    from app.organizations.models import Organization
+def deliverable_candidates(today: date, people: People, skip_sent: bool = False) -> list[Candidate]:
+    """Occurrences still owed on active agreements, due within the furthest threshold or overdue; with
+    `skip_sent`, only those whose reminder of this period some recipient lacks (gates.py: the database
+    skips the rest). Read as plain columns: a notice is built only for a reminder not sent yet."""
+    from app.deliverables.models import Occurrence
+    from app.notifications.reminders.gates import occurrence_unsent
 
     horizon = max((max(p.deliverable_due_days or (0,)) for p in _policies_in_use()), default=0)
     rows = db.session.execute(
-        select(Occurrence.id, Occurrence.due_on, Occurrence.deliverable_id, Deliverable.responsible_organization_id,
-               Organization.is_home, Agreement.owner_id, Agreement.workflow_version_id, Agreement.type,
-               Agreement.id.label("agreement_id"))
-        .select_from(Occurrence).join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
-        .join(Agreement, Deliverable.agreement_id == Agreement.id)
-        .join(Organization, Organization.id == Deliverable.responsible_organization_id)
-        .where(Occurrence.status.in_(("pending", "sent_back")), in_state_tagged("running"),
-               Occurrence.due_on <= today + timedelta(days=horizon))
-        .order_by(Occurrence.due_on, Occurrence.id)).all()
-    managers = _people(people.holding("escalation.receive"))
+        _owed_occurrences(_occurrence_columns())
+        .where(Occurrence.due_on <= today + timedelta(days=horizon),
+               occurrence_unsent(today) if skip_sent else true())).all()
     candidates = []
-    escalated: dict[int, list] = {}  # deliverable id -> its occurrences overdue past the escalation threshold
     for row in rows:
         policy = _policy_of(row.workflow_version_id, row.type)
         days_left = (row.due_on - today).days
@@ -65,17 +57,131 @@ def deliverable_candidates(today: date, people: People) -> list[Candidate]:
         make = partial(_deliverable_notice, row.id, "deliverable_overdue", "deliverable_overdue", overdue)
         candidates += [Candidate("deliverable_overdue", f"{row.due_on}:w{week}", person, make, **common)
                        for person in recipients]
-        if overdue > policy.deliverable_escalate_after_days:
-            escalated.setdefault(row.deliverable_id, []).append((row, overdue))
-    # Managers hear once per deliverable (its earliest missed date), the message listing every missed date:
-    # not once a week per missed date.
+    return candidates + _escalation_candidates(today, people, skip_sent)
+
+
+def _occurrence_columns():
+    """What a deliverable reminder reads of an occurrence, as plain columns."""
+    from app.agreements.models import Agreement
+    from app.deliverables.models import Deliverable, Occurrence
+    from app.organizations.models import Organization
+
+    return (Occurrence.id, Occurrence.due_on, Occurrence.deliverable_id, Deliverable.responsible_organization_id,
+            Organization.is_home, Agreement.owner_id, Agreement.workflow_version_id, Agreement.type,
+            Agreement.id.label("agreement_id"))
+
+
+def _owed_occurrences(columns):
+    """Occurrences still owed (pending or sent back) on active agreements, earliest first."""
+    from app.agreements.models import Agreement
+    from app.deliverables.models import Deliverable, Occurrence
+    from app.organizations.models import Organization
+
+    return (select(*columns).select_from(Occurrence).join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
+            .join(Agreement, Deliverable.agreement_id == Agreement.id)
+            .join(Organization, Organization.id == Deliverable.responsible_organization_id)
+            .where(Occurrence.status.in_(("pending", "sent_back")), in_state_tagged("running"))
+            .order_by(Occurrence.due_on, Occurrence.id))
+
+
+def _escalation_candidates(today: date, people: People, skip_sent: bool) -> list[Candidate]:
+    """Managers hear once per deliverable (its earliest date missed past the escalation threshold), the
+    message listing every such missed date: not once a week per missed date. With `skip_sent`, the
+    database finds the deliverables whose earliest such date some manager has not heard of; only those
+    are read whole."""
+    from app.deliverables.models import Occurrence
+    from app.notifications.reminders.gates import (
+        date_text,
+        escalation_due,
+        manager_lacks,
+    )
+
+    first = _first_escalated(today)
+    deliverable_ids = db.session.scalars(select(first.c.deliverable_id).where(
+        first.c.n == 1, manager_lacks("deliverable_escalated", "deliverable_occurrences", first.c.id,
+                                      date_text(first.c.due_on) + ":escalated") if skip_sent else true())).all()
+    managers = _people(people.holding("escalation.receive"))
+    if not deliverable_ids or not managers:
+        return []
+    escalated: dict[int, list] = {}  # deliverable id -> its occurrences overdue past the escalation threshold
+    for start in range(0, len(deliverable_ids), 500):
+        for row in db.session.execute(_owed_occurrences(_occurrence_columns()).where(
+                escalation_due(today), Occurrence.deliverable_id.in_(deliverable_ids[start:start + 500]))):
+            escalated.setdefault(row.deliverable_id, []).append((row, (today - row.due_on).days))
+    candidates = []
     for missed in escalated.values():
-        first, overdue = missed[0]  # rows come in due-date order
-        make = partial(_deliverable_notice, first.id, "deliverable_escalated", "deliverable_overdue", overdue,
+        missed.sort(key=lambda item: (item[0].due_on, item[0].id))
+        first_row, overdue = missed[0]
+        make = partial(_deliverable_notice, first_row.id, "deliverable_escalated", "deliverable_overdue", overdue,
                        missed=tuple(row.due_on.isoformat() for row, _days in missed))
-        candidates += [Candidate("deliverable_escalated", f"{first.due_on}:escalated", person, make,
-                                 object_type="deliverable_occurrences", object_id=first.id) for person in managers]
+        candidates += [Candidate("deliverable_escalated", f"{first_row.due_on}:escalated", person, make,
+                                 object_type="deliverable_occurrences", object_id=first_row.id) for person in managers]
     return candidates
+
+
+def deliverable_reminders_sent(today: date) -> int:
+    """How many of the deliverable reminders due today were sent before, among those the rules skip
+    (every recipient has them): a pass reports them as already sent without reading them."""
+    from sqlalchemy import union
+    from sqlalchemy.orm import aliased
+
+    from app.auth.models import User
+    from app.deliverables.models import Occurrence
+    from app.notifications.reminders.gates import (
+        OCCURRENCE_RECIPIENTS,
+        date_text,
+        manager_lacks,
+        managers,
+        occurrence_all_sent,
+    )
+
+    horizon = max((max(p.deliverable_due_days or (0,)) for p in _policies_in_use()), default=0)
+    # One row per (occurrence, recipient): a partner user who also owns the agreement counts once.
+    pairs = []
+    for group in OCCURRENCE_RECIPIENTS:
+        recipient = aliased(User)
+        pairs.append(_owed_occurrences((Occurrence.id, recipient.id.label("user_id"))).order_by(None)
+                     .join(recipient, and_(group(recipient), recipient.is_active_account.is_(True)))
+                     .where(Occurrence.due_on <= today + timedelta(days=horizon), occurrence_all_sent(today)))
+    told = db.session.scalar(select(func.count()).select_from(union(*pairs).subquery()))
+    first = _first_escalated(today)
+    recipient = aliased(User)
+    escalated = db.session.scalar(
+        select(func.count()).select_from(first)
+        .join(recipient, and_(recipient.is_active_account.is_(True), managers(recipient)))
+        .where(first.c.n == 1, ~manager_lacks("deliverable_escalated", "deliverable_occurrences", first.c.id,
+                                              date_text(first.c.due_on) + ":escalated")))
+    return told + escalated
+
+
+def approval_reminders_sent(today: date) -> int:
+    """How many approval reminders due today were sent before, among the rounds approval_candidates skips."""
+    from sqlalchemy.orm import aliased
+
+    from app.agreements.models import Agreement
+    from app.auth.models import User
+    from app.notifications.models import ReminderSent
+    from app.notifications.reminders.gates import round_reminders_sent
+    from app.workflow.models import ApprovalRound
+    from app.workflow.queries import late_round_clause
+
+    recipient = aliased(User)
+    return db.session.scalar(
+        select(func.count()).select_from(ApprovalRound).join(Agreement, ApprovalRound.agreement_id == Agreement.id)
+        .join(ReminderSent, and_(ReminderSent.object_type == "approval_rounds", ReminderSent.object_id == ApprovalRound.id))
+        .join(recipient, and_(recipient.id == ReminderSent.recipient_id, recipient.is_active_account.is_(True)))
+        .where(late_round_clause(today, local_midnight, also=partial(round_reminders_sent, recipient))))
+
+
+def _first_escalated(today: date):
+    """Each deliverable's occurrences overdue past their escalation threshold, numbered by due date."""
+    from app.deliverables.models import Occurrence
+    from app.notifications.reminders.gates import escalation_due
+
+    return (_owed_occurrences((Occurrence.id, Occurrence.due_on, Occurrence.deliverable_id,
+                               func.row_number().over(partition_by=Occurrence.deliverable_id,
+                                                      order_by=(Occurrence.due_on, Occurrence.id)).label("n")))
+            .where(escalation_due(today)).order_by(None).subquery())
 
 
 def _deliverable_notice(occurrence_id: int, kind: str, category: str, days: int, missed: tuple = ()) -> Notice:
@@ -94,29 +200,36 @@ def _deliverable_notice(occurrence_id: int, kind: str, category: str, days: int,
         latest = occurrence.latest_submission
         params |= {"sent_back": True, "feedback": (latest.feedback if latest else None) or ""}
     return Notice(kind=kind, category=category, params=params,
-                  link=app_path("deliverables.view_occurrence", occurrence_id=occurrence.id),
+                  link=app_path_with_id("deliverables.view_occurrence", "occurrence_id", occurrence.id),
                   object_type="deliverable_occurrences", object_id=occurrence.id)
 
 
 def _policy_of(version_id: int | None, agreement_type: str):
     """The reminder policy of the definition an agreement runs on, from its columns."""
+    return _definition_of(version_id, agreement_type).reminders
+
+
+def _definition_of(version_id: int | None, agreement_type: str):
+    """The definition an agreement runs on, from its columns (engine.definition_for reads the object)."""
     from app.workflow.engine import current_definitions, version_definitions
 
     if version_id is None:
-        return current_definitions()[agreement_type].reminders
-    return version_definitions()[version_id].reminders
+        return current_definitions()[agreement_type]
+    return version_definitions()[version_id]
 
 
-def approval_candidates(today: date, people: People) -> list[Candidate]:
-    """Open rounds whose current step waited past its SLA: the database finds them
-    (app/workflow/queries.py), so rounds still within their SLA are never read."""
+def approval_candidates(today: date, people: People, skip_sent: bool = False) -> list[Candidate]:
+    """Open rounds whose current step waited past its SLA (with `skip_sent`, and someone has not been told
+    of): the database finds them (app/workflow/queries.py, gates.py), so rounds within their SLA (or
+    told of) are never read."""
     from app.agreements.models import Agreement
+    from app.notifications.reminders.gates import round_unsent
     from app.workflow.models import ApprovalDecision, ApprovalRound
     from app.workflow.queries import late_round_clause
 
     rows = db.session.execute(
         select(ApprovalRound, Agreement).join(Agreement, ApprovalRound.agreement_id == Agreement.id)
-        .where(late_round_clause(today, local_midnight))
+        .where(late_round_clause(today, local_midnight, also=round_unsent if skip_sent else None))
         .options(selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user))
         .order_by(ApprovalRound.id)).all()
     managers = _people(people.holding("escalation.receive"))
@@ -133,7 +246,7 @@ def approval_candidates(today: date, people: People) -> list[Candidate]:
         params = {**agreement_params(agreement), "days": waited, "sla": sla,
                   "waiting": ", ".join(person.full_name for person in approvers)}
         common = {"object_type": "approval_rounds", "object_id": round_.id,
-                  "link": app_path("agreements.view_agreement", agreement_id=agreement.id)}
+                  "link": app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id)}
         notice = Notice(kind="approval_overdue", category="approval_overdue", params=params, **common)
         candidates += [Candidate("approval_overdue", f"{step.name}:sla", person, notice) for person in approvers]
         if waited > sla * policy_factor:
@@ -193,13 +306,10 @@ def ending_candidates(today: date, people: People) -> list[Candidate]:
         threshold = _threshold(days_left, _policy(agreement).ending_days)
         if threshold is None:
             continue
-        notice = Notice(kind="agreement_ending", category="agreement_ending",
-                        params={**agreement_params(agreement), "days": days_left,
-                                "expires_on": agreement.expires_on.isoformat()},
-                        link=app_path("agreements.view_agreement", agreement_id=agreement.id),
-                        object_type="agreements", object_id=agreement.id)
+        notice = partial(_ending_notice, agreement, days_left)  # built only for a reminder not sent yet
         # The end date is in the key: an amendment that extends it re-arms the reminders.
-        candidates += [Candidate("agreement_ending", f"{agreement.expires_on}:{threshold}d", person, notice)
+        candidates += [Candidate("agreement_ending", f"{agreement.expires_on}:{threshold}d", person, notice,
+                                 object_type="agreements", object_id=agreement.id)
                        for person in _people([agreement.owner], people.holding("escalation.receive"))]
     return candidates
 
@@ -240,6 +350,14 @@ def notice_candidates(today: date, people: People) -> list[Candidate]:
     return candidates
 
 
+def _ending_notice(agreement, days_left: int) -> Notice:
+    return Notice(kind="agreement_ending", category="agreement_ending",
+                  params={**agreement_params(agreement), "days": days_left,
+                          "expires_on": agreement.expires_on.isoformat()},
+                  link=app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
+                  object_type="agreements", object_id=agreement.id)
+
+
 def _definitions():
     from app.workflow.engine import current_definitions
 
@@ -259,7 +377,6 @@ def stalled_candidates(today: date, people: People) -> list[Candidate]:
     """Agreements idle in a working state past its SLA (states waiting for approvals have their own rule).
     The database keeps only those whose every sign of activity is older than their state's SLA."""
     from app.agreements.models import Agreement
-    from app.workflow.engine import definition_for
     from app.workflow.models import NegotiationRound
     from app.workflow.presenter import days_since as page_days_since
     from app.workflow.queries import per_definition
@@ -284,12 +401,16 @@ def stalled_candidates(today: date, people: People) -> list[Candidate]:
                                 or_(last_round.c.sent_at.is_(None), last_round.c.sent_at < cutoff)))
         return or_(*clauses) if clauses else None
 
+    # Plain columns: the agreement itself is read only for a reminder not sent yet (_stalled_notice).
     rows = db.session.execute(
-        select(Agreement, last_round.c.sent_at).outerjoin(last_round, last_round.c.agreement_id == Agreement.id)
+        select(Agreement.id, Agreement.state, Agreement.state_entered_at, Agreement.updated_at, Agreement.owner_id,
+               Agreement.workflow_version_id, Agreement.type, last_round.c.sent_at)
+        .outerjoin(last_round, last_round.c.agreement_id == Agreement.id)
         .where(per_definition(idle_too_long)).order_by(Agreement.id)).all()
     candidates = []
-    for agreement, last_round_at in rows:
-        definition = definition_for(agreement)
+    for agreement in rows:
+        last_round_at = agreement.sent_at
+        definition = _definition_of(agreement.workflow_version_id, agreement.type)
         if not definition.reminders.stalled:
             continue
         state = definition.states.get(agreement.state)
@@ -307,15 +428,23 @@ def stalled_candidates(today: date, people: People) -> list[Candidate]:
         periods = idle // state.sla_days
         # "days" is the page's reckoning ("at this stage for N days"); "idle" since the last change.
         in_stage = page_days_since(agreement.state_entered_at, today) if agreement.state_entered_at else idle
-        notice = Notice(kind="agreement_stalled", category="agreement_stalled",
-                        params={**agreement_params(agreement), "days": in_stage, "idle": idle,
-                                "sla": state.sla_days, "state": dict(state.label)},
-                        link=app_path("agreements.view_agreement", agreement_id=agreement.id),
-                        object_type="agreements", object_id=agreement.id)
-        recipients = _people([agreement.owner]) or _people(managers)
+        # Built only for a reminder not sent yet (most of a day's are).
+        notice = partial(_stalled_notice, agreement.id, {"days": in_stage, "idle": idle, "sla": state.sla_days,
+                                                         "state": dict(state.label)})
+        recipients = _people([people.by_id.get(agreement.owner_id)]) or _people(managers)
         candidates += [Candidate("agreement_stalled", f"{agreement.state}:{last_activity}:{periods}", person,
-                                 notice) for person in recipients]
+                                 notice, object_type="agreements", object_id=agreement.id) for person in recipients]
     return candidates
+
+
+def _stalled_notice(agreement_id: int, figures: dict) -> Notice:
+    from app.agreements.models import Agreement
+
+    agreement = db.session.get(Agreement, agreement_id)  # loaded in bulk by _load_objects
+    return Notice(kind="agreement_stalled", category="agreement_stalled",
+                  params={**agreement_params(agreement), **figures},
+                  link=app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
+                  object_type="agreements", object_id=agreement.id)
 
 
 def digest_candidates(now: datetime, today: date, people: People) -> list[Candidate]:
@@ -355,26 +484,29 @@ def portfolio_summary(today: date) -> dict:
         approvals.append({"reference": agreement.reference, "title": texts(agreement, "title"),
                           "since": local_date(round_.requested_at).isoformat(),
                           "days": (today - local_date(round_.requested_at)).days,
-                          "url": app_path("agreements.view_agreement", agreement_id=agreement.id)})
+                          "url": app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id)})
     overdue = []
-    for occurrence in db.session.scalars(
-            select(Occurrence).join(Deliverable).join(Agreement, Deliverable.agreement_id == Agreement.id)
+    # Plain columns (thousands of rows at a government's scale): the titles and names as texts() reads them.
+    from app.organizations.models import Organization
+
+    for row in db.session.execute(
+            select(Occurrence.id, Occurrence.due_on, Agreement.reference, Deliverable.title_ar, Deliverable.title_fr,
+                   Deliverable.title_en, Organization.name_ar, Organization.name_fr, Organization.name_en)
+            .select_from(Occurrence).join(Deliverable).join(Agreement, Deliverable.agreement_id == Agreement.id)
+            .join(Organization, Organization.id == Deliverable.responsible_organization_id)
             .where(Occurrence.status.in_(("pending", "sent_back")), Occurrence.due_on < today,
-                   in_state_tagged("running")).order_by(Occurrence.due_on)
-            .options(contains_eager(Occurrence.deliverable).contains_eager(Deliverable.agreement),
-                     contains_eager(Occurrence.deliverable).joinedload(Deliverable.responsible_organization))):
-        deliverable = occurrence.deliverable
-        overdue.append({"reference": deliverable.agreement.reference, "deliverable": texts(deliverable, "title"),
-                        "responsible": texts(deliverable.responsible_organization, "name"),
-                        "due_on": occurrence.due_on.isoformat(), "days": (today - occurrence.due_on).days,
-                        "url": app_path("deliverables.view_occurrence", occurrence_id=occurrence.id)})
+                   in_state_tagged("running")).order_by(Occurrence.due_on)):
+        overdue.append({"reference": row.reference, "deliverable": texts(row, "title"),
+                        "responsible": texts(row, "name"),
+                        "due_on": row.due_on.isoformat(), "days": (today - row.due_on).days,
+                        "url": app_path_with_id("deliverables.view_occurrence", "occurrence_id", row.id)})
     ending = []
     for agreement in db.session.scalars(select(Agreement).where(
             in_state_tagged("in_force"), Agreement.expires_on >= today,
             Agreement.expires_on <= today + timedelta(days=90)).order_by(Agreement.expires_on)):
         ending.append({"reference": agreement.reference, "title": texts(agreement, "title"),
                        "expires_on": agreement.expires_on.isoformat(), "days": (agreement.expires_on - today).days,
-                       "url": app_path("agreements.view_agreement", agreement_id=agreement.id)})
+                       "url": app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id)})
     by_stage = Counter()
     labels = {}
     for agreement_type, state, count in db.session.execute(
