@@ -22,6 +22,7 @@ from app.core.permissions import can, visible_agreements_clause, visible_deliver
 from app.deliverables.models import Deliverable, Occurrence, Submission
 from app.extensions import db
 from app.notifications.models import Notification
+from app.notifications.services import counted_unread
 from app.notifications.reminders import local_date, local_midnight
 from app.organizations.models import Organization
 from app.workflow.engine import definition_for, label, slot_of, state_labels, step_waiting
@@ -135,6 +136,7 @@ def dashboard_version(user, now: datetime, language: str) -> str:
         select(func.max(Notification.id)).where(Notification.user_id == user.id).scalar_subquery(),
         select(func.count(Notification.id)).where(Notification.user_id == user.id,
                                                   Notification.read_at.is_(None)).scalar_subquery())).one()
+    counted_unread(user, unread)  # the bell reads it from here: no second count
     raw = f"{user.id}:{user.role}:{user.language}:{language}:{now:%Y-%m-%dT%H}:{last_change}:{last_notice}:{unread}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 

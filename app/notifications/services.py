@@ -256,8 +256,22 @@ def notify_once(recipient, notice: Notice, *, rule: str, occurrence_key: str) ->
 # --- in the app -----------------------------------------------------------------------
 
 def unread_count(user) -> int:
-    return db.session.scalar(select(func.count(Notification.id)).where(
-        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+    """The bell's count: read once per request, or taken from a query that counted it already."""
+    from flask import g, has_request_context
+
+    known = g.setdefault("sharaka_unread_counts", {}) if has_request_context() else {}
+    if user.id not in known:
+        known[user.id] = db.session.scalar(select(func.count(Notification.id)).where(
+            Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+    return known[user.id]
+
+
+def counted_unread(user, count: int) -> None:
+    """A query of this request (the dashboard's fingerprint) counted the bell already."""
+    from flask import g, has_request_context
+
+    if has_request_context():
+        g.setdefault("sharaka_unread_counts", {})[user.id] = int(count or 0)
 
 
 def notifications_query(user, *, unread_only: bool = False):
