@@ -128,7 +128,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.agreements.routes import blueprint as agreements_bp
     from app.auth.routes import blueprint as auth_bp
     from app.budget.routes import blueprint as budget_bp
-    from app.dashboards.routes import blueprint as dashboards_bp
+    from app.reporting.dashboards.routes import blueprint as dashboards_bp
     from app.deliverables.routes import blueprint as deliverables_bp
     from app.events.routes import blueprint as events_bp
     from app.exports.routes import blueprint as exports_bp
@@ -137,7 +137,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.notifications.routes import blueprint as notifications_bp
     from app.operations.routes import blueprint as operations_bp
     from app.organizations.routes import blueprint as organizations_bp
-    from app.portfolio.routes import blueprint as portfolio_bp
+    from app.reporting.portfolio.routes import blueprint as portfolio_bp
     from app.search.routes import blueprint as search_bp
     from app.workflow.routes import blueprint as workflow_bp
     from app.collaboration import blueprints as collaboration_blueprints

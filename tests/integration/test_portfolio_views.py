@@ -14,9 +14,9 @@ from app.core.audit import AuditEvent
 from app.core.models import utcnow
 from app.deliverables import services as deliverables
 from app.extensions import db
-from app.portfolio.board import build_board
-from app.portfolio.filters import PortfolioFilters
-from app.portfolio.report import build_report
+from app.reporting.portfolio.board import build_board
+from app.reporting.portfolio.filters import PortfolioFilters
+from app.reporting.portfolio.report import build_report
 from app.workflow import engine
 from app.workflow.models import ApprovalDecision, ApprovalRound
 from tests import factories
@@ -225,7 +225,7 @@ def test_calendar_shows_approval_deadlines_to_the_ministry_only(signed_in, world
 
 def test_approval_deadlines_are_reckoned_as_the_reminders_do(app, world):
     from app.notifications.reminders import local_date, waiting_approval
-    from app.portfolio.deadlines import approval_deadline
+    from app.reporting.portfolio.deadlines import approval_deadline
 
     convention = factories.agreement(by=world.users["officer"], partners=[world.partner_a], type="convention")
     db.session.commit()

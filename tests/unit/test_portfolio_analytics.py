@@ -6,12 +6,12 @@ from types import SimpleNamespace
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from app.portfolio import analytics
-from app.portfolio.analytics import RoundRecord, StageEvent, Visit
-from app.portfolio.deadlines import month_grid
-from app.portfolio.filters import FilterChoices, read_filters, read_group, read_month, read_year
-from app.portfolio.stages import in_view, stage_columns
-from app.portfolio.timeline import Bar, agreement_span, axis_bounds, axis_ticks, place
+from app.reporting.portfolio import analytics
+from app.reporting.portfolio.analytics import RoundRecord, StageEvent, Visit
+from app.reporting.portfolio.deadlines import month_grid
+from app.reporting.portfolio.filters import FilterChoices, read_filters, read_group, read_month, read_year
+from app.reporting.portfolio.stages import in_view, stage_columns
+from app.reporting.portfolio.timeline import Bar, agreement_span, axis_bounds, axis_ticks, place
 
 T0 = datetime(2025, 1, 6, 9, tzinfo=timezone.utc)
 

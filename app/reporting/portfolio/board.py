@@ -11,9 +11,9 @@ from sqlalchemy.orm import selectinload
 from app.agreements.models import Agreement, AgreementParty
 from app.core.permissions import can, visible_agreements_clause
 from app.extensions import db
-from app.portfolio.analytics import calendar_days_since
-from app.portfolio.filters import PortfolioFilters
-from app.portfolio.stages import StageColumn, in_view, stage_columns, stage_label
+from app.reporting.portfolio.analytics import calendar_days_since
+from app.reporting.portfolio.filters import PortfolioFilters
+from app.reporting.portfolio.stages import StageColumn, in_view, stage_columns, stage_label
 from app.workflow import engine
 from app.workflow.models import ApprovalDecision, ApprovalRound
 

@@ -10,11 +10,11 @@ from flask_login import current_user, login_required
 from app.core import clock
 from app.core.models import utcnow
 from app.core.permissions import require
-from app.portfolio import filters as query
-from app.portfolio.board import CARD_CAP, build_board
-from app.portfolio.deadlines import build_month, weekday_names
-from app.portfolio.report import build_report, year_choices
-from app.portfolio.timeline import build_timeline
+from app.reporting.portfolio import filters as query
+from app.reporting.portfolio.board import CARD_CAP, build_board
+from app.reporting.portfolio.deadlines import build_month, weekday_names
+from app.reporting.portfolio.report import build_report, year_choices
+from app.reporting.portfolio.timeline import build_timeline
 
 blueprint = Blueprint("portfolio", __name__, url_prefix="/portfolio")
 

@@ -12,8 +12,8 @@ from app.agreements.models import AGREEMENT_TYPES, Agreement
 from app.core.pagination import first_with_total
 from app.core.permissions import visible_agreements_clause
 from app.extensions import db
-from app.portfolio import analytics
-from app.portfolio.stages import in_view
+from app.reporting.portfolio import analytics
+from app.reporting.portfolio.stages import in_view
 from app.workflow.engine import current_definitions, definition_for, label, step_sla
 from app.workflow.models import StageVisit
 from app.workflow.queries import over_state_sla
