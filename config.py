@@ -3,13 +3,14 @@
 Every variable is listed in README.md. The three classes differ only in their
 defaults; `create_app` picks one by name (SHARAKA_CONFIG / FLASK_ENV style).
 """
+
 from __future__ import annotations
 
 import os
 import re
-from urllib.parse import urlsplit
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("SHARAKA_INSTANCE_DIR", BASE_DIR / "instance"))
@@ -63,8 +64,10 @@ class Config:
     WORKFLOWS_DIR = os.environ.get("WORKFLOWS_DIR") or str(BASE_DIR / "workflows")
     # Checked from the file's content, never its name.
     ALLOWED_UPLOAD_TYPES = tuple(
-        t.strip().upper() for t in os.environ.get("ALLOWED_UPLOAD_TYPES", "PDF,DOCX,XLSX,PPTX,ODT,ODS,PNG,JPEG,ZIP")
-        .split(",") if t.strip())
+        t.strip().upper()
+        for t in os.environ.get("ALLOWED_UPLOAD_TYPES", "PDF,DOCX,XLSX,PPTX,ODT,ODS,PNG,JPEG,ZIP").split(",")
+        if t.strip()
+    )
 
     # Bounds for every ZIP the server opens (Office and ODF files are ZIPs): a small upload
     # must never inflate to gigabytes in a worker.
@@ -80,8 +83,11 @@ class Config:
     EXTRACT_MAX_XML_BYTES = env_int("EXTRACT_MAX_XML_MB", 20) * 1024 * 1024
     # PEM files (separated by commas or the path separator) whose certificates the ministry
     # trusts as roots for the digital signatures of signed copies.
-    SIGNATURE_TRUST_ROOTS = tuple(p.strip() for p in re.split(r"[,%s]" % re.escape(os.pathsep),
-                                                              os.environ.get("SIGNATURE_TRUST_ROOTS", "")) if p.strip())
+    SIGNATURE_TRUST_ROOTS = tuple(
+        p.strip()
+        for p in re.split(r"[,%s]" % re.escape(os.pathsep), os.environ.get("SIGNATURE_TRUST_ROOTS", ""))
+        if p.strip()
+    )
     # Ask OCSP responders and CRL servers whether a signer's certificate was revoked.
     SIGNATURE_CHECK_REVOCATION = env_bool("SIGNATURE_CHECK_REVOCATION", True)
 
@@ -127,8 +133,9 @@ class Config:
     BABEL_DEFAULT_LOCALE = os.environ.get("DEFAULT_LANGUAGE") or os.environ.get("BABEL_DEFAULT_LOCALE") or "ar"
     # The ministry's wall clock: what "today" is for due dates, deadlines, jobs, feeds and mail, and the
     # zone times are shown in (app/core/clock.py). BABEL_DEFAULT_TIMEZONE is its older name.
-    MINISTRY_TIMEZONE = (os.environ.get("MINISTRY_TIMEZONE") or os.environ.get("BABEL_DEFAULT_TIMEZONE")
-                         or "Africa/Casablanca")
+    MINISTRY_TIMEZONE = (
+        os.environ.get("MINISTRY_TIMEZONE") or os.environ.get("BABEL_DEFAULT_TIMEZONE") or "Africa/Casablanca"
+    )
     BABEL_DEFAULT_TIMEZONE = MINISTRY_TIMEZONE
     LANGUAGES = ("ar", "fr", "en")
 
@@ -224,8 +231,9 @@ class ProductionConfig(Config):
             problems.append("FLASK_DEBUG is on: the debugger runs any code a visitor sends. Unset FLASK_DEBUG.")
         weakness = secret_key_weakness(os.environ.get("SECRET_KEY", ""))
         if weakness:
-            problems.append(f"SECRET_KEY {weakness}. Make one with: python -c 'import secrets; "
-                            "print(secrets.token_hex(32))'")
+            problems.append(
+                f"SECRET_KEY {weakness}. Make one with: python -c 'import secrets; print(secrets.token_hex(32))'"
+            )
         if problems:
             raise RuntimeError("Sharaka will not start in production: " + " ".join(problems))
 

@@ -2,6 +2,7 @@
 
 Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
 """
+
 import multiprocessing
 import os
 

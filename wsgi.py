@@ -1,4 +1,5 @@
 """Entry point for gunicorn: `gunicorn wsgi:app` (SHARAKA_CONFIG=production)."""
+
 from dotenv import load_dotenv
 
 load_dotenv()

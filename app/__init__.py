@@ -1,4 +1,5 @@
 """Sharaka: partnership agreements from first draft to a living partnership."""
+
 from __future__ import annotations
 
 import os
@@ -85,8 +86,9 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale,
-                   default_translation_directories=str(Path(__file__).parent / "translations"))
+    babel.init_app(
+        app, locale_selector=select_locale, default_translation_directories=str(Path(__file__).parent / "translations")
+    )
     login_manager.init_app(app)
     login_manager.login_view = "auth.sign_in"
     login_manager.login_message_category = "info"
@@ -123,13 +125,16 @@ def _load_workflows(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from app.admin.routes import blueprint as admin_bp
+    from app.agreements.routes import blueprint as agreements_bp
     from app.api.pages import blueprint as api_pages_bp
     from app.audit.routes import blueprint as audit_bp
-    from app.agreements.routes import blueprint as agreements_bp
     from app.auth.routes import blueprint as auth_bp
     from app.budget.routes import blueprint as budget_bp
-    from app.reporting.dashboards.routes import blueprint as dashboards_bp
+    from app.collaboration import blueprints as collaboration_blueprints
     from app.deliverables.routes import blueprint as deliverables_bp
+    from app.discussions.by_mail import blueprint as by_mail_bp
+    from app.discussions.routes import blueprint as discussions_bp
+    from app.discussions.verify import blueprint as verify_bp
     from app.events.routes import blueprint as events_bp
     from app.exports.routes import blueprint as exports_bp
     from app.main_routes import blueprint as main_bp
@@ -137,18 +142,35 @@ def _register_blueprints(app: Flask) -> None:
     from app.notifications.routes import blueprint as notifications_bp
     from app.operations.routes import blueprint as operations_bp
     from app.organizations.routes import blueprint as organizations_bp
+    from app.reporting.dashboards.routes import blueprint as dashboards_bp
     from app.reporting.portfolio.routes import blueprint as portfolio_bp
     from app.search.routes import blueprint as search_bp
     from app.workflow.routes import blueprint as workflow_bp
-    from app.collaboration import blueprints as collaboration_blueprints
-    from app.discussions.by_mail import blueprint as by_mail_bp
-    from app.discussions.routes import blueprint as discussions_bp
-    from app.discussions.verify import blueprint as verify_bp
     from app.workflow.simulator_routes import blueprint as workflow_simulator_bp
 
-    for blueprint in (main_bp, auth_bp, agreements_bp, organizations_bp, events_bp, admin_bp, workflow_bp,
-                      deliverables_bp, notifications_bp, api_pages_bp, dashboards_bp, portfolio_bp, audit_bp,
-                      operations_bp, exports_bp, budget_bp, *collaboration_blueprints(), discussions_bp, by_mail_bp,
-                      verify_bp, workflow_simulator_bp, search_bp):
+    for blueprint in (
+        main_bp,
+        auth_bp,
+        agreements_bp,
+        organizations_bp,
+        events_bp,
+        admin_bp,
+        workflow_bp,
+        deliverables_bp,
+        notifications_bp,
+        api_pages_bp,
+        dashboards_bp,
+        portfolio_bp,
+        audit_bp,
+        operations_bp,
+        exports_bp,
+        budget_bp,
+        *collaboration_blueprints(),
+        discussions_bp,
+        by_mail_bp,
+        verify_bp,
+        workflow_simulator_bp,
+        search_bp,
+    ):
         app.register_blueprint(blueprint)
     connect_receivers(app)

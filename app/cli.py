@@ -1,4 +1,5 @@
 """Flask commands: users, demo data."""
+
 from __future__ import annotations
 
 import click
@@ -51,8 +52,12 @@ def _now(at):
 
 
 @reminders_cli.command("run")
-@click.option("--at", type=MomentType(), default=None,
-              help="Run as if it were this moment (Casablanca time), e.g. 2026-03-01T08:00.")
+@click.option(
+    "--at",
+    type=MomentType(),
+    default=None,
+    help="Run as if it were this moment (Casablanca time), e.g. 2026-03-01T08:00.",
+)
 @click.option("--send/--no-send", default=True, help="Also send the outbox afterwards (default: yes).")
 def run_reminders_command(at, send):
     """Generate the reminders due now (each at most once) and send the mail waiting in the outbox.
@@ -92,8 +97,12 @@ def preview_reminders_command(at):
 
 
 @outbox_cli.command("send")
-@click.option("--at", type=MomentType(), default=None,
-              help="Treat messages as due at this moment (to send retries without waiting).")
+@click.option(
+    "--at",
+    type=MomentType(),
+    default=None,
+    help="Treat messages as due at this moment (to send retries without waiting).",
+)
 def send_outbox_command(at):
     """Send every message due in the outbox, batch after batch.
 
@@ -115,9 +124,11 @@ def outbox_status_command():
     from app.notifications.services import mail_paused
 
     counts = outbox_counts()
-    click.echo(", ".join(f"{status} {count}" for status, count in counts.items())
-               + (" — mail paused" if mail_paused() else "")
-               + ("" if current_app.config.get("MAIL_SERVER") else " — MAIL_SERVER not set"))
+    click.echo(
+        ", ".join(f"{status} {count}" for status, count in counts.items())
+        + (" — mail paused" if mail_paused() else "")
+        + ("" if current_app.config.get("MAIL_SERVER") else " — MAIL_SERVER not set")
+    )
 
 
 @jobs_cli.command("status")
@@ -130,13 +141,17 @@ def jobs_status_command():
             click.echo(f"{job.name:<17} never ran")
             continue
         counts = ", ".join(f"{key} {value}" for key, value in (job.last_counts or {}).items())
-        click.echo(f"{job.name:<17} runs {job.runs}, failures {job.failures}; last {job.last_started_at:%Y-%m-%d %H:%M:%S}Z"
-                   f" on {job.last_host}, {job.last_duration_ms} ms" + (f" ({counts})" if counts else ""))
+        click.echo(
+            f"{job.name:<17} runs {job.runs}, failures {job.failures}; last {job.last_started_at:%Y-%m-%d %H:%M:%S}Z"
+            f" on {job.last_host}, {job.last_duration_ms} ms" + (f" ({counts})" if counts else "")
+        )
         if job.last_error:
             click.echo(f"{'':<17} last error {job.last_error_at:%Y-%m-%d %H:%M:%S}Z: {job.last_error}")
         for problem in job.last_problems or ():
-            click.echo(f"{'':<17} failed alone: {problem.get('reference') or problem.get('object_type')} "
-                       f"{problem.get('step')}: {problem.get('error')}")
+            click.echo(
+                f"{'':<17} failed alone: {problem.get('reference') or problem.get('object_type')} "
+                f"{problem.get('step')}: {problem.get('error')}"
+            )
 
 
 @storage_cli.command("migrate")
@@ -155,8 +170,13 @@ def storage_migrate_command(source, target):
 
 
 @storage_cli.command("verify")
-@click.option("--backend", "name", type=click.Choice(["folder", "database"]), default=None,
-              help="Check this backend instead of the configured one (STORAGE).")
+@click.option(
+    "--backend",
+    "name",
+    type=click.Choice(["folder", "database"]),
+    default=None,
+    help="Check this backend instead of the configured one (STORAGE).",
+)
 def storage_verify_command(name):
     """Re-read every stored file and check its SHA-256; exit 1 listing each missing or corrupt file."""
     from app.core.storage import verify_files
@@ -194,8 +214,13 @@ def run_scheduler_command():
 
 
 @workflows_cli.command("check")
-@click.option("--dir", "directory", type=click.Path(file_okay=False), default=None,
-              help="Check another folder (e.g. edited definitions before deploying them).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Check another folder (e.g. edited definitions before deploying them).",
+)
 def check_workflows_command(directory):
     """Validate workflow definitions; exit 1 listing every problem with its file."""
     from pathlib import Path
@@ -209,8 +234,10 @@ def check_workflows_command(directory):
             click.echo(f"{file_name}: {message}", err=True)
         raise SystemExit(1) from None
     for definition in definitions.values():
-        click.echo(f"{definition.type}: {len(definition.states)} states, {len(definition.transitions)} transitions, "
-                   f"checksum {definition.checksum[:12]} — ok")
+        click.echo(
+            f"{definition.type}: {len(definition.states)} states, {len(definition.transitions)} transitions, "
+            f"checksum {definition.checksum[:12]} — ok"
+        )
     from app.workflow.checks import account_warnings
 
     try:
@@ -225,8 +252,13 @@ def check_workflows_command(directory):
 
 @workflows_cli.command("simulate")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--scenario", "scenario_file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="A YAML scenario: people per role, facts, dates and moves (see app/workflow/simulator.py).")
+@click.option(
+    "--scenario",
+    "scenario_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A YAML scenario: people per role, facts, dates and moves (see app/workflow/simulator.py).",
+)
 def simulate_workflow_command(file, scenario_file):
     """Walk a workflow definition (shipped or edited) through a scenario, writing nothing; say who is
     asked, what blocks, which reminders and SLA breaches would fire, and what an edit changes for
@@ -244,14 +276,15 @@ def _simulate_workflow(file, scenario_file):
     from app.workflow.definitions import DefinitionError
 
     try:
-        definition = simulator.load_edited(Path(file).read_text(encoding="utf-8"),
-                                           Path(current_app.config["WORKFLOWS_DIR"]))
-        scenario = simulator.parse_scenario(Path(scenario_file).read_text(encoding="utf-8")
-                                            if scenario_file else None)
+        definition = simulator.load_edited(
+            Path(file).read_text(encoding="utf-8"), Path(current_app.config["WORKFLOWS_DIR"])
+        )
+        scenario = simulator.parse_scenario(Path(scenario_file).read_text(encoding="utf-8") if scenario_file else None)
         current = current_app.extensions["sharaka.workflows"].get(definition.type)
         people = None if scenario.get("people") is not None else simulator.people_today()
-        result = simulator.run(definition, scenario, current, people=people,
-                               counts=simulator.in_flight_counts(definition.type))
+        result = simulator.run(
+            definition, scenario, current, people=people, counts=simulator.in_flight_counts(definition.type)
+        )
     except DefinitionError as error:
         for file_name, message in error.problems:
             click.echo(f"{file_name}: {message}", err=True)
@@ -268,8 +301,12 @@ def _simulate_workflow(file, scenario_file):
 
 
 @workflows_cli.command("tick")
-@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Run as if today were this date (YYYY-MM-DD).")
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Run as if today were this date (YYYY-MM-DD).",
+)
 def tick_command(today):
     """Apply date-driven moves due today (signed → active, active → expired). Safe to run twice."""
     from app.operations.failures import failures_from_results, report_failures
@@ -289,12 +326,19 @@ def tick_command(today):
 @users_cli.command("create")
 @click.argument("email")
 @click.option("--name", "full_name", required=True, help="Full name.")
-@click.option("--role", type=click.Choice(ROLE_NAMES),
-              required=True)
-@click.option("--organization", "organization_slug", default=None,
-              help="Organisation short name (required for partners; ministry staff default to the ministry).")
-@click.option("--language", type=click.Choice(["ar", "fr", "en"]), default=None,
-              help="The account's language (default: the install's DEFAULT_LANGUAGE).")
+@click.option("--role", type=click.Choice(ROLE_NAMES), required=True)
+@click.option(
+    "--organization",
+    "organization_slug",
+    default=None,
+    help="Organisation short name (required for partners; ministry staff default to the ministry).",
+)
+@click.option(
+    "--language",
+    type=click.Choice(["ar", "fr", "en"]),
+    default=None,
+    help="The account's language (default: the install's DEFAULT_LANGUAGE).",
+)
 @click.password_option(help="Password (asked for if not given).")
 def create_user_command(email, full_name, role, organization_slug, language, password):
     """Create a user account."""
@@ -310,8 +354,9 @@ def create_user_command(email, full_name, role, organization_slug, language, pas
     elif not is_partner_role(role):
         organization = db.session.scalar(select(Organization).where(Organization.is_home.is_(True)))
     try:
-        user = create_user(email=email, full_name=full_name, role=role, password=password,
-                           organization=organization, language=language)
+        user = create_user(
+            email=email, full_name=full_name, role=role, password=password, organization=organization, language=language
+        )
     except ValidationFailed as error:
         db.session.rollback()
         details = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in error.field_errors.items())
@@ -389,8 +434,13 @@ def _refuse_in_production() -> None:
 
 
 @audit_cli.command("verify")
-@click.option("--anchor", "anchors", multiple=True, metavar="SEQ:HASH|FILE",
-              help="An anchor published earlier (or a file holding one, such as the saved anchor e-mail); repeatable.")
+@click.option(
+    "--anchor",
+    "anchors",
+    multiple=True,
+    metavar="SEQ:HASH|FILE",
+    help="An anchor published earlier (or a file holding one, such as the saved anchor e-mail); repeatable.",
+)
 def verify_audit_command(anchors):
     """Walk the hash chain; exit 1 and name the first broken link if the trail was tampered with."""
     from app.core.audit_chain import parse_anchors, verify
@@ -401,8 +451,10 @@ def verify_audit_command(anchors):
         raise click.BadParameter(str(error), param_hint="--anchor") from None
     result = verify(wanted)
     if result.is_intact:
-        click.echo(f"Audit trail intact: {result.checked} rows, head {result.head_seq}:{result.head_hash}"
-                   + (f", {result.anchors_checked} anchor(s) match." if wanted else "."))
+        click.echo(
+            f"Audit trail intact: {result.checked} rows, head {result.head_seq}:{result.head_hash}"
+            + (f", {result.anchors_checked} anchor(s) match." if wanted else ".")
+        )
         return
     click.echo(f"Audit trail BROKEN: {result.first_problem}", err=True)
     for problem in result.problems[1:20]:
@@ -430,6 +482,8 @@ def run_exports_command(limit: int):
     click.echo(f"Exports: {counts['done']} written, {counts['failed']} failed, {counts['expired']} expired.")
     if counts["failed"]:
         raise SystemExit(1)
+
+
 search_cli = AppGroup("search", help="The search index.")
 
 

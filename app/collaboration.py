@@ -1,4 +1,5 @@
 """The blueprints of issue #17b's features (version comparison, signature checks, indicators), in one list."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Home page and language switch (health checks: app/operations)."""
+
 from flask import Blueprint, redirect, request, session, url_for
 from flask_login import current_user, login_required
 

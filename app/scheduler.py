@@ -7,9 +7,11 @@ caught up by the next one, and several schedulers (one per machine, or a second
 started by mistake) are harmless: reminders have natural keys, the outbox claims
 under leases. Each run is recorded in `job_status` (`flask jobs status`, /admin/jobs).
 """
+
 from __future__ import annotations
 
 import logging
+
 from flask import Flask
 
 from app.core import clock
@@ -32,32 +34,40 @@ def date_transitions_job(app: Flask) -> None:
                 results = run_date_transitions(today)
                 failures = failures_from_results(results)
                 problems = report_failures("date-transitions", failures)
-                counts.update(moved=sum(1 for r in results if r[2] == "done"), failed=len(failures),
-                              looked_at=len(results), problems=problems)
+                counts.update(
+                    moved=sum(1 for r in results if r[2] == "done"),
+                    failed=len(failures),
+                    looked_at=len(results),
+                    problems=problems,
+                )
         except Exception:
             log.exception("date transitions failed")
             raise
         finally:
             db.session.remove()
-        log.info("date transitions for %s: %d moved, %d failed, %d looked at", today, counts["moved"],
-                 counts["failed"], counts["looked_at"])
+        log.info(
+            "date transitions for %s: %d moved, %d failed, %d looked at",
+            today,
+            counts["moved"],
+            counts["failed"],
+            counts["looked_at"],
+        )
 
 
 def reminders_job(app: Flask) -> None:
     """Generate the reminders and digests due now (each exactly once), then send the outbox."""
     from app.extensions import db
     from app.notifications.reminders import run_pass
-
     from app.operations.services import track_job
 
     with app.app_context():
         try:
             with track_job("reminders") as counts:
                 report = run_pass(clock.utcnow())
-                log.info("reminders: %d new, %d already sent, %d errors",
-                         report.created, report.already, report.errors)
-                counts.update(created=report.created, already=report.already, errors=report.errors,
-                              problems=report.problems)
+                log.info("reminders: %d new, %d already sent, %d errors", report.created, report.already, report.errors)
+                counts.update(
+                    created=report.created, already=report.already, errors=report.errors, problems=report.problems
+                )
             outbox_job(app)
         finally:
             db.session.remove()
@@ -73,8 +83,13 @@ def outbox_job(app: Flask) -> None:
         try:
             with track_job("outbox") as counts:
                 report = send_due()
-                counts.update(sent=report.sent, retried=report.retried, failed=report.failed,
-                              unreachable=bool(report.unreachable), held=bool(report.held))
+                counts.update(
+                    sent=report.sent,
+                    retried=report.retried,
+                    failed=report.failed,
+                    unreachable=bool(report.unreachable),
+                    held=bool(report.held),
+                )
             if report.sent or report.retried or report.failed:
                 log.info("outbox: %s", report)
         finally:
@@ -121,20 +136,48 @@ def build_scheduler(app: Flask):
     # One worker thread: jobs take turns, so they never compete for the database
     # (SQLite has one writer) and a slow SMTP server only delays the next job.
     zone = clock.zone_named(app.config["MINISTRY_TIMEZONE"])
-    scheduler = BlockingScheduler(timezone=zone, executors={"default": ThreadPoolExecutor(max_workers=1)},
-                                  job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
+    scheduler = BlockingScheduler(
+        timezone=zone,
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+    )
     # Hourly rather than daily: a day missed while the process was down is
     # caught up within the hour, and the scan is cheap and idempotent.
-    scheduler.add_job(date_transitions_job, CronTrigger(minute=5), args=[app], id="date-transitions",
-                      replace_existing=True, next_run_time=clock.utcnow().astimezone(zone))
+    scheduler.add_job(
+        date_transitions_job,
+        CronTrigger(minute=5),
+        args=[app],
+        id="date-transitions",
+        replace_existing=True,
+        next_run_time=clock.utcnow().astimezone(zone),
+    )
     # On the hour, so Monday 08:00's digest leaves at 08:00; a pass missed while
     # the process was down is caught up by the next one (the keys say what was sent).
-    scheduler.add_job(reminders_job, CronTrigger(minute=0), args=[app], id="reminders", replace_existing=True,
-                      next_run_time=clock.utcnow().astimezone(zone))
-    scheduler.add_job(outbox_job, IntervalTrigger(seconds=app.config["OUTBOX_INTERVAL_SECONDS"]), args=[app],
-                      id="outbox", replace_existing=True, misfire_grace_time=60)
-    scheduler.add_job(exports_job, IntervalTrigger(seconds=app.config["EXPORT_INTERVAL_SECONDS"]), args=[app],
-                      id="exports", replace_existing=True, misfire_grace_time=60)
-    scheduler.add_job(audit_anchor_job, CronTrigger(hour=0, minute=30), args=[app], id="audit-anchor",
-                      replace_existing=True)
+    scheduler.add_job(
+        reminders_job,
+        CronTrigger(minute=0),
+        args=[app],
+        id="reminders",
+        replace_existing=True,
+        next_run_time=clock.utcnow().astimezone(zone),
+    )
+    scheduler.add_job(
+        outbox_job,
+        IntervalTrigger(seconds=app.config["OUTBOX_INTERVAL_SECONDS"]),
+        args=[app],
+        id="outbox",
+        replace_existing=True,
+        misfire_grace_time=60,
+    )
+    scheduler.add_job(
+        exports_job,
+        IntervalTrigger(seconds=app.config["EXPORT_INTERVAL_SECONDS"]),
+        args=[app],
+        id="exports",
+        replace_existing=True,
+        misfire_grace_time=60,
+    )
+    scheduler.add_job(
+        audit_anchor_job, CronTrigger(hour=0, minute=30), args=[app], id="audit-anchor", replace_existing=True
+    )
     return scheduler

@@ -1,13 +1,19 @@
 """gunicorn settings for the benchmark: production's (../gunicorn.conf.py), plus, in each
 worker, a count of the SQL statements of each request sent back in an X-Queries header
 and a bare `return "ok"` route (/__bench/ok) to compare the dashboard with."""
+
 import os
 import runpy
 import threading
 from pathlib import Path
 
-globals().update({key: value for key, value in runpy.run_path(
-    str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py")).items() if not key.startswith("__")})
+globals().update(
+    {
+        key: value
+        for key, value in runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py")).items()
+        if not key.startswith("__")
+    }
+)
 bind = os.environ.get("BENCH_BIND", "127.0.0.1:8765")
 workers = int(os.environ.get("BENCH_WORKERS", "2"))
 accesslog = None
@@ -37,6 +43,7 @@ def post_worker_init(worker):
 
         def start(status, headers, exc_info=None):
             return start_response(status, headers + [("X-Queries", str(counter.n))], exc_info)
+
         return flask_wsgi(environ, start)
 
     app.wsgi_app = counted

@@ -13,6 +13,7 @@ processes' memory, and a reminder pass over the portfolio (first, and repeated w
 Prints a table, and the ratio largest/smallest per page. Asserts nothing: the tests assert the
 query counts (tests/integration/test_flat_queries.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,17 +44,37 @@ PORT = 8765
 # Production settings refuse a guessable key: a random one for this run.
 os.environ.setdefault("SECRET_KEY", secrets.token_hex(32))
 PAGES = {
-    "officer": ["/dashboard", "/inbox", "/agreements/", "/agreements/?q=partenariat+12", "/deliverables/",
-                "/portfolio/board", "/portfolio/timeline", "/portfolio/calendar", "/portfolio/analytics",
-                "/notifications", "/agreements/export.csv", "/api/v1/agreements", "/api/v1/deliverables"],
-    "manager": ["/dashboard", "/inbox", "/agreements/", "/deliverables/", "/portfolio/board",
-                "/portfolio/analytics", "/api/v1/agreements"],
+    "officer": [
+        "/dashboard",
+        "/inbox",
+        "/agreements/",
+        "/agreements/?q=partenariat+12",
+        "/deliverables/",
+        "/portfolio/board",
+        "/portfolio/timeline",
+        "/portfolio/calendar",
+        "/portfolio/analytics",
+        "/notifications",
+        "/agreements/export.csv",
+        "/api/v1/agreements",
+        "/api/v1/deliverables",
+    ],
+    "manager": [
+        "/dashboard",
+        "/inbox",
+        "/agreements/",
+        "/deliverables/",
+        "/portfolio/board",
+        "/portfolio/analytics",
+        "/api/v1/agreements",
+    ],
     "partner": ["/portal", "/agreements/", "/deliverables/", "/api/v1/agreements", "/api/v1/deliverables"],
 }
 TARGET_QUERIES, TARGET_P95_MS, TARGET_RATIO, TARGET_RSS_MB = 12, 100, 0.40, 200
 
 
 # --- the database ------------------------------------------------------------------------
+
 
 @contextmanager
 def database(kind: str, tmp: Path):
@@ -103,6 +124,7 @@ def prepare(url: str, agreements: int, tmp: Path) -> tuple[dict, dict]:
 
 # --- HTTP ----------------------------------------------------------------------------------
 
+
 class Client:
     """One browser: a keep-alive connection and its session cookie (or a bearer token)."""
 
@@ -140,20 +162,33 @@ class Client:
     def sign_in(self, email: str, password: str) -> None:
         _status, page, _headers = self.request("GET", "/sign-in")
         token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page).group(1).decode()
-        status, _page, _headers = self.request("POST", "/sign-in", {"email": email, "password": password,
-                                                                    "csrf_token": token})
+        status, _page, _headers = self.request(
+            "POST", "/sign-in", {"email": email, "password": password, "csrf_token": token}
+        )
         assert status in (302, 303), f"sign-in of {email} answered {status}"
 
 
 @contextmanager
 def server(url: str, tmp: Path, *, control_socket: bool = False):
-    environment = {**os.environ, "DATABASE_URL": url, "SHARAKA_CONFIG": "production",
-                   "SECRET_KEY": os.environ["SECRET_KEY"], "SESSION_COOKIE_SECURE": "false", "UPLOAD_DIR": str(tmp),
-                   "BENCH_BIND": f"127.0.0.1:{PORT}", "BENCH_CONTROL_SOCKET": "1" if control_socket else "0",
-                   "PYTHONPATH": str(ROOT)}
+    environment = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SHARAKA_CONFIG": "production",
+        "SECRET_KEY": os.environ["SECRET_KEY"],
+        "SESSION_COOKIE_SECURE": "false",
+        "UPLOAD_DIR": str(tmp),
+        "BENCH_BIND": f"127.0.0.1:{PORT}",
+        "BENCH_CONTROL_SOCKET": "1" if control_socket else "0",
+        "PYTHONPATH": str(ROOT),
+    }
     log = open(tmp / "gunicorn.log", "w")
-    process = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "bench/gunicorn_bench.py"),
-                                "wsgi:app"], cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "bench/gunicorn_bench.py"), "wsgi:app"],
+        cwd=ROOT,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -162,7 +197,7 @@ def server(url: str, tmp: Path, *, control_socket: bool = False):
                 break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError((tmp / "gunicorn.log").read_text()[-3000:])
+                    raise RuntimeError((tmp / "gunicorn.log").read_text()[-3000:]) from None
                 time.sleep(0.3)
         yield process
     finally:
@@ -210,18 +245,28 @@ def measure(accounts: dict, requests: int, concurrency: int = 10) -> dict:
             timed(clients[0], path)  # warm the worker's caches
             single = [timed(clients[0], path) for _ in range(requests)]
             with ThreadPoolExecutor(concurrency) as pool:
-                crowd = [result for batch in pool.map(
-                    lambda client: [timed(client, path) for _ in range(requests)], clients) for result in batch]
+                crowd = [
+                    result
+                    for batch in pool.map(
+                        lambda client, path=path: [timed(client, path) for _ in range(requests)], clients
+                    )
+                    for result in batch
+                ]
             statuses = {s for _t, s, _q, _n in single + crowd}
             results[(role, path)] = {
-                "status": ",".join(map(str, sorted(statuses))), "queries": single[-1][2],
-                "median1": statistics.median(t for t, *_ in single), "p95_1": p95([t for t, *_ in single]),
-                "median10": statistics.median(t for t, *_ in crowd), "p95_10": p95([t for t, *_ in crowd]),
+                "status": ",".join(map(str, sorted(statuses))),
+                "queries": single[-1][2],
+                "median1": statistics.median(t for t, *_ in single),
+                "p95_1": p95([t for t, *_ in single]),
+                "median10": statistics.median(t for t, *_ in crowd),
+                "p95_10": p95([t for t, *_ in crowd]),
                 "kb": single[-1][3] / 1024,
             }
-            print(f"    {role:8} {path:34} {results[(role, path)]['queries']:>3} q  "
-                  f"{results[(role, path)]['median1']:7.1f} ms  p95@10 {results[(role, path)]['p95_10']:7.1f} ms",
-                  file=sys.stderr)
+            print(
+                f"    {role:8} {path:34} {results[(role, path)]['queries']:>3} q  "
+                f"{results[(role, path)]['median1']:7.1f} ms  p95@10 {results[(role, path)]['p95_10']:7.1f} ms",
+                file=sys.stderr,
+            )
     return results
 
 
@@ -280,6 +325,7 @@ def reminder_pass(url: str, tmp: Path) -> tuple[float, float, int]:
 
 # --- the run ---------------------------------------------------------------------------------
 
+
 def run_size(kind: str, size: int, requests: int) -> dict:
     with tempfile.TemporaryDirectory() as folder, database(kind, Path(folder)) as url:
         tmp = Path(folder)
@@ -291,36 +337,53 @@ def run_size(kind: str, size: int, requests: int) -> dict:
             bare = throughput("/__bench/ok", 4, 5, accounts)
             dashboard = throughput("/dashboard", 4, 5, accounts)
             rss = worker_rss_mb(process.pid)
-        crashes = len(re.findall(r"SIGSEGV|WORKER TIMEOUT|Worker \(pid:\d+\) was sent", (tmp / "gunicorn.log").read_text()))
+        crashes = len(
+            re.findall(r"SIGSEGV|WORKER TIMEOUT|Worker \(pid:\d+\) was sent", (tmp / "gunicorn.log").read_text())
+        )
         first, repeat, created = reminder_pass(url, tmp)
-        return {"counts": counts, "pages": pages, "bare_rps": bare, "dashboard_rps": dashboard, "rss": rss,
-                "crashes": crashes, "reminders": (first, repeat, created)}
+        return {
+            "counts": counts,
+            "pages": pages,
+            "bare_rps": bare,
+            "dashboard_rps": dashboard,
+            "rss": rss,
+            "crashes": crashes,
+            "reminders": (first, repeat, created),
+        }
 
 
 def report(kind: str, runs: dict[int, dict]) -> None:
     sizes = sorted(runs)
     small, large = sizes[0], sizes[-1]
-    print(f"\n### {kind}: {', '.join(f'{s:,}' for s in sizes)} agreements "
-          f"({runs[large]['counts']['occurrences']:,} occurrences, {runs[large]['counts']['submissions']:,} "
-          f"hand-ins, {runs[large]['counts']['audit_events']:,} audit rows at {large:,})\n")
-    print(f"| role | page | queries {small:,} → {large:,} | median 1 client (ms) | p95 10 clients (ms) "
-          f"| ratio median {large:,}/{small:,} | KB |")
+    print(
+        f"\n### {kind}: {', '.join(f'{s:,}' for s in sizes)} agreements "
+        f"({runs[large]['counts']['occurrences']:,} occurrences, {runs[large]['counts']['submissions']:,} "
+        f"hand-ins, {runs[large]['counts']['audit_events']:,} audit rows at {large:,})\n"
+    )
+    print(
+        f"| role | page | queries {small:,} → {large:,} | median 1 client (ms) | p95 10 clients (ms) "
+        f"| ratio median {large:,}/{small:,} | KB |"
+    )
     print("|---|---|---|---|---|---|---|")
     for key in runs[large]["pages"]:
         a, b = runs[small]["pages"][key], runs[large]["pages"][key]
         flag = "" if b["queries"] == a["queries"] and b["queries"] <= TARGET_QUERIES else " ✗"
-        print(f"| {key[0]} | `{key[1]}` | {a['queries']} → {b['queries']}{flag} | {a['median1']:.1f} → "
-              f"{b['median1']:.1f} | {a['p95_10']:.0f} → {b['p95_10']:.0f}{'' if b['p95_10'] < TARGET_P95_MS else ' ✗'}"
-              f" | {b['median1'] / a['median1']:.2f} | {b['kb']:.0f} |")
+        print(
+            f"| {key[0]} | `{key[1]}` | {a['queries']} → {b['queries']}{flag} | {a['median1']:.1f} → "
+            f"{b['median1']:.1f} | {a['p95_10']:.0f} → {b['p95_10']:.0f}{'' if b['p95_10'] < TARGET_P95_MS else ' ✗'}"
+            f" | {b['median1'] / a['median1']:.2f} | {b['kb']:.0f} |"
+        )
     for size in sizes:
         run = runs[size]
         first, repeat, created = run["reminders"]
         ratio = run["dashboard_rps"] / run["bare_rps"] if run["bare_rps"] else 0
-        print(f"\n{size:,} agreements: manager dashboard {run['dashboard_rps']:.0f} req/s vs bare route "
-              f"{run['bare_rps']:.0f} req/s = {ratio:.0%} (target ≥ {TARGET_RATIO:.0%}); "
-              f"reminder pass {first:.2f} s ({created:,} new), repeat {repeat:.2f} s (targets 2 s / 0.3 s); "
-              f"worker RSS {', '.join(f'{m:.0f}' for m in run['rss'])} MB (target ≤ {TARGET_RSS_MB}); "
-              f"worker crashes or timeouts in the log: {run['crashes']}")
+        print(
+            f"\n{size:,} agreements: manager dashboard {run['dashboard_rps']:.0f} req/s vs bare route "
+            f"{run['bare_rps']:.0f} req/s = {ratio:.0%} (target ≥ {TARGET_RATIO:.0%}); "
+            f"reminder pass {first:.2f} s ({created:,} new), repeat {repeat:.2f} s (targets 2 s / 0.3 s); "
+            f"worker RSS {', '.join(f'{m:.0f}' for m in run['rss'])} MB (target ≤ {TARGET_RSS_MB}); "
+            f"worker crashes or timeouts in the log: {run['crashes']}"
+        )
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ The portfolio is `bench/portfolio.py`'s (about 10 occurrences per agreement). Wi
 file is built once and copied for each run, so a change can be measured again without rebuilding.
 Prints the seconds of each pass, the reminders made, and the e-mails queued (rendered when sent).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,9 +61,17 @@ def passes(url: str, tmp: Path, profile: bool) -> dict:
         db.engine.dispose()
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
-    return {"occurrences": occurrences, "first_s": first_seconds, "created": first.created,
-            "errors": first.errors, "repeat_s": repeat_seconds, "repeat_created": repeat.created, "mails": mails,
-            "first_cpu": first_cpu, "repeat_cpu": repeat_cpu}
+    return {
+        "occurrences": occurrences,
+        "first_s": first_seconds,
+        "created": first.created,
+        "errors": first.errors,
+        "repeat_s": repeat_seconds,
+        "repeat_created": repeat.created,
+        "mails": mails,
+        "first_cpu": first_cpu,
+        "repeat_cpu": repeat_cpu,
+    }
 
 
 def main() -> None:
@@ -89,10 +98,12 @@ def main() -> None:
                 result = passes(url, tmp, args.profile)
     # This process's CPU time beside the wall time: on a shared machine the wall time depends on the others'
     # load (printed too); the database server's own time (PostgreSQL) is in the wall time only.
-    print(f"{args.db}: {result['occurrences']:,} occurrences; first pass {result['first_s']:.2f} s "
-          f"(CPU {result['first_cpu']:.2f} s; {result['created']:,} reminders, {result['mails']:,} e-mails queued, "
-          f"{result['errors']} errors); repeat {result['repeat_s']:.2f} s (CPU {result['repeat_cpu']:.2f} s; "
-          f"{result['repeat_created']} new). Load average {os.getloadavg()[0]:.2f}. Targets: 2 s / 0.3 s.")
+    print(
+        f"{args.db}: {result['occurrences']:,} occurrences; first pass {result['first_s']:.2f} s "
+        f"(CPU {result['first_cpu']:.2f} s; {result['created']:,} reminders, {result['mails']:,} e-mails queued, "
+        f"{result['errors']} errors); repeat {result['repeat_s']:.2f} s (CPU {result['repeat_cpu']:.2f} s; "
+        f"{result['repeat_created']} new). Load average {os.getloadavg()[0]:.2f}. Targets: 2 s / 0.3 s."
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ days), while --clients hammer the dashboard and a bare route. Run twice: control
 requests, forks, and the workers that died by a signal or hung past the timeout, read from
 gunicorn's log.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,8 +75,10 @@ def main() -> None:
             forks = len(re.findall(r"Booting worker", log))
             died = len(re.findall(r"was sent (SIGSEGV|SIGABRT|SIGBUS|SIGKILL)|exited with code (?!0)", log))
             hung = len(re.findall(r"WORKER TIMEOUT", log))
-            print(f"control socket {'on ' if control_socket else 'off'}: {served} requests, {failed} failed, "
-                  f"{forks} workers started, {died} died by a signal or an error, {hung} hung past the timeout")
+            print(
+                f"control socket {'on ' if control_socket else 'off'}: {served} requests, {failed} failed, "
+                f"{forks} workers started, {died} died by a signal or an error, {hung} hung past the timeout"
+            )
             for line in log.splitlines():
                 if re.search(r"SIG|TIMEOUT|exited|Traceback|Error", line):
                     print(f"    {line[:200]}")

@@ -1,4 +1,5 @@
 """Fixtures: one migrated database per run, each test inside a rolled-back transaction."""
+
 from __future__ import annotations
 
 import re
@@ -63,8 +64,11 @@ def _transaction(request):
     only release savepoints, so nothing a test writes is seen by the next.
     Browser tests talk to a server in another process and skip this.
     """
-    if request.node.get_closest_marker("browser") or request.node.get_closest_marker("live") or \
-            "app" not in request.fixturenames:
+    if (
+        request.node.get_closest_marker("browser")
+        or request.node.get_closest_marker("live")
+        or "app" not in request.fixturenames
+    ):
         yield  # a database-free test (make unit) or one with a server of its own
         return
     app = request.getfixturevalue("app")
@@ -113,7 +117,8 @@ class SignedInClient:
     def csrf(self, path: str = "/agreements/") -> str:
         page = self.http.get(path).get_data(as_text=True)
         match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
-            r'name="csrf_token" value="([^"]+)"', page)
+            r'name="csrf_token" value="([^"]+)"', page
+        )
         assert match, f"no CSRF token on {path}"
         return match.group(1)
 
@@ -133,7 +138,9 @@ class SignedInClient:
 @pytest.fixture
 def signed_in(app, world):
     """signed_in("officer") -> a client signed in as that role's user in `world`."""
+
     def make(role_or_user):
         user = world.users[role_or_user] if isinstance(role_or_user, str) else role_or_user
         return SignedInClient(app, user)
+
     return make

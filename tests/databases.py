@@ -1,4 +1,5 @@
 """Real test databases: a temporary SQLite file, or a fresh PostgreSQL database."""
+
 from __future__ import annotations
 
 import os
@@ -28,7 +29,8 @@ def fresh_database(tmp_dir: Path, name: str = "sharaka"):
     url = make_url(base)
     database = f"{name}_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin_dsn = url.set(drivername="postgresql", database=url.database or "postgres").render_as_string(
-        hide_password=False)
+        hide_password=False
+    )
     with psycopg.connect(admin_dsn, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{database}"')
     try:

@@ -1,4 +1,5 @@
 """Test data built through the real services, so the rules hold for fixtures too."""
+
 from __future__ import annotations
 
 import itertools
@@ -27,15 +28,30 @@ def organization(slug: str | None = None, *, kind: str = "company", is_home: boo
 
 def user(role: str, organization: Organization, *, email: str | None = None, language: str = "en") -> User:
     email = email or f"{role}{next(_counter)}@example.org"
-    return create_user(email=email, full_name=f"{role.title()} {email.split('@')[0]}", role=role,
-                       password=PASSWORD, organization=organization, language=language)
+    return create_user(
+        email=email,
+        full_name=f"{role.title()} {email.split('@')[0]}",
+        role=role,
+        password=PASSWORD,
+        organization=organization,
+        language=language,
+    )
 
 
-def agreement(*, by: User, partners: list[Organization], type: str = "mou", title_fr: str | None = None,
-              state: str = "draft", **values) -> Agreement:
+def agreement(
+    *,
+    by: User,
+    partners: list[Organization],
+    type: str = "mou",
+    title_fr: str | None = None,
+    state: str = "draft",
+    **values,
+) -> Agreement:
     data = agreement_services.AgreementData(
-        type=type, title_fr=title_fr if title_fr is not None or values.get("title_ar") else f"Accord {next(_counter)}",
-        parties=[(org.id, "partner") for org in partners], **values,
+        type=type,
+        title_fr=title_fr if title_fr is not None or values.get("title_ar") else f"Accord {next(_counter)}",
+        parties=[(org.id, "partner") for org in partners],
+        **values,
     )
     created = agreement_services.create_agreement(data, by=by)
     created.state = state
@@ -63,8 +79,13 @@ class World:
 
 def build_world() -> World:
     """One user per role, partners A and B each with an agreement, one signing event."""
-    ministry = organization("ministry", kind="ministry", is_home=True,
-                            name_fr="Ministère de la Transition numérique", name_ar="وزارة الانتقال الرقمي")
+    ministry = organization(
+        "ministry",
+        kind="ministry",
+        is_home=True,
+        name_fr="Ministère de la Transition numérique",
+        name_ar="وزارة الانتقال الرقمي",
+    )
     partner_a = organization("partner-a", name_fr="Partenaire A", name_en="Partner A")
     partner_b = organization("partner-b", name_fr="Partenaire B", name_en="Partner B")
     world = World(ministry=ministry, partner_a=partner_a, partner_b=partner_b)
@@ -75,9 +96,21 @@ def build_world() -> World:
     world.users["partner_b"] = user("partner", partner_b)
     world.event = event()
     officer = world.users["officer"]
-    world.agreement_a = agreement(by=officer, partners=[partner_a], title_fr="Accord avec A",
-                                  signing_event_id=world.event.id, signed_on=date(2025, 7, 1), state="active")
-    world.agreement_b = agreement(by=officer, partners=[partner_b], title_fr="Accord avec B",
-                                  signing_event_id=world.event.id, signed_on=date(2025, 7, 2), state="active")
+    world.agreement_a = agreement(
+        by=officer,
+        partners=[partner_a],
+        title_fr="Accord avec A",
+        signing_event_id=world.event.id,
+        signed_on=date(2025, 7, 1),
+        state="active",
+    )
+    world.agreement_b = agreement(
+        by=officer,
+        partners=[partner_b],
+        title_fr="Accord avec B",
+        signing_event_id=world.event.id,
+        signed_on=date(2025, 7, 2),
+        state="active",
+    )
     db.session.commit()
     return world

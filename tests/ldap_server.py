@@ -5,6 +5,7 @@ inetorgperson/nis schemas), starts slapd on a free port of 127.0.0.1, waits for 
 loads entries with ldapadd, and kills slapd at the end. Tests skip only when slapd is not
 installed and CI is not set; under CI=true a missing slapd is a failure.
 """
+
 from __future__ import annotations
 
 import os
@@ -81,13 +82,19 @@ index member eq
 """)
         self.process = subprocess.Popen(
             [SLAPD, "-f", str(self.folder / "slapd.conf"), "-h", f"{self.url}/", "-d", "0"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         wait_for_port(self.port, self.process)
         return self
 
     def ldif(self, text: str, command: str = "ldapadd") -> None:
-        result = subprocess.run([command, "-x", "-H", self.url, "-D", ROOT_DN, "-w", ROOT_PASSWORD],
-                                input=text.encode(), capture_output=True, timeout=30)
+        result = subprocess.run(
+            [command, "-x", "-H", self.url, "-D", ROOT_DN, "-w", ROOT_PASSWORD],
+            input=text.encode(),
+            capture_output=True,
+            timeout=30,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"{command} failed: {result.stderr.decode()}")
 
@@ -128,7 +135,7 @@ objectClass: inetOrgPerson
 uid: {uid}
 cn: {name}
 sn: {name.split()[-1]}
-mail: {mail or uid + '@ministere.example.ma'}
+mail: {mail or uid + "@ministere.example.ma"}
 employeeType: {status}
 userPassword: {password}
 """

@@ -1,4 +1,5 @@
 """A real threaded WSGI server over a real database with committed data, and an HTTP client."""
+
 from __future__ import annotations
 
 import http.cookiejar
@@ -42,8 +43,9 @@ class Browser:
 
     def __init__(self, base: str):
         self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
-                                                  _NoRedirect())
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect()
+        )
 
     def get(self, path: str) -> tuple[int, str]:
         return self._send(urllib.request.Request(self.base + path, headers={"Accept-Language": "en"}))

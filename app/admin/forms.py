@@ -1,9 +1,9 @@
 from flask_babel import lazy_gettext as _l
-from app.core.forms import Form
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from app.auth.models import ROLES
+from app.core.forms import Form
 
 
 def _optional_int(value):

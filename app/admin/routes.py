@@ -1,4 +1,5 @@
 """User administration."""
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -47,9 +48,14 @@ def create_user():
         else:
             try:
                 user = accounts.create_user(
-                    email=form.email.data, full_name=form.full_name.data, role=form.role.data,
-                    password=form.password.data, organization=_organization(form.organization_id.data),
-                    language=form.language.data, is_active=form.is_active.data, by=current_user,
+                    email=form.email.data,
+                    full_name=form.full_name.data,
+                    role=form.role.data,
+                    password=form.password.data,
+                    organization=_organization(form.organization_id.data),
+                    language=form.language.data,
+                    is_active=form.is_active.data,
+                    by=current_user,
                     is_org_admin=form.is_org_admin.data,
                 )
             except ValidationFailed as error:
@@ -73,9 +79,14 @@ def edit_user(user_id: int):
     if form.validate_on_submit():
         try:
             accounts.update_user(
-                user, full_name=form.full_name.data, role=form.role.data,
-                organization=_organization(form.organization_id.data), language=form.language.data,
-                is_active=form.is_active.data, by=current_user, is_org_admin=form.is_org_admin.data,
+                user,
+                full_name=form.full_name.data,
+                role=form.role.data,
+                organization=_organization(form.organization_id.data),
+                language=form.language.data,
+                is_active=form.is_active.data,
+                by=current_user,
+                is_org_admin=form.is_org_admin.data,
                 # Spaces only means "keep the password", as an empty field does.
                 new_password=form.password.data if (form.password.data or "").strip() else None,
             )
@@ -94,6 +105,7 @@ def _organization(organization_id):
 
 
 def _fill_choices(form: UserForm) -> None:
-    organizations = db.session.scalars(select(Organization).order_by(Organization.is_home.desc(),
-                                                                     Organization.slug)).all()
+    organizations = db.session.scalars(
+        select(Organization).order_by(Organization.is_home.desc(), Organization.slug)
+    ).all()
     form.organization_id.choices = [(None, "—")] + [(o.id, o.name) for o in organizations]

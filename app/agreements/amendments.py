@@ -8,6 +8,7 @@ after the amendment ([[organization_id, role], ...]) and the whole budget after 
 budget lines, amounts as decimal strings). Only what changes is stored. A moved end date also
 moves the recurring deliverables that ran to it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,13 +19,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app.agreements.models import PARTY_ROLES, Agreement, AgreementParty, is_partner_party
 from app.agreements import renewals
+from app.agreements.models import PARTY_ROLES, Agreement, AgreementParty, is_partner_party
 from app.core import audit
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
-from app.core.permissions import can
 from app.core.models import utcnow
+from app.core.permissions import can
 from app.core.text import fold
 from app.extensions import db
 from app.organizations.models import Organization
@@ -55,6 +56,7 @@ def term_label(name: str) -> str:
 
 
 # --- checking what an amendment proposes -------------------------------------------------
+
 
 def clean_changes(raw: dict, parent: Agreement) -> dict:
     """Check proposed changes against the parent; return them cleaned, keeping only real changes.
@@ -118,14 +120,12 @@ def clean_changes(raw: dict, parent: Agreement) -> dict:
 def _clean_renewal(value, errors: dict) -> dict | None:
     """The renewal terms after the amendment (renewal_terms, renewal_months, notice_period, notice_unit)."""
     if not isinstance(value, dict) or set(value) - set(renewals.RENEWAL_FIELDS):
-        errors["renewal"] = [_("Give the renewal terms: renewal_terms, renewal_months, notice_period, "
-                               "notice_unit.")]
+        errors["renewal"] = [_("Give the renewal terms: renewal_terms, renewal_months, notice_period, notice_unit.")]
         return None
     try:
         return renewals.clean_terms(value)
     except ValidationFailed as error:
-        errors["renewal"] = [f"{name}: {' '.join(map(str, messages))}"
-                             for name, messages in error.field_errors.items()]
+        errors["renewal"] = [f"{name}: {' '.join(map(str, messages))}" for name, messages in error.field_errors.items()]
         return None
 
 
@@ -160,13 +160,27 @@ BUDGET_KEYS = ("organization_id", "label", "amount", "currency", "kind", "year",
 
 def _budget_plain(values) -> dict:
     get = values.get if isinstance(values, dict) else lambda key: getattr(values, key)
-    return {"organization_id": get("organization_id"), "label": get("label"), "amount": str(get("amount")),
-            "currency": get("currency"), "kind": get("kind"), "year": get("year"), "period": get("period")}
+    return {
+        "organization_id": get("organization_id"),
+        "label": get("label"),
+        "amount": str(get("amount")),
+        "currency": get("currency"),
+        "kind": get("kind"),
+        "year": get("year"),
+        "period": get("period"),
+    }
 
 
 def _budget_key(line: dict) -> tuple:
-    return (line["year"] or 0, line["label"], line["organization_id"], line["currency"], line["amount"],
-            line["kind"], line["period"] or "")
+    return (
+        line["year"] or 0,
+        line["label"],
+        line["organization_id"],
+        line["currency"],
+        line["amount"],
+        line["kind"],
+        line["period"] or "",
+    )
 
 
 def current_budget(agreement: Agreement) -> list[dict]:
@@ -233,22 +247,28 @@ def set_changes(amendment: Agreement, raw: dict, *, by, expected_version: int) -
     before = amendment.amendment_changes
     amendment.amendment_changes = cleaned or None
     amendment.updated_at = utcnow()
-    audit.record("amendment_changes_set", amendment, actor=by,
-                 changes={"before": {"amendment_changes": before},
-                          "after": {"amendment_changes": amendment.amendment_changes}})
+    audit.record(
+        "amendment_changes_set",
+        amendment,
+        actor=by,
+        changes={"before": {"amendment_changes": before}, "after": {"amendment_changes": amendment.amendment_changes}},
+    )
     flush_or_conflict()
     return cleaned
 
 
 # --- two amendments changing the same term ------------------------------------------------
 
+
 def in_flight_siblings(amendment: Agreement) -> list[Agreement]:
     """Other amendments of the same parent that are not in a final state."""
     if amendment.parent_id is None:
         return []
-    siblings = db.session.scalars(select(Agreement).where(
-        Agreement.parent_id == amendment.parent_id, Agreement.type == "amendment",
-        Agreement.id != amendment.id).order_by(Agreement.reference)).all()
+    siblings = db.session.scalars(
+        select(Agreement)
+        .where(Agreement.parent_id == amendment.parent_id, Agreement.type == "amendment", Agreement.id != amendment.id)
+        .order_by(Agreement.reference)
+    ).all()
     return [s for s in siblings if definition_for(s).states[s.state].kind != "final"]
 
 
@@ -273,13 +293,17 @@ def overlap_blocking(amendment: Agreement) -> str | None:
     """Only one amendment changing a given term may travel through review and signature at a time."""
     for sibling, shared in overlaps(amendment):
         if not is_initial(sibling):
-            return _("%(reference)s, already under way, changes the same terms (%(terms)s): finish or cancel it "
-                     "first, or change other terms.", reference=sibling.reference,
-                     terms=", ".join(term_label(n) for n in shared))
+            return _(
+                "%(reference)s, already under way, changes the same terms (%(terms)s): finish or cancel it "
+                "first, or change other terms.",
+                reference=sibling.reference,
+                terms=", ".join(term_label(n) for n in shared),
+            )
     return None
 
 
 # --- side by side ----------------------------------------------------------------------
+
 
 @dataclass
 class TermRow:
@@ -302,16 +326,36 @@ def comparison(amendment: Agreement) -> list[TermRow]:
         if name not in changes:
             continue
         if name == "parties":
-            rows.append(TermRow(name, term_label(name), _party_labels(current_parties(parent), names),
-                                _party_labels(changes[name], names), is_list=True))
+            rows.append(
+                TermRow(
+                    name,
+                    term_label(name),
+                    _party_labels(current_parties(parent), names),
+                    _party_labels(changes[name], names),
+                    is_list=True,
+                )
+            )
         elif name == "budget_lines":
-            rows.append(TermRow(name, term_label(name), _budget_labels(current_budget(parent), names),
-                                _budget_labels(changes[name], names), is_list=True))
+            rows.append(
+                TermRow(
+                    name,
+                    term_label(name),
+                    _budget_labels(current_budget(parent), names),
+                    _budget_labels(changes[name], names),
+                    is_list=True,
+                )
+            )
         elif name in DATE_TERMS:
             rows.append(TermRow(name, term_label(name), getattr(parent, name), _as_date(changes[name])))
         elif name == "renewal":
-            rows.append(TermRow(name, term_label(name), renewals.describe(renewals.current_terms(parent)),
-                                renewals.describe(changes[name])))
+            rows.append(
+                TermRow(
+                    name,
+                    term_label(name),
+                    renewals.describe(renewals.current_terms(parent)),
+                    renewals.describe(changes[name]),
+                )
+            )
         else:
             rows.append(TermRow(name, term_label(name), getattr(parent, name), changes[name]))
     return rows
@@ -334,9 +378,12 @@ def _budget_labels(lines, names: dict[int, str]) -> list[str]:
 
     from app.budget.models import KINDS
 
-    return [f"{line['label']}: {format_currency(Decimal(line['amount']), line['currency'])} — "
-            f"{names.get(int(line['organization_id']), line['organization_id'])}, "
-            f"{KINDS.get(line['kind'], line['kind'])}, {line['period'] or line['year'] or '—'}" for line in lines]
+    return [
+        f"{line['label']}: {format_currency(Decimal(line['amount']), line['currency'])} — "
+        f"{names.get(int(line['organization_id']), line['organization_id'])}, "
+        f"{KINDS.get(line['kind'], line['kind'])}, {line['period'] or line['year'] or '—'}"
+        for line in lines
+    ]
 
 
 def plan_effects(amendment: Agreement) -> list[dict]:
@@ -345,15 +392,22 @@ def plan_effects(amendment: Agreement) -> list[dict]:
     parent, changes = amendment.parent, amendment.amendment_changes or {}
     if parent is None or "expires_on" not in changes:
         return []
-    return [effect for effect in (_follow_end(d, parent.expires_on, _as_date(changes["expires_on"]), dry_run=True)
-                                  for d in _deliverables(parent)) if effect]
+    return [
+        effect
+        for effect in (
+            _follow_end(d, parent.expires_on, _as_date(changes["expires_on"]), dry_run=True)
+            for d in _deliverables(parent)
+        )
+        if effect
+    ]
 
 
 def _deliverables(agreement: Agreement) -> list:
     from app.deliverables.models import Deliverable
 
-    return db.session.scalars(select(Deliverable).where(Deliverable.agreement_id == agreement.id)
-                              .order_by(Deliverable.id)).all()
+    return db.session.scalars(
+        select(Deliverable).where(Deliverable.agreement_id == agreement.id).order_by(Deliverable.id)
+    ).all()
 
 
 def _follow_end(deliverable, old_end: date | None, new_end: date, *, dry_run: bool) -> dict | None:
@@ -367,8 +421,7 @@ def _follow_end(deliverable, old_end: date | None, new_end: date, *, dry_run: bo
         return None
     wanted = set(due_dates(deliverable.recurrence, deliverable.first_due_on, new_end))
     existing = {o.due_on: o for o in deliverable.occurrences}
-    cancelled = [o for day, o in existing.items()
-                 if day not in wanted and o.status == "pending" and not o.submissions]
+    cancelled = [o for day, o in existing.items() if day not in wanted and o.status == "pending" and not o.submissions]
     kept = [o for day, o in existing.items() if day not in wanted and o not in cancelled]
     added = sorted(wanted - set(existing))
     if not dry_run:
@@ -379,13 +432,17 @@ def _follow_end(deliverable, old_end: date | None, new_end: date, *, dry_run: bo
             deliverable.occurrences.append(Occurrence(due_on=day))
     if not (added or cancelled) and deliverable.until_on == new_end:
         return None
-    return {"deliverable": deliverable.id, "title": deliverable.title,
-            "added": [d.isoformat() for d in added],
-            "cancelled": sorted(o.due_on.isoformat() for o in cancelled),
-            "kept": sorted(o.due_on.isoformat() for o in kept)}
+    return {
+        "deliverable": deliverable.id,
+        "title": deliverable.title,
+        "added": [d.isoformat() for d in added],
+        "cancelled": sorted(o.due_on.isoformat() for o in cancelled),
+        "kept": sorted(o.due_on.isoformat() for o in kept),
+    }
 
 
 # --- coming into force ------------------------------------------------------------------
+
 
 def apply(amendment: Agreement, *, by) -> None:
     """Apply every proposed change to the parent at once; the parent's history shows each one.
@@ -397,15 +454,26 @@ def apply(amendment: Agreement, *, by) -> None:
         changes = clean_changes(dict(amendment.amendment_changes), parent)
     except ValidationFailed as error:
         details = "; ".join(f"{term_label(k)}: {' '.join(map(str, v))}" for k, v in error.field_errors.items())
-        raise WorkflowError(_("This amendment no longer fits its parent agreement (%(details)s). Send it back to "
-                              "draft and correct it.", details=details or error.message)) from error
+        raise WorkflowError(
+            _(
+                "This amendment no longer fits its parent agreement (%(details)s). Send it back to "
+                "draft and correct it.",
+                details=details or error.message,
+            )
+        ) from error
     old_end = parent.expires_on
     for name in TERMS:
         if name not in changes:
             continue
-        before = _plain(current_parties(parent) if name == "parties" else current_budget(parent)
-                        if name == "budget_lines" else renewals.current_terms(parent) if name == "renewal"
-                        else getattr(parent, name))
+        before = _plain(
+            current_parties(parent)
+            if name == "parties"
+            else current_budget(parent)
+            if name == "budget_lines"
+            else renewals.current_terms(parent)
+            if name == "renewal"
+            else getattr(parent, name)
+        )
         after = changes[name]
         if name == "parties":  # as the history shows parties elsewhere: "organisation:role"
             before, after = [f"{org}:{role}" for org, role in before], [f"{org}:{role}" for org, role in after]
@@ -420,13 +488,18 @@ def apply(amendment: Agreement, *, by) -> None:
                 setattr(parent, field_name, value)
         else:
             setattr(parent, name, changes[name])
-        audit.record("amended", parent, actor=by, comment=amendment.reference,
-                     changes={"before": {name: before}, "after": {name: after},
-                              "amendment": amendment.reference, "term": name})
+        audit.record(
+            "amended",
+            parent,
+            actor=by,
+            comment=amendment.reference,
+            changes={"before": {name: before}, "after": {name: after}, "amendment": amendment.reference, "term": name},
+        )
     if "expires_on" in changes:
         follow_end_date(parent, old_end, by=by, comment=amendment.reference)
-    parent.search_text = fold(" ".join(filter(None, [parent.reference, parent.title_ar, parent.title_fr,
-                                                       parent.title_en])))
+    parent.search_text = fold(
+        " ".join(filter(None, [parent.reference, parent.title_ar, parent.title_fr, parent.title_en]))
+    )
     parent.updated_at = utcnow()
     db.session.flush()
 
@@ -437,8 +510,13 @@ def follow_end_date(agreement: Agreement, old_end: date | None, *, by, comment: 
     for deliverable in _deliverables(agreement):
         effect = _follow_end(deliverable, old_end, agreement.expires_on, dry_run=False)
         if effect:
-            audit.record("deliverable_replanned", agreement, actor=by, comment=comment,
-                         changes={**effect, **({"amendment": comment} if comment else {})})
+            audit.record(
+                "deliverable_replanned",
+                agreement,
+                actor=by,
+                comment=comment,
+                changes={**effect, **({"amendment": comment} if comment else {})},
+            )
 
 
 def _plain(value):
@@ -452,8 +530,13 @@ def _replace_budget(agreement: Agreement, lines: list[dict], by) -> None:
     for line in lines_of(agreement):
         db.session.delete(line)
     for line in lines:
-        db.session.add(BudgetLine(agreement_id=agreement.id, created_by_id=getattr(by, "id", None),
-                                  **{**line, "amount": Decimal(line["amount"])}))
+        db.session.add(
+            BudgetLine(
+                agreement_id=agreement.id,
+                created_by_id=getattr(by, "id", None),
+                **{**line, "amount": Decimal(line["amount"])},
+            )
+        )
     db.session.flush()
 
 

@@ -1,9 +1,18 @@
 from flask_babel import lazy_gettext as _l
-from app.core.forms import Form
-from wtforms import DateField, FileField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    FileField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.agreements.models import AGREEMENT_TYPES, NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS
+from app.core.forms import Form
 
 
 def _optional_int(value):
@@ -36,8 +45,9 @@ class AgreementForm(Form):
     renewal_terms = SelectField(_l("Renewal"), choices=[(k, v) for k, v in RENEWAL_TERMS.items()], default="none")
     renewal_months = IntegerField(_l("Tacit renewal for (months)"), validators=[Optional()])
     notice_period = IntegerField(_l("Notice period"), validators=[Optional()])
-    notice_unit = SelectField(_l("Notice period in"), choices=[(k, v) for k, v in NOTICE_UNITS.items()],
-                              default="months")
+    notice_unit = SelectField(
+        _l("Notice period in"), choices=[(k, v) for k, v in NOTICE_UNITS.items()], default="months"
+    )
     version = HiddenField()
 
     def set_type_choices(self):

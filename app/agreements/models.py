@@ -1,4 +1,5 @@
 """Agreements, the organisations party to them, and signing ceremonies."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -107,10 +108,12 @@ class Agreement(TimestampMixin, db.Model):
     __tablename__ = "agreements"
     __table_args__ = (
         CheckConstraint("type IN ('mou','convention','protocol','amendment')", name="type_known"),
-        CheckConstraint("effective_on IS NULL OR signed_on IS NULL OR effective_on >= signed_on",
-                        name="effective_after_signature"),
-        CheckConstraint("expires_on IS NULL OR effective_on IS NULL OR expires_on > effective_on",
-                        name="expiry_after_effective"),
+        CheckConstraint(
+            "effective_on IS NULL OR signed_on IS NULL OR effective_on >= signed_on", name="effective_after_signature"
+        ),
+        CheckConstraint(
+            "expires_on IS NULL OR effective_on IS NULL OR expires_on > effective_on", name="expiry_after_effective"
+        ),
         CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
         CheckConstraint("renewal_terms IN ('none','tacit','by_agreement')", name="renewal_terms_known"),
         # The board's columns (first cards of a stage), the officer's own agreements by stage,
@@ -136,8 +139,9 @@ class Agreement(TimestampMixin, db.Model):
 
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id", ondelete="RESTRICT"), index=True)
-    signing_event_id: Mapped[int | None] = mapped_column(ForeignKey("signing_events.id", ondelete="SET NULL"),
-                                                         index=True)
+    signing_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("signing_events.id", ondelete="SET NULL"), index=True
+    )
 
     signed_on: Mapped[date | None] = mapped_column(Date, index=True)
     effective_on: Mapped[date | None] = mapped_column(Date)
@@ -148,7 +152,8 @@ class Agreement(TimestampMixin, db.Model):
     state_entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The negotiation round both sides accepted: the text is locked while it is set.
     agreed_round_id: Mapped[int | None] = mapped_column(
-        ForeignKey("negotiation_rounds.id", ondelete="SET NULL", use_alter=True))
+        ForeignKey("negotiation_rounds.id", ondelete="SET NULL", use_alter=True)
+    )
     # For amendments: what the amendment changes in its parent, e.g. {"expires_on": "2030-01-12"}.
     amendment_changes: Mapped[dict | None] = mapped_column(JSON)
 
@@ -161,7 +166,8 @@ class Agreement(TimestampMixin, db.Model):
     non_renewal_on: Mapped[date | None] = mapped_column(Date)
     non_renewal_by: Mapped[str | None] = mapped_column(String(10))
     non_renewal_document_id: Mapped[int | None] = mapped_column(
-        ForeignKey("agreement_documents.id", ondelete="SET NULL", use_alter=True))
+        ForeignKey("agreement_documents.id", ondelete="SET NULL", use_alter=True)
+    )
     # The agreement this one renews (made by "Renew"): linked both ways.
     renewal_of_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id", ondelete="SET NULL"), index=True)
 
@@ -171,28 +177,38 @@ class Agreement(TimestampMixin, db.Model):
     __mapper_args__ = {"version_id_col": version}
 
     owner: Mapped[User | None] = relationship(lazy="joined")
-    parent: Mapped["Agreement | None"] = relationship(remote_side=[id], foreign_keys=[parent_id],
-                                                      back_populates="children")
-    children: Mapped[list["Agreement"]] = relationship(back_populates="parent", foreign_keys=[parent_id],
-                                                       order_by="Agreement.reference")
+    parent: Mapped["Agreement | None"] = relationship(
+        remote_side=[id], foreign_keys=[parent_id], back_populates="children"
+    )
+    children: Mapped[list["Agreement"]] = relationship(
+        back_populates="parent", foreign_keys=[parent_id], order_by="Agreement.reference"
+    )
     signing_event: Mapped[SigningEvent | None] = relationship(back_populates="agreements")
-    renewal_of: Mapped["Agreement | None"] = relationship(remote_side=[id], foreign_keys=[renewal_of_id],
-                                                          back_populates="renewals")
-    renewals: Mapped[list["Agreement"]] = relationship(back_populates="renewal_of", foreign_keys=[renewal_of_id],
-                                                       order_by="Agreement.reference")
+    renewal_of: Mapped["Agreement | None"] = relationship(
+        remote_side=[id], foreign_keys=[renewal_of_id], back_populates="renewals"
+    )
+    renewals: Mapped[list["Agreement"]] = relationship(
+        back_populates="renewal_of", foreign_keys=[renewal_of_id], order_by="Agreement.reference"
+    )
     non_renewal_document = relationship("AgreementDocument", foreign_keys=[non_renewal_document_id])
     parties: Mapped[list[AgreementParty]] = relationship(
         back_populates="agreement", cascade="all, delete-orphan", order_by="AgreementParty.id"
     )
     workflow_version = relationship("WorkflowVersion")
     signatories = relationship("Signatory", order_by="Signatory.position", cascade="all, delete-orphan")
-    documents = relationship("AgreementDocument", order_by="AgreementDocument.uploaded_at",
-                             cascade="all, delete-orphan", foreign_keys="AgreementDocument.agreement_id")
-    negotiation_rounds = relationship("NegotiationRound", order_by="NegotiationRound.number",
-                                      cascade="all, delete-orphan",
-                                      foreign_keys="NegotiationRound.agreement_id")
-    approval_rounds = relationship("ApprovalRound", order_by="ApprovalRound.requested_at",
-                                   cascade="all, delete-orphan")
+    documents = relationship(
+        "AgreementDocument",
+        order_by="AgreementDocument.uploaded_at",
+        cascade="all, delete-orphan",
+        foreign_keys="AgreementDocument.agreement_id",
+    )
+    negotiation_rounds = relationship(
+        "NegotiationRound",
+        order_by="NegotiationRound.number",
+        cascade="all, delete-orphan",
+        foreign_keys="NegotiationRound.agreement_id",
+    )
+    approval_rounds = relationship("ApprovalRound", order_by="ApprovalRound.requested_at", cascade="all, delete-orphan")
 
     @property
     def title(self) -> str:

@@ -6,6 +6,7 @@ The notice deadline is the end date less the notice period: the last day either 
 does not want the agreement to go on. A tacit renewal extends the end date by `renewal_months` on
 the end date itself (before the expiry move of the same tick), unless a notice was recorded.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -35,8 +36,11 @@ def notice_deadline(agreement) -> date | None:
     if agreement.renewal_terms in (None, "none") or not agreement.expires_on or not agreement.notice_period:
         return None
     unit = agreement.notice_unit or "months"
-    step = relativedelta(months=agreement.notice_period) if unit == "months" else \
-        relativedelta(days=agreement.notice_period)
+    step = (
+        relativedelta(months=agreement.notice_period)
+        if unit == "months"
+        else relativedelta(days=agreement.notice_period)
+    )
     return agreement.expires_on - step
 
 
@@ -59,8 +63,12 @@ def clean_terms(values: dict) -> dict:
         months = period = None
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
-    return {"renewal_terms": terms, "renewal_months": months if terms == "tacit" else None,
-            "notice_period": period, "notice_unit": unit if period else None}
+    return {
+        "renewal_terms": terms,
+        "renewal_months": months if terms == "tacit" else None,
+        "notice_period": period,
+        "notice_unit": unit if period else None,
+    }
 
 
 def _whole(value, name: str, low: int, high: int, errors: dict) -> int | None:
@@ -97,8 +105,8 @@ def describe(terms: dict) -> str:
 
 # --- notice of non-renewal -------------------------------------------------------------------
 
-def record_non_renewal(agreement, *, by, given_on: date | None, side: str, upload=None,
-                       expected_version: int) -> None:
+
+def record_non_renewal(agreement, *, by, given_on: date | None, side: str, upload=None, expected_version: int) -> None:
     """Record that one side gave notice it does not renew: a tacit renewal no longer happens and
     the notice reminders stop. The notice must be given by the deadline."""
     check_version(agreement, expected_version)
@@ -112,8 +120,13 @@ def record_non_renewal(agreement, *, by, given_on: date | None, side: str, uploa
     if not isinstance(given_on, date):
         errors["given_on"] = [_("Give the date of the notice.")]
     elif agreement.notice_deadline and given_on > agreement.notice_deadline:
-        errors["given_on"] = [_("The notice deadline was %(date)s: a later notice does not stop the renewal. "
-                                "Amend or terminate the agreement instead.", date=agreement.notice_deadline)]
+        errors["given_on"] = [
+            _(
+                "The notice deadline was %(date)s: a later notice does not stop the renewal. "
+                "Amend or terminate the agreement instead.",
+                date=agreement.notice_deadline,
+            )
+        ]
     if side not in NOTICE_SIDES:
         errors["side"] = [_("Say which side gave notice.")]
     if errors:
@@ -128,21 +141,39 @@ def record_non_renewal(agreement, *, by, given_on: date | None, side: str, uploa
     agreement.non_renewal_document_id = document.id if document is not None else None
     agreement.updated_at = utcnow()
     flush_or_conflict()
-    audit.record("non_renewal_notice", agreement, actor=by, changes={
-        "after": {"non_renewal_on": given_on.isoformat(), "non_renewal_by": side,
-                  "document": document.original_name if document is not None else None}})
+    audit.record(
+        "non_renewal_notice",
+        agreement,
+        actor=by,
+        changes={
+            "after": {
+                "non_renewal_on": given_on.isoformat(),
+                "non_renewal_by": side,
+                "document": document.original_name if document is not None else None,
+            }
+        },
+    )
 
 
 # --- tacit renewal (the daily tick) ----------------------------------------------------------
+
 
 def renew_tacitly(today: date) -> list[tuple[str, str, str]]:
     """Extend every active agreement renewed tacitly whose end date has come and no notice was
     given, by its renewal months (as often as needed to pass today, after a tick that did not run).
     Each agreement in its own savepoint: one that fails is rolled back alone and reported."""
-    candidates = db.session.scalars(select(Agreement).where(
-        queries.in_state_tagged("running"), Agreement.renewal_terms == "tacit", Agreement.non_renewal_on.is_(None),
-        Agreement.renewal_months.is_not(None), Agreement.expires_on.is_not(None), Agreement.expires_on <= today,
-    ).order_by(Agreement.id)).all()
+    candidates = db.session.scalars(
+        select(Agreement)
+        .where(
+            queries.in_state_tagged("running"),
+            Agreement.renewal_terms == "tacit",
+            Agreement.non_renewal_on.is_(None),
+            Agreement.renewal_months.is_not(None),
+            Agreement.expires_on.is_not(None),
+            Agreement.expires_on <= today,
+        )
+        .order_by(Agreement.id)
+    ).all()
     results = []
     for agreement in candidates:
         try:
@@ -167,13 +198,22 @@ def extend(agreement, today: date) -> None:
         new_end = new_end + relativedelta(months=agreement.renewal_months)
     agreement.expires_on = new_end
     agreement.updated_at = utcnow()
-    audit.record("renewed_tacitly", agreement, actor=None, changes={
-        "before": {"expires_on": old_end.isoformat()}, "after": {"expires_on": new_end.isoformat()},
-        "automatic_on": today.isoformat(), "renewal_months": agreement.renewal_months})
+    audit.record(
+        "renewed_tacitly",
+        agreement,
+        actor=None,
+        changes={
+            "before": {"expires_on": old_end.isoformat()},
+            "after": {"expires_on": new_end.isoformat()},
+            "automatic_on": today.isoformat(),
+            "renewal_months": agreement.renewal_months,
+        },
+    )
     follow_end_date(agreement, old_end, by=None, comment=None)
 
 
 # --- "Renew": a linked renewal agreement ---------------------------------------------------
+
 
 def open_renewal(agreement) -> Agreement | None:
     """A renewal agreement of `agreement` still under way (not in a final state), if any."""
@@ -201,15 +241,23 @@ def renew(agreement, *, by, today: date | None = None) -> Agreement:
     existing = open_renewal(agreement)
     if existing is not None:
         raise ValidationFailed(_("%(ref)s already renews this agreement.", ref=existing.reference))
-    term = relativedelta(agreement.expires_on, agreement.effective_on or agreement.signed_on) \
-        if agreement.expires_on and (agreement.effective_on or agreement.signed_on) else None
+    term = (
+        relativedelta(agreement.expires_on, agreement.effective_on or agreement.signed_on)
+        if agreement.expires_on and (agreement.effective_on or agreement.signed_on)
+        else None
+    )
     start = agreement.expires_on
     data = AgreementData(
-        type=agreement.type, **{name: getattr(agreement, name) for name in (
-            "title_ar", "title_fr", "title_en", "summary_ar", "summary_fr", "summary_en")},
-        owner_id=agreement.owner_id if agreement.owner_id else None, parent_id=agreement.parent_id,
+        type=agreement.type,
+        **{
+            name: getattr(agreement, name)
+            for name in ("title_ar", "title_fr", "title_en", "summary_ar", "summary_fr", "summary_en")
+        },
+        owner_id=agreement.owner_id if agreement.owner_id else None,
+        parent_id=agreement.parent_id,
         parties=[(p.organization_id, p.role) for p in agreement.parties],
-        **clean_terms(current_terms(agreement)))
+        **clean_terms(current_terms(agreement)),
+    )
     data.signed_on = None
     data.effective_on = start
     data.expires_on = start + term if start and term else None
@@ -235,10 +283,20 @@ def _copy_budget(agreement, renewal, term, by) -> None:
 
     years = term.years if term is not None else 0
     for line in lines_of(agreement):
-        db.session.add(BudgetLine(
-            agreement_id=renewal.id, organization_id=line.organization_id, label=line.label, amount=line.amount,
-            currency=line.currency, kind=line.kind, year=line.year + years if line.year else None,
-            period=line.period, is_illustrative=line.is_illustrative, created_by_id=getattr(by, "id", None)))
+        db.session.add(
+            BudgetLine(
+                agreement_id=renewal.id,
+                organization_id=line.organization_id,
+                label=line.label,
+                amount=line.amount,
+                currency=line.currency,
+                kind=line.kind,
+                year=line.year + years if line.year else None,
+                period=line.period,
+                is_illustrative=line.is_illustrative,
+                created_by_id=getattr(by, "id", None),
+            )
+        )
 
 
 def _copy_plan(agreement, renewal, term, by) -> None:
@@ -248,10 +306,20 @@ def _copy_plan(agreement, renewal, term, by) -> None:
 
     if term is None:
         return
-    for line in db.session.scalars(select(Deliverable).where(Deliverable.agreement_id == agreement.id)
-                                   .order_by(Deliverable.id)):
-        plan_deliverable(renewal, PlanData(
-            title_fr=line.title_fr, title_ar=line.title_ar, title_en=line.title_en, description=line.description,
-            responsible_organization_id=line.responsible_organization_id, recurrence=line.recurrence,
-            first_due_on=line.first_due_on + term, until_on=line.until_on + term if line.until_on else None),
-            by=by)
+    for line in db.session.scalars(
+        select(Deliverable).where(Deliverable.agreement_id == agreement.id).order_by(Deliverable.id)
+    ):
+        plan_deliverable(
+            renewal,
+            PlanData(
+                title_fr=line.title_fr,
+                title_ar=line.title_ar,
+                title_en=line.title_en,
+                description=line.description,
+                responsible_organization_id=line.responsible_organization_id,
+                recurrence=line.recurrence,
+                first_due_on=line.first_due_on + term,
+                until_on=line.until_on + term if line.until_on else None,
+            ),
+            by=by,
+        )

@@ -1,30 +1,39 @@
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.core import clock
-from app.agreements import services
-from app.agreements.forms import AgreementFilterForm, AgreementForm
-from app.agreements.models import AGREEMENT_TYPES, Agreement, SigningEvent, fill_party_fields, parties_of_form
-from app.agreements import renewals
-from app.agreements.forms import NonRenewalForm
-from app.agreements.models import NOTICE_SIDES
+from app.agreements import renewals, services
+from app.agreements.forms import AgreementFilterForm, AgreementForm, NonRenewalForm
+from app.agreements.models import (
+    AGREEMENT_TYPES,
+    NOTICE_SIDES,
+    Agreement,
+    SigningEvent,
+    fill_party_fields,
+    parties_of_form,
+)
 from app.agreements.summary import build_summary
 from app.auth.models import User
+from app.core import clock
 from app.core.audit import history_for
 from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.exports import download
+from app.core.forms import apply_field_errors
+from app.core.i18n import localized
+from app.core.pagination import paginate
+from app.core.permissions import (
+    can,
+    edits_own_agreements_only,
+    get_agreement_or_404,
+    holders_clause,
+    require,
+    visible_organizations_clause,
+)
 from app.core.responses import done, form_errors, refusals_return_to, refused
 from app.exports.routes import export_in_background
 from app.exports.services import needs_background
-from app.core.forms import apply_field_errors
-from app.core.pagination import paginate
-from app.core.i18n import localized
-from app.core.permissions import (can, edits_own_agreements_only, get_agreement_or_404, holders_clause, require,
-                                  visible_organizations_clause)
 from app.extensions import db
 from app.organizations.models import Organization
 from app.workflow.engine import state_labels
@@ -116,10 +125,16 @@ def view_agreement(agreement_id: int):
     children = [child for child in agreement.children if can(current_user, "agreement.view", child)]
     parent = agreement.parent if agreement.parent and can(current_user, "agreement.view", agreement.parent) else None
     history = history_for("agreements", agreement.id) if can(current_user, "agreement.history", agreement) else []
-    return render_template("agreements/detail.html", agreement=agreement, children=children, parent=parent,
-                           history=history, names=services.names_in_history(history),
-                           renewal_description=renewals.describe(renewals.current_terms(agreement)),
-                           non_renewal_side=str(NOTICE_SIDES.get(agreement.non_renewal_by or "", "")))
+    return render_template(
+        "agreements/detail.html",
+        agreement=agreement,
+        children=children,
+        parent=parent,
+        history=history,
+        names=services.names_in_history(history),
+        renewal_description=renewals.describe(renewals.current_terms(agreement)),
+        non_renewal_side=str(NOTICE_SIDES.get(agreement.non_renewal_by or "", "")),
+    )
 
 
 def _renewal_card(agreement_id: int) -> str:
@@ -135,11 +150,18 @@ def record_non_renewal(agreement_id: int):
     if not form.validate_on_submit():
         raise form_errors(form)
     upload = request.files.get("document")
-    renewals.record_non_renewal(agreement, by=current_user, given_on=form.given_on.data, side=form.side.data,
-                                upload=upload if upload and upload.filename else None,
-                                expected_version=form.version.data)
-    return done(_renewal_card(agreement_id),
-                _("The notice of non-renewal is recorded: the agreement will not be renewed tacitly."))
+    renewals.record_non_renewal(
+        agreement,
+        by=current_user,
+        given_on=form.given_on.data,
+        side=form.side.data,
+        upload=upload if upload and upload.filename else None,
+        expected_version=form.version.data,
+    )
+    return done(
+        _renewal_card(agreement_id),
+        _("The notice of non-renewal is recorded: the agreement will not be renewed tacitly."),
+    )
 
 
 @blueprint.route("/<int:agreement_id>/renew", methods=["POST"])
@@ -149,17 +171,26 @@ def renew_agreement(agreement_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
     require(current_user, "agreement.create")
     renewal = renewals.renew(agreement, by=current_user)
-    return done(url_for("agreements.view_agreement", agreement_id=renewal.id),
-                _("Renewal agreement %(ref)s started from %(old)s: check its dates, budget and plan.",
-                  ref=renewal.reference, old=agreement.reference))
+    return done(
+        url_for("agreements.view_agreement", agreement_id=renewal.id),
+        _(
+            "Renewal agreement %(ref)s started from %(old)s: check its dates, budget and plan.",
+            ref=renewal.reference,
+            old=agreement.reference,
+        ),
+    )
 
 
 @blueprint.route("/<int:agreement_id>/summary")
 @login_required
 def view_summary(agreement_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user)
-    return render_template("agreements/summary.html", agreement=agreement,
-                           summary=build_summary(agreement, current_user), today=clock.today())
+    return render_template(
+        "agreements/summary.html",
+        agreement=agreement,
+        summary=build_summary(agreement, current_user),
+        today=clock.today(),
+    )
 
 
 @blueprint.route("/<int:agreement_id>/edit", methods=["GET", "POST"])
@@ -198,14 +229,24 @@ def _form_data(form: AgreementForm) -> services.AgreementData:
     parties = parties_of_form(form)
     return services.AgreementData(
         type=form.type.data,
-        title_ar=form.title_ar.data, title_fr=form.title_fr.data, title_en=form.title_en.data,
-        summary_ar=form.summary_ar.data, summary_fr=form.summary_fr.data, summary_en=form.summary_en.data,
+        title_ar=form.title_ar.data,
+        title_fr=form.title_fr.data,
+        title_en=form.title_en.data,
+        summary_ar=form.summary_ar.data,
+        summary_fr=form.summary_fr.data,
+        summary_en=form.summary_en.data,
         notes=form.notes.data,
-        owner_id=form.owner_id.data, parent_id=form.parent_id.data, signing_event_id=form.signing_event_id.data,
-        signed_on=form.signed_on.data, effective_on=form.effective_on.data, expires_on=form.expires_on.data,
+        owner_id=form.owner_id.data,
+        parent_id=form.parent_id.data,
+        signing_event_id=form.signing_event_id.data,
+        signed_on=form.signed_on.data,
+        effective_on=form.effective_on.data,
+        expires_on=form.expires_on.data,
         parties=parties,
-        renewal_terms=form.renewal_terms.data or "none", renewal_months=form.renewal_months.data,
-        notice_period=form.notice_period.data, notice_unit=form.notice_unit.data,
+        renewal_terms=form.renewal_terms.data or "none",
+        renewal_months=form.renewal_months.data,
+        notice_period=form.notice_period.data,
+        notice_unit=form.notice_unit.data,
     )
 
 
@@ -218,32 +259,38 @@ def _fill_form_choices(form: AgreementForm, agreement: Agreement | None) -> None
     form.co_signatories.choices = all_org_choices
     form.witnesses.choices = all_org_choices
     owners = db.session.scalars(
-        select(User).where(holders_clause("agreement.own"), User.is_active_account.is_(True))
-        .order_by(User.full_name)
+        select(User).where(holders_clause("agreement.own"), User.is_active_account.is_(True)).order_by(User.full_name)
     ).all()
     form.owner_id.choices = [(None, "—")] + [(u.id, u.full_name) for u in owners]
     if agreement is not None and agreement.owner_id and agreement.owner_id not in {u.id for u in owners}:
         form.owner_id.choices.append((agreement.owner_id, agreement.owner.full_name if agreement.owner else "?"))
     parents = db.session.execute(
-        select(Agreement.id, Agreement.reference, Agreement.title_ar, Agreement.title_fr, Agreement.title_en)
-        .order_by(Agreement.reference.desc())
+        select(Agreement.id, Agreement.reference, Agreement.title_ar, Agreement.title_fr, Agreement.title_en).order_by(
+            Agreement.reference.desc()
+        )
     ).all()
     # The reference alone says nothing to most people: the title follows, in the reader's language.
     form.parent_id.choices = [(None, "—")] + [
-        (row.id, " — ".join(filter(None, (row.reference, localized(row, "title")))),
-         {"data-search": " ".join(filter(None, (row.title_ar, row.title_fr, row.title_en)))})
-        for row in parents if agreement is None or row.id != agreement.id
+        (
+            row.id,
+            " — ".join(filter(None, (row.reference, localized(row, "title")))),
+            {"data-search": " ".join(filter(None, (row.title_ar, row.title_fr, row.title_en)))},
+        )
+        for row in parents
+        if agreement is None or row.id != agreement.id
     ]
     events = db.session.scalars(select(SigningEvent).order_by(SigningEvent.held_on.desc())).all()
-    form.signing_event_id.choices = [(None, "—")] + [(e.id, f"{e.name} ({format_date(e.held_on, 'medium')})")
-                                                     for e in events]
+    form.signing_event_id.choices = [(None, "—")] + [
+        (e.id, f"{e.name} ({format_date(e.held_on, 'medium')})") for e in events
+    ]
 
 
 def _fill_filter_choices(form: AgreementFilterForm) -> None:
     form.state.choices = [("", _("All states"))] + list(state_labels().items())
     form.type.choices = [("", _("All types"))] + [(k, str(v)) for k, v in AGREEMENT_TYPES.items()]
     organizations = db.session.scalars(
-        select(Organization).where(visible_organizations_clause(current_user), Organization.is_home.is_(False))
+        select(Organization)
+        .where(visible_organizations_clause(current_user), Organization.is_home.is_(False))
         .order_by(Organization.slug)
     ).all()
     form.partner.choices = [("", _("All partners"))] + [(str(o.id), o.name) for o in organizations]
@@ -258,4 +305,3 @@ def agreement_states():
 @blueprint.app_template_global()
 def agreement_types():
     return AGREEMENT_TYPES
-

@@ -1,4 +1,5 @@
 """Business rules for agreements: creation, edits, references, search."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -10,7 +11,6 @@ from flask_babel import gettext as _
 from sqlalchemy import extract, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from app.core import clock
 from app.agreements import renewals
 from app.agreements.models import (
     AGREEMENT_TYPES,
@@ -22,16 +22,16 @@ from app.agreements.models import (
     is_partner_party,
 )
 from app.auth.models import User
-from app.core import audit
-from app.core.exports import streamed
-from app.core.errors import ConcurrentChange, ValidationFailed
+from app.core import audit, clock
 from app.core.db import flush_or_conflict
+from app.core.errors import ConcurrentChange, ValidationFailed
+from app.core.exports import streamed
 from app.core.models import utcnow
 from app.core.permissions import edits_own_agreements_only, may_own_agreements, visible_agreements_clause
 from app.core.text import fold, like_pattern
-from app.search.services import matching_agreement_ids
 from app.extensions import db
 from app.organizations.models import Organization
+from app.search.services import matching_agreement_ids
 from app.workflow.engine import (
     current_definitions,
     definition_for,
@@ -207,8 +207,9 @@ def validate_data(data: AgreementData, agreement: Agreement | None) -> None:
             add(name, _("This date is out of range."))
 
     try:
-        for name, value in renewals.clean_terms({name: getattr(data, name)
-                                                 for name in renewals.RENEWAL_FIELDS}).items():
+        for name, value in renewals.clean_terms(
+            {name: getattr(data, name) for name in renewals.RENEWAL_FIELDS}
+        ).items():
             setattr(data, name, value)
     except ValidationFailed as error:
         for name, messages in error.field_errors.items():
@@ -269,9 +270,23 @@ def _would_cycle(agreement: Agreement, parent: Agreement) -> bool:
 
 def apply_data(agreement: Agreement, data: AgreementData) -> None:
     """Copy checked values onto the agreement, sync its parties and search text."""
-    for name in ("type", "title_ar", "title_fr", "title_en", "summary_ar", "summary_fr", "summary_en", "notes",
-                 "owner_id", "parent_id", "signing_event_id", "signed_on", "effective_on", "expires_on",
-                 *renewals.RENEWAL_FIELDS):
+    for name in (
+        "type",
+        "title_ar",
+        "title_fr",
+        "title_en",
+        "summary_ar",
+        "summary_fr",
+        "summary_en",
+        "notes",
+        "owner_id",
+        "parent_id",
+        "signing_event_id",
+        "signed_on",
+        "effective_on",
+        "expires_on",
+        *renewals.RENEWAL_FIELDS,
+    ):
         setattr(agreement, name, getattr(data, name))
     wanted = {organization_id: role for organization_id, role in data.parties}
     for party in list(agreement.parties):
@@ -281,12 +296,13 @@ def apply_data(agreement: Agreement, data: AgreementData) -> None:
             party.role = wanted.pop(party.organization_id)
     for organization_id, role in wanted.items():
         agreement.parties.append(AgreementParty(organization_id=organization_id, role=role))
-    agreement.search_text = fold(" ".join(
-        filter(None, [agreement.reference, agreement.title_ar, agreement.title_fr, agreement.title_en])
-    ))
+    agreement.search_text = fold(
+        " ".join(filter(None, [agreement.reference, agreement.title_ar, agreement.title_fr, agreement.title_en]))
+    )
 
 
 # --- listing -------------------------------------------------------------------
+
 
 @dataclass
 class AgreementFilters:
@@ -309,14 +325,14 @@ def agreements_query(user: User, filters: AgreementFilters):
     if filters.type in AGREEMENT_TYPES:
         query = query.where(Agreement.type == filters.type)
     if filters.partner_id:
-        query = query.where(
-            Agreement.parties.any(AgreementParty.organization_id == filters.partner_id)
-        )
+        query = query.where(Agreement.parties.any(AgreementParty.organization_id == filters.partner_id))
     if filters.year:
-        query = query.where(or_(
-            extract("year", Agreement.signed_on) == filters.year,
-            (Agreement.signed_on.is_(None)) & (extract("year", Agreement.created_at) == filters.year),
-        ))
+        query = query.where(
+            or_(
+                extract("year", Agreement.signed_on) == filters.year,
+                (Agreement.signed_on.is_(None)) & (extract("year", Agreement.created_at) == filters.year),
+            )
+        )
     # Date bounds are inclusive; an agreement without the date does not match a bound on it.
     if filters.signed_after:
         query = query.where(Agreement.signed_on >= filters.signed_after)
@@ -332,22 +348,39 @@ def agreements_query(user: User, filters: AgreementFilters):
         by_words = matching_agreement_ids(filters.q)
         typed = Agreement.search_text.like(like_pattern(term), escape="\\")
         query = query.where(typed if by_words is None else or_(typed, Agreement.id.in_(by_words)))
-    return query.options(
-        selectinload(Agreement.parties), joinedload(Agreement.signing_event)
-    ).order_by(Agreement.signed_on.desc().nulls_first(), Agreement.reference.desc())
+    return query.options(selectinload(Agreement.parties), joinedload(Agreement.signing_event)).order_by(
+        Agreement.signed_on.desc().nulls_first(), Agreement.reference.desc()
+    )
 
 
 def export_table(user: User, filters: AgreementFilters) -> tuple[list[str], Iterator[list]]:
     """Every agreement of the list as filtered (no pages): headings and rows, in the reader's language.
     The rows are read as they are written out (a streamed download)."""
-    headings = [_("Reference"), _("Type"), _("Title"), _("State"), _("Partners"), _("Owner"), _("Signed on"),
-                _("Effective on"), _("Ends on"), _("Signing event")]
+    headings = [
+        _("Reference"),
+        _("Type"),
+        _("Title"),
+        _("State"),
+        _("Partners"),
+        _("Owner"),
+        _("Signed on"),
+        _("Effective on"),
+        _("Ends on"),
+        _("Signing event"),
+    ]
     rows = (
-        [agreement.reference, agreement.type_label, agreement.title, agreement.state_label,
-         "; ".join(organization.name for organization in agreement.partner_organizations),
-         agreement.owner.full_name if agreement.owner else None,
-         agreement.signed_on, agreement.effective_on, agreement.expires_on,
-         agreement.signing_event.name if agreement.signing_event else None]
+        [
+            agreement.reference,
+            agreement.type_label,
+            agreement.title,
+            agreement.state_label,
+            "; ".join(organization.name for organization in agreement.partner_organizations),
+            agreement.owner.full_name if agreement.owner else None,
+            agreement.signed_on,
+            agreement.effective_on,
+            agreement.expires_on,
+            agreement.signing_event.name if agreement.signing_event else None,
+        ]
         for agreement in streamed(agreements_query(user, filters))
     )
     return headings, rows
@@ -379,15 +412,23 @@ def names_in_history(history) -> dict[str, dict[int, str]]:
                 wanted["parties"].add(values["organization_id"])
     names: dict[str, dict[int, str]] = {key: {} for key in wanted}
     if wanted["owner_id"]:
-        names["owner_id"] = {u.id: u.full_name for u in db.session.scalars(
-            select(User).where(User.id.in_(wanted["owner_id"])))}
+        names["owner_id"] = {
+            u.id: u.full_name for u in db.session.scalars(select(User).where(User.id.in_(wanted["owner_id"])))
+        }
     if wanted["parent_id"]:
-        names["parent_id"] = {row.id: row.reference for row in db.session.execute(
-            select(Agreement.id, Agreement.reference).where(Agreement.id.in_(wanted["parent_id"])))}
+        names["parent_id"] = {
+            row.id: row.reference
+            for row in db.session.execute(
+                select(Agreement.id, Agreement.reference).where(Agreement.id.in_(wanted["parent_id"]))
+            )
+        }
     if wanted["signing_event_id"]:
-        names["signing_event_id"] = {e.id: e.name for e in db.session.scalars(
-            select(SigningEvent).where(SigningEvent.id.in_(wanted["signing_event_id"])))}
+        names["signing_event_id"] = {
+            e.id: e.name
+            for e in db.session.scalars(select(SigningEvent).where(SigningEvent.id.in_(wanted["signing_event_id"])))
+        }
     if wanted["parties"]:
-        names["parties"] = {o.id: o.name for o in db.session.scalars(
-            select(Organization).where(Organization.id.in_(wanted["parties"])))}
+        names["parties"] = {
+            o.id: o.name for o in db.session.scalars(select(Organization).where(Organization.id.in_(wanted["parties"])))
+        }
     return names

@@ -5,6 +5,7 @@ only to those who may read the agreement's history (the ministry), approval
 rounds, waiting and past, to those who may read them (`may_see_approval_round`:
 the ministry, and partners for the rounds the workflow shares with them).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -69,7 +70,8 @@ def build_summary(agreement, user) -> AgreementSummary:
         stage_changes=_stage_changes(agreement, definition) if shows_history else [],
         approval_rounds=_approval_rounds(agreement, definition, user),
         deliverables=sorted(getattr(agreement, "deliverables", []), key=lambda d: (d.first_due_on, d.id))
-        if sees_deliverables_of(user, agreement.id) else [],
+        if sees_deliverables_of(user, agreement.id)
+        else [],
         verification_code=verification_code(agreement),
     )
 
@@ -89,15 +91,25 @@ def _stage_changes(agreement, definition) -> list[StageChange]:
         before = recorded.get("before") if isinstance(recorded.get("before"), dict) else {}
         if event.action == "created":
             to_state = after.get("state") or definition.initial_state
-            changes.append(StageChange(event.occurred_at, None, to_state, None, _actor_name(event), event.comment,
-                                       False))
+            changes.append(
+                StageChange(event.occurred_at, None, to_state, None, _actor_name(event), event.comment, False)
+            )
         elif event.action == "transition" and after.get("state"):
             transition = definition.transition(recorded.get("transition") or "")
             label = engine.label(transition.label) if transition else None
             if recorded.get("approval") == "rejected":
                 label = _("Sent back")  # moved by the approval transition, but the other way
-            changes.append(StageChange(event.occurred_at, before.get("state"), after["state"], label,
-                                       _actor_name(event), event.comment, bool(recorded.get("automatic_on"))))
+            changes.append(
+                StageChange(
+                    event.occurred_at,
+                    before.get("state"),
+                    after["state"],
+                    label,
+                    _actor_name(event),
+                    event.comment,
+                    bool(recorded.get("automatic_on")),
+                )
+            )
     return changes
 
 
@@ -112,12 +124,23 @@ def _approval_rounds(agreement, definition, user) -> list[RoundView]:
         decisions = [
             DecisionView(
                 step_number=steps.index(d.step) + 1 if len(steps) > 1 and d.step in steps else None,
-                decision=d.decision, approver=d.approver, counted_user=d.counted_user,
-                is_delegated=d.is_delegated, decided_at=d.decided_at, comment=d.comment)
+                decision=d.decision,
+                approver=d.approver,
+                counted_user=d.counted_user,
+                is_delegated=d.is_delegated,
+                decided_at=d.decided_at,
+                comment=d.comment,
+            )
             for d in round_.decisions
         ]
-        rounds.append(RoundView(
-            transition_label=engine.label(transition.label) if transition else round_.transition,
-            status=round_.status, requested_by=round_.requested_by, requested_at=round_.requested_at,
-            closed_at=round_.closed_at, decisions=decisions))
+        rounds.append(
+            RoundView(
+                transition_label=engine.label(transition.label) if transition else round_.transition,
+                status=round_.status,
+                requested_by=round_.requested_by,
+                requested_at=round_.requested_at,
+                closed_at=round_.closed_at,
+                decisions=decisions,
+            )
+        )
     return rounds

@@ -1,18 +1,17 @@
 """/api/v1/agreements: the list, one agreement, its moves, approvals, history and documents."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 from flask import abort, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.core import clock
-from app.agreements import services
-from app.agreements import renewals
+from app.agreements import renewals, services
 from app.agreements.models import Agreement
 from app.api import schemas
 from app.api.core import api_blueprint, api_user, errors, file_download, page_of
+from app.core import clock
 from app.core.audit import history_for
 from app.core.permissions import can, get_agreement_or_404
 from app.core.storage import send_stored
@@ -38,25 +37,39 @@ def organization_ref(organization) -> dict:
 def present(agreement: Agreement) -> dict:
     user = api_user()
     return {
-        "id": agreement.id, "reference": agreement.reference, "type": agreement.type, "state": agreement.state,
-        "state_label": agreement.state_label, "title": agreement.title, "titles": texts(agreement, "title"),
+        "id": agreement.id,
+        "reference": agreement.reference,
+        "type": agreement.type,
+        "state": agreement.state,
+        "state_label": agreement.state_label,
+        "title": agreement.title,
+        "titles": texts(agreement, "title"),
         "summaries": texts(agreement, "summary"),
         "notes": agreement.notes if can(user, "agreement.notes") else None,
         "owner": person(agreement.owner),
         # As on the page: a parent the caller may not see is not named.
-        "parent_id": agreement.parent_id if agreement.parent_id is None or can(
-            user, "agreement.view", agreement.parent) else None,
-        "signing_event_id": agreement.signing_event_id, "signed_on": agreement.signed_on,
-        "effective_on": agreement.effective_on, "expires_on": agreement.expires_on,
+        "parent_id": agreement.parent_id
+        if agreement.parent_id is None or can(user, "agreement.view", agreement.parent)
+        else None,
+        "signing_event_id": agreement.signing_event_id,
+        "signed_on": agreement.signed_on,
+        "effective_on": agreement.effective_on,
+        "expires_on": agreement.expires_on,
         "state_entered_at": agreement.state_entered_at,
         "parties": [{"organization": organization_ref(p.organization), "role": p.role} for p in agreement.parties],
         "renewal": {
-            **renewals.current_terms(agreement), "notice_deadline": agreement.notice_deadline,
-            "non_renewal_on": agreement.non_renewal_on, "non_renewal_by": agreement.non_renewal_by,
-            "renewal_of_id": agreement.renewal_of_id if agreement.renewal_of_id is None or can(
-                user, "agreement.view", agreement.renewal_of) else None,
-            "renewal_ids": [r.id for r in agreement.renewals if can(user, "agreement.view", r)]},
-        "version": agreement.version, "created_at": agreement.created_at, "updated_at": agreement.updated_at,
+            **renewals.current_terms(agreement),
+            "notice_deadline": agreement.notice_deadline,
+            "non_renewal_on": agreement.non_renewal_on,
+            "non_renewal_by": agreement.non_renewal_by,
+            "renewal_of_id": agreement.renewal_of_id
+            if agreement.renewal_of_id is None or can(user, "agreement.view", agreement.renewal_of)
+            else None,
+            "renewal_ids": [r.id for r in agreement.renewals if can(user, "agreement.view", r)],
+        },
+        "version": agreement.version,
+        "created_at": agreement.created_at,
+        "updated_at": agreement.updated_at,
         "url": url_for("agreements.view_agreement", agreement_id=agreement.id),
     }
 
@@ -70,11 +83,20 @@ def list_agreements(page, per_page, **filters):
     user = api_user()
     if not can(user, "agreement.list"):
         abort(403)
-    query = services.agreements_query(user, services.AgreementFilters(
-        state=filters.get("state"), type=filters.get("type"), partner_id=filters.get("partner"),
-        year=filters.get("year"), q=filters.get("q"), signed_after=filters.get("signed_after"),
-        signed_before=filters.get("signed_before"), ends_after=filters.get("ends_after"),
-        ends_before=filters.get("ends_before")))
+    query = services.agreements_query(
+        user,
+        services.AgreementFilters(
+            state=filters.get("state"),
+            type=filters.get("type"),
+            partner_id=filters.get("partner"),
+            year=filters.get("year"),
+            q=filters.get("q"),
+            signed_after=filters.get("signed_after"),
+            signed_before=filters.get("signed_before"),
+            ends_after=filters.get("ends_after"),
+            ends_before=filters.get("ends_before"),
+        ),
+    )
     # Each item names its renewals: read for the whole page at once.
     result = page_of(query.options(selectinload(Agreement.renewals)), {"page": page, "per_page": per_page})
     result["items"] = [present(a) for a in result["items"]]
@@ -117,10 +139,26 @@ def _data(payload: dict, agreement: Agreement | None) -> services.AgreementData:
     """The service's plain values: the payload over the agreement's current ones (for PATCH)."""
     current = {}
     if agreement is not None:
-        current = {name: getattr(agreement, name) for name in (
-            "type", "title_ar", "title_fr", "title_en", "summary_ar", "summary_fr", "summary_en", "notes",
-            "owner_id", "parent_id", "signing_event_id", "signed_on", "effective_on", "expires_on",
-            *renewals.RENEWAL_FIELDS)}
+        current = {
+            name: getattr(agreement, name)
+            for name in (
+                "type",
+                "title_ar",
+                "title_fr",
+                "title_en",
+                "summary_ar",
+                "summary_fr",
+                "summary_en",
+                "notes",
+                "owner_id",
+                "parent_id",
+                "signing_event_id",
+                "signed_on",
+                "effective_on",
+                "expires_on",
+                *renewals.RENEWAL_FIELDS,
+            )
+        }
         current["parties"] = [(p.organization_id, p.role) for p in agreement.parties]
     values = {**current, **{k: v for k, v in payload.items() if k != "parties"}}
     if "parties" in payload:
@@ -130,17 +168,23 @@ def _data(payload: dict, agreement: Agreement | None) -> services.AgreementData:
 
 # --- workflow -----------------------------------------------------------------------------
 
+
 def present_option(option, agreement) -> dict:
     transition = option.transition
     # As on the page: a document the move asks for is sent with it (multipart), so it blocks nothing here.
     reasons = [str(r) for r in option.reasons]
     return {
-        "name": transition.name, "label": engine.label(transition.label), "allowed": option.is_allowed and not reasons,
-        "reasons": list(dict.fromkeys(reasons)), "comment": transition.comment,
-        "fields_": list(transition.fields), "documents": list(transition.documents),
+        "name": transition.name,
+        "label": engine.label(transition.label),
+        "allowed": option.is_allowed and not reasons,
+        "reasons": list(dict.fromkeys(reasons)),
+        "comment": transition.comment,
+        "fields_": list(transition.fields),
+        "documents": list(transition.documents),
         "is_approval": transition.approval is not None,
         "approval_step": option.approval_step.name if option.approval_step else None,
-        "acting_for": option.acting_for.full_name if option.acting_for else None, "target": transition.target,
+        "acting_for": option.acting_for.full_name if option.acting_for else None,
+        "target": transition.target,
     }
 
 
@@ -166,12 +210,21 @@ def take_transition(payload, agreement_id: int):
     /agreements/{agreement_id}/transitions/{transition}."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="act")
-    engine.act(agreement, str(payload["transition"])[:60], by=user, decision=payload.get("decision"),
-               comment=payload.get("comment"), values=payload.get("fields_") or {}, documents={},
-               expected_version=payload.get("version", agreement.version),
-               child_decisions=payload.get("children") or {})
-    return {"agreement": present(agreement),
-            "message": _("The agreement is now in the stage “%(state)s”.", state=agreement.state_label)}
+    engine.act(
+        agreement,
+        str(payload["transition"])[:60],
+        by=user,
+        decision=payload.get("decision"),
+        comment=payload.get("comment"),
+        values=payload.get("fields_") or {},
+        documents={},
+        expected_version=payload.get("version", agreement.version),
+        child_decisions=payload.get("children") or {},
+    )
+    return {
+        "agreement": present(agreement),
+        "message": _("The agreement is now in the stage “%(state)s”.", state=agreement.state_label),
+    }
 
 
 @blueprint.route("/agreements/<int:agreement_id>/approvals", methods=["GET"])
@@ -181,15 +234,34 @@ def list_approvals(agreement_id: int):
     """Every approval round of the agreement with its decisions, newest first. Approvals are the
     ministry's internal work: a partner sees only the rounds its workflow shares with partners."""
     agreement = get_agreement_or_404(agreement_id, api_user())
-    rounds = db.session.scalars(select(ApprovalRound).where(ApprovalRound.agreement_id == agreement.id)
-                                .order_by(ApprovalRound.requested_at.desc(), ApprovalRound.id.desc())).all()
-    return [{
-        "id": r.id, "transition": r.transition, "from_state": r.from_state, "status": r.status,
-        "requested_at": r.requested_at, "requested_by": person(r.requested_by), "closed_at": r.closed_at,
-        "decisions": [{"step": d.step, "decision": d.decision, "by": person(d.approver),
-                       "counted_for": person(d.counted_user), "comment": d.comment, "decided_at": d.decided_at}
-                      for d in r.decisions],
-    } for r in engine.visible_rounds(agreement, api_user(), rounds)]
+    rounds = db.session.scalars(
+        select(ApprovalRound)
+        .where(ApprovalRound.agreement_id == agreement.id)
+        .order_by(ApprovalRound.requested_at.desc(), ApprovalRound.id.desc())
+    ).all()
+    return [
+        {
+            "id": r.id,
+            "transition": r.transition,
+            "from_state": r.from_state,
+            "status": r.status,
+            "requested_at": r.requested_at,
+            "requested_by": person(r.requested_by),
+            "closed_at": r.closed_at,
+            "decisions": [
+                {
+                    "step": d.step,
+                    "decision": d.decision,
+                    "by": person(d.approver),
+                    "counted_for": person(d.counted_user),
+                    "comment": d.comment,
+                    "decided_at": d.decided_at,
+                }
+                for d in r.decisions
+            ],
+        }
+        for r in engine.visible_rounds(agreement, api_user(), rounds)
+    ]
 
 
 @blueprint.route("/agreements/<int:agreement_id>/history", methods=["GET"])
@@ -201,8 +273,17 @@ def list_history(agreement_id: int):
     agreement = get_agreement_or_404(agreement_id, user)
     if not can(user, "agreement.history", agreement):
         abort(403)
-    return [{"id": e.id, "occurred_at": e.occurred_at, "actor": e.actor_label, "action": e.action,
-             "changes": e.changes or {}, "comment": e.comment} for e in history_for("agreements", agreement.id)]
+    return [
+        {
+            "id": e.id,
+            "occurred_at": e.occurred_at,
+            "actor": e.actor_label,
+            "action": e.action,
+            "changes": e.changes or {},
+            "comment": e.comment,
+        }
+        for e in history_for("agreements", agreement.id)
+    ]
 
 
 @blueprint.route("/agreements/<int:agreement_id>/documents", methods=["GET"])
@@ -211,19 +292,27 @@ def list_history(agreement_id: int):
 def list_documents(agreement_id: int):
     """Text versions, the signed copy and other files of the agreement."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="documents")
-    documents = db.session.scalars(select(AgreementDocument).where(AgreementDocument.agreement_id == agreement.id)
-                                   .order_by(AgreementDocument.uploaded_at, AgreementDocument.id))
+    documents = db.session.scalars(
+        select(AgreementDocument)
+        .where(AgreementDocument.agreement_id == agreement.id)
+        .order_by(AgreementDocument.uploaded_at, AgreementDocument.id)
+    )
     return [present_document(d) for d in documents]
 
 
 def present_document(document: AgreementDocument) -> dict:
     return {
-        "id": document.id, "kind": document.kind, "name": document.original_name,
-        "sha256": document.stored_file.sha256, "size": document.stored_file.size,
-        "content_type": document.stored_file.content_type, "uploaded_at": document.uploaded_at,
+        "id": document.id,
+        "kind": document.kind,
+        "name": document.original_name,
+        "sha256": document.stored_file.sha256,
+        "size": document.stored_file.size,
+        "content_type": document.stored_file.content_type,
+        "uploaded_at": document.uploaded_at,
         "uploaded_by": person(document.uploaded_by),
-        "download_url": url_for("api_agreements.download_document", agreement_id=document.agreement_id,
-                                document_id=document.id),
+        "download_url": url_for(
+            "api_agreements.download_document", agreement_id=document.agreement_id, document_id=document.id
+        ),
     }
 
 

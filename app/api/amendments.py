@@ -1,5 +1,6 @@
 """/api/v1/agreements/{id}/amendment: what an amendment changes in its parent, side by side with the
 parent's current terms, and other amendments changing the same terms; the same service as the page."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -39,20 +40,32 @@ class AmendmentChangesInputSchema(StrictSchema):
     summary_en = Text(20000, allow_none=True)
     effective_on = fields.Date(allow_none=True)
     expires_on = fields.Date(allow_none=True)
-    parties = fields.List(fields.Nested(ProposedPartySchema), allow_none=True,
-                          validate=validate.Length(max=50),
-                          metadata={"description": "Every party after the amendment."})
-    budget_lines = fields.List(fields.Nested(BudgetLineInputSchema), allow_none=True,
-                               validate=validate.Length(max=200),
-                               metadata={"description": "The whole budget after the amendment."})
-    renewal = fields.Nested(RenewalTermsInputSchema, allow_none=True,
-                            metadata={"description": "The renewal terms and notice period after the amendment."})
+    parties = fields.List(
+        fields.Nested(ProposedPartySchema),
+        allow_none=True,
+        validate=validate.Length(max=50),
+        metadata={"description": "Every party after the amendment."},
+    )
+    budget_lines = fields.List(
+        fields.Nested(BudgetLineInputSchema),
+        allow_none=True,
+        validate=validate.Length(max=200),
+        metadata={"description": "The whole budget after the amendment."},
+    )
+    renewal = fields.Nested(
+        RenewalTermsInputSchema,
+        allow_none=True,
+        metadata={"description": "The renewal terms and notice period after the amendment."},
+    )
 
 
 class AmendmentTermsInputSchema(StrictSchema):
     changes = fields.Nested(AmendmentChangesInputSchema, required=True)
-    version = fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), metadata={
-        "description": "The version you read; the change is refused (409) if the amendment changed since."})
+    version = fields.Integer(
+        strict=True,
+        validate=validate.Range(1, MAX_ID),
+        metadata={"description": "The version you read; the change is refused (409) if the amendment changed since."},
+    )
 
 
 class TermSchema(Schema):
@@ -86,8 +99,9 @@ class AmendmentSchema(Schema):
     changes = fields.Dict(metadata={"description": "Term → proposed value, as stored."})
     terms = fields.List(fields.Nested(TermSchema), metadata={"description": "Side by side with the parent."})
     plan = fields.List(fields.Nested(PlanEffectSchema))
-    overlaps = fields.List(fields.Nested(OverlapSchema), metadata={
-        "description": "Other amendments in progress changing the same terms."})
+    overlaps = fields.List(
+        fields.Nested(OverlapSchema), metadata={"description": "Other amendments in progress changing the same terms."}
+    )
 
 
 def _plain(value):
@@ -96,13 +110,21 @@ def _plain(value):
 
 def present(amendment) -> dict:
     return {
-        "id": amendment.id, "reference": amendment.reference, "parent_id": amendment.parent_id,
-        "state": amendment.state, "version": amendment.version, "changes": amendment.amendment_changes or {},
-        "terms": [{"term": row.name, "label": row.label, "current": _plain(row.current),
-                   "proposed": _plain(row.proposed)} for row in amendments.comparison(amendment)],
+        "id": amendment.id,
+        "reference": amendment.reference,
+        "parent_id": amendment.parent_id,
+        "state": amendment.state,
+        "version": amendment.version,
+        "changes": amendment.amendment_changes or {},
+        "terms": [
+            {"term": row.name, "label": row.label, "current": _plain(row.current), "proposed": _plain(row.proposed)}
+            for row in amendments.comparison(amendment)
+        ],
         "plan": amendments.plan_effects(amendment),
-        "overlaps": [{"id": s.id, "reference": s.reference, "state": s.state, "terms": terms}
-                     for s, terms in amendments.overlaps(amendment)],
+        "overlaps": [
+            {"id": s.id, "reference": s.reference, "state": s.state, "terms": terms}
+            for s, terms in amendments.overlaps(amendment)
+        ],
     }
 
 
@@ -133,5 +155,7 @@ def put_amendment(payload, agreement_id: int):
     changes = dict(payload["changes"])
     if changes.get("parties") is not None:
         changes["parties"] = [[p["organization_id"], p["role"]] for p in changes["parties"]]
-    amendments.set_changes(amendment, changes, by=api_user(), expected_version=payload.get("version", amendment.version))
+    amendments.set_changes(
+        amendment, changes, by=api_user(), expected_version=payload.get("version", amendment.version)
+    )
     return present(amendment)

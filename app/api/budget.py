@@ -1,5 +1,6 @@
 """/api/v1/agreements/{id}/budget-lines and /api/v1/budget-totals: the same services and rules as the
 pages. Amounts travel as decimal strings ("250000.00") so no client loses a cent to a float."""
+
 from __future__ import annotations
 
 from flask import abort
@@ -14,8 +15,10 @@ from app.extensions import db
 
 blueprint = api_blueprint("budget", "Budget lines of agreements and the portfolio's totals.")
 
-AMOUNT_DOC = {"description": "A decimal string such as \"250000.00\" (a JSON number is read as written).",
-              "type": "string"}
+AMOUNT_DOC = {
+    "description": 'A decimal string such as "250000.00" (a JSON number is read as written).',
+    "type": "string",
+}
 
 
 class BudgetLineSchema(Schema):

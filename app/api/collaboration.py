@@ -4,6 +4,7 @@ The same loaders, permission predicates and services as the pages (app/versions,
 app/signatures, app/indicators). Achieved values are handed in with the files:
 POST /api/v1/deliverables/{id}/submissions takes a field `indicator_<id>` per indicator.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -27,6 +28,7 @@ Number = lambda **kw: fields.Decimal(as_string=True, **kw)  # noqa: E731
 
 
 # --- schemas --------------------------------------------------------------------------------
+
 
 class ComparisonQuerySchema(Schema):
     class Meta:
@@ -107,8 +109,11 @@ class IndicatorSchema(Schema):
 
 
 class IndicatorInputSchema(StrictSchema):
-    names = fields.Dict(keys=fields.String(validate=validate.OneOf(("ar", "fr", "en"))),
-                        values=Text(200, allow_none=True), required=True)
+    names = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(("ar", "fr", "en"))),
+        values=Text(200, allow_none=True),
+        required=True,
+    )
     unit = Text(40, allow_none=True)
     baseline = fields.Raw(metadata={"description": "A number, zero or more (default 0)."})
     target = fields.Raw(required=True, metadata={"description": "A number greater than zero."})
@@ -122,9 +127,15 @@ class SubmissionValuesSchema(Schema):
 
 # --- comparison -----------------------------------------------------------------------------
 
+
 def _extraction(document, text) -> dict:
-    return {"document_id": document.id, "name": document.original_name, "status": text.status,
-            "message": versions.status_message(text.status), "paragraphs": len(text.paragraphs or [])}
+    return {
+        "document_id": document.id,
+        "name": document.original_name,
+        "status": text.status,
+        "message": versions.status_message(text.status),
+        "paragraphs": len(text.paragraphs or []),
+    }
 
 
 @blueprint.route("/agreements/<int:agreement_id>/comparison", methods=["GET"])
@@ -138,18 +149,37 @@ def compare_versions(agreement_id: int, old: int, new: int):
     if old not in by_id or new not in by_id:
         abort(404)
     old_text, new_text, comparison = versions.compare_documents(by_id[old], by_id[new])
-    body = {"old": _extraction(by_id[old], old_text), "new": _extraction(by_id[new], new_text),
-            "is_comparable": comparison is not None, "rows": [], "sections": []}
+    body = {
+        "old": _extraction(by_id[old], old_text),
+        "new": _extraction(by_id[new], new_text),
+        "is_comparable": comparison is not None,
+        "rows": [],
+        "sections": [],
+    }
     if comparison is not None:
-        body.update(added=comparison.added, removed=comparison.removed, changed=comparison.changed,
-                    sections=[{"section": name, "changes": count} for name, count in comparison.sections],
-                    rows=[{"kind": r.kind, "old": r.old, "new": r.new, "section": r.section,
-                           "is_heading": bool(r.level), "words": [list(w) for w in r.words], "folded": r.folded}
-                          for r in comparison.rows])
+        body.update(
+            added=comparison.added,
+            removed=comparison.removed,
+            changed=comparison.changed,
+            sections=[{"section": name, "changes": count} for name, count in comparison.sections],
+            rows=[
+                {
+                    "kind": r.kind,
+                    "old": r.old,
+                    "new": r.new,
+                    "section": r.section,
+                    "is_heading": bool(r.level),
+                    "words": [list(w) for w in r.words],
+                    "folded": r.folded,
+                }
+                for r in comparison.rows
+            ],
+        )
     return body
 
 
 # --- digital signatures ---------------------------------------------------------------------
+
 
 def _signed_copy(agreement, document_id: int):
     document = db.session.get(AgreementDocument, document_id) if 0 < document_id <= MAX_ID else None
@@ -160,11 +190,20 @@ def _signed_copy(agreement, document_id: int):
 
 def _present_check(document, check: SignatureCheck | None) -> dict:
     if check is None:
-        return {"document_id": document.id, "status": "unchecked", "status_label": "", "checked_at": None,
-                "signatures": []}
-    return {"document_id": document.id, "status": check.status,
-            "status_label": str(signatures.STATUS_LABELS[check.status]), "checked_at": check.checked_at,
-            "signatures": [{**s, "explanation": signatures.describe(s)} for s in check.signatures]}
+        return {
+            "document_id": document.id,
+            "status": "unchecked",
+            "status_label": "",
+            "checked_at": None,
+            "signatures": [],
+        }
+    return {
+        "document_id": document.id,
+        "status": check.status,
+        "status_label": str(signatures.STATUS_LABELS[check.status]),
+        "checked_at": check.checked_at,
+        "signatures": [{**s, "explanation": signatures.describe(s)} for s in check.signatures],
+    }
 
 
 @blueprint.route("/agreements/<int:agreement_id>/documents/<int:document_id>/signatures", methods=["GET"])
@@ -189,15 +228,25 @@ def recheck_signatures(agreement_id: int, document_id: int):
 
 # --- indicators -----------------------------------------------------------------------------
 
+
 def _present_progress(row) -> dict:
     indicator = row.indicator
-    return {"id": indicator.id, "deliverable_id": indicator.deliverable_id, "name": indicator.name,
-            "names": {lang: getattr(indicator, f"name_{lang}") for lang in ("ar", "fr", "en")},
-            "unit": indicator.unit, "baseline": indicator.baseline, "target": indicator.target,
-            "target_scope": indicator.target_scope, "is_illustrative": indicator.is_illustrative,
-            "achieved": row.achieved, "percent": row.percent, "periods": row.periods,
-            "periods_met": row.periods_met,
-            "values": [{"due_on": due_on.isoformat(), "value": str(value)} for due_on, value in row.values]}
+    return {
+        "id": indicator.id,
+        "deliverable_id": indicator.deliverable_id,
+        "name": indicator.name,
+        "names": {lang: getattr(indicator, f"name_{lang}") for lang in ("ar", "fr", "en")},
+        "unit": indicator.unit,
+        "baseline": indicator.baseline,
+        "target": indicator.target,
+        "target_scope": indicator.target_scope,
+        "is_illustrative": indicator.is_illustrative,
+        "achieved": row.achieved,
+        "percent": row.percent,
+        "periods": row.periods,
+        "periods_met": row.periods_met,
+        "values": [{"due_on": due_on.isoformat(), "value": str(value)} for due_on, value in row.values],
+    }
 
 
 @blueprint.route("/agreements/<int:agreement_id>/indicators", methods=["GET"])
@@ -222,10 +271,19 @@ def add_indicator(payload, agreement_id: int, deliverable_id: int):
     if deliverable is None or deliverable.agreement_id != agreement.id:
         abort(404)
     names = payload["names"]
-    indicator = indicators.add_indicator(deliverable, indicators.IndicatorData(
-        name_ar=names.get("ar"), name_fr=names.get("fr"), name_en=names.get("en"), unit=payload.get("unit"),
-        baseline=payload.get("baseline"), target=payload.get("target"), target_scope=payload["target_scope"]),
-        by=api_user())
+    indicator = indicators.add_indicator(
+        deliverable,
+        indicators.IndicatorData(
+            name_ar=names.get("ar"),
+            name_fr=names.get("fr"),
+            name_en=names.get("en"),
+            unit=payload.get("unit"),
+            baseline=payload.get("baseline"),
+            target=payload.get("target"),
+            target_scope=payload["target_scope"],
+        ),
+        by=api_user(),
+    )
     return _present_progress(indicators.Progress(indicator, achieved=Decimal(0), periods=0, periods_met=0, latest=None))
 
 
@@ -235,9 +293,18 @@ def add_indicator(payload, agreement_id: int, deliverable_id: int):
 def list_values(occurrence_id: int):
     """The values each hand-in of this due date reported, against the targets."""
     occurrence = get_occurrence_or_404(occurrence_id, api_user())
-    return [{"submission": s.number, "values": [
-        {"indicator_id": indicator.id, "name": indicator.name, "value": str(value), "target": str(indicator.target)}
-        for indicator, value in indicators.submission_values(s)]} for s in occurrence.submissions]
-
-
-
+    return [
+        {
+            "submission": s.number,
+            "values": [
+                {
+                    "indicator_id": indicator.id,
+                    "name": indicator.name,
+                    "value": str(value),
+                    "target": str(indicator.target),
+                }
+                for indicator, value in indicators.submission_values(s)
+            ],
+        }
+        for s in occurrence.submissions
+    ]

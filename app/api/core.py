@@ -6,6 +6,7 @@ replaces the Flask class), validates query, JSON and multipart input with
 marshmallow schemas and generates the OpenAPI 3 document from the same schemas
 and decorators, so the document cannot drift from the code.
 """
+
 from __future__ import annotations
 
 import http
@@ -63,11 +64,15 @@ def api_blueprint(name: str, description: str) -> Blueprint:
 # A download is sent with the stored file's own type, one of those app/core/storage.py
 # recognises by content; documented as such so clients (and contract tests) can rely on it.
 FILE_TYPES = (
-    "application/pdf", "image/png", "image/jpeg", "application/zip",
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "application/zip",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
 )
 
 
@@ -79,16 +84,29 @@ def file_download(blueprint: Blueprint):
 
 def errors(blueprint: Blueprint, *codes: int):
     """Document the error answers an operation may give (401 always: every call needs a token)."""
+
     def decorate(view):
         for code in sorted({401, *codes}):
             view = blueprint.alt_response(code, response=http.HTTPStatus(code).name)(view)
         return view
+
     return decorate
 
 
 def init_api(app) -> None:
-    from app.api import (agreements, amendments, budget, collaboration, deliverables, directory, discussions,
-                         negotiation, plans, renewals, stages)
+    from app.api import (
+        agreements,
+        amendments,
+        budget,
+        collaboration,
+        deliverables,
+        directory,
+        discussions,
+        negotiation,
+        plans,
+        renewals,
+        stages,
+    )
     from app.extensions import csrf
 
     app.config.setdefault("API_TITLE", "Sharaka API")
@@ -96,17 +114,34 @@ def init_api(app) -> None:
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     app.config.setdefault("OPENAPI_URL_PREFIX", API_PREFIX)
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    api.init_app(app, spec_kwargs={
-        "info": {"description": (
-            "The partnership agreements of the ministry, under the same rules as the pages. "
-            "Authenticate with a personal token: `Authorization: Bearer shk_…` (create one on your "
-            "profile page or with `flask users create-token`). Errors are application/problem+json.")},
-        "security": [{"bearerAuth": []}],
-        "servers": [{"url": "/"}],
-    })
+    api.init_app(
+        app,
+        spec_kwargs={
+            "info": {
+                "description": (
+                    "The partnership agreements of the ministry, under the same rules as the pages. "
+                    "Authenticate with a personal token: `Authorization: Bearer shk_…` (create one on your "
+                    "profile page or with `flask users create-token`). Errors are application/problem+json."
+                )
+            },
+            "security": [{"bearerAuth": []}],
+            "servers": [{"url": "/"}],
+        },
+    )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for module in (agreements, deliverables, directory, stages, plans, amendments, budget, collaboration, discussions,
-                   negotiation, renewals):
+    for module in (
+        agreements,
+        deliverables,
+        directory,
+        stages,
+        plans,
+        amendments,
+        budget,
+        collaboration,
+        discussions,
+        negotiation,
+        renewals,
+    ):
         api.register_blueprint(module.blueprint)
         # No cookie ever authenticates an API call, so there is no cross-site request to forge.
         csrf.exempt(module.blueprint)
@@ -143,6 +178,4 @@ def page_of(query, args) -> dict:
     from app.extensions import db
 
     page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False, count=True)
-    return {"items": page.items, "total": page.total, "page": page.page, "per_page": page.per_page,
-            "pages": page.pages}
-
+    return {"items": page.items, "total": page.total, "page": page.page, "per_page": page.per_page, "pages": page.pages}

@@ -1,4 +1,5 @@
 """/api/v1/deliverables: what is owed, hand-ins (multipart upload) and reviews."""
+
 from __future__ import annotations
 
 from flask import abort, request, url_for
@@ -35,19 +36,41 @@ def present(occurrence: Occurrence) -> dict:
     return {
         "id": occurrence.id,
         "agreement": {"id": agreement.id, "reference": agreement.reference, "title": agreement.title},
-        "deliverable": {"id": deliverable.id, "title": deliverable.title, "titles": texts(deliverable, "title"),
-                        "recurrence": deliverable.recurrence},
+        "deliverable": {
+            "id": deliverable.id,
+            "title": deliverable.title,
+            "titles": texts(deliverable, "title"),
+            "recurrence": deliverable.recurrence,
+        },
         "responsible": organization_ref(deliverable.responsible_organization),
-        "due_on": occurrence.due_on, "status": occurrence.status, "shown_status": shown,
-        "status_label": str(STATUS_LABELS[shown]), "waived_reason": occurrence.waived_reason,
+        "due_on": occurrence.due_on,
+        "status": occurrence.status,
+        "shown_status": shown,
+        "status_label": str(STATUS_LABELS[shown]),
+        "waived_reason": occurrence.waived_reason,
         "version": occurrence.version,
-        "submissions": [{
-            "number": s.number, "submitted_at": s.submitted_at, "submitted_by": person(s.submitted_by),
-            "note": s.note, "decision": s.decision, "feedback": s.feedback, "reviewed_at": s.reviewed_at,
-            "files": [{"id": f.id, "name": f.original_name, "sha256": f.stored_file.sha256,
-                       "size": f.stored_file.size,
-                       "download_url": url_for("api_deliverables.download_file", file_id=f.id)} for f in s.files],
-        } for s in occurrence.submissions],
+        "submissions": [
+            {
+                "number": s.number,
+                "submitted_at": s.submitted_at,
+                "submitted_by": person(s.submitted_by),
+                "note": s.note,
+                "decision": s.decision,
+                "feedback": s.feedback,
+                "reviewed_at": s.reviewed_at,
+                "files": [
+                    {
+                        "id": f.id,
+                        "name": f.original_name,
+                        "sha256": f.stored_file.sha256,
+                        "size": f.stored_file.size,
+                        "download_url": url_for("api_deliverables.download_file", file_id=f.id),
+                    }
+                    for f in s.files
+                ],
+            }
+            for s in occurrence.submissions
+        ],
         "url": url_for("deliverables.view_occurrence", occurrence_id=occurrence.id),
     }
 
@@ -61,12 +84,22 @@ def list_deliverables(page, per_page, **filters):
     user = api_user()
     if not can(user, "deliverable.list"):
         abort(403)
-    query = services.occurrences_query(user, services.OccurrenceFilters(
-        status=filters.get("status"), agreement_id=filters.get("agreement"), partner_id=filters.get("responsible"),
-        due_before=filters.get("due_before"), due_after=filters.get("due_after")), clock.today())
+    query = services.occurrences_query(
+        user,
+        services.OccurrenceFilters(
+            status=filters.get("status"),
+            agreement_id=filters.get("agreement"),
+            partner_id=filters.get("responsible"),
+            due_before=filters.get("due_before"),
+            due_after=filters.get("due_after"),
+        ),
+        clock.today(),
+    )
     # What present() reads of each hand-in, loaded for the whole page at once.
-    query = query.options(selectinload(Occurrence.submissions).joinedload(Submission.submitted_by),
-                          selectinload(Occurrence.submissions).selectinload(Submission.files))
+    query = query.options(
+        selectinload(Occurrence.submissions).joinedload(Submission.submitted_by),
+        selectinload(Occurrence.submissions).selectinload(Submission.files),
+    )
     result = page_of(query, {"page": page, "per_page": per_page})
     result["items"] = [present(o) for o in result["items"]]
     return result
@@ -88,8 +121,14 @@ def submit_deliverable(form, occurrence_id: int):
     achieved for each of the deliverable's indicators (field `indicator_<id>`, required when it has any)."""
     occurrence = get_occurrence_or_404(occurrence_id, api_user(), need="submit")
     uploads = request.files.getlist("files")
-    services.submit(occurrence, uploads, note=form.get("note"), by=api_user(),
-                    expected_version=form.get("version", occurrence.version), indicator_values=request.form)
+    services.submit(
+        occurrence,
+        uploads,
+        note=form.get("note"),
+        by=api_user(),
+        expected_version=form.get("version", occurrence.version),
+        indicator_values=request.form,
+    )
     return present(occurrence)
 
 
@@ -100,8 +139,13 @@ def submit_deliverable(form, occurrence_id: int):
 def review_deliverable(payload, occurrence_id: int):
     """Accept the latest hand-in, or send it back with a comment the partner reads."""
     occurrence = get_occurrence_or_404(occurrence_id, api_user(), need="review")
-    services.review(occurrence, decision=payload["decision"], feedback=payload.get("comment"), by=api_user(),
-                    expected_version=payload.get("version", occurrence.version))
+    services.review(
+        occurrence,
+        decision=payload["decision"],
+        feedback=payload.get("comment"),
+        by=api_user(),
+        expected_version=payload.get("version", occurrence.version),
+    )
     return present(occurrence)
 
 

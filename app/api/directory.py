@@ -1,4 +1,5 @@
 """/api/v1: the caller, organisations, signing events and the caller's notifications."""
+
 from __future__ import annotations
 
 from flask import abort
@@ -30,14 +31,24 @@ blueprint = api_blueprint("directory", "The caller, organisations, signing event
 def get_me():
     """Who the token belongs to."""
     user = api_user()
-    return {"id": user.id, "email": user.email, "name": user.full_name, "role": user.role,
-            "language": user.language,
-            "organization": organization_ref(user.organization) if user.organization else None}
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.full_name,
+        "role": user.role,
+        "language": user.language,
+        "organization": organization_ref(user.organization) if user.organization else None,
+    }
 
 
 def present_organization(organization: Organization) -> dict:
-    return {**organization_ref(organization), "names": texts(organization, "name"), "kind": organization.kind,
-            "country": organization.country, "is_ministry": organization.is_home}
+    return {
+        **organization_ref(organization),
+        "names": texts(organization, "name"),
+        "kind": organization.kind,
+        "country": organization.country,
+        "is_ministry": organization.is_home,
+    }
 
 
 @blueprint.route("/organizations", methods=["GET"])
@@ -52,8 +63,14 @@ def list_organizations(page, per_page, q=None):
     term = (q or "").replace("\x00", "").strip().lower()
     if term:
         pattern = like_pattern(term)
-        query = query.where(or_(*(getattr(Organization, name).ilike(pattern, escape="\\")
-                                  for name in ("name_fr", "name_en", "name_ar", "acronym", "slug"))))
+        query = query.where(
+            or_(
+                *(
+                    getattr(Organization, name).ilike(pattern, escape="\\")
+                    for name in ("name_fr", "name_en", "name_ar", "acronym", "slug")
+                )
+            )
+        )
     result = page_of(query.order_by(Organization.name_fr, Organization.id), {"page": page, "per_page": per_page})
     result["items"] = [present_organization(o) for o in result["items"]]
     return result
@@ -67,8 +84,14 @@ def get_organization(organization_id: int):
 
 
 def present_event(event: SigningEvent) -> dict:
-    return {"id": event.id, "name": event.name, "names": texts(event, "name"), "held_on": event.held_on,
-            "ends_on": event.ends_on, "place": event.place}
+    return {
+        "id": event.id,
+        "name": event.name,
+        "names": texts(event, "name"),
+        "held_on": event.held_on,
+        "ends_on": event.ends_on,
+        "place": event.place,
+    }
 
 
 @blueprint.route("/signing-events", methods=["GET"])
@@ -79,8 +102,9 @@ def list_signing_events(page, per_page):
     user = api_user()
     if not can(user, "event.list"):
         abort(403)
-    query = select(SigningEvent).where(visible_events_clause(user)).order_by(SigningEvent.held_on.desc(),
-                                                                              SigningEvent.id)
+    query = (
+        select(SigningEvent).where(visible_events_clause(user)).order_by(SigningEvent.held_on.desc(), SigningEvent.id)
+    )
     result = page_of(query, {"page": page, "per_page": per_page})
     result["items"] = [present_event(e) for e in result["items"]]
     return result
@@ -94,10 +118,16 @@ def get_signing_event(event_id: int):
 
 
 def present_notification(notification) -> dict:
-    return {"id": notification.id, "kind": notification.kind, "category": notification.category,
-            "headline": headline(notification.kind, notification.params or {}),
-            "detail": detail(notification.kind, notification.params or {}), "link": notification.link,
-            "created_at": notification.created_at, "read_at": notification.read_at}
+    return {
+        "id": notification.id,
+        "kind": notification.kind,
+        "category": notification.category,
+        "headline": headline(notification.kind, notification.params or {}),
+        "detail": detail(notification.kind, notification.params or {}),
+        "link": notification.link,
+        "created_at": notification.created_at,
+        "read_at": notification.read_at,
+    }
 
 
 @blueprint.route("/notifications", methods=["GET"])

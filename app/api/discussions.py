@@ -1,8 +1,10 @@
 """/api/v1/…/threads: the discussion threads of agreements and deliverables (same services and
 permissions as the pages: an internal thread is 404 for a partner)."""
+
 from __future__ import annotations
 
 from flask import abort, request, url_for
+from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, Schema, fields
 
 from app.api.agreements import person
@@ -19,10 +21,11 @@ from app.core.storage import send_stored
 from app.discussions import services
 from app.discussions.models import AUDIENCES, DiscussionAttachment
 from app.extensions import db
-from flask_smorest.fields import Upload
 
-blueprint = api_blueprint("discussions", "Discussion threads on agreements and deliverables: internal to the "
-                                         "ministry or shared with the partner parties.")
+blueprint = api_blueprint(
+    "discussions",
+    "Discussion threads on agreements and deliverables: internal to the ministry or shared with the partner parties.",
+)
 # A plain path parameter (the OpenAPI document names it {audience}): `internal` or `shared`, else 404.
 AUDIENCE = "<audience>"
 
@@ -67,15 +70,27 @@ class MessagePatchSchema(StrictSchema):
 
 def present(message) -> dict:
     return {
-        "id": message.id, "audience": message.audience, "author": person(message.author), "body": message.body,
-        "created_at": message.created_at, "edited_at": message.edited_at, "is_edited": message.is_edited,
+        "id": message.id,
+        "audience": message.audience,
+        "author": person(message.author),
+        "body": message.body,
+        "created_at": message.created_at,
+        "edited_at": message.edited_at,
+        "is_edited": message.is_edited,
         "mentions": [person(m.user) for m in message.mentions],
-        "attachments": [{"id": a.id, "name": a.original_name, "sha256": a.stored_file.sha256,
-                         "size": a.stored_file.size,
-                         "download_url": url_for("api_discussions.download_attachment", attachment_id=a.id)}
-                        for a in message.attachments],
-        "earlier_versions": [{"body": r.body, "written_at": r.written_at, "replaced_at": r.replaced_at}
-                             for r in message.revisions],
+        "attachments": [
+            {
+                "id": a.id,
+                "name": a.original_name,
+                "sha256": a.stored_file.sha256,
+                "size": a.stored_file.size,
+                "download_url": url_for("api_discussions.download_attachment", attachment_id=a.id),
+            }
+            for a in message.attachments
+        ],
+        "earlier_versions": [
+            {"body": r.body, "written_at": r.written_at, "replaced_at": r.replaced_at} for r in message.revisions
+        ],
     }
 
 
@@ -96,14 +111,21 @@ def _list(agreement, occurrence, audience):
 
 
 def _post(agreement, occurrence, audience, form):
-    message = services.post_message(agreement, occurrence=occurrence, audience=audience, body=form.get("body"),
-                                    uploads=request.files.getlist("files"), by=api_user())
+    message = services.post_message(
+        agreement,
+        occurrence=occurrence,
+        audience=audience,
+        body=form.get("body"),
+        uploads=request.files.getlist("files"),
+        by=api_user(),
+    )
     return present(message)
 
 
 def _patch(agreement, occurrence, audience, message_id, payload):
-    message = get_message_or_404(message_id, api_user(), agreement_id=agreement.id,
-                                 occurrence_id=occurrence.id if occurrence else None)
+    message = get_message_or_404(
+        message_id, api_user(), agreement_id=agreement.id, occurrence_id=occurrence.id if occurrence else None
+    )
     if message.audience != audience or (occurrence is None and message.occurrence_id is not None):
         abort(404)
     services.edit_message(message, body=payload["body"], by=api_user(), agreement=agreement, occurrence=occurrence)
@@ -127,8 +149,7 @@ def post_agreement_message(form, agreement_id: int, audience: str):
     return _post(*_subject(agreement_id=agreement_id, audience=audience), audience, form)
 
 
-@blueprint.route(f"/agreements/<int:agreement_id>/threads/{AUDIENCE}/messages/<int:message_id>",
-                 methods=["PATCH"])
+@blueprint.route(f"/agreements/<int:agreement_id>/threads/{AUDIENCE}/messages/<int:message_id>", methods=["PATCH"])
 @blueprint.arguments(MessagePatchSchema)
 @blueprint.response(200, MessageSchema)
 @errors(blueprint, 400, 403, 404, 422)
@@ -154,8 +175,7 @@ def post_deliverable_message(form, occurrence_id: int, audience: str):
     return _post(*_subject(occurrence_id=occurrence_id, audience=audience), audience, form)
 
 
-@blueprint.route(f"/deliverables/<int:occurrence_id>/threads/{AUDIENCE}/messages/<int:message_id>",
-                 methods=["PATCH"])
+@blueprint.route(f"/deliverables/<int:occurrence_id>/threads/{AUDIENCE}/messages/<int:message_id>", methods=["PATCH"])
 @blueprint.arguments(MessagePatchSchema)
 @blueprint.response(200, MessageSchema)
 @errors(blueprint, 400, 403, 404, 422)

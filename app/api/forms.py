@@ -6,5 +6,8 @@ from app.core.forms import Form
 
 
 class TokenForm(Form):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)],
-                       description=_l("What will use it, e.g. “Mistral AI reporting script”."))
+    name = StringField(
+        _l("Name"),
+        validators=[DataRequired(), Length(max=100)],
+        description=_l("What will use it, e.g. “Mistral AI reporting script”."),
+    )

@@ -1,4 +1,5 @@
 """Personal API tokens."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,14 +1,15 @@
 """/api/v1/agreements/<id>/negotiation: the versions of the text, each party's acceptance, and
 the two ways to accept — for one's own party, or (ministry staff) for a partner with its proof."""
+
 from __future__ import annotations
 
 from flask import request
 from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from app.api import work_schemas as ws
 from app.api.agreements import organization_ref, person
 from app.api.core import api_blueprint, api_user, errors
-from app.api import work_schemas as ws
 from app.api.schemas import MAX_ID, StrictSchema
 from app.api.stages import present_negotiation
 from app.core.permissions import get_agreement_or_404
@@ -61,13 +62,30 @@ def present(agreement) -> dict:
     locked = agreement.agreed_round_id is not None
     return {
         **present_negotiation(agreement),
-        "locked": locked, "version": agreement.version,
+        "locked": locked,
+        "version": agreement.version,
         "waiting": [organization_ref(o) for o in services.waiting_parties(agreement, last)]
-        if last is not None and not locked else [],
-        "rounds": [{"number": r.number, "side": r.side, "sent_at": r.sent_at, "acceptances": [{
-            "organization": organization_ref(a.organization), "side": a.side, "accepted_by": person(a.accepted_by),
-            "accepted_at": a.accepted_at, "on_behalf": a.is_on_behalf, "proof_document_id": a.proof_document_id,
-        } for a in r.acceptances]} for r in agreement.negotiation_rounds],
+        if last is not None and not locked
+        else [],
+        "rounds": [
+            {
+                "number": r.number,
+                "side": r.side,
+                "sent_at": r.sent_at,
+                "acceptances": [
+                    {
+                        "organization": organization_ref(a.organization),
+                        "side": a.side,
+                        "accepted_by": person(a.accepted_by),
+                        "accepted_at": a.accepted_at,
+                        "on_behalf": a.is_on_behalf,
+                        "proof_document_id": a.proof_document_id,
+                    }
+                    for a in r.acceptances
+                ],
+            }
+            for r in agreement.negotiation_rounds
+        ],
     }
 
 
@@ -97,7 +115,11 @@ def accept_version(payload, agreement_id: int):
 def record_acceptance(form, agreement_id: int):
     """Ministry staff record a partner party's acceptance given outside Sharaka, with its proof (field `proof`)."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="act")
-    services.record_acceptance_on_behalf(agreement, organization_id=form["organization_id"],
-                                         proof=request.files.get("proof"), by=api_user(),
-                                         expected_version=form.get("version", agreement.version))
+    services.record_acceptance_on_behalf(
+        agreement,
+        organization_id=form["organization_id"],
+        proof=request.files.get("proof"),
+        by=api_user(),
+        expected_version=form.get("version", agreement.version),
+    )
     return present(agreement)

@@ -1,4 +1,5 @@
 """Pages around the API: a person's tokens, and the API's documentation (served offline)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request, url_for
@@ -35,15 +36,21 @@ def list_tokens():
         else:
             # Shown once on the next page; only its hash is kept beyond that.
             ticket = reveal.keep(current_user, "api_token", secret)
-            return done(url_for("api_pages.list_tokens", shown=ticket),
-                        _("Token created: copy it now, it is shown only once."))
+            return done(
+                url_for("api_pages.list_tokens", shown=ticket), _("Token created: copy it now, it is shown only once.")
+            )
     status = 422 if form.errors else 200
     new_token = reveal.take(current_user, "api_token", request.args.get("shown"))
     if request.args.get("shown"):
         keep_even_if_refused()  # the secret is gone once shown
-    return render_template("api/tokens.html", form=form, tokens=tokens.tokens_of(current_user),
-                           new_token=new_token, confirm=ConfirmForm(),
-                           docs_url=url_for("api_pages.api_docs")), status
+    return render_template(
+        "api/tokens.html",
+        form=form,
+        tokens=tokens.tokens_of(current_user),
+        new_token=new_token,
+        confirm=ConfirmForm(),
+        docs_url=url_for("api_pages.api_docs"),
+    ), status
 
 
 @blueprint.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
@@ -68,5 +75,10 @@ def api_docs():
     from app.api.core import api
 
     spec = api.spec.to_dict()
-    return render_template("api/docs.html", spec=spec, operations=reference.operations(spec),
-                           schemas=reference.schemas(spec), spec_url=url_for("api-docs.openapi_json"))
+    return render_template(
+        "api/docs.html",
+        spec=spec,
+        operations=reference.operations(spec),
+        schemas=reference.schemas(spec),
+        spec_url=url_for("api-docs.openapi_json"),
+    )

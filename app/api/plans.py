@@ -1,5 +1,6 @@
 """/api/v1: an agreement's deliverables plan (list, add, change a line), waivers, and the caller's
 delegations — the same checks and services as the agreement's page and the delegations page."""
+
 from __future__ import annotations
 
 from flask import abort
@@ -21,23 +22,45 @@ from app.workflow.models import Delegation
 
 blueprint = api_blueprint("plans", "Deliverable plans, waivers and delegations of approvals.")
 
-PLAN_FIELDS = ("title_fr", "title_ar", "title_en", "description", "responsible_organization_id", "recurrence",
-               "first_due_on", "until_on")
+PLAN_FIELDS = (
+    "title_fr",
+    "title_ar",
+    "title_en",
+    "description",
+    "responsible_organization_id",
+    "recurrence",
+    "first_due_on",
+    "until_on",
+)
 
 
 def present_line(line: Deliverable) -> dict:
     today = clock.today()
-    return {"id": line.id, "title": line.title, "titles": texts(line, "title"), "description": line.description,
-            "responsible": organization_ref(line.responsible_organization), "recurrence": line.recurrence,
-            "first_due_on": line.first_due_on, "until_on": line.until_on,
-            "occurrences": [{"id": o.id, "due_on": o.due_on, "status": o.status,
-                             "shown_status": o.status_on(today, deliverables.due_window())}
-                            for o in line.occurrences]}
+    return {
+        "id": line.id,
+        "title": line.title,
+        "titles": texts(line, "title"),
+        "description": line.description,
+        "responsible": organization_ref(line.responsible_organization),
+        "recurrence": line.recurrence,
+        "first_due_on": line.first_due_on,
+        "until_on": line.until_on,
+        "occurrences": [
+            {
+                "id": o.id,
+                "due_on": o.due_on,
+                "status": o.status,
+                "shown_status": o.status_on(today, deliverables.due_window()),
+            }
+            for o in line.occurrences
+        ],
+    }
 
 
 def _plan(agreement) -> list[dict]:
-    lines = db.session.scalars(select(Deliverable).where(Deliverable.agreement_id == agreement.id)
-                               .order_by(Deliverable.id)).all()
+    lines = db.session.scalars(
+        select(Deliverable).where(Deliverable.agreement_id == agreement.id).order_by(Deliverable.id)
+    ).all()
     return [present_line(line) for line in lines]
 
 
@@ -56,8 +79,9 @@ def list_plan(agreement_id: int):
 def plan_deliverable(payload, agreement_id: int):
     """Add a line to the plan (one-off, or recurring until `until_on` or the agreement's end)."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")
-    line = deliverables.plan_deliverable(agreement, deliverables.PlanData(
-        **{name: payload.get(name) for name in PLAN_FIELDS}), by=api_user())
+    line = deliverables.plan_deliverable(
+        agreement, deliverables.PlanData(**{name: payload.get(name) for name in PLAN_FIELDS}), by=api_user()
+    )
     return present_line(line)
 
 
@@ -83,24 +107,38 @@ def edit_plan(payload, agreement_id: int, deliverable_id: int):
 def waive_deliverable(payload, occurrence_id: int):
     """Release the responsible party from one due date, with a reason (managers)."""
     occurrence = get_occurrence_or_404(occurrence_id, api_user(), need="waive")
-    deliverables.waive(occurrence, reason=payload["reason"], by=api_user(),
-                       expected_version=payload.get("version", occurrence.version))
+    deliverables.waive(
+        occurrence, reason=payload["reason"], by=api_user(), expected_version=payload.get("version", occurrence.version)
+    )
     return present_occurrence(occurrence)
 
 
 # --- delegations -------------------------------------------------------------------------------
 
+
 def present_delegation(delegation: Delegation) -> dict:
-    return {"id": delegation.id, "delegator": person(delegation.delegator), "delegate": person(delegation.delegate),
-            "starts_on": delegation.starts_on, "ends_on": delegation.ends_on, "created_at": delegation.created_at,
-            "revoked_at": delegation.revoked_at}
+    return {
+        "id": delegation.id,
+        "delegator": person(delegation.delegator),
+        "delegate": person(delegation.delegate),
+        "starts_on": delegation.starts_on,
+        "ends_on": delegation.ends_on,
+        "created_at": delegation.created_at,
+        "revoked_at": delegation.revoked_at,
+    }
 
 
 def _delegations(user) -> dict:
-    given = db.session.scalars(select(Delegation).where(Delegation.delegator_id == user.id)
-                               .order_by(Delegation.starts_on.desc(), Delegation.id.desc())).all()
-    received = db.session.scalars(select(Delegation).where(Delegation.delegate_id == user.id)
-                                  .order_by(Delegation.starts_on.desc(), Delegation.id.desc())).all()
+    given = db.session.scalars(
+        select(Delegation)
+        .where(Delegation.delegator_id == user.id)
+        .order_by(Delegation.starts_on.desc(), Delegation.id.desc())
+    ).all()
+    received = db.session.scalars(
+        select(Delegation)
+        .where(Delegation.delegate_id == user.id)
+        .order_by(Delegation.starts_on.desc(), Delegation.id.desc())
+    ).all()
     return {"given": [present_delegation(d) for d in given], "received": [present_delegation(d) for d in received]}
 
 
@@ -122,8 +160,9 @@ def create_delegation(payload):
     user = api_user()
     require(user, "delegation.manage")
     colleague = db.session.get(User, payload["delegate_id"])
-    delegation = workflow.delegate(delegator=user, delegate_user=colleague, starts_on=payload["starts_on"],
-                                   ends_on=payload["ends_on"], by=user)
+    delegation = workflow.delegate(
+        delegator=user, delegate_user=colleague, starts_on=payload["starts_on"], ends_on=payload["ends_on"], by=user
+    )
     return present_delegation(delegation)
 
 
@@ -139,4 +178,3 @@ def revoke_delegation(delegation_id: int):
         abort(404)
     workflow.revoke_delegation(delegation, by=user)
     return present_delegation(delegation)
-

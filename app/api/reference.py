@@ -1,5 +1,6 @@
 """The API reference page, drawn on the server from the same OpenAPI document the API
 publishes: no script, readable offline, in the reader's language for its frame."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -57,8 +58,10 @@ def _type(spec: dict, schema: dict) -> str:
 def _fields(spec: dict, schema: dict) -> list[Field]:
     schema = _resolve(spec, schema)
     required = set(schema.get("required", ()))
-    return [Field(name, _type(spec, sub), name in required, sub.get("description", ""))
-            for name, sub in (schema.get("properties") or {}).items()]
+    return [
+        Field(name, _type(spec, sub), name in required, sub.get("description", ""))
+        for name, sub in (schema.get("properties") or {}).items()
+    ]
 
 
 def operations(spec: dict) -> list[Operation]:
@@ -68,14 +71,20 @@ def operations(spec: dict) -> list[Operation]:
         shared = methods.get("parameters", [])
         for method in [m for m in METHOD_ORDER if m in methods]:
             raw = {**methods[method], "parameters": shared + methods[method].get("parameters", [])}
-            operation = Operation(method=method.upper(), path=path,
-                                  summary=raw.get("summary") or raw.get("description") or "")
+            operation = Operation(
+                method=method.upper(), path=path, summary=raw.get("summary") or raw.get("description") or ""
+            )
             for parameter in raw.get("parameters", []):
                 parameter = _resolve(spec, parameter)
-                operation.parameters.append(Field(
-                    parameter["name"], _type(spec, parameter.get("schema", {})), bool(parameter.get("required")),
-                    parameter.get("description") or parameter.get("schema", {}).get("description", ""),
-                    parameter.get("in", "")))
+                operation.parameters.append(
+                    Field(
+                        parameter["name"],
+                        _type(spec, parameter.get("schema", {})),
+                        bool(parameter.get("required")),
+                        parameter.get("description") or parameter.get("schema", {}).get("description", ""),
+                        parameter.get("in", ""),
+                    )
+                )
             body = raw.get("requestBody")
             if body:
                 content_type, media = next(iter(body.get("content", {}).items()))
@@ -93,5 +102,6 @@ def operations(spec: dict) -> list[Operation]:
 
 
 def schemas(spec: dict) -> dict[str, list[Field]]:
-    return {name: _fields(spec, schema) for name, schema in
-            sorted(spec.get("components", {}).get("schemas", {}).items())}
+    return {
+        name: _fields(spec, schema) for name, schema in sorted(spec.get("components", {}).get("schemas", {}).items())
+    }

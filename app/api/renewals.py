@@ -1,5 +1,6 @@
 """/api/v1/agreements/{id}/non-renewal and /renewals: a notice of non-renewal, and "Renew" (a linked
 renewal agreement prefilled from the current one); the same services as the agreement's page."""
+
 from __future__ import annotations
 
 from app.agreements import renewals
@@ -19,8 +20,13 @@ def record_non_renewal(payload, agreement_id: int):
     """Record that one side gave notice of non-renewal (by the notice deadline): a tacit renewal no
     longer happens and the notice reminders stop. The notice itself may be attached on the page."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")
-    renewals.record_non_renewal(agreement, by=api_user(), given_on=payload["given_on"], side=payload["side"],
-                                expected_version=payload.get("version", agreement.version))
+    renewals.record_non_renewal(
+        agreement,
+        by=api_user(),
+        given_on=payload["given_on"],
+        side=payload["side"],
+        expected_version=payload.get("version", agreement.version),
+    )
     return present(agreement)
 
 

@@ -1,20 +1,26 @@
 """What the API reads and writes, as marshmallow schemas: they validate input and
 generate the OpenAPI document. Business rules stay in the services."""
+
 from __future__ import annotations
 
 from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
-from app.agreements.models import AGREEMENT_TYPES
-from app.agreements.models import NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS
+from app.agreements.models import AGREEMENT_TYPES, NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS
 
 MAX_ID = 2**31 - 1
 Id = lambda **kw: fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), **kw)  # noqa: E731
 # In a query string every value is text: an id there is parsed from it (strict would refuse "3").
 QueryId = lambda **kw: fields.Integer(validate=validate.Range(1, MAX_ID), **kw)  # noqa: E731
 Text = lambda n, **kw: fields.String(validate=validate.Length(max=n), **kw)  # noqa: E731
-Texts = lambda: fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),  # noqa: E731
-                            metadata={"description": "The text in Arabic, French and English ({ar, fr, en})."})
+
+
+def Texts():  # used like a field class, as Text and QueryId are
+    return fields.Dict(
+        keys=fields.String(),
+        values=fields.String(allow_none=True),
+        metadata={"description": "The text in Arabic, French and English ({ar, fr, en})."},
+    )
 
 
 class ProblemSchema(Schema):
@@ -44,14 +50,20 @@ class PageQuerySchema(QuerySchema):
 
 
 def page_schema(item_schema, name: str):
-    return Schema.from_dict({
-        "items": fields.List(fields.Nested(item_schema)),
-        "total": fields.Integer(), "page": fields.Integer(), "per_page": fields.Integer(),
-        "pages": fields.Integer(),
-    }, name=name)
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item_schema)),
+            "total": fields.Integer(),
+            "page": fields.Integer(),
+            "per_page": fields.Integer(),
+            "pages": fields.Integer(),
+        },
+        name=name,
+    )
 
 
 # --- people and organisations ---------------------------------------------------------
+
 
 class PersonSchema(Schema):
     id = fields.Integer()
@@ -95,6 +107,7 @@ class MeSchema(Schema):
 
 # --- agreements ----------------------------------------------------------------------------
 
+
 class PartySchema(Schema):
     organization = fields.Nested(OrganizationRefSchema)
     role = fields.String()
@@ -105,8 +118,10 @@ class RenewalSchema(Schema):
     renewal_months = fields.Integer(allow_none=True, metadata={"description": "A tacit renewal's length."})
     notice_period = fields.Integer(allow_none=True)
     notice_unit = fields.String(allow_none=True, metadata={"description": "months or days."})
-    notice_deadline = fields.Date(allow_none=True, metadata={
-        "description": "The end date less the notice period: the last day to give notice of non-renewal."})
+    notice_deadline = fields.Date(
+        allow_none=True,
+        metadata={"description": "The end date less the notice period: the last day to give notice of non-renewal."},
+    )
     non_renewal_on = fields.Date(allow_none=True, metadata={"description": "When notice of non-renewal was given."})
     non_renewal_by = fields.String(allow_none=True, metadata={"description": "ministry or partner."})
     renewal_of_id = fields.Integer(allow_none=True, metadata={"description": "The agreement this one renews."})
@@ -149,8 +164,9 @@ def _known_state(value: str) -> None:
 
 
 class AgreementQuerySchema(PageQuerySchema):
-    state = fields.String(validate=_known_state,
-                          metadata={"description": "A state name of the agreement's workflow definition."})
+    state = fields.String(
+        validate=_known_state, metadata={"description": "A state name of the agreement's workflow definition."}
+    )
     type = fields.String(validate=validate.OneOf(AGREEMENT_TYPES))
     partner = QueryId(metadata={"description": "An organisation id: agreements it is a party to."})
     q = Text(200, metadata={"description": "Search in references, titles and partners (accents ignored)."})
@@ -182,9 +198,13 @@ class AgreementInputSchema(StrictSchema):
     effective_on = fields.Date(allow_none=True)
     expires_on = fields.Date(allow_none=True)
     parties = fields.List(fields.Nested(PartyInputSchema), validate=validate.Length(max=50))
-    renewal_terms = fields.String(validate=validate.OneOf(RENEWAL_TERMS), metadata={
-        "description": "none (default), tacit (renewed for renewal_months unless notice is given) or by_agreement. "
-                       "Like the dates, fixed at signature: an amendment changes it afterwards."})
+    renewal_terms = fields.String(
+        validate=validate.OneOf(RENEWAL_TERMS),
+        metadata={
+            "description": "none (default), tacit (renewed for renewal_months unless notice is given) or by_agreement. "
+            "Like the dates, fixed at signature: an amendment changes it afterwards."
+        },
+    )
     renewal_months = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 120))
     notice_period = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 1800))
     notice_unit = fields.String(allow_none=True, validate=validate.OneOf(NOTICE_UNITS))
@@ -193,14 +213,20 @@ class AgreementInputSchema(StrictSchema):
 class NonRenewalInputSchema(StrictSchema):
     given_on = fields.Date(required=True, metadata={"description": "The day the notice was given."})
     side = fields.String(required=True, validate=validate.OneOf(NOTICE_SIDES))
-    version = fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), metadata={
-        "description": "The version you read; refused (409) if the agreement changed since."})
+    version = fields.Integer(
+        strict=True,
+        validate=validate.Range(1, MAX_ID),
+        metadata={"description": "The version you read; refused (409) if the agreement changed since."},
+    )
 
 
 class AgreementPatchSchema(AgreementInputSchema):
     type = fields.String(validate=validate.OneOf(AGREEMENT_TYPES))
-    version = fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), metadata={
-        "description": "The version you read; the change is refused (409) if the agreement changed since."})
+    version = fields.Integer(
+        strict=True,
+        validate=validate.Range(1, MAX_ID),
+        metadata={"description": "The version you read; the change is refused (409) if the agreement changed since."},
+    )
 
 
 class TransitionOptionSchema(Schema):
@@ -227,13 +253,20 @@ class TransitionInputSchema(StrictSchema):
     transition = fields.String(required=True, validate=validate.Length(min=1, max=60))
     comment = Text(2000, allow_none=True)
     fields_ = fields.Nested(TransitionFieldsSchema, data_key="fields", load_default=dict)
-    decision = fields.String(validate=validate.OneOf(("approve", "reject")), metadata={
-        "description": "For approval moves: approve (default) or reject (send back, comment required)."})
+    decision = fields.String(
+        validate=validate.OneOf(("approve", "reject")),
+        metadata={"description": "For approval moves: approve (default) or reject (send back, comment required)."},
+    )
     version = fields.Integer(strict=True, validate=validate.Range(1, MAX_ID))
-    children = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[0-9]{1,12}$")),
-                           values=fields.String(validate=validate.Length(max=60)), load_default=dict, metadata={
-        "description": "For moves whose workflow asks per child agreement (e.g. terminate): "
-                       "{child id: the same move, or \"keep\"}."})
+    children = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"^[0-9]{1,12}$")),
+        values=fields.String(validate=validate.Length(max=60)),
+        load_default=dict,
+        metadata={
+            "description": "For moves whose workflow asks per child agreement (e.g. terminate): "
+            '{child id: the same move, or "keep"}.'
+        },
+    )
 
 
 class TransitionResultSchema(Schema):
@@ -284,6 +317,7 @@ class DocumentSchema(Schema):
 
 # --- deliverables ---------------------------------------------------------------------------
 
+
 class SubmissionFileSchema(Schema):
     id = fields.Integer()
     name = fields.String()
@@ -305,16 +339,23 @@ class SubmissionSchema(Schema):
 
 class OccurrenceSchema(Schema):
     id = fields.Integer()
-    agreement = fields.Nested(Schema.from_dict({"id": fields.Integer(), "reference": fields.String(),
-                                                "title": fields.String()}, name="AgreementRef"))
-    deliverable = fields.Nested(Schema.from_dict({"id": fields.Integer(), "title": fields.String(),
-                                                  "titles": Texts(), "recurrence": fields.String()},
-                                                 name="DeliverableRef"))
+    agreement = fields.Nested(
+        Schema.from_dict(
+            {"id": fields.Integer(), "reference": fields.String(), "title": fields.String()}, name="AgreementRef"
+        )
+    )
+    deliverable = fields.Nested(
+        Schema.from_dict(
+            {"id": fields.Integer(), "title": fields.String(), "titles": Texts(), "recurrence": fields.String()},
+            name="DeliverableRef",
+        )
+    )
     responsible = fields.Nested(OrganizationRefSchema)
     due_on = fields.Date()
     status = fields.String(metadata={"description": "Stored: pending, submitted, sent_back, accepted, waived."})
-    shown_status = fields.String(metadata={"description": "As shown today: not_yet_due, due, overdue, "
-                                                          "submitted, sent_back, accepted, waived."})
+    shown_status = fields.String(
+        metadata={"description": "As shown today: not_yet_due, due, overdue, submitted, sent_back, accepted, waived."}
+    )
     status_label = fields.String()
     waived_reason = fields.String(allow_none=True)
     version = fields.Integer()
@@ -323,8 +364,11 @@ class OccurrenceSchema(Schema):
 
 
 class OccurrenceQuerySchema(PageQuerySchema):
-    status = fields.String(validate=validate.OneOf(
-        ("open", "not_yet_due", "due", "overdue", "submitted", "sent_back", "accepted", "waived")))
+    status = fields.String(
+        validate=validate.OneOf(
+            ("open", "not_yet_due", "due", "overdue", "submitted", "sent_back", "accepted", "waived")
+        )
+    )
     agreement = QueryId()
     responsible = QueryId(metadata={"description": "The organisation that owes it."})
     due_after = fields.Date()
@@ -349,6 +393,7 @@ class ReviewInputSchema(StrictSchema):
 
 
 # --- notifications ----------------------------------------------------------------------------
+
 
 class NotificationSchema(Schema):
     id = fields.Integer()

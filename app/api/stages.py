@@ -2,6 +2,7 @@
 moves that carry a document (multipart), negotiation versions, signatories and signatures,
 the signed copy, an amendment's changes. Each call loads and checks the agreement as the
 page does and calls the same service; what it shows comes from the page's own panel."""
+
 from __future__ import annotations
 
 from flask_babel import gettext as _
@@ -14,8 +15,11 @@ from app.core.permissions import get_agreement_or_404
 from app.workflow import engine, services
 from app.workflow.presenter import build_panel
 
-blueprint = api_blueprint("stages", "Work inside an agreement's stages: moves with documents, negotiation "
-                                    "versions, signatories and signatures, the signed copy, amendments.")
+blueprint = api_blueprint(
+    "stages",
+    "Work inside an agreement's stages: moves with documents, negotiation "
+    "versions, signatories and signatures, the signed copy, amendments.",
+)
 
 
 @blueprint.route("/agreements/<int:agreement_id>/transitions/<transition>", methods=["POST"])
@@ -29,30 +33,54 @@ def take_transition_with_documents(form, agreement_id: int, transition: str):
     agreement = get_agreement_or_404(agreement_id, user, need="act")
     values = {name: form.get(name) for name in ("signed_on", "effective_on", "expires_on")}
     documents = {"termination_notice": form.get("termination_notice")}
-    engine.act(agreement, transition[:60], by=user, decision=form.get("decision"), comment=form.get("comment"),
-               values=values, documents=documents, expected_version=form.get("version", agreement.version))
-    return {"agreement": present(agreement),
-            "message": _("The agreement is now in the stage “%(state)s”.", state=agreement.state_label)}
+    engine.act(
+        agreement,
+        transition[:60],
+        by=user,
+        decision=form.get("decision"),
+        comment=form.get("comment"),
+        values=values,
+        documents=documents,
+        expected_version=form.get("version", agreement.version),
+    )
+    return {
+        "agreement": present(agreement),
+        "message": _("The agreement is now in the stage “%(state)s”.", state=agreement.state_label),
+    }
 
 
 # --- negotiation -------------------------------------------------------------------------------
+
 
 def present_negotiation(agreement) -> dict:
     panel = build_panel(agreement, api_user())
     rounds = panel.negotiation_rounds
     return {
         "is_text_locked": panel.is_text_locked,
-        "turn": rounds[-1].turn if rounds and engine.state_has(agreement, "negotiating") and not panel.is_text_locked
+        "turn": rounds[-1].turn
+        if rounds and engine.state_has(agreement, "negotiating") and not panel.is_text_locked
         else None,
-        "your_side": panel.user_side, "can_send_version": panel.can_send_version,
-        "can_accept_version": panel.can_accept_version, "version": agreement.version,
-        "versions": [{
-            "id": r.id, "number": r.number, "side": r.side, "sent_by": person(r.sent_by), "sent_at": r.sent_at,
-            "note": r.note, "document": present_document(r.document) if r.document else None,
-            "ministry_accepted_by": person(r.ministry_accepted_by), "ministry_accepted_at": r.ministry_accepted_at,
-            "partner_accepted_by": person(r.partner_accepted_by), "partner_accepted_at": r.partner_accepted_at,
-            "is_agreed": r.is_agreed,
-        } for r in rounds],
+        "your_side": panel.user_side,
+        "can_send_version": panel.can_send_version,
+        "can_accept_version": panel.can_accept_version,
+        "version": agreement.version,
+        "versions": [
+            {
+                "id": r.id,
+                "number": r.number,
+                "side": r.side,
+                "sent_by": person(r.sent_by),
+                "sent_at": r.sent_at,
+                "note": r.note,
+                "document": present_document(r.document) if r.document else None,
+                "ministry_accepted_by": person(r.ministry_accepted_by),
+                "ministry_accepted_at": r.ministry_accepted_at,
+                "partner_accepted_by": person(r.partner_accepted_by),
+                "partner_accepted_at": r.partner_accepted_at,
+                "is_agreed": r.is_agreed,
+            }
+            for r in rounds
+        ],
     }
 
 
@@ -67,20 +95,38 @@ def send_version(form, agreement_id: int):
     """Send a new version of the text (multipart `file`, optional `note`); the other side's turn begins."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="act")
-    services.send_version(agreement, by=user, upload=form.get("file"),
-                          note=form.get("note"), expected_version=form.get("version", agreement.version),
-                          on_behalf_of_partner=form.get("on_behalf_of_partner", False))
+    services.send_version(
+        agreement,
+        by=user,
+        upload=form.get("file"),
+        note=form.get("note"),
+        expected_version=form.get("version", agreement.version),
+        on_behalf_of_partner=form.get("on_behalf_of_partner", False),
+    )
     return present_negotiation(agreement)
 
 
 # --- signatures --------------------------------------------------------------------------------
 
+
 def present_signatures(agreement) -> dict:
     panel = build_panel(agreement, api_user())
-    return {"can_manage_signatures": panel.can_manage_signatures, "version": agreement.version,
-            "signatories": [{"id": s.id, "position": s.position, "side": s.side, "name": s.name, "title": s.title,
-                             "signed_on": s.signed_on, "recorded_at": s.recorded_at}
-                            for s in sorted(panel.signatories, key=lambda s: s.position)]}
+    return {
+        "can_manage_signatures": panel.can_manage_signatures,
+        "version": agreement.version,
+        "signatories": [
+            {
+                "id": s.id,
+                "position": s.position,
+                "side": s.side,
+                "name": s.name,
+                "title": s.title,
+                "signed_on": s.signed_on,
+                "recorded_at": s.recorded_at,
+            }
+            for s in sorted(panel.signatories, key=lambda s: s.position)
+        ],
+    }
 
 
 @blueprint.route("/agreements/<int:agreement_id>/signatories", methods=["GET"])
@@ -99,8 +145,14 @@ def add_signatory(payload, agreement_id: int):
     """Plan one more signatory (the ministry side, during the signature stage); they sign in order."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="act")
-    services.add_signatory(agreement, by=user, side=payload["side"], name=payload["name"],
-                           title=payload.get("title"), expected_version=payload.get("version", agreement.version))
+    services.add_signatory(
+        agreement,
+        by=user,
+        side=payload["side"],
+        name=payload["name"],
+        title=payload.get("title"),
+        expected_version=payload.get("version", agreement.version),
+    )
     return present_signatures(agreement)
 
 
@@ -112,8 +164,13 @@ def record_signature(payload, agreement_id: int, signatory_id: int):
     """Record that a signatory signed on `signed_on` (never in the future, never before the one before)."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="act")
-    services.record_signature(agreement, signatory_id, by=user, signed_on=payload["signed_on"],
-                              expected_version=payload.get("version", agreement.version))
+    services.record_signature(
+        agreement,
+        signatory_id,
+        by=user,
+        signed_on=payload["signed_on"],
+        expected_version=payload.get("version", agreement.version),
+    )
     return present_signatures(agreement)
 
 
@@ -125,8 +182,9 @@ def upload_signed_copy(form, agreement_id: int):
     """Store the scan of the signed agreement (multipart `file`), with its SHA-256."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="act")
-    document = services.upload_signed_copy(agreement, form.get("file"), by=user,
-                                           expected_version=form.get("version", agreement.version))
+    document = services.upload_signed_copy(
+        agreement, form.get("file"), by=user, expected_version=form.get("version", agreement.version)
+    )
     return present_document(document)
 
 
@@ -138,6 +196,10 @@ def set_amendment(payload, agreement_id: int):
     """Say what a draft amendment changes in its parent (for now: the parent's end date)."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="edit")
-    services.set_amendment_changes(agreement, new_expires_on=payload["new_expires_on"], by=user,
-                                   expected_version=payload.get("version", agreement.version))
+    services.set_amendment_changes(
+        agreement,
+        new_expires_on=payload["new_expires_on"],
+        by=user,
+        expected_version=payload.get("version", agreement.version),
+    )
     return {"agreement": present(agreement), "message": _("The amendment's changes are saved.")}

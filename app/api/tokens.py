@@ -1,4 +1,5 @@
 """Creating, checking and revoking personal API tokens."""
+
 from __future__ import annotations
 
 import hashlib
@@ -30,17 +31,18 @@ def create_token(user, name: str | None, *, by) -> tuple[ApiToken, str]:
     if len(name) > 100:
         message = _("At most %(n)s characters.", n=100)
         raise ValidationFailed(message, {"name": [message]})
-    active = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
-                                                       ApiToken.revoked_at.is_(None))).all()
+    active = db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).all()
     if len(active) >= MAX_ACTIVE_TOKENS:
-        raise ValidationFailed(_("You already have %(n)s tokens; revoke one you no longer use.",
-                                 n=MAX_ACTIVE_TOKENS))
+        raise ValidationFailed(_("You already have %(n)s tokens; revoke one you no longer use.", n=MAX_ACTIVE_TOKENS))
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, name=name, token_hash=_hash(secret), prefix=secret[:10])
     db.session.add(token)
     db.session.flush()
-    audit.record("api_token_created", token, actor=by, changes={"name": name, "prefix": token.prefix,
-                                                               "user": user.email})
+    audit.record(
+        "api_token_created", token, actor=by, changes={"name": name, "prefix": token.prefix, "user": user.email}
+    )
     return token, secret
 
 
@@ -51,8 +53,13 @@ def revoke_token(token: ApiToken, *, by) -> None:
 
 
 def tokens_of(user) -> list[ApiToken]:
-    return list(db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
-                                   .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc())))
+    return list(
+        db.session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id)
+            .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc())
+        )
+    )
 
 
 def user_for_token(secret: str):

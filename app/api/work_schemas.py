@@ -1,6 +1,7 @@
 """Schemas of the work done inside an agreement's stages through the API: moves with their
 documents, negotiation versions, signatories, deliverable plans, waivers and delegations.
 Input only validates shapes; business rules stay in the services the pages call."""
+
 from __future__ import annotations
 
 from flask_smorest.fields import Upload
@@ -23,10 +24,13 @@ class MultipartSchema(Schema):
 
 # --- moves that carry a file ------------------------------------------------------------------
 
+
 class MoveFormSchema(MultipartSchema):
     comment = Text(2000, allow_none=True)
-    decision = fields.String(validate=validate.OneOf(("approve", "reject")), metadata={
-        "description": "For approval moves: approve (default) or reject (send back, comment required)."})
+    decision = fields.String(
+        validate=validate.OneOf(("approve", "reject")),
+        metadata={"description": "For approval moves: approve (default) or reject (send back, comment required)."},
+    )
     signed_on = fields.Date(allow_none=True)
     effective_on = fields.Date(allow_none=True)
     expires_on = fields.Date(allow_none=True)
@@ -35,6 +39,7 @@ class MoveFormSchema(MultipartSchema):
 
 
 # --- negotiation -----------------------------------------------------------------------------
+
 
 class NegotiationVersionSchema(Schema):
     id = fields.Integer()
@@ -64,8 +69,9 @@ class NegotiationSchema(Schema):
 class SendVersionFormSchema(MultipartSchema):
     file = Upload(metadata={"description": "The text version (required; its absence is a field error)."})
     note = Text(20000, allow_none=True)
-    on_behalf_of_partner = fields.Boolean(load_default=False, metadata={
-        "description": "Ministry side: the partner sent this version by other means."})
+    on_behalf_of_partner = fields.Boolean(
+        load_default=False, metadata={"description": "Ministry side: the partner sent this version by other means."}
+    )
     version = FormVersion()
 
 
@@ -75,6 +81,7 @@ class AcceptVersionInputSchema(StrictSchema):
 
 
 # --- signatures ------------------------------------------------------------------------------
+
 
 class SignatorySchema(Schema):
     id = fields.Integer()
@@ -116,6 +123,7 @@ class AmendmentInputSchema(StrictSchema):
 
 # --- deliverable plans -----------------------------------------------------------------------
 
+
 class PlanLineSchema(Schema):
     id = fields.Integer()
     title = fields.String()
@@ -125,9 +133,19 @@ class PlanLineSchema(Schema):
     recurrence = fields.String()
     first_due_on = fields.Date()
     until_on = fields.Date(allow_none=True)
-    occurrences = fields.List(fields.Nested(Schema.from_dict({
-        "id": fields.Integer(), "due_on": fields.Date(), "status": fields.String(),
-        "shown_status": fields.String()}, name="PlanOccurrence")))
+    occurrences = fields.List(
+        fields.Nested(
+            Schema.from_dict(
+                {
+                    "id": fields.Integer(),
+                    "due_on": fields.Date(),
+                    "status": fields.String(),
+                    "shown_status": fields.String(),
+                },
+                name="PlanOccurrence",
+            )
+        )
+    )
 
 
 class PlanInputSchema(StrictSchema):
@@ -153,6 +171,7 @@ class WaiveInputSchema(StrictSchema):
 
 
 # --- delegations -----------------------------------------------------------------------------
+
 
 class DelegationSchema(Schema):
     id = fields.Integer()

@@ -1,4 +1,5 @@
 """The auditors' page: the state of the hash chain and the last anchors."""
+
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
@@ -15,8 +16,13 @@ blueprint = Blueprint("audit", __name__, url_prefix="/audit")
 @login_required
 def chain_status():
     require(current_user, "audit.list")
-    return render_template("audit/chain.html", head=db.session.get(AuditChainHead, 1), anchors=recent_anchors(),
-                           result=None, confirm=ConfirmForm())
+    return render_template(
+        "audit/chain.html",
+        head=db.session.get(AuditChainHead, 1),
+        anchors=recent_anchors(),
+        result=None,
+        confirm=ConfirmForm(),
+    )
 
 
 @blueprint.route("/verify", methods=["POST"])
@@ -25,5 +31,10 @@ def verify_chain():
     require(current_user, "audit.list")
     form = ConfirmForm()
     result = verify() if form.validate_on_submit() else None
-    return render_template("audit/chain.html", head=db.session.get(AuditChainHead, 1), anchors=recent_anchors(),
-                           result=result, confirm=form), 200 if result else 400
+    return render_template(
+        "audit/chain.html",
+        head=db.session.get(AuditChainHead, 1),
+        anchors=recent_anchors(),
+        result=result,
+        confirm=form,
+    ), 200 if result else 400

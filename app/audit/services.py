@@ -1,4 +1,5 @@
 """Publishing the head of the audit trail's hash chain."""
+
 from __future__ import annotations
 
 import logging
@@ -25,10 +26,22 @@ def publish_anchor() -> AuditAnchor:
     anchor = AuditAnchor(chain_seq=result.head_seq, row_hash=result.head_hash, verification=result.summary()[:500])
     db.session.add(anchor)
     log.info("audit anchor %s:%s (%s)", result.head_seq, result.head_hash, result.summary())
-    auditors = db.session.scalars(select(User).where(holders_clause("mail.audit_anchor"), User.is_active_account.is_(True)))
+    auditors = db.session.scalars(
+        select(User).where(holders_clause("mail.audit_anchor"), User.is_active_account.is_(True))
+    )
     for auditor in auditors:
-        notify(auditor, Notice(kind="audit_anchor", category="audit_anchor",
-                               params={"seq": result.head_seq, "hash": result.head_hash,
-                                       "intact": result.is_intact, "problem": result.first_problem or ""},
-                               link="/audit"))
+        notify(
+            auditor,
+            Notice(
+                kind="audit_anchor",
+                category="audit_anchor",
+                params={
+                    "seq": result.head_seq,
+                    "hash": result.head_hash,
+                    "intact": result.is_intact,
+                    "problem": result.first_problem or "",
+                },
+                link="/audit",
+            ),
+        )
     return anchor

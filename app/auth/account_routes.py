@@ -1,5 +1,6 @@
 """The person's own account: profile, the second step of sign-in, two-factor enrolment, and an
 admin's reset of someone's second factor. Registered on the auth blueprint."""
+
 from __future__ import annotations
 
 import time
@@ -53,8 +54,14 @@ def second_step():
             services.check_throttle(user.email, address)
         except services.SignInThrottled as throttled:
             db.session.rollback()
-            return throttled_answer(throttled, "auth/second_step.html", form=form, user=user, enrolling=enrolling,
-                                    qr=mfa.qr_svg(user) if enrolling else None)
+            return throttled_answer(
+                throttled,
+                "auth/second_step.html",
+                form=form,
+                user=user,
+                enrolling=enrolling,
+                qr=mfa.qr_svg(user) if enrolling else None,
+            )
         try:
             codes = mfa.confirm_enrolment(user, form.code.data) if enrolling else None
             if not enrolling:
@@ -74,8 +81,9 @@ def second_step():
                 return render_template("auth/recovery_codes.html", codes=codes, next_url=target)
             return redirect(target)
     status = 422 if form.errors else 200
-    return render_template("auth/second_step.html", form=form, user=user, enrolling=enrolling,
-                           qr=mfa.qr_svg(user) if enrolling else None), status
+    return render_template(
+        "auth/second_step.html", form=form, user=user, enrolling=enrolling, qr=mfa.qr_svg(user) if enrolling else None
+    ), status
 
 
 @blueprint.route("/account", methods=["GET", "POST"])
@@ -122,8 +130,9 @@ def enrol_two_factor():
             apply_field_errors(form, error)
         else:
             return render_template("auth/recovery_codes.html", codes=codes, next_url=url_for("auth.security"))
-    return render_template("auth/enrol_two_factor.html", form=form, qr=mfa.qr_svg(current_user),
-                           secret=current_user.totp_secret), 422 if form.errors else 200
+    return render_template(
+        "auth/enrol_two_factor.html", form=form, qr=mfa.qr_svg(current_user), secret=current_user.totp_secret
+    ), 422 if form.errors else 200
 
 
 @blueprint.route("/account/two-factor/off", methods=["POST"])
@@ -180,7 +189,8 @@ def reset_two_factor(user_id: int):
 
 @blueprint.app_template_global()
 def two_factor_status(user) -> dict:
-    return {"on": user.has_totp, "required": requires_second_factor(user, current_app.config),
-            "recovery_left": mfa.remaining_recovery_codes(user) if user.has_totp else 0}
-
-
+    return {
+        "on": user.has_totp,
+        "required": requires_second_factor(user, current_app.config),
+        "recovery_left": mfa.remaining_recovery_codes(user) if user.has_totp else 0,
+    }

@@ -7,6 +7,7 @@ LDAP_ACTIVE_FILTER, or is in no mapped group, loses access: the account is deact
 its sessions end and its API tokens are revoked. The account is created at first sign-in
 and refreshed at every one.
 """
+
 from __future__ import annotations
 
 import ssl
@@ -74,8 +75,13 @@ def _server() -> Server:
 def _connect(server: Server, user: str | None, password: str | None) -> Connection | None:
     """An open, bound connection; None when the credentials are refused; raises DirectoryUnavailable."""
     config = current_app.config
-    connection = Connection(server, user=user or None, password=password or None,
-                            receive_timeout=config["LDAP_TIMEOUT_SECONDS"], raise_exceptions=False)
+    connection = Connection(
+        server,
+        user=user or None,
+        password=password or None,
+        receive_timeout=config["LDAP_TIMEOUT_SECONDS"],
+        raise_exceptions=False,
+    )
     try:
         connection.open()
         if config["LDAP_START_TLS"]:
@@ -112,8 +118,9 @@ def authenticate(login: str, password: str) -> Entry | None:
     try:
         mail_attr, name_attr = config["LDAP_MAIL_ATTRIBUTE"], config["LDAP_NAME_ATTRIBUTE"]
         search_filter = config["LDAP_USER_FILTER"].replace("{login}", escape_filter_chars(login))
-        found = _search(service, config["LDAP_BASE_DN"], search_filter,
-                        attributes=[mail_attr, name_attr, "memberOf"], limit=2)
+        found = _search(
+            service, config["LDAP_BASE_DN"], search_filter, attributes=[mail_attr, name_attr, "memberOf"], limit=2
+        )
         if len(found) != 1:
             return None
         dn = found[0]["dn"]
@@ -122,11 +129,18 @@ def authenticate(login: str, password: str) -> Entry | None:
         if person is None:
             return None
         person.unbind()
-        entry = Entry(dn=dn, email=_first(attributes.get(mail_attr)), full_name=_first(attributes.get(name_attr)),
-                      groups={str(g) for g in attributes.get("memberOf") or []})
+        entry = Entry(
+            dn=dn,
+            email=_first(attributes.get(mail_attr)),
+            full_name=_first(attributes.get(name_attr)),
+            groups={str(g) for g in attributes.get("memberOf") or []},
+        )
         escaped_dn = escape_filter_chars(dn)
-        groups = _search(service, config["LDAP_GROUP_BASE_DN"] or config["LDAP_BASE_DN"],
-                         f"(|(member={escaped_dn})(uniqueMember={escaped_dn}))")
+        groups = _search(
+            service,
+            config["LDAP_GROUP_BASE_DN"] or config["LDAP_BASE_DN"],
+            f"(|(member={escaped_dn})(uniqueMember={escaped_dn}))",
+        )
         entry.groups |= {group["dn"] for group in groups}
         if config["LDAP_ACTIVE_FILTER"]:
             entry.is_enabled = bool(_search(service, dn, config["LDAP_ACTIVE_FILTER"], scope=BASE))
@@ -157,23 +171,39 @@ def sync(entry: Entry) -> User:
             user.is_active_account = False
             ended = sessions.end_all(user, "directory_disabled")
             revoked = services.revoke_all_tokens(user, by=None)
-            audit.record("directory_access_lost", user, actor=None,
-                         changes={"sessions_ended": ended, "tokens_revoked": revoked,
-                                  "enabled": entry.is_enabled})
+            audit.record(
+                "directory_access_lost",
+                user,
+                actor=None,
+                changes={"sessions_ended": ended, "tokens_revoked": revoked, "enabled": entry.is_enabled},
+            )
         raise DirectoryNoAccess()
     home = db.session.scalar(select(Organization).where(Organization.is_home.is_(True)).limit(1))
     name = (entry.full_name or email).replace("\x00", "")[:200]
     if user is None:
-        user = User(email=email, full_name=name, role=role, organization=home, password_hash="",
-                    language=current_app.config["BABEL_DEFAULT_LOCALE"], directory_dn=entry.dn,
-                    is_active_account=True)
+        user = User(
+            email=email,
+            full_name=name,
+            role=role,
+            organization=home,
+            password_hash="",
+            language=current_app.config["BABEL_DEFAULT_LOCALE"],
+            directory_dn=entry.dn,
+            is_active_account=True,
+        )
         db.session.add(user)
         db.session.flush()
-        audit.record("created", user, actor=None, changes={"after": {"email": email, "role": role,
-                                                                     "directory_dn": entry.dn}})
+        audit.record(
+            "created", user, actor=None, changes={"after": {"email": email, "role": role, "directory_dn": entry.dn}}
+        )
         return user
-    before = {"role": user.role, "is_active": user.is_active_account, "full_name": user.full_name,
-              "directory_dn": user.directory_dn, "email": user.email}
+    before = {
+        "role": user.role,
+        "is_active": user.is_active_account,
+        "full_name": user.full_name,
+        "directory_dn": user.directory_dn,
+        "email": user.email,
+    }
     user.role, user.is_active_account, user.full_name, user.directory_dn = role, True, name, entry.dn
     if user.organization is None or not user.organization.is_home:
         user.organization = home
@@ -181,8 +211,13 @@ def sync(entry: Entry) -> User:
         user.email = email
     # A linked account signs in through the directory only: its old local password is dropped.
     user.password_hash = ""
-    after = {"role": user.role, "is_active": user.is_active_account, "full_name": user.full_name,
-             "directory_dn": user.directory_dn, "email": user.email}
+    after = {
+        "role": user.role,
+        "is_active": user.is_active_account,
+        "full_name": user.full_name,
+        "directory_dn": user.directory_dn,
+        "email": user.email,
+    }
     changes = audit.diff(before, after)
     if changes["after"]:
         audit.record("directory_refreshed", user, actor=None, changes=changes)

@@ -1,8 +1,17 @@
 from flask_babel import lazy_gettext as _l
-from app.core.forms import Form
-from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, RadioField, SelectField,
-                     SelectMultipleField, StringField)
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+from app.core.forms import Form
 
 
 class SignInForm(Form):
@@ -29,8 +38,9 @@ class LanguageForm(Form):
 
 
 class ForgotPasswordForm(Form):
-    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254),
-                                                 Email(message=_l("Enter a valid e-mail address."))])
+    email = EmailField(
+        _l("E-mail"), validators=[DataRequired(), Length(max=254), Email(message=_l("Enter a valid e-mail address."))]
+    )
 
 
 class ResetPasswordForm(Form):
@@ -43,6 +53,7 @@ class ResetPasswordForm(Form):
 
 class CodeForm(Form):
     """The second step of sign-in, enrolment and turning two-factor sign-in off."""
+
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)])
 
 
@@ -66,18 +77,27 @@ class AcceptInvitationForm(Form):
 
 
 class InvitationForm(Form):
-    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254),
-                                                 Email(message=_l("Enter a valid e-mail address."),
-                                                       check_deliverability=False)])
+    email = EmailField(
+        _l("E-mail"),
+        validators=[
+            DataRequired(),
+            Length(max=254),
+            Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
+        ],
+    )
     role = SelectField(_l("Role"), choices=[])
     organization_id = SelectField(_l("Organisation"), choices=[], coerce=str)
-    language = SelectField(_l("Language of the e-mail and the account"),
-                           choices=[("ar", "العربية"), ("fr", "Français"), ("en", "English")])
+    language = SelectField(
+        _l("Language of the e-mail and the account"), choices=[("ar", "العربية"), ("fr", "Français"), ("en", "English")]
+    )
 
 
 class MemberAccessForm(Form):
     """A partner organisation's admin: which agreements' deliverables a colleague sees."""
-    scope = RadioField(_l("Deliverables this person sees"), choices=[("all", _l("All of the organisation's agreements")),
-                                                                      ("some", _l("Only the agreements ticked below"))],
-                       default="all")
+
+    scope = RadioField(
+        _l("Deliverables this person sees"),
+        choices=[("all", _l("All of the organisation's agreements")), ("some", _l("Only the agreements ticked below"))],
+        default="all",
+    )
     agreements = SelectMultipleField(_l("Agreements"), choices=[], coerce=str)

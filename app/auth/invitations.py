@@ -1,6 +1,7 @@
 """Invitations by e-mail: the invitee chooses their name and password through a single-use,
 expiring link, stored hashed (the pattern of password resets). Resending makes a new link and
 kills the old one; revoking kills it. Every step is audited."""
+
 from __future__ import annotations
 
 import secrets
@@ -35,13 +36,22 @@ def invite(*, email: str, role: str, organization: Organization | None, language
         raise PermissionDenied()
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         _refuse("email", _("An account with this e-mail address already exists."))
-    waiting = db.session.scalars(select(Invitation).where(Invitation.email == email,
-                                                          Invitation.accepted_at.is_(None),
-                                                          Invitation.revoked_at.is_(None))).all()
+    waiting = db.session.scalars(
+        select(Invitation).where(
+            Invitation.email == email, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None)
+        )
+    ).all()
     if any(row.status == "pending" for row in waiting):
         _refuse("email", _("An invitation to this address is already waiting: resend it from the list instead."))
-    invitation = Invitation(email=email, role=role, organization=organization, language=language,
-                            invited_by_id=by.id, token_hash="", expires_at=utcnow())
+    invitation = Invitation(
+        email=email,
+        role=role,
+        organization=organization,
+        language=language,
+        invited_by_id=by.id,
+        token_hash="",
+        expires_at=utcnow(),
+    )
     db.session.add(invitation)
     _send(invitation, by)
     db.session.flush()
@@ -73,14 +83,31 @@ def _send(invitation: Invitation, by: User) -> None:
     invitation.sent_at = utcnow()
     invitation.expires_at = utcnow() + timedelta(days=days)
     organization = invitation.organization
-    params = {"days": days, "inviter": by.full_name, "role": invitation.role,
-              "organization": {"ar": organization.name_ar or "", "fr": organization.name_fr or "",
-                               "en": organization.name_en or ""} if organization else None}
+    params = {
+        "days": days,
+        "inviter": by.full_name,
+        "role": invitation.role,
+        "organization": {
+            "ar": organization.name_ar or "",
+            "fr": organization.name_fr or "",
+            "en": organization.name_en or "",
+        }
+        if organization
+        else None,
+    }
     # No account yet: the e-mail goes to the address, in the language chosen for the invitee.
-    recipient = SimpleNamespace(id=None, email=invitation.email, full_name=invitation.email,
-                                language=invitation.language)
-    queue_mail(recipient, Notice(kind="invitation", category="invitation", params=params,
-                                 link=app_path("auth.accept_invitation", token=token)))
+    recipient = SimpleNamespace(
+        id=None, email=invitation.email, full_name=invitation.email, language=invitation.language
+    )
+    queue_mail(
+        recipient,
+        Notice(
+            kind="invitation",
+            category="invitation",
+            params=params,
+            link=app_path("auth.accept_invitation", token=token),
+        ),
+    )
 
 
 def find(token: str) -> tuple[Invitation | None, str]:
@@ -101,9 +128,15 @@ def accept(invitation: Invitation, *, full_name: str, password: str) -> User:
     full_name = (full_name or "").replace("\x00", "").strip()
     if not full_name:
         _refuse("full_name", _("Give your name."))
-    user = services.create_user(email=invitation.email, full_name=full_name, role=invitation.role,
-                                password=password, organization=invitation.organization,
-                                language=invitation.language, by=None)
+    user = services.create_user(
+        email=invitation.email,
+        full_name=full_name,
+        role=invitation.role,
+        password=password,
+        organization=invitation.organization,
+        language=invitation.language,
+        by=None,
+    )
     invitation.accepted_at = utcnow()
     invitation.user_id = user.id
     audit.record("invitation_accepted", invitation, actor=user, changes={"user_id": user.id})
@@ -114,8 +147,9 @@ def pending_query(user: User):
     """Invitations not yet accepted or revoked that `user` may see (expired ones too: they can be resent)."""
     from app.core.permissions import visible_invitations_clause
 
-    query = select(Invitation).where(Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None),
-                                     visible_invitations_clause(user))
+    query = select(Invitation).where(
+        Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), visible_invitations_clause(user)
+    )
     return query.order_by(Invitation.created_at.desc(), Invitation.id.desc())
 
 
@@ -124,5 +158,9 @@ def may_manage(user: User, invitation: Invitation) -> bool:
 
 
 def _snapshot(invitation: Invitation) -> dict:
-    return {"email": invitation.email, "role": invitation.role, "language": invitation.language,
-            "organization": invitation.organization.slug if invitation.organization else None}
+    return {
+        "email": invitation.email,
+        "role": invitation.role,
+        "language": invitation.language,
+        "organization": invitation.organization.slug if invitation.organization else None,
+    }

@@ -1,5 +1,6 @@
 """Invitations, and an organisation's own accounts (its partner admin or a Sharaka admin).
 Registered on the auth blueprint. Another organisation's account or invitation is a 404."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
@@ -50,8 +51,9 @@ def list_members():
     _require_manager()
     query = select(User).where(visible_members_clause(current_user)).order_by(User.full_name, User.id)
     pending = db.session.scalars(invitations.pending_query(current_user).limit(200)).all()
-    return render_template("auth/members.html", page=paginate(query, per_page=50), pending=pending,
-                           confirm=ConfirmForm())
+    return render_template(
+        "auth/members.html", page=paginate(query, per_page=50), pending=pending, confirm=ConfirmForm()
+    )
 
 
 @blueprint.route("/team/<int:user_id>", methods=["GET", "POST"])
@@ -67,16 +69,18 @@ def edit_member(user_id: int):
         form.agreements.data = [str(i) for i in members.granted_ids(member)]
     if form.validate_on_submit():
         try:
-            members.set_deliverable_access(member, restricted=form.scope.data == "some",
-                                           agreement_ids=form.agreements.data, by=current_user)
+            members.set_deliverable_access(
+                member, restricted=form.scope.data == "some", agreement_ids=form.agreements.data, by=current_user
+            )
         except ValidationFailed as error:
             db.session.rollback()
             apply_field_errors(form, error)
         else:
             flash(_("What %(name)s sees is saved.", name=member.full_name), "success")
             return redirect(url_for("auth.edit_member", user_id=member.id), 303)
-    return render_template("auth/member.html", member=member, form=form, confirm=ConfirmForm(),
-                           has_agreements=bool(agreements)), 422 if form.errors else 200
+    return render_template(
+        "auth/member.html", member=member, form=form, confirm=ConfirmForm(), has_agreements=bool(agreements)
+    ), 422 if form.errors else 200
 
 
 @blueprint.route("/team/<int:user_id>/<any(deactivate, reactivate):change>", methods=["POST"])
@@ -92,8 +96,9 @@ def set_member_active(user_id: int, change: str):
     members.set_active(member, change == "reactivate", by=current_user)
     if change == "reactivate":
         return done(back, _("%(name)s can sign in again.", name=member.full_name))
-    return done(back, _("%(name)s can no longer sign in; their sessions and API tokens have ended.",
-                        name=member.full_name))
+    return done(
+        back, _("%(name)s can no longer sign in; their sessions and API tokens have ended.", name=member.full_name)
+    )
 
 
 @blueprint.route("/invitations/new", methods=["GET", "POST"])
@@ -103,19 +108,26 @@ def invite():
     form = InvitationForm()
     form.role.choices = [(role, str(ROLES[role])) for role in invitable_roles(current_user)]
     if manages_every_account(current_user):
-        organizations = db.session.scalars(select(Organization).order_by(Organization.is_home.desc(),
-                                                                         Organization.slug)).all()
+        organizations = db.session.scalars(
+            select(Organization).order_by(Organization.is_home.desc(), Organization.slug)
+        ).all()
     else:
         organizations = [current_user.organization]
     form.organization_id.choices = ([("", "—")] if manages_every_account(current_user) else []) + [
-        (str(o.id), o.name) for o in organizations]
+        (str(o.id), o.name) for o in organizations
+    ]
     if request.method == "GET":
         form.language.data = current_user.language
     if form.validate_on_submit():
         chosen = next((o for o in organizations if str(o.id) == form.organization_id.data), None)
         try:
-            invitation = invitations.invite(email=form.email.data, role=form.role.data, organization=chosen,
-                                            language=form.language.data, by=current_user)
+            invitation = invitations.invite(
+                email=form.email.data,
+                role=form.role.data,
+                organization=chosen,
+                language=form.language.data,
+                by=current_user,
+            )
         except ValidationFailed as error:
             db.session.rollback()
             apply_field_errors(form, error)
@@ -143,8 +155,9 @@ def change_invitation(invitation_id: int, change: str):
     else:
         invitations.revoke(invitation, by=current_user)
     if change == "resend":
-        return done(back, _("A new link is on its way to %(email)s; the previous one no longer works.",
-                            email=invitation.email))
+        return done(
+            back, _("A new link is on its way to %(email)s; the previous one no longer works.", email=invitation.email)
+        )
     return done(back, _("The invitation to %(email)s is revoked.", email=invitation.email))
 
 
@@ -156,8 +169,9 @@ def accept_invitation(token: str):
         session["language"] = invitation.language
         refresh()
     if status != "pending":
-        return render_template("auth/accept_invitation.html", form=None, status=status, invitation=None), \
-            410 if status in ("expired", "revoked", "accepted") else 404
+        return render_template(
+            "auth/accept_invitation.html", form=None, status=status, invitation=None
+        ), 410 if status in ("expired", "revoked", "accepted") else 404
     form = AcceptInvitationForm()
     if form.validate_on_submit():
         try:
@@ -171,8 +185,8 @@ def accept_invitation(token: str):
             language = invitation.language
             session.clear()
             session["language"] = language
-            flash(_("Your account is ready. Sign in with your e-mail address and the password you chose."),
-                  "success")
+            flash(_("Your account is ready. Sign in with your e-mail address and the password you chose."), "success")
             return redirect(url_for("auth.sign_in"), 303)
-    return render_template("auth/accept_invitation.html", form=form, status=status, invitation=invitation), \
-        422 if form.errors else 200
+    return render_template(
+        "auth/accept_invitation.html", form=form, status=status, invitation=invitation
+    ), 422 if form.errors else 200

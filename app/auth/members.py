@@ -1,5 +1,6 @@
 """An organisation's own accounts, as its admin (or a Sharaka admin) manages them: deactivate,
 reactivate, and which agreements' deliverables each colleague sees. Every change is audited."""
+
 from __future__ import annotations
 
 from flask_babel import gettext as _
@@ -31,8 +32,9 @@ def set_active(user: User, is_active: bool, *, by: User) -> None:
 
 def agreements_of(user: User) -> list[Agreement]:
     """The agreements whose deliverables `user` could see (their organisation's)."""
-    return list(db.session.scalars(select(Agreement).where(visible_agreements_clause(user))
-                                   .order_by(Agreement.reference)))
+    return list(
+        db.session.scalars(select(Agreement).where(visible_agreements_clause(user)).order_by(Agreement.reference))
+    )
 
 
 def granted_ids(user: User) -> set[int]:

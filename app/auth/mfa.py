@@ -4,6 +4,7 @@ server (segno, inline SVG), and single-use recovery codes stored hashed and show
 Wrong codes are recorded as failed sign-ins, so the sign-in throttle slows code guessing too.
 A code is accepted once: the last accepted time step is kept.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,20 +42,22 @@ def needs_second_step(user: User) -> bool:
 def start_enrolment(user: User) -> str:
     """A new secret, not yet in force (until confirmed with a code)."""
     if user.has_totp:
-        raise ValidationFailed(_("Two-factor sign-in is already on."), {"code": [_("Two-factor sign-in is already on.")]})
+        raise ValidationFailed(
+            _("Two-factor sign-in is already on."), {"code": [_("Two-factor sign-in is already on.")]}
+        )
     user.totp_secret = pyotp.random_base32()
     return user.totp_secret
 
 
 def provisioning_uri(user: User) -> str:
-    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email,
-                                                         issuer_name=current_app.config["MFA_ISSUER"])
+    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name=current_app.config["MFA_ISSUER"])
 
 
 def qr_svg(user: User) -> Markup:
     """The otpauth:// link as an inline SVG QR code (no image service, nothing leaves the server)."""
-    svg = segno.make(provisioning_uri(user), error="m").svg_inline(scale=4, title=_("QR code for your "
-                                                                                     "authenticator app"))
+    svg = segno.make(provisioning_uri(user), error="m").svg_inline(
+        scale=4, title=_("QR code for your authenticator app")
+    )
     return Markup(svg)
 
 
@@ -112,9 +115,13 @@ def check_code(user: User, code: str, *, address: str) -> str:
         user.totp_last_step = step
         return "totp"
     if len(cleaned) == 10:
-        row = db.session.scalar(select(RecoveryCode).where(RecoveryCode.user_id == user.id,
-                                                           RecoveryCode.code_hash == _hash(cleaned),
-                                                           RecoveryCode.used_at.is_(None)))
+        row = db.session.scalar(
+            select(RecoveryCode).where(
+                RecoveryCode.user_id == user.id,
+                RecoveryCode.code_hash == _hash(cleaned),
+                RecoveryCode.used_at.is_(None),
+            )
+        )
         if row is not None:
             row.used_at = utcnow()
             audit.record("mfa_recovery_code_used", user, actor=user)
@@ -127,8 +134,14 @@ def check_code(user: User, code: str, *, address: str) -> str:
 def remaining_recovery_codes(user: User) -> int:
     from sqlalchemy import func
 
-    return db.session.scalar(select(func.count()).select_from(RecoveryCode).where(
-        RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))) or 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(RecoveryCode)
+            .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+        )
+        or 0
+    )
 
 
 def turn_off(user: User, *, by: User, reason: str) -> None:

@@ -1,4 +1,5 @@
 """People who sign in, and the record of sign-in attempts used for throttling."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -139,7 +140,7 @@ class UserSession(db.Model):
 
     @property
     def device_label(self) -> str:
-        """"Firefox on Windows" rather than the whole User-Agent: what a person recognises."""
+        """ "Firefox on Windows" rather than the whole User-Agent: what a person recognises."""
         agent = self.user_agent or ""
         browser = next((name for pattern, name in BROWSERS if pattern in agent), "")
         system = next((name for pattern, name in SYSTEMS if pattern in agent), "")
@@ -147,10 +148,25 @@ class UserSession(db.Model):
 
 
 # Checked in order: Edge and Opera also say "Chrome", Chrome also says "Safari".
-BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chromium/", "Chromium"),
-            ("Chrome/", "Chrome"), ("Safari/", "Safari"), ("curl/", "curl"), ("python", "Python"))
-SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"),
-           ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chromium/", "Chromium"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+    ("curl/", "curl"),
+    ("python", "Python"),
+)
+SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
 
 
 class PasswordReset(db.Model):
@@ -188,8 +204,7 @@ class Invitation(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
     role: Mapped[str] = mapped_column(String(20))
-    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"),
-                                                        index=True)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
     language: Mapped[str] = mapped_column(String(5), default="fr")
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -236,5 +251,6 @@ class DeliverableGrant(db.Model):
     __tablename__ = "deliverable_grants"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), primary_key=True,
-                                              index=True)
+    agreement_id: Mapped[int] = mapped_column(
+        ForeignKey("agreements.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

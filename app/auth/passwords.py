@@ -5,6 +5,7 @@ count. Guessability is estimated by zxcvbn, offline, with the words an attacker 
 first for this person and this ministry added to its dictionaries. Arabic and any other
 Unicode text is welcome.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,10 +27,41 @@ MIN_SCORE = 3
 APP_WORDS = ("sharaka", "شراكة")
 # Words attackers try first here, beside zxcvbn's mostly English lists.
 LOCAL_WORDS = (
-    "sharaka", "شراكة", "mtnra", "maroc", "morocco", "marocain", "rabat", "casablanca", "agadir", "tanger",
-    "ministere", "ministre", "ministry", "royaume", "azerty", "azertyuiop", "motdepasse", "bonjour", "soleil",
-    "bienvenue", "salam", "marhaba", "المغرب", "الرباط", "مرحبا", "كلمةالسر", "كلمة", "السر", "وزارة", "الوزارة",
-    "partenariat", "partnership", "numerique", "digital", "transition",
+    "sharaka",
+    "شراكة",
+    "mtnra",
+    "maroc",
+    "morocco",
+    "marocain",
+    "rabat",
+    "casablanca",
+    "agadir",
+    "tanger",
+    "ministere",
+    "ministre",
+    "ministry",
+    "royaume",
+    "azerty",
+    "azertyuiop",
+    "motdepasse",
+    "bonjour",
+    "soleil",
+    "bienvenue",
+    "salam",
+    "marhaba",
+    "المغرب",
+    "الرباط",
+    "مرحبا",
+    "كلمةالسر",
+    "كلمة",
+    "السر",
+    "وزارة",
+    "الوزارة",
+    "partenariat",
+    "partnership",
+    "numerique",
+    "digital",
+    "transition",
 )
 
 
@@ -40,14 +72,23 @@ def _normalized(text: str) -> str:
 
 
 def related_words(*, email: str = "", full_name: str = "", organization_names=()) -> list[str]:
-    words = [email, *re.split(r"[@._+\-]", email or ""), full_name, *(full_name or "").split(),
-             *organization_names, *APP_WORDS, current_app.config.get("AGREEMENT_REF_PREFIX", "")]
+    words = [
+        email,
+        *re.split(r"[@._+\-]", email or ""),
+        full_name,
+        *(full_name or "").split(),
+        *organization_names,
+        *APP_WORDS,
+        current_app.config.get("AGREEMENT_REF_PREFIX", ""),
+    ]
     return [word for word in {_normalized(w) for w in words if w} if len(word) >= 3]
 
 
-def check(password: str, *, email: str = "", full_name: str = "", organization_names=(),
-          field: str = "password") -> None:
+def check(
+    password: str, *, email: str = "", full_name: str = "", organization_names=(), field: str = "password"
+) -> None:
     """Raise ValidationFailed (on `field`) with a message saying what to change."""
+
     def refuse(message: str):
         raise ValidationFailed(message, {field: [message]})
 
@@ -62,9 +103,17 @@ def check(password: str, *, email: str = "", full_name: str = "", organization_n
     for word in sorted(personal, key=len, reverse=True):
         remainder = remainder.replace(word, "")
     if remainder != flat and len(remainder) < MIN_LENGTH // 2:
-        refuse(_("The password is too close to your name, your e-mail address or the ministry's name. "
-                 "Choose something others cannot guess from them."))
+        refuse(
+            _(
+                "The password is too close to your name, your e-mail address or the ministry's name. "
+                "Choose something others cannot guess from them."
+            )
+        )
     estimate = zxcvbn(password[:ESTIMATE_CHARS], user_inputs=[*personal, *LOCAL_WORDS])
     if estimate["score"] < MIN_SCORE:
-        refuse(_("This password is too common or too easy to guess. A few unrelated words, in any "
-                 "language, make a strong password that is easy to remember."))
+        refuse(
+            _(
+                "This password is too common or too easy to guess. A few unrelated words, in any "
+                "language, make a strong password that is easy to remember."
+            )
+        )

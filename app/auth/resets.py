@@ -5,6 +5,7 @@ requests are throttled per address and per account. A link dies when used, when 
 expires, or as soon as the password changes by any other way. Resetting ends every
 session of the account (and so every remember-me cookie).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,10 +47,15 @@ def request_reset(email: str, address: str) -> None:
     email = normalize_email(email)[:254]
     address = (address or "unknown")[:64]
     hour_ago = utcnow() - timedelta(hours=1)
-    for column, value, limit in ((PasswordReset.email, email, config["PASSWORD_RESET_MAX_PER_ACCOUNT"]),
-                                 (PasswordReset.address, address, config["PASSWORD_RESET_MAX_PER_ADDRESS"])):
-        count = db.session.scalar(select(func.count()).select_from(PasswordReset).where(
-            column == value, PasswordReset.requested_at >= hour_ago))
+    for column, value, limit in (
+        (PasswordReset.email, email, config["PASSWORD_RESET_MAX_PER_ACCOUNT"]),
+        (PasswordReset.address, address, config["PASSWORD_RESET_MAX_PER_ADDRESS"]),
+    ):
+        count = db.session.scalar(
+            select(func.count())
+            .select_from(PasswordReset)
+            .where(column == value, PasswordReset.requested_at >= hour_ago)
+        )
         if count >= limit:
             raise ResetThrottled()
     lifetime = timedelta(minutes=config["PASSWORD_RESET_MINUTES"])
@@ -61,16 +67,28 @@ def request_reset(email: str, address: str) -> None:
     if user.is_directory_account:
         # Sharaka does not own this password: point to the ministry's procedure instead of a link.
         row.user_id = user.id
-        queue_mail(user, Notice(kind="password_reset_directory", category="password_reset",
-                                params={"help": config.get("LDAP_PASSWORD_HELP") or ""},
-                                link=app_path("auth.sign_in")))
+        queue_mail(
+            user,
+            Notice(
+                kind="password_reset_directory",
+                category="password_reset",
+                params={"help": config.get("LDAP_PASSWORD_HELP") or ""},
+                link=app_path("auth.sign_in"),
+            ),
+        )
         audit.record("password_reset_requested", user, actor=None, changes={"address": address, "directory": True})
         return
     token = secrets.token_urlsafe(32)
     row.user_id, row.token_hash, row.password_fingerprint = user.id, _hash(token), fingerprint(user)
-    queue_mail(user, Notice(kind="password_reset", category="password_reset",
-                            params={"minutes": config["PASSWORD_RESET_MINUTES"]},
-                            link=app_path("auth.reset_password", token=token)))
+    queue_mail(
+        user,
+        Notice(
+            kind="password_reset",
+            category="password_reset",
+            params={"minutes": config["PASSWORD_RESET_MINUTES"]},
+            link=app_path("auth.reset_password", token=token),
+        ),
+    )
     audit.record("password_reset_requested", user, actor=None, changes={"address": address})
 
 
@@ -99,7 +117,6 @@ def reset_password(row: PasswordReset, new_password: str) -> User:
     ended = sessions.end_all(user, "password_reset")
     # The unlock by e-mail: whoever proved they read the mailbox signs in at once, from anywhere;
     # failures counted against the old password no longer matter.
-    db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email,
-                                                  LoginAttempt.succeeded.is_(False)))
+    db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email, LoginAttempt.succeeded.is_(False)))
     audit.record("password_reset", user, actor=user, changes={"sessions_ended": ended})
     return user

@@ -35,13 +35,23 @@ def sign_in():
             return throttled_answer(throttled, "auth/sign_in.html", form=form)
         except directory.DirectoryUnavailable:
             db.session.rollback()
-            flash(_("The ministry directory cannot be reached just now, so directory accounts cannot sign in. "
-                    "Try again in a few minutes; administrators with a local account can still sign in."), "danger")
+            flash(
+                _(
+                    "The ministry directory cannot be reached just now, so directory accounts cannot sign in. "
+                    "Try again in a few minutes; administrators with a local account can still sign in."
+                ),
+                "danger",
+            )
             return render_template("auth/sign_in.html", form=form), 503
         except directory.DirectoryNoAccess:
             keep_even_if_refused()  # the account is deactivated and its sessions ended
-            flash(_("Your directory account does not give access to Sharaka (it is disabled or in no Sharaka "
-                    "group). Ask the ministry's IT service."), "danger")
+            flash(
+                _(
+                    "Your directory account does not give access to Sharaka (it is disabled or in no Sharaka "
+                    "group). Ask the ministry's IT service."
+                ),
+                "danger",
+            )
             return render_template("auth/sign_in.html", form=form), 403
         if user is None:
             keep_even_if_refused()  # the failed attempt counts towards throttling
@@ -53,8 +63,12 @@ def sign_in():
         if mfa.needs_second_step(user):
             # The password is right; the session is opened only after the second step.
             session.clear()
-            session["mfa_pending"] = {"user_id": user.id, "remember": bool(form.remember.data), "next": target,
-                                      "at": int(time.time())}
+            session["mfa_pending"] = {
+                "user_id": user.id,
+                "remember": bool(form.remember.data),
+                "next": target,
+                "at": int(time.time()),
+            }
             return redirect(url_for("auth.second_step"), 303)
         finish_sign_in(user, remember=bool(form.remember.data))
         return redirect(target)
@@ -62,17 +76,23 @@ def sign_in():
 
 
 def throttled_answer(throttled, template: str, **context):
-    flash(ngettext("Too many failed sign-in attempts. Try again in %(num)d minute.",
-                   "Too many failed sign-in attempts. Try again in %(num)d minutes.",
-                   throttled.minutes), "danger")
+    flash(
+        ngettext(
+            "Too many failed sign-in attempts. Try again in %(num)d minute.",
+            "Too many failed sign-in attempts. Try again in %(num)d minutes.",
+            throttled.minutes,
+        ),
+        "danger",
+    )
     return render_template(template, **context), 429
 
 
 def finish_sign_in(user, *, remember: bool) -> None:
     """Open the server-side session and sign the browser in (after the password, and the code if any)."""
     services.clear_failures(user.email, request.remote_addr or "")
-    sessions.start(user, remember=remember, address=request.remote_addr or "",
-                   user_agent=request.headers.get("User-Agent", ""))
+    sessions.start(
+        user, remember=remember, address=request.remote_addr or "", user_agent=request.headers.get("User-Agent", "")
+    )
     session.clear()  # a fresh session on sign-in: no fixation
     login_user(user, remember=remember)
     session["language"] = user.language
@@ -102,8 +122,14 @@ def forgot_password():
             flash(_("Too many requests for this address. Try again in an hour."), "danger")
             return render_template("auth/forgot_password.html", form=form), 429
         # The same words whether or not the address has an account.
-        flash(_("If an account uses this address, a link to choose a new password is on its way. "
-                "It works once, for %(n)s minutes.", n=current_app.config["PASSWORD_RESET_MINUTES"]), "info")
+        flash(
+            _(
+                "If an account uses this address, a link to choose a new password is on its way. "
+                "It works once, for %(n)s minutes.",
+                n=current_app.config["PASSWORD_RESET_MINUTES"],
+            ),
+            "info",
+        )
         return redirect(url_for("auth.sign_in"), 303)
     return render_template("auth/forgot_password.html", form=form), 422 if form.errors else 200
 
@@ -123,8 +149,9 @@ def reset_password(token: str):
         else:
             logout_user()
             session.clear()
-            flash(_("Your password has been changed. Sign in with the new one; every other session has ended."),
-                  "success")
+            flash(
+                _("Your password has been changed. Sign in with the new one; every other session has ended."), "success"
+            )
             return redirect(url_for("auth.sign_in"), 303)
     return render_template("auth/reset_password.html", form=form), 422 if form.errors else 200
 
@@ -137,8 +164,9 @@ def change_password():
         return render_template("auth/change_password.html", form=form), 200 if request.method == "GET" else 409
     if form.validate_on_submit():
         try:
-            services.change_password(current_user, form.current_password.data, form.new_password.data,
-                                     revoke_tokens=form.revoke_tokens.data)
+            services.change_password(
+                current_user, form.current_password.data, form.new_password.data, revoke_tokens=form.revoke_tokens.data
+            )
         except ValidationFailed as error:
             db.session.rollback()
             apply_field_errors(form, error)
@@ -152,8 +180,13 @@ def change_password():
 @login_required
 def security():
     require(current_user, "session.manage")
-    return render_template("auth/security.html", sessions=sessions.open_sessions(current_user),
-                           current=current_user.current_session, tokens=tokens_of(current_user), confirm=ConfirmForm())
+    return render_template(
+        "auth/security.html",
+        sessions=sessions.open_sessions(current_user),
+        current=current_user.current_session,
+        tokens=tokens_of(current_user),
+        confirm=ConfirmForm(),
+    )
 
 
 @blueprint.route("/account/sessions/<int:session_id>/end", methods=["POST"])

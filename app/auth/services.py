@@ -1,4 +1,5 @@
 """Sign-in, throttling and account changes."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,10 +13,10 @@ from app.auth.models import LoginAttempt, User, normalize_email
 from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.models import utcnow
-from app.core.permissions import (is_admin_role, is_known_role, is_ministry_role, is_partner_role,
-                                  may_sign_in_locally)
+from app.core.permissions import is_admin_role, is_known_role, is_ministry_role, is_partner_role, may_sign_in_locally
 from app.extensions import db
 from app.organizations.models import Organization
+
 
 class SignInThrottled(Exception):
     def __init__(self, minutes: int):
@@ -88,8 +89,11 @@ def _check_throttle(email: str, address: str) -> None:
     since = now - window
 
     def failures(*conditions):
-        return db.session.execute(select(func.count(), func.max(LoginAttempt.attempted_at)).where(
-            LoginAttempt.succeeded.is_(False), LoginAttempt.attempted_at >= since, *conditions)).one()
+        return db.session.execute(
+            select(func.count(), func.max(LoginAttempt.attempted_at)).where(
+                LoginAttempt.succeeded.is_(False), LoginAttempt.attempted_at >= since, *conditions
+            )
+        ).one()
 
     def minutes_until(moment) -> int:
         return max(1, int((moment - now).total_seconds() // 60) + 1)
@@ -110,9 +114,19 @@ def _check_throttle(email: str, address: str) -> None:
 
 def _known_address(email: str, address: str) -> bool:
     """Has this person signed in from this address in the last 90 days?"""
-    return db.session.scalar(select(LoginAttempt.id).where(
-        LoginAttempt.email == email, LoginAttempt.address == address, LoginAttempt.succeeded.is_(True),
-        LoginAttempt.attempted_at >= utcnow() - timedelta(days=90)).limit(1)) is not None
+    return (
+        db.session.scalar(
+            select(LoginAttempt.id)
+            .where(
+                LoginAttempt.email == email,
+                LoginAttempt.address == address,
+                LoginAttempt.succeeded.is_(True),
+                LoginAttempt.attempted_at >= utcnow() - timedelta(days=90),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def clear_failures(email: str, address: str) -> None:
@@ -120,16 +134,19 @@ def clear_failures(email: str, address: str) -> None:
     an attacker's failures from elsewhere still count against them."""
     db.session.execute(
         LoginAttempt.__table__.delete().where(
-            LoginAttempt.email == normalize_email(email), LoginAttempt.address == (address or "unknown")[:64],
-            LoginAttempt.succeeded.is_(False))
+            LoginAttempt.email == normalize_email(email),
+            LoginAttempt.address == (address or "unknown")[:64],
+            LoginAttempt.succeeded.is_(False),
+        )
     )
 
 
 def change_password(user: User, current_password: str, new_password: str, *, revoke_tokens: bool) -> None:
     """Change a user's own password: every other session ends, and their API tokens too if they ask."""
     if not user.check_password(current_password):
-        raise ValidationFailed(_("The current password is wrong."),
-                               {"current_password": [_("The current password is wrong.")]})
+        raise ValidationFailed(
+            _("The current password is wrong."), {"current_password": [_("The current password is wrong.")]}
+        )
     if new_password == current_password:
         message = _("The new password must differ from the current one.")
         raise ValidationFailed(message, {"new_password": [message]})
@@ -157,19 +174,34 @@ def revoke_all_tokens(user: User, *, by) -> int:
     return len(active)
 
 
-def create_user(*, email: str, full_name: str, role: str, password: str, organization: Organization | None,
-                language: str | None = None, by: User | None = None, is_active: bool = True,
-                is_org_admin: bool = False) -> User:
+def create_user(
+    *,
+    email: str,
+    full_name: str,
+    role: str,
+    password: str,
+    organization: Organization | None,
+    language: str | None = None,
+    by: User | None = None,
+    is_active: bool = True,
+    is_org_admin: bool = False,
+) -> User:
     """Create an account after checking the role/organisation rules."""
     email = normalize_email(email)
     language = language or current_app.config["BABEL_DEFAULT_LOCALE"]
-    check_account_rules(email=email, role=role, organization=organization, language=language,
-                        is_org_admin=is_org_admin)
+    check_account_rules(email=email, role=role, organization=organization, language=language, is_org_admin=is_org_admin)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         message = _("An account with this e-mail address already exists.")
         raise ValidationFailed(message, {"email": [message]})
-    user = User(email=email, full_name=full_name.replace("\x00", "").strip(), role=role, organization=organization,
-                language=language, is_active_account=is_active, is_org_admin=bool(is_org_admin))
+    user = User(
+        email=email,
+        full_name=full_name.replace("\x00", "").strip(),
+        role=role,
+        organization=organization,
+        language=language,
+        is_active_account=is_active,
+        is_org_admin=bool(is_org_admin),
+    )
     check_password(user, password)
     user.set_password(password)
     db.session.add(user)
@@ -178,11 +210,22 @@ def create_user(*, email: str, full_name: str, role: str, password: str, organiz
     return user
 
 
-def update_user(user: User, *, full_name: str, role: str, organization: Organization | None, language: str,
-                is_active: bool, by: User, new_password: str | None = None, is_org_admin: bool = False) -> User:
+def update_user(
+    user: User,
+    *,
+    full_name: str,
+    role: str,
+    organization: Organization | None,
+    language: str,
+    is_active: bool,
+    by: User,
+    new_password: str | None = None,
+    is_org_admin: bool = False,
+) -> User:
     """An admin's change to an account; an admin cannot lock themselves out."""
-    check_account_rules(email=user.email, role=role, organization=organization, language=language,
-                        is_org_admin=is_org_admin)
+    check_account_rules(
+        email=user.email, role=role, organization=organization, language=language, is_org_admin=is_org_admin
+    )
     if user.id == by.id and (not is_admin_role(role) or not is_active):
         message = _("You cannot remove your own administrator role or deactivate yourself.")
         raise ValidationFailed(message, {"role": [message]})
@@ -215,8 +258,9 @@ def set_language(user: User, language: str) -> None:
         user.language = language
 
 
-def check_account_rules(*, email: str, role: str, organization: Organization | None, language: str,
-                        is_org_admin: bool = False) -> None:
+def check_account_rules(
+    *, email: str, role: str, organization: Organization | None, language: str, is_org_admin: bool = False
+) -> None:
     errors: dict[str, list[str]] = {}
     if is_org_admin and not is_partner_role(role):
         errors["is_org_admin"] = [_("Only a partner user can be their organisation's admin.")]

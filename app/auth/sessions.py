@@ -5,6 +5,7 @@ the remember cookie; both are `user_id:key`, and only the key's SHA-256 is store
 every request `load_user` finds the row: an ended or expired row, or an inactive user,
 means nobody is signed in, whatever copy of a cookie is presented.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,11 +30,18 @@ def _hash(key: str) -> str:
 def start(user: User, *, remember: bool, address: str, user_agent: str) -> UserSession:
     """Open a session for `user`; the caller then calls login_user(user, remember=...)."""
     config = current_app.config
-    lifetime = config["REMEMBER_COOKIE_DURATION"] if remember else timedelta(
-        seconds=config["PERMANENT_SESSION_LIFETIME"])
+    lifetime = (
+        config["REMEMBER_COOKIE_DURATION"] if remember else timedelta(seconds=config["PERMANENT_SESSION_LIFETIME"])
+    )
     key = secrets.token_urlsafe(32)
-    row = UserSession(user_id=user.id, key_hash=_hash(key), expires_at=utcnow() + lifetime, is_remembered=remember,
-                      address=(address or "")[:64], user_agent=" ".join((user_agent or "").split())[:300])
+    row = UserSession(
+        user_id=user.id,
+        key_hash=_hash(key),
+        expires_at=utcnow() + lifetime,
+        is_remembered=remember,
+        address=(address or "")[:64],
+        user_agent=" ".join((user_agent or "").split())[:300],
+    )
     db.session.add(row)
     db.session.flush()
     user.current_session, user.current_session_key = row, key
@@ -46,8 +54,9 @@ def load_user(user_key: str) -> User | None:
     if not user_id.isdigit() or not key or len(key) > 100 or int(user_id) >= 2**31:
         return None
     # One query for both: every request pays for it.
-    found = db.session.execute(select(UserSession, User).join(User, User.id == UserSession.user_id)
-                               .where(UserSession.key_hash == _hash(key))).first()
+    found = db.session.execute(
+        select(UserSession, User).join(User, User.id == UserSession.user_id).where(UserSession.key_hash == _hash(key))
+    ).first()
     if found is None:
         return None
     row, user = found
@@ -67,8 +76,9 @@ def end(row: UserSession, reason: str) -> None:
 
 def end_all(user: User, reason: str, *, keep: UserSession | None = None) -> int:
     """End every open session of `user` (but `keep`); returns how many ended."""
-    rows = db.session.scalars(select(UserSession).where(UserSession.user_id == user.id,
-                                                        UserSession.ended_at.is_(None))).all()
+    rows = db.session.scalars(
+        select(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+    ).all()
     ended = 0
     for row in rows:
         if keep is None or row.id != keep.id:
@@ -78,10 +88,13 @@ def end_all(user: User, reason: str, *, keep: UserSession | None = None) -> int:
 
 
 def open_sessions(user: User) -> list[UserSession]:
-    return list(db.session.scalars(
-        select(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None),
-                                  UserSession.expires_at > utcnow())
-        .order_by(UserSession.last_seen_at.desc())))
+    return list(
+        db.session.scalars(
+            select(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None), UserSession.expires_at > utcnow())
+            .order_by(UserSession.last_seen_at.desc())
+        )
+    )
 
 
 def session_of(user: User, session_id: int) -> UserSession | None:

@@ -1,5 +1,6 @@
 """One contribution promised by one party to one agreement. Amounts are exact decimals (Numeric),
 never floats; different currencies are never added together."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Budget lines on an agreement's page, and the portfolio's totals per partner, year and currency."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -32,15 +33,25 @@ def add_budget_line(agreement_id: int):
     form = BudgetLineForm()
     home = db.session.scalar(select(Organization).where(Organization.is_home.is_(True)))
     form.organization_id.choices = ([(home.id, home.name)] if home else []) + [
-        (p.organization_id, p.organization.name) for p in agreement.parties]
+        (p.organization_id, p.organization.name) for p in agreement.parties
+    ]
     if request.method == "GET":
         form.organization_id.data = next(iter(agreement.partner_organization_ids), None)
     if form.validate_on_submit():
         try:
-            services.add_line(agreement, services.LineData(
-                organization_id=form.organization_id.data, label=form.label.data, amount=form.amount.data,
-                currency=form.currency.data, kind=form.kind.data, year=form.year.data, period=form.period.data),
-                by=current_user)
+            services.add_line(
+                agreement,
+                services.LineData(
+                    organization_id=form.organization_id.data,
+                    label=form.label.data,
+                    amount=form.amount.data,
+                    currency=form.currency.data,
+                    kind=form.kind.data,
+                    year=form.year.data,
+                    period=form.period.data,
+                ),
+                by=current_user,
+            )
         except DomainError as error:
             db.session.rollback()
             apply_field_errors(form, error)
@@ -76,8 +87,7 @@ def budget_totals():
     require(current_user, "budget.report")
     form, year = _year_filter()
     rows = services.portfolio_totals(current_user, year)
-    return render_template("budget/totals.html", rows=rows, totals=services.currency_totals(rows), form=form,
-                           year=year)
+    return render_template("budget/totals.html", rows=rows, totals=services.currency_totals(rows), form=form, year=year)
 
 
 @blueprint.route("/portfolio/budget/export.<any(csv, xlsx):fmt>")
@@ -92,9 +102,13 @@ def export_budget_totals(fmt: str):
 @blueprint.app_template_global()
 def budget_panel(agreement) -> dict:
     lines = services.lines_of(agreement)
-    return {"lines": lines, "totals": services.totals_by_currency(lines),
-            "can_edit": can(current_user, "agreement.edit", agreement) and agreement.type != "amendment"
-            and state_has(agreement, "editable")}
+    return {
+        "lines": lines,
+        "totals": services.totals_by_currency(lines),
+        "can_edit": can(current_user, "agreement.edit", agreement)
+        and agreement.type != "amendment"
+        and state_has(agreement, "editable"),
+    }
 
 
 @blueprint.app_template_filter("money")

@@ -1,6 +1,7 @@
 """Budget lines: checked input (exact amounts, ISO 4217 currencies in use today, a party of the
 agreement or the ministry), add/change/remove with an audit row, and totals per partner, year
 and currency in one SQL query (never adding different currencies together)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,10 +13,9 @@ from babel.numbers import get_currency_precision, get_territory_currencies
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from app.core import clock
 from app.agreements.models import Agreement
 from app.budget.models import KINDS, BudgetLine
-from app.core import audit
+from app.core import audit, clock
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.i18n import current_language
 from app.core.permissions import can, visible_agreements_clause
@@ -79,16 +79,22 @@ def clean_line(agreement: Agreement, data: LineData) -> dict:
         errors["organization_id"] = [_("Choose the ministry or one of the agreement's parties.")]
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
-    return {"organization_id": organization.id, "label": label, "amount": amount, "currency": currency,
-            "kind": data.kind, "year": data.year, "period": period}
+    return {
+        "organization_id": organization.id,
+        "label": label,
+        "amount": amount,
+        "currency": currency,
+        "kind": data.kind,
+        "year": data.year,
+        "period": period,
+    }
 
 
 def _amount(value, currency: str, errors: dict) -> Decimal | None:
     if isinstance(value, float):
         value = repr(value)  # never trust a binary float: read it as the digits it was written with
     try:
-        amount = Decimal(str(value).strip().replace(" ", "").replace("\u00a0", "")) if value not in (None, "") \
-            else None
+        amount = Decimal(str(value).strip().replace(" ", "").replace("\u00a0", "")) if value not in (None, "") else None
     except (InvalidOperation, ValueError):
         amount = None
     if amount is None or not amount.is_finite():
@@ -111,22 +117,29 @@ def _require_edit(agreement: Agreement, by) -> None:
     if by is not None and not can(by, "agreement.edit", agreement):
         raise PermissionDenied(_("Only the agreement's owner or a manager changes its budget."))
     if agreement.type == "amendment":
-        raise ValidationFailed(_("An amendment changes its parent's budget: propose the new budget among its "
-                                 "changes."))
+        raise ValidationFailed(_("An amendment changes its parent's budget: propose the new budget among its changes."))
     if by is not None and not state_has(agreement, "editable"):
         raise ValidationFailed(_("Signed terms change only through the workflow or an amendment."))
 
 
 def _plain(line: BudgetLine) -> dict:
-    return {"organization_id": line.organization_id, "label": line.label, "amount": str(line.amount),
-            "currency": line.currency, "kind": line.kind, "year": line.year, "period": line.period}
+    return {
+        "organization_id": line.organization_id,
+        "label": line.label,
+        "amount": str(line.amount),
+        "currency": line.currency,
+        "kind": line.kind,
+        "year": line.year,
+        "period": line.period,
+    }
 
 
 def add_line(agreement: Agreement, data: LineData, *, by, is_illustrative: bool = False) -> BudgetLine:
     _require_edit(agreement, by)
     values = clean_line(agreement, data)
-    line = BudgetLine(agreement_id=agreement.id, created_by_id=getattr(by, "id", None),
-                      is_illustrative=is_illustrative, **values)
+    line = BudgetLine(
+        agreement_id=agreement.id, created_by_id=getattr(by, "id", None), is_illustrative=is_illustrative, **values
+    )
     db.session.add(line)
     db.session.flush()
     audit.record("budget_line_added", agreement, actor=by, changes={"after": _plain(line), "line": line.id})
@@ -141,8 +154,9 @@ def update_line(line: BudgetLine, data: LineData, *, by) -> BudgetLine:
     for name, value in values.items():
         setattr(line, name, value)
     db.session.flush()
-    audit.record("budget_line_changed", agreement, actor=by,
-                 changes={**audit.diff(before, _plain(line)), "line": line.id})
+    audit.record(
+        "budget_line_changed", agreement, actor=by, changes={**audit.diff(before, _plain(line)), "line": line.id}
+    )
     return line
 
 
@@ -155,8 +169,9 @@ def remove_line(line: BudgetLine, *, by) -> None:
 
 
 def lines_of(agreement: Agreement) -> list[BudgetLine]:
-    return db.session.scalars(select(BudgetLine).where(BudgetLine.agreement_id == agreement.id)
-                              .order_by(BudgetLine.year, BudgetLine.id)).all()
+    return db.session.scalars(
+        select(BudgetLine).where(BudgetLine.agreement_id == agreement.id).order_by(BudgetLine.year, BudgetLine.id)
+    ).all()
 
 
 def totals_by_currency(lines) -> list[tuple[str, Decimal]]:
@@ -168,6 +183,7 @@ def totals_by_currency(lines) -> list[tuple[str, Decimal]]:
 
 
 # --- the portfolio's totals -------------------------------------------------------------
+
 
 @dataclass
 class TotalRow:
@@ -183,14 +199,31 @@ class TotalRow:
 def portfolio_totals(user, year: int | None = None) -> list[TotalRow]:
     """Totals per contributing party, year, currency and kind, over the agreements `user` may see:
     one GROUP BY query, however large the portfolio."""
-    query = (select(BudgetLine.organization_id, Organization.name_fr, Organization.name_en, Organization.name_ar,
-                    BudgetLine.year, BudgetLine.currency, BudgetLine.kind,
-                    func.sum(BudgetLine.amount), func.count(BudgetLine.id))
-             .join(Agreement, Agreement.id == BudgetLine.agreement_id)
-             .join(Organization, Organization.id == BudgetLine.organization_id)
-             .where(visible_agreements_clause(user), ~in_state_tagged("abandoned"))
-             .group_by(BudgetLine.organization_id, Organization.name_fr, Organization.name_en,
-                       Organization.name_ar, BudgetLine.year, BudgetLine.currency, BudgetLine.kind))
+    query = (
+        select(
+            BudgetLine.organization_id,
+            Organization.name_fr,
+            Organization.name_en,
+            Organization.name_ar,
+            BudgetLine.year,
+            BudgetLine.currency,
+            BudgetLine.kind,
+            func.sum(BudgetLine.amount),
+            func.count(BudgetLine.id),
+        )
+        .join(Agreement, Agreement.id == BudgetLine.agreement_id)
+        .join(Organization, Organization.id == BudgetLine.organization_id)
+        .where(visible_agreements_clause(user), ~in_state_tagged("abandoned"))
+        .group_by(
+            BudgetLine.organization_id,
+            Organization.name_fr,
+            Organization.name_en,
+            Organization.name_ar,
+            BudgetLine.year,
+            BudgetLine.currency,
+            BudgetLine.kind,
+        )
+    )
     if year is not None:
         query = query.where(BudgetLine.year == year)
     language = current_language()
@@ -198,8 +231,7 @@ def portfolio_totals(user, year: int | None = None) -> list[TotalRow]:
     for org_id, name_fr, name_en, name_ar, line_year, currency, kind, total, count in db.session.execute(query):
         names = {"fr": name_fr, "en": name_en, "ar": name_ar}
         name = names.get(language) or name_fr or name_en or name_ar or ""
-        rows.append(TotalRow(org_id, name, line_year, currency, kind, Decimal(total).quantize(Decimal("0.01")),
-                             count))
+        rows.append(TotalRow(org_id, name, line_year, currency, kind, Decimal(total).quantize(Decimal("0.01")), count))
     rows.sort(key=lambda r: (r.organization.casefold(), r.year or 0, r.currency, r.kind))
     return rows
 
@@ -214,6 +246,5 @@ def currency_totals(rows: list[TotalRow]) -> list[tuple[str, Decimal]]:
 
 def export_table(user, year: int | None = None) -> tuple[list[str], list[list]]:
     rows = portfolio_totals(user, year)
-    headings = [_("Contributing party"), _("Year"), _("Currency"), _("Cash or in kind"), _("Total"),
-                _("Budget lines")]
+    headings = [_("Contributing party"), _("Year"), _("Currency"), _("Cash or in kind"), _("Total"), _("Budget lines")]
     return headings, [[r.organization, r.year, r.currency, str(KINDS[r.kind]), r.total, r.lines] for r in rows]

@@ -7,6 +7,7 @@ deleting, inserting or reordering a row breaks the chain, which `app.core.audit_
 walks and checks; the chain head is published daily as an anchor, so even a rewrite
 of the whole chain shows against an earlier anchor.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -74,9 +75,20 @@ GENESIS_HASH = "0" * 64
 CHAIN_FORMAT = "sharaka-audit-v1"
 
 
-def row_digest(*, seq: int, prev_hash: str, id: int, occurred_at: datetime, actor_id: int | None,
-               actor_label: str, object_type: str, object_id: int, action: str, changes: Any,
-               comment: str | None) -> str:
+def row_digest(
+    *,
+    seq: int,
+    prev_hash: str,
+    id: int,
+    occurred_at: datetime,
+    actor_id: int | None,
+    actor_label: str,
+    object_type: str,
+    object_id: int,
+    action: str,
+    changes: Any,
+    comment: str | None,
+) -> str:
     """SHA-256 over the canonical form of one row and the previous row's hash.
 
     The format is fixed (CHAIN_FORMAT): JSON with sorted keys, no spaces, UTF-8, and
@@ -84,21 +96,53 @@ def row_digest(*, seq: int, prev_hash: str, id: int, occurred_at: datetime, acto
     """
     moment = occurred_at.astimezone(timezone.utc) if occurred_at.tzinfo else occurred_at
     canonical = json.dumps(
-        [CHAIN_FORMAT, seq, prev_hash, id, moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), actor_id, actor_label,
-         object_type, object_id, action, changes, comment],
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        [
+            CHAIN_FORMAT,
+            seq,
+            prev_hash,
+            id,
+            moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            actor_id,
+            actor_label,
+            object_type,
+            object_id,
+            action,
+            changes,
+            comment,
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def digest_of(row, *, seq: int, prev_hash: str) -> str:
     """`row_digest` of an AuditEvent (or a row with the same attributes)."""
-    return row_digest(seq=seq, prev_hash=prev_hash, id=row.id, occurred_at=row.occurred_at, actor_id=row.actor_id,
-                      actor_label=row.actor_label, object_type=row.object_type, object_id=row.object_id,
-                      action=row.action, changes=row.changes, comment=row.comment)
+    return row_digest(
+        seq=seq,
+        prev_hash=prev_hash,
+        id=row.id,
+        occurred_at=row.occurred_at,
+        actor_id=row.actor_id,
+        actor_label=row.actor_label,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        action=row.action,
+        changes=row.changes,
+        comment=row.comment,
+    )
 
 
-def record(action: str, obj, *, actor=None, changes: dict | None = None, comment: str | None = None,
-           object_type: str | None = None) -> AuditEvent:
+def record(
+    action: str,
+    obj,
+    *,
+    actor=None,
+    changes: dict | None = None,
+    comment: str | None = None,
+    object_type: str | None = None,
+) -> AuditEvent:
     """Add an audit row for `obj` to the current transaction (flushes so obj has an id)."""
     if getattr(obj, "id", None) is None:
         db.session.flush()
@@ -192,8 +236,9 @@ def seal_new_events(session) -> None:
         return
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        head = connection.execute(text(
-            "SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE")).one()
+        head = connection.execute(
+            text("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE")
+        ).one()
     else:  # SQLite: the write lock is already ours (the flush wrote); nobody else can commit meanwhile
         head = connection.execute(text("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1")).one()
     seq, prev_hash = head
@@ -203,10 +248,15 @@ def seal_new_events(session) -> None:
         row_hash = digest_of(obj, seq=seq, prev_hash=prev_hash)
         # Core, not the ORM: the ORM refuses every change to an audit row, and the database
         # allows this one only while the row is unsealed.
-        connection.execute(table.update().where(table.c.id == obj.id, table.c.row_hash.is_(None))
-                           .values(chain_seq=seq, prev_hash=prev_hash, row_hash=row_hash))
+        connection.execute(
+            table.update()
+            .where(table.c.id == obj.id, table.c.row_hash.is_(None))
+            .values(chain_seq=seq, prev_hash=prev_hash, row_hash=row_hash)
+        )
         for name, value in (("chain_seq", seq), ("prev_hash", prev_hash), ("row_hash", row_hash)):
             set_committed_value(obj, name, value)
         prev_hash = row_hash
-    connection.execute(text("UPDATE audit_chain_head SET last_seq = :seq, last_hash = :hash WHERE id = 1"),
-                       {"seq": seq, "hash": prev_hash})
+    connection.execute(
+        text("UPDATE audit_chain_head SET last_seq = :seq, last_hash = :hash WHERE id = 1"),
+        {"seq": seq, "hash": prev_hash},
+    )

@@ -7,6 +7,7 @@ the wrong predecessor) or removed from the end (the head row says the chain is l
 An anchor, a (sequence, hash) pair published earlier, catches even a rewrite of the
 whole chain: the row at that sequence must still carry that hash.
 """
+
 from __future__ import annotations
 
 import re
@@ -62,8 +63,9 @@ def verify(anchors: Sequence[tuple[int, str]] = ()) -> Verification:
     """Walk the whole chain; every problem found is listed, the first one first."""
     result = Verification()
     table = AuditEvent.__table__
-    unsealed = db.session.scalars(select(AuditEvent.id).where(AuditEvent.chain_seq.is_(None))
-                                  .order_by(AuditEvent.id).limit(5)).all()
+    unsealed = db.session.scalars(
+        select(AuditEvent.id).where(AuditEvent.chain_seq.is_(None)).order_by(AuditEvent.id).limit(5)
+    ).all()
     expected_seq, prev_hash = 1, GENESIS_HASH
     by_seq: dict[int, str] = {}
     wanted = {seq for seq, _digest in anchors}
@@ -71,19 +73,22 @@ def verify(anchors: Sequence[tuple[int, str]] = ()) -> Verification:
     while True:
         # Plain rows, not ORM objects: a million rows walk in constant memory, and the
         # session's own objects (the signed-in auditor) stay untouched.
-        rows = db.session.execute(select(table).where(table.c.chain_seq > after)
-                                  .order_by(table.c.chain_seq).limit(BATCH)).all()
+        rows = db.session.execute(
+            select(table).where(table.c.chain_seq > after).order_by(table.c.chain_seq).limit(BATCH)
+        ).all()
         if not rows:
             break
         for row in rows:
             if row.chain_seq != expected_seq:
                 result.problems.append(
-                    f"row {expected_seq} is missing (the next row is {row.chain_seq}, id {row.id}): deleted")
+                    f"row {expected_seq} is missing (the next row is {row.chain_seq}, id {row.id}): deleted"
+                )
                 expected_seq = row.chain_seq
             if row.prev_hash != prev_hash:
                 result.problems.append(
                     f"row {row.chain_seq} (id {row.id}) does not follow row {row.chain_seq - 1}: "
-                    "rows were inserted, removed or reordered")
+                    "rows were inserted, removed or reordered"
+                )
             if digest_of(row, seq=row.chain_seq, prev_hash=row.prev_hash or "") != row.row_hash:
                 result.problems.append(f"row {row.chain_seq} (id {row.id}) was changed after it was written")
             if row.chain_seq in wanted:
@@ -101,7 +106,8 @@ def verify(anchors: Sequence[tuple[int, str]] = ()) -> Verification:
     elif (head.last_seq, head.last_hash) != (result.head_seq, result.head_hash):
         result.problems.append(
             f"the trail ends at row {result.head_seq} but the chain head says {head.last_seq}: "
-            "rows were removed from the end or the head was changed")
+            "rows were removed from the end or the head was changed"
+        )
     for seq, digest in anchors:
         result.anchors_checked += 1
         if by_seq.get(seq) != digest:

@@ -4,6 +4,7 @@ Stored times are UTC; days (due dates, deadlines, "today") are the ministry's da
 jobs, e-mails and feeds all ask this module, so "today" is the same everywhere, including around
 midnight on a server whose own clock runs in UTC. Tests freeze it with `frozen(...)`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

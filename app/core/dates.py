@@ -1,4 +1,5 @@
 """Dates, times and sizes as people read them: one formatting for each, used by pages and mail alike."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -4,6 +4,7 @@ A request's work is committed by `register_unit_of_work`'s after-request hook wh
 success (below 400), and rolled back otherwise; a job or command wraps its work in `unit_of_work()`.
 A lost race at that commit becomes the same 409 / "this agreement has changed" everywhere.
 """
+
 from __future__ import annotations
 
 import itertools

@@ -1,4 +1,5 @@
 """The one place that turns errors into answers: each kind of error, for pages and for the API."""
+
 from __future__ import annotations
 
 from flask import Flask, flash, make_response, redirect, request, url_for
@@ -33,8 +34,11 @@ def register_error_handlers(app: Flask) -> None:
             limit_mb = (app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
             detail = _("The upload is larger than the %(limit)s MB allowed.", limit=limit_mb)
         # The API's schema validation (webargs) leaves its messages per location and field.
-        messages = (getattr(error, "data", None) or {}).get("messages") if isinstance(
-            getattr(error, "data", None), dict) else None
+        messages = (
+            (getattr(error, "data", None) or {}).get("messages")
+            if isinstance(getattr(error, "data", None), dict)
+            else None
+        )
         field_errors = flatten_messages(messages) if messages else None
         if status in (400, 422) and field_errors:
             detail = _("Some of the values are not valid.")

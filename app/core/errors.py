@@ -1,4 +1,5 @@
 """Domain errors raised by services, and how an error is told: problem+json or an error page."""
+
 from __future__ import annotations
 
 from flask import jsonify, render_template, request

@@ -5,6 +5,7 @@ keep what a spreadsheet would otherwise run as a formula (a cell starting with
 = + - @, a tab or a carriage return) as inert text, because exported titles and
 names are typed by users, partners included.
 """
+
 from __future__ import annotations
 
 import csv
@@ -116,7 +117,7 @@ def write_xlsx(out, headings: Sequence[str], rows: Iterable[Sequence], *, title:
     ahead = [_clean_row(row) for row in itertools.islice(rows, WIDTH_SAMPLE)]
     widths = [_display_length(h) for h in headings]
     for row in ahead:
-        for index, value in enumerate(row[:len(widths)]):
+        for index, value in enumerate(row[: len(widths)]):
             widths[index] = max(widths[index], _display_length(value))
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = min(max(width + 2, MIN_WIDTH), MAX_WIDTH)
@@ -160,8 +161,9 @@ def _sheet_title(title: str) -> str:
     return _SHEET_TITLE_FORBIDDEN.sub(" ", ILLEGAL_CHARACTERS_RE.sub("", title)).strip()[:31] or "Sheet"
 
 
-def download(headings: Sequence[str], rows: Iterable[Sequence], *, fmt: str, name: str, title: str,
-             today: date | None = None) -> Response:
+def download(
+    headings: Sequence[str], rows: Iterable[Sequence], *, fmt: str, name: str, title: str, today: date | None = None
+) -> Response:
     """The table as an attachment `sharaka-<name>-<date>.<fmt>` that no cache keeps."""
     today = today or clock.today()
     body: bytes | Iterator[bytes]

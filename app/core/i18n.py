@@ -1,4 +1,5 @@
 """Language selection and helpers for fields stored in several languages."""
+
 from __future__ import annotations
 
 from flask import current_app, has_request_context, request, session

@@ -1,4 +1,5 @@
 """A stored file's bytes as a temporary local file, for libraries that need a path or a seekable file."""
+
 from __future__ import annotations
 
 import os

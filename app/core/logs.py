@@ -1,5 +1,6 @@
 """Logging: a request id on every request (X-Request-ID, echoed back) and, with
 LOG_FORMAT=json, one JSON object per line carrying it, for log collectors."""
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,9 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
-            "level": record.levelname, "logger": record.name, "message": record.getMessage(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
         }
         request_id = getattr(record, "request_id", None)
         if request_id:
@@ -66,8 +69,18 @@ def init_request_logging(app: Flask) -> None:
     def _log_request(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
         started = g.get("request_started")
-        log.info("%s %s %s", request.method, request.path, response.status_code, extra={
-            "method": request.method, "path": request.path, "status": response.status_code,
-            "endpoint": request.endpoint, "remote_addr": request.remote_addr,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None})
+        log.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "endpoint": request.endpoint,
+                "remote_addr": request.remote_addr,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+            },
+        )
         return response

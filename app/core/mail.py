@@ -6,6 +6,7 @@ one connection reused for a batch, and tell a refused recipient (permanent)
 from a server that is down (try again later). smtplib exposes exactly those
 errors and needs nothing installed.
 """
+
 from __future__ import annotations
 
 import smtplib
@@ -29,9 +30,20 @@ class ConnectionFailed(TemporaryMailError):
     """Could not reach or log in to the server: nothing about any one message."""
 
 
-def build_message(*, sender: str, to: str, subject: str, text: str, html: str, message_id: str,
-                  language: str, extra_headers: dict[str, str] | None = None, timezone: str = "UTC",
-                  unsubscribe_url: str | None = None, one_click: bool = False) -> EmailMessage:
+def build_message(
+    *,
+    sender: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    message_id: str,
+    language: str,
+    extra_headers: dict[str, str] | None = None,
+    timezone: str = "UTC",
+    unsubscribe_url: str | None = None,
+    one_click: bool = False,
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender if "<" in sender else formataddr(("Sharaka", sender))
     message["To"] = to
@@ -69,8 +81,9 @@ class SMTPConnection:
         client: smtplib.SMTP
         try:
             if config.get("MAIL_USE_SSL"):
-                client = smtplib.SMTP_SSL(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=timeout,
-                                          context=ssl.create_default_context())
+                client = smtplib.SMTP_SSL(
+                    config["MAIL_SERVER"], config["MAIL_PORT"], timeout=timeout, context=ssl.create_default_context()
+                )
             else:
                 client = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=timeout)
                 if config.get("MAIL_USE_TLS"):

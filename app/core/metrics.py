@@ -5,6 +5,7 @@ scrape time by collectors the feature packages hand to `render`.
 Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR to an empty folder:
 each worker then writes its counters there and a scrape adds them all up.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,11 +15,19 @@ from flask import Flask, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 REGISTRY = CollectorRegistry(auto_describe=True)
-REQUESTS = Counter("sharaka_http_requests", "HTTP requests answered, by endpoint, method and status.",
-                   ["endpoint", "method", "status"], registry=REGISTRY)
-LATENCY = Histogram("sharaka_http_request_duration_seconds", "Time to answer a request, by endpoint.",
-                    ["endpoint"], registry=REGISTRY,
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+REQUESTS = Counter(
+    "sharaka_http_requests",
+    "HTTP requests answered, by endpoint, method and status.",
+    ["endpoint", "method", "status"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "sharaka_http_request_duration_seconds",
+    "Time to answer a request, by endpoint.",
+    ["endpoint"],
+    registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 
 
 def init_request_metrics(app: Flask) -> None:

@@ -1,8 +1,8 @@
 """Pagination that never fails on a strange ?page= value."""
+
 from __future__ import annotations
 
 from flask import current_app, request
-
 from sqlalchemy import func
 
 from app.extensions import db
@@ -20,8 +20,9 @@ def requested_page() -> int:
 
 def paginate(query, per_page: int | None = None):
     """A Flask-SQLAlchemy Pagination of `query` for the page asked in the URL."""
-    return db.paginate(query, page=requested_page(), per_page=per_page or current_app.config["PER_PAGE"],
-                       error_out=False, count=True)
+    return db.paginate(
+        query, page=requested_page(), per_page=per_page or current_app.config["PER_PAGE"], error_out=False, count=True
+    )
 
 
 def first_with_total(query, limit: int) -> tuple[list, int]:

@@ -10,6 +10,7 @@ answer 404 when the user may not even know the object exists (a partner looking
 at another organisation's agreement) and 403 when they may see it but not do
 the thing asked.
 """
+
 from __future__ import annotations
 
 from flask import abort
@@ -134,6 +135,7 @@ GRANTS: dict[str, frozenset[str]] = {
 
 
 # --- who a person is ------------------------------------------------------------------
+
 
 def is_partner(user) -> bool:
     """A partner organisation's user (everything they see is limited to their organisation's agreements)."""
@@ -305,9 +307,12 @@ def can(user, action: str, obj=None) -> bool:
 
 def _agreement_rule(user, action: str, agreement) -> bool:
     if user.role == "partner":
-        return action in ("agreement.view", "agreement.act", "agreement.documents",
-                          "agreement.compare") and _partner_is_party(
-            user, agreement)
+        return action in (
+            "agreement.view",
+            "agreement.act",
+            "agreement.documents",
+            "agreement.compare",
+        ) and _partner_is_party(user, agreement)
     if action in ("agreement.edit", "agreement.indicators") and user.role == "officer":
         # Officers change the agreements they own; managers and admins any.
         return agreement.owner_id == user.id
@@ -448,6 +453,7 @@ def _partner_is_party(user, agreement) -> bool:
 
 # --- discussion threads ------------------------------------------------------------
 
+
 def can_read_thread(user, agreement, audience: str) -> bool:
     """Internal threads are the ministry's; shared threads everyone who sees the agreement."""
     if not can(user, "discussion.view") or not can(user, "agreement.view", agreement):
@@ -461,8 +467,11 @@ def can_post_in_thread(user, agreement, audience: str) -> bool:
 
 def can_edit_message(user, message) -> bool:
     """Only its author edits a message (earlier texts are kept); nobody deletes one."""
-    return (message.author_id is not None and message.author_id == getattr(user, "id", None)
-            and can_post_in_thread(user, message_agreement(message), message.audience))
+    return (
+        message.author_id is not None
+        and message.author_id == getattr(user, "id", None)
+        and can_post_in_thread(user, message_agreement(message), message.audience)
+    )
 
 
 def message_agreement(message):
@@ -480,8 +489,11 @@ def can_mention(author, target, agreement, audience: str, thread_author_ids: set
         return False
     if author.role != "partner":
         return True
-    return (target.organization_id == author.organization_id or target.id == agreement.owner_id
-            or target.id in thread_author_ids)
+    return (
+        target.organization_id == author.organization_id
+        or target.id == agreement.owner_id
+        or target.id in thread_author_ids
+    )
 
 
 def can_download_attachment(user, message) -> bool:
@@ -495,6 +507,7 @@ def can_verify_against(user, agreement) -> bool:
 
 
 # --- query scoping -------------------------------------------------------------
+
 
 def visible_agreements_clause(user):
     """SQL condition limiting Agreement queries to what `user` may see."""
@@ -522,8 +535,9 @@ def visible_deliverables_clause(user):
 
     if user.role != "partner" or not user.deliverables_restricted:
         return true()
-    return Deliverable.agreement_id.in_(select(DeliverableGrant.agreement_id).where(
-        DeliverableGrant.user_id == user.id))
+    return Deliverable.agreement_id.in_(
+        select(DeliverableGrant.agreement_id).where(DeliverableGrant.user_id == user.id)
+    )
 
 
 def visible_members_clause(user):
@@ -573,6 +587,7 @@ def visible_events_clause(user):
 
 
 # --- loaders: the only doors to an object -------------------------------------
+
 
 def _load_or_404(model, object_id, user, need: str, prefix: str):
     # A role that may never see this kind of object is told so (403); 404 is for
@@ -670,7 +685,8 @@ def get_message_or_404(message_id, user, *, agreement_id: int | None = None, occ
     if message is None or not can_read_thread(user, message_agreement(message), message.audience):
         abort(404)
     if (agreement_id is not None and message.agreement_id != agreement_id) or (
-            occurrence_id is not None and message.occurrence_id != occurrence_id):
+        occurrence_id is not None and message.occurrence_id != occurrence_id
+    ):
         abort(404)
     return message
 
@@ -694,8 +710,12 @@ def can_scrape_metrics(remote_addr: str | None, authorization: str | None, confi
     import ipaddress
 
     token = config.get("METRICS_TOKEN") or ""
-    if token and authorization and authorization.startswith("Bearer ") and hmac.compare_digest(
-            authorization[7:].strip().encode(), token.encode()):
+    if (
+        token
+        and authorization
+        and authorization.startswith("Bearer ")
+        and hmac.compare_digest(authorization[7:].strip().encode(), token.encode())
+    ):
         return True
     try:
         address = ipaddress.ip_address(remote_addr or "")

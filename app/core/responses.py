@@ -4,6 +4,7 @@ The request's work is committed after the answer is made (app/core/db.register_u
 refusal rolls it back. A page form's route names where a refusal sends the user with
 `@refusals_return_to`, and raises: it does not catch domain errors itself.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -40,7 +41,9 @@ def refusals_return_to(target: Callable[..., str]):
         def wrapper(*args, **kwargs):
             return_here_if_refused(target(**{name: value for name, value in kwargs.items() if name in wanted}))
             return view(*args, **kwargs)
+
         return wrapper
+
     return decorate
 
 
@@ -63,8 +66,7 @@ def refused(redirect_to: str | None, error: DomainError):
     session.pop("_flashes", None)
     redirect_to = redirect_to or g.get("refusal_target") or _referrer() or url_for("main.home")
     details = " ".join(" ".join(messages) for messages in (error.field_errors or {}).values() if messages)
-    flash(f"{error.message} {details}".strip() if details and details not in error.message else error.message,
-          "danger")
+    flash(f"{error.message} {details}".strip() if details and details not in error.message else error.message, "danger")
     return redirect(redirect_to, 303)
 
 
@@ -78,5 +80,6 @@ def form_errors(form) -> ValidationFailed:
     """A form's own validation errors as the domain error `refused` expects."""
     from flask_babel import gettext as _
 
-    return ValidationFailed(_("Please correct the errors below."),
-                            {name: list(messages) for name, messages in form.errors.items()})
+    return ValidationFailed(
+        _("Please correct the errors below."), {name: list(messages) for name, messages in form.errors.items()}
+    )

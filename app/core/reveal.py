@@ -5,6 +5,7 @@ holds it. It waits in a row for a few minutes, is handed to the page that shows 
 and is deleted there; the address of that page carries only a random ticket, and only
 its creator can redeem the ticket.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,8 +39,11 @@ def _hash(ticket: str) -> str:
 def keep(user, kind: str, value: str) -> str:
     """Hold `value` for `user` until it is shown; returns the ticket to put in the next page's address."""
     ticket = secrets.token_urlsafe(24)
-    db.session.add(OneTimeSecret(ticket_hash=_hash(ticket), user_id=user.id, kind=kind, value=value,
-                                 expires_at=utcnow() + LIFETIME))
+    db.session.add(
+        OneTimeSecret(
+            ticket_hash=_hash(ticket), user_id=user.id, kind=kind, value=value, expires_at=utcnow() + LIFETIME
+        )
+    )
     return ticket
 
 

@@ -4,6 +4,7 @@ Files are stored under UPLOAD_DIR/ab/abcdef… and never under the name the user
 gave (which is kept in the database for display only). Types are checked by
 content, not by extension. Downloads go through routes that check permissions.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,10 +22,9 @@ from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.errors import ValidationFailed
-from app.core.storage_backends import CHUNK, FolderBackend, backend, make_backend, sha256_of
 from app.core.models import UTCDateTime, utcnow
+from app.core.storage_backends import CHUNK, FolderBackend, backend, make_backend, sha256_of
 from app.extensions import db
-
 
 
 class StoredFile(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
@@ -66,13 +66,15 @@ def sniff(head: bytes, path: Path) -> FileKind | None:
                         return FileKind(mimetype, "ODS")
                 if "[Content_Types].xml" in names:
                     if any(n.startswith("word/") for n in names):
-                        return FileKind("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                                        "DOCX")
+                        return FileKind(
+                            "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "DOCX"
+                        )
                     if any(n.startswith("xl/") for n in names):
                         return FileKind("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "XLSX")
                     if any(n.startswith("ppt/") for n in names):
                         return FileKind(
-                            "application/vnd.openxmlformats-officedocument.presentationml.presentation", "PPTX")
+                            "application/vnd.openxmlformats-officedocument.presentationml.presentation", "PPTX"
+                        )
                 return FileKind("application/zip", "ZIP")
         except UNREADABLE_ZIP:
             return None  # not a file we can recognise: the caller refuses it as "type not accepted"
@@ -84,8 +86,9 @@ class ArchiveTooLarge(ValidationFailed):
 
     @classmethod
     def refused(cls) -> ArchiveTooLarge:
-        message = _("This archive expands to more than the server accepts (too many files or too much data "
-                    "once unpacked).")
+        message = _(
+            "This archive expands to more than the server accepts (too many files or too much data once unpacked)."
+        )
         return cls(message, {"file": [message]})
 
 
@@ -101,7 +104,8 @@ def check_directory_size(path: Path) -> None:
     if at < 0 or len(tail) - at < 22:
         raise zipfile.BadZipFile("no end of central directory")
     _sig, _disk, _cd_disk, _here, entries, directory_bytes, _offset, _comment = struct.unpack(
-        "<4s4H2LH", tail[at:at + 22])
+        "<4s4H2LH", tail[at : at + 22]
+    )
     if entries > current_app.config["ZIP_MAX_MEMBERS"] or directory_bytes > ZIP_MAX_DIRECTORY_BYTES:
         raise ArchiveTooLarge.refused()
 
@@ -121,8 +125,11 @@ def bounded_members(archive: zipfile.ZipFile) -> list[str]:
     for info in infos:
         total += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
-        if (info.file_size > config["ZIP_MAX_MEMBER_BYTES"] or total > config["ZIP_MAX_TOTAL_BYTES"]
-                or (info.file_size > ZIP_RATIO_FLOOR and ratio > config["ZIP_MAX_RATIO"])):
+        if (
+            info.file_size > config["ZIP_MAX_MEMBER_BYTES"]
+            or total > config["ZIP_MAX_TOTAL_BYTES"]
+            or (info.file_size > ZIP_RATIO_FLOOR and ratio > config["ZIP_MAX_RATIO"])
+        ):
             raise ArchiveTooLarge.refused()
     return [info.filename for info in infos]
 
@@ -280,12 +287,23 @@ def send_stored(stored_file: StoredFile, download_name: str):
         current_app.logger.error("stored file missing from %s storage: %s", store_.name, stored_file.sha256)
         abort(404)
     if isinstance(store_, FolderBackend):
-        response = send_file(store_.path(stored_file.sha256), mimetype=stored_file.content_type,
-                             as_attachment=True, download_name=download_name, max_age=0)
+        response = send_file(
+            store_.path(stored_file.sha256),
+            mimetype=stored_file.content_type,
+            as_attachment=True,
+            download_name=download_name,
+            max_age=0,
+        )
     else:
         # Streamed a chunk at a time from the database, inside the request's context.
-        response = send_file(store_.open(stored_file.sha256), mimetype=stored_file.content_type,
-                             as_attachment=True, download_name=download_name, max_age=0, conditional=False)
+        response = send_file(
+            store_.open(stored_file.sha256),
+            mimetype=stored_file.content_type,
+            as_attachment=True,
+            download_name=download_name,
+            max_age=0,
+            conditional=False,
+        )
         response.content_length = stored_file.size
         response.response = stream_with_context(response.response)  # type: ignore[call-overload]
     response.headers["X-Content-Type-Options"] = "nosniff"

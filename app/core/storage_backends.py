@@ -5,6 +5,7 @@ PostgreSQL (or SQLite) in 1 MB chunks keyed by SHA-256, so every web server sees
 every file without a shared disk. Both are content-addressed and move bytes a
 chunk at a time: a file is never whole in memory.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -78,8 +79,14 @@ class DatabaseBackend:
     name = "database"
 
     def has(self, sha256: str) -> bool:
-        return db.session.scalar(select(StoredFileChunk.position).where(
-            StoredFileChunk.sha256 == check_digest(sha256), StoredFileChunk.position == 0)) is not None
+        return (
+            db.session.scalar(
+                select(StoredFileChunk.position).where(
+                    StoredFileChunk.sha256 == check_digest(sha256), StoredFileChunk.position == 0
+                )
+            )
+            is not None
+        )
 
     def put(self, sha256: str, source: Path) -> None:
         """Copy `source` in, one chunk per row, in the caller's transaction (committed with
@@ -92,15 +99,19 @@ class DatabaseBackend:
             position = 0
             while chunk := handle.read(CHUNK):
                 # Ignoring conflicts: two servers storing the same bytes at once write the same rows.
-                db.session.execute(insert_ignoring_conflicts(StoredFileChunk).values(
-                    sha256=sha256, position=position, data=chunk))
+                db.session.execute(
+                    insert_ignoring_conflicts(StoredFileChunk).values(sha256=sha256, position=position, data=chunk)
+                )
                 position += 1
 
     def chunks(self, sha256: str) -> Iterator[bytes]:
         position = 0
         while True:
-            data = db.session.scalar(select(StoredFileChunk.data).where(
-                StoredFileChunk.sha256 == check_digest(sha256), StoredFileChunk.position == position))
+            data = db.session.scalar(
+                select(StoredFileChunk.data).where(
+                    StoredFileChunk.sha256 == check_digest(sha256), StoredFileChunk.position == position
+                )
+            )
             if data is None:
                 return
             yield bytes(data)
@@ -113,8 +124,14 @@ class DatabaseBackend:
         db.session.execute(delete(StoredFileChunk).where(StoredFileChunk.sha256 == check_digest(sha256)))
 
     def size(self, sha256: str) -> int:
-        return int(db.session.scalar(select(func.coalesce(func.sum(func.length(StoredFileChunk.data)), 0)).where(
-            StoredFileChunk.sha256 == check_digest(sha256))) or 0)
+        return int(
+            db.session.scalar(
+                select(func.coalesce(func.sum(func.length(StoredFileChunk.data)), 0)).where(
+                    StoredFileChunk.sha256 == check_digest(sha256)
+                )
+            )
+            or 0
+        )
 
     def check_writable(self) -> None:
         # A write that is rolled back at once: the table takes rows and we may write it.

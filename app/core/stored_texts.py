@@ -1,20 +1,25 @@
 """Fixed sentences the app itself writes into data (the demo's history notes and plan descriptions):
 stored once in English, shown in the reader's language. Anything a person typed is shown as typed."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
 DEMO_LOADED = "Loaded from the demo portfolio."
-DEMO_HISTORY = ("Illustrative demo data: this move and its date are invented to give the stage analytics "
-                "a history; the agreement's reported facts are unchanged.")
+DEMO_HISTORY = (
+    "Illustrative demo data: this move and its date are invented to give the stage analytics "
+    "a history; the agreement's reported facts are unchanged."
+)
 DEMO_PLAN = "Illustrative demo data: this deliverable and its dates are invented."
 
 TRANSLATED = {
     DEMO_LOADED: _l("Loaded from the demo portfolio."),
     # What earlier versions wrote: the file's path has no place in a history.
     "Loaded from the demo portfolio (app/demo/portfolio.yaml).": _l("Loaded from the demo portfolio."),
-    DEMO_HISTORY: _l("Illustrative demo data: this move and its date are invented to give the stage analytics "
-                     "a history; the agreement's reported facts are unchanged."),
+    DEMO_HISTORY: _l(
+        "Illustrative demo data: this move and its date are invented to give the stage analytics "
+        "a history; the agreement's reported facts are unchanged."
+    ),
     DEMO_PLAN: _l("Illustrative demo data: this deliverable and its dates are invented."),
     # The demo portfolio's budget lines (app/demo/portfolio.yaml), written by the loader, not a person.
     "D4SD programme coordination, 2026": _l("D4SD programme coordination, 2026"),

@@ -1,20 +1,19 @@
 """What every template may use: permissions, language and direction, formatting."""
+
 from __future__ import annotations
 
 import re
 from datetime import date
 
 from flask import Flask, request, url_for
-from markupsafe import Markup, escape
 from flask_babel import format_date, format_number
+from flask_login import current_user
+from markupsafe import Markup, escape
 
 from app.core import stored_texts
 from app.core.dates import format_file_size, format_moment
-from flask_login import current_user
-
 from app.core.i18n import LANGUAGE_NAMES, current_language, text_direction
 from app.core.permissions import ROLES, can, is_ministry, is_partner
-
 
 # What an agreement reference looks like (prefix, year, number), wherever it appears in a sentence.
 REFERENCE = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d{4}-\d+\b")
@@ -63,16 +62,19 @@ def register_template_helpers(app: Flask) -> None:
         paragraph after a French one reads right-to-left, whatever the first line was."""
         if not text:
             return ""
-        return Markup("").join(Markup('<div dir="auto">%s</div>') % line if line.strip() else Markup("<br>")
-                               for line in str(text).replace("\r\n", "\n").split("\n"))
+        return Markup("").join(
+            Markup('<div dir="auto">%s</div>') % line if line.strip() else Markup("<br>")
+            for line in str(text).replace("\r\n", "\n").split("\n")
+        )
 
     @app.template_filter("keep_references")
     def _keep_references(text):
         """Agreement references ("MTNRA-2025-010") kept whole on one line and left-to-right, so an Arabic
         heading never breaks one at its hyphens."""
         escaped = escape(text or "")
-        return Markup(REFERENCE.sub(lambda m: f'<span dir="ltr" style="white-space:nowrap">{m.group(0)}</span>',
-                                    str(escaped)))
+        return Markup(
+            REFERENCE.sub(lambda m: f'<span dir="ltr" style="white-space:nowrap">{m.group(0)}</span>', str(escaped))
+        )
 
     @app.template_filter("filesizeformat")
     def _file_size(size):
@@ -91,8 +93,11 @@ def register_template_helpers(app: Flask) -> None:
     def url_with(**changes):
         """The current URL with some query arguments replaced (for filters and pages)."""
         # url_for reads _anchor, _external, _scheme... as its own options: never from the query.
-        args = {key: value for key, value in request.args.to_dict(flat=False).items()
-                if not key.startswith("_") and key not in (request.view_args or {})}
+        args = {
+            key: value
+            for key, value in request.args.to_dict(flat=False).items()
+            if not key.startswith("_") and key not in (request.view_args or {})
+        }
         for key, value in changes.items():
             if value is None:
                 args.pop(key, None)
@@ -104,9 +109,12 @@ def register_template_helpers(app: Flask) -> None:
     def url_with_query(endpoint: str, **values):
         """`endpoint` carrying the current query (the filters on screen) without its page number:
         the export of the list being shown."""
-        args = {key: value for key, value in request.args.to_dict(flat=False).items()
-                # url_for reads _anchor, _external... as its own options: never from the query.
-                if key != "page" and key not in values and not key.startswith("_")}
+        args = {
+            key: value
+            for key, value in request.args.to_dict(flat=False).items()
+            # url_for reads _anchor, _external... as its own options: never from the query.
+            if key != "page" and key not in values and not key.startswith("_")
+        }
         return url_for(endpoint, **values, **args)  # type: ignore[arg-type]  # lists are query values
 
     @app.after_request
@@ -120,8 +128,9 @@ def register_template_helpers(app: Flask) -> None:
             "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
         )
         if app.config["HSTS_SECONDS"]:
-            response.headers.setdefault("Strict-Transport-Security",
-                                        f"max-age={app.config['HSTS_SECONDS']}; includeSubDomains")
+            response.headers.setdefault(
+                "Strict-Transport-Security", f"max-age={app.config['HSTS_SECONDS']}; includeSubDomains"
+            )
         if request.endpoint != "static" and "no-store" not in response.headers.get("Cache-Control", ""):
             # Nothing but the static assets stays in a browser's or a proxy's cache: every page is
             # either private or carries a CSRF token (a shared computer's back button, a caching proxy).

@@ -1,15 +1,24 @@
 """Text folding for search in Arabic and Latin scripts."""
+
 from __future__ import annotations
 
 import re
 import unicodedata
 
 # Arabic short vowels, tanween, shadda, sukun, superscript alef, and tatweel.
-_ARABIC_MARKS = re.compile("[\u064B-\u065F\u0670\u0640]")
-_ARABIC_FOLDS = str.maketrans({
-    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا",
-    "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي",
-})
+_ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670\u0640]")
+_ARABIC_FOLDS = str.maketrans(
+    {
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+        "ى": "ي",
+        "ة": "ه",
+        "ؤ": "و",
+        "ئ": "ي",
+    }
+)
 _SPACES = re.compile(r"\s+")
 
 

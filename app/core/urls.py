@@ -1,4 +1,5 @@
 """Redirect safety."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit

@@ -1,4 +1,5 @@
 """What partners and the ministry owe under an active agreement, and what they handed in."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -48,8 +49,9 @@ class Deliverable(TimestampMixin, db.Model):
     title_en: Mapped[str | None] = mapped_column(String(300))
     description: Mapped[str | None] = mapped_column(Text)
     # The organisation that owes it: a partner, or the ministry itself.
-    responsible_organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="RESTRICT"),
-                                                             index=True)
+    responsible_organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
+    )
     recurrence: Mapped[str] = mapped_column(String(12), default="once")
     first_due_on: Mapped[date] = mapped_column(Date)
     until_on: Mapped[date | None] = mapped_column(Date)
@@ -58,7 +60,8 @@ class Deliverable(TimestampMixin, db.Model):
     agreement = relationship("Agreement", backref="deliverables")
     responsible_organization = relationship("Organization")
     occurrences: Mapped[list["Occurrence"]] = relationship(
-        back_populates="deliverable", order_by="Occurrence.due_on", cascade="all, delete-orphan")
+        back_populates="deliverable", order_by="Occurrence.due_on", cascade="all, delete-orphan"
+    )
 
     @property
     def title(self) -> str:
@@ -93,7 +96,8 @@ class Occurrence(db.Model):
 
     deliverable: Mapped[Deliverable] = relationship(back_populates="occurrences")
     submissions: Mapped[list["Submission"]] = relationship(
-        back_populates="occurrence", order_by="Submission.number", cascade="all, delete-orphan")
+        back_populates="occurrence", order_by="Submission.number", cascade="all, delete-orphan"
+    )
     decided_by = relationship("User")
 
     def status_on(self, today: date, due_window_days: int = 14) -> str:
@@ -121,8 +125,7 @@ class Submission(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    occurrence_id: Mapped[int] = mapped_column(ForeignKey("deliverable_occurrences.id", ondelete="CASCADE"),
-                                               index=True)
+    occurrence_id: Mapped[int] = mapped_column(ForeignKey("deliverable_occurrences.id", ondelete="CASCADE"), index=True)
     number: Mapped[int] = mapped_column()
     note: Mapped[str | None] = mapped_column(Text)
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -133,8 +136,9 @@ class Submission(db.Model):
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     occurrence: Mapped[Occurrence] = relationship(back_populates="submissions")
-    files: Mapped[list["SubmissionFile"]] = relationship(back_populates="submission", cascade="all, delete-orphan",
-                                                         order_by="SubmissionFile.id")
+    files: Mapped[list["SubmissionFile"]] = relationship(
+        back_populates="submission", cascade="all, delete-orphan", order_by="SubmissionFile.id"
+    )
     submitted_by = relationship("User", foreign_keys=[submitted_by_id])
     reviewed_by = relationship("User", foreign_keys=[reviewed_by_id])
 
@@ -143,8 +147,7 @@ class SubmissionFile(db.Model):
     __tablename__ = "deliverable_files"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    submission_id: Mapped[int] = mapped_column(ForeignKey("deliverable_submissions.id", ondelete="CASCADE"),
-                                               index=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("deliverable_submissions.id", ondelete="CASCADE"), index=True)
     stored_file_id: Mapped[int] = mapped_column(ForeignKey("stored_files.id", ondelete="RESTRICT"))
     original_name: Mapped[str] = mapped_column(String(255))
 

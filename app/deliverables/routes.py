@@ -1,19 +1,16 @@
 """Deliverables: the portfolio list, one occurrence's page, hand-ins, reviews, the partner portal."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.core import clock
 from app.agreements.models import Agreement
+from app.core import clock
 from app.core.errors import DomainError
 from app.core.exports import download
-from app.exports.routes import export_in_background
-from app.exports.services import needs_background
-from app.core.responses import done, form_errors, refusals_return_to
 from app.core.forms import apply_field_errors
 from app.core.pagination import paginate
 from app.core.permissions import (
@@ -24,13 +21,16 @@ from app.core.permissions import (
     sees_deliverables_of,
     visible_agreements_clause,
 )
+from app.core.responses import done, form_errors, refusals_return_to
 from app.core.storage import send_stored
-from app.workflow.queries import drafts_waiting_on_partner
 from app.deliverables import services
 from app.deliverables.forms import DeliverableFilterForm, PlanForm, ReviewForm, SubmissionForm, WaiveForm
 from app.deliverables.models import STATUS_LABELS, Deliverable, SubmissionFile
+from app.exports.routes import export_in_background
+from app.exports.services import needs_background
 from app.extensions import db
 from app.organizations.models import Organization
+from app.workflow.queries import drafts_waiting_on_partner
 
 # Agreements the filter offers as a list; past it, the agreement page's link sets the filter.
 AGREEMENT_CHOICES = 200
@@ -43,9 +43,13 @@ blueprint = Blueprint("deliverables", __name__)
 def portal():
     require(current_user, "portal.view")
     today = clock.today()
-    return render_template("deliverables/portal.html", today=today, window=services.due_window(),
-                           your_turn=drafts_waiting_on_partner(current_user),
-                           **services.partner_home(current_user, today))
+    return render_template(
+        "deliverables/portal.html",
+        today=today,
+        window=services.due_window(),
+        your_turn=drafts_waiting_on_partner(current_user),
+        **services.partner_home(current_user, today),
+    )
 
 
 @blueprint.route("/deliverables/")
@@ -57,8 +61,7 @@ def list_deliverables():
     if form.errors:
         flash(_("Some filters were not valid and were ignored."), "warning")
     page = paginate(services.occurrences_query(current_user, filters, today), per_page=50)
-    return render_template("deliverables/list.html", form=form, page=page, today=today,
-                           window=services.due_window())
+    return render_template("deliverables/list.html", form=form, page=page, today=today, window=services.due_window())
 
 
 @blueprint.route("/deliverables/export.<any(csv, xlsx):fmt>")
@@ -91,9 +94,15 @@ def _read_filters() -> tuple[DeliverableFilterForm, services.OccurrenceFilters]:
 @login_required
 def view_occurrence(occurrence_id: int):
     occurrence = get_occurrence_or_404(occurrence_id, current_user)
-    return render_template("deliverables/detail.html", occurrence=occurrence, today=clock.today(),
-                           window=services.due_window(), submission_form=SubmissionForm(),
-                           review_form=ReviewForm(), waive_form=WaiveForm())
+    return render_template(
+        "deliverables/detail.html",
+        occurrence=occurrence,
+        today=clock.today(),
+        window=services.due_window(),
+        submission_form=SubmissionForm(),
+        review_form=ReviewForm(),
+        waive_form=WaiveForm(),
+    )
 
 
 def _page(occurrence_id: int) -> str:
@@ -112,8 +121,14 @@ def submit(occurrence_id: int):
     form = SubmissionForm()
     if not form.validate_on_submit():
         raise form_errors(form)
-    services.submit(occurrence, request.files.getlist("files"), note=form.note.data, by=current_user,
-                    expected_version=form.version.data, indicator_values=request.form)
+    services.submit(
+        occurrence,
+        request.files.getlist("files"),
+        note=form.note.data,
+        by=current_user,
+        expected_version=form.version.data,
+        indicator_values=request.form,
+    )
     return _back(occurrence_id, _("Handed in. The ministry will review it."))
 
 
@@ -125,8 +140,13 @@ def review(occurrence_id: int):
     form = ReviewForm()
     if not form.validate_on_submit():
         raise form_errors(form)
-    services.review(occurrence, decision=form.decision.data, feedback=form.feedback.data, by=current_user,
-                    expected_version=form.version.data)
+    services.review(
+        occurrence,
+        decision=form.decision.data,
+        feedback=form.feedback.data,
+        by=current_user,
+        expected_version=form.version.data,
+    )
     message = _("Accepted.") if form.decision.data == "accept" else _("Sent back with your feedback.")
     return _back(occurrence_id, message)
 
@@ -182,9 +202,15 @@ def _plan(agreement, deliverable):
         form.responsible_organization_id.data = partner
     if form.validate_on_submit():
         data = services.PlanData(
-            title_fr=form.title_fr.data, title_ar=form.title_ar.data, title_en=form.title_en.data,
-            description=form.description.data, responsible_organization_id=form.responsible_organization_id.data,
-            recurrence=form.recurrence.data, first_due_on=form.first_due_on.data, until_on=form.until_on.data)
+            title_fr=form.title_fr.data,
+            title_ar=form.title_ar.data,
+            title_en=form.title_en.data,
+            description=form.description.data,
+            responsible_organization_id=form.responsible_organization_id.data,
+            recurrence=form.recurrence.data,
+            first_due_on=form.first_due_on.data,
+            until_on=form.until_on.data,
+        )
         try:
             if deliverable is None:
                 services.plan_deliverable(agreement, data, by=current_user)
@@ -195,18 +221,24 @@ def _plan(agreement, deliverable):
             apply_field_errors(form, error)
         else:
             flash(_("The deliverables plan is saved."), "success")
-            return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="deliverables"),
-                            303)
+            return redirect(
+                url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="deliverables"), 303
+            )
     status = 422 if form.errors else 200
-    return render_template("deliverables/plan_form.html", form=form, agreement=agreement,
-                           deliverable=deliverable), status
+    return render_template(
+        "deliverables/plan_form.html", form=form, agreement=agreement, deliverable=deliverable
+    ), status
 
 
 def _fill_filter_choices(form: DeliverableFilterForm) -> None:
     form.status.choices = [("", _("All statuses")), ("open", _("To act on now"))] + [
-        (key, str(label)) for key, label in STATUS_LABELS.items()]
-    with_plans = (select(Agreement.id, Agreement.reference).where(visible_agreements_clause(current_user))
-                  .where(Agreement.id.in_(select(Deliverable.agreement_id))))
+        (key, str(label)) for key, label in STATUS_LABELS.items()
+    ]
+    with_plans = (
+        select(Agreement.id, Agreement.reference)
+        .where(visible_agreements_clause(current_user))
+        .where(Agreement.id.in_(select(Deliverable.agreement_id)))
+    )
     agreements = db.session.execute(with_plans.order_by(Agreement.reference).limit(AGREEMENT_CHOICES + 1)).all()
     if len(agreements) > AGREEMENT_CHOICES:
         # Thousands of options help nobody: offer the one asked for (the agreement page links here).
@@ -215,8 +247,11 @@ def _fill_filter_choices(form: DeliverableFilterForm) -> None:
     form.agreement.choices = [("", _("All agreements"))] + [(str(row.id), row.reference) for row in agreements]
     from app.core.permissions import visible_organizations_clause
 
-    organizations = db.session.scalars(select(Organization).where(visible_organizations_clause(current_user))
-                                       .order_by(Organization.is_home.desc(), Organization.slug)).all()
+    organizations = db.session.scalars(
+        select(Organization)
+        .where(visible_organizations_clause(current_user))
+        .order_by(Organization.is_home.desc(), Organization.slug)
+    ).all()
     form.partner.choices = [("", _("Everyone"))] + [(str(o.id), o.name) for o in organizations]
 
 

@@ -1,4 +1,5 @@
 """Planning deliverables, handing them in, reviewing them."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -13,9 +14,8 @@ from flask_babel import to_user_timezone
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import contains_eager, selectinload
 
-from app.core import clock
 from app.agreements.models import Agreement, AgreementParty
-from app.core import audit
+from app.core import audit, clock
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.exports import streamed
@@ -86,14 +86,22 @@ def _check_plan(agreement: Agreement, data: PlanData) -> None:
             until_given = data.until_on is not None
             data.until_on = data.until_on or agreement.expires_on
             if data.until_on is None:
-                errors["until_on"] = [_("A recurring deliverable needs an end: give its “Until” date, or an end "
-                                        "date to the agreement.")]
+                errors["until_on"] = [
+                    _("A recurring deliverable needs an end: give its “Until” date, or an end date to the agreement.")
+                ]
             elif data.until_on < data.first_due_on:
                 errors["until_on" if until_given else "first_due_on"] = [
-                    _("The “Until” date (%(until)s) cannot be before the first due date: change one of them.",
-                      until=data.until_on.isoformat()) if until_given else
-                    _("The first due date comes after the agreement's end (%(end)s): choose an earlier first due "
-                      "date, or make it a one-off.", end=data.until_on.isoformat())]
+                    _(
+                        "The “Until” date (%(until)s) cannot be before the first due date: change one of them.",
+                        until=data.until_on.isoformat(),
+                    )
+                    if until_given
+                    else _(
+                        "The first due date comes after the agreement's end (%(end)s): choose an earlier first due "
+                        "date, or make it a one-off.",
+                        end=data.until_on.isoformat(),
+                    )
+                ]
         else:
             data.until_on = None
     if errors:
@@ -105,18 +113,33 @@ def plan_deliverable(agreement: Agreement, data: PlanData, *, by) -> Deliverable
     if by is not None and not can(by, "agreement.edit", agreement):
         raise PermissionDenied(_("Only the agreement's owner or a manager plans its deliverables."))
     _check_plan(agreement, data)
-    deliverable = Deliverable(agreement=agreement, title_fr=data.title_fr, title_ar=data.title_ar,
-                              title_en=data.title_en, description=data.description,
-                              responsible_organization_id=data.responsible_organization_id,
-                              recurrence=data.recurrence, first_due_on=data.first_due_on, until_on=data.until_on,
-                              created_by_id=getattr(by, "id", None))
+    deliverable = Deliverable(
+        agreement=agreement,
+        title_fr=data.title_fr,
+        title_ar=data.title_ar,
+        title_en=data.title_en,
+        description=data.description,
+        responsible_organization_id=data.responsible_organization_id,
+        recurrence=data.recurrence,
+        first_due_on=data.first_due_on,
+        until_on=data.until_on,
+        created_by_id=getattr(by, "id", None),
+    )
     for due_on in due_dates(data.recurrence, data.first_due_on, data.until_on):
         deliverable.occurrences.append(Occurrence(due_on=due_on))
     db.session.add(deliverable)
     db.session.flush()
-    audit.record("deliverable_planned", agreement, actor=by, changes={
-        "deliverable": deliverable.id, "title": deliverable.title, "recurrence": deliverable.recurrence,
-        "occurrences": len(deliverable.occurrences)})
+    audit.record(
+        "deliverable_planned",
+        agreement,
+        actor=by,
+        changes={
+            "deliverable": deliverable.id,
+            "title": deliverable.title,
+            "recurrence": deliverable.recurrence,
+            "occurrences": len(deliverable.occurrences),
+        },
+    )
     return deliverable
 
 
@@ -127,11 +150,22 @@ def update_plan(deliverable: Deliverable, data: PlanData, *, by) -> Deliverable:
         raise PermissionDenied(_("Only the agreement's owner or a manager plans its deliverables."))
     _check_plan(deliverable.agreement, data)
     wanted = set(due_dates(data.recurrence, data.first_due_on, data.until_on))
-    before = {"title": deliverable.title, "recurrence": deliverable.recurrence,
-              "first_due_on": deliverable.first_due_on.isoformat(),
-              "until_on": deliverable.until_on.isoformat() if deliverable.until_on else None}
-    for name in ("title_fr", "title_ar", "title_en", "description", "responsible_organization_id", "recurrence",
-                 "first_due_on", "until_on"):
+    before = {
+        "title": deliverable.title,
+        "recurrence": deliverable.recurrence,
+        "first_due_on": deliverable.first_due_on.isoformat(),
+        "until_on": deliverable.until_on.isoformat() if deliverable.until_on else None,
+    }
+    for name in (
+        "title_fr",
+        "title_ar",
+        "title_en",
+        "description",
+        "responsible_organization_id",
+        "recurrence",
+        "first_due_on",
+        "until_on",
+    ):
         setattr(deliverable, name, getattr(data, name))
     existing = {o.due_on: o for o in deliverable.occurrences}
     for due_on, occurrence in existing.items():
@@ -140,9 +174,12 @@ def update_plan(deliverable: Deliverable, data: PlanData, *, by) -> Deliverable:
     for due_on in sorted(wanted - set(existing)):
         deliverable.occurrences.append(Occurrence(due_on=due_on))
     db.session.flush()
-    after = {"title": deliverable.title, "recurrence": deliverable.recurrence,
-             "first_due_on": deliverable.first_due_on.isoformat(),
-             "until_on": deliverable.until_on.isoformat() if deliverable.until_on else None}
+    after = {
+        "title": deliverable.title,
+        "recurrence": deliverable.recurrence,
+        "first_due_on": deliverable.first_due_on.isoformat(),
+        "until_on": deliverable.until_on.isoformat() if deliverable.until_on else None,
+    }
     audit.record("deliverable_replanned", deliverable.agreement, actor=by, changes=audit.diff(before, after))
     return deliverable
 
@@ -155,20 +192,38 @@ def apply_default_plan(agreement: Agreement, plan: list[dict], *, by) -> list[De
     end = agreement.expires_on
     created, skipped, trimmed = [], [], []
     for line in plan:
-        for responsible in (partners if line.get("responsible", "partner") == "partner" else [_home_id()]):
+        for responsible in partners if line.get("responsible", "partner") == "partner" else [_home_id()]:
             _plan_default_line(agreement, line, responsible, start, end, by, created, skipped, trimmed)
     if skipped or trimmed:
-        audit.record("default_plan_adjusted", agreement, actor=by, changes={
-            "skipped": skipped, "trimmed": trimmed,
-            "term": {"from": start.isoformat(), "to": end.isoformat() if end else None}})
+        audit.record(
+            "default_plan_adjusted",
+            agreement,
+            actor=by,
+            changes={
+                "skipped": skipped,
+                "trimmed": trimmed,
+                "term": {"from": start.isoformat(), "to": end.isoformat() if end else None},
+            },
+        )
     return created
 
 
-def _plan_default_line(agreement, line: dict, responsible: int | None, start: date, end: date | None, by,
-                       created: list, skipped: list, trimmed: list) -> None:
+def _plan_default_line(
+    agreement,
+    line: dict,
+    responsible: int | None,
+    start: date,
+    end: date | None,
+    by,
+    created: list,
+    skipped: list,
+    trimmed: list,
+) -> None:
     """One default line for one responsible party, fitted to the term (see apply_default_plan)."""
-    if any(d.title_en == line["title"]["en"] and d.responsible_organization_id == responsible
-           for d in getattr(agreement, "deliverables", [])):
+    if any(
+        d.title_en == line["title"]["en"] and d.responsible_organization_id == responsible
+        for d in getattr(agreement, "deliverables", [])
+    ):
         return  # already planned (activation retried, or planned by hand)
     first = start + relativedelta(months=line.get("months_after", DEFAULT_MONTHS[line["recurrence"]]))
     if line["recurrence"] != "once" and end is None:
@@ -178,23 +233,36 @@ def _plan_default_line(agreement, line: dict, responsible: int | None, start: da
         # by the last day; a recurring line has no occurrence inside the term and is left out.
         if line["recurrence"] == "once" and end >= start:
             if not any(entry["title"] == line["title"]["en"] for entry in trimmed):
-                trimmed.append({"title": line["title"]["en"], "due_on": end.isoformat(),
-                                "planned_on": first.isoformat()})
+                trimmed.append(
+                    {"title": line["title"]["en"], "due_on": end.isoformat(), "planned_on": first.isoformat()}
+                )
             first = end
         else:
             if not any(entry["title"] == line["title"]["en"] for entry in skipped):
                 skipped.append({"title": line["title"]["en"], "first_due_on": first.isoformat()})
             return
-    data = PlanData(title_fr=line["title"]["fr"], title_ar=line["title"]["ar"], title_en=line["title"]["en"],
-                    description=None, responsible_organization_id=responsible, recurrence=line["recurrence"],
-                    first_due_on=first, until_on=end)
+    data = PlanData(
+        title_fr=line["title"]["fr"],
+        title_ar=line["title"]["ar"],
+        title_en=line["title"]["en"],
+        description=None,
+        responsible_organization_id=responsible,
+        recurrence=line["recurrence"],
+        first_due_on=first,
+        until_on=end,
+    )
     try:
         with db.session.begin_nested():
             created.append(plan_deliverable(agreement, data, by=by))
     except ValidationFailed as error:
         # Never stop a move on a plan line: the line is left for the officer, with the reason.
-        skipped.append({"title": line["title"]["en"], "first_due_on": first.isoformat(),
-                        "reason": " ".join(str(m) for ms in error.field_errors.values() for m in ms) or error.message})
+        skipped.append(
+            {
+                "title": line["title"]["en"],
+                "first_due_on": first.isoformat(),
+                "reason": " ".join(str(m) for ms in error.field_errors.values() for m in ms) or error.message,
+            }
+        )
 
 
 def _home_id() -> int | None:
@@ -205,8 +273,10 @@ def _home_id() -> int | None:
 
 # --- handing in and reviewing ----------------------------------------------------------
 
-def submit(occurrence: Occurrence, uploads: list, *, note: str | None, by, expected_version: int,
-           indicator_values=None) -> Submission:
+
+def submit(
+    occurrence: Occurrence, uploads: list, *, note: str | None, by, expected_version: int, indicator_values=None
+) -> Submission:
     """Hand in files, a note and the values achieved for the deliverable's indicators (`indicator_<id>`
     fields); allowed while pending or after a send-back. Earlier versions stay."""
     from app.indicators.services import parse_values, record_values
@@ -215,8 +285,12 @@ def submit(occurrence: Occurrence, uploads: list, *, note: str | None, by, expec
     if not can(by, "deliverable.submit", occurrence):
         raise PermissionDenied(_("Only the responsible organisation hands this in."))
     if occurrence.status not in ("pending", "sent_back"):
-        raise ValidationFailed(_("This deliverable cannot be handed in now (it is %(status)s).",
-                                 status=occurrence_status_label(occurrence)))
+        raise ValidationFailed(
+            _(
+                "This deliverable cannot be handed in now (it is %(status)s).",
+                status=occurrence_status_label(occurrence),
+            )
+        )
     uploads = [u for u in uploads if u is not None and getattr(u, "filename", "")]
     if not uploads:
         message = _("Choose at least one file.")
@@ -226,8 +300,9 @@ def submit(occurrence: Occurrence, uploads: list, *, note: str | None, by, expec
         raise ValidationFailed(message, {"files": [message]})
     values = parse_values(occurrence.deliverable, indicator_values or {})
     number = (occurrence.latest_submission.number if occurrence.latest_submission else 0) + 1
-    submission = Submission(number=number, note=(note or "").replace("\x00", "").strip()[:20000] or None,
-                            submitted_by_id=by.id)
+    submission = Submission(
+        number=number, note=(note or "").replace("\x00", "").strip()[:20000] or None, submitted_by_id=by.id
+    )
     seen = set()
     for upload in uploads:
         stored = store(upload.stream, field="files")
@@ -239,11 +314,20 @@ def submit(occurrence: Occurrence, uploads: list, *, note: str | None, by, expec
     record_values(submission, values)
     occurrence.status = "submitted"
     flush_or_conflict()
-    audit.record("deliverable_submitted", occurrence, actor=by, object_type="deliverable_occurrences", changes={
-        "submission": number, "files": [f.original_name for f in submission.files],
-        "sha256": [f.stored_file.sha256 for f in submission.files]})
-    deliverable_changed.send(current_app._get_current_object(), occurrence=occurrence, event="submitted", by=by,
-                             comment=submission.note)
+    audit.record(
+        "deliverable_submitted",
+        occurrence,
+        actor=by,
+        object_type="deliverable_occurrences",
+        changes={
+            "submission": number,
+            "files": [f.original_name for f in submission.files],
+            "sha256": [f.stored_file.sha256 for f in submission.files],
+        },
+    )
+    deliverable_changed.send(
+        current_app._get_current_object(), occurrence=occurrence, event="submitted", by=by, comment=submission.note
+    )
     return submission
 
 
@@ -266,11 +350,21 @@ def review(occurrence: Occurrence, *, decision: str, feedback: str | None, by, e
     occurrence.status = "accepted" if decision == "accept" else "sent_back"
     occurrence.decided_by_id, occurrence.decided_at = by.id, utcnow()
     flush_or_conflict()
-    audit.record(f"deliverable_{'accepted' if decision == 'accept' else 'sent_back'}", occurrence, actor=by,
-                 object_type="deliverable_occurrences", comment=feedback,
-                 changes={"submission": submission.number})
-    deliverable_changed.send(current_app._get_current_object(), occurrence=occurrence,
-                             event="accepted" if decision == "accept" else "sent_back", by=by, comment=feedback)
+    audit.record(
+        f"deliverable_{'accepted' if decision == 'accept' else 'sent_back'}",
+        occurrence,
+        actor=by,
+        object_type="deliverable_occurrences",
+        comment=feedback,
+        changes={"submission": submission.number},
+    )
+    deliverable_changed.send(
+        current_app._get_current_object(),
+        occurrence=occurrence,
+        event="accepted" if decision == "accept" else "sent_back",
+        by=by,
+        comment=feedback,
+    )
 
 
 def waive(occurrence: Occurrence, *, reason: str | None, by, expected_version: int) -> None:
@@ -288,8 +382,9 @@ def waive(occurrence: Occurrence, *, reason: str | None, by, expected_version: i
     occurrence.decided_by_id, occurrence.decided_at = by.id, utcnow()
     flush_or_conflict()
     audit.record("deliverable_waived", occurrence, actor=by, object_type="deliverable_occurrences", comment=reason)
-    deliverable_changed.send(current_app._get_current_object(), occurrence=occurrence, event="waived", by=by,
-                             comment=reason)
+    deliverable_changed.send(
+        current_app._get_current_object(), occurrence=occurrence, event="waived", by=by, comment=reason
+    )
 
 
 STALE_OCCURRENCE = "This deliverable has changed since you opened it. Reload the page and try again."
@@ -311,6 +406,7 @@ def due_window() -> int:
 
 # --- lists -----------------------------------------------------------------------------
 
+
 @dataclass
 class OccurrenceFilters:
     status: str | None = None
@@ -322,12 +418,18 @@ class OccurrenceFilters:
 
 def occurrences_query(user, filters: OccurrenceFilters, today: date):
     """Occurrences on agreements `user` may see, filtered; the shown status is computed from today."""
-    query = (select(Occurrence).join(Deliverable).join(Agreement, Agreement.id == Deliverable.agreement_id)
-             .where(visible_agreements_clause(user), visible_deliverables_clause(user))
-             # The joins above carry the deliverable and its agreement: no query of their own.
-             .options(contains_eager(Occurrence.deliverable).contains_eager(Deliverable.agreement),
-                      contains_eager(Occurrence.deliverable).joinedload(Deliverable.responsible_organization),
-                      selectinload(Occurrence.submissions)))
+    query = (
+        select(Occurrence)
+        .join(Deliverable)
+        .join(Agreement, Agreement.id == Deliverable.agreement_id)
+        .where(visible_agreements_clause(user), visible_deliverables_clause(user))
+        # The joins above carry the deliverable and its agreement: no query of their own.
+        .options(
+            contains_eager(Occurrence.deliverable).contains_eager(Deliverable.agreement),
+            contains_eager(Occurrence.deliverable).joinedload(Deliverable.responsible_organization),
+            selectinload(Occurrence.submissions),
+        )
+    )
     window_end = today + relativedelta(days=due_window())
     status = filters.status
     if status == "overdue":
@@ -339,8 +441,9 @@ def occurrences_query(user, filters: OccurrenceFilters, today: date):
     elif status in ("submitted", "sent_back", "accepted", "waived"):
         query = query.where(Occurrence.status == status)
     elif status == "open":  # what the responsible party must act on now
-        query = query.where(or_(Occurrence.status == "sent_back",
-                                and_(Occurrence.status == "pending", Occurrence.due_on <= window_end)))
+        query = query.where(
+            or_(Occurrence.status == "sent_back", and_(Occurrence.status == "pending", Occurrence.due_on <= window_end))
+        )
     if filters.agreement_id:
         query = query.where(Deliverable.agreement_id == filters.agreement_id)
     if filters.partner_id:
@@ -355,32 +458,57 @@ def occurrences_query(user, filters: OccurrenceFilters, today: date):
 def export_table(user, filters: OccurrenceFilters, today: date) -> tuple[list[str], Iterator[list]]:
     """Every occurrence of the list as filtered (no pages): headings and rows, in the reader's language,
     read as they are written out. Moments are given as dates in the reader's time zone."""
+
     def local_date(moment):
         return to_user_timezone(moment).date() if moment else None
 
-    headings = [_("Agreement"), _("Agreement title"), _("Deliverable"), _("Responsible"), _("Due on"),
-                _("Status"), _("Last handed in"), _("Decided on")]
+    headings = [
+        _("Agreement"),
+        _("Agreement title"),
+        _("Deliverable"),
+        _("Responsible"),
+        _("Due on"),
+        _("Status"),
+        _("Last handed in"),
+        _("Decided on"),
+    ]
     window = due_window()
-    rows = ([
-        occurrence.deliverable.agreement.reference, occurrence.deliverable.agreement.title,
-        occurrence.deliverable.title, occurrence.deliverable.responsible_organization.name, occurrence.due_on,
-        str(STATUS_LABELS[occurrence.status_on(today, window)]),
-        local_date(occurrence.latest_submission.submitted_at if occurrence.latest_submission else None),
-        local_date(occurrence.decided_at),
-    ] for occurrence in streamed(occurrences_query(user, filters, today)))
+    rows = (
+        [
+            occurrence.deliverable.agreement.reference,
+            occurrence.deliverable.agreement.title,
+            occurrence.deliverable.title,
+            occurrence.deliverable.responsible_organization.name,
+            occurrence.due_on,
+            str(STATUS_LABELS[occurrence.status_on(today, window)]),
+            local_date(occurrence.latest_submission.submitted_at if occurrence.latest_submission else None),
+            local_date(occurrence.decided_at),
+        ]
+        for occurrence in streamed(occurrences_query(user, filters, today))
+    )
     return headings, rows
 
 
 def partner_home(user, today: date) -> dict:
     """A partner's first page: their agreements and what is due, overdue or sent back, soonest first."""
     agreements = db.session.scalars(
-        select(Agreement).where(visible_agreements_clause(user)).order_by(Agreement.signed_on.desc().nulls_first())
-        .options(selectinload(Agreement.parties).selectinload(AgreementParty.organization))).all()
+        select(Agreement)
+        .where(visible_agreements_clause(user))
+        .order_by(Agreement.signed_on.desc().nulls_first())
+        .options(selectinload(Agreement.parties).selectinload(AgreementParty.organization))
+    ).all()
     waiting = db.session.scalars(
-        occurrences_query(user, OccurrenceFilters(status="open"), today)
-        .where(Deliverable.responsible_organization_id == user.organization_id)).all()
+        occurrences_query(user, OccurrenceFilters(status="open"), today).where(
+            Deliverable.responsible_organization_id == user.organization_id
+        )
+    ).all()
     feedback = db.session.scalars(
-        select(Submission).join(Occurrence).join(Deliverable).join(Agreement, Agreement.id == Deliverable.agreement_id)
+        select(Submission)
+        .join(Occurrence)
+        .join(Deliverable)
+        .join(Agreement, Agreement.id == Deliverable.agreement_id)
         .where(visible_agreements_clause(user), visible_deliverables_clause(user), Submission.reviewed_at.is_not(None))
-        .order_by(Submission.reviewed_at.desc()).limit(10)).all()
+        .order_by(Submission.reviewed_at.desc())
+        .limit(10)
+    ).all()
     return {"agreements": agreements, "waiting": waiting, "feedback": feedback}

@@ -11,6 +11,7 @@ and every row says so (ILLUSTRATIVE_HISTORY).
 
 Idempotent: an agreement that already has this history, or real moves of its own, gets nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,8 +41,12 @@ def way_forward(definition) -> tuple[str, ...]:
     elsewhere (suspended, cancelled…) gets no history."""
     path = [definition.initial_state]
     while not definition.states[path[-1]].has("running"):
-        onward = [t.target for t in definition.transitions_from(path[-1]) if t.target not in path and (
-            definition.states[t.target].kind != "final" or definition.states[t.target].has("running"))]
+        onward = [
+            t.target
+            for t in definition.transitions_from(path[-1])
+            if t.target not in path
+            and (definition.states[t.target].kind != "final" or definition.states[t.target].has("running"))
+        ]
         if not onward:
             return ()
         path.append(onward[0])
@@ -74,9 +79,18 @@ def _workday(day: date) -> date:
 
 def has_history(agreement) -> bool:
     """True when the agreement already has this illustrative history or moves of its own."""
-    return db.session.scalar(select(AuditEvent.id).where(
-        AuditEvent.object_type == "agreements", AuditEvent.object_id == agreement.id,
-        or_(AuditEvent.action == "transition", AuditEvent.comment == ILLUSTRATIVE_HISTORY)).limit(1)) is not None
+    return (
+        db.session.scalar(
+            select(AuditEvent.id)
+            .where(
+                AuditEvent.object_type == "agreements",
+                AuditEvent.object_id == agreement.id,
+                or_(AuditEvent.action == "transition", AuditEvent.comment == ILLUSTRATIVE_HISTORY),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def stage_entries(agreement) -> list[tuple[str, datetime]]:
@@ -86,7 +100,7 @@ def stage_entries(agreement) -> list[tuple[str, datetime]]:
     path = way_forward(definition)
     if agreement.state not in path or agreement.state_entered_at is None:
         return []
-    stages = path[:path.index(agreement.state) + 1]
+    stages = path[: path.index(agreement.state) + 1]
     entered = {agreement.state: agreement.state_entered_at}
     for stage, following in zip(reversed(stages[:-1]), reversed(stages[1:])):
         later = entered[following]
@@ -108,8 +122,18 @@ def write_stage_history(agreement, *, owner, people_by_role: dict) -> int:
     if not entries:
         return 0
     definition = definition_for(agreement)
-    added = [_backdate(audit.record("created", agreement, actor=owner, changes={"after": {"state": entries[0][0]}},
-                                    comment=ILLUSTRATIVE_HISTORY), entries[0][1])]
+    added = [
+        _backdate(
+            audit.record(
+                "created",
+                agreement,
+                actor=owner,
+                changes={"after": {"state": entries[0][0]}},
+                comment=ILLUSTRATIVE_HISTORY,
+            ),
+            entries[0][1],
+        )
+    ]
     for (source, entered), (target, left) in zip(entries, entries[1:]):
         transition = next((t for t in definition.transitions if source in t.sources and t.target == target), None)
         if transition is None:
@@ -121,23 +145,42 @@ def write_stage_history(agreement, *, owner, people_by_role: dict) -> int:
         elif transition.automatic == "effective_on" and agreement.effective_on:
             # Entry into force on the effective date: the scheduler's move, as in real life.
             actor, extra = None, {"automatic_on": agreement.effective_on.isoformat()}
-        added.append(_backdate(audit.record("transition", agreement, actor=actor, comment=ILLUSTRATIVE_HISTORY,
-                                            changes={"before": {"state": source}, "after": {"state": target},
-                                                     "transition": transition.name, **extra}), left))
+        added.append(
+            _backdate(
+                audit.record(
+                    "transition",
+                    agreement,
+                    actor=actor,
+                    comment=ILLUSTRATIVE_HISTORY,
+                    changes={
+                        "before": {"state": source},
+                        "after": {"state": target},
+                        "transition": transition.name,
+                        **extra,
+                    },
+                ),
+                left,
+            )
+        )
     return len(added)
 
 
 def _approve(agreement, transition, source, owner, people_by_role, requested_at, completed_at, added):
     """A completed approval round: each step's approvers decide in turn, the last one at `completed_at`."""
-    round_ = ApprovalRound(transition=transition.name, from_state=source,
-                           requested_by_id=getattr(owner, "id", None), requested_at=requested_at,
-                           status="approved", closed_at=completed_at)
+    round_ = ApprovalRound(
+        transition=transition.name,
+        from_state=source,
+        requested_by_id=getattr(owner, "id", None),
+        requested_at=requested_at,
+        status="approved",
+        closed_at=completed_at,
+    )
     agreement.approval_rounds.append(round_)
     steps = transition.approval.steps
     span = completed_at - requested_at
     last = owner
     for index, step in enumerate(steps):
-        approvers = [people_by_role[role] for role in step.roles if role in people_by_role][:max(step.quorum, 1)]
+        approvers = [people_by_role[role] for role in step.roles if role in people_by_role][: max(step.quorum, 1)]
         # Steps share the review unevenly (sequential steps: one office is often slower than the other).
         share = _pick(agreement.reference, f"{step.name}:share", 30, 70) / 100
         step_end = completed_at if index == len(steps) - 1 else requested_at + span * (index + share) / len(steps)
@@ -146,14 +189,32 @@ def _approve(agreement, transition, source, owner, people_by_role, requested_at,
             if number < len(approvers) - 1:
                 # Earlier approvers of the step a day or two before the one who completes it, in office hours.
                 day = _workday((step_end - timedelta(days=len(approvers) - number)).date())
-                moment = max(requested_at + timedelta(hours=2), _at_nine(day) + timedelta(
-                    hours=_pick(agreement.reference, f"{step.name}:{number}", 0, 7)))
-            round_.decisions.append(ApprovalDecision(step=step.name, approver=person, counted_user=person,
-                                                     decision="approve", comment=ILLUSTRATIVE_HISTORY,
-                                                     decided_at=moment))
-            added.append(_backdate(audit.record(
-                "approval_approved", agreement, actor=person, comment=ILLUSTRATIVE_HISTORY,
-                changes={"transition": transition.name, "step": step.name, "on_behalf_of": None}), moment))
+                moment = max(
+                    requested_at + timedelta(hours=2),
+                    _at_nine(day) + timedelta(hours=_pick(agreement.reference, f"{step.name}:{number}", 0, 7)),
+                )
+            round_.decisions.append(
+                ApprovalDecision(
+                    step=step.name,
+                    approver=person,
+                    counted_user=person,
+                    decision="approve",
+                    comment=ILLUSTRATIVE_HISTORY,
+                    decided_at=moment,
+                )
+            )
+            added.append(
+                _backdate(
+                    audit.record(
+                        "approval_approved",
+                        agreement,
+                        actor=person,
+                        comment=ILLUSTRATIVE_HISTORY,
+                        changes={"transition": transition.name, "step": step.name, "on_behalf_of": None},
+                    ),
+                    moment,
+                )
+            )
             last = person
     return last
 

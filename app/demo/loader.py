@@ -6,6 +6,7 @@ found by natural keys (organisation and event slugs, agreement references, user
 e-mails), so a second run creates nothing and puts edited demo objects back as
 the file describes them. The loader flushes; the caller (the CLI) commits.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,13 +23,12 @@ from app.agreements.models import PARTY_ROLES, Agreement, ReferenceCounter, Sign
 from app.auth import services as auth_services
 from app.auth.models import User, normalize_email
 from app.auth.sessions import end_all as end_all_sessions
-from app.core import audit
+from app.core import audit, stored_texts
 from app.core.errors import ValidationFailed
 from app.core.models import utcnow
 from app.events.services import FIELDS as EVENT_FIELDS
 from app.events.services import save_event
 from app.extensions import db
-from app.core import stored_texts
 from app.organizations.models import Organization
 from app.organizations.services import FIELDS as ORGANIZATION_FIELDS
 from app.organizations.services import save_organization
@@ -43,8 +43,11 @@ REFERENCE_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*-(\d{4})-(\d{3,})$")
 # What an agreement's `illustrative:` list may name, and how the notes say it.
 ILLUSTRATIVE_ITEMS = {
     "signed_on": {"en": "the signature date", "fr": "la date de signature", "ar": "تاريخ التوقيع"},
-    "effective_on": {"en": "the entry-into-force date", "fr": "la date d'entrée en vigueur",
-                     "ar": "تاريخ دخول حيز التنفيذ"},
+    "effective_on": {
+        "en": "the entry-into-force date",
+        "fr": "la date d'entrée en vigueur",
+        "ar": "تاريخ دخول حيز التنفيذ",
+    },
     "expires_on": {"en": "the end date", "fr": "la date de fin", "ar": "تاريخ الانتهاء"},
     "state": {"en": "the current state", "fr": "l'état actuel", "ar": "الحالة الراهنة"},
     "parties": {"en": "the parties", "fr": "les parties", "ar": "الأطراف"},
@@ -53,33 +56,56 @@ ILLUSTRATIVE_ITEMS = {
 }
 ILLUSTRATIVE_SENTENCE = {  # (sentence, list separator, last separator)
     "en": ("Illustrative demo data: {listed} {verb} invented.", ", ", " and "),
-    "fr": ("Données de démonstration illustratives (inventées, non rapportées par la presse) : {listed}.",
-           ", ", " et "),
+    "fr": (
+        "Données de démonstration illustratives (inventées, non rapportées par la presse) : {listed}.",
+        ", ",
+        " et ",
+    ),
     "ar": ("بيانات عرض توضيحية (مختلَقة، لم تنشرها الصحافة): {listed}.", "، ", " و"),
 }
 INVENTED_AGREEMENT = {
     "en": "Illustrative demo data: this agreement is invented. The project is part of the ministry's strategy, "
-          "but no such agreement was reported; its parties, content, state and owner are invented.",
+    "but no such agreement was reported; its parties, content, state and owner are invented.",
     "fr": "Données de démonstration illustratives : cet accord est inventé. Le projet figure dans la stratégie "
-          "du ministère, mais aucun accord de ce type n'a été rapporté ; ses parties, son contenu, son état et "
-          "son responsable sont inventés.",
+    "du ministère, mais aucun accord de ce type n'a été rapporté ; ses parties, son contenu, son état et "
+    "son responsable sont inventés.",
     "ar": "بيانات عرض توضيحية: هذه الاتفاقية مختلَقة. المشروع وارد في استراتيجية الوزارة، لكن لم يُنشر أي خبر "
-          "عن اتفاقية من هذا القبيل؛ أطرافها ومضمونها وحالتها والمسؤول عنها مختلَقة.",
+    "عن اتفاقية من هذا القبيل؛ أطرافها ومضمونها وحالتها والمسؤول عنها مختلَقة.",
 }
 
 ORGANIZATION_KEYS = {*ORGANIZATION_FIELDS, "is_home"}
 EVENT_KEYS = {*EVENT_FIELDS, "slug"}
 USER_KEYS = {"email", "full_name", "role", "organization", "language", "password"}
-AGREEMENT_KEYS = {"reference", "type", "state", "state_since", "amendment_changes", "budget", "deliverables", "event",
-                  "parent", "signed_on", "effective_on", "expires_on", "owner", "parties", "illustrative", "title",
-                  "summary", "notes", "signatories", "renewal", "start_renewal"}
+AGREEMENT_KEYS = {
+    "reference",
+    "type",
+    "state",
+    "state_since",
+    "amendment_changes",
+    "budget",
+    "deliverables",
+    "event",
+    "parent",
+    "signed_on",
+    "effective_on",
+    "expires_on",
+    "owner",
+    "parties",
+    "illustrative",
+    "title",
+    "summary",
+    "notes",
+    "signatories",
+    "renewal",
+    "start_renewal",
+}
 # `renewal: {terms: tacit, months: 24, notice: 6, unit: months}`; `start_renewal: true` starts a
 # renewal agreement (app/agreements/renewals.py: renew) once, as its owner would with "Renew".
-RENEWAL_KEYS = {"terms": "renewal_terms", "months": "renewal_months", "notice": "notice_period",
-                "unit": "notice_unit"}
+RENEWAL_KEYS = {"terms": "renewal_terms", "months": "renewal_months", "notice": "notice_period", "unit": "notice_unit"}
 
 
 # --- reading and checking the file ------------------------------------------------
+
 
 def read_portfolio(path: Path | None = None) -> dict:
     """Parse the portfolio file and check it; raise ValueError naming the first problem."""
@@ -132,8 +158,12 @@ def _as_date(entry: dict, name: str, where: str) -> None:
 
 
 def _check_texts(value, where: str) -> None:
-    if value is not None and not (isinstance(value, dict) and value and set(value) <= set(TEXT_LANGUAGES)
-                                  and all(isinstance(text, str) and text.strip() for text in value.values())):
+    if value is not None and not (
+        isinstance(value, dict)
+        and value
+        and set(value) <= set(TEXT_LANGUAGES)
+        and all(isinstance(text, str) and text.strip() for text in value.values())
+    ):
         raise ValueError(f"{where}: expected non-empty texts keyed by language ({', '.join(TEXT_LANGUAGES)})")
 
 
@@ -189,8 +219,7 @@ def _workflow_states() -> set[str]:
     return {name for definition in load_directory(Path(Config.WORKFLOWS_DIR)).values() for name in definition.states}
 
 
-def _check_agreements(entries, where: str, organizations: set[str], events: set[str],
-                      users: dict[str, str]) -> None:
+def _check_agreements(entries, where: str, organizations: set[str], events: set[str], users: dict[str, str]) -> None:
     states = _workflow_states()
     references: set[str] = set()
     for entry, label in _entries(entries, where, "agreement", "reference"):
@@ -222,14 +251,20 @@ def _check_agreements(entries, where: str, organizations: set[str], events: set[
             changes = entry["amendment_changes"]
             from app.agreements.amendments import DATE_TERMS, TEXT_TERMS
 
-            if entry["type"] != "amendment" or not isinstance(changes, dict) or set(changes) - {*DATE_TERMS,
-                                                                                               *TEXT_TERMS}:
-                raise ValueError(f"{label}: amendment_changes is for amendments and may change "
-                                 f"{', '.join((*TEXT_TERMS, *DATE_TERMS))} only")
+            if (
+                entry["type"] != "amendment"
+                or not isinstance(changes, dict)
+                or set(changes) - {*DATE_TERMS, *TEXT_TERMS}
+            ):
+                raise ValueError(
+                    f"{label}: amendment_changes is for amendments and may change "
+                    f"{', '.join((*TEXT_TERMS, *DATE_TERMS))} only"
+                )
             for name in DATE_TERMS:
                 _as_date(changes, name, label)
-        if entry.get("renewal") is not None and (not isinstance(entry["renewal"], dict)
-                                                  or set(entry["renewal"]) - set(RENEWAL_KEYS)):
+        if entry.get("renewal") is not None and (
+            not isinstance(entry["renewal"], dict) or set(entry["renewal"]) - set(RENEWAL_KEYS)
+        ):
             raise ValueError(f"{label}: renewal may give {', '.join(RENEWAL_KEYS)}")
         for name in ("title", "summary", "notes"):
             _check_texts(entry.get(name), f"{label}: {name}")
@@ -278,6 +313,7 @@ def _illustrative_sentence(items: list[str], language: str) -> str | None:
 
 # --- loading ------------------------------------------------------------------------
 
+
 @dataclass
 class _Tally:
     created: int = 0
@@ -302,8 +338,14 @@ def load_demo(*, by: User | None = None, path: Path | None = None) -> dict:
         if entry.get("start_renewal"):
             _start_renewal(agreements[entry["reference"]], users[entry["owner"]], tally)
     db.session.flush()
-    return {"organizations": len(organizations), "events": len(events), "agreements": len(agreements),
-            "users": len(users), "created": tally.created, "updated": tally.updated}
+    return {
+        "organizations": len(organizations),
+        "events": len(events),
+        "agreements": len(agreements),
+        "users": len(users),
+        "created": tally.created,
+        "updated": tally.updated,
+    }
 
 
 def _start_renewal(agreement: Agreement, owner: User, tally: _Tally) -> None:
@@ -318,10 +360,10 @@ def _start_renewal(agreement: Agreement, owner: User, tally: _Tally) -> None:
 
 
 INVENTED_RENEWAL = {
-    "en": "Illustrative demo data: this renewal agreement is invented, started with \"Renew\" from the agreement "
-          "it renews.",
+    "en": 'Illustrative demo data: this renewal agreement is invented, started with "Renew" from the agreement '
+    "it renews.",
     "fr": "Données de démonstration illustratives : cet accord de renouvellement est inventé, créé par "
-          "« Renouveler » depuis l'accord qu'il renouvelle.",
+    "« Renouveler » depuis l'accord qu'il renouvelle.",
     "ar": "بيانات عرض توضيحية: اتفاقية التجديد هذه مختلَقة، أُنشئت بواسطة «تجديد» انطلاقًا من الاتفاقية التي تجددها.",
 }
 
@@ -329,10 +371,19 @@ INVENTED_RENEWAL = {
 def demo_sign_ins() -> list[dict]:
     """The demo accounts with their passwords, for printing in development."""
     portfolio = read_portfolio()
-    names = {entry["slug"]: entry.get("acronym") or entry.get("name_en") or entry.get("name_fr") or entry["slug"]
-             for entry in portfolio["organizations"]}
-    return [{"email": entry["email"], "password": entry["password"], "role": entry["role"],
-             "organization": names[entry["organization"]]} for entry in portfolio["users"]]
+    names = {
+        entry["slug"]: entry.get("acronym") or entry.get("name_en") or entry.get("name_fr") or entry["slug"]
+        for entry in portfolio["organizations"]
+    }
+    return [
+        {
+            "email": entry["email"],
+            "password": entry["password"],
+            "role": entry["role"],
+            "organization": names[entry["organization"]],
+        }
+        for entry in portfolio["users"]
+    ]
 
 
 def _refused(what: str, error: ValidationFailed) -> ValueError:
@@ -384,13 +435,20 @@ def _sync_user(entry: dict, organizations: dict[str, Organization], by, tally: _
     user = db.session.scalar(select(User).where(User.email == entry["email"]))
     try:
         if user is None:
-            user = auth_services.create_user(email=entry["email"], full_name=entry["full_name"], role=entry["role"],
-                                             password=entry["password"], organization=organization,
-                                             language=entry["language"], by=by)
+            user = auth_services.create_user(
+                email=entry["email"],
+                full_name=entry["full_name"],
+                role=entry["role"],
+                password=entry["password"],
+                organization=organization,
+                language=entry["language"],
+                by=by,
+            )
             tally.created += 1
             return user
-        auth_services._check_account_rules(email=user.email, role=entry["role"], organization=organization,
-                                           language=entry["language"])
+        auth_services._check_account_rules(
+            email=user.email, role=entry["role"], organization=organization, language=entry["language"]
+        )
         auth_services.check_password(user, entry["password"])
     except ValidationFailed as error:
         raise _refused(f"user {entry['email']!r}", error) from None
@@ -410,24 +468,40 @@ def _sync_user(entry: dict, organizations: dict[str, Organization], by, tally: _
     return user
 
 
-def _sync_agreement(entry: dict, organizations: dict[str, Organization], events: dict[str, SigningEvent],
-                    users: dict[str, User], synced: dict[str, Agreement], by, tally: _Tally) -> Agreement:
+def _sync_agreement(
+    entry: dict,
+    organizations: dict[str, Organization],
+    events: dict[str, SigningEvent],
+    users: dict[str, User],
+    synced: dict[str, Agreement],
+    by,
+    tally: _Tally,
+) -> Agreement:
     reference = entry["reference"]
-    texts = {f"{field}_{language}": (entry.get(field) or {}).get(language)
-             for field in ("title", "summary") for language in TEXT_LANGUAGES}
+    texts = {
+        f"{field}_{language}": (entry.get(field) or {}).get(language)
+        for field in ("title", "summary")
+        for language in TEXT_LANGUAGES
+    }
     data = agreement_services.AgreementData(
-        type=entry["type"], **texts, notes=_compose_notes(entry),
+        type=entry["type"],
+        **texts,
+        notes=_compose_notes(entry),
         owner_id=users[entry["owner"]].id if entry.get("owner") else None,
         parent_id=synced[entry["parent"]].id if entry.get("parent") else None,
         signing_event_id=events[entry["event"]].id if entry.get("event") else None,
-        signed_on=entry.get("signed_on"), effective_on=entry.get("effective_on"), expires_on=entry.get("expires_on"),
+        signed_on=entry.get("signed_on"),
+        effective_on=entry.get("effective_on"),
+        expires_on=entry.get("expires_on"),
         parties=[(organizations[slug].id, role) for slug, role in entry["parties"].items()],
         **{RENEWAL_KEYS[key]: value for key, value in (entry.get("renewal") or {}).items()},
     )
     agreement = db.session.scalar(select(Agreement).where(Agreement.reference == reference))
     if agreement is not None and not _created_by_demo(agreement):
-        raise ValueError(f"demo agreement {reference}: this reference already belongs to an agreement the demo did "
-                         "not create; load the demo portfolio into an empty register")
+        raise ValueError(
+            f"demo agreement {reference}: this reference already belongs to an agreement the demo did "
+            "not create; load the demo portfolio into an empty register"
+        )
     try:
         agreement_services.validate_data(data, agreement=agreement)
     except ValidationFailed as error:
@@ -437,8 +511,13 @@ def _sync_agreement(entry: dict, organizations: dict[str, Organization], events:
         agreement_services.apply_data(agreement, data)
         db.session.add(agreement)
         db.session.flush()
-        audit.record("created", agreement, actor=by, changes={"after": agreement_services.snapshot(agreement)},
-                     comment=DEMO_COMMENT)
+        audit.record(
+            "created",
+            agreement,
+            actor=by,
+            changes={"after": agreement_services.snapshot(agreement)},
+            comment=DEMO_COMMENT,
+        )
         _settle(agreement, entry, users)
         tally.created += 1
         return agreement
@@ -464,13 +543,14 @@ def _settle(agreement: Agreement, entry: dict, users: dict[str, User]) -> None:
     from app.workflow.engine import settle_state
 
     if entry.get("amendment_changes"):
-        agreement.amendment_changes = {key: value.isoformat() if hasattr(value, "isoformat") else value
-                                       for key, value in entry["amendment_changes"].items()}
+        agreement.amendment_changes = {
+            key: value.isoformat() if hasattr(value, "isoformat") else value
+            for key, value in entry["amendment_changes"].items()
+        }
     since = entry.get("state_since") or entry.get("effective_on") or entry.get("signed_on")
     entered_at = datetime.combine(since, time(9, 0), tzinfo=timezone.utc) if since else None
     owner = users.get(entry.get("owner")) if entry.get("owner") else None
-    settle_state(agreement, entered_at=entered_at if agreement.state_entered_at is None else None,
-                 requested_by=owner)
+    settle_state(agreement, entered_at=entered_at if agreement.state_entered_at is None else None, requested_by=owner)
     _plan_deliverables(agreement, entry)
     _add_budget(agreement, entry)
     _record_signatories(agreement, entry)
@@ -490,10 +570,17 @@ def _record_signatories(agreement: Agreement, entry: dict) -> None:
     partner = next(iter(agreement.partner_organization_ids), None)
     home = db.session.scalar(select(Organization.id).where(Organization.is_home.is_(True)))
     for position, person in enumerate(entry["signatories"], start=1):
-        agreement.signatories.append(Signatory(
-            side=person["side"], position=position, name=person["name"], title=person.get("title"),
-            organization_id=partner if person["side"] == "partner" else home, signed_on=agreement.signed_on,
-            recorded_at=utcnow()))
+        agreement.signatories.append(
+            Signatory(
+                side=person["side"],
+                position=position,
+                name=person["name"],
+                title=person.get("title"),
+                organization_id=partner if person["side"] == "partner" else home,
+                signed_on=agreement.signed_on,
+                recorded_at=utcnow(),
+            )
+        )
     db.session.flush()
 
 
@@ -511,13 +598,25 @@ def _plan_deliverables(agreement: Agreement, entry: dict) -> None:
             _add_indicators(planned[line["title"]["en"]], line.get("indicators") or [])
             continue
         slug = line.get("responsible", "ministry")
-        organization = db.session.scalar(select(Organization).where(
-            Organization.is_home.is_(True) if slug == "ministry" else Organization.slug == slug))
-        plan_deliverable(agreement, PlanData(
-            title_fr=line["title"]["fr"], title_ar=line["title"]["ar"], title_en=line["title"]["en"],
-            description=ILLUSTRATIVE_PLAN, responsible_organization_id=organization.id if organization else None,
-            recurrence=line["recurrence"], first_due_on=line["first_due_on"], until_on=line.get("until_on")),
-            by=None)
+        organization = db.session.scalar(
+            select(Organization).where(
+                Organization.is_home.is_(True) if slug == "ministry" else Organization.slug == slug
+            )
+        )
+        plan_deliverable(
+            agreement,
+            PlanData(
+                title_fr=line["title"]["fr"],
+                title_ar=line["title"]["ar"],
+                title_en=line["title"]["en"],
+                description=ILLUSTRATIVE_PLAN,
+                responsible_organization_id=organization.id if organization else None,
+                recurrence=line["recurrence"],
+                first_due_on=line["first_due_on"],
+                until_on=line.get("until_on"),
+            ),
+            by=None,
+        )
         deliverable = next(d for d in agreement.deliverables if d.title_en == line["title"]["en"])
         _add_indicators(deliverable, line.get("indicators") or [])
 
@@ -533,20 +632,38 @@ def _add_indicators(deliverable, lines: list[dict]) -> None:
     from app.indicators.services import IndicatorData, add_indicator, parse_values, record_values
 
     known = {i.name_en for i in deliverable.indicators}
-    added = [add_indicator(deliverable, IndicatorData(
-        name_ar=line["name"]["ar"], name_fr=line["name"]["fr"], name_en=line["name"]["en"], unit=line.get("unit"),
-        baseline=str(line.get("baseline", 0)), target=str(line["target"]), target_scope=line.get("scope", "term")),
-        by=None, is_illustrative=True) for line in lines if line["name"]["en"] not in known]
+    added = [
+        add_indicator(
+            deliverable,
+            IndicatorData(
+                name_ar=line["name"]["ar"],
+                name_fr=line["name"]["fr"],
+                name_en=line["name"]["en"],
+                unit=line.get("unit"),
+                baseline=str(line.get("baseline", 0)),
+                target=str(line["target"]),
+                target_scope=line.get("scope", "term"),
+            ),
+            by=None,
+            is_illustrative=True,
+        )
+        for line in lines
+        if line["name"]["en"] not in known
+    ]
     if not added or len(added) != len(deliverable.indicators):
         return  # figures are written with the indicators, never added to ones a person may have edited
     for occurrence in deliverable.occurrences:
-        values = {f"indicator_{indicator.id}": str(line["achieved"][occurrence.due_on])
-                  for indicator, line in zip(added, lines) if occurrence.due_on in (line.get("achieved") or {})}
+        values = {
+            f"indicator_{indicator.id}": str(line["achieved"][occurrence.due_on])
+            for indicator, line in zip(added, lines)
+            if occurrence.due_on in (line.get("achieved") or {})
+        }
         if len(values) != len(added) or occurrence.submissions:
             continue
         moment = datetime.combine(occurrence.due_on, time(9, 0), tzinfo=timezone.utc)
-        submission = Submission(number=1, note=ILLUSTRATIVE_FIGURES, submitted_at=moment, decision="accept",
-                                reviewed_at=moment)
+        submission = Submission(
+            number=1, note=ILLUSTRATIVE_FIGURES, submitted_at=moment, decision="accept", reviewed_at=moment
+        )
         occurrence.submissions.append(submission)
         occurrence.status, occurrence.decided_at = "accepted", moment
         record_values(submission, parse_values(deliverable, values))
@@ -563,19 +680,42 @@ def _add_budget(agreement: Agreement, entry: dict) -> None:
         if line["label"] in present:
             continue
         slug = line.get("party", "ministry")
-        organization = db.session.scalar(select(Organization).where(
-            Organization.is_home.is_(True) if slug == "ministry" else Organization.slug == slug))
-        add_line(agreement, LineData(
-            organization_id=organization.id if organization else None, label=line["label"],
-            amount=str(line["amount"]), currency=line.get("currency", "MAD"), kind=line.get("kind", "cash"),
-            year=line.get("year"), period=line.get("period")), by=None, is_illustrative=True)
+        organization = db.session.scalar(
+            select(Organization).where(
+                Organization.is_home.is_(True) if slug == "ministry" else Organization.slug == slug
+            )
+        )
+        add_line(
+            agreement,
+            LineData(
+                organization_id=organization.id if organization else None,
+                label=line["label"],
+                amount=str(line["amount"]),
+                currency=line.get("currency", "MAD"),
+                kind=line.get("kind", "cash"),
+                year=line.get("year"),
+                period=line.get("period"),
+            ),
+            by=None,
+            is_illustrative=True,
+        )
 
 
 def _created_by_demo(agreement: Agreement) -> bool:
     """Only agreements this loader created may be refreshed: never overwrite a real one."""
-    return db.session.scalar(select(audit.AuditEvent.id).where(
-        audit.AuditEvent.object_type == Agreement.__tablename__, audit.AuditEvent.object_id == agreement.id,
-        audit.AuditEvent.action == "created", audit.AuditEvent.comment == DEMO_COMMENT).limit(1)) is not None
+    return (
+        db.session.scalar(
+            select(audit.AuditEvent.id)
+            .where(
+                audit.AuditEvent.object_type == Agreement.__tablename__,
+                audit.AuditEvent.object_id == agreement.id,
+                audit.AuditEvent.action == "created",
+                audit.AuditEvent.comment == DEMO_COMMENT,
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _raise_reference_counters(agreements: dict[str, Agreement]) -> None:

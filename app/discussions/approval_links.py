@@ -6,6 +6,7 @@ four-eyes, quorum, order and delegation apply unchanged. Only the token's SHA-25
 A link dies when used (with its sibling), when it expires, or when its round moves on: the round
 closes, the agreement leaves the round's state, or the round's current step is another one.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,8 +44,16 @@ def create_links(round_, step_name: str, person) -> dict[str, str]:
     links = {}
     for decision in DECISIONS:
         token = secrets.token_urlsafe(32)
-        db.session.add(ApprovalLink(token_hash=_hash(token), round_id=round_.id, user_id=person.id,
-                                    step=step_name, decision=decision, expires_at=expires_at))
+        db.session.add(
+            ApprovalLink(
+                token_hash=_hash(token),
+                round_id=round_.id,
+                user_id=person.id,
+                step=step_name,
+                decision=decision,
+                expires_at=expires_at,
+            )
+        )
         links[decision] = absolute_url(app_path("by_mail.confirm_decision", token=token))
     return links
 
@@ -57,8 +66,9 @@ def with_decision_links(notice, round_, step_name: str, person, *, rule: str):
     if already_recorded(rule, notice.object_type or "-", notice.object_id or 0, person.id, step_name):
         return notice
     links = create_links(round_, step_name, person)
-    return replace(notice, extra={**notice.extra, "decision_links": links,
-                                  "link_hours": current_app.config["APPROVAL_LINK_HOURS"]})
+    return replace(
+        notice, extra={**notice.extra, "decision_links": links, "link_hours": current_app.config["APPROVAL_LINK_HOURS"]}
+    )
 
 
 def find(token: str | None) -> ApprovalLink | None:
@@ -79,8 +89,10 @@ def why_dead(link: ApprovalLink) -> str | None:
     transition = definition.transition(round_.transition)
     step = engine.current_step(transition, round_, agreement) if transition and transition.approval else None
     if round_.status != "open" or round_.from_state != agreement.state or step is None or step.name != link.step:
-        return _("This approval has moved on since the e-mail was sent, so the link no longer works. "
-                 "Open the agreement in Sharaka to see where it stands.")
+        return _(
+            "This approval has moved on since the e-mail was sent, so the link no longer works. "
+            "Open the agreement in Sharaka to see where it stands."
+        )
     if any(d.step == link.step and link.user_id in (d.approver_id, d.counted_user_id) for d in round_.decisions):
         return _("You have already decided on this step; the link no longer works.")
     return None
@@ -101,11 +113,26 @@ def decide_by_link(link: ApprovalLink, *, by, comment: str | None, expected_vers
     if reason:
         raise LinkDead(reason)
     agreement = agreement_of(link)
-    engine.act(agreement, link.round.transition, by=by, decision=link.decision, comment=comment,
-               expected_version=expected_version)
-    db.session.execute(update(ApprovalLink).where(
-        ApprovalLink.round_id == link.round_id, ApprovalLink.user_id == link.user_id,
-        ApprovalLink.used_at.is_(None)).values(used_at=utcnow()).execution_options(synchronize_session="fetch"))
+    engine.act(
+        agreement,
+        link.round.transition,
+        by=by,
+        decision=link.decision,
+        comment=comment,
+        expected_version=expected_version,
+    )
+    db.session.execute(
+        update(ApprovalLink)
+        .where(
+            ApprovalLink.round_id == link.round_id, ApprovalLink.user_id == link.user_id, ApprovalLink.used_at.is_(None)
+        )
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
     # The decision's own audit row is the engine's; this one says it came through the e-mail's link.
-    audit.record("approval_link_used", link, actor=by, changes={
-        "agreement_id": agreement.id, "round_id": link.round_id, "step": link.step, "decision": link.decision})
+    audit.record(
+        "approval_link_used",
+        link,
+        actor=by,
+        changes={"agreement_id": agreement.id, "round_id": link.round_id, "step": link.step, "decision": link.decision},
+    )

@@ -2,6 +2,7 @@
 
 GET only shows what would be decided (a link scanner opening it decides nothing); the POST,
 with its CSRF token, by the signed-in person the link was made for, decides."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -29,15 +30,22 @@ def _page(link, token: str, *, error: str | None = None, status: int = 200):
     definition = engine.definition_for(agreement)
     transition = definition.transition(link.round.transition)
     option = next((o for o in engine.actions_for(agreement, current_user) if o.name == link.round.transition), None)
-    return render_template("discussions/by_mail.html", link=link, token=token, agreement=agreement,
-                           transition_label=engine.label(transition.label) if transition else link.round.transition,
-                           option=option, error=error), status
+    return render_template(
+        "discussions/by_mail.html",
+        link=link,
+        token=token,
+        agreement=agreement,
+        transition_label=engine.label(transition.label) if transition else link.round.transition,
+        option=option,
+        error=error,
+    ), status
 
 
 def _refusal(message: str, status: int, *, sign_in_next: str | None = None, agreement=None):
     shown = agreement if agreement is not None and can(current_user, "agreement.view", agreement) else None
-    return render_template("discussions/by_mail_refused.html", message=message, sign_in_next=sign_in_next,
-                           agreement=shown, status=status), status
+    return render_template(
+        "discussions/by_mail_refused.html", message=message, sign_in_next=sign_in_next, agreement=shown, status=status
+    ), status
 
 
 def _load(token: str):
@@ -46,12 +54,16 @@ def _load(token: str):
     if link is None:
         return None, _refusal(_("This link is not valid. Open Sharaka to decide on the agreement."), 404)
     if not current_user.is_authenticated:
-        return link, _refusal(_("Sign in as the person this e-mail was sent to, then open the link again."), 401,
-                              sign_in_next=request.path)
+        return link, _refusal(
+            _("Sign in as the person this e-mail was sent to, then open the link again."),
+            401,
+            sign_in_next=request.path,
+        )
     if current_user.id != link.user_id:
         # Never for another person, and nothing about the agreement is shown.
-        return link, _refusal(_("This link was sent to someone else. Sign out, then sign in as the person "
-                                "this e-mail was sent to."), 403)
+        return link, _refusal(
+            _("This link was sent to someone else. Sign out, then sign in as the person this e-mail was sent to."), 403
+        )
     reason = approval_links.why_dead(link)
     if reason:
         return link, _refusal(reason, 410, agreement=approval_links.agreement_of(link))
@@ -75,13 +87,15 @@ def take_decision(token: str):
     agreement = approval_links.agreement_of(link)
     comment = (request.form.get("comment") or "")[:2000]
     try:
-        approval_links.decide_by_link(link, by=current_user, comment=comment,
-                                      expected_version=_version(request.form.get("version")))
+        approval_links.decide_by_link(
+            link, by=current_user, comment=comment, expected_version=_version(request.form.get("version"))
+        )
     except DomainError as error:
         db.session.rollback()
         link = approval_links.find(token)
         details = " ".join(" ".join(m) for m in (error.field_errors or {}).values())
         return _page(link, token, error=f"{error.message} {details}".strip(), status=error.status_code)
-    flash(_("Sent back with your comment.") if link.decision == "reject" else _("Your approval is recorded."),
-          "success")
+    flash(
+        _("Sent back with your comment.") if link.decision == "reject" else _("Your approval is recorded."), "success"
+    )
     return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id), 303)

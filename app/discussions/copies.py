@@ -4,6 +4,7 @@ Every stored file is content-addressed (`stored_files.sha256`, written at upload
 matched by hashing it, never stored. Only files of agreements whose documents the person may
 open are named; anything else reads as "not found", exactly like an unknown file.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -66,7 +67,7 @@ def verification_code(agreement) -> str | None:
     if document is None:
         return None
     code = document.stored_file.sha256[:CODE_LENGTH].upper()
-    return "-".join(code[i:i + 4] for i in range(0, CODE_LENGTH, 4))
+    return "-".join(code[i : i + 4] for i in range(0, CODE_LENGTH, 4))
 
 
 def normalize_code(code: str | None) -> str | None:
@@ -95,20 +96,38 @@ def matches(user, *, sha256: str | None = None, code: str | None = None) -> list
     else:
         return []
     found: list[Match] = []
-    documents = db.session.scalars(select(AgreementDocument).join(StoredFile).where(condition)
-                                   .order_by(AgreementDocument.uploaded_at)).all()
-    numbers = {row.document_id: row.number for row in db.session.execute(
-        select(NegotiationRound.document_id, NegotiationRound.number).where(
-            NegotiationRound.document_id.in_([d.id for d in documents])))} if documents else {}
+    documents = db.session.scalars(
+        select(AgreementDocument).join(StoredFile).where(condition).order_by(AgreementDocument.uploaded_at)
+    ).all()
+    numbers = (
+        {
+            row.document_id: row.number
+            for row in db.session.execute(
+                select(NegotiationRound.document_id, NegotiationRound.number).where(
+                    NegotiationRound.document_id.in_([d.id for d in documents])
+                )
+            )
+        }
+        if documents
+        else {}
+    )
     for document in documents:
         agreement = db.session.get(Agreement, document.agreement_id)
         if not can_verify_against(user, agreement):
             continue
         number = numbers.get(document.id)
-        what = (_("Negotiation version %(num)s", num=number) if number is not None
-                else document_label(document.kind))
-        found.append(Match(agreement, what, document.original_name, document.uploaded_at,
-                           _is_final(document, agreement), document.id, number))
+        what = _("Negotiation version %(num)s", num=number) if number is not None else document_label(document.kind)
+        found.append(
+            Match(
+                agreement,
+                what,
+                document.original_name,
+                document.uploaded_at,
+                _is_final(document, agreement),
+                document.id,
+                number,
+            )
+        )
     if sha256:
         files = db.session.scalars(select(SubmissionFile).join(StoredFile).where(condition)).all()
         for record in files:
@@ -116,7 +135,10 @@ def matches(user, *, sha256: str | None = None, code: str | None = None) -> list
             agreement = submission.occurrence.deliverable.agreement
             if not can_verify_against(user, agreement):
                 continue
-            what = _("Deliverable hand-in: %(item)s, due on %(date)s", item=submission.occurrence.deliverable.title,
-                     date=submission.occurrence.due_on.isoformat())
+            what = _(
+                "Deliverable hand-in: %(item)s, due on %(date)s",
+                item=submission.occurrence.deliverable.title,
+                date=submission.occurrence.due_on.isoformat(),
+            )
             found.append(Match(agreement, what, record.original_name, submission.submitted_at, False))
     return found

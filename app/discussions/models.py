@@ -1,5 +1,6 @@
 """What threads persist: messages (never deleted), their earlier texts, attachments and mentions;
 the approve-from-the-e-mail links (stored hashed)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -26,7 +27,8 @@ class DiscussionMessage(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"))
     occurrence_id: Mapped[int | None] = mapped_column(
-        ForeignKey("deliverable_occurrences.id", ondelete="CASCADE"), index=True)
+        ForeignKey("deliverable_occurrences.id", ondelete="CASCADE"), index=True
+    )
     audience: Mapped[str] = mapped_column(String(10))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)
@@ -35,11 +37,14 @@ class DiscussionMessage(db.Model):
 
     author = relationship("User", lazy="joined")
     revisions: Mapped[list["DiscussionRevision"]] = relationship(
-        back_populates="message", order_by="DiscussionRevision.id", cascade="all, delete-orphan")
+        back_populates="message", order_by="DiscussionRevision.id", cascade="all, delete-orphan"
+    )
     attachments: Mapped[list["DiscussionAttachment"]] = relationship(
-        back_populates="message", order_by="DiscussionAttachment.id", cascade="all, delete-orphan")
+        back_populates="message", order_by="DiscussionAttachment.id", cascade="all, delete-orphan"
+    )
     mentions: Mapped[list["DiscussionMention"]] = relationship(
-        back_populates="message", order_by="DiscussionMention.id", cascade="all, delete-orphan")
+        back_populates="message", order_by="DiscussionMention.id", cascade="all, delete-orphan"
+    )
 
     @property
     def is_edited(self) -> bool:

@@ -2,6 +2,7 @@
 
 The threads themselves are drawn by templates/discussions/_threads.html inside the agreement
 and deliverable pages."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, request, url_for
@@ -50,24 +51,34 @@ def _post(agreement_id=None, occurrence_id=None, audience="shared"):
         abort(403)
     page = _thread_page(agreement, occurrence, audience)
     return_here_if_refused(page)
-    message = services.post_message(agreement, occurrence=occurrence, audience=audience,
-                                     body=request.form.get("body"), uploads=request.files.getlist("files"),
-                                     by=current_user)
-    return done(_thread_page(agreement, occurrence, audience, f"#message-{message.id}"), _("Message posted."),
-                {"id": message.id})
+    message = services.post_message(
+        agreement,
+        occurrence=occurrence,
+        audience=audience,
+        body=request.form.get("body"),
+        uploads=request.files.getlist("files"),
+        by=current_user,
+    )
+    return done(
+        _thread_page(agreement, occurrence, audience, f"#message-{message.id}"),
+        _("Message posted."),
+        {"id": message.id},
+    )
 
 
 def _edit(message_id, agreement_id=None, occurrence_id=None, audience="shared"):
     agreement, occurrence = _subject(agreement_id, occurrence_id)
     require_thread(current_user, agreement, audience)
-    message = get_message_or_404(message_id, current_user, agreement_id=agreement.id,
-                                 occurrence_id=occurrence.id if occurrence else None)
+    message = get_message_or_404(
+        message_id, current_user, agreement_id=agreement.id, occurrence_id=occurrence.id if occurrence else None
+    )
     if message.audience != audience or (occurrence is None and message.occurrence_id is not None):
         abort(404)
     page = _thread_page(agreement, occurrence, audience, f"#message-{message.id}")
     return_here_if_refused(page)
-    services.edit_message(message, body=request.form.get("body"), by=current_user, agreement=agreement,
-                          occurrence=occurrence)
+    services.edit_message(
+        message, body=request.form.get("body"), by=current_user, agreement=agreement, occurrence=occurrence
+    )
     return done(page, _("Message edited; the earlier text is kept."), {"id": message.id})
 
 
@@ -77,8 +88,7 @@ def post_agreement_message(agreement_id: int, audience: str):
     return _post(agreement_id=agreement_id, audience=audience)
 
 
-@blueprint.route(f"/agreements/<int:agreement_id>/threads/{AUDIENCE}/messages/<int:message_id>/edit",
-                 methods=["POST"])
+@blueprint.route(f"/agreements/<int:agreement_id>/threads/{AUDIENCE}/messages/<int:message_id>/edit", methods=["POST"])
 @login_required
 def edit_agreement_message(agreement_id: int, audience: str, message_id: int):
     return _edit(message_id, agreement_id=agreement_id, audience=audience)
@@ -90,8 +100,9 @@ def post_deliverable_message(occurrence_id: int, audience: str):
     return _post(occurrence_id=occurrence_id, audience=audience)
 
 
-@blueprint.route(f"/deliverables/<int:occurrence_id>/threads/{AUDIENCE}/messages/<int:message_id>/edit",
-                 methods=["POST"])
+@blueprint.route(
+    f"/deliverables/<int:occurrence_id>/threads/{AUDIENCE}/messages/<int:message_id>/edit", methods=["POST"]
+)
 @login_required
 def edit_deliverable_message(occurrence_id: int, audience: str, message_id: int):
     return _edit(message_id, occurrence_id=occurrence_id, audience=audience)
@@ -114,13 +125,24 @@ def discussion_threads(agreement, occurrence=None):
         if not can_read_thread(current_user, agreement, audience):
             continue
         may_post = can_post_in_thread(current_user, agreement, audience)
-        base = (url_for("discussions.post_deliverable_message", occurrence_id=occurrence.id, audience=audience)
-                if occurrence is not None else
-                url_for("discussions.post_agreement_message", agreement_id=agreement.id, audience=audience))
-        threads.append({
-            "audience": audience, "messages": services.thread_messages(agreement, occurrence, audience),
-            "may_post": may_post, "post_url": base,
-            "people": services.mentionable_people(agreement, occurrence, audience, current_user) if may_post else [],
-        })
-    return {"threads": threads, "limit_mb": services.upload_limit_mb(),
-            "may_edit": lambda message: can_edit_message(current_user, message)}
+        base = (
+            url_for("discussions.post_deliverable_message", occurrence_id=occurrence.id, audience=audience)
+            if occurrence is not None
+            else url_for("discussions.post_agreement_message", agreement_id=agreement.id, audience=audience)
+        )
+        threads.append(
+            {
+                "audience": audience,
+                "messages": services.thread_messages(agreement, occurrence, audience),
+                "may_post": may_post,
+                "post_url": base,
+                "people": services.mentionable_people(agreement, occurrence, audience, current_user)
+                if may_post
+                else [],
+            }
+        )
+    return {
+        "threads": threads,
+        "limit_mb": services.upload_limit_mb(),
+        "may_edit": lambda message: can_edit_message(current_user, message),
+    }

@@ -1,6 +1,7 @@
 """Discussion threads: post, edit (earlier text kept), mentions notified, attachments stored under
 the storage rules. Nothing is deleted; every post and edit writes an audit row. Services flush;
 the request commits once."""
+
 from __future__ import annotations
 
 import re
@@ -15,7 +16,13 @@ from app.core import audit, storage
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import can_edit_message, can_mention, can_post_in_thread, partner_accounts_clause
-from app.discussions.models import AUDIENCES, DiscussionAttachment, DiscussionMention, DiscussionMessage, DiscussionRevision
+from app.discussions.models import (
+    AUDIENCES,
+    DiscussionAttachment,
+    DiscussionMention,
+    DiscussionMessage,
+    DiscussionRevision,
+)
 from app.extensions import db
 
 MAX_BODY = 10_000
@@ -27,12 +34,20 @@ MENTION = re.compile(r"(?<![\w.@])@([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-
 
 def thread_messages(agreement, occurrence, audience: str) -> list[DiscussionMessage]:
     """A thread, oldest first, with what the page shows of each message loaded in a few queries."""
-    query = (select(DiscussionMessage)
-             .where(DiscussionMessage.agreement_id == agreement.id, DiscussionMessage.audience == audience,
-                    _occurrence_clause(occurrence))
-             .options(selectinload(DiscussionMessage.attachments), selectinload(DiscussionMessage.revisions),
-                      selectinload(DiscussionMessage.mentions).joinedload(DiscussionMention.user))
-             .order_by(DiscussionMessage.created_at, DiscussionMessage.id))
+    query = (
+        select(DiscussionMessage)
+        .where(
+            DiscussionMessage.agreement_id == agreement.id,
+            DiscussionMessage.audience == audience,
+            _occurrence_clause(occurrence),
+        )
+        .options(
+            selectinload(DiscussionMessage.attachments),
+            selectinload(DiscussionMessage.revisions),
+            selectinload(DiscussionMessage.mentions).joinedload(DiscussionMention.user),
+        )
+        .order_by(DiscussionMessage.created_at, DiscussionMessage.id)
+    )
     return list(db.session.scalars(query))
 
 
@@ -43,9 +58,18 @@ def _occurrence_clause(occurrence):
 
 
 def thread_author_ids(agreement, occurrence, audience: str) -> set[int]:
-    return set(db.session.scalars(select(DiscussionMessage.author_id).distinct().where(
-        DiscussionMessage.agreement_id == agreement.id, DiscussionMessage.audience == audience,
-        _occurrence_clause(occurrence), DiscussionMessage.author_id.is_not(None))))
+    return set(
+        db.session.scalars(
+            select(DiscussionMessage.author_id)
+            .distinct()
+            .where(
+                DiscussionMessage.agreement_id == agreement.id,
+                DiscussionMessage.audience == audience,
+                _occurrence_clause(occurrence),
+                DiscussionMessage.author_id.is_not(None),
+            )
+        )
+    )
 
 
 def mentionable_people(agreement, occurrence, audience: str, author) -> list[User]:
@@ -54,9 +78,15 @@ def mentionable_people(agreement, occurrence, audience: str, author) -> list[Use
     # The SQL only narrows the candidates (the thread's organisations); can_mention decides.
     organizations = [party.organization_id for party in agreement.parties] if audience == "shared" else []
     candidates = db.session.scalars(
-        select(User).where(User.is_active_account.is_(True), User.id != author.id,
-                           or_(~partner_accounts_clause(), User.organization_id.in_(organizations)))
-        .order_by(User.full_name).limit(MAX_OFFERED))
+        select(User)
+        .where(
+            User.is_active_account.is_(True),
+            User.id != author.id,
+            or_(~partner_accounts_clause(), User.organization_id.in_(organizations)),
+        )
+        .order_by(User.full_name)
+        .limit(MAX_OFFERED)
+    )
     return [person for person in candidates if can_mention(author, person, agreement, audience, known)]
 
 
@@ -66,12 +96,15 @@ def _resolve_mentions(body: str, agreement, occurrence, audience: str, author) -
         return []
     known = thread_author_ids(agreement, occurrence, audience)
     people = {person.email: person for person in db.session.scalars(select(User).where(User.email.in_(addresses)))}
-    refused = [address for address in addresses
-               if not can_mention(author, people.get(address), agreement, audience, known)]
+    refused = [
+        address for address in addresses if not can_mention(author, people.get(address), agreement, audience, known)
+    ]
     if refused:
         # The same words whether the account does not exist or may not be told: nothing leaks.
-        message = _("No one you can mention here answers to %(names)s. Remove the mention or check the address.",
-                    names=", ".join(f"@{address}" for address in refused))
+        message = _(
+            "No one you can mention here answers to %(names)s. Remove the mention or check the address.",
+            names=", ".join(f"@{address}" for address in refused),
+        )
         raise ValidationFailed(message, {"body": [message]})
     return [people[address] for address in addresses if people[address].id != author.id]
 
@@ -99,19 +132,37 @@ def post_message(agreement, *, occurrence=None, audience: str, body: str | None,
     if len(uploads) > MAX_ATTACHMENTS:
         message = _("At most %(num)s files per message.", num=MAX_ATTACHMENTS)
         raise ValidationFailed(message, {"files": [message]})
-    message = DiscussionMessage(agreement_id=agreement.id, occurrence_id=occurrence.id if occurrence else None,
-                                audience=audience, author_id=by.id, body=body, created_at=utcnow())
+    message = DiscussionMessage(
+        agreement_id=agreement.id,
+        occurrence_id=occurrence.id if occurrence else None,
+        audience=audience,
+        author_id=by.id,
+        body=body,
+        created_at=utcnow(),
+    )
     db.session.add(message)
     for upload in uploads:
         stored = storage.store(upload.stream, field="files")
-        message.attachments.append(DiscussionAttachment(
-            stored_file_id=stored.id, original_name=storage.clean_filename(upload.filename, "attachment")))
+        message.attachments.append(
+            DiscussionAttachment(
+                stored_file_id=stored.id, original_name=storage.clean_filename(upload.filename, "attachment")
+            )
+        )
     for person in mentioned:
         message.mentions.append(DiscussionMention(user_id=person.id))
     db.session.flush()
-    audit.record("discussion_posted", message, actor=by, changes={
-        "agreement_id": agreement.id, "occurrence_id": message.occurrence_id, "audience": audience,
-        "mentions": [p.email for p in mentioned], "files": [a.original_name for a in message.attachments]})
+    audit.record(
+        "discussion_posted",
+        message,
+        actor=by,
+        changes={
+            "agreement_id": agreement.id,
+            "occurrence_id": message.occurrence_id,
+            "audience": audience,
+            "mentions": [p.email for p in mentioned],
+            "files": [a.original_name for a in message.attachments],
+        },
+    )
     _notify_mentioned(message, agreement, occurrence, mentioned, by)
     return message
 
@@ -131,8 +182,7 @@ def edit_message(message: DiscussionMessage, *, body: str | None, by, agreement,
     for person in new_people:
         message.mentions.append(DiscussionMention(user_id=person.id))
     db.session.flush()
-    audit.record("discussion_edited", message, actor=by,
-                 changes={"before": {"body": before}, "after": {"body": body}})
+    audit.record("discussion_edited", message, actor=by, changes={"before": {"body": before}, "after": {"body": body}})
     _notify_mentioned(message, agreement, occurrence, new_people, by)
     return message
 
@@ -148,8 +198,17 @@ def _notify_mentioned(message, agreement, occurrence, people, by) -> None:
         params["deliverable"] = texts(occurrence.deliverable, "title")
     link = thread_path(agreement, occurrence, message.audience) + f"#message-{message.id}"
     for person in people:
-        notify(person, Notice(kind="discussion_mention", category="discussion_mention", params=params, link=link,
-                              object_type="discussion_messages", object_id=message.id))
+        notify(
+            person,
+            Notice(
+                kind="discussion_mention",
+                category="discussion_mention",
+                params=params,
+                link=link,
+                object_type="discussion_messages",
+                object_id=message.id,
+            ),
+        )
 
 
 def thread_path(agreement, occurrence, audience: str) -> str:
@@ -161,9 +220,15 @@ def thread_path(agreement, occurrence, audience: str) -> str:
 
 
 def message_counts(agreement, occurrence, audiences) -> dict[str, int]:
-    rows = db.session.execute(select(DiscussionMessage.audience, func.count()).where(
-        DiscussionMessage.agreement_id == agreement.id, _occurrence_clause(occurrence),
-        DiscussionMessage.audience.in_(list(audiences))).group_by(DiscussionMessage.audience))
+    rows = db.session.execute(
+        select(DiscussionMessage.audience, func.count())
+        .where(
+            DiscussionMessage.agreement_id == agreement.id,
+            _occurrence_clause(occurrence),
+            DiscussionMessage.audience.in_(list(audiences)),
+        )
+        .group_by(DiscussionMessage.audience)
+    )
     return {audience: count for audience, count in rows}
 
 

@@ -1,4 +1,5 @@
 """/verify: drop a file, learn whether it is exactly a copy Sharaka stores (within one's permissions)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
@@ -19,8 +20,14 @@ def verify_copy():
     raw_code = (request.values.get("code") or "")[:40]
     code = copies.normalize_code(raw_code)
     expected = copies.matches(current_user, code=code) if code else []
-    context = {"raw_code": raw_code, "code": code, "expected": [m for m in expected if m.is_final] or expected,
-               "code_unknown": bool(raw_code) and not expected, "result": None, "error": None}
+    context = {
+        "raw_code": raw_code,
+        "code": code,
+        "expected": [m for m in expected if m.is_final] or expected,
+        "code_unknown": bool(raw_code) and not expected,
+        "result": None,
+        "error": None,
+    }
     status = 200
     if request.method == "POST":
         upload = request.files.get("file")
@@ -33,6 +40,10 @@ def verify_copy():
             context["error"], status = error.message, 422
         else:
             found = copies.matches(current_user, sha256=sha)
-            context["result"] = {"sha256": sha, "matches": found, "name": upload.filename,
-                                 "matches_code": bool(code) and sha.startswith(code)}
+            context["result"] = {
+                "sha256": sha,
+                "matches": found,
+                "name": upload.filename,
+                "matches_code": bool(code) and sha.startswith(code),
+            }
     return render_template("discussions/verify.html", **context), status

@@ -1,7 +1,8 @@
 from flask_babel import lazy_gettext as _l
-from app.core.forms import Form
 from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
+
+from app.core.forms import Form
 
 
 class SigningEventForm(Form):

@@ -38,7 +38,8 @@ def list_events():
 def view_event(event_id: int):
     event = get_event_or_404(event_id, current_user)
     agreements = db.session.scalars(
-        select(Agreement).where(Agreement.signing_event_id == event.id, visible_agreements_clause(current_user))
+        select(Agreement)
+        .where(Agreement.signing_event_id == event.id, visible_agreements_clause(current_user))
         .order_by(Agreement.reference)
     ).all()
     return render_template("events/detail.html", event=event, agreements=agreements)

@@ -1,4 +1,5 @@
 """Signing ceremonies."""
+
 from __future__ import annotations
 
 from datetime import date

@@ -1,4 +1,5 @@
 """An export asked for on a list and written by the scheduler process."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -20,8 +21,10 @@ class ExportJob(db.Model):
     so an export never shows what its requester could not see on the list."""
 
     __tablename__ = "export_jobs"
-    __table_args__ = (Index("ix_export_jobs_status", "status", "id"),
-                      Index("ix_export_jobs_user_created", "user_id", "created_at"))
+    __table_args__ = (
+        Index("ix_export_jobs_status", "status", "id"),
+        Index("ix_export_jobs_user_created", "user_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

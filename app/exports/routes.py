@@ -1,4 +1,5 @@
 """The exports written off the request: their progress and their download (each person's own)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, render_template, url_for
@@ -17,8 +18,10 @@ blueprint = Blueprint("exports", __name__, url_prefix="/exports")
 def export_in_background(list_name: str, filters):
     """Queue the spreadsheet of a list too long for the request, and follow it on its own page."""
     job = services.request_export(current_user, list_name, filters, language=current_language())
-    return done(url_for("exports.view_export", export_id=job.id),
-                _("The list is long: its spreadsheet is being prepared. You will be notified when it is ready."))
+    return done(
+        url_for("exports.view_export", export_id=job.id),
+        _("The list is long: its spreadsheet is being prepared. You will be notified when it is ready."),
+    )
 
 
 @blueprint.route("/")

@@ -4,6 +4,7 @@ batch of rows at a time with their progress, stored like any file, announced to 
 A job reads its rows again with its requester's permissions when it runs, and it is its requester's
 alone. A worker that dies mid-file leaves a lease that runs out; the next run starts the file over.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -51,14 +52,21 @@ def _lists() -> dict[str, ExportableList]:
 
     return {
         "agreements": ExportableList(
-            "agreements", agreements.AgreementFilters,
+            "agreements",
+            agreements.AgreementFilters,
             lambda user, filters, today: agreements.agreements_query(user, filters),
             lambda user, filters, today: agreements.export_table(user, filters),
-            lambda: _("Agreements"), "agreements.list_agreements"),
+            lambda: _("Agreements"),
+            "agreements.list_agreements",
+        ),
         "deliverables": ExportableList(
-            "deliverables", deliverables.OccurrenceFilters,
-            deliverables.occurrences_query, deliverables.export_table,
-            lambda: _("Deliverables"), "deliverables.list_deliverables"),
+            "deliverables",
+            deliverables.OccurrenceFilters,
+            deliverables.occurrences_query,
+            deliverables.export_table,
+            lambda: _("Deliverables"),
+            "deliverables.list_deliverables",
+        ),
     }
 
 
@@ -68,9 +76,13 @@ def exportable(name: str) -> ExportableList:
 
 # --- filters to and from the job's JSON ------------------------------------------------
 
+
 def filters_to_json(filters) -> dict:
-    return {key: value.isoformat() if isinstance(value, date) else value
-            for key, value in dataclasses.asdict(filters).items() if value is not None}
+    return {
+        key: value.isoformat() if isinstance(value, date) else value
+        for key, value in dataclasses.asdict(filters).items()
+        if value is not None
+    }
 
 
 def filters_from_json(filters_type: type, values: dict):
@@ -87,6 +99,7 @@ def filters_from_json(filters_type: type, values: dict):
 
 # --- asking for one ------------------------------------------------------------------------
 
+
 def needs_background(user, list_name: str, filters, today: date) -> bool:
     """Whether the spreadsheet of this list is too long to be written inside the request."""
     limit = current_app.config["EXPORT_INLINE_MAX_ROWS"]
@@ -98,15 +111,24 @@ def request_export(user, list_name: str, filters, *, language: str, fmt: str = "
     file while it is being written, or shortly after, gives the same job instead of a second one."""
     wanted = filters_to_json(filters)
     recent = db.session.scalars(
-        select(ExportJob).where(ExportJob.user_id == user.id, ExportJob.list_name == list_name,
-                                ExportJob.fmt == fmt, ExportJob.language == language,
-                                ExportJob.status != "failed", ExportJob.created_at >= utcnow() - REUSE_WITHIN)
-        .order_by(ExportJob.id.desc()).limit(5)).all()
+        select(ExportJob)
+        .where(
+            ExportJob.user_id == user.id,
+            ExportJob.list_name == list_name,
+            ExportJob.fmt == fmt,
+            ExportJob.language == language,
+            ExportJob.status != "failed",
+            ExportJob.created_at >= utcnow() - REUSE_WITHIN,
+        )
+        .order_by(ExportJob.id.desc())
+        .limit(5)
+    ).all()
     for job in recent:
         if job.filters == wanted:
             return job
-    job = ExportJob(user_id=user.id, list_name=list_name, fmt=fmt, filters=wanted, language=language,
-                    status="queued", rows_done=0)
+    job = ExportJob(
+        user_id=user.id, list_name=list_name, fmt=fmt, filters=wanted, language=language, status="queued", rows_done=0
+    )
     db.session.add(job)
     db.session.flush()
     from app.core.audit import record
@@ -116,11 +138,15 @@ def request_export(user, list_name: str, filters, *, language: str, fmt: str = "
 
 
 def recent_exports(user, limit: int = 20) -> list[ExportJob]:
-    return list(db.session.scalars(select(ExportJob).where(ExportJob.user_id == user.id)
-                                   .order_by(ExportJob.id.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(ExportJob).where(ExportJob.user_id == user.id).order_by(ExportJob.id.desc()).limit(limit)
+        )
+    )
 
 
 # --- writing them (the scheduler) ------------------------------------------------------------
+
 
 def worker_name() -> str:
     return f"{socket.gethostname()[:80]}:{os.getpid()}"
@@ -136,17 +162,21 @@ def claim_next(now: datetime | None = None) -> ExportJob | None:
 
     def work():
         candidate = db.session.scalar(
-            select(ExportJob.id).where(or_(ExportJob.status == "queued",
-                                           (ExportJob.status == "running") & (ExportJob.lease_until < now)))
-            .order_by(ExportJob.id).limit(1))
+            select(ExportJob.id)
+            .where(or_(ExportJob.status == "queued", (ExportJob.status == "running") & (ExportJob.lease_until < now)))
+            .order_by(ExportJob.id)
+            .limit(1)
+        )
         if candidate is None:
             return None
         taken = db.session.execute(
-            update(ExportJob).where(ExportJob.id == candidate,
-                                    or_(ExportJob.status == "queued",
-                                        (ExportJob.status == "running") & (ExportJob.lease_until < now)))
-            .values(status="running", worker=worker, lease_until=now + lease, started_at=now, rows_done=0,
-                    error=None)).rowcount
+            update(ExportJob)
+            .where(
+                ExportJob.id == candidate,
+                or_(ExportJob.status == "queued", (ExportJob.status == "running") & (ExportJob.lease_until < now)),
+            )
+            .values(status="running", worker=worker, lease_until=now + lease, started_at=now, rows_done=0, error=None)
+        ).rowcount
         return candidate if taken == 1 else None
 
     job_id = write_transaction(work)
@@ -170,8 +200,9 @@ def write_export(job: ExportJob) -> bool:
     from app.core.db import write_transaction
 
     job_id, user = job.id, job.user
-    language = job.language if job.language in current_app.config["LANGUAGES"] else \
-        current_app.config["BABEL_DEFAULT_LOCALE"]
+    language = (
+        job.language if job.language in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
+    )
     root = Path(current_app.config["UPLOAD_DIR"])
     root.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(dir=root, prefix=".export-", suffix=".xlsx")
@@ -188,8 +219,9 @@ def write_export(job: ExportJob) -> bool:
             _set_progress(job_id, rows_total=total)
             limit = current_app.config["EXPORT_MAX_ROWS"]
             if total > limit:
-                raise ExportRefused(_("More than %(count)s rows: narrow the list (filters) and ask again.",
-                                      count=limit))
+                raise ExportRefused(
+                    _("More than %(count)s rows: narrow the list (filters) and ask again.", count=limit)
+                )
             headings, rows = source.table(user, filters, today)
             title = source.title()
             with temp_path.open("wb") as out:
@@ -208,14 +240,18 @@ def write_export(job: ExportJob) -> bool:
         return True
     except Exception as error:  # one export's failure is recorded on it and never stops the others
         db.session.rollback()
-        message = error.message if isinstance(error, ExportRefused) else _(
-            "The export could not be written. Ask again; if it keeps failing, tell an administrator.")
+        message = (
+            error.message
+            if isinstance(error, ExportRefused)
+            else _("The export could not be written. Ask again; if it keeps failing, tell an administrator.")
+        )
         if not isinstance(error, ExportRefused):
             log.exception("export %s failed", job_id)
 
         def fail():
             failed = db.session.get(ExportJob, job_id)
             failed.status, failed.error, failed.finished_at, failed.lease_until = "failed", message, utcnow(), None
+
         write_transaction(fail)
         return False
     finally:
@@ -241,8 +277,9 @@ def _set_progress(job_id: int, **values) -> None:
     lease = timedelta(seconds=current_app.config["EXPORT_LEASE_SECONDS"])
     try:
         with db.engine.begin() as connection:
-            connection.execute(update(ExportJob).where(ExportJob.id == job_id)
-                               .values(lease_until=utcnow() + lease, **values))
+            connection.execute(
+                update(ExportJob).where(ExportJob.id == job_id).values(lease_until=utcnow() + lease, **values)
+            )
     except Exception:  # the progress bar is a courtesy: a busy database never fails the export
         log.warning("export %s: progress not recorded", job_id, exc_info=True)
 
@@ -250,10 +287,17 @@ def _set_progress(job_id: int, **values) -> None:
 def _announce(job: ExportJob) -> None:
     from app.notifications.services import Notice, app_path, notify
 
-    notify(job.user, Notice(kind="export_ready", category="export_ready",
-                            params={"list": job.list_name, "rows": job.rows_done},
-                            link=app_path("exports.view_export", export_id=job.id),
-                            object_type="export_jobs", object_id=job.id))
+    notify(
+        job.user,
+        Notice(
+            kind="export_ready",
+            category="export_ready",
+            params={"list": job.list_name, "rows": job.rows_done},
+            link=app_path("exports.view_export", export_id=job.id),
+            object_type="export_jobs",
+            object_id=job.id,
+        ),
+    )
 
 
 def expire_old(now: datetime | None = None) -> int:
@@ -262,16 +306,22 @@ def expire_old(now: datetime | None = None) -> int:
 
     now = now or utcnow()
     cutoff = now - timedelta(hours=current_app.config["EXPORT_KEEP_HOURS"])
-    old = db.session.execute(select(ExportJob.id, ExportJob.stored_file_id).where(
-        ExportJob.status.in_(("done", "failed")), ExportJob.finished_at < cutoff)).all()
+    old = db.session.execute(
+        select(ExportJob.id, ExportJob.stored_file_id).where(
+            ExportJob.status.in_(("done", "failed")), ExportJob.finished_at < cutoff
+        )
+    ).all()
     if not old:
         return 0
     from app.core.db import write_transaction
 
     def work():
         db.session.execute(delete(ExportJob).where(ExportJob.id.in_([row.id for row in old])))
-        return [forget_if_unused(stored_file_id)
-                for stored_file_id in sorted({row.stored_file_id for row in old if row.stored_file_id})]
+        return [
+            forget_if_unused(stored_file_id)
+            for stored_file_id in sorted({row.stored_file_id for row in old if row.stored_file_id})
+        ]
+
     for sha in write_transaction(work):
         if sha:
             discard_folder_copy(sha)
@@ -279,5 +329,9 @@ def expire_old(now: datetime | None = None) -> int:
 
 
 def waiting_count() -> int:
-    return db.session.scalar(select(func.count()).select_from(ExportJob).where(
-        ExportJob.status.in_(("queued", "running")))) or 0
+    return (
+        db.session.scalar(
+            select(func.count()).select_from(ExportJob).where(ExportJob.status.in_(("queued", "running")))
+        )
+        or 0
+    )

@@ -1,4 +1,5 @@
 """Indicators a deliverable reports on, and the values achieved in each hand-in."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -67,8 +68,7 @@ class IndicatorValue(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"), index=True)
-    submission_id: Mapped[int] = mapped_column(ForeignKey("deliverable_submissions.id", ondelete="CASCADE"),
-                                               index=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("deliverable_submissions.id", ondelete="CASCADE"), index=True)
     value: Mapped[Decimal] = mapped_column(Numeric(14, 2))
 
     indicator = relationship("Indicator")

@@ -1,4 +1,5 @@
 """Indicators: defining them on a deliverable, the portfolio's progress page and its export."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -40,8 +41,9 @@ def _deliverable_of(agreement, deliverable_id: int):
     return deliverable
 
 
-@blueprint.route("/agreements/<int:agreement_id>/deliverables/<int:deliverable_id>/indicators/new",
-                 methods=["GET", "POST"])
+@blueprint.route(
+    "/agreements/<int:agreement_id>/deliverables/<int:deliverable_id>/indicators/new", methods=["GET", "POST"]
+)
 @login_required
 def add_indicator(agreement_id: int, deliverable_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="indicators")
@@ -63,8 +65,14 @@ def _edit(agreement, deliverable, indicator):
     form.target_scope.choices = [(key, str(label)) for key, label in TARGET_SCOPES.items()]
     if form.validate_on_submit():
         data = services.IndicatorData(
-            name_ar=form.name_ar.data, name_fr=form.name_fr.data, name_en=form.name_en.data, unit=form.unit.data,
-            baseline=form.baseline.data, target=form.target.data, target_scope=form.target_scope.data)
+            name_ar=form.name_ar.data,
+            name_fr=form.name_fr.data,
+            name_en=form.name_en.data,
+            unit=form.unit.data,
+            baseline=form.baseline.data,
+            target=form.target.data,
+            target_scope=form.target_scope.data,
+        )
         try:
             if indicator is None:
                 services.add_indicator(deliverable, data, by=current_user)
@@ -77,8 +85,9 @@ def _edit(agreement, deliverable, indicator):
             flash(_("The indicator is saved."), "success")
             return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="indicators"), 303)
     status = 422 if request.method == "POST" else 200
-    return render_template("indicators/form.html", form=form, agreement=agreement, deliverable=deliverable,
-                           indicator=indicator), status
+    return render_template(
+        "indicators/form.html", form=form, agreement=agreement, deliverable=deliverable, indicator=indicator
+    ), status
 
 
 @blueprint.route("/portfolio/indicators")

@@ -1,4 +1,5 @@
 """Indicators of a deliverable: defining them, reading achieved values from a hand-in, progress."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -63,17 +64,23 @@ def _validated(data: IndicatorData) -> dict:
     values = {}
     for name, allow_zero in (("baseline", True), ("target", False)):
         try:
-            values[name] = parse_number(getattr(data, name) if getattr(data, name) not in (None, "")
-                                        else ("0" if name == "baseline" else ""), field_name=name,
-                                        allow_zero=allow_zero)
+            values[name] = parse_number(
+                getattr(data, name) if getattr(data, name) not in (None, "") else ("0" if name == "baseline" else ""),
+                field_name=name,
+                allow_zero=allow_zero,
+            )
         except ValidationFailed as error:
             errors.update(error.field_errors)
     if data.target_scope not in TARGET_SCOPES:
         errors["target_scope"] = [_("Choose for the whole term or per period.")]
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
-    return {**{f"name_{k}": v for k, v in names.items()}, "unit": _clean(data.unit, 40), **values,
-            "target_scope": data.target_scope}
+    return {
+        **{f"name_{k}": v for k, v in names.items()},
+        "unit": _clean(data.unit, 40),
+        **values,
+        "target_scope": data.target_scope,
+    }
 
 
 def add_indicator(deliverable, data: IndicatorData, *, by, is_illustrative: bool = False) -> Indicator:
@@ -82,13 +89,24 @@ def add_indicator(deliverable, data: IndicatorData, *, by, is_illustrative: bool
     existing = list(deliverable.indicators)
     if len(existing) >= MAX_INDICATORS:
         raise ValidationFailed(_("A deliverable carries at most %(n)s indicators.", n=MAX_INDICATORS))
-    indicator = Indicator(deliverable_id=deliverable.id, position=max((i.position for i in existing), default=0) + 1,
-                          is_illustrative=is_illustrative, **fields)
+    indicator = Indicator(
+        deliverable_id=deliverable.id,
+        position=max((i.position for i in existing), default=0) + 1,
+        is_illustrative=is_illustrative,
+        **fields,
+    )
     db.session.add(indicator)
     deliverable.indicators.append(indicator)
     db.session.flush()
-    audit.record("indicator_added", deliverable.agreement, actor=by, changes={
-        "deliverable": deliverable.title, **{k: str(v) if isinstance(v, Decimal) else v for k, v in fields.items()}})
+    audit.record(
+        "indicator_added",
+        deliverable.agreement,
+        actor=by,
+        changes={
+            "deliverable": deliverable.title,
+            **{k: str(v) if isinstance(v, Decimal) else v for k, v in fields.items()},
+        },
+    )
     return indicator
 
 
@@ -98,9 +116,15 @@ def update_indicator(indicator: Indicator, data: IndicatorData, *, by) -> Indica
     for key, value in fields.items():
         setattr(indicator, key, value)
     db.session.flush()
-    audit.record("indicator_changed", indicator.deliverable.agreement, actor=by, changes=audit.diff(
-        {k: str(v) if isinstance(v, Decimal) else v for k, v in before.items()},
-        {k: str(v) if isinstance(v, Decimal) else v for k, v in fields.items()}))
+    audit.record(
+        "indicator_changed",
+        indicator.deliverable.agreement,
+        actor=by,
+        changes=audit.diff(
+            {k: str(v) if isinstance(v, Decimal) else v for k, v in before.items()},
+            {k: str(v) if isinstance(v, Decimal) else v for k, v in fields.items()},
+        ),
+    )
     return indicator
 
 
@@ -130,6 +154,7 @@ def record_values(submission, values: dict[int, Decimal]) -> None:
 
 # --- progress ------------------------------------------------------------------------------
 
+
 @dataclass
 class Progress:
     indicator: Indicator
@@ -150,16 +175,21 @@ def _counted_values(agreement_ids=None, user=None):
     from app.agreements.models import Agreement
     from app.deliverables.models import Deliverable, Occurrence, Submission
 
-    latest = (select(Submission.occurrence_id, func.max(Submission.number).label("number"))
-              .group_by(Submission.occurrence_id).subquery())
-    query = (select(IndicatorValue.indicator_id, Occurrence.due_on, IndicatorValue.value)
-             .join(Submission, Submission.id == IndicatorValue.submission_id)
-             .join(latest, (latest.c.occurrence_id == Submission.occurrence_id) & (latest.c.number == Submission.number))
-             .join(Occurrence, Occurrence.id == Submission.occurrence_id)
-             .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
-             .join(Agreement, Agreement.id == Deliverable.agreement_id)
-             .where((Submission.decision.is_(None)) | (Submission.decision == "accept"))
-             .order_by(Occurrence.due_on))
+    latest = (
+        select(Submission.occurrence_id, func.max(Submission.number).label("number"))
+        .group_by(Submission.occurrence_id)
+        .subquery()
+    )
+    query = (
+        select(IndicatorValue.indicator_id, Occurrence.due_on, IndicatorValue.value)
+        .join(Submission, Submission.id == IndicatorValue.submission_id)
+        .join(latest, (latest.c.occurrence_id == Submission.occurrence_id) & (latest.c.number == Submission.number))
+        .join(Occurrence, Occurrence.id == Submission.occurrence_id)
+        .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
+        .join(Agreement, Agreement.id == Deliverable.agreement_id)
+        .where((Submission.decision.is_(None)) | (Submission.decision == "accept"))
+        .order_by(Occurrence.due_on)
+    )
     if agreement_ids is not None:
         query = query.where(Deliverable.agreement_id.in_(agreement_ids))
     if user is not None:
@@ -189,8 +219,11 @@ def progress_for_agreement(agreement) -> list[Progress]:
     from app.deliverables.models import Deliverable
 
     indicators = db.session.scalars(
-        select(Indicator).join(Deliverable).where(Deliverable.agreement_id == agreement.id)
-        .order_by(Deliverable.id, Indicator.position)).all()
+        select(Indicator)
+        .join(Deliverable)
+        .where(Deliverable.agreement_id == agreement.id)
+        .order_by(Deliverable.id, Indicator.position)
+    ).all()
     if not indicators:
         return []
     return _progress(indicators, _counted_values([agreement.id]))
@@ -204,10 +237,13 @@ def portfolio_progress(user) -> list[Progress]:
     from app.deliverables.models import Deliverable
 
     indicators = db.session.scalars(
-        select(Indicator).join(Deliverable, Deliverable.id == Indicator.deliverable_id)
-        .join(Agreement, Agreement.id == Deliverable.agreement_id).where(visible_agreements_clause(user))
+        select(Indicator)
+        .join(Deliverable, Deliverable.id == Indicator.deliverable_id)
+        .join(Agreement, Agreement.id == Deliverable.agreement_id)
+        .where(visible_agreements_clause(user))
         .options(contains_eager(Indicator.deliverable).contains_eager(Deliverable.agreement))
-        .order_by(Agreement.reference, Deliverable.id, Indicator.position)).all()
+        .order_by(Agreement.reference, Deliverable.id, Indicator.position)
+    ).all()
     if not indicators:
         return []
     return _progress(indicators, _counted_values(user=user))
@@ -219,13 +255,35 @@ def submission_values(submission) -> list[tuple[Indicator, Decimal]]:
 
 def export_table(progress: list[Progress]) -> tuple[list[str], list[list]]:
     """The portfolio's indicators with their figures, for CSV/XLSX."""
-    headings = [_("Agreement"), _("Deliverable"), _("Indicator"), _("Unit"), _("Baseline"), _("Target"),
-                _("Target applies"), _("Achieved"), _("Progress (%)"), _("Periods reported"),
-                _("Periods meeting the target"), _("Illustrative")]
-    rows = [[
-        row.indicator.deliverable.agreement.reference, row.indicator.deliverable.title, row.indicator.name,
-        row.indicator.unit or "", row.indicator.baseline, row.indicator.target, row.indicator.scope_label,
-        row.achieved, row.percent, row.periods, row.periods_met,
-        _("yes") if row.indicator.is_illustrative else _("no"),
-    ] for row in progress]
+    headings = [
+        _("Agreement"),
+        _("Deliverable"),
+        _("Indicator"),
+        _("Unit"),
+        _("Baseline"),
+        _("Target"),
+        _("Target applies"),
+        _("Achieved"),
+        _("Progress (%)"),
+        _("Periods reported"),
+        _("Periods meeting the target"),
+        _("Illustrative"),
+    ]
+    rows = [
+        [
+            row.indicator.deliverable.agreement.reference,
+            row.indicator.deliverable.title,
+            row.indicator.name,
+            row.indicator.unit or "",
+            row.indicator.baseline,
+            row.indicator.target,
+            row.indicator.scope_label,
+            row.achieved,
+            row.percent,
+            row.periods,
+            row.periods_met,
+            _("yes") if row.indicator.is_illustrative else _("no"),
+        ]
+        for row in progress
+    ]
     return headings, rows

@@ -1,5 +1,6 @@
 """A person's deadlines as an iCalendar feed (RFC 5545), built with the icalendar library:
 deliverable due dates, approval deadlines and agreement end dates."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -13,8 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.core.models import utcnow
-from app.core.permissions import (edits_own_agreements_only, is_ministry, is_partner, visible_agreements_clause,
-                                  visible_deliverables_clause)
+from app.core.permissions import (
+    edits_own_agreements_only,
+    is_ministry,
+    is_partner,
+    visible_agreements_clause,
+    visible_deliverables_clause,
+)
 from app.extensions import db
 from app.notifications import messages
 from app.notifications.reminders import local_date, texts, waiting_approval
@@ -59,29 +65,44 @@ def _items(user, today: date, language: str):
     if edits_own_agreements_only(user):
         agreements_of_user = agreements_of_user.where(Agreement.owner_id == user.id)
 
-    occurrences = select(Occurrence).join(Deliverable).where(
-        Occurrence.status.in_(("pending", "sent_back", "submitted")),
-        Occurrence.due_on >= earliest, Occurrence.due_on <= latest,
-        Deliverable.agreement_id.in_(agreements_of_user), visible_deliverables_clause(user))
+    occurrences = (
+        select(Occurrence)
+        .join(Deliverable)
+        .where(
+            Occurrence.status.in_(("pending", "sent_back", "submitted")),
+            Occurrence.due_on >= earliest,
+            Occurrence.due_on <= latest,
+            Deliverable.agreement_id.in_(agreements_of_user),
+            visible_deliverables_clause(user),
+        )
+    )
     if is_partner(user):
         occurrences = occurrences.where(Deliverable.responsible_organization_id == user.organization_id)
-    for occurrence in db.session.scalars(occurrences.options(selectinload(Occurrence.deliverable))
-                                         .order_by(Occurrence.due_on)):
+    for occurrence in db.session.scalars(
+        occurrences.options(selectinload(Occurrence.deliverable)).order_by(Occurrence.due_on)
+    ):
         deliverable = occurrence.deliverable
         agreement = deliverable.agreement
         item = messages.pick(texts(deliverable, "title"), language)
-        yield (f"deliverable-{occurrence.id}", occurrence.due_on,
-               _("Due: %(item)s (%(ref)s)", item=item, ref=agreement.reference),
-               app_path("deliverables.view_occurrence", occurrence_id=occurrence.id),
-               _("Owed by %(org)s under “%(title)s”.",
-                 org=messages.pick(texts(deliverable.responsible_organization, "name"), language),
-                 title=messages.pick(texts(agreement, "title"), language)))
+        yield (
+            f"deliverable-{occurrence.id}",
+            occurrence.due_on,
+            _("Due: %(item)s (%(ref)s)", item=item, ref=agreement.reference),
+            app_path("deliverables.view_occurrence", occurrence_id=occurrence.id),
+            _(
+                "Owed by %(org)s under “%(title)s”.",
+                org=messages.pick(texts(deliverable.responsible_organization, "name"), language),
+                title=messages.pick(texts(agreement, "title"), language),
+            ),
+        )
 
     if is_ministry(user):
-        rounds = db.session.scalars(select(ApprovalRound).join(Agreement, ApprovalRound.agreement_id == Agreement.id)
-                                    .where(ApprovalRound.status == "open",
-                                           ApprovalRound.from_state == Agreement.state)
-                                    .order_by(ApprovalRound.id))
+        rounds = db.session.scalars(
+            select(ApprovalRound)
+            .join(Agreement, ApprovalRound.agreement_id == Agreement.id)
+            .where(ApprovalRound.status == "open", ApprovalRound.from_state == Agreement.state)
+            .order_by(ApprovalRound.id)
+        )
         for round_ in rounds:
             waiting = waiting_approval(round_)
             if waiting is None:
@@ -90,16 +111,26 @@ def _items(user, today: date, language: str):
             if sla is None or started is None or user.id not in {p.id for p in approvers}:
                 continue
             deadline = local_date(started) + timedelta(days=sla)
-            yield (f"approval-{round_.id}-{step.name}", deadline,
-                   _("Approval deadline: %(ref)s", ref=agreement.reference),
-                   app_path("agreements.view_agreement", agreement_id=agreement.id),
-                   messages.pick(texts(agreement, "title"), language))
+            yield (
+                f"approval-{round_.id}-{step.name}",
+                deadline,
+                _("Approval deadline: %(ref)s", ref=agreement.reference),
+                app_path("agreements.view_agreement", agreement_id=agreement.id),
+                messages.pick(texts(agreement, "title"), language),
+            )
 
     ending = select(Agreement).where(
-        Agreement.id.in_(agreements_of_user), in_state_tagged("in_force"),
-        Agreement.expires_on.is_not(None), Agreement.expires_on >= earliest, Agreement.expires_on <= latest)
+        Agreement.id.in_(agreements_of_user),
+        in_state_tagged("in_force"),
+        Agreement.expires_on.is_not(None),
+        Agreement.expires_on >= earliest,
+        Agreement.expires_on <= latest,
+    )
     for agreement in db.session.scalars(ending.order_by(Agreement.expires_on)):
-        yield (f"agreement-end-{agreement.id}-{agreement.expires_on}", agreement.expires_on,
-               _("Ends: %(ref)s", ref=agreement.reference),
-               app_path("agreements.view_agreement", agreement_id=agreement.id),
-               messages.pick(texts(agreement, "title"), language))
+        yield (
+            f"agreement-end-{agreement.id}-{agreement.expires_on}",
+            agreement.expires_on,
+            _("Ends: %(ref)s", ref=agreement.reference),
+            app_path("agreements.view_agreement", agreement_id=agreement.id),
+            messages.pick(texts(agreement, "title"), language),
+        )

@@ -1,6 +1,7 @@
 """Notices caused by something a person did: receivers of the workflow and
 deliverable signals. They run inside the transaction of the change, so the
 notice and its e-mail commit or roll back with it."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -47,11 +48,22 @@ def on_agreement_moved(app, *, agreement, transition, source, target, by, **_ign
     flush_or_conflict()
     owner = agreement.owner
     if owner is not None and not _is_actor(owner, by):
-        notify(owner, Notice(
-            kind="agreement_moved", category="agreement_activity",
-            params={**agreement_params(agreement), "previous": _state_label(agreement, source),
-                    "state": _state_label(agreement, target), "by": getattr(by, "full_name", None)},
-            link=_agreement_link(agreement), object_type="agreements", object_id=agreement.id))
+        notify(
+            owner,
+            Notice(
+                kind="agreement_moved",
+                category="agreement_activity",
+                params={
+                    **agreement_params(agreement),
+                    "previous": _state_label(agreement, source),
+                    "state": _state_label(agreement, target),
+                    "by": getattr(by, "full_name", None),
+                },
+                link=_agreement_link(agreement),
+                object_type="agreements",
+                object_id=agreement.id,
+            ),
+        )
     ask_for_approvals(agreement)
 
 
@@ -59,10 +71,17 @@ def on_approval_recorded(app, *, agreement, decision, by, transition, step, comm
     flush_or_conflict()
     owner = agreement.owner
     if owner is not None and not _is_actor(owner, by):
-        notify(owner, Notice(
-            kind="approval_decided", category="agreement_activity",
-            params={**agreement_params(agreement), "decision": decision, "by": by.full_name, "comment": comment},
-            link=_agreement_link(agreement), object_type="agreements", object_id=agreement.id))
+        notify(
+            owner,
+            Notice(
+                kind="approval_decided",
+                category="agreement_activity",
+                params={**agreement_params(agreement), "decision": decision, "by": by.full_name, "comment": comment},
+                link=_agreement_link(agreement),
+                object_type="agreements",
+                object_id=agreement.id,
+            ),
+        )
     if decision == "approve":
         # In a sequential chain the next step's approvers are asked now.
         ask_for_approvals(agreement)
@@ -70,8 +89,8 @@ def on_approval_recorded(app, *, agreement, decision, by, transition, step, comm
 
 def ask_for_approvals(agreement) -> None:
     """Ask the people who may decide the current step of each open round (once per round and step)."""
-    from app.workflow.engine import definition_for
     from app.discussions.approval_links import with_decision_links
+    from app.workflow.engine import definition_for
     from app.workflow.models import Delegation
 
     open_rounds = [r for r in agreement.approval_rounds if r.status == "open" and r.from_state == agreement.state]
@@ -88,14 +107,28 @@ def ask_for_approvals(agreement) -> None:
         transition_label = dict(found.label) if found else {}
         delegates = []
         if approvers:
-            delegates = [d.delegate for d in db.session.scalars(select(Delegation).where(
-                Delegation.delegator_id.in_([p.id for p in approvers]), Delegation.revoked_at.is_(None),
-                Delegation.starts_on <= today, Delegation.ends_on >= today))]
+            delegates = [
+                d.delegate
+                for d in db.session.scalars(
+                    select(Delegation).where(
+                        Delegation.delegator_id.in_([p.id for p in approvers]),
+                        Delegation.revoked_at.is_(None),
+                        Delegation.starts_on <= today,
+                        Delegation.ends_on >= today,
+                    )
+                )
+            ]
         params = {**agreement_params(agreement), "transition": transition_label}
         if sla:  # the mail states the deadline: the step's (or its state's) SLA from when it started waiting
             params |= {"decide_by": (local_date(started) + timedelta(days=sla)).isoformat(), "sla": sla}
-        notice = Notice(kind="approval_requested", category="approval_requested", params=params,
-                        link=_agreement_link(agreement), object_type="approval_rounds", object_id=round_.id)
+        notice = Notice(
+            kind="approval_requested",
+            category="approval_requested",
+            params=params,
+            link=_agreement_link(agreement),
+            object_type="approval_rounds",
+            object_id=round_.id,
+        )
         for person in _people(approvers, delegates):
             personal = with_decision_links(notice, round_, step.name, person, rule="approval_requested")
             notify_once(person, personal, rule="approval_requested", occurrence_key=step.name)
@@ -105,19 +138,30 @@ def on_deliverable_changed(app, *, occurrence, event, by, comment=None, **_ignor
     flush_or_conflict()
     deliverable = occurrence.deliverable
     agreement = deliverable.agreement
-    params = {**agreement_params(agreement), "deliverable": texts(deliverable, "title"),
-              "due_on": occurrence.due_on.isoformat(), "responsible": texts(deliverable.responsible_organization,
-                                                                             "name"),
-              "comment": comment}
-    notice = Notice(kind=f"deliverable_{event}", category="deliverable_activity", params=params,
-                    link=app_path("deliverables.view_occurrence", occurrence_id=occurrence.id),
-                    object_type="deliverable_occurrences", object_id=occurrence.id)
+    params = {
+        **agreement_params(agreement),
+        "deliverable": texts(deliverable, "title"),
+        "due_on": occurrence.due_on.isoformat(),
+        "responsible": texts(deliverable.responsible_organization, "name"),
+        "comment": comment,
+    }
+    notice = Notice(
+        kind=f"deliverable_{event}",
+        category="deliverable_activity",
+        params=params,
+        link=app_path("deliverables.view_occurrence", occurrence_id=occurrence.id),
+        object_type="deliverable_occurrences",
+        object_id=occurrence.id,
+    )
     if event == "submitted":
         recipients = _people([agreement.owner])
     else:
         submitter = occurrence.latest_submission.submitted_by if occurrence.latest_submission else None
-        partners = [person for person in _partner_users(deliverable.responsible_organization)
-                    if sees_deliverables_of(person, agreement.id)]
+        partners = [
+            person
+            for person in _partner_users(deliverable.responsible_organization)
+            if sees_deliverables_of(person, agreement.id)
+        ]
         recipients = _people(partners, [submitter], [agreement.owner])
     for person in recipients:
         if not _is_actor(person, by):

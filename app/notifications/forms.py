@@ -11,8 +11,12 @@ class MailChoicesForm(Form):
     """Which optional categories of mail a person receives; mandatory ones are shown, always on."""
 
     categories = SelectMultipleField(
-        _l("Send me e-mail about"), choices=[(name, label) for name, (label, _m) in CATEGORIES.items()],
-        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(), validate_choice=True)
+        _l("Send me e-mail about"),
+        choices=[(name, label) for name, (label, _m) in CATEGORIES.items()],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validate_choice=True,
+    )
 
 
 class ConfirmForm(Form):

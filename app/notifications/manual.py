@@ -4,6 +4,7 @@ for managers "Reassign / delegate".
 Once a day per approval: the first click of the day queues one notice and e-mail (through the outbox)
 to each person who may decide the waiting step; later clicks that day, by anyone, are refused.
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -29,11 +30,21 @@ def remind_approvers(round_, *, by, today: date) -> int:
     people = [person for person in approvers if person.id != by.id]
     if not people:
         raise ValidationFailed(_("Nobody else can decide this approval: open it and decide yourself."))
-    params = {**agreement_params(agreement), "days": (today - local_date(started)).days, "sla": sla or 0,
-              "waiting": ", ".join(person.full_name for person in approvers), "reminded_by": by.full_name}
-    notice = Notice(kind="approval_overdue", category="approval_overdue", params=params,
-                    link=app_path("agreements.view_agreement", agreement_id=agreement.id),
-                    object_type="approval_rounds", object_id=round_.id)
+    params = {
+        **agreement_params(agreement),
+        "days": (today - local_date(started)).days,
+        "sla": sla or 0,
+        "waiting": ", ".join(person.full_name for person in approvers),
+        "reminded_by": by.full_name,
+    }
+    notice = Notice(
+        kind="approval_overdue",
+        category="approval_overdue",
+        params=params,
+        link=app_path("agreements.view_agreement", agreement_id=agreement.id),
+        object_type="approval_rounds",
+        object_id=round_.id,
+    )
     sent = sum(notify_once(person, notice, rule=RULE, occurrence_key=today.isoformat()) for person in people)
     if not sent:
         raise ValidationFailed(_("A reminder for this approval was already sent today."))
@@ -54,13 +65,15 @@ def reassign_choices(round_) -> tuple[list, list]:
     if waiting is None:
         return [], []
     _agreement, step, _started, _sla, approvers = waiting
-    staff = db.session.scalars(select(User).where(
-        User.is_active_account.is_(True), holders_clause("approval.decide"))
-        .order_by(User.full_name)).all()
+    staff = db.session.scalars(
+        select(User).where(User.is_active_account.is_(True), holders_clause("approval.decide")).order_by(User.full_name)
+    ).all()
     holders = approvers or []
-    takers = [person for person in staff
-              if any(person.id != holder.id and _eligibility(step, round_, person, holder) is None
-                     for holder in holders)]
+    takers = [
+        person
+        for person in staff
+        if any(person.id != holder.id and _eligibility(step, round_, person, holder) is None for holder in holders)
+    ]
     return holders, takers
 
 
@@ -96,17 +109,38 @@ def reassign_approval(round_, *, from_user, to_user, ends_on: date, by, today: d
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
     delegation = delegate(delegator=from_user, delegate_user=to_user, starts_on=today, ends_on=ends_on, by=by)
-    audit.record("approval_reassigned", agreement, actor=by, changes={
-        "round": round_.id, "step": step.name, "from": from_user.email, "to": to_user.email,
-        "from_name": from_user.full_name, "to_name": to_user.full_name,
-        "until": ends_on.isoformat(), "delegation": delegation.id})
-    params = {**agreement_params(agreement), "transition": _transition_label(agreement, round_),
-              "handed_by": by.full_name, "handed_for": from_user.full_name, "until": ends_on.isoformat()}
+    audit.record(
+        "approval_reassigned",
+        agreement,
+        actor=by,
+        changes={
+            "round": round_.id,
+            "step": step.name,
+            "from": from_user.email,
+            "to": to_user.email,
+            "from_name": from_user.full_name,
+            "to_name": to_user.full_name,
+            "until": ends_on.isoformat(),
+            "delegation": delegation.id,
+        },
+    )
+    params = {
+        **agreement_params(agreement),
+        "transition": _transition_label(agreement, round_),
+        "handed_by": by.full_name,
+        "handed_for": from_user.full_name,
+        "until": ends_on.isoformat(),
+    }
     if sla:
         params |= {"decide_by": (local_date(started) + timedelta(days=sla)).isoformat(), "sla": sla}
-    notice = Notice(kind="approval_requested", category="approval_requested", params=params,
-                    link=app_path("agreements.view_agreement", agreement_id=agreement.id),
-                    object_type="approval_rounds", object_id=round_.id)
+    notice = Notice(
+        kind="approval_requested",
+        category="approval_requested",
+        params=params,
+        link=app_path("agreements.view_agreement", agreement_id=agreement.id),
+        object_type="approval_rounds",
+        object_id=round_.id,
+    )
     personal = with_decision_links(notice, round_, step.name, to_user, rule=REASSIGN_RULE)
     notify_once(to_user, personal, rule=REASSIGN_RULE, occurrence_key=step.name)
     return delegation

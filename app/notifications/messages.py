@@ -5,13 +5,13 @@ e-mail subject alike.
 Params hold plain values only (they are stored as JSON): multilingual texts as
 {"ar": ..., "fr": ..., "en": ...} dicts, dates as ISO strings.
 """
+
 from __future__ import annotations
 
 from datetime import date
 
-from flask_babel import format_date
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from app.core.i18n import FALLBACK_ORDER, current_language
 
@@ -51,25 +51,34 @@ def headline(kind: str, params: dict) -> str:
     if kind == "password_reset":
         return _("Choose a new Sharaka password")
     if kind == "export_ready":
-        return ngettext("Your spreadsheet is ready (%(num)s row)", "Your spreadsheet is ready (%(num)s rows)",
-                        params.get("rows") or 0)
+        return ngettext(
+            "Your spreadsheet is ready (%(num)s row)",
+            "Your spreadsheet is ready (%(num)s rows)",
+            params.get("rows") or 0,
+        )
     if kind == "password_reset_directory":
         return _("Your Sharaka password is your ministry directory password")
     if kind == "invitation":
         return _("You are invited to Sharaka")
     if kind == "job_failed":
-        return _("Job %(job)s could not handle %(ref)s; the others went on", job=isolate(params.get("job", "")),
-                 ref=ref)
+        return _(
+            "Job %(job)s could not handle %(ref)s; the others went on", job=isolate(params.get("job", "")), ref=ref
+        )
     if kind == "audit_anchor":
         if params.get("intact"):
             return _("Audit trail anchor: %(n)s rows, intact", n=params.get("seq", 0))
         return _("Audit trail anchor: the trail is broken")
     if kind == "approval_overdue":
-        return ngettext("Approval of %(ref)s waiting for %(num)s day", "Approval of %(ref)s waiting for %(num)s days", days,
-                        ref=ref)
+        return ngettext(
+            "Approval of %(ref)s waiting for %(num)s day", "Approval of %(ref)s waiting for %(num)s days", days, ref=ref
+        )
     if kind == "approval_escalated":
-        return ngettext("Escalation: approval of %(ref)s waiting for %(num)s day",
-                        "Escalation: approval of %(ref)s waiting for %(num)s days", days, ref=ref)
+        return ngettext(
+            "Escalation: approval of %(ref)s waiting for %(num)s day",
+            "Escalation: approval of %(ref)s waiting for %(num)s days",
+            days,
+            ref=ref,
+        )
     if kind == "approval_decided":
         if params.get("decision") == "approve":
             return _("%(ref)s: approved by %(name)s", ref=ref, name=isolate(params.get("by", "")))
@@ -81,24 +90,50 @@ def headline(kind: str, params: dict) -> str:
     if kind == "notice_deadline":
         if days == 0:
             return _("%(ref)s: the notice deadline of non-renewal is today", ref=ref)
-        return ngettext("%(ref)s: notice deadline of non-renewal in %(num)s day",
-                        "%(ref)s: notice deadline of non-renewal in %(num)s days", days, ref=ref)
+        return ngettext(
+            "%(ref)s: notice deadline of non-renewal in %(num)s day",
+            "%(ref)s: notice deadline of non-renewal in %(num)s days",
+            days,
+            ref=ref,
+        )
     if kind == "agreement_stalled":
-        return ngettext("%(ref)s has been at the stage “%(state)s” for %(num)s day",
-                        "%(ref)s has been at the stage “%(state)s” for %(num)s days", days, ref=ref,
-                        state=isolate(pick(params.get("state"))))
+        return ngettext(
+            "%(ref)s has been at the stage “%(state)s” for %(num)s day",
+            "%(ref)s has been at the stage “%(state)s” for %(num)s days",
+            days,
+            ref=ref,
+            state=isolate(pick(params.get("state"))),
+        )
     if kind == "deliverable_due":
         if days <= 1:
-            return _("Due tomorrow: %(item)s (%(ref)s)", item=item, ref=ref) if days == 1 else \
-                _("Due today: %(item)s (%(ref)s)", item=item, ref=ref)
-        return ngettext("Due in %(num)s day: %(item)s (%(ref)s)", "Due in %(num)s days: %(item)s (%(ref)s)", days,
-                        item=item, ref=ref)
+            return (
+                _("Due tomorrow: %(item)s (%(ref)s)", item=item, ref=ref)
+                if days == 1
+                else _("Due today: %(item)s (%(ref)s)", item=item, ref=ref)
+            )
+        return ngettext(
+            "Due in %(num)s day: %(item)s (%(ref)s)",
+            "Due in %(num)s days: %(item)s (%(ref)s)",
+            days,
+            item=item,
+            ref=ref,
+        )
     if kind == "deliverable_overdue":
-        return ngettext("Overdue by %(num)s day: %(item)s (%(ref)s)", "Overdue by %(num)s days: %(item)s (%(ref)s)", days,
-                        item=item, ref=ref)
+        return ngettext(
+            "Overdue by %(num)s day: %(item)s (%(ref)s)",
+            "Overdue by %(num)s days: %(item)s (%(ref)s)",
+            days,
+            item=item,
+            ref=ref,
+        )
     if kind == "deliverable_escalated":
-        return ngettext("Escalation: %(item)s (%(ref)s) overdue by %(num)s day",
-                        "Escalation: %(item)s (%(ref)s) overdue by %(num)s days", days, item=item, ref=ref)
+        return ngettext(
+            "Escalation: %(item)s (%(ref)s) overdue by %(num)s day",
+            "Escalation: %(item)s (%(ref)s) overdue by %(num)s days",
+            days,
+            item=item,
+            ref=ref,
+        )
     if kind == "deliverable_submitted":
         return _("Handed in: %(item)s (%(ref)s)", item=item, ref=ref)
     if kind == "deliverable_accepted":
@@ -120,22 +155,48 @@ def detail(kind: str, params: dict) -> str:
     item = isolate(pick(params.get("deliverable")))
     due = _date(params.get("due_on"))
     if kind == "approval_requested":
-        asked = _("“%(title)s” is waiting for your decision (%(step)s). Open it to approve or send it back.",
-                  title=title, step=isolate(pick(params.get("transition"))))
+        asked = _(
+            "“%(title)s” is waiting for your decision (%(step)s). Open it to approve or send it back.",
+            title=title,
+            step=isolate(pick(params.get("transition"))),
+        )
         if params.get("handed_by"):  # a manager handed someone's late approval to the reader
-            asked = " ".join((_("%(manager)s handed you the approval of %(name)s, until %(date)s.",
-                                manager=isolate(params["handed_by"]), name=isolate(params.get("handed_for", "")),
-                                date=_date(params.get("until"))), asked))
+            asked = " ".join(
+                (
+                    _(
+                        "%(manager)s handed you the approval of %(name)s, until %(date)s.",
+                        manager=isolate(params["handed_by"]),
+                        name=isolate(params.get("handed_for", "")),
+                        date=_date(params.get("until")),
+                    ),
+                    asked,
+                )
+            )
         if not params.get("decide_by"):
             return asked
-        return " ".join((asked, ngettext("Please decide by %(date)s (this step has %(num)s day).",
-                                         "Please decide by %(date)s (this step has %(num)s days).",
-                                         params.get("sla") or 0, date=_date(params.get("decide_by")))))
+        return " ".join(
+            (
+                asked,
+                ngettext(
+                    "Please decide by %(date)s (this step has %(num)s day).",
+                    "Please decide by %(date)s (this step has %(num)s days).",
+                    params.get("sla") or 0,
+                    date=_date(params.get("decide_by")),
+                ),
+            )
+        )
     if kind in ("approval_overdue", "approval_escalated"):
-        waited = ngettext("“%(title)s” has waited %(num)s day for approval.",
-                          "“%(title)s” has waited %(num)s days for approval.", params.get("days") or 0, title=title)
-        deadline = ngettext("The deadline for this step is %(num)s day.", "The deadline for this step is %(num)s days.",
-                            params.get("sla") or 0)
+        waited = ngettext(
+            "“%(title)s” has waited %(num)s day for approval.",
+            "“%(title)s” has waited %(num)s days for approval.",
+            params.get("days") or 0,
+            title=title,
+        )
+        deadline = ngettext(
+            "The deadline for this step is %(num)s day.",
+            "The deadline for this step is %(num)s days.",
+            params.get("sla") or 0,
+        )
         said = [waited, deadline, _("Still to decide: %(waiting)s.", waiting=isolate(params.get("waiting") or "—"))]
         if params.get("reminded_by"):
             said.append(_("%(name)s sent you this reminder.", name=isolate(params["reminded_by"])))
@@ -144,53 +205,101 @@ def detail(kind: str, params: dict) -> str:
         return _("“%(title)s”. Comment: %(comment)s", title=title, comment=isolate(params.get("comment") or "—"))
     if kind == "agreement_moved":
         automatically = _("automatically")  # its own call, so the extractor sees it
-        return _("“%(title)s” moved from “%(before)s” to “%(after)s” (%(name)s).", title=title,
-                 before=isolate(pick(params.get("previous"))), after=isolate(pick(params.get("state"))),
-                 name=isolate(params.get("by") or automatically))
+        return _(
+            "“%(title)s” moved from “%(before)s” to “%(after)s” (%(name)s).",
+            title=title,
+            before=isolate(pick(params.get("previous"))),
+            after=isolate(pick(params.get("state"))),
+            name=isolate(params.get("by") or automatically),
+        )
     if kind == "agreement_ending":
-        return _("“%(title)s” expires on %(date)s. Decide whether to renew it, amend it or let it end.",
-                 title=title, date=_date(params.get("expires_on")))
+        return _(
+            "“%(title)s” expires on %(date)s. Decide whether to renew it, amend it or let it end.",
+            title=title,
+            date=_date(params.get("expires_on")),
+        )
     if kind == "notice_deadline":
         if params.get("renewal_terms") == "tacit":
-            return _("“%(title)s” renews itself on %(end)s unless notice is given by %(date)s. Record a notice of "
-                     "non-renewal if it should end.", title=title, end=_date(params.get("expires_on")),
-                     date=_date(params.get("notice_deadline")))
-        return _("“%(title)s” ends on %(end)s; notice about its renewal is due by %(date)s. Start a renewal "
-                 "agreement or give notice.", title=title, end=_date(params.get("expires_on")),
-                 date=_date(params.get("notice_deadline")))
+            return _(
+                "“%(title)s” renews itself on %(end)s unless notice is given by %(date)s. Record a notice of "
+                "non-renewal if it should end.",
+                title=title,
+                end=_date(params.get("expires_on")),
+                date=_date(params.get("notice_deadline")),
+            )
+        return _(
+            "“%(title)s” ends on %(end)s; notice about its renewal is due by %(date)s. Start a renewal "
+            "agreement or give notice.",
+            title=title,
+            end=_date(params.get("expires_on")),
+            date=_date(params.get("notice_deadline")),
+        )
     if kind == "agreement_stalled":
-        idle = ngettext("“%(title)s” has had no change for %(num)s day.",
-                        "“%(title)s” has had no change for %(num)s days.", params.get("idle", params.get("days")) or 0,
-                        title=title)
-        limit = ngettext("This stage should take at most %(num)s day.", "This stage should take at most %(num)s days.",
-                         params.get("sla") or 0)
+        idle = ngettext(
+            "“%(title)s” has had no change for %(num)s day.",
+            "“%(title)s” has had no change for %(num)s days.",
+            params.get("idle", params.get("days")) or 0,
+            title=title,
+        )
+        limit = ngettext(
+            "This stage should take at most %(num)s day.",
+            "This stage should take at most %(num)s days.",
+            params.get("sla") or 0,
+        )
         return f"{idle} {limit}"
     if kind == "deliverable_due":
         return _("“%(item)s” under “%(title)s” is due on %(date)s.", item=item, title=title, date=due)
     if kind in ("deliverable_overdue", "deliverable_escalated"):
         org = isolate(pick(params.get("responsible")))
         if params.get("sent_back"):
-            said = _("“%(item)s” under “%(title)s” was due on %(date)s. It was handed in and sent back for changes; "
-                     "the corrected version has not come yet. Owed by %(org)s. What to fix: %(feedback)s",
-                     item=item, title=title, date=due, org=org, feedback=isolate(params.get("feedback") or "—"))
+            said = _(
+                "“%(item)s” under “%(title)s” was due on %(date)s. It was handed in and sent back for changes; "
+                "the corrected version has not come yet. Owed by %(org)s. What to fix: %(feedback)s",
+                item=item,
+                title=title,
+                date=due,
+                org=org,
+                feedback=isolate(params.get("feedback") or "—"),
+            )
         else:
-            said = _("“%(item)s” under “%(title)s” was due on %(date)s and has not been handed in. Owed by %(org)s.",
-                     item=item, title=title, date=due, org=org)
+            said = _(
+                "“%(item)s” under “%(title)s” was due on %(date)s and has not been handed in. Owed by %(org)s.",
+                item=item,
+                title=title,
+                date=due,
+                org=org,
+            )
         if params.get("missed"):
-            said = " ".join((said, _("Missed due dates so far: %(dates)s.",
-                                     dates=", ".join(_date(day) for day in params["missed"]))))
+            said = " ".join(
+                (
+                    said,
+                    _("Missed due dates so far: %(dates)s.", dates=", ".join(_date(day) for day in params["missed"])),
+                )
+            )
         return said
     if kind == "deliverable_submitted":
-        return _("%(org)s handed in “%(item)s” (due on %(date)s). It is waiting for your review.",
-                 org=isolate(pick(params.get("responsible"))), item=item, date=due)
+        return _(
+            "%(org)s handed in “%(item)s” (due on %(date)s). It is waiting for your review.",
+            org=isolate(pick(params.get("responsible"))),
+            item=item,
+            date=due,
+        )
     if kind == "deliverable_accepted":
         return _("“%(item)s” due on %(date)s was accepted.", item=item, date=due)
     if kind == "deliverable_sent_back":
-        return _("“%(item)s” due on %(date)s was sent back. Feedback: %(feedback)s", item=item, date=due,
-                 feedback=isolate(params.get("comment") or "—"))
+        return _(
+            "“%(item)s” due on %(date)s was sent back. Feedback: %(feedback)s",
+            item=item,
+            date=due,
+            feedback=isolate(params.get("comment") or "—"),
+        )
     if kind == "deliverable_waived":
-        return _("“%(item)s” due on %(date)s no longer has to be handed in. Reason: %(reason)s", item=item,
-                 date=due, reason=isolate(params.get("comment") or "—"))
+        return _(
+            "“%(item)s” due on %(date)s no longer has to be handed in. Reason: %(reason)s",
+            item=item,
+            date=due,
+            reason=isolate(params.get("comment") or "—"),
+        )
     if kind == "export_ready":
         return _("Open it to download the spreadsheet. It stays available for a few days.")
     if kind == "invitation":
@@ -198,32 +307,48 @@ def detail(kind: str, params: dict) -> str:
 
         organization = pick(params.get("organization"))
         role = str(ROLES.get(params.get("role"), params.get("role") or ""))
-        text = _("%(name)s invites you to Sharaka, the ministry's partnership system, as %(role)s.",
-                 name=isolate(params.get("inviter") or ""), role=role)
+        text = _(
+            "%(name)s invites you to Sharaka, the ministry's partnership system, as %(role)s.",
+            name=isolate(params.get("inviter") or ""),
+            role=role,
+        )
         if organization:
             text += " " + _("Organisation: %(org)s.", org=isolate(organization))
-        return text + " " + ngettext(
-            "Open the link within %(num)s day to choose your name and password; it works once.",
-            "Open the link within %(num)s days to choose your name and password; it works once.",
-            params.get("days") or 7)
+        return (
+            text
+            + " "
+            + ngettext(
+                "Open the link within %(num)s day to choose your name and password; it works once.",
+                "Open the link within %(num)s days to choose your name and password; it works once.",
+                params.get("days") or 7,
+            )
+        )
     if kind == "password_reset_directory":
-        text = _("Someone (you, we hope) asked to reset your Sharaka password. You sign in to Sharaka with your "
-                 "ministry directory (Windows) account, so Sharaka cannot change that password: follow the "
-                 "ministry's procedure.")
+        text = _(
+            "Someone (you, we hope) asked to reset your Sharaka password. You sign in to Sharaka with your "
+            "ministry directory (Windows) account, so Sharaka cannot change that password: follow the "
+            "ministry's procedure."
+        )
         if params.get("help"):
             text += " " + str(params["help"])
         return text
     if kind == "password_reset":
-        return ngettext("Someone (you, we hope) asked to reset your password. Open the link within %(num)s minute "
-                        "to choose a new one; it works once. If it was not you, ignore this message: your password "
-                        "stays as it is.",
-                        "Someone (you, we hope) asked to reset your password. Open the link within %(num)s minutes "
-                        "to choose a new one; it works once. If it was not you, ignore this message: your password "
-                        "stays as it is.", params.get("minutes") or 30)
+        return ngettext(
+            "Someone (you, we hope) asked to reset your password. Open the link within %(num)s minute "
+            "to choose a new one; it works once. If it was not you, ignore this message: your password "
+            "stays as it is.",
+            "Someone (you, we hope) asked to reset your password. Open the link within %(num)s minutes "
+            "to choose a new one; it works once. If it was not you, ignore this message: your password "
+            "stays as it is.",
+            params.get("minutes") or 30,
+        )
     if kind == "job_failed":
-        return _("Step %(step)s failed: %(error)s. It was rolled back alone and is tried again at the next run; "
-                 "correct the agreement or tell the developers.", step=isolate(params.get("step", "")),
-                 error=isolate(params.get("error") or "—"))
+        return _(
+            "Step %(step)s failed: %(error)s. It was rolled back alone and is tried again at the next run; "
+            "correct the agreement or tell the developers.",
+            step=isolate(params.get("step", "")),
+            error=isolate(params.get("error") or "—"),
+        )
     if kind == "audit_anchor":
         anchor = isolate(f"{params.get('seq', 0)}:{params.get('hash', '')}")
         kept = _("Keep this message: it proves the trail as it stands today. Anchor: %(anchor)s", anchor=anchor)
@@ -233,9 +358,17 @@ def detail(kind: str, params: dict) -> str:
     if kind == "discussion_mention":
         return _("“%(title)s”: %(excerpt)s", title=item or title, excerpt=isolate(params.get("excerpt") or ""))
     if kind == "weekly_digest":
-        return " ".join((
-            ngettext("%(num)s approval waiting,", "%(num)s approvals waiting,", params.get("approvals_count", 0)),
-            ngettext("%(num)s overdue deliverable,", "%(num)s overdue deliverables,", params.get("overdue_count", 0)),
-            ngettext("%(num)s agreement ending within 90 days.", "%(num)s agreements ending within 90 days.",
-                     params.get("ending_count", 0))))
+        return " ".join(
+            (
+                ngettext("%(num)s approval waiting,", "%(num)s approvals waiting,", params.get("approvals_count", 0)),
+                ngettext(
+                    "%(num)s overdue deliverable,", "%(num)s overdue deliverables,", params.get("overdue_count", 0)
+                ),
+                ngettext(
+                    "%(num)s agreement ending within 90 days.",
+                    "%(num)s agreements ending within 90 days.",
+                    params.get("ending_count", 0),
+                ),
+            )
+        )
     return ""

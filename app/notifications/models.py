@@ -1,5 +1,6 @@
 """What notifications persist: in-app notices, reminders already generated, the
 mail outbox, each person's mail choices, the admin's mail switch and calendar feeds."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -43,8 +44,10 @@ class Notification(db.Model):
     shown, so it reads in whatever language the person uses at that moment."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),
-                      Index("ix_notifications_user_created", "user_id", "created_at"))
+    __table_args__ = (
+        Index("ix_notifications_user_unread", "user_id", "read_at"),
+        Index("ix_notifications_user_created", "user_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -65,10 +68,13 @@ class ReminderSent(db.Model):
     second scheduler, insert nothing."""
 
     __tablename__ = "reminders_sent"
-    __table_args__ = (UniqueConstraint("rule", "object_type", "object_id", "recipient_id", "occurrence_key",
-                                       name="uq_reminders_sent_natural_key"),
-                      # A pass reads the recorded keys by key (reminders.unsent).
-                      Index("ix_reminders_sent_key", "object_type", "occurrence_key"))
+    __table_args__ = (
+        UniqueConstraint(
+            "rule", "object_type", "object_id", "recipient_id", "occurrence_key", name="uq_reminders_sent_natural_key"
+        ),
+        # A pass reads the recorded keys by key (reminders.unsent).
+        Index("ix_reminders_sent_key", "object_type", "occurrence_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rule: Mapped[str] = mapped_column(String(40))

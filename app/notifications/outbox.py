@@ -14,6 +14,7 @@ such crash, with the same Message-ID. Contention alone never duplicates:
 - every write is a short transaction retried on lock conflicts, so a busy
   database cannot make a sender crash after the SMTP server said yes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -109,12 +110,18 @@ def claim_statement(token: str, now: datetime, lease_until: datetime, limit: int
         where = [OutboxMessage.id == picked.c.id]
     else:
         where = [OutboxMessage.id.in_(candidates.scalar_subquery()), _due(now)]
-    return (update(OutboxMessage).where(*where).values(**values).returning(OutboxMessage.id)
-            .execution_options(synchronize_session=False))
+    return (
+        update(OutboxMessage)
+        .where(*where)
+        .values(**values)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def claim(token: str, now: datetime | None, limit: int) -> list[int]:
     """Atomically take up to `limit` due messages under `token`; commits the claim."""
+
     def work():
         clock = database_now()
         lease_until = clock + timedelta(seconds=current_app.config["MAIL_LEASE_SECONDS"])
@@ -126,11 +133,23 @@ def claim(token: str, now: datetime | None, limit: int) -> list[int]:
 
 def _load(ids: list[int]) -> list[Claimed]:
     _write_missing_bodies(ids)
-    rows = db.session.execute(select(
-        OutboxMessage.id, OutboxMessage.to_address, OutboxMessage.subject, OutboxMessage.body_text,
-        OutboxMessage.body_html, OutboxMessage.message_id, OutboxMessage.language, OutboxMessage.kind,
-        OutboxMessage.attempts, OutboxMessage.recipient_id, OutboxMessage.category)
-        .where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)).all()
+    rows = db.session.execute(
+        select(
+            OutboxMessage.id,
+            OutboxMessage.to_address,
+            OutboxMessage.subject,
+            OutboxMessage.body_text,
+            OutboxMessage.body_html,
+            OutboxMessage.message_id,
+            OutboxMessage.language,
+            OutboxMessage.kind,
+            OutboxMessage.attempts,
+            OutboxMessage.recipient_id,
+            OutboxMessage.category,
+        )
+        .where(OutboxMessage.id.in_(ids))
+        .order_by(OutboxMessage.id)
+    ).all()
     db.session.rollback()  # end the read: nothing holds a snapshot while we talk to the SMTP server
     return [Claimed(*row) for row in rows]
 
@@ -138,26 +157,36 @@ def _load(ids: list[int]) -> list[Claimed]:
 def _write_missing_bodies(ids: list[int]) -> None:
     """Write the bodies a reminder pass left to the sender (messages we hold under our claim), once:
     a message sent again after a crash carries the same text."""
-    waiting = db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.id.in_(ids), OutboxMessage.body_text.is_(None))
-        .options(selectinload(OutboxMessage.recipient))).all()
+    waiting = db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.body_text.is_(None))
+        .options(selectinload(OutboxMessage.recipient))
+    ).all()
     if not waiting:
         return
     written = {message.id: bodies_of(message) for message in waiting}
 
     def work():
         for message_id, (body_text, body_html) in written.items():
-            db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
-                               .values(body_text=body_text, body_html=body_html))
+            db.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id)
+                .values(body_text=body_text, body_html=body_html)
+            )
 
     write_transaction(work)
 
 
 def _held(message_id: int, token: str) -> bool:
     """Do we still hold this message (our claim, lease not over by the database's clock)?"""
-    held = db.session.scalar(select(OutboxMessage.id).where(
-        OutboxMessage.id == message_id, OutboxMessage.claimed_by == token, OutboxMessage.status == "sending",
-        OutboxMessage.lease_until > database_now()))
+    held = db.session.scalar(
+        select(OutboxMessage.id).where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.claimed_by == token,
+            OutboxMessage.status == "sending",
+            OutboxMessage.lease_until > database_now(),
+        )
+    )
     db.session.rollback()
     return held is not None
 
@@ -166,9 +195,10 @@ def _settle(message_id: int, token: str, **values) -> bool:
     """Change a message we claimed; False if another sender took it over meanwhile."""
     result = db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == token,
-               OutboxMessage.status == "sending")
-        .values(**values).execution_options(synchronize_session=False))
+        .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == token, OutboxMessage.status == "sending")
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount == 1
 
 
@@ -204,9 +234,15 @@ class Heartbeat:
             connection.execution_options(sqlite_immediate=True)
             with connection.begin():
                 now = database_now(connection)
-                connection.execute(update(OutboxMessage).where(
-                    OutboxMessage.claimed_by == self.token, OutboxMessage.status == "sending",
-                    OutboxMessage.lease_until >= now).values(lease_until=now + self.lease))
+                connection.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.claimed_by == self.token,
+                        OutboxMessage.status == "sending",
+                        OutboxMessage.lease_until >= now,
+                    )
+                    .values(lease_until=now + self.lease)
+                )
 
 
 def backoff(attempts: int) -> timedelta:
@@ -250,14 +286,25 @@ def _send_claimed(messages: list[Claimed], token: str, connection: SMTPConnectio
             continue
         # Each message its own signed link (its recipient, its category); one click for optional mail.
         one_click = message.recipient_id is not None and not is_mandatory(message.category)
-        unsubscribe = (unsubscribe_url(message.recipient_id, message.category)
-                       if message.recipient_id is not None and message.category in CATEGORIES else preferences_url)
+        unsubscribe = (
+            unsubscribe_url(message.recipient_id, message.category)
+            if message.recipient_id is not None and message.category in CATEGORIES
+            else preferences_url
+        )
         try:
             email = build_message(
-                sender=config["MAIL_DEFAULT_SENDER"], to=message.to_address, subject=message.subject,
-                text=message.body_text, html=message.body_html, message_id=message.message_id,
-                language=message.language, extra_headers={"X-Sharaka-Outbox-Id": str(message.id)},
-                timezone=config["MINISTRY_TIMEZONE"], unsubscribe_url=unsubscribe, one_click=one_click)
+                sender=config["MAIL_DEFAULT_SENDER"],
+                to=message.to_address,
+                subject=message.subject,
+                text=message.body_text,
+                html=message.body_html,
+                message_id=message.message_id,
+                language=message.language,
+                extra_headers={"X-Sharaka-Outbox-Id": str(message.id)},
+                timezone=config["MINISTRY_TIMEZONE"],
+                unsubscribe_url=unsubscribe,
+                one_click=one_click,
+            )
         except (ValueError, TypeError) as error:  # an address or header no server would take
             _fail(message, token, f"cannot build the message: {error}")
             report.failed += 1
@@ -269,9 +316,20 @@ def _send_claimed(messages: list[Claimed], token: str, connection: SMTPConnectio
             # them all back without counting an attempt, and stop this batch.
             def give_back(waiting=messages[position:], error=str(error)[:2000]):
                 retry_at = database_now() + timedelta(seconds=config["MAIL_RETRY_SECONDS"])
-                return sum(_settle(m.id, token, status="pending", claimed_by=None, lease_until=None,
-                                   attempts=OutboxMessage.attempts - 1, last_error=error,
-                                   next_attempt_at=retry_at) for m in waiting)
+                return sum(
+                    _settle(
+                        m.id,
+                        token,
+                        status="pending",
+                        claimed_by=None,
+                        lease_until=None,
+                        attempts=OutboxMessage.attempts - 1,
+                        last_error=error,
+                        next_attempt_at=retry_at,
+                    )
+                    for m in waiting
+                )
+
             report.retried += write_transaction(give_back)
             report.unreachable = str(error)
             log.warning("SMTP server unreachable: %s", error)
@@ -284,9 +342,17 @@ def _send_claimed(messages: list[Claimed], token: str, connection: SMTPConnectio
                 _fail(message, token, str(error))
                 report.failed += 1
             else:
-                write_transaction(lambda m=message, e=str(error)[:2000]: _settle(
-                    m.id, token, status="pending", claimed_by=None, lease_until=None, last_error=e,
-                    next_attempt_at=database_now() + backoff(m.attempts)))
+                write_transaction(
+                    lambda m=message, e=str(error)[:2000]: _settle(
+                        m.id,
+                        token,
+                        status="pending",
+                        claimed_by=None,
+                        lease_until=None,
+                        last_error=e,
+                        next_attempt_at=database_now() + backoff(m.attempts),
+                    )
+                )
                 report.retried += 1
         else:
             if write_transaction(lambda m=message: _mark_sent(m, token)):
@@ -296,9 +362,17 @@ def _send_claimed(messages: list[Claimed], token: str, connection: SMTPConnectio
 def _mark_sent(message: Claimed, token: str) -> bool:
     if not _settle(message.id, token, status="sent", sent_at=database_now(), lease_until=None, last_error=None):
         return False
-    audit.record("mail_sent", _Ref(message.id), object_type="outbox_messages", changes={
-        "to": message.to_address, "kind": message.kind, "message_id": message.message_id,
-        "attempt": message.attempts})
+    audit.record(
+        "mail_sent",
+        _Ref(message.id),
+        object_type="outbox_messages",
+        changes={
+            "to": message.to_address,
+            "kind": message.kind,
+            "message_id": message.message_id,
+            "attempt": message.attempts,
+        },
+    )
     return True
 
 
@@ -312,8 +386,13 @@ class _Ref:
 def _fail(message: Claimed, token: str, error: str) -> None:
     def work():
         if _settle(message.id, token, status="failed", lease_until=None, last_error=error[:2000]):
-            audit.record("mail_failed", _Ref(message.id), object_type="outbox_messages", comment=error[:2000],
-                         changes={"to": message.to_address, "kind": message.kind, "attempts": message.attempts})
+            audit.record(
+                "mail_failed",
+                _Ref(message.id),
+                object_type="outbox_messages",
+                comment=error[:2000],
+                changes={"to": message.to_address, "kind": message.kind, "attempts": message.attempts},
+            )
 
     write_transaction(work)
     log.error("mail %s to %s failed for good: %s", message.id, message.to_address, error)
@@ -338,8 +417,13 @@ def send_due(*, now: datetime | None = None, max_batches: int = 1000) -> SendRep
 def retry(message: OutboxMessage, *, by) -> None:
     """An admin sends a failed message again."""
     # Attempts start again (the last error stays until the next try); the audit row keeps the count.
-    audit.record("mail_requeued", message, actor=by, object_type="outbox_messages",
-                 changes={"attempts_before": message.attempts, "last_error": message.last_error})
+    audit.record(
+        "mail_requeued",
+        message,
+        actor=by,
+        object_type="outbox_messages",
+        changes={"attempts_before": message.attempts, "last_error": message.last_error},
+    )
     message.status, message.next_attempt_at, message.attempts = "pending", database_now(), 0
     message.claimed_by = message.lease_until = None
 

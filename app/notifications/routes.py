@@ -1,4 +1,5 @@
 """Notifications pages, mail choices, the calendar feed and the admins' outbox."""
+
 from __future__ import annotations
 
 from flask import (
@@ -66,7 +67,8 @@ def reassign_approval(round_id: int):
     from datetime import timedelta
 
     from app.notifications.forms import ReassignApprovalForm
-    from app.notifications.manual import reassign_approval as reassign, reassign_choices
+    from app.notifications.manual import reassign_approval as reassign
+    from app.notifications.manual import reassign_choices
     from app.notifications.reminders import waiting_approval
     from app.workflow.engine import definition_for, label
     from app.workflow.models import ApprovalRound
@@ -89,20 +91,40 @@ def reassign_approval(round_id: int):
         form.ends_on.data = today + timedelta(days=7)
     if form.validate_on_submit():
         try:
-            reassign(round_, from_user=_user(form.from_id.data), to_user=_user(form.to_id.data),
-                     ends_on=form.ends_on.data, by=current_user, today=today)
+            reassign(
+                round_,
+                from_user=_user(form.from_id.data),
+                to_user=_user(form.to_id.data),
+                ends_on=form.ends_on.data,
+                by=current_user,
+                today=today,
+            )
         except ValidationFailed as error:
             db.session.rollback()
             apply_field_errors(form, error)
         else:
             taker = _user(form.to_id.data)
-            return done(back, _("The approval of %(ref)s is handed to %(name)s, who has been told.",
-                                ref=agreement.reference, name=taker.full_name))
+            return done(
+                back,
+                _(
+                    "The approval of %(ref)s is handed to %(name)s, who has been told.",
+                    ref=agreement.reference,
+                    name=taker.full_name,
+                ),
+            )
     status = 422 if form.errors else 200
     _agreement, _step, started, sla, _approvers = waiting
     transition = definition_for(agreement).transition(round_.transition)
-    return render_template("notifications/reassign.html", form=form, agreement=agreement, round=round_,
-                           step_label=label(transition.label), started=started, sla=sla, takers=takers), status
+    return render_template(
+        "notifications/reassign.html",
+        form=form,
+        agreement=agreement,
+        round=round_,
+        step_label=label(transition.label),
+        started=started,
+        sla=sla,
+        takers=takers,
+    ), status
 
 
 def _user(user_id):
@@ -115,10 +137,12 @@ def _user(user_id):
 @blueprint.app_context_processor
 def unread_notifications():
     """The bell's count, asked once per page for signed-in people."""
+
     def count() -> int:
         if not current_user.is_authenticated:
             return 0
         return services.unread_count(current_user)
+
     return {"unread_notifications": count}
 
 
@@ -148,8 +172,11 @@ def open_notification(notification_id: int):
     notification = get_notification_or_404(notification_id, current_user)
     services.mark_read(notification)
     # A notice's link is a path inside the app: never a full URL (a forged Host header would make one "safe").
-    target = notification.link if is_safe_redirect(notification.link, allow_absolute=False) else \
-        url_for("notifications.list_notifications")
+    target = (
+        notification.link
+        if is_safe_redirect(notification.link, allow_absolute=False)
+        else url_for("notifications.list_notifications")
+    )
     return redirect(target)
 
 
@@ -204,8 +231,9 @@ def unsubscribe(token: str):
         services.switch_off_mail(person, category)
         state = "done"
     with force_locale(services.mail_language(person)):  # the page speaks the mail's language
-        return render_template("notifications/unsubscribe.html", state=state, label=CATEGORIES[category][0],
-                               person=person), status
+        return render_template(
+            "notifications/unsubscribe.html", state=state, label=CATEGORIES[category][0], person=person
+        ), status
 
 
 @blueprint.route("/account/notifications", methods=["GET", "POST"])
@@ -224,10 +252,15 @@ def preferences():
     new_feed_url = reveal.take(current_user, "calendar_url", request.args.get("shown"))
     if request.args.get("shown"):
         keep_even_if_refused()  # the address is gone once shown
-    return render_template("notifications/preferences.html", form=form,
-                           categories=services.categories_for(current_user),
-                           feed=services.calendar_feed_of(current_user), confirm=ConfirmForm(),
-                           mail_paused=services.mail_paused(), new_feed_url=new_feed_url), status
+    return render_template(
+        "notifications/preferences.html",
+        form=form,
+        categories=services.categories_for(current_user),
+        feed=services.calendar_feed_of(current_user),
+        confirm=ConfirmForm(),
+        mail_paused=services.mail_paused(),
+        new_feed_url=new_feed_url,
+    ), status
 
 
 @blueprint.route("/account/calendar", methods=["POST"])
@@ -264,12 +297,19 @@ def calendar_feed(token: str):
     if user is None:
         abort(404)
     body = build_calendar(user, clock.today())
-    return Response(body, mimetype="text/calendar", headers={
-        "Content-Disposition": 'inline; filename="sharaka.ics"', "Cache-Control": "private, no-store",
-        "X-Content-Type-Options": "nosniff"})
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={
+            "Content-Disposition": 'inline; filename="sharaka.ics"',
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 # --- the outbox, for administrators ------------------------------------------------------
+
 
 @blueprint.route("/admin/outbox")
 @login_required
@@ -280,9 +320,16 @@ def list_outbox():
     if status in OUTBOX_STATUSES:
         query = query.where(OutboxMessage.status == status)
     pause_form = MailPauseForm(paused=services.mail_paused())
-    return render_template("notifications/outbox.html", page=paginate(query, per_page=50), status=status,
-                           statuses=OUTBOX_STATUSES, counts=outbox.outbox_counts(), pause_form=pause_form,
-                           mail_paused=services.mail_paused(), mail_server=current_app.config.get("MAIL_SERVER"))
+    return render_template(
+        "notifications/outbox.html",
+        page=paginate(query, per_page=50),
+        status=status,
+        statuses=OUTBOX_STATUSES,
+        counts=outbox.outbox_counts(),
+        pause_form=pause_form,
+        mail_paused=services.mail_paused(),
+        mail_server=current_app.config.get("MAIL_SERVER"),
+    )
 
 
 @blueprint.route("/admin/outbox/<int:message_id>")
@@ -290,8 +337,9 @@ def list_outbox():
 def view_outbox_message(message_id: int):
     message = get_outbox_message_or_404(message_id, current_user)
     body_text, _body_html = services.bodies_of(message)
-    return render_template("notifications/outbox_message.html", message=message, body_text=body_text,
-                           form=ConfirmForm())
+    return render_template(
+        "notifications/outbox_message.html", message=message, body_text=body_text, form=ConfirmForm()
+    )
 
 
 @blueprint.route("/admin/outbox/<int:message_id>/html")
@@ -299,9 +347,15 @@ def view_outbox_message(message_id: int):
 def outbox_message_html(message_id: int):
     """The HTML part as sent, sandboxed: no scripts, no forms, nothing fetched."""
     message = get_outbox_message_or_404(message_id, current_user)
-    return Response(services.bodies_of(message)[1], mimetype="text/html", headers={
-        "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'",
-        "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
+    return Response(
+        services.bodies_of(message)[1],
+        mimetype="text/html",
+        headers={
+            "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @blueprint.route("/admin/outbox/<int:message_id>/retry", methods=["POST"])
@@ -327,7 +381,9 @@ def pause_mail():
     if not form.validate_on_submit():
         return refused(back, form_errors(form))
     services.set_mail_paused(form.paused.data, by=current_user)
-    message = _("Outgoing mail is paused; messages wait in the outbox.") if form.paused.data else \
-        _("Outgoing mail is flowing again.")
+    message = (
+        _("Outgoing mail is paused; messages wait in the outbox.")
+        if form.paused.data
+        else _("Outgoing mail is flowing again.")
+    )
     return done(back, message, {"paused": bool(form.paused.data)})
-

@@ -1,6 +1,7 @@
 """Notifying people: the in-app notice and the e-mail, written together in the
 transaction of whatever caused them; mail choices; the admin's mail switch;
 personal calendar feeds."""
+
 from __future__ import annotations
 
 import hashlib
@@ -93,23 +94,43 @@ def notify_many(pairs: list[tuple[Any, Notice]]) -> int:
     people = sorted({person.id for person, _ in pairs})
     switched = set()
     for start in range(0, len(people), 500):
-        switched.update(tuple(row) for row in db.session.execute(select(MailOptOut.user_id, MailOptOut.category)
-                                                                  .where(MailOptOut.user_id.in_(people[start:start + 500]))))
+        switched.update(
+            tuple(row)
+            for row in db.session.execute(
+                select(MailOptOut.user_id, MailOptOut.category).where(
+                    MailOptOut.user_id.in_(people[start : start + 500])
+                )
+            )
+        )
     # Core executemany on the tables: one compiled statement, no ORM bookkeeping per row.
-    db.session.execute(insert(Notification.__table__),
-                       [_notification_values(person, notice) for person, notice in pairs])
-    mailed = [(person, notice) for person, notice in pairs
-              if is_mandatory(notice.category) or (person.id, notice.category) not in switched]
-    mails = [_mail_values(person, notice, with_bodies=False, subject=subject)
-             for (person, notice), subject in zip(mailed, _subjects(mailed))]
+    db.session.execute(
+        insert(Notification.__table__), [_notification_values(person, notice) for person, notice in pairs]
+    )
+    mailed = [
+        (person, notice)
+        for person, notice in pairs
+        if is_mandatory(notice.category) or (person.id, notice.category) not in switched
+    ]
+    mails = [
+        _mail_values(person, notice, with_bodies=False, subject=subject)
+        for (person, notice), subject in zip(mailed, _subjects(mailed))
+    ]
     if mails:
         db.session.execute(insert(OutboxMessage.__table__), mails)
     return len(pairs)
 
 
 def _notification_values(recipient, notice: Notice) -> dict:
-    return dict(user_id=recipient.id, kind=notice.kind, category=notice.category, params=notice.params,
-                link=notice.link, object_type=notice.object_type, object_id=notice.object_id, created_at=utcnow())
+    return dict(
+        user_id=recipient.id,
+        kind=notice.kind,
+        category=notice.category,
+        params=notice.params,
+        link=notice.link,
+        object_type=notice.object_type,
+        object_id=notice.object_id,
+        created_at=utcnow(),
+    )
 
 
 def queue_mail(recipient, notice: Notice) -> OutboxMessage:
@@ -120,8 +141,11 @@ def queue_mail(recipient, notice: Notice) -> OutboxMessage:
 
 
 def mail_language(recipient) -> str:
-    return recipient.language if recipient.language in current_app.config["LANGUAGES"] else \
-        current_app.config["BABEL_DEFAULT_LOCALE"]
+    return (
+        recipient.language
+        if recipient.language in current_app.config["LANGUAGES"]
+        else current_app.config["BABEL_DEFAULT_LOCALE"]
+    )
 
 
 def _subjects(pairs: list[tuple[Any, Notice]]) -> list[str]:
@@ -153,28 +177,46 @@ def _mail_values(recipient, notice: Notice, *, with_bodies: bool, subject: str |
     else:
         kept = {"params": notice.params, "link": notice.link, "extra": notice.extra}
     now = utcnow()
-    return dict(recipient_id=recipient.id, to_address=recipient.email, language=language,
-                category=notice.category, kind=notice.kind, subject=" ".join(subject.split())[:300],
-                body_text=body_text, body_html=body_html, notice=kept,
-                message_id=make_msgid(domain=_mail_domain()), status="pending", attempts=0,
-                next_attempt_at=now, created_at=now)
+    return dict(
+        recipient_id=recipient.id,
+        to_address=recipient.email,
+        language=language,
+        category=notice.category,
+        kind=notice.kind,
+        subject=" ".join(subject.split())[:300],
+        body_text=body_text,
+        body_html=body_html,
+        notice=kept,
+        message_id=make_msgid(domain=_mail_domain()),
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
 
 
 def render_bodies(recipient, language: str, notice: Notice) -> tuple[str, str]:
     """The text and HTML bodies of `notice` for `recipient`, in `language`."""
     with force_locale(language):
         context = {
-            "recipient": recipient, "kind": notice.kind, "params": notice.params, "extra": notice.extra,
+            "recipient": recipient,
+            "kind": notice.kind,
+            "params": notice.params,
+            "extra": notice.extra,
             "headline": messages.headline(notice.kind, notice.params),
             "detail": messages.detail(notice.kind, notice.params),
-            "link": absolute_url(notice.link), "language": language,
+            "link": absolute_url(notice.link),
+            "language": language,
             "direction": "rtl" if language == "ar" else "ltr",
             "preferences_url": absolute_url(app_path("notifications.preferences")),
-            "base_url": current_app.config["BASE_URL"].rstrip("/"), "pick": messages.pick,
+            "base_url": current_app.config["BASE_URL"].rstrip("/"),
+            "pick": messages.pick,
         }
         template = "weekly_digest" if notice.kind == "weekly_digest" else "notification"
-        return (render_template(f"emails/{template}.txt", **context),
-                render_template(f"emails/{template}.html", **context))
+        return (
+            render_template(f"emails/{template}.txt", **context),
+            render_template(f"emails/{template}.html", **context),
+        )
 
 
 def bodies_of(message: OutboxMessage) -> tuple[str, str]:
@@ -182,8 +224,13 @@ def bodies_of(message: OutboxMessage) -> tuple[str, str]:
     if message.body_text is not None and message.body_html is not None:
         return message.body_text, message.body_html
     kept = message.notice or {}
-    notice = Notice(kind=message.kind, category=message.category, params=kept.get("params") or {},
-                    link=kept.get("link"), extra=kept.get("extra") or {})
+    notice = Notice(
+        kind=message.kind,
+        category=message.category,
+        params=kept.get("params") or {},
+        link=kept.get("link"),
+        extra=kept.get("extra") or {},
+    )
     recipient = message.recipient or SimpleNamespace(full_name=message.to_address, email=message.to_address)
     return render_bodies(recipient, message.language, notice)
 
@@ -202,10 +249,19 @@ def record_once(rule: str, object_type: str, object_id: int, recipient_id: int, 
         from sqlalchemy.dialects.postgresql import insert as upsert
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert
-    statement = upsert(ReminderSent).values(
-        rule=rule, object_type=object_type, object_id=object_id, recipient_id=recipient_id,
-        occurrence_key=occurrence_key[:60], created_at=utcnow(),
-    ).on_conflict_do_nothing().returning(ReminderSent.id)
+    statement = (
+        upsert(ReminderSent)
+        .values(
+            rule=rule,
+            object_type=object_type,
+            object_id=object_id,
+            recipient_id=recipient_id,
+            occurrence_key=occurrence_key[:60],
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing()
+        .returning(ReminderSent.id)
+    )
     try:
         return db.session.execute(statement).scalar() is not None
     except OperationalError as error:
@@ -227,20 +283,40 @@ def record_many(keys: list[tuple]) -> set[tuple]:
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert
     now = utcnow()
-    rows = [dict(rule=rule, object_type=object_type, object_id=object_id, recipient_id=recipient_id,
-                 occurrence_key=occurrence_key[:60], created_at=now)
-            for rule, object_type, object_id, recipient_id, occurrence_key in dict.fromkeys(keys)]
+    rows = [
+        dict(
+            rule=rule,
+            object_type=object_type,
+            object_id=object_id,
+            recipient_id=recipient_id,
+            occurrence_key=occurrence_key[:60],
+            created_at=now,
+        )
+        for rule, object_type, object_id, recipient_id, occurrence_key in dict.fromkeys(keys)
+    ]
     table = ReminderSent.__table__
     # One statement for all the rows (executemany with RETURNING: SQLAlchemy's "insertmanyvalues").
-    statement = upsert(table).on_conflict_do_nothing().returning(
-        table.c.rule, table.c.object_type, table.c.object_id, table.c.recipient_id, table.c.occurrence_key)
+    statement = (
+        upsert(table)
+        .on_conflict_do_nothing()
+        .returning(table.c.rule, table.c.object_type, table.c.object_id, table.c.recipient_id, table.c.occurrence_key)
+    )
     return {tuple(row) for row in db.session.execute(statement, rows)}
 
 
 def already_recorded(rule: str, object_type: str, object_id: int, recipient_id: int, occurrence_key: str) -> bool:
-    return db.session.scalar(select(ReminderSent.id).where(
-        ReminderSent.rule == rule, ReminderSent.object_type == object_type, ReminderSent.object_id == object_id,
-        ReminderSent.recipient_id == recipient_id, ReminderSent.occurrence_key == occurrence_key[:60])) is not None
+    return (
+        db.session.scalar(
+            select(ReminderSent.id).where(
+                ReminderSent.rule == rule,
+                ReminderSent.object_type == object_type,
+                ReminderSent.object_id == object_id,
+                ReminderSent.recipient_id == recipient_id,
+                ReminderSent.occurrence_key == occurrence_key[:60],
+            )
+        )
+        is not None
+    )
 
 
 def notify_once(recipient, notice: Notice, *, rule: str, occurrence_key: str) -> bool:
@@ -255,14 +331,21 @@ def notify_once(recipient, notice: Notice, *, rule: str, occurrence_key: str) ->
 
 # --- in the app -----------------------------------------------------------------------
 
+
 def unread_count(user) -> int:
     """The bell's count: read once per request, or taken from a query that counted it already."""
     from flask import g, has_request_context
 
     known = g.setdefault("sharaka_unread_counts", {}) if has_request_context() else {}
     if user.id not in known:
-        known[user.id] = db.session.scalar(select(func.count(Notification.id)).where(
-            Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+        known[user.id] = (
+            db.session.scalar(
+                select(func.count(Notification.id)).where(
+                    Notification.user_id == user.id, Notification.read_at.is_(None)
+                )
+            )
+            or 0
+        )
     return known[user.id]
 
 
@@ -287,12 +370,16 @@ def mark_read(notification: Notification) -> None:
 
 
 def mark_all_read(user) -> int:
-    result = db.session.execute(update(Notification).where(
-        Notification.user_id == user.id, Notification.read_at.is_(None)).values(read_at=utcnow()))
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
     return result.rowcount or 0
 
 
 # --- mail choices and the admin's switch ------------------------------------------------
+
 
 def is_mandatory(category: str) -> bool:
     return CATEGORIES.get(category, (None, True))[1]
@@ -351,11 +438,11 @@ def set_mail_paused(paused: bool, *, by) -> None:
         setting.value, setting.updated_by_id = bool(paused), getattr(by, "id", None)
     db.session.flush()
     # Audit rows need an object id; the site-wide settings are object 0.
-    audit.record("mail_paused" if paused else "mail_resumed", SimpleNamespace(id=0), actor=by,
-                 object_type="settings")
+    audit.record("mail_paused" if paused else "mail_resumed", SimpleNamespace(id=0), actor=by, object_type="settings")
 
 
 # --- personal calendar feed ----------------------------------------------------------------
+
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
@@ -391,4 +478,3 @@ def user_for_calendar_token(token: str):
     if feed.last_used_at is None or (now - feed.last_used_at).total_seconds() > 3600:
         feed.last_used_at = now  # hourly is enough, and keeps calendar polling from writing on every fetch
     return feed.user
-

@@ -5,6 +5,7 @@ is the credential: signed with SECRET_KEY, it can only ever switch off that one 
 person, which they can switch back on from their mail choices. Mandatory categories (approvals asked,
 invitations…) have no one-click header and their link explains why they cannot be switched off.
 """
+
 from __future__ import annotations
 
 from flask import current_app

@@ -5,6 +5,7 @@ visible once, not logged every hour forever: an audit row on the agreement and a
 every active admin, the first time this job meets this error on this item; and the job's
 record keeps the list (shown on /admin/jobs and by `flask jobs status`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,8 +46,15 @@ def failures_from_results(results) -> list[ItemFailure]:
         if not outcome.startswith("failed: "):
             continue
         agreement_id = db.session.scalar(select(Agreement.id).where(Agreement.reference == reference))
-        failures.append(ItemFailure(step=transition, error=outcome.removeprefix("failed: "), object_id=agreement_id,
-                                    reference=reference, agreement_id=agreement_id))
+        failures.append(
+            ItemFailure(
+                step=transition,
+                error=outcome.removeprefix("failed: "),
+                object_id=agreement_id,
+                reference=reference,
+                agreement_id=agreement_id,
+            )
+        )
     return failures
 
 
@@ -70,8 +78,11 @@ def report_failures(job: str, failures: list[ItemFailure]) -> list[dict]:
 
     if not failures:
         return []
-    admins = list(db.session.scalars(select(User).where(holders_clause("mail.job_failed"), User.is_active_account.is_(True))
-                                     .order_by(User.id)))
+    admins = list(
+        db.session.scalars(
+            select(User).where(holders_clause("mail.job_failed"), User.is_active_account.is_(True)).order_by(User.id)
+        )
+    )
     for failure in failures:
         agreement = _agreement_of(failure)
         if agreement is not None:
@@ -79,20 +90,43 @@ def report_failures(job: str, failures: list[ItemFailure]) -> list[dict]:
         log.error("%s: %s %s failed: %s", job, failure.reference or failure.object_type, failure.step, failure.error)
         occurrence_key = f"{job}:{failure.key}"
         if agreement is not None and not _already_recorded(agreement, occurrence_key):
-            audit.record("job_failed", agreement, changes={"job": job, "step": failure.step, "error": failure.error,
-                                                           "key": occurrence_key})
+            audit.record(
+                "job_failed",
+                agreement,
+                changes={"job": job, "step": failure.step, "error": failure.error, "key": occurrence_key},
+            )
         link = app_path("operations.list_jobs")
         for admin in admins:
-            notify_once(admin, Notice(kind="job_failed", category="job_failed", link=link,
-                                      object_type=failure.object_type, object_id=failure.object_id or 0,
-                                      params={"job": job, "reference": failure.reference or "—",
-                                              "step": failure.step, "error": failure.error[:300]}),
-                        rule="job_failed", occurrence_key=occurrence_key)
+            notify_once(
+                admin,
+                Notice(
+                    kind="job_failed",
+                    category="job_failed",
+                    link=link,
+                    object_type=failure.object_type,
+                    object_id=failure.object_id or 0,
+                    params={
+                        "job": job,
+                        "reference": failure.reference or "—",
+                        "step": failure.step,
+                        "error": failure.error[:300],
+                    },
+                ),
+                rule="job_failed",
+                occurrence_key=occurrence_key,
+            )
     return [asdict(f) for f in failures[:MAX_KEPT]]
 
 
 def _already_recorded(agreement, occurrence_key: str) -> bool:
-    last = db.session.scalar(select(AuditEvent).where(
-        AuditEvent.object_type == "agreements", AuditEvent.object_id == agreement.id,
-        AuditEvent.action == "job_failed").order_by(AuditEvent.id.desc()).limit(1))
+    last = db.session.scalar(
+        select(AuditEvent)
+        .where(
+            AuditEvent.object_type == "agreements",
+            AuditEvent.object_id == agreement.id,
+            AuditEvent.action == "job_failed",
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
     return last is not None and (last.changes or {}).get("key") == occurrence_key

@@ -1,5 +1,6 @@
 """Figures read from the database at scrape time: they are the same whichever web
 server is scraped, and cover every scheduler process."""
+
 from __future__ import annotations
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -14,22 +15,29 @@ from app.operations.services import job_statuses
 
 class DatabaseCollector:
     def collect(self):
-        outbox = GaugeMetricFamily("sharaka_outbox_messages", "Messages in the mail outbox, by status.",
-                                   labels=["status"])
+        outbox = GaugeMetricFamily(
+            "sharaka_outbox_messages", "Messages in the mail outbox, by status.", labels=["status"]
+        )
         for status, count in outbox_counts().items():
             outbox.add_metric([status], count)
         yield outbox
-        oldest = db.session.scalar(select(func.min(OutboxMessage.created_at)).where(
-            OutboxMessage.status.in_(("pending", "sending"))))
+        oldest = db.session.scalar(
+            select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status.in_(("pending", "sending")))
+        )
         age = (database_now() - oldest).total_seconds() if oldest is not None else 0.0
-        yield GaugeMetricFamily("sharaka_outbox_oldest_pending_age_seconds",
-                                "Age of the oldest message not yet sent (0 when none).", value=max(age, 0.0))
+        yield GaugeMetricFamily(
+            "sharaka_outbox_oldest_pending_age_seconds",
+            "Age of the oldest message not yet sent (0 when none).",
+            value=max(age, 0.0),
+        )
         runs = CounterMetricFamily("sharaka_job_runs", "Scheduled job runs, every scheduler.", labels=["job"])
         failures = CounterMetricFamily("sharaka_job_failures", "Scheduled job runs that failed.", labels=["job"])
-        duration = GaugeMetricFamily("sharaka_job_last_duration_seconds", "How long the last run took.",
-                                     labels=["job"])
-        success = GaugeMetricFamily("sharaka_job_last_success_timestamp_seconds",
-                                    "When the last successful run finished (Unix time; 0 never).", labels=["job"])
+        duration = GaugeMetricFamily("sharaka_job_last_duration_seconds", "How long the last run took.", labels=["job"])
+        success = GaugeMetricFamily(
+            "sharaka_job_last_success_timestamp_seconds",
+            "When the last successful run finished (Unix time; 0 never).",
+            labels=["job"],
+        )
         for job in job_statuses():
             runs.add_metric([job.name], job.runs or 0)
             failures.add_metric([job.name], job.failures or 0)

@@ -1,4 +1,5 @@
 """What the scheduler's jobs leave behind: one row per job with its last run and its totals."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Health, readiness, metrics and the jobs page."""
+
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 from flask_login import current_user, login_required
 

@@ -1,4 +1,5 @@
 """Operations: what each scheduled job did last, and whether this process is ready to serve."""
+
 from __future__ import annotations
 
 import logging
@@ -41,9 +42,15 @@ def track_job(name: str):
 def _record(name: str, started_at, clock: float, counts: dict, error: str | None) -> None:
     finished_at = utcnow()
     problems = counts.pop("problems", None) or None
-    values = dict(runs=JobStatus.runs + 1, last_started_at=started_at, last_finished_at=finished_at,
-                  last_problems=problems, last_duration_ms=int((time.monotonic() - clock) * 1000), last_counts=counts,
-                  last_host=f"{socket.gethostname()[:80]}:{os.getpid()}")
+    values = dict(
+        runs=JobStatus.runs + 1,
+        last_started_at=started_at,
+        last_finished_at=finished_at,
+        last_problems=problems,
+        last_duration_ms=int((time.monotonic() - clock) * 1000),
+        last_counts=counts,
+        last_host=f"{socket.gethostname()[:80]}:{os.getpid()}",
+    )
     if error:
         values.update(failures=JobStatus.failures + 1, last_error=error, last_error_at=finished_at)
     else:
@@ -63,7 +70,8 @@ def job_statuses() -> list[JobStatus]:
     """Every known job, in a fixed order, with a blank record for one that never ran."""
     rows = {row.name: row for row in db.session.scalars(select(JobStatus))}
     return [rows.get(name) or JobStatus(name=name, runs=0, failures=0) for name in JOBS] + [
-        row for name, row in sorted(rows.items()) if name not in JOBS]
+        row for name, row in sorted(rows.items()) if name not in JOBS
+    ]
 
 
 def readiness() -> dict[str, str]:

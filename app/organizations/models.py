@@ -1,9 +1,10 @@
 """Organisations: the ministry itself and every partner it signs with."""
+
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
-from flask_babel import lazy_gettext as _l
 
 from app.core.i18n import localized
 from app.core.models import TimestampMixin

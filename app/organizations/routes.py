@@ -46,8 +46,10 @@ def view_organization(organization_id: int):
     organization = get_organization_or_404(organization_id, current_user)
     agreements = db.session.scalars(
         select(Agreement)
-        .where(Agreement.parties.any(AgreementParty.organization_id == organization.id),
-               visible_agreements_clause(current_user))
+        .where(
+            Agreement.parties.any(AgreementParty.organization_id == organization.id),
+            visible_agreements_clause(current_user),
+        )
         .order_by(Agreement.signed_on.desc().nulls_first())
     ).all()
     return render_template("organizations/detail.html", organization=organization, agreements=agreements)
@@ -80,4 +82,3 @@ def _edit(organization):
             return redirect(url_for("organizations.view_organization", organization_id=organization.id))
     status = 422 if form.errors else 200
     return render_template("organizations/form.html", form=form, organization=organization), status
-

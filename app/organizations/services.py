@@ -1,4 +1,5 @@
 """Creating and editing organisations."""
+
 from __future__ import annotations
 
 import re

@@ -7,6 +7,7 @@ demo). An organisation renamed re-indexes its agreements, whose entries carry th
 names ("ميسترال" finds Mistral AI's agreements). `rebuild` does everything (migration 0010,
 `flask search reindex`).
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -27,14 +28,22 @@ def _tables():
     from app.organizations.models import Organization
     from app.workflow.models import AgreementDocument
 
-    return Agreement, AgreementParty, Organization, Deliverable, Occurrence, Submission, SubmissionFile, \
-        AgreementDocument
+    return (
+        Agreement,
+        AgreementParty,
+        Organization,
+        Deliverable,
+        Occurrence,
+        Submission,
+        SubmissionFile,
+        AgreementDocument,
+    )
 
 
 def _chunks(ids: Iterable[int]):
     ids = sorted(set(ids))
     for start in range(0, len(ids), CHUNK):
-        yield ids[start:start + CHUNK]
+        yield ids[start : start + CHUNK]
 
 
 def _org_names(row) -> list[str]:
@@ -45,74 +54,150 @@ def agreement_rows(connection, ids) -> list[dict]:
     Agreement, AgreementParty, Organization, *_rest = _tables()
     names = defaultdict(list)
     for party in connection.execute(
-            select(AgreementParty.agreement_id, Organization.name_ar, Organization.name_fr, Organization.name_en,
-                   Organization.acronym).join(Organization, Organization.id == AgreementParty.organization_id)
-            .where(AgreementParty.agreement_id.in_(ids))):
+        select(
+            AgreementParty.agreement_id,
+            Organization.name_ar,
+            Organization.name_fr,
+            Organization.name_en,
+            Organization.acronym,
+        )
+        .join(Organization, Organization.id == AgreementParty.organization_id)
+        .where(AgreementParty.agreement_id.in_(ids))
+    ):
         names[party.agreement_id] += _org_names(party)
     rows = []
-    for agreement in connection.execute(select(
-            Agreement.id, Agreement.reference, Agreement.title_ar, Agreement.title_fr, Agreement.title_en,
-            Agreement.summary_ar, Agreement.summary_fr, Agreement.summary_en).where(Agreement.id.in_(ids))):
+    for agreement in connection.execute(
+        select(
+            Agreement.id,
+            Agreement.reference,
+            Agreement.title_ar,
+            Agreement.title_fr,
+            Agreement.title_en,
+            Agreement.summary_ar,
+            Agreement.summary_fr,
+            Agreement.summary_en,
+        ).where(Agreement.id.in_(ids))
+    ):
         titles = (agreement.reference, agreement.title_ar, agreement.title_fr, agreement.title_en)
-        rows.append({"kind": "agreement", "object_id": agreement.id, "agreement_id": agreement.id,
-                     "organization_id": None, "title_terms": index_terms(*titles),
-                     "terms": index_terms(*titles, agreement.summary_ar, agreement.summary_fr, agreement.summary_en,
-                                          *names[agreement.id])})
+        rows.append(
+            {
+                "kind": "agreement",
+                "object_id": agreement.id,
+                "agreement_id": agreement.id,
+                "organization_id": None,
+                "title_terms": index_terms(*titles),
+                "terms": index_terms(
+                    *titles, agreement.summary_ar, agreement.summary_fr, agreement.summary_en, *names[agreement.id]
+                ),
+            }
+        )
     return rows
 
 
 def organization_rows(connection, ids) -> list[dict]:
     Organization = _tables()[2]
     rows = []
-    for organization in connection.execute(select(
-            Organization.id, Organization.slug, Organization.name_ar, Organization.name_fr, Organization.name_en,
-            Organization.acronym).where(Organization.id.in_(ids))):
+    for organization in connection.execute(
+        select(
+            Organization.id,
+            Organization.slug,
+            Organization.name_ar,
+            Organization.name_fr,
+            Organization.name_en,
+            Organization.acronym,
+        ).where(Organization.id.in_(ids))
+    ):
         titles = _org_names(organization)
-        rows.append({"kind": "organization", "object_id": organization.id, "agreement_id": None,
-                     "organization_id": organization.id, "title_terms": index_terms(*titles),
-                     "terms": index_terms(*titles, organization.slug)})
+        rows.append(
+            {
+                "kind": "organization",
+                "object_id": organization.id,
+                "agreement_id": None,
+                "organization_id": organization.id,
+                "title_terms": index_terms(*titles),
+                "terms": index_terms(*titles, organization.slug),
+            }
+        )
     return rows
 
 
 def deliverable_rows(connection, ids) -> list[dict]:
     Agreement, _party, _org, Deliverable, *_rest = _tables()
     rows = []
-    for deliverable in connection.execute(select(
-            Deliverable.id, Deliverable.agreement_id, Deliverable.title_ar, Deliverable.title_fr, Deliverable.title_en,
-            Deliverable.description, Agreement.reference).join(Agreement, Agreement.id == Deliverable.agreement_id)
-            .where(Deliverable.id.in_(ids))):
+    for deliverable in connection.execute(
+        select(
+            Deliverable.id,
+            Deliverable.agreement_id,
+            Deliverable.title_ar,
+            Deliverable.title_fr,
+            Deliverable.title_en,
+            Deliverable.description,
+            Agreement.reference,
+        )
+        .join(Agreement, Agreement.id == Deliverable.agreement_id)
+        .where(Deliverable.id.in_(ids))
+    ):
         titles = (deliverable.title_ar, deliverable.title_fr, deliverable.title_en)
-        rows.append({"kind": "deliverable", "object_id": deliverable.id, "agreement_id": deliverable.agreement_id,
-                     "organization_id": None, "title_terms": index_terms(*titles),
-                     "terms": index_terms(*titles, deliverable.description, deliverable.reference)})
+        rows.append(
+            {
+                "kind": "deliverable",
+                "object_id": deliverable.id,
+                "agreement_id": deliverable.agreement_id,
+                "organization_id": None,
+                "title_terms": index_terms(*titles),
+                "terms": index_terms(*titles, deliverable.description, deliverable.reference),
+            }
+        )
     return rows
 
 
 def document_rows(connection, ids) -> list[dict]:
     AgreementDocument = _tables()[7]
-    return [{"kind": "document", "object_id": document.id, "agreement_id": document.agreement_id,
-             "organization_id": None, "title_terms": index_terms(document.original_name),
-             "terms": index_terms(document.original_name)}
-            for document in connection.execute(select(
-                AgreementDocument.id, AgreementDocument.agreement_id, AgreementDocument.original_name)
-                .where(AgreementDocument.id.in_(ids)))]
+    return [
+        {
+            "kind": "document",
+            "object_id": document.id,
+            "agreement_id": document.agreement_id,
+            "organization_id": None,
+            "title_terms": index_terms(document.original_name),
+            "terms": index_terms(document.original_name),
+        }
+        for document in connection.execute(
+            select(AgreementDocument.id, AgreementDocument.agreement_id, AgreementDocument.original_name).where(
+                AgreementDocument.id.in_(ids)
+            )
+        )
+    ]
 
 
 def submission_file_rows(connection, ids) -> list[dict]:
     _a, _p, _o, Deliverable, Occurrence, Submission, SubmissionFile, _d = _tables()
-    return [{"kind": "submission_file", "object_id": row.id, "agreement_id": row.agreement_id,
-             "organization_id": None, "title_terms": index_terms(row.original_name),
-             "terms": index_terms(row.original_name)}
-            for row in connection.execute(
-                select(SubmissionFile.id, SubmissionFile.original_name, Deliverable.agreement_id)
-                .join(Submission, Submission.id == SubmissionFile.submission_id)
-                .join(Occurrence, Occurrence.id == Submission.occurrence_id)
-                .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
-                .where(SubmissionFile.id.in_(ids)))]
+    return [
+        {
+            "kind": "submission_file",
+            "object_id": row.id,
+            "agreement_id": row.agreement_id,
+            "organization_id": None,
+            "title_terms": index_terms(row.original_name),
+            "terms": index_terms(row.original_name),
+        }
+        for row in connection.execute(
+            select(SubmissionFile.id, SubmissionFile.original_name, Deliverable.agreement_id)
+            .join(Submission, Submission.id == SubmissionFile.submission_id)
+            .join(Occurrence, Occurrence.id == Submission.occurrence_id)
+            .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
+            .where(SubmissionFile.id.in_(ids))
+        )
+    ]
 
 
-BUILDERS = {"agreement": agreement_rows, "organization": organization_rows, "deliverable": deliverable_rows,
-            "document": document_rows, "submission_file": submission_file_rows}
+BUILDERS = {
+    "agreement": agreement_rows,
+    "organization": organization_rows,
+    "deliverable": deliverable_rows,
+    "document": document_rows,
+    "submission_file": submission_file_rows,
+}
 
 
 def refresh(connection, touched: dict[str, set[int]]) -> None:
@@ -129,19 +214,26 @@ def rebuild(connection) -> int:
     """Every entry from scratch (migration 0010, `flask search reindex`); returns how many."""
     Agreement, _party, Organization, Deliverable, _occ, _sub, SubmissionFile, AgreementDocument = _tables()
     connection.execute(delete(SearchEntry))
-    touched = {"agreement": connection.scalars(select(Agreement.id)).all(),
-               "organization": connection.scalars(select(Organization.id)).all(),
-               "deliverable": connection.scalars(select(Deliverable.id)).all(),
-               "document": connection.scalars(select(AgreementDocument.id)).all(),
-               "submission_file": connection.scalars(select(SubmissionFile.id)).all()}
+    touched = {
+        "agreement": connection.scalars(select(Agreement.id)).all(),
+        "organization": connection.scalars(select(Organization.id)).all(),
+        "deliverable": connection.scalars(select(Deliverable.id)).all(),
+        "document": connection.scalars(select(AgreementDocument.id)).all(),
+        "submission_file": connection.scalars(select(SubmissionFile.id)).all(),
+    }
     refresh(connection, {kind: set(ids) for kind, ids in touched.items()})
     return sum(len(ids) for ids in touched.values())
 
 
 def _touched(session) -> dict[str, set[int]]:
     Agreement, AgreementParty, Organization, Deliverable, _occ, _sub, SubmissionFile, AgreementDocument = _tables()
-    kinds = {Agreement: "agreement", Organization: "organization", Deliverable: "deliverable",
-             AgreementDocument: "document", SubmissionFile: "submission_file"}
+    kinds = {
+        Agreement: "agreement",
+        Organization: "organization",
+        Deliverable: "deliverable",
+        AgreementDocument: "document",
+        SubmissionFile: "submission_file",
+    }
     touched: dict[str, set[int]] = defaultdict(set)
     renamed_organizations = set()
     for obj in (*session.new, *session.dirty, *session.deleted):
@@ -153,8 +245,11 @@ def _touched(session) -> dict[str, set[int]]:
         elif isinstance(obj, AgreementParty) and obj.agreement_id is not None:
             touched["agreement"].add(obj.agreement_id)
     if renamed_organizations:
-        touched["agreement"] |= set(session.connection().scalars(select(AgreementParty.agreement_id).where(
-            AgreementParty.organization_id.in_(renamed_organizations))))
+        touched["agreement"] |= set(
+            session.connection().scalars(
+                select(AgreementParty.agreement_id).where(AgreementParty.organization_id.in_(renamed_organizations))
+            )
+        )
     return touched
 
 

@@ -1,4 +1,5 @@
 """GET /search: the top bar's box, over everything the reader may see."""
+
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request

@@ -5,6 +5,7 @@ match a stored form by its beginning; a match in the reference, title, name or f
 ranks above one in a summary or a partner's name), then the objects of that one page of
 results, read in one query per kind found.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,7 +43,8 @@ def matching_agreement_ids(query: str):
     if not wanted:
         return None
     return select(SearchEntry.object_id).where(
-        SearchEntry.kind == "agreement", *(_word_clause(SearchEntry.terms, forms) for forms in wanted))
+        SearchEntry.kind == "agreement", *(_word_clause(SearchEntry.terms, forms) for forms in wanted)
+    )
 
 
 def matching_entries(user, query: str, limit: int = LIMIT) -> list[SearchEntry]:
@@ -65,10 +67,12 @@ def matching_entries(user, query: str, limit: int = LIMIT) -> list[SearchEntry]:
     statement = (
         select(SearchEntry)
         .where(and_(*(_word_clause(SearchEntry.terms, forms) for forms in wanted)))
-        .where(or_(
-            and_(SearchEntry.kind == "organization", SearchEntry.organization_id.in_(visible_organizations)),
-            and_(SearchEntry.kind != "organization", SearchEntry.agreement_id.in_(visible_agreements)),
-        ))
+        .where(
+            or_(
+                and_(SearchEntry.kind == "organization", SearchEntry.organization_id.in_(visible_organizations)),
+                and_(SearchEntry.kind != "organization", SearchEntry.agreement_id.in_(visible_agreements)),
+            )
+        )
         .order_by(score.desc(), kind_order, coalesce(SearchEntry.agreement_id, 0).desc(), SearchEntry.id)
         .limit(limit)
     )
@@ -77,12 +81,13 @@ def matching_entries(user, query: str, limit: int = LIMIT) -> list[SearchEntry]:
 
 def search(user, query: str, limit: int = LIMIT) -> list[Result]:
     """The results as the page shows them, in rank order."""
+    from flask import url_for
+    from sqlalchemy.orm import joinedload
+
     from app.agreements.models import Agreement
     from app.deliverables.models import Deliverable, Occurrence, Submission, SubmissionFile
     from app.organizations.models import Organization
     from app.workflow.models import AgreementDocument
-    from flask import url_for
-    from sqlalchemy.orm import joinedload
 
     entries = matching_entries(user, query, limit)
     ids: dict[str, list[int]] = {}
@@ -98,40 +103,85 @@ def search(user, query: str, limit: int = LIMIT) -> list[Result]:
 
     load("agreement", select(Agreement).where(Agreement.id.in_(ids.get("agreement", []))))
     load("organization", select(Organization).where(Organization.id.in_(ids.get("organization", []))))
-    load("deliverable", select(Deliverable).where(Deliverable.id.in_(ids.get("deliverable", [])))
-         .options(joinedload(Deliverable.agreement)))
+    load(
+        "deliverable",
+        select(Deliverable)
+        .where(Deliverable.id.in_(ids.get("deliverable", [])))
+        .options(joinedload(Deliverable.agreement)),
+    )
     if "document" in ids:
         for document, agreement in db.session.execute(
-                select(AgreementDocument, Agreement).join(Agreement, Agreement.id == AgreementDocument.agreement_id)
-                .where(AgreementDocument.id.in_(ids["document"]))):
+            select(AgreementDocument, Agreement)
+            .join(Agreement, Agreement.id == AgreementDocument.agreement_id)
+            .where(AgreementDocument.id.in_(ids["document"]))
+        ):
             loaded[("document", document.id)] = document
             document_agreement[document.id] = agreement
-    load("submission_file", select(SubmissionFile).where(SubmissionFile.id.in_(ids.get("submission_file", [])))
-         .options(joinedload(SubmissionFile.submission).joinedload(Submission.occurrence)
-                  .joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement)))
+    load(
+        "submission_file",
+        select(SubmissionFile)
+        .where(SubmissionFile.id.in_(ids.get("submission_file", [])))
+        .options(
+            joinedload(SubmissionFile.submission)
+            .joinedload(Submission.occurrence)
+            .joinedload(Occurrence.deliverable)
+            .joinedload(Deliverable.agreement)
+        ),
+    )
     results = []
     for entry in entries:
         obj = loaded.get((entry.kind, entry.object_id))
         if obj is None:
             continue
         if entry.kind == "agreement":
-            results.append(Result("agreement", obj.title, obj.state_label, reference=obj.reference,
-                                  url=url_for("agreements.view_agreement", agreement_id=obj.id)))
+            results.append(
+                Result(
+                    "agreement",
+                    obj.title,
+                    obj.state_label,
+                    reference=obj.reference,
+                    url=url_for("agreements.view_agreement", agreement_id=obj.id),
+                )
+            )
         elif entry.kind == "organization":
-            results.append(Result("organization", obj.name, obj.acronym,
-                                  url=url_for("organizations.view_organization", organization_id=obj.id)))
+            results.append(
+                Result(
+                    "organization",
+                    obj.name,
+                    obj.acronym,
+                    url=url_for("organizations.view_organization", organization_id=obj.id),
+                )
+            )
         elif entry.kind == "deliverable":
-            results.append(Result("deliverable", obj.title, obj.agreement.title, reference=obj.agreement.reference,
-                                  url=url_for("agreements.view_agreement", agreement_id=obj.agreement_id,
-                                              _anchor="deliverables")))
+            results.append(
+                Result(
+                    "deliverable",
+                    obj.title,
+                    obj.agreement.title,
+                    reference=obj.agreement.reference,
+                    url=url_for("agreements.view_agreement", agreement_id=obj.agreement_id, _anchor="deliverables"),
+                )
+            )
         elif entry.kind == "document":
             agreement = document_agreement[obj.id]
-            results.append(Result("document", obj.original_name, agreement.title, reference=agreement.reference,
-                                  url=url_for("workflow.download_document", agreement_id=obj.agreement_id,
-                                              document_id=obj.id)))
+            results.append(
+                Result(
+                    "document",
+                    obj.original_name,
+                    agreement.title,
+                    reference=agreement.reference,
+                    url=url_for("workflow.download_document", agreement_id=obj.agreement_id, document_id=obj.id),
+                )
+            )
         else:
             occurrence = obj.submission.occurrence
-            results.append(Result("document", obj.original_name, occurrence.deliverable.title,
-                                  reference=occurrence.deliverable.agreement.reference,
-                                  url=url_for("deliverables.view_occurrence", occurrence_id=occurrence.id)))
+            results.append(
+                Result(
+                    "document",
+                    obj.original_name,
+                    occurrence.deliverable.title,
+                    reference=occurrence.deliverable.agreement.reference,
+                    url=url_for("deliverables.view_occurrence", occurrence_id=occurrence.id),
+                )
+            )
     return results

@@ -9,6 +9,7 @@ a reference or a file name is found by its beginning too.
 
 Pure functions: used by the index (app/search/index.py), the search, and migration 0010.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,7 @@ import snowballstemmer
 from app.core.text import fold
 
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
-_ARABIC = re.compile("[\u0600-\u06FF]")
+_ARABIC = re.compile("[\u0600-\u06ff]")
 _ARABIC_PREFIXED = ("ال", "لل", "بال", "كال", "فال")
 MAX_QUERY_WORDS = 8
 

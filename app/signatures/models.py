@@ -1,4 +1,5 @@
 """What the digital signatures of an uploaded signed copy said when they were checked."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Checking a signed copy's digital signatures again, on an admin's demand."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, url_for
@@ -27,8 +28,11 @@ def recheck_signatures(agreement_id: int, document_id: int):
     if not form.validate_on_submit():
         return refused(page, form_errors(form))
     check = services.check_signatures(document, by=current_user)
-    return done(page, _("Digital signatures checked again: %(result)s.",
-                        result=services.STATUS_LABELS[check.status]), {"signature_status": check.status})
+    return done(
+        page,
+        _("Digital signatures checked again: %(result)s.", result=services.STATUS_LABELS[check.status]),
+        {"signature_status": check.status},
+    )
 
 
 @blueprint.app_template_global()

@@ -1,4 +1,5 @@
 """Checking the digital signatures of an agreement's signed copies, and keeping the result."""
+
 from __future__ import annotations
 
 from flask import current_app
@@ -47,8 +48,11 @@ def check_signatures(document, *, by) -> SignatureCheck:
         status, signatures = "none", []
     else:
         with local_copy(document.stored_file.sha256) as path:
-            result = validate(path, trust_root_paths=config.get("SIGNATURE_TRUST_ROOTS", ()),
-                              check_revocation=config.get("SIGNATURE_CHECK_REVOCATION", False))
+            result = validate(
+                path,
+                trust_root_paths=config.get("SIGNATURE_TRUST_ROOTS", ()),
+                check_revocation=config.get("SIGNATURE_CHECK_REVOCATION", False),
+            )
         status, signatures = result.status, result.signatures
     check = db.session.scalar(select(SignatureCheck).where(SignatureCheck.document_id == document.id))
     if check is None:
@@ -59,9 +63,17 @@ def check_signatures(document, *, by) -> SignatureCheck:
     db.session.flush()
     from app.agreements.models import Agreement
 
-    audit.record("signature_checked", db.session.get(Agreement, document.agreement_id), actor=by, changes={
-                     "document": document.original_name, "sha256": document.sha256, "status": status,
-                     "signers": [s.get("signer") for s in signatures]})
+    audit.record(
+        "signature_checked",
+        db.session.get(Agreement, document.agreement_id),
+        actor=by,
+        changes={
+            "document": document.original_name,
+            "sha256": document.sha256,
+            "status": status,
+            "signers": [s.get("signer") for s in signatures],
+        },
+    )
     return check
 
 
@@ -69,8 +81,9 @@ def checks_for(agreement) -> dict[int, SignatureCheck]:
     """The stored checks of an agreement's documents, by document id (one query)."""
     from app.workflow.models import AgreementDocument
 
-    rows = db.session.scalars(select(SignatureCheck).join(AgreementDocument).where(
-        AgreementDocument.agreement_id == agreement.id)).all()
+    rows = db.session.scalars(
+        select(SignatureCheck).join(AgreementDocument).where(AgreementDocument.agreement_id == agreement.id)
+    ).all()
     return {row.document_id: row for row in rows}
 
 
@@ -86,7 +99,12 @@ def describe(signature: dict) -> list[str]:
     if modification:
         lines.append(str(modification))
     if signature.get("intact"):
-        lines.append(str(_l("Certificate chain trusted.") if signature.get("trusted")
-                         else _l("The certificate chain does not lead to a trust root configured by the ministry.")))
+        lines.append(
+            str(
+                _l("Certificate chain trusted.")
+                if signature.get("trusted")
+                else _l("The certificate chain does not lead to a trust root configured by the ministry.")
+            )
+        )
     lines.append(str(REVOCATION_LABELS.get(signature.get("revocation"), REVOCATION_LABELS["not_checked"])))
     return lines

@@ -7,6 +7,7 @@ operating system's store). Revocation is asked of OCSP/CRL servers only when
 SIGNATURE_CHECK_REVOCATION is on, and then in soft-fail mode: an unreachable server
 is reported, not taken for a revoked certificate.
 """
+
 from __future__ import annotations
 
 import logging
@@ -81,14 +82,23 @@ def _outside_any_event_loop(function, *args):
 
 
 def _check(embedded, roots, check_revocation: bool) -> dict:
-    from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko_certvalidator import ValidationContext
 
     context = ValidationContext(trust_roots=roots, allow_fetching=check_revocation, revocation_mode="soft-fail")
-    info = {"field": embedded.field_name, "signer": None, "signed_at": None, "intact": False, "unchanged": False,
-            "coverage": "unknown", "modification": None, "trusted": False, "revocation": "not_checked",
-            "problem": None}
+    info = {
+        "field": embedded.field_name,
+        "signer": None,
+        "signed_at": None,
+        "intact": False,
+        "unchanged": False,
+        "coverage": "unknown",
+        "modification": None,
+        "trusted": False,
+        "revocation": "not_checked",
+        "problem": None,
+    }
     try:
         status = _outside_any_event_loop(validate_pdf_signature, embedded, context)
     except (SignatureValidationError, ValueError, KeyError, TypeError) as error:

@@ -2,6 +2,7 @@
 
 Plain values in, plain values out (no Flask, no database): tested on its own.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -64,8 +65,10 @@ def compare(old: list[list], new: list[list]) -> Comparison:
     matcher = difflib.SequenceMatcher(None, old_texts, new_texts, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
-            rows.extend(Row("equal", old=old_texts[i], new=new_texts[j], level=new[j][0])
-                        for i, j in zip(range(i1, i2), range(j1, j2)))
+            rows.extend(
+                Row("equal", old=old_texts[i], new=new_texts[j], level=new[j][0])
+                for i, j in zip(range(i1, i2), range(j1, j2))
+            )
             continue
         olds, news = list(range(i1, i2)), list(range(j1, j2))
         while olds and news:
@@ -74,8 +77,15 @@ def compare(old: list[list], new: list[list]) -> Comparison:
             if ratio < PAIR_MIN_RATIO:
                 break
             olds.pop(0), news.pop(0)
-            rows.append(Row("changed", old=old_texts[i], new=new_texts[j], level=new[j][0],
-                            words=word_diff(old_texts[i], new_texts[j])))
+            rows.append(
+                Row(
+                    "changed",
+                    old=old_texts[i],
+                    new=new_texts[j],
+                    level=new[j][0],
+                    words=word_diff(old_texts[i], new_texts[j]),
+                )
+            )
         rows.extend(Row("removed", old=old_texts[i], level=old[i][0]) for i in olds)
         rows.extend(Row("added", new=new_texts[j], level=new[j][0]) for j in news)
     return _summarise(rows)
@@ -110,7 +120,7 @@ def _fold(rows: list[Row]) -> list[Row]:
         else:
             keep_before = [] if not result else run[:1]
             keep_after = [] if last else run[-1:]
-            middle = run[len(keep_before):len(run) - len(keep_after)]
+            middle = run[len(keep_before) : len(run) - len(keep_after)]
             result.extend(keep_before)
             result.append(Row("folded", folded=len(middle), section=middle[0].section))
             result.extend(keep_after)

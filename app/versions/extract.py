@@ -6,6 +6,7 @@ declared size is allowed past EXTRACT_MAX_XML_BYTES. PDFs are read page by page 
 to EXTRACT_MAX_PAGES (pypdf bounds each stream's decompression itself). Past
 EXTRACT_MAX_PARAGRAPHS or EXTRACT_MAX_CHARS the text is cut and marked truncated.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,7 +29,8 @@ COMPARABLE_TYPES = (DOCX, ODT, PDF)
 # A line that opens a section in agreements written in any of the three languages.
 SECTION_START = re.compile(
     r"^\s*(article|chapitre|chapter|titre|section|annexe|annex|préambule|preamble|المادة|الفصل|الباب|الملحق|ديباجة)\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 SPACES = re.compile(r"[ \t\u00a0\u200b]+")
 
 

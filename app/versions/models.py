@@ -1,4 +1,5 @@
 """The text extracted from a stored file, kept so a comparison page does not re-read the file."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,12 +18,14 @@ class DocumentText(db.Model):
 
     __tablename__ = "document_texts"
     __table_args__ = (
-        CheckConstraint("status IN ('ok','truncated','no_text','unreadable','too_large','unsupported')",
-                        name="status_known"),
+        CheckConstraint(
+            "status IN ('ok','truncated','no_text','unreadable','too_large','unsupported')", name="status_known"
+        ),
     )
 
-    stored_file_id: Mapped[int] = mapped_column(ForeignKey("stored_files.id", ondelete="CASCADE"), primary_key=True,
-                                                autoincrement=False)
+    stored_file_id: Mapped[int] = mapped_column(
+        ForeignKey("stored_files.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
     status: Mapped[str] = mapped_column(String(12))
     # Which extraction rules produced it: a row from older rules is extracted again.
     extractor: Mapped[int] = mapped_column(Integer, default=1)

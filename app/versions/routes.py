@@ -1,4 +1,5 @@
 """The comparison page between two versions of an agreement's text."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
@@ -36,6 +37,14 @@ def compare_versions(agreement_id: int):
     if old is not None:
         old_text, new_text, comparison = services.compare_documents(old, new)
 
-    return render_template("versions/compare.html", agreement=agreement, documents=documents, old=old, new=new,
-                           old_text=old_text, new_text=new_text, comparison=comparison,
-                           status_message=services.status_message)
+    return render_template(
+        "versions/compare.html",
+        agreement=agreement,
+        documents=documents,
+        old=old,
+        new=new,
+        old_text=old_text,
+        new_text=new_text,
+        comparison=comparison,
+        status_message=services.status_message,
+    )

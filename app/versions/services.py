@@ -1,4 +1,5 @@
 """Versions of an agreement's text: which documents can be compared, their cached text, the comparison."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l

@@ -1,6 +1,7 @@
 """What `flask workflows check` says beyond the definition itself: steps that today's accounts
 could not approve, and required approvers nobody can be. Warnings, not errors: accounts change
 without a deployment, and a definition may be checked before the people exist."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -28,17 +29,22 @@ def account_warnings(definitions: dict[str, WorkflowDefinition], users=None) -> 
                 where = f"{definition.type}: {transition.name}/{step.name}"
                 for role in step.required_roles:
                     if not by_role.get(role):
-                        warnings.append(f"{where}: required role {role!r} has no active account — "
-                                        "nobody can give this approval")
+                        warnings.append(
+                            f"{where}: required role {role!r} has no active account — nobody can give this approval"
+                        )
                 for email in step.required_users:
                     if email not in emails:
-                        warnings.append(f"{where}: required approver {email} has no active account — "
-                                        "this step can never complete")
+                        warnings.append(
+                            f"{where}: required approver {email} has no active account — this step can never complete"
+                        )
                 people = sum(by_role.get(role, 0) for role in step.roles) + sum(
-                    1 for email in step.users if email in emails)
+                    1 for email in step.users if email in emails
+                )
                 if people < step.quorum:
                     # The requester cannot approve their own request (four-eyes) when the step says so,
                     # but who asks is not known here: the count is of everyone who could.
-                    warnings.append(f"{where}: quorum {step.quorum} but only {people} active account(s) can approve "
-                                    f"({', '.join((*step.roles, *step.users))})")
+                    warnings.append(
+                        f"{where}: quorum {step.quorum} but only {people} active account(s) can approve "
+                        f"({', '.join((*step.roles, *step.users))})"
+                    )
     return warnings

@@ -5,6 +5,7 @@ The engine calls `decisions_needed` before a move (an "ask" move needs one decis
 child) and `follow_parent` inside it (same transaction: the children move with the parent or
 not at all). Each child's move writes its own audit row, naming the parent.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -89,15 +90,27 @@ def follow_parent(parent, transition_name: str, definition, *, by, comment, deci
             continue
         if rule == "cascade" and transition_name == "resume" and not _suspended_with(child, parent):
             continue  # suspended on its own account: the parent's resumption does not lift that
-        _move(child, transition.name, transition.target, by=by, comment=comment, definition=definition_for(child),
-              with_parent=parent.reference)
+        _move(
+            child,
+            transition.name,
+            transition.target,
+            by=by,
+            comment=comment,
+            definition=definition_for(child),
+            with_parent=parent.reference,
+        )
 
 
 def _suspended_with(child, parent) -> bool:
     """Whether the child's current suspension came from this parent's."""
-    last = db.session.scalar(select(AuditEvent).where(
-        AuditEvent.object_type == "agreements", AuditEvent.object_id == child.id,
-        AuditEvent.action == "transition").order_by(AuditEvent.id.desc()).limit(1))
+    last = db.session.scalar(
+        select(AuditEvent)
+        .where(
+            AuditEvent.object_type == "agreements", AuditEvent.object_id == child.id, AuditEvent.action == "transition"
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
     return last is not None and (last.changes or {}).get("with_parent") == parent.reference
 
 
@@ -110,25 +123,48 @@ def parent_problems(parent, *, child_type: str | None, expires_on) -> dict[str, 
     state = definition.states.get(parent.state)
     errors: dict[str, list[str]] = {}
     if state is not None and state.kind == "final":
-        errors["parent_id"] = [_("%(ref)s has ended (%(state)s): an agreement cannot be placed under it. Choose "
-                                 "another parent, or none.", ref=parent.reference,
-                                 state=_label(state.label))]
-    elif (child_type != "amendment" and expires_on and parent.expires_on and expires_on > parent.expires_on
-          and definition.children.end_after_parent == "refuse"):
-        errors["expires_on"] = [_("The end date cannot be after the end of the parent agreement %(ref)s "
-                                  "(%(date)s): choose an earlier end date, or amend the parent first.",
-                                  ref=parent.reference, date=parent.expires_on.isoformat())]
+        errors["parent_id"] = [
+            _(
+                "%(ref)s has ended (%(state)s): an agreement cannot be placed under it. Choose "
+                "another parent, or none.",
+                ref=parent.reference,
+                state=_label(state.label),
+            )
+        ]
+    elif (
+        child_type != "amendment"
+        and expires_on
+        and parent.expires_on
+        and expires_on > parent.expires_on
+        and definition.children.end_after_parent == "refuse"
+    ):
+        errors["expires_on"] = [
+            _(
+                "The end date cannot be after the end of the parent agreement %(ref)s "
+                "(%(date)s): choose an earlier end date, or amend the parent first.",
+                ref=parent.reference,
+                date=parent.expires_on.isoformat(),
+            )
+        ]
     return errors
 
 
 def end_warning(child) -> str | None:
     """For a child whose parent's definition only warns: the sentence to show when it ends later."""
     parent = child.parent
-    if (parent is None or child.type == "amendment" or not child.expires_on or not parent.expires_on
-            or child.expires_on <= parent.expires_on):
+    if (
+        parent is None
+        or child.type == "amendment"
+        or not child.expires_on
+        or not parent.expires_on
+        or child.expires_on <= parent.expires_on
+    ):
         return None
-    return _("This agreement ends after its parent %(ref)s (%(date)s).", ref=parent.reference,
-             date=parent.expires_on.isoformat())
+    return _(
+        "This agreement ends after its parent %(ref)s (%(date)s).",
+        ref=parent.reference,
+        date=parent.expires_on.isoformat(),
+    )
 
 
 def _label(texts: dict) -> str:

@@ -12,11 +12,12 @@ count. The rule is written twice, side by side below, once in Python (`holds`, f
 and once in SQL (`clause`, for the inbox and dashboard queries); tests hold them to the same answers.
 `applicable_steps` is the one place that decides which steps of an approval apply.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 
 from flask_babel import gettext as _
 
@@ -48,8 +49,10 @@ def parse(spec, where: str, known_types, problems: list[str]) -> Condition | Non
         return None
     unknown = set(spec) - set(CONDITION_KEYS)
     if unknown:
-        problems.append(f"{where}: when has unknown keys {', '.join(sorted(map(str, unknown)))} "
-                        f"(known: {', '.join(CONDITION_KEYS)})")
+        problems.append(
+            f"{where}: when has unknown keys {', '.join(sorted(map(str, unknown)))} "
+            f"(known: {', '.join(CONDITION_KEYS)})"
+        )
     amount = None
     if "budget_mad_at_least" in spec:
         value = spec["budget_mad_at_least"]
@@ -81,8 +84,9 @@ def parse(spec, where: str, known_types, problems: list[str]) -> Condition | Non
                 parsed = parse(item, f"{where} any {number}", known_types, problems)
                 if parsed is not None:
                     alternatives.append(parsed)
-    return Condition(budget_mad_at_least=amount, foreign_partner=foreign, types=tuple(map(str, types)),
-                     any=tuple(alternatives))
+    return Condition(
+        budget_mad_at_least=amount, foreign_partner=foreign, types=tuple(map(str, types)), any=tuple(alternatives)
+    )
 
 
 def describe(condition: Condition) -> str:
@@ -100,6 +104,7 @@ def describe(condition: Condition) -> str:
 
 
 # --- the rule in Python ------------------------------------------------------------------------
+
 
 def holds(condition: Condition | None, facts: AgreementFacts) -> bool:
     if condition is None:
@@ -138,8 +143,9 @@ class StoredFacts:
     def foreign_partner(self) -> bool:
         from app.agreements.models import is_partner_party
 
-        return any(is_partner_party(party.role) and is_foreign(party.organization.country)
-                   for party in self.agreement.parties)
+        return any(
+            is_partner_party(party.role) and is_foreign(party.organization.country) for party in self.agreement.parties
+        )
 
 
 def facts_of(agreement) -> StoredFacts:
@@ -158,9 +164,15 @@ def mad_budgets() -> dict[int, Decimal]:
     totals = g.get("sharaka_mad_budgets") if has_app_context() else None
     if totals is None:
         _forget_on_change()
-        totals = dict(db.session.execute(
-            select(BudgetLine.agreement_id, func.sum(BudgetLine.amount)).where(BudgetLine.currency == "MAD")
-            .group_by(BudgetLine.agreement_id)).tuples().all())
+        totals = dict(
+            db.session.execute(
+                select(BudgetLine.agreement_id, func.sum(BudgetLine.amount))
+                .where(BudgetLine.currency == "MAD")
+                .group_by(BudgetLine.agreement_id)
+            )
+            .tuples()
+            .all()
+        )
         if has_app_context():
             g.sharaka_mad_budgets = totals
     return totals
@@ -200,6 +212,7 @@ def applicable_steps(approval, facts):
 
 # --- the same rule in SQL ----------------------------------------------------------------------
 
+
 def clause(condition: Condition | None):
     """SQL that holds for the agreements (`Agreement` in the query) the condition holds for."""
     from sqlalchemy import and_, exists, func, not_, or_, select, true
@@ -212,14 +225,21 @@ def clause(condition: Condition | None):
         return true()
     parts = []
     if condition.budget_mad_at_least is not None:
-        total = select(func.coalesce(func.sum(BudgetLine.amount), 0)).where(
-            BudgetLine.agreement_id == Agreement.id, BudgetLine.currency == "MAD").scalar_subquery()
+        total = (
+            select(func.coalesce(func.sum(BudgetLine.amount), 0))
+            .where(BudgetLine.agreement_id == Agreement.id, BudgetLine.currency == "MAD")
+            .scalar_subquery()
+        )
         parts.append(total >= condition.budget_mad_at_least)
     if condition.foreign_partner is not None:
         foreign = exists().where(
-            AgreementParty.agreement_id == Agreement.id, AgreementParty.role == PARTNER_PARTY,
-            Organization.id == AgreementParty.organization_id, Organization.country.is_not(None),
-            Organization.country != "", func.upper(Organization.country) != HOME_COUNTRY)
+            AgreementParty.agreement_id == Agreement.id,
+            AgreementParty.role == PARTNER_PARTY,
+            Organization.id == AgreementParty.organization_id,
+            Organization.country.is_not(None),
+            Organization.country != "",
+            func.upper(Organization.country) != HOME_COUNTRY,
+        )
         parts.append(foreign if condition.foreign_partner else not_(foreign))
     if condition.types:
         parts.append(Agreement.type.in_(condition.types))

@@ -5,6 +5,7 @@ to enter a state. This module turns a YAML file into frozen dataclasses and
 reports every problem with the file it came from; the engine never sees a
 definition that did not pass here.
 """
+
 from __future__ import annotations
 
 import copy
@@ -17,8 +18,7 @@ from typing import Any
 import yaml
 
 from app.core.permissions import may_be_approver_role
-from app.workflow import rules
-from app.workflow import conditions
+from app.workflow import conditions, rules
 from app.workflow.conditions import Condition
 
 STATE_KINDS = ("initial", "working", "final")
@@ -30,8 +30,18 @@ AGREEMENT_TYPES = ("mou", "convention", "protocol", "amendment")
 # Fields an action form may ask for, and fields a guard or requirement may name.
 SETTABLE_FIELDS = ("signed_on", "effective_on", "expires_on")
 KNOWN_FIELDS = (
-    "title_ar", "title_fr", "title_en", "summary_ar", "summary_fr", "summary_en", "owner_id", "parent_id",
-    "signing_event_id", "signed_on", "effective_on", "expires_on",
+    "title_ar",
+    "title_fr",
+    "title_en",
+    "summary_ar",
+    "summary_fr",
+    "summary_en",
+    "owner_id",
+    "parent_id",
+    "signing_event_id",
+    "signed_on",
+    "effective_on",
+    "expires_on",
 )
 AUTOMATIC_DATES = ("effective_on", "expires_on")
 DOCUMENT_KINDS = ("text_version", "signed_copy", "termination_notice", "other")
@@ -179,16 +189,19 @@ class WorkflowDefinition:
         with the documents the move itself asks for — and ("guard", name). The engine checks them
         against an agreement (engine.blocking_reasons), the simulator lists them."""
         target = self.states[transition.target]
-        return ([("guard", guard) for guard in transition.guards]
-                + [("field", name) for name in target.required_fields]
-                + [("document", kind) for kind in dict.fromkeys(target.required_documents + transition.documents)]
-                + [("guard", name) for name in target.required_guards])
+        return (
+            [("guard", guard) for guard in transition.guards]
+            + [("field", name) for name in target.required_fields]
+            + [("document", kind) for kind in dict.fromkeys(target.required_documents + transition.documents)]
+            + [("guard", name) for name in target.required_guards]
+        )
 
     def states_tagged(self, tag: str) -> tuple[str, ...]:
         return tuple(name for name, state in self.states.items() if tag in state.tags)
 
 
 # --- loading ---------------------------------------------------------------------
+
 
 def load_directory(directory: Path) -> dict[str, WorkflowDefinition]:
     """Read and validate every *.yaml in `directory`; raise DefinitionError listing all problems."""
@@ -262,8 +275,9 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
     known_roles = set(rules.ROLE_NAMES) | set(PSEUDO_ROLES)
 
     def label_of(value, where: str) -> dict[str, str]:
-        if not isinstance(value, dict) or not all(isinstance(value.get(lang), str) and value.get(lang)
-                                                  for lang in LANGUAGES):
+        if not isinstance(value, dict) or not all(
+            isinstance(value.get(lang), str) and value.get(lang) for lang in LANGUAGES
+        ):
             problems.append(f"{where}: label needs ar, fr and en texts")
             return {lang: str((value or {}).get(lang, "")) if isinstance(value, dict) else "" for lang in LANGUAGES}
         return {lang: value[lang] for lang in LANGUAGES}
@@ -280,8 +294,16 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
     if workflow_type not in AGREEMENT_TYPES:
         problems.append(f"type {workflow_type!r} is not an agreement type ({', '.join(AGREEMENT_TYPES)})")
     label = label_of(body.get("label"), "workflow")
-    unknown_keys = set(body) - {"type", "label", "states", "transitions", "extends", "deliverables",
-                                  "reminders", "children"}
+    unknown_keys = set(body) - {
+        "type",
+        "label",
+        "states",
+        "transitions",
+        "extends",
+        "deliverables",
+        "reminders",
+        "children",
+    }
     if unknown_keys:
         problems.append(f"unknown keys: {', '.join(sorted(unknown_keys))}")
 
@@ -326,9 +348,14 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
             if tag not in STATE_TAGS:
                 problems.append(f"{where}: unknown tag {tag!r} (known: {', '.join(STATE_TAGS)})")
         states[str(name)] = State(
-            name=str(name), kind=str(kind), sla_days=sla, label=label_of(spec.get("label"), where),
-            required_fields=required_fields, required_documents=required_documents,
-            required_guards=required_guards, tags=tags,
+            name=str(name),
+            kind=str(kind),
+            sla_days=sla,
+            label=label_of(spec.get("label"), where),
+            required_fields=required_fields,
+            required_documents=required_documents,
+            required_guards=required_guards,
+            tags=tags,
         )
     initials = [s.name for s in states.values() if s.kind == "initial"]
     if states and len(initials) != 1:
@@ -353,8 +380,21 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
         if name in seen_names:
             problems.append(f"{where}: defined twice")
         seen_names.add(name)
-        unknown = set(spec) - {"name", "from", "to", "roles", "guards", "comment", "fields", "documents",
-                               "automatic", "effects", "approval", "label", "confirm"}
+        unknown = set(spec) - {
+            "name",
+            "from",
+            "to",
+            "roles",
+            "guards",
+            "comment",
+            "fields",
+            "documents",
+            "automatic",
+            "effects",
+            "approval",
+            "label",
+            "confirm",
+        }
         if unknown:
             problems.append(f"{where}: unknown keys {', '.join(sorted(unknown))}")
         sources = names(spec.get("from"), f"{where} from")
@@ -414,12 +454,23 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
             problems.append(f"{where}: confirm must be true or false")
         if not roles and approval is None and automatic is None:
             problems.append(f"{where}: nobody can take it (no roles, no approval, not automatic)")
-        transitions.append(Transition(
-            name=name, sources=sources, target=str(target), roles=roles, guards=tuple(guards),
-            comment=str(comment), fields=fields, documents=documents, automatic=automatic,
-            effects=effects, approval=approval, label=label_of(spec.get("label"), where),
-            confirm=bool(confirm),
-        ))
+        transitions.append(
+            Transition(
+                name=name,
+                sources=sources,
+                target=str(target),
+                roles=roles,
+                guards=tuple(guards),
+                comment=str(comment),
+                fields=fields,
+                documents=documents,
+                automatic=automatic,
+                effects=effects,
+                approval=approval,
+                label=label_of(spec.get("label"), where),
+                confirm=bool(confirm),
+            )
+        )
 
     default_deliverables = []
     for number, line in enumerate(body.get("deliverables") or [], start=1):
@@ -443,10 +494,17 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
         problems.extend(_graph_problems(states, transitions))
     if problems:
         raise DefinitionError([(file_name, message) for message in problems])
-    return WorkflowDefinition(type=str(workflow_type), label=label, states=states, transitions=tuple(transitions),
-                              checksum=checksum_of(body), body=body,
-                              default_deliverables=tuple(default_deliverables), reminders=reminders,
-                              children=children)
+    return WorkflowDefinition(
+        type=str(workflow_type),
+        label=label,
+        states=states,
+        transitions=tuple(transitions),
+        checksum=checksum_of(body),
+        body=body,
+        default_deliverables=tuple(default_deliverables),
+        reminders=reminders,
+        children=children,
+    )
 
 
 def _parse_children(spec, transitions: list[Transition], problems: list[str]) -> ChildRules:
@@ -468,8 +526,9 @@ def _parse_children(spec, transitions: list[Transition], problems: list[str]) ->
         elif rule not in CHILD_RULES:
             problems.append(f"children: on_parent {name}: must be cascade or ask")
         elif rule == "ask" and (transition.automatic or transition.approval is not None or not transition.roles):
-            problems.append(f"children: on_parent {name}: nobody fills a form for an automatic or approval move; "
-                            "use cascade")
+            problems.append(
+                f"children: on_parent {name}: nobody fills a form for an automatic or approval move; use cascade"
+            )
     end = spec.get("end_after_parent", "warn")
     if end not in END_AFTER_PARENT:
         problems.append("children: end_after_parent must be refuse or warn")
@@ -492,13 +551,13 @@ def _parse_reminders(spec, problems: list[str]) -> ReminderPolicy:
     for name in ("deliverable_due_days", "ending_days", "notice_days"):
         if name in spec:
             days = spec[name]
-            if not isinstance(days, list) or not all(isinstance(d, int) and not isinstance(d, bool)
-                                                     and 0 <= d <= 3650 for d in days):
+            if not isinstance(days, list) or not all(
+                isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 3650 for d in days
+            ):
                 problems.append(f"reminders: {name} must be a list of whole numbers of days (0 to 3650)")
             else:
                 values[name] = tuple(sorted(set(days), reverse=True))
-    for name in ("deliverable_overdue_every_days", "deliverable_escalate_after_days",
-                 "approval_escalate_after_slas"):
+    for name in ("deliverable_overdue_every_days", "deliverable_escalate_after_days", "approval_escalate_after_slas"):
         if name in spec:
             number = spec[name]
             if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= 3650:
@@ -535,8 +594,18 @@ def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) 
         if not isinstance(step, dict):
             problems.append(f"{step_where}: must be a mapping")
             continue
-        unknown = set(step) - {"name", "roles", "users", "mode", "quorum", "required_roles", "required_users",
-                               "exclude_requester", "sla_days", "when"}
+        unknown = set(step) - {
+            "name",
+            "roles",
+            "users",
+            "mode",
+            "quorum",
+            "required_roles",
+            "required_users",
+            "exclude_requester",
+            "sla_days",
+            "when",
+        }
         if unknown:
             problems.append(f"{step_where}: unknown keys {', '.join(sorted(unknown))}")
         roles = tuple(step.get("roles") or ())
@@ -556,8 +625,10 @@ def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) 
             quorum = 1
         elif quorum > slots and (roles or users):
             # Each approver role or named person fills one place: more places can never be filled.
-            problems.append(f"{step_where}: quorum {quorum} is more than its {slots} approver roles and people "
-                            f"({', '.join((*roles, *users))}): lower the quorum or add approvers")
+            problems.append(
+                f"{step_where}: quorum {quorum} is more than its {slots} approver roles and people "
+                f"({', '.join((*roles, *users))}): lower the quorum or add approvers"
+            )
         if mode == "sequential" and quorum < slots:
             problems.append(f"{step_where}: a sequential step needs every approver in turn (quorum {slots})")
         required_roles = tuple(step.get("required_roles") or ())
@@ -577,11 +648,20 @@ def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) 
             problems.append(f"{step_where}: sla_days must be a whole number of days ≥ 1")
             sla = None
         when = conditions.parse(step["when"], step_where, AGREEMENT_TYPES, problems) if "when" in step else None
-        steps.append(ApprovalStep(
-            name=str(step.get("name") or f"step_{number}"), roles=roles, users=users, mode=str(mode),
-            quorum=quorum, required_roles=required_roles, required_users=required_users, exclude_requester=exclude,
-            sla_days=sla, when=when,
-        ))
+        steps.append(
+            ApprovalStep(
+                name=str(step.get("name") or f"step_{number}"),
+                roles=roles,
+                users=users,
+                mode=str(mode),
+                quorum=quorum,
+                required_roles=required_roles,
+                required_users=required_users,
+                exclude_requester=exclude,
+                sla_days=sla,
+                when=when,
+            )
+        )
     return Approval(steps=tuple(steps), reject_to=str(reject_to), shared_with_partner=shared)
 
 

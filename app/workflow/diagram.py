@@ -1,4 +1,5 @@
 """A workflow's diagram, drawn by Graphviz (Debian's `dot`) from the definition itself."""
+
 from __future__ import annotations
 
 import functools
@@ -16,22 +17,31 @@ def to_dot(definition: WorkflowDefinition, language: str) -> str:
     def quote(text: str) -> str:
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    lines = ["digraph workflow {", '  rankdir=LR; bgcolor="transparent";',
-             '  node [shape=box, style="rounded,filled", fontname="DejaVu Sans", fontsize=11];',
-             '  edge [fontname="DejaVu Sans", fontsize=9, color="#555555"];']
+    lines = [
+        "digraph workflow {",
+        '  rankdir=LR; bgcolor="transparent";',
+        '  node [shape=box, style="rounded,filled", fontname="DejaVu Sans", fontsize=11];',
+        '  edge [fontname="DejaVu Sans", fontsize=9, color="#555555"];',
+    ]
     for name, state in definition.states.items():
         extra = ", peripheries=2" if state.kind == "final" else ""
-        lines.append(f"  {quote(name)} [label={quote(state.label[language])}, "
-                     f"fillcolor={quote(STATE_COLOURS[state.kind])}{extra}];")
+        lines.append(
+            f"  {quote(name)} [label={quote(state.label[language])}, "
+            f"fillcolor={quote(STATE_COLOURS[state.kind])}{extra}];"
+        )
     for transition in definition.transitions:
         for source in transition.sources:
             style = ", style=dashed" if transition.automatic else ""
             colour = ', color="#0d6efd"' if transition.approval else ""
-            lines.append(f"  {quote(source)} -> {quote(transition.target)} "
-                         f"[label={quote(transition.label[language])}{style}{colour}];")
+            lines.append(
+                f"  {quote(source)} -> {quote(transition.target)} "
+                f"[label={quote(transition.label[language])}{style}{colour}];"
+            )
             if transition.approval:
-                lines.append(f"  {quote(source)} -> {quote(transition.approval.reject_to)} "
-                             f'[style=dotted, color="#dc3545", label={quote("✗")}];')
+                lines.append(
+                    f"  {quote(source)} -> {quote(transition.approval.reject_to)} "
+                    f'[style=dotted, color="#dc3545", label={quote("✗")}];'
+                )
     lines.append("}")
     return "\n".join(lines)
 
@@ -42,12 +52,11 @@ def _render(dot_source: str) -> str | None:
     if dot is None:
         return None
     try:
-        result = subprocess.run([dot, "-Tsvg"], input=dot_source.encode(), capture_output=True, timeout=20,
-                                check=True)
+        result = subprocess.run([dot, "-Tsvg"], input=dot_source.encode(), capture_output=True, timeout=20, check=True)
     except (subprocess.SubprocessError, OSError):
         return None
     svg = result.stdout.decode("utf-8", "replace")
-    return svg[svg.find("<svg"):]  # drop the XML prolog and DOCTYPE: it is inlined in HTML
+    return svg[svg.find("<svg") :]  # drop the XML prolog and DOCTYPE: it is inlined in HTML
 
 
 def render_svg(definition: WorkflowDefinition) -> Markup | None:

@@ -5,10 +5,11 @@ others are blocked; it applies a move atomically (guards, approvals, state,
 audit row, signal) under the agreement's optimistic lock, so two people
 clicking at once cannot both win.
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from blinker import Namespace
@@ -18,8 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.core import clock
-from app.core import audit
+from app.core import audit, clock
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import DomainError, PermissionDenied, ValidationFailed
 from app.core.models import utcnow
@@ -77,8 +77,9 @@ def version_definitions() -> dict[int, WorkflowDefinition]:
 
     definitions = g.get("sharaka_workflow_versions") if has_app_context() else None
     if definitions is None:
-        definitions = {version.id: version_definition(version)
-                       for version in db.session.scalars(select(WorkflowVersion))}
+        definitions = {
+            version.id: version_definition(version) for version in db.session.scalars(select(WorkflowVersion))
+        }
         if has_app_context():
             g.sharaka_workflow_versions = definitions
     return definitions
@@ -101,8 +102,10 @@ def _with_todays_tags(definition: WorkflowDefinition) -> WorkflowDefinition:
     today = current_app.extensions.get("sharaka.workflows", {}).get(definition.type)
     if today is None:
         return definition
-    states = {name: replace(state, tags=today.states[name].tags) if name in today.states else state
-              for name, state in definition.states.items()}
+    states = {
+        name: replace(state, tags=today.states[name].tags) if name in today.states else state
+        for name, state in definition.states.items()
+    }
     return replace(definition, states=states)
 
 
@@ -116,10 +119,12 @@ def ensure_version(definition: WorkflowDefinition) -> WorkflowVersion:
     existing = db.session.scalar(select(WorkflowVersion).where(WorkflowVersion.checksum == definition.checksum))
     if existing is not None:
         return existing
-    latest = db.session.scalar(select(func.max(WorkflowVersion.version)).where(
-        WorkflowVersion.type == definition.type)) or 0
-    version = WorkflowVersion(type=definition.type, version=latest + 1, checksum=definition.checksum,
-                              body=definition.body)
+    latest = (
+        db.session.scalar(select(func.max(WorkflowVersion.version)).where(WorkflowVersion.type == definition.type)) or 0
+    )
+    version = WorkflowVersion(
+        type=definition.type, version=latest + 1, checksum=definition.checksum, body=definition.body
+    )
     try:
         with db.session.begin_nested():
             db.session.add(version)
@@ -146,6 +151,7 @@ def label(texts: dict[str, str]) -> str:
 
 # --- what a state means ----------------------------------------------------------------
 # Everything outside the engine asks these (or queries.in_state_tagged in SQL), never a state's name.
+
 
 def state_of(agreement) -> State | None:
     """The definition's entry for the state the agreement is in."""
@@ -181,6 +187,7 @@ def state_labels() -> dict[str, str]:
 
 
 # --- what a user may do -------------------------------------------------------------
+
 
 @dataclass
 class ActionOption:
@@ -228,8 +235,9 @@ def _has_role(user, roles, agreement) -> bool:
     return plays_workflow_role(user, roles, agreement)
 
 
-def blocking_reasons(agreement, transition: Transition, definition: WorkflowDefinition,
-                     check_fields: bool = True) -> list[str]:
+def blocking_reasons(
+    agreement, transition: Transition, definition: WorkflowDefinition, check_fields: bool = True
+) -> list[str]:
     """What is missing for `transition` (its guards and what its target state requires)."""
     reasons = []
     fields_given_by_form = set(transition.fields) if not check_fields else set()
@@ -275,9 +283,16 @@ def document_label(kind: str) -> str:
 
 # --- approvals ------------------------------------------------------------------------
 
+
 def open_round(agreement, transition_name: str) -> ApprovalRound | None:
-    return next((r for r in agreement.approval_rounds
-                 if r.status == "open" and r.transition == transition_name and r.from_state == agreement.state), None)
+    return next(
+        (
+            r
+            for r in agreement.approval_rounds
+            if r.status == "open" and r.transition == transition_name and r.from_state == agreement.state
+        ),
+        None,
+    )
 
 
 def visible_rounds(agreement, user, rounds=None) -> list[ApprovalRound]:
@@ -298,12 +313,18 @@ def step_status(step: ApprovalStep, round_: ApprovalRound) -> dict:
     approvals = [d for d in round_.decisions if d.step == step.name and d.decision == "approve"]
     people = {d.counted_user_id: d for d in approvals}
     emails_covered = {d.counted_user.email for d in people.values()}
-    missing_roles = [r for r in step.required_roles
-                     if not any(holds_role(d.counted_user, (r,)) for d in people.values())]
+    missing_roles = [
+        r for r in step.required_roles if not any(holds_role(d.counted_user, (r,)) for d in people.values())
+    ]
     missing_users = [u for u in step.required_users if u not in emails_covered]
     done = len(people) >= step.quorum and not missing_roles and not missing_users
-    return {"approvals": list(people.values()), "count": len(people), "done": done,
-            "missing_roles": missing_roles, "missing_users": missing_users}
+    return {
+        "approvals": list(people.values()),
+        "count": len(people),
+        "done": done,
+        "missing_roles": missing_roles,
+        "missing_users": missing_users,
+    }
 
 
 def applicable_steps(transition: Transition, agreement) -> Iterator[ApprovalStep]:
@@ -367,9 +388,14 @@ def active_delegators(user, today: date) -> list:
     key = ("sharaka_delegators", user.id, today)
     cache = g.setdefault("sharaka_delegators", {}) if has_app_context() else {}
     if key not in cache:
-        rows = db.session.scalars(select(Delegation).where(
-            Delegation.delegate_id == user.id, Delegation.revoked_at.is_(None),
-            Delegation.starts_on <= today, Delegation.ends_on >= today))
+        rows = db.session.scalars(
+            select(Delegation).where(
+                Delegation.delegate_id == user.id,
+                Delegation.revoked_at.is_(None),
+                Delegation.starts_on <= today,
+                Delegation.ends_on >= today,
+            )
+        )
         cache[key] = [row.delegator for row in rows if row.delegator.is_active]
     return cache[key]
 
@@ -411,8 +437,9 @@ def _could_ever_approve(transition: Transition, user, today: date, agreement) ->
     if user is None or not may_decide_approvals(user):
         return False
     people = [user, *active_delegators(user, today)]
-    return any(slot_of(step, person) is not None for step in applicable_steps(transition, agreement)
-               for person in people)
+    return any(
+        slot_of(step, person) is not None for step in applicable_steps(transition, agreement) for person in people
+    )
 
 
 def _approval_option(agreement, transition: Transition, user, today: date) -> ActionOption:
@@ -425,14 +452,27 @@ def _approval_option(agreement, transition: Transition, user, today: date) -> Ac
         reason = _eligibility(step, round_, user, identity)
         if reason is None:
             blocked = blocking_reasons(agreement, transition, definition_for(agreement))
-            return ActionOption(transition, is_allowed=not blocked, reasons=blocked, approval_step=step,
-                                acting_for=None if identity is user else identity)
+            return ActionOption(
+                transition,
+                is_allowed=not blocked,
+                reasons=blocked,
+                approval_step=step,
+                acting_for=None if identity is user else identity,
+            )
         reasons_seen.append(reason)
     return ActionOption(transition, is_allowed=False, reasons=reasons_seen[:1], approval_step=step)
 
 
-def decide(agreement, transition_name: str, *, by, decision: str, comment: str | None, expected_version: int,
-           today: date | None = None):
+def decide(
+    agreement,
+    transition_name: str,
+    *,
+    by,
+    decision: str,
+    comment: str | None,
+    expected_version: int,
+    today: date | None = None,
+):
     """Record an approval or a rejection; complete or send back the agreement when it settles it."""
     today = today or clock.today()
     check_version(agreement, expected_version)
@@ -452,48 +492,120 @@ def decide(agreement, transition_name: str, *, by, decision: str, comment: str |
         raise ValidationFailed(_("Unknown decision."))
     identity = option.acting_for or by
     round_ = open_round(agreement, transition.name)
-    db.session.add(ApprovalDecision(round=round_, step=option.approval_step.name, approver=by,
-                                    counted_user=identity, decision=decision, comment=comment))
+    db.session.add(
+        ApprovalDecision(
+            round=round_,
+            step=option.approval_step.name,
+            approver=by,
+            counted_user=identity,
+            decision=decision,
+            comment=comment,
+        )
+    )
     on_behalf = f" ({_('for %(name)s', name=identity.full_name)})" if identity is not by else ""
-    audit.record(f"approval_{decision}d" if decision == "approve" else "approval_rejected", agreement, actor=by,
-                 changes={"transition": transition.name, "step": option.approval_step.name,
-                          "on_behalf_of": identity.email if identity is not by else None},
-                 comment=(comment or "") + on_behalf if (comment or on_behalf) else None)
+    audit.record(
+        f"approval_{decision}d" if decision == "approve" else "approval_rejected",
+        agreement,
+        actor=by,
+        changes={
+            "transition": transition.name,
+            "step": option.approval_step.name,
+            "on_behalf_of": identity.email if identity is not by else None,
+        },
+        comment=(comment or "") + on_behalf if (comment or on_behalf) else None,
+    )
     agreement.updated_at = utcnow()  # bumps the version: concurrent deciders serialise on it
-    approval_recorded.send(current_app._get_current_object(), agreement=agreement, decision=decision, by=by,
-                           transition=transition.name, step=option.approval_step.name, comment=comment,
-                           round=round_)
+    approval_recorded.send(
+        current_app._get_current_object(),
+        agreement=agreement,
+        decision=decision,
+        by=by,
+        transition=transition.name,
+        step=option.approval_step.name,
+        comment=comment,
+        round=round_,
+    )
     if decision == "reject":
         round_.status, round_.closed_at = "rejected", utcnow()
-        _move(agreement, transition.name, transition.approval.reject_to, by=by, comment=comment,
-              definition=definition, round_outcome="rejected")
+        _move(
+            agreement,
+            transition.name,
+            transition.approval.reject_to,
+            by=by,
+            comment=comment,
+            definition=definition,
+            round_outcome="rejected",
+        )
     elif current_step(transition, round_, agreement) is None:
         round_.status, round_.closed_at = "approved", utcnow()
-        _move(agreement, transition.name, transition.target, by=by, comment=comment, definition=definition,
-              round_outcome="approved")
+        _move(
+            agreement,
+            transition.name,
+            transition.target,
+            by=by,
+            comment=comment,
+            definition=definition,
+            round_outcome="approved",
+        )
     flush_or_conflict()
 
 
 # --- taking a transition --------------------------------------------------------------
 
-def act(agreement, transition_name: str, *, by, decision: str | None = None, comment: str | None = None,
-        values: dict | None = None, documents: dict | None = None, expected_version: int,
-        today: date | None = None, child_decisions: dict | None = None):
+
+def act(
+    agreement,
+    transition_name: str,
+    *,
+    by,
+    decision: str | None = None,
+    comment: str | None = None,
+    values: dict | None = None,
+    documents: dict | None = None,
+    expected_version: int,
+    today: date | None = None,
+    child_decisions: dict | None = None,
+):
     """The one verb every caller (pages, API, approval links) uses to take a move on an agreement:
     an approval transition records `decision` (approve by default), any other is taken."""
     transition = definition_for(agreement).transition(transition_name)
     if transition is None:
         raise WorkflowError(_("This action is no longer possible: the agreement has moved on."))
     if transition.approval is not None:
-        return decide(agreement, transition.name, by=by, decision=decision or "approve", comment=comment,
-                      expected_version=expected_version, today=today)
-    return take(agreement, transition.name, by=by, comment=comment, values=values, documents=documents,
-                expected_version=expected_version, today=today, child_decisions=child_decisions or {})
+        return decide(
+            agreement,
+            transition.name,
+            by=by,
+            decision=decision or "approve",
+            comment=comment,
+            expected_version=expected_version,
+            today=today,
+        )
+    return take(
+        agreement,
+        transition.name,
+        by=by,
+        comment=comment,
+        values=values,
+        documents=documents,
+        expected_version=expected_version,
+        today=today,
+        child_decisions=child_decisions or {},
+    )
 
 
-def take(agreement, transition_name: str, *, by, comment: str | None = None, values: dict | None = None,
-         documents: dict | None = None, expected_version: int, today: date | None = None,
-         child_decisions: dict | None = None):
+def take(
+    agreement,
+    transition_name: str,
+    *,
+    by,
+    comment: str | None = None,
+    values: dict | None = None,
+    documents: dict | None = None,
+    expected_version: int,
+    today: date | None = None,
+    child_decisions: dict | None = None,
+):
     """Take a (non-approval) transition for `by`, atomically; raise a domain error otherwise.
     `child_decisions`: {child id: the same move or "keep"} when the definition asks per child."""
     today = today or clock.today()
@@ -522,8 +634,16 @@ def take(agreement, transition_name: str, *, by, comment: str | None = None, val
     from app.workflow import children
 
     decisions = children.check_decisions(agreement, transition.name, definition, child_decisions)
-    _move(agreement, transition.name, transition.target, by=by, comment=comment, definition=definition,
-          set_before=set_before, child_decisions=decisions)
+    _move(
+        agreement,
+        transition.name,
+        transition.target,
+        by=by,
+        comment=comment,
+        definition=definition,
+        set_before=set_before,
+        child_decisions=decisions,
+    )
     flush_or_conflict()
 
 
@@ -550,9 +670,20 @@ def _apply_values(agreement, transition: Transition, values: dict, today: date) 
         raise ValidationFailed(_("Please correct the errors below."), errors)
 
 
-def _move(agreement, transition_name: str, target: str, *, by, comment, definition, round_outcome=None,
-          automatic_on: date | None = None, set_before: dict | None = None, child_decisions: dict | None = None,
-          with_parent: str | None = None) -> None:
+def _move(
+    agreement,
+    transition_name: str,
+    target: str,
+    *,
+    by,
+    comment,
+    definition,
+    round_outcome=None,
+    automatic_on: date | None = None,
+    set_before: dict | None = None,
+    child_decisions: dict | None = None,
+    with_parent: str | None = None,
+) -> None:
     """Change state, close and open approval rounds, run effects, write the audit row, signal.
     `set_before`: the fields the move's form sets (dates), as they were: those it changed are
     written in the audit row next to the state."""
@@ -566,8 +697,11 @@ def _move(agreement, transition_name: str, target: str, *, by, comment, definiti
     agreement.state_entered_at = utcnow()
     for next_transition in definition.transitions_from(target):
         if next_transition.approval is not None:
-            agreement.approval_rounds.append(ApprovalRound(
-                transition=next_transition.name, from_state=target, requested_by_id=getattr(by, "id", None)))
+            agreement.approval_rounds.append(
+                ApprovalRound(
+                    transition=next_transition.name, from_state=target, requested_by_id=getattr(by, "id", None)
+                )
+            )
     if round_outcome != "rejected":
         for effect_name in transition.effects:
             rules.EFFECTS[effect_name](agreement, by)
@@ -575,17 +709,31 @@ def _move(agreement, transition_name: str, target: str, *, by, comment, definiti
     for name, old_value in (set_before or {}).items():
         if getattr(agreement, name, None) != old_value:
             before[name], after[name] = _iso(old_value), _iso(getattr(agreement, name, None))
-    audit.record("transition", agreement, actor=by, comment=comment, changes={
-        "before": before, "after": after, "transition": transition_name,
-        **({"approval": round_outcome} if round_outcome else {}),
-        **({"automatic_on": automatic_on.isoformat()} if automatic_on else {}),
-        **({"with_parent": with_parent} if with_parent else {}),
-    })
+    audit.record(
+        "transition",
+        agreement,
+        actor=by,
+        comment=comment,
+        changes={
+            "before": before,
+            "after": after,
+            "transition": transition_name,
+            **({"approval": round_outcome} if round_outcome else {}),
+            **({"automatic_on": automatic_on.isoformat()} if automatic_on else {}),
+            **({"with_parent": with_parent} if with_parent else {}),
+        },
+    )
     from app.workflow.children import follow_parent
 
     follow_parent(agreement, transition_name, definition, by=by, comment=comment, decisions=child_decisions)
-    agreement_moved.send(current_app._get_current_object(), agreement=agreement, transition=transition_name,
-                         source=source, target=target, by=by)
+    agreement_moved.send(
+        current_app._get_current_object(),
+        agreement=agreement,
+        transition=transition_name,
+        source=source,
+        target=target,
+        by=by,
+    )
 
 
 def settle_state(agreement, *, entered_at=None, requested_by=None) -> None:
@@ -599,12 +747,18 @@ def settle_state(agreement, *, entered_at=None, requested_by=None) -> None:
         raise WorkflowError(_("State %(state)s is not part of this workflow.", state=agreement.state))
     for transition in definition.transitions_from(agreement.state):
         if transition.approval is not None and open_round(agreement, transition.name) is None:
-            agreement.approval_rounds.append(ApprovalRound(
-                transition=transition.name, from_state=agreement.state, requested_at=agreement.state_entered_at,
-                requested_by_id=getattr(requested_by, "id", None)))
+            agreement.approval_rounds.append(
+                ApprovalRound(
+                    transition=transition.name,
+                    from_state=agreement.state,
+                    requested_at=agreement.state_entered_at,
+                    requested_by_id=getattr(requested_by, "id", None),
+                )
+            )
 
 
 # --- date-driven moves ------------------------------------------------------------------
+
 
 def run_date_transitions(today: date) -> list[tuple[str, str, str]]:
     """Apply tacit renewals and automatic transitions due by `today` (signed → active, active → expired).
@@ -623,10 +777,16 @@ def run_date_transitions(today: date) -> list[tuple[str, str, str]]:
             if not transition.automatic:
                 continue
             date_column = getattr(Agreement, transition.automatic)
-            candidates = db.session.scalars(select(Agreement).where(
-                Agreement.type == definition.type, Agreement.state.in_(transition.sources),
-                date_column.is_not(None), date_column <= today,
-            ).order_by(Agreement.id)).all()
+            candidates = db.session.scalars(
+                select(Agreement)
+                .where(
+                    Agreement.type == definition.type,
+                    Agreement.state.in_(transition.sources),
+                    date_column.is_not(None),
+                    date_column <= today,
+                )
+                .order_by(Agreement.id)
+            ).all()
             for agreement in candidates:
                 own = definition_for(agreement).transition(transition.name)
                 if own is None or agreement.state not in own.sources:
@@ -638,8 +798,15 @@ def run_date_transitions(today: date) -> list[tuple[str, str, str]]:
                             results.append((agreement.reference, own.name, "blocked: " + " ".join(reasons)))
                             continue
                         # No translated comment: the audit row is read later in other languages.
-                        _move(agreement, own.name, own.target, by=None, definition=definition_for(agreement),
-                              comment=None, automatic_on=today)
+                        _move(
+                            agreement,
+                            own.name,
+                            own.target,
+                            by=None,
+                            definition=definition_for(agreement),
+                            comment=None,
+                            automatic_on=today,
+                        )
                         db.session.flush()
                     results.append((agreement.reference, own.name, "done"))
                 except StaleDataError:

@@ -1,13 +1,22 @@
 from flask_babel import lazy_gettext as _l
-from app.agreements.models import parties_of_form
-from app.core.forms import Form
 from flask_wtf.file import FileField
-from wtforms import (BooleanField, DateField, FieldList, FormField, HiddenField, IntegerField, SelectField,
-                     SelectMultipleField, StringField, TextAreaField)
+from wtforms import (
+    BooleanField,
+    DateField,
+    FieldList,
+    FormField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms import Form as WtfForm
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from app.agreements.models import NOTICE_UNITS, RENEWAL_TERMS
+from app.agreements.models import NOTICE_UNITS, RENEWAL_TERMS, parties_of_form
+from app.core.forms import Form
 
 
 class ActionForm(Form):
@@ -20,9 +29,11 @@ class ActionForm(Form):
     termination_notice = FileField(_l("Termination notice"))
     # Activation may add a deliverable to the plan in the same step.
     deliverable_title = StringField(_l("Title"), validators=[Optional(), Length(max=300)])
-    deliverable_recurrence = SelectField(choices=[("once", "once"), ("monthly", "monthly"),
-                                                  ("quarterly", "quarterly"), ("yearly", "yearly")],
-                                         validators=[Optional()], validate_choice=True)
+    deliverable_recurrence = SelectField(
+        choices=[("once", "once"), ("monthly", "monthly"), ("quarterly", "quarterly"), ("yearly", "yearly")],
+        validators=[Optional()],
+        validate_choice=True,
+    )
     deliverable_first_due_on = DateField(_l("First due date"), validators=[Optional()])
     decision = HiddenField()
     version = HiddenField(validators=[DataRequired()])
@@ -102,20 +113,41 @@ class AmendmentForm(Form):
     renewal_terms = SelectField(_l("Renewal"), choices=[(k, v) for k, v in RENEWAL_TERMS.items()], default="none")
     renewal_months = IntegerField(_l("Tacit renewal for (months)"), validators=[Optional()])
     notice_period = IntegerField(_l("Notice period"), validators=[Optional()])
-    notice_unit = SelectField(_l("Notice period in"), choices=[(k, v) for k, v in NOTICE_UNITS.items()],
-                              default="months")
+    notice_unit = SelectField(
+        _l("Notice period in"), choices=[(k, v) for k, v in NOTICE_UNITS.items()], default="months"
+    )
     version = HiddenField(validators=[DataRequired()])
 
     def changes(self) -> dict:
         """The proposed terms as plain values for app.agreements.amendments.set_changes."""
         parties = [list(pair) for pair in parties_of_form(self)]
-        values = {name: getattr(self, name).data for name in (
-            "title_fr", "title_ar", "title_en", "summary_fr", "summary_ar", "summary_en", "effective_on", "expires_on")}
-        budget = [{name: row.form[name].data for name in ("organization_id", "label", "amount", "currency", "kind",
-                                                          "year", "period")}
-                  for row in self.budget if (row.form.label.data or "").strip() or (row.form.amount.data or "").strip()]
+        values = {
+            name: getattr(self, name).data
+            for name in (
+                "title_fr",
+                "title_ar",
+                "title_en",
+                "summary_fr",
+                "summary_ar",
+                "summary_en",
+                "effective_on",
+                "expires_on",
+            )
+        }
+        budget = [
+            {
+                name: row.form[name].data
+                for name in ("organization_id", "label", "amount", "currency", "kind", "year", "period")
+            }
+            for row in self.budget
+            if (row.form.label.data or "").strip() or (row.form.amount.data or "").strip()
+        ]
         renewal = {}
         if self.renewal_terms.raw_data:  # a form without the renewal fields proposes no change to them
-            renewal = {"renewal": {name: getattr(self, name).data for name in (
-                "renewal_terms", "renewal_months", "notice_period", "notice_unit")}}
+            renewal = {
+                "renewal": {
+                    name: getattr(self, name).data
+                    for name in ("renewal_terms", "renewal_months", "notice_period", "notice_unit")
+                }
+            }
         return {**values, "parties": parties, "budget_lines": budget, **renewal}

@@ -1,9 +1,10 @@
-""""My actions": what waits on a user now, oldest first, with days waiting against the stage's SLA.
+""" "My actions": what waits on a user now, oldest first, with days waiting against the stage's SLA.
 
 The database finds, counts, sorts and pages the waiting items (workflow rules become SQL
 conditions in app/workflow/queries.py), so the inbox costs the same few queries whether the
 portfolio holds a hundred agreements or a hundred thousand; Python only dresses the page shown.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,8 +15,14 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import and_, case, func, literal, null, select, union_all
 
 from app.agreements.models import Agreement
-from app.core.permissions import (has_negotiation_turns, holds_role, is_partner, may_decide_approvals,
-                                  may_own_agreements, visible_agreements_clause)
+from app.core.permissions import (
+    has_negotiation_turns,
+    holds_role,
+    is_partner,
+    may_decide_approvals,
+    may_own_agreements,
+    visible_agreements_clause,
+)
 from app.extensions import db
 from app.workflow import engine, queries
 from app.workflow.models import ApprovalRound, NegotiationRound
@@ -41,8 +48,11 @@ class InboxItem:
 
     @property
     def is_stuck(self) -> bool:
-        return bool(self.sla_days) and self.days_waiting is not None and (
-            self.days_waiting > STUCK_AFTER_SLA_TIMES * self.sla_days)
+        return (
+            bool(self.sla_days)
+            and self.days_waiting is not None
+            and (self.days_waiting > STUCK_AFTER_SLA_TIMES * self.sla_days)
+        )
 
 
 class InboxPage(Pagination):
@@ -72,14 +82,24 @@ def _waiting(user, today: date):
     selects = []
     if may_decide_approvals(user):
         selects.append(
-            select(literal("approve").label("kind"), Agreement.id.label("agreement_id"),
-                   null().label("number"), ApprovalRound.transition.label("transition"),
-                   ApprovalRound.requested_at.label("since"), late(ApprovalRound.requested_at).label("late"))
+            select(
+                literal("approve").label("kind"),
+                Agreement.id.label("agreement_id"),
+                null().label("number"),
+                ApprovalRound.transition.label("transition"),
+                ApprovalRound.requested_at.label("since"),
+                late(ApprovalRound.requested_at).label("late"),
+            )
             .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
-            .where(visible, queries.approvals_waiting_on(user, people)))
+            .where(visible, queries.approvals_waiting_on(user, people))
+        )
     if has_negotiation_turns(user):
-        latest = (select(func.max(NegotiationRound.number)).where(NegotiationRound.agreement_id == Agreement.id)
-                  .correlate(Agreement).scalar_subquery())
+        latest = (
+            select(func.max(NegotiationRound.number))
+            .where(NegotiationRound.agreement_id == Agreement.id)
+            .correlate(Agreement)
+            .scalar_subquery()
+        )
         last = NegotiationRound
         since = func.coalesce(last.sent_at, Agreement.state_entered_at)
         if is_partner(user):
@@ -87,21 +107,34 @@ def _waiting(user, today: date):
         else:
             turn = and_(Agreement.owner_id == user.id, queries.ministry_turn_clause(last))
         selects.append(
-            select(case((last.id.is_(None), "first_version"), else_="answer").label("kind"),
-                   Agreement.id.label("agreement_id"), last.number.label("number"), null().label("transition"),
-                   since.label("since"), late(since).label("late"))
+            select(
+                case((last.id.is_(None), "first_version"), else_="answer").label("kind"),
+                Agreement.id.label("agreement_id"),
+                last.number.label("number"),
+                null().label("transition"),
+                since.label("since"),
+                late(since).label("late"),
+            )
             .select_from(Agreement)
             .outerjoin(last, and_(last.agreement_id == Agreement.id, last.number == latest))
-            .where(visible, queries.in_state_tagged("negotiating"), Agreement.agreed_round_id.is_(None), turn))
+            .where(visible, queries.in_state_tagged("negotiating"), Agreement.agreed_round_id.is_(None), turn)
+        )
     if may_own_agreements(user):
+
         def forward(definition):
             states = queries.forward_move_states(definition, user)
             return Agreement.state.in_(states) if states else None
+
         selects.append(
-            select(literal("move").label("kind"), Agreement.id.label("agreement_id"), null().label("number"),
-                   null().label("transition"), Agreement.state_entered_at.label("since"),
-                   late(Agreement.state_entered_at).label("late"))
-            .where(visible, Agreement.owner_id == user.id, queries.per_definition(forward)))
+            select(
+                literal("move").label("kind"),
+                Agreement.id.label("agreement_id"),
+                null().label("number"),
+                null().label("transition"),
+                Agreement.state_entered_at.label("since"),
+                late(Agreement.state_entered_at).label("late"),
+            ).where(visible, Agreement.owner_id == user.id, queries.per_definition(forward))
+        )
     return union_all(*selects).subquery() if selects else None
 
 
@@ -113,8 +146,9 @@ def inbox_for(user, today: date, *, page: int = 1, per_page: int = LISTED) -> In
     def count() -> tuple[int, int]:
         if waiting is None:
             return 0, 0
-        total, late = db.session.execute(select(func.count(), func.coalesce(func.sum(waiting.c.late), 0))
-                                         .select_from(waiting)).one()
+        total, late = db.session.execute(
+            select(func.count(), func.coalesce(func.sum(waiting.c.late), 0)).select_from(waiting)
+        ).one()
         return int(total), int(late)
 
     def fetch(offset: int, limit: int) -> tuple[int, int, list[InboxItem]]:
@@ -123,12 +157,15 @@ def inbox_for(user, today: date, *, page: int = 1, per_page: int = LISTED) -> In
         rows = db.session.execute(
             select(Agreement, waiting, func.count().over(), func.sum(waiting.c.late).over())
             .join(Agreement, Agreement.id == waiting.c.agreement_id)
-            .order_by(waiting.c.since.is_(None), waiting.c.since, waiting.c.agreement_id, waiting.c.kind,
-                      waiting.c.transition).offset(offset).limit(limit)).all()
+            .order_by(
+                waiting.c.since.is_(None), waiting.c.since, waiting.c.agreement_id, waiting.c.kind, waiting.c.transition
+            )
+            .offset(offset)
+            .limit(limit)
+        ).all()
         if not rows:
             return 0, 0, []
-        return (int(rows[0][-2]), int(rows[0][-1] or 0),
-                [_item(row, row[0], user, today) for row in rows])
+        return (int(rows[0][-2]), int(rows[0][-1] or 0), [_item(row, row[0], user, today) for row in rows])
 
     return InboxPage(page=page, per_page=per_page, error_out=False, count=True, fetch=fetch, counter=count)
 
@@ -140,21 +177,50 @@ def _item(row, agreement: Agreement, user, today: date) -> InboxItem:
     waited = days_since(row.since, today)
     if row.kind == "approve":
         transition = definition.transition(row.transition)
-        return InboxItem(agreement, _("Approve: %(what)s", what=engine.label(transition.label)), row.since, waited,
-                         sla, acting_for=_acting_for(transition, user, today), anchor=f"action-{transition.name}")
+        return InboxItem(
+            agreement,
+            _("Approve: %(what)s", what=engine.label(transition.label)),
+            row.since,
+            waited,
+            sla,
+            acting_for=_acting_for(transition, user, today),
+            anchor=f"action-{transition.name}",
+        )
     if row.kind == "first_version":
-        return InboxItem(agreement, _("Send the first version of the text"), row.since, waited, sla,
-                         anchor="negotiation-heading")
+        return InboxItem(
+            agreement, _("Send the first version of the text"), row.since, waited, sla, anchor="negotiation-heading"
+        )
     if row.kind == "answer":
-        return InboxItem(agreement, _("Answer version %(n)s of the text: accept it or send a new one", n=row.number),
-                         row.since, waited, sla, anchor="negotiation-heading")
+        return InboxItem(
+            agreement,
+            _("Answer version %(n)s of the text: accept it or send a new one", n=row.number),
+            row.since,
+            waited,
+            sla,
+            anchor="negotiation-heading",
+        )
     move = _next_move(definition, agreement.state, user)
     if move is not None:
-        return InboxItem(agreement, _("Next step: “%(move)s” (the agreement is in “%(state)s”)",
-                                      move=engine.label(move.label), state=engine.label(state.label)),
-                         row.since, waited, sla, anchor=f"action-{move.name}")
-    return InboxItem(agreement, _("Move forward from “%(state)s”", state=engine.label(state.label)), row.since,
-                     waited, sla, anchor="actions-heading")
+        return InboxItem(
+            agreement,
+            _(
+                "Next step: “%(move)s” (the agreement is in “%(state)s”)",
+                move=engine.label(move.label),
+                state=engine.label(state.label),
+            ),
+            row.since,
+            waited,
+            sla,
+            anchor=f"action-{move.name}",
+        )
+    return InboxItem(
+        agreement,
+        _("Move forward from “%(state)s”", state=engine.label(state.label)),
+        row.since,
+        waited,
+        sla,
+        anchor="actions-heading",
+    )
 
 
 def _next_move(definition, state: str, user):

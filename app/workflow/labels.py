@@ -1,4 +1,5 @@
 """Translated names for the fields and document kinds workflow definitions mention."""
+
 from flask_babel import lazy_gettext as _l
 
 FIELD_LABELS = {

@@ -1,5 +1,6 @@
 """What the engine persists: definition versions, approvals, delegations,
 negotiation rounds, signatories and agreement documents."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -46,7 +47,8 @@ class ApprovalRound(db.Model):
 
     requested_by = relationship("User", foreign_keys=[requested_by_id])
     decisions: Mapped[list["ApprovalDecision"]] = relationship(
-        back_populates="round", order_by="ApprovalDecision.decided_at", cascade="all, delete-orphan")
+        back_populates="round", order_by="ApprovalDecision.decided_at", cascade="all, delete-orphan"
+    )
 
 
 class ApprovalDecision(db.Model):
@@ -148,8 +150,12 @@ class NegotiationRound(db.Model):
     ministry_accepted_by = relationship("User", foreign_keys=[ministry_accepted_by_id])
     partner_accepted_by = relationship("User", foreign_keys=[partner_accepted_by_id])
 
-    acceptances = relationship("NegotiationAcceptance", back_populates="round", cascade="all, delete-orphan",
-                               order_by="NegotiationAcceptance.id")
+    acceptances = relationship(
+        "NegotiationAcceptance",
+        back_populates="round",
+        cascade="all, delete-orphan",
+        order_by="NegotiationAcceptance.id",
+    )
 
     @property
     def turn(self) -> str:
@@ -175,8 +181,7 @@ class NegotiationAcceptance(db.Model):
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     is_on_behalf: Mapped[bool] = mapped_column(default=False)
-    proof_document_id: Mapped[int | None] = mapped_column(ForeignKey("agreement_documents.id",
-                                                                     ondelete="SET NULL"))
+    proof_document_id: Mapped[int | None] = mapped_column(ForeignKey("agreement_documents.id", ondelete="SET NULL"))
 
     round = relationship("NegotiationRound", back_populates="acceptances")
     organization = relationship("Organization")

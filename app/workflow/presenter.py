@@ -1,4 +1,5 @@
 """Everything the agreement page shows about its workflow, computed once per request."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -93,11 +94,18 @@ def visited_states(agreement) -> set[str]:
     from app.core.audit import AuditEvent
     from app.extensions import db
 
-    changes = db.session.scalars(select(AuditEvent.changes).where(
-        AuditEvent.object_type == "agreements", AuditEvent.object_id == agreement.id,
-        AuditEvent.action == "transition")).all()
-    return {c["before"]["state"] for c in changes if isinstance(c, dict) and isinstance(c.get("before"), dict)
-            and c["before"].get("state")}
+    changes = db.session.scalars(
+        select(AuditEvent.changes).where(
+            AuditEvent.object_type == "agreements",
+            AuditEvent.object_id == agreement.id,
+            AuditEvent.action == "transition",
+        )
+    ).all()
+    return {
+        c["before"]["state"]
+        for c in changes
+        if isinstance(c, dict) and isinstance(c.get("before"), dict) and c["before"].get("state")
+    }
 
 
 def build_panel(agreement, user) -> WorkflowPanel:
@@ -129,13 +137,24 @@ def build_panel(agreement, user) -> WorkflowPanel:
         steps = []
         for step in engine.applicable_steps(transition, agreement):
             status = engine.step_status(step, round_)
-            steps.append(StepView(
-                name=step.name, mode=step.mode, quorum=step.quorum, approvals=status["approvals"],
-                count=status["count"], is_done=status["done"], is_current=step is current,
-                approver_labels=list(step.roles) + list(step.users), missing_roles=status["missing_roles"],
-            ))
-        approvals.append(ApprovalView(engine.label(transition.label), round_.requested_by, round_.requested_at,
-                                      steps, round_id=round_.id))
+            steps.append(
+                StepView(
+                    name=step.name,
+                    mode=step.mode,
+                    quorum=step.quorum,
+                    approvals=status["approvals"],
+                    count=status["count"],
+                    is_done=status["done"],
+                    is_current=step is current,
+                    approver_labels=list(step.roles) + list(step.users),
+                    missing_roles=status["missing_roles"],
+                )
+            )
+        approvals.append(
+            ApprovalView(
+                engine.label(transition.label), round_.requested_by, round_.requested_at, steps, round_id=round_.id
+            )
+        )
 
     panel = WorkflowPanel(
         definition=definition,
@@ -157,8 +176,11 @@ def build_panel(agreement, user) -> WorkflowPanel:
     panel.end_warning = end_warning(agreement) if agreement.parent_id else None
 
     # Moves that ask what happens to each child agreement (e.g. terminate a MoU with a lab under it).
-    panel.child_choices = {option.name: choices(agreement, option.name, definition)
-                           for option in panel.actions if option.is_allowed and not option.is_approval}
+    panel.child_choices = {
+        option.name: choices(agreement, option.name, definition)
+        for option in panel.actions
+        if option.is_allowed and not option.is_approval
+    }
     side = side_of(user, agreement)
     panel.user_side = side
     panel.waiting_parties, panel.record_for = [], []
@@ -168,8 +190,9 @@ def build_panel(agreement, user) -> WorkflowPanel:
         last = latest_round(agreement)
         # Every party still to answer the latest version: the ministry, each partner party.
         panel.waiting_parties = waiting_parties(agreement, last) if last else []
-        own_waiting = any(o.is_home if side == "ministry" else o.id == user.organization_id
-                          for o in panel.waiting_parties)
+        own_waiting = any(
+            o.is_home if side == "ministry" else o.id == user.organization_id for o in panel.waiting_parties
+        )
         panel.can_send_version = last is None or own_waiting or side == "ministry"
         panel.can_accept_version = last is not None and own_waiting
         panel.record_for = [o for o in panel.waiting_parties if not o.is_home] if side == "ministry" else []

@@ -6,6 +6,7 @@ each condition is built once per definition in use: OR over (agreements on that 
 AND the rule as that definition states it). Definitions in use are a handful; agreements
 are tens of thousands.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -30,7 +31,8 @@ def definitions_in_use() -> list[tuple[object, WorkflowDefinition]]:
         return cache
     pairs: list[tuple[object, WorkflowDefinition]] = [
         (and_(Agreement.workflow_version_id.is_(None), Agreement.type == type_), definition)
-        for type_, definition in engine.current_definitions().items()]
+        for type_, definition in engine.current_definitions().items()
+    ]
     for version_id, definition in engine.version_definitions().items():
         pairs.append((Agreement.workflow_version_id == version_id, definition))
     if has_app_context():
@@ -51,9 +53,11 @@ def per_definition(rule: Callable[[WorkflowDefinition], object | None]):
 
 def in_state_tagged(tag: str):
     """Agreements whose current state carries `tag` in the definition they run on."""
+
     def rule(definition: WorkflowDefinition):
         names = definition.states_tagged(tag)
         return Agreement.state.in_(names) if names else None
+
     return per_definition(rule)
 
 
@@ -64,6 +68,7 @@ def utc_midnight(day: date) -> datetime:
 def over_state_sla(since, today: date, times: int = 1):
     """True when `since` lies further back than the SLA of the agreement's current state (`times` that
     SLA), counted in whole UTC days as the inbox shows them (presenter.days_since)."""
+
     def rule(definition: WorkflowDefinition):
         by_sla: dict[int, list[str]] = {}
         for name, state in definition.states.items():
@@ -71,15 +76,27 @@ def over_state_sla(since, today: date, times: int = 1):
                 by_sla.setdefault(state.sla_days, []).append(name)
         if not by_sla:
             return None
-        return or_(*(and_(Agreement.state.in_(names), since < utc_midnight(today - timedelta(days=sla * times)))
-                     for sla, names in by_sla.items()))
+        return or_(
+            *(
+                and_(Agreement.state.in_(names), since < utc_midnight(today - timedelta(days=sla * times)))
+                for sla, names in by_sla.items()
+            )
+        )
+
     return per_definition(rule)
 
 
 def _approved_in_step(step_name: str):
-    return select(func.count()).select_from(ApprovalDecision).where(
-        ApprovalDecision.round_id == ApprovalRound.id, ApprovalDecision.step == step_name,
-        ApprovalDecision.decision == "approve").scalar_subquery()
+    return (
+        select(func.count())
+        .select_from(ApprovalDecision)
+        .where(
+            ApprovalDecision.round_id == ApprovalRound.id,
+            ApprovalDecision.step == step_name,
+            ApprovalDecision.decision == "approve",
+        )
+        .scalar_subquery()
+    )
 
 
 def _step_started(steps, index: int):
@@ -93,8 +110,10 @@ def _step_started(steps, index: int):
     if previous.when is None:
         return approved
     earlier = _step_started(steps, index - 1)
-    return or_(and_(conditions.clause(previous.when), approved),
-               and_(~conditions.clause(previous.when), true() if earlier is None else earlier))
+    return or_(
+        and_(conditions.clause(previous.when), approved),
+        and_(~conditions.clause(previous.when), true() if earlier is None else earlier),
+    )
 
 
 def _step_done(step):
@@ -104,13 +123,25 @@ def _step_done(step):
 
     parts = [_approved_in_step(step.name) >= step.quorum]
     for role in step.required_roles:
-        parts.append(exists().where(ApprovalDecision.round_id == ApprovalRound.id, ApprovalDecision.step == step.name,
-                                    ApprovalDecision.decision == "approve",
-                                    ApprovalDecision.counted_user_id == User.id, holders_of_roles_clause([role])))
+        parts.append(
+            exists().where(
+                ApprovalDecision.round_id == ApprovalRound.id,
+                ApprovalDecision.step == step.name,
+                ApprovalDecision.decision == "approve",
+                ApprovalDecision.counted_user_id == User.id,
+                holders_of_roles_clause([role]),
+            )
+        )
     for email in step.required_users:
-        parts.append(exists().where(ApprovalDecision.round_id == ApprovalRound.id, ApprovalDecision.step == step.name,
-                                    ApprovalDecision.decision == "approve",
-                                    ApprovalDecision.counted_user_id == User.id, func.lower(User.email) == email))
+        parts.append(
+            exists().where(
+                ApprovalDecision.round_id == ApprovalRound.id,
+                ApprovalDecision.step == step.name,
+                ApprovalDecision.decision == "approve",
+                ApprovalDecision.counted_user_id == User.id,
+                func.lower(User.email) == email,
+            )
+        )
     return and_(*parts)
 
 
@@ -132,9 +163,18 @@ def _place_kept_for_required(step, identity):
     approver = aliased(User)
 
     def covered(condition):
-        return exists().where(ApprovalDecision.round_id == ApprovalRound.id, ApprovalDecision.step == step.name,
-                              ApprovalDecision.decision == "approve", ApprovalDecision.counted_user_id == approver.id,
-                              condition).correlate_except(ApprovalDecision, approver)
+        return (
+            exists()
+            .where(
+                ApprovalDecision.round_id == ApprovalRound.id,
+                ApprovalDecision.step == step.name,
+                ApprovalDecision.decision == "approve",
+                ApprovalDecision.counted_user_id == approver.id,
+                condition,
+            )
+            .correlate_except(ApprovalDecision, approver)
+        )
+
     missing = [(role == identity.role, ~covered(approver.role == role)) for role in step.required_roles]
     missing += [(email == identity.email, ~covered(approver.email == email)) for email in step.required_users]
     fills = [clause for is_identity, clause in missing if is_identity]
@@ -166,6 +206,7 @@ def approvals_waiting_on(user, people: list) -> object:
     required approver they are not. What the engine checks beyond this (guards that block the move)
     shows on the agreement's page.
     """
+
     def rule(definition: WorkflowDefinition):
         clauses = []
         for transition, steps, index, step in _approval_steps(definition):
@@ -173,16 +214,24 @@ def approvals_waiting_on(user, people: list) -> object:
                 slot = engine.slot_of(step, identity)
                 if slot is None:
                     continue
-                parts = [ApprovalRound.transition == transition.name,
-                         ~exists().where(ApprovalDecision.round_id == ApprovalRound.id,
-                                         ApprovalDecision.step == step.name,
-                                         ApprovalDecision.counted_user_id == identity.id)]
+                parts = [
+                    ApprovalRound.transition == transition.name,
+                    ~exists().where(
+                        ApprovalDecision.round_id == ApprovalRound.id,
+                        ApprovalDecision.step == step.name,
+                        ApprovalDecision.counted_user_id == identity.id,
+                    ),
+                ]
                 for extra in (_step_started(steps, index), _step_applies(step)):
                     if extra is not None:
                         parts.append(extra)
                 if step.exclude_requester:
-                    parts.append(or_(ApprovalRound.requested_by_id.is_(None),
-                                     ApprovalRound.requested_by_id.not_in({user.id, identity.id})))
+                    parts.append(
+                        or_(
+                            ApprovalRound.requested_by_id.is_(None),
+                            ApprovalRound.requested_by_id.not_in({user.id, identity.id}),
+                        )
+                    )
                 if step.mode == "sequential" and slot > 0:
                     parts.append(_approved_in_step(step.name) >= slot)
                 kept = _place_kept_for_required(step, identity)
@@ -190,6 +239,7 @@ def approvals_waiting_on(user, people: list) -> object:
                     parts.append(~kept)
                 clauses.append(and_(*parts))
         return or_(*clauses) if clauses else None
+
     if not may_decide_approvals(user):
         return false()
     return _open_rounds_where(rule)
@@ -202,8 +252,11 @@ def forward_move_states(definition: WorkflowDefinition, user) -> set[str]:
     order = list(definition.states)
     found = set()
     for name, state in definition.states.items():
-        if state.kind == "final" or state.has("negotiating") or (
-                state.sla_days is None and not state.has("waits_on_owner")):
+        if (
+            state.kind == "final"
+            or state.has("negotiating")
+            or (state.sla_days is None and not state.has("waits_on_owner"))
+        ):
             continue
         for transition in definition.transitions_from(name):
             if transition.approval is not None or not transition.roles:
@@ -223,6 +276,7 @@ def late_round_clause(today: date, local_midnight: Callable[[date], datetime], a
     furthest one started. `local_midnight(day)` is the start of that day where days are counted.
     `also(definition, step, sla, waited_past)`, when given, adds a condition on each such round:
     `waited_past(days)` holds when the step has waited more than `days` days."""
+
     def rule(definition: WorkflowDefinition):
         clauses = []
         for transition, steps, index, step in _approval_steps(definition):
@@ -235,11 +289,21 @@ def late_round_clause(today: date, local_midnight: Callable[[date], datetime], a
                     cutoff = local_midnight(today - timedelta(days=days))
                     if index == 0:
                         return ApprovalRound.requested_at < cutoff
-                    return select(func.max(ApprovalDecision.decided_at)).where(
-                        ApprovalDecision.round_id == ApprovalRound.id,
-                        ApprovalDecision.step.in_([s.name for s in steps[:index]])).scalar_subquery() < cutoff
-                parts = [ApprovalRound.transition == transition.name, ApprovalRound.from_state == source,
-                         waited_past(sla)]
+                    return (
+                        select(func.max(ApprovalDecision.decided_at))
+                        .where(
+                            ApprovalDecision.round_id == ApprovalRound.id,
+                            ApprovalDecision.step.in_([s.name for s in steps[:index]]),
+                        )
+                        .scalar_subquery()
+                        < cutoff
+                    )
+
+                parts = [
+                    ApprovalRound.transition == transition.name,
+                    ApprovalRound.from_state == source,
+                    waited_past(sla),
+                ]
                 if index > 0:
                     parts.append(_step_started(steps, index))
                 if step.when is not None:
@@ -250,6 +314,7 @@ def late_round_clause(today: date, local_midnight: Callable[[date], datetime], a
                     parts.append(also(definition, step, sla, waited_past))
                 clauses.append(and_(*parts))
         return or_(*clauses) if clauses else None
+
     return _open_rounds_where(rule)
 
 
@@ -260,9 +325,15 @@ def partner_turn_clause(organization_id, negotiation_round):
     services.waiting_parties, for the inbox and the partner portal."""
     from app.workflow.models import NegotiationAcceptance
 
-    return and_(negotiation_round.id.is_not(None), ~select(NegotiationAcceptance.id).where(
-        NegotiationAcceptance.round_id == negotiation_round.id,
-        NegotiationAcceptance.organization_id == organization_id).exists())
+    return and_(
+        negotiation_round.id.is_not(None),
+        ~select(NegotiationAcceptance.id)
+        .where(
+            NegotiationAcceptance.round_id == negotiation_round.id,
+            NegotiationAcceptance.organization_id == organization_id,
+        )
+        .exists(),
+    )
 
 
 def ministry_turn_clause(negotiation_round):
@@ -276,13 +347,25 @@ def drafts_waiting_on_partner(user) -> list[tuple[Agreement, object]]:
     from app.core.permissions import visible_agreements_clause
     from app.workflow.models import NegotiationRound
 
-    latest = (select(NegotiationRound.agreement_id, func.max(NegotiationRound.number).label("number"))
-              .group_by(NegotiationRound.agreement_id).subquery())
-    return list(db.session.execute(
-        select(Agreement, NegotiationRound)
-        .join(latest, latest.c.agreement_id == Agreement.id)
-        .join(NegotiationRound, and_(NegotiationRound.agreement_id == Agreement.id,
-                                     NegotiationRound.number == latest.c.number))
-        .where(visible_agreements_clause(user), in_state_tagged("negotiating"),
-               Agreement.agreed_round_id.is_(None), partner_turn_clause(user.organization_id, NegotiationRound))
-        .order_by(NegotiationRound.sent_at)).tuples())
+    latest = (
+        select(NegotiationRound.agreement_id, func.max(NegotiationRound.number).label("number"))
+        .group_by(NegotiationRound.agreement_id)
+        .subquery()
+    )
+    return list(
+        db.session.execute(
+            select(Agreement, NegotiationRound)
+            .join(latest, latest.c.agreement_id == Agreement.id)
+            .join(
+                NegotiationRound,
+                and_(NegotiationRound.agreement_id == Agreement.id, NegotiationRound.number == latest.c.number),
+            )
+            .where(
+                visible_agreements_clause(user),
+                in_state_tagged("negotiating"),
+                Agreement.agreed_round_id.is_(None),
+                partner_turn_clause(user.organization_id, NegotiationRound),
+            )
+            .order_by(NegotiationRound.sent_at)
+        ).tuples()
+    )

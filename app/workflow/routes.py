@@ -1,4 +1,5 @@
 """Workflow moves on an agreement, documents, the "my actions" inbox, workflow pages, delegations."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -8,13 +9,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.core import clock
 from app.agreements.models import fill_party_fields
 from app.auth.models import User
+from app.core import clock
 from app.core.errors import DomainError
-from app.core.responses import done, form_errors, refusals_return_to
 from app.core.pagination import requested_page
 from app.core.permissions import can, get_agreement_or_404, holders_clause, require
+from app.core.responses import done, form_errors, refusals_return_to
 from app.core.storage import send_stored
 from app.extensions import db
 from app.workflow import engine, services
@@ -64,13 +65,26 @@ def take_action(agreement_id: int, name: str):
     decision = form.decision.data if form.decision.data in ("approve", "reject") else None
     state_before = agreement.state
     # One choice per child agreement when the definition asks (child_<id> = the same move or "keep").
-    child_decisions = {int(key[6:]): value for key, value in request.form.items()
-                       if key.startswith("child_") and key[6:].isdigit() and len(key) < 20}
-    engine.act(agreement, name[:60], by=current_user, decision=decision, comment=form.comment.data,
-               values={"signed_on": form.signed_on.data, "effective_on": form.effective_on.data,
-                       "expires_on": form.expires_on.data},
-               documents={"termination_notice": form.termination_notice.data or None},
-               expected_version=_version(form), child_decisions=child_decisions)
+    child_decisions = {
+        int(key[6:]): value
+        for key, value in request.form.items()
+        if key.startswith("child_") and key[6:].isdigit() and len(key) < 20
+    }
+    engine.act(
+        agreement,
+        name[:60],
+        by=current_user,
+        decision=decision,
+        comment=form.comment.data,
+        values={
+            "signed_on": form.signed_on.data,
+            "effective_on": form.effective_on.data,
+            "expires_on": form.expires_on.data,
+        },
+        documents={"termination_notice": form.termination_notice.data or None},
+        expected_version=_version(form),
+        child_decisions=child_decisions,
+    )
     if form.deliverable_title.data and transition is not None and "plan_default_deliverables" in transition.effects:
         _plan_from_activation(agreement, form)
     return _done(agreement, _moved_message(agreement, definition, transition, decision, state_before))
@@ -95,9 +109,14 @@ def send_version(agreement_id: int):
     form = SendVersionForm()
     if not form.validate_on_submit():
         raise form_errors(form)
-    services.send_version(agreement, by=current_user, upload=form.file.data, note=form.note.data,
-                          expected_version=_version(form),
-                          on_behalf_of_partner=bool(form.on_behalf_of_partner.data))
+    services.send_version(
+        agreement,
+        by=current_user,
+        upload=form.file.data,
+        note=form.note.data,
+        expected_version=_version(form),
+        on_behalf_of_partner=bool(form.on_behalf_of_partner.data),
+    )
     return _done(agreement, _("The new version is sent; it is now the other side's turn."))
 
 
@@ -122,9 +141,13 @@ def record_acceptance(agreement_id: int):
     form = RecordAcceptanceForm()
     if not form.validate_on_submit():
         raise form_errors(form)
-    services.record_acceptance_on_behalf(agreement, organization_id=form.organization_id.data,
-                                         proof=form.proof.data, by=current_user,
-                                         expected_version=_version(form))
+    services.record_acceptance_on_behalf(
+        agreement,
+        organization_id=form.organization_id.data,
+        proof=form.proof.data,
+        by=current_user,
+        expected_version=_version(form),
+    )
     return _done(agreement, _accepted_message(agreement))
 
 
@@ -142,8 +165,14 @@ def add_signatory(agreement_id: int):
     form = SignatoryForm()
     if not form.validate_on_submit():
         raise form_errors(form)
-    services.add_signatory(agreement, by=current_user, side=form.side.data, name=form.name.data,
-                           title=form.title.data, expected_version=_version(form))
+    services.add_signatory(
+        agreement,
+        by=current_user,
+        side=form.side.data,
+        name=form.name.data,
+        title=form.title.data,
+        expected_version=_version(form),
+    )
     return _done(agreement, _("Signatory added."))
 
 
@@ -155,8 +184,9 @@ def record_signature(agreement_id: int, signatory_id: int):
     form = SignatureForm()
     if not form.validate_on_submit():
         raise form_errors(form)
-    services.record_signature(agreement, signatory_id, by=current_user, signed_on=form.signed_on.data,
-                              expected_version=_version(form))
+    services.record_signature(
+        agreement, signatory_id, by=current_user, signed_on=form.signed_on.data, expected_version=_version(form)
+    )
     return _done(agreement, _("Signature recorded."))
 
 
@@ -199,9 +229,15 @@ def set_amendment(agreement_id: int):
         else:
             return _done(agreement, _("The amendment's changes are saved."))
     status = 422 if request.method == "POST" else 200
-    return render_template("workflow/amendment_form.html", agreement=agreement, parent=agreement.parent, form=form,
-                           rows=amendments.comparison(agreement), plan=amendments.plan_effects(agreement),
-                           overlaps=amendments.overlaps(agreement)), status
+    return render_template(
+        "workflow/amendment_form.html",
+        agreement=agreement,
+        parent=agreement.parent,
+        form=form,
+        rows=amendments.comparison(agreement),
+        plan=amendments.plan_effects(agreement),
+        overlaps=amendments.overlaps(agreement),
+    ), status
 
 
 def _fill_amendment_choices(form) -> None:
@@ -209,8 +245,9 @@ def _fill_amendment_choices(form) -> None:
 
     organizations = db.session.scalars(select(Organization).order_by(Organization.slug)).all()
     form.partners.choices = [(o.id, o.name, {"data-search": o.search_text}) for o in organizations if not o.is_home]
-    form.co_signatories.choices = form.witnesses.choices = [(o.id, o.name, {"data-search": o.search_text})
-                                                            for o in organizations]
+    form.co_signatories.choices = form.witnesses.choices = [
+        (o.id, o.name, {"data-search": o.search_text}) for o in organizations
+    ]
     for row in form.budget:
         row.form.organization_id.choices = form.co_signatories.choices
 
@@ -241,10 +278,20 @@ def _plan_from_activation(agreement, form) -> None:
     from app.deliverables.services import PlanData, plan_deliverable
 
     partner = next(iter(agreement.partner_organization_ids), None)
-    plan_deliverable(agreement, PlanData(
-        title_fr=form.deliverable_title.data, title_ar=None, title_en=None, description=None,
-        responsible_organization_id=partner, recurrence=form.deliverable_recurrence.data or "once",
-        first_due_on=form.deliverable_first_due_on.data, until_on=None), by=current_user)
+    plan_deliverable(
+        agreement,
+        PlanData(
+            title_fr=form.deliverable_title.data,
+            title_ar=None,
+            title_en=None,
+            description=None,
+            responsible_organization_id=partner,
+            recurrence=form.deliverable_recurrence.data or "once",
+            first_due_on=form.deliverable_first_due_on.data,
+            until_on=None,
+        ),
+        by=current_user,
+    )
 
 
 @blueprint.route("/agreements/<int:agreement_id>/documents/<int:document_id>")
@@ -280,8 +327,9 @@ def view_workflow(workflow_type: str):
         abort(404)
     from app.workflow.conditions import describe
 
-    return render_template("workflow/detail.html", definition=definition, svg=render_svg(definition),
-                           describe_condition=describe)
+    return render_template(
+        "workflow/detail.html", definition=definition, svg=render_svg(definition), describe_condition=describe
+    )
 
 
 @blueprint.route("/account/delegations", methods=["GET", "POST"])
@@ -289,14 +337,21 @@ def view_workflow(workflow_type: str):
 def delegations():
     require(current_user, "delegation.manage")
     form = DelegationForm()
-    colleagues = db.session.scalars(select(User).where(
-        User.is_active_account.is_(True), User.id != current_user.id,
-        holders_clause("approval.decide")).order_by(User.full_name)).all()
+    colleagues = db.session.scalars(
+        select(User)
+        .where(User.is_active_account.is_(True), User.id != current_user.id, holders_clause("approval.decide"))
+        .order_by(User.full_name)
+    ).all()
     form.delegate_id.choices = [(u.id, f"{u.full_name} ({u.role_label})") for u in colleagues]
     if form.validate_on_submit():
         try:
-            services.delegate(delegator=current_user, delegate_user=db.session.get(User, form.delegate_id.data),
-                              starts_on=form.starts_on.data, ends_on=form.ends_on.data, by=current_user)
+            services.delegate(
+                delegator=current_user,
+                delegate_user=db.session.get(User, form.delegate_id.data),
+                starts_on=form.starts_on.data,
+                ends_on=form.ends_on.data,
+                by=current_user,
+            )
         except DomainError as error:
             db.session.rollback()
             from app.core.forms import apply_field_errors
@@ -305,13 +360,16 @@ def delegations():
         else:
             flash(_("Delegation saved."), "success")
             return redirect(url_for("workflow.delegations"), 303)
-    given = db.session.scalars(select(Delegation).where(Delegation.delegator_id == current_user.id)
-                               .order_by(Delegation.starts_on.desc())).all()
-    received = db.session.scalars(select(Delegation).where(Delegation.delegate_id == current_user.id)
-                                  .order_by(Delegation.starts_on.desc())).all()
+    given = db.session.scalars(
+        select(Delegation).where(Delegation.delegator_id == current_user.id).order_by(Delegation.starts_on.desc())
+    ).all()
+    received = db.session.scalars(
+        select(Delegation).where(Delegation.delegate_id == current_user.id).order_by(Delegation.starts_on.desc())
+    ).all()
     status = 422 if form.errors else 200
-    return render_template("workflow/delegations.html", form=form, given=given, received=received,
-                           today=clock.today()), status
+    return render_template(
+        "workflow/delegations.html", form=form, given=given, received=received, today=clock.today()
+    ), status
 
 
 @blueprint.route("/account/delegations/<int:delegation_id>/revoke", methods=["POST"])
@@ -349,14 +407,16 @@ def can_act(agreement):
     return can(current_user, "agreement.act", agreement)
 
 
-
 @blueprint.app_template_global()
 def amendment_view(agreement) -> dict:
     """What an amendment changes, side by side with its parent, and who else changes the same terms."""
     from app.agreements import amendments
 
-    return {"rows": amendments.comparison(agreement), "plan": amendments.plan_effects(agreement),
-            "overlaps": amendments.overlaps(agreement)}
+    return {
+        "rows": amendments.comparison(agreement),
+        "plan": amendments.plan_effects(agreement),
+        "overlaps": amendments.overlaps(agreement),
+    }
 
 
 @blueprint.app_template_global()

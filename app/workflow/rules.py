@@ -5,6 +5,7 @@ missing. An effect changes other things when a transition completes. The
 definition validator checks names against these registries, so a typo in a
 YAML file stops the app at start-up instead of silently allowing a move.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -21,6 +22,7 @@ def guard(name: str):
     def register(function):
         GUARDS[name] = function
         return function
+
     return register
 
 
@@ -28,6 +30,7 @@ def effect(name: str):
     def register(function):
         EFFECTS[name] = function
         return function
+
     return register
 
 

@@ -1,4 +1,5 @@
 """Work done inside a stage: documents, negotiation rounds, signatures, delegations, amendments."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -6,16 +7,15 @@ from datetime import date
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from app.core import clock
-from app.core import audit
-from app.core.permissions import is_partner, may_decide_approvals, speaks_for_ministry, speaks_for_partner
+from app.core import audit, clock
+from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
+from app.core.permissions import is_partner, may_decide_approvals, speaks_for_ministry, speaks_for_partner
 from app.core.storage import clean_filename, store
 from app.extensions import db
-from app.workflow.definitions import DOCUMENT_KINDS
-from app.core.db import check_version, flush_or_conflict
 from app.workflow import engine
+from app.workflow.definitions import DOCUMENT_KINDS
 from app.workflow.engine import WorkflowError
 from app.workflow.models import AgreementDocument, Delegation, NegotiationAcceptance, NegotiationRound, Signatory
 
@@ -28,16 +28,25 @@ def attach_document(agreement, kind: str, upload, *, by, field: str = "file") ->
         message = _("Choose a file.")
         raise ValidationFailed(message, {field: [message]})
     stored = store(upload.stream, field=field)
-    document = AgreementDocument(kind=kind, stored_file=stored, original_name=clean_filename(upload.filename),
-                                 uploaded_by_id=getattr(by, "id", None))
+    document = AgreementDocument(
+        kind=kind,
+        stored_file=stored,
+        original_name=clean_filename(upload.filename),
+        uploaded_by_id=getattr(by, "id", None),
+    )
     agreement.documents.append(document)
     db.session.flush()
-    audit.record("document_added", agreement, actor=by, changes={
-        "kind": kind, "name": document.original_name, "sha256": stored.sha256, "size": stored.size})
+    audit.record(
+        "document_added",
+        agreement,
+        actor=by,
+        changes={"kind": kind, "name": document.original_name, "sha256": stored.sha256, "size": stored.size},
+    )
     return document
 
 
 # --- negotiation -----------------------------------------------------------------------
+
 
 def side_of(user, agreement) -> str | None:
     """Which side `user` speaks for in this agreement's negotiation."""
@@ -50,8 +59,9 @@ def latest_round(agreement) -> NegotiationRound | None:
     return agreement.negotiation_rounds[-1] if agreement.negotiation_rounds else None
 
 
-def send_version(agreement, *, by, upload, note: str | None, expected_version: int,
-                 on_behalf_of_partner: bool = False) -> NegotiationRound:
+def send_version(
+    agreement, *, by, upload, note: str | None, expected_version: int, on_behalf_of_partner: bool = False
+) -> NegotiationRound:
     """A party sends a new version of the text; its own acceptance is implied, every other party
     (the ministry, each partner party) must then accept it or answer with another version.
     Ministry staff may record a version a partner sent by e-mail or on paper (on_behalf_of_partner):
@@ -78,9 +88,19 @@ def send_version(agreement, *, by, upload, note: str | None, expected_version: i
     negotiation_round = NegotiationRound(number=number, side=side, sent_by_id=by.id, document=document, note=note)
     agreement.negotiation_rounds.append(negotiation_round)
     agreement.updated_at = utcnow()
-    audit.record("negotiation_version_sent", agreement, actor=by, comment=note, changes={
-        "round": number, "side": side, "document": document.original_name, "sha256": document.sha256,
-        **({"on_behalf_of": "partner"} if accepting is None else {})})
+    audit.record(
+        "negotiation_version_sent",
+        agreement,
+        actor=by,
+        comment=note,
+        changes={
+            "round": number,
+            "side": side,
+            "document": document.original_name,
+            "sha256": document.sha256,
+            **({"on_behalf_of": "partner"} if accepting is None else {}),
+        },
+    )
     if accepting is not None:
         _accept(agreement, negotiation_round, accepting, side, by=by)
     flush_or_conflict()
@@ -105,8 +125,9 @@ def accept_version(agreement, *, by, expected_version: int) -> NegotiationRound:
     return last
 
 
-def record_acceptance_on_behalf(agreement, *, organization_id: int, proof, by, expected_version: int,
-                                field: str = "proof") -> NegotiationRound:
+def record_acceptance_on_behalf(
+    agreement, *, organization_id: int, proof, by, expected_version: int, field: str = "proof"
+) -> NegotiationRound:
     """Ministry staff record that a partner party accepted the latest version outside Sharaka,
     with the document that proves it (the e-mail, the signed letter). The history says who
     recorded it, for whom, and keeps the proof."""
@@ -119,8 +140,9 @@ def record_acceptance_on_behalf(agreement, *, organization_id: int, proof, by, e
     if party is None:
         errors["organization_id"] = [_("Choose one of the agreement's partner parties.")]
     elif organization_id in _accepted_ids(last):
-        errors["organization_id"] = [_("%(name)s already accepted version %(n)s.", name=party.organization.name,
-                                       n=last.number)]
+        errors["organization_id"] = [
+            _("%(name)s already accepted version %(n)s.", name=party.organization.name, n=last.number)
+        ]
     if proof is None or not getattr(proof, "filename", None):
         errors[field] = [_("Attach the document that proves the acceptance (for example their e-mail).")]
     if errors:
@@ -172,9 +194,16 @@ def _accept(agreement, negotiation_round, organization_id: int, side: str, *, by
     from app.organizations.models import Organization
 
     now = utcnow()
-    negotiation_round.acceptances.append(NegotiationAcceptance(
-        organization_id=organization_id, side=side, accepted_by_id=by.id, accepted_at=now,
-        is_on_behalf=proof is not None, proof_document=proof))
+    negotiation_round.acceptances.append(
+        NegotiationAcceptance(
+            organization_id=organization_id,
+            side=side,
+            accepted_by_id=by.id,
+            accepted_at=now,
+            is_on_behalf=proof is not None,
+            proof_document=proof,
+        )
+    )
     db.session.flush()
     accepted = _accepted_ids(negotiation_round)
     required = parties_to_accept(agreement)
@@ -185,8 +214,12 @@ def _accept(agreement, negotiation_round, organization_id: int, side: str, *, by
     organization = db.session.get(Organization, organization_id)
     changes = {"round": negotiation_round.number, "side": side, "organization": organization.name}
     if proof is not None:
-        changes.update(on_behalf_of=organization.name, recorded_by=by.full_name, proof=proof.original_name,
-                       proof_sha256=proof.sha256)
+        changes.update(
+            on_behalf_of=organization.name,
+            recorded_by=by.full_name,
+            proof=proof.original_name,
+            proof_sha256=proof.sha256,
+        )
     if all(org_id in accepted for org_id in required):
         negotiation_round.partner_accepted_at = negotiation_round.partner_accepted_at or now
         agreement.agreed_round_id = negotiation_round.id
@@ -202,6 +235,7 @@ def _home_id() -> int | None:
 
 
 # --- signatures ------------------------------------------------------------------------
+
 
 def add_signatory(agreement, *, by, side: str, name: str, title: str | None, expected_version: int) -> Signatory:
     """Plan one more signatory; they sign in the order they are added."""
@@ -225,8 +259,9 @@ def add_signatory(agreement, *, by, side: str, name: str, title: str | None, exp
     return signatory
 
 
-def record_signature(agreement, signatory_id: int, *, by, signed_on: date, expected_version: int,
-                     today: date | None = None) -> Signatory:
+def record_signature(
+    agreement, signatory_id: int, *, by, signed_on: date, expected_version: int, today: date | None = None
+) -> Signatory:
     """Record that a signatory signed on `signed_on` (never in the future, never before the one before)."""
     today = today or clock.today()
     check_version(agreement, expected_version)
@@ -255,11 +290,17 @@ def record_signature(agreement, signatory_id: int, *, by, signed_on: date, expec
         previous = agreement.signed_on
         agreement.signed_on = max(s.signed_on for s in agreement.signatories)
         if agreement.signed_on != previous:
-            derived = {"before": {"signed_on": previous.isoformat() if previous else None},
-                       "after": {"signed_on": agreement.signed_on.isoformat()}}
+            derived = {
+                "before": {"signed_on": previous.isoformat() if previous else None},
+                "after": {"signed_on": agreement.signed_on.isoformat()},
+            }
     agreement.updated_at = utcnow()
-    audit.record("signature_recorded", agreement, actor=by, changes={
-        "name": signatory.name, "side": signatory.side, "signed_on": signed_on.isoformat(), **derived})
+    audit.record(
+        "signature_recorded",
+        agreement,
+        actor=by,
+        changes={"name": signatory.name, "side": signatory.side, "signed_on": signed_on.isoformat(), **derived},
+    )
     flush_or_conflict()
     return signatory
 
@@ -291,6 +332,7 @@ def _require_signature_stage(agreement) -> None:
 
 # --- delegations -----------------------------------------------------------------------
 
+
 def delegate(*, delegator, delegate_user, starts_on: date, ends_on: date, by) -> Delegation:
     """Hand `delegator`'s approvals to `delegate_user` for a date range."""
     errors = {}
@@ -304,13 +346,22 @@ def delegate(*, delegator, delegate_user, starts_on: date, ends_on: date, by) ->
         errors["ends_on"] = [_("The last day cannot be before the first.")]
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
-    delegation = Delegation(delegator_id=delegator.id, delegate_id=delegate_user.id, starts_on=starts_on,
-                            ends_on=ends_on)
+    delegation = Delegation(
+        delegator_id=delegator.id, delegate_id=delegate_user.id, starts_on=starts_on, ends_on=ends_on
+    )
     db.session.add(delegation)
     db.session.flush()
-    audit.record("delegation_created", delegation, actor=by, changes={
-        "delegator": delegator.email, "delegate": delegate_user.email,
-        "starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat()})
+    audit.record(
+        "delegation_created",
+        delegation,
+        actor=by,
+        changes={
+            "delegator": delegator.email,
+            "delegate": delegate_user.email,
+            "starts_on": starts_on.isoformat(),
+            "ends_on": ends_on.isoformat(),
+        },
+    )
     return delegation
 
 
@@ -322,6 +373,7 @@ def revoke_delegation(delegation: Delegation, *, by) -> None:
 
 # --- amendments ------------------------------------------------------------------------
 
+
 def apply_amendment(amendment, *, by) -> None:
     """An amendment coming into force changes its parent (any term); both histories say so."""
     from app.agreements import amendments
@@ -330,9 +382,14 @@ def apply_amendment(amendment, *, by) -> None:
 
 
 def count_open_delegations(user) -> int:
-    return db.session.scalar(select(func.count()).select_from(Delegation).where(
-        Delegation.delegator_id == user.id, Delegation.revoked_at.is_(None))) or 0
-
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Delegation)
+            .where(Delegation.delegator_id == user.id, Delegation.revoked_at.is_(None))
+        )
+        or 0
+    )
 
 
 def set_amendment_changes(amendment, *, new_expires_on: date, by, expected_version: int) -> None:

@@ -24,6 +24,7 @@ A scenario (YAML or a dict), every key optional:
 With no events, the walker follows the main path: from each state the first move that goes
 to a state not visited yet, approving every approval.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -81,6 +82,7 @@ class Simulation:
 
 # --- loading a definition and a scenario ------------------------------------------------------
 
+
 def load_edited(text: str, workflows_dir: Path) -> WorkflowDefinition:
     """Parse an edited definition (YAML text) among the shipped ones, so `extends:` still works.
     Raises DefinitionError with every problem."""
@@ -117,14 +119,21 @@ def parse_scenario(text_or_dict) -> dict:
         raise ScenarioError(_("the scenario must be a mapping (start, people, facts, events, …)"))
     unknown = set(scenario) - SCENARIO_KEYS
     if unknown:
-        raise ScenarioError(_("unknown scenario keys: %(keys)s (known: %(known)s)", keys=", ".join(sorted(map(str, unknown))),
-                              known=", ".join(sorted(SCENARIO_KEYS))))
+        raise ScenarioError(
+            _(
+                "unknown scenario keys: %(keys)s (known: %(known)s)",
+                keys=", ".join(sorted(map(str, unknown))),
+                known=", ".join(sorted(SCENARIO_KEYS)),
+            )
+        )
     for name in ("start", "effective_on", "expires_on", "until"):
         if name in scenario:
             scenario[name] = _date(scenario[name], name)
     people = scenario.get("people")
-    if people is not None and (not isinstance(people, dict) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in people.values())):
+    if people is not None and (
+        not isinstance(people, dict)
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in people.values())
+    ):
         raise ScenarioError(_("people: give a number of people per role, e.g. {legal: 1, manager: 2}"))
     facts = scenario.get("facts")
     if facts is not None and (not isinstance(facts, list) or not all(isinstance(f, str) for f in facts)):
@@ -132,11 +141,15 @@ def parse_scenario(text_or_dict) -> dict:
     about = scenario.get("agreement")
     if about is not None:
         budget = about.get("budget_mad", 0) if isinstance(about, dict) else None
-        if not isinstance(about, dict) or set(about) - {"type", "budget_mad", "foreign_partner"} or not (
-                isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget >= 0) or not isinstance(
-                about.get("foreign_partner", False), bool):
-            raise ScenarioError(_("agreement: give budget_mad (an amount), foreign_partner (true or false) and "
-                                  "optionally type"))
+        if (
+            not isinstance(about, dict)
+            or set(about) - {"type", "budget_mad", "foreign_partner"}
+            or not (isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget >= 0)
+            or not isinstance(about.get("foreign_partner", False), bool)
+        ):
+            raise ScenarioError(
+                _("agreement: give budget_mad (an amount), foreign_partner (true or false) and optionally type")
+            )
     events = scenario.get("events") or []
     if not isinstance(events, list):
         raise ScenarioError(_("events: give a list of moves, e.g. - {take: submit_for_review, day: 2026-01-05}"))
@@ -145,10 +158,14 @@ def parse_scenario(text_or_dict) -> dict:
         if isinstance(event, dict):
             # `on:` reads as the boolean true in YAML 1.1; `day:` is the plain spelling.
             event = {("on" if key is True or key == "day" else key): value for key, value in event.items()}
-        if not isinstance(event, dict) or not isinstance(event.get("take"), str) or set(event) - {
-                "take", "on", "decision"}:
-            raise ScenarioError(_("event #%(n)s: give take (a move), and optionally day (YYYY-MM-DD) and decision",
-                                  n=number))
+        if (
+            not isinstance(event, dict)
+            or not isinstance(event.get("take"), str)
+            or set(event) - {"take", "on", "decision"}
+        ):
+            raise ScenarioError(
+                _("event #%(n)s: give take (a move), and optionally day (YYYY-MM-DD) and decision", n=number)
+            )
         if event.get("decision", "approve") not in ("approve", "reject"):
             raise ScenarioError(_("event #%(n)s: decision must be approve or reject", n=number))
         checked.append({**event, **({"on": _date(event["on"], f"event #{number} day")} if "on" in event else {})})
@@ -172,8 +189,13 @@ def people_today() -> dict[str, int]:
     from app.auth.models import User
     from app.extensions import db
 
-    return _read(lambda: dict(db.session.execute(select(User.role, func.count(User.id)).where(
-        User.is_active_account.is_(True)).group_by(User.role)).all()))
+    return _read(
+        lambda: dict(
+            db.session.execute(
+                select(User.role, func.count(User.id)).where(User.is_active_account.is_(True)).group_by(User.role)
+            ).all()
+        )
+    )
 
 
 def _read(query):
@@ -191,8 +213,10 @@ def _read(query):
 
 # --- the walk ----------------------------------------------------------------------------------
 
-def simulate(definition: WorkflowDefinition, scenario: dict, *, people: dict[str, int] | None = None,
-             today: date | None = None) -> Simulation:
+
+def simulate(
+    definition: WorkflowDefinition, scenario: dict, *, people: dict[str, int] | None = None, today: date | None = None
+) -> Simulation:
     """Walk `definition` through `scenario` (see the module's docstring). Never writes anything."""
     warnings: list[str] = []
     if scenario.get("people") is None and people is None:
@@ -219,8 +243,14 @@ def simulate(definition: WorkflowDefinition, scenario: dict, *, people: dict[str
             break
         when = event.get("on") or on
         if when < on:
-            raise ScenarioError(_("%(move)s: %(day)s is before the previous move (%(previous)s)", move=event["take"],
-                                  day=_day(when), previous=_day(on)))
+            raise ScenarioError(
+                _(
+                    "%(move)s: %(day)s is before the previous move (%(previous)s)",
+                    move=event["take"],
+                    day=_day(when),
+                    previous=_day(on),
+                )
+            )
         state, entered = _automatic_until(definition, state, entered, when, dates, steps)
         on = when
         step = _take(definition, state, entered, event, on, people, facts, dates, _facts(definition, scenario))
@@ -245,8 +275,9 @@ def _next_on_main_path(definition, state: str, visited: set[str]):
         if transition.automatic or transition.target in visited:
             continue
         if definition.states[transition.target].kind == "final" and any(
-                definition.states[t.target].kind != "final" and t.target not in visited and not t.automatic
-                for t in definition.transitions_from(state)):
+            definition.states[t.target].kind != "final" and t.target not in visited and not t.automatic
+            for t in definition.transitions_from(state)
+        ):
             continue  # prefer going on over ending (cancel, terminate)
         return transition
     automatic = [t for t in definition.transitions_from(state) if t.automatic and t.target not in visited]
@@ -256,8 +287,11 @@ def _next_on_main_path(definition, state: str, visited: set[str]):
 def _automatic_until(definition, state, entered, until: date, dates: dict, steps: list[Step]):
     """Apply the automatic moves whose date comes by `until` (activation, expiry)."""
     for _round in range(5):
-        due = [t for t in definition.transitions_from(state)
-               if t.automatic and dates.get(t.automatic) and dates[t.automatic] <= until]
+        due = [
+            t
+            for t in definition.transitions_from(state)
+            if t.automatic and dates.get(t.automatic) and dates[t.automatic] <= until
+        ]
         if not due:
             break
         transition = due[0]
@@ -271,13 +305,16 @@ def _automatic_until(definition, state, entered, until: date, dates: dict, steps
 
 def _facts(definition, scenario: dict) -> AgreementFacts:
     about = scenario.get("agreement") or {}
-    return AgreementFacts(type=str(about.get("type") or definition.type),
-                          budget_mad=Decimal(str(about.get("budget_mad", 0))),
-                          foreign_partner=bool(about.get("foreign_partner", False)))
+    return AgreementFacts(
+        type=str(about.get("type") or definition.type),
+        budget_mad=Decimal(str(about.get("budget_mad", 0))),
+        foreign_partner=bool(about.get("foreign_partner", False)),
+    )
 
 
-def _take(definition, state: str, entered: date, event: dict, on: date, people, facts, dates,
-          agreement_facts: AgreementFacts) -> Step:
+def _take(
+    definition, state: str, entered: date, event: dict, on: date, people, facts, dates, agreement_facts: AgreementFacts
+) -> Step:
     name = event["take"]
     transition = definition.transition(name)
     step = Step(on=on, transition=name, source=state, target=None)
@@ -285,17 +322,28 @@ def _take(definition, state: str, entered: date, event: dict, on: date, people, 
         step.blocked.append(_("no move %(name)s in this workflow", name=name))
         return step
     if state not in transition.sources:
-        step.blocked.append(_("%(name)s is not possible from %(state)s (only from %(sources)s)", name=name, state=state,
-                              sources=", ".join(transition.sources)))
+        step.blocked.append(
+            _(
+                "%(name)s is not possible from %(state)s (only from %(sources)s)",
+                name=name,
+                state=state,
+                sources=", ".join(transition.sources),
+            )
+        )
         return step
     rule = definition.children.on_parent.get(name)
     if rule:
-        step.children = (_("each child agreement that can follow takes the same move") if rule == "cascade"
-                         else _("the person is asked what happens to each child agreement"))
+        step.children = (
+            _("each child agreement that can follow takes the same move")
+            if rule == "cascade"
+            else _("the person is asked what happens to each child agreement")
+        )
     target = definition.states[transition.target]
-    needs = [need if isinstance(need, str) else (need.get("field") or need.get("document"))
-             for _what, need in definition.needs(transition)]
-    needs = [n for n in dict.fromkeys(needs) if not (n in transition.fields)]
+    needs = [
+        need if isinstance(need, str) else (need.get("field") or need.get("document"))
+        for _what, need in definition.needs(transition)
+    ]
+    needs = [n for n in dict.fromkeys(needs) if n not in transition.fields]
     if facts is None:
         step.needs = needs
     else:
@@ -307,8 +355,13 @@ def _take(definition, state: str, entered: date, event: dict, on: date, people, 
         takers = [r for r in transition.roles]
         step.asked = [f"{role} ({_count(role, people)})" if role != "owner" else "owner" for role in takers]
         if transition.roles and not any(role == "owner" or people.get(role) for role in transition.roles):
-            step.blocked.append(_("nobody holds a role that may take %(name)s (%(roles)s)", name=name,
-                                  roles=", ".join(transition.roles)))
+            step.blocked.append(
+                _(
+                    "nobody holds a role that may take %(name)s (%(roles)s)",
+                    name=name,
+                    roles=", ".join(transition.roles),
+                )
+            )
         step.sla_breaches = _sla(definition, state, entered, on, None)
         step.reminders = _stalled(definition, state, entered, on)
     else:
@@ -316,39 +369,72 @@ def _take(definition, state: str, entered: date, event: dict, on: date, people, 
         applying = tuple(applicable_steps(transition.approval, agreement_facts))
         for approval_step in transition.approval.steps:
             if approval_step not in applying:
-                step.asked.append(_("%(step)s: not asked (applies only when %(condition)s)", step=approval_step.name,
-                                    condition=describe(approval_step.when)))
+                step.asked.append(
+                    _(
+                        "%(step)s: not asked (applies only when %(condition)s)",
+                        step=approval_step.name,
+                        condition=describe(approval_step.when),
+                    )
+                )
                 continue
             if approval_step.when is not None:
-                step.asked.append(_("%(step)s: applies (%(condition)s)", step=approval_step.name,
-                                    condition=describe(approval_step.when)))
+                step.asked.append(
+                    _(
+                        "%(step)s: applies (%(condition)s)",
+                        step=approval_step.name,
+                        condition=describe(approval_step.when),
+                    )
+                )
             available = sum(people.get(role, 0) for role in approval_step.roles) + len(approval_step.users)
-            approvers = [f"{role} ({_count(role, people)})" for role in approval_step.roles] + list(
-                approval_step.users)
+            approvers = [f"{role} ({_count(role, people)})" for role in approval_step.roles] + list(approval_step.users)
             required = approval_step.required_roles + approval_step.required_users
-            step.asked.append(_("%(step)s: %(approvers)s; quorum %(quorum)s", step=approval_step.name,
-                                approvers=", ".join(approvers), quorum=approval_step.quorum)
-                              + (_(", required %(who)s", who=", ".join(required)) if required else "")
-                              + (_(", in order") if approval_step.mode == "sequential" else ""))
+            step.asked.append(
+                _(
+                    "%(step)s: %(approvers)s; quorum %(quorum)s",
+                    step=approval_step.name,
+                    approvers=", ".join(approvers),
+                    quorum=approval_step.quorum,
+                )
+                + (_(", required %(who)s", who=", ".join(required)) if required else "")
+                + (_(", in order") if approval_step.mode == "sequential" else "")
+            )
             if available < approval_step.quorum:
-                step.blocked.append(_("%(step)s: quorum %(quorum)s but only %(available)s people can approve",
-                                      step=approval_step.name, quorum=approval_step.quorum, available=available))
+                step.blocked.append(
+                    _(
+                        "%(step)s: quorum %(quorum)s but only %(available)s people can approve",
+                        step=approval_step.name,
+                        quorum=approval_step.quorum,
+                        available=available,
+                    )
+                )
             for role in approval_step.required_roles:
                 if not people.get(role):
-                    step.blocked.append(_("%(step)s: required role %(role)s has nobody", step=approval_step.name,
-                                          role=role))
+                    step.blocked.append(
+                        _("%(step)s: required role %(role)s has nobody", step=approval_step.name, role=role)
+                    )
             sla = approval_step.sla_days or definition.states[state].sla_days
             if sla:
                 waited = (on - entered).days
                 escalate = sla * definition.reminders.approval_escalate_after_slas
                 if waited > sla:
-                    step.reminders.append(_("%(step)s: overdue reminder to the approvers on %(day)s",
-                                            step=approval_step.name, day=_day(entered + timedelta(days=sla))))
-                    step.sla_breaches.append(_("%(step)s: waited %(days)s days, SLA %(sla)s", step=approval_step.name,
-                                               days=waited, sla=sla))
+                    step.reminders.append(
+                        _(
+                            "%(step)s: overdue reminder to the approvers on %(day)s",
+                            step=approval_step.name,
+                            day=_day(entered + timedelta(days=sla)),
+                        )
+                    )
+                    step.sla_breaches.append(
+                        _("%(step)s: waited %(days)s days, SLA %(sla)s", step=approval_step.name, days=waited, sla=sla)
+                    )
                 if waited > escalate:
-                    step.reminders.append(_("%(step)s: escalation to the managers on %(day)s", step=approval_step.name,
-                                            day=_day(entered + timedelta(days=escalate))))
+                    step.reminders.append(
+                        _(
+                            "%(step)s: escalation to the managers on %(day)s",
+                            step=approval_step.name,
+                            day=_day(entered + timedelta(days=escalate)),
+                        )
+                    )
         if decision == "reject" and not step.blocked:
             step.target = transition.approval.reject_to
             return step
@@ -381,20 +467,28 @@ def _stalled(definition, state: str, entered: date, left: date) -> list[str]:
     sla = definition.states[state].sla_days
     if not sla or not definition.reminders.stalled or (left - entered).days <= sla:
         return []
-    return [_("stalled reminder to the owner on %(day)s (%(state)s)", day=_day(entered + timedelta(days=sla)),
-              state=state)]
+    return [
+        _("stalled reminder to the owner on %(day)s (%(state)s)", day=_day(entered + timedelta(days=sla)), state=state)
+    ]
 
 
 def _ending_reminders(definition, dates: dict, until: date) -> list[str]:
     end = dates.get("expires_on")
     if not end:
         return []
-    return [_("ending in %(days)s days: reminder to the owner and managers on %(day)s", days=days,
-              day=_day(end - timedelta(days=days)))
-            for days in sorted(definition.reminders.ending_days, reverse=True) if end - timedelta(days=days) <= until]
+    return [
+        _(
+            "ending in %(days)s days: reminder to the owner and managers on %(day)s",
+            days=days,
+            day=_day(end - timedelta(days=days)),
+        )
+        for days in sorted(definition.reminders.ending_days, reverse=True)
+        if end - timedelta(days=days) <= until
+    ]
 
 
 # --- what an edited definition changes ------------------------------------------------------------
+
 
 def compare(current: WorkflowDefinition, edited: WorkflowDefinition) -> list[str]:
     """The differences that matter to agreements: states and moves removed or added, approval steps."""
@@ -412,12 +506,20 @@ def compare(current: WorkflowDefinition, edited: WorkflowDefinition) -> list[str
             changes.append(_("move %(name)s removed", name=name))
     for name, transition in after.items():
         if name not in before:
-            changes.append(_("move %(name)s added (from %(sources)s)", name=name, sources=", ".join(transition.sources)))
+            changes.append(
+                _("move %(name)s added (from %(sources)s)", name=name, sources=", ".join(transition.sources))
+            )
             continue
         old = before[name]
         if set(transition.sources) != set(old.sources) or transition.target != old.target:
-            changes.append(_("move %(name)s now goes from %(sources)s to %(target)s", name=name,
-                             sources=", ".join(transition.sources), target=transition.target))
+            changes.append(
+                _(
+                    "move %(name)s now goes from %(sources)s to %(target)s",
+                    name=name,
+                    sources=", ".join(transition.sources),
+                    target=transition.target,
+                )
+            )
         old_steps = {s.name: s for s in (old.approval.steps if old.approval else ())}
         new_steps = {s.name: s for s in (transition.approval.steps if transition.approval else ())}
         for step_name in new_steps.keys() - old_steps.keys():
@@ -439,27 +541,50 @@ def impacts(current: WorkflowDefinition, edited: WorkflowDefinition, counts: dic
         if state not in current.states or current.states[state].kind == "final":
             continue
         if state not in edited.states:
-            found.append(Impact(state, count, _("their state %(state)s no longer exists: they would be stranded",
-                                                state=state)))
+            found.append(
+                Impact(state, count, _("their state %(state)s no longer exists: they would be stranded", state=state))
+            )
             continue
-        lost = [t.name for t in current.transitions_from(state) if t.name not in after or state not in after[
-            t.name].sources]
+        lost = [
+            t.name for t in current.transitions_from(state) if t.name not in after or state not in after[t.name].sources
+        ]
         if lost:
-            found.append(Impact(state, count, _("moves no longer offered from %(state)s: %(moves)s", state=state,
-                                                moves=", ".join(lost))))
-        gained = [t.name for t in edited.transitions_from(state)
-                  if current.transition(t.name) is None or state not in current.transition(t.name).sources]
+            found.append(
+                Impact(
+                    state,
+                    count,
+                    _("moves no longer offered from %(state)s: %(moves)s", state=state, moves=", ".join(lost)),
+                )
+            )
+        gained = [
+            t.name
+            for t in edited.transitions_from(state)
+            if current.transition(t.name) is None or state not in current.transition(t.name).sources
+        ]
         if gained:
-            found.append(Impact(state, count, _("new moves from %(state)s: %(moves)s", state=state,
-                                                moves=", ".join(gained))))
+            found.append(
+                Impact(state, count, _("new moves from %(state)s: %(moves)s", state=state, moves=", ".join(gained)))
+            )
         for transition in edited.transitions_from(state):
             old = current.transition(transition.name)
             if transition.approval and old and old.approval and transition.approval.steps != old.approval.steps:
-                names = [s.name if s.when is None else _("%(step)s (when %(condition)s)", step=s.name,
-                                                             condition=describe(s.when))
-                         for s in transition.approval.steps]
-                found.append(Impact(state, count, _("their open approval of %(move)s would ask the steps %(steps)s",
-                                                    move=transition.name, steps=", ".join(names))))
+                names = [
+                    s.name
+                    if s.when is None
+                    else _("%(step)s (when %(condition)s)", step=s.name, condition=describe(s.when))
+                    for s in transition.approval.steps
+                ]
+                found.append(
+                    Impact(
+                        state,
+                        count,
+                        _(
+                            "their open approval of %(move)s would ask the steps %(steps)s",
+                            move=transition.name,
+                            steps=", ".join(names),
+                        ),
+                    )
+                )
     return found
 
 
@@ -470,12 +595,27 @@ def in_flight_counts(workflow_type: str) -> dict[str, int]:
     from app.agreements.models import Agreement
     from app.extensions import db
 
-    return _read(lambda: dict(db.session.execute(select(Agreement.state, func.count(Agreement.id)).where(
-        Agreement.type == workflow_type).group_by(Agreement.state)).all())) or {}
+    return (
+        _read(
+            lambda: dict(
+                db.session.execute(
+                    select(Agreement.state, func.count(Agreement.id))
+                    .where(Agreement.type == workflow_type)
+                    .group_by(Agreement.state)
+                ).all()
+            )
+        )
+        or {}
+    )
 
 
-def run(definition: WorkflowDefinition, scenario: dict, current: WorkflowDefinition | None,
-        people: dict[str, int] | None = None, counts: dict[str, int] | None = None) -> Simulation:
+def run(
+    definition: WorkflowDefinition,
+    scenario: dict,
+    current: WorkflowDefinition | None,
+    people: dict[str, int] | None = None,
+    counts: dict[str, int] | None = None,
+) -> Simulation:
     """Simulate, and compare with the definition in use when `definition` is an edited copy."""
     result = simulate(definition, scenario, people=people)
     if current is not None and current.checksum != definition.checksum:
@@ -490,8 +630,13 @@ def render_text(result: Simulation) -> list[str]:
     for step in result.steps:
         arrow = f"{step.source} → {step.target}" if step.target else f"{step.source} ✗ blocked"
         lines.append(f"{step.on.isoformat()}  {step.transition}{' (automatic)' if step.automatic else ''}: {arrow}")
-        for label, values in (("asked", step.asked), ("blocks", step.blocked), ("needs", step.needs),
-                              ("reminder", step.reminders), ("SLA breach", step.sla_breaches)):
+        for label, values in (
+            ("asked", step.asked),
+            ("blocks", step.blocked),
+            ("needs", step.needs),
+            ("reminder", step.reminders),
+            ("SLA breach", step.sla_breaches),
+        ):
             for value in values:
                 lines.append(f"    {label}: {value}")
         if step.children:

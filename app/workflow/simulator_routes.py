@@ -1,5 +1,6 @@
 """The workflow simulator page (/admin/workflows/simulate): a definition (shipped, or an edited
 copy pasted or uploaded) and a scenario in, the walk out. Nothing is written."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -63,8 +64,13 @@ def simulate_workflow():
                 definition = definitions[form.workflow_type.data]
             scenario = simulator.parse_scenario(form.scenario.data)
             people = None if scenario.get("people") is not None else simulator.people_today()
-            result = simulator.run(definition, scenario, definitions.get(definition.type), people=people,
-                                   counts=simulator.in_flight_counts(definition.type))
+            result = simulator.run(
+                definition,
+                scenario,
+                definitions.get(definition.type),
+                people=people,
+                counts=simulator.in_flight_counts(definition.type),
+            )
         except DefinitionError as error:
             problems = [f"{file_name}: {message}" for file_name, message in error.problems]
         except simulator.ScenarioError as error:
@@ -72,5 +78,4 @@ def simulate_workflow():
         finally:
             db.session.rollback()  # a walk never writes; nothing to keep
     status = 422 if form.is_submitted() and (problems or form.errors) else 200
-    return render_template("workflow/simulate.html", form=form, result=result, problems=problems,
-                           edited=edited), status
+    return render_template("workflow/simulate.html", form=form, result=result, problems=problems, edited=edited), status

@@ -7,6 +7,7 @@ are flushed, those agreements' stays are worked out again from their own rows (o
 query), so rows written out of order (imports, backdated demo history) still come out right.
 Bulk loads that bypass the ORM call `rebuild`.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -51,10 +52,8 @@ class Visit:
         return None if self.left_at is None else days_between(self.entered_at, self.left_at)
 
 
-
 def days_between(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds() / SECONDS_PER_DAY
-
 
 
 def stage_visits(events: Iterable[StageEvent]) -> list[Visit]:
@@ -66,28 +65,29 @@ def stage_visits(events: Iterable[StageEvent]) -> list[Visit]:
     a state by hand, then moved) is not a visit. Stays not yet left come last, with left_at None.
     """
     per_agreement: dict[int, list[tuple[datetime, int, StageEvent]]] = defaultdict(list)
-    for index, event in enumerate(events):
-        per_agreement[event.agreement_id].append((event.occurred_at, index, event))
+    for index, audit_event in enumerate(events):
+        per_agreement[audit_event.agreement_id].append((audit_event.occurred_at, index, audit_event))
     visits: list[Visit] = []
     for agreement_id, rows in per_agreement.items():
         rows.sort(key=lambda row: (row[0], row[1]))
         open_state: str | None = None
         opened_at: datetime | None = None
-        for occurred_at, _index, event in rows:
-            if event.action == "created":
-                if open_state is None and event.after:
-                    open_state, opened_at = event.after, occurred_at
+        for occurred_at, _index, audit_event in rows:
+            if audit_event.action == "created":
+                if open_state is None and audit_event.after:
+                    open_state, opened_at = audit_event.after, occurred_at
                 continue
-            if open_state is not None and open_state == event.before:
+            if open_state is not None and open_state == audit_event.before:
                 visits.append(Visit(agreement_id, open_state, opened_at, occurred_at))
-            open_state, opened_at = (event.after, occurred_at) if event.after else (None, None)
+            open_state, opened_at = (audit_event.after, occurred_at) if audit_event.after else (None, None)
         if open_state is not None:
             visits.append(Visit(agreement_id, open_state, opened_at, None))
     return visits
 
 
-def stage_event(agreement_id: int, occurred_at: datetime, action: str, changes, agreement_type: str,
-                initial_states: dict[str, str]) -> StageEvent:
+def stage_event(
+    agreement_id: int, occurred_at: datetime, action: str, changes, agreement_type: str, initial_states: dict[str, str]
+) -> StageEvent:
     """A creation or transition audit row as a StageEvent. A creation row that does not say its
     state starts the type's initial state."""
     changes = changes if isinstance(changes, dict) else {}
@@ -102,8 +102,7 @@ def stage_event(agreement_id: int, occurred_at: datetime, action: str, changes, 
 def initial_states() -> dict[str, str]:
     if not has_app_context():
         return {}
-    return {kind: definition.initial_state
-            for kind, definition in current_app.extensions["sharaka.workflows"].items()}
+    return {kind: definition.initial_state for kind, definition in current_app.extensions["sharaka.workflows"].items()}
 
 
 def rebuild(connection, agreement_ids: Iterable[int]) -> int:
@@ -114,19 +113,33 @@ def rebuild(connection, agreement_ids: Iterable[int]) -> int:
     starts = initial_states()
     written = 0
     for start in range(0, len(ids), REBUILD_CHUNK):
-        chunk = ids[start:start + REBUILD_CHUNK]
+        chunk = ids[start : start + REBUILD_CHUNK]
         rows = connection.execute(
             select(AuditEvent.object_id, AuditEvent.occurred_at, AuditEvent.action, AuditEvent.changes, Agreement.type)
             .join(Agreement, Agreement.id == AuditEvent.object_id)
-            .where(AuditEvent.object_type == "agreements", AuditEvent.object_id.in_(chunk),
-                   AuditEvent.action.in_(STAGE_ACTIONS))
-            .order_by(AuditEvent.object_id, AuditEvent.occurred_at, AuditEvent.id)).all()
+            .where(
+                AuditEvent.object_type == "agreements",
+                AuditEvent.object_id.in_(chunk),
+                AuditEvent.action.in_(STAGE_ACTIONS),
+            )
+            .order_by(AuditEvent.object_id, AuditEvent.occurred_at, AuditEvent.id)
+        ).all()
         visits = stage_visits(stage_event(*row, starts) for row in rows)
         connection.execute(delete(StageVisit).where(StageVisit.agreement_id.in_(chunk)))
         if visits:
-            connection.execute(insert(StageVisit), [
-                {"agreement_id": v.agreement_id, "state": v.state, "entered_at": v.entered_at, "left_at": v.left_at,
-                 "days": v.days} for v in visits])
+            connection.execute(
+                insert(StageVisit),
+                [
+                    {
+                        "agreement_id": v.agreement_id,
+                        "state": v.state,
+                        "entered_at": v.entered_at,
+                        "left_at": v.left_at,
+                        "days": v.days,
+                    }
+                    for v in visits
+                ],
+            )
         written += len(visits)
     return written
 
@@ -134,7 +147,10 @@ def rebuild(connection, agreement_ids: Iterable[int]) -> int:
 @event.listens_for(Session, "after_flush")
 def _keep_stage_visits(session, flush_context):
     """Stage rows just written: the stays of their agreements follow, in the same transaction."""
-    touched = {obj.object_id for obj in session.new
-               if isinstance(obj, AuditEvent) and obj.object_type == "agreements" and obj.action in STAGE_ACTIONS}
+    touched = {
+        obj.object_id
+        for obj in session.new
+        if isinstance(obj, AuditEvent) and obj.object_type == "agreements" and obj.action in STAGE_ACTIONS
+    }
     if touched:
         rebuild(session.connection(), touched)

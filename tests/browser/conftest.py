@@ -1,4 +1,5 @@
 """A real server in its own process with the demo portfolio, and Debian's chromium."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,13 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # Only a server that never answers and never dies hits this.
 SERVER_START_SECONDS = 300
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -44,15 +50,23 @@ def live_server(tmp_path_factory):
         pytest.skip("browser tests run in the SQLite pass")
     tmp = tmp_path_factory.mktemp("live")
     with fresh_database(tmp, "live") as url:
-        env = {**os.environ, "DATABASE_URL": url, "SHARAKA_CONFIG": "development", "SHARAKA_INSTANCE_DIR": str(tmp),
-               "UPLOAD_DIR": str(tmp / "uploads"), "FLASK_APP": "app", "BASE_URL": "http://127.0.0.1"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "SHARAKA_CONFIG": "development",
+            "SHARAKA_INSTANCE_DIR": str(tmp),
+            "UPLOAD_DIR": str(tmp / "uploads"),
+            "FLASK_APP": "app",
+            "BASE_URL": "http://127.0.0.1",
+        }
         flask = [sys.executable, "-m", "flask"]
         for command in (["db", "upgrade"], ["demo", "load"]):
             subprocess.run(flask + command, cwd=ROOT, env=env, check=True, capture_output=True)
         port = _free_port()
         log = open(tmp / "server.log", "w")
-        server = subprocess.Popen(flask + ["run", "--port", str(port), "--no-reload"], cwd=ROOT, env=env,
-                                  stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            flask + ["run", "--port", str(port), "--no-reload"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         base = f"http://127.0.0.1:{port}"
         # Wait for the server to answer, as long as it is alive: a busy machine may take a while to
         # import the app, and a fixed short deadline would fail for no reason. A server that dies
@@ -147,8 +161,6 @@ def account(demo_accounts, role: str, organization_contains: str = ""):
         if key.startswith(role + ":") and organization_contains.lower() in key.lower():
             return row
     raise LookupError(f"no demo account for {role} {organization_contains}")
-
-
 
 
 def choose(page, field: str, text: str) -> None:

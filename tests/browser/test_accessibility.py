@@ -1,5 +1,6 @@
 """axe-core (vendored in tests/browser/vendor) on the main pages, in French and Arabic, with a
 screenshot of each; and the keyboard reaches the content and the menus."""
+
 from pathlib import Path
 
 import pytest
@@ -32,10 +33,17 @@ def _agreement_url(page, base, reference):
 
 PAGES = {
     # who, pages (name, path or callable giving the path)
-    "manager": [("dashboard", "/dashboard"), ("agreements", "/agreements/"), ("board", "/portfolio/board"),
-                ("timeline", "/portfolio/timeline"), ("calendar", "/portfolio/calendar"),
-                ("analytics", "/portfolio/analytics"), ("agreement", None), ("inbox", "/inbox"),
-                ("search", "/search?q=ميسترال")],
+    "manager": [
+        ("dashboard", "/dashboard"),
+        ("agreements", "/agreements/"),
+        ("board", "/portfolio/board"),
+        ("timeline", "/portfolio/timeline"),
+        ("calendar", "/portfolio/calendar"),
+        ("analytics", "/portfolio/analytics"),
+        ("agreement", None),
+        ("inbox", "/inbox"),
+        ("search", "/search?q=ميسترال"),
+    ],
     "officer": [("dashboard-officer", "/dashboard"), ("new-agreement", "/agreements/new")],
     "partner": [("portal", "/portal"), ("board-partner", "/portfolio/board"), ("search-partner", "/search?q=الذكاء")],
 }
@@ -51,8 +59,9 @@ def page(browser):
 
 @pytest.mark.parametrize("language", ["fr", "ar"])
 @pytest.mark.parametrize("role", list(PAGES))
-def test_main_pages_have_no_serious_accessibility_violations(live_server, page, artifacts, demo_accounts, role,
-                                                             language):
+def test_main_pages_have_no_serious_accessibility_violations(
+    live_server, page, artifacts, demo_accounts, role, language
+):
     person = account(demo_accounts, role, "Mistral" if role == "partner" else "")
     sign_in(page, live_server, person["email"], person["password"])
     original = page.locator("select[name=language]").input_value()

@@ -1,5 +1,6 @@
 """Accounts people run themselves, in a real browser: an invitation accepted through its link,
 then two-factor sign-in turned on (QR code page, codes computed with pyotp) and used to sign in."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,9 @@ from tests.browser.conftest import account, navigate, sign_in
 PASSWORD = "Une caravane de dromadaires au coucher du soleil"
 
 
-def _invite_and_accept(page, base, demo_accounts, email: str, role: str = "officer", language: str = "en",
-                       artifacts=None) -> None:
+def _invite_and_accept(
+    page, base, demo_accounts, email: str, role: str = "officer", language: str = "en", artifacts=None
+) -> None:
     admin = account(demo_accounts, "admin")
     sign_in(page, base, admin["email"], admin["password"])
     page.goto(base + "/invitations/new")

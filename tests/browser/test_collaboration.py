@@ -1,5 +1,6 @@
 """In a real browser: comparing two versions of a text, the digital signature of a signed copy, and
 progress reports with indicators (the demo's Mistral AI lab), in English and in Arabic on a phone."""
+
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.browser.conftest import account, navigate, sign_in, switch_language
@@ -46,11 +47,27 @@ def _phone_in_arabic(browser, base, person, url, path, selector):
 def test_two_versions_compared_from_the_negotiation_panel(live_server, page, browser, artifacts, tmp_path):
     officer = _owner_of(NEGOTIATION)
     first, second = tmp_path / "projet-v1.docx", tmp_path / "projet-v2.docx"
-    first.write_bytes(docx_bytes([("h1", "Article 1 : Objet"), ("p", "Le ministère forme 100 personnes."),
-                                  ("h1", "المادة 2"), ("p", "يلتزم الطرفان بالتعاون.")]))
-    second.write_bytes(docx_bytes([("h1", "Article 1 : Objet"), ("p", "Le ministère forme 250 personnes."),
-                                   ("h1", "المادة 2"), ("p", "يلتزم الطرفان بالتعاون الوثيق."),
-                                   ("p", "Une clause ajoutée.")]))
+    first.write_bytes(
+        docx_bytes(
+            [
+                ("h1", "Article 1 : Objet"),
+                ("p", "Le ministère forme 100 personnes."),
+                ("h1", "المادة 2"),
+                ("p", "يلتزم الطرفان بالتعاون."),
+            ]
+        )
+    )
+    second.write_bytes(
+        docx_bytes(
+            [
+                ("h1", "Article 1 : Objet"),
+                ("p", "Le ministère forme 250 personnes."),
+                ("h1", "المادة 2"),
+                ("p", "يلتزم الطرفان بالتعاون الوثيق."),
+                ("p", "Une clause ajoutée."),
+            ]
+        )
+    )
     sign_in(page, live_server, officer["email"], officer["password"])
     _open_agreement(page, live_server, NEGOTIATION)
     agreement_url = page.url
@@ -70,8 +87,9 @@ def test_two_versions_compared_from_the_negotiation_panel(live_server, page, bro
     assert page.locator(".diff p[dir=auto]").count() >= 5  # every paragraph finds its own direction
     assert page.locator(".section-changes tbody tr").count() == 2  # Article 1 and المادة 2
     page.screenshot(path=str(artifacts / "60-compare-versions.png"), full_page=True)
-    _phone_in_arabic(browser, live_server, officer, page.url, artifacts / "61-compare-versions-phone-arabic.png",
-                     ".diff")
+    _phone_in_arabic(
+        browser, live_server, officer, page.url, artifacts / "61-compare-versions-phone-arabic.png", ".diff"
+    )
     assert agreement_url
 
 
@@ -80,8 +98,13 @@ def test_a_signed_copy_shows_its_digital_signature(live_server, page, artifacts,
     signed = tmp_path / "convention-signee.pdf"
     # pyHanko runs its own event loop: in a thread of its own, beside Playwright's.
     with ThreadPoolExecutor(1) as pool:
-        signed.write_bytes(pool.submit(lambda: sign(plain_pdf("Convention", "Article 1"), Authority.create(
-            "Browser Test Root").signer("Amal Benali"))).result())
+        signed.write_bytes(
+            pool.submit(
+                lambda: sign(
+                    plain_pdf("Convention", "Article 1"), Authority.create("Browser Test Root").signer("Amal Benali")
+                )
+            ).result()
+        )
     sign_in(page, live_server, officer["email"], officer["password"])
     _open_agreement(page, live_server, SIGNATURE)
     form = page.locator("form[action$='/signed-copy']")
@@ -118,16 +141,18 @@ def test_indicators_handed_in_and_shown_against_targets(live_server, page, brows
     form = page.locator("form[action$='/submissions']")
     fields = form.locator(".indicator-fields input")
     assert fields.count() == 2
-    form.locator("input[type=file]").set_input_files(files=[{"name": "t4.pdf", "mimeType": "application/pdf",
-                                                             "buffer": b"%PDF-1.4\n%t4\n%%EOF\n"}])
+    form.locator("input[type=file]").set_input_files(
+        files=[{"name": "t4.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%t4\n%%EOF\n"}]
+    )
     fields.nth(0).fill("beaucoup")
     fields.nth(1).fill("1")
     navigate(page, form.locator("button[type=submit]").click)
     assert page.locator(".alert-danger").count() >= 1
     assert page.locator("[data-submission]").count() == 0
     form = page.locator("form[action$='/submissions']")
-    form.locator("input[type=file]").set_input_files(files=[{"name": "t4.pdf", "mimeType": "application/pdf",
-                                                             "buffer": b"%PDF-1.4\n%t4\n%%EOF\n"}])
+    form.locator("input[type=file]").set_input_files(
+        files=[{"name": "t4.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%t4\n%%EOF\n"}]
+    )
     fields = form.locator(".indicator-fields input")
     fields.nth(0).fill("115")
     fields.nth(1).fill("1")
@@ -143,5 +168,6 @@ def test_indicators_handed_in_and_shown_against_targets(live_server, page, brows
     table = page.locator(".indicators-table")
     assert "300" in table.inner_text() and "100 %" in table.inner_text()  # 40 + 65 + 80 + 115 = 300
     page.screenshot(path=str(artifacts / "64-indicators-portfolio.png"), full_page=True)
-    _phone_in_arabic(browser, live_server, officer, lab_url, artifacts / "65-indicators-phone-arabic.png",
-                     "#indicators")
+    _phone_in_arabic(
+        browser, live_server, officer, lab_url, artifacts / "65-indicators-phone-arabic.png", "#indicators"
+    )

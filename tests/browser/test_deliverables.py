@@ -1,4 +1,5 @@
 """A quarterly report of the Mistral AI MoU: handed in, sent back, handed in again, accepted, in a real browser."""
+
 import re
 
 from tests.browser.conftest import account, navigate, sign_in, switch_language
@@ -69,8 +70,11 @@ def test_a_report_is_handed_in_sent_back_and_accepted(live_server, page, browser
     # The partner lands on the portal; the overdue quarterly report of the MoU is listed.
     _as(page, live_server, partner)
     assert page.url.rstrip("/").endswith("/portal")
-    item = page.locator(f"li[data-agreement='{REFERENCE}']").filter(
-        has=page.locator("[data-status=due], [data-status=overdue]")).first
+    item = (
+        page.locator(f"li[data-agreement='{REFERENCE}']")
+        .filter(has=page.locator("[data-status=due], [data-status=overdue]"))
+        .first
+    )
     assert item.count() == 1, "no due deliverable for the Mistral MoU in the partner's portal (demo plan missing?)"
     page.screenshot(path=str(artifacts / "20-partner-portal.png"), full_page=True)
     navigate(page, item.locator("a[href*='/deliverables/']").first.click)

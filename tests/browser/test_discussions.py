@@ -1,5 +1,6 @@
 """Working together in a real browser: a discussion on the Mistral AI MoU (shared and internal
 threads, in Arabic on a phone), approving from the e-mail's link, and verifying a copy."""
+
 import re
 
 from tests.browser.conftest import account, choose, navigate, sign_in, switch_language
@@ -15,8 +16,9 @@ def _open_agreement(page, live_server, reference):
     return page.url
 
 
-def test_a_discussion_shared_with_the_partner_and_one_kept_internal(live_server, page, browser, artifacts,
-                                                                    demo_accounts):
+def test_a_discussion_shared_with_the_partner_and_one_kept_internal(
+    live_server, page, browser, artifacts, demo_accounts
+):
     partner = account(demo_accounts, "partner", "mistral")
     owner = _owner_of(MOU)
     shared_text = "Pouvez-vous confirmer le calendrier des formations ? (browser test)"

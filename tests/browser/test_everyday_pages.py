@@ -1,4 +1,5 @@
 """Pages people use every day without help (#16), in a real browser: phones, the top bar, search, sign-in."""
+
 from __future__ import annotations
 
 import re
@@ -10,9 +11,19 @@ from tests.browser.conftest import account, navigate, sign_in, switch_language
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
-MINISTRY_PAGES = ["/dashboard", "/inbox", "/agreements/", "/agreements/?q=الذكاء", "/deliverables/",
-                  "/portfolio/board", "/portfolio/timeline", "/organizations/", "/events/", "/notifications",
-                  "/search?q=ميسترال"]
+MINISTRY_PAGES = [
+    "/dashboard",
+    "/inbox",
+    "/agreements/",
+    "/agreements/?q=الذكاء",
+    "/deliverables/",
+    "/portfolio/board",
+    "/portfolio/timeline",
+    "/organizations/",
+    "/events/",
+    "/notifications",
+    "/search?q=ميسترال",
+]
 PARTNER_PAGES = ["/portal", "/agreements/", "/notifications", "/search?q=الذكاء"]
 
 
@@ -23,8 +34,7 @@ def _shot_name(prefix: str, path: str) -> str:
 def _agreement_pages(page, live_server) -> list[str]:
     """Every agreement the reader sees in the list's first page (long ministry names, Arabic titles)."""
     page.goto(live_server + "/agreements/")
-    links = page.locator("a[href^='/agreements/']").evaluate_all(
-        "links => links.map(a => a.getAttribute('href'))")
+    links = page.locator("a[href^='/agreements/']").evaluate_all("links => links.map(a => a.getAttribute('href'))")
     return sorted({link for link in links if re.fullmatch(r"/agreements/\d+", link)})[:8]
 
 
@@ -33,10 +43,12 @@ def _fits(page) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("language", ["ar", "fr"])
-@pytest.mark.parametrize(("role", "organization", "paths"), [
-    ("manager", "", MINISTRY_PAGES), ("partner", "mistral", PARTNER_PAGES)])
-def test_no_page_scrolls_sideways_on_a_phone(live_server, page, artifacts, demo_accounts, language, role,
-                                             organization, paths):
+@pytest.mark.parametrize(
+    ("role", "organization", "paths"), [("manager", "", MINISTRY_PAGES), ("partner", "mistral", PARTNER_PAGES)]
+)
+def test_no_page_scrolls_sideways_on_a_phone(
+    live_server, page, artifacts, demo_accounts, language, role, organization, paths
+):
     person = account(demo_accounts, role, organization)
     sign_in(page, live_server, person["email"], person["password"])
     switch_language(page, language)
@@ -50,8 +62,9 @@ def test_no_page_scrolls_sideways_on_a_phone(live_server, page, artifacts, demo_
         if scroll_width > inner_width:
             too_wide[path] = scroll_width
         if path in paths or path == pages[len(paths)]:
-            page.screenshot(path=str(artifacts / f"{_shot_name(f'16-phone-{role}-{language}', path)}.png"),
-                            full_page=True)
+            page.screenshot(
+                path=str(artifacts / f"{_shot_name(f'16-phone-{role}-{language}', path)}.png"), full_page=True
+            )
     assert not too_wide, f"wider than {PHONE['width']} px: {too_wide}"
 
 
@@ -69,8 +82,10 @@ def test_the_top_menu_keeps_to_one_line_at_1366(live_server, page, artifacts, de
     brand = page.locator(".navbar-brand").bounding_box()
     assert abs(right["y"] - brand["y"]) < 30  # the language and the account on the same line as the brand
     if role == "manager":
-        page.screenshot(path=str(artifacts / f"16-top-menu-1366-{language}.png"), clip={
-            "x": 0, "y": 0, "width": DESKTOP["width"], "height": 80})
+        page.screenshot(
+            path=str(artifacts / f"16-top-menu-1366-{language}.png"),
+            clip={"x": 0, "y": 0, "width": DESKTOP["width"], "height": 80},
+        )
 
 
 def test_partners_get_their_own_short_menu(live_server, page, demo_accounts):
@@ -81,8 +96,9 @@ def test_partners_get_their_own_short_menu(live_server, page, demo_accounts):
     assert page.locator(".navbar a[href='/portfolio/board']").count() == 0
 
 
-def test_the_top_bar_search_understands_arabic_and_keeps_to_what_one_may_see(live_server, page, artifacts,
-                                                                            demo_accounts):
+def test_the_top_bar_search_understands_arabic_and_keeps_to_what_one_may_see(
+    live_server, page, artifacts, demo_accounts
+):
     manager = account(demo_accounts, "manager")
     sign_in(page, live_server, manager["email"], manager["password"])
     switch_language(page, "ar")
@@ -136,8 +152,9 @@ def _axe_serious(page) -> list[dict]:
 
 
 @pytest.mark.parametrize(("language", "viewport"), [("fr", DESKTOP), ("ar", PHONE)])
-def test_the_parties_are_chosen_by_typing_with_the_keyboard_alone(live_server, browser, artifacts, demo_accounts,
-                                                                   language, viewport):
+def test_the_parties_are_chosen_by_typing_with_the_keyboard_alone(
+    live_server, browser, artifacts, demo_accounts, language, viewport
+):
     context = browser.new_context(viewport=DESKTOP, locale="en-GB", bypass_csp=True)  # bypass: axe is injected
     page = context.new_page()
     officer = account(demo_accounts, "officer")
@@ -212,8 +229,9 @@ def test_without_javascript_the_parties_stay_a_plain_list(live_server, browser, 
         context.close()
 
 
-def test_a_manager_hands_a_late_approval_to_a_colleague_from_the_dashboard(live_server, browser, artifacts,
-                                                                         demo_accounts):
+def test_a_manager_hands_a_late_approval_to_a_colleague_from_the_dashboard(
+    live_server, browser, artifacts, demo_accounts
+):
     context = browser.new_context(viewport=DESKTOP, locale="en-GB", bypass_csp=True)  # bypass: axe is injected
     page = context.new_page()
     manager = account(demo_accounts, "manager")

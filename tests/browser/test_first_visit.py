@@ -1,4 +1,5 @@
 """A person's first visit: sign in, the list, the Mistral AI MoU, then Arabic."""
+
 from tests.browser.conftest import account, navigate, sign_in, switch_language
 
 

@@ -1,11 +1,11 @@
 """One MoU from draft to active, each step by the person whose job it is, in a real browser."""
+
 import re
 from datetime import timedelta
 
 from playwright.sync_api import expect
 
 from app.core import clock
-from tests.browser.conftest import account, navigate, sign_in, switch_language
 from tests.browser.conftest import account, choose, navigate, sign_in, switch_language
 
 PDF = b"%PDF-1.4\n%browser test\n%%EOF\n"

@@ -1,4 +1,5 @@
 """Notices, mail in the outbox, API tokens and the offline API docs, in a real browser."""
+
 import json
 import re
 import urllib.request
@@ -82,14 +83,14 @@ def test_a_token_made_on_the_profile_page_opens_the_api(live_server, page, artif
     page.reload()
     assert page.locator("#new-token").count() == 0
 
-    request = urllib.request.Request(live_server + "/api/v1/agreements?per_page=100",
-                                     headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        live_server + "/api/v1/agreements?per_page=100", headers={"Authorization": f"Bearer {token}"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         body = json.load(response)
     references = {item["reference"] for item in body["items"]}
     assert "MTNRA-2025-010" in references  # the Mistral AI MoU
-    assert all(any("Mistral" in party["organization"]["name"] for party in item["parties"])
-               for item in body["items"])
+    assert all(any("Mistral" in party["organization"]["name"] for party in item["parties"]) for item in body["items"])
 
     # The reference is drawn on the server from the OpenAPI document: every operation, offline.
     page.goto(live_server + "/api/v1/docs")

@@ -3,8 +3,8 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from app.core import clock
 from app.agreements.models import Agreement
+from app.core import clock
 from app.core.audit import AuditEvent
 from app.extensions import db
 from tests import factories
@@ -16,9 +16,14 @@ def _count(model):
 
 def _form(world, **overrides):
     data = {
-        "type": "mou", "title_fr": "Protocole de test", "title_ar": "مذكرة تفاهم تجريبية",
-        "partners": [str(world.partner_a.id)], "owner_id": str(world.users["officer"].id),
-        "signed_on": "2026-02-01", "effective_on": "2026-02-15", "expires_on": "2029-02-15",
+        "type": "mou",
+        "title_fr": "Protocole de test",
+        "title_ar": "مذكرة تفاهم تجريبية",
+        "partners": [str(world.partner_a.id)],
+        "owner_id": str(world.users["officer"].id),
+        "signed_on": "2026-02-01",
+        "effective_on": "2026-02-15",
+        "expires_on": "2029-02-15",
     }
     data.update(overrides)
     return data
@@ -32,8 +37,9 @@ def test_officer_creates_an_agreement_with_a_generated_reference(app, world, sig
     assert agreement.reference.startswith(f"MTNRA-{clock.today().year}-")
     assert agreement.state == "draft" and agreement.owner_id == world.users["officer"].id
     assert [p.organization_id for p in agreement.parties] == [world.partner_a.id]
-    created = db.session.scalar(select(AuditEvent).where(AuditEvent.object_id == agreement.id,
-                                                         AuditEvent.object_type == "agreements"))
+    created = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.object_id == agreement.id, AuditEvent.object_type == "agreements")
+    )
     assert created.action == "created" and created.actor_id == world.users["officer"].id
     page = client.get(f"/agreements/{agreement.id}").get_data(as_text=True)
     assert agreement.reference in page and "مذكرة تفاهم تجريبية" in page
@@ -46,24 +52,27 @@ def test_references_are_sequential_and_unique(app, world):
     assert int(second.reference.rsplit("-", 1)[1]) == int(first.reference.rsplit("-", 1)[1]) + 1
 
 
-@pytest.mark.parametrize("overrides, field_message", [
-    ({"title_fr": "", "title_ar": ""}, "at least one language"),
-    ({"partners": []}, "at least one partner"),
-    ({"effective_on": "2026-01-01"}, "cannot be before the signature"),
-    ({"expires_on": "2026-02-10"}, "must come after"),
-    ({"signed_on": "31/02/2026"}, "Not a valid date"),
-    ({"signed_on": "9999-99-99"}, "Not a valid date"),
-    ({"type": "treaty"}, "Not a valid choice"),
-    ({"partners": ["999999"]}, "valid choice"),
-    ({"partners": ["abc"]}, "valid choice"),
-    ({"owner_id": "999999"}, "Not a valid choice"),
-    ({"owner_id": "abc"}, "Not a valid choice"),
-    ({"parent_id": "99999999999999999999999"}, "Not a valid choice"),
-    ({"title_fr": "x" * 501}, "500"),
-    ({"summary_fr": "y" * 20001}, "20000"),
-    ({"witnesses": ["PARTNER"]}, "only one role"),
-    ({"signed_on": "1800-01-01", "effective_on": "", "expires_on": ""}, "out of range"),
-])
+@pytest.mark.parametrize(
+    "overrides, field_message",
+    [
+        ({"title_fr": "", "title_ar": ""}, "at least one language"),
+        ({"partners": []}, "at least one partner"),
+        ({"effective_on": "2026-01-01"}, "cannot be before the signature"),
+        ({"expires_on": "2026-02-10"}, "must come after"),
+        ({"signed_on": "31/02/2026"}, "Not a valid date"),
+        ({"signed_on": "9999-99-99"}, "Not a valid date"),
+        ({"type": "treaty"}, "Not a valid choice"),
+        ({"partners": ["999999"]}, "valid choice"),
+        ({"partners": ["abc"]}, "valid choice"),
+        ({"owner_id": "999999"}, "Not a valid choice"),
+        ({"owner_id": "abc"}, "Not a valid choice"),
+        ({"parent_id": "99999999999999999999999"}, "Not a valid choice"),
+        ({"title_fr": "x" * 501}, "500"),
+        ({"summary_fr": "y" * 20001}, "20000"),
+        ({"witnesses": ["PARTNER"]}, "only one role"),
+        ({"signed_on": "1800-01-01", "effective_on": "", "expires_on": ""}, "out of range"),
+    ],
+)
 def test_bad_input_is_a_form_error_and_nothing_is_written(app, world, signed_in, overrides, field_message):
     client = signed_in("officer")
     if overrides.get("witnesses") == ["PARTNER"]:
@@ -85,14 +94,21 @@ def test_editing_writes_a_diff_to_the_history(app, world, signed_in):
     client = signed_in("officer")
     agreement = world.agreement_a
     version_before = agreement.version
-    data = _form(world, title_fr="Nouveau titre", version=str(agreement.version), signed_on="2025-07-01",
-                 effective_on="", expires_on="")
+    data = _form(
+        world,
+        title_fr="Nouveau titre",
+        version=str(agreement.version),
+        signed_on="2025-07-01",
+        effective_on="",
+        expires_on="",
+    )
     response = client.post(f"/agreements/{agreement.id}/edit", data=data)
     assert response.status_code == 302, response.get_data(as_text=True)
     db.session.refresh(agreement)
     assert agreement.title_fr == "Nouveau titre" and agreement.version == version_before + 1
-    updated = db.session.scalar(select(AuditEvent).where(AuditEvent.object_id == agreement.id,
-                                                         AuditEvent.action == "updated"))
+    updated = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.object_id == agreement.id, AuditEvent.action == "updated")
+    )
     assert updated.changes["before"]["title_fr"] == "Accord avec A"
     assert updated.changes["after"]["title_fr"] == "Nouveau titre"
     page = client.get(f"/agreements/{agreement.id}").get_data(as_text=True)
@@ -104,13 +120,29 @@ def test_a_stale_edit_is_refused_and_changes_nothing(app, world, signed_in):
     stale_version = agreement.version
     first = signed_in("officer")
     second = signed_in("manager")
-    ok = first.post(f"/agreements/{agreement.id}/edit",
-                    data=_form(world, title_fr="Version 1", version=str(stale_version), effective_on="",
-                               expires_on="", signed_on="2025-07-01"))
+    ok = first.post(
+        f"/agreements/{agreement.id}/edit",
+        data=_form(
+            world,
+            title_fr="Version 1",
+            version=str(stale_version),
+            effective_on="",
+            expires_on="",
+            signed_on="2025-07-01",
+        ),
+    )
     assert ok.status_code == 302
-    late = second.post(f"/agreements/{agreement.id}/edit",
-                       data=_form(world, title_fr="Version 2", version=str(stale_version), effective_on="",
-                                  expires_on="", signed_on="2025-07-01"))
+    late = second.post(
+        f"/agreements/{agreement.id}/edit",
+        data=_form(
+            world,
+            title_fr="Version 2",
+            version=str(stale_version),
+            effective_on="",
+            expires_on="",
+            signed_on="2025-07-01",
+        ),
+    )
     assert late.status_code == 303
     db.session.refresh(agreement)
     assert agreement.title_fr == "Version 1"
@@ -123,9 +155,17 @@ def test_an_agreement_cannot_become_its_own_ancestor(app, world, signed_in):
     child = factories.agreement(by=officer, partners=[world.partner_a], parent_id=world.agreement_a.id)
     db.session.commit()
     client = signed_in("officer")
-    response = client.post(f"/agreements/{world.agreement_a.id}/edit", data=_form(
-        world, parent_id=str(child.id), version=str(world.agreement_a.version), signed_on="2025-07-01",
-        effective_on="", expires_on=""))
+    response = client.post(
+        f"/agreements/{world.agreement_a.id}/edit",
+        data=_form(
+            world,
+            parent_id=str(child.id),
+            version=str(world.agreement_a.version),
+            signed_on="2025-07-01",
+            effective_on="",
+            expires_on="",
+        ),
+    )
     assert response.status_code == 422
     assert "own parent" in response.get_data(as_text=True)
     # The child's page names its parent, in the relations and in the history.
@@ -144,8 +184,7 @@ def test_partner_list_shows_only_their_organisations_agreements(app, world, sign
 
 def test_search_folds_accents_and_arabic_variants(app, world, signed_in):
     officer = world.users["officer"]
-    arabic_only = factories.agreement(by=officer, partners=[world.partner_a], title_fr=None,
-                                      title_ar="إصلاح الإدارة")
+    arabic_only = factories.agreement(by=officer, partners=[world.partner_a], title_fr=None, title_ar="إصلاح الإدارة")
     factories.agreement(by=officer, partners=[world.partner_a], title_fr="Éducation numérique")
     db.session.commit()
     client = signed_in("officer")
@@ -157,10 +196,21 @@ def test_search_folds_accents_and_arabic_variants(app, world, signed_in):
     assert client.get("/agreements/?q=%25%25_").status_code == 200
 
 
-@pytest.mark.parametrize("query", [
-    "state=nonsense", "type=' OR 1=1 --", "partner=abc", "year=abc", "year=99999999999999999999",
-    "page=-1", "page=abc", "page=99999999999999999999", "q=" + "x" * 5000, "partner=999999",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "state=nonsense",
+        "type=' OR 1=1 --",
+        "partner=abc",
+        "year=abc",
+        "year=99999999999999999999",
+        "page=-1",
+        "page=abc",
+        "page=99999999999999999999",
+        "q=" + "x" * 5000,
+        "partner=999999",
+    ],
+)
 def test_strange_filters_never_fail(app, world, signed_in, query):
     assert signed_in("officer").get(f"/agreements/?{query}").status_code == 200
 
@@ -211,24 +261,43 @@ def test_signed_terms_change_only_through_the_workflow(app, world, signed_in):
     agreement = world.agreement_a  # active, signed 2025-07-01
     client = signed_in("officer")
     page = f"/agreements/{agreement.id}/edit"
-    response = client.post(page, data=_form(world, version=str(agreement.version), signed_on="2025-07-05",
-                                            effective_on="", expires_on=""))
+    response = client.post(
+        page, data=_form(world, version=str(agreement.version), signed_on="2025-07-05", effective_on="", expires_on="")
+    )
     assert response.status_code == 422
     assert "only through the workflow or an amendment" in response.get_data(as_text=True)
     db.session.refresh(agreement)
     assert agreement.signed_on == date(2025, 7, 1)
     # Titles and summaries stay editable (typos, translations).
-    ok = client.post(page, data=_form(world, version=str(agreement.version), signed_on="2025-07-01",
-                                      effective_on="", expires_on="", title_en="Agreement with A"))
+    ok = client.post(
+        page,
+        data=_form(
+            world,
+            version=str(agreement.version),
+            signed_on="2025-07-01",
+            effective_on="",
+            expires_on="",
+            title_en="Agreement with A",
+        ),
+    )
     assert ok.status_code == 302
 
 
 def test_a_draft_can_change_type_and_then_runs_on_that_workflow(app, world, signed_in):
     draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Brouillon")
     db.session.commit()
-    response = signed_in("officer").post(f"/agreements/{draft.id}/edit", data=_form(
-        world, type="convention", title_fr="Brouillon", version=str(draft.version), signed_on="", effective_on="",
-        expires_on=""))
+    response = signed_in("officer").post(
+        f"/agreements/{draft.id}/edit",
+        data=_form(
+            world,
+            type="convention",
+            title_fr="Brouillon",
+            version=str(draft.version),
+            signed_on="",
+            effective_on="",
+            expires_on="",
+        ),
+    )
     assert response.status_code == 302
     db.session.refresh(draft)
     assert draft.type == "convention" and draft.workflow_version.type == "convention"

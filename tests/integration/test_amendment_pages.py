@@ -1,5 +1,6 @@
 """Amendments of any term through the pages and the API: the side-by-side page, saving changes
 (bad input refused, nothing stored), overlapping amendments flagged on both pages, permissions."""
+
 from datetime import date
 
 import pytest
@@ -20,16 +21,30 @@ def parent(world):
 
 @pytest.fixture
 def amendment(world, parent):
-    created = factories.agreement(by=world.users["officer"], partners=[world.partner_a], type="amendment",
-                                  parent_id=parent.id, title_fr="Avenant n° 1")
+    created = factories.agreement(
+        by=world.users["officer"],
+        partners=[world.partner_a],
+        type="amendment",
+        parent_id=parent.id,
+        title_fr="Avenant n° 1",
+    )
     db.session.commit()
     return created
 
 
 def form_data(amendment, parent, world, **overrides):
-    data = {"title_fr": parent.title_fr, "title_ar": "", "title_en": "", "summary_fr": "", "summary_ar": "",
-            "summary_en": "", "effective_on": "2025-07-01", "expires_on": "2027-06-30",
-            "partners": [str(world.partner_a.id)], "version": str(amendment.version)}
+    data = {
+        "title_fr": parent.title_fr,
+        "title_ar": "",
+        "title_en": "",
+        "summary_fr": "",
+        "summary_ar": "",
+        "summary_en": "",
+        "effective_on": "2025-07-01",
+        "expires_on": "2027-06-30",
+        "partners": [str(world.partner_a.id)],
+        "version": str(amendment.version),
+    }
     return {**data, **overrides}
 
 
@@ -37,9 +52,17 @@ def test_the_officer_proposes_changes_and_sees_them_next_to_the_current_terms(si
     officer = signed_in("officer")
     page = officer.get(f"/agreements/{amendment.id}/amendment")
     assert page.status_code == 200 and 'value="2027-06-30"' in page.get_data(as_text=True)
-    response = officer.post(f"/agreements/{amendment.id}/amendment", data=form_data(
-        amendment, parent, world, title_en="Agreement with A and B", expires_on="2028-06-30",
-        partners=[str(world.partner_a.id), str(world.partner_b.id)]))
+    response = officer.post(
+        f"/agreements/{amendment.id}/amendment",
+        data=form_data(
+            amendment,
+            parent,
+            world,
+            title_en="Agreement with A and B",
+            expires_on="2028-06-30",
+            partners=[str(world.partner_a.id), str(world.partner_b.id)],
+        ),
+    )
     assert response.status_code == 303
     db.session.refresh(amendment)
     assert set(amendment.amendment_changes) == {"title_en", "expires_on", "parties"}
@@ -51,11 +74,14 @@ def test_the_officer_proposes_changes_and_sees_them_next_to_the_current_terms(si
 
 def test_bad_input_gets_a_clear_message_and_nothing_is_stored(signed_in, world, parent, amendment):
     officer = signed_in("officer")
-    for bad, message in (({"expires_on": "2025-01-01"}, "The end date must come after the start date."),
-                         ({"partners": []}, "Name at least one partner organisation."),
-                         ({"expires_on": "not a date"}, "Not a valid date value.")):
-        response = officer.post(f"/agreements/{amendment.id}/amendment",
-                                data=form_data(amendment, parent, world, **bad))
+    for bad, message in (
+        ({"expires_on": "2025-01-01"}, "The end date must come after the start date."),
+        ({"partners": []}, "Name at least one partner organisation."),
+        ({"expires_on": "not a date"}, "Not a valid date value."),
+    ):
+        response = officer.post(
+            f"/agreements/{amendment.id}/amendment", data=form_data(amendment, parent, world, **bad)
+        )
         assert response.status_code == 422, bad
         assert message in response.get_data(as_text=True)
         db.session.refresh(amendment)
@@ -63,8 +89,13 @@ def test_bad_input_gets_a_clear_message_and_nothing_is_stored(signed_in, world, 
 
 
 def test_two_amendments_changing_the_same_term_are_flagged_on_both_pages(signed_in, world, parent, amendment):
-    other = factories.agreement(by=world.users["officer"], partners=[world.partner_a], type="amendment",
-                                parent_id=parent.id, title_fr="Avenant n° 2")
+    other = factories.agreement(
+        by=world.users["officer"],
+        partners=[world.partner_a],
+        type="amendment",
+        parent_id=parent.id,
+        title_fr="Avenant n° 2",
+    )
     for item, end in ((amendment, "2028-01-31"), (other, "2029-01-31")):
         amendments.set_changes(item, {"expires_on": end}, by=world.users["officer"], expected_version=item.version)
     db.session.commit()
@@ -75,40 +106,63 @@ def test_two_amendments_changing_the_same_term_are_flagged_on_both_pages(signed_
     assert "overlap-flag" in second and amendment.reference in second
 
 
-@pytest.mark.parametrize("role,status", [("partner", 403), ("partner_b", 404), ("legal", 403),
-                                         ("auditor", 403), ("manager", 200)])
+@pytest.mark.parametrize(
+    "role,status", [("partner", 403), ("partner_b", 404), ("legal", 403), ("auditor", 403), ("manager", 200)]
+)
 def test_only_editors_open_the_changes_page(signed_in, amendment, role, status):
     assert signed_in(role).get(f"/agreements/{amendment.id}/amendment").status_code == status
 
 
 def test_the_api_reads_and_writes_an_amendments_changes(api, world, parent, amendment):
     officer = api("officer")
-    response = officer.open(f"/api/v1/agreements/{amendment.id}/amendment", "PUT", json={
-        "changes": {"summary_fr": "Avec B.", "expires_on": "2028-06-30",
-                    "parties": [{"organization_id": world.partner_a.id, "role": "partner"},
-                                {"organization_id": world.partner_b.id, "role": "witness"}]},
-        "version": amendment.version})
+    response = officer.open(
+        f"/api/v1/agreements/{amendment.id}/amendment",
+        "PUT",
+        json={
+            "changes": {
+                "summary_fr": "Avec B.",
+                "expires_on": "2028-06-30",
+                "parties": [
+                    {"organization_id": world.partner_a.id, "role": "partner"},
+                    {"organization_id": world.partner_b.id, "role": "witness"},
+                ],
+            },
+            "version": amendment.version,
+        },
+    )
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert {t["term"] for t in body["terms"]} == {"summary_fr", "expires_on", "parties"}
     assert next(t for t in body["terms"] if t["term"] == "expires_on")["current"] == "2027-06-30"
     # Read back by an auditor; a partner of another organisation never learns it exists.
-    assert api("auditor").get(f"/api/v1/agreements/{amendment.id}/amendment").get_json()["changes"][
-        "expires_on"] == "2028-06-30"
+    assert (
+        api("auditor").get(f"/api/v1/agreements/{amendment.id}/amendment").get_json()["changes"]["expires_on"]
+        == "2028-06-30"
+    )
     assert api("partner_b").get(f"/api/v1/agreements/{amendment.id}/amendment").status_code == 404
-    assert api("partner").open(f"/api/v1/agreements/{amendment.id}/amendment", "PUT",
-                               json={"changes": {"title_en": "x"}}).status_code == 403
+    assert (
+        api("partner")
+        .open(f"/api/v1/agreements/{amendment.id}/amendment", "PUT", json={"changes": {"title_en": "x"}})
+        .status_code
+        == 403
+    )
     # An MoU has no amendment to read.
     assert officer.get(f"/api/v1/agreements/{parent.id}/amendment").status_code == 404
 
 
-@pytest.mark.parametrize("changes", [
-    {"expires_on": "2020-01-01"}, {"parties": []}, {"budget": 1}, {"expires_on": "tomorrow"},
-    {"parties": [{"organization_id": 999999, "role": "partner"}]}, {"title_en": "x" * 501},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"expires_on": "2020-01-01"},
+        {"parties": []},
+        {"budget": 1},
+        {"expires_on": "tomorrow"},
+        {"parties": [{"organization_id": 999999, "role": "partner"}]},
+        {"title_en": "x" * 501},
+    ],
+)
 def test_the_api_refuses_bad_changes_with_a_problem_and_stores_nothing(api, amendment, changes):
-    response = api("officer").open(f"/api/v1/agreements/{amendment.id}/amendment", "PUT",
-                                   json={"changes": changes})
+    response = api("officer").open(f"/api/v1/agreements/{amendment.id}/amendment", "PUT", json={"changes": changes})
     assert response.status_code == 422 and response.content_type == "application/problem+json"
     db.session.refresh(amendment)
     assert amendment.amendment_changes is None
@@ -117,9 +171,17 @@ def test_the_api_refuses_bad_changes_with_a_problem_and_stores_nothing(api, amen
 def budget_rows(world, *rows):
     data = {}
     for index, (label, amount, currency) in enumerate(rows):
-        data.update({f"budget-{index}-label": label, f"budget-{index}-organization_id": str(world.partner_a.id),
-                     f"budget-{index}-amount": amount, f"budget-{index}-currency": currency,
-                     f"budget-{index}-kind": "cash", f"budget-{index}-year": "2026", f"budget-{index}-period": ""})
+        data.update(
+            {
+                f"budget-{index}-label": label,
+                f"budget-{index}-organization_id": str(world.partner_a.id),
+                f"budget-{index}-amount": amount,
+                f"budget-{index}-currency": currency,
+                f"budget-{index}-kind": "cash",
+                f"budget-{index}-year": "2026",
+                f"budget-{index}-period": "",
+            }
+        )
     return data
 
 
@@ -127,39 +189,92 @@ def test_the_page_proposes_a_new_budget_and_refuses_a_bad_line(signed_in, world,
     officer = signed_in("officer")
     path = f"/agreements/{amendment.id}/amendment"
     assert 'name="budget-0-label"' in officer.get(path).get_data(as_text=True)  # blank rows to fill
-    bad = officer.post(path, data={**form_data(amendment, parent, world),
-                                   **budget_rows(world, ("Formation", "-5", "MAD"))})
+    bad = officer.post(
+        path, data={**form_data(amendment, parent, world), **budget_rows(world, ("Formation", "-5", "MAD"))}
+    )
     assert bad.status_code == 422 and "The amount must be more than zero." in bad.get_data(as_text=True)
     db.session.refresh(amendment)
     assert amendment.amendment_changes is None
-    good = officer.post(path, data={**form_data(amendment, parent, world),
-                                    **budget_rows(world, ("Formation", "1500.50", "MAD"), ("", "", "MAD"))})
+    good = officer.post(
+        path,
+        data={
+            **form_data(amendment, parent, world),
+            **budget_rows(world, ("Formation", "1500.50", "MAD"), ("", "", "MAD")),
+        },
+    )
     assert good.status_code == 303
     db.session.refresh(amendment)
-    assert amendment.amendment_changes == {"budget_lines": [{
-        "organization_id": world.partner_a.id, "label": "Formation", "amount": "1500.50", "currency": "MAD",
-        "kind": "cash", "year": 2026, "period": None}]}
+    assert amendment.amendment_changes == {
+        "budget_lines": [
+            {
+                "organization_id": world.partner_a.id,
+                "label": "Formation",
+                "amount": "1500.50",
+                "currency": "MAD",
+                "kind": "cash",
+                "year": 2026,
+                "period": None,
+            }
+        ]
+    }
     assert 'data-term="budget_lines"' in officer.get(f"/agreements/{amendment.id}").get_data(as_text=True)
 
 
 def test_the_api_proposes_a_budget(api, world, parent, amendment):
-    response = api("officer").open(f"/api/v1/agreements/{amendment.id}/amendment", "PUT", json={"changes": {
-        "budget_lines": [{"organization_id": world.partner_a.id, "label": "Cloud", "amount": "10.00",
-                          "currency": "USD", "kind": "in_kind", "year": 2027}]}})
+    response = api("officer").open(
+        f"/api/v1/agreements/{amendment.id}/amendment",
+        "PUT",
+        json={
+            "changes": {
+                "budget_lines": [
+                    {
+                        "organization_id": world.partner_a.id,
+                        "label": "Cloud",
+                        "amount": "10.00",
+                        "currency": "USD",
+                        "kind": "in_kind",
+                        "year": 2027,
+                    }
+                ]
+            }
+        },
+    )
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["changes"]["budget_lines"][0]["amount"] == "10.00"
-    bad = api("officer").open(f"/api/v1/agreements/{amendment.id}/amendment", "PUT", json={"changes": {
-        "budget_lines": [{"organization_id": world.partner_a.id, "label": "Cloud", "amount": "10.00",
-                          "currency": "QQQ"}]}})
+    bad = api("officer").open(
+        f"/api/v1/agreements/{amendment.id}/amendment",
+        "PUT",
+        json={
+            "changes": {
+                "budget_lines": [
+                    {"organization_id": world.partner_a.id, "label": "Cloud", "amount": "10.00", "currency": "QQQ"}
+                ]
+            }
+        },
+    )
     assert bad.status_code == 422 and "ISO 4217" in bad.get_json()["errors"]["budget_lines"][0]
 
 
 def test_the_parents_history_shows_each_amended_term(signed_in, world, parent, amendment):
-    amendments.set_changes(amendment, {
-        "title_en": "Renamed", "parties": [[world.partner_a.id, "partner"], [world.partner_b.id, "witness"]],
-        "budget_lines": [{"organization_id": world.partner_b.id, "label": "Cloud", "amount": "10",
-                          "currency": "EUR", "kind": "in_kind", "year": 2027}]},
-        by=world.users["officer"], expected_version=amendment.version)
+    amendments.set_changes(
+        amendment,
+        {
+            "title_en": "Renamed",
+            "parties": [[world.partner_a.id, "partner"], [world.partner_b.id, "witness"]],
+            "budget_lines": [
+                {
+                    "organization_id": world.partner_b.id,
+                    "label": "Cloud",
+                    "amount": "10",
+                    "currency": "EUR",
+                    "kind": "in_kind",
+                    "year": 2027,
+                }
+            ],
+        },
+        by=world.users["officer"],
+        expected_version=amendment.version,
+    )
     amendments.apply(amendment, by=world.users["officer"])
     db.session.commit()
     html = signed_in("manager").get(f"/agreements/{parent.id}").get_data(as_text=True)

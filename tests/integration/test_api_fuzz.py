@@ -14,6 +14,7 @@ the agreement's stage, the caller's role and version), so a valid-looking body i
 often rightly refused with 403/404/409/422. The contract tests
 (tests/integration/test_api.py) check acceptance and refusal case by case.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -44,11 +45,25 @@ def _openapi_document() -> dict:
 
 schema = schemathesis.openapi.from_dict(_openapi_document())
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 ROLES = ("officer", "partner")
-TRANSITIONS = ("submit_for_review", "approve_review", "suspend", "resume", "close", "cancel", "terminate",
-               "activate", "back_to_draft")
+TRANSITIONS = (
+    "submit_for_review",
+    "approve_review",
+    "suspend",
+    "resume",
+    "close",
+    "cancel",
+    "terminate",
+    "activate",
+    "back_to_draft",
+)
 
 
 @pytest.fixture
@@ -136,8 +151,7 @@ def _current_version(path: dict) -> int | None:
 
 @pytest.mark.parametrize("role", ROLES)
 @schema.parametrize()
-@settings(max_examples=20, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=20, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_document(app, tokens, targets, role, case):
     aim(case, targets)
     case.call_and_validate(app=app, headers={"Authorization": f"Bearer {tokens[role]}"}, checks=CHECKS)

@@ -2,14 +2,15 @@
 terminated with its notice, each role calling with its own token — no page, no service
 called by the test. Also the new operations' refusals (permissions, bad input) as
 problem+json, and the partner approvals leak closed at the API door."""
+
 from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
 from io import BytesIO
 
-from app.core import clock
 from app.agreements.models import Agreement
+from app.core import clock
 from app.extensions import db
 from app.workflow.models import AgreementDocument
 from tests.integration.test_api import PDF, P, api, assert_problem, ids, refreshed, tokens  # noqa: F401 (fixtures)
@@ -21,8 +22,10 @@ def ok(response, status: int = 200) -> dict:
 
 
 def multipart(client, url, fields: dict, files: dict):
-    data = {**{k: str(v) for k, v in fields.items()},
-            **{name: (BytesIO(body), filename) for name, (body, filename) in files.items()}}
+    data = {
+        **{k: str(v) for k, v in fields.items()},
+        **{name: (BytesIO(body), filename) for name, (body, filename) in files.items()},
+    }
     return client.post(url, data=data, content_type="multipart/form-data")
 
 
@@ -31,9 +34,18 @@ def move(client, agreement_id, transition, **body):
 
 
 def create_mou(api, world) -> int:
-    body = ok(api("officer").post(f"{P}/agreements", json={
-        "type": "mou", "title_fr": "Mémorandum IA", "title_en": "AI memorandum",
-        "parties": [{"organization_id": world.partner_a.id}]}), 201)
+    body = ok(
+        api("officer").post(
+            f"{P}/agreements",
+            json={
+                "type": "mou",
+                "title_fr": "Mémorandum IA",
+                "title_en": "AI memorandum",
+                "parties": [{"organization_id": world.partner_a.id}],
+            },
+        ),
+        201,
+    )
     assert body["state"] == "draft" and body["owner"]["id"] == world.users["officer"].id
     return body["id"]
 
@@ -47,37 +59,59 @@ def take_to_active(api, world, agreement_id: int) -> dict:
     assert ok(move(manager, agreement_id, "approve_review"))["agreement"]["state"] == "negotiation"
     # Negotiation: the ministry sends version 1, the partner answers with version 2, the ministry accepts it.
     assert "file" in assert_problem(multipart(officer, f"{a}/negotiation/versions", {"note": "x"}, {}), 422)["errors"]
-    negotiation = ok(multipart(officer, f"{a}/negotiation/versions", {"note": "Première version"},
-                               {"file": (PDF + b"v1", "v1.pdf")}), 201)
+    negotiation = ok(
+        multipart(
+            officer, f"{a}/negotiation/versions", {"note": "Première version"}, {"file": (PDF + b"v1", "v1.pdf")}
+        ),
+        201,
+    )
     assert negotiation["turn"] == "partner" and [v["number"] for v in negotiation["versions"]] == [1]
     assert ok(partner.get(f"{a}/negotiation"))["can_send_version"] is True
     # The ministry cannot accept its own version without saying the partner did.
     assert_problem(officer.post(f"{a}/negotiation/accept", json={}), 409)
-    negotiation = ok(multipart(partner, f"{a}/negotiation/versions", {"note": "Nos remarques"},
-                               {"file": (PDF + b"v2", "v2.pdf")}), 201)
+    negotiation = ok(
+        multipart(partner, f"{a}/negotiation/versions", {"note": "Nos remarques"}, {"file": (PDF + b"v2", "v2.pdf")}),
+        201,
+    )
     assert negotiation["turn"] == "ministry" and negotiation["versions"][1]["side"] == "partner"
     assert negotiation["versions"][1]["document"]["sha256"] == hashlib.sha256(PDF + b"v2").hexdigest()
     negotiation = ok(officer.post(f"{a}/negotiation/accept", json={}))
     assert negotiation["is_text_locked"] is True and negotiation["versions"][1]["is_agreed"] is True
     assert ok(move(officer, agreement_id, "open_signature"))["agreement"]["state"] == "signature"
     # Signature: two signatories in order, their dates, the signed copy.
-    ok(officer.post(f"{a}/signatories", json={"side": "ministry", "name": "Amal Seghrouchni", "title": "Ministre"}),
-       201)
+    ok(
+        officer.post(f"{a}/signatories", json={"side": "ministry", "name": "Amal Seghrouchni", "title": "Ministre"}),
+        201,
+    )
     signatures = ok(officer.post(f"{a}/signatories", json={"side": "partner", "name": "Arthur Mensch"}), 201)
     first, second = signatures["signatories"]
     assert signatures["can_manage_signatures"] is True and (first["position"], second["position"]) == (1, 2)
     day = clock.today() - timedelta(days=2)
     ok(officer.post(f"{a}/signatories/{first['id']}/signature", json={"signed_on": day.isoformat()}))
-    signatures = ok(officer.post(f"{a}/signatories/{second['id']}/signature",
-                                 json={"signed_on": (day + timedelta(days=1)).isoformat()}))
+    signatures = ok(
+        officer.post(
+            f"{a}/signatories/{second['id']}/signature", json={"signed_on": (day + timedelta(days=1)).isoformat()}
+        )
+    )
     assert all(s["signed_on"] for s in signatures["signatories"])
     copy = ok(multipart(officer, f"{a}/signed-copy", {}, {"file": (PDF + b"signed", "signé.pdf")}), 201)
     assert copy["kind"] == "signed_copy" and copy["sha256"] == hashlib.sha256(PDF + b"signed").hexdigest()
-    assert ok(move(officer, agreement_id, "record_signed"))["agreement"]["signed_on"] == (
-        day + timedelta(days=1)).isoformat()
+    assert (
+        ok(move(officer, agreement_id, "record_signed"))["agreement"]["signed_on"]
+        == (day + timedelta(days=1)).isoformat()
+    )
     # Active from a date the caller gives, then its plan gets one more line.
-    activated = ok(move(officer, agreement_id, "activate", fields={
-        "effective_on": clock.today().isoformat(), "expires_on": (clock.today() + timedelta(days=730)).isoformat()}))
+    activated = ok(
+        move(
+            officer,
+            agreement_id,
+            "activate",
+            fields={
+                "effective_on": clock.today().isoformat(),
+                "expires_on": (clock.today() + timedelta(days=730)).isoformat(),
+            },
+        )
+    )
     assert activated["agreement"]["state"] == "active"
     return activated["agreement"]
 
@@ -91,12 +125,24 @@ def test_an_mou_goes_from_draft_to_active_through_the_api_alone(api, world):
     # The workflow's default plan, then a line the officer adds and edits.
     plan = ok(officer.get(f"{a}/deliverables"))
     assert len(plan) == 2 and all(line["occurrences"] for line in plan)
-    line = ok(officer.post(f"{a}/deliverables", json={
-        "title_fr": "Rapport de lancement", "responsible_organization_id": world.partner_a.id,
-        "first_due_on": (clock.today() + timedelta(days=20)).isoformat()}), 201)
+    line = ok(
+        officer.post(
+            f"{a}/deliverables",
+            json={
+                "title_fr": "Rapport de lancement",
+                "responsible_organization_id": world.partner_a.id,
+                "first_due_on": (clock.today() + timedelta(days=20)).isoformat(),
+            },
+        ),
+        201,
+    )
     assert line["recurrence"] == "once" and len(line["occurrences"]) == 1
-    edited = ok(officer.patch(f"{a}/deliverables/{line['id']}", json={
-        "first_due_on": (clock.today() + timedelta(days=40)).isoformat(), "title_en": "Launch report"}))
+    edited = ok(
+        officer.patch(
+            f"{a}/deliverables/{line['id']}",
+            json={"first_due_on": (clock.today() + timedelta(days=40)).isoformat(), "title_en": "Launch report"},
+        )
+    )
     assert edited["titles"] == {"ar": None, "fr": "Rapport de lancement", "en": "Launch report"}
     assert edited["occurrences"][0]["due_on"] == (clock.today() + timedelta(days=40)).isoformat()
     # A manager waives it with a reason; the partner sees it waived.
@@ -126,17 +172,28 @@ def test_an_agreement_is_terminated_through_the_api_alone(api, world):
     problem = assert_problem(multipart(manager, url, {"comment": "Manquement grave"}, {}), 422)
     assert "Termination notice" in problem["detail"]
     assert_problem(multipart(manager, url, {}, {"termination_notice": (PDF + b"n", "préavis.pdf")}), 422)
-    assert_problem(multipart(api("officer"), url, {"comment": "x"},
-                             {"termination_notice": (PDF + b"n", "préavis.pdf")}), 403)
+    assert_problem(
+        multipart(api("officer"), url, {"comment": "x"}, {"termination_notice": (PDF + b"n", "préavis.pdf")}), 403
+    )
     assert refreshed(Agreement, agreement_id).state == "active"
-    assert not db.session.query(AgreementDocument).filter_by(agreement_id=agreement_id,
-                                                             kind="termination_notice").count()
+    assert (
+        not db.session.query(AgreementDocument).filter_by(agreement_id=agreement_id, kind="termination_notice").count()
+    )
     version = refreshed(Agreement, agreement_id).version
-    body = ok(multipart(manager, url, {"comment": "Manquement grave", "version": version},
-                        {"termination_notice": (PDF + b"notice", "préavis.pdf")}))
+    body = ok(
+        multipart(
+            manager,
+            url,
+            {"comment": "Manquement grave", "version": version},
+            {"termination_notice": (PDF + b"notice", "préavis.pdf")},
+        )
+    )
     assert body["agreement"]["state"] == "terminated"
-    notice = [d for d in ok(api("partner").get(f"{P}/agreements/{agreement_id}/documents"))
-              if d["kind"] == "termination_notice"]
+    notice = [
+        d
+        for d in ok(api("partner").get(f"{P}/agreements/{agreement_id}/documents"))
+        if d["kind"] == "termination_notice"
+    ]
     assert len(notice) == 1 and notice[0]["name"] == "préavis.pdf"
     assert api("partner").get(notice[0]["download_url"]).data == PDF + b"notice"
 
@@ -147,27 +204,38 @@ def test_stage_work_is_refused_as_the_pages_refuse_it(api, world, ids):
     assert_problem(api("partner").get(f"{P}/agreements/{b}/negotiation"), 404)
     assert_problem(api("partner").get(f"{P}/agreements/{b}/signatories"), 404)
     assert_problem(api("partner").get(f"{P}/agreements/{b}/deliverables"), 404)
-    assert_problem(multipart(api("partner"), f"{P}/agreements/{b}/negotiation/versions", {},
-                             {"file": (PDF, "x.pdf")}), 404)
+    assert_problem(
+        multipart(api("partner"), f"{P}/agreements/{b}/negotiation/versions", {}, {"file": (PDF, "x.pdf")}), 404
+    )
     # Not in negotiation: no version can be sent (409); the auditor may not act at all (403).
-    assert_problem(multipart(api("officer"), f"{P}/agreements/{draft}/negotiation/versions", {},
-                             {"file": (PDF, "x.pdf")}), 409)
-    assert_problem(multipart(api("auditor"), f"{P}/agreements/{draft}/negotiation/versions", {},
-                             {"file": (PDF, "x.pdf")}), 403)
+    assert_problem(
+        multipart(api("officer"), f"{P}/agreements/{draft}/negotiation/versions", {}, {"file": (PDF, "x.pdf")}), 409
+    )
+    assert_problem(
+        multipart(api("auditor"), f"{P}/agreements/{draft}/negotiation/versions", {}, {"file": (PDF, "x.pdf")}), 403
+    )
     # Signatories: the ministry side only, and only during the signature stage.
-    assert_problem(api("partner").post(f"{P}/agreements/{a}/signatories", json={"side": "partner", "name": "X"}),
-                   403)
-    assert_problem(api("officer").post(f"{P}/agreements/{a}/signatories", json={"side": "partner", "name": "X"}),
-                   409)
-    assert "side" in assert_problem(api("officer").post(f"{P}/agreements/{a}/signatories",
-                                                        json={"side": "both", "name": "X"}), 422)["errors"]
+    assert_problem(api("partner").post(f"{P}/agreements/{a}/signatories", json={"side": "partner", "name": "X"}), 403)
+    assert_problem(api("officer").post(f"{P}/agreements/{a}/signatories", json={"side": "partner", "name": "X"}), 409)
+    assert (
+        "side"
+        in assert_problem(
+            api("officer").post(f"{P}/agreements/{a}/signatories", json={"side": "both", "name": "X"}), 422
+        )["errors"]
+    )
     # Plans: editors of the agreement; waivers: managers.
     line = {"title_fr": "X", "responsible_organization_id": ids["org_a"], "first_due_on": "2030-01-01"}
     assert_problem(api("partner").post(f"{P}/agreements/{a}/deliverables", json=line), 403)
     assert_problem(api("other_officer").post(f"{P}/agreements/{a}/deliverables", json=line), 403)
-    assert "responsible_organization_id" in assert_problem(api("officer").post(
-        f"{P}/agreements/{a}/deliverables", json={**line, "responsible_organization_id": ids["org_b"]}),
-        422)["errors"]
+    assert (
+        "responsible_organization_id"
+        in assert_problem(
+            api("officer").post(
+                f"{P}/agreements/{a}/deliverables", json={**line, "responsible_organization_id": ids["org_b"]}
+            ),
+            422,
+        )["errors"]
+    )
     assert_problem(api("officer").post(f"{P}/deliverables/{ids['occ_a']}/waive", json={"reason": "x"}), 403)
     assert_problem(api("partner_b").post(f"{P}/deliverables/{ids['occ_a']}/waive", json={"reason": "x"}), 404)
 
@@ -175,21 +243,39 @@ def test_stage_work_is_refused_as_the_pages_refuse_it(api, world, ids):
 def test_delegations_through_the_api(api, world):
     legal, manager = api("legal"), api("manager")
     today = clock.today()
-    given = ok(legal.post(f"{P}/delegations", json={
-        "delegate_id": world.users["manager"].id, "starts_on": today.isoformat(),
-        "ends_on": (today + timedelta(days=5)).isoformat()}), 201)
+    given = ok(
+        legal.post(
+            f"{P}/delegations",
+            json={
+                "delegate_id": world.users["manager"].id,
+                "starts_on": today.isoformat(),
+                "ends_on": (today + timedelta(days=5)).isoformat(),
+            },
+        ),
+        201,
+    )
     assert given["delegate"]["id"] == world.users["manager"].id and given["revoked_at"] is None
     assert [d["id"] for d in ok(manager.get(f"{P}/delegations"))["received"]] == [given["id"]]
     # Never to a partner or to oneself, never backwards.
-    for body, field in [({"delegate_id": world.users["partner"].id}, "delegate_id"),
-                        ({"delegate_id": world.users["legal"].id}, "delegate_id"),
-                        ({"delegate_id": world.users["manager"].id, "ends_on": "2000-01-01"}, "ends_on")]:
+    for body, field in [
+        ({"delegate_id": world.users["partner"].id}, "delegate_id"),
+        ({"delegate_id": world.users["legal"].id}, "delegate_id"),
+        ({"delegate_id": world.users["manager"].id, "ends_on": "2000-01-01"}, "ends_on"),
+    ]:
         full = {"starts_on": today.isoformat(), "ends_on": today.isoformat(), **body}
         assert field in assert_problem(legal.post(f"{P}/delegations", json=full), 422)["errors"]
     # Only its own delegator revokes it; partners and auditors have none.
     assert_problem(manager.post(f"{P}/delegations/{given['id']}/revoke"), 404)
     assert ok(legal.post(f"{P}/delegations/{given['id']}/revoke"))["revoked_at"]
     assert_problem(api("partner").get(f"{P}/delegations"), 403)
-    assert_problem(api("auditor").post(f"{P}/delegations", json={
-        "delegate_id": world.users["manager"].id, "starts_on": today.isoformat(), "ends_on": today.isoformat()}),
-        403)
+    assert_problem(
+        api("auditor").post(
+            f"{P}/delegations",
+            json={
+                "delegate_id": world.users["manager"].id,
+                "starts_on": today.isoformat(),
+                "ends_on": today.isoformat(),
+            },
+        ),
+        403,
+    )

@@ -1,6 +1,7 @@
 """Approve from the e-mail: the links in approval request e-mails open a confirmation page (GET
 never decides); the POST by the person the link was made for decides through the page's engine
 verb; a link is dead once used, expired, or when its round moved on; never usable by another."""
+
 from __future__ import annotations
 
 import re
@@ -30,15 +31,20 @@ def mou(world):
 
 def act(client, agreement, name, **data):
     db.session.refresh(agreement)
-    return client.post(f"/agreements/{agreement.id}/actions/{name}", data={"version": str(agreement.version), **data},
-                       csrf_from=f"/agreements/{agreement.id}")
+    return client.post(
+        f"/agreements/{agreement.id}/actions/{name}",
+        data={"version": str(agreement.version), **data},
+        csrf_from=f"/agreements/{agreement.id}",
+    )
 
 
 def links_for(user) -> dict[str, str]:
     """The approve / send back paths of the newest approval request e-mail to `user`."""
-    mail = db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.recipient_id == user.id, OutboxMessage.kind == "approval_requested")
-        .order_by(OutboxMessage.id.desc())).first()
+    mail = db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.recipient_id == user.id, OutboxMessage.kind == "approval_requested")
+        .order_by(OutboxMessage.id.desc())
+    ).first()
     assert mail is not None
     approve, reject = LINK.findall(mail.body_text)
     assert LINK.findall(mail.body_html) == [approve, reject]
@@ -51,8 +57,13 @@ def decide(client, path, agreement, **data):
 
 
 def decisions(agreement):
-    return list(db.session.scalars(select(ApprovalDecision).join(ApprovalDecision.round).where(
-        ApprovalDecision.round.has(agreement_id=agreement.id))))
+    return list(
+        db.session.scalars(
+            select(ApprovalDecision)
+            .join(ApprovalDecision.round)
+            .where(ApprovalDecision.round.has(agreement_id=agreement.id))
+        )
+    )
 
 
 def test_open_confirm_approve_and_the_link_dies(app, world, signed_in, mou):
@@ -72,8 +83,10 @@ def test_open_confirm_approve_and_the_link_dies(app, world, signed_in, mou):
     assert decision.approver_id == world.users["legal"].id and decision.comment == "Bon pour moi"
     from app.core.audit import AuditEvent
 
-    assert db.session.scalar(select(AuditEvent.changes).where(AuditEvent.action == "approval_link_used"))[
-        "decision"] == "approve"
+    assert (
+        db.session.scalar(select(AuditEvent.changes).where(AuditEvent.action == "approval_link_used"))["decision"]
+        == "approve"
+    )
     # Single use, and its "send back" sibling dies with it.
     for path in links.values():
         again = legal.get(path)
@@ -178,9 +191,13 @@ def _delegate(world, delegator, delegate):
 
     from app.workflow.services import delegate as make_delegation
 
-    make_delegation(delegator=world.users[delegator], delegate_user=world.users[delegate],
-                    starts_on=clock.today() - timedelta(days=1), ends_on=clock.today() + timedelta(days=5),
-                    by=world.users[delegator])
+    make_delegation(
+        delegator=world.users[delegator],
+        delegate_user=world.users[delegate],
+        starts_on=clock.today() - timedelta(days=1),
+        ends_on=clock.today() + timedelta(days=5),
+        by=world.users[delegator],
+    )
     db.session.commit()
 
 
@@ -200,8 +217,11 @@ def test_four_eyes_holds_for_a_link_too(app, world, signed_in, mou):
     _delegate(world, "legal", "officer")
     officer = signed_in("officer")
     act(officer, mou, "submit_for_review")
-    mails = db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.recipient_id == world.users["officer"].id, OutboxMessage.kind == "approval_requested")).all()
+    mails = db.session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.recipient_id == world.users["officer"].id, OutboxMessage.kind == "approval_requested"
+        )
+    ).all()
     assert mails  # asked as legal's delegate
     path = links_for(world.users["officer"])["approve"]
     from app.workflow import engine

@@ -1,6 +1,7 @@
 """The audit trail's hash chain on a real database: every kind of tampering is caught by
 `flask audit verify`, the database refuses the easy ones, and concurrent writers keep one
 strictly ordered chain. Each test has its own fresh database (it drops triggers)."""
+
 from __future__ import annotations
 
 import threading
@@ -35,8 +36,12 @@ def trail(tmp_path):
             db.session.commit()
             for batch in range(4):
                 for n in range(3):
-                    audit.record("noted", ministry, changes={"batch": batch, "n": n, "texte": "شراكة é"},
-                                 comment=f"row {batch}.{n}")
+                    audit.record(
+                        "noted",
+                        ministry,
+                        changes={"batch": batch, "n": n, "texte": "شراكة é"},
+                        comment=f"row {batch}.{n}",
+                    )
                 db.session.commit()
             yield app
             db.session.remove()
@@ -53,11 +58,16 @@ def _sql(*statements):
 
 def _drop_triggers():
     if backend() == "postgresql":
-        _sql("DROP TRIGGER audit_events_no_change ON audit_events",
-             "DROP TRIGGER audit_events_no_truncate ON audit_events")
+        _sql(
+            "DROP TRIGGER audit_events_no_change ON audit_events",
+            "DROP TRIGGER audit_events_no_truncate ON audit_events",
+        )
     else:
-        _sql("DROP TRIGGER audit_events_no_update", "DROP TRIGGER audit_events_no_delete",
-             "DROP TRIGGER audit_events_no_replace")
+        _sql(
+            "DROP TRIGGER audit_events_no_update",
+            "DROP TRIGGER audit_events_no_delete",
+            "DROP TRIGGER audit_events_no_replace",
+        )
 
 
 def _ids():
@@ -79,11 +89,14 @@ def test_an_untouched_trail_verifies(trail):
 
 def test_the_database_refuses_edits_deletes_and_truncation(trail):
     row_id = _ids()[3]
-    for statement in (f"UPDATE audit_events SET comment = 'x' WHERE id = {row_id}",
-                      f"DELETE FROM audit_events WHERE id = {row_id}",
-                      "TRUNCATE audit_events" if backend() == "postgresql" else
-                      f"INSERT OR REPLACE INTO audit_events (id, occurred_at, actor_label, object_type, object_id, "
-                      f"action, changes) VALUES ({row_id}, '2026-01-01 00:00:00', 'x', 'organizations', 1, 'x', '{{}}')"):
+    for statement in (
+        f"UPDATE audit_events SET comment = 'x' WHERE id = {row_id}",
+        f"DELETE FROM audit_events WHERE id = {row_id}",
+        "TRUNCATE audit_events"
+        if backend() == "postgresql"
+        else f"INSERT OR REPLACE INTO audit_events (id, occurred_at, actor_label, object_type, object_id, "
+        f"action, changes) VALUES ({row_id}, '2026-01-01 00:00:00', 'x', 'organizations', 1, 'x', '{{}}')",
+    ):
         with pytest.raises(Exception, match="append-only"):
             _sql(statement)
     assert verify().is_intact
@@ -91,21 +104,37 @@ def test_the_database_refuses_edits_deletes_and_truncation(trail):
 
 TAMPERS = {
     "edited with the triggers dropped": (
-        lambda ids: [f"UPDATE audit_events SET comment = 'rewritten' WHERE id = {ids[5]}"], "was changed"),
+        lambda ids: [f"UPDATE audit_events SET comment = 'rewritten' WHERE id = {ids[5]}"],
+        "was changed",
+    ),
     "deleted in the middle": (lambda ids: [f"DELETE FROM audit_events WHERE id = {ids[4]}"], "missing"),
-    "deleted at the end": (lambda ids: [f"DELETE FROM audit_events WHERE id IN ({ids[-1]}, {ids[-2]})"],
-                           "removed from the end"),
-    "inserted in the middle": (lambda ids: [
-        "INSERT INTO audit_events (id, occurred_at, actor_label, object_type, object_id, action, changes) "
-        f"VALUES ({ids[-1] + 100}, '2026-01-01 00:00:00', 'system', 'organizations', 1, 'forged', '{{}}')"],
-        "no seal"),
-    "ids reordered": (lambda ids: [f"UPDATE audit_events SET id = {ids[-1] + 500} WHERE id = {ids[2]}",
-                                   f"UPDATE audit_events SET id = {ids[2]} WHERE id = {ids[3]}",
-                                   f"UPDATE audit_events SET id = {ids[3]} WHERE id = {ids[-1] + 500}"], "was changed"),
-    "sequence reordered": (lambda ids: [f"UPDATE audit_events SET chain_seq = -1 WHERE id = {ids[2]}",
-                                        f"UPDATE audit_events SET chain_seq = 3 WHERE id = {ids[3]}",
-                                        f"UPDATE audit_events SET chain_seq = 4 WHERE id = {ids[2]}"],
-                           "does not follow"),
+    "deleted at the end": (
+        lambda ids: [f"DELETE FROM audit_events WHERE id IN ({ids[-1]}, {ids[-2]})"],
+        "removed from the end",
+    ),
+    "inserted in the middle": (
+        lambda ids: [
+            "INSERT INTO audit_events (id, occurred_at, actor_label, object_type, object_id, action, changes) "
+            f"VALUES ({ids[-1] + 100}, '2026-01-01 00:00:00', 'system', 'organizations', 1, 'forged', '{{}}')"
+        ],
+        "no seal",
+    ),
+    "ids reordered": (
+        lambda ids: [
+            f"UPDATE audit_events SET id = {ids[-1] + 500} WHERE id = {ids[2]}",
+            f"UPDATE audit_events SET id = {ids[2]} WHERE id = {ids[3]}",
+            f"UPDATE audit_events SET id = {ids[3]} WHERE id = {ids[-1] + 500}",
+        ],
+        "was changed",
+    ),
+    "sequence reordered": (
+        lambda ids: [
+            f"UPDATE audit_events SET chain_seq = -1 WHERE id = {ids[2]}",
+            f"UPDATE audit_events SET chain_seq = 3 WHERE id = {ids[3]}",
+            f"UPDATE audit_events SET chain_seq = 4 WHERE id = {ids[2]}",
+        ],
+        "does not follow",
+    ),
     "truncated": (lambda ids: ["DELETE FROM audit_events"], "removed from the end"),
 }
 

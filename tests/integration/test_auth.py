@@ -1,10 +1,10 @@
+import pytest
+
 from app.auth.models import LoginAttempt, User
 from app.extensions import db
 from config import ProductionConfig
 from tests import factories
 from tests.conftest import SignedInClient
-
-import pytest
 
 
 def test_sign_in_and_out(app, world):
@@ -59,16 +59,30 @@ def test_inactive_account_cannot_sign_in(app, world):
     assert SignedInClient(app, None).sign_in(user.email, factories.PASSWORD).status_code == 401
 
 
-@pytest.mark.parametrize("target", [
-    "https://evil.example/", "//evil.example/", "/\\evil.example", "http:evil.example", "\\\\evil", " //evil.example",
-    "javascript:alert(1)",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "http:evil.example",
+        "\\\\evil",
+        " //evil.example",
+        "javascript:alert(1)",
+    ],
+)
 def test_next_cannot_leave_the_site(app, world, target):
     client = SignedInClient(app, None)
     token = client.csrf("/sign-in")
-    response = client.http.post("/sign-in", data={
-        "email": world.users["officer"].email, "password": factories.PASSWORD, "next": target, "csrf_token": token,
-    })
+    response = client.http.post(
+        "/sign-in",
+        data={
+            "email": world.users["officer"].email,
+            "password": factories.PASSWORD,
+            "next": target,
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
 
@@ -76,10 +90,15 @@ def test_next_cannot_leave_the_site(app, world, target):
 def test_next_within_the_site_is_followed(app, world):
     client = SignedInClient(app, None)
     token = client.csrf("/sign-in")
-    response = client.http.post("/sign-in", data={
-        "email": world.users["officer"].email, "password": factories.PASSWORD,
-        "next": f"/agreements/{world.agreement_a.id}", "csrf_token": token,
-    })
+    response = client.http.post(
+        "/sign-in",
+        data={
+            "email": world.users["officer"].email,
+            "password": factories.PASSWORD,
+            "next": f"/agreements/{world.agreement_a.id}",
+            "csrf_token": token,
+        },
+    )
     assert response.headers["Location"] == f"/agreements/{world.agreement_a.id}"
 
 
@@ -96,8 +115,9 @@ def test_forms_without_csrf_token_are_refused(app, world):
 def test_session_cookie_is_httponly_and_samesite(app, world):
     client = SignedInClient(app, None)
     token = client.csrf("/sign-in")
-    response = client.http.post("/sign-in", data={
-        "email": world.users["officer"].email, "password": factories.PASSWORD, "csrf_token": token})
+    response = client.http.post(
+        "/sign-in", data={"email": world.users["officer"].email, "password": factories.PASSWORD, "csrf_token": token}
+    )
     cookie = response.headers.get("Set-Cookie", "")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
@@ -118,9 +138,14 @@ def test_password_change_ends_other_sessions(app, world):
     user = world.users["auditor"]
     first = SignedInClient(app, user)
     second = SignedInClient(app, user)
-    response = first.post("/account/password", data={
-        "current_password": factories.PASSWORD, "new_password": "a brand new passphrase",
-        "confirm": "a brand new passphrase"})
+    response = first.post(
+        "/account/password",
+        data={
+            "current_password": factories.PASSWORD,
+            "new_password": "a brand new passphrase",
+            "confirm": "a brand new passphrase",
+        },
+    )
     assert response.status_code == 302
     assert first.get("/agreements/").status_code == 200
     assert second.get("/agreements/").status_code == 302
@@ -129,9 +154,14 @@ def test_password_change_ends_other_sessions(app, world):
 
 def test_password_change_with_wrong_current_password_is_a_form_error(app, world):
     client = SignedInClient(app, world.users["auditor"])
-    response = client.post("/account/password", data={
-        "current_password": "not it at all", "new_password": "a brand new passphrase",
-        "confirm": "a brand new passphrase"})
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": "not it at all",
+            "new_password": "a brand new passphrase",
+            "confirm": "a brand new passphrase",
+        },
+    )
     assert response.status_code == 422
     assert "current password is wrong" in response.get_data(as_text=True)
 

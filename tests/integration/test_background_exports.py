@@ -2,6 +2,7 @@
 progress, downloads the file when told, and nobody else ever sees it.
 
 Real commits on a fresh database (the writer reports progress on a connection of its own)."""
+
 from __future__ import annotations
 
 import io
@@ -35,8 +36,9 @@ def setting(tmp_path):
         with body.app_context():
             world = factories.build_world()
             for number in range(3):
-                factories.agreement(by=world.users["officer"], partners=[world.partner_a],
-                                    title_fr=f"Accord supplémentaire {number}")
+                factories.agreement(
+                    by=world.users["officer"], partners=[world.partner_a], title_fr=f"Accord supplémentaire {number}"
+                )
             db.session.commit()
             yield app, world
             db.session.remove()
@@ -82,8 +84,11 @@ def test_a_long_list_is_written_in_the_background_then_downloaded(setting):
     assert len(references) == 5 and world.agreement_b.reference in references
     # The person is told, in the app (and by mail if they want it).
     db.session.rollback()
-    notice = db.session.scalar(select(Notification).where(Notification.user_id == world.users["manager"].id,
-                                                          Notification.kind == "export_ready"))
+    notice = db.session.scalar(
+        select(Notification).where(
+            Notification.user_id == world.users["manager"].id, Notification.kind == "export_ready"
+        )
+    )
     assert notice is not None and notice.link == location
     assert "Agreements" in manager.get("/exports/").get_data(as_text=True)
 

@@ -1,4 +1,5 @@
 """Budget lines through the pages and the API, and the portfolio's totals with their exports."""
+
 from decimal import Decimal
 from io import BytesIO
 
@@ -19,8 +20,16 @@ def draft(world):
 
 
 def form(world, **values):
-    return {"label": "Formation des formateurs", "organization_id": str(world.partner_a.id), "amount": "250000.00",
-            "currency": "MAD", "kind": "cash", "year": "2026", "period": "", **values}
+    return {
+        "label": "Formation des formateurs",
+        "organization_id": str(world.partner_a.id),
+        "amount": "250000.00",
+        "currency": "MAD",
+        "kind": "cash",
+        "year": "2026",
+        "period": "",
+        **values,
+    }
 
 
 def test_the_officer_adds_and_removes_a_line_on_the_agreement_page(signed_in, world, draft):
@@ -31,19 +40,22 @@ def test_the_officer_adds_and_removes_a_line_on_the_agreement_page(signed_in, wo
     assert "Formation des formateurs" in html and "250,000.00" in html and "Total in MAD" in html
     [line] = services.lines_of(draft)
     assert line.amount == Decimal("250000.00")
-    response = officer.post(f"/agreements/{draft.id}/budget/{line.id}/delete", data={},
-                            csrf_from=f"/agreements/{draft.id}")
+    response = officer.post(
+        f"/agreements/{draft.id}/budget/{line.id}/delete", data={}, csrf_from=f"/agreements/{draft.id}"
+    )
     assert response.status_code == 303 and services.lines_of(draft) == []
 
 
-@pytest.mark.parametrize("values,message", [
-    ({"amount": "-100"}, "The amount must be more than zero."),
-    ({"amount": "99999999999999999"}, "The amount is too large"),
-    ({"currency": "ABC"}, "three-letter ISO 4217 code"),
-    ({"amount": "12,5"}, "Give an amount"),
-])
-def test_bad_amounts_and_currencies_get_a_clear_message_and_nothing_is_stored(signed_in, world, draft, values,
-                                                                              message):
+@pytest.mark.parametrize(
+    "values,message",
+    [
+        ({"amount": "-100"}, "The amount must be more than zero."),
+        ({"amount": "99999999999999999"}, "The amount is too large"),
+        ({"currency": "ABC"}, "three-letter ISO 4217 code"),
+        ({"amount": "12,5"}, "Give an amount"),
+    ],
+)
+def test_bad_amounts_and_currencies_get_a_clear_message_and_nothing_is_stored(signed_in, world, draft, values, message):
     response = signed_in("officer").post(f"/agreements/{draft.id}/budget/new", data=form(world, **values))
     assert response.status_code == 422 and message in response.get_data(as_text=True)
     assert services.lines_of(draft) == []
@@ -57,8 +69,13 @@ def test_only_editors_add_lines(signed_in, world, draft, role, status):
 def test_the_totals_page_and_its_exports_keep_currencies_apart(signed_in, world, draft):
     officer = world.users["officer"]
     for amount, currency in (("100.25", "MAD"), ("200", "MAD"), ("50", "EUR")):
-        services.add_line(draft, services.LineData(organization_id=world.partner_a.id, label="x", amount=amount,
-                                                   currency=currency, year=2026), by=officer)
+        services.add_line(
+            draft,
+            services.LineData(
+                organization_id=world.partner_a.id, label="x", amount=amount, currency=currency, year=2026
+            ),
+            by=officer,
+        )
     db.session.commit()
     manager = signed_in("manager")
     html = manager.get("/portfolio/budget").get_data(as_text=True)
@@ -67,7 +84,9 @@ def test_the_totals_page_and_its_exports_keep_currencies_apart(signed_in, world,
     assert "MAD,Cash,300.25,2" in csv_text and "EUR,Cash,50.00,1" in csv_text
     sheet = load_workbook(BytesIO(manager.get("/portfolio/budget/export.xlsx").data)).active
     assert sorted((row[2], row[4]) for row in sheet.iter_rows(min_row=2, values_only=True)) == [
-        ("EUR", 50), ("MAD", 300.25)]
+        ("EUR", 50),
+        ("MAD", 300.25),
+    ]
     assert signed_in("partner").get("/portfolio/budget").status_code == 403
     assert manager.get("/portfolio/budget?year=abc").status_code == 200  # ignored, with a warning
 
@@ -75,29 +94,54 @@ def test_the_totals_page_and_its_exports_keep_currencies_apart(signed_in, world,
 def test_the_api_reads_and_writes_budget_lines(api, world, draft):
     officer = api("officer")
     base = f"/api/v1/agreements/{draft.id}/budget-lines"
-    created = officer.post(base, json={"organization_id": world.partner_a.id, "label": "Cloud credits",
-                                       "amount": "120000.00", "currency": "USD", "kind": "in_kind", "year": 2026})
+    created = officer.post(
+        base,
+        json={
+            "organization_id": world.partner_a.id,
+            "label": "Cloud credits",
+            "amount": "120000.00",
+            "currency": "USD",
+            "kind": "in_kind",
+            "year": 2026,
+        },
+    )
     assert created.status_code == 201, created.get_json()
     line = created.get_json()
     assert line["amount"] == "120000.00" and line["currency"] == "USD"
-    replaced = officer.open(f"{base}/{line['id']}", "PUT", json={
-        "organization_id": world.partner_a.id, "label": "Cloud credits", "amount": 0.1, "currency": "USD"})
+    replaced = officer.open(
+        f"{base}/{line['id']}",
+        "PUT",
+        json={"organization_id": world.partner_a.id, "label": "Cloud credits", "amount": 0.1, "currency": "USD"},
+    )
     assert replaced.get_json()["amount"] == "0.10"
     listing = api("auditor").get(base).get_json()
     assert listing["totals"] == [{"currency": "USD", "total": "0.10"}]
     assert api("partner_b").get(base).status_code == 404
-    assert api("partner").post(base, json={"organization_id": world.partner_a.id, "label": "x",
-                                           "amount": "1"}).status_code == 403
+    assert (
+        api("partner").post(base, json={"organization_id": world.partner_a.id, "label": "x", "amount": "1"}).status_code
+        == 403
+    )
     assert api("manager").get("/api/v1/budget-totals").get_json()["totals"] == [{"currency": "USD", "total": "0.10"}]
     assert api("partner").get("/api/v1/budget-totals").status_code == 403
     assert officer.open(f"{base}/{line['id']}", "DELETE").status_code == 204
     assert officer.get(base).get_json()["items"] == []
 
 
-@pytest.mark.parametrize("body", [
-    {"amount": "-1"}, {"amount": "1e30"}, {"currency": "EURO"}, {"currency": "ZZZ"}, {"amount": "abc"},
-    {"amount": True}, {"amount": [1]}, {"kind": "loan"}, {"label": ""}, {"year": 99999},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"amount": "-1"},
+        {"amount": "1e30"},
+        {"currency": "EURO"},
+        {"currency": "ZZZ"},
+        {"amount": "abc"},
+        {"amount": True},
+        {"amount": [1]},
+        {"kind": "loan"},
+        {"label": ""},
+        {"year": 99999},
+    ],
+)
 def test_the_api_refuses_bad_lines_with_a_problem(api, world, draft, body):
     payload = {"organization_id": world.partner_a.id, "label": "x", "amount": "10", **body}
     response = api("officer").post(f"/api/v1/agreements/{draft.id}/budget-lines", json=payload)

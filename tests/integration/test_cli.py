@@ -6,8 +6,19 @@ from app.extensions import db
 
 def test_users_create_command(app, world):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "New.Officer@Example.org", "--name", "New Officer",
-                                 "--role", "officer", "--password", "a long enough password"])
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "New.Officer@Example.org",
+            "--name",
+            "New Officer",
+            "--role",
+            "officer",
+            "--password",
+            "a long enough password",
+        ]
+    )
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User).where(User.email == "new.officer@example.org"))
     assert user is not None and user.organization.is_home
@@ -15,13 +26,36 @@ def test_users_create_command(app, world):
 
 def test_users_create_refuses_bad_input_clearly(app, world):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "p@example.org", "--name", "P", "--role", "partner",
-                                 "--password", "a long enough password"])
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "p@example.org",
+            "--name",
+            "P",
+            "--role",
+            "partner",
+            "--password",
+            "a long enough password",
+        ]
+    )
     assert result.exit_code != 0
     assert "organization_id:" in result.output  # the field at fault is named
-    result = runner.invoke(args=["users", "create", world.users["officer"].email, "--name", "Dup",
-                                 "--role", "officer", "--password", "a long enough password"])
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            world.users["officer"].email,
+            "--name",
+            "Dup",
+            "--role",
+            "officer",
+            "--password",
+            "a long enough password",
+        ]
+    )
     assert result.exit_code != 0 and "email:" in result.output
-    result = runner.invoke(args=["users", "create", "short@example.org", "--name", "S", "--role", "officer",
-                                 "--password", "short"])
+    result = runner.invoke(
+        args=["users", "create", "short@example.org", "--name", "S", "--role", "officer", "--password", "short"]
+    )
     assert result.exit_code != 0 and "password:" in result.output

@@ -2,6 +2,7 @@
 
 Real concurrent HTTP requests against a threaded server, on SQLite and PostgreSQL.
 """
+
 import threading
 
 import pytest
@@ -21,8 +22,11 @@ def served(tmp_path):
     with live_app(tmp_path) as (app, base):
         with app.app_context():
             world = factories.build_world()
-            ids = {"agreement": factories.agreement(by=world.users["officer"], partners=[world.partner_a]).id,
-                   "officer": world.users["officer"].email, "manager": world.users["manager"].email}
+            ids = {
+                "agreement": factories.agreement(by=world.users["officer"], partners=[world.partner_a]).id,
+                "officer": world.users["officer"].email,
+                "manager": world.users["manager"].email,
+            }
             db.session.commit()
         yield app, base, ids
 
@@ -55,10 +59,12 @@ def test_simultaneous_moves_exactly_one_wins(served, attempts):
     with app.app_context():
         version = db.session.get(Agreement, agreement_id).version
     forms = [(b, {"csrf_token": b.token(f"/agreements/{agreement_id}"), "version": str(version)}) for b in people]
-    results = _race([
-        (lambda b=b, f=f: b.post(f"/agreements/{agreement_id}/actions/submit_for_review", f, json=True))
-        for b, f in forms
-    ])
+    results = _race(
+        [
+            (lambda b=b, f=f: b.post(f"/agreements/{agreement_id}/actions/submit_for_review", f, json=True))
+            for b, f in forms
+        ]
+    )
     statuses = sorted(status for status, _ in results)
     assert statuses.count(200) == 1, results
     assert statuses.count(409) == attempts - 1, results
@@ -67,8 +73,11 @@ def test_simultaneous_moves_exactly_one_wins(served, attempts):
     with app.app_context():
         agreement = db.session.get(Agreement, agreement_id)
         assert agreement.state == "internal_review"
-        moves = db.session.scalar(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.object_id == agreement_id, AuditEvent.action == "transition"))
+        moves = db.session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.object_id == agreement_id, AuditEvent.action == "transition")
+        )
         assert moves == 1
         assert len([r for r in agreement.approval_rounds if r.status == "open"]) == 1
 
@@ -81,13 +90,23 @@ def test_a_double_click_in_html_gets_a_clear_message(served):
     with app.app_context():
         version = db.session.get(Agreement, agreement_id).version
     form = {"csrf_token": browser.token(f"/agreements/{agreement_id}"), "version": str(version)}
-    first, second = _race([lambda: browser.post(f"/agreements/{agreement_id}/actions/submit_for_review", form),
-                           lambda: browser.post(f"/agreements/{agreement_id}/actions/submit_for_review", form)])
+    first, second = _race(
+        [
+            lambda: browser.post(f"/agreements/{agreement_id}/actions/submit_for_review", form),
+            lambda: browser.post(f"/agreements/{agreement_id}/actions/submit_for_review", form),
+        ]
+    )
     assert sorted([first[0], second[0]]) == [303, 303]  # both go back to the page, neither fails
     _, page = browser.get(f"/agreements/{agreement_id}")
     # Both answers share one cookie session: whichever flash survives, it is one of the two honest ones.
     assert any(text in page for text in ("has changed since you opened it", "no longer possible", "Done:"))
     with app.app_context():
         assert db.session.get(Agreement, agreement_id).state == "internal_review"
-        assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.object_id == agreement_id, AuditEvent.action == "transition")) == 1
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.object_id == agreement_id, AuditEvent.action == "transition")
+            )
+            == 1
+        )

@@ -2,6 +2,7 @@
 minister's office step only when the MAD budget reaches 10 million; the page, the inbox SQL, the
 reminders and the API agree with it; `flask workflows check` refuses bad conditions; the simulator
 shows the step applying or not."""
+
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -27,8 +28,17 @@ CASA = ZoneInfo("Africa/Casablanca")
 
 
 def _budget(agreement, organization, amount: str, currency: str = "MAD"):
-    db.session.add(BudgetLine(agreement_id=agreement.id, organization_id=organization.id, label="Ligne",
-                              amount=Decimal(amount), currency=currency, kind="cash", year=2026))
+    db.session.add(
+        BudgetLine(
+            agreement_id=agreement.id,
+            organization_id=organization.id,
+            label="Ligne",
+            amount=Decimal(amount),
+            currency=currency,
+            kind="cash",
+            year=2026,
+        )
+    )
     db.session.flush()
 
 
@@ -56,42 +66,56 @@ def _steps(agreement):
 
 # --- the rule ----------------------------------------------------------------------------------
 
+
 def test_the_condition_adds_the_step_only_when_it_holds(reviewing):
     large, small = reviewing
     assert _steps(large) == ["legal_and_head", "ministers_office"]
     assert _steps(small) == ["legal_and_head"]
 
 
-@pytest.mark.parametrize("condition, facts, expected", [
-    ({"budget_mad_at_least": 10}, AgreementFacts("mou", Decimal(10)), True),
-    ({"budget_mad_at_least": 10}, AgreementFacts("mou", Decimal("9.99")), False),
-    ({"foreign_partner": True}, AgreementFacts("mou", foreign_partner=True), True),
-    ({"foreign_partner": True}, AgreementFacts("mou"), False),
-    ({"foreign_partner": False}, AgreementFacts("mou"), True),
-    ({"types": ["convention"]}, AgreementFacts("mou"), False),
-    ({"types": "mou"}, AgreementFacts("mou"), True),
-    ({"any": [{"budget_mad_at_least": 10}, {"foreign_partner": True}]}, AgreementFacts("mou", foreign_partner=True),
-     True),
-    ({"any": [{"budget_mad_at_least": 10}, {"foreign_partner": True}]}, AgreementFacts("mou"), False),
-    ({"types": ["mou"], "foreign_partner": True}, AgreementFacts("mou"), False),
-])
+@pytest.mark.parametrize(
+    "condition, facts, expected",
+    [
+        ({"budget_mad_at_least": 10}, AgreementFacts("mou", Decimal(10)), True),
+        ({"budget_mad_at_least": 10}, AgreementFacts("mou", Decimal("9.99")), False),
+        ({"foreign_partner": True}, AgreementFacts("mou", foreign_partner=True), True),
+        ({"foreign_partner": True}, AgreementFacts("mou"), False),
+        ({"foreign_partner": False}, AgreementFacts("mou"), True),
+        ({"types": ["convention"]}, AgreementFacts("mou"), False),
+        ({"types": "mou"}, AgreementFacts("mou"), True),
+        (
+            {"any": [{"budget_mad_at_least": 10}, {"foreign_partner": True}]},
+            AgreementFacts("mou", foreign_partner=True),
+            True,
+        ),
+        ({"any": [{"budget_mad_at_least": 10}, {"foreign_partner": True}]}, AgreementFacts("mou"), False),
+        ({"types": ["mou"], "foreign_partner": True}, AgreementFacts("mou"), False),
+    ],
+)
 def test_conditions_in_python(app, condition, facts, expected):
     problems = []
     parsed = conditions.parse(condition, "test", ("mou", "convention"), problems)
     assert problems == [] and conditions.holds(parsed, facts) is expected
 
 
-@pytest.mark.parametrize("condition", [
-    {"budget_mad_at_least": 10000000}, {"foreign_partner": True}, {"foreign_partner": False}, {"types": ["mou"]},
-    {"any": [{"budget_mad_at_least": 10000000}, {"foreign_partner": True}]},
-])
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"budget_mad_at_least": 10000000},
+        {"foreign_partner": True},
+        {"foreign_partner": False},
+        {"types": ["mou"]},
+        {"any": [{"budget_mad_at_least": 10000000}, {"foreign_partner": True}]},
+    ],
+)
 def test_the_sql_rule_answers_as_the_python_rule(world, reviewing, condition):
     world.partner_b.country = "FR"
     db.session.commit()
     parsed = conditions.parse(condition, "test", ("mou",), [])
     in_sql = set(db.session.scalars(select(Agreement.id).where(conditions.clause(parsed))))
-    in_python = {a.id for a in db.session.scalars(select(Agreement))
-                 if conditions.holds(parsed, conditions.facts_of(a))}
+    in_python = {
+        a.id for a in db.session.scalars(select(Agreement)) if conditions.holds(parsed, conditions.facts_of(a))
+    }
     assert in_sql == in_python
 
 
@@ -100,13 +124,21 @@ def test_check_refuses_bad_conditions_with_their_file(app, tmp_path):
         body = yaml.safe_load(path.read_text())
         if path.name == "mou.yaml":
             steps = next(t for t in body["transitions"] if t["name"] == "approve_review")["approval"]["steps"]
-            steps[1]["when"] = {"budget_mad": 5, "foreign_partner": "yes", "types": ["treaty"],
-                                "any": [{"budget_mad_at_least": -1}]}
+            steps[1]["when"] = {
+                "budget_mad": 5,
+                "foreign_partner": "yes",
+                "types": ["treaty"],
+                "any": [{"budget_mad_at_least": -1}],
+            }
         (tmp_path / path.name).write_text(yaml.safe_dump(body, allow_unicode=True), encoding="utf-8")
     result = app.test_cli_runner().invoke(args=["workflows", "check", "--dir", str(tmp_path)])
     assert result.exit_code != 0
-    for expected in ("when has unknown keys budget_mad", "when foreign_partner must be true or false",
-                     "when types must list agreement types", "when any must list at least two conditions"):
+    for expected in (
+        "when has unknown keys budget_mad",
+        "when foreign_partner must be true or false",
+        "when types must list agreement types",
+        "when any must list at least two conditions",
+    ):
         assert expected in result.output, result.output
 
 
@@ -125,9 +157,11 @@ def test_the_simulator_shows_the_step_applying_or_not(app):
 
 # --- the engine, pages, inbox and reminders agree --------------------------------------------------
 
+
 def _approve(agreement, user):
-    engine.decide(agreement, "approve_review", by=user, decision="approve", comment=None,
-                  expected_version=agreement.version)
+    engine.decide(
+        agreement, "approve_review", by=user, decision="approve", comment=None, expected_version=agreement.version
+    )
     db.session.commit()
 
 
@@ -142,17 +176,26 @@ def test_the_large_agreement_waits_for_the_ministers_office_the_small_one_moves_
     assert small.state == "negotiation"
     assert large.state == "internal_review"
     round_ = next(r for r in large.approval_rounds if r.status == "open")
-    assert engine.current_step(engine.definition_for(large).transition("approve_review"), round_).name == \
-        "ministers_office"
+    assert (
+        engine.current_step(engine.definition_for(large).transition("approve_review"), round_).name
+        == "ministers_office"
+    )
     # The inbox SQL agrees: the second manager is waited for on the large one only.
-    waiting = set(db.session.scalars(select(ApprovalRound.agreement_id).join(
-        Agreement, ApprovalRound.agreement_id == Agreement.id).where(
-        queries.approvals_waiting_on(second_manager, [second_manager]))))
+    waiting = set(
+        db.session.scalars(
+            select(ApprovalRound.agreement_id)
+            .join(Agreement, ApprovalRound.agreement_id == Agreement.id)
+            .where(queries.approvals_waiting_on(second_manager, [second_manager]))
+        )
+    )
     assert waiting == {large.id}
     # Reminders: past the SLA, the overdue reminder names the minister's office step.
     later = datetime.combine(date.today() + timedelta(days=12), time(9), tzinfo=CASA)
-    keys = {(c.occurrence_key, c.recipient.email) for c in reminders.candidates_at(later)
-            if c.rule == "approval_overdue" and c.notice.object_id == round_.id}
+    keys = {
+        (c.occurrence_key, c.recipient.email)
+        for c in reminders.candidates_at(later)
+        if c.rule == "approval_overdue" and c.notice.object_id == round_.id
+    }
     assert ("ministers_office:sla", second_manager.email) in keys
     _approve(large, second_manager)
     assert large.state == "negotiation"

@@ -1,4 +1,5 @@
 """The home dashboards: what each role sees first, and what it costs in queries."""
+
 from __future__ import annotations
 
 import re
@@ -8,8 +9,8 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from app.core import clock
 from app.agreements.models import Agreement
+from app.core import clock
 from app.core.models import utcnow
 from app.deliverables.models import Deliverable, Occurrence, Submission
 from app.extensions import db
@@ -24,6 +25,8 @@ TODAY = clock.today()
 def _today_is_today(monkeypatch):
     """A run that crosses midnight must not compare yesterday's date with the app's today."""
     monkeypatch.setattr(sys.modules[__name__], "TODAY", clock.today())
+
+
 SAME_ROW = r"(?:(?!</tr>).)*?"  # within one chart row
 
 
@@ -39,8 +42,14 @@ def plan(agreement, organization, *occurrences) -> list[Occurrence]:
     """A one-off deliverable per (due_on, status, [submitted moments]) on `agreement`."""
     created = []
     for due_on, status, submitted in occurrences:
-        deliverable = Deliverable(agreement_id=agreement.id, title_fr=f"Rapport {due_on}", title_en=f"Report {due_on}",
-                                  responsible_organization_id=organization.id, recurrence="once", first_due_on=due_on)
+        deliverable = Deliverable(
+            agreement_id=agreement.id,
+            title_fr=f"Rapport {due_on}",
+            title_en=f"Report {due_on}",
+            responsible_organization_id=organization.id,
+            recurrence="once",
+            first_due_on=due_on,
+        )
         occurrence = Occurrence(deliverable=deliverable, due_on=due_on, status=status)
         for number, moment in enumerate(submitted, start=1):
             occurrence.submissions.append(Submission(number=number, submitted_at=moment))
@@ -57,13 +66,13 @@ def figure(page: str, key: str) -> int:
 
 
 def card_count(page: str, card_id: str) -> int:
-    section = page[page.index(f'id="{card_id}"'):]
+    section = page[page.index(f'id="{card_id}"') :]
     return int(re.search(r'data-count="(\d+)"', section).group(1))
 
 
 def card(page: str, card_id: str) -> str:
     start = page.index(f'id="{card_id}"')
-    return page[start:page.index("</section>", start)]
+    return page[start : page.index("</section>", start)]
 
 
 @pytest.fixture
@@ -76,36 +85,66 @@ def portfolio(world):
     a.effective_on, a.expires_on = a.signed_on, TODAY + timedelta(days=30)
     stale = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Brouillon oublié")
     stale.state_entered_at = days_ago(12)
-    theirs = factories.agreement(by=other, partners=[world.partner_b], title_fr="Accord d'un collègue",
-                                 state="active")
+    theirs = factories.agreement(by=other, partners=[world.partner_b], title_fr="Accord d'un collègue", state="active")
     theirs_draft = factories.agreement(by=other, partners=[world.partner_b], title_fr="Brouillon du collègue")
     theirs_draft.state_entered_at = days_ago(40)
-    late_review = factories.agreement(by=other, partners=[world.partner_a], title_fr="Revue en retard",
-                                      state="internal_review")
-    fresh_review = factories.agreement(by=other, partners=[world.partner_b], title_fr="Revue récente",
-                                       state="internal_review")
-    signed_now = factories.agreement(by=other, partners=[world.partner_b], title_fr="Signé cette année",
-                                     state="signed", signed_on=TODAY.replace(day=1))
+    late_review = factories.agreement(
+        by=other, partners=[world.partner_a], title_fr="Revue en retard", state="internal_review"
+    )
+    fresh_review = factories.agreement(
+        by=other, partners=[world.partner_b], title_fr="Revue récente", state="internal_review"
+    )
+    signed_now = factories.agreement(
+        by=other,
+        partners=[world.partner_b],
+        title_fr="Signé cette année",
+        state="signed",
+        signed_on=TODAY.replace(day=1),
+    )
     for agreement, requested in ((late_review, days_ago(25)), (fresh_review, days_ago(2))):
-        db.session.add(ApprovalRound(agreement_id=agreement.id, transition="approve_review",
-                                     from_state="internal_review", requested_at=requested, status="open"))
+        db.session.add(
+            ApprovalRound(
+                agreement_id=agreement.id,
+                transition="approve_review",
+                from_state="internal_review",
+                requested_at=requested,
+                status="open",
+            )
+        )
     month_end = TODAY.replace(day=28) + timedelta(days=4)
     month_end -= timedelta(days=month_end.day)
-    plan(a, world.partner_a,
-         (TODAY - timedelta(days=20), "pending", []),                        # overdue (the officer's)
-         (TODAY - timedelta(days=40), "accepted", [at_noon(TODAY - timedelta(days=41))]),   # on time
-         (TODAY - timedelta(days=60), "accepted", [at_noon(TODAY - timedelta(days=55)),     # late first,
-                                                   at_noon(TODAY - timedelta(days=50))]))   # resubmitted
+    plan(
+        a,
+        world.partner_a,
+        (TODAY - timedelta(days=20), "pending", []),  # overdue (the officer's)
+        (TODAY - timedelta(days=40), "accepted", [at_noon(TODAY - timedelta(days=41))]),  # on time
+        (
+            TODAY - timedelta(days=60),
+            "accepted",
+            [
+                at_noon(TODAY - timedelta(days=55)),  # late first,
+                at_noon(TODAY - timedelta(days=50)),
+            ],
+        ),
+    )  # resubmitted
     if month_end > TODAY:
-        plan(b, world.partner_b, (month_end, "pending", []))                  # due this month (the officer's)
+        plan(b, world.partner_b, (month_end, "pending", []))  # due this month (the officer's)
     plan(theirs, world.partner_b, (TODAY - timedelta(days=3), "pending", []))  # overdue, not the officer's
     db.session.commit()
-    world.extra = {"stale": stale, "theirs": theirs, "theirs_draft": theirs_draft, "late_review": late_review,
-                   "fresh_review": fresh_review, "signed_now": signed_now, "month_end": month_end}
+    world.extra = {
+        "stale": stale,
+        "theirs": theirs,
+        "theirs_draft": theirs_draft,
+        "late_review": late_review,
+        "fresh_review": fresh_review,
+        "signed_now": signed_now,
+        "month_end": month_end,
+    }
     return world
 
 
 # --- who lands where ------------------------------------------------------------------------
+
 
 def test_anonymous_is_sent_to_sign_in(client):
     response = client.get("/dashboard")
@@ -127,6 +166,7 @@ def test_ministry_home_is_the_dashboard(signed_in, role):
 
 
 # --- the officer -----------------------------------------------------------------------------
+
 
 def test_officer_sees_their_own_work(signed_in, portfolio):
     page = signed_in("officer").get("/dashboard").get_data(as_text=True)
@@ -175,12 +215,13 @@ def test_officer_actions_list_the_oldest_ten_and_count_all(signed_in, world):
     page = signed_in("officer").get("/dashboard").get_data(as_text=True)
     actions = card(page, "my-actions")
     assert card_count(page, "my-actions") == 12
-    assert actions.count("<tr class=\"is-over-sla\"") + actions.count("<tr data-agreement") == 10
+    assert actions.count('<tr class="is-over-sla"') + actions.count("<tr data-agreement") == 10
     assert drafts[0].reference in actions and drafts[11].reference not in actions
     assert "All my actions (12)" in actions
 
 
 # --- the manager, the auditor and the admin ---------------------------------------------------
+
 
 def test_manager_sees_portfolio_counts_that_match_the_data(signed_in, portfolio):
     page = signed_in("manager").get("/dashboard").get_data(as_text=True)
@@ -189,10 +230,13 @@ def test_manager_sees_portfolio_counts_that_match_the_data(signed_in, portfolio)
     assert card_count(page, "by-stage") == total
     by_stage = card(page, "by-stage")
     for state, count in db.session.execute(select(Agreement.state, func.count()).group_by(Agreement.state)):
-        assert re.search(rf'href="/agreements/\?state={state}"><bdi>[^<]+</bdi></a>{SAME_ROW}chart-value">{count}<',
-                         by_stage, re.S), state
+        assert re.search(
+            rf'href="/agreements/\?state={state}"><bdi>[^<]+</bdi></a>{SAME_ROW}chart-value">{count}<', by_stage, re.S
+        ), state
     by_type = card(page, "by-type")
-    assert re.search(rf'href="/agreements/\?type=mou"><bdi>[^<]+</bdi></a>{SAME_ROW}chart-value">{total}<', by_type, re.S)
+    assert re.search(
+        rf'href="/agreements/\?type=mou"><bdi>[^<]+</bdi></a>{SAME_ROW}chart-value">{total}<', by_type, re.S
+    )
     # Approvals: the one requested 25 days ago is past the 10-day SLA of internal review; not the fresh one.
     late = card(page, "late-approvals")
     assert card_count(page, "late-approvals") == 1
@@ -202,8 +246,12 @@ def test_manager_sees_portfolio_counts_that_match_the_data(signed_in, portfolio)
     # Overdue deliverables by responsible organisation, each linking to its filtered list.
     overdue = card(page, "overdue-by-partner")
     for organization in (portfolio.partner_a, portfolio.partner_b):
-        assert re.search(rf'href="/deliverables/\?status=overdue&amp;partner={organization.id}"><bdi>'
-                         rf'{organization.name}</bdi></a>{SAME_ROW}chart-value">1<', overdue, re.S)
+        assert re.search(
+            rf'href="/deliverables/\?status=overdue&amp;partner={organization.id}"><bdi>'
+            rf'{organization.name}</bdi></a>{SAME_ROW}chart-value">1<',
+            overdue,
+            re.S,
+        )
     # Signed this year: the agreement signed on the 1st of this month.
     signed = card(page, "signed-per-month")
     assert card_count(page, "signed-per-month") == 1
@@ -211,8 +259,11 @@ def test_manager_sees_portfolio_counts_that_match_the_data(signed_in, portfolio)
     # On time: partner A handed in two reports, the first on time, the other late (its resubmission
     # does not count): 50 %.
     on_time = card(page, "on-time")
-    assert re.search(rf"{portfolio.partner_a.name}</bdi></a>\s*<div[^>]*>1 of 2 on time</div>{SAME_ROW}chart-value\">50%<",
-                     on_time, re.S)
+    assert re.search(
+        rf"{portfolio.partner_a.name}</bdi></a>\s*<div[^>]*>1 of 2 on time</div>{SAME_ROW}chart-value\">50%<",
+        on_time,
+        re.S,
+    )
     ending = card(page, "ending")
     assert portfolio.agreement_a.reference in ending
     assert 'data-action="new-agreement"' in page
@@ -225,19 +276,20 @@ def test_readers_see_the_portfolio_without_action_buttons(signed_in, portfolio, 
     assert card_count(page, "late-approvals") == 1
     # Their own waiting items link to what to do (#16: "waiting for you" first for every role); nothing else acts.
     assert not re.search(r'data-action="(?!do-it")', page)
-    main = page[page.index("<main"):]
+    main = page[page.index("<main") :]
     assert 'class="btn' not in main
 
 
 # --- the top bar -------------------------------------------------------------------------------
 
+
 def test_menu_starts_with_the_dashboard_and_gathers_the_rest_under_more(signed_in):
     page = signed_in("admin").get("/dashboard").get_data(as_text=True)
-    menu = page[page.index('id="main-menu"'):page.index("language-form")]
+    menu = page[page.index('id="main-menu"') : page.index("language-form")]
     links = re.findall(r'class="nav-link[^"]*" href="([^"]+)"', menu)
     assert links[:4] == ["/dashboard", "/inbox", "/agreements/", "/deliverables/"]
     assert 'aria-current="page"' in menu.split('href="/dashboard"')[1][:40]
-    more = menu[menu.index('id="more-menu"'):]
+    more = menu[menu.index('id="more-menu"') :]
     for path in ("/organizations/", "/events/", "/workflows/", "/admin/users", "/admin/outbox"):
         assert f'href="{path}' in more, path
 
@@ -250,13 +302,14 @@ def test_current_page_in_more_marks_more_as_current(signed_in):
 
 def test_partner_menu_keeps_the_portal_and_has_no_dashboard(signed_in):
     page = signed_in("partner").get("/portal").get_data(as_text=True)
-    menu = page[page.index('id="main-menu"'):page.index("language-form")]
+    menu = page[page.index('id="main-menu"') : page.index("language-form")]
     assert 'href="/portal"' in menu
     assert 'href="/dashboard"' not in menu
     assert "/admin/users" not in menu
 
 
 # --- queries do not grow with the portfolio ----------------------------------------------------
+
 
 @pytest.mark.parametrize("role", ["officer", "manager"])
 def test_dashboard_queries_do_not_grow_with_the_portfolio(signed_in, world, role):
@@ -272,7 +325,8 @@ def test_dashboard_queries_do_not_grow_with_the_portfolio(signed_in, world, role
     assert page.status_code == 200
     print(f"{role}: {len(small)} queries with 10 agreements, {len(large)} with 1,000")
     assert len(large) == len(small), "\n\n".join(
-        [s[:200] for s in large if s not in small] + ["----"] + [s[:200] for s in small if s not in large])
+        [s[:200] for s in large if s not in small] + ["----"] + [s[:200] for s in small if s not in large]
+    )
 
 
 @pytest.mark.parametrize("role", ["officer", "manager"])

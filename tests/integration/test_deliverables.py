@@ -1,4 +1,5 @@
 """Deliverables: plans, occurrences, statuses, hand-ins, reviews, files and isolation between partners."""
+
 import hashlib
 from datetime import date, timedelta
 from io import BytesIO
@@ -19,10 +20,20 @@ TODAY = clock.today()
 
 
 def plan(agreement, by, *, responsible, recurrence="once", first=None, until=None, title="Rapport"):
-    return services.plan_deliverable(agreement, services.PlanData(
-        title_fr=title, title_ar=None, title_en=None, description=None,
-        responsible_organization_id=responsible.id, recurrence=recurrence,
-        first_due_on=first or TODAY + timedelta(days=5), until_on=until), by=by)
+    return services.plan_deliverable(
+        agreement,
+        services.PlanData(
+            title_fr=title,
+            title_ar=None,
+            title_en=None,
+            description=None,
+            responsible_organization_id=responsible.id,
+            recurrence=recurrence,
+            first_due_on=first or TODAY + timedelta(days=5),
+            until_on=until,
+        ),
+        by=by,
+    )
 
 
 @pytest.fixture
@@ -37,19 +48,34 @@ def due(world):
 
 def test_due_dates_of_recurring_deliverables():
     assert services.due_dates("quarterly", date(2026, 1, 31), date(2026, 12, 31)) == [
-        date(2026, 1, 31), date(2026, 4, 30), date(2026, 7, 31), date(2026, 10, 31)]
+        date(2026, 1, 31),
+        date(2026, 4, 30),
+        date(2026, 7, 31),
+        date(2026, 10, 31),
+    ]
     assert services.due_dates("monthly", date(2026, 1, 31), date(2026, 3, 31))[1] == date(2026, 2, 28)
     assert services.due_dates("yearly", date(2026, 6, 1), date(2029, 5, 31)) == [
-        date(2026, 6, 1), date(2027, 6, 1), date(2028, 6, 1)]
+        date(2026, 6, 1),
+        date(2027, 6, 1),
+        date(2028, 6, 1),
+    ]
     assert services.due_dates("once", date(2026, 6, 1), None) == [date(2026, 6, 1)]
     assert len(services.due_dates("monthly", date(2026, 1, 1), date(2200, 1, 1))) == services.MAX_OCCURRENCES
 
 
-@pytest.mark.parametrize("stored, due_in, expected", [
-    ("pending", 40, "not_yet_due"), ("pending", 14, "due"), ("pending", 0, "due"), ("pending", -1, "overdue"),
-    ("submitted", -10, "submitted"), ("sent_back", -3, "sent_back"), ("accepted", -30, "accepted"),
-    ("waived", 3, "waived"),
-])
+@pytest.mark.parametrize(
+    "stored, due_in, expected",
+    [
+        ("pending", 40, "not_yet_due"),
+        ("pending", 14, "due"),
+        ("pending", 0, "due"),
+        ("pending", -1, "overdue"),
+        ("submitted", -10, "submitted"),
+        ("sent_back", -3, "sent_back"),
+        ("accepted", -30, "accepted"),
+        ("waived", 3, "waived"),
+    ],
+)
 def test_status_follows_the_date(stored, due_in, expected):
     occurrence = Occurrence(due_on=TODAY + timedelta(days=due_in), status=stored)
     assert occurrence.status_on(TODAY, 14) == expected
@@ -57,17 +83,32 @@ def test_status_follows_the_date(stored, due_in, expected):
 
 def test_recurring_plan_until_the_agreement_ends(app, world):
     world.agreement_a.expires_on = date(2027, 7, 1)
-    deliverable = plan(world.agreement_a, world.users["officer"], responsible=world.partner_a,
-                       recurrence="quarterly", first=date(2026, 1, 1))
+    deliverable = plan(
+        world.agreement_a,
+        world.users["officer"],
+        responsible=world.partner_a,
+        recurrence="quarterly",
+        first=date(2026, 1, 1),
+    )
     assert [o.due_on for o in deliverable.occurrences][-1] == date(2027, 7, 1)
     assert len(deliverable.occurrences) == 7
     # Replanning keeps what was handed in and moves only the open ones.
     first = deliverable.occurrences[0]
     first.status = "accepted"
-    services.update_plan(deliverable, services.PlanData(
-        title_fr="Rapport", title_ar=None, title_en=None, description=None,
-        responsible_organization_id=world.partner_a.id, recurrence="yearly", first_due_on=date(2026, 3, 1),
-        until_on=date(2027, 3, 1)), by=world.users["officer"])
+    services.update_plan(
+        deliverable,
+        services.PlanData(
+            title_fr="Rapport",
+            title_ar=None,
+            title_en=None,
+            description=None,
+            responsible_organization_id=world.partner_a.id,
+            recurrence="yearly",
+            first_due_on=date(2026, 3, 1),
+            until_on=date(2027, 3, 1),
+        ),
+        by=world.users["officer"],
+    )
     assert sorted(o.due_on for o in deliverable.occurrences) == [date(2026, 1, 1), date(2026, 3, 1), date(2027, 3, 1)]
 
 
@@ -86,8 +127,13 @@ def _files(*items):
 
 def _post(client, occurrence, path, data, **kwargs):
     db.session.refresh(occurrence)
-    return client.post(f"/deliverables/{occurrence.id}/{path}", data={"version": str(occurrence.version), **data},
-                       csrf_from=f"/deliverables/{occurrence.id}", content_type="multipart/form-data", **kwargs)
+    return client.post(
+        f"/deliverables/{occurrence.id}/{path}",
+        data={"version": str(occurrence.version), **data},
+        csrf_from=f"/deliverables/{occurrence.id}",
+        content_type="multipart/form-data",
+        **kwargs,
+    )
 
 
 def test_hand_in_send_back_resubmit_accept(app, world, signed_in, due):
@@ -102,18 +148,22 @@ def test_hand_in_send_back_resubmit_accept(app, world, signed_in, due):
     assert _post(officer, mine, "review", {"decision": "send_back"}).status_code == 303
     db.session.refresh(mine)
     assert mine.status == "submitted"
-    assert _post(officer, mine, "review", {"decision": "send_back", "feedback": "Ajoutez les annexes"}
-                 ).status_code == 303
+    assert (
+        _post(officer, mine, "review", {"decision": "send_back", "feedback": "Ajoutez les annexes"}).status_code == 303
+    )
     assert "Ajoutez les annexes" in partner.get(f"/deliverables/{mine.id}").get_data(as_text=True)
-    assert _post(partner, mine, "submissions", {"note": "v2", **_files((PDF + b"v2", "rapport T1 v2.pdf"))}
-                 ).status_code == 303
+    assert (
+        _post(partner, mine, "submissions", {"note": "v2", **_files((PDF + b"v2", "rapport T1 v2.pdf"))}).status_code
+        == 303
+    )
     assert _post(officer, mine, "review", {"decision": "accept"}).status_code == 303
     db.session.refresh(mine)
     assert mine.status == "accepted"
     assert [s.number for s in mine.submissions] == [1, 2]  # the first version is kept
     assert [s.decision for s in mine.submissions] == ["send_back", "accept"]
-    actions = set(db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type ==
-                                                                      "deliverable_occurrences")))
+    actions = set(
+        db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "deliverable_occurrences"))
+    )
     assert {"deliverable_submitted", "deliverable_sent_back", "deliverable_accepted"} <= actions
 
 
@@ -123,8 +173,9 @@ def test_waive_needs_a_manager_and_a_reason(app, world, signed_in, due):
     assert _post(signed_in("manager"), mine, "waive", {"reason": ""}).status_code == 303
     db.session.refresh(mine)
     assert mine.status == "pending"
-    assert _post(signed_in("manager"), mine, "waive", {"reason": "Reporting merged into annual review"}
-                 ).status_code == 303
+    assert (
+        _post(signed_in("manager"), mine, "waive", {"reason": "Reporting merged into annual review"}).status_code == 303
+    )
     db.session.refresh(mine)
     assert mine.status == "waived" and "merged" in mine.waived_reason
 
@@ -159,22 +210,27 @@ HOSTILE_UPLOADS = [
 def test_hostile_uploads_are_refused_and_nothing_is_stored(app, world, signed_in, due, name, files, message):
     mine, _ = due
     partner = signed_in("partner")
-    before = (db.session.scalar(select(func.count()).select_from(StoredFile)),
-              db.session.scalar(select(func.count()).select_from(Submission)))
+    before = (
+        db.session.scalar(select(func.count()).select_from(StoredFile)),
+        db.session.scalar(select(func.count()).select_from(Submission)),
+    )
     response = _post(partner, mine, "submissions", _files(*files) if files else {})
     assert response.status_code == 303
     assert message in partner.get(f"/deliverables/{mine.id}").get_data(as_text=True)
     db.session.refresh(mine)
     assert mine.status == "pending"
-    assert (db.session.scalar(select(func.count()).select_from(StoredFile)),
-            db.session.scalar(select(func.count()).select_from(Submission))) == before
+    assert (
+        db.session.scalar(select(func.count()).select_from(StoredFile)),
+        db.session.scalar(select(func.count()).select_from(Submission)),
+    ) == before
 
 
 def test_an_upload_over_the_limit_gets_a_clear_413(app, world, signed_in, due):
     mine, _ = due
     big = b"%PDF-1.4\n" + b"0" * (app.config["MAX_CONTENT_LENGTH"] + 10)
-    response = _post(signed_in("partner"), mine, "submissions", _files((big, "gros.pdf")),
-                     headers={"Accept": "application/json"})
+    response = _post(
+        signed_in("partner"), mine, "submissions", _files((big, "gros.pdf")), headers={"Accept": "application/json"}
+    )
     assert response.status_code == 413
     assert "MB" in response.get_json()["detail"]
 
@@ -190,15 +246,23 @@ def test_a_file_just_over_the_file_limit_is_refused_by_the_service(app, world, s
 def test_odd_names_and_duplicates(app, world, signed_in, due):
     mine, _ = due
     arabic_name = "ت" * 300 + ".pdf"
-    _post(signed_in("partner"), mine, "submissions",
-          _files((PDF, "../../etc/passwd"), (PDF, arabic_name), (PDF + b"2", arabic_name)))
+    _post(
+        signed_in("partner"),
+        mine,
+        "submissions",
+        _files((PDF, "../../etc/passwd"), (PDF, arabic_name), (PDF + b"2", arabic_name)),
+    )
     db.session.refresh(mine)
     names = [f.original_name for f in mine.submissions[0].files]
     assert names[0] == "passwd"  # no path survives
     assert len(names) == 2  # the same bytes twice are kept once
     assert all(len(n) <= 200 for n in names) and names[1].endswith(".pdf")
-    assert db.session.scalar(select(func.count()).select_from(StoredFile).where(
-        StoredFile.sha256 == hashlib.sha256(PDF).hexdigest())) == 1
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(StoredFile).where(StoredFile.sha256 == hashlib.sha256(PDF).hexdigest())
+        )
+        == 1
+    )
 
 
 def test_partners_see_and_touch_only_their_own(app, world, signed_in, due):
@@ -210,8 +274,9 @@ def test_partners_see_and_touch_only_their_own(app, world, signed_in, due):
     assert f"/deliverables/{mine.id}" in listing and f"/deliverables/{theirs.id}" not in listing
     for path in ("submissions", "review", "waive"):
         db.session.refresh(theirs)
-        response = partner.post(f"/deliverables/{theirs.id}/{path}", data={"version": str(theirs.version)},
-                                csrf_from="/portal")
+        response = partner.post(
+            f"/deliverables/{theirs.id}/{path}", data={"version": str(theirs.version)}, csrf_from="/portal"
+        )
         assert response.status_code == 404, path
     assert partner.get(f"/agreements/{world.agreement_b.id}/deliverables/new").status_code == 404
     db.session.refresh(theirs)
@@ -236,12 +301,18 @@ def test_filters_on_the_portfolio_list(app, world, signed_in, due):
 def test_activation_plans_the_default_deliverables(app, world):
     from app.workflow import engine
 
-    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state="signed",
-                                    signed_on=date(2026, 1, 5))
+    agreement = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_a], state="signed", signed_on=date(2026, 1, 5)
+    )
     engine.settle_state(agreement)
     db.session.commit()
-    engine.take(agreement, "activate", by=world.users["officer"], expected_version=agreement.version,
-                values={"effective_on": date(2026, 1, 10), "expires_on": date(2028, 1, 10)})
+    engine.take(
+        agreement,
+        "activate",
+        by=world.users["officer"],
+        expected_version=agreement.version,
+        values={"effective_on": date(2026, 1, 10), "expires_on": date(2028, 1, 10)},
+    )
     db.session.commit()
     titles = {d.title_en: d for d in agreement.deliverables}
     assert set(titles) == {"Quarterly progress report", "Annual joint review"}
@@ -252,15 +323,23 @@ def test_activation_plans_the_default_deliverables(app, world):
 def test_the_activation_form_can_add_a_deliverable(app, world, signed_in):
     from app.workflow import engine
 
-    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state="signed",
-                                    signed_on=date(2026, 1, 5))
+    agreement = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_a], state="signed", signed_on=date(2026, 1, 5)
+    )
     engine.settle_state(agreement)
     db.session.commit()
     response = signed_in("officer").post(
-        f"/agreements/{agreement.id}/actions/activate", csrf_from=f"/agreements/{agreement.id}",
-        data={"version": str(agreement.version), "effective_on": "2026-01-10", "expires_on": "2027-01-10",
-              "deliverable_title": "Plan de formation", "deliverable_recurrence": "once",
-              "deliverable_first_due_on": "2026-03-01"})
+        f"/agreements/{agreement.id}/actions/activate",
+        csrf_from=f"/agreements/{agreement.id}",
+        data={
+            "version": str(agreement.version),
+            "effective_on": "2026-01-10",
+            "expires_on": "2027-01-10",
+            "deliverable_title": "Plan de formation",
+            "deliverable_recurrence": "once",
+            "deliverable_first_due_on": "2026-03-01",
+        },
+    )
     assert response.status_code == 303
     db.session.refresh(agreement)
     assert agreement.state == "active"

@@ -2,6 +2,7 @@
 first sign-in creates the account, group changes change the role, a disabled entry or one removed
 from the groups loses access (sessions end), an unreachable directory, local break-glass admins,
 LDAP-injection characters in the user name, and resets pointing to the ministry's procedure."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,7 +14,7 @@ from app.extensions import db
 from app.notifications.models import OutboxMessage
 from tests import factories
 from tests.conftest import SignedInClient
-from tests.ldap_server import SUFFIX, BASE_ENTRIES, LdapServer, free_port, group, person, require_slapd
+from tests.ldap_server import BASE_ENTRIES, SUFFIX, LdapServer, free_port, group, person, require_slapd
 
 PEOPLE = f"ou=people,{SUFFIX}"
 GROUPS = f"ou=groups,{SUFFIX}"
@@ -25,16 +26,22 @@ def directory(tmp_path_factory):
     require_slapd()
     server = LdapServer(tmp_path_factory.mktemp("slapd")).start()
     try:
-        server.ldif(BASE_ENTRIES + "\n" + "\n".join([
-            person("amina", "Amina Bennani", AMINA),
-            person("karim", "Karim Idrissi", "Karim-mot-de-passe-annuaire"),
-            person("leila", "Leila Tazi", "Leila-mot-de-passe-annuaire"),
-            person("nogroup", "Sans Groupe", "Nogroup-mot-de-passe"),
-            # "nobody" keeps each group valid (groupOfNames needs a member) when the tests move people.
-            group("sharaka-officers", "amina", "leila", "nobody"),
-            group("sharaka-managers", "karim", "nobody"),
-            group("sharaka-admins", "nobody"),
-        ]))
+        server.ldif(
+            BASE_ENTRIES
+            + "\n"
+            + "\n".join(
+                [
+                    person("amina", "Amina Bennani", AMINA),
+                    person("karim", "Karim Idrissi", "Karim-mot-de-passe-annuaire"),
+                    person("leila", "Leila Tazi", "Leila-mot-de-passe-annuaire"),
+                    person("nogroup", "Sans Groupe", "Nogroup-mot-de-passe"),
+                    # "nobody" keeps each group valid (groupOfNames needs a member) when the tests move people.
+                    group("sharaka-officers", "amina", "leila", "nobody"),
+                    group("sharaka-managers", "karim", "nobody"),
+                    group("sharaka-admins", "nobody"),
+                ]
+            )
+        )
         yield server
     finally:
         server.stop()
@@ -42,14 +49,18 @@ def directory(tmp_path_factory):
 
 def settings(url: str) -> dict:
     return {
-        "LDAP_URL": url, "LDAP_BASE_DN": PEOPLE,
+        "LDAP_URL": url,
+        "LDAP_BASE_DN": PEOPLE,
         "LDAP_USER_FILTER": "(&(objectClass=inetOrgPerson)(|(uid={login})(mail={login})))",
         "LDAP_ACTIVE_FILTER": "(!(employeeType=disabled))",
-        "LDAP_BIND_DN": f"cn=sharaka-service,{SUFFIX}", "LDAP_BIND_PASSWORD": "service-secret",
+        "LDAP_BIND_DN": f"cn=sharaka-service,{SUFFIX}",
+        "LDAP_BIND_PASSWORD": "service-secret",
         "LDAP_GROUP_BASE_DN": GROUPS,
         "LDAP_GROUP_ROLES": f"admin=cn=sharaka-admins,{GROUPS};manager=cn=sharaka-managers,{GROUPS};"
-                            f"officer=cn=sharaka-officers,{GROUPS}",
-        "LDAP_TIMEOUT_SECONDS": 3, "LDAP_LOCAL_ROLES": ("partner", "admin"), "LDAP_PASSWORD_HELP": "",
+        f"officer=cn=sharaka-officers,{GROUPS}",
+        "LDAP_TIMEOUT_SECONDS": 3,
+        "LDAP_LOCAL_ROLES": ("partner", "admin"),
+        "LDAP_PASSWORD_HELP": "",
     }
 
 
@@ -110,9 +121,15 @@ member: uid=karim,{PEOPLE}
     try:
         assert _sign_in(app, "karim", "Karim-mot-de-passe-annuaire")[1].status_code == 302
         assert _user("karim@ministere.example.ma").role == "officer"
-        assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "directory_refreshed",
-                                                          AuditEvent.object_id == _user(
-                                                              "karim@ministere.example.ma").id)) is not None
+        assert (
+            db.session.scalar(
+                select(AuditEvent).where(
+                    AuditEvent.action == "directory_refreshed",
+                    AuditEvent.object_id == _user("karim@ministere.example.ma").id,
+                )
+            )
+            is not None
+        )
     finally:
         ldap_on.modify(f"""dn: cn=sharaka-officers,{GROUPS}
 changetype: modify
@@ -152,8 +169,20 @@ employeeType: active
     assert response.status_code == 403 and _user("nogroup@ministere.example.ma") is None
 
 
-INJECTIONS = ["am*", "*", "amina)(uid=*", "amina)(|(uid=*", "(uid=amina)", "amina\\", "amina\\2a",
-              "*)(objectClass=*", "amina*", "amina\x00", "\x00", "amina\x00)(uid=*"]
+INJECTIONS = [
+    "am*",
+    "*",
+    "amina)(uid=*",
+    "amina)(|(uid=*",
+    "(uid=amina)",
+    "amina\\",
+    "amina\\2a",
+    "*)(objectClass=*",
+    "amina*",
+    "amina\x00",
+    "\x00",
+    "amina\x00)(uid=*",
+]
 
 
 @pytest.mark.parametrize("login", INJECTIONS)
@@ -193,8 +222,9 @@ def test_directory_accounts_are_told_to_use_the_ministrys_procedure(app, world, 
     _sign_in(app, "amina", AMINA)
     visitor = SignedInClient(app, None)
     visitor.post("/password/forgot", data={"email": "amina@ministere.example.ma"}, csrf_from="/password/forgot")
-    mail = db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.to_address == "amina@ministere.example.ma")).one()
+    mail = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.to_address == "amina@ministere.example.ma")
+    ).one()
     assert mail.kind == "password_reset_directory"
     assert "intranet.example.ma/mot-de-passe" in mail.body_text and "/password/reset/" not in mail.body_text
     app.config["LDAP_PASSWORD_HELP"] = ""

@@ -2,6 +2,7 @@
 which thread (a partner never sees the internal one: 404 at both doors), mentions notified in
 the mentioned person's language, attachments under the storage rules, edits kept, nothing
 deletable, every post and edit audited, and bad input refused with nothing stored."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -10,8 +11,8 @@ from io import BytesIO
 import pytest
 from sqlalchemy import func, select
 
-from app.core import clock
 from app.api.tokens import create_token
+from app.core import clock
 from app.core.audit import AuditEvent
 from app.core.storage import StoredFile
 from app.deliverables import services as deliverables
@@ -30,13 +31,20 @@ def post(client, agreement, body, audience="shared", files=None, **kwargs):
     data = {"body": body}
     if files:
         data["files"] = [(BytesIO(content), name) for content, name in files]
-    return client.post(thread_url(agreement, audience), data=data, csrf_from=f"/agreements/{agreement.id}",
-                       content_type="multipart/form-data", **kwargs)
+    return client.post(
+        thread_url(agreement, audience),
+        data=data,
+        csrf_from=f"/agreements/{agreement.id}",
+        content_type="multipart/form-data",
+        **kwargs,
+    )
 
 
 def counts():
-    return tuple(db.session.scalar(select(func.count()).select_from(model))
-                 for model in (DiscussionMessage, DiscussionAttachment, StoredFile, Notification, OutboxMessage))
+    return tuple(
+        db.session.scalar(select(func.count()).select_from(model))
+        for model in (DiscussionMessage, DiscussionAttachment, StoredFile, Notification, OutboxMessage)
+    )
 
 
 @pytest.fixture
@@ -49,6 +57,7 @@ def api(app, world):
         client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
         client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
         return client
+
     return make
 
 
@@ -63,7 +72,8 @@ def test_shared_thread_post_read_and_isolation(app, world, signed_in):
     assert db.session.scalar(select(func.count()).select_from(DiscussionMessage)) == 1
     # The auditor reads every thread but writes in none.
     assert "Bonjour, voici nos remarques." in signed_in("auditor").get(f"/agreements/{agreement.id}").get_data(
-        as_text=True)
+        as_text=True
+    )
     response = post(signed_in("auditor"), agreement, "audit", headers={"Accept": "application/json"})
     assert response.status_code == 403
 
@@ -77,17 +87,24 @@ def test_internal_thread_is_404_for_a_partner_through_page_and_api(app, world, s
     assert "article 4" not in page and 'id="thread-internal"' not in page
     assert 'id="thread-internal"' in officer.get(f"/agreements/{agreement.id}").get_data(as_text=True)
     assert post(partner, agreement, "je lis ?", "internal").status_code == 404
-    edit = partner.post(f"{thread_url(agreement, 'internal')}/{message.id}/edit", data={"body": "x"},
-                        csrf_from=f"/agreements/{agreement.id}")
+    edit = partner.post(
+        f"{thread_url(agreement, 'internal')}/{message.id}/edit",
+        data={"body": "x"},
+        csrf_from=f"/agreements/{agreement.id}",
+    )
     assert edit.status_code == 404
     # Through the shared thread's address, the internal message does not exist either.
-    edit = partner.post(f"{thread_url(agreement, 'shared')}/{message.id}/edit", data={"body": "x"},
-                        csrf_from=f"/agreements/{agreement.id}")
+    edit = partner.post(
+        f"{thread_url(agreement, 'shared')}/{message.id}/edit",
+        data={"body": "x"},
+        csrf_from=f"/agreements/{agreement.id}",
+    )
     assert edit.status_code == 404
     client = api("partner")
     assert client.get(f"/api/v1{thread_url(agreement, 'internal')}").status_code == 404
-    assert client.patch(f"/api/v1{thread_url(agreement, 'internal')}/{message.id}", json={"body": "x"}
-                        ).status_code == 404
+    assert (
+        client.patch(f"/api/v1{thread_url(agreement, 'internal')}/{message.id}", json={"body": "x"}).status_code == 404
+    )
     assert client.get(f"/api/v1{thread_url(agreement, 'shared')}").get_json()["items"] == []
     listed = api("legal").get(f"/api/v1{thread_url(agreement, 'internal')}").get_json()["items"]
     assert [m["body"] for m in listed] == ["Position interne : ne pas céder sur l'article 4."]
@@ -119,8 +136,9 @@ def test_a_mention_of_someone_the_author_cannot_see_is_refused_without_leaking(a
     before = counts()
     response = post(partner, world.agreement_a, f"Voir @{address} svp", headers={"Accept": "application/json"})
     assert response.status_code == 422
-    assert response.get_json()["detail"] == (f"No one you can mention here answers to @{address}. "
-                                             "Remove the mention or check the address.")
+    assert response.get_json()["detail"] == (
+        f"No one you can mention here answers to @{address}. Remove the mention or check the address."
+    )
     assert counts() == before
 
 
@@ -133,8 +151,13 @@ def test_a_partner_cannot_mention_a_ministry_person_outside_the_thread(app, worl
     assert post(signed_in("legal"), world.agreement_a, "Je suis le juriste.").status_code == 303
     assert post(partner, world.agreement_a, f"@{legal.email} merci").status_code == 303
     # Nobody can be mentioned into a thread they may not read: a partner in the internal thread.
-    response = post(signed_in("officer"), world.agreement_a, f"@{world.users['partner'].email} ?", "internal",
-                    headers={"Accept": "application/json"})
+    response = post(
+        signed_in("officer"),
+        world.agreement_a,
+        f"@{world.users['partner'].email} ?",
+        "internal",
+        headers={"Accept": "application/json"},
+    )
     assert response.status_code == 422
 
 
@@ -162,8 +185,9 @@ def test_a_huge_attachment_is_refused(app, world, signed_in):
     partner = signed_in("partner")
     before = counts()
     big = b"%PDF-1.4\n" + b"0" * (app.config["MAX_UPLOAD_BYTES"] + 10)
-    response = post(partner, world.agreement_a, "gros", files=[(big, "gros.pdf")],
-                    headers={"Accept": "application/json"})
+    response = post(
+        partner, world.agreement_a, "gros", files=[(big, "gros.pdf")], headers={"Accept": "application/json"}
+    )
     assert response.status_code in (413, 422)
     assert "MB" in response.get_json()["detail"]
     assert counts()[:2] == before[:2]
@@ -185,23 +209,30 @@ def test_edits_are_shown_kept_and_audited_and_only_by_the_author(app, world, sig
     assert post(partner, agreement, "Première version").status_code == 303
     message = db.session.scalar(select(DiscussionMessage))
     url = f"{thread_url(agreement)}/{message.id}/edit"
-    assert partner.post(url, data={"body": "Seconde version"}, csrf_from=f"/agreements/{agreement.id}"
-                        ).status_code == 303
+    assert (
+        partner.post(url, data={"body": "Seconde version"}, csrf_from=f"/agreements/{agreement.id}").status_code == 303
+    )
     db.session.refresh(message)
     assert message.body == "Seconde version" and message.is_edited
     assert [r.body for r in db.session.scalars(select(DiscussionRevision))] == ["Première version"]
     page = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
     assert "edited" in page and "Première version" in page and "Seconde version" in page
     # Someone else who reads the thread cannot edit it.
-    response = signed_in("officer").post(url, data={"body": "réécrit"}, csrf_from=f"/agreements/{agreement.id}",
-                                         headers={"Accept": "application/json"})
+    response = signed_in("officer").post(
+        url, data={"body": "réécrit"}, csrf_from=f"/agreements/{agreement.id}", headers={"Accept": "application/json"}
+    )
     assert response.status_code == 403
     # An empty edit is refused and changes nothing.
     partner.post(url, data={"body": ""}, csrf_from=f"/agreements/{agreement.id}")
     db.session.refresh(message)
     assert message.body == "Seconde version"
-    actions = list(db.session.scalars(select(AuditEvent.action).where(
-        AuditEvent.object_type == "discussion_messages", AuditEvent.object_id == message.id)))
+    actions = list(
+        db.session.scalars(
+            select(AuditEvent.action).where(
+                AuditEvent.object_type == "discussion_messages", AuditEvent.object_id == message.id
+            )
+        )
+    )
     assert sorted(actions) == ["discussion_edited", "discussion_posted"]
     # Nothing deletes a message: no route answers DELETE.
     assert partner.http.delete(url.replace("/edit", "")).status_code in (404, 405)
@@ -209,19 +240,34 @@ def test_edits_are_shown_kept_and_audited_and_only_by_the_author(app, world, sig
 
 def test_deliverable_threads(app, world, signed_in, api):
     officer_user = world.users["officer"]
-    occurrence = deliverables.plan_deliverable(world.agreement_a, deliverables.PlanData(
-        title_fr="Rapport", title_ar=None, title_en=None, description=None,
-        responsible_organization_id=world.partner_a.id, recurrence="once",
-        first_due_on=clock.today() + timedelta(days=5), until_on=None), by=officer_user).occurrences[0]
+    occurrence = deliverables.plan_deliverable(
+        world.agreement_a,
+        deliverables.PlanData(
+            title_fr="Rapport",
+            title_ar=None,
+            title_en=None,
+            description=None,
+            responsible_organization_id=world.partner_a.id,
+            recurrence="once",
+            first_due_on=clock.today() + timedelta(days=5),
+            until_on=None,
+        ),
+        by=officer_user,
+    ).occurrences[0]
     db.session.commit()
     partner = signed_in("partner")
     url = f"/deliverables/{occurrence.id}/threads/shared/messages"
-    assert partner.post(url, data={"body": "Le rapport arrive vendredi."},
-                        csrf_from=f"/deliverables/{occurrence.id}").status_code == 303
+    assert (
+        partner.post(
+            url, data={"body": "Le rapport arrive vendredi."}, csrf_from=f"/deliverables/{occurrence.id}"
+        ).status_code
+        == 303
+    )
     page = signed_in("officer").get(f"/deliverables/{occurrence.id}").get_data(as_text=True)
     assert "Le rapport arrive vendredi." in page
     assert "Le rapport arrive vendredi." not in signed_in("officer").get(
-        f"/agreements/{world.agreement_a.id}").get_data(as_text=True)  # its own thread, not the agreement's
+        f"/agreements/{world.agreement_a.id}"
+    ).get_data(as_text=True)  # its own thread, not the agreement's
     assert signed_in("partner_b").post(url, data={"body": "x"}, csrf_from="/agreements/").status_code == 404
     assert api("partner").get(f"/api/v1/deliverables/{occurrence.id}/threads/internal/messages").status_code == 404
     items = api("officer").get(f"/api/v1/deliverables/{occurrence.id}/threads/shared/messages").get_json()["items"]
@@ -231,9 +277,11 @@ def test_deliverable_threads(app, world, signed_in, api):
 def test_api_post_edit_and_errors(app, world, api):
     agreement = world.agreement_a
     client = api("partner")
-    response = client.post(f"/api/v1{thread_url(agreement)}", data={
-        "body": f"Avec pièce @{world.users['officer'].email}", "files": [(BytesIO(PDF), "annexe.pdf")]},
-        content_type="multipart/form-data")
+    response = client.post(
+        f"/api/v1{thread_url(agreement)}",
+        data={"body": f"Avec pièce @{world.users['officer'].email}", "files": [(BytesIO(PDF), "annexe.pdf")]},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 201, response.get_json()
     created = response.get_json()
     assert created["attachments"][0]["name"] == "annexe.pdf"
@@ -263,8 +311,12 @@ def test_a_thread_costs_the_same_queries_with_few_or_many_messages(app, world, s
     def add(count):
         for number in range(count):
             author = officer if number % 2 else partner
-            message = services.post_message(agreement, audience="shared", by=author,
-                                            body=f"Message {number} @{(partner if author is officer else officer).email}")
+            message = services.post_message(
+                agreement,
+                audience="shared",
+                by=author,
+                body=f"Message {number} @{(partner if author is officer else officer).email}",
+            )
             services.edit_message(message, body=f"Message {number} (corrigé)", by=author, agreement=agreement)
         db.session.commit()
 

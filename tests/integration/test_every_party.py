@@ -1,6 +1,7 @@
 """Every partner party: each accepts the negotiated text (the page shows every party still to
 answer), an acceptance recorded on a partner's behalf is a separate act with its proof, and each
 partner owes, sees and hands in its own deliverables."""
+
 from datetime import date
 from io import BytesIO
 
@@ -26,8 +27,12 @@ def pdf(name="v.pdf", body=PDF):
 
 @pytest.fixture
 def two_partners(world):
-    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a, world.partner_b],
-                                    state="negotiation", title_fr="Accord à trois")
+    agreement = factories.agreement(
+        by=world.users["officer"],
+        partners=[world.partner_a, world.partner_b],
+        state="negotiation",
+        title_fr="Accord à trois",
+    )
     engine.settle_state(agreement)
     db.session.commit()
     return agreement
@@ -53,8 +58,13 @@ def test_a_counter_version_from_one_partner_needs_the_others_again(world, two_pa
     agreement, officer = two_partners, world.users["officer"]
     services.send_version(agreement, by=officer, upload=pdf(), note="v1", expected_version=agreement.version)
     services.accept_version(agreement, by=world.users["partner"], expected_version=agreement.version)
-    services.send_version(agreement, by=world.users["partner_b"], upload=pdf("v2.pdf", PDF + b"2"), note="v2",
-                          expected_version=agreement.version)
+    services.send_version(
+        agreement,
+        by=world.users["partner_b"],
+        upload=pdf("v2.pdf", PDF + b"2"),
+        note="v2",
+        expected_version=agreement.version,
+    )
     db.session.commit()
     waiting = services.waiting_parties(agreement, agreement.negotiation_rounds[-1])
     assert [o.is_home for o in waiting] == [True, False] and waiting[1].id == world.partner_a.id
@@ -67,8 +77,13 @@ def test_whose_turn_is_one_rule_for_the_page_the_inbox_and_the_partner_portal(wo
 
     agreement, officer = two_partners, world.users["officer"]
     services.send_version(agreement, by=officer, upload=pdf(), note="v1", expected_version=agreement.version)
-    services.send_version(agreement, by=world.users["partner_b"], upload=pdf("v2.pdf", PDF + b"2"), note="v2",
-                          expected_version=agreement.version)
+    services.send_version(
+        agreement,
+        by=world.users["partner_b"],
+        upload=pdf("v2.pdf", PDF + b"2"),
+        note="v2",
+        expected_version=agreement.version,
+    )
     db.session.commit()
     waiting = {o.id for o in services.waiting_parties(agreement, agreement.negotiation_rounds[-1])}
 
@@ -89,33 +104,55 @@ def test_an_acceptance_on_a_partners_behalf_needs_its_proof_and_says_who_recorde
     services.send_version(agreement, by=officer, upload=pdf(), note="v1", expected_version=agreement.version)
     db.session.commit()
     with pytest.raises(ValidationFailed) as error:
-        services.record_acceptance_on_behalf(agreement, organization_id=world.partner_a.id, proof=None, by=officer,
-                                             expected_version=agreement.version)
+        services.record_acceptance_on_behalf(
+            agreement, organization_id=world.partner_a.id, proof=None, by=officer, expected_version=agreement.version
+        )
     assert "proof" in error.value.field_errors
     with pytest.raises(ValidationFailed) as error:
-        services.record_acceptance_on_behalf(agreement, organization_id=world.ministry.id, proof=pdf("mail.pdf"),
-                                             by=officer, expected_version=agreement.version)
+        services.record_acceptance_on_behalf(
+            agreement,
+            organization_id=world.ministry.id,
+            proof=pdf("mail.pdf"),
+            by=officer,
+            expected_version=agreement.version,
+        )
     assert "organization_id" in error.value.field_errors
     with pytest.raises(PermissionDenied):
-        services.record_acceptance_on_behalf(agreement, organization_id=world.partner_b.id, proof=pdf("mail.pdf"),
-                                             by=world.users["partner"], expected_version=agreement.version)
+        services.record_acceptance_on_behalf(
+            agreement,
+            organization_id=world.partner_b.id,
+            proof=pdf("mail.pdf"),
+            by=world.users["partner"],
+            expected_version=agreement.version,
+        )
     db.session.rollback()
-    services.record_acceptance_on_behalf(agreement, organization_id=world.partner_a.id, proof=pdf("courriel.pdf"),
-                                         by=officer, expected_version=agreement.version)
+    services.record_acceptance_on_behalf(
+        agreement,
+        organization_id=world.partner_a.id,
+        proof=pdf("courriel.pdf"),
+        by=officer,
+        expected_version=agreement.version,
+    )
     db.session.commit()
     acceptance = agreement.negotiation_rounds[-1].acceptances[-1]
     assert acceptance.is_on_behalf and acceptance.proof_document.original_name == "courriel.pdf"
-    row = db.session.scalar(select(AuditEvent).where(
-        AuditEvent.object_id == agreement.id, AuditEvent.action == "negotiation_version_accepted")
-        .order_by(AuditEvent.id.desc()))
+    row = db.session.scalar(
+        select(AuditEvent)
+        .where(AuditEvent.object_id == agreement.id, AuditEvent.action == "negotiation_version_accepted")
+        .order_by(AuditEvent.id.desc())
+    )
     assert row.actor_id == officer.id
     assert row.changes["on_behalf_of"] == world.partner_a.name and row.changes["proof"] == "courriel.pdf"
 
 
 def _post(client, agreement, path, data):
     db.session.refresh(agreement)
-    return client.post(f"/agreements/{agreement.id}/{path}", data={"version": str(agreement.version), **data},
-                       csrf_from=f"/agreements/{agreement.id}", content_type="multipart/form-data")
+    return client.post(
+        f"/agreements/{agreement.id}/{path}",
+        data={"version": str(agreement.version), **data},
+        csrf_from=f"/agreements/{agreement.id}",
+        content_type="multipart/form-data",
+    )
 
 
 def test_through_the_pages_every_party_is_shown_until_it_answers(world, two_partners, signed_in):
@@ -142,8 +179,12 @@ def test_through_the_pages_every_party_is_shown_until_it_answers(world, two_part
     assert "proof" in officer.get(response.headers["Location"]).get_data(as_text=True).lower()  # no proof: refused
     db.session.refresh(agreement)
     assert agreement.agreed_round_id is None
-    response = _post(officer, agreement, "negotiation/acceptances", {
-        "organization_id": str(world.partner_b.id), "proof": (BytesIO(PDF + b"mail"), "courriel-B.pdf")})
+    response = _post(
+        officer,
+        agreement,
+        "negotiation/acceptances",
+        {"organization_id": str(world.partner_b.id), "proof": (BytesIO(PDF + b"mail"), "courriel-B.pdf")},
+    )
     assert response.status_code == 303
     db.session.refresh(agreement)
     assert agreement.agreed_round_id is not None
@@ -151,24 +192,37 @@ def test_through_the_pages_every_party_is_shown_until_it_answers(world, two_part
     assert f"recorded by {world.users['officer'].full_name} on behalf of {world.partner_b.name}" in page
     assert f"Recorded by {world.users['officer'].full_name} on behalf of {world.partner_b.name}" in page  # history
     # A partner cannot record for another, and another organisation cannot see the agreement at all.
-    response = _post(partner_a, agreement, "negotiation/acceptances", {
-        "organization_id": str(world.partner_b.id), "proof": (BytesIO(PDF), "x.pdf")})
+    response = _post(
+        partner_a,
+        agreement,
+        "negotiation/acceptances",
+        {"organization_id": str(world.partner_b.id), "proof": (BytesIO(PDF), "x.pdf")},
+    )
     assert "ministry staff record a partner" in partner_a.get(response.headers["Location"]).get_data(as_text=True)
     outsider = factories.user("partner", factories.organization("outsider"))
     db.session.commit()
-    assert signed_in(outsider).post(f"/agreements/{agreement.id}/negotiation/acceptances",
-                                    data={"version": "1"}, csrf_from="/agreements/").status_code == 404
+    assert (
+        signed_in(outsider)
+        .post(f"/agreements/{agreement.id}/negotiation/acceptances", data={"version": "1"}, csrf_from="/agreements/")
+        .status_code
+        == 404
+    )
 
 
 def test_each_partner_owes_sees_and_hands_in_its_own_deliverables(world, signed_in):
     officer = world.users["officer"]
-    agreement = factories.agreement(by=officer, partners=[world.partner_a, world.partner_b], state="signed",
-                                    signed_on=date(2026, 1, 10))
+    agreement = factories.agreement(
+        by=officer, partners=[world.partner_a, world.partner_b], state="signed", signed_on=date(2026, 1, 10)
+    )
     engine.settle_state(agreement)
     db.session.commit()
-    engine.take(agreement, "activate", by=officer, values={"effective_on": date(2026, 1, 15),
-                                                           "expires_on": date(2028, 1, 15)},
-                expected_version=agreement.version)
+    engine.take(
+        agreement,
+        "activate",
+        by=officer,
+        values={"effective_on": date(2026, 1, 15), "expires_on": date(2028, 1, 15)},
+        expected_version=agreement.version,
+    )
     db.session.commit()
     reports = [d for d in agreement.deliverables if d.title_en == "Quarterly progress report"]
     assert sorted(d.responsible_organization_id for d in reports) == sorted([world.partner_a.id, world.partner_b.id])
@@ -177,17 +231,23 @@ def test_each_partner_owes_sees_and_hands_in_its_own_deliverables(world, signed_
     partner_b = signed_in("partner_b")
     assert partner_b.get(f"/deliverables/{occurrence.id}").status_code == 200
     url = f"/deliverables/{occurrence.id}/submissions"
-    response = partner_b.post(url, data={"version": str(occurrence.version),
-                                         "files": (BytesIO(PDF + b"B"), "rapport-B.pdf")},
-                              csrf_from=f"/deliverables/{occurrence.id}", content_type="multipart/form-data")
+    response = partner_b.post(
+        url,
+        data={"version": str(occurrence.version), "files": (BytesIO(PDF + b"B"), "rapport-B.pdf")},
+        csrf_from=f"/deliverables/{occurrence.id}",
+        content_type="multipart/form-data",
+    )
     assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
     db.session.refresh(occurrence)
     assert occurrence.status == "submitted"
     # Partner A cannot hand in B's.
     other = next(d for d in reports if d.responsible_organization_id == world.partner_b.id).occurrences[1]
-    response = signed_in("partner").post(f"/deliverables/{other.id}/submissions", data={
-        "version": str(other.version), "files": (BytesIO(PDF), "x.pdf")},
-        csrf_from=f"/deliverables/{other.id}", content_type="multipart/form-data")
+    response = signed_in("partner").post(
+        f"/deliverables/{other.id}/submissions",
+        data={"version": str(other.version), "files": (BytesIO(PDF), "x.pdf")},
+        csrf_from=f"/deliverables/{other.id}",
+        content_type="multipart/form-data",
+    )
     assert response.status_code in (403, 422)
     db.session.refresh(other)
     assert other.status == "pending"
@@ -205,8 +265,9 @@ def test_each_partner_owes_sees_and_hands_in_its_own_deliverables(world, signed_
 
 def test_the_api_shows_every_party_and_records_on_behalf_only_with_proof(world, two_partners, api):
     agreement = two_partners
-    services.send_version(agreement, by=world.users["officer"], upload=pdf(), note="v1",
-                          expected_version=agreement.version)
+    services.send_version(
+        agreement, by=world.users["officer"], upload=pdf(), note="v1", expected_version=agreement.version
+    )
     db.session.commit()
     url = f"/api/v1/agreements/{agreement.id}/negotiation"
     body = api("partner").get(url).get_json()
@@ -214,16 +275,21 @@ def test_the_api_shows_every_party_and_records_on_behalf_only_with_proof(world, 
     assert api("partner").post(url + "/accept", json={}).status_code == 200
     again = api("partner").post(url + "/accept", json={})
     assert again.status_code == 409 and "already accepted" in again.get_json()["detail"]
-    response = api("officer").post(url + "/acceptances", data={"organization_id": str(world.partner_b.id)},
-                                   content_type="multipart/form-data")
+    response = api("officer").post(
+        url + "/acceptances", data={"organization_id": str(world.partner_b.id)}, content_type="multipart/form-data"
+    )
     assert response.status_code == 422 and "proof" in response.get_json()["errors"]
-    response = api("partner").post(url + "/acceptances", data={
-        "organization_id": str(world.partner_b.id), "proof": (BytesIO(PDF), "mail.pdf")},
-        content_type="multipart/form-data")
+    response = api("partner").post(
+        url + "/acceptances",
+        data={"organization_id": str(world.partner_b.id), "proof": (BytesIO(PDF), "mail.pdf")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 403
-    response = api("officer").post(url + "/acceptances", data={
-        "organization_id": str(world.partner_b.id), "proof": (BytesIO(PDF + b"B"), "mail-B.pdf")},
-        content_type="multipart/form-data")
+    response = api("officer").post(
+        url + "/acceptances",
+        data={"organization_id": str(world.partner_b.id), "proof": (BytesIO(PDF + b"B"), "mail-B.pdf")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert body["waiting"] == [] and body["locked"] is True  # the ministry's own version: every party has accepted

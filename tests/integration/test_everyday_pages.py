@@ -1,5 +1,6 @@
 """Pages people use every day without help (#16): confirmations from the definitions, the partner's
 short menu and "your turn", the Arabic-first default, the sign-in page."""
+
 from __future__ import annotations
 
 from io import BytesIO
@@ -7,7 +8,8 @@ from io import BytesIO
 from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
-from app.workflow import engine, services as workflow_services
+from app.workflow import engine
+from app.workflow import services as workflow_services
 from tests import factories
 
 
@@ -22,26 +24,28 @@ def test_moves_into_a_final_state_confirm_by_default_and_the_definition_may_say_
 
 def test_an_active_agreements_final_moves_open_a_confirmation_and_none_is_the_primary_button(world, signed_in):
     page = signed_in("manager").get(f"/agreements/{world.agreement_a.id}").get_data(as_text=True)
-    close = page[page.index('id="action-close"'):]
-    close = close[:close.index("</li>")]
+    close = page[page.index('id="action-close"') :]
+    close = close[: close.index("</li>")]
     assert "<details" in close and "btn-primary" not in close
     assert "which is final" in close and "Yes: Close" in close
-    terminate = page[page.index('id="action-terminate"'):]
-    terminate = terminate[:terminate.index("</li>")]
+    terminate = page[page.index('id="action-terminate"') :]
+    terminate = terminate[: terminate.index("</li>")]
     assert "<details" in terminate and "which is final" in terminate and "required" in terminate
 
 
 def test_the_partner_menu_is_short_and_the_portal_lists_drafts_to_answer(world, signed_in):
-    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state="negotiation",
-                                    title_fr="Texte à négocier")
+    agreement = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_a], state="negotiation", title_fr="Texte à négocier"
+    )
     db.session.commit()
     upload = FileStorage(BytesIO(b"%PDF-1.4\n%%EOF\n"), filename="projet.pdf", content_type="application/pdf")
-    workflow_services.send_version(agreement, by=world.users["officer"], upload=upload, note=None,
-                                   expected_version=agreement.version)
+    workflow_services.send_version(
+        agreement, by=world.users["officer"], upload=upload, note=None, expected_version=agreement.version
+    )
     db.session.commit()
     portal = signed_in("partner").get("/portal").get_data(as_text=True)
     assert "Your turn: answer a draft" in portal and agreement.reference in portal
-    menu = portal[portal.index('class="navbar-nav'):portal.index("</ul>", portal.index('class="navbar-nav'))]
+    menu = portal[portal.index('class="navbar-nav') : portal.index("</ul>", portal.index('class="navbar-nav'))]
     assert "/portfolio/board" not in menu and "/inbox" not in menu
     assert agreement.reference not in signed_in("partner_b").get("/portal").get_data(as_text=True)
 
@@ -56,6 +60,7 @@ def test_a_fresh_install_speaks_arabic_and_the_sign_in_page_says_so_first(app, d
     import os
 
     from config import Config
+
     configured = os.environ.get("DEFAULT_LANGUAGE") or os.environ.get("BABEL_DEFAULT_LOCALE")
     assert Config.BABEL_DEFAULT_LOCALE == (configured or "ar")  # Arabic unless the install says otherwise
 
@@ -66,8 +71,9 @@ def test_user_text_is_isolated_line_by_line_and_bylines_keep_names_apart(app):
 
     with app.test_request_context(), force_locale("ar"):
         html = render_template_string("{{ text|lines }}", text="Note en français\nملاحظة بالعربية\n\nend")
-        assert html == ('<div dir="auto">Note en français</div><div dir="auto">ملاحظة بالعربية</div><br>'
-                        '<div dir="auto">end</div>')
+        assert html == (
+            '<div dir="auto">Note en français</div><div dir="auto">ملاحظة بالعربية</div><br><div dir="auto">end</div>'
+        )
         assert render_template_string("{{ '<b>'|lines }}") == '<div dir="auto">&lt;b&gt;</div>'
         byline = render_template_string("{{ _('Review by %(name)s', name=bidi(name)) }}", name="Hind <x>")
         assert "<bdi>Hind &lt;x&gt;</bdi>" in byline
@@ -85,8 +91,9 @@ def test_moments_have_one_style_per_language_without_seconds_or_iso(app):
             with force_locale(language):
                 shown = render_template_string("{{ value|when }}", value=moment)
                 assert expected in shown and ":33" not in shown and "T08" not in shown and "AM" not in shown
-                assert render_template_string("{{ value|date('short') }}", value=moment.date()) == \
-                    render_template_string("{{ value|date }}", value=moment.date())
+                assert render_template_string(
+                    "{{ value|date('short') }}", value=moment.date()
+                ) == render_template_string("{{ value|date }}", value=moment.date())
 
 
 def test_mail_headings_keep_a_reference_whole(app):
@@ -106,11 +113,16 @@ def test_file_sizes_speak_the_readers_language(app):
     with app.test_request_context():
         with force_locale("fr"):
             assert [format_file_size(n) for n in (1, 607, 1234, 999_999, 1_234_567)] == [
-                "1 octet", "607 octets", "1,2 ko", "1 Mo", "1,2 Mo"]
+                "1 octet",
+                "607 octets",
+                "1,2 ko",
+                "1 Mo",
+                "1,2 Mo",
+            ]
         with force_locale("ar"):
             assert "بايت" in format_file_size(607) and "Bytes" not in format_file_size(607)
         with force_locale("en"):
-            assert format_file_size(607) == "607 bytes" and format_file_size(5 * 10 ** 9) == "5 GB"
+            assert format_file_size(607) == "607 bytes" and format_file_size(5 * 10**9) == "5 GB"
 
 
 def _late_review(world, days_ago: int = 30):
@@ -134,9 +146,9 @@ def test_waiting_for_you_comes_first_on_the_managers_dashboard(world, signed_in)
     agreement, _round = _late_review(world, days_ago=40)
     page = signed_in("manager").get("/dashboard").get_data(as_text=True)
     assert page.index("Waiting for you") < page.index("Agreements by stage")
-    waiting = page[page.index("Waiting for you"):page.index("Agreements by stage")]
+    waiting = page[page.index("Waiting for you") : page.index("Agreements by stage")]
     assert agreement.reference in waiting and "Approve: Approve for negotiation" in waiting
-    assert f'/agreements/{agreement.id}#action-approve_review' in waiting
+    assert f"/agreements/{agreement.id}#action-approve_review" in waiting
     assert "Stuck" in waiting  # 40 days in a 10-day stage: more than three times its deadline
 
 
@@ -145,23 +157,41 @@ def test_a_late_approval_of_someone_else_offers_a_reminder_once_a_day_through_th
 
     agreement, round_ = _late_review(world)
     manager = signed_in("manager")
-    engine.decide(agreement, "approve_review", by=world.users["manager"], decision="approve", comment=None,
-                  expected_version=agreement.version)
+    engine.decide(
+        agreement,
+        "approve_review",
+        by=world.users["manager"],
+        decision="approve",
+        comment=None,
+        expected_version=agreement.version,
+    )
     db.session.commit()
     page = manager.get("/dashboard").get_data(as_text=True)
-    late = page[page.index('id="late-approvals'):]
+    late = page[page.index('id="late-approvals') :]
     assert f"/approvals/{round_.id}/remind" in late and "Send a reminder" in late
-    before = db.session.scalar(db.select(db.func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.to_address == world.users["legal"].email))
+    before = db.session.scalar(
+        db.select(db.func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.to_address == world.users["legal"].email)
+    )
     response = manager.post(f"/approvals/{round_.id}/remind", csrf_from="/dashboard")
     assert response.status_code in (302, 303)
-    mails = db.session.scalars(db.select(OutboxMessage).where(
-        OutboxMessage.to_address == world.users["legal"].email).order_by(OutboxMessage.id)).all()
+    mails = db.session.scalars(
+        db.select(OutboxMessage)
+        .where(OutboxMessage.to_address == world.users["legal"].email)
+        .order_by(OutboxMessage.id)
+    ).all()
     assert len(mails) == before + 1 and world.users["manager"].full_name in mails[-1].body_text
     again = manager.post(f"/approvals/{round_.id}/remind", csrf_from="/dashboard", follow_redirects=True)
     assert "already sent today" in again.get_data(as_text=True)
-    assert db.session.scalar(db.select(db.func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.to_address == world.users["legal"].email)) == before + 1
+    assert (
+        db.session.scalar(
+            db.select(db.func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.to_address == world.users["legal"].email)
+        )
+        == before + 1
+    )
     # Partners and auditors may not; an unknown round is a 404.
     assert signed_in("partner").post(f"/approvals/{round_.id}/remind", csrf_from="/portal").status_code in (403, 404)
     assert manager.post("/approvals/999999/remind", csrf_from="/dashboard").status_code == 404
@@ -173,12 +203,19 @@ def test_an_active_agreement_folds_its_finished_signature_below_the_current_work
     from app.workflow.models import Signatory
 
     agreement = world.agreement_a
-    agreement.signatories.append(Signatory(side="partner", position=1, name="Arthur Mensch",
-                                           organization_id=world.partner_a.id, signed_on=date(2025, 7, 1)))
+    agreement.signatories.append(
+        Signatory(
+            side="partner",
+            position=1,
+            name="Arthur Mensch",
+            organization_id=world.partner_a.id,
+            signed_on=date(2025, 7, 1),
+        )
+    )
     db.session.commit()
     page = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
     assert '<details class="card shadow-sm mb-4 past-stages" id="past-stages">' in page
-    folded = page[page.index('id="past-stages"'):]
+    folded = page[page.index('id="past-stages"') :]
     assert "Arthur Mensch" in folded and "signature (1 signatory)" in folded
     assert page.index('id="past-stages"') > page.index('id="actions-heading"')
     assert "No signatories were recorded" not in page
@@ -223,18 +260,19 @@ def test_sentences_the_app_wrote_are_shown_in_the_readers_language_without_a_fil
 
 def test_the_parent_list_of_the_new_agreement_form_shows_reference_and_title(world, signed_in):
     page = signed_in("officer").get("/agreements/new").get_data(as_text=True)
-    parent = page[page.index('name="parent_id"'):]
-    parent = parent[:parent.index("</select>")]
+    parent = page[page.index('name="parent_id"') :]
+    parent = parent[: parent.index("</select>")]
     assert f"{world.agreement_a.reference} — Accord avec A" in parent
 
 
 def test_every_missing_required_field_is_reported_on_the_first_submit(world, signed_in):
     import re
 
-    response = signed_in("officer").post("/agreements/new", data={"type": "", "title_fr": ""},
-                                         csrf_from="/agreements/new")
+    response = signed_in("officer").post(
+        "/agreements/new", data={"type": "", "title_fr": ""}, csrf_from="/agreements/new"
+    )
     assert response.status_code == 422
-    errors = re.findall(r'invalid-feedback[^>]*>\s*([^<]+)', response.get_data(as_text=True))
+    errors = re.findall(r"invalid-feedback[^>]*>\s*([^<]+)", response.get_data(as_text=True))
     assert "Give a title in at least one language." in errors
     assert "Name at least one partner organisation." in errors
     assert any("required" in message for message in errors)  # the type
@@ -242,7 +280,9 @@ def test_every_missing_required_field_is_reported_on_the_first_submit(world, sig
 
 def test_the_parties_are_searchable_lists_that_find_a_name_in_any_language(world, signed_in):
     page = signed_in("officer").get("/agreements/new").get_data(as_text=True)
-    partners = page[page.rindex("<select", 0, page.index('id="partners"')):page.index("</select>", page.index('id="partners"'))]
+    partners = page[
+        page.rindex("<select", 0, page.index('id="partners"')) : page.index("</select>", page.index('id="partners"'))
+    ]
     assert "data-searchable" in partners and "multiple" in partners
     # Without JavaScript the help says how to choose several; the enhanced list says how to type.
     assert "Hold Ctrl (or Cmd) to choose several." in page and 'data-search-help="Type a name' in partners
@@ -258,14 +298,20 @@ def test_a_manager_hands_someone_elses_late_approval_to_a_colleague_as_a_delegat
     from app.workflow.models import Delegation
 
     agreement, round_ = _late_review(world)
-    engine.decide(agreement, "approve_review", by=world.users["manager"], decision="approve", comment=None,
-                  expected_version=agreement.version)
+    engine.decide(
+        agreement,
+        "approve_review",
+        by=world.users["manager"],
+        decision="approve",
+        comment=None,
+        expected_version=agreement.version,
+    )
     db.session.commit()  # now it waits on the legal adviser only
     stand_in = factories.user("legal", world.ministry)
     db.session.commit()
     manager = signed_in("manager")
     late = manager.get("/dashboard").get_data(as_text=True)
-    late = late[late.index('id="late-approvals'):]
+    late = late[late.index('id="late-approvals') :]
     assert f"/approvals/{round_.id}/reassign" in late and "Reassign / delegate" in late
 
     # The agreement's own approvals panel offers it too, on the step that waits.
@@ -274,32 +320,41 @@ def test_a_manager_hands_someone_elses_late_approval_to_a_colleague_as_a_delegat
     form = manager.get(f"/approvals/{round_.id}/reassign").get_data(as_text=True)
     assert world.users["legal"].full_name in form and stand_in.full_name in form
     # Whoever asked for the approval may not take it (four-eyes), nor may partners or auditors.
-    takers = form[form.index('name="to_id"'):form.index("</select>", form.index('name="to_id"'))]
+    takers = form[form.index('name="to_id"') : form.index("</select>", form.index('name="to_id"'))]
     assert world.users["officer"].full_name not in takers and world.users["auditor"].full_name not in takers
 
     # Every wrong field is said at once; nothing is created.
-    bad = manager.post(f"/approvals/{round_.id}/reassign", data={
-        "from_id": world.users["officer"].id, "to_id": stand_in.id, "ends_on": "2000-01-01"})
+    bad = manager.post(
+        f"/approvals/{round_.id}/reassign",
+        data={"from_id": world.users["officer"].id, "to_id": stand_in.id, "ends_on": "2000-01-01"},
+    )
     assert bad.status_code == 422 and "The last day cannot be before today." in bad.get_data(as_text=True)
     assert "Choose someone this approval waits on." in bad.get_data(as_text=True)
-    odd = manager.post(f"/approvals/{round_.id}/reassign", data={"from_id": "x", "to_id": str(10**20),
-                                                                  "ends_on": "soon"})
+    odd = manager.post(
+        f"/approvals/{round_.id}/reassign", data={"from_id": "x", "to_id": str(10**20), "ends_on": "soon"}
+    )
     assert odd.status_code == 422
     assert db.session.scalar(db.select(db.func.count()).select_from(Delegation)) == 0
 
     until = date.today() + timedelta(days=5)
-    response = manager.post(f"/approvals/{round_.id}/reassign", data={
-        "from_id": world.users["legal"].id, "to_id": stand_in.id, "ends_on": until.isoformat()})
+    response = manager.post(
+        f"/approvals/{round_.id}/reassign",
+        data={"from_id": world.users["legal"].id, "to_id": stand_in.id, "ends_on": until.isoformat()},
+    )
     assert response.status_code == 303
     delegation = db.session.scalars(db.select(Delegation)).one()
     assert (delegation.delegator_id, delegation.delegate_id, delegation.ends_on) == (
-        world.users["legal"].id, stand_in.id, until)
+        world.users["legal"].id,
+        stand_in.id,
+        until,
+    )
     assert "approval_reassigned" in {event.action for event in history_for("agreements", agreement.id)}
     mail = db.session.scalars(db.select(OutboxMessage).where(OutboxMessage.to_address == stand_in.email)).one()
     assert world.users["manager"].full_name in mail.body_text and "/approvals/by-mail/" in mail.body_text
     # The colleague now approves it, counted as the legal adviser's approval.
-    engine.decide(agreement, "approve_review", by=stand_in, decision="approve", comment=None,
-                  expected_version=agreement.version)
+    engine.decide(
+        agreement, "approve_review", by=stand_in, decision="approve", comment=None, expected_version=agreement.version
+    )
     db.session.commit()
     assert agreement.state == "negotiation"
 
@@ -319,6 +374,6 @@ def test_an_agreement_far_past_its_stages_deadline_is_flagged_on_the_dashboards(
     late, _other = _late_review(world, days_ago=15)  # late, not stuck
     for role in ("manager", "officer"):
         page = signed_in(role).get("/dashboard").get_data(as_text=True)
-        card = page[page.index('id="stuck"'):]
-        card = card[:card.index("</section>")]
+        card = page[page.index('id="stuck"') :]
+        card = card[: card.index("</section>")]
         assert stuck.reference in card and "Stuck" in card and late.reference not in card

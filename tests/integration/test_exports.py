@@ -1,4 +1,5 @@
 """Exports of the agreements and deliverables lists (CSV, XLSX) and the printable agreement summary."""
+
 from __future__ import annotations
 
 import csv
@@ -25,11 +26,31 @@ TODAY = clock.today()
 def _today_is_today(monkeypatch):
     """A run that crosses midnight must not compare yesterday's date with the app's today."""
     monkeypatch.setattr(sys.modules[__name__], "TODAY", clock.today())
+
+
 LISTS = ["/agreements/export", "/deliverables/export"]
-AGREEMENT_HEADINGS = ["Reference", "Type", "Title", "State", "Partners", "Owner", "Signed on", "Effective on",
-                      "Ends on", "Signing event"]
-DELIVERABLE_HEADINGS = ["Agreement", "Agreement title", "Deliverable", "Responsible", "Due on", "Status",
-                        "Last handed in", "Decided on"]
+AGREEMENT_HEADINGS = [
+    "Reference",
+    "Type",
+    "Title",
+    "State",
+    "Partners",
+    "Owner",
+    "Signed on",
+    "Effective on",
+    "Ends on",
+    "Signing event",
+]
+DELIVERABLE_HEADINGS = [
+    "Agreement",
+    "Agreement title",
+    "Deliverable",
+    "Responsible",
+    "Due on",
+    "Status",
+    "Last handed in",
+    "Decided on",
+]
 
 
 def read_csv(response) -> list[list[str]]:
@@ -49,21 +70,36 @@ def column(rows, heading, headings=AGREEMENT_HEADINGS):
 
 
 def plan(agreement, responsible, *, due_in=5, title="Rapport"):
-    return deliverables.plan_deliverable(agreement, deliverables.PlanData(
-        title_fr=title, title_ar=None, title_en=None, description=None,
-        responsible_organization_id=responsible.id, recurrence="once",
-        first_due_on=TODAY + timedelta(days=due_in)), by=None).occurrences[0]
+    return deliverables.plan_deliverable(
+        agreement,
+        deliverables.PlanData(
+            title_fr=title,
+            title_ar=None,
+            title_en=None,
+            description=None,
+            responsible_organization_id=responsible.id,
+            recurrence="once",
+            first_due_on=TODAY + timedelta(days=due_in),
+        ),
+        by=None,
+    ).occurrences[0]
 
 
 @pytest.fixture
 def portfolio(world):
     """Besides A's and B's active agreements: a draft for A with an Arabic title and a hostile one for B."""
     officer = world.users["officer"]
-    arabic = factories.agreement(by=officer, partners=[world.partner_a], title_fr=None,
-                                 title_ar="اتفاقية شراكة في مجال التحول الرقمي")
-    hostile = factories.agreement(by=officer, partners=[world.partner_b], title_fr='=HYPERLINK("http://x","y")',
-                                  effective_on=date(2025, 8, 1), expires_on=date(2028, 8, 1),
-                                  signed_on=date(2025, 7, 15))
+    arabic = factories.agreement(
+        by=officer, partners=[world.partner_a], title_fr=None, title_ar="اتفاقية شراكة في مجال التحول الرقمي"
+    )
+    hostile = factories.agreement(
+        by=officer,
+        partners=[world.partner_b],
+        title_fr='=HYPERLINK("http://x","y")',
+        effective_on=date(2025, 8, 1),
+        expires_on=date(2028, 8, 1),
+        signed_on=date(2025, 7, 15),
+    )
     db.session.commit()
     return {"arabic": arabic, "hostile": hostile}
 
@@ -82,10 +118,21 @@ def occurrences(world):
 
 # --- the writers -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, expected", [
-    ("=1+1", "'=1+1"), ("+33 6", "'+33 6"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
-    ("\rx", "'\rx"), ("a=b", "a=b"), ("", ""), ("شراكة", "شراكة"),
-])
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("=1+1", "'=1+1"),
+        ("+33 6", "'+33 6"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("a=b", "a=b"),
+        ("", ""),
+        ("شراكة", "شراكة"),
+    ],
+)
 def test_formula_starts_are_neutralised(value, expected):
     assert neutralised(value) == expected
 
@@ -103,6 +150,7 @@ def test_writers_handle_quotes_newlines_control_characters_and_dates():
 
 # --- agreements --------------------------------------------------------------------------
 
+
 def test_agreements_csv_has_every_visible_agreement_without_pages(app, world, signed_in, portfolio):
     for index in range(app.config["PER_PAGE"] + 1):
         factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr=f"Lot {index}")
@@ -110,23 +158,34 @@ def test_agreements_csv_has_every_visible_agreement_without_pages(app, world, si
     response = signed_in("officer").get("/agreements/export.csv")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert re.fullmatch(r'attachment; filename="sharaka-agreements-\d{4}-\d{2}-\d{2}\.csv"',
-                        response.headers["Content-Disposition"])
+    assert re.fullmatch(
+        r'attachment; filename="sharaka-agreements-\d{4}-\d{2}-\d{2}\.csv"', response.headers["Content-Disposition"]
+    )
     assert f"sharaka-agreements-{TODAY.isoformat()}.csv" in response.headers["Content-Disposition"]
     assert response.headers["Cache-Control"] == "no-store"
     rows = read_csv(response)
     assert rows[0] == AGREEMENT_HEADINGS
     assert len(rows) == 1 + 4 + app.config["PER_PAGE"] + 1
     a = rows[column(rows, "Reference").index(world.agreement_a.reference) + 1]
-    assert a == [world.agreement_a.reference, "Memorandum of understanding", "Accord avec A", "Active", "Partner A",
-                 world.users["officer"].full_name, "2025-07-01", "", "", "Cérémonie"]
+    assert a == [
+        world.agreement_a.reference,
+        "Memorandum of understanding",
+        "Accord avec A",
+        "Active",
+        "Partner A",
+        world.users["officer"].full_name,
+        "2025-07-01",
+        "",
+        "",
+        "Cérémonie",
+    ]
 
 
 def test_arabic_titles_round_trip_and_formulas_are_neutralised(app, world, signed_in, portfolio):
     rows = read_csv(signed_in("officer").get("/agreements/export.csv"))
     titles = column(rows, "Title")
     assert "اتفاقية شراكة في مجال التحول الرقمي" in titles
-    assert "'=HYPERLINK(\"http://x\",\"y\")" in titles
+    assert '\'=HYPERLINK("http://x","y")' in titles
     assert '=HYPERLINK("http://x","y")' not in titles
 
     sheet = read_xlsx(signed_in("officer").get("/agreements/export.xlsx"))
@@ -168,23 +227,31 @@ def test_a_partner_exports_only_its_own_agreements(app, world, signed_in, portfo
         assert set(column(rows, "Reference")) <= expected
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("state=draft", {"arabic", "hostile"}),
-    ("state=active", {"a", "b"}),
-    ("q=hyperlink", {"hostile"}),
-    ("q=التحول", {"arabic"}),
-    ("q=accord+avec&type=mou", {"a", "b"}),
-    ("partner={partner_a}", {"a", "arabic"}),
-    ("state=draft&partner={partner_b}", {"hostile"}),
-    ("year=2025", {"a", "b", "hostile"}),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("state=draft", {"arabic", "hostile"}),
+        ("state=active", {"a", "b"}),
+        ("q=hyperlink", {"hostile"}),
+        ("q=التحول", {"arabic"}),
+        ("q=accord+avec&type=mou", {"a", "b"}),
+        ("partner={partner_a}", {"a", "arabic"}),
+        ("state=draft&partner={partner_b}", {"hostile"}),
+        ("year=2025", {"a", "b", "hostile"}),
+    ],
+)
 def test_the_export_applies_the_filters_on_screen(app, world, signed_in, portfolio, query, expected):
-    references = {"a": world.agreement_a.reference, "b": world.agreement_b.reference,
-                  "arabic": portfolio["arabic"].reference, "hostile": portfolio["hostile"].reference}
+    references = {
+        "a": world.agreement_a.reference,
+        "b": world.agreement_b.reference,
+        "arabic": portfolio["arabic"].reference,
+        "hostile": portfolio["hostile"].reference,
+    }
     query = query.format(partner_a=world.partner_a.id, partner_b=world.partner_b.id)
     client = signed_in("officer")
     assert set(column(read_csv(client.get(f"/agreements/export.csv?{query}")), "Reference")) == {
-        references[key] for key in expected}
+        references[key] for key in expected
+    }
     sheet = read_xlsx(client.get(f"/agreements/export.xlsx?{query}"))
     assert {row[0].value for row in sheet.iter_rows(min_row=2)} == {references[key] for key in expected}
     # The list shows the same agreements.
@@ -216,6 +283,7 @@ def test_the_list_pages_link_to_exports_with_their_filters(app, world, signed_in
 
 # --- deliverables --------------------------------------------------------------------------
 
+
 def test_deliverables_csv_shows_statuses_and_dates(app, world, signed_in, occurrences):
     response = signed_in("officer").get("/deliverables/export.csv")
     assert response.status_code == 200
@@ -225,8 +293,15 @@ def test_deliverables_csv_shows_statuses_and_dates(app, world, signed_in, occurr
     by_title = {row[2]: row for row in rows[1:]}
     assert set(by_title) == {"Rapport en retard", "Rapport accepté", "Rapport de B"}
     assert by_title["Rapport accepté"] == [
-        world.agreement_a.reference, "Accord avec A", "Rapport accepté", "Partner A",
-        (TODAY - timedelta(days=40)).isoformat(), "Accepted", "2026-05-10", "2026-05-12"]
+        world.agreement_a.reference,
+        "Accord avec A",
+        "Rapport accepté",
+        "Partner A",
+        (TODAY - timedelta(days=40)).isoformat(),
+        "Accepted",
+        "2026-05-10",
+        "2026-05-12",
+    ]
     assert by_title["Rapport en retard"][5:] == ["Overdue", "", ""]
     assert by_title["Rapport de B"][5] == "Not yet due"
     # Soonest first, as on the list.
@@ -237,23 +312,30 @@ def test_deliverables_xlsx_has_date_cells(app, world, signed_in, occurrences):
     sheet = read_xlsx(signed_in("officer").get("/deliverables/export.xlsx"))
     assert sheet.title == "Deliverables" and [c.value for c in sheet[1]] == DELIVERABLE_HEADINGS
     accepted = next(row for row in sheet.iter_rows(min_row=2) if row[2].value == "Rapport accepté")
-    for cell, expected in ((accepted[4], TODAY - timedelta(days=40)), (accepted[6], date(2026, 5, 10)),
-                           (accepted[7], date(2026, 5, 12))):
+    for cell, expected in (
+        (accepted[4], TODAY - timedelta(days=40)),
+        (accepted[6], date(2026, 5, 10)),
+        (accepted[7], date(2026, 5, 12)),
+    ):
         assert cell.is_date and cell.number_format == "yyyy-mm-dd" and cell.value.date() == expected
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("status=overdue", {"Rapport en retard"}),
-    ("status=accepted", {"Rapport accepté"}),
-    ("status=open", {"Rapport en retard"}),
-    ("status=not_yet_due", {"Rapport de B"}),
-    ("agreement={b}", {"Rapport de B"}),
-    ("partner={partner_a}", {"Rapport en retard", "Rapport accepté"}),
-    ("due_before={yesterday}", {"Rapport en retard", "Rapport accepté"}),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("status=overdue", {"Rapport en retard"}),
+        ("status=accepted", {"Rapport accepté"}),
+        ("status=open", {"Rapport en retard"}),
+        ("status=not_yet_due", {"Rapport de B"}),
+        ("agreement={b}", {"Rapport de B"}),
+        ("partner={partner_a}", {"Rapport en retard", "Rapport accepté"}),
+        ("due_before={yesterday}", {"Rapport en retard", "Rapport accepté"}),
+    ],
+)
 def test_the_deliverables_export_applies_the_filters(app, world, signed_in, occurrences, query, expected):
-    query = query.format(b=world.agreement_b.id, partner_a=world.partner_a.id,
-                         yesterday=(TODAY - timedelta(days=1)).isoformat())
+    query = query.format(
+        b=world.agreement_b.id, partner_a=world.partner_a.id, yesterday=(TODAY - timedelta(days=1)).isoformat()
+    )
     rows = read_csv(signed_in("manager").get(f"/deliverables/export.csv?{query}"))
     assert {row[2] for row in rows[1:]} == expected
 
@@ -270,6 +352,7 @@ def test_a_partner_exports_only_its_own_deliverables(app, world, signed_in, occu
 
 # --- access and hostile queries -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", [f"{base}.{fmt}" for base in LISTS for fmt in ("csv", "xlsx")])
 def test_anonymous_is_sent_to_sign_in(app, world, client, path):
     response = client.get(path)
@@ -277,18 +360,35 @@ def test_anonymous_is_sent_to_sign_in(app, world, client, path):
     assert "/sign-in?next=" in response.headers["Location"]
 
 
-@pytest.mark.parametrize("path", ["/agreements/export.pdf", "/agreements/export.", "/deliverables/export.json",
-                                  "/agreements/export.CSV"])
+@pytest.mark.parametrize(
+    "path", ["/agreements/export.pdf", "/agreements/export.", "/deliverables/export.json", "/agreements/export.CSV"]
+)
 def test_unknown_formats_are_404(app, world, signed_in, path):
     assert signed_in("officer").get(path).status_code == 404
 
 
 HOSTILE_QUERIES = [
-    "state=%3Cscript%3E", "type=%3Cscript%3E", "page=-1", "page=abc", "year=abc", "year=-0",
-    "year=99999999999999999999", "partner=2147483648", "partner=9223372036854775808", "partner=-1",
-    "agreement=99999999999999999999", "status=%3Cscript%3E", "due_before=2026-02-30", "due_before=99999-01-01",
-    "q=%00", "q=%25%25_%5C", "q=" + "ش" * 3000, "state=%00&type=%00&partner=%00&year=%00",
-    "state=draft&state=active", "_external=1&_scheme=javascript&_anchor=x", "fmt=pdf",
+    "state=%3Cscript%3E",
+    "type=%3Cscript%3E",
+    "page=-1",
+    "page=abc",
+    "year=abc",
+    "year=-0",
+    "year=99999999999999999999",
+    "partner=2147483648",
+    "partner=9223372036854775808",
+    "partner=-1",
+    "agreement=99999999999999999999",
+    "status=%3Cscript%3E",
+    "due_before=2026-02-30",
+    "due_before=99999-01-01",
+    "q=%00",
+    "q=%25%25_%5C",
+    "q=" + "ش" * 3000,
+    "state=%00&type=%00&partner=%00&year=%00",
+    "state=draft&state=active",
+    "_external=1&_scheme=javascript&_anchor=x",
+    "fmt=pdf",
 ]
 
 
@@ -311,20 +411,32 @@ def test_invalid_filters_are_ignored_as_on_the_list(app, world, signed_in, portf
 
 # --- the printable summary -------------------------------------------------------------------
 
+
 @pytest.fixture
 def reviewed(world):
     """Partner A's MoU through internal review (sent back once, then approved), with a deliverable."""
     officer, legal, manager = world.users["officer"], world.users["legal"], world.users["manager"]
-    mou = factories.agreement(by=officer, partners=[world.partner_a], title_fr="MoU résumé",
-                              title_ar="مذكرة تفاهم", signing_event_id=world.event.id)
+    mou = factories.agreement(
+        by=officer,
+        partners=[world.partner_a],
+        title_fr="MoU résumé",
+        title_ar="مذكرة تفاهم",
+        signing_event_id=world.event.id,
+    )
     engine.take(mou, "submit_for_review", by=officer, expected_version=mou.version)
-    engine.decide(mou, "approve_review", by=legal, decision="reject", comment="Préciser la clause 4",
-                  expected_version=mou.version)
+    engine.decide(
+        mou, "approve_review", by=legal, decision="reject", comment="Préciser la clause 4", expected_version=mou.version
+    )
     engine.take(mou, "submit_for_review", by=officer, expected_version=mou.version)
-    engine.decide(mou, "approve_review", by=legal, decision="approve", comment="Texte conforme au modèle",
-                  expected_version=mou.version)
-    engine.decide(mou, "approve_review", by=manager, decision="approve", comment=None,
-                  expected_version=mou.version)
+    engine.decide(
+        mou,
+        "approve_review",
+        by=legal,
+        decision="approve",
+        comment="Texte conforme au modèle",
+        expected_version=mou.version,
+    )
+    engine.decide(mou, "approve_review", by=manager, decision="approve", comment=None, expected_version=mou.version)
     plan(mou, world.partner_a, due_in=-2, title="Note de cadrage")
     db.session.commit()
     assert mou.state == "negotiation"
@@ -336,12 +448,26 @@ def test_the_summary_shows_everything_to_the_ministry(app, world, signed_in, rev
     response = signed_in(role).get(f"/agreements/{reviewed.id}/summary")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    for text in (reviewed.reference, "MoU résumé", "مذكرة تفاهم", "Partner A", "Partner", "Cérémonie",
-                 world.users["officer"].full_name, "Memorandum of understanding", "Negotiation"):
+    for text in (
+        reviewed.reference,
+        "MoU résumé",
+        "مذكرة تفاهم",
+        "Partner A",
+        "Partner",
+        "Cérémonie",
+        world.users["officer"].full_name,
+        "Memorandum of understanding",
+        "Negotiation",
+    ):
         assert text in page, text
     # Stage history: created as a draft, into internal review, sent back, again, into negotiation.
     assert re.findall(r'<tr data-state="(\w+)"', page) == [
-        "draft", "internal_review", "draft", "internal_review", "negotiation"]
+        "draft",
+        "internal_review",
+        "draft",
+        "internal_review",
+        "negotiation",
+    ]
     assert page.count("Sent back") >= 3  # the move back, the round's outcome, legal's decision
     # Approvals with who decided and why.
     assert re.findall(r'data-round-status="(\w+)"', page) == ["rejected", "approved"]
@@ -349,7 +475,7 @@ def test_the_summary_shows_everything_to_the_ministry(app, world, signed_in, rev
     assert world.users["legal"].full_name in page and "Texte conforme au modèle" in page
     # Deliverables with their occurrences and statuses.
     assert "Note de cadrage" in page and 'data-status="overdue"' in page
-    assert 'data-print' in page and "Back to the agreement" in page
+    assert "data-print" in page and "Back to the agreement" in page
 
 
 def test_the_partner_sees_its_summary_without_the_internal_history(app, world, signed_in, reviewed):
@@ -369,9 +495,14 @@ def test_the_summary_is_refused_like_the_agreement(app, world, client, signed_in
         assert signed_in("officer").get(f"/agreements/{bad}/summary").status_code == 404
 
 
-@pytest.mark.parametrize("language, direction, text", [
-    ("ar", "rtl", "مذكرة تفاهم"), ("fr", "ltr", "MoU résumé"), ("en", "ltr", "MoU résumé"),
-])
+@pytest.mark.parametrize(
+    "language, direction, text",
+    [
+        ("ar", "rtl", "مذكرة تفاهم"),
+        ("fr", "ltr", "MoU résumé"),
+        ("en", "ltr", "MoU résumé"),
+    ],
+)
 def test_the_summary_in_each_language(app, world, signed_in, reviewed, language, direction, text):
     reader = factories.user("manager", world.ministry, language=language)
     db.session.commit()
@@ -381,8 +512,9 @@ def test_the_summary_in_each_language(app, world, signed_in, reviewed, language,
 
 
 @pytest.mark.parametrize("path", ["/agreements/export", "/deliverables/export"])
-def test_a_long_list_streams_its_csv_and_has_its_xlsx_written_in_the_background(app, world, signed_in, portfolio,
-                                                                                occurrences, monkeypatch, path):
+def test_a_long_list_streams_its_csv_and_has_its_xlsx_written_in_the_background(
+    app, world, signed_in, portfolio, occurrences, monkeypatch, path
+):
     from app.core import exports
 
     client = signed_in("manager")

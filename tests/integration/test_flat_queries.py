@@ -4,6 +4,7 @@ and with many, and no more than MAX_QUERIES: the cost of a page does not grow wi
 The small and the large portfolio have the same mix (every state, deliverables, hand-ins, open
 approvals, history); only the number of agreements changes (30 → 150).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -20,21 +21,61 @@ MAX_QUERIES = 13
 SMALL, LARGE = 30, 150
 
 PAGES = {
-    "officer": ["/dashboard", "/inbox", "/agreements/", "/agreements/?q=masse", "/agreements/?state=active",
-                "/deliverables/", "/deliverables/?status=overdue", "/portfolio/board", "/portfolio/timeline",
-                "/portfolio/calendar", "/portfolio/analytics", "/organizations/", "/events/", "/notifications",
-                "/portfolio/budget", "/portfolio/budget?year=2026", "/api/v1/budget-totals", "/api/v1/agreements",
-                "/api/v1/deliverables", "/api/v1/notifications", "/api/v1/organizations",
-                "/api/v1/signing-events", "/search?q=masse", "/search?q=partenaire"],
-    "manager": ["/dashboard", "/inbox", "/agreements/", "/deliverables/", "/portfolio/board", "/portfolio/indicators",
-                "/portfolio/timeline", "/portfolio/calendar", "/portfolio/analytics", "/api/v1/agreements",
-                "/api/v1/deliverables"],
+    "officer": [
+        "/dashboard",
+        "/inbox",
+        "/agreements/",
+        "/agreements/?q=masse",
+        "/agreements/?state=active",
+        "/deliverables/",
+        "/deliverables/?status=overdue",
+        "/portfolio/board",
+        "/portfolio/timeline",
+        "/portfolio/calendar",
+        "/portfolio/analytics",
+        "/organizations/",
+        "/events/",
+        "/notifications",
+        "/portfolio/budget",
+        "/portfolio/budget?year=2026",
+        "/api/v1/budget-totals",
+        "/api/v1/agreements",
+        "/api/v1/deliverables",
+        "/api/v1/notifications",
+        "/api/v1/organizations",
+        "/api/v1/signing-events",
+        "/search?q=masse",
+        "/search?q=partenaire",
+    ],
+    "manager": [
+        "/dashboard",
+        "/inbox",
+        "/agreements/",
+        "/deliverables/",
+        "/portfolio/board",
+        "/portfolio/indicators",
+        "/portfolio/timeline",
+        "/portfolio/calendar",
+        "/portfolio/analytics",
+        "/api/v1/agreements",
+        "/api/v1/deliverables",
+    ],
     "legal": ["/dashboard", "/inbox", "/agreements/"],
     "auditor": ["/dashboard", "/portfolio/analytics", "/agreements/"],
     "admin": ["/dashboard", "/admin/users", "/admin/outbox"],
-    "partner": ["/portal", "/agreements/", "/deliverables/", "/notifications", "/portfolio/indicators",
-                "/api/v1/agreements", "/search?q=masse",
-                "/api/v1/deliverables", "/api/v1/notifications", "/organizations/", "/events/"],
+    "partner": [
+        "/portal",
+        "/agreements/",
+        "/deliverables/",
+        "/notifications",
+        "/portfolio/indicators",
+        "/api/v1/agreements",
+        "/search?q=masse",
+        "/api/v1/deliverables",
+        "/api/v1/notifications",
+        "/organizations/",
+        "/events/",
+    ],
 }
 CASES = [(role, path) for role, paths in PAGES.items() for path in paths]
 
@@ -74,8 +115,10 @@ def test_page_costs_the_same_queries_at_two_portfolio_sizes(signed_in, world, ro
     # and which rows land on the first page differs between the two sizes.
     small, large = _without_child_loads(small), _without_child_loads(large)
     assert len(large) == len(small), "\n\n".join(
-        [s[:300] for s in large if s not in small] + ["---- only in the small run:"]
-        + [s[:300] for s in small if s not in large])
+        [s[:300] for s in large if s not in small]
+        + ["---- only in the small run:"]
+        + [s[:300] for s in small if s not in large]
+    )
     assert len(large) <= MAX_QUERIES, "\n\n".join(s[:300] for s in large)
 
 

@@ -10,6 +10,7 @@ Every POST is sent by a user allowed to use the route. For each one:
 Tests that expose a bug in the app are marked xfail(strict=True) with the bug in
 the reason; remove the mark once the bug is fixed.
 """
+
 from __future__ import annotations
 
 import functools
@@ -54,8 +55,18 @@ BLANKS = {"empty": "", "whitespace": " \t\r\n ", "nul-only": "\x00\x00", "nul-an
 # Values that stay wrong once NUL bytes are stripped (a stripped "\x00" would be a legitimate "").
 BAD_IDS = ["9" * 40, "-1", "0", "abc", "1.5", "\x00x"]
 BAD_KEYS = ["9" * 40, "MOU", "admin ", "'; DROP TABLE users; --", "\x00x"]
-BAD_DATES = ["2026-02-30", "0000-00-00", "99999-01-01", "1e10", "2026-13-01", "31/12/2026",
-             "2026-02-01T10:00", "-001-01-01", "2026-02-01\x01", "9" * 40]
+BAD_DATES = [
+    "2026-02-30",
+    "0000-00-00",
+    "99999-01-01",
+    "1e10",
+    "2026-13-01",
+    "31/12/2026",
+    "2026-02-01T10:00",
+    "-001-01-01",
+    "2026-02-01\x01",
+    "9" * 40,
+]
 
 
 def cleaned(value: str) -> str | None:
@@ -65,28 +76,56 @@ def cleaned(value: str) -> str | None:
 
 # --- the form routes ---------------------------------------------------------
 
+
 def _agreement_form(world):
-    return {"type": "mou", "title_fr": "Protocole de test", "title_ar": "مذكرة تفاهم تجريبية",
-            "partners": [str(world.partner_a.id)], "owner_id": str(world.users["officer"].id),
-            "signed_on": "2026-02-01", "effective_on": "2026-02-15", "expires_on": "2029-02-15"}
+    return {
+        "type": "mou",
+        "title_fr": "Protocole de test",
+        "title_ar": "مذكرة تفاهم تجريبية",
+        "partners": [str(world.partner_a.id)],
+        "owner_id": str(world.users["officer"].id),
+        "signed_on": "2026-02-01",
+        "effective_on": "2026-02-15",
+        "expires_on": "2029-02-15",
+    }
 
 
 def _agreement_edit_form(world):
-    return {**_agreement_form(world), "title_fr": "Accord avec A", "title_ar": "", "signed_on": "2025-07-01",
-            "effective_on": "", "expires_on": "", "signing_event_id": str(world.event.id),
-            "version": str(stored(Agreement, world.agreement_a.id)["version"])}
+    return {
+        **_agreement_form(world),
+        "title_fr": "Accord avec A",
+        "title_ar": "",
+        "signed_on": "2025-07-01",
+        "effective_on": "",
+        "expires_on": "",
+        "signing_event_id": str(world.event.id),
+        "version": str(stored(Agreement, world.agreement_a.id)["version"]),
+    }
 
 
 def _user_form(world):
-    return {"email": "new.person@example.org", "full_name": "New Person", "role": "officer",
-            "organization_id": str(world.ministry.id), "language": "fr", "is_active": "y",
-            "password": "a long enough password"}
+    return {
+        "email": "new.person@example.org",
+        "full_name": "New Person",
+        "role": "officer",
+        "organization_id": str(world.ministry.id),
+        "language": "fr",
+        "is_active": "y",
+        "password": "a long enough password",
+    }
 
 
 def _user_edit_form(world):
     officer = world.users["other_officer"]  # not the officer that other routes sign in as
-    return {"email": officer.email, "full_name": officer.full_name, "role": "officer",
-            "organization_id": str(world.ministry.id), "language": "en", "is_active": "y", "password": ""}
+    return {
+        "email": officer.email,
+        "full_name": officer.full_name,
+        "role": "officer",
+        "organization_id": str(world.ministry.id),
+        "language": "en",
+        "is_active": "y",
+        "password": "",
+    }
 
 
 @dataclass(frozen=True)
@@ -109,44 +148,135 @@ class FormRoute:
         return self.key
 
 
-AGREEMENT_TEXT = {"title_fr": 500, "title_ar": 500, "title_en": 500, "summary_fr": 20000, "summary_ar": 20000,
-                  "summary_en": 20000, "notes": 20000}
-AGREEMENT_SELECTS = {"type": BAD_KEYS, **{name: BAD_IDS for name in (
-    "partners", "co_signatories", "witnesses", "owner_id", "parent_id", "signing_event_id")}}
+AGREEMENT_TEXT = {
+    "title_fr": 500,
+    "title_ar": 500,
+    "title_en": 500,
+    "summary_fr": 20000,
+    "summary_ar": 20000,
+    "summary_en": 20000,
+    "notes": 20000,
+}
+AGREEMENT_SELECTS = {
+    "type": BAD_KEYS,
+    **{
+        name: BAD_IDS
+        for name in ("partners", "co_signatories", "witnesses", "owner_id", "parent_id", "signing_event_id")
+    },
+}
 ORGANIZATION_TEXT = {"name_fr": 300, "name_ar": 300, "name_en": 300, "acronym": 40, "contact": 300, "notes": 20000}
 EVENT_TEXT = {"name_fr": 300, "name_ar": 300, "name_en": 300, "place": 300, "description": 20000}
 USER_SELECTS = {"role": BAD_KEYS, "organization_id": BAD_IDS, "language": BAD_KEYS}
 
-ROUTES = {route.key: route for route in [
-    FormRoute("agreement-new", "officer", lambda w: "/agreements/new", _agreement_form, Agreement,
-              AGREEMENT_TEXT, ("title_fr", "title_ar", "title_en"), lambda i: f"/agreements/{i}", "/agreements/",
-              selects=AGREEMENT_SELECTS),
-    FormRoute("agreement-edit", "officer", lambda w: f"/agreements/{w.agreement_a.id}/edit", _agreement_edit_form,
-              Agreement, AGREEMENT_TEXT, ("title_fr", "title_ar", "title_en"), lambda i: f"/agreements/{i}",
-              "/agreements/", target=lambda w: w.agreement_a.id, selects=AGREEMENT_SELECTS),
-    FormRoute("organization-new", "officer", lambda w: "/organizations/new",
-              lambda w: {"slug": "hostile-org", "name_fr": "Organisation hostile", "kind": "company",
-                         "country": "MA"},
-              Organization, ORGANIZATION_TEXT, ("name_fr", "name_ar", "name_en"), lambda i: f"/organizations/{i}",
-              "/organizations/", selects={"kind": BAD_KEYS}),
-    FormRoute("organization-edit", "officer", lambda w: f"/organizations/{w.partner_a.id}/edit",
-              lambda w: {"slug": "partner-a", "name_fr": "Partenaire A", "name_en": "Partner A",
-                         "kind": "company", "country": "MA"},
-              Organization, ORGANIZATION_TEXT, ("name_fr", "name_ar", "name_en"), lambda i: f"/organizations/{i}",
-              "/organizations/", target=lambda w: w.partner_a.id, selects={"kind": BAD_KEYS}),
-    FormRoute("event-new", "officer", lambda w: "/events/new",
-              lambda w: {"name_fr": "Cérémonie hostile", "held_on": "2026-03-01", "ends_on": "", "place": "Rabat"},
-              SigningEvent, EVENT_TEXT, ("name_fr", "name_ar", "name_en"), lambda i: f"/events/{i}", "/events/"),
-    FormRoute("event-edit", "officer", lambda w: f"/events/{w.event.id}/edit",
-              lambda w: {"name_fr": "Cérémonie", "held_on": "2025-07-01", "ends_on": "", "place": "Rabat"},
-              SigningEvent, EVENT_TEXT, ("name_fr", "name_ar", "name_en"), lambda i: f"/events/{i}", "/events/",
-              target=lambda w: w.event.id),
-    FormRoute("user-new", "admin", lambda w: "/admin/users/new", _user_form, User, {"full_name": 200},
-              ("full_name",), lambda i: "/admin/users", "/admin/users", selects=USER_SELECTS),
-    FormRoute("user-edit", "admin", lambda w: f"/admin/users/{w.users['other_officer'].id}/edit",
-              _user_edit_form, User, {"full_name": 200}, ("full_name",), lambda i: "/admin/users",
-              "/admin/users", target=lambda w: w.users["other_officer"].id, selects=USER_SELECTS),
-]}
+ROUTES = {
+    route.key: route
+    for route in [
+        FormRoute(
+            "agreement-new",
+            "officer",
+            lambda w: "/agreements/new",
+            _agreement_form,
+            Agreement,
+            AGREEMENT_TEXT,
+            ("title_fr", "title_ar", "title_en"),
+            lambda i: f"/agreements/{i}",
+            "/agreements/",
+            selects=AGREEMENT_SELECTS,
+        ),
+        FormRoute(
+            "agreement-edit",
+            "officer",
+            lambda w: f"/agreements/{w.agreement_a.id}/edit",
+            _agreement_edit_form,
+            Agreement,
+            AGREEMENT_TEXT,
+            ("title_fr", "title_ar", "title_en"),
+            lambda i: f"/agreements/{i}",
+            "/agreements/",
+            target=lambda w: w.agreement_a.id,
+            selects=AGREEMENT_SELECTS,
+        ),
+        FormRoute(
+            "organization-new",
+            "officer",
+            lambda w: "/organizations/new",
+            lambda w: {"slug": "hostile-org", "name_fr": "Organisation hostile", "kind": "company", "country": "MA"},
+            Organization,
+            ORGANIZATION_TEXT,
+            ("name_fr", "name_ar", "name_en"),
+            lambda i: f"/organizations/{i}",
+            "/organizations/",
+            selects={"kind": BAD_KEYS},
+        ),
+        FormRoute(
+            "organization-edit",
+            "officer",
+            lambda w: f"/organizations/{w.partner_a.id}/edit",
+            lambda w: {
+                "slug": "partner-a",
+                "name_fr": "Partenaire A",
+                "name_en": "Partner A",
+                "kind": "company",
+                "country": "MA",
+            },
+            Organization,
+            ORGANIZATION_TEXT,
+            ("name_fr", "name_ar", "name_en"),
+            lambda i: f"/organizations/{i}",
+            "/organizations/",
+            target=lambda w: w.partner_a.id,
+            selects={"kind": BAD_KEYS},
+        ),
+        FormRoute(
+            "event-new",
+            "officer",
+            lambda w: "/events/new",
+            lambda w: {"name_fr": "Cérémonie hostile", "held_on": "2026-03-01", "ends_on": "", "place": "Rabat"},
+            SigningEvent,
+            EVENT_TEXT,
+            ("name_fr", "name_ar", "name_en"),
+            lambda i: f"/events/{i}",
+            "/events/",
+        ),
+        FormRoute(
+            "event-edit",
+            "officer",
+            lambda w: f"/events/{w.event.id}/edit",
+            lambda w: {"name_fr": "Cérémonie", "held_on": "2025-07-01", "ends_on": "", "place": "Rabat"},
+            SigningEvent,
+            EVENT_TEXT,
+            ("name_fr", "name_ar", "name_en"),
+            lambda i: f"/events/{i}",
+            "/events/",
+            target=lambda w: w.event.id,
+        ),
+        FormRoute(
+            "user-new",
+            "admin",
+            lambda w: "/admin/users/new",
+            _user_form,
+            User,
+            {"full_name": 200},
+            ("full_name",),
+            lambda i: "/admin/users",
+            "/admin/users",
+            selects=USER_SELECTS,
+        ),
+        FormRoute(
+            "user-edit",
+            "admin",
+            lambda w: f"/admin/users/{w.users['other_officer'].id}/edit",
+            _user_edit_form,
+            User,
+            {"full_name": 200},
+            ("full_name",),
+            lambda i: "/admin/users",
+            "/admin/users",
+            target=lambda w: w.users["other_officer"].id,
+            selects=USER_SELECTS,
+        ),
+    ]
+}
 USER_ROUTES = {"user-new", "user-edit"}
 
 
@@ -155,6 +285,7 @@ def xfail_if(condition: bool, reason: str):
 
 
 # --- the database before and after -------------------------------------------
+
 
 def stored(model, row_id) -> dict:
     """Every column of one row, read from the database (not the session's cache)."""
@@ -168,8 +299,10 @@ def ids_of(model) -> set[int]:
 
 def db_state() -> dict:
     """Every row of the domain tables and of audit_events (the test world is small)."""
-    return {model.__tablename__: db.session.execute(
-        select(model.__table__).order_by(model.__table__.c.id)).all() for model in TRACKED}
+    return {
+        model.__tablename__: db.session.execute(select(model.__table__).order_by(model.__table__.c.id)).all()
+        for model in TRACKED
+    }
 
 
 def token(client: SignedInClient) -> str:
@@ -254,8 +387,11 @@ def route_params(keys=None):
 
 # --- text fields ---------------------------------------------------------------
 
-@pytest.mark.parametrize("route, case", [pytest.param(route, case, id=f"{route.key}-{case}")
-                                         for route in ROUTES.values() for case in HOSTILE_TEXT])
+
+@pytest.mark.parametrize(
+    "route, case",
+    [pytest.param(route, case, id=f"{route.key}-{case}") for route in ROUTES.values() for case in HOSTILE_TEXT],
+)
 def test_hostile_text_is_stored_as_sent_and_shown_escaped(app, world, signed_in, route, case):
     value = HOSTILE_TEXT[case]
     fields = [name for name, limit in route.text_fields.items() if len(value) <= limit]
@@ -274,15 +410,23 @@ def test_blank_optional_text_is_stored_as_null(app, world, signed_in, route, bla
     assert {name: row[name] for name in optional} == {name: None for name in optional}
 
 
-@pytest.mark.parametrize("route, blank", [pytest.param(route, blank, id=f"{route.key}-{name}")
-                                          for route in ROUTES.values() for name, blank in BLANKS.items()])
+@pytest.mark.parametrize(
+    "route, blank",
+    [
+        pytest.param(route, blank, id=f"{route.key}-{name}")
+        for route in ROUTES.values()
+        for name, blank in BLANKS.items()
+    ],
+)
 def test_blank_required_text_is_refused(app, world, signed_in, route, blank):
     attempt = Attempt(signed_in(route.role), route, world, {name: blank for name in route.required})
     attempt.assert_refused({422})
 
 
-@pytest.mark.parametrize("route, name", [pytest.param(route, name, id=f"{route.key}-{name}")
-                                         for route in ROUTES.values() for name in route.text_fields])
+@pytest.mark.parametrize(
+    "route, name",
+    [pytest.param(route, name, id=f"{route.key}-{name}") for route in ROUTES.values() for name in route.text_fields],
+)
 def test_oversized_text_is_refused_with_the_limit(app, world, signed_in, route, name):
     attempt = Attempt(signed_in(route.role), route, world, {name: HUGE_TEXT})
     attempt.assert_refused({422})
@@ -290,10 +434,16 @@ def test_oversized_text_is_refused_with_the_limit(app, world, signed_in, route, 
 
 
 # A change per route that makes the form fail, so it comes back with the values sent.
-BREAKERS = {"agreement-new": {"partners": DROP}, "agreement-edit": {"partners": DROP},
-            "organization-new": {"slug": "Not A Slug!"}, "organization-edit": {"slug": "Not A Slug!"},
-            "event-new": {"held_on": "not a date"}, "event-edit": {"held_on": "not a date"},
-            "user-new": {"email": "not-an-email"}, "user-edit": {"email": "not-an-email"}}
+BREAKERS = {
+    "agreement-new": {"partners": DROP},
+    "agreement-edit": {"partners": DROP},
+    "organization-new": {"slug": "Not A Slug!"},
+    "organization-edit": {"slug": "Not A Slug!"},
+    "event-new": {"held_on": "not a date"},
+    "event-edit": {"held_on": "not a date"},
+    "user-new": {"email": "not-an-email"},
+    "user-edit": {"email": "not-an-email"},
+}
 
 
 @pytest.mark.parametrize("route", route_params())
@@ -307,12 +457,16 @@ def test_a_refused_form_shows_the_hostile_text_back_escaped(app, world, signed_i
 
 # --- select and id fields ------------------------------------------------------
 
-@pytest.mark.parametrize("route, name", [pytest.param(route, name, id=f"{route.key}-{name}")
-                                         for route in ROUTES.values() for name in route.selects])
+
+@pytest.mark.parametrize(
+    "route, name",
+    [pytest.param(route, name, id=f"{route.key}-{name}") for route in ROUTES.values() for name in route.selects],
+)
 def test_impossible_choices_are_refused(app, world, signed_in, route, name):
     client = signed_in(route.role)
-    problems = {value: Attempt(client, route, world, {name: value}).refusal_problem({422})
-                for value in route.selects[name]}
+    problems = {
+        value: Attempt(client, route, world, {name: value}).refusal_problem({422}) for value in route.selects[name]
+    }
     assert not {value: problem for value, problem in problems.items() if problem}
 
 
@@ -344,15 +498,18 @@ REPEATS = [
 
 
 def _placeholders(world, values):
-    names = {"OFFICER": str(world.users["officer"].id), "PARTNER_A": str(world.partner_a.id),
-             "CURRENT": str(world.agreement_a.version)}
+    names = {
+        "OFFICER": str(world.users["officer"].id),
+        "PARTNER_A": str(world.partner_a.id),
+        "CURRENT": str(world.agreement_a.version),
+    }
     return [names.get(value, value) for value in values]
 
 
-@pytest.mark.parametrize("key, name, values, column", REPEATS,
-                         ids=[f"{key}-{name}-{i}" for i, (key, name, _, _) in enumerate(REPEATS)])
-def test_a_field_sent_several_times_is_one_of_its_values_or_refused(app, world, signed_in, key, name, values,
-                                                                     column):
+@pytest.mark.parametrize(
+    "key, name, values, column", REPEATS, ids=[f"{key}-{name}-{i}" for i, (key, name, _, _) in enumerate(REPEATS)]
+)
+def test_a_field_sent_several_times_is_one_of_its_values_or_refused(app, world, signed_in, key, name, values, column):
     route = ROUTES[key]
     values = _placeholders(world, values)
     row = Attempt(signed_in(route.role), route, world, {name: values}).assert_handled()
@@ -361,9 +518,21 @@ def test_a_field_sent_several_times_is_one_of_its_values_or_refused(app, world, 
         assert kept in values  # never a mix of the values, never something else
 
 
-EXTRAS = {"id": "987654", "state": "terminated", "reference": "HACKED-1", "is_home": "y", "session_nonce": "987",
-          "password_hash": "HACKED", "search_text": "HACKED", "created_at": "1999-01-01T00:00:00",
-          "is_admin": "y", "../../etc/passwd": "x", "<script>": SCRIPT, "": "nameless", "title_fr[]": "x"}
+EXTRAS = {
+    "id": "987654",
+    "state": "terminated",
+    "reference": "HACKED-1",
+    "is_home": "y",
+    "session_nonce": "987",
+    "password_hash": "HACKED",
+    "search_text": "HACKED",
+    "created_at": "1999-01-01T00:00:00",
+    "is_admin": "y",
+    "../../etc/passwd": "x",
+    "<script>": SCRIPT,
+    "": "nameless",
+    "title_fr[]": "x",
+}
 
 
 @pytest.mark.parametrize("route", route_params())
@@ -380,9 +549,16 @@ def test_unknown_fields_are_ignored(app, world, signed_in, route):
 
 
 # A role that may not use each route (the permission matrix has the full table).
-OUTSIDERS = {"agreement-new": "partner", "agreement-edit": "other_officer", "organization-new": "legal",
-             "organization-edit": "auditor", "event-new": "partner", "event-edit": "legal", "user-new": "officer",
-             "user-edit": "auditor"}
+OUTSIDERS = {
+    "agreement-new": "partner",
+    "agreement-edit": "other_officer",
+    "organization-new": "legal",
+    "organization-edit": "auditor",
+    "event-new": "partner",
+    "event-edit": "legal",
+    "user-new": "officer",
+    "user-edit": "auditor",
+}
 
 
 @pytest.mark.parametrize("route", route_params())
@@ -401,28 +577,49 @@ def test_the_email_of_an_account_cannot_be_changed_through_the_edit_form(app, wo
 
 # --- dates ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("route, name", [("agreement-new", "signed_on"), ("agreement-new", "effective_on"),
-                                         ("agreement-new", "expires_on"), ("agreement-edit", "signed_on"),
-                                         ("event-new", "held_on"), ("event-new", "ends_on"),
-                                         ("event-edit", "held_on")])
+
+@pytest.mark.parametrize(
+    "route, name",
+    [
+        ("agreement-new", "signed_on"),
+        ("agreement-new", "effective_on"),
+        ("agreement-new", "expires_on"),
+        ("agreement-edit", "signed_on"),
+        ("event-new", "held_on"),
+        ("event-new", "ends_on"),
+        ("event-edit", "held_on"),
+    ],
+)
 def test_impossible_dates_are_refused(app, world, signed_in, route, name):
     client = signed_in(ROUTES[route].role)
-    problems = {value: Attempt(client, ROUTES[route], world, {name: value}).refusal_problem({422})
-                for value in BAD_DATES}
+    problems = {
+        value: Attempt(client, ROUTES[route], world, {name: value}).refusal_problem({422}) for value in BAD_DATES
+    }
     assert not {value: problem for value, problem in problems.items() if problem}
 
 
 @pytest.mark.parametrize("route", ["agreement-new", "agreement-edit"])
-@pytest.mark.parametrize("dates, message", [
-    ({"signed_on": "0001-01-01", "effective_on": "", "expires_on": ""}, "out of range"),
-    ({"signed_on": "1800-01-01", "effective_on": "", "expires_on": ""}, "out of range"),
-    ({"signed_on": "9999-12-31", "effective_on": "", "expires_on": ""}, "out of range"),
-    ({"signed_on": "2026-02-01", "effective_on": "2026-01-31", "expires_on": ""}, "cannot be before"),
-    ({"signed_on": "2026-02-01", "effective_on": "2026-02-15", "expires_on": "2026-02-14"}, "must come after"),
-    ({"signed_on": "2026-02-01", "effective_on": "2026-02-15", "expires_on": "2026-02-15"}, "must come after"),
-    ({"signed_on": "2026-02-01", "effective_on": "", "expires_on": "2026-01-01"}, "must come after"),
-], ids=["year-1", "year-1800", "year-9999", "effective-before-signed", "ends-before-effective",
-        "ends-on-effective", "ends-before-signed"])
+@pytest.mark.parametrize(
+    "dates, message",
+    [
+        ({"signed_on": "0001-01-01", "effective_on": "", "expires_on": ""}, "out of range"),
+        ({"signed_on": "1800-01-01", "effective_on": "", "expires_on": ""}, "out of range"),
+        ({"signed_on": "9999-12-31", "effective_on": "", "expires_on": ""}, "out of range"),
+        ({"signed_on": "2026-02-01", "effective_on": "2026-01-31", "expires_on": ""}, "cannot be before"),
+        ({"signed_on": "2026-02-01", "effective_on": "2026-02-15", "expires_on": "2026-02-14"}, "must come after"),
+        ({"signed_on": "2026-02-01", "effective_on": "2026-02-15", "expires_on": "2026-02-15"}, "must come after"),
+        ({"signed_on": "2026-02-01", "effective_on": "", "expires_on": "2026-01-01"}, "must come after"),
+    ],
+    ids=[
+        "year-1",
+        "year-1800",
+        "year-9999",
+        "effective-before-signed",
+        "ends-before-effective",
+        "ends-on-effective",
+        "ends-before-signed",
+    ],
+)
 def test_agreement_dates_out_of_range_or_order_are_refused(app, world, signed_in, route, dates, message):
     attempt = Attempt(signed_in("officer"), ROUTES[route], world, dates)
     attempt.assert_refused({422})
@@ -448,13 +645,22 @@ def test_extreme_event_dates_never_break_a_page(app, world, signed_in, held_on):
 
 # --- agreements: the version guard ---------------------------------------------
 
-@pytest.mark.parametrize("version", [
-    pytest.param(DROP, id="missing"),
-    pytest.param("", id="empty"), pytest.param("abc", id="non-numeric"), pytest.param("9" * 40, id="huge"),
-    pytest.param("-1", id="negative"), pytest.param("0", id="zero"), pytest.param("1.0", id="decimal"),
-    pytest.param("\x00", id="nul"), pytest.param("NEXT", id="ahead"),
-    pytest.param(["0", "CURRENT"], id="repeated-stale-first"),
-])
+
+@pytest.mark.parametrize(
+    "version",
+    [
+        pytest.param(DROP, id="missing"),
+        pytest.param("", id="empty"),
+        pytest.param("abc", id="non-numeric"),
+        pytest.param("9" * 40, id="huge"),
+        pytest.param("-1", id="negative"),
+        pytest.param("0", id="zero"),
+        pytest.param("1.0", id="decimal"),
+        pytest.param("\x00", id="nul"),
+        pytest.param("NEXT", id="ahead"),
+        pytest.param(["0", "CURRENT"], id="repeated-stale-first"),
+    ],
+)
 def test_a_garbage_version_never_overwrites(app, world, signed_in, version):
     current = world.agreement_a.version
     if version == "NEXT":
@@ -466,7 +672,8 @@ def test_a_garbage_version_never_overwrites(app, world, signed_in, version):
     attempt.assert_refused({303, 409, 422})
     if attempt.status == 303:
         assert "has changed since you opened it" in client.get(attempt.response.headers["Location"]).get_data(
-            as_text=True)
+            as_text=True
+        )
 
 
 def test_an_old_version_never_overwrites(app, world, signed_in):
@@ -480,19 +687,34 @@ def test_an_old_version_never_overwrites(app, world, signed_in):
 
 # --- organisations: slugs and countries ---------------------------------------
 
-@pytest.mark.parametrize("route, slug", [
-    ("organization-new", "partner-a"), ("organization-new", "PARTNER-A"), ("organization-new", " partner-a "),
-    ("organization-new", "partner-a\x00"), ("organization-new", "partner\x00-a"), ("organization-new", "ministry"),
-    ("organization-new", "-leading-dash"), ("organization-new", "a" * 65), ("organization-new", "../etc/passwd"),
-    ("organization-new", "two words"), ("organization-new", "شراكة"), ("organization-new", "under_score"),
-    ("organization-edit", "partner-b"), ("organization-edit", "PARTNER-B"), ("organization-edit", "ministry"),
-])
+
+@pytest.mark.parametrize(
+    "route, slug",
+    [
+        ("organization-new", "partner-a"),
+        ("organization-new", "PARTNER-A"),
+        ("organization-new", " partner-a "),
+        ("organization-new", "partner-a\x00"),
+        ("organization-new", "partner\x00-a"),
+        ("organization-new", "ministry"),
+        ("organization-new", "-leading-dash"),
+        ("organization-new", "a" * 65),
+        ("organization-new", "../etc/passwd"),
+        ("organization-new", "two words"),
+        ("organization-new", "شراكة"),
+        ("organization-new", "under_score"),
+        ("organization-edit", "partner-b"),
+        ("organization-edit", "PARTNER-B"),
+        ("organization-edit", "ministry"),
+    ],
+)
 def test_slug_collisions_and_bad_slugs_are_refused(app, world, signed_in, route, slug):
     Attempt(signed_in("officer"), ROUTES[route], world, {"slug": slug}).assert_refused({422})
 
 
-@pytest.mark.parametrize("sent, kept", [("  fresh-slug  ", "fresh-slug"), ("a" * 64, "a" * 64),
-                                        ("fresh\x00-slug", "fresh-slug")])
+@pytest.mark.parametrize(
+    "sent, kept", [("  fresh-slug  ", "fresh-slug"), ("a" * 64, "a" * 64), ("fresh\x00-slug", "fresh-slug")]
+)
 def test_a_fresh_slug_is_stored_cleaned(app, world, signed_in, sent, kept):
     row = Attempt(signed_in("officer"), ROUTES["organization-new"], world, {"slug": sent}).assert_accepted()
     assert row["slug"] == kept
@@ -510,22 +732,38 @@ def test_a_lower_case_country_code_is_stored_upper_case(app, world, signed_in):
 
 # --- users: e-mail addresses, partner rules, administrators, passwords --------
 
+
 def _three_hundred_characters():
     address = "a" * 288 + "@example.org"
     assert len(address) == 300
     return address
 
 
-@pytest.mark.parametrize("email", ["not-an-email", "a@b", "@example.org", "a@@example.org", "a b@example.org",
-                                   "a@example.org\x07", "\x00@example.org", "<script>@example.org",
-                                   "a@exa mple.org", "'; DROP TABLE users; --@example.org",
-                                   _three_hundred_characters(), "", "   "])
+@pytest.mark.parametrize(
+    "email",
+    [
+        "not-an-email",
+        "a@b",
+        "@example.org",
+        "a@@example.org",
+        "a b@example.org",
+        "a@example.org\x07",
+        "\x00@example.org",
+        "<script>@example.org",
+        "a@exa mple.org",
+        "'; DROP TABLE users; --@example.org",
+        _three_hundred_characters(),
+        "",
+        "   ",
+    ],
+)
 def test_invalid_email_addresses_are_refused(app, world, signed_in, email):
     Attempt(signed_in("admin"), ROUTES["user-new"], world, {"email": email}).assert_refused({422})
 
 
-@pytest.mark.parametrize("variant", [str.upper, str.title, lambda email: f"  {email.upper()}  "],
-                         ids=["upper", "title", "padded"])
+@pytest.mark.parametrize(
+    "variant", [str.upper, str.title, lambda email: f"  {email.upper()}  "], ids=["upper", "title", "padded"]
+)
 def test_a_case_variant_of_an_existing_email_is_refused(app, world, signed_in, variant):
     email = variant(world.users["officer"].email)
     attempt = Attempt(signed_in("admin"), ROUTES["user-new"], world, {"email": email})
@@ -542,8 +780,14 @@ PARTNER_RULES = [
     ("user-edit", {"role": "partner", "organization_id": "MINISTRY"}, "cannot belong to the ministry"),
     ("user-edit", {"organization_id": "PARTNER_A"}, "Ministry staff belong to the ministry"),
 ]
-PARTNER_RULE_IDS = ["new-partner-without-organisation", "new-partner-in-ministry", "new-officer-in-partner",
-                    "edit-partner-without-organisation", "edit-partner-in-ministry", "edit-officer-in-partner"]
+PARTNER_RULE_IDS = [
+    "new-partner-without-organisation",
+    "new-partner-in-ministry",
+    "new-officer-in-partner",
+    "edit-partner-without-organisation",
+    "edit-partner-in-ministry",
+    "edit-officer-in-partner",
+]
 
 
 def _organization_placeholders(world, changes):
@@ -558,14 +802,30 @@ def test_account_organisation_rules_are_refused_with_their_reason(app, world, si
     assert message in attempt.body
 
 
-@pytest.mark.parametrize("changes", [{"role": "officer"}, {"role": "auditor"}, {"is_active": DROP},
-                                     {"is_active": ""}, {"role": "officer", "is_active": DROP}],
-                         ids=["demote", "demote-auditor", "deactivate-unchecked", "deactivate-empty", "both"])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"role": "officer"},
+        {"role": "auditor"},
+        {"is_active": DROP},
+        {"is_active": ""},
+        {"role": "officer", "is_active": DROP},
+    ],
+    ids=["demote", "demote-auditor", "deactivate-unchecked", "deactivate-empty", "both"],
+)
 def test_an_admin_cannot_demote_or_deactivate_themselves(app, world, signed_in, changes):
     admin = world.users["admin"]
     client = signed_in("admin")
-    own = {"email": admin.email, "full_name": admin.full_name, "role": "admin", "language": "en",
-           "organization_id": str(world.ministry.id), "is_active": "y", "password": "", **changes}
+    own = {
+        "email": admin.email,
+        "full_name": admin.full_name,
+        "role": "admin",
+        "language": "en",
+        "organization_id": str(world.ministry.id),
+        "is_active": "y",
+        "password": "",
+        **changes,
+    }
     route = ROUTES["user-edit"]
     own_route = replace(route, path=lambda w: f"/admin/users/{admin.id}/edit", target=lambda w: admin.id)
     attempt = Attempt(client, own_route, world, own)
@@ -591,28 +851,60 @@ def test_a_whitespace_initial_password_is_refused(app, world, signed_in):
 
 # --- /account/password -----------------------------------------------------------
 
-PASSWORD_ROUTE = FormRoute("account-password", "officer", lambda w: "/account/password",
-                           lambda w: {"current_password": factories.PASSWORD, "new_password": "a brand new secret",
-                                      "confirm": "a brand new secret"},
-                           User, {}, (), lambda i: "/account/password", "/account/password",
-                           target=lambda w: w.users["officer"].id)
+PASSWORD_ROUTE = FormRoute(
+    "account-password",
+    "officer",
+    lambda w: "/account/password",
+    lambda w: {
+        "current_password": factories.PASSWORD,
+        "new_password": "a brand new secret",
+        "confirm": "a brand new secret",
+    },
+    User,
+    {},
+    (),
+    lambda i: "/account/password",
+    "/account/password",
+    target=lambda w: w.users["officer"].id,
+)
 
 
-@pytest.mark.parametrize("changes", [
-    {"current_password": "wrong password"}, {"current_password": ""}, {"current_password": HUGE_TEXT},
-    {"current_password": factories.PASSWORD.replace(" ", "\x00", 1)}, {"confirm": "something else"},
-    {"new_password": "short", "confirm": "short"}, {"new_password": " " * 12, "confirm": " " * 12},
-    {"new_password": "", "confirm": ""}, {"new_password": HUGE_TEXT, "confirm": HUGE_TEXT},
-    {"new_password": DROP, "confirm": DROP},
-], ids=["wrong-current", "empty-current", "huge-current", "current-with-nul", "mismatch", "short", "whitespace",
-        "empty-new", "huge-new", "missing-new"])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"current_password": "wrong password"},
+        {"current_password": ""},
+        {"current_password": HUGE_TEXT},
+        {"current_password": factories.PASSWORD.replace(" ", "\x00", 1)},
+        {"confirm": "something else"},
+        {"new_password": "short", "confirm": "short"},
+        {"new_password": " " * 12, "confirm": " " * 12},
+        {"new_password": "", "confirm": ""},
+        {"new_password": HUGE_TEXT, "confirm": HUGE_TEXT},
+        {"new_password": DROP, "confirm": DROP},
+    ],
+    ids=[
+        "wrong-current",
+        "empty-current",
+        "huge-current",
+        "current-with-nul",
+        "mismatch",
+        "short",
+        "whitespace",
+        "empty-new",
+        "huge-new",
+        "missing-new",
+    ],
+)
 def test_bad_password_changes_are_refused(app, world, signed_in, changes):
     Attempt(signed_in("officer"), PASSWORD_ROUTE, world, changes).assert_refused({422})
     assert SignedInClient(app, world.users["officer"]).get("/agreements/").status_code == 200
 
 
-@pytest.mark.parametrize("password", ["كلمة سر طويلة جدا", "\u202edroW ssap\u202c long", "<script>x</script>",
-                                      "' OR '1'='1' --", "tab\tand\x07bell!"])
+@pytest.mark.parametrize(
+    "password",
+    ["كلمة سر طويلة جدا", "\u202edroW ssap\u202c long", "<script>x</script>", "' OR '1'='1' --", "tab\tand\x07bell!"],
+)
 def test_an_unusual_new_password_is_stored_as_sent(app, world, signed_in, password):
     attempt = Attempt(signed_in("officer"), PASSWORD_ROUTE, world, {"new_password": password, "confirm": password})
     assert attempt.status == 302, describe(attempt.response)
@@ -622,6 +914,7 @@ def test_an_unusual_new_password_is_stored_as_sent(app, world, signed_in, passwo
 
 
 # --- /sign-in, /language, /sign-out ----------------------------------------------
+
 
 def _signed_in_page_status(client) -> int:
     return client.get("/agreements/").status_code
@@ -641,8 +934,7 @@ HOSTILE_SIGN_INS = [
     pytest.param(lambda email: ("\u202e" + email, factories.PASSWORD), id="rtl-override"),
     pytest.param(lambda email: ("مستخدم@مثال.مغرب", "كلمة سر"), id="arabic"),
     pytest.param(lambda email: ("../../etc/passwd", "x"), id="path-traversal"),
-    pytest.param(lambda email: ([email, "nobody@example.org"], ["wrong password", factories.PASSWORD]),
-                 id="repeated"),
+    pytest.param(lambda email: ([email, "nobody@example.org"], ["wrong password", factories.PASSWORD]), id="repeated"),
 ]
 
 
@@ -658,14 +950,32 @@ def test_hostile_sign_in_is_refused_without_writing_anything(app, world, make):
     assert _signed_in_page_status(client) == 302
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example",
-                                    "\\\\evil.example", "javascript:alert(1)", "/agreements/\r\nSet-Cookie: x=1",
-                                    "http://localhost/agreements/", " //evil.example", "/\x00/evil", "9" * 40])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "javascript:alert(1)",
+        "/agreements/\r\nSet-Cookie: x=1",
+        "http://localhost/agreements/",
+        " //evil.example",
+        "/\x00/evil",
+        "9" * 40,
+    ],
+)
 def test_sign_in_with_a_hostile_next_stays_on_the_site(app, world, target):
     client = SignedInClient(app, None)
-    response = client.http.post("/sign-in", data={"email": f"  {world.users['officer'].email.upper()} ",
-                                                  "password": factories.PASSWORD, "next": target,
-                                                  "csrf_token": token(client)})
+    response = client.http.post(
+        "/sign-in",
+        data={
+            "email": f"  {world.users['officer'].email.upper()} ",
+            "password": factories.PASSWORD,
+            "next": target,
+            "csrf_token": token(client),
+        },
+    )
     assert response.status_code == 302, describe(response)
     location = response.headers["Location"]
     parts = urlsplit(location)
@@ -674,8 +984,9 @@ def test_sign_in_with_a_hostile_next_stays_on_the_site(app, world, target):
     assert _signed_in_page_status(client) == 200
 
 
-@pytest.mark.parametrize("language", ["xx", "", "AR", "ar\x00", "../../etc/passwd", "9" * 40, SCRIPT,
-                                      ["xx", "ar"], ["ar", "xx"]])
+@pytest.mark.parametrize(
+    "language", ["xx", "", "AR", "ar\x00", "../../etc/passwd", "9" * 40, SCRIPT, ["xx", "ar"], ["ar", "xx"]]
+)
 def test_hostile_language_choices_keep_a_known_language(app, world, signed_in, language):
     client = signed_in("officer")
     before = db_state()
@@ -685,13 +996,18 @@ def test_hostile_language_choices_keep_a_known_language(app, world, signed_in, l
     assert kept in app.config["LANGUAGES"]
     if kept != "en":  # changed: only to a language that was sent
         assert kept in [cleaned(value) for value in (language if isinstance(language, list) else [language])]
-    others = lambda state: {table: rows for table, rows in state.items() if table != "users"}
+
+    def others(state):
+        return {table: rows for table, rows in state.items() if table != "users"}
+
     assert others(db_state()) == others(before)
     assert _signed_in_page_status(client) == 200
 
 
-@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example",
-                                    "javascript:alert(1)", "/agreements/\r\nX: y"])
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "/agreements/\r\nX: y"],
+)
 def test_language_switch_with_a_hostile_next_stays_on_the_site(app, world, signed_in, target):
     client = signed_in("officer")
     response = client.http.post("/language", data={"language": "fr", "next": target, "csrf_token": token(client)})
@@ -703,8 +1019,9 @@ def test_language_switch_with_a_hostile_next_stays_on_the_site(app, world, signe
 
 def test_sign_out_ignores_hostile_fields(app, world, signed_in):
     client = signed_in("officer")
-    response = client.http.post("/sign-out", data={"csrf_token": token(client), "next": "//evil.example",
-                                                   "user_id": "1", "<script>": SCRIPT})
+    response = client.http.post(
+        "/sign-out", data={"csrf_token": token(client), "next": "//evil.example", "user_id": "1", "<script>": SCRIPT}
+    )
     assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/sign-in"
     assert _signed_in_page_status(client) == 302
 
@@ -720,19 +1037,31 @@ def test_a_forged_sign_out_without_token_is_refused(app, world, signed_in):
 
 # Every POST route: role (None: anonymous), path, and a text field to abuse.
 POST_ROUTES = {key: (route.role, route.path, route.required[0]) for key, route in ROUTES.items()}
-POST_ROUTES.update({"account-password": ("officer", lambda w: "/account/password", "current_password"),
-                    "sign-in": (None, lambda w: "/sign-in", "email"),
-                    "language": ("officer", lambda w: "/language", "language"),
-                    "sign-out": ("officer", lambda w: "/sign-out", "next")})
+POST_ROUTES.update(
+    {
+        "account-password": ("officer", lambda w: "/account/password", "current_password"),
+        "sign-in": (None, lambda w: "/sign-in", "email"),
+        "language": ("officer", lambda w: "/language", "language"),
+        "sign-out": ("officer", lambda w: "/sign-out", "next"),
+    }
+)
 
 
 def _client_for(app, world, role):
     return SignedInClient(app, world.users[role] if role else None)
 
 
-JSON_BODIES = {"list": "[1, 2]", "string": '"text"', "number": "42", "boolean": "true", "null": "null",
-               "malformed": "{not json", "field-number": {"FIELD": 123}, "field-object": {"FIELD": {"a": 1}},
-               "field-list": {"FIELD": [1, 2]}}
+JSON_BODIES = {
+    "list": "[1, 2]",
+    "string": '"text"',
+    "number": "42",
+    "boolean": "true",
+    "null": "null",
+    "malformed": "{not json",
+    "field-number": {"FIELD": 123},
+    "field-object": {"FIELD": {"a": 1}},
+    "field-list": {"FIELD": [1, 2]},
+}
 
 
 @pytest.mark.parametrize("body_name", JSON_BODIES)
@@ -746,8 +1075,9 @@ def test_a_json_body_to_a_form_route_changes_nothing_and_is_not_a_500(app, world
         if isinstance(body, dict):
             body = json.dumps({text_field: body["FIELD"]})
         before = db_state()
-        response = client.http.post(path(world), data=body, content_type="application/json",
-                                    headers={"X-CSRFToken": token(client)})
+        response = client.http.post(
+            path(world), data=body, content_type="application/json", headers={"X-CSRFToken": token(client)}
+        )
         if not (400 <= response.status_code < 500 or response.status_code in (302, 303)):
             problems.append(f"{key}: {response.status_code}")
         elif db_state() != before:
@@ -772,8 +1102,9 @@ def test_a_json_body_without_csrf_token_is_refused_in_json(app, world, key):
 def test_a_form_sent_as_plain_text_changes_nothing(app, world, signed_in, route):
     client = signed_in(route.role)
     body = "&".join(f"{k}={v}" for k, v in route.valid(world).items() if isinstance(v, str))
-    attempt = Attempt(client, route, world, data=body, content_type="text/plain",
-                      headers={"X-CSRFToken": token(client)})
+    attempt = Attempt(
+        client, route, world, data=body, content_type="text/plain", headers={"X-CSRFToken": token(client)}
+    )
     attempt.assert_nothing_written()
 
 
@@ -815,8 +1146,12 @@ def test_a_body_over_the_size_limit_is_a_413_with_the_limit(app, world, oversize
     client = _client_for(app, world, role)
     limit_mb = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
     before = db_state()
-    response = client.http.post(path(world), data=oversized_body(app), headers={"Accept-Language": "en"},
-                                content_type="application/x-www-form-urlencoded")
+    response = client.http.post(
+        path(world),
+        data=oversized_body(app),
+        headers={"Accept-Language": "en"},
+        content_type="application/x-www-form-urlencoded",
+    )
     assert response.status_code == 413, describe(response)[:300]
     assert f"{limit_mb} MB" in response.get_data(as_text=True)
     assert db_state() == before
@@ -824,8 +1159,12 @@ def test_a_body_over_the_size_limit_is_a_413_with_the_limit(app, world, oversize
 
 def test_an_oversized_body_gets_a_json_413_when_json_is_wanted(app, world, oversized_body):
     client = _client_for(app, world, "officer")
-    response = client.http.post("/agreements/new", data=oversized_body(app), headers={"Accept": "application/json"},
-                                content_type="application/x-www-form-urlencoded")
+    response = client.http.post(
+        "/agreements/new",
+        data=oversized_body(app),
+        headers={"Accept": "application/json"},
+        content_type="application/x-www-form-urlencoded",
+    )
     assert response.status_code == 413 and response.mimetype == "application/problem+json"
     assert response.get_json()["status"] == 413
 
@@ -834,10 +1173,27 @@ def test_an_oversized_body_gets_a_json_413_when_json_is_wanted(app, world, overs
 
 # Beyond the 32-bit id columns: once answered 500 on PostgreSQL ("integer out of range").
 INT4_OVERFLOW = ["2147483648", "9223372036854775807"]
-HOSTILE_IDS = ["9" * 40, "-1", "abc", "0", "1.5", "%00", "1%20OR%201=1", "..%2F..%2Fetc%2Fpasswd",
-               "9223372036854775808", *INT4_OVERFLOW]
-OBJECT_URLS = ["/agreements/{}", "/agreements/{}/edit", "/organizations/{}", "/organizations/{}/edit",
-               "/events/{}", "/events/{}/edit", "/admin/users/{}/edit"]
+HOSTILE_IDS = [
+    "9" * 40,
+    "-1",
+    "abc",
+    "0",
+    "1.5",
+    "%00",
+    "1%20OR%201=1",
+    "..%2F..%2Fetc%2Fpasswd",
+    "9223372036854775808",
+    *INT4_OVERFLOW,
+]
+OBJECT_URLS = [
+    "/agreements/{}",
+    "/agreements/{}/edit",
+    "/organizations/{}",
+    "/organizations/{}/edit",
+    "/events/{}",
+    "/events/{}/edit",
+    "/admin/users/{}/edit",
+]
 
 
 @pytest.mark.parametrize("object_id", HOSTILE_IDS)
@@ -859,28 +1215,46 @@ def test_hostile_ids_in_urls_are_404(app, world, signed_in, object_id):
 # A NUL byte in a search term once reached PostgreSQL in the LIKE pattern (500).
 
 
-@pytest.mark.parametrize("query", [
-    "page=", "page=abc", "page=-1", "page=0", "page=1e3", "page=99999999999999999999", "page=%00",
-    "page=1&page=abc", "page[]=1", "page=" + "9" * 5000, "state=%00&type=%00&partner=%00&year=%00",
-    "partner=2147483648", "year=-0", "q=%25%25%25%5F%5C", "q=" + "ش" * 3000,
-    "q=%00",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page=",
+        "page=abc",
+        "page=-1",
+        "page=0",
+        "page=1e3",
+        "page=99999999999999999999",
+        "page=%00",
+        "page=1&page=abc",
+        "page[]=1",
+        "page=" + "9" * 5000,
+        "state=%00&type=%00&partner=%00&year=%00",
+        "partner=2147483648",
+        "year=-0",
+        "q=%25%25%25%5F%5C",
+        "q=" + "ش" * 3000,
+        "q=%00",
+    ],
+)
 def test_hostile_list_queries_never_fail(app, world, signed_in, query):
     response = signed_in("officer").get(f"/agreements/?{query}")
     assert response.status_code == 200, describe(response)[:500]
 
 
-@pytest.mark.parametrize("query", ["page=abc", "page=-5", "role=%3Cscript%3E", "role=admin&role=partner",
-                                   "q=%25_%5C", "q=%00"])
+@pytest.mark.parametrize(
+    "query", ["page=abc", "page=-5", "role=%3Cscript%3E", "role=admin&role=partner", "q=%25_%5C", "q=%00"]
+)
 def test_hostile_user_list_queries_never_fail(app, world, signed_in, query):
     response = signed_in("admin").get(f"/admin/users?{query}")
     assert response.status_code == 200, describe(response)[:500]
     assert SCRIPT not in response.get_data(as_text=True)
 
 
-VIEW_ROUTES = {"agreement-view": ("officer", lambda w: f"/agreements/{w.agreement_a.id}"),
-               "organization-view": ("officer", lambda w: f"/organizations/{w.partner_a.id}"),
-               "event-view": ("officer", lambda w: f"/events/{w.event.id}")}
+VIEW_ROUTES = {
+    "agreement-view": ("officer", lambda w: f"/agreements/{w.agreement_a.id}"),
+    "organization-view": ("officer", lambda w: f"/organizations/{w.partner_a.id}"),
+    "event-view": ("officer", lambda w: f"/events/{w.event.id}"),
+}
 
 
 @pytest.mark.parametrize("key", [*POST_ROUTES, *VIEW_ROUTES])
@@ -888,7 +1262,9 @@ def test_other_methods_are_405(app, world, key):
     role, path = VIEW_ROUTES[key] if key in VIEW_ROUTES else POST_ROUTES[key][:2]
     client = _client_for(app, world, role)
     before = db_state()
-    statuses = {method: client.http.open(path(world), method=method, data={"csrf_token": token(client)}).status_code
-                for method in ("PUT", "DELETE", "PATCH")}
+    statuses = {
+        method: client.http.open(path(world), method=method, data={"csrf_token": token(client)}).status_code
+        for method in ("PUT", "DELETE", "PATCH")
+    }
     assert statuses == {"PUT": 405, "DELETE": 405, "PATCH": 405}
     assert db_state() == before

@@ -1,5 +1,6 @@
 """The inbox's SQL (queries.approvals_waiting_on) says an approval waits on someone exactly when the
 engine would let them approve it."""
+
 from datetime import date
 
 from sqlalchemy import func, select
@@ -13,9 +14,14 @@ from tests import factories
 
 
 def waits_on(user, round_) -> bool:
-    return bool(db.session.scalar(select(func.count()).select_from(ApprovalRound)
-                                  .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
-                                  .where(ApprovalRound.id == round_.id, approvals_waiting_on(user, [user]))))
+    return bool(
+        db.session.scalar(
+            select(func.count())
+            .select_from(ApprovalRound)
+            .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
+            .where(ApprovalRound.id == round_.id, approvals_waiting_on(user, [user]))
+        )
+    )
 
 
 def engine_lets(user, agreement, round_) -> bool:
@@ -34,8 +40,9 @@ def test_the_last_place_kept_for_a_required_approver(world):
     round_ = next(r for r in agreement.approval_rounds if r.status == "open")
     lawyer, manager = world.users["legal"], world.users["manager"]
     assert waits_on(other_lawyer, round_) == engine_lets(other_lawyer, agreement, round_) is True
-    engine.decide(agreement, "approve_review", by=lawyer, decision="approve", comment=None,
-                  expected_version=agreement.version)
+    engine.decide(
+        agreement, "approve_review", by=lawyer, decision="approve", comment=None, expected_version=agreement.version
+    )
     db.session.commit()
     for person in (lawyer, other_lawyer, manager):
         assert waits_on(person, round_) == engine_lets(person, agreement, round_), person.email

@@ -6,9 +6,11 @@ the index. A test portfolio is too small for the planner to prefer an index on i
 what is checked is that the index fits the statement (columns, order), so a change to a
 query or an index that breaks the fit fails here.
 """
+
 from __future__ import annotations
 
 import pytest
+
 from app.extensions import db
 from tests.bulk import add_bulk_portfolio, captured_statements
 from tests.databases import backend
@@ -50,9 +52,17 @@ def test_reminder_pass_reads_recorded_keys_by_key(world):
     from app.notifications import reminders
 
     add_bulk_portfolio(world, 30, start=0)
-    candidates = [reminders.Candidate("deliverable_overdue", "2026-01-01:w0", world.users["officer"],
-                                      lambda: None, object_type="deliverable_occurrences", object_id=1)]
+    candidates = [
+        reminders.Candidate(
+            "deliverable_overdue",
+            "2026-01-01:w0",
+            world.users["officer"],
+            lambda: None,
+            object_type="deliverable_occurrences",
+            object_id=1,
+        )
+    ]
     with captured_statements() as statements:
         reminders.unsent(candidates)
-    (statement, parameters), = [(s, p) for s, p in statements if "FROM reminders_sent" in s]
+    ((statement, parameters),) = [(s, p) for s, p in statements if "FROM reminders_sent" in s]
     assert "ix_reminders_sent_key" in plan_of(statement, parameters)

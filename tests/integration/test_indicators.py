@@ -1,6 +1,7 @@
 """Indicators on deliverables: defined by the agreement's editors, values handed in with the files,
 achieved vs target for the reviewer, progress (chart and table) on the agreement page, the summary,
 the portfolio page, exports and the API; bad numbers get a clear message and store nothing."""
+
 from datetime import timedelta
 from decimal import Decimal
 from io import BytesIO
@@ -9,8 +10,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from app.core import clock
 from app.api.tokens import create_token
+from app.core import clock
 from app.deliverables.models import Submission
 from app.extensions import db
 from app.indicators import services
@@ -21,8 +22,15 @@ TODAY = clock.today()
 
 
 def data(**overrides):
-    values = {"name_ar": "عدد المتدربين", "name_fr": "Personnes formées", "name_en": "People trained",
-              "unit": "personnes", "baseline": "0", "target": "400", "target_scope": "term"}
+    values = {
+        "name_ar": "عدد المتدربين",
+        "name_fr": "Personnes formées",
+        "name_en": "People trained",
+        "unit": "personnes",
+        "baseline": "0",
+        "target": "400",
+        "target_scope": "term",
+    }
     values.update(overrides)
     return values
 
@@ -31,12 +39,31 @@ def data(**overrides):
 def quarterly(world):
     """A quarterly report of partner A with two indicators: people trained (term) and models (per period)."""
     officer = world.users["officer"]
-    deliverable = plan(world.agreement_a, officer, responsible=world.partner_a, recurrence="quarterly",
-                       first=TODAY - timedelta(days=100), until=TODAY + timedelta(days=200), title="Rapport trimestriel")
+    deliverable = plan(
+        world.agreement_a,
+        officer,
+        responsible=world.partner_a,
+        recurrence="quarterly",
+        first=TODAY - timedelta(days=100),
+        until=TODAY + timedelta(days=200),
+        title="Rapport trimestriel",
+    )
     trained = services.add_indicator(deliverable, services.IndicatorData(**data()), by=officer)
-    models = services.add_indicator(deliverable, services.IndicatorData(**data(
-        name_ar="نماذج منشورة", name_fr="Modèles publiés", name_en="Models released", unit="modèles",
-        baseline="1", target="2", target_scope="period")), by=officer)
+    models = services.add_indicator(
+        deliverable,
+        services.IndicatorData(
+            **data(
+                name_ar="نماذج منشورة",
+                name_fr="Modèles publiés",
+                name_en="Models released",
+                unit="modèles",
+                baseline="1",
+                target="2",
+                target_scope="period",
+            )
+        ),
+        by=officer,
+    )
     db.session.commit()
     return deliverable, trained, models
 
@@ -44,8 +71,12 @@ def quarterly(world):
 def hand_in(client, occurrence, values: dict, name="rapport.pdf"):
     db.session.refresh(occurrence)
     form = {"version": str(occurrence.version), "files": [(BytesIO(PDF + name.encode()), name)], **values}
-    return client.post(f"/deliverables/{occurrence.id}/submissions", data=form,
-                       csrf_from=f"/deliverables/{occurrence.id}", content_type="multipart/form-data")
+    return client.post(
+        f"/deliverables/{occurrence.id}/submissions",
+        data=form,
+        csrf_from=f"/deliverables/{occurrence.id}",
+        content_type="multipart/form-data",
+    )
 
 
 def test_defining_an_indicator_through_the_page(app, world, signed_in, quarterly):
@@ -53,34 +84,38 @@ def test_defining_an_indicator_through_the_page(app, world, signed_in, quarterly
     url = f"/agreements/{world.agreement_a.id}/deliverables/{deliverable.id}/indicators/new"
     officer = signed_in("officer")
     assert "Add an indicator" in officer.get(url).get_data(as_text=True)
-    response = officer.post(url, data={"name_fr": "Ateliers", "unit": "ateliers", "baseline": "",
-                                       "target": "12,5", "target_scope": "term"})
+    response = officer.post(
+        url, data={"name_fr": "Ateliers", "unit": "ateliers", "baseline": "", "target": "12,5", "target_scope": "term"}
+    )
     assert response.status_code == 303
     created = db.session.scalar(select(Indicator).where(Indicator.name_fr == "Ateliers"))
     assert created.target == Decimal("12.50") and created.baseline == 0 and created.position == 3
     # Arabic-Indic digits are numbers too.
     edit = f"/agreements/{world.agreement_a.id}/indicators/{created.id}/edit"
-    assert officer.post(edit, data={"name_fr": "Ateliers", "target": "١٥", "target_scope": "period"}
-                        ).status_code == 303
+    assert officer.post(edit, data={"name_fr": "Ateliers", "target": "١٥", "target_scope": "period"}).status_code == 303
     db.session.refresh(created)
     assert created.target == 15 and created.target_scope == "period"
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"target": "-5"}, "Enter a number greater than zero."),
-    ({"target": "0"}, "Enter a number greater than zero."),
-    ({"target": "beaucoup"}, "Enter a number."),
-    ({"target": "NaN"}, "Enter a number."),
-    ({"target": "1e400"}, "This number is too large."),
-    ({"baseline": "-1"}, "Enter a number of zero or more."),
-    ({"name_ar": "", "name_fr": "", "name_en": ""}, "at least one language"),
-    ({"target_scope": "forever"}, "Choose for the whole term or per period."),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"target": "-5"}, "Enter a number greater than zero."),
+        ({"target": "0"}, "Enter a number greater than zero."),
+        ({"target": "beaucoup"}, "Enter a number."),
+        ({"target": "NaN"}, "Enter a number."),
+        ({"target": "1e400"}, "This number is too large."),
+        ({"baseline": "-1"}, "Enter a number of zero or more."),
+        ({"name_ar": "", "name_fr": "", "name_en": ""}, "at least one language"),
+        ({"target_scope": "forever"}, "Choose for the whole term or per period."),
+    ],
+)
 def test_bad_definitions_get_a_clear_message_and_store_nothing(app, world, signed_in, quarterly, fields, message):
     deliverable = quarterly[0]
     before = db.session.scalar(select(func.count()).select_from(Indicator))
     response = signed_in("officer").post(
-        f"/agreements/{world.agreement_a.id}/deliverables/{deliverable.id}/indicators/new", data=data(**fields))
+        f"/agreements/{world.agreement_a.id}/deliverables/{deliverable.id}/indicators/new", data=data(**fields)
+    )
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Indicator)) == before
@@ -89,8 +124,16 @@ def test_bad_definitions_get_a_clear_message_and_store_nothing(app, world, signe
 def test_who_may_define_indicators(app, world, signed_in, quarterly):
     deliverable = quarterly[0]
     url = f"/agreements/{world.agreement_a.id}/deliverables/{deliverable.id}/indicators/new"
-    for role, status in (("officer", 200), ("manager", 200), ("admin", 200), ("other_officer", 403),
-                         ("legal", 403), ("auditor", 403), ("partner", 403), ("partner_b", 404)):
+    for role, status in (
+        ("officer", 200),
+        ("manager", 200),
+        ("admin", 200),
+        ("other_officer", 403),
+        ("legal", 403),
+        ("auditor", 403),
+        ("partner", 403),
+        ("partner_b", 404),
+    ):
         assert signed_in(role).get(url).status_code == status, role
     # A deliverable of another agreement is not reached through this one.
     other = plan(world.agreement_b, world.users["officer"], responsible=world.partner_b)
@@ -105,8 +148,7 @@ def test_values_handed_in_with_the_files_and_seen_against_the_target(app, world,
     partner, officer = signed_in("partner"), signed_in("officer")
     form = partner.get(f"/deliverables/{first.id}").get_data(as_text=True)
     assert f'name="indicator_{trained.id}"' in form and "Values achieved this period" in form
-    assert hand_in(partner, first, {f"indicator_{trained.id}": "120", f"indicator_{models.id}": "3"}
-                   ).status_code == 303
+    assert hand_in(partner, first, {f"indicator_{trained.id}": "120", f"indicator_{models.id}": "3"}).status_code == 303
     review = officer.get(f"/deliverables/{first.id}").get_data(as_text=True)
     assert 'class="text-end indicator-achieved" dir="ltr">120</td>' in review
     assert "per period" in review and "400" in review
@@ -115,9 +157,11 @@ def test_values_handed_in_with_the_files_and_seen_against_the_target(app, world,
     # The next period, then a send-back: the corrected hand-in replaces the sent-back one.
     hand_in(partner, second, {f"indicator_{trained.id}": "80", f"indicator_{models.id}": "1"})
     db.session.refresh(second)
-    officer.post(f"/deliverables/{second.id}/review", data={"version": str(second.version), "decision": "send_back",
-                                                            "feedback": "Chiffres à vérifier"},
-                 csrf_from=f"/deliverables/{second.id}")
+    officer.post(
+        f"/deliverables/{second.id}/review",
+        data={"version": str(second.version), "decision": "send_back", "feedback": "Chiffres à vérifier"},
+        csrf_from=f"/deliverables/{second.id}",
+    )
     progress = {p.indicator.id: p for p in services.progress_for_agreement(world.agreement_a)}
     assert progress[trained.id].achieved == 120 and progress[trained.id].percent == 30
     hand_in(partner, second, {f"indicator_{trained.id}": "100", f"indicator_{models.id}": "2"}, name="v2.pdf")
@@ -125,12 +169,14 @@ def test_values_handed_in_with_the_files_and_seen_against_the_target(app, world,
     assert progress[trained.id].achieved == 220 and progress[trained.id].percent == 55
     assert progress[models.id].achieved == 2 and progress[models.id].periods_met == 2
     page = officer.get(f"/agreements/{world.agreement_a.id}").get_data(as_text=True)
-    assert '<svg class="indicator-chart" role="img"' in page and "<script" not in page.split("indicators-panel")[1][:5000]
+    assert (
+        '<svg class="indicator-chart" role="img"' in page and "<script" not in page.split("indicators-panel")[1][:5000]
+    )
     assert "People trained — 220 / 400 personnes (55 %)" in page
     summary = officer.get(f"/agreements/{world.agreement_a.id}/summary").get_data(as_text=True)
     assert "indicator-chart" in summary and "220" in summary
     # Right to left: the same bars, growing from the right edge; names escaped.
-    from app.indicators.chart import WIDTH, PAD, chart_svg
+    from app.indicators.chart import PAD, WIDTH, chart_svg
 
     trained.name_en = "<b>People</b>"
     rows = services.progress_for_agreement(world.agreement_a)
@@ -139,10 +185,15 @@ def test_values_handed_in_with_the_files_and_seen_against_the_target(app, world,
     assert f'<text x="{PAD}' in ltr and f'<text x="{WIDTH - PAD}' in rtl and 'direction="rtl"' in rtl
 
 
-@pytest.mark.parametrize("value, message", [
-    ("", "Enter the value achieved"), ("douze", "Enter a number."), ("-3", "zero or more"),
-    ("99999999999999", "too large"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("", "Enter the value achieved"),
+        ("douze", "Enter a number."),
+        ("-3", "zero or more"),
+        ("99999999999999", "too large"),
+    ],
+)
 def test_bad_values_store_nothing(app, world, signed_in, quarterly, value, message):
     deliverable, trained, models = quarterly
     occurrence = deliverable.occurrences[0]
@@ -183,17 +234,27 @@ def test_the_api_lists_defines_and_takes_values(app, world, quarterly):
         return client.open(path, method=method, headers={"Authorization": f"Bearer {tokens[role]}"}, **kwargs)
 
     occurrence = deliverable.occurrences[0]
-    response = call("POST", "partner", f"/api/v1/deliverables/{occurrence.id}/submissions",
-                    data={"files": (BytesIO(PDF), "r.pdf"), f"indicator_{trained.id}": "7"},
-                    content_type="multipart/form-data")
+    response = call(
+        "POST",
+        "partner",
+        f"/api/v1/deliverables/{occurrence.id}/submissions",
+        data={"files": (BytesIO(PDF), "r.pdf"), f"indicator_{trained.id}": "7"},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 422 and f"indicator_{models.id}" in response.get_json()["errors"]
-    response = call("POST", "partner", f"/api/v1/deliverables/{occurrence.id}/submissions",
-                    data={"files": (BytesIO(PDF), "r.pdf"), f"indicator_{trained.id}": "7",
-                          f"indicator_{models.id}": "1"}, content_type="multipart/form-data")
+    response = call(
+        "POST",
+        "partner",
+        f"/api/v1/deliverables/{occurrence.id}/submissions",
+        data={"files": (BytesIO(PDF), "r.pdf"), f"indicator_{trained.id}": "7", f"indicator_{models.id}": "1"},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 201
     listed = call("GET", "partner", f"/api/v1/agreements/{world.agreement_a.id}/indicators").get_json()
     assert [(i["names"]["en"], i["achieved"], i["target"]) for i in listed] == [
-        ("People trained", "7.00", "400.00"), ("Models released", "1.00", "2.00")]
+        ("People trained", "7.00", "400.00"),
+        ("Models released", "1.00", "2.00"),
+    ]
     values = call("GET", "officer", f"/api/v1/deliverables/{occurrence.id}/indicator-values").get_json()
     assert values[0]["values"][0]["value"] == "7.00"
     assert call("GET", "partner_b", f"/api/v1/agreements/{world.agreement_a.id}/indicators").status_code == 404

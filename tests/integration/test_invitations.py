@@ -1,5 +1,6 @@
 """Invitations by e-mail: single-use expiring links stored hashed, resend and revoke, in the
 invitee's language; who may invite whom."""
+
 from __future__ import annotations
 
 import re
@@ -17,16 +18,22 @@ PASSWORD = "Une caravane de dromadaires au coucher du soleil"
 
 
 def _link(email: str) -> str:
-    mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == email,
-                                                          OutboxMessage.kind == "invitation")
-                              .order_by(OutboxMessage.id.desc())).first()
+    mail = db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.to_address == email, OutboxMessage.kind == "invitation")
+        .order_by(OutboxMessage.id.desc())
+    ).first()
     assert mail is not None, "no invitation in the outbox"
     return re.search(r"http://sharaka\.test(/invitation/[A-Za-z0-9_\-]+)", mail.body_text).group(1)
 
 
 def _invite(client, email, role="partner", organization=None, language="en"):
-    data = {"email": email, "role": role, "language": language,
-            "organization_id": str(organization.id) if organization else ""}
+    data = {
+        "email": email,
+        "role": role,
+        "language": language,
+        "organization_id": str(organization.id) if organization else "",
+    }
     return client.post("/invitations/new", data=data)
 
 
@@ -53,8 +60,12 @@ def test_an_admin_invites_and_the_invitee_chooses_name_and_password_once(app, wo
     done = visitor.post(link, data={"full_name": "Nadia Alami", "password": PASSWORD, "confirm": PASSWORD})
     assert done.status_code == 303
     user = db.session.scalars(select(User).where(User.email == "new.officer@example.org")).one()
-    assert (user.role, user.full_name, user.language, user.organization_id) == ("officer", "Nadia Alami", "ar",
-                                                                                 world.ministry.id)
+    assert (user.role, user.full_name, user.language, user.organization_id) == (
+        "officer",
+        "Nadia Alami",
+        "ar",
+        world.ministry.id,
+    )
     assert SignedInClient(app, None).sign_in(user.email, PASSWORD).status_code == 302
     again = SignedInClient(app, None).get(link)
     assert again.status_code == 410 and 'data-status="accepted"' in again.get_data(as_text=True)
@@ -71,9 +82,9 @@ def test_expired_revoked_and_replaced_links_say_so(app, world, signed_in):
     db.session.commit()
     expired = SignedInClient(app, None).get(first)
     assert expired.status_code == 410 and 'data-status="expired"' in expired.get_data(as_text=True)
-    assert "expired" in SignedInClient(app, None).post(first, data={"full_name": "X", "password": PASSWORD,
-                                                                     "confirm": PASSWORD},
-                                                        csrf_from="/sign-in").get_data(as_text=True)
+    assert "expired" in SignedInClient(app, None).post(
+        first, data={"full_name": "X", "password": PASSWORD, "confirm": PASSWORD}, csrf_from="/sign-in"
+    ).get_data(as_text=True)
     assert db.session.scalar(select(User).where(User.email == "late@example.org")) is None
     # Resend: a new link works, the old one is unknown.
     assert admin.post(f"/invitations/{invitation.id}/resend", csrf_from="/team").status_code == 303
@@ -101,11 +112,13 @@ def test_inviting_an_existing_address_is_a_form_error_and_stores_nothing(app, wo
     assert second.status_code == 422 and "already waiting" in second.get_data(as_text=True)
     assert (_count(Invitation), _count(OutboxMessage)) == (before[0] + 1, before[1] + 1)
     # Bad input: a clear message, nothing stored.
-    for data in ({"email": "not-an-address", "role": "partner", "organization_id": str(world.partner_a.id)},
-                 {"email": "x@example.org", "role": "emperor", "organization_id": ""},
-                 {"email": "x@example.org", "role": "partner", "organization_id": ""},
-                 {"email": "x@example.org", "role": "partner", "organization_id": str(world.ministry.id)},
-                 {"email": "x@example.org", "role": "partner", "organization_id": "99999999999999999999"}):
+    for data in (
+        {"email": "not-an-address", "role": "partner", "organization_id": str(world.partner_a.id)},
+        {"email": "x@example.org", "role": "emperor", "organization_id": ""},
+        {"email": "x@example.org", "role": "partner", "organization_id": ""},
+        {"email": "x@example.org", "role": "partner", "organization_id": str(world.ministry.id)},
+        {"email": "x@example.org", "role": "partner", "organization_id": "99999999999999999999"},
+    ):
         assert admin.post("/invitations/new", data={**data, "language": "en"}).status_code == 422, data
     assert _count(Invitation) == before[0] + 1
 

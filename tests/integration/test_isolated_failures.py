@@ -1,5 +1,6 @@
 """One agreement's failure in a job is rolled back alone, recorded once (audit, admins' notice,
 the jobs page), and never stops the others: date-driven moves and reminders alike."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -17,10 +18,14 @@ from tests import factories
 def _settled(world, count, state, started_days_ago, ends_in_days):
     agreements = []
     for _ in range(count):
-        agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state=state,
-                                        signed_on=clock.today() - timedelta(days=started_days_ago + 1),
-                                        effective_on=clock.today() - timedelta(days=started_days_ago),
-                                        expires_on=clock.today() + timedelta(days=ends_in_days))
+        agreement = factories.agreement(
+            by=world.users["officer"],
+            partners=[world.partner_a],
+            state=state,
+            signed_on=clock.today() - timedelta(days=started_days_ago + 1),
+            effective_on=clock.today() - timedelta(days=started_days_ago),
+            expires_on=clock.today() + timedelta(days=ends_in_days),
+        )
         engine.settle_state(agreement)
         agreements.append(agreement)
     db.session.commit()
@@ -47,9 +52,13 @@ def broken_effect(monkeypatch):
 
 
 def _job_failures(agreement):
-    return db.session.scalar(select(func.count(AuditEvent.id)).where(
-        AuditEvent.object_type == "agreements", AuditEvent.object_id == agreement.id,
-        AuditEvent.action == "job_failed"))
+    return db.session.scalar(
+        select(func.count(AuditEvent.id)).where(
+            AuditEvent.object_type == "agreements",
+            AuditEvent.object_id == agreement.id,
+            AuditEvent.action == "job_failed",
+        )
+    )
 
 
 def test_one_broken_agreement_in_a_tick_does_not_stop_the_others(app, world, broken_effect):
@@ -65,8 +74,9 @@ def test_one_broken_agreement_in_a_tick_does_not_stop_the_others(app, world, bro
     assert not broken.deliverables  # nothing of the failed move stayed
     # Recorded once: an audit row on the agreement, a notice to the admin.
     assert _job_failures(broken) == 1
-    notices = db.session.scalars(select(Notification).where(
-        Notification.user_id == world.users["admin"].id, Notification.kind == "job_failed")).all()
+    notices = db.session.scalars(
+        select(Notification).where(Notification.user_id == world.users["admin"].id, Notification.kind == "job_failed")
+    ).all()
     assert len(notices) == 1 and notices[0].params["reference"] == broken.reference
     # The next hour meets the same error: not recorded again; the broken one still waits.
     result = app.test_cli_runner().invoke(args=["workflows", "tick"])
@@ -118,10 +128,21 @@ def test_one_failing_reminder_does_not_stop_the_others(app, world, monkeypatch):
     monkeypatch.setattr(notification_services, "_notification_values", values)
     report = run_pass(datetime.now(timezone.utc))
     assert report.errors >= 1 and report.created >= 2
-    reminded = set(db.session.scalars(select(Notification.object_id).where(
-        Notification.kind == "agreement_ending", Notification.user_id == officer.id)))
+    reminded = set(
+        db.session.scalars(
+            select(Notification.object_id).where(
+                Notification.kind == "agreement_ending", Notification.user_id == officer.id
+            )
+        )
+    )
     assert {ending[0].id, ending[2].id} <= reminded and broken.id not in reminded
     assert report.problems and all(p["reference"] == broken.reference for p in report.problems)
     assert _job_failures(broken) == 1
-    assert db.session.scalar(select(func.count(Notification.id)).where(
-        Notification.kind == "job_failed", Notification.user_id == world.users["admin"].id)) == 1
+    assert (
+        db.session.scalar(
+            select(func.count(Notification.id)).where(
+                Notification.kind == "job_failed", Notification.user_id == world.users["admin"].id
+            )
+        )
+        == 1
+    )

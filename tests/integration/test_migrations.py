@@ -1,4 +1,5 @@
 """The models and the migrations must describe the same schema."""
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -18,8 +19,10 @@ def test_models_and_migrations_agree(app):
 
 def test_audit_trail_refuses_update_and_delete_in_the_database(app, world):
     event_id = db.session.scalar(db.select(AuditEvent.id).limit(1))
-    for statement in ("UPDATE audit_events SET action = 'forged' WHERE id = :id",
-                      "DELETE FROM audit_events WHERE id = :id"):
+    for statement in (
+        "UPDATE audit_events SET action = 'forged' WHERE id = :id",
+        "DELETE FROM audit_events WHERE id = :id",
+    ):
         nested = db.session.begin_nested()
         try:
             db.session.execute(text(statement), {"id": event_id})
@@ -67,11 +70,18 @@ def test_upgrading_chains_the_existing_audit_rows(tmp_path):
         with app.app_context():
             upgrade(revision="0005")
             for n in range(5):
-                db.session.execute(text(
-                    "INSERT INTO audit_events (occurred_at, actor_label, object_type, object_id, action, changes, "
-                    "comment) VALUES (:at, 'system', 'agreements', :n, 'created', :changes, :comment)"),
-                    {"at": f"2025-07-0{n + 1} 10:00:00.123456", "n": n,
-                     "changes": '{"after": {"state": "draft", "titre": "Mémorandum"}}', "comment": f"ligne {n} شراكة"})
+                db.session.execute(
+                    text(
+                        "INSERT INTO audit_events (occurred_at, actor_label, object_type, object_id, action, changes, "
+                        "comment) VALUES (:at, 'system', 'agreements', :n, 'created', :changes, :comment)"
+                    ),
+                    {
+                        "at": f"2025-07-0{n + 1} 10:00:00.123456",
+                        "n": n,
+                        "changes": '{"after": {"state": "draft", "titre": "Mémorandum"}}',
+                        "comment": f"ligne {n} شراكة",
+                    },
+                )
             db.session.commit()
             upgrade()
             result = verify()
@@ -97,14 +107,21 @@ def test_upgrading_keeps_each_accepted_version_accepted_by_every_party(tmp_path)
         with app.app_context():
             upgrade(revision="0011_deferred_bodies")
             _agreement_with_partners("negotiation", {"ministry": "true", "pa": "false", "pb": "false"})
-            db.session.execute(text(
-                "INSERT INTO negotiation_rounds (agreement_id, number, side, sent_at, partner_accepted_at) "
-                "SELECT id, 1, 'partner', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM agreements"))
+            db.session.execute(
+                text(
+                    "INSERT INTO negotiation_rounds (agreement_id, number, side, sent_at, partner_accepted_at) "
+                    "SELECT id, 1, 'partner', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM agreements"
+                )
+            )
             db.session.commit()
             upgrade()
-            rows = db.session.execute(text(
-                "SELECT o.slug, a.side FROM negotiation_acceptances a JOIN organizations o ON o.id = a.organization_id "
-                "ORDER BY o.slug")).all()
+            rows = db.session.execute(
+                text(
+                    "SELECT o.slug, a.side FROM negotiation_acceptances a "
+                    "JOIN organizations o ON o.id = a.organization_id "
+                    "ORDER BY o.slug"
+                )
+            ).all()
             assert [tuple(r) for r in rows] == [("pa", "partner"), ("pb", "partner")]
             db.session.remove()
             db.engine.dispose()
@@ -114,12 +131,21 @@ def _agreement_with_partners(state: str, organizations: dict[str, str]) -> None:
     """Raw rows as an older schema holds them: organisations (slug → is_home), one agreement in
     `state`, every organisation that is not the ministry its partner."""
     for slug, is_home in organizations.items():
-        db.session.execute(text(
-            "INSERT INTO organizations (slug, kind, is_home, created_at, updated_at) "
-            f"VALUES ('{slug}', 'company', {is_home}, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
-    db.session.execute(text(
-        "INSERT INTO agreements (reference, type, state, search_text, version, created_at, updated_at) "
-        f"VALUES ('MTNRA-2025-001', 'mou', '{state}', '', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
-    db.session.execute(text(
-        "INSERT INTO agreement_parties (agreement_id, organization_id, role) "
-        "SELECT a.id, o.id, 'partner' FROM agreements a, organizations o WHERE o.is_home = false"))
+        db.session.execute(
+            text(
+                "INSERT INTO organizations (slug, kind, is_home, created_at, updated_at) "
+                f"VALUES ('{slug}', 'company', {is_home}, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+    db.session.execute(
+        text(
+            "INSERT INTO agreements (reference, type, state, search_text, version, created_at, updated_at) "
+            f"VALUES ('MTNRA-2025-001', 'mou', '{state}', '', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        )
+    )
+    db.session.execute(
+        text(
+            "INSERT INTO agreement_parties (agreement_id, organization_id, role) "
+            "SELECT a.id, o.id, 'partner' FROM agreements a, organizations o WHERE o.is_home = false"
+        )
+    )

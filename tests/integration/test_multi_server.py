@@ -2,6 +2,7 @@
 upload folder, files kept in the database) and two schedulers. A file handed in on one
 server downloads from the other, a move made on one is seen on the other, and the
 reminders and mail go out once."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,8 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import select
 
-from app.core import clock
 from app.api.tokens import create_token
+from app.core import clock
 from app.deliverables import services as deliverable_services
 from app.extensions import db
 from app.notifications.models import OutboxMessage, ReminderSent
@@ -35,8 +36,9 @@ pytestmark = pytest.mark.live
 PDF = b"%PDF-1.4\n" + os.urandom(3 * 1024 * 1024 + 17)  # more than one database chunk
 
 
-def call(base: str, path: str, *, token: str, method: str = "GET", body: bytes | None = None,
-         content_type: str | None = None) -> tuple[int, bytes]:
+def call(
+    base: str, path: str, *, token: str, method: str = "GET", body: bytes | None = None, content_type: str | None = None
+) -> tuple[int, bytes]:
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     if content_type:
         headers["Content-Type"] = content_type
@@ -50,11 +52,17 @@ def call(base: str, path: str, *, token: str, method: str = "GET", body: bytes |
 
 def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-             for name, value in fields.items()]
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
     for field, filename, data in files:
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
-                     f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
@@ -82,10 +90,19 @@ def test_two_web_servers_and_two_schedulers_share_one_database(tmp_path):
             upgrade()
             world = factories.build_world()
             officer, partner = world.users["officer"], world.users["partner"]
-            occurrence = deliverable_services.plan_deliverable(world.agreement_a, deliverable_services.PlanData(
-                title_fr="Rapport", title_ar=None, title_en="Report", description=None,
-                responsible_organization_id=world.partner_a.id, recurrence="once",
-                first_due_on=clock.today() + timedelta(days=7)), by=officer).occurrences[0]
+            occurrence = deliverable_services.plan_deliverable(
+                world.agreement_a,
+                deliverable_services.PlanData(
+                    title_fr="Rapport",
+                    title_ar=None,
+                    title_en="Report",
+                    description=None,
+                    responsible_organization_id=world.partner_a.id,
+                    recurrence="once",
+                    first_due_on=clock.today() + timedelta(days=7),
+                ),
+                by=officer,
+            ).occurrences[0]
             officer_token = create_token(officer, "multi", by=None)[1]
             partner_token = create_token(partner, "multi", by=None)[1]
             db.session.commit()
@@ -93,30 +110,61 @@ def test_two_web_servers_and_two_schedulers_share_one_database(tmp_path):
             db.session.remove()
 
         def env(name: str, **extra) -> dict:
-            return {**os.environ, "DATABASE_URL": url, "SHARAKA_CONFIG": "development", "FLASK_APP": "app",
-                    "FLASK_SKIP_DOTENV": "1", "SHARAKA_INSTANCE_DIR": str(tmp_path / name),
-                    "UPLOAD_DIR": str(tmp_path / name / "uploads"), "STORAGE": "database",
-                    "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(mail_port), "MAIL_DEFAULT_SENDER": SENDER,
-                    "OUTBOX_INTERVAL_SECONDS": "1", "BASE_URL": "http://sharaka.test", **extra}
+            return {
+                **os.environ,
+                "DATABASE_URL": url,
+                "SHARAKA_CONFIG": "development",
+                "FLASK_APP": "app",
+                "FLASK_SKIP_DOTENV": "1",
+                "SHARAKA_INSTANCE_DIR": str(tmp_path / name),
+                "UPLOAD_DIR": str(tmp_path / name / "uploads"),
+                "STORAGE": "database",
+                "MAIL_SERVER": "127.0.0.1",
+                "MAIL_PORT": str(mail_port),
+                "MAIL_DEFAULT_SENDER": SENDER,
+                "OUTBOX_INTERVAL_SECONDS": "1",
+                "BASE_URL": "http://sharaka.test",
+                **extra,
+            }
 
         processes, ports = [], [free_port(), free_port()]
         try:
             for name, port in zip(("web-a", "web-b"), ports):
-                processes.append(subprocess.Popen(
-                    [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
-                    cwd=ROOT, env=env(name), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+                        cwd=ROOT,
+                        env=env(name),
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        text=True,
+                    )
+                )
             for name in ("scheduler-a", "scheduler-b"):
-                processes.append(subprocess.Popen([sys.executable, "-m", "flask", "scheduler", "run"], cwd=ROOT,
-                                                  env=env(name), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                                  text=True))
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "flask", "scheduler", "run"],
+                        cwd=ROOT,
+                        env=env(name),
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        text=True,
+                    )
+                )
             server_a, server_b = (f"http://127.0.0.1:{port}" for port in ports)
             wait_ready(server_a, processes[0])
             wait_ready(server_b, processes[1])
 
             # A file handed in on A downloads, byte for byte, from B (which has no copy on its disk).
             body, content_type = multipart({"note": "Q1"}, [("files", "rapport T1.pdf", PDF)])
-            status, answer = call(server_a, f"/api/v1/deliverables/{occurrence_id}/submissions",
-                                  token=partner_token, method="POST", body=body, content_type=content_type)
+            status, answer = call(
+                server_a,
+                f"/api/v1/deliverables/{occurrence_id}/submissions",
+                token=partner_token,
+                method="POST",
+                body=body,
+                content_type=content_type,
+            )
             assert status == 201, answer
             file = json.loads(answer)["submissions"][0]["files"][0]
             assert file["sha256"] == hashlib.sha256(PDF).hexdigest()
@@ -125,10 +173,14 @@ def test_two_web_servers_and_two_schedulers_share_one_database(tmp_path):
             assert not [path for name in ("web-a", "web-b") for path in (tmp_path / name / "uploads").glob("??/*")]
 
             # A move made on A is what B shows next.
-            status, answer = call(server_a, f"/api/v1/agreements/{agreement_id}/transitions", token=officer_token,
-                                  method="POST", body=json.dumps({"transition": "suspend",
-                                                                  "comment": "Audit en cours"}).encode(),
-                                  content_type="application/json")
+            status, answer = call(
+                server_a,
+                f"/api/v1/agreements/{agreement_id}/transitions",
+                token=officer_token,
+                method="POST",
+                body=json.dumps({"transition": "suspend", "comment": "Audit en cours"}).encode(),
+                content_type="application/json",
+            )
             assert status == 200, answer
             status, answer = call(server_b, f"/api/v1/agreements/{agreement_id}", token=officer_token)
             assert status == 200 and json.loads(answer)["state"] == "suspended"

@@ -1,5 +1,6 @@
 """Notification pages through the test client: the bell, one's own notices, mail choices,
 the calendar feed and the administrators' outbox."""
+
 import hashlib
 from datetime import timedelta
 
@@ -19,11 +20,22 @@ TODAY = clock.today()
 
 
 def notice(user, reference="MTNRA-2026-0001", *, link=None, kind="agreement_ending", days=30):
-    notification = services.notify(user, services.Notice(
-        kind=kind, category="agreement_ending",
-        params={"reference": reference, "title": {"fr": "Accord", "en": "Agreement", "ar": "اتفاق"}, "days": days,
-                "expires_on": "2027-01-31"},
-        link=link if link is not None else "/agreements/", object_type="agreements", object_id=1))
+    notification = services.notify(
+        user,
+        services.Notice(
+            kind=kind,
+            category="agreement_ending",
+            params={
+                "reference": reference,
+                "title": {"fr": "Accord", "en": "Agreement", "ar": "اتفاق"},
+                "days": days,
+                "expires_on": "2027-01-31",
+            },
+            link=link if link is not None else "/agreements/",
+            object_type="agreements",
+            object_id=1,
+        ),
+    )
     db.session.commit()
     return notification
 
@@ -39,6 +51,7 @@ def page(client, path="/notifications", **kwargs) -> str:
 
 
 # --- the bell and the list -----------------------------------------------------------------------
+
 
 def test_the_bell_counts_unread_notices(world, signed_in):
     partner = world.users["partner"]
@@ -87,8 +100,13 @@ def test_open_marks_read_and_follows_only_in_app_links(world, signed_in):
     assert response.status_code == 302 and response.headers["Location"] == f"/agreements/{world.agreement_a.id}"
     db.session.refresh(inside)
     assert inside.read_at is not None
-    for link in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)",
-                 "http://localhost/agreements/"):
+    for link in (
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "http://localhost/agreements/",
+    ):
         hostile = notice(officer, link=link)
         response = client.get(f"/notifications/{hostile.id}/open")
         assert response.status_code == 302
@@ -130,12 +148,23 @@ def test_mark_one_and_all_read(world, signed_in):
     assert services.unread_count(officer) == 1
 
 
-@pytest.mark.parametrize("method, path", [
-    ("get", "/notifications"), ("get", "/notifications/1/open"), ("post", "/notifications/1/read"),
-    ("post", "/notifications/read-all"), ("get", "/account/notifications"), ("post", "/account/calendar"),
-    ("post", "/account/calendar/revoke"), ("get", "/admin/outbox"), ("get", "/admin/outbox/1"),
-    ("get", "/admin/outbox/1/html"), ("post", "/admin/outbox/1/retry"), ("post", "/admin/outbox/pause"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/notifications"),
+        ("get", "/notifications/1/open"),
+        ("post", "/notifications/1/read"),
+        ("post", "/notifications/read-all"),
+        ("get", "/account/notifications"),
+        ("post", "/account/calendar"),
+        ("post", "/account/calendar/revoke"),
+        ("get", "/admin/outbox"),
+        ("get", "/admin/outbox/1"),
+        ("get", "/admin/outbox/1/html"),
+        ("post", "/admin/outbox/1/retry"),
+        ("post", "/admin/outbox/pause"),
+    ],
+)
 def test_anonymous_visitors_are_sent_to_sign_in(client, method, path):
     if method == "post":
         import re
@@ -151,6 +180,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, method, path):
 
 # --- mail choices ---------------------------------------------------------------------------------
 
+
 def test_preferences_save_opt_outs_and_keep_mandatory_categories(world, signed_in):
     partner = world.users["partner"]
     client = signed_in("partner")
@@ -158,8 +188,14 @@ def test_preferences_save_opt_outs_and_keep_mandatory_categories(world, signed_i
     assert 'value="deliverable_due"' in form and 'value="approval_requested"' in form
     response = client.post("/account/notifications", {"categories": ["deliverable_activity", "agreement_ending"]})
     assert response.status_code == 303
-    assert services.switched_off(partner) == {"deliverable_due", "agreement_activity", "agreement_stalled",
-                                              "weekly_digest", "export_ready", "discussion_mention"}
+    assert services.switched_off(partner) == {
+        "deliverable_due",
+        "agreement_activity",
+        "agreement_stalled",
+        "weekly_digest",
+        "export_ready",
+        "discussion_mention",
+    }
     # Unchecked mandatory categories stay on; asking to switch one off changes nothing.
     assert services.wants_mail(partner, "deliverable_overdue") and services.wants_mail(partner, "approval_requested")
     response = client.post("/account/notifications", {"categories": []})
@@ -172,10 +208,21 @@ def test_preferences_save_opt_outs_and_keep_mandatory_categories(world, signed_i
     assert 'value="deliverable_due" id="category-deliverable_due">' in shown
     assert 'value="deliverable_overdue" id="category-deliverable_overdue" checked' in shown
     # Everything back on.
-    client.post("/account/notifications", {"categories": ["deliverable_due", "deliverable_activity",
-                                                           "agreement_activity", "agreement_ending",
-                                                           "agreement_stalled", "weekly_digest", "export_ready",
-                                                           "discussion_mention"]})
+    client.post(
+        "/account/notifications",
+        {
+            "categories": [
+                "deliverable_due",
+                "deliverable_activity",
+                "agreement_activity",
+                "agreement_ending",
+                "agreement_stalled",
+                "weekly_digest",
+                "export_ready",
+                "discussion_mention",
+            ]
+        },
+    )
     assert services.switched_off(partner) == set()
 
 
@@ -195,17 +242,30 @@ def test_unknown_categories_are_refused_and_change_nothing(world, signed_in):
 
 # --- the calendar feed ------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def dated(world):
     """Partner A and B each owe a report; both agreements end next year."""
     manager = world.users["manager"]
     world.agreement_a.expires_on = TODAY + timedelta(days=300)
     world.agreement_b.expires_on = TODAY + timedelta(days=310)
-    for agreement, org, title in ((world.agreement_a, world.partner_a, "Rapport de A"),
-                                  (world.agreement_b, world.partner_b, "Rapport de B")):
-        deliverable_services.plan_deliverable(agreement, deliverable_services.PlanData(
-            title_fr=title, title_ar=None, title_en=None, description=None, responsible_organization_id=org.id,
-            recurrence="once", first_due_on=TODAY + timedelta(days=20)), by=manager)
+    for agreement, org, title in (
+        (world.agreement_a, world.partner_a, "Rapport de A"),
+        (world.agreement_b, world.partner_b, "Rapport de B"),
+    ):
+        deliverable_services.plan_deliverable(
+            agreement,
+            deliverable_services.PlanData(
+                title_fr=title,
+                title_ar=None,
+                title_en=None,
+                description=None,
+                responsible_organization_id=org.id,
+                recurrence="once",
+                first_due_on=TODAY + timedelta(days=20),
+            ),
+            by=manager,
+        )
     db.session.commit()
 
 
@@ -260,8 +320,9 @@ def test_a_partners_feed_holds_only_its_own_organisations_dates(world, signed_in
     other = _events(client.get(_create_feed(signed_in("partner_b"))))
     assert any("Rapport de B" in s for s in other.values()) and not any("Rapport de A" in s for s in other.values())
     manager = _events(client.get(_create_feed(signed_in("manager"))))
-    assert {"Rapport de A", "Rapport de B"} <= {s.split(": ", 1)[1].split(" (")[0] for s in manager.values()
-                                                if s.startswith("Due: ")}
+    assert {"Rapport de A", "Rapport de B"} <= {
+        s.split(": ", 1)[1].split(" (")[0] for s in manager.values() if s.startswith("Due: ")
+    }
 
 
 def test_the_feeds_events_link_to_base_url_and_are_all_day(world, signed_in, client, dated):
@@ -300,16 +361,27 @@ def test_an_inactive_users_feed_stops_working(world, signed_in, client, dated):
 
 # --- the outbox, for administrators -----------------------------------------------------------------
 
+
 @pytest.fixture
 def outbox(world):
     """Three messages: one waiting, one sent, one failed."""
     officer = world.users["officer"]
     rows = {}
     for status in ("pending", "sent", "failed"):
-        message = services.queue_mail(officer, services.Notice(
-            kind="agreement_ending", category="agreement_ending",
-            params={"reference": f"MTNRA-{status.upper()}", "title": {"fr": "Accord"}, "days": 30,
-                    "expires_on": "2027-01-31"}, link="/agreements/"))
+        message = services.queue_mail(
+            officer,
+            services.Notice(
+                kind="agreement_ending",
+                category="agreement_ending",
+                params={
+                    "reference": f"MTNRA-{status.upper()}",
+                    "title": {"fr": "Accord"},
+                    "days": 30,
+                    "expires_on": "2027-01-31",
+                },
+                link="/agreements/",
+            ),
+        )
         message.status = status
         if status == "failed":
             message.attempts, message.last_error = 8, "550 no such user"
@@ -359,8 +431,9 @@ def test_an_admin_sends_a_failed_message_again(world, signed_in, outbox):
     assert response.status_code == 200 and response.get_json()["id"] == failed.id
     db.session.refresh(failed)
     assert failed.status == "pending" and failed.attempts == 0
-    row = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "mail_requeued",
-                                                     AuditEvent.object_id == failed.id))
+    row = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "mail_requeued", AuditEvent.object_id == failed.id)
+    )
     assert row.object_type == "outbox_messages" and row.actor_id == world.users["admin"].id
 
 
@@ -368,8 +441,7 @@ def test_an_admin_sends_a_failed_message_again(world, signed_in, outbox):
 def test_only_a_failed_message_can_be_sent_again(world, signed_in, outbox, status):
     admin = signed_in("admin")
     message = outbox[status]
-    response = admin.post(f"/admin/outbox/{message.id}/retry", csrf_from=f"/admin/outbox/{message.id}",
-                          headers=JSON)
+    response = admin.post(f"/admin/outbox/{message.id}/retry", csrf_from=f"/admin/outbox/{message.id}", headers=JSON)
     assert 400 <= response.status_code < 500
     assert "failed" in response.get_json()["detail"]
     db.session.refresh(message)
@@ -381,10 +453,14 @@ def test_auditors_and_officers_cannot_retry_or_pause(world, signed_in, outbox):
     failed = outbox["failed"]
     for role, expected in (("auditor", 403), ("officer", 403), ("partner", 403)):
         client = signed_in(role)
-        assert client.post(f"/admin/outbox/{failed.id}/retry", csrf_from="/notifications",
-                           headers=JSON).status_code == expected
-        assert client.post("/admin/outbox/pause", {"paused": "y"}, csrf_from="/notifications",
-                           headers=JSON).status_code == expected
+        assert (
+            client.post(f"/admin/outbox/{failed.id}/retry", csrf_from="/notifications", headers=JSON).status_code
+            == expected
+        )
+        assert (
+            client.post("/admin/outbox/pause", {"paused": "y"}, csrf_from="/notifications", headers=JSON).status_code
+            == expected
+        )
     db.session.refresh(failed)
     assert failed.status == "failed"
     assert not services.mail_paused()
@@ -403,7 +479,10 @@ def test_pause_and_resume_mail(world, signed_in, outbox):
     assert not services.mail_paused()
     setting = db.session.get(Setting, "mail_paused")
     assert setting.value is False and setting.updated_by_id == world.users["admin"].id
-    actions = list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "settings")
-                                      .order_by(AuditEvent.id)))
+    actions = list(
+        db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.object_type == "settings").order_by(AuditEvent.id)
+        )
+    )
     assert actions == ["mail_paused", "mail_resumed"]
     assert count(OutboxMessage) == 3

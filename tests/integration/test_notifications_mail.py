@@ -4,12 +4,13 @@ What arrives at the SMTP server is the evidence: on which simulated day, to whom
 language, and how many times. The outbox promises that nothing is lost and that a crash
 between the server's acceptance and the commit costs at most one duplicate.
 """
+
 from __future__ import annotations
 
 import asyncio
 import email
-import email.utils
 import email.policy
+import email.utils
 import os
 import socket
 import subprocess
@@ -122,25 +123,51 @@ class Mailroom:
     port: int
     ids: dict  # names -> user ids and emails, read once the world is built
 
-    def flask(self, *args: str, env: dict | None = None, port: int | None = None,
-              check: bool = True) -> subprocess.CompletedProcess:
+    def flask(
+        self, *args: str, env: dict | None = None, port: int | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess:
         """Run `flask <args>` in its own process, against this database and SMTP port."""
-        result = subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=self.env(port, env),
-                                capture_output=True, text=True, timeout=180)
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", *args],
+            cwd=ROOT,
+            env=self.env(port, env),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         if check:
             assert result.returncode == 0, result.stdout + result.stderr
         return result
 
     def start(self, *args: str, env: dict | None = None) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "flask", *args], cwd=ROOT, env=self.env(None, env),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "flask", *args],
+            cwd=ROOT,
+            env=self.env(None, env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     def env(self, port: int | None, extra: dict | None) -> dict:
-        return {**os.environ, "DATABASE_URL": self.url, "SHARAKA_CONFIG": "development", "FLASK_APP": "app",
-                "FLASK_SKIP_DOTENV": "1", "SHARAKA_INSTANCE_DIR": str(self.tmp_path), "BASE_URL": BASE_URL,
-                "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(port or self.port), "MAIL_DEFAULT_SENDER": SENDER,
-                "MAIL_USE_TLS": "", "MAIL_USE_SSL": "", "MAIL_USERNAME": "", "MAIL_PASSWORD": "",
-                "MAIL_TIMEOUT": "30", **(extra or {})}
+        return {
+            **os.environ,
+            "DATABASE_URL": self.url,
+            "SHARAKA_CONFIG": "development",
+            "FLASK_APP": "app",
+            "FLASK_SKIP_DOTENV": "1",
+            "SHARAKA_INSTANCE_DIR": str(self.tmp_path),
+            "BASE_URL": BASE_URL,
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": str(port or self.port),
+            "MAIL_DEFAULT_SENDER": SENDER,
+            "MAIL_USE_TLS": "",
+            "MAIL_USE_SSL": "",
+            "MAIL_USERNAME": "",
+            "MAIL_PASSWORD": "",
+            "MAIL_TIMEOUT": "30",
+            **(extra or {}),
+        }
 
     @contextmanager
     def context(self):
@@ -166,8 +193,15 @@ def mailroom(tmp_path, port: int | None = None, *, digest_mail: bool = False, **
     """A migrated fresh database with the world in it, and an app whose mail goes to `port`."""
     port = port or free_port()
     with fresh_database(tmp_path, "mail") as url:
-        app = make_test_app(url, MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_DEFAULT_SENDER=SENDER,
-                            BASE_URL=BASE_URL, UPLOAD_DIR=str(tmp_path / "uploads"), **overrides)
+        app = make_test_app(
+            url,
+            MAIL_SERVER="127.0.0.1",
+            MAIL_PORT=port,
+            MAIL_DEFAULT_SENDER=SENDER,
+            BASE_URL=BASE_URL,
+            UPLOAD_DIR=str(tmp_path / "uploads"),
+            **overrides,
+        )
         with app.app_context():
             upgrade()
             world = factories.build_world()
@@ -197,27 +231,46 @@ def plan_reports(room: Mailroom, due_on: date, titles: list[str]) -> list[int]:
         officer = db.session.get(User, room.ids["officer"][0])
         occurrence_ids = []
         for title in titles:
-            deliverable = deliverable_services.plan_deliverable(agreement, deliverable_services.PlanData(
-                title_fr=title, title_ar=None, title_en=None, description=None,
-                responsible_organization_id=room.ids["partner_a"][0], recurrence="once", first_due_on=due_on),
-                by=officer)
+            deliverable = deliverable_services.plan_deliverable(
+                agreement,
+                deliverable_services.PlanData(
+                    title_fr=title,
+                    title_ar=None,
+                    title_en=None,
+                    description=None,
+                    responsible_organization_id=room.ids["partner_a"][0],
+                    recurrence="once",
+                    first_due_on=due_on,
+                ),
+                by=officer,
+            )
             occurrence_ids.append(deliverable.occurrences[0].id)
         db.session.commit()
         return occurrence_ids
 
 
-def queue(room: Mailroom, how_many: int, *, to: tuple[str, ...] = ("partner", "colleague", "officer", "legal")
-          ) -> list[str]:
+def queue(
+    room: Mailroom, how_many: int, *, to: tuple[str, ...] = ("partner", "colleague", "officer", "legal")
+) -> list[str]:
     """Write `how_many` messages straight into the outbox; returns their Message-IDs."""
     with room.context():
         people = [db.session.get(User, room.ids[name][0]) for name in to]
         message_ids = []
         for number in range(how_many):
-            message = services.queue_mail(people[number % len(people)], services.Notice(
-                kind="agreement_ending", category="agreement_ending",
-                params={"reference": f"MTNRA-Q-{number:04d}", "title": {"fr": "Accord", "en": "Agreement"},
-                        "days": 30, "expires_on": "2027-01-31"},
-                link="/agreements/"))
+            message = services.queue_mail(
+                people[number % len(people)],
+                services.Notice(
+                    kind="agreement_ending",
+                    category="agreement_ending",
+                    params={
+                        "reference": f"MTNRA-Q-{number:04d}",
+                        "title": {"fr": "Accord", "en": "Agreement"},
+                        "days": 30,
+                        "expires_on": "2027-01-31",
+                    },
+                    link="/agreements/",
+                ),
+            )
             message_ids.append(message.message_id)
         db.session.commit()
         return message_ids
@@ -244,13 +297,15 @@ def later(seconds: float) -> str:
 
 # --- 1. time travel through the CLI --------------------------------------------------------------
 
+
 def test_reminders_arrive_on_the_right_days_to_the_right_people_in_their_language(tmp_path):
     due = datetime.now(CASA).date() + timedelta(days=30)
     with mailroom(tmp_path) as room, Inbox(room.port) as inbox:
         [occurrence_id] = plan_reports(room, due, ["Rapport trimestriel"])
         set_language(room, partner="ar", colleague="en", officer="fr")
-        languages = {room.ids[name][1]: lang for name, lang in (("partner", "ar"), ("colleague", "en"),
-                                                                 ("officer", "fr"))}
+        languages = {
+            room.ids[name][1]: lang for name, lang in (("partner", "ar"), ("colleague", "en"), ("officer", "fr"))
+        }
         reference = room.ids["agreement_a"][1]
 
         room.flask("reminders", "run", "--at", moment(due - timedelta(days=8)))
@@ -313,13 +368,21 @@ def test_reminders_arrive_on_the_right_days_to_the_right_people_in_their_languag
 def test_mail_says_its_language_in_a_content_language_header():
     from app.core.mail import build_message
 
-    message = build_message(sender=SENDER, to="a@example.org", subject="تذكير", text="نص", html="<p>نص</p>",
-                            message_id="<1@sharaka.test>", language="ar")
+    message = build_message(
+        sender=SENDER,
+        to="a@example.org",
+        subject="تذكير",
+        text="نص",
+        html="<p>نص</p>",
+        message_id="<1@sharaka.test>",
+        language="ar",
+    )
     parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
     assert parsed["Content-Language"] == "ar"
 
 
 # --- 2. the SMTP server is down ------------------------------------------------------------------
+
 
 def test_a_pass_with_the_smtp_server_down_keeps_everything_and_sends_it_later(tmp_path):
     closed = free_port()  # nothing listens here yet
@@ -352,6 +415,7 @@ def test_a_pass_with_the_smtp_server_down_keeps_everything_and_sends_it_later(tm
 
 
 # --- 3. a sender killed in the middle --------------------------------------------------------------
+
 
 def test_a_sender_killed_mid_batch_loses_nothing_and_duplicates_at_most_one(tmp_path):
     with mailroom(tmp_path) as room, Inbox(room.port, delay=0.02) as inbox:
@@ -386,13 +450,19 @@ def test_a_sender_killed_mid_batch_loses_nothing_and_duplicates_at_most_one(tmp_
         duplicates = sum(arrived.values()) - len(arrived)
         assert duplicates <= crashes
         with room.context():
-            audited = Counter(db.session.scalars(select(AuditEvent.object_id).where(
-                AuditEvent.action == "mail_sent", AuditEvent.object_type == "outbox_messages")))
+            audited = Counter(
+                db.session.scalars(
+                    select(AuditEvent.object_id).where(
+                        AuditEvent.action == "mail_sent", AuditEvent.object_type == "outbox_messages"
+                    )
+                )
+            )
         assert set(audited) == {m.id for m in rows}
         assert set(audited.values()) == {1}
 
 
 # --- 4. two processes at once (PostgreSQL) ----------------------------------------------------------
+
 
 def test_two_passes_and_two_senders_at_once_send_each_message_once(tmp_path):
     if backend() != "postgresql":
@@ -409,8 +479,15 @@ def test_two_passes_and_two_senders_at_once_send_each_message_once(tmp_path):
         assert room.count(Notification) == expected
         assert room.count(OutboxMessage) == expected
         with room.context():
-            keys = db.session.execute(select(ReminderSent.rule, ReminderSent.object_type, ReminderSent.object_id,
-                                             ReminderSent.recipient_id, ReminderSent.occurrence_key)).all()
+            keys = db.session.execute(
+                select(
+                    ReminderSent.rule,
+                    ReminderSent.object_type,
+                    ReminderSent.object_id,
+                    ReminderSent.recipient_id,
+                    ReminderSent.occurrence_key,
+                )
+            ).all()
         assert len(set(keys)) == len(keys) == expected
         inbox.wait_for(expected)
         by_id = inbox.message_ids()
@@ -431,11 +508,13 @@ def test_two_passes_and_two_senders_at_once_send_each_message_once(tmp_path):
 
 # --- 5. a refused address; mail paused ---------------------------------------------------------------
 
+
 def test_a_refused_address_fails_for_good_and_a_pause_holds_everything(tmp_path):
     with mailroom(tmp_path) as room:
         with room.context():
-            ghost = factories.user("partner", db.session.get(Organization, room.ids["partner_a"][0]),
-                                   email="ghost@partner-a.example")
+            ghost = factories.user(
+                "partner", db.session.get(Organization, room.ids["partner_a"][0]), email="ghost@partner-a.example"
+            )
             db.session.commit()
             room.ids["ghost"] = (ghost.id, ghost.email)
         runner = room.app.test_cli_runner()
@@ -451,10 +530,16 @@ def test_a_refused_address_fails_for_good_and_a_pause_holds_everything(tmp_path)
             assert {m.status for m in rows if m not in failed} == {"sent"}
             assert set(inbox.message_ids()) == set(written) - {m.message_id for m in failed}
             with room.context():
-                audited = set(db.session.scalars(select(AuditEvent.object_id).where(
-                    AuditEvent.action == "mail_failed", AuditEvent.object_type == "outbox_messages")))
-                sent_audits = db.session.scalar(select(func.count()).select_from(AuditEvent).where(
-                    AuditEvent.action == "mail_sent"))
+                audited = set(
+                    db.session.scalars(
+                        select(AuditEvent.object_id).where(
+                            AuditEvent.action == "mail_failed", AuditEvent.object_type == "outbox_messages"
+                        )
+                    )
+                )
+                sent_audits = db.session.scalar(
+                    select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "mail_sent")
+                )
             assert audited == {m.id for m in failed}
             assert sent_audits == 6
 
@@ -489,6 +574,7 @@ def test_a_refused_address_fails_for_good_and_a_pause_holds_everything(tmp_path)
 
 # --- one-click unsubscribe (RFC 8058) ----------------------------------------------------------
 
+
 def test_one_click_unsubscribe_switches_off_that_category_for_that_person_only(tmp_path):
     from app.notifications.models import MailOptOut
 
@@ -496,12 +582,24 @@ def test_one_click_unsubscribe_switches_off_that_category_for_that_person_only(t
         with room.context():
             partner = db.session.get(User, room.ids["partner"][0])
             legal = db.session.get(User, room.ids["legal"][0])
-            params = {"reference": "MTNRA-U-0001", "title": {"fr": "Accord", "en": "Agreement"}, "days": 30,
-                      "expires_on": "2027-01-31"}
-            services.queue_mail(partner, services.Notice(kind="agreement_ending", category="agreement_ending",
-                                                         params=params, link="/agreements/"))
-            services.queue_mail(legal, services.Notice(kind="approval_requested", category="approval_requested",
-                                                       params=params, link="/agreements/"))
+            params = {
+                "reference": "MTNRA-U-0001",
+                "title": {"fr": "Accord", "en": "Agreement"},
+                "days": 30,
+                "expires_on": "2027-01-31",
+            }
+            services.queue_mail(
+                partner,
+                services.Notice(
+                    kind="agreement_ending", category="agreement_ending", params=params, link="/agreements/"
+                ),
+            )
+            services.queue_mail(
+                legal,
+                services.Notice(
+                    kind="approval_requested", category="approval_requested", params=params, link="/agreements/"
+                ),
+            )
             db.session.commit()
         runner = room.app.test_cli_runner()
         result = runner.invoke(args=["outbox", "send"])
@@ -512,23 +610,23 @@ def test_one_click_unsubscribe_switches_off_that_category_for_that_person_only(t
         assert optional["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         link = optional["List-Unsubscribe"].strip("<>")
         assert link.startswith(f"{BASE_URL}/mail/unsubscribe/")
-        path = link[len(BASE_URL):]
+        path = link[len(BASE_URL) :]
         # A mandatory category: a link that explains, and no one-click header.
         assert mandatory["List-Unsubscribe-Post"] is None
-        mandatory_path = mandatory["List-Unsubscribe"].strip("<>")[len(BASE_URL):]
+        mandatory_path = mandatory["List-Unsubscribe"].strip("<>")[len(BASE_URL) :]
 
         concerned = [room.ids["partner"][0], room.ids["legal"][0]]
         http = room.app.test_client()  # no session, no cookie, no CSRF token: as a mail client posts
         asked = http.get(path)
         assert asked.status_code == 200 and "Stop e-mails about" in asked.get_data(as_text=True)
         assert room.count(MailOptOut, MailOptOut.user_id.in_(concerned)) == 0  # opening the link changes nothing
-        done = http.post(path, data="List-Unsubscribe=One-Click",
-                         content_type="application/x-www-form-urlencoded")
+        done = http.post(path, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
         assert done.status_code == 200
         with room.context():
-            assert [(row.user_id, row.category) for row in db.session.scalars(
-                select(MailOptOut).where(MailOptOut.user_id.in_(concerned)))] == [
-                (room.ids["partner"][0], "agreement_ending")]
+            assert [
+                (row.user_id, row.category)
+                for row in db.session.scalars(select(MailOptOut).where(MailOptOut.user_id.in_(concerned)))
+            ] == [(room.ids["partner"][0], "agreement_ending")]
             assert not services.wants_mail(db.session.get(User, room.ids["partner"][0]), "agreement_ending")
             assert services.wants_mail(db.session.get(User, room.ids["partner"][0]), "deliverable_due")
         assert http.post(path, data="List-Unsubscribe=One-Click").status_code == 200  # twice: no harm
@@ -540,5 +638,5 @@ def test_one_click_unsubscribe_switches_off_that_category_for_that_person_only(t
         assert room.count(MailOptOut, MailOptOut.user_id.in_(concerned)) == 1
         # A token changed on the way, or nonsense: a clear page, never a 500.
         token = path.rsplit("/", 1)[1]
-        assert http.post(path[:-len(token)] + token[:-2] + "xx").status_code == 404
+        assert http.post(path[: -len(token)] + token[:-2] + "xx").status_code == 404
         assert http.get("/mail/unsubscribe/" + "a" * 400).status_code == 404

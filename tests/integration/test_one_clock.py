@@ -3,6 +3,7 @@
 On a server whose clock runs in UTC, the hour before midnight UTC is already the next day in Rabat;
 a deliverable due on the 15th is overdue there at 23:30 UTC on the 15th, through every door.
 """
+
 from datetime import date, datetime, timezone
 
 import pytest
@@ -18,10 +19,19 @@ LATE_EVENING_UTC = datetime(2026, 6, 15, 23, 30, tzinfo=timezone.utc)  # 00:30 o
 
 @pytest.fixture
 def owed(world):
-    deliverable = deliverables.plan_deliverable(world.agreement_a, deliverables.PlanData(
-        title_fr="Rapport", title_ar=None, title_en="Report", description=None,
-        responsible_organization_id=world.partner_a.id, recurrence="once", first_due_on=DUE),
-        by=world.users["officer"])
+    deliverable = deliverables.plan_deliverable(
+        world.agreement_a,
+        deliverables.PlanData(
+            title_fr="Rapport",
+            title_ar=None,
+            title_en="Report",
+            description=None,
+            responsible_organization_id=world.partner_a.id,
+            recurrence="once",
+            first_due_on=DUE,
+        ),
+        by=world.users["officer"],
+    )
     db.session.commit()
     return deliverable.occurrences[0]
 

@@ -1,5 +1,6 @@
 """Operations: health and readiness, Prometheus metrics behind a token or a network,
 request ids and JSON logs, each job's last run, and files kept in the database."""
+
 from __future__ import annotations
 
 import hashlib
@@ -42,10 +43,15 @@ def test_readiness_fails_when_the_schema_is_behind(client, app, monkeypatch):
 
 
 def test_metrics_need_the_token_or_an_allowed_network(client, app, world, monkeypatch):
-    notifications.queue_mail(world.users["officer"], notifications.Notice(
-        kind="agreement_ending", category="agreement_ending",
-        params={"reference": "MTNRA-M", "title": {"en": "A"}, "days": 30, "expires_on": "2027-01-31"},
-        link="/agreements/"))
+    notifications.queue_mail(
+        world.users["officer"],
+        notifications.Notice(
+            kind="agreement_ending",
+            category="agreement_ending",
+            params={"reference": "MTNRA-M", "title": {"en": "A"}, "days": 30, "expires_on": "2027-01-31"},
+            link="/agreements/",
+        ),
+    )
     db.session.commit()
     with track_job("outbox") as counts:
         counts["sent"] = 0
@@ -125,8 +131,13 @@ def test_the_database_backend_stores_in_chunks_and_streams_back_the_same_bytes(a
         stored = storage.store(io.BytesIO(PDF))
         sha = hashlib.sha256(PDF).hexdigest()
         assert stored.sha256 == sha and not storage.path_for(sha).exists()
-        sizes = list(db.session.scalars(select(func.length(StoredFileChunk.data)).where(
-            StoredFileChunk.sha256 == sha).order_by(StoredFileChunk.position)))
+        sizes = list(
+            db.session.scalars(
+                select(func.length(StoredFileChunk.data))
+                .where(StoredFileChunk.sha256 == sha)
+                .order_by(StoredFileChunk.position)
+            )
+        )
         assert sizes == [CHUNK, CHUNK, len(PDF) - 2 * CHUNK]
         # The same bytes again: the same row, no new chunks.
         assert storage.store(io.BytesIO(PDF)).id == stored.id
@@ -145,8 +156,10 @@ def test_storage_migrate_moves_files_both_ways_and_verify_finds_damage(app, worl
         sha = stored.sha256
     result = runner.invoke(args=["storage", "migrate", "--from", "folder", "--to", "database"])
     assert result.exit_code == 0 and "copied 1" in result.output, result.output
-    assert runner.invoke(args=["storage", "migrate", "--from", "folder", "--to", "database"]).output.count(
-        "already 1") == 1
+    assert (
+        runner.invoke(args=["storage", "migrate", "--from", "folder", "--to", "database"]).output.count("already 1")
+        == 1
+    )
     assert runner.invoke(args=["storage", "verify", "--backend", "database"]).exit_code == 0
     # Lose the folder copy: verify says so, and migrating back restores it from the database.
     storage.path_for(sha).unlink()

@@ -1,6 +1,7 @@
 """Partner organisation admins: their own organisation's partner accounts only (anything else is a
 404), deactivation ends sessions and tokens, and the agreements whose deliverables each colleague
 sees are enforced in the pages, the API, the calendar feed and the reminders."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -8,9 +9,9 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from app.core import clock
 from app.api.tokens import create_token
 from app.auth.models import DeliverableGrant, User
+from app.core import clock
 from app.core.audit import AuditEvent
 from app.deliverables import services as deliverables
 from app.extensions import db
@@ -34,14 +35,25 @@ def team(world):
     boss.is_org_admin = True
     colleague = factories.user("partner", world.partner_a, email="colleague@partner-a.example")
     officer = world.users["officer"]
-    second = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Second accord A",
-                                 signed_on=date(2025, 8, 1), state="active")
+    second = factories.agreement(
+        by=officer, partners=[world.partner_a], title_fr="Second accord A", signed_on=date(2025, 8, 1), state="active"
+    )
     occurrences = []
     for agreement in (world.agreement_a, second):
-        planned = deliverables.plan_deliverable(agreement, deliverables.PlanData(
-            title_fr=f"Rapport {agreement.id}", title_ar=None, title_en=None, description=None,
-            responsible_organization_id=world.partner_a.id, recurrence="once",
-            first_due_on=TODAY + timedelta(days=3), until_on=None), by=officer)
+        planned = deliverables.plan_deliverable(
+            agreement,
+            deliverables.PlanData(
+                title_fr=f"Rapport {agreement.id}",
+                title_ar=None,
+                title_en=None,
+                description=None,
+                responsible_organization_id=world.partner_a.id,
+                recurrence="once",
+                first_due_on=TODAY + timedelta(days=3),
+                until_on=None,
+            ),
+            by=officer,
+        )
         occurrences.append(planned.occurrences[0])
     db.session.commit()
     return boss, colleague, second, occurrences
@@ -54,8 +66,7 @@ def test_the_partner_admin_lists_and_manages_only_their_own_organisation(app, wo
     assert colleague.email in listing and world.users["partner_b"].email not in listing
     assert world.users["officer"].email not in listing
     # Another organisation's user, a ministry account, an id that does not exist: all 404.
-    for user_id in (world.users["partner_b"].id, world.users["officer"].id, world.users["admin"].id, 999999,
-                    2**31, -1):
+    for user_id in (world.users["partner_b"].id, world.users["officer"].id, world.users["admin"].id, 999999, 2**31, -1):
         assert client.get(f"/team/{user_id}").status_code == 404, user_id
         assert client.post(f"/team/{user_id}/deactivate", csrf_from="/team").status_code == 404, user_id
     db.session.refresh(world.users["partner_b"])
@@ -80,8 +91,11 @@ def test_deactivation_ends_sessions_and_tokens_and_reactivation_lets_back_in(app
     assert _fresh(User, boss.id).is_active_account
     assert client.post(f"/team/{colleague.id}/reactivate", csrf_from="/team").status_code == 303
     assert SignedInClient(app, None).sign_in(colleague.email, factories.PASSWORD).status_code == 302
-    actions = list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "users",
-                                                                      AuditEvent.object_id == colleague.id)))
+    actions = list(
+        db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.object_type == "users", AuditEvent.object_id == colleague.id)
+        )
+    )
     assert "deactivated" in actions and "reactivated" in actions
 
 
@@ -96,8 +110,9 @@ def test_restricted_deliverables_are_hidden_everywhere(app, world, team):
     listing = seen.get("/deliverables/").get_data(as_text=True)
     assert f"/deliverables/{on_second.id}" in listing and f"/deliverables/{on_a.id}" not in listing
     assert seen.get(f"/deliverables/{on_a.id}").status_code == 404
-    assert seen.post(f"/deliverables/{on_a.id}/submissions", data={"version": "1"},
-                     csrf_from="/portal").status_code == 404
+    assert (
+        seen.post(f"/deliverables/{on_a.id}/submissions", data={"version": "1"}, csrf_from="/portal").status_code == 404
+    )
     assert f"/deliverables/{on_a.id}" not in seen.get("/portal").get_data(as_text=True)
     # The API.
     _token, secret = create_token(colleague, "script", by=colleague)
@@ -120,8 +135,12 @@ def test_restricted_deliverables_are_hidden_everywhere(app, world, team):
     client.post(f"/team/{colleague.id}", data={"scope": "all"})
     assert db.session.scalar(select(DeliverableGrant).where(DeliverableGrant.user_id == colleague.id)) is None
     assert seen.get(f"/deliverables/{on_a.id}").status_code == 200
-    assert any(e.action == "deliverable_access_changed" for e in db.session.scalars(
-        select(AuditEvent).where(AuditEvent.object_id == colleague.id, AuditEvent.object_type == "users")))
+    assert any(
+        e.action == "deliverable_access_changed"
+        for e in db.session.scalars(
+            select(AuditEvent).where(AuditEvent.object_id == colleague.id, AuditEvent.object_type == "users")
+        )
+    )
 
 
 def test_grants_only_among_the_organisations_agreements(app, world, team):
@@ -136,12 +155,26 @@ def test_grants_only_among_the_organisations_agreements(app, world, team):
 def test_only_a_sharaka_admin_makes_a_partner_their_organisations_admin(app, world, signed_in):
     admin = signed_in("admin")
     partner = world.users["partner_b"]
-    data = {"email": partner.email, "full_name": partner.full_name, "role": "partner",
-            "organization_id": str(world.partner_b.id), "language": "en", "is_active": "y", "is_org_admin": "y"}
+    data = {
+        "email": partner.email,
+        "full_name": partner.full_name,
+        "role": "partner",
+        "organization_id": str(world.partner_b.id),
+        "language": "en",
+        "is_active": "y",
+        "is_org_admin": "y",
+    }
     assert admin.post(f"/admin/users/{partner.id}/edit", data=data).status_code == 302
     assert _fresh(User, partner.id).is_org_admin
     officer = world.users["officer"]
-    data = {"email": officer.email, "full_name": officer.full_name, "role": "officer",
-            "organization_id": str(world.ministry.id), "language": "en", "is_active": "y", "is_org_admin": "y"}
+    data = {
+        "email": officer.email,
+        "full_name": officer.full_name,
+        "role": "officer",
+        "organization_id": str(world.ministry.id),
+        "language": "en",
+        "is_active": "y",
+        "is_org_admin": "y",
+    }
     assert admin.post(f"/admin/users/{officer.id}/edit", data=data).status_code == 422
     assert not _fresh(User, officer.id).is_org_admin

@@ -6,6 +6,7 @@ SIGKILL at random moments. The evidence is what arrives at the SMTP server: ever
 message, and no duplicate unless a process was killed (then at most one per kill).
 Backlogs are kept to hundreds so the suite stays fast; `bench/outbox.py` sends 10,000.
 """
+
 from __future__ import annotations
 
 import json
@@ -174,16 +175,22 @@ def test_the_claim_takes_at_most_one_batch_and_its_plan_runs_the_pick_once(tmp_p
             statement = claim_statement("plan-test", now, now + timedelta(minutes=5), 25, "postgresql")
             compiled = statement.compile(dialect=db.engine.dialect)
             # Straight to the driver (as the columns store them: naive UTC), so EXPLAIN sees the real statement.
-            params = {key: value.astimezone(timezone.utc).replace(tzinfo=None) if isinstance(value, datetime)
-                      else value for key, value in compiled.params.items()}
-            plan = db.session.connection().exec_driver_sql(
-                "EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled), params).scalar()
+            params = {
+                key: value.astimezone(timezone.utc).replace(tzinfo=None) if isinstance(value, datetime) else value
+                for key, value in compiled.params.items()
+            }
+            plan = (
+                db.session.connection()
+                .exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled), params)
+                .scalar()
+            )
             plan = plan if isinstance(plan, list) else json.loads(plan)
             limits = list(_nodes(plan[0]["Plan"], "Limit"))
             assert limits and all(node["Actual Loops"] == 1 for node in limits), plan
             assert any(node["Node Type"] == "CTE Scan" for node in _nodes(plan[0]["Plan"]))
-            claimed = db.session.scalar(select(db.func.count()).select_from(OutboxMessage).where(
-                OutboxMessage.claimed_by == "plan-test"))
+            claimed = db.session.scalar(
+                select(db.func.count()).select_from(OutboxMessage).where(OutboxMessage.claimed_by == "plan-test")
+            )
             assert claimed == 25
             db.session.rollback()
 

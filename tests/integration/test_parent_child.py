@@ -1,6 +1,7 @@
 """Parent and child agreements, as the workflow definitions say (workflows/mou.yaml `children:`):
 suspending a MoU suspends its lab convention and resuming resumes it; terminating asks, child by
 child; no child under an ended parent; no child ending after its parent (refused for the MoU)."""
+
 from datetime import date
 from io import BytesIO
 
@@ -26,15 +27,37 @@ def _notice():
 @pytest.fixture
 def family(world):
     officer = world.users["officer"]
-    parent = factories.agreement(by=officer, partners=[world.partner_a], state="active", title_fr="MoU Mistral",
-                                 signed_on=date(2025, 2, 10), effective_on=date(2025, 2, 10),
-                                 expires_on=date(2030, 2, 10))
-    lab = factories.agreement(by=officer, partners=[world.partner_a], type="convention", state="active",
-                              title_fr="Labo JAZARI ROOT", parent_id=parent.id, signed_on=date(2025, 6, 1),
-                              effective_on=date(2025, 6, 1), expires_on=date(2029, 6, 1))
-    other = factories.agreement(by=officer, partners=[world.partner_a], type="convention", state="active",
-                                title_fr="Second labo", parent_id=parent.id, signed_on=date(2025, 6, 1),
-                                effective_on=date(2025, 6, 1), expires_on=date(2029, 6, 1))
+    parent = factories.agreement(
+        by=officer,
+        partners=[world.partner_a],
+        state="active",
+        title_fr="MoU Mistral",
+        signed_on=date(2025, 2, 10),
+        effective_on=date(2025, 2, 10),
+        expires_on=date(2030, 2, 10),
+    )
+    lab = factories.agreement(
+        by=officer,
+        partners=[world.partner_a],
+        type="convention",
+        state="active",
+        title_fr="Labo JAZARI ROOT",
+        parent_id=parent.id,
+        signed_on=date(2025, 6, 1),
+        effective_on=date(2025, 6, 1),
+        expires_on=date(2029, 6, 1),
+    )
+    other = factories.agreement(
+        by=officer,
+        partners=[world.partner_a],
+        type="convention",
+        state="active",
+        title_fr="Second labo",
+        parent_id=parent.id,
+        signed_on=date(2025, 6, 1),
+        effective_on=date(2025, 6, 1),
+        expires_on=date(2029, 6, 1),
+    )
     for agreement in (parent, lab, other):
         engine.settle_state(agreement)
     db.session.commit()
@@ -60,8 +83,7 @@ def test_suspending_the_mou_suspends_the_lab_and_resuming_resumes_it(world, fami
     _take(other, "suspend", manager, comment="Own reasons")  # suspended on its own account
     _take(parent, "suspend", manager, comment="Budget freeze")
     assert (parent.state, lab.state, other.state) == ("suspended", "suspended", "suspended")
-    row = db.session.scalar(select(AuditEvent).where(AuditEvent.object_id == lab.id,
-                                                     AuditEvent.action == "transition"))
+    row = db.session.scalar(select(AuditEvent).where(AuditEvent.object_id == lab.id, AuditEvent.action == "transition"))
     assert row.changes["with_parent"] == parent.reference and row.actor_id == manager.id
     _take(parent, "resume", manager)
     # The lab suspended with the MoU is resumed; the one suspended on its own stays suspended.
@@ -77,8 +99,14 @@ def test_terminating_the_mou_asks_what_happens_to_each_child(world, family):
     assert lab.reference in error.value.message and other.reference in error.value.message
     assert set(error.value.field_errors) == {f"child_{lab.id}", f"child_{other.id}"}
     assert parent.state == "active"
-    _take(parent, "terminate", manager, comment="End", documents={"termination_notice": _notice()},
-          child_decisions={lab.id: "terminate", other.id: "keep"})
+    _take(
+        parent,
+        "terminate",
+        manager,
+        comment="End",
+        documents={"termination_notice": _notice()},
+        child_decisions={lab.id: "terminate", other.id: "keep"},
+    )
     assert (parent.state, lab.state, other.state) == ("terminated", "terminated", "active")
 
 
@@ -93,15 +121,20 @@ def test_the_terminate_form_lists_each_child_with_no_choice_made(world, family, 
     assert "checked" not in page.split("What happens to each child agreement?")[1].split("</fieldset>")[0]
     url = f"/agreements/{parent.id}/actions/terminate"
     form = {"version": str(parent.version), "comment": "Fin", "termination_notice": (BytesIO(PDF), "preavis.pdf")}
-    response = manager.post(url, data=form, csrf_from=f"/agreements/{parent.id}",
-                            content_type="multipart/form-data", follow_redirects=True)
+    response = manager.post(
+        url, data=form, csrf_from=f"/agreements/{parent.id}", content_type="multipart/form-data", follow_redirects=True
+    )
     assert "Decide what happens to each child agreement" in response.get_data(as_text=True)
     db.session.expire_all()
     assert parent.state == "active"
-    form = {"version": str(parent.version), "comment": "Fin", "termination_notice": (BytesIO(PDF), "preavis.pdf"),
-            f"child_{lab.id}": "terminate", f"child_{other.id}": "keep"}
-    response = manager.post(url, data=form, csrf_from=f"/agreements/{parent.id}",
-                            content_type="multipart/form-data")
+    form = {
+        "version": str(parent.version),
+        "comment": "Fin",
+        "termination_notice": (BytesIO(PDF), "preavis.pdf"),
+        f"child_{lab.id}": "terminate",
+        f"child_{other.id}": "keep",
+    }
+    response = manager.post(url, data=form, csrf_from=f"/agreements/{parent.id}", content_type="multipart/form-data")
     assert response.status_code == 303
     db.session.expire_all()
     assert (parent.state, lab.state, other.state) == ("terminated", "terminated", "active")
@@ -116,19 +149,32 @@ def test_the_api_takes_the_decisions_per_child(world, family, api):
     url = f"/api/v1/agreements/{parent.id}/transitions"
     response = api("manager").post(url, json={"transition": "terminate", "comment": "Fin"})
     assert response.status_code == 422 and lab.reference in response.get_json()["detail"]
-    response = api("manager").post(url, json={"transition": "terminate", "comment": "Fin",
-                                              "children": {str(lab.id): "keep", str(other.id): "explode"}})
+    response = api("manager").post(
+        url,
+        json={"transition": "terminate", "comment": "Fin", "children": {str(lab.id): "keep", str(other.id): "explode"}},
+    )
     assert response.status_code == 422 and other.reference in response.get_json()["detail"]
-    response = api("manager").post(url, json={"transition": "terminate", "comment": "Fin",
-                                              "children": {str(lab.id): "keep", str(other.id): "terminate"}})
+    response = api("manager").post(
+        url,
+        json={
+            "transition": "terminate",
+            "comment": "Fin",
+            "children": {str(lab.id): "keep", str(other.id): "terminate"},
+        },
+    )
     assert response.status_code == 200, response.get_json()
     db.session.expire_all()
     assert (parent.state, lab.state, other.state) == ("terminated", "active", "terminated")
 
 
 def _child(world, parent, **values):
-    data = AgreementData(type="convention", title_fr="Nouveau labo", parties=[(world.partner_a.id, "partner")],
-                         parent_id=parent.id, **values)
+    data = AgreementData(
+        type="convention",
+        title_fr="Nouveau labo",
+        parties=[(world.partner_a.id, "partner")],
+        parent_id=parent.id,
+        **values,
+    )
     return create_agreement(data, by=world.users["officer"])
 
 
@@ -144,7 +190,13 @@ def test_no_child_under_an_ended_parent_nor_ending_after_it(world, family, signe
         _child(world, parent)
     assert "has ended" in error.value.field_errors["parent_id"][0]
     # The same through the page: the field at fault says why.
-    response = signed_in("officer").post("/agreements/new", data={
-        "type": "convention", "title_fr": "Labo", "partners": [str(world.partner_a.id)],
-        "parent_id": str(parent.id)})
+    response = signed_in("officer").post(
+        "/agreements/new",
+        data={
+            "type": "convention",
+            "title_fr": "Labo",
+            "partners": [str(world.partner_a.id)],
+            "parent_id": str(parent.id),
+        },
+    )
     assert response.status_code == 422 and "has ended" in response.get_data(as_text=True)

@@ -1,4 +1,5 @@
 """Forgot your password? A single-use link by e-mail, in the person's language."""
+
 from __future__ import annotations
 
 import re
@@ -22,9 +23,11 @@ def _ask(app, email, address="10.9.9.9"):
 
 
 def _link_for(user) -> str:
-    mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == user.email,
-                                                          OutboxMessage.kind == "password_reset")
-                              .order_by(OutboxMessage.id.desc())).first()
+    mail = db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.to_address == user.email, OutboxMessage.kind == "password_reset")
+        .order_by(OutboxMessage.id.desc())
+    ).first()
     assert mail is not None, "no reset mail in the outbox"
     return re.search(r"http://sharaka\.test(/password/reset/[A-Za-z0-9_\-]+)", mail.body_text).group(1)
 
@@ -84,8 +87,11 @@ def test_weak_passwords_and_mismatches_are_refused_and_the_link_survives(app, wo
     _ask(app, person.email)
     link = _link_for(person)
     visitor = SignedInClient(app, None)
-    for data in ({"new_password": "azertyuiop123", "confirm": "azertyuiop123"},
-                 {"new_password": NEW, "confirm": NEW + "x"}, {"new_password": "", "confirm": ""}):
+    for data in (
+        {"new_password": "azertyuiop123", "confirm": "azertyuiop123"},
+        {"new_password": NEW, "confirm": NEW + "x"},
+        {"new_password": "", "confirm": ""},
+    ):
         assert visitor.post(link, data=data).status_code == 422
     assert db.session.get(User, person.id).check_password(factories.PASSWORD)
     assert visitor.post(link, data={"new_password": NEW, "confirm": NEW}).status_code == 303

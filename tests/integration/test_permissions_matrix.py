@@ -3,6 +3,7 @@
 The expectations are written out here by hand, not derived from the permission
 module, so a wrong rule there makes this test fail.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -190,8 +191,10 @@ POST_ROUTES = [
     ("/deliverables/{occ_a}/review", only({"admin", "officer", "manager"}, ok=303, partner_b=404)),
     ("/deliverables/{occ_a}/waive", only({"admin", "manager"}, ok=303, partner_b=404)),
     ("/agreements/{a}/deliverables/new", only({"admin", "officer", "manager"}, ok=422, partner_b=404)),
-    ("/agreements/{a}/deliverables/{deliv_a}/indicators/new",
-     only({"admin", "officer", "manager"}, ok=422, partner_b=404)),
+    (
+        "/agreements/{a}/deliverables/{deliv_a}/indicators/new",
+        only({"admin", "officer", "manager"}, ok=422, partner_b=404),
+    ),
     ("/agreements/{a}/documents/999999/check-signatures", only({"admin"}, ok=404, partner_b=404)),
     # Notices are their recipient's alone; the rest only needs the CSRF token.
     ("/notifications/{notice}/read", expect(404, officer=303)),
@@ -241,16 +244,25 @@ POST_ROUTES = [
 
 @pytest.fixture
 def ids(world):
-    from tests import factories
-
-    from app.deliverables import services as deliverables
     from datetime import timedelta
 
+    from app.deliverables import services as deliverables
+    from tests import factories
+
     def plan(agreement, organization):
-        return deliverables.plan_deliverable(agreement, deliverables.PlanData(
-            title_fr="Rapport", title_ar=None, title_en=None, description=None,
-            responsible_organization_id=organization.id, recurrence="once",
-            first_due_on=clock.today() + timedelta(days=3)), by=world.users["officer"]).occurrences[0]
+        return deliverables.plan_deliverable(
+            agreement,
+            deliverables.PlanData(
+                title_fr="Rapport",
+                title_ar=None,
+                title_en=None,
+                description=None,
+                responsible_organization_id=organization.id,
+                recurrence="once",
+                first_due_on=clock.today() + timedelta(days=3),
+            ),
+            by=world.users["officer"],
+        ).occurrences[0]
 
     occ_a, occ_b = plan(world.agreement_a, world.partner_a), plan(world.agreement_b, world.partner_b)
     event_b_only = factories.event("Cérémonie B")
@@ -258,19 +270,39 @@ def ids(world):
     from app.extensions import db
     from app.notifications.models import Notification, OutboxMessage
 
-    notice = Notification(user_id=world.users["officer"].id, kind="agreement_moved", category="agreement_activity",
-                          params={"reference": "X"}, link=f"/agreements/{world.agreement_a.id}")
-    mail = OutboxMessage(to_address="someone@example.org", language="en", category="agreement_activity",
-                         kind="agreement_moved", subject="Subject", body_text="Text", body_html="<p>HTML</p>",
-                         message_id="<matrix@example.org>")
+    notice = Notification(
+        user_id=world.users["officer"].id,
+        kind="agreement_moved",
+        category="agreement_activity",
+        params={"reference": "X"},
+        link=f"/agreements/{world.agreement_a.id}",
+    )
+    mail = OutboxMessage(
+        to_address="someone@example.org",
+        language="en",
+        category="agreement_activity",
+        kind="agreement_moved",
+        subject="Subject",
+        body_text="Text",
+        body_html="<p>HTML</p>",
+        message_id="<matrix@example.org>",
+    )
     db.session.add_all([notice, mail])
     db.session.commit()
     return {
-        "notice": notice.id, "mail": mail.id,
-        "a": world.agreement_a.id, "b": world.agreement_b.id,
-        "org_a": world.partner_a.id, "org_b": world.partner_b.id, "ministry": world.ministry.id,
-        "event": world.event.id, "event_b_only": event_b_only.id, "user": world.users["officer"].id,
-        "occ_a": occ_a.id, "occ_b": occ_b.id, "deliv_a": occ_a.deliverable_id,
+        "notice": notice.id,
+        "mail": mail.id,
+        "a": world.agreement_a.id,
+        "b": world.agreement_b.id,
+        "org_a": world.partner_a.id,
+        "org_b": world.partner_b.id,
+        "ministry": world.ministry.id,
+        "event": world.event.id,
+        "event_b_only": event_b_only.id,
+        "user": world.users["officer"].id,
+        "occ_a": occ_a.id,
+        "occ_b": occ_b.id,
+        "deliv_a": occ_a.deliverable_id,
     }
 
 

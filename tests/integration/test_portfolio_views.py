@@ -1,5 +1,6 @@
 """The portfolio views: board, timeline, calendar and stage analytics — who sees what, filters,
 hostile query strings, the numbers of the analytics, and the demo's illustrative history."""
+
 from __future__ import annotations
 
 import re
@@ -8,8 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from app.core import clock
-from app.core import audit
+from app.core import audit, clock
 from app.core.audit import AuditEvent
 from app.core.models import utcnow
 from app.deliverables import services as deliverables
@@ -37,21 +37,34 @@ def text_of(client, url: str) -> str:
 
 def stage_row(agreement, action: str, moment: datetime, *, before=None, after=None, transition=None):
     """An audit row of a stage change at a chosen moment (the trail is append-only: set before the flush)."""
-    changes = ({"after": {"state": after}} if action == "created" else
-               {"before": {"state": before}, "after": {"state": after}, "transition": transition})
+    changes = (
+        {"after": {"state": after}}
+        if action == "created"
+        else {"before": {"state": before}, "after": {"state": after}, "transition": transition}
+    )
     row = audit.record(action, agreement, changes=changes)
     row.occurred_at = moment
     return row
 
 
 def plan(world, agreement, organization, due_on: date, title: str = "Rapport"):
-    return deliverables.plan_deliverable(agreement, deliverables.PlanData(
-        title_fr=title, title_ar=None, title_en=title, description=None,
-        responsible_organization_id=organization.id, recurrence="once", first_due_on=due_on),
-        by=world.users["manager"]).occurrences[0]
+    return deliverables.plan_deliverable(
+        agreement,
+        deliverables.PlanData(
+            title_fr=title,
+            title_ar=None,
+            title_en=title,
+            description=None,
+            responsible_organization_id=organization.id,
+            recurrence="once",
+            first_due_on=due_on,
+        ),
+        by=world.users["manager"],
+    ).occurrences[0]
 
 
 # --- who gets in, and what they see ----------------------------------------------------------
+
 
 @pytest.mark.parametrize("url", PAGES)
 def test_anonymous_visitors_are_sent_to_sign_in(client, world, url):
@@ -84,13 +97,20 @@ def test_the_pages_link_to_each_other_and_hide_analytics_from_partners(signed_in
 
 # --- board ---------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def pipeline(world):
     """A draft convention with partner B owned by the other officer, and a cancelled MoU."""
-    draft = factories.agreement(by=world.users["other_officer"], partners=[world.partner_b], type="convention",
-                                title_fr="Convention en projet", owner_id=world.users["other_officer"].id)
-    cancelled = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state="cancelled",
-                                    title_fr="Accord abandonné")
+    draft = factories.agreement(
+        by=world.users["other_officer"],
+        partners=[world.partner_b],
+        type="convention",
+        title_fr="Convention en projet",
+        owner_id=world.users["other_officer"].id,
+    )
+    cancelled = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_a], state="cancelled", title_fr="Accord abandonné"
+    )
     db.session.commit()
     return draft, cancelled
 
@@ -103,9 +123,12 @@ def test_board_columns_follow_the_workflow_and_finished_stages_only_count(signed
     assert "cancelled" not in columns and "expired" not in columns
     assert draft.reference in page
     assert cancelled.reference not in page  # finished: counted, not shown as a card
-    finished = page[page.index('aria-labelledby="finished-heading"'):page.index('class="board-scroll"')]
-    assert re.search(r'data-stage="cancelled">\s*<a href="/agreements/\?state=cancelled">Cancelled</a>\s*'
-                     r'<span class="badge[^"]*">1</span>', finished)
+    finished = page[page.index('aria-labelledby="finished-heading"') : page.index('class="board-scroll"')]
+    assert re.search(
+        r'data-stage="cancelled">\s*<a href="/agreements/\?state=cancelled">Cancelled</a>\s*'
+        r'<span class="badge[^"]*">1</span>',
+        finished,
+    )
 
 
 def test_board_filters_by_type_partner_and_owner(signed_in, world, pipeline):
@@ -136,8 +159,8 @@ def test_board_cards_link_to_the_moves_the_reader_may_take(signed_in, world, pip
     assert 'id="action-submit_for_review"' in text_of(signed_in("other_officer"), f"/agreements/{draft.id}")
     # Active agreements: suspending needs a reason, so it sits under "Other actions".
     page = text_of(signed_in("manager"), "/portfolio/board")
-    card = page[page.index(f'id="card-{world.agreement_a.id}"'):]
-    card = card[:card.index("</article>")]
+    card = page[page.index(f'id="card-{world.agreement_a.id}"') :]
+    card = card[: card.index("</article>")]
     assert "Other actions" in card and "#action-suspend" in card
 
 
@@ -146,8 +169,8 @@ def test_board_days_in_stage_against_the_sla(signed_in, world, pipeline):
     draft.state_entered_at = utcnow() - timedelta(days=9)  # a convention draft's SLA is 7 days
     db.session.commit()
     page = text_of(signed_in("manager"), "/portfolio/board")
-    card = page[page.index(f'id="card-{draft.id}"'):]
-    card = card[:card.index("</article>")]
+    card = page[page.index(f'id="card-{draft.id}"') :]
+    card = card[: card.index("</article>")]
     assert "9 days in this stage" in card and "SLA 7 days" in card and "Over the SLA" in card
 
 
@@ -164,6 +187,7 @@ def test_board_shows_at_most_the_cap_per_column_and_links_to_the_rest(app, world
 
 
 # --- timeline ------------------------------------------------------------------------------------
+
 
 def test_timeline_draws_bars_from_signature_to_end_or_to_the_edge(signed_in, world):
     world.agreement_a.expires_on = date(2027, 7, 1)
@@ -188,6 +212,7 @@ def test_timeline_groups_by_signing_event_and_mirrors_in_arabic(app, world, sign
 
 
 # --- calendar ------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def deadlines(world):
@@ -234,8 +259,14 @@ def test_approval_deadlines_are_reckoned_as_the_reminders_do(app, world):
     round_ = engine.open_round(convention, "approve_review")
     round_.requested_at = utcnow() - timedelta(days=20)
     db.session.commit()
-    engine.decide(convention, "approve_review", by=world.users["legal"], decision="approve", comment=None,
-                  expected_version=convention.version)  # the second step starts now
+    engine.decide(
+        convention,
+        "approve_review",
+        by=world.users["legal"],
+        decision="approve",
+        comment=None,
+        expected_version=convention.version,
+    )  # the second step starts now
     db.session.commit()
     _agreement, step, started, sla, _approvers = waiting_approval(round_)
     deadline, transition = approval_deadline(round_, convention)
@@ -265,15 +296,30 @@ def test_calendar_weeks_start_on_monday_with_day_names_in_the_readers_language(a
 
 # --- hostile query strings -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("url", [
-    "/portfolio/board?type=zz", "/portfolio/board?owner=abc", "/portfolio/board?owner=-1",
-    "/portfolio/board?partner=99999999999", "/portfolio/board?type=%00&partner=%ff&owner=1e9",
-    "/portfolio/board?type=mou&type=convention", "/portfolio/timeline?group=x", "/portfolio/timeline?group=",
-    "/portfolio/calendar?month=2026-13", "/portfolio/calendar?month=<script>alert(1)</script>",
-    "/portfolio/calendar?month=0000-00", "/portfolio/calendar?month=99999-01", "/portfolio/calendar?month=2026-1",
-    "/portfolio/calendar?month=2026-02-30", "/portfolio/analytics?year=99999999999", "/portfolio/analytics?year=abc",
-    "/portfolio/analytics?type=zz&year=-1", "/portfolio/analytics?year=1800",
-])
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/portfolio/board?type=zz",
+        "/portfolio/board?owner=abc",
+        "/portfolio/board?owner=-1",
+        "/portfolio/board?partner=99999999999",
+        "/portfolio/board?type=%00&partner=%ff&owner=1e9",
+        "/portfolio/board?type=mou&type=convention",
+        "/portfolio/timeline?group=x",
+        "/portfolio/timeline?group=",
+        "/portfolio/calendar?month=2026-13",
+        "/portfolio/calendar?month=<script>alert(1)</script>",
+        "/portfolio/calendar?month=0000-00",
+        "/portfolio/calendar?month=99999-01",
+        "/portfolio/calendar?month=2026-1",
+        "/portfolio/calendar?month=2026-02-30",
+        "/portfolio/analytics?year=99999999999",
+        "/portfolio/analytics?year=abc",
+        "/portfolio/analytics?type=zz&year=-1",
+        "/portfolio/analytics?year=1800",
+    ],
+)
 def test_hostile_or_wrong_query_values_show_the_default_view(signed_in, world, url):
     page = text_of(signed_in("manager"), url)
     assert "<script>alert(1)" not in page
@@ -287,22 +333,31 @@ def test_a_bad_month_shows_the_current_month(signed_in, world):
 
 # --- stage analytics -----------------------------------------------------------------------------
 
+
 @pytest.fixture
 def history(world):
     """Four MoUs with a recorded history at chosen moments (days in draft: 2, 4, 10, and 7 in 2024)."""
     officer = world.users["officer"]
     mous = [factories.agreement(by=officer, partners=[world.partner_a], title_fr=f"MoU {n}") for n in range(4)]
-    for mou, start, draft_days, review_days in zip(mous[:3], ("2025-01-01", "2025-02-01", "2025-03-01"),
-                                                   (2, 4, 10), (1, 3, 5)):
+    for mou, start, draft_days, review_days in zip(
+        mous[:3], ("2025-01-01", "2025-02-01", "2025-03-01"), (2, 4, 10), (1, 3, 5)
+    ):
         stage_row(mou, "created", at(start), after="draft")
-        stage_row(mou, "transition", at(start) + timedelta(days=draft_days), before="draft",
-                  after="internal_review", transition="submit_for_review")
+        stage_row(
+            mou,
+            "transition",
+            at(start) + timedelta(days=draft_days),
+            before="draft",
+            after="internal_review",
+            transition="submit_for_review",
+        )
         left = at(start) + timedelta(days=draft_days + review_days)
         stage_row(mou, "transition", left, before="internal_review", after="negotiation", transition="approve_review")
         mou.state, mou.state_entered_at = "negotiation", left
     stage_row(mous[3], "created", at("2024-12-01"), after="draft")
-    stage_row(mous[3], "transition", at("2024-12-08"), before="draft", after="internal_review",
-              transition="submit_for_review")
+    stage_row(
+        mous[3], "transition", at("2024-12-08"), before="draft", after="internal_review", transition="submit_for_review"
+    )
     mous[3].state, mous[3].state_entered_at = "internal_review", at("2024-12-08")
     db.session.commit()
     return mous
@@ -332,11 +387,14 @@ def test_analytics_page_shows_the_figures_and_lists_agreements_over_their_sla(si
     late.state_entered_at = utcnow() - timedelta(days=12)  # MoU draft SLA: 7 days
     db.session.commit()
     page = text_of(signed_in("manager"), "/portfolio/analytics?type=mou")
-    table = page[page.index('id="type-mou"'):page.index('id="late-heading"')]
-    assert re.search(r'data-stage="draft">\s*<th[^>]*>Draft</th>\s*<td[^>]*>4</td>\s*<td[^>]*>5\.5</td>\s*'
-                     r'<td[^>]*>9\.1</td>', table)
+    table = page[page.index('id="type-mou"') : page.index('id="late-heading"')]
+    assert re.search(
+        r'data-stage="draft">\s*<th[^>]*>Draft</th>\s*<td[^>]*>4</td>\s*<td[^>]*>5\.5</td>\s*'
+        r"<td[^>]*>9\.1</td>",
+        table,
+    )
     assert "Median days in each stage" in table and "90th percentile: 9.1 days" in table
-    late_list = page[page.index('id="late-heading"'):page.index('id="steps-heading"')]
+    late_list = page[page.index('id="late-heading"') : page.index('id="steps-heading"')]
     assert late.reference in late_list and fresh.reference not in late_list
     assert history[3].reference in late_list  # in internal review since 2024
     assert 'value="2024"' in page  # years offered from the first recorded change
@@ -350,8 +408,14 @@ def test_analytics_reads_the_moves_the_engine_records(app, world):
     engine.take(mou, "submit_for_review", by=world.users["officer"], expected_version=mou.version)
     db.session.commit()
     for person in ("legal", "manager"):
-        engine.decide(mou, "approve_review", by=world.users[person], decision="approve", comment=None,
-                      expected_version=mou.version)
+        engine.decide(
+            mou,
+            "approve_review",
+            by=world.users[person],
+            decision="approve",
+            comment=None,
+            expected_version=mou.version,
+        )
         db.session.commit()
     assert mou.state == "negotiation"
     report = build_report(world.users["admin"], agreement_type="mou", year=None, now=utcnow())
@@ -364,12 +428,25 @@ def test_the_slowest_approval_step(app, world):
     officer, legal, manager = (world.users[r] for r in ("officer", "legal", "manager"))
 
     def round_(agreement, requested: datetime, decisions):
-        row = ApprovalRound(transition="approve_review", from_state="internal_review", requested_by_id=officer.id,
-                            requested_at=requested, status="approved", closed_at=requested + timedelta(days=9))
+        row = ApprovalRound(
+            transition="approve_review",
+            from_state="internal_review",
+            requested_by_id=officer.id,
+            requested_at=requested,
+            status="approved",
+            closed_at=requested + timedelta(days=9),
+        )
         agreement.approval_rounds.append(row)
         for step, person, days in decisions:
-            row.decisions.append(ApprovalDecision(step=step, approver=person, counted_user=person,
-                                                  decision="approve", decided_at=requested + timedelta(days=days)))
+            row.decisions.append(
+                ApprovalDecision(
+                    step=step,
+                    approver=person,
+                    counted_user=person,
+                    decision="approve",
+                    decided_at=requested + timedelta(days=days),
+                )
+            )
 
     conventions = [factories.agreement(by=officer, partners=[world.partner_a], type="convention") for _ in range(2)]
     mou = factories.agreement(by=officer, partners=[world.partner_a])
@@ -381,14 +458,18 @@ def test_the_slowest_approval_step(app, world):
     db.session.commit()
     report = build_report(manager, agreement_type=None, year=None, now=utcnow())
     medians = {(r.stat.agreement_type, r.stat.step): r.stat.median for r in report.steps}
-    assert medians == {("mou", "legal_and_head"): 3.5, ("convention", "legal"): 3.0,
-                       ("convention", "head_of_department"): 2.0}
+    assert medians == {
+        ("mou", "legal_and_head"): 3.5,
+        ("convention", "legal"): 3.0,
+        ("convention", "head_of_department"): 2.0,
+    }
     assert (report.slowest.stat.agreement_type, report.slowest.stat.step) == ("mou", "legal_and_head")
     assert build_report(manager, agreement_type="convention", year=None, now=utcnow()).slowest.stat.step == "legal"
     assert build_report(manager, agreement_type=None, year=2024, now=utcnow()).steps == []
 
 
 # --- the demo's illustrative history --------------------------------------------------------------
+
 
 def test_the_demo_history_is_illustrative_consistent_and_written_once(app):
     from app.agreements.models import Agreement
@@ -406,15 +487,22 @@ def test_the_demo_history_is_illustrative_consistent_and_written_once(app):
     assert (count(), db.session.scalar(select(db.func.count(ApprovalRound.id)))) == (rows, rounds)
 
     for agreement in db.session.scalars(select(Agreement)):
-        moves = db.session.scalars(select(AuditEvent).where(
-            AuditEvent.object_type == "agreements", AuditEvent.object_id == agreement.id,
-            AuditEvent.action == "transition").order_by(AuditEvent.occurred_at)).all()
+        moves = db.session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.object_type == "agreements",
+                AuditEvent.object_id == agreement.id,
+                AuditEvent.action == "transition",
+            )
+            .order_by(AuditEvent.occurred_at)
+        ).all()
         assert all(move.comment == ILLUSTRATIVE_HISTORY for move in moves)
         if moves:  # the last move is into today's state, at the moment the loader dates it
             assert moves[-1].changes["after"]["state"] == agreement.state
             assert moves[-1].occurred_at == agreement.state_entered_at
-            assert [m.changes["before"]["state"] for m in moves[1:]] == [m.changes["after"]["state"]
-                                                                        for m in moves[:-1]]
+            assert [m.changes["before"]["state"] for m in moves[1:]] == [
+                m.changes["after"]["state"] for m in moves[:-1]
+            ]
         signed = [m for m in moves if m.changes["after"]["state"] == "signed"]
         if signed and agreement.signed_on:
             assert signed[0].occurred_at.date() == agreement.signed_on  # the reported date, unchanged
@@ -422,7 +510,8 @@ def test_the_demo_history_is_illustrative_consistent_and_written_once(app):
     assert (mistral.signed_on, mistral.effective_on) == (date(2025, 9, 12), date(2026, 1, 12))
     from app.auth.models import User
 
-    report = build_report(db.session.scalar(select(User).where(User.role == "manager")), agreement_type=None,
-                          year=None, now=utcnow())
+    report = build_report(
+        db.session.scalar(select(User).where(User.role == "manager")), agreement_type=None, year=None, now=utcnow()
+    )
     assert all(row.visits for row in (_row(report, "mou", "draft"), _row(report, "convention", "negotiation")))
     assert report.slowest is not None

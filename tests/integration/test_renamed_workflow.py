@@ -6,6 +6,7 @@ The definitions are today's workflows/*.yaml with the states renamed, written to
 their own that a second app loads through its WORKFLOWS_DIR setting; the test body sees the same
 definitions. One MoU goes from draft to in force and then to a final state through the pages,
 another through the API alone."""
+
 from __future__ import annotations
 
 import csv
@@ -24,7 +25,7 @@ from app.notifications.models import Notification
 from app.notifications.reminders import preview, run_pass
 from tests import factories
 from tests.conftest import SignedInClient, make_test_app
-from tests.integration.test_api import P, ApiClient, tokens  # noqa: F401 (fixture)
+from tests.integration.test_api import ApiClient, P, tokens  # noqa: F401 (fixture)
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 PDF = b"%PDF-1.4\n%renamed\n%%EOF\n"
@@ -59,8 +60,11 @@ def renamed_definition(data: dict) -> dict:
             spec["label"] = {**spec["label"], "en": RENAMED[name][1]}
             states[_renamed(name)] = spec
             if name == "negotiation" and data["type"] == "mou":
-                states[EXTRA[0]] = {"kind": "working", "sla_days": 5, "label": {
-                    "en": EXTRA[1], "fr": "Vérification juridique", "ar": "التدقيق القانوني"}}
+                states[EXTRA[0]] = {
+                    "kind": "working",
+                    "sla_days": 5,
+                    "label": {"en": EXTRA[1], "fr": "Vérification juridique", "ar": "التدقيق القانوني"},
+                }
         data["states"] = states
     for transition in data.get("transitions") or []:
         transition["from"] = [_renamed(s) for s in transition["from"]]
@@ -72,10 +76,19 @@ def renamed_definition(data: dict) -> dict:
         if data["type"] == "mou" and transition["name"] == "cancel":
             transition["from"].append(EXTRA[0])
     if data["type"] == "mou":
-        data["transitions"].append({
-            "name": "vet", "from": [EXTRA[0]], "to": _renamed("signature"), "roles": ["owner", "manager"],
-            "label": {"en": "Vetted: on to signature", "fr": "Vérifié : vers la signature",
-                      "ar": "تم التدقيق: إلى التوقيع"}})
+        data["transitions"].append(
+            {
+                "name": "vet",
+                "from": [EXTRA[0]],
+                "to": _renamed("signature"),
+                "roles": ["owner", "manager"],
+                "label": {
+                    "en": "Vetted: on to signature",
+                    "fr": "Vérifié : vers la signature",
+                    "ar": "تم التدقيق: إلى التوقيع",
+                },
+            }
+        )
     return data
 
 
@@ -85,8 +98,7 @@ def renamed_app(app, database_url, tmp_path_factory):
     directory = tmp_path_factory.mktemp("renamed_workflows")
     for path in sorted(WORKFLOWS.glob("*.yaml")):
         data = renamed_definition(yaml.safe_load(path.read_text(encoding="utf-8")))
-        (directory / path.name).write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
-                                           encoding="utf-8")
+        (directory / path.name).write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return make_test_app(database_url, UPLOAD_DIR=app.config["UPLOAD_DIR"], WORKFLOWS_DIR=str(directory))
 
 
@@ -112,8 +124,11 @@ def ok(response, status: int = 200) -> dict:
 
 def act(client, agreement, name, **data):
     db.session.refresh(agreement)
-    response = client.post(f"/agreements/{agreement.id}/actions/{name}",
-                           data={"version": str(agreement.version), **data}, csrf_from=f"/agreements/{agreement.id}")
+    response = client.post(
+        f"/agreements/{agreement.id}/actions/{name}",
+        data={"version": str(agreement.version), **data},
+        csrf_from=f"/agreements/{agreement.id}",
+    )
     assert response.status_code == 303, response.get_data(as_text=True)
     db.session.refresh(agreement)
     return agreement.state
@@ -121,14 +136,20 @@ def act(client, agreement, name, **data):
 
 def post(client, agreement, path, data):
     db.session.refresh(agreement)
-    response = client.post(f"/agreements/{agreement.id}/{path}", data={"version": str(agreement.version), **data},
-                           csrf_from=f"/agreements/{agreement.id}", content_type="multipart/form-data")
+    response = client.post(
+        f"/agreements/{agreement.id}/{path}",
+        data={"version": str(agreement.version), **data},
+        csrf_from=f"/agreements/{agreement.id}",
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 303, response.get_data(as_text=True)
 
 
 def multipart(client, url, fields: dict, files: dict):
-    data = {**{k: str(v) for k, v in fields.items()},
-            **{name: (BytesIO(body), filename) for name, (body, filename) in files.items()}}
+    data = {
+        **{k: str(v) for k, v in fields.items()},
+        **{name: (BytesIO(body), filename) for name, (body, filename) in files.items()},
+    }
     return client.post(url, data=data, content_type="multipart/form-data")
 
 
@@ -137,10 +158,12 @@ def api_move(client, agreement_id: int, transition: str, **body) -> dict:
 
 
 def test_a_renamed_workflow_runs_through_the_pages(renamed, world):
-    officer, legal, manager, partner = (SignedInClient(renamed, world.users[r])
-                                        for r in ("officer", "legal", "manager", "partner"))
-    mou = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="MoU renommé",
-                              state="brouillon")  # the factory would say "draft"
+    officer, legal, manager, partner = (
+        SignedInClient(renamed, world.users[r]) for r in ("officer", "legal", "manager", "partner")
+    )
+    mou = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_a], title_fr="MoU renommé", state="brouillon"
+    )  # the factory would say "draft"
     db.session.commit()
     assert mou.state == "brouillon" and mou.state_label == "Rough copy"
     assert "Rough copy" in page(officer, f"/agreements/{mou.id}")
@@ -173,8 +196,10 @@ def test_a_renamed_workflow_runs_through_the_pages(renamed, world):
     post(officer, mou, "signed-copy", {"file": (BytesIO(PDF + b"signed"), "signé.pdf")})
     assert act(officer, mou, "record_signed") == "scelle"
     expires = date.today() + timedelta(days=20)
-    assert act(officer, mou, "activate", effective_on=date.today().isoformat(),
-               expires_on=expires.isoformat()) == "en_vigueur"
+    assert (
+        act(officer, mou, "activate", effective_on=date.today().isoformat(), expires_on=expires.isoformat())
+        == "en_vigueur"
+    )
 
     # In force (tagged in_force and running): its plan, the dashboards, the exports, the reminders.
     agreement_page = page(officer, f"/agreements/{mou.id}")
@@ -198,8 +223,7 @@ def test_a_renamed_workflow_runs_through_the_pages(renamed, world):
     assert "agreement_ending" in kinds  # in force, ending in 20 days
     report = run_pass(now)
     assert report.errors == 0
-    assert db.session.query(Notification).filter_by(kind="agreement_ending",
-                                                    user_id=world.users["officer"].id).count()
+    assert db.session.query(Notification).filter_by(kind="agreement_ending", user_id=world.users["officer"].id).count()
 
     # Wound up (a final state tagged ended_early): out of force, its bar ends today.
     assert act(officer, mou, "close", comment="Objectifs atteints") == "clos"
@@ -210,9 +234,20 @@ def test_a_renamed_workflow_runs_through_the_pages(renamed, world):
 
 
 def test_a_renamed_workflow_runs_through_the_api(renamed, world, tokens):  # noqa: F811
-    officer, legal, manager, partner = (ApiClient(renamed, tokens[r]) for r in ("officer", "legal", "manager", "partner"))
-    created = ok(officer.post(f"{P}/agreements", json={
-        "type": "mou", "title_fr": "Mémorandum renommé", "parties": [{"organization_id": world.partner_a.id}]}), 201)
+    officer, legal, manager, partner = (
+        ApiClient(renamed, tokens[r]) for r in ("officer", "legal", "manager", "partner")
+    )
+    created = ok(
+        officer.post(
+            f"{P}/agreements",
+            json={
+                "type": "mou",
+                "title_fr": "Mémorandum renommé",
+                "parties": [{"organization_id": world.partner_a.id}],
+            },
+        ),
+        201,
+    )
     agreement_id, a = created["id"], f"{P}/agreements/{created['id']}"
     assert (created["state"], created["state_label"]) == ("brouillon", "Rough copy")
     api_move(officer, agreement_id, "submit_for_review")
@@ -233,8 +268,15 @@ def test_a_renamed_workflow_runs_through_the_api(renamed, world, tokens):  # noq
         ok(officer.post(f"{a}/signatories/{signatory['id']}/signature", json={"signed_on": date.today().isoformat()}))
     ok(multipart(officer, f"{a}/signed-copy", {}, {"file": (PDF + b"signed", "signé.pdf")}), 201)
     assert api_move(officer, agreement_id, "record_signed")["agreement"]["state"] == "scelle"
-    active = api_move(officer, agreement_id, "activate", fields={
-        "effective_on": date.today().isoformat(), "expires_on": (date.today() + timedelta(days=400)).isoformat()})
+    active = api_move(
+        officer,
+        agreement_id,
+        "activate",
+        fields={
+            "effective_on": date.today().isoformat(),
+            "expires_on": (date.today() + timedelta(days=400)).isoformat(),
+        },
+    )
     assert (active["agreement"]["state"], active["agreement"]["state_label"]) == ("en_vigueur", "Live")
     # In force and running: its default plan was made; filters by the new names, refuses the old.
     assert len(ok(officer.get(f"{a}/deliverables"))) == 2
@@ -244,8 +286,14 @@ def test_a_renamed_workflow_runs_through_the_api(renamed, world, tokens):  # noq
     assert manager.get(f"{P}/agreements?state=active").status_code == 422
     # Rescinded with its notice (a final state tagged ended_early).
     version = ok(manager.get(a))["version"]
-    body = ok(multipart(manager, f"{a}/transitions/terminate", {"comment": "Manquement grave", "version": version},
-                        {"termination_notice": (PDF + b"notice", "préavis.pdf")}))
+    body = ok(
+        multipart(
+            manager,
+            f"{a}/transitions/terminate",
+            {"comment": "Manquement grave", "version": version},
+            {"termination_notice": (PDF + b"notice", "préavis.pdf")},
+        )
+    )
     assert (body["agreement"]["state"], body["agreement"]["state_label"]) == ("resilie", "Rescinded")
     assert ok(partner.get(a))["state_label"] == "Rescinded"
     assert db.session.get(Agreement, agreement_id).state == "resilie"

@@ -1,6 +1,7 @@
 """Renewals: renewal terms and notice period on the form, the page and the API (and through an
 amendment), the notice deadline's reminders, the tacit renewal of the daily tick (the history,
 the plan following the new end, a notice of non-renewal stopping it) and "Renew"."""
+
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from io import BytesIO
@@ -35,6 +36,7 @@ def tacit(agreement, *, months=12, notice=3, unit="months", start=date(2025, 7, 
 
 # --- the rule ----------------------------------------------------------------------------------
 
+
 def test_the_notice_deadline_is_the_end_date_less_the_notice_period(world):
     agreement = world.agreement_a
     assert agreement.notice_deadline is None  # no renewal terms
@@ -44,14 +46,17 @@ def test_the_notice_deadline_is_the_end_date_less_the_notice_period(world):
     assert agreement.notice_deadline == date(2026, 4, 16)
 
 
-@pytest.mark.parametrize("values, field", [
-    ({"renewal_terms": "forever"}, "renewal_terms"),
-    ({"renewal_terms": "tacit"}, "renewal_months"),
-    ({"renewal_terms": "tacit", "renewal_months": 0}, "renewal_months"),
-    ({"renewal_terms": "tacit", "renewal_months": "twelve"}, "renewal_months"),
-    ({"renewal_terms": "by_agreement", "notice_period": 3, "notice_unit": "weeks"}, "notice_unit"),
-    ({"renewal_terms": "by_agreement", "notice_period": 100, "notice_unit": "months"}, "notice_period"),
-])
+@pytest.mark.parametrize(
+    "values, field",
+    [
+        ({"renewal_terms": "forever"}, "renewal_terms"),
+        ({"renewal_terms": "tacit"}, "renewal_months"),
+        ({"renewal_terms": "tacit", "renewal_months": 0}, "renewal_months"),
+        ({"renewal_terms": "tacit", "renewal_months": "twelve"}, "renewal_months"),
+        ({"renewal_terms": "by_agreement", "notice_period": 3, "notice_unit": "weeks"}, "notice_unit"),
+        ({"renewal_terms": "by_agreement", "notice_period": 100, "notice_unit": "months"}, "notice_period"),
+    ],
+)
 def test_bad_renewal_terms_name_the_field(app, values, field):
     with pytest.raises(ValidationFailed) as raised:
         renewals.clean_terms(values)
@@ -61,10 +66,19 @@ def test_bad_renewal_terms_name_the_field(app, values, field):
 def test_a_tacit_renewal_extends_the_end_on_the_end_date_and_the_plan_follows(world):
     officer = world.users["officer"]
     agreement = tacit(world.agreement_a, months=12, end=date(2026, 1, 1))
-    deliverable = deliverable_services.plan_deliverable(agreement, deliverable_services.PlanData(
-        title_fr="Rapport", title_ar=None, title_en=None, description=None,
-        responsible_organization_id=world.partner_a.id, recurrence="quarterly", first_due_on=date(2025, 4, 1)),
-        by=officer)
+    deliverable = deliverable_services.plan_deliverable(
+        agreement,
+        deliverable_services.PlanData(
+            title_fr="Rapport",
+            title_ar=None,
+            title_en=None,
+            description=None,
+            responsible_organization_id=world.partner_a.id,
+            recurrence="quarterly",
+            first_due_on=date(2025, 4, 1),
+        ),
+        by=officer,
+    )
     db.session.commit()
     assert len(deliverable.occurrences) == 4
     assert ("MTNRA" not in "") and engine.run_date_transitions(date(2025, 12, 31)) == []  # the day before: nothing
@@ -74,7 +88,9 @@ def test_a_tacit_renewal_extends_the_end_on_the_end_date_and_the_plan_follows(wo
     assert agreement.state == "active" and agreement.expires_on == date(2027, 1, 1)  # not expired
     assert not any(name == "expire" and ref == agreement.reference for ref, name, _o in results)
     row = next(r for r in history_for("agreements", agreement.id) if r.action == "renewed_tacitly")
-    assert row.changes["before"] == {"expires_on": "2026-01-01"} and row.changes["after"] == {"expires_on": "2027-01-01"}
+    assert row.changes["before"] == {"expires_on": "2026-01-01"} and row.changes["after"] == {
+        "expires_on": "2027-01-01"
+    }
     db.session.refresh(deliverable)
     assert deliverable.until_on == date(2027, 1, 1) and len(deliverable.occurrences) == 8  # reused amendment code
     assert any(r.action == "deliverable_replanned" for r in history_for("agreements", agreement.id))
@@ -85,11 +101,13 @@ def test_a_notice_of_non_renewal_stops_the_tacit_renewal(world):
     officer = world.users["officer"]
     agreement = tacit(world.agreement_a, notice=3, end=date(2026, 1, 1))
     with pytest.raises(ValidationFailed) as late:  # after the deadline (2025-10-01) it no longer counts
-        renewals.record_non_renewal(agreement, by=officer, given_on=date(2025, 10, 2), side="partner",
-                                    expected_version=agreement.version)
+        renewals.record_non_renewal(
+            agreement, by=officer, given_on=date(2025, 10, 2), side="partner", expected_version=agreement.version
+        )
     assert "given_on" in late.value.field_errors
-    renewals.record_non_renewal(agreement, by=officer, given_on=date(2025, 9, 15), side="partner",
-                                expected_version=agreement.version)
+    renewals.record_non_renewal(
+        agreement, by=officer, given_on=date(2025, 9, 15), side="partner", expected_version=agreement.version
+    )
     db.session.commit()
     results = engine.run_date_transitions(date(2026, 1, 1))
     db.session.commit()
@@ -111,47 +129,68 @@ def test_one_broken_renewal_does_not_stop_the_others(world):
 
 # --- reminders ----------------------------------------------------------------------------------
 
+
 def _at(day: date) -> datetime:
     return datetime.combine(day, time(9, 0), tzinfo=CASA)
 
 
 def _notice_rows(agreement, day: date):
-    return {(c.rule, c.occurrence_key, c.recipient.email) for c in reminders.candidates_at(_at(day))
-            if c.rule == "notice_deadline" and c.notice.object_id == agreement.id}
+    return {
+        (c.rule, c.occurrence_key, c.recipient.email)
+        for c in reminders.candidates_at(_at(day))
+        if c.rule == "notice_deadline" and c.notice.object_id == agreement.id
+    }
 
 
 def test_reminders_before_and_at_the_notice_deadline_and_a_moved_date_rearms_them(world):
     today = datetime.now(CASA).date()
-    agreement = tacit(world.agreement_a, notice=2, start=today - timedelta(days=300),
-                      end=today + timedelta(days=200))
+    agreement = tacit(world.agreement_a, notice=2, start=today - timedelta(days=300), end=today + timedelta(days=200))
     deadline = agreement.notice_deadline
     officer, manager = world.users["officer"].email, world.users["manager"].email
     assert _notice_rows(agreement, deadline - timedelta(days=31)) == set()
     assert _notice_rows(agreement, deadline - timedelta(days=30)) == {
-        ("notice_deadline", f"{deadline}:30d", officer), ("notice_deadline", f"{deadline}:30d", manager)}
+        ("notice_deadline", f"{deadline}:30d", officer),
+        ("notice_deadline", f"{deadline}:30d", manager),
+    }
     assert _notice_rows(agreement, deadline) == {
-        ("notice_deadline", f"{deadline}:0d", officer), ("notice_deadline", f"{deadline}:0d", manager)}
+        ("notice_deadline", f"{deadline}:0d", officer),
+        ("notice_deadline", f"{deadline}:0d", manager),
+    }
     assert _notice_rows(agreement, deadline + timedelta(days=1)) == set()
     reminders.run_pass(_at(deadline - timedelta(days=30)))
     db.session.commit()
     assert reminders.unsent(reminders.candidates_at(_at(deadline - timedelta(days=29)))) == [] or all(
-        c.rule != "notice_deadline" for c in reminders.unsent(reminders.candidates_at(_at(deadline - timedelta(days=29)))))
+        c.rule != "notice_deadline"
+        for c in reminders.unsent(reminders.candidates_at(_at(deadline - timedelta(days=29))))
+    )
     agreement.expires_on = agreement.expires_on + timedelta(days=10)  # an amendment moved the end
     db.session.commit()
     moved = agreement.notice_deadline
     assert {key for _r, key, _e in _notice_rows(agreement, moved - timedelta(days=30))} == {f"{moved}:30d"}
-    renewals.record_non_renewal(agreement, by=world.users["officer"], given_on=today, side="ministry",
-                                expected_version=agreement.version)
+    renewals.record_non_renewal(
+        agreement, by=world.users["officer"], given_on=today, side="ministry", expected_version=agreement.version
+    )
     db.session.commit()
     assert _notice_rows(agreement, moved) == set()  # notice given: no more reminders
 
 
 # --- pages --------------------------------------------------------------------------------------
 
+
 def _form(agreement, world, **overrides):
-    data = {"type": agreement.type, "title_fr": agreement.title_fr, "partners": [str(world.partner_a.id)],
-            "version": str(agreement.version), "owner_id": str(agreement.owner_id), "renewal_terms": "tacit", "renewal_months": "24",
-            "notice_period": "6", "notice_unit": "months", "effective_on": "2025-01-01", "expires_on": "2027-01-01"}
+    data = {
+        "type": agreement.type,
+        "title_fr": agreement.title_fr,
+        "partners": [str(world.partner_a.id)],
+        "version": str(agreement.version),
+        "owner_id": str(agreement.owner_id),
+        "renewal_terms": "tacit",
+        "renewal_months": "24",
+        "notice_period": "6",
+        "notice_unit": "months",
+        "effective_on": "2025-01-01",
+        "expires_on": "2027-01-01",
+    }
     return {**data, **overrides}
 
 
@@ -166,38 +205,55 @@ def test_the_owner_sets_renewal_terms_on_the_form_and_the_page_shows_the_deadlin
     html = officer.get(f"/agreements/{draft.id}").get_data(as_text=True)
     assert "Tacit renewal for 24 months unless notice is given" in html and "Notice deadline" in html
     assert "1 Jul 2026" in html or "Jul 1, 2026" in html
-    bad = officer.post(f"/agreements/{draft.id}/edit", data=_form(draft, world, renewal_months="", version=str(
-        draft.version)))
+    bad = officer.post(
+        f"/agreements/{draft.id}/edit", data=_form(draft, world, renewal_months="", version=str(draft.version))
+    )
     text = bad.get_data(as_text=True)
-    assert bad.status_code == 422, text[text.find("<main"):text.find("<main") + 1500]
+    assert bad.status_code == 422, text[text.find("<main") : text.find("<main") + 1500]
     assert "Say for how many months" in bad.get_data(as_text=True)
     # Signed: the terms change only through an amendment.
     draft.state = "active"
     db.session.commit()
-    locked = officer.post(f"/agreements/{draft.id}/edit", data=_form(draft, world, renewal_terms="none",
-                                                                     version=str(draft.version)))
+    locked = officer.post(
+        f"/agreements/{draft.id}/edit", data=_form(draft, world, renewal_terms="none", version=str(draft.version))
+    )
     assert locked.status_code == 422 and "only through the workflow or an amendment" in locked.get_data(as_text=True)
 
 
 def test_recording_a_notice_on_the_page_with_its_document(signed_in, world):
     agreement = tacit(world.agreement_a, end=date(2030, 1, 1))
     officer = signed_in("officer")
-    response = officer.post(f"/agreements/{agreement.id}/non-renewal", content_type="multipart/form-data", data={
-        "given_on": "2029-01-15", "side": "partner", "version": str(agreement.version),
-        "document": (BytesIO(PDF), "preavis.pdf")})
+    response = officer.post(
+        f"/agreements/{agreement.id}/non-renewal",
+        content_type="multipart/form-data",
+        data={
+            "given_on": "2029-01-15",
+            "side": "partner",
+            "version": str(agreement.version),
+            "document": (BytesIO(PDF), "preavis.pdf"),
+        },
+    )
     assert response.status_code == 303
     db.session.refresh(agreement)
     assert agreement.non_renewal_on == date(2029, 1, 15) and agreement.non_renewal_by == "partner"
     assert agreement.non_renewal_document.original_name == "preavis.pdf"
     html = officer.get(f"/agreements/{agreement.id}").get_data(as_text=True)
     assert "Notice of non-renewal given on" in html and "preavis.pdf" in html
-    again = officer.post(f"/agreements/{agreement.id}/non-renewal", data={
-        "given_on": "2029-01-16", "side": "ministry", "version": str(agreement.version)}, follow_redirects=True)
+    again = officer.post(
+        f"/agreements/{agreement.id}/non-renewal",
+        data={"given_on": "2029-01-16", "side": "ministry", "version": str(agreement.version)},
+        follow_redirects=True,
+    )
     assert "already recorded" in again.get_data(as_text=True)
-    assert signed_in("other_officer").post(f"/agreements/{agreement.id}/non-renewal", data={
-        "given_on": "2029-01-16", "side": "ministry"}).status_code == 403
-    assert signed_in("partner").post(f"/agreements/{agreement.id}/non-renewal", data={
-        "given_on": "2029-01-16", "side": "ministry"}).status_code in (403, 404)
+    assert (
+        signed_in("other_officer")
+        .post(f"/agreements/{agreement.id}/non-renewal", data={"given_on": "2029-01-16", "side": "ministry"})
+        .status_code
+        == 403
+    )
+    assert signed_in("partner").post(
+        f"/agreements/{agreement.id}/non-renewal", data={"given_on": "2029-01-16", "side": "ministry"}
+    ).status_code in (403, 404)
 
 
 def test_renew_creates_a_linked_renewal_prefilled_from_the_current_one(signed_in, world):
@@ -205,12 +261,30 @@ def test_renew_creates_a_linked_renewal_prefilled_from_the_current_one(signed_in
     agreement.summary_fr = "Coopération numérique"
     agreement.effective_on, agreement.expires_on = date(2025, 7, 1), date(2027, 7, 1)
     agreement.renewal_terms, agreement.notice_period, agreement.notice_unit = "by_agreement", 3, "months"
-    db.session.add(BudgetLine(agreement_id=agreement.id, organization_id=world.partner_a.id, label="Experts",
-                              amount=Decimal("1000.00"), currency="MAD", kind="cash", year=2026))
-    deliverable_services.plan_deliverable(agreement, deliverable_services.PlanData(
-        title_fr="Rapport annuel", title_ar=None, title_en=None, description=None,
-        responsible_organization_id=world.partner_a.id, recurrence="yearly", first_due_on=date(2026, 7, 1)),
-        by=world.users["officer"])
+    db.session.add(
+        BudgetLine(
+            agreement_id=agreement.id,
+            organization_id=world.partner_a.id,
+            label="Experts",
+            amount=Decimal("1000.00"),
+            currency="MAD",
+            kind="cash",
+            year=2026,
+        )
+    )
+    deliverable_services.plan_deliverable(
+        agreement,
+        deliverable_services.PlanData(
+            title_fr="Rapport annuel",
+            title_ar=None,
+            title_en=None,
+            description=None,
+            responsible_organization_id=world.partner_a.id,
+            recurrence="yearly",
+            first_due_on=date(2026, 7, 1),
+        ),
+        by=world.users["officer"],
+    )
     db.session.commit()
     officer = signed_in("officer")
     response = officer.post(f"/agreements/{agreement.id}/renew")
@@ -218,7 +292,11 @@ def test_renew_creates_a_linked_renewal_prefilled_from_the_current_one(signed_in
     renewal = db.session.scalar(select(Agreement).where(Agreement.renewal_of_id == agreement.id))
     assert response.headers["Location"].endswith(f"/agreements/{renewal.id}")
     assert (renewal.state, renewal.type, renewal.title_fr, renewal.summary_fr) == (
-        "draft", "mou", agreement.title_fr, "Coopération numérique")
+        "draft",
+        "mou",
+        agreement.title_fr,
+        "Coopération numérique",
+    )
     assert renewal.effective_on == date(2027, 7, 1) and renewal.expires_on == date(2029, 7, 1)
     assert [(p.organization_id, p.role) for p in renewal.parties] == [(world.partner_a.id, "partner")]
     assert (renewal.renewal_terms, renewal.notice_period) == ("by_agreement", 3)
@@ -251,26 +329,45 @@ def test_the_dashboard_shows_the_notice_deadline(signed_in, world):
 
 # --- API and amendments -------------------------------------------------------------------------
 
+
 def test_the_api_reads_and_writes_renewal_terms_notice_and_renew(api, world):
     officer = api("officer")
-    created = officer.post("/api/v1/agreements", json={
-        "type": "mou", "title_fr": "Par l'API", "parties": [{"organization_id": world.partner_a.id}],
-        "effective_on": "2026-01-01", "expires_on": "2028-01-01", "renewal_terms": "tacit", "renewal_months": 12,
-        "notice_period": 90, "notice_unit": "days"})
+    created = officer.post(
+        "/api/v1/agreements",
+        json={
+            "type": "mou",
+            "title_fr": "Par l'API",
+            "parties": [{"organization_id": world.partner_a.id}],
+            "effective_on": "2026-01-01",
+            "expires_on": "2028-01-01",
+            "renewal_terms": "tacit",
+            "renewal_months": 12,
+            "notice_period": 90,
+            "notice_unit": "days",
+        },
+    )
     assert created.status_code == 201, created.get_json()
     body = created.get_json()["renewal"]
     assert body["renewal_terms"] == "tacit" and body["notice_deadline"] == "2027-10-03"
-    bad = officer.patch(f"/api/v1/agreements/{created.get_json()['id']}", json={"renewal_terms": "tacit",
-                                                                                "renewal_months": None})
+    bad = officer.patch(
+        f"/api/v1/agreements/{created.get_json()['id']}", json={"renewal_terms": "tacit", "renewal_months": None}
+    )
     assert bad.status_code == 422 and "renewal_months" in str(bad.get_json())
-    assert officer.patch(f"/api/v1/agreements/{created.get_json()['id']}", json={
-        "renewal_terms": "often"}).status_code == 422
+    assert (
+        officer.patch(f"/api/v1/agreements/{created.get_json()['id']}", json={"renewal_terms": "often"}).status_code
+        == 422
+    )
     agreement = tacit(world.agreement_a, end=date(2030, 1, 1))
-    noticed = officer.post(f"/api/v1/agreements/{agreement.id}/non-renewal",
-                           json={"given_on": "2029-09-01", "side": "ministry"})
+    noticed = officer.post(
+        f"/api/v1/agreements/{agreement.id}/non-renewal", json={"given_on": "2029-09-01", "side": "ministry"}
+    )
     assert noticed.status_code == 200 and noticed.get_json()["renewal"]["non_renewal_on"] == "2029-09-01"
-    assert officer.post(f"/api/v1/agreements/{agreement.id}/non-renewal",
-                        json={"given_on": "nope", "side": "ministry"}).status_code == 422
+    assert (
+        officer.post(
+            f"/api/v1/agreements/{agreement.id}/non-renewal", json={"given_on": "nope", "side": "ministry"}
+        ).status_code
+        == 422
+    )
     renewed = officer.post(f"/api/v1/agreements/{agreement.id}/renewals")
     assert renewed.status_code == 201 and renewed.get_json()["renewal"]["renewal_of_id"] == agreement.id
     again = officer.get(f"/api/v1/agreements/{agreement.id}").get_json()["renewal"]
@@ -286,14 +383,16 @@ def test_an_amendment_changes_the_renewal_terms(world):
     parent = tacit(world.agreement_a, end=date(2030, 1, 1))
     amendment = factories.agreement(by=officer, partners=[world.partner_a], type="amendment", parent_id=parent.id)
     db.session.commit()
-    amendments.set_changes(amendment, {"renewal": {"renewal_terms": "none"}}, by=officer,
-                           expected_version=amendment.version)
+    amendments.set_changes(
+        amendment, {"renewal": {"renewal_terms": "none"}}, by=officer, expected_version=amendment.version
+    )
     assert amendment.amendment_changes["renewal"]["renewal_terms"] == "none"
     rows = amendments.comparison(amendment)
     assert rows[0].name == "renewal" and "Tacit renewal for 12 months" in str(rows[0].current)
     with pytest.raises(ValidationFailed):
-        amendments.set_changes(amendment, {"renewal": {"renewal_terms": "tacit"}}, by=officer,
-                               expected_version=amendment.version)
+        amendments.set_changes(
+            amendment, {"renewal": {"renewal_terms": "tacit"}}, by=officer, expected_version=amendment.version
+        )
     amendments.apply(amendment, by=officer)
     assert parent.renewal_terms == "none" and parent.notice_deadline is None
     row = next(r for r in history_for("agreements", parent.id) if r.action == "amended")
@@ -308,13 +407,25 @@ def test_the_amendment_page_proposes_new_renewal_terms(signed_in, world):
     client = signed_in("officer")
     page = client.get(f"/agreements/{amendment.id}/amendment").get_data(as_text=True)
     assert 'name="renewal_months"' in page and 'value="12"' in page
-    data = {"title_fr": parent.title_fr, "effective_on": "2025-07-01", "expires_on": "2030-01-01",
-            "partners": [str(world.partner_a.id)], "version": str(amendment.version),
-            "renewal_terms": "by_agreement", "renewal_months": "", "notice_period": "90", "notice_unit": "days"}
+    data = {
+        "title_fr": parent.title_fr,
+        "effective_on": "2025-07-01",
+        "expires_on": "2030-01-01",
+        "partners": [str(world.partner_a.id)],
+        "version": str(amendment.version),
+        "renewal_terms": "by_agreement",
+        "renewal_months": "",
+        "notice_period": "90",
+        "notice_unit": "days",
+    }
     response = client.post(f"/agreements/{amendment.id}/amendment", data=data)
     assert response.status_code == 303, response.get_data(as_text=True)[:500]
     db.session.refresh(amendment)
-    assert amendment.amendment_changes["renewal"] == {"renewal_terms": "by_agreement", "renewal_months": None,
-                                                      "notice_period": 90, "notice_unit": "days"}
+    assert amendment.amendment_changes["renewal"] == {
+        "renewal_terms": "by_agreement",
+        "renewal_months": None,
+        "notice_period": 90,
+        "notice_unit": "days",
+    }
     html = client.get(f"/agreements/{amendment.id}").get_data(as_text=True)
     assert 'data-term="renewal"' in html and "notice: 90 days before the end date" in html

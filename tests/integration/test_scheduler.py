@@ -1,4 +1,5 @@
 """The scheduler as its own process: it applies due date-driven moves, and stops on SIGTERM."""
+
 import os
 import signal
 import subprocess
@@ -10,8 +11,8 @@ from pathlib import Path
 import pytest
 from flask_migrate import upgrade
 
-from app.core import clock
 from app.agreements.models import Agreement
+from app.core import clock
 from app.extensions import db
 from app.workflow.engine import settle_state
 from tests import factories
@@ -28,22 +29,41 @@ def test_scheduler_process_activates_due_agreements(tmp_path):
         with app.app_context():
             upgrade()
             world = factories.build_world()
-            due = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state="signed",
-                                      signed_on=clock.today() - timedelta(days=10),
-                                      effective_on=clock.today() - timedelta(days=1))
-            later = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state="signed",
-                                        signed_on=clock.today() - timedelta(days=10),
-                                        effective_on=clock.today() + timedelta(days=30))
+            due = factories.agreement(
+                by=world.users["officer"],
+                partners=[world.partner_a],
+                state="signed",
+                signed_on=clock.today() - timedelta(days=10),
+                effective_on=clock.today() - timedelta(days=1),
+            )
+            later = factories.agreement(
+                by=world.users["officer"],
+                partners=[world.partner_a],
+                state="signed",
+                signed_on=clock.today() - timedelta(days=10),
+                effective_on=clock.today() + timedelta(days=30),
+            )
             for agreement in (due, later):
                 settle_state(agreement)
             db.session.commit()
             due_id, later_id = due.id, later.id
             db.session.remove()
             db.engine.dispose()
-        env = {**os.environ, "DATABASE_URL": url, "SHARAKA_CONFIG": "development", "FLASK_APP": "app",
-               "SHARAKA_INSTANCE_DIR": str(tmp_path)}
-        process = subprocess.Popen([sys.executable, "-m", "flask", "scheduler", "run"], cwd=ROOT, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "SHARAKA_CONFIG": "development",
+            "FLASK_APP": "app",
+            "SHARAKA_INSTANCE_DIR": str(tmp_path),
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "scheduler", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         try:
             # As long as the process lives: on a busy machine its start-up alone may take many seconds.
             deadline = time.time() + 300

@@ -1,5 +1,6 @@
 """The top bar's search (#16): Arabic clitics and accents, partners' names, ranked, each result
 limited to what the reader may see; the agreements list's search uses the same index."""
+
 from __future__ import annotations
 
 from io import BytesIO
@@ -16,17 +17,22 @@ from tests import factories
 
 @pytest.fixture
 def portfolio(world):
-    mistral = factories.organization("mistral", name_ar="ميسترال للذكاء الاصطناعي", name_fr="Mistral AI",
-                                     name_en="Mistral AI")
+    mistral = factories.organization(
+        "mistral", name_ar="ميسترال للذكاء الاصطناعي", name_fr="Mistral AI", name_en="Mistral AI"
+    )
     officer = world.users["officer"]
-    ai = factories.agreement(by=officer, partners=[mistral], title_fr="Mémorandum d'entente",
-                             title_ar="مذكرة تفاهم في مجال الذكاء الاصطناعي")
-    lab = factories.agreement(by=officer, partners=[mistral], title_fr="Laboratoire commun",
-                              title_ar="مختبر مشترك للذكاء الاصطناعي")
-    skills = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Éducation numérique",
-                                 title_ar="اتفاقية والذكاء التطبيقي")
-    banks = factories.agreement(by=officer, partners=[world.partner_b], title_fr="Banque",
-                                title_ar="شراكة بالذكاء المالي")
+    ai = factories.agreement(
+        by=officer, partners=[mistral], title_fr="Mémorandum d'entente", title_ar="مذكرة تفاهم في مجال الذكاء الاصطناعي"
+    )
+    lab = factories.agreement(
+        by=officer, partners=[mistral], title_fr="Laboratoire commun", title_ar="مختبر مشترك للذكاء الاصطناعي"
+    )
+    skills = factories.agreement(
+        by=officer, partners=[world.partner_a], title_fr="Éducation numérique", title_ar="اتفاقية والذكاء التطبيقي"
+    )
+    banks = factories.agreement(
+        by=officer, partners=[world.partner_b], title_fr="Banque", title_ar="شراكة بالذكاء المالي"
+    )
     db.session.commit()
     return {"mistral": mistral, "ai": ai, "lab": lab, "skills": skills, "banks": banks}
 
@@ -86,8 +92,9 @@ def test_documents_are_found_by_file_name_and_renames_follow(app, world, portfol
 
     from app.workflow.services import attach_document
 
-    upload = FileStorage(BytesIO(b"%PDF-1.4\n%%EOF\n"), filename="annexe-budgétaire.pdf",
-                         content_type="application/pdf")
+    upload = FileStorage(
+        BytesIO(b"%PDF-1.4\n%%EOF\n"), filename="annexe-budgétaire.pdf", content_type="application/pdf"
+    )
     attach_document(portfolio["ai"], "text_version", upload, by=world.users["officer"])
     db.session.commit()
     with app.test_request_context():

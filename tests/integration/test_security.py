@@ -1,5 +1,6 @@
 """ASVS level 2 hardening: bounded decompression, sessions that end, passwords, throttling without
 lock-out, no secrets in cookies, headers, and production refusing to start unsafe."""
+
 from __future__ import annotations
 
 import io
@@ -21,6 +22,7 @@ STRONG = "Tajine au citron, nuit étoilée sur Fès"
 
 
 # --- bounded decompression -------------------------------------------------------------------
+
 
 def _office_zip(kind: str, bomb_member: str, inflated_mb: int) -> bytes:
     """A real Office file whose one member inflates to `inflated_mb` MB of zeros."""
@@ -87,10 +89,12 @@ def test_a_partner_uploading_a_bomb_gets_a_clear_message(app, world, signed_in):
     db.session.commit()
     partner = signed_in("partner")
     bomb = _office_zip("xl", "xl/worksheets/sheet1.xml", 200)
-    response = partner.post(f"/deliverables/{occurrence.id}/submissions", csrf_from=f"/deliverables/{occurrence.id}",
-                            data={"version": str(occurrence.version), "note": "",
-                                  "files": [(io.BytesIO(bomb), "rapport.xlsx")]},
-                            content_type="multipart/form-data")
+    response = partner.post(
+        f"/deliverables/{occurrence.id}/submissions",
+        csrf_from=f"/deliverables/{occurrence.id}",
+        data={"version": str(occurrence.version), "note": "", "files": [(io.BytesIO(bomb), "rapport.xlsx")]},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 303
     assert "expands to more than" in partner.get(f"/deliverables/{occurrence.id}").get_data(as_text=True)
     db.session.refresh(occurrence)
@@ -110,6 +114,7 @@ def test_real_office_files_still_pass(app):
 
 # --- sessions that end -----------------------------------------------------------------------
 
+
 def _cookie(client, name):
     cookie = client.http.get_cookie(name)
     return cookie.value if cookie else None
@@ -128,8 +133,9 @@ def _remembered_browser(app, user):
     """A browser signed in with "keep me signed in", and copies of both its cookies."""
     browser = SignedInClient(app, None)
     token = browser.csrf("/sign-in")
-    browser.http.post("/sign-in", data={"email": user.email, "password": factories.PASSWORD, "remember": "y",
-                                        "csrf_token": token})
+    browser.http.post(
+        "/sign-in", data={"email": user.email, "password": factories.PASSWORD, "remember": "y", "csrf_token": token}
+    )
     stolen = {"session": _cookie(browser, "session"), "remember_token": _cookie(browser, "remember_token")}
     assert all(stolen.values())
     for name, value in stolen.items():
@@ -153,8 +159,15 @@ def test_a_copied_session_cookie_dies_at_sign_out(app, world):
 def test_a_copied_remember_cookie_dies_at_sign_out(app, world):
     officer = SignedInClient(app, None)
     token = officer.csrf("/sign-in")
-    officer.http.post("/sign-in", data={"email": world.users["officer"].email, "password": factories.PASSWORD,
-                                        "remember": "y", "csrf_token": token})
+    officer.http.post(
+        "/sign-in",
+        data={
+            "email": world.users["officer"].email,
+            "password": factories.PASSWORD,
+            "remember": "y",
+            "csrf_token": token,
+        },
+    )
     remembered = {"remember_token": _cookie(officer, "remember_token")}
     assert remembered["remember_token"]
     assert _replay(app, remembered).status_code == 200  # the cookie alone opens a session
@@ -168,14 +181,28 @@ def test_deactivation_ends_every_session_and_token(app, world, signed_in):
     _token, secret = create_token(victim, "script", by=victim)
     db.session.commit()
     admin = signed_in("admin")
-    response = admin.post(f"/admin/users/{victim.id}/edit", data={
-        "email": victim.email, "full_name": victim.full_name, "role": victim.role, "organization_id": world.ministry.id,
-        "language": victim.language, "is_active": ""})
+    response = admin.post(
+        f"/admin/users/{victim.id}/edit",
+        data={
+            "email": victim.email,
+            "full_name": victim.full_name,
+            "role": victim.role,
+            "organization_id": world.ministry.id,
+            "language": victim.language,
+            "is_active": "",
+        },
+    )
     assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
     _assert_dead(app, stolen)
     assert app.test_client().get("/api/v1/agreements", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
-    assert db.session.scalar(select(func.count()).select_from(UserSession).where(
-        UserSession.user_id == victim.id, UserSession.ended_at.is_(None))) == 0
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(UserSession)
+            .where(UserSession.user_id == victim.id, UserSession.ended_at.is_(None))
+        )
+        == 0
+    )
 
 
 def test_a_password_change_ends_the_other_sessions_and_offers_to_revoke_tokens(app, world):
@@ -184,8 +211,10 @@ def test_a_password_change_ends_the_other_sessions_and_offers_to_revoke_tokens(a
     here = SignedInClient(app, person)
     _token, kept_secret = create_token(person, "kept", by=person)
     db.session.commit()
-    response = here.post("/account/password", data={"current_password": factories.PASSWORD, "new_password": STRONG,
-                                                    "confirm": STRONG, "revoke_tokens": ""})
+    response = here.post(
+        "/account/password",
+        data={"current_password": factories.PASSWORD, "new_password": STRONG, "confirm": STRONG, "revoke_tokens": ""},
+    )
     assert response.status_code in (302, 303)
     assert here.get("/dashboard").status_code == 200  # this session goes on
     assert elsewhere.get("/dashboard").status_code == 302  # the others end ...
@@ -195,8 +224,15 @@ def test_a_password_change_ends_the_other_sessions_and_offers_to_revoke_tokens(a
 
     _token, revoked_secret = create_token(person, "revoked", by=person)
     db.session.commit()
-    here.post("/account/password", data={"current_password": STRONG, "new_password": STRONG + " encore",
-                                         "confirm": STRONG + " encore", "revoke_tokens": "y"})
+    here.post(
+        "/account/password",
+        data={
+            "current_password": STRONG,
+            "new_password": STRONG + " encore",
+            "confirm": STRONG + " encore",
+            "revoke_tokens": "y",
+        },
+    )
     for secret in (kept_secret, revoked_secret):
         assert api.get("/api/v1/agreements", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
 
@@ -206,15 +242,17 @@ def test_people_see_and_end_their_own_sessions(app, world):
     laptop, phone = SignedInClient(app, person), SignedInClient(app, person)
     page = laptop.get("/account/security").get_data(as_text=True)
     assert page.count("data-session=") == 2 and 'data-current="yes"' in page
-    other = db.session.scalars(select(UserSession).where(UserSession.user_id == person.id)
-                               .order_by(UserSession.id.desc())).first()  # the phone's
+    other = db.session.scalars(
+        select(UserSession).where(UserSession.user_id == person.id).order_by(UserSession.id.desc())
+    ).first()  # the phone's
     assert laptop.post(f"/account/sessions/{other.id}/end", csrf_from="/account/security").status_code == 303
     assert phone.get("/dashboard").status_code == 302
     assert laptop.get("/dashboard").status_code == 200
     # Someone else's session does not exist for you.
     intruder = SignedInClient(app, world.users["partner"])
-    mine = db.session.scalars(select(UserSession).where(UserSession.user_id == person.id,
-                                                        UserSession.ended_at.is_(None))).first()
+    mine = db.session.scalars(
+        select(UserSession).where(UserSession.user_id == person.id, UserSession.ended_at.is_(None))
+    ).first()
     assert intruder.post(f"/account/sessions/{mine.id}/end", csrf_from="/account/security").status_code == 404
     assert intruder.post("/account/sessions/99999999999/end", csrf_from="/account/security").status_code == 404
     assert laptop.get("/dashboard").status_code == 200
@@ -223,18 +261,25 @@ def test_people_see_and_end_their_own_sessions(app, world):
 def test_remember_me_lasts_the_configured_days(app, world):
     client = SignedInClient(app, None)
     token = client.csrf("/sign-in")
-    client.http.post("/sign-in", data={"email": world.users["auditor"].email, "password": factories.PASSWORD,
-                                       "remember": "y", "csrf_token": token})
-    row = db.session.scalars(select(UserSession).where(UserSession.user_id == world.users["auditor"].id)
-                             .order_by(UserSession.id.desc())).first()
+    client.http.post(
+        "/sign-in",
+        data={
+            "email": world.users["auditor"].email,
+            "password": factories.PASSWORD,
+            "remember": "y",
+            "csrf_token": token,
+        },
+    )
+    row = db.session.scalars(
+        select(UserSession).where(UserSession.user_id == world.users["auditor"].id).order_by(UserSession.id.desc())
+    ).first()
     assert row.is_remembered
     assert abs((row.expires_at - row.created_at).days - app.config["REMEMBER_COOKIE_DURATION"].days) <= 1
 
 
 # --- passwords -------------------------------------------------------------------------------
 
-WEAK = ["1234567890ab", "aaaaaaaaaaaa", "azertyuiop123", "motdepasse2026", "short", "Sharaka2026!!",
-        "password1234"]
+WEAK = ["1234567890ab", "aaaaaaaaaaaa", "azertyuiop123", "motdepasse2026", "short", "Sharaka2026!!", "password1234"]
 
 
 @pytest.mark.parametrize("password", WEAK)
@@ -246,8 +291,7 @@ def test_common_and_short_passwords_are_refused(app, world, password):
 def _create(world, password, email="amina.benali@example.org", full_name="Amina Benali"):
     from app.auth.services import create_user
 
-    return create_user(email=email, full_name=full_name, role="officer", password=password,
-                       organization=world.ministry)
+    return create_user(email=email, full_name=full_name, role="officer", password=password, organization=world.ministry)
 
 
 @pytest.mark.parametrize("password", ["amina.benali@example.org", "AminaBenali2026", "benali-amina-2026"])
@@ -268,14 +312,17 @@ def test_password_messages_speak_the_users_language(app, world, language, expect
     client.http.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
     world.users["officer"].language = language
     db.session.commit()
-    response = client.post("/account/password", data={"current_password": factories.PASSWORD,
-                                                      "new_password": "azertyuiop123", "confirm": "azertyuiop123"})
+    response = client.post(
+        "/account/password",
+        data={"current_password": factories.PASSWORD, "new_password": "azertyuiop123", "confirm": "azertyuiop123"},
+    )
     assert response.status_code == 422
     assert expected in response.get_data(as_text=True)
     assert db.session.get(User, world.users["officer"].id).check_password(factories.PASSWORD)
 
 
 # --- throttling without lock-out ---------------------------------------------------------------
+
 
 def _try(app, email, password, address):
     client = app.test_client()
@@ -312,6 +359,7 @@ def test_many_addresses_guessing_one_account_stop_new_addresses_only(app, world)
 
 # --- no secrets in cookies -----------------------------------------------------------------------
 
+
 def _session_data(app, client) -> dict:
     serializer = app.session_interface.get_signing_serializer(app)
     return serializer.loads(_cookie(client, "session"))
@@ -343,9 +391,18 @@ def test_a_new_calendar_address_never_travels_in_the_cookie(app, world):
 
 # --- headers and production -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("path, role", [("/dashboard", "officer"), ("/agreements/", "partner"),
-                                        ("/account/security", "auditor"), ("/sign-in", None),
-                                        ("/api/v1/agreements", "api"), ("/no-such-page", None)])
+
+@pytest.mark.parametrize(
+    "path, role",
+    [
+        ("/dashboard", "officer"),
+        ("/agreements/", "partner"),
+        ("/account/security", "auditor"),
+        ("/sign-in", None),
+        ("/api/v1/agreements", "api"),
+        ("/no-such-page", None),
+    ],
+)
 def test_private_answers_are_never_stored(app, world, path, role):
     if role == "api":
         _token, secret = create_token(world.users["officer"], "x", by=world.users["officer"])
@@ -372,11 +429,17 @@ def production_env(monkeypatch, tmp_path):
     return monkeypatch
 
 
-@pytest.mark.parametrize("key, reason", [
-    ("", "is not set"), ("a" * 32, "guessable"), ("short-but-random-Xq9", "shorter than 32"),
-    ("Sharaka-production-secret-key-2026-rabat", "guessable"), ("abcdefghijklmnopqrstuvwxyz012345", "guessable"),
-    ("dev-only-not-secret", "is not set"),
-])
+@pytest.mark.parametrize(
+    "key, reason",
+    [
+        ("", "is not set"),
+        ("a" * 32, "guessable"),
+        ("short-but-random-Xq9", "shorter than 32"),
+        ("Sharaka-production-secret-key-2026-rabat", "guessable"),
+        ("abcdefghijklmnopqrstuvwxyz012345", "guessable"),
+        ("dev-only-not-secret", "is not set"),
+    ],
+)
 def test_production_refuses_a_weak_secret_key(production_env, key, reason):
     from app import create_app
 

@@ -1,5 +1,6 @@
 """Digital signatures of an uploaded signed copy, checked with pyHanko against a test CA made here:
 trusted, untrusted, modified after signing, unsigned, and a garbage file named .pdf."""
+
 from io import BytesIO
 
 import pytest
@@ -20,9 +21,14 @@ def pdfs():
     ministry_ca, stranger_ca = Authority.create("Ministry Test Root"), Authority.create("Unknown Root")
     base = plain_pdf("Convention de partenariat", "Article 1")
     trusted = sign(base, ministry_ca.signer("Amal Benali"))
-    return {"ca": ministry_ca, "trusted": trusted, "untrusted": sign(base, stranger_ca.signer("Eve Dupont")),
-            "modified": modify_after_signing(trusted), "unsigned": base,
-            "garbage": b"%PDF-1.7\n this is not a pdf at all \x00\x01"}
+    return {
+        "ca": ministry_ca,
+        "trusted": trusted,
+        "untrusted": sign(base, stranger_ca.signer("Eve Dupont")),
+        "modified": modify_after_signing(trusted),
+        "unsigned": base,
+        "garbage": b"%PDF-1.7\n this is not a pdf at all \x00\x01",
+    }
 
 
 @pytest.fixture
@@ -39,35 +45,70 @@ def trust_roots(app, pdfs, tmp_path):
 
 @pytest.fixture
 def in_signature(world):
-    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="MoU signé",
-                                    state="signature")
+    agreement = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_a], title_fr="MoU signé", state="signature"
+    )
     db.session.commit()
     return agreement
 
 
 def upload(client, agreement, body: bytes, name: str):
     db.session.refresh(agreement)
-    return client.post(f"/agreements/{agreement.id}/signed-copy",
-                       data={"version": str(agreement.version), "file": (BytesIO(body), name)},
-                       csrf_from=f"/agreements/{agreement.id}", content_type="multipart/form-data")
+    return client.post(
+        f"/agreements/{agreement.id}/signed-copy",
+        data={"version": str(agreement.version), "file": (BytesIO(body), name)},
+        csrf_from=f"/agreements/{agreement.id}",
+        content_type="multipart/form-data",
+    )
 
 
 def latest_check(agreement) -> SignatureCheck:
-    return db.session.scalar(select(SignatureCheck).join(AgreementDocument).where(
-        AgreementDocument.agreement_id == agreement.id).order_by(SignatureCheck.id.desc()))
+    return db.session.scalar(
+        select(SignatureCheck)
+        .join(AgreementDocument)
+        .where(AgreementDocument.agreement_id == agreement.id)
+        .order_by(SignatureCheck.id.desc())
+    )
 
 
-@pytest.mark.parametrize("case, status, shown", [
-    ("trusted", "valid", ["Digital signature valid", "Amal Benali", "The signature covers the whole document.",
-                          "Certificate chain trusted.", "Revocation not checked."]),
-    ("untrusted", "untrusted", ["Signature intact, signer not trusted", "Eve Dupont",
-                                "does not lead to a trust root configured by the ministry"]),
-    ("modified", "invalid", ["Digital signature not valid", "The document was modified after signing.",
-                             "Content was added after signing."]),
-    ("unsigned", "none", ["No digital signature"]),
-])
-def test_each_kind_of_signed_copy_is_checked_at_upload(app, world, signed_in, in_signature, pdfs, trust_roots,
-                                                       case, status, shown):
+@pytest.mark.parametrize(
+    "case, status, shown",
+    [
+        (
+            "trusted",
+            "valid",
+            [
+                "Digital signature valid",
+                "Amal Benali",
+                "The signature covers the whole document.",
+                "Certificate chain trusted.",
+                "Revocation not checked.",
+            ],
+        ),
+        (
+            "untrusted",
+            "untrusted",
+            [
+                "Signature intact, signer not trusted",
+                "Eve Dupont",
+                "does not lead to a trust root configured by the ministry",
+            ],
+        ),
+        (
+            "modified",
+            "invalid",
+            [
+                "Digital signature not valid",
+                "The document was modified after signing.",
+                "Content was added after signing.",
+            ],
+        ),
+        ("unsigned", "none", ["No digital signature"]),
+    ],
+)
+def test_each_kind_of_signed_copy_is_checked_at_upload(
+    app, world, signed_in, in_signature, pdfs, trust_roots, case, status, shown
+):
     officer = signed_in("officer")
     assert upload(officer, in_signature, pdfs[case], f"{case}.pdf").status_code == 303
     check = latest_check(in_signature)
@@ -87,8 +128,9 @@ def test_each_kind_of_signed_copy_is_checked_at_upload(app, world, signed_in, in
     assert any(c["status"] == status for c in audit)
 
 
-def test_a_garbage_file_named_pdf_is_refused_or_reported_and_never_a_500(app, world, signed_in, in_signature, pdfs,
-                                                                      trust_roots):
+def test_a_garbage_file_named_pdf_is_refused_or_reported_and_never_a_500(
+    app, world, signed_in, in_signature, pdfs, trust_roots
+):
     officer = signed_in("officer")
     response = upload(officer, in_signature, pdfs["garbage"], "contrat.pdf")
     assert response.status_code == 303  # it starts like a PDF: stored, and its check says it cannot be read
@@ -147,5 +189,7 @@ def test_the_api_shows_the_check_under_the_same_rules(app, world, signed_in, in_
     assert call("GET", "partner_b").status_code == 404
     assert call("POST", "officer", url + "/check").status_code == 403
     assert call("POST", "admin", url + "/check").get_json()["status"] == "invalid"
-    assert call("GET", "officer", f"/api/v1/agreements/{in_signature.id}/documents/2147483000/signatures"
-                ).status_code == 404
+    assert (
+        call("GET", "officer", f"/api/v1/agreements/{in_signature.id}/documents/2147483000/signatures").status_code
+        == 404
+    )

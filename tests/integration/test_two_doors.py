@@ -17,6 +17,7 @@ deliverables, delegations) hold the same ids; and that a door closed at one side
 closed at the other. Internal approval rounds, internal threads and the ministry's notes are
 read by the ministry only (unless the workflow shares a round with the partner).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,8 @@ from datetime import timedelta
 
 import pytest
 
-from app.core import clock
 from app.agreements.models import Agreement
+from app.core import clock
 from app.extensions import db
 from app.workflow import engine
 from app.workflow.definitions import parse_definition
@@ -35,27 +36,51 @@ from tests.integration.test_api_lifecycle import multipart, ok
 
 ROLES = ["officer", "manager", "legal", "admin", "auditor", "partner", "partner_b"]
 MARKERS = {
-    "notes": "MARKnotes", "summary": "MARKsummary", "reason": "MARKreason", "reject": "MARKreject",
-    "approve": "MARKapprovalcomment", "open_approval": "MARKopenapproval", "version_note": "MARKversionnote",
-    "version_file": "MARKversionfile", "signatory": "MARKsignatory", "signed_copy": "MARKsignedcopy",
-    "deliverable": "MARKdeliverable", "hand_in": "MARKhandin", "feedback": "MARKfeedback",
-    "approver": "MARKapprover", "shared_comment": "MARKsharedcomment", "internal_comment": "MARKinternalcomment",
-    "deliverable_shared_comment": "MARKdelivshared", "deliverable_internal_comment": "MARKdelivinternal",
-    "budget": "MARKbudget", "indicator": "MARKindicator", "amendment": "MARKamendment",
+    "notes": "MARKnotes",
+    "summary": "MARKsummary",
+    "reason": "MARKreason",
+    "reject": "MARKreject",
+    "approve": "MARKapprovalcomment",
+    "open_approval": "MARKopenapproval",
+    "version_note": "MARKversionnote",
+    "version_file": "MARKversionfile",
+    "signatory": "MARKsignatory",
+    "signed_copy": "MARKsignedcopy",
+    "deliverable": "MARKdeliverable",
+    "hand_in": "MARKhandin",
+    "feedback": "MARKfeedback",
+    "approver": "MARKapprover",
+    "shared_comment": "MARKsharedcomment",
+    "internal_comment": "MARKinternalcomment",
+    "deliverable_shared_comment": "MARKdelivshared",
+    "deliverable_internal_comment": "MARKdelivinternal",
+    "budget": "MARKbudget",
+    "indicator": "MARKindicator",
+    "amendment": "MARKamendment",
 }
 
 
 def build(api, world) -> dict:
     """An MoU taken to active through the API (with a send-back on its way), with a plan, a
     hand-in sent back; and a second one waiting in internal review with one approval given."""
-    officer, legal, manager, partner = api("officer"), api("legal"), api("manager"), api("partner")
+    officer, legal, partner = api("officer"), api("legal"), api("partner")
     world.users["legal"].full_name = "Legal " + MARKERS["approver"]
     db.session.commit()
 
     def new(title: str) -> int:
-        return ok(officer.post(f"{P}/agreements", json={
-            "type": "mou", "title_fr": title, "summary_fr": MARKERS["summary"], "notes": MARKERS["notes"],
-            "parties": [{"organization_id": world.partner_a.id}]}), 201)["id"]
+        return ok(
+            officer.post(
+                f"{P}/agreements",
+                json={
+                    "type": "mou",
+                    "title_fr": title,
+                    "summary_fr": MARKERS["summary"],
+                    "notes": MARKERS["notes"],
+                    "parties": [{"organization_id": world.partner_a.id}],
+                },
+            ),
+            201,
+        )["id"]
 
     def move(client, agreement_id, name, **body):
         return ok(client.post(f"{P}/agreements/{agreement_id}/transitions", json={"transition": name, **body}))
@@ -64,34 +89,93 @@ def build(api, world) -> dict:
     move(officer, active, "submit_for_review", comment=MARKERS["reason"])
     move(legal, active, "approve_review", decision="reject", comment=MARKERS["reject"])
     take_to_active_with_markers(api, world, active, move)
-    line = ok(officer.post(f"{P}/agreements/{active}/deliverables", json={
-        "title_fr": MARKERS["deliverable"], "responsible_organization_id": world.partner_a.id,
-        "first_due_on": (clock.today() + timedelta(days=10)).isoformat()}), 201)
+    line = ok(
+        officer.post(
+            f"{P}/agreements/{active}/deliverables",
+            json={
+                "title_fr": MARKERS["deliverable"],
+                "responsible_organization_id": world.partner_a.id,
+                "first_due_on": (clock.today() + timedelta(days=10)).isoformat(),
+            },
+        ),
+        201,
+    )
     occurrence = line["occurrences"][0]["id"]
-    ok(multipart(partner, f"{P}/deliverables/{occurrence}/submissions", {"note": MARKERS["hand_in"]},
-                 {"files": (b"%PDF-1.4\n%%EOF\n", "rapport.pdf")}), 201)
-    ok(officer.post(f"{P}/deliverables/{occurrence}/review", json={"decision": "send_back",
-                                                                   "comment": MARKERS["feedback"]}))
-    ok(officer.post(f"{P}/agreements/{active}/deliverables/{line['id']}/indicators", json={
-        "names": {"fr": MARKERS["indicator"]}, "target": "10", "target_scope": "term"}), 201)
+    ok(
+        multipart(
+            partner,
+            f"{P}/deliverables/{occurrence}/submissions",
+            {"note": MARKERS["hand_in"]},
+            {"files": (b"%PDF-1.4\n%%EOF\n", "rapport.pdf")},
+        ),
+        201,
+    )
+    ok(
+        officer.post(
+            f"{P}/deliverables/{occurrence}/review", json={"decision": "send_back", "comment": MARKERS["feedback"]}
+        )
+    )
+    ok(
+        officer.post(
+            f"{P}/agreements/{active}/deliverables/{line['id']}/indicators",
+            json={"names": {"fr": MARKERS["indicator"]}, "target": "10", "target_scope": "term"},
+        ),
+        201,
+    )
     for audience, marker in (("shared", "shared_comment"), ("internal", "internal_comment")):
-        ok(multipart(officer, f"{P}/agreements/{active}/threads/{audience}/messages", {"body": MARKERS[marker]}, {}),
-           201)
-        ok(multipart(officer, f"{P}/deliverables/{occurrence}/threads/{audience}/messages",
-                     {"body": MARKERS["deliverable_" + marker]}, {}), 201)
-    amendment = ok(officer.post(f"{P}/agreements", json={
-        "type": "amendment", "parent_id": active, "title_fr": "Avenant n° 1",
-        "parties": [{"organization_id": world.partner_a.id}]}), 201)
-    ok(officer.open(f"{P}/agreements/{amendment['id']}/amendment", "PUT", json={
-        "changes": {"summary_fr": MARKERS["amendment"]}, "version": amendment["version"]}))
+        ok(
+            multipart(officer, f"{P}/agreements/{active}/threads/{audience}/messages", {"body": MARKERS[marker]}, {}),
+            201,
+        )
+        ok(
+            multipart(
+                officer,
+                f"{P}/deliverables/{occurrence}/threads/{audience}/messages",
+                {"body": MARKERS["deliverable_" + marker]},
+                {},
+            ),
+            201,
+        )
+    amendment = ok(
+        officer.post(
+            f"{P}/agreements",
+            json={
+                "type": "amendment",
+                "parent_id": active,
+                "title_fr": "Avenant n° 1",
+                "parties": [{"organization_id": world.partner_a.id}],
+            },
+        ),
+        201,
+    )
+    ok(
+        officer.open(
+            f"{P}/agreements/{amendment['id']}/amendment",
+            "PUT",
+            json={"changes": {"summary_fr": MARKERS["amendment"]}, "version": amendment["version"]},
+        )
+    )
     waiting = new("Accord en revue")
-    ok(officer.post(f"{P}/agreements/{waiting}/budget-lines", json={
-        "organization_id": world.partner_a.id, "label": MARKERS["budget"], "amount": "1000.00"}), 201)
+    ok(
+        officer.post(
+            f"{P}/agreements/{waiting}/budget-lines",
+            json={"organization_id": world.partner_a.id, "label": MARKERS["budget"], "amount": "1000.00"},
+        ),
+        201,
+    )
     move(officer, waiting, "submit_for_review")
     move(legal, waiting, "approve_review", comment=MARKERS["open_approval"])
-    ok(legal.post(f"{P}/delegations", json={"delegate_id": world.users["manager"].id,
-                                              "starts_on": clock.today().isoformat(),
-                                              "ends_on": (clock.today() + timedelta(days=3)).isoformat()}), 201)
+    ok(
+        legal.post(
+            f"{P}/delegations",
+            json={
+                "delegate_id": world.users["manager"].id,
+                "starts_on": clock.today().isoformat(),
+                "ends_on": (clock.today() + timedelta(days=3)).isoformat(),
+            },
+        ),
+        201,
+    )
     return {"active": active, "waiting": waiting, "amendment": amendment["id"]}
 
 
@@ -102,28 +186,59 @@ def take_to_active_with_markers(api, world, agreement_id, move):
     move(officer, agreement_id, "submit_for_review")
     move(legal, agreement_id, "approve_review", comment=MARKERS["approve"])
     move(manager, agreement_id, "approve_review")
-    ok(multipart(officer, f"{a}/negotiation/versions", {"note": MARKERS["version_note"]},
-                 {"file": (b"%PDF-1.4\nv1\n%%EOF\n", MARKERS["version_file"] + ".pdf")}), 201)
+    ok(
+        multipart(
+            officer,
+            f"{a}/negotiation/versions",
+            {"note": MARKERS["version_note"]},
+            {"file": (b"%PDF-1.4\nv1\n%%EOF\n", MARKERS["version_file"] + ".pdf")},
+        ),
+        201,
+    )
     # The partner accepted by e-mail: the ministry records it, with the e-mail as proof (#12).
-    ok(multipart(officer, f"{a}/negotiation/acceptances", {"organization_id": str(world.partner_a.id)},
-                 {"proof": (b"%PDF-1.4\naccord\n%%EOF\n", "accord-du-partenaire.pdf")}), 201)
+    ok(
+        multipart(
+            officer,
+            f"{a}/negotiation/acceptances",
+            {"organization_id": str(world.partner_a.id)},
+            {"proof": (b"%PDF-1.4\naccord\n%%EOF\n", "accord-du-partenaire.pdf")},
+        ),
+        201,
+    )
     move(officer, agreement_id, "open_signature")
     ok(officer.post(f"{a}/signatories", json={"side": "ministry", "name": "Ministre"}), 201)
-    signatories = ok(officer.post(f"{a}/signatories", json={"side": "partner", "name": MARKERS["signatory"]}),
-                     201)["signatories"]
+    signatories = ok(officer.post(f"{a}/signatories", json={"side": "partner", "name": MARKERS["signatory"]}), 201)[
+        "signatories"
+    ]
     for signatory in signatories:
-        ok(officer.post(f"{a}/signatories/{signatory['id']}/signature",
-                        json={"signed_on": (clock.today() - timedelta(days=1)).isoformat()}))
-    ok(multipart(officer, f"{a}/signed-copy", {}, {"file": (b"%PDF-1.4\nsigned\n%%EOF\n",
-                                                            MARKERS["signed_copy"] + ".pdf")}), 201)
+        ok(
+            officer.post(
+                f"{a}/signatories/{signatory['id']}/signature",
+                json={"signed_on": (clock.today() - timedelta(days=1)).isoformat()},
+            )
+        )
+    ok(
+        multipart(
+            officer, f"{a}/signed-copy", {}, {"file": (b"%PDF-1.4\nsigned\n%%EOF\n", MARKERS["signed_copy"] + ".pdf")}
+        ),
+        201,
+    )
     move(officer, agreement_id, "record_signed")
-    move(officer, agreement_id, "activate", fields={"effective_on": clock.today().isoformat(),
-                                                     "expires_on": (clock.today() + timedelta(days=400)).isoformat()})
+    move(
+        officer,
+        agreement_id,
+        "activate",
+        fields={
+            "effective_on": clock.today().isoformat(),
+            "expires_on": (clock.today() + timedelta(days=400)).isoformat(),
+        },
+    )
 
 
 # --- reading both doors ----------------------------------------------------------------------------
 
 MENTION_HELP = re.compile(r'<div class="form-text" id="mention-help-.*?</div>', re.S)
+
 
 def page_door(client, agreement_id: int, occurrence_ids: set[int]) -> tuple[str, dict[str, int], dict[str, set]]:
     """Every page about the agreement, as one text, each page's status, and what the pages count."""
@@ -144,8 +259,9 @@ def page_door(client, agreement_id: int, occurrence_ids: set[int]) -> tuple[str,
     summary_text = summary.get_data(as_text=True) if summary.status_code == 200 else ""
     counts = {
         "approval rounds": len(re.findall(r'class="list-group-item py-3 summary-round"', summary_text)),
-        "messages": {int(m) for m in re.findall(r'class="border-bottom py-2 discussion-message" id="message-(\d+)"',
-                                                 text)},
+        "messages": {
+            int(m) for m in re.findall(r'class="border-bottom py-2 discussion-message" id="message-(\d+)"', text)
+        },
         "hand-ins": {int(m) for m in re.findall(r'data-submission="(\d+)"', text)},
         "indicators": {int(m) for m in re.findall(r'data-indicator="(\d+)"', text)},
         "amendment terms": set(re.findall(r'data-term="([a-z_]+)"', text)),
@@ -159,12 +275,25 @@ def api_door(client, agreement_id: int, occurrence_ids: set[int]) -> tuple[str, 
     a = f"{P}/agreements/{agreement_id}"
     urls = {"agreement": a, "summary": f"{a}/approvals"}
     urls.update({f"deliverable {o}": f"{P}/deliverables/{o}" for o in sorted(occurrence_ids)})
-    extra = [f"{a}/history", f"{a}/documents", f"{a}/negotiation", f"{a}/signatories", f"{a}/deliverables",
-             f"{a}/transitions", f"{a}/threads/shared/messages", f"{a}/threads/internal/messages",
-             f"{a}/budget-lines", f"{a}/indicators", f"{a}/amendment"]
+    extra = [
+        f"{a}/history",
+        f"{a}/documents",
+        f"{a}/negotiation",
+        f"{a}/signatories",
+        f"{a}/deliverables",
+        f"{a}/transitions",
+        f"{a}/threads/shared/messages",
+        f"{a}/threads/internal/messages",
+        f"{a}/budget-lines",
+        f"{a}/indicators",
+        f"{a}/amendment",
+    ]
     for o in sorted(occurrence_ids):
-        extra += [f"{P}/deliverables/{o}/threads/shared/messages", f"{P}/deliverables/{o}/threads/internal/messages",
-                  f"{P}/deliverables/{o}/indicator-values"]
+        extra += [
+            f"{P}/deliverables/{o}/threads/shared/messages",
+            f"{P}/deliverables/{o}/threads/internal/messages",
+            f"{P}/deliverables/{o}/indicator-values",
+        ]
     for name, url in [*urls.items(), *((url, url) for url in extra)]:
         response = client.get(url)
         if name in urls:
@@ -176,11 +305,16 @@ def api_door(client, agreement_id: int, occurrence_ids: set[int]) -> tuple[str, 
     counts = {
         "approval rounds": len(bodies.get(f"{a}/approvals", [])),
         "messages": {m["id"] for body in threads for m in body["items"]},
-        "hand-ins": {s["number"] for o in occurrence_ids for s in bodies.get(f"{P}/deliverables/{o}", {}).get(
-            "submissions", [])},
-        "indicators": {i["id"] for i in bodies.get(f"{a}/indicators", [])} | {
-            v["indicator_id"] for o in occurrence_ids for submission in bodies.get(f"{P}/deliverables/{o}/indicator-values", [])
-            for v in submission["values"]},
+        "hand-ins": {
+            s["number"] for o in occurrence_ids for s in bodies.get(f"{P}/deliverables/{o}", {}).get("submissions", [])
+        },
+        "indicators": {i["id"] for i in bodies.get(f"{a}/indicators", [])}
+        | {
+            v["indicator_id"]
+            for o in occurrence_ids
+            for submission in bodies.get(f"{P}/deliverables/{o}/indicator-values", [])
+            for v in submission["values"]
+        },
         "amendment terms": {t["term"] for t in bodies.get(f"{a}/amendment", {}).get("terms", [])},
     }
     return "\n".join(texts), statuses, counts
@@ -222,8 +356,9 @@ def test_pages_and_api_show_the_same_of_each_agreement(api, signed_in, world, sc
                 differences.append(f"{name} {what}: page {page_statuses[what]}, API {api_statuses[what]}")
         on_page, in_api = visible(page_text, role), visible(api_text, role)
         if on_page != in_api:
-            differences.append(f"{name}: only on the pages {sorted(on_page - in_api)}, "
-                               f"only in the API {sorted(in_api - on_page)}")
+            differences.append(
+                f"{name}: only on the pages {sorted(on_page - in_api)}, only in the API {sorted(in_api - on_page)}"
+            )
         for what in page_counts:
             if page_counts[what] != api_counts[what]:
                 differences.append(f"{name} {what}: pages {page_counts[what]}, API {api_counts[what]}")
@@ -244,12 +379,33 @@ def expected_markers(role: str) -> set[str]:
     """What each role reads (at both doors): the test must not pass by showing nothing anywhere."""
     if role == "partner_b":
         return set()
-    shared = {"summary", "version_note", "version_file", "signatory", "signed_copy", "deliverable", "hand_in",
-              "feedback", "shared_comment", "deliverable_shared_comment", "budget", "indicator", "amendment"}
+    shared = {
+        "summary",
+        "version_note",
+        "version_file",
+        "signatory",
+        "signed_copy",
+        "deliverable",
+        "hand_in",
+        "feedback",
+        "shared_comment",
+        "deliverable_shared_comment",
+        "budget",
+        "indicator",
+        "amendment",
+    }
     if role == "partner":
         return shared
-    internal = {"notes", "reason", "reject", "approve", "open_approval", "approver", "internal_comment",
-                "deliverable_internal_comment"}
+    internal = {
+        "notes",
+        "reason",
+        "reject",
+        "approve",
+        "open_approval",
+        "approver",
+        "internal_comment",
+        "deliverable_internal_comment",
+    }
     return shared | internal - ({"approver"} if role == "legal" else set())
 
 
@@ -285,9 +441,11 @@ def test_lists_hold_the_same_items_at_both_doors(api, signed_in, scenario, role)
     assert deliverables_page == listed_in_api(token, f"{P}/deliverables?per_page=100")
     assert scenario["occurrences"] & deliverables_page or role == "partner_b"
     assert listed_on_page(page, "/events/", r'class="fw-semibold" href="/events/(\d+)"') == listed_in_api(
-        token, f"{P}/signing-events?per_page=100")
-    assert listed_on_page(page, "/organizations/", r'class="fw-semibold" href="/organizations/(\d+)"') == \
-        listed_in_api(token, f"{P}/organizations?per_page=100")
+        token, f"{P}/signing-events?per_page=100"
+    )
+    assert listed_on_page(page, "/organizations/", r'class="fw-semibold" href="/organizations/(\d+)"') == listed_in_api(
+        token, f"{P}/organizations?per_page=100"
+    )
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -311,17 +469,30 @@ def test_a_round_the_workflow_shares_is_read_by_the_partner_at_both_doors(app, a
     definitions["mou"] = parse_definition(body, "mou.yaml (shared review)")
     monkeypatch.setitem(app.extensions, "sharaka.workflows", definitions)
     officer, legal = api("officer"), api("legal")
-    agreement_id = ok(officer.post(f"{P}/agreements", json={
-        "type": "mou", "title_fr": "Revue partagée", "parties": [{"organization_id": world.partner_a.id}]}), 201)["id"]
+    agreement_id = ok(
+        officer.post(
+            f"{P}/agreements",
+            json={"type": "mou", "title_fr": "Revue partagée", "parties": [{"organization_id": world.partner_a.id}]},
+        ),
+        201,
+    )["id"]
     ok(officer.post(f"{P}/agreements/{agreement_id}/transitions", json={"transition": "submit_for_review"}))
-    ok(legal.post(f"{P}/agreements/{agreement_id}/transitions",
-                  json={"transition": "approve_review", "comment": MARKERS["open_approval"]}))
+    ok(
+        legal.post(
+            f"{P}/agreements/{agreement_id}/transitions",
+            json={"transition": "approve_review", "comment": MARKERS["open_approval"]},
+        )
+    )
     shared = engine.definition_for(db.session.get(Agreement, agreement_id)).transition("approve_review")
     assert shared.approval.shared_with_partner
     for marker in ("open_approval", "reject"):
         if marker == "reject":  # a round closed by a send-back stays shared
-            ok(api("manager").post(f"{P}/agreements/{agreement_id}/transitions", json={
-                "transition": "approve_review", "decision": "reject", "comment": MARKERS["reject"]}))
+            ok(
+                api("manager").post(
+                    f"{P}/agreements/{agreement_id}/transitions",
+                    json={"transition": "approve_review", "decision": "reject", "comment": MARKERS["reject"]},
+                )
+            )
         for role, sees in (("partner", True), ("partner_b", False), ("manager", True)):
             page_text = page_door(signed_in(role), agreement_id, set())[0]
             api_text = api_door(api(role), agreement_id, set())[0]

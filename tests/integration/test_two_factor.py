@@ -1,6 +1,7 @@
 """Two-factor sign-in: TOTP enrolment with a server-drawn QR code, the second step before the
 session opens, recovery codes (hashed, single use), required roles, wrong codes throttled, an
 admin's reset (audited)."""
+
 from __future__ import annotations
 
 import re
@@ -81,8 +82,12 @@ def test_recovery_codes_work_once(app, world, signed_in):
     assert client.post("/sign-in/code", data={"code": codes[0].upper()}).status_code == 302
     client, _ = _password_step(app, person)
     assert client.post("/sign-in/code", data={"code": codes[0]}).status_code == 422
-    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "mfa_recovery_code_used",
-                                                      AuditEvent.object_id == person.id)) is not None
+    assert (
+        db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "mfa_recovery_code_used", AuditEvent.object_id == person.id)
+        )
+        is not None
+    )
 
 
 def test_wrong_codes_are_throttled(app, world, signed_in):
@@ -112,8 +117,11 @@ def test_a_required_role_enrols_at_next_sign_in(app, world):
         assert client.get("/agreements/").status_code == 200
         assert _fresh(person).has_totp
         # A required role cannot turn it off.
-        off = client.post("/account/two-factor/off", data={"password": factories.PASSWORD, "code": "000000"},
-                          csrf_from="/account/security")
+        off = client.post(
+            "/account/two-factor/off",
+            data={"password": factories.PASSWORD, "code": "000000"},
+            csrf_from="/account/security",
+        )
         assert off.status_code == 303 and _fresh(person).has_totp
         # Other roles are not asked.
         assert _password_step(app, world.users["officer"])[1].status_code == 302
@@ -126,11 +134,13 @@ def test_turning_off_needs_password_and_code(app, world, signed_in):
     client = signed_in("officer")
     _secret, codes = _enrol(client)
     # (The code of this time step was spent by the enrolment: a recovery code stands in for it.)
-    client.post("/account/two-factor/off", data={"password": "wrong", "code": codes[0]},
-                csrf_from="/account/security")
+    client.post("/account/two-factor/off", data={"password": "wrong", "code": codes[0]}, csrf_from="/account/security")
     assert _fresh(person).has_totp
-    client.post("/account/two-factor/off", data={"password": factories.PASSWORD, "code": codes[0]},
-                csrf_from="/account/security")
+    client.post(
+        "/account/two-factor/off",
+        data={"password": factories.PASSWORD, "code": codes[0]},
+        csrf_from="/account/security",
+    )
     assert not _fresh(person).has_totp
     assert db.session.scalar(select(RecoveryCode).where(RecoveryCode.user_id == person.id)) is None
 
@@ -138,13 +148,16 @@ def test_turning_off_needs_password_and_code(app, world, signed_in):
 def test_an_admin_resets_a_second_factor_and_it_is_audited(app, world, signed_in):
     person = world.users["officer"]
     _enrol(signed_in("officer"))
-    assert signed_in("manager").post(f"/admin/users/{person.id}/two-factor/reset",
-                                     csrf_from="/agreements/").status_code == 403
+    assert (
+        signed_in("manager").post(f"/admin/users/{person.id}/two-factor/reset", csrf_from="/agreements/").status_code
+        == 403
+    )
     admin = signed_in("admin")
     response = admin.post(f"/admin/users/{person.id}/two-factor/reset", csrf_from=f"/admin/users/{person.id}/edit")
     assert response.status_code == 303 and not _fresh(person).has_totp
-    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "mfa_reset",
-                                                       AuditEvent.object_id == person.id))
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "mfa_reset", AuditEvent.object_id == person.id)
+    )
     assert event is not None and event.actor_id == world.users["admin"].id
     assert _password_step(app, person)[1].status_code == 302  # no code asked any more
     assert admin.post("/admin/users/999999/two-factor/reset", csrf_from="/admin/users").status_code == 404

@@ -2,6 +2,7 @@
 copies the person may see, says which agreement and version and whether it is the final text;
 the printable summary carries a code leading there; nothing is stored; another organisation's
 files read exactly like unknown ones."""
+
 from __future__ import annotations
 
 from io import BytesIO
@@ -29,13 +30,16 @@ def upload(body, name):
 def negotiated(world):
     """An agreement with partner A: version 1 by the ministry, version 2 by the partner, accepted."""
     officer, partner = world.users["officer"], world.users["partner"]
-    agreement = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Texte vérifié",
-                                    state="negotiation")
+    agreement = factories.agreement(
+        by=officer, partners=[world.partner_a], title_fr="Texte vérifié", state="negotiation"
+    )
     db.session.commit()
-    services.send_version(agreement, by=officer, upload=upload(V1, "v1.pdf"), note=None,
-                          expected_version=agreement.version)
-    services.send_version(agreement, by=partner, upload=upload(V2, "v2.pdf"), note=None,
-                          expected_version=agreement.version)
+    services.send_version(
+        agreement, by=officer, upload=upload(V1, "v1.pdf"), note=None, expected_version=agreement.version
+    )
+    services.send_version(
+        agreement, by=partner, upload=upload(V2, "v2.pdf"), note=None, expected_version=agreement.version
+    )
     services.accept_version(agreement, by=officer, expected_version=agreement.version)
     db.session.commit()
     return agreement
@@ -92,10 +96,13 @@ def test_no_final_text_no_code(app, world, signed_in):
     assert 'id="verification-code"' not in summary
 
 
-@pytest.mark.parametrize("body, name, message", [
-    (b"", "vide.pdf", "The file is empty."),
-    (None, "", "Choose a file to check."),
-])
+@pytest.mark.parametrize(
+    "body, name, message",
+    [
+        (b"", "vide.pdf", "The file is empty."),
+        (None, "", "Choose a file to check."),
+    ],
+)
 def test_bad_input_is_a_clear_message(app, world, signed_in, body, name, message):
     client = signed_in("officer")
     data = {} if body is None else {"file": (BytesIO(body), name)}

@@ -1,5 +1,6 @@
 """Comparing versions of an agreement's text: DOCX, ODT and PDF, paragraph then word level,
 Arabic right to left, changes per section, bounded extraction, the cache, permissions, the API."""
+
 from io import BytesIO
 
 import pytest
@@ -17,12 +18,23 @@ from tests import factories
 from tests.support.documents import corrupt_docx, docx_bomb, docx_bytes, odt_bytes
 from tests.support.signed_pdfs import plain_pdf
 
-V1 = [("h1", "Article 1 : Objet"), ("p", "Le ministère forme 100 personnes."),
-      ("h1", "Article 2 : Durée"), ("p", "La convention dure trois ans."),
-      ("h1", "المادة 3"), ("p", "يلتزم الطرفان بالتعاون.")]
-V2 = [("h1", "Article 1 : Objet"), ("p", "Le ministère forme 250 personnes par an."),
-      ("h1", "Article 2 : Durée"), ("p", "La convention dure trois ans."),
-      ("h1", "المادة 3"), ("p", "يلتزم الطرفان بالتعاون الوثيق."), ("p", "Une clause ajoutée.")]
+V1 = [
+    ("h1", "Article 1 : Objet"),
+    ("p", "Le ministère forme 100 personnes."),
+    ("h1", "Article 2 : Durée"),
+    ("p", "La convention dure trois ans."),
+    ("h1", "المادة 3"),
+    ("p", "يلتزم الطرفان بالتعاون."),
+]
+V2 = [
+    ("h1", "Article 1 : Objet"),
+    ("p", "Le ministère forme 250 personnes par an."),
+    ("h1", "Article 2 : Durée"),
+    ("p", "La convention dure trois ans."),
+    ("h1", "المادة 3"),
+    ("p", "يلتزم الطرفان بالتعاون الوثيق."),
+    ("p", "Une clause ajoutée."),
+]
 
 
 @pytest.fixture
@@ -40,10 +52,17 @@ def attach(agreement, body: bytes, name: str, by, kind="text_version"):
 
 def test_word_level_diff_and_sections_without_a_database():
     assert word_diff("forme 100 personnes.", "forme 250 personnes par an.") == [
-        ("equal", "forme "), ("delete", "100"), ("insert", "250"), ("equal", " personnes"),
-        ("insert", " par an"), ("equal", ".")]
-    result = compare([[1, "A"], [0, "un deux trois"], [1, "B"], [0, "gone entirely"]],
-                     [[1, "A"], [0, "un deux quatre"], [1, "B"], [0, "zzz qqq www"]])
+        ("equal", "forme "),
+        ("delete", "100"),
+        ("insert", "250"),
+        ("equal", " personnes"),
+        ("insert", " par an"),
+        ("equal", "."),
+    ]
+    result = compare(
+        [[1, "A"], [0, "un deux trois"], [1, "B"], [0, "gone entirely"]],
+        [[1, "A"], [0, "un deux quatre"], [1, "B"], [0, "zzz qqq www"]],
+    )
     assert (result.added, result.removed, result.changed) == (1, 1, 1)
     assert result.sections == [("A", 1), ("B", 2)]
 
@@ -61,8 +80,8 @@ def test_office_versions_compare_paragraph_then_word(app, world, signed_in, mou,
     assert '<p class="mb-0" dir="auto"><ins class="diff-ins">Une clause' in html  # each paragraph finds its direction
     assert "1 paragraph added" in html and "2 paragraphs changed" in html
     # Changes counted per section (heading).
-    assert "<td><bdi>Article 1 : Objet</bdi></td><td class=\"text-end\">1</td>" in html
-    assert "<td><bdi>المادة 3</bdi></td><td class=\"text-end\">2</td>" in html
+    assert '<td><bdi>Article 1 : Objet</bdi></td><td class="text-end">1</td>' in html
+    assert '<td><bdi>المادة 3</bdi></td><td class="text-end">2</td>' in html
     assert "Article 2" not in html.split("section-changes")[1].split("</table>")[0]
 
 
@@ -83,8 +102,9 @@ def test_a_damaged_file_says_so_and_a_zip_bomb_is_refused_without_inflating(app,
     officer = world.users["officer"]
     good = attach(mou, docx_bytes(V1), "v1.docx", officer)
     broken = attach(mou, corrupt_docx(), "broken.docx", officer)
-    html = signed_in("officer").get(f"/agreements/{mou.id}/compare?old={good.id}&new={broken.id}"
-                                    ).get_data(as_text=True)
+    html = (
+        signed_in("officer").get(f"/agreements/{mou.id}/compare?old={good.id}&new={broken.id}").get_data(as_text=True)
+    )
     assert 'data-status="unreadable"' in html and "could not be read" in html
     # A bomb never gets past the upload; read directly, the extraction refuses it from the declared sizes.
     bomb = tmp_path / "bomb.docx"
@@ -157,10 +177,14 @@ def test_the_negotiation_panel_links_each_version_to_the_previous_one(app, world
     act(officer, mou, "submit_for_review")
     act(legal, mou, "approve_review", decision="approve")
     act(manager, mou, "approve_review", decision="approve")
-    assert post(officer, mou, "negotiation/versions",
-                {"file": (BytesIO(docx_bytes(V1)), "projet v1.docx")}).status_code == 303
-    assert post(partner, mou, "negotiation/versions",
-                {"file": (BytesIO(docx_bytes(V2)), "projet v2.docx")}).status_code == 303
+    assert (
+        post(officer, mou, "negotiation/versions", {"file": (BytesIO(docx_bytes(V1)), "projet v1.docx")}).status_code
+        == 303
+    )
+    assert (
+        post(partner, mou, "negotiation/versions", {"file": (BytesIO(docx_bytes(V2)), "projet v2.docx")}).status_code
+        == 303
+    )
     db.session.refresh(mou)
     first, second = mou.negotiation_rounds
     html = partner.get(f"/agreements/{mou.id}").get_data(as_text=True)
@@ -179,8 +203,9 @@ def test_the_api_compares_with_the_same_rules(app, world, mou):
     client = app.test_client()
 
     def get(role, query):
-        return client.get(f"/api/v1/agreements/{mou.id}/comparison?{query}",
-                          headers={"Authorization": f"Bearer {tokens[role]}"})
+        return client.get(
+            f"/api/v1/agreements/{mou.id}/comparison?{query}", headers={"Authorization": f"Bearer {tokens[role]}"}
+        )
 
     body = get("partner", f"old={old.id}&new={new.id}").get_json()
     assert body["is_comparable"] and (body["added"], body["changed"]) == (1, 2)

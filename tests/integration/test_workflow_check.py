@@ -1,5 +1,6 @@
 """`flask workflows check` on today's accounts: steps nobody could approve, required approvers
 without an account (warnings), and impossible quorums (errors, with the file)."""
+
 from pathlib import Path
 
 import yaml
@@ -29,8 +30,7 @@ def test_a_step_nobody_can_approve_is_a_warning(app, world):
     world.users["legal"].is_active_account = False
     db.session.flush()
     warnings = account_warnings(load_directory(ROOT / "workflows"))
-    assert any("mou: approve_review/legal_and_head: required role 'legal' has no active account" in w
-               for w in warnings)
+    assert any("mou: approve_review/legal_and_head: required role 'legal' has no active account" in w for w in warnings)
     assert any("quorum 2 but only 1 active account(s) can approve" in w for w in warnings)
 
 
@@ -43,8 +43,9 @@ def test_a_required_user_without_an_account_is_unreachable(app, world, tmp_path)
     _copy(tmp_path, change)
     result = app.test_cli_runner().invoke(args=["workflows", "check", "--dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "required approver sg@ministere.example has no active account — this step can never complete" in \
-        result.output
+    assert (
+        "required approver sg@ministere.example has no active account — this step can never complete" in result.output
+    )
 
 
 def test_an_impossible_quorum_fails_the_check_with_its_file(app, tmp_path):

@@ -1,4 +1,5 @@
 """A whole MoU lifecycle through the pages, as each person would click it."""
+
 from datetime import date
 from io import BytesIO
 
@@ -26,8 +27,12 @@ def act(client, agreement, name, **data):
 
 def post(client, agreement, path, data, csrf_from=None):
     db.session.refresh(agreement)
-    return client.post(f"/agreements/{agreement.id}/{path}", data={"version": str(agreement.version), **data},
-                       csrf_from=csrf_from or f"/agreements/{agreement.id}", content_type="multipart/form-data")
+    return client.post(
+        f"/agreements/{agreement.id}/{path}",
+        data={"version": str(agreement.version), **data},
+        csrf_from=csrf_from or f"/agreements/{agreement.id}",
+        content_type="multipart/form-data",
+    )
 
 
 def test_lifecycle_through_the_pages(app, world, signed_in, mou):
@@ -55,8 +60,7 @@ def test_lifecycle_through_the_pages(app, world, signed_in, mou):
         assert post(officer, mou, "signatories", {"side": side, "name": name}).status_code == 303
     db.session.refresh(mou)
     for signatory in mou.signatories:
-        assert post(officer, mou, f"signatories/{signatory.id}/sign",
-                    {"signed_on": "2026-03-02"}).status_code == 303
+        assert post(officer, mou, f"signatories/{signatory.id}/sign", {"signed_on": "2026-03-02"}).status_code == 303
     assert post(officer, mou, "signed-copy", {"file": (BytesIO(PDF + b"signed"), "signé.pdf")}).status_code == 303
     assert act(officer, mou, "record_signed").status_code == 303
     assert act(officer, mou, "activate", effective_on="2026-03-15", expires_on="2029-03-15").status_code == 303
@@ -99,22 +103,34 @@ def test_refusals_are_clear_and_change_nothing(app, world, signed_in, mou):
     assert mou.state == "draft"
     # Unknown transition, stale version, garbage version.
     assert act(officer, mou, "teleport").status_code == 303
-    stale = officer.post(f"/agreements/{mou.id}/actions/submit_for_review", data={"version": "0"},
-                         csrf_from=f"/agreements/{mou.id}", headers={"Accept": "application/json"})
+    stale = officer.post(
+        f"/agreements/{mou.id}/actions/submit_for_review",
+        data={"version": "0"},
+        csrf_from=f"/agreements/{mou.id}",
+        headers={"Accept": "application/json"},
+    )
     assert stale.status_code == 409 and stale.get_json()["status"] == 409
-    garbage = officer.post(f"/agreements/{mou.id}/actions/submit_for_review", data={"version": "x" * 50},
-                           csrf_from=f"/agreements/{mou.id}", headers={"Accept": "application/json"})
+    garbage = officer.post(
+        f"/agreements/{mou.id}/actions/submit_for_review",
+        data={"version": "x" * 50},
+        csrf_from=f"/agreements/{mou.id}",
+        headers={"Accept": "application/json"},
+    )
     assert garbage.status_code == 409
     db.session.refresh(mou)
     assert mou.state == "draft"
 
 
-@pytest.mark.parametrize("role, expected", [("auditor", 403), ("partner_b", 404), ("other_officer", 403),
-                                            ("partner", 403), ("legal", 403)])
+@pytest.mark.parametrize(
+    "role, expected", [("auditor", 403), ("partner_b", 404), ("other_officer", 403), ("partner", 403), ("legal", 403)]
+)
 def test_who_may_not_move_it(app, world, signed_in, mou, role, expected):
-    response = signed_in(role).post(f"/agreements/{mou.id}/actions/submit_for_review",
-                                    data={"version": str(mou.version)}, csrf_from="/agreements/",
-                                    headers={"Accept": "application/json"})
+    response = signed_in(role).post(
+        f"/agreements/{mou.id}/actions/submit_for_review",
+        data={"version": str(mou.version)},
+        csrf_from="/agreements/",
+        headers={"Accept": "application/json"},
+    )
     assert response.status_code == expected
     db.session.refresh(mou)
     assert mou.state == "draft"
@@ -131,11 +147,15 @@ def test_workflow_pages_show_the_rules(app, world, signed_in):
 
 def test_delegations_page(app, world, signed_in):
     legal = signed_in("legal")
-    response = legal.post("/account/delegations", data={
-        "delegate_id": str(world.users["other_officer"].id), "starts_on": "2026-01-01", "ends_on": "2026-01-10"})
+    response = legal.post(
+        "/account/delegations",
+        data={"delegate_id": str(world.users["other_officer"].id), "starts_on": "2026-01-01", "ends_on": "2026-01-10"},
+    )
     assert response.status_code == 303
     assert world.users["other_officer"].full_name in legal.get("/account/delegations").get_data(as_text=True)
-    bad = legal.post("/account/delegations", data={
-        "delegate_id": str(world.users["other_officer"].id), "starts_on": "2026-02-01", "ends_on": "2026-01-10"})
+    bad = legal.post(
+        "/account/delegations",
+        data={"delegate_id": str(world.users["other_officer"].id), "starts_on": "2026-02-01", "ends_on": "2026-01-10"},
+    )
     assert bad.status_code == 422
     assert signed_in("partner").get("/account/delegations").status_code == 403

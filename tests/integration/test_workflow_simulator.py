@@ -1,6 +1,7 @@
 """The workflow simulator walks the shipped definitions and a broken or edited copy, writing
 nothing: who is asked, what blocks, reminders and SLA breaches, and what an edit changes for the
 agreements in flight. CLI and admin page."""
+
 from datetime import date
 from io import BytesIO
 from pathlib import Path
@@ -49,8 +50,15 @@ def test_the_example_scenario_shows_asked_reminders_breaches_and_automatic_moves
 
 def test_a_missing_approver_blocks_and_a_rejection_sends_back():
     definition = load_directory(ROOT / "workflows")["mou"]
-    scenario = simulator.parse_scenario({"people": {"officer": 1, "manager": 1}, "events": [
-        {"take": "submit_for_review", "day": "2026-01-05"}, {"take": "approve_review", "day": "2026-01-06"}]})
+    scenario = simulator.parse_scenario(
+        {
+            "people": {"officer": 1, "manager": 1},
+            "events": [
+                {"take": "submit_for_review", "day": "2026-01-05"},
+                {"take": "approve_review", "day": "2026-01-06"},
+            ],
+        }
+    )
     step = simulator.simulate(definition, scenario).steps[-1]
     assert step.target is None and "legal_and_head: required role legal has nobody" in step.blocked
     scenario["people"]["legal"] = 1
@@ -60,19 +68,23 @@ def test_a_missing_approver_blocks_and_a_rejection_sends_back():
 
 def test_facts_given_block_what_is_missing():
     definition = load_directory(ROOT / "workflows")["mou"]
-    scenario = simulator.parse_scenario({"people": {"officer": 1}, "facts": ["title_fr"],
-                                         "events": [{"take": "submit_for_review"}]})
+    scenario = simulator.parse_scenario(
+        {"people": {"officer": 1}, "facts": ["title_fr"], "events": [{"take": "submit_for_review"}]}
+    )
     assert simulator.simulate(definition, scenario).steps[0].blocked == ["needs has_partner"]
 
 
-@pytest.mark.parametrize("scenario, message", [
-    ("events: [{take: x, day: 2026-13-01}]", "not valid YAML"),
-    ("events: [{take: x, day: soon}]", "not a date"),
-    ("colour: red", "unknown scenario keys: colour"),
-    ("people: {legal: many}", "people: give a number"),
-    ("events: [{decision: approve}]", "give take"),
-    ("[1, 2", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "scenario, message",
+    [
+        ("events: [{take: x, day: 2026-13-01}]", "not valid YAML"),
+        ("events: [{take: x, day: soon}]", "not a date"),
+        ("colour: red", "unknown scenario keys: colour"),
+        ("people: {legal: many}", "people: give a number"),
+        ("events: [{decision: approve}]", "give take"),
+        ("[1, 2", "not valid YAML"),
+    ],
+)
 def test_a_bad_scenario_is_named_clearly(scenario, message):
     with pytest.raises(simulator.ScenarioError, match=message):
         simulator.parse_scenario(scenario)
@@ -120,28 +132,35 @@ def test_an_edited_copy_says_what_changes_for_agreements_in_flight(app, world, t
     assert "change: state suspended removed" in result.output
     assert "change: move approve_review: approval step secretary_general added" in result.output
     assert "in flight: 1 agreement(s) in suspended: their state suspended no longer exists" in result.output
-    assert ("in flight: 1 agreement(s) in internal_review: their open approval of approve_review would ask the "
-            "steps legal_and_head, ministers_office (when budget in MAD ≥ 10,000,000), secretary_general") \
-        in result.output
+    assert (
+        "in flight: 1 agreement(s) in internal_review: their open approval of approve_review would ask the "
+        "steps legal_and_head, ministers_office (when budget in MAD ≥ 10,000,000), secretary_general"
+    ) in result.output
     assert "in flight: 2 agreement(s) in active: moves no longer offered from active: suspend" in result.output
     assert _rows() == before  # nothing written
 
 
 def test_the_cli_walks_a_scenario_and_exits_2_when_a_move_blocks(app, tmp_path):
-    result = app.test_cli_runner().invoke(args=["workflows", "simulate", str(ROOT / "workflows" / "mou.yaml"),
-                                                "--scenario", str(SCENARIO)])
+    result = app.test_cli_runner().invoke(
+        args=["workflows", "simulate", str(ROOT / "workflows" / "mou.yaml"), "--scenario", str(SCENARIO)]
+    )
     assert result.exit_code == 0, result.output
     assert "2026-04-01  activate (automatic): signed → active" in result.output
     blocked = tmp_path / "blocked.yaml"
     blocked.write_text("people: {officer: 1}\nevents: [{take: submit_for_review}, {take: approve_review}]\n")
-    result = app.test_cli_runner().invoke(args=["workflows", "simulate", str(ROOT / "workflows" / "mou.yaml"),
-                                                "--scenario", str(blocked)])
+    result = app.test_cli_runner().invoke(
+        args=["workflows", "simulate", str(ROOT / "workflows" / "mou.yaml"), "--scenario", str(blocked)]
+    )
     assert result.exit_code == 2 and "blocks: legal_and_head: quorum 2 but only 0 people can approve" in result.output
 
 
 def _page_post(client, data):
-    return client.post("/admin/workflows/simulate", data=data, csrf_from="/admin/workflows/simulate",
-                       content_type="multipart/form-data")
+    return client.post(
+        "/admin/workflows/simulate",
+        data=data,
+        csrf_from="/admin/workflows/simulate",
+        content_type="multipart/form-data",
+    )
 
 
 def test_the_admin_page_simulates_a_shipped_workflow_and_an_uploaded_copy(app, world, signed_in):
@@ -152,8 +171,10 @@ def test_the_admin_page_simulates_a_shipped_workflow_and_an_uploaded_copy(app, w
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and 'id="simulation-result"' in body
     assert "legal_and_head: waited 36 days, SLA 10" in body
-    response = _page_post(admin, {"workflow_type": "mou", "scenario": "",
-                                  "definition_file": (BytesIO(_edited_copy().encode()), "mou.yaml")})
+    response = _page_post(
+        admin,
+        {"workflow_type": "mou", "scenario": "", "definition_file": (BytesIO(_edited_copy().encode()), "mou.yaml")},
+    )
     body = response.get_data(as_text=True)
     assert 'id="simulation-impact"' in body and "state suspended removed" in body
     response = _page_post(admin, {"workflow_type": "mou", "definition": _broken_copy(), "scenario": ""})

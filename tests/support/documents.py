@@ -1,4 +1,5 @@
 """DOCX, ODT and hostile files built at test time for the comparison tests."""
+
 from __future__ import annotations
 
 import io

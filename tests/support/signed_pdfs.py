@@ -1,4 +1,5 @@
 """A test CA and PDFs signed with pyHanko, made at test time (no key or certificate is checked in)."""
+
 from __future__ import annotations
 
 import io
@@ -13,29 +14,58 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "MA"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Sharaka tests"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "MA"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Sharaka tests"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
 
 
 def _certificate(subject, issuer, public_key, issuer_key, *, is_ca: bool):
     now = datetime.now(timezone.utc)
-    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
-               .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
-               .not_valid_after(now + timedelta(days=365))
-               .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
-               .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
     if is_ca:
-        builder = builder.add_extension(x509.KeyUsage(
-            digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-            key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False),
-            critical=True)
+        builder = builder.add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
     else:
-        builder = builder.add_extension(x509.KeyUsage(
-            digital_signature=True, content_commitment=True, key_encipherment=False, data_encipherment=False,
-            key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False),
-            critical=True).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]),
-                                         critical=False)
+        builder = builder.add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -60,27 +90,31 @@ class Authority:
 
     def signer(self, common_name: str):
         """A pyHanko signer whose certificate this CA issued."""
+        from asn1crypto import x509 as asn1_x509
         from pyhanko.keys import load_private_key_from_pemder_data
         from pyhanko.sign import signers
         from pyhanko_certvalidator.registry import SimpleCertificateStore
-        from asn1crypto import x509 as asn1_x509
 
         key = ec.generate_private_key(ec.SECP256R1())
         certificate = _certificate(_name(common_name), _name(self.name), key.public_key(), self.key, is_ca=False)
-        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         return signers.SimpleSigner(
             signing_cert=asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER)),
             signing_key=load_private_key_from_pemder_data(key_pem, passphrase=None),
             cert_registry=SimpleCertificateStore.from_certs(
-                [asn1_x509.Certificate.load(self.certificate.public_bytes(serialization.Encoding.DER))]))
+                [asn1_x509.Certificate.load(self.certificate.public_bytes(serialization.Encoding.DER))]
+            ),
+        )
 
 
 def plain_pdf(*lines: str) -> bytes:
     """A one-page PDF with lines of text (Latin-1), written by hand with a correct cross-reference table."""
     lines = lines or ("Convention de partenariat",)
-    text = " ".join(f"({line.replace(chr(92), chr(92) * 2).replace('(', '[').replace(')', ']')}) Tj 0 -18 Td"
-                    for line in lines)
+    text = " ".join(
+        f"({line.replace(chr(92), chr(92) * 2).replace('(', '[').replace(')', ']')}) Tj 0 -18 Td" for line in lines
+    )
     stream = f"BT /F1 12 Tf 72 720 Td {text} ET".encode("latin-1")
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -106,8 +140,9 @@ def sign(pdf: bytes, signer, field_name: str = "Signature1") -> bytes:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
 
-    out = signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)),
-                           signers.PdfSignatureMetadata(field_name=field_name), signer=signer)
+    out = signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(pdf)), signers.PdfSignatureMetadata(field_name=field_name), signer=signer
+    )
     return out.getvalue()
 
 

@@ -1,5 +1,6 @@
 """Amendments of any term: checking what is proposed, the side-by-side view, two amendments
 changing the same term, and the atomic change of the parent (with its deliverable plan)."""
+
 from datetime import date
 
 import pytest
@@ -25,8 +26,9 @@ def parent(world):
 
 
 def new_amendment(world, parent, changes=None, title="Avenant"):
-    amendment = factories.agreement(by=world.users["officer"], partners=[world.partner_a], type="amendment",
-                                    parent_id=parent.id, title_fr=title)
+    amendment = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_a], type="amendment", parent_id=parent.id, title_fr=title
+    )
     if changes is not None:
         amendments.set_changes(amendment, changes, by=world.users["officer"], expected_version=amendment.version)
     db.session.commit()
@@ -43,8 +45,9 @@ def bring_into_force(amendment, world):
 
 
 def test_only_real_changes_are_kept_and_unknown_terms_refused(world, parent):
-    cleaned = amendments.clean_changes({"title_fr": parent.title_fr, "title_en": " New title ",
-                                        "expires_on": "2027-06-30", "effective_on": ""}, parent)
+    cleaned = amendments.clean_changes(
+        {"title_fr": parent.title_fr, "title_en": " New title ", "expires_on": "2027-06-30", "effective_on": ""}, parent
+    )
     assert cleaned == {"title_en": "New title", "expires_on": "2027-06-30"}
     with pytest.raises(ValidationFailed) as refused:
         amendments.clean_changes({"budget": 5, "expires_on": "30/06/2027"}, parent)
@@ -53,10 +56,16 @@ def test_only_real_changes_are_kept_and_unknown_terms_refused(world, parent):
 
 def test_bad_dates_and_parties_are_refused_and_nothing_is_stored(world, parent):
     amendment = new_amendment(world, parent)
-    for bad in ({"expires_on": "2025-01-01"}, {"effective_on": "2025-12-01"},
-                {"parties": [[world.ministry.id, "partner"]]}, {"parties": [[999999, "partner"]]},
-                {"parties": [[world.partner_a.id, "partner"], [world.partner_a.id, "witness"]]},
-                {"parties": []}, {"title_fr": "x" * 501}, {"expires_on": "9999-01-01"}):
+    for bad in (
+        {"expires_on": "2025-01-01"},
+        {"effective_on": "2025-12-01"},
+        {"parties": [[world.ministry.id, "partner"]]},
+        {"parties": [[999999, "partner"]]},
+        {"parties": [[world.partner_a.id, "partner"], [world.partner_a.id, "witness"]]},
+        {"parties": []},
+        {"title_fr": "x" * 501},
+        {"expires_on": "9999-01-01"},
+    ):
         with pytest.raises(ValidationFailed):
             amendments.set_changes(amendment, bad, by=world.users["officer"], expected_version=amendment.version)
         db.session.rollback()
@@ -64,9 +73,16 @@ def test_bad_dates_and_parties_are_refused_and_nothing_is_stored(world, parent):
 
 
 def test_an_amendment_in_force_changes_every_term_at_once(world, parent):
-    amendment = new_amendment(world, parent, {
-        "title_fr": "Accord avec A et B", "summary_en": "Now with B.", "expires_on": "2027-12-31",
-        "parties": [[world.partner_a.id, "partner"], [world.partner_b.id, "partner"]]})
+    amendment = new_amendment(
+        world,
+        parent,
+        {
+            "title_fr": "Accord avec A et B",
+            "summary_en": "Now with B.",
+            "expires_on": "2027-12-31",
+            "parties": [[world.partner_a.id, "partner"], [world.partner_b.id, "partner"]],
+        },
+    )
     rows = {row.name: row for row in amendments.comparison(amendment)}
     assert set(rows) == {"title_fr", "summary_en", "expires_on", "parties"}
     assert rows["expires_on"].current == date(2026, 12, 31) and rows["expires_on"].proposed == date(2027, 12, 31)
@@ -75,20 +91,31 @@ def test_an_amendment_in_force_changes_every_term_at_once(world, parent):
     assert parent.title_fr == "Accord avec A et B" and parent.summary_en == "Now with B."
     assert parent.expires_on == date(2027, 12, 31)
     assert {p.organization_id for p in parent.parties} == {world.partner_a.id, world.partner_b.id}
-    history = db.session.scalars(db.select(AuditEvent).where(
-        AuditEvent.object_id == parent.id, AuditEvent.action == "amended")).all()
+    history = db.session.scalars(
+        db.select(AuditEvent).where(AuditEvent.object_id == parent.id, AuditEvent.action == "amended")
+    ).all()
     assert sorted(e.changes["term"] for e in history) == ["expires_on", "parties", "summary_en", "title_fr"]
     assert all(e.changes["amendment"] == amendment.reference for e in history)
     assert next(e for e in history if e.changes["term"] == "expires_on").changes["before"] == {
-        "expires_on": "2026-12-31"}
+        "expires_on": "2026-12-31"
+    }
 
 
 def test_a_recurring_plan_follows_a_moved_end_date_without_touching_handed_in_work(world, parent):
     officer = world.users["officer"]
-    report = plan_deliverable(parent, PlanData(
-        title_fr="Rapport trimestriel", title_ar=None, title_en=None, description=None,
-        responsible_organization_id=world.partner_a.id, recurrence="quarterly", first_due_on=date(2026, 3, 31)),
-        by=officer)
+    report = plan_deliverable(
+        parent,
+        PlanData(
+            title_fr="Rapport trimestriel",
+            title_ar=None,
+            title_en=None,
+            description=None,
+            responsible_organization_id=world.partner_a.id,
+            recurrence="quarterly",
+            first_due_on=date(2026, 3, 31),
+        ),
+        by=officer,
+    )
     assert [o.due_on for o in report.occurrences][-1] == date(2026, 12, 31)
     # Shortened: the occurrence due on 31 December is cancelled, but 30 September was handed in and stays.
     handed_in = next(o for o in report.occurrences if o.due_on == date(2026, 9, 30))
@@ -107,10 +134,15 @@ def test_a_recurring_plan_follows_a_moved_end_date_without_touching_handed_in_wo
     assert amendments.plan_effects(longer)[0]["added"] == ["2026-12-31", "2027-03-31", "2027-06-30"]
     bring_into_force(longer, world)
     db.session.refresh(report)
-    assert [o.due_on for o in report.occurrences][-3:] == [date(2026, 12, 31), date(2027, 3, 31),
-                                                             date(2027, 6, 30)]
-    assert db.session.scalar(db.select(db.func.count()).select_from(AuditEvent).where(
-        AuditEvent.object_id == parent.id, AuditEvent.action == "deliverable_replanned")) == 2
+    assert [o.due_on for o in report.occurrences][-3:] == [date(2026, 12, 31), date(2027, 3, 31), date(2027, 6, 30)]
+    assert (
+        db.session.scalar(
+            db.select(db.func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.object_id == parent.id, AuditEvent.action == "deliverable_replanned")
+        )
+        == 2
+    )
 
 
 def test_two_amendments_changing_the_same_term_are_flagged_and_only_one_goes_ahead(world, parent):
@@ -146,8 +178,9 @@ def test_changes_are_edited_only_on_a_draft_amendment(world, parent):
     amendment = new_amendment(world, parent, {"expires_on": "2027-12-31"})
     take(amendment, "submit_for_review", world.users["officer"])
     with pytest.raises(WorkflowError):
-        amendments.set_changes(amendment, {"title_en": "Late"}, by=world.users["officer"],
-                               expected_version=amendment.version)
+        amendments.set_changes(
+            amendment, {"title_en": "Late"}, by=world.users["officer"], expected_version=amendment.version
+        )
     with pytest.raises(ValidationFailed):
         amendments.set_changes(parent, {"title_en": "x"}, by=world.users["officer"], expected_version=parent.version)
 
@@ -158,30 +191,56 @@ def test_an_amendment_replaces_the_budget_and_checks_every_line(world, parent):
     from app.budget.services import LineData, add_line, lines_of
 
     parent.state = "draft"
-    add_line(parent, LineData(organization_id=world.partner_a.id, label="Formation", amount="1000", year=2026),
-             by=world.users["officer"])
+    add_line(
+        parent,
+        LineData(organization_id=world.partner_a.id, label="Formation", amount="1000", year=2026),
+        by=world.users["officer"],
+    )
     parent.state = "active"
     db.session.commit()
-    budget = [{"organization_id": world.partner_a.id, "label": "Formation", "amount": "1500.00", "currency": "MAD",
-               "kind": "cash", "year": 2026},
-              {"organization_id": world.partner_b.id, "label": "Cloud", "amount": "200", "currency": "EUR",
-               "kind": "in_kind", "year": 2027}]
+    budget = [
+        {
+            "organization_id": world.partner_a.id,
+            "label": "Formation",
+            "amount": "1500.00",
+            "currency": "MAD",
+            "kind": "cash",
+            "year": 2026,
+        },
+        {
+            "organization_id": world.partner_b.id,
+            "label": "Cloud",
+            "amount": "200",
+            "currency": "EUR",
+            "kind": "in_kind",
+            "year": 2027,
+        },
+    ]
     # Partner B contributes only if the same amendment makes it a party.
     with pytest.raises(ValidationFailed, match="correct"):
         amendments.clean_changes({"budget_lines": budget}, parent)
     for bad in ({"amount": "-1"}, {"currency": "XYZ"}, {"amount": "1e40"}, {"colour": "red"}):
         with pytest.raises(ValidationFailed):
             amendments.clean_changes({"budget_lines": [{**budget[0], **bad}]}, parent)
-    amendment = new_amendment(world, parent, {
-        "budget_lines": budget, "parties": [[world.partner_a.id, "partner"], [world.partner_b.id, "partner"]]})
+    amendment = new_amendment(
+        world,
+        parent,
+        {"budget_lines": budget, "parties": [[world.partner_a.id, "partner"], [world.partner_b.id, "partner"]]},
+    )
     [row] = [r for r in amendments.comparison(amendment) if r.name == "budget_lines"]
     assert len(row.current) == 1 and len(row.proposed) == 2
     bring_into_force(amendment, world)
     assert sorted((line.amount, line.currency) for line in lines_of(parent)) == [
-        (Decimal("200.00"), "EUR"), (Decimal("1500.00"), "MAD")]
-    history = db.session.scalar(db.select(AuditEvent).where(
-        AuditEvent.object_id == parent.id, AuditEvent.action == "amended",
-        AuditEvent.changes["term"].as_string() == "budget_lines"))
+        (Decimal("200.00"), "EUR"),
+        (Decimal("1500.00"), "MAD"),
+    ]
+    history = db.session.scalar(
+        db.select(AuditEvent).where(
+            AuditEvent.object_id == parent.id,
+            AuditEvent.action == "amended",
+            AuditEvent.changes["term"].as_string() == "budget_lines",
+        )
+    )
     assert history.changes["before"]["budget_lines"][0]["amount"] == "1000.00"
 
 
@@ -191,5 +250,6 @@ def test_only_an_editor_says_what_an_amendment_changes(world, parent):
     amendment = new_amendment(world, parent)
     for role in ("partner", "legal", "auditor"):
         with pytest.raises(PermissionDenied):
-            amendments.set_changes(amendment, {"title_en": "x"}, by=world.users[role],
-                                   expected_version=amendment.version)
+            amendments.set_changes(
+                amendment, {"title_en": "x"}, by=world.users[role], expected_version=amendment.version
+            )

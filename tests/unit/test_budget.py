@@ -1,5 +1,6 @@
 """Budget lines: exact amounts, currencies in use, parties of the agreement, signed budgets locked,
 and totals per party, year and currency that never add different currencies together."""
+
 from decimal import Decimal
 
 import pytest
@@ -20,8 +21,17 @@ def draft(world):
 
 
 def line(world, **values):
-    return LineData(**{"organization_id": world.partner_a.id, "label": "Formation", "amount": "1000.50",
-                       "currency": "MAD", "kind": "cash", "year": 2026, **values})
+    return LineData(
+        **{
+            "organization_id": world.partner_a.id,
+            "label": "Formation",
+            "amount": "1000.50",
+            "currency": "MAD",
+            "kind": "cash",
+            "year": 2026,
+            **values,
+        }
+    )
 
 
 def test_a_line_keeps_the_exact_amount_and_is_in_the_history(world, draft):
@@ -29,20 +39,38 @@ def test_a_line_keeps_the_exact_amount_and_is_in_the_history(world, draft):
     db.session.commit()
     db.session.refresh(added)
     assert added.amount == Decimal("0.10") and added.currency == "EUR"
-    assert db.session.scalar(db.select(AuditEvent.action).where(AuditEvent.object_id == draft.id).order_by(
-        AuditEvent.id.desc())) == "budget_line_added"
+    assert (
+        db.session.scalar(
+            db.select(AuditEvent.action).where(AuditEvent.object_id == draft.id).order_by(AuditEvent.id.desc())
+        )
+        == "budget_line_added"
+    )
     # A float from JSON is read as written, not as its binary approximation.
     assert services.add_line(draft, line(world, amount=0.1), by=world.users["officer"]).amount == Decimal("0.10")
 
 
-@pytest.mark.parametrize("values,field", [
-    ({"amount": "-5"}, "amount"), ({"amount": "0"}, "amount"), ({"amount": "1e20"}, "amount"),
-    ({"amount": "12.345"}, "amount"), ({"amount": "NaN"}, "amount"), ({"amount": "Infinity"}, "amount"),
-    ({"amount": "abc"}, "amount"), ({"amount": None}, "amount"),
-    ({"currency": "XYZ"}, "currency"), ({"currency": "FRF"}, "currency"), ({"currency": "dirham"}, "currency"),
-    ({"amount": "100.5", "currency": "JPY"}, "amount"), ({"kind": "loan"}, "kind"), ({"year": 1800}, "year"),
-    ({"label": "  "}, "label"), ({"label": "x" * 301}, "label"), ({"organization_id": 999999}, "organization_id"),
-])
+@pytest.mark.parametrize(
+    "values,field",
+    [
+        ({"amount": "-5"}, "amount"),
+        ({"amount": "0"}, "amount"),
+        ({"amount": "1e20"}, "amount"),
+        ({"amount": "12.345"}, "amount"),
+        ({"amount": "NaN"}, "amount"),
+        ({"amount": "Infinity"}, "amount"),
+        ({"amount": "abc"}, "amount"),
+        ({"amount": None}, "amount"),
+        ({"currency": "XYZ"}, "currency"),
+        ({"currency": "FRF"}, "currency"),
+        ({"currency": "dirham"}, "currency"),
+        ({"amount": "100.5", "currency": "JPY"}, "amount"),
+        ({"kind": "loan"}, "kind"),
+        ({"year": 1800}, "year"),
+        ({"label": "  "}, "label"),
+        ({"label": "x" * 301}, "label"),
+        ({"organization_id": 999999}, "organization_id"),
+    ],
+)
 def test_bad_lines_are_refused_with_the_field_named_and_nothing_stored(world, draft, values, field):
     with pytest.raises(ValidationFailed) as refused:
         services.add_line(draft, line(world, **values), by=world.users["officer"])
@@ -77,8 +105,12 @@ def test_totals_per_party_year_and_currency_never_mix_currencies(world, draft):
     db.session.commit()
     rows = services.portfolio_totals(world.users["manager"])
     got = {(r.year, r.currency, r.kind): (r.total, r.lines) for r in rows}
-    assert got == {(2026, "MAD", "cash"): (Decimal("2000.00"), 2), (2026, "EUR", "cash"): (Decimal("200.00"), 1),
-                   (2026, "MAD", "in_kind"): (Decimal("300.00"), 1), (2027, "MAD", "cash"): (Decimal("50.00"), 1)}
+    assert got == {
+        (2026, "MAD", "cash"): (Decimal("2000.00"), 2),
+        (2026, "EUR", "cash"): (Decimal("200.00"), 1),
+        (2026, "MAD", "in_kind"): (Decimal("300.00"), 1),
+        (2027, "MAD", "cash"): (Decimal("50.00"), 1),
+    }
     assert services.currency_totals(rows) == [("EUR", Decimal("200.00")), ("MAD", Decimal("2350.00"))]
     assert {r.year for r in services.portfolio_totals(world.users["manager"], 2027)} == {2027}
     # A partner of another organisation sees none of it.
@@ -92,14 +124,22 @@ def test_changing_and_removing_a_line_are_recorded(world, draft):
     assert added.amount == Decimal("2000.00")
     services.remove_line(added, by=officer)
     db.session.commit()
-    actions = db.session.scalars(db.select(AuditEvent.action).where(
-        AuditEvent.object_id == draft.id, AuditEvent.action.like("budget_line_%")).order_by(AuditEvent.id)).all()
+    actions = db.session.scalars(
+        db.select(AuditEvent.action)
+        .where(AuditEvent.object_id == draft.id, AuditEvent.action.like("budget_line_%"))
+        .order_by(AuditEvent.id)
+    ).all()
     assert actions == ["budget_line_added", "budget_line_changed", "budget_line_removed"]
     assert services.lines_of(draft) == []
 
 
 def test_an_amendment_has_no_budget_of_its_own(world):
-    amendment = factories.agreement(by=world.users["officer"], partners=[world.partner_a], type="amendment",
-                                    parent_id=world.agreement_a.id, title_fr="Avenant")
+    amendment = factories.agreement(
+        by=world.users["officer"],
+        partners=[world.partner_a],
+        type="amendment",
+        parent_id=world.agreement_a.id,
+        title_fr="Avenant",
+    )
     with pytest.raises(ValidationFailed, match="propose the new budget"):
         services.add_line(amendment, line(world), by=world.users["officer"])

@@ -1,4 +1,5 @@
 """The one clock: the ministry's day, whatever the server's own clock says."""
+
 from datetime import date, datetime, timezone
 
 from app.core import clock

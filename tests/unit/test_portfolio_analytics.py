@@ -1,5 +1,6 @@
 """The portfolio's plain functions without HTTP or a database: stage visits, percentiles,
 approval step waits, stage columns, the timeline's arithmetic, and the query-string readers."""
+
 from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
 
@@ -28,32 +29,44 @@ def moved(agreement_id, n, before, after):
     return StageEvent(agreement_id, day(n), "transition", before, after)
 
 
-@pytest.mark.parametrize("values, fraction, expected", [
-    ([], 0.5, None),
-    ([7], 0.9, 7),
-    ([2, 4, 10], 0.5, 4),
-    ([2, 4, 10], 0.9, 8.8),
-    ([10, 2, 7, 4], 0.5, 5.5),  # unsorted input, even count: halfway
-    ([2, 4, 7, 10], 0.9, 9.1),
-    ([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9, 9.1),
-])
+@pytest.mark.parametrize(
+    "values, fraction, expected",
+    [
+        ([], 0.5, None),
+        ([7], 0.9, 7),
+        ([2, 4, 10], 0.5, 4),
+        ([2, 4, 10], 0.9, 8.8),
+        ([10, 2, 7, 4], 0.5, 5.5),  # unsorted input, even count: halfway
+        ([2, 4, 7, 10], 0.9, 9.1),
+        ([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9, 9.1),
+    ],
+)
 def test_percentile_interpolates_between_closest_ranks(values, fraction, expected):
     result = analytics.percentile(values, fraction)
     assert result == expected if expected is None else round(result, 9) == expected
 
 
 def test_a_visit_runs_from_entering_a_stage_to_leaving_it():
-    visits = analytics.stage_visits([
-        created(1, 0), moved(1, 3, "draft", "internal_review"), moved(1, 5.5, "internal_review", "draft"),
-        moved(1, 6, "draft", "internal_review"),
-    ])
-    assert [(v.state, v.days) for v in visits] == [("draft", 3), ("internal_review", 2.5), ("draft", 0.5),
-                                                   ("internal_review", None)]
+    visits = analytics.stage_visits(
+        [
+            created(1, 0),
+            moved(1, 3, "draft", "internal_review"),
+            moved(1, 5.5, "internal_review", "draft"),
+            moved(1, 6, "draft", "internal_review"),
+        ]
+    )
+    assert [(v.state, v.days) for v in visits] == [
+        ("draft", 3),
+        ("internal_review", 2.5),
+        ("draft", 0.5),
+        ("internal_review", None),
+    ]
 
 
 def test_events_of_several_agreements_in_any_order():
-    visits = analytics.stage_visits([moved(2, 4, "draft", "internal_review"), created(1, 0), created(2, 1),
-                                     moved(1, 2, "draft", "internal_review")])
+    visits = analytics.stage_visits(
+        [moved(2, 4, "draft", "internal_review"), created(1, 0), created(2, 1), moved(1, 2, "draft", "internal_review")]
+    )
     closed = sorted((v.agreement_id, v.days) for v in visits if v.left_at)
     assert closed == [(1, 2), (2, 3)]
 
@@ -67,23 +80,30 @@ def test_a_stay_whose_start_is_unknown_is_not_a_visit():
 def test_a_creation_row_after_a_backdated_history_does_not_restart_the_stage():
     # Demo data: the history is dated before the row that recorded the creation.
     visits = analytics.stage_visits([created(1, 0), moved(1, 2, "draft", "signed"), created(1, 100, "signed")])
-    assert [(v.state, v.entered_at, v.left_at) for v in visits] == [("draft", day(0), day(2)),
-                                                                   ("signed", day(2), None)]
+    assert [(v.state, v.entered_at, v.left_at) for v in visits] == [("draft", day(0), day(2)), ("signed", day(2), None)]
 
 
 def test_durations_leave_out_open_visits_and_filter_by_type_and_year():
-    visits = [Visit(1, "draft", day(0), day(2)), Visit(2, "draft", day(-30), day(-20)),
-              Visit(3, "draft", day(0), None), Visit(4, "draft", day(1), day(5))]
+    visits = [
+        Visit(1, "draft", day(0), day(2)),
+        Visit(2, "draft", day(-30), day(-20)),
+        Visit(3, "draft", day(0), None),
+        Visit(4, "draft", day(1), day(5)),
+    ]
     types = {1: "mou", 2: "mou", 3: "mou", 4: "convention"}
     assert analytics.stage_durations(visits, types) == {("mou", "draft"): [2, 10], ("convention", "draft"): [4]}
     assert analytics.stage_durations(visits, types, year=2025, agreement_type="mou") == {("mou", "draft"): [2]}
 
 
 def test_statistics_follow_the_workflow_order_and_keep_empty_stages():
-    stats = analytics.stage_statistics({("mou", "negotiation"): [10, 20], ("mou", "draft"): [1]},
-                                       {"mou": ["draft", "internal_review", "negotiation"]})
-    assert [(s.state, s.visits, s.median) for s in stats] == [("draft", 1, 1), ("internal_review", 0, None),
-                                                              ("negotiation", 2, 15)]
+    stats = analytics.stage_statistics(
+        {("mou", "negotiation"): [10, 20], ("mou", "draft"): [1]}, {"mou": ["draft", "internal_review", "negotiation"]}
+    )
+    assert [(s.state, s.visits, s.median) for s in stats] == [
+        ("draft", 1, 1),
+        ("internal_review", 0, None),
+        ("negotiation", 2, 15),
+    ]
 
 
 def test_each_step_waits_from_the_end_of_the_step_before():
@@ -95,12 +115,17 @@ def test_each_step_waits_from_the_end_of_the_step_before():
         RoundRecord("mou", "approve_review", day(0), ("both",), (("both", day(1)), ("both", day(6)))),
     ]
     waits = analytics.step_waits(rounds)
-    assert waits == {("convention", "approve_review", "legal"): [2, 4],
-                     ("convention", "approve_review", "head"): [3],
-                     ("mou", "approve_review", "both"): [1, 6]}
+    assert waits == {
+        ("convention", "approve_review", "legal"): [2, 4],
+        ("convention", "approve_review", "head"): [3],
+        ("mou", "approve_review", "both"): [1, 6],
+    }
     stats = analytics.step_statistics(waits, {("convention", "approve_review", "head"): 2})
     assert [(s.agreement_type, s.step, s.median, s.position) for s in stats] == [
-        ("mou", "both", 3.5, 1), ("convention", "legal", 3, 1), ("convention", "head", 3, 2)]
+        ("mou", "both", 3.5, 1),
+        ("convention", "legal", 3, 1),
+        ("convention", "head", 3, 2),
+    ]
     assert analytics.slowest(stats).step == "both" and analytics.slowest([]) is None
 
 
@@ -110,6 +135,7 @@ def test_days_in_a_stage_count_calendar_days_like_the_agreement_page():
 
 
 # --- stages, timeline, calendar, query strings ---------------------------------------------------
+
 
 def test_columns_merge_every_lifecycle_in_order_with_finished_stages_last(app):
     from app.workflow.engine import current_definitions
@@ -151,11 +177,19 @@ def test_bars_are_placed_in_percent_and_open_ended_ones_run_to_the_edge():
 
 def test_an_agreement_terminated_early_ends_the_day_it_was_terminated():
     def agreement(state, expires_on, left):
-        return SimpleNamespace(signed_on=date(2025, 7, 1), effective_on=None, expires_on=expires_on, state=state,
-                               state_entered_at=datetime(*left, tzinfo=timezone.utc))
+        return SimpleNamespace(
+            signed_on=date(2025, 7, 1),
+            effective_on=None,
+            expires_on=expires_on,
+            state=state,
+            state_entered_at=datetime(*left, tzinfo=timezone.utc),
+        )
+
     # Terminated and closed states are tagged ended_early in the definitions; active is not.
     assert agreement_span(agreement("terminated", date(2030, 1, 1), (2026, 3, 1)), ended_early=True) == (
-        date(2025, 7, 1), date(2026, 3, 1))
+        date(2025, 7, 1),
+        date(2026, 3, 1),
+    )
     assert agreement_span(agreement("active", None, (2025, 7, 1)), ended_early=False) == (date(2025, 7, 1), None)
     assert agreement_span(agreement("closed", None, (2026, 5, 2)), ended_early=True)[1] == date(2026, 5, 2)
 
@@ -166,11 +200,20 @@ def test_month_grid_starts_on_monday():
     assert weeks[-1][-1] == date(2026, 12, 6) and all(len(week) == 7 for week in weeks)
 
 
-@pytest.mark.parametrize("value, expected, ignored", [
-    ("2026-11", date(2026, 11, 1), False), ("2026-13", date(2026, 11, 1), True), ("<script>", date(2026, 11, 1), True),
-    ("2026-1", date(2026, 11, 1), True), ("99999-01", date(2026, 11, 1), True), ("1899-12", date(2026, 11, 1), True),
-    (None, date(2026, 11, 1), False), ("", date(2026, 11, 1), False), ("2027-02", date(2027, 2, 1), False),
-])
+@pytest.mark.parametrize(
+    "value, expected, ignored",
+    [
+        ("2026-11", date(2026, 11, 1), False),
+        ("2026-13", date(2026, 11, 1), True),
+        ("<script>", date(2026, 11, 1), True),
+        ("2026-1", date(2026, 11, 1), True),
+        ("99999-01", date(2026, 11, 1), True),
+        ("1899-12", date(2026, 11, 1), True),
+        (None, date(2026, 11, 1), False),
+        ("", date(2026, 11, 1), False),
+        ("2027-02", date(2027, 2, 1), False),
+    ],
+)
 def test_read_month(value, expected, ignored):
     assert read_month(value, date(2026, 11, 23)) == (expected, ignored)
 

@@ -1,5 +1,6 @@
 """A pass reads only the objects someone still lacks a reminder of (reminders/gates.py): what it sends
 must be exactly what the full reading finds unsent, day after day, whoever joins on the way."""
+
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -42,8 +43,14 @@ def test_the_skipping_pass_sends_what_the_full_reading_finds_unsent(world, peopl
             factories.user("manager", world.ministry, email="head2@ministry.example")
             db.session.commit()
         if offset == 3:
-            engine.decide(in_review, "approve_review", by=world.users["legal"], decision="approve", comment=None,
-                          expected_version=in_review.version)
+            engine.decide(
+                in_review,
+                "approve_review",
+                by=world.users["legal"],
+                decision="approve",
+                comment=None,
+                expected_version=in_review.version,
+            )
             db.session.commit()
         everything = assert_skipping_agrees(moment)
         first = reminders.run_pass(moment)
@@ -54,8 +61,13 @@ def test_the_skipping_pass_sends_what_the_full_reading_finds_unsent(world, peopl
         assert reminders.preview(moment) == []
     # Every kind the gates narrow was met on the way.
     sent = {rule for (rule,) in db.session.execute(select(ReminderSent.rule).distinct())}
-    assert {"deliverable_due", "deliverable_overdue", "deliverable_escalated", "approval_overdue",
-            "approval_escalated"} <= sent
+    assert {
+        "deliverable_due",
+        "deliverable_overdue",
+        "deliverable_escalated",
+        "approval_overdue",
+        "approval_escalated",
+    } <= sent
 
 
 def test_a_newcomer_hears_of_an_overdue_deliverable_the_others_were_told_of(world, people, occurrence):  # noqa: F811
@@ -65,5 +77,6 @@ def test_a_newcomer_hears_of_an_overdue_deliverable_the_others_were_told_of(worl
     db.session.commit()
     fresh = reminders.preview(moment)
     assert {(c.rule, c.object_id, c.recipient.id) for c in fresh} == {
-        ("deliverable_overdue", occurrence.id, newcomer.id)}
+        ("deliverable_overdue", occurrence.id, newcomer.id)
+    }
     assert reminders.run_pass(moment).created == 1

@@ -3,6 +3,7 @@
 Every moment is an aware datetime in Casablanca, some days after today: the data
 is written now (real time), and the rules look at it from the simulated future.
 """
+
 from datetime import date, datetime, time, timedelta
 from io import BytesIO
 from zoneinfo import ZoneInfo
@@ -32,22 +33,39 @@ def at(day: date, hour: int = 9, minute: int = 0) -> datetime:
 
 
 def plan(agreement, by, responsible, due_on: date, title: str = "Rapport"):
-    deliverable = deliverable_services.plan_deliverable(agreement, deliverable_services.PlanData(
-        title_fr=title, title_ar=None, title_en=None, description=None,
-        responsible_organization_id=responsible.id, recurrence="once", first_due_on=due_on), by=by)
+    deliverable = deliverable_services.plan_deliverable(
+        agreement,
+        deliverable_services.PlanData(
+            title_fr=title,
+            title_ar=None,
+            title_en=None,
+            description=None,
+            responsible_organization_id=responsible.id,
+            recurrence="once",
+            first_due_on=due_on,
+        ),
+        by=by,
+    )
     return deliverable.occurrences[0]
 
 
 def about(candidates, object_type: str, object_id: int) -> set[tuple[str, str, str]]:
     """(rule, occurrence key, e-mail) of the candidates about one object."""
-    return {(c.rule, c.occurrence_key, c.recipient.email) for c in candidates
-            if c.notice.object_type == object_type and c.notice.object_id == object_id}
+    return {
+        (c.rule, c.occurrence_key, c.recipient.email)
+        for c in candidates
+        if c.notice.object_type == object_type and c.notice.object_id == object_id
+    }
 
 
 def recorded(object_type: str, object_id: int) -> set[tuple[str, str, int]]:
-    return set(db.session.execute(select(ReminderSent.rule, ReminderSent.occurrence_key, ReminderSent.recipient_id)
-                                  .where(ReminderSent.object_type == object_type,
-                                         ReminderSent.object_id == object_id)).all())
+    return set(
+        db.session.execute(
+            select(ReminderSent.rule, ReminderSent.occurrence_key, ReminderSent.recipient_id).where(
+                ReminderSent.object_type == object_type, ReminderSent.object_id == object_id
+            )
+        ).all()
+    )
 
 
 def count(model, *where) -> int:
@@ -82,8 +100,13 @@ def people(world):
     gone = factories.user("partner", world.partner_a, email="gone@partner-a.example")
     gone.is_active_account = False
     db.session.commit()
-    return {"partner": world.users["partner"], "colleague": colleague, "gone": gone,
-            "owner": world.users["officer"], "manager": world.users["manager"]}
+    return {
+        "partner": world.users["partner"],
+        "colleague": colleague,
+        "gone": gone,
+        "owner": world.users["officer"],
+        "manager": world.users["manager"],
+    }
 
 
 @pytest.fixture
@@ -98,6 +121,7 @@ def occurrence(world, people):
 
 
 # --- deliverables --------------------------------------------------------------------------
+
 
 def test_a_daily_pass_reminds_on_the_right_days_the_right_people(world, people, occurrence):
     due = occurrence.due_on
@@ -126,8 +150,9 @@ def test_a_daily_pass_reminds_on_the_right_days_the_right_people(world, people, 
     # switched-off user.
     assert len(notices_of(people["partner"], "deliverable_due")) == 2
     assert len(notices_of(people["partner"], "deliverable_overdue")) == 3
-    assert [n.params["days"] for n in notices_of(people["owner"], "deliverable_overdue")
-            if n.object_id == occurrence.id] == [1, 8, 15]
+    assert [
+        n.params["days"] for n in notices_of(people["owner"], "deliverable_overdue") if n.object_id == occurrence.id
+    ] == [1, 8, 15]
     assert len(mails_to(people["colleague"], "deliverable_overdue")) == 3
     assert notices_of(people["manager"], "deliverable_escalated")[0].params["days"] == 15
     assert not notices_of(people["manager"], "deliverable_due")
@@ -135,9 +160,15 @@ def test_a_daily_pass_reminds_on_the_right_days_the_right_people(world, people, 
     assert not notices_of(people["gone"]) and not mails_to(people["gone"])
     partner_b_occurrence = db.session.scalar(select(Occurrence.id).where(Occurrence.id != occurrence.id))
     assert {rule for rule, _key, _who in recorded("deliverable_occurrences", partner_b_occurrence)} == {
-        "deliverable_due", "deliverable_overdue", "deliverable_escalated"}
+        "deliverable_due",
+        "deliverable_overdue",
+        "deliverable_escalated",
+    }
     assert {who for _rule, _key, who in recorded("deliverable_occurrences", partner_b_occurrence)} == {
-        world.users["partner_b"].id, world.users["other_officer"].id, world.users["manager"].id}
+        world.users["partner_b"].id,
+        world.users["other_officer"].id,
+        world.users["manager"].id,
+    }
 
 
 def test_exact_thresholds_of_the_candidates(world, people, occurrence):
@@ -159,7 +190,8 @@ def test_exact_thresholds_of_the_candidates(world, people, occurrence):
     early = at(due - timedelta(days=7), 0, 1).astimezone(ZoneInfo("UTC"))
     assert about(reminders.candidates_at(late), "deliverable_occurrences", occurrence.id) == set()
     assert {r for r, _k, _e in about(reminders.candidates_at(early), "deliverable_occurrences", occurrence.id)} == {
-        "deliverable_due"}
+        "deliverable_due"
+    }
 
 
 def test_a_pass_run_twice_creates_nothing_new(world, people, occurrence):
@@ -182,24 +214,33 @@ def test_nothing_is_owed_when_handed_in_settled_or_the_agreement_not_active(worl
             occurrence.status = change
         db.session.commit()
         for offset in (-7, 1, 15):
-            assert about(reminders.candidates_at(at(occurrence.due_on + timedelta(days=offset))),
-                         "deliverable_occurrences", occurrence.id) == set(), change
+            assert (
+                about(
+                    reminders.candidates_at(at(occurrence.due_on + timedelta(days=offset))),
+                    "deliverable_occurrences",
+                    occurrence.id,
+                )
+                == set()
+            ), change
     occurrence.status = "pending"
     world.agreement_a.state = "active"
     db.session.commit()
-    assert about(reminders.candidates_at(at(occurrence.due_on + timedelta(days=1))), "deliverable_occurrences",
-                 occurrence.id)  # the same checks can see a reminder when one is owed
+    assert about(
+        reminders.candidates_at(at(occurrence.due_on + timedelta(days=1))), "deliverable_occurrences", occurrence.id
+    )  # the same checks can see a reminder when one is owed
 
 
 def test_a_sent_back_deliverable_is_still_reminded(world, people, occurrence):
     occurrence.status = "sent_back"
     db.session.commit()
-    rows = about(reminders.candidates_at(at(occurrence.due_on + timedelta(days=1))), "deliverable_occurrences",
-                 occurrence.id)
+    rows = about(
+        reminders.candidates_at(at(occurrence.due_on + timedelta(days=1))), "deliverable_occurrences", occurrence.id
+    )
     assert {rule for rule, _k, _e in rows} == {"deliverable_overdue"} and len(rows) == 3
 
 
 # --- agreements ending -----------------------------------------------------------------------
+
 
 def test_ending_reminders_at_90_60_30_days_and_a_new_end_date_rearms_them(world, people):
     agreement = world.agreement_a
@@ -211,8 +252,9 @@ def test_ending_reminders_at_90_60_30_days_and_a_new_end_date_rearms_them(world,
     def new_on(day):
         before = recorded("agreements", agreement.id)
         reminders.run_pass(at(day))
-        return {(rule, key) for rule, key, _who in recorded("agreements", agreement.id) - before}, \
-            len(recorded("agreements", agreement.id) - before)
+        return {(rule, key) for rule, key, _who in recorded("agreements", agreement.id) - before}, len(
+            recorded("agreements", agreement.id) - before
+        )
 
     assert new_on(ends - timedelta(days=91)) == (set(), 0)
     assert new_on(ends - timedelta(days=90)) == ({("agreement_ending", f"{ends}:90d")}, 2)
@@ -222,8 +264,9 @@ def test_ending_reminders_at_90_60_30_days_and_a_new_end_date_rearms_them(world,
     assert new_on(ends - timedelta(days=30)) == ({("agreement_ending", f"{ends}:30d")}, 2)
     assert new_on(ends - timedelta(days=1)) == (set(), 0)
     assert {n.params["days"] for n in notices_of(people["owner"], "agreement_ending")} == {90, 60, 30}
-    assert {m.to_address for m in db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.kind == "agreement_ending"))} == told
+    assert {
+        m.to_address for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "agreement_ending"))
+    } == told
     # An amendment moves the end date: the reminders start again for the new date.
     later = ends + timedelta(days=40)
     agreement.expires_on = later
@@ -235,8 +278,14 @@ def test_ending_reminders_only_for_agreements_in_force(world, people):
     agreement = world.agreement_a
     agreement.expires_on = BASE + timedelta(days=100)
     told = {("agreement_ending", people["owner"].email), ("agreement_ending", people["manager"].email)}
-    for state, reminded in (("active", True), ("signed", True), ("suspended", True), ("draft", False),
-                            ("expired", False), ("terminated", False)):
+    for state, reminded in (
+        ("active", True),
+        ("signed", True),
+        ("suspended", True),
+        ("draft", False),
+        ("expired", False),
+        ("terminated", False),
+    ):
         agreement.state = state
         db.session.commit()
         rows = about(reminders.candidates_at(at(BASE + timedelta(days=10))), "agreements", agreement.id)
@@ -245,6 +294,7 @@ def test_ending_reminders_only_for_agreements_in_force(world, people):
 
 
 # --- approvals past their deadline -------------------------------------------------------------
+
 
 @pytest.fixture
 def in_review(world):
@@ -268,20 +318,24 @@ def test_an_approval_past_its_sla_reminds_the_approvers_then_the_managers(world,
         return about(reminders.candidates_at(at(asked_on + timedelta(days=days))), "approval_rounds", round_.id)
 
     assert rows(10) == set()  # internal_review's sla_days is 10: on day 10 it is not late yet
-    assert rows(11) == {("approval_overdue", "legal_and_head:sla", legal.email),
-                        ("approval_overdue", "legal_and_head:sla", manager.email)}
+    assert rows(11) == {
+        ("approval_overdue", "legal_and_head:sla", legal.email),
+        ("approval_overdue", "legal_and_head:sla", manager.email),
+    }
     assert rows(20) == rows(11)
     assert rows(21) == rows(11) | {("approval_escalated", "legal_and_head:sla2", manager.email)}
     reminders.run_pass(at(asked_on + timedelta(days=11)))
-    assert {n.user_id for n in db.session.scalars(select(Notification).where(
-        Notification.kind == "approval_overdue"))} == {legal.id, manager.id}
+    assert {
+        n.user_id for n in db.session.scalars(select(Notification).where(Notification.kind == "approval_overdue"))
+    } == {legal.id, manager.id}
     notice = notices_of(legal, "approval_overdue")[0]
     assert notice.params["sla"] == 10 and notice.params["days"] == 11
     assert not notices_of(world.users["officer"], "approval_overdue")  # the owner asked; approvers are late
     assert not notices_of(world.users["admin"], "approval_overdue")
     # Legal approves: only the manager is still waited for.
-    engine.decide(in_review, "approve_review", by=legal, decision="approve", comment=None,
-                  expected_version=in_review.version)
+    engine.decide(
+        in_review, "approve_review", by=legal, decision="approve", comment=None, expected_version=in_review.version
+    )
     db.session.commit()
     assert {email for rule, _k, email in rows(12) if rule == "approval_overdue"} == {manager.email}
 
@@ -291,22 +345,34 @@ def test_escalation_of_an_approval_goes_to_managers_only(world, in_review):
     db.session.commit()
     round_ = _round_of(in_review)
     asked_on = reminders.local_date(round_.requested_at)
-    escalated = {email for rule, _k, email in about(reminders.candidates_at(at(asked_on + timedelta(days=21))),
-                                                    "approval_rounds", round_.id) if rule == "approval_escalated"}
+    escalated = {
+        email
+        for rule, _k, email in about(
+            reminders.candidates_at(at(asked_on + timedelta(days=21))), "approval_rounds", round_.id
+        )
+        if rule == "approval_escalated"
+    }
     assert escalated == {world.users["manager"].email, second.email}
 
 
 def test_a_closed_approval_round_is_not_reminded(world, in_review):
     round_ = _round_of(in_review)
     for person in ("legal", "manager"):
-        engine.decide(in_review, "approve_review", by=world.users[person], decision="approve", comment=None,
-                      expected_version=in_review.version)
+        engine.decide(
+            in_review,
+            "approve_review",
+            by=world.users[person],
+            decision="approve",
+            comment=None,
+            expected_version=in_review.version,
+        )
         db.session.commit()
     assert in_review.state == "negotiation"
     assert about(reminders.candidates_at(at(BASE + timedelta(days=25))), "approval_rounds", round_.id) == set()
 
 
 # --- stalled agreements ---------------------------------------------------------------------
+
 
 def test_a_draft_idle_for_more_than_7_days_reminds_its_owner(world):
     draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Oublié")
@@ -337,10 +403,12 @@ def test_negotiation_is_stalled_after_30_days_of_no_activity(world):
     since = reminders.local_date(max(agreement.state_entered_at, agreement.updated_at))
     assert about(reminders.candidates_at(at(since + timedelta(days=30))), "agreements", agreement.id) == set()
     assert about(reminders.candidates_at(at(since + timedelta(days=31))), "agreements", agreement.id) == {
-        ("agreement_stalled", f"negotiation:{since}:1", owner)}
+        ("agreement_stalled", f"negotiation:{since}:1", owner)
+    }
 
 
 # --- the weekly digest ------------------------------------------------------------------------
+
 
 def _next_monday(after: date) -> date:
     return after + timedelta(days=7 - after.weekday())
@@ -353,8 +421,9 @@ def test_the_digest_leaves_from_monday_8_casablanca_once_a_week_to_managers(worl
     managers = {people["manager"].email, second.email}
 
     def digests(moment):
-        return {(c.occurrence_key, c.recipient.email) for c in reminders.candidates_at(moment)
-                if c.rule == "weekly_digest"}
+        return {
+            (c.occurrence_key, c.recipient.email) for c in reminders.candidates_at(moment) if c.rule == "weekly_digest"
+        }
 
     def week(day):
         year, number, _ = day.isocalendar()
@@ -363,15 +432,15 @@ def test_the_digest_leaves_from_monday_8_casablanca_once_a_week_to_managers(worl
     assert digests(at(monday, 7, 59)) == set()
     assert digests(at(monday, 8, 0)) == {(week(monday), email) for email in managers}
     # Sunday night belongs to the week before; its digest is the previous week's.
-    assert {key for key, _e in digests(at(monday - timedelta(days=1), 23, 0))} == {
-        week(monday - timedelta(days=1))}
+    assert {key for key, _e in digests(at(monday - timedelta(days=1), 23, 0))} == {week(monday - timedelta(days=1))}
 
     reminders.run_pass(at(monday, 7, 59))
     assert count(Notification, Notification.kind == "weekly_digest") == 0
     wednesday = monday + timedelta(days=2)
     reminders.run_pass(at(wednesday, 10))  # Monday's pass was missed: Wednesday sends it
-    assert {n.user_id for n in db.session.scalars(select(Notification).where(
-        Notification.kind == "weekly_digest"))} == {people["manager"].id, second.id}
+    assert {
+        n.user_id for n in db.session.scalars(select(Notification).where(Notification.kind == "weekly_digest"))
+    } == {people["manager"].id, second.id}
     reminders.run_pass(at(wednesday, 11))
     reminders.run_pass(at(monday + timedelta(days=6), 23, 59))
     assert count(Notification, Notification.kind == "weekly_digest") == 2
@@ -387,10 +456,13 @@ def test_the_digest_counts_what_waits(world, people, occurrence):
     candidate = next(c for c in reminders.candidates_at(at(monday, 8)) if c.rule == "weekly_digest")
     assert candidate.notice.params["overdue_count"] == 2  # partner A's and partner B's reports
     assert {row["reference"] for row in candidate.notice.extra["overdue"]} == {
-        world.agreement_a.reference, world.agreement_b.reference}
+        world.agreement_a.reference,
+        world.agreement_b.reference,
+    }
 
 
 # --- the `reminders:` section of a definition ---------------------------------------------------
+
 
 def _body_with(reminder_section):
     original = current_app.extensions["sharaka.workflows"]["mou"]
@@ -400,14 +472,27 @@ def _body_with(reminder_section):
 def test_the_reminders_section_sets_the_thresholds(world, people):
     definitions = current_app.extensions["sharaka.workflows"]
     original = definitions["mou"]
-    custom = parse_definition(_body_with({"deliverable_due_days": [3, 10, 3], "deliverable_overdue_every_days": 2,
-                                          "deliverable_escalate_after_days": 3, "ending_days": [45],
-                                          "stalled": False}))
+    custom = parse_definition(
+        _body_with(
+            {
+                "deliverable_due_days": [3, 10, 3],
+                "deliverable_overdue_every_days": 2,
+                "deliverable_escalate_after_days": 3,
+                "ending_days": [45],
+                "stalled": False,
+            }
+        )
+    )
     assert custom.reminders.deliverable_due_days == (10, 3)
     definitions["mou"] = custom
     try:
-        agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state="active",
-                                        title_fr="Règles maison", expires_on=BASE + timedelta(days=120))
+        agreement = factories.agreement(
+            by=world.users["officer"],
+            partners=[world.partner_a],
+            state="active",
+            title_fr="Règles maison",
+            expires_on=BASE + timedelta(days=120),
+        )
         stalled = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Brouillon")
         db.session.commit()
     finally:
@@ -429,35 +514,43 @@ def test_the_reminders_section_sets_the_thresholds(world, people):
     assert {(r, k) for r, k, _e in rows(due + timedelta(days=2))} == {("deliverable_overdue", f"{due}:w0")}
     assert {(r, k) for r, k, _e in rows(due + timedelta(days=3))} == {("deliverable_overdue", f"{due}:w1")}
     assert {(r, k) for r, k, _e in rows(due + timedelta(days=4))} == {
-        ("deliverable_overdue", f"{due}:w1"), ("deliverable_escalated", f"{due}:escalated")}
+        ("deliverable_overdue", f"{due}:w1"),
+        ("deliverable_escalated", f"{due}:escalated"),
+    }
     ends = agreement.expires_on
     assert rows(ends - timedelta(days=90), "agreements", agreement.id) == set()
     assert {(r, k) for r, k, _e in rows(ends - timedelta(days=45), "agreements", agreement.id)} == {
-        ("agreement_ending", f"{ends}:45d")}
+        ("agreement_ending", f"{ends}:45d")
+    }
     assert rows(BASE + timedelta(days=60), "agreements", stalled.id) == set()  # stalled: false
 
 
-@pytest.mark.parametrize("section, message", [
-    ({"deliverable_due_days": 7}, "deliverable_due_days must be a list of whole numbers"),
-    ({"deliverable_due_days": [7, -1]}, "deliverable_due_days must be a list of whole numbers"),
-    ({"deliverable_due_days": [True]}, "deliverable_due_days must be a list of whole numbers"),
-    ({"ending_days": [90, "60"]}, "ending_days must be a list of whole numbers"),
-    ({"ending_days": [4000]}, "ending_days must be a list of whole numbers"),
-    ({"deliverable_overdue_every_days": 0}, "deliverable_overdue_every_days must be a whole number"),
-    ({"deliverable_escalate_after_days": 2.5}, "deliverable_escalate_after_days must be a whole number"),
-    ({"approval_escalate_after_slas": True}, "approval_escalate_after_slas must be a whole number"),
-    ({"stalled": "yes"}, "stalled must be true or false"),
-    ({"every_hour": 1}, "unknown keys every_hour"),
-    ([7, 1], "reminders: must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "section, message",
+    [
+        ({"deliverable_due_days": 7}, "deliverable_due_days must be a list of whole numbers"),
+        ({"deliverable_due_days": [7, -1]}, "deliverable_due_days must be a list of whole numbers"),
+        ({"deliverable_due_days": [True]}, "deliverable_due_days must be a list of whole numbers"),
+        ({"ending_days": [90, "60"]}, "ending_days must be a list of whole numbers"),
+        ({"ending_days": [4000]}, "ending_days must be a list of whole numbers"),
+        ({"deliverable_overdue_every_days": 0}, "deliverable_overdue_every_days must be a whole number"),
+        ({"deliverable_escalate_after_days": 2.5}, "deliverable_escalate_after_days must be a whole number"),
+        ({"approval_escalate_after_slas": True}, "approval_escalate_after_slas must be a whole number"),
+        ({"stalled": "yes"}, "stalled must be true or false"),
+        ({"every_hour": 1}, "unknown keys every_hour"),
+        ([7, 1], "reminders: must be a mapping"),
+    ],
+)
 def test_bad_reminder_sections_are_reported(app, section, message):
     with pytest.raises(DefinitionError) as caught:
         parse_definition(_body_with(section), "mou.yaml")
-    assert any(file == "mou.yaml" and message in problem for file, problem in caught.value.problems), \
+    assert any(file == "mou.yaml" and message in problem for file, problem in caught.value.problems), (
         caught.value.problems
+    )
 
 
 # --- mail choices, languages and links -------------------------------------------------------
+
 
 def test_an_optional_category_switched_off_gives_a_notice_but_no_mail(world, people, occurrence):
     partner = people["partner"]
@@ -517,6 +610,7 @@ def _hrefs(html: str) -> list[str]:
 
 # --- notices caused by people, through the pages ----------------------------------------------
 
+
 def act(client, agreement, name, **kwargs):
     db.session.refresh(agreement)
     page = f"/agreements/{agreement.id}"
@@ -531,8 +625,10 @@ def test_submitting_for_review_asks_the_approvers_and_not_the_requester(world, s
     asked = list(db.session.scalars(select(Notification).where(Notification.kind == "approval_requested")))
     assert {n.user_id for n in asked} == {world.users["legal"].id, world.users["manager"].id}
     assert all(n.link == f"/agreements/{draft.id}" for n in asked)
-    assert {m.to_address for m in db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.kind == "approval_requested"))} == {world.users["legal"].email, world.users["manager"].email}
+    assert {
+        m.to_address
+        for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "approval_requested"))
+    } == {world.users["legal"].email, world.users["manager"].email}
     assert not notices_of(world.users["officer"])  # the owner moved it: nothing to tell them
     # The legal adviser approves: the owner hears of it; nobody is asked twice.
     assert act(signed_in("legal"), draft, "approve_review", data={"decision": "approve"}).status_code == 303
@@ -545,14 +641,29 @@ def test_a_sequential_chain_asks_the_next_step_after_an_approval(world):
     db.session.commit()
     engine.take(convention, "submit_for_review", by=world.users["officer"], expected_version=convention.version)
     db.session.commit()
-    asked = lambda: [(n.user_id, n.params["reference"]) for n in db.session.scalars(  # noqa: E731
-        select(Notification).where(Notification.kind == "approval_requested").order_by(Notification.id))]
+
+    def asked():
+        return [
+            (n.user_id, n.params["reference"])
+            for n in db.session.scalars(
+                select(Notification).where(Notification.kind == "approval_requested").order_by(Notification.id)
+            )
+        ]
+
     assert asked() == [(world.users["legal"].id, convention.reference)]
-    engine.decide(convention, "approve_review", by=world.users["legal"], decision="approve", comment="ok",
-                  expected_version=convention.version)
+    engine.decide(
+        convention,
+        "approve_review",
+        by=world.users["legal"],
+        decision="approve",
+        comment="ok",
+        expected_version=convention.version,
+    )
     db.session.commit()
-    assert asked() == [(world.users["legal"].id, convention.reference),
-                       (world.users["manager"].id, convention.reference)]
+    assert asked() == [
+        (world.users["legal"].id, convention.reference),
+        (world.users["manager"].id, convention.reference),
+    ]
     assert [n.kind for n in notices_of(world.users["officer"])] == ["approval_decided"]
 
 
@@ -564,9 +675,11 @@ def test_links_in_mail_never_come_from_the_host_header(world, signed_in):
     # The test client keeps cookies per host: hand the session (with its CSRF secret) to the forged host too.
     session = officer.http.get_cookie("session", domain="localhost")
     officer.http.set_cookie("session", session.value, domain="evil.example")
-    response = officer.http.post(f"/agreements/{draft.id}/actions/submit_for_review",
-                                 data={"version": str(draft.version), "csrf_token": token},
-                                 headers={"Host": "evil.example"})
+    response = officer.http.post(
+        f"/agreements/{draft.id}/actions/submit_for_review",
+        data={"version": str(draft.version), "csrf_token": token},
+        headers={"Host": "evil.example"},
+    )
     assert response.status_code == 303
     mails = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "approval_requested")))
     assert len(mails) == 2
@@ -578,16 +691,23 @@ def test_links_in_mail_never_come_from_the_host_header(world, signed_in):
 
 def _hand_in(client, occurrence, **kwargs):
     db.session.refresh(occurrence)
-    return client.post(f"/deliverables/{occurrence.id}/submissions",
-                       data={"version": str(occurrence.version), "note": "T1",
-                             "files": [(BytesIO(PDF), "rapport.pdf")]},
-                       csrf_from=f"/deliverables/{occurrence.id}", content_type="multipart/form-data", **kwargs)
+    return client.post(
+        f"/deliverables/{occurrence.id}/submissions",
+        data={"version": str(occurrence.version), "note": "T1", "files": [(BytesIO(PDF), "rapport.pdf")]},
+        csrf_from=f"/deliverables/{occurrence.id}",
+        content_type="multipart/form-data",
+        **kwargs,
+    )
 
 
 def _review(client, occurrence, **data):
     db.session.refresh(occurrence)
-    return client.post(f"/deliverables/{occurrence.id}/review", data={"version": str(occurrence.version), **data},
-                       csrf_from=f"/deliverables/{occurrence.id}", content_type="multipart/form-data")
+    return client.post(
+        f"/deliverables/{occurrence.id}/review",
+        data={"version": str(occurrence.version), **data},
+        csrf_from=f"/deliverables/{occurrence.id}",
+        content_type="multipart/form-data",
+    )
 
 
 def test_a_hand_in_tells_the_owner_and_a_send_back_tells_the_partner(world, people, occurrence, signed_in):
@@ -611,12 +731,12 @@ def test_a_hand_in_tells_the_owner_and_a_send_back_tells_the_partner(world, peop
     assert not notices_of(world.users["partner_b"]) and not notices_of(people["gone"])
 
 
-def test_accepted_and_waived_tell_the_partner_and_the_owner_but_never_the_actor(world, people, occurrence,
-                                                                                  signed_in):
+def test_accepted_and_waived_tell_the_partner_and_the_owner_but_never_the_actor(world, people, occurrence, signed_in):
     assert _hand_in(signed_in("partner"), occurrence).status_code == 303
     assert _review(signed_in("manager"), occurrence, decision="accept").status_code == 303
-    accepted = {n.user_id for n in db.session.scalars(select(Notification).where(
-        Notification.kind == "deliverable_accepted"))}
+    accepted = {
+        n.user_id for n in db.session.scalars(select(Notification).where(Notification.kind == "deliverable_accepted"))
+    }
     assert accepted == {people["partner"].id, people["colleague"].id, people["owner"].id}
     other = plan(world.agreement_a, world.users["officer"], world.partner_a, BASE + timedelta(days=60), "Autre")
     db.session.commit()
@@ -629,10 +749,13 @@ def test_accepted_and_waived_tell_the_partner_and_the_owner_but_never_the_actor(
 
 # --- wording of the mail (#16) -------------------------------------------------------------
 
+
 def test_an_overdue_report_that_was_sent_back_says_so_and_what_to_fix(world, people, occurrence, signed_in):
     assert _hand_in(signed_in("partner"), occurrence).status_code == 303
-    assert _review(signed_in("officer"), occurrence, decision="send_back",
-                   feedback="Ajoutez les annexes").status_code == 303
+    assert (
+        _review(signed_in("officer"), occurrence, decision="send_back", feedback="Ajoutez les annexes").status_code
+        == 303
+    )
     db.session.commit()
     reminders.run_pass(at(occurrence.due_on + timedelta(days=2)))
     [notice] = [n for n in notices_of(people["partner"], "deliverable_overdue") if n.object_id == occurrence.id]
@@ -643,30 +766,51 @@ def test_an_overdue_report_that_was_sent_back_says_so_and_what_to_fix(world, peo
 
 
 def test_managers_get_one_escalation_per_deliverable_listing_every_missed_date(world, people):
-    deliverable = deliverable_services.plan_deliverable(world.agreement_a, deliverable_services.PlanData(
-        title_fr="Rapport mensuel", title_ar=None, title_en=None, description=None,
-        responsible_organization_id=world.partner_a.id, recurrence="monthly", first_due_on=BASE + timedelta(days=5),
-        until_on=BASE + timedelta(days=200)),
-        by=world.users["officer"])
+    deliverable = deliverable_services.plan_deliverable(
+        world.agreement_a,
+        deliverable_services.PlanData(
+            title_fr="Rapport mensuel",
+            title_ar=None,
+            title_en=None,
+            description=None,
+            responsible_organization_id=world.partner_a.id,
+            recurrence="monthly",
+            first_due_on=BASE + timedelta(days=5),
+            until_on=BASE + timedelta(days=200),
+        ),
+        by=world.users["officer"],
+    )
     db.session.commit()
     missed = [o for o in deliverable.occurrences if o.due_on < BASE + timedelta(days=100 - 14)]
     assert len(missed) >= 3
     reminders.run_pass(at(BASE + timedelta(days=100)))
-    mine = [n for n in notices_of(people["manager"], "deliverable_escalated")
-            if n.object_id in {o.id for o in deliverable.occurrences}]
+    mine = [
+        n
+        for n in notices_of(people["manager"], "deliverable_escalated")
+        if n.object_id in {o.id for o in deliverable.occurrences}
+    ]
     assert len(mine) == 1
     assert mine[0].params["missed"] == [o.due_on.isoformat() for o in missed]
     mail = [m for m in mails_to(people["manager"], "deliverable_escalated") if "Rapport mensuel" in m.body_text]
     assert len(mail) == 1 and "Missed due dates so far" in mail[0].body_text
     # A week later the same deliverable is not escalated again.
     reminders.run_pass(at(BASE + timedelta(days=107)))
-    assert len([n for n in notices_of(people["manager"], "deliverable_escalated")
-                if n.object_id in {o.id for o in deliverable.occurrences}]) == 1
+    assert (
+        len(
+            [
+                n
+                for n in notices_of(people["manager"], "deliverable_escalated")
+                if n.object_id in {o.id for o in deliverable.occurrences}
+            ]
+        )
+        == 1
+    )
 
 
 def test_an_approval_request_states_its_deadline(world, people, signed_in):
-    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a],
-                                    title_fr="Délai d'approbation")
+    agreement = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_a], title_fr="Délai d'approbation"
+    )
     db.session.commit()
     engine.take(agreement, "submit_for_review", by=world.users["officer"], expected_version=agreement.version)
     db.session.commit()

@@ -1,4 +1,5 @@
 """Every marked string has an Arabic and a French translation that keeps its placeholders."""
+
 import re
 import subprocess
 import sys
@@ -14,9 +15,27 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 @pytest.fixture(scope="module")
 def extracted(tmp_path_factory):
     pot = tmp_path_factory.mktemp("babel") / "messages.pot"
-    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F",
-                    "app/translations/babel.cfg", "-k", "_l", "-k", "lazy_gettext", "-o", str(pot),
-                    "--no-location", "."], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            "app/translations/babel.cfg",
+            "-k",
+            "_l",
+            "-k",
+            "lazy_gettext",
+            "-o",
+            str(pot),
+            "--no-location",
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     with pot.open("rb") as handle:
         return [m for m in read_po(handle) if m.id]
 

@@ -1,4 +1,5 @@
 """Definition validation: each kind of mistake is reported with its file."""
+
 from pathlib import Path
 
 import pytest
@@ -27,14 +28,14 @@ def test_an_approval_may_be_shared_with_the_partner(tmp_path):
     def share(base):
         next(t for t in base["transitions"] if t.get("approval"))["approval"]["shared_with_partner"] = True
         return base
+
     definitions = load_directory(_write(tmp_path, share))
     assert definitions["mou"].transition("approve_review").approval.shared_with_partner is True
 
 
 def _write(tmp_path, body: dict | str, name: str = "mou.yaml") -> Path:
     base = yaml.safe_load((ROOT / "workflows" / "mou.yaml").read_text())
-    text = body if isinstance(body, str) else yaml.safe_dump(body(base) if callable(body) else body,
-                                                             allow_unicode=True)
+    text = body if isinstance(body, str) else yaml.safe_dump(body(base) if callable(body) else body, allow_unicode=True)
     (tmp_path / name).write_text(text, encoding="utf-8")
     return tmp_path
 
@@ -49,45 +50,78 @@ def _mutate(change):
     def apply(base):
         change(base)
         return base
+
     return apply
 
 
-@pytest.mark.parametrize("change, expected", [
-    (lambda b: b["transitions"][0].update({"to": "limbo"}), "to unknown state 'limbo'"),
-    (lambda b: b["transitions"][0].update({"from": ["nowhere"]}), "from unknown state 'nowhere'"),
-    (lambda b: b["states"].update({"orphan": {"kind": "working", "label": {"ar": "x", "fr": "x", "en": "x"}}}),
-     "state 'orphan' cannot be reached"),
-    (lambda b: b.pop("children") and b.update({"transitions": [t for t in b["transitions"]
-                                                                if t["name"] not in ("resume", "terminate", "expire")]}),
-     "state 'suspended' has no way out but is not final"),
-    (lambda b: b["transitions"][0].update({"guards": [{"field": "colour"}]}), "guard names unknown field 'colour'"),
-    (lambda b: b["transitions"][0].update({"guards": ["is_lucky"]}), "unknown guard 'is_lucky'"),
-    (lambda b: b["transitions"][0].update({"roles": ["janitor"]}), "unknown role 'janitor'"),
-    (lambda b: b["transitions"][1]["approval"]["steps"][0].update({"required_roles": ["admin"]}),
-     "required role 'admin' is not among the approver roles"),
-    (lambda b: b["transitions"][1]["approval"]["steps"][0].update({"quorum": 0}), "quorum must be a whole number"),
-    (lambda b: b["children"]["on_parent"].update({"vanish": "cascade"}), "on_parent names unknown transition 'vanish'"),
-    (lambda b: b["children"]["on_parent"].update({"expire": "ask"}), "on_parent expire: nobody fills a form"),
-    (lambda b: b["children"].update({"end_after_parent": "maybe"}), "end_after_parent must be refuse or warn"),
-    # Two approver roles can never give five approvals.
-    (lambda b: b["transitions"][1]["approval"]["steps"][0].update({"quorum": 5}),
-     "quorum 5 is more than its 2 approver roles and people (legal, manager): lower the quorum or add approvers"),
-    (lambda b: b["transitions"][1]["approval"].update({"reject_to": "purgatory"}), "reject_to names unknown state"),
-    (lambda b: b["transitions"][1]["approval"].update({"shared_with_partner": "yes"}),
-     "approval shared_with_partner must be true or false"),
-    (lambda b: b["transitions"][1]["approval"].update({"shared_with": "partner"}),
-     "approval has unknown keys shared_with"),
-    (lambda b: b["states"]["draft"].update({"kind": "initial-ish"}), "kind must be one of"),
-    (lambda b: b["states"]["draft"].update({"sla_days": -3}), "sla_days must be"),
-    (lambda b: b["states"]["expired"].update({"kind": "working"}), "has no way out"),
-    (lambda b: b["transitions"].append({**b["transitions"][0]}), "defined twice"),
-    (lambda b: b["transitions"][0].update({"effects": ["explode"]}), "unknown effect 'explode'"),
-    (lambda b: b["transitions"][0].update({"fields": ["owner_id"]}), "cannot ask for field 'owner_id'"),
-    (lambda b: b["transitions"][0].update({"label": {"en": "only English"}}), "label needs ar, fr and en"),
-    (lambda b: b.update({"type": "treaty"}), "type 'treaty' is not an agreement type"),
-    (lambda b: b["transitions"].append({"name": "reopen", "from": ["closed"], "to": "draft", "roles": ["admin"],
-                                        "label": {"ar": "x", "fr": "x", "en": "x"}}), "leaves final state 'closed'"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda b: b["transitions"][0].update({"to": "limbo"}), "to unknown state 'limbo'"),
+        (lambda b: b["transitions"][0].update({"from": ["nowhere"]}), "from unknown state 'nowhere'"),
+        (
+            lambda b: b["states"].update({"orphan": {"kind": "working", "label": {"ar": "x", "fr": "x", "en": "x"}}}),
+            "state 'orphan' cannot be reached",
+        ),
+        (
+            lambda b: (
+                b.pop("children")
+                and b.update(
+                    {"transitions": [t for t in b["transitions"] if t["name"] not in ("resume", "terminate", "expire")]}
+                )
+            ),
+            "state 'suspended' has no way out but is not final",
+        ),
+        (lambda b: b["transitions"][0].update({"guards": [{"field": "colour"}]}), "guard names unknown field 'colour'"),
+        (lambda b: b["transitions"][0].update({"guards": ["is_lucky"]}), "unknown guard 'is_lucky'"),
+        (lambda b: b["transitions"][0].update({"roles": ["janitor"]}), "unknown role 'janitor'"),
+        (
+            lambda b: b["transitions"][1]["approval"]["steps"][0].update({"required_roles": ["admin"]}),
+            "required role 'admin' is not among the approver roles",
+        ),
+        (lambda b: b["transitions"][1]["approval"]["steps"][0].update({"quorum": 0}), "quorum must be a whole number"),
+        (
+            lambda b: b["children"]["on_parent"].update({"vanish": "cascade"}),
+            "on_parent names unknown transition 'vanish'",
+        ),
+        (lambda b: b["children"]["on_parent"].update({"expire": "ask"}), "on_parent expire: nobody fills a form"),
+        (lambda b: b["children"].update({"end_after_parent": "maybe"}), "end_after_parent must be refuse or warn"),
+        # Two approver roles can never give five approvals.
+        (
+            lambda b: b["transitions"][1]["approval"]["steps"][0].update({"quorum": 5}),
+            "quorum 5 is more than its 2 approver roles and people (legal, manager): lower the quorum or add approvers",
+        ),
+        (lambda b: b["transitions"][1]["approval"].update({"reject_to": "purgatory"}), "reject_to names unknown state"),
+        (
+            lambda b: b["transitions"][1]["approval"].update({"shared_with_partner": "yes"}),
+            "approval shared_with_partner must be true or false",
+        ),
+        (
+            lambda b: b["transitions"][1]["approval"].update({"shared_with": "partner"}),
+            "approval has unknown keys shared_with",
+        ),
+        (lambda b: b["states"]["draft"].update({"kind": "initial-ish"}), "kind must be one of"),
+        (lambda b: b["states"]["draft"].update({"sla_days": -3}), "sla_days must be"),
+        (lambda b: b["states"]["expired"].update({"kind": "working"}), "has no way out"),
+        (lambda b: b["transitions"].append({**b["transitions"][0]}), "defined twice"),
+        (lambda b: b["transitions"][0].update({"effects": ["explode"]}), "unknown effect 'explode'"),
+        (lambda b: b["transitions"][0].update({"fields": ["owner_id"]}), "cannot ask for field 'owner_id'"),
+        (lambda b: b["transitions"][0].update({"label": {"en": "only English"}}), "label needs ar, fr and en"),
+        (lambda b: b.update({"type": "treaty"}), "type 'treaty' is not an agreement type"),
+        (
+            lambda b: b["transitions"].append(
+                {
+                    "name": "reopen",
+                    "from": ["closed"],
+                    "to": "draft",
+                    "roles": ["admin"],
+                    "label": {"ar": "x", "fr": "x", "en": "x"},
+                }
+            ),
+            "leaves final state 'closed'",
+        ),
+    ],
+)
 def test_each_mistake_is_reported_with_its_file(tmp_path, change, expected):
     _write(tmp_path, _mutate(change))
     problems = _problems(tmp_path)

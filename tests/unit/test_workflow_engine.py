@@ -1,5 +1,6 @@
 """The engine without HTTP: every move of the default MoU lifecycle, guards,
 approvals (quorum, order, four-eyes, delegation), negotiation, signature, dates."""
+
 from datetime import date, timedelta
 from io import BytesIO
 
@@ -51,8 +52,9 @@ def to_negotiation(agreement, world):
 
 
 def agree_text(agreement, world):
-    services.send_version(agreement, by=world.users["officer"], upload=pdf(), note="v1",
-                          expected_version=agreement.version)
+    services.send_version(
+        agreement, by=world.users["officer"], upload=pdf(), note="v1", expected_version=agreement.version
+    )
     db.session.commit()
     services.accept_version(agreement, by=world.users["partner"], expected_version=agreement.version)
     db.session.commit()
@@ -60,15 +62,18 @@ def agree_text(agreement, world):
 
 def sign(agreement, world, day=date(2026, 3, 2)):
     for side, person in (("ministry", "Amal El Fallah Seghrouchni"), ("partner", "Partner CEO")):
-        services.add_signatory(agreement, by=world.users["officer"], side=side, name=person, title=None,
-                               expected_version=agreement.version)
+        services.add_signatory(
+            agreement, by=world.users["officer"], side=side, name=person, title=None, expected_version=agreement.version
+        )
         db.session.commit()
     for signatory in list(agreement.signatories):
-        services.record_signature(agreement, signatory.id, by=world.users["officer"], signed_on=day,
-                                  expected_version=agreement.version)
+        services.record_signature(
+            agreement, signatory.id, by=world.users["officer"], signed_on=day, expected_version=agreement.version
+        )
         db.session.commit()
-    services.upload_signed_copy(agreement, pdf("signed.pdf", PDF + b"signed"), by=world.users["officer"],
-                                expected_version=agreement.version)
+    services.upload_signed_copy(
+        agreement, pdf("signed.pdf", PDF + b"signed"), by=world.users["officer"], expected_version=agreement.version
+    )
     db.session.commit()
 
 
@@ -98,11 +103,24 @@ def test_the_whole_mou_lifecycle_to_active_and_expired(mou, world):
     assert engine.run_date_transitions(date(2029, 3, 15))[0][2] == "done"
     db.session.commit()
     assert mou.state == "expired"
-    transitions = [e.changes["transition"] for e in db.session.scalars(
-        db.select(AuditEvent).where(AuditEvent.object_id == mou.id, AuditEvent.action == "transition")
-        .order_by(AuditEvent.id))]
-    assert transitions == ["submit_for_review", "approve_review", "open_signature", "record_signed", "activate",
-                           "suspend", "resume", "expire"]
+    transitions = [
+        e.changes["transition"]
+        for e in db.session.scalars(
+            db.select(AuditEvent)
+            .where(AuditEvent.object_id == mou.id, AuditEvent.action == "transition")
+            .order_by(AuditEvent.id)
+        )
+    ]
+    assert transitions == [
+        "submit_for_review",
+        "approve_review",
+        "open_signature",
+        "record_signed",
+        "activate",
+        "suspend",
+        "resume",
+        "expire",
+    ]
 
 
 def test_four_eyes_the_requester_cannot_approve(mou, world):
@@ -146,8 +164,9 @@ def test_sequential_steps_go_in_order(world):
     convention = factories.agreement(by=world.users["officer"], partners=[world.partner_a], type="convention")
     db.session.commit()
     take(convention, "submit_for_review", world.users["officer"])
-    manager_option = next(o for o in engine.actions_for(convention, world.users["manager"])
-                          if o.name == "approve_review")
+    manager_option = next(
+        o for o in engine.actions_for(convention, world.users["manager"]) if o.name == "approve_review"
+    )
     assert not manager_option.is_allowed  # the legal step comes first
     decide(convention, world.users["legal"])
     assert convention.state == "internal_review"
@@ -158,8 +177,13 @@ def test_sequential_steps_go_in_order(world):
 def test_delegation_lets_a_colleague_approve_for_the_absent_approver(mou, world):
     today = clock.today()
     stand_in = world.users["other_officer"]
-    services.delegate(delegator=world.users["legal"], delegate_user=stand_in, starts_on=today,
-                      ends_on=today + timedelta(days=7), by=world.users["legal"])
+    services.delegate(
+        delegator=world.users["legal"],
+        delegate_user=stand_in,
+        starts_on=today,
+        ends_on=today + timedelta(days=7),
+        by=world.users["legal"],
+    )
     take(mou, "submit_for_review", world.users["officer"])
     option = next(o for o in engine.actions_for(mou, stand_in) if o.name == "approve_review")
     assert option.is_allowed and option.acting_for.id == world.users["legal"].id
@@ -172,8 +196,14 @@ def test_delegation_lets_a_colleague_approve_for_the_absent_approver(mou, world)
 
 def test_an_expired_delegation_gives_nothing(mou, world):
     stand_in = world.users["other_officer"]
-    db.session.add(Delegation(delegator_id=world.users["legal"].id, delegate_id=stand_in.id,
-                              starts_on=date(2020, 1, 1), ends_on=date(2020, 1, 31)))
+    db.session.add(
+        Delegation(
+            delegator_id=world.users["legal"].id,
+            delegate_id=stand_in.id,
+            starts_on=date(2020, 1, 1),
+            ends_on=date(2020, 1, 31),
+        )
+    )
     take(mou, "submit_for_review", world.users["officer"])
     # Not an approver and no delegation in force: the approval is not even offered.
     assert "approve_review" not in {o.name for o in engine.actions_for(mou, stand_in)}
@@ -226,8 +256,9 @@ def test_negotiation_turns_and_lock(mou, world):
         services.send_version(mou, by=officer, upload=pdf(), note="again", expected_version=mou.version)
     with pytest.raises(WorkflowError):
         services.accept_version(mou, by=officer, expected_version=mou.version)
-    services.send_version(mou, by=partner, upload=pdf("contre.pdf", PDF + b"counter"), note="counter",
-                          expected_version=mou.version)
+    services.send_version(
+        mou, by=partner, upload=pdf("contre.pdf", PDF + b"counter"), note="counter", expected_version=mou.version
+    )
     services.accept_version(mou, by=officer, expected_version=mou.version)
     db.session.commit()
     assert mou.agreed_round_id == mou.negotiation_rounds[-1].id and mou.negotiation_rounds[-1].side == "partner"
@@ -247,15 +278,14 @@ def test_signatures_in_order_and_never_in_the_future(mou, world):
         services.add_signatory(mou, by=officer, side=side, name=name, title=None, expected_version=mou.version)
     first, second = mou.signatories
     with pytest.raises(WorkflowError, match="in order"):
-        services.record_signature(mou, second.id, by=officer, signed_on=date(2026, 1, 5),
-                                  expected_version=mou.version)
+        services.record_signature(mou, second.id, by=officer, signed_on=date(2026, 1, 5), expected_version=mou.version)
     with pytest.raises(ValidationFailed, match="future"):
-        services.record_signature(mou, first.id, by=officer, signed_on=clock.today() + timedelta(days=1),
-                                  expected_version=mou.version)
+        services.record_signature(
+            mou, first.id, by=officer, signed_on=clock.today() + timedelta(days=1), expected_version=mou.version
+        )
     services.record_signature(mou, first.id, by=officer, signed_on=date(2026, 1, 5), expected_version=mou.version)
     with pytest.raises(ValidationFailed, match="before the previous"):
-        services.record_signature(mou, second.id, by=officer, signed_on=date(2026, 1, 4),
-                                  expected_version=mou.version)
+        services.record_signature(mou, second.id, by=officer, signed_on=date(2026, 1, 4), expected_version=mou.version)
 
 
 def test_the_signed_copy_records_its_sha256(mou, world):
@@ -289,8 +319,9 @@ def test_an_amendment_in_force_changes_its_parent(mou, world):
     officer = world.users["officer"]
     parent = world.agreement_a
     parent.expires_on = date(2027, 7, 1)
-    amendment = factories.agreement(by=officer, partners=[world.partner_a], type="amendment",
-                                    parent_id=parent.id, title_fr="Avenant n° 1")
+    amendment = factories.agreement(
+        by=officer, partners=[world.partner_a], type="amendment", parent_id=parent.id, title_fr="Avenant n° 1"
+    )
     db.session.commit()
     with pytest.raises(TransitionBlocked, match="what the amendment changes"):
         take(amendment, "submit_for_review", officer)
@@ -304,8 +335,9 @@ def test_an_amendment_in_force_changes_its_parent(mou, world):
     take(amendment, "record_signed", officer)
     take(amendment, "activate", officer, values={"effective_on": date(2026, 3, 10)})
     assert amendment.state == "active" and parent.expires_on == date(2030, 7, 1)
-    parent_history = db.session.scalar(db.select(AuditEvent).where(
-        AuditEvent.object_id == parent.id, AuditEvent.action == "amended"))
+    parent_history = db.session.scalar(
+        db.select(AuditEvent).where(AuditEvent.object_id == parent.id, AuditEvent.action == "amended")
+    )
     assert parent_history.changes["amendment"] == amendment.reference
 
 
@@ -319,8 +351,9 @@ def test_changing_a_definition_never_strands_agreements_in_flight(mou, world):
     from app.workflow.definitions import parse_definition
 
     body = {**original.body}
-    body["transitions"] = [{**t, "comment": "none"} if t["name"] == "cancel" else t
-                           for t in original.body["transitions"]]
+    body["transitions"] = [
+        {**t, "comment": "none"} if t["name"] == "cancel" else t for t in original.body["transitions"]
+    ]
     definitions["mou"] = parse_definition(body)
     try:
         fresh = factories.agreement(by=world.users["officer"], partners=[world.partner_a])
@@ -333,11 +366,14 @@ def test_changing_a_definition_never_strands_agreements_in_flight(mou, world):
         definitions["mou"] = original
 
 
-@pytest.mark.parametrize("path, expected_state", [
-    (["back_to_draft"], "draft"),
-    (["open_signature", "back_to_negotiation"], "negotiation"),
-    (["open_signature", "back_to_draft"], "draft"),
-])
+@pytest.mark.parametrize(
+    "path, expected_state",
+    [
+        (["back_to_draft"], "draft"),
+        (["open_signature", "back_to_negotiation"], "negotiation"),
+        (["open_signature", "back_to_draft"], "draft"),
+    ],
+)
 def test_send_back_paths_need_a_comment_and_unlock_the_text(mou, world, path, expected_state):
     to_negotiation(mou, world)
     agree_text(mou, world)
@@ -373,8 +409,13 @@ def test_terminate_needs_a_manager_a_reason_and_a_notice(mou, world):
     with pytest.raises(TransitionBlocked, match="Termination notice"):
         take(mou, "terminate", world.users["manager"], comment="Breach of clause 7")
     db.session.rollback()
-    take(mou, "terminate", world.users["manager"], comment="Breach of clause 7",
-         documents={"termination_notice": pdf("notice.pdf", PDF + b"notice")})
+    take(
+        mou,
+        "terminate",
+        world.users["manager"],
+        comment="Breach of clause 7",
+        documents={"termination_notice": pdf("notice.pdf", PDF + b"notice")},
+    )
     assert mou.state == "terminated"
     assert any(d.kind == "termination_notice" for d in mou.documents)
 

@@ -6,6 +6,7 @@ pass run twice, a pass after downtime, or two schedulers at once send each
 reminder exactly once. The thresholds come from each agreement type's
 `reminders:` section in workflows/ (defaults in ReminderPolicy).
 """
+
 from __future__ import annotations
 
 import logging
@@ -52,18 +53,22 @@ BATCH = 500  # reminders written per transaction
 KEYS_PER_QUERY = 500  # bound parameters per IN (…), well under every database's limit
 
 
-
 # --- a pass ----------------------------------------------------------------------------
+
 
 def candidates_at(now: datetime, skip_sent: bool = False) -> list[Candidate]:
     """Every reminder the rules find due at `now`, sent already or not; with `skip_sent`, without
     those of objects whose every recipient had them already (the database skips those: gates.py)."""
     today = local_date(now)
     people = People()
-    found = (deliverable_candidates(today, people, skip_sent) + approval_candidates(today, people, skip_sent)
-             + ending_candidates(today, people) + notice_candidates(today, people)
-             + stalled_candidates(today, people)
-             + digest_candidates(now, today, people))
+    found = (
+        deliverable_candidates(today, people, skip_sent)
+        + approval_candidates(today, people, skip_sent)
+        + ending_candidates(today, people)
+        + notice_candidates(today, people)
+        + stalled_candidates(today, people)
+        + digest_candidates(now, today, people)
+    )
     # A fixed order: two processes inserting the same keys take their locks in the same order.
     return sorted(found, key=lambda c: tuple(str(part) for part in c.key))
 
@@ -79,11 +84,21 @@ def unsent(candidates: list[Candidate]) -> list[Candidate]:
     for object_type, keys in wanted.items():
         keys = sorted(keys)
         for start in range(0, len(keys), KEYS_PER_QUERY):
-            recorded.update(tuple(row) for row in db.session.execute(
-                select(ReminderSent.rule, ReminderSent.object_type, ReminderSent.object_id,
-                       ReminderSent.recipient_id, ReminderSent.occurrence_key)
-                .where(ReminderSent.object_type == object_type,
-                       ReminderSent.occurrence_key.in_(keys[start:start + KEYS_PER_QUERY]))))
+            recorded.update(
+                tuple(row)
+                for row in db.session.execute(
+                    select(
+                        ReminderSent.rule,
+                        ReminderSent.object_type,
+                        ReminderSent.object_id,
+                        ReminderSent.recipient_id,
+                        ReminderSent.occurrence_key,
+                    ).where(
+                        ReminderSent.object_type == object_type,
+                        ReminderSent.occurrence_key.in_(keys[start : start + KEYS_PER_QUERY]),
+                    )
+                )
+            )
     return [candidate for candidate in candidates if candidate.key not in recorded]
 
 
@@ -97,15 +112,24 @@ def _load_objects(candidates: list[Candidate]) -> list:
     agreement_ids = sorted({c.object_id for c in candidates if c.object_type == "agreements"})
     loaded = []
     for start in range(0, len(agreement_ids), KEYS_PER_QUERY):
-        loaded += db.session.scalars(select(Agreement).where(
-            Agreement.id.in_(agreement_ids[start:start + KEYS_PER_QUERY]))).all()
+        loaded += db.session.scalars(
+            select(Agreement).where(Agreement.id.in_(agreement_ids[start : start + KEYS_PER_QUERY]))
+        ).all()
     for start in range(0, len(ids), KEYS_PER_QUERY):
-        loaded += db.session.scalars(select(Occurrence).where(Occurrence.id.in_(ids[start:start + KEYS_PER_QUERY]))
-                           .options(joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),
-                                    joinedload(Occurrence.deliverable)
-                                    .joinedload(Deliverable.responsible_organization),
-                                    # A sent-back occurrence's notice quotes its latest feedback.
-                                    selectinload(Occurrence.submissions))).unique().all()
+        loaded += (
+            db.session.scalars(
+                select(Occurrence)
+                .where(Occurrence.id.in_(ids[start : start + KEYS_PER_QUERY]))
+                .options(
+                    joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),
+                    joinedload(Occurrence.deliverable).joinedload(Deliverable.responsible_organization),
+                    # A sent-back occurrence's notice quotes its latest feedback.
+                    selectinload(Occurrence.submissions),
+                )
+            )
+            .unique()
+            .all()
+        )
     return loaded
 
 
@@ -145,7 +169,7 @@ def run_pass(now: datetime) -> PassReport:
     db.session.commit()  # end the reading transaction before writing
     failed: list = []
     for start in range(0, len(fresh), BATCH):
-        _write_batch(fresh[start:start + BATCH], report, failed)
+        _write_batch(fresh[start : start + BATCH], report, failed)
     if failed:
         _report_failures(failed, report)
     return report
@@ -160,7 +184,7 @@ def _refresh_recipients(batch: list[Candidate]) -> None:
 
     ids = sorted({inspect(candidate.recipient).identity[0] for candidate in batch})
     for start in range(0, len(ids), KEYS_PER_QUERY):
-        db.session.scalars(select(User).where(User.id.in_(ids[start:start + KEYS_PER_QUERY]))).all()
+        db.session.scalars(select(User).where(User.id.in_(ids[start : start + KEYS_PER_QUERY]))).all()
 
 
 def _report_failures(failed: list, report: PassReport) -> None:
@@ -168,9 +192,15 @@ def _report_failures(failed: list, report: PassReport) -> None:
     from app.operations.failures import ItemFailure, report_failures
 
     try:
-        report.problems = report_failures("reminders", [
-            ItemFailure(step=candidate.rule, error=error, object_type=candidate.object_type,
-                        object_id=candidate.object_id) for candidate, error in failed])
+        report.problems = report_failures(
+            "reminders",
+            [
+                ItemFailure(
+                    step=candidate.rule, error=error, object_type=candidate.object_type, object_id=candidate.object_id
+                )
+                for candidate, error in failed
+            ],
+        )
         db.session.commit()
     except Exception:  # the pass itself is done; its bookkeeping must not undo it
         db.session.rollback()

@@ -1,5 +1,6 @@
 """What every reminder rule shares: a candidate reminder with its natural key, the people a
 pass may address, and the reckoning of days in Casablanca time."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -76,8 +77,11 @@ class People:
         self.grants: dict[int, set[int]] = defaultdict(set)
         restricted = [user.id for user in users if user.deliverables_restricted]
         if restricted:  # most passes: nobody is restricted, no query
-            for user_id, agreement_id in db.session.execute(select(
-                    DeliverableGrant.user_id, DeliverableGrant.agreement_id).where(DeliverableGrant.user_id.in_(restricted))):
+            for user_id, agreement_id in db.session.execute(
+                select(DeliverableGrant.user_id, DeliverableGrant.agreement_id).where(
+                    DeliverableGrant.user_id.in_(restricted)
+                )
+            ):
                 self.grants[user_id].add(agreement_id)
 
     def holding(self, action: str) -> list:
@@ -100,9 +104,13 @@ def _partner_users(organization) -> list:
 
     if organization is None or organization.is_home:
         return []
-    return list(db.session.scalars(select(User).where(
-        User.organization_id == organization.id, partner_accounts_clause(), User.is_active_account.is_(True))
-        .order_by(User.id)))
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.organization_id == organization.id, partner_accounts_clause(), User.is_active_account.is_(True))
+            .order_by(User.id)
+        )
+    )
 
 
 def _people(*groups) -> list:

@@ -6,6 +6,7 @@ recipients all have this period's reminder already. So a repeat pass with nothin
 nothing. The rules still compute each key in Python and `unsent` still checks them: these
 conditions only narrow what is read, they never decide alone what is sent.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -43,9 +44,17 @@ def _not_recorded(rule: str, object_type: str, object_id, recipient_id, key):
     from app.notifications.models import ReminderSent
 
     # Correlated to the enclosing queries at any depth (the object's row is two levels up).
-    return not_(exists().where(ReminderSent.rule == rule, ReminderSent.object_type == object_type,
-                               ReminderSent.object_id == object_id, ReminderSent.recipient_id == recipient_id,
-                               ReminderSent.occurrence_key == key).correlate_except(ReminderSent))
+    return not_(
+        exists()
+        .where(
+            ReminderSent.rule == rule,
+            ReminderSent.object_type == object_type,
+            ReminderSent.object_id == object_id,
+            ReminderSent.recipient_id == recipient_id,
+            ReminderSent.occurrence_key == key,
+        )
+        .correlate_except(ReminderSent)
+    )
 
 
 def someone_lacks(rule: str, object_type: str, object_id, key, groups) -> object:
@@ -55,9 +64,13 @@ def someone_lacks(rule: str, object_type: str, object_id, key, groups) -> object
     clauses = []
     for index, group in enumerate(groups):
         user = _user_alias(index)
-        clauses.append(exists().where(group(user), user.is_active_account.is_(True),
-                                      _not_recorded(rule, object_type, object_id, user.id, key))
-                       .correlate_except(user))
+        clauses.append(
+            exists()
+            .where(
+                group(user), user.is_active_account.is_(True), _not_recorded(rule, object_type, object_id, user.id, key)
+            )
+            .correlate_except(user)
+        )
     return or_(*clauses)
 
 
@@ -87,10 +100,17 @@ def occurrence_partner_users(User):
     from app.deliverables.models import Deliverable
     from app.organizations.models import Organization
 
-    granted = exists().where(DeliverableGrant.user_id == User.id, DeliverableGrant.agreement_id == Agreement.id
-                             ).correlate_except(DeliverableGrant)
-    return and_(User.organization_id == Deliverable.responsible_organization_id, partner_accounts_clause(User),
-                Organization.is_home.is_not(True), or_(User.deliverables_restricted.is_not(True), granted))
+    granted = (
+        exists()
+        .where(DeliverableGrant.user_id == User.id, DeliverableGrant.agreement_id == Agreement.id)
+        .correlate_except(DeliverableGrant)
+    )
+    return and_(
+        User.organization_id == Deliverable.responsible_organization_id,
+        partner_accounts_clause(User),
+        Organization.is_home.is_not(True),
+        or_(User.deliverables_restricted.is_not(True), granted),
+    )
 
 
 OCCURRENCE_RECIPIENTS = (occurrence_owner, occurrence_partner_users)
@@ -109,13 +129,18 @@ def _occurrence_periods(today: date, test):
         if thresholds:
             # Days left in (previous threshold, threshold] -> key "<due date>:<threshold>d".
             key = date_text(Occurrence.due_on) + _case_threshold(Occurrence.due_on, today, thresholds)
-            clauses.append(and_(Occurrence.due_on >= today,
-                                Occurrence.due_on <= today + timedelta(days=thresholds[-1]),
-                                test("deliverable_due", key)))
+            clauses.append(
+                and_(
+                    Occurrence.due_on >= today,
+                    Occurrence.due_on <= today + timedelta(days=thresholds[-1]),
+                    test("deliverable_due", key),
+                )
+            )
         week = (days_from(Occurrence.due_on, today) - 1) // policy.deliverable_overdue_every_days
         key = date_text(Occurrence.due_on) + ":w" + cast(week, String)
         clauses.append(and_(Occurrence.due_on < today, test("deliverable_overdue", key)))
         return or_(*clauses)
+
     return per_policy(rule)
 
 
@@ -137,16 +162,22 @@ def occurrence_unsent(today: date):
     """Occurrences some recipient has not had this period's due or overdue reminder of."""
     from app.deliverables.models import Occurrence
 
-    return _occurrence_periods(today, lambda rule, key: someone_lacks(
-        rule, "deliverable_occurrences", Occurrence.id, key, OCCURRENCE_RECIPIENTS))
+    return _occurrence_periods(
+        today,
+        lambda rule, key: someone_lacks(rule, "deliverable_occurrences", Occurrence.id, key, OCCURRENCE_RECIPIENTS),
+    )
 
 
 def occurrence_all_sent(today: date):
     """Occurrences every recipient has had this period's reminder of (those occurrence_unsent skips)."""
     from app.deliverables.models import Occurrence
 
-    return _occurrence_periods(today, lambda rule, key: not_(someone_lacks(
-        rule, "deliverable_occurrences", Occurrence.id, key, OCCURRENCE_RECIPIENTS)))
+    return _occurrence_periods(
+        today,
+        lambda rule, key: not_(
+            someone_lacks(rule, "deliverable_occurrences", Occurrence.id, key, OCCURRENCE_RECIPIENTS)
+        ),
+    )
 
 
 def _case_threshold(due_on, today: date, thresholds: list[int]):
@@ -163,8 +194,7 @@ def escalation_due(today: date):
 
     from app.deliverables.models import Occurrence
 
-    return per_policy(lambda policy: Occurrence.due_on < today - timedelta(
-        days=policy.deliverable_escalate_after_days))
+    return per_policy(lambda policy: Occurrence.due_on < today - timedelta(days=policy.deliverable_escalate_after_days))
 
 
 def managers(User):
@@ -183,14 +213,25 @@ def round_approvers(step):
     from app.workflow.models import ApprovalDecision, ApprovalRound
 
     def group(User):
-        approved = exists().where(ApprovalDecision.round_id == ApprovalRound.id, ApprovalDecision.step == step.name,
-                                  ApprovalDecision.decision == "approve",
-                                  ApprovalDecision.counted_user_id == User.id).correlate_except(ApprovalDecision)
-        parts = [~partner_accounts_clause(User), ~approved,
-                 or_(holders_of_roles_clause(step.roles, User), func.lower(User.email).in_(step.users or ("-",)))]
+        approved = (
+            exists()
+            .where(
+                ApprovalDecision.round_id == ApprovalRound.id,
+                ApprovalDecision.step == step.name,
+                ApprovalDecision.decision == "approve",
+                ApprovalDecision.counted_user_id == User.id,
+            )
+            .correlate_except(ApprovalDecision)
+        )
+        parts = [
+            ~partner_accounts_clause(User),
+            ~approved,
+            or_(holders_of_roles_clause(step.roles, User), func.lower(User.email).in_(step.users or ("-",))),
+        ]
         if step.exclude_requester:
             parts.append(or_(ApprovalRound.requested_by_id.is_(None), ApprovalRound.requested_by_id != User.id))
         return and_(*parts)
+
     return group
 
 
@@ -200,11 +241,15 @@ def round_unsent(definition, step, sla: int, waited_past):
     from app.workflow.models import ApprovalRound
 
     factor = definition.reminders.approval_escalate_after_slas
-    return or_(someone_lacks("approval_overdue", "approval_rounds", ApprovalRound.id, f"{step.name}:sla"[:60],
-                             (round_approvers(step),)),
-               and_(waited_past(sla * factor),
-                    manager_lacks("approval_escalated", "approval_rounds", ApprovalRound.id,
-                                  f"{step.name}:sla{factor}"[:60])))
+    return or_(
+        someone_lacks(
+            "approval_overdue", "approval_rounds", ApprovalRound.id, f"{step.name}:sla"[:60], (round_approvers(step),)
+        ),
+        and_(
+            waited_past(sla * factor),
+            manager_lacks("approval_escalated", "approval_rounds", ApprovalRound.id, f"{step.name}:sla{factor}"[:60]),
+        ),
+    )
 
 
 def round_reminders_sent(recipient, definition, step, sla: int, waited_past):
@@ -214,8 +259,19 @@ def round_reminders_sent(recipient, definition, step, sla: int, waited_past):
     from app.notifications.models import ReminderSent
 
     factor = definition.reminders.approval_escalate_after_slas
-    return and_(not_(round_unsent(definition, step, sla, waited_past)), or_(
-        and_(ReminderSent.rule == "approval_overdue", ReminderSent.occurrence_key == f"{step.name}:sla"[:60],
-             round_approvers(step)(recipient)),
-        and_(ReminderSent.rule == "approval_escalated", waited_past(sla * factor), managers(recipient),
-             ReminderSent.occurrence_key == f"{step.name}:sla{factor}"[:60])))
+    return and_(
+        not_(round_unsent(definition, step, sla, waited_past)),
+        or_(
+            and_(
+                ReminderSent.rule == "approval_overdue",
+                ReminderSent.occurrence_key == f"{step.name}:sla"[:60],
+                round_approvers(step)(recipient),
+            ),
+            and_(
+                ReminderSent.rule == "approval_escalated",
+                waited_past(sla * factor),
+                managers(recipient),
+                ReminderSent.occurrence_key == f"{step.name}:sla{factor}"[:60],
+            ),
+        ),
+    )

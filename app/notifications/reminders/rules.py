@@ -1,4 +1,5 @@
 """The reminder rules: each finds, at a given day, the reminders that are due (sent or not yet)."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -34,29 +35,35 @@ def deliverable_candidates(today: date, people: People, skip_sent: bool = False)
 
     horizon = max((max(p.deliverable_due_days or (0,)) for p in _policies_in_use()), default=0)
     rows = db.session.execute(
-        _owed_occurrences(_occurrence_columns())
-        .where(Occurrence.due_on <= today + timedelta(days=horizon),
-               occurrence_unsent(today) if skip_sent else true())).all()
+        _owed_occurrences(_occurrence_columns()).where(
+            Occurrence.due_on <= today + timedelta(days=horizon), occurrence_unsent(today) if skip_sent else true()
+        )
+    ).all()
     candidates = []
     for row in rows:
         policy = _policy_of(row.workflow_version_id, row.type)
         days_left = (row.due_on - today).days
-        recipients = _people(people.of_partner(row.responsible_organization_id, row.is_home, row.agreement_id),
-                             [people.by_id.get(row.owner_id)])
+        recipients = _people(
+            people.of_partner(row.responsible_organization_id, row.is_home, row.agreement_id),
+            [people.by_id.get(row.owner_id)],
+        )
         common = {"object_type": "deliverable_occurrences", "object_id": row.id}
         if days_left >= 0:
             threshold = _threshold(days_left, policy.deliverable_due_days)
             if threshold is None:
                 continue
             make = partial(_deliverable_notice, row.id, "deliverable_due", "deliverable_due", days_left)
-            candidates += [Candidate("deliverable_due", f"{row.due_on}:{threshold}d", person, make, **common)
-                           for person in recipients]
+            candidates += [
+                Candidate("deliverable_due", f"{row.due_on}:{threshold}d", person, make, **common)
+                for person in recipients
+            ]
             continue
         overdue = -days_left
         week = (overdue - 1) // policy.deliverable_overdue_every_days
         make = partial(_deliverable_notice, row.id, "deliverable_overdue", "deliverable_overdue", overdue)
-        candidates += [Candidate("deliverable_overdue", f"{row.due_on}:w{week}", person, make, **common)
-                       for person in recipients]
+        candidates += [
+            Candidate("deliverable_overdue", f"{row.due_on}:w{week}", person, make, **common) for person in recipients
+        ]
     return candidates + _escalation_candidates(today, people, skip_sent)
 
 
@@ -66,9 +73,17 @@ def _occurrence_columns():
     from app.deliverables.models import Deliverable, Occurrence
     from app.organizations.models import Organization
 
-    return (Occurrence.id, Occurrence.due_on, Occurrence.deliverable_id, Deliverable.responsible_organization_id,
-            Organization.is_home, Agreement.owner_id, Agreement.workflow_version_id, Agreement.type,
-            Agreement.id.label("agreement_id"))
+    return (
+        Occurrence.id,
+        Occurrence.due_on,
+        Occurrence.deliverable_id,
+        Deliverable.responsible_organization_id,
+        Organization.is_home,
+        Agreement.owner_id,
+        Agreement.workflow_version_id,
+        Agreement.type,
+        Agreement.id.label("agreement_id"),
+    )
 
 
 def _owed_occurrences(columns):
@@ -77,11 +92,15 @@ def _owed_occurrences(columns):
     from app.deliverables.models import Deliverable, Occurrence
     from app.organizations.models import Organization
 
-    return (select(*columns).select_from(Occurrence).join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
-            .join(Agreement, Deliverable.agreement_id == Agreement.id)
-            .join(Organization, Organization.id == Deliverable.responsible_organization_id)
-            .where(Occurrence.status.in_(("pending", "sent_back")), in_state_tagged("running"))
-            .order_by(Occurrence.due_on, Occurrence.id))
+    return (
+        select(*columns)
+        .select_from(Occurrence)
+        .join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
+        .join(Agreement, Deliverable.agreement_id == Agreement.id)
+        .join(Organization, Organization.id == Deliverable.responsible_organization_id)
+        .where(Occurrence.status.in_(("pending", "sent_back")), in_state_tagged("running"))
+        .order_by(Occurrence.due_on, Occurrence.id)
+    )
 
 
 def _escalation_candidates(today: date, people: People, skip_sent: bool) -> list[Candidate]:
@@ -97,25 +116,50 @@ def _escalation_candidates(today: date, people: People, skip_sent: bool) -> list
     )
 
     first = _first_escalated(today)
-    deliverable_ids = db.session.scalars(select(first.c.deliverable_id).where(
-        first.c.n == 1, manager_lacks("deliverable_escalated", "deliverable_occurrences", first.c.id,
-                                      date_text(first.c.due_on) + ":escalated") if skip_sent else true())).all()
+    deliverable_ids = db.session.scalars(
+        select(first.c.deliverable_id).where(
+            first.c.n == 1,
+            manager_lacks(
+                "deliverable_escalated", "deliverable_occurrences", first.c.id, date_text(first.c.due_on) + ":escalated"
+            )
+            if skip_sent
+            else true(),
+        )
+    ).all()
     managers = _people(people.holding("escalation.receive"))
     if not deliverable_ids or not managers:
         return []
     escalated: dict[int, list] = {}  # deliverable id -> its occurrences overdue past the escalation threshold
     for start in range(0, len(deliverable_ids), 500):
-        for row in db.session.execute(_owed_occurrences(_occurrence_columns()).where(
-                escalation_due(today), Occurrence.deliverable_id.in_(deliverable_ids[start:start + 500]))):
+        for row in db.session.execute(
+            _owed_occurrences(_occurrence_columns()).where(
+                escalation_due(today), Occurrence.deliverable_id.in_(deliverable_ids[start : start + 500])
+            )
+        ):
             escalated.setdefault(row.deliverable_id, []).append((row, (today - row.due_on).days))
     candidates = []
     for missed in escalated.values():
         missed.sort(key=lambda item: (item[0].due_on, item[0].id))
         first_row, overdue = missed[0]
-        make = partial(_deliverable_notice, first_row.id, "deliverable_escalated", "deliverable_overdue", overdue,
-                       missed=tuple(row.due_on.isoformat() for row, _days in missed))
-        candidates += [Candidate("deliverable_escalated", f"{first_row.due_on}:escalated", person, make,
-                                 object_type="deliverable_occurrences", object_id=first_row.id) for person in managers]
+        make = partial(
+            _deliverable_notice,
+            first_row.id,
+            "deliverable_escalated",
+            "deliverable_overdue",
+            overdue,
+            missed=tuple(row.due_on.isoformat() for row, _days in missed),
+        )
+        candidates += [
+            Candidate(
+                "deliverable_escalated",
+                f"{first_row.due_on}:escalated",
+                person,
+                make,
+                object_type="deliverable_occurrences",
+                object_id=first_row.id,
+            )
+            for person in managers
+        ]
     return candidates
 
 
@@ -140,17 +184,26 @@ def deliverable_reminders_sent(today: date) -> int:
     pairs = []
     for group in OCCURRENCE_RECIPIENTS:
         recipient = aliased(User)
-        pairs.append(_owed_occurrences((Occurrence.id, recipient.id.label("user_id"))).order_by(None)
-                     .join(recipient, and_(group(recipient), recipient.is_active_account.is_(True)))
-                     .where(Occurrence.due_on <= today + timedelta(days=horizon), occurrence_all_sent(today)))
+        pairs.append(
+            _owed_occurrences((Occurrence.id, recipient.id.label("user_id")))
+            .order_by(None)
+            .join(recipient, and_(group(recipient), recipient.is_active_account.is_(True)))
+            .where(Occurrence.due_on <= today + timedelta(days=horizon), occurrence_all_sent(today))
+        )
     told = db.session.scalar(select(func.count()).select_from(union(*pairs).subquery()))
     first = _first_escalated(today)
     recipient = aliased(User)
     escalated = db.session.scalar(
-        select(func.count()).select_from(first)
+        select(func.count())
+        .select_from(first)
         .join(recipient, and_(recipient.is_active_account.is_(True), managers(recipient)))
-        .where(first.c.n == 1, ~manager_lacks("deliverable_escalated", "deliverable_occurrences", first.c.id,
-                                              date_text(first.c.due_on) + ":escalated")))
+        .where(
+            first.c.n == 1,
+            ~manager_lacks(
+                "deliverable_escalated", "deliverable_occurrences", first.c.id, date_text(first.c.due_on) + ":escalated"
+            ),
+        )
+    )
     return told + escalated
 
 
@@ -167,10 +220,16 @@ def approval_reminders_sent(today: date) -> int:
 
     recipient = aliased(User)
     return db.session.scalar(
-        select(func.count()).select_from(ApprovalRound).join(Agreement, ApprovalRound.agreement_id == Agreement.id)
-        .join(ReminderSent, and_(ReminderSent.object_type == "approval_rounds", ReminderSent.object_id == ApprovalRound.id))
+        select(func.count())
+        .select_from(ApprovalRound)
+        .join(Agreement, ApprovalRound.agreement_id == Agreement.id)
+        .join(
+            ReminderSent,
+            and_(ReminderSent.object_type == "approval_rounds", ReminderSent.object_id == ApprovalRound.id),
+        )
         .join(recipient, and_(recipient.id == ReminderSent.recipient_id, recipient.is_active_account.is_(True)))
-        .where(late_round_clause(today, local_midnight, also=partial(round_reminders_sent, recipient))))
+        .where(late_round_clause(today, local_midnight, also=partial(round_reminders_sent, recipient)))
+    )
 
 
 def _first_escalated(today: date):
@@ -178,10 +237,21 @@ def _first_escalated(today: date):
     from app.deliverables.models import Occurrence
     from app.notifications.reminders.gates import escalation_due
 
-    return (_owed_occurrences((Occurrence.id, Occurrence.due_on, Occurrence.deliverable_id,
-                               func.row_number().over(partition_by=Occurrence.deliverable_id,
-                                                      order_by=(Occurrence.due_on, Occurrence.id)).label("n")))
-            .where(escalation_due(today)).order_by(None).subquery())
+    return (
+        _owed_occurrences(
+            (
+                Occurrence.id,
+                Occurrence.due_on,
+                Occurrence.deliverable_id,
+                func.row_number()
+                .over(partition_by=Occurrence.deliverable_id, order_by=(Occurrence.due_on, Occurrence.id))
+                .label("n"),
+            )
+        )
+        .where(escalation_due(today))
+        .order_by(None)
+        .subquery()
+    )
 
 
 def _deliverable_notice(occurrence_id: int, kind: str, category: str, days: int, missed: tuple = ()) -> Notice:
@@ -190,18 +260,27 @@ def _deliverable_notice(occurrence_id: int, kind: str, category: str, days: int,
     occurrence = db.session.get(Occurrence, occurrence_id)  # loaded in bulk by _load_objects
     deliverable = occurrence.deliverable
     agreement = deliverable.agreement
-    params = {**agreement_params(agreement), "deliverable": texts(deliverable, "title"),
-              "due_on": occurrence.due_on.isoformat(),
-              "responsible": texts(deliverable.responsible_organization, "name"), "days": days}
+    params = {
+        **agreement_params(agreement),
+        "deliverable": texts(deliverable, "title"),
+        "due_on": occurrence.due_on.isoformat(),
+        "responsible": texts(deliverable.responsible_organization, "name"),
+        "days": days,
+    }
     if len(missed) > 1:
         params["missed"] = list(missed)
     if occurrence.status == "sent_back":
         # Handed in, then sent back: the reminder says so and repeats what to fix.
         latest = occurrence.latest_submission
         params |= {"sent_back": True, "feedback": (latest.feedback if latest else None) or ""}
-    return Notice(kind=kind, category=category, params=params,
-                  link=app_path_with_id("deliverables.view_occurrence", "occurrence_id", occurrence.id),
-                  object_type="deliverable_occurrences", object_id=occurrence.id)
+    return Notice(
+        kind=kind,
+        category=category,
+        params=params,
+        link=app_path_with_id("deliverables.view_occurrence", "occurrence_id", occurrence.id),
+        object_type="deliverable_occurrences",
+        object_id=occurrence.id,
+    )
 
 
 def _policy_of(version_id: int | None, agreement_type: str):
@@ -228,10 +307,12 @@ def approval_candidates(today: date, people: People, skip_sent: bool = False) ->
     from app.workflow.queries import late_round_clause
 
     rows = db.session.execute(
-        select(ApprovalRound, Agreement).join(Agreement, ApprovalRound.agreement_id == Agreement.id)
+        select(ApprovalRound, Agreement)
+        .join(Agreement, ApprovalRound.agreement_id == Agreement.id)
         .where(late_round_clause(today, local_midnight, also=round_unsent if skip_sent else None))
         .options(selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user))
-        .order_by(ApprovalRound.id)).all()
+        .order_by(ApprovalRound.id)
+    ).all()
     managers = _people(people.holding("escalation.receive"))
     candidates = []
     for round_, _agreement in rows:
@@ -243,16 +324,25 @@ def approval_candidates(today: date, people: People, skip_sent: bool = False) ->
         if waited <= sla:
             continue
         policy_factor = _policy(agreement).approval_escalate_after_slas
-        params = {**agreement_params(agreement), "days": waited, "sla": sla,
-                  "waiting": ", ".join(person.full_name for person in approvers)}
-        common = {"object_type": "approval_rounds", "object_id": round_.id,
-                  "link": app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id)}
+        params = {
+            **agreement_params(agreement),
+            "days": waited,
+            "sla": sla,
+            "waiting": ", ".join(person.full_name for person in approvers),
+        }
+        common = {
+            "object_type": "approval_rounds",
+            "object_id": round_.id,
+            "link": app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
+        }
         notice = Notice(kind="approval_overdue", category="approval_overdue", params=params, **common)
         candidates += [Candidate("approval_overdue", f"{step.name}:sla", person, notice) for person in approvers]
         if waited > sla * policy_factor:
             notice = Notice(kind="approval_escalated", category="approval_overdue", params=params, **common)
-            candidates += [Candidate("approval_escalated", f"{step.name}:sla{policy_factor}", person, notice)
-                           for person in managers]
+            candidates += [
+                Candidate("approval_escalated", f"{step.name}:sla{policy_factor}", person, notice)
+                for person in managers
+            ]
     return candidates
 
 
@@ -269,13 +359,19 @@ def waiting_approval(round_, staff: list | None = None):
         return None
     _transition, step, started, sla = waiting
     if staff is None:
-        candidates = db.session.scalars(select(User).where(
-            User.is_active_account.is_(True), ~partner_accounts_clause(),
-            or_(holders_of_roles_clause(step.roles or ("-",)), func.lower(User.email).in_(step.users or ("-",))))
-            .order_by(User.id)).all()
+        candidates = db.session.scalars(
+            select(User)
+            .where(
+                User.is_active_account.is_(True),
+                ~partner_accounts_clause(),
+                or_(holders_of_roles_clause(step.roles or ("-",)), func.lower(User.email).in_(step.users or ("-",))),
+            )
+            .order_by(User.id)
+        ).all()
     else:
-        candidates = [person for person in staff
-                      if holds_role(person, step.roles) or person.email.lower() in step.users]
+        candidates = [
+            person for person in staff if holds_role(person, step.roles) or person.email.lower() in step.users
+        ]
     approvers = [person for person in candidates if _eligibility(step, round_, person, person) is None]
     return agreement, step, started, sla, approvers
 
@@ -296,10 +392,16 @@ def ending_candidates(today: date, people: People) -> list[Candidate]:
     from app.agreements.models import Agreement
 
     horizon = max((max(p.ending_days or (0,)) for p in _policies_in_use()), default=0)
-    agreements = db.session.scalars(select(Agreement).where(
-        in_state_tagged("in_force"), Agreement.expires_on.is_not(None),
-        Agreement.expires_on >= today, Agreement.expires_on <= today + timedelta(days=horizon))
-        .order_by(Agreement.expires_on, Agreement.id)).all()
+    agreements = db.session.scalars(
+        select(Agreement)
+        .where(
+            in_state_tagged("in_force"),
+            Agreement.expires_on.is_not(None),
+            Agreement.expires_on >= today,
+            Agreement.expires_on <= today + timedelta(days=horizon),
+        )
+        .order_by(Agreement.expires_on, Agreement.id)
+    ).all()
     candidates = []
     for agreement in agreements:
         days_left = (agreement.expires_on - today).days
@@ -308,9 +410,17 @@ def ending_candidates(today: date, people: People) -> list[Candidate]:
             continue
         notice = partial(_ending_notice, agreement, days_left)  # built only for a reminder not sent yet
         # The end date is in the key: an amendment that extends it re-arms the reminders.
-        candidates += [Candidate("agreement_ending", f"{agreement.expires_on}:{threshold}d", person, notice,
-                                 object_type="agreements", object_id=agreement.id)
-                       for person in _people([agreement.owner], people.holding("escalation.receive"))]
+        candidates += [
+            Candidate(
+                "agreement_ending",
+                f"{agreement.expires_on}:{threshold}d",
+                person,
+                notice,
+                object_type="agreements",
+                object_id=agreement.id,
+            )
+            for person in _people([agreement.owner], people.holding("escalation.receive"))
+        ]
     return candidates
 
 
@@ -324,11 +434,19 @@ def notice_candidates(today: date, people: People) -> list[Candidate]:
     furthest = max((max(p.notice_days or (0,)) for p in _policies_in_use()), default=0)
     # The deadline lies at most the longest notice period before the end date.
     horizon = today + timedelta(days=furthest + max(MAX_NOTICE["days"], MAX_NOTICE["months"] * 31))
-    agreements = db.session.scalars(select(Agreement).where(
-        in_state_tagged("in_force"), Agreement.renewal_terms != "none",
-        Agreement.notice_period.is_not(None), Agreement.non_renewal_on.is_(None),
-        Agreement.expires_on.is_not(None), Agreement.expires_on >= today, Agreement.expires_on <= horizon)
-        .order_by(Agreement.expires_on, Agreement.id)).all()
+    agreements = db.session.scalars(
+        select(Agreement)
+        .where(
+            in_state_tagged("in_force"),
+            Agreement.renewal_terms != "none",
+            Agreement.notice_period.is_not(None),
+            Agreement.non_renewal_on.is_(None),
+            Agreement.expires_on.is_not(None),
+            Agreement.expires_on >= today,
+            Agreement.expires_on <= horizon,
+        )
+        .order_by(Agreement.expires_on, Agreement.id)
+    ).all()
     candidates = []
     for agreement in agreements:
         deadline = agreement.notice_deadline
@@ -338,24 +456,37 @@ def notice_candidates(today: date, people: People) -> list[Candidate]:
         threshold = _threshold(days_left, _policy(agreement).notice_days)
         if threshold is None:
             continue
-        notice = Notice(kind="notice_deadline", category="agreement_ending",
-                        params={**agreement_params(agreement), "days": days_left,
-                                "notice_deadline": deadline.isoformat(), "expires_on": agreement.expires_on.isoformat(),
-                                "renewal_terms": agreement.renewal_terms},
-                        link=app_path("agreements.view_agreement", agreement_id=agreement.id),
-                        object_type="agreements", object_id=agreement.id)
+        notice = Notice(
+            kind="notice_deadline",
+            category="agreement_ending",
+            params={
+                **agreement_params(agreement),
+                "days": days_left,
+                "notice_deadline": deadline.isoformat(),
+                "expires_on": agreement.expires_on.isoformat(),
+                "renewal_terms": agreement.renewal_terms,
+            },
+            link=app_path("agreements.view_agreement", agreement_id=agreement.id),
+            object_type="agreements",
+            object_id=agreement.id,
+        )
         # The deadline is in the key: a moved end date or notice period re-arms the reminders.
-        candidates += [Candidate("notice_deadline", f"{deadline}:{threshold}d", person, notice)
-                       for person in _people([agreement.owner], people.holding("escalation.receive"))]
+        candidates += [
+            Candidate("notice_deadline", f"{deadline}:{threshold}d", person, notice)
+            for person in _people([agreement.owner], people.holding("escalation.receive"))
+        ]
     return candidates
 
 
 def _ending_notice(agreement, days_left: int) -> Notice:
-    return Notice(kind="agreement_ending", category="agreement_ending",
-                  params={**agreement_params(agreement), "days": days_left,
-                          "expires_on": agreement.expires_on.isoformat()},
-                  link=app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
-                  object_type="agreements", object_id=agreement.id)
+    return Notice(
+        kind="agreement_ending",
+        category="agreement_ending",
+        params={**agreement_params(agreement), "days": days_left, "expires_on": agreement.expires_on.isoformat()},
+        link=app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
+        object_type="agreements",
+        object_id=agreement.id,
+    )
 
 
 def _definitions():
@@ -382,31 +513,51 @@ def stalled_candidates(today: date, people: People) -> list[Candidate]:
     from app.workflow.queries import per_definition
 
     managers = people.holding("escalation.receive")
-    last_round = (select(NegotiationRound.agreement_id, func.max(NegotiationRound.sent_at).label("sent_at"))
-                  .group_by(NegotiationRound.agreement_id).subquery())
+    last_round = (
+        select(NegotiationRound.agreement_id, func.max(NegotiationRound.sent_at).label("sent_at"))
+        .group_by(NegotiationRound.agreement_id)
+        .subquery()
+    )
 
     def idle_too_long(definition):
         if not definition.reminders.stalled:
             return None
         clauses = []
         for name, state in definition.states.items():
-            if not state.sla_days or state.kind == "final" or any(
-                    t.approval is not None for t in definition.transitions_from(name)):
+            if (
+                not state.sla_days
+                or state.kind == "final"
+                or any(t.approval is not None for t in definition.transitions_from(name))
+            ):
                 continue
             # idle > sla  <=>  the local date of the last activity < today - sla  <=>  every moment < cutoff
             cutoff = local_midnight(today - timedelta(days=state.sla_days))
-            clauses.append(and_(Agreement.state == name,
-                                or_(Agreement.state_entered_at.is_(None), Agreement.state_entered_at < cutoff),
-                                or_(Agreement.updated_at.is_(None), Agreement.updated_at < cutoff),
-                                or_(last_round.c.sent_at.is_(None), last_round.c.sent_at < cutoff)))
+            clauses.append(
+                and_(
+                    Agreement.state == name,
+                    or_(Agreement.state_entered_at.is_(None), Agreement.state_entered_at < cutoff),
+                    or_(Agreement.updated_at.is_(None), Agreement.updated_at < cutoff),
+                    or_(last_round.c.sent_at.is_(None), last_round.c.sent_at < cutoff),
+                )
+            )
         return or_(*clauses) if clauses else None
 
     # Plain columns: the agreement itself is read only for a reminder not sent yet (_stalled_notice).
     rows = db.session.execute(
-        select(Agreement.id, Agreement.state, Agreement.state_entered_at, Agreement.updated_at, Agreement.owner_id,
-               Agreement.workflow_version_id, Agreement.type, last_round.c.sent_at)
+        select(
+            Agreement.id,
+            Agreement.state,
+            Agreement.state_entered_at,
+            Agreement.updated_at,
+            Agreement.owner_id,
+            Agreement.workflow_version_id,
+            Agreement.type,
+            last_round.c.sent_at,
+        )
         .outerjoin(last_round, last_round.c.agreement_id == Agreement.id)
-        .where(per_definition(idle_too_long)).order_by(Agreement.id)).all()
+        .where(per_definition(idle_too_long))
+        .order_by(Agreement.id)
+    ).all()
     candidates = []
     for agreement in rows:
         last_round_at = agreement.sent_at
@@ -429,11 +580,23 @@ def stalled_candidates(today: date, people: People) -> list[Candidate]:
         # "days" is the page's reckoning ("at this stage for N days"); "idle" since the last change.
         in_stage = page_days_since(agreement.state_entered_at, today) if agreement.state_entered_at else idle
         # Built only for a reminder not sent yet (most of a day's are).
-        notice = partial(_stalled_notice, agreement.id, {"days": in_stage, "idle": idle, "sla": state.sla_days,
-                                                         "state": dict(state.label)})
+        notice = partial(
+            _stalled_notice,
+            agreement.id,
+            {"days": in_stage, "idle": idle, "sla": state.sla_days, "state": dict(state.label)},
+        )
         recipients = _people([people.by_id.get(agreement.owner_id)]) or _people(managers)
-        candidates += [Candidate("agreement_stalled", f"{agreement.state}:{last_activity}:{periods}", person,
-                                 notice, object_type="agreements", object_id=agreement.id) for person in recipients]
+        candidates += [
+            Candidate(
+                "agreement_stalled",
+                f"{agreement.state}:{last_activity}:{periods}",
+                person,
+                notice,
+                object_type="agreements",
+                object_id=agreement.id,
+            )
+            for person in recipients
+        ]
     return candidates
 
 
@@ -441,10 +604,14 @@ def _stalled_notice(agreement_id: int, figures: dict) -> Notice:
     from app.agreements.models import Agreement
 
     agreement = db.session.get(Agreement, agreement_id)  # loaded in bulk by _load_objects
-    return Notice(kind="agreement_stalled", category="agreement_stalled",
-                  params={**agreement_params(agreement), **figures},
-                  link=app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
-                  object_type="agreements", object_id=agreement.id)
+    return Notice(
+        kind="agreement_stalled",
+        category="agreement_stalled",
+        params={**agreement_params(agreement), **figures},
+        link=app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
+        object_type="agreements",
+        object_id=agreement.id,
+    )
 
 
 def digest_candidates(now: datetime, today: date, people: People) -> list[Candidate]:
@@ -462,12 +629,25 @@ def digest_candidates(now: datetime, today: date, people: People) -> list[Candid
     @cache
     def notice() -> Notice:
         summary = portfolio_summary(today)
-        return Notice(kind="weekly_digest", category="weekly_digest",
-                      params={"week_of": monday.isoformat(), "approvals_count": len(summary["approvals"]),
-                              "overdue_count": len(summary["overdue"]), "ending_count": len(summary["ending"])},
-                      link=app_path("main.home"), object_type="digest", object_id=0, extra=summary)
-    return [Candidate("weekly_digest", f"{iso_year}-W{iso_week:02d}", person, notice, object_type="digest")
-            for person in managers]
+        return Notice(
+            kind="weekly_digest",
+            category="weekly_digest",
+            params={
+                "week_of": monday.isoformat(),
+                "approvals_count": len(summary["approvals"]),
+                "overdue_count": len(summary["overdue"]),
+                "ending_count": len(summary["ending"]),
+            },
+            link=app_path("main.home"),
+            object_type="digest",
+            object_id=0,
+            extra=summary,
+        )
+
+    return [
+        Candidate("weekly_digest", f"{iso_year}-W{iso_week:02d}", person, notice, object_type="digest")
+        for person in managers
+    ]
 
 
 def portfolio_summary(today: date) -> dict:
@@ -478,47 +658,88 @@ def portfolio_summary(today: date) -> dict:
 
     approvals = []
     for round_, agreement in db.session.execute(
-            select(ApprovalRound, Agreement).join(Agreement, ApprovalRound.agreement_id == Agreement.id)
-            .where(ApprovalRound.status == "open", ApprovalRound.from_state == Agreement.state)
-            .order_by(ApprovalRound.requested_at)):
-        approvals.append({"reference": agreement.reference, "title": texts(agreement, "title"),
-                          "since": local_date(round_.requested_at).isoformat(),
-                          "days": (today - local_date(round_.requested_at)).days,
-                          "url": app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id)})
+        select(ApprovalRound, Agreement)
+        .join(Agreement, ApprovalRound.agreement_id == Agreement.id)
+        .where(ApprovalRound.status == "open", ApprovalRound.from_state == Agreement.state)
+        .order_by(ApprovalRound.requested_at)
+    ):
+        approvals.append(
+            {
+                "reference": agreement.reference,
+                "title": texts(agreement, "title"),
+                "since": local_date(round_.requested_at).isoformat(),
+                "days": (today - local_date(round_.requested_at)).days,
+                "url": app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
+            }
+        )
     overdue = []
     # Plain columns (thousands of rows at a government's scale): the titles and names as texts() reads them.
     from app.organizations.models import Organization
 
     for row in db.session.execute(
-            select(Occurrence.id, Occurrence.due_on, Agreement.reference, Deliverable.title_ar, Deliverable.title_fr,
-                   Deliverable.title_en, Organization.name_ar, Organization.name_fr, Organization.name_en)
-            .select_from(Occurrence).join(Deliverable).join(Agreement, Deliverable.agreement_id == Agreement.id)
-            .join(Organization, Organization.id == Deliverable.responsible_organization_id)
-            .where(Occurrence.status.in_(("pending", "sent_back")), Occurrence.due_on < today,
-                   in_state_tagged("running")).order_by(Occurrence.due_on)):
-        overdue.append({"reference": row.reference, "deliverable": texts(row, "title"),
-                        "responsible": texts(row, "name"),
-                        "due_on": row.due_on.isoformat(), "days": (today - row.due_on).days,
-                        "url": app_path_with_id("deliverables.view_occurrence", "occurrence_id", row.id)})
+        select(
+            Occurrence.id,
+            Occurrence.due_on,
+            Agreement.reference,
+            Deliverable.title_ar,
+            Deliverable.title_fr,
+            Deliverable.title_en,
+            Organization.name_ar,
+            Organization.name_fr,
+            Organization.name_en,
+        )
+        .select_from(Occurrence)
+        .join(Deliverable)
+        .join(Agreement, Deliverable.agreement_id == Agreement.id)
+        .join(Organization, Organization.id == Deliverable.responsible_organization_id)
+        .where(Occurrence.status.in_(("pending", "sent_back")), Occurrence.due_on < today, in_state_tagged("running"))
+        .order_by(Occurrence.due_on)
+    ):
+        overdue.append(
+            {
+                "reference": row.reference,
+                "deliverable": texts(row, "title"),
+                "responsible": texts(row, "name"),
+                "due_on": row.due_on.isoformat(),
+                "days": (today - row.due_on).days,
+                "url": app_path_with_id("deliverables.view_occurrence", "occurrence_id", row.id),
+            }
+        )
     ending = []
-    for agreement in db.session.scalars(select(Agreement).where(
-            in_state_tagged("in_force"), Agreement.expires_on >= today,
-            Agreement.expires_on <= today + timedelta(days=90)).order_by(Agreement.expires_on)):
-        ending.append({"reference": agreement.reference, "title": texts(agreement, "title"),
-                       "expires_on": agreement.expires_on.isoformat(), "days": (agreement.expires_on - today).days,
-                       "url": app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id)})
+    for agreement in db.session.scalars(
+        select(Agreement)
+        .where(
+            in_state_tagged("in_force"),
+            Agreement.expires_on >= today,
+            Agreement.expires_on <= today + timedelta(days=90),
+        )
+        .order_by(Agreement.expires_on)
+    ):
+        ending.append(
+            {
+                "reference": agreement.reference,
+                "title": texts(agreement, "title"),
+                "expires_on": agreement.expires_on.isoformat(),
+                "days": (agreement.expires_on - today).days,
+                "url": app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
+            }
+        )
     by_stage = Counter()
     labels = {}
-    for agreement_type, state, count in db.session.execute(
-            select(Agreement.type, Agreement.state, func.count()).group_by(Agreement.type, Agreement.state)):
+    for _agreement_type, state, count in db.session.execute(
+        select(Agreement.type, Agreement.state, func.count()).group_by(Agreement.type, Agreement.state)
+    ):
         by_stage[state] += count
         for definition in _definitions():
             if state in definition.states and state not in labels:
                 labels[state] = dict(definition.states[state].label)
     # In lifecycle order (the order the definitions list their states), as the app's board shows them.
     lifecycle = list(dict.fromkeys(name for definition in _definitions() for name in definition.states))
-    stages = [{"state": state, "label": labels.get(state, {"ar": state, "fr": state, "en": state}), "count": count}
-              for state, count in sorted(by_stage.items(), key=lambda item: (
-                  lifecycle.index(item[0]) if item[0] in lifecycle else len(lifecycle), item[0]))]
+    stages = [
+        {"state": state, "label": labels.get(state, {"ar": state, "fr": state, "en": state}), "count": count}
+        for state, count in sorted(
+            by_stage.items(),
+            key=lambda item: (lifecycle.index(item[0]) if item[0] in lifecycle else len(lifecycle), item[0]),
+        )
+    ]
     return {"approvals": approvals, "overdue": overdue, "ending": ending, "stages": stages}
-

@@ -7,8 +7,8 @@ from flask_login import current_user, login_required
 from app.core import clock
 from app.core.models import utcnow
 from app.core.permissions import acts_from_dashboard, edits_own_agreements_only, is_partner, require
-from app.reporting.dashboards import services
 from app.deliverables.services import due_window
+from app.reporting.dashboards import services
 
 blueprint = Blueprint("dashboards", __name__)
 

@@ -4,6 +4,7 @@ Every function answers with aggregates (GROUP BY, COUNT, subqueries) and, where
 a card lists a few rows, loads just those few with `selectinload`: the number of
 queries a dashboard costs does not grow with the portfolio.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -22,15 +23,14 @@ from app.core.permissions import can, visible_agreements_clause, visible_deliver
 from app.deliverables.models import Deliverable, Occurrence, Submission
 from app.extensions import db
 from app.notifications.models import Notification
-from app.notifications.services import counted_unread
 from app.notifications.reminders import local_date, local_midnight
+from app.notifications.services import counted_unread
 from app.organizations.models import Organization
 from app.workflow.engine import definition_for, label, slot_of, state_labels, step_waiting
 from app.workflow.inbox import inbox_for
 from app.workflow.models import ApprovalDecision, ApprovalRound
-from app.workflow.queries import in_state_tagged, late_round_clause
 from app.workflow.presenter import STUCK_AFTER_SLA_TIMES, days_since
-from app.workflow.queries import over_state_sla
+from app.workflow.queries import in_state_tagged, late_round_clause, over_state_sla
 
 ENDING_WITHIN_DAYS = 90
 LISTED = 5  # rows a card lists before "see all"
@@ -126,16 +126,21 @@ class MonthCount:
 
 # --- shared pieces -------------------------------------------------------------------------
 
+
 def dashboard_version(user, now: datetime, language: str) -> str:
     """A fingerprint of everything a dashboard shows, from one query: every change writes an audit
     row (so the trail's last id moves with any change, the reader's own included), the reader's
     notices (the bell), the day (days waiting, what is due) and the hour (the page's CSRF tokens
     stay fresh). Equal fingerprints mean an identical page: a reload may be answered 304."""
-    last_change, last_notice, unread = db.session.execute(select(
-        select(func.max(AuditEvent.id)).scalar_subquery(),
-        select(func.max(Notification.id)).where(Notification.user_id == user.id).scalar_subquery(),
-        select(func.count(Notification.id)).where(Notification.user_id == user.id,
-                                                  Notification.read_at.is_(None)).scalar_subquery())).one()
+    last_change, last_notice, unread = db.session.execute(
+        select(
+            select(func.max(AuditEvent.id)).scalar_subquery(),
+            select(func.max(Notification.id)).where(Notification.user_id == user.id).scalar_subquery(),
+            select(func.count(Notification.id))
+            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+            .scalar_subquery(),
+        )
+    ).one()
     counted_unread(user, unread)  # the bell reads it from here: no second count
     raw = f"{user.id}:{user.role}:{user.language}:{language}:{now:%Y-%m-%dT%H}:{last_change}:{last_notice}:{unread}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
@@ -159,8 +164,10 @@ def counts_by_state(user, *, owner=None) -> list[Count]:
 def portfolio_counts(user) -> tuple[list[Count], list[Count]]:
     """Agreements `user` may see per state and per type, from one GROUP BY over both."""
     rows = db.session.execute(
-        select(Agreement.state, Agreement.type, func.count()).where(visible_agreements_clause(user))
-        .group_by(Agreement.state, Agreement.type)).all()
+        select(Agreement.state, Agreement.type, func.count())
+        .where(visible_agreements_clause(user))
+        .group_by(Agreement.state, Agreement.type)
+    ).all()
     by_state: dict[str, int] = {}
     by_type: dict[str, int] = {}
     for state, type_, count in rows:
@@ -173,14 +180,23 @@ def ending_soon(user, today: date, *, owner=None, limit: int = LISTED) -> Ending
     """Agreements in force whose end date falls within the next 90 days: how many, and the first few."""
     until = today + timedelta(days=ENDING_WITHIN_DAYS)
     # In force (states tagged in_force): the ones whose end date matters.
-    conditions = [visible_agreements_clause(user), in_state_tagged("in_force"),
-                  Agreement.expires_on >= today, Agreement.expires_on <= until]
+    conditions = [
+        visible_agreements_clause(user),
+        in_state_tagged("in_force"),
+        Agreement.expires_on >= today,
+        Agreement.expires_on <= until,
+    ]
     if owner is not None:
         conditions.append(Agreement.owner_id == owner.id)
     agreements, total = first_with_total(
-        select(Agreement).where(*conditions).order_by(Agreement.expires_on, Agreement.reference), limit)
-    return EndingSummary(total=total, agreements=agreements, until=until,
-                         notices=notice_deadlines(user, today, until, owner=owner, limit=limit))
+        select(Agreement).where(*conditions).order_by(Agreement.expires_on, Agreement.reference), limit
+    )
+    return EndingSummary(
+        total=total,
+        agreements=agreements,
+        until=until,
+        notices=notice_deadlines(user, today, until, owner=owner, limit=limit),
+    )
 
 
 def notice_deadlines(user, today: date, until: date, *, owner=None, limit: int = LISTED) -> list:
@@ -190,33 +206,51 @@ def notice_deadlines(user, today: date, until: date, *, owner=None, limit: int =
 
     # The deadline comes at most the longest notice period before the end date.
     furthest = until + timedelta(days=max(MAX_NOTICE["days"], MAX_NOTICE["months"] * 31))
-    conditions = [visible_agreements_clause(user), in_state_tagged("in_force"), Agreement.renewal_terms != "none",
-                  Agreement.notice_period.is_not(None), Agreement.non_renewal_on.is_(None),
-                  Agreement.expires_on >= today, Agreement.expires_on <= furthest]
+    conditions = [
+        visible_agreements_clause(user),
+        in_state_tagged("in_force"),
+        Agreement.renewal_terms != "none",
+        Agreement.notice_period.is_not(None),
+        Agreement.non_renewal_on.is_(None),
+        Agreement.expires_on >= today,
+        Agreement.expires_on <= furthest,
+    ]
     if owner is not None:
         conditions.append(Agreement.owner_id == owner.id)
-    found = [(agreement, agreement.notice_deadline) for agreement in db.session.scalars(
-        select(Agreement).where(*conditions).order_by(Agreement.expires_on, Agreement.id))]
-    return sorted([(a, d) for a, d in found if today <= d <= until], key=lambda pair: (pair[1], pair[0].reference))[:limit]
+    found = [
+        (agreement, agreement.notice_deadline)
+        for agreement in db.session.scalars(
+            select(Agreement).where(*conditions).order_by(Agreement.expires_on, Agreement.id)
+        )
+    ]
+    return sorted([(a, d) for a, d in found if today <= d <= until], key=lambda pair: (pair[1], pair[0].reference))[
+        :limit
+    ]
 
 
 def _occurrences(user, *columns, owner=None):
     """SELECT `columns` (occurrences by default) from the occurrences on agreements `user` may see."""
-    query = (select(*(columns or (Occurrence,))).select_from(Occurrence)
-             .join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
-             .join(Agreement, Deliverable.agreement_id == Agreement.id)
-             .where(visible_agreements_clause(user), visible_deliverables_clause(user)))
+    query = (
+        select(*(columns or (Occurrence,)))
+        .select_from(Occurrence)
+        .join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
+        .join(Agreement, Deliverable.agreement_id == Agreement.id)
+        .where(visible_agreements_clause(user), visible_deliverables_clause(user))
+    )
     if owner is not None:
         query = query.where(Agreement.owner_id == owner.id)
     return query
 
 
 # The joins of _occurrences carry the deliverable and its agreement: no query of their own.
-_LISTED_OCCURRENCE = (contains_eager(Occurrence.deliverable).contains_eager(Deliverable.agreement),
-                      contains_eager(Occurrence.deliverable).joinedload(Deliverable.responsible_organization))
+_LISTED_OCCURRENCE = (
+    contains_eager(Occurrence.deliverable).contains_eager(Deliverable.agreement),
+    contains_eager(Occurrence.deliverable).joinedload(Deliverable.responsible_organization),
+)
 
 
 # --- the officer's cards ---------------------------------------------------------------------
+
 
 def my_actions(user, today: date, *, limit: int = ACTIONS_LISTED) -> ActionsSummary:
     """What waits on `user` (the "My actions" inbox): the oldest few, how many in all, how many past the SLA."""
@@ -234,13 +268,26 @@ def my_deliverables(user, today: date, *, limit: int = LISTED) -> DeliverablesSu
     is_overdue = and_(pending, Occurrence.due_on < today)
     is_due = and_(pending, Occurrence.due_on >= today, Occurrence.due_on <= month_end)
     next_due, due_this_month = first_with_total(
-        _occurrences(user, owner=user).where(is_due).options(*_LISTED_OCCURRENCE)
-        .order_by(Occurrence.due_on, Occurrence.id), limit)
+        _occurrences(user, owner=user)
+        .where(is_due)
+        .options(*_LISTED_OCCURRENCE)
+        .order_by(Occurrence.due_on, Occurrence.id),
+        limit,
+    )
     most_overdue, overdue = first_with_total(
-        _occurrences(user, owner=user).where(is_overdue).options(*_LISTED_OCCURRENCE)
-        .order_by(Occurrence.due_on, Occurrence.id), limit)
-    return DeliverablesSummary(due_this_month=due_this_month, overdue=overdue, month_end=month_end,
-                               next_due=next_due, most_overdue=most_overdue)
+        _occurrences(user, owner=user)
+        .where(is_overdue)
+        .options(*_LISTED_OCCURRENCE)
+        .order_by(Occurrence.due_on, Occurrence.id),
+        limit,
+    )
+    return DeliverablesSummary(
+        due_this_month=due_this_month,
+        overdue=overdue,
+        month_end=month_end,
+        next_due=next_due,
+        most_overdue=most_overdue,
+    )
 
 
 def officer_home(user, today: date) -> dict:
@@ -256,6 +303,7 @@ def officer_home(user, today: date) -> dict:
 
 # --- the portfolio cards (managers; auditors and admins read them too) ----------------------------
 
+
 def late_approvals(user, today: date, *, limit: int = LISTED) -> LateApprovals:
     """Open approval rounds whose current step waited longer than its SLA (else its state's), oldest first.
 
@@ -263,18 +311,30 @@ def late_approvals(user, today: date, *, limit: int = LISTED) -> LateApprovals:
     app/workflow/queries.py); only the few listed rounds are dressed in Python.
     """
     rows, total = first_with_total(
-        select(ApprovalRound, Agreement).join(Agreement, ApprovalRound.agreement_id == Agreement.id)
+        select(ApprovalRound, Agreement)
+        .join(Agreement, ApprovalRound.agreement_id == Agreement.id)
         .where(visible_agreements_clause(user), late_round_clause(today, local_midnight))
         .options(selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user))
-        .order_by(ApprovalRound.requested_at, ApprovalRound.id), limit)
+        .order_by(ApprovalRound.requested_at, ApprovalRound.id),
+        limit,
+    )
     late = []
     for round_, agreement in rows:
         waiting = step_waiting(round_, definition_for(agreement), agreement)
         if waiting is None:
             continue
         transition, step, started, sla = waiting
-        late.append(LateApproval(agreement, round_, label(transition.label), started,
-                                 (today - local_date(started)).days, sla, is_yours=_yours(round_, step, user)))
+        late.append(
+            LateApproval(
+                agreement,
+                round_,
+                label(transition.label),
+                started,
+                (today - local_date(started)).days,
+                sla,
+                is_yours=_yours(round_, step, user),
+            )
+        )
     return LateApprovals(total=total, oldest=sorted(late, key=lambda item: item.since))
 
 
@@ -287,8 +347,11 @@ def _yours(round_, step, user) -> bool:
 def stuck_agreements(user, today: date, *, owner=None, limit: int = LISTED) -> StuckAgreements:
     """Agreements in their stage more than STUCK_AFTER_SLA_TIMES its deadline (days counted as on the
     agreement's page), longest first: the database finds and counts them, only the few listed are dressed."""
-    query = select(Agreement).where(visible_agreements_clause(user), Agreement.state_entered_at.is_not(None),
-                                    over_state_sla(Agreement.state_entered_at, today, STUCK_AFTER_SLA_TIMES))
+    query = select(Agreement).where(
+        visible_agreements_clause(user),
+        Agreement.state_entered_at.is_not(None),
+        over_state_sla(Agreement.state_entered_at, today, STUCK_AFTER_SLA_TIMES),
+    )
     if owner is not None:
         query = query.where(Agreement.owner_id == owner.id)
     agreements, total = first_with_total(query.order_by(Agreement.state_entered_at, Agreement.reference), limit)
@@ -296,21 +359,31 @@ def stuck_agreements(user, today: date, *, owner=None, limit: int = LISTED) -> S
     for agreement in agreements:
         state = definition_for(agreement).states.get(agreement.state)
         if state is not None and state.sla_days:
-            stuck.append(StuckAgreement(agreement, label(state.label), days_since(agreement.state_entered_at, today),
-                                        state.sla_days))
+            stuck.append(
+                StuckAgreement(
+                    agreement, label(state.label), days_since(agreement.state_entered_at, today), state.sla_days
+                )
+            )
     return StuckAgreements(total=total, longest=stuck)
 
 
 def overdue_by_organization(user, today: date, *, limit: int = ORGANIZATIONS_LISTED) -> tuple[list[Count], int]:
     """Overdue deliverables (pending, past their due date) per responsible organisation: the `limit`
     with most, and how many overdue in all."""
-    counts = (_occurrences(user, Deliverable.responsible_organization_id.label("organization_id"),
-                           func.count().label("overdue"))
-              .where(Occurrence.status == "pending", Occurrence.due_on < today)
-              .group_by(Deliverable.responsible_organization_id).subquery())
-    rows = db.session.execute(select(Organization, counts.c.overdue, func.sum(counts.c.overdue).over())
-                              .join(counts, counts.c.organization_id == Organization.id)
-                              .order_by(counts.c.overdue.desc(), Organization.slug).limit(limit)).all()
+    counts = (
+        _occurrences(
+            user, Deliverable.responsible_organization_id.label("organization_id"), func.count().label("overdue")
+        )
+        .where(Occurrence.status == "pending", Occurrence.due_on < today)
+        .group_by(Deliverable.responsible_organization_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(Organization, counts.c.overdue, func.sum(counts.c.overdue).over())
+        .join(counts, counts.c.organization_id == Organization.id)
+        .order_by(counts.c.overdue.desc(), Organization.slug)
+        .limit(limit)
+    ).all()
     result = [Count(organization.id, organization.name, overdue) for organization, overdue, _total in rows]
     return sorted(result, key=lambda row: (-row.value, row.label)), int(rows[0][2]) if rows else 0
 
@@ -319,12 +392,25 @@ def signed_per_month(user, year: int) -> list[MonthCount]:
     """Agreements signed in each month of `year` (all twelve months, zeros included)."""
     month = extract("month", Agreement.signed_on)
     rows = db.session.execute(
-        select(month, func.count()).where(visible_agreements_clause(user), Agreement.signed_on.is_not(None),
-                                          extract("year", Agreement.signed_on) == year)
-        .group_by(month)).all()
+        select(month, func.count())
+        .where(
+            visible_agreements_clause(user),
+            Agreement.signed_on.is_not(None),
+            extract("year", Agreement.signed_on) == year,
+        )
+        .group_by(month)
+    ).all()
     counts = {int(m): c for m, c in rows}
-    return [MonthCount(m, format_date(date(year, m, 1), "MMM"), format_date(date(year, m, 1), "MMMM y"),
-                       format_date(date(year, m, 1), "M"), counts.get(m, 0)) for m in range(1, 13)]
+    return [
+        MonthCount(
+            m,
+            format_date(date(year, m, 1), "MMM"),
+            format_date(date(year, m, 1), "MMMM y"),
+            format_date(date(year, m, 1), "M"),
+            counts.get(m, 0),
+        )
+        for m in range(1, 13)
+    ]
 
 
 def on_time_rates(user, today: date, *, limit: int = ORGANIZATIONS_LISTED) -> list[OnTimeRate]:
@@ -335,20 +421,32 @@ def on_time_rates(user, today: date, *, limit: int = ORGANIZATIONS_LISTED) -> li
     is UTC+1 most of the year, so a hand-in in the first hour after midnight on the day after the
     due date counts as on time: an approximation accepted for a portfolio figure.
     """
-    first = (select(Submission.occurrence_id, func.min(Submission.submitted_at).label("first_at"))
-             .group_by(Submission.occurrence_id).subquery())
+    first = (
+        select(Submission.occurrence_id, func.min(Submission.submitted_at).label("first_at"))
+        .group_by(Submission.occurrence_id)
+        .subquery()
+    )
     # date() exists on SQLite ('YYYY-MM-DD' text, as dates are stored there) and PostgreSQL (a date).
     on_time = case((func.date(first.c.first_at) <= Occurrence.due_on, 1), else_=0)
-    rates = (_occurrences(user, Deliverable.responsible_organization_id.label("organization_id"),
-                          func.count().label("handed_in"), func.sum(on_time).label("on_time"))
-             .join(first, first.c.occurrence_id == Occurrence.id)
-             .where(Occurrence.due_on <= today)
-             .group_by(Deliverable.responsible_organization_id).subquery())
+    rates = (
+        _occurrences(
+            user,
+            Deliverable.responsible_organization_id.label("organization_id"),
+            func.count().label("handed_in"),
+            func.sum(on_time).label("on_time"),
+        )
+        .join(first, first.c.occurrence_id == Occurrence.id)
+        .where(Occurrence.due_on <= today)
+        .group_by(Deliverable.responsible_organization_id)
+        .subquery()
+    )
     # Worst first, and only the first few: a government has hundreds of partners.
-    rows = db.session.execute(select(Organization, rates.c.handed_in, rates.c.on_time)
-                              .join(rates, rates.c.organization_id == Organization.id)
-                              .order_by(rates.c.on_time * 1.0 / rates.c.handed_in, Organization.slug)
-                              .limit(limit)).all()
+    rows = db.session.execute(
+        select(Organization, rates.c.handed_in, rates.c.on_time)
+        .join(rates, rates.c.organization_id == Organization.id)
+        .order_by(rates.c.on_time * 1.0 / rates.c.handed_in, Organization.slug)
+        .limit(limit)
+    ).all()
     result = [OnTimeRate(organization, int(handed_in), int(on_time or 0)) for organization, handed_in, on_time in rows]
     return sorted(result, key=lambda rate: (rate.on_time / rate.handed_in, rate.organization.name))
 

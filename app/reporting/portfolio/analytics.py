@@ -4,6 +4,7 @@ agreements are over their stage's SLA now, and which approval step is the slowes
 The arithmetic is plain functions over plain values (events, visits, rounds), testable
 without a database; the `load_*` functions fetch their inputs with one query each.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,12 +17,12 @@ from sqlalchemy import func, select
 
 from app.core.permissions import visible_agreements_clause
 from app.extensions import db
+
 # The stays in each stage are worked out where the engine keeps them (app/workflow/stage_history.py).
 from app.workflow.stage_history import SECONDS_PER_DAY, StageEvent, Visit, days_between, stage_visits  # noqa: F401
 
-
-
 # --- plain values ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class StageStat:
@@ -56,6 +57,7 @@ class StepStat:
 
 # --- arithmetic -------------------------------------------------------------------------
 
+
 def percentile(values: Iterable[float], fraction: float) -> float | None:
     """The `fraction` quantile with linear interpolation between closest ranks
     (numpy's default, Excel's PERCENTILE.INC); None for no values."""
@@ -68,8 +70,9 @@ def percentile(values: Iterable[float], fraction: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def stage_durations(visits: Iterable[Visit], types: Mapping[int, str], *, year: int | None = None,
-                    agreement_type: str | None = None) -> dict[tuple[str, str], list[float]]:
+def stage_durations(
+    visits: Iterable[Visit], types: Mapping[int, str], *, year: int | None = None, agreement_type: str | None = None
+) -> dict[tuple[str, str], list[float]]:
     """Days spent per finished visit, keyed by (agreement type, stage); visits still open are left out.
     `year` keeps the visits that entered the stage that year."""
     durations: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -85,8 +88,9 @@ def stage_durations(visits: Iterable[Visit], types: Mapping[int, str], *, year: 
     return dict(durations)
 
 
-def stage_statistics(durations: Mapping[tuple[str, str], list[float]],
-                     order: Mapping[str, list[str]]) -> list[StageStat]:
+def stage_statistics(
+    durations: Mapping[tuple[str, str], list[float]], order: Mapping[str, list[str]]
+) -> list[StageStat]:
     """Median and 90th percentile per (type, stage), the stages of each type in workflow order
     (`order`: type -> its stages); a stage nobody left yet has no figures."""
     stats = []
@@ -113,18 +117,28 @@ def step_waits(rounds: Iterable[RoundRecord]) -> dict[tuple[str, str, str], list
             if not moments:
                 break
             for moment in moments:
-                waits[(round_.agreement_type, round_.transition, step)].append(
-                    max(0.0, days_between(started, moment)))
+                waits[(round_.agreement_type, round_.transition, step)].append(max(0.0, days_between(started, moment)))
             started = moments[-1]
     return dict(waits)
 
 
-def step_statistics(waits: Mapping[tuple[str, str, str], list[float]],
-                    positions: Mapping[tuple[str, str, str], int]) -> list[StepStat]:
+def step_statistics(
+    waits: Mapping[tuple[str, str, str], list[float]], positions: Mapping[tuple[str, str, str], int]
+) -> list[StepStat]:
     """Median and 90th percentile wait per approval step, slowest first."""
-    stats = [StepStat(kind, transition, step, positions.get((kind, transition, step), 1), len(values),
-                      percentile(values, 0.5), percentile(values, 0.9))
-             for (kind, transition, step), values in waits.items() if values]
+    stats = [
+        StepStat(
+            kind,
+            transition,
+            step,
+            positions.get((kind, transition, step), 1),
+            len(values),
+            percentile(values, 0.5),
+            percentile(values, 0.9),
+        )
+        for (kind, transition, step), values in waits.items()
+        if values
+    ]
     return sorted(stats, key=lambda s: (-(s.median or 0), s.agreement_type, s.transition, s.position))
 
 
@@ -145,8 +159,10 @@ def year_start(year: int) -> datetime:
 
 # --- loading (one query each) ------------------------------------------------------------
 
-def load_stage_statistics(user, order: Mapping[str, list[str]], *, agreement_type: str | None = None,
-                          year: int | None = None) -> list[StageStat]:
+
+def load_stage_statistics(
+    user, order: Mapping[str, list[str]], *, agreement_type: str | None = None, year: int | None = None
+) -> list[StageStat]:
     """Median and 90th percentile days per (type, stage) from the stays kept in `stage_visits`
     (app/workflow/stage_history.py), for the agreements `user` may see; `year` keeps the stays
     entered that year. PostgreSQL computes the percentiles itself (percentile_cont interpolates
@@ -160,18 +176,32 @@ def load_stage_statistics(user, order: Mapping[str, list[str]], *, agreement_typ
     if year is not None:
         conditions += [StageVisit.entered_at >= year_start(year), StageVisit.entered_at < year_start(year + 1)]
     if db.session.get_bind().dialect.name == "postgresql":
-        figures = {(kind, state): (visits, median, p90) for kind, state, visits, median, p90 in db.session.execute(
-            select(Agreement.type, StageVisit.state, func.count(),
-                   func.percentile_cont(0.5).within_group(StageVisit.days),
-                   func.percentile_cont(0.9).within_group(StageVisit.days))
-            .join(Agreement, Agreement.id == StageVisit.agreement_id).where(*conditions)
-            .group_by(Agreement.type, StageVisit.state))}
-        return [StageStat(kind, state, *figures.get((kind, state), (0, None, None)))
-                for kind, states in order.items() for state in states]
+        figures = {
+            (kind, state): (visits, median, p90)
+            for kind, state, visits, median, p90 in db.session.execute(
+                select(
+                    Agreement.type,
+                    StageVisit.state,
+                    func.count(),
+                    func.percentile_cont(0.5).within_group(StageVisit.days),
+                    func.percentile_cont(0.9).within_group(StageVisit.days),
+                )
+                .join(Agreement, Agreement.id == StageVisit.agreement_id)
+                .where(*conditions)
+                .group_by(Agreement.type, StageVisit.state)
+            )
+        }
+        return [
+            StageStat(kind, state, *figures.get((kind, state), (0, None, None)))
+            for kind, states in order.items()
+            for state in states
+        ]
     durations: dict[tuple[str, str], list[float]] = defaultdict(list)
     for kind, state, days in db.session.execute(
-            select(Agreement.type, StageVisit.state, StageVisit.days)
-            .join(Agreement, Agreement.id == StageVisit.agreement_id).where(*conditions)):
+        select(Agreement.type, StageVisit.state, StageVisit.days)
+        .join(Agreement, Agreement.id == StageVisit.agreement_id)
+        .where(*conditions)
+    ):
         durations[(kind, state)].append(days)
     return stage_statistics(durations, order)
 
@@ -183,27 +213,33 @@ def load_rounds(user, *, agreement_type: str | None = None, year: int | None = N
     from app.workflow.engine import definition_for
     from app.workflow.models import ApprovalDecision, ApprovalRound
 
-    query = (select(ApprovalRound, Agreement).join(Agreement, Agreement.id == ApprovalRound.agreement_id)
-             .where(visible_agreements_clause(user),
-                    ApprovalRound.id.in_(select(ApprovalDecision.round_id)))
-             .order_by(ApprovalRound.id))
+    query = (
+        select(ApprovalRound, Agreement)
+        .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
+        .where(visible_agreements_clause(user), ApprovalRound.id.in_(select(ApprovalDecision.round_id)))
+        .order_by(ApprovalRound.id)
+    )
     if agreement_type is not None:
         query = query.where(Agreement.type == agreement_type)
     if year is not None:
-        query = query.where(ApprovalRound.requested_at >= year_start(year),
-                            ApprovalRound.requested_at < year_start(year + 1))
+        query = query.where(
+            ApprovalRound.requested_at >= year_start(year), ApprovalRound.requested_at < year_start(year + 1)
+        )
     rows = db.session.execute(query).all()
     if not rows:
         return []
     decisions: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
     for round_id, step, decided_at in db.session.execute(
-            select(ApprovalDecision.round_id, ApprovalDecision.step, ApprovalDecision.decided_at)
-            .where(ApprovalDecision.round_id.in_([round_.id for round_, _agreement in rows]))):
+        select(ApprovalDecision.round_id, ApprovalDecision.step, ApprovalDecision.decided_at).where(
+            ApprovalDecision.round_id.in_([round_.id for round_, _agreement in rows])
+        )
+    ):
         decisions[round_id].append((step, decided_at))
     records = []
     for round_, agreement in rows:
         transition = definition_for(agreement).transition(round_.transition)
         steps = tuple(step.name for step in transition.approval.steps) if transition and transition.approval else ()
-        records.append(RoundRecord(agreement.type, round_.transition, round_.requested_at, steps,
-                                   tuple(decisions[round_.id])))
+        records.append(
+            RoundRecord(agreement.type, round_.transition, round_.requested_at, steps, tuple(decisions[round_.id]))
+        )
     return records

@@ -1,5 +1,6 @@
 """The board: agreements as cards in columns by stage. Moving a card means taking a workflow
 action, so each card offers the moves its reader may take now, as links to their forms."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -87,8 +88,11 @@ def build_board(user, filters: PortfolioFilters, today: date, *, cap: int = CARD
     first `cap` agreements of each working stage, longest in the stage first."""
     columns = stage_columns(in_view(engine.current_definitions(), filters.type))
     conditions = filter_conditions(user, filters)
-    counts = dict(db.session.execute(
-        select(Agreement.state, func.count(Agreement.id)).where(*conditions).group_by(Agreement.state)).all())
+    counts = dict(
+        db.session.execute(
+            select(Agreement.state, func.count(Agreement.id)).where(*conditions).group_by(Agreement.state)
+        ).all()
+    )
     known = {column.name for column in columns}
     # A state no current definition has (an agreement on an older version) still gets a column.
     columns += [StageColumn(name, stage_label(None, name), False, None) for name in sorted(set(counts) - known)]
@@ -111,29 +115,47 @@ def _cards(user, conditions, states: list[str], today: date, cap: int) -> dict[s
         return {}
     # Each column's first cards by their own ORDER BY … LIMIT, glued with UNION ALL: the index on
     # (state, state_entered_at) serves every branch, where ranking all open agreements would sort them all.
-    firsts = [select(Agreement.id).where(*conditions, Agreement.state == state)
-              .order_by(Agreement.state_entered_at, Agreement.reference).limit(cap).subquery().select()
-              for state in states]
+    firsts = [
+        select(Agreement.id)
+        .where(*conditions, Agreement.state == state)
+        .order_by(Agreement.state_entered_at, Agreement.reference)
+        .limit(cap)
+        .subquery()
+        .select()
+        for state in states
+    ]
     picked = union_all(*firsts).subquery()
     agreements = db.session.scalars(
-        select(Agreement).where(Agreement.id.in_(select(picked.c.id)))
+        select(Agreement)
+        .where(Agreement.id.in_(select(picked.c.id)))
         .order_by(Agreement.state_entered_at, Agreement.reference)
         # What the engine reads to list the moves, loaded for all cards at once.
-        .options(selectinload(Agreement.parties), selectinload(Agreement.documents),
-                 selectinload(Agreement.signatories),
-                 selectinload(Agreement.approval_rounds).joinedload(ApprovalRound.decisions)
-                 .joinedload(ApprovalDecision.counted_user))
+        .options(
+            selectinload(Agreement.parties),
+            selectinload(Agreement.documents),
+            selectinload(Agreement.signatories),
+            selectinload(Agreement.approval_rounds)
+            .joinedload(ApprovalRound.decisions)
+            .joinedload(ApprovalDecision.counted_user),
+        )
     ).all()
     may_act = can(user, "agreement.act")
     cards: dict[str, list[Card]] = {}
     for agreement in agreements:
         definition = engine.definition_for(agreement)
         state = definition.states.get(agreement.state)
-        moves = [option for option in engine.actions_for(agreement, user, today) if option.is_allowed] \
-            if may_act else []
-        cards.setdefault(agreement.state, []).append(Card(
-            agreement, calendar_days_since(agreement.state_entered_at, today),
-            state.sla_days if state else None, moves, forward=_forward(definition, agreement.state, moves)))
+        moves = (
+            [option for option in engine.actions_for(agreement, user, today) if option.is_allowed] if may_act else []
+        )
+        cards.setdefault(agreement.state, []).append(
+            Card(
+                agreement,
+                calendar_days_since(agreement.state_entered_at, today),
+                state.sla_days if state else None,
+                moves,
+                forward=_forward(definition, agreement.state, moves),
+            )
+        )
     return cards
 
 
@@ -141,7 +163,11 @@ def _forward(definition, current: str, moves: list) -> set[str]:
     """The moves to a later, unfinished stage that need no comment (submit, approve, sign, activate)."""
     order = list(definition.states)
     here = order.index(current) if current in order else -1
-    return {option.name for option in moves
-            if not option.needs_comment and option.transition.target in definition.states
-            and definition.states[option.transition.target].kind != "final"
-            and order.index(option.transition.target) > here}
+    return {
+        option.name
+        for option in moves
+        if not option.needs_comment
+        and option.transition.target in definition.states
+        and definition.states[option.transition.target].kind != "final"
+        and order.index(option.transition.target) > here
+    }

@@ -3,6 +3,7 @@
 The same three kinds of dates as the personal iCal feed (app/notifications/calendar.py), but
 for everything the reader may see rather than only what is theirs to do.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -70,30 +71,49 @@ def month_grid(first: date) -> list[list[date]]:
 def build_month(user, first: date, today: date) -> Month:
     month = Month(first=first, today=today, weeks=month_grid(first))
     month.deadlines = sorted(
-        [*_deliverables(user, month.first, month.last), *_approvals(user, month.first, month.last),
-         *_endings(user, month.first, month.last)],
-        key=lambda d: (d.day, KINDS.index(d.kind), d.agreement.reference))
+        [
+            *_deliverables(user, month.first, month.last),
+            *_approvals(user, month.first, month.last),
+            *_endings(user, month.first, month.last),
+        ],
+        key=lambda d: (d.day, KINDS.index(d.kind), d.agreement.reference),
+    )
     return month
 
 
 def _deliverables(user, first: date, last: date):
     from app.deliverables.models import Deliverable, Occurrence
 
-    query = (select(Occurrence).join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
-             .join(Agreement, Agreement.id == Deliverable.agreement_id)
-             .where(visible_agreements_clause(user), visible_deliverables_clause(user),
-                    Occurrence.status.in_(OPEN_OCCURRENCE_STATUSES),
-                    Occurrence.due_on >= first, Occurrence.due_on <= last)
-             .options(joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),
-                      joinedload(Occurrence.deliverable).joinedload(Deliverable.responsible_organization)))
+    query = (
+        select(Occurrence)
+        .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
+        .join(Agreement, Agreement.id == Deliverable.agreement_id)
+        .where(
+            visible_agreements_clause(user),
+            visible_deliverables_clause(user),
+            Occurrence.status.in_(OPEN_OCCURRENCE_STATUSES),
+            Occurrence.due_on >= first,
+            Occurrence.due_on <= last,
+        )
+        .options(
+            joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),
+            joinedload(Occurrence.deliverable).joinedload(Deliverable.responsible_organization),
+        )
+    )
     if is_partner(user):
         # A partner's calendar shows what their organisation owes.
         query = query.where(Deliverable.responsible_organization_id == user.organization_id)
     for occurrence in db.session.scalars(query):
         deliverable = occurrence.deliverable
-        yield Deadline(occurrence.due_on, "deliverable", deliverable.title, deliverable.agreement,
-                       url_for("deliverables.view_occurrence", occurrence_id=occurrence.id), occurrence=occurrence,
-                       detail=deliverable.responsible_organization.name)
+        yield Deadline(
+            occurrence.due_on,
+            "deliverable",
+            deliverable.title,
+            deliverable.agreement,
+            url_for("deliverables.view_occurrence", occurrence_id=occurrence.id),
+            occurrence=occurrence,
+            detail=deliverable.responsible_organization.name,
+        )
 
 
 def approval_deadline(round_, agreement) -> tuple[date, object] | None:
@@ -118,26 +138,43 @@ def _approvals(user, first: date, last: date):
     if not can(user, "agreement.approvals"):
         return  # the ministry's internal approvals are not the partner's business (their deadlines neither)
     rows = db.session.execute(
-        select(ApprovalRound, Agreement).join(Agreement, Agreement.id == ApprovalRound.agreement_id)
-        .where(visible_agreements_clause(user), ApprovalRound.status == "open",
-               ApprovalRound.from_state == Agreement.state)
+        select(ApprovalRound, Agreement)
+        .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
+        .where(
+            visible_agreements_clause(user), ApprovalRound.status == "open", ApprovalRound.from_state == Agreement.state
+        )
         .options(selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user))
-        .order_by(ApprovalRound.id))
+        .order_by(ApprovalRound.id)
+    )
     for round_, agreement in rows:
         due = approval_deadline(round_, agreement)
         if due is not None and first <= due[0] <= last:
-            yield Deadline(due[0], "approval", label(due[1].label), agreement,
-                           url_for("agreements.view_agreement", agreement_id=agreement.id,
-                                   _anchor="approvals-heading"))
+            yield Deadline(
+                due[0],
+                "approval",
+                label(due[1].label),
+                agreement,
+                url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="approvals-heading"),
+            )
 
 
 def _endings(user, first: date, last: date):
     agreements = db.session.scalars(
-        select(Agreement).where(visible_agreements_clause(user), in_state_tagged("in_force"),
-                                Agreement.expires_on >= first, Agreement.expires_on <= last))
+        select(Agreement).where(
+            visible_agreements_clause(user),
+            in_state_tagged("in_force"),
+            Agreement.expires_on >= first,
+            Agreement.expires_on <= last,
+        )
+    )
     for agreement in agreements:
-        yield Deadline(agreement.expires_on, "end", agreement.title, agreement,
-                       url_for("agreements.view_agreement", agreement_id=agreement.id))
+        yield Deadline(
+            agreement.expires_on,
+            "end",
+            agreement.title,
+            agreement,
+            url_for("agreements.view_agreement", agreement_id=agreement.id),
+        )
 
 
 def weekday_names(locale) -> list[tuple[str, str]]:

@@ -1,5 +1,6 @@
 """Query-string values of the portfolio views, read defensively: anything not offered is ignored
 (a hand-edited or hostile URL shows the default view, never an error)."""
+
 from __future__ import annotations
 
 import re
@@ -44,9 +45,14 @@ def filter_choices(user) -> FilterChoices:
     """Types with a workflow, partner organisations and owners of the agreements `user` may see."""
     partners = db.session.scalars(
         select(Organization).where(
-            visible_organizations_clause(user), Organization.is_home.is_(False),
-            Organization.id.in_(select(AgreementParty.organization_id).join(
-                Agreement, Agreement.id == AgreementParty.agreement_id).where(visible_agreements_clause(user))))
+            visible_organizations_clause(user),
+            Organization.is_home.is_(False),
+            Organization.id.in_(
+                select(AgreementParty.organization_id)
+                .join(Agreement, Agreement.id == AgreementParty.agreement_id)
+                .where(visible_agreements_clause(user))
+            ),
+        )
     ).all()
     owners = db.session.scalars(
         select(User).where(User.id.in_(select(Agreement.owner_id).where(visible_agreements_clause(user))))
@@ -72,8 +78,10 @@ def read_filters(args, choices: FilterChoices) -> tuple[PortfolioFilters, bool]:
         partner_id=_offered_int(args.get("partner"), {key for key, _label in choices.partners}),
         owner_id=_offered_int(args.get("owner"), {key for key, _label in choices.owners}),
     )
-    ignored = any(args.get(name) not in (None, "") and value is None for name, value in (
-        ("type", filters.type), ("partner", filters.partner_id), ("owner", filters.owner_id)))
+    ignored = any(
+        args.get(name) not in (None, "") and value is None
+        for name, value in (("type", filters.type), ("partner", filters.partner_id), ("owner", filters.owner_id))
+    )
     return filters, ignored
 
 

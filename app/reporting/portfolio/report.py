@@ -1,4 +1,5 @@
 """The stage analytics page's content: the figures of app/portfolio/analytics.py with labels and SLAs."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,8 +8,8 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from app.core import clock
 from app.agreements.models import AGREEMENT_TYPES, Agreement
+from app.core import clock
 from app.core.pagination import first_with_total
 from app.core.permissions import visible_agreements_clause
 from app.extensions import db
@@ -84,8 +85,10 @@ class StageReport:
 def year_choices(user) -> list[int]:
     """Years from the first stay in a stage on record to this year, newest first."""
     first = db.session.scalar(
-        select(func.min(StageVisit.entered_at)).join(Agreement, Agreement.id == StageVisit.agreement_id)
-        .where(visible_agreements_clause(user)))
+        select(func.min(StageVisit.entered_at))
+        .join(Agreement, Agreement.id == StageVisit.agreement_id)
+        .where(visible_agreements_clause(user))
+    )
     this_year = clock.today().year
     first_year = min(first.year, this_year) if first else this_year
     return list(range(this_year, first_year - 1, -1))
@@ -98,28 +101,49 @@ def build_report(user, *, agreement_type: str | None, year: int | None, now: dat
     stats = analytics.load_stage_statistics(user, order, agreement_type=agreement_type, year=year)
     type_reports = []
     for definition in shown:
-        rows = [StageRow(s.state, label(definition.states[s.state].label), definition.states[s.state].sla_days,
-                         s.visits, s.median, s.p90) for s in stats if s.agreement_type == definition.type]
-        type_reports.append(TypeReport(definition.type, str(AGREEMENT_TYPES.get(definition.type, definition.type)),
-                                       rows))
+        rows = [
+            StageRow(
+                s.state,
+                label(definition.states[s.state].label),
+                definition.states[s.state].sla_days,
+                s.visits,
+                s.median,
+                s.p90,
+            )
+            for s in stats
+            if s.agreement_type == definition.type
+        ]
+        type_reports.append(
+            TypeReport(definition.type, str(AGREEMENT_TYPES.get(definition.type, definition.type)), rows)
+        )
     over_sla, over_sla_total = _over_sla(user, agreement_type, year, now.date())
-    return StageReport(types=type_reports, over_sla=over_sla, steps=_steps(user, agreement_type, year),
-                       over_sla_total=over_sla_total)
+    return StageReport(
+        types=type_reports, over_sla=over_sla, steps=_steps(user, agreement_type, year), over_sla_total=over_sla_total
+    )
 
 
 def _over_sla(user, agreement_type: str | None, year: int | None, today: date) -> tuple[list[OverSla], int]:
     """Agreements in a stage longer than its SLA now (days counted as on the agreement page): the
     database finds and counts them; the OVER_SLA_LISTED longest in their stage are listed."""
-    conditions = [visible_agreements_clause(user), Agreement.state_entered_at.is_not(None),
-                  over_state_sla(Agreement.state_entered_at, today)]
+    conditions = [
+        visible_agreements_clause(user),
+        Agreement.state_entered_at.is_not(None),
+        over_state_sla(Agreement.state_entered_at, today),
+    ]
     if agreement_type:
         conditions.append(Agreement.type == agreement_type)
     if year:
-        conditions += [Agreement.state_entered_at >= analytics.year_start(year),
-                       Agreement.state_entered_at < analytics.year_start(year + 1)]
+        conditions += [
+            Agreement.state_entered_at >= analytics.year_start(year),
+            Agreement.state_entered_at < analytics.year_start(year + 1),
+        ]
     agreements, total = first_with_total(
-        select(Agreement).where(*conditions).options(selectinload(Agreement.parties))
-        .order_by(Agreement.state_entered_at, Agreement.reference), OVER_SLA_LISTED)
+        select(Agreement)
+        .where(*conditions)
+        .options(selectinload(Agreement.parties))
+        .order_by(Agreement.state_entered_at, Agreement.reference),
+        OVER_SLA_LISTED,
+    )
     late = []
     for agreement in agreements:
         state = definition_for(agreement).states.get(agreement.state)
@@ -139,12 +163,24 @@ def _steps(user, agreement_type: str | None, year: int | None) -> list[StepRow]:
             for index, step in enumerate(transition.approval.steps, start=1):
                 key = (kind, transition.name, step.name)
                 positions[key] = index
-                details[key] = (label(transition.label), [*step.roles, *step.users], len(transition.approval.steps),
-                                step_sla(definition, transition.sources[0], step) if transition.sources else None)
+                details[key] = (
+                    label(transition.label),
+                    [*step.roles, *step.users],
+                    len(transition.approval.steps),
+                    step_sla(definition, transition.sources[0], step) if transition.sources else None,
+                )
     rows = []
     for stat in analytics.step_statistics(analytics.step_waits(rounds), positions):
         key = (stat.agreement_type, stat.transition, stat.step)
         transition_label, approvers, count, sla = details.get(key, (stat.transition, [], 1, None))
-        rows.append(StepRow(stat, str(AGREEMENT_TYPES.get(stat.agreement_type, stat.agreement_type)),
-                            transition_label, approvers, count, sla))
+        rows.append(
+            StepRow(
+                stat,
+                str(AGREEMENT_TYPES.get(stat.agreement_type, stat.agreement_type)),
+                transition_label,
+                approvers,
+                count,
+                sla,
+            )
+        )
     return rows

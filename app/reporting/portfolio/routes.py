@@ -1,6 +1,6 @@
 """Board, timeline, calendar and stage analytics: read-only views of the agreements the reader may see."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 from flask import Blueprint, flash, render_template, request
 from flask_babel import format_decimal, get_locale
@@ -37,8 +37,13 @@ def show_board():
     choices = query.filter_choices(current_user)
     filters, ignored = query.read_filters(request.args, choices)
     _warn_if(ignored)
-    return render_template("portfolio/board.html", board=build_board(current_user, filters, clock.today()),
-                           filters=filters, choices=choices, cap=CARD_CAP)
+    return render_template(
+        "portfolio/board.html",
+        board=build_board(current_user, filters, clock.today()),
+        filters=filters,
+        choices=choices,
+        cap=CARD_CAP,
+    )
 
 
 @blueprint.route("/timeline", endpoint="timeline")
@@ -47,8 +52,9 @@ def show_timeline():
     require(current_user, "portfolio.view")
     group, ignored = query.read_group(request.args.get("group"))
     _warn_if(ignored)
-    return render_template("portfolio/timeline.html", timeline=build_timeline(current_user, group, clock.today()),
-                           group=group)
+    return render_template(
+        "portfolio/timeline.html", timeline=build_timeline(current_user, group, clock.today()), group=group
+    )
 
 
 @blueprint.route("/calendar", endpoint="calendar")
@@ -58,8 +64,9 @@ def show_calendar():
     today = clock.today()
     first, ignored = query.read_month(request.args.get("month"), today)
     _warn_if(ignored)
-    return render_template("portfolio/calendar.html", month=build_month(current_user, first, today),
-                           weekdays=weekday_names(get_locale()))
+    return render_template(
+        "portfolio/calendar.html", month=build_month(current_user, first, today), weekdays=weekday_names(get_locale())
+    )
 
 
 @blueprint.route("/analytics", endpoint="analytics")
@@ -72,5 +79,11 @@ def show_analytics():
     year, bad_year = query.read_year(request.args.get("year"), years)
     _warn_if(bad_year or (request.args.get("type") not in (None, "") and agreement_type is None))
     report = build_report(current_user, agreement_type=agreement_type, year=year, now=utcnow())
-    return render_template("portfolio/analytics.html", report=report, types=types,
-                           year_choices=[(y, str(y)) for y in years], agreement_type=agreement_type, year=year)
+    return render_template(
+        "portfolio/analytics.html",
+        report=report,
+        types=types,
+        year_choices=[(y, str(y)) for y in years],
+        agreement_type=agreement_type,
+        year=year,
+    )

@@ -1,4 +1,5 @@
 """The stages the portfolio views show, in workflow order, from the definitions in workflows/."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,8 +25,10 @@ def in_view(definitions: dict[str, WorkflowDefinition], agreement_type: str | No
     if agreement_type in definitions:
         return [definitions[agreement_type]]
     known = list(AGREEMENT_TYPES)
-    return sorted(definitions.values(),
-                  key=lambda d: (-len(d.states), known.index(d.type) if d.type in known else len(known), d.type))
+    return sorted(
+        definitions.values(),
+        key=lambda d: (-len(d.states), known.index(d.type) if d.type in known else len(known), d.type),
+    )
 
 
 def stage_columns(definitions: list[WorkflowDefinition]) -> list[StageColumn]:
@@ -42,12 +45,14 @@ def stage_columns(definitions: list[WorkflowDefinition]) -> list[StageColumn]:
     for name in order:
         states = [d.states[name] for d in definitions if name in d.states]
         slas = {state.sla_days for state in states}
-        columns.append(StageColumn(
-            name=name,
-            label=label(states[0].label) or state_labels().get(name, name),
-            is_final=all(state.kind == "final" for state in states),
-            sla_days=slas.pop() if len(slas) == 1 else None,
-        ))
+        columns.append(
+            StageColumn(
+                name=name,
+                label=label(states[0].label) or state_labels().get(name, name),
+                is_final=all(state.kind == "final" for state in states),
+                sla_days=slas.pop() if len(slas) == 1 else None,
+            )
+        )
     # Finished stages last, in their own order.
     return [c for c in columns if not c.is_final] + [c for c in columns if c.is_final]
 

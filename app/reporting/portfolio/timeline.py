@@ -4,6 +4,7 @@ partner or by signing event, on an axis of years and quarters with today's line.
 Positions are percentages of the axis from its start; the template places them with logical
 CSS properties, so time runs right to left in Arabic without any arithmetic here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -91,15 +92,23 @@ def agreement_span(agreement: Agreement, ended_early: bool | None = None) -> tup
 def build_timeline(user, group_by: str, today: date, *, cap: int = BAR_CAP) -> Timeline:
     """The `cap` most recently signed agreements `user` may see, drawn oldest first; how many are dated in all."""
     newest, dated = first_with_total(
-        select(Agreement).where(visible_agreements_clause(user),
-                                or_(Agreement.signed_on.is_not(None), Agreement.effective_on.is_not(None)))
+        select(Agreement)
+        .where(
+            visible_agreements_clause(user), or_(Agreement.signed_on.is_not(None), Agreement.effective_on.is_not(None))
+        )
         .options(selectinload(Agreement.parties), joinedload(Agreement.signing_event))
-        .order_by(Agreement.signed_on.desc().nulls_last(), Agreement.reference.desc()), cap)
+        .order_by(Agreement.signed_on.desc().nulls_last(), Agreement.reference.desc()),
+        cap,
+    )
     agreements = sorted(newest, key=lambda a: (a.signed_on is None, a.signed_on or date.max, a.reference))
     undated = db.session.scalar(
-        select(db.func.count(Agreement.id)).where(visible_agreements_clause(user), Agreement.signed_on.is_(None),
-                                                  Agreement.effective_on.is_(None),
-                                                  ~in_state_tagged("abandoned")))
+        select(db.func.count(Agreement.id)).where(
+            visible_agreements_clause(user),
+            Agreement.signed_on.is_(None),
+            Agreement.effective_on.is_(None),
+            ~in_state_tagged("abandoned"),
+        )
+    )
     spans = [(agreement, *agreement_span(agreement)) for agreement in agreements]
     start, end = axis_bounds([s for _a, s, _e in spans], [e for _a, _s, e in spans], today)
     groups: dict[str, Group] = {}
@@ -108,9 +117,16 @@ def build_timeline(user, group_by: str, today: date, *, cap: int = BAR_CAP) -> T
         for key, make in _group_keys(agreement, group_by, user):
             groups.setdefault(key, make()).bars.append(bar)
     ordered = sorted(groups.values(), key=_group_order(group_by))
-    return Timeline(groups=ordered, ticks=axis_ticks(start, end), start=start, end=end, today=today,
-                    today_offset=offset_of(today, start, end) if start <= today <= end else None,
-                    undated=undated or 0, dated=dated)
+    return Timeline(
+        groups=ordered,
+        ticks=axis_ticks(start, end),
+        start=start,
+        end=end,
+        today=today,
+        today_offset=offset_of(today, start, end) if start <= today <= end else None,
+        undated=undated or 0,
+        dated=dated,
+    )
 
 
 def axis_bounds(starts: list[date], ends: list[date | None], today: date) -> tuple[date, date]:
@@ -145,8 +161,7 @@ def axis_ticks(start: date, end: date) -> list[Tick]:
         ticks.append(Tick(str(year), offset_of(date(year, 1, 1), start, end), True))
         if years <= 6:
             for quarter, month in ((2, 4), (3, 7), (4, 10)):
-                ticks.append(Tick(_("Q%(number)s", number=quarter), offset_of(date(year, month, 1), start, end),
-                                  False))
+                ticks.append(Tick(_("Q%(number)s", number=quarter), offset_of(date(year, month, 1), start, end), False))
     return ticks
 
 
@@ -163,11 +178,15 @@ def _group_keys(agreement: Agreement, group_by: str, user):
     if not partners:
         yield "partner-none", lambda: Group("partner-none", _("No partner"), None)
     for organization in partners:
-        url = _url("organizations.view_organization", "organization.view", organization, user,
-                   organization_id=organization.id)
-        yield (f"partner-{organization.id}",
-               lambda organization=organization, url=url: Group(f"partner-{organization.id}", organization.name, url,
-                                                                 note=organization.acronym))
+        url = _url(
+            "organizations.view_organization", "organization.view", organization, user, organization_id=organization.id
+        )
+        yield (
+            f"partner-{organization.id}",
+            lambda organization=organization, url=url: Group(
+                f"partner-{organization.id}", organization.name, url, note=organization.acronym
+            ),
+        )
 
 
 def _url(endpoint: str, action: str, obj, user, **values) -> str | None:
@@ -182,4 +201,5 @@ def _group_order(group_by: str):
         if group_by == "event":
             return (is_none, group.held_on or date.max, group.label)
         return (is_none, group.label.casefold())
+
     return key
