@@ -61,12 +61,18 @@ def register_unit_of_work(app) -> None:
         if response.status_code >= 400 and not g.pop("keep_even_if_refused", False):
             db.session.rollback()
             return response
+        # The page is rendered, but a streamed body (a CSV export, a file from the database) is read
+        # after this: its objects (the signed-in user…) must stay loaded, not expire with the commit.
+        session = db.session()
+        expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
         try:
             commit_or_conflict()
         except ConcurrentChange as error:
             from app.core.responses import refused
 
             return app.make_response(refused(None, error))
+        finally:
+            session.expire_on_commit = expire_on_commit
         return response
 
 
