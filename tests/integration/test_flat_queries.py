@@ -80,7 +80,10 @@ PAGES = {
 CASES = [(role, path) for role, paths in PAGES.items() for path in paths]
 
 
-CHILD_LOADS = ("FROM deliverable_submissions", "FROM deliverable_files")
+# Loads bounded by the page, not the portfolio, that run only when the shown rows need them: a
+# deliverable's hand-ins and files, and the frozen workflow versions (read once per request, when a
+# listed agreement is pinned to one; which rows land on the first page differs between the sizes).
+CHILD_LOADS = ("FROM deliverable_submissions", "FROM deliverable_files", "FROM workflow_versions")
 
 
 def _without_child_loads(statements: list[str]) -> list[str]:
