@@ -43,7 +43,8 @@ PARTY_ROLES = {
 PARTY_FIELDS = {"partners": PARTNER_PARTY, "co_signatories": "co_signatory", "witnesses": "witness"}
 
 
-def is_partner_party(party_role: str) -> bool:
+def is_partner_party(party_role):
+    """Whether a party role is the partner's: a value, or a SQL condition when given the column."""
     return party_role == PARTNER_PARTY
 
 

@@ -268,25 +268,30 @@ def _would_cycle(agreement: Agreement, parent: Agreement) -> bool:
     return False
 
 
+# The agreement's own terms (parties apart): what a form or an API call sets, and what it keeps when a
+# partial update leaves them out.
+TERM_FIELDS = (
+    "type",
+    "title_ar",
+    "title_fr",
+    "title_en",
+    "summary_ar",
+    "summary_fr",
+    "summary_en",
+    "notes",
+    "owner_id",
+    "parent_id",
+    "signing_event_id",
+    "signed_on",
+    "effective_on",
+    "expires_on",
+    *renewals.RENEWAL_FIELDS,
+)
+
+
 def apply_data(agreement: Agreement, data: AgreementData) -> None:
     """Copy checked values onto the agreement, sync its parties and search text."""
-    for name in (
-        "type",
-        "title_ar",
-        "title_fr",
-        "title_en",
-        "summary_ar",
-        "summary_fr",
-        "summary_en",
-        "notes",
-        "owner_id",
-        "parent_id",
-        "signing_event_id",
-        "signed_on",
-        "effective_on",
-        "expires_on",
-        *renewals.RENEWAL_FIELDS,
-    ):
+    for name in TERM_FIELDS:
         setattr(agreement, name, getattr(data, name))
     wanted = {organization_id: role for organization_id, role in data.parties}
     for party in list(agreement.parties):

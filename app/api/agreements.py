@@ -139,26 +139,7 @@ def _data(payload: dict, agreement: Agreement | None) -> services.AgreementData:
     """The service's plain values: the payload over the agreement's current ones (for PATCH)."""
     current = {}
     if agreement is not None:
-        current = {
-            name: getattr(agreement, name)
-            for name in (
-                "type",
-                "title_ar",
-                "title_fr",
-                "title_en",
-                "summary_ar",
-                "summary_fr",
-                "summary_en",
-                "notes",
-                "owner_id",
-                "parent_id",
-                "signing_event_id",
-                "signed_on",
-                "effective_on",
-                "expires_on",
-                *renewals.RENEWAL_FIELDS,
-            )
-        }
+        current = {name: getattr(agreement, name) for name in services.TERM_FIELDS}
         current["parties"] = [(p.organization_id, p.role) for p in agreement.parties]
     values = {**current, **{k: v for k, v in payload.items() if k != "parties"}}
     if "parties" in payload:

@@ -217,7 +217,7 @@ def clause(condition: Condition | None):
     """SQL that holds for the agreements (`Agreement` in the query) the condition holds for."""
     from sqlalchemy import and_, exists, func, not_, or_, select, true
 
-    from app.agreements.models import PARTNER_PARTY, Agreement, AgreementParty
+    from app.agreements.models import Agreement, AgreementParty, is_partner_party
     from app.budget.models import BudgetLine
     from app.organizations.models import Organization
 
@@ -234,7 +234,7 @@ def clause(condition: Condition | None):
     if condition.foreign_partner is not None:
         foreign = exists().where(
             AgreementParty.agreement_id == Agreement.id,
-            AgreementParty.role == PARTNER_PARTY,
+            is_partner_party(AgreementParty.role),
             Organization.id == AgreementParty.organization_id,
             Organization.country.is_not(None),
             Organization.country != "",
