@@ -21,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.core import audit, clock
 from app.core.db import check_version, flush_or_conflict
-from app.core.errors import DomainError, PermissionDenied, ValidationFailed
+from app.core.errors import ConcurrentChange, DomainError, PermissionDenied, ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import holds_role, may_decide_approvals, plays_workflow_role
 from app.extensions import db
@@ -128,8 +128,14 @@ def ensure_version(definition: WorkflowDefinition) -> WorkflowVersion:
     try:
         with db.session.begin_nested():
             db.session.add(version)
-    except IntegrityError:  # another process registered the same version first
-        return db.session.scalar(select(WorkflowVersion).where(WorkflowVersion.checksum == definition.checksum))
+    except IntegrityError:
+        # Another process registered a version first: this very definition (found by its checksum),
+        # or another definition of this type under the number read above: a lost race, answered as
+        # any other (409; trying again takes the next number), never with no version at all.
+        won = db.session.scalar(select(WorkflowVersion).where(WorkflowVersion.checksum == definition.checksum))
+        if won is None:
+            raise ConcurrentChange() from None
+        return won
     forget_definitions_in_use()
     return version
 
