@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app.agreements.models import Agreement
 from app.core.audit import AuditEvent
 from app.core.errors import ValidationFailed
 from app.extensions import db
+from app.workflow.definitions import Transition
 
 KEEP = "keep"
 
@@ -24,8 +26,8 @@ KEEP = "keep"
 class ChildChoice:
     """One child the person must decide about: the move it would take, or keep it as it is."""
 
-    child: object
-    transition: object  # the child's own transition of the same name
+    child: Agreement
+    transition: Transition  # the child's own transition of the same name
 
     @property
     def field_name(self) -> str:

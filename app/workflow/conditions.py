@@ -121,7 +121,7 @@ def holds(condition: Condition | None, facts: AgreementFacts) -> bool:
 
 
 def is_foreign(country: str | None) -> bool:
-    return bool(country) and country.upper() != HOME_COUNTRY
+    return bool(country and country.upper() != HOME_COUNTRY)
 
 
 class StoredFacts:

@@ -180,6 +180,15 @@ class WorkflowDefinition:
     def transition(self, name: str) -> Transition | None:
         return next((t for t in self.transitions if t.name == name), None)
 
+    def known_transition(self, name: str) -> Transition:
+        """The transition `name`, for a caller that knows it is in this definition (read from it, or
+        matched by SQL built from it): an unknown name is a bug, said as such. `transition` is for
+        names that may not be (a form's, a stored round's)."""
+        found = self.transition(name)
+        if found is None:
+            raise LookupError(f"workflow {self.type!r} has no transition {name!r}")
+        return found
+
     def transitions_from(self, state: str) -> list[Transition]:
         return [t for t in self.transitions if state in t.sources]
 

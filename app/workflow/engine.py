@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.auth.models import User
 from app.core import audit, clock
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import ConcurrentChange, DomainError, PermissionDenied, ValidationFailed
@@ -200,9 +201,10 @@ class ActionOption:
     transition: Transition
     is_allowed: bool
     reasons: list[str] = field(default_factory=list)
-    # For approval transitions: the step the user would approve, and for whom.
+    # For approval transitions: the step the user would approve, of which open round, and for whom.
     approval_step: ApprovalStep | None = None
-    acting_for: object | None = None
+    acting_for: User | None = None
+    approval_round: ApprovalRound | None = None
 
     @property
     def name(self) -> str:
@@ -341,9 +343,12 @@ def applicable_steps(transition: Transition, agreement) -> Iterator[ApprovalStep
     reads no budget)."""
     from app.workflow import conditions
 
-    if not any(step.when is not None for step in transition.approval.steps):
-        return iter(transition.approval.steps)
-    return conditions.applicable_steps(transition.approval, conditions.facts_of(agreement))
+    approval = transition.approval
+    if approval is None:
+        return iter(())  # a move without an approval has no steps to decide
+    if not any(step.when is not None for step in approval.steps):
+        return iter(approval.steps)
+    return conditions.applicable_steps(approval, conditions.facts_of(agreement))
 
 
 def _agreement_of_round(round_: ApprovalRound):
@@ -416,7 +421,8 @@ def slot_of(step: ApprovalStep, person) -> int | None:
 
 def _eligibility(step: ApprovalStep, round_: ApprovalRound, acting, identity) -> str | None:
     """None when `acting` may approve this step as `identity` (themselves or a delegator)."""
-    if slot_of(step, identity) is None:
+    slot = slot_of(step, identity)
+    if slot is None:
         return _("You are not an approver of this step.")
     if step.exclude_requester and round_.requested_by_id in (acting.id, identity.id):
         return _("The person who asked for approval cannot approve it (four-eyes rule).")
@@ -424,7 +430,6 @@ def _eligibility(step: ApprovalStep, round_: ApprovalRound, acting, identity) ->
     if any(d.counted_user_id == identity.id for d in status["approvals"]):
         return _("%(name)s has already approved this step.", name=identity.full_name)
     if step.mode == "sequential":
-        slot = slot_of(step, identity)
         filled = {slot_of(step, d.counted_user) for d in status["approvals"]}
         if any(index not in filled for index in range(slot)):
             return _("Waiting for the approvers before you in this step.")
@@ -464,9 +469,12 @@ def _approval_option(agreement, transition: Transition, user, today: date) -> Ac
                 reasons=blocked,
                 approval_step=step,
                 acting_for=None if identity is user else identity,
+                approval_round=round_,
             )
         reasons_seen.append(reason)
-    return ActionOption(transition, is_allowed=False, reasons=reasons_seen[:1], approval_step=step)
+    return ActionOption(
+        transition, is_allowed=False, reasons=reasons_seen[:1], approval_step=step, approval_round=round_
+    )
 
 
 def decide(
@@ -487,7 +495,8 @@ def decide(
     if transition is None or transition.approval is None or agreement.state not in transition.sources:
         raise WorkflowError(_("This approval is no longer open: the agreement has moved on."))
     option = _approval_option(agreement, transition, by, today)
-    if option.approval_step is None or (not option.is_allowed and decision == "approve"):
+    round_ = option.approval_round
+    if round_ is None or option.approval_step is None or (not option.is_allowed and decision == "approve"):
         raise PermissionDenied(" ".join(option.reasons) or _("You cannot decide on this approval."))
     if option.reasons and decision == "approve":
         raise TransitionBlocked(" ".join(option.reasons))
@@ -497,7 +506,6 @@ def decide(
     if decision not in ("approve", "reject"):
         raise ValidationFailed(_("Unknown decision."))
     identity = option.acting_for or by
-    round_ = open_round(agreement, transition.name)
     db.session.add(
         ApprovalDecision(
             round=round_,
@@ -522,7 +530,7 @@ def decide(
     )
     agreement.updated_at = utcnow()  # bumps the version: concurrent deciders serialise on it
     approval_recorded.send(
-        current_app._get_current_object(),
+        current_app._get_current_object(),  # type: ignore[attr-defined]  # a LocalProxy, which Flask types as the app
         agreement=agreement,
         decision=decision,
         by=by,
@@ -733,7 +741,7 @@ def _move(
 
     follow_parent(agreement, transition_name, definition, by=by, comment=comment, decisions=child_decisions)
     agreement_moved.send(
-        current_app._get_current_object(),
+        current_app._get_current_object(),  # type: ignore[attr-defined]  # a LocalProxy, which Flask types as the app
         agreement=agreement,
         transition=transition_name,
         source=source,

@@ -48,8 +48,8 @@ class InboxItem:
 
     @property
     def is_stuck(self) -> bool:
-        return (
-            bool(self.sla_days)
+        return bool(
+            self.sla_days
             and self.days_waiting is not None
             and (self.days_waiting > STUCK_AFTER_SLA_TIMES * self.sla_days)
         )
@@ -176,7 +176,7 @@ def _item(row, agreement: Agreement, user, today: date) -> InboxItem:
     sla = state.sla_days if state else None
     waited = days_since(row.since, today)
     if row.kind == "approve":
-        transition = definition.transition(row.transition)
+        transition = definition.known_transition(row.transition)  # the SQL matched it in this definition
         return InboxItem(
             agreement,
             _("Approve: %(what)s", what=engine.label(transition.label)),
@@ -206,7 +206,7 @@ def _item(row, agreement: Agreement, user, today: date) -> InboxItem:
             _(
                 "Next step: “%(move)s” (the agreement is in “%(state)s”)",
                 move=engine.label(move.label),
-                state=engine.label(state.label),
+                state=engine.state_label(agreement),
             ),
             row.since,
             waited,
@@ -215,7 +215,7 @@ def _item(row, agreement: Agreement, user, today: date) -> InboxItem:
         )
     return InboxItem(
         agreement,
-        _("Move forward from “%(state)s”", state=engine.label(state.label)),
+        _("Move forward from “%(state)s”", state=engine.state_label(agreement)),
         row.since,
         waited,
         sla,

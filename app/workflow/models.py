@@ -12,7 +12,7 @@ from app.core.models import UTCDateTime, utcnow
 from app.extensions import db
 
 
-class WorkflowVersion(db.Model):
+class WorkflowVersion(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """A frozen copy of one definition; agreements point at the copy they started on."""
 
     __tablename__ = "workflow_versions"
@@ -26,7 +26,7 @@ class WorkflowVersion(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class ApprovalRound(db.Model):
+class ApprovalRound(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """One request for approval of a transition; a send-back closes it and a resubmission opens a new one."""
 
     __tablename__ = "approval_rounds"
@@ -51,7 +51,7 @@ class ApprovalRound(db.Model):
     )
 
 
-class ApprovalDecision(db.Model):
+class ApprovalDecision(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     __tablename__ = "approval_decisions"
     __table_args__ = (
         # A person's approval counts once per step of a round, whoever clicked for them.
@@ -78,7 +78,7 @@ class ApprovalDecision(db.Model):
         return self.approver_id != self.counted_user_id
 
 
-class Delegation(db.Model):
+class Delegation(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """`delegator` hands their approvals to `delegate` from starts_on to ends_on (inclusive)."""
 
     __tablename__ = "delegations"
@@ -99,7 +99,7 @@ class Delegation(db.Model):
     delegate = relationship("User", foreign_keys=[delegate_id])
 
 
-class AgreementDocument(db.Model):
+class AgreementDocument(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """A file attached to an agreement: a text version, the signed copy, a termination notice."""
 
     __tablename__ = "agreement_documents"
@@ -123,7 +123,7 @@ class AgreementDocument(db.Model):
         return self.stored_file.sha256
 
 
-class NegotiationRound(db.Model):
+class NegotiationRound(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """One version of the text sent by one side; the other side answers with a new round or accepts."""
 
     __tablename__ = "negotiation_rounds"
@@ -167,7 +167,7 @@ class NegotiationRound(db.Model):
         return self.ministry_accepted_at is not None and self.partner_accepted_at is not None
 
 
-class NegotiationAcceptance(db.Model):
+class NegotiationAcceptance(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """One party's acceptance of one version: the ministry, or each partner party in turn. Recorded
     by the party's own user, or by ministry staff on its behalf with the document that proves it."""
 
@@ -189,7 +189,7 @@ class NegotiationAcceptance(db.Model):
     proof_document = relationship("AgreementDocument")
 
 
-class Signatory(db.Model):
+class Signatory(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """A person who signs for one side, in order; signed_on is filled when they have signed."""
 
     __tablename__ = "signatories"
@@ -212,7 +212,7 @@ class Signatory(db.Model):
     organization = relationship("Organization")
 
 
-class StageVisit(db.Model):
+class StageVisit(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """One stay of an agreement in one stage, derived from the audit trail (app/workflow/stage_history.py)."""
 
     __tablename__ = "stage_visits"

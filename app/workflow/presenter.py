@@ -8,6 +8,7 @@ from datetime import date, datetime
 from app.core.models import utcnow
 from app.core.permissions import may_see_approval_round, may_take_moves
 from app.workflow import engine
+from app.workflow.children import ChildChoice, choices, end_warning
 from app.workflow.services import latest_round, side_of
 
 
@@ -60,6 +61,10 @@ class WorkflowPanel:
     can_manage_signatures: bool = False
     documents: list = field(default_factory=list)
     state_tags: tuple[str, ...] = ()  # what the current state means (definitions.STATE_TAGS)
+    end_warning: str | None = None  # a child that ends after its parent (children.end_warning)
+    child_choices: dict[str, list[ChildChoice]] = field(default_factory=dict)  # per move that asks per child
+    waiting_parties: list = field(default_factory=list)  # who has still to accept the latest version
+    record_for: list = field(default_factory=list)  # partners whose acceptance the ministry may record
 
     @property
     def past_stages(self) -> set[str]:
@@ -136,18 +141,18 @@ def build_panel(agreement, user) -> WorkflowPanel:
         current = engine.current_step(transition, round_, agreement)
         steps = []
         for step in engine.applicable_steps(transition, agreement):
-            status = engine.step_status(step, round_)
+            progress = engine.step_status(step, round_)
             steps.append(
                 StepView(
                     name=step.name,
                     mode=step.mode,
                     quorum=step.quorum,
-                    approvals=status["approvals"],
-                    count=status["count"],
-                    is_done=status["done"],
+                    approvals=progress["approvals"],
+                    count=progress["count"],
+                    is_done=progress["done"],
                     is_current=step is current,
                     approver_labels=list(step.roles) + list(step.users),
-                    missing_roles=status["missing_roles"],
+                    missing_roles=progress["missing_roles"],
                 )
             )
         approvals.append(
@@ -171,8 +176,6 @@ def build_panel(agreement, user) -> WorkflowPanel:
         documents=list(agreement.documents),
         state_tags=state.tags if state else (),
     )
-    from app.workflow.children import choices, end_warning
-
     panel.end_warning = end_warning(agreement) if agreement.parent_id else None
 
     # Moves that ask what happens to each child agreement (e.g. terminate a MoU with a lab under it).
@@ -183,7 +186,6 @@ def build_panel(agreement, user) -> WorkflowPanel:
     }
     side = side_of(user, agreement)
     panel.user_side = side
-    panel.waiting_parties, panel.record_for = [], []
     if state is not None and state.has("negotiating") and not panel.is_text_locked and side is not None:
         from app.workflow.services import waiting_parties
 

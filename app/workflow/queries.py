@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 
 from flask import g, has_app_context
-from sqlalchemy import and_, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
 from app.agreements.models import Agreement
 from app.core.permissions import holders_of_roles_clause, may_decide_approvals, may_move_own_agreements
@@ -23,13 +23,13 @@ from app.workflow.definitions import WorkflowDefinition
 from app.workflow.models import ApprovalDecision, ApprovalRound
 
 
-def definitions_in_use() -> list[tuple[object, WorkflowDefinition]]:
+def definitions_in_use() -> list[tuple[ColumnElement[bool], WorkflowDefinition]]:
     """(condition selecting the agreements on a definition, that definition), for today's
     definitions and every frozen version. One query per request; parsed bodies are cached."""
     cache = g.setdefault("sharaka_definitions_in_use", None) if has_app_context() else None
     if cache is not None:
         return cache
-    pairs: list[tuple[object, WorkflowDefinition]] = [
+    pairs: list[tuple[ColumnElement[bool], WorkflowDefinition]] = [
         (and_(Agreement.workflow_version_id.is_(None), Agreement.type == type_), definition)
         for type_, definition in engine.current_definitions().items()
     ]
@@ -40,7 +40,7 @@ def definitions_in_use() -> list[tuple[object, WorkflowDefinition]]:
     return pairs
 
 
-def per_definition(rule: Callable[[WorkflowDefinition], object | None]):
+def per_definition(rule: Callable[[WorkflowDefinition], ColumnElement[bool] | None]):
     """OR over the definitions in use of (agreement on it AND rule(definition)); a rule that
     answers None never holds for that definition."""
     clauses = []
@@ -197,7 +197,7 @@ def _open_rounds_where(rule):
     return and_(ApprovalRound.status == "open", ApprovalRound.from_state == Agreement.state, per_definition(rule))
 
 
-def approvals_waiting_on(user, people: list) -> object:
+def approvals_waiting_on(user, people: list) -> ColumnElement[bool]:
     """Open rounds of the agreement's current state where `user`, or someone who delegated to
     them (`people`: the user first), holds a slot of a step that has started, has not approved
     it yet, is not kept out by the four-eyes rule, and, in a sequential step, whose turn came.

@@ -211,7 +211,7 @@ def _accept(agreement, negotiation_round, organization_id: int, side: str, *, by
         negotiation_round.ministry_accepted_by_id, negotiation_round.ministry_accepted_at = by.id, now
     elif all(org_id in accepted for org_id in required[1:]):
         negotiation_round.partner_accepted_by_id, negotiation_round.partner_accepted_at = by.id, now
-    organization = db.session.get(Organization, organization_id)
+    organization = db.session.get_one(Organization, organization_id)  # the acceptance just flushed refers to it
     changes = {"round": negotiation_round.number, "side": side, "organization": organization.name}
     if proof is not None:
         changes.update(

@@ -536,6 +536,7 @@ def impacts(current: WorkflowDefinition, edited: WorkflowDefinition, counts: dic
     """For the agreements in flight (`counts`: not-final state → how many), what the edit would do
     to them were they moved onto it (they keep their frozen version until then)."""
     found = []
+    before = {t.name: t for t in current.transitions}
     after = {t.name: t for t in edited.transitions}
     for state, count in sorted(counts.items()):
         if state not in current.states or current.states[state].kind == "final":
@@ -559,7 +560,7 @@ def impacts(current: WorkflowDefinition, edited: WorkflowDefinition, counts: dic
         gained = [
             t.name
             for t in edited.transitions_from(state)
-            if current.transition(t.name) is None or state not in current.transition(t.name).sources
+            if t.name not in before or state not in before[t.name].sources
         ]
         if gained:
             found.append(

@@ -70,18 +70,17 @@ def stage_visits(events: Iterable[StageEvent]) -> list[Visit]:
     visits: list[Visit] = []
     for agreement_id, rows in per_agreement.items():
         rows.sort(key=lambda row: (row[0], row[1]))
-        open_state: str | None = None
-        opened_at: datetime | None = None
+        open_stay: tuple[str, datetime] | None = None  # (the stage, entered at)
         for occurred_at, _index, audit_event in rows:
             if audit_event.action == "created":
-                if open_state is None and audit_event.after:
-                    open_state, opened_at = audit_event.after, occurred_at
+                if open_stay is None and audit_event.after:
+                    open_stay = (audit_event.after, occurred_at)
                 continue
-            if open_state is not None and open_state == audit_event.before:
-                visits.append(Visit(agreement_id, open_state, opened_at, occurred_at))
-            open_state, opened_at = (audit_event.after, occurred_at) if audit_event.after else (None, None)
-        if open_state is not None:
-            visits.append(Visit(agreement_id, open_state, opened_at, None))
+            if open_stay is not None and open_stay[0] == audit_event.before:
+                visits.append(Visit(agreement_id, *open_stay, occurred_at))
+            open_stay = (audit_event.after, occurred_at) if audit_event.after else None
+        if open_stay is not None:
+            visits.append(Visit(agreement_id, *open_stay, None))
     return visits
 
 
@@ -124,7 +123,10 @@ def rebuild(connection, agreement_ids: Iterable[int]) -> int:
             )
             .order_by(AuditEvent.object_id, AuditEvent.occurred_at, AuditEvent.id)
         ).all()
-        visits = stage_visits(stage_event(*row, starts) for row in rows)
+        visits = stage_visits(
+            stage_event(object_id, occurred_at, action, changes, agreement_type, starts)
+            for object_id, occurred_at, action, changes, agreement_type in rows
+        )
         connection.execute(delete(StageVisit).where(StageVisit.agreement_id.in_(chunk)))
         if visits:
             connection.execute(
