@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from app.agreements.models import NOTICE_SIDES
 from app.api.schemas import MAX_ID, DocumentSchema, Id, OrganizationRefSchema, PersonSchema, StrictSchema, Text, Texts
 from app.deliverables.models import RECURRENCES
 
@@ -136,6 +137,17 @@ class SignatureInputSchema(StrictSchema):
 class SignedCopyFormSchema(MultipartSchema):
     file = Upload(metadata={"description": "The scan of the signed agreement (required)."})
     version = FormVersion()
+
+
+class NonRenewalFormSchema(MultipartSchema):
+    """A notice of non-renewal with the notice itself attached, as on the agreement's page."""
+
+    given_on = fields.Date(required=True, metadata={"description": "The day the notice was given."})
+    side = fields.String(required=True, validate=validate.OneOf(NOTICE_SIDES))
+    document = Upload(
+        metadata={"description": "The notice itself (optional): a PDF, an office document or an image, as on the page."}
+    )
+    version = FormVersion(metadata={"description": "The agreement's version you read (409 if it changed)."})
 
 
 class AmendmentInputSchema(StrictSchema):
