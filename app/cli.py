@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.core import clock
-from app.core.db import commit_or_conflict, unit_of_work
+from app.core.db import unit_of_work
 from app.core.permissions import ROLE_NAMES, is_partner_role
 from app.extensions import db
 
@@ -354,14 +354,18 @@ def create_user_command(email, full_name, role, organization_slug, language, pas
     elif not is_partner_role(role):
         organization = db.session.scalar(select(Organization).where(Organization.is_home.is_(True)))
     try:
-        user = create_user(
-            email=email, full_name=full_name, role=role, password=password, organization=organization, language=language
-        )
+        with unit_of_work():
+            user = create_user(
+                email=email,
+                full_name=full_name,
+                role=role,
+                password=password,
+                organization=organization,
+                language=language,
+            )
     except ValidationFailed as error:
-        db.session.rollback()
         details = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in error.field_errors.items())
         raise click.ClickException(f"{error.message} {details}".strip()) from None
-    commit_or_conflict()
     click.echo(f"Created {user.role} {user.email} (id {user.id}).")
 
 
@@ -378,11 +382,10 @@ def create_token_command(email, name):
     if user is None or not user.is_active_account:
         raise click.ClickException(f"no active account {email!r}")
     try:
-        token, secret = create_token(user, name, by=None)
+        with unit_of_work():  # kept before the secret is shown
+            token, secret = create_token(user, name, by=None)
     except ValidationFailed as error:
-        db.session.rollback()
         raise click.ClickException(error.message) from None
-    commit_or_conflict()
     click.echo(f"Token {token.name!r} for {user.email} (shown once, keep it secret):")
     click.echo(secret)
 

@@ -8,8 +8,7 @@ from sqlalchemy import or_, select
 from app.admin.forms import UserForm
 from app.auth import services as accounts
 from app.auth.models import ROLES, User
-from app.core.errors import ValidationFailed
-from app.core.forms import apply_field_errors
+from app.core.forms import form_status, refusal_shown_on
 from app.core.pagination import paginate
 from app.core.permissions import get_user_or_404, holders_of_roles_clause, is_known_role, require
 from app.core.text import like_pattern
@@ -46,7 +45,7 @@ def create_user():
         if not (form.password.data or "").strip():
             form.password.errors = [_("Give an initial password.")]
         else:
-            try:
+            with refusal_shown_on(form):
                 user = accounts.create_user(
                     email=form.email.data,
                     full_name=form.full_name.data,
@@ -58,13 +57,9 @@ def create_user():
                     by=current_user,
                     is_org_admin=form.is_org_admin.data,
                 )
-            except ValidationFailed as error:
-                db.session.rollback()
-                apply_field_errors(form, error)
-            else:
                 flash(_("Account created for %(email)s.", email=user.email), "success")
                 return redirect(url_for("admin.list_users"))
-    status = 422 if form.errors else 200
+    status = form_status(form)
     return render_template("admin/user_form.html", form=form, user=None), status
 
 
@@ -77,7 +72,7 @@ def edit_user(user_id: int):
     if request.method == "GET":
         form.is_active.data = user.is_active_account
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             accounts.update_user(
                 user,
                 full_name=form.full_name.data,
@@ -90,13 +85,9 @@ def edit_user(user_id: int):
                 # Spaces only means "keep the password", as an empty field does.
                 new_password=form.password.data if (form.password.data or "").strip() else None,
             )
-        except ValidationFailed as error:
-            db.session.rollback()
-            apply_field_errors(form, error)
-        else:
             flash(_("Account %(email)s saved.", email=user.email), "success")
             return redirect(url_for("admin.list_users"))
-    status = 422 if form.errors else 200
+    status = form_status(form)
     return render_template("admin/user_form.html", form=form, user=user), status
 
 

@@ -135,7 +135,7 @@ def record_non_renewal(agreement, *, by, given_on: date | None, side: str, uploa
     if upload is not None:
         from app.workflow.services import attach_document
 
-        document = attach_document(agreement, "other", upload, by=by)
+        document = attach_document(agreement, "other", upload, by=by, field="document")
         db.session.flush()
     agreement.non_renewal_on, agreement.non_renewal_by = given_on, side
     agreement.non_renewal_document_id = document.id if document is not None else None

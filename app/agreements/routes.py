@@ -18,9 +18,9 @@ from app.agreements.summary import build_summary
 from app.auth.models import User
 from app.core import clock
 from app.core.audit import history_for
-from app.core.errors import ConcurrentChange, ValidationFailed
+from app.core.errors import ValidationFailed
 from app.core.exports import download
-from app.core.forms import apply_field_errors
+from app.core.forms import apply_field_errors, form_status, refusal_shown_on
 from app.core.i18n import localized
 from app.core.pagination import paginate
 from app.core.permissions import (
@@ -31,7 +31,7 @@ from app.core.permissions import (
     require,
     visible_organizations_clause,
 )
-from app.core.responses import done, form_errors, refusals_return_to, refused
+from app.core.responses import done, form_errors, refusals_return_to, return_here_if_refused
 from app.exports.routes import export_in_background
 from app.exports.services import needs_background
 from app.extensions import db
@@ -88,17 +88,13 @@ def create_agreement():
     if request.method == "GET" and edits_own_agreements_only(current_user):
         form.owner_id.data = current_user.id
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             agreement = services.create_agreement(_form_data(form), by=current_user)
-        except ValidationFailed as error:
-            db.session.rollback()
-            apply_field_errors(form, error)
-        else:
             flash(_("Agreement %(ref)s created.", ref=agreement.reference), "success")
             return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id))
     elif form.is_submitted():
         _add_rule_errors(form, agreement=None)
-    status = 422 if form.errors else 200
+    status = form_status(form)
     return render_template("agreements/form.html", form=form, agreement=None), status
 
 
@@ -208,20 +204,15 @@ def edit_agreement(agreement_id: int):
             expected = int(form.version.data or 0)
         except ValueError:
             expected = -1
-        try:
+        # Someone else saved first: back to a fresh form with the reason; a rule broken: shown on this one.
+        return_here_if_refused(url_for("agreements.edit_agreement", agreement_id=agreement_id))
+        with refusal_shown_on(form):
             services.update_agreement(agreement, _form_data(form), by=current_user, expected_version=expected)
-        except ConcurrentChange as error:
-            return refused(url_for("agreements.edit_agreement", agreement_id=agreement_id), error)
-        except ValidationFailed as error:
-            db.session.rollback()
-            agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
-            apply_field_errors(form, error)
-        else:
             flash(_("Agreement %(ref)s saved.", ref=agreement.reference), "success")
             return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id))
     elif form.is_submitted():
         _add_rule_errors(form, agreement=agreement)
-    status = 422 if form.errors else 200
+    status = form_status(form)
     return render_template("agreements/form.html", form=form, agreement=agreement), status
 
 

@@ -10,6 +10,8 @@ and decorators, so the document cannot drift from the code.
 from __future__ import annotations
 
 import http
+from copy import deepcopy
+from functools import wraps
 
 from flask import abort, g, request
 from flask_smorest import Api, Blueprint
@@ -55,6 +57,26 @@ class ApiArgumentsParser(FlaskParser):
 
 class ApiBlueprint(Blueprint):
     ARGUMENTS_PARSER = ApiArgumentsParser()
+
+    def json_or_multipart(self, json_schema, multipart_schema):
+        """One operation whose body is JSON, or multipart when it carries a file: each read and checked by
+        its own schema (JSON keeps strict types; a form's values are text), both documented as the
+        operation's request body. The view gets the values as with `arguments`."""
+
+        def decorate(view):
+            as_json = self.arguments(json_schema)(view)
+            as_multipart = self.arguments(multipart_schema, location="form", content_type="multipart/form-data")(view)
+
+            @wraps(view)
+            def read_either(*args, **kwargs):
+                body = as_multipart if request.mimetype == "multipart/form-data" else as_json
+                return body(*args, **kwargs)
+
+            # flask-smorest documents one body per operation: the JSON one, and the multipart one beside it.
+            read_either._apidoc = deepcopy(as_json._apidoc)  # type: ignore[attr-defined]
+            return self.doc(requestBody={"content": {"multipart/form-data": {"schema": multipart_schema}}})(read_either)
+
+        return decorate
 
 
 def api_blueprint(name: str, description: str) -> Blueprint:

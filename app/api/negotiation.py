@@ -39,7 +39,9 @@ class NegotiationWithPartiesSchema(ws.NegotiationSchema):
 
     locked = fields.Boolean()
     rounds = fields.List(fields.Nested(RoundSchema))
-    waiting = fields.List(fields.Dict(), metadata={"description": "The parties still to answer the latest version."})
+    waiting = fields.List(
+        fields.Dict(), metadata={"description": "The parties still to answer: `awaited_parties` without `is_ministry`."}
+    )
 
 
 class AcceptInputSchema(StrictSchema):
@@ -58,15 +60,12 @@ class RecordInputSchema(Schema):
 
 
 def present(agreement) -> dict:
-    last = services.latest_round(agreement)
-    locked = agreement.agreed_round_id is not None
+    negotiation = present_negotiation(agreement)
     return {
-        **present_negotiation(agreement),
-        "locked": locked,
+        **negotiation,
+        "locked": agreement.agreed_round_id is not None,
         "version": agreement.version,
-        "waiting": [organization_ref(o) for o in services.waiting_parties(agreement, last)]
-        if last is not None and not locked
-        else [],
+        "waiting": [{key: party[key] for key in ("id", "name", "acronym")} for party in negotiation["awaited_parties"]],
         "rounds": [
             {
                 "number": r.number,

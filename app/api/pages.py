@@ -12,8 +12,7 @@ from app.api.forms import TokenForm
 from app.api.models import ApiToken
 from app.core import reveal
 from app.core.db import keep_even_if_refused
-from app.core.errors import ValidationFailed
-from app.core.forms import apply_field_errors
+from app.core.forms import form_status, refusal_shown_on
 from app.core.permissions import require
 from app.core.responses import done, form_errors, refused
 from app.extensions import db
@@ -28,18 +27,14 @@ def list_tokens():
     require(current_user, "token.manage")
     form = TokenForm()
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             _token, secret = tokens.create_token(current_user, form.name.data, by=current_user)
-        except ValidationFailed as error:
-            db.session.rollback()
-            apply_field_errors(form, error)
-        else:
             # Shown once on the next page; only its hash is kept beyond that.
             ticket = reveal.keep(current_user, "api_token", secret)
             return done(
                 url_for("api_pages.list_tokens", shown=ticket), _("Token created: copy it now, it is shown only once.")
             )
-    status = 422 if form.errors else 200
+    status = form_status(form)
     new_token = reveal.take(current_user, "api_token", request.args.get("shown"))
     if request.args.get("shown"):
         keep_even_if_refused()  # the secret is gone once shown

@@ -7,24 +7,28 @@ from app.agreements import renewals
 from app.api import schemas
 from app.api.agreements import present
 from app.api.core import api_blueprint, api_user, errors
+from app.api.work_schemas import NonRenewalFormSchema
 from app.core.permissions import get_agreement_or_404, require
 
 blueprint = api_blueprint("renewals", "Renewals: notice of non-renewal and renewal agreements.")
 
 
 @blueprint.route("/agreements/<int:agreement_id>/non-renewal", methods=["POST"])
-@blueprint.arguments(schemas.NonRenewalInputSchema)
+@blueprint.json_or_multipart(schemas.NonRenewalInputSchema, NonRenewalFormSchema)
 @blueprint.response(200, schemas.AgreementSchema)
-@errors(blueprint, 400, 403, 404, 409, 422)
+@errors(blueprint, 400, 403, 404, 409, 413, 422)
 def record_non_renewal(payload, agreement_id: int):
     """Record that one side gave notice of non-renewal (by the notice deadline): a tacit renewal no
-    longer happens and the notice reminders stop. The notice itself may be attached on the page."""
+    longer happens and the notice reminders stop. JSON, or multipart with the notice itself attached
+    (field `document`, the same files as the page takes)."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")
+    document = payload.get("document")
     renewals.record_non_renewal(
         agreement,
         by=api_user(),
         given_on=payload["given_on"],
         side=payload["side"],
+        upload=document if document and document.filename else None,
         expected_version=payload.get("version", agreement.version),
     )
     return present(agreement)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from app.api import work_schemas as ws
-from app.api.agreements import person, present, present_document
+from app.api.agreements import organization_ref, person, present, present_document
 from app.api.core import api_blueprint, api_user, errors
 from app.api.schemas import DocumentSchema, TransitionResultSchema
 from app.core.permissions import get_agreement_or_404
@@ -57,9 +57,8 @@ def present_negotiation(agreement) -> dict:
     rounds = panel.negotiation_rounds
     return {
         "is_text_locked": panel.is_text_locked,
-        "turn": rounds[-1].turn
-        if rounds and engine.state_has(agreement, "negotiating") and not panel.is_text_locked
-        else None,
+        "awaited_parties": [organization_ref(o) | {"is_ministry": o.is_home} for o in panel.waiting_parties],
+        "turn": services.side_awaited(panel.waiting_parties),
         "your_side": panel.user_side,
         "can_send_version": panel.can_send_version,
         "can_accept_version": panel.can_accept_version,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from app.agreements.models import NOTICE_SIDES
 from app.api.schemas import MAX_ID, DocumentSchema, Id, OrganizationRefSchema, PersonSchema, StrictSchema, Text, Texts
 from app.deliverables.models import RECURRENCES
 
@@ -56,9 +57,31 @@ class NegotiationVersionSchema(Schema):
     is_agreed = fields.Boolean()
 
 
+class AwaitedPartySchema(OrganizationRefSchema):
+    is_ministry = fields.Boolean(metadata={"description": "The ministry itself rather than a partner party."})
+
+
 class NegotiationSchema(Schema):
     is_text_locked = fields.Boolean()
-    turn = fields.String(allow_none=True, metadata={"description": "The side that must answer the latest version."})
+    awaited_parties = fields.List(
+        fields.Nested(AwaitedPartySchema),
+        metadata={
+            "description": "Whose turn it is: every party still to answer, in order (the ministry alone before the "
+            "first version; then each party, the ministry or a partner, that has not accepted the latest version). "
+            "Empty once the text is locked or outside the negotiation. The same rule as the agreement's page, the "
+            "inbox and the partner portal."
+        },
+    )
+    turn = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(["ministry", "partner"]),
+        metadata={
+            "description": "Kept for older clients; read `awaited_parties` instead. Derived from it: `ministry` while "
+            "the ministry is awaited, else `partner` while any partner party is, else null. With several partner "
+            "parties it does not say which.",
+            "deprecated": True,
+        },
+    )
     your_side = fields.String(allow_none=True, metadata={"description": "The side the caller speaks for."})
     can_send_version = fields.Boolean()
     can_accept_version = fields.Boolean()
@@ -114,6 +137,17 @@ class SignatureInputSchema(StrictSchema):
 class SignedCopyFormSchema(MultipartSchema):
     file = Upload(metadata={"description": "The scan of the signed agreement (required)."})
     version = FormVersion()
+
+
+class NonRenewalFormSchema(MultipartSchema):
+    """A notice of non-renewal with the notice itself attached, as on the agreement's page."""
+
+    given_on = fields.Date(required=True, metadata={"description": "The day the notice was given."})
+    side = fields.String(required=True, validate=validate.OneOf(NOTICE_SIDES))
+    document = Upload(
+        metadata={"description": "The notice itself (optional): a PDF, an office document or an image, as on the page."}
+    )
+    version = FormVersion(metadata={"description": "The agreement's version you read (409 if it changed)."})
 
 
 class AmendmentInputSchema(StrictSchema):

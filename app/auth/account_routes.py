@@ -14,9 +14,9 @@ from app.auth.forms import CodeForm, PasswordConfirmForm, ProfileForm
 from app.auth.models import User
 from app.auth.routes import blueprint, finish_sign_in, throttled_answer
 from app.core import audit
-from app.core.db import commit_or_conflict, keep_even_if_refused
+from app.core.db import commit_or_conflict
 from app.core.errors import ValidationFailed
-from app.core.forms import apply_field_errors
+from app.core.forms import form_status, refusal_shown_on
 from app.core.permissions import get_user_or_404, require, requires_second_factor
 from app.core.responses import done, form_errors, refused, return_here_if_refused
 from app.core.urls import is_safe_redirect
@@ -62,17 +62,11 @@ def second_step():
                 enrolling=enrolling,
                 qr=mfa.qr_svg(user) if enrolling else None,
             )
-        try:
+        # A failed code counts towards the throttle: that attempt is kept even though refused.
+        with refusal_shown_on(form, keep_work=not enrolling):
             codes = mfa.confirm_enrolment(user, form.code.data) if enrolling else None
             if not enrolling:
                 mfa.check_code(user, form.code.data, address=address)
-        except ValidationFailed as error:
-            if not enrolling:
-                keep_even_if_refused()  # the failed attempt counts towards the throttle
-            else:
-                db.session.rollback()
-            apply_field_errors(form, error)
-        else:
             target = pending.get("next") or ""
             finish_sign_in(user, remember=bool(pending.get("remember")))
             if not is_safe_redirect(target, allow_absolute=False):
@@ -80,7 +74,7 @@ def second_step():
             if codes:
                 return render_template("auth/recovery_codes.html", codes=codes, next_url=target)
             return redirect(target)
-    status = 422 if form.errors else 200
+    status = form_status(form)
     return render_template(
         "auth/second_step.html", form=form, user=user, enrolling=enrolling, qr=mfa.qr_svg(user) if enrolling else None
     ), status
@@ -123,16 +117,12 @@ def enrol_two_factor():
         commit_or_conflict()  # the QR code shown must match the stored secret, whatever follows
     form = CodeForm()
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             codes = mfa.confirm_enrolment(current_user, form.code.data)
-        except ValidationFailed as error:
-            db.session.rollback()
-            apply_field_errors(form, error)
-        else:
             return render_template("auth/recovery_codes.html", codes=codes, next_url=url_for("auth.security"))
     return render_template(
         "auth/enrol_two_factor.html", form=form, qr=mfa.qr_svg(current_user), secret=current_user.totp_secret
-    ), 422 if form.errors else 200
+    ), form_status(form)
 
 
 @blueprint.route("/account/two-factor/off", methods=["POST"])

@@ -16,7 +16,7 @@ from app.auth import services
 from app.auth.models import Invitation, User, normalize_email
 from app.auth.resets import _hash
 from app.core import audit
-from app.core.errors import PermissionDenied, ValidationFailed
+from app.core.errors import ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import can, may_invite
 from app.extensions import db
@@ -33,7 +33,7 @@ def invite(*, email: str, role: str, organization: Organization | None, language
     email = normalize_email(email)[:254]
     services.check_account_rules(email=email, role=role, organization=organization, language=language)
     if not may_invite(by, role, organization.id if organization else None):
-        raise PermissionDenied()
+        _refuse("role", _("You cannot give this role in this organisation."))
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         _refuse("email", _("An account with this e-mail address already exists."))
     waiting = db.session.scalars(

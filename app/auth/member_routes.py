@@ -13,8 +13,7 @@ from app.auth import invitations, members
 from app.auth.forms import AcceptInvitationForm, InvitationForm, MemberAccessForm
 from app.auth.models import ROLES, User
 from app.auth.routes import blueprint
-from app.core.errors import PermissionDenied, ValidationFailed
-from app.core.forms import apply_field_errors
+from app.core.forms import form_status, refusal_shown_on
 from app.core.pagination import paginate
 from app.core.permissions import (
     can_manage_members,
@@ -68,19 +67,15 @@ def edit_member(user_id: int):
         form.scope.data = "some" if member.deliverables_restricted else "all"
         form.agreements.data = [str(i) for i in members.granted_ids(member)]
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             members.set_deliverable_access(
                 member, restricted=form.scope.data == "some", agreement_ids=form.agreements.data, by=current_user
             )
-        except ValidationFailed as error:
-            db.session.rollback()
-            apply_field_errors(form, error)
-        else:
             flash(_("What %(name)s sees is saved.", name=member.full_name), "success")
             return redirect(url_for("auth.edit_member", user_id=member.id), 303)
     return render_template(
         "auth/member.html", member=member, form=form, confirm=ConfirmForm(), has_agreements=bool(agreements)
-    ), 422 if form.errors else 200
+    ), form_status(form)
 
 
 @blueprint.route("/team/<int:user_id>/<any(deactivate, reactivate):change>", methods=["POST"])
@@ -120,7 +115,7 @@ def invite():
         form.language.data = current_user.language
     if form.validate_on_submit():
         chosen = next((o for o in organizations if str(o.id) == form.organization_id.data), None)
-        try:
+        with refusal_shown_on(form):
             invitation = invitations.invite(
                 email=form.email.data,
                 role=form.role.data,
@@ -128,16 +123,9 @@ def invite():
                 language=form.language.data,
                 by=current_user,
             )
-        except ValidationFailed as error:
-            db.session.rollback()
-            apply_field_errors(form, error)
-        except PermissionDenied:
-            db.session.rollback()
-            form.role.errors = [_("You cannot give this role in this organisation.")]
-        else:
             flash(_("Invitation sent to %(email)s.", email=invitation.email), "success")
             return redirect(url_for("auth.list_members"), 303)
-    return render_template("auth/invite.html", form=form), 422 if form.errors else 200
+    return render_template("auth/invite.html", form=form), form_status(form)
 
 
 @blueprint.route("/invitations/<int:invitation_id>/<any(resend, revoke):change>", methods=["POST"])
@@ -174,12 +162,8 @@ def accept_invitation(token: str):
         ), 410 if status in ("expired", "revoked", "accepted") else 404
     form = AcceptInvitationForm()
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             invitations.accept(invitation, full_name=form.full_name.data, password=form.password.data)
-        except ValidationFailed as error:
-            db.session.rollback()
-            apply_field_errors(form, error)
-        else:
             if current_user.is_authenticated:
                 logout_user()
             language = invitation.language
@@ -187,6 +171,6 @@ def accept_invitation(token: str):
             session["language"] = language
             flash(_("Your account is ready. Sign in with your e-mail address and the password you chose."), "success")
             return redirect(url_for("auth.sign_in"), 303)
-    return render_template(
-        "auth/accept_invitation.html", form=form, status=status, invitation=invitation
-    ), 422 if form.errors else 200
+    return render_template("auth/accept_invitation.html", form=form, status=status, invitation=invitation), form_status(
+        form
+    )

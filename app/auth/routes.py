@@ -9,8 +9,7 @@ from app.api.tokens import tokens_of
 from app.auth import directory, mfa, resets, services, sessions
 from app.auth.forms import ChangePasswordForm, ForgotPasswordForm, ResetPasswordForm, SignInForm
 from app.core.db import keep_even_if_refused
-from app.core.errors import ValidationFailed
-from app.core.forms import apply_field_errors
+from app.core.forms import form_status, refusal_shown_on
 from app.core.permissions import require
 from app.core.responses import done, form_errors, refused
 from app.core.urls import is_safe_redirect
@@ -141,19 +140,15 @@ def reset_password(token: str):
         return render_template("auth/reset_password.html", form=None), 404
     form = ResetPasswordForm()
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             resets.reset_password(row, form.new_password.data)
-        except ValidationFailed as error:
-            db.session.rollback()
-            apply_field_errors(form, error)
-        else:
             logout_user()
             session.clear()
             flash(
                 _("Your password has been changed. Sign in with the new one; every other session has ended."), "success"
             )
             return redirect(url_for("auth.sign_in"), 303)
-    return render_template("auth/reset_password.html", form=form), 422 if form.errors else 200
+    return render_template("auth/reset_password.html", form=form), form_status(form)
 
 
 @blueprint.route("/account/password", methods=["GET", "POST"])
@@ -163,17 +158,13 @@ def change_password():
     if current_user.is_directory_account:  # the directory owns this password
         return render_template("auth/change_password.html", form=form), 200 if request.method == "GET" else 409
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             services.change_password(
                 current_user, form.current_password.data, form.new_password.data, revoke_tokens=form.revoke_tokens.data
             )
-        except ValidationFailed as error:
-            db.session.rollback()
-            apply_field_errors(form, error)
-        else:
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("main.home"))
-    return render_template("auth/change_password.html", form=form), 422 if form.errors else 200
+    return render_template("auth/change_password.html", form=form), form_status(form)
 
 
 @blueprint.route("/account/security")

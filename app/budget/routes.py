@@ -12,7 +12,7 @@ from app.budget.forms import BudgetFilterForm, BudgetLineForm
 from app.budget.models import BudgetLine
 from app.core.errors import DomainError
 from app.core.exports import download
-from app.core.forms import apply_field_errors
+from app.core.forms import form_status, refusal_shown_on
 from app.core.permissions import can, get_agreement_or_404, require
 from app.core.responses import done, return_here_if_refused
 from app.extensions import db
@@ -38,7 +38,7 @@ def add_budget_line(agreement_id: int):
     if request.method == "GET":
         form.organization_id.data = next(iter(agreement.partner_organization_ids), None)
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form, catching=DomainError):
             services.add_line(
                 agreement,
                 services.LineData(
@@ -52,13 +52,9 @@ def add_budget_line(agreement_id: int):
                 ),
                 by=current_user,
             )
-        except DomainError as error:
-            db.session.rollback()
-            apply_field_errors(form, error)
-        else:
             flash(_("Budget line added."), "success")
             return redirect(_page(agreement), 303)
-    return render_template("budget/line_form.html", form=form, agreement=agreement), 422 if form.errors else 200
+    return render_template("budget/line_form.html", form=form, agreement=agreement), form_status(form)
 
 
 @blueprint.route("/agreements/<int:agreement_id>/budget/<int:line_id>/delete", methods=["POST"])

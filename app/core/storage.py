@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.db import unit_of_work
 from app.core.errors import ValidationFailed
 from app.core.models import UTCDateTime, utcnow
 from app.core.storage_backends import CHUNK, FolderBackend, backend, make_backend, sha256_of
@@ -338,8 +339,8 @@ def copy_files(source_name: str, target_name: str) -> dict[str, int]:
             if digest.hexdigest() != sha:
                 counts["corrupt"] += 1
                 continue
-            target.put(sha, Path(temp_name))
-            db.session.commit()
+            with unit_of_work():  # each file's row is kept as soon as it is copied
+                target.put(sha, Path(temp_name))
             counts["copied"] += 1
         finally:
             if os.path.exists(temp_name):

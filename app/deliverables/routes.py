@@ -11,7 +11,7 @@ from app.agreements.models import Agreement
 from app.core import clock
 from app.core.errors import DomainError
 from app.core.exports import download
-from app.core.forms import apply_field_errors
+from app.core.forms import form_status, refusal_shown_on
 from app.core.pagination import paginate
 from app.core.permissions import (
     can,
@@ -211,20 +211,16 @@ def _plan(agreement, deliverable):
             first_due_on=form.first_due_on.data,
             until_on=form.until_on.data,
         )
-        try:
+        with refusal_shown_on(form, catching=DomainError):
             if deliverable is None:
                 services.plan_deliverable(agreement, data, by=current_user)
             else:
                 services.update_plan(deliverable, data, by=current_user)
-        except DomainError as error:
-            db.session.rollback()
-            apply_field_errors(form, error)
-        else:
             flash(_("The deliverables plan is saved."), "success")
             return redirect(
                 url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="deliverables"), 303
             )
-    status = 422 if form.errors else 200
+    status = form_status(form)
     return render_template(
         "deliverables/plan_form.html", form=form, agreement=agreement, deliverable=deliverable
     ), status

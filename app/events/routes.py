@@ -4,8 +4,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from app.agreements.models import Agreement, SigningEvent
-from app.core.errors import ValidationFailed
-from app.core.forms import apply_field_errors
+from app.core.forms import form_status, refusal_shown_on
 from app.core.permissions import get_event_or_404, require, visible_agreements_clause, visible_events_clause
 from app.events import services
 from app.events.forms import SigningEventForm
@@ -61,13 +60,9 @@ def edit_event(event_id: int):
 def _edit(event):
     form = SigningEventForm(obj=event if request.method == "GET" else None)
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             event = services.save_event(event, form.data, by=current_user)
-        except ValidationFailed as error:
-            db.session.rollback()
-            apply_field_errors(form, error)
-        else:
             flash(_("Signing event saved."), "success")
             return redirect(url_for("events.view_event", event_id=event.id))
-    status = 422 if form.errors else 200
+    status = form_status(form)
     return render_template("events/form.html", form=form, event=event), status

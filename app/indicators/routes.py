@@ -10,7 +10,7 @@ from wtforms.validators import Length, Optional
 
 from app.core.errors import DomainError
 from app.core.exports import download
-from app.core.forms import Form, apply_field_errors
+from app.core.forms import Form, form_status, refusal_shown_on
 from app.core.i18n import text_direction
 from app.core.permissions import can, get_agreement_or_404, require
 from app.extensions import db
@@ -73,18 +73,14 @@ def _edit(agreement, deliverable, indicator):
             target=form.target.data,
             target_scope=form.target_scope.data,
         )
-        try:
+        with refusal_shown_on(form, catching=DomainError):
             if indicator is None:
                 services.add_indicator(deliverable, data, by=current_user)
             else:
                 services.update_indicator(indicator, data, by=current_user)
-        except DomainError as error:
-            db.session.rollback()
-            apply_field_errors(form, error)
-        else:
             flash(_("The indicator is saved."), "success")
             return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="indicators"), 303)
-    status = 422 if request.method == "POST" else 200
+    status = form_status(form)
     return render_template(
         "indicators/form.html", form=form, agreement=agreement, deliverable=deliverable, indicator=indicator
     ), status

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.core.errors import ValidationFailed
-from app.core.permissions import holders_clause
+from app.core.permissions import holders_clause, may_decide_approvals
 from app.extensions import db
 from app.notifications.reminders import agreement_params, local_date, waiting_approval
 from app.notifications.services import Notice, app_path, notify_once
@@ -94,7 +94,7 @@ def reassign_approval(round_, *, from_user, to_user, ends_on: date, by, today: d
     errors = {}
     if from_user is None or from_user.id not in {person.id for person in approvers}:
         errors["from_id"] = [_("Choose someone this approval waits on.")]
-    elif to_user is None or to_user.role not in ("officer", "manager", "legal", "admin") or not to_user.is_active:
+    elif to_user is None or not may_decide_approvals(to_user) or not to_user.is_active:
         errors["to_id"] = [_("Choose an active ministry colleague.")]
     elif to_user.id == from_user.id:
         errors["to_id"] = [_("Choose someone other than the person it waits on.")]

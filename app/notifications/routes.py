@@ -19,7 +19,7 @@ from sqlalchemy import select
 from app.core import clock, reveal
 from app.core.db import keep_even_if_refused
 from app.core.errors import ValidationFailed, wants_json
-from app.core.forms import apply_field_errors
+from app.core.forms import form_status, refusal_shown_on
 from app.core.pagination import paginate
 from app.core.permissions import (
     get_agreement_or_404,
@@ -90,7 +90,7 @@ def reassign_approval(round_id: int):
     if request.method == "GET":
         form.ends_on.data = today + timedelta(days=7)
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             reassign(
                 round_,
                 from_user=_user(form.from_id.data),
@@ -99,10 +99,6 @@ def reassign_approval(round_id: int):
                 by=current_user,
                 today=today,
             )
-        except ValidationFailed as error:
-            db.session.rollback()
-            apply_field_errors(form, error)
-        else:
             taker = _user(form.to_id.data)
             return done(
                 back,
@@ -112,7 +108,7 @@ def reassign_approval(round_id: int):
                     name=taker.full_name,
                 ),
             )
-    status = 422 if form.errors else 200
+    status = form_status(form)
     _agreement, _step, started, sla, _approvers = waiting
     transition = definition_for(agreement).transition(round_.transition)
     return render_template(

@@ -4,8 +4,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from app.agreements.models import Agreement, AgreementParty
-from app.core.errors import ValidationFailed
-from app.core.forms import apply_field_errors
+from app.core.forms import form_status, refusal_shown_on
 from app.core.permissions import (
     get_organization_or_404,
     require,
@@ -72,13 +71,9 @@ def edit_organization(organization_id: int):
 def _edit(organization):
     form = OrganizationForm(obj=organization if request.method == "GET" else None)
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             organization = services.save_organization(organization, form.data, by=current_user)
-        except ValidationFailed as error:
-            db.session.rollback()
-            apply_field_errors(form, error)
-        else:
             flash(_("Organisation saved."), "success")
             return redirect(url_for("organizations.view_organization", organization_id=organization.id))
-    status = 422 if form.errors else 200
+    status = form_status(form)
     return render_template("organizations/form.html", form=form, organization=organization), status

@@ -158,11 +158,6 @@ class NegotiationRound(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlch
     )
 
     @property
-    def turn(self) -> str:
-        """The side that must answer this version."""
-        return "partner" if self.side == "ministry" else "ministry"
-
-    @property
     def is_agreed(self) -> bool:
         return self.ministry_accepted_at is not None and self.partner_accepted_at is not None
 

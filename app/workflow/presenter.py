@@ -9,7 +9,7 @@ from app.core.models import utcnow
 from app.core.permissions import may_see_approval_round, may_take_moves
 from app.workflow import engine
 from app.workflow.children import ChildChoice, choices, end_warning
-from app.workflow.services import latest_round, side_of
+from app.workflow.services import awaited_parties, latest_round, side_of
 
 
 @dataclass
@@ -186,12 +186,10 @@ def build_panel(agreement, user) -> WorkflowPanel:
     }
     side = side_of(user, agreement)
     panel.user_side = side
-    if state is not None and state.has("negotiating") and not panel.is_text_locked and side is not None:
-        from app.workflow.services import waiting_parties
-
+    # Every party still to answer (the ministry, each partner party): shown to every reader of the page.
+    panel.waiting_parties = awaited_parties(agreement)
+    if panel.waiting_parties and side is not None:
         last = latest_round(agreement)
-        # Every party still to answer the latest version: the ministry, each partner party.
-        panel.waiting_parties = waiting_parties(agreement, last) if last else []
         own_waiting = any(
             o.is_home if side == "ministry" else o.id == user.organization_id for o in panel.waiting_parties
         )

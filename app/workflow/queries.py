@@ -16,7 +16,7 @@ from flask import g, has_app_context
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
 from app.agreements.models import Agreement
-from app.core.permissions import holders_of_roles_clause, may_decide_approvals, may_move_own_agreements
+from app.core.permissions import holders_of_roles_clause, holds_role, may_decide_approvals, may_move_own_agreements
 from app.extensions import db
 from app.workflow import conditions, engine
 from app.workflow.definitions import WorkflowDefinition
@@ -175,7 +175,10 @@ def _place_kept_for_required(step, identity):
             .correlate_except(ApprovalDecision, approver)
         )
 
-    missing = [(role == identity.role, ~covered(approver.role == role)) for role in step.required_roles]
+    missing = [
+        (holds_role(identity, (role,)), ~covered(holders_of_roles_clause((role,), approver)))
+        for role in step.required_roles
+    ]
     missing += [(email == identity.email, ~covered(approver.email == email)) for email in step.required_users]
     fills = [clause for is_identity, clause in missing if is_identity]
     parts = [_approved_in_step(step.name) >= step.quorum - 1, or_(*(clause for _is, clause in missing))]

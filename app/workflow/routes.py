@@ -13,6 +13,7 @@ from app.agreements.models import fill_party_fields
 from app.auth.models import User
 from app.core import clock
 from app.core.errors import DomainError
+from app.core.forms import form_status, refusal_shown_on
 from app.core.pagination import requested_page
 from app.core.permissions import can, get_agreement_or_404, holders_clause, require
 from app.core.responses import done, form_errors, refusals_return_to
@@ -217,18 +218,11 @@ def set_amendment(agreement_id: int):
         _prefill_amendment(form, agreement)
     _fill_amendment_choices(form)
     if request.method == "POST" and form.validate_on_submit():
-        try:
+        # The service names the parties and the budget lines; the form's fields are `partners` and `budget`.
+        with refusal_shown_on(form, catching=DomainError, fields={"parties": "partners", "budget_lines": "budget"}):
             amendments.set_changes(agreement, form.changes(), by=current_user, expected_version=_version(form))
-        except DomainError as error:
-            db.session.rollback()
-            for name, messages in error.field_errors.items():
-                field = {"parties": form.partners, "budget_lines": form.budget}.get(name) or getattr(form, name, None)
-                if field is not None:
-                    field.errors = list(messages)
-            flash(error.message, "danger")
-        else:
             return _done(agreement, _("The amendment's changes are saved."))
-    status = 422 if request.method == "POST" else 200
+    status = form_status(form)
     return render_template(
         "workflow/amendment_form.html",
         agreement=agreement,
@@ -344,7 +338,7 @@ def delegations():
     ).all()
     form.delegate_id.choices = [(u.id, f"{u.full_name} ({u.role_label})") for u in colleagues]
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form, catching=DomainError):
             services.delegate(
                 delegator=current_user,
                 delegate_user=db.session.get(User, form.delegate_id.data),
@@ -352,12 +346,6 @@ def delegations():
                 ends_on=form.ends_on.data,
                 by=current_user,
             )
-        except DomainError as error:
-            db.session.rollback()
-            from app.core.forms import apply_field_errors
-
-            apply_field_errors(form, error)
-        else:
             flash(_("Delegation saved."), "success")
             return redirect(url_for("workflow.delegations"), 303)
     given = db.session.scalars(
@@ -366,7 +354,7 @@ def delegations():
     received = db.session.scalars(
         select(Delegation).where(Delegation.delegate_id == current_user.id).order_by(Delegation.starts_on.desc())
     ).all()
-    status = 422 if form.errors else 200
+    status = form_status(form)
     return render_template(
         "workflow/delegations.html", form=form, given=given, received=received, today=clock.today()
     ), status

@@ -168,6 +168,28 @@ def waiting_parties(agreement, negotiation_round) -> list:
     return [organizations[org_id] for org_id in waiting if org_id in organizations]
 
 
+def awaited_parties(agreement) -> list:
+    """Whose turn it is, the one rule for the page, the API and (its SQL twin, queries.partner_turn_clause and
+    ministry_turn_clause) the inbox and the partner portal: while the text is negotiated and not locked, the
+    ministry alone before the first version, then every party that has not accepted the latest one."""
+    if not engine.state_has(agreement, "negotiating") or agreement.agreed_round_id is not None:
+        return []
+    last = latest_round(agreement)
+    if last is not None:
+        return waiting_parties(agreement, last)
+    from app.organizations.models import Organization
+
+    return list(db.session.scalars(select(Organization).where(Organization.is_home.is_(True))))
+
+
+def side_awaited(parties) -> str | None:
+    """The one side named by the API's older `turn` field, from `awaited_parties`: the ministry while it must
+    answer, else the partner side while any partner party must."""
+    if any(o.is_home for o in parties):
+        return "ministry"
+    return "partner" if parties else None
+
+
 def _open_round(agreement) -> NegotiationRound:
     if not engine.state_has(agreement, "negotiating") or agreement.agreed_round_id is not None:
         raise WorkflowError(_("There is no version waiting for acceptance."))

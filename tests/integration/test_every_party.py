@@ -70,13 +70,11 @@ def test_a_counter_version_from_one_partner_needs_the_others_again(world, two_pa
     assert [o.is_home for o in waiting] == [True, False] and waiting[1].id == world.partner_a.id
 
 
-def test_whose_turn_is_one_rule_for_the_page_the_inbox_and_the_partner_portal(world, two_partners):
-    """After partner B's counter-version, the ministry and partner A answer; B waits on nobody's say."""
-    from app.workflow.inbox import inbox_for
-    from app.workflow.queries import drafts_waiting_on_partner
-
-    agreement, officer = two_partners, world.users["officer"]
-    services.send_version(agreement, by=officer, upload=pdf(), note="v1", expected_version=agreement.version)
+def _counter_version_from_partner_b(world, agreement):
+    """The ministry sends version 1, partner B answers with version 2."""
+    services.send_version(
+        agreement, by=world.users["officer"], upload=pdf(), note="v1", expected_version=agreement.version
+    )
     services.send_version(
         agreement,
         by=world.users["partner_b"],
@@ -85,6 +83,15 @@ def test_whose_turn_is_one_rule_for_the_page_the_inbox_and_the_partner_portal(wo
         expected_version=agreement.version,
     )
     db.session.commit()
+
+
+def test_whose_turn_is_one_rule_for_the_page_the_inbox_and_the_partner_portal(world, two_partners):
+    """After partner B's counter-version, the ministry and partner A answer; B waits on nobody's say."""
+    from app.workflow.inbox import inbox_for
+    from app.workflow.queries import drafts_waiting_on_partner
+
+    agreement, officer = two_partners, world.users["officer"]
+    _counter_version_from_partner_b(world, agreement)
     waiting = {o.id for o in services.waiting_parties(agreement, agreement.negotiation_rounds[-1])}
 
     def turn_in_portal(user):
@@ -297,3 +304,34 @@ def test_the_api_shows_every_party_and_records_on_behalf_only_with_proof(world, 
     assert recorded["on_behalf"] and recorded["organization"]["id"] == world.partner_b.id
     assert api("partner_b").get(url).status_code == 200
     assert api("partner").get(f"/api/v1/agreements/{world.agreement_b.id}/negotiation").status_code == 404
+
+
+def test_the_page_and_the_api_await_the_same_parties(world, two_partners, signed_in, api):
+    """Whose turn it is comes from one rule (services.awaited_parties): after partner B's counter-version
+    and the ministry's acceptance, partner A alone is awaited, though the latest version came from a partner."""
+    agreement, officer = two_partners, world.users["officer"]
+    url = f"/api/v1/agreements/{agreement.id}/negotiation"
+
+    def awaited_on_the_page(role):
+        page = signed_in(role).get(f"/agreements/{agreement.id}").get_data(as_text=True)
+        status = page.split('id="negotiation-heading"')[1].split("</p>")[0]
+        return {name for name in (world.ministry.name, world.partner_a.name, world.partner_b.name) if name in status}
+
+    def awaited_through_the_api(role):
+        body = api(role).get(url).get_json()
+        assert [p["id"] for p in body["waiting"]] == [p["id"] for p in body["awaited_parties"]]
+        return [(p["id"], p["is_ministry"]) for p in body["awaited_parties"]], body["turn"]
+
+    assert awaited_through_the_api("officer") == ([(world.ministry.id, True)], "ministry")  # no version yet
+    _counter_version_from_partner_b(world, agreement)
+    for role in ("officer", "partner", "partner_b"):
+        assert awaited_through_the_api(role) == ([(world.ministry.id, True), (world.partner_a.id, False)], "ministry")
+    services.accept_version(agreement, by=officer, expected_version=agreement.version)
+    db.session.commit()
+    for role in ("officer", "partner", "partner_b", "auditor"):
+        assert awaited_through_the_api(role) == ([(world.partner_a.id, False)], "partner")
+        assert awaited_on_the_page(role) == {world.partner_a.name}
+    services.accept_version(agreement, by=world.users["partner"], expected_version=agreement.version)
+    db.session.commit()
+    body = api("partner_b").get(url).get_json()
+    assert body["awaited_parties"] == [] and body["turn"] is None and body["is_text_locked"]

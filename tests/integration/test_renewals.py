@@ -378,6 +378,44 @@ def test_the_api_reads_and_writes_renewal_terms_notice_and_renew(api, world):
     assert "RenewalSchema" in str(spec["components"]["schemas"]) or "Renewal" in spec["components"]["schemas"]
 
 
+def test_the_api_records_a_notice_with_its_document_as_the_page_does(api, world, app, monkeypatch):
+    from tests.integration.test_api import assert_problem
+
+    agreement = tacit(world.agreement_a, end=date(2030, 1, 1))
+    url = f"/api/v1/agreements/{agreement.id}/non-renewal"
+
+    def notice(role, document, **fields):
+        data = {"given_on": "2029-01-15", "side": "partner", "document": document, **fields}
+        return api(role).post(url, data=data, content_type="multipart/form-data")
+
+    def nothing_recorded():
+        db.session.expire_all()
+        return agreement.non_renewal_on is None and not agreement.documents
+
+    # Another organisation's partner never learns the agreement exists; a ministry officer who does not own it
+    # is refused as on the page.
+    assert_problem(notice("partner_b", (BytesIO(PDF), "preavis.pdf")), 404)
+    assert_problem(notice("partner", (BytesIO(PDF), "preavis.pdf")), 403)  # a party, not the one who records
+    assert_problem(notice("other_officer", (BytesIO(PDF), "preavis.pdf")), 403)
+    problem = assert_problem(notice("officer", (BytesIO(b"MZ\x90\x00 not a document"), "preavis.exe")), 422)
+    assert list(problem["errors"]) == ["document"]
+    monkeypatch.setitem(app.config, "MAX_UPLOAD_BYTES", 1024)
+    problem = assert_problem(notice("officer", (BytesIO(PDF + b"0" * 2048), "gros.pdf")), 422)
+    assert "larger" in problem["errors"]["document"][0]
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 4096)
+    assert_problem(notice("officer", (BytesIO(PDF + b"0" * 8192), "gros.pdf")), 413)
+    assert_problem(notice("officer", (BytesIO(PDF), "preavis.pdf"), version="abc"), 422)
+    assert_problem(notice("officer", (BytesIO(PDF), "preavis.pdf"), version="999"), 409)
+    assert nothing_recorded()
+    response = notice("officer", (BytesIO(PDF), "préavis.pdf"), version=str(agreement.version))
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["renewal"]["non_renewal_on"] == "2029-01-15"
+    db.session.expire_all()
+    assert agreement.non_renewal_by == "partner" and agreement.non_renewal_document.original_name == "préavis.pdf"
+    row = next(r for r in history_for("agreements", agreement.id) if r.action == "non_renewal_notice")
+    assert row.changes["after"]["document"] == "préavis.pdf"
+
+
 def test_an_amendment_changes_the_renewal_terms(world):
     officer = world.users["officer"]
     parent = tacit(world.agreement_a, end=date(2030, 1, 1))

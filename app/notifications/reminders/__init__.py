@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload, selectinload
 
-from app.core.db import is_lock_conflict
+from app.core.db import is_lock_conflict, unit_of_work
 from app.core.errors import ConcurrentChange
 from app.extensions import db
 from app.notifications.models import ReminderSent
@@ -192,18 +192,20 @@ def _report_failures(failed: list, report: PassReport) -> None:
     from app.operations.failures import ItemFailure, report_failures
 
     try:
-        report.problems = report_failures(
-            "reminders",
-            [
-                ItemFailure(
-                    step=candidate.rule, error=error, object_type=candidate.object_type, object_id=candidate.object_id
-                )
-                for candidate, error in failed
-            ],
-        )
-        db.session.commit()
-    except Exception:  # the pass itself is done; its bookkeeping must not undo it
-        db.session.rollback()
+        with unit_of_work():
+            report.problems = report_failures(
+                "reminders",
+                [
+                    ItemFailure(
+                        step=candidate.rule,
+                        error=error,
+                        object_type=candidate.object_type,
+                        object_id=candidate.object_id,
+                    )
+                    for candidate, error in failed
+                ],
+            )
+    except Exception:  # the pass itself is done; its bookkeeping must not undo it (rolled back alone)
         log.exception("reminders: could not record %d failures", len(failed))
 
 

@@ -1,0 +1,73 @@
+"""A service's refusal shown on the page's own form (core.forms.refusal_shown_on): what the service wrote
+before it refused is never kept, its field errors go under their fields, the rest is flashed, and the
+form is answered with 422 whether or not a field of the form shows the reason."""
+
+import pytest
+from flask import get_flashed_messages
+from sqlalchemy import select
+from wtforms import StringField
+
+from app.core.errors import PermissionDenied, ValidationFailed
+from app.core.forms import Form, form_status, refusal_shown_on
+from app.extensions import db
+from app.organizations.models import Organization
+from tests import factories
+
+
+class NameForm(Form):
+    name = StringField()
+
+
+def _answer(app, form):
+    """The request's answer to the form page, through the request's own unit of work."""
+    return app.process_response(app.make_response(("the form again", form_status(form))))
+
+
+def _kept(slug):
+    return db.session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None
+
+
+@pytest.mark.parametrize(
+    "fields, on_the_field",
+    [({"name": ["Taken."]}, True), ({"elsewhere": ["No field of this form."]}, False), (None, False)],
+)
+def test_a_refusal_keeps_nothing_the_service_wrote_and_answers_422(app, fields, on_the_field):
+    with app.test_request_context("/", method="POST", data={"name": "x"}):
+        form = NameForm(meta={"csrf": False})
+        assert form.validate_on_submit()
+        with refusal_shown_on(form):
+            factories.organization("half-written")  # the service wrote, then refused
+            raise ValidationFailed("Refused.", fields)
+        assert form_status(form) == 422
+        assert form.name.errors == (["Taken."] if on_the_field else [])
+        assert get_flashed_messages() == ([] if on_the_field else ["Refused."])
+        assert _answer(app, form).status_code == 422
+        assert not _kept("half-written")
+
+
+def test_a_form_not_refused_is_200_and_its_work_is_kept(app):
+    with app.test_request_context("/", method="POST", data={"name": "x"}):
+        form = NameForm(meta={"csrf": False})
+        with refusal_shown_on(form):
+            factories.organization("written")
+        assert form_status(form) == 200 and _answer(app, form).status_code == 200
+        assert _kept("written")
+
+
+def test_keep_work_keeps_what_was_written_though_refused(app):
+    """A failed second-factor code is recorded for the throttle even though the page refuses it."""
+    with app.test_request_context("/", method="POST"):
+        form = NameForm(meta={"csrf": False})
+        with refusal_shown_on(form, keep_work=True):
+            factories.organization("counted-attempt")
+            raise ValidationFailed("Wrong code.", {"name": ["Wrong code."]})
+        assert _answer(app, form).status_code == 422
+        assert _kept("counted-attempt")
+
+
+def test_an_error_it_does_not_catch_goes_to_the_one_error_path(app):
+    with app.test_request_context("/", method="POST"):
+        form = NameForm(meta={"csrf": False})
+        with pytest.raises(PermissionDenied), refusal_shown_on(form):
+            raise PermissionDenied("Not yours.")
+        assert not form.name.errors and not get_flashed_messages()
