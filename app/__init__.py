@@ -128,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.agreements.routes import blueprint as agreements_bp
     from app.api.pages import blueprint as api_pages_bp
     from app.audit.routes import blueprint as audit_bp
+    from app.auth import account_routes, member_routes  # noqa: F401 (their pages are on the auth blueprint)
     from app.auth.routes import blueprint as auth_bp
     from app.budget.routes import blueprint as budget_bp
     from app.collaboration import blueprints as collaboration_blueprints
