@@ -33,7 +33,7 @@ def create_app(config: str | type | None = None) -> Flask:
     _load_workflows(app)
     _register_blueprints(app)
 
-    from app.api.core import init_api
+    from app.api.blueprints import init_api
 
     init_api(app)
 
