@@ -232,6 +232,13 @@ def _as_date(value) -> date | None:
     return date.fromisoformat(value)
 
 
+def set_amendment_changes(amendment, *, new_expires_on: date, by, expected_version: int) -> None:
+    """Set only the parent's new end date, keeping the amendment's other proposed changes
+    (the API's end-date call; set_changes says any term)."""
+    changes = {**(amendment.amendment_changes or {}), "expires_on": new_expires_on}
+    set_changes(amendment, changes, by=by, expected_version=expected_version)
+
+
 def set_changes(amendment: Agreement, raw: dict, *, by, expected_version: int) -> dict:
     """Say what an amendment will change in its parent (any term); only while it is a draft."""
     check_version(amendment, expected_version)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -236,10 +237,13 @@ class Agreement(TimestampMixin, db.Model):
 
     @property
     def notice_deadline(self) -> date | None:
-        """The last day a side may give notice of non-renewal (app/agreements/renewals.py)."""
-        from app.agreements.renewals import notice_deadline
-
-        return notice_deadline(self)
+        """The last day a side may give notice of non-renewal (app/agreements/renewals.py): the end
+        date less the notice period, or None without renewal terms, notice or end date."""
+        if self.renewal_terms in (None, "none") or not self.expires_on or not self.notice_period:
+            return None
+        unit = self.notice_unit or "months"
+        step = relativedelta(months=self.notice_period) if unit == "months" else relativedelta(days=self.notice_period)
+        return self.expires_on - step
 
     @property
     def partner_organizations(self) -> list[Organization]:

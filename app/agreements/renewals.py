@@ -31,19 +31,6 @@ MAX_RENEWAL_MONTHS = 120
 MAX_NOTICE = {"months": 60, "days": 1800}
 
 
-def notice_deadline(agreement) -> date | None:
-    """The end date less the notice period, or None without renewal terms, notice or end date."""
-    if agreement.renewal_terms in (None, "none") or not agreement.expires_on or not agreement.notice_period:
-        return None
-    unit = agreement.notice_unit or "months"
-    step = (
-        relativedelta(months=agreement.notice_period)
-        if unit == "months"
-        else relativedelta(days=agreement.notice_period)
-    )
-    return agreement.expires_on - step
-
-
 def clean_terms(values: dict) -> dict:
     """Check renewal terms given as plain values ({renewal_terms, renewal_months, notice_period,
     notice_unit}); return them complete and cleaned, or raise ValidationFailed naming each field."""

@@ -98,6 +98,7 @@ def _no_overlapping_amendment(agreement) -> str | None:
 
 @effect("apply_amendment_to_parent")
 def _apply_amendment_to_parent(agreement, by) -> None:
-    from app.workflow.services import apply_amendment
+    """An amendment coming into force changes its parent (any term); both histories say so."""
+    from app.agreements import amendments
 
-    apply_amendment(agreement, by=by)
+    amendments.apply(agreement, by=by)

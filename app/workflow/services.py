@@ -371,16 +371,6 @@ def revoke_delegation(delegation: Delegation, *, by) -> None:
         audit.record("delegation_revoked", delegation, actor=by)
 
 
-# --- amendments ------------------------------------------------------------------------
-
-
-def apply_amendment(amendment, *, by) -> None:
-    """An amendment coming into force changes its parent (any term); both histories say so."""
-    from app.agreements import amendments
-
-    amendments.apply(amendment, by=by)
-
-
 def count_open_delegations(user) -> int:
     return (
         db.session.scalar(
@@ -390,12 +380,3 @@ def count_open_delegations(user) -> int:
         )
         or 0
     )
-
-
-def set_amendment_changes(amendment, *, new_expires_on: date, by, expected_version: int) -> None:
-    """Set only the parent's new end date, keeping the amendment's other proposed changes
-    (the API's end-date call; app.agreements.amendments.set_changes says any term)."""
-    from app.agreements import amendments
-
-    changes = {**(amendment.amendment_changes or {}), "expires_on": new_expires_on}
-    amendments.set_changes(amendment, changes, by=by, expected_version=expected_version)
