@@ -120,7 +120,7 @@ def record_non_renewal(agreement, *, by, given_on: date | None, side: str, uploa
         raise ValidationFailed(_("Please correct the errors below."), errors)
     document = None
     if upload is not None:
-        from app.workflow.services import attach_document
+        from app.workflow.documents import attach_document
 
         document = attach_document(agreement, "other", upload, by=by)
         db.session.flush()

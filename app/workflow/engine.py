@@ -625,7 +625,7 @@ def take(
     _apply_values(agreement, transition, values or {}, today)
     for kind, upload in (documents or {}).items():
         if kind in transition.documents and upload is not None:
-            from app.workflow.services import attach_document
+            from app.workflow.documents import attach_document
 
             attach_document(agreement, kind, upload, by=by)
     reasons = blocking_reasons(agreement, transition, definition)

@@ -12,38 +12,11 @@ from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import is_partner, may_decide_approvals, speaks_for_ministry, speaks_for_partner
-from app.core.storage import clean_filename, store
 from app.extensions import db
 from app.workflow import engine
-from app.workflow.definitions import DOCUMENT_KINDS
+from app.workflow.documents import attach_document
 from app.workflow.engine import WorkflowError
 from app.workflow.models import AgreementDocument, Delegation, NegotiationAcceptance, NegotiationRound, Signatory
-
-
-def attach_document(agreement, kind: str, upload, *, by, field: str = "file") -> AgreementDocument:
-    """Store an uploaded file and attach it to the agreement as `kind`."""
-    if kind not in DOCUMENT_KINDS:
-        raise ValidationFailed(_("Unknown kind of document."))
-    if upload is None or not getattr(upload, "filename", None):
-        message = _("Choose a file.")
-        raise ValidationFailed(message, {field: [message]})
-    stored = store(upload.stream, field=field)
-    document = AgreementDocument(
-        kind=kind,
-        stored_file=stored,
-        original_name=clean_filename(upload.filename),
-        uploaded_by_id=getattr(by, "id", None),
-    )
-    agreement.documents.append(document)
-    db.session.flush()
-    audit.record(
-        "document_added",
-        agreement,
-        actor=by,
-        changes={"kind": kind, "name": document.original_name, "sha256": stored.sha256, "size": stored.size},
-    )
-    return document
-
 
 # --- negotiation -----------------------------------------------------------------------
 
