@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.auth.models import User
 from app.core.i18n import localized
 from app.core.models import TimestampMixin, UTCDateTime
+from app.core.permissions import guarded_model
 from app.extensions import db
 from app.organizations.models import Organization
 
@@ -60,6 +61,7 @@ def fill_party_fields(form, pairs) -> None:
         getattr(form, field).data = [org for org, role in pairs if role == party_role]
 
 
+@guarded_model
 class SigningEvent(TimestampMixin, db.Model):
     """A ceremony at which one or more agreements were signed."""
 
@@ -82,6 +84,7 @@ class SigningEvent(TimestampMixin, db.Model):
         return localized(self, "name") or ""
 
 
+@guarded_model
 class AgreementParty(db.Model):
     __tablename__ = "agreement_parties"
     __table_args__ = (
@@ -106,6 +109,7 @@ class AgreementParty(db.Model):
         return is_partner_party(self.role)
 
 
+@guarded_model
 class Agreement(TimestampMixin, db.Model):
     __tablename__ = "agreements"
     __table_args__ = (
