@@ -760,18 +760,17 @@ def settle_state(agreement, *, entered_at=None, requested_by=None) -> None:
 # --- date-driven moves ------------------------------------------------------------------
 
 
-def run_date_transitions(today: date) -> list[tuple[str, str, str]]:
-    """Apply tacit renewals and automatic transitions due by `today` (signed → active, active → expired).
+def run_automatic_transitions(today: date) -> list[tuple[str, str, str]]:
+    """Apply the automatic transitions due by `today` (signed → active, active → expired); the daily
+    tick runs them after the tacit renewals (app.workflow.date_moves.run_date_transitions).
 
     Safe to run twice: an agreement already moved no longer matches. Each agreement moves in its
     own savepoint: one that fails is rolled back alone, reported "failed: <error>", and the others
     still move. Returns (reference, transition, outcome) for each agreement looked at.
     """
     from app.agreements.models import Agreement
-    from app.agreements.renewals import renew_tacitly
 
-    # Tacit renewals first: an agreement renewed on its end date must not expire that day.
-    results = renew_tacitly(today)
+    results: list[tuple[str, str, str]] = []
     for definition in current_definitions().values():
         for transition in definition.transitions:
             if not transition.automatic:
