@@ -32,6 +32,13 @@ def create_app(config: str | type | None = None) -> Flask:
     _init_operations(app)
     _load_workflows(app)
     _register_blueprints(app)
+    # The features that write guards and effects the definitions name (app/workflow/rules.py) register
+    # them when imported: each must then have its function.
+    from app.agreements import amendments  # noqa: F401
+    from app.deliverables import services as deliverable_services  # noqa: F401
+    from app.workflow.rules import check_registered
+
+    check_registered()
 
     from app.api.blueprints import init_api
 

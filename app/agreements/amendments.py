@@ -30,6 +30,7 @@ from app.core.text import fold
 from app.extensions import db
 from app.organizations.models import Organization
 from app.workflow.engine import WorkflowError, definition_for, is_initial
+from app.workflow.rules import effect, guard
 
 TEXT_TERMS = ("title_fr", "title_ar", "title_en", "summary_fr", "summary_ar", "summary_en")
 DATE_TERMS = ("effective_on", "expires_on")
@@ -296,6 +297,11 @@ def _is_final(agreement: Agreement) -> bool:
     return definition_for(agreement).states[agreement.state].kind == "final"
 
 
+@guard("no_overlapping_amendment")
+def _no_overlapping_amendment(agreement) -> str | None:
+    return overlap_blocking(agreement)
+
+
 def overlap_blocking(amendment: Agreement) -> str | None:
     """Only one amendment changing a given term may travel through review and signature at a time."""
     for sibling, shared in overlaps(amendment):
@@ -449,6 +455,12 @@ def _follow_end(deliverable, old_end: date | None, new_end: date, *, dry_run: bo
 
 
 # --- coming into force ------------------------------------------------------------------
+
+
+@effect("apply_amendment_to_parent")
+def _apply_amendment_to_parent(agreement, by) -> None:
+    """An amendment coming into force changes its parent (any term); both histories say so."""
+    apply(agreement, by=by)
 
 
 def apply(amendment: Agreement, *, by) -> None:
