@@ -229,13 +229,6 @@ class Agreement(TimestampMixin, db.Model):
         return str(AGREEMENT_TYPES.get(self.type, self.type))
 
     @property
-    def state_label(self) -> str:
-        # States, their names and labels are the workflow definitions' (workflows/*.yaml).
-        from app.workflow.engine import state_label
-
-        return state_label(self)
-
-    @property
     def renewal_terms_label(self) -> str:
         return str(RENEWAL_TERMS.get(self.renewal_terms, self.renewal_terms))
 

@@ -46,7 +46,7 @@ def take_transition_with_documents(form, agreement_id: int, transition: str):
     )
     return {
         "agreement": present(agreement),
-        "message": _("The agreement is now in the stage “%(state)s”.", state=agreement.state_label),
+        "message": _("The agreement is now in the stage “%(state)s”.", state=engine.state_label(agreement)),
     }
 
 
