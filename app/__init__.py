@@ -32,8 +32,15 @@ def create_app(config: str | type | None = None) -> Flask:
     _init_operations(app)
     _load_workflows(app)
     _register_blueprints(app)
+    # The features that write guards and effects the definitions name (app/workflow/rules.py) register
+    # them when imported: each must then have its function.
+    from app.agreements import amendments  # noqa: F401
+    from app.deliverables import services as deliverable_services  # noqa: F401
+    from app.workflow.rules import check_registered
 
-    from app.api.core import init_api
+    check_registered()
+
+    from app.api.blueprints import init_api
 
     init_api(app)
 
@@ -128,6 +135,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.agreements.routes import blueprint as agreements_bp
     from app.api.pages import blueprint as api_pages_bp
     from app.audit.routes import blueprint as audit_bp
+    from app.auth import account_routes, member_routes  # noqa: F401 (their pages are on the auth blueprint)
     from app.auth.routes import blueprint as auth_bp
     from app.budget.routes import blueprint as budget_bp
     from app.collaboration import blueprints as collaboration_blueprints

@@ -310,7 +310,7 @@ def _simulate_workflow(file, scenario_file):
 def tick_command(today):
     """Apply date-driven moves due today (signed → active, active → expired). Safe to run twice."""
     from app.operations.failures import failures_from_results, report_failures
-    from app.workflow.engine import run_date_transitions
+    from app.workflow.date_moves import run_date_transitions
 
     with unit_of_work():
         results = run_date_transitions(today.date() if today else clock.today())

@@ -25,7 +25,7 @@ def date_transitions_job(app: Flask) -> None:
     from app.extensions import db
     from app.operations.failures import failures_from_results, report_failures
     from app.operations.services import track_job
-    from app.workflow.engine import run_date_transitions
+    from app.workflow.date_moves import run_date_transitions
 
     with app.app_context():
         today = clock.today()

@@ -30,6 +30,7 @@ from app.core.text import fold
 from app.extensions import db
 from app.organizations.models import Organization
 from app.workflow.engine import WorkflowError, definition_for, is_initial
+from app.workflow.rules import effect, guard
 
 TEXT_TERMS = ("title_fr", "title_ar", "title_en", "summary_fr", "summary_ar", "summary_en")
 DATE_TERMS = ("effective_on", "expires_on")
@@ -232,6 +233,13 @@ def _as_date(value) -> date | None:
     return date.fromisoformat(value)
 
 
+def set_amendment_changes(amendment, *, new_expires_on: date, by, expected_version: int) -> None:
+    """Set only the parent's new end date, keeping the amendment's other proposed changes
+    (the API's end-date call; set_changes says any term)."""
+    changes = {**(amendment.amendment_changes or {}), "expires_on": new_expires_on}
+    set_changes(amendment, changes, by=by, expected_version=expected_version)
+
+
 def set_changes(amendment: Agreement, raw: dict, *, by, expected_version: int) -> dict:
     """Say what an amendment will change in its parent (any term); only while it is a draft."""
     check_version(amendment, expected_version)
@@ -287,6 +295,11 @@ def overlaps(amendment: Agreement) -> list[tuple[Agreement, list[str]]]:
 
 def _is_final(agreement: Agreement) -> bool:
     return definition_for(agreement).states[agreement.state].kind == "final"
+
+
+@guard("no_overlapping_amendment")
+def _no_overlapping_amendment(agreement) -> str | None:
+    return overlap_blocking(agreement)
 
 
 def overlap_blocking(amendment: Agreement) -> str | None:
@@ -442,6 +455,12 @@ def _follow_end(deliverable, old_end: date | None, new_end: date, *, dry_run: bo
 
 
 # --- coming into force ------------------------------------------------------------------
+
+
+@effect("apply_amendment_to_parent")
+def _apply_amendment_to_parent(agreement, by) -> None:
+    """An amendment coming into force changes its parent (any term); both histories say so."""
+    apply(agreement, by=by)
 
 
 def apply(amendment: Agreement, *, by) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.auth.models import User
 from app.core.i18n import localized
 from app.core.models import TimestampMixin, UTCDateTime
+from app.core.permissions import guarded_model
 from app.extensions import db
 from app.organizations.models import Organization
 
@@ -59,6 +61,7 @@ def fill_party_fields(form, pairs) -> None:
         getattr(form, field).data = [org for org, role in pairs if role == party_role]
 
 
+@guarded_model
 class SigningEvent(TimestampMixin, db.Model):
     """A ceremony at which one or more agreements were signed."""
 
@@ -81,6 +84,7 @@ class SigningEvent(TimestampMixin, db.Model):
         return localized(self, "name") or ""
 
 
+@guarded_model
 class AgreementParty(db.Model):
     __tablename__ = "agreement_parties"
     __table_args__ = (
@@ -105,6 +109,7 @@ class AgreementParty(db.Model):
         return is_partner_party(self.role)
 
 
+@guarded_model
 class Agreement(TimestampMixin, db.Model):
     __tablename__ = "agreements"
     __table_args__ = (
@@ -224,22 +229,18 @@ class Agreement(TimestampMixin, db.Model):
         return str(AGREEMENT_TYPES.get(self.type, self.type))
 
     @property
-    def state_label(self) -> str:
-        # States, their names and labels are the workflow definitions' (workflows/*.yaml).
-        from app.workflow.engine import state_label
-
-        return state_label(self)
-
-    @property
     def renewal_terms_label(self) -> str:
         return str(RENEWAL_TERMS.get(self.renewal_terms, self.renewal_terms))
 
     @property
     def notice_deadline(self) -> date | None:
-        """The last day a side may give notice of non-renewal (app/agreements/renewals.py)."""
-        from app.agreements.renewals import notice_deadline
-
-        return notice_deadline(self)
+        """The last day a side may give notice of non-renewal (app/agreements/renewals.py): the end
+        date less the notice period, or None without renewal terms, notice or end date."""
+        if self.renewal_terms in (None, "none") or not self.expires_on or not self.notice_period:
+            return None
+        unit = self.notice_unit or "months"
+        step = relativedelta(months=self.notice_period) if unit == "months" else relativedelta(days=self.notice_period)
+        return self.expires_on - step
 
     @property
     def partner_organizations(self) -> list[Organization]:

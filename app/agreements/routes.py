@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.agreements import renewals, services
+from app.agreements import renewals, renewing, services
 from app.agreements.forms import AgreementFilterForm, AgreementForm, NonRenewalForm
 from app.agreements.models import (
     AGREEMENT_TYPES,
@@ -166,7 +166,7 @@ def record_non_renewal(agreement_id: int):
 def renew_agreement(agreement_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
     require(current_user, "agreement.create")
-    renewal = renewals.renew(agreement, by=current_user)
+    renewal = renewing.renew(agreement, by=current_user)
     return done(
         url_for("agreements.view_agreement", agreement_id=renewal.id),
         _(

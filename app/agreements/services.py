@@ -39,6 +39,7 @@ from app.workflow.engine import (
     is_initial,
     pin_definition,
     state_has,
+    state_label,
     state_labels,
 )
 
@@ -378,7 +379,7 @@ def export_table(user: User, filters: AgreementFilters) -> tuple[list[str], Iter
             agreement.reference,
             agreement.type_label,
             agreement.title,
-            agreement.state_label,
+            state_label(agreement),
             "; ".join(organization.name for organization in agreement.partner_organizations),
             agreement.owner.full_name if agreement.owner else None,
             agreement.signed_on,

@@ -41,7 +41,7 @@ def present(agreement: Agreement) -> dict:
         "reference": agreement.reference,
         "type": agreement.type,
         "state": agreement.state,
-        "state_label": agreement.state_label,
+        "state_label": engine.state_label(agreement),
         "title": agreement.title,
         "titles": texts(agreement, "title"),
         "summaries": texts(agreement, "summary"),
@@ -204,7 +204,7 @@ def take_transition(payload, agreement_id: int):
     )
     return {
         "agreement": present(agreement),
-        "message": _("The agreement is now in the stage “%(state)s”.", state=agreement.state_label),
+        "message": _("The agreement is now in the stage “%(state)s”.", state=engine.state_label(agreement)),
     }
 
 

@@ -115,61 +115,6 @@ def errors(blueprint: Blueprint, *codes: int):
     return decorate
 
 
-def init_api(app) -> None:
-    from app.api import (
-        agreements,
-        amendments,
-        budget,
-        collaboration,
-        deliverables,
-        directory,
-        discussions,
-        negotiation,
-        plans,
-        renewals,
-        stages,
-    )
-    from app.extensions import csrf
-
-    app.config.setdefault("API_TITLE", "Sharaka API")
-    app.config.setdefault("API_VERSION", "v1")
-    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
-    app.config.setdefault("OPENAPI_URL_PREFIX", API_PREFIX)
-    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    api.init_app(
-        app,
-        spec_kwargs={
-            "info": {
-                "description": (
-                    "The partnership agreements of the ministry, under the same rules as the pages. "
-                    "Authenticate with a personal token: `Authorization: Bearer shk_…` (create one on your "
-                    "profile page or with `flask users create-token`). Errors are application/problem+json."
-                )
-            },
-            "security": [{"bearerAuth": []}],
-            "servers": [{"url": "/"}],
-        },
-    )
-    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for module in (
-        agreements,
-        deliverables,
-        directory,
-        stages,
-        plans,
-        amendments,
-        budget,
-        collaboration,
-        discussions,
-        negotiation,
-        renewals,
-    ):
-        api.register_blueprint(module.blueprint)
-        # No cookie ever authenticates an API call, so there is no cross-site request to forge.
-        csrf.exempt(module.blueprint)
-    app.before_request(authenticate_api_request)
-
-
 def authenticate_api_request():
     """Every API call needs a valid Bearer token; the session cookie is ignored here."""
     if not request.path.startswith(API_PREFIX + "/") or request.path in PUBLIC_PATHS:

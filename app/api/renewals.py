@@ -3,7 +3,7 @@ renewal agreement prefilled from the current one); the same services as the agre
 
 from __future__ import annotations
 
-from app.agreements import renewals
+from app.agreements import renewals, renewing
 from app.api import schemas
 from app.api.agreements import present
 from app.api.core import api_blueprint, api_user, errors
@@ -42,4 +42,4 @@ def renew_agreement(agreement_id: int):
     budget lines and plan, starting on its end date), linked both ways; answers the new draft."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")
     require(api_user(), "agreement.create")
-    return present(renewals.renew(agreement, by=api_user()))
+    return present(renewing.renew(agreement, by=api_user()))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
+from app.agreements import amendments
 from app.api import work_schemas as ws
 from app.api.agreements import organization_ref, person, present, present_document
 from app.api.core import api_blueprint, api_user, errors
@@ -45,7 +46,7 @@ def take_transition_with_documents(form, agreement_id: int, transition: str):
     )
     return {
         "agreement": present(agreement),
-        "message": _("The agreement is now in the stage “%(state)s”.", state=agreement.state_label),
+        "message": _("The agreement is now in the stage “%(state)s”.", state=engine.state_label(agreement)),
     }
 
 
@@ -195,7 +196,7 @@ def set_amendment(payload, agreement_id: int):
     """Say what a draft amendment changes in its parent (for now: the parent's end date)."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="edit")
-    services.set_amendment_changes(
+    amendments.set_amendment_changes(
         agreement,
         new_expires_on=payload["new_expires_on"],
         by=user,

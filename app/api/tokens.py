@@ -52,6 +52,14 @@ def revoke_token(token: ApiToken, *, by) -> None:
         audit.record("api_token_revoked", token, actor=by, changes={"name": token.name, "prefix": token.prefix})
 
 
+def revoke_all_tokens(user, *, by) -> int:
+    """Revoke every active API token of `user` (a password change on request, a deactivation always)."""
+    active = [token for token in tokens_of(user) if token.is_active]
+    for token in active:
+        revoke_token(token, by=by)
+    return len(active)
+
+
 def tokens_of(user) -> list[ApiToken]:
     return list(
         db.session.scalars(

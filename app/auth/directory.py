@@ -158,7 +158,8 @@ def _first(value) -> str:
 def sync(entry: Entry) -> User:
     """Create or refresh the account of `entry`; raises DirectoryNoAccess (after deactivating the
     account) when the directory no longer gives access."""
-    from app.auth import services, sessions
+    from app.api.tokens import revoke_all_tokens
+    from app.auth import sessions
     from app.organizations.models import Organization
 
     role = role_for(entry.groups) if entry.is_enabled else None
@@ -170,7 +171,7 @@ def sync(entry: Entry) -> User:
         if user is not None and user.is_active_account:
             user.is_active_account = False
             ended = sessions.end_all(user, "directory_disabled")
-            revoked = services.revoke_all_tokens(user, by=None)
+            revoked = revoke_all_tokens(user, by=None)
             audit.record(
                 "directory_access_lost",
                 user,

@@ -7,7 +7,8 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
 from app.agreements.models import Agreement
-from app.auth import services, sessions
+from app.api.tokens import revoke_all_tokens
+from app.auth import sessions
 from app.auth.models import DeliverableGrant, User
 from app.core import audit
 from app.core.errors import ValidationFailed
@@ -26,7 +27,7 @@ def set_active(user: User, is_active: bool, *, by: User) -> None:
     changes: dict = {"before": {"is_active": not is_active}, "after": {"is_active": is_active}}
     if not is_active:
         changes["sessions_ended"] = sessions.end_all(user, "deactivated")
-        changes["tokens_revoked"] = services.revoke_all_tokens(user, by=by)
+        changes["tokens_revoked"] = revoke_all_tokens(user, by=by)
     audit.record("deactivated" if not is_active else "reactivated", user, actor=by, changes=changes)
 
 

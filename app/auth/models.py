@@ -11,7 +11,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.core.models import TimestampMixin, UTCDateTime, utcnow
-from app.core.permissions import MINISTRY_ROLES, PARTNER, ROLE_NAMES, ROLES, is_partner  # noqa: F401 (re-exported)
+from app.core.permissions import (  # noqa: F401 (the role names are re-exported)
+    MINISTRY_ROLES,
+    PARTNER,
+    ROLE_NAMES,
+    ROLES,
+    guarded_model,
+    is_partner,
+)
 from app.extensions import db
 from app.organizations.models import Organization
 
@@ -24,6 +31,7 @@ def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
+@guarded_model
 class User(UserMixin, TimestampMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = (
@@ -191,6 +199,7 @@ class PasswordReset(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+@guarded_model
 class Invitation(db.Model):
     """An invitation by e-mail: the invitee chooses a name and password through a single-use,
     expiring link. Only the link's SHA-256 is kept; resending replaces it (the old link dies)."""
@@ -245,6 +254,7 @@ class RecoveryCode(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+@guarded_model
 class DeliverableGrant(db.Model):
     """For a partner user whose deliverables are restricted: one agreement whose deliverables they see."""
 

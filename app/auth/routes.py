@@ -214,7 +214,3 @@ def end_other_sessions():
 @blueprint.app_context_processor
 def _inject_limits():
     return {"login_window_minutes": current_app.config["LOGIN_WINDOW_MINUTES"]}
-
-
-# The other account pages register on this blueprint.
-from app.auth import account_routes, member_routes  # noqa: E402, F401

@@ -8,6 +8,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from app.api.tokens import revoke_all_tokens
 from app.auth import directory, passwords, sessions
 from app.auth.models import LoginAttempt, User, normalize_email
 from app.core import audit
@@ -162,16 +163,6 @@ def check_password(user: User, password: str, field: str = "password") -> None:
     organization = user.organization
     names = [organization.name_fr or "", organization.name_en or "", organization.name_ar or ""] if organization else []
     passwords.check(password, email=user.email, full_name=user.full_name, organization_names=names, field=field)
-
-
-def revoke_all_tokens(user: User, *, by) -> int:
-    """Revoke every active API token of `user` (a password change on request, a deactivation always)."""
-    from app.api.tokens import revoke_token, tokens_of
-
-    active = [token for token in tokens_of(user) if token.is_active]
-    for token in active:
-        revoke_token(token, by=by)
-    return len(active)
 
 
 def create_user(

@@ -13,11 +13,35 @@ the thing asked.
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from flask import abort
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, select, true
 
 from app.extensions import db
+
+# --- the feature models read here ---------------------------------------------------------
+# The core imports no feature package. The loaders and visibility clauses below read a few feature
+# models (Agreement, User, Occurrence...): each registers itself here with `@guarded_model` on its
+# class, and app/models.py imports every model before the app serves anything.
+
+_GUARDED_MODELS: dict[str, Any] = {}
+T = TypeVar("T", bound=type)
+
+
+def guarded_model(model: T) -> T:
+    """Class decorator: a feature model the loaders and clauses of this module read, by class name."""
+    _GUARDED_MODELS[model.__name__] = model
+    return model
+
+
+def guarded_model_named(name: str) -> Any:
+    try:
+        return _GUARDED_MODELS[name]
+    except KeyError:
+        raise LookupError(f"No model {name} registered with @guarded_model: import app.models first.") from None
+
 
 # --- the role vocabulary: the only place a role's name is written ------------------------
 # Everything else asks the predicates below (pages, API, engine, jobs, templates); workflow
@@ -186,20 +210,20 @@ def holders_clause(action: str, account=None):
 def holders_of_roles_clause(roles, account=None):
     """SQL condition on User rows (or on the alias `account`): accounts with one of `roles` (role names
     read as data)."""
-    from app.auth.models import User
+    User = guarded_model_named("User")
 
     return (account if account is not None else User).role.in_(sorted(roles))
 
 
 def partner_accounts_clause(account=None):
     """SQL condition on User (or Invitation) rows, or on the alias `account`: partner organisations' accounts."""
-    from app.auth.models import User
+    User = guarded_model_named("User")
 
     return (account if account is not None else User).role == PARTNER
 
 
 def ministry_accounts_clause():
-    from app.auth.models import User
+    User = guarded_model_named("User")
 
     return User.role.in_(sorted(MINISTRY))
 
@@ -400,7 +424,7 @@ def sees_deliverables_of(user, agreement_id: int, granted: set[int] | None = Non
     if user.role != "partner" or not user.deliverables_restricted:
         return True
     if granted is None:
-        from app.auth.models import DeliverableGrant
+        DeliverableGrant = guarded_model_named("DeliverableGrant")
 
         return db.session.get(DeliverableGrant, (user.id, agreement_id)) is not None
     return agreement_id in granted
@@ -475,7 +499,7 @@ def can_edit_message(user, message) -> bool:
 
 
 def message_agreement(message):
-    from app.agreements.models import Agreement
+    Agreement = guarded_model_named("Agreement")
 
     return db.session.get(Agreement, message.agreement_id)
 
@@ -513,7 +537,8 @@ def visible_agreements_clause(user):
     """SQL condition limiting Agreement queries to what `user` may see."""
     from sqlalchemy.orm import aliased
 
-    from app.agreements.models import Agreement, AgreementParty
+    Agreement = guarded_model_named("Agreement")
+    AgreementParty = guarded_model_named("AgreementParty")
 
     if user.role != "partner":
         return true()
@@ -530,8 +555,8 @@ def visible_agreements_clause(user):
 def visible_deliverables_clause(user):
     """SQL condition on Deliverable rows: the agreements' rule, narrowed for a partner user whose
     organisation's admin chose which agreements' deliverables they see."""
-    from app.auth.models import DeliverableGrant
-    from app.deliverables.models import Deliverable
+    DeliverableGrant = guarded_model_named("DeliverableGrant")
+    Deliverable = guarded_model_named("Deliverable")
 
     if user.role != "partner" or not user.deliverables_restricted:
         return true()
@@ -545,7 +570,7 @@ def visible_members_clause(user):
     organisation's partner accounts for its admin, nobody otherwise."""
     from sqlalchemy import false
 
-    from app.auth.models import User
+    User = guarded_model_named("User")
 
     if user.role == "admin":
         return true()
@@ -559,7 +584,7 @@ def visible_invitations_clause(user):
     the own organisation's partner invitations for its admin, none otherwise."""
     from sqlalchemy import false
 
-    from app.auth.models import Invitation
+    Invitation = guarded_model_named("Invitation")
 
     if manages_every_account(user):
         return true()
@@ -569,7 +594,7 @@ def visible_invitations_clause(user):
 
 
 def visible_organizations_clause(user):
-    from app.organizations.models import Organization
+    Organization = guarded_model_named("Organization")
 
     if user.role != "partner":
         return true()
@@ -577,7 +602,8 @@ def visible_organizations_clause(user):
 
 
 def visible_events_clause(user):
-    from app.agreements.models import Agreement, SigningEvent
+    Agreement = guarded_model_named("Agreement")
+    SigningEvent = guarded_model_named("SigningEvent")
 
     if user.role != "partner":
         return true()
@@ -610,62 +636,62 @@ def _load_or_404(model, object_id, user, need: str, prefix: str):
 
 
 def get_agreement_or_404(agreement_id, user, need: str = "view"):
-    from app.agreements.models import Agreement
+    Agreement = guarded_model_named("Agreement")
 
     return _load_or_404(Agreement, agreement_id, user, need, "agreement")
 
 
 def get_organization_or_404(organization_id, user, need: str = "view"):
-    from app.organizations.models import Organization
+    Organization = guarded_model_named("Organization")
 
     return _load_or_404(Organization, organization_id, user, need, "organization")
 
 
 def get_event_or_404(event_id, user, need: str = "view"):
-    from app.agreements.models import SigningEvent
+    SigningEvent = guarded_model_named("SigningEvent")
 
     return _load_or_404(SigningEvent, event_id, user, need, "event")
 
 
 def get_user_or_404(user_id, user, need: str = "view"):
-    from app.auth.models import User
+    User = guarded_model_named("User")
 
     return _load_or_404(User, user_id, user, need, "user")
 
 
 def get_member_or_404(user_id, user, need: str = "view"):
     """An account as the member pages see it: another organisation's or a ministry account is 404."""
-    from app.auth.models import User
+    User = guarded_model_named("User")
 
     return _load_or_404(User, user_id, user, need, "member")
 
 
 def get_invitation_or_404(invitation_id, user, need: str = "view"):
-    from app.auth.models import Invitation
+    Invitation = guarded_model_named("Invitation")
 
     return _load_or_404(Invitation, invitation_id, user, need, "invitation")
 
 
 def get_occurrence_or_404(occurrence_id, user, need: str = "view"):
-    from app.deliverables.models import Occurrence
+    Occurrence = guarded_model_named("Occurrence")
 
     return _load_or_404(Occurrence, occurrence_id, user, need, "deliverable")
 
 
 def get_notification_or_404(notification_id, user, need: str = "view"):
-    from app.notifications.models import Notification
+    Notification = guarded_model_named("Notification")
 
     return _load_or_404(Notification, notification_id, user, need, "notification")
 
 
 def get_export_or_404(export_id, user, need: str = "view"):
-    from app.exports.models import ExportJob
+    ExportJob = guarded_model_named("ExportJob")
 
     return _load_or_404(ExportJob, export_id, user, need, "export")
 
 
 def get_outbox_message_or_404(message_id, user, need: str = "view"):
-    from app.notifications.models import OutboxMessage
+    OutboxMessage = guarded_model_named("OutboxMessage")
 
     return _load_or_404(OutboxMessage, message_id, user, need, "outbox")
 
@@ -673,7 +699,7 @@ def get_outbox_message_or_404(message_id, user, need: str = "view"):
 def get_message_or_404(message_id, user, *, agreement_id: int | None = None, occurrence_id: int | None = None):
     """A discussion message the user may read (404 otherwise, internal threads included), optionally
     checked to belong to the agreement or deliverable of the address it was reached through."""
-    from app.discussions.models import DiscussionMessage
+    DiscussionMessage = guarded_model_named("DiscussionMessage")
 
     if not can(user, "discussion.view"):
         abort(403)

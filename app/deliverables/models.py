@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.i18n import localized
 from app.core.models import TimestampMixin, UTCDateTime, utcnow
+from app.core.permissions import guarded_model
 from app.extensions import db
 
 RECURRENCES = {
@@ -33,6 +34,7 @@ STATUS_LABELS = {
 }
 
 
+@guarded_model
 class Deliverable(TimestampMixin, db.Model):
     """One line of an agreement's plan: a one-off deliverable or a recurring one."""
 
@@ -72,6 +74,7 @@ class Deliverable(TimestampMixin, db.Model):
         return str(RECURRENCES.get(self.recurrence, self.recurrence))
 
 
+@guarded_model
 class Occurrence(db.Model):
     """One due date of a deliverable, with its own status and submissions."""
 

@@ -24,6 +24,8 @@ from app.core.permissions import can, visible_agreements_clause, visible_deliver
 from app.core.storage import clean_filename, store
 from app.deliverables.models import RECURRENCES, STATUS_LABELS, Deliverable, Occurrence, Submission, SubmissionFile
 from app.extensions import db
+from app.workflow.engine import definition_for
+from app.workflow.rules import effect
 
 # Sent inside the transaction of a hand-in, review or waiver (event: submitted,
 # accepted, sent_back, waived), so whatever a receiver writes commits with it.
@@ -182,6 +184,12 @@ def update_plan(deliverable: Deliverable, data: PlanData, *, by) -> Deliverable:
     }
     audit.record("deliverable_replanned", deliverable.agreement, actor=by, changes=audit.diff(before, after))
     return deliverable
+
+
+@effect("plan_default_deliverables")
+def _plan_default_deliverables(agreement, by) -> None:
+    """Coming into force, the agreement owes what its type's definition lists (e.g. quarterly reports)."""
+    apply_default_plan(agreement, list(definition_for(agreement).default_deliverables), by=by)
 
 
 def apply_default_plan(agreement: Agreement, plan: list[dict], *, by) -> list[Deliverable]:

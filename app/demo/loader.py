@@ -350,7 +350,7 @@ def load_demo(*, by: User | None = None, path: Path | None = None) -> dict:
 
 def _start_renewal(agreement: Agreement, owner: User, tally: _Tally) -> None:
     """A renewal agreement started from `agreement` by its owner, once (a reload starts none)."""
-    from app.agreements.renewals import renew
+    from app.agreements.renewing import renew
 
     if agreement.renewals:
         return

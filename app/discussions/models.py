@@ -9,12 +9,14 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.models import UTCDateTime, utcnow
+from app.core.permissions import guarded_model
 from app.extensions import db
 
 # "internal": ministry people only; "shared": also the partner parties of the agreement.
 AUDIENCES = ("internal", "shared")
 
 
+@guarded_model
 class DiscussionMessage(db.Model):
     """One message of a thread: the thread is (agreement, deliverable occurrence or none, audience)."""
 

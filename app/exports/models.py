@@ -9,11 +9,13 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.models import UTCDateTime, utcnow
+from app.core.permissions import guarded_model
 from app.extensions import db
 
 EXPORT_STATUSES = ("queued", "running", "done", "failed")
 
 
+@guarded_model
 class ExportJob(db.Model):
     """One requested file: which list, with which filters, for whom, in which language, and how far it got.
 

@@ -11,6 +11,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, U
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.models import UTCDateTime, utcnow
+from app.core.permissions import guarded_model
 from app.extensions import db
 
 # Category -> (label shown on the preferences page, mandatory). A mandatory
@@ -39,6 +40,7 @@ CATEGORIES: dict[str, tuple[Any, bool]] = {
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 
 
+@guarded_model
 class Notification(db.Model):
     """One notice in a person's bell. Its text is drawn from `kind` and `params` when
     shown, so it reads in whatever language the person uses at that moment."""
@@ -85,6 +87,7 @@ class ReminderSent(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+@guarded_model
 class OutboxMessage(db.Model):
     """One e-mail, written in the transaction that caused it and sent later by the sender."""
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.i18n import localized
 from app.core.models import TimestampMixin
+from app.core.permissions import guarded_model
 from app.extensions import db
 
 ORGANIZATION_KINDS = {
@@ -22,6 +23,7 @@ ORGANIZATION_KINDS = {
 }
 
 
+@guarded_model
 class Organization(TimestampMixin, db.Model):
     __tablename__ = "organizations"
 

@@ -18,6 +18,7 @@ from app.core.text import fold, like_pattern
 from app.extensions import db
 from app.search.models import SearchEntry
 from app.search.terms import query_words
+from app.workflow.engine import state_label
 
 LIMIT = 30
 # Among equally good matches: agreements first, then organisations, deliverables, documents.
@@ -138,7 +139,7 @@ def search(user, query: str, limit: int = LIMIT) -> list[Result]:
                 Result(
                     "agreement",
                     obj.title,
-                    obj.state_label,
+                    state_label(obj),
                     reference=obj.reference,
                     url=url_for("agreements.view_agreement", agreement_id=obj.id),
                 )

@@ -18,6 +18,7 @@ from app.core.audit import AuditEvent
 from app.core.errors import ValidationFailed
 from app.extensions import db
 from app.workflow.definitions import Transition
+from app.workflow.states import definition_for, label
 
 KEEP = "keep"
 
@@ -40,8 +41,6 @@ def rule_for(definition, transition_name: str) -> str | None:
 
 def _same_move(child, transition_name: str):
     """The child's transition of the same name when the child can take it from where it is."""
-    from app.workflow.engine import definition_for
-
     transition = definition_for(child).transition(transition_name)
     if transition is None or child.state not in transition.sources or transition.approval is not None:
         return None
@@ -77,10 +76,9 @@ def check_decisions(agreement, transition_name: str, definition, decisions: dict
     return checked
 
 
-def follow_parent(parent, transition_name: str, definition, *, by, comment, decisions: dict[int, str] | None):
-    """Move the children as the parent's definition says, after the parent moved."""
-    from app.workflow.engine import _move, definition_for
-
+def follow_parent(parent, transition_name: str, definition, *, by, comment, decisions: dict[int, str] | None, move):
+    """Move the children as the parent's definition says, after the parent moved. `move` is the
+    engine's own move (engine._move), which calls this again for the child's children."""
     rule = rule_for(definition, transition_name)
     if rule is None:
         return
@@ -92,7 +90,7 @@ def follow_parent(parent, transition_name: str, definition, *, by, comment, deci
             continue
         if rule == "cascade" and transition_name == "resume" and not _suspended_with(child, parent):
             continue  # suspended on its own account: the parent's resumption does not lift that
-        _move(
+        move(
             child,
             transition.name,
             transition.target,
@@ -119,8 +117,6 @@ def _suspended_with(child, parent) -> bool:
 def parent_problems(parent, *, child_type: str | None, expires_on) -> dict[str, list[str]]:
     """Why `parent` cannot take this child (field errors), or {} — a final parent never can;
     an end past the parent's as the parent's definition says (refuse; warn is shown, not refused)."""
-    from app.workflow.engine import definition_for
-
     definition = definition_for(parent)
     state = definition.states.get(parent.state)
     errors: dict[str, list[str]] = {}
@@ -170,6 +166,4 @@ def end_warning(child) -> str | None:
 
 
 def _label(texts: dict) -> str:
-    from app.workflow.engine import label
-
     return label(texts)

@@ -350,7 +350,7 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
                 problems.append(f"{where}: requires unknown document kind {kind_name!r}")
         required_guards = names(requires.get("guards"), f"{where} requires.guards")
         for guard_name in required_guards:
-            if guard_name not in rules.GUARDS:
+            if not rules.is_guard(guard_name):
                 problems.append(f"{where}: unknown guard {guard_name!r}")
         tags = names(spec.get("tags"), f"{where} tags")
         for tag in tags:
@@ -424,7 +424,7 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
         guards: list[Any] = []
         for guard in spec.get("guards") or []:
             if isinstance(guard, str):
-                if guard not in rules.GUARDS:
+                if not rules.is_guard(guard):
                     problems.append(f"{where}: unknown guard {guard!r}")
                 guards.append(guard)
             elif isinstance(guard, dict) and len(guard) == 1 and "field" in guard:
@@ -453,7 +453,7 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
             problems.append(f"{where}: automatic must be one of {', '.join(AUTOMATIC_DATES)}")
         effects = names(spec.get("effects"), f"{where} effects")
         for effect in effects:
-            if effect not in rules.EFFECTS:
+            if not rules.is_effect(effect):
                 problems.append(f"{where}: unknown effect {effect!r}")
         approval = _parse_approval(spec.get("approval"), where, states, known_roles, problems)
         confirm = spec.get("confirm")

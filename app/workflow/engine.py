@@ -9,26 +9,40 @@ clicking at once cannot both win.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 
 from blinker import Namespace
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.auth.models import User
 from app.core import audit, clock
 from app.core.db import check_version, flush_or_conflict
-from app.core.errors import ConcurrentChange, DomainError, PermissionDenied, ValidationFailed
+from app.core.errors import DomainError, PermissionDenied, ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import holds_role, may_decide_approvals, plays_workflow_role
 from app.extensions import db
 from app.workflow import rules
-from app.workflow.definitions import ApprovalStep, State, Transition, WorkflowDefinition, parse_definition
-from app.workflow.models import ApprovalDecision, ApprovalRound, Delegation, WorkflowVersion
+from app.workflow.definitions import ApprovalStep, Transition, WorkflowDefinition
+from app.workflow.models import ApprovalDecision, ApprovalRound, Delegation
+from app.workflow.states import (  # noqa: F401 (callers ask engine.definition_for, engine.state_has...)
+    current_definitions,
+    definition_for,
+    ensure_version,
+    forget_definitions_in_use,
+    is_initial,
+    label,
+    pin_definition,
+    state_has,
+    state_label,
+    state_labels,
+    state_of,
+    version_definition,
+    version_definitions,
+)
 
 signals = Namespace()
 # Sent inside the transaction after every state change: receivers may add rows
@@ -45,152 +59,6 @@ class WorkflowError(DomainError):
 
 class TransitionBlocked(ValidationFailed):
     """The move exists, but something it needs is missing."""
-
-
-# --- definitions -------------------------------------------------------------------
-
-# Parsed frozen definitions, keyed by checksum (the same content parses the same way).
-_parsed_versions: dict[str, WorkflowDefinition] = {}
-
-
-def current_definitions() -> dict[str, WorkflowDefinition]:
-    return current_app.extensions["sharaka.workflows"]
-
-
-def definition_for(agreement) -> WorkflowDefinition:
-    """The definition the agreement runs on: its frozen version, or today's for a new one."""
-    if "workflow_version" in agreement.__dict__ and agreement.workflow_version is not None:
-        return version_definition(agreement.workflow_version)  # set in this request (pin_definition)
-    if agreement.workflow_version_id is not None:
-        definition = version_definitions().get(agreement.workflow_version_id)
-        if definition is None:  # registered since the request read them
-            forget_definitions_in_use()
-            definition = version_definitions()[agreement.workflow_version_id]
-        return definition
-    return current_definitions()[agreement.type]
-
-
-def version_definitions() -> dict[int, WorkflowDefinition]:
-    """Every frozen definition version by id, parsed, read once per request (or job): they are a
-    handful, and a page that lists agreements on several versions would otherwise load them one
-    by one. Plain definitions, not rows: a commit (a reminder pass commits) expires rows."""
-    from flask import g, has_app_context
-
-    definitions = g.get("sharaka_workflow_versions") if has_app_context() else None
-    if definitions is None:
-        definitions = {
-            version.id: version_definition(version) for version in db.session.scalars(select(WorkflowVersion))
-        }
-        if has_app_context():
-            g.sharaka_workflow_versions = definitions
-    return definitions
-
-
-def version_definition(version: WorkflowVersion) -> WorkflowDefinition:
-    """A frozen version's definition, parsed once per process."""
-    cached = _parsed_versions.get(version.checksum)
-    if cached is None:
-        cached = _with_todays_tags(parse_definition(version.body, f"{version.type} v{version.version}"))
-        _parsed_versions[version.checksum] = cached
-    return cached
-
-
-def _with_todays_tags(definition: WorkflowDefinition) -> WorkflowDefinition:
-    """A version frozen before states had tags borrows today's tags, state by state name:
-    otherwise its agreements would count as neither editable nor in force."""
-    if any(state.tags for state in definition.states.values()):
-        return definition
-    today = current_app.extensions.get("sharaka.workflows", {}).get(definition.type)
-    if today is None:
-        return definition
-    states = {
-        name: replace(state, tags=today.states[name].tags) if name in today.states else state
-        for name, state in definition.states.items()
-    }
-    return replace(definition, states=states)
-
-
-def pin_definition(agreement) -> None:
-    """Record the definition version an agreement runs on (done on its first move or at creation)."""
-    if agreement.workflow_version_id is None:
-        agreement.workflow_version = ensure_version(current_definitions()[agreement.type])
-
-
-def ensure_version(definition: WorkflowDefinition) -> WorkflowVersion:
-    existing = db.session.scalar(select(WorkflowVersion).where(WorkflowVersion.checksum == definition.checksum))
-    if existing is not None:
-        return existing
-    latest = (
-        db.session.scalar(select(func.max(WorkflowVersion.version)).where(WorkflowVersion.type == definition.type)) or 0
-    )
-    version = WorkflowVersion(
-        type=definition.type, version=latest + 1, checksum=definition.checksum, body=definition.body
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(version)
-    except IntegrityError:
-        # Another process registered a version first: this very definition (found by its checksum),
-        # or another definition of this type under the number read above: a lost race, answered as
-        # any other (409; trying again takes the next number), never with no version at all.
-        won = db.session.scalar(select(WorkflowVersion).where(WorkflowVersion.checksum == definition.checksum))
-        if won is None:
-            raise ConcurrentChange() from None
-        return won
-    forget_definitions_in_use()
-    return version
-
-
-def forget_definitions_in_use() -> None:
-    """A new version exists: the request's list of definitions in use (queries.definitions_in_use) is stale."""
-    from flask import g, has_app_context
-
-    if has_app_context():
-        g.pop("sharaka_definitions_in_use", None)
-        g.pop("sharaka_workflow_versions", None)
-
-
-def label(texts: dict[str, str]) -> str:
-    from app.core.i18n import current_language
-
-    return texts.get(current_language()) or texts.get("fr") or texts.get("en") or ""
-
-
-# --- what a state means ----------------------------------------------------------------
-# Everything outside the engine asks these (or queries.in_state_tagged in SQL), never a state's name.
-
-
-def state_of(agreement) -> State | None:
-    """The definition's entry for the state the agreement is in."""
-    return definition_for(agreement).states.get(agreement.state)
-
-
-def state_has(agreement, tag: str) -> bool:
-    """Whether the agreement's current state carries `tag` (definitions.STATE_TAGS)."""
-    state = state_of(agreement)
-    return state is not None and tag in state.tags
-
-
-def is_initial(agreement) -> bool:
-    """Whether the agreement is in its workflow's initial state (a draft)."""
-    state = state_of(agreement)
-    return state is not None and state.kind == "initial"
-
-
-def state_label(agreement) -> str:
-    state = state_of(agreement)
-    return label(state.label) if state is not None else agreement.state
-
-
-def state_labels() -> dict[str, str]:
-    """Every state of today's definitions with its label, in lifecycle order (the longest
-    lifecycle first, then the states only others have): filters and counts by state."""
-    definitions = sorted(current_definitions().values(), key=lambda d: (-len(d.states), d.type))
-    labels: dict[str, str] = {}
-    for definition in definitions:
-        for name, state in definition.states.items():
-            labels.setdefault(name, label(state.label))
-    return labels
 
 
 # --- what a user may do -------------------------------------------------------------
@@ -639,7 +507,7 @@ def take(
     _apply_values(agreement, transition, values or {}, today)
     for kind, upload in (documents or {}).items():
         if kind in transition.documents and upload is not None:
-            from app.workflow.services import attach_document
+            from app.workflow.documents import attach_document
 
             attach_document(agreement, kind, upload, by=by)
     reasons = blocking_reasons(agreement, transition, definition)
@@ -739,7 +607,7 @@ def _move(
     )
     from app.workflow.children import follow_parent
 
-    follow_parent(agreement, transition_name, definition, by=by, comment=comment, decisions=child_decisions)
+    follow_parent(agreement, transition_name, definition, by=by, comment=comment, decisions=child_decisions, move=_move)
     agreement_moved.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]  # a LocalProxy, which Flask types as the app
         agreement=agreement,
@@ -774,18 +642,17 @@ def settle_state(agreement, *, entered_at=None, requested_by=None) -> None:
 # --- date-driven moves ------------------------------------------------------------------
 
 
-def run_date_transitions(today: date) -> list[tuple[str, str, str]]:
-    """Apply tacit renewals and automatic transitions due by `today` (signed → active, active → expired).
+def run_automatic_transitions(today: date) -> list[tuple[str, str, str]]:
+    """Apply the automatic transitions due by `today` (signed → active, active → expired); the daily
+    tick runs them after the tacit renewals (app.workflow.date_moves.run_date_transitions).
 
     Safe to run twice: an agreement already moved no longer matches. Each agreement moves in its
     own savepoint: one that fails is rolled back alone, reported "failed: <error>", and the others
     still move. Returns (reference, transition, outcome) for each agreement looked at.
     """
     from app.agreements.models import Agreement
-    from app.agreements.renewals import renew_tacitly
 
-    # Tacit renewals first: an agreement renewed on its end date must not expire that day.
-    results = renew_tacitly(today)
+    results: list[tuple[str, str, str]] = []
     for definition in current_definitions().values():
         for transition in definition.transitions:
             if not transition.automatic:

@@ -385,6 +385,12 @@ def state_has(agreement, tag: str) -> bool:
     return engine.state_has(agreement, tag)
 
 
+@blueprint.app_template_global("state_label")
+def state_label(agreement) -> str:
+    """The agreement's state as the definition it runs on names it (workflows/*.yaml)."""
+    return engine.state_label(agreement)
+
+
 @blueprint.app_template_global("is_initial_state")
 def is_initial_state(agreement) -> bool:
     return engine.is_initial(agreement)

@@ -16,6 +16,12 @@ from app.core.permissions import ROLE_NAMES  # noqa: F401 (definitions check the
 
 GUARDS: dict[str, Callable] = {}
 EFFECTS: dict[str, Callable] = {}
+# Named here, written by the feature they belong to, above the engine that runs them: its module
+# registers the function with @guard/@effect when it is imported. A definition may name them before
+# that (a YAML file is checked against these names alone); the app factory checks, once every
+# feature is imported, that each has its function (check_registered).
+GUARDS_ELSEWHERE = frozenset({"no_overlapping_amendment"})  # app.agreements.amendments
+EFFECTS_ELSEWHERE = frozenset({"apply_amendment_to_parent", "plan_default_deliverables"})  # amendments, deliverables
 
 
 def guard(name: str):
@@ -32,6 +38,21 @@ def effect(name: str):
         return function
 
     return register
+
+
+def is_guard(name: str) -> bool:
+    return name in GUARDS or name in GUARDS_ELSEWHERE
+
+
+def is_effect(name: str) -> bool:
+    return name in EFFECTS or name in EFFECTS_ELSEWHERE
+
+
+def check_registered() -> None:
+    """Every guard and effect named here has its function (the app factory asks, features imported)."""
+    missing = sorted((GUARDS_ELSEWHERE - GUARDS.keys()) | (EFFECTS_ELSEWHERE - EFFECTS.keys()))
+    if missing:
+        raise RuntimeError(f"Guards or effects named in app/workflow/rules.py but never registered: {missing}")
 
 
 @guard("has_partner")
@@ -78,26 +99,3 @@ def _all_signatories_signed(agreement) -> str | None:
 def _unlock_text(agreement, by) -> None:
     """Going back before signature reopens the text for new negotiation rounds."""
     agreement.agreed_round_id = None
-
-
-@effect("plan_default_deliverables")
-def _plan_default_deliverables(agreement, by) -> None:
-    """Coming into force, the agreement owes what its type's definition lists (e.g. quarterly reports)."""
-    from app.deliverables.services import apply_default_plan
-    from app.workflow.engine import definition_for
-
-    apply_default_plan(agreement, list(definition_for(agreement).default_deliverables), by=by)
-
-
-@guard("no_overlapping_amendment")
-def _no_overlapping_amendment(agreement) -> str | None:
-    from app.agreements.amendments import overlap_blocking
-
-    return overlap_blocking(agreement)
-
-
-@effect("apply_amendment_to_parent")
-def _apply_amendment_to_parent(agreement, by) -> None:
-    from app.workflow.services import apply_amendment
-
-    apply_amendment(agreement, by=by)

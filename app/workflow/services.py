@@ -12,38 +12,11 @@ from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import is_partner, may_decide_approvals, speaks_for_ministry, speaks_for_partner
-from app.core.storage import clean_filename, store
 from app.extensions import db
 from app.workflow import engine
-from app.workflow.definitions import DOCUMENT_KINDS
+from app.workflow.documents import attach_document
 from app.workflow.engine import WorkflowError
 from app.workflow.models import AgreementDocument, Delegation, NegotiationAcceptance, NegotiationRound, Signatory
-
-
-def attach_document(agreement, kind: str, upload, *, by, field: str = "file") -> AgreementDocument:
-    """Store an uploaded file and attach it to the agreement as `kind`."""
-    if kind not in DOCUMENT_KINDS:
-        raise ValidationFailed(_("Unknown kind of document."))
-    if upload is None or not getattr(upload, "filename", None):
-        message = _("Choose a file.")
-        raise ValidationFailed(message, {field: [message]})
-    stored = store(upload.stream, field=field)
-    document = AgreementDocument(
-        kind=kind,
-        stored_file=stored,
-        original_name=clean_filename(upload.filename),
-        uploaded_by_id=getattr(by, "id", None),
-    )
-    agreement.documents.append(document)
-    db.session.flush()
-    audit.record(
-        "document_added",
-        agreement,
-        actor=by,
-        changes={"kind": kind, "name": document.original_name, "sha256": stored.sha256, "size": stored.size},
-    )
-    return document
-
 
 # --- negotiation -----------------------------------------------------------------------
 
@@ -393,16 +366,6 @@ def revoke_delegation(delegation: Delegation, *, by) -> None:
         audit.record("delegation_revoked", delegation, actor=by)
 
 
-# --- amendments ------------------------------------------------------------------------
-
-
-def apply_amendment(amendment, *, by) -> None:
-    """An amendment coming into force changes its parent (any term); both histories say so."""
-    from app.agreements import amendments
-
-    amendments.apply(amendment, by=by)
-
-
 def count_open_delegations(user) -> int:
     return (
         db.session.scalar(
@@ -412,12 +375,3 @@ def count_open_delegations(user) -> int:
         )
         or 0
     )
-
-
-def set_amendment_changes(amendment, *, new_expires_on: date, by, expected_version: int) -> None:
-    """Set only the parent's new end date, keeping the amendment's other proposed changes
-    (the API's end-date call; app.agreements.amendments.set_changes says any term)."""
-    from app.agreements import amendments
-
-    changes = {**(amendment.amendment_changes or {}), "expires_on": new_expires_on}
-    amendments.set_changes(amendment, changes, by=by, expected_version=expected_version)

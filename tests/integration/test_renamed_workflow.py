@@ -23,6 +23,7 @@ from app.agreements.models import Agreement
 from app.extensions import db
 from app.notifications.models import Notification
 from app.notifications.reminders import preview, run_pass
+from app.workflow import engine
 from tests import factories
 from tests.conftest import SignedInClient, make_test_app
 from tests.integration.test_api import ApiClient, P, tokens  # noqa: F401 (fixture)
@@ -165,7 +166,7 @@ def test_a_renamed_workflow_runs_through_the_pages(renamed, world):
         by=world.users["officer"], partners=[world.partner_a], title_fr="MoU renommé", state="brouillon"
     )  # the factory would say "draft"
     db.session.commit()
-    assert mou.state == "brouillon" and mou.state_label == "Rough copy"
+    assert mou.state == "brouillon" and engine.state_label(mou) == "Rough copy"
     assert "Rough copy" in page(officer, f"/agreements/{mou.id}")
     # Still editable in its first states (tagged editable), as a draft is.
     assert "Edit" in page(officer, f"/agreements/{mou.id}")

@@ -18,7 +18,7 @@ from app.core.errors import ValidationFailed
 from app.deliverables import services as deliverable_services
 from app.extensions import db
 from app.notifications import reminders
-from app.workflow import engine
+from app.workflow import date_moves
 from tests import factories
 from tests.integration.test_api import api, tokens  # noqa: F401  (fixtures)
 
@@ -81,8 +81,8 @@ def test_a_tacit_renewal_extends_the_end_on_the_end_date_and_the_plan_follows(wo
     )
     db.session.commit()
     assert len(deliverable.occurrences) == 4
-    assert ("MTNRA" not in "") and engine.run_date_transitions(date(2025, 12, 31)) == []  # the day before: nothing
-    results = engine.run_date_transitions(date(2026, 1, 1))
+    assert ("MTNRA" not in "") and date_moves.run_date_transitions(date(2025, 12, 31)) == []  # the day before: nothing
+    results = date_moves.run_date_transitions(date(2026, 1, 1))
     db.session.commit()
     assert (agreement.reference, "renew_tacitly", "done") in results
     assert agreement.state == "active" and agreement.expires_on == date(2027, 1, 1)  # not expired
@@ -94,7 +94,7 @@ def test_a_tacit_renewal_extends_the_end_on_the_end_date_and_the_plan_follows(wo
     db.session.refresh(deliverable)
     assert deliverable.until_on == date(2027, 1, 1) and len(deliverable.occurrences) == 8  # reused amendment code
     assert any(r.action == "deliverable_replanned" for r in history_for("agreements", agreement.id))
-    assert engine.run_date_transitions(date(2026, 1, 1)) == []  # twice: nothing more
+    assert date_moves.run_date_transitions(date(2026, 1, 1)) == []  # twice: nothing more
 
 
 def test_a_notice_of_non_renewal_stops_the_tacit_renewal(world):
@@ -109,7 +109,7 @@ def test_a_notice_of_non_renewal_stops_the_tacit_renewal(world):
         agreement, by=officer, given_on=date(2025, 9, 15), side="partner", expected_version=agreement.version
     )
     db.session.commit()
-    results = engine.run_date_transitions(date(2026, 1, 1))
+    results = date_moves.run_date_transitions(date(2026, 1, 1))
     db.session.commit()
     assert (agreement.reference, "expire", "done") in results and agreement.state == "expired"
     assert agreement.expires_on == date(2026, 1, 1)
@@ -120,7 +120,7 @@ def test_one_broken_renewal_does_not_stop_the_others(world):
     second = tacit(world.agreement_b, start=date(2025, 7, 2), end=date(2026, 1, 1))
     first.renewal_months = 100000  # a date past year 9999: this one fails alone
     db.session.commit()
-    results = engine.run_date_transitions(date(2026, 1, 1))
+    results = date_moves.run_date_transitions(date(2026, 1, 1))
     db.session.commit()
     outcomes = {ref: outcome for ref, name, outcome in results if name == "renew_tacitly"}
     assert outcomes[first.reference].startswith("failed: ") and outcomes[second.reference] == "done"

@@ -11,7 +11,7 @@ from app.core import clock
 from app.core.audit import AuditEvent
 from app.core.errors import ConcurrentChange, PermissionDenied, ValidationFailed
 from app.extensions import db
-from app.workflow import engine, services
+from app.workflow import date_moves, engine, services
 from app.workflow.engine import TransitionBlocked, WorkflowError
 from app.workflow.models import Delegation
 from tests import factories
@@ -100,7 +100,7 @@ def test_the_whole_mou_lifecycle_to_active_and_expired(mou, world):
     assert mou.state == "active" and mou.effective_on == date(2026, 3, 15)
     take(mou, "suspend", officer, comment="Budget freeze")
     take(mou, "resume", officer)
-    assert engine.run_date_transitions(date(2029, 3, 15))[0][2] == "done"
+    assert date_moves.run_date_transitions(date(2029, 3, 15))[0][2] == "done"
     db.session.commit()
     assert mou.state == "expired"
     transitions = [
@@ -307,10 +307,10 @@ def test_date_job_is_safe_to_run_twice(mou, world):
     take(mou, "record_signed", world.users["officer"])
     mou.effective_on = date(2026, 4, 1)
     db.session.commit()
-    assert engine.run_date_transitions(date(2026, 3, 31)) == []
-    first = engine.run_date_transitions(date(2026, 4, 1))
+    assert date_moves.run_date_transitions(date(2026, 3, 31)) == []
+    first = date_moves.run_date_transitions(date(2026, 4, 1))
     db.session.commit()
-    second = engine.run_date_transitions(date(2026, 4, 1))
+    second = date_moves.run_date_transitions(date(2026, 4, 1))
     assert [r[1:] for r in first] == [("activate", "done")] and second == []
     assert mou.state == "active"
 

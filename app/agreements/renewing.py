@@ -1,0 +1,193 @@
+"""Acting on renewal terms (app/agreements/renewals.py): the tacit renewal the daily tick applies on
+the end date, and "Renew", which starts a linked renewal agreement prefilled from the current one.
+
+A tacit renewal extends the end date by `renewal_months` on the end date itself (before the expiry
+move of the same tick), unless a notice was recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from dateutil.relativedelta import relativedelta
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.agreements.models import Agreement
+from app.agreements.renewals import clean_terms, current_terms
+from app.core import audit
+from app.core.errors import PermissionDenied, ValidationFailed
+from app.core.models import utcnow
+from app.core.permissions import can
+from app.extensions import db
+from app.workflow import engine, queries
+
+# --- tacit renewal (the daily tick) ----------------------------------------------------------
+
+
+def renew_tacitly(today: date) -> list[tuple[str, str, str]]:
+    """Extend every active agreement renewed tacitly whose end date has come and no notice was
+    given, by its renewal months (as often as needed to pass today, after a tick that did not run).
+    Each agreement in its own savepoint: one that fails is rolled back alone and reported."""
+    candidates = db.session.scalars(
+        select(Agreement)
+        .where(
+            queries.in_state_tagged("running"),
+            Agreement.renewal_terms == "tacit",
+            Agreement.non_renewal_on.is_(None),
+            Agreement.renewal_months.is_not(None),
+            Agreement.expires_on.is_not(None),
+            Agreement.expires_on <= today,
+        )
+        .order_by(Agreement.id)
+    ).all()
+    results = []
+    for agreement in candidates:
+        try:
+            with db.session.begin_nested():
+                extend(agreement, today)
+                db.session.flush()
+            results.append((agreement.reference, "renew_tacitly", "done"))
+        except StaleDataError:
+            results.append((agreement.reference, "renew_tacitly", "skipped: changed meanwhile"))
+        except Exception as error:  # one agreement's fault never stops the others
+            results.append((agreement.reference, "renew_tacitly", f"failed: {type(error).__name__}: {error}"[:1000]))
+    return results
+
+
+def extend(agreement, today: date) -> None:
+    """One tacit renewal: the end date moves on, the history says from what to what, and recurring
+    deliverables that ran to the old end follow the new one (as after an amendment)."""
+    from app.agreements.amendments import follow_end_date
+
+    old_end = new_end = agreement.expires_on
+    while new_end <= today:
+        new_end = new_end + relativedelta(months=agreement.renewal_months)
+    agreement.expires_on = new_end
+    agreement.updated_at = utcnow()
+    audit.record(
+        "renewed_tacitly",
+        agreement,
+        actor=None,
+        changes={
+            "before": {"expires_on": old_end.isoformat()},
+            "after": {"expires_on": new_end.isoformat()},
+            "automatic_on": today.isoformat(),
+            "renewal_months": agreement.renewal_months,
+        },
+    )
+    follow_end_date(agreement, old_end, by=None, comment=None)
+
+
+# --- "Renew": a linked renewal agreement ---------------------------------------------------
+
+
+def open_renewal(agreement) -> Agreement | None:
+    """A renewal agreement of `agreement` still under way (not in a final state), if any."""
+    from app.workflow.engine import definition_for
+
+    for renewal in agreement.renewals:
+        if definition_for(renewal).states[renewal.state].kind != "final":
+            return renewal
+    return None
+
+
+def may_renew(agreement) -> bool:
+    return engine.state_has(agreement, "in_force") and agreement.type != "amendment"
+
+
+def renew(agreement, *, by, today: date | None = None) -> Agreement:
+    """Start a renewal agreement prefilled from `agreement` (type, titles, summaries, parties, owner,
+    parent, renewal terms, budget lines and plan), starting on its end date, linked both ways."""
+    from app.agreements.services import AgreementData, create_agreement
+
+    if not can(by, "agreement.edit", agreement) or not can(by, "agreement.create"):
+        raise PermissionDenied(_("Only the agreement's owner or a manager renews it."))
+    if not may_renew(agreement):
+        raise ValidationFailed(_("Only a signed agreement that has not ended can be renewed."))
+    existing = open_renewal(agreement)
+    if existing is not None:
+        raise ValidationFailed(_("%(ref)s already renews this agreement.", ref=existing.reference))
+    term = (
+        relativedelta(agreement.expires_on, agreement.effective_on or agreement.signed_on)
+        if agreement.expires_on and (agreement.effective_on or agreement.signed_on)
+        else None
+    )
+    start = agreement.expires_on
+    data = AgreementData(
+        type=agreement.type,
+        **{
+            name: getattr(agreement, name)
+            for name in ("title_ar", "title_fr", "title_en", "summary_ar", "summary_fr", "summary_en")
+        },
+        owner_id=agreement.owner_id if agreement.owner_id else None,
+        parent_id=agreement.parent_id,
+        parties=[(p.organization_id, p.role) for p in agreement.parties],
+        **clean_terms(current_terms(agreement)),
+    )
+    data.signed_on = None
+    data.effective_on = start
+    data.expires_on = start + term if start and term else None
+    try:
+        renewal = create_agreement(data, by=by, today=today)
+    except ValidationFailed as error:
+        if "expires_on" not in error.field_errors:
+            raise
+        data.expires_on = None  # past the parent's end: the officer sets it
+        renewal = create_agreement(data, by=by, today=today)
+    renewal.renewal_of = agreement
+    _copy_budget(agreement, renewal, term, by)
+    _copy_plan(agreement, renewal, term, by)
+    audit.record("renewal_started", agreement, actor=by, changes={"renewal": renewal.reference})
+    audit.record("renewal_of", renewal, actor=by, changes={"renews": agreement.reference})
+    db.session.flush()
+    return renewal
+
+
+def _copy_budget(agreement, renewal, term, by) -> None:
+    from app.budget.models import BudgetLine
+    from app.budget.services import lines_of
+
+    years = term.years if term is not None else 0
+    for line in lines_of(agreement):
+        db.session.add(
+            BudgetLine(
+                agreement_id=renewal.id,
+                organization_id=line.organization_id,
+                label=line.label,
+                amount=line.amount,
+                currency=line.currency,
+                kind=line.kind,
+                year=line.year + years if line.year else None,
+                period=line.period,
+                is_illustrative=line.is_illustrative,
+                created_by_id=getattr(by, "id", None),
+            )
+        )
+
+
+def _copy_plan(agreement, renewal, term, by) -> None:
+    """The plan moved on by the current term's length; without a known term, nothing to place it by."""
+    from app.deliverables.models import Deliverable
+    from app.deliverables.services import PlanData, plan_deliverable
+
+    if term is None:
+        return
+    for line in db.session.scalars(
+        select(Deliverable).where(Deliverable.agreement_id == agreement.id).order_by(Deliverable.id)
+    ):
+        plan_deliverable(
+            renewal,
+            PlanData(
+                title_fr=line.title_fr,
+                title_ar=line.title_ar,
+                title_en=line.title_en,
+                description=line.description,
+                responsible_organization_id=line.responsible_organization_id,
+                recurrence=line.recurrence,
+                first_due_on=line.first_due_on + term,
+                until_on=line.until_on + term if line.until_on else None,
+            ),
+            by=by,
+        )

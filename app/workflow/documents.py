@@ -1,0 +1,39 @@
+"""An agreement's documents: storing an upload and attaching it as one of the definitions' kinds.
+
+Below the engine (a move may carry documents) and the services and renewals that take uploads."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+from app.core import audit
+from app.core.errors import ValidationFailed
+from app.core.storage import clean_filename, store
+from app.extensions import db
+from app.workflow.definitions import DOCUMENT_KINDS
+from app.workflow.models import AgreementDocument
+
+
+def attach_document(agreement, kind: str, upload, *, by, field: str = "file") -> AgreementDocument:
+    """Store an uploaded file and attach it to the agreement as `kind`."""
+    if kind not in DOCUMENT_KINDS:
+        raise ValidationFailed(_("Unknown kind of document."))
+    if upload is None or not getattr(upload, "filename", None):
+        message = _("Choose a file.")
+        raise ValidationFailed(message, {field: [message]})
+    stored = store(upload.stream, field=field)
+    document = AgreementDocument(
+        kind=kind,
+        stored_file=stored,
+        original_name=clean_filename(upload.filename),
+        uploaded_by_id=getattr(by, "id", None),
+    )
+    agreement.documents.append(document)
+    db.session.flush()
+    audit.record(
+        "document_added",
+        agreement,
+        actor=by,
+        changes={"kind": kind, "name": document.original_name, "sha256": stored.sha256, "size": stored.size},
+    )
+    return document
