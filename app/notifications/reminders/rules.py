@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from app.core import clock
 from app.core.permissions import holders_of_roles_clause, holds_role, partner_accounts_clause
 from app.extensions import db
+from app.notifications.reminders import occurrence_facts
 from app.notifications.reminders.base import (
     Candidate,
     People,
@@ -33,20 +34,25 @@ def deliverable_candidates(today: date, people: People, skip_sent: bool = False)
     from app.deliverables.models import Occurrence
     from app.notifications.reminders.gates import occurrence_unsent
 
-    horizon = max((max(p.deliverable_due_days or (0,)) for p in _policies_in_use()), default=0)
+    horizon = horizon_of_deliverables()
     rows = db.session.execute(
         _owed_occurrences(_occurrence_columns()).where(
             Occurrence.due_on <= today + timedelta(days=horizon), occurrence_unsent(today) if skip_sent else true()
         )
     ).all()
     candidates = []
+    recipients_of: dict[tuple, list] = {}  # an agreement's occurrences (ten or so) have the same recipients
     for row in rows:
+        occurrence_facts.keep(row)
         policy = _policy_of(row.workflow_version_id, row.type)
         days_left = (row.due_on - today).days
-        recipients = _people(
-            people.of_partner(row.responsible_organization_id, row.is_home, row.agreement_id),
-            [people.by_id.get(row.owner_id)],
-        )
+        told = (row.responsible_organization_id, row.is_home, row.agreement_id, row.owner_id)
+        if told not in recipients_of:
+            recipients_of[told] = _people(
+                people.of_partner(row.responsible_organization_id, row.is_home, row.agreement_id),
+                [people.by_id.get(row.owner_id)],
+            )
+        recipients = recipients_of[told]
         common = {"object_type": "deliverable_occurrences", "object_id": row.id}
         if days_left >= 0:
             threshold = _threshold(days_left, policy.deliverable_due_days)
@@ -67,6 +73,11 @@ def deliverable_candidates(today: date, people: People, skip_sent: bool = False)
     return candidates + _escalation_candidates(today, people, skip_sent)
 
 
+def horizon_of_deliverables() -> int:
+    """The furthest threshold, in days before a due date, of the policies in use."""
+    return max((max(p.deliverable_due_days or (0,)) for p in _policies_in_use()), default=0)
+
+
 def _occurrence_columns():
     """What a deliverable reminder reads of an occurrence, as plain columns."""
     from app.agreements.models import Agreement
@@ -83,6 +94,7 @@ def _occurrence_columns():
         Agreement.workflow_version_id,
         Agreement.type,
         Agreement.id.label("agreement_id"),
+        *occurrence_facts.columns(),  # what a notice says: no second reading for the new reminders'
     )
 
 
@@ -136,6 +148,7 @@ def _escalation_candidates(today: date, people: People, skip_sent: bool) -> list
                 escalation_due(today), Occurrence.deliverable_id.in_(deliverable_ids[start : start + 500])
             )
         ):
+            occurrence_facts.keep(row)
             escalated.setdefault(row.deliverable_id, []).append((row, (today - row.due_on).days))
     candidates = []
     for missed in escalated.values():
@@ -179,7 +192,7 @@ def deliverable_reminders_sent(today: date) -> int:
         occurrence_all_sent,
     )
 
-    horizon = max((max(p.deliverable_due_days or (0,)) for p in _policies_in_use()), default=0)
+    horizon = horizon_of_deliverables()
     # One row per (occurrence, recipient): a partner user who also owns the agreement counts once.
     pairs = []
     for group in OCCURRENCE_RECIPIENTS:
@@ -255,24 +268,19 @@ def _first_escalated(today: date):
 
 
 def _deliverable_notice(occurrence_id: int, kind: str, category: str, days: int, missed: tuple = ()) -> Notice:
-    from app.deliverables.models import Occurrence
-
-    occurrence = db.session.get(Occurrence, occurrence_id)  # loaded in bulk by _load_objects
-    deliverable = occurrence.deliverable
-    agreement = deliverable.agreement
+    occurrence = occurrence_facts.of(occurrence_id)  # read in bulk by the pass (_build_notices)
     params = {
-        **agreement_params(agreement),
-        "deliverable": texts(deliverable, "title"),
+        **agreement_params(occurrence.agreement),
+        "deliverable": texts(occurrence.deliverable, "title"),
         "due_on": occurrence.due_on.isoformat(),
-        "responsible": texts(deliverable.responsible_organization, "name"),
+        "responsible": texts(occurrence.responsible, "name"),
         "days": days,
     }
     if len(missed) > 1:
         params["missed"] = list(missed)
     if occurrence.status == "sent_back":
         # Handed in, then sent back: the reminder says so and repeats what to fix.
-        latest = occurrence.latest_submission
-        params |= {"sent_back": True, "feedback": (latest.feedback if latest else None) or ""}
+        params |= {"sent_back": True, "feedback": occurrence.feedback or ""}
     return Notice(
         kind=kind,
         category=category,
