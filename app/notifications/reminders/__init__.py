@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
 
 from sqlalchemy import select
@@ -37,7 +37,6 @@ from app.notifications.reminders.rules import (  # noqa: F401
     approval_candidates,
     approval_reminders_sent,
     deliverable_candidates,
-    deliverable_reminders_sent,
     digest_candidates,
     ending_candidates,
     notice_candidates,
@@ -57,14 +56,17 @@ DELIVERABLE_RULES = ("deliverable_due", "deliverable_overdue", "deliverable_esca
 # --- a pass ----------------------------------------------------------------------------
 
 
-def candidates_at(now: datetime, skip_sent: bool = False, deliverables: bool = True) -> list[Candidate]:
+def candidates_at(
+    now: datetime, skip_sent: bool = False, deliverables: bool = True, sent: Counter | None = None
+) -> list[Candidate]:
     """Every reminder the rules find due at `now`, sent already or not; with `skip_sent`, without
-    those of objects whose every recipient had them already (the database skips those: gates.py);
-    without `deliverables`, without the deliverable rules' (a repeat pass: last_pass.py)."""
+    those of objects whose every recipient had them already (the database skips those: gates.py;
+    with `sent`, the deliverable ones are counted there); without `deliverables`, without the
+    deliverable rules' (a repeat pass: last_pass.py)."""
     today = local_date(now)
     people = People()
     found = (
-        (deliverable_candidates(today, people, skip_sent) if deliverables else [])
+        (deliverable_candidates(today, people, skip_sent, sent) if deliverables else [])
         + approval_candidates(today, people, skip_sent)
         + ending_candidates(today, people)
         + notice_candidates(today, people)
@@ -163,10 +165,11 @@ def _run_pass(now: datetime) -> PassReport:
     inputs = last_pass.read_inputs(today)  # before the rules read: what is remembered is never newer
     told = last_pass.told_before(inputs)  # the deliverable reminders due, if nothing changed since
     rules_run = told is None
-    candidates = candidates_at(now, skip_sent=True, deliverables=rules_run)
+    sent: Counter = Counter()
+    candidates = candidates_at(now, skip_sent=True, deliverables=rules_run, sent=sent)
     fresh = unsent(candidates)
     # The reminders the rules skipped because everyone had them count as already sent.
-    sent_before = deliverable_reminders_sent(today) if rules_run else told
+    sent_before = sent["deliverables"] if rules_run else told
     if rules_run:  # what the next pass is told, once these are written: every one due
         told = sent_before + sum(1 for candidate in candidates if candidate.rule in DELIVERABLE_RULES)
     report.already = len(candidates) - len(fresh) + sent_before + approval_reminders_sent(today)

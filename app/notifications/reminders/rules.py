@@ -27,23 +27,25 @@ from app.notifications.services import Notice, app_path, app_path_with_id
 from app.workflow.queries import in_state_tagged
 
 
-def deliverable_candidates(today: date, people: People, skip_sent: bool = False) -> list[Candidate]:
+def deliverable_candidates(
+    today: date, people: People, skip_sent: bool = False, sent: Counter | None = None
+) -> list[Candidate]:
     """Occurrences still owed on active agreements, due within the furthest threshold or overdue; with
     `skip_sent`, only those whose reminder of this period some recipient lacks (gates.py: the database
-    skips the rest). Read as plain columns: a notice is built only for a reminder not sent yet."""
+    skips the rest), and with `sent` too, the others' reminders counted in sent["deliverables"] (one
+    reading: the database marks them instead of skipping them). Read as plain columns: a notice is
+    built only for a reminder not sent yet."""
     from app.deliverables.models import Occurrence
     from app.notifications.reminders.gates import occurrence_unsent
 
     horizon = horizon_of_deliverables()
-    rows = db.session.execute(
-        _owed_occurrences(_occurrence_columns()).where(
-            Occurrence.due_on <= today + timedelta(days=horizon), occurrence_unsent(today) if skip_sent else true()
-        )
-    ).all()
+    lacking = occurrence_unsent(today) if skip_sent else true()
+    columns = _occurrence_columns() + ((lacking.label("lacking"),) if sent is not None else ())
+    query = _owed_occurrences(columns).where(Occurrence.due_on <= today + timedelta(days=horizon))
+    rows = db.session.execute(query.where(lacking) if sent is None else query).all()
     candidates = []
     recipients_of: dict[tuple, list] = {}  # an agreement's occurrences (ten or so) have the same recipients
     for row in rows:
-        occurrence_facts.keep(row)
         policy = _policy_of(row.workflow_version_id, row.type)
         days_left = (row.due_on - today).days
         told = (row.responsible_organization_id, row.is_home, row.agreement_id, row.owner_id)
@@ -53,24 +55,24 @@ def deliverable_candidates(today: date, people: People, skip_sent: bool = False)
                 [people.by_id.get(row.owner_id)],
             )
         recipients = recipients_of[told]
-        common = {"object_type": "deliverable_occurrences", "object_id": row.id}
         if days_left >= 0:
             threshold = _threshold(days_left, policy.deliverable_due_days)
             if threshold is None:
                 continue
-            make = partial(_deliverable_notice, row.id, "deliverable_due", "deliverable_due", days_left)
-            candidates += [
-                Candidate("deliverable_due", f"{row.due_on}:{threshold}d", person, make, **common)
-                for person in recipients
-            ]
+            rule, key = "deliverable_due", f"{row.due_on}:{threshold}d"
+        else:
+            week = (-days_left - 1) // policy.deliverable_overdue_every_days
+            rule, key = "deliverable_overdue", f"{row.due_on}:w{week}"
+        if sent is not None and not row.lacking:  # everyone had it
+            sent["deliverables"] += len(recipients)
             continue
-        overdue = -days_left
-        week = (overdue - 1) // policy.deliverable_overdue_every_days
-        make = partial(_deliverable_notice, row.id, "deliverable_overdue", "deliverable_overdue", overdue)
+        occurrence_facts.keep(row)
+        make = partial(_deliverable_notice, row.id, rule, rule, abs(days_left))
         candidates += [
-            Candidate("deliverable_overdue", f"{row.due_on}:w{week}", person, make, **common) for person in recipients
+            Candidate(rule, key, person, make, object_type="deliverable_occurrences", object_id=row.id)
+            for person in recipients
         ]
-    return candidates + _escalation_candidates(today, people, skip_sent)
+    return candidates + _escalation_candidates(today, people, skip_sent, sent)
 
 
 def horizon_of_deliverables() -> int:
@@ -115,7 +117,7 @@ def _owed_occurrences(columns):
     )
 
 
-def _escalation_candidates(today: date, people: People, skip_sent: bool) -> list[Candidate]:
+def _escalation_candidates(today: date, people: People, skip_sent: bool, sent: Counter | None) -> list[Candidate]:
     """Managers hear once per deliverable (its earliest date missed past the escalation threshold), the
     message listing every such missed date: not once a week per missed date. With `skip_sent`, the
     database finds the deliverables whose earliest such date some manager has not heard of; only those
@@ -128,17 +130,20 @@ def _escalation_candidates(today: date, people: People, skip_sent: bool) -> list
     )
 
     first = _first_escalated(today)
-    deliverable_ids = db.session.scalars(
-        select(first.c.deliverable_id).where(
-            first.c.n == 1,
-            manager_lacks(
-                "deliverable_escalated", "deliverable_occurrences", first.c.id, date_text(first.c.due_on) + ":escalated"
-            )
-            if skip_sent
-            else true(),
+    lacking = (
+        manager_lacks(
+            "deliverable_escalated", "deliverable_occurrences", first.c.id, date_text(first.c.due_on) + ":escalated"
         )
-    ).all()
+        if skip_sent
+        else true()
+    )
     managers = _people(people.holding("escalation.receive"))
+    if sent is None:
+        deliverable_ids = db.session.scalars(select(first.c.deliverable_id).where(first.c.n == 1, lacking)).all()
+    else:  # one reading: the deliverables every manager heard of are counted, not skipped
+        marked = db.session.execute(select(first.c.deliverable_id, lacking).where(first.c.n == 1)).all()
+        deliverable_ids = [deliverable_id for deliverable_id, is_lacking in marked if is_lacking]
+        sent["deliverables"] += (len(marked) - len(deliverable_ids)) * len(managers)
     if not deliverable_ids or not managers:
         return []
     escalated: dict[int, list] = {}  # deliverable id -> its occurrences overdue past the escalation threshold
@@ -174,50 +179,6 @@ def _escalation_candidates(today: date, people: People, skip_sent: bool) -> list
             for person in managers
         ]
     return candidates
-
-
-def deliverable_reminders_sent(today: date) -> int:
-    """How many of the deliverable reminders due today were sent before, among those the rules skip
-    (every recipient has them): a pass reports them as already sent without reading them."""
-    from sqlalchemy import union
-    from sqlalchemy.orm import aliased
-
-    from app.auth.models import User
-    from app.deliverables.models import Occurrence
-    from app.notifications.reminders.gates import (
-        OCCURRENCE_RECIPIENTS,
-        date_text,
-        manager_lacks,
-        managers,
-        occurrence_all_sent,
-    )
-
-    horizon = horizon_of_deliverables()
-    # One row per (occurrence, recipient): a partner user who also owns the agreement counts once.
-    pairs = []
-    for group in OCCURRENCE_RECIPIENTS:
-        recipient = aliased(User)
-        pairs.append(
-            _owed_occurrences((Occurrence.id, recipient.id.label("user_id")))
-            .order_by(None)
-            .join(recipient, and_(group(recipient), recipient.is_active_account.is_(True)))
-            .where(Occurrence.due_on <= today + timedelta(days=horizon), occurrence_all_sent(today))
-        )
-    told = db.session.scalar(select(func.count()).select_from(union(*pairs).subquery()))
-    first = _first_escalated(today)
-    recipient = aliased(User)
-    escalated = db.session.scalar(
-        select(func.count())
-        .select_from(first)
-        .join(recipient, and_(recipient.is_active_account.is_(True), managers(recipient)))
-        .where(
-            first.c.n == 1,
-            ~manager_lacks(
-                "deliverable_escalated", "deliverable_occurrences", first.c.id, date_text(first.c.due_on) + ":escalated"
-            ),
-        )
-    )
-    return told + escalated
 
 
 def approval_reminders_sent(today: date) -> int:
@@ -400,8 +361,9 @@ def ending_candidates(today: date, people: People) -> list[Candidate]:
     from app.agreements.models import Agreement
 
     horizon = max((max(p.ending_days or (0,)) for p in _policies_in_use()), default=0)
-    agreements = db.session.scalars(
-        select(Agreement)
+    # Plain columns: the agreement itself is read only for a reminder not sent yet (_ending_notice).
+    rows = db.session.execute(
+        select(Agreement.id, Agreement.expires_on, Agreement.owner_id, Agreement.workflow_version_id, Agreement.type)
         .where(
             in_state_tagged("in_force"),
             Agreement.expires_on.is_not(None),
@@ -410,13 +372,14 @@ def ending_candidates(today: date, people: People) -> list[Candidate]:
         )
         .order_by(Agreement.expires_on, Agreement.id)
     ).all()
+    managers = people.holding("escalation.receive")
     candidates = []
-    for agreement in agreements:
+    for agreement in rows:
         days_left = (agreement.expires_on - today).days
-        threshold = _threshold(days_left, _policy(agreement).ending_days)
+        threshold = _threshold(days_left, _policy_of(agreement.workflow_version_id, agreement.type).ending_days)
         if threshold is None:
             continue
-        notice = partial(_ending_notice, agreement, days_left)  # built only for a reminder not sent yet
+        notice = partial(_ending_notice, agreement.id, days_left)  # built only for a reminder not sent yet
         # The end date is in the key: an amendment that extends it re-arms the reminders.
         candidates += [
             Candidate(
@@ -427,7 +390,7 @@ def ending_candidates(today: date, people: People) -> list[Candidate]:
                 object_type="agreements",
                 object_id=agreement.id,
             )
-            for person in _people([agreement.owner], people.holding("escalation.receive"))
+            for person in _people([people.by_id.get(agreement.owner_id)], managers)
         ]
     return candidates
 
@@ -486,7 +449,10 @@ def notice_candidates(today: date, people: People) -> list[Candidate]:
     return candidates
 
 
-def _ending_notice(agreement, days_left: int) -> Notice:
+def _ending_notice(agreement_id: int, days_left: int) -> Notice:
+    from app.agreements.models import Agreement
+
+    agreement = db.session.get(Agreement, agreement_id)  # loaded in bulk by _load_objects
     return Notice(
         kind="agreement_ending",
         category="agreement_ending",
