@@ -33,11 +33,15 @@ STEP = 1000003
 
 @dataclass(frozen=True)
 class Inputs:
+    """The day of a pass and the fingerprint of what its deliverable rules read."""
+
     day: date
     fingerprint: str
 
 
 def read_inputs(today: date) -> Inputs:
+    """The fingerprint at `today`: the policies' hash, then each set's count and sum (a change keeps both
+    with a chance of about one in two thousand million)."""
     from app.notifications.reminders.rules import horizon_of_deliverables
 
     horizon = horizon_of_deliverables()
