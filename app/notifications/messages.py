@@ -33,18 +33,19 @@ def _date(value) -> str:
         return str(value or "")
 
 
-def isolate(value) -> str:
+def isolate(value, language: str | None = None) -> str:
     """In Arabic, a Latin reference or name inside a sentence is wrapped in Unicode
     isolates (FSI … PDI) so the bidi algorithm does not reorder it with its surroundings."""
     text = str(value if value is not None else "")
-    return f"\u2068{text}\u2069" if text and current_language() == "ar" else text
+    return f"\u2068{text}\u2069" if text and (language or current_language()) == "ar" else text
 
 
 def headline(kind: str, params: dict) -> str:
     """A one-line summary: the bell, the notifications page, the e-mail subject."""
-    ref = isolate(params.get("reference", ""))
-    title = isolate(pick(params.get("title")))
-    item = isolate(pick(params.get("deliverable")))
+    language = current_language()  # asked once: a reminder pass writes thousands of subjects
+    ref = isolate(params.get("reference", ""), language)
+    title = isolate(pick(params.get("title"), language), language)
+    item = isolate(pick(params.get("deliverable"), language), language)
     days = params.get("days", 0)
     if kind == "approval_requested":
         return _("Your approval is asked for %(ref)s — %(title)s", ref=ref, title=title)

@@ -150,16 +150,20 @@ def mail_language(recipient) -> str:
 
 def _subjects(pairs: list[tuple[Any, Notice]]) -> list[str]:
     """The subject of each (recipient, notice) in the recipient's language, one locale switch per
-    language rather than per message (switching costs more than writing a headline)."""
+    language rather than per message (switching costs more than writing a headline), and once per
+    notice and language (a reminder pass gives the recipients of one reminder the same notice)."""
     subjects: list[str] = [""] * len(pairs)
     by_language: dict[str, list[int]] = {}
     for index, (person, _notice) in enumerate(pairs):
         by_language.setdefault(mail_language(person), []).append(index)
     for language, indexes in by_language.items():
+        written: dict[int, str] = {}  # id(notice) -> its headline (the notices live in `pairs` meanwhile)
         with force_locale(language):
             for index in indexes:
                 notice = pairs[index][1]
-                subjects[index] = messages.headline(notice.kind, notice.params)
+                if id(notice) not in written:
+                    written[id(notice)] = messages.headline(notice.kind, notice.params)
+                subjects[index] = written[id(notice)]
     return subjects
 
 

@@ -80,3 +80,66 @@ def test_a_newcomer_hears_of_an_overdue_deliverable_the_others_were_told_of(worl
         ("deliverable_overdue", occurrence.id, newcomer.id)
     }
     assert reminders.run_pass(moment).created == 1
+
+
+def test_a_repeat_the_same_day_skips_the_deliverable_rules_until_something_changes(world, people, occurrence):  # noqa: F811
+    """A complete pass remembers what the deliverable rules read (reminders/last_pass.py): the same day,
+    over the same inputs, the next pass skips them; any change to those inputs (a moved date, a new
+    occurrence, an agreement's new owner, a grant) makes the next pass read them all again, and it
+    sends exactly what the full reading finds unsent."""
+    from tests.bulk import counting_queries
+
+    moment = at(occurrence.due_on + timedelta(days=9))  # overdue for the second week
+    first = reminders.run_pass(moment)
+    assert first.created > 0 and first.errors == 0
+    due = len(keys(reminders.candidates_at(moment)))
+    with counting_queries() as statements:
+        again = reminders.run_pass(moment)
+    assert again.created == 0 and again.already == due
+    # Only the fingerprint reads the occurrences; no anti-join asks reminders_sent about them.
+    assert not [s for s in statements if "deliverable_occurrences" in s and "reminders_sent" in s]
+
+    restricted = factories.user("partner", world.partner_a, email="restricted@partner-a.example")
+    restricted.deliverables_restricted = True
+    db.session.commit()
+    assert reminders.run_pass(moment).created == 0  # a newcomer who sees none of partner A's deliverables
+
+    changes = [
+        lambda: db.session.add(DeliverableGrant(user_id=restricted.id, agreement_id=world.agreement_a.id)),
+        lambda: setattr(occurrence, "due_on", occurrence.due_on - timedelta(days=7)),  # a week more overdue
+        lambda: plan(world.agreement_a, world.users["officer"], world.partner_a, moment.date() - timedelta(days=3)),
+        lambda: setattr(world.agreement_a, "owner_id", world.users["other_officer"].id),
+    ]
+    for change in changes:
+        change()
+        db.session.commit()
+        expected = keys(reminders.preview(moment))
+        assert expected, "the change makes a reminder due"
+        made = reminders.run_pass(moment)
+        assert made.errors == 0 and made.created == len(expected)
+        everything = assert_skipping_agrees(moment)
+        with counting_queries() as statements:
+            again = reminders.run_pass(moment)
+        assert again.created == 0 and again.already == len(keys(everything))
+        assert not [s for s in statements if "deliverable_occurrences" in s and "reminders_sent" in s]
+
+
+def test_a_pass_with_a_failed_reminder_is_not_remembered(world, people, occurrence, monkeypatch):  # noqa: F811
+    """The next pass reads everything again when the last one left a reminder unsent."""
+    from app.notifications import services as notification_services
+    from app.notifications.reminders import last_pass
+
+    moment = at(occurrence.due_on + timedelta(days=2))
+    values = notification_services._notification_values
+
+    def failing(recipient, notice):
+        if recipient.id == world.users["officer"].id:
+            raise RuntimeError("cannot word this reminder")
+        return values(recipient, notice)
+
+    monkeypatch.setattr(notification_services, "_notification_values", failing)
+    assert reminders.run_pass(moment).errors == 1
+    assert last_pass.told_before(last_pass.read_inputs(moment.date())) is None
+    monkeypatch.setattr(notification_services, "_notification_values", values)
+    assert reminders.run_pass(moment).created == 1  # the officer's, left over
+    assert last_pass.told_before(last_pass.read_inputs(moment.date())) is not None

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import joinedload, selectinload
 
 from app.core.db import is_lock_conflict, unit_of_work
 from app.core.errors import ConcurrentChange
 from app.extensions import db
 from app.notifications.models import ReminderSent
+from app.notifications.reminders import last_pass, occurrence_facts
 from app.notifications.reminders.base import (  # noqa: F401  (what other modules import from here)
     Candidate,
     PassReport,
@@ -37,7 +37,6 @@ from app.notifications.reminders.rules import (  # noqa: F401
     approval_candidates,
     approval_reminders_sent,
     deliverable_candidates,
-    deliverable_reminders_sent,
     digest_candidates,
     ending_candidates,
     notice_candidates,
@@ -45,24 +44,29 @@ from app.notifications.reminders.rules import (  # noqa: F401
     stalled_candidates,
     waiting_approval,
 )
-from app.notifications.services import notify_many, record_many
+from app.notifications.services import Notice, notify_many, record_many
 
 log = logging.getLogger("sharaka.reminders")
 LOCK_RETRIES = 5
 BATCH = 500  # reminders written per transaction
 KEYS_PER_QUERY = 500  # bound parameters per IN (…), well under every database's limit
+DELIVERABLE_RULES = ("deliverable_due", "deliverable_overdue", "deliverable_escalated")  # deliverable_candidates'
 
 
 # --- a pass ----------------------------------------------------------------------------
 
 
-def candidates_at(now: datetime, skip_sent: bool = False) -> list[Candidate]:
+def candidates_at(
+    now: datetime, skip_sent: bool = False, deliverables: bool = True, sent: Counter | None = None
+) -> list[Candidate]:
     """Every reminder the rules find due at `now`, sent already or not; with `skip_sent`, without
-    those of objects whose every recipient had them already (the database skips those: gates.py)."""
+    those of objects whose every recipient had them already (the database skips those: gates.py;
+    with `sent`, the deliverable ones are counted there); without `deliverables`, without the
+    deliverable rules' (a repeat pass: last_pass.py)."""
     today = local_date(now)
     people = People()
     found = (
-        deliverable_candidates(today, people, skip_sent)
+        (deliverable_candidates(today, people, skip_sent, sent) if deliverables else [])
         + approval_candidates(today, people, skip_sent)
         + ending_candidates(today, people)
         + notice_candidates(today, people)
@@ -103,45 +107,37 @@ def unsent(candidates: list[Candidate]) -> list[Candidate]:
 
 
 def _load_objects(candidates: list[Candidate]) -> list:
-    """Bring the occurrences and agreements the notices of `candidates` describe into the session, in bulk.
-    The caller keeps the list while it builds the notices: the session's identity map holds objects weakly."""
+    """Bring what the notices of `candidates` describe into the pass, in bulk: the agreements into the
+    session (the caller keeps the list while it builds the notices: the session's identity map holds
+    objects weakly), the occurrences' facts as plain values (occurrence_facts)."""
     from app.agreements.models import Agreement
-    from app.deliverables.models import Deliverable, Occurrence
 
-    ids = sorted({c.object_id for c in candidates if c.object_type == "deliverable_occurrences"})
+    occurrence_facts.read(c.object_id for c in candidates if c.object_type == "deliverable_occurrences")
     agreement_ids = sorted({c.object_id for c in candidates if c.object_type == "agreements"})
     loaded = []
     for start in range(0, len(agreement_ids), KEYS_PER_QUERY):
         loaded += db.session.scalars(
             select(Agreement).where(Agreement.id.in_(agreement_ids[start : start + KEYS_PER_QUERY]))
         ).all()
-    for start in range(0, len(ids), KEYS_PER_QUERY):
-        loaded += (
-            db.session.scalars(
-                select(Occurrence)
-                .where(Occurrence.id.in_(ids[start : start + KEYS_PER_QUERY]))
-                .options(
-                    joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),
-                    joinedload(Occurrence.deliverable).joinedload(Deliverable.responsible_organization),
-                    # A sent-back occurrence's notice quotes its latest feedback.
-                    selectinload(Occurrence.submissions),
-                )
-            )
-            .unique()
-            .all()
-        )
     return loaded
 
 
 def _build_notices(candidates: list[Candidate]) -> None:
-    """Build the notices of `candidates` in the reading transaction, their occurrences loaded in bulk:
+    """Build the notices of `candidates` in the reading transaction, what they describe read in bulk:
     after its commit every object read is expired, and each notice would read its agreement again. The
-    objects are let go once the notices are built (every commit would expire them all again). A notice
-    that cannot be built now is tried again in its batch, which reports it alone if it fails."""
+    objects are let go once the notices are built (every commit would expire them all again). The
+    recipients of one reminder share its notice (one maker, one notice). A notice that cannot be built
+    now is tried again in its batch, which reports it alone if it fails."""
     loaded = _load_objects(candidates)  # noqa: F841  (kept while the notices are built)
+    made: dict[int, tuple] = {}  # id(maker) -> (maker, its notice): the maker kept, its id not reused
     for candidate in candidates:
+        maker = candidate.notice_or_maker
+        if isinstance(maker, Notice):
+            continue
         try:
-            candidate.notice_or_maker = candidate.notice  # the maker and the objects it holds go
+            if id(maker) not in made:
+                made[id(maker)] = (maker, maker())
+            candidate.notice_or_maker = made[id(maker)][1]  # the maker and the objects it holds go
         except Exception:  # left for _write_batch, which isolates the failure
             log.debug("reminders: notice of %s left for its batch", candidate.key, exc_info=True)
 
@@ -159,12 +155,24 @@ def run_pass(now: datetime) -> PassReport:
     natural key still decides: a reminder another process recorded meanwhile is skipped, and a
     batch that meets a busy database is tried again whole.
     """
+    with occurrence_facts.kept_for_a_pass():
+        return _run_pass(now)
+
+
+def _run_pass(now: datetime) -> PassReport:
     report = PassReport()
-    candidates = candidates_at(now, skip_sent=True)
+    today = local_date(now)
+    inputs = last_pass.read_inputs(today)  # before the rules read: what is remembered is never newer
+    told = last_pass.told_before(inputs)  # the deliverable reminders due, if nothing changed since
+    rules_run = told is None
+    sent: Counter = Counter()
+    candidates = candidates_at(now, skip_sent=True, deliverables=rules_run, sent=sent)
     fresh = unsent(candidates)
     # The reminders the rules skipped because everyone had them count as already sent.
-    today = local_date(now)
-    report.already = len(candidates) - len(fresh) + deliverable_reminders_sent(today) + approval_reminders_sent(today)
+    sent_before = sent["deliverables"] if rules_run else told
+    if rules_run:  # what the next pass is told, once these are written: every one due
+        told = sent_before + sum(1 for candidate in candidates if candidate.rule in DELIVERABLE_RULES)
+    report.already = len(candidates) - len(fresh) + sent_before + approval_reminders_sent(today)
     _build_notices(fresh)
     db.session.commit()  # end the reading transaction before writing
     failed: list = []
@@ -172,7 +180,18 @@ def run_pass(now: datetime) -> PassReport:
         _write_batch(fresh[start : start + BATCH], report, failed)
     if failed:
         _report_failures(failed, report)
+    elif report.errors == 0 and rules_run:  # (skipped: what is remembered holds still, nothing to write)
+        _remember(inputs, told)
     return report
+
+
+def _remember(inputs: last_pass.Inputs, told: int) -> None:
+    try:
+        last_pass.remember(inputs, told)
+        db.session.commit()
+    except (ConcurrentChange, OperationalError):  # busy: the next pass runs its rules in full, no harm
+        db.session.rollback()
+        log.info("reminders: the pass's inputs not remembered (database busy)")
 
 
 def _refresh_recipients(batch: list[Candidate]) -> None:
@@ -217,7 +236,7 @@ def _write_batch(batch: list[Candidate], report: PassReport, failed: list) -> No
             with db.session.no_autoflush:
                 _refresh_recipients(batch)
                 # The notices not built with the reading (_build_notices) are built now.
-                loaded = _load_objects([c for c in batch if "notice" not in c.__dict__])  # noqa: F841
+                loaded = _load_objects([c for c in batch if not isinstance(c.notice_or_maker, Notice)])  # noqa: F841
                 new = record_many([candidate.key for candidate in batch])
                 fresh = list({candidate.key: candidate for candidate in batch if candidate.key in new}.values())
                 notify_many([(candidate.recipient, candidate.notice) for candidate in fresh])

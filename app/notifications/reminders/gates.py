@@ -168,18 +168,6 @@ def occurrence_unsent(today: date):
     )
 
 
-def occurrence_all_sent(today: date):
-    """Occurrences every recipient has had this period's reminder of (those occurrence_unsent skips)."""
-    from app.deliverables.models import Occurrence
-
-    return _occurrence_periods(
-        today,
-        lambda rule, key: not_(
-            someone_lacks(rule, "deliverable_occurrences", Occurrence.id, key, OCCURRENCE_RECIPIENTS)
-        ),
-    )
-
-
 def _case_threshold(due_on, today: date, thresholds: list[int]):
     from datetime import timedelta
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from app.core import clock
 from app.core.permissions import holders_of_roles_clause, holds_role, partner_accounts_clause
 from app.extensions import db
+from app.notifications.reminders import occurrence_facts
 from app.notifications.reminders.base import (
     Candidate,
     People,
@@ -26,45 +27,57 @@ from app.notifications.services import Notice, app_path, app_path_with_id
 from app.workflow.queries import in_state_tagged
 
 
-def deliverable_candidates(today: date, people: People, skip_sent: bool = False) -> list[Candidate]:
+def deliverable_candidates(
+    today: date, people: People, skip_sent: bool = False, sent: Counter | None = None
+) -> list[Candidate]:
     """Occurrences still owed on active agreements, due within the furthest threshold or overdue; with
     `skip_sent`, only those whose reminder of this period some recipient lacks (gates.py: the database
-    skips the rest). Read as plain columns: a notice is built only for a reminder not sent yet."""
+    skips the rest), and with `sent` too, the others' reminders counted in sent["deliverables"] (one
+    reading: the database marks them instead of skipping them). Read as plain columns: a notice is
+    built only for a reminder not sent yet."""
     from app.deliverables.models import Occurrence
     from app.notifications.reminders.gates import occurrence_unsent
 
-    horizon = max((max(p.deliverable_due_days or (0,)) for p in _policies_in_use()), default=0)
-    rows = db.session.execute(
-        _owed_occurrences(_occurrence_columns()).where(
-            Occurrence.due_on <= today + timedelta(days=horizon), occurrence_unsent(today) if skip_sent else true()
-        )
-    ).all()
+    horizon = horizon_of_deliverables()
+    lacking = occurrence_unsent(today) if skip_sent else true()
+    columns = _occurrence_columns() + ((lacking.label("lacking"),) if sent is not None else ())
+    query = _owed_occurrences(columns).where(Occurrence.due_on <= today + timedelta(days=horizon))
+    rows = db.session.execute(query.where(lacking) if sent is None else query).all()
     candidates = []
+    recipients_of: dict[tuple, list] = {}  # an agreement's occurrences (ten or so) have the same recipients
     for row in rows:
         policy = _policy_of(row.workflow_version_id, row.type)
         days_left = (row.due_on - today).days
-        recipients = _people(
-            people.of_partner(row.responsible_organization_id, row.is_home, row.agreement_id),
-            [people.by_id.get(row.owner_id)],
-        )
-        common = {"object_type": "deliverable_occurrences", "object_id": row.id}
+        told = (row.responsible_organization_id, row.is_home, row.agreement_id, row.owner_id)
+        if told not in recipients_of:
+            recipients_of[told] = _people(
+                people.of_partner(row.responsible_organization_id, row.is_home, row.agreement_id),
+                [people.by_id.get(row.owner_id)],
+            )
+        recipients = recipients_of[told]
         if days_left >= 0:
             threshold = _threshold(days_left, policy.deliverable_due_days)
             if threshold is None:
                 continue
-            make = partial(_deliverable_notice, row.id, "deliverable_due", "deliverable_due", days_left)
-            candidates += [
-                Candidate("deliverable_due", f"{row.due_on}:{threshold}d", person, make, **common)
-                for person in recipients
-            ]
+            rule, key = "deliverable_due", f"{row.due_on}:{threshold}d"
+        else:
+            week = (-days_left - 1) // policy.deliverable_overdue_every_days
+            rule, key = "deliverable_overdue", f"{row.due_on}:w{week}"
+        if sent is not None and not row.lacking:  # everyone had it
+            sent["deliverables"] += len(recipients)
             continue
-        overdue = -days_left
-        week = (overdue - 1) // policy.deliverable_overdue_every_days
-        make = partial(_deliverable_notice, row.id, "deliverable_overdue", "deliverable_overdue", overdue)
+        occurrence_facts.keep(row)
+        make = partial(_deliverable_notice, row.id, rule, rule, abs(days_left))
         candidates += [
-            Candidate("deliverable_overdue", f"{row.due_on}:w{week}", person, make, **common) for person in recipients
+            Candidate(rule, key, person, make, object_type="deliverable_occurrences", object_id=row.id)
+            for person in recipients
         ]
-    return candidates + _escalation_candidates(today, people, skip_sent)
+    return candidates + _escalation_candidates(today, people, skip_sent, sent)
+
+
+def horizon_of_deliverables() -> int:
+    """The furthest threshold, in days before a due date, of the policies in use."""
+    return max((max(p.deliverable_due_days or (0,)) for p in _policies_in_use()), default=0)
 
 
 def _occurrence_columns():
@@ -83,6 +96,7 @@ def _occurrence_columns():
         Agreement.workflow_version_id,
         Agreement.type,
         Agreement.id.label("agreement_id"),
+        *occurrence_facts.columns(),  # what a notice says: no second reading for the new reminders'
     )
 
 
@@ -103,7 +117,7 @@ def _owed_occurrences(columns):
     )
 
 
-def _escalation_candidates(today: date, people: People, skip_sent: bool) -> list[Candidate]:
+def _escalation_candidates(today: date, people: People, skip_sent: bool, sent: Counter | None) -> list[Candidate]:
     """Managers hear once per deliverable (its earliest date missed past the escalation threshold), the
     message listing every such missed date: not once a week per missed date. With `skip_sent`, the
     database finds the deliverables whose earliest such date some manager has not heard of; only those
@@ -116,17 +130,20 @@ def _escalation_candidates(today: date, people: People, skip_sent: bool) -> list
     )
 
     first = _first_escalated(today)
-    deliverable_ids = db.session.scalars(
-        select(first.c.deliverable_id).where(
-            first.c.n == 1,
-            manager_lacks(
-                "deliverable_escalated", "deliverable_occurrences", first.c.id, date_text(first.c.due_on) + ":escalated"
-            )
-            if skip_sent
-            else true(),
+    lacking = (
+        manager_lacks(
+            "deliverable_escalated", "deliverable_occurrences", first.c.id, date_text(first.c.due_on) + ":escalated"
         )
-    ).all()
+        if skip_sent
+        else true()
+    )
     managers = _people(people.holding("escalation.receive"))
+    if sent is None:
+        deliverable_ids = db.session.scalars(select(first.c.deliverable_id).where(first.c.n == 1, lacking)).all()
+    else:  # one reading: the deliverables every manager heard of are counted, not skipped
+        marked = db.session.execute(select(first.c.deliverable_id, lacking).where(first.c.n == 1)).all()
+        deliverable_ids = [deliverable_id for deliverable_id, is_lacking in marked if is_lacking]
+        sent["deliverables"] += (len(marked) - len(deliverable_ids)) * len(managers)
     if not deliverable_ids or not managers:
         return []
     escalated: dict[int, list] = {}  # deliverable id -> its occurrences overdue past the escalation threshold
@@ -136,6 +153,7 @@ def _escalation_candidates(today: date, people: People, skip_sent: bool) -> list
                 escalation_due(today), Occurrence.deliverable_id.in_(deliverable_ids[start : start + 500])
             )
         ):
+            occurrence_facts.keep(row)
             escalated.setdefault(row.deliverable_id, []).append((row, (today - row.due_on).days))
     candidates = []
     for missed in escalated.values():
@@ -161,50 +179,6 @@ def _escalation_candidates(today: date, people: People, skip_sent: bool) -> list
             for person in managers
         ]
     return candidates
-
-
-def deliverable_reminders_sent(today: date) -> int:
-    """How many of the deliverable reminders due today were sent before, among those the rules skip
-    (every recipient has them): a pass reports them as already sent without reading them."""
-    from sqlalchemy import union
-    from sqlalchemy.orm import aliased
-
-    from app.auth.models import User
-    from app.deliverables.models import Occurrence
-    from app.notifications.reminders.gates import (
-        OCCURRENCE_RECIPIENTS,
-        date_text,
-        manager_lacks,
-        managers,
-        occurrence_all_sent,
-    )
-
-    horizon = max((max(p.deliverable_due_days or (0,)) for p in _policies_in_use()), default=0)
-    # One row per (occurrence, recipient): a partner user who also owns the agreement counts once.
-    pairs = []
-    for group in OCCURRENCE_RECIPIENTS:
-        recipient = aliased(User)
-        pairs.append(
-            _owed_occurrences((Occurrence.id, recipient.id.label("user_id")))
-            .order_by(None)
-            .join(recipient, and_(group(recipient), recipient.is_active_account.is_(True)))
-            .where(Occurrence.due_on <= today + timedelta(days=horizon), occurrence_all_sent(today))
-        )
-    told = db.session.scalar(select(func.count()).select_from(union(*pairs).subquery()))
-    first = _first_escalated(today)
-    recipient = aliased(User)
-    escalated = db.session.scalar(
-        select(func.count())
-        .select_from(first)
-        .join(recipient, and_(recipient.is_active_account.is_(True), managers(recipient)))
-        .where(
-            first.c.n == 1,
-            ~manager_lacks(
-                "deliverable_escalated", "deliverable_occurrences", first.c.id, date_text(first.c.due_on) + ":escalated"
-            ),
-        )
-    )
-    return told + escalated
 
 
 def approval_reminders_sent(today: date) -> int:
@@ -255,24 +229,19 @@ def _first_escalated(today: date):
 
 
 def _deliverable_notice(occurrence_id: int, kind: str, category: str, days: int, missed: tuple = ()) -> Notice:
-    from app.deliverables.models import Occurrence
-
-    occurrence = db.session.get(Occurrence, occurrence_id)  # loaded in bulk by _load_objects
-    deliverable = occurrence.deliverable
-    agreement = deliverable.agreement
+    occurrence = occurrence_facts.of(occurrence_id)  # read in bulk by the pass (_build_notices)
     params = {
-        **agreement_params(agreement),
-        "deliverable": texts(deliverable, "title"),
+        **agreement_params(occurrence.agreement),
+        "deliverable": texts(occurrence.deliverable, "title"),
         "due_on": occurrence.due_on.isoformat(),
-        "responsible": texts(deliverable.responsible_organization, "name"),
+        "responsible": texts(occurrence.responsible, "name"),
         "days": days,
     }
     if len(missed) > 1:
         params["missed"] = list(missed)
     if occurrence.status == "sent_back":
         # Handed in, then sent back: the reminder says so and repeats what to fix.
-        latest = occurrence.latest_submission
-        params |= {"sent_back": True, "feedback": (latest.feedback if latest else None) or ""}
+        params |= {"sent_back": True, "feedback": occurrence.feedback or ""}
     return Notice(
         kind=kind,
         category=category,
@@ -392,8 +361,9 @@ def ending_candidates(today: date, people: People) -> list[Candidate]:
     from app.agreements.models import Agreement
 
     horizon = max((max(p.ending_days or (0,)) for p in _policies_in_use()), default=0)
-    agreements = db.session.scalars(
-        select(Agreement)
+    # Plain columns: the agreement itself is read only for a reminder not sent yet (_ending_notice).
+    rows = db.session.execute(
+        select(Agreement.id, Agreement.expires_on, Agreement.owner_id, Agreement.workflow_version_id, Agreement.type)
         .where(
             in_state_tagged("in_force"),
             Agreement.expires_on.is_not(None),
@@ -402,13 +372,14 @@ def ending_candidates(today: date, people: People) -> list[Candidate]:
         )
         .order_by(Agreement.expires_on, Agreement.id)
     ).all()
+    managers = people.holding("escalation.receive")
     candidates = []
-    for agreement in agreements:
+    for agreement in rows:
         days_left = (agreement.expires_on - today).days
-        threshold = _threshold(days_left, _policy(agreement).ending_days)
+        threshold = _threshold(days_left, _policy_of(agreement.workflow_version_id, agreement.type).ending_days)
         if threshold is None:
             continue
-        notice = partial(_ending_notice, agreement, days_left)  # built only for a reminder not sent yet
+        notice = partial(_ending_notice, agreement.id, days_left)  # built only for a reminder not sent yet
         # The end date is in the key: an amendment that extends it re-arms the reminders.
         candidates += [
             Candidate(
@@ -419,7 +390,7 @@ def ending_candidates(today: date, people: People) -> list[Candidate]:
                 object_type="agreements",
                 object_id=agreement.id,
             )
-            for person in _people([agreement.owner], people.holding("escalation.receive"))
+            for person in _people([people.by_id.get(agreement.owner_id)], managers)
         ]
     return candidates
 
@@ -478,7 +449,10 @@ def notice_candidates(today: date, people: People) -> list[Candidate]:
     return candidates
 
 
-def _ending_notice(agreement, days_left: int) -> Notice:
+def _ending_notice(agreement_id: int, days_left: int) -> Notice:
+    from app.agreements.models import Agreement
+
+    agreement = db.session.get(Agreement, agreement_id)  # loaded in bulk by _load_objects
     return Notice(
         kind="agreement_ending",
         category="agreement_ending",
