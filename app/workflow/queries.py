@@ -18,7 +18,7 @@ from sqlalchemy import and_, exists, false, func, or_, select, true
 from app.agreements.models import Agreement
 from app.core.permissions import holders_of_roles_clause, may_decide_approvals, may_move_own_agreements
 from app.extensions import db
-from app.workflow import conditions, engine
+from app.workflow import conditions, engine, rules
 from app.workflow.definitions import WorkflowDefinition
 from app.workflow.models import ApprovalDecision, ApprovalRound
 
@@ -184,6 +184,37 @@ def _place_kept_for_required(step, identity):
     return and_(*parts)
 
 
+def _field_given(name: str):
+    """SQL for a field the engine finds given (engine.blocking_reasons: a truthy value)."""
+    from sqlalchemy import String
+
+    column = getattr(Agreement, name)
+    if isinstance(column.type, String):
+        return and_(column.is_not(None), column != "")
+    return column.is_not(None)
+
+
+def _document_given(kind: str):
+    from app.workflow.models import AgreementDocument
+
+    return exists().where(AgreementDocument.agreement_id == Agreement.id, AgreementDocument.kind == kind)
+
+
+def needs_met(definition: WorkflowDefinition, transition):
+    """SQL that holds when nothing is missing for `transition` (engine.blocking_reasons finds no reason,
+    fields and documents read from the agreement as for an approval): each of definition.needs, a named
+    guard by its SQL side (rules.GUARD_CLAUSES). None when the move needs nothing."""
+    parts = []
+    for what, need in definition.needs(transition):
+        if what == "guard" and isinstance(need, str):
+            parts.append(rules.GUARD_CLAUSES[need]())
+        elif what == "field" or (what == "guard" and "field" in need):
+            parts.append(_field_given(need if what == "field" else need["field"]))
+        else:
+            parts.append(_document_given(need if what == "document" else need["document"]))
+    return and_(*parts) if parts else None
+
+
 def _approval_steps(definition: WorkflowDefinition):
     """(transition, its steps, index, step) for every step of every approval in `definition`."""
     for transition in definition.transitions:
@@ -203,13 +234,14 @@ def approvals_waiting_on(user, people: list) -> object:
     it yet, is not kept out by the four-eyes rule, and, in a sequential step, whose turn came.
 
     Nor, as the engine keeps it (_place_kept_for_required), when the step's last place is kept for a
-    required approver they are not. What the engine checks beyond this (guards that block the move)
-    shows on the agreement's page.
+    required approver they are not; nor while the move is blocked (a guard, or what the target state
+    requires, is missing: needs_met), as the engine then offers no approval.
     """
 
     def rule(definition: WorkflowDefinition):
         clauses = []
         for transition, steps, index, step in _approval_steps(definition):
+            met = needs_met(definition, transition)
             for identity in people:
                 slot = engine.slot_of(step, identity)
                 if slot is None:
@@ -237,6 +269,8 @@ def approvals_waiting_on(user, people: list) -> object:
                 kept = _place_kept_for_required(step, identity)
                 if kept is not None:
                     parts.append(~kept)
+                if met is not None:
+                    parts.append(met)
                 clauses.append(and_(*parts))
         return or_(*clauses) if clauses else None
 
