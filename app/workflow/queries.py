@@ -304,12 +304,11 @@ def forward_move_states(definition: WorkflowDefinition, user) -> set[str]:
     return found
 
 
-def late_round_clause(today: date, local_midnight: Callable[[date], datetime], also=None):
-    """Open rounds whose current step has waited longer than its SLA. A step starts at the round's
-    request (the first) or at the last approval of the step before it; the current step is the
-    furthest one started. `local_midnight(day)` is the start of that day where days are counted.
-    `also(definition, step, sla, waited_past)`, when given, adds a condition on each such round:
-    `waited_past(days)` holds when the step has waited more than `days` days."""
+def _by_current_step(condition):
+    """Open rounds of the agreement's current state whose current step (the furthest one started,
+    that applies to the agreement) has an SLA and meets `condition(definition, step, sla, started_before)`, where
+    `started_before(moment)` holds when that step started before `moment`. A step starts at the round's
+    request (the first) or at the last approval of the step before it."""
 
     def rule(definition: WorkflowDefinition):
         clauses = []
@@ -319,10 +318,9 @@ def late_round_clause(today: date, local_midnight: Callable[[date], datetime], a
                 if sla is None:
                     continue
 
-                def waited_past(days: int, index=index, steps=steps):
-                    cutoff = local_midnight(today - timedelta(days=days))
+                def started_before(moment, index=index, steps=steps):
                     if index == 0:
-                        return ApprovalRound.requested_at < cutoff
+                        return ApprovalRound.requested_at < moment
                     return (
                         select(func.max(ApprovalDecision.decided_at))
                         .where(
@@ -330,26 +328,50 @@ def late_round_clause(today: date, local_midnight: Callable[[date], datetime], a
                             ApprovalDecision.step.in_([s.name for s in steps[:index]]),
                         )
                         .scalar_subquery()
-                        < cutoff
+                        < moment
                     )
 
-                parts = [
-                    ApprovalRound.transition == transition.name,
-                    ApprovalRound.from_state == source,
-                    waited_past(sla),
-                ]
+                parts = [ApprovalRound.transition == transition.name, ApprovalRound.from_state == source]
                 if index > 0:
                     parts.append(_step_started(steps, index))
                 if step.when is not None:
                     parts.append(_step_applies(step))
                 if index + 1 < len(steps):
                     parts.append(~_step_started(steps, index + 1))
-                if also is not None:
-                    parts.append(also(definition, step, sla, waited_past))
+                parts.append(condition(definition, step, sla, started_before))
                 clauses.append(and_(*parts))
         return or_(*clauses) if clauses else None
 
     return _open_rounds_where(rule)
+
+
+def late_round_clause(today: date, local_midnight: Callable[[date], datetime], also=None):
+    """Open rounds whose current step has waited longer than its SLA. `local_midnight(day)` is the start
+    of that day where days are counted. `also(definition, step, sla, waited_past)`, when given, adds a
+    condition on each such round: `waited_past(days)` holds when the step has waited more than `days` days."""
+
+    def condition(definition, step, sla, started_before):
+        def waited_past(days: int):
+            return started_before(local_midnight(today - timedelta(days=days)))
+
+        if also is None:
+            return waited_past(sla)
+        return and_(waited_past(sla), also(definition, step, sla, waited_past))
+
+    return _by_current_step(condition)
+
+
+def round_due_clause(first: date, last: date, local_midnight: Callable[[date], datetime]):
+    """Open rounds whose current step falls due (the day it started where days are counted, plus its
+    SLA: engine.step_waiting, as the calendar and the reminders reckon it) between `first` and `last`."""
+
+    def condition(_definition, _step, sla, started_before):
+        return and_(
+            ~started_before(local_midnight(first - timedelta(days=sla))),
+            started_before(local_midnight(last - timedelta(days=sla - 1))),
+        )
+
+    return _by_current_step(condition)
 
 
 def partner_turn_clause(organization_id, negotiation_round):

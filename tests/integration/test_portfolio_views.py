@@ -274,6 +274,39 @@ def test_approval_deadlines_are_reckoned_as_the_reminders_do(app, world):
     assert deadline == local_date(started) + timedelta(days=sla) == local_date(utcnow()) + timedelta(days=10)
 
 
+def test_the_database_keeps_the_rounds_due_in_the_month_as_python_dates_them(app, world):
+    """queries.round_due_clause picks the open rounds whose deadline (approval_deadline) falls in the
+    month: rounds asked a minute either side of the local midnights that put the deadline on the
+    month's first and last days, and on the days just outside."""
+    from app.agreements.models import Agreement
+    from app.notifications.reminders import local_midnight
+    from app.reporting.portfolio.deadlines import approval_deadline
+    from app.workflow.queries import round_due_clause
+
+    first = (clock.today().replace(day=1) + timedelta(days=40)).replace(day=1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    sla = 10  # an MoU's internal review
+    rounds = []
+    for start in (first, last, first - timedelta(days=1), last + timedelta(days=1)):
+        for shift in (timedelta(minutes=-1), timedelta(minutes=1)):
+            agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a])
+            db.session.commit()
+            engine.take(agreement, "submit_for_review", by=world.users["officer"], expected_version=agreement.version)
+            round_ = engine.open_round(agreement, "approve_review")
+            round_.requested_at = local_midnight(start - timedelta(days=sla)) + shift
+            rounds.append((round_, agreement))
+    db.session.commit()
+    in_python = {r.id for r, agreement in rounds if first <= approval_deadline(r, agreement)[0] <= last}
+    in_sql = set(
+        db.session.scalars(
+            select(ApprovalRound.id)
+            .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
+            .where(ApprovalRound.id.in_([r.id for r, _a in rounds]), round_due_clause(first, last, local_midnight))
+        )
+    )
+    assert in_sql == in_python and len(in_python) == 4, (sorted(in_sql), sorted(in_python))
+
+
 def test_a_partners_calendar_shows_what_its_organisation_owes(signed_in, world, deadlines):
     month, occ_a, occ_b, ministry_owes, _review = deadlines
     page = text_of(signed_in("partner"), f"/portfolio/calendar?month={month:%Y-%m}")

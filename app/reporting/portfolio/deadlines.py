@@ -18,7 +18,7 @@ from app.agreements.models import Agreement
 from app.core.permissions import can, is_partner, visible_agreements_clause, visible_deliverables_clause
 from app.extensions import db
 from app.workflow.engine import definition_for, label
-from app.workflow.queries import in_state_tagged
+from app.workflow.queries import in_state_tagged, round_due_clause
 
 OPEN_OCCURRENCE_STATUSES = ("pending", "sent_back", "submitted")
 KINDS = ("deliverable", "approval", "end")
@@ -133,16 +133,16 @@ def approval_deadline(round_, agreement) -> tuple[date, object] | None:
 
 def _approvals(user, first: date, last: date):
     """Open approval rounds of the agreements' current stage, due by their step's SLA."""
+    from app.notifications.reminders import local_midnight
     from app.workflow.models import ApprovalDecision, ApprovalRound
 
     if not can(user, "agreement.approvals"):
         return  # the ministry's internal approvals are not the partner's business (their deadlines neither)
+    # The database keeps the rounds due this month (queries.round_due_clause); each is dated below.
     rows = db.session.execute(
         select(ApprovalRound, Agreement)
         .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
-        .where(
-            visible_agreements_clause(user), ApprovalRound.status == "open", ApprovalRound.from_state == Agreement.state
-        )
+        .where(visible_agreements_clause(user), round_due_clause(first, last, local_midnight))
         .options(selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user))
         .order_by(ApprovalRound.id)
     )
