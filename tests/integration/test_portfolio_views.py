@@ -524,6 +524,58 @@ def test_the_slowest_approval_step(app, world):
     assert build_report(manager, agreement_type=None, year=2024, now=utcnow()).steps == []
 
 
+def test_the_database_reckons_step_waits_as_step_waits_does(app, world):
+    """analytics.load_step_statistics (SQL) against step_statistics(step_waits(load_rounds(...))) (Python):
+    waits of hours, a later step waiting from the earlier one's last decision, a decision before the
+    round's request (no wait), a step whose predecessor has no decision and a step no definition has
+    (both left out)."""
+    from app.reporting.portfolio import analytics
+
+    officer, legal, manager = (world.users[r] for r in ("officer", "legal", "manager"))
+    plans = [
+        ("convention", [("legal", legal, 0.25), ("legal", manager, 2.5), ("head_of_department", manager, 4.75)]),
+        ("convention", [("head_of_department", manager, 3)]),  # its predecessor never decided
+        ("convention", [("legal", legal, -1), ("head_of_department", manager, 1.5)]),
+        ("mou", [("legal_and_head", legal, 1.5), ("no_such_step", manager, 2)]),
+    ]
+    for number, (kind, decisions) in enumerate(plans):
+        agreement = factories.agreement(by=officer, partners=[world.partner_a], type=kind)
+        requested = at("2025-03-01") + timedelta(days=10 * number, hours=7)
+        row = ApprovalRound(
+            transition="approve_review",
+            from_state="internal_review",
+            requested_by_id=officer.id,
+            requested_at=requested,
+            status="open",
+        )
+        agreement.approval_rounds.append(row)
+        for step, person, days in decisions:
+            row.decisions.append(
+                ApprovalDecision(
+                    step=step,
+                    approver=person,
+                    counted_user=person,
+                    decision="approve",
+                    decided_at=requested + timedelta(days=days),
+                )
+            )
+    db.session.commit()
+    positions = {
+        ("convention", "approve_review", "legal"): 1,
+        ("convention", "approve_review", "head_of_department"): 2,
+    }
+
+    def figures(stats):
+        return sorted(
+            (s.agreement_type, s.step, s.position, s.decisions, round(s.median, 6), round(s.p90, 6)) for s in stats
+        )
+
+    in_sql = analytics.load_step_statistics(manager, positions, year=2025)
+    in_python = analytics.step_statistics(analytics.step_waits(analytics.load_rounds(manager, year=2025)), positions)
+    assert figures(in_sql) == figures(in_python)
+    assert ("convention", "head_of_department", 2, 2, 2.375, 2.475) in figures(in_sql)
+
+
 # --- the demo's illustrative history --------------------------------------------------------------
 
 
