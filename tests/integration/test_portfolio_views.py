@@ -480,29 +480,34 @@ def test_analytics_reads_the_moves_the_engine_records(app, world):
     assert step.stat.decisions == 2 and step.stat.median < 0.01
 
 
+def approval_round(agreement, requested: datetime, decisions, *, by):
+    """A review round of `agreement` asked by `by` at `requested`, with (step, person, days after) decisions."""
+    row = ApprovalRound(
+        transition="approve_review",
+        from_state="internal_review",
+        requested_by_id=by.id,
+        requested_at=requested,
+        status="approved",
+        closed_at=requested + timedelta(days=9),
+    )
+    agreement.approval_rounds.append(row)
+    for step, person, days in decisions:
+        row.decisions.append(
+            ApprovalDecision(
+                step=step,
+                approver=person,
+                counted_user=person,
+                decision="approve",
+                decided_at=requested + timedelta(days=days),
+            )
+        )
+
+
 def test_the_slowest_approval_step(app, world):
     officer, legal, manager = (world.users[r] for r in ("officer", "legal", "manager"))
 
     def round_(agreement, requested: datetime, decisions):
-        row = ApprovalRound(
-            transition="approve_review",
-            from_state="internal_review",
-            requested_by_id=officer.id,
-            requested_at=requested,
-            status="approved",
-            closed_at=requested + timedelta(days=9),
-        )
-        agreement.approval_rounds.append(row)
-        for step, person, days in decisions:
-            row.decisions.append(
-                ApprovalDecision(
-                    step=step,
-                    approver=person,
-                    counted_user=person,
-                    decision="approve",
-                    decided_at=requested + timedelta(days=days),
-                )
-            )
+        approval_round(agreement, requested, decisions, by=officer)
 
     conventions = [factories.agreement(by=officer, partners=[world.partner_a], type="convention") for _ in range(2)]
     mou = factories.agreement(by=officer, partners=[world.partner_a])
@@ -540,25 +545,7 @@ def test_the_database_reckons_step_waits_as_step_waits_does(app, world):
     ]
     for number, (kind, decisions) in enumerate(plans):
         agreement = factories.agreement(by=officer, partners=[world.partner_a], type=kind)
-        requested = at("2025-03-01") + timedelta(days=10 * number, hours=7)
-        row = ApprovalRound(
-            transition="approve_review",
-            from_state="internal_review",
-            requested_by_id=officer.id,
-            requested_at=requested,
-            status="open",
-        )
-        agreement.approval_rounds.append(row)
-        for step, person, days in decisions:
-            row.decisions.append(
-                ApprovalDecision(
-                    step=step,
-                    approver=person,
-                    counted_user=person,
-                    decision="approve",
-                    decided_at=requested + timedelta(days=days),
-                )
-            )
+        approval_round(agreement, at("2025-03-01") + timedelta(days=10 * number, hours=7), decisions, by=officer)
     db.session.commit()
     positions = {
         ("convention", "approve_review", "legal"): 1,
