@@ -53,16 +53,22 @@ def load_user(user_key: str) -> User | None:
     user_id, _, key = str(user_key or "").partition(":")
     if not user_id.isdigit() or not key or len(key) > 100 or int(user_id) >= 2**31:
         return None
-    # One query for both: every request pays for it.
+    from app.notifications.services import counted_unread, unread_of
+
+    # One query for both, and the bell's count that nearly every page shows (an indexed count): every
+    # request pays for it.
     found = db.session.execute(
-        select(UserSession, User).join(User, User.id == UserSession.user_id).where(UserSession.key_hash == _hash(key))
+        select(UserSession, User, unread_of(User.id))
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.key_hash == _hash(key))
     ).first()
     if found is None:
         return None
-    row, user = found
+    row, user, unread = found
     if row.user_id != int(user_id) or not row.is_open or not user.is_active:
         return None
     user.current_session, user.current_session_key = row, key
+    counted_unread(user, unread)
     if utcnow() - row.last_seen_at > TOUCH_EVERY:
         row.last_seen_at = utcnow()  # committed with the request's work
     return user

@@ -54,4 +54,5 @@ class DeliverableFilterForm(Form):
     status = SelectField(_l("Status"), choices=[], validators=[Optional()])
     agreement = SelectField(_l("Agreement"), choices=[], validators=[Optional()])
     partner = SelectField(_l("Responsible"), choices=[], validators=[Optional()])
+    due_after = DateField(_l("Due on or after"), validators=[Optional()])
     due_before = DateField(_l("Due before"), validators=[Optional()])

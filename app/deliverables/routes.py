@@ -87,6 +87,7 @@ def _read_filters() -> tuple[DeliverableFilterForm, services.OccurrenceFilters]:
         agreement_id=int(form.agreement.data) if form.agreement.data else None,
         partner_id=int(form.partner.data) if form.partner.data else None,
         due_before=form.due_before.data,
+        due_after=form.due_after.data,
     )
 
 

@@ -20,6 +20,7 @@ from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.exports import streamed
 from app.core.models import utcnow
+from app.core.pagination import first_with_total
 from app.core.permissions import can, visible_agreements_clause, visible_deliverables_clause
 from app.core.storage import clean_filename, store
 from app.deliverables.models import RECURRENCES, STATUS_LABELS, Deliverable, Occurrence, Submission, SubmissionFile
@@ -497,19 +498,26 @@ def export_table(user, filters: OccurrenceFilters, today: date) -> tuple[list[st
     return headings, rows
 
 
+# Rows each list of the partner's first page shows; the rest are in the full lists it links to.
+PORTAL_LISTED = 20
+
+
 def partner_home(user, today: date) -> dict:
-    """A partner's first page: their agreements and what is due, overdue or sent back, soonest first."""
-    agreements = db.session.scalars(
+    """A partner's first page: their agreements and what is due, overdue or sent back, soonest first:
+    the first PORTAL_LISTED of each and how many in all (a partner of hundreds of agreements too)."""
+    agreements, agreements_total = first_with_total(
         select(Agreement)
         .where(visible_agreements_clause(user))
-        .order_by(Agreement.signed_on.desc().nulls_first())
-        .options(selectinload(Agreement.parties).selectinload(AgreementParty.organization))
-    ).all()
-    waiting = db.session.scalars(
+        .order_by(Agreement.signed_on.desc().nulls_first(), Agreement.id.desc())
+        .options(selectinload(Agreement.parties).selectinload(AgreementParty.organization)),
+        PORTAL_LISTED,
+    )
+    waiting, waiting_total = first_with_total(
         occurrences_query(user, OccurrenceFilters(status="open"), today).where(
             Deliverable.responsible_organization_id == user.organization_id
-        )
-    ).all()
+        ),
+        PORTAL_LISTED,
+    )
     feedback = db.session.scalars(
         select(Submission)
         .join(Occurrence)
@@ -519,4 +527,10 @@ def partner_home(user, today: date) -> dict:
         .order_by(Submission.reviewed_at.desc())
         .limit(10)
     ).all()
-    return {"agreements": agreements, "waiting": waiting, "feedback": feedback}
+    return {
+        "agreements": agreements,
+        "agreements_total": agreements_total,
+        "waiting": waiting,
+        "waiting_total": waiting_total,
+        "feedback": feedback,
+    }

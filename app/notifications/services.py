@@ -78,6 +78,7 @@ def notify(recipient, notice: Notice) -> Notification | None:
         return None
     notification = Notification(**_notification_values(recipient, notice))
     db.session.add(notification)
+    _bell_changed()
     if wants_mail(recipient, notice.category):
         queue_mail(recipient, notice)
     return notification
@@ -102,6 +103,7 @@ def notify_many(pairs: list[tuple[Any, Notice]]) -> int:
                 )
             )
         )
+    _bell_changed()
     # Core executemany on the tables: one compiled statement, no ORM bookkeeping per row.
     db.session.execute(
         insert(Notification.__table__), [_notification_values(person, notice) for person, notice in pairs]
@@ -336,29 +338,39 @@ def notify_once(recipient, notice: Notice, *, rule: str, occurrence_key: str) ->
 # --- in the app -----------------------------------------------------------------------
 
 
+def unread_of(user_id):
+    """SQL: how many notices of the user `user_id` (a value or a column) are unread (the bell)."""
+    return (
+        select(func.count(Notification.id))
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .scalar_subquery()
+    )
+
+
 def unread_count(user) -> int:
     """The bell's count: read once per request, or taken from a query that counted it already."""
     from flask import g, has_request_context
 
     known = g.setdefault("sharaka_unread_counts", {}) if has_request_context() else {}
     if user.id not in known:
-        known[user.id] = (
-            db.session.scalar(
-                select(func.count(Notification.id)).where(
-                    Notification.user_id == user.id, Notification.read_at.is_(None)
-                )
-            )
-            or 0
-        )
+        known[user.id] = db.session.scalar(select(unread_of(user.id))) or 0
     return known[user.id]
 
 
 def counted_unread(user, count: int) -> None:
-    """A query of this request (the dashboard's fingerprint) counted the bell already."""
+    """A query of this request (the sign-in's, the dashboard's fingerprint) counted the bell already."""
     from flask import g, has_request_context
 
     if has_request_context():
         g.setdefault("sharaka_unread_counts", {})[user.id] = int(count or 0)
+
+
+def _bell_changed() -> None:
+    """A notice was added or read: the count taken earlier in this request is stale."""
+    from flask import g, has_request_context
+
+    if has_request_context():
+        g.pop("sharaka_unread_counts", None)
 
 
 def notifications_query(user, *, unread_only: bool = False):
@@ -371,9 +383,11 @@ def notifications_query(user, *, unread_only: bool = False):
 def mark_read(notification: Notification) -> None:
     if notification.read_at is None:
         notification.read_at = utcnow()
+        _bell_changed()
 
 
 def mark_all_read(user) -> int:
+    _bell_changed()
     result = db.session.execute(
         update(Notification)
         .where(Notification.user_id == user.id, Notification.read_at.is_(None))

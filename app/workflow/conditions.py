@@ -137,7 +137,7 @@ class StoredFacts:
     def budget_mad(self) -> Decimal:
         if self.agreement.id is None:
             return Decimal(0)
-        return Decimal(mad_budgets().get(self.agreement.id) or 0)
+        return mad_budget_of(self.agreement.id)
 
     @cached_property
     def foreign_partner(self) -> bool:
@@ -152,30 +152,40 @@ def facts_of(agreement) -> StoredFacts:
     return StoredFacts(agreement)
 
 
-def mad_budgets() -> dict[int, Decimal]:
-    """Each agreement's MAD budget lines added up, read once per request or job step (one query);
-    forgotten when budget lines are written, and at every commit and rollback."""
+# Agreements whose totals one query asks for, at most (an IN list every database takes).
+TOTALS_AT_ONCE = 500
+
+
+def mad_budget_of(agreement_id: int) -> Decimal:
+    """An agreement's MAD budget lines added up. The first agreement asked brings the totals of every
+    agreement loaded in the session with it (the rows of the page, or of a job's step): one query for
+    a page, bounded by what it shows, kept for the request and forgotten when budget lines are
+    written, and at every commit and rollback."""
     from flask import g, has_app_context
     from sqlalchemy import func, select
 
+    from app.agreements.models import Agreement
     from app.budget.models import BudgetLine
     from app.extensions import db
 
-    totals = g.get("sharaka_mad_budgets") if has_app_context() else None
-    if totals is None:
+    totals = g.setdefault("sharaka_mad_budgets", {}) if has_app_context() else {}
+    if agreement_id not in totals:
         _forget_on_change()
-        totals = dict(
+        loaded = [
+            obj.id
+            for obj in db.session.identity_map.values()
+            if isinstance(obj, Agreement) and obj.id is not None and obj.id not in totals
+        ]
+        wanted = [agreement_id] + sorted(set(loaded) - {agreement_id})[: TOTALS_AT_ONCE - 1]
+        found = dict(
             db.session.execute(
                 select(BudgetLine.agreement_id, func.sum(BudgetLine.amount))
-                .where(BudgetLine.currency == "MAD")
+                .where(BudgetLine.currency == "MAD", BudgetLine.agreement_id.in_(wanted))
                 .group_by(BudgetLine.agreement_id)
-            )
-            .tuples()
-            .all()
+            ).all()
         )
-        if has_app_context():
-            g.sharaka_mad_budgets = totals
-    return totals
+        totals.update({number: Decimal(found.get(number) or 0) for number in wanted})
+    return totals[agreement_id]
 
 
 def _forget_totals(*_args) -> None:

@@ -498,6 +498,7 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
 
     reminders = _parse_reminders(body.get("reminders"), problems)
     children = _parse_children(body.get("children"), transitions, problems)
+    problems.extend(_approval_guard_problems(states, transitions))
 
     if not problems:
         problems.extend(_graph_problems(states, transitions))
@@ -514,6 +515,23 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
         reminders=reminders,
         children=children,
     )
+
+
+def _approval_guard_problems(states: dict[str, State], transitions: list[Transition]) -> list[str]:
+    """The inbox lists an approval only when its move is not blocked, asking the guards in SQL: an
+    approval's move may need only guards that have their SQL side (rules.GUARD_CLAUSES)."""
+    problems = []
+    for transition in transitions:
+        if transition.approval is None or transition.target not in states:
+            continue
+        named = [g for g in transition.guards if isinstance(g, str)] + list(states[transition.target].required_guards)
+        for name in dict.fromkeys(named):
+            if name in rules.GUARDS and name not in rules.GUARD_CLAUSES:
+                problems.append(
+                    f"transition {transition.name}: an approval's move cannot need guard {name!r} "
+                    "(it has no SQL side, so the inbox could not tell whom the approval waits on)"
+                )
+    return problems
 
 
 def _parse_children(spec, transitions: list[Transition], problems: list[str]) -> ChildRules:

@@ -4,6 +4,12 @@ A guard answers None when the move may go ahead, or a sentence saying what is
 missing. An effect changes other things when a transition completes. The
 definition validator checks names against these registries, so a typo in a
 YAML file stops the app at start-up instead of silently allowing a move.
+
+A guard may also be written in SQL, side by side with its Python (`guard_clause`): a
+condition on `Agreement` that holds when the guard lets the move go ahead. The inbox asks
+it to list only the approvals the engine would let someone give (app/workflow/queries.py);
+tests hold both to the same answers. A guard without it cannot guard an approval's move
+(the definition check says so).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from flask_babel import gettext as _
 from app.core.permissions import ROLE_NAMES  # noqa: F401 (definitions check the roles they name against it)
 
 GUARDS: dict[str, Callable] = {}
+GUARD_CLAUSES: dict[str, Callable] = {}
 EFFECTS: dict[str, Callable] = {}
 # Named here, written by the feature they belong to, above the engine that runs them: its module
 # registers the function with @guard/@effect when it is imported. A definition may name them before
@@ -27,6 +34,16 @@ EFFECTS_ELSEWHERE = frozenset({"apply_amendment_to_parent", "plan_default_delive
 def guard(name: str):
     def register(function):
         GUARDS[name] = function
+        return function
+
+    return register
+
+
+def guard_clause(name: str):
+    """The guard `name` in SQL: a function answering a condition on `Agreement`."""
+
+    def register(function):
+        GUARD_CLAUSES[name] = function
         return function
 
     return register
@@ -62,11 +79,27 @@ def _has_partner(agreement) -> str | None:
     return None
 
 
+@guard_clause("has_partner")
+def _has_partner_clause():
+    from sqlalchemy import exists
+
+    from app.agreements.models import Agreement, AgreementParty, is_partner_party
+
+    return exists().where(AgreementParty.agreement_id == Agreement.id, is_partner_party(AgreementParty.role))
+
+
 @guard("has_parent")
 def _has_parent(agreement) -> str | None:
     if agreement.parent_id is None:
         return _("An amendment must name the agreement it amends (parent agreement).")
     return None
+
+
+@guard_clause("has_parent")
+def _has_parent_clause():
+    from app.agreements.models import Agreement
+
+    return Agreement.parent_id.is_not(None)
 
 
 @guard("has_amendment_changes")
@@ -76,11 +109,31 @@ def _has_amendment_changes(agreement) -> str | None:
     return None
 
 
+@guard_clause("has_amendment_changes")
+def _has_amendment_changes_clause():
+    from sqlalchemy import Text, and_, cast
+
+    from app.agreements.models import Agreement
+
+    # An empty mapping, or JSON null, says nothing: what `not amendment_changes` finds in Python.
+    return and_(
+        Agreement.amendment_changes.is_not(None),
+        cast(Agreement.amendment_changes, Text).not_in(("null", "{}", "[]", "")),
+    )
+
+
 @guard("text_agreed")
 def _text_agreed(agreement) -> str | None:
     if agreement.agreed_round_id is None:
         return _("Both sides must accept the same version of the text.")
     return None
+
+
+@guard_clause("text_agreed")
+def _text_agreed_clause():
+    from app.agreements.models import Agreement
+
+    return Agreement.agreed_round_id.is_not(None)
 
 
 @guard("all_signatories_signed")
@@ -93,6 +146,23 @@ def _all_signatories_signed(agreement) -> str | None:
     if waiting:
         return _("Waiting for the signature of %(names)s.", names=", ".join(waiting))
     return None
+
+
+@guard_clause("all_signatories_signed")
+def _all_signatories_signed_clause():
+    from sqlalchemy import and_, exists
+
+    from app.agreements.models import Agreement
+    from app.workflow.models import Signatory
+
+    def any_signatory(*conditions):
+        return exists().where(Signatory.agreement_id == Agreement.id, *conditions)
+
+    return and_(
+        any_signatory(Signatory.side == "ministry"),
+        any_signatory(Signatory.side == "partner"),
+        ~any_signatory(Signatory.signed_on.is_(None)),
+    )
 
 
 @effect("unlock_text")

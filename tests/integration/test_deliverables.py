@@ -362,3 +362,28 @@ def test_allowed_types_come_from_configuration(app, world, signed_in, due):
         app.config["ALLOWED_UPLOAD_TYPES"] = allowed
     db.session.refresh(mine)
     assert mine.status == "pending"
+
+
+def test_the_portal_lists_the_first_few_and_links_to_the_rest(world, signed_in):
+    """A partner with more due than the portal lists sees the first PORTAL_LISTED, soonest first, the
+    total, and a link to the full list, which has them all."""
+    officer = world.users["officer"]
+    monthly = plan(
+        world.agreement_a,
+        officer,
+        responsible=world.partner_a,
+        recurrence="monthly",
+        first=TODAY - timedelta(days=31 * (services.PORTAL_LISTED + 2)),
+        until=TODAY - timedelta(days=1),
+    )
+    db.session.commit()
+    overdue = sorted(monthly.occurrences, key=lambda o: o.due_on)
+    assert len(overdue) > services.PORTAL_LISTED
+    partner = signed_in("partner")
+    portal = partner.get("/portal").get_data(as_text=True)
+    shown = [o for o in overdue if f'data-occurrence="{o.id}"' in portal]
+    assert shown == overdue[: services.PORTAL_LISTED]
+    link = f"/deliverables/?status=open&amp;partner={world.partner_a.id}"
+    assert link in portal and f"Show all {len(overdue)} in the list" in portal
+    everything = partner.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert all(f'href="/deliverables/{o.id}"' in everything for o in overdue)

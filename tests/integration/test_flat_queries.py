@@ -15,9 +15,9 @@ from app.api.tokens import create_token
 from app.extensions import db
 from tests.bulk import add_bulk_portfolio, counting_queries
 
-# 13: the MAD budget totals, read once when an approval step has a `when:` condition (conditions.mad_budgets);
-# the manager's dashboard has eleven cards, "stuck agreements" among them (#16).
-MAX_QUERIES = 13
+# The manager's dashboard has eleven cards and the board lists each card's moves (the MAD budget
+# totals of a `when:` condition among what they read): both fold their figures to stay within it.
+MAX_QUERIES = 12
 SMALL, LARGE = 30, 150
 
 PAGES = {
@@ -83,11 +83,16 @@ CASES = [(role, path) for role, paths in PAGES.items() for path in paths]
 # Loads bounded by the page, not the portfolio, that run only when the shown rows need them: a
 # deliverable's hand-ins and files, and the frozen workflow versions (read once per request, when a
 # listed agreement is pinned to one; which rows land on the first page differs between the sizes).
-CHILD_LOADS = ("FROM deliverable_submissions", "FROM deliverable_files", "FROM workflow_versions")
+# Only a statement that loads those rows themselves is set aside, never a figure that reads them.
+CHILD_LOADS = ("deliverable_submissions", "deliverable_files", "workflow_versions")
+
+
+def _is_child_load(statement: str) -> bool:
+    return " ".join(statement.split()).startswith(tuple(f"SELECT {table}." for table in CHILD_LOADS))
 
 
 def _without_child_loads(statements: list[str]) -> list[str]:
-    return [s for s in statements if not any(marker in " ".join(s.split()) for marker in CHILD_LOADS)]
+    return [s for s in statements if not _is_child_load(s)]
 
 
 def _get(client, path: str, bearer: str | None):
@@ -112,7 +117,11 @@ def test_page_costs_the_same_queries_at_two_portfolio_sizes(signed_in, world, ro
     assert db.session.scalar(select(func.count()).select_from(Agreement)) >= LARGE
     with counting_queries() as large:
         _get(client, path, bearer)
-    print(f"{role} {path}: {len(small)} queries with {SMALL} agreements, {len(large)} with {LARGE}")
+    print(
+        f"{role} {path}: {len(small)} queries with {SMALL} agreements, {len(large)} with {LARGE} (child loads included)"
+    )
+    # Everything counted, child loads included, the page stays within the bound.
+    assert len(large) <= MAX_QUERIES, "\n\n".join(s[:300] for s in large)
     # The eager loads of the shown rows' own children (a deliverable's hand-ins and their files) run
     # only when the page holds such children; they are bounded by the page size, not the portfolio,
     # and which rows land on the first page differs between the two sizes.
@@ -122,7 +131,6 @@ def test_page_costs_the_same_queries_at_two_portfolio_sizes(signed_in, world, ro
         + ["---- only in the small run:"]
         + [s[:300] for s in small if s not in large]
     )
-    assert len(large) <= MAX_QUERIES, "\n\n".join(s[:300] for s in large)
 
 
 def test_a_repeat_reminder_pass_reads_a_few_statements_and_writes_nothing(world):

@@ -1,14 +1,21 @@
 """The inbox's SQL (queries.approvals_waiting_on) says an approval waits on someone exactly when the
-engine would let them approve it."""
+engine would let them approve it: the step's places, and what the move needs (its guards, what its
+target state requires), each asked from the same definitions and guards."""
 
 from datetime import date
+from pathlib import Path
 
+import pytest
+import yaml
+from flask import current_app
 from sqlalchemy import func, select
 
 from app.agreements.models import Agreement
+from app.core.storage import StoredFile
 from app.extensions import db
-from app.workflow import engine
-from app.workflow.models import ApprovalRound
+from app.workflow import engine, rules
+from app.workflow.definitions import DefinitionError, load_directory
+from app.workflow.models import AgreementDocument, ApprovalRound, NegotiationRound, Signatory
 from app.workflow.queries import approvals_waiting_on
 from tests import factories
 
@@ -29,15 +36,20 @@ def engine_lets(user, agreement, round_) -> bool:
     return engine._approval_option(agreement, transition, user, date.today()).is_allowed
 
 
+def in_review(world, title: str):
+    """An MoU of the officer's submitted for review: (the agreement, its open approval round)."""
+    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr=title)
+    db.session.commit()
+    engine.take(agreement, "submit_for_review", by=world.users["officer"], expected_version=agreement.version)
+    db.session.commit()
+    return agreement, next(r for r in agreement.approval_rounds if r.status == "open")
+
+
 def test_the_last_place_kept_for_a_required_approver(world):
     """approve_review needs two approvals, one from legal and one from a manager: once a lawyer approved,
     a second lawyer cannot fill the quorum; only a manager can."""
     other_lawyer = factories.user("legal", world.ministry, email="legal2@ministry.example")
-    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="En revue")
-    db.session.commit()
-    engine.take(agreement, "submit_for_review", by=world.users["officer"], expected_version=agreement.version)
-    db.session.commit()
-    round_ = next(r for r in agreement.approval_rounds if r.status == "open")
+    agreement, round_ = in_review(world, "En revue")
     lawyer, manager = world.users["legal"], world.users["manager"]
     assert waits_on(other_lawyer, round_) == engine_lets(other_lawyer, agreement, round_) is True
     engine.decide(
@@ -47,3 +59,130 @@ def test_the_last_place_kept_for_a_required_approver(world):
     for person in (lawyer, other_lawyer, manager):
         assert waits_on(person, round_) == engine_lets(person, agreement, round_), person.email
     assert not waits_on(other_lawyer, round_) and waits_on(manager, round_)
+
+
+# --- a blocked move: the engine offers no approval, the inbox lists none ----------------------------
+
+WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
+
+
+def _signed_by_both(agreement):
+    for position, side in enumerate(("ministry", "partner"), start=1):
+        db.session.add(
+            Signatory(agreement_id=agreement.id, side=side, position=position, name=side, signed_on=date(2026, 1, 5))
+        )
+
+
+def _document(kind):
+    def add(agreement):
+        stored = StoredFile(sha256=f"{agreement.id:064d}", size=1, content_type="application/pdf")
+        db.session.add(stored)
+        db.session.flush()
+        db.session.add(
+            AgreementDocument(agreement_id=agreement.id, kind=kind, stored_file_id=stored.id, original_name="a.pdf")
+        )
+
+    return add
+
+
+def _parent(agreement):
+    parent = factories.agreement(by=agreement.owner, partners=agreement.partner_organizations, title_fr="Parent")
+    db.session.flush()
+    agreement.parent_id = parent.id
+
+
+# (what the MoU's definition gains, what fills the gap on the agreement)
+BLOCKS = {
+    "a named guard on the move": (
+        lambda body: _move(body, "approve_review").update(guards=["has_parent"]),
+        _parent,
+    ),
+    "a field guard on the move": (
+        lambda body: _move(body, "approve_review").update(guards=[{"field": "summary_fr"}]),
+        lambda agreement: setattr(agreement, "summary_fr", "Résumé"),
+    ),
+    "a document guard on the move": (
+        lambda body: _move(body, "approve_review").update(guards=[{"document": "other"}]),
+        _document("other"),
+    ),
+    "a field the target state requires": (
+        lambda body: body["states"]["negotiation"].update(requires={"fields": ["expires_on"]}),
+        lambda agreement: setattr(agreement, "expires_on", date(2030, 1, 1)),
+    ),
+    "a document the target state requires": (
+        lambda body: body["states"]["negotiation"].update(requires={"documents": ["text_version"]}),
+        _document("text_version"),
+    ),
+    "a guard the target state requires": (
+        lambda body: body["states"]["negotiation"].update(requires={"guards": ["all_signatories_signed"]}),
+        _signed_by_both,
+    ),
+}
+
+
+def _move(body, name):
+    return next(t for t in body["transitions"] if t["name"] == name)
+
+
+def _definitions_with(change, tmp_path):
+    for path in WORKFLOWS.glob("*.yaml"):
+        body = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if path.stem == "mou":
+            change(body)
+        (tmp_path / path.name).write_text(yaml.safe_dump(body, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return load_directory(tmp_path)
+
+
+@pytest.mark.parametrize("block", list(BLOCKS))
+def test_an_approval_whose_move_is_blocked_waits_on_nobody(world, tmp_path, monkeypatch, block):
+    """Until what the move needs is there, the engine lets nobody approve (its reasons show on the
+    agreement's page) and the inbox lists the round for nobody; once it is there, both agree again."""
+    change, fill = BLOCKS[block]
+    monkeypatch.setitem(current_app.extensions, "sharaka.workflows", _definitions_with(change, tmp_path))
+    engine.forget_definitions_in_use()
+    agreement, round_ = in_review(world, "Bloqué")
+    lawyer, manager = world.users["legal"], world.users["manager"]
+    for person in (lawyer, manager):
+        assert engine_lets(person, agreement, round_) is False, person.email
+        assert waits_on(person, round_) is False, person.email
+    fill(agreement)
+    db.session.commit()
+    db.session.expire(agreement)
+    for person in (lawyer, manager):
+        assert engine_lets(person, agreement, round_) is True, person.email
+        assert waits_on(person, round_) is True, person.email
+
+
+@pytest.mark.parametrize("name", sorted(rules.GUARD_CLAUSES))
+def test_each_guard_says_the_same_in_sql(world, name):
+    """A guard's SQL side (rules.GUARD_CLAUSES) holds for exactly the agreements its Python lets through."""
+    officer = world.users["officer"]
+    bare = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Nu")
+    full = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Complet")
+    for party in list(bare.parties):
+        db.session.delete(party)
+    db.session.flush()
+    _parent(full)
+    _signed_by_both(full)
+    full.amendment_changes = {"expires_on": "2030-01-01"}
+    bare.amendment_changes = {}
+    agreed = NegotiationRound(agreement_id=full.id, number=1, side="ministry")
+    db.session.add(agreed)
+    db.session.flush()
+    full.agreed_round_id = agreed.id
+    db.session.commit()
+    for agreement in (bare, full):
+        db.session.expire(agreement)
+        in_python = rules.GUARDS[name](agreement) is None
+        in_sql = db.session.scalar(
+            select(func.count(Agreement.id)).where(Agreement.id == agreement.id, rules.GUARD_CLAUSES[name]())
+        )
+        assert bool(in_sql) == in_python, (name, agreement.title_fr)
+    assert {rules.GUARDS[name](a) is None for a in (bare, full)} == {True, False}, "both answers are tried"
+
+
+def test_an_approval_cannot_need_a_guard_without_its_sql(tmp_path):
+    change = lambda body: _move(body, "approve_review").update(guards=["no_overlapping_amendment"])  # noqa: E731
+    with pytest.raises(DefinitionError) as refused:
+        _definitions_with(change, tmp_path)
+    assert "no_overlapping_amendment" in str(refused.value)

@@ -274,6 +274,62 @@ def test_approval_deadlines_are_reckoned_as_the_reminders_do(app, world):
     assert deadline == local_date(started) + timedelta(days=sla) == local_date(utcnow()) + timedelta(days=10)
 
 
+def test_the_database_keeps_the_rounds_due_in_the_month_as_python_dates_them(app, world):
+    """queries.round_due_clause picks the open rounds whose deadline (approval_deadline) falls in the
+    month: rounds asked a minute either side of the local midnights that put the deadline on the
+    month's first and last days, and on the days just outside."""
+    from app.agreements.models import Agreement
+    from app.notifications.reminders import local_midnight
+    from app.reporting.portfolio.deadlines import approval_deadline
+    from app.workflow.queries import round_due_clause
+
+    first = (clock.today().replace(day=1) + timedelta(days=40)).replace(day=1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    sla = 10  # an MoU's internal review
+    rounds = []
+    for start in (first, last, first - timedelta(days=1), last + timedelta(days=1)):
+        for shift in (timedelta(minutes=-1), timedelta(minutes=1)):
+            agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a])
+            db.session.commit()
+            engine.take(agreement, "submit_for_review", by=world.users["officer"], expected_version=agreement.version)
+            round_ = engine.open_round(agreement, "approve_review")
+            round_.requested_at = local_midnight(start - timedelta(days=sla)) + shift
+            rounds.append((round_, agreement))
+    db.session.commit()
+    in_python = {r.id for r, agreement in rounds if first <= approval_deadline(r, agreement)[0] <= last}
+    in_sql = set(
+        db.session.scalars(
+            select(ApprovalRound.id)
+            .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
+            .where(ApprovalRound.id.in_([r.id for r, _a in rounds]), round_due_clause(first, last, local_midnight))
+        )
+    )
+    assert in_sql == in_python and len(in_python) == 4, (sorted(in_sql), sorted(in_python))
+
+
+def test_a_busy_day_lists_the_first_deliverables_and_links_to_the_rest(signed_in, world):
+    """However many reports fall due on one day, the calendar lists DELIVERABLES_PER_DAY of them and
+    links to that day's deliverables list, which has them all."""
+    from app.reporting.portfolio.deadlines import DELIVERABLES_PER_DAY
+
+    busy = (clock.today().replace(day=1) + timedelta(days=62)).replace(day=15)
+    due = [
+        plan(world, world.agreement_a, world.partner_a, busy, f"Rapport {n:02d}")
+        for n in range(DELIVERABLES_PER_DAY + 3)
+    ]
+    day_before = plan(world, world.agreement_a, world.partner_a, busy - timedelta(days=1), "Rapport de la veille")
+    db.session.commit()
+    client = signed_in("manager")
+    page = text_of(client, f"/portfolio/calendar?month={busy:%Y-%m}")
+    listed = [o for o in due if f'href="/deliverables/{o.id}"' in page]
+    assert len(listed) == DELIVERABLES_PER_DAY
+    day_list = f"/deliverables/?due_after={busy.isoformat()}&amp;due_before={busy.isoformat()}"
+    assert day_list in page and "3 more deliverables due this day" in page
+    everything = text_of(client, day_list.replace("&amp;", "&"))
+    assert all(f'href="/deliverables/{o.id}"' in everything for o in due)
+    assert f'href="/deliverables/{day_before.id}"' not in everything
+
+
 def test_a_partners_calendar_shows_what_its_organisation_owes(signed_in, world, deadlines):
     month, occ_a, occ_b, ministry_owes, _review = deadlines
     page = text_of(signed_in("partner"), f"/portfolio/calendar?month={month:%Y-%m}")
@@ -424,29 +480,34 @@ def test_analytics_reads_the_moves_the_engine_records(app, world):
     assert step.stat.decisions == 2 and step.stat.median < 0.01
 
 
+def approval_round(agreement, requested: datetime, decisions, *, by):
+    """A review round of `agreement` asked by `by` at `requested`, with (step, person, days after) decisions."""
+    row = ApprovalRound(
+        transition="approve_review",
+        from_state="internal_review",
+        requested_by_id=by.id,
+        requested_at=requested,
+        status="approved",
+        closed_at=requested + timedelta(days=9),
+    )
+    agreement.approval_rounds.append(row)
+    for step, person, days in decisions:
+        row.decisions.append(
+            ApprovalDecision(
+                step=step,
+                approver=person,
+                counted_user=person,
+                decision="approve",
+                decided_at=requested + timedelta(days=days),
+            )
+        )
+
+
 def test_the_slowest_approval_step(app, world):
     officer, legal, manager = (world.users[r] for r in ("officer", "legal", "manager"))
 
     def round_(agreement, requested: datetime, decisions):
-        row = ApprovalRound(
-            transition="approve_review",
-            from_state="internal_review",
-            requested_by_id=officer.id,
-            requested_at=requested,
-            status="approved",
-            closed_at=requested + timedelta(days=9),
-        )
-        agreement.approval_rounds.append(row)
-        for step, person, days in decisions:
-            row.decisions.append(
-                ApprovalDecision(
-                    step=step,
-                    approver=person,
-                    counted_user=person,
-                    decision="approve",
-                    decided_at=requested + timedelta(days=days),
-                )
-            )
+        approval_round(agreement, requested, decisions, by=officer)
 
     conventions = [factories.agreement(by=officer, partners=[world.partner_a], type="convention") for _ in range(2)]
     mou = factories.agreement(by=officer, partners=[world.partner_a])
@@ -466,6 +527,40 @@ def test_the_slowest_approval_step(app, world):
     assert (report.slowest.stat.agreement_type, report.slowest.stat.step) == ("mou", "legal_and_head")
     assert build_report(manager, agreement_type="convention", year=None, now=utcnow()).slowest.stat.step == "legal"
     assert build_report(manager, agreement_type=None, year=2024, now=utcnow()).steps == []
+
+
+def test_the_database_reckons_step_waits_as_step_waits_does(app, world):
+    """analytics.load_step_statistics (SQL) against step_statistics(step_waits(load_rounds(...))) (Python):
+    waits of hours, a later step waiting from the earlier one's last decision, a decision before the
+    round's request (no wait), a step whose predecessor has no decision and a step no definition has
+    (both left out)."""
+    from app.reporting.portfolio import analytics
+
+    officer, legal, manager = (world.users[r] for r in ("officer", "legal", "manager"))
+    plans = [
+        ("convention", [("legal", legal, 0.25), ("legal", manager, 2.5), ("head_of_department", manager, 4.75)]),
+        ("convention", [("head_of_department", manager, 3)]),  # its predecessor never decided
+        ("convention", [("legal", legal, -1), ("head_of_department", manager, 1.5)]),
+        ("mou", [("legal_and_head", legal, 1.5), ("no_such_step", manager, 2)]),
+    ]
+    for number, (kind, decisions) in enumerate(plans):
+        agreement = factories.agreement(by=officer, partners=[world.partner_a], type=kind)
+        approval_round(agreement, at("2025-03-01") + timedelta(days=10 * number, hours=7), decisions, by=officer)
+    db.session.commit()
+    positions = {
+        ("convention", "approve_review", "legal"): 1,
+        ("convention", "approve_review", "head_of_department"): 2,
+    }
+
+    def figures(stats):
+        return sorted(
+            (s.agreement_type, s.step, s.position, s.decisions, round(s.median, 6), round(s.p90, 6)) for s in stats
+        )
+
+    in_sql = analytics.load_step_statistics(manager, positions, year=2025)
+    in_python = analytics.step_statistics(analytics.step_waits(analytics.load_rounds(manager, year=2025)), positions)
+    assert figures(in_sql) == figures(in_python)
+    assert ("convention", "head_of_department", 2, 2, 2.375, 2.475) in figures(in_sql)
 
 
 # --- the demo's illustrative history --------------------------------------------------------------

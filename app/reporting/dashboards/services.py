@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask_babel import format_date
-from sqlalchemy import and_, case, extract, func, select
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy import and_, case, extract, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import AGREEMENT_TYPES, Agreement
 from app.core.audit import AuditEvent
-from app.core.pagination import first_with_total
+from app.core.pagination import first_with_total, firsts_with_totals
 from app.core.permissions import can, visible_agreements_clause, visible_deliverables_clause
 from app.deliverables.models import Deliverable, Occurrence, Submission
 from app.extensions import db
@@ -161,41 +161,93 @@ def counts_by_state(user, *, owner=None) -> list[Count]:
     return _ordered_counts(db.session.execute(query.group_by(Agreement.state)).all(), state_labels())
 
 
-def portfolio_counts(user) -> tuple[list[Count], list[Count]]:
-    """Agreements `user` may see per state and per type, from one GROUP BY over both."""
-    rows = db.session.execute(
-        select(Agreement.state, Agreement.type, func.count())
+def portfolio_counts(user, year: int) -> tuple[list[Count], list[Count], list[MonthCount]]:
+    """Agreements `user` may see per state and per type, and those signed in each month of `year` (all
+    twelve months, zeros included), from one GROUP BY over the three."""
+    in_year = and_(Agreement.signed_on.is_not(None), extract("year", Agreement.signed_on) == year)
+    # A subquery names the month, so the GROUP BY repeats a column, not an expression with parameters.
+    facts = (
+        select(
+            Agreement.state.label("state"),
+            Agreement.type.label("type"),
+            case((in_year, extract("month", Agreement.signed_on)), else_=None).label("month"),
+        )
         .where(visible_agreements_clause(user))
-        .group_by(Agreement.state, Agreement.type)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(facts.c.state, facts.c.type, facts.c.month, func.count()).group_by(
+            facts.c.state, facts.c.type, facts.c.month
+        )
     ).all()
     by_state: dict[str, int] = {}
     by_type: dict[str, int] = {}
-    for state, type_, count in rows:
+    by_month: dict[int, int] = {}
+    for state, type_, month, count in rows:
         by_state[state] = by_state.get(state, 0) + count
         by_type[type_] = by_type.get(type_, 0) + count
-    return (_ordered_counts(by_state.items(), state_labels()), _ordered_counts(by_type.items(), AGREEMENT_TYPES))
+        if month is not None:
+            by_month[int(month)] = by_month.get(int(month), 0) + count
+    return (
+        _ordered_counts(by_state.items(), state_labels()),
+        _ordered_counts(by_type.items(), AGREEMENT_TYPES),
+        _months(year, by_month),
+    )
 
 
-def ending_soon(user, today: date, *, owner=None, limit: int = LISTED) -> EndingSummary:
-    """Agreements in force whose end date falls within the next 90 days: how many, and the first few."""
+def _ending_list(user, today: date, owner=None):
+    """Agreements in force whose end date falls within the next 90 days, soonest first: (query, order)."""
     until = today + timedelta(days=ENDING_WITHIN_DAYS)
     # In force (states tagged in_force): the ones whose end date matters.
-    conditions = [
+    query = select(Agreement).where(
         visible_agreements_clause(user),
         in_state_tagged("in_force"),
         Agreement.expires_on >= today,
         Agreement.expires_on <= until,
-    ]
-    if owner is not None:
-        conditions.append(Agreement.owner_id == owner.id)
-    agreements, total = first_with_total(
-        select(Agreement).where(*conditions).order_by(Agreement.expires_on, Agreement.reference), limit
     )
-    return EndingSummary(
-        total=total,
-        agreements=agreements,
-        until=until,
-        notices=notice_deadlines(user, today, until, owner=owner, limit=limit),
+    if owner is not None:
+        query = query.where(Agreement.owner_id == owner.id)
+    return query, (Agreement.expires_on, Agreement.reference)
+
+
+def _stuck_list(user, today: date, owner=None):
+    """Agreements in their stage more than STUCK_AFTER_SLA_TIMES its deadline (days counted as on the
+    agreement's page), longest first: (query, order)."""
+    query = select(Agreement).where(
+        visible_agreements_clause(user),
+        Agreement.state_entered_at.is_not(None),
+        over_state_sla(Agreement.state_entered_at, today, STUCK_AFTER_SLA_TIMES),
+    )
+    if owner is not None:
+        query = query.where(Agreement.owner_id == owner.id)
+    return query, (Agreement.state_entered_at, Agreement.reference)
+
+
+def agreement_cards(user, today: date, *, owner=None, limit: int = LISTED) -> tuple[EndingSummary, StuckAgreements]:
+    """The "ending soon" and "stuck agreements" cards (only `owner`'s agreements when given): how many
+    each, and the first few, from one statement; only the listed few are dressed in Python."""
+    found = firsts_with_totals(
+        Agreement, {"ending": _ending_list(user, today, owner), "stuck": _stuck_list(user, today, owner)}, limit
+    )
+    ending, ending_total = found["ending"]
+    until = today + timedelta(days=ENDING_WITHIN_DAYS)
+    stuck = []
+    for agreement in found["stuck"][0]:
+        state = definition_for(agreement).states.get(agreement.state)
+        if state is not None and state.sla_days:
+            stuck.append(
+                StuckAgreement(
+                    agreement, label(state.label), days_since(agreement.state_entered_at, today), state.sla_days
+                )
+            )
+    return (
+        EndingSummary(
+            total=ending_total,
+            agreements=ending,
+            until=until,
+            notices=notice_deadlines(user, today, until, owner=owner, limit=limit),
+        ),
+        StuckAgreements(total=found["stuck"][1], longest=stuck),
     )
 
 
@@ -242,10 +294,10 @@ def _occurrences(user, *columns, owner=None):
     return query
 
 
-# The joins of _occurrences carry the deliverable and its agreement: no query of their own.
+# What a listed occurrence shows besides itself, loaded with it.
 _LISTED_OCCURRENCE = (
-    contains_eager(Occurrence.deliverable).contains_eager(Deliverable.agreement),
-    contains_eager(Occurrence.deliverable).joinedload(Deliverable.responsible_organization),
+    joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),
+    joinedload(Occurrence.deliverable).joinedload(Deliverable.responsible_organization),
 )
 
 
@@ -267,20 +319,17 @@ def my_deliverables(user, today: date, *, limit: int = LISTED) -> DeliverablesSu
     pending = Occurrence.status == "pending"
     is_overdue = and_(pending, Occurrence.due_on < today)
     is_due = and_(pending, Occurrence.due_on >= today, Occurrence.due_on <= month_end)
-    next_due, due_this_month = first_with_total(
-        _occurrences(user, owner=user)
-        .where(is_due)
-        .options(*_LISTED_OCCURRENCE)
-        .order_by(Occurrence.due_on, Occurrence.id),
+    order = (Occurrence.due_on, Occurrence.id)
+    found = firsts_with_totals(
+        Occurrence,
+        {
+            "due": (_occurrences(user, owner=user).where(is_due), order),
+            "overdue": (_occurrences(user, owner=user).where(is_overdue), order),
+        },
         limit,
+        options=_LISTED_OCCURRENCE,
     )
-    most_overdue, overdue = first_with_total(
-        _occurrences(user, owner=user)
-        .where(is_overdue)
-        .options(*_LISTED_OCCURRENCE)
-        .order_by(Occurrence.due_on, Occurrence.id),
-        limit,
-    )
+    (next_due, due_this_month), (most_overdue, overdue) = found["due"], found["overdue"]
     return DeliverablesSummary(
         due_this_month=due_this_month,
         overdue=overdue,
@@ -292,12 +341,13 @@ def my_deliverables(user, today: date, *, limit: int = LISTED) -> DeliverablesSu
 
 def officer_home(user, today: date) -> dict:
     """Everything an officer's dashboard shows: their actions, agreements, deliverables and endings."""
+    ending, stuck = agreement_cards(user, today, owner=user)
     return {
         "actions": my_actions(user, today),
         "my_states": counts_by_state(user, owner=user),
         "deliverables": my_deliverables(user, today),
-        "ending": ending_soon(user, today, owner=user),
-        "stuck": stuck_agreements(user, today, owner=user),
+        "ending": ending,
+        "stuck": stuck,
     }
 
 
@@ -344,63 +394,8 @@ def _yours(round_, step, user) -> bool:
     return slot_of(step, user) is not None and not decided
 
 
-def stuck_agreements(user, today: date, *, owner=None, limit: int = LISTED) -> StuckAgreements:
-    """Agreements in their stage more than STUCK_AFTER_SLA_TIMES its deadline (days counted as on the
-    agreement's page), longest first: the database finds and counts them, only the few listed are dressed."""
-    query = select(Agreement).where(
-        visible_agreements_clause(user),
-        Agreement.state_entered_at.is_not(None),
-        over_state_sla(Agreement.state_entered_at, today, STUCK_AFTER_SLA_TIMES),
-    )
-    if owner is not None:
-        query = query.where(Agreement.owner_id == owner.id)
-    agreements, total = first_with_total(query.order_by(Agreement.state_entered_at, Agreement.reference), limit)
-    stuck = []
-    for agreement in agreements:
-        state = definition_for(agreement).states.get(agreement.state)
-        if state is not None and state.sla_days:
-            stuck.append(
-                StuckAgreement(
-                    agreement, label(state.label), days_since(agreement.state_entered_at, today), state.sla_days
-                )
-            )
-    return StuckAgreements(total=total, longest=stuck)
-
-
-def overdue_by_organization(user, today: date, *, limit: int = ORGANIZATIONS_LISTED) -> tuple[list[Count], int]:
-    """Overdue deliverables (pending, past their due date) per responsible organisation: the `limit`
-    with most, and how many overdue in all."""
-    counts = (
-        _occurrences(
-            user, Deliverable.responsible_organization_id.label("organization_id"), func.count().label("overdue")
-        )
-        .where(Occurrence.status == "pending", Occurrence.due_on < today)
-        .group_by(Deliverable.responsible_organization_id)
-        .subquery()
-    )
-    rows = db.session.execute(
-        select(Organization, counts.c.overdue, func.sum(counts.c.overdue).over())
-        .join(counts, counts.c.organization_id == Organization.id)
-        .order_by(counts.c.overdue.desc(), Organization.slug)
-        .limit(limit)
-    ).all()
-    result = [Count(organization.id, organization.name, overdue) for organization, overdue, _total in rows]
-    return sorted(result, key=lambda row: (-row.value, row.label)), int(rows[0][2]) if rows else 0
-
-
-def signed_per_month(user, year: int) -> list[MonthCount]:
+def _months(year: int, counts: dict[int, int]) -> list[MonthCount]:
     """Agreements signed in each month of `year` (all twelve months, zeros included)."""
-    month = extract("month", Agreement.signed_on)
-    rows = db.session.execute(
-        select(month, func.count())
-        .where(
-            visible_agreements_clause(user),
-            Agreement.signed_on.is_not(None),
-            extract("year", Agreement.signed_on) == year,
-        )
-        .group_by(month)
-    ).all()
-    counts = {int(m): c for m, c in rows}
     return [
         MonthCount(
             m,
@@ -413,9 +408,13 @@ def signed_per_month(user, year: int) -> list[MonthCount]:
     ]
 
 
-def on_time_rates(user, today: date, *, limit: int = ORGANIZATIONS_LISTED) -> list[OnTimeRate]:
-    """Per responsible organisation: of the occurrences due so far that were handed in, how many
-    were first handed in on or before their due date. The `limit` worst first.
+def organization_figures(
+    user, today: date, *, limit: int = ORGANIZATIONS_LISTED
+) -> tuple[list[Count], int, list[OnTimeRate]]:
+    """Per responsible organisation, from one statement:
+    - overdue deliverables (pending, past their due date): the `limit` with most, and how many in all;
+    - on-time rate: of the occurrences due so far that were handed in, how many were first handed in
+      on or before their due date, the `limit` worst first (a government has hundreds of partners).
 
     submitted_at is a UTC moment; its date is compared with the due date as a UTC date. Casablanca
     is UTC+1 most of the year, so a hand-in in the first hour after midnight on the day after the
@@ -426,35 +425,64 @@ def on_time_rates(user, today: date, *, limit: int = ORGANIZATIONS_LISTED) -> li
         .group_by(Submission.occurrence_id)
         .subquery()
     )
+    is_overdue = and_(Occurrence.status == "pending", Occurrence.due_on < today)
     # date() exists on SQLite ('YYYY-MM-DD' text, as dates are stored there) and PostgreSQL (a date).
-    on_time = case((func.date(first.c.first_at) <= Occurrence.due_on, 1), else_=0)
-    rates = (
+    is_on_time = and_(first.c.first_at.is_not(None), func.date(first.c.first_at) <= Occurrence.due_on)
+    per_organization = (
         _occurrences(
             user,
             Deliverable.responsible_organization_id.label("organization_id"),
-            func.count().label("handed_in"),
-            func.sum(on_time).label("on_time"),
+            func.sum(case((is_overdue, 1), else_=0)).label("overdue"),
+            func.count(first.c.first_at).label("handed_in"),
+            func.sum(case((is_on_time, 1), else_=0)).label("on_time"),
         )
-        .join(first, first.c.occurrence_id == Occurrence.id)
+        .outerjoin(first, first.c.occurrence_id == Occurrence.id)
         .where(Occurrence.due_on <= today)
         .group_by(Deliverable.responsible_organization_id)
         .subquery()
     )
-    # Worst first, and only the first few: a government has hundreds of partners.
+    figures = per_organization.c
+    rate = figures.on_time * 1.0 / func.nullif(figures.handed_in, 0)
+    # Each list's rank in the database, so only the rows of the two short lists come back.
+    ranked = (
+        select(
+            figures.organization_id,
+            figures.overdue,
+            figures.handed_in,
+            figures.on_time,
+            func.sum(figures.overdue).over().label("overdue_total"),
+            func.row_number().over(order_by=(figures.overdue.desc(), Organization.slug)).label("overdue_rank"),
+            func.row_number()
+            .over(order_by=(case((figures.handed_in > 0, 0), else_=1), rate, Organization.slug))
+            .label("rate_rank"),
+        )
+        .join(Organization, Organization.id == figures.organization_id)
+        .subquery()
+    )
     rows = db.session.execute(
-        select(Organization, rates.c.handed_in, rates.c.on_time)
-        .join(rates, rates.c.organization_id == Organization.id)
-        .order_by(rates.c.on_time * 1.0 / rates.c.handed_in, Organization.slug)
-        .limit(limit)
+        select(Organization, ranked.c.overdue, ranked.c.handed_in, ranked.c.on_time, ranked.c.overdue_total)
+        .join(ranked, ranked.c.organization_id == Organization.id)
+        .where(
+            or_(
+                and_(ranked.c.overdue > 0, ranked.c.overdue_rank <= limit),
+                and_(ranked.c.handed_in > 0, ranked.c.rate_rank <= limit),
+            )
+        )
     ).all()
-    result = [OnTimeRate(organization, int(handed_in), int(on_time or 0)) for organization, handed_in, on_time in rows]
-    return sorted(result, key=lambda rate: (rate.on_time / rate.handed_in, rate.organization.name))
+    overdue = [Count(org.id, org.name, int(n)) for org, n, _handed_in, _on_time, _total in rows if n]
+    rates = [
+        OnTimeRate(org, int(handed_in), int(on_time or 0)) for org, _n, handed_in, on_time, _total in rows if handed_in
+    ]
+    overdue = sorted(overdue, key=lambda row: (-row.value, row.label))[:limit]
+    rates = sorted(rates, key=lambda rate: (rate.on_time / rate.handed_in, rate.organization.name))[:limit]
+    return overdue, int(rows[0][4] or 0) if rows else 0, rates
 
 
 def portfolio_home(user, today: date) -> dict:
     """Everything the portfolio dashboard shows (managers; auditors and admins read it)."""
-    by_state, by_type = portfolio_counts(user)
-    overdue, overdue_total = overdue_by_organization(user, today)
+    by_state, by_type, signed = portfolio_counts(user, today.year)
+    ending, stuck = agreement_cards(user, today)
+    overdue, overdue_total, on_time = organization_figures(user, today)
     return {
         # What waits on the reader comes first on every dashboard (a manager's own approvals too).
         "actions": my_actions(user, today) if can(user, "inbox.view") else None,
@@ -462,11 +490,11 @@ def portfolio_home(user, today: date) -> dict:
         "by_type": by_type,
         "total": sum(row.value for row in by_state),
         "late_approvals": late_approvals(user, today),
-        "stuck": stuck_agreements(user, today),
+        "stuck": stuck,
         "overdue": overdue,
         "overdue_total": overdue_total,
-        "ending": ending_soon(user, today),
-        "signed_per_month": signed_per_month(user, today.year),
+        "ending": ending,
+        "signed_per_month": signed,
         "year": today.year,
-        "on_time": on_time_rates(user, today),
+        "on_time": on_time,
     }

@@ -9,19 +9,23 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 
 from flask import url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import Agreement
 from app.core.permissions import can, is_partner, visible_agreements_clause, visible_deliverables_clause
 from app.extensions import db
 from app.workflow.engine import definition_for, label
-from app.workflow.queries import in_state_tagged
+from app.workflow.queries import in_state_tagged, round_due_clause
 
 OPEN_OCCURRENCE_STATUSES = ("pending", "sent_back", "submitted")
 KINDS = ("deliverable", "approval", "end")
+# Deliverables a day lists; the rest are one link away in the deliverables list of that day. It
+# bounds the page whatever the portfolio (a government's reports fall due on the same few days).
+DELIVERABLES_PER_DAY = 10
 
 
 @dataclass
@@ -41,6 +45,8 @@ class Month:
     today: date
     weeks: list[list[date]]
     deadlines: list[Deadline] = field(default_factory=list)
+    # Deliverables due on a day beyond the DELIVERABLES_PER_DAY listed: {day: how many}.
+    more_deliverables: dict[date, int] = field(default_factory=dict)
 
     @property
     def last(self) -> date:
@@ -55,7 +61,14 @@ class Month:
         return self.last + timedelta(days=1)
 
     def on(self, day: date) -> list[Deadline]:
-        return [d for d in self.deadlines if d.day == day]
+        return self._by_day.get(day, [])
+
+    @cached_property
+    def _by_day(self) -> dict[date, list[Deadline]]:
+        by_day: dict[date, list[Deadline]] = {}
+        for deadline in self.deadlines:
+            by_day.setdefault(deadline.day, []).append(deadline)
+        return by_day
 
     @property
     def days(self) -> list[date]:
@@ -72,7 +85,7 @@ def build_month(user, first: date, today: date) -> Month:
     month = Month(first=first, today=today, weeks=month_grid(first))
     month.deadlines = sorted(
         [
-            *_deliverables(user, month.first, month.last),
+            *_deliverables(user, month.first, month.last, month.more_deliverables),
             *_approvals(user, month.first, month.last),
             *_endings(user, month.first, month.last),
         ],
@@ -81,11 +94,17 @@ def build_month(user, first: date, today: date) -> Month:
     return month
 
 
-def _deliverables(user, first: date, last: date):
+def _deliverables(user, first: date, last: date, more: dict):
+    """The first DELIVERABLES_PER_DAY open occurrences due each day of the month; `more` gets how many
+    more each day has (both numbered by the database, per day)."""
     from app.deliverables.models import Deliverable, Occurrence
 
-    query = (
-        select(Occurrence)
+    due = (
+        select(
+            Occurrence.id.label("id"),
+            func.row_number().over(partition_by=Occurrence.due_on, order_by=Occurrence.id).label("position"),
+            func.count().over(partition_by=Occurrence.due_on).label("on_the_day"),
+        )
         .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
         .join(Agreement, Agreement.id == Deliverable.agreement_id)
         .where(
@@ -95,15 +114,24 @@ def _deliverables(user, first: date, last: date):
             Occurrence.due_on >= first,
             Occurrence.due_on <= last,
         )
+    )
+    if is_partner(user):
+        # A partner's calendar shows what their organisation owes.
+        due = due.where(Deliverable.responsible_organization_id == user.organization_id)
+    due = due.subquery()
+    rows = db.session.execute(
+        select(Occurrence, due.c.on_the_day)
+        .join(due, due.c.id == Occurrence.id)
+        .where(due.c.position <= DELIVERABLES_PER_DAY)
         .options(
             joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),
             joinedload(Occurrence.deliverable).joinedload(Deliverable.responsible_organization),
         )
-    )
-    if is_partner(user):
-        # A partner's calendar shows what their organisation owes.
-        query = query.where(Deliverable.responsible_organization_id == user.organization_id)
-    for occurrence in db.session.scalars(query):
+    ).all()
+    for occurrence, on_the_day in rows:
+        if on_the_day > DELIVERABLES_PER_DAY:
+            more[occurrence.due_on] = on_the_day - DELIVERABLES_PER_DAY
+    for occurrence, _on_the_day in rows:
         deliverable = occurrence.deliverable
         yield Deadline(
             occurrence.due_on,
@@ -133,16 +161,16 @@ def approval_deadline(round_, agreement) -> tuple[date, object] | None:
 
 def _approvals(user, first: date, last: date):
     """Open approval rounds of the agreements' current stage, due by their step's SLA."""
+    from app.notifications.reminders import local_midnight
     from app.workflow.models import ApprovalDecision, ApprovalRound
 
     if not can(user, "agreement.approvals"):
         return  # the ministry's internal approvals are not the partner's business (their deadlines neither)
+    # The database keeps the rounds due this month (queries.round_due_clause); each is dated below.
     rows = db.session.execute(
         select(ApprovalRound, Agreement)
         .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
-        .where(
-            visible_agreements_clause(user), ApprovalRound.status == "open", ApprovalRound.from_state == Agreement.state
-        )
+        .where(visible_agreements_clause(user), round_due_clause(first, last, local_midnight))
         .options(selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user))
         .order_by(ApprovalRound.id)
     )

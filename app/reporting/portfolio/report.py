@@ -153,7 +153,6 @@ def _over_sla(user, agreement_type: str | None, year: int | None, today: date) -
 
 
 def _steps(user, agreement_type: str | None, year: int | None) -> list[StepRow]:
-    rounds = analytics.load_rounds(user, agreement_type=agreement_type, year=year)
     definitions = current_definitions()
     positions, details = {}, {}
     for kind, definition in definitions.items():
@@ -170,7 +169,7 @@ def _steps(user, agreement_type: str | None, year: int | None) -> list[StepRow]:
                     step_sla(definition, transition.sources[0], step) if transition.sources else None,
                 )
     rows = []
-    for stat in analytics.step_statistics(analytics.step_waits(rounds), positions):
+    for stat in analytics.load_step_statistics(user, positions, agreement_type=agreement_type, year=year):
         key = (stat.agreement_type, stat.transition, stat.step)
         transition_label, approvers, count, sla = details.get(key, (stat.transition, [], 1, None))
         rows.append(
