@@ -87,6 +87,7 @@ def _read_filters() -> tuple[DeliverableFilterForm, services.OccurrenceFilters]:
         agreement_id=int(form.agreement.data) if form.agreement.data else None,
         partner_id=int(form.partner.data) if form.partner.data else None,
         due_before=form.due_before.data,
+        due_after=form.due_after.data,
     )
 
 
@@ -231,9 +232,11 @@ def _plan(agreement, deliverable):
 
 
 def _fill_filter_choices(form: DeliverableFilterForm) -> None:
-    form.status.choices = [("", _("All statuses")), ("open", _("To act on now"))] + [
-        (key, str(label)) for key, label in STATUS_LABELS.items()
-    ]
+    form.status.choices = [
+        ("", _("All statuses")),
+        ("open", _("To act on now")),
+        ("unfinished", _("Not yet accepted or waived")),
+    ] + [(key, str(label)) for key, label in STATUS_LABELS.items()]
     with_plans = (
         select(Agreement.id, Agreement.reference)
         .where(visible_agreements_clause(current_user))

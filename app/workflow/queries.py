@@ -270,12 +270,11 @@ def forward_move_states(definition: WorkflowDefinition, user) -> set[str]:
     return found
 
 
-def late_round_clause(today: date, local_midnight: Callable[[date], datetime], also=None):
-    """Open rounds whose current step has waited longer than its SLA. A step starts at the round's
-    request (the first) or at the last approval of the step before it; the current step is the
-    furthest one started. `local_midnight(day)` is the start of that day where days are counted.
-    `also(definition, step, sla, waited_past)`, when given, adds a condition on each such round:
-    `waited_past(days)` holds when the step has waited more than `days` days."""
+def _current_step_where(test):
+    """Open rounds whose current step has an SLA and satisfies `test(definition, step, sla, started)`, where
+    `started` is SQL for the moment the step began: the round's request (the first step) or the last
+    approval of the steps before it; the current step is the furthest one started that applies (as
+    engine.step_waiting finds it, and engine.step_sla gives its SLA)."""
 
     def rule(definition: WorkflowDefinition):
         clauses = []
@@ -284,25 +283,10 @@ def late_round_clause(today: date, local_midnight: Callable[[date], datetime], a
                 sla = engine.step_sla(definition, source, step)
                 if sla is None:
                     continue
-
-                def waited_past(days: int, index=index, steps=steps):
-                    cutoff = local_midnight(today - timedelta(days=days))
-                    if index == 0:
-                        return ApprovalRound.requested_at < cutoff
-                    return (
-                        select(func.max(ApprovalDecision.decided_at))
-                        .where(
-                            ApprovalDecision.round_id == ApprovalRound.id,
-                            ApprovalDecision.step.in_([s.name for s in steps[:index]]),
-                        )
-                        .scalar_subquery()
-                        < cutoff
-                    )
-
                 parts = [
                     ApprovalRound.transition == transition.name,
                     ApprovalRound.from_state == source,
-                    waited_past(sla),
+                    test(definition, step, sla, _step_began_at(steps, index)),
                 ]
                 if index > 0:
                     parts.append(_step_started(steps, index))
@@ -310,12 +294,51 @@ def late_round_clause(today: date, local_midnight: Callable[[date], datetime], a
                     parts.append(_step_applies(step))
                 if index + 1 < len(steps):
                     parts.append(~_step_started(steps, index + 1))
-                if also is not None:
-                    parts.append(also(definition, step, sla, waited_past))
                 clauses.append(and_(*parts))
         return or_(*clauses) if clauses else None
 
     return _open_rounds_where(rule)
+
+
+def _step_began_at(steps, index: int):
+    if index == 0:
+        return ApprovalRound.requested_at
+    return (
+        select(func.max(ApprovalDecision.decided_at))
+        .where(
+            ApprovalDecision.round_id == ApprovalRound.id, ApprovalDecision.step.in_([s.name for s in steps[:index]])
+        )
+        .scalar_subquery()
+    )
+
+
+def late_round_clause(today: date, local_midnight: Callable[[date], datetime], also=None):
+    """Open rounds whose current step has waited longer than its SLA. `local_midnight(day)` is the start
+    of that day where days are counted. `also(definition, step, sla, waited_past)`, when given, adds a
+    condition on each such round: `waited_past(days)` holds when the step has waited more than `days` days."""
+
+    def test(definition: WorkflowDefinition, step, sla: int, started):
+        def waited_past(days: int):
+            return started < local_midnight(today - timedelta(days=days))
+
+        late = waited_past(sla)
+        return late if also is None else and_(late, also(definition, step, sla, waited_past))
+
+    return _current_step_where(test)
+
+
+def rounds_due_between(first: date, last: date, local_midnight: Callable[[date], datetime]):
+    """Open rounds whose current step falls due between `first` and `last` (both included): the day its
+    step began, counted where `local_midnight` counts days, plus its SLA — engine.step_waiting's deadline,
+    so the calendar reads only the rounds due in its month. A round is late the day after it falls due."""
+
+    def test(_definition: WorkflowDefinition, _step, sla: int, started):
+        return and_(
+            started >= local_midnight(first - timedelta(days=sla)),
+            started < local_midnight(last + timedelta(days=1 - sla)),
+        )
+
+    return _current_step_where(test)
 
 
 def partner_turn_clause(organization_id, negotiation_round):

@@ -9,19 +9,23 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 
 from flask import url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import Agreement
 from app.core.permissions import can, is_partner, visible_agreements_clause, visible_deliverables_clause
 from app.extensions import db
 from app.workflow.engine import definition_for, label
-from app.workflow.queries import in_state_tagged
+from app.workflow.queries import in_state_tagged, rounds_due_between
 
-OPEN_OCCURRENCE_STATUSES = ("pending", "sent_back", "submitted")
 KINDS = ("deliverable", "approval", "end")
+# Deadlines of one kind drawn at most on one day: a government's portfolio has thousands of reports due
+# on 31 December. The others are counted, and a link lists them (the deliverables list, filtered). Approval
+# deadlines and agreements ending are read whole: only the month's, a few a day.
+DAY_CAP = 10
 
 
 @dataclass
@@ -41,6 +45,10 @@ class Month:
     today: date
     weeks: list[list[date]]
     deadlines: list[Deadline] = field(default_factory=list)
+    # (day, kind) -> how many deadlines of that kind fall on that day, drawn or not
+    counts: dict[tuple[date, str], int] = field(default_factory=dict)
+    # (day, kind) -> where all of them are listed, when they are more than DAY_CAP
+    more_urls: dict[tuple[date, str], str] = field(default_factory=dict)
 
     @property
     def last(self) -> date:
@@ -55,12 +63,31 @@ class Month:
         return self.last + timedelta(days=1)
 
     def on(self, day: date) -> list[Deadline]:
-        return [d for d in self.deadlines if d.day == day]
+        return self._by_day.get(day, [])
+
+    def total_on(self, day: date) -> int:
+        """Deadlines of the day, drawn or not."""
+        return sum(self.counts.get((day, kind), 0) for kind in KINDS)
+
+    def hidden(self, day: date) -> list[tuple[str, int, str]]:
+        """(kind, how many are not drawn, where they are listed) for each kind over the cap that day."""
+        return [
+            (kind, self.counts[(day, kind)] - DAY_CAP, self.more_urls[(day, kind)])
+            for kind in KINDS
+            if (day, kind) in self.more_urls
+        ]
+
+    @cached_property
+    def _by_day(self) -> dict[date, list[Deadline]]:
+        by_day: dict[date, list[Deadline]] = {}
+        for deadline in self.deadlines:
+            by_day.setdefault(deadline.day, []).append(deadline)
+        return by_day
 
     @property
     def days(self) -> list[date]:
         """Days of the month with at least one deadline, in order."""
-        return sorted({d.day for d in self.deadlines})
+        return sorted(self._by_day)
 
 
 def month_grid(first: date) -> list[list[date]]:
@@ -70,40 +97,71 @@ def month_grid(first: date) -> list[list[date]]:
 
 def build_month(user, first: date, today: date) -> Month:
     month = Month(first=first, today=today, weeks=month_grid(first))
-    month.deadlines = sorted(
-        [
-            *_deliverables(user, month.first, month.last),
-            *_approvals(user, month.first, month.last),
-            *_endings(user, month.first, month.last),
-        ],
-        key=lambda d: (d.day, KINDS.index(d.kind), d.agreement.reference),
-    )
+    deadlines = [
+        *_deliverables(user, month),
+        *_approvals(user, month),
+        *_endings(user, month),
+    ]
+    for deadline in deadlines:
+        if deadline.kind != "deliverable":  # read whole (only the month's): counted here
+            key = (deadline.day, deadline.kind)
+            month.counts[key] = month.counts.get(key, 0) + 1
+    month.deadlines = sorted(deadlines, key=lambda d: (d.day, KINDS.index(d.kind), d.agreement.reference))
     return month
 
 
-def _deliverables(user, first: date, last: date):
-    from app.deliverables.models import Deliverable, Occurrence
+def _first_of_each_day(query, day_column, order_by, cap: int = DAY_CAP):
+    """`query` (selecting the rows' ids) narrowed to the first `cap` rows of each day, by `order_by`."""
+    ranked = query.add_columns(
+        func.row_number().over(partition_by=day_column, order_by=order_by).label("rank")
+    ).subquery()
+    return select(ranked.c.id).where(ranked.c.rank <= cap)
 
-    query = (
-        select(Occurrence)
+
+def _count_by_day(month: Month, kind: str, query, day_column, more_url) -> None:
+    """Count `query`'s rows per day (the database groups them); note where a day's too many are listed."""
+    for day, count in db.session.execute(query.with_only_columns(day_column, func.count()).group_by(day_column)):
+        month.counts[(day, kind)] = count
+        if count > DAY_CAP:
+            month.more_urls[(day, kind)] = more_url(day)
+
+
+def _deliverables(user, month: Month):
+    from app.deliverables.models import UNFINISHED_STATUSES, Deliverable, Occurrence
+
+    due = (
+        select(Occurrence.id)
         .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
         .join(Agreement, Agreement.id == Deliverable.agreement_id)
         .where(
             visible_agreements_clause(user),
             visible_deliverables_clause(user),
-            Occurrence.status.in_(OPEN_OCCURRENCE_STATUSES),
-            Occurrence.due_on >= first,
-            Occurrence.due_on <= last,
+            Occurrence.status.in_(UNFINISHED_STATUSES),
+            Occurrence.due_on >= month.first,
+            Occurrence.due_on <= month.last,
         )
+    )
+    filters = {"status": "unfinished"}
+    if is_partner(user):
+        # A partner's calendar shows what their organisation owes.
+        due = due.where(Deliverable.responsible_organization_id == user.organization_id)
+        filters["partner"] = user.organization_id
+
+    def listed(day: date) -> str:
+        return url_for(
+            "deliverables.list_deliverables", **filters, due_after=day.isoformat(), due_before=day.isoformat()
+        )
+
+    _count_by_day(month, "deliverable", due, Occurrence.due_on, listed)
+    drawn = db.session.scalars(
+        select(Occurrence)
+        .where(Occurrence.id.in_(_first_of_each_day(due, Occurrence.due_on, (Agreement.reference, Occurrence.id))))
         .options(
             joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),
             joinedload(Occurrence.deliverable).joinedload(Deliverable.responsible_organization),
         )
     )
-    if is_partner(user):
-        # A partner's calendar shows what their organisation owes.
-        query = query.where(Deliverable.responsible_organization_id == user.organization_id)
-    for occurrence in db.session.scalars(query):
+    for occurrence in drawn:
         deliverable = occurrence.deliverable
         yield Deadline(
             occurrence.due_on,
@@ -131,8 +189,10 @@ def approval_deadline(round_, agreement) -> tuple[date, object] | None:
     return local_date(started) + timedelta(days=sla), transition
 
 
-def _approvals(user, first: date, last: date):
-    """Open approval rounds of the agreements' current stage, due by their step's SLA."""
+def _approvals(user, month: Month):
+    """Open approval rounds of the agreements' current stage whose current step falls due in the month
+    (the database picks them by the one SLA rule, queries.rounds_due_between)."""
+    from app.notifications.reminders import local_midnight
     from app.workflow.models import ApprovalDecision, ApprovalRound
 
     if not can(user, "agreement.approvals"):
@@ -140,15 +200,13 @@ def _approvals(user, first: date, last: date):
     rows = db.session.execute(
         select(ApprovalRound, Agreement)
         .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
-        .where(
-            visible_agreements_clause(user), ApprovalRound.status == "open", ApprovalRound.from_state == Agreement.state
-        )
+        .where(visible_agreements_clause(user), rounds_due_between(month.first, month.last, local_midnight))
         .options(selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user))
         .order_by(ApprovalRound.id)
     )
     for round_, agreement in rows:
         due = approval_deadline(round_, agreement)
-        if due is not None and first <= due[0] <= last:
+        if due is not None:
             yield Deadline(
                 due[0],
                 "approval",
@@ -158,13 +216,14 @@ def _approvals(user, first: date, last: date):
             )
 
 
-def _endings(user, first: date, last: date):
+def _endings(user, month: Month):
+    """Agreements in force whose end date falls in the month (a few a day even at a government's scale)."""
     agreements = db.session.scalars(
         select(Agreement).where(
             visible_agreements_clause(user),
             in_state_tagged("in_force"),
-            Agreement.expires_on >= first,
-            Agreement.expires_on <= last,
+            Agreement.expires_on >= month.first,
+            Agreement.expires_on <= month.last,
         )
     )
     for agreement in agreements:
