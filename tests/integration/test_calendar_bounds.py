@@ -250,3 +250,37 @@ def test_the_databases_deadlines_agree_with_the_engines(world, sequential_versio
         day = today + timedelta(days=offset)
         assert due_between(day, day) == {r for r, due in engine_deadlines.items() if due == day}, day
     assert due_between(today - timedelta(days=30), today + timedelta(days=30)) == set(engine_deadlines)
+
+
+# --- the personal feed: the approvals waiting on its reader, picked the same way -------------------
+
+
+def _feed_uids(client, user) -> set[str]:
+    from icalendar import Calendar
+
+    from app.notifications.services import create_calendar_feed
+
+    token = create_calendar_feed(user)
+    db.session.commit()
+    response = client.get(f"/calendar/{token}.ics")
+    assert response.status_code == 200
+    return {str(event["UID"]).split("@")[0] for event in Calendar.from_ical(response.data).walk("VEVENT")}
+
+
+def test_a_feed_holds_the_approval_deadlines_waiting_on_its_reader(world, client):
+    from app.notifications.calendar import PAST_DAYS
+
+    officer, legal, manager = world.users["officer"], world.users["legal"], world.users["manager"]
+    review = factories.agreement(by=officer, partners=[world.partner_a], title_fr="En revue")
+    long_late = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Oubliée")
+    db.session.commit()
+    round_ = _submit(world, review)
+    forgotten = _submit(world, long_late)
+    forgotten.requested_at = utcnow() - timedelta(days=PAST_DAYS + 11)  # fell due PAST_DAYS + 1 days ago
+    db.session.commit()
+    uid = f"approval-{round_.id}-legal_and_head"
+    assert uid in _feed_uids(client, legal) and uid in _feed_uids(client, manager)
+    assert uid not in _feed_uids(client, officer)  # the requester approves nothing
+    assert f"approval-{forgotten.id}-legal_and_head" not in _feed_uids(client, manager)  # out of the window
+    _approve(review, legal)
+    assert uid not in _feed_uids(client, legal) and uid in _feed_uids(client, manager)
