@@ -107,7 +107,9 @@ def build_timeline(user, group_by: str, today: date, *, cap: int = BAR_CAP) -> T
     for agreement, first, last in spans:
         bar = place(Bar(agreement, first, last), start, end)
         for key, make in _group_keys(agreement, group_by, user):
-            groups.setdefault(key, make()).bars.append(bar)
+            if key not in groups:
+                groups[key] = make()
+            groups[key].bars.append(bar)
     ordered = sorted(groups.values(), key=_group_order(group_by))
     return Timeline(
         groups=ordered,
@@ -189,20 +191,34 @@ def _group_keys(agreement: Agreement, group_by: str, user):
         if event is None:
             yield "event-none", lambda: Group("event-none", _("No signing event"), None)
             return
-        url = _url("events.view_event", "event.view", event, user, event_id=event.id)
-        yield f"event-{event.id}", lambda: Group(f"event-{event.id}", event.name, url, held_on=event.held_on)
+        yield (
+            f"event-{event.id}",
+            lambda: Group(
+                f"event-{event.id}",
+                event.name,
+                _url("events.view_event", "event.view", event, user, event_id=event.id),
+                held_on=event.held_on,
+            ),
+        )
         return
     partners = agreement.partner_organizations
     if not partners:
         yield "partner-none", lambda: Group("partner-none", _("No partner"), None)
     for organization in partners:
-        url = _url(
-            "organizations.view_organization", "organization.view", organization, user, organization_id=organization.id
-        )
+        # The group (and the reader's right to open the partner's page) is made once, for its first bar.
         yield (
             f"partner-{organization.id}",
-            lambda organization=organization, url=url: Group(
-                f"partner-{organization.id}", organization.name, url, note=organization.acronym
+            lambda organization=organization: Group(
+                f"partner-{organization.id}",
+                organization.name,
+                _url(
+                    "organizations.view_organization",
+                    "organization.view",
+                    organization,
+                    user,
+                    organization_id=organization.id,
+                ),
+                note=organization.acronym,
             ),
         )
 
