@@ -111,19 +111,13 @@ def build_month(user, first: date, today: date) -> Month:
 
 
 def _first_of_each_day(query, day_column, order_by, cap: int = DAY_CAP):
-    """`query` (selecting the rows' ids) narrowed to the first `cap` rows of each day, by `order_by`."""
+    """`query` (selecting the rows' ids) narrowed to the first `cap` rows of each day by `order_by`, as
+    (id, how many rows that day has): one statement counts and picks."""
     ranked = query.add_columns(
-        func.row_number().over(partition_by=day_column, order_by=order_by).label("rank")
+        func.row_number().over(partition_by=day_column, order_by=order_by).label("rank"),
+        func.count().over(partition_by=day_column).label("on_day"),
     ).subquery()
-    return select(ranked.c.id).where(ranked.c.rank <= cap)
-
-
-def _count_by_day(month: Month, kind: str, query, day_column, more_url) -> None:
-    """Count `query`'s rows per day (the database groups them); note where a day's too many are listed."""
-    for day, count in db.session.execute(query.with_only_columns(day_column, func.count()).group_by(day_column)):
-        month.counts[(day, kind)] = count
-        if count > DAY_CAP:
-            month.more_urls[(day, kind)] = more_url(day)
+    return select(ranked.c.id, ranked.c.on_day).where(ranked.c.rank <= cap).subquery()
 
 
 def _deliverables(user, month: Month):
@@ -152,16 +146,19 @@ def _deliverables(user, month: Month):
             "deliverables.list_deliverables", **filters, due_after=day.isoformat(), due_before=day.isoformat()
         )
 
-    _count_by_day(month, "deliverable", due, Occurrence.due_on, listed)
-    drawn = db.session.scalars(
-        select(Occurrence)
-        .where(Occurrence.id.in_(_first_of_each_day(due, Occurrence.due_on, (Agreement.reference, Occurrence.id))))
+    first = _first_of_each_day(due, Occurrence.due_on, (Agreement.reference, Occurrence.id))
+    drawn = db.session.execute(
+        select(Occurrence, first.c.on_day)
+        .join(first, first.c.id == Occurrence.id)
         .options(
             joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),
             joinedload(Occurrence.deliverable).joinedload(Deliverable.responsible_organization),
         )
-    )
-    for occurrence in drawn:
+    ).all()
+    for occurrence, on_day in drawn:
+        month.counts[(occurrence.due_on, "deliverable")] = on_day
+        if on_day > DAY_CAP:
+            month.more_urls[(occurrence.due_on, "deliverable")] = listed(occurrence.due_on)
         deliverable = occurrence.deliverable
         yield Deadline(
             occurrence.due_on,
