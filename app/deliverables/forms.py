@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from wtforms import DateField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.core.forms import Form
 from app.deliverables.models import RECURRENCES
@@ -54,5 +54,9 @@ class DeliverableFilterForm(Form):
     status = SelectField(_l("Status"), choices=[], validators=[Optional()])
     agreement = SelectField(_l("Agreement"), choices=[], validators=[Optional()])
     partner = SelectField(_l("Responsible"), choices=[], validators=[Optional()])
-    due_after = DateField(_l("Due on or after"), validators=[Optional()])
+    due_after = DateField(_l("Due from"), validators=[Optional()])
     due_before = DateField(_l("Due before"), validators=[Optional()])
+
+    def validate_due_after(self, field):
+        if field.data and self.due_before.data and field.data > self.due_before.data:
+            raise ValidationError(_l("The first due date must not come after the last."))

@@ -23,6 +23,9 @@ RECURRENCES = {
 # As in UNICEF's partner reporting portal. Stored statuses are pending, submitted,
 # sent_back, accepted, waived; "not yet due", "due" and "overdue" are what a
 # pending occurrence shows depending on today's date.
+# Still owed or under review: what a calendar shows on its due date.
+UNFINISHED_STATUSES = ("pending", "sent_back", "submitted")
+
 STATUS_LABELS = {
     "not_yet_due": _l("Not yet due"),
     "due": _l("Due"),

@@ -228,9 +228,11 @@ def _plan(agreement, deliverable):
 
 
 def _fill_filter_choices(form: DeliverableFilterForm) -> None:
-    form.status.choices = [("", _("All statuses")), ("open", _("To act on now"))] + [
-        (key, str(label)) for key, label in STATUS_LABELS.items()
-    ]
+    form.status.choices = [
+        ("", _("All statuses")),
+        ("open", _("To act on now")),
+        ("unfinished", _("Not yet accepted or waived")),
+    ] + [(key, str(label)) for key, label in STATUS_LABELS.items()]
     with_plans = (
         select(Agreement.id, Agreement.reference)
         .where(visible_agreements_clause(current_user))

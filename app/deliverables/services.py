@@ -23,7 +23,15 @@ from app.core.models import utcnow
 from app.core.pagination import first_with_total
 from app.core.permissions import can, visible_agreements_clause, visible_deliverables_clause
 from app.core.storage import clean_filename, store
-from app.deliverables.models import RECURRENCES, STATUS_LABELS, Deliverable, Occurrence, Submission, SubmissionFile
+from app.deliverables.models import (
+    RECURRENCES,
+    STATUS_LABELS,
+    UNFINISHED_STATUSES,
+    Deliverable,
+    Occurrence,
+    Submission,
+    SubmissionFile,
+)
 from app.extensions import db
 from app.workflow.engine import definition_for
 from app.workflow.rules import effect
@@ -447,6 +455,8 @@ def occurrences_query(user, filters: OccurrenceFilters, today: date):
         query = query.where(Occurrence.status == "pending", Occurrence.due_on >= today, Occurrence.due_on <= window_end)
     elif status == "not_yet_due":
         query = query.where(Occurrence.status == "pending", Occurrence.due_on > window_end)
+    elif status == "unfinished":  # not yet accepted or waived, as the calendar counts them
+        query = query.where(Occurrence.status.in_(UNFINISHED_STATUSES))
     elif status in ("submitted", "sent_back", "accepted", "waived"):
         query = query.where(Occurrence.status == status)
     elif status == "open":  # what the responsible party must act on now

@@ -23,9 +23,9 @@ from app.core.permissions import (
 )
 from app.extensions import db
 from app.notifications import messages
-from app.notifications.reminders import local_date, texts, waiting_approval
+from app.notifications.reminders import local_date, local_midnight, texts, waiting_approval
 from app.notifications.services import absolute_url, app_path
-from app.workflow.queries import in_state_tagged
+from app.workflow.queries import approvals_waiting_on, in_state_tagged, rounds_due_between
 
 PAST_DAYS = 90  # keep a little history so a missed deadline is still visible
 FUTURE_DAYS = 3 * 366
@@ -57,7 +57,7 @@ def build_calendar(user, today: date) -> bytes:
 
 def _items(user, today: date, language: str):
     from app.agreements.models import Agreement
-    from app.deliverables.models import Deliverable, Occurrence
+    from app.deliverables.models import UNFINISHED_STATUSES, Deliverable, Occurrence
     from app.workflow.models import ApprovalRound
 
     earliest, latest = today - timedelta(days=PAST_DAYS), today + timedelta(days=FUTURE_DAYS)
@@ -69,7 +69,7 @@ def _items(user, today: date, language: str):
         select(Occurrence)
         .join(Deliverable)
         .where(
-            Occurrence.status.in_(("pending", "sent_back", "submitted")),
+            Occurrence.status.in_(UNFINISHED_STATUSES),
             Occurrence.due_on >= earliest,
             Occurrence.due_on <= latest,
             Deliverable.agreement_id.in_(agreements_of_user),
@@ -97,10 +97,15 @@ def _items(user, today: date, language: str):
         )
 
     if is_ministry(user):
+        # The database picks the rounds due in the feed's window that wait on this person (the inbox's rule);
+        # the engine then says who exactly may approve each of those few.
         rounds = db.session.scalars(
             select(ApprovalRound)
             .join(Agreement, ApprovalRound.agreement_id == Agreement.id)
-            .where(ApprovalRound.status == "open", ApprovalRound.from_state == Agreement.state)
+            .where(
+                rounds_due_between(earliest, latest, local_midnight),
+                approvals_waiting_on(user, [user]),
+            )
             .order_by(ApprovalRound.id)
         )
         for round_ in rounds:

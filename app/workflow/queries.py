@@ -16,9 +16,9 @@ from flask import g, has_app_context
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
 from app.agreements.models import Agreement
-from app.core.permissions import holders_of_roles_clause, holds_role, may_decide_approvals, may_move_own_agreements
+from app.core.permissions import holders_of_roles_clause, may_decide_approvals, may_move_own_agreements
 from app.extensions import db
-from app.workflow import conditions, engine, rules
+from app.workflow import conditions, engine
 from app.workflow.definitions import WorkflowDefinition
 from app.workflow.models import ApprovalDecision, ApprovalRound
 
@@ -175,47 +175,13 @@ def _place_kept_for_required(step, identity):
             .correlate_except(ApprovalDecision, approver)
         )
 
-    missing = [
-        (holds_role(identity, (role,)), ~covered(holders_of_roles_clause((role,), approver)))
-        for role in step.required_roles
-    ]
+    missing = [(role == identity.role, ~covered(approver.role == role)) for role in step.required_roles]
     missing += [(email == identity.email, ~covered(approver.email == email)) for email in step.required_users]
     fills = [clause for is_identity, clause in missing if is_identity]
     parts = [_approved_in_step(step.name) >= step.quorum - 1, or_(*(clause for _is, clause in missing))]
     if fills:
         parts.append(~or_(*fills))
     return and_(*parts)
-
-
-def _field_given(name: str):
-    """SQL for a field the engine finds given (engine.blocking_reasons: a truthy value)."""
-    from sqlalchemy import String
-
-    column = getattr(Agreement, name)
-    if isinstance(column.type, String):
-        return and_(column.is_not(None), column != "")
-    return column.is_not(None)
-
-
-def _document_given(kind: str):
-    from app.workflow.models import AgreementDocument
-
-    return exists().where(AgreementDocument.agreement_id == Agreement.id, AgreementDocument.kind == kind)
-
-
-def needs_met(definition: WorkflowDefinition, transition):
-    """SQL that holds when nothing is missing for `transition` (engine.blocking_reasons finds no reason,
-    fields and documents read from the agreement as for an approval): each of definition.needs, a named
-    guard by its SQL side (rules.GUARD_CLAUSES). None when the move needs nothing."""
-    parts = []
-    for what, need in definition.needs(transition):
-        if what == "guard" and isinstance(need, str):
-            parts.append(rules.GUARD_CLAUSES[need]())
-        elif what == "field" or (what == "guard" and "field" in need):
-            parts.append(_field_given(need if what == "field" else need["field"]))
-        else:
-            parts.append(_document_given(need if what == "document" else need["document"]))
-    return and_(*parts) if parts else None
 
 
 def _approval_steps(definition: WorkflowDefinition):
@@ -237,14 +203,13 @@ def approvals_waiting_on(user, people: list) -> ColumnElement[bool]:
     it yet, is not kept out by the four-eyes rule, and, in a sequential step, whose turn came.
 
     Nor, as the engine keeps it (_place_kept_for_required), when the step's last place is kept for a
-    required approver they are not; nor while the move is blocked (a guard, or what the target state
-    requires, is missing: needs_met), as the engine then offers no approval.
+    required approver they are not. What the engine checks beyond this (guards that block the move)
+    shows on the agreement's page.
     """
 
     def rule(definition: WorkflowDefinition):
         clauses = []
         for transition, steps, index, step in _approval_steps(definition):
-            met = needs_met(definition, transition)
             for identity in people:
                 slot = engine.slot_of(step, identity)
                 if slot is None:
@@ -272,8 +237,6 @@ def approvals_waiting_on(user, people: list) -> ColumnElement[bool]:
                 kept = _place_kept_for_required(step, identity)
                 if kept is not None:
                     parts.append(~kept)
-                if met is not None:
-                    parts.append(met)
                 clauses.append(and_(*parts))
         return or_(*clauses) if clauses else None
 
@@ -307,11 +270,11 @@ def forward_move_states(definition: WorkflowDefinition, user) -> set[str]:
     return found
 
 
-def _by_current_step(condition):
-    """Open rounds of the agreement's current state whose current step (the furthest one started,
-    that applies to the agreement) has an SLA and meets `condition(definition, step, sla, started_before)`, where
-    `started_before(moment)` holds when that step started before `moment`. A step starts at the round's
-    request (the first) or at the last approval of the step before it."""
+def _current_step_where(test):
+    """Open rounds whose current step has an SLA and satisfies `test(definition, step, sla, started)`, where
+    `started` is SQL for the moment the step began: the round's request (the first step) or the last
+    approval of the steps before it; the current step is the furthest one started that applies (as
+    engine.step_waiting finds it, and engine.step_sla gives its SLA)."""
 
     def rule(definition: WorkflowDefinition):
         clauses = []
@@ -320,32 +283,33 @@ def _by_current_step(condition):
                 sla = engine.step_sla(definition, source, step)
                 if sla is None:
                     continue
-
-                def started_before(moment, index=index, steps=steps):
-                    if index == 0:
-                        return ApprovalRound.requested_at < moment
-                    return (
-                        select(func.max(ApprovalDecision.decided_at))
-                        .where(
-                            ApprovalDecision.round_id == ApprovalRound.id,
-                            ApprovalDecision.step.in_([s.name for s in steps[:index]]),
-                        )
-                        .scalar_subquery()
-                        < moment
-                    )
-
-                parts = [ApprovalRound.transition == transition.name, ApprovalRound.from_state == source]
+                parts = [
+                    ApprovalRound.transition == transition.name,
+                    ApprovalRound.from_state == source,
+                    test(definition, step, sla, _step_began_at(steps, index)),
+                ]
                 if index > 0:
                     parts.append(_step_started(steps, index))
                 if step.when is not None:
                     parts.append(_step_applies(step))
                 if index + 1 < len(steps):
                     parts.append(~_step_started(steps, index + 1))
-                parts.append(condition(definition, step, sla, started_before))
                 clauses.append(and_(*parts))
         return or_(*clauses) if clauses else None
 
     return _open_rounds_where(rule)
+
+
+def _step_began_at(steps, index: int):
+    if index == 0:
+        return ApprovalRound.requested_at
+    return (
+        select(func.max(ApprovalDecision.decided_at))
+        .where(
+            ApprovalDecision.round_id == ApprovalRound.id, ApprovalDecision.step.in_([s.name for s in steps[:index]])
+        )
+        .scalar_subquery()
+    )
 
 
 def late_round_clause(today: date, local_midnight: Callable[[date], datetime], also=None):
@@ -353,28 +317,28 @@ def late_round_clause(today: date, local_midnight: Callable[[date], datetime], a
     of that day where days are counted. `also(definition, step, sla, waited_past)`, when given, adds a
     condition on each such round: `waited_past(days)` holds when the step has waited more than `days` days."""
 
-    def condition(definition, step, sla, started_before):
+    def test(definition: WorkflowDefinition, step, sla: int, started):
         def waited_past(days: int):
-            return started_before(local_midnight(today - timedelta(days=days)))
+            return started < local_midnight(today - timedelta(days=days))
 
-        if also is None:
-            return waited_past(sla)
-        return and_(waited_past(sla), also(definition, step, sla, waited_past))
+        late = waited_past(sla)
+        return late if also is None else and_(late, also(definition, step, sla, waited_past))
 
-    return _by_current_step(condition)
+    return _current_step_where(test)
 
 
-def round_due_clause(first: date, last: date, local_midnight: Callable[[date], datetime]):
-    """Open rounds whose current step falls due (the day it started where days are counted, plus its
-    SLA: engine.step_waiting, as the calendar and the reminders reckon it) between `first` and `last`."""
+def rounds_due_between(first: date, last: date, local_midnight: Callable[[date], datetime]):
+    """Open rounds whose current step falls due between `first` and `last` (both included): the day its
+    step began, counted where `local_midnight` counts days, plus its SLA — engine.step_waiting's deadline,
+    so the calendar reads only the rounds due in its month. A round is late the day after it falls due."""
 
-    def condition(_definition, _step, sla, started_before):
+    def test(_definition: WorkflowDefinition, _step, sla: int, started):
         return and_(
-            ~started_before(local_midnight(first - timedelta(days=sla))),
-            started_before(local_midnight(last - timedelta(days=sla - 1))),
+            started >= local_midnight(first - timedelta(days=sla)),
+            started < local_midnight(last + timedelta(days=1 - sla)),
         )
 
-    return _by_current_step(condition)
+    return _current_step_where(test)
 
 
 def partner_turn_clause(organization_id, negotiation_round):

@@ -23,6 +23,8 @@ CASES = [
     ("manager", "/agreements/", "ORDER BY agreements.signed_on DESC", "ix_agreements_signed_reference"),
     ("officer", "/notifications", "ORDER BY notifications.created_at DESC", "ix_notifications_user_created"),
     ("officer", "/dashboard", "agreements.owner_id = ", "ix_agreements_owner_state"),
+    # The calendar picks the first deliverables of each day of one month by their due date.
+    ("manager", "/portfolio/calendar", "row_number() OVER", "ix_deliverable_occurrences_due"),
 ]
 
 

@@ -19,13 +19,13 @@ from app.agreements.models import Agreement
 from app.core.permissions import can, is_partner, visible_agreements_clause, visible_deliverables_clause
 from app.extensions import db
 from app.workflow.engine import definition_for, label
-from app.workflow.queries import in_state_tagged, round_due_clause
+from app.workflow.queries import in_state_tagged, rounds_due_between
 
-OPEN_OCCURRENCE_STATUSES = ("pending", "sent_back", "submitted")
 KINDS = ("deliverable", "approval", "end")
-# Deliverables a day lists; the rest are one link away in the deliverables list of that day. It
-# bounds the page whatever the portfolio (a government's reports fall due on the same few days).
-DELIVERABLES_PER_DAY = 10
+# Deadlines of one kind drawn at most on one day: a government's portfolio has thousands of reports due
+# on 31 December. The others are counted, and a link lists them (the deliverables list, filtered). Approval
+# deadlines and agreements ending are read whole: only the month's, a few a day.
+DAY_CAP = 10
 
 
 @dataclass
@@ -45,8 +45,10 @@ class Month:
     today: date
     weeks: list[list[date]]
     deadlines: list[Deadline] = field(default_factory=list)
-    # Deliverables due on a day beyond the DELIVERABLES_PER_DAY listed: {day: how many}.
-    more_deliverables: dict[date, int] = field(default_factory=dict)
+    # (day, kind) -> how many deadlines of that kind fall on that day, drawn or not
+    counts: dict[tuple[date, str], int] = field(default_factory=dict)
+    # (day, kind) -> where all of them are listed, when they are more than DAY_CAP
+    more_urls: dict[tuple[date, str], str] = field(default_factory=dict)
 
     @property
     def last(self) -> date:
@@ -63,6 +65,18 @@ class Month:
     def on(self, day: date) -> list[Deadline]:
         return self._by_day.get(day, [])
 
+    def total_on(self, day: date) -> int:
+        """Deadlines of the day, drawn or not."""
+        return sum(self.counts.get((day, kind), 0) for kind in KINDS)
+
+    def hidden(self, day: date) -> list[tuple[str, int, str]]:
+        """(kind, how many are not drawn, where they are listed) for each kind over the cap that day."""
+        return [
+            (kind, self.counts[(day, kind)] - DAY_CAP, self.more_urls[(day, kind)])
+            for kind in KINDS
+            if (day, kind) in self.more_urls
+        ]
+
     @cached_property
     def _by_day(self) -> dict[date, list[Deadline]]:
         by_day: dict[date, list[Deadline]] = {}
@@ -73,7 +87,7 @@ class Month:
     @property
     def days(self) -> list[date]:
         """Days of the month with at least one deadline, in order."""
-        return sorted({d.day for d in self.deadlines})
+        return sorted(self._by_day)
 
 
 def month_grid(first: date) -> list[list[date]]:
@@ -83,55 +97,68 @@ def month_grid(first: date) -> list[list[date]]:
 
 def build_month(user, first: date, today: date) -> Month:
     month = Month(first=first, today=today, weeks=month_grid(first))
-    month.deadlines = sorted(
-        [
-            *_deliverables(user, month.first, month.last, month.more_deliverables),
-            *_approvals(user, month.first, month.last),
-            *_endings(user, month.first, month.last),
-        ],
-        key=lambda d: (d.day, KINDS.index(d.kind), d.agreement.reference),
-    )
+    deadlines = [
+        *_deliverables(user, month),
+        *_approvals(user, month),
+        *_endings(user, month),
+    ]
+    for deadline in deadlines:
+        if deadline.kind != "deliverable":  # read whole (only the month's): counted here
+            key = (deadline.day, deadline.kind)
+            month.counts[key] = month.counts.get(key, 0) + 1
+    month.deadlines = sorted(deadlines, key=lambda d: (d.day, KINDS.index(d.kind), d.agreement.reference))
     return month
 
 
-def _deliverables(user, first: date, last: date, more: dict):
-    """The first DELIVERABLES_PER_DAY open occurrences due each day of the month; `more` gets how many
-    more each day has (both numbered by the database, per day)."""
-    from app.deliverables.models import Deliverable, Occurrence
+def _first_of_each_day(query, day_column, order_by, cap: int = DAY_CAP):
+    """`query` (selecting the rows' ids) narrowed to the first `cap` rows of each day by `order_by`, as
+    (id, how many rows that day has): one statement counts and picks."""
+    ranked = query.add_columns(
+        func.row_number().over(partition_by=day_column, order_by=order_by).label("rank"),
+        func.count().over(partition_by=day_column).label("on_day"),
+    ).subquery()
+    return select(ranked.c.id, ranked.c.on_day).where(ranked.c.rank <= cap).subquery()
+
+
+def _deliverables(user, month: Month):
+    from app.deliverables.models import UNFINISHED_STATUSES, Deliverable, Occurrence
 
     due = (
-        select(
-            Occurrence.id.label("id"),
-            func.row_number().over(partition_by=Occurrence.due_on, order_by=Occurrence.id).label("position"),
-            func.count().over(partition_by=Occurrence.due_on).label("on_the_day"),
-        )
+        select(Occurrence.id)
         .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
         .join(Agreement, Agreement.id == Deliverable.agreement_id)
         .where(
             visible_agreements_clause(user),
             visible_deliverables_clause(user),
-            Occurrence.status.in_(OPEN_OCCURRENCE_STATUSES),
-            Occurrence.due_on >= first,
-            Occurrence.due_on <= last,
+            Occurrence.status.in_(UNFINISHED_STATUSES),
+            Occurrence.due_on >= month.first,
+            Occurrence.due_on <= month.last,
         )
     )
+    filters = {"status": "unfinished"}
     if is_partner(user):
         # A partner's calendar shows what their organisation owes.
         due = due.where(Deliverable.responsible_organization_id == user.organization_id)
-    due = due.subquery()
-    rows = db.session.execute(
-        select(Occurrence, due.c.on_the_day)
-        .join(due, due.c.id == Occurrence.id)
-        .where(due.c.position <= DELIVERABLES_PER_DAY)
+        filters["partner"] = user.organization_id
+
+    def listed(day: date) -> str:
+        return url_for(
+            "deliverables.list_deliverables", **filters, due_after=day.isoformat(), due_before=day.isoformat()
+        )
+
+    first = _first_of_each_day(due, Occurrence.due_on, (Agreement.reference, Occurrence.id))
+    drawn = db.session.execute(
+        select(Occurrence, first.c.on_day)
+        .join(first, first.c.id == Occurrence.id)
         .options(
             joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),
             joinedload(Occurrence.deliverable).joinedload(Deliverable.responsible_organization),
         )
     ).all()
-    for occurrence, on_the_day in rows:
-        if on_the_day > DELIVERABLES_PER_DAY:
-            more[occurrence.due_on] = on_the_day - DELIVERABLES_PER_DAY
-    for occurrence, _on_the_day in rows:
+    for occurrence, on_day in drawn:
+        month.counts[(occurrence.due_on, "deliverable")] = on_day
+        if on_day > DAY_CAP:
+            month.more_urls[(occurrence.due_on, "deliverable")] = listed(occurrence.due_on)
         deliverable = occurrence.deliverable
         yield Deadline(
             occurrence.due_on,
@@ -159,24 +186,24 @@ def approval_deadline(round_, agreement) -> tuple[date, object] | None:
     return local_date(started) + timedelta(days=sla), transition
 
 
-def _approvals(user, first: date, last: date):
-    """Open approval rounds of the agreements' current stage, due by their step's SLA."""
+def _approvals(user, month: Month):
+    """Open approval rounds of the agreements' current stage whose current step falls due in the month
+    (the database picks them by the one SLA rule, queries.rounds_due_between)."""
     from app.notifications.reminders import local_midnight
     from app.workflow.models import ApprovalDecision, ApprovalRound
 
     if not can(user, "agreement.approvals"):
         return  # the ministry's internal approvals are not the partner's business (their deadlines neither)
-    # The database keeps the rounds due this month (queries.round_due_clause); each is dated below.
     rows = db.session.execute(
         select(ApprovalRound, Agreement)
         .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
-        .where(visible_agreements_clause(user), round_due_clause(first, last, local_midnight))
+        .where(visible_agreements_clause(user), rounds_due_between(month.first, month.last, local_midnight))
         .options(selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user))
         .order_by(ApprovalRound.id)
     )
     for round_, agreement in rows:
         due = approval_deadline(round_, agreement)
-        if due is not None and first <= due[0] <= last:
+        if due is not None:
             yield Deadline(
                 due[0],
                 "approval",
@@ -186,13 +213,14 @@ def _approvals(user, first: date, last: date):
             )
 
 
-def _endings(user, first: date, last: date):
+def _endings(user, month: Month):
+    """Agreements in force whose end date falls in the month (a few a day even at a government's scale)."""
     agreements = db.session.scalars(
         select(Agreement).where(
             visible_agreements_clause(user),
             in_state_tagged("in_force"),
-            Agreement.expires_on >= first,
-            Agreement.expires_on <= last,
+            Agreement.expires_on >= month.first,
+            Agreement.expires_on <= month.last,
         )
     )
     for agreement in agreements:

@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import Agreement
-from app.core.pagination import first_with_total
 from app.core.permissions import can, visible_agreements_clause
 from app.extensions import db
 from app.workflow.engine import state_has
@@ -91,31 +90,26 @@ def agreement_span(agreement: Agreement, ended_early: bool | None = None) -> tup
 
 def build_timeline(user, group_by: str, today: date, *, cap: int = BAR_CAP) -> Timeline:
     """The `cap` most recently signed agreements `user` may see, drawn oldest first; how many are dated in all."""
-    newest, dated = first_with_total(
-        select(Agreement)
-        .where(
-            visible_agreements_clause(user), or_(Agreement.signed_on.is_not(None), Agreement.effective_on.is_not(None))
-        )
-        .options(selectinload(Agreement.parties), joinedload(Agreement.signing_event))
-        .order_by(Agreement.signed_on.desc().nulls_last(), Agreement.reference.desc()),
-        cap,
+    agreements = sorted(
+        _most_recently_signed(user, cap), key=lambda a: (a.signed_on is None, a.signed_on or date.max, a.reference)
     )
-    agreements = sorted(newest, key=lambda a: (a.signed_on is None, a.signed_on or date.max, a.reference))
-    undated = db.session.scalar(
-        select(db.func.count(Agreement.id)).where(
-            visible_agreements_clause(user),
-            Agreement.signed_on.is_(None),
-            Agreement.effective_on.is_(None),
-            ~in_state_tagged("abandoned"),
-        )
-    )
+    visible = visible_agreements_clause(user)
+    is_dated = or_(Agreement.signed_on.is_not(None), Agreement.effective_on.is_not(None))
+    dated, undated = db.session.execute(
+        select(
+            func.count(Agreement.id).filter(is_dated),
+            func.count(Agreement.id).filter(~is_dated, ~in_state_tagged("abandoned")),
+        ).where(visible)
+    ).one()
     spans = [(agreement, *agreement_span(agreement)) for agreement in agreements]
     start, end = axis_bounds([s for _a, s, _e in spans], [e for _a, _s, e in spans], today)
     groups: dict[str, Group] = {}
     for agreement, first, last in spans:
         bar = place(Bar(agreement, first, last), start, end)
         for key, make in _group_keys(agreement, group_by, user):
-            groups.setdefault(key, make()).bars.append(bar)
+            if key not in groups:
+                groups[key] = make()
+            groups[key].bars.append(bar)
     ordered = sorted(groups.values(), key=_group_order(group_by))
     return Timeline(
         groups=ordered,
@@ -125,8 +119,34 @@ def build_timeline(user, group_by: str, today: date, *, cap: int = BAR_CAP) -> T
         today=today,
         today_offset=offset_of(today, start, end) if start <= today <= end else None,
         undated=undated or 0,
-        dated=dated,
+        dated=dated or 0,
     )
+
+
+def _most_recently_signed(user, cap: int) -> list[Agreement]:
+    """The `cap` visible agreements signed last (by signature date, then reference, both descending), then,
+    when they are fewer, those in force without a signature date. Two reads that walk the index on
+    (signed_on, reference) and stop at `cap`, where one ORDER BY ... NULLS LAST sorted the whole portfolio."""
+    options = (selectinload(Agreement.parties), joinedload(Agreement.signing_event))
+    visible = visible_agreements_clause(user)
+    found = list(
+        db.session.scalars(
+            select(Agreement)
+            .where(visible, Agreement.signed_on.is_not(None))
+            .options(*options)
+            .order_by(Agreement.signed_on.desc(), Agreement.reference.desc())
+            .limit(cap)
+        )
+    )
+    if len(found) < cap:
+        found += db.session.scalars(
+            select(Agreement)
+            .where(visible, Agreement.signed_on.is_(None), Agreement.effective_on.is_not(None))
+            .options(*options)
+            .order_by(Agreement.reference.desc())
+            .limit(cap - len(found))
+        )
+    return found
 
 
 def axis_bounds(starts: list[date], ends: list[date | None], today: date) -> tuple[date, date]:
@@ -171,20 +191,34 @@ def _group_keys(agreement: Agreement, group_by: str, user):
         if event is None:
             yield "event-none", lambda: Group("event-none", _("No signing event"), None)
             return
-        url = _url("events.view_event", "event.view", event, user, event_id=event.id)
-        yield f"event-{event.id}", lambda: Group(f"event-{event.id}", event.name, url, held_on=event.held_on)
+        yield (
+            f"event-{event.id}",
+            lambda: Group(
+                f"event-{event.id}",
+                event.name,
+                _url("events.view_event", "event.view", event, user, event_id=event.id),
+                held_on=event.held_on,
+            ),
+        )
         return
     partners = agreement.partner_organizations
     if not partners:
         yield "partner-none", lambda: Group("partner-none", _("No partner"), None)
     for organization in partners:
-        url = _url(
-            "organizations.view_organization", "organization.view", organization, user, organization_id=organization.id
-        )
+        # The group (and the reader's right to open the partner's page) is made once, for its first bar.
         yield (
             f"partner-{organization.id}",
-            lambda organization=organization, url=url: Group(
-                f"partner-{organization.id}", organization.name, url, note=organization.acronym
+            lambda organization=organization: Group(
+                f"partner-{organization.id}",
+                organization.name,
+                _url(
+                    "organizations.view_organization",
+                    "organization.view",
+                    organization,
+                    user,
+                    organization_id=organization.id,
+                ),
+                note=organization.acronym,
             ),
         )
 

@@ -1,0 +1,286 @@
+"""The calendar draws a bounded page at any portfolio size: at most DAY_CAP deliverables a day, with a
+link that lists the rest, and only the approval rounds due in the month, picked by the database with
+the engine's SLA rule (queries.rounds_due_between), which must agree with engine.step_waiting."""
+
+from __future__ import annotations
+
+import copy
+import html
+import re
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.agreements.models import Agreement
+from app.core import clock
+from app.core.models import utcnow
+from app.deliverables import services as deliverables
+from app.extensions import db
+from app.notifications.reminders import local_midnight
+from app.reporting.portfolio.deadlines import DAY_CAP, approval_deadline
+from app.workflow import engine, queries
+from app.workflow import services as workflow_services
+from app.workflow.definitions import checksum_of
+from app.workflow.models import ApprovalRound, WorkflowVersion
+from tests import factories
+
+
+def text_of(client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return response.get_data(as_text=True)
+
+
+def plan(world, agreement, organization, due_on: date, title: str):
+    return deliverables.plan_deliverable(
+        agreement,
+        deliverables.PlanData(
+            title_fr=title,
+            title_ar=None,
+            title_en=title,
+            description=None,
+            responsible_organization_id=organization.id,
+            recurrence="once",
+            first_due_on=due_on,
+        ),
+        by=world.users["manager"],
+    ).occurrences[0]
+
+
+def month_after_next() -> date:
+    return (clock.today().replace(day=1) + timedelta(days=62)).replace(day=1)
+
+
+def listed_occurrences(page: str) -> set[int]:
+    return {int(found) for found in re.findall(r'href="/deliverables/(\d+)"', page)}
+
+
+# --- deliverables: at most DAY_CAP a day, and a link to the rest ---------------------------------
+
+
+@pytest.fixture
+def crowded_day(world):
+    """DAY_CAP + 3 reports of partner A due on one day, one the day after, one waived that day, and one
+    of partner B that day."""
+    day = month_after_next() + timedelta(days=6)
+    due = [plan(world, world.agreement_a, world.partner_a, day, f"Rapport {n:02d}") for n in range(DAY_CAP + 3)]
+    next_day = plan(world, world.agreement_a, world.partner_a, day + timedelta(days=1), "Lendemain")
+    waived = plan(world, world.agreement_a, world.partner_a, day, "Dispensé")
+    waived.status = "waived"
+    other_partner = plan(world, world.agreement_b, world.partner_b, day, "Rapport B")
+    db.session.commit()
+    return day, {o.id for o in due}, next_day.id, waived.id, other_partner.id
+
+
+def _more_link(page: str) -> str:
+    found = re.findall(r'href="(/deliverables/\?[^"]*due_after[^"]*)"', page)
+    assert len(found) == 1, found
+    return html.unescape(found[0])
+
+
+def test_a_crowded_day_draws_the_cap_and_links_to_exactly_the_days_deliverables(signed_in, world, crowded_day):
+    day, due, next_day, waived, other_partner = crowded_day
+    manager = signed_in("manager")
+    page = text_of(manager, f"/portfolio/calendar?month={day:%Y-%m}")
+    drawn = listed_occurrences(page)
+    assert next_day in drawn and waived not in drawn
+    # Of the DAY_CAP + 4 open ones due that day (A's and B's), DAY_CAP are drawn; the 4 others are counted.
+    assert len(drawn & (due | {other_partner})) == DAY_CAP
+    assert "4 more deliverables due this day" in page
+    link = _more_link(page)
+    assert f"due_after={day.isoformat()}" in link and f"due_before={day.isoformat()}" in link
+    listed = listed_occurrences(text_of(manager, link))
+    assert listed == due | {other_partner}
+
+
+def test_a_partners_link_lists_what_its_organisation_owes_that_day(signed_in, world, crowded_day):
+    day, due, _next_day, _waived, other_partner = crowded_day
+    partner = signed_in("partner")
+    page = text_of(partner, f"/portfolio/calendar?month={day:%Y-%m}")
+    assert other_partner not in listed_occurrences(page)
+    assert "3 more deliverables due this day" in page
+    assert listed_occurrences(text_of(partner, _more_link(page))) == due
+
+
+def test_a_day_within_the_cap_has_no_link(signed_in, world):
+    day = month_after_next() + timedelta(days=3)
+    plan(world, world.agreement_a, world.partner_a, day, "Seul")
+    db.session.commit()
+    page = text_of(signed_in("manager"), f"/portfolio/calendar?month={day:%Y-%m}")
+    assert "due_after=" not in page and "more deliverable" not in page
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["due_after=2026-13-01", "due_after=demain", "due_after=2026-05-02&due_before=2026-05-01"],
+)
+def test_bad_due_dates_on_the_deliverables_list_are_refused_clearly(signed_in, world, query):
+    page = text_of(signed_in("manager"), f"/deliverables/?{query}")
+    assert "Some filters were not valid and were ignored." in page
+    if "due_before" in query:
+        assert "The first due date must not come after the last." in page
+
+
+# --- approvals: only the rounds due in the month, by the one SLA rule ------------------------------
+
+
+def _submit(world, agreement):
+    engine.take(agreement, "submit_for_review", by=world.users["officer"], expected_version=agreement.version)
+    db.session.commit()
+    return engine.open_round(agreement, "approve_review")
+
+
+def _approve(agreement, user):
+    engine.decide(
+        agreement, "approve_review", by=user, decision="approve", comment=None, expected_version=agreement.version
+    )
+    db.session.commit()
+
+
+def test_an_approval_due_in_the_month_shows_and_one_due_the_next_month_does_not(signed_in, world):
+    month = month_after_next()
+    last = month.replace(day=28) + timedelta(days=4)
+    last = last - timedelta(days=last.day)  # the month's last day
+    sla = 10  # an MoU's internal review
+    rounds = {}
+    for name, deadline in (("last day", last), ("next month", last + timedelta(days=1))):
+        agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr=name)
+        db.session.commit()
+        round_ = _submit(world, agreement)
+        round_.requested_at = local_midnight(deadline - timedelta(days=sla)) + timedelta(hours=23)
+        db.session.commit()
+        assert approval_deadline(round_, agreement)[0] == deadline
+        rounds[name] = agreement
+    legal = signed_in("legal")
+    this_month = text_of(legal, f"/portfolio/calendar?month={month:%Y-%m}")
+    next_month = text_of(legal, f"/portfolio/calendar?month={last + timedelta(days=1):%Y-%m}")
+    assert f'href="/agreements/{rounds["last day"].id}#approvals-heading"' in this_month
+    assert f'href="/agreements/{rounds["next month"].id}#approvals-heading"' not in this_month
+    assert f'href="/agreements/{rounds["next month"].id}#approvals-heading"' in next_month
+
+
+@pytest.fixture
+def sequential_version(world):
+    """Today's MoU with its first approval step sequential (legal, then manager) due in 3 days, and the
+    Minister's office always asked, in 5 days: steps with their own SLA instead of the state's 10."""
+    body = copy.deepcopy(engine.current_definitions()["mou"].body)
+    approval = next(t for t in body["transitions"] if t["name"] == "approve_review")["approval"]
+    first, second = approval["steps"]
+    first.update(mode="sequential", sla_days=3)
+    second.pop("when", None)
+    second["sla_days"] = 5
+    version = WorkflowVersion(type="mou", version=998, checksum=checksum_of(body), body=body)
+    db.session.add(version)
+    db.session.commit()
+    engine.forget_definitions_in_use()
+    return version
+
+
+def test_the_databases_deadlines_agree_with_the_engines(world, sequential_version):
+    """Rounds on different SLAs (the state's, a step's own), a sequential step part-way, a second step
+    begun by an approval a stand-in gave for the legal adviser: for every day around them, the rounds the
+    database says are due that day are those engine.step_waiting says."""
+    now = utcnow()
+    officer, legal, manager = world.users["officer"], world.users["legal"], world.users["manager"]
+
+    def agreement_on(version=None, type_="mou"):
+        agreement = factories.agreement(by=officer, partners=[world.partner_a], type=type_)
+        agreement.workflow_version = version
+        db.session.commit()
+        return agreement
+
+    plain = agreement_on()  # the state's SLA: 10 days from the request
+    round_ = _submit(world, plain)
+    round_.requested_at = now - timedelta(days=4)
+
+    waiting = agreement_on(sequential_version)  # the step's own SLA: 3 days
+    round_ = _submit(world, waiting)
+    round_.requested_at = now - timedelta(days=1)
+
+    part_way = agreement_on(sequential_version)  # legal approved, manager's turn: still the first step
+    round_ = _submit(world, part_way)
+    round_.requested_at = now - timedelta(days=2)
+    db.session.commit()
+    _approve(part_way, legal)
+
+    stand_in = world.users["other_officer"]
+    workflow_services.delegate(
+        delegator=legal, delegate_user=stand_in, starts_on=clock.today(), ends_on=clock.today(), by=legal
+    )
+    db.session.commit()
+    second_step = agreement_on(sequential_version)  # both approved: the Minister's office, 5 days
+    round_ = _submit(world, second_step)
+    round_.requested_at = now - timedelta(days=6)
+    db.session.commit()
+    _approve(second_step, stand_in)  # for the legal adviser
+    _approve(second_step, manager)
+    decisions = sorted(round_.decisions, key=lambda d: d.id)
+    assert decisions[0].counted_user_id == legal.id and decisions[0].approver_id == stand_in.id
+    decisions[0].decided_at, decisions[1].decided_at = now - timedelta(days=7), now - timedelta(days=5)
+    assert engine.step_waiting(round_, engine.definition_for(second_step), second_step)[1].name == "ministers_office"
+
+    convention = agreement_on(type_="convention")  # its second step, begun by the legal approval
+    round_ = _submit(world, convention)
+    db.session.commit()
+    _approve(convention, legal)
+    round_.decisions[0].decided_at = now - timedelta(days=13)  # overdue
+    db.session.commit()
+
+    engine_deadlines = {}
+    for round_, agreement in db.session.execute(
+        select(ApprovalRound, Agreement).join(Agreement, Agreement.id == ApprovalRound.agreement_id)
+    ):
+        due = approval_deadline(round_, agreement) if round_.status == "open" else None
+        if due is not None:
+            engine_deadlines[round_.id] = due[0]
+    assert len(set(engine_deadlines.values())) == 5  # the rounds fall due on different days
+
+    def due_between(first: date, last: date) -> set[int]:
+        return set(
+            db.session.scalars(
+                select(ApprovalRound.id)
+                .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
+                .where(queries.rounds_due_between(first, last, local_midnight))
+            )
+        )
+
+    today = clock.today()
+    for offset in range(-12, 15):
+        day = today + timedelta(days=offset)
+        assert due_between(day, day) == {r for r, due in engine_deadlines.items() if due == day}, day
+    assert due_between(today - timedelta(days=30), today + timedelta(days=30)) == set(engine_deadlines)
+
+
+# --- the personal feed: the approvals waiting on its reader, picked the same way -------------------
+
+
+def _feed_uids(client, user) -> set[str]:
+    from icalendar import Calendar
+
+    from app.notifications.services import create_calendar_feed
+
+    token = create_calendar_feed(user)
+    db.session.commit()
+    response = client.get(f"/calendar/{token}.ics")
+    assert response.status_code == 200
+    return {str(event["UID"]).split("@")[0] for event in Calendar.from_ical(response.data).walk("VEVENT")}
+
+
+def test_a_feed_holds_the_approval_deadlines_waiting_on_its_reader(world, client):
+    from app.notifications.calendar import PAST_DAYS
+
+    officer, legal, manager = world.users["officer"], world.users["legal"], world.users["manager"]
+    review = factories.agreement(by=officer, partners=[world.partner_a], title_fr="En revue")
+    long_late = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Oubliée")
+    db.session.commit()
+    round_ = _submit(world, review)
+    forgotten = _submit(world, long_late)
+    forgotten.requested_at = utcnow() - timedelta(days=PAST_DAYS + 11)  # fell due PAST_DAYS + 1 days ago
+    db.session.commit()
+    uid = f"approval-{round_.id}-legal_and_head"
+    assert uid in _feed_uids(client, legal) and uid in _feed_uids(client, manager)
+    assert uid not in _feed_uids(client, officer)  # the requester approves nothing
+    assert f"approval-{forgotten.id}-legal_and_head" not in _feed_uids(client, manager)  # out of the window
+    _approve(review, legal)
+    assert uid not in _feed_uids(client, legal) and uid in _feed_uids(client, manager)
