@@ -16,9 +16,9 @@ from flask import g, has_app_context
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
 from app.agreements.models import Agreement
-from app.core.permissions import holders_of_roles_clause, may_decide_approvals, may_move_own_agreements
+from app.core.permissions import holders_of_roles_clause, holds_role, may_decide_approvals, may_move_own_agreements
 from app.extensions import db
-from app.workflow import conditions, engine
+from app.workflow import conditions, engine, rules
 from app.workflow.definitions import WorkflowDefinition
 from app.workflow.models import ApprovalDecision, ApprovalRound
 
@@ -175,13 +175,47 @@ def _place_kept_for_required(step, identity):
             .correlate_except(ApprovalDecision, approver)
         )
 
-    missing = [(role == identity.role, ~covered(approver.role == role)) for role in step.required_roles]
+    missing = [
+        (holds_role(identity, (role,)), ~covered(holders_of_roles_clause((role,), approver)))
+        for role in step.required_roles
+    ]
     missing += [(email == identity.email, ~covered(approver.email == email)) for email in step.required_users]
     fills = [clause for is_identity, clause in missing if is_identity]
     parts = [_approved_in_step(step.name) >= step.quorum - 1, or_(*(clause for _is, clause in missing))]
     if fills:
         parts.append(~or_(*fills))
     return and_(*parts)
+
+
+def _field_given(name: str):
+    """SQL for a field the engine finds given (engine.blocking_reasons: a truthy value)."""
+    from sqlalchemy import String
+
+    column = getattr(Agreement, name)
+    if isinstance(column.type, String):
+        return and_(column.is_not(None), column != "")
+    return column.is_not(None)
+
+
+def _document_given(kind: str):
+    from app.workflow.models import AgreementDocument
+
+    return exists().where(AgreementDocument.agreement_id == Agreement.id, AgreementDocument.kind == kind)
+
+
+def needs_met(definition: WorkflowDefinition, transition):
+    """SQL that holds when nothing is missing for `transition` (engine.blocking_reasons finds no reason,
+    fields and documents read from the agreement as for an approval): each of definition.needs, a named
+    guard by its SQL side (rules.GUARD_CLAUSES). None when the move needs nothing."""
+    parts = []
+    for what, need in definition.needs(transition):
+        if what == "guard" and isinstance(need, str):
+            parts.append(rules.GUARD_CLAUSES[need]())
+        elif what == "field" or (what == "guard" and "field" in need):
+            parts.append(_field_given(need if what == "field" else need["field"]))
+        else:
+            parts.append(_document_given(need if what == "document" else need["document"]))
+    return and_(*parts) if parts else None
 
 
 def _approval_steps(definition: WorkflowDefinition):
@@ -203,13 +237,14 @@ def approvals_waiting_on(user, people: list) -> ColumnElement[bool]:
     it yet, is not kept out by the four-eyes rule, and, in a sequential step, whose turn came.
 
     Nor, as the engine keeps it (_place_kept_for_required), when the step's last place is kept for a
-    required approver they are not. What the engine checks beyond this (guards that block the move)
-    shows on the agreement's page.
+    required approver they are not; nor while the move is blocked (a guard, or what the target state
+    requires, is missing: needs_met), as the engine then offers no approval.
     """
 
     def rule(definition: WorkflowDefinition):
         clauses = []
         for transition, steps, index, step in _approval_steps(definition):
+            met = needs_met(definition, transition)
             for identity in people:
                 slot = engine.slot_of(step, identity)
                 if slot is None:
@@ -237,6 +272,8 @@ def approvals_waiting_on(user, people: list) -> ColumnElement[bool]:
                 kept = _place_kept_for_required(step, identity)
                 if kept is not None:
                     parts.append(~kept)
+                if met is not None:
+                    parts.append(met)
                 clauses.append(and_(*parts))
         return or_(*clauses) if clauses else None
 

@@ -275,13 +275,13 @@ def test_approval_deadlines_are_reckoned_as_the_reminders_do(app, world):
 
 
 def test_the_database_keeps_the_rounds_due_in_the_month_as_python_dates_them(app, world):
-    """queries.round_due_clause picks the open rounds whose deadline (approval_deadline) falls in the
+    """queries.rounds_due_between picks the open rounds whose deadline (approval_deadline) falls in the
     month: rounds asked a minute either side of the local midnights that put the deadline on the
     month's first and last days, and on the days just outside."""
     from app.agreements.models import Agreement
     from app.notifications.reminders import local_midnight
     from app.reporting.portfolio.deadlines import approval_deadline
-    from app.workflow.queries import round_due_clause
+    from app.workflow.queries import rounds_due_between
 
     first = (clock.today().replace(day=1) + timedelta(days=40)).replace(day=1)
     last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
@@ -301,33 +301,10 @@ def test_the_database_keeps_the_rounds_due_in_the_month_as_python_dates_them(app
         db.session.scalars(
             select(ApprovalRound.id)
             .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
-            .where(ApprovalRound.id.in_([r.id for r, _a in rounds]), round_due_clause(first, last, local_midnight))
+            .where(ApprovalRound.id.in_([r.id for r, _a in rounds]), rounds_due_between(first, last, local_midnight))
         )
     )
     assert in_sql == in_python and len(in_python) == 4, (sorted(in_sql), sorted(in_python))
-
-
-def test_a_busy_day_lists_the_first_deliverables_and_links_to_the_rest(signed_in, world):
-    """However many reports fall due on one day, the calendar lists DELIVERABLES_PER_DAY of them and
-    links to that day's deliverables list, which has them all."""
-    from app.reporting.portfolio.deadlines import DELIVERABLES_PER_DAY
-
-    busy = (clock.today().replace(day=1) + timedelta(days=62)).replace(day=15)
-    due = [
-        plan(world, world.agreement_a, world.partner_a, busy, f"Rapport {n:02d}")
-        for n in range(DELIVERABLES_PER_DAY + 3)
-    ]
-    day_before = plan(world, world.agreement_a, world.partner_a, busy - timedelta(days=1), "Rapport de la veille")
-    db.session.commit()
-    client = signed_in("manager")
-    page = text_of(client, f"/portfolio/calendar?month={busy:%Y-%m}")
-    listed = [o for o in due if f'href="/deliverables/{o.id}"' in page]
-    assert len(listed) == DELIVERABLES_PER_DAY
-    day_list = f"/deliverables/?due_after={busy.isoformat()}&amp;due_before={busy.isoformat()}"
-    assert day_list in page and "3 more deliverables due this day" in page
-    everything = text_of(client, day_list.replace("&amp;", "&"))
-    assert all(f'href="/deliverables/{o.id}"' in everything for o in due)
-    assert f'href="/deliverables/{day_before.id}"' not in everything
 
 
 def test_a_partners_calendar_shows_what_its_organisation_owes(signed_in, world, deadlines):

@@ -194,6 +194,7 @@ def _approvals(user, month: Month):
 
     if not can(user, "agreement.approvals"):
         return  # the ministry's internal approvals are not the partner's business (their deadlines neither)
+    # The database keeps the rounds due this month (queries.rounds_due_between); each is dated below.
     rows = db.session.execute(
         select(ApprovalRound, Agreement)
         .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
