@@ -85,6 +85,13 @@ def commit_bookkeeping() -> None:
         db.session.rollback()
 
 
+def commit_batch() -> None:
+    """Commit one batch of a long job that keeps each batch once written (the reminder pass writes
+    thousands of rows). Errors reach the caller as they are: it knows whether to try the batch again
+    or to write its items one by one."""
+    db.session.commit()
+
+
 @contextmanager
 def unit_of_work() -> Iterator[None]:
     """A job's or command's one commit: the block's work is committed at its end, or rolled back if it

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from app.core.db import is_lock_conflict, unit_of_work
+from app.core.db import commit_batch, is_lock_conflict, unit_of_work
 from app.core.errors import ConcurrentChange
 from app.extensions import db
 from app.notifications.models import ReminderSent
@@ -174,7 +174,7 @@ def _run_pass(now: datetime) -> PassReport:
         told = sent_before + sum(1 for candidate in candidates if candidate.rule in DELIVERABLE_RULES)
     report.already = len(candidates) - len(fresh) + sent_before + approval_reminders_sent(today)
     _build_notices(fresh)
-    db.session.commit()  # end the reading transaction before writing
+    commit_batch()  # end the reading transaction before writing
     failed: list = []
     for start in range(0, len(fresh), BATCH):
         _write_batch(fresh[start : start + BATCH], report, failed)
@@ -187,8 +187,8 @@ def _run_pass(now: datetime) -> PassReport:
 
 def _remember(inputs: last_pass.Inputs, told: int) -> None:
     try:
-        last_pass.remember(inputs, told)
-        db.session.commit()
+        with unit_of_work():
+            last_pass.remember(inputs, told)
     except (ConcurrentChange, OperationalError):  # busy: the next pass runs its rules in full, no harm
         db.session.rollback()
         log.info("reminders: the pass's inputs not remembered (database busy)")
@@ -240,7 +240,7 @@ def _write_batch(batch: list[Candidate], report: PassReport, failed: list) -> No
                 new = record_many([candidate.key for candidate in batch])
                 fresh = list({candidate.key: candidate for candidate in batch if candidate.key in new}.values())
                 notify_many([(candidate.recipient, candidate.notice) for candidate in fresh])
-            db.session.commit()
+            commit_batch()
             report.created += len(fresh)
             report.already += len(batch) - len(fresh)
             return
