@@ -6,13 +6,29 @@ from datetime import date, datetime
 
 from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    case,
+    func,
+    null,
+    or_,
+)
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
 from app.core.i18n import localized
 from app.core.models import TimestampMixin, UTCDateTime
 from app.core.permissions import guarded_model
+from app.core.sql_dates import days_before, months_before
 from app.extensions import db
 from app.organizations.models import Organization
 
@@ -132,7 +148,7 @@ class Agreement(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(40), unique=True)
     type: Mapped[str] = mapped_column(String(20))
-    state: Mapped[str] = mapped_column(String(40), index=True)  # its definition's initial state at creation
+    state: Mapped[str] = mapped_column(String(40))  # its definition's initial state at creation
     title_ar: Mapped[str | None] = mapped_column(String(500))
     title_fr: Mapped[str | None] = mapped_column(String(500))
     title_en: Mapped[str | None] = mapped_column(String(500))
@@ -143,13 +159,13 @@ class Agreement(TimestampMixin, db.Model):
     # Folded, accent- and diacritic-free copy of reference and titles for search.
     search_text: Mapped[str] = mapped_column(Text, default="")
 
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id", ondelete="RESTRICT"), index=True)
     signing_event_id: Mapped[int | None] = mapped_column(
         ForeignKey("signing_events.id", ondelete="SET NULL"), index=True
     )
 
-    signed_on: Mapped[date | None] = mapped_column(Date, index=True)
+    signed_on: Mapped[date | None] = mapped_column(Date)
     effective_on: Mapped[date | None] = mapped_column(Date)
     expires_on: Mapped[date | None] = mapped_column(Date, index=True)
 
@@ -232,15 +248,33 @@ class Agreement(TimestampMixin, db.Model):
     def renewal_terms_label(self) -> str:
         return str(RENEWAL_TERMS.get(self.renewal_terms, self.renewal_terms))
 
-    @property
+    @hybrid_property
     def notice_deadline(self) -> date | None:
         """The last day a side may give notice of non-renewal (app/agreements/renewals.py): the end
-        date less the notice period, or None without renewal terms, notice or end date."""
+        date less the notice period, or None without renewal terms, notice or end date. In SQL too
+        (below), so lists of deadlines are filtered, sorted and cut by the database."""
         if self.renewal_terms in (None, "none") or not self.expires_on or not self.notice_period:
             return None
         unit = self.notice_unit or "months"
         step = relativedelta(months=self.notice_period) if unit == "months" else relativedelta(days=self.notice_period)
         return self.expires_on - step
+
+    @notice_deadline.inplace.expression
+    @classmethod
+    def _notice_deadline_expression(cls):
+        return case(
+            (
+                or_(
+                    cls.renewal_terms.is_(None),
+                    cls.renewal_terms == "none",
+                    cls.expires_on.is_(None),
+                    func.coalesce(cls.notice_period, 0) == 0,
+                ),
+                null(),
+            ),
+            (cls.notice_unit == "days", days_before(cls.expires_on, cls.notice_period)),
+            else_=months_before(cls.expires_on, cls.notice_period),
+        )
 
     @property
     def partner_organizations(self) -> list[Organization]:

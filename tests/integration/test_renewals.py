@@ -47,6 +47,39 @@ def test_the_notice_deadline_is_the_end_date_less_the_notice_period(world):
 
 
 @pytest.mark.parametrize(
+    "end, notice, unit, expected",
+    [
+        (date(2026, 5, 31), 3, "months", date(2026, 2, 28)),  # a shorter month: its last day
+        (date(2028, 3, 31), 1, "months", date(2028, 2, 29)),  # a leap year's February
+        (date(2027, 8, 31), 6, "months", date(2027, 2, 28)),
+        (date(2027, 12, 31), 6, "months", date(2027, 6, 30)),
+        (date(2027, 1, 15), 12, "months", date(2026, 1, 15)),  # across a year
+        (date(2027, 3, 1), 30, "days", date(2027, 1, 30)),
+        (date(2028, 3, 1), 1, "days", date(2028, 2, 29)),
+        (date(2027, 3, 1), 60, "months", date(2022, 3, 1)),  # the longest notice
+    ],
+)
+def test_the_database_reckons_the_notice_deadline_as_python_does(world, end, notice, unit, expected):
+    """Agreement.notice_deadline in SQL (dashboards, reminders) gives the day the Python property gives,
+    on SQLite and on PostgreSQL, month ends and leap days included."""
+    agreement = tacit(world.agreement_a, notice=notice, unit=unit, end=end)
+    in_sql = db.session.scalar(select(Agreement.notice_deadline).where(Agreement.id == agreement.id))
+    assert agreement.notice_deadline == expected
+    assert in_sql == expected
+
+
+def test_the_database_has_no_notice_deadline_where_python_has_none(world):
+    agreement = tacit(world.agreement_a, notice=3, end=date(2027, 5, 31))
+    for change in ({"renewal_terms": "none"}, {"notice_period": None}, {"expires_on": None}):
+        for name, value in change.items():
+            setattr(agreement, name, value)
+        db.session.commit()
+        assert agreement.notice_deadline is None
+        assert db.session.scalar(select(Agreement.notice_deadline).where(Agreement.id == agreement.id)) is None
+        tacit(agreement, notice=3, end=date(2027, 5, 31))
+
+
+@pytest.mark.parametrize(
     "values, field",
     [
         ({"renewal_terms": "forever"}, "renewal_terms"),

@@ -399,31 +399,23 @@ def notice_candidates(today: date, people: People) -> list[Candidate]:
     """Agreements with renewal terms whose notice deadline of non-renewal comes within the policy's
     days (or is today), no notice given yet: the owner officer and the managers decide in time."""
     from app.agreements.models import Agreement
-    from app.agreements.renewals import MAX_NOTICE
     from app.workflow.queries import in_state_tagged
 
     furthest = max((max(p.notice_days or (0,)) for p in _policies_in_use()), default=0)
-    # The deadline lies at most the longest notice period before the end date.
-    horizon = today + timedelta(days=furthest + max(MAX_NOTICE["days"], MAX_NOTICE["months"] * 31))
-    agreements = db.session.scalars(
-        select(Agreement)
+    deadline_of = Agreement.notice_deadline  # SQL: only the deadlines within the policies' reach are read
+    rows = db.session.execute(
+        select(Agreement, deadline_of)
         .where(
             in_state_tagged("in_force"),
-            Agreement.renewal_terms != "none",
-            Agreement.notice_period.is_not(None),
             Agreement.non_renewal_on.is_(None),
-            Agreement.expires_on.is_not(None),
-            Agreement.expires_on >= today,
-            Agreement.expires_on <= horizon,
+            deadline_of >= today,
+            deadline_of <= today + timedelta(days=furthest),
         )
-        .order_by(Agreement.expires_on, Agreement.id)
+        .order_by(deadline_of, Agreement.id)
     ).all()
     candidates = []
-    for agreement in agreements:
-        deadline = agreement.notice_deadline
+    for agreement, deadline in rows:
         days_left = (deadline - today).days
-        if days_left < 0:
-            continue
         threshold = _threshold(days_left, _policy(agreement).notice_days)
         if threshold is None:
             continue

@@ -253,31 +253,22 @@ def agreement_cards(user, today: date, *, owner=None, limit: int = LISTED) -> tu
 
 def notice_deadlines(user, today: date, until: date, *, owner=None, limit: int = LISTED) -> list:
     """(agreement, notice deadline) for agreements in force with renewal terms whose deadline to give
-    notice of non-renewal falls between today and `until`, no notice given yet: the first few."""
-    from app.agreements.renewals import MAX_NOTICE
-
-    # The deadline comes at most the longest notice period before the end date.
-    furthest = until + timedelta(days=max(MAX_NOTICE["days"], MAX_NOTICE["months"] * 31))
+    notice of non-renewal falls between today and `until`, no notice given yet: the first few, found,
+    sorted and cut by the database (Agreement.notice_deadline is SQL too)."""
+    deadline = Agreement.notice_deadline
     conditions = [
         visible_agreements_clause(user),
         in_state_tagged("in_force"),
-        Agreement.renewal_terms != "none",
-        Agreement.notice_period.is_not(None),
         Agreement.non_renewal_on.is_(None),
-        Agreement.expires_on >= today,
-        Agreement.expires_on <= furthest,
+        deadline >= today,
+        deadline <= until,
     ]
     if owner is not None:
         conditions.append(Agreement.owner_id == owner.id)
-    found = [
-        (agreement, agreement.notice_deadline)
-        for agreement in db.session.scalars(
-            select(Agreement).where(*conditions).order_by(Agreement.expires_on, Agreement.id)
-        )
-    ]
-    return sorted([(a, d) for a, d in found if today <= d <= until], key=lambda pair: (pair[1], pair[0].reference))[
-        :limit
-    ]
+    rows = db.session.execute(
+        select(Agreement, deadline).where(*conditions).order_by(deadline, Agreement.reference).limit(limit)
+    )
+    return [(agreement, on) for agreement, on in rows]
 
 
 def _occurrences(user, *columns, owner=None):
