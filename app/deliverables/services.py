@@ -534,6 +534,12 @@ def partner_home(user, today: date) -> dict:
         .join(Deliverable)
         .join(Agreement, Agreement.id == Deliverable.agreement_id)
         .where(visible_agreements_clause(user), visible_deliverables_clause(user), Submission.reviewed_at.is_not(None))
+        # The joins carry what each line shows (the deliverable's title, the agreement's reference).
+        .options(
+            contains_eager(Submission.occurrence)
+            .contains_eager(Occurrence.deliverable)
+            .contains_eager(Deliverable.agreement)
+        )
         .order_by(Submission.reviewed_at.desc())
         .limit(10)
     ).all()
