@@ -151,3 +151,34 @@ def test_a_repeat_reminder_pass_reads_a_few_statements_and_writes_nothing(world)
         assert not [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
         runs[size] = len(statements)
     assert runs[SMALL] == runs[LARGE] and runs[LARGE] <= MAX_QUERIES, runs
+
+
+def test_the_partners_portal_reads_its_feedback_lines_with_their_deliverables(signed_in, world):
+    """The portal's "recent feedback" lines (reviewed hand-ins, no longer in what is due) bring their
+    deliverable and agreement with them: two or six such lines cost the same statements."""
+    from app.deliverables import services as deliverables
+    from tests.integration.test_api import PDF, plan, upload
+
+    client = signed_in("partner")
+    partner, manager = world.users["partner"], world.users["manager"]
+
+    def reviewed(count: int) -> None:
+        for _ in range(count):
+            occurrence = plan(world.agreement_a, world.partner_a, manager, days=40)
+            deliverables.submit(occurrence, [upload(PDF)], note=None, by=partner, expected_version=occurrence.version)
+            deliverables.review(
+                occurrence, decision="accept", feedback=None, by=manager, expected_version=occurrence.version
+            )
+        db.session.commit()
+        db.session.expire_all()  # as in a new request: nothing read before is taken as known
+
+    counts, shown = [], 0
+    for count in (2, 4):
+        reviewed(count)
+        shown += count
+        _get(client, "/portal", None)
+        with counting_queries() as statements:
+            page = _get(client, "/portal", None).get_data(as_text=True)
+        assert page.count("feedback-item") == shown
+        counts.append(len(statements))
+    assert counts[0] == counts[1] and counts[1] <= MAX_QUERIES, counts
