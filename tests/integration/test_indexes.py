@@ -23,8 +23,14 @@ CASES = [
     ("manager", "/agreements/", "ORDER BY agreements.signed_on DESC", "ix_agreements_signed_reference"),
     ("officer", "/notifications", "ORDER BY notifications.created_at DESC", "ix_notifications_user_created"),
     ("officer", "/dashboard", "agreements.owner_id = ", "ix_agreements_owner_state"),
-    # The calendar picks the first deliverables of each day of one month by their due date.
-    ("manager", "/portfolio/calendar", "row_number() OVER", "ix_deliverable_occurrences_due"),
+    # The calendar picks the first open deliverables of each day of one month: by due date, or by
+    # status and due date (both fit; which one the planner takes depends on the table's statistics).
+    (
+        "manager",
+        "/portfolio/calendar",
+        "row_number() OVER",
+        ("ix_deliverable_occurrences_due", "ix_deliverable_occurrences_status_due"),
+    ),
 ]
 
 
@@ -47,7 +53,8 @@ def test_page_statement_uses_its_index(signed_in, world, role, path, marker, ind
     matching = [(s, p) for s, p in statements if marker in s]
     assert matching, f"no statement of {path} contains {marker!r}"
     plans = [plan_of(s, p) for s, p in matching]
-    assert any(index in plan for plan in plans), "\n\n".join(plans)
+    fitting = (index,) if isinstance(index, str) else index
+    assert any(name in plan for plan in plans for name in fitting), "\n\n".join(plans)
 
 
 def test_reminder_pass_reads_recorded_keys_by_key(world):
