@@ -233,6 +233,12 @@ def edits_own_agreements_only(user) -> bool:
     return user.role == OFFICER
 
 
+def names_the_owner(workflow_role: str) -> bool:
+    """Whether a role a workflow definition names stands for the agreement's owner, not for the users
+    holding a role (the simulator counts people per role, and the owner is always one person)."""
+    return workflow_role == "owner"
+
+
 def may_own_agreements(user) -> bool:
     """Whether `user` may be an agreement's owner (and play a workflow's "owner" on their own)."""
     return holds(user, "agreement.own")

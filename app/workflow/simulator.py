@@ -37,6 +37,7 @@ import yaml
 from flask_babel import gettext as _
 
 from app.core import clock
+from app.core.permissions import names_the_owner
 from app.workflow.conditions import AgreementFacts, applicable_steps, describe
 from app.workflow.definitions import DefinitionError, WorkflowDefinition, load_directory
 
@@ -353,8 +354,8 @@ def _take(
             step.needs.append(_("%(field)s (asked by the form)", field=field_name))
     if transition.approval is None:
         takers = [r for r in transition.roles]
-        step.asked = [f"{role} ({_count(role, people)})" if role != "owner" else "owner" for role in takers]
-        if transition.roles and not any(role == "owner" or people.get(role) for role in transition.roles):
+        step.asked = [role if names_the_owner(role) else f"{role} ({_count(role, people)})" for role in takers]
+        if transition.roles and not any(names_the_owner(role) or people.get(role) for role in transition.roles):
             step.blocked.append(
                 _(
                     "nobody holds a role that may take %(name)s (%(roles)s)",
