@@ -71,7 +71,10 @@ def _read_filters() -> tuple[AgreementFilterForm, services.AgreementFilters]:
     if not form.validate():
         return form, services.AgreementFilters()
     return form, services.AgreementFilters(
-        state=form.state.data or None,
+        state=form.state.data if form.state.data != services.IN_FORCE_CHOICE else None,
+        in_force=form.state.data == services.IN_FORCE_CHOICE,
+        ends_after=form.ends_after.data,
+        ends_before=form.ends_before.data,
         type=form.type.data or None,
         partner_id=int(form.partner.data) if form.partner.data else None,
         year=int(form.year.data) if form.year.data else None,
@@ -277,7 +280,9 @@ def _fill_form_choices(form: AgreementForm, agreement: Agreement | None) -> None
 
 
 def _fill_filter_choices(form: AgreementFilterForm) -> None:
-    form.state.choices = [("", _("All states"))] + list(state_labels().items())
+    form.state.choices = [("", _("All states")), (services.IN_FORCE_CHOICE, _("In force (any stage)"))] + list(
+        state_labels().items()
+    )
     form.type.choices = [("", _("All types"))] + [(k, str(v)) for k, v in AGREEMENT_TYPES.items()]
     organizations = db.session.scalars(
         select(Organization)

@@ -42,6 +42,7 @@ from app.workflow.engine import (
     state_label,
     state_labels,
 )
+from app.workflow.queries import in_state_tagged
 
 TEXT_LIMITS = {"title": 500, "summary": 20000, "notes": 20000}
 
@@ -310,6 +311,10 @@ def apply_data(agreement: Agreement, data: AgreementData) -> None:
 # --- listing -------------------------------------------------------------------
 
 
+# The list's state filter value for every state tagged in_force (state names are identifiers: no clash).
+IN_FORCE_CHOICE = "in-force"
+
+
 @dataclass
 class AgreementFilters:
     state: str | None = None
@@ -321,6 +326,7 @@ class AgreementFilters:
     signed_before: date | None = None
     ends_after: date | None = None
     ends_before: date | None = None
+    in_force: bool = False  # any state tagged in_force in the agreement's own workflow
 
 
 def agreements_query(user: User, filters: AgreementFilters):
@@ -328,6 +334,8 @@ def agreements_query(user: User, filters: AgreementFilters):
     query = select(Agreement).where(visible_agreements_clause(user))
     if filters.state in state_labels():
         query = query.where(Agreement.state == filters.state)
+    if filters.in_force:
+        query = query.where(in_state_tagged("in_force"))
     if filters.type in AGREEMENT_TYPES:
         query = query.where(Agreement.type == filters.type)
     if filters.partner_id:

@@ -122,6 +122,54 @@ def test_bad_due_dates_on_the_deliverables_list_are_refused_clearly(signed_in, w
         assert "The first due date must not come after the last." in page
 
 
+# --- agreements ending: at most DAY_CAP a day, and a link to the rest ------------------------------
+
+
+def listed_agreements(page: str) -> set[int]:
+    return {int(found) for found in re.findall(r'href="/agreements/(\d+)"', page)}
+
+
+def test_a_day_many_agreements_end_draws_the_cap_and_links_to_exactly_those_in_force(signed_in, world):
+    """Agreements signed at one ceremony end together: the day draws DAY_CAP and the link lists every
+    agreement in force ending that day (not one that ends that day but was terminated, nor the next day's)."""
+    day = month_after_next() + timedelta(days=9)
+    manager = world.users["manager"]
+    ending = {
+        factories.agreement(
+            by=manager, partners=[world.partner_a], state="active", signed_on=date(2025, 7, 1), expires_on=day
+        ).id
+        for _ in range(DAY_CAP + 2)
+    }
+    terminated = factories.agreement(by=manager, partners=[world.partner_a], state="terminated", expires_on=day)
+    next_day = factories.agreement(
+        by=manager, partners=[world.partner_a], state="active", expires_on=day + timedelta(days=1)
+    )
+    db.session.commit()
+    client = signed_in("manager")
+    page = text_of(client, f"/portfolio/calendar?month={day:%Y-%m}")
+    drawn = listed_agreements(page)
+    assert len(drawn & ending) == DAY_CAP and next_day.id in drawn and terminated.id not in drawn
+    assert "2 more agreements ending this day" in page
+    found = re.findall(r'href="(/agreements/\?[^"]*ends_after[^"]*)"', page)
+    assert len(found) == 1, found
+    listed = listed_agreements(text_of(client, html.unescape(found[0])))
+    assert listed == ending
+
+
+def test_the_agreements_list_filters_by_end_dates_and_refuses_a_reversed_range(signed_in, world):
+    manager = world.users["manager"]
+    day = date(2027, 3, 31)
+    inside = factories.agreement(by=manager, partners=[world.partner_a], state="active", expires_on=day)
+    outside = factories.agreement(by=manager, partners=[world.partner_a], state="active", expires_on=date(2028, 1, 1))
+    db.session.commit()
+    client = signed_in("manager")
+    listed = listed_agreements(text_of(client, "/agreements/?ends_after=2027-03-01&ends_before=2027-03-31"))
+    assert inside.id in listed and outside.id not in listed
+    page = text_of(client, "/agreements/?ends_after=2027-04-01&ends_before=2027-03-01")
+    assert "The first end date must not come after the last." in page
+    assert "Some filters were not valid and were ignored." in page
+
+
 # --- approvals: only the rounds due in the month, by the one SLA rule ------------------------------
 
 

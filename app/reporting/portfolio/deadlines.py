@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import Agreement
+from app.agreements.services import IN_FORCE_CHOICE
 from app.core.permissions import can, is_partner, visible_agreements_clause, visible_deliverables_clause
 from app.extensions import db
 from app.workflow.engine import definition_for, label
@@ -23,8 +24,9 @@ from app.workflow.queries import in_state_tagged, rounds_due_between
 
 KINDS = ("deliverable", "approval", "end")
 # Deadlines of one kind drawn at most on one day: a government's portfolio has thousands of reports due
-# on 31 December. The others are counted, and a link lists them (the deliverables list, filtered). Approval
-# deadlines and agreements ending are read whole: only the month's, a few a day.
+# on 31 December, and agreements signed together end together. The others are counted, and a link lists
+# them (the deliverables or agreements list, filtered). Approval deadlines are read whole: only the
+# month's open rounds due in it, each dated by its step's SLA in Python.
 DAY_CAP = 10
 
 
@@ -103,7 +105,7 @@ def build_month(user, first: date, today: date) -> Month:
         *_endings(user, month),
     ]
     for deadline in deadlines:
-        if deadline.kind != "deliverable":  # read whole (only the month's): counted here
+        if deadline.kind == "approval":  # read whole (only the month's, dated in Python): counted here
             key = (deadline.day, deadline.kind)
             month.counts[key] = month.counts.get(key, 0) + 1
     month.deadlines = sorted(deadlines, key=lambda d: (d.day, KINDS.index(d.kind), d.agreement.reference))
@@ -215,18 +217,28 @@ def _approvals(user, month: Month):
 
 
 def _endings(user, month: Month):
-    """Agreements in force whose end date falls in the month (a few a day even at a government's scale)."""
-    agreements = db.session.scalars(
-        select(Agreement).where(
-            visible_agreements_clause(user),
-            in_state_tagged("in_force"),
-            Agreement.expires_on >= month.first,
-            Agreement.expires_on <= month.last,
-        )
+    """Agreements in force whose end date falls in the month: the first DAY_CAP of each day, the others
+    counted and listed by the agreements list (in force, ending that day)."""
+    ending = select(Agreement.id).where(
+        visible_agreements_clause(user),
+        in_state_tagged("in_force"),
+        Agreement.expires_on >= month.first,
+        Agreement.expires_on <= month.last,
     )
-    for agreement in agreements:
+    first = _first_of_each_day(ending, Agreement.expires_on, (Agreement.reference, Agreement.id))
+    drawn = db.session.execute(select(Agreement, first.c.on_day).join(first, first.c.id == Agreement.id)).all()
+    for agreement, on_day in drawn:
+        day = agreement.expires_on
+        month.counts[(day, "end")] = on_day
+        if on_day > DAY_CAP:
+            month.more_urls[(day, "end")] = url_for(
+                "agreements.list_agreements",
+                state=IN_FORCE_CHOICE,
+                ends_after=day.isoformat(),
+                ends_before=day.isoformat(),
+            )
         yield Deadline(
-            agreement.expires_on,
+            day,
             "end",
             agreement.title,
             agreement,
