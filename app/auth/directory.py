@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from flask import current_app
-from ldap3 import BASE, NONE, SUBTREE, Connection, Server, Tls
-from ldap3.core.exceptions import LDAPException
-from ldap3.utils.conv import escape_filter_chars
 from sqlalchemy import func, select
 
 from app.auth.models import User, normalize_email
@@ -24,6 +22,12 @@ from app.core import audit
 from app.core.models import utcnow
 from app.core.permissions import is_ministry_role
 from app.extensions import db
+
+if TYPE_CHECKING:
+    from ldap3 import Connection, Server
+
+# ldap3 is imported by the functions that talk to the directory: ~5 MB in every web worker of a
+# ministry that signs in with passwords only.
 
 
 class DirectoryUnavailable(Exception):
@@ -67,6 +71,8 @@ def role_for(groups: set[str]) -> str | None:
 
 
 def _server() -> Server:
+    from ldap3 import NONE, Server, Tls
+
     config = current_app.config
     tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=config["LDAP_CA_FILE"] or None)
     return Server(config["LDAP_URL"], connect_timeout=config["LDAP_TIMEOUT_SECONDS"], get_info=NONE, tls=tls)
@@ -74,6 +80,9 @@ def _server() -> Server:
 
 def _connect(server: Server, user: str | None, password: str | None) -> Connection | None:
     """An open, bound connection; None when the credentials are refused; raises DirectoryUnavailable."""
+    from ldap3 import Connection
+    from ldap3.core.exceptions import LDAPException
+
     config = current_app.config
     connection = Connection(
         server,
@@ -97,9 +106,14 @@ def _connect(server: Server, user: str | None, password: str | None) -> Connecti
     raise DirectoryUnavailable(str(result.get("description") or "bind failed"))
 
 
-def _search(connection: Connection, base: str, search_filter: str, *, scope=SUBTREE, attributes=None, limit=0):
+def _search(connection: Connection, base: str, search_filter: str, *, scope=None, attributes=None, limit=0):
+    from ldap3 import SUBTREE
+    from ldap3.core.exceptions import LDAPException
+
     try:
-        connection.search(base, search_filter, search_scope=scope, attributes=attributes or [], size_limit=limit)
+        connection.search(
+            base, search_filter, search_scope=scope or SUBTREE, attributes=attributes or [], size_limit=limit
+        )
     except LDAPException as error:
         raise DirectoryUnavailable(str(error)) from error
     return [entry for entry in connection.response or [] if entry.get("type") == "searchResEntry"]
@@ -107,6 +121,9 @@ def _search(connection: Connection, base: str, search_filter: str, *, scope=SUBT
 
 def authenticate(login: str, password: str) -> Entry | None:
     """The person's directory entry when `password` is theirs; None when unknown or wrong."""
+    from ldap3 import BASE
+    from ldap3.utils.conv import escape_filter_chars
+
     config = current_app.config
     # An empty password would make an "unauthenticated bind", which many servers accept.
     if not login or not password or "\x00" in password:

@@ -13,16 +13,17 @@ import io
 import itertools
 import re
 from datetime import date, datetime
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from flask import Response, stream_with_context
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from app.core import clock
+
+if TYPE_CHECKING:
+    from openpyxl.styles import Font
+
+# openpyxl is imported where a workbook is written: it weighs ~7 MB in every web worker that never
+# writes one (long lists are written by the scheduler process).
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_TYPE = "text/csv"  # werkzeug adds "; charset=utf-8"
@@ -111,6 +112,10 @@ def xlsx_bytes(headings: Sequence[str], rows: Iterable[Sequence], *, title: str)
 def write_xlsx(out, headings: Sequence[str], rows: Iterable[Sequence], *, title: str) -> None:
     """One worksheet written row by row into the file `out` (memory stays flat however long the list):
     bold frozen header row, real date cells, columns as wide as the first rows' text (within limits)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_sheet_title(title))
     rows = iter(rows)
@@ -130,6 +135,8 @@ def write_xlsx(out, headings: Sequence[str], rows: Iterable[Sequence], *, title:
 
 
 def _clean_row(row: Sequence) -> list:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     cells = []
     for value in row:
         if isinstance(value, datetime):
@@ -142,6 +149,8 @@ def _clean_row(row: Sequence) -> list:
 
 
 def _styled(sheet, value, *, font: Font | None = None):
+    from openpyxl.cell import WriteOnlyCell
+
     if font is None and not isinstance(value, (date, str)):
         return value
     cell = WriteOnlyCell(sheet, value=value)
@@ -158,6 +167,8 @@ def _styled(sheet, value, *, font: Font | None = None):
 
 def _sheet_title(title: str) -> str:
     # Excel's rules: at most 31 characters, none of []:*?/\ .
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     return _SHEET_TITLE_FORBIDDEN.sub(" ", ILLEGAL_CHARACTERS_RE.sub("", title)).strip()[:31] or "Sheet"
 
 

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from icalendar import Calendar, Event
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -32,6 +31,8 @@ FUTURE_DAYS = 3 * 366
 
 
 def build_calendar(user, today: date) -> bytes:
+    from icalendar import Calendar, Event  # only where a feed is written: ~3 MB in every web worker
+
     language = user.language if user.language in current_app.config["LANGUAGES"] else "fr"
     host = urlsplit(current_app.config["BASE_URL"]).hostname or "sharaka"
     calendar = Calendar()
