@@ -1,6 +1,6 @@
 """How the pages answer as the portfolio grows, measured from outside through HTTP under gunicorn.
 
-    .venv/bin/python bench/pages.py [--db sqlite|postgresql] [--sizes 100,10000] [--requests 20]
+    .venv/bin/python bench/pages.py [--db sqlite|postgresql] [--sizes 100,10000] [--requests 20] [--keep]
 
 For each size: a fresh database (a temporary SQLite file, or a new PostgreSQL database on
 BENCH_POSTGRES_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres), migrated,
@@ -10,6 +10,9 @@ list is requested for each role: SQL statements per request (X-Queries, counted 
 worker), median and p95 latency with 1 client and with 10 at once, page size. Then requests/s
 of the manager's dashboard against a bare `return "ok"` route of the same server, the worker
 processes' memory, and a reminder pass over the portfolio (first, and repeated with nothing new).
+With --keep, each portfolio is built once and kept (SQLite: a file in $BENCH_KEEP_DIR, default
+/tmp/sharaka-bench; PostgreSQL: a database sharaka_bench_keep_<size>); each run starts from a copy
+of it, migrated to the head, so a change can be measured again in minutes instead of rebuilding.
 Prints a table, and the ratio largest/smallest per page. Asserts nothing: the tests assert the
 query counts (tests/integration/test_flat_queries.py).
 """
@@ -21,6 +24,7 @@ import http.client
 import os
 import re
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -77,21 +81,60 @@ TARGET_QUERIES, TARGET_P95_MS, TARGET_RATIO, TARGET_RSS_MB = 12, 100, 0.40, 200
 
 
 @contextmanager
-def database(kind: str, tmp: Path):
+def database(kind: str, tmp: Path, *, template: str | None = None):
+    """A fresh database for one run, dropped after it: empty, or a copy of `template` (a SQLite file's
+    path, or a PostgreSQL database's name)."""
     if kind == "sqlite":
-        yield f"sqlite:///{tmp}/bench-{uuid.uuid4().hex[:6]}.sqlite"
+        path = tmp / f"bench-{uuid.uuid4().hex[:6]}.sqlite"
+        if template:
+            shutil.copy(template, path)
+        yield f"sqlite:///{path}"
         return
-    server = make_url(os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     name = f"sharaka_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    admin = create_engine(postgres_server(), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        copied = f' TEMPLATE "{template}"' if template else ""
+        connection.execute(text(f'CREATE DATABASE "{name}"{copied}'))
     try:
-        yield server.set(database=name).render_as_string(hide_password=False)
+        yield postgres_server().set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def postgres_server():
+    return make_url(os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+
+
+def kept_portfolio(kind: str, size: int) -> str:
+    """The kept portfolio of `size` agreements (built on first use): its SQLite path or database name."""
+    if kind == "sqlite":
+        folder = Path(os.environ.get("BENCH_KEEP_DIR", Path(tempfile.gettempdir()) / "sharaka-bench"))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"bench-{size}.sqlite"
+        if not path.exists():
+            building = path.with_suffix(".building")
+            building.unlink(missing_ok=True)
+            with tempfile.TemporaryDirectory() as scratch:
+                prepare(f"sqlite:///{building}", size, Path(scratch))
+            building.rename(path)  # only a finished build is kept
+        return str(path)
+    name = f"sharaka_bench_keep_{size}"
+    admin = create_engine(postgres_server(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+        if not exists:
+            building = f"{name}_building"
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{building}"'))
+            with tempfile.TemporaryDirectory() as scratch:
+                prepare(
+                    postgres_server().set(database=building).render_as_string(hide_password=False), size, Path(scratch)
+                )
+            connection.execute(text(f'ALTER DATABASE "{building}" RENAME TO "{name}"'))
+    admin.dispose()
+    return name
 
 
 def prepare(url: str, agreements: int, tmp: Path) -> tuple[dict, dict]:
@@ -116,6 +159,39 @@ def prepare(url: str, agreements: int, tmp: Path) -> tuple[dict, dict]:
                 connection.execute(text("ANALYZE"))
                 connection.commit()
         db.engine.dispose()
+    accounts = {}
+    for row in demo_sign_ins():
+        accounts.setdefault(row["role"], (row["email"], row["password"]))
+    return counts, accounts
+
+
+def reopen(url: str, tmp: Path) -> tuple[dict, dict]:
+    """A copy of a kept portfolio, migrated to the head: (its counts, the demo's included; {role: (email,
+    password)})."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.demo.loader import demo_sign_ins
+    from app.extensions import db
+    from config import ProductionConfig
+
+    tables = {
+        "agreements": "agreements",
+        "occurrences": "deliverable_occurrences",
+        "submissions": "deliverable_submissions",
+        "approval_rounds": "approval_rounds",
+        "decisions": "approval_decisions",
+        "audit_events": "audit_events",
+    }
+    started = time.perf_counter()
+    config = type("Bench", (ProductionConfig,), {"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_DIR": str(tmp)})
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+        counts = {key: db.session.scalar(text(f"SELECT count(*) FROM {table}")) for key, table in tables.items()}
+        db.session.commit()
+        db.engine.dispose()
+    counts["seconds"] = f"{time.perf_counter() - started:.1f} (copied from a kept build)"
     accounts = {}
     for row in demo_sign_ins():
         accounts.setdefault(row["role"], (row["email"], row["password"]))
@@ -326,11 +402,12 @@ def reminder_pass(url: str, tmp: Path) -> tuple[float, float, int]:
 # --- the run ---------------------------------------------------------------------------------
 
 
-def run_size(kind: str, size: int, requests: int) -> dict:
-    with tempfile.TemporaryDirectory() as folder, database(kind, Path(folder)) as url:
+def run_size(kind: str, size: int, requests: int, keep: bool = False) -> dict:
+    template = kept_portfolio(kind, size) if keep else None
+    with tempfile.TemporaryDirectory() as folder, database(kind, Path(folder), template=template) as url:
         tmp = Path(folder)
         print(f"== {kind}, {size:,} agreements", file=sys.stderr)
-        counts, accounts = prepare(url, size, tmp)
+        counts, accounts = reopen(url, tmp) if template else prepare(url, size, tmp)
         print(f"   built in {counts['seconds']} s: {counts}", file=sys.stderr)
         with server(url, tmp) as process:
             pages = measure(accounts, requests)
@@ -391,9 +468,10 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--sizes", default="100,10000")
     parser.add_argument("--requests", type=int, default=20, help="requests per page and client")
+    parser.add_argument("--keep", action="store_true", help="build each portfolio once, start each run from a copy")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
-    runs = {size: run_size(args.db, size, args.requests) for size in sizes}
+    runs = {size: run_size(args.db, size, args.requests, args.keep) for size in sizes}
     print(f"\nmachine: {os.cpu_count()} cores, {platform_line()}")
     report(args.db, runs)
 
