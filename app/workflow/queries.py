@@ -122,8 +122,9 @@ def per_definition(rule: Callable[[WorkflowDefinition], ColumnElement[bool] | No
 
 
 def _sql_of(clause: ColumnElement[bool]) -> tuple:
-    """The SQL text of `clause` and its values: two conditions with the same hold for the same rows."""
-    compiled = clause.compile()
+    """The SQL text of `clause` and its values (in the database's dialect, which the app's own SQL
+    constructs compile for): two conditions with the same hold for the same rows."""
+    compiled = clause.compile(dialect=db.engine.dialect)
     return compiled.string, repr(sorted(compiled.params.items()))
 
 
