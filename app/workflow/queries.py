@@ -91,9 +91,10 @@ class _Built:
             self._entries.clear()
 
 
-# A few kinds of condition, by day and by the reader for some: a few hundred entries of a few
-# hundred kilobytes at most.
-_BUILT = _Built(256)
+# A dozen kinds of condition, some per reader (what waits on them), each for today. With the demo
+# definitions an entry weighs about 110 KB on average (the readers' approvals the most): 128 entries,
+# enough for the approvers at work on a day, stay near 15 MB per worker.
+_BUILT = _Built(128)
 
 
 def _built(key: tuple, build: Callable[[], ColumnElement[bool]], keep: object = None) -> ColumnElement[bool]:
