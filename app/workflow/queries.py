@@ -9,8 +9,8 @@ are tens of thousands.
 Built once, used by many requests: such a condition is a tree of thousands of SQL elements, and
 building it cost more than the statement's execution. So each public condition below is kept
 (`_built`) for the definitions in use (a new version, or other definitions, is another key), and
-for what else it reads: the day, the user's identity, the column it compares. The values are the
-same objects, so the statements they go into also hit SQLAlchemy's compiled cache.
+for what else it reads: the day, the user's identity, the column it compares. (SQLAlchemy's compiled
+cache already spared the compiling: the day's cutoffs and the ids are bound values; not the building.)
 """
 
 from __future__ import annotations
@@ -85,10 +85,6 @@ class _Built:
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
         return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 # A dozen kinds of condition, some per reader (what waits on them), each for today. With the demo
