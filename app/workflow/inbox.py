@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 
 from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
@@ -71,6 +72,13 @@ class InboxPage(Pagination):
         return total
 
 
+@cache
+def _turn_since():
+    """When a negotiation turn began: the latest version's sending, else the stage's start. One
+    expression for every request, so queries.over_state_sla finds the condition it built for it."""
+    return func.coalesce(NegotiationRound.sent_at, Agreement.state_entered_at)
+
+
 def _waiting(user, today: date):
     """One SELECT per kind of waiting item: (kind, agreement id, round number, transition, since, late)."""
     visible = visible_agreements_clause(user)
@@ -101,7 +109,7 @@ def _waiting(user, today: date):
             .scalar_subquery()
         )
         last = NegotiationRound
-        since = func.coalesce(last.sent_at, Agreement.state_entered_at)
+        since = _turn_since()
         if is_partner(user):
             turn = queries.partner_turn_clause(user.organization_id, last)
         else:
@@ -120,11 +128,6 @@ def _waiting(user, today: date):
             .where(visible, queries.in_state_tagged("negotiating"), Agreement.agreed_round_id.is_(None), turn)
         )
     if may_own_agreements(user):
-
-        def forward(definition):
-            states = queries.forward_move_states(definition, user)
-            return Agreement.state.in_(states) if states else None
-
         selects.append(
             select(
                 literal("move").label("kind"),
@@ -133,7 +136,7 @@ def _waiting(user, today: date):
                 null().label("transition"),
                 Agreement.state_entered_at.label("since"),
                 late(Agreement.state_entered_at).label("late"),
-            ).where(visible, Agreement.owner_id == user.id, queries.per_definition(forward))
+            ).where(visible, Agreement.owner_id == user.id, queries.moves_waiting_on_owner(user))
         )
     return union_all(*selects).subquery() if selects else None
 

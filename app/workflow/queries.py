@@ -5,17 +5,26 @@ An agreement runs on its own frozen definition (or today's, before its first mov
 each condition is built once per definition in use: OR over (agreements on that definition
 AND the rule as that definition states it). Definitions in use are a handful; agreements
 are tens of thousands.
+
+Built once, used by many requests: such a condition is a tree of thousands of SQL elements, and
+building it cost more than the statement's execution. So each public condition below is kept
+(`_built`) for the definitions in use (a new version, or other definitions, is another key), and
+for what else it reads: the day, the user's identity, the column it compares. (SQLAlchemy's compiled
+cache already spared the compiling: the day's cutoffs and the ids are bound values; not the building.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from datetime import date, datetime, time, timedelta, timezone
+from threading import Lock
 
 from flask import g, has_app_context
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
 from app.agreements.models import Agreement
+from app.core import clock
 from app.core.permissions import holders_of_roles_clause, holds_role, may_decide_approvals, may_move_own_agreements
 from app.extensions import db
 from app.workflow import conditions, engine, rules
@@ -25,30 +34,95 @@ from app.workflow.models import ApprovalDecision, ApprovalRound
 
 def definitions_in_use() -> list[tuple[ColumnElement[bool], WorkflowDefinition]]:
     """(condition selecting the agreements on a definition, that definition), for today's
-    definitions and every frozen version. One query per request; parsed bodies are cached."""
+    definitions and every frozen version. One query per request; parsed bodies are cached, and
+    so is this list (the same object while the same definitions are in use: `_built` keys on it)."""
     cache = g.setdefault("sharaka_definitions_in_use", None) if has_app_context() else None
     if cache is not None:
         return cache
-    pairs: list[tuple[ColumnElement[bool], WorkflowDefinition]] = [
-        (and_(Agreement.workflow_version_id.is_(None), Agreement.type == type_), definition)
-        for type_, definition in engine.current_definitions().items()
-    ]
-    for version_id, definition in engine.version_definitions().items():
-        pairs.append((Agreement.workflow_version_id == version_id, definition))
+    current = engine.current_definitions()
+    versions = engine.version_definitions()
+    key = (
+        "definitions in use",
+        tuple((type_, id(definition)) for type_, definition in current.items()),
+        tuple((version_id, id(definition)) for version_id, definition in versions.items()),
+    )
+
+    def build() -> list[tuple[ColumnElement[bool], WorkflowDefinition]]:
+        pairs: list[tuple[ColumnElement[bool], WorkflowDefinition]] = [
+            (and_(Agreement.workflow_version_id.is_(None), Agreement.type == type_), definition)
+            for type_, definition in current.items()
+        ]
+        for version_id, definition in versions.items():
+            pairs.append((Agreement.workflow_version_id == version_id, definition))
+        return pairs
+
+    pairs = _BUILT.get(key, build, keep=(tuple(current.values()), tuple(versions.values())))
     if has_app_context():
         g.sharaka_definitions_in_use = pairs
     return pairs
 
 
+class _Built:
+    """The conditions built from the definitions in use, kept between requests: a bounded store,
+    the least recently used dropped first. A key names objects by id (definitions, a column, a
+    function); the entry keeps those objects alive, so no other object takes that id while the
+    entry lives."""
+
+    def __init__(self, size: int):
+        self._size = size
+        self._entries: OrderedDict[Hashable, tuple[object, object]] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, key: Hashable, build: Callable, keep: object = None):
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                return entry[1]
+        value = build()
+        with self._lock:
+            self._entries[key] = (keep, value)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return value
+
+
+# A dozen kinds of condition, some per reader (what waits on them), each for today. With the demo
+# definitions an entry weighs about 110 KB on average (the readers' approvals the most): 128 entries,
+# enough for the approvers at work on a day, stay near 15 MB per worker.
+_BUILT = _Built(128)
+
+
+def _built(key: tuple, build: Callable[[], ColumnElement[bool]], keep: object = None) -> ColumnElement[bool]:
+    """build(), or the condition built for `key` and the same definitions in use before."""
+    in_use = definitions_in_use()
+    return _BUILT.get((id(in_use), *key), build, keep=(in_use, keep))
+
+
+def _identity(person) -> tuple:
+    """What the approval conditions read of a person: who (the SQL names their id), their role, their e-mail."""
+    return (person.id, person.role, person.email)
+
+
 def per_definition(rule: Callable[[WorkflowDefinition], ColumnElement[bool] | None]):
     """OR over the definitions in use of (agreement on it AND rule(definition)); a rule that
-    answers None never holds for that definition."""
-    clauses = []
+    answers None never holds for that definition. Definitions for which the rule is the same SQL
+    (a version and today's definition it froze, most often) share it: (agreement on one of them AND
+    the rule), a condition half the size or less."""
+    groups: dict[tuple, tuple[list[ColumnElement[bool]], ColumnElement[bool]]] = {}
     for on_definition, definition in definitions_in_use():
         clause = rule(definition)
         if clause is not None:
-            clauses.append(and_(on_definition, clause))
+            groups.setdefault(_sql_of(clause), ([], clause))[0].append(on_definition)
+    clauses = [and_(or_(*on_definitions), clause) for on_definitions, clause in groups.values()]
     return or_(*clauses) if clauses else false()
+
+
+def _sql_of(clause: ColumnElement[bool]) -> tuple:
+    """The SQL text of `clause` and its values (in the database's dialect, which the app's own SQL
+    constructs compile for): two conditions with the same hold for the same rows."""
+    compiled = clause.compile(dialect=db.engine.dialect)
+    return compiled.string, repr(sorted(compiled.params.items()))
 
 
 def in_state_tagged(tag: str):
@@ -58,7 +132,7 @@ def in_state_tagged(tag: str):
         names = definition.states_tagged(tag)
         return Agreement.state.in_(names) if names else None
 
-    return per_definition(rule)
+    return _built(("tagged", tag), lambda: per_definition(rule))
 
 
 def utc_midnight(day: date) -> datetime:
@@ -67,7 +141,8 @@ def utc_midnight(day: date) -> datetime:
 
 def over_state_sla(since, today: date, times: int = 1):
     """True when `since` lies further back than the SLA of the agreement's current state (`times` that
-    SLA), counted in whole UTC days as the inbox shows them (presenter.days_since)."""
+    SLA), counted in whole UTC days as the inbox shows them (presenter.days_since). Kept per `since`
+    object: pass the same column or expression each time (not a new one per request)."""
 
     def rule(definition: WorkflowDefinition):
         by_sla: dict[int, list[str]] = {}
@@ -83,7 +158,7 @@ def over_state_sla(since, today: date, times: int = 1):
             )
         )
 
-    return per_definition(rule)
+    return _built(("over state sla", id(since), today, times), lambda: per_definition(rule), keep=since)
 
 
 def _approved_in_step(step_name: str):
@@ -279,7 +354,8 @@ def approvals_waiting_on(user, people: list) -> ColumnElement[bool]:
 
     if not may_decide_approvals(user):
         return false()
-    return _open_rounds_where(rule)
+    key = ("approvals waiting on", _identity(user), tuple(_identity(person) for person in people))
+    return _built(key, lambda: _open_rounds_where(rule))
 
 
 def forward_move_states(definition: WorkflowDefinition, user) -> set[str]:
@@ -305,6 +381,17 @@ def forward_move_states(definition: WorkflowDefinition, user) -> set[str]:
                 found.add(name)
                 break
     return found
+
+
+def moves_waiting_on_owner(user) -> ColumnElement[bool]:
+    """Agreements in a state from which their owner, were it `user`, has a move forward
+    (forward_move_states): what their role lets them move, so kept per role."""
+
+    def rule(definition: WorkflowDefinition):
+        states = forward_move_states(definition, user)
+        return Agreement.state.in_(sorted(states)) if states else None
+
+    return _built(("moves waiting on owner", user.role), lambda: per_definition(rule))
 
 
 def _current_step_where(test):
@@ -351,8 +438,9 @@ def _step_began_at(steps, index: int):
 
 def late_round_clause(today: date, local_midnight: Callable[[date], datetime], also=None):
     """Open rounds whose current step has waited longer than its SLA. `local_midnight(day)` is the start
-    of that day where days are counted. `also(definition, step, sla, waited_past)`, when given, adds a
-    condition on each such round: `waited_past(days)` holds when the step has waited more than `days` days."""
+    of that day where days are counted (in the ministry's zone: clock.start_of). `also(definition, step,
+    sla, waited_past)`, when given, adds a condition on each such round: `waited_past(days)` holds when
+    the step has waited more than `days` days (built anew each time: `also` is the caller's)."""
 
     def test(definition: WorkflowDefinition, step, sla: int, started):
         def waited_past(days: int):
@@ -361,7 +449,10 @@ def late_round_clause(today: date, local_midnight: Callable[[date], datetime], a
         late = waited_past(sla)
         return late if also is None else and_(late, also(definition, step, sla, waited_past))
 
-    return _current_step_where(test)
+    if also is not None:
+        return _current_step_where(test)
+    key = ("late rounds", today, id(local_midnight), clock.ministry_zone())
+    return _built(key, lambda: _current_step_where(test), keep=local_midnight)
 
 
 def rounds_due_between(first: date, last: date, local_midnight: Callable[[date], datetime]):
@@ -375,7 +466,8 @@ def rounds_due_between(first: date, last: date, local_midnight: Callable[[date],
             started < local_midnight(last + timedelta(days=1 - sla)),
         )
 
-    return _current_step_where(test)
+    key = ("rounds due between", first, last, id(local_midnight), clock.ministry_zone())
+    return _built(key, lambda: _current_step_where(test), keep=local_midnight)
 
 
 def partner_turn_clause(organization_id, negotiation_round):

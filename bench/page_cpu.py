@@ -1,0 +1,112 @@
+"""CPU milliseconds per request of the main pages, through Flask's test client (no HTTP, no server).
+
+    .venv/bin/python bench/page_cpu.py prepare FILE.sqlite [AGREEMENTS]   # migrate, demo, bulk portfolio
+    .venv/bin/python bench/page_cpu.py measure FILE.sqlite [REQUESTS]     # median and min per page
+    .venv/bin/python bench/page_cpu.py profile FILE.sqlite "manager /dashboard" [REQUESTS]
+
+time.process_time around each request: on a loaded machine wall time lies, CPU time much less (SQLite
+runs in the process, so its work counts too). Each page is asked three times before measuring, so
+what is built once per process (templates, compiled statements, workflow conditions) is built.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import os
+import pstats
+import secrets
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("SECRET_KEY", secrets.token_hex(32))
+
+PAGES = {
+    "officer": ["/dashboard", "/inbox", "/portfolio/board", "/portfolio/calendar", "/deliverables/"],
+    "manager": ["/dashboard", "/inbox", "/portfolio/board", "/deliverables/"],
+}
+
+
+def make_app(path: str):
+    from app import create_app
+    from config import DevelopmentConfig
+
+    settings = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "UPLOAD_DIR": str(Path(path).parent)}
+    return create_app(type("PageCpu", (DevelopmentConfig,), settings))
+
+
+def prepare(app, agreements: int) -> None:
+    from flask_migrate import upgrade
+
+    from app.demo.loader import load_demo
+    from app.extensions import db
+    from bench.portfolio import build
+
+    with app.app_context():
+        upgrade()
+        load_demo()
+        db.session.commit()
+        if agreements:
+            build(agreements)
+
+
+def signed_in(app, role: str):
+    from app.demo.loader import demo_sign_ins
+
+    email, password = next((row["email"], row["password"]) for row in demo_sign_ins() if row["role"] == role)
+    client = app.test_client()
+    app.config["WTF_CSRF_ENABLED"] = False
+    response = client.post("/sign-in", data={"email": email, "password": password})
+    assert response.status_code in (302, 303), f"sign-in of {email} answered {response.status_code}"
+    return client
+
+
+def warm(client, page: str) -> None:
+    for _ in range(3):
+        status = client.get(page).status_code
+        assert status == 200, f"{page} answered {status}"
+
+
+def measure(app, requests: int) -> None:
+    for role, pages in PAGES.items():
+        client = signed_in(app, role)
+        for page in pages:
+            warm(client, page)
+            samples = []
+            for _ in range(requests):
+                started = time.process_time()
+                client.get(page)
+                samples.append((time.process_time() - started) * 1000)
+            print(f"{role:8} {page:22} median {statistics.median(samples):6.1f} ms   min {min(samples):6.1f} ms")
+
+
+def profile(app, which: str, requests: int) -> None:
+    role, page = which.split()
+    client = signed_in(app, role)
+    warm(client, page)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(requests):
+        client.get(page)
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
+
+
+def main(argv: list[str]) -> None:
+    command, path = argv[0], argv[1]
+    app = make_app(path)
+    if command == "prepare":
+        prepare(app, int(argv[2]) if len(argv) > 2 else 0)
+    elif command == "measure":
+        measure(app, int(argv[2]) if len(argv) > 2 else 20)
+    elif command == "profile":
+        profile(app, argv[2], int(argv[3]) if len(argv) > 3 else 20)
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
