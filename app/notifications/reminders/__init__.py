@@ -9,9 +9,12 @@ reminder exactly once. The thresholds come from each agreement type's
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import select
@@ -165,8 +168,21 @@ def run_pass(now: datetime) -> PassReport:
     natural key still decides: a reminder another process recorded meanwhile is skipped, and a
     batch that meets a busy database is tried again whole.
     """
-    with occurrence_facts.kept_for_a_pass():
+    with occurrence_facts.kept_for_a_pass(), _long_lived_objects_set_aside():
         return _run_pass(now)
+
+
+@contextmanager
+def _long_lived_objects_set_aside() -> Iterator[None]:
+    """The objects alive before the pass (the app, its catalogues, SQLAlchemy's caches: most of the
+    process) left out of the garbage collector's full collections while it runs, then given back: a
+    first pass allocates enough to trigger them, and walking those objects again was a fifth of its time.
+    What the pass itself allocates is collected as usual."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _run_pass(now: datetime) -> PassReport:
