@@ -86,9 +86,12 @@ def notify(recipient, notice: Notice) -> Notification | None:
 
 def notify_many(pairs: list[tuple[Any, Notice]]) -> int:
     """`notify` for many (recipient, notice) pairs at once, as a reminder pass makes them: the mail
-    choices of everyone concerned read in one query, the rows written in two bulk INSERTs, and the
-    e-mails' bodies left for the sender to write just before it sends (thousands of templates
-    rendered here would hold the pass for minutes). Returns how many notices were added."""
+    choices of everyone concerned read in one query, the rows written in two bulk INSERTs (their JSON and
+    timestamps prepared once: bulk.py), and the e-mails' bodies left for the sender to write just before
+    it sends (thousands of templates rendered here would hold the pass for minutes). Returns how many
+    notices were added."""
+    from app.notifications.bulk import Writer
+
     pairs = [(person, notice) for person, notice in pairs if person is not None and person.is_active_account]
     if not pairs:
         return 0
@@ -104,22 +107,45 @@ def notify_many(pairs: list[tuple[Any, Notice]]) -> int:
             )
         )
     _bell_changed()
+    now = utcnow()  # one moment for the batch's rows (a notice's order among equals is its id's)
+    notices = Writer(Notification.__tablename__)
     # Core executemany on the tables: one compiled statement, no ORM bookkeeping per row.
     db.session.execute(
-        insert(Notification.__table__), [_notification_values(person, notice) for person, notice in pairs]
+        insert(notices.table),
+        [notices.row(_notification_values(person, notice) | {"created_at": now}) for person, notice in pairs],
     )
     mailed = [
         (person, notice)
         for person, notice in pairs
         if is_mandatory(notice.category) or (person.id, notice.category) not in switched
     ]
-    mails = [
-        _mail_values(person, notice, with_bodies=False, subject=subject)
-        for (person, notice), subject in zip(mailed, _subjects(mailed))
-    ]
-    if mails:
-        db.session.execute(insert(OutboxMessage.__table__), mails)
+    if mailed:
+        languages = _mail_languages(person for person, _notice in mailed)
+        domain = _mail_domain()
+        mails = Writer(OutboxMessage.__tablename__)
+        kept: dict[int, dict] = {}  # id(notice) -> what the sender needs (one object per notice: serialised once)
+        rows = []
+        for (person, notice), subject in zip(mailed, _subjects(mailed, languages)):
+            if id(notice) not in kept:
+                kept[id(notice)] = {"params": notice.params, "link": notice.link, "extra": notice.extra}
+            values = _mail_values(
+                person,
+                notice,
+                with_bodies=False,
+                subject=subject,
+                language=languages[person.id],
+                domain=domain,
+                now=now,
+            )
+            rows.append(mails.row(values | {"notice": kept[id(notice)]}))
+        db.session.execute(insert(mails.table), rows)
     return len(pairs)
+
+
+def _mail_languages(people) -> dict[int, str]:
+    """mail_language of each person, by id, the configuration read once."""
+    known, default = current_app.config["LANGUAGES"], current_app.config["BABEL_DEFAULT_LOCALE"]
+    return {person.id: person.language if person.language in known else default for person in people}
 
 
 def _notification_values(recipient, notice: Notice) -> dict:
@@ -150,14 +176,16 @@ def mail_language(recipient) -> str:
     )
 
 
-def _subjects(pairs: list[tuple[Any, Notice]]) -> list[str]:
+def _subjects(pairs: list[tuple[Any, Notice]], languages: dict[int, str] | None = None) -> list[str]:
     """The subject of each (recipient, notice) in the recipient's language, one locale switch per
     language rather than per message (switching costs more than writing a headline), and once per
-    notice and language (a reminder pass gives the recipients of one reminder the same notice)."""
+    notice and language (a reminder pass gives the recipients of one reminder the same notice).
+    `languages`: each recipient's mail language by id, when the caller has them."""
+    languages = languages if languages is not None else _mail_languages(person for person, _notice in pairs)
     subjects: list[str] = [""] * len(pairs)
     by_language: dict[str, list[int]] = {}
     for index, (person, _notice) in enumerate(pairs):
-        by_language.setdefault(mail_language(person), []).append(index)
+        by_language.setdefault(languages[person.id], []).append(index)
     for language, indexes in by_language.items():
         written: dict[int, str] = {}  # id(notice) -> its headline (the notices live in `pairs` meanwhile)
         with force_locale(language):
@@ -169,11 +197,21 @@ def _subjects(pairs: list[tuple[Any, Notice]]) -> list[str]:
     return subjects
 
 
-def _mail_values(recipient, notice: Notice, *, with_bodies: bool, subject: str | None = None) -> dict:
+def _mail_values(
+    recipient,
+    notice: Notice,
+    *,
+    with_bodies: bool,
+    subject: str | None = None,
+    language: str | None = None,
+    domain: str | None = None,
+    now=None,
+) -> dict:
     """An outbox row for `notice` to `recipient`: the subject in their language always (the outbox
     pages list it; `subject` when the caller wrote it already), the bodies now or, without them, what
-    the sender needs to write them later."""
-    language = mail_language(recipient)
+    the sender needs to write them later. `language`, `domain`, `now`: the recipient's mail language,
+    the Message-ID's domain and the moment, when the caller (a batch) has them already."""
+    language = language or mail_language(recipient)
     if subject is None:
         with force_locale(language):
             subject = messages.headline(notice.kind, notice.params)
@@ -182,7 +220,7 @@ def _mail_values(recipient, notice: Notice, *, with_bodies: bool, subject: str |
         body_text, body_html = render_bodies(recipient, language, notice)
     else:
         kept = {"params": notice.params, "link": notice.link, "extra": notice.extra}
-    now = utcnow()
+    now = now or utcnow()
     return dict(
         recipient_id=recipient.id,
         to_address=recipient.email,
@@ -193,7 +231,7 @@ def _mail_values(recipient, notice: Notice, *, with_bodies: bool, subject: str |
         body_text=body_text,
         body_html=body_html,
         notice=kept,
-        message_id=make_msgid(domain=_mail_domain()),
+        message_id=make_msgid(domain=domain or _mail_domain()),
         status="pending",
         attempts=0,
         next_attempt_at=now,
@@ -282,6 +320,8 @@ def record_many(keys: list[tuple]) -> set[tuple]:
     """Insert many reminders' natural keys (rule, object_type, object_id, recipient_id, occurrence_key)
     in one statement; return the keys that were new (the others were recorded before, or by another
     process at the same moment: ON CONFLICT DO NOTHING decides, as in record_once)."""
+    from app.notifications.bulk import Writer
+
     if not keys:
         return set()
     if db.engine.dialect.name == "postgresql":
@@ -289,18 +329,21 @@ def record_many(keys: list[tuple]) -> set[tuple]:
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert
     now = utcnow()
+    writer = Writer(ReminderSent.__tablename__)
     rows = [
-        dict(
-            rule=rule,
-            object_type=object_type,
-            object_id=object_id,
-            recipient_id=recipient_id,
-            occurrence_key=occurrence_key[:60],
-            created_at=now,
+        writer.row(
+            dict(
+                rule=rule,
+                object_type=object_type,
+                object_id=object_id,
+                recipient_id=recipient_id,
+                occurrence_key=occurrence_key[:60],
+                created_at=now,
+            )
         )
         for rule, object_type, object_id, recipient_id, occurrence_key in dict.fromkeys(keys)
     ]
-    table = ReminderSent.__table__
+    table = writer.table
     # One statement for all the rows (executemany with RETURNING: SQLAlchemy's "insertmanyvalues").
     statement = (
         upsert(table)

@@ -11,7 +11,7 @@ from app.notifications import reminders
 from app.notifications.models import ReminderSent
 from app.workflow import engine
 from tests import factories
-from tests.unit.test_reminder_rules import at, in_review, occurrence, people, plan  # noqa: F401  (fixtures)
+from tests.unit.test_reminder_rules import BASE, at, in_review, occurrence, people, plan  # noqa: F401  (fixtures)
 
 
 def keys(candidates) -> set[tuple]:
@@ -143,3 +143,117 @@ def test_a_pass_with_a_failed_reminder_is_not_remembered(world, people, occurren
     monkeypatch.setattr(notification_services, "_notification_values", values)
     assert reminders.run_pass(moment).created == 1  # the officer's, left over
     assert last_pass.told_before(last_pass.read_inputs(moment.date())) is not None
+
+
+def test_a_repeat_the_same_day_skips_the_agreement_rules_until_something_changes(world, people, in_review):  # noqa: F811
+    """The agreement rules (late approvals, endings, notice deadlines, stalled agreements) are skipped too by
+    a repeat over the same inputs (reminders/last_pass.py), and each change of their inputs the same day
+    makes the next pass read them again and send exactly what the full reading finds unsent, once."""
+    from app.agreements.models import Agreement
+    from tests.bulk import counting_queries
+
+    def agreement_rules_read(statements) -> list[str]:
+        # approval_candidates' and approval_reminders_sent's anti-joins; stalled_candidates' last rounds
+        return [
+            s
+            for s in statements
+            if ("approval_rounds" in s and "reminders_sent" in s) or "max(negotiation_rounds.sent_at)" in s
+        ]
+
+    round_ = next(r for r in in_review.approval_rounds if r.status == "open")
+    today = reminders.local_date(round_.requested_at) + timedelta(days=11)  # the review is a day late
+    moment = at(today)
+    draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Oublié")
+    world.agreement_a.expires_on = today + timedelta(days=90)
+    db.session.commit()
+    first = reminders.run_pass(moment)
+    assert first.errors == 0
+    assert {"approval_overdue", "agreement_ending", "agreement_stalled"} <= {
+        rule for (rule,) in db.session.execute(select(ReminderSent.rule).distinct())
+    }
+    with counting_queries() as statements:
+        again = reminders.run_pass(moment)
+    assert again.created == 0 and again.already == len(keys(assert_skipping_agrees(moment)))
+    assert not agreement_rules_read(statements)
+
+    def renew_tacitly():
+        agreement = db.session.get(Agreement, world.agreement_a.id)
+        agreement.renewal_terms, agreement.renewal_months = "tacit", 12
+        agreement.notice_period, agreement.notice_unit = 30, "days"  # notice deadline: 30 days ahead
+
+    changes = [
+        # a new manager: an approver of the late step, and told of endings
+        lambda: factories.user("manager", world.ministry, email="head2@ministry.example"),
+        # an amendment brings the end date nearer
+        lambda: setattr(world.agreement_a, "expires_on", today + timedelta(days=60)),
+        renew_tacitly,
+        # the forgotten draft changes hands
+        lambda: setattr(draft, "owner_id", world.users["other_officer"].id),
+        # the draft goes for review: a second round, late the same way
+        lambda: engine.take(
+            draft, "submit_for_review", by=world.users["other_officer"], expected_version=draft.version
+        ),
+    ]
+    for change in changes:
+        change()
+        db.session.commit()
+        expected = keys(reminders.preview(moment))
+        assert expected, "the change makes a reminder due"
+        made = reminders.run_pass(moment)
+        assert made.errors == 0 and made.created == len(expected)
+        everything = assert_skipping_agrees(moment)
+        with counting_queries() as statements:
+            again = reminders.run_pass(moment)
+        assert again.created == 0 and again.already == len(keys(everything))
+        assert not agreement_rules_read(statements)
+
+
+def test_the_agreement_rules_fingerprint_sees_every_input_of_a_late_approval(world, in_review):  # noqa: F811
+    """Whatever a late approval depends on changes the agreement rules' fingerprint (not the deliverable
+    rules'): a step's `when:` reads budget lines and the partners' countries, its approvers are roles and
+    earlier decisions."""
+    from app.budget.models import BudgetLine
+    from app.notifications.reminders import last_pass
+
+    day = BASE + timedelta(days=11)
+    round_ = next(r for r in in_review.approval_rounds if r.status == "open")
+    budget = {}
+
+    def add_budget():
+        budget["line"] = BudgetLine(
+            agreement_id=in_review.id,
+            organization_id=world.partner_a.id,
+            label="Apport",
+            amount=10_000_000,
+            currency="MAD",
+            kind="cash",
+        )
+        db.session.add(budget["line"])
+
+    changes = {
+        "a budget line": add_budget,
+        "its amount": lambda: setattr(budget["line"], "amount", 9_999_999),
+        "its currency": lambda: setattr(budget["line"], "currency", "EUR"),
+        "a partner's country": lambda: setattr(world.partner_a, "country", "FR"),
+        "an account's role": lambda: setattr(world.users["auditor"], "role", "legal"),
+        "a decision": lambda: engine.decide(
+            in_review,
+            "approve_review",
+            by=world.users["legal"],
+            decision="approve",
+            comment=None,
+            expected_version=in_review.version,
+        ),
+        "a round closed": lambda: setattr(round_, "status", "cancelled"),
+    }
+    before = last_pass.read_inputs(day)
+    db.session.rollback()
+    for name, change in changes.items():
+        change()
+        db.session.commit()
+        after = last_pass.read_inputs(day)
+        assert after.agreements != before.agreements, name
+        if name not in ("a partner's country", "an account's role"):
+            assert after.fingerprint == before.fingerprint, name
+        before = after
+        db.session.rollback()

@@ -1,7 +1,10 @@
-"""What the last complete pass saw of the deliverable rules' inputs, so that a repeat pass the same day
-over the same inputs skips those rules: they scan every owed occurrence (thousands overdue at a
-government's scale) and ask, per recipient, whether this period's reminder was sent; with nothing new
-the answer is known already.
+"""What the last complete pass saw of the rules' inputs, so that a repeat pass the same day over the same
+inputs skips those rules: the deliverable rules scan every owed occurrence (thousands overdue at a
+government's scale) and ask, per recipient, whether this period's reminder was sent; the agreement
+rules (late approvals, endings, notice deadlines, stalled agreements) walk every open round's steps and
+every agreement's dates and activity. With nothing new the answers are known already. Each group has its
+own fingerprint: a new occurrence does not make the agreement rules run, nor a decision the deliverable
+rules. (The weekly digest always runs: it depends on the hour, and costs nothing once sent.)
 
 The inputs are the rules' own rows, fingerprinted by the database in one statement: the owed occurrences
 on running agreements up to the furthest threshold (id, due date, status, deliverable, responsible
@@ -14,6 +17,14 @@ of the state itself, not of a clock or a sequence, so a change committed by anot
 moment is seen; it is read before the rules read, so what a pass remembers is never newer than what it
 sent. Only a pass without errors is remembered (a pass killed half-way, or one with a failed reminder,
 leaves the next one to run in full).
+
+The agreement rules' inputs are every row a late approval may depend on (a step's `when:` reads the
+budget lines, the partners and their countries; its approvers are roles, e-mail addresses and earlier
+decisions), so the fingerprint takes them whole rather than guessing: each agreement (its version and
+updated_at, which every write changes, and the columns the rules read: state, dates, owner, definition,
+notice deadline), each approval round (open or not, requested when and by whom), decision, negotiation
+round, budget line, party, organisation (home, country at home) and account (active, role, organisation,
+named in a step by address), beside the day and the checksums of the definitions in use.
 """
 
 from __future__ import annotations
@@ -33,41 +44,65 @@ STEP = 1000003
 
 @dataclass(frozen=True)
 class Inputs:
-    """The day of a pass and the fingerprint of what its deliverable rules read."""
+    """The day of a pass and the fingerprints of what its deliverable rules and its agreement rules read."""
 
     day: date
     fingerprint: str
+    agreements: str = ""
+
+
+@dataclass(frozen=True)
+class Told:
+    """How many reminders of each group the last complete pass found due over the same inputs (all of them
+    recorded), or None for a group whose inputs changed since (its rules run)."""
+
+    deliverables: int | None
+    agreements: int | None
 
 
 def read_inputs(today: date) -> Inputs:
-    """The fingerprint at `today`: the policies' hash, then each set's count and sum (a change keeps both
-    with a chance of about one in two thousand million)."""
+    """The fingerprints at `today`: the definitions' hash, then each set's count and sum (a change keeps
+    both with a chance of about one in two thousand million)."""
     from app.notifications.reminders.rules import horizon_of_deliverables
 
     horizon = horizon_of_deliverables()
-    sets = (_occurrence_rows(today, today + timedelta(days=horizon)), _account_rows(), _grant_rows())
+    deliverable_sets = (_occurrence_rows(today, today + timedelta(days=horizon)), _account_rows(), _grant_rows())
+    sets = deliverable_sets + _agreement_sets(today)
     # One statement, each set of rows read once: (which, count, sum of each row's mix squared).
     parts = sorted(db.session.execute(union_all(*(_count_and_sum(index, rows) for index, rows in enumerate(sets)))))
-    return Inputs(today, f"{_policies()}:{':'.join(f'{count}.{total}' for _index, count, total in parts)}")
+    counted = [f"{count}.{total}" for _index, count, total in parts]
+    return Inputs(
+        today,
+        f"{_policies()}:{':'.join(counted[: len(deliverable_sets)])}",
+        f"{_definitions()}:{':'.join(counted[len(deliverable_sets) :])}",
+    )
 
 
-def told_before(inputs: Inputs) -> int | None:
-    """How many deliverable reminders the last complete pass found due, if it ran the same day over the
-    same inputs (every one of them is recorded); None otherwise."""
+def told(inputs: Inputs) -> Told:
+    """What the last complete pass found due, per group, if it ran the same day over the same inputs."""
     from app.notifications.models import Setting
 
     # Read from the database, not the session's identity map: another pass may have written it since.
     value = db.session.scalar(select(Setting.value).where(Setting.key == SETTING))
     value = value if isinstance(value, dict) else {}
-    if value.get("day") == inputs.day.isoformat() and value.get("fingerprint") == inputs.fingerprint:
-        return int(value.get("due", 0))
-    return None
+    if value.get("day") != inputs.day.isoformat():
+        return Told(None, None)
+    return Told(
+        int(value.get("due", 0)) if value.get("fingerprint") == inputs.fingerprint else None,
+        int(value.get("agreements_due", 0)) if value.get("agreements") == inputs.agreements else None,
+    )
 
 
-def remember(inputs: Inputs, due: int) -> None:
-    """Record, for the next pass, that every one of the `due` deliverable reminders of `inputs` is sent.
-    Two passes at once: the last to finish writes (each wrote what it saw; an older fingerprint only
-    makes the next pass run in full)."""
+def told_before(inputs: Inputs) -> int | None:
+    """How many deliverable reminders the last complete pass found due, if it ran the same day over the
+    same inputs (every one of them is recorded); None otherwise."""
+    return told(inputs).deliverables
+
+
+def remember(inputs: Inputs, due: int, agreements_due: int = 0) -> None:
+    """Record, for the next pass, that every one of the `due` deliverable reminders and `agreements_due`
+    agreement reminders of `inputs` is sent. Two passes at once: the last to finish writes (each wrote
+    what it saw; an older fingerprint only makes the next pass run in full)."""
     from app.core.models import utcnow
     from app.notifications.models import Setting
 
@@ -75,7 +110,13 @@ def remember(inputs: Inputs, due: int) -> None:
         from sqlalchemy.dialects.postgresql import insert as upsert
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert
-    value = {"day": inputs.day.isoformat(), "fingerprint": inputs.fingerprint, "due": due}
+    value = {
+        "day": inputs.day.isoformat(),
+        "fingerprint": inputs.fingerprint,
+        "due": due,
+        "agreements": inputs.agreements,
+        "agreements_due": agreements_due,
+    }
     statement = upsert(Setting).values(key=SETTING, value=value, updated_at=utcnow())
     fresh = statement.excluded
     db.session.execute(
@@ -167,3 +208,114 @@ def _grant_rows():
     from app.auth.models import DeliverableGrant
 
     return select(_mixed(DeliverableGrant.user_id, DeliverableGrant.agreement_id).label("mixed")).subquery()
+
+
+def _definitions() -> str:
+    """The definitions in use, whole (states, SLAs, approval steps and their conditions, policies: the
+    agreement rules read them all), by checksum; and who hears of escalations."""
+    from app.core.permissions import GRANTS
+    from app.workflow.engine import current_definitions, version_definitions
+
+    described = [(name, definition.checksum) for name, definition in sorted(current_definitions().items())]
+    described += [(version_id, definition.checksum) for version_id, definition in sorted(version_definitions().items())]
+    described.append(sorted(GRANTS["escalation.receive"]))
+    return hashlib.sha256(repr(described).encode()).hexdigest()[:32]
+
+
+def _milliseconds(column):
+    """A UTC datetime column as whole milliseconds since 1970, counted by the database."""
+    if db.engine.dialect.name == "postgresql":
+        return cast(func.extract("epoch", column) * 1000, BigInteger)
+    return cast((func.julianday(column) - 2440587.5) * 86400000, BigInteger)
+
+
+def _index_of(column, names) -> object:
+    """A text column as the position of its value among `names` (len(names) for any other, -1 for NULL)."""
+    names = sorted(set(names))
+    if not names:
+        return literal(0)
+    return case(*[(column == name, index) for index, name in enumerate(names)], else_=len(names))
+
+
+def _agreement_sets(today: date) -> tuple:
+    """The rows the agreement rules may depend on, each as its mix (the module's docstring)."""
+    from app.agreements.models import RENEWAL_TERMS, Agreement, AgreementParty, is_partner_party
+    from app.auth.models import User
+    from app.budget.models import BudgetLine
+    from app.core.permissions import ALL_ROLES, holders_of_roles_clause
+    from app.notifications.reminders.gates import days_from
+    from app.organizations.models import Organization
+    from app.workflow.conditions import HOME_COUNTRY
+    from app.workflow.engine import current_definitions, version_definitions
+    from app.workflow.models import ApprovalDecision, ApprovalRound, NegotiationRound
+
+    definitions = list(current_definitions().values()) + list(version_definitions().values())
+    states = {name for definition in definitions for name in definition.states}
+    named = {
+        email.lower()
+        for definition in definitions
+        for transition in definition.transitions
+        if transition.approval is not None
+        for step in transition.approval.steps
+        for email in step.users
+    }
+    role = case(*[(holders_of_roles_clause((name,), User), index) for index, name in enumerate(sorted(ALL_ROLES))])
+    agreements = _mixed(
+        Agreement.id,
+        Agreement.version,
+        _milliseconds(Agreement.updated_at),
+        _milliseconds(Agreement.state_entered_at),
+        _index_of(Agreement.state, states),
+        _index_of(Agreement.type, current_definitions()),
+        Agreement.workflow_version_id,
+        Agreement.owner_id,
+        days_from(Agreement.expires_on, today) + 100000,
+        days_from(Agreement.notice_deadline, today) + 100000,
+        days_from(Agreement.non_renewal_on, today) + 100000,
+        _index_of(Agreement.renewal_terms, RENEWAL_TERMS),
+    )
+    rounds = _mixed(
+        ApprovalRound.id,
+        ApprovalRound.agreement_id,
+        _flag(ApprovalRound.status == "open"),
+        _milliseconds(ApprovalRound.requested_at),
+        ApprovalRound.requested_by_id,
+        _milliseconds(ApprovalRound.closed_at),
+    )
+    decisions = _mixed(
+        ApprovalDecision.id,
+        ApprovalDecision.round_id,
+        ApprovalDecision.counted_user_id,
+        _flag(ApprovalDecision.decision == "approve"),
+        _milliseconds(ApprovalDecision.decided_at),
+    )
+    negotiations = _mixed(NegotiationRound.id, NegotiationRound.agreement_id, _milliseconds(NegotiationRound.sent_at))
+    budget = _mixed(
+        BudgetLine.id,
+        BudgetLine.agreement_id,
+        _flag(BudgetLine.currency == "MAD"),
+        cast(BudgetLine.amount * 100, BigInteger),
+    )
+    parties = _mixed(
+        AgreementParty.id,
+        AgreementParty.agreement_id,
+        AgreementParty.organization_id,
+        _flag(is_partner_party(AgreementParty.role)),
+    )
+    organizations = _mixed(
+        Organization.id,
+        _flag(Organization.is_home.is_(True)),
+        _flag(Organization.country.is_(None)),
+        _flag(func.upper(Organization.country) == HOME_COUNTRY),
+    )
+    accounts = _mixed(
+        User.id,
+        _flag(User.is_active_account.is_(True)),
+        role,
+        User.organization_id,
+        _index_of(func.lower(User.email), named),
+    )
+    return tuple(
+        select(mixed.label("mixed")).subquery()
+        for mixed in (agreements, rounds, decisions, negotiations, budget, parties, organizations, accounts)
+    )
