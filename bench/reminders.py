@@ -1,10 +1,11 @@
 """A reminder pass over a government-sized portfolio: the first one (everything due is new) and a
 repeat with nothing new, on SQLite or PostgreSQL.
 
-    .venv/bin/python bench/reminders.py --db sqlite --agreements 10000 [--keep /tmp/bench.sqlite] [--profile]
+    .venv/bin/python bench/reminders.py --db sqlite --agreements 10000 [--keep] [--profile]
 
-The portfolio is `bench/portfolio.py`'s (about 10 occurrences per agreement). With --keep, a SQLite
-file is built once and copied for each run, so a change can be measured again without rebuilding.
+The portfolio is `bench/portfolio.py`'s (about 10 occurrences per agreement). With --keep, the
+portfolio is built once and copied for each run (bench/pages.py's kept portfolios, SQLite or
+PostgreSQL), so a change can be measured again without rebuilding.
 Prints the seconds of each pass, the reminders made, and the e-mails queued (rendered when sent).
 """
 
@@ -14,7 +15,6 @@ import argparse
 import cProfile
 import os
 import pstats
-import shutil
 import sys
 import tempfile
 import time
@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.pages import database, prepare  # noqa: E402
+from bench.pages import database, kept_portfolio, prepare  # noqa: E402
 
 
 def passes(url: str, tmp: Path, profile: bool) -> dict:
@@ -108,24 +108,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--agreements", type=int, default=10_000)
-    parser.add_argument("--keep", help="SQLite only: build the portfolio into this file once, reuse it after")
+    parser.add_argument(
+        "--keep", action="store_true", help="build the portfolio once (as bench/pages.py --keep), reuse a copy after"
+    )
     parser.add_argument("--profile", action="store_true", help="print where the first pass spends its time")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
+    template = kept_portfolio(args.db, args.agreements) if args.keep else None
+    with tempfile.TemporaryDirectory() as folder, database(args.db, Path(folder), template=template) as url:
         tmp = Path(folder)
-        if args.db == "sqlite" and args.keep:
-            kept = Path(args.keep)
-            if not kept.exists():
-                counts, _ = prepare(f"sqlite:///{kept}", args.agreements, tmp)
-                print(f"built {kept} in {counts['seconds']} s", file=sys.stderr)
-            copy = tmp / "run.sqlite"
-            shutil.copy(kept, copy)
-            result = passes(f"sqlite:///{copy}", tmp, args.profile)
-        else:
-            with database(args.db, tmp) as url:
-                counts, _ = prepare(url, args.agreements, tmp)
-                print(f"built in {counts['seconds']} s", file=sys.stderr)
-                result = passes(url, tmp, args.profile)
+        if template is None:
+            counts, _ = prepare(url, args.agreements, tmp)
+            print(f"built in {counts['seconds']} s", file=sys.stderr)
+        result = passes(url, tmp, args.profile)
     # This process's CPU time beside the wall time: on a shared machine the wall time depends on the others'
     # load (printed too); the database server's own time (PostgreSQL) is in the wall time only.
     print(
