@@ -329,3 +329,19 @@ def test_form_pages_stay_the_same_size_past_the_limit(
             (len(_without_child_loads(statements)), sum(s.count("<option") for s in selects), sum(map(len, selects)))
         )
     assert measures[0] == measures[1], measures
+
+
+def test_an_account_form_past_the_limit_keeps_the_organisation(signed_in, world, few, more_partners):
+    partner = world.users["partner"]
+    client = signed_in("admin")
+    path = f"/admin/users/{partner.id}/edit"
+    form = _read_form(client.get(path).get_data(as_text=True), path)
+    assert form.selects["organization_id"]["options"] == ["None", str(world.partner_a.id)]
+    assert form.selects["organization_id"]["attributes"]["data-remote"] == "/choices/organizations"
+    sent = [pair for pair in form.data if pair[0] != "organization_id"] + [
+        ("organization_id", str(more_partners[0].id))
+    ]
+    response = client.http.post(path, data=_multidict(sent))
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    db.session.expire_all()
+    assert db.session.get(type(partner), partner.id).organization_id == more_partners[0].id
