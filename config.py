@@ -93,6 +93,9 @@ class Config:
 
     # Absolute links in e-mails come from here, never from the request's Host header.
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+    # A drop-down of agreements, organisations, people or events lists every choice up to this many;
+    # past it, only the chosen ones, and typing searches the rest (app/choices).
+    CHOICES_LISTED = env_int("CHOICES_LISTED", 60)
     AGREEMENT_REF_PREFIX = os.environ.get("AGREEMENT_REF_PREFIX", "MTNRA")
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")

@@ -138,6 +138,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.auth import account_routes, member_routes  # noqa: F401 (their pages are on the auth blueprint)
     from app.auth.routes import blueprint as auth_bp
     from app.budget.routes import blueprint as budget_bp
+    from app.choices.routes import blueprint as choices_bp
     from app.collaboration import blueprints as collaboration_blueprints
     from app.deliverables.routes import blueprint as deliverables_bp
     from app.discussions.by_mail import blueprint as by_mail_bp
@@ -179,6 +180,7 @@ def _register_blueprints(app: Flask) -> None:
         verify_bp,
         workflow_simulator_bp,
         search_bp,
+        choices_bp,
     ):
         app.register_blueprint(blueprint)
     connect_receivers(app)

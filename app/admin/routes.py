@@ -8,6 +8,7 @@ from sqlalchemy import or_, select
 from app.admin.forms import UserForm
 from app.auth import services as accounts
 from app.auth.models import ROLES, User
+from app.choices.services import fill
 from app.core.forms import form_status, refusal_shown_on
 from app.core.pagination import paginate
 from app.core.permissions import get_user_or_404, holders_of_roles_clause, is_known_role, require
@@ -96,7 +97,4 @@ def _organization(organization_id):
 
 
 def _fill_choices(form: UserForm) -> None:
-    organizations = db.session.scalars(
-        select(Organization).order_by(Organization.is_home.desc(), Organization.slug)
-    ).all()
-    form.organization_id.choices = [(None, "—")] + [(o.id, o.name) for o in organizations]
+    fill(form.organization_id, "organizations", current_user, blank=(None, "—"))

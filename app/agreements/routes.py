@@ -1,8 +1,6 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from app.agreements import renewals, renewing, services
 from app.agreements.forms import AgreementFilterForm, AgreementForm, NonRenewalForm
@@ -10,32 +8,26 @@ from app.agreements.models import (
     AGREEMENT_TYPES,
     NOTICE_SIDES,
     Agreement,
-    SigningEvent,
     fill_party_fields,
     parties_of_form,
 )
 from app.agreements.summary import build_summary
-from app.auth.models import User
+from app.choices.services import fill
 from app.core import clock
 from app.core.audit import history_for
 from app.core.errors import ValidationFailed
 from app.core.exports import download
 from app.core.forms import apply_field_errors, form_status, refusal_shown_on
-from app.core.i18n import localized
 from app.core.pagination import paginate
 from app.core.permissions import (
     can,
     edits_own_agreements_only,
     get_agreement_or_404,
-    holders_clause,
     require,
-    visible_organizations_clause,
 )
 from app.core.responses import done, form_errors, refusals_return_to, return_here_if_refused
 from app.exports.routes import export_in_background
 from app.exports.services import needs_background
-from app.extensions import db
-from app.organizations.models import Organization
 from app.workflow.engine import state_labels
 
 blueprint = Blueprint("agreements", __name__, url_prefix="/agreements")
@@ -87,9 +79,9 @@ def _read_filters() -> tuple[AgreementFilterForm, services.AgreementFilters]:
 def create_agreement():
     require(current_user, "agreement.create")
     form = AgreementForm()
-    _fill_form_choices(form, agreement=None)
     if request.method == "GET" and edits_own_agreements_only(current_user):
         form.owner_id.data = current_user.id
+    _fill_form_choices(form, agreement=None)
     if form.validate_on_submit():
         with refusal_shown_on(form):
             agreement = services.create_agreement(_form_data(form), by=current_user)
@@ -198,10 +190,10 @@ def edit_agreement(agreement_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
     # The stored values fill the form only for display: a POST must carry every field itself.
     form = AgreementForm(obj=agreement if request.method == "GET" else None)
-    _fill_form_choices(form, agreement=agreement)
     if request.method == "GET":
         form.version.data = agreement.version
         fill_party_fields(form, [(p.organization_id, p.role) for p in agreement.parties])
+    _fill_form_choices(form, agreement=agreement)
     if form.validate_on_submit():
         try:
             expected = int(form.version.data or 0)
@@ -245,38 +237,17 @@ def _form_data(form: AgreementForm) -> services.AgreementData:
 
 
 def _fill_form_choices(form: AgreementForm, agreement: Agreement | None) -> None:
+    """Every drop-down's choices: the stored or sent values stay offered whatever the portfolio's size."""
     form.set_type_choices()
-    organizations = db.session.scalars(select(Organization).order_by(Organization.slug)).all()
-    org_choices = [(o.id, o.name, {"data-search": o.search_text}) for o in organizations if not o.is_home]
-    all_org_choices = [(o.id, o.name, {"data-search": o.search_text}) for o in organizations]
-    form.partners.choices = org_choices
-    form.co_signatories.choices = all_org_choices
-    form.witnesses.choices = all_org_choices
-    owners = db.session.scalars(
-        select(User).where(holders_clause("agreement.own"), User.is_active_account.is_(True)).order_by(User.full_name)
-    ).all()
-    form.owner_id.choices = [(None, "—")] + [(u.id, u.full_name) for u in owners]
-    if agreement is not None and agreement.owner_id and agreement.owner_id not in {u.id for u in owners}:
-        form.owner_id.choices.append((agreement.owner_id, agreement.owner.full_name if agreement.owner else "?"))
-    parents = db.session.execute(
-        select(Agreement.id, Agreement.reference, Agreement.title_ar, Agreement.title_fr, Agreement.title_en).order_by(
-            Agreement.reference.desc()
-        )
-    ).all()
-    # The reference alone says nothing to most people: the title follows, in the reader's language.
-    form.parent_id.choices = [(None, "—")] + [
-        (
-            row.id,
-            " — ".join(filter(None, (row.reference, localized(row, "title")))),
-            {"data-search": " ".join(filter(None, (row.title_ar, row.title_fr, row.title_en)))},
-        )
-        for row in parents
-        if agreement is None or row.id != agreement.id
-    ]
-    events = db.session.scalars(select(SigningEvent).order_by(SigningEvent.held_on.desc())).all()
-    form.signing_event_id.choices = [(None, "—")] + [
-        (e.id, f"{e.name} ({format_date(e.held_on, 'medium')})") for e in events
-    ]
+    fill(form.partners, "partners", current_user)
+    fill([form.co_signatories, form.witnesses], "organizations", current_user)
+    stored_owner = agreement.owner_id if agreement is not None else None
+    fill(form.owner_id, "owners", current_user, blank=(None, "—"))
+    if stored_owner and stored_owner not in {value for value, *_rest in form.owner_id.choices}:
+        # An owner who has left stays the owner until someone chooses another.
+        form.owner_id.choices.append((stored_owner, agreement.owner.full_name if agreement.owner else "?"))
+    fill(form.parent_id, "agreements", current_user, blank=(None, "—"), exclude=[agreement.id] if agreement else [])
+    fill(form.signing_event_id, "events", current_user, blank=(None, "—"))
 
 
 def _fill_filter_choices(form: AgreementFilterForm) -> None:
@@ -284,12 +255,7 @@ def _fill_filter_choices(form: AgreementFilterForm) -> None:
         state_labels().items()
     )
     form.type.choices = [("", _("All types"))] + [(k, str(v)) for k, v in AGREEMENT_TYPES.items()]
-    organizations = db.session.scalars(
-        select(Organization)
-        .where(visible_organizations_clause(current_user), Organization.is_home.is_(False))
-        .order_by(Organization.slug)
-    ).all()
-    form.partner.choices = [("", _("All partners"))] + [(str(o.id), o.name) for o in organizations]
+    fill(form.partner, "partners", current_user, blank=("", _("All partners")), text_values=True)
     form.year.choices = [("", _("All years"))] + [(str(year), str(year)) for year in services.year_choices()]
 
 

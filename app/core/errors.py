@@ -60,7 +60,7 @@ EXPLANATIONS = {
 
 
 def wants_json() -> bool:
-    if request.path.startswith("/api/"):
+    if request.path.startswith(("/api/", "/choices/")):  # JSON-only addresses
         return True
     if request.is_json:
         return True

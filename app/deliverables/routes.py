@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.agreements.models import Agreement
+from app.choices.services import fill
 from app.core import clock
 from app.core.errors import DomainError
 from app.core.exports import download
@@ -19,7 +19,6 @@ from app.core.permissions import (
     get_occurrence_or_404,
     require,
     sees_deliverables_of,
-    visible_agreements_clause,
 )
 from app.core.responses import done, form_errors, refusals_return_to
 from app.core.storage import send_stored
@@ -31,9 +30,6 @@ from app.exports.services import needs_background
 from app.extensions import db
 from app.organizations.models import Organization
 from app.workflow.queries import drafts_waiting_on_partner
-
-# Agreements the filter offers as a list; past it, the agreement page's link sets the filter.
-AGREEMENT_CHOICES = 200
 
 blueprint = Blueprint("deliverables", __name__)
 
@@ -233,25 +229,8 @@ def _fill_filter_choices(form: DeliverableFilterForm) -> None:
         ("open", _("To act on now")),
         ("unfinished", _("Not yet accepted or waived")),
     ] + [(key, str(label)) for key, label in STATUS_LABELS.items()]
-    with_plans = (
-        select(Agreement.id, Agreement.reference)
-        .where(visible_agreements_clause(current_user))
-        .where(Agreement.id.in_(select(Deliverable.agreement_id)))
-    )
-    agreements = db.session.execute(with_plans.order_by(Agreement.reference).limit(AGREEMENT_CHOICES + 1)).all()
-    if len(agreements) > AGREEMENT_CHOICES:
-        # Thousands of options help nobody: offer the one asked for (the agreement page links here).
-        wanted = request.args.get("agreement", type=int)
-        agreements = db.session.execute(with_plans.where(Agreement.id == wanted)).all() if wanted else []
-    form.agreement.choices = [("", _("All agreements"))] + [(str(row.id), row.reference) for row in agreements]
-    from app.core.permissions import visible_organizations_clause
-
-    organizations = db.session.scalars(
-        select(Organization)
-        .where(visible_organizations_clause(current_user))
-        .order_by(Organization.is_home.desc(), Organization.slug)
-    ).all()
-    form.partner.choices = [("", _("Everyone"))] + [(str(o.id), o.name) for o in organizations]
+    fill(form.agreement, "planned", current_user, blank=("", _("All agreements")), text_values=True)
+    fill(form.partner, "organizations", current_user, blank=("", _("Everyone")), text_values=True)
 
 
 @blueprint.app_template_global()

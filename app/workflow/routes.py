@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app.agreements.models import fill_party_fields
 from app.auth.models import User
+from app.choices.services import fill
 from app.core import clock
 from app.core.errors import DomainError
 from app.core.forms import form_status, refusal_shown_on
@@ -235,15 +236,9 @@ def set_amendment(agreement_id: int):
 
 
 def _fill_amendment_choices(form) -> None:
-    from app.organizations.models import Organization
-
-    organizations = db.session.scalars(select(Organization).order_by(Organization.slug)).all()
-    form.partners.choices = [(o.id, o.name, {"data-search": o.search_text}) for o in organizations if not o.is_home]
-    form.co_signatories.choices = form.witnesses.choices = [
-        (o.id, o.name, {"data-search": o.search_text}) for o in organizations
-    ]
-    for row in form.budget:
-        row.form.organization_id.choices = form.co_signatories.choices
+    fill(form.partners, "partners", current_user)
+    budget_rows = [row.form.organization_id for row in form.budget]
+    fill([form.co_signatories, form.witnesses, *budget_rows], "organizations", current_user)
 
 
 def _prefill_amendment(form, agreement) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -43,12 +44,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """Base URL of `flask run` on a migrated database loaded with `flask demo load`."""
-    if backend() != "sqlite":
-        pytest.skip("browser tests run in the SQLite pass")
-    tmp = tmp_path_factory.mktemp("live")
+@contextlib.contextmanager
+def demo_server(tmp: Path, **settings: str):
+    """Base URL of `flask run` on a migrated database loaded with `flask demo load`; `settings` are
+    extra environment variables (e.g. CHOICES_LISTED)."""
     with fresh_database(tmp, "live") as url:
         env = {
             **os.environ,
@@ -58,6 +57,7 @@ def live_server(tmp_path_factory):
             "UPLOAD_DIR": str(tmp / "uploads"),
             "FLASK_APP": "app",
             "BASE_URL": "http://127.0.0.1",
+            **settings,
         }
         flask = [sys.executable, "-m", "flask"]
         for command in (["db", "upgrade"], ["demo", "load"]):
@@ -83,10 +83,21 @@ def live_server(tmp_path_factory):
                     server.kill()
                     raise RuntimeError("the server did not answer: " + (tmp / "server.log").read_text()) from None
                 time.sleep(0.2)
+        try:
+            yield base
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=10)
+            log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """Base URL of a server with the demo portfolio (see demo_server)."""
+    if backend() != "sqlite":
+        pytest.skip("browser tests run in the SQLite pass")
+    with demo_server(tmp_path_factory.mktemp("live")) as base:
         yield base
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=10)
-        log.close()
 
 
 # Package scope: Playwright's synchronous API keeps an event loop running in this thread while it

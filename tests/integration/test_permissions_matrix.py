@@ -78,6 +78,9 @@ GET_ROUTES = [
     ("/admin/users/{user}/edit", only({"admin"})),
     ("/inbox", only(ACTORS)),
     ("/search?q=accord", expect(200)),
+    # Drop-downs searched as one types: only what the reader may choose (tests/integration/test_choices.py).
+    ("/choices/agreements?q=accord", expect(200, anonymous=401)),
+    ("/choices/owners?q=a", only(EDITORS, anonymous=401)),
     ("/workflows/", only(MINISTRY)),
     ("/workflows/mou", only(MINISTRY)),
     ("/account/delegations", only(APPROVERS)),

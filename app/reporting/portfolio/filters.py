@@ -7,13 +7,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
-
-from app.agreements.models import AGREEMENT_TYPES, Agreement, AgreementParty
-from app.auth.models import User
-from app.core.permissions import visible_agreements_clause, visible_organizations_clause
-from app.extensions import db
-from app.organizations.models import Organization
+from app.agreements.models import AGREEMENT_TYPES
+from app.choices.services import offer
 from app.workflow.engine import current_definitions
 
 MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
@@ -29,11 +24,13 @@ class PortfolioFilters:
 
 @dataclass
 class FilterChoices:
-    """(value, label) pairs the filter form offers."""
+    """(value, label) pairs the filter form offers, and for a list too long to offer whole, the URL that
+    searches it as one types (only the chosen value is then offered: `read_filters` accepts nothing else)."""
 
     types: list[tuple[str, str]] = field(default_factory=list)
     partners: list[tuple[int, str]] = field(default_factory=list)
     owners: list[tuple[int, str]] = field(default_factory=list)
+    remote: dict[str, str] = field(default_factory=dict)
 
 
 def type_choices() -> list[tuple[str, str]]:
@@ -41,26 +38,16 @@ def type_choices() -> list[tuple[str, str]]:
     return [(key, str(text)) for key, text in AGREEMENT_TYPES.items() if key in definitions]
 
 
-def filter_choices(user) -> FilterChoices:
-    """Types with a workflow, partner organisations and owners of the agreements `user` may see."""
-    partners = db.session.scalars(
-        select(Organization).where(
-            visible_organizations_clause(user),
-            Organization.is_home.is_(False),
-            Organization.id.in_(
-                select(AgreementParty.organization_id)
-                .join(Agreement, Agreement.id == AgreementParty.agreement_id)
-                .where(visible_agreements_clause(user))
-            ),
-        )
-    ).all()
-    owners = db.session.scalars(
-        select(User).where(User.id.in_(select(Agreement.owner_id).where(visible_agreements_clause(user))))
-    ).all()
+def filter_choices(user, args) -> FilterChoices:
+    """Types with a workflow, partner organisations and owners of the agreements `user` may see (past a few
+    dozen, only the ones `args` asks for that `user` may choose)."""
+    partners = offer("parties", user, chosen=args.get("partner"))
+    owners = offer("agreement-owners", user, chosen=args.get("owner"))
     return FilterChoices(
         types=type_choices(),
-        partners=sorted(((o.id, o.name) for o in partners), key=lambda pair: pair[1].casefold()),
-        owners=sorted(((u.id, u.full_name) for u in owners), key=lambda pair: pair[1].casefold()),
+        partners=[(value, label) for value, label, *_rest in partners.choices],
+        owners=[(value, label) for value, label, *_rest in owners.choices],
+        remote={name: url for name, url in (("partner", partners.url), ("owner", owners.url)) if url},
     )
 
 

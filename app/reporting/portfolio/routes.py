@@ -34,7 +34,7 @@ def _warn_if(ignored: bool) -> None:
 @login_required
 def show_board():
     require(current_user, "portfolio.view")
-    choices = query.filter_choices(current_user)
+    choices = query.filter_choices(current_user, request.args)
     filters, ignored = query.read_filters(request.args, choices)
     _warn_if(ignored)
     return render_template(

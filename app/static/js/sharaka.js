@@ -168,6 +168,9 @@ function enhanceSelect(select) {
       if (texts.removed) { say(texts.removed, value); }
     }
   };
+  if (texts.remote) {
+    remoteChoices(settings, texts.remote);
+  }
   var widget = new window.TomSelect(select, settings);
   // The search box is what the keyboard and screen readers reach: it carries the field's help and errors.
   ["aria-describedby", "aria-invalid", "aria-required"].forEach(function (name) {
@@ -189,6 +192,36 @@ function enhanceSelect(select) {
   if (help && texts.searchHelp) {
     help.textContent = texts.searchHelp;
   }
+}
+
+// <select data-remote="/choices/agreements">: too many choices to list in the page, so only the chosen ones
+// are there; the others come from the server as one types (a short pause first), at most twenty at a time.
+// The server already matched every language's names: its answer to the current words is shown as is.
+function remoteChoices(settings, url) {
+  "use strict";
+  var answered = {};
+  settings.loadThrottle = 250;
+  settings.load = function (query, callback) {
+    var address = url + (url.indexOf("?") < 0 ? "?" : "&") + "q=" + encodeURIComponent(query);
+    window.fetch(address, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) {
+        return response.ok ? response.json() : { results: [] };
+      })
+      .then(function (body) {
+        var values = {};
+        body.results.forEach(function (choice) { values[choice.value] = true; });
+        answered[query] = values;
+        callback(body.results);
+      })
+      .catch(function () {
+        callback();
+      });
+  };
+  settings.score = function (query) {
+    return function (option) {
+      return answered[query] && answered[query][option.value] ? 1 : 0;
+    };
+  };
 }
 
 // The portfolio board links to one action of an agreement (/agreements/<id>#action-<name>).
