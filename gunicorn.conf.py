@@ -28,3 +28,14 @@ control_socket_disable = True
 # No preload: every worker opens its own database connections after the fork.
 preload_app = False
 accesslog = "-"
+
+
+def post_worker_init(worker):
+    """Once the app is imported in the worker, its ~300,000 long-lived objects (modules, models,
+    templates, the workflow definitions) are moved out of the garbage collector's reach: a full
+    collection then walks only what requests made. Measured in the test client, the slowest of 300
+    page requests went from 320-330 ms (a full collection landing on it) to 100-130 ms; the median
+    did not move."""
+    import gc
+
+    gc.freeze()

@@ -19,9 +19,11 @@ workers = int(os.environ.get("BENCH_WORKERS", "2"))
 accesslog = None
 control_socket_disable = os.environ.get("BENCH_CONTROL_SOCKET") != "1"
 max_requests = int(os.environ.get("BENCH_MAX_REQUESTS", "0"))
+production_post_worker_init = post_worker_init  # noqa: F821 - defined by gunicorn.conf.py, read above
 
 
 def post_worker_init(worker):
+    production_post_worker_init(worker)
     from sqlalchemy import event
 
     from app.extensions import db
