@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 from app.core import stored_texts
 from app.core.dates import format_file_size, format_moment
 from app.core.i18n import LANGUAGE_NAMES, current_language, text_direction
+from app.core.menu import main_menu
 from app.core.permissions import ROLES, can, is_ministry, is_partner
 
 # What an agreement reference looks like (prefix, year, number), wherever it appears in a sentence.
@@ -22,12 +23,14 @@ REFERENCE = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d{4}-\d+\b")
 def register_template_helpers(app: Flask) -> None:
     # Who someone is, asked of the one module that knows (templates never compare role names);
     # globals, so that macros imported without the page's context see them too.
-    app.jinja_env.globals.update(is_partner=is_partner, is_ministry=is_ministry, role_labels=ROLES)
+    app.jinja_env.globals.update(is_partner=is_partner, is_ministry=is_ministry, role_labels=ROLES, main_menu=main_menu)
 
     @app.context_processor
     def inject_globals():
+        # The signed-in user itself, not Flask-Login's proxy, which looks them up again on every use.
+        user = current_user._get_current_object()
         return {
-            "can": lambda action, obj=None: can(current_user, action, obj),
+            "can": lambda action, obj=None: can(user, action, obj),
             "current_language": current_language(),
             "text_direction": text_direction(),
             "language_names": LANGUAGE_NAMES,

@@ -1,0 +1,62 @@
+"""What every HTML page pays: the parts drawn once per process (the top bar's menu, translation
+catalogues) must still follow the reader's language, permissions and page."""
+
+from __future__ import annotations
+
+import re
+
+from app.core import menu
+from app.extensions import db
+
+
+def menu_of(page: str) -> str:
+    return page[page.index('id="main-menu"') : page.index("language-form")]
+
+
+def open_links(page: str) -> list[str]:
+    return re.findall(r'class="(?:nav-link|dropdown-item) active" href="([^"]+)"\s*aria-current="page"', menu_of(page))
+
+
+def test_the_menu_follows_a_language_switch(signed_in):
+    client = signed_in("officer")
+    assert ">Agreements\n" in menu_of(client.get("/notifications").get_data(as_text=True))
+    for language, label in (("fr", "Accords"), ("ar", "الاتفاقيات"), ("en", "Agreements")):
+        client.post("/language", data={"language": language, "next": "/notifications"}, csrf_from="/notifications")
+        menu_html = menu_of(client.get("/notifications").get_data(as_text=True))
+        assert f">{label}\n" in menu_html, language
+        assert ("Accords" in menu_html) == (language == "fr")
+
+
+def test_the_menu_follows_a_change_of_role_at_once(signed_in, world):
+    officer = world.users["officer"]
+    client = signed_in("officer")
+    assert 'href="/admin/users"' not in menu_of(client.get("/notifications").get_data(as_text=True))
+    officer.role = "admin"
+    db.session.commit()
+    assert 'href="/admin/users"' in menu_of(client.get("/notifications").get_data(as_text=True))
+    officer.role = "partner"
+    officer.organization_id = world.partner_a.id
+    db.session.commit()
+    partner_menu = menu_of(client.get("/notifications").get_data(as_text=True))
+    assert 'href="/admin/users"' not in partner_menu and 'href="/dashboard"' not in partner_menu
+
+
+def test_the_menu_marks_the_section_of_each_page(signed_in):
+    client = signed_in("admin")
+    assert open_links(client.get("/agreements/").get_data(as_text=True)) == ["/agreements/"]
+    assert open_links(client.get("/deliverables/").get_data(as_text=True)) == ["/deliverables/"]
+    assert open_links(client.get("/notifications").get_data(as_text=True)) == []
+    assert open_links(client.get("/organizations/").get_data(as_text=True)) == ["/organizations/"]
+
+
+def test_the_menu_is_drawn_once_per_key(signed_in, monkeypatch):
+    client = signed_in("manager")
+    client.get("/notifications")
+    drawn = {}
+    monkeypatch.setattr(menu, "_drawn", drawn)
+    first = client.get("/notifications").get_data(as_text=True)
+    assert len(drawn) == 1
+    second = client.get("/notifications").get_data(as_text=True)
+    assert len(drawn) == 1 and menu_of(first) == menu_of(second)
+    client.get("/agreements/")
+    assert len(drawn) == 2
