@@ -6,8 +6,9 @@ import re
 from datetime import date
 
 from flask import Flask, request, url_for
-from flask_babel import format_date, format_number
+from flask_babel import format_date, format_number, get_translations
 from flask_login import current_user
+from jinja2 import pass_context
 from markupsafe import Markup, escape
 
 from app.core import stored_texts
@@ -25,11 +26,17 @@ def register_template_helpers(app: Flask) -> None:
     # globals, so that macros imported without the page's context see them too.
     app.jinja_env.globals.update(is_partner=is_partner, is_ministry=is_ministry, role_labels=ROLES, main_menu=main_menu)
 
+    # The page's translations, found once per page rather than by Flask-Babel for each string.
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  # added by Jinja's i18n extension
+        gettext=_gettext, ngettext=_ngettext, pgettext=_pgettext, npgettext=_npgettext, newstyle=True
+    )
+
     @app.context_processor
     def inject_globals():
         # The signed-in user itself, not Flask-Login's proxy, which looks them up again on every use.
         user = current_user._get_current_object()
         return {
+            "page_translations": get_translations(),
             "can": lambda action, obj=None: can(user, action, obj),
             "current_language": current_language(),
             "text_direction": text_direction(),
@@ -140,3 +147,30 @@ def register_template_helpers(app: Flask) -> None:
             response.headers["Cache-Control"] = "no-store"
             response.headers.pop("Expires", None)
         return response
+
+
+def _translations(context):
+    """The catalogue of the page being drawn (its language, or the one forced around its rendering), looked
+    up once by the context processor; macros imported without the page's context look it up themselves."""
+    found = context.get("page_translations")
+    return found if found is not None else get_translations()
+
+
+@pass_context
+def _gettext(context, string):
+    return _translations(context).ugettext(string)
+
+
+@pass_context
+def _ngettext(context, singular, plural, n):
+    return _translations(context).ungettext(singular, plural, n)
+
+
+@pass_context
+def _pgettext(context, message_context, string):
+    return _translations(context).upgettext(message_context, string)
+
+
+@pass_context
+def _npgettext(context, message_context, singular, plural, n):
+    return _translations(context).unpgettext(message_context, singular, plural, n)

@@ -60,3 +60,34 @@ def test_the_menu_is_drawn_once_per_key(signed_in, monkeypatch):
     assert len(drawn) == 1 and menu_of(first) == menu_of(second)
     client.get("/agreements/")
     assert len(drawn) == 2
+
+
+def test_form_messages_follow_the_language_of_each_request(client):
+    """WTForms' own messages come from a catalogue read once per language: each request still gets its own."""
+    for language, message in (
+        ("fr", "Ce champ est requis."),
+        ("en", "This field is required."),
+        ("ar", "هذا الحقل مطلوب."),
+        ("fr", "Ce champ est requis."),
+    ):
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+        page = client.get("/sign-in").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        answer = client.post("/sign-in", data={"email": "", "password": "", "csrf_token": token})
+        assert message in answer.get_data(as_text=True), language
+
+
+def test_page_text_follows_a_language_forced_around_a_rendering(app):
+    """The page's translations are found once per rendering, in the language in force at that moment."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert render_template_string("{{ _('Agreements') }}") == "Agreements"
+        with force_locale("fr"):
+            assert render_template_string("{{ _('Agreements') }}") == "Accords"
+        plural = "{% trans count=3 %}{{ count }} user{% pluralize %}{{ count }} users{% endtrans %}"
+        assert render_template_string(plural) == "3 users"
+        with force_locale("fr"):
+            assert render_template_string(plural) == "3 utilisateurs"
+        assert render_template_string("{{ _('Agreements') }}") == "Agreements"
