@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from flask import Flask, request, url_for
+from flask import Flask, has_request_context, request, url_for
 from flask_babel import format_date, format_number, get_translations
 from flask_login import current_user
 from jinja2 import pass_context
@@ -25,6 +25,11 @@ def register_template_helpers(app: Flask) -> None:
     # Who someone is, asked of the one module that knows (templates never compare role names);
     # globals, so that macros imported without the page's context see them too.
     app.jinja_env.globals.update(is_partner=is_partner, is_ministry=is_ministry, role_labels=ROLES, main_menu=main_menu)
+
+    # Built once per process: see _page_url_for. An app whose links depend on more than the endpoint
+    # (URL defaults, subdomains, hosts) builds every link as Flask does.
+    if not (app.url_default_functions or app.subdomain_matching or app.url_map.host_matching):
+        app.jinja_env.globals["url_for"] = _page_url_for
 
     # The page's translations, found once per page rather than by Flask-Babel for each string.
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  # added by Jinja's i18n extension
@@ -174,3 +179,26 @@ def _pgettext(context, message_context, string):
 @pass_context
 def _npgettext(context, message_context, singular, plural, n):
     return _translations(context).unpgettext(message_context, singular, plural, n)
+
+
+# Links built by _page_url_for, by (where the app is mounted, endpoint, static file). A few hundred at most;
+# cleared if ever past this (the mount point comes from the server, which could vary it).
+MAX_BUILT_URLS = 2048
+_built_urls: dict[tuple[str, str, str | None], str] = {}
+
+
+def _page_url_for(endpoint: str, **values) -> str:
+    """`url_for` for templates. A link with no arguments (the menus' pages) or to a static file is the same
+    on every page for where the app is mounted, so it is built once per process; any other link, and any
+    link outside a request, is built by Flask as usual."""
+    filename = values.get("filename") if endpoint == "static" and len(values) == 1 else None
+    if (values and not isinstance(filename, str)) or endpoint.startswith(".") or not has_request_context():
+        return url_for(endpoint, **values)
+    key = (request.script_root, endpoint, filename)
+    url = _built_urls.get(key)
+    if url is None:
+        url = url_for(endpoint, **values)
+        if len(_built_urls) >= MAX_BUILT_URLS:
+            _built_urls.clear()
+        _built_urls[key] = url
+    return url

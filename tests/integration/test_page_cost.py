@@ -91,3 +91,18 @@ def test_page_text_follows_a_language_forced_around_a_rendering(app):
         with force_locale("fr"):
             assert render_template_string(plural) == "3 utilisateurs"
         assert render_template_string("{{ _('Agreements') }}") == "Agreements"
+
+
+def test_links_built_once_still_follow_where_the_app_is_mounted(signed_in):
+    """Menu links and static files are built once per mount point: a page served under a prefix links there,
+    and the next page served at the root links to the root."""
+    client = signed_in("admin")
+    at_root = client.get("/notifications").get_data(as_text=True)
+    mounted = client.get("/notifications", base_url="http://localhost/sharaka/").get_data(as_text=True)
+    again = client.get("/notifications").get_data(as_text=True)
+    for page, prefix in ((at_root, ""), (mounted, "/sharaka"), (again, "")):
+        assert f'href="{prefix}/static/css/sharaka.css"' in page
+        assert f'<script src="{prefix}/static/js/sharaka.js"' in page
+        assert f'class="nav-link" href="{prefix}/agreements/"' in menu_of(page)
+        assert f'action="{prefix}/language"' in page
+    assert "/sharaka/" not in again
