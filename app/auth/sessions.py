@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.auth.models import User, UserSession
 from app.core.models import utcnow
@@ -53,15 +54,9 @@ def load_user(user_key: str) -> User | None:
     user_id, _, key = str(user_key or "").partition(":")
     if not user_id.isdigit() or not key or len(key) > 100 or int(user_id) >= 2**31:
         return None
-    from app.notifications.services import counted_unread, unread_of
+    from app.notifications.services import counted_unread
 
-    # One query for both, and the bell's count that nearly every page shows (an indexed count): every
-    # request pays for it.
-    found = db.session.execute(
-        select(UserSession, User, unread_of(User.id))
-        .join(User, User.id == UserSession.user_id)
-        .where(UserSession.key_hash == _hash(key))
-    ).first()
+    found = db.session.execute(_session_lookup(), {"key_hash": _hash(key)}).first()
     if found is None:
         return None
     row, user, unread = found
@@ -72,6 +67,19 @@ def load_user(user_key: str) -> User | None:
     if utcnow() - row.last_seen_at > TOUCH_EVERY:
         row.last_seen_at = utcnow()  # committed with the request's work
     return user
+
+
+@cache
+def _session_lookup():
+    """The session row, its user and the bell's count that nearly every page shows (an indexed count) in one
+    statement, which every request pays for: built once per process, the key's hash its one parameter."""
+    from app.notifications.services import unread_of
+
+    return (
+        select(UserSession, User, unread_of(User.id))
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.key_hash == bindparam("key_hash"))
+    )
 
 
 def end(row: UserSession, reason: str) -> None:

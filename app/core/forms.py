@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
-from flask import flash, request
+from babel import support
+from flask import current_app, flash, request
+from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto, _is_submitted
 from werkzeug.datastructures import MultiDict
 from wtforms import FileField
+from wtforms.i18n import messages_path
 
 from app.core.db import keep_even_if_refused
 from app.core.errors import DomainError, ValidationFailed
@@ -70,6 +74,11 @@ class Form(FlaskForm):
     """
 
     class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            if not current_app.config.get("WTF_I18N_ENABLED", True):
+                return super().get_translations(form)
+            return WTFORMS_MESSAGES
+
         def wrap_formdata(self, form, formdata):
             if formdata is not _Auto:
                 return formdata
@@ -83,3 +92,26 @@ class Form(FlaskForm):
                 if key in file_fields:
                     data.add(key, value)
             return data
+
+
+class _WTFormsMessages:
+    """WTForms' own messages ("This field is required.") in the reader's language. Each language's
+    catalogue is read once per process: Flask-WTF reads the file again on every request that builds a form."""
+
+    def gettext(self, string):
+        locale = get_locale()
+        return string if locale is None else _wtforms_catalogue(str(locale)).ugettext(string)
+
+    def ngettext(self, singular, plural, n):
+        locale = get_locale()
+        if locale is None:
+            return singular if n == 1 else plural
+        return _wtforms_catalogue(str(locale)).ungettext(singular, plural, n)
+
+
+@cache
+def _wtforms_catalogue(locale: str) -> support.NullTranslations:
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+WTFORMS_MESSAGES = _WTFormsMessages()

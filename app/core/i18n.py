@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import cache
+
+from babel import Locale
 from flask import current_app, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
@@ -10,13 +13,25 @@ RTL_LANGUAGES = {"ar"}
 LANGUAGE_NAMES = {"ar": "العربية", "fr": "Français", "en": "English"}
 
 
-def select_locale() -> str:
+def select_locale() -> Locale:
     """The signed-in user's language, else the one chosen this session, else the browser's."""
+    return locale_named(_selected_language())
+
+
+@cache
+def locale_named(code: str) -> Locale:
+    """Babel's locale for a language code, parsed once per process (Flask-Babel would parse the code
+    that `select_locale` gives on every request)."""
+    return Locale.parse(code)
+
+
+def _selected_language() -> str:
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
-    if current_user and current_user.is_authenticated and current_user.language in languages:
-        return current_user.language
+    user = current_user._get_current_object()
+    if user is not None and user.is_authenticated and user.language in languages:
+        return user.language
     chosen = session.get("language")
     if isinstance(chosen, str) and chosen in languages:
         return chosen

@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from flask import Flask, request, url_for
-from flask_babel import format_date, format_number
+from flask import Flask, has_request_context, request, url_for
+from flask_babel import format_date, format_number, get_translations
 from flask_login import current_user
+from jinja2 import pass_context
 from markupsafe import Markup, escape
 
 from app.core import stored_texts
 from app.core.dates import format_file_size, format_moment
 from app.core.i18n import LANGUAGE_NAMES, current_language, text_direction
+from app.core.menu import main_menu
 from app.core.permissions import ROLES, can, is_ministry, is_partner
 
 # What an agreement reference looks like (prefix, year, number), wherever it appears in a sentence.
@@ -22,12 +24,25 @@ REFERENCE = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d{4}-\d+\b")
 def register_template_helpers(app: Flask) -> None:
     # Who someone is, asked of the one module that knows (templates never compare role names);
     # globals, so that macros imported without the page's context see them too.
-    app.jinja_env.globals.update(is_partner=is_partner, is_ministry=is_ministry, role_labels=ROLES)
+    app.jinja_env.globals.update(is_partner=is_partner, is_ministry=is_ministry, role_labels=ROLES, main_menu=main_menu)
+
+    # Built once per process: see _page_url_for. An app whose links depend on more than the endpoint
+    # (URL defaults, subdomains, hosts) builds every link as Flask does.
+    if not (app.url_default_functions or app.subdomain_matching or app.url_map.host_matching):
+        app.jinja_env.globals["url_for"] = _page_url_for
+
+    # The page's translations, found once per page rather than by Flask-Babel for each string.
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  # added by Jinja's i18n extension
+        gettext=_gettext, ngettext=_ngettext, pgettext=_pgettext, npgettext=_npgettext, newstyle=True
+    )
 
     @app.context_processor
     def inject_globals():
+        # The signed-in user itself, not Flask-Login's proxy, which looks them up again on every use.
+        user = current_user._get_current_object()
         return {
-            "can": lambda action, obj=None: can(current_user, action, obj),
+            "page_translations": get_translations(),
+            "can": lambda action, obj=None: can(user, action, obj),
             "current_language": current_language(),
             "text_direction": text_direction(),
             "language_names": LANGUAGE_NAMES,
@@ -137,3 +152,53 @@ def register_template_helpers(app: Flask) -> None:
             response.headers["Cache-Control"] = "no-store"
             response.headers.pop("Expires", None)
         return response
+
+
+def _translations(context):
+    """The catalogue of the page being drawn (its language, or the one forced around its rendering), looked
+    up once by the context processor; macros imported without the page's context look it up themselves."""
+    found = context.get("page_translations")
+    return found if found is not None else get_translations()
+
+
+@pass_context
+def _gettext(context, string):
+    return _translations(context).ugettext(string)
+
+
+@pass_context
+def _ngettext(context, singular, plural, n):
+    return _translations(context).ungettext(singular, plural, n)
+
+
+@pass_context
+def _pgettext(context, message_context, string):
+    return _translations(context).upgettext(message_context, string)
+
+
+@pass_context
+def _npgettext(context, message_context, singular, plural, n):
+    return _translations(context).unpgettext(message_context, singular, plural, n)
+
+
+# Links built by _page_url_for, by (where the app is mounted, endpoint, static file). A few hundred at most;
+# cleared if ever past this (the mount point comes from the server, which could vary it).
+MAX_BUILT_URLS = 2048
+_built_urls: dict[tuple[str, str, str | None], str] = {}
+
+
+def _page_url_for(endpoint: str, **values) -> str:
+    """`url_for` for templates. A link with no arguments (the menus' pages) or to a static file is the same
+    on every page for where the app is mounted, so it is built once per process; any other link, and any
+    link outside a request, is built by Flask as usual."""
+    filename = values.get("filename") if endpoint == "static" and len(values) == 1 else None
+    if (values and not isinstance(filename, str)) or endpoint.startswith(".") or not has_request_context():
+        return url_for(endpoint, **values)
+    key = (request.script_root, endpoint, filename)
+    url = _built_urls.get(key)
+    if url is None:
+        url = url_for(endpoint, **values)
+        if len(_built_urls) >= MAX_BUILT_URLS:
+            _built_urls.clear()
+        _built_urls[key] = url
+    return url

@@ -1,0 +1,108 @@
+"""What every HTML page pays: the parts drawn once per process (the top bar's menu, translation
+catalogues) must still follow the reader's language, permissions and page."""
+
+from __future__ import annotations
+
+import re
+
+from app.core import menu
+from app.extensions import db
+
+
+def menu_of(page: str) -> str:
+    return page[page.index('id="main-menu"') : page.index("language-form")]
+
+
+def open_links(page: str) -> list[str]:
+    return re.findall(r'class="(?:nav-link|dropdown-item) active" href="([^"]+)"\s*aria-current="page"', menu_of(page))
+
+
+def test_the_menu_follows_a_language_switch(signed_in):
+    client = signed_in("officer")
+    assert ">Agreements\n" in menu_of(client.get("/notifications").get_data(as_text=True))
+    for language, label in (("fr", "Accords"), ("ar", "الاتفاقيات"), ("en", "Agreements")):
+        client.post("/language", data={"language": language, "next": "/notifications"}, csrf_from="/notifications")
+        menu_html = menu_of(client.get("/notifications").get_data(as_text=True))
+        assert f">{label}\n" in menu_html, language
+        assert ("Accords" in menu_html) == (language == "fr")
+
+
+def test_the_menu_follows_a_change_of_role_at_once(signed_in, world):
+    officer = world.users["officer"]
+    client = signed_in("officer")
+    assert 'href="/admin/users"' not in menu_of(client.get("/notifications").get_data(as_text=True))
+    officer.role = "admin"
+    db.session.commit()
+    assert 'href="/admin/users"' in menu_of(client.get("/notifications").get_data(as_text=True))
+    officer.role = "partner"
+    officer.organization_id = world.partner_a.id
+    db.session.commit()
+    partner_menu = menu_of(client.get("/notifications").get_data(as_text=True))
+    assert 'href="/admin/users"' not in partner_menu and 'href="/dashboard"' not in partner_menu
+
+
+def test_the_menu_marks_the_section_of_each_page(signed_in):
+    client = signed_in("admin")
+    assert open_links(client.get("/agreements/").get_data(as_text=True)) == ["/agreements/"]
+    assert open_links(client.get("/deliverables/").get_data(as_text=True)) == ["/deliverables/"]
+    assert open_links(client.get("/notifications").get_data(as_text=True)) == []
+    assert open_links(client.get("/organizations/").get_data(as_text=True)) == ["/organizations/"]
+
+
+def test_the_menu_is_drawn_once_per_key(signed_in, monkeypatch):
+    client = signed_in("manager")
+    client.get("/notifications")
+    drawn = {}
+    monkeypatch.setattr(menu, "_drawn", drawn)
+    first = client.get("/notifications").get_data(as_text=True)
+    assert len(drawn) == 1
+    second = client.get("/notifications").get_data(as_text=True)
+    assert len(drawn) == 1 and menu_of(first) == menu_of(second)
+    client.get("/agreements/")
+    assert len(drawn) == 2
+
+
+def test_form_messages_follow_the_language_of_each_request(client):
+    """WTForms' own messages come from a catalogue read once per language: each request still gets its own."""
+    for language, message in (
+        ("fr", "Ce champ est requis."),
+        ("en", "This field is required."),
+        ("ar", "هذا الحقل مطلوب."),
+        ("fr", "Ce champ est requis."),
+    ):
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+        page = client.get("/sign-in").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        answer = client.post("/sign-in", data={"email": "", "password": "", "csrf_token": token})
+        assert message in answer.get_data(as_text=True), language
+
+
+def test_page_text_follows_a_language_forced_around_a_rendering(app):
+    """The page's translations are found once per rendering, in the language in force at that moment."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert render_template_string("{{ _('Agreements') }}") == "Agreements"
+        with force_locale("fr"):
+            assert render_template_string("{{ _('Agreements') }}") == "Accords"
+        plural = "{% trans count=3 %}{{ count }} user{% pluralize %}{{ count }} users{% endtrans %}"
+        assert render_template_string(plural) == "3 users"
+        with force_locale("fr"):
+            assert render_template_string(plural) == "3 utilisateurs"
+        assert render_template_string("{{ _('Agreements') }}") == "Agreements"
+
+
+def test_links_built_once_still_follow_where_the_app_is_mounted(signed_in):
+    """Menu links and static files are built once per mount point: a page served under a prefix links there,
+    and the next page served at the root links to the root."""
+    client = signed_in("admin")
+    at_root = client.get("/notifications").get_data(as_text=True)
+    mounted = client.get("/notifications", base_url="http://localhost/sharaka/").get_data(as_text=True)
+    again = client.get("/notifications").get_data(as_text=True)
+    for page, prefix in ((at_root, ""), (mounted, "/sharaka"), (again, "")):
+        assert f'href="{prefix}/static/css/sharaka.css"' in page
+        assert f'<script src="{prefix}/static/js/sharaka.js"' in page
+        assert f'class="nav-link" href="{prefix}/agreements/"' in menu_of(page)
+        assert f'action="{prefix}/language"' in page
+    assert "/sharaka/" not in again
