@@ -96,6 +96,8 @@ def profile(app, which: str, requests: int) -> None:
 
 
 def main(argv: list[str]) -> None:
+    if len(argv) < 2 or argv[0] not in ("prepare", "measure", "profile"):
+        raise SystemExit(__doc__)
     command, path = argv[0], argv[1]
     app = make_app(path)
     if command == "prepare":
