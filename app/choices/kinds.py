@@ -24,7 +24,7 @@ from app.core.permissions import (
 )
 from app.core.text import fold, like_pattern
 from app.deliverables.models import Deliverable
-from app.organizations.models import Organization
+from app.organizations.models import Organization, names_text
 from app.search.models import SearchEntry
 
 # Words of a typed query that count, and their length: the rest is ignored, never an error.
@@ -74,15 +74,7 @@ class Kind:
 
 
 def _organizations(user, home: bool):
-    statement = select(
-        Organization.id,
-        Organization.slug,
-        Organization.name_ar,
-        Organization.name_fr,
-        Organization.name_en,
-        Organization.acronym,
-        Organization.is_home,
-    ).where(visible_organizations_clause(user))
+    statement = select(*Organization.naming_columns(), Organization.is_home).where(visible_organizations_clause(user))
     return statement if home else statement.where(Organization.is_home.is_(False))
 
 
@@ -107,10 +99,6 @@ def _organization_matching(query: str):
 
 def _organization_label(row) -> str:
     return localized(row, "name") or row.slug
-
-
-def _organization_search(row) -> str:
-    return " ".join(filter(None, (row.name_ar, row.name_fr, row.name_en, row.acronym, row.slug)))
 
 
 def _agreements(user):
@@ -157,35 +145,32 @@ def _event_label(row) -> str:
     return f"{localized(row, 'name') or ''} ({format_date(row.held_on, 'medium')})"
 
 
+def _organization_kind(grant: str, statement: Callable, order: Callable[[], tuple], **options) -> Kind:
+    # Organisations are matched, named and searched the same way whichever of them a list offers.
+    return Kind(
+        grant=grant,
+        statement=statement,
+        matching=_organization_matching,
+        order=order,
+        label=_organization_label,
+        search=names_text,
+        **options,
+    )
+
+
 KINDS: dict[str, Kind] = {
     # Every organisation, the ministry first (co-signatories, witnesses, the deliverables' "responsible").
-    "organizations": Kind(
-        grant="organization.list",
-        statement=lambda user: _organizations(user, home=True),
-        matching=_organization_matching,
-        order=lambda: (Organization.is_home.desc(), Organization.slug),
-        label=_organization_label,
-        search=_organization_search,
+    "organizations": _organization_kind(
+        "organization.list",
+        lambda user: _organizations(user, home=True),
+        lambda: (Organization.is_home.desc(), Organization.slug),
     ),
     # Partner organisations: every one but the ministry.
-    "partners": Kind(
-        grant="organization.list",
-        statement=lambda user: _organizations(user, home=False),
-        matching=_organization_matching,
-        order=lambda: (Organization.slug,),
-        label=_organization_label,
-        search=_organization_search,
+    "partners": _organization_kind(
+        "organization.list", lambda user: _organizations(user, home=False), lambda: (Organization.slug,)
     ),
     # Partners of the agreements the person sees (the board's filter).
-    "parties": Kind(
-        grant="portfolio.view",
-        statement=_parties,
-        matching=_organization_matching,
-        order=lambda: (Organization.slug,),
-        label=_organization_label,
-        search=_organization_search,
-        python_order=True,
-    ),
+    "parties": _organization_kind("portfolio.view", _parties, lambda: (Organization.slug,), python_order=True),
     "agreements": Kind(
         grant="agreement.list",
         statement=_agreements,

@@ -23,6 +23,17 @@ ORGANIZATION_KINDS = {
 }
 
 
+def names_text(organization) -> str:
+    """Every name it goes by (of a row or of `naming_columns()`), for a searchable list: "Mistral" finds it on an
+    Arabic page too."""
+    return " ".join(
+        filter(
+            None,
+            (organization.name_ar, organization.name_fr, organization.name_en, organization.acronym, organization.slug),
+        )
+    )
+
+
 @guarded_model
 class Organization(TimestampMixin, db.Model):
     __tablename__ = "organizations"
@@ -45,10 +56,14 @@ class Organization(TimestampMixin, db.Model):
     def name(self) -> str:
         return localized(self, "name") or self.slug
 
+    @classmethod
+    def naming_columns(cls) -> tuple:
+        """Its id and every name it goes by: what a drop-down or the search index reads instead of whole rows."""
+        return (cls.id, cls.slug, cls.name_ar, cls.name_fr, cls.name_en, cls.acronym)
+
     @property
     def search_text(self) -> str:
-        """Every name it goes by, for a searchable list: "Mistral" finds it on an Arabic page too."""
-        return " ".join(filter(None, (self.name_ar, self.name_fr, self.name_en, self.acronym, self.slug)))
+        return names_text(self)
 
     @property
     def kind_label(self) -> str:

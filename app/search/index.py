@@ -97,16 +97,7 @@ def agreement_rows(connection, ids) -> list[dict]:
 def organization_rows(connection, ids) -> list[dict]:
     Organization = _tables()[2]
     rows = []
-    for organization in connection.execute(
-        select(
-            Organization.id,
-            Organization.slug,
-            Organization.name_ar,
-            Organization.name_fr,
-            Organization.name_en,
-            Organization.acronym,
-        ).where(Organization.id.in_(ids))
-    ):
+    for organization in connection.execute(select(*Organization.naming_columns()).where(Organization.id.in_(ids))):
         titles = _org_names(organization)
         rows.append(
             {

@@ -25,6 +25,25 @@ def assert_skipping_agrees(moment):
     return everything
 
 
+def assert_each_change_sent_once(moment, changes, rules_read) -> None:
+    """After each change, a pass sends exactly what the full reading finds unsent, and the repeat after it
+    reads none of the rules' candidates again (`rules_read(statements)` names the ones that would)."""
+    from tests.bulk import counting_queries
+
+    for change in changes:
+        change()
+        db.session.commit()
+        expected = keys(reminders.preview(moment))
+        assert expected, "the change makes a reminder due"
+        made = reminders.run_pass(moment)
+        assert made.errors == 0 and made.created == len(expected)
+        everything = assert_skipping_agrees(moment)
+        with counting_queries() as statements:
+            again = reminders.run_pass(moment)
+        assert again.created == 0 and again.already == len(keys(everything))
+        assert not rules_read(statements)
+
+
 def test_the_skipping_pass_sends_what_the_full_reading_finds_unsent(world, people, occurrence, in_review):  # noqa: F811
     due = occurrence.due_on
     # Another deliverable of the same agreement, missed long ago: overdue weeks and the managers' escalation.
@@ -110,18 +129,11 @@ def test_a_repeat_the_same_day_skips_the_deliverable_rules_until_something_chang
         lambda: plan(world.agreement_a, world.users["officer"], world.partner_a, moment.date() - timedelta(days=3)),
         lambda: setattr(world.agreement_a, "owner_id", world.users["other_officer"].id),
     ]
-    for change in changes:
-        change()
-        db.session.commit()
-        expected = keys(reminders.preview(moment))
-        assert expected, "the change makes a reminder due"
-        made = reminders.run_pass(moment)
-        assert made.errors == 0 and made.created == len(expected)
-        everything = assert_skipping_agrees(moment)
-        with counting_queries() as statements:
-            again = reminders.run_pass(moment)
-        assert again.created == 0 and again.already == len(keys(everything))
-        assert not [s for s in statements if "deliverable_occurrences" in s and "reminders_sent" in s]
+    assert_each_change_sent_once(
+        moment,
+        changes,
+        lambda statements: [s for s in statements if "deliverable_occurrences" in s and "reminders_sent" in s],
+    )
 
 
 def test_a_pass_with_a_failed_reminder_is_not_remembered(world, people, occurrence, monkeypatch):  # noqa: F811
@@ -194,18 +206,7 @@ def test_a_repeat_the_same_day_skips_the_agreement_rules_until_something_changes
             draft, "submit_for_review", by=world.users["other_officer"], expected_version=draft.version
         ),
     ]
-    for change in changes:
-        change()
-        db.session.commit()
-        expected = keys(reminders.preview(moment))
-        assert expected, "the change makes a reminder due"
-        made = reminders.run_pass(moment)
-        assert made.errors == 0 and made.created == len(expected)
-        everything = assert_skipping_agrees(moment)
-        with counting_queries() as statements:
-            again = reminders.run_pass(moment)
-        assert again.created == 0 and again.already == len(keys(everything))
-        assert not agreement_rules_read(statements)
+    assert_each_change_sent_once(moment, changes, agreement_rules_read)
 
 
 def test_the_agreement_rules_fingerprint_sees_every_input_of_a_late_approval(world, in_review):  # noqa: F811
