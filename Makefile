@@ -36,12 +36,14 @@ run: install
 	$(FLASK) scheduler run & scheduler=$$!; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-# Every test on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set.
+# Every test on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set. The tests run in
+# TEST_WORKERS processes (pytest-xdist; "auto": one per core), each with a database of its own.
+TEST_WORKERS ?= auto
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== again on PostgreSQL ($$TEST_DATABASE_URL)"; \
-		SHARAKA_TEST_DB=postgresql $(BIN)/python -m pytest -q -m "not browser"; \
+		SHARAKA_TEST_DB=postgresql $(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not browser"; \
 	fi
 
 # The database-free tests (no SQLite file, no server): a quick check while working.
