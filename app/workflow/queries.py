@@ -15,16 +15,15 @@ cache already spared the compiling: the day's cutoffs and the ids are bound valu
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
-from threading import Lock
 
 from flask import g, has_app_context
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
 from app.agreements.models import Agreement
 from app.core import clock
+from app.core.bounded import BoundedCache
 from app.core.permissions import holders_of_roles_clause, holds_role, may_decide_approvals, may_move_own_agreements
 from app.extensions import db
 from app.workflow import conditions, engine, rules
@@ -62,35 +61,10 @@ def definitions_in_use() -> list[tuple[ColumnElement[bool], WorkflowDefinition]]
     return pairs
 
 
-class _Built:
-    """The conditions built from the definitions in use, kept between requests: a bounded store,
-    the least recently used dropped first. A key names objects by id (definitions, a column, a
-    function); the entry keeps those objects alive, so no other object takes that id while the
-    entry lives."""
-
-    def __init__(self, size: int):
-        self._size = size
-        self._entries: OrderedDict[Hashable, tuple[object, object]] = OrderedDict()
-        self._lock = Lock()
-
-    def get(self, key: Hashable, build: Callable, keep: object = None):
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-                return entry[1]
-        value = build()
-        with self._lock:
-            self._entries[key] = (keep, value)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-        return value
-
-
 # A dozen kinds of condition, some per reader (what waits on them), each for today. With the demo
 # definitions an entry weighs about 110 KB on average (the readers' approvals the most): 128 entries,
 # enough for the approvers at work on a day, stay near 15 MB per worker.
-_BUILT = _Built(128)
+_BUILT = BoundedCache(128)
 
 
 def _built(key: tuple, build: Callable[[], ColumnElement[bool]], keep: object = None) -> ColumnElement[bool]:
@@ -519,5 +493,5 @@ def drafts_waiting_on_partner(user) -> list[tuple[Agreement, object]]:
                 partner_turn_clause(user.organization_id, NegotiationRound),
             )
             .order_by(NegotiationRound.sent_at)
-        ).tuples()
+        )
     )

@@ -353,3 +353,64 @@ def test_a_pending_message_always_gets_the_full_dashboard(signed_in, world):
         session["_flashes"] = [("success", "Saved.")]
     page = client.get("/dashboard", headers={"If-None-Match": etag})
     assert page.status_code == 200 and "Saved." in page.get_data(as_text=True)
+
+
+# --- a reload of an unchanged dashboard is not rendered again ---------------------------------
+
+
+@pytest.fixture
+def kept_pages(app, monkeypatch):
+    """Production's setting (tests render every page: their factories write rows without the audit
+    trail every change of the app leaves, which the kept page's version reads)."""
+    from app.reporting.dashboards import routes
+
+    monkeypatch.setitem(app.config, "DASHBOARD_PAGES_KEPT", True)
+    routes._RENDERED.clear()
+    yield
+    routes._RENDERED.clear()
+
+
+def _csrf_token(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+@pytest.mark.parametrize("role", ["officer", "manager"])
+def test_an_unchanged_dashboard_is_served_as_kept_and_the_readers_change_shows_at_once(
+    signed_in, world, role, kept_pages
+):
+    client = signed_in(role)
+    first = client.get("/dashboard").get_data(as_text=True)
+    with counting_queries() as statements:
+        again = client.get("/dashboard")
+    assert again.status_code == 200 and again.get_data(as_text=True) == first
+    assert len(statements) <= 3, statements  # the session's user, the version; nothing rendered
+    factories.agreement(by=world.users[role], partners=[world.partner_a], title_fr="Accord du jour")
+    db.session.commit()
+    with counting_queries() as statements:
+        changed = client.get("/dashboard").get_data(as_text=True)
+    assert changed != first and len(statements) > 3  # rendered again: one more draft counted
+
+
+def test_each_session_is_kept_its_own_page_whose_forms_it_may_post(signed_in, kept_pages):
+    first, second = signed_in("manager"), signed_in("manager")
+    page_one = first.get("/dashboard").get_data(as_text=True)
+    page_two = second.get("/dashboard").get_data(as_text=True)
+    assert _csrf_token(page_one) != _csrf_token(page_two)
+    kept_two = second.get("/dashboard").get_data(as_text=True)
+    assert kept_two == page_two
+    # The language switch on the kept page is accepted from its own session.
+    switched = second.http.post(
+        "/language", data={"csrf_token": _csrf_token(kept_two), "language": "fr", "next": "/dashboard"}
+    )
+    assert switched.status_code == 302
+    assert 'lang="fr"' in second.get("/dashboard").get_data(as_text=True)
+    assert 'lang="en"' in first.get("/dashboard").get_data(as_text=True)
+
+
+def test_a_pending_message_is_never_served_from_or_kept_with_the_page(signed_in, kept_pages):
+    client = signed_in("manager")
+    client.get("/dashboard")
+    with client.http.session_transaction() as session:
+        session["_flashes"] = [("success", "Saved.")]
+    assert "Saved." in client.get("/dashboard").get_data(as_text=True)
+    assert "Saved." not in client.get("/dashboard").get_data(as_text=True)

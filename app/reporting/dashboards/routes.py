@@ -1,16 +1,34 @@
 """The home dashboard (one per role)."""
 
-from flask import Blueprint, Response, make_response, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_login import current_user, login_required
 
 from app.core import clock
+from app.core.bounded import BoundedCache
 from app.core.models import utcnow
 from app.core.permissions import acts_from_dashboard, edits_own_agreements_only, is_partner, require
 from app.deliverables.services import due_window
 from app.reporting.dashboards import services
 
 blueprint = Blueprint("dashboards", __name__)
+
+# Dashboards as rendered for a session, by version: a browser's reload of an unchanged dashboard
+# (browsers are told not to keep signed-in pages, so they never revalidate) costs the version's one
+# query instead of the page's ten. The key holds the session's CSRF secret, since the page's forms
+# carry a token only that session accepts, and the path (the language switch returns to it).
+# About 60 KB a page: 64 pages stay under 4 MB per worker.
+_RENDERED = BoundedCache(64)
 
 
 @blueprint.route("/dashboard")
@@ -26,13 +44,25 @@ def home():
     version = services.dashboard_version(current_user, utcnow(), str(get_locale()))
     if version in request.if_none_match and not session.get("_flashes"):
         return _revalidated(Response(status=304), version)
-    can_act = acts_from_dashboard(current_user)
-    common = {"today": today, "can_act": can_act, "deliverable_window": due_window()}
-    if edits_own_agreements_only(current_user):
-        page = render_template("dashboards/officer.html", **common, **services.officer_home(current_user, today))
-    else:
-        page = render_template("dashboards/portfolio.html", **common, **services.portfolio_home(current_user, today))
+    keep = current_app.config["DASHBOARD_PAGES_KEPT"] and not session.get("_flashes")
+    page = _RENDERED.find(_kept_page_key(version)) if keep else None
+    if page is None:
+        page = _render(today)
+        if keep:
+            # Rendering may have given the session its CSRF secret: the page is kept under that one.
+            _RENDERED.put(_kept_page_key(version), page)
     return _revalidated(make_response(page), version)
+
+
+def _kept_page_key(version: str) -> tuple:
+    return (version, session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")), request.full_path)
+
+
+def _render(today) -> str:
+    common = {"today": today, "can_act": acts_from_dashboard(current_user), "deliverable_window": due_window()}
+    if edits_own_agreements_only(current_user):
+        return render_template("dashboards/officer.html", **common, **services.officer_home(current_user, today))
+    return render_template("dashboards/portfolio.html", **common, **services.portfolio_home(current_user, today))
 
 
 def _revalidated(response, version: str):
