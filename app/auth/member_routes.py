@@ -13,6 +13,7 @@ from app.auth import invitations, members
 from app.auth.forms import AcceptInvitationForm, InvitationForm, MemberAccessForm
 from app.auth.models import ROLES, User
 from app.auth.routes import blueprint
+from app.choices.services import fill
 from app.core.forms import form_status, refusal_shown_on
 from app.core.pagination import paginate
 from app.core.permissions import (
@@ -103,18 +104,15 @@ def invite():
     form = InvitationForm()
     form.role.choices = [(role, str(ROLES[role])) for role in invitable_roles(current_user)]
     if manages_every_account(current_user):
-        organizations = db.session.scalars(
-            select(Organization).order_by(Organization.is_home.desc(), Organization.slug)
-        ).all()
+        # Any organisation of the government: searched as one types past the drop-down's limit.
+        fill(form.organization_id, "organizations", current_user, blank=("", "—"), text_values=True)
     else:
-        organizations = [current_user.organization]
-    form.organization_id.choices = ([("", "—")] if manages_every_account(current_user) else []) + [
-        (str(o.id), o.name) for o in organizations
-    ]
+        form.organization_id.choices = [(str(current_user.organization_id), current_user.organization.name)]
     if request.method == "GET":
         form.language.data = current_user.language
     if form.validate_on_submit():
-        chosen = next((o for o in organizations if str(o.id) == form.organization_id.data), None)
+        # The choice check kept the id to one the inviter may choose.
+        chosen = db.session.get(Organization, int(form.organization_id.data)) if form.organization_id.data else None
         with refusal_shown_on(form):
             invitation = invitations.invite(
                 email=form.email.data,

@@ -145,3 +145,25 @@ def test_a_partner_admin_invites_only_partners_of_their_own_organisation(app, wo
     # A plain partner (not their organisation's admin) cannot invite at all.
     assert signed_in("partner_b").get("/invitations/new").status_code == 403
     assert signed_in("officer").get("/team").status_code == 403
+
+
+def test_past_the_drop_downs_limit_an_admin_finds_the_organisation_by_typing(app, world, signed_in, monkeypatch):
+    """Every organisation of a government is too many to list: past CHOICES_LISTED the form carries only what
+    is chosen and the search's address; an organisation found that way is accepted, a made-up id is not."""
+    monkeypatch.setitem(app.config, "CHOICES_LISTED", 1)
+    admin = signed_in("admin")
+    page = admin.get("/invitations/new").get_data(as_text=True)
+    field = re.search(r'<select[^>]*name="organization_id"[^>]*>(.*?)</select>', page, re.S)
+    assert 'data-remote="/choices/organizations' in field.group(0)
+    assert world.partner_b.name not in field.group(1)
+    found = admin.get("/choices/organizations?q=" + world.partner_b.slug).get_json()["results"]
+    assert str(world.partner_b.id) in [choice["value"] for choice in found]
+    assert _invite(admin, "found@partner-b.example", organization=world.partner_b).status_code == 303
+    invitation = db.session.scalars(select(Invitation).where(Invitation.email == "found@partner-b.example")).one()
+    assert invitation.organization_id == world.partner_b.id
+    before = _count(Invitation)
+    response = admin.post(
+        "/invitations/new",
+        data={"email": "nowhere@example.org", "role": "partner", "language": "en", "organization_id": "99999"},
+    )
+    assert response.status_code == 422 and _count(Invitation) == before
