@@ -18,6 +18,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
+from app.core.bounded import BoundedCache
 from app.core.permissions import can, is_partner
 
 
@@ -105,9 +106,8 @@ MORE_SECTIONS = (
     Section("operations.list_jobs", "bi-clock-history", _l("Scheduled jobs"), _may("job.view"), blueprint="operations"),
 )
 
-# Drawn menus by key; a few hundred at most (languages x roles x open section), cleared if ever past this.
-MAX_DRAWN = 1024
-_drawn: dict[tuple, Markup] = {}
+# Drawn menus by key: a few hundred at most (languages x roles x open section).
+_DRAWN = BoundedCache(1024)
 
 
 def main_menu(user) -> Markup:
@@ -115,15 +115,10 @@ def main_menu(user) -> Markup:
     endpoint, blueprint = request.endpoint, request.blueprint
     marks = tuple((section.allowed(user), section.is_open(endpoint, blueprint)) for section in SECTIONS + MORE_SECTIONS)
     # The links are relative to where the app is mounted; the labels are in the reader's language.
-    key = (str(get_locale()), request.script_root, marks)
-    html = _drawn.get(key)
-    if html is None:
-        shown = [(section, is_open) for section, (allowed, is_open) in zip(SECTIONS, marks) if allowed]
-        more = [
-            (section, is_open) for section, (allowed, is_open) in zip(MORE_SECTIONS, marks[len(SECTIONS) :]) if allowed
-        ]
-        html = Markup(current_app.jinja_env.get_template("_main_menu.html").render(sections=shown, more=more))
-        if len(_drawn) >= MAX_DRAWN:
-            _drawn.clear()
-        _drawn[key] = html
-    return html
+    return _DRAWN.get((str(get_locale()), request.script_root, marks), lambda: _draw(marks))
+
+
+def _draw(marks: tuple) -> Markup:
+    shown = [(section, is_open) for section, (allowed, is_open) in zip(SECTIONS, marks) if allowed]
+    more = [(section, is_open) for section, (allowed, is_open) in zip(MORE_SECTIONS, marks[len(SECTIONS) :]) if allowed]
+    return Markup(current_app.jinja_env.get_template("_main_menu.html").render(sections=shown, more=more))

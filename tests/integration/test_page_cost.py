@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from app.core import menu
+from app.core.bounded import BoundedCache
 from app.extensions import db
 
 
@@ -52,8 +53,10 @@ def test_the_menu_marks_the_section_of_each_page(signed_in):
 def test_the_menu_is_drawn_once_per_key(signed_in, monkeypatch):
     client = signed_in("manager")
     client.get("/notifications")
-    drawn = {}
-    monkeypatch.setattr(menu, "_drawn", drawn)
+    drawn = []
+    draw = menu._draw
+    monkeypatch.setattr(menu, "_DRAWN", BoundedCache(8))
+    monkeypatch.setattr(menu, "_draw", lambda marks: drawn.append(marks) or draw(marks))
     first = client.get("/notifications").get_data(as_text=True)
     assert len(drawn) == 1
     second = client.get("/notifications").get_data(as_text=True)
