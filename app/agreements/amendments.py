@@ -26,7 +26,6 @@ from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import can
-from app.core.text import fold
 from app.extensions import db
 from app.organizations.models import Organization
 from app.workflow.engine import WorkflowError, definition_for, is_initial
@@ -516,9 +515,7 @@ def apply(amendment: Agreement, *, by) -> None:
         )
     if "expires_on" in changes:
         follow_end_date(parent, old_end, by=by, comment=amendment.reference)
-    parent.search_text = fold(
-        " ".join(filter(None, [parent.reference, parent.title_ar, parent.title_fr, parent.title_en]))
-    )
+    parent.refresh_search_text()
     parent.updated_at = utcnow()
     db.session.flush()
 

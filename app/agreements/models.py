@@ -29,6 +29,7 @@ from app.core.i18n import localized
 from app.core.models import TimestampMixin, UTCDateTime
 from app.core.permissions import guarded_model
 from app.core.sql_dates import days_before, months_before
+from app.core.text import fold
 from app.extensions import db
 from app.organizations.models import Organization
 
@@ -231,6 +232,10 @@ class Agreement(TimestampMixin, db.Model):
         foreign_keys="NegotiationRound.agreement_id",
     )
     approval_rounds = relationship("ApprovalRound", order_by="ApprovalRound.requested_at", cascade="all, delete-orphan")
+
+    def refresh_search_text(self) -> None:
+        """Copy reference and titles, folded, to what the list's search box reads."""
+        self.search_text = fold(" ".join(filter(None, [self.reference, self.title_ar, self.title_fr, self.title_en])))
 
     @property
     def title(self) -> str:

@@ -303,9 +303,7 @@ def apply_data(agreement: Agreement, data: AgreementData) -> None:
             party.role = wanted.pop(party.organization_id)
     for organization_id, role in wanted.items():
         agreement.parties.append(AgreementParty(organization_id=organization_id, role=role))
-    agreement.search_text = fold(
-        " ".join(filter(None, [agreement.reference, agreement.title_ar, agreement.title_fr, agreement.title_en]))
-    )
+    agreement.refresh_search_text()
 
 
 # --- listing -------------------------------------------------------------------
