@@ -3,7 +3,7 @@
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from app.admin.forms import UserForm
 from app.auth import services as accounts
@@ -12,7 +12,7 @@ from app.choices.services import fill
 from app.core.forms import form_status, refusal_shown_on
 from app.core.pagination import paginate
 from app.core.permissions import get_user_or_404, holders_of_roles_clause, is_known_role, require
-from app.core.text import like_pattern
+from app.core.text import fold, like_pattern
 from app.extensions import db
 from app.organizations.models import Organization
 
@@ -27,10 +27,10 @@ def list_users():
     role = request.args.get("role")
     if is_known_role(role):
         query = query.where(holders_of_roles_clause((role,)))
-    term = (request.args.get("q") or "").replace("\x00", "").strip()[:200].lower()
+    term = fold((request.args.get("q") or "")[:200])
     if term:
-        pattern = like_pattern(term)
-        query = query.where(or_(User.email.like(pattern, escape="\\"), User.full_name.ilike(pattern, escape="\\")))
+        # Name or e-mail, folded as stored: "helene" finds "Hélène".
+        query = query.where(User.search_text.like(like_pattern(term), escape="\\"))
     return render_template("admin/users.html", page=paginate(query, per_page=50), roles=ROLES)
 
 

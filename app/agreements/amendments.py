@@ -515,7 +515,6 @@ def apply(amendment: Agreement, *, by) -> None:
         )
     if "expires_on" in changes:
         follow_end_date(parent, old_end, by=by, comment=amendment.reference)
-    parent.refresh_search_text()
     parent.updated_at = utcnow()
     db.session.flush()
 

@@ -26,10 +26,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
 from app.core.i18n import localized
-from app.core.models import TimestampMixin, UTCDateTime
+from app.core.models import TimestampMixin, UTCDateTime, keep_folded
 from app.core.permissions import guarded_model
 from app.core.sql_dates import days_before, months_before
-from app.core.text import fold
 from app.extensions import db
 from app.organizations.models import Organization
 
@@ -93,6 +92,8 @@ class SigningEvent(TimestampMixin, db.Model):
     ends_on: Mapped[date | None] = mapped_column(Date)
     place: Mapped[str | None] = mapped_column(String(300))
     description: Mapped[str | None] = mapped_column(Text)
+    # Folded copy of its names for the events drop-down's search (keep_folded below); read by SQL only.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
 
     agreements: Mapped[list["Agreement"]] = relationship(back_populates="signing_event")
 
@@ -157,7 +158,7 @@ class Agreement(TimestampMixin, db.Model):
     summary_fr: Mapped[str | None] = mapped_column(Text)
     summary_en: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
-    # Folded, accent- and diacritic-free copy of reference and titles for search.
+    # Folded, accent- and diacritic-free copy of reference and titles for search (keep_folded below).
     search_text: Mapped[str] = mapped_column(Text, default="")
 
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -233,10 +234,6 @@ class Agreement(TimestampMixin, db.Model):
     )
     approval_rounds = relationship("ApprovalRound", order_by="ApprovalRound.requested_at", cascade="all, delete-orphan")
 
-    def refresh_search_text(self) -> None:
-        """Copy reference and titles, folded, to what the list's search box reads."""
-        self.search_text = fold(" ".join(filter(None, [self.reference, self.title_ar, self.title_fr, self.title_en])))
-
     @property
     def title(self) -> str:
         return localized(self, "title") or self.reference
@@ -300,3 +297,7 @@ class ReferenceCounter(db.Model):
 
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last_number: Mapped[int] = mapped_column(default=0)
+
+
+keep_folded(Agreement, "search_text", "reference", "title_ar", "title_fr", "title_en")
+keep_folded(SigningEvent, "search_text", "name_ar", "name_fr", "name_en")

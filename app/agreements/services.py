@@ -303,7 +303,6 @@ def apply_data(agreement: Agreement, data: AgreementData) -> None:
             party.role = wanted.pop(party.organization_id)
     for organization_id, role in wanted.items():
         agreement.parties.append(AgreementParty(organization_id=organization_id, role=role))
-    agreement.refresh_search_text()
 
 
 # --- listing -------------------------------------------------------------------

@@ -6,11 +6,11 @@ from datetime import datetime
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, false
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.core.models import TimestampMixin, UTCDateTime, utcnow
+from app.core.models import TimestampMixin, UTCDateTime, keep_folded, utcnow
 from app.core.permissions import (  # noqa: F401 (the role names are re-exported)
     MINISTRY_ROLES,
     PARTNER,
@@ -43,6 +43,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     # Stored lower-cased: the unique constraint is then case-insensitive on every database.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
+    # Folded copy of name and e-mail for the people drop-downs' search (keep_folded below); read by SQL only.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20))
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="RESTRICT"), index=True)
@@ -264,3 +266,6 @@ class DeliverableGrant(db.Model):
     agreement_id: Mapped[int] = mapped_column(
         ForeignKey("agreements.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+keep_folded(User, "search_text", "full_name", "email")

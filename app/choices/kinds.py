@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask_babel import format_date
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import false, select
 
 from app.agreements.models import Agreement, AgreementParty, SigningEvent
 from app.auth.models import User
@@ -39,22 +39,6 @@ def typed_words(query: str | None) -> list[str]:
 
 def _contains_every(column, query: str):
     return [column.like(like_pattern(word), escape="\\") for word in typed_words(query)]
-
-
-def _lower_contains_every(columns, query: str):
-    # No folded copy of these names is stored: each word as typed (lower case) or folded, in any of them.
-    typed = [word[:MAX_WORD] for word in (query or "")[:200].casefold().split()[:MAX_WORDS]]
-    return [
-        or_(
-            *(
-                func.lower(column).like(like_pattern(form), escape="\\")
-                for column in columns
-                for form in dict.fromkeys((word, fold(word)))
-                if form
-            )
-        )
-        for word in typed
-    ]
 
 
 @dataclass(frozen=True)
@@ -191,7 +175,7 @@ KINDS: dict[str, Kind] = {
     "owners": Kind(
         grant="agreement.edit",
         statement=_owners,
-        matching=lambda query: _lower_contains_every((User.full_name, User.email), query),
+        matching=lambda query: _contains_every(User.search_text, query),
         order=lambda: (User.full_name, User.id),
         label=lambda row: row.full_name,
     ),
@@ -199,7 +183,7 @@ KINDS: dict[str, Kind] = {
     "agreement-owners": Kind(
         grant="portfolio.view",
         statement=_agreement_owners,
-        matching=lambda query: _lower_contains_every((User.full_name,), query),
+        matching=lambda query: _contains_every(User.search_text, query),
         order=lambda: (User.full_name, User.id),
         label=lambda row: row.full_name,
         python_order=True,
@@ -207,9 +191,7 @@ KINDS: dict[str, Kind] = {
     "events": Kind(
         grant="event.list",
         statement=_events,
-        matching=lambda query: _lower_contains_every(
-            (SigningEvent.name_ar, SigningEvent.name_fr, SigningEvent.name_en), query
-        ),
+        matching=lambda query: _contains_every(SigningEvent.search_text, query),
         order=lambda: (SigningEvent.held_on.desc(), SigningEvent.id),
         label=_event_label,
     ),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, event
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from app.core.clock import utcnow  # noqa: F401  (model defaults read the one clock)
+from app.core.text import fold
 
 
 class UTCDateTime(TypeDecorator):
@@ -37,3 +38,15 @@ class UTCDateTime(TypeDecorator):
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False)
+
+
+def keep_folded(model, column: str, *sources: str) -> None:
+    """Keep `model.column` the folded copy (app/core/text.fold) of its `sources` columns, written with the row
+    on every insert and update, so whatever changes a name, a search finds it without accents or Arabic
+    diacritics ("helene" finds "Hélène")."""
+
+    def refresh(_mapper, _connection, target) -> None:
+        setattr(target, column, fold(" ".join(filter(None, (getattr(target, source) for source in sources)))))
+
+    event.listen(model, "before_insert", refresh)
+    event.listen(model, "before_update", refresh)

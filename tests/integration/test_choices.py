@@ -96,6 +96,31 @@ def test_owners_are_active_people_who_may_own_agreements(signed_in, world):
     assert signed_in("auditor").get("/choices/owners").status_code == 403
 
 
+def test_people_and_events_are_found_without_accents_or_diacritics_and_by_their_new_names(signed_in, world):
+    """Names as people type them: "helene" finds "Hélène", "ceremonie" a "Cérémonie", an Arabic name without
+    its vowel marks; a renamed person or event by the new name only."""
+    officer = world.users["officer"]
+    officer.full_name = "Hélène Bennani-Smires"
+    ceremony = factories.event("Cérémonie des accords d'IA")
+    ceremony.name_ar = "حَفْل توقيع الاتفاقيات"
+    db.session.commit()
+    manager = signed_in("manager")
+    for typed in ("helene", "HÉLÈNE benn", "smires", officer.email.split("@")[0]):
+        assert officer.id in _values(manager.get("/choices/owners", query_string={"q": typed})), typed
+    assert officer.id in _values(manager.get("/choices/agreement-owners", query_string={"q": "helene"}))
+    users_page = signed_in("admin").get("/admin/users", query_string={"q": "Helene BENN"}).get_data(as_text=True)
+    assert officer.email in users_page and world.users["manager"].email not in users_page
+    for typed in ("ceremonie", "accords ia", "حفل توقيع", "الاتفاقيات"):
+        assert ceremony.id in _values(manager.get("/choices/events", query_string={"q": typed})), typed
+    officer.full_name = "Nadia Alami"
+    ceremony.name_fr, ceremony.name_ar = "Signature à Dakhla", None
+    db.session.commit()
+    assert officer.id not in _values(manager.get("/choices/owners", query_string={"q": "helene"}))
+    assert officer.id in _values(manager.get("/choices/owners", query_string={"q": "nadia"}))
+    assert ceremony.id not in _values(manager.get("/choices/events", query_string={"q": "ceremonie"}))
+    assert ceremony.id in _values(manager.get("/choices/events", query_string={"q": "dakhla"}))
+
+
 def test_every_language_name_finds_an_organisation(signed_in, world, more_partners):
     client = signed_in("officer")
     mistral = more_partners[-1].id
