@@ -155,6 +155,7 @@ def test_past_the_drop_downs_limit_an_admin_finds_the_organisation_by_typing(app
     page = admin.get("/invitations/new").get_data(as_text=True)
     field = re.search(r'<select[^>]*name="organization_id"[^>]*>(.*?)</select>', page, re.S)
     assert 'data-remote="/choices/organizations' in field.group(0)
+    assert "tom-select.complete.min.js" in page  # what turns the field into a search as one types
     assert world.partner_b.name not in field.group(1)
     found = admin.get("/choices/organizations?q=" + world.partner_b.slug).get_json()["results"]
     assert str(world.partner_b.id) in [choice["value"] for choice in found]
