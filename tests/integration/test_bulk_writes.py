@@ -4,6 +4,8 @@ column refused, not cut short."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import String, cast, select
 from sqlalchemy.exc import DBAPIError
@@ -76,6 +78,13 @@ def test_a_batch_stores_what_one_notice_at_a_time_stores(world):
     notices, mails = _stored(officer)
     assert len(notices) == len(mails) == 4
     assert notices[2:] == notices[:2] and mails[2:] == mails[:2]
+    # What the sender writes the batch's bodies from, as json.dumps writes it (its params written once).
+    kept = db.session.scalars(
+        select(cast(OutboxMessage.notice, String))
+        .where(OutboxMessage.recipient_id == officer.id)
+        .order_by(OutboxMessage.id)
+    ).all()
+    assert kept[2:] == [json.dumps({"params": n.params, "link": n.link, "extra": n.extra}) for n in (notice, other)]
 
 
 def test_natural_keys_are_recorded_once_and_only_the_new_ones_returned(world):
