@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import OperationalError
 
 from app.core.db import is_lock_conflict
@@ -109,10 +109,9 @@ def notify_many(pairs: list[tuple[Any, Notice]]) -> int:
     _bell_changed()
     now = utcnow()  # one moment for the batch's rows (a notice's order among equals is its id's)
     notices = Writer(Notification.__tablename__)
-    # Core executemany on the tables: one compiled statement, no ORM bookkeeping per row.
-    db.session.execute(
-        insert(notices.table),
-        [notices.row(_notification_values(person, notice) | {"created_at": now}) for person, notice in pairs],
+    # One statement per table (bulk.py), no ORM bookkeeping per row.
+    notices.insert(
+        [notices.row(_notification_values(person, notice) | {"created_at": now}) for person, notice in pairs]
     )
     mailed = [
         (person, notice)
@@ -138,7 +137,7 @@ def notify_many(pairs: list[tuple[Any, Notice]]) -> int:
                 now=now,
             )
             rows.append(mails.row(values | {"notice": kept[id(notice)]}))
-        db.session.execute(insert(mails.table), rows)
+        mails.insert(rows)
     return len(pairs)
 
 
@@ -324,10 +323,6 @@ def record_many(keys: list[tuple]) -> set[tuple]:
 
     if not keys:
         return set()
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
     now = utcnow()
     writer = Writer(ReminderSent.__tablename__)
     rows = [
@@ -343,14 +338,10 @@ def record_many(keys: list[tuple]) -> set[tuple]:
         )
         for rule, object_type, object_id, recipient_id, occurrence_key in dict.fromkeys(keys)
     ]
-    table = writer.table
-    # One statement for all the rows (executemany with RETURNING: SQLAlchemy's "insertmanyvalues").
-    statement = (
-        upsert(table)
-        .on_conflict_do_nothing()
-        .returning(table.c.rule, table.c.object_type, table.c.object_id, table.c.recipient_id, table.c.occurrence_key)
+    written = writer.insert(
+        rows, skip_conflicts=True, returning=("rule", "object_type", "object_id", "recipient_id", "occurrence_key")
     )
-    return {tuple(row) for row in db.session.execute(statement, rows)}
+    return {tuple(row) for row in written}
 
 
 def already_recorded(rule: str, object_type: str, object_id: int, recipient_id: int, occurrence_key: str) -> bool:

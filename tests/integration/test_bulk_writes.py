@@ -1,0 +1,104 @@
+"""A reminder pass's bulk writes (notifications/bulk.py) store what one notice at a time stores: the same
+notice, the same JSON text, the same e-mail; the natural keys recorded once; a value too long for its
+column refused, not cut short."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import String, cast, select
+from sqlalchemy.exc import DBAPIError
+
+from app.extensions import db
+from app.notifications import services
+from app.notifications.bulk import Writer
+from app.notifications.models import Notification, OutboxMessage
+from tests.databases import backend
+
+# What an array's text form must escape (quotes, backslashes, braces, commas), other scripts, and
+# the nulls and nesting of real params.
+AWKWARD = {
+    "reference": 'CONV-"1"\\2',
+    "title": {"ar": "اتفاقية {أ}, ب", "fr": "Accord « A », l'été\n2026", "en": ""},
+    "deliverable": {"ar": "", "fr": "Rapport\t{final}", "en": "NULL"},
+    "due_on": "2026-12-01",
+    "responsible": {"ar": "", "fr": "", "en": ""},
+    "days": 3,
+    "missed": ["2026-11-01", "2026-11-15"],
+    "sent_back": True,
+    "feedback": None,
+}
+
+
+def _notice(**changes) -> services.Notice:
+    values = {
+        "kind": "deliverable_overdue",
+        "category": "deliverable_overdue",
+        "params": AWKWARD,
+        "link": "/deliverables/occurrences/7",
+        "object_type": "deliverable_occurrences",
+        "object_id": 7,
+    }
+    return services.Notice(**(values | changes))
+
+
+def _stored(user) -> tuple[list, list]:
+    """The user's notices (JSON as stored text) and e-mails (bodies as sent), oldest first."""
+    notices = db.session.execute(
+        select(
+            Notification.kind,
+            Notification.category,
+            cast(Notification.params, String),
+            Notification.link,
+            Notification.object_type,
+            Notification.object_id,
+        )
+        .where(Notification.user_id == user.id)
+        .order_by(Notification.id)
+    ).all()
+    mails = [
+        (message.to_address, message.language, message.category, message.kind, message.subject)
+        + services.bodies_of(message)
+        for message in db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.recipient_id == user.id).order_by(OutboxMessage.id)
+        )
+    ]
+    return notices, mails
+
+
+def test_a_batch_stores_what_one_notice_at_a_time_stores(world):
+    officer = world.users["officer"]
+    officer.language = "ar"
+    notice, other = _notice(), _notice(kind="deliverable_due", category="deliverable_due", object_id=8)
+    services.notify(officer, notice)
+    services.notify(officer, other)
+    assert services.notify_many([(officer, notice), (officer, other)]) == 2
+    db.session.flush()
+    notices, mails = _stored(officer)
+    assert len(notices) == len(mails) == 4
+    assert notices[2:] == notices[:2] and mails[2:] == mails[:2]
+    # What the sender writes the batch's bodies from, as json.dumps writes it (its params written once).
+    kept = db.session.scalars(
+        select(cast(OutboxMessage.notice, String))
+        .where(OutboxMessage.recipient_id == officer.id)
+        .order_by(OutboxMessage.id)
+    ).all()
+    assert kept[2:] == [json.dumps({"params": n.params, "link": n.link, "extra": n.extra}) for n in (notice, other)]
+
+
+def test_natural_keys_are_recorded_once_and_only_the_new_ones_returned(world):
+    officer, manager = world.users["officer"], world.users["manager"]
+    first = ("deliverable_due", "deliverable_occurrences", 7, officer.id, 'x"{a,b}\\:7d')
+    second = ("deliverable_due", "deliverable_occurrences", 7, manager.id, 'x"{a,b}\\:7d')
+    assert services.record_many([first, first]) == {first}
+    assert services.record_many([first, second]) == {second}
+    assert services.already_recorded(*second)
+
+
+@pytest.mark.skipif(backend() == "sqlite", reason="SQLite keeps a string of any length in any column")
+def test_a_value_too_long_for_its_column_fails_the_batch(world):
+    writer = Writer(Notification.__tablename__)
+    row = services._notification_values(world.users["officer"], _notice(kind="k" * 41))
+    with pytest.raises(DBAPIError), db.session.begin_nested():
+        writer.insert([writer.row(row)])
