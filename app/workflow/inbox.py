@@ -1,7 +1,7 @@
 """ "My actions": what waits on a user now, oldest first, with days waiting against the stage's SLA.
 
 The database finds, counts, sorts and pages the waiting items (workflow rules become SQL
-conditions in app/workflow/queries.py), so the inbox costs the same few queries whether the
+conditions in app/workflow/queries/), so the inbox costs the same few queries whether the
 portfolio holds a hundred agreements or a hundred thousand; Python only dresses the page shown.
 """
 

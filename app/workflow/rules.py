@@ -7,7 +7,7 @@ YAML file stops the app at start-up instead of silently allowing a move.
 
 A guard may also be written in SQL, side by side with its Python (`guard_clause`): a
 condition on `Agreement` that holds when the guard lets the move go ahead. The inbox asks
-it to list only the approvals the engine would let someone give (app/workflow/queries.py);
+it to list only the approvals the engine would let someone give (app/workflow/queries/);
 tests hold both to the same answers. A guard without it cannot guard an approval's move
 (the definition check says so).
 """

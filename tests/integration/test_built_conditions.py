@@ -1,4 +1,4 @@
-"""The workflow conditions (app/workflow/queries.py) are built once and reused by later requests: for the
+"""The workflow conditions (app/workflow/queries/) are built once and reused by later requests: for the
 same definitions in use, day and reader the same object comes back; a new day, a new definition version
 or another role gets its own, and the pages answer by it."""
 

@@ -268,7 +268,7 @@ def _definition_of(version_id: int | None, agreement_type: str):
 
 def approval_candidates(today: date, people: People, skip_sent: bool = False) -> list[Candidate]:
     """Open rounds whose current step waited past its SLA (with `skip_sent`, and someone has not been told
-    of): the database finds them (app/workflow/queries.py, gates.py), so rounds within their SLA (or
+    of): the database finds them (app/workflow/queries/, gates.py), so rounds within their SLA (or
     told of) are never read."""
     from app.agreements.models import Agreement
     from app.notifications.reminders.gates import round_unsent

@@ -349,7 +349,7 @@ def late_approvals(user, today: date, *, limit: int = LISTED) -> LateApprovals:
     """Open approval rounds whose current step waited longer than its SLA (else its state's), oldest first.
 
     The database finds and counts them (the SLAs of each definition in use become conditions,
-    app/workflow/queries.py); only the few listed rounds are dressed in Python.
+    app/workflow/queries/); only the few listed rounds are dressed in Python.
     """
     rows, total = first_with_total(
         select(ApprovalRound, Agreement)

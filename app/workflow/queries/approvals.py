@@ -1,138 +1,20 @@
-"""Workflow rules turned into SQL conditions, so lists of "what waits on whom" are counted,
-sorted and paged by the database instead of evaluating every agreement in Python.
-
-An agreement runs on its own frozen definition (or today's, before its first move), so
-each condition is built once per definition in use: OR over (agreements on that definition
-AND the rule as that definition states it). Definitions in use are a handful; agreements
-are tens of thousands.
-
-Built once, used by many requests: such a condition is a tree of thousands of SQL elements, and
-building it cost more than the statement's execution. So each public condition below is kept
-(`_built`) for the definitions in use (a new version, or other definitions, is another key), and
-for what else it reads: the day, the user's identity, the column it compares. (SQLAlchemy's compiled
-cache already spared the compiling: the day's cutoffs and the ids are bound values; not the building.)
-"""
+"""Approval rounds in SQL: which wait on a person, which are late, which fall due in a period: the
+engine's step rules (engine.step_status, step_waiting, blocking_reasons) as conditions."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 
-from flask import g, has_app_context
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
 from app.agreements.models import Agreement
 from app.core import clock
-from app.core.bounded import BoundedCache
-from app.core.permissions import holders_of_roles_clause, holds_role, may_decide_approvals, may_move_own_agreements
-from app.extensions import db
+from app.core.permissions import holders_of_roles_clause, holds_role, may_decide_approvals
 from app.workflow import conditions, engine, rules
 from app.workflow.definitions import WorkflowDefinition
 from app.workflow.models import ApprovalDecision, ApprovalRound
-
-
-def definitions_in_use() -> list[tuple[ColumnElement[bool], WorkflowDefinition]]:
-    """(condition selecting the agreements on a definition, that definition), for today's
-    definitions and every frozen version. One query per request; parsed bodies are cached, and
-    so is this list (the same object while the same definitions are in use: `_built` keys on it)."""
-    cache = g.setdefault("sharaka_definitions_in_use", None) if has_app_context() else None
-    if cache is not None:
-        return cache
-    current = engine.current_definitions()
-    versions = engine.version_definitions()
-    key = (
-        "definitions in use",
-        tuple((type_, id(definition)) for type_, definition in current.items()),
-        tuple((version_id, id(definition)) for version_id, definition in versions.items()),
-    )
-
-    def build() -> list[tuple[ColumnElement[bool], WorkflowDefinition]]:
-        pairs: list[tuple[ColumnElement[bool], WorkflowDefinition]] = [
-            (and_(Agreement.workflow_version_id.is_(None), Agreement.type == type_), definition)
-            for type_, definition in current.items()
-        ]
-        for version_id, definition in versions.items():
-            pairs.append((Agreement.workflow_version_id == version_id, definition))
-        return pairs
-
-    pairs = _BUILT.get(key, build, keep=(tuple(current.values()), tuple(versions.values())))
-    if has_app_context():
-        g.sharaka_definitions_in_use = pairs
-    return pairs
-
-
-# A dozen kinds of condition, some per reader (what waits on them), each for today. With the demo
-# definitions an entry weighs about 110 KB on average (the readers' approvals the most): 128 entries,
-# enough for the approvers at work on a day, stay near 15 MB per worker.
-_BUILT = BoundedCache(128)
-
-
-def _built(key: tuple, build: Callable[[], ColumnElement[bool]], keep: object = None) -> ColumnElement[bool]:
-    """build(), or the condition built for `key` and the same definitions in use before."""
-    in_use = definitions_in_use()
-    return _BUILT.get((id(in_use), *key), build, keep=(in_use, keep))
-
-
-def _identity(person) -> tuple:
-    """What the approval conditions read of a person: who (the SQL names their id), their role, their e-mail."""
-    return (person.id, person.role, person.email)
-
-
-def per_definition(rule: Callable[[WorkflowDefinition], ColumnElement[bool] | None]):
-    """OR over the definitions in use of (agreement on it AND rule(definition)); a rule that
-    answers None never holds for that definition. Definitions for which the rule is the same SQL
-    (a version and today's definition it froze, most often) share it: (agreement on one of them AND
-    the rule), a condition half the size or less."""
-    groups: dict[tuple, tuple[list[ColumnElement[bool]], ColumnElement[bool]]] = {}
-    for on_definition, definition in definitions_in_use():
-        clause = rule(definition)
-        if clause is not None:
-            groups.setdefault(_sql_of(clause), ([], clause))[0].append(on_definition)
-    clauses = [and_(or_(*on_definitions), clause) for on_definitions, clause in groups.values()]
-    return or_(*clauses) if clauses else false()
-
-
-def _sql_of(clause: ColumnElement[bool]) -> tuple:
-    """The SQL text of `clause` and its values (in the database's dialect, which the app's own SQL
-    constructs compile for): two conditions with the same hold for the same rows."""
-    compiled = clause.compile(dialect=db.engine.dialect)
-    return compiled.string, repr(sorted(compiled.params.items()))
-
-
-def in_state_tagged(tag: str):
-    """Agreements whose current state carries `tag` in the definition they run on."""
-
-    def rule(definition: WorkflowDefinition):
-        names = definition.states_tagged(tag)
-        return Agreement.state.in_(names) if names else None
-
-    return _built(("tagged", tag), lambda: per_definition(rule))
-
-
-def utc_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=timezone.utc)
-
-
-def over_state_sla(since, today: date, times: int = 1):
-    """True when `since` lies further back than the SLA of the agreement's current state (`times` that
-    SLA), counted in whole UTC days as the inbox shows them (presenter.days_since). Kept per `since`
-    object: pass the same column or expression each time (not a new one per request)."""
-
-    def rule(definition: WorkflowDefinition):
-        by_sla: dict[int, list[str]] = {}
-        for name, state in definition.states.items():
-            if state.sla_days is not None and state.kind != "final":
-                by_sla.setdefault(state.sla_days, []).append(name)
-        if not by_sla:
-            return None
-        return or_(
-            *(
-                and_(Agreement.state.in_(names), since < utc_midnight(today - timedelta(days=sla * times)))
-                for sla, names in by_sla.items()
-            )
-        )
-
-    return _built(("over state sla", id(since), today, times), lambda: per_definition(rule), keep=since)
+from app.workflow.queries.built import _built, _identity, per_definition
 
 
 def _approved_in_step(step_name: str):
@@ -332,42 +214,6 @@ def approvals_waiting_on(user, people: list) -> ColumnElement[bool]:
     return _built(key, lambda: _open_rounds_where(rule))
 
 
-def forward_move_states(definition: WorkflowDefinition, user) -> set[str]:
-    """Working states (with an SLA, or tagged waits_on_owner) from which the owner `user` has a move
-    forward to a later, unfinished state: their agreement waits on them there. Negotiating states
-    have their own turns."""
-    order = list(definition.states)
-    found = set()
-    for name, state in definition.states.items():
-        if (
-            state.kind == "final"
-            or state.has("negotiating")
-            or (state.sla_days is None and not state.has("waits_on_owner"))
-        ):
-            continue
-        for transition in definition.transitions_from(name):
-            if transition.approval is not None or not transition.roles:
-                continue
-            target = definition.states[transition.target]
-            if target.kind == "final" or order.index(transition.target) <= order.index(name):
-                continue
-            if may_move_own_agreements(user, transition.roles):
-                found.add(name)
-                break
-    return found
-
-
-def moves_waiting_on_owner(user) -> ColumnElement[bool]:
-    """Agreements in a state from which their owner, were it `user`, has a move forward
-    (forward_move_states): what their role lets them move, so kept per role."""
-
-    def rule(definition: WorkflowDefinition):
-        states = forward_move_states(definition, user)
-        return Agreement.state.in_(sorted(states)) if states else None
-
-    return _built(("moves waiting on owner", user.role), lambda: per_definition(rule))
-
-
 def _current_step_where(test):
     """Open rounds whose current step has an SLA and satisfies `test(definition, step, sla, started)`, where
     `started` is SQL for the moment the step began: the round's request (the first step) or the last
@@ -442,56 +288,3 @@ def rounds_due_between(first: date, last: date, local_midnight: Callable[[date],
 
     key = ("rounds due between", first, last, id(local_midnight), clock.ministry_zone())
     return _built(key, lambda: _current_step_where(test), keep=local_midnight)
-
-
-def partner_turn_clause(organization_id, negotiation_round):
-    """A partner organisation's turn on `negotiation_round` (the latest version of the text): it has not
-    accepted that version yet. The sender's own acceptance is recorded with the version, so a party
-    never waits on itself; every other party (the ministry, each partner) answers. The SQL twin of
-    services.waiting_parties, for the inbox and the partner portal."""
-    from app.workflow.models import NegotiationAcceptance
-
-    return and_(
-        negotiation_round.id.is_not(None),
-        ~select(NegotiationAcceptance.id)
-        .where(
-            NegotiationAcceptance.round_id == negotiation_round.id,
-            NegotiationAcceptance.organization_id == organization_id,
-        )
-        .exists(),
-    )
-
-
-def ministry_turn_clause(negotiation_round):
-    """The ministry's turn: no version yet (it writes the first), or it has not accepted the latest."""
-    return or_(negotiation_round.id.is_(None), negotiation_round.ministry_accepted_at.is_(None))
-
-
-def drafts_waiting_on_partner(user) -> list[tuple[Agreement, object]]:
-    """(agreement, its latest version of the text) for each negotiation the reader's organisation must
-    answer now (the partner portal): the same rule as the inbox's."""
-    from app.core.permissions import visible_agreements_clause
-    from app.workflow.models import NegotiationRound
-
-    latest = (
-        select(NegotiationRound.agreement_id, func.max(NegotiationRound.number).label("number"))
-        .group_by(NegotiationRound.agreement_id)
-        .subquery()
-    )
-    return list(
-        db.session.execute(
-            select(Agreement, NegotiationRound)
-            .join(latest, latest.c.agreement_id == Agreement.id)
-            .join(
-                NegotiationRound,
-                and_(NegotiationRound.agreement_id == Agreement.id, NegotiationRound.number == latest.c.number),
-            )
-            .where(
-                visible_agreements_clause(user),
-                in_state_tagged("negotiating"),
-                Agreement.agreed_round_id.is_(None),
-                partner_turn_clause(user.organization_id, NegotiationRound),
-            )
-            .order_by(NegotiationRound.sent_at)
-        )
-    )

@@ -1,0 +1,101 @@
+"""Whose turn it is outside approvals: the owner's forward moves, and each party's turn in a
+negotiation."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+
+from app.agreements.models import Agreement
+from app.core.permissions import may_move_own_agreements
+from app.extensions import db
+from app.workflow.definitions import WorkflowDefinition
+from app.workflow.queries.built import _built, in_state_tagged, per_definition
+
+
+def forward_move_states(definition: WorkflowDefinition, user) -> set[str]:
+    """Working states (with an SLA, or tagged waits_on_owner) from which the owner `user` has a move
+    forward to a later, unfinished state: their agreement waits on them there. Negotiating states
+    have their own turns."""
+    order = list(definition.states)
+    found = set()
+    for name, state in definition.states.items():
+        if (
+            state.kind == "final"
+            or state.has("negotiating")
+            or (state.sla_days is None and not state.has("waits_on_owner"))
+        ):
+            continue
+        for transition in definition.transitions_from(name):
+            if transition.approval is not None or not transition.roles:
+                continue
+            target = definition.states[transition.target]
+            if target.kind == "final" or order.index(transition.target) <= order.index(name):
+                continue
+            if may_move_own_agreements(user, transition.roles):
+                found.add(name)
+                break
+    return found
+
+
+def moves_waiting_on_owner(user) -> ColumnElement[bool]:
+    """Agreements in a state from which their owner, were it `user`, has a move forward
+    (forward_move_states): what their role lets them move, so kept per role."""
+
+    def rule(definition: WorkflowDefinition):
+        states = forward_move_states(definition, user)
+        return Agreement.state.in_(sorted(states)) if states else None
+
+    return _built(("moves waiting on owner", user.role), lambda: per_definition(rule))
+
+
+def partner_turn_clause(organization_id, negotiation_round):
+    """A partner organisation's turn on `negotiation_round` (the latest version of the text): it has not
+    accepted that version yet. The sender's own acceptance is recorded with the version, so a party
+    never waits on itself; every other party (the ministry, each partner) answers. The SQL twin of
+    services.waiting_parties, for the inbox and the partner portal."""
+    from app.workflow.models import NegotiationAcceptance
+
+    return and_(
+        negotiation_round.id.is_not(None),
+        ~select(NegotiationAcceptance.id)
+        .where(
+            NegotiationAcceptance.round_id == negotiation_round.id,
+            NegotiationAcceptance.organization_id == organization_id,
+        )
+        .exists(),
+    )
+
+
+def ministry_turn_clause(negotiation_round):
+    """The ministry's turn: no version yet (it writes the first), or it has not accepted the latest."""
+    return or_(negotiation_round.id.is_(None), negotiation_round.ministry_accepted_at.is_(None))
+
+
+def drafts_waiting_on_partner(user) -> list[tuple[Agreement, object]]:
+    """(agreement, its latest version of the text) for each negotiation the reader's organisation must
+    answer now (the partner portal): the same rule as the inbox's."""
+    from app.core.permissions import visible_agreements_clause
+    from app.workflow.models import NegotiationRound
+
+    latest = (
+        select(NegotiationRound.agreement_id, func.max(NegotiationRound.number).label("number"))
+        .group_by(NegotiationRound.agreement_id)
+        .subquery()
+    )
+    return list(
+        db.session.execute(
+            select(Agreement, NegotiationRound)
+            .join(latest, latest.c.agreement_id == Agreement.id)
+            .join(
+                NegotiationRound,
+                and_(NegotiationRound.agreement_id == Agreement.id, NegotiationRound.number == latest.c.number),
+            )
+            .where(
+                visible_agreements_clause(user),
+                in_state_tagged("negotiating"),
+                Agreement.agreed_round_id.is_(None),
+                partner_turn_clause(user.organization_id, NegotiationRound),
+            )
+            .order_by(NegotiationRound.sent_at)
+        )
+    )
