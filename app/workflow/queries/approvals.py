@@ -52,27 +52,18 @@ def _step_done(step):
     approver (role or named person) among them."""
     from app.auth.models import User
 
+    def approved_by(condition):
+        return exists().where(
+            ApprovalDecision.round_id == ApprovalRound.id,
+            ApprovalDecision.step == step.name,
+            ApprovalDecision.decision == "approve",
+            ApprovalDecision.counted_user_id == User.id,
+            condition,
+        )
+
     parts = [_approved_in_step(step.name) >= step.quorum]
-    for role in step.required_roles:
-        parts.append(
-            exists().where(
-                ApprovalDecision.round_id == ApprovalRound.id,
-                ApprovalDecision.step == step.name,
-                ApprovalDecision.decision == "approve",
-                ApprovalDecision.counted_user_id == User.id,
-                holders_of_roles_clause([role]),
-            )
-        )
-    for email in step.required_users:
-        parts.append(
-            exists().where(
-                ApprovalDecision.round_id == ApprovalRound.id,
-                ApprovalDecision.step == step.name,
-                ApprovalDecision.decision == "approve",
-                ApprovalDecision.counted_user_id == User.id,
-                func.lower(User.email) == email,
-            )
-        )
+    parts += [approved_by(holders_of_roles_clause([role])) for role in step.required_roles]
+    parts += [approved_by(func.lower(User.email) == email) for email in step.required_users]
     return and_(*parts)
 
 
