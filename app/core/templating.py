@@ -7,7 +7,6 @@ from datetime import date
 
 from flask import Flask, has_request_context, request, url_for
 from flask_babel import format_date, format_number, get_locale, get_translations
-from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 
@@ -16,7 +15,7 @@ from app.core.bounded import BoundedCache
 from app.core.dates import format_file_size, format_moment
 from app.core.i18n import LANGUAGE_NAMES, current_language, text_direction
 from app.core.menu import main_menu
-from app.core.permissions import ROLES, can, is_ministry, is_partner
+from app.core.permissions import ROLES, can, is_ministry, is_partner, signed_in_user
 
 # What an agreement reference looks like (prefix, year, number), wherever it appears in a sentence.
 REFERENCE = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d{4}-\d+\b")
@@ -39,8 +38,7 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def inject_globals():
-        # The signed-in user itself, not Flask-Login's proxy, which looks them up again on every use.
-        user = current_user._get_current_object()
+        user = signed_in_user()
         return {
             "page_translations": get_translations(),
             "can": lambda action, obj=None: can(user, action, obj),
