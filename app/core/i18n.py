@@ -7,7 +7,8 @@ from functools import cache
 from babel import Locale
 from flask import current_app, has_request_context, request, session
 from flask_babel import get_locale
-from flask_login import current_user
+
+from app.core.permissions import signed_in_user
 
 RTL_LANGUAGES = {"ar"}
 LANGUAGE_NAMES = {"ar": "العربية", "fr": "Français", "en": "English"}
@@ -29,7 +30,7 @@ def _selected_language() -> str:
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
-    user = current_user._get_current_object()
+    user = signed_in_user()
     if user is not None and user.is_authenticated and user.language in languages:
         return user.language
     chosen = session.get("language")

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from flask import abort
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from sqlalchemy import exists, select, true
 
 from app.extensions import db
@@ -159,6 +160,13 @@ GRANTS: dict[str, frozenset[str]] = {
 
 
 # --- who a person is ------------------------------------------------------------------
+
+
+def signed_in_user():
+    """The signed-in user (or Flask-Login's anonymous user) itself, not Flask-Login's proxy, which looks
+    them up again on every attribute read: what a page asks of its reader hundreds of times (a board's
+    moves, a dashboard's cards) is asked of the object."""
+    return current_user._get_current_object()
 
 
 def is_partner(user) -> bool:

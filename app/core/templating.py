@@ -6,16 +6,16 @@ import re
 from datetime import date
 
 from flask import Flask, has_request_context, request, url_for
-from flask_babel import format_date, format_number, get_translations
-from flask_login import current_user
+from flask_babel import format_date, format_number, get_locale, get_translations
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 
 from app.core import stored_texts
+from app.core.bounded import BoundedCache
 from app.core.dates import format_file_size, format_moment
 from app.core.i18n import LANGUAGE_NAMES, current_language, text_direction
 from app.core.menu import main_menu
-from app.core.permissions import ROLES, can, is_ministry, is_partner
+from app.core.permissions import ROLES, can, is_ministry, is_partner, signed_in_user
 
 # What an agreement reference looks like (prefix, year, number), wherever it appears in a sentence.
 REFERENCE = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d{4}-\d+\b")
@@ -38,8 +38,7 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def inject_globals():
-        # The signed-in user itself, not Flask-Login's proxy, which looks them up again on every use.
-        user = current_user._get_current_object()
+        user = signed_in_user()
         return {
             "page_translations": get_translations(),
             "can": lambda action, obj=None: can(user, action, obj),
@@ -59,7 +58,9 @@ def register_template_helpers(app: Flask) -> None:
                 return value
         if style == "short":  # "12/1/26" reads differently in every country: one style per language
             style = "medium"
-        return format_date(value, style)
+        if type(value) is not date:  # a moment is dated in the reader's time zone: written each time
+            return format_date(value, style)
+        return _written_dates.get((value, style, get_locale()), lambda: format_date(value, style))
 
     @app.template_filter("numberformat")
     def _format_number(value):
@@ -180,6 +181,10 @@ def _pgettext(context, message_context, string):
 def _npgettext(context, message_context, singular, plural, n):
     return _translations(context).unpgettext(message_context, singular, plural, n)
 
+
+# Dates as written by Babel, by (date, style, language): writing one costs more than the rest of its row,
+# and a timeline writes each of its hundreds of dates three times. Days in use and languages are few.
+_written_dates = BoundedCache(4096)
 
 # Links built by _page_url_for, by (where the app is mounted, endpoint, static file). A few hundred at most;
 # cleared if ever past this (the mount point comes from the server, which could vary it).

@@ -111,6 +111,24 @@ def test_a_day_within_the_cap_has_no_link(signed_in, world):
     assert "due_after=" not in page and "more deliverable" not in page
 
 
+def test_a_crowded_days_links_are_built_once_not_per_drawn_row(app, world, crowded_day, monkeypatch):
+    from app.reporting.portfolio import deadlines
+
+    day = crowded_day[0]
+    for _ in range(DAY_CAP + 2):
+        factories.agreement(by=world.users["manager"], partners=[world.partner_a], state="active", expires_on=day)
+    db.session.commit()
+    built = []
+    build_url = deadlines.url_for
+    monkeypatch.setattr(
+        deadlines, "url_for", lambda endpoint, **values: built.append(endpoint) or build_url(endpoint, **values)
+    )
+    with app.test_request_context():
+        month = deadlines.build_month(world.users["manager"], day.replace(day=1), clock.today())
+    assert [(kind, hidden) for kind, hidden, _url in month.hidden(day)] == [("deliverable", 4), ("end", 2)]
+    assert built.count("deliverables.list_deliverables") == 1 and built.count("agreements.list_agreements") == 1
+
+
 @pytest.mark.parametrize(
     "query",
     ["due_after=2026-13-01", "due_after=demain", "due_after=2026-05-02&due_before=2026-05-01"],

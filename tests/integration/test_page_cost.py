@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from app.core import menu
 from app.core.bounded import BoundedCache
 from app.extensions import db
@@ -109,3 +111,59 @@ def test_links_built_once_still_follow_where_the_app_is_mounted(signed_in):
         assert f'class="nav-link" href="{prefix}/agreements/"' in menu_of(page)
         assert f'action="{prefix}/language"' in page
     assert "/sharaka/" not in again
+
+
+def test_a_date_is_written_once_per_style_and_language(app, monkeypatch):
+    """The date filter keeps what Babel wrote for a day, a style and a language: a page that shows a date
+    three times writes it once, and the same day still reads in each reader's language."""
+    from datetime import date
+
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    from app.core import templating
+    from app.core.bounded import BoundedCache
+
+    written = []
+    babel_writes = templating.format_date
+    monkeypatch.setattr(templating, "_written_dates", BoundedCache(16))
+    monkeypatch.setattr(
+        templating, "format_date", lambda value, style: written.append(style) or babel_writes(value, style)
+    )
+    page = "{{ day|date }} · {{ day|date }} · {{ day|date('long') }}"
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        english = render_template_string(page, day=date(2026, 3, 1))
+        with force_locale("fr"):
+            french = render_template_string(page, day=date(2026, 3, 1))
+        assert render_template_string(page, day=date(2026, 3, 1)) == english
+    assert english == "Mar 1, 2026 · Mar 1, 2026 · March 1, 2026"
+    assert french == "1 mars 2026 · 1 mars 2026 · 1 mars 2026"
+    assert written == ["medium", "long", "medium", "long"]
+
+
+@pytest.mark.parametrize(
+    ("role", "url", "module", "service"),
+    [
+        ("manager", "/dashboard", "app.reporting.dashboards.services", "portfolio_home"),
+        ("officer", "/dashboard", "app.reporting.dashboards.services", "officer_home"),
+        ("manager", "/portfolio/board", "app.reporting.portfolio.routes", "build_board"),
+        ("manager", "/portfolio/timeline", "app.reporting.portfolio.routes", "build_timeline"),
+        ("manager", "/portfolio/calendar", "app.reporting.portfolio.routes", "build_month"),
+        ("manager", "/portfolio/analytics", "app.reporting.portfolio.routes", "build_report"),
+    ],
+)
+def test_the_heavy_pages_hand_their_services_the_reader_not_a_proxy(signed_in, monkeypatch, role, url, module, service):
+    """Flask-Login's proxy looks the user up again on every attribute read: a board asks about its reader
+    for each move of each card, so the services get the user itself."""
+    import importlib
+
+    from app.auth.models import User
+
+    target = importlib.import_module(module)
+    real = getattr(target, service)
+    readers = []
+    monkeypatch.setattr(
+        target, service, lambda user, *args, **kwargs: readers.append(user) or real(user, *args, **kwargs)
+    )
+    assert signed_in(role).get(url).status_code == 200
+    assert [type(reader) for reader in readers] == [User]

@@ -7,7 +7,7 @@ import re
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.core import audit, clock
 from app.core.audit import AuditEvent
@@ -162,6 +162,33 @@ def test_board_cards_link_to_the_moves_the_reader_may_take(signed_in, world, pip
     card = page[page.index(f'id="card-{world.agreement_a.id}"') :]
     card = card[: card.index("</article>")]
     assert "Other actions" in card and "#action-suspend" in card
+
+
+def test_board_offers_the_open_rounds_approval_reading_no_closed_round(signed_in, world):
+    """The engine offers an approval from the open round alone: the board loads no other (most rounds are
+    closed, with their decisions), and still offers the approval of an agreement reviewed once before."""
+    review = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Revue reprise")
+    approval_round(
+        review, utcnow() - timedelta(days=30), [("legal_and_head", world.users["legal"], 2)], by=world.users["officer"]
+    )
+    db.session.commit()
+    engine.take(review, "submit_for_review", by=world.users["officer"], expected_version=review.version)
+    db.session.commit()
+    client, review_id = signed_in("legal"), review.id
+    db.session.expunge_all()  # the rounds are loaded by the page, not found in the test's session
+    loaded = []
+
+    def record(round_, _context):
+        loaded.append(round_.status)
+
+    event.listen(ApprovalRound, "load", record)
+    try:
+        page = text_of(client, "/portfolio/board")
+    finally:
+        event.remove(ApprovalRound, "load", record)
+    card = page[page.index(f'id="card-{review_id}"') :]
+    assert f'href="/agreements/{review_id}#action-approve_review"' in card[: card.index("</article>")]
+    assert loaded == ["open"]
 
 
 def test_board_days_in_stage_against_the_sla(signed_in, world, pipeline):

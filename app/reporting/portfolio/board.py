@@ -134,7 +134,9 @@ def _cards(user, conditions, states: list[str], today: date, cap: int) -> dict[s
             selectinload(Agreement.parties),
             selectinload(Agreement.documents),
             selectinload(Agreement.signatories),
-            selectinload(Agreement.approval_rounds)
+            # Only the open rounds: the engine offers an approval from the open one alone (open_round), and
+            # the closed ones are most of the rounds and their decisions. The page writes nothing.
+            selectinload(Agreement.approval_rounds.and_(ApprovalRound.status == "open"))
             .joinedload(ApprovalRound.decisions)
             .joinedload(ApprovalDecision.counted_user),
         )

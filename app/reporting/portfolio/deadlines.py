@@ -158,9 +158,10 @@ def _deliverables(user, month: Month):
         )
     ).all()
     for occurrence, on_day in drawn:
-        month.counts[(occurrence.due_on, "deliverable")] = on_day
-        if on_day > DAY_CAP:
-            month.more_urls[(occurrence.due_on, "deliverable")] = listed(occurrence.due_on)
+        key = (occurrence.due_on, "deliverable")
+        month.counts[key] = on_day
+        if on_day > DAY_CAP and key not in month.more_urls:  # one link per day, not per drawn row
+            month.more_urls[key] = listed(occurrence.due_on)
         deliverable = occurrence.deliverable
         yield Deadline(
             occurrence.due_on,
@@ -230,7 +231,7 @@ def _endings(user, month: Month):
     for agreement, on_day in drawn:
         day = agreement.expires_on
         month.counts[(day, "end")] = on_day
-        if on_day > DAY_CAP:
+        if on_day > DAY_CAP and (day, "end") not in month.more_urls:  # one link per day, not per drawn row
             month.more_urls[(day, "end")] = url_for(
                 "agreements.list_agreements",
                 state=IN_FORCE_CHOICE,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, flash, render_template, request
 from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from app.core import clock
 from app.core.models import utcnow
-from app.core.permissions import require
+from app.core.permissions import require, signed_in_user
 from app.reporting.portfolio import filters as query
 from app.reporting.portfolio.board import CARD_CAP, build_board
 from app.reporting.portfolio.deadlines import build_month, weekday_names
@@ -33,13 +33,14 @@ def _warn_if(ignored: bool) -> None:
 @blueprint.route("/board", endpoint="board")
 @login_required
 def show_board():
-    require(current_user, "portfolio.view")
-    choices = query.filter_choices(current_user, request.args)
+    reader = signed_in_user()
+    require(reader, "portfolio.view")
+    choices = query.filter_choices(reader, request.args)
     filters, ignored = query.read_filters(request.args, choices)
     _warn_if(ignored)
     return render_template(
         "portfolio/board.html",
-        board=build_board(current_user, filters, clock.today()),
+        board=build_board(reader, filters, clock.today()),
         filters=filters,
         choices=choices,
         cap=CARD_CAP,
@@ -49,36 +50,39 @@ def show_board():
 @blueprint.route("/timeline", endpoint="timeline")
 @login_required
 def show_timeline():
-    require(current_user, "portfolio.view")
+    reader = signed_in_user()
+    require(reader, "portfolio.view")
     group, ignored = query.read_group(request.args.get("group"))
     _warn_if(ignored)
     return render_template(
-        "portfolio/timeline.html", timeline=build_timeline(current_user, group, clock.today()), group=group
+        "portfolio/timeline.html", timeline=build_timeline(reader, group, clock.today()), group=group
     )
 
 
 @blueprint.route("/calendar", endpoint="calendar")
 @login_required
 def show_calendar():
-    require(current_user, "portfolio.view")
+    reader = signed_in_user()
+    require(reader, "portfolio.view")
     today = clock.today()
     first, ignored = query.read_month(request.args.get("month"), today)
     _warn_if(ignored)
     return render_template(
-        "portfolio/calendar.html", month=build_month(current_user, first, today), weekdays=weekday_names(get_locale())
+        "portfolio/calendar.html", month=build_month(reader, first, today), weekdays=weekday_names(get_locale())
     )
 
 
 @blueprint.route("/analytics", endpoint="analytics")
 @login_required
 def show_analytics():
-    require(current_user, "analytics.view")
+    reader = signed_in_user()
+    require(reader, "analytics.view")
     types = query.type_choices()
     agreement_type = request.args.get("type") if request.args.get("type") in dict(types) else None
-    years = year_choices(current_user)
+    years = year_choices(reader)
     year, bad_year = query.read_year(request.args.get("year"), years)
     _warn_if(bad_year or (request.args.get("type") not in (None, "") and agreement_type is None))
-    report = build_report(current_user, agreement_type=agreement_type, year=year, now=utcnow())
+    report = build_report(reader, agreement_type=agreement_type, year=year, now=utcnow())
     return render_template(
         "portfolio/analytics.html",
         report=report,
