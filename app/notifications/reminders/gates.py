@@ -199,18 +199,10 @@ def round_approvers(step):
     the engine's to decide): active ministry staff holding a slot of the step, who have not approved it
     and are not kept out as its requester by the four-eyes rule."""
     from app.workflow.models import ApprovalDecision, ApprovalRound
+    from app.workflow.queries.approvals import step_approved_by
 
     def group(User):
-        approved = (
-            exists()
-            .where(
-                ApprovalDecision.round_id == ApprovalRound.id,
-                ApprovalDecision.step == step.name,
-                ApprovalDecision.decision == "approve",
-                ApprovalDecision.counted_user_id == User.id,
-            )
-            .correlate_except(ApprovalDecision)
-        )
+        approved = step_approved_by(step.name, User).correlate_except(ApprovalDecision)
         parts = [
             ~partner_accounts_clause(User),
             ~approved,

@@ -30,6 +30,18 @@ def _approved_in_step(step_name: str):
     )
 
 
+def step_approved_by(step_name: str, approver, *conditions):
+    """EXISTS an approval of the round's step `step_name` counted for `approver` (User or an alias of it)
+    meeting `conditions`; correlation is the caller's."""
+    return exists().where(
+        ApprovalDecision.round_id == ApprovalRound.id,
+        ApprovalDecision.step == step_name,
+        ApprovalDecision.decision == "approve",
+        ApprovalDecision.counted_user_id == approver.id,
+        *conditions,
+    )
+
+
 def _step_started(steps, index: int):
     """The round reached step `index`: the step before it that applies to the agreement has an approval
     (the first always has). A step whose `when:` does not hold is passed over, as engine.applicable_steps
@@ -52,18 +64,9 @@ def _step_done(step):
     approver (role or named person) among them."""
     from app.auth.models import User
 
-    def approved_by(condition):
-        return exists().where(
-            ApprovalDecision.round_id == ApprovalRound.id,
-            ApprovalDecision.step == step.name,
-            ApprovalDecision.decision == "approve",
-            ApprovalDecision.counted_user_id == User.id,
-            condition,
-        )
-
     parts = [_approved_in_step(step.name) >= step.quorum]
-    parts += [approved_by(holders_of_roles_clause([role])) for role in step.required_roles]
-    parts += [approved_by(func.lower(User.email) == email) for email in step.required_users]
+    parts += [step_approved_by(step.name, User, holders_of_roles_clause([role])) for role in step.required_roles]
+    parts += [step_approved_by(step.name, User, func.lower(User.email) == email) for email in step.required_users]
     return and_(*parts)
 
 
@@ -85,17 +88,7 @@ def _place_kept_for_required(step, identity):
     approver = aliased(User)
 
     def covered(condition):
-        return (
-            exists()
-            .where(
-                ApprovalDecision.round_id == ApprovalRound.id,
-                ApprovalDecision.step == step.name,
-                ApprovalDecision.decision == "approve",
-                ApprovalDecision.counted_user_id == approver.id,
-                condition,
-            )
-            .correlate_except(ApprovalDecision, approver)
-        )
+        return step_approved_by(step.name, approver, condition).correlate_except(ApprovalDecision, approver)
 
     missing = [
         (holds_role(identity, (role,)), ~covered(holders_of_roles_clause((role,), approver)))
