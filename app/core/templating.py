@@ -186,10 +186,9 @@ def _npgettext(context, message_context, singular, plural, n):
 # and a timeline writes each of its hundreds of dates three times. Days in use and languages are few.
 _written_dates = BoundedCache(4096)
 
-# Links built by _page_url_for, by (where the app is mounted, endpoint, static file). A few hundred at most;
-# cleared if ever past this (the mount point comes from the server, which could vary it).
-MAX_BUILT_URLS = 2048
-_built_urls: dict[tuple[str, str, str | None], str] = {}
+# Links built by _page_url_for, by (where the app is mounted, endpoint, static file): a few hundred at most
+# (the mount point comes from the server, which could vary it, hence a bound).
+_built_urls = BoundedCache(2048)
 
 
 def _page_url_for(endpoint: str, **values) -> str:
@@ -199,11 +198,4 @@ def _page_url_for(endpoint: str, **values) -> str:
     filename = values.get("filename") if endpoint == "static" and len(values) == 1 else None
     if (values and not isinstance(filename, str)) or endpoint.startswith(".") or not has_request_context():
         return url_for(endpoint, **values)
-    key = (request.script_root, endpoint, filename)
-    url = _built_urls.get(key)
-    if url is None:
-        url = url_for(endpoint, **values)
-        if len(_built_urls) >= MAX_BUILT_URLS:
-            _built_urls.clear()
-        _built_urls[key] = url
-    return url
+    return _built_urls.get((request.script_root, endpoint, filename), lambda: url_for(endpoint, **values))
