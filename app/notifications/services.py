@@ -392,7 +392,7 @@ def unread_count(user) -> int:
 
 
 def counted_unread(user, count: int) -> None:
-    """A query of this request (the sign-in's, the dashboard's fingerprint) counted the bell already."""
+    """A query of this request (the sign-in's) counted the bell already."""
     from flask import g, has_request_context
 
     if has_request_context():

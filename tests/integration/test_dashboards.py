@@ -14,6 +14,7 @@ from app.core import clock
 from app.core.models import utcnow
 from app.deliverables.models import Deliverable, Occurrence, Submission
 from app.extensions import db
+from app.notifications.models import Notification
 from app.workflow.models import ApprovalRound
 from tests import factories
 from tests.bulk import add_bulk_portfolio, counting_queries
@@ -338,7 +339,7 @@ def test_an_unchanged_dashboard_reloads_as_a_304_and_a_change_refreshes_it(signe
     with counting_queries() as statements:
         again = client.get("/dashboard", headers={"If-None-Match": etag})
     assert again.status_code == 304 and not again.get_data()
-    assert len(statements) <= 3  # the session's user, the fingerprint
+    assert len(statements) == 2, statements  # the session's user with the bell's count, the fingerprint
     # The reader's own change (any change writes an audit row) shows at once.
     factories.agreement(by=world.users[role], partners=[world.partner_a], title_fr="Nouvel accord")
     db.session.commit()
@@ -383,12 +384,30 @@ def test_an_unchanged_dashboard_is_served_as_kept_and_the_readers_change_shows_a
     with counting_queries() as statements:
         again = client.get("/dashboard")
     assert again.status_code == 200 and again.get_data(as_text=True) == first
-    assert len(statements) <= 3, statements  # the session's user, the version; nothing rendered
+    assert len(statements) == 2, statements  # the session's user with the bell's count, the version
     factories.agreement(by=world.users[role], partners=[world.partner_a], title_fr="Accord du jour")
     db.session.commit()
     with counting_queries() as statements:
         changed = client.get("/dashboard").get_data(as_text=True)
     assert changed != first and len(statements) > 3  # rendered again: one more draft counted
+
+
+def test_a_notice_read_elsewhere_changes_the_kept_page(signed_in, world, kept_pages):
+    # Reading a notice writes no audit row and adds no notice: only the bell's count moves.
+    reader = world.users["manager"]
+    db.session.add(
+        Notification(
+            user_id=reader.id, kind="agreement_moved", category="agreement_activity", params={"reference": "X"}
+        )
+    )
+    db.session.commit()
+    client = signed_in("manager")
+    first = client.get("/dashboard").get_data(as_text=True)
+    for notice in db.session.scalars(select(Notification).where(Notification.user_id == reader.id)):
+        notice.read_at = utcnow()
+    db.session.commit()
+    again = client.get("/dashboard").get_data(as_text=True)
+    assert "notification-count" in first and "notification-count" not in again
 
 
 def test_each_session_is_kept_its_own_page_whose_forms_it_may_post(signed_in, kept_pages):
