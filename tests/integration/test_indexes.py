@@ -75,3 +75,27 @@ def test_reminder_pass_reads_recorded_keys_by_key(world):
         reminders.unsent(candidates)
     ((statement, parameters),) = [(s, p) for s, p in statements if "FROM reminders_sent" in s]
     assert "ix_reminders_sent_key" in plan_of(statement, parameters)
+
+
+def test_the_approval_rules_run_once_per_round_after_the_join(signed_in, world):
+    """The rounds waiting on a manager: PostgreSQL must not copy the per-definition rule onto its scan
+    of the rounds (queries.approvals._open_rounds_where), where every definition's subqueries ran a
+    second time, some hashed over every decision ever made."""
+    client = signed_in("manager")
+    add_bulk_portfolio(world, 30, start=0)
+    with captured_statements() as statements:
+        assert client.get("/inbox").status_code == 200
+    ((statement, parameters),) = [(s, p) for s, p in statements if "FROM approval_rounds" in s and "UNION ALL" in s]
+    connection = db.session.connection()
+    plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters).all())
+    lines = plan.splitlines()
+    round_scans = [i for i, line in enumerate(lines) if " on approval_rounds" in line and "Scan" in line]
+    assert round_scans, plan
+    for index in round_scans:
+        depth = len(lines[index]) - len(lines[index].lstrip())
+        details = []
+        for line in lines[index + 1 :]:
+            if len(line) - len(line.lstrip()) <= depth or line.lstrip().startswith("->"):
+                break
+            details.append(line)
+        assert not any("Filter:" in line and "SubPlan" in line for line in details), plan
