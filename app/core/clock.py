@@ -51,6 +51,14 @@ def day_of(moment: datetime) -> date:
     return moment.astimezone(ministry_zone()).date()
 
 
+def days_since(moment: datetime | None, today: date | None = None) -> int | None:
+    """Whole ministry days from `moment`'s day to `today` (this day when not given): what "N days in
+    this stage" means on every page, list and e-mail. None when there is no moment."""
+    if moment is None:
+        return None
+    return max(0, ((today or now().date()) - day_of(moment)).days)
+
+
 def start_of(day: date) -> datetime:
     """Midnight at the start of `day` on the ministry's wall clock."""
     return datetime.combine(day, time.min, tzinfo=ministry_zone())

@@ -16,6 +16,7 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import and_, case, func, literal, null, select, union_all
 
 from app.agreements.models import Agreement
+from app.core import clock
 from app.core.permissions import (
     has_negotiation_turns,
     holds_role,
@@ -27,7 +28,7 @@ from app.core.permissions import (
 from app.extensions import db
 from app.workflow import engine, queries
 from app.workflow.models import ApprovalRound, NegotiationRound
-from app.workflow.presenter import STUCK_AFTER_SLA_TIMES, days_since
+from app.workflow.presenter import STUCK_AFTER_SLA_TIMES
 
 LISTED = 50  # rows on one page of /inbox
 
@@ -177,7 +178,7 @@ def _item(row, agreement: Agreement, user, today: date) -> InboxItem:
     definition = engine.definition_for(agreement)
     state = definition.states.get(agreement.state)
     sla = state.sla_days if state else None
-    waited = days_since(row.since, today)
+    waited = clock.days_since(row.since, today)
     if row.kind == "approve":
         transition = definition.known_transition(row.transition)  # the SQL matched it in this definition
         return InboxItem(

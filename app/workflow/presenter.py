@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
-from app.core.models import utcnow
+from app.core import clock
 from app.core.permissions import may_see_approval_round, may_take_moves
 from app.workflow import engine
 from app.workflow.children import ChildChoice, choices, end_warning
@@ -85,13 +85,6 @@ class WorkflowPanel:
 STUCK_AFTER_SLA_TIMES = 3
 
 
-def days_since(moment: datetime | None, today: date | None = None) -> int | None:
-    if moment is None:
-        return None
-    today = today or utcnow().date()
-    return max(0, (today - moment.date()).days)
-
-
 def visited_states(agreement) -> set[str]:
     """States the agreement has left, read from its audit trail."""
     from sqlalchemy import select
@@ -168,7 +161,7 @@ def build_panel(agreement, user) -> WorkflowPanel:
         stages=stages,
         actions=engine.actions_for(agreement, user) if may_take_moves(user) else [],
         approvals=approvals,
-        days_in_state=days_since(agreement.state_entered_at),
+        days_in_state=clock.days_since(agreement.state_entered_at),
         sla_days=state.sla_days if state else None,
         negotiation_rounds=list(agreement.negotiation_rounds),
         is_text_locked=agreement.agreed_round_id is not None,

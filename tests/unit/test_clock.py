@@ -29,3 +29,13 @@ def test_days_and_midnights_agree():
     assert clock.day_of(midnight) == day
     assert clock.day_of(midnight.astimezone(timezone.utc).replace(microsecond=0) - (midnight - midnight)) == day
     assert clock.as_ministry_time(datetime(2026, 6, 16, 8, 0)).utcoffset() == midnight.utcoffset()
+
+
+def test_days_since_counts_the_ministrys_days():
+    # 23:00 UTC on 1 November is midnight on the 2nd in Rabat: one day before the 3rd, not two.
+    assert clock.days_since(datetime(2026, 11, 1, 23, tzinfo=timezone.utc), date(2026, 11, 3)) == 1
+    assert clock.days_since(datetime(2026, 11, 1, 22, tzinfo=timezone.utc), date(2026, 11, 3)) == 2
+    assert clock.days_since(datetime(2026, 11, 4, 9, tzinfo=timezone.utc), date(2026, 11, 3)) == 0
+    assert clock.days_since(None, date(2026, 11, 3)) is None
+    with clock.frozen(datetime(2026, 11, 2, 23, 30, tzinfo=timezone.utc)):  # the 3rd in Rabat
+        assert clock.days_since(datetime(2026, 11, 1, 22, tzinfo=timezone.utc)) == 2

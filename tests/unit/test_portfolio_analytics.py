@@ -129,11 +129,6 @@ def test_each_step_waits_from_the_end_of_the_step_before():
     assert analytics.slowest(stats).step == "both" and analytics.slowest([]) is None
 
 
-def test_days_in_a_stage_count_calendar_days_like_the_agreement_page():
-    assert analytics.calendar_days_since(datetime(2026, 11, 1, 23, tzinfo=timezone.utc), date(2026, 11, 3)) == 2
-    assert analytics.calendar_days_since(None, date(2026, 11, 3)) is None
-
-
 # --- stages, timeline, calendar, query strings ---------------------------------------------------
 
 

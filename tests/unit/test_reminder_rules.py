@@ -833,8 +833,8 @@ def test_the_digest_counts_in_words_with_plural_forms():
 def test_the_stalled_mail_counts_days_in_the_stage_as_the_page_does(world):
     from datetime import timedelta as days
 
+    from app.core.clock import days_since
     from app.core.models import utcnow
-    from app.workflow.presenter import days_since
 
     draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Immobile")
     draft.state_entered_at = utcnow() - days(20)

@@ -475,7 +475,6 @@ def stalled_candidates(today: date, people: People) -> list[Candidate]:
     The database keeps only those whose every sign of activity is older than their state's SLA."""
     from app.agreements.models import Agreement
     from app.workflow.models import NegotiationRound
-    from app.workflow.presenter import days_since as page_days_since
     from app.workflow.queries import per_definition
 
     managers = people.holding("escalation.receive")
@@ -544,7 +543,7 @@ def stalled_candidates(today: date, people: People) -> list[Candidate]:
             continue
         periods = idle // state.sla_days
         # "days" is the page's reckoning ("at this stage for N days"); "idle" since the last change.
-        in_stage = page_days_since(agreement.state_entered_at, today) if agreement.state_entered_at else idle
+        in_stage = clock.days_since(agreement.state_entered_at, today) if agreement.state_entered_at else idle
         # Built only for a reminder not sent yet (most of a day's are).
         notice = partial(
             _stalled_notice,

@@ -18,6 +18,7 @@ from sqlalchemy import and_, bindparam, case, extract, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import AGREEMENT_TYPES, Agreement
+from app.core import clock
 from app.core.audit import AuditEvent
 from app.core.pagination import first_with_total, firsts_with_totals
 from app.core.permissions import can, visible_agreements_clause, visible_deliverables_clause
@@ -30,7 +31,7 @@ from app.organizations.models import Organization
 from app.workflow.engine import definition_for, label, slot_of, state_labels, step_waiting
 from app.workflow.inbox import inbox_for
 from app.workflow.models import ApprovalDecision, ApprovalRound
-from app.workflow.presenter import STUCK_AFTER_SLA_TIMES, days_since
+from app.workflow.presenter import STUCK_AFTER_SLA_TIMES
 from app.workflow.queries import in_state_tagged, late_round_clause, over_state_sla
 
 ENDING_WITHIN_DAYS = 90
@@ -240,7 +241,7 @@ def agreement_cards(user, today: date, *, owner=None, limit: int = LISTED) -> tu
         if state is not None and state.sla_days:
             stuck.append(
                 StuckAgreement(
-                    agreement, label(state.label), days_since(agreement.state_entered_at, today), state.sla_days
+                    agreement, label(state.label), clock.days_since(agreement.state_entered_at, today), state.sla_days
                 )
             )
     return (

@@ -11,10 +11,11 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from sqlalchemy import and_, func, select
 
+from app.core import clock
 from app.core.permissions import visible_agreements_clause
 from app.extensions import db
 
@@ -146,15 +147,9 @@ def slowest(stats: list[StepStat]) -> StepStat | None:
     return max(stats, key=lambda s: s.median or 0, default=None) if stats else None
 
 
-def calendar_days_since(moment: datetime | None, today: date) -> int | None:
-    """Whole days from `moment`'s date to today (the agreement page counts days in a stage the same way)."""
-    if moment is None:
-        return None
-    return max(0, (today - moment.date()).days)
-
-
 def year_start(year: int) -> datetime:
-    return datetime(year, 1, 1, tzinfo=timezone.utc)
+    """New Year's midnight on the ministry's clock: a year's figures hold what happened in its days."""
+    return clock.start_of(date(year, 1, 1))
 
 
 # --- loading (one query each) ------------------------------------------------------------

@@ -10,9 +10,9 @@ from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import selectinload
 
 from app.agreements.models import Agreement, AgreementParty
+from app.core import clock
 from app.core.permissions import can, visible_agreements_clause
 from app.extensions import db
-from app.reporting.portfolio.analytics import calendar_days_since
 from app.reporting.portfolio.filters import PortfolioFilters
 from app.reporting.portfolio.stages import StageColumn, in_view, stage_columns, stage_label
 from app.workflow import engine
@@ -152,7 +152,7 @@ def _cards(user, conditions, states: list[str], today: date, cap: int) -> dict[s
         cards.setdefault(agreement.state, []).append(
             Card(
                 agreement,
-                calendar_days_since(agreement.state_entered_at, today),
+                clock.days_since(agreement.state_entered_at, today),
                 state.sla_days if state else None,
                 moves,
                 forward=_forward(definition, agreement.state, moves),

@@ -90,7 +90,7 @@ def year_choices(user) -> list[int]:
         .where(visible_agreements_clause(user))
     )
     this_year = clock.today().year
-    first_year = min(first.year, this_year) if first else this_year
+    first_year = min(clock.day_of(first).year, this_year) if first else this_year
     return list(range(this_year, first_year - 1, -1))
 
 
@@ -116,7 +116,7 @@ def build_report(user, *, agreement_type: str | None, year: int | None, now: dat
         type_reports.append(
             TypeReport(definition.type, str(AGREEMENT_TYPES.get(definition.type, definition.type)), rows)
         )
-    over_sla, over_sla_total = _over_sla(user, agreement_type, year, now.date())
+    over_sla, over_sla_total = _over_sla(user, agreement_type, year, clock.day_of(now))
     return StageReport(
         types=type_reports, over_sla=over_sla, steps=_steps(user, agreement_type, year), over_sla_total=over_sla_total
     )
@@ -147,7 +147,7 @@ def _over_sla(user, agreement_type: str | None, year: int | None, today: date) -
     late = []
     for agreement in agreements:
         state = definition_for(agreement).states.get(agreement.state)
-        days = analytics.calendar_days_since(agreement.state_entered_at, today)
+        days = clock.days_since(agreement.state_entered_at, today)
         late.append(OverSla(agreement, label(state.label), days, state.sla_days))
     return sorted(late, key=lambda row: (-row.days_over, row.agreement.reference)), total
 

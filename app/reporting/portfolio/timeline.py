@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import Agreement
+from app.core import clock
 from app.core.permissions import can, visible_agreements_clause
 from app.extensions import db
 from app.workflow.engine import state_has
@@ -83,7 +84,7 @@ def agreement_span(agreement: Agreement, ended_early: bool | None = None) -> tup
         ended_early = state_has(agreement, "ended_early")
     # Ended before its end date: the bar stops the day it left.
     if ended_early and agreement.state_entered_at is not None:
-        left = agreement.state_entered_at.date()
+        left = clock.day_of(agreement.state_entered_at)
         end = min(end, left) if end else left
     return start, end
 

@@ -27,7 +27,6 @@ from app.workflow.queries.built import (
     in_state_tagged,
     over_state_sla,
     per_definition,
-    utc_midnight,
 )
 from app.workflow.queries.turns import (
     drafts_waiting_on_partner,
@@ -51,5 +50,4 @@ __all__ = [
     "partner_turn_clause",
     "per_definition",
     "rounds_due_between",
-    "utc_midnight",
 ]

@@ -4,12 +4,13 @@ the process-wide store of built conditions (see the package's docstring)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, timedelta
 
 from flask import g, has_app_context
 from sqlalchemy import ColumnElement, and_, false, or_
 
 from app.agreements.models import Agreement
+from app.core import clock
 from app.core.bounded import BoundedCache
 from app.extensions import db
 from app.workflow import engine
@@ -94,13 +95,9 @@ def in_state_tagged(tag: str):
     return _built(("tagged", tag), lambda: per_definition(rule))
 
 
-def utc_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=timezone.utc)
-
-
 def over_state_sla(since, today: date, times: int = 1):
     """True when `since` lies further back than the SLA of the agreement's current state (`times` that
-    SLA), counted in whole UTC days as the inbox shows them (presenter.days_since). Kept per `since`
+    SLA), counted in whole ministry days as every page shows them (clock.days_since). Kept per `since`
     object: pass the same column or expression each time (not a new one per request)."""
 
     def rule(definition: WorkflowDefinition):
@@ -112,7 +109,7 @@ def over_state_sla(since, today: date, times: int = 1):
             return None
         return or_(
             *(
-                and_(Agreement.state.in_(names), since < utc_midnight(today - timedelta(days=sla * times)))
+                and_(Agreement.state.in_(names), since < clock.start_of(today - timedelta(days=sla * times)))
                 for sla, names in by_sla.items()
             )
         )
