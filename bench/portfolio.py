@@ -21,6 +21,7 @@ from sqlalchemy import func, insert, select
 
 from app.agreements.models import Agreement, AgreementParty
 from app.auth.models import User
+from app.core import clock
 from app.core.audit import AuditEvent
 from app.deliverables.models import Deliverable, Occurrence, Submission
 from app.extensions import db
@@ -81,7 +82,7 @@ def _pick(rng: random.Random, weighted: list[tuple[str, int]]) -> str:
 def build(agreements: int, *, seed: int = 18, today: date | None = None) -> dict:
     """Add the portfolio to the database of the current app context; commit; return counts."""
     rng = random.Random(seed)
-    today = today or date.today()
+    today = today or clock.today()
     now = datetime.now(timezone.utc)
     started = time.perf_counter()
     home = db.session.scalar(select(Organization).where(Organization.is_home.is_(True)))

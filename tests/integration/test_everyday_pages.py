@@ -7,6 +7,7 @@ from io import BytesIO
 
 from werkzeug.datastructures import FileStorage
 
+from app.core import clock
 from app.extensions import db
 from app.workflow import engine
 from app.workflow import services as workflow_services
@@ -291,7 +292,7 @@ def test_the_parties_are_searchable_lists_that_find_a_name_in_any_language(world
 
 
 def test_a_manager_hands_someone_elses_late_approval_to_a_colleague_as_a_delegation(world, signed_in):
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from app.core.audit import history_for
     from app.notifications.models import OutboxMessage
@@ -336,7 +337,7 @@ def test_a_manager_hands_someone_elses_late_approval_to_a_colleague_as_a_delegat
     assert odd.status_code == 422
     assert db.session.scalar(db.select(db.func.count()).select_from(Delegation)) == 0
 
-    until = date.today() + timedelta(days=5)
+    until = clock.today() + timedelta(days=5)
     response = manager.post(
         f"/approvals/{round_.id}/reassign",
         data={"from_id": world.users["legal"].id, "to_id": stand_in.id, "ends_on": until.isoformat()},

@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from app.agreements.models import Agreement
+from app.core import clock
 from app.core.storage import StoredFile
 from app.extensions import db
 from app.workflow import engine, rules
@@ -33,7 +34,7 @@ def waits_on(user, round_) -> bool:
 
 def engine_lets(user, agreement, round_) -> bool:
     transition = engine.definition_for(agreement).transition(round_.transition)
-    return engine._approval_option(agreement, transition, user, date.today()).is_allowed
+    return engine._approval_option(agreement, transition, user, clock.today()).is_allowed
 
 
 def in_review(world, title: str):

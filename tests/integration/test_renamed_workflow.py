@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from io import BytesIO
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import yaml
 from flask import g
 
 from app.agreements.models import Agreement
+from app.core import clock
 from app.extensions import db
 from app.notifications.models import Notification
 from app.notifications.reminders import preview, run_pass
@@ -193,12 +194,12 @@ def test_a_renamed_workflow_runs_through_the_pages(renamed, world):
         post(officer, mou, "signatories", {"side": side, "name": name})
     db.session.refresh(mou)
     for signatory in mou.signatories:
-        post(officer, mou, f"signatories/{signatory.id}/sign", {"signed_on": (date.today()).isoformat()})
+        post(officer, mou, f"signatories/{signatory.id}/sign", {"signed_on": (clock.today()).isoformat()})
     post(officer, mou, "signed-copy", {"file": (BytesIO(PDF + b"signed"), "signé.pdf")})
     assert act(officer, mou, "record_signed") == "scelle"
-    expires = date.today() + timedelta(days=20)
+    expires = clock.today() + timedelta(days=20)
     assert (
-        act(officer, mou, "activate", effective_on=date.today().isoformat(), expires_on=expires.isoformat())
+        act(officer, mou, "activate", effective_on=clock.today().isoformat(), expires_on=expires.isoformat())
         == "en_vigueur"
     )
 
@@ -219,7 +220,7 @@ def test_a_renamed_workflow_runs_through_the_pages(renamed, world):
     assert exported.status_code == 200
     rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff"))))
     assert [row for row in rows if row and row[0] == mou.reference][0][3] == "Live"
-    now = datetime.combine(date.today(), time(9), tzinfo=timezone.utc)
+    now = datetime.combine(clock.today(), time(9), tzinfo=timezone.utc)
     kinds = {c.notice.kind for c in preview(now) if c.notice.object_id == mou.id}
     assert "agreement_ending" in kinds  # in force, ending in 20 days
     report = run_pass(now)
@@ -260,13 +261,13 @@ def test_a_renamed_workflow_runs_through_the_api(renamed, world, tokens):  # noq
     moved = api_move(officer, agreement_id, "open_signature")["agreement"]
     assert (moved["state"], moved["state_label"]) == ("verification", "Legal vetting")
     # Left in the extra state past its SLA (5 days), it is reminded as stalled.
-    later = datetime.combine(date.today() + timedelta(days=8), time(9), tzinfo=timezone.utc)
+    later = datetime.combine(clock.today() + timedelta(days=8), time(9), tzinfo=timezone.utc)
     assert "agreement_stalled" in {c.notice.kind for c in preview(later) if c.notice.object_id == agreement_id}
     assert api_move(officer, agreement_id, "vet")["agreement"]["state"] == "paraphe"
     for side, name in (("ministry", "La ministre"), ("partner", "Le PDG")):
         signatories = ok(officer.post(f"{a}/signatories", json={"side": side, "name": name}), 201)["signatories"]
     for signatory in signatories:
-        ok(officer.post(f"{a}/signatories/{signatory['id']}/signature", json={"signed_on": date.today().isoformat()}))
+        ok(officer.post(f"{a}/signatories/{signatory['id']}/signature", json={"signed_on": clock.today().isoformat()}))
     ok(multipart(officer, f"{a}/signed-copy", {}, {"file": (PDF + b"signed", "signé.pdf")}), 201)
     assert api_move(officer, agreement_id, "record_signed")["agreement"]["state"] == "scelle"
     active = api_move(
@@ -274,8 +275,8 @@ def test_a_renamed_workflow_runs_through_the_api(renamed, world, tokens):  # noq
         agreement_id,
         "activate",
         fields={
-            "effective_on": date.today().isoformat(),
-            "expires_on": (date.today() + timedelta(days=400)).isoformat(),
+            "effective_on": clock.today().isoformat(),
+            "expires_on": (clock.today() + timedelta(days=400)).isoformat(),
         },
     )
     assert (active["agreement"]["state"], active["agreement"]["state_label"]) == ("en_vigueur", "Live")

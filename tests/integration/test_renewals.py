@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.agreements import amendments, renewals
 from app.agreements.models import Agreement
 from app.budget.models import BudgetLine
+from app.core import clock
 from app.core.audit import history_for
 from app.core.errors import ValidationFailed
 from app.deliverables import services as deliverable_services
@@ -352,7 +353,7 @@ def test_a_draft_cannot_be_renewed(signed_in, world):
 
 
 def test_the_dashboard_shows_the_notice_deadline(signed_in, world):
-    today = date.today()
+    today = clock.today()
     tacit(world.agreement_a, notice=2, start=today - timedelta(days=300), end=today + timedelta(days=80))
     html = signed_in("officer").get("/dashboard").get_data(as_text=True)
     assert f'data-notice="{world.agreement_a.reference}"' in html and "notice by" in html
