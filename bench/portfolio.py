@@ -23,7 +23,7 @@ from app.agreements.models import Agreement, AgreementParty
 from app.auth.models import User
 from app.core import clock
 from app.core.audit import AuditEvent
-from app.deliverables.models import Deliverable, Occurrence, Submission
+from app.deliverables.models import Deliverable, Occurrence, Submission, fill_first_hand_ins
 from app.extensions import db
 from app.notifications.models import Notification
 from app.organizations.models import Organization
@@ -290,6 +290,7 @@ def _deliverables(rng, created_rows, partner_of, home_id, today, now) -> dict:
             }
         )
     _insert(Submission, submission_rows, Progress("hand-ins", len(submission_rows)))
+    fill_first_hand_ins(db.session)
     sys.stderr.write("\n")
     return {"occurrences": len(occurrence_rows), "submissions": len(submission_rows)}
 

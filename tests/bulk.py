@@ -15,7 +15,7 @@ from app.agreements.models import Agreement, AgreementParty
 from app.core import clock
 from app.core.audit import AuditEvent
 from app.core.models import utcnow
-from app.deliverables.models import Deliverable, Occurrence, Submission
+from app.deliverables.models import Deliverable, Occurrence, Submission, fill_first_hand_ins
 from app.extensions import db
 from app.indicators.models import Indicator, IndicatorValue
 from app.notifications.models import Notification
@@ -177,6 +177,7 @@ def add_bulk_portfolio(world, count: int, start: int, today: date | None = None)
             for index, occurrence_id in enumerate(handed_in)
         ],
     )
+    fill_first_hand_ins(db.session)
     # One indicator per deliverable, with the value of each hand-in (the progress pages read them).
     db.session.execute(
         insert(Indicator),

@@ -547,6 +547,11 @@ def can_verify_against(user, agreement) -> bool:
 # --- query scoping -------------------------------------------------------------
 
 
+def sees_every_agreement(user) -> bool:
+    """The ministry's people see the whole portfolio: a query for them needs no condition on agreements."""
+    return user.role != "partner"
+
+
 def visible_agreements_clause(user):
     """SQL condition limiting Agreement queries to what `user` may see."""
     from sqlalchemy.orm import aliased
@@ -554,7 +559,7 @@ def visible_agreements_clause(user):
     Agreement = guarded_model_named("Agreement")
     AgreementParty = guarded_model_named("AgreementParty")
 
-    if user.role != "partner":
+    if sees_every_agreement(user):
         return true()
     # An alias, so the EXISTS never correlates with a query that already joins parties.
     party = aliased(AgreementParty)

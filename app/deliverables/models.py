@@ -5,9 +5,25 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from app.core.clock import day_of
 from app.core.i18n import localized
 from app.core.models import TimestampMixin, UTCDateTime, utcnow
 from app.core.permissions import guarded_model
@@ -96,6 +112,12 @@ class Occurrence(db.Model):
     waived_reason: Mapped[str | None] = mapped_column(Text)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The ministry's day of the first hand-in (clock.day_of), kept by note_first_hand_ins when a
+    # submission is added: "on time" compares it with due_on. The day, not the UTC moment, is stored
+    # because the comparison needs the ministry's calendar, which SQLite cannot compute (no time
+    # zones) and Casablanca's offset changes during the year; computed once in Python, it reads the
+    # same on both databases, in SQL and in Python, without a grouped subquery over all submissions.
+    first_handed_in_on: Mapped[date | None] = mapped_column(Date)
     # Optimistic locking: a review and a resubmission cannot cross silently.
     version: Mapped[int] = mapped_column(nullable=False, default=1)
     __mapper_args__ = {"version_id_col": version}
@@ -119,6 +141,17 @@ class Occurrence(db.Model):
     @property
     def latest_submission(self) -> "Submission | None":
         return self.submissions[-1] if self.submissions else None
+
+    @hybrid_property
+    def was_handed_in_on_time(self) -> bool:
+        """First handed in on or before its due date, on the ministry's calendar (a hand-in at 00:30 in
+        Casablanca the day after is late, though still the due date in UTC)."""
+        return self.first_handed_in_on is not None and self.first_handed_in_on <= self.due_on
+
+    @was_handed_in_on_time.inplace.expression
+    @classmethod
+    def _was_handed_in_on_time_expression(cls):
+        return and_(cls.first_handed_in_on.is_not(None), cls.first_handed_in_on <= cls.due_on)
 
 
 class Submission(db.Model):
@@ -159,3 +192,41 @@ class SubmissionFile(db.Model):
 
     submission: Mapped[Submission] = relationship(back_populates="files")
     stored_file = relationship("StoredFile", lazy="joined")
+
+
+@event.listens_for(Session, "before_flush")
+def note_first_hand_ins(session, _flush_context, _instances) -> None:
+    """Every submission added through the ORM (the hand-in service behind the page and the API, the
+    demo data, tests) gives its occurrence its first hand-in day when it has none, or an earlier one."""
+    for submission in session.new:
+        if not isinstance(submission, Submission):
+            continue
+        if submission.submitted_at is None:
+            submission.submitted_at = utcnow()  # the column's default, needed now rather than at INSERT
+        occurrence = submission.occurrence or (
+            session.get(Occurrence, submission.occurrence_id) if submission.occurrence_id else None
+        )
+        if occurrence is None:
+            continue  # an orphan the database refuses anyway
+        handed_in_on = day_of(submission.submitted_at)
+        if occurrence.first_handed_in_on is None or handed_in_on < occurrence.first_handed_in_on:
+            occurrence.first_handed_in_on = handed_in_on
+
+
+def fill_first_hand_ins(session) -> int:
+    """The same rule for submissions inserted in bulk, bypassing the ORM (tests/bulk.py,
+    bench/portfolio.py): every occurrence without a first hand-in day gets its earliest submission's,
+    with one SELECT and one UPDATE (run for many rows). Returns how many occurrences it filled."""
+    earliest = session.execute(
+        select(Submission.occurrence_id, func.min(Submission.submitted_at))
+        .join(Occurrence, Occurrence.id == Submission.occurrence_id)
+        .where(Occurrence.first_handed_in_on.is_(None))
+        .group_by(Submission.occurrence_id)
+    ).all()
+    if earliest:
+        table = Occurrence.__table__
+        session.execute(
+            update(table).where(table.c.id == bindparam("occurrence_id")).values(first_handed_in_on=bindparam("day")),
+            [{"occurrence_id": occurrence_id, "day": day_of(moment)} for occurrence_id, moment in earliest],
+        )
+    return len(earliest)

@@ -21,8 +21,8 @@ from app.agreements.models import AGREEMENT_TYPES, Agreement
 from app.core import clock
 from app.core.audit import AuditEvent
 from app.core.pagination import first_with_total, firsts_with_totals
-from app.core.permissions import can, visible_agreements_clause, visible_deliverables_clause
-from app.deliverables.models import Deliverable, Occurrence, Submission
+from app.core.permissions import can, sees_every_agreement, visible_agreements_clause, visible_deliverables_clause
+from app.deliverables.models import Deliverable, Occurrence
 from app.extensions import db
 from app.notifications.models import Notification
 from app.notifications.reminders import local_date, local_midnight
@@ -276,14 +276,17 @@ def notice_deadlines(user, today: date, until: date, *, owner=None, limit: int =
 
 
 def _occurrences(user, *columns, owner=None):
-    """SELECT `columns` (occurrences by default) from the occurrences on agreements `user` may see."""
+    """SELECT `columns` (occurrences by default) from the occurrences on agreements `user` may see.
+    Agreements are joined only when the reader's visibility or the owner needs them: a manager's
+    portfolio figures read occurrences and deliverables alone."""
     query = (
         select(*(columns or (Occurrence,)))
         .select_from(Occurrence)
         .join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
-        .join(Agreement, Deliverable.agreement_id == Agreement.id)
-        .where(visible_agreements_clause(user), visible_deliverables_clause(user))
+        .where(visible_deliverables_clause(user))
     )
+    if owner is not None or not sees_every_agreement(user):
+        query = query.join(Agreement, Deliverable.agreement_id == Agreement.id).where(visible_agreements_clause(user))
     if owner is not None:
         query = query.where(Agreement.owner_id == owner.id)
     return query
@@ -409,29 +412,19 @@ def organization_figures(
     """Per responsible organisation, from one statement:
     - overdue deliverables (pending, past their due date): the `limit` with most, and how many in all;
     - on-time rate: of the occurrences due so far that were handed in, how many were first handed in
-      on or before their due date, the `limit` worst first (a government has hundreds of partners).
-
-    submitted_at is a UTC moment; its date is compared with the due date as a UTC date. Casablanca
-    is UTC+1 most of the year, so a hand-in in the first hour after midnight on the day after the
-    due date counts as on time: an approximation accepted for a portfolio figure.
+      on or before their due date on the ministry's calendar (Occurrence.was_handed_in_on_time, read
+      from the stored day of the first hand-in), the `limit` worst first (a government has hundreds
+      of partners).
     """
-    first = (
-        select(Submission.occurrence_id, func.min(Submission.submitted_at).label("first_at"))
-        .group_by(Submission.occurrence_id)
-        .subquery()
-    )
     is_overdue = and_(Occurrence.status == "pending", Occurrence.due_on < today)
-    # date() exists on SQLite ('YYYY-MM-DD' text, as dates are stored there) and PostgreSQL (a date).
-    is_on_time = and_(first.c.first_at.is_not(None), func.date(first.c.first_at) <= Occurrence.due_on)
     per_organization = (
         _occurrences(
             user,
             Deliverable.responsible_organization_id.label("organization_id"),
             func.sum(case((is_overdue, 1), else_=0)).label("overdue"),
-            func.count(first.c.first_at).label("handed_in"),
-            func.sum(case((is_on_time, 1), else_=0)).label("on_time"),
+            func.count(Occurrence.first_handed_in_on).label("handed_in"),
+            func.sum(case((Occurrence.was_handed_in_on_time, 1), else_=0)).label("on_time"),
         )
-        .outerjoin(first, first.c.occurrence_id == Occurrence.id)
         .where(Occurrence.due_on <= today)
         .group_by(Deliverable.responsible_organization_id)
         .subquery()
