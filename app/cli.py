@@ -500,6 +500,23 @@ def reindex_command():
     click.echo(f"Search index rebuilt: {count} objects.")
 
 
+deliverables_cli = AppGroup("deliverables", help="Deliverables' kept figures.")
+
+
+@deliverables_cli.command("refill-hand-in-days")
+def refill_hand_in_days_command():
+    """Work out again each occurrence's first hand-in day on the ministry's calendar: after
+    MINISTRY_TIMEZONE changes, since the days were kept in the zone of their time."""
+    from sqlalchemy import update
+
+    from app.deliverables.models import Occurrence, fill_first_hand_ins
+
+    with unit_of_work():
+        db.session.execute(update(Occurrence).values(first_handed_in_on=None))
+        count = fill_first_hand_ins(db.session)
+    click.echo(f"First hand-in days worked out again: {count} occurrences.")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
@@ -512,3 +529,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(storage_cli)
     app.cli.add_command(exports_cli)
     app.cli.add_command(search_cli)
+    app.cli.add_command(deliverables_cli)

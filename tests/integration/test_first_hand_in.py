@@ -118,3 +118,18 @@ def test_upgrading_fills_the_first_hand_in_day_and_downgrading_drops_it(tmp_path
 def _as_date(value):
     """SQLite answers a raw SELECT's dates as text."""
     return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def test_a_changed_time_zone_has_the_days_worked_out_again(owed, signed_in):
+    from flask import current_app as app
+
+    with clock.frozen(LATE_EVENING_UTC):
+        assert _post(signed_in("partner"), owed, "submissions", _files((PDF, "rapport.pdf"))).status_code == 303
+    app.config["MINISTRY_TIMEZONE"] = "UTC"
+    try:
+        result = app.test_cli_runner().invoke(args=["deliverables", "refill-hand-in-days"])
+        assert result.exit_code == 0 and "1 occurrences" in result.output
+        db.session.rollback()  # end this session's read: the command committed in its own
+        assert db.session.get(type(owed), owed.id).first_handed_in_on == DUE  # 23:30 UTC on the 15th
+    finally:
+        app.config["MINISTRY_TIMEZONE"] = "Africa/Casablanca"
