@@ -113,6 +113,24 @@ def test_links_built_once_still_follow_where_the_app_is_mounted(signed_in):
     assert "/sharaka/" not in again
 
 
+@pytest.mark.parametrize("base_url", ["http://localhost/", "http://localhost/sharaka/"])
+def test_links_made_for_many_ids_are_flasks_links(app, base_url):
+    """templating.links_to builds a link once and puts each id in it: the same links as url_for, under a
+    prefix too."""
+    from flask import url_for
+
+    from app.core.templating import links_to
+
+    with app.test_request_context("/", base_url=base_url):
+        for endpoint, argument in (
+            ("agreements.view_agreement", "agreement_id"),
+            ("deliverables.view_occurrence", "occurrence_id"),
+        ):
+            link = links_to(endpoint, argument)
+            for id_ in (1, 7, 10, 123456):
+                assert link(id_) == url_for(endpoint, **{argument: id_})
+
+
 def test_a_date_is_written_once_per_style_and_language(app, monkeypatch):
     """The date filter keeps what Babel wrote for a day, a style and a language: a page that shows a date
     three times writes it once, and the same day still reads in each reader's language."""
