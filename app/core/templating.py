@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from flask import Flask, has_request_context, request, url_for
 from flask_babel import format_date, format_number, get_locale, get_translations
@@ -206,12 +207,12 @@ def _page_url_for(endpoint: str, **values) -> str:
 _ANY_ID = 918_273_645_546_372_819
 
 
-def links_to(endpoint: str, argument: str) -> Callable[[int], str]:
+def links_to(endpoint: str, argument: str, **options: Any) -> Callable[[int], str]:
     """Links to `endpoint` for many ids at the price of one url_for: the link is built once with a
     placeholder id, then each id takes its place (a calendar or a board links hundreds of rows to one
-    page). Same links as url_for(endpoint, **{argument: id})."""
-    built = url_for(endpoint, **{argument: _ANY_ID})  # type: ignore[arg-type]  # a route's argument
+    page). Same links as url_for(endpoint, **{argument: id}, **options) (options such as _anchor)."""
+    built = url_for(endpoint, **{**options, argument: _ANY_ID})
     if built.count(str(_ANY_ID)) != 1:  # unreachable for Sharaka's routes; Flask knows best then
-        return lambda id_: url_for(endpoint, **{argument: id_})  # type: ignore[arg-type]
+        return lambda id_: url_for(endpoint, **{**options, argument: id_})
     before, after = built.split(str(_ANY_ID))
     return lambda id_: f"{before}{int(id_)}{after}"

@@ -127,8 +127,10 @@ def test_links_made_for_many_ids_are_flasks_links(app, base_url):
             ("deliverables.view_occurrence", "occurrence_id"),
         ):
             link = links_to(endpoint, argument)
+            to_form = links_to(endpoint, argument, _anchor="action-submit_for_review")
             for id_ in (1, 7, 10, 123456):
                 assert link(id_) == url_for(endpoint, **{argument: id_})
+                assert to_form(id_) == url_for(endpoint, **{argument: id_}, _anchor="action-submit_for_review")
 
 
 def test_a_date_is_written_once_per_style_and_language(app, monkeypatch):

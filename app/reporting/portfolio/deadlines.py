@@ -241,6 +241,7 @@ def _approvals(user, month: Month):
         .options(selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user))
         .order_by(ApprovalRound.id)
     )
+    approvals_url = links_to("agreements.view_agreement", "agreement_id", _anchor="approvals-heading")
     for round_, agreement in rows:
         due = approval_deadline(round_, agreement)
         if due is not None:
@@ -249,7 +250,7 @@ def _approvals(user, month: Month):
                 "approval",
                 label(due[1].label),
                 agreement.reference,
-                url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="approvals-heading"),
+                approvals_url(agreement.id),
                 round_.id,
             )
 
