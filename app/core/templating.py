@@ -49,20 +49,7 @@ def register_template_helpers(app: Flask) -> None:
             "language_names": LANGUAGE_NAMES,
         }
 
-    @app.template_filter("date")
-    def _format_date(value, style: str = "medium"):
-        if not value:
-            return ""
-        if isinstance(value, str):  # ISO dates kept in JSON (notifications, digests)
-            try:
-                value = date.fromisoformat(value)
-            except ValueError:
-                return value
-        if style == "short":  # "12/1/26" reads differently in every country: one style per language
-            style = "medium"
-        if type(value) is not date:  # a moment is dated in the reader's time zone: written each time
-            return format_date(value, style)
-        return _written_dates.get((value, style, get_locale()), lambda: format_date(value, style))
+    app.add_template_filter(written_date, "date")
 
     @app.template_filter("numberformat")
     def _format_number(value):
@@ -155,6 +142,24 @@ def register_template_helpers(app: Flask) -> None:
             response.headers["Cache-Control"] = "no-store"
             response.headers.pop("Expires", None)
         return response
+
+
+def written_date(value, style: str = "medium"):
+    """A date as the reader reads it (the `date` filter): in their language, one style per language; an
+    ISO date kept in JSON is read first. Asked in Python by a page that writes the same date in several
+    places (the timeline)."""
+    if not value:
+        return ""
+    if isinstance(value, str):  # ISO dates kept in JSON (notifications, digests)
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
+    if style == "short":  # "12/1/26" reads differently in every country: one style per language
+        style = "medium"
+    if type(value) is not date:  # a moment is dated in the reader's time zone: written each time
+        return format_date(value, style)
+    return _written_dates.get((value, style, get_locale()), lambda: format_date(value, style))
 
 
 def _translations(context):

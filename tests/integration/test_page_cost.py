@@ -187,3 +187,23 @@ def test_the_heavy_pages_hand_their_services_the_reader_not_a_proxy(signed_in, m
     )
     assert signed_in(role).get(url).status_code == 200
     assert [type(reader) for reader in readers] == [User]
+
+
+def test_the_timeline_writes_each_bars_dates_once(app, signed_in, world, monkeypatch):
+    """A bar's dates appear in its label, its tooltip and its table row: written once per bar (Bar.start_text,
+    end_text), not once per place by the template's date filter."""
+    from app.core.templating import written_date
+
+    filtered = []
+    date_filter = app.jinja_env.filters["date"]
+    monkeypatch.setitem(
+        app.jinja_env.filters, "date", lambda value, *style: filtered.append(value) or date_filter(value, *style)
+    )
+    page = signed_in("manager").get("/portfolio/timeline").get_data(as_text=True)
+    signed = [agreement for agreement in (world.agreement_a, world.agreement_b) if agreement.signed_on]
+    assert signed
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        for agreement in signed:
+            assert page.count(f'<time datetime="{agreement.signed_on.isoformat()}">') >= 2
+            assert written_date(agreement.signed_on) in page
+    assert filtered == []  # grouped by partner, nothing else on the page is a date
