@@ -61,6 +61,12 @@ PARTY_ROLES = {
 PARTY_FIELDS = {"partners": PARTNER_PARTY, "co_signatories": "co_signatory", "witnesses": "witness"}
 
 
+def title_of(agreement, language: str | None = None) -> str:
+    """An agreement's title in the reader's language (or `language`), else its reference: of a loaded
+    agreement (Agreement.title) or of a row of Agreement.naming_columns()."""
+    return localized(agreement, "title", language) or agreement.reference
+
+
 def is_partner_party(party_role):
     """Whether a party role is the partner's: a value, or a SQL condition when given the column."""
     return party_role == PARTNER_PARTY
@@ -236,7 +242,13 @@ class Agreement(TimestampMixin, db.Model):
 
     @property
     def title(self) -> str:
-        return localized(self, "title") or self.reference
+        return title_of(self)
+
+    @classmethod
+    def naming_columns(cls) -> tuple:
+        """Its id, reference and titles: what a page listing many agreements by name reads instead of whole rows
+        (title_of names such a row)."""
+        return (cls.id, cls.reference, cls.title_ar, cls.title_fr, cls.title_en)
 
     @property
     def summary(self) -> str | None:

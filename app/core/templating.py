@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from flask import Flask, has_request_context, request, url_for
 from flask_babel import format_date, format_number, get_locale, get_translations
@@ -47,20 +49,7 @@ def register_template_helpers(app: Flask) -> None:
             "language_names": LANGUAGE_NAMES,
         }
 
-    @app.template_filter("date")
-    def _format_date(value, style: str = "medium"):
-        if not value:
-            return ""
-        if isinstance(value, str):  # ISO dates kept in JSON (notifications, digests)
-            try:
-                value = date.fromisoformat(value)
-            except ValueError:
-                return value
-        if style == "short":  # "12/1/26" reads differently in every country: one style per language
-            style = "medium"
-        if type(value) is not date:  # a moment is dated in the reader's time zone: written each time
-            return format_date(value, style)
-        return _written_dates.get((value, style, get_locale()), lambda: format_date(value, style))
+    app.add_template_filter(written_date, "date")
 
     @app.template_filter("numberformat")
     def _format_number(value):
@@ -155,6 +144,24 @@ def register_template_helpers(app: Flask) -> None:
         return response
 
 
+def written_date(value, style: str = "medium"):
+    """A date as the reader reads it (the `date` filter): in their language, one style per language; an
+    ISO date kept in JSON is read first. Asked in Python by a page that writes the same date in several
+    places (the timeline)."""
+    if not value:
+        return ""
+    if isinstance(value, str):  # ISO dates kept in JSON (notifications, digests)
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
+    if style == "short":  # "12/1/26" reads differently in every country: one style per language
+        style = "medium"
+    if type(value) is not date:  # a moment is dated in the reader's time zone: written each time
+        return format_date(value, style)
+    return _written_dates.get((value, style, get_locale()), lambda: format_date(value, style))
+
+
 def _translations(context):
     """The catalogue of the page being drawn (its language, or the one forced around its rendering), looked
     up once by the context processor; macros imported without the page's context look it up themselves."""
@@ -199,3 +206,18 @@ def _page_url_for(endpoint: str, **values) -> str:
     if (values and not isinstance(filename, str)) or endpoint.startswith(".") or not has_request_context():
         return url_for(endpoint, **values)
     return _built_urls.get((request.script_root, endpoint, filename), lambda: url_for(endpoint, **values))
+
+
+# A number no page links to, standing for the id in a link built once by links_to.
+_ANY_ID = 918_273_645_546_372_819
+
+
+def links_to(endpoint: str, argument: str, **options: Any) -> Callable[[int], str]:
+    """Links to `endpoint` for many ids at the price of one url_for: the link is built once with a
+    placeholder id, then each id takes its place (a calendar or a board links hundreds of rows to one
+    page). Same links as url_for(endpoint, **{argument: id}, **options) (options such as _anchor)."""
+    built = url_for(endpoint, **{**options, argument: _ANY_ID})
+    if built.count(str(_ANY_ID)) != 1:  # unreachable for Sharaka's routes; Flask knows best then
+        return lambda id_: url_for(endpoint, **{**options, argument: id_})
+    before, after = built.split(str(_ANY_ID))
+    return lambda id_: f"{before}{int(id_)}{after}"

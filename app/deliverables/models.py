@@ -53,6 +53,19 @@ STATUS_LABELS = {
 }
 
 
+def shown_status(status: str, due_on: date, today: date, due_window_days: int = 14) -> str:
+    """The status a person sees today of an occurrence stored as `status`, due on `due_on`: pending
+    becomes not yet due, due or overdue by the date. The one rule, for an occurrence loaded whole
+    (Occurrence.status_on) or read as columns (the calendar)."""
+    if status != "pending":
+        return status
+    if today > due_on:
+        return "overdue"
+    if (due_on - today).days <= due_window_days:
+        return "due"
+    return "not_yet_due"
+
+
 @guarded_model
 class Deliverable(TimestampMixin, db.Model):
     """One line of an agreement's plan: a one-off deliverable or a recurring one."""
@@ -129,14 +142,8 @@ class Occurrence(db.Model):
     decided_by = relationship("User")
 
     def status_on(self, today: date, due_window_days: int = 14) -> str:
-        """The status a person sees today: pending becomes not yet due, due or overdue by the date."""
-        if self.status != "pending":
-            return self.status
-        if today > self.due_on:
-            return "overdue"
-        if (self.due_on - today).days <= due_window_days:
-            return "due"
-        return "not_yet_due"
+        """The status a person sees today (shown_status)."""
+        return shown_status(self.status, self.due_on, today, due_window_days)
 
     @property
     def latest_submission(self) -> "Submission | None":

@@ -113,6 +113,26 @@ def test_links_built_once_still_follow_where_the_app_is_mounted(signed_in):
     assert "/sharaka/" not in again
 
 
+@pytest.mark.parametrize("base_url", ["http://localhost/", "http://localhost/sharaka/"])
+def test_links_made_for_many_ids_are_flasks_links(app, base_url):
+    """templating.links_to builds a link once and puts each id in it: the same links as url_for, under a
+    prefix too."""
+    from flask import url_for
+
+    from app.core.templating import links_to
+
+    with app.test_request_context("/", base_url=base_url):
+        for endpoint, argument in (
+            ("agreements.view_agreement", "agreement_id"),
+            ("deliverables.view_occurrence", "occurrence_id"),
+        ):
+            link = links_to(endpoint, argument)
+            to_form = links_to(endpoint, argument, _anchor="action-submit_for_review")
+            for id_ in (1, 7, 10, 123456):
+                assert link(id_) == url_for(endpoint, **{argument: id_})
+                assert to_form(id_) == url_for(endpoint, **{argument: id_}, _anchor="action-submit_for_review")
+
+
 def test_a_date_is_written_once_per_style_and_language(app, monkeypatch):
     """The date filter keeps what Babel wrote for a day, a style and a language: a page that shows a date
     three times writes it once, and the same day still reads in each reader's language."""
@@ -167,3 +187,23 @@ def test_the_heavy_pages_hand_their_services_the_reader_not_a_proxy(signed_in, m
     )
     assert signed_in(role).get(url).status_code == 200
     assert [type(reader) for reader in readers] == [User]
+
+
+def test_the_timeline_writes_each_bars_dates_once(app, signed_in, world, monkeypatch):
+    """A bar's dates appear in its label, its tooltip and its table row: written once per bar (Bar.start_text,
+    end_text), not once per place by the template's date filter."""
+    from app.core.templating import written_date
+
+    filtered = []
+    date_filter = app.jinja_env.filters["date"]
+    monkeypatch.setitem(
+        app.jinja_env.filters, "date", lambda value, *style: filtered.append(value) or date_filter(value, *style)
+    )
+    page = signed_in("manager").get("/portfolio/timeline").get_data(as_text=True)
+    signed = [agreement for agreement in (world.agreement_a, world.agreement_b) if agreement.signed_on]
+    assert signed
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        for agreement in signed:
+            assert page.count(f'<time datetime="{agreement.signed_on.isoformat()}">') >= 2
+            assert written_date(agreement.signed_on) in page
+    assert filtered == []  # grouped by partner, nothing else on the page is a date

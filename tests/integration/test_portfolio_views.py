@@ -131,7 +131,7 @@ def test_board_columns_follow_the_workflow_and_finished_stages_only_count(signed
     )
 
 
-def test_board_filters_by_type_partner_and_owner(signed_in, world, pipeline):
+def test_board_filters_by_type_partner_and_owner(app, signed_in, world, pipeline):
     draft, _cancelled = pipeline
     manager = signed_in("manager")
     by_type = text_of(manager, "/portfolio/board?type=convention")
@@ -143,7 +143,8 @@ def test_board_filters_by_type_partner_and_owner(signed_in, world, pipeline):
     assert draft.reference in by_owner and world.agreement_a.reference not in by_owner
     # An amendment's "active" is its final state: filtered on amendments, the column is folded away.
     assert "No agreement matches these filters." in text_of(manager, "/portfolio/board?type=amendment")
-    board = build_board(world.users["manager"], PortfolioFilters(type="amendment"), clock.today())
+    with app.test_request_context():  # a board carries its cards' links
+        board = build_board(world.users["manager"], PortfolioFilters(type="amendment"), clock.today())
     assert "active" in [column.stage.name for column in board.finished]
     assert [column.stage.name for column in board.columns] == ["draft", "internal_review", "signature", "signed"]
 
@@ -205,7 +206,8 @@ def test_board_shows_at_most_the_cap_per_column_and_links_to_the_rest(app, world
     for number in range(3):
         factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr=f"Brouillon {number}")
     db.session.commit()
-    board = build_board(world.users["manager"], PortfolioFilters(), clock.today(), cap=2)
+    with app.test_request_context():  # a board carries its cards' links
+        board = build_board(world.users["manager"], PortfolioFilters(), clock.today(), cap=2)
     draft = next(column for column in board.columns if column.stage.name == "draft")
     assert draft.count == 3 and len(draft.cards) == 2 and draft.hidden == 1
     # Longest in the stage first.

@@ -3,6 +3,7 @@ action, so each card offers the moves its reader may take now, as links to their
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from app.agreements.models import Agreement, AgreementParty
 from app.core import clock
 from app.core.permissions import can, visible_agreements_clause
+from app.core.templating import links_to
 from app.extensions import db
 from app.reporting.portfolio.filters import PortfolioFilters
 from app.reporting.portfolio.stages import StageColumn, in_view, stage_columns, stage_label
@@ -28,7 +30,10 @@ class Card:
     agreement: Agreement
     days_in_stage: int | None
     sla_days: int | None
+    url: str = ""  # the agreement's page
     moves: list = field(default_factory=list)  # engine.ActionOption the reader may take now
+    # Each move's link: the move's form on the agreement's page.
+    move_urls: dict[str, str] = field(default_factory=dict)
 
     forward: set = field(default_factory=set)  # names of the moves that carry the agreement on
 
@@ -142,6 +147,9 @@ def _cards(user, conditions, states: list[str], today: date, cap: int) -> dict[s
         )
     ).all()
     may_act = can(user, "agreement.act")
+    # Links differ from card to card by the agreement's id alone: each kind built once for the page.
+    agreement_url = links_to("agreements.view_agreement", "agreement_id")
+    move_links: dict[str, Callable[[int], str]] = {}
     cards: dict[str, list[Card]] = {}
     for agreement in agreements:
         definition = engine.definition_for(agreement)
@@ -149,12 +157,19 @@ def _cards(user, conditions, states: list[str], today: date, cap: int) -> dict[s
         moves = (
             [option for option in engine.actions_for(agreement, user, today) if option.is_allowed] if may_act else []
         )
+        for option in moves:
+            if option.name not in move_links:
+                move_links[option.name] = links_to(
+                    "agreements.view_agreement", "agreement_id", _anchor=f"action-{option.name}"
+                )
         cards.setdefault(agreement.state, []).append(
             Card(
                 agreement,
                 clock.days_since(agreement.state_entered_at, today),
                 state.sla_days if state else None,
+                agreement_url(agreement.id),
                 moves,
+                {option.name: move_links[option.name](agreement.id) for option in moves},
                 forward=_forward(definition, agreement.state, moves),
             )
         )

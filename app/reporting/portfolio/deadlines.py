@@ -13,11 +13,13 @@ from functools import cached_property
 
 from flask import url_for
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
-from app.agreements.models import Agreement
+from app.agreements.models import Agreement, title_of
 from app.agreements.services import IN_FORCE_CHOICE
+from app.core.i18n import current_language, localized
 from app.core.permissions import can, is_partner, visible_agreements_clause, visible_deliverables_clause
+from app.core.templating import links_to
 from app.extensions import db
 from app.workflow.engine import definition_for, label
 from app.workflow.queries import in_state_tagged, rounds_due_between
@@ -30,14 +32,31 @@ KINDS = ("deliverable", "approval", "end")
 DAY_CAP = 10
 
 
+@dataclass(frozen=True)
+class DueOccurrence:
+    """A deliverable's occurrence as the calendar reads it: three columns, not an ORM object (a month
+    draws hundreds). Its shown status is the deliverables' one rule (models.shown_status)."""
+
+    id: int
+    due_on: date
+    status: str
+
+    def status_on(self, today: date, due_window_days: int = 14) -> str:
+        from app.deliverables.models import shown_status
+
+        return shown_status(self.status, self.due_on, today, due_window_days)
+
+
 @dataclass
 class Deadline:
     day: date
     kind: str  # one of KINDS
     title: str
-    agreement: Agreement
+    reference: str  # the agreement's
     url: str
-    occurrence: object | None = None  # for deliverables: the occurrence (its status badge)
+    # The occurrence, round or agreement it comes from: orders an agreement's deadlines of one day and kind.
+    source_id: int
+    occurrence: DueOccurrence | None = None  # for deliverables: its status badge
     detail: str | None = None
 
 
@@ -108,7 +127,7 @@ def build_month(user, first: date, today: date) -> Month:
         if deadline.kind == "approval":  # read whole (only the month's, dated in Python): counted here
             key = (deadline.day, deadline.kind)
             month.counts[key] = month.counts.get(key, 0) + 1
-    month.deadlines = sorted(deadlines, key=lambda d: (d.day, KINDS.index(d.kind), d.agreement.reference))
+    month.deadlines = sorted(deadlines, key=lambda d: (d.day, KINDS.index(d.kind), d.reference, d.source_id))
     return month
 
 
@@ -124,6 +143,7 @@ def _first_of_each_day(query, day_column, order_by, cap: int = DAY_CAP):
 
 def _deliverables(user, month: Month):
     from app.deliverables.models import UNFINISHED_STATUSES, Deliverable, Occurrence
+    from app.organizations.models import Organization
 
     due = (
         select(Occurrence.id)
@@ -149,28 +169,44 @@ def _deliverables(user, month: Month):
         )
 
     first = _first_of_each_day(due, Occurrence.due_on, (Agreement.reference, Occurrence.id))
+    # Columns, not objects: what a row draws (titles and names in every language, picked below as the
+    # models' title and name properties pick them).
     drawn = db.session.execute(
-        select(Occurrence, first.c.on_day)
-        .join(first, first.c.id == Occurrence.id)
-        .options(
-            joinedload(Occurrence.deliverable).joinedload(Deliverable.agreement),
-            joinedload(Occurrence.deliverable).joinedload(Deliverable.responsible_organization),
+        select(
+            Occurrence.id,
+            Occurrence.due_on,
+            Occurrence.status,
+            Deliverable.title_ar,
+            Deliverable.title_fr,
+            Deliverable.title_en,
+            Agreement.reference,
+            Organization.slug,
+            Organization.name_ar,
+            Organization.name_fr,
+            Organization.name_en,
+            first.c.on_day,
         )
+        .join(first, first.c.id == Occurrence.id)
+        .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
+        .join(Agreement, Agreement.id == Deliverable.agreement_id)
+        .join(Organization, Organization.id == Deliverable.responsible_organization_id)
     ).all()
-    for occurrence, on_day in drawn:
-        key = (occurrence.due_on, "deliverable")
-        month.counts[key] = on_day
-        if on_day > DAY_CAP and key not in month.more_urls:  # one link per day, not per drawn row
-            month.more_urls[key] = listed(occurrence.due_on)
-        deliverable = occurrence.deliverable
+    language = current_language()
+    occurrence_url = links_to("deliverables.view_occurrence", "occurrence_id")
+    for row in drawn:
+        key = (row.due_on, "deliverable")
+        month.counts[key] = row.on_day
+        if row.on_day > DAY_CAP and key not in month.more_urls:  # one link per day, not per drawn row
+            month.more_urls[key] = listed(row.due_on)
         yield Deadline(
-            occurrence.due_on,
+            row.due_on,
             "deliverable",
-            deliverable.title,
-            deliverable.agreement,
-            url_for("deliverables.view_occurrence", occurrence_id=occurrence.id),
-            occurrence=occurrence,
-            detail=deliverable.responsible_organization.name,
+            localized(row, "title", language) or "",
+            row.reference,
+            occurrence_url(row.id),
+            row.id,
+            occurrence=DueOccurrence(row.id, row.due_on, row.status),
+            detail=localized(row, "name", language) or row.slug,
         )
 
 
@@ -205,6 +241,7 @@ def _approvals(user, month: Month):
         .options(selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user))
         .order_by(ApprovalRound.id)
     )
+    approvals_url = links_to("agreements.view_agreement", "agreement_id", _anchor="approvals-heading")
     for round_, agreement in rows:
         due = approval_deadline(round_, agreement)
         if due is not None:
@@ -212,8 +249,9 @@ def _approvals(user, month: Month):
                 due[0],
                 "approval",
                 label(due[1].label),
-                agreement,
-                url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="approvals-heading"),
+                agreement.reference,
+                approvals_url(agreement.id),
+                round_.id,
             )
 
 
@@ -227,24 +265,24 @@ def _endings(user, month: Month):
         Agreement.expires_on <= month.last,
     )
     first = _first_of_each_day(ending, Agreement.expires_on, (Agreement.reference, Agreement.id))
-    drawn = db.session.execute(select(Agreement, first.c.on_day).join(first, first.c.id == Agreement.id)).all()
-    for agreement, on_day in drawn:
-        day = agreement.expires_on
-        month.counts[(day, "end")] = on_day
-        if on_day > DAY_CAP and (day, "end") not in month.more_urls:  # one link per day, not per drawn row
+    drawn = db.session.execute(
+        select(*Agreement.naming_columns(), Agreement.expires_on, first.c.on_day).join(
+            first, first.c.id == Agreement.id
+        )
+    ).all()
+    language = current_language()
+    agreement_url = links_to("agreements.view_agreement", "agreement_id")
+    for row in drawn:
+        day = row.expires_on
+        month.counts[(day, "end")] = row.on_day
+        if row.on_day > DAY_CAP and (day, "end") not in month.more_urls:  # one link per day, not per drawn row
             month.more_urls[(day, "end")] = url_for(
                 "agreements.list_agreements",
                 state=IN_FORCE_CHOICE,
                 ends_after=day.isoformat(),
                 ends_before=day.isoformat(),
             )
-        yield Deadline(
-            day,
-            "end",
-            agreement.title,
-            agreement,
-            url_for("agreements.view_agreement", agreement_id=agreement.id),
-        )
+        yield Deadline(day, "end", title_of(row, language), row.reference, agreement_url(row.id), row.id)
 
 
 def weekday_names(locale) -> list[tuple[str, str]]:

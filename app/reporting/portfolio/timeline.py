@@ -17,6 +17,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from app.agreements.models import Agreement
 from app.core import clock
 from app.core.permissions import can, visible_agreements_clause
+from app.core.templating import links_to, written_date
 from app.extensions import db
 from app.workflow.engine import state_has
 from app.workflow.queries import in_state_tagged
@@ -39,6 +40,12 @@ class Bar:
     offset: float = 0.0  # percent of the axis from its start
     size: float = 0.0
     runs_on: bool = False  # open-ended, or ends after the axis: drawn to the edge with an arrow
+    # Read, built and written once per agreement, for the bar, its label and its table row (and each group
+    # it is in).
+    url: str = ""  # the agreement's page
+    title: str = ""  # the agreement's, in the reader's language
+    start_text: str = ""  # the dates as the reader reads them
+    end_text: str = ""
 
 
 @dataclass
@@ -105,8 +112,18 @@ def build_timeline(user, group_by: str, today: date, *, cap: int = BAR_CAP) -> T
     spans = [(agreement, *agreement_span(agreement)) for agreement in agreements]
     start, end = axis_bounds([s for _a, s, _e in spans], [e for _a, _s, e in spans], today)
     groups: dict[str, Group] = {}
+    agreement_url = links_to("agreements.view_agreement", "agreement_id")
     for agreement, first, last in spans:
-        bar = place(Bar(agreement, first, last), start, end)
+        bar = Bar(
+            agreement,
+            first,
+            last,
+            url=agreement_url(agreement.id),
+            title=agreement.title,
+            start_text=written_date(first),
+            end_text=written_date(last),
+        )
+        place(bar, start, end)
         for key, make in _group_keys(agreement, group_by, user):
             if key not in groups:
                 groups[key] = make()
