@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -144,6 +144,19 @@ class Occurrence(db.Model):
     def status_on(self, today: date, due_window_days: int = 14) -> str:
         """The status a person sees today (shown_status)."""
         return shown_status(self.status, self.due_on, today, due_window_days)
+
+    @classmethod
+    def shown_as(cls, status: str, today: date, due_window_days: int = 14):
+        """SQL twin of shown_status: the occurrences a person sees today as `status`."""
+        pending = cls.status == "pending"
+        window_end = today + timedelta(days=due_window_days)
+        if status == "overdue":
+            return and_(pending, cls.due_on < today)
+        if status == "due":
+            return and_(pending, cls.due_on >= today, cls.due_on <= window_end)
+        if status == "not_yet_due":
+            return and_(pending, cls.due_on > window_end)
+        return cls.status == status
 
     @property
     def latest_submission(self) -> "Submission | None":

@@ -11,7 +11,7 @@ from dateutil.relativedelta import relativedelta
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import contains_eager, selectinload
 
 from app.agreements.models import Agreement, AgreementParty
@@ -447,22 +447,20 @@ def occurrences_query(user, filters: OccurrenceFilters, today: date):
             selectinload(Occurrence.submissions),
         )
     )
-    window_end = today + relativedelta(days=due_window())
+    window = due_window()
     status = filters.status
-    if status == "overdue":
-        query = query.where(Occurrence.status == "pending", Occurrence.due_on < today)
-    elif status == "due":
-        query = query.where(Occurrence.status == "pending", Occurrence.due_on >= today, Occurrence.due_on <= window_end)
-    elif status == "not_yet_due":
-        query = query.where(Occurrence.status == "pending", Occurrence.due_on > window_end)
-    elif status == "unfinished":  # not yet accepted or waived, as the calendar counts them
+    if status == "unfinished":  # not yet accepted or waived, as the calendar counts them
         query = query.where(Occurrence.status.in_(UNFINISHED_STATUSES))
-    elif status in ("submitted", "sent_back", "accepted", "waived"):
-        query = query.where(Occurrence.status == status)
     elif status == "open":  # what the responsible party must act on now
         query = query.where(
-            or_(Occurrence.status == "sent_back", and_(Occurrence.status == "pending", Occurrence.due_on <= window_end))
+            or_(
+                Occurrence.shown_as("sent_back", today, window),
+                Occurrence.shown_as("overdue", today, window),
+                Occurrence.shown_as("due", today, window),
+            )
         )
+    elif status in STATUS_LABELS:
+        query = query.where(Occurrence.shown_as(status, today, window))
     if filters.agreement_id:
         query = query.where(Deliverable.agreement_id == filters.agreement_id)
     if filters.partner_id:

@@ -168,7 +168,7 @@ def my_deliverables(user, today: date, *, limit: int = LISTED) -> DeliverablesSu
     """
     month_end = today.replace(day=calendar.monthrange(today.year, today.month)[1])
     pending = Occurrence.status == "pending"
-    is_overdue = and_(pending, Occurrence.due_on < today)
+    is_overdue = Occurrence.shown_as("overdue", today)
     is_due = and_(pending, Occurrence.due_on >= today, Occurrence.due_on <= month_end)
     order = (Occurrence.due_on, Occurrence.id)
     found = firsts_with_totals(

@@ -139,7 +139,7 @@ def organization_figures(
       from the stored day of the first hand-in), the `limit` worst first (a government has hundreds
       of partners).
     """
-    is_overdue = and_(Occurrence.status == "pending", Occurrence.due_on < today)
+    is_overdue = Occurrence.shown_as("overdue", today)
     per_organization = (
         visible_occurrences(
             user,
