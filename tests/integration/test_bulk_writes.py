@@ -1,17 +1,18 @@
 """A reminder pass's bulk writes (notifications/bulk.py) store what one notice at a time stores: the same
-notice, the same JSON text, the same e-mail; the natural keys recorded once; a value too long for its
-column refused, not cut short."""
+notice, the same JSON text, the same e-mail (its subject in the recipient's words); the natural keys
+recorded once; a value too long for its column refused, not cut short."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import String, cast, select
 from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
-from app.notifications import services
+from app.notifications import messages, services
 from app.notifications.bulk import Writer
 from app.notifications.models import Notification, OutboxMessage
 from tests.databases import backend
@@ -102,3 +103,31 @@ def test_a_value_too_long_for_its_column_fails_the_batch(world):
     row = services._notification_values(world.users["officer"], _notice(kind="k" * 41))
     with pytest.raises(DBAPIError), db.session.begin_nested():
         writer.insert([writer.row(row)])
+
+
+def test_each_recipient_of_a_batch_reads_the_subject_in_their_language(world):
+    """The batch finds each language's words once (messages.written_in), not once per subject: still each
+    language's own words, plural forms (Arabic's six) and isolates included."""
+    people = {"ar": world.users["officer"], "fr": world.users["manager"], "en": world.users["legal"]}
+    for language, person in people.items():
+        person.language = language
+    deliverable = {"ar": "تقرير", "fr": "Rapport", "en": "Report"}
+    notices = [_notice(params={"reference": "CONV-7", "deliverable": deliverable, "days": days}) for days in (2, 3, 11)]
+    services.notify_many([(person, notice) for person in people.values() for notice in notices])
+    db.session.flush()
+    expected = {
+        "ar": [
+            "متأخر منذ يومين: \u2068تقرير\u2069 (\u2068CONV-7\u2069)",
+            "متأخر منذ 3 أيام: \u2068تقرير\u2069 (\u2068CONV-7\u2069)",
+            "متأخر منذ 11 يومًا: \u2068تقرير\u2069 (\u2068CONV-7\u2069)",
+        ],
+        "fr": [f"En retard de {days} jours : Rapport (CONV-7)" for days in (2, 3, 11)],
+        "en": [f"Overdue by {days} days: Report (CONV-7)" for days in (2, 3, 11)],
+    }
+    for language, person in people.items():
+        assert [subject for *_rest, subject, _text, _html in _stored(person)[1]] == expected[language]
+        words = messages.written_in(language)
+        # (A subject's spaces are plain ones; the catalogue's French has a no-break space before a colon.)
+        assert [" ".join(messages.headline(n.kind, n.params, words).split()) for n in notices] == expected[language]
+        with force_locale(language):  # the words a single notice finds
+            assert [" ".join(messages.headline(n.kind, n.params).split()) for n in notices] == expected[language]
