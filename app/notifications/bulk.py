@@ -146,12 +146,15 @@ class Writer:
         return Serialised(self._serialised(key, value))
 
     def object_of(self, members: dict[str, Any], written: dict[str, str]) -> Serialised:
-        """The JSON of the object `members`, the members in `written` taken as they were serialised
-        already (by another writer: an e-mail's notice holds the params its in-app notice wrote)."""
-        if not self._joins:
+        """The JSON of the object `members`, the members in `written` (the first ones) taken as they were
+        serialised already (by another writer: an e-mail's notice holds the params its in-app notice
+        wrote), the others serialised together in one call."""
+        names = list(members)
+        if not self._joins or set(names[: len(written)]) != written.keys():
             return Serialised(self._dumps(members))
-        texts = (f"{self._dumps(key)}: {written.get(key) or self._dumps(value)}" for key, value in members.items())
-        return Serialised("{" + ", ".join(texts) + "}")
+        given = [f"{self._dumps(name)}: {written[name]}" for name in names[: len(written)]]
+        others = self._dumps({name: members[name] for name in names[len(written) :]})[1:-1]
+        return Serialised("{" + ", ".join(given + ([others] if others else [])) + "}")
 
     def _serialised(self, key: str, value) -> str:
         # The same object (a notice's params, shared by its recipients) is serialised once; the value is

@@ -186,3 +186,5 @@ def test_an_objects_json_takes_a_member_serialised_already_as_it_is(world):
     assert writer.object_of(members, written={"params": params_text}) == json.dumps(members)
     # Taken as it is, not serialised again:
     assert writer.object_of(members, written={"params": "[0]"}).startswith('{"params": [0], "link": ')
+    # Only the first members are taken as written; otherwise the whole object is serialised.
+    assert writer.object_of(members, written={"link": '"elsewhere"'}) == json.dumps(members)
