@@ -13,6 +13,7 @@ from sqlalchemy import String, cast, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from app.core.clock import utcnow
 from app.extensions import db
 from app.notifications import messages, services
 from app.notifications.bulk import Writer
@@ -144,11 +145,13 @@ def test_a_value_the_same_on_every_row_is_sent_once_and_lands_on_every_row(world
             sent.append(parameters)
 
     event.listen(Engine, "before_cursor_execute", keep)
+    before = utcnow().replace(microsecond=0)
     try:
         services.notify_many([(person, _notice(object_id=index)) for index, person in enumerate(people)])
         db.session.flush()
     finally:
         event.remove(Engine, "before_cursor_execute", keep)
+    after = utcnow()
     rows = db.session.execute(
         select(
             OutboxMessage.status,
@@ -159,7 +162,7 @@ def test_a_value_the_same_on_every_row_is_sent_once_and_lands_on_every_row(world
             OutboxMessage.recipient_id,
         ).where(OutboxMessage.recipient_id.in_([person.id for person in people]))
     ).all()
-    assert len(rows) == 3 and len({row.created_at for row in rows}) == 1 and rows[0].created_at is not None
+    assert len(rows) == 3 and len({row.created_at for row in rows}) == 1 and before <= rows[0].created_at <= after
     assert {row[:3] for row in rows} == {("pending", 0, None)}
     assert {row.next_attempt_at for row in rows} == {rows[0].created_at}
     assert {row.recipient_id for row in rows} == {person.id for person in people}
