@@ -54,14 +54,19 @@ def _table(name: str) -> Table:
     )
 
 
-def _array_of(type_: TypeEngine, dialect) -> str:
-    """The SQL type of an array of a column's values. Strings unbounded: a value too long for its column
-    fails the INSERT, as it did, instead of being cut short by the cast."""
-    return "VARCHAR[]" if isinstance(type_, String) else f"{type_.compile(dialect)}[]"
+def _cast_of(type_: TypeEngine, dialect) -> str:
+    """The SQL type a column's value is cast to on the way in (an array of it for a varying column).
+    Strings unbounded: a value too long for its column fails the INSERT, as it did, instead of being cut
+    short by the cast."""
+    return "VARCHAR" if isinstance(type_, String) else type_.compile(dialect)
 
 
 def _prepared(type_: TypeEngine) -> bool:
     return isinstance(type_, JSON) or type(type_).__name__ == "UTCDateTime"
+
+
+class Serialised(str):
+    """JSON text already written as the dialect writes it: a row passes it on as it is."""
 
 
 class Writer:
@@ -77,6 +82,9 @@ class Writer:
         self._stamps = {key: process for key, process in self._stamps.items() if key not in self._json}
         self._dumps = getattr(dialect, "_json_serializer", None) or json.dumps
         self._done: dict[tuple[str, int], tuple[Any, str]] = {}  # (column, id(value)) -> (value, its text)
+        # Whether an object's JSON is its members' JSON joined as the serialiser joins them (json.dumps's
+        # separators), so a member serialised already need not be serialised again inside it.
+        self._joins = self._dumps({"a": [1], "b": None}) == f'{{"a": {self._dumps([1])}, "b": {self._dumps(None)}}}'
 
     def insert(self, rows: list[dict], *, skip_conflicts: bool = False, returning: tuple[str, ...] = ()) -> list:
         """Write `rows` (each made by `row`, all with the same columns) in one statement; with
@@ -98,26 +106,55 @@ class Writer:
         """PostgreSQL: the rows travel as one array per column, unnested by the server. A multi-row VALUES
         is thousands of placeholders, which psycopg parses again for every batch (so long a statement is
         not cached), and an executemany is one statement per row. The arrays go in binary (`%b`): in text,
-        psycopg escapes each quote of each JSON value with a regular expression, slower than the rest."""
+        psycopg escapes each quote of each JSON value with a regular expression, slower than the rest.
+        A column with the same value on every row (the batch's moment, an e-mail's status, its bodies
+        not written yet) is sent once, as one value the SELECT repeats: dumping its array element by
+        element was a third of the arrays' cost."""
         source, dialect = db.metadata.tables[self.table.name], db.engine.dialect
         names = list(rows[0])
-        arrays = ", ".join(f"%({name})b::{_array_of(source.c[name].type, dialect)}" for name in names)
-        sql = f"INSERT INTO {self.table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
+        columns = {name: [row[name] for row in rows] for name in names}
+        same = {name for name, values in columns.items() if values.count(values[0]) == len(values)}
+        varying = [name for name in names if name not in same] or names[:1]  # unnest counts the rows
+        arrays = ", ".join(f"%({name})b::{_cast_of(source.c[name].type, dialect)}[]" for name in varying)
+        selected = ", ".join(
+            name if name in varying else f"%({name})s::{_cast_of(source.c[name].type, dialect)}" for name in names
+        )
+        sql = (
+            f"INSERT INTO {self.table.name} ({', '.join(names)}) "
+            f"SELECT {selected} FROM unnest({arrays}) AS given ({', '.join(varying)})"
+        )
         if skip_conflicts:
             sql += " ON CONFLICT DO NOTHING"
         if returning:
             sql += f" RETURNING {', '.join(returning)}"
-        result = db.session.connection().exec_driver_sql(sql, {name: [row[name] for row in rows] for name in names})
+        values = {name: columns[name] if name in varying else columns[name][0] for name in names}
+        result = db.session.connection().exec_driver_sql(sql, values)
         return [tuple(row) for row in result] if returning else []
 
     def row(self, values: dict) -> dict:
         prepared = dict(values)
         for key in self._json & prepared.keys():
-            prepared[key] = self._serialised(key, prepared[key])
+            if not isinstance(prepared[key], Serialised):
+                prepared[key] = self._serialised(key, prepared[key])
         for key, process in self._stamps.items():
             if key in prepared and prepared[key] is not None:
                 prepared[key] = self._converted(key, prepared[key], process)
         return prepared
+
+    def serialised(self, key: str, value) -> Serialised:
+        """The JSON of `value` for the column `key`, as `row` writes it (once per object)."""
+        return Serialised(self._serialised(key, value))
+
+    def object_of(self, members: dict[str, Any], written: dict[str, str]) -> Serialised:
+        """The JSON of the object `members`, the members in `written` (the first ones) taken as they were
+        serialised already (by another writer: an e-mail's notice holds the params its in-app notice
+        wrote), the others serialised together in one call."""
+        names = list(members)
+        if not self._joins or set(names[: len(written)]) != written.keys():
+            return Serialised(self._dumps(members))
+        given = [f"{self._dumps(name)}: {written[name]}" for name in names[: len(written)]]
+        others = self._dumps({name: members[name] for name in names[len(written) :]})[1:-1]
+        return Serialised("{" + ", ".join(given + ([others] if others else [])) + "}")
 
     def _serialised(self, key: str, value) -> str:
         # The same object (a notice's params, shared by its recipients) is serialised once; the value is

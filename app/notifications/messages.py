@@ -8,12 +8,40 @@ Params hold plain values only (they are stored as JSON): multilingual texts as
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from flask_babel import format_date, ngettext
+import flask_babel
+from flask_babel import force_locale, format_date, get_translations, ngettext
 from flask_babel import gettext as _
 
 from app.core.i18n import FALLBACK_ORDER, current_language
+
+
+@dataclass(frozen=True)
+class Words:
+    """One language's catalogue, found once. `_` and `ngettext` find the current locale and its
+    catalogue again on every call (a third of a reminder pass's subjects); a pass writing thousands of
+    subjects in a few languages asks `written_in` once per language and hands the words to `headline`.
+    Formatting as flask_babel's: `%` with the variables, `num` among them for plurals."""
+
+    language: str
+    catalogue: Any
+
+    def gettext(self, string: str, **variables) -> str:
+        text = self.catalogue.ugettext(string)
+        return text % variables if variables else text
+
+    def ngettext(self, singular: str, plural: str, num: int, **variables) -> str:
+        variables.setdefault("num", num)
+        return self.catalogue.ungettext(singular, plural, num) % variables
+
+
+def written_in(language: str) -> Words:
+    """The words of `language`, as `_` finds them inside force_locale(language)."""
+    with force_locale(language):
+        return Words(current_language(), get_translations())
 
 
 def pick(texts, language: str | None = None) -> str:
@@ -40,9 +68,14 @@ def isolate(value, language: str | None = None) -> str:
     return f"\u2068{text}\u2069" if text and (language or current_language()) == "ar" else text
 
 
-def headline(kind: str, params: dict) -> str:
-    """A one-line summary: the bell, the notifications page, the e-mail subject."""
-    language = current_language()  # asked once: a reminder pass writes thousands of subjects
+def headline(kind: str, params: dict, words: Words | None = None) -> str:
+    """A one-line summary: the bell, the notifications page, the e-mail subject. `words`: the current
+    language's (written_in), when the caller writes many; the dates of a digest's subject still follow
+    the current locale, so the caller switches to that language too."""
+    # The names `_` and `ngettext` kept, so the catalogue's extraction still finds these messages.
+    _ = words.gettext if words else flask_babel.gettext
+    ngettext = words.ngettext if words else flask_babel.ngettext
+    language = words.language if words else current_language()  # asked once: a pass writes thousands
     ref = isolate(params.get("reference", ""), language)
     title = isolate(pick(params.get("title"), language), language)
     item = isolate(pick(params.get("deliverable"), language), language)

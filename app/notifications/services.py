@@ -122,11 +122,15 @@ def notify_many(pairs: list[tuple[Any, Notice]]) -> int:
         languages = _mail_languages(person for person, _notice in mailed)
         domain = _mail_domain()
         mails = Writer(OutboxMessage.__tablename__)
-        kept: dict[int, dict] = {}  # id(notice) -> what the sender needs (one object per notice: serialised once)
+        # id(notice) -> what the sender needs, in JSON: once per notice, its params as the notices wrote them
+        kept: dict[int, str] = {}
         rows = []
         for (person, notice), subject in zip(mailed, _subjects(mailed, languages)):
             if id(notice) not in kept:
-                kept[id(notice)] = {"params": notice.params, "link": notice.link, "extra": notice.extra}
+                kept[id(notice)] = mails.object_of(
+                    {"params": notice.params, "link": notice.link, "extra": notice.extra},
+                    written={"params": notices.serialised("params", notice.params)},
+                )
             values = _mail_values(
                 person,
                 notice,
@@ -176,9 +180,9 @@ def mail_language(recipient) -> str:
 
 
 def _subjects(pairs: list[tuple[Any, Notice]], languages: dict[int, str] | None = None) -> list[str]:
-    """The subject of each (recipient, notice) in the recipient's language, one locale switch per
-    language rather than per message (switching costs more than writing a headline), and once per
-    notice and language (a reminder pass gives the recipients of one reminder the same notice).
+    """The subject of each (recipient, notice) in the recipient's language, one locale switch and one
+    look-up of its catalogue per language rather than per message, and once per notice and language (a
+    reminder pass gives the recipients of one reminder the same notice).
     `languages`: each recipient's mail language by id, when the caller has them."""
     languages = languages if languages is not None else _mail_languages(person for person, _notice in pairs)
     subjects: list[str] = [""] * len(pairs)
@@ -187,11 +191,12 @@ def _subjects(pairs: list[tuple[Any, Notice]], languages: dict[int, str] | None 
         by_language.setdefault(languages[person.id], []).append(index)
     for language, indexes in by_language.items():
         written: dict[int, str] = {}  # id(notice) -> its headline (the notices live in `pairs` meanwhile)
+        words = messages.written_in(language)  # the catalogue found once, not once per subject
         with force_locale(language):
             for index in indexes:
                 notice = pairs[index][1]
                 if id(notice) not in written:
-                    written[id(notice)] = messages.headline(notice.kind, notice.params)
+                    written[id(notice)] = messages.headline(notice.kind, notice.params, words)
                 subjects[index] = written[id(notice)]
     return subjects
 

@@ -1,17 +1,21 @@
 """A reminder pass's bulk writes (notifications/bulk.py) store what one notice at a time stores: the same
-notice, the same JSON text, the same e-mail; the natural keys recorded once; a value too long for its
-column refused, not cut short."""
+notice, the same JSON text, the same e-mail (its subject in the recipient's words); the natural keys
+recorded once; a value the same on every row written on each; a value too long for its column refused,
+not cut short."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from sqlalchemy import String, cast, select
+from flask_babel import force_locale
+from sqlalchemy import String, cast, event, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from app.core.clock import utcnow
 from app.extensions import db
-from app.notifications import services
+from app.notifications import messages, services
 from app.notifications.bulk import Writer
 from app.notifications.models import Notification, OutboxMessage
 from tests.databases import backend
@@ -102,3 +106,88 @@ def test_a_value_too_long_for_its_column_fails_the_batch(world):
     row = services._notification_values(world.users["officer"], _notice(kind="k" * 41))
     with pytest.raises(DBAPIError), db.session.begin_nested():
         writer.insert([writer.row(row)])
+
+
+def test_each_recipient_of_a_batch_reads_the_subject_in_their_language(world):
+    """The batch finds each language's words once (messages.written_in), not once per subject: still each
+    language's own words, plural forms (Arabic's six) and isolates included."""
+    people = {"ar": world.users["officer"], "fr": world.users["manager"], "en": world.users["legal"]}
+    for language, person in people.items():
+        person.language = language
+    deliverable = {"ar": "تقرير", "fr": "Rapport", "en": "Report"}
+    notices = [_notice(params={"reference": "CONV-7", "deliverable": deliverable, "days": days}) for days in (2, 3, 11)]
+    services.notify_many([(person, notice) for person in people.values() for notice in notices])
+    db.session.flush()
+    expected = {
+        "ar": [
+            "متأخر منذ يومين: \u2068تقرير\u2069 (\u2068CONV-7\u2069)",
+            "متأخر منذ 3 أيام: \u2068تقرير\u2069 (\u2068CONV-7\u2069)",
+            "متأخر منذ 11 يومًا: \u2068تقرير\u2069 (\u2068CONV-7\u2069)",
+        ],
+        "fr": [f"En retard de {days} jours : Rapport (CONV-7)" for days in (2, 3, 11)],
+        "en": [f"Overdue by {days} days: Report (CONV-7)" for days in (2, 3, 11)],
+    }
+    for language, person in people.items():
+        assert [subject for *_rest, subject, _text, _html in _stored(person)[1]] == expected[language]
+        words = messages.written_in(language)
+        # (A subject's spaces are plain ones; the catalogue's French has a no-break space before a colon.)
+        assert [" ".join(messages.headline(n.kind, n.params, words).split()) for n in notices] == expected[language]
+        with force_locale(language):  # the words a single notice finds
+            assert [" ".join(messages.headline(n.kind, n.params).split()) for n in notices] == expected[language]
+
+
+def test_a_value_the_same_on_every_row_is_sent_once_and_lands_on_every_row(world):
+    people = [world.users[role] for role in ("officer", "manager", "legal")]
+    sent: list[dict] = []
+
+    def keep(_connection, _cursor, statement, parameters, _context, _many):
+        if statement.startswith("INSERT INTO outbox_messages"):
+            sent.append(parameters)
+
+    event.listen(Engine, "before_cursor_execute", keep)
+    before = utcnow().replace(microsecond=0)
+    try:
+        services.notify_many([(person, _notice(object_id=index)) for index, person in enumerate(people)])
+        db.session.flush()
+    finally:
+        event.remove(Engine, "before_cursor_execute", keep)
+    after = utcnow()
+    rows = db.session.execute(
+        select(
+            OutboxMessage.status,
+            OutboxMessage.attempts,
+            OutboxMessage.body_text,
+            OutboxMessage.created_at,
+            OutboxMessage.next_attempt_at,
+            OutboxMessage.recipient_id,
+        ).where(OutboxMessage.recipient_id.in_([person.id for person in people]))
+    ).all()
+    assert len(rows) == 3 and len({row.created_at for row in rows}) == 1 and before <= rows[0].created_at <= after
+    assert {row[:3] for row in rows} == {("pending", 0, None)}
+    assert {row.next_attempt_at for row in rows} == {rows[0].created_at}
+    assert {row.recipient_id for row in rows} == {person.id for person in people}
+    if backend() == "postgresql":  # one array per varying column (bulk.py); the others one value
+        (parameters,) = sent
+        assert parameters["status"] == "pending" and parameters["body_text"] is None
+        assert parameters["recipient_id"] == [person.id for person in people]
+
+
+def test_rows_alike_in_every_column_are_each_written(world):
+    officer = world.users["officer"]
+    writer = Writer(Notification.__tablename__)
+    row = writer.row(services._notification_values(officer, _notice()))
+    writer.insert([row, row, row])
+    assert len(_stored(officer)[0]) == 3
+
+
+def test_an_objects_json_takes_a_member_serialised_already_as_it_is(world):
+    writer = Writer(OutboxMessage.__tablename__)
+    notice = _notice()
+    members = {"params": notice.params, "link": notice.link, "extra": {"rows": [1, None]}}
+    assert writer.object_of(members, written={}) == json.dumps(members)
+    params_text = Writer(Notification.__tablename__).serialised("params", notice.params)
+    assert writer.object_of(members, written={"params": params_text}) == json.dumps(members)
+    # Taken as it is, not serialised again:
+    assert writer.object_of(members, written={"params": "[0]"}).startswith('{"params": [0], "link": ')
+    # Only the first members are taken as written; otherwise the whole object is serialised.
+    assert writer.object_of(members, written={"link": '"elsewhere"'}) == json.dumps(members)
