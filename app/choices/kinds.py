@@ -24,7 +24,7 @@ from app.core.permissions import (
 )
 from app.core.text import fold, like_pattern
 from app.deliverables.models import Deliverable
-from app.organizations.models import Organization, names_text
+from app.organizations.models import Organization, name_of, names_text
 from app.search.models import SearchEntry
 
 # Words of a typed query that count, and their length: the rest is ignored, never an error.
@@ -82,13 +82,11 @@ def _organization_matching(query: str):
 
 
 def _organization_label(row) -> str:
-    return localized(row, "name") or row.slug
+    return name_of(row)
 
 
 def _agreements(user):
-    return select(Agreement.id, Agreement.reference, Agreement.title_ar, Agreement.title_fr, Agreement.title_en).where(
-        visible_agreements_clause(user)
-    )
+    return select(*Agreement.naming_columns()).where(visible_agreements_clause(user))
 
 
 def _planned(user):

@@ -65,10 +65,6 @@ def _prepared(type_: TypeEngine) -> bool:
     return isinstance(type_, JSON) or type(type_).__name__ == "UTCDateTime"
 
 
-class Serialised(str):
-    """JSON text already written as the dialect writes it: a row passes it on as it is."""
-
-
 class Writer:
     """Prepares the values of rows for one table's bulk INSERT: `row(values)` turns a row as the ORM's
     table takes it into the same row with its JSON and timestamps prepared."""
@@ -82,9 +78,6 @@ class Writer:
         self._stamps = {key: process for key, process in self._stamps.items() if key not in self._json}
         self._dumps = getattr(dialect, "_json_serializer", None) or json.dumps
         self._done: dict[tuple[str, int], tuple[Any, str]] = {}  # (column, id(value)) -> (value, its text)
-        # Whether an object's JSON is its members' JSON joined as the serialiser joins them (json.dumps's
-        # separators), so a member serialised already need not be serialised again inside it.
-        self._joins = self._dumps({"a": [1], "b": None}) == f'{{"a": {self._dumps([1])}, "b": {self._dumps(None)}}}'
 
     def insert(self, rows: list[dict], *, skip_conflicts: bool = False, returning: tuple[str, ...] = ()) -> list:
         """Write `rows` (each made by `row`, all with the same columns) in one statement; with
@@ -134,27 +127,11 @@ class Writer:
     def row(self, values: dict) -> dict:
         prepared = dict(values)
         for key in self._json & prepared.keys():
-            if not isinstance(prepared[key], Serialised):
-                prepared[key] = self._serialised(key, prepared[key])
+            prepared[key] = self._serialised(key, prepared[key])
         for key, process in self._stamps.items():
             if key in prepared and prepared[key] is not None:
                 prepared[key] = self._converted(key, prepared[key], process)
         return prepared
-
-    def serialised(self, key: str, value) -> Serialised:
-        """The JSON of `value` for the column `key`, as `row` writes it (once per object)."""
-        return Serialised(self._serialised(key, value))
-
-    def object_of(self, members: dict[str, Any], written: dict[str, str]) -> Serialised:
-        """The JSON of the object `members`, the members in `written` (the first ones) taken as they were
-        serialised already (by another writer: an e-mail's notice holds the params its in-app notice
-        wrote), the others serialised together in one call."""
-        names = list(members)
-        if not self._joins or set(names[: len(written)]) != written.keys():
-            return Serialised(self._dumps(members))
-        given = [f"{self._dumps(name)}: {written[name]}" for name in names[: len(written)]]
-        others = self._dumps({name: members[name] for name in names[len(written) :]})[1:-1]
-        return Serialised("{" + ", ".join(given + ([others] if others else [])) + "}")
 
     def _serialised(self, key: str, value) -> str:
         # The same object (a notice's params, shared by its recipients) is serialised once; the value is

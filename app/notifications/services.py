@@ -122,15 +122,11 @@ def notify_many(pairs: list[tuple[Any, Notice]]) -> int:
         languages = _mail_languages(person for person, _notice in mailed)
         domain = _mail_domain()
         mails = Writer(OutboxMessage.__tablename__)
-        # id(notice) -> what the sender needs, in JSON: once per notice, its params as the notices wrote them
-        kept: dict[int, str] = {}
+        kept: dict[int, dict] = {}  # id(notice) -> what the sender needs (one object per notice: serialised once)
         rows = []
         for (person, notice), subject in zip(mailed, _subjects(mailed, languages)):
             if id(notice) not in kept:
-                kept[id(notice)] = mails.object_of(
-                    {"params": notice.params, "link": notice.link, "extra": notice.extra},
-                    written={"params": notices.serialised("params", notice.params)},
-                )
+                kept[id(notice)] = {"params": notice.params, "link": notice.link, "extra": notice.extra}
             values = _mail_values(
                 person,
                 notice,

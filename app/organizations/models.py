@@ -23,6 +23,12 @@ ORGANIZATION_KINDS = {
 }
 
 
+def name_of(organization, language: str | None = None) -> str:
+    """Its name in the reader's language (or `language`), else its slug: of a loaded organisation
+    (Organization.name) or of a row of `naming_columns()`."""
+    return localized(organization, "name", language) or organization.slug
+
+
 def names_text(organization) -> str:
     """Every name it goes by (of a row or of `naming_columns()`), for a searchable list: "Mistral" finds it on an
     Arabic page too."""
@@ -54,7 +60,7 @@ class Organization(TimestampMixin, db.Model):
 
     @property
     def name(self) -> str:
-        return localized(self, "name") or self.slug
+        return name_of(self)
 
     @classmethod
     def naming_columns(cls) -> tuple:

@@ -178,16 +178,3 @@ def test_rows_alike_in_every_column_are_each_written(world):
     row = writer.row(services._notification_values(officer, _notice()))
     writer.insert([row, row, row])
     assert len(_stored(officer)[0]) == 3
-
-
-def test_an_objects_json_takes_a_member_serialised_already_as_it_is(world):
-    writer = Writer(OutboxMessage.__tablename__)
-    notice = _notice()
-    members = {"params": notice.params, "link": notice.link, "extra": {"rows": [1, None]}}
-    assert writer.object_of(members, written={}) == json.dumps(members)
-    params_text = Writer(Notification.__tablename__).serialised("params", notice.params)
-    assert writer.object_of(members, written={"params": params_text}) == json.dumps(members)
-    # Taken as it is, not serialised again:
-    assert writer.object_of(members, written={"params": "[0]"}).startswith('{"params": [0], "link": ')
-    # Only the first members are taken as written; otherwise the whole object is serialised.
-    assert writer.object_of(members, written={"link": '"elsewhere"'}) == json.dumps(members)

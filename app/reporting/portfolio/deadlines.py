@@ -143,7 +143,7 @@ def _first_of_each_day(query, day_column, order_by, cap: int = DAY_CAP):
 
 def _deliverables(user, month: Month):
     from app.deliverables.models import UNFINISHED_STATUSES, Deliverable, Occurrence
-    from app.organizations.models import Organization
+    from app.organizations.models import Organization, name_of
 
     due = (
         select(Occurrence.id)
@@ -180,10 +180,7 @@ def _deliverables(user, month: Month):
             Deliverable.title_fr,
             Deliverable.title_en,
             Agreement.reference,
-            Organization.slug,
-            Organization.name_ar,
-            Organization.name_fr,
-            Organization.name_en,
+            *Organization.naming_columns()[1:],  # its names (the id is the occurrence's)
             first.c.on_day,
         )
         .join(first, first.c.id == Occurrence.id)
@@ -206,7 +203,7 @@ def _deliverables(user, month: Month):
             occurrence_url(row.id),
             row.id,
             occurrence=DueOccurrence(row.id, row.due_on, row.status),
-            detail=localized(row, "name", language) or row.slug,
+            detail=name_of(row, language),
         )
 
 
