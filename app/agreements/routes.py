@@ -40,7 +40,7 @@ def list_agreements():
     form, filters = _read_filters()
     if form.errors:
         flash(_("Some filters were not valid and were ignored."), "warning")
-    page = paginate(services.agreements_query(current_user, filters))
+    page = paginate(services.agreements_query(current_user, filters), grows_with_portfolio=True)
     return render_template("agreements/list.html", form=form, page=page)
 
 

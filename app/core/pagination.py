@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from flask import current_app, request
+from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy import Integer, func, literal_column, select, union_all
+from sqlalchemy.orm import lazyload
 
 from app.extensions import db
 
@@ -18,10 +20,41 @@ def requested_page() -> int:
     return min(max(page, 1), MAX_PAGE)
 
 
-def paginate(query, per_page: int | None = None):
-    """A Flask-SQLAlchemy Pagination of `query` for the page asked in the URL."""
-    return db.paginate(
-        query, page=requested_page(), per_page=per_page or current_app.config["PER_PAGE"], error_out=False, count=True
+# A list that grows with the portfolio (a government's 100,000 due dates) counts its rows up to this
+# many: past it, "more than 10,000" tells a reader as much as the exact figure, which cost more than the
+# rest of the page to count on every view. Filtered lists are mostly shorter, and counted exactly.
+COUNTED_UP_TO = 10_000
+
+
+class Page(SelectPagination):
+    """A page of a list (Flask-SQLAlchemy's pagination of a select), counted up to `counted_up_to` rows
+    when it is given: `total` then stops there and `more_than_total` says the list has more (its pages
+    go as far as the counted rows)."""
+
+    more_than_total = False
+
+    def _query_count(self) -> int:
+        ceiling = self._query_args.get("counted_up_to")
+        if ceiling is None:
+            return super()._query_count()
+        query = self._query_args["select"].options(lazyload("*")).order_by(None).limit(ceiling + 1)
+        found = self._query_args["session"].execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        self.more_than_total = found > ceiling
+        return min(found, ceiling)
+
+
+def paginate(query, per_page: int | None = None, *, grows_with_portfolio: bool = False) -> Page:
+    """The page of `query` asked in the URL. A list that `grows_with_portfolio` is counted up to
+    COUNTED_UP_TO rows."""
+    return Page(
+        select=query,
+        session=db.session(),
+        page=requested_page(),
+        per_page=per_page or current_app.config["PER_PAGE"],
+        max_per_page=None,
+        error_out=False,
+        count=True,
+        counted_up_to=COUNTED_UP_TO if grows_with_portfolio else None,
     )
 
 
@@ -38,23 +71,22 @@ def firsts_with_totals(entity, queries: dict, limit: int, *, options=()) -> dict
 
     `queries` maps a key to (query, order_by): the query selects `entity` (with any joins and
     conditions, no ORDER BY) and order_by is the ordering of its list. Each list's first `limit` ids
-    come from its own ORDER BY … LIMIT, counted with COUNT(*) OVER () before the LIMIT, glued with
-    UNION ALL; one SELECT then loads those rows (with `options`). Answers {key: (rows, total)}.
+    are those numbered 1 to `limit` by ROW_NUMBER() in its order, counted with COUNT(*) OVER (), glued
+    with UNION ALL; one SELECT then loads those rows (with `options`). Answers {key: (rows, total)}.
+
+    Not ORDER BY … LIMIT: the count needs every row anyway, but PostgreSQL costs a LIMIT as if it could
+    stop early and walks an index in the list's order past the whole portfolio's rows (an officer's
+    overdue deliverables: 51 ms at 10,000 agreements, read from the owner's agreements instead: 6 ms).
     """
     branches = []
     for number, (query, order_by) in enumerate(queries.values()):
-        branches.append(
-            query.with_only_columns(
-                entity.id.label("id"),
-                literal_column(str(number), Integer).label("list_number"),
-                func.count().over().label("total"),
-                func.row_number().over(order_by=order_by).label("position"),
-            )
-            .order_by(*order_by)
-            .limit(limit)
-            .subquery()
-            .select()
-        )
+        numbered = query.with_only_columns(
+            entity.id.label("id"),
+            literal_column(str(number), Integer).label("list_number"),
+            func.count().over().label("total"),
+            func.row_number().over(order_by=order_by).label("position"),
+        ).subquery()
+        branches.append(select(numbered).where(numbered.c.position <= limit))
     picked = union_all(*branches).subquery()
     rows = db.session.execute(
         select(entity, picked.c.list_number, picked.c.total)

@@ -56,7 +56,7 @@ def list_deliverables():
     form, filters = _read_filters()
     if form.errors:
         flash(_("Some filters were not valid and were ignored."), "warning")
-    page = paginate(services.occurrences_query(current_user, filters, today), per_page=50)
+    page = paginate(services.occurrences_query(current_user, filters, today), per_page=50, grows_with_portfolio=True)
     return render_template("deliverables/list.html", form=form, page=page, today=today, window=services.due_window())
 
 

@@ -318,7 +318,7 @@ def list_outbox():
     pause_form = MailPauseForm(paused=services.mail_paused())
     return render_template(
         "notifications/outbox.html",
-        page=paginate(query, per_page=50),
+        page=paginate(query, per_page=50, grows_with_portfolio=True),
         status=status,
         statuses=OUTBOX_STATUSES,
         counts=outbox.outbox_counts(),

@@ -240,6 +240,29 @@ def test_pagination(app, world, signed_in):
     assert second.count("Accord en série") == 3
 
 
+def test_long_lists_are_counted_up_to_a_ceiling(app, world, signed_in, monkeypatch):
+    """Past pagination.COUNTED_UP_TO rows a list says "more than" instead of counting them all; its pages
+    go as far as the counted rows, and a filtered list that fits is counted exactly."""
+    from app.core import pagination
+
+    officer = world.users["officer"]
+    for number in range(7):
+        factories.agreement(by=officer, partners=[world.partner_a], title_fr=f"Accord compté {number}")
+    db.session.commit()
+    monkeypatch.setattr(pagination, "COUNTED_UP_TO", 5)
+    monkeypatch.setitem(app.config, "PER_PAGE", 2)
+    client = signed_in("officer")
+    capped = client.get("/agreements/?q=compte").get_data(as_text=True)
+    assert "More than 5 agreements" in capped and "Showing 1–2 of more than 5" in capped
+    assert 'href="/agreements/?q=compte&amp;page=3"' in capped and "page=4" not in capped
+    assert "Accord compté" in client.get("/agreements/?q=compte&page=3").get_data(as_text=True)
+    exact = client.get("/agreements/?q=compte+3").get_data(as_text=True)
+    assert "More than" not in exact and "1 agreement" in exact
+    client.post("/language", data={"language": "fr", "next": "/agreements/"})
+    french = client.get("/agreements/?q=compte").get_data(as_text=True)
+    assert "Plus de 5 accords" in french and "sur plus de 5" in french
+
+
 def test_partner_does_not_see_internal_notes_or_history(app, world, signed_in):
     world.agreement_a.notes = "Internal: negotiation margin"
     db.session.commit()
