@@ -99,6 +99,10 @@ class Config:
     # Keep each session's rendered dashboard while nothing it shows has changed (its version): a
     # reload is then served without rendering. Off only to measure the rendering itself.
     DASHBOARD_PAGES_KEPT = env_bool("DASHBOARD_PAGES_KEPT", True)
+    # Keep figures over the whole portfolio (stage analytics) while the audit trail's version is
+    # unchanged, shared by the readers who see the same portfolio (app/core/kept.py). Off only to
+    # measure computing them.
+    FIGURES_KEPT = env_bool("FIGURES_KEPT", True)
     AGREEMENT_REF_PREFIX = os.environ.get("AGREEMENT_REF_PREFIX", "MTNRA")
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
@@ -225,6 +229,7 @@ class TestingConfig(Config):
     # Factories write rows without the audit trail the app's changes leave, which a kept dashboard's
     # version reads: every page is rendered, but where a test asks for production's setting.
     DASHBOARD_PAGES_KEPT = False
+    FIGURES_KEPT = False
 
 
 class ProductionConfig(Config):

@@ -15,7 +15,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, event, inspect, text
+from sqlalchemy import JSON, ForeignKey, Index, String, event, inspect, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -56,6 +56,14 @@ class AuditChainHead(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchem
     id: Mapped[int] = mapped_column(primary_key=True)
     last_seq: Mapped[int] = mapped_column(default=0)
     last_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
+
+
+def trail_version():
+    """The audit trail's version as a scalar subquery: the head's last sealed sequence number. Every
+    change writes an audit row, and rows are sealed at commit under the head's lock, so the number
+    moves with every committed change and in commit order: a reader who sees version N sees every
+    change sealed up to N (the rows' ids, taken at insert, may commit out of order)."""
+    return select(AuditChainHead.last_seq).where(AuditChainHead.id == 1).scalar_subquery()
 
 
 class AuditAnchor(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base

@@ -13,6 +13,7 @@ the thing asked.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any, TypeVar
 
 from flask import abort
@@ -550,6 +551,12 @@ def can_verify_against(user, agreement) -> bool:
 def sees_every_agreement(user) -> bool:
     """The ministry's people see the whole portfolio: a query for them needs no condition on agreements."""
     return user.role != "partner"
+
+
+def portfolio_scope(user) -> Hashable:
+    """Who sees the same portfolio as `user`, for figures shared between readers: everyone who sees
+    every agreement shares one scope; anyone else has their own."""
+    return "every agreement" if sees_every_agreement(user) else ("user", user.id)
 
 
 def visible_agreements_clause(user):

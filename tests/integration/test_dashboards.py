@@ -270,6 +270,35 @@ def test_manager_sees_portfolio_counts_that_match_the_data(signed_in, portfolio)
     assert 'data-action="new-agreement"' in page
 
 
+def test_organisation_figures_are_kept_while_nothing_changes_and_named_for_each_reader(
+    app, signed_in, portfolio, monkeypatch
+):
+    """The per-organisation figures group every occurrence due so far: production keeps their rows while
+    the audit trail is unchanged (app/core/kept.py), shared by those who see the whole portfolio, each
+    reader getting the names in their own language; any change (here a sign-in, audited) computes them again."""
+    from app.core.kept import forget_kept
+
+    monkeypatch.setitem(app.config, "FIGURES_KEPT", True)
+    forget_kept()
+    partner_a = portfolio.partner_a
+    partner_a.name_ar = "الشريك أ"
+    db.session.commit()
+    manager, auditor = signed_in("manager"), signed_in("auditor")
+    auditor.post("/language", data={"language": "ar", "next": "/dashboard"})
+    with counting_queries() as statements:
+        first = card(manager.get("/dashboard").get_data(as_text=True), "on-time")
+    assert any("overdue_rank" in statement for statement in statements)
+    with counting_queries() as statements:
+        arabic = card(auditor.get("/dashboard").get_data(as_text=True), "on-time")
+    assert not any("overdue_rank" in statement for statement in statements), statements
+    assert f"{partner_a.name_en}</bdi>" in first and "الشريك أ</bdi>" in arabic
+    signed_in("officer")  # a change: the trail moves
+    with counting_queries() as statements:
+        manager.get("/dashboard")
+    assert any("overdue_rank" in statement for statement in statements)
+    forget_kept()
+
+
 @pytest.mark.parametrize("role", ["auditor", "admin", "legal"])
 def test_readers_see_the_portfolio_without_action_buttons(signed_in, portfolio, role):
     page = signed_in(role).get("/dashboard").get_data(as_text=True)

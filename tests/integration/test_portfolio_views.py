@@ -464,6 +464,37 @@ def test_analytics_page_shows_the_figures_and_lists_agreements_over_their_sla(si
     assert '<option value="2025" selected>' in by_year and "Some filters were not valid" not in by_year
 
 
+def test_analytics_figures_are_kept_until_the_next_change_and_shared_by_the_ministry(
+    app, signed_in, world, history, monkeypatch
+):
+    """Production keeps the figures over the whole portfolio while the audit trail is unchanged
+    (app/core/kept.py): a second reader who sees the same portfolio is not sent their statements, and
+    a move shows at once."""
+    from app.core.kept import forget_kept
+    from app.core.permissions import portfolio_scope
+    from tests.bulk import counting_queries
+
+    monkeypatch.setitem(app.config, "FIGURES_KEPT", True)
+    forget_kept()
+    draft_row = re.compile(r'data-stage="draft">\s*<th[^>]*>Draft</th>\s*<td[^>]*>(\d+)</td>')
+    manager, auditor = signed_in("manager"), signed_in("auditor")  # (a sign-in is a change: it is audited)
+    first = text_of(manager, "/portfolio/analytics?type=mou")
+    with counting_queries() as statements:
+        again = text_of(auditor, "/portfolio/analytics?type=mou")
+    assert draft_row.search(first).group(1) == draft_row.search(again).group(1) == "4"
+    sent = [s for s in statements if "stage_visits" in s or "approval_decisions" in s]
+    assert not sent, sent
+    fresh = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Soumis")
+    db.session.commit()
+    engine.take(fresh, "submit_for_review", by=world.users["officer"], expected_version=fresh.version)
+    db.session.commit()
+    assert draft_row.search(text_of(auditor, "/portfolio/analytics?type=mou")).group(1) == "5"
+    # Only those who see every agreement share figures.
+    assert portfolio_scope(world.users["manager"]) == portfolio_scope(world.users["auditor"])
+    assert portfolio_scope(world.users["partner"]) != portfolio_scope(world.users["manager"])
+    forget_kept()
+
+
 def test_analytics_reads_the_moves_the_engine_records(app, world):
     mou = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Par le moteur")
     db.session.commit()

@@ -6,15 +6,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from flask_babel import format_date
 from sqlalchemy import and_, case, extract, func, or_, select
 
 from app.agreements.models import AGREEMENT_TYPES, Agreement
-from app.core.permissions import sees_every_agreement, visible_agreements_clause, visible_deliverables_clause
+from app.core.kept import kept_while_unchanged
+from app.core.permissions import (
+    portfolio_scope,
+    sees_every_agreement,
+    visible_agreements_clause,
+    visible_deliverables_clause,
+)
 from app.deliverables.models import Deliverable, Occurrence
 from app.extensions import db
-from app.organizations.models import Organization
+from app.organizations.models import Organization, name_of
 from app.workflow.engine import state_labels
 
 ORGANIZATIONS_LISTED = 10  # partners an organisation card lists
@@ -31,13 +38,25 @@ class Count:
 
 @dataclass
 class OnTimeRate:
-    organization: Organization
+    organization_id: int
+    name: str  # in the reader's language
     handed_in: int
     on_time: int
 
     @property
     def percent(self) -> int:
         return round(100 * self.on_time / self.handed_in) if self.handed_in else 0
+
+
+class NamedOrganization(NamedTuple):
+    """An organisation's id and names (Organization.naming_columns()), as organizations.name_of reads them."""
+
+    id: int
+    slug: str
+    name_ar: str | None
+    name_fr: str | None
+    name_en: str | None
+    acronym: str | None
 
 
 @dataclass
@@ -138,7 +157,28 @@ def organization_figures(
       on or before their due date on the ministry's calendar (Occurrence.was_handed_in_on_time, read
       from the stored day of the first hand-in), the `limit` worst first (a government has hundreds
       of partners).
+    The statement groups every occurrence due so far: its rows are kept while nothing changes
+    (app/core/kept.py), shared by the readers who see the same portfolio; names are given here in
+    the reader's language.
     """
+    rows = kept_while_unchanged(
+        ("organization figures", portfolio_scope(user), today, limit),
+        lambda: _organization_rows(user, today, limit),
+    )
+    overdue = [Count(org.id, name_of(org), int(n)) for org, n, _handed_in, _on_time, _total in rows if n]
+    rates = [
+        OnTimeRate(org.id, name_of(org), int(handed_in), int(on_time or 0))
+        for org, _n, handed_in, on_time, _total in rows
+        if handed_in
+    ]
+    overdue = sorted(overdue, key=lambda row: (-row.value, row.label))[:limit]
+    rates = sorted(rates, key=lambda rate: (rate.on_time / rate.handed_in, rate.name))[:limit]
+    return overdue, int(rows[0][4] or 0) if rows else 0, rates
+
+
+def _organization_rows(user, today: date, limit: int) -> list[tuple]:
+    """(the organisation's naming columns, overdue, handed in, on time, overdue in all) of the
+    organisations in either short list: plain values, which outlive the session."""
     is_overdue = Occurrence.shown_as("overdue", today)
     per_organization = (
         visible_occurrences(
@@ -170,8 +210,9 @@ def organization_figures(
         .join(Organization, Organization.id == figures.organization_id)
         .subquery()
     )
+    naming = Organization.naming_columns()
     rows = db.session.execute(
-        select(Organization, ranked.c.overdue, ranked.c.handed_in, ranked.c.on_time, ranked.c.overdue_total)
+        select(*naming, ranked.c.overdue, ranked.c.handed_in, ranked.c.on_time, ranked.c.overdue_total)
         .join(ranked, ranked.c.organization_id == Organization.id)
         .where(
             or_(
@@ -180,10 +221,5 @@ def organization_figures(
             )
         )
     ).all()
-    overdue = [Count(org.id, org.name, int(n)) for org, n, _handed_in, _on_time, _total in rows if n]
-    rates = [
-        OnTimeRate(org, int(handed_in), int(on_time or 0)) for org, _n, handed_in, on_time, _total in rows if handed_in
-    ]
-    overdue = sorted(overdue, key=lambda row: (-row.value, row.label))[:limit]
-    rates = sorted(rates, key=lambda rate: (rate.on_time / rate.handed_in, rate.organization.name))[:limit]
-    return overdue, int(rows[0][4] or 0) if rows else 0, rates
+    width = len(naming)
+    return [(NamedOrganization(*row[:width]), *row[width:]) for row in rows]

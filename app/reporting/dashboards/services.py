@@ -12,7 +12,7 @@ from functools import cache
 
 from sqlalchemy import bindparam, func, select
 
-from app.core.audit import AuditEvent
+from app.core.audit import trail_version
 from app.core.permissions import can
 from app.extensions import db
 from app.notifications.models import Notification
@@ -33,7 +33,7 @@ class ActionsSummary:
 
 def dashboard_version(user, now: datetime, language: str) -> str:
     """A fingerprint of everything a dashboard shows, from one query: every change writes an audit
-    row (so the trail's last id moves with any change, the reader's own included), the reader's
+    row (so the trail's version moves with any change, the reader's own included), the reader's
     notices and unread count (the bell, counted already by the sign-in's query), the day (days
     waiting, what is due) and the hour (the page's CSRF tokens stay fresh). Equal fingerprints mean
     an identical page: a reload may be answered 304."""
@@ -47,7 +47,7 @@ def dashboard_version(user, now: datetime, language: str) -> str:
 def _version_statement():
     """Built once per process: a kept dashboard's reload costs little more than this statement."""
     return select(
-        select(func.max(AuditEvent.id)).scalar_subquery(),
+        trail_version(),
         select(func.max(Notification.id)).where(Notification.user_id == bindparam("user_id")).scalar_subquery(),
     )
 

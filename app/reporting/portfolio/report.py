@@ -1,4 +1,6 @@
-"""The stage analytics page's content: the figures of app/portfolio/analytics.py with labels and SLAs."""
+"""The stage analytics page's content: the figures of app/portfolio/analytics.py with labels and SLAs.
+Those figures read every stay and decision of the years shown: they are kept while the audit trail is
+unchanged (app/core/kept.py), shared by the readers who see the same portfolio."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from sqlalchemy.orm import selectinload
 
 from app.agreements.models import AGREEMENT_TYPES, Agreement
 from app.core import clock
+from app.core.kept import kept_while_unchanged
 from app.core.pagination import first_with_total
-from app.core.permissions import visible_agreements_clause
+from app.core.permissions import portfolio_scope, visible_agreements_clause
 from app.extensions import db
 from app.reporting.portfolio import analytics
 from app.reporting.portfolio.stages import in_view
@@ -84,10 +87,13 @@ class StageReport:
 
 def year_choices(user) -> list[int]:
     """Years from the first stay in a stage on record to this year, newest first."""
-    first = db.session.scalar(
-        select(func.min(StageVisit.entered_at))
-        .join(Agreement, Agreement.id == StageVisit.agreement_id)
-        .where(visible_agreements_clause(user))
+    first = kept_while_unchanged(
+        ("first stay", portfolio_scope(user)),
+        lambda: db.session.scalar(
+            select(func.min(StageVisit.entered_at))
+            .join(Agreement, Agreement.id == StageVisit.agreement_id)
+            .where(visible_agreements_clause(user))
+        ),
     )
     this_year = clock.today().year
     first_year = min(clock.day_of(first).year, this_year) if first else this_year
@@ -98,7 +104,10 @@ def build_report(user, *, agreement_type: str | None, year: int | None, now: dat
     definitions = current_definitions()
     shown = in_view(definitions, agreement_type)
     order = {d.type: [name for name, state in d.states.items() if state.kind != "final"] for d in shown}
-    stats = analytics.load_stage_statistics(user, order, agreement_type=agreement_type, year=year)
+    stats = kept_while_unchanged(
+        ("stage statistics", portfolio_scope(user), agreement_type, year, _frozen(order)),
+        lambda: analytics.load_stage_statistics(user, order, agreement_type=agreement_type, year=year),
+    )
     type_reports = []
     for definition in shown:
         rows = [
@@ -168,8 +177,12 @@ def _steps(user, agreement_type: str | None, year: int | None) -> list[StepRow]:
                     len(transition.approval.steps),
                     step_sla(definition, transition.sources[0], step) if transition.sources else None,
                 )
+    stats = kept_while_unchanged(
+        ("step statistics", portfolio_scope(user), agreement_type, year, _frozen(positions)),
+        lambda: analytics.load_step_statistics(user, positions, agreement_type=agreement_type, year=year),
+    )
     rows = []
-    for stat in analytics.load_step_statistics(user, positions, agreement_type=agreement_type, year=year):
+    for stat in stats:
         key = (stat.agreement_type, stat.transition, stat.step)
         transition_label, approvers, count, sla = details.get(key, (stat.transition, [], 1, None))
         rows.append(
@@ -183,3 +196,8 @@ def _steps(user, agreement_type: str | None, year: int | None) -> list[StepRow]:
             )
         )
     return rows
+
+
+def _frozen(mapping) -> tuple:
+    """A mapping of the definitions' stages or steps as part of a kept figure's key."""
+    return tuple((key, tuple(value) if isinstance(value, list) else value) for key, value in mapping.items())
