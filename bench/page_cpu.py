@@ -3,6 +3,7 @@
     .venv/bin/python bench/page_cpu.py prepare FILE.sqlite [AGREEMENTS]   # migrate, demo, bulk portfolio
     .venv/bin/python bench/page_cpu.py measure FILE.sqlite [REQUESTS]     # median and min per page
     .venv/bin/python bench/page_cpu.py profile FILE.sqlite "manager /dashboard" [REQUESTS]
+    .venv/bin/python bench/page_cpu.py statements FILE.sqlite "manager /dashboard" [REQUESTS]
 
 FILE.sqlite may instead be a database URL (postgresql+psycopg://postgres@127.0.0.1:5432/NAME, an empty
 database that exists): the CPU time is then the application's alone, the database's work being in the server.
@@ -51,8 +52,9 @@ def make_app(path: str):
     settings = {
         "SQLALCHEMY_DATABASE_URI": url,
         "UPLOAD_DIR": tempfile.gettempdir() if "://" in path else str(Path(path).parent),
-        # Every request renders its page: a kept dashboard would measure a dictionary look-up.
+        # Every request renders its page and computes its figures: kept ones would measure a look-up.
         "DASHBOARD_PAGES_KEPT": False,
+        "FIGURES_KEPT": False,
     }
     app = create_app(type("PageCpu", (DevelopmentConfig,), settings))
     # As a gunicorn worker does once the app is imported (gunicorn.conf.py): the garbage collector's
@@ -123,8 +125,45 @@ def profile(app, which: str, requests: int) -> None:
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
 
 
+def statements(app, which: str, requests: int) -> None:
+    """The page's SQL statements by the time each takes to answer (median over `requests`), slowest first:
+    on PostgreSQL, where the database's share of a page is, statement by statement."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    role, page = which.split()
+    client = signed_in(app, role)
+    warm(client, page)
+    times: dict[str, list[float]] = {}
+    with app.app_context():
+        engine = db.engine
+
+    def before(connection, cursor, statement, parameters, context, executemany):
+        connection.info["statement_started"] = time.perf_counter()
+
+    def after(connection, cursor, statement, parameters, context, executemany):
+        spent = (time.perf_counter() - connection.info.pop("statement_started")) * 1000
+        times.setdefault(" ".join(statement.split()), []).append(spent)
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        for _ in range(requests):
+            client.get(page)
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    ranked = sorted(times.items(), key=lambda item: -statistics.median(item[1]))
+    shown = int(os.environ.get("STATEMENT_CHARS", 160))  # how much of each statement is printed
+    print(f"{role} {page}: {sum(statistics.median(spent) for _, spent in ranked):.1f} ms in SQL per request")
+    for statement, spent in ranked:
+        calls = len(spent) / requests
+        print(f"{statistics.median(spent):8.2f} ms  x{calls:g}  {statement[:shown]}")
+
+
 def main(argv: list[str]) -> None:
-    if len(argv) < 2 or argv[0] not in ("prepare", "measure", "profile"):
+    if len(argv) < 2 or argv[0] not in ("prepare", "measure", "profile", "statements"):
         raise SystemExit(__doc__)
     command, path = argv[0], argv[1]
     app = make_app(path)
@@ -134,6 +173,8 @@ def main(argv: list[str]) -> None:
         measure(app, int(argv[2]) if len(argv) > 2 else 20)
     elif command == "profile":
         profile(app, argv[2], int(argv[3]) if len(argv) > 3 else 20)
+    elif command == "statements":
+        statements(app, argv[2], int(argv[3]) if len(argv) > 3 else 20)
     else:
         raise SystemExit(__doc__)
 

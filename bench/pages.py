@@ -8,7 +8,8 @@ the demo portfolio loaded and bench/portfolio.py's bulk portfolio added; then gu
 (2 workers, production settings from gunicorn.conf.py) serves it and every main page and API
 list is requested for each role: SQL statements per request (X-Queries, counted in the
 worker), median and p95 latency with 1 client and with 10 at once, page size. The pages are
-measured with DASHBOARD_PAGES_KEPT=false, so the dashboard is rendered for every request. Then
+measured with DASHBOARD_PAGES_KEPT=false and FIGURES_KEPT=false, so every page is rendered and every
+figure computed for every request; stage analytics is measured again as production serves it. Then
 requests/s of the manager's dashboard, rendered every time and as production serves a reload
 (kept per session while unchanged), against a bare `return "ok"` route of the same server, the
 worker processes' memory, and a reminder pass over the portfolio (first, and repeated with nothing new).
@@ -76,6 +77,8 @@ PAGES = {
     ],
     "partner": ["/portal", "/agreements/", "/deliverables/", "/api/v1/agreements", "/api/v1/deliverables"],
 }
+# Measured again under production's settings: pages whose figures over the whole portfolio are kept.
+KEPT_PAGES = {"officer": ["/portfolio/analytics"], "manager": ["/portfolio/analytics"]}
 TARGET_QUERIES, TARGET_P95_MS, TARGET_RATIO, TARGET_RSS_MB = 12, 100, 0.40, 200
 
 
@@ -309,10 +312,10 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 
 
-def measure(accounts: dict, requests: int, concurrency: int = 10) -> dict:
-    """{(role, path): figures} for every page of every role."""
+def measure(accounts: dict, requests: int, concurrency: int = 10, pages: dict | None = None) -> dict:
+    """{(role, path): figures} for every page of every role (or of `pages`)."""
     results = {}
-    for role, paths in PAGES.items():
+    for role, paths in (pages or PAGES).items():
         email, password = accounts[role]
         clients = [Client() for _ in range(concurrency)]
         for client in clients:
@@ -413,14 +416,16 @@ def run_size(kind: str, size: int, requests: int, keep: bool = False) -> dict:
         counts, accounts = reopen(url, tmp) if template else prepare(url, size, tmp)
         print(f"   built in {counts['seconds']} s: {counts}", file=sys.stderr)
         # Every page rendered for every request: what a page costs, not what a reload of it costs.
-        with server(url, tmp, DASHBOARD_PAGES_KEPT="false") as process:
+        with server(url, tmp, DASHBOARD_PAGES_KEPT="false", FIGURES_KEPT="false") as process:
             pages = measure(accounts, requests)
             rendered = throughput("/dashboard", 4, 5, accounts)
             rss = worker_rss_mb(process.pid)
-        # Production's settings: an unchanged dashboard reloaded is served as kept for the session.
+        # Production's settings: an unchanged dashboard reloaded is served as kept for the session, and
+        # stage analytics' figures kept while nothing changed.
         with server(url, tmp, log_name="gunicorn-kept.log"):
             bare = throughput("/__bench/ok", 4, 5, accounts)
             dashboard = throughput("/dashboard", 4, 5, accounts)
+            kept = measure(accounts, requests, pages=KEPT_PAGES)
         crashes = sum(
             len(re.findall(r"SIGSEGV|WORKER TIMEOUT|Worker \(pid:\d+\) was sent", (tmp / log).read_text()))
             for log in ("gunicorn.log", "gunicorn-kept.log")
@@ -432,6 +437,7 @@ def run_size(kind: str, size: int, requests: int, keep: bool = False) -> dict:
             "bare_rps": bare,
             "dashboard_rps": dashboard,
             "rendered_rps": rendered,
+            "kept": kept,
             "rss": rss,
             "crashes": crashes,
             "reminders": (first, repeat, created),
@@ -458,6 +464,15 @@ def report(kind: str, runs: dict[int, dict]) -> None:
             f"| {key[0]} | `{key[1]}` | {a['queries']} → {b['queries']}{flag} | {a['median1']:.1f} → "
             f"{b['median1']:.1f} | {a['p95_10']:.0f} → {b['p95_10']:.0f}{'' if b['p95_10'] < TARGET_P95_MS else ' ✗'}"
             f" | {b['median1'] / a['median1']:.2f} | {b['kb']:.0f} |"
+        )
+    print("\nAs production serves them (figures over the whole portfolio kept while nothing changes):\n")
+    print(f"| role | page | queries | median 1 client (ms) {small:,} → {large:,} | p95 10 clients (ms) |")
+    print("|---|---|---|---|---|")
+    for key in runs[large]["kept"]:
+        a, b = runs[small]["kept"][key], runs[large]["kept"][key]
+        print(
+            f"| {key[0]} | `{key[1]}` | {a['queries']} → {b['queries']} | {a['median1']:.1f} → {b['median1']:.1f} "
+            f"| {a['p95_10']:.0f} → {b['p95_10']:.0f}{'' if b['p95_10'] < TARGET_P95_MS else ' ✗'} |"
         )
     for size in sizes:
         run = runs[size]

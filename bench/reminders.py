@@ -65,6 +65,7 @@ def passes(url: str, tmp: Path, profile: bool) -> dict:
         db.engine.dispose()
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     return {
         "occurrences": occurrences,
         "first_s": first_seconds,
