@@ -22,7 +22,7 @@ from app.reporting.dashboards.figures import visible_occurrences
 from app.workflow.engine import definition_for, label, slot_of, step_waiting
 from app.workflow.models import ApprovalDecision, ApprovalRound
 from app.workflow.presenter import STUCK_AFTER_SLA_TIMES
-from app.workflow.queries import in_state_tagged, late_round_clause, over_state_sla
+from app.workflow.queries import in_state_tagged, late_round_clause, over_state_sla, picked_rounds
 
 ENDING_WITHIN_DAYS = 90
 LISTED = 5  # rows a card lists before "see all"
@@ -196,10 +196,11 @@ def late_approvals(user, today: date, *, limit: int = LISTED) -> LateApprovals:
     The database finds and counts them (the SLAs of each definition in use become conditions,
     app/workflow/queries/); only the few listed rounds are dressed in Python.
     """
+    picked = picked_rounds(visible_agreements_clause(user), late_round_clause(today, local_midnight))
     rows, total = first_with_total(
         select(ApprovalRound, Agreement)
+        .join(picked, picked.c.id == ApprovalRound.id)
         .join(Agreement, ApprovalRound.agreement_id == Agreement.id)
-        .where(visible_agreements_clause(user), late_round_clause(today, local_midnight))
         .options(selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user))
         .order_by(ApprovalRound.requested_at, ApprovalRound.id),
         limit,

@@ -22,7 +22,7 @@ from app.core.permissions import can, is_partner, visible_agreements_clause, vis
 from app.core.templating import links_to
 from app.extensions import db
 from app.workflow.engine import definition_for, label
-from app.workflow.queries import in_state_tagged, rounds_due_between
+from app.workflow.queries import in_state_tagged, picked_rounds, rounds_due_between
 
 KINDS = ("deliverable", "approval", "end")
 # Deadlines of one kind drawn at most on one day: a government's portfolio has thousands of reports due
@@ -231,10 +231,11 @@ def _approvals(user, month: Month):
     if not can(user, "agreement.approvals"):
         return  # the ministry's internal approvals are not the partner's business (their deadlines neither)
     # The database keeps the rounds due this month (queries.rounds_due_between); each is dated below.
+    picked = picked_rounds(visible_agreements_clause(user), rounds_due_between(month.first, month.last, local_midnight))
     rows = db.session.execute(
         select(ApprovalRound, Agreement)
+        .join(picked, picked.c.id == ApprovalRound.id)
         .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
-        .where(visible_agreements_clause(user), rounds_due_between(month.first, month.last, local_midnight))
         .options(selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user))
         .order_by(ApprovalRound.id)
     )

@@ -20,6 +20,7 @@ from app.workflow.queries.approvals import (
     approvals_waiting_on,
     late_round_clause,
     needs_met,
+    picked_rounds,
     rounds_due_between,
 )
 from app.workflow.queries.built import (
@@ -49,5 +50,6 @@ __all__ = [
     "over_state_sla",
     "partner_turn_clause",
     "per_definition",
+    "picked_rounds",
     "rounds_due_between",
 ]
