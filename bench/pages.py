@@ -335,6 +335,8 @@ def measure(accounts: dict, requests: int, concurrency: int = 10, pages: dict | 
                     for result in batch
                 ]
             statuses = {s for _t, s, _q, _n in single + crowd}
+            # A page measured while it answers an error measures the error page: stop instead.
+            assert statuses == {200}, f"{role} {path} answered {sorted(statuses)}"
             results[(role, path)] = {
                 "status": ",".join(map(str, sorted(statuses))),
                 "queries": single[-1][2],
@@ -356,11 +358,12 @@ def create_token_for(client: Client) -> str:
     """A personal API token, created through the account page like a person would."""
     _status, page, _headers = client.request("GET", "/account/tokens")
     token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page).group(1).decode()
-    _status, page, _headers = client.request("POST", "/account/tokens", {"name": "bench", "csrf_token": token})
-    if _status in (302, 303):
-        _status, page, _headers = client.request("GET", "/account/tokens")
-    found = re.search(rb"(shk_[A-Za-z0-9_\-]+)", page)
-    assert found, "no token shown after creating one"
+    status, page, headers = client.request("POST", "/account/tokens", {"name": "bench", "csrf_token": token})
+    if status in (302, 303):  # the page the redirect names shows the new token once
+        status, page, headers = client.request("GET", headers["location"])
+    # The new token's own field: the list below it shows the first characters of every other token.
+    found = re.search(rb'id="new-token"[^>]*value="(shk_[A-Za-z0-9_\-]+)"', page)
+    assert found, f"no new token shown after creating one (answer {status})"
     return found.group(1).decode()
 
 
