@@ -13,7 +13,7 @@ from app.api import schemas
 from app.api.core import api_blueprint, api_user, errors, file_download, page_of
 from app.core import clock
 from app.core.audit import history_for
-from app.core.permissions import can, get_agreement_or_404
+from app.core.permissions import can, get_agreement_or_404, viewable_agreement_ids
 from app.core.storage import send_stored
 from app.extensions import db
 from app.workflow import engine
@@ -34,8 +34,21 @@ def organization_ref(organization) -> dict:
     return {"id": organization.id, "name": organization.name, "acronym": organization.acronym}
 
 
-def present(agreement: Agreement) -> dict:
+def linked_ids(agreements) -> list[int | None]:
+    """The agreements each of `agreements` names (its parent, what it renews, its renewals)."""
+    return [
+        linked
+        for agreement in agreements
+        for linked in (agreement.parent_id, agreement.renewal_of_id, *(r.id for r in agreement.renewals))
+    ]
+
+
+def present(agreement: Agreement, viewable: set[int] | None = None) -> dict:
+    """The agreement as the API gives it. `viewable`: which of its linked agreements the caller may see
+    (viewable_agreement_ids of its linked_ids, asked once for a whole page), else asked here."""
     user = api_user()
+    if viewable is None:
+        viewable = viewable_agreement_ids(user, linked_ids([agreement]))
     return {
         "id": agreement.id,
         "reference": agreement.reference,
@@ -48,9 +61,7 @@ def present(agreement: Agreement) -> dict:
         "notes": agreement.notes if can(user, "agreement.notes") else None,
         "owner": person(agreement.owner),
         # As on the page: a parent the caller may not see is not named.
-        "parent_id": agreement.parent_id
-        if agreement.parent_id is None or can(user, "agreement.view", agreement.parent)
-        else None,
+        "parent_id": agreement.parent_id if agreement.parent_id in viewable else None,
         "signing_event_id": agreement.signing_event_id,
         "signed_on": agreement.signed_on,
         "effective_on": agreement.effective_on,
@@ -62,10 +73,8 @@ def present(agreement: Agreement) -> dict:
             "notice_deadline": agreement.notice_deadline,
             "non_renewal_on": agreement.non_renewal_on,
             "non_renewal_by": agreement.non_renewal_by,
-            "renewal_of_id": agreement.renewal_of_id
-            if agreement.renewal_of_id is None or can(user, "agreement.view", agreement.renewal_of)
-            else None,
-            "renewal_ids": [r.id for r in agreement.renewals if can(user, "agreement.view", r)],
+            "renewal_of_id": agreement.renewal_of_id if agreement.renewal_of_id in viewable else None,
+            "renewal_ids": [r.id for r in agreement.renewals if r.id in viewable],
         },
         "version": agreement.version,
         "created_at": agreement.created_at,
@@ -99,7 +108,8 @@ def list_agreements(page, per_page, **filters):
     )
     # Each item names its renewals: read for the whole page at once.
     result = page_of(query.options(selectinload(Agreement.renewals)), {"page": page, "per_page": per_page})
-    result["items"] = [present(a) for a in result["items"]]
+    viewable = viewable_agreement_ids(user, linked_ids(result["items"]))  # one question for the page
+    result["items"] = [present(a, viewable) for a in result["items"]]
     return result
 
 

@@ -559,6 +559,24 @@ def portfolio_scope(user) -> Hashable:
     return "every agreement" if sees_every_agreement(user) else ("user", user.id)
 
 
+def viewable_agreement_ids(user, ids) -> set[int]:
+    """Of the agreement `ids`, those `user` may view (`can(user, "agreement.view", agreement)` for each),
+    without loading them: a page naming many linked agreements (parents, renewals) asks once."""
+    wanted = {agreement_id for agreement_id in ids if agreement_id is not None}
+    if not wanted or not can(user, "agreement.view"):
+        return set()
+    if sees_every_agreement(user):
+        return wanted
+    from sqlalchemy import select
+
+    from app.extensions import db
+
+    Agreement = guarded_model_named("Agreement")
+    return set(
+        db.session.scalars(select(Agreement.id).where(Agreement.id.in_(wanted), visible_agreements_clause(user)))
+    )
+
+
 def visible_agreements_clause(user):
     """SQL condition limiting Agreement queries to what `user` may see."""
     from sqlalchemy.orm import aliased

@@ -739,6 +739,33 @@ def test_agreements_list_is_paginated(api, portfolio):
     assert officer.get(f"{P}/agreements?per_page=100").status_code == 200
 
 
+def test_linked_agreements_are_named_only_to_who_may_see_them_in_one_question_a_page(api, world):
+    """An amendment names its parent, a renewal what it renews: to a partner only when the partner is a
+    party to that agreement too. The list asks which linked agreements the caller may see once for the
+    page (permissions.viewable_agreement_ids), not once per item."""
+    from tests.bulk import counting_queries
+
+    officer = world.users["officer"]
+    theirs = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Cadre partagé")
+    hidden = factories.agreement(by=officer, partners=[world.partner_b], title_fr="Cadre d'un autre")
+    db.session.flush()
+    amendments = [
+        factories.agreement(by=officer, partners=[world.partner_a], type="amendment", parent_id=parent.id)
+        for parent in (theirs, hidden, theirs, hidden)
+    ]
+    db.session.commit()
+    partner = api("partner")
+    with counting_queries() as statements:
+        items = {i["id"]: i for i in partner.get(f"{P}/agreements?per_page=50").get_json()["items"]}
+    parents = {items[a.id]["parent_id"] for a in amendments}
+    assert parents == {theirs.id, None} and hidden.id not in items
+    assert not [s for s in statements if "WHERE agreements.id = " in s]  # no linked agreement loaded alone
+    every = {i["id"]: i for i in api("officer").get(f"{P}/agreements?per_page=50").get_json()["items"]}
+    assert {every[a.id]["parent_id"] for a in amendments} == {theirs.id, hidden.id}
+    single = partner.get(f"{P}/agreements/{amendments[1].id}").get_json()
+    assert single["parent_id"] is None
+
+
 @pytest.mark.parametrize(
     "query, field",
     [
