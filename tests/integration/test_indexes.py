@@ -117,3 +117,15 @@ def test_dashboard_cards_are_not_costed_as_if_they_could_stop_early(signed_in, w
     plan = "\n".join(row[0] for row in db.session.connection().exec_driver_sql("EXPLAIN " + statement, parameters))
     assert "Limit" not in plan, plan
     assert "Run Condition" in plan, plan  # the numbering stops once past the rows kept
+
+
+def test_the_deliverables_list_counts_the_occurrences_alone_when_nothing_else_is_asked(signed_in, world):
+    """The list joins each occurrence's deliverable and agreement by outer joins (their keys are NOT NULL):
+    unfiltered, for a reader who sees every agreement, PostgreSQL then leaves both out of the count."""
+    client = signed_in("manager")
+    add_bulk_portfolio(world, 30, start=0)
+    with captured_statements() as statements:
+        assert client.get("/deliverables/").status_code == 200
+    ((statement, parameters),) = [(s, p) for s, p in statements if s.lstrip().startswith("SELECT count(*)")]
+    plan = "\n".join(row[0] for row in db.session.connection().exec_driver_sql("EXPLAIN " + statement, parameters))
+    assert " on agreements" not in plan and " on deliverables " not in plan, plan
