@@ -26,6 +26,7 @@ from app.core import audit, clock
 from app.core.db import flush_or_conflict
 from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.exports import streamed
+from app.core.kept import kept_while_unchanged
 from app.core.models import utcnow
 from app.core.permissions import edits_own_agreements_only, may_own_agreements, visible_agreements_clause
 from app.core.text import fold, like_pattern
@@ -398,10 +399,16 @@ def export_table(user: User, filters: AgreementFilters) -> tuple[list[str], Iter
 
 
 def year_choices() -> list[int]:
-    """Years with at least one agreement, newest first."""
-    years = db.session.scalars(
-        select(extract("year", Agreement.signed_on)).where(Agreement.signed_on.is_not(None)).distinct()
-    ).all()
+    """Years with at least one agreement, newest first. Every signed agreement is read for them, so they
+    are kept while nothing changes (app/core/kept.py); the same for every reader."""
+    years = kept_while_unchanged(
+        ("signature years",),
+        lambda: tuple(
+            db.session.scalars(
+                select(extract("year", Agreement.signed_on)).where(Agreement.signed_on.is_not(None)).distinct()
+            )
+        ),
+    )
     return sorted({int(y) for y in years if y is not None} | {clock.today().year}, reverse=True)
 
 
