@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import NamedTuple
 
 from flask_babel import format_date
 from sqlalchemy import and_, case, extract, func, or_, select
@@ -46,17 +45,6 @@ class OnTimeRate:
     @property
     def percent(self) -> int:
         return round(100 * self.on_time / self.handed_in) if self.handed_in else 0
-
-
-class NamedOrganization(NamedTuple):
-    """An organisation's id and names (Organization.naming_columns()), as organizations.name_of reads them."""
-
-    id: int
-    slug: str
-    name_ar: str | None
-    name_fr: str | None
-    name_en: str | None
-    acronym: str | None
 
 
 @dataclass
@@ -165,20 +153,18 @@ def organization_figures(
         ("organization figures", portfolio_scope(user), today, limit),
         lambda: _organization_rows(user, today, limit),
     )
-    overdue = [Count(org.id, name_of(org), int(n)) for org, n, _handed_in, _on_time, _total in rows if n]
+    overdue = [Count(row.id, name_of(row), int(row.overdue)) for row in rows if row.overdue]
     rates = [
-        OnTimeRate(org.id, name_of(org), int(handed_in), int(on_time or 0))
-        for org, _n, handed_in, on_time, _total in rows
-        if handed_in
+        OnTimeRate(row.id, name_of(row), int(row.handed_in), int(row.on_time or 0)) for row in rows if row.handed_in
     ]
     overdue = sorted(overdue, key=lambda row: (-row.value, row.label))[:limit]
     rates = sorted(rates, key=lambda rate: (rate.on_time / rate.handed_in, rate.name))[:limit]
-    return overdue, int(rows[0][4] or 0) if rows else 0, rates
+    return overdue, int(rows[0].overdue_total or 0) if rows else 0, rates
 
 
-def _organization_rows(user, today: date, limit: int) -> list[tuple]:
-    """(the organisation's naming columns, overdue, handed in, on time, overdue in all) of the
-    organisations in either short list: plain values, which outlive the session."""
+def _organization_rows(user, today: date, limit: int) -> list:
+    """Rows of the organisations in either short list: their naming columns (as organizations.name_of
+    reads them), overdue, handed_in, on_time and overdue_total. Plain rows, which outlive the session."""
     is_overdue = Occurrence.shown_as("overdue", today)
     per_organization = (
         visible_occurrences(
@@ -210,9 +196,14 @@ def _organization_rows(user, today: date, limit: int) -> list[tuple]:
         .join(Organization, Organization.id == figures.organization_id)
         .subquery()
     )
-    naming = Organization.naming_columns()
-    rows = db.session.execute(
-        select(*naming, ranked.c.overdue, ranked.c.handed_in, ranked.c.on_time, ranked.c.overdue_total)
+    return db.session.execute(
+        select(
+            *Organization.naming_columns(),
+            ranked.c.overdue,
+            ranked.c.handed_in,
+            ranked.c.on_time,
+            ranked.c.overdue_total,
+        )
         .join(ranked, ranked.c.organization_id == Organization.id)
         .where(
             or_(
@@ -221,5 +212,3 @@ def _organization_rows(user, today: date, limit: int) -> list[tuple]:
             )
         )
     ).all()
-    width = len(naming)
-    return [(NamedOrganization(*row[:width]), *row[width:]) for row in rows]
