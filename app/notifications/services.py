@@ -84,17 +84,28 @@ def notify(recipient, notice: Notice) -> Notification | None:
     return notification
 
 
-def notify_many(pairs: list[tuple[Any, Notice]]) -> int:
-    """`notify` for many (recipient, notice) pairs at once, as a reminder pass makes them: the mail
-    choices of everyone concerned read in one query, the rows written in two bulk INSERTs (their JSON and
-    timestamps prepared once: bulk.py), and the e-mails' bodies left for the sender to write just before
-    it sends (thousands of templates rendered here would hold the pass for minutes). Returns how many
-    notices were added."""
+@dataclass
+class PreparedNotice:
+    """One reminder's rows, made ready by the pass before writing (`prepared_notices`): the in-app notice
+    and, if the recipient receives this kind of mail, the outbox message. Plain values, so another
+    connection (the pass's writer) writes them as they are."""
+
+    notification: dict
+    mail: dict | None
+
+
+def prepared_notices(pairs: list[tuple[Any, Notice]]) -> list[PreparedNotice | None]:
+    """What `notify` writes for many (recipient, notice) pairs, as a reminder pass makes them: the mail
+    choices of everyone concerned read in one query, the rows' JSON and timestamps prepared once (bulk.py),
+    and the e-mails' bodies left for the sender to write just before it sends (thousands of templates
+    rendered here would hold the pass for minutes). One per pair, in order (None where the recipient is not
+    an active account: nobody to tell); `write_notices` writes them."""
     from app.notifications.bulk import Writer
 
-    pairs = [(person, notice) for person, notice in pairs if person is not None and person.is_active_account]
+    told = [person is not None and person.is_active_account for person, _notice in pairs]
+    pairs = [pair for pair, active in zip(pairs, told) if active]
     if not pairs:
-        return 0
+        return [None] * len(told)
     people = sorted({person.id for person, _ in pairs})
     switched = set()
     for start in range(0, len(people), 500):
@@ -108,37 +119,41 @@ def notify_many(pairs: list[tuple[Any, Notice]]) -> int:
         )
     _bell_changed()
     now = utcnow()  # one moment for the batch's rows (a notice's order among equals is its id's)
-    notices = Writer(Notification.__tablename__)
-    # One statement per table (bulk.py), no ORM bookkeeping per row.
-    notices.insert(
-        [notices.row(_notification_values(person, notice) | {"created_at": now}) for person, notice in pairs]
-    )
-    mailed = [
-        (person, notice)
-        for person, notice in pairs
-        if is_mandatory(notice.category) or (person.id, notice.category) not in switched
-    ]
-    if mailed:
-        languages = _mail_languages(person for person, _notice in mailed)
-        domain = _mail_domain()
-        mails = Writer(OutboxMessage.__tablename__)
-        kept: dict[int, dict] = {}  # id(notice) -> what the sender needs (one object per notice: serialised once)
-        rows = []
-        for (person, notice), subject in zip(mailed, _subjects(mailed, languages)):
+    notices, mails = Writer(Notification.__tablename__), Writer(OutboxMessage.__tablename__)
+    mailed = [is_mandatory(notice.category) or (person.id, notice.category) not in switched for person, notice in pairs]
+    languages = _mail_languages(person for (person, _notice), wanted in zip(pairs, mailed) if wanted)
+    subjects = iter(_subjects([pair for pair, wanted in zip(pairs, mailed) if wanted], languages))
+    domain = _mail_domain()
+    kept: dict[int, dict] = {}  # id(notice) -> what the sender needs (one object per notice: serialised once)
+    prepared = []
+    for (person, notice), wanted in zip(pairs, mailed):
+        mail = None
+        if wanted:
             if id(notice) not in kept:
                 kept[id(notice)] = {"params": notice.params, "link": notice.link, "extra": notice.extra}
             values = _mail_values(
                 person,
                 notice,
                 with_bodies=False,
-                subject=subject,
+                subject=next(subjects),
                 language=languages[person.id],
                 domain=domain,
                 now=now,
             )
-            rows.append(mails.row(values | {"notice": kept[id(notice)]}))
-        mails.insert(rows)
-    return len(pairs)
+            mail = mails.row(values | {"notice": kept[id(notice)]})
+        prepared.append(PreparedNotice(notices.row(_notification_values(person, notice) | {"created_at": now}), mail))
+    made = iter(prepared)
+    return [next(made) if active else None for active in told]
+
+
+def write_notices(prepared: list[PreparedNotice]) -> int:
+    """Write prepared notices (`prepared_notices`): one statement per table (bulk.py), no ORM bookkeeping
+    per row. Returns how many notices were added."""
+    from app.notifications.bulk import Writer
+
+    Writer(Notification.__tablename__).insert([notice.notification for notice in prepared])
+    Writer(OutboxMessage.__tablename__).insert([notice.mail for notice in prepared if notice.mail is not None])
+    return len(prepared)
 
 
 def _mail_languages(people) -> dict[int, str]:

@@ -461,6 +461,29 @@ def test_the_digest_counts_what_waits(world, people, occurrence):
     }
 
 
+def test_the_digest_lists_its_first_rows_and_counts_the_rest(world, people, occurrence, monkeypatch):
+    """A government's digest has thousands overdue: each manager's message keeps the rows it shows and the
+    totals, never every row, and says how many more wait in Sharaka."""
+    from app.notifications.reminders import rules
+
+    monday = _next_monday(occurrence.due_on)
+    monkeypatch.setattr(rules, "DIGEST_ROWS", 1)
+    candidate = next(c for c in reminders.candidates_at(at(monday, 8)) if c.rule == "weekly_digest")
+    extra = candidate.notice.extra
+    assert len(extra["overdue"]) == 1 and extra["overdue_total"] == 2
+    assert candidate.notice.params["overdue_count"] == 2
+    reminders.run_pass(at(monday, 8))
+    mail = db.session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.kind == "weekly_digest", OutboxMessage.recipient_id == people["manager"].id
+        )
+    ).one()
+    assert len(mail.notice["extra"]["overdue"]) == 1
+    text, html = services.bodies_of(mail)
+    for body in (text, html):
+        assert "Overdue deliverables (2)" in body and "and 1 more" in body
+
+
 # --- the `reminders:` section of a definition ---------------------------------------------------
 
 

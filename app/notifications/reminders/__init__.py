@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from app.core.db import commit_batch, is_lock_conflict, unit_of_work
+from app.core.db import unit_of_work
 from app.core.errors import ConcurrentChange
 from app.extensions import db
 from app.notifications.models import ReminderSent
@@ -47,10 +46,10 @@ from app.notifications.reminders.rules import (  # noqa: F401
     stalled_candidates,
     waiting_approval,
 )
-from app.notifications.services import Notice, notify_many, record_many
+from app.notifications.reminders.writing import BatchWriter, Ready
+from app.notifications.services import Notice, prepared_notices
 
 log = logging.getLogger("sharaka.reminders")
-LOCK_RETRIES = 5
 BATCH = 500  # reminders written per transaction
 KEYS_PER_QUERY = 500  # bound parameters per IN (…), well under every database's limit
 DELIVERABLE_RULES = ("deliverable_due", "deliverable_overdue", "deliverable_escalated")  # deliverable_candidates'
@@ -135,24 +134,48 @@ def _load_objects(candidates: list[Candidate]) -> list:
     return loaded
 
 
-def _build_notices(candidates: list[Candidate]) -> None:
-    """Build the notices of `candidates` in the reading transaction, what they describe read in bulk:
-    after its commit every object read is expired, and each notice would read its agreement again. The
-    objects are let go once the notices are built (every commit would expire them all again). The
-    recipients of one reminder share its notice (one maker, one notice). A notice that cannot be built
-    now is tried again in its batch, which reports it alone if it fails."""
-    loaded = _load_objects(candidates)  # noqa: F841  (kept while the notices are built)
-    made: dict[int, tuple] = {}  # id(maker) -> (maker, its notice): the maker kept, its id not reused
-    for candidate in candidates:
+class _Preparer:
+    """Makes each batch ready to write in the reading transaction, where what the notices describe is
+    loaded (after a commit every object read is expired, and each notice would read its agreement again).
+    The recipients of one reminder share its notice (one maker, one notice). A reminder whose notice or rows
+    cannot be made is left out of its batch, with why, for the pass to report: it waits for the next pass."""
+
+    def __init__(self):
+        self.made: dict[int, tuple] = {}  # id(maker) -> (maker, its notice): the maker kept, its id not reused
+        self.failed: list[tuple[Candidate, str]] = []
+
+    def ready(self, batch: list[Candidate]) -> list[Ready]:
+        loaded = _load_objects(batch)  # noqa: F841  (kept while the notices are built)
+        built = [candidate for candidate in batch if self._built(candidate)]
+        try:
+            rows = prepared_notices([(candidate.recipient, candidate.notice) for candidate in built])
+        except Exception:  # one of them, or more: found by making each alone
+            return [ready for candidate in built if (ready := self._alone(candidate)) is not None]
+        return [Ready(candidate, made) for candidate, made in zip(built, rows)]
+
+    def _built(self, candidate: Candidate) -> bool:
         maker = candidate.notice_or_maker
         if isinstance(maker, Notice):
-            continue
+            return True
         try:
-            if id(maker) not in made:
-                made[id(maker)] = (maker, maker())
-            candidate.notice_or_maker = made[id(maker)][1]  # the maker and the objects it holds go
-        except Exception:  # left for _write_batch, which isolates the failure
-            log.debug("reminders: notice of %s left for its batch", candidate.key, exc_info=True)
+            if id(maker) not in self.made:
+                self.made[id(maker)] = (maker, maker())
+        except Exception as error:
+            self._fail(candidate, error)
+            return False
+        candidate.notice_or_maker = self.made[id(maker)][1]
+        return True
+
+    def _alone(self, candidate: Candidate) -> Ready | None:
+        try:
+            return Ready(candidate, prepared_notices([(candidate.recipient, candidate.notice)])[0])
+        except Exception as error:
+            self._fail(candidate, error)
+            return None
+
+    def _fail(self, candidate: Candidate, error: Exception) -> None:
+        log.error("reminder %s could not be written; left for the next pass", candidate.key, exc_info=True)
+        self.failed.append((candidate, f"{type(error).__name__}: {error}"[:1000]))
 
 
 def preview(now: datetime) -> list[Candidate]:
@@ -163,10 +186,10 @@ def preview(now: datetime) -> list[Candidate]:
 def run_pass(now: datetime) -> PassReport:
     """Record and notify every reminder due at `now` and not sent yet.
 
-    The reading is done once; then the new reminders are written BATCH at a time, each batch in
-    its own transaction (one commit per reminder made a pass of thousands take minutes). The
-    natural key still decides: a reminder another process recorded meanwhile is skipped, and a
-    batch that meets a busy database is tried again whole.
+    The reading is done once; then the new reminders are made ready and written BATCH at a time, each
+    batch in its own transaction (one commit per reminder made a pass of thousands take minutes), written
+    while the next is made ready (writing.py). The natural key still decides: a reminder another process
+    recorded meanwhile is skipped, and a batch that meets a busy database is tried again whole.
     """
     with occurrence_facts.kept_for_a_pass(), _long_lived_objects_set_aside():
         return _run_pass(now)
@@ -201,11 +224,13 @@ def _run_pass(now: datetime) -> PassReport:
     deliverables_due = deliverables_before + sum(1 for c in candidates if c.rule in DELIVERABLE_RULES)
     agreements_due = agreements_before + sum(1 for c in candidates if c.rule in AGREEMENT_RULES)
     report.already = len(candidates) - len(fresh) + deliverables_before + agreements_before
-    _build_notices(fresh)
-    commit_batch()  # end the reading transaction before writing
     failed: list = []
-    for start in range(0, len(fresh), BATCH):
-        _write_batch(fresh[start : start + BATCH], report, failed)
+    preparer = _Preparer()
+    with BatchWriter(report, failed) as writer:  # each batch written while the next is made ready
+        for start in range(0, len(fresh), BATCH):
+            writer.put(preparer.ready(fresh[start : start + BATCH]))
+    report.errors += len(preparer.failed)
+    failed += preparer.failed
     if failed:
         _report_failures(failed, report)
     elif report.errors == 0 and (deliverables_run or agreements_run):  # (else what is remembered holds still)
@@ -220,18 +245,6 @@ def _remember(inputs: last_pass.Inputs, deliverables_due: int, agreements_due: i
     except (ConcurrentChange, OperationalError):  # busy: the next pass runs its rules in full, no harm
         db.session.rollback()
         log.info("reminders: the pass's inputs not remembered (database busy)")
-
-
-def _refresh_recipients(batch: list[Candidate]) -> None:
-    """Read the batch's recipients again in one query: the last commit expired them, and each would
-    otherwise be read alone when its e-mail address is needed."""
-    from sqlalchemy import inspect
-
-    from app.auth.models import User
-
-    ids = sorted({inspect(candidate.recipient).identity[0] for candidate in batch})
-    for start in range(0, len(ids), KEYS_PER_QUERY):
-        db.session.scalars(select(User).where(User.id.in_(ids[start : start + KEYS_PER_QUERY]))).all()
 
 
 def _report_failures(failed: list, report: PassReport) -> None:
@@ -254,46 +267,3 @@ def _report_failures(failed: list, report: PassReport) -> None:
             )
     except Exception:  # the pass itself is done; its bookkeeping must not undo it (rolled back alone)
         log.exception("reminders: could not record %d failures", len(failed))
-
-
-def _write_batch(batch: list[Candidate], report: PassReport, failed: list) -> None:
-    error_text = ""
-    for attempt in range(LOCK_RETRIES):
-        try:
-            # No flush before each read: the notices are written in bulk at the end of the batch.
-            with db.session.no_autoflush:
-                _refresh_recipients(batch)
-                # The notices not built with the reading (_build_notices) are built now.
-                loaded = _load_objects([c for c in batch if not isinstance(c.notice_or_maker, Notice)])  # noqa: F841
-                new = record_many([candidate.key for candidate in batch])
-                fresh = list({candidate.key: candidate for candidate in batch if candidate.key in new}.values())
-                notify_many([(candidate.recipient, candidate.notice) for candidate in fresh])
-            commit_batch()
-            report.created += len(fresh)
-            report.already += len(batch) - len(fresh)
-            return
-        except (ConcurrentChange, OperationalError) as error:
-            # Another process wrote at the same moment (SQLite allows one writer):
-            # try again; the natural key still prevents a second copy.
-            db.session.rollback()
-            if isinstance(error, OperationalError) and not is_lock_conflict(error):
-                error_text = f"{type(error).__name__}: {error}"[:1000]
-                break
-            if attempt == LOCK_RETRIES - 1:
-                log.error("reminders: database busy, %d left for the next pass", len(batch))
-                report.errors += len(batch)
-                return
-            time.sleep(0.05 * (attempt + 1))
-        except Exception as error:
-            db.session.rollback()
-            log.exception("reminders: a batch of %d failed", len(batch))
-            error_text = f"{type(error).__name__}: {error}"[:1000]
-            break
-    if len(batch) == 1:
-        report.errors += 1
-        log.error("reminder %s failed; left for the next pass", batch[0].key)
-        failed.append((batch[0], error_text or "database busy"))
-        return
-    # Something in the batch fails: write its reminders one by one, so only that one waits.
-    for candidate in batch:
-        _write_batch([candidate], report, failed)

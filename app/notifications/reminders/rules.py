@@ -26,6 +26,10 @@ from app.notifications.reminders.base import (
 from app.notifications.services import Notice, app_path, app_path_with_id
 from app.workflow.queries import in_state_tagged
 
+# Rows of each list a weekly digest shows (pending approvals, overdue deliverables, endings); the rest
+# are counted, and one click away in Sharaka.
+DIGEST_ROWS = 15
+
 
 def deliverable_candidates(
     today: date, people: People, skip_sent: bool = False, sent: Counter | None = None
@@ -229,7 +233,7 @@ def _first_escalated(today: date):
 
 
 def _deliverable_notice(occurrence_id: int, kind: str, category: str, days: int, missed: tuple = ()) -> Notice:
-    occurrence = occurrence_facts.of(occurrence_id)  # read in bulk by the pass (_build_notices)
+    occurrence = occurrence_facts.of(occurrence_id)  # read in bulk by the pass (_Preparer)
     params = {
         **agreement_params(occurrence.agreement),
         "deliverable": texts(occurrence.deliverable, "title"),
@@ -599,9 +603,9 @@ def digest_candidates(now: datetime, today: date, people: People) -> list[Candid
             category="weekly_digest",
             params={
                 "week_of": monday.isoformat(),
-                "approvals_count": len(summary["approvals"]),
-                "overdue_count": len(summary["overdue"]),
-                "ending_count": len(summary["ending"]),
+                "approvals_count": summary["approvals_total"],
+                "overdue_count": summary["overdue_total"],
+                "ending_count": summary["ending_total"],
             },
             link=app_path("main.home"),
             object_type="digest",
@@ -616,79 +620,75 @@ def digest_candidates(now: datetime, today: date, people: People) -> list[Candid
 
 
 def portfolio_summary(today: date) -> dict:
-    """What the weekly digest lists: pending approvals, overdue deliverables, endings, counts by stage."""
+    """What the weekly digest lists: the first DIGEST_ROWS pending approvals (oldest first), overdue deliverables
+    (longest overdue first) and endings (soonest first), how many there are of each, and counts by stage.
+    Only the rows the e-mail shows are read: a government's portfolio has thousands overdue, and each
+    manager's message keeps what it lists until it is sent."""
     from app.agreements.models import Agreement
+    from app.core.pagination import first_with_total
     from app.deliverables.models import Deliverable, Occurrence
+    from app.organizations.models import Organization
     from app.workflow.models import ApprovalRound
 
-    approvals = []
-    for round_, agreement in db.session.execute(
+    rows = DIGEST_ROWS
+    waiting, approvals_total = first_with_total(
         select(ApprovalRound, Agreement)
         .join(Agreement, ApprovalRound.agreement_id == Agreement.id)
         .where(ApprovalRound.status == "open", ApprovalRound.from_state == Agreement.state)
-        .order_by(ApprovalRound.requested_at)
-    ):
-        approvals.append(
-            {
-                "reference": agreement.reference,
-                "title": texts(agreement, "title"),
-                "since": local_date(round_.requested_at).isoformat(),
-                "days": (today - local_date(round_.requested_at)).days,
-                "url": app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
-            }
-        )
-    overdue = []
-    # Plain columns (thousands of rows at a government's scale): the titles and names as texts() reads them.
-    from app.organizations.models import Organization
-
-    for row in db.session.execute(
-        select(
-            Occurrence.id,
-            Occurrence.due_on,
-            Agreement.reference,
-            Deliverable.title_ar,
-            Deliverable.title_fr,
-            Deliverable.title_en,
-            Organization.name_ar,
-            Organization.name_fr,
-            Organization.name_en,
-        )
+        .order_by(ApprovalRound.requested_at, ApprovalRound.id),
+        rows,
+    )
+    approvals = [
+        {
+            "reference": agreement.reference,
+            "title": texts(agreement, "title"),
+            "since": local_date(round_.requested_at).isoformat(),
+            "days": (today - local_date(round_.requested_at)).days,
+            "url": app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
+        }
+        for round_, agreement in waiting
+    ]
+    late, overdue_total = first_with_total(
+        select(Occurrence, Deliverable, Agreement, Organization)
         .select_from(Occurrence)
         .join(Deliverable)
         .join(Agreement, Deliverable.agreement_id == Agreement.id)
         .join(Organization, Organization.id == Deliverable.responsible_organization_id)
         .where(Occurrence.status.in_(("pending", "sent_back")), Occurrence.due_on < today, in_state_tagged("running"))
-        .order_by(Occurrence.due_on)
-    ):
-        overdue.append(
-            {
-                "reference": row.reference,
-                "deliverable": texts(row, "title"),
-                "responsible": texts(row, "name"),
-                "due_on": row.due_on.isoformat(),
-                "days": (today - row.due_on).days,
-                "url": app_path_with_id("deliverables.view_occurrence", "occurrence_id", row.id),
-            }
-        )
-    ending = []
-    for agreement in db.session.scalars(
+        .order_by(Occurrence.due_on, Occurrence.id),
+        rows,
+    )
+    overdue = [
+        {
+            "reference": agreement.reference,
+            "deliverable": texts(deliverable, "title"),
+            "responsible": texts(responsible, "name"),
+            "due_on": occurrence.due_on.isoformat(),
+            "days": (today - occurrence.due_on).days,
+            "url": app_path_with_id("deliverables.view_occurrence", "occurrence_id", occurrence.id),
+        }
+        for occurrence, deliverable, agreement, responsible in late
+    ]
+    soon, ending_total = first_with_total(
         select(Agreement)
         .where(
             in_state_tagged("in_force"),
             Agreement.expires_on >= today,
             Agreement.expires_on <= today + timedelta(days=90),
         )
-        .order_by(Agreement.expires_on)
-    ):
-        ending.append(
-            {
-                "reference": agreement.reference,
-                "title": texts(agreement, "title"),
-                "expires_on": agreement.expires_on.isoformat(),
-                "days": (agreement.expires_on - today).days,
-                "url": app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
-            }
-        )
+        .order_by(Agreement.expires_on, Agreement.reference),
+        rows,
+    )
+    ending = [
+        {
+            "reference": agreement.reference,
+            "title": texts(agreement, "title"),
+            "expires_on": agreement.expires_on.isoformat(),
+            "days": (agreement.expires_on - today).days,
+            "url": app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
+        }
+        for agreement in soon
+    ]
     by_stage = Counter()
     labels = {}
     for _agreement_type, state, count in db.session.execute(
@@ -707,4 +707,12 @@ def portfolio_summary(today: date) -> dict:
             key=lambda item: (lifecycle.index(item[0]) if item[0] in lifecycle else len(lifecycle), item[0]),
         )
     ]
-    return {"approvals": approvals, "overdue": overdue, "ending": ending, "stages": stages}
+    return {
+        "approvals": approvals,
+        "approvals_total": approvals_total,
+        "overdue": overdue,
+        "overdue_total": overdue_total,
+        "ending": ending,
+        "ending_total": ending_total,
+        "stages": stages,
+    }
