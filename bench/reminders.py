@@ -81,28 +81,34 @@ def passes(url: str, tmp: Path, profile: bool) -> dict:
     }
 
 
-def _server_cpu(db) -> tuple[int, float] | None:
-    """(pid, CPU seconds) of the PostgreSQL backend serving the session, read from /proc: the database
-    runs on this machine, so its share of a pass is measured, not guessed. None elsewhere (SQLite runs in
-    this process: its time is in the process's own)."""
+def _server_cpu(db) -> dict[int, float] | None:
+    """CPU seconds of each PostgreSQL backend serving this database, by pid, read from /proc: the database
+    runs on this machine, so its share of a pass is measured, not guessed (the pass reads on one connection
+    and writes on another: reminders/writing.py). None elsewhere (SQLite runs in this process: its time is
+    in the process's own)."""
     from sqlalchemy import text
 
     if db.engine.dialect.name != "postgresql":
         return None
-    pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+    pids = db.session.scalars(
+        text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'")
+    ).all()
     db.session.commit()
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    spent = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        spent[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return spent
 
 
 def _spent(before, after) -> float | None:
-    """The backend's CPU seconds between two readings (None if unknown, or another backend served it)."""
-    if before is None or after is None or before[0] != after[0]:
+    """The backends' CPU seconds between two readings (a backend opened meanwhile counts from its start)."""
+    if before is None or after is None:
         return None
-    return after[1] - before[1]
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def main() -> None:
