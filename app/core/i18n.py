@@ -53,6 +53,29 @@ def text_direction() -> str:
 FALLBACK_ORDER = {"ar": ("ar", "fr", "en"), "fr": ("fr", "en", "ar"), "en": ("en", "fr", "ar")}
 
 
+def in_every_language(obj, field: str) -> dict[str, str]:
+    """{ar, fr, en}: obj.<field> as `localized` reads it in each language ("" where it has none), its three
+    columns read once rather than once per language and fallback (a reminder pass writes thousands)."""
+    given: dict[str, str | None] = {}
+    for lang, name in _columns_of(field):
+        given[lang] = getattr(obj, name, None)
+    found: dict[str, str] = {}
+    for language, order in FALLBACK_ORDER.items():
+        for lang in order:
+            value = given[lang]
+            if value:
+                found[language] = value
+                break
+        else:
+            found[language] = ""
+    return found
+
+
+@cache
+def _columns_of(field: str) -> tuple[tuple[str, str], ...]:
+    return tuple((lang, f"{field}_{lang}") for lang in FALLBACK_ORDER)
+
+
 def localized(obj, field: str, language: str | None = None) -> str | None:
     """Return obj.<field>_<lang> in the reader's language, falling back sensibly."""
     language = language or current_language()

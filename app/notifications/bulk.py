@@ -12,6 +12,7 @@ same bytes as before.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -63,6 +64,13 @@ def _cast_of(type_: TypeEngine, dialect) -> str:
 
 def _prepared(type_: TypeEngine) -> bool:
     return isinstance(type_, JSON) or type(type_).__name__ == "UTCDateTime"
+
+
+@dataclass(frozen=True)
+class JSONText:
+    """A JSON column's value serialised already (Writer.json_object), which `Writer.row` takes as it is."""
+
+    text: str
 
 
 class Writer:
@@ -127,11 +135,27 @@ class Writer:
     def row(self, values: dict) -> dict:
         prepared = dict(values)
         for key in self._json & prepared.keys():
-            prepared[key] = self._serialised(key, prepared[key])
+            value = prepared[key]
+            prepared[key] = value.text if isinstance(value, JSONText) else self._serialised(key, value)
         for key, process in self._stamps.items():
             if key in prepared and prepared[key] is not None:
                 prepared[key] = self._converted(key, prepared[key], process)
         return prepared
+
+    def json_object(self, key: str, members: dict[str, Any], serialised: dict[str, str]) -> JSONText:
+        """The JSON object of `members` (for column `key`), its first members' texts given already
+        (`serialised`: a notice's params, written for its in-app row, go into its e-mail's too) instead of
+        serialised again: the text the serialiser writes for the whole object."""
+        leading = list(members)[: len(serialised)] == list(serialised)
+        if self._dumps is not json.dumps or not leading:  # another serialiser may space or escape otherwise
+            return JSONText(self._serialised(key, members))
+        head = ", ".join(f"{json.dumps(name)}: {text}" for name, text in serialised.items())
+        rest = json.dumps({name: value for name, value in members.items() if name not in serialised})
+        return JSONText("{" + head + ("}" if rest == "{}" else ", " + rest[1:]))
+
+    def serialised(self, key: str, value) -> str:
+        """The JSON text of `value` for column `key`, made once per object (see row)."""
+        return self._serialised(key, value)
 
     def _serialised(self, key: str, value) -> str:
         # The same object (a notice's params, shared by its recipients) is serialised once; the value is

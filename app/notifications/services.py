@@ -124,13 +124,17 @@ def prepared_notices(pairs: list[tuple[Any, Notice]]) -> list[PreparedNotice | N
     languages = _mail_languages(person for (person, _notice), wanted in zip(pairs, mailed) if wanted)
     subjects = iter(_subjects([pair for pair, wanted in zip(pairs, mailed) if wanted], languages))
     domain = _mail_domain()
-    kept: dict[int, dict] = {}  # id(notice) -> what the sender needs (one object per notice: serialised once)
+    kept: dict[int, Any] = {}  # id(notice) -> what the sender needs, serialised once per notice
     prepared = []
     for (person, notice), wanted in zip(pairs, mailed):
         mail = None
         if wanted:
             if id(notice) not in kept:
-                kept[id(notice)] = {"params": notice.params, "link": notice.link, "extra": notice.extra}
+                kept[id(notice)] = mails.json_object(
+                    "notice",
+                    {"params": notice.params, "link": notice.link, "extra": notice.extra},
+                    {"params": notices.serialised("params", notice.params)},  # as its in-app row has them
+                )
             values = _mail_values(
                 person,
                 notice,

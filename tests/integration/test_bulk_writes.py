@@ -183,3 +183,19 @@ def test_rows_alike_in_every_column_are_each_written(world):
     row = writer.row(services._notification_values(officer, _notice()))
     writer.insert([row, row, row])
     assert len(_stored(officer)[0]) == 3
+
+
+def test_an_object_with_members_serialised_already_is_the_text_of_the_whole(app):
+    """A notice's params, serialised for its in-app row, go into its e-mail's stored notice as they are: the
+    text is the one json.dumps writes for the whole object, whatever the members hold; given members that do
+    not lead the object, the whole is serialised."""
+    writer = Writer(OutboxMessage.__tablename__)
+    for members in (
+        {"params": AWKWARD, "link": "/deliverables/occurrences/7", "extra": {}},
+        {"params": {}, "link": None, "extra": {"overdue": [{"title": AWKWARD["title"]}]}},
+        {"params": AWKWARD},
+    ):
+        given = {"params": json.dumps(members["params"])}
+        assert writer.json_object("notice", members, given).text == json.dumps(members)
+    reordered = {"link": "/x", "params": AWKWARD}
+    assert writer.json_object("notice", reordered, {"params": "{}"}).text == json.dumps(reordered)

@@ -11,7 +11,7 @@ from functools import cached_property
 from sqlalchemy import select
 
 from app.core import clock
-from app.core.i18n import localized
+from app.core.i18n import in_every_language
 from app.core.permissions import holds, is_partner, partner_accounts_clause
 from app.extensions import db
 from app.notifications.services import Notice
@@ -54,7 +54,7 @@ class PassReport:
 
 def texts(obj, name: str) -> dict[str, str]:
     """{ar, fr, en} of a multilingual field, each falling back as the pages do."""
-    return {lang: localized(obj, name, lang) or "" for lang in ("ar", "fr", "en")}
+    return in_every_language(obj, name)
 
 
 class People:

@@ -67,8 +67,7 @@ class BatchWriter:
         if error is None:
             self.close()
         elif self.threaded:  # the pass failed: the batches given are still written, then the thread ends
-            self._queue.put(None)
-            self._thread.join()
+            self._stop()
 
     def put(self, batch: list[Ready]) -> None:
         if not batch:
@@ -80,8 +79,7 @@ class BatchWriter:
 
     def close(self) -> None:
         if self.threaded:
-            self._queue.put(None)
-            self._thread.join()
+            self._stop()
             commit_batch()  # the reading transaction, over
             if self._error is not None:
                 raise self._error
@@ -90,6 +88,10 @@ class BatchWriter:
         for batch in self._waiting:
             write_batch(batch, self.report, self.failed)
         self._waiting = []
+
+    def _stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
 
     def _write_in_turn(self, app) -> None:
         # A new application context: a session, and so a connection, of its own.
