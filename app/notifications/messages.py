@@ -183,6 +183,17 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
     return _("Notification")
 
 
+class _Grouped(int):
+    """A count that a message writes with the reader's digit grouping ("6,548", "6 548"), as the pages'
+    `numberformat` does, and that still chooses the plural form as a number."""
+
+    def __new__(cls, value) -> _Grouped:
+        return super().__new__(cls, value or 0)
+
+    def __str__(self) -> str:
+        return flask_babel.format_number(int(self))
+
+
 def detail(kind: str, params: dict) -> str:
     """The sentence under the headline: what it is about and what to do."""
     title = isolate(pick(params.get("title")))
@@ -394,14 +405,18 @@ def detail(kind: str, params: dict) -> str:
     if kind == "weekly_digest":
         return " ".join(
             (
-                ngettext("%(num)s approval waiting,", "%(num)s approvals waiting,", params.get("approvals_count", 0)),
                 ngettext(
-                    "%(num)s overdue deliverable,", "%(num)s overdue deliverables,", params.get("overdue_count", 0)
+                    "%(num)s approval waiting,", "%(num)s approvals waiting,", _Grouped(params.get("approvals_count"))
+                ),
+                ngettext(
+                    "%(num)s overdue deliverable,",
+                    "%(num)s overdue deliverables,",
+                    _Grouped(params.get("overdue_count")),
                 ),
                 ngettext(
                     "%(num)s agreement ending within 90 days.",
                     "%(num)s agreements ending within 90 days.",
-                    params.get("ending_count", 0),
+                    _Grouped(params.get("ending_count")),
                 ),
             )
         )

@@ -484,6 +484,24 @@ def test_the_digest_lists_its_first_rows_and_counts_the_rest(world, people, occu
         assert "Overdue deliverables (2)" in body and "and 1 more" in body
 
 
+def test_the_digest_writes_its_counts_as_its_headings_do(app):
+    """ "6,548 overdue deliverables" in the sentence under the headline, as the heading writes "(6,548)":
+    the reader's digit grouping, the plural still chosen by the number."""
+    from flask_babel import force_locale, format_number
+
+    from app.notifications import messages
+
+    counts = {"approvals_count": 608, "overdue_count": 6548, "ending_count": 1}
+    with app.test_request_context():
+        with force_locale("en"):
+            assert messages.detail("weekly_digest", counts) == (
+                "608 approvals waiting, 6,548 overdue deliverables, 1 agreement ending within 90 days."
+            )
+        with force_locale("fr"):
+            assert f"{format_number(6548)} livrables en retard" in messages.detail("weekly_digest", counts)
+            assert "0 approbation en attente" in messages.detail("weekly_digest", {})
+
+
 # --- the `reminders:` section of a definition ---------------------------------------------------
 
 
