@@ -136,7 +136,7 @@ class Writer:
         prepared = dict(values)
         for key in self._json & prepared.keys():
             value = prepared[key]
-            prepared[key] = value.text if isinstance(value, JSONText) else self._serialised(key, value)
+            prepared[key] = value.text if isinstance(value, JSONText) else self.serialised(key, value)
         for key, process in self._stamps.items():
             if key in prepared and prepared[key] is not None:
                 prepared[key] = self._converted(key, prepared[key], process)
@@ -148,16 +148,13 @@ class Writer:
         serialised again: the text the serialiser writes for the whole object."""
         leading = list(members)[: len(serialised)] == list(serialised)
         if self._dumps is not json.dumps or not leading:  # another serialiser may space or escape otherwise
-            return JSONText(self._serialised(key, members))
+            return JSONText(self.serialised(key, members))
         head = ", ".join(f"{json.dumps(name)}: {text}" for name, text in serialised.items())
         rest = json.dumps({name: value for name, value in members.items() if name not in serialised})
         return JSONText("{" + head + ("}" if rest == "{}" else ", " + rest[1:]))
 
     def serialised(self, key: str, value) -> str:
-        """The JSON text of `value` for column `key`, made once per object (see row)."""
-        return self._serialised(key, value)
-
-    def _serialised(self, key: str, value) -> str:
+        """The JSON text of `value` for column `key`, made once per object."""
         # The same object (a notice's params, shared by its recipients) is serialised once; the value is
         # kept with its text, so its id is not reused meanwhile.
         done = self._done.get((key, id(value)))

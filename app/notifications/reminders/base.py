@@ -52,9 +52,8 @@ class PassReport:
     problems: list = field(default_factory=list)  # what failed alone (operations.failures's records)
 
 
-def texts(obj, name: str) -> dict[str, str]:
-    """{ar, fr, en} of a multilingual field, each falling back as the pages do."""
-    return in_every_language(obj, name)
+# {ar, fr, en} of a multilingual field, each falling back as the pages do: texts(agreement, "title").
+texts = in_every_language
 
 
 class People:

@@ -630,13 +630,12 @@ def portfolio_summary(today: date) -> dict:
     from app.organizations.models import Organization
     from app.workflow.models import ApprovalRound
 
-    rows = DIGEST_ROWS
     waiting, approvals_total = first_with_total(
         select(ApprovalRound, Agreement)
         .join(Agreement, ApprovalRound.agreement_id == Agreement.id)
         .where(ApprovalRound.status == "open", ApprovalRound.from_state == Agreement.state)
         .order_by(ApprovalRound.requested_at, ApprovalRound.id),
-        rows,
+        DIGEST_ROWS,
     )
     approvals = [
         {
@@ -656,7 +655,7 @@ def portfolio_summary(today: date) -> dict:
         .join(Organization, Organization.id == Deliverable.responsible_organization_id)
         .where(Occurrence.status.in_(("pending", "sent_back")), Occurrence.due_on < today, in_state_tagged("running"))
         .order_by(Occurrence.due_on, Occurrence.id),
-        rows,
+        DIGEST_ROWS,
     )
     overdue = [
         {
@@ -677,7 +676,7 @@ def portfolio_summary(today: date) -> dict:
             Agreement.expires_on <= today + timedelta(days=90),
         )
         .order_by(Agreement.expires_on, Agreement.reference),
-        rows,
+        DIGEST_ROWS,
     )
     ending = [
         {
