@@ -64,6 +64,7 @@ def passes(url: str, tmp: Path, profile: bool) -> dict:
         db.session.remove()
         db.engine.dispose()
     if profiler:
+        profiler.dump_stats(Path(tempfile.gettempdir()) / "sharaka-reminder-pass.prof")  # for pstats' callers
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     return {
@@ -118,7 +119,11 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="build the portfolio once (as bench/pages.py --keep), reuse a copy after"
     )
-    parser.add_argument("--profile", action="store_true", help="print where the first pass spends its time")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print where the first pass spends its time (the whole profile: $TMPDIR/sharaka-reminder-pass.prof)",
+    )
     args = parser.parse_args()
     template = kept_portfolio(args.db, args.agreements) if args.keep else None
     with tempfile.TemporaryDirectory() as folder, database(args.db, Path(folder), template=template) as url:
