@@ -132,13 +132,15 @@ def build_month(user, first: date, today: date) -> Month:
 
 
 def _first_of_each_day(query, day_column, order_by, cap: int = DAY_CAP):
-    """`query` (selecting the rows' ids) narrowed to the first `cap` rows of each day by `order_by`, as
-    (id, how many rows that day has): one statement counts and picks."""
+    """`query`'s rows narrowed to the first `cap` of each day by `order_by`, each with its columns and how
+    many rows that day has (`on_day`): one statement counts and picks. The picked rows keep what the ranking
+    read, so they are not looked up again in its tables (joined back by id, PostgreSQL hashed every
+    occurrence to find the few hundred picked)."""
     ranked = query.add_columns(
         func.row_number().over(partition_by=day_column, order_by=order_by).label("rank"),
         func.count().over(partition_by=day_column).label("on_day"),
     ).subquery()
-    return select(ranked.c.id, ranked.c.on_day).where(ranked.c.rank <= cap).subquery()
+    return select(*(column for column in ranked.c if column.key != "rank")).where(ranked.c.rank <= cap)
 
 
 def _deliverables(user, month: Month):
@@ -146,7 +148,7 @@ def _deliverables(user, month: Month):
     from app.organizations.models import Organization, name_of
 
     due = (
-        select(Occurrence.id)
+        select(Occurrence.id, Occurrence.due_on, Occurrence.status, Occurrence.deliverable_id, Agreement.reference)
         .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
         .join(Agreement, Agreement.id == Deliverable.agreement_id)
         .where(
@@ -168,24 +170,18 @@ def _deliverables(user, month: Month):
             "deliverables.list_deliverables", **filters, due_after=day.isoformat(), due_before=day.isoformat()
         )
 
-    first = _first_of_each_day(due, Occurrence.due_on, (Agreement.reference, Occurrence.id))
+    first = _first_of_each_day(due, Occurrence.due_on, (Agreement.reference, Occurrence.id)).subquery()
     # Columns, not objects: what a row draws (titles and names in every language, picked below as the
-    # models' title and name properties pick them).
+    # models' title and name properties pick them), read for the picked rows only.
     drawn = db.session.execute(
         select(
-            Occurrence.id,
-            Occurrence.due_on,
-            Occurrence.status,
+            first,
             Deliverable.title_ar,
             Deliverable.title_fr,
             Deliverable.title_en,
-            Agreement.reference,
             *Organization.naming_columns()[1:],  # its names (the id is the occurrence's)
-            first.c.on_day,
         )
-        .join(first, first.c.id == Occurrence.id)
-        .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
-        .join(Agreement, Agreement.id == Deliverable.agreement_id)
+        .join(Deliverable, Deliverable.id == first.c.deliverable_id)
         .join(Organization, Organization.id == Deliverable.responsible_organization_id)
     ).all()
     language = current_language()
@@ -256,18 +252,14 @@ def _approvals(user, month: Month):
 def _endings(user, month: Month):
     """Agreements in force whose end date falls in the month: the first DAY_CAP of each day, the others
     counted and listed by the agreements list (in force, ending that day)."""
-    ending = select(Agreement.id).where(
+    ending = select(*Agreement.naming_columns(), Agreement.expires_on).where(
         visible_agreements_clause(user),
         in_state_tagged("in_force"),
         Agreement.expires_on >= month.first,
         Agreement.expires_on <= month.last,
     )
     first = _first_of_each_day(ending, Agreement.expires_on, (Agreement.reference, Agreement.id))
-    drawn = db.session.execute(
-        select(*Agreement.naming_columns(), Agreement.expires_on, first.c.on_day).join(
-            first, first.c.id == Agreement.id
-        )
-    ).all()
+    drawn = db.session.execute(first).all()
     language = current_language()
     agreement_url = links_to("agreements.view_agreement", "agreement_id")
     for row in drawn:
