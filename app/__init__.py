@@ -31,6 +31,9 @@ def create_app(config: str | type | None = None) -> Flask:
     _init_extensions(app)
     _init_operations(app)
     _load_workflows(app)
+    from app.core.urls import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # before the routes are added: each binds its converter then
     _register_blueprints(app)
     # The features that write guards and effects the definitions name (app/workflow/rules.py) register
     # them when imported: each must then have its function.

@@ -277,7 +277,7 @@ def _simulate_workflow(file, scenario_file):
 
     try:
         definition = simulator.load_edited(
-            Path(file).read_text(encoding="utf-8"), Path(current_app.config["WORKFLOWS_DIR"])
+            Path(file).read_text(encoding="utf-8"), Path(current_app.config["WORKFLOWS_DIR"]), Path(file).name
         )
         scenario = simulator.parse_scenario(Path(scenario_file).read_text(encoding="utf-8") if scenario_file else None)
         current = current_app.extensions["sharaka.workflows"].get(definition.type)

@@ -424,7 +424,7 @@ def names_in_history(history) -> dict[str, dict[int, str]]:
                     wanted[key].add(values[key])
             for entry in values.get("parties") or []:
                 organization_id = str(entry).split(":", 1)[0]
-                if organization_id.isdigit():
+                if organization_id.isdecimal():
                     wanted["parties"].add(int(organization_id))
             if isinstance(values.get("organization_id"), int):  # a budget line's contributor
                 wanted["parties"].add(values["organization_id"])

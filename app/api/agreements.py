@@ -312,7 +312,7 @@ def present_document(document: AgreementDocument) -> dict:
 @errors(blueprint, 403, 404)
 def download_document(agreement_id: int, document_id: int):
     agreement = get_agreement_or_404(agreement_id, api_user(), need="documents")
-    document = db.session.get(AgreementDocument, document_id) if document_id < 2**31 else None
+    document = db.session.get(AgreementDocument, document_id)
     if document is None or document.agreement_id != agreement.id:
         abort(404)
     return send_stored(document.stored_file, document.original_name)

@@ -10,6 +10,7 @@ and decorators, so the document cannot drift from the code.
 from __future__ import annotations
 
 import http
+import json
 from copy import deepcopy
 from functools import wraps
 
@@ -53,6 +54,16 @@ class ApiArgumentsParser(FlaskParser):
 
     def load_form(self, req, schema):
         return self._makeproxy(CombinedMultiDict([req.form, req.files]), schema)
+
+    def _raw_load_json(self, req):
+        """The body's JSON; a body nested deeper than the decoder goes, or holding a number longer than Python
+        reads (over 4,300 digits), is refused as any unreadable JSON is (400), not a server error."""
+        try:
+            return super()._raw_load_json(req)
+        except json.JSONDecodeError:
+            raise
+        except (RecursionError, ValueError) as error:
+            raise json.JSONDecodeError(f"Unreadable JSON body ({type(error).__name__})", doc="-", pos=0) from None
 
 
 class ApiBlueprint(Blueprint):

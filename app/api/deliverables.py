@@ -153,7 +153,7 @@ def review_deliverable(payload, occurrence_id: int):
 @file_download(blueprint)
 @errors(blueprint, 403, 404)
 def download_file(file_id: int):
-    record = db.session.get(SubmissionFile, file_id) if 0 < file_id < 2**31 else None
+    record = db.session.get(SubmissionFile, file_id)
     if record is None:
         abort(404)
     get_occurrence_or_404(record.submission.occurrence_id, api_user())  # the same door as the page

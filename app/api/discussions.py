@@ -189,7 +189,7 @@ def edit_deliverable_message(payload, occurrence_id: int, audience: str, message
 @errors(blueprint, 403, 404)
 def download_attachment(attachment_id: int):
     """An attachment of a message the caller may read."""
-    attachment = db.session.get(DiscussionAttachment, attachment_id) if 0 < attachment_id < 2**31 else None
+    attachment = db.session.get(DiscussionAttachment, attachment_id)
     if attachment is None or not can_download_attachment(api_user(), attachment.message):
         abort(404)
     return send_stored(attachment.stored_file, attachment.original_name)

@@ -53,7 +53,7 @@ def list_tokens():
 def revoke_token(token_id: int):
     require(current_user, "token.manage")
     back = url_for("api_pages.list_tokens")
-    token = db.session.get(ApiToken, token_id) if token_id < 2**31 else None
+    token = db.session.get(ApiToken, token_id)
     if token is None or token.user_id != current_user.id:  # someone else's token does not exist for you
         abort(404)
     form = ConfirmForm()

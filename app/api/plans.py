@@ -92,7 +92,7 @@ def plan_deliverable(payload, agreement_id: int):
 def edit_plan(payload, agreement_id: int, deliverable_id: int):
     """Change a plan line; the fields not sent keep their values. Settled due dates are kept."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")
-    line = db.session.get(Deliverable, deliverable_id) if deliverable_id < 2**31 else None
+    line = db.session.get(Deliverable, deliverable_id)
     if line is None or line.agreement_id != agreement.id:
         abort(404)
     values = {name: payload.get(name, getattr(line, name)) for name in PLAN_FIELDS}
@@ -173,7 +173,7 @@ def revoke_delegation(delegation_id: int):
     """End one of the caller's delegations now."""
     user = api_user()
     require(user, "delegation.manage")
-    delegation = db.session.get(Delegation, delegation_id) if delegation_id < 2**31 else None
+    delegation = db.session.get(Delegation, delegation_id)
     if delegation is None or delegation.delegator_id != user.id:  # someone else's does not exist for you
         abort(404)
     workflow.revoke_delegation(delegation, by=user)

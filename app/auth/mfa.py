@@ -24,6 +24,7 @@ from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import requires_second_factor
+from app.core.text import ascii_digits
 from app.extensions import db
 
 # Unambiguous characters for recovery codes (no 0/O, 1/l/I).
@@ -62,12 +63,14 @@ def qr_svg(user: User) -> Markup:
 
 
 def _clean(code: str) -> str:
-    return "".join((code or "").split()).replace("-", "").lower()[:40]
+    """A typed code as compared: no spaces or hyphens, lower case, digits 0-9 (an Arabic keyboard types
+    "١٢٣٤٥٦")."""
+    return ascii_digits("".join((code or "")[:200].split()).replace("-", "").lower())[:40]
 
 
 def _totp_step(user: User, code: str) -> int | None:
     """The time step `code` belongs to (now, or one step either side), or None."""
-    if not user.totp_secret or not code.isdigit() or len(code) != 6:
+    if not user.totp_secret or len(code) != 6 or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(user.totp_secret)
     now = int(time.time())

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, select
 
 from app.auth.models import User, UserSession
 from app.core.models import utcnow
+from app.core.urls import MAX_ID
 from app.extensions import db
 
 # last_seen_at is written at most this often per session: a page view must not always write.
@@ -52,7 +53,7 @@ def start(user: User, *, remember: bool, address: str, user_agent: str) -> UserS
 def load_user(user_key: str) -> User | None:
     """Flask-Login's loader, for the session cookie and the remember cookie alike."""
     user_id, _, key = str(user_key or "").partition(":")
-    if not user_id.isdigit() or not key or len(key) > 100 or int(user_id) >= 2**31:
+    if not user_id.isdecimal() or not key or len(key) > 100 or int(user_id) > MAX_ID:
         return None
     from app.notifications.services import counted_unread
 
@@ -113,5 +114,5 @@ def open_sessions(user: User) -> list[UserSession]:
 
 def session_of(user: User, session_id: int) -> UserSession | None:
     """One of the user's own sessions; someone else's does not exist for them."""
-    row = db.session.get(UserSession, session_id) if 0 < session_id < 2**31 else None
+    row = db.session.get(UserSession, session_id)
     return row if row is not None and row.user_id == user.id else None

@@ -61,7 +61,7 @@ def add_budget_line(agreement_id: int):
 @login_required
 def remove_budget_line(agreement_id: int, line_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
-    line = db.session.get(BudgetLine, line_id) if 0 < line_id < 2**31 else None
+    line = db.session.get(BudgetLine, line_id)
     if line is None or line.agreement_id != agreement.id:
         abort(404)
     return_here_if_refused(_page(agreement))

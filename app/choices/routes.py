@@ -22,7 +22,7 @@ def _read_ids(value: str | None) -> list[int] | None:
     if not value:
         return []
     parts = value.split(",")
-    if len(parts) > services.MAX_IDS or any(not part.isdigit() or len(part) > 10 for part in parts):
+    if len(parts) > services.MAX_IDS or any(not part.isdecimal() or len(part) > 10 for part in parts):
         return None
     return [int(part) for part in parts]
 

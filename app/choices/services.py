@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from flask import current_app, url_for
 
 from app.choices.kinds import KINDS, Kind
+from app.core.urls import MAX_ID
 from app.extensions import db
 
 # Matches the endpoint answers for one query, and ids it reads back at once.
@@ -55,9 +56,9 @@ def as_ids(values) -> list[int]:
         values = [values]
     found = []
     for value in values:
-        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
             found.append(value)
-        elif isinstance(value, str) and value.isdigit() and len(value) <= 10 and 0 < int(value) < 2**31:
+        elif isinstance(value, str) and value.isdecimal() and len(value) <= 10 and 0 < int(value) <= MAX_ID:
             found.append(int(value))
     return list(dict.fromkeys(found))
 

@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import exists, select, true
 
+from app.core.urls import MAX_ID
 from app.extensions import db
 
 # --- the feature models read here ---------------------------------------------------------
@@ -668,8 +669,7 @@ def _load_or_404(model, object_id, user, need: str, prefix: str):
         object_id = int(object_id)
     except (TypeError, ValueError):
         abort(404)
-    # Ids are 32-bit integers in the database: anything larger cannot exist.
-    if object_id < 1 or object_id > 2**31 - 1:
+    if not 0 < object_id <= MAX_ID:  # anything larger cannot exist
         abort(404)
     obj = db.session.get(model, object_id)
     if obj is None or not can(user, f"{prefix}.view", obj):
@@ -751,7 +751,7 @@ def get_message_or_404(message_id, user, *, agreement_id: int | None = None, occ
         message_id = int(message_id)
     except (TypeError, ValueError):
         abort(404)
-    message = db.session.get(DiscussionMessage, message_id) if 0 < message_id <= 2**31 - 1 else None
+    message = db.session.get(DiscussionMessage, message_id) if 0 < message_id <= MAX_ID else None
     if message is None or not can_read_thread(user, message_agreement(message), message.audience):
         abort(404)
     if (agreement_id is not None and message.agreement_id != agreement_id) or (

@@ -97,12 +97,7 @@ def register_template_helpers(app: Flask) -> None:
     @app.template_global()
     def url_with(**changes):
         """The current URL with some query arguments replaced (for filters and pages)."""
-        # url_for reads _anchor, _external, _scheme... as its own options: never from the query.
-        args = {
-            key: value
-            for key, value in request.args.to_dict(flat=False).items()
-            if not key.startswith("_") and key not in (request.view_args or {})
-        }
+        args = _query_args(leaving_out=request.view_args or {})
         for key, value in changes.items():
             if value is None:
                 args.pop(key, None)
@@ -114,12 +109,7 @@ def register_template_helpers(app: Flask) -> None:
     def url_with_query(endpoint: str, **values):
         """`endpoint` carrying the current query (the filters on screen) without its page number:
         the export of the list being shown."""
-        args = {
-            key: value
-            for key, value in request.args.to_dict(flat=False).items()
-            # url_for reads _anchor, _external... as its own options: never from the query.
-            if key != "page" and key not in values and not key.startswith("_")
-        }
+        args = _query_args(leaving_out={"page", *values})
         return url_for(endpoint, **values, **args)  # type: ignore[arg-type]  # lists are query values
 
     @app.after_request
@@ -221,3 +211,14 @@ def links_to(endpoint: str, argument: str, **options: Any) -> Callable[[int], st
         return lambda id_: url_for(endpoint, **{**options, argument: id_})
     before, after = built.split(str(_ANY_ID))
     return lambda id_: f"{before}{int(id_)}{after}"
+
+
+def _query_args(leaving_out) -> dict[str, list[str]]:
+    """The current query's arguments, each with all its values, to build a link that keeps them; without
+    `leaving_out`, and without what url_for would read as its own options rather than the query's:
+    `endpoint` (its first argument) and `_anchor`, `_external`, `_scheme`…"""
+    return {
+        key: values
+        for key, values in request.args.to_dict(flat=False).items()
+        if key != "endpoint" and not key.startswith("_") and key not in leaving_out
+    }

@@ -43,3 +43,9 @@ def like_pattern(term: str) -> str:
     term = term.replace("\x00", "")  # PostgreSQL text cannot hold NUL
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def ascii_digits(value: str) -> str:
+    """`value` with every decimal digit written 0-9: a code or a number typed on an Arabic keyboard
+    ("١٢٣٤٥٦", "۱۲۳") reads as the same digits. Other characters are left as they are."""
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in value)

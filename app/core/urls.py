@@ -1,10 +1,24 @@
-"""Redirect safety."""
+"""URLs: redirect safety, and the ids paths carry."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from flask import request
+from werkzeug.routing import IntegerConverter
+
+MAX_ID = 2**31 - 1  # the largest id an integer column holds, on both databases
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` in every route: a number past MAX_ID names nothing, so it reaches the route as 0, which no row
+    has (a 404 there, as for any id that names nothing), instead of reaching a database that cannot compare
+    it (SQLite refuses integers past 2**63). Not a converter maximum: werkzeug then answers 405 for a method
+    another rule of the same path takes."""
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        return number if number <= MAX_ID else 0
 
 
 def is_safe_redirect(target: str | None, *, allow_absolute: bool = True) -> bool:

@@ -163,7 +163,7 @@ def waive(occurrence_id: int):
 @blueprint.route("/deliverables/files/<int:file_id>")
 @login_required
 def download_file(file_id: int):
-    record = db.session.get(SubmissionFile, file_id) if 0 < file_id < 2**31 else None
+    record = db.session.get(SubmissionFile, file_id)
     if record is None:
         abort(404)
     get_occurrence_or_404(record.submission.occurrence_id, current_user)  # the same door as the page
@@ -181,7 +181,7 @@ def plan_deliverable(agreement_id: int):
 @login_required
 def edit_plan(agreement_id: int, deliverable_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
-    deliverable = db.session.get(Deliverable, deliverable_id) if 0 < deliverable_id < 2**31 else None
+    deliverable = db.session.get(Deliverable, deliverable_id)
     if deliverable is None or deliverable.agreement_id != agreement.id:
         abort(404)
     return _plan(agreement, deliverable)

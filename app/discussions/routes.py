@@ -111,7 +111,7 @@ def edit_deliverable_message(occurrence_id: int, audience: str, message_id: int)
 @blueprint.route("/discussions/attachments/<int:attachment_id>")
 @login_required
 def download_attachment(attachment_id: int):
-    attachment = db.session.get(DiscussionAttachment, attachment_id) if 0 < attachment_id < 2**31 else None
+    attachment = db.session.get(DiscussionAttachment, attachment_id)
     if attachment is None or not can_download_attachment(current_user, attachment.message):
         abort(404)
     return send_stored(attachment.stored_file, attachment.original_name)

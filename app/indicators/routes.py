@@ -35,7 +35,7 @@ class IndicatorForm(Form):
 def _deliverable_of(agreement, deliverable_id: int):
     from app.deliverables.models import Deliverable
 
-    deliverable = db.session.get(Deliverable, deliverable_id) if 0 < deliverable_id < 2**31 else None
+    deliverable = db.session.get(Deliverable, deliverable_id)
     if deliverable is None or deliverable.agreement_id != agreement.id:
         abort(404)
     return deliverable
@@ -54,7 +54,7 @@ def add_indicator(agreement_id: int, deliverable_id: int):
 @login_required
 def edit_indicator(agreement_id: int, indicator_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="indicators")
-    indicator = db.session.get(Indicator, indicator_id) if 0 < indicator_id < 2**31 else None
+    indicator = db.session.get(Indicator, indicator_id)
     if indicator is None or indicator.deliverable.agreement_id != agreement.id:
         abort(404)
     return _edit(agreement, indicator.deliverable, indicator)

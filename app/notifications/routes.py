@@ -28,7 +28,7 @@ from app.core.permissions import (
     require,
 )
 from app.core.responses import done, form_errors, refused, return_here_if_refused
-from app.core.urls import is_safe_redirect
+from app.core.urls import MAX_ID, is_safe_redirect
 from app.extensions import csrf, db
 from app.notifications import outbox, services
 from app.notifications.calendar import build_calendar
@@ -74,7 +74,7 @@ def reassign_approval(round_id: int):
     from app.workflow.models import ApprovalRound
 
     require(current_user, "approval.reassign")
-    round_ = db.session.get(ApprovalRound, round_id) if round_id < 2**31 else None
+    round_ = db.session.get(ApprovalRound, round_id)
     if round_ is None:
         abort(404)
     agreement = get_agreement_or_404(round_.agreement_id, current_user)
@@ -127,7 +127,7 @@ def _user(user_id):
     """The account with this id, or None for anything else (a number no column holds is not a 500)."""
     from app.auth.models import User
 
-    return db.session.get(User, user_id) if isinstance(user_id, int) and 0 < user_id < 2**31 else None
+    return db.session.get(User, user_id) if isinstance(user_id, int) and 0 < user_id <= MAX_ID else None
 
 
 @blueprint.app_context_processor
@@ -214,7 +214,7 @@ def unsubscribe(token: str):
     from app.notifications.unsubscribe import read_token
 
     found = read_token(token)
-    person = db.session.get(User, found[0]) if found and 0 < found[0] < 2**31 else None
+    person = db.session.get(User, found[0]) if found and 0 < found[0] <= MAX_ID else None
     if person is None:
         return render_template("notifications/unsubscribe.html", state="unknown"), 404
     category = found[1]

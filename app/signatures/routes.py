@@ -20,7 +20,7 @@ blueprint = Blueprint("signatures", __name__)
 @login_required
 def recheck_signatures(agreement_id: int, document_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="recheck_signatures")
-    document = db.session.get(AgreementDocument, document_id) if 0 < document_id < 2**31 else None
+    document = db.session.get(AgreementDocument, document_id)
     if document is None or document.agreement_id != agreement.id or document.kind != "signed_copy":
         abort(404)
     page = url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="signature-heading")

@@ -142,7 +142,7 @@ def _odt(path: Path) -> Extracted:
         qname = getattr(node, "qname", None)
         if qname == (TEXTNS, "h"):
             level = node.getAttribute("outlinelevel")
-            if not collector.add(teletype.extractText(node), int(level) if level and level.isdigit() else 1):
+            if not collector.add(teletype.extractText(node), int(level) if level and level.isdecimal() else 1):
                 break
             continue
         if qname == (TEXTNS, "p"):

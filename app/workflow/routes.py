@@ -70,7 +70,7 @@ def take_action(agreement_id: int, name: str):
     child_decisions = {
         int(key[6:]): value
         for key, value in request.form.items()
-        if key.startswith("child_") and key[6:].isdigit() and len(key) < 20
+        if key.startswith("child_") and key[6:].isdecimal() and len(key) < 20
     }
     engine.act(
         agreement,

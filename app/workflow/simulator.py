@@ -84,24 +84,33 @@ class Simulation:
 # --- loading a definition and a scenario ------------------------------------------------------
 
 
-def load_edited(text: str, workflows_dir: Path) -> WorkflowDefinition:
+def load_edited(text: str, workflows_dir: Path, name: str = "edited.yaml") -> WorkflowDefinition:
     """Parse an edited definition (YAML text) among the shipped ones, so `extends:` still works.
-    Raises DefinitionError with every problem."""
+    Raises DefinitionError with every problem, those of the edited text reported against `name` (the file
+    it came from)."""
     try:
         body = yaml.safe_load(text)
-    except (yaml.YAMLError, ValueError) as error:
-        raise DefinitionError([("edited.yaml", _("not valid YAML: %(error)s", error=error))]) from None
-    if not isinstance(body, dict) or not body.get("type"):
-        raise DefinitionError([("edited.yaml", _("must be a mapping with type, states and transitions"))])
+    except (yaml.YAMLError, ValueError, RecursionError) as error:  # RecursionError: nested past the parser
+        raise DefinitionError([(name, _("not valid YAML: %(error)s", error=error))]) from None
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str) or not body["type"]:
+        raise DefinitionError([(name, _("must be a mapping with type, states and transitions"))])
     with tempfile.TemporaryDirectory(prefix="sharaka-simulate-") as folder:
         for path in Path(workflows_dir).glob("*.yaml"):
             other = yaml.safe_load(path.read_text(encoding="utf-8"))
             if isinstance(other, dict) and other.get("type") != body["type"]:
                 (Path(folder) / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-        (Path(folder) / f"{body['type']}.yaml").write_text(text, encoding="utf-8")
-        return load_directory(Path(folder))[str(body["type"])]
+        # Under a file name of our own: the type, and the name given, are the editor's text, never a path.
+        (Path(folder) / _EDITED).write_text(text, encoding="utf-8")
+        try:
+            return load_directory(Path(folder))[body["type"]]
+        except DefinitionError as error:
+            raise DefinitionError([(name if at == _EDITED else at, said) for at, said in error.problems]) from None
+        except (TypeError, AttributeError, ValueError, RecursionError) as error:  # a shape the checks did not foresee
+            raise DefinitionError([(name, _("not a definition Sharaka can read: %(error)s", error=error))]) from None
 
 
+_EDITED = "~edited.yaml"  # the edited text's file among the shipped ones while it is read (none is named so)
+SCENARIO_YEARS = (1900, 2200)  # the years a scenario's dates may fall in
 SCENARIO_KEYS = {"start", "people", "facts", "effective_on", "expires_on", "events", "until", "agreement"}
 
 
@@ -112,7 +121,7 @@ def parse_scenario(text_or_dict) -> dict:
     if isinstance(text_or_dict, str):
         try:
             scenario = yaml.safe_load(text_or_dict) or {}
-        except (yaml.YAMLError, ValueError) as error:  # ValueError: a date like 2026-13-01
+        except (yaml.YAMLError, ValueError, RecursionError) as error:  # ValueError: a date like 2026-13-01
             raise ScenarioError(_("the scenario is not valid YAML: %(error)s", error=error)) from None
     else:
         scenario = dict(text_or_dict)
@@ -175,12 +184,22 @@ def parse_scenario(text_or_dict) -> dict:
 
 
 def _date(value, name: str) -> date:
-    if isinstance(value, date):
-        return value
     try:
-        return date.fromisoformat(str(value))
+        day = value if isinstance(value, date) else date.fromisoformat(str(value))
     except ValueError:
         raise ScenarioError(_("%(name)s: not a date (YYYY-MM-DD): %(value)s", name=name, value=repr(value))) from None
+    # A walk counts days forward and back from its dates: near year 1 or 9999 it would leave the calendar.
+    if not SCENARIO_YEARS[0] <= day.year <= SCENARIO_YEARS[1]:
+        raise ScenarioError(
+            _(
+                "%(name)s: give a date between %(first)s and %(last)s: %(value)s",
+                name=name,
+                first=SCENARIO_YEARS[0],
+                last=SCENARIO_YEARS[1],
+                value=repr(value),
+            )
+        )
+    return day
 
 
 def people_today() -> dict[str, int]:

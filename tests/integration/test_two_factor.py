@@ -172,3 +172,27 @@ def test_the_second_step_speaks_the_persons_language(app, world, signed_in, lang
     client.http.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
     page = client.post("/sign-in/code", data={"code": "111111"}).get_data(as_text=True)
     assert words in page.lower()
+
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+@pytest.mark.parametrize("typed", ["²²²²²²", "①②③④⑤⑥", "12345６", "١٢٣٤٥"])
+def test_codes_of_digits_no_clock_gives_are_wrong_codes(signed_in, typed):
+    client = signed_in("officer")
+    client.get("/account/two-factor")
+    response = client.post("/account/two-factor", data={"code": typed})
+    assert response.status_code == 422 and "That code is not right" in response.get_data(as_text=True)
+
+
+def test_a_code_typed_on_an_arabic_keyboard_is_the_same_code(app, world, signed_in):
+    """An authenticator shows 0-9; a phone set to Arabic may type ٠-٩. Both are the same six digits."""
+    person = world.users["manager"]
+    client = signed_in("manager")
+    secret = _secret_from(client.get("/account/two-factor").get_data(as_text=True))
+    done = client.post("/account/two-factor", data={"code": pyotp.TOTP(secret).now().translate(ARABIC_INDIC)})
+    assert done.status_code == 200 and _fresh(person).has_totp
+    _later(person)
+    second, response = _password_step(app, person)
+    right = second.post("/sign-in/code", data={"code": " ".join(pyotp.TOTP(secret).now().translate(ARABIC_INDIC))})
+    assert right.status_code == 302 and second.get("/agreements/").status_code == 200

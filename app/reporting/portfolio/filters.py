@@ -52,7 +52,7 @@ def filter_choices(user, args) -> FilterChoices:
 
 
 def _offered_int(value, offered) -> int | None:
-    if not isinstance(value, str) or not value.isdigit() or len(value) > 10:
+    if not isinstance(value, str) or not value.isdecimal() or len(value) > 10:
         return None
     number = int(value)
     return number if number in offered else None
