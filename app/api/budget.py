@@ -10,6 +10,7 @@ from app.api.core import api_blueprint, api_user, errors
 from app.api.schemas import Id, QuerySchema, StrictSchema, Text
 from app.budget import services
 from app.budget.models import KINDS, BudgetLine
+from app.core.dates import FIRST_DAY, LAST_DAY
 from app.core.permissions import can, get_agreement_or_404
 from app.extensions import db
 
@@ -41,7 +42,9 @@ class BudgetLineInputSchema(StrictSchema):
     amount = fields.Raw(required=True, metadata=AMOUNT_DOC)
     currency = fields.String(load_default="MAD", validate=validate.Length(equal=3))
     kind = fields.String(load_default="cash", validate=validate.OneOf(tuple(KINDS)))
-    year = fields.Integer(allow_none=True, load_default=None, strict=True, validate=validate.Range(1956, 2200))
+    year = fields.Integer(
+        allow_none=True, load_default=None, strict=True, validate=validate.Range(FIRST_DAY.year, LAST_DAY.year)
+    )
     period = Text(60, allow_none=True, load_default=None)
 
 
@@ -51,7 +54,7 @@ class BudgetLineListSchema(Schema):
 
 
 class TotalsQuerySchema(QuerySchema):
-    year = fields.Integer(validate=validate.Range(1956, 2200))
+    year = fields.Integer(validate=validate.Range(FIRST_DAY.year, LAST_DAY.year))
 
 
 class TotalRowSchema(Schema):

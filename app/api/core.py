@@ -18,9 +18,10 @@ from flask import abort, g, request
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
 from webargs.flaskparser import FlaskParser
-from werkzeug.datastructures import CombinedMultiDict
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
 
 from app.api.schemas import ProblemSchema
+from app.core.text import storable, storable_everywhere
 
 API_PREFIX = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -53,13 +54,15 @@ class ApiArgumentsParser(FlaskParser):
     so "form" here reads the two together and one schema documents the whole body."""
 
     def load_form(self, req, schema):
-        return self._makeproxy(CombinedMultiDict([req.form, req.files]), schema)
+        texts = MultiDict([(key, storable(value)) for key, value in req.form.items(multi=True)])
+        return self._makeproxy(CombinedMultiDict([texts, req.files]), schema)
 
     def _raw_load_json(self, req):
-        """The body's JSON; a body nested deeper than the decoder goes, or holding a number longer than Python
-        reads (over 4,300 digits), is refused as any unreadable JSON is (400), not a server error."""
+        """The body's JSON, its texts storable (as a form's: text.storable). A body nested deeper than the decoder
+        goes, or holding a number longer than Python reads (over 4,300 digits), is refused as any unreadable
+        JSON is (400), not a server error."""
         try:
-            return super()._raw_load_json(req)
+            return storable_everywhere(super()._raw_load_json(req))
         except json.JSONDecodeError:
             raise
         except (RecursionError, ValueError) as error:

@@ -3,6 +3,7 @@ from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.budget.models import KINDS
+from app.core.dates import FIRST_DAY, LAST_DAY
 from app.core.forms import Form
 
 
@@ -13,7 +14,7 @@ class BudgetLineForm(Form):
     amount = StringField(_l("Amount"), validators=[DataRequired(), Length(max=40)])
     currency = StringField(_l("Currency (ISO 4217)"), default="MAD", validators=[DataRequired(), Length(min=3, max=3)])
     kind = SelectField(_l("Cash or in kind"), choices=[(key, label) for key, label in KINDS.items()])
-    year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(1956, 2200)])
+    year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(FIRST_DAY.year, LAST_DAY.year)])
     period = StringField(_l("Period (if not one year)"), validators=[Optional(), Length(max=60)])
 
 
@@ -21,4 +22,4 @@ class BudgetFilterForm(Form):
     class Meta:
         csrf = False
 
-    year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(1956, 2200)])
+    year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(FIRST_DAY.year, LAST_DAY.year)])

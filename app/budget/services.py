@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from app.agreements.models import Agreement
 from app.budget.models import KINDS, BudgetLine
 from app.core import audit, clock
+from app.core.dates import FIRST_DAY, LAST_DAY
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.i18n import current_language
 from app.core.permissions import can, visible_agreements_clause
@@ -68,7 +69,7 @@ def clean_line(agreement: Agreement, data: LineData) -> dict:
     amount = _amount(data.amount, currency, errors)
     if data.kind not in KINDS:
         errors["kind"] = [_("Choose cash or in kind.")]
-    if data.year is not None and not (1956 <= data.year <= 2200):
+    if data.year is not None and not (FIRST_DAY.year <= data.year <= LAST_DAY.year):
         errors["year"] = [_("This year is out of range.")]
     period = (data.period or "").replace("\x00", "").strip() or None
     if period and len(period) > 60:

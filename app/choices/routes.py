@@ -11,6 +11,7 @@ from app.choices import services
 from app.choices.kinds import KINDS
 from app.core.errors import error_response
 from app.core.permissions import require
+from app.core.urls import MAX_ID
 
 blueprint = Blueprint("choices", __name__, url_prefix="/choices")
 
@@ -24,7 +25,8 @@ def _read_ids(value: str | None) -> list[int] | None:
     parts = value.split(",")
     if len(parts) > services.MAX_IDS or any(not part.isdecimal() or len(part) > 10 for part in parts):
         return None
-    return [int(part) for part in parts]
+    ids = [int(part) for part in parts]
+    return None if any(number > MAX_ID for number in ids) else ids
 
 
 @blueprint.route("/<kind>")

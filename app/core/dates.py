@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from babel.dates import format_date, format_skeleton
 from flask_babel import format_decimal, get_locale, ngettext, to_user_timezone
 from flask_babel import gettext as _
+
+# The days a date Sharaka keeps may fall on (agreements, amendments, deliverables, budget years, simulations):
+# from 1956, the kingdom's independence, to 2200. Wide enough for any agreement; narrow enough that adding a
+# term of years or counting days from one never leaves Python's calendar (a renewal of a plan "until 9999"
+# did).
+FIRST_DAY, LAST_DAY = date(1956, 1, 1), date(2200, 12, 31)
 
 
 def format_moment(value: datetime | None) -> str:

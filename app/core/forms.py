@@ -17,6 +17,7 @@ from wtforms.i18n import messages_path
 
 from app.core.db import keep_even_if_refused
 from app.core.errors import DomainError, ValidationFailed
+from app.core.text import storable
 from app.extensions import db
 
 
@@ -86,7 +87,7 @@ class Form(FlaskForm):
                 return None
             data = MultiDict()
             for key, value in request.form.items(multi=True):
-                data.add(key, value.replace("\x00", ""))
+                data.add(key, storable(value))
             file_fields = {name for name, field in form._fields.items() if isinstance(field, FileField)}
             for key, value in request.files.items(multi=True):
                 if key in file_fields:

@@ -49,3 +49,23 @@ def ascii_digits(value: str) -> str:
     """`value` with every decimal digit written 0-9: a code or a number typed on an Arabic keyboard
     ("١٢٣٤٥٦", "۱۲۳") reads as the same digits. Other characters are left as they are."""
     return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in value)
+
+
+def storable(value: str) -> str:
+    """Text as the databases keep it: without NUL bytes (no text needs them, and PostgreSQL refuses them),
+    an unpaired surrogate (valid in JSON, not text: "\\ud800") replaced by U+FFFD."""
+    value = value.replace("\x00", "")
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def storable_everywhere(value):
+    """`value` (a JSON document: dicts, lists, texts, numbers) with every text storable, its keys too."""
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return {storable_everywhere(key): storable_everywhere(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable_everywhere(item) for item in value]
+    return value

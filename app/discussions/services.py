@@ -16,6 +16,7 @@ from app.core import audit, storage
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import can_edit_message, can_mention, can_post_in_thread, partner_accounts_clause
+from app.core.text import storable
 from app.discussions.models import (
     AUDIENCES,
     DiscussionAttachment,
@@ -110,7 +111,7 @@ def _resolve_mentions(body: str, agreement, occurrence, audience: str, author) -
 
 
 def _clean_body(body: str | None) -> str:
-    body = (body or "").replace("\r\n", "\n").strip()
+    body = storable(body or "").replace("\r\n", "\n").strip()
     if not body:
         message = _("Write a message first.")
         raise ValidationFailed(message, {"body": [message]})

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 
 from app.agreements.models import SigningEvent
 from app.core import audit
+from app.core.dates import FIRST_DAY, LAST_DAY
 from app.core.errors import ValidationFailed
 from app.extensions import db
 
@@ -27,7 +28,7 @@ def save_event(event: SigningEvent | None, values: dict, *, by) -> SigningEvent:
         errors["name_fr"] = [_("Give a name in at least one language.")]
     if not isinstance(clean["held_on"], date):
         errors["held_on"] = [_("Give the date of the event.")]
-    elif not date(1956, 1, 1) <= clean["held_on"] <= date(2200, 12, 31):
+    elif not FIRST_DAY <= clean["held_on"] <= LAST_DAY:
         errors["held_on"] = [_("This date is out of range.")]
     elif clean["ends_on"] and clean["ends_on"] < clean["held_on"]:
         errors["ends_on"] = [_("The last day cannot be before the first.")]

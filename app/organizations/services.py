@@ -6,6 +6,7 @@ import re
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.core import audit
 from app.core.errors import ValidationFailed
@@ -46,7 +47,12 @@ def save_organization(organization: Organization | None, values: dict, *, by) ->
         before = {key: getattr(organization, key) for key in FIELDS}
     for key in FIELDS:
         setattr(organization, key, values[key])
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same short name, saved by someone else since the check above (a double submit)
+        db.session.rollback()
+        message = _("Another organisation already uses this short name.")
+        raise ValidationFailed(_("Please correct the errors below."), {"slug": [message]}) from None
     after = {key: getattr(organization, key) for key in FIELDS}
     changes = {"after": after} if creating else audit.diff(before, after)
     if creating or changes["after"]:

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import delete, event, insert, select
+from sqlalchemy import delete, event, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.search.models import SearchEntry
@@ -192,13 +194,30 @@ BUILDERS = {
 
 
 def refresh(connection, touched: dict[str, set[int]]) -> None:
-    """Work out again the entries of these objects (kind -> ids); gone objects lose theirs."""
+    """Work out again the entries of these objects (kind -> ids); gone objects lose theirs.
+
+    Each entry is written over in place (INSERT … ON CONFLICT DO UPDATE): two transactions changing one
+    agreement at the same moment each deleted its entry and inserted it again, and the second insert met
+    the first's row (a unique violation, a 500 for one of two people saving at once). Now the second waits
+    for the first and writes over it."""
     for kind, ids in touched.items():
         for chunk in _chunks(ids):
-            connection.execute(delete(SearchEntry).where(SearchEntry.kind == kind, SearchEntry.object_id.in_(chunk)))
             rows = BUILDERS[kind](connection, chunk)
+            kept = {row["object_id"] for row in rows}
+            gone = [object_id for object_id in chunk if object_id not in kept]
+            if gone:
+                connection.execute(delete(SearchEntry).where(SearchEntry.kind == kind, SearchEntry.object_id.in_(gone)))
             if rows:
-                connection.execute(insert(SearchEntry), rows)
+                connection.execute(_written_over(connection, rows))
+
+
+def _written_over(connection, rows: list[dict]):
+    upsert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = upsert(SearchEntry).values(rows)
+    return statement.on_conflict_do_update(
+        index_elements=["kind", "object_id"],
+        set_={name: statement.excluded[name] for name in ("agreement_id", "organization_id", "title_terms", "terms")},
+    )
 
 
 def rebuild(connection) -> int:

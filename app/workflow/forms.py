@@ -16,6 +16,7 @@ from wtforms import Form as WtfForm
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.agreements.models import NOTICE_UNITS, RENEWAL_TERMS, parties_of_form
+from app.core.dates import FIRST_DAY, LAST_DAY
 from app.core.forms import Form
 
 
@@ -91,7 +92,7 @@ class BudgetRowForm(WtfForm):
     amount = StringField(_l("Amount"), validators=[Optional(), Length(max=40)])
     currency = StringField(_l("Currency (ISO 4217)"), default="MAD", validators=[Optional(), Length(max=3)])
     kind = SelectField(_l("Cash or in kind"), choices=[("cash", _l("Cash")), ("in_kind", _l("In kind"))])
-    year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(1956, 2200)])
+    year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(FIRST_DAY.year, LAST_DAY.year)])
     period = StringField(_l("Period (if not one year)"), validators=[Optional(), Length(max=60)])
 
 

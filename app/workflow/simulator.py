@@ -37,6 +37,7 @@ import yaml
 from flask_babel import gettext as _
 
 from app.core import clock
+from app.core.dates import FIRST_DAY, LAST_DAY
 from app.core.permissions import names_the_owner
 from app.workflow.conditions import AgreementFacts, applicable_steps, describe
 from app.workflow.definitions import DefinitionError, WorkflowDefinition, load_directory
@@ -110,7 +111,6 @@ def load_edited(text: str, workflows_dir: Path, name: str = "edited.yaml") -> Wo
 
 
 _EDITED = "~edited.yaml"  # the edited text's file among the shipped ones while it is read (none is named so)
-SCENARIO_YEARS = (1900, 2200)  # the years a scenario's dates may fall in
 SCENARIO_KEYS = {"start", "people", "facts", "effective_on", "expires_on", "events", "until", "agreement"}
 
 
@@ -189,13 +189,13 @@ def _date(value, name: str) -> date:
     except ValueError:
         raise ScenarioError(_("%(name)s: not a date (YYYY-MM-DD): %(value)s", name=name, value=repr(value))) from None
     # A walk counts days forward and back from its dates: near year 1 or 9999 it would leave the calendar.
-    if not SCENARIO_YEARS[0] <= day.year <= SCENARIO_YEARS[1]:
+    if not FIRST_DAY <= day <= LAST_DAY:
         raise ScenarioError(
             _(
                 "%(name)s: give a date between %(first)s and %(last)s: %(value)s",
                 name=name,
-                first=SCENARIO_YEARS[0],
-                last=SCENARIO_YEARS[1],
+                first=FIRST_DAY.year,
+                last=LAST_DAY.year,
                 value=repr(value),
             )
         )

@@ -110,3 +110,67 @@ def test_a_double_click_in_html_gets_a_clear_message(served):
             )
             == 1
         )
+
+
+@pytest.fixture
+def served_world(tmp_path):
+    with live_app(tmp_path) as (app, base):
+        with app.app_context():
+            world = factories.build_world()
+            ids = {
+                "agreement": factories.agreement(by=world.users["officer"], partners=[world.partner_a]).id,
+                "ministry": world.ministry.id,
+                "officer": world.users["officer"].email,
+                "admin": world.users["admin"].email,
+            }
+            db.session.commit()
+        yield app, base, ids
+
+
+def test_two_plan_lines_added_to_one_agreement_at_once_both_land(served_world):
+    """Each save rewrites the agreement's search entry: two at once used to meet on it (a 500 for one)."""
+    from app.deliverables.models import Deliverable
+
+    app, base, ids = served_world
+    agreement_id = ids["agreement"]
+    path = f"/agreements/{agreement_id}/deliverables/new"
+    people = [Browser(base), Browser(base)]
+    for browser in people:
+        browser.sign_in(ids["officer"], factories.PASSWORD)
+    answers = []
+    for round_ in range(3):
+        forms = [
+            {
+                "csrf_token": browser.token(path),
+                "title_fr": f"Rapport {round_}-{index}",
+                "responsible_organization_id": str(ids["ministry"]),
+                "recurrence": "once",
+                "first_due_on": "2030-06-30",
+            }
+            for index, browser in enumerate(people)
+        ]
+        answers += _race([(lambda b=b, f=f: b.post(path, f)) for b, f in zip(people, forms)])
+    assert all(status < 500 for status, _ in answers), answers
+    with app.app_context():
+        planned = db.session.scalar(
+            select(func.count()).select_from(Deliverable).where(Deliverable.agreement_id == agreement_id)
+        )
+    assert planned == sum(1 for status, _ in answers if status == 303) >= 3
+
+
+def test_an_organisation_submitted_twice_at_once_is_made_once(served_world):
+    from app.organizations.models import Organization
+
+    app, base, ids = served_world
+    browser = Browser(base)
+    browser.sign_in(ids["admin"], factories.PASSWORD)
+    token = browser.token("/organizations/new")
+    form = {"csrf_token": token, "slug": "twice-at-once", "name_fr": "Deux fois", "kind": "company"}
+    answers = _race([lambda: browser.post("/organizations/new", form) for _ in range(2)])
+    assert all(status < 500 for status, _ in answers), answers
+    assert any(status in (302, 303) for status, _ in answers)  # one made it; the other is told why not
+    with app.app_context():
+        made = db.session.scalar(
+            select(func.count()).select_from(Organization).where(Organization.slug == "twice-at-once")
+        )
+    assert made == 1
