@@ -26,6 +26,8 @@ def served(tmp_path):
                 "agreement": factories.agreement(by=world.users["officer"], partners=[world.partner_a]).id,
                 "officer": world.users["officer"].email,
                 "manager": world.users["manager"].email,
+                "admin": world.users["admin"].email,
+                "ministry": world.ministry.id,
             }
             db.session.commit()
         yield app, base, ids
@@ -112,26 +114,11 @@ def test_a_double_click_in_html_gets_a_clear_message(served):
         )
 
 
-@pytest.fixture
-def served_world(tmp_path):
-    with live_app(tmp_path) as (app, base):
-        with app.app_context():
-            world = factories.build_world()
-            ids = {
-                "agreement": factories.agreement(by=world.users["officer"], partners=[world.partner_a]).id,
-                "ministry": world.ministry.id,
-                "officer": world.users["officer"].email,
-                "admin": world.users["admin"].email,
-            }
-            db.session.commit()
-        yield app, base, ids
-
-
-def test_two_plan_lines_added_to_one_agreement_at_once_both_land(served_world):
+def test_two_plan_lines_added_to_one_agreement_at_once_both_land(served):
     """Each save rewrites the agreement's search entry: two at once used to meet on it (a 500 for one)."""
     from app.deliverables.models import Deliverable
 
-    app, base, ids = served_world
+    app, base, ids = served
     agreement_id = ids["agreement"]
     path = f"/agreements/{agreement_id}/deliverables/new"
     people = [Browser(base), Browser(base)]
@@ -158,10 +145,10 @@ def test_two_plan_lines_added_to_one_agreement_at_once_both_land(served_world):
     assert planned == sum(1 for status, _ in answers if status == 303) >= 3
 
 
-def test_an_organisation_submitted_twice_at_once_is_made_once(served_world):
+def test_an_organisation_submitted_twice_at_once_is_made_once(served):
     from app.organizations.models import Organization
 
-    app, base, ids = served_world
+    app, base, ids = served
     browser = Browser(base)
     browser.sign_in(ids["admin"], factories.PASSWORD)
     token = browser.token("/organizations/new")
