@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.core import audit, clock
+from app.core.dates import FIRST_DAY, LAST_DAY
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
@@ -339,6 +340,10 @@ def delegate(*, delegator, delegate_user, starts_on: date, ends_on: date, by) ->
         errors["ends_on"] = [_("Give both dates.")]
     elif ends_on < starts_on:
         errors["ends_on"] = [_("The last day cannot be before the first.")]
+    else:
+        for name, day in (("starts_on", starts_on), ("ends_on", ends_on)):
+            if not FIRST_DAY <= day <= LAST_DAY:
+                errors[name] = [_("This date is out of range.")]
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
     delegation = Delegation(

@@ -232,3 +232,19 @@ def test_a_recurring_line_until_past_the_calendar_we_keep_is_refused(world):
     with pytest.raises(ValidationFailed) as refused:
         services.plan_deliverable(world.agreement_a, data, by=world.users["officer"])
     assert "until_on" in refused.value.field_errors
+
+
+@pytest.mark.parametrize("first, last", [(date(1, 1, 1), date(1, 1, 2)), (date(2030, 1, 1), date(9999, 12, 31))])
+def test_a_delegation_past_the_calendar_we_keep_is_refused(world, first, last):
+    from app.core.errors import ValidationFailed
+    from app.workflow.services import delegate
+
+    with pytest.raises(ValidationFailed) as refused:
+        delegate(
+            delegator=world.users["manager"],
+            delegate_user=world.users["legal"],
+            starts_on=first,
+            ends_on=last,
+            by=world.users["manager"],
+        )
+    assert set(refused.value.field_errors) & {"starts_on", "ends_on"}
