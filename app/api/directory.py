@@ -17,7 +17,7 @@ from app.core.permissions import (
     visible_events_clause,
     visible_organizations_clause,
 )
-from app.core.text import like_pattern
+from app.core.text import like_pattern, storable
 from app.notifications import services as notifications
 from app.notifications.messages import detail, headline
 from app.organizations.models import Organization
@@ -60,7 +60,7 @@ def list_organizations(page, per_page, q=None):
     if not can(user, "organization.list"):
         abort(403)
     query = select(Organization).where(visible_organizations_clause(user))
-    term = (q or "").replace("\x00", "").strip().lower()
+    term = storable(q or "").strip().lower()
     if term:
         pattern = like_pattern(term)
         query = query.where(

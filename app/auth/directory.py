@@ -21,6 +21,7 @@ from app.auth.models import User, normalize_email
 from app.core import audit
 from app.core.models import utcnow
 from app.core.permissions import is_ministry_role
+from app.core.text import storable
 from app.extensions import db
 
 if TYPE_CHECKING:
@@ -197,7 +198,7 @@ def sync(entry: Entry) -> User:
             )
         raise DirectoryNoAccess()
     home = db.session.scalar(select(Organization).where(Organization.is_home.is_(True)).limit(1))
-    name = (entry.full_name or email).replace("\x00", "")[:200]
+    name = storable(entry.full_name or email)[:200]
     if user is None:
         user = User(
             email=email,

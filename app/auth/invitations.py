@@ -19,6 +19,7 @@ from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import can, may_invite
+from app.core.text import storable
 from app.extensions import db
 from app.organizations.models import Organization
 
@@ -125,7 +126,7 @@ def accept(invitation: Invitation, *, full_name: str, password: str) -> User:
     """Create the account the invitation describes; the link is spent."""
     if invitation.status != "pending":
         _refuse("password", _("This invitation can no longer be used."))
-    full_name = (full_name or "").replace("\x00", "").strip()
+    full_name = storable(full_name or "").strip()
     if not full_name:
         _refuse("full_name", _("Give your name."))
     user = services.create_user(

@@ -15,6 +15,7 @@ from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import is_admin_role, is_known_role, is_ministry_role, is_partner_role, may_sign_in_locally
+from app.core.text import storable
 from app.extensions import db
 from app.organizations.models import Organization
 
@@ -186,7 +187,7 @@ def create_user(
         raise ValidationFailed(message, {"email": [message]})
     user = User(
         email=email,
-        full_name=full_name.replace("\x00", "").strip(),
+        full_name=storable(full_name).strip(),
         role=role,
         organization=organization,
         language=language,
@@ -221,7 +222,7 @@ def update_user(
         message = _("You cannot remove your own administrator role or deactivate yourself.")
         raise ValidationFailed(message, {"role": [message]})
     before = _user_snapshot(user)
-    user.full_name = full_name.replace("\x00", "").strip()
+    user.full_name = storable(full_name).strip()
     user.role = role
     user.organization = organization
     user.language = language

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.permissions import visible_agreements_clause
+from app.core.text import storable
 from app.extensions import db
 from app.indicators.models import TARGET_SCOPES, Indicator, IndicatorValue
 
@@ -53,7 +54,7 @@ class IndicatorData:
 
 
 def _clean(value, limit: int) -> str | None:
-    return (str(value or "").replace("\x00", "").strip()[:limit]) or None
+    return (storable(str(value or "")).strip()[:limit]) or None
 
 
 def _validated(data: IndicatorData) -> dict:

@@ -17,6 +17,7 @@ from pathlib import Path
 from flask import current_app
 
 from app.core.storage import UNREADABLE_ZIP, ArchiveTooLarge, bounded_members, check_directory_size
+from app.core.text import storable
 
 # Bump when the rules below change: cached texts from older rules are extracted again.
 EXTRACTOR_VERSION = 1
@@ -51,7 +52,7 @@ class _Collector:
 
     def add(self, text: str, level: int = 0) -> bool:
         """Keep one paragraph; False once the bounds are reached (the caller stops reading)."""
-        text = SPACES.sub(" ", (text or "").replace("\x00", "")).strip()
+        text = SPACES.sub(" ", storable(text or "")).strip()
         if not text:
             return True
         if len(self.paragraphs) >= self.max_paragraphs or self.chars + len(text) > self.max_chars:
