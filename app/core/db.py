@@ -175,10 +175,15 @@ def write_transaction(work: Callable[[], T], *, give_up_after: float = 120.0) ->
     raise AssertionError("unreachable")
 
 
-def insert_ignoring_conflicts(model):
-    """INSERT … ON CONFLICT DO NOTHING, in the current database's dialect."""
+def dialect_insert(model):
+    """INSERT for `model` in the current database's dialect: the one that knows ON CONFLICT."""
     if db.engine.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(model).on_conflict_do_nothing()
+    return insert(model)
+
+
+def insert_ignoring_conflicts(model):
+    """INSERT … ON CONFLICT DO NOTHING, in the current database's dialect."""
+    return dialect_insert(model).on_conflict_do_nothing()

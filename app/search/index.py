@@ -14,10 +14,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from sqlalchemy import delete, event, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app.core.db import dialect_insert
 from app.search.models import SearchEntry
 from app.search.terms import index_terms
 
@@ -208,12 +207,11 @@ def refresh(connection, touched: dict[str, set[int]]) -> None:
             if gone:
                 connection.execute(delete(SearchEntry).where(SearchEntry.kind == kind, SearchEntry.object_id.in_(gone)))
             if rows:
-                connection.execute(_written_over(connection, rows))
+                connection.execute(_written_over(rows))
 
 
-def _written_over(connection, rows: list[dict]):
-    upsert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = upsert(SearchEntry).values(rows)
+def _written_over(rows: list[dict]):
+    statement = dialect_insert(SearchEntry).values(rows)
     return statement.on_conflict_do_update(
         index_elements=["kind", "object_id"],
         set_={name: statement.excluded[name] for name in ("agreement_id", "organization_id", "title_terms", "terms")},
