@@ -46,6 +46,10 @@ def create_app(config: str | type | None = None) -> Flask:
     from app.api.blueprints import init_api
 
     init_api(app)
+    from app.api.core import API_PREFIX
+    from app.core import receipts
+
+    receipts.register_receipts(app, API_PREFIX)  # after the API's authentication: a repeat is known by its user
 
     # After the API: flask-smorest registers its own HTTP error handler, ours answers instead.
     from app.core.error_handlers import register_error_handlers
@@ -60,7 +64,10 @@ def create_app(config: str | type | None = None) -> Flask:
 
     from app.core.db import register_unit_of_work
 
-    register_unit_of_work(app)  # last, so it commits before the other after-request hooks see the answer
+    # Last, so it commits before the other after-request hooks see the answer.
+    register_unit_of_work(
+        app, before_commit=receipts.keep_receipt, answer_after_refusal=receipts.answer_of_earlier_send
+    )
     return app
 
 

@@ -5,6 +5,7 @@ from app.api.models import ApiToken  # noqa: F401
 from app.auth.models import DeliverableGrant, Invitation, LoginAttempt, RecoveryCode, User  # noqa: F401
 from app.budget.models import BudgetLine  # noqa: F401
 from app.core.audit import AuditEvent  # noqa: F401
+from app.core.receipts import RequestReceipt  # noqa: F401
 from app.core.storage import StoredFile  # noqa: F401
 from app.core.storage_backends import StoredFileChunk  # noqa: F401
 from app.deliverables.models import Deliverable, Occurrence, Submission, SubmissionFile  # noqa: F401

@@ -51,15 +51,29 @@ class Browser:
         return self._send(urllib.request.Request(self.base + path, headers={"Accept-Language": "en"}))
 
     def post(self, path: str, data: dict, *, json: bool = False) -> tuple[int, str]:
-        headers = {"Accept-Language": "en", "Content-Type": "application/x-www-form-urlencoded"}
+        status, _, body = self.send(path, urllib.parse.urlencode(data).encode(), json=json)
+        return status, body
+
+    def send(self, path: str, body: bytes, *, json: bool = False, headers: dict | None = None):
+        """POST `body` (a form unless `headers` say otherwise): (status, Location or None, body)."""
+        sent = {"Accept-Language": "en", "Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
         if json:
-            headers["Accept"] = "application/json"
-        body = urllib.parse.urlencode(data).encode()
-        return self._send(urllib.request.Request(self.base + path, data=body, headers=headers, method="POST"))
+            sent["Accept"] = "application/json"
+        request = urllib.request.Request(self.base + path, data=body, headers=sent, method="POST")
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return response.status, response.headers.get("Location"), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers.get("Location"), error.read().decode()
 
     def token(self, path: str) -> str:
         _, page = self.get(path)
         return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    def form_key(self, path: str) -> str:
+        """The key of the first changing form on `path` (app/core/receipts.py)."""
+        _, page = self.get(path)
+        return re.search(r'name="form_key" value="([^"]+)"', page).group(1)
 
     def sign_in(self, email: str, password: str) -> None:
         status, _ = self.post("/sign-in", {"email": email, "password": password, "csrf_token": self.token("/sign-in")})

@@ -52,15 +52,24 @@ def keep_even_if_refused() -> None:
     g.keep_even_if_refused = True
 
 
-def register_unit_of_work(app) -> None:
-    """Commit each request once, after its view answered; register it last so it runs first."""
+def register_unit_of_work(app, *, before_commit=None, answer_after_refusal=None) -> None:
+    """Commit each request once, after its view answered; register it last so it runs first.
+
+    `before_commit(response)` adds to the request's work what must land with it; `answer_after_refusal()`
+    may give a refused or rolled-back request another answer (app/core/receipts.py: a repeat's first one).
+    """
     from flask import g
+
+    def other_answer():
+        return answer_after_refusal() if answer_after_refusal else None
 
     @app.after_request
     def commit_the_request(response):
         if response.status_code >= 400 and not g.pop("keep_even_if_refused", False):
             db.session.rollback()
-            return response
+            return other_answer() or response
+        if before_commit:
+            before_commit(response)
         # The page is rendered, but a streamed body (a CSV export, a file from the database) is read
         # after this: its objects (the signed-in user…) must stay loaded, not expire with the commit.
         session = db.session()
@@ -70,7 +79,7 @@ def register_unit_of_work(app) -> None:
         except ConcurrentChange as error:
             from app.core.responses import refused
 
-            return app.make_response(refused(None, error))
+            return other_answer() or app.make_response(refused(None, error))
         finally:
             session.expire_on_commit = expire_on_commit
         return response

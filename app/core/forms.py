@@ -17,6 +17,7 @@ from wtforms.i18n import messages_path
 
 from app.core.db import keep_even_if_refused
 from app.core.errors import DomainError, ValidationFailed
+from app.core.receipts import form_key_field
 from app.core.text import storable
 from app.extensions import db
 
@@ -93,6 +94,10 @@ class Form(FlaskForm):
                 if key in file_fields:
                     data.add(key, value)
             return data
+
+    def hidden_tag(self, *fields):
+        """The form's hidden fields, and its key (app/core/receipts.py): a form sent twice changes things once."""
+        return super().hidden_tag(*fields) + form_key_field()
 
 
 class _WTFormsMessages:

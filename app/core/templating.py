@@ -18,6 +18,7 @@ from app.core.dates import format_file_size, format_moment
 from app.core.i18n import LANGUAGE_NAMES, current_language, text_direction
 from app.core.menu import main_menu
 from app.core.permissions import ROLES, can, is_ministry, is_partner, signed_in_user
+from app.core.receipts import form_key_field
 
 # What an agreement reference looks like (prefix, year, number), wherever it appears in a sentence.
 REFERENCE = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d{4}-\d+\b")
@@ -27,6 +28,8 @@ def register_template_helpers(app: Flask) -> None:
     # Who someone is, asked of the one module that knows (templates never compare role names);
     # globals, so that macros imported without the page's context see them too.
     app.jinja_env.globals.update(is_partner=is_partner, is_ministry=is_ministry, role_labels=ROLES, main_menu=main_menu)
+    # A changing form's key: sent twice, it changes things once (app/core/receipts.py).
+    app.jinja_env.globals["form_key"] = form_key_field
 
     # Built once per process: see _page_url_for. An app whose links depend on more than the endpoint
     # (URL defaults, subdomains, hosts) builds every link as Flask does.

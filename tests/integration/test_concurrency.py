@@ -28,6 +28,7 @@ def served(tmp_path):
                 "manager": world.users["manager"].email,
                 "admin": world.users["admin"].email,
                 "ministry": world.ministry.id,
+                "partner": world.partner_a.id,
             }
             db.session.commit()
         yield app, base, ids
@@ -160,4 +161,52 @@ def test_an_organisation_submitted_twice_at_once_is_made_once(served):
         made = db.session.scalar(
             select(func.count()).select_from(Organization).where(Organization.slug == "twice-at-once")
         )
+    assert made == 1
+
+
+def test_a_form_sent_twice_at_once_makes_one_agreement(served):
+    """A double click: the same form, its same key, twice at the same moment. The second's work is rolled
+    back on the first's receipt, and it answers with the first's redirect."""
+    import urllib.parse
+
+    app, base, ids = served
+    browser = Browser(base)
+    browser.sign_in(ids["officer"], factories.PASSWORD)
+    form = {
+        "csrf_token": browser.token("/agreements/new"),
+        "form_key": browser.form_key("/agreements/new"),
+        "type": "mou",
+        "title_fr": "Double clic",
+        "partners": str(ids["partner"]),
+    }
+    body = urllib.parse.urlencode(form).encode()
+    answers = []
+    for _ in range(3):
+        answers += _race([lambda: browser.send("/agreements/new", body) for _ in range(2)])
+    assert {status for status, _, _ in answers} <= {302, 303}, answers
+    assert len({location for _, location, _ in answers}) == 1, answers
+    with app.app_context():
+        made = db.session.scalar(select(func.count()).select_from(Agreement).where(Agreement.title_fr == "Double clic"))
+    assert made == 1
+
+
+def test_an_api_call_sent_twice_at_once_with_one_key_makes_one_agreement(served):
+    import json
+
+    from app.api.tokens import create_token
+    from app.auth.models import User
+
+    app, base, ids = served
+    with app.app_context():
+        officer = db.session.scalar(select(User).where(User.email == ids["officer"]))
+        secret = create_token(officer, "race", by=officer)[1]
+        db.session.commit()
+    body = json.dumps({"type": "mou", "title_fr": "Deux appels", "parties": [{"organization_id": ids["partner"]}]})
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json", "Idempotency-Key": "one"}
+    client = Browser(base)
+    answers = _race([lambda: client.send("/api/v1/agreements", body.encode(), headers=headers) for _ in range(2)])
+    assert [status for status, _, _ in answers] == [201, 201], answers
+    assert json.loads(answers[0][2]) == json.loads(answers[1][2])
+    with app.app_context():
+        made = db.session.scalar(select(func.count()).select_from(Agreement).where(Agreement.title_fr == "Deux appels"))
     assert made == 1

@@ -1,0 +1,244 @@
+"""One form, one change: a form sent twice, or an API call sent again, is answered, not done again.
+
+A double click, a reload that re-posts, the back button, a proxy that retries: each sends the same
+request a second time, and each time a second agreement, comment or invitation was made. So every
+form that changes something carries a key made when the page was drawn (`form_key_field`, and
+`Form.hidden_tag`), and an API client may send an `Idempotency-Key` header. The first successful
+answer to a key is kept as a receipt in the request's own transaction; the same user sending the
+same key again within `KEPT_FOR` gets that answer back (a page: the same redirect, with a word that
+nothing was done twice; the API: the same status and JSON, marked `Idempotent-Replayed: true`).
+
+A keyed request claims its key before its view runs: it writes its receipt, unanswered, in its own
+transaction. Receipts are unique per user and key, so a second send at the same moment waits on the
+first's claim (PostgreSQL's unique index, SQLite's one writer) and, once the first has committed,
+answers with its receipt without doing anything. Only successes are kept: a refused request rolls
+back its claim with its work, and can be corrected and sent again with its key.
+
+A repeat is the same request: its key, and a fingerprint of what it sends (the form's fields and
+files, or the API's body). A page whose form was changed and sent again under a used key (the back
+button, then an edit) is a new request and is done as sent once; an API call that does so is refused,
+as clients are told to use a key for one request only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from flask import Flask, current_app, flash, g, redirect, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, inspect, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.wrappers import Response
+
+from app.core.clock import utcnow
+from app.core.db import is_lock_conflict
+from app.core.errors import error_response
+from app.core.models import UTCDateTime
+from app.extensions import db
+
+FORM_FIELD = "form_key"
+API_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+# Long enough for a slow second click and a morning's back button; short enough that a page left
+# open for days is not taken for a repeat when it is sent (it would be refused as stale anyway).
+KEPT_FOR = timedelta(hours=24)
+# Printable ASCII, as HTTP headers carry it; ours are 24 URL-safe characters.
+_KEY = re.compile(r"[\x21-\x7e]{1,255}\Z")
+# A kept API answer is the JSON the client got; a larger answer is not worth keeping twice.
+_LARGEST_KEPT_BODY = 256 * 1024
+_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+_NOT_SENT_DATA = frozenset({"csrf_token", FORM_FIELD})  # new on each drawing of the same form
+
+
+class RequestReceipt(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
+    """The answer a user's keyed request got, kept so the same request sent again gets it too."""
+
+    __tablename__ = "request_receipts"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_request_receipts_user_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(2000))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of what was sent
+    status: Mapped[int | None] = mapped_column()  # None: claimed, not answered yet
+    location: Mapped[str | None] = mapped_column(String(2000))
+    body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+def new_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def form_key_field() -> Markup:
+    """The hidden field a changing form sends its key in (a new key each time the form is drawn)."""
+    return Markup('<input type="hidden" name="%s" value="%s">') % (FORM_FIELD, new_key())
+
+
+def register_receipts(app: Flask, api_prefix: str) -> None:
+    """Answer repeats before the view runs. Register after the API's authentication (it names the user);
+    under `api_prefix` the key is the Idempotency-Key header, elsewhere the form's field."""
+    app.extensions["receipts_api_prefix"] = api_prefix + "/"
+    app.before_request(answer_a_repeat)
+
+
+def _is_api_call() -> bool:
+    return request.path.startswith(current_app.extensions["receipts_api_prefix"])
+
+
+def answer_a_repeat():
+    """Before the view: a repeat gets its first answer; a new keyed request claims its key."""
+    g.pop("request_key", None)
+    g.pop("request_receipt", None)
+    if request.method not in _CHANGING:
+        return None
+    is_api = _is_api_call()
+    if is_api:
+        sent = request.headers.get(API_HEADER)
+    else:
+        sent = request.form.get(FORM_FIELD) if request.mimetype in _FORM_TYPES else None
+    if sent is None or not current_user.is_authenticated:
+        return None
+    if not _KEY.match(sent):
+        if is_api:
+            return error_response(400, _("The Idempotency-Key header must be 1 to 255 printable ASCII characters."))
+        return None  # not a key we drew: the form is taken as sent once
+    g.request_key, g.request_fingerprint = sent, _fingerprint()
+    user_id = current_user.id
+    # The claim is this request's transaction from here on. On SQLite it begins by taking the one
+    # writer's lock, waiting for it: a reader upgrading later would be refused at once, not made to wait.
+    db.session.rollback()
+    db.session.connection(execution_options={"sqlite_immediate": True})
+    earlier = _earlier_receipt()
+    if earlier is None:
+        return _claim(user_id)
+    return _answer_as(earlier)
+
+
+def _fingerprint() -> str:
+    """What the request sends, but for what changes each time its form is drawn."""
+    digest = hashlib.sha256(f"{request.method} {request.path}\0".encode())
+    if request.mimetype in _FORM_TYPES:
+        for name, value in sorted(request.form.items(multi=True)):
+            if name not in _NOT_SENT_DATA:
+                digest.update(f"{name}\0{value}\0".encode("utf-8", "surrogatepass"))
+        for name, upload in sorted(request.files.items(multi=True), key=lambda item: item[0]):
+            digest.update(f"{name}\0{upload.filename}\0".encode("utf-8", "surrogatepass"))
+            upload.stream.seek(0)
+            while chunk := upload.stream.read(1 << 20):
+                digest.update(chunk)
+            upload.stream.seek(0)
+    else:
+        digest.update(request.get_data(cache=True))
+    return digest.hexdigest()
+
+
+def _claim(user_id: int):
+    """Write this request's receipt, unanswered, before its work: a second send waits here for the first."""
+    try:
+        # This person's receipts past their day go, the same key's with them.
+        stale = RequestReceipt.user_id == user_id, RequestReceipt.created_at < utcnow() - KEPT_FOR
+        db.session.execute(delete(RequestReceipt).where(*stale))
+        receipt = RequestReceipt(
+            user_id=user_id,
+            key=g.request_key,
+            method=request.method,
+            path=request.path[:2000],
+            fingerprint=g.request_fingerprint,
+        )
+        db.session.add(receipt)
+        db.session.flush()
+    except (IntegrityError, OperationalError) as error:
+        db.session.rollback()
+        if isinstance(error, OperationalError) and not is_lock_conflict(error):
+            raise
+        earlier = _earlier_receipt()
+        return _being_answered() if earlier is None else _answer_as(earlier)
+    g.request_receipt = receipt
+    return None
+
+
+def keep_receipt(response: Response) -> None:
+    """Before the request's commit: write its answer on its claim if it succeeded (pages: a redirect), or
+    let the claim go (an answer that is not a result to give again: a page shown, a refusal kept)."""
+    receipt = g.pop("request_receipt", None)
+    if receipt is None:
+        return
+    body = None
+    if response.is_streamed:
+        kept = False
+    elif _is_api_call():
+        kept = 200 <= response.status_code < 300
+        body = response.get_data(as_text=True)
+        if len(body) > _LARGEST_KEPT_BODY:
+            body = None
+    else:
+        kept = 300 <= response.status_code < 400 and bool(response.location)
+    if not kept:
+        if inspect(receipt).persistent:
+            db.session.delete(receipt)
+        return
+    receipt.status = response.status_code
+    receipt.location = (response.location or "")[:2000] or None
+    receipt.body = body
+    db.session.add(receipt)  # again, if the view rolled its claim back with something else
+
+
+def answer_of_earlier_send() -> Response | None:
+    """After this request's work was refused or lost a race (and rolled back): if the same request's first
+    send has since been kept, that is this one's answer too."""
+    if g.get("request_key") is None:
+        return None
+    earlier = _earlier_receipt()
+    if earlier is None:
+        return None
+    answer = _answer_as(earlier)
+    return None if answer is None else current_app.make_response(answer)
+
+
+def _earlier_receipt() -> RequestReceipt | None:
+    return db.session.scalar(
+        select(RequestReceipt).where(
+            RequestReceipt.user_id == current_user.id,
+            RequestReceipt.key == g.request_key,
+            RequestReceipt.created_at >= utcnow() - KEPT_FOR,
+        )
+    )
+
+
+def _answer_as(earlier: RequestReceipt):
+    """The answer to a request whose key was used before: the first answer if it is the same request, a
+    refusal if the key was used for another, or None for a page form changed since (done as sent once)."""
+    g.pop("request_key", None)  # nothing new to keep
+    same_address = (earlier.method, earlier.path) == (request.method, request.path[:2000])
+    if _is_api_call():
+        if not same_address or earlier.fingerprint != g.request_fingerprint:
+            return error_response(422, _("This Idempotency-Key was already used for another request: send a new key."))
+    elif not same_address:
+        return error_response(422, _("This form was already used for something else: reload the page and try again."))
+    elif earlier.fingerprint != g.request_fingerprint:
+        return None
+    if earlier.status is None:  # claimed by a request that has not answered yet
+        return _being_answered()
+    if not _is_api_call() and earlier.location is not None:  # a page's receipt is its redirect
+        flash(_("This form had already been sent: it was not sent a second time."), "info")
+        return redirect(earlier.location, 303)
+    response = current_app.response_class(earlier.body or "", status=earlier.status, mimetype="application/json")
+    if earlier.location:
+        response.headers["Location"] = earlier.location
+    response.headers[REPLAYED_HEADER] = "true"
+    return response
+
+
+def _being_answered():
+    g.pop("request_key", None)
+    return error_response(409, _("This form is being sent already: wait for its answer, then reload the page."))
