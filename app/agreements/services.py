@@ -24,7 +24,7 @@ from app.agreements.models import (
 from app.auth.models import User
 from app.core import audit, clock
 from app.core.dates import FIRST_DAY, LAST_DAY
-from app.core.db import flush_or_conflict
+from app.core.db import flush_or_conflict, insert_ignoring_conflicts
 from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.exports import streamed
 from app.core.kept import kept_while_unchanged
@@ -79,12 +79,7 @@ class AgreementData:
 def next_reference(year: int) -> str:
     """Hand out the next MTNRA-YYYY-NNN atomically, even with concurrent creators."""
     prefix = current_app.config["AGREEMENT_REF_PREFIX"]
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    db.session.execute(upsert(ReferenceCounter).values(year=year, last_number=0).on_conflict_do_nothing())
+    db.session.execute(insert_ignoring_conflicts(ReferenceCounter).values(year=year, last_number=0))
     number = db.session.execute(
         update(ReferenceCounter)
         .where(ReferenceCounter.year == year)

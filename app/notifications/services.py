@@ -17,7 +17,7 @@ from flask_babel import force_locale
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import OperationalError
 
-from app.core.db import is_lock_conflict
+from app.core.db import insert_ignoring_conflicts, is_lock_conflict
 from app.core.errors import ConcurrentChange
 from app.core.models import utcnow
 from app.core.permissions import may_receive_mail_category
@@ -308,12 +308,8 @@ def record_once(rule: str, object_type: str, object_id: int, recipient_id: int, 
     INSERT ... ON CONFLICT DO NOTHING on both databases: on PostgreSQL a second
     process inserting the same key waits for the first to commit, then inserts nothing.
     """
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
     statement = (
-        upsert(ReminderSent)
+        insert_ignoring_conflicts(ReminderSent)
         .values(
             rule=rule,
             object_type=object_type,
@@ -322,7 +318,6 @@ def record_once(rule: str, object_type: str, object_id: int, recipient_id: int, 
             occurrence_key=occurrence_key[:60],
             created_at=utcnow(),
         )
-        .on_conflict_do_nothing()
         .returning(ReminderSent.id)
     )
     try:

@@ -35,6 +35,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import BigInteger, case, cast, func, literal, select, union_all
 
+from app.core.db import dialect_insert
 from app.extensions import db
 
 SETTING = "reminders.deliverables_last_pass"
@@ -106,10 +107,6 @@ def remember(inputs: Inputs, due: int, agreements_due: int = 0) -> None:
     from app.core.models import utcnow
     from app.notifications.models import Setting
 
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
     value = {
         "day": inputs.day.isoformat(),
         "fingerprint": inputs.fingerprint,
@@ -117,7 +114,7 @@ def remember(inputs: Inputs, due: int, agreements_due: int = 0) -> None:
         "agreements": inputs.agreements,
         "agreements_due": agreements_due,
     }
-    statement = upsert(Setting).values(key=SETTING, value=value, updated_at=utcnow())
+    statement = dialect_insert(Setting).values(key=SETTING, value=value, updated_at=utcnow())
     fresh = statement.excluded
     db.session.execute(
         statement.on_conflict_do_update(
