@@ -37,7 +37,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.wrappers import Response
 
 from app.core.clock import utcnow
-from app.core.db import is_lock_conflict
+from app.core.db import commit_bookkeeping, is_lock_conflict
 from app.core.errors import error_response
 from app.core.models import UTCDateTime
 from app.extensions import db
@@ -114,9 +114,10 @@ def answer_a_repeat():
         return None  # not a key we drew: the form is taken as sent once
     g.request_key, g.request_fingerprint = sent, _fingerprint()
     user_id = current_user.id
-    # The claim is this request's transaction from here on. On SQLite it begins by taking the one
-    # writer's lock, waiting for it: a reader upgrading later would be refused at once, not made to wait.
-    db.session.rollback()
+    # The claim is this request's transaction from here on (what was read or touched so far, the
+    # session's last-seen time, is committed first). On SQLite it begins by taking the one writer's
+    # lock, waiting for it: a reader upgrading later would be refused at once, not made to wait.
+    commit_bookkeeping()
     db.session.connection(execution_options={"sqlite_immediate": True})
     earlier = _earlier_receipt()
     if earlier is None:

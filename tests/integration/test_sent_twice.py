@@ -243,3 +243,19 @@ def test_a_refused_api_call_is_not_kept(api, new_agreement):
     headers = {"Idempotency-Key": "fix-and-retry"}
     assert officer.post(f"{P}/agreements", json={**new_agreement, "type": "nope"}, headers=headers).status_code == 422
     assert officer.post(f"{P}/agreements", json=new_agreement, headers=headers).status_code == 201
+
+
+def test_a_keyed_form_still_counts_as_the_session_being_used(world, signed_in):
+    """The claim starts its own transaction: what the request touched before it (the session's last-seen
+    time) is kept, not rolled back."""
+    from app.auth.models import UserSession
+
+    officer = signed_in("officer")
+    form = _new_agreement_form(officer, world)
+    later = clock.utcnow() + timedelta(minutes=20)
+    with clock.frozen(later):
+        assert officer.http.post("/agreements/new", data=form).status_code in (302, 303)
+    seen = db.session.scalars(
+        select(UserSession.last_seen_at).where(UserSession.user_id == world.users["officer"].id)
+    ).all()
+    assert later in seen
