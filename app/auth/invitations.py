@@ -16,6 +16,7 @@ from app.auth import services
 from app.auth.models import Invitation, User, normalize_email
 from app.auth.resets import _hash
 from app.core import audit
+from app.core.db import take_turns_on
 from app.core.errors import ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import can, may_invite
@@ -35,6 +36,7 @@ def invite(*, email: str, role: str, organization: Organization | None, language
     services.check_account_rules(email=email, role=role, organization=organization, language=language)
     if not may_invite(by, role, organization.id if organization else None):
         _refuse("role", _("You cannot give this role in this organisation."))
+    take_turns_on(f"invitation:{email}")  # two people inviting one address at once: one invitation
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         _refuse("email", _("An account with this e-mail address already exists."))
     waiting = db.session.scalars(

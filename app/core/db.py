@@ -7,6 +7,7 @@ A lost race at that commit becomes the same 409 / "this agreement has changed" e
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import random
 import time
@@ -182,6 +183,18 @@ def write_transaction(work: Callable[[], T], *, give_up_after: float = 120.0) ->
                 raise
             time.sleep(min(0.01 * 2 ** min(attempt, 6), 0.5) * (0.5 + random.random()))
     raise AssertionError("unreachable")
+
+
+def take_turns_on(name: str) -> None:
+    """Until this transaction ends, make others that call this with the same `name` wait: for a rule
+    checked by reading ("no waiting invitation for this address") that no index can hold.
+
+    PostgreSQL: a transaction-level advisory lock; the reads after it see what the one before committed.
+    SQLite needs nothing: it has one writer, and a writer whose reads another has outdated is refused.
+    """
+    if db.engine.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def dialect_insert(model):

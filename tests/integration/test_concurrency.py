@@ -210,3 +210,25 @@ def test_an_api_call_sent_twice_at_once_with_one_key_makes_one_agreement(served)
     with app.app_context():
         made = db.session.scalar(select(func.count()).select_from(Agreement).where(Agreement.title_fr == "Deux appels"))
     assert made == 1
+
+
+def test_two_people_inviting_one_address_at_once_make_one_invitation(served):
+    """No index can hold "one waiting invitation per address" (waiting ends with time); the check takes turns."""
+    from app.auth.models import Invitation
+
+    app, base, ids = served
+    people = [Browser(base), Browser(base)]
+    for browser in people:
+        browser.sign_in(ids["admin"], factories.PASSWORD)
+    answers = []
+    for round_ in range(3):
+        form = {"role": "partner", "organization_id": str(ids["partner"]), "email": f"same{round_}@example.org"}
+        forms = [{**form, "csrf_token": b.token("/invitations/new"), "language": "fr"} for b in people]
+        answers += _race([(lambda b=b, f=f: b.post("/invitations/new", f)) for b, f in zip(people, forms)])
+    assert all(status < 500 for status, _ in answers), answers
+    with app.app_context():
+        for round_ in range(3):
+            made = db.session.scalar(
+                select(func.count()).select_from(Invitation).where(Invitation.email == f"same{round_}@example.org")
+            )
+            assert made == 1, round_
