@@ -3,10 +3,11 @@
 A double click, a reload that re-posts, the back button, a proxy that retries: each sends the same
 request a second time, and each time a second agreement, comment or invitation was made. So every
 form that changes something carries a key made when the page was drawn (`form_key_field`, and
-`Form.hidden_tag`), and an API client may send an `Idempotency-Key` header. The first successful
-answer to a key is kept as a receipt in the request's own transaction; the same user sending the
-same key again within `KEPT_FOR` gets that answer back (a page: the same redirect, with a word that
-nothing was done twice; the API: the same status and JSON, marked `Idempotent-Replayed: true`).
+`Form.hidden_tag`), and an API client may send an `Idempotency-Key` header. The answer of a request
+that succeeded under a key is kept as its receipt, in the request's own transaction; the same user
+sending the same request again within `KEPT_FOR` gets that answer back (a page: the same redirect,
+with a word that nothing was done twice; JSON: the same status and body, marked
+`Idempotent-Replayed: true`).
 
 A keyed request claims its key before its view runs: it writes its receipt, unanswered, in its own
 transaction. Receipts are unique per user and key, so a second send at the same moment waits on the
@@ -16,13 +17,14 @@ back its claim with its work, and can be corrected and sent again with its key.
 
 A repeat is the same request: its key, and a fingerprint of what it sends (the form's fields and
 files, or the API's body). A page whose form was changed and sent again under a used key (the back
-button, then an edit) is a new request and is done as sent once; an API call that does so is refused,
-as clients are told to use a key for one request only.
+button, then an edit) is a new request: it takes the key over, and its own repeats are answered with
+its answer. An API call that does so is refused, as clients are told to use a key for one request.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -31,7 +33,7 @@ from flask import Flask, current_app, flash, g, redirect, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, inspect, select
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, inspect, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.wrappers import Response
@@ -50,8 +52,6 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 KEPT_FOR = timedelta(hours=24)
 # Printable ASCII, as HTTP headers carry it; ours are 24 URL-safe characters.
 _KEY = re.compile(r"[\x21-\x7e]{1,255}\Z")
-# A kept API answer is the JSON the client got; a larger answer is not worth keeping twice.
-_LARGEST_KEPT_BODY = 256 * 1024
 _CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 _NOT_SENT_DATA = frozenset({"csrf_token", FORM_FIELD})  # new on each drawing of the same form
@@ -138,8 +138,13 @@ def _fingerprint() -> str:
             while chunk := upload.stream.read(1 << 20):
                 digest.update(chunk)
             upload.stream.seek(0)
-    else:
-        digest.update(request.get_data(cache=True))
+        return digest.hexdigest()
+    sent = request.get_data(cache=True)
+    try:  # the same JSON however it is spaced
+        sent = json.dumps(json.loads(sent), sort_keys=True, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    except (ValueError, RecursionError):
+        pass
+    digest.update(sent)
     return digest.hexdigest()
 
 
@@ -168,30 +173,48 @@ def _claim(user_id: int):
     return None
 
 
+def _take_over(earlier: RequestReceipt):
+    """A page form sent again under its used key, changed: a new request that the key now stands for. Of two
+    such sends at once, the second waits on the first's row and then finds it is the first's repeat."""
+    taken = db.session.scalar(
+        update(RequestReceipt)
+        .where(RequestReceipt.id == earlier.id, RequestReceipt.fingerprint == earlier.fingerprint)
+        .values(fingerprint=g.request_fingerprint, status=None, location=None, body=None, created_at=utcnow())
+        .returning(RequestReceipt.id)
+        .execution_options(synchronize_session=False)
+    )
+    if taken is None:
+        db.session.rollback()
+        again = _earlier_receipt()
+        if again is None or again.fingerprint != g.request_fingerprint:
+            return _being_answered()
+        return _answer_as(again)
+    db.session.refresh(earlier)
+    g.request_receipt = earlier
+    return None
+
+
 def keep_receipt(response: Response) -> None:
-    """Before the request's commit: write its answer on its claim if it succeeded (pages: a redirect), or
-    let the claim go (an answer that is not a result to give again: a page shown, a refusal kept)."""
+    """Before the request's commit: write its answer on its claim if it did its work (an API call: any
+    success; a page: a redirect, or JSON asked for), else let the claim go (a page shown, a refusal kept)."""
     receipt = g.pop("request_receipt", None)
     if receipt is None:
         return
-    body = None
+    if not inspect(receipt).persistent or receipt.status is not None:
+        return  # the claim was rolled back with the request's work: a refusal that redirects with its reason
     if response.is_streamed:
         kept = False
     elif _is_api_call():
         kept = 200 <= response.status_code < 300
-        body = response.get_data(as_text=True)
-        if len(body) > _LARGEST_KEPT_BODY:
-            body = None
     else:
-        kept = 300 <= response.status_code < 400 and bool(response.location)
+        redirected = 300 <= response.status_code < 400 and bool(response.location)
+        kept = redirected or (200 <= response.status_code < 300 and response.is_json)
     if not kept:
-        if inspect(receipt).persistent:
-            db.session.delete(receipt)
+        db.session.delete(receipt)
         return
     receipt.status = response.status_code
     receipt.location = (response.location or "")[:2000] or None
-    receipt.body = body
-    db.session.add(receipt)  # again, if the view rolled its claim back with something else
+    receipt.body = None if 300 <= response.status_code < 400 else response.get_data(as_text=True)
 
 
 def answer_of_earlier_send() -> Response | None:
@@ -200,10 +223,9 @@ def answer_of_earlier_send() -> Response | None:
     if g.get("request_key") is None:
         return None
     earlier = _earlier_receipt()
-    if earlier is None:
+    if earlier is None or earlier.fingerprint != g.request_fingerprint:
         return None
-    answer = _answer_as(earlier)
-    return None if answer is None else current_app.make_response(answer)
+    return current_app.make_response(_answer_as(earlier))
 
 
 def _earlier_receipt() -> RequestReceipt | None:
@@ -218,19 +240,20 @@ def _earlier_receipt() -> RequestReceipt | None:
 
 def _answer_as(earlier: RequestReceipt):
     """The answer to a request whose key was used before: the first answer if it is the same request, a
-    refusal if the key was used for another, or None for a page form changed since (done as sent once)."""
-    g.pop("request_key", None)  # nothing new to keep
+    refusal if the key was used for another address (or, by the API, for another body); a page form
+    changed since takes the key over."""
     same_address = (earlier.method, earlier.path) == (request.method, request.path[:2000])
-    if _is_api_call():
-        if not same_address or earlier.fingerprint != g.request_fingerprint:
+    if not same_address or (_is_api_call() and earlier.fingerprint != g.request_fingerprint):
+        g.pop("request_key", None)
+        if _is_api_call():
             return error_response(422, _("This Idempotency-Key was already used for another request: send a new key."))
-    elif not same_address:
         return error_response(422, _("This form was already used for something else: reload the page and try again."))
-    elif earlier.fingerprint != g.request_fingerprint:
-        return None
+    if earlier.fingerprint != g.request_fingerprint:
+        return _take_over(earlier)
+    g.pop("request_key", None)  # nothing new to keep
     if earlier.status is None:  # claimed by a request that has not answered yet
         return _being_answered()
-    if not _is_api_call() and earlier.location is not None:  # a page's receipt is its redirect
+    if earlier.location is not None and earlier.body is None:  # a page's redirect
         flash(_("This form had already been sent: it was not sent a second time."), "info")
         return redirect(earlier.location, 303)
     response = current_app.response_class(earlier.body or "", status=earlier.status, mimetype="application/json")

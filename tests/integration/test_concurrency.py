@@ -164,30 +164,53 @@ def test_an_organisation_submitted_twice_at_once_is_made_once(served):
     assert made == 1
 
 
-def test_a_form_sent_twice_at_once_makes_one_agreement(served):
-    """A double click: the same form, its same key, twice at the same moment. The second's work is rolled
-    back on the first's receipt, and it answers with the first's redirect."""
-    import urllib.parse
-
-    app, base, ids = served
+def _officer_with_a_new_agreement_form(base, ids, title):
+    """The officer's browser, and the new-agreement form as drawn for it (its key included), filled in."""
     browser = Browser(base)
     browser.sign_in(ids["officer"], factories.PASSWORD)
     form = {
         "csrf_token": browser.token("/agreements/new"),
         "form_key": browser.form_key("/agreements/new"),
         "type": "mou",
-        "title_fr": "Double clic",
+        "title_fr": title,
         "partners": str(ids["partner"]),
     }
+    return browser, form
+
+
+def _agreements_titled(app, title) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Agreement).where(Agreement.title_fr == title))
+
+
+def test_a_form_sent_twice_at_once_makes_one_agreement(served):
+    """A double click: the same form, its same key, twice at the same moment. The second's work is rolled
+    back on the first's receipt, and it answers with the first's redirect."""
+    import urllib.parse
+
+    app, base, ids = served
+    browser, form = _officer_with_a_new_agreement_form(base, ids, "Double clic")
     body = urllib.parse.urlencode(form).encode()
     answers = []
     for _ in range(3):
         answers += _race([lambda: browser.send("/agreements/new", body) for _ in range(2)])
     assert {status for status, _, _ in answers} <= {302, 303}, answers
     assert len({location for _, location, _ in answers}) == 1, answers
-    with app.app_context():
-        made = db.session.scalar(select(func.count()).select_from(Agreement).where(Agreement.title_fr == "Double clic"))
-    assert made == 1
+    assert _agreements_titled(app, "Double clic") == 1
+
+
+def test_a_changed_form_sent_several_times_at_once_under_its_used_key_makes_one_agreement(served):
+    """The back button, an edit, then a double click: the changed form takes the key over once."""
+    import urllib.parse
+
+    app, base, ids = served
+    browser, form = _officer_with_a_new_agreement_form(base, ids, "Premier")
+    first = browser.send("/agreements/new", urllib.parse.urlencode(form).encode())
+    changed = urllib.parse.urlencode({**form, "title_fr": "Changé"}).encode()
+    answers = _race([lambda: browser.send("/agreements/new", changed) for _ in range(4)])
+    assert {status for status, _, _ in answers} <= {302, 303}, answers
+    assert len({location for _, location, _ in answers} | {first[1]}) == 2, answers
+    assert _agreements_titled(app, "Changé") == 1
 
 
 def test_an_api_call_sent_twice_at_once_with_one_key_makes_one_agreement(served):
@@ -207,9 +230,7 @@ def test_an_api_call_sent_twice_at_once_with_one_key_makes_one_agreement(served)
     answers = _race([lambda: client.send("/api/v1/agreements", body.encode(), headers=headers) for _ in range(2)])
     assert [status for status, _, _ in answers] == [201, 201], answers
     assert json.loads(answers[0][2]) == json.loads(answers[1][2])
-    with app.app_context():
-        made = db.session.scalar(select(func.count()).select_from(Agreement).where(Agreement.title_fr == "Deux appels"))
-    assert made == 1
+    assert _agreements_titled(app, "Deux appels") == 1
 
 
 def test_two_people_inviting_one_address_at_once_make_one_invitation(served):

@@ -3,6 +3,7 @@
 (Two sent at the same moment, through a real server: tests/integration/test_concurrency.py.)
 """
 
+import json
 import re
 from datetime import timedelta
 from io import BytesIO
@@ -106,9 +107,56 @@ def test_a_form_changed_and_sent_again_under_its_used_key_is_a_new_request(world
     assert second.status_code in (302, 303) and second.location != first.location
     assert "already been sent" not in officer.get(second.location).get_data(as_text=True)
     assert _count(Agreement, Agreement.title_fr.in_(["Envoyé deux fois", "Un autre"])) == 2
-    # The same change sent once more is that: a new request each time (its key was spent on the first).
-    officer.http.post("/agreements/new", data={**form, "title_fr": "Un autre"})
-    assert _count(Agreement, Agreement.title_fr == "Un autre") == 2
+    # The changed form took the key over: sent once more, it is its repeat.
+    third = officer.http.post("/agreements/new", data={**form, "title_fr": "Un autre"})
+    assert third.location == second.location
+    assert _count(Agreement, Agreement.title_fr == "Un autre") == 1
+
+
+def test_a_form_sent_as_a_then_b_then_a_again_ends_as_a(world, signed_in):
+    """The key stands for the last request made under it, so going back to the first content is a change."""
+    from app.auth.models import User
+
+    officer = signed_in("officer")
+    page = officer.get("/account").get_data(as_text=True)
+    form = {"csrf_token": officer.csrf("/account"), "form_key": KEY.search(page).group(1), "language": "en"}
+    for name in ("Hind X", "Hind Y", "Hind X"):
+        assert officer.http.post("/account", data={**form, "full_name": name}).status_code in (302, 303)
+    db.session.expire_all()
+    assert db.session.get(User, world.users["officer"].id).full_name == "Hind X"
+
+
+def test_a_refusal_that_redirects_is_not_kept(world, signed_in, due):
+    """A hand-in refused for its file redirects back with the reason: sent again, it is refused again, with
+    the same reason, not "already sent"."""
+    mine, _ = due
+    partner = signed_in("partner")
+    page = partner.get(f"/deliverables/{mine.id}").get_data(as_text=True)
+    data = {"csrf_token": partner.csrf(f"/deliverables/{mine.id}"), "form_key": KEY.search(page).group(1)}
+    data.update(version=str(mine.version), note="T1")
+    for _ in range(2):
+        sent = {**data, "files": [(BytesIO(b"plain text, not a PDF"), "rapport.pdf")]}
+        answer = partner.http.post(
+            f"/deliverables/{mine.id}/submissions", data=sent, content_type="multipart/form-data"
+        )
+        assert answer.status_code == 303
+        shown = partner.get(answer.location).get_data(as_text=True)
+        assert "not accepted" in shown and "already been sent" not in shown
+    assert _count(RequestReceipt) == 0 and _count(Submission, Submission.occurrence_id == mine.id) == 0
+
+
+def test_a_page_form_that_asks_for_json_is_sent_once(world, signed_in):
+    officer = signed_in("officer")
+    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a])
+    db.session.commit()
+    page = officer.get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    form = {"csrf_token": officer.csrf(f"/agreements/{agreement.id}"), "form_key": KEY.search(page).group(1)}
+    form["body"] = "En JSON"
+    path = f"/agreements/{agreement.id}/threads/internal/messages"
+    answers = [officer.http.post(path, data=form, headers={"Accept": "application/json"}) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert answers[1].get_json() == answers[0].get_json() and answers[1].headers["Idempotent-Replayed"] == "true"
+    assert _count(DiscussionMessage, DiscussionMessage.body == "En JSON") == 1
 
 
 def test_a_hand_in_sent_twice_is_handed_in_once_and_another_file_is_not_a_repeat(world, signed_in, due):
@@ -220,6 +268,17 @@ def test_an_api_key_used_for_another_call_is_refused(api, new_agreement, ids):
     assert "Idempotency-Key" in problem["detail"]
 
 
+def test_a_large_api_answer_is_given_again_whole(api, new_agreement):
+    officer = api("officer")
+    body = {**new_agreement, "summary_ar": "ملخص " * 3000, "summary_fr": "résumé " * 2500, "notes": "ن" * 20000}
+    headers = {"Idempotency-Key": "large"}
+    first = officer.post(f"{P}/agreements", json=body, headers=headers)
+    spaced = json.dumps(body, indent=2)
+    again = officer.post(f"{P}/agreements", data=spaced, headers=headers, content_type="application/json")
+    assert first.status_code == again.status_code == 201 and len(first.get_data()) > 100_000
+    assert again.get_json() == first.get_json()  # the same JSON, spaced otherwise: the same request
+
+
 def test_an_api_key_sent_again_with_another_body_is_refused(api, new_agreement):
     officer = api("officer")
     before = _count(Agreement)
@@ -259,3 +318,20 @@ def test_a_keyed_form_still_counts_as_the_session_being_used(world, signed_in):
         select(UserSession.last_seen_at).where(UserSession.user_id == world.users["officer"].id)
     ).all()
     assert later in seen
+
+
+def test_a_calendar_address_asked_for_twice_is_made_once_and_shown(world, signed_in):
+    from app.notifications.models import CalendarFeed
+
+    officer = signed_in("officer")
+    page = officer.get("/account/notifications").get_data(as_text=True)
+    form_html = re.search(r'<form method="post" action="/account/calendar">(.*?)</form>', page, re.S).group(1)
+    form = {"csrf_token": officer.csrf("/account/notifications"), "form_key": KEY.search(form_html).group(1)}
+    mine = select(CalendarFeed.token_hash).where(CalendarFeed.user_id == world.users["officer"].id)
+    first = officer.http.post("/account/calendar", data=form)
+    made = db.session.scalar(mine)
+    second = officer.http.post("/account/calendar", data=form)
+    assert first.status_code == second.status_code == 303 and second.location == first.location
+    assert db.session.scalar(mine) == made  # not replaced by a second address the person never sees
+    # The browser follows the last answer: the new address is shown there, once.
+    assert ".ics" in officer.get(second.location).get_data(as_text=True)
