@@ -10,15 +10,18 @@ with a word that nothing was done twice; JSON: the same status and body, marked
 `Idempotent-Replayed: true`).
 
 A keyed request claims its key before its view runs: it writes its receipt, unanswered, in its own
-transaction. Receipts are unique per user and key, so a second send at the same moment waits on the
-first's claim (PostgreSQL's unique index, SQLite's one writer) and, once the first has committed,
-answers with its receipt without doing anything. Only successes are kept: a refused request rolls
-back its claim with its work, and can be corrected and sent again with its key.
+transaction. A repeat is the same request: its key, and a fingerprint of what it sends (the form's
+fields and files, or the API's body); receipts are unique per user, key and fingerprint, so a second
+send at the same moment waits on the first's claim (PostgreSQL's unique index, SQLite's one writer)
+and, once the first has committed, answers with its receipt without doing anything. Only successes
+are kept: a refused request rolls back its claim with its work, and can be corrected and sent again
+with its key.
 
-A repeat is the same request: its key, and a fingerprint of what it sends (the form's fields and
-files, or the API's body). A page whose form was changed and sent again under a used key (the back
-button, then an edit) is a new request: it takes the key over, and its own repeats are answered with
-its answer. An API call that does so is refused, as clients are told to use a key for one request.
+A page form changed and sent again under a used key (the back button, then an edit) is a new request
+and is done; its own repeats are answered. Under one key, each content is done once: content sent
+before and since replaced by another ("A, then B, then A again") is refused with a word to reload
+the page, since doing it again could make a second A and answering as before would leave B standing.
+An API call with a used key and another body is refused: clients use a key for one request.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from flask import Flask, current_app, flash, g, redirect, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, inspect, select, update
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.wrappers import Response
@@ -61,7 +64,7 @@ class RequestReceipt(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchem
     """The answer a user's keyed request got, kept so the same request sent again gets it too."""
 
     __tablename__ = "request_receipts"
-    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_request_receipts_user_key"),)
+    __table_args__ = (UniqueConstraint("user_id", "key", "fingerprint", name="uq_request_receipts_user_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -119,10 +122,8 @@ def answer_a_repeat():
     # lock, waiting for it: a reader upgrading later would be refused at once, not made to wait.
     commit_bookkeeping()
     db.session.connection(execution_options={"sqlite_immediate": True})
-    earlier = _earlier_receipt()
-    if earlier is None:
-        return _claim(user_id)
-    return _answer_as(earlier)
+    answer = _answer_from(_earlier_receipts())
+    return answer if answer is not None else _claim(user_id)
 
 
 def _fingerprint() -> str:
@@ -167,30 +168,9 @@ def _claim(user_id: int):
         db.session.rollback()
         if isinstance(error, OperationalError) and not is_lock_conflict(error):
             raise
-        earlier = _earlier_receipt()
-        return _being_answered() if earlier is None else _answer_as(earlier)
+        answer = _answer_from(_earlier_receipts())
+        return answer if answer is not None else _being_answered()
     g.request_receipt = receipt
-    return None
-
-
-def _take_over(earlier: RequestReceipt):
-    """A page form sent again under its used key, changed: a new request that the key now stands for. Of two
-    such sends at once, the second waits on the first's row and then finds it is the first's repeat."""
-    taken = db.session.scalar(
-        update(RequestReceipt)
-        .where(RequestReceipt.id == earlier.id, RequestReceipt.fingerprint == earlier.fingerprint)
-        .values(fingerprint=g.request_fingerprint, status=None, location=None, body=None, created_at=utcnow())
-        .returning(RequestReceipt.id)
-        .execution_options(synchronize_session=False)
-    )
-    if taken is None:
-        db.session.rollback()
-        again = _earlier_receipt()
-        if again is None or again.fingerprint != g.request_fingerprint:
-            return _being_answered()
-        return _answer_as(again)
-    db.session.refresh(earlier)
-    g.request_receipt = earlier
     return None
 
 
@@ -222,43 +202,56 @@ def answer_of_earlier_send() -> Response | None:
     send has since been kept, that is this one's answer too."""
     if g.get("request_key") is None:
         return None
-    earlier = _earlier_receipt()
-    if earlier is None or earlier.fingerprint != g.request_fingerprint:
+    earlier = _earlier_receipts()
+    if not any(receipt.fingerprint == g.request_fingerprint for receipt in earlier):
         return None
-    return current_app.make_response(_answer_as(earlier))
+    answer = _answer_from(earlier)
+    return None if answer is None else current_app.make_response(answer)
 
 
-def _earlier_receipt() -> RequestReceipt | None:
-    return db.session.scalar(
-        select(RequestReceipt).where(
-            RequestReceipt.user_id == current_user.id,
-            RequestReceipt.key == g.request_key,
-            RequestReceipt.created_at >= utcnow() - KEPT_FOR,
+def _earlier_receipts() -> list[RequestReceipt]:
+    """This person's receipts under the request's key, oldest first."""
+    return list(
+        db.session.scalars(
+            select(RequestReceipt)
+            .where(
+                RequestReceipt.user_id == current_user.id,
+                RequestReceipt.key == g.request_key,
+                RequestReceipt.created_at >= utcnow() - KEPT_FOR,
+            )
+            .order_by(RequestReceipt.id)
         )
     )
 
 
-def _answer_as(earlier: RequestReceipt):
-    """The answer to a request whose key was used before: the first answer if it is the same request, a
-    refusal if the key was used for another address (or, by the API, for another body); a page form
-    changed since takes the key over."""
-    same_address = (earlier.method, earlier.path) == (request.method, request.path[:2000])
-    if not same_address or (_is_api_call() and earlier.fingerprint != g.request_fingerprint):
+def _answer_from(earlier: list[RequestReceipt]):
+    """The answer to a request whose key was used before, or None when it is a new request to do: the first
+    answer to the same request, a refusal if the key was used for another address (or, by the API, for
+    another body), or for content sent before and replaced since."""
+    if not earlier:
+        return None
+    same = next((receipt for receipt in earlier if receipt.fingerprint == g.request_fingerprint), None)
+    elsewhere = any((receipt.method, receipt.path) != (request.method, request.path[:2000]) for receipt in earlier)
+    if elsewhere or (_is_api_call() and same is None):
         g.pop("request_key", None)
         if _is_api_call():
             return error_response(422, _("This Idempotency-Key was already used for another request: send a new key."))
         return error_response(422, _("This form was already used for something else: reload the page and try again."))
-    if earlier.fingerprint != g.request_fingerprint:
-        return _take_over(earlier)
+    if same is None:
+        return None  # the form, changed: a new request under its key
     g.pop("request_key", None)  # nothing new to keep
-    if earlier.status is None:  # claimed by a request that has not answered yet
+    if same.status is None:  # claimed by a request that has not answered yet
         return _being_answered()
-    if earlier.location is not None and earlier.body is None:  # a page's redirect
+    if same is not earlier[-1]:
+        return error_response(
+            409, _("This form was sent with other content since: reload the page to send this again.")
+        )
+    if same.location is not None and same.body is None:  # a page's redirect
         flash(_("This form had already been sent: it was not sent a second time."), "info")
-        return redirect(earlier.location, 303)
-    response = current_app.response_class(earlier.body or "", status=earlier.status, mimetype="application/json")
-    if earlier.location:
-        response.headers["Location"] = earlier.location
+        return redirect(same.location, 303)
+    response = current_app.response_class(same.body or "", status=same.status, mimetype="application/json")
+    if same.location:
+        response.headers["Location"] = same.location
     response.headers[REPLAYED_HEADER] = "true"
     return response
 

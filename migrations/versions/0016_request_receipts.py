@@ -1,8 +1,8 @@
 """request_receipts: the answer each keyed form or API call got (app/core/receipts.py), so the same
 request sent again (a double click, a re-post, a client's retry with the same Idempotency-Key) is
 answered with it instead of being done twice (the same request: its key and the fingerprint of what
-it sends). Unique per user and key: a request claims its key
-(status still null) before its work, and a second sent at once waits on that claim.
+it sends). Unique per user, key and fingerprint: a request claims its key (status still null) before
+its work, and the same request sent at once waits on that claim.
 
 Revision ID: 0016_request_receipts
 Revises: 0015_first_hand_in
@@ -34,7 +34,7 @@ def upgrade():
         sa.Column('created_at', sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_request_receipts_user_id_users'), ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_request_receipts')),
-        sa.UniqueConstraint('user_id', 'key', name='uq_request_receipts_user_key'),
+        sa.UniqueConstraint('user_id', 'key', 'fingerprint', name='uq_request_receipts_user_key'),
     )
 
 

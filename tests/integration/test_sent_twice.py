@@ -113,17 +113,35 @@ def test_a_form_changed_and_sent_again_under_its_used_key_is_a_new_request(world
     assert _count(Agreement, Agreement.title_fr == "Un autre") == 1
 
 
-def test_a_form_sent_as_a_then_b_then_a_again_ends_as_a(world, signed_in):
-    """The key stands for the last request made under it, so going back to the first content is a change."""
+def test_content_sent_before_and_replaced_since_is_refused_not_done_again(world, signed_in):
+    """Under one key, each content is done once. "A, B, then A again": doing A again could make a second A;
+    answering as the first time would leave B standing. The person is told to reload."""
     from app.auth.models import User
 
     officer = signed_in("officer")
     page = officer.get("/account").get_data(as_text=True)
     form = {"csrf_token": officer.csrf("/account"), "form_key": KEY.search(page).group(1), "language": "en"}
-    for name in ("Hind X", "Hind Y", "Hind X"):
+    for name in ("Hind X", "Hind Y"):
         assert officer.http.post("/account", data={**form, "full_name": name}).status_code in (302, 303)
+    again = officer.http.post("/account", data={**form, "full_name": "Hind X"})
+    assert again.status_code == 409 and "reload the page" in again.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, world.users["officer"].id).full_name == "Hind Y"
+    # A page drawn again sends it.
+    fresh = officer.get("/account").get_data(as_text=True)
+    form["form_key"] = KEY.search(fresh).group(1)
+    assert officer.http.post("/account", data={**form, "full_name": "Hind X"}).status_code in (302, 303)
     db.session.expire_all()
     assert db.session.get(User, world.users["officer"].id).full_name == "Hind X"
+
+
+def test_a_create_form_sent_as_a_b_a_b_makes_one_of_each(world, signed_in):
+    officer = signed_in("officer")
+    form = _new_agreement_form(officer, world, title="A")
+    answers = [officer.http.post("/agreements/new", data={**form, "title_fr": title}) for title in "ABAB"]
+    assert [answer.status_code for answer in answers][:2] == [302, 302] and answers[2].status_code == 409
+    assert answers[3].location == answers[1].location  # B is the key's last content: its repeat is answered
+    assert _count(Agreement, Agreement.title_fr == "A") == 1 and _count(Agreement, Agreement.title_fr == "B") == 1
 
 
 def test_a_refusal_that_redirects_is_not_kept(world, signed_in, due):
