@@ -37,21 +37,12 @@ def commit_or_conflict() -> None:
         db.session.commit()
     except (StaleDataError, IntegrityError) as error:
         db.session.rollback()
-        raise ConcurrentChange(_lost_at_commit()) from error
+        raise ConcurrentChange.at_commit() from error
     except OperationalError as error:
         db.session.rollback()
         if is_lock_conflict(error):
-            raise ConcurrentChange(_lost_at_commit()) from error
+            raise ConcurrentChange.at_commit() from error
         raise
-
-
-def _lost_at_commit() -> str:
-    # Any request can lose at its commit (a sign-in, a calendar address), not only an agreement's change.
-    from flask_babel import gettext as _
-
-    return _(
-        "This has changed since you opened it: someone else saved at the same moment. Reload the page and try again."
-    )
 
 
 def keep_even_if_refused() -> None:

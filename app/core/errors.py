@@ -32,6 +32,16 @@ class ConcurrentChange(DomainError):
     def __init__(self, message: str | None = None):
         super().__init__(message or _("This agreement has changed since you opened it. Reload the page and try again."))
 
+    @classmethod
+    def at_commit(cls) -> ConcurrentChange:
+        """Lost at the request's commit: any request can (a sign-in, a calendar address), not only an agreement's."""
+        return cls(
+            _(
+                "This has changed since you opened it: someone else saved at the same moment. "
+                "Reload the page and try again."
+            )
+        )
+
 
 TITLES = {
     400: _l("Bad request"),

@@ -180,7 +180,7 @@ def keep_receipt(response: Response) -> None:
     receipt = g.pop("request_receipt", None)
     if receipt is None:
         return
-    if not inspect(receipt).persistent or receipt.status is not None:
+    if not inspect(receipt).persistent:
         return  # the claim was rolled back with the request's work: a refusal that redirects with its reason
     if response.is_streamed:
         kept = False
