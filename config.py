@@ -54,7 +54,9 @@ def sqlite_url(path: Path) -> str:
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or sqlite_url(INSTANCE_DIR / "sharaka.sqlite")
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # No pool_pre_ping: a connection idle for more than a second is checked on checkout instead
+    # (app/extensions.py), not every connection of every request.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(INSTANCE_DIR / "uploads")
     # Where stored files' bytes live: "folder" (UPLOAD_DIR) or "database" (shared by every web server).
     STORAGE = os.environ.get("STORAGE", "folder").strip().lower() or "folder"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 
 from flask_babel import Babel
 from flask_login import LoginManager
@@ -11,7 +12,9 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import Pool
 
 # Fixed constraint names, so that Alembic migrations are the same on SQLite and
 # PostgreSQL and constraints can be dropped by name later.
@@ -60,3 +63,35 @@ def _sqlite_begin(conn):  # pragma: no cover - trivial
         # has committed, and fails at once with "database is locked".
         immediate = conn.get_execution_options().get("sqlite_immediate")
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+# A server connection used within this many seconds is handed out as it is; one idle for longer is
+# first asked whether the server still answers, and replaced if not (a restarted server, a connection
+# closed by a firewall or an idle timeout). SQLAlchemy's pool_pre_ping asks every time: one more round
+# trip per request, a fifth of what a kept dashboard's reload costs. A server that dies between two
+# requests less than a second apart fails the second one, as it fails the requests under way.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+@event.listens_for(Pool, "checkin")
+def _note_idle_since(dbapi_connection, connection_record):
+    connection_record.info["idle_since"] = time.monotonic()
+
+
+@event.listens_for(Pool, "checkout")
+def _ping_if_idle(dbapi_connection, connection_record, connection_proxy):
+    idle_since = connection_record.info.get("idle_since")  # none yet: a connection just opened
+    if isinstance(dbapi_connection, sqlite3.Connection) or idle_since is None:
+        return
+    if time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        dbapi_connection.rollback()  # handed out as it came back: no transaction open
+    except Exception as error:
+        # The pool drops this connection and hands out a new one (SQLAlchemy's documented recipe).
+        raise DisconnectionError(str(error)) from error

@@ -17,6 +17,7 @@ from flask import current_app
 from sqlalchemy import bindparam, select
 
 from app.auth.models import User, UserSession
+from app.core.audit import seen_trail_version, trail_version
 from app.core.models import utcnow
 from app.core.urls import MAX_ID
 from app.extensions import db
@@ -55,16 +56,17 @@ def load_user(user_key: str) -> User | None:
     user_id, _, key = str(user_key or "").partition(":")
     if not user_id.isdecimal() or not key or len(key) > 100 or int(user_id) > MAX_ID:
         return None
-    from app.notifications.services import counted_unread
+    from app.notifications.services import counted_notices
 
     found = db.session.execute(_session_lookup(), {"key_hash": _hash(key)}).first()
     if found is None:
         return None
-    row, user, unread = found
+    row, user, unread, latest_notice, version = found
+    seen_trail_version(version)
     if row.user_id != int(user_id) or not row.is_open or not user.is_active:
         return None
     user.current_session, user.current_session_key = row, key
-    counted_unread(user, unread)
+    counted_notices(user, unread, latest_notice)
     if utcnow() - row.last_seen_at > TOUCH_EVERY:
         row.last_seen_at = utcnow()  # committed with the request's work
     return user
@@ -72,12 +74,14 @@ def load_user(user_key: str) -> User | None:
 
 @cache
 def _session_lookup():
-    """The session row, its user and the bell's count that nearly every page shows (an indexed count) in one
-    statement, which every request pays for: built once per process, the key's hash its one parameter."""
-    from app.notifications.services import unread_of
+    """The session row, its user, the bell's count that nearly every page shows (an indexed count), the
+    reader's latest notice and the audit trail's version (a dashboard's or a kept figure's version: two
+    indexed lookups) in one statement, which every request pays for: built once per process, the key's
+    hash its one parameter. A kept dashboard's reload then sends nothing else."""
+    from app.notifications.services import latest_notice_of, unread_of
 
     return (
-        select(UserSession, User, unread_of(User.id))
+        select(UserSession, User, unread_of(User.id), latest_notice_of(User.id), trail_version())
         .join(User, User.id == UserSession.user_id)
         .where(UserSession.key_hash == bindparam("key_hash"))
     )

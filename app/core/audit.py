@@ -66,6 +66,31 @@ def trail_version():
     return select(AuditChainHead.last_seq).where(AuditChainHead.id == 1).scalar_subquery()
 
 
+_SEEN = "sharaka.trail_version"  # where a request keeps the version it read (its WSGI environ: per request)
+
+
+def seen_trail_version(version: int | None) -> None:
+    """The request read the trail's version in a statement of its own (the session's lookup reads it beside
+    the session, app/auth/sessions.py): request_trail_version() answers with it."""
+    from flask import has_request_context, request
+
+    if has_request_context():
+        request.environ[_SEEN] = version
+
+
+def request_trail_version() -> int | None:
+    """The trail's version as this request first read it (outside a request: now). Read before anything
+    the request computes from it, so what is kept under it is never older than the data the version names;
+    newer data under an older version only means a reader of that version gets a fresher answer."""
+    from flask import has_request_context, request
+
+    if has_request_context() and _SEEN in request.environ:
+        return request.environ[_SEEN]
+    version = db.session.scalar(select(trail_version()))
+    seen_trail_version(version)
+    return version
+
+
 class AuditAnchor(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """A published chain head (also e-mailed to the auditors and written to the log)."""
 

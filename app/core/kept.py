@@ -17,11 +17,9 @@ from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 from flask import current_app
-from sqlalchemy import select
 
-from app.core.audit import trail_version
+from app.core.audit import request_trail_version
 from app.core.bounded import BoundedCache
-from app.extensions import db
 
 T = TypeVar("T")
 
@@ -36,7 +34,7 @@ def kept_while_unchanged(key: tuple[Hashable, ...], compute: Callable[[], T]) ->
     filters, the day when it counts days). FIGURES_KEPT off: computed every time."""
     if not current_app.config["FIGURES_KEPT"]:
         return compute()
-    version = db.session.scalar(select(trail_version()))
+    version = request_trail_version()
     return _KEPT.get((version, *key), compute)
 
 

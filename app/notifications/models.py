@@ -49,6 +49,8 @@ class Notification(db.Model):
     __table_args__ = (
         Index("ix_notifications_user_unread", "user_id", "read_at"),
         Index("ix_notifications_user_created", "user_id", "created_at"),
+        # The reader's latest notice (a dashboard's version): max(id) of one user's rows.
+        Index("ix_notifications_user_latest", "user_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

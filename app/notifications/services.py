@@ -396,30 +396,45 @@ def unread_of(user_id):
     )
 
 
+def latest_notice_of(user_id):
+    """SQL: the id of the latest notice of the user `user_id` (a value or a column), or NULL."""
+    return select(func.max(Notification.id)).where(Notification.user_id == user_id).scalar_subquery()
+
+
 def unread_count(user) -> int:
     """The bell's count: read once per request, or taken from a query that counted it already."""
+    return _notices_known(user)[0]
+
+
+def latest_notice_id(user) -> int | None:
+    """The id of the reader's latest notice (a dashboard's version), read like the bell's count."""
+    return _notices_known(user)[1]
+
+
+def counted_notices(user, unread: int, latest: int | None) -> None:
+    """A query of this request (the sign-in's) read the bell's count and the latest notice already."""
     from flask import g, has_request_context
 
-    known = g.setdefault("sharaka_unread_counts", {}) if has_request_context() else {}
+    if has_request_context():
+        g.setdefault("sharaka_notices", {})[user.id] = (int(unread or 0), latest)
+
+
+def _notices_known(user) -> tuple[int, int | None]:
+    from flask import g, has_request_context
+
+    known = g.setdefault("sharaka_notices", {}) if has_request_context() else {}
     if user.id not in known:
-        known[user.id] = db.session.scalar(select(unread_of(user.id))) or 0
+        unread, latest = db.session.execute(select(unread_of(user.id), latest_notice_of(user.id))).one()
+        known[user.id] = (unread or 0, latest)
     return known[user.id]
 
 
-def counted_unread(user, count: int) -> None:
-    """A query of this request (the sign-in's) counted the bell already."""
-    from flask import g, has_request_context
-
-    if has_request_context():
-        g.setdefault("sharaka_unread_counts", {})[user.id] = int(count or 0)
-
-
 def _bell_changed() -> None:
-    """A notice was added or read: the count taken earlier in this request is stale."""
+    """A notice was added or read: what was read of them earlier in this request is stale."""
     from flask import g, has_request_context
 
     if has_request_context():
-        g.pop("sharaka_unread_counts", None)
+        g.pop("sharaka_notices", None)
 
 
 def notifications_query(user, *, unread_only: bool = False):

@@ -368,7 +368,8 @@ def test_an_unchanged_dashboard_reloads_as_a_304_and_a_change_refreshes_it(signe
     with counting_queries() as statements:
         again = client.get("/dashboard", headers={"If-None-Match": etag})
     assert again.status_code == 304 and not again.get_data()
-    assert len(statements) == 2, statements  # the session's user with the bell's count, the fingerprint
+    # One statement: the session's user, with the bell's count, the latest notice and the trail's version.
+    assert len(statements) == 1, statements
     # The reader's own change (any change writes an audit row) shows at once.
     factories.agreement(by=world.users[role], partners=[world.partner_a], title_fr="Nouvel accord")
     db.session.commit()
@@ -413,7 +414,7 @@ def test_an_unchanged_dashboard_is_served_as_kept_and_the_readers_change_shows_a
     with counting_queries() as statements:
         again = client.get("/dashboard")
     assert again.status_code == 200 and again.get_data(as_text=True) == first
-    assert len(statements) == 2, statements  # the session's user with the bell's count, the version
+    assert len(statements) == 1, statements  # the session with the bell, the latest notice, the version
     factories.agreement(by=world.users[role], partners=[world.partner_a], title_fr="Accord du jour")
     db.session.commit()
     with counting_queries() as statements:

@@ -8,15 +8,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
 
-from sqlalchemy import bindparam, func, select
-
-from app.core.audit import trail_version
+from app.core.audit import request_trail_version
 from app.core.permissions import can
-from app.extensions import db
-from app.notifications.models import Notification
-from app.notifications.services import unread_count
+from app.notifications.services import latest_notice_id, unread_count
 from app.reporting.dashboards.cards import agreement_cards, late_approvals, my_deliverables
 from app.reporting.dashboards.figures import counts_by_state, organization_figures, portfolio_counts
 from app.workflow.inbox import inbox_for
@@ -32,24 +27,14 @@ class ActionsSummary:
 
 
 def dashboard_version(user, now: datetime, language: str) -> str:
-    """A fingerprint of everything a dashboard shows, from one query: every change writes an audit
-    row (so the trail's version moves with any change, the reader's own included), the reader's
-    notices and unread count (the bell, counted already by the sign-in's query), the day (days
-    waiting, what is due) and the hour (the page's CSRF tokens stay fresh). Equal fingerprints mean
-    an identical page: a reload may be answered 304."""
-    last_change, last_notice = db.session.execute(_version_statement(), {"user_id": user.id}).one()
-    unread = unread_count(user)
+    """A fingerprint of everything a dashboard shows, read beside the session (app/auth/sessions.py): every
+    change writes an audit row (so the trail's version moves with any change, the reader's own included),
+    the reader's notices and unread count (the bell), the day (days waiting, what is due) and the hour
+    (the page's CSRF tokens stay fresh). Equal fingerprints mean an identical page: a reload may be
+    answered 304, or with the page kept for the session."""
+    last_change, last_notice, unread = request_trail_version(), latest_notice_id(user), unread_count(user)
     raw = f"{user.id}:{user.role}:{user.language}:{language}:{now:%Y-%m-%dT%H}:{last_change}:{last_notice}:{unread}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
-
-
-@cache
-def _version_statement():
-    """Built once per process: a kept dashboard's reload costs little more than this statement."""
-    return select(
-        trail_version(),
-        select(func.max(Notification.id)).where(Notification.user_id == bindparam("user_id")).scalar_subquery(),
-    )
 
 
 def my_actions(user, today: date, *, limit: int = ACTIONS_LISTED) -> ActionsSummary:
