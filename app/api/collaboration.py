@@ -255,7 +255,7 @@ def _present_progress(row) -> dict:
 def list_indicators(agreement_id: int):
     """The indicators of the agreement's deliverables, with baseline, target and achieved values."""
     agreement = get_agreement_or_404(agreement_id, api_user())
-    return [_present_progress(row) for row in indicators.progress_for_agreement(agreement)]
+    return [_present_progress(row) for row in indicators.progress_for_agreement(agreement, api_user())]
 
 
 @blueprint.route("/agreements/<int:agreement_id>/deliverables/<int:deliverable_id>/indicators", methods=["POST"])

@@ -102,7 +102,7 @@ def _subject(agreement_id=None, occurrence_id=None, audience="shared"):
         agreement = occurrence.deliverable.agreement
     else:
         agreement, occurrence = get_agreement_or_404(agreement_id, api_user()), None
-    require_thread(api_user(), agreement, audience)
+    require_thread(api_user(), agreement, audience, of_deliverable=occurrence is not None)
     return agreement, occurrence
 
 

@@ -13,7 +13,7 @@ from app.api.deliverables import present as present_occurrence
 from app.api.schemas import OccurrenceSchema
 from app.auth.models import User
 from app.core import clock
-from app.core.permissions import get_agreement_or_404, get_occurrence_or_404, require
+from app.core.permissions import get_agreement_or_404, get_occurrence_or_404, require, sees_deliverables_of
 from app.deliverables import services as deliverables
 from app.deliverables.models import Deliverable
 from app.extensions import db
@@ -57,7 +57,10 @@ def present_line(line: Deliverable) -> dict:
     }
 
 
-def _plan(agreement) -> list[dict]:
+def _plan(agreement, reader) -> list[dict]:
+    """The plan's lines; none for a reader who does not see this agreement's deliverables (as the page)."""
+    if not sees_deliverables_of(reader, agreement.id):
+        return []
     lines = db.session.scalars(
         select(Deliverable).where(Deliverable.agreement_id == agreement.id).order_by(Deliverable.id)
     ).all()
@@ -69,7 +72,7 @@ def _plan(agreement) -> list[dict]:
 @errors(blueprint, 403, 404)
 def list_plan(agreement_id: int):
     """The agreement's deliverables plan: each line with its due dates."""
-    return _plan(get_agreement_or_404(agreement_id, api_user()))
+    return _plan(get_agreement_or_404(agreement_id, api_user()), api_user())
 
 
 @blueprint.route("/agreements/<int:agreement_id>/deliverables", methods=["POST"])

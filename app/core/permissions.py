@@ -494,15 +494,25 @@ def _partner_is_party(user, agreement) -> bool:
 # --- discussion threads ------------------------------------------------------------
 
 
-def can_read_thread(user, agreement, audience: str) -> bool:
-    """Internal threads are the ministry's; shared threads everyone who sees the agreement."""
+def can_read_thread(user, agreement, audience: str, *, of_deliverable: bool = False) -> bool:
+    """Internal threads are the ministry's; shared threads everyone who sees the agreement, and a
+    deliverable's threads (`of_deliverable`) everyone who sees the agreement's deliverables."""
     if not can(user, "discussion.view") or not can(user, "agreement.view", agreement):
+        return False
+    if of_deliverable and not sees_deliverables_of(user, agreement.id):
         return False
     return audience == "shared" or (audience == "internal" and user.role in MINISTRY)
 
 
-def can_post_in_thread(user, agreement, audience: str) -> bool:
-    return can_read_thread(user, agreement, audience) and can(user, "discussion.post")
+def can_post_in_thread(user, agreement, audience: str, *, of_deliverable: bool = False) -> bool:
+    return can_read_thread(user, agreement, audience, of_deliverable=of_deliverable) and can(user, "discussion.post")
+
+
+def can_read_message(user, message) -> bool:
+    """A message (and its attachments) is read by whoever reads its thread."""
+    return can_read_thread(
+        user, message_agreement(message), message.audience, of_deliverable=message.occurrence_id is not None
+    )
 
 
 def can_edit_message(user, message) -> bool:
@@ -510,7 +520,8 @@ def can_edit_message(user, message) -> bool:
     return (
         message.author_id is not None
         and message.author_id == getattr(user, "id", None)
-        and can_post_in_thread(user, message_agreement(message), message.audience)
+        and can_read_message(user, message)
+        and can(user, "discussion.post")
     )
 
 
@@ -520,12 +531,18 @@ def message_agreement(message):
     return db.session.get(Agreement, message.agreement_id)
 
 
-def can_mention(author, target, agreement, audience: str, thread_author_ids: set[int]) -> bool:
+def can_mention(
+    author, target, agreement, audience: str, thread_author_ids: set[int], *, of_deliverable: bool = False
+) -> bool:
     """Whom `author` may @mention: someone who can read the thread and whom the author already
     knows of. A partner knows their own organisation, the agreement's owner and whoever wrote in
     the thread; the ministry knows everyone able to read it. Anyone else is "not found", the same
     answer as for an address that does not exist, so a mention never reveals an account."""
-    if target is None or not target.is_active or not can_read_thread(target, agreement, audience):
+    if (
+        target is None
+        or not target.is_active
+        or not can_read_thread(target, agreement, audience, of_deliverable=of_deliverable)
+    ):
         return False
     if author.role != "partner":
         return True
@@ -537,7 +554,7 @@ def can_mention(author, target, agreement, audience: str, thread_author_ids: set
 
 
 def can_download_attachment(user, message) -> bool:
-    return can_read_thread(user, message_agreement(message), message.audience)
+    return can_read_message(user, message)
 
 
 def can_verify_against(user, agreement) -> bool:
@@ -597,15 +614,16 @@ def visible_agreements_clause(user):
     )
 
 
-def visible_deliverables_clause(user):
-    """SQL condition on Deliverable rows: the agreements' rule, narrowed for a partner user whose
-    organisation's admin chose which agreements' deliverables they see."""
+def visible_deliverables_clause(user, agreement_id=None):
+    """SQL condition on Deliverable rows (or on rows whose `agreement_id` column names the agreement whose
+    deliverables they show): the agreements' rule, narrowed for a partner user whose organisation's admin
+    chose which agreements' deliverables they see."""
     DeliverableGrant = guarded_model_named("DeliverableGrant")
     Deliverable = guarded_model_named("Deliverable")
 
     if user.role != "partner" or not user.deliverables_restricted:
         return true()
-    return Deliverable.agreement_id.in_(
+    return (Deliverable.agreement_id if agreement_id is None else agreement_id).in_(
         select(DeliverableGrant.agreement_id).where(DeliverableGrant.user_id == user.id)
     )
 
@@ -752,7 +770,7 @@ def get_message_or_404(message_id, user, *, agreement_id: int | None = None, occ
     except (TypeError, ValueError):
         abort(404)
     message = db.session.get(DiscussionMessage, message_id) if 0 < message_id <= MAX_ID else None
-    if message is None or not can_read_thread(user, message_agreement(message), message.audience):
+    if message is None or not can_read_message(user, message):
         abort(404)
     if (agreement_id is not None and message.agreement_id != agreement_id) or (
         occurrence_id is not None and message.occurrence_id != occurrence_id
@@ -761,9 +779,9 @@ def get_message_or_404(message_id, user, *, agreement_id: int | None = None, occ
     return message
 
 
-def require_thread(user, agreement, audience: str) -> None:
+def require_thread(user, agreement, audience: str, *, of_deliverable: bool = False) -> None:
     """404 for a thread the user may not read (a partner never learns an internal thread exists)."""
-    if not can_read_thread(user, agreement, audience):
+    if not can_read_thread(user, agreement, audience, of_deliverable=of_deliverable):
         abort(404)
 
 

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.core.errors import ValidationFailed
-from app.core.permissions import can_verify_against
+from app.core.permissions import can_verify_against, sees_deliverables_of
 from app.core.storage import StoredFile
 from app.core.storage_backends import CHUNK
 from app.extensions import db
@@ -133,7 +133,7 @@ def matches(user, *, sha256: str | None = None, code: str | None = None) -> list
         for record in files:
             submission: Submission = record.submission
             agreement = submission.occurrence.deliverable.agreement
-            if not can_verify_against(user, agreement):
+            if not can_verify_against(user, agreement) or not sees_deliverables_of(user, agreement.id):
                 continue
             what = _(
                 "Deliverable hand-in: %(item)s, due on %(date)s",

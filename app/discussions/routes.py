@@ -46,8 +46,8 @@ def _subject(agreement_id: int | None, occurrence_id: int | None):
 
 def _post(agreement_id=None, occurrence_id=None, audience="shared"):
     agreement, occurrence = _subject(agreement_id, occurrence_id)
-    require_thread(current_user, agreement, audience)
-    if not can_post_in_thread(current_user, agreement, audience):
+    require_thread(current_user, agreement, audience, of_deliverable=occurrence is not None)
+    if not can_post_in_thread(current_user, agreement, audience, of_deliverable=occurrence is not None):
         abort(403)
     page = _thread_page(agreement, occurrence, audience)
     return_here_if_refused(page)
@@ -68,7 +68,7 @@ def _post(agreement_id=None, occurrence_id=None, audience="shared"):
 
 def _edit(message_id, agreement_id=None, occurrence_id=None, audience="shared"):
     agreement, occurrence = _subject(agreement_id, occurrence_id)
-    require_thread(current_user, agreement, audience)
+    require_thread(current_user, agreement, audience, of_deliverable=occurrence is not None)
     message = get_message_or_404(
         message_id, current_user, agreement_id=agreement.id, occurrence_id=occurrence.id if occurrence else None
     )
@@ -122,9 +122,9 @@ def discussion_threads(agreement, occurrence=None):
     """The threads the signed-in person may read here, for templates/discussions/_threads.html."""
     threads = []
     for audience in reversed(AUDIENCES):  # shared first: everyone's
-        if not can_read_thread(current_user, agreement, audience):
+        if not can_read_thread(current_user, agreement, audience, of_deliverable=occurrence is not None):
             continue
-        may_post = can_post_in_thread(current_user, agreement, audience)
+        may_post = can_post_in_thread(current_user, agreement, audience, of_deliverable=occurrence is not None)
         base = (
             url_for("discussions.post_deliverable_message", occurrence_id=occurrence.id, audience=audience)
             if occurrence is not None

@@ -88,7 +88,12 @@ def mentionable_people(agreement, occurrence, audience: str, author) -> list[Use
         .order_by(User.full_name)
         .limit(MAX_OFFERED)
     )
-    return [person for person in candidates if can_mention(author, person, agreement, audience, known)]
+    of_deliverable = occurrence is not None
+    return [
+        person
+        for person in candidates
+        if can_mention(author, person, agreement, audience, known, of_deliverable=of_deliverable)
+    ]
 
 
 def _resolve_mentions(body: str, agreement, occurrence, audience: str, author) -> list[User]:
@@ -98,7 +103,11 @@ def _resolve_mentions(body: str, agreement, occurrence, audience: str, author) -
     known = thread_author_ids(agreement, occurrence, audience)
     people = {person.email: person for person in db.session.scalars(select(User).where(User.email.in_(addresses)))}
     refused = [
-        address for address in addresses if not can_mention(author, people.get(address), agreement, audience, known)
+        address
+        for address in addresses
+        if not can_mention(
+            author, people.get(address), agreement, audience, known, of_deliverable=occurrence is not None
+        )
     ]
     if refused:
         # The same words whether the account does not exist or may not be told: nothing leaks.
@@ -125,7 +134,7 @@ def post_message(agreement, *, occurrence=None, audience: str, body: str | None,
     """Add a message to a thread; notify the people it mentions; store its attachments."""
     if audience not in AUDIENCES:
         raise ValidationFailed(_("Unknown thread."))
-    if not can_post_in_thread(by, agreement, audience):
+    if not can_post_in_thread(by, agreement, audience, of_deliverable=occurrence is not None):
         raise PermissionDenied(_("You cannot write in this thread."))
     body = _clean_body(body)
     mentioned = _resolve_mentions(body, agreement, occurrence, audience, by)

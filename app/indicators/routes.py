@@ -104,7 +104,7 @@ def export_indicators(fmt: str):
 
 @blueprint.app_template_global()
 def indicator_progress(agreement) -> list:
-    return services.progress_for_agreement(agreement)
+    return services.progress_for_agreement(agreement, current_user)
 
 
 @blueprint.app_template_global()

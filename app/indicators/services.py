@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.core import audit
 from app.core.errors import ValidationFailed
-from app.core.permissions import visible_agreements_clause
+from app.core.permissions import sees_deliverables_of, visible_agreements_clause, visible_deliverables_clause
 from app.core.text import storable
 from app.extensions import db
 from app.indicators.models import TARGET_SCOPES, Indicator, IndicatorValue
@@ -194,7 +194,7 @@ def _counted_values(agreement_ids=None, user=None):
     if agreement_ids is not None:
         query = query.where(Deliverable.agreement_id.in_(agreement_ids))
     if user is not None:
-        query = query.where(visible_agreements_clause(user))
+        query = query.where(visible_agreements_clause(user), visible_deliverables_clause(user))
     return db.session.execute(query).all()
 
 
@@ -215,10 +215,13 @@ def _progress(indicators, rows) -> list[Progress]:
     return result
 
 
-def progress_for_agreement(agreement) -> list[Progress]:
-    """Every indicator of the agreement's deliverables with its progress (two queries)."""
+def progress_for_agreement(agreement, reader) -> list[Progress]:
+    """Every indicator of the agreement's deliverables with its progress (two queries); none for a
+    reader who does not see this agreement's deliverables (a restricted partner user)."""
     from app.deliverables.models import Deliverable
 
+    if not sees_deliverables_of(reader, agreement.id):
+        return []
     indicators = db.session.scalars(
         select(Indicator)
         .join(Deliverable)
@@ -241,7 +244,7 @@ def portfolio_progress(user) -> list[Progress]:
         select(Indicator)
         .join(Deliverable, Deliverable.id == Indicator.deliverable_id)
         .join(Agreement, Agreement.id == Deliverable.agreement_id)
-        .where(visible_agreements_clause(user))
+        .where(visible_agreements_clause(user), visible_deliverables_clause(user))
         .options(contains_eager(Indicator.deliverable).contains_eager(Deliverable.agreement))
         .order_by(Agreement.reference, Deliverable.id, Indicator.position)
     ).all()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, literal, or_, select
 from sqlalchemy.sql.functions import coalesce
 
-from app.core.permissions import visible_agreements_clause, visible_organizations_clause
+from app.core.permissions import visible_agreements_clause, visible_deliverables_clause, visible_organizations_clause
 from app.core.text import fold, like_pattern
 from app.extensions import db
 from app.search.models import SearchEntry
@@ -23,6 +23,8 @@ from app.workflow.engine import state_label
 LIMIT = 30
 # Among equally good matches: agreements first, then organisations, deliverables, documents.
 KIND_ORDER = {"agreement": 0, "organization": 1, "deliverable": 2, "document": 3, "submission_file": 3}
+# Entries that show an agreement's deliverables: found only by who sees them (visible_deliverables_clause).
+DELIVERABLE_KINDS = ("deliverable", "submission_file")
 
 
 @dataclass
@@ -71,7 +73,14 @@ def matching_entries(user, query: str, limit: int = LIMIT) -> list[SearchEntry]:
         .where(
             or_(
                 and_(SearchEntry.kind == "organization", SearchEntry.organization_id.in_(visible_organizations)),
-                and_(SearchEntry.kind != "organization", SearchEntry.agreement_id.in_(visible_agreements)),
+                and_(
+                    SearchEntry.kind != "organization",
+                    SearchEntry.agreement_id.in_(visible_agreements),
+                    or_(
+                        SearchEntry.kind.not_in(DELIVERABLE_KINDS),
+                        visible_deliverables_clause(user, SearchEntry.agreement_id),
+                    ),
+                ),
             )
         )
         .order_by(score.desc(), kind_order, coalesce(SearchEntry.agreement_id, 0).desc(), SearchEntry.id)

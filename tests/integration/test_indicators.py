@@ -162,10 +162,10 @@ def test_values_handed_in_with_the_files_and_seen_against_the_target(app, world,
         data={"version": str(second.version), "decision": "send_back", "feedback": "Chiffres à vérifier"},
         csrf_from=f"/deliverables/{second.id}",
     )
-    progress = {p.indicator.id: p for p in services.progress_for_agreement(world.agreement_a)}
+    progress = {p.indicator.id: p for p in services.progress_for_agreement(world.agreement_a, world.users["manager"])}
     assert progress[trained.id].achieved == 120 and progress[trained.id].percent == 30
     hand_in(partner, second, {f"indicator_{trained.id}": "100", f"indicator_{models.id}": "2"}, name="v2.pdf")
-    progress = {p.indicator.id: p for p in services.progress_for_agreement(world.agreement_a)}
+    progress = {p.indicator.id: p for p in services.progress_for_agreement(world.agreement_a, world.users["manager"])}
     assert progress[trained.id].achieved == 220 and progress[trained.id].percent == 55
     assert progress[models.id].achieved == 2 and progress[models.id].periods_met == 2
     page = officer.get(f"/agreements/{world.agreement_a.id}").get_data(as_text=True)
@@ -179,7 +179,7 @@ def test_values_handed_in_with_the_files_and_seen_against_the_target(app, world,
     from app.indicators.chart import PAD, WIDTH, chart_svg
 
     trained.name_en = "<b>People</b>"
-    rows = services.progress_for_agreement(world.agreement_a)
+    rows = services.progress_for_agreement(world.agreement_a, world.users["manager"])
     ltr, rtl = str(chart_svg(rows, rtl=False)), str(chart_svg(rows, rtl=True))
     assert "&lt;b&gt;People&lt;/b&gt;" in ltr and "<b>" not in ltr
     assert f'<text x="{PAD}' in ltr and f'<text x="{WIDTH - PAD}' in rtl and 'direction="rtl"' in rtl
@@ -275,7 +275,10 @@ def test_the_demo_lab_carries_illustrative_indicators_loaded_once(app):
     assert runner.invoke(args=["demo", "load"]).exit_code == 0
     assert runner.invoke(args=["demo", "load"]).exit_code == 0  # idempotent
     lab = db.session.scalar(select(Agreement).where(Agreement.reference == "MTNRA-2026-001"))
-    rows = {p.indicator.name_en: p for p in services.progress_for_agreement(lab)}
+    rows = {
+        p.indicator.name_en: p
+        for p in services.progress_for_agreement(lab, db.session.scalar(select(User).where(User.role == "admin")))
+    }
     assert set(rows) == {"People trained", "Models released"}
     assert all(p.indicator.is_illustrative for p in rows.values())
     assert rows["People trained"].achieved == 185 and rows["Models released"].achieved == 2

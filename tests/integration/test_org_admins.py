@@ -5,6 +5,7 @@ sees are enforced in the pages, the API, the calendar feed and the reminders."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from io import BytesIO
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from app.core.audit import AuditEvent
 from app.deliverables import services as deliverables
 from app.extensions import db
 from app.notifications.calendar import build_calendar
+from app.notifications.models import Notification
 from app.notifications.reminders import candidates_at
 from tests import factories
 from tests.conftest import SignedInClient
@@ -178,3 +180,91 @@ def test_only_a_sharaka_admin_makes_a_partner_their_organisations_admin(app, wor
     }
     assert admin.post(f"/admin/users/{officer.id}/edit", data=data).status_code == 422
     assert not _fresh(User, officer.id).is_org_admin
+
+
+def test_restricted_deliverables_stay_hidden_behind_every_other_door(app, world, team):
+    """Threads, attachments, the plan and indicators through the API, the indicators on the agreement's
+    page and the portfolio's, search and /verify: none shows the deliverables of an agreement the
+    colleague was not granted (found by an outside probe: each answered)."""
+    from app.discussions import services as discussions
+    from app.discussions.models import DiscussionAttachment
+    from app.indicators import services as indicators
+    from tests.integration.test_api import PDF, upload
+
+    boss, colleague, second, (on_a, on_second) = team
+    officer = world.users["officer"]
+    assert SignedInClient(app, boss).post(
+        f"/team/{colleague.id}", data={"scope": "some", "agreements": [str(second.id)]}
+    )
+    hidden, shown = on_a.deliverable, on_second.deliverable
+    made = {
+        name: indicators.add_indicator(
+            deliverable,
+            indicators.IndicatorData(
+                name_ar=None, name_fr=name, name_en=None, unit="u", baseline="0", target="10", target_scope="term"
+            ),
+            by=officer,
+        )
+        for deliverable, name in ((hidden, "Zanzibarites"), (shown, "Ouvertures"))
+    }
+    message = discussions.post_message(
+        world.agreement_a,
+        occurrence=on_a,
+        audience="shared",
+        body="Voici le brouillon",
+        uploads=[upload(PDF + b"thread", "brouillon.pdf")],
+        by=boss,
+    )
+    handed_in_bytes = PDF + b"hand-in of the hidden deliverable"
+    deliverables.submit(
+        on_a,
+        [upload(handed_in_bytes, "cachette.pdf")],
+        note=None,
+        by=boss,
+        expected_version=on_a.version,
+        indicator_values={f"indicator_{made['Zanzibarites'].id}": "4"},
+    )
+    db.session.commit()
+    attachment = db.session.scalar(select(DiscussionAttachment).where(DiscussionAttachment.message_id == message.id))
+    seen = SignedInClient(app, colleague)
+    _token, secret = create_token(colleague, "script", by=colleague)
+    db.session.commit()
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+
+    # The thread's attachment, on the page and through the API.
+    assert seen.get(f"/discussions/attachments/{attachment.id}").status_code == 404
+    assert api.get(f"/api/v1/discussions/attachments/{attachment.id}/content", headers=headers).status_code == 404
+    # The plan and the indicators through the API: empty for the hidden agreement, as its page shows.
+    assert api.get(f"/api/v1/agreements/{world.agreement_a.id}/deliverables", headers=headers).get_json() == []
+    assert api.get(f"/api/v1/agreements/{second.id}/deliverables", headers=headers).get_json() != []
+    assert api.get(f"/api/v1/agreements/{world.agreement_a.id}/indicators", headers=headers).get_json() == []
+    assert api.get(f"/api/v1/agreements/{second.id}/indicators", headers=headers).get_json() != []
+    # The agreement's page and summary, the portfolio's indicators and their export.
+    for path in (f"/agreements/{world.agreement_a.id}", f"/agreements/{world.agreement_a.id}/summary"):
+        assert "Zanzibarites" not in seen.get(path).get_data(as_text=True), path
+    for path in ("/portfolio/indicators", "/portfolio/indicators/export.csv"):
+        page = seen.get(path).get_data(as_text=True)
+        assert "Ouvertures" in page and "Zanzibarites" not in page, path
+    # Search: the deliverable's title and its hand-in's file name find nothing; the granted one is found.
+    assert f"Rapport {world.agreement_a.id}" not in seen.get("/search?q=rapport").get_data(as_text=True)
+    assert f"Rapport {second.id}" in seen.get("/search?q=rapport").get_data(as_text=True)
+    assert "cachette.pdf" not in seen.get("/search?q=cachette").get_data(as_text=True)
+    assert "cachette.pdf" in SignedInClient(app, boss).get("/search?q=cachette").get_data(as_text=True)
+    # /verify does not confirm the hand-in's copy.
+    checked = seen.post("/verify", data={"file": (BytesIO(handed_in_bytes), "copie.pdf")}, csrf_from="/verify")
+    assert "cachette.pdf" not in checked.get_data(as_text=True)
+    assert "cachette.pdf" in SignedInClient(app, boss).post(
+        "/verify", data={"file": (BytesIO(handed_in_bytes), "copie.pdf")}, csrf_from="/verify"
+    ).get_data(as_text=True)
+    # Nobody may @mention the colleague in the hidden deliverable's thread: they could not read it.
+    refused = SignedInClient(app, boss).post(
+        f"/deliverables/{on_a.id}/threads/shared/messages",
+        data={"body": f"Pour @{colleague.email}"},
+        csrf_from=f"/deliverables/{on_a.id}",
+    )
+    assert refused.status_code in (303, 422)
+    assert not any(
+        n.kind == "discussion_mention"
+        for n in db.session.scalars(select(Notification).where(Notification.user_id == colleague.id))
+    )
