@@ -276,8 +276,11 @@ def has_negotiation_turns(user) -> bool:
 
 
 def speaks_for_partner(user, agreement) -> bool:
-    """A partner user of one of the agreement's parties: they answer for their organisation."""
-    return is_partner(user) and _partner_is_party(user, agreement)
+    """A partner user of one of the agreement's partner parties: they answer for their organisation in
+    the negotiation. A witness or a co-signatory sees the agreement but neither sends nor accepts a text."""
+    return is_partner(user) and any(
+        party.is_partner and party.organization_id == user.organization_id for party in agreement.parties
+    )
 
 
 def speaks_for_ministry(user, agreement) -> bool:

@@ -335,3 +335,39 @@ def test_the_page_and_the_api_await_the_same_parties(world, two_partners, signed
     db.session.commit()
     body = api("partner_b").get(url).get_json()
     assert body["awaited_parties"] == [] and body["turn"] is None and body["is_text_locked"]
+
+
+def test_a_witness_or_co_signatory_takes_no_part_in_the_negotiation(world):
+    """Only the partner parties answer for the text: a user of an organisation that is a witness (or a
+    co-signatory) sees the agreement but may neither send a version nor accept one (found by an outside
+    probe: a witness's version was recorded as if the ministry had entered it on a partner's behalf)."""
+    from app.agreements.models import AgreementParty
+    from app.workflow.inbox import inbox_for
+    from app.workflow.queries.turns import drafts_waiting_on_partner
+
+    for role in ("witness", "co_signatory"):
+        agreement = factories.agreement(
+            by=world.users["officer"], partners=[world.partner_a], state="negotiation", title_fr=f"Accord {role}"
+        )
+        agreement.parties.append(AgreementParty(organization_id=world.partner_b.id, role=role))
+        engine.settle_state(agreement)
+        db.session.commit()
+        services.send_version(
+            agreement, by=world.users["officer"], upload=pdf(), note="v1", expected_version=agreement.version
+        )
+        db.session.commit()
+        outsider = world.users["partner_b"]
+        with pytest.raises(PermissionDenied):
+            services.send_version(
+                agreement, by=outsider, upload=pdf("v2.pdf", PDF + b"2"), note="v2", expected_version=agreement.version
+            )
+        with pytest.raises(PermissionDenied):
+            services.accept_version(agreement, by=outsider, expected_version=agreement.version)
+        db.session.rollback()
+        assert [r.number for r in agreement.negotiation_rounds] == [1]
+        assert services.side_of(outsider, agreement) is None
+        # Nor is it their turn in their inbox or on their portal, as it is the partner party's.
+        assert agreement.id not in {a.id for a, _round in drafts_waiting_on_partner(outsider)}
+        assert agreement.id in {a.id for a, _round in drafts_waiting_on_partner(world.users["partner"])}
+        assert agreement.id not in {i.agreement.id for i in inbox_for(outsider, clock.today()).items}
+        assert agreement.id in {i.agreement.id for i in inbox_for(world.users["partner"], clock.today()).items}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
-from app.agreements.models import Agreement
+from app.agreements.models import Agreement, AgreementParty, is_partner_party
 from app.core.permissions import may_move_own_agreements
 from app.extensions import db
 from app.workflow.definitions import WorkflowDefinition
@@ -57,6 +57,14 @@ def partner_turn_clause(organization_id, negotiation_round):
 
     return and_(
         negotiation_round.id.is_not(None),
+        # Only a partner party answers for the text (permissions.speaks_for_partner): not a witness.
+        select(AgreementParty.id)
+        .where(
+            AgreementParty.agreement_id == negotiation_round.agreement_id,
+            AgreementParty.organization_id == organization_id,
+            is_partner_party(AgreementParty.role),
+        )
+        .exists(),
         ~select(NegotiationAcceptance.id)
         .where(
             NegotiationAcceptance.round_id == negotiation_round.id,
