@@ -61,8 +61,16 @@ def _sqlite_begin(conn):  # pragma: no cover - trivial
         # A writer asks for the write lock up front (see app/core/db.write_transaction):
         # a deferred transaction that read first cannot upgrade once another writer
         # has committed, and fails at once with "database is locked".
-        immediate = conn.get_execution_options().get("sqlite_immediate")
+        # So does every request that may change something (any method but GET, HEAD, OPTIONS): a sign-in
+        # or a form read before it writes, and two at once made the second fail ("this has changed").
+        immediate = conn.get_execution_options().get("sqlite_immediate") or _request_may_write()
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _request_may_write() -> bool:
+    from flask import has_request_context, request
+
+    return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
 
 
 # A server connection used within this many seconds is handed out as it is; one idle for longer is

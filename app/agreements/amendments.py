@@ -22,7 +22,7 @@ from sqlalchemy import select
 from app.agreements import renewals
 from app.agreements.models import PARTY_ROLES, Agreement, AgreementParty, is_partner_party
 from app.core import audit
-from app.core.dates import FIRST_DAY, LAST_DAY
+from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
@@ -91,7 +91,7 @@ def clean_changes(raw: dict, parent: Agreement) -> dict:
         except ValueError:
             errors[name] = [_("Give a date as YYYY-MM-DD.")]
             continue
-        if not FIRST_DAY <= day <= LAST_DAY:
+        if not within_calendar(day):
             errors[name] = [_("This date is out of range.")]
         elif day != getattr(parent, name):
             cleaned[name] = day.isoformat()

@@ -23,7 +23,7 @@ from app.agreements.models import (
 )
 from app.auth.models import User
 from app.core import audit, clock
-from app.core.dates import FIRST_DAY, LAST_DAY
+from app.core.dates import within_calendar
 from app.core.db import flush_or_conflict, insert_ignoring_conflicts
 from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.exports import streamed
@@ -202,7 +202,7 @@ def validate_data(data: AgreementData, agreement: Agreement | None) -> None:
         add("expires_on", _("The end date must come after the start date."))
     for name in ("signed_on", "effective_on", "expires_on"):
         value = getattr(data, name)
-        if value and not (FIRST_DAY <= value <= LAST_DAY):
+        if value and not within_calendar(value):
             add(name, _("This date is out of range."))
 
     try:

@@ -15,6 +15,12 @@ from flask_babel import gettext as _
 FIRST_DAY, LAST_DAY = date(1956, 1, 1), date(2200, 12, 31)
 
 
+def within_calendar(day: date) -> bool:
+    """Whether `day` is one Sharaka keeps (FIRST_DAY to LAST_DAY); outside, the form or API says
+    "This date is out of range."."""
+    return FIRST_DAY <= day <= LAST_DAY
+
+
 def format_moment(value: datetime | None) -> str:
     """Day, month and year (the language's medium date) and hours:minutes on a 24-hour clock, joined the
     language's way, in the ministry's time zone: never seconds, never ISO, never "12/1/26"."""

@@ -58,7 +58,7 @@ def register_error_handlers(app: Flask) -> None:
     def handle_database_busy(error: OperationalError):
         db.session.rollback()
         if is_lock_conflict(error):
-            return error_response(409, str(ConcurrentChange().message))
+            return error_response(409, str(ConcurrentChange.at_commit().message))
         app.logger.exception("Database error on %s %s", request.method, request.path)
         return error_response(500)
 

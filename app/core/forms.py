@@ -12,7 +12,7 @@ from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto, _is_submitted
 from werkzeug.datastructures import MultiDict
-from wtforms import FileField
+from wtforms import FileField, SelectField
 from wtforms.i18n import messages_path
 
 from app.core.db import keep_even_if_refused
@@ -76,6 +76,13 @@ class Form(FlaskForm):
     """
 
     class Meta(FlaskForm.Meta):
+        def bind_field(self, form, unbound_field, options):
+            # A choice sent as spaces is no choice: Optional() would otherwise let " " through unchecked
+            # against the choices (it clears the "not a valid choice" error of a value it calls blank).
+            if issubclass(unbound_field.field_class, SelectField):
+                options["filters"] = (*unbound_field.kwargs.get("filters", ()), _stripped)
+            return super().bind_field(form, unbound_field, options)
+
         def get_translations(self, form):
             if not current_app.config.get("WTF_I18N_ENABLED", True):
                 return super().get_translations(form)
@@ -98,6 +105,10 @@ class Form(FlaskForm):
     def hidden_tag(self, *fields):
         """The form's hidden fields, and its key (app/core/receipts.py): a form sent twice changes things once."""
         return super().hidden_tag(*fields) + form_key_field()
+
+
+def _stripped(value):
+    return value.strip() if isinstance(value, str) else value
 
 
 class _WTFormsMessages:

@@ -38,6 +38,7 @@ def _hash(ticket: str) -> str:
 
 def keep(user, kind: str, value: str) -> str:
     """Hold `value` for `user` until it is shown; returns the ticket to put in the next page's address."""
+    _sweep()
     ticket = secrets.token_urlsafe(24)
     db.session.add(
         OneTimeSecret(
@@ -47,12 +48,17 @@ def keep(user, kind: str, value: str) -> str:
     return ticket
 
 
+def _sweep() -> None:
+    db.session.execute(delete(OneTimeSecret).where(OneTimeSecret.expires_at < utcnow()))
+
+
 def take(user, kind: str, ticket: str | None) -> str | None:
     """The value behind `ticket` if it is `user`'s and still fresh; it is deleted either way.
-    Stale rows of anyone are swept at the same time. The caller commits."""
-    db.session.execute(delete(OneTimeSecret).where(OneTimeSecret.expires_at < utcnow()))
+    Stale rows of anyone are swept at the same time. The caller commits. Without a ticket (the page
+    merely viewed) nothing is written: a view that wrote made concurrent readers collide on SQLite."""
     if not ticket or len(ticket) > 100:
         return None
+    _sweep()
     row = db.session.scalar(select(OneTimeSecret).where(OneTimeSecret.ticket_hash == _hash(ticket)))
     if row is None:
         return None

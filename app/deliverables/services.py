@@ -16,7 +16,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 
 from app.agreements.models import Agreement, AgreementParty
 from app.core import audit, clock
-from app.core.dates import FIRST_DAY, LAST_DAY
+from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.exports import streamed
@@ -93,7 +93,7 @@ def _check_plan(agreement: Agreement, data: PlanData) -> None:
     if not isinstance(data.first_due_on, date):
         errors["first_due_on"] = [_("Give the first due date.")]
     else:
-        if not FIRST_DAY <= data.first_due_on <= LAST_DAY:
+        if not within_calendar(data.first_due_on):
             errors["first_due_on"] = [_("The first due date must lie between 1956 and 2200.")]
         if data.recurrence != "once":
             until_given = data.until_on is not None
@@ -102,7 +102,7 @@ def _check_plan(agreement: Agreement, data: PlanData) -> None:
                 errors["until_on"] = [
                     _("A recurring deliverable needs an end: give its “Until” date, or an end date to the agreement.")
                 ]
-            elif until_given and not FIRST_DAY <= data.until_on <= LAST_DAY:
+            elif until_given and not within_calendar(data.until_on):
                 errors["until_on"] = [_("This date is out of range.")]
             elif data.until_on < data.first_due_on:
                 errors["until_on" if until_given else "first_due_on"] = [

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 
 from app.agreements.models import SigningEvent
 from app.core import audit
-from app.core.dates import FIRST_DAY, LAST_DAY
+from app.core.dates import within_calendar
 from app.core.errors import ValidationFailed
 from app.core.text import storable
 from app.extensions import db
@@ -29,7 +29,7 @@ def save_event(event: SigningEvent | None, values: dict, *, by) -> SigningEvent:
         errors["name_fr"] = [_("Give a name in at least one language.")]
     if not isinstance(clean["held_on"], date):
         errors["held_on"] = [_("Give the date of the event.")]
-    elif not FIRST_DAY <= clean["held_on"] <= LAST_DAY:
+    elif not within_calendar(clean["held_on"]):
         errors["held_on"] = [_("This date is out of range.")]
     elif clean["ends_on"] and clean["ends_on"] < clean["held_on"]:
         errors["ends_on"] = [_("The last day cannot be before the first.")]

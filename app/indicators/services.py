@@ -17,6 +17,7 @@ from app.indicators.models import TARGET_SCOPES, Indicator, IndicatorValue
 
 MAX_INDICATORS = 10
 MAX_VALUE = Decimal("1000000000000")  # 10^12 fits Numeric(14, 2)
+CENT = Decimal("0.01")
 
 
 def parse_number(raw, *, field_name: str, allow_zero: bool = True) -> Decimal:
@@ -39,7 +40,12 @@ def parse_number(raw, *, field_name: str, allow_zero: bool = True) -> Decimal:
     if value >= MAX_VALUE:
         message = _("This number is too large.")
         raise ValidationFailed(message, {field_name: [message]})
-    return value.quantize(Decimal("0.01"))
+    if value != value.quantize(CENT):
+        # Stored with two decimals: rounding would change what was typed, past the checks above
+        # (0.001 would become a zero target, 999999999999.995 a number too large to store).
+        message = _("At most 2 decimals.")
+        raise ValidationFailed(message, {field_name: [message]})
+    return value.quantize(CENT)
 
 
 @dataclass

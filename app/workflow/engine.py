@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.auth.models import User
 from app.core import audit, clock
+from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import DomainError, PermissionDenied, ValidationFailed
 from app.core.models import utcnow
@@ -541,6 +542,9 @@ def _apply_values(agreement, transition: Transition, values: dict, today: date) 
             continue
         if not isinstance(value, date):
             errors[name] = [_("Not a valid date.")]
+            continue
+        if not within_calendar(value):
+            errors[name] = [_("This date is out of range.")]
             continue
         setattr(agreement, name, value)
     start = agreement.effective_on or agreement.signed_on

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,7 +37,7 @@ import yaml
 from flask_babel import gettext as _
 
 from app.core import clock
-from app.core.dates import FIRST_DAY, LAST_DAY
+from app.core.dates import FIRST_DAY, LAST_DAY, within_calendar
 from app.core.permissions import names_the_owner
 from app.workflow.conditions import AgreementFacts, applicable_steps, describe
 from app.workflow.definitions import DefinitionError, WorkflowDefinition, load_directory
@@ -185,11 +185,13 @@ def parse_scenario(text_or_dict) -> dict:
 
 def _date(value, name: str) -> date:
     try:
+        if isinstance(value, datetime):  # YAML reads "2026-01-05 10:00" as a moment: a day has no hour
+            raise ValueError(value)
         day = value if isinstance(value, date) else date.fromisoformat(str(value))
     except ValueError:
         raise ScenarioError(_("%(name)s: not a date (YYYY-MM-DD): %(value)s", name=name, value=repr(value))) from None
     # A walk counts days forward and back from its dates: near year 1 or 9999 it would leave the calendar.
-    if not FIRST_DAY <= day <= LAST_DAY:
+    if not within_calendar(day):
         raise ScenarioError(
             _(
                 "%(name)s: give a date between %(first)s and %(last)s: %(value)s",

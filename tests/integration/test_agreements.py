@@ -209,10 +209,20 @@ def test_search_folds_accents_and_arabic_variants(app, world, signed_in):
         "page=99999999999999999999",
         "q=" + "x" * 5000,
         "partner=999999",
+        "partner=%20",
+        "year=%20",
+        "year=%09%20",
+        "type=%20",
     ],
 )
 def test_strange_filters_never_fail(app, world, signed_in, query):
-    assert signed_in("officer").get(f"/agreements/?{query}").status_code == 200
+    client = signed_in("officer")
+    assert client.get(f"/agreements/?{query}").status_code == 200
+    assert client.get(f"/agreements/export.csv?{query}").status_code == 200
+    # The deliverables list's filters alike (a choice sent as spaces is no choice).
+    narrowed = query.replace("year=", "agreement=").replace("type=", "status=")
+    assert client.get(f"/deliverables/?{narrowed}").status_code == 200
+    assert client.get(f"/deliverables/export.csv?{narrowed}").status_code == 200
 
 
 def test_filters_narrow_the_list(app, world, signed_in):

@@ -1199,6 +1199,23 @@ def test_invalid_moves_are_refused(api, ids, body, status, field):
     assert refreshed(Agreement, ids["draft"]).state == "draft"
 
 
+@pytest.mark.parametrize("expires_on", ["9999-12-31", "2201-01-01"])
+def test_a_move_refuses_a_date_sharaka_does_not_keep(api, world, expires_on):
+    """Activation sets the end date: one past 2200 is refused as the agreement's form refuses it (renewing
+    it later counted years past Python's calendar: a 500)."""
+    from datetime import date
+
+    signed = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_a], state="signed", signed_on=date(2026, 1, 10)
+    )
+    db.session.commit()
+    body = {"transition": "activate", "fields": {"effective_on": "2026-02-01", "expires_on": expires_on}}
+    problem = assert_problem(api("officer").post(f"{P}/agreements/{signed.id}/transitions", json=body), 422)
+    assert problem["errors"]["expires_on"] == ["This date is out of range."]
+    again = refreshed(Agreement, signed.id)
+    assert again.state == "signed" and again.expires_on is None
+
+
 def test_a_move_with_the_current_version_then_a_blocked_one(api, ids):
     officer, url = api("officer"), f"{P}/agreements/{ids['a']}/transitions"
     agreement = db.session.get(Agreement, ids["a"])

@@ -253,3 +253,27 @@ def test_two_people_inviting_one_address_at_once_make_one_invitation(served):
                 select(func.count()).select_from(Invitation).where(Invitation.email == f"same{round_}@example.org")
             )
             assert made == 1, round_
+
+
+def test_one_person_signing_in_several_times_at_once_gets_in_every_time(served):
+    """Sign-ins read (the account, its failures) before they write (the session, the audit row): on SQLite
+    two at once made the second fail, "this has changed". A request that may write now waits its turn."""
+    app, base, ids = served
+    browsers = [Browser(base) for _ in range(6)]
+    forms = [
+        {"email": ids["admin"], "password": factories.PASSWORD, "csrf_token": browser.token("/sign-in")}
+        for browser in browsers
+    ]
+    answers = _race([lambda b=b, f=f: b.post("/sign-in", f) for b, f in zip(browsers, forms)])
+    assert [status for status, _ in answers] == [302] * 6, answers
+
+
+def test_pages_viewed_at_once_never_collide(served):
+    """Viewing a page writes nothing (the API tokens page swept old one-time secrets on every view, and
+    on SQLite concurrent views then failed with 409)."""
+    app, base, ids = served
+    browser = Browser(base)
+    browser.sign_in(ids["officer"], factories.PASSWORD)
+    for path in ("/account/tokens", "/account/notifications"):
+        answers = _race([lambda path=path: browser.get(path) for _ in range(8)])
+        assert [status for status, _ in answers] == [200] * 8, (path, answers)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from app.api.tokens import create_token
 from app.core import clock
+from app.core.errors import ValidationFailed
 from app.deliverables.models import Submission
 from app.extensions import db
 from app.indicators import services
@@ -192,6 +193,8 @@ def test_values_handed_in_with_the_files_and_seen_against_the_target(app, world,
         ("douze", "Enter a number."),
         ("-3", "zero or more"),
         ("99999999999999", "too large"),
+        ("999999999999.995", "At most 2 decimals"),  # rounded, it would no longer fit the column
+        ("0.001", "At most 2 decimals"),
     ],
 )
 def test_bad_values_store_nothing(app, world, signed_in, quarterly, value, message):
@@ -292,3 +295,13 @@ def test_the_demo_lab_carries_illustrative_indicators_loaded_once(app):
     client.sign_in(manager.email, "Correct-Horse-9-battery")
     page = client.get(f"/agreements/{lab.id}").get_data(as_text=True)
     assert "People trained" in page and "illustrative" in page and "indicator-chart" in page
+
+
+@pytest.mark.parametrize("target", ["0.001", "1e-30", "999999999999.995"])
+def test_a_target_is_not_rounded_into_one_refused(app, world, quarterly, target):
+    """A target under a cent would be stored as zero (every percentage then 0), one a hair under the limit
+    rounded past it (PostgreSQL refused it with a 500): both are refused as typed."""
+    deliverable, _trained, _models = quarterly
+    with pytest.raises(ValidationFailed, match="Please correct") as refused:
+        services.add_indicator(deliverable, services.IndicatorData(**data(target=target)), by=world.users["officer"])
+    assert refused.value.field_errors == {"target": ["At most 2 decimals."]}

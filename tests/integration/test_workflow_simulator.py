@@ -79,6 +79,8 @@ def test_facts_given_block_what_is_missing():
     [
         ("events: [{take: x, day: 2026-13-01}]", "not valid YAML"),
         ("events: [{take: x, day: soon}]", "not a date"),
+        ("events: [{take: x, day: 2026-01-05 10:00:00}]", "not a date"),  # YAML's moment, not a day
+        ("start: 2026-01-05T10:00:00+05:00", "not a date"),
         ("colour: red", "unknown scenario keys: colour"),
         ("people: {legal: many}", "people: give a number"),
         ("events: [{decision: approve}]", "give take"),
