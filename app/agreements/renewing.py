@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.agreements.models import Agreement
 from app.agreements.renewals import clean_terms, current_terms
 from app.core import audit
+from app.core.dates import within_calendar
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import can
@@ -177,6 +178,9 @@ def _copy_plan(agreement, renewal, term, by) -> None:
     for line in db.session.scalars(
         select(Deliverable).where(Deliverable.agreement_id == agreement.id).order_by(Deliverable.id)
     ):
+        moved = [line.first_due_on + term, *([line.until_on + term] if line.until_on else [])]
+        if not all(within_calendar(day) for day in moved):
+            continue  # past 2200, as the renewal's end then is: nothing to place it by
         plan_deliverable(
             renewal,
             PlanData(

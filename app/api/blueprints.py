@@ -5,7 +5,7 @@ imports back the resources built on it."""
 
 from __future__ import annotations
 
-from app.api.core import API_PREFIX, api, authenticate_api_request
+from app.api.core import API_PREFIX, api, authenticate_api_request, refuse_oversized_json
 
 
 def init_api(app) -> None:
@@ -65,3 +65,4 @@ def init_api(app) -> None:
         # No cookie ever authenticates an API call, so there is no cross-site request to forge.
         csrf.exempt(module.blueprint)
     app.before_request(authenticate_api_request)
+    app.before_request(refuse_oversized_json)

@@ -119,10 +119,11 @@ def file_download(blueprint: Blueprint):
 
 
 def errors(blueprint: Blueprint, *codes: int):
-    """Document the error answers an operation may give (401 always: every call needs a token)."""
+    """Document the error answers an operation may give: 401 and 413 always (every call needs a token, and
+    any request may carry a body larger than the server reads: MAX_CONTENT_LENGTH, MAX_JSON_BYTES)."""
 
     def decorate(view):
-        for code in sorted({401, *codes}):
+        for code in sorted({401, 413, *codes}):
             view = blueprint.alt_response(code, response=http.HTTPStatus(code).name)(view)
         return view
 
@@ -147,6 +148,18 @@ def authenticate_api_request():
     # Flask-Login reads the user from here: current_user is the token's owner for this request only.
     g._login_user = user
     g.api_user = user
+    return None
+
+
+# No operation takes more JSON than this: its longest texts (summaries in three languages, a 20,000-character
+# note) are far shorter. A larger body is refused before it is read, parsed and checked key by key (200,000
+# unknown keys took seconds of a worker to list).
+MAX_JSON_BYTES = 1024 * 1024
+
+
+def refuse_oversized_json():
+    if request.path.startswith(API_PREFIX + "/") and request.is_json and (request.content_length or 0) > MAX_JSON_BYTES:
+        abort(413)
     return None
 
 

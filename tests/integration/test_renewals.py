@@ -345,6 +345,33 @@ def test_renew_creates_a_linked_renewal_prefilled_from_the_current_one(signed_in
     assert signed_in("other_officer").post(f"/agreements/{agreement.id}/renew").status_code == 403
 
 
+def test_an_agreement_ending_at_the_calendars_end_is_renewed_without_dates_past_it(signed_in, world):
+    """Renewed, an agreement ending on 31 December 2200 would end and owe its plan past the last day Sharaka
+    keeps: the renewal is made without an end date and without those plan lines (the officer sets them),
+    where it was refused naming plan fields the request does not have."""
+    agreement = world.agreement_a
+    agreement.effective_on, agreement.expires_on = date(2190, 1, 1), date(2200, 12, 31)
+    deliverable_services.plan_deliverable(
+        agreement,
+        deliverable_services.PlanData(
+            title_fr="Rapport final",
+            title_ar=None,
+            title_en=None,
+            description=None,
+            responsible_organization_id=world.partner_a.id,
+            recurrence="once",
+            first_due_on=date(2200, 6, 1),
+        ),
+        by=world.users["officer"],
+    )
+    db.session.commit()
+    response = signed_in("officer").post(f"/agreements/{agreement.id}/renew")
+    assert response.status_code == 303
+    renewal = db.session.scalar(select(Agreement).where(Agreement.renewal_of_id == agreement.id))
+    assert renewal.effective_on == date(2200, 12, 31) and renewal.expires_on is None
+    assert renewal.deliverables == []
+
+
 def test_a_draft_cannot_be_renewed(signed_in, world):
     draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a])
     db.session.commit()
