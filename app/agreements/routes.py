@@ -7,6 +7,8 @@ from app.agreements.forms import AgreementFilterForm, AgreementForm, NonRenewalF
 from app.agreements.models import (
     AGREEMENT_TYPES,
     NOTICE_SIDES,
+    NOTICE_UNITS,
+    RENEWAL_TERMS,
     Agreement,
     fill_party_fields,
     parties_of_form,
@@ -267,3 +269,9 @@ def agreement_states():
 @blueprint.app_template_global()
 def agreement_types():
     return AGREEMENT_TYPES
+
+
+@blueprint.app_template_global()
+def renewal_value_labels() -> dict:
+    """What the history shows for a recorded renewal term or notice unit (not "none", "months")."""
+    return {"renewal_terms": RENEWAL_TERMS, "notice_unit": NOTICE_UNITS}

@@ -11,6 +11,7 @@ DEMO_HISTORY = (
     "a history; the agreement's reported facts are unchanged."
 )
 DEMO_PLAN = "Illustrative demo data: this deliverable and its dates are invented."
+DEMO_FIGURES = "Illustrative demo data: these figures are invented."
 
 TRANSLATED = {
     DEMO_LOADED: _l("Loaded from the demo portfolio."),
@@ -21,6 +22,7 @@ TRANSLATED = {
         "a history; the agreement's reported facts are unchanged."
     ),
     DEMO_PLAN: _l("Illustrative demo data: this deliverable and its dates are invented."),
+    DEMO_FIGURES: _l("Illustrative demo data: these figures are invented."),
     # The demo portfolio's budget lines (app/demo/portfolio.yaml), written by the loader, not a person.
     "D4SD programme coordination, 2026": _l("D4SD programme coordination, 2026"),
     "D4SD programme coordination, 2027": _l("D4SD programme coordination, 2027"),

@@ -621,9 +621,6 @@ def _plan_deliverables(agreement: Agreement, entry: dict) -> None:
         _add_indicators(deliverable, line.get("indicators") or [])
 
 
-ILLUSTRATIVE_FIGURES = "Illustrative demo data: these figures are invented."
-
-
 def _add_indicators(deliverable, lines: list[dict]) -> None:
     """Illustrative indicators and achieved values, added once (keyed by English name)."""
     from datetime import datetime, time, timezone
@@ -662,7 +659,7 @@ def _add_indicators(deliverable, lines: list[dict]) -> None:
             continue
         moment = datetime.combine(occurrence.due_on, time(9, 0), tzinfo=timezone.utc)
         submission = Submission(
-            number=1, note=ILLUSTRATIVE_FIGURES, submitted_at=moment, decision="accept", reviewed_at=moment
+            number=1, note=stored_texts.DEMO_FIGURES, submitted_at=moment, decision="accept", reviewed_at=moment
         )
         occurrence.submissions.append(submission)
         occurrence.status, occurrence.decided_at = "accepted", moment

@@ -115,6 +115,27 @@ def test_editing_writes_a_diff_to_the_history(app, world, signed_in):
     assert "Nouveau titre" in page and "Accord avec A" in page  # history shows before and after
 
 
+def test_the_history_names_renewal_terms_in_words(app, world, signed_in):
+    """A recorded renewal term reads as the form says it ("Renewal: Tacit renewal unless notice is given"),
+    not as the column and its code ("renewal_terms | none")."""
+    from app.core import audit
+
+    agreement = world.agreement_a
+    audit.record(
+        "updated",
+        agreement,
+        actor=world.users["officer"],
+        changes={
+            "before": {"renewal_terms": "none", "notice_unit": "months"},
+            "after": {"renewal_terms": "tacit", "notice_unit": "days"},
+        },
+    )
+    db.session.commit()
+    page = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert "No renewal" in page and "Tacit renewal unless notice is given" in page and "Notice period in" in page
+    assert "renewal_terms" not in page and ">tacit<" not in page
+
+
 def test_a_stale_edit_is_refused_and_changes_nothing(app, world, signed_in):
     agreement = world.agreement_a
     stale_version = agreement.version
