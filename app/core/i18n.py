@@ -53,6 +53,11 @@ def text_direction() -> str:
 FALLBACK_ORDER = {"ar": ("ar", "fr", "en"), "fr": ("fr", "en", "ar"), "en": ("en", "fr", "ar")}
 
 
+def languages_for_reader() -> tuple[str, ...]:
+    """The three languages, the reader's first (a form's title in each: the one they write in comes first)."""
+    return FALLBACK_ORDER.get(current_language(), FALLBACK_ORDER["fr"])
+
+
 def in_every_language(obj, field: str) -> dict[str, str]:
     """{ar, fr, en}: obj.<field> as `localized` reads it in each language ("" where it has none), its three
     columns read once rather than once per language and fallback (a reminder pass writes thousands)."""

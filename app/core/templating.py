@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 from app.core import stored_texts
 from app.core.bounded import BoundedCache
 from app.core.dates import format_file_size, format_moment
-from app.core.i18n import LANGUAGE_NAMES, current_language, text_direction
+from app.core.i18n import LANGUAGE_NAMES, current_language, languages_for_reader, text_direction
 from app.core.menu import main_menu
 from app.core.permissions import ROLES, can, is_ministry, is_partner, signed_in_user
 from app.core.receipts import form_key_field
@@ -96,6 +96,8 @@ def register_template_helpers(app: Flask) -> None:
         """A date and time, one style per language: "2 déc. 2026, 09:05", "2 Dec 2026, 09:05",
         "٢ ديسمبر ٢٠٢٦ ٩:٠٥" (Babel's skeleton for the reader's locale, the ministry's time zone, no seconds)."""
         return format_moment(value)
+
+    app.add_template_global(languages_for_reader)
 
     @app.template_global()
     def url_with(**changes):

@@ -42,4 +42,4 @@ def prometheus_metrics():
 @login_required
 def list_jobs():
     require(current_user, "job.view")
-    return render_template("operations/jobs.html", jobs=services.job_statuses())
+    return render_template("operations/jobs.html", jobs=services.job_statuses(), job_labels=services.JOB_LABELS)

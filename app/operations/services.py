@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, text, update
 
 from app.core import storage
@@ -21,6 +22,13 @@ from app.operations.models import JobStatus
 log = logging.getLogger("sharaka.jobs")
 
 JOBS = ("date-transitions", "reminders", "outbox")
+# What the jobs page calls them (their names stay in the logs, `flask jobs status` and the scheduler's ids).
+JOB_LABELS = {
+    "date-transitions": _l("Moves due on a date"),
+    "reminders": _l("Reminders"),
+    "outbox": _l("Sending the e-mails"),
+    "exports": _l("Spreadsheets written in the background"),
+}
 
 
 @contextmanager
