@@ -64,6 +64,16 @@ def register_template_helpers(app: Flask) -> None:
         or a Latin one in Arabic, keeps its place: "مراجعة من ‹Hind Exemple› · 2 ديسمبر"."""
         return Markup("<bdi>%s</bdi>") % (text if text not in (None, "") else "—")
 
+    @app.template_filter("inline_code")
+    def _inline_code(text):
+        """A description written in Markdown's manner (the API's): `code` spans shown as code, the rest escaped."""
+        parts = str(text or "").split("`")
+        if len(parts) % 2 == 0:  # an unclosed backtick: nothing to pair, shown as written
+            return escape(text or "")
+        return Markup("").join(
+            Markup("<code>%s</code>") % part if index % 2 else escape(part) for index, part in enumerate(parts)
+        )
+
     @app.template_filter("lines")
     def _lines(text):
         """A user's multi-line text, each line taking its own direction (dir="auto" per line): an Arabic
