@@ -80,7 +80,7 @@ class Form(FlaskForm):
             # A choice sent as spaces is no choice: Optional() would otherwise let " " through unchecked
             # against the choices (it clears the "not a valid choice" error of a value it calls blank).
             if issubclass(unbound_field.field_class, SelectField):
-                options["filters"] = (*unbound_field.kwargs.get("filters", ()), _stripped)
+                options["filters"] = (*unbound_field.kwargs.get("filters", ()), _blank_as_empty)
             return super().bind_field(form, unbound_field, options)
 
         def get_translations(self, form):
@@ -107,8 +107,9 @@ class Form(FlaskForm):
         return super().hidden_tag(*fields) + form_key_field()
 
 
-def _stripped(value):
-    return value.strip() if isinstance(value, str) else value
+def _blank_as_empty(value):
+    """Spaces alone are no choice; any other value is checked against the choices exactly as sent."""
+    return "" if isinstance(value, str) and not value.strip() else value
 
 
 class _WTFormsMessages:
