@@ -196,21 +196,24 @@ def run_scheduler_command():
     import signal
 
     from app.core.logs import configure_logging
-    from app.scheduler import build_scheduler
+    from app.scheduler import STOPPING, build_scheduler
 
     configure_logging(current_app.config["LOG_FORMAT"])
 
     scheduler = build_scheduler(current_app._get_current_object())
 
     def stop(signum, frame):
-        raise SystemExit(0)  # a running job finishes its transaction or rolls back; nothing half-written
+        # A running job finishes its transaction (the mail sender its batch) and returns; nothing half-written.
+        STOPPING.set()
+        raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
     click.echo("Scheduler running (Africa/Casablanca); Ctrl-C stops it.")
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
-        pass
+        STOPPING.set()
+        scheduler.shutdown(wait=True)  # the jobs under way, told to stop, end their current step
 
 
 @workflows_cli.command("check")

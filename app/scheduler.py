@@ -11,6 +11,7 @@ under leases. Each run is recorded in `job_status` (`flask jobs status`, /admin/
 from __future__ import annotations
 
 import logging
+import threading
 
 from flask import Flask
 
@@ -18,6 +19,10 @@ from app.core import clock
 from app.core.db import unit_of_work
 
 log = logging.getLogger("sharaka.scheduler")
+
+# Set when the process is asked to stop (SIGTERM, Ctrl-C): a long job (sending thousands of e-mails)
+# finishes what it is doing and returns, instead of running on until the service manager kills it.
+STOPPING = threading.Event()
 
 
 def date_transitions_job(app: Flask) -> None:
@@ -55,7 +60,8 @@ def date_transitions_job(app: Flask) -> None:
 
 
 def reminders_job(app: Flask) -> None:
-    """Generate the reminders and digests due now (each exactly once), then send the outbox."""
+    """Generate the reminders and digests due now (each exactly once); the outbox job sends their e-mails
+    on its own thread within OUTBOX_INTERVAL_SECONDS."""
     from app.extensions import db
     from app.notifications.reminders import run_pass
     from app.operations.services import track_job
@@ -68,7 +74,6 @@ def reminders_job(app: Flask) -> None:
                 counts.update(
                     created=report.created, already=report.already, errors=report.errors, problems=report.problems
                 )
-            outbox_job(app)
         finally:
             db.session.remove()
 
@@ -82,7 +87,7 @@ def outbox_job(app: Flask) -> None:
     with app.app_context():
         try:
             with track_job("outbox") as counts:
-                report = send_due()
+                report = send_due(stopping=STOPPING.is_set)
                 counts.update(
                     sent=report.sent,
                     retried=report.retried,
@@ -133,12 +138,18 @@ def build_scheduler(app: Flask):
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
-    # One worker thread: jobs take turns, so they never compete for the database
-    # (SQLite has one writer) and a slow SMTP server only delays the next job.
+    # A thread for sending mail, one for writing spreadsheets, one for the rest, each job taking turns
+    # with those of its thread: thousands of e-mails to a slow SMTP server no longer hold up an export or
+    # the day's moves for minutes. Jobs on different threads already run side by side whenever two
+    # schedulers run (claims under leases, natural keys), and SQLite's writers wait their turn.
     zone = clock.zone_named(app.config["MINISTRY_TIMEZONE"])
     scheduler = BlockingScheduler(
         timezone=zone,
-        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        executors={
+            "default": ThreadPoolExecutor(max_workers=1),
+            "mail": ThreadPoolExecutor(max_workers=1),
+            "exports": ThreadPoolExecutor(max_workers=1),
+        },
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
     # Hourly rather than daily: a day missed while the process was down is
@@ -166,6 +177,7 @@ def build_scheduler(app: Flask):
         IntervalTrigger(seconds=app.config["OUTBOX_INTERVAL_SECONDS"]),
         args=[app],
         id="outbox",
+        executor="mail",
         replace_existing=True,
         misfire_grace_time=60,
     )
@@ -174,6 +186,7 @@ def build_scheduler(app: Flask):
         IntervalTrigger(seconds=app.config["EXPORT_INTERVAL_SECONDS"]),
         args=[app],
         id="exports",
+        executor="exports",
         replace_existing=True,
         misfire_grace_time=60,
     )

@@ -22,6 +22,7 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -398,11 +399,16 @@ def _fail(message: Claimed, token: str, error: str) -> None:
     log.error("mail %s to %s failed for good: %s", message.id, message.to_address, error)
 
 
-def send_due(*, now: datetime | None = None, max_batches: int = 1000) -> SendReport:
-    """Send batches until nothing is due (or the server goes away)."""
+def send_due(
+    *, now: datetime | None = None, max_batches: int = 1000, stopping: Callable[[], bool] | None = None
+) -> SendReport:
+    """Send batches until nothing is due (or the server goes away, or `stopping()` says the process is
+    being stopped: the batch under way is finished, the rest waits for the next run)."""
     total = SendReport()
     worker = worker_name()
     for _ in range(max_batches):
+        if stopping is not None and stopping():
+            break
         report = send_batch(now=now, worker=worker)
         if report.held:
             return report

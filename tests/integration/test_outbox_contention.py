@@ -200,3 +200,34 @@ def _nodes(node, kind: str | None = None):
         yield node
     for child in node.get("Plans", []):
         yield from _nodes(child, kind)
+
+
+def test_a_scheduler_stopped_while_sending_a_long_outbox_stops_after_its_batch(tmp_path):
+    """SIGTERM during a long send: the sender finishes the batch under way and the process exits, the rest
+    waiting for the next run, rather than sending everything first (past a service manager's patience,
+    which then kills it mid-batch: the one case that can send a message twice)."""
+    with mailroom(tmp_path) as room, Inbox(room.port, delay=0.05) as inbox:
+        written = queue(room, 200)  # 10 s of sending at this server's pace
+        env = {"OUTBOX_INTERVAL_SECONDS": "1", "MAIL_BATCH_SIZE": "5"}
+        scheduler = room.start("scheduler", "run", env=env)
+        try:
+            inbox.wait_for(10)
+        finally:
+            scheduler.send_signal(signal.SIGTERM)
+            stopped_at = time.monotonic()
+            output = finish([scheduler], timeout=WAIT)[0]
+        assert scheduler.returncode == 0, output
+        assert time.monotonic() - stopped_at < 5, output  # one batch of 5 at 0.05 s, and the exit
+        assert "Traceback" not in output, output
+        statuses = [m.status for m in room.outbox()]
+        assert "pending" in statuses and "sending" not in statuses  # the rest left for the next run, none held
+        assert set(inbox.message_ids()) <= set(written) and duplicates(inbox) == 0
+
+
+def test_mail_and_spreadsheets_have_threads_of_their_own(app):
+    """Thousands of e-mails to a slow server no longer hold up an export or the day's moves."""
+    from app.scheduler import build_scheduler
+
+    executors = {job.id: job.executor for job in build_scheduler(app).get_jobs()}
+    assert executors["outbox"] == "mail" and executors["exports"] == "exports"
+    assert executors["date-transitions"] == executors["reminders"] == "default"
