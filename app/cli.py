@@ -179,12 +179,19 @@ def storage_migrate_command(source, target):
 )
 def storage_verify_command(name):
     """Re-read every stored file and check its SHA-256; exit 1 listing each missing or corrupt file."""
-    from app.core.storage import verify_files
+    from app.core.storage import find_leftovers, verify_files
 
     checked, problems = verify_files(name)
     for sha, problem in problems:
         click.echo(f"{sha}: {problem}", err=True)
     click.echo(f"{checked} files checked, {len(problems)} problems.")
+    leftovers = find_leftovers()
+    if any(leftovers.values()):
+        # Not damage: what killed processes left, removed by the scheduler's daily sweep.
+        click.echo(
+            f"Left by interrupted work, a day old or more: {len(leftovers['temporary'])} temporary files, "
+            f"{len(leftovers['unreferenced'])} stored files no row refers to (the scheduler removes them daily)."
+        )
     db.session.rollback()
     if problems:
         raise SystemExit(1)

@@ -104,17 +104,8 @@ def outbox_job(app: Flask) -> None:
 def exports_job(app: Flask) -> None:
     """Write the spreadsheets people asked for on long lists, and forget the old ones."""
     from app.exports.services import run_due
-    from app.extensions import db
-    from app.operations.services import track_job
 
-    with app.app_context():
-        try:
-            with track_job("exports") as counts:
-                counts.update(run_due())
-        except Exception:
-            log.exception("exports failed")
-        finally:
-            db.session.remove()
+    _counted(app, "exports", run_due)
 
 
 def audit_anchor_job(app: Flask) -> None:
@@ -128,6 +119,29 @@ def audit_anchor_job(app: Flask) -> None:
                 publish_anchor()
         except Exception:
             log.exception("audit anchor failed")
+        finally:
+            db.session.remove()
+
+
+def storage_sweep_job(app: Flask) -> None:
+    """Remove what killed processes left under UPLOAD_DIR (storage.sweep_leftovers)."""
+    from app.core.storage import sweep_leftovers
+
+    _counted(app, "storage-sweep", sweep_leftovers)
+
+
+def _counted(app: Flask, name: str, work) -> None:
+    """Run `work()` as job `name`, its returned counts recorded (track_job); a failure is logged and
+    recorded, and the next run tries again."""
+    from app.extensions import db
+    from app.operations.services import track_job
+
+    with app.app_context():
+        try:
+            with track_job(name) as counts:
+                counts.update(work())
+        except Exception:
+            log.exception("%s failed", name)
         finally:
             db.session.remove()
 
@@ -192,5 +206,13 @@ def build_scheduler(app: Flask):
     )
     scheduler.add_job(
         audit_anchor_job, CronTrigger(hour=0, minute=30), args=[app], id="audit-anchor", replace_existing=True
+    )
+    scheduler.add_job(
+        storage_sweep_job,
+        CronTrigger(hour=3, minute=15),
+        args=[app],
+        id="storage-sweep",
+        replace_existing=True,
+        next_run_time=clock.utcnow().astimezone(zone),
     )
     return scheduler

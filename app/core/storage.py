@@ -361,3 +361,49 @@ def verify_files(name: str | None = None) -> tuple[int, list[tuple[str, str]]]:
         if actual != sha or actual_size != size:
             problems.append((sha, f"corrupt: SHA-256 {actual}, {actual_size} bytes instead of {size}"))
     return checked, problems
+
+
+# What a process writes under UPLOAD_DIR before it knows the file is kept (storage.py, exports, reading a
+# stored file for a check, the writability probe). A process killed meanwhile leaves it behind.
+TEMPORARY_PREFIXES = (".upload-", ".generated-", ".export-", ".migrate-", ".read-", ".ready-")
+# Far longer than any request or export takes: a file this old belongs to no one still working.
+LEFTOVER_AGE_SECONDS = 24 * 3600
+
+
+def sweep_leftovers(*, now: float | None = None) -> dict[str, int]:
+    """Remove what killed processes left under UPLOAD_DIR, a day old or more: temporary files, and stored
+    files (STORAGE=folder) that no row refers to (moved into place by a request killed before its commit).
+    The scheduler runs it daily; `flask storage verify` counts them."""
+    leftovers = find_leftovers(now=now)
+    for path in leftovers["temporary"] + leftovers["unreferenced"]:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+    return {name: len(paths) for name, paths in leftovers.items()}
+
+
+def find_leftovers(*, now: float | None = None) -> dict[str, list[Path]]:
+    import time
+
+    root = Path(current_app.config["UPLOAD_DIR"])
+    cutoff = (now if now is not None else time.time()) - LEFTOVER_AGE_SECONDS
+    found: dict[str, list[Path]] = {"temporary": [], "unreferenced": []}
+    if not root.is_dir():
+        return found
+
+    def old(path: Path) -> bool:
+        try:
+            return path.is_file() and path.stat().st_mtime < cutoff
+        except FileNotFoundError:
+            return False
+
+    found["temporary"] = [path for path in root.iterdir() if path.name.startswith(TEMPORARY_PREFIXES) and old(path)]
+    if current_app.config["STORAGE"] == "folder":
+        known = set(db.session.scalars(select(StoredFile.sha256)))
+        for folder in root.iterdir():
+            if len(folder.name) == 2 and folder.is_dir():
+                found["unreferenced"] += [
+                    path for path in folder.iterdir() if path.name not in known and len(path.name) == 64 and old(path)
+                ]
+    return found

@@ -28,6 +28,7 @@ JOB_LABELS = {
     "reminders": _l("Reminders"),
     "outbox": _l("Sending the e-mails"),
     "exports": _l("Spreadsheets written in the background"),
+    "storage-sweep": _l("Files left by interrupted work removed"),
 }
 
 

@@ -9,6 +9,7 @@ import ipaddress
 import json
 import logging
 import os
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -176,6 +177,42 @@ def test_storage_migrate_moves_files_both_ways_and_verify_finds_damage(app, worl
     assert result.exit_code == 1 and "corrupt" in result.output
     path.write_bytes(PDF)
     assert runner.invoke(args=["storage", "migrate", "--from", "folder", "--to", "folder"]).exit_code == 2
+
+
+def test_what_killed_processes_left_is_counted_by_verify_and_swept_after_a_day(app, world):
+    """A request killed mid-upload leaves its temporary file; one killed between moving the file into place
+    and its commit leaves a stored file no row refers to. Both are counted by `storage verify` and removed
+    by the scheduler's sweep once a day old; fresh ones (work still under way) and kept files stay."""
+    import hashlib
+    import os
+    import time
+
+    from app.scheduler import storage_sweep_job
+
+    root = Path(app.config["UPLOAD_DIR"])
+    with app.test_request_context():
+        kept_sha = storage.store(io.BytesIO(PDF + b"kept")).sha256
+        db.session.commit()
+    a_day_ago = time.time() - storage.LEFTOVER_AGE_SECONDS - 60
+    orphan_sha = hashlib.sha256(b"orphan").hexdigest()
+    files = {
+        "old temporary": root / ".upload-killed",
+        "old export": root / ".export-killed.xlsx",
+        "fresh temporary": root / ".upload-under-way",
+        "old orphan": root / orphan_sha[:2] / orphan_sha,
+    }
+    for name, path in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"left over")
+        if name.startswith("old"):
+            os.utime(path, (a_day_ago, a_day_ago))
+    os.utime(storage.path_for(kept_sha), (a_day_ago, a_day_ago))  # old, but a row refers to it
+    output = app.test_cli_runner().invoke(args=["storage", "verify"]).output
+    assert "2 temporary files, 1 stored files no row refers to" in output, output
+    storage_sweep_job(app)
+    assert {name for name, path in files.items() if path.exists()} == {"fresh temporary"}
+    assert storage.path_for(kept_sha).read_bytes() == PDF + b"kept"
+    assert "Left by interrupted work" not in app.test_cli_runner().invoke(args=["storage", "verify"]).output
 
 
 def test_an_unknown_storage_setting_stops_the_app_from_starting(database_url):
