@@ -74,8 +74,8 @@ def load_user(user_key: str) -> User | None:
 
 @cache
 def _session_lookup():
-    """The session row, its user, the bell's count that nearly every page shows (an indexed count), the
-    reader's latest notice and the audit trail's version (a dashboard's or a kept figure's version: two
+    """The session row, its user, the bell's count that nearly every page shows (an indexed count, capped),
+    the reader's latest notice and the audit trail's version (a dashboard's or a kept figure's version:
     indexed lookups) in one statement, which every request pays for: built once per process, the key's
     hash its one parameter. A kept dashboard's reload then sends nothing else."""
     from app.notifications.services import latest_notice_of, unread_of

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.exc import OperationalError
 
 from app.core.db import insert_ignoring_conflicts, is_lock_conflict
@@ -387,13 +387,22 @@ def notify_once(recipient, notice: Notice, *, rule: str, occurrence_key: str) ->
 # --- in the app -----------------------------------------------------------------------
 
 
+# The bell shows "99+" past 99: counting further would make every page of someone with thousands of
+# unread notices (a manager who lets the reminders pile up) cost more than anyone else's.
+BELL_COUNTS_UP_TO = 100
+
+
 def unread_of(user_id):
-    """SQL: how many notices of the user `user_id` (a value or a column) are unread (the bell)."""
-    return (
-        select(func.count(Notification.id))
+    """SQL: how many notices of the user `user_id` (a value or a column) are unread (the bell), counted up
+    to BELL_COUNTS_UP_TO."""
+    unread = (
+        select(literal(1))
         .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-        .scalar_subquery()
+        .limit(BELL_COUNTS_UP_TO)
+        .correlate_except(Notification)
+        .subquery()
     )
+    return select(func.count()).select_from(unread).scalar_subquery()
 
 
 def latest_notice_of(user_id):
@@ -407,7 +416,8 @@ def unread_count(user) -> int:
 
 
 def latest_notice_id(user) -> int | None:
-    """The id of the reader's latest notice (a dashboard's version), read like the bell's count."""
+    """The id of the reader's latest notice (a dashboard's version), read like the bell's count. With the
+    capped count, all a page shows of the reader's notices: past 99 unread, reading one changes nothing."""
     return _notices_known(user)[1]
 
 
@@ -419,7 +429,7 @@ def counted_notices(user, unread: int, latest: int | None) -> None:
         g.setdefault("sharaka_notices", {})[user.id] = (int(unread or 0), latest)
 
 
-def _notices_known(user) -> tuple[int, int | None]:
+def _notices_known(user) -> tuple:
     from flask import g, has_request_context
 
     known = g.setdefault("sharaka_notices", {}) if has_request_context() else {}

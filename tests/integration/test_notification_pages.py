@@ -65,6 +65,19 @@ def test_the_bell_counts_unread_notices(world, signed_in):
     assert 'notification-count">2<' in page(client, "/portal")
 
 
+def test_the_bell_stops_counting_where_it_shows_99_plus(world, signed_in):
+    """Counting thousands of unread notices on every page cost more than the page; the bell shows 99+ past
+    99, so it counts up to 100 and no further."""
+    partner = world.users["partner"]
+    db.session.add_all(
+        Notification(user_id=partner.id, kind="agreement_moved", category="agreement_activity", params={})
+        for _ in range(services.BELL_COUNTS_UP_TO + 30)
+    )
+    db.session.commit()
+    assert 'notification-count">99+<' in page(signed_in("partner"), "/portal")
+    assert services.unread_count(partner) == services.BELL_COUNTS_UP_TO
+
+
 def test_the_list_shows_only_ones_own_notices(world, signed_in):
     mine = notice(world.users["partner"], "MTNRA-2026-0101")
     theirs = notice(world.users["partner_b"], "MTNRA-2026-0202")

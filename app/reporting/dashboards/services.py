@@ -29,9 +29,9 @@ class ActionsSummary:
 def dashboard_version(user, now: datetime, language: str) -> str:
     """A fingerprint of everything a dashboard shows, read beside the session (app/auth/sessions.py): every
     change writes an audit row (so the trail's version moves with any change, the reader's own included),
-    the reader's notices and unread count (the bell), the day (days waiting, what is due) and the hour
-    (the page's CSRF tokens stay fresh). Equal fingerprints mean an identical page: a reload may be
-    answered 304, or with the page kept for the session."""
+    the reader's latest notice and unread count (the bell, as it shows it: "99+" past 99), the day
+    (days waiting, what is due) and the hour (the page's CSRF tokens stay fresh). Equal fingerprints mean
+    an identical page: a reload may be answered 304, or with the page kept for the session."""
     last_change, last_notice, unread = request_trail_version(), latest_notice_id(user), unread_count(user)
     raw = f"{user.id}:{user.role}:{user.language}:{language}:{now:%Y-%m-%dT%H}:{last_change}:{last_notice}:{unread}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
