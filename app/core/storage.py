@@ -11,6 +11,7 @@ import hashlib
 import os
 import struct
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -370,24 +371,19 @@ TEMPORARY_PREFIXES = (".upload-", ".generated-", ".export-", ".migrate-", ".read
 LEFTOVER_AGE_SECONDS = 24 * 3600
 
 
-def sweep_leftovers(*, now: float | None = None) -> dict[str, int]:
+def sweep_leftovers() -> dict[str, int]:
     """Remove what killed processes left under UPLOAD_DIR, a day old or more: temporary files, and stored
     files (STORAGE=folder) that no row refers to (moved into place by a request killed before its commit).
     The scheduler runs it daily; `flask storage verify` counts them."""
-    leftovers = find_leftovers(now=now)
+    leftovers = find_leftovers()
     for path in leftovers["temporary"] + leftovers["unreferenced"]:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
+        path.unlink(missing_ok=True)
     return {name: len(paths) for name, paths in leftovers.items()}
 
 
-def find_leftovers(*, now: float | None = None) -> dict[str, list[Path]]:
-    import time
-
+def find_leftovers() -> dict[str, list[Path]]:
     root = Path(current_app.config["UPLOAD_DIR"])
-    cutoff = (now if now is not None else time.time()) - LEFTOVER_AGE_SECONDS
+    cutoff = time.time() - LEFTOVER_AGE_SECONDS
     found: dict[str, list[Path]] = {"temporary": [], "unreferenced": []}
     if not root.is_dir():
         return found
