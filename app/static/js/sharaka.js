@@ -123,6 +123,14 @@
       document.querySelectorAll("select[data-searchable]").forEach(enhanceSelect);
     }
 
+    // A table wider than the screen scrolls sideways in its box (.table-responsive). On a phone
+    // nothing showed there was more: the box now fades at the side with more columns, says so
+    // once above the table (text from <body data-scroll-hint>), and takes the keyboard's focus.
+    var scrollHint = document.body.getAttribute("data-scroll-hint");
+    document.querySelectorAll(".table-responsive").forEach(function (box) {
+      markOverflow(box, scrollHint);
+    });
+
     // After a failed submission, put the cursor on the first field to correct.
     var invalid = document.querySelector("main .is-invalid:not(.ts-wrapper)");
     if (invalid && invalid.tomselect) {
@@ -132,6 +140,42 @@
     }
   });
 })();
+
+function markOverflow(box, hintText) {
+  "use strict";
+  var hint = null;
+  var update = function () {
+    var hidden = box.scrollWidth - box.clientWidth;
+    if (hidden <= 1) {
+      box.removeAttribute("data-overflow");
+      box.removeAttribute("tabindex");
+      if (hint) { hint.hidden = true; }
+      return;
+    }
+    // scrollLeft runs from 0 towards the end in left-to-right pages, from 0 to negative in Arabic.
+    var travelled = Math.abs(box.scrollLeft);
+    var more = [];
+    if (travelled > 1) { more.push("start"); }
+    if (travelled < hidden - 1) { more.push("end"); }
+    box.setAttribute("data-overflow", more.join(" "));
+    box.setAttribute("tabindex", "0");
+    if (hintText && !hint) {
+      hint = document.createElement("p");
+      hint.className = "scroll-hint";
+      hint.setAttribute("aria-hidden", "true");
+      hint.textContent = hintText;
+      box.parentNode.insertBefore(hint, box);
+    }
+    if (hint) { hint.hidden = false; }
+  };
+  box.addEventListener("scroll", update, { passive: true });
+  if (typeof window.ResizeObserver === "function") {
+    new window.ResizeObserver(update).observe(box);
+  } else {
+    window.addEventListener("resize", update);
+  }
+  update();
+}
 
 function enhanceSelect(select) {
   "use strict";
