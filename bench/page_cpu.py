@@ -122,7 +122,12 @@ def profile(app, which: str, requests: int) -> None:
     for _ in range(requests):
         client.get(page)
     profiler.disable()
-    pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
+    stats = pstats.Stats(profiler).sort_stats("cumulative")
+    # PROFILE_FOCUS=name: what that function calls, instead of the whole request's top 60.
+    if focus := os.environ.get("PROFILE_FOCUS"):
+        stats.print_callees(focus)
+    else:
+        stats.print_stats(60)
 
 
 def statements(app, which: str, requests: int) -> None:

@@ -3,11 +3,11 @@
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
+from app.audit.forms import VerifyForm
 from app.core.audit import AuditChainHead
 from app.core.audit_chain import recent_anchors, verify
 from app.core.permissions import require
 from app.extensions import db
-from app.notifications.forms import ConfirmForm
 
 blueprint = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -21,7 +21,7 @@ def chain_status():
         head=db.session.get(AuditChainHead, 1),
         anchors=recent_anchors(),
         result=None,
-        confirm=ConfirmForm(),
+        form=VerifyForm(),
     )
 
 
@@ -29,12 +29,12 @@ def chain_status():
 @login_required
 def verify_chain():
     require(current_user, "audit.list")
-    form = ConfirmForm()
-    result = verify() if form.validate_on_submit() else None
+    form = VerifyForm()
+    result = verify(form.wanted) if form.validate_on_submit() else None
     return render_template(
         "audit/chain.html",
         head=db.session.get(AuditChainHead, 1),
         anchors=recent_anchors(),
         result=result,
-        confirm=form,
+        form=form,
     ), 200 if result else 400

@@ -51,12 +51,16 @@ def parse_anchors(values: list[str]) -> list[tuple[int, str]]:
     anchors: list[tuple[int, str]] = []
     for value in values:
         path = Path(value)
-        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else value
-        found = [(int(seq), digest) for seq, digest in ANCHOR_PATTERN.findall(text.lower())]
+        found = anchors_in(path.read_text(encoding="utf-8", errors="replace") if path.is_file() else value)
         if not found:
             raise ValueError(f"no SEQ:SHA256 anchor in {value!r}")
         anchors.extend(found)
     return anchors
+
+
+def anchors_in(text: str) -> list[tuple[int, str]]:
+    """The `SEQ:HASH` pairs written in `text` (pasted from an anchor e-mail or a log line), in order."""
+    return [(int(seq), digest) for seq, digest in ANCHOR_PATTERN.findall(text.lower())]
 
 
 def verify(anchors: Sequence[tuple[int, str]] = ()) -> Verification:

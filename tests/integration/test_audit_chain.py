@@ -178,6 +178,20 @@ def test_a_rewrite_of_the_whole_chain_shows_against_an_earlier_anchor(trail, tmp
     saved.write_text(f"Audit trail anchor\nAnchor: {anchor}\n", encoding="utf-8")
     assert _cli(trail, "--anchor", str(saved)).exit_code == 1
     assert _cli(trail, "--anchor", "not-an-anchor").exit_code == 2
+    # An auditor without a shell pastes the kept anchor e-mail on the page: the rewrite shows there too.
+    from tests.conftest import SignedInClient
+
+    auditor = factories.user("auditor", _home())
+    db.session.commit()
+    client = SignedInClient(trail, auditor)
+    checked = client.post("/audit/verify", {"anchors": saved.read_text(encoding="utf-8")}, csrf_from="/audit")
+    page = checked.get_data(as_text=True)
+    assert checked.status_code == 200 and 'data-intact="no"' in page and "rewritten" in page
+    # What is not an anchor is said so, and nothing is read from the server's disk (the CLI reads files).
+    for pasted in ("not-an-anchor", str(saved), "12:" + "0" * 63):
+        refused = client.post("/audit/verify", {"anchors": pasted}, csrf_from="/audit")
+        text_ = refused.get_data(as_text=True)
+        assert refused.status_code == 400 and "No anchor found here" in text_ and "data-intact" not in text_
 
 
 def test_concurrent_writers_keep_one_ordered_chain(trail):
@@ -236,6 +250,10 @@ def test_the_daily_anchor_is_recorded_mailed_and_shown(trail):
     assert anchor.row_hash in page
     checked = SignedInClient(trail, auditor).post("/audit/verify", csrf_from="/audit")
     assert 'data-intact="yes"' in checked.get_data(as_text=True)
+    # The day's anchor, pasted back as the e-mail has it, matches the trail.
+    pasted = SignedInClient(trail, auditor).post("/audit/verify", {"anchors": mail.body_text}, csrf_from="/audit")
+    assert 'data-intact="yes"' in pasted.get_data(as_text=True)
+    assert "The anchor you gave matches it." in pasted.get_data(as_text=True)
     db.session.rollback()  # a fresh snapshot: the requests above wrote (sign-ins) since this session read
     officer = factories.user("officer", _home())
     db.session.commit()
