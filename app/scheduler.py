@@ -130,6 +130,13 @@ def storage_sweep_job(app: Flask) -> None:
     _counted(app, "storage-sweep", sweep_leftovers)
 
 
+def receipts_purge_job(app: Flask) -> None:
+    """Forget the answers kept against repeated sends once their day is over (receipts.py)."""
+    from app.core.receipts import forget_stale_receipts
+
+    _counted(app, "receipts-purge", forget_stale_receipts)
+
+
 def _counted(app: Flask, name: str, work) -> None:
     """Run `work()` as job `name`, its returned counts recorded (track_job); a failure is logged and
     recorded, and the next run tries again."""
@@ -214,5 +221,8 @@ def build_scheduler(app: Flask):
         id="storage-sweep",
         replace_existing=True,
         next_run_time=clock.utcnow().astimezone(zone),
+    )
+    scheduler.add_job(
+        receipts_purge_job, CronTrigger(hour=3, minute=45), args=[app], id="receipts-purge", replace_existing=True
     )
     return scheduler

@@ -31,18 +31,19 @@ import json
 import re
 import secrets
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask import Flask, current_app, flash, g, redirect, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, inspect, select
+from sqlalchemy import CursorResult, ForeignKey, String, Text, UniqueConstraint, delete, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.wrappers import Response
 
 from app.core.clock import utcnow
-from app.core.db import commit_bookkeeping, is_lock_conflict
+from app.core.db import commit_bookkeeping, is_lock_conflict, unit_of_work
 from app.core.errors import error_response
 from app.core.models import UTCDateTime
 from app.extensions import db
@@ -172,6 +173,15 @@ def _claim(user_id: int):
         return answer if answer is not None else _being_answered()
     g.request_receipt = receipt
     return None
+
+
+def forget_stale_receipts() -> dict:
+    """Forget every receipt past KEPT_FOR, whoever sent it. A person's own go when they next send a keyed
+    request (`_claim`); this is for those who never come back, whose API answers (data they read or wrote)
+    would otherwise stay in the database for ever. The scheduler runs it once a day."""
+    with unit_of_work():
+        result = db.session.execute(delete(RequestReceipt).where(RequestReceipt.created_at < utcnow() - KEPT_FOR))
+    return {"removed": cast(CursorResult, result).rowcount}
 
 
 def keep_receipt(response: Response) -> None:

@@ -29,6 +29,7 @@ JOB_LABELS = {
     "outbox": _l("Sending the e-mails"),
     "exports": _l("Spreadsheets written in the background"),
     "storage-sweep": _l("Files left by interrupted work removed"),
+    "receipts-purge": _l("Answers kept against repeated sends forgotten"),
 }
 
 

@@ -213,6 +213,25 @@ def test_a_key_is_kept_a_day(world, signed_in):
     assert _count(Agreement, Agreement.title_fr == "Envoyé deux fois") == 2
 
 
+def test_the_daily_purge_forgets_the_receipts_of_people_who_never_came_back(app, world, signed_in):
+    from app.operations.models import JobStatus
+    from app.scheduler import receipts_purge_job
+
+    officer = signed_in("officer")
+    officer.http.post("/agreements/new", data=_new_agreement_form(officer, world))
+    with clock.frozen(clock.utcnow() + timedelta(hours=12)):
+        colleague = signed_in("other_officer")  # signed in then: a session does not idle for 12 hours
+        colleague.http.post("/agreements/new", data=_new_agreement_form(colleague, world, title="Plus tard"))
+    assert _count(RequestReceipt) == 2
+    with clock.frozen(clock.utcnow() + timedelta(hours=25)):  # the first officer's day is over, the other's is not
+        receipts_purge_job(app)
+    assert _count(RequestReceipt) == 1
+    assert _count(RequestReceipt, RequestReceipt.user_id == world.users["other_officer"].id) == 1
+    job = db.session.get(JobStatus, "receipts-purge")
+    assert job.last_counts == {"removed": 1} and job.last_error is None
+    assert _count(Agreement, Agreement.title_fr.in_(("Envoyé deux fois", "Plus tard"))) == 2  # the work stays
+
+
 def test_a_key_we_did_not_draw_is_not_taken_for_one(world, signed_in):
     officer = signed_in("officer")
     form = _new_agreement_form(officer, world)
