@@ -28,8 +28,10 @@ KINDS = ("deliverable", "approval", "end")
 # Deadlines of one kind drawn at most on one day: a government's portfolio has thousands of reports due
 # on 31 December, and agreements signed together end together. The others are counted, and a link lists
 # them (the deliverables or agreements list, filtered). Approval deadlines are read whole: only the
-# month's open rounds due in it, each dated by its step's SLA in Python.
-DAY_CAP = 10
+# month's open rounds due in it, each dated by its step's SLA in Python. Five rather than ten: at 10,000
+# agreements a month drew about 600 lines, and drawing them was half the page's time (72 ms against 88
+# for the officer at 10,000 on the bench machine, bench/page_cpu.py); a day's sixth report is a click away.
+DAY_CAP = 5
 
 
 @dataclass(frozen=True)
