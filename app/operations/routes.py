@@ -42,4 +42,9 @@ def prometheus_metrics():
 @login_required
 def list_jobs():
     require(current_user, "job.view")
-    return render_template("operations/jobs.html", jobs=services.job_statuses(), job_labels=services.JOB_LABELS)
+    return render_template(
+        "operations/jobs.html",
+        jobs=services.job_statuses(),
+        job_labels=services.JOB_LABELS,
+        shown_counts=services.shown_counts,
+    )

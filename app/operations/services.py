@@ -31,6 +31,39 @@ JOB_LABELS = {
     "storage-sweep": _l("Files left by interrupted work removed"),
     "receipts-purge": _l("Answers kept against repeated sends forgotten"),
 }
+# What the jobs page calls the counts a run records (their keys stay in `flask jobs status`). A count
+# not named here is shown by its key; a yes/no one is shown only when it is yes, by its own words.
+COUNT_LABELS = {
+    "moved": _l("moved"),
+    "failed": _l("failed"),
+    "looked_at": _l("looked at"),
+    "created": _l("new"),
+    "already": _l("already sent"),
+    "errors": _l("errors"),
+    "sent": _l("sent"),
+    "retried": _l("to try again"),
+    "done": _l("written"),
+    "expired": _l("expired"),
+    "temporary": _l("temporary files"),
+    "unreferenced": _l("files no row refers to"),
+    "removed": _l("removed"),
+}
+FLAG_LABELS = {
+    "unreachable": _l("mail server unreachable"),
+    "held": _l("mail paused"),
+}
+
+
+def shown_counts(counts: dict | None) -> list[tuple[str, object, bool]]:
+    """A run's counts as the jobs page shows them: (words, number or None, is a warning)."""
+    shown: list[tuple[str, object, bool]] = []
+    for key, value in (counts or {}).items():
+        if isinstance(value, bool):
+            if value:
+                shown.append((str(FLAG_LABELS.get(key, key)), None, True))
+            continue
+        shown.append((str(COUNT_LABELS.get(key, key)), value, key in ("failed", "errors") and bool(value)))
+    return shown
 
 
 @contextmanager

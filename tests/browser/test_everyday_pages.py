@@ -68,6 +68,27 @@ def test_no_page_scrolls_sideways_on_a_phone(
     assert not too_wide, f"wider than {PHONE['width']} px: {too_wide}"
 
 
+@pytest.mark.parametrize("language", ["ar", "fr"])
+def test_the_account_tabs_show_the_current_one_on_a_phone(live_server, page, demo_accounts, language):
+    """The account's tabs scroll sideways on a phone; each page opens with its own tab in view (in Arabic
+    the security page's tab was cut off at the row's end, only its icon showing)."""
+    person = account(demo_accounts, "manager")
+    sign_in(page, live_server, person["email"], person["password"])
+    switch_language(page, language)
+    page.set_viewport_size(PHONE)
+    for path in ("/account/security", "/account/notifications", "/account"):
+        page.goto(live_server + path, wait_until="load")
+        expect(page.locator("nav .nav-tabs .nav-link.active")).to_be_visible()
+        # The tab is brought into its row once the fonts are in: wait for that state, or fail on timeout.
+        page.wait_for_function(
+            """() => {
+                const row = document.querySelector("nav .nav-tabs").getBoundingClientRect();
+                const tab = document.querySelector("nav .nav-tabs .nav-link.active").getBoundingClientRect();
+                return tab.left >= row.left - 1 && tab.right <= row.right + 1;
+            }"""
+        )
+
+
 @pytest.mark.parametrize("language", ["fr", "en", "ar"])
 @pytest.mark.parametrize("role", ["manager", "officer", "admin"])
 def test_the_top_menu_keeps_to_one_line_at_1366(live_server, page, artifacts, demo_accounts, language, role):

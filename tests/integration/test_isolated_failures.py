@@ -104,6 +104,8 @@ def test_the_hourly_job_records_moved_and_failed_counts_and_which_agreement(app,
     assert "corrupt" in status.last_problems[0]["error"]
     page = signed_in("admin").get("/admin/jobs").get_data(as_text=True)
     assert agreements[0].reference in page and "the plan of this agreement is corrupt" in page
+    # Its counts in words, the failure marked: not the keys the log and `flask jobs status` use.
+    assert "2 moved" in page and "1 failed" in page and "3 looked at" in page and "looked_at" not in page
     assert f"/agreements/{agreements[0].id}" in page
     assert signed_in("officer").get("/admin/jobs").status_code in (403, 404)
     # Its history says so too.

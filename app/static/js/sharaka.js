@@ -131,6 +131,25 @@
       markOverflow(box, scrollHint);
     });
 
+    // A row of tabs that scrolls sideways on a phone (.nav.overflow-auto) shows the current tab: in
+    // Arabic the account's tabs opened on their start, the page's own tab cut off at the end. Once the
+    // fonts are in, since they change the tabs' widths.
+    var showCurrentTabs = function () {
+      document.querySelectorAll(".nav.overflow-auto .active").forEach(function (tab) {
+        var row = tab.closest(".nav");
+        var rowBox = row.getBoundingClientRect();
+        var tabBox = tab.getBoundingClientRect();
+        if (tabBox.left < rowBox.left || tabBox.right > rowBox.right) {
+          row.scrollLeft += (tabBox.left + tabBox.right - rowBox.left - rowBox.right) / 2;
+        }
+      });
+    };
+    if (document.fonts && document.fonts.ready) {
+      document.fonts.ready.then(showCurrentTabs);
+    } else {
+      showCurrentTabs();
+    }
+
     // After a failed submission, put the cursor on the first field to correct.
     var invalid = document.querySelector("main .is-invalid:not(.ts-wrapper)");
     if (invalid && invalid.tomselect) {
