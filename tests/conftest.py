@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from flask_migrate import upgrade
@@ -20,6 +22,28 @@ def make_test_app(database_url: str, **overrides):
     overrides.setdefault("BABEL_DEFAULT_LOCALE", "en")
     config = type("RunConfig", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": database_url, **overrides})
     return create_app(config)
+
+
+@contextmanager
+def app_on_a_fresh_database(tmp_path, name: str) -> Iterator[tuple]:
+    """(app, url) on a migrated database of the test's own, outside the run's shared one (a test that drops
+    triggers, or holds the database from another connection), the body running in a twin's context so the
+    test client's requests get contexts of their own. Dropped afterwards."""
+    with fresh_database(tmp_path, name) as url:
+        app = make_test_app(url, UPLOAD_DIR=str(tmp_path / "uploads"))
+        body_app = make_test_app(url, UPLOAD_DIR=str(tmp_path / "uploads"))
+        with app.app_context():
+            upgrade()
+        try:
+            with body_app.app_context():
+                try:
+                    yield app, url
+                finally:
+                    db.session.remove()
+                    db.engine.dispose()
+        finally:
+            with app.app_context():
+                db.engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import can
-from app.core.text import storable
+from app.core.text import trimmed
 from app.extensions import db
 from app.organizations.models import Organization
 from app.workflow.engine import WorkflowError, definition_for, is_initial
@@ -76,7 +76,7 @@ def clean_changes(raw: dict, parent: Agreement) -> dict:
         if not isinstance(raw[name], str):
             errors[name] = [_("Give a text.")]
             continue
-        value = storable(raw[name]).strip()
+        value = trimmed(raw[name])
         limit = TEXT_LIMITS[name.split("_")[0]]
         if len(value) > limit:
             errors[name] = [_("At most %(n)s characters.", n=limit)]

@@ -30,7 +30,7 @@ from app.core.exports import streamed
 from app.core.kept import kept_while_unchanged
 from app.core.models import utcnow
 from app.core.permissions import edits_own_agreements_only, may_own_agreements, visible_agreements_clause
-from app.core.text import fold, like_pattern, storable
+from app.core.text import fold, like_pattern, trimmed
 from app.extensions import db
 from app.organizations.models import Organization
 from app.search.services import matching_agreement_ids
@@ -175,7 +175,7 @@ def snapshot(agreement: Agreement) -> dict:
 def _clean(value: str | None) -> str | None:
     if value is None:
         return None
-    value = storable(value).strip()
+    value = trimmed(value)
     return value or None
 
 

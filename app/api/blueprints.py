@@ -5,7 +5,7 @@ imports back the resources built on it."""
 
 from __future__ import annotations
 
-from app.api.core import API_PREFIX, api, authenticate_api_request, refuse_oversized_json
+from app.api.core import API_PREFIX, api, authenticate_api_request, refuse_oversized_json, refuse_unreadable_body
 
 
 def init_api(app) -> None:
@@ -66,3 +66,4 @@ def init_api(app) -> None:
         csrf.exempt(module.blueprint)
     app.before_request(authenticate_api_request)
     app.before_request(refuse_oversized_json)
+    app.before_request(refuse_unreadable_body)

@@ -119,11 +119,12 @@ def file_download(blueprint: Blueprint):
 
 
 def errors(blueprint: Blueprint, *codes: int):
-    """Document the error answers an operation may give: 401 and 413 always (every call needs a token, and
-    any request may carry a body larger than the server reads: MAX_CONTENT_LENGTH, MAX_JSON_BYTES)."""
+    """Document the error answers an operation may give: 401, 413 and 415 always (every call needs a token,
+    and any request may carry a body larger than the server reads, MAX_CONTENT_LENGTH and MAX_JSON_BYTES, or
+    of a type it does not read, refuse_unreadable_body)."""
 
     def decorate(view):
-        for code in sorted({401, 413, *codes}):
+        for code in sorted({401, 413, 415, *codes}):
             view = blueprint.alt_response(code, response=http.HTTPStatus(code).name)(view)
         return view
 
@@ -160,6 +161,27 @@ MAX_JSON_BYTES = 1024 * 1024
 def refuse_oversized_json():
     if request.path.startswith(API_PREFIX + "/") and request.is_json and (request.content_length or 0) > MAX_JSON_BYTES:
         abort(413)
+    return None
+
+
+# What a call's body may be: JSON, in UTF-8 as RFC 8259 has it, or multipart for a call that carries a file.
+# Another type was read as no body at all: a PATCH sent as text/plain answered 200 and changed nothing.
+BODY_TYPES = ("application/json", "multipart/form-data")
+
+
+def refuse_unreadable_body():
+    if not request.path.startswith(API_PREFIX + "/") or request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if not (request.content_length or chunked):
+        return None  # an action without a body (a transition, a revocation) needs no type
+    mimetype = request.mimetype
+    is_json = mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+    if mimetype == "multipart/form-data":
+        return None
+    charset = request.mimetype_params.get("charset", "utf-8").lower().replace("-", "").replace("_", "")
+    if not is_json or charset != "utf8":
+        abort(415)
     return None
 
 

@@ -20,7 +20,7 @@ from app.core.db import take_turns_on
 from app.core.errors import ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import can, may_invite
-from app.core.text import storable
+from app.core.text import trimmed
 from app.extensions import db
 from app.organizations.models import Organization
 
@@ -128,7 +128,7 @@ def accept(invitation: Invitation, *, full_name: str, password: str) -> User:
     """Create the account the invitation describes; the link is spent."""
     if invitation.status != "pending":
         _refuse("password", _("This invitation can no longer be used."))
-    full_name = storable(full_name or "").strip()
+    full_name = trimmed(full_name or "")
     if not full_name:
         _refuse("full_name", _("Give your name."))
     user = services.create_user(

@@ -15,7 +15,7 @@ from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import is_admin_role, is_known_role, is_ministry_role, is_partner_role, may_sign_in_locally
-from app.core.text import storable
+from app.core.text import trimmed
 from app.extensions import db
 from app.organizations.models import Organization
 
@@ -187,7 +187,7 @@ def create_user(
         raise ValidationFailed(message, {"email": [message]})
     user = User(
         email=email,
-        full_name=storable(full_name).strip(),
+        full_name=_full_name(full_name),
         role=role,
         organization=organization,
         language=language,
@@ -200,6 +200,15 @@ def create_user(
     db.session.flush()
     audit.record("created", user, actor=by, changes={"after": _user_snapshot(user)})
     return user
+
+
+def _full_name(value: str | None) -> str:
+    """A person's name as kept: trimmed (text.trimmed), and not empty once trimmed."""
+    name = trimmed(value)
+    if not name:
+        message = _("Give the person's name.")
+        raise ValidationFailed(message, {"full_name": [message]})
+    return name
 
 
 def update_user(
@@ -221,8 +230,9 @@ def update_user(
     if user.id == by.id and (not is_admin_role(role) or not is_active):
         message = _("You cannot remove your own administrator role or deactivate yourself.")
         raise ValidationFailed(message, {"role": [message]})
+    full_name = _full_name(full_name)
     before = _user_snapshot(user)
-    user.full_name = storable(full_name).strip()
+    user.full_name = full_name
     user.role = role
     user.organization = organization
     user.language = language

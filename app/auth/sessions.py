@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, select
 
 from app.auth.models import User, UserSession
 from app.core.audit import seen_trail_version, trail_version
+from app.core.db import commit_bookkeeping
 from app.core.models import utcnow
 from app.core.urls import MAX_ID
 from app.extensions import db
@@ -68,7 +69,8 @@ def load_user(user_key: str) -> User | None:
     user.current_session, user.current_session_key = row, key
     counted_notices(user, unread, latest_notice)
     if utcnow() - row.last_seen_at > TOUCH_EVERY:
-        row.last_seen_at = utcnow()  # committed with the request's work
+        row.last_seen_at = utcnow()
+        commit_bookkeeping(row)  # on its own: a page view is never refused for it
     return user
 
 

@@ -20,7 +20,7 @@ from app.core.dates import FIRST_DAY, LAST_DAY
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.i18n import current_language
 from app.core.permissions import can, visible_agreements_clause
-from app.core.text import storable
+from app.core.text import trimmed
 from app.extensions import db
 from app.organizations.models import Organization
 from app.workflow.engine import state_has
@@ -59,7 +59,7 @@ class LineData:
 def clean_line(agreement: Agreement, data: LineData) -> dict:
     """Check one line; return its clean values or raise ValidationFailed naming each wrong field."""
     errors: dict[str, list[str]] = {}
-    label = storable(data.label or "").strip()
+    label = trimmed(data.label or "")
     if not label:
         errors["label"] = [_("Say what the money or contribution is for.")]
     elif len(label) > 300:
@@ -72,7 +72,7 @@ def clean_line(agreement: Agreement, data: LineData) -> dict:
         errors["kind"] = [_("Choose cash or in kind.")]
     if data.year is not None and not (FIRST_DAY.year <= data.year <= LAST_DAY.year):
         errors["year"] = [_("This year is out of range.")]
-    period = storable(data.period or "").strip() or None
+    period = trimmed(data.period or "") or None
     if period and len(period) > 60:
         errors["period"] = [_("At most %(n)s characters.", n=60)]
     party_ids = {p.organization_id for p in agreement.parties}

@@ -86,13 +86,23 @@ def register_unit_of_work(app, *, before_commit=None, answer_after_refusal=None)
         return response
 
 
-def commit_bookkeeping() -> None:
-    """Commit a bookkeeping write (a token's or calendar feed's last use) before the request's own work,
-    on its own: a busy database must never refuse the request for a timestamp."""
+def commit_bookkeeping(*only) -> None:
+    """Commit a bookkeeping write (a token's, session's or calendar feed's last use) before the request's
+    own work, on its own: a busy database must never refuse the request for a timestamp (a page view whose
+    only write was its session's, committed with the request, answered 409 while SQLite was busy). What was
+    read stays loaded: the request goes on with it, not reading it all again.
+    With `only` (the objects the bookkeeping changed): done only when nothing else is pending, else left to
+    the request's one commit, since its work must never land half done."""
+    session = db.session()
+    if only and (session.new or session.deleted or not set(session.dirty) <= set(only)):
+        return
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
-        db.session.commit()
+        session.commit()
     except Exception:
-        db.session.rollback()
+        session.rollback()
+    finally:
+        session.expire_on_commit = expire_on_commit
 
 
 def commit_batch() -> None:

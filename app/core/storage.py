@@ -267,12 +267,31 @@ def path_for(sha256: str) -> Path:
     return FolderBackend(current_app.config["UPLOAD_DIR"]).path(sha256)
 
 
-def clean_filename(name: str | None, fallback: str = "document") -> str:
-    """A display name: no path, no control characters, at most 200 characters (Arabic kept)."""
+# The extensions a stored file's name may end with, by the type its content was recognised as (sniff):
+# the first is the one given to a name that ends otherwise.
+EXTENSIONS = {
+    "application/pdf": ("pdf",),
+    "image/png": ("png",),
+    "image/jpeg": ("jpg", "jpeg"),
+    "application/zip": ("zip",),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ("docx",),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ("xlsx",),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": ("pptx",),
+    "application/vnd.oasis.opendocument.text": ("odt",),
+    "application/vnd.oasis.opendocument.spreadsheet": ("ods",),
+}
+
+
+def clean_filename(name: str | None, fallback: str = "document", content_type: str | None = None) -> str:
+    """A display name: no path, no control characters, at most 200 characters (Arabic kept); with the
+    file's `content_type`, ending with one of its extensions. The type is read from the content, so a PDF
+    sent as "rapport.exe" is kept and downloaded as "rapport.pdf", never as a program."""
     name = (name or "").replace("\\", "/").split("/")[-1]
-    name = "".join(ch for ch in name if ch.isprintable()).strip().strip(".")
-    if not name:
-        return fallback
+    name = "".join(ch for ch in name if ch.isprintable()).strip().strip(".") or fallback
+    extensions = EXTENSIONS.get(content_type or "")
+    stem, dot, extension = name.rpartition(".")
+    if extensions and not (dot and stem and extension.lower() in extensions):
+        name = f"{stem if dot and stem and len(extension) <= 10 else name}.{extensions[0]}"
     if len(name) > 200:
         stem, dot, ext = name.rpartition(".")
         name = (stem[: 200 - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else name[:200]
@@ -285,6 +304,8 @@ def send_stored(stored_file: StoredFile, download_name: str):
     from flask import abort, current_app, send_file, stream_with_context
 
     store_ = backend()
+    # Named by its content's type also when it was kept under another name (before the names were).
+    download_name = clean_filename(download_name, content_type=stored_file.content_type)
     if not store_.has(stored_file.sha256):
         current_app.logger.error("stored file missing from %s storage: %s", store_.name, stored_file.sha256)
         abort(404)

@@ -60,6 +60,24 @@ def storable(value: str) -> str:
     return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
+def trimmed(value: str | None) -> str:
+    """A typed text as it is kept: storable, without the spaces and invisible characters at its ends
+    (zero-width spaces, direction marks and overrides, byte-order marks: Unicode's format characters).
+    A text of nothing else is empty: a title of one right-to-left override passed "at least one title"
+    and showed as nothing."""
+    text = storable(value or "")
+    start, end = 0, len(text)
+    while start < end and _invisible(text[start]):
+        start += 1
+    while end > start and _invisible(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def _invisible(character: str) -> bool:
+    return character.isspace() or unicodedata.category(character) == "Cf"
+
+
 def storable_everywhere(value):
     """`value` (a JSON document: dicts, lists, texts, numbers) with every text storable, its keys too."""
     if isinstance(value, str):

@@ -24,7 +24,7 @@ from app.core.models import utcnow
 from app.core.pagination import first_with_total
 from app.core.permissions import can, visible_agreements_clause, visible_deliverables_clause
 from app.core.storage import clean_filename, store
-from app.core.text import storable
+from app.core.text import trimmed
 from app.deliverables.models import (
     RECURRENCES,
     STATUS_LABELS,
@@ -79,7 +79,7 @@ def _check_plan(agreement: Agreement, data: PlanData) -> None:
     errors: dict[str, list[str]] = {}
     for name in ("title_fr", "title_ar", "title_en", "description"):
         value = getattr(data, name)
-        setattr(data, name, storable(value or "").strip() or None)
+        setattr(data, name, trimmed(value) or None)
     if not (data.title_fr or data.title_ar or data.title_en):
         errors["title_fr"] = [_("Give a title in at least one language.")]
     if data.recurrence not in RECURRENCES:
@@ -321,14 +321,15 @@ def submit(
         raise ValidationFailed(message, {"files": [message]})
     values = parse_values(occurrence.deliverable, indicator_values or {})
     number = (occurrence.latest_submission.number if occurrence.latest_submission else 0) + 1
-    submission = Submission(number=number, note=storable(note or "").strip()[:20000] or None, submitted_by_id=by.id)
+    submission = Submission(number=number, note=trimmed(note or "")[:20000] or None, submitted_by_id=by.id)
     seen = set()
     for upload in uploads:
         stored = store(upload.stream, field="files")
         if stored.id in seen:
             continue  # the same file twice in one hand-in is kept once
         seen.add(stored.id)
-        submission.files.append(SubmissionFile(stored_file=stored, original_name=clean_filename(upload.filename)))
+        name = clean_filename(upload.filename, content_type=stored.content_type)
+        submission.files.append(SubmissionFile(stored_file=stored, original_name=name))
     occurrence.submissions.append(submission)
     record_values(submission, values)
     occurrence.status = "submitted"
@@ -357,7 +358,7 @@ def review(occurrence: Occurrence, *, decision: str, feedback: str | None, by, e
         raise PermissionDenied(_("Only the agreement's owner or a manager reviews deliverables."))
     if occurrence.status != "submitted":
         raise ValidationFailed(_("There is nothing waiting for review."))
-    feedback = storable(feedback or "").strip()[:20000] or None
+    feedback = trimmed(feedback or "")[:20000] or None
     if decision not in ("accept", "send_back"):
         raise ValidationFailed(_("Unknown decision."))
     if decision == "send_back" and not feedback:
@@ -393,7 +394,7 @@ def waive(occurrence: Occurrence, *, reason: str | None, by, expected_version: i
         raise PermissionDenied(_("Only a manager can waive a deliverable."))
     if occurrence.status in ("accepted", "waived"):
         raise ValidationFailed(_("This deliverable is already settled."))
-    reason = storable(reason or "").strip()[:2000]
+    reason = trimmed(reason or "")[:2000]
     if not reason:
         message = _("Give the reason for the waiver.")
         raise ValidationFailed(message, {"reason": [message]})

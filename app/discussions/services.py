@@ -16,7 +16,7 @@ from app.core import audit, storage
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import can_edit_message, can_mention, can_post_in_thread, partner_accounts_clause
-from app.core.text import storable
+from app.core.text import trimmed
 from app.discussions.models import (
     AUDIENCES,
     DiscussionAttachment,
@@ -120,7 +120,7 @@ def _resolve_mentions(body: str, agreement, occurrence, audience: str, author) -
 
 
 def _clean_body(body: str | None) -> str:
-    body = storable(body or "").replace("\r\n", "\n").strip()
+    body = trimmed((body or "").replace("\r\n", "\n"))
     if not body:
         message = _("Write a message first.")
         raise ValidationFailed(message, {"body": [message]})
@@ -153,11 +153,8 @@ def post_message(agreement, *, occurrence=None, audience: str, body: str | None,
     db.session.add(message)
     for upload in uploads:
         stored = storage.store(upload.stream, field="files")
-        message.attachments.append(
-            DiscussionAttachment(
-                stored_file_id=stored.id, original_name=storage.clean_filename(upload.filename, "attachment")
-            )
-        )
+        name = storage.clean_filename(upload.filename, "attachment", stored.content_type)
+        message.attachments.append(DiscussionAttachment(stored_file_id=stored.id, original_name=name))
     for person in mentioned:
         message.mentions.append(DiscussionMention(user_id=person.id))
     db.session.flush()

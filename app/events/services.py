@@ -10,7 +10,7 @@ from app.agreements.models import SigningEvent
 from app.core import audit
 from app.core.dates import within_calendar
 from app.core.errors import ValidationFailed
-from app.core.text import storable
+from app.core.text import trimmed
 from app.extensions import db
 
 FIELDS = ("name_ar", "name_fr", "name_en", "held_on", "ends_on", "place", "description")
@@ -22,7 +22,7 @@ def save_event(event: SigningEvent | None, values: dict, *, by) -> SigningEvent:
     for key in FIELDS:
         value = values.get(key)
         if isinstance(value, str):
-            value = storable(value).strip() or None
+            value = trimmed(value) or None
         clean[key] = value
     errors: dict[str, list[str]] = {}
     if not (clean["name_ar"] or clean["name_fr"] or clean["name_en"]):

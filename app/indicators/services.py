@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.permissions import sees_deliverables_of, visible_agreements_clause, visible_deliverables_clause
-from app.core.text import storable
+from app.core.text import trimmed
 from app.extensions import db
 from app.indicators.models import TARGET_SCOPES, Indicator, IndicatorValue
 
@@ -60,7 +60,7 @@ class IndicatorData:
 
 
 def _clean(value, limit: int) -> str | None:
-    return (storable(str(value or "")).strip()[:limit]) or None
+    return (trimmed(str(value or ""))[:limit]) or None
 
 
 def _validated(data: IndicatorData) -> dict:

@@ -17,7 +17,7 @@ from flask_babel import force_locale
 from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.exc import OperationalError
 
-from app.core.db import insert_ignoring_conflicts, is_lock_conflict
+from app.core.db import commit_bookkeeping, insert_ignoring_conflicts, is_lock_conflict
 from app.core.errors import ConcurrentChange
 from app.core.models import utcnow
 from app.core.permissions import may_receive_mail_category
@@ -569,4 +569,5 @@ def user_for_calendar_token(token: str):
     now = utcnow()
     if feed.last_used_at is None or (now - feed.last_used_at).total_seconds() > 3600:
         feed.last_used_at = now  # hourly is enough, and keeps calendar polling from writing on every fetch
+        commit_bookkeeping(feed)  # on its own: a calendar program is never refused for it
     return feed.user

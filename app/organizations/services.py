@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.core import audit
 from app.core.errors import ValidationFailed
-from app.core.text import storable
+from app.core.text import trimmed
 from app.extensions import db
 from app.organizations.models import ORGANIZATION_KINDS, Organization
 
@@ -20,7 +20,7 @@ SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 def save_organization(organization: Organization | None, values: dict, *, by) -> Organization:
     """Create (organization=None) or update an organisation from plain values."""
-    values = {key: storable(values.get(key) or "").strip() or None for key in FIELDS}
+    values = {key: trimmed(values.get(key) or "") or None for key in FIELDS}
     if values["country"]:
         values["country"] = values["country"].upper()
     errors: dict[str, list[str]] = {}

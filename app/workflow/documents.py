@@ -25,7 +25,7 @@ def attach_document(agreement, kind: str, upload, *, by, field: str = "file") ->
     document = AgreementDocument(
         kind=kind,
         stored_file=stored,
-        original_name=clean_filename(upload.filename),
+        original_name=clean_filename(upload.filename, content_type=stored.content_type),
         uploaded_by_id=getattr(by, "id", None),
     )
     agreement.documents.append(document)

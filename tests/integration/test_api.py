@@ -9,6 +9,7 @@ permission matrix of the pages (tests/integration/test_permissions_matrix.py).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import date, timedelta
 from io import BytesIO
@@ -972,6 +973,17 @@ def test_only_editors_create(api, ids, role):
             {"parties.0.role"},
         ),
         ({"type": "mou", "title_fr": "x", "parties": [{"organization_id": "{org_a}"}] * 51}, {"parties"}),
+        # Titles of invisible characters only (spaces, a zero-width space, a direction override) are no title.
+        (
+            {
+                "type": "mou",
+                "title_fr": " \u00a0 ",
+                "title_en": "\u200b",
+                "title_ar": "\u202e\u200f\ufeff",
+                "parties": [{"organization_id": "{org_a}"}],
+            },
+            {"title_fr"},
+        ),
     ],
 )
 def test_invalid_agreements_are_422_with_field_errors(api, world, ids, body, fields):
@@ -991,10 +1003,32 @@ def test_bodies_that_are_not_a_json_object_are_refused(api):
     for body in ([{"type": "mou"}], "mou", 42, None):
         response = officer.post(f"{P}/agreements", json=body)
         assert_problem(response, 422)
-    assert_problem(
-        officer.post(f"{P}/agreements", data="type=mou", content_type="application/x-www-form-urlencoded"), 422
-    )
     assert_problem(officer.post(f"{P}/agreements"), 422)
+    # A body of a type the API does not read is refused as such (it was read as no body at all), and so is
+    # JSON declared in another charset than UTF-8.
+    for data, content_type in (
+        ("type=mou", "application/x-www-form-urlencoded"),
+        ('{"type": "mou"}', "text/plain"),
+        ('{"type": "mou"}', "application/xml"),
+        ('{"type": "mou"}', "application/json; charset=utf-16"),
+        ('{"type": "mou"}', "application/json; charset=latin-1"),
+    ):
+        response = officer.post(f"{P}/agreements", data=data, content_type=content_type)
+        assert_problem(response, 415)
+        assert "application/json" in response.get_json()["detail"]
+    # UTF-8 said in any spelling, or a +json type, is read.
+    for content_type in ("application/json; charset=UTF-8", "application/json;charset=utf8", "application/x+json"):
+        assert_problem(officer.post(f"{P}/agreements", data='{"type": "mou"}', content_type=content_type), 422)
+
+
+def test_a_patch_sent_as_text_changes_nothing_and_says_so(api, ids):
+    officer = api("officer")
+    path = f"{P}/agreements/{ids['draft']}"
+    before = officer.get(path).get_json()
+    body = json.dumps({"title_fr": "Par texte", "version": before["version"]})
+    sent = officer.patch(path, data=body, content_type="text/plain")
+    assert_problem(sent, 415)
+    assert officer.get(path).get_json()["titles"] == before["titles"]
 
 
 def test_an_oversized_json_body_is_413(api, ids, app, document, monkeypatch):

@@ -8,7 +8,6 @@ import threading
 import time
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import text
 
 from app.core import audit
@@ -16,8 +15,8 @@ from app.core.audit import AuditEvent, digest_of
 from app.core.audit_chain import verify
 from app.extensions import db
 from tests import factories
-from tests.conftest import make_test_app
-from tests.databases import backend, fresh_database
+from tests.conftest import app_on_a_fresh_database
+from tests.databases import backend
 
 pytestmark = pytest.mark.live
 
@@ -25,29 +24,19 @@ pytestmark = pytest.mark.live
 @pytest.fixture
 def trail(tmp_path):
     """An app on a fresh database holding a chain of 12 audit rows, written in 4 commits."""
-    with fresh_database(tmp_path, "chain") as url:
-        app = make_test_app(url, UPLOAD_DIR=str(tmp_path / "uploads"))
-        # The body runs in a twin's context, so the test client's requests get contexts of their own.
-        body_app = make_test_app(url, UPLOAD_DIR=str(tmp_path / "uploads"))
-        with app.app_context():
-            upgrade()
-        with body_app.app_context():
-            ministry = factories.organization("ministry", kind="ministry", is_home=True)
+    with app_on_a_fresh_database(tmp_path, "chain") as (app, _url):
+        ministry = factories.organization("ministry", kind="ministry", is_home=True)
+        db.session.commit()
+        for batch in range(4):
+            for n in range(3):
+                audit.record(
+                    "noted",
+                    ministry,
+                    changes={"batch": batch, "n": n, "texte": "شراكة é"},
+                    comment=f"row {batch}.{n}",
+                )
             db.session.commit()
-            for batch in range(4):
-                for n in range(3):
-                    audit.record(
-                        "noted",
-                        ministry,
-                        changes={"batch": batch, "n": n, "texte": "شراكة é"},
-                        comment=f"row {batch}.{n}",
-                    )
-                db.session.commit()
-            yield app
-            db.session.remove()
-            db.engine.dispose()
-        with app.app_context():
-            db.engine.dispose()
+        yield app
 
 
 def _sql(*statements):

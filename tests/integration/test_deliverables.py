@@ -197,6 +197,26 @@ def test_files_are_stored_by_hash_and_downloaded_through_the_permission_check(ap
     assert signed_in("auditor").get(url).status_code == 200
 
 
+def test_a_file_is_named_by_what_it_holds_not_by_what_it_was_called(app, world, signed_in, due):
+    """A PDF sent as a program (with a right-to-left override hiding ".exe") is kept and downloaded as a
+    PDF; a name without an extension gets its type's; one already right keeps its own."""
+    mine, _ = due
+    sent = [(PDF + b"1", "evil\u202efdp.exe"), (PDF + b"2", "rapport"), (PDF + b"3", "Rapport.PDF")]
+    _post(signed_in("partner"), mine, "submissions", _files(*sent))
+    db.session.refresh(mine)
+    names = sorted(record.original_name for record in mine.submissions[0].files)
+    assert names == ["Rapport.PDF", "evilfdp.pdf", "rapport.pdf"]
+    evil = next(record for record in mine.submissions[0].files if record.original_name == "evilfdp.pdf")
+    response = signed_in("officer").get(f"/deliverables/files/{evil.id}")
+    assert response.mimetype == "application/pdf" and "evilfdp.pdf" in response.headers["Content-Disposition"]
+    # A file kept under a wrong name before this rule is still sent with its type's extension.
+    evil.original_name = "ancien.exe"
+    db.session.commit()
+    response = signed_in("officer").get(f"/deliverables/files/{evil.id}")
+    disposition = response.headers["Content-Disposition"]
+    assert "ancien.pdf" in disposition and ".exe" not in disposition
+
+
 EXE = b"MZ\x90\x00" + b"\x00" * 200
 HOSTILE_UPLOADS = [
     ("empty", [(b"", "vide.pdf")], "empty"),
@@ -254,7 +274,7 @@ def test_odd_names_and_duplicates(app, world, signed_in, due):
     )
     db.session.refresh(mine)
     names = [f.original_name for f in mine.submissions[0].files]
-    assert names[0] == "passwd"  # no path survives
+    assert names[0] == "passwd.pdf"  # no path survives; named by its content's type
     assert len(names) == 2  # the same bytes twice are kept once
     assert all(len(n) <= 200 for n in names) and names[1].endswith(".pdf")
     assert (

@@ -51,7 +51,13 @@ HOSTILE_TEXT = {
 }
 SCRIPT = "<script>alert(1)</script>"
 HUGE_TEXT = "ab ش" * 25_000  # 100,000 characters
-BLANKS = {"empty": "", "whitespace": " \t\r\n ", "nul-only": "\x00\x00", "nul-and-space": " \x00 "}
+BLANKS = {
+    "empty": "",
+    "whitespace": " \t\r\n ",
+    "nul-only": "\x00\x00",
+    "nul-and-space": " \x00 ",
+    "invisible-only": "\u200b\u202e\u200f\ufeff\u00a0",
+}
 # Values that stay wrong once NUL bytes are stripped (a stripped "\x00" would be a legitimate "").
 BAD_IDS = ["9" * 40, "-1", "0", "abc", "1.5", "\x00x"]
 BAD_KEYS = ["9" * 40, "MOU", "admin ", "'; DROP TABLE users; --", "\x00x"]
@@ -70,8 +76,16 @@ BAD_DATES = [
 
 
 def cleaned(value: str) -> str | None:
-    """What the app must store for a text field: NUL bytes removed, outer whitespace trimmed."""
-    return value.replace("\x00", "").strip() or None
+    """What the app must store for a text field: NUL bytes removed, outer whitespace and invisible format
+    characters (zero-width, direction marks and overrides) trimmed; what is inside kept as sent."""
+    import unicodedata
+
+    text = value.replace("\x00", "")
+    while text and (text[0].isspace() or unicodedata.category(text[0]) == "Cf"):
+        text = text[1:]
+    while text and (text[-1].isspace() or unicodedata.category(text[-1]) == "Cf"):
+        text = text[:-1]
+    return text or None
 
 
 # --- the form routes ---------------------------------------------------------

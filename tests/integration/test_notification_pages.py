@@ -14,6 +14,7 @@ from app.deliverables import services as deliverable_services
 from app.extensions import db
 from app.notifications import services
 from app.notifications.models import CalendarFeed, MailOptOut, Notification, OutboxMessage, Setting
+from tests.databases import backend
 
 JSON = {"Accept": "application/json"}
 TODAY = clock.today()
@@ -499,3 +500,38 @@ def test_pause_and_resume_mail(world, signed_in, outbox):
     )
     assert actions == ["mail_paused", "mail_resumed"]
     assert count(OutboxMessage) == 3
+
+
+@pytest.mark.skipif(backend() != "sqlite", reason="SQLite's one writer at a time is what this holds")
+def test_a_busy_database_never_refuses_a_page_view_for_its_timestamps(tmp_path):
+    """The feed's and the session's last use are written on their own, and given up when the database is
+    busy: a calendar program and a person reading their dashboard get their page, not a 409. On a database
+    of its own, which another connection can hold."""
+    import sqlite3
+
+    from app.auth.models import UserSession
+    from tests import factories
+    from tests.conftest import SignedInClient, app_on_a_fresh_database
+
+    with app_on_a_fresh_database(tmp_path, "busy") as (app, url):
+        world = factories.build_world()
+        db.session.commit()
+        manager = SignedInClient(app, world.users["manager"])
+        feed_url = _create_feed(SignedInClient(app, world.users["partner"]))
+        an_hour_and_more = clock.utcnow() - timedelta(hours=2)
+        db.session.rollback()  # a fresh snapshot: the requests above wrote since this session read
+        db.session.execute(CalendarFeed.__table__.update().values(last_used_at=an_hour_and_more))
+        db.session.execute(UserSession.__table__.update().values(last_seen_at=an_hour_and_more))
+        db.session.commit()
+        db.session.remove()
+        holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, timeout=30)
+        try:
+            holder.execute("BEGIN IMMEDIATE")  # another writer holds the database through both requests
+            assert app.test_client().get(feed_url).status_code == 200
+            assert manager.get("/dashboard").status_code == 200
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        # Once the database is free, the next view writes them.
+        assert app.test_client().get(feed_url).status_code == 200
+        assert db.session.scalar(select(CalendarFeed.last_used_at)) > an_hour_and_more

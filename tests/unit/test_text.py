@@ -1,4 +1,4 @@
-from app.core.text import fold, like_pattern
+from app.core.text import fold, like_pattern, trimmed
 
 
 def test_fold_removes_latin_accents_and_case():
@@ -12,3 +12,11 @@ def test_fold_unifies_arabic_letter_variants_and_drops_diacritics():
 
 def test_like_pattern_escapes_wildcards():
     assert like_pattern("50%_a\\b") == "%50\\%\\_a\\\\b%"
+
+
+def test_trimmed_drops_invisible_ends_and_keeps_what_is_inside():
+    assert trimmed(None) == "" and trimmed(" \u200b\u202e\u200f\ufeff\u00a0\n") == ""
+    assert trimmed("\u202eRapport\u200b ") == "Rapport"
+    # Inside a text, a direction mark or a joiner is meaning, not padding: kept.
+    assert trimmed(" تقرير\u200fD4SD ") == "تقرير\u200fD4SD"
+    assert trimmed("a\x00b") == "ab"
