@@ -656,6 +656,7 @@ def portfolio_summary(today: date) -> dict:
         .where(Occurrence.status.in_(("pending", "sent_back")), Occurrence.due_on < today, in_state_tagged("running"))
         .order_by(Occurrence.due_on, Occurrence.id),
         DIGEST_ROWS,
+        unique_by=Occurrence.id,
     )
     overdue = [
         {
