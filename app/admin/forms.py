@@ -2,6 +2,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
+from app.auth.forms import role_choices
 from app.auth.models import ROLES
 from app.core.forms import Form
 
@@ -18,7 +19,8 @@ def _optional_int(value):
 class UserForm(Form):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
     full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
-    role = SelectField(_l("Role"), choices=[])
+    # No role is chosen for the admin: the first in the list (the administrator's) was taken by a careless save.
+    role = SelectField(_l("Role"), choices=[], validators=[DataRequired(message=_l("Choose a role."))])
     organization_id = SelectField(_l("Organisation"), coerce=_optional_int, choices=[])
     language = SelectField(_l("Language"), choices=[("ar", "العربية"), ("fr", "Français"), ("en", "English")])
     is_active = BooleanField(_l("Account enabled (can sign in)"), default=True)
@@ -27,4 +29,4 @@ class UserForm(Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.role.choices = [(key, str(label)) for key, label in ROLES.items()]
+        self.role.choices = role_choices(tuple(ROLES))

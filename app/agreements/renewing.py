@@ -98,6 +98,12 @@ def may_renew(agreement) -> bool:
     return engine.state_has(agreement, "in_force") and agreement.type != "amendment"
 
 
+def offers_renewal(agreement) -> bool:
+    """Whether the agreement's page offers to start a renewal: `renew` would refuse a second one while
+    one is under way."""
+    return may_renew(agreement) and open_renewal(agreement) is None
+
+
 def renew(agreement, *, by, today: date | None = None) -> Agreement:
     """Start a renewal agreement prefilled from `agreement` (type, titles, summaries, parties, owner,
     parent, renewal terms, budget lines and plan), starting on its end date, linked both ways."""

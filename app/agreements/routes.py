@@ -127,6 +127,7 @@ def view_agreement(agreement_id: int):
         names=services.names_in_history(history),
         renewal_description=renewals.describe(renewals.current_terms(agreement)),
         non_renewal_side=str(NOTICE_SIDES.get(agreement.non_renewal_by or "", "")),
+        offers_renewal=renewing.offers_renewal(agreement),
     )
 
 

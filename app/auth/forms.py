@@ -11,6 +11,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
+from app.auth.models import ROLES
 from app.core.forms import Form
 
 
@@ -76,6 +77,13 @@ class AcceptInvitationForm(Form):
     )
 
 
+def role_choices(roles) -> list[tuple[str, str]]:
+    """`roles` to choose from, a blank first where there is a choice: nobody gets a role (the first listed
+    was the administrator's) by not looking."""
+    choices = [(role, str(ROLES[role])) for role in roles]
+    return [("", str(_l("Choose a role…"))), *choices] if len(choices) > 1 else choices
+
+
 class InvitationForm(Form):
     email = EmailField(
         _l("E-mail"),
@@ -85,7 +93,7 @@ class InvitationForm(Form):
             Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
         ],
     )
-    role = SelectField(_l("Role"), choices=[])
+    role = SelectField(_l("Role"), choices=[], validators=[DataRequired(message=_l("Choose a role."))])
     organization_id = SelectField(_l("Organisation"), choices=[], coerce=str)
     language = SelectField(
         _l("Language of the e-mail and the account"), choices=[("ar", "العربية"), ("fr", "Français"), ("en", "English")]

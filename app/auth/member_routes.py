@@ -10,8 +10,8 @@ from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
 
 from app.auth import invitations, members
-from app.auth.forms import AcceptInvitationForm, InvitationForm, MemberAccessForm
-from app.auth.models import ROLES, User
+from app.auth.forms import AcceptInvitationForm, InvitationForm, MemberAccessForm, role_choices
+from app.auth.models import User
 from app.auth.routes import blueprint
 from app.choices.services import fill
 from app.core.forms import form_status, refusal_shown_on
@@ -102,7 +102,7 @@ def set_member_active(user_id: int, change: str):
 def invite():
     _require_manager()
     form = InvitationForm()
-    form.role.choices = [(role, str(ROLES[role])) for role in invitable_roles(current_user)]
+    form.role.choices = role_choices(invitable_roles(current_user))
     if manages_every_account(current_user):
         # Any organisation of the government: searched as one types past the drop-down's limit.
         fill(form.organization_id, "organizations", current_user, blank=("", "—"), text_values=True)

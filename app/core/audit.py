@@ -46,6 +46,12 @@ class AuditEvent(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's 
 
     actor = relationship("User", lazy="joined")
 
+    @property
+    def actor_name(self) -> str:
+        """Who acted, as pages name people: the label's name without its address ("system" for the system)."""
+        name, bracket, address = self.actor_label.rpartition(" <")
+        return name if bracket and address.endswith(">") else self.actor_label
+
 
 class AuditChainHead(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """One row: the last sealed sequence number and hash. Writers lock it, so the chain is

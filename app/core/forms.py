@@ -17,6 +17,7 @@ from wtforms.i18n import messages_path
 
 from app.core.db import keep_even_if_refused
 from app.core.errors import DomainError, ValidationFailed
+from app.core.i18n import LANGUAGE_NAMES, reader_first
 from app.core.receipts import form_key_field
 from app.core.text import storable
 from app.extensions import db
@@ -27,12 +28,23 @@ def apply_field_errors(form, error: DomainError, fields: dict[str, str] | None =
     differ), and the rest as a flash message."""
     shown = False
     for name, messages in (error.field_errors or {}).items():
-        field = getattr(form, (fields or {}).get(name, name), None)
+        field = getattr(form, _shown_first((fields or {}).get(name, name), form), None)
         if field is not None:
             field.errors = list(field.errors or []) + list(messages)
             shown = True
     if not shown or not error.field_errors:
         flash(error.message, "danger")
+
+
+def _shown_first(name: str, form) -> str:
+    """Where an error about a text in three languages left empty ("give a title in at least one language",
+    which a service reports on its French field) is shown: under the one the form shows first, the reader's
+    language (the in_each_language macro), not under the second of an Arabic form."""
+    prefix, _, language = name.rpartition("_")
+    group = [getattr(form, f"{prefix}_{lang}", None) for lang in LANGUAGE_NAMES] if language in LANGUAGE_NAMES else []
+    if group and all(field is not None and not str(field.data or "").strip() for field in group):
+        return reader_first(prefix)
+    return name
 
 
 @contextmanager

@@ -58,6 +58,12 @@ def languages_for_reader() -> tuple[str, ...]:
     return FALLBACK_ORDER.get(current_language(), FALLBACK_ORDER["fr"])
 
 
+def reader_first(field: str) -> str:
+    """The column of `field` in the reader's language (title_ar…): forms show it first, so a "give it in at
+    least one language" error is shown under it."""
+    return f"{field}_{languages_for_reader()[0]}"
+
+
 def in_every_language(obj, field: str) -> dict[str, str]:
     """{ar, fr, en}: obj.<field> as `localized` reads it in each language ("" where it has none), its three
     columns read once rather than once per language and fallback (a reminder pass writes thousands)."""

@@ -54,6 +54,18 @@ def register_template_helpers(app: Flask) -> None:
 
     app.add_template_filter(written_date, "date")
 
+    @app.template_global()
+    @pass_context
+    def list_separator(context):
+        """What goes between the items of a list in the page's language: a Latin comma read wrongly in Arabic."""
+        return _pgettext(context, "between the items of a list", ", ")
+
+    @app.template_global()
+    @pass_context
+    def colon(context):
+        """What follows a label before its value: French writes a no-break space before the colon."""
+        return _pgettext(context, "after a label, before its value", ":")
+
     @app.template_filter("numberformat")
     def _format_number(value):
         return format_number(value or 0)

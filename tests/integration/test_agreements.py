@@ -1,3 +1,4 @@
+import re
 from datetime import date
 
 import pytest
@@ -82,6 +83,19 @@ def test_bad_input_is_a_form_error_and_nothing_is_written(app, world, signed_in,
     assert response.status_code == 422
     assert field_message in response.get_data(as_text=True)
     assert _count(Agreement) == before_agreements and _count(AuditEvent) == before_audit
+
+
+@pytest.mark.parametrize("language", ["ar", "fr", "en"])
+def test_a_title_missing_in_every_language_is_shown_under_the_first_title_field(app, world, signed_in, language):
+    """The form shows the reader's language first: that field carries the error (not always the French one)."""
+    client = signed_in("officer")
+    client.post("/language", data={"language": language})
+    response = client.post("/agreements/new", data=_form(world, title_ar="", title_fr="", title_en=""))
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    invalid = set(re.findall(r'<input[^>]*class="[^"]*is-invalid[^"]*"[^>]*id="(title_\w+)"', page))
+    invalid |= set(re.findall(r'<input[^>]*id="(title_\w+)"[^>]*class="[^"]*is-invalid', page))
+    assert invalid == {f"title_{language}"}
 
 
 def test_garbage_bytes_and_nul_characters_do_not_break_the_form(app, world, signed_in):

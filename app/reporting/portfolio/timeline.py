@@ -64,6 +64,11 @@ class Tick:
     offset: float
     is_year: bool
 
+    @property
+    def is_near_the_end(self) -> bool:
+        """Too near the axis's end for its label to start at its line: the label ends there instead."""
+        return self.offset > 92
+
 
 @dataclass
 class Timeline:
