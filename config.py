@@ -138,6 +138,9 @@ class Config:
     # CIDRs, e.g. "10.0.0.0/8"); neither set, it answers 404. Logs as JSON lines with "json".
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
     METRICS_ALLOW_NETWORKS = env_networks("METRICS_ALLOW_NETWORKS")
+    # The reverse proxies in front of the app (comma-separated CIDRs, e.g. "10.0.0.10/32"): a request from
+    # one of them is counted under the client it names in X-Forwarded-For (app/core/proxies.py).
+    TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
 
     # The language of a fresh install: visitors who chose none and whose browser asks for none

@@ -57,6 +57,9 @@ def create_app(config: str | type | None = None) -> Flask:
 
     register_error_handlers(app)
     register_template_helpers(app)
+    from app.core.proxies import trust_proxies
+
+    trust_proxies(app)
 
     from app.cli import register_cli
 

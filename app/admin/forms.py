@@ -4,6 +4,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 
 from app.auth.forms import role_choices
 from app.auth.models import ROLES
+from app.auth.passwords import MIN_LENGTH
 from app.core.forms import Form
 
 
@@ -25,7 +26,7 @@ class UserForm(Form):
     language = SelectField(_l("Language"), choices=[("ar", "العربية"), ("fr", "Français"), ("en", "English")])
     is_active = BooleanField(_l("Account enabled (can sign in)"), default=True)
     is_org_admin = BooleanField(_l("Organisation admin: manages the accounts of their partner organisation"))
-    password = PasswordField(_l("Password"), validators=[Optional(), Length(min=10, max=256)])
+    password = PasswordField(_l("Password"), validators=[Optional(), Length(min=MIN_LENGTH, max=256)])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 
 from app.agreements.models import NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS
 from app.core import audit
+from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
@@ -105,6 +106,8 @@ def record_non_renewal(agreement, *, by, given_on: date | None, side: str, uploa
     errors: dict[str, list[str]] = {}
     if not isinstance(given_on, date):
         errors["given_on"] = [_("Give the date of the notice.")]
+    elif not within_calendar(given_on):
+        errors["given_on"] = [_("This date is out of range.")]
     elif agreement.notice_deadline and given_on > agreement.notice_deadline:
         errors["given_on"] = [
             _(

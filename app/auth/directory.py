@@ -176,8 +176,7 @@ def _first(value) -> str:
 def sync(entry: Entry) -> User:
     """Create or refresh the account of `entry`; raises DirectoryNoAccess (after deactivating the
     account) when the directory no longer gives access."""
-    from app.api.tokens import revoke_all_tokens
-    from app.auth import sessions
+    from app.auth.leavers import cut_off
     from app.organizations.models import Organization
 
     role = role_for(entry.groups) if entry.is_enabled else None
@@ -188,13 +187,11 @@ def sync(entry: Entry) -> User:
     if role is None or not email:
         if user is not None and user.is_active_account:
             user.is_active_account = False
-            ended = sessions.end_all(user, "directory_disabled")
-            revoked = revoke_all_tokens(user, by=None)
             audit.record(
                 "directory_access_lost",
                 user,
                 actor=None,
-                changes={"sessions_ended": ended, "tokens_revoked": revoked, "enabled": entry.is_enabled},
+                changes=cut_off(user, by=None, reason="directory_disabled") | {"enabled": entry.is_enabled},
             )
         raise DirectoryNoAccess()
     home = db.session.scalar(select(Organization).where(Organization.is_home.is_(True)).limit(1))

@@ -7,8 +7,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
 from app.agreements.models import Agreement
-from app.api.tokens import revoke_all_tokens
-from app.auth import sessions
+from app.auth.leavers import cut_off
 from app.auth.models import DeliverableGrant, User
 from app.core import audit
 from app.core.errors import ValidationFailed
@@ -17,7 +16,7 @@ from app.extensions import db
 
 
 def set_active(user: User, is_active: bool, *, by: User) -> None:
-    """Deactivating ends the person's sessions and revokes their API tokens at once."""
+    """Deactivating cuts the person off at once (auth.services.cut_off)."""
     if user.id == by.id:
         message = _("You cannot deactivate your own account.")
         raise ValidationFailed(message, {"user": [message]})
@@ -26,8 +25,7 @@ def set_active(user: User, is_active: bool, *, by: User) -> None:
     user.is_active_account = is_active
     changes: dict = {"before": {"is_active": not is_active}, "after": {"is_active": is_active}}
     if not is_active:
-        changes["sessions_ended"] = sessions.end_all(user, "deactivated")
-        changes["tokens_revoked"] = revoke_all_tokens(user, by=by)
+        changes |= cut_off(user, by=by)
     audit.record("deactivated" if not is_active else "reactivated", user, actor=by, changes=changes)
 
 

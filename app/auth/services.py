@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from app.api.tokens import revoke_all_tokens
 from app.auth import directory, passwords, sessions
+from app.auth.leavers import cut_off
 from app.auth.models import LoginAttempt, User, normalize_email
 from app.core import audit
 from app.core.errors import ValidationFailed
@@ -244,9 +245,7 @@ def update_user(
         user.set_password(new_password)
         sessions.end_all(user, "password_reset")
     if deactivated:
-        # A leaver's browsers and scripts stop working at once.
-        sessions.end_all(user, "deactivated")
-        revoke_all_tokens(user, by=by)
+        cut_off(user, by=by)
     changes = audit.diff(before, _user_snapshot(user))
     if new_password:
         changes["after"]["password"] = "changed"

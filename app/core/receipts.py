@@ -114,7 +114,8 @@ def answer_a_repeat():
         return None
     if not _KEY.match(sent):
         if is_api:
-            return error_response(400, _("The Idempotency-Key header must be 1 to 255 printable ASCII characters."))
+            message = _("The Idempotency-Key header must be 1 to 255 printable ASCII characters, without spaces.")
+            return error_response(400, message)
         return None  # not a key we drew: the form is taken as sent once
     g.request_key, g.request_fingerprint = sent, _fingerprint()
     user_id = current_user.id

@@ -282,6 +282,23 @@ EXTENSIONS = {
 }
 
 
+def chosen_files(uploads) -> list:
+    """The files a form or a call really sent. A file input left empty sends a part without a name or a
+    byte: skipped. A part with bytes but no name is a file all the same (named by its content, clean_filename),
+    not dropped in silence."""
+    chosen = []
+    for upload in uploads or ():
+        if upload is None:
+            continue
+        stream = getattr(upload, "stream", None)
+        if not getattr(upload, "filename", "") and (stream is None or not stream.read(1)):
+            continue
+        if stream is not None:
+            stream.seek(0)
+        chosen.append(upload)
+    return chosen
+
+
 def clean_filename(name: str | None, fallback: str = "document", content_type: str | None = None) -> str:
     """A display name: no path, no control characters, at most 200 characters (Arabic kept); with the
     file's `content_type`, ending with one of its extensions. The type is read from the content, so a PDF

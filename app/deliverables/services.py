@@ -23,7 +23,7 @@ from app.core.exports import streamed
 from app.core.models import utcnow
 from app.core.pagination import first_with_total
 from app.core.permissions import can, visible_agreements_clause, visible_deliverables_clause
-from app.core.storage import clean_filename, store
+from app.core.storage import chosen_files, clean_filename, store
 from app.core.text import trimmed
 from app.deliverables.models import (
     RECURRENCES,
@@ -312,7 +312,7 @@ def submit(
                 status=occurrence_status_label(occurrence),
             )
         )
-    uploads = [u for u in uploads if u is not None and getattr(u, "filename", "")]
+    uploads = chosen_files(uploads)
     if not uploads:
         message = _("Choose at least one file.")
         raise ValidationFailed(message, {"files": [message]})

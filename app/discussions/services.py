@@ -138,7 +138,7 @@ def post_message(agreement, *, occurrence=None, audience: str, body: str | None,
         raise PermissionDenied(_("You cannot write in this thread."))
     body = _clean_body(body)
     mentioned = _resolve_mentions(body, agreement, occurrence, audience, by)
-    uploads = [upload for upload in uploads or () if upload is not None and getattr(upload, "filename", "")]
+    uploads = storage.chosen_files(uploads)
     if len(uploads) > MAX_ATTACHMENTS:
         message = _("At most %(num)s files per message.", num=MAX_ATTACHMENTS)
         raise ValidationFailed(message, {"files": [message]})

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app.core.dates import within_calendar
 from app.core.errors import ValidationFailed
 from app.core.permissions import holders_clause, may_decide_approvals
 from app.extensions import db
@@ -104,6 +105,8 @@ def reassign_approval(round_, *, from_user, to_user, ends_on: date, by, today: d
             errors["to_id"] = [refusal]
     if not isinstance(ends_on, date):
         errors["ends_on"] = [_("Give the last day of the delegation.")]
+    elif not within_calendar(ends_on):
+        errors["ends_on"] = [_("This date is out of range.")]
     elif ends_on < today:
         errors["ends_on"] = [_("The last day cannot be before today.")]
     if errors:

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.core import audit, clock
-from app.core.dates import FIRST_DAY, LAST_DAY
+from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
@@ -270,6 +270,8 @@ def record_signature(
         raise WorkflowError(_("This signature is already recorded."))
     if not isinstance(signed_on, date):
         raise ValidationFailed(_("Not a valid date."), {"signed_on": [_("Not a valid date.")]})
+    if not within_calendar(signed_on):
+        raise ValidationFailed(_("This date is out of range."), {"signed_on": [_("This date is out of range.")]})
     if signed_on > today:
         message = _("A signature date cannot be in the future.")
         raise ValidationFailed(message, {"signed_on": [message]})
@@ -342,7 +344,7 @@ def delegate(*, delegator, delegate_user, starts_on: date, ends_on: date, by) ->
         errors["ends_on"] = [_("The last day cannot be before the first.")]
     else:
         for name, day in (("starts_on", starts_on), ("ends_on", ends_on)):
-            if not FIRST_DAY <= day <= LAST_DAY:
+            if not within_calendar(day):
                 errors[name] = [_("This date is out of range.")]
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)

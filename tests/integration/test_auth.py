@@ -1,10 +1,12 @@
+import ipaddress
+
 import pytest
 
 from app.auth.models import LoginAttempt, User
 from app.extensions import db
 from config import ProductionConfig
 from tests import factories
-from tests.conftest import SignedInClient
+from tests.conftest import SignedInClient, make_test_app
 
 
 def test_sign_in_and_out(app, world):
@@ -50,6 +52,35 @@ def test_failures_from_one_address_are_limited_across_accounts(app, world):
     for number in range(limit):
         client.sign_in(f"guess{number}@example.org", "wrong password!")
     assert client.sign_in(world.users["legal"].email, factories.PASSWORD).status_code == 429
+
+
+def test_behind_a_trusted_proxy_each_client_is_counted_under_its_own_address(database_url, app, world):
+    """Behind nginx every connection comes from the proxy: counted under it, twenty wrong passwords from
+    anyone locked everyone out. From a TRUSTED_PROXIES address the client the proxy names is counted; a
+    client reaching the app directly cannot choose the address it is counted under."""
+    proxied = make_test_app(
+        database_url, UPLOAD_DIR=app.config["UPLOAD_DIR"], TRUSTED_PROXIES=(ipaddress.ip_network("127.0.0.1/32"),)
+    )
+    limit, legal = app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"], world.users["legal"]
+
+    def through_proxy(client_address: str) -> SignedInClient:
+        client = SignedInClient(proxied, None)
+        client.http.environ_base["HTTP_X_FORWARDED_FOR"] = client_address
+        return client
+
+    guesser = through_proxy("198.51.100.7")
+    for number in range(limit):
+        assert guesser.sign_in(f"guess{number}@example.org", "wrong password!").status_code == 401
+    assert guesser.sign_in(legal.email, factories.PASSWORD).status_code == 429
+    assert through_proxy("203.0.113.5").sign_in(legal.email, factories.PASSWORD).status_code == 302
+
+    direct = SignedInClient(proxied, None)
+    direct.http.environ_base["REMOTE_ADDR"] = "192.0.2.50"
+    for number in range(limit):
+        direct.http.environ_base["HTTP_X_FORWARDED_FOR"] = f"203.0.113.{number + 10}"
+        direct.sign_in(f"direct{number}@example.org", "wrong password!")
+    direct.http.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.200"
+    assert direct.sign_in(legal.email, factories.PASSWORD).status_code == 429
 
 
 def test_inactive_account_cannot_sign_in(app, world):

@@ -203,6 +203,14 @@ def test_attachments_download_only_for_readers(app, world, signed_in):
     assert signed_in("partner_b").get(url).status_code == 404
 
 
+def test_a_file_sent_without_a_name_is_kept_named_by_its_content(app, world, signed_in):
+    """A part with bytes but an empty file name was dropped in silence (the answer said it was posted)."""
+    officer = signed_in("officer")
+    assert post(officer, world.agreement_a, "sans nom", "internal", files=[(PDF, "")]).status_code == 303
+    attachment = db.session.scalar(select(DiscussionAttachment))
+    assert attachment is not None and attachment.original_name.endswith(".pdf")
+
+
 def test_edits_are_shown_kept_and_audited_and_only_by_the_author(app, world, signed_in):
     partner = signed_in("partner")
     agreement = world.agreement_a

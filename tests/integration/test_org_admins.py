@@ -19,6 +19,7 @@ from app.extensions import db
 from app.notifications.calendar import build_calendar
 from app.notifications.models import Notification
 from app.notifications.reminders import candidates_at
+from app.notifications.services import create_calendar_feed
 from tests import factories
 from tests.conftest import SignedInClient
 
@@ -82,17 +83,23 @@ def test_deactivation_ends_sessions_and_tokens_and_reactivation_lets_back_in(app
     boss, colleague, _second, _occurrences = team
     elsewhere = SignedInClient(app, colleague)
     _token, secret = create_token(colleague, "script", by=colleague)
+    feed = create_calendar_feed(colleague)
     db.session.commit()
     assert elsewhere.get("/portal").status_code == 200
+    assert app.test_client().get(f"/calendar/{feed}.ics").status_code == 200
     client = SignedInClient(app, boss)
     assert client.post(f"/team/{colleague.id}/deactivate", csrf_from="/team").status_code == 303
     assert elsewhere.get("/portal").status_code == 302
     assert app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    assert app.test_client().get(f"/calendar/{feed}.ics").status_code == 404
     assert SignedInClient(app, None).sign_in(colleague.email, factories.PASSWORD).status_code == 401
     assert client.post(f"/team/{boss.id}/deactivate", csrf_from="/team").status_code == 303  # refused, flashed
     assert _fresh(User, boss.id).is_active_account
     assert client.post(f"/team/{colleague.id}/reactivate", csrf_from="/team").status_code == 303
     assert SignedInClient(app, None).sign_in(colleague.email, factories.PASSWORD).status_code == 302
+    # Back in, but what was cut off stays cut off: a calendar address leaked meanwhile does not work again.
+    assert app.test_client().get(f"/calendar/{feed}.ics").status_code == 404
+    assert app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
     actions = list(
         db.session.scalars(
             select(AuditEvent.action).where(AuditEvent.object_type == "users", AuditEvent.object_id == colleague.id)

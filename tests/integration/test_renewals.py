@@ -149,6 +149,17 @@ def test_a_notice_of_non_renewal_stops_the_tacit_renewal(world):
     assert agreement.expires_on == date(2026, 1, 1)
 
 
+def test_a_notice_dated_outside_the_kept_calendar_is_refused(world):
+    officer = world.users["officer"]
+    agreement = tacit(world.agreement_a, notice=3, end=date(2026, 1, 1))
+    with pytest.raises(ValidationFailed) as refused:
+        renewals.record_non_renewal(
+            agreement, by=officer, given_on=date(1, 1, 1), side="ministry", expected_version=agreement.version
+        )
+    assert refused.value.field_errors == {"given_on": ["This date is out of range."]}
+    assert agreement.non_renewal_on is None
+
+
 def test_one_broken_renewal_does_not_stop_the_others(world):
     first = tacit(world.agreement_a, end=date(2026, 1, 1))
     second = tacit(world.agreement_b, start=date(2025, 7, 2), end=date(2026, 1, 1))

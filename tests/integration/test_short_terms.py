@@ -146,3 +146,24 @@ def test_the_derived_signature_date_is_in_the_audit_trail(world):
     ).all()
     assert "after" not in rows[0].changes  # not all signed yet: nothing derived
     assert rows[1].changes["after"] == {"signed_on": "2026-03-04"}
+
+
+@pytest.mark.parametrize("day", [date(1, 1, 1), date(1955, 12, 31), date(2201, 1, 1)])
+def test_a_signature_date_outside_the_kept_calendar_is_refused(world, day):
+    """Once accepted, 0001-01-01 became the agreement's signature date and a negative Excel date in exports."""
+    from app.workflow import services
+
+    officer = world.users["officer"]
+    agreement = factories.agreement(by=officer, partners=[world.partner_a], state="signature")
+    engine.settle_state(agreement)
+    services.add_signatory(
+        agreement, by=officer, side="ministry", name="La ministre", title=None, expected_version=agreement.version
+    )
+    db.session.commit()
+    with pytest.raises(ValidationFailed) as refused:
+        services.record_signature(
+            agreement, agreement.signatories[0].id, by=officer, signed_on=day, expected_version=agreement.version
+        )
+    assert refused.value.field_errors == {"signed_on": ["This date is out of range."]}
+    db.session.rollback()
+    assert agreement.signatories[0].signed_on is None and agreement.signed_on is None
