@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Links in e-mails point at the server `make run` starts (PORT=5110 make run: mail links say 5110 too).
+BASE_URL ?= http://$(HOST):$(PORT)
+export BASE_URL
 
 .PHONY: run test unit lint format test-sqlite test-postgres install translations-compile translations-update migrate check clean
 

@@ -37,6 +37,10 @@ CATEGORIES: dict[str, tuple[Any, bool]] = {
     "invitation": (_l("Invitations"), True),
 }
 
+# Mails about an account itself, sent to whoever asked (an invitee has no account yet): their footer speaks
+# of that, not of a role and of preferences that cannot turn them off.
+ASKED_FOR = frozenset({"password_reset", "invitation"})
+
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 
 

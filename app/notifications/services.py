@@ -24,6 +24,7 @@ from app.core.permissions import may_receive_mail_category
 from app.extensions import db
 from app.notifications import messages
 from app.notifications.models import (
+    ASKED_FOR,
     CATEGORIES,
     CalendarFeed,
     MailOptOut,
@@ -274,6 +275,11 @@ def render_bodies(recipient, language: str, notice: Notice) -> tuple[str, str]:
             "preferences_url": absolute_url(app_path("notifications.preferences")),
             "base_url": current_app.config["BASE_URL"].rstrip("/"),
             "pick": messages.pick,
+            "isolate": messages.isolate,
+            # A plain-text line takes its direction from its first letter: in Arabic, a mark that starts it
+            # right to left even when a Latin reference comes first.
+            "line_start": "\u200f" if language == "ar" else "",
+            "asked_for": notice.category in ASKED_FOR,
         }
         template = "weekly_digest" if notice.kind == "weekly_digest" else "notification"
         return (

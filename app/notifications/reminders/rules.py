@@ -698,8 +698,10 @@ def portfolio_summary(today: date) -> dict:
         for definition in _definitions():
             if state in definition.states and state not in labels:
                 labels[state] = dict(definition.states[state].label)
-    # In lifecycle order (the order the definitions list their states), as the app's board shows them.
-    lifecycle = list(dict.fromkeys(name for definition in _definitions() for name in definition.states))
+    # In lifecycle order (the order the definitions list their states), as the app's board shows them: the
+    # longest lifecycle first, so a state a shorter one lacks (negotiation, for an amendment) keeps its place.
+    fullest_first = sorted(_definitions(), key=lambda definition: -len(definition.states))
+    lifecycle = list(dict.fromkeys(name for definition in fullest_first for name in definition.states))
     stages = [
         {"state": state, "label": labels.get(state, {"ar": state, "fr": state, "en": state}), "count": count}
         for state, count in sorted(
