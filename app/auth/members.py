@@ -16,7 +16,7 @@ from app.extensions import db
 
 
 def set_active(user: User, is_active: bool, *, by: User) -> None:
-    """Deactivating cuts the person off at once (auth.services.cut_off)."""
+    """Deactivating cuts the person off at once (auth.leavers.cut_off)."""
     if user.id == by.id:
         message = _("You cannot deactivate your own account.")
         raise ValidationFailed(message, {"user": [message]})

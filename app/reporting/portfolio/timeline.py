@@ -58,6 +58,10 @@ class Group:
     bars: list[Bar] = field(default_factory=list)
 
 
+# Past this share of the axis (percent), a tick's label is drawn ending at its line, not starting there.
+LABEL_ENDS_AFTER = 92
+
+
 @dataclass
 class Tick:
     label: str
@@ -67,7 +71,7 @@ class Tick:
     @property
     def is_near_the_end(self) -> bool:
         """Too near the axis's end for its label to start at its line: the label ends there instead."""
-        return self.offset > 92
+        return self.offset > LABEL_ENDS_AFTER
 
 
 @dataclass
