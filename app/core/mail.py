@@ -12,6 +12,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime, formataddr
 from zoneinfo import ZoneInfo
 
@@ -30,6 +31,33 @@ class ConnectionFailed(TemporaryMailError):
     """Could not reach or log in to the server: nothing about any one message."""
 
 
+# Headers a mail client reads as a machine would: folded past 78 characters they come out as
+# RFC 2047 encoded words ("=?utf-8?q?=3Chttp..."), which clients do not decode in a URL list,
+# so the unsubscribe link silently disappeared. RFC 5322 allows 998 characters on a line.
+UNFOLDED_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+MAX_LINE = 998
+
+
+class MailPolicy(EmailPolicy):
+    """The default policy, except that UNFOLDED_HEADERS are written on one line as they are."""
+
+    def _on_one_line(self, name: str, value: str) -> str | None:
+        line = f"{name}: {value}"
+        if name.lower() in UNFOLDED_HEADERS and line.isascii() and len(line) <= MAX_LINE:
+            return line + self.linesep
+        return None
+
+    def fold(self, name, value):
+        return self._on_one_line(name, value) or super().fold(name, value)
+
+    def fold_binary(self, name, value):
+        line = self._on_one_line(name, value)
+        return line.encode("ascii") if line else super().fold_binary(name, value)
+
+
+MAIL_POLICY = MailPolicy()
+
+
 def build_message(
     *,
     sender: str,
@@ -44,7 +72,7 @@ def build_message(
     unsubscribe_url: str | None = None,
     one_click: bool = False,
 ) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = sender if "<" in sender else formataddr(("Sharaka", sender))
     message["To"] = to
     message["Subject"] = " ".join(subject.split())

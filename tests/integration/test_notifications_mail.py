@@ -336,6 +336,9 @@ def test_reminders_arrive_on_the_right_days_to_the_right_people_in_their_languag
             # Optional mail (a deliverable coming due): its own signed link, one click (RFC 8058).
             assert message["List-Unsubscribe"].startswith(f"<{BASE_URL}/mail/unsubscribe/")
             assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+            # As it travelled: on one line, not as RFC 2047 encoded words a mail client would not decode.
+            raw_unsubscribe = dict(message.raw_items())["List-Unsubscribe"]
+            assert raw_unsubscribe == message["List-Unsubscribe"] and len(raw_unsubscribe) > 78
             assert "\n" not in message["Subject"] and message["Subject"] == message["Subject"].strip()
         english = next(m for rcpts, m in arrived if rcpts == [room.ids["colleague"][1]])
         assert english["Subject"] == f"Due in 7 days: Rapport trimestriel ({reference})"
