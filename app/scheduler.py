@@ -105,7 +105,7 @@ def exports_job(app: Flask) -> None:
     """Write the spreadsheets people asked for on long lists, and forget the old ones."""
     from app.exports.services import run_due
 
-    _counted(app, "exports", run_due)
+    _counted(app, "exports", lambda: run_due(stopping=STOPPING.is_set))
 
 
 def audit_anchor_job(app: Flask) -> None:

@@ -44,6 +44,7 @@ COUNT_LABELS = {
     "retried": _l("to try again"),
     "done": _l("written"),
     "expired": _l("expired"),
+    "interrupted": _l("put back in the queue (the process was stopping)"),
     "temporary": _l("temporary files"),
     "unreferenced": _l("files no row refers to"),
     "removed": _l("removed"),

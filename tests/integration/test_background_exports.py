@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -126,7 +127,7 @@ def test_failures_are_told_and_never_stop_the_next_export(setting):
     world.users["officer"].is_active_account = False
     db.session.commit()
     counts = services.run_due()
-    assert counts == {"done": 1, "failed": 1, "expired": 0}
+    assert counts == {"done": 1, "failed": 1, "interrupted": 0, "expired": 0}
     db.session.rollback()
     failed = db.session.get(ExportJob, int(first.rsplit("/", 1)[1]))
     assert failed.status == "failed" and "no longer active" in failed.error
@@ -157,6 +158,33 @@ def test_a_writer_that_died_is_taken_over_and_old_exports_are_forgotten(setting)
     assert db.session.scalar(select(StoredFile).where(StoredFile.sha256 == sha)) is None
     assert not backend().has(sha)
     assert manager.get(location).status_code == 404
+
+
+def test_an_export_under_way_goes_back_to_the_queue_when_the_process_stops(setting):
+    app, world = setting
+    location = _client(app, world, "manager").get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    job_id = int(location.rsplit("/", 1)[1])
+    looks = []
+
+    def stopping():  # asked to stop once the file is under way (the first look is before claiming it)
+        looks.append(True)
+        return len(looks) > 1
+
+    counts = services.run_due(stopping=stopping)
+    assert counts["interrupted"] == 1 and counts["done"] == counts["failed"] == 0
+    db.session.rollback()
+    job = db.session.get(ExportJob, job_id)
+    # Queued again at once, for whoever runs next: not left "running" under a lease nobody renews.
+    given_back = (job.status, job.worker, job.lease_until, job.rows_done, job.stored_file_id)
+    assert given_back == ("queued", None, None, 0, None)
+    assert not list(Path(app.config["UPLOAD_DIR"]).glob(".export-*"))
+    # A process asked to stop takes nothing new.
+    assert services.run_due(stopping=lambda: True)["interrupted"] == 0
+    db.session.rollback()
+    assert db.session.get(ExportJob, job_id).status == "queued"
+    assert services.run_due()["done"] == 1
+    db.session.rollback()
+    assert db.session.get(ExportJob, job_id).status == "done"
 
 
 def test_the_scheduler_runs_exports_as_a_job(setting):

@@ -23,6 +23,26 @@ pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _scheduler(url: str, instance: Path, **settings: str) -> subprocess.Popen:
+    """`flask scheduler run` on database `url`, as the service runs it, its output kept."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SHARAKA_CONFIG": "development",
+        "FLASK_APP": "app",
+        "SHARAKA_INSTANCE_DIR": str(instance),
+        **settings,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "scheduler", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def test_scheduler_process_activates_due_agreements(tmp_path):
     with fresh_database(tmp_path, "sched") as url:
         app = make_test_app(url)
@@ -49,21 +69,7 @@ def test_scheduler_process_activates_due_agreements(tmp_path):
             due_id, later_id = due.id, later.id
             db.session.remove()
             db.engine.dispose()
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "SHARAKA_CONFIG": "development",
-            "FLASK_APP": "app",
-            "SHARAKA_INSTANCE_DIR": str(tmp_path),
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "flask", "scheduler", "run"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        process = _scheduler(url, tmp_path)
         try:
             # As long as the process lives: on a busy machine its start-up alone may take many seconds.
             deadline = time.time() + 300
@@ -87,3 +93,70 @@ def test_scheduler_process_activates_due_agreements(tmp_path):
         assert "date transitions" in output
         if backend() == "sqlite":
             assert "Traceback" not in output
+
+
+def test_a_scheduler_stopped_mid_export_gives_the_file_back_and_exits(tmp_path):
+    """SIGTERM while a long sheet is being written: the process ends without finishing the sheet (a
+    restart waited for it, 31 s for 57,000 rows), and the export is queued again, not left to a lease."""
+    from sqlalchemy import insert
+
+    from app.deliverables.models import Deliverable, Occurrence
+    from app.deliverables.services import OccurrenceFilters
+    from app.exports import services as exports
+    from app.exports.models import ExportJob
+
+    rows = 30_000
+    with fresh_database(tmp_path, "stop") as url:
+        app = make_test_app(url, UPLOAD_DIR=str(tmp_path / "uploads"))
+        with app.app_context():
+            upgrade()
+            world = factories.build_world()
+            owner = factories.agreement(by=world.users["officer"], partners=[world.partner_a])
+            first = clock.today() + timedelta(days=400)  # far ahead: no reminder is due for any of them
+            deliverable = Deliverable(
+                agreement=owner,
+                title_en="Daily figures",
+                responsible_organization_id=world.partner_a.id,
+                recurrence="once",
+                first_due_on=first,
+            )
+            db.session.add(deliverable)
+            db.session.flush()
+            db.session.execute(
+                insert(Occurrence),
+                [
+                    {"deliverable_id": deliverable.id, "due_on": first + timedelta(days=day), "status": "pending"}
+                    for day in range(rows)
+                ],
+            )
+            job = exports.request_export(world.users["manager"], "deliverables", OccurrenceFilters(), language="en")
+            db.session.commit()
+            job_id = job.id
+            db.session.remove()
+        process = _scheduler(url, tmp_path, UPLOAD_DIR=str(tmp_path / "uploads"), EXPORT_INTERVAL_SECONDS="1")
+        try:
+            # Until the writer has recorded progress (the sheet is under way), as long as the process lives.
+            job = None
+            while process.poll() is None:
+                with app.app_context():
+                    job = db.session.get(ExportJob, job_id)
+                    db.session.expunge_all()
+                    db.session.remove()
+                if job.status != "queued" and job.rows_done:
+                    break
+                time.sleep(0.1)
+            assert job.status == "running" and 0 < job.rows_done < rows, (job.status, job.rows_done)
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        assert process.returncode == 0, output
+        assert "given back to the queue" in output
+        with app.app_context():
+            job = db.session.get(ExportJob, job_id)
+            assert (job.status, job.worker, job.lease_until, job.stored_file_id) == ("queued", None, None, None)
+            assert not list((tmp_path / "uploads").glob(".export-*"))
+            db.session.remove()
+            db.engine.dispose()
