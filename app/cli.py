@@ -319,17 +319,13 @@ def _simulate_workflow(file, scenario_file):
 )
 def tick_command(today):
     """Apply date-driven moves due today (signed → active, active → expired). Safe to run twice."""
-    from app.operations.failures import failures_from_results, report_failures
-    from app.workflow.date_moves import run_date_transitions
+    from app.workflow.date_moves import apply_date_moves
 
-    with unit_of_work():
-        results = run_date_transitions(today.date() if today else clock.today())
-        failures = failures_from_results(results)
-        report_failures("date-transitions", failures)
-    for reference, transition, outcome in results:
+    run = apply_date_moves(today.date() if today else clock.today())
+    for reference, transition, outcome in run.results:
         click.echo(f"{reference}: {transition}: {outcome}")
-    click.echo(f"{sum(1 for r in results if r[2] == 'done')} moved, {len(failures)} failed, {len(results)} looked at.")
-    if failures:
+    click.echo(f"{run.moved} moved, {run.failed} failed, {len(run.results)} looked at.")
+    if run.failed:
         raise SystemExit(1)
 
 

@@ -28,23 +28,15 @@ STOPPING = threading.Event()
 def date_transitions_job(app: Flask) -> None:
     """Apply today's date-driven moves (signed → active, active → expired)."""
     from app.extensions import db
-    from app.operations.failures import failures_from_results, report_failures
     from app.operations.services import track_job
-    from app.workflow.date_moves import run_date_transitions
+    from app.workflow.date_moves import apply_date_moves
 
     with app.app_context():
         today = clock.today()
         try:
-            with track_job("date-transitions") as counts, unit_of_work():
-                results = run_date_transitions(today)
-                failures = failures_from_results(results)
-                problems = report_failures("date-transitions", failures)
-                counts.update(
-                    moved=sum(1 for r in results if r[2] == "done"),
-                    failed=len(failures),
-                    looked_at=len(results),
-                    problems=problems,
-                )
+            with track_job("date-transitions") as counts:
+                run = apply_date_moves(today)
+                counts.update(moved=run.moved, failed=run.failed, looked_at=len(run.results), problems=run.problems)
         except Exception:
             log.exception("date transitions failed")
             raise
@@ -53,9 +45,9 @@ def date_transitions_job(app: Flask) -> None:
         log.info(
             "date transitions for %s: %d moved, %d failed, %d looked at",
             today,
-            counts["moved"],
-            counts["failed"],
-            counts["looked_at"],
+            run.moved,
+            run.failed,
+            len(run.results),
         )
 
 

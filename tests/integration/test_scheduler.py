@@ -160,3 +160,65 @@ def test_a_scheduler_stopped_mid_export_gives_the_file_back_and_exits(tmp_path):
             assert not list((tmp_path / "uploads").glob(".export-*"))
             db.session.remove()
             db.engine.dispose()
+
+
+def test_two_schedulers_started_together_move_each_agreement_once_and_neither_fails(tmp_path):
+    """A second scheduler (started by mistake, or one per machine) runs the same date moves at the same
+    moment: one waits for the other and finds nothing left, instead of failing on SQLite's lock."""
+    from sqlalchemy import func, select
+
+    from app.core.audit import AuditEvent
+    from app.operations.models import JobStatus
+
+    with fresh_database(tmp_path, "two") as url:
+        app = make_test_app(url)
+        with app.app_context():
+            upgrade()
+            world = factories.build_world()
+            due = []
+            for _number in range(120):
+                agreement = factories.agreement(
+                    by=world.users["officer"],
+                    partners=[world.partner_a],
+                    state="signed",
+                    signed_on=clock.today() - timedelta(days=10),
+                    effective_on=clock.today() - timedelta(days=1),
+                )
+                settle_state(agreement)
+                due.append(agreement)
+            db.session.commit()
+            due_ids = [agreement.id for agreement in due]
+            db.session.remove()
+        processes = [_scheduler(url, tmp_path / f"instance-{number}") for number in (1, 2)]
+        try:
+            status = None
+            while all(process.poll() is None for process in processes):
+                with app.app_context():
+                    status = db.session.get(JobStatus, "date-transitions")
+                    db.session.expunge_all()
+                    db.session.remove()
+                if status is not None and status.runs >= 2:
+                    break
+                time.sleep(0.2)
+            assert status is not None and status.runs >= 2, [process.poll() for process in processes]
+        finally:
+            outputs = []
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+                outputs.append(process.communicate(timeout=60)[0])
+        assert [process.returncode for process in processes] == [0, 0], outputs
+        assert (status.failures, status.last_error) == (0, None), outputs
+        with app.app_context():
+            assert {db.session.get(Agreement, number).state for number in due_ids} == {"active"}
+            activations = db.session.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(
+                    AuditEvent.object_type == "agreements",
+                    AuditEvent.object_id.in_(due_ids),
+                    AuditEvent.action == "transition",
+                )
+            )
+            db.session.remove()
+            db.engine.dispose()
+        assert activations == len(due_ids), outputs
