@@ -43,28 +43,26 @@ def _scheduler(url: str, instance: Path, **settings: str) -> subprocess.Popen:
     )
 
 
+def _signed(world, *, starts_in_days: int) -> Agreement:
+    """A signed agreement taking effect that many days from today (past: due to become active)."""
+    agreement = factories.agreement(
+        by=world.users["officer"],
+        partners=[world.partner_a],
+        state="signed",
+        signed_on=clock.today() - timedelta(days=10),
+        effective_on=clock.today() + timedelta(days=starts_in_days),
+    )
+    settle_state(agreement)
+    return agreement
+
+
 def test_scheduler_process_activates_due_agreements(tmp_path):
     with fresh_database(tmp_path, "sched") as url:
         app = make_test_app(url)
         with app.app_context():
             upgrade()
             world = factories.build_world()
-            due = factories.agreement(
-                by=world.users["officer"],
-                partners=[world.partner_a],
-                state="signed",
-                signed_on=clock.today() - timedelta(days=10),
-                effective_on=clock.today() - timedelta(days=1),
-            )
-            later = factories.agreement(
-                by=world.users["officer"],
-                partners=[world.partner_a],
-                state="signed",
-                signed_on=clock.today() - timedelta(days=10),
-                effective_on=clock.today() + timedelta(days=30),
-            )
-            for agreement in (due, later):
-                settle_state(agreement)
+            due, later = _signed(world, starts_in_days=-1), _signed(world, starts_in_days=30)
             db.session.commit()
             due_id, later_id = due.id, later.id
             db.session.remove()
@@ -175,17 +173,7 @@ def test_two_schedulers_started_together_move_each_agreement_once_and_neither_fa
         with app.app_context():
             upgrade()
             world = factories.build_world()
-            due = []
-            for _number in range(120):
-                agreement = factories.agreement(
-                    by=world.users["officer"],
-                    partners=[world.partner_a],
-                    state="signed",
-                    signed_on=clock.today() - timedelta(days=10),
-                    effective_on=clock.today() - timedelta(days=1),
-                )
-                settle_state(agreement)
-                due.append(agreement)
+            due = [_signed(world, starts_in_days=-1) for _number in range(120)]
             db.session.commit()
             due_ids = [agreement.id for agreement in due]
             db.session.remove()
