@@ -137,14 +137,19 @@ def jobs_status_command():
     from app.operations.services import job_statuses
 
     for job in job_statuses():
-        if not job.runs:
+        if job.runs:
+            counts = ", ".join(f"{key} {value}" for key, value in (job.last_counts or {}).items())
+            click.echo(
+                f"{job.name:<17} runs {job.runs}, failures {job.failures}; "
+                f"last {job.last_started_at:%Y-%m-%d %H:%M:%S}Z on {job.last_host}, {job.last_duration_ms} ms"
+                + (f" ({counts})" if counts else "")
+            )
+        elif job.failures or job.running_since:
+            click.echo(f"{job.name:<17} no run finished, failures {job.failures}")
+        else:
             click.echo(f"{job.name:<17} never ran")
-            continue
-        counts = ", ".join(f"{key} {value}" for key, value in (job.last_counts or {}).items())
-        click.echo(
-            f"{job.name:<17} runs {job.runs}, failures {job.failures}; last {job.last_started_at:%Y-%m-%d %H:%M:%S}Z"
-            f" on {job.last_host}, {job.last_duration_ms} ms" + (f" ({counts})" if counts else "")
-        )
+        if job.running_since:
+            click.echo(f"{'':<17} under way since {job.running_since:%Y-%m-%d %H:%M:%S}Z on {job.running_host}")
         if job.last_error:
             click.echo(f"{'':<17} last error {job.last_error_at:%Y-%m-%d %H:%M:%S}Z: {job.last_error}")
         for problem in job.last_problems or ():
@@ -208,6 +213,15 @@ def run_scheduler_command():
     configure_logging(current_app.config["LOG_FORMAT"])
 
     scheduler = build_scheduler(current_app._get_current_object())
+    # Runs this machine's previous scheduler left unfinished (killed, the machine lost) are counted.
+    from app.operations.services import note_interrupted_runs
+
+    try:
+        note_interrupted_runs()
+    except Exception:  # bookkeeping never keeps the scheduler from starting
+        current_app.logger.exception("could not look for interrupted runs")
+    finally:
+        db.session.remove()
 
     def stop(signum, frame):
         # A running job finishes its transaction (the mail sender its batch) and returns; nothing half-written.

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import socket
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from sqlalchemy import delete, func, or_, select, update
 from app.core import clock
 from app.core.exports import XLSX_TYPE, count_rows, write_xlsx
 from app.core.models import utcnow
+from app.core.processes import process_name
 from app.core.storage import store_generated
 from app.exports.models import ExportJob
 from app.extensions import db
@@ -151,17 +151,13 @@ def recent_exports(user, limit: int = 20) -> list[ExportJob]:
 # --- writing them (the scheduler) ------------------------------------------------------------
 
 
-def worker_name() -> str:
-    return f"{socket.gethostname()[:80]}:{os.getpid()}"
-
-
 def claim_next(now: datetime | None = None) -> ExportJob | None:
     """Take the oldest queued export (or one whose writer's lease ran out), or None."""
     from app.core.db import write_transaction
 
     now = now or utcnow()
     lease = timedelta(seconds=current_app.config["EXPORT_LEASE_SECONDS"])
-    worker = worker_name()
+    worker = process_name()
 
     def work():
         candidate = db.session.scalar(

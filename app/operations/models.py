@@ -28,5 +28,9 @@ class JobStatus(db.Model):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The run under way, written as it starts (the rest is written as a run ends): a run that
+    # started and never ended was cut short (see operations.services.note_interrupted_runs).
+    running_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    running_host: Mapped[str | None] = mapped_column(String(100))
     # The items (agreements, reminders) that failed in the last run while the others went on.
     last_problems: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -16,6 +15,7 @@ from sqlalchemy import select, text, update
 from app.core import storage
 from app.core.db import insert_ignoring_conflicts, write_transaction
 from app.core.models import utcnow
+from app.core.processes import is_gone, process_name
 from app.extensions import db
 from app.operations.models import JobStatus
 
@@ -67,13 +67,19 @@ def shown_counts(counts: dict | None) -> list[tuple[str, object, bool]]:
     return shown
 
 
+# A run on another machine cannot be asked whether its process still lives: unfinished after this
+# long (the longest job takes minutes), it is counted as cut short.
+ABANDONED_AFTER = timedelta(hours=6)
+
+
 @contextmanager
 def track_job(name: str):
-    """Record one run of job `name`: duration, the counts the body puts in the dict it
-    receives (its "problems" key: the items that failed alone, see failures.py), or the
-    error it raised (re-raised after recording)."""
+    """Record one run of job `name`: that it started (so a process killed mid-run leaves a trace),
+    then its duration, the counts the body puts in the dict it receives (its "problems" key: the
+    items that failed alone, see failures.py), or the error it raised (re-raised after recording)."""
     counts: dict = {}
     started_at, clock = utcnow(), time.monotonic()
+    _record_start(name, started_at)
     try:
         yield counts
     except Exception as error:
@@ -93,7 +99,7 @@ def _record(name: str, started_at, clock: float, counts: dict, error: str | None
         last_problems=problems,
         last_duration_ms=int((time.monotonic() - clock) * 1000),
         last_counts=counts,
-        last_host=f"{socket.gethostname()[:80]}:{os.getpid()}",
+        last_host=process_name(),
     )
     if error:
         values.update(failures=JobStatus.failures + 1, last_error=error, last_error_at=finished_at)
@@ -103,11 +109,72 @@ def _record(name: str, started_at, clock: float, counts: dict, error: str | None
     def work():
         db.session.execute(insert_ignoring_conflicts(JobStatus).values(name=name, runs=0, failures=0))
         db.session.execute(update(JobStatus).where(JobStatus.name == name).values(**values))
+        # No longer under way, unless another scheduler has started the job since.
+        db.session.execute(
+            update(JobStatus)
+            .where(JobStatus.name == name, JobStatus.running_host == process_name())
+            .values(running_since=None, running_host=None)
+        )
 
     try:
         write_transaction(work)
     except Exception:  # the job's own outcome matters more than its bookkeeping
         log.exception("could not record the run of %s", name)
+
+
+def _record_start(name: str, started_at) -> None:
+    def work():
+        db.session.execute(insert_ignoring_conflicts(JobStatus).values(name=name, runs=0, failures=0))
+        db.session.execute(
+            update(JobStatus)
+            .where(JobStatus.name == name)
+            .values(running_since=started_at, running_host=process_name())
+        )
+
+    try:
+        note_interrupted_runs([name])
+        write_transaction(work)
+    except Exception:  # the job's own outcome matters more than its bookkeeping
+        log.exception("could not record the start of %s", name)
+
+
+def is_cut_short(job: JobStatus, now) -> bool:
+    """Whether `job`'s run under way will never end: its process (on this machine) is gone, or it
+    started longer than ABANDONED_AFTER ago."""
+    if job.running_since is None:
+        return False
+    gone = is_gone(job.running_host)
+    return gone if gone is not None else job.running_since < now - ABANDONED_AFTER
+
+
+def note_interrupted_runs(names: list[str] | None = None) -> int:
+    """Count each run that was cut short (its scheduler killed mid-run) as a failed run, with an error
+    that says so; it no longer shows as under way. Run as a job starts and as the scheduler starts."""
+    now = utcnow()
+    query = select(JobStatus).where(JobStatus.running_since.is_not(None))
+    if names is not None:
+        query = query.where(JobStatus.name.in_(names))
+    cut_short = [job for job in db.session.scalars(query) if is_cut_short(job, now)]
+    for job in cut_short:
+        since, host = job.running_since, job.running_host
+        error = f"Cut short: the run started {since:%Y-%m-%d %H:%M:%S}Z on {host} never finished (process stopped)"
+        log.error("%s: %s", job.name, error)
+
+        def work(name=job.name, since=since, host=host, error=error):
+            db.session.execute(
+                update(JobStatus)
+                .where(JobStatus.name == name, JobStatus.running_since == since, JobStatus.running_host == host)
+                .values(
+                    failures=JobStatus.failures + 1,
+                    last_error=error,
+                    last_error_at=now,
+                    running_since=None,
+                    running_host=None,
+                )
+            )
+
+        write_transaction(work)
+    return len(cut_short)
 
 
 def job_statuses() -> list[JobStatus]:

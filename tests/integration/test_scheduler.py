@@ -2,21 +2,25 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
+from sqlalchemy import select
 
 from app.agreements.models import Agreement
+from app.auth.models import User
 from app.core import clock
 from app.extensions import db
 from app.workflow.engine import settle_state
 from tests import factories
-from tests.conftest import make_test_app
+from tests.conftest import SignedInClient, make_test_app
 from tests.databases import backend, fresh_database
 
 pytestmark = pytest.mark.live
@@ -93,9 +97,13 @@ def test_scheduler_process_activates_due_agreements(tmp_path):
             assert "Traceback" not in output
 
 
-def test_a_scheduler_stopped_mid_export_gives_the_file_back_and_exits(tmp_path):
-    """SIGTERM while a long sheet is being written: the process ends without finishing the sheet (a
-    restart waited for it, 31 s for 57,000 rows), and the export is queued again, not left to a lease."""
+EXPORT_ROWS = 30_000
+
+
+@contextmanager
+def _mid_export(tmp_path):
+    """A scheduler process writing a sheet of EXPORT_ROWS rows, yielded once the sheet is under way
+    (progress recorded): (app, scheduler process, export job id). The process is killed at the end."""
     from sqlalchemy import insert
 
     from app.deliverables.models import Deliverable, Occurrence
@@ -103,8 +111,7 @@ def test_a_scheduler_stopped_mid_export_gives_the_file_back_and_exits(tmp_path):
     from app.exports import services as exports
     from app.exports.models import ExportJob
 
-    rows = 30_000
-    with fresh_database(tmp_path, "stop") as url:
+    with fresh_database(tmp_path, "export") as url:
         app = make_test_app(url, UPLOAD_DIR=str(tmp_path / "uploads"))
         with app.app_context():
             upgrade()
@@ -124,7 +131,7 @@ def test_a_scheduler_stopped_mid_export_gives_the_file_back_and_exits(tmp_path):
                 insert(Occurrence),
                 [
                     {"deliverable_id": deliverable.id, "due_on": first + timedelta(days=day), "status": "pending"}
-                    for day in range(rows)
+                    for day in range(EXPORT_ROWS)
                 ],
             )
             job = exports.request_export(world.users["manager"], "deliverables", OccurrenceFilters(), language="en")
@@ -143,21 +150,64 @@ def test_a_scheduler_stopped_mid_export_gives_the_file_back_and_exits(tmp_path):
                 if job.status != "queued" and job.rows_done:
                     break
                 time.sleep(0.1)
-            assert job.status == "running" and 0 < job.rows_done < rows, (job.status, job.rows_done)
-            process.send_signal(signal.SIGTERM)
-            output, _ = process.communicate(timeout=120)
+            assert job.status == "running" and 0 < job.rows_done < EXPORT_ROWS, (job.status, job.rows_done)
+            yield app, process, job_id
         finally:
             if process.poll() is None:
                 process.kill()
                 process.communicate()
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+
+def test_a_scheduler_stopped_mid_export_gives_the_file_back_and_exits(tmp_path):
+    """SIGTERM while a long sheet is being written: the process ends without finishing the sheet (a
+    restart waited for it, 31 s for 57,000 rows), and the export is queued again, not left to a lease."""
+    from app.exports.models import ExportJob
+    from app.operations.models import JobStatus
+
+    with _mid_export(tmp_path) as (app, process, job_id):
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=120)
         assert process.returncode == 0, output
         assert "given back to the queue" in output
         with app.app_context():
             job = db.session.get(ExportJob, job_id)
             assert (job.status, job.worker, job.lease_until, job.stored_file_id) == ("queued", None, None, None)
             assert not list((tmp_path / "uploads").glob(".export-*"))
+            # A run that ended (given back is an end): not under way, not a failure.
+            record = db.session.get(JobStatus, "exports")
+            assert (record.running_since, record.failures) == (None, 0)
             db.session.remove()
-            db.engine.dispose()
+
+
+def test_a_scheduler_killed_mid_run_leaves_a_trace_and_the_run_is_counted_as_failed(tmp_path):
+    """SIGKILL mid-export: nothing gets to record the end of the run. The jobs page shows it under way,
+    and the next scheduler on the machine counts it as a failed run, with an error that says why."""
+    from app.operations.models import JobStatus
+    from app.operations.services import note_interrupted_runs
+
+    with _mid_export(tmp_path) as (app, process, _job_id):
+        killed = f"{socket.gethostname()[:80]}:{process.pid}"
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=120)
+        web = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"])  # requests get contexts of their own
+        with app.app_context():
+            record = db.session.get(JobStatus, "exports")
+            assert (record.running_host, record.failures) == (killed, 0) and record.running_since is not None
+            admin = SignedInClient(web, db.session.scalar(select(User).where(User.role == "admin")))
+            page = admin.get("/admin/jobs")
+            assert "Under way since" in page.get_data(as_text=True) and killed in page.get_data(as_text=True)
+            assert note_interrupted_runs() == 1
+            db.session.expire_all()
+            record = db.session.get(JobStatus, "exports")
+            assert (record.running_since, record.running_host, record.failures) == (None, None, 1)
+            assert record.last_error.startswith("Cut short:") and killed in record.last_error
+            assert note_interrupted_runs() == 0  # counted once
+            page = admin.get("/admin/jobs")
+            assert "Cut short:" in page.get_data(as_text=True)
+            db.session.remove()
 
 
 def test_two_schedulers_started_together_move_each_agreement_once_and_neither_fails(tmp_path):
