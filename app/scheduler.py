@@ -84,10 +84,11 @@ def outbox_job(app: Flask) -> None:
                     sent=report.sent,
                     retried=report.retried,
                     failed=report.failed,
+                    withdrawn=report.withdrawn,
                     unreachable=bool(report.unreachable),
                     held=bool(report.held),
                 )
-            if report.sent or report.retried or report.failed:
+            if report.sent or report.retried or report.failed or report.withdrawn:
                 log.info("outbox: %s", report)
         finally:
             db.session.remove()

@@ -41,7 +41,7 @@ CATEGORIES: dict[str, tuple[Any, bool]] = {
 # of that, not of a role and of preferences that cannot turn them off.
 ASKED_FOR = frozenset({"password_reset", "invitation"})
 
-OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "withdrawn")
 
 
 @guarded_model
@@ -99,7 +99,7 @@ class OutboxMessage(db.Model):
 
     __tablename__ = "outbox_messages"
     __table_args__ = (
-        CheckConstraint("status IN ('pending','sending','sent','failed')", name="status_known"),
+        CheckConstraint("status IN ('pending','sending','sent','failed','withdrawn')", name="status_known"),
         Index("ix_outbox_messages_due", "status", "next_attempt_at"),
     )
 
@@ -115,6 +115,10 @@ class OutboxMessage(db.Model):
     body_text: Mapped[str | None] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
     notice: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # What it is about (a deliverable's due date, an approval round): a reminder no longer true when
+    # it would leave is withdrawn instead (notifications/lapsed.py).
+    object_type: Mapped[str | None] = mapped_column(String(40))
+    object_id: Mapped[int | None] = mapped_column()
     # Chosen when the message is written, so a resend after a crash carries the
     # same Message-ID and mail clients can recognise the duplicate.
     message_id: Mapped[str] = mapped_column(String(255), unique=True)

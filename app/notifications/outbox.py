@@ -35,7 +35,8 @@ from app.core import audit
 from app.core.db import database_now, write_transaction
 from app.core.mail import ConnectionFailed, PermanentMailError, SMTPConnection, TemporaryMailError, build_message
 from app.extensions import db
-from app.notifications.models import CATEGORIES, OutboxMessage
+from app.notifications.lapsed import lapsed
+from app.notifications.models import CATEGORIES, OUTBOX_STATUSES, OutboxMessage
 from app.notifications.services import absolute_url, app_path, bodies_of, is_mandatory, mail_paused
 from app.notifications.unsubscribe import unsubscribe_url
 
@@ -52,6 +53,7 @@ class SendReport:
     failed: int = 0
     claimed: int = 0
     lost: int = 0  # claimed, then taken over by another sender before we sent them
+    withdrawn: int = 0  # reminders no longer true when they would have left (lapsed.py)
     held: str | None = None  # why nothing was sent (no server configured, paused)
     unreachable: str | None = None  # the SMTP server could not be reached
 
@@ -59,6 +61,7 @@ class SendReport:
         if self.held:
             return f"outbox held: {self.held}"
         text = f"{self.sent} sent, {self.retried} to retry, {self.failed} failed for good"
+        text += f", {self.withdrawn} withdrawn (no longer true)" if self.withdrawn else ""
         return text + (f" (SMTP server unreachable: {self.unreachable})" if self.unreachable else "")
 
     @property
@@ -81,6 +84,7 @@ class Claimed:
     attempts: int
     recipient_id: int | None
     category: str
+    object_id: int | None
 
 
 def worker_name() -> str:
@@ -147,6 +151,7 @@ def _load(ids: list[int]) -> list[Claimed]:
             OutboxMessage.attempts,
             OutboxMessage.recipient_id,
             OutboxMessage.category,
+            OutboxMessage.object_id,
         )
         .where(OutboxMessage.id.in_(ids))
         .order_by(OutboxMessage.id)
@@ -281,9 +286,15 @@ def send_batch(*, now: datetime | None = None, worker: str | None = None, limit:
 def _send_claimed(messages: list[Claimed], token: str, connection: SMTPConnection, report: SendReport) -> None:
     config = current_app.config
     preferences_url = absolute_url(app_path("notifications.preferences"))
+    no_longer_true = lapsed(messages)
+    db.session.rollback()
     for position, message in enumerate(messages):
         if not _held(message.id, token):
             report.lost += 1
+            continue
+        if message.id in no_longer_true:
+            _withdraw(message, token, no_longer_true[message.id])
+            report.withdrawn += 1
             continue
         # Each message its own signed link (its recipient, its category); one click for optional mail.
         one_click = message.recipient_id is not None and not is_mandatory(message.category)
@@ -399,6 +410,21 @@ def _fail(message: Claimed, token: str, error: str) -> None:
     log.error("mail %s to %s failed for good: %s", message.id, message.to_address, error)
 
 
+def _withdraw(message: Claimed, token: str, why: str) -> None:
+    def work():
+        if _settle(message.id, token, status="withdrawn", lease_until=None, last_error=why):
+            audit.record(
+                "mail_withdrawn",
+                _Ref(message.id),
+                object_type="outbox_messages",
+                comment=why,
+                changes={"to": message.to_address, "kind": message.kind},
+            )
+
+    write_transaction(work)
+    log.info("mail %s to %s withdrawn: %s", message.id, message.to_address, why)
+
+
 def send_due(
     *, now: datetime | None = None, max_batches: int = 1000, stopping: Callable[[], bool] | None = None
 ) -> SendReport:
@@ -412,7 +438,7 @@ def send_due(
         report = send_batch(now=now, worker=worker)
         if report.held:
             return report
-        for field in ("sent", "retried", "failed", "claimed", "lost"):
+        for field in ("sent", "retried", "failed", "claimed", "lost", "withdrawn"):
             setattr(total, field, getattr(total, field) + getattr(report, field))
         total.unreachable = report.unreachable
         if report.unreachable or report.claimed == 0:
@@ -436,6 +462,6 @@ def retry(message: OutboxMessage, *, by) -> None:
 
 def outbox_counts() -> dict[str, int]:
     rows = db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
-    counts = {status: 0 for status in ("pending", "sending", "sent", "failed")}
+    counts = {status: 0 for status in OUTBOX_STATUSES}
     counts.update({status: count for status, count in rows})
     return counts

@@ -42,6 +42,7 @@ COUNT_LABELS = {
     "errors": _l("errors"),
     "sent": _l("sent"),
     "retried": _l("to try again"),
+    "withdrawn": _l("withdrawn (no longer true)"),
     "done": _l("written"),
     "expired": _l("expired"),
     "interrupted": _l("put back in the queue (the process was stopping)"),

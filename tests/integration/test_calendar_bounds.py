@@ -350,3 +350,34 @@ def test_a_feed_holds_the_approval_deadlines_waiting_on_its_reader(world, client
     assert f"approval-{forgotten.id}-legal_and_head" not in _feed_uids(client, manager)  # out of the window
     _approve(review, legal)
     assert uid not in _feed_uids(client, legal) and uid in _feed_uids(client, manager)
+
+
+def test_approval_reminders_lapse_once_the_approver_decided_or_the_round_closed(world):
+    """What the outbox asks before sending an approval reminder that waited (notifications/lapsed.py)."""
+    from types import SimpleNamespace
+
+    from app.notifications.lapsed import lapsed
+
+    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a])
+    round_ = _submit(world, agreement)
+    legal, manager = world.users["legal"], world.users["manager"]
+
+    def reminder(number, kind, user):
+        return SimpleNamespace(id=number, kind=kind, object_id=round_.id, recipient_id=user.id)
+
+    waiting = [
+        reminder(1, "approval_overdue", legal),
+        reminder(2, "approval_overdue", manager),
+        reminder(3, "approval_escalated", manager),
+        SimpleNamespace(id=4, kind="agreement_ending", object_id=round_.id, recipient_id=legal.id),
+    ]
+    assert lapsed(waiting) == {}
+    _approve(agreement, legal)
+    why = lapsed(waiting)
+    assert round_.status == "open"  # the step needs both: the one who decided is no longer reminded
+    assert set(why) == {1} and "decided" in why[1]
+    _approve(agreement, manager)
+    db.session.refresh(round_)
+    assert round_.status == "approved"
+    why = lapsed(waiting)
+    assert set(why) == {1, 2, 3} and all("approval round is approved" in text for text in why.values())

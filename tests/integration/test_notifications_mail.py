@@ -11,6 +11,7 @@ import asyncio
 import email
 import email.policy
 import email.utils
+import io
 import os
 import socket
 import subprocess
@@ -573,6 +574,52 @@ def test_a_refused_address_fails_for_good_and_a_pause_holds_everything(tmp_path)
         result = runner.invoke(args=["outbox", "send"])
         assert "held" in result.output and "MAIL_SERVER" in result.output
         assert [m.attempts for m in room.outbox() if m.status == "pending"] == [0]
+
+
+def test_a_reminder_held_while_its_deliverable_is_handed_in_is_withdrawn_not_sent(tmp_path):
+    """Mail paused (or the server down) for a while: the reminders wait. A report handed in meanwhile
+    is no longer owed; its reminders are withdrawn when mail resumes, the other report's go."""
+    from werkzeug.datastructures import FileStorage
+
+    from app.deliverables.models import Occurrence
+
+    due = datetime.now(CASA).date() + timedelta(days=30)
+    with mailroom(tmp_path) as room, Inbox(room.port) as inbox:
+        handed_in, still_owed = plan_reports(room, due, ["Rapport remis", "Rapport attendu"])
+        with room.context():
+            services.set_mail_paused(True, by=db.session.get(User, room.ids["admin"][0]))
+            db.session.commit()
+        room.flask("reminders", "run", "--at", moment(due - timedelta(days=7)))
+        waiting = [m for m in room.outbox() if m.kind == "deliverable_due"]
+        assert waiting and {m.status for m in waiting} == {"pending"} and len(inbox) == 0
+        assert {m.object_id for m in waiting} == {handed_in, still_owed}
+
+        with room.context():
+            occurrence = db.session.get(Occurrence, handed_in)
+            deliverable_services.submit(
+                occurrence,
+                [FileStorage(io.BytesIO(b"%PDF-1.4\n%%EOF\n"), filename="rapport.pdf", content_type="application/pdf")],
+                note=None,
+                by=db.session.get(User, room.ids["partner"][0]),
+                expected_version=occurrence.version,
+            )
+            services.set_mail_paused(False, by=db.session.get(User, room.ids["admin"][0]))
+            db.session.commit()
+        result = room.app.test_cli_runner().invoke(args=["outbox", "send"])
+        assert result.exit_code == 0 and "withdrawn" in result.output, result.output
+
+        by_object = {}
+        for message in room.outbox():
+            if message.kind == "deliverable_due":
+                by_object.setdefault(message.object_id, set()).add(message.status)
+        assert by_object == {handed_in: {"withdrawn"}, still_owed: {"sent"}}
+        withdrawn = [m for m in room.outbox() if m.status == "withdrawn"]
+        assert all("submitted" in m.last_error for m in withdrawn)
+        sent_ids = {m.message_id for m in room.outbox() if m.status == "sent"}
+        assert set(inbox.message_ids()) == sent_ids and not {m.message_id for m in withdrawn} & sent_ids
+        with room.context():
+            audited = set(db.session.scalars(select(AuditEvent.object_id).where(AuditEvent.action == "mail_withdrawn")))
+        assert audited == {m.id for m in withdrawn}
 
 
 # --- one-click unsubscribe (RFC 8058) ----------------------------------------------------------
