@@ -56,6 +56,10 @@ FLAG_LABELS = {
 }
 
 
+# Counts of what seldom happens, shown only when it did.
+SHOWN_WHEN_NOT_ZERO = frozenset({"withdrawn", "interrupted"})
+
+
 def shown_counts(counts: dict | None) -> list[tuple[str, object, bool]]:
     """A run's counts as the jobs page shows them: (words, number or None, is a warning)."""
     shown: list[tuple[str, object, bool]] = []
@@ -63,6 +67,8 @@ def shown_counts(counts: dict | None) -> list[tuple[str, object, bool]]:
         if isinstance(value, bool):
             if value:
                 shown.append((str(FLAG_LABELS.get(key, key)), None, True))
+            continue
+        if key in SHOWN_WHEN_NOT_ZERO and not value:
             continue
         shown.append((str(COUNT_LABELS.get(key, key)), value, key in ("failed", "errors") and bool(value)))
     return shown

@@ -119,11 +119,15 @@ def test_jobs_record_runs_counts_and_the_last_error(app, signed_in, world):
     page = signed_in("auditor").get("/admin/jobs").get_data(as_text=True)
     assert "relay on fire" in page and "date-transitions" in page
     with track_job("outbox") as counts:
-        counts.update(sent=4, retried=0, failed=0, unreachable=True, held=False)
+        counts.update(sent=4, retried=0, failed=0, withdrawn=0, unreachable=True, held=False)
     page = signed_in("auditor").get("/admin/jobs").get_data(as_text=True)
     # Counts in words; a yes/no shown only when yes, by its own words (never "True" or "False").
     assert "4 sent" in page and "0 to try again" in page and "mail server unreachable" in page
     assert "mail paused" not in page and "False" not in page and "unreachable True" not in page
+    assert "withdrawn" not in page  # what seldom happens, only when it did
+    with track_job("outbox") as counts:
+        counts.update(sent=1, withdrawn=2)
+    assert "2 withdrawn" in signed_in("auditor").get("/admin/jobs").get_data(as_text=True)
     assert signed_in("officer").get("/admin/jobs").status_code == 403
 
 
