@@ -150,6 +150,11 @@ def is_cut_short(job: JobStatus, now) -> bool:
     started longer than ABANDONED_AFTER ago."""
     if job.running_since is None:
         return False
+    if job.running_host == process_name():
+        # Our own name, yet this process is not running the job (a job clears its mark as it ends, and
+        # runs once at a time): a previous process with the same machine name and pid, as a container
+        # restarted under the same name and pid would be.
+        return True
     gone = is_gone(job.running_host)
     return gone if gone is not None else job.running_since < now - ABANDONED_AFTER
 

@@ -131,6 +131,35 @@ def test_jobs_record_runs_counts_and_the_last_error(app, signed_in, world):
     assert signed_in("officer").get("/admin/jobs").status_code == 403
 
 
+def test_a_run_left_under_way_by_a_process_now_gone_is_counted_once_as_cut_short(app, world):
+    from datetime import timedelta
+
+    from app.core.models import utcnow
+    from app.core.processes import process_name
+    from app.operations.models import JobStatus
+    from app.operations.services import note_interrupted_runs
+
+    started = utcnow() - timedelta(minutes=5)
+    for name, host in (
+        ("reminders", "sharaka-other-machine:4242"),  # another machine, recent: maybe still at work
+        ("outbox", process_name()),  # this very name, yet not at work here: a restarted container
+        ("exports", "sharaka-other-machine:4243"),
+    ):
+        db.session.add(JobStatus(name=name, runs=0, failures=0, running_since=started, running_host=host))
+    db.session.commit()
+    db.session.get(JobStatus, "exports").running_since = utcnow() - timedelta(hours=7)  # long abandoned
+    db.session.commit()
+    assert note_interrupted_runs() == 2
+    db.session.expire_all()
+    kept = db.session.get(JobStatus, "reminders")
+    assert (kept.running_host, kept.failures) == ("sharaka-other-machine:4242", 0)
+    for name in ("outbox", "exports"):
+        counted = db.session.get(JobStatus, name)
+        assert (counted.running_since, counted.failures) == (None, 1)
+        assert counted.last_error.startswith("Cut short:")
+    assert note_interrupted_runs() == 0
+
+
 # --- files kept in the database -----------------------------------------------------------------
 
 PDF = b"%PDF-1.4\n" + os.urandom(CHUNK * 2 + 12345)  # three chunks, the last one short
