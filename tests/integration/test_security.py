@@ -381,6 +381,16 @@ def test_a_new_token_is_shown_once_and_never_travels_in_the_cookie(app, world):
     assert 'id="new-token"' not in other.get(response.headers["Location"]).get_data(as_text=True)
 
 
+def test_the_tokens_page_is_one_of_the_account_tabs(app, world):
+    person = SignedInClient(app, world.users["partner"])
+    for path in ("/account", "/account/security", "/account/notifications", "/account/tokens"):
+        page = person.get(path).get_data(as_text=True)
+        tabs = page.split('aria-label="Your account"')[1].split("</nav>")[0]
+        assert 'href="/account/tokens"' in tabs, path
+        current = tabs.split('aria-current="page"')[1].split('"')[1]
+        assert current == path, (path, current)
+
+
 def test_a_new_calendar_address_never_travels_in_the_cookie(app, world):
     person = SignedInClient(app, world.users["officer"])
     response = person.post("/account/calendar", csrf_from="/account/notifications")
