@@ -124,6 +124,10 @@ def test_the_page_and_the_agreements_list_answer_arabic_queries(world, portfolio
     assert portfolio["ai"].reference not in partner.get("/search?q=ميسترال").get_data(as_text=True)
     assert partner.get("/search?q=").status_code == 200
     assert signed_in(None).get("/search?q=x").status_code in (302, 401)
+    # Nothing found: what to try next, and a way on.
+    nothing = partner.get("/search?q=zzqqxxv").get_data(as_text=True)
+    assert "Nothing matches" in nothing and 'href="/agreements/"' in nothing
+    assert "Nothing matches" not in page
 
 
 def test_rebuild_gives_the_same_entries_as_the_listener(app, world, portfolio):
