@@ -5,31 +5,19 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from wtforms import SelectField, StringField
-from wtforms.validators import Length, Optional
 
 from app.core.errors import DomainError
 from app.core.exports import download
-from app.core.forms import Form, form_status, refusal_shown_on
+from app.core.forms import form_status, refusal_shown_on
 from app.core.i18n import text_direction
 from app.core.permissions import can, get_agreement_or_404, require
 from app.extensions import db
 from app.indicators import services
 from app.indicators.chart import chart_svg
-from app.indicators.models import TARGET_SCOPES, Indicator
+from app.indicators.forms import IndicatorForm
+from app.indicators.models import Indicator
 
 blueprint = Blueprint("indicators", __name__)
-
-
-class IndicatorForm(Form):
-    name_ar = StringField(validators=[Optional(), Length(max=200)])
-    name_fr = StringField(validators=[Optional(), Length(max=200)])
-    name_en = StringField(validators=[Optional(), Length(max=200)])
-    unit = StringField(validators=[Optional(), Length(max=40)])
-    # Numbers are read by the service, which says clearly what is wrong with them.
-    baseline = StringField(validators=[Optional(), Length(max=40)])
-    target = StringField(validators=[Optional(), Length(max=40)])
-    target_scope = SelectField(choices=[], validate_choice=False)
 
 
 def _deliverable_of(agreement, deliverable_id: int):
@@ -62,7 +50,6 @@ def edit_indicator(agreement_id: int, indicator_id: int):
 
 def _edit(agreement, deliverable, indicator):
     form = IndicatorForm(obj=indicator if request.method == "GET" else None)
-    form.target_scope.choices = [(key, str(label)) for key, label in TARGET_SCOPES.items()]
     if form.validate_on_submit():
         data = services.IndicatorData(
             name_ar=form.name_ar.data,
