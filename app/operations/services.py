@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, text, update
+from sqlalchemy import or_, select, text, update
 
 from app.core import storage
 from app.core.db import insert_ignoring_conflicts, write_transaction
@@ -132,9 +132,15 @@ def _record(name: str, started_at, clock: float, counts: dict, error: str | None
 def _record_start(name: str, started_at) -> None:
     def work():
         db.session.execute(insert_ignoring_conflicts(JobStatus).values(name=name, runs=0, failures=0))
+        # Another process's mark is left as it is, until that process ends its run or the mark is found
+        # cut short: overwritten by the next run here (the outbox's, seconds later), the run of a
+        # scheduler killed on another machine was never counted.
         db.session.execute(
             update(JobStatus)
-            .where(JobStatus.name == name)
+            .where(
+                JobStatus.name == name,
+                or_(JobStatus.running_since.is_(None), JobStatus.running_host == process_name()),
+            )
             .values(running_since=started_at, running_host=process_name())
         )
 

@@ -158,6 +158,13 @@ def test_a_run_left_under_way_by_a_process_now_gone_is_counted_once_as_cut_short
         assert (counted.running_since, counted.failures) == (None, 1)
         assert counted.last_error.startswith("Cut short:")
     assert note_interrupted_runs() == 0
+    # A run here meanwhile leaves the other machine's mark alone (overwritten, a scheduler killed there
+    # would never be counted), and its own end does not clear it.
+    with track_job("reminders"):
+        pass
+    db.session.expire_all()
+    kept = db.session.get(JobStatus, "reminders")
+    assert (kept.running_host, kept.failures, kept.runs) == ("sharaka-other-machine:4242", 0, 1)
 
 
 # --- files kept in the database -----------------------------------------------------------------
