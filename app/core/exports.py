@@ -8,6 +8,7 @@ names are typed by users, partners included.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
@@ -129,8 +130,15 @@ def write_xlsx(out, headings: Sequence[str], rows: Iterable[Sequence], *, title:
     sheet.freeze_panes = "A2"
     bold = Font(bold=True)
     sheet.append([_styled(sheet, str(h), font=bold) for h in headings])
-    for row in itertools.chain(ahead, (_clean_row(row) for row in rows)):
-        sheet.append([_styled(sheet, value) for value in row])
+    try:
+        for row in itertools.chain(ahead, (_clean_row(row) for row in rows)):
+            sheet.append([_styled(sheet, value) for value in row])
+    except BaseException:
+        # Rows that stop half-way (a process asked to stop, a failed read): the sheet's open writer is
+        # ended here, or the interpreter ends it at exit with a traceback in the log.
+        with contextlib.suppress(Exception):
+            sheet.close()
+        raise
     workbook.save(out)
 
 

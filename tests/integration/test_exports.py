@@ -137,6 +137,28 @@ def test_formula_starts_are_neutralised(value, expected):
     assert neutralised(value) == expected
 
 
+def test_a_sheet_whose_rows_stop_half_way_leaves_nothing_open(monkeypatch):
+    """A background export stopped mid-file (SIGTERM): the half-written sheet is ended where it stopped,
+    not by the interpreter at exit with a traceback in the scheduler's log."""
+    import gc
+
+    from app.core.exports import write_xlsx
+
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+
+    def rows():
+        for number in range(1000):
+            if number == 500:
+                raise RuntimeError("asked to stop")
+            yield [number, "ligne"]
+
+    with pytest.raises(RuntimeError):
+        write_xlsx(io.BytesIO(), ["Numéro", "Texte"], rows(), title="Arrêt")
+    gc.collect()
+    assert unraisable == []
+
+
 def test_writers_handle_quotes_newlines_control_characters_and_dates():
     rows = [['say "hi", then\nleave', date(2026, 1, 2), None, 3], ["bell\x07 \x1b", None, "=A1", -4]]
     parsed = list(csv.reader(io.StringIO(csv_bytes(["a", "b", "c", "d"], rows)[3:].decode(), newline="")))
