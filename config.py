@@ -47,6 +47,23 @@ def env_networks(name: str) -> tuple:
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
 
 
+def ascii_url(url: str) -> str:
+    """`url` with its host name in ASCII (IDNA: "https://شراكة.ma" -> "https://xn--....ma"): links in
+    e-mail headers (List-Unsubscribe), Message-IDs and the From domain must be ASCII, and a header that
+    is not is sent encoded, which mail clients do not read as a link."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host or host.isascii():
+        return url
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return url  # not a name IDNA can write: left as given
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = (f"{userinfo}@" if userinfo else "") + ascii_host + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
@@ -94,7 +111,7 @@ class Config:
     SIGNATURE_CHECK_REVOCATION = env_bool("SIGNATURE_CHECK_REVOCATION", True)
 
     # Absolute links in e-mails come from here, never from the request's Host header.
-    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+    BASE_URL = ascii_url(os.environ.get("BASE_URL", "http://127.0.0.1:5000"))
     # A drop-down of agreements, organisations, people or events lists every choice up to this many;
     # past it, only the chosen ones, and typing searches the rest (app/choices).
     CHOICES_LISTED = env_int("CHOICES_LISTED", 60)

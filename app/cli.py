@@ -229,7 +229,7 @@ def run_scheduler_command():
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    click.echo("Scheduler running (Africa/Casablanca); Ctrl-C stops it.")
+    click.echo(f"Scheduler running ({current_app.config['MINISTRY_TIMEZONE']}); Ctrl-C stops it.")
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):

@@ -1,3 +1,5 @@
+import pytest
+
 from app.core.text import fold, like_pattern, trimmed
 
 
@@ -20,3 +22,18 @@ def test_trimmed_drops_invisible_ends_and_keeps_what_is_inside():
     # Inside a text, a direction mark or a joiner is meaning, not padding: kept.
     assert trimmed(" تقرير\u200fD4SD ") == "تقرير\u200fD4SD"
     assert trimmed("a\x00b") == "ab"
+
+
+@pytest.mark.parametrize(
+    "given, written",
+    [
+        ("https://شراكة.gov.ma", "https://xn--mgbewl1f.gov.ma"),
+        ("https://user@Café.MA:8443/app", "https://user@xn--caf-dma.ma:8443/app"),
+        ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+        ("https://sharaka.gov.ma/x?y=1", "https://sharaka.gov.ma/x?y=1"),
+    ],
+)
+def test_base_url_host_is_written_in_ascii_for_mail_headers(given, written):
+    from config import ascii_url
+
+    assert ascii_url(given) == written
