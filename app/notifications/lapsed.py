@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.extensions import db
@@ -33,9 +35,16 @@ class Outgoing(Protocol):
     recipient_id: int | None
 
 
+# What an approval round's closing is called in a withdrawal's reason.
+ROUND_OUTCOMES = {"approved": _l("approved"), "rejected": _l("rejected"), "cancelled": _l("cancelled")}
+
+
 def lapsed(messages: Sequence[Outgoing]) -> dict[int, str]:
-    """The messages among `messages` no longer worth sending: id -> why (kept on the message). Reads
-    at most two statements, whatever the batch's size."""
+    """The messages among `messages` no longer worth sending: id -> why, in the current language (the
+    sender writes it in English on the message; the outbox page says it in the reader's). Reads at most
+    two statements, whatever the batch's size."""
+    from app.deliverables.models import STATUS_LABELS
+
     why: dict[int, str] = {}
     occurrences = {m.object_id for m in messages if m.kind in ABOUT_OCCURRENCES and m.object_id is not None}
     if occurrences:
@@ -47,8 +56,10 @@ def lapsed(messages: Sequence[Outgoing]) -> dict[int, str]:
         for message in messages:
             if message.kind in ABOUT_OCCURRENCES and message.object_id in occurrences:
                 status = status_of.get(message.object_id)
-                if status not in OWED:
-                    why[message.id] = f"withdrawn before sending: the deliverable is {status or 'deleted'} now"
+                if status is None:
+                    why[message.id] = _("The deliverable was deleted.")
+                elif status not in OWED:
+                    why[message.id] = _("The deliverable is %(status)s now.", status=str(STATUS_LABELS[status]).lower())
     rounds = {m.object_id for m in messages if m.kind in ABOUT_ROUNDS and m.object_id is not None}
     if rounds:
         from app.workflow.models import ApprovalDecision, ApprovalRound
@@ -64,8 +75,29 @@ def lapsed(messages: Sequence[Outgoing]) -> dict[int, str]:
             if message.kind not in ABOUT_ROUNDS or message.object_id not in rounds:
                 continue
             status = status_of.get(message.object_id)
-            if status != "open":
-                why[message.id] = f"withdrawn before sending: the approval round is {status or 'deleted'} now"
+            if status is None:
+                why[message.id] = _("The approval round was deleted.")
+            elif status != "open":
+                outcome = ROUND_OUTCOMES.get(status, status)
+                why[message.id] = _("The approval round is closed (%(outcome)s).", outcome=str(outcome))
             elif message.kind == "approval_overdue" and (message.object_id, message.recipient_id) in decided:
-                why[message.id] = "withdrawn before sending: the approver has decided since"
+                why[message.id] = _("The approver has decided since.")
     return why
+
+
+def about_link(message) -> tuple[str, str] | None:
+    """(words, path) of what an outbox message is about, for the outbox page, or None."""
+    from flask import url_for
+
+    if message.object_id is None:
+        return None
+    if message.kind in ABOUT_OCCURRENCES:
+        return _("The deliverable"), url_for("deliverables.view_occurrence", occurrence_id=message.object_id)
+    if message.kind in ABOUT_ROUNDS:
+        from app.workflow.models import ApprovalRound
+
+        round_of = select(ApprovalRound.agreement_id).where(ApprovalRound.id == message.object_id)
+        agreement_id = db.session.scalar(round_of)
+        if agreement_id is not None:
+            return _("The agreement"), url_for("agreements.view_agreement", agreement_id=agreement_id)
+    return None

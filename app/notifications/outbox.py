@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import force_locale
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
@@ -286,7 +287,8 @@ def send_batch(*, now: datetime | None = None, worker: str | None = None, limit:
 def _send_claimed(messages: list[Claimed], token: str, connection: SMTPConnection, report: SendReport) -> None:
     config = current_app.config
     preferences_url = absolute_url(app_path("notifications.preferences"))
-    no_longer_true = lapsed(messages)
+    with force_locale("en"):  # kept on the message as its error is, in English; the page translates
+        no_longer_true = lapsed(messages)
     db.session.rollback()
     for position, message in enumerate(messages):
         if not _held(message.id, token):
@@ -412,7 +414,11 @@ def _fail(message: Claimed, token: str, error: str) -> None:
 
 def _withdraw(message: Claimed, token: str, why: str) -> None:
     def work():
-        if _settle(message.id, token, status="withdrawn", lease_until=None, last_error=why):
+        # Not an attempt: the message never reached the SMTP server (the claim counted one).
+        withdrawn = _settle(
+            message.id, token, status="withdrawn", lease_until=None, last_error=why, attempts=OutboxMessage.attempts - 1
+        )
+        if withdrawn:
             audit.record(
                 "mail_withdrawn",
                 _Ref(message.id),

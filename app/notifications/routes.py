@@ -331,10 +331,19 @@ def list_outbox():
 @blueprint.route("/admin/outbox/<int:message_id>")
 @login_required
 def view_outbox_message(message_id: int):
+    from app.notifications.lapsed import about_link, lapsed
+
     message = get_outbox_message_or_404(message_id, current_user)
     body_text, _body_html = services.bodies_of(message)
+    # Why a message is not (to be) sent, in the reader's language as things stand now.
+    no_longer_true = lapsed([message]).get(message.id) if message.status in ("withdrawn", "failed") else None
     return render_template(
-        "notifications/outbox_message.html", message=message, body_text=body_text, form=ConfirmForm()
+        "notifications/outbox_message.html",
+        message=message,
+        body_text=body_text,
+        form=ConfirmForm(),
+        about=about_link(message),
+        no_longer_true=no_longer_true,
     )
 
 
@@ -364,6 +373,11 @@ def retry_outbox_message(message_id: int):
         return refused(back, form_errors(form))
     if message.status != "failed":
         return refused(back, ValidationFailed(_("Only a message that failed can be sent again.")))
+    from app.notifications.lapsed import lapsed
+
+    if reason := lapsed([message]).get(message.id):
+        refusal = _("It is no longer true, so it is not sent again: %(reason)s", reason=reason)
+        return refused(back, ValidationFailed(refusal))
     outbox.retry(message, by=current_user)
     return done(back, _("The message will be sent again."), {"id": message.id, "message_status": "pending"})
 

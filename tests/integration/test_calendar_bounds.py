@@ -380,4 +380,4 @@ def test_approval_reminders_lapse_once_the_approver_decided_or_the_round_closed(
     db.session.refresh(round_)
     assert round_.status == "approved"
     why = lapsed(waiting)
-    assert set(why) == {1, 2, 3} and all("approval round is approved" in text for text in why.values())
+    assert set(why) == {1, 2, 3} and all("approval round is closed (approved)" in text for text in why.values())

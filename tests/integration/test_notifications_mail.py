@@ -39,7 +39,7 @@ from app.notifications import services
 from app.notifications.models import CATEGORIES, Notification, OutboxMessage, ReminderSent
 from app.organizations.models import Organization
 from tests import factories
-from tests.conftest import make_test_app
+from tests.conftest import SignedInClient, make_test_app
 from tests.databases import backend, fresh_database
 
 pytestmark = pytest.mark.live
@@ -620,6 +620,27 @@ def test_a_reminder_held_while_its_deliverable_is_handed_in_is_withdrawn_not_sen
         with room.context():
             audited = set(db.session.scalars(select(AuditEvent.object_id).where(AuditEvent.action == "mail_withdrawn")))
         assert audited == {m.id for m in withdrawn}
+        assert {m.attempts for m in withdrawn} == {0}  # never reached the SMTP server
+
+        # The outbox page says why in the reader's words, and links to the deliverable.
+        with room.context():
+            admin = db.session.get(User, room.ids["admin"][0])
+        page = SignedInClient(room.app, admin).get(f"/admin/outbox/{withdrawn[0].id}").get_data(as_text=True)
+        assert "The deliverable is submitted now." in page and f'href="/deliverables/{handed_in}"' in page
+        # A failed reminder about it is not sent again either: the admin is told why.
+        with room.context():
+            db.session.get(OutboxMessage, withdrawn[0].id).status = "failed"
+            db.session.commit()
+        admin_client = SignedInClient(room.app, admin)
+        page = admin_client.get(f"/admin/outbox/{withdrawn[0].id}").get_data(as_text=True)
+        assert "Send again" not in page and "no longer true" in page
+        refused = admin_client.post(
+            f"/admin/outbox/{withdrawn[0].id}/retry",
+            csrf_from="/admin/outbox",
+            headers={"Accept": "application/json"},
+        )
+        assert refused.status_code in (400, 409, 422) and "no longer true" in refused.get_data(as_text=True)
+        assert {m.status for m in room.outbox() if m.id == withdrawn[0].id} == {"failed"}
 
 
 # --- one-click unsubscribe (RFC 8058) ----------------------------------------------------------
