@@ -56,6 +56,7 @@ class SendReport:
     lost: int = 0  # claimed, then taken over by another sender before we sent them
     withdrawn: int = 0  # reminders no longer true when they would have left (lapsed.py)
     held: str | None = None  # why nothing was sent (no server configured, paused)
+    held_because: str | None = None  # the same as a key: "no_server" or "paused"
     unreachable: str | None = None  # the SMTP server could not be reached
 
     def __str__(self) -> str:
@@ -262,12 +263,12 @@ def send_batch(*, now: datetime | None = None, worker: str | None = None, limit:
     config = current_app.config
     report = SendReport()
     if not config.get("MAIL_SERVER"):
-        report.held = "MAIL_SERVER is not set; messages wait in the outbox"
+        report.held, report.held_because = "MAIL_SERVER is not set; messages wait in the outbox", "no_server"
         return report
     paused = mail_paused()
     db.session.rollback()
     if paused:
-        report.held = "mail is paused by an administrator"
+        report.held, report.held_because = "mail is paused by an administrator", "paused"
         return report
     token = f"{worker or worker_name()}:{uuid.uuid4().hex[:6]}"
     ids = claim(token, now, limit or config["MAIL_BATCH_SIZE"])

@@ -21,13 +21,15 @@ from app.operations.models import JobStatus
 
 log = logging.getLogger("sharaka.jobs")
 
-JOBS = ("date-transitions", "reminders", "outbox")
+# Every job the scheduler runs (app/scheduler.py), in this order on the jobs page, listed before its first run.
+JOBS = ("date-transitions", "reminders", "outbox", "exports", "audit-anchor", "storage-sweep", "receipts-purge")
 # What the jobs page calls them (their names stay in the logs, `flask jobs status` and the scheduler's ids).
 JOB_LABELS = {
     "date-transitions": _l("Moves due on a date"),
     "reminders": _l("Reminders"),
     "outbox": _l("Sending the e-mails"),
     "exports": _l("Spreadsheets written in the background"),
+    "audit-anchor": _l("Audit trail checked and its head published"),
     "storage-sweep": _l("Files left by interrupted work removed"),
     "receipts-purge": _l("Answers kept against repeated sends forgotten"),
 }
@@ -49,10 +51,13 @@ COUNT_LABELS = {
     "temporary": _l("temporary files"),
     "unreferenced": _l("files no row refers to"),
     "removed": _l("removed"),
+    "chain_rows": _l("rows in the audit chain"),
 }
 FLAG_LABELS = {
     "unreachable": _l("mail server unreachable"),
-    "held": _l("mail paused"),
+    "held": _l("mail held"),  # runs recorded before no_server and paused were told apart
+    "no_server": _l("no mail server configured"),
+    "paused": _l("mail paused by an administrator"),
 }
 
 

@@ -119,15 +119,17 @@ def test_jobs_record_runs_counts_and_the_last_error(app, signed_in, world):
     page = signed_in("auditor").get("/admin/jobs").get_data(as_text=True)
     assert "relay on fire" in page and "date-transitions" in page
     with track_job("outbox") as counts:
-        counts.update(sent=4, retried=0, failed=0, withdrawn=0, unreachable=True, held=False)
+        counts.update(sent=4, retried=0, failed=0, withdrawn=0, unreachable=True, no_server=False, paused=False)
     page = signed_in("auditor").get("/admin/jobs").get_data(as_text=True)
     # Counts in words; a yes/no shown only when yes, by its own words (never "True" or "False").
     assert "4 sent" in page and "0 to try again" in page and "mail server unreachable" in page
     assert "mail paused" not in page and "False" not in page and "unreachable True" not in page
+    assert "no mail server" not in page
     assert "withdrawn" not in page  # what seldom happens, only when it did
     with track_job("outbox") as counts:
-        counts.update(sent=1, withdrawn=2)
-    assert "2 withdrawn" in signed_in("auditor").get("/admin/jobs").get_data(as_text=True)
+        counts.update(sent=1, withdrawn=2, no_server=True, paused=False)
+    page = signed_in("auditor").get("/admin/jobs").get_data(as_text=True)
+    assert "2 withdrawn" in page and "no mail server configured" in page and "mail paused" not in page
     assert signed_in("officer").get("/admin/jobs").status_code == 403
 
 
@@ -266,3 +268,16 @@ def test_an_unknown_storage_setting_stops_the_app_from_starting(database_url):
 
     with pytest.raises(RuntimeError, match="unknown STORAGE"):
         make_test_app(database_url, STORAGE="s3")
+
+
+def test_the_jobs_page_lists_every_scheduled_job_and_the_audit_anchor_is_recorded(app, world, signed_in):
+    from app.operations.services import JOB_LABELS, JOBS
+    from app.scheduler import audit_anchor_job, build_scheduler
+
+    scheduled = {job.id for job in build_scheduler(app).get_jobs()}
+    assert scheduled == set(JOBS) and set(JOBS) <= set(JOB_LABELS)
+    page = signed_in("auditor").get("/admin/jobs").get_data(as_text=True)
+    assert all(f"<code>{name}</code>" in page for name in JOBS)  # before their first run too
+    audit_anchor_job(app)
+    anchor = next(job for job in job_statuses() if job.name == "audit-anchor")
+    assert anchor.runs == 1 and anchor.last_counts["failed"] == 0 and anchor.last_counts["chain_rows"] > 0
