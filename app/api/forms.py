@@ -9,5 +9,5 @@ class TokenForm(Form):
     name = StringField(
         _l("Name"),
         validators=[DataRequired(), Length(max=100)],
-        description=_l("What will use it, e.g. “Mistral AI reporting script”."),
+        description=_l("What will use it, e.g. “monthly report script”."),
     )
