@@ -34,6 +34,10 @@ def test_a_page_hand_in_notes_the_ministrys_day_and_a_resubmission_keeps_the_fir
     db.session.refresh(occurrence)
     assert len(occurrence.submissions) == 2
     assert occurrence.first_handed_in_on == date(2026, 6, 16)
+    # The lateness stays in view once handed in: for the review, and after it.
+    with clock.frozen(datetime(2026, 6, 25, 10, 0, tzinfo=timezone.utc)):
+        page = officer.get(f"/deliverables/{occurrence.id}").get_data(as_text=True)
+    assert "handed in 1 day late" in page
 
 
 def test_an_api_hand_in_notes_the_ministrys_day(owed, api):
