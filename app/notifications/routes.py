@@ -344,6 +344,7 @@ def view_outbox_message(message_id: int):
         form=ConfirmForm(),
         about=about_link(message),
         no_longer_true=no_longer_true,
+        category_label=CATEGORIES[message.category][0] if message.category in CATEGORIES else message.category,
     )
 
 
