@@ -62,25 +62,28 @@ def lapsed(messages: Sequence[Outgoing]) -> dict[int, str]:
                     why[message.id] = _("The deliverable is %(status)s now.", status=str(STATUS_LABELS[status]).lower())
     rounds = {m.object_id for m in messages if m.kind in ABOUT_ROUNDS and m.object_id is not None}
     if rounds:
-        from app.workflow.models import ApprovalDecision, ApprovalRound
+        from app.notifications.reminders.rules import waiting_approval
+        from app.workflow.models import ApprovalRound
 
-        rows = db.session.execute(
-            select(ApprovalRound.id, ApprovalRound.status, ApprovalDecision.counted_user_id)
-            .outerjoin(ApprovalDecision, ApprovalDecision.round_id == ApprovalRound.id)
-            .where(ApprovalRound.id.in_(rounds))
-        ).all()
-        status_of = {row.id: row.status for row in rows}
-        decided = {(row.id, row.counted_user_id) for row in rows if row.counted_user_id is not None}
+        found = {r.id: r for r in db.session.scalars(select(ApprovalRound).where(ApprovalRound.id.in_(rounds)))}
+        # Who may still decide each open round's current step: the reminder rules' own answer, so "no
+        # longer waiting on you" means what it means when the reminder is written (a parallel step a
+        # colleague of the same role has answered for included).
+        waiting = {number: waiting_approval(r) for number, r in found.items() if r.status == "open"}
         for message in messages:
             if message.kind not in ABOUT_ROUNDS or message.object_id not in rounds:
                 continue
-            status = status_of.get(message.object_id)
-            if status is None:
+            round_ = found.get(message.object_id)
+            if round_ is None:
                 why[message.id] = _("The approval round was deleted.")
-            elif status != "open":
-                outcome = ROUND_OUTCOMES.get(status, status)
+            elif round_.status != "open":
+                outcome = ROUND_OUTCOMES.get(round_.status, round_.status)
                 why[message.id] = _("The approval round is closed (%(outcome)s).", outcome=str(outcome))
-            elif message.kind == "approval_overdue" and (message.object_id, message.recipient_id) in decided:
+            elif waiting.get(round_.id) is None:
+                why[message.id] = _("The approval round has no step left to decide.")
+            elif message.kind == "approval_overdue" and message.recipient_id not in {
+                person.id for person in waiting[round_.id][4]
+            }:
                 why[message.id] = _("The approver has decided since.")
     return why
 
