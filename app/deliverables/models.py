@@ -39,8 +39,10 @@ RECURRENCES = {
 # As in UNICEF's partner reporting portal. Stored statuses are pending, submitted,
 # sent_back, accepted, waived; "not yet due", "due" and "overdue" are what a
 # pending occurrence shows depending on today's date.
+# Still to hand in (first time, or again after a send-back): what may be handed in, what is reminded.
+OWED_STATUSES = ("pending", "sent_back")
 # Still owed or under review: what a calendar shows on its due date.
-UNFINISHED_STATUSES = ("pending", "sent_back", "submitted")
+UNFINISHED_STATUSES = (*OWED_STATUSES, "submitted")
 
 STATUS_LABELS = {
     "not_yet_due": _l("Not yet due"),

@@ -26,6 +26,7 @@ from app.core.permissions import can, visible_agreements_clause, visible_deliver
 from app.core.storage import chosen_files, clean_filename, store
 from app.core.text import trimmed
 from app.deliverables.models import (
+    OWED_STATUSES,
     RECURRENCES,
     STATUS_LABELS,
     UNFINISHED_STATUSES,
@@ -305,7 +306,7 @@ def submit(
     _check_version(occurrence, expected_version)
     if not can(by, "deliverable.submit", occurrence):
         raise PermissionDenied(_("Only the responsible organisation hands this in."))
-    if occurrence.status not in ("pending", "sent_back"):
+    if occurrence.status not in OWED_STATUSES:
         raise ValidationFailed(
             _(
                 "This deliverable cannot be handed in now (it is %(status)s).",

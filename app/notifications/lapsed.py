@@ -18,11 +18,10 @@ from sqlalchemy import select
 
 from app.extensions import db
 
-# Kinds of mail about one deliverable occurrence: true while it is still owed.
+# Kinds of mail about one deliverable occurrence: true while it is still owed (OWED_STATUSES).
 ABOUT_OCCURRENCES = frozenset({"deliverable_due", "deliverable_overdue", "deliverable_escalated"})
-OWED = ("pending", "sent_back")
 # Kinds of mail about an approval round's wait: true while the round is open (and, for an approver,
-# while they have not decided in it).
+# while they may still decide its current step).
 ABOUT_ROUNDS = frozenset({"approval_overdue", "approval_escalated"})
 
 
@@ -41,9 +40,10 @@ ROUND_OUTCOMES = {"approved": _l("approved"), "rejected": _l("rejected"), "cance
 
 def lapsed(messages: Sequence[Outgoing]) -> dict[int, str]:
     """The messages among `messages` no longer worth sending: id -> why, in the current language (the
-    sender writes it in English on the message; the outbox page says it in the reader's). Reads at most
-    two statements, whatever the batch's size."""
-    from app.deliverables.models import STATUS_LABELS
+    sender writes it in English on the message; the outbox page says it in the reader's). The
+    occurrences are read in one statement whatever the batch's size; the approval rounds (a few a day)
+    one by one, through the reminder rules."""
+    from app.deliverables.models import OWED_STATUSES, STATUS_LABELS
 
     why: dict[int, str] = {}
     occurrences = {m.object_id for m in messages if m.kind in ABOUT_OCCURRENCES and m.object_id is not None}
@@ -58,7 +58,7 @@ def lapsed(messages: Sequence[Outgoing]) -> dict[int, str]:
                 status = status_of.get(message.object_id)
                 if status is None:
                     why[message.id] = _("The deliverable was deleted.")
-                elif status not in OWED:
+                elif status not in OWED_STATUSES:
                     why[message.id] = _("The deliverable is %(status)s now.", status=str(STATUS_LABELS[status]).lower())
     rounds = {m.object_id for m in messages if m.kind in ABOUT_ROUNDS and m.object_id is not None}
     if rounds:

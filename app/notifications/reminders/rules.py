@@ -107,7 +107,7 @@ def _occurrence_columns():
 def _owed_occurrences(columns):
     """Occurrences still owed (pending or sent back) on active agreements, earliest first."""
     from app.agreements.models import Agreement
-    from app.deliverables.models import Deliverable, Occurrence
+    from app.deliverables.models import OWED_STATUSES, Deliverable, Occurrence
     from app.organizations.models import Organization
 
     return (
@@ -116,7 +116,7 @@ def _owed_occurrences(columns):
         .join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
         .join(Agreement, Deliverable.agreement_id == Agreement.id)
         .join(Organization, Organization.id == Deliverable.responsible_organization_id)
-        .where(Occurrence.status.in_(("pending", "sent_back")), in_state_tagged("running"))
+        .where(Occurrence.status.in_(OWED_STATUSES), in_state_tagged("running"))
         .order_by(Occurrence.due_on, Occurrence.id)
     )
 
@@ -626,7 +626,7 @@ def portfolio_summary(today: date) -> dict:
     manager's message keeps what it lists until it is sent."""
     from app.agreements.models import Agreement
     from app.core.pagination import first_with_total
-    from app.deliverables.models import Deliverable, Occurrence
+    from app.deliverables.models import OWED_STATUSES, Deliverable, Occurrence
     from app.organizations.models import Organization
     from app.workflow.models import ApprovalRound
 
@@ -653,7 +653,7 @@ def portfolio_summary(today: date) -> dict:
         .join(Deliverable)
         .join(Agreement, Deliverable.agreement_id == Agreement.id)
         .join(Organization, Organization.id == Deliverable.responsible_organization_id)
-        .where(Occurrence.status.in_(("pending", "sent_back")), Occurrence.due_on < today, in_state_tagged("running"))
+        .where(Occurrence.status.in_(OWED_STATUSES), Occurrence.due_on < today, in_state_tagged("running"))
         .order_by(Occurrence.due_on, Occurrence.id),
         DIGEST_ROWS,
         unique_by=Occurrence.id,
