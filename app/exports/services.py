@@ -2,7 +2,8 @@
 batch of rows at a time with their progress, stored like any file, announced to the person.
 
 A job reads its rows again with its requester's permissions when it runs, and it is its requester's
-alone. A worker that dies mid-file leaves a lease that runs out; the next run starts the file over.
+alone. A worker that dies mid-file leaves a lease that runs out; the next run starts the file over
+(at once when that worker was a process of the same machine: requeue_abandoned).
 A worker asked to stop (SIGTERM) gives its file back to the queue at once, so a restart does not wait
 for a sheet of a million rows, nor for the lease of the process that was stopped.
 """
@@ -26,7 +27,7 @@ from sqlalchemy import delete, func, or_, select, update
 from app.core import clock
 from app.core.exports import XLSX_TYPE, count_rows, write_xlsx
 from app.core.models import utcnow
-from app.core.processes import process_name
+from app.core.processes import is_gone, process_name
 from app.core.storage import store_generated
 from app.exports.models import ExportJob
 from app.extensions import db
@@ -188,6 +189,7 @@ def run_due(
     """Write up to `limit` waiting exports, one after the other; the counts for the job record. When
     `stopping()` turns true the file being written goes back to the queue and nothing more is taken."""
     stopping = stopping or (lambda: False)
+    requeue_abandoned()
     counts = {"done": 0, "failed": 0, "interrupted": 0}
     for _turn in range(limit):  # not `_`: that is gettext here
         if stopping():
@@ -201,6 +203,33 @@ def run_due(
             break
     counts["expired"] = expire_old()
     return counts
+
+
+def requeue_abandoned() -> int:
+    """Queue again, at once, the exports whose writer was a process of this machine that is gone (killed,
+    the machine restarted): their lease would hold them for EXPORT_LEASE_SECONDS, the page saying
+    "being written" all that time. A writer on another machine keeps its lease (no way to ask it)."""
+    from app.core.db import write_transaction
+
+    running = db.session.execute(select(ExportJob.id, ExportJob.worker).where(ExportJob.status == "running")).all()
+    abandoned = [(row.id, row.worker) for row in running if is_gone(row.worker)]
+    if not abandoned:
+        return 0
+
+    def work():
+        return sum(
+            db.session.execute(
+                update(ExportJob)
+                .where(ExportJob.id == job_id, ExportJob.status == "running", ExportJob.worker == worker)
+                .values(status="queued", worker=None, lease_until=None, started_at=None, rows_done=0)
+            ).rowcount
+            for job_id, worker in abandoned
+        )
+
+    requeued = write_transaction(work)
+    if requeued:
+        log.info("%d export(s) queued again: their writer on this machine is gone", requeued)
+    return requeued
 
 
 def write_export(job: ExportJob, *, stopping: Callable[[], bool] | None = None) -> str:

@@ -187,6 +187,36 @@ def test_an_export_under_way_goes_back_to_the_queue_when_the_process_stops(setti
     assert db.session.get(ExportJob, job_id).status == "done"
 
 
+def test_an_export_whose_writer_on_this_machine_is_gone_is_written_at_once(setting):
+    """Its lease still runs for minutes, but its process is gone (killed, the machine restarted): the next
+    run takes it at once instead of leaving the page at "being written" until the lease ends."""
+    import socket
+    import subprocess
+    import sys
+
+    app, world = setting
+    location = _client(app, world, "manager").get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = f"{socket.gethostname()[:80]}:{ended.stdout.strip()}"
+    db.session.rollback()
+    job = db.session.get(ExportJob, int(location.rsplit("/", 1)[1]))
+    job.status, job.worker, job.lease_until = "running", gone, utcnow() + timedelta(minutes=5)
+    db.session.commit()
+    assert services.run_due()["done"] == 1
+    db.session.refresh(job)
+    assert job.status == "done" and job.worker != gone
+    # A writer on another machine keeps its lease: it may well be at work.
+    officer = _client(app, world, "officer")
+    elsewhere = officer.get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    db.session.rollback()
+    other = db.session.get(ExportJob, int(elsewhere.rsplit("/", 1)[1]))
+    other.status, other.worker, other.lease_until = "running", "another-machine:4242", utcnow() + timedelta(minutes=5)
+    db.session.commit()
+    assert services.run_due()["done"] == 0
+    db.session.refresh(other)
+    assert (other.status, other.worker) == ("running", "another-machine:4242")
+
+
 def test_the_scheduler_runs_exports_as_a_job(setting):
     app, _world = setting
     from app.scheduler import build_scheduler
