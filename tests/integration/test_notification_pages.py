@@ -428,6 +428,8 @@ def test_message_detail_and_its_sandboxed_html(world, signed_in, outbox):
     assert "Send again" in detail
     assert "Send again" not in page(admin, f"/admin/outbox/{outbox['sent'].id}")
     assert "Send again" not in page(signed_in("auditor"), f"/admin/outbox/{failed.id}")
+    # No mail server here: a waiting message says it is held, not when its next attempt (long past) was.
+    assert "it leaves when mail is sent again" in page(admin, f"/admin/outbox/{outbox['pending'].id}")
     response = admin.get(f"/admin/outbox/{failed.id}/html")
     assert response.status_code == 200 and response.mimetype == "text/html"
     assert response.get_data(as_text=True) == failed.body_html
