@@ -115,9 +115,8 @@ class OutboxMessage(db.Model):
     body_text: Mapped[str | None] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
     notice: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # What it is about (a deliverable's due date, an approval round): a reminder no longer true when
-    # it would leave is withdrawn instead (notifications/lapsed.py).
-    object_type: Mapped[str | None] = mapped_column(String(40))
+    # What it is about (a deliverable's due date, an approval round; which of them its kind says): a
+    # reminder no longer true when it would leave is withdrawn instead (notifications/lapsed.py).
     object_id: Mapped[int | None] = mapped_column()
     # Chosen when the message is written, so a resend after a crash carries the
     # same Message-ID and mail clients can recognise the duplicate.

@@ -258,17 +258,28 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(60 * 2 ** max(attempts - 1, 0), 3600))
 
 
+# Why mail is held, by held_because()'s key, for the log and `flask outbox send`.
+HELD_REASONS = {
+    "no_server": "MAIL_SERVER is not set; messages wait in the outbox",
+    "paused": "mail is paused by an administrator",
+}
+
+
+def held_because() -> str | None:
+    """Why nothing can be sent now: "no_server", "paused", or None (the sender and the outbox pages)."""
+    if not current_app.config.get("MAIL_SERVER"):
+        return "no_server"
+    return "paused" if mail_paused() else None
+
+
 def send_batch(*, now: datetime | None = None, worker: str | None = None, limit: int | None = None) -> SendReport:
     """Send one batch of due messages (`now`: treat messages as due at this moment)."""
     config = current_app.config
     report = SendReport()
-    if not config.get("MAIL_SERVER"):
-        report.held, report.held_because = "MAIL_SERVER is not set; messages wait in the outbox", "no_server"
-        return report
-    paused = mail_paused()
+    report.held_because = held_because()
     db.session.rollback()
-    if paused:
-        report.held, report.held_because = "mail is paused by an administrator", "paused"
+    if report.held_because:
+        report.held = HELD_REASONS[report.held_because]
         return report
     token = f"{worker or worker_name()}:{uuid.uuid4().hex[:6]}"
     ids = claim(token, now, limit or config["MAIL_BATCH_SIZE"])

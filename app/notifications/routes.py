@@ -325,6 +325,7 @@ def list_outbox():
         pause_form=pause_form,
         mail_paused=services.mail_paused(),
         mail_server=current_app.config.get("MAIL_SERVER"),
+        mail_held=outbox.held_because() is not None,
     )
 
 
@@ -345,7 +346,7 @@ def view_outbox_message(message_id: int):
         about=about_link(message),
         no_longer_true=no_longer_true,
         category_label=CATEGORIES[message.category][0] if message.category in CATEGORIES else message.category,
-        mail_held=services.mail_paused() or not current_app.config.get("MAIL_SERVER"),
+        mail_held=outbox.held_because() is not None,
     )
 
 

@@ -247,7 +247,6 @@ def _mail_values(
         language=language,
         category=notice.category,
         kind=notice.kind,
-        object_type=notice.object_type,
         object_id=notice.object_id,
         subject=" ".join(subject.split())[:300],
         body_text=body_text,

@@ -1,6 +1,6 @@
-"""Outbox messages name what they are about, and may be withdrawn: a reminder whose deliverable was
-handed in (or whose approval round closed) while it waited — mail paused, the SMTP server down — is
-not sent late.
+"""Outbox messages name what they are about (its id; their kind says what it is), and may be
+withdrawn: a reminder whose deliverable was handed in (or whose approval round closed) while it
+waited — mail paused, the SMTP server down — is not sent late.
 
 Revision ID: 0019_outbox_withdrawn
 Revises: 0018_job_running
@@ -19,7 +19,6 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('outbox_messages') as batch:
-        batch.add_column(sa.Column('object_type', sa.String(length=40), nullable=True))
         batch.add_column(sa.Column('object_id', sa.Integer(), nullable=True))
         batch.drop_constraint(op.f('ck_outbox_messages_status_known'), type_='check')
         batch.create_check_constraint(
@@ -35,4 +34,3 @@ def downgrade():
             op.f('ck_outbox_messages_status_known'), "status IN ('pending','sending','sent','failed')"
         )
         batch.drop_column('object_id')
-        batch.drop_column('object_type')
