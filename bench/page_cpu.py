@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SECRET_KEY", secrets.token_hex(32))
 
 PAGES = {
-    "officer": ["/dashboard", "/inbox", "/portfolio/board", "/portfolio/calendar", "/deliverables/"],
+    "officer": ["/notifications", "/dashboard", "/inbox", "/portfolio/board", "/portfolio/calendar", "/deliverables/"],
     "manager": [
         "/dashboard",
         "/inbox",

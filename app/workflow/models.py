@@ -211,7 +211,11 @@ class StageVisit(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's 
     """One stay of an agreement in one stage, derived from the audit trail (app/workflow/stage_history.py)."""
 
     __tablename__ = "stage_visits"
-    __table_args__ = (Index("ix_stage_visits_state_entered", "state", "entered_at"),)
+    __table_args__ = (
+        Index("ix_stage_visits_state_entered", "state", "entered_at"),
+        # The first stay on record (stage analytics' years) is the index's first entry, not a scan.
+        Index("ix_stage_visits_entered", "entered_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), index=True)

@@ -30,6 +30,8 @@ CASES = [
         ("ix_notifications_user_created", "ix_notifications_user_latest"),
     ),
     ("officer", "/dashboard", "agreements.owner_id = ", "ix_agreements_owner_state"),
+    # Stage analytics' years start at the first stay on record: the index's first entry, not a scan.
+    ("manager", "/portfolio/analytics", "ORDER BY stage_visits.entered_at", "ix_stage_visits_entered"),
     # The calendar picks the first open deliverables of each day of one month: by due date, or by
     # status and due date (both fit; which one the planner takes depends on the table's statistics).
     (

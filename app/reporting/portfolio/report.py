@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.agreements.models import AGREEMENT_TYPES, Agreement
@@ -89,10 +89,14 @@ def year_choices(user) -> list[int]:
     """Years from the first stay in a stage on record to this year, newest first."""
     first = kept_while_unchanged(
         ("first stay", portfolio_scope(user)),
+        # The earliest visible stay, read along the index on entered_at until the first one the reader
+        # may see (min() over the join would read every stay at a government's scale).
         lambda: db.session.scalar(
-            select(func.min(StageVisit.entered_at))
+            select(StageVisit.entered_at)
             .join(Agreement, Agreement.id == StageVisit.agreement_id)
             .where(visible_agreements_clause(user))
+            .order_by(StageVisit.entered_at)
+            .limit(1)
         ),
     )
     this_year = clock.today().year
