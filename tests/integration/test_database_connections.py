@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -54,3 +54,14 @@ def test_a_connection_used_a_moment_ago_is_not_asked(app, database_url, monkeypa
             assert connection.exec_driver_sql("SELECT 1").scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_the_applications_connections_do_not_compile_statements(app, database_url):
+    """JIT off on every connection the app opens (app/extensions.py): PostgreSQL's default compiles
+    stage analytics' statement at every request, half of its time."""
+    from app.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()  # connections opened from here on
+        assert db.session.execute(text("SHOW jit")).scalar() == "off"
+        db.session.rollback()
