@@ -56,12 +56,14 @@ def test_a_connection_used_a_moment_ago_is_not_asked(app, database_url, monkeypa
         engine.dispose()
 
 
-def test_the_applications_connections_do_not_compile_statements(app, database_url):
-    """JIT off on every connection the app opens (app/extensions.py): PostgreSQL's default compiles
-    stage analytics' statement at every request, half of its time."""
-    from app.extensions import db
+def test_the_applications_connections_carry_its_session_settings(app, database_url):
+    """Every connection the app opens is set as app/extensions.POSTGRESQL_SESSION says: JIT off (stage
+    analytics' statement was compiled at every request, half of its time) and random reads priced for
+    data in memory (the planner read whole tables where an index gave a few rows)."""
+    from app.extensions import POSTGRESQL_SESSION, db
 
     with app.app_context():
         db.engine.dispose()  # connections opened from here on
-        assert db.session.execute(text("SHOW jit")).scalar() == "off"
+        shown = {name: db.session.execute(text(f"SHOW {name}")).scalar() for name in POSTGRESQL_SESSION}
         db.session.rollback()
+    assert shown == {"jit": "off", "random_page_cost": "1.1"}
