@@ -119,9 +119,11 @@ def build_panel(agreement, user) -> WorkflowPanel:
             continue
         if candidate.has("detour") and name != agreement.state:
             continue
-        # Done means the agreement was there; with no recorded moves (imported data), earlier stages count.
-        was_there = name in visited if visited else index < current_index
-        status = "current" if name == agreement.state else ("done" if was_there else "todo")
+        # Done means an earlier stage the agreement went through (with no recorded moves, imported data,
+        # every earlier stage). A later stage it reached before being sent back is still to come: marked
+        # done, it read as passed (an internal review that refused it).
+        is_done = index < current_index and (name in visited if visited else True)
+        status = "current" if name == agreement.state else ("done" if is_done else "todo")
         stages.append(Stage(name, engine.label(candidate.label), status, candidate.tags))
 
     approvals = []

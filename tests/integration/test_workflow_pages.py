@@ -159,3 +159,24 @@ def test_delegations_page(app, world, signed_in):
     )
     assert bad.status_code == 422
     assert signed_in("partner").get("/account/delegations").status_code == 403
+
+
+def test_a_sent_back_agreement_shows_the_review_still_to_come_and_the_send_back_as_one(app, world, signed_in, mou):
+    """Sent back from internal review to draft: the review is a stage to come again, not a passed one
+    (a tick read as "the review passed"), and its history names the send-back, not the approval's label."""
+    import re
+
+    from app.workflow import engine
+
+    officer = world.users["officer"]
+    engine.take(mou, "submit_for_review", by=officer, expected_version=mou.version)
+    legal = world.users["legal"]
+    engine.decide(mou, "approve_review", by=legal, decision="reject", comment="Article 3", expected_version=mou.version)
+    db.session.commit()
+    page = signed_in("officer").get(f"/agreements/{mou.id}").get_data(as_text=True)
+    drawn = re.findall(r'<li class="stage stage-(\w+)".*?<span class="stage-label">([^<]*)<', page, re.S)
+    stages = {label.strip(): status for status, label in drawn}
+    assert stages["Draft"] == "current" and stages["Internal review"] == "todo", stages
+    history = page.split('id="history-heading"')[1]
+    assert "Approve for negotiation" not in history
+    assert 'text-bg-warning">Sent back<' in history
