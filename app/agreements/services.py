@@ -8,7 +8,7 @@ from datetime import date
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import extract, or_, select, update
+from sqlalchemy import extract, inspect, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements import renewals
@@ -214,6 +214,9 @@ def validate_data(data: AgreementData, agreement: Agreement | None) -> None:
         for name, messages in error.field_errors.items():
             for message in messages:
                 add(name, message)
+    if data.owner_id is None and agreement is not None and agreement.owner_id is not None:
+        # Nobody would get its reminders, and an officer who cleared it could no longer edit it.
+        add("owner_id", _("An agreement keeps an owner: choose who takes it over."))
     if data.owner_id is not None:
         owner = db.session.get(User, data.owner_id)
         if owner is None or not may_own_agreements(owner) or not owner.is_active:
@@ -292,6 +295,11 @@ def apply_data(agreement: Agreement, data: AgreementData) -> None:
     """Copy checked values onto the agreement, sync its parties and search text."""
     for name in TERM_FIELDS:
         setattr(agreement, name, getattr(data, name))
+    # The objects behind the ids just set are read again when next asked: a loaded owner (say) would
+    # otherwise still be the former one until the session ends (the API's answer showed it).
+    stale = [name for name in ("owner", "parent", "signing_event") if name in agreement.__dict__]
+    if stale and inspect(agreement).persistent:
+        db.session.expire(agreement, stale)
     wanted = {organization_id: role for organization_id, role in data.parties}
     for party in list(agreement.parties):
         if party.organization_id not in wanted:

@@ -12,7 +12,7 @@ from app.api.models import ApiToken
 from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.models import utcnow
-from app.core.text import storable
+from app.core.text import trimmed
 from app.extensions import db
 
 TOKEN_PREFIX = "shk_"
@@ -25,7 +25,7 @@ def _hash(token: str) -> str:
 
 def create_token(user, name: str | None, *, by) -> tuple[ApiToken, str]:
     """A new token for `user`; returns the row and the token itself, which is shown once and never stored."""
-    name = " ".join(storable(name or "").split())
+    name = " ".join(trimmed(name).split())
     if not name:
         message = _("Give the token a name (what will use it).")
         raise ValidationFailed(message, {"name": [message]})

@@ -10,6 +10,7 @@ from wtforms import (
     StringField,
 )
 from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.auth.models import ROLES
 from app.core.forms import Form
@@ -108,4 +109,11 @@ class MemberAccessForm(Form):
         choices=[("all", _l("All of the organisation's agreements")), ("some", _l("Only the agreements ticked below"))],
         default="all",
     )
-    agreements = SelectMultipleField(_l("Agreements"), choices=[], coerce=str)
+    # Ticked boxes: a <select multiple>'s options drawn one by one as boxes are no form controls.
+    agreements = SelectMultipleField(
+        _l("Agreements"),
+        choices=[],
+        coerce=str,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )

@@ -52,6 +52,9 @@ def set_deliverable_access(user: User, *, restricted: bool, agreement_ids: list,
             chosen.add(int(value))
         except (TypeError, ValueError):
             chosen.add(-1)
+    if restricted and not chosen:
+        message = _("Tick the agreements this person follows, or let them see all of them.")
+        raise ValidationFailed(message, {"agreements": [message]})
     if restricted and not chosen <= allowed:
         message = _("Choose among the organisation's agreements only.")
         raise ValidationFailed(message, {"agreements": [message]})

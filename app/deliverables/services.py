@@ -61,12 +61,13 @@ class PlanData:
     until_on: date | None = None
 
 
-def due_dates(recurrence: str, first: date, until: date | None) -> list[date]:
-    """The due dates of a plan line: one, or every month/quarter/year up to `until` (inclusive)."""
+def due_dates(recurrence: str, first: date, until: date | None, limit: int = MAX_OCCURRENCES) -> list[date]:
+    """The due dates of a plan line: one, or every month/quarter/year up to `until` (inclusive), the
+    first `limit` of them."""
     if recurrence == "once" or until is None:
         return [first]
     dates, index = [], 0
-    while len(dates) < MAX_OCCURRENCES:
+    while len(dates) < limit:
         # From the first date each time, so 31 January gives 28/29 February, then 31 March.
         current = first + STEP[recurrence] * index
         if current > until:
@@ -120,6 +121,22 @@ def _check_plan(agreement: Agreement, data: PlanData) -> None:
                 ]
         else:
             data.until_on = None
+        # The earliest of its signature and its effect: an inception report may fall between the two.
+        start = min((day for day in (agreement.signed_on, agreement.effective_on) if day), default=None)
+        if "first_due_on" not in errors and start is not None and data.first_due_on < start:
+            # Nothing is owed before the agreement starts: such a line was born overdue, and reminded at once.
+            errors["first_due_on"] = [
+                _("The first due date comes before the agreement starts (%(start)s).", start=start.isoformat())
+            ]
+        dates = [] if errors else due_dates(data.recurrence, data.first_due_on, data.until_on, MAX_OCCURRENCES + 1)
+        if len(dates) > MAX_OCCURRENCES:
+            # Said, not cut short: a plan line keeps every due date it names.
+            errors["until_on"] = [
+                _(
+                    "At most %(n)s due dates for one line: choose an earlier “Until” date or a longer interval.",
+                    n=MAX_OCCURRENCES,
+                )
+            ]
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
 

@@ -25,6 +25,7 @@ from app.core.db import check_version, flush_or_conflict
 from app.core.errors import DomainError, PermissionDenied, ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import holds_role, may_decide_approvals, plays_workflow_role
+from app.core.text import trimmed
 from app.extensions import db
 from app.workflow import rules
 from app.workflow.definitions import ApprovalStep, Transition, WorkflowDefinition
@@ -369,7 +370,7 @@ def decide(
         raise PermissionDenied(" ".join(option.reasons) or _("You cannot decide on this approval."))
     if option.reasons and decision == "approve":
         raise TransitionBlocked(" ".join(option.reasons))
-    comment = (comment or "").strip() or None
+    comment = trimmed(comment) or None
     if decision == "reject" and not comment:
         raise ValidationFailed(_("Say why you send it back."), {"comment": [_("A comment is required.")]})
     if decision not in ("approve", "reject"):
@@ -501,7 +502,7 @@ def take(
         raise WorkflowError(_("This step is taken by approving it."))
     if by is not None and not _has_role(by, transition.roles, agreement):
         raise PermissionDenied(_("You cannot take this action on this agreement."))
-    comment = (comment or "").strip() or None
+    comment = trimmed(comment) or None
     if transition.comment == "required" and not comment:
         raise ValidationFailed(_("A comment is required for this action."), {"comment": [_("A comment is required.")]})
     set_before = {name: getattr(agreement, name, None) for name in transition.fields}

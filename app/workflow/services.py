@@ -13,6 +13,7 @@ from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.models import utcnow
 from app.core.permissions import is_partner, may_decide_approvals, speaks_for_ministry, speaks_for_partner
+from app.core.text import trimmed
 from app.extensions import db
 from app.workflow import engine
 from app.workflow.documents import attach_document
@@ -57,7 +58,7 @@ def send_version(
     if last is not None and accepting is not None and accepting in _accepted_ids(last):
         raise WorkflowError(_("You accepted version %(n)s: wait for the other parties to answer it.", n=last.number))
     document = attach_document(agreement, "text_version", upload, by=by)
-    note = (note or "").strip()[:20000] or None
+    note = trimmed(note)[:20000] or None
     number = (last.number if last else 0) + 1
     negotiation_round = NegotiationRound(number=number, side=side, sent_by_id=by.id, document=document, note=note)
     agreement.negotiation_rounds.append(negotiation_round)
@@ -232,22 +233,27 @@ def _home_id() -> int | None:
 
 # --- signatures ------------------------------------------------------------------------
 
+# More than any signing ceremony has (each side's signatories sign in turn): a list past it is a mistake or a script.
+MAX_SIGNATORIES = 20
+
 
 def add_signatory(agreement, *, by, side: str, name: str, title: str | None, expected_version: int) -> Signatory:
     """Plan one more signatory; they sign in the order they are added."""
     check_version(agreement, expected_version)
     _require_ministry_side(agreement, by)
     _require_signature_stage(agreement)
-    name = (name or "").strip()
+    name = trimmed(name)
     errors = {}
     if side not in ("ministry", "partner"):
         errors["side"] = [_("Choose the ministry or the partner.")]
     if not name or len(name) > 200:
         errors["name"] = [_("Give the signatory's name (at most 200 characters).")]
+    if len(agreement.signatories) >= MAX_SIGNATORIES:
+        errors["name"] = [_("An agreement has at most %(n)s signatories.", n=MAX_SIGNATORIES)]
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
     position = (max((s.position for s in agreement.signatories), default=0)) + 1
-    signatory = Signatory(side=side, position=position, name=name, title=(title or "").strip()[:200] or None)
+    signatory = Signatory(side=side, position=position, name=name, title=trimmed(title)[:200] or None)
     agreement.signatories.append(signatory)
     agreement.updated_at = utcnow()
     audit.record("signatory_added", agreement, actor=by, changes={"side": side, "name": name, "position": position})

@@ -1226,6 +1226,8 @@ def test_a_rejection_with_a_comment_sends_it_back_to_draft(api, ids):
         ({"transition": "submit_for_review", "comment": "c" * 2001}, 422, "comment"),
         ({"transition": "submit_for_review", "version": 999}, 409, None),
         ({"transition": "cancel"}, 422, "comment"),
+        # A required reason of invisible characters alone (zero-width space, right-to-left mark) says nothing.
+        ({"transition": "cancel", "comment": "\u200b\u200f"}, 422, "comment"),
     ],
 )
 def test_invalid_moves_are_refused(api, ids, body, status, field):
@@ -1451,3 +1453,43 @@ def test_a_json_body_past_a_megabyte_is_refused_before_it_is_read(api, ids, app,
         if method != "parameters" and "413" not in operation["responses"]
     ]
     assert not undocumented, undocumented  # any request may be too large
+
+
+def test_a_signatory_needs_a_visible_name_and_the_list_has_an_end(api, world):
+    from app.workflow.services import MAX_SIGNATORIES
+
+    signing = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state="signature")
+    db.session.commit()
+    path = f"{P}/agreements/{signing.id}/signatories"
+    problem = assert_problem(api("officer").post(path, json={"side": "ministry", "name": "\u200b\u202e"}), 422)
+    assert "name" in problem["errors"]
+    for number in range(MAX_SIGNATORIES):
+        assert api("officer").post(path, json={"side": "partner", "name": f"Signataire {number}"}).status_code == 201
+    problem = assert_problem(api("officer").post(path, json={"side": "partner", "name": "Un de trop"}), 422)
+    assert "name" in problem["errors"]
+    assert len(refreshed(Agreement, signing.id).signatories) == MAX_SIGNATORIES
+
+
+def test_an_owned_agreement_keeps_an_owner(api, world, ids):
+    """Clearing the owner left nobody to remind, and locked the officer who did it out of their agreement."""
+    problem = assert_problem(api("officer").patch(f"{P}/agreements/{ids['draft']}", json={"owner_id": None}), 422)
+    assert "owner_id" in problem["errors"]
+    assert refreshed(Agreement, ids["draft"]).owner_id == world.users["officer"].id
+
+
+def test_a_changed_owner_is_the_one_the_answer_shows(api, world, ids):
+    other = world.users["other_officer"]
+    response = api("manager").patch(f"{P}/agreements/{ids['draft']}", json={"owner_id": other.id})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["owner"]["id"] == other.id, body["owner"]
+    assert api("manager").get(f"{P}/agreements/{ids['draft']}").get_json()["owner"] == body["owner"]
+
+
+@pytest.mark.parametrize("name", ["\u200b", "\u202e\u200b", " \u200f "])
+def test_a_token_needs_a_visible_name(world, name):
+    from app.core.errors import ValidationFailed
+
+    officer = world.users["officer"]
+    with pytest.raises(ValidationFailed):
+        create_token(officer, name, by=officer)

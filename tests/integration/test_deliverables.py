@@ -63,6 +63,34 @@ def test_due_dates_of_recurring_deliverables():
     assert len(services.due_dates("monthly", date(2026, 1, 1), date(2200, 1, 1))) == services.MAX_OCCURRENCES
 
 
+def test_a_plan_line_owes_nothing_before_the_agreement_starts_and_names_all_its_dates(world):
+    """A line due from 1956 to 2200 was stored with its first 240 dates, all overdue at once (and reminded);
+    a first date before the agreement is signed or takes effect, or more dates than a line keeps, is refused."""
+    officer, agreement = world.users["officer"], world.agreement_a  # signed on 1 July 2025
+
+    def line(first, until=None, recurrence="monthly"):
+        return services.PlanData(
+            title_fr="Rapport",
+            title_ar=None,
+            title_en=None,
+            description=None,
+            responsible_organization_id=world.partner_a.id,
+            recurrence=recurrence,
+            first_due_on=first,
+            until_on=until,
+        )
+
+    with pytest.raises(services.ValidationFailed) as refused:
+        services.plan_deliverable(agreement, line(date(1956, 1, 1), date(2200, 12, 31)), by=officer)
+    assert "2025-07-01" in refused.value.field_errors["first_due_on"][0]
+    with pytest.raises(services.ValidationFailed) as refused:
+        services.plan_deliverable(agreement, line(date(2025, 7, 1), date(2200, 12, 31)), by=officer)
+    assert "240" in refused.value.field_errors["until_on"][0]
+    assert not agreement.deliverables
+    kept = services.plan_deliverable(agreement, line(date(2025, 7, 1), date(2045, 6, 1)), by=officer)
+    assert len(kept.occurrences) == services.MAX_OCCURRENCES  # exactly as many: kept whole
+
+
 @pytest.mark.parametrize(
     "stored, due_in, expected",
     [
@@ -388,12 +416,14 @@ def test_the_portal_lists_the_first_few_and_links_to_the_rest(world, signed_in):
     """A partner with more due than the portal lists sees the first PORTAL_LISTED, soonest first, the
     total, and a link to the full list, which has them all."""
     officer = world.users["officer"]
+    first = TODAY - timedelta(days=31 * (services.PORTAL_LISTED + 2))
+    world.agreement_a.signed_on = min(world.agreement_a.signed_on, first)  # nothing is owed before it starts
     monthly = plan(
         world.agreement_a,
         officer,
         responsible=world.partner_a,
         recurrence="monthly",
-        first=TODAY - timedelta(days=31 * (services.PORTAL_LISTED + 2)),
+        first=first,
         until=TODAY - timedelta(days=1),
     )
     db.session.commit()

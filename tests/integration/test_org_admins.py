@@ -161,6 +161,24 @@ def test_grants_only_among_the_organisations_agreements(app, world, team):
     assert client.post(f"/team/{colleague.id}", data={"scope": "everything"}).status_code == 422
 
 
+def test_the_agreements_are_boxes_a_browser_can_tick(app, world, team):
+    """Each agreement is a checkbox named `agreements` (they were <option>s outside any <select>: a browser
+    sent none, and "only these" with none ticked hid every deliverable); "only these" with none is refused."""
+    import re
+
+    boss, colleague, second, _occurrences = team
+    client = SignedInClient(app, boss)
+    page = client.get(f"/team/{colleague.id}").get_data(as_text=True)
+    boxes = re.findall(r'<input[^>]*name="agreements"[^>]*>', page)
+    assert boxes and all('type="checkbox"' in box for box in boxes), boxes
+    assert any(f'value="{second.id}"' in box for box in boxes)
+    assert "<option" not in page.split('id="access-form"')[1].split("</form>")[0]
+    response = client.post(f"/team/{colleague.id}", data={"scope": "some"})
+    assert response.status_code == 422
+    assert "Tick the agreements" in response.get_data(as_text=True)
+    assert not _fresh(User, colleague.id).deliverables_restricted
+
+
 def test_only_a_sharaka_admin_makes_a_partner_their_organisations_admin(app, world, signed_in):
     admin = signed_in("admin")
     partner = world.users["partner_b"]
