@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 
+from flask import url_for
 from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import and_, case, func, literal, null, select, union_all
@@ -25,6 +26,7 @@ from app.core.permissions import (
     may_own_agreements,
     visible_agreements_clause,
 )
+from app.deliverables.models import Deliverable, Occurrence, Submission
 from app.extensions import db
 from app.workflow import engine, queries
 from app.workflow.models import ApprovalRound, NegotiationRound
@@ -43,6 +45,12 @@ class InboxItem:
     acting_for: object | None = None
     # Where on the agreement's page the action is (the move's form, the approvals, the negotiation).
     anchor: str | None = None
+    # Where the action is when it is not on the agreement's page (a hand-in to review).
+    link: str | None = None
+
+    @property
+    def url(self) -> str:
+        return self.link or url_for("agreements.view_agreement", agreement_id=self.agreement.id, _anchor=self.anchor)
 
     @property
     def is_over_sla(self) -> bool:
@@ -139,11 +147,33 @@ def _waiting(user, today: date):
                 late(Agreement.state_entered_at).label("late"),
             ).where(visible, Agreement.owner_id == user.id, queries.moves_waiting_on_owner(user))
         )
+        # Hand-ins waiting for the owner's review, since the latest one (after a send-back, the new hand-in).
+        # Their number is the occurrence's id; no deadline is set for a review, so none is late.
+        handed_in = (
+            select(func.max(Submission.submitted_at))
+            .where(Submission.occurrence_id == Occurrence.id)
+            .correlate(Occurrence)
+            .scalar_subquery()
+        )
+        selects.append(
+            select(
+                literal("review").label("kind"),
+                Agreement.id.label("agreement_id"),
+                Occurrence.id.label("number"),
+                null().label("transition"),
+                handed_in.label("since"),
+                literal(0).label("late"),
+            )
+            .select_from(Occurrence)
+            .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
+            .join(Agreement, Agreement.id == Deliverable.agreement_id)
+            .where(visible, Agreement.owner_id == user.id, Occurrence.status == "submitted")
+        )
     return union_all(*selects).subquery() if selects else None
 
 
 def inbox_for(user, today: date, *, page: int = 1, per_page: int = LISTED) -> InboxPage:
-    """Approvals the user may give, moves their agreements wait for, and negotiation turns:
+    """Approvals the user may give, moves their agreements wait for, negotiation turns and hand-ins to review:
     one page of them, oldest first, with how many there are in all and how many are late."""
     waiting = _waiting(user, today)
 
@@ -189,6 +219,15 @@ def _item(row, agreement: Agreement, user, today: date) -> InboxItem:
             sla,
             acting_for=_acting_for(transition, user, today),
             anchor=f"action-{transition.name}",
+        )
+    if row.kind == "review":
+        return InboxItem(
+            agreement,
+            _("Review the hand-in"),
+            row.since,
+            waited,
+            None,
+            link=url_for("deliverables.view_occurrence", occurrence_id=row.number),
         )
     if row.kind == "first_version":
         return InboxItem(

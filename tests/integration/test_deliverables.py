@@ -195,6 +195,29 @@ def test_hand_in_send_back_resubmit_accept(app, world, signed_in, due):
     assert {"deliverable_submitted", "deliverable_sent_back", "deliverable_accepted"} <= actions
 
 
+def test_a_hand_in_waits_in_its_owners_actions_until_reviewed(app, world, signed_in, due):
+    """A partner's hand-in is work for the agreement's owner: listed in "My actions" (the inbox and the
+    dashboard) with a link to the review, and gone once reviewed; nobody else's inbox lists it."""
+    mine, _ = due
+    partner, officer = signed_in("partner"), signed_in("officer")
+    review_link = f'href="/deliverables/{mine.id}"'
+
+    def waiting(client, path="/inbox"):
+        page = client.get(path).get_data(as_text=True)
+        return "Review the hand-in" in page and review_link in page
+
+    assert not waiting(officer)
+    assert _post(partner, mine, "submissions", {"note": "Q1", **_files((PDF, "rapport T1.pdf"))}).status_code == 303
+    assert waiting(officer) and waiting(officer, "/dashboard")
+    assert not waiting(signed_in("other_officer")) and not waiting(signed_in("manager"))
+    assert _post(officer, mine, "review", {"decision": "send_back", "feedback": "Annexes"}).status_code == 303
+    assert not waiting(officer)  # back with the partner
+    assert _post(partner, mine, "submissions", {"note": "v2", **_files((PDF + b"2", "v2.pdf"))}).status_code == 303
+    assert waiting(officer)
+    assert _post(officer, mine, "review", {"decision": "accept"}).status_code == 303
+    assert not waiting(officer) and not waiting(officer, "/dashboard")
+
+
 def test_waive_needs_a_manager_and_a_reason(app, world, signed_in, due):
     mine, _ = due
     assert _post(signed_in("officer"), mine, "waive", {"reason": "x"}).status_code == 403
