@@ -65,6 +65,7 @@ class WorkflowPanel:
     child_choices: dict[str, list[ChildChoice]] = field(default_factory=dict)  # per move that asks per child
     waiting_parties: list = field(default_factory=list)  # who has still to accept the latest version
     record_for: list = field(default_factory=list)  # partners whose acceptance the ministry may record
+    sent_back: "SentBack | None" = None  # how it came back to this stage, when an approval refused it
 
     @property
     def past_stages(self) -> set[str]:
@@ -85,25 +86,62 @@ class WorkflowPanel:
 STUCK_AFTER_SLA_TIMES = 3
 
 
-def visited_states(agreement) -> set[str]:
-    """States the agreement has left, read from its audit trail."""
+def recorded_moves(agreement) -> list:
+    """The agreement's moves from state to state as its audit trail recorded them, oldest first."""
     from sqlalchemy import select
 
     from app.core.audit import AuditEvent
     from app.extensions import db
 
-    changes = db.session.scalars(
-        select(AuditEvent.changes).where(
-            AuditEvent.object_type == "agreements",
-            AuditEvent.object_id == agreement.id,
-            AuditEvent.action == "transition",
+    return list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.object_type == "agreements",
+                AuditEvent.object_id == agreement.id,
+                AuditEvent.action == "transition",
+            )
+            .order_by(AuditEvent.id)
         )
-    ).all()
-    return {
-        c["before"]["state"]
-        for c in changes
-        if isinstance(c, dict) and isinstance(c.get("before"), dict) and c["before"].get("state")
-    }
+    )
+
+
+def _state_of(move, side: str) -> str | None:
+    """The state before or after a recorded move ("before"/"after"), if it was recorded."""
+    changes = move.changes if isinstance(move.changes, dict) else {}
+    states = changes.get(side)
+    return states.get("state") if isinstance(states, dict) else None
+
+
+@dataclass
+class SentBack:
+    """The agreement came to its stage by a refused approval: who sent it back, when, from where, and why."""
+
+    by: str
+    at: datetime
+    from_label: str
+    comment: str | None
+
+
+def _sent_back(agreement, moves: list, definition, user) -> SentBack | None:
+    """Its last move, when that move was an approval's refusal into the stage it is in, for a reader who
+    may see that approval's rounds (its comments are theirs)."""
+    if not moves or _state_of(moves[-1], "after") != agreement.state:
+        return None
+    last = moves[-1]
+    changes = last.changes if isinstance(last.changes, dict) else {}
+    if changes.get("approval") != "rejected":
+        return None
+    transition = definition.transition(changes.get("transition"))
+    if transition is None or not may_see_approval_round(user, agreement, transition.approval):
+        return None
+    source = definition.states.get(_state_of(last, "before") or "")
+    return SentBack(
+        by=last.actor_name,
+        at=last.occurred_at,
+        from_label=engine.label(source.label) if source else (_state_of(last, "before") or ""),
+        comment=last.comment,
+    )
 
 
 def build_panel(agreement, user) -> WorkflowPanel:
@@ -111,7 +149,8 @@ def build_panel(agreement, user) -> WorkflowPanel:
     state = definition.states.get(agreement.state)
     order = list(definition.states)
     current_index = order.index(agreement.state) if agreement.state in order else -1
-    visited = visited_states(agreement)
+    moves = recorded_moves(agreement)
+    visited = {state for state in (_state_of(move, "before") for move in moves) if state}
     stages = []
     for index, name in enumerate(order):
         candidate = definition.states[name]
@@ -172,6 +211,7 @@ def build_panel(agreement, user) -> WorkflowPanel:
         state_tags=state.tags if state else (),
     )
     panel.end_warning = end_warning(agreement) if agreement.parent_id else None
+    panel.sent_back = _sent_back(agreement, moves, definition, user)
 
     # Moves that ask what happens to each child agreement (e.g. terminate a MoU with a lab under it).
     panel.child_choices = {

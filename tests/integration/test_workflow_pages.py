@@ -180,3 +180,11 @@ def test_a_sent_back_agreement_shows_the_review_still_to_come_and_the_send_back_
     history = page.split('id="history-heading"')[1]
     assert "Approve for negotiation" not in history
     assert 'text-bg-warning">Sent back<' in history
+    # Above the page's work: it was sent back, by whom, from where and why.
+    note = page.split("data-sent-back")[1].split("</div>\n  </div>")[0]
+    assert "Sent back from “Internal review”" in note and "Article 3" in note and legal.full_name in note
+    # Gone once it moves on; a partner, who does not read the internal review's rounds, never sees it.
+    assert "data-sent-back" not in signed_in("partner").get(f"/agreements/{mou.id}").get_data(as_text=True)
+    engine.take(mou, "submit_for_review", by=officer, expected_version=mou.version)
+    db.session.commit()
+    assert "data-sent-back" not in signed_in("officer").get(f"/agreements/{mou.id}").get_data(as_text=True)
