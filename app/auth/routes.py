@@ -92,8 +92,13 @@ def finish_sign_in(user, *, remember: bool) -> None:
     sessions.start(
         user, remember=remember, address=request.remote_addr or "", user_agent=request.headers.get("User-Agent", "")
     )
+    # A language picked on the sign-in page (kept by the switch for a visitor) is a choice made now: it
+    # wins over the one stored, and is stored, as the switch stores it for someone signed in.
+    chosen = session.get("language")
     session.clear()  # a fresh session on sign-in: no fixation
     login_user(user, remember=remember)
+    if isinstance(chosen, str):
+        services.set_language(user, chosen)
     session["language"] = user.language
 
 

@@ -75,6 +75,9 @@ class ActionOption:
     approval_step: ApprovalStep | None = None
     acting_for: User | None = None
     approval_round: ApprovalRound | None = None
+    # Details of the agreement the move waits for that its own form does not ask (a title in French):
+    # the page offers the edit form beside the reasons.
+    missing_fields: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -105,7 +108,14 @@ def actions_for(agreement, user, today: date | None = None) -> list[ActionOption
         if not _has_role(user, transition.roles, agreement):
             continue  # not theirs: do not show it at all
         reasons.extend(blocking_reasons(agreement, transition, definition, check_fields=False))
-        options.append(ActionOption(transition, is_allowed=not reasons, reasons=reasons))
+        options.append(
+            ActionOption(
+                transition,
+                is_allowed=not reasons,
+                reasons=reasons,
+                missing_fields=missing_fields(agreement, transition, definition),
+            )
+        )
     return options
 
 
@@ -133,6 +143,18 @@ def blocking_reasons(
         elif need not in present and need not in documents_given_by_form:
             reasons.append(_("Missing document: %(kind)s.", kind=document_label(need)))
     return reasons
+
+
+def missing_fields(agreement, transition: Transition, definition: WorkflowDefinition) -> list[str]:
+    """The agreement's fields `transition` needs (by a guard or its target state) that are empty and that
+    its own form does not ask for."""
+    named = [
+        need["field"] if what == "guard" else need
+        for what, need in definition.needs(transition)
+        if what == "field" or (what == "guard" and isinstance(need, dict) and "field" in need)
+    ]
+    wanted = [name for name in dict.fromkeys(named) if name not in transition.fields]
+    return [name for name in wanted if not getattr(agreement, name, None)]
 
 
 def _check_guard(agreement, guard) -> str | None:

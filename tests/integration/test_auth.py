@@ -200,3 +200,25 @@ def test_password_change_with_wrong_current_password_is_a_form_error(app, world)
 def test_attempts_are_recorded(app, world):
     SignedInClient(app, None).sign_in(world.users["officer"].email, "wrong wrong wrong")
     assert db.session.scalar(db.select(db.func.count()).select_from(LoginAttempt)) >= 1
+
+
+def test_the_language_picked_on_the_sign_in_page_is_kept_at_sign_in(app, world):
+    """Picked on the sign-in page, English stays after signing in as someone whose stored language is
+    Arabic, and becomes theirs; with no pick, their stored language is used."""
+    officer = world.users["officer"]
+    officer.language = "ar"
+    db.session.commit()
+    visitor = SignedInClient(app, None)
+    token = visitor.csrf("/sign-in")
+    switched = visitor.http.post("/language", data={"language": "en", "next": "/sign-in", "csrf_token": token})
+    assert switched.status_code == 302
+    assert visitor.sign_in(officer.email, factories.PASSWORD).status_code == 302
+    assert 'lang="en"' in visitor.get("/dashboard").get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, officer.id).language == "en"
+    # Signed out and in again without a pick: the stored language.
+    officer.language = "ar"
+    db.session.commit()
+    again = SignedInClient(app, None)
+    assert again.sign_in(officer.email, factories.PASSWORD).status_code == 302
+    assert 'lang="ar"' in again.get("/dashboard").get_data(as_text=True)
