@@ -14,13 +14,15 @@ import json
 from copy import deepcopy
 from functools import wraps
 
-from flask import abort, g, request
+from flask import abort, current_app, g, request
+from flask_babel import gettext as _
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 
 from app.api.schemas import ProblemSchema
+from app.core.errors import error_response
 from app.core.text import storable, storable_everywhere
 
 API_PREFIX = "/api/v1"
@@ -69,8 +71,25 @@ class ApiArgumentsParser(FlaskParser):
             raise json.JSONDecodeError(f"Unreadable JSON body ({type(error).__name__})", doc="-", pos=0) from None
 
 
+# The body an operation reads, by where its arguments come from: refuse_unreadable_body refuses the other
+# kind (a multipart PATCH of a JSON-only operation answered 200 and changed nothing).
+BODY_OF_LOCATION = {"json": "application/json", "form": "multipart/form-data", "files": "multipart/form-data"}
+
+
 class ApiBlueprint(Blueprint):
     ARGUMENTS_PARSER = ApiArgumentsParser()
+
+    def arguments(self, schema, *, location="json", **kwargs):
+        """flask-smorest's arguments, noting on the view the kind of body it reads (`body_types`)."""
+        read = super().arguments(schema, location=location, **kwargs)
+
+        def decorate(view):
+            wrapped = read(view)
+            if location in BODY_OF_LOCATION:
+                wrapped.body_types = (*getattr(view, "body_types", ()), BODY_OF_LOCATION[location])
+            return wrapped
+
+        return decorate
 
     def json_or_multipart(self, json_schema, multipart_schema):
         """One operation whose body is JSON, or multipart when it carries a file: each read and checked by
@@ -88,6 +107,7 @@ class ApiBlueprint(Blueprint):
 
             # flask-smorest documents one body per operation: the JSON one, and the multipart one beside it.
             read_either._apidoc = deepcopy(as_json._apidoc)  # type: ignore[attr-defined]
+            read_either.body_types = ("application/json", "multipart/form-data")  # type: ignore[attr-defined]
             return self.doc(requestBody={"content": {"multipart/form-data": {"schema": multipart_schema}}})(read_either)
 
         return decorate
@@ -177,11 +197,18 @@ def refuse_unreadable_body():
         return None  # an action without a body (a transition, a revocation) needs no type
     mimetype = request.mimetype
     is_json = mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
-    if mimetype == "multipart/form-data":
-        return None
-    charset = request.mimetype_params.get("charset", "utf-8").lower().replace("-", "").replace("_", "")
-    if not is_json or charset != "utf8":
-        abort(415)
+    if mimetype != "multipart/form-data":
+        charset = request.mimetype_params.get("charset", "utf-8").lower().replace("-", "").replace("_", "")
+        if not is_json or charset != "utf8":
+            abort(415)
+    # Each operation reads one kind of body (or either): the other was read as no body at all.
+    view = current_app.view_functions.get(request.url_rule.endpoint) if request.url_rule else None
+    accepted = getattr(view, "body_types", None)
+    sent = "multipart/form-data" if mimetype == "multipart/form-data" else "application/json"
+    if accepted and sent not in accepted:
+        return error_response(
+            415, _("This operation takes its body as %(types)s, not %(sent)s.", types=" or ".join(accepted), sent=sent)
+        )
     return None
 
 

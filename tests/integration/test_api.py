@@ -1493,3 +1493,19 @@ def test_a_token_needs_a_visible_name(world, name):
     officer = world.users["officer"]
     with pytest.raises(ValidationFailed):
         create_token(officer, name, by=officer)
+
+
+def test_a_body_of_the_kind_an_operation_does_not_read_is_refused(api, ids):
+    """Multipart to a JSON operation was read as no body (200, nothing changed); JSON to a multipart one as
+    an empty message. Each is a 415 naming the kind the operation takes; either kind where both are read."""
+    officer = api("officer")
+    before = refreshed(Agreement, ids["draft"]).notes
+    problem = assert_problem(officer.patch(f"{P}/agreements/{ids['draft']}", data={"notes": "x"}), 415)
+    assert "application/json" in problem["detail"] and "multipart/form-data" in problem["detail"]
+    assert refreshed(Agreement, ids["draft"]).notes == before
+    thread = f"{P}/agreements/{ids['draft']}/threads/shared/messages"
+    problem = assert_problem(officer.post(thread, json={"body": "Bonjour"}), 415)
+    assert "takes its body as multipart/form-data" in problem["detail"]
+    # Both kinds where the operation reads both (a move, with a document or without).
+    moved = officer.post(f"{P}/agreements/{ids['draft']}/transitions", json={"transition": "submit_for_review"})
+    assert moved.status_code == 200, moved.get_data(as_text=True)
