@@ -537,6 +537,13 @@ def take(
     reasons = blocking_reasons(agreement, transition, definition)
     if reasons:
         raise TransitionBlocked(" ".join(reasons))
+    if scheduled_on(agreement, transition, today) is not None:
+        # The move belongs to a date still to come (activation on the effective date): taken now, the
+        # agreement would count as in force before it is. Its dates are kept; the daily tick takes the
+        # move on that day (run_automatic_transitions).
+        _keep_dates_for_later(agreement, transition, by=by, comment=comment, set_before=set_before, today=today)
+        flush_or_conflict()
+        return
     from app.workflow import children
 
     decisions = children.check_decisions(agreement, transition.name, definition, child_decisions)
@@ -551,6 +558,33 @@ def take(
         child_decisions=decisions,
     )
     flush_or_conflict()
+
+
+def scheduled_on(agreement, transition: Transition, today: date) -> date | None:
+    """The day `transition` will be taken by itself, when it is automatic on a date of the agreement's
+    that is set and still to come; else None."""
+    on = getattr(agreement, transition.automatic, None) if transition.automatic else None
+    return on if isinstance(on, date) and on > today else None
+
+
+def _keep_dates_for_later(agreement, transition: Transition, *, by, comment, set_before: dict, today: date) -> None:
+    before, after = {}, {}
+    for name, old_value in set_before.items():
+        if getattr(agreement, name, None) != old_value:
+            before[name], after[name] = _iso(old_value), _iso(getattr(agreement, name, None))
+    agreement.updated_at = utcnow()
+    audit.record(
+        "move_scheduled",
+        agreement,
+        actor=by,
+        comment=comment,
+        changes={
+            "before": before,
+            "after": after,
+            "transition": transition.name,
+            "scheduled_on": _iso(scheduled_on(agreement, transition, today)),
+        },
+    )
 
 
 def _iso(value):

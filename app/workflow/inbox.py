@@ -145,7 +145,13 @@ def _waiting(user, today: date):
                 null().label("transition"),
                 Agreement.state_entered_at.label("since"),
                 late(Agreement.state_entered_at).label("late"),
-            ).where(visible, Agreement.owner_id == user.id, queries.moves_waiting_on_owner(user))
+            ).where(
+                visible,
+                Agreement.owner_id == user.id,
+                queries.moves_waiting_on_owner(user),
+                # IS NOT TRUE: a definition's test on another definition's agreement may be NULL.
+                queries.moves_waiting_for_their_date(today).is_not(True),
+            )
         )
         # Hand-ins waiting for the owner's review, since the latest one (after a send-back, the new hand-in).
         # Their number is the occurrence's id; no deadline is set for a review, so none is late.

@@ -66,6 +66,7 @@ class WorkflowPanel:
     waiting_parties: list = field(default_factory=list)  # who has still to accept the latest version
     record_for: list = field(default_factory=list)  # partners whose acceptance the ministry may record
     sent_back: "SentBack | None" = None  # how it came back to this stage, when an approval refused it
+    scheduled: list = field(default_factory=list)  # (stage label, day) of moves it takes by itself on a day to come
 
     @property
     def past_stages(self) -> set[str]:
@@ -212,6 +213,12 @@ def build_panel(agreement, user) -> WorkflowPanel:
     )
     panel.end_warning = end_warning(agreement) if agreement.parent_id else None
     panel.sent_back = _sent_back(agreement, moves, definition, user)
+    today = clock.today()
+    panel.scheduled = [
+        (engine.label(definition.states[transition.target].label), on)
+        for transition in definition.transitions_from(agreement.state)
+        if (on := engine.scheduled_on(agreement, transition, today)) is not None
+    ]
 
     # Moves that ask what happens to each child agreement (e.g. terminate a MoU with a lab under it).
     panel.child_choices = {

@@ -19,6 +19,7 @@ from app.core.pagination import requested_page
 from app.core.permissions import can, get_agreement_or_404, holders_clause, require
 from app.core.responses import done, form_errors, refusals_return_to
 from app.core.storage import send_stored
+from app.core.templating import written_date
 from app.extensions import db
 from app.workflow import engine, services
 from app.workflow.diagram import render_svg
@@ -94,6 +95,13 @@ def take_action(agreement_id: int, name: str):
 
 def _moved_message(agreement, definition, transition, decision, state_before) -> str:
     stage = engine.label(definition.states[agreement.state].label)
+    later = engine.scheduled_on(agreement, transition, clock.today()) if transition is not None else None
+    if later is not None and agreement.state == state_before:
+        return _(
+            "Dates recorded: the agreement moves to the stage “%(state)s” by itself on %(date)s.",
+            state=engine.label(definition.states[transition.target].label),
+            date=written_date(later, "long"),
+        )
     if transition is None or transition.approval is None:
         return _("Done: the agreement is now in the stage “%(state)s”.", state=stage)
     if decision == "reject":

@@ -203,3 +203,42 @@ def test_a_move_waiting_for_a_detail_links_to_the_form_that_gives_it(app, world,
     mou.title_fr = "Mémorandum"
     db.session.commit()
     assert "data-complete-details" not in signed_in("officer").get(f"/agreements/{mou.id}").get_data(as_text=True)
+
+
+def test_activating_before_the_effective_date_keeps_the_dates_for_that_day(app, world, signed_in):
+    """Activated with an effective date to come, the agreement was "Active" at once (counted in force on
+    the dashboards). Its dates are now kept, it stays signed, says when it will move, leaves its owner's
+    actions, and the daily tick activates it on that day."""
+    from datetime import timedelta
+
+    from app.core import clock
+    from app.workflow import date_moves
+
+    today = clock.today()
+    signed = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_a], state="signed", signed_on=today - timedelta(days=3)
+    )
+    db.session.commit()
+    officer = signed_in("officer")
+    assert f"/agreements/{signed.id}#action-activate" in officer.get("/inbox").get_data(as_text=True)
+    start, end = today + timedelta(days=20), today + timedelta(days=400)
+    response = act(officer, signed, "activate", effective_on=start.isoformat(), expires_on=end.isoformat())
+    assert response.status_code in (302, 303)
+    db.session.refresh(signed)
+    assert signed.state == "signed" and signed.effective_on == start and signed.expires_on == end
+    page = officer.get(f"/agreements/{signed.id}").get_data(as_text=True)
+    assert "data-scheduled" in page and "by itself on" in page
+    assert f"/agreements/{signed.id}#action-activate" not in officer.get("/inbox").get_data(as_text=True)
+    assert date_moves.run_date_transitions(start - timedelta(days=1)) == [] or signed.state == "signed"
+    date_moves.run_date_transitions(start)
+    db.session.commit()
+    db.session.refresh(signed)
+    assert signed.state == "active"
+    # Activated on or after its effective date: at once, as before.
+    other = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_a], state="signed", signed_on=today - timedelta(days=3)
+    )
+    db.session.commit()
+    act(officer, other, "activate", effective_on=today.isoformat(), expires_on=end.isoformat())
+    db.session.refresh(other)
+    assert other.state == "active"

@@ -33,6 +33,7 @@ from app.workflow.queries.turns import (
     drafts_waiting_on_partner,
     forward_move_states,
     ministry_turn_clause,
+    moves_waiting_for_their_date,
     moves_waiting_on_owner,
     partner_turn_clause,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "in_state_tagged",
     "late_round_clause",
     "ministry_turn_clause",
+    "moves_waiting_for_their_date",
     "moves_waiting_on_owner",
     "needs_met",
     "over_state_sla",

@@ -48,6 +48,26 @@ def moves_waiting_on_owner(user) -> ColumnElement[bool]:
     return _built(("moves waiting on owner", user.role), lambda: per_definition(rule))
 
 
+def moves_waiting_for_their_date(today) -> ColumnElement[bool]:
+    """Agreements in a state whose move forward is taken by itself on a date of theirs that is set and
+    still to come (activation on the effective date): their owner has nothing to do until then. The SQL
+    twin of engine.scheduled_on."""
+
+    def rule(definition: WorkflowDefinition):
+        waits = [
+            and_(
+                Agreement.state.in_(transition.sources),
+                getattr(Agreement, transition.automatic).is_not(None),
+                getattr(Agreement, transition.automatic) > today,
+            )
+            for transition in definition.transitions
+            if transition.automatic and transition.roles
+        ]
+        return or_(*waits) if waits else None
+
+    return _built(("moves waiting for their date", today), lambda: per_definition(rule))
+
+
 def partner_turn_clause(organization_id, negotiation_round):
     """A partner organisation's turn on `negotiation_round` (the latest version of the text): it has not
     accepted that version yet. The sender's own acceptance is recorded with the version, so a party
