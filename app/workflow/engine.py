@@ -568,10 +568,7 @@ def scheduled_on(agreement, transition: Transition, today: date) -> date | None:
 
 
 def _keep_dates_for_later(agreement, transition: Transition, *, by, comment, set_before: dict, today: date) -> None:
-    before, after = {}, {}
-    for name, old_value in set_before.items():
-        if getattr(agreement, name, None) != old_value:
-            before[name], after[name] = _iso(old_value), _iso(getattr(agreement, name, None))
+    before, after = _changed_values(agreement, set_before)
     agreement.updated_at = utcnow()
     audit.record(
         "move_scheduled",
@@ -585,6 +582,15 @@ def _keep_dates_for_later(agreement, transition: Transition, *, by, comment, set
             "scheduled_on": _iso(scheduled_on(agreement, transition, today)),
         },
     )
+
+
+def _changed_values(agreement, set_before: dict) -> tuple[dict, dict]:
+    """(before, after) of the fields a move's form set (its dates) that it changed, as the audit row keeps them."""
+    before, after = {}, {}
+    for name, old_value in set_before.items():
+        if getattr(agreement, name, None) != old_value:
+            before[name], after[name] = _iso(old_value), _iso(getattr(agreement, name, None))
+    return before, after
 
 
 def _iso(value):
@@ -648,10 +654,8 @@ def _move(
     if round_outcome != "rejected":
         for effect_name in transition.effects:
             rules.EFFECTS[effect_name](agreement, by)
-    before, after = {"state": source}, {"state": target}
-    for name, old_value in (set_before or {}).items():
-        if getattr(agreement, name, None) != old_value:
-            before[name], after[name] = _iso(old_value), _iso(getattr(agreement, name, None))
+    changed_before, changed_after = _changed_values(agreement, set_before or {})
+    before, after = {"state": source, **changed_before}, {"state": target, **changed_after}
     audit.record(
         "transition",
         agreement,
