@@ -210,8 +210,8 @@ def edit_agreement(agreement_id: int):
             return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id))
     elif form.is_submitted():
         _add_rule_errors(form, agreement=agreement)
-    status = form_status(form)
-    return render_template("agreements/form.html", form=form, agreement=agreement), status
+    locked = services.locked_fields(agreement)
+    return render_template("agreements/form.html", form=form, agreement=agreement, locked=locked), form_status(form)
 
 
 def _form_data(form: AgreementForm) -> services.AgreementData:

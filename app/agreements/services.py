@@ -134,17 +134,28 @@ def update_agreement(agreement: Agreement, data: AgreementData, *, by: User, exp
 SIGNED_FIELDS = ("type", "signed_on", "effective_on", "expires_on", *renewals.RENEWAL_FIELDS)
 
 
+def locked_fields(agreement: Agreement | None) -> set[str]:
+    """What the edit form may no longer change ("parties" for the three party lists): the type after the
+    draft; the signed terms once past the editable states. The form shows them as read, not as inputs."""
+    if agreement is None:
+        return set()
+    locked = set() if is_initial(agreement) else {"type"}
+    if not state_has(agreement, "editable"):
+        locked |= {*SIGNED_FIELDS, "parties"}
+    return locked
+
+
 def _check_locked_fields(agreement: Agreement, data: AgreementData) -> None:
     errors: dict[str, list[str]] = {}
-    if data.type != agreement.type and not is_initial(agreement):
+    locked = locked_fields(agreement)
+    if "type" in locked and data.type != agreement.type:
         errors["type"] = [_("The type can be changed only while the agreement is a draft.")]
-    if not state_has(agreement, "editable"):
-        for name in SIGNED_FIELDS[1:]:
-            if getattr(data, name) != getattr(agreement, name):
-                errors[name] = [_("Signed terms change only through the workflow or an amendment.")]
-        current = sorted((p.organization_id, p.role) for p in agreement.parties)
-        if sorted(data.parties) != current:
-            errors["partners"] = [_("Signed terms change only through the workflow or an amendment.")]
+    for name in SIGNED_FIELDS[1:]:
+        if name in locked and getattr(data, name) != getattr(agreement, name):
+            errors[name] = [_("Signed terms change only through the workflow or an amendment.")]
+    current = sorted((p.organization_id, p.role) for p in agreement.parties)
+    if "parties" in locked and sorted(data.parties) != current:
+        errors["partners"] = [_("Signed terms change only through the workflow or an amendment.")]
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
 

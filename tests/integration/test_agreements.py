@@ -369,3 +369,66 @@ def test_a_draft_can_change_type_and_then_runs_on_that_workflow(app, world, sign
     assert response.status_code == 302
     db.session.refresh(draft)
     assert draft.type == "convention" and draft.workflow_version.type == "convention"
+
+
+def _submitted_values(page: str) -> list[tuple[str, str]]:
+    """What a browser sends for the page's edit form: named inputs (checked boxes only), selected options,
+    text areas."""
+    from html.parser import HTMLParser
+
+    class Form(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.values, self.select, self.textarea = [], None, None
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "input" and a.get("name") and "disabled" not in a:
+                if a.get("type") not in ("checkbox", "radio", "submit") or "checked" in a:
+                    self.values.append((a["name"], a.get("value") or ""))
+            elif tag == "select" and "disabled" not in a:
+                self.select = a.get("name")
+            elif tag == "option" and self.select and "selected" in a:
+                self.values.append((self.select, a.get("value") or ""))
+            elif tag == "textarea":
+                self.textarea = [a.get("name"), ""]
+
+        def handle_endtag(self, tag):
+            if tag == "select":
+                self.select = None
+            elif tag == "textarea" and self.textarea:
+                self.values.append(tuple(self.textarea))
+                self.textarea = None
+
+        def handle_data(self, data):
+            if self.textarea:
+                self.textarea[1] += data
+
+    form_html = page.split('<form method="post" action="/agreements/')[1].split("</form>")[0]
+    parser = Form()
+    parser.feed(form_html)
+    return parser.values
+
+
+def test_a_signed_agreements_form_shows_its_signed_terms_as_read_and_saves_the_rest(app, world, signed_in):
+    """In force, the edit form offered the signed terms as inputs and refused them only after Save (422);
+    they are shown as read, sent back unchanged, and the rest saves."""
+    from werkzeug.datastructures import MultiDict
+
+    agreement = world.agreement_a  # active
+    officer = signed_in("officer")
+    page = officer.get(f"/agreements/{agreement.id}/edit").get_data(as_text=True)
+    for name in ("type", "signed_on", "effective_on", "expires_on", "partners", "renewal_terms"):
+        assert f'data-locked="{name}"' in page and f'id="{name}"' not in page, name
+    assert "Partner A" in page.split('data-locked="partners"')[1].split("</div>\n</div>")[0]
+    values = MultiDict(_submitted_values(page))
+    values["summary_fr"] = "Résumé revu"
+    response = officer.http.post(f"/agreements/{agreement.id}/edit", data=values)
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    db.session.refresh(agreement)
+    assert agreement.summary_fr == "Résumé revu" and agreement.signed_on == date(2025, 7, 1)
+    assert [p.organization_id for p in agreement.parties] == [world.partner_a.id]
+    # A draft's form keeps every input.
+    draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a])
+    db.session.commit()
+    assert "data-locked" not in officer.get(f"/agreements/{draft.id}/edit").get_data(as_text=True)
