@@ -25,6 +25,7 @@ from app.core import audit
 from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
+from app.core.i18n import list_of
 from app.core.models import utcnow
 from app.core.permissions import can
 from app.core.text import trimmed
@@ -311,7 +312,7 @@ def overlap_blocking(amendment: Agreement) -> str | None:
                 "%(reference)s, already under way, changes the same terms (%(terms)s): finish or cancel it "
                 "first, or change other terms.",
                 reference=sibling.reference,
-                terms=", ".join(term_label(n) for n in shared),
+                terms=list_of(term_label(n) for n in shared),
             )
     return None
 

@@ -9,7 +9,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app.agreements.models import AGREEMENT_TYPES, NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS
 from app.core.forms import Form
@@ -33,7 +33,13 @@ class AgreementForm(Form):
     summary_ar = TextAreaField(_l("Summary (Arabic)"), validators=[Optional(), Length(max=20000)])
     summary_en = TextAreaField(_l("Summary (English)"), validators=[Optional(), Length(max=20000)])
     notes = TextAreaField(_l("Internal notes"), validators=[Optional(), Length(max=20000)])
-    partners = SelectMultipleField(_l("Partners"), coerce=int, choices=[])
+    # Required (marked so on the form, not found only after Save): at least one partner organisation.
+    partners = SelectMultipleField(
+        _l("Partners"),
+        coerce=int,
+        choices=[],
+        validators=[InputRequired(message=_l("Name at least one partner organisation."))],
+    )
     co_signatories = SelectMultipleField(_l("Co-signatories"), coerce=int, choices=[])
     witnesses = SelectMultipleField(_l("Witnesses"), coerce=int, choices=[])
     owner_id = SelectField(_l("Owner"), coerce=_optional_int, choices=[], validate_choice=True)
@@ -52,10 +58,6 @@ class AgreementForm(Form):
 
     def set_type_choices(self):
         self.type.choices = [(key, str(label)) for key, label in AGREEMENT_TYPES.items()]
-
-    def validate_partners(self, field):
-        if not field.data:
-            raise ValidationError(_l("Name at least one partner organisation."))
 
     def validate_witnesses(self, field):
         chosen = [*(self.partners.data or []), *(self.co_signatories.data or []), *(field.data or [])]

@@ -6,7 +6,7 @@ from functools import cache
 
 from babel import Locale
 from flask import current_app, has_request_context, request, session
-from flask_babel import get_locale
+from flask_babel import get_locale, pgettext
 
 from app.core.permissions import signed_in_user
 
@@ -95,3 +95,9 @@ def localized(obj, field: str, language: str | None = None) -> str | None:
         if value:
             return value
     return None
+
+
+def list_of(items) -> str:
+    """Items joined as the reader's language writes a list (Arabic's comma is "،"): the separator the
+    pages' `list_separator` writes, for a sentence made in Python."""
+    return pgettext("between the items of a list", ", ").join(str(item) for item in items)

@@ -126,7 +126,8 @@ def submit(occurrence_id: int):
         expected_version=form.version.data,
         indicator_values=request.form,
     )
-    return _back(occurrence_id, _("Handed in. The ministry will review it."))
+    # The page says it waits for the ministry (its status box): the message only confirms.
+    return _back(occurrence_id, _("Handed in: thank you."))
 
 
 @blueprint.route("/deliverables/<int:occurrence_id>/review", methods=["POST"])

@@ -7,16 +7,18 @@ from app.organizations.models import ORGANIZATION_KINDS
 
 
 class OrganizationForm(Form):
-    slug = StringField(_l("Short name (identifier)"), validators=[DataRequired(), Length(max=64)])
+    # Left empty on a new organisation: made from its acronym or name (services._free_slug).
+    slug = StringField(_l("Short name (identifier)"), validators=[Optional(), Length(max=64)])
     name_fr = StringField(_l("Name (French)"), validators=[Optional(), Length(max=300)])
     name_ar = StringField(_l("Name (Arabic)"), validators=[Optional(), Length(max=300)])
     name_en = StringField(_l("Name (English)"), validators=[Optional(), Length(max=300)])
     acronym = StringField(_l("Acronym"), validators=[Optional(), Length(max=40)])
-    kind = SelectField(_l("Kind"), choices=[])
+    # No kind chosen in advance: a company added in a hurry was filed as a ministry, the first of the list.
+    kind = SelectField(_l("Kind"), choices=[], validators=[DataRequired(message=_l("Choose a kind from the list."))])
     country = StringField(_l("Country (ISO code)"), validators=[Optional(), Length(max=2)])
     contact = StringField(_l("Contact"), validators=[Optional(), Length(max=300)])
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=20000)])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.kind.choices = [(key, str(label)) for key, label in ORGANIZATION_KINDS.items()]
+        self.kind.choices = [("", "—")] + [(key, str(label)) for key, label in ORGANIZATION_KINDS.items()]

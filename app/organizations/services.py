@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -18,6 +19,20 @@ FIELDS = ("slug", "name_ar", "name_fr", "name_en", "acronym", "kind", "country",
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
+def _free_slug(values: dict) -> str | None:
+    """A new organisation's short name when none was typed: its acronym's or Latin name's letters and
+    digits ("Agence Stat" -> "agence-stat"), made unique with a number; None when neither gives any (an
+    Arabic name alone: the short name is then asked for)."""
+    for source in (values["acronym"], values["name_fr"], values["name_en"]):
+        ascii_text = unicodedata.normalize("NFKD", source or "").encode("ascii", "ignore").decode()
+        base = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:56].strip("-")
+        if base:
+            taken = set(db.session.scalars(select(Organization.slug).where(Organization.slug.like(f"{base}%"))))
+            candidates = (base if n == 1 else f"{base}-{n}" for n in range(1, len(taken) + 2))
+            return next(candidate for candidate in candidates if candidate not in taken)
+    return None
+
+
 def save_organization(organization: Organization | None, values: dict, *, by) -> Organization:
     """Create (organization=None) or update an organisation from plain values."""
     values = {key: trimmed(values.get(key) or "") or None for key in FIELDS}
@@ -28,6 +43,8 @@ def save_organization(organization: Organization | None, values: dict, *, by) ->
         errors["name_fr"] = [_("Give a name in at least one language.")]
     if values["kind"] not in ORGANIZATION_KINDS:
         errors["kind"] = [_("Choose a kind from the list.")]
+    if organization is None and not values["slug"]:
+        values["slug"] = _free_slug(values)
     if not values["slug"] or not SLUG_PATTERN.match(values["slug"]):
         errors["slug"] = [_("Use lower-case letters, digits and dashes (at most 64).")]
     else:

@@ -18,6 +18,7 @@ from typing import Callable
 
 from flask_babel import gettext as _
 
+from app.core.i18n import list_of
 from app.core.permissions import ROLE_NAMES  # noqa: F401 (definitions check the roles they name against it)
 
 GUARDS: dict[str, Callable] = {}
@@ -144,7 +145,7 @@ def _all_signatories_signed(agreement) -> str | None:
         return _("Name at least one signatory for the ministry and one for the partner.")
     waiting = [s.name for s in signatories if s.signed_on is None]
     if waiting:
-        return _("Waiting for the signature of %(names)s.", names=", ".join(waiting))
+        return _("Waiting for the signature of %(names)s.", names=list_of(waiting))
     return None
 
 

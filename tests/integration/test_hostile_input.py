@@ -1282,3 +1282,26 @@ def test_other_methods_are_405(app, world, key):
     }
     assert statuses == {"PUT": 405, "DELETE": 405, "PATCH": 405}
     assert db_state() == before
+
+
+def test_a_new_organisation_gets_a_short_name_from_its_acronym_or_name_and_no_kind_in_advance(app, world, signed_in):
+    """The name "Agence Stat" was refused as a short name and a company added in a hurry was filed as a ministry
+    (the list's first kind): the short name may be left empty (made from the acronym or the Latin name,
+    numbered when taken), and the kind must be chosen."""
+    officer = signed_in("officer")
+    page = officer.get("/organizations/new").get_data(as_text=True)
+    kinds = page.split('name="kind"')[1].split("</select>")[0]
+    assert "selected" not in kinds and kinds.index('value=""') < kinds.index('value="ministry"')
+    base = {"name_fr": "Agence Stat", "kind": "company", "country": "MA", "slug": ""}
+    assert officer.post("/organizations/new", data=base).status_code in (302, 303)
+    assert officer.post("/organizations/new", data={**base, "name_en": "Stat agency"}).status_code in (302, 303)
+    made = db.session.scalars(select(Organization.slug).where(Organization.name_fr == "Agence Stat")).all()
+    assert sorted(made) == ["agence-stat", "agence-stat-2"]
+    with_acronym = {**base, "name_fr": "Haut-Commissariat au Plan", "acronym": "HCP"}
+    assert officer.post("/organizations/new", data=with_acronym).status_code in (302, 303)
+    assert db.session.scalar(select(Organization.slug).where(Organization.acronym == "HCP")) == "hcp"
+    # Arabic alone gives no letters to make one from: asked for.
+    refused = officer.post("/organizations/new", data={**base, "name_fr": "", "name_ar": "وكالة"})
+    assert refused.status_code == 422 and "lower-case letters" in refused.get_data(as_text=True)
+    no_kind = officer.post("/organizations/new", data={**base, "name_fr": "Sans genre", "kind": ""})
+    assert no_kind.status_code == 422 and "Choose a kind from the list." in no_kind.get_data(as_text=True)
