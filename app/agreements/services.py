@@ -432,6 +432,8 @@ def names_in_history(history) -> dict[str, dict[int, str]]:
     wanted: dict[str, set[int]] = {"owner_id": set(), "parent_id": set(), "signing_event_id": set(), "parties": set()}
     for event in history:
         changes = event.changes if isinstance(event.changes, dict) else {}
+        if isinstance(changes.get("organization_id"), int):  # the party that accepted a text version
+            wanted["parties"].add(changes["organization_id"])
         for side in ("before", "after"):
             values = changes.get(side) if isinstance(changes.get(side), dict) else {}
             for key in ("owner_id", "parent_id", "signing_event_id"):

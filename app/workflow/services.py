@@ -209,7 +209,13 @@ def _accept(agreement, negotiation_round, organization_id: int, side: str, *, by
     elif all(org_id in accepted for org_id in required[1:]):
         negotiation_round.partner_accepted_by_id, negotiation_round.partner_accepted_at = by.id, now
     organization = db.session.get_one(Organization, organization_id)  # the acceptance just flushed refers to it
-    changes = {"round": negotiation_round.number, "side": side, "organization": organization.name}
+    # Its id names it in each reader's language; the name as written then stays for the record.
+    changes = {
+        "round": negotiation_round.number,
+        "side": side,
+        "organization_id": organization.id,
+        "organization": organization.name,
+    }
     if proof is not None:
         changes.update(
             on_behalf_of=organization.name,

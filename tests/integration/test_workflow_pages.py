@@ -242,3 +242,18 @@ def test_activating_before_the_effective_date_keeps_the_dates_for_that_day(app, 
     act(officer, other, "activate", effective_on=today.isoformat(), expires_on=end.isoformat())
     db.session.refresh(other)
     assert other.state == "active"
+
+
+def test_the_history_names_the_accepting_party_in_the_readers_language(app, world, signed_in):
+    """The partner accepted while reading English: an Arabic reader's history named it in English
+    ("قُبلت باسم Partner A"); the party's id is kept, so each reader reads its own language's name."""
+    world.partner_a.name_ar = "الشريك أ"
+    mou = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state="negotiation")
+    db.session.commit()
+    officer, partner = signed_in("officer"), signed_in("partner")  # both read English
+    post(officer, mou, "negotiation/versions", {"file": (BytesIO(PDF), "projet v1.pdf")})
+    assert post(partner, mou, "negotiation/accept", {}).status_code == 303
+    world.users["officer"].language = "ar"
+    db.session.commit()
+    history = officer.get(f"/agreements/{mou.id}").get_data(as_text=True).split('id="history-heading"')[1]
+    assert "الشريك أ" in history and "Partner A" not in history
