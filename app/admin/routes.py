@@ -39,6 +39,8 @@ def list_users():
 def create_user():
     require(current_user, "user.create")
     form = UserForm()
+    # A new account needs its first password (an edit may keep the current one): marked so on the form.
+    form.password.flags.required = True
     _fill_choices(form)
     if request.method == "GET":
         form.language.data = current_app.config["BABEL_DEFAULT_LOCALE"]
