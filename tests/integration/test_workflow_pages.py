@@ -257,3 +257,12 @@ def test_the_history_names_the_accepting_party_in_the_readers_language(app, worl
     db.session.commit()
     history = officer.get(f"/agreements/{mou.id}").get_data(as_text=True).split('id="history-heading"')[1]
     assert "الشريك أ" in history and "Partner A" not in history
+
+
+def test_a_drafts_deliverables_can_be_planned_from_its_page(app, world, signed_in, mou):
+    """The plan could be made from the draft on (the route allowed it) but the page offered it only once in
+    force; its owner sees the panel and its link now, a partner sees no empty plan."""
+    plan_link = f'href="/agreements/{mou.id}/deliverables/new"'
+    owner_page = signed_in("officer").get(f"/agreements/{mou.id}").get_data(as_text=True)
+    assert 'id="deliverables"' in owner_page and plan_link in owner_page
+    assert 'id="deliverables"' not in signed_in("partner").get(f"/agreements/{mou.id}").get_data(as_text=True)
