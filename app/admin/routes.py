@@ -46,7 +46,16 @@ def create_user():
         form.language.data = current_app.config["BABEL_DEFAULT_LOCALE"]
     if form.validate_on_submit():
         if not (form.password.data or "").strip():
-            form.password.errors = [_("Give an initial password.")]
+            # Said with whatever else is wrong, not one refusal at a time.
+            with refusal_shown_on(form):
+                accounts.check_account_rules(
+                    email=form.email.data,
+                    role=form.role.data,
+                    organization=_organization(form.organization_id.data),
+                    language=form.language.data,
+                    is_org_admin=form.is_org_admin.data,
+                )
+            form.password.errors = [*form.password.errors, _("Give an initial password.")]
         else:
             with refusal_shown_on(form):
                 user = accounts.create_user(

@@ -1305,3 +1305,15 @@ def test_a_new_organisation_gets_a_short_name_from_its_acronym_or_name_and_no_ki
     assert refused.status_code == 422 and "lower-case letters" in refused.get_data(as_text=True)
     no_kind = officer.post("/organizations/new", data={**base, "name_fr": "Sans genre", "kind": ""})
     assert no_kind.status_code == 422 and "Choose a kind from the list." in no_kind.get_data(as_text=True)
+
+
+def test_a_new_user_refused_hears_everything_wrong_at_once(app, world, signed_in):
+    """No password and a partner without an organisation: both said on the first try (the password was
+    said first, the organisation only once a password was given)."""
+    admin = signed_in("admin")
+    form = {"email": "new.partner@example.org", "full_name": "New Partner", "role": "partner", "language": "fr"}
+    response = admin.post("/admin/users/new", data={**form, "password": "", "organization_id": ""})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Give an initial password." in body and "must belong to a partner organisation" in body
+    assert db.session.scalar(select(User).where(User.email == "new.partner@example.org")) is None
