@@ -33,12 +33,15 @@ class AgreementForm(Form):
     summary_ar = TextAreaField(_l("Summary (Arabic)"), validators=[Optional(), Length(max=20000)])
     summary_en = TextAreaField(_l("Summary (English)"), validators=[Optional(), Length(max=20000)])
     notes = TextAreaField(_l("Internal notes"), validators=[Optional(), Length(max=20000)])
-    # Required (marked so on the form, not found only after Save): at least one partner organisation.
+    # Required (marked so on the form, not found only after Save): at least one partner organisation. Without
+    # the HTML attribute: the search box hides the list, and a browser refuses to send a form whose hidden
+    # required control is empty, without a word; the server says it with the form's other errors.
     partners = SelectMultipleField(
         _l("Partners"),
         coerce=int,
         choices=[],
         validators=[InputRequired(message=_l("Name at least one partner organisation."))],
+        render_kw={"required": False},
     )
     co_signatories = SelectMultipleField(_l("Co-signatories"), coerce=int, choices=[])
     witnesses = SelectMultipleField(_l("Witnesses"), coerce=int, choices=[])
