@@ -97,7 +97,12 @@ def localized(obj, field: str, language: str | None = None) -> str | None:
     return None
 
 
+def list_separator() -> str:
+    """What goes between the items of a list in the reader's language: a Latin comma reads wrongly in
+    Arabic ("،")."""
+    return pgettext("between the items of a list", ", ")
+
+
 def list_of(items) -> str:
-    """Items joined as the reader's language writes a list (Arabic's comma is "،"): the separator the
-    pages' `list_separator` writes, for a sentence made in Python."""
-    return pgettext("between the items of a list", ", ").join(str(item) for item in items)
+    """Items joined as the reader's language writes a list, for a sentence made in Python."""
+    return list_separator().join(str(item) for item in items)

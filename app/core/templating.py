@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 from app.core import stored_texts
 from app.core.bounded import BoundedCache
 from app.core.dates import format_file_size, format_moment
-from app.core.i18n import LANGUAGE_NAMES, current_language, languages_for_reader, text_direction
+from app.core.i18n import LANGUAGE_NAMES, current_language, languages_for_reader, list_separator, text_direction
 from app.core.menu import main_menu
 from app.core.permissions import ROLES, can, is_ministry, is_partner, signed_in_user
 from app.core.receipts import form_key_field
@@ -28,6 +28,7 @@ def register_template_helpers(app: Flask) -> None:
     # Who someone is, asked of the one module that knows (templates never compare role names);
     # globals, so that macros imported without the page's context see them too.
     app.jinja_env.globals.update(is_partner=is_partner, is_ministry=is_ministry, role_labels=ROLES, main_menu=main_menu)
+    app.jinja_env.globals["list_separator"] = list_separator
     # A changing form's key: sent twice, it changes things once (app/core/receipts.py).
     app.jinja_env.globals["form_key"] = form_key_field
 
@@ -53,12 +54,6 @@ def register_template_helpers(app: Flask) -> None:
         }
 
     app.add_template_filter(written_date, "date")
-
-    @app.template_global()
-    @pass_context
-    def list_separator(context):
-        """What goes between the items of a list in the page's language: a Latin comma read wrongly in Arabic."""
-        return _pgettext(context, "between the items of a list", ", ")
 
     @app.template_global()
     @pass_context

@@ -138,11 +138,17 @@ def blocking_reasons(
             if reason:
                 reasons.append(reason)
         elif what == "field":
-            if need not in fields_given_by_form and not getattr(agreement, need, None):
+            if need not in fields_given_by_form and not is_given(agreement, need):
                 reasons.append(_("Missing: %(field)s.", field=field_label(need)))
         elif need not in present and need not in documents_given_by_form:
             reasons.append(_("Missing document: %(kind)s.", kind=document_label(need)))
     return reasons
+
+
+def is_given(agreement, name: str) -> bool:
+    """Whether a field a guard or a state asks for is filled in: any value but empty (the SQL twin is
+    app/workflow/queries/approvals.py's, for the lists)."""
+    return bool(getattr(agreement, name, None))
 
 
 def missing_fields(agreement, transition: Transition, definition: WorkflowDefinition) -> list[str]:
@@ -154,14 +160,14 @@ def missing_fields(agreement, transition: Transition, definition: WorkflowDefini
         if what == "field" or (what == "guard" and isinstance(need, dict) and "field" in need)
     ]
     wanted = [name for name in dict.fromkeys(named) if name not in transition.fields]
-    return [name for name in wanted if not getattr(agreement, name, None)]
+    return [name for name in wanted if not is_given(agreement, name)]
 
 
 def _check_guard(agreement, guard) -> str | None:
     if isinstance(guard, str):
         return rules.GUARDS[guard](agreement)
     if "field" in guard:
-        if not getattr(agreement, guard["field"], None):
+        if not is_given(agreement, guard["field"]):
             return _("Missing: %(field)s.", field=field_label(guard["field"]))
         return None
     if not any(d.kind == guard["document"] for d in agreement.documents):
@@ -537,11 +543,12 @@ def take(
     reasons = blocking_reasons(agreement, transition, definition)
     if reasons:
         raise TransitionBlocked(" ".join(reasons))
-    if scheduled_on(agreement, transition, today) is not None:
+    later = scheduled_on(agreement, transition, today)
+    if later is not None:
         # The move belongs to a date still to come (activation on the effective date): taken now, the
         # agreement would count as in force before it is. Its dates are kept; the daily tick takes the
         # move on that day (run_automatic_transitions).
-        _keep_dates_for_later(agreement, transition, by=by, comment=comment, set_before=set_before, today=today)
+        _keep_dates_for_later(agreement, transition, by=by, comment=comment, set_before=set_before, on=later)
         flush_or_conflict()
         return
     from app.workflow import children
@@ -567,7 +574,7 @@ def scheduled_on(agreement, transition: Transition, today: date) -> date | None:
     return on if isinstance(on, date) and on > today else None
 
 
-def _keep_dates_for_later(agreement, transition: Transition, *, by, comment, set_before: dict, today: date) -> None:
+def _keep_dates_for_later(agreement, transition: Transition, *, by, comment, set_before: dict, on: date) -> None:
     before, after = _changed_values(agreement, set_before)
     agreement.updated_at = utcnow()
     audit.record(
@@ -579,7 +586,7 @@ def _keep_dates_for_later(agreement, transition: Transition, *, by, comment, set
             "before": before,
             "after": after,
             "transition": transition.name,
-            "scheduled_on": _iso(scheduled_on(agreement, transition, today)),
+            "scheduled_on": on.isoformat(),
         },
     )
 

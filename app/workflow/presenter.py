@@ -107,10 +107,13 @@ def recorded_moves(agreement) -> list:
     )
 
 
+def _changes_of(move) -> dict:
+    return move.changes if isinstance(move.changes, dict) else {}
+
+
 def _state_of(move, side: str) -> str | None:
     """The state before or after a recorded move ("before"/"after"), if it was recorded."""
-    changes = move.changes if isinstance(move.changes, dict) else {}
-    states = changes.get(side)
+    states = _changes_of(move).get(side)
     return states.get("state") if isinstance(states, dict) else None
 
 
@@ -130,7 +133,7 @@ def _sent_back(agreement, moves: list, definition, user) -> SentBack | None:
     if not moves or _state_of(moves[-1], "after") != agreement.state:
         return None
     last = moves[-1]
-    changes = last.changes if isinstance(last.changes, dict) else {}
+    changes = _changes_of(last)
     if changes.get("approval") != "rejected":
         return None
     transition = definition.transition(changes.get("transition"))
