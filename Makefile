@@ -27,7 +27,7 @@ translations-compile: $(VENV)/.installed
 
 # Extract every marked string and merge it into the catalogues (then translate the new ones).
 translations-update: $(VENV)/.installed
-	$(BIN)/pybabel extract -F app/translations/babel.cfg -k _l -k lazy_gettext -k _pgettext:2c,3 -o app/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel extract -F app/translations/babel.cfg -k _l -k lazy_gettext -k _pgettext:2c,3 -k lazy_pgettext:1c,2 -o app/translations/messages.pot --no-location --sort-output .
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete
 
 run: install

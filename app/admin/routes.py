@@ -1,7 +1,6 @@
 """User administration."""
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -10,6 +9,7 @@ from app.auth import services as accounts
 from app.auth.models import ROLES, User
 from app.choices.services import fill
 from app.core.forms import form_status, refusal_shown_on
+from app.core.i18n import gettext as _
 from app.core.pagination import paginate
 from app.core.permissions import get_user_or_404, holders_of_roles_clause, is_known_role, require
 from app.core.text import fold, like_pattern

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -25,6 +24,7 @@ from app.core import audit
 from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.i18n import list_of
 from app.core.models import utcnow
 from app.core.permissions import can

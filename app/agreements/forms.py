@@ -88,8 +88,14 @@ class AgreementFilterForm(Form):
     type = SelectField(_l("Type"), choices=[], validators=[Optional()])
     partner = SelectField(_l("Partner"), choices=[], validators=[Optional()])
     year = SelectField(_l("Year"), choices=[], validators=[Optional()])
+    signed_after = DateField(_l("Signed from"), validators=[Optional()])
+    signed_before = DateField(_l("Signed by"), validators=[Optional()])
     ends_after = DateField(_l("Ends from"), validators=[Optional()])
     ends_before = DateField(_l("Ends by"), validators=[Optional()])
+
+    def validate_signed_after(self, field):
+        if field.data and self.signed_before.data and field.data > self.signed_before.data:
+            raise ValidationError(_l("The first signature date must not come after the last."))
 
     def validate_ends_after(self, field):
         if field.data and self.ends_before.data and field.data > self.ends_before.data:

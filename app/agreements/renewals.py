@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask_babel import gettext as _
-
 from app.agreements.models import NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS
 from app.core import audit
 from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.permissions import can
 from app.extensions import db

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date
 
 from dateutil.relativedelta import relativedelta
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -19,6 +18,7 @@ from app.agreements.renewals import clean_terms, current_terms
 from app.core import audit
 from app.core.dates import within_calendar
 from app.core.errors import PermissionDenied, ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.permissions import can
 from app.extensions import db

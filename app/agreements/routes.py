@@ -1,5 +1,4 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.agreements import renewals, renewing, services
@@ -20,6 +19,7 @@ from app.core.audit import history_for
 from app.core.errors import ValidationFailed
 from app.core.exports import download
 from app.core.forms import apply_field_errors, form_status, refusal_shown_on
+from app.core.i18n import gettext as _
 from app.core.pagination import paginate
 from app.core.permissions import (
     can,
@@ -67,6 +67,8 @@ def _read_filters() -> tuple[AgreementFilterForm, services.AgreementFilters]:
     return form, services.AgreementFilters(
         state=form.state.data if form.state.data != services.IN_FORCE_CHOICE else None,
         in_force=form.state.data == services.IN_FORCE_CHOICE,
+        signed_after=form.signed_after.data,
+        signed_before=form.signed_before.data,
         ends_after=form.ends_after.data,
         ends_before=form.ends_before.data,
         type=form.type.data or None,

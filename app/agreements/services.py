@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import extract, inspect, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -27,6 +26,7 @@ from app.core.dates import within_calendar
 from app.core.db import flush_or_conflict, insert_ignoring_conflicts
 from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.exports import streamed
+from app.core.i18n import gettext as _
 from app.core.kept import kept_while_unchanged
 from app.core.models import utcnow
 from app.core.permissions import edits_own_agreements_only, may_own_agreements, visible_agreements_clause

@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import gettext as _
-
 from app.core.audit import history_for
+from app.core.i18n import gettext as _
 from app.core.permissions import can, sees_deliverables_of
 from app.discussions.copies import verification_code
 from app.workflow import engine

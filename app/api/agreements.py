@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import abort, url_for
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -13,6 +12,7 @@ from app.api import schemas
 from app.api.core import api_blueprint, api_user, errors, file_download, page_of
 from app.core import clock
 from app.core.audit import history_for
+from app.core.i18n import gettext as _
 from app.core.permissions import can, get_agreement_or_404, viewable_agreement_ids
 from app.core.storage import send_stored
 from app.extensions import db

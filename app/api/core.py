@@ -15,7 +15,6 @@ from copy import deepcopy
 from functools import wraps
 
 from flask import abort, current_app, g, request
-from flask_babel import gettext as _
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
 from webargs.flaskparser import FlaskParser
@@ -23,6 +22,7 @@ from werkzeug.datastructures import CombinedMultiDict, MultiDict
 
 from app.api.schemas import ProblemSchema
 from app.core.errors import error_response
+from app.core.i18n import gettext as _
 from app.core.text import storable, storable_everywhere
 
 API_PREFIX = "/api/v1"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.api import tokens
@@ -13,6 +12,7 @@ from app.api.models import ApiToken
 from app.core import reveal
 from app.core.db import keep_even_if_refused
 from app.core.forms import form_status, refusal_shown_on
+from app.core.i18n import gettext as _
 from app.core.permissions import require
 from app.core.responses import done, form_errors, refused
 from app.extensions import db

@@ -5,13 +5,12 @@ page does and calls the same service; what it shows comes from the page's own pa
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
-
 from app.agreements import amendments
 from app.api import work_schemas as ws
 from app.api.agreements import organization_ref, person, present, present_document
 from app.api.core import api_blueprint, api_user, errors
 from app.api.schemas import DocumentSchema, TransitionResultSchema
+from app.core.i18n import gettext as _
 from app.core.permissions import get_agreement_or_404
 from app.workflow import engine, services
 from app.workflow.presenter import build_panel

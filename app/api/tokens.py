@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.api.models import ApiToken
 from app.core import audit
 from app.core.errors import ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.text import trimmed
 from app.extensions import db

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.auth import mfa, services
@@ -17,6 +16,7 @@ from app.core import audit
 from app.core.db import commit_or_conflict
 from app.core.errors import ValidationFailed
 from app.core.forms import form_status, refusal_shown_on
+from app.core.i18n import gettext as _
 from app.core.permissions import get_user_or_404, require, requires_second_factor
 from app.core.responses import done, form_errors, refused, return_here_if_refused
 from app.core.text import trimmed

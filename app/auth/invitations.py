@@ -9,7 +9,6 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.auth import services
@@ -18,6 +17,7 @@ from app.auth.resets import _hash
 from app.core import audit
 from app.core.db import take_turns_on
 from app.core.errors import ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.permissions import can, may_invite
 from app.core.text import trimmed

@@ -4,7 +4,6 @@ Registered on the auth blueprint. Another organisation's account or invitation i
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
 from flask_babel import refresh
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
@@ -15,6 +14,7 @@ from app.auth.models import User
 from app.auth.routes import blueprint
 from app.choices.services import fill
 from app.core.forms import form_status, refusal_shown_on
+from app.core.i18n import gettext as _
 from app.core.pagination import paginate
 from app.core.permissions import (
     can_manage_members,

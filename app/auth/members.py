@@ -3,7 +3,6 @@ reactivate, and which agreements' deliverables each colleague sees. Every change
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
 from app.agreements.models import Agreement
@@ -11,6 +10,7 @@ from app.auth.leavers import cut_off
 from app.auth.models import DeliverableGrant, User
 from app.core import audit
 from app.core.errors import ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.permissions import visible_agreements_clause
 from app.extensions import db
 

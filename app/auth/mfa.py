@@ -15,13 +15,13 @@ import time
 import pyotp
 import segno
 from flask import current_app
-from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import delete, select
 
 from app.auth.models import LoginAttempt, RecoveryCode, User
 from app.core import audit
 from app.core.errors import ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.permissions import requires_second_factor
 from app.core.text import ascii_digits

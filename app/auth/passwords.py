@@ -12,10 +12,10 @@ import re
 import unicodedata
 
 from flask import current_app
-from flask_babel import gettext as _
 from zxcvbn import zxcvbn
 
 from app.core.errors import ValidationFailed
+from app.core.i18n import gettext as _
 
 MIN_LENGTH = 12
 MAX_LENGTH = 256

@@ -13,13 +13,13 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
 from app.auth import services, sessions
 from app.auth.models import LoginAttempt, PasswordReset, User, normalize_email
 from app.core import audit
 from app.core.errors import ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.extensions import db
 

@@ -1,8 +1,6 @@
 import time
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.api.tokens import tokens_of
@@ -10,6 +8,8 @@ from app.auth import directory, mfa, resets, services, sessions
 from app.auth.forms import ChangePasswordForm, ForgotPasswordForm, ResetPasswordForm, SignInForm
 from app.core.db import keep_even_if_refused
 from app.core.forms import form_status, refusal_shown_on
+from app.core.i18n import gettext as _
+from app.core.i18n import ngettext
 from app.core.permissions import require
 from app.core.responses import done, form_errors, refused
 from app.core.urls import is_safe_redirect

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.api.tokens import revoke_all_tokens
@@ -14,6 +13,7 @@ from app.auth.leavers import cut_off
 from app.auth.models import LoginAttempt, User, normalize_email
 from app.core import audit
 from app.core.errors import ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.permissions import is_admin_role, is_known_role, is_ministry_role, is_partner_role, may_sign_in_locally
 from app.core.text import trimmed

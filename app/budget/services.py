@@ -10,7 +10,6 @@ from functools import lru_cache
 
 from babel import Locale
 from babel.numbers import get_currency_precision, get_territory_currencies
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.agreements.models import Agreement
@@ -19,6 +18,7 @@ from app.core import audit, clock
 from app.core.dates import FIRST_DAY, LAST_DAY
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.i18n import current_language
+from app.core.i18n import gettext as _
 from app.core.permissions import can, visible_agreements_clause
 from app.core.text import trimmed
 from app.extensions import db

@@ -4,12 +4,12 @@ one types. Only what that person may choose; anything malformed is a 400, never 
 from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, request
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.choices import services
 from app.choices.kinds import KINDS
 from app.core.errors import error_response
+from app.core.i18n import gettext as _
 from app.core.permissions import require
 from app.core.urls import MAX_ID
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from babel.dates import format_date, format_skeleton
-from flask_babel import format_decimal, get_locale, ngettext, to_user_timezone
-from flask_babel import gettext as _
+from flask_babel import format_decimal, to_user_timezone
+
+from app.core.i18n import gettext as _
+from app.core.i18n import locale_named, ngettext, reader_locale
 
 # The days a date Sharaka keeps may fall on (agreements, amendments, deliverables, budget years, simulations):
 # from 1956, the kingdom's independence, to 2200. Wide enough for any agreement; narrow enough that adding a
@@ -26,7 +28,7 @@ def format_moment(value: datetime | None) -> str:
     language's way, in the ministry's time zone: never seconds, never ISO, never "12/1/26"."""
     if value is None:
         return ""
-    locale = get_locale()
+    locale = reader_locale() or locale_named("fr")  # outside an app: as current_language()
     local = to_user_timezone(value)
     day = format_date(local, "medium", locale=locale)
     time_of_day = format_skeleton("Hm", local, locale=locale)

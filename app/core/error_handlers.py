@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask import Flask, flash, make_response, redirect, request, url_for
-from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.core.db import is_lock_conflict
 from app.core.errors import EXPLANATIONS, ConcurrentChange, DomainError, error_response, flatten_messages, wants_json
+from app.core.i18n import gettext as _
 from app.core.responses import answer_refusal
 from app.extensions import db
 

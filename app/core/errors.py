@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask import jsonify, render_template, request
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+
+from app.core.i18n import gettext as _
 
 
 class DomainError(Exception):

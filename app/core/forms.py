@@ -8,7 +8,6 @@ from functools import cache
 
 from babel import support
 from flask import current_app, flash, request
-from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto, _is_submitted
 from werkzeug.datastructures import MultiDict
@@ -17,7 +16,7 @@ from wtforms.i18n import messages_path
 
 from app.core.db import keep_even_if_refused
 from app.core.errors import DomainError, ValidationFailed
-from app.core.i18n import LANGUAGE_NAMES, reader_first
+from app.core.i18n import LANGUAGE_NAMES, reader_first, reader_locale
 from app.core.receipts import form_key_field
 from app.core.text import storable
 from app.extensions import db
@@ -129,11 +128,11 @@ class _WTFormsMessages:
     catalogue is read once per process: Flask-WTF reads the file again on every request that builds a form."""
 
     def gettext(self, string):
-        locale = get_locale()
+        locale = reader_locale()
         return string if locale is None else _wtforms_catalogue(str(locale)).ugettext(string)
 
     def ngettext(self, singular, plural, n):
-        locale = get_locale()
+        locale = reader_locale()
         if locale is None:
             return singular if n == 1 else plural
         return _wtforms_catalogue(str(locale)).ungettext(singular, plural, n)

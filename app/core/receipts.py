@@ -34,7 +34,6 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from flask import Flask, current_app, flash, g, redirect, request
-from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import CursorResult, ForeignKey, String, Text, UniqueConstraint, delete, inspect, select
@@ -45,6 +44,7 @@ from werkzeug.wrappers import Response
 from app.core.clock import utcnow
 from app.core.db import commit_bookkeeping, is_lock_conflict, unit_of_work
 from app.core.errors import error_response
+from app.core.i18n import gettext as _
 from app.core.models import UTCDateTime
 from app.extensions import db
 

@@ -78,7 +78,7 @@ def _referrer() -> str | None:
 
 def form_errors(form) -> ValidationFailed:
     """A form's own validation errors as the domain error `refused` expects."""
-    from flask_babel import gettext as _
+    from app.core.i18n import gettext as _
 
     return ValidationFailed(
         _("Please correct the errors below."), {name: list(messages) for name, messages in form.errors.items()}

@@ -18,12 +18,12 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import unit_of_work
 from app.core.errors import ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.models import UTCDateTime, utcnow
 from app.core.storage_backends import CHUNK, FolderBackend, backend, make_backend, sha256_of
 from app.extensions import db

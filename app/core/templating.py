@@ -8,14 +8,22 @@ from datetime import date
 from typing import Any
 
 from flask import Flask, has_request_context, request, url_for
-from flask_babel import format_date, format_number, get_locale, get_translations
+from flask_babel import format_date, format_number
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 
 from app.core import stored_texts
 from app.core.bounded import BoundedCache
 from app.core.dates import format_file_size, format_moment
-from app.core.i18n import LANGUAGE_NAMES, current_language, languages_for_reader, list_separator, text_direction
+from app.core.i18n import (
+    LANGUAGE_NAMES,
+    current_language,
+    languages_for_reader,
+    list_separator,
+    reader_locale,
+    reader_translations,
+    text_direction,
+)
 from app.core.menu import main_menu
 from app.core.permissions import ROLES, can, is_ministry, is_partner, signed_in_user
 from app.core.receipts import form_key_field
@@ -46,7 +54,7 @@ def register_template_helpers(app: Flask) -> None:
     def inject_globals():
         user = signed_in_user()
         return {
-            "page_translations": get_translations(),
+            "page_translations": reader_translations(),
             "can": lambda action, obj=None: can(user, action, obj),
             "current_language": current_language(),
             "text_direction": text_direction(),
@@ -171,14 +179,14 @@ def written_date(value, style: str = "medium"):
         style = "medium"
     if type(value) is not date:  # a moment is dated in the reader's time zone: written each time
         return format_date(value, style)
-    return _written_dates.get((value, style, get_locale()), lambda: format_date(value, style))
+    return _written_dates.get((value, style, reader_locale()), lambda: format_date(value, style))
 
 
 def _translations(context):
     """The catalogue of the page being drawn (its language, or the one forced around its rendering), looked
     up once by the context processor; macros imported without the page's context look it up themselves."""
     found = context.get("page_translations")
-    return found if found is not None else get_translations()
+    return found if found is not None else reader_translations()
 
 
 @pass_context

@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.core.forms import Form
@@ -56,6 +56,7 @@ class DeliverableFilterForm(Form):
     partner = SelectField(_l("Responsible"), choices=[], validators=[Optional()])
     due_after = DateField(_l("Due from"), validators=[Optional()])
     due_before = DateField(_l("Due before"), validators=[Optional()])
+    mine = BooleanField(_l("Only my agreements"))
 
     def validate_due_after(self, field):
         if field.data and self.due_before.data and field.data > self.due_before.data:

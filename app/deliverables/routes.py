@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -12,11 +11,13 @@ from app.core import clock
 from app.core.errors import DomainError
 from app.core.exports import download
 from app.core.forms import form_status, refusal_shown_on
+from app.core.i18n import gettext as _
 from app.core.pagination import paginate
 from app.core.permissions import (
     can,
     get_agreement_or_404,
     get_occurrence_or_404,
+    is_ministry,
     require,
     sees_deliverables_of,
 )
@@ -84,6 +85,7 @@ def _read_filters() -> tuple[DeliverableFilterForm, services.OccurrenceFilters]:
         partner_id=int(form.partner.data) if form.partner.data else None,
         due_before=form.due_before.data,
         due_after=form.due_after.data,
+        owner_id=current_user.id if form.mine.data and is_ministry(current_user) else None,
     )
 
 
@@ -229,6 +231,7 @@ def _fill_filter_choices(form: DeliverableFilterForm) -> None:
         ("", _("All statuses")),
         ("open", _("To act on now")),
         ("unfinished", _("Not yet accepted or waived")),
+        ("pending", _("Not handed in yet")),
     ] + [(key, str(label)) for key, label in STATUS_LABELS.items()]
     fill(form.agreement, "planned", current_user, blank=("", _("All agreements")), text_values=True)
     fill(form.partner, "organizations", current_user, blank=("", _("Everyone")), text_values=True)

@@ -9,7 +9,6 @@ from datetime import date
 from blinker import Namespace
 from dateutil.relativedelta import relativedelta
 from flask import current_app
-from flask_babel import gettext as _
 from flask_babel import to_user_timezone
 from sqlalchemy import or_, select
 from sqlalchemy.orm import contains_eager, selectinload
@@ -20,6 +19,7 @@ from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.exports import streamed
+from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.pagination import first_with_total
 from app.core.permissions import can, visible_agreements_clause, visible_deliverables_clause
@@ -452,6 +452,7 @@ class OccurrenceFilters:
     partner_id: int | None = None
     due_before: date | None = None
     due_after: date | None = None
+    owner_id: int | None = None  # only the agreements this person owns ("Only my agreements")
 
 
 def occurrences_query(user, filters: OccurrenceFilters, today: date):
@@ -475,6 +476,8 @@ def occurrences_query(user, filters: OccurrenceFilters, today: date):
     status = filters.status
     if status == "unfinished":  # not yet accepted or waived, as the calendar counts them
         query = query.where(Occurrence.status.in_(UNFINISHED_STATUSES))
+    elif status == "pending":  # not handed in yet, whatever its date (the dashboard's "to hand in by")
+        query = query.where(Occurrence.status == "pending")
     elif status == "open":  # what the responsible party must act on now
         query = query.where(
             or_(
@@ -489,6 +492,8 @@ def occurrences_query(user, filters: OccurrenceFilters, today: date):
         query = query.where(Deliverable.agreement_id == filters.agreement_id)
     if filters.partner_id:
         query = query.where(Deliverable.responsible_organization_id == filters.partner_id)
+    if filters.owner_id:
+        query = query.where(Agreement.owner_id == filters.owner_id)
     if filters.due_before:
         query = query.where(Occurrence.due_on <= filters.due_before)
     if filters.due_after:

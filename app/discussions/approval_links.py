@@ -15,11 +15,11 @@ from dataclasses import replace
 from datetime import timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from app.core import audit
 from app.core.errors import DomainError
+from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.discussions.models import ApprovalLink
 from app.extensions import db

@@ -6,10 +6,10 @@ with its CSRF token, by the signed-in person the link was made for, decides."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.core.errors import DomainError
+from app.core.i18n import gettext as _
 from app.core.permissions import can
 from app.discussions import approval_links
 from app.extensions import db

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.core.errors import ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.permissions import can_verify_against, sees_deliverables_of
 from app.core.storage import StoredFile
 from app.core.storage_backends import CHUNK

@@ -6,9 +6,9 @@ and deliverable pages."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.core.i18n import gettext as _
 from app.core.permissions import (
     can_download_attachment,
     can_edit_message,

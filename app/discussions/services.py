@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.auth.models import User, normalize_email
 from app.core import audit, storage
 from app.core.errors import PermissionDenied, ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.permissions import can_edit_message, can_mention, can_post_in_thread, partner_accounts_clause
 from app.core.text import trimmed

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.core.errors import ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.permissions import require
 from app.discussions import copies
 

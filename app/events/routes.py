@@ -1,10 +1,10 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from app.agreements.models import Agreement, SigningEvent
 from app.core.forms import form_status, refusal_shown_on
+from app.core.i18n import gettext as _
 from app.core.permissions import get_event_or_404, require, visible_agreements_clause, visible_events_clause
 from app.events import services
 from app.events.forms import SigningEventForm

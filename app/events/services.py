@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask_babel import gettext as _
-
 from app.agreements.models import SigningEvent
 from app.core import audit
 from app.core.dates import within_calendar
 from app.core.errors import ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.text import trimmed
 from app.extensions import db
 

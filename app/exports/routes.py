@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.core.i18n import current_language
+from app.core.i18n import gettext as _
 from app.core.permissions import get_export_or_404, require
 from app.core.responses import done
 from app.core.storage import send_stored

@@ -21,11 +21,11 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy import delete, func, or_, select, update
 
 from app.core import clock
 from app.core.exports import XLSX_TYPE, count_rows, write_xlsx
+from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.processes import is_gone, process_name
 from app.core.storage import store_generated

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.core.errors import DomainError
 from app.core.exports import download
 from app.core.forms import form_status, refusal_shown_on
+from app.core.i18n import gettext as _
 from app.core.i18n import text_direction
 from app.core.permissions import can, get_agreement_or_404, require
 from app.extensions import db

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.core import audit
 from app.core.errors import ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.permissions import sees_deliverables_of, visible_agreements_clause, visible_deliverables_clause
 from app.core.text import trimmed
 from app.extensions import db

@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.permissions import (
     edits_own_agreements_only,

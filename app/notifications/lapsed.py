@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from app.core.i18n import gettext as _
 from app.extensions import db
 
 # Kinds of mail about one deliverable occurrence: true while it is still owed (OWED_STATUSES).

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.core.dates import within_calendar
 from app.core.errors import ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.permissions import holders_clause, may_decide_approvals
 from app.extensions import db
 from app.notifications.reminders import agreement_params, local_date, waiting_approval

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import flask_babel
-from flask_babel import force_locale, format_date, get_translations, ngettext
-from flask_babel import gettext as _
+from flask_babel import force_locale, format_date, format_number
 
-from app.core.i18n import FALLBACK_ORDER, current_language
+from app.core import i18n
+from app.core.i18n import FALLBACK_ORDER, current_language, ngettext, reader_translations
+from app.core.i18n import gettext as _
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Words:
 def written_in(language: str) -> Words:
     """The words of `language`, as `_` finds them inside force_locale(language)."""
     with force_locale(language):
-        return Words(current_language(), get_translations())
+        return Words(current_language(), reader_translations())
 
 
 def pick(texts, language: str | None = None) -> str:
@@ -73,8 +73,8 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
     language's (written_in), when the caller writes many; the dates of a digest's subject still follow
     the current locale, so the caller switches to that language too."""
     # The names `_` and `ngettext` kept, so the catalogue's extraction still finds these messages.
-    _ = words.gettext if words else flask_babel.gettext
-    ngettext = words.ngettext if words else flask_babel.ngettext
+    _ = words.gettext if words else i18n.gettext
+    ngettext = words.ngettext if words else i18n.ngettext
     language = words.language if words else current_language()  # asked once: a pass writes thousands
     ref = isolate(params.get("reference", ""), language)
     title = isolate(pick(params.get("title"), language), language)
@@ -191,7 +191,7 @@ class _Grouped(int):
         return super().__new__(cls, value or 0)
 
     def __str__(self) -> str:
-        return flask_babel.format_number(int(self))
+        return format_number(int(self))
 
 
 def detail(kind: str, params: dict) -> str:

@@ -12,7 +12,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -20,6 +19,7 @@ from app.core import clock, reveal
 from app.core.db import keep_even_if_refused
 from app.core.errors import ValidationFailed, wants_json
 from app.core.forms import form_status, refusal_shown_on
+from app.core.i18n import gettext as _
 from app.core.pagination import paginate
 from app.core.permissions import (
     get_agreement_or_404,
@@ -44,8 +44,7 @@ blueprint = Blueprint("notifications", __name__)
 def remind_approvers(round_id: int):
     """The dashboard's "Send a reminder" on a late approval someone else must give."""
 
-    from flask_babel import ngettext
-
+    from app.core.i18n import ngettext
     from app.notifications.manual import remind_approvers as remind
     from app.workflow.models import ApprovalRound
 
@@ -335,7 +334,7 @@ def view_outbox_message(message_id: int):
     from app.notifications.lapsed import about_link, lapsed
 
     message = get_outbox_message_or_404(message_id, current_user)
-    body_text, _body_html = services.bodies_of(message)
+    body_text, _body_html = services.shown_to_staff(services.bodies_of(message))
     # Why a message is not (to be) sent, in the reader's language as things stand now.
     no_longer_true = lapsed([message]).get(message.id) if message.status in ("withdrawn", "failed") else None
     return render_template(
@@ -356,7 +355,7 @@ def outbox_message_html(message_id: int):
     """The HTML part as sent, sandboxed: no scripts, no forms, nothing fetched."""
     message = get_outbox_message_or_404(message_id, current_user)
     return Response(
-        services.bodies_of(message)[1],
+        services.shown_to_staff(services.bodies_of(message))[1],
         mimetype="text/html",
         headers={
             "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'",

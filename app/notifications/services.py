@@ -5,6 +5,7 @@ personal calendar feeds."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass, field
 from email.utils import make_msgid
@@ -303,6 +304,31 @@ def bodies_of(message: OutboxMessage) -> tuple[str, str]:
     )
     recipient = message.recipient or SimpleNamespace(full_name=message.to_address, email=message.to_address)
     return render_bodies(recipient, message.language, notice)
+
+
+def shown_to_staff(bodies: tuple[str, str]) -> tuple[str, str]:
+    """A message's bodies as the outbox pages show them: the secret of every one-time link (a password
+    reset, an invitation, an approval by e-mail, an unsubscribe or calendar link: any route that takes
+    a <token>) hidden. The outbox is read by auditors and other admins, and such a link acts as its
+    recipient: read there, it would let the reader reset an admin's password or accept an invitation."""
+    pattern = _secret_links()
+    return tuple(pattern.sub(r"\g<path>" + SECRET_HIDDEN, body or "") for body in bodies)  # type: ignore[return-value]
+
+
+SECRET_HIDDEN = "[…]"
+
+
+def _secret_links() -> re.Pattern:
+    pattern = current_app.extensions.get("sharaka_secret_links")
+    if pattern is None:
+        prefixes = sorted(
+            {rule.rule.split("<", 1)[0] for rule in current_app.url_map.iter_rules() if "token" in rule.arguments},
+            key=len,
+            reverse=True,
+        )
+        pattern = re.compile("(?P<path>(?:" + "|".join(map(re.escape, prefixes)) + "))[A-Za-z0-9_\\-]+")
+        current_app.extensions["sharaka_secret_links"] = pattern
+    return pattern
 
 
 def _mail_domain() -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.core import audit
 from app.core.errors import ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.text import trimmed
 from app.extensions import db
 from app.organizations.models import ORGANIZATION_KINDS, Organization

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.core.forms import Form
+from app.core.i18n import gettext as _
 from app.core.permissions import can, get_agreement_or_404
 from app.core.responses import done, form_errors, refused
 from app.extensions import db

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.agreements.models import Agreement
 from app.core.audit import AuditEvent
 from app.core.errors import ValidationFailed
+from app.core.i18n import gettext as _
 from app.extensions import db
 from app.workflow.definitions import Transition
 from app.workflow.states import definition_for, label

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 
-from flask_babel import gettext as _
+from app.core.i18n import gettext as _
 
 HOME_COUNTRY = "MA"
 CONDITION_KEYS = ("budget_mad_at_least", "foreign_partner", "types", "any")

@@ -4,10 +4,9 @@ Below the engine (a move may carry documents) and the services and renewals that
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
-
 from app.core import audit
 from app.core.errors import ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.storage import clean_filename, store
 from app.extensions import db
 from app.workflow.definitions import DOCUMENT_KINDS

@@ -14,7 +14,6 @@ from datetime import date
 
 from blinker import Namespace
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -23,6 +22,7 @@ from app.core import audit, clock
 from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import DomainError, PermissionDenied, ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.permissions import holds_role, may_decide_approvals, plays_workflow_role
 from app.core.text import trimmed

@@ -18,6 +18,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from app.agreements.models import NOTICE_UNITS, RENEWAL_TERMS, parties_of_form
 from app.core.dates import FIRST_DAY, LAST_DAY
 from app.core.forms import Form
+from app.workflow.labels import SIDE_LABELS
 
 
 class ActionForm(Form):
@@ -62,7 +63,7 @@ class RecordAcceptanceForm(Form):
 
 
 class SignatoryForm(Form):
-    side = SelectField(_l("Side"), choices=[("ministry", _l("Ministry")), ("partner", _l("Partner"))])
+    side = SelectField(_l("Side"), choices=list(SIDE_LABELS.items()))
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     title = StringField(_l("Title or function"), validators=[Optional(), Length(max=200)])
     version = HiddenField(validators=[DataRequired()])

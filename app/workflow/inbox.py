@@ -12,12 +12,12 @@ from datetime import date, datetime
 from functools import cache
 
 from flask import url_for
-from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import and_, case, func, literal, null, select, union_all
 
 from app.agreements.models import Agreement
 from app.core import clock
+from app.core.i18n import gettext as _
 from app.core.permissions import (
     has_negotiation_turns,
     holds_role,

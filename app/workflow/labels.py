@@ -1,6 +1,7 @@
 """Translated names for the fields and document kinds workflow definitions mention."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 FIELD_LABELS = {
     "title_ar": _l("Title (Arabic)"),
@@ -24,4 +25,4 @@ DOCUMENT_LABELS = {
     "other": _l("Other document"),
 }
 
-SIDE_LABELS = {"ministry": _l("Ministry"), "partner": _l("Partner")}
+SIDE_LABELS = {"ministry": lazy_pgettext("the ministry, as a party", "Ministry"), "partner": _l("Partner")}

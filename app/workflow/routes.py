@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -15,6 +14,7 @@ from app.choices.services import fill
 from app.core import clock
 from app.core.errors import DomainError
 from app.core.forms import form_status, refusal_shown_on
+from app.core.i18n import gettext as _
 from app.core.pagination import requested_page
 from app.core.permissions import can, get_agreement_or_404, holders_clause, require
 from app.core.responses import done, form_errors, refusals_return_to

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from flask_babel import gettext as _
-
+from app.core.i18n import gettext as _
 from app.core.i18n import list_of
 from app.core.permissions import ROLE_NAMES  # noqa: F401 (definitions check the roles they name against it)
 

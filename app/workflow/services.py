@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.core import audit, clock
 from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.permissions import is_partner, may_decide_approvals, speaks_for_ministry, speaks_for_partner
 from app.core.text import trimmed

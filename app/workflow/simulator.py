@@ -34,10 +34,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import yaml
-from flask_babel import gettext as _
 
 from app.core import clock
 from app.core.dates import FIRST_DAY, LAST_DAY, within_calendar
+from app.core.i18n import gettext as _
 from app.core.permissions import names_the_owner
 from app.workflow.conditions import AgreementFacts, applicable_steps, describe
 from app.workflow.definitions import DefinitionError, WorkflowDefinition, load_directory

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, current_app, render_template
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf.file import FileField
@@ -14,6 +13,7 @@ from wtforms import SelectField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from app.core.forms import Form
+from app.core.i18n import gettext as _
 from app.core.permissions import require
 from app.extensions import db
 from app.workflow import engine, simulator

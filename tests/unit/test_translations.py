@@ -29,6 +29,8 @@ def extracted(tmp_path_factory):
             "lazy_gettext",
             "-k",
             "_pgettext:2c,3",  # as the Makefile's translations-update: the page's pgettext, in Python
+            "-k",
+            "lazy_pgettext:1c,2",
             "-o",
             str(pot),
             "--no-location",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, render_template, request
 from flask_babel import format_decimal, get_locale
-from flask_babel import gettext as _
 from flask_login import login_required
 
 from app.core import clock
+from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.permissions import require, signed_in_user
 from app.reporting.portfolio import filters as query

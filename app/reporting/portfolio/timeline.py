@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import Agreement
 from app.core import clock
+from app.core.i18n import gettext as _
 from app.core.permissions import can, visible_agreements_clause
 from app.core.templating import links_to, written_date
 from app.extensions import db
