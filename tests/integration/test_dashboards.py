@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import sys
 from datetime import date, datetime, time, timedelta, timezone
@@ -197,6 +198,31 @@ def test_officer_sees_their_own_work(signed_in, portfolio):
     assert 'data-action="new-agreement"' in page
 
 
+@pytest.mark.parametrize("role", ["officer", "other_officer"])
+def test_officer_deliverable_figures_open_the_list_they_count(signed_in, portfolio, role):
+    """Each figure's link opens the due dates it counts: the officer's own agreements, not yet handed in,
+    due from today to the month's end (not the list's "to act on now", which stops 14 days out)."""
+    client = signed_in(role)
+    page = client.get("/dashboard").get_data(as_text=True)
+    links = re.findall(r'class="dashboard-more" href="([^"]+)"', card(page, "my-deliverables"))
+    assert len(links) == 2
+    for key, link in zip(("overdue", "due-this-month"), links):
+        listed = client.get(html.unescape(link)).get_data(as_text=True)
+        shown = re.search(r'<span role="status">(\d+) due date', listed)
+        assert (int(shown.group(1)) if shown else 0) == figure(page, key), (key, link)
+        assert re.search(r'<input checked[^>]*name="mine"|name="mine"[^>]*checked', listed)
+
+
+def test_the_deliverables_list_shows_only_my_agreements_when_asked(signed_in, portfolio):
+    everyone = signed_in("officer").get("/deliverables/?status=overdue").get_data(as_text=True)
+    mine = signed_in("officer").get("/deliverables/?status=overdue&mine=y").get_data(as_text=True)
+    # The table only: the agreement filter's choices name every agreement.
+    assert portfolio.extra["theirs"].reference in everyone[everyone.index("<table") :]
+    assert portfolio.extra["theirs"].reference not in mine[mine.index("<table") :]
+    # A partner owns no agreement: no such box on their list.
+    assert 'name="mine"' not in signed_in("partner").get("/deliverables/").get_data(as_text=True)
+
+
 def test_another_officer_sees_theirs_not_the_first_officers(signed_in, portfolio):
     page = signed_in("other_officer").get("/dashboard").get_data(as_text=True)
     assert portfolio.extra["theirs_draft"].reference in card(page, "my-actions")
@@ -222,6 +248,22 @@ def test_officer_actions_list_the_oldest_ten_and_count_all(signed_in, world):
 
 
 # --- the manager, the auditor and the admin ---------------------------------------------------
+
+
+def test_the_signed_this_year_link_opens_the_agreements_it_counts(signed_in, portfolio):
+    """The card counts signatures of this year; its link lists those agreements, not the "year" filter's
+    (signed that year or, unsigned, created that year)."""
+    client = signed_in("manager")
+    page = client.get("/dashboard").get_data(as_text=True)
+    signed = card_count(page, "signed-per-month")
+    assert signed >= 1  # the portfolio signs one this year
+    link = re.search(r'class="dashboard-more" href="([^"]+)"', card(page, "signed-per-month")).group(1)
+    listed = client.get(html.unescape(link)).get_data(as_text=True)
+    shown = re.search(r'<span role="status">(\d+) agreement', listed)
+    assert int(shown.group(1)) == signed
+    assert f'value="{TODAY.year}-01-01"' in listed  # the filter is on screen, and can be cleared
+    drafts_this_year = client.get(f"/agreements/?year={TODAY.year}").get_data(as_text=True)
+    assert int(re.search(r'<span role="status">(\d+) agreement', drafts_this_year).group(1)) > signed
 
 
 def test_manager_sees_portfolio_counts_that_match_the_data(signed_in, portfolio):
@@ -256,7 +298,7 @@ def test_manager_sees_portfolio_counts_that_match_the_data(signed_in, portfolio)
     # Signed this year: the agreement signed on the 1st of this month.
     signed = card(page, "signed-per-month")
     assert card_count(page, "signed-per-month") == 1
-    assert f'href="/agreements/?year={TODAY.year}"' in signed
+    assert f'href="/agreements/?signed_after={TODAY.year}-01-01&amp;signed_before={TODAY.year}-12-31"' in signed
     # On time: partner A handed in two reports, the first on time, the other late (its resubmission
     # does not count): 50 %.
     on_time = card(page, "on-time")
