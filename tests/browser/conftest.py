@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from tests.databases import backend, fresh_database
 
@@ -42,6 +44,11 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# Each live server's database URL, by its base URL: a test reads there what only a mailbox would show
+# (the outbox pages hide one-time links).
+SERVER_DATABASES: dict[str, str] = {}
 
 
 @contextlib.contextmanager
@@ -83,12 +90,36 @@ def demo_server(tmp: Path, **settings: str):
                     server.kill()
                     raise RuntimeError("the server did not answer: " + (tmp / "server.log").read_text()) from None
                 time.sleep(0.2)
+        SERVER_DATABASES[base] = url
         try:
             yield base
         finally:
+            SERVER_DATABASES.pop(base, None)
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=10)
             log.close()
+
+
+def link_mailed_to(base: str, address: str, path: str, subject_contains: str = "") -> str:
+    """The newest link under `path` ("/invitation/") in a mail to `address` that the server `base` queued
+    (no mail server here), read where the mail is kept: the outbox pages hide one-time links' secrets."""
+    engine = sqlalchemy.create_engine(SERVER_DATABASES[base])
+    try:
+        with engine.connect() as connection:
+            bodies = connection.execute(
+                sqlalchemy.text(
+                    "SELECT body_text FROM outbox_messages WHERE to_address = :address AND subject LIKE :subject "
+                    "ORDER BY id DESC"
+                ),
+                {"address": address, "subject": f"%{subject_contains}%"},
+            ).scalars()
+            for body in bodies:
+                found = re.search(rf"https?://\S+{re.escape(path)}[A-Za-z0-9_\-]+", body or "")
+                if found:
+                    return found.group(0)
+    finally:
+        engine.dispose()
+    raise AssertionError(f"no mail to {address} with a link under {path}")
 
 
 @pytest.fixture(scope="session")

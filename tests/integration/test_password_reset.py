@@ -116,3 +116,22 @@ def test_a_reset_unlocks_a_slowed_down_sign_in(app, world):
     visitor = SignedInClient(app, None)
     assert visitor.post(_link_for(person), data={"new_password": NEW, "confirm": NEW}).status_code == 303
     assert _try(app, person.email, NEW, "10.3.3.3").status_code == 302
+
+
+def test_the_outbox_never_shows_a_one_time_link(app, world):
+    """An auditor (or another admin) reads the outbox: a reset link read there would take over the account."""
+    admin = world.users["admin"]
+    _ask(app, admin.email)
+    link = _link_for(admin)
+    mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "password_reset")).first()
+    secret = link.rsplit("/", 1)[1]
+    for reader in ("auditor", "admin"):
+        staff = SignedInClient(app, world.users[reader])
+        for page in (f"/admin/outbox/{mail.id}", f"/admin/outbox/{mail.id}/html"):
+            shown = staff.get(page)
+            assert shown.status_code == 200, page
+            text = shown.get_data(as_text=True)
+            assert secret not in text, page
+            assert "/password/reset/" in text, page  # the reader still sees what kind of link it was
+    # The mail itself keeps its link: the person it is for can use it.
+    assert SignedInClient(app, None).get(link).status_code == 200
