@@ -147,3 +147,26 @@ def test_verify_a_copy_of_a_sent_version(live_server, page, browser, artifacts, 
         switch_language(phone, language)
     finally:
         context.close()
+
+
+def test_a_refused_message_keeps_its_text_and_says_why_at_the_form(live_server, page, artifacts, demo_accounts):
+    """A partner mentions someone the shared thread does not include: refused, the text comes back in its
+    box and the reason is shown at the form (on a phone the top of the page is out of sight)."""
+    partner = account(demo_accounts, "partner", "mistral")
+    legal = account(demo_accounts, "legal")
+    text = f"@{legal['email']} Merci de relire l'annexe budgétaire. (browser test, refused)"
+    sign_in(page, live_server, partner["email"], partner["password"])
+    _open_agreement(page, live_server, MOU)
+    form = page.locator("#thread-shared form.discussion-form")
+    form.locator("textarea[name=body]").fill(text)
+    navigate(page, form.locator("button[type=submit]").click)
+    form = page.locator("#thread-shared form.discussion-form")
+    form.locator(".alert-danger").wait_for()
+    assert form.locator("textarea[name=body]").input_value() == text
+    assert page.locator("#thread-shared .discussion-message", has_text="annexe budgétaire").count() == 0
+    page.locator("#thread-shared").screenshot(path=str(artifacts / "62-thread-refused-text-kept.png"))
+    # Any other page forgets it: the next visit starts with an empty box and no message at the form.
+    page.reload()
+    page.locator("#thread-shared form.discussion-form textarea[name=body]").wait_for()
+    assert page.locator("#thread-shared form.discussion-form textarea[name=body]").input_value() == ""
+    assert page.locator("#thread-shared form.discussion-form .alert-danger").count() == 0

@@ -325,3 +325,94 @@ function remoteChoices(settings, url) {
   }
   window.addEventListener("hashchange", openLinkedAction);
 })();
+
+// A refused form keeps what was typed. A page form that is refused (a mention of someone outside the
+// thread, a rule of the agreement) comes back to its page with the reason at the top: the text boxes
+// would be empty, and on a phone the reason out of sight. What the text boxes of a sent form held is
+// kept for this tab as it is sent; when the next page shows a refusal and has that form, the text is
+// put back and the reason is shown at the form. Any other next page forgets it.
+(function () {
+  "use strict";
+
+  var KEY = "sharaka.typed";
+
+  function storage() {
+    try {
+      return window.sessionStorage;
+    } catch (error) {
+      return null; // storage refused by the browser: forms work as before
+    }
+  }
+
+  function keepTyped(event) {
+    var form = event.target;
+    var kept = storage();
+    if (!kept || event.defaultPrevented || (form.getAttribute("method") || "").toLowerCase() !== "post") {
+      return;
+    }
+    var typed = {};
+    var any = false;
+    form.querySelectorAll("textarea[name]").forEach(function (box) {
+      if (box.value.trim()) {
+        typed[box.name] = box.value;
+        any = true;
+      }
+    });
+    if (any) {
+      kept.setItem(KEY, JSON.stringify({ action: form.getAttribute("action") || "", typed: typed }));
+    } else {
+      kept.removeItem(KEY);
+    }
+  }
+
+  function giveBack() {
+    var kept = storage();
+    var saved = kept && kept.getItem(KEY);
+    if (!saved) {
+      return;
+    }
+    kept.removeItem(KEY);
+    var refusal = document.querySelector(".flash-messages .alert-danger");
+    if (!refusal) {
+      return;
+    }
+    var sent;
+    try {
+      sent = JSON.parse(saved);
+    } catch (error) {
+      return;
+    }
+    var form = Array.prototype.find.call(document.forms, function (candidate) {
+      return (candidate.getAttribute("action") || "") === sent.action;
+    });
+    if (!form) {
+      return;
+    }
+    var first = null;
+    Object.keys(sent.typed || {}).forEach(function (name) {
+      var box = form.querySelector("textarea[name='" + name.replace(/['\\]/g, "") + "']");
+      if (box && !box.value) {
+        box.value = sent.typed[name];
+        first = first || box;
+      }
+    });
+    if (!first) {
+      return;
+    }
+    form.insertBefore(refusal, form.firstChild); // the reason where the person is looking
+    first.focus({ preventScroll: true });
+    form.scrollIntoView({ block: "center" });
+  }
+
+  // After the confirmation question's listener (registered when the page is ready): a form whose
+  // sending was called off is not kept.
+  function start() {
+    document.addEventListener("submit", keepTyped);
+    giveBack();
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
