@@ -30,6 +30,7 @@ from app.exports.routes import export_in_background
 from app.exports.services import needs_background
 from app.extensions import db
 from app.organizations.models import Organization
+from app.workflow.engine import has_ended
 from app.workflow.queries import drafts_waiting_on_partner
 
 blueprint = Blueprint("deliverables", __name__)
@@ -253,4 +254,9 @@ def agreement_deliverables(agreement):
 
 @blueprint.app_template_global()
 def can_plan_deliverables(agreement):
-    return can(current_user, "agreement.edit", agreement)
+    return can(current_user, "agreement.edit", agreement) and not has_ended(agreement)
+
+
+@blueprint.app_template_global("agreement_has_ended")
+def agreement_has_ended(agreement) -> bool:
+    return has_ended(agreement)

@@ -36,7 +36,7 @@ from app.deliverables.models import (
     SubmissionFile,
 )
 from app.extensions import db
-from app.workflow.engine import definition_for
+from app.workflow.engine import definition_for, refuse_if_ended
 from app.workflow.rules import effect
 
 # Sent inside the transaction of a hand-in, review or waiver (event: submitted,
@@ -78,6 +78,7 @@ def due_dates(recurrence: str, first: date, until: date | None, limit: int = MAX
 
 
 def _check_plan(agreement: Agreement, data: PlanData) -> None:
+    refuse_if_ended(agreement)
     errors: dict[str, list[str]] = {}
     for name in ("title_fr", "title_ar", "title_en", "description"):
         value = getattr(data, name)
@@ -323,6 +324,7 @@ def submit(
     _check_version(occurrence, expected_version)
     if not can(by, "deliverable.submit", occurrence):
         raise PermissionDenied(_("Only the responsible organisation hands this in."))
+    refuse_if_ended(occurrence.deliverable.agreement)
     if occurrence.status not in OWED_STATUSES:
         raise ValidationFailed(
             _(

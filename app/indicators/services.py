@@ -14,6 +14,7 @@ from app.core.permissions import sees_deliverables_of, visible_agreements_clause
 from app.core.text import trimmed
 from app.extensions import db
 from app.indicators.models import TARGET_SCOPES, Indicator, IndicatorValue
+from app.workflow.engine import refuse_if_ended
 
 MAX_INDICATORS = 10
 MAX_VALUE = Decimal("1000000000000")  # 10^12 fits Numeric(14, 2)
@@ -92,6 +93,7 @@ def _validated(data: IndicatorData) -> dict:
 
 def add_indicator(deliverable, data: IndicatorData, *, by, is_illustrative: bool = False) -> Indicator:
     """Add an indicator to a deliverable (at most MAX_INDICATORS)."""
+    refuse_if_ended(deliverable.agreement)
     fields = _validated(data)
     existing = list(deliverable.indicators)
     if len(existing) >= MAX_INDICATORS:
@@ -118,6 +120,7 @@ def add_indicator(deliverable, data: IndicatorData, *, by, is_illustrative: bool
 
 
 def update_indicator(indicator: Indicator, data: IndicatorData, *, by) -> Indicator:
+    refuse_if_ended(indicator.deliverable.agreement)
     fields = _validated(data)
     before = {k: getattr(indicator, k) for k in fields}
     for key, value in fields.items():

@@ -35,6 +35,7 @@ from app.workflow.states import (  # noqa: F401 (callers ask engine.definition_f
     definition_for,
     ensure_version,
     forget_definitions_in_use,
+    has_ended,
     is_initial,
     label,
     pin_definition,
@@ -57,6 +58,18 @@ class WorkflowError(DomainError):
     """The move is not possible now (the agreement is no longer where the user saw it)."""
 
     status_code = 409
+
+
+def refuse_if_ended(agreement) -> None:
+    """Nothing more is planned or handed in under an agreement that has ended (expired, terminated, closed,
+    cancelled). What waits for review or a waiver can still be settled."""
+    if has_ended(agreement):
+        raise WorkflowError(
+            _(
+                "This agreement has ended (%(state)s): nothing more is planned or handed in under it.",
+                state=state_label(agreement),
+            )
+        )
 
 
 class TransitionBlocked(ValidationFailed):
@@ -327,6 +340,10 @@ def _eligibility(step: ApprovalStep, round_: ApprovalRound, acting, identity) ->
     status = step_status(step, round_)
     if any(d.counted_user_id == identity.id for d in status["approvals"]):
         return _("%(name)s has already approved this step.", name=identity.full_name)
+    if any(d.approver_id == acting.id for d in status["approvals"]):
+        # A step that asks for two approvals asks for two people: one who also acts for a delegator
+        # would fill both places alone.
+        return _("You have already approved this step; another approver must give the next approval.")
     if step.mode == "sequential":
         filled = {slot_of(step, d.counted_user) for d in status["approvals"]}
         if any(index not in filled for index in range(slot)):

@@ -146,6 +146,13 @@ def is_initial(agreement) -> bool:
     return state is not None and state.kind == "initial"
 
 
+def has_ended(agreement) -> bool:
+    """Whether the agreement is in a final state (expired, terminated, closed, cancelled): nothing more is
+    planned or handed in under it."""
+    state = state_of(agreement)
+    return state is not None and state.kind == "final"
+
+
 def state_label(agreement) -> str:
     state = state_of(agreement)
     return label(state.label) if state is not None else agreement.state

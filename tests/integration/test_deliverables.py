@@ -13,6 +13,7 @@ from app.core.storage import StoredFile, path_for
 from app.deliverables import services
 from app.deliverables.models import Occurrence, Submission
 from app.extensions import db
+from app.workflow.engine import WorkflowError
 from tests import factories
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n"
@@ -460,3 +461,30 @@ def test_the_portal_lists_the_first_few_and_links_to_the_rest(world, signed_in):
     assert link in portal and f"Show all {len(overdue)} in the list" in portal
     everything = partner.get(link.replace("&amp;", "&")).get_data(as_text=True)
     assert all(f'href="/deliverables/{o.id}"' in everything for o in overdue)
+
+
+@pytest.mark.parametrize("ended", ["terminated", "cancelled"])
+def test_an_ended_agreement_takes_no_new_plan_line_and_no_hand_in(app, world, signed_in, due, ended):
+    """Terminated or cancelled: nothing more is planned or handed in under it (the partner had handed in
+    on a cancelled agreement, and a line planned on a terminated one was overdue at once). What waits for
+    review can still be settled."""
+    mine, _ = due
+    partner, officer = signed_in("partner"), signed_in("officer")
+    submitted = plan(world.agreement_a, world.users["officer"], responsible=world.partner_a, title="Annexe")
+    db.session.commit()
+    waiting = submitted.occurrences[0]
+    assert _post(partner, waiting, "submissions", {"note": "avant", **_files((PDF, "annexe.pdf"))}).status_code == 303
+    world.agreement_a.state = ended
+    db.session.commit()
+    response = _post(partner, mine, "submissions", {"note": "après", **_files((PDF, "rapport.pdf"))})
+    db.session.refresh(mine)
+    assert response.status_code == 303 and mine.status == "pending" and not mine.submissions
+    with pytest.raises(WorkflowError, match="has ended"):
+        plan(world.agreement_a, world.users["officer"], responsible=world.partner_a, title="Nouveau")
+    db.session.rollback()
+    page = signed_in("partner").get(f"/deliverables/{mine.id}").get_data(as_text=True)
+    assert 'id="submit-heading"' not in page  # no hand-in form is offered
+    # The hand-in made before the end is still reviewed.
+    assert _post(officer, waiting, "review", {"decision": "accept"}).status_code == 303
+    db.session.refresh(waiting)
+    assert waiting.status == "accepted"

@@ -194,6 +194,25 @@ def test_delegation_lets_a_colleague_approve_for_the_absent_approver(mou, world)
     assert world.users["legal"].full_name in row.comment  # "X for Y"
 
 
+def test_one_person_fills_one_place_of_a_step_even_for_a_delegator(mou, world):
+    """The MoU's review needs the legal adviser and a manager: a manager acting for the legal adviser as
+    well gives one approval, not the two the step asks for."""
+    today = clock.today()
+    manager, legal = world.users["manager"], world.users["legal"]
+    services.delegate(delegator=legal, delegate_user=manager, starts_on=today, ends_on=today, by=legal)
+    take(mou, "submit_for_review", world.users["officer"])
+    decide(mou, manager)
+    assert mou.state == "internal_review"
+    option = next(o for o in engine.actions_for(mou, manager) if o.name == "approve_review")
+    assert not option.is_allowed and "already approved" in option.reasons[0]
+    with pytest.raises((PermissionDenied, WorkflowError)):
+        decide(mou, manager)
+    db.session.rollback()
+    assert mou.state == "internal_review" and len(mou.approval_rounds[-1].decisions) == 1
+    decide(mou, legal)  # the legal adviser, back, gives the second
+    assert mou.state == "negotiation"
+
+
 def test_an_expired_delegation_gives_nothing(mou, world):
     stand_in = world.users["other_officer"]
     db.session.add(
