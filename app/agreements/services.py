@@ -206,6 +206,8 @@ def validate_data(data: AgreementData, agreement: Agreement | None) -> None:
         add("type", _("Choose a type from the list."))
     if not (data.title_ar or data.title_fr or data.title_en):
         add("title_fr", _("Give a title in at least one language."))
+    if data.signed_on and data.signed_on > clock.today():
+        add("signed_on", _("A signature date cannot be in the future."))
     if data.signed_on and data.effective_on and data.effective_on < data.signed_on:
         add("effective_on", _("The effective date cannot be before the signature date."))
     start = data.effective_on or data.signed_on

@@ -19,6 +19,7 @@ from app.core.permissions import (
     holders_clause,
     holds,
     visible_agreements_clause,
+    visible_deliverables_clause,
     visible_events_clause,
     visible_organizations_clause,
 )
@@ -90,7 +91,10 @@ def _agreements(user):
 
 
 def _planned(user):
-    return _agreements(user).where(Agreement.id.in_(select(Deliverable.agreement_id)))
+    # The agreements whose deliverables the reader sees (a partner's colleague may see only some).
+    return _agreements(user).where(
+        Agreement.id.in_(select(Deliverable.agreement_id)), visible_deliverables_clause(user, Agreement.id)
+    )
 
 
 def _agreement_label(row) -> str:

@@ -51,13 +51,16 @@ def ascii_digits(value: str) -> str:
     return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in value)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a pair, alone: one U+FFFD each
+
+
 def storable(value: str) -> str:
     """Text as the databases keep it: without NUL bytes (no text needs them, and PostgreSQL refuses them),
     an unpaired surrogate (valid in JSON, not text: "\\ud800") replaced by U+FFFD."""
     value = value.replace("\x00", "")
     if value.isascii():
         return value
-    return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return _SURROGATE.sub("\ufffd", value)
 
 
 def trimmed(value: str | None) -> str:

@@ -354,6 +354,8 @@ def delegate(*, delegator, delegate_user, starts_on: date, ends_on: date, by) ->
         errors["ends_on"] = [_("Give both dates.")]
     elif ends_on < starts_on:
         errors["ends_on"] = [_("The last day cannot be before the first.")]
+    elif ends_on < clock.today():
+        errors["ends_on"] = [_("A delegation that ended before today would never apply.")]
     else:
         for name, day in (("starts_on", starts_on), ("ends_on", ends_on)):
             if not within_calendar(day):

@@ -123,6 +123,9 @@ def test_restricted_deliverables_are_hidden_everywhere(app, world, team):
         seen.post(f"/deliverables/{on_a.id}/submissions", data={"version": "1"}, csrf_from="/portal").status_code == 404
     )
     assert f"/deliverables/{on_a.id}" not in seen.get("/portal").get_data(as_text=True)
+    # The list's agreement filter offers only the agreements whose deliverables they see.
+    offered = seen.get("/choices/planned").get_data(as_text=True)
+    assert second.reference in offered and on_a.deliverable.agreement.reference not in offered
     # The API.
     _token, secret = create_token(colleague, "script", by=colleague)
     db.session.commit()

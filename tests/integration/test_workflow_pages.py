@@ -1,10 +1,11 @@
 """A whole MoU lifecycle through the pages, as each person would click it."""
 
-from datetime import date
+from datetime import date, timedelta
 from io import BytesIO
 
 import pytest
 
+from app.core import clock
 from app.extensions import db
 from tests import factories
 
@@ -147,9 +148,14 @@ def test_workflow_pages_show_the_rules(app, world, signed_in):
 
 def test_delegations_page(app, world, signed_in):
     legal = signed_in("legal")
+    today = clock.today()
     response = legal.post(
         "/account/delegations",
-        data={"delegate_id": str(world.users["other_officer"].id), "starts_on": "2026-01-01", "ends_on": "2026-01-10"},
+        data={
+            "delegate_id": str(world.users["other_officer"].id),
+            "starts_on": today.isoformat(),
+            "ends_on": (today + timedelta(days=9)).isoformat(),
+        },
     )
     assert response.status_code == 303
     assert world.users["other_officer"].full_name in legal.get("/account/delegations").get_data(as_text=True)
@@ -158,6 +164,12 @@ def test_delegations_page(app, world, signed_in):
         data={"delegate_id": str(world.users["other_officer"].id), "starts_on": "2026-02-01", "ends_on": "2026-01-10"},
     )
     assert bad.status_code == 422
+    # One that ended before today would never apply: refused too.
+    past = legal.post(
+        "/account/delegations",
+        data={"delegate_id": str(world.users["other_officer"].id), "starts_on": "2026-01-01", "ends_on": "2026-01-10"},
+    )
+    assert past.status_code == 422
     assert signed_in("partner").get("/account/delegations").status_code == 403
 
 
