@@ -154,6 +154,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.choices.routes import blueprint as choices_bp
     from app.collaboration import blueprints as collaboration_blueprints
     from app.deliverables.routes import blueprint as deliverables_bp
+    from app.deliverables.services import release_owed_on_end
     from app.discussions.by_mail import blueprint as by_mail_bp
     from app.discussions.routes import blueprint as discussions_bp
     from app.discussions.verify import blueprint as verify_bp
@@ -167,6 +168,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.reporting.dashboards.routes import blueprint as dashboards_bp
     from app.reporting.portfolio.routes import blueprint as portfolio_bp
     from app.search.routes import blueprint as search_bp
+    from app.workflow.engine import agreement_moved
     from app.workflow.routes import blueprint as workflow_bp
     from app.workflow.simulator_routes import blueprint as workflow_simulator_bp
 
@@ -197,3 +199,5 @@ def _register_blueprints(app: Flask) -> None:
     ):
         app.register_blueprint(blueprint)
     connect_receivers(app)
+    # What an agreement still owed is released when it ends, in the same transaction as the move.
+    agreement_moved.connect(release_owed_on_end, weak=False)

@@ -27,6 +27,7 @@ STOPPING = threading.Event()
 
 def date_transitions_job(app: Flask) -> None:
     """Apply today's date-driven moves (signed → active, active → expired)."""
+    from app.deliverables.services import release_owed_of_ended_agreements
     from app.extensions import db
     from app.operations.services import track_job
     from app.workflow.date_moves import apply_date_moves
@@ -37,6 +38,9 @@ def date_transitions_job(app: Flask) -> None:
             with track_job("date-transitions") as counts:
                 run = apply_date_moves(today)
                 counts.update(moved=run.moved, failed=run.failed, looked_at=len(run.results), problems=run.problems)
+                # What agreements that ended before (or outside) a move still owed: released once, kept so.
+                counts.update(released=release_owed_of_ended_agreements())
+                db.session.commit()
         except Exception:
             log.exception("date transitions failed")
             raise

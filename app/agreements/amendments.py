@@ -31,7 +31,7 @@ from app.core.permissions import can
 from app.core.text import trimmed
 from app.extensions import db
 from app.organizations.models import Organization
-from app.workflow.engine import WorkflowError, has_ended, is_initial
+from app.workflow.engine import WorkflowError, is_final, is_initial
 from app.workflow.rules import effect, guard
 
 TEXT_TERMS = ("title_fr", "title_ar", "title_en", "summary_fr", "summary_ar", "summary_en")
@@ -279,13 +279,13 @@ def in_flight_siblings(amendment: Agreement) -> list[Agreement]:
         .where(Agreement.parent_id == amendment.parent_id, Agreement.type == "amendment", Agreement.id != amendment.id)
         .order_by(Agreement.reference)
     ).all()
-    return [s for s in siblings if not has_ended(s)]
+    return [s for s in siblings if not is_final(s)]
 
 
 def overlaps(amendment: Agreement) -> list[tuple[Agreement, list[str]]]:
     """In-flight amendments of the same parent that change a term this one changes too."""
     mine = set(amendment.amendment_changes or {})
-    if not mine or has_ended(amendment):
+    if not mine or is_final(amendment):
         return []
     found = []
     for sibling in in_flight_siblings(amendment):

@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import contains_eager, selectinload
 
 from app.agreements.models import Agreement, AgreementParty
-from app.core import audit, clock
+from app.core import audit, clock, stored_texts
 from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
@@ -36,7 +36,8 @@ from app.deliverables.models import (
     SubmissionFile,
 )
 from app.extensions import db
-from app.workflow.engine import definition_for, refuse_if_ended
+from app.workflow.engine import definition_for, has_ended, refuse_if_ended
+from app.workflow.queries import in_ended_state
 from app.workflow.rules import effect
 
 # Sent inside the transaction of a hand-in, review or waiver (event: submitted,
@@ -425,6 +426,56 @@ def waive(occurrence: Occurrence, *, reason: str | None, by, expected_version: i
     deliverable_changed.send(
         current_app._get_current_object(), occurrence=occurrence, event="waived", by=by, comment=reason
     )
+
+
+def release_owed_on_end(app, *, agreement, target, by, **_ignored) -> None:
+    """Receiver of engine.agreement_moved: see release_owed."""
+    release_owed(agreement, by=by)
+
+
+def release_owed_of_ended_agreements() -> int:
+    """release_owed for every ended agreement that still owes something (agreements that ended before
+    the rule existed, or placed in a final state by the demo or an import); the hourly date job runs it.
+    Flushes; the caller commits."""
+    ended = db.session.scalars(
+        select(Agreement).where(
+            in_ended_state(),
+            Agreement.id.in_(
+                select(Deliverable.agreement_id)
+                .join(Occurrence, Occurrence.deliverable_id == Deliverable.id)
+                .where(Occurrence.status.in_(OWED_STATUSES))
+            ),
+        )
+    ).all()
+    return sum(release_owed(agreement, by=None) for agreement in ended)
+
+
+def release_owed(agreement: Agreement, *, by) -> int:
+    """An agreement that has ended (expired, terminated, closed, cancelled) owes nothing more: what was
+    still to hand in (pending or sent back) is waived with the reason, so it no longer shows as due or
+    overdue to the partner, in the lists or in reminders, and no hand-in could settle it
+    (engine.refuse_if_ended). A hand-in waiting for review is still reviewed. How many were waived."""
+    if not has_ended(agreement):
+        return 0
+    owed = db.session.scalars(
+        select(Occurrence)
+        .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
+        .where(Deliverable.agreement_id == agreement.id, Occurrence.status.in_(OWED_STATUSES))
+        .order_by(Occurrence.due_on, Occurrence.id)
+    ).all()
+    if not owed:
+        return 0
+    now = utcnow()
+    for occurrence in owed:
+        occurrence.status, occurrence.waived_reason = "waived", stored_texts.AGREEMENT_ENDED
+        occurrence.decided_by_id, occurrence.decided_at = getattr(by, "id", None), now
+    audit.record(
+        "deliverables_released",
+        agreement,
+        actor=by,
+        changes={"state": agreement.state, "waived": len(owed), "occurrences": [o.id for o in owed]},
+    )
+    return len(owed)
 
 
 STALE_OCCURRENCE = "This deliverable has changed since you opened it. Reload the page and try again."

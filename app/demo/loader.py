@@ -26,6 +26,7 @@ from app.auth.sessions import end_all as end_all_sessions
 from app.core import audit, stored_texts
 from app.core.errors import ValidationFailed
 from app.core.models import utcnow
+from app.deliverables.services import release_owed
 from app.events.services import FIELDS as EVENT_FIELDS
 from app.events.services import save_event
 from app.extensions import db
@@ -334,6 +335,8 @@ def load_demo(*, by: User | None = None, path: Path | None = None) -> dict:
     for entry in portfolio["agreements"]:
         agreements[entry["reference"]] = _sync_agreement(entry, organizations, events, users, agreements, by, tally)
     _raise_reference_counters(agreements)
+    for agreement in agreements.values():  # placed in its state directly: what it owed is released here
+        release_owed(agreement, by=by)
     for entry in portfolio["agreements"]:
         if entry.get("start_renewal"):
             _start_renewal(agreements[entry["reference"]], users[entry["owner"]], tally)

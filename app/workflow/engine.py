@@ -36,6 +36,7 @@ from app.workflow.states import (  # noqa: F401 (callers ask engine.definition_f
     ensure_version,
     forget_definitions_in_use,
     has_ended,
+    is_final,
     is_initial,
     label,
     pin_definition,

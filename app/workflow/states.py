@@ -146,11 +146,17 @@ def is_initial(agreement) -> bool:
     return state is not None and state.kind == "initial"
 
 
-def has_ended(agreement) -> bool:
-    """Whether the agreement is in a final state (expired, terminated, closed, cancelled): nothing more is
-    planned or handed in under it."""
+def is_final(agreement) -> bool:
+    """Whether the agreement's state is one it never leaves (an amendment in force is final too)."""
     state = state_of(agreement)
     return state is not None and state.kind == "final"
+
+
+def has_ended(agreement) -> bool:
+    """Whether the agreement is over: in a final state that is not in force (expired, terminated, closed,
+    cancelled; an amendment in force is final but runs). Nothing more is planned or handed in under it."""
+    state = state_of(agreement)
+    return state is not None and state.kind == "final" and "in_force" not in state.tags
 
 
 def state_label(agreement) -> str:

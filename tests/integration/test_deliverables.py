@@ -488,3 +488,49 @@ def test_an_ended_agreement_takes_no_new_plan_line_and_no_hand_in(app, world, si
     assert _post(officer, waiting, "review", {"decision": "accept"}).status_code == 303
     db.session.refresh(waiting)
     assert waiting.status == "accepted"
+
+
+def test_what_was_owed_is_released_when_the_agreement_ends(app, world, signed_in, due):
+    """Closed (or expired, terminated, cancelled): what was still to hand in is waived with the reason, in
+    the reader's language, so the partner no longer sees it due or overdue; a hand-in waiting for review
+    stays to be reviewed. The history says so."""
+    from app.workflow import engine
+
+    mine, _ = due
+    officer = world.users["officer"]
+    three_days_ago = TODAY - timedelta(days=3)
+    late = plan(world.agreement_a, officer, responsible=world.partner_a, first=three_days_ago, title="Retard")
+    handed = plan(world.agreement_a, officer, responsible=world.partner_a, title="Remis").occurrences[0]
+    db.session.commit()
+    partner = signed_in("partner")
+    assert _post(partner, handed, "submissions", {"note": "v1", **_files((PDF, "remis.pdf"))}).status_code == 303
+    agreement = world.agreement_a
+    engine.take(agreement, "close", by=officer, comment="Programme achevé", expected_version=agreement.version)
+    db.session.commit()
+    for occurrence in (mine, late.occurrences[0], handed):
+        db.session.refresh(occurrence)
+    assert mine.status == late.occurrences[0].status == "waived"
+    assert handed.status == "submitted"
+    portal = partner.get("/portal").get_data(as_text=True)
+    assert "Retard" not in portal
+    world.users["partner"].language = "fr"
+    db.session.commit()
+    page = signed_in("partner").get(f"/deliverables/{mine.id}").get_data(as_text=True)
+    assert "accord a pris fin" in page  # the stored reason, in the reader's language
+    row = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "deliverables_released", AuditEvent.object_id == agreement.id)
+    )
+    assert row is not None and row.changes["waived"] == 2
+
+
+def test_agreements_that_ended_before_still_owing_are_released_by_the_hourly_job(app, world, due):
+    from app.deliverables.services import release_owed_of_ended_agreements
+
+    mine, theirs = due
+    world.agreement_a.state = "terminated"  # as an import or an older version left it
+    db.session.commit()
+    assert release_owed_of_ended_agreements() == 1
+    db.session.commit()
+    db.session.refresh(mine), db.session.refresh(theirs)
+    assert mine.status == "waived" and theirs.status == "pending"
+    assert release_owed_of_ended_agreements() == 0  # once

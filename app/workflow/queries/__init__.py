@@ -25,6 +25,7 @@ from app.workflow.queries.approvals import (
 )
 from app.workflow.queries.built import (
     definitions_in_use,
+    in_ended_state,
     in_state_tagged,
     over_state_sla,
     per_definition,
@@ -43,6 +44,7 @@ __all__ = [
     "definitions_in_use",
     "drafts_waiting_on_partner",
     "forward_move_states",
+    "in_ended_state",
     "in_state_tagged",
     "late_round_clause",
     "ministry_turn_clause",

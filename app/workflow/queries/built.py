@@ -95,6 +95,18 @@ def in_state_tagged(tag: str):
     return _built(("tagged", tag), lambda: per_definition(rule))
 
 
+def in_ended_state():
+    """Agreements that have ended in the definition they run on (the SQL twin of states.has_ended)."""
+
+    def rule(definition: WorkflowDefinition):
+        names = [
+            name for name, state in definition.states.items() if state.kind == "final" and "in_force" not in state.tags
+        ]
+        return Agreement.state.in_(names) if names else None
+
+    return _built(("ended",), lambda: per_definition(rule))
+
+
 def over_state_sla(since, today: date, times: int = 1):
     """True when `since` lies further back than the SLA of the agreement's current state (`times` that
     SLA), counted in whole ministry days as every page shows them (clock.days_since). Kept per `since`
