@@ -30,7 +30,7 @@ from app.core.permissions import (
 from app.core.responses import done, form_errors, refusals_return_to, return_here_if_refused
 from app.exports.routes import export_in_background
 from app.exports.services import needs_background
-from app.workflow.engine import state_labels
+from app.workflow.engine import draft_needs, state_labels
 
 blueprint = Blueprint("agreements", __name__, url_prefix="/agreements")
 
@@ -272,6 +272,10 @@ def agreement_states():
 @blueprint.app_template_global()
 def agreement_types():
     return AGREEMENT_TYPES
+
+
+# What the new-agreement form warns of: the details a move out of the draft needs, per type.
+blueprint.add_app_template_global(draft_needs)
 
 
 @blueprint.app_template_global()

@@ -168,13 +168,38 @@ def is_given(agreement, name: str) -> bool:
 def missing_fields(agreement, transition: Transition, definition: WorkflowDefinition) -> list[str]:
     """The agreement's fields `transition` needs (by a guard or its target state) that are empty and that
     its own form does not ask for."""
+    return [name for name in fields_needed(transition, definition) if not is_given(agreement, name)]
+
+
+def fields_needed(transition: Transition, definition: WorkflowDefinition) -> list[str]:
+    """The agreement's fields `transition` needs (by a guard or its target state) that its own form does
+    not ask for: they are filled on the agreement's form."""
     named = [
         need["field"] if what == "guard" else need
         for what, need in definition.needs(transition)
         if what == "field" or (what == "guard" and isinstance(need, dict) and "field" in need)
     ]
-    wanted = [name for name in dict.fromkeys(named) if name not in transition.fields]
-    return [name for name in wanted if not is_given(agreement, name)]
+    return [name for name in dict.fromkeys(named) if name not in transition.fields]
+
+
+def draft_needs() -> list[tuple[list[str], str, list[str]]]:
+    """What the new-agreement form warns of: (the types, or [] for every type, a move out of the draft,
+    the labels of the fields that move needs but the form does not require), for the moves that need
+    any (an MoU goes to review with its French title: an officer writing in Arabic learns it before
+    saving, not after)."""
+    from app.agreements.models import AGREEMENT_TYPES
+
+    creatable = [type_ for type_ in AGREEMENT_TYPES if type_ != "amendment"]  # amendments: their own page
+    grouped: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for type_ in creatable:
+        definition = current_definitions()[type_]
+        for transition in definition.transitions_from(definition.initial_state):
+            needed = tuple(field_label(name) for name in fields_needed(transition, definition))
+            if needed and transition.approval is None:
+                grouped.setdefault((label(transition.label), needed), []).append(str(AGREEMENT_TYPES[type_]))
+    return [
+        ([] if len(types) == len(creatable) else types, move, list(fields)) for (move, fields), types in grouped.items()
+    ]
 
 
 def _check_guard(agreement, guard) -> str | None:

@@ -432,3 +432,15 @@ def test_a_signed_agreements_form_shows_its_signed_terms_as_read_and_saves_the_r
     draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a])
     db.session.commit()
     assert "data-locked" not in officer.get(f"/agreements/{draft.id}/edit").get_data(as_text=True)
+
+
+def test_the_new_agreement_form_says_what_leaving_the_draft_needs(world, signed_in):
+    """An MoU (and the types that extend its workflow) goes to internal review with its French title
+    (workflows/mou.yaml): the form says so before an officer writing only in Arabic saves one, in their
+    language, once for the types that all need it."""
+    world.users["officer"].language = "ar"
+    db.session.commit()
+    page = signed_in("officer").get("/agreements/new").get_data(as_text=True)
+    needs = re.findall(r"<p[^>]*data-draft-needs>(.*?)</p>", page, re.S)
+    assert len(needs) == 1, needs
+    assert "بالفرنسية" in needs[0] and "إحالة على المراجعة الداخلية" in needs[0]
