@@ -330,7 +330,7 @@ function remoteChoices(settings, url) {
 // thread, a rule of the agreement) comes back to its page with the reason at the top: the text boxes
 // would be empty, and on a phone the reason out of sight. What the text boxes of a sent form held is
 // kept for this tab as it is sent; when the next page shows a refusal and has that form, the text is
-// put back and the reason is shown at the form. Any other next page forgets it.
+// put back and the reason is shown at the form too. Any other next page forgets it.
 (function () {
   "use strict";
 
@@ -399,7 +399,14 @@ function remoteChoices(settings, url) {
     if (!first) {
       return;
     }
-    form.insertBefore(refusal, form.firstChild); // the reason where the person is looking
+    // The reason where the person is looking too; the one at the top stays (the form may be tucked in a
+    // panel), and the copy is not announced a second time.
+    var copy = refusal.cloneNode(true);
+    copy.removeAttribute("role");
+    form.insertBefore(copy, form.firstChild);
+    for (var folded = form.closest("details"); folded; folded = folded.parentElement.closest("details")) {
+      folded.open = true;
+    }
     first.focus({ preventScroll: true });
     form.scrollIntoView({ block: "center" });
   }
