@@ -41,8 +41,8 @@ def _selected_language() -> str:
 
 def reader_locale() -> Locale | None:
     """The locale of this request (the reader's, or the one force_locale set), read where Flask-Babel keeps
-    it once chosen: one lookup of `g` where get_locale makes three. A page asks hundreds of times (every
-    field shown in the reader's language), and the lookups were a tenth of a light page's time."""
+    it once chosen: one lookup of `g` where get_locale makes three (3.2 → 1.7 µs). A page asks hundreds of
+    times: every field shown in the reader's language."""
     locale = getattr(_babel_state(), "babel_locale", None)
     return locale if locale is not None else get_locale()
 

@@ -255,8 +255,3 @@ def agreement_deliverables(agreement):
 @blueprint.app_template_global()
 def can_plan_deliverables(agreement):
     return can(current_user, "agreement.edit", agreement) and not has_ended(agreement)
-
-
-@blueprint.app_template_global("agreement_has_ended")
-def agreement_has_ended(agreement) -> bool:
-    return has_ended(agreement)

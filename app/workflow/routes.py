@@ -388,6 +388,12 @@ def state_has(agreement, tag: str) -> bool:
     return engine.state_has(agreement, tag)
 
 
+@blueprint.app_template_global("has_ended")
+def has_ended(agreement) -> bool:
+    """Whether the agreement is over (engine.has_ended): nothing more is planned or handed in."""
+    return engine.has_ended(agreement)
+
+
 @blueprint.app_template_global("state_label")
 def state_label(agreement) -> str:
     """The agreement's state as the definition it runs on names it (workflows/*.yaml)."""
