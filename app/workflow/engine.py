@@ -89,6 +89,9 @@ class ActionOption:
     approval_step: ApprovalStep | None = None
     acting_for: User | None = None
     approval_round: ApprovalRound | None = None
+    # Whether the user holds a place in the step's decision (themselves or for a delegator), whatever
+    # blocks the move itself: one who may decide may send back an agreement that cannot go forward.
+    may_decide: bool = False
     # Details of the agreement the move waits for that its own form does not ask (a title in French):
     # the page offers the edit form beside the reasons.
     missing_fields: list[str] = field(default_factory=list)
@@ -411,6 +414,7 @@ def _approval_option(agreement, transition: Transition, user, today: date) -> Ac
                 approval_step=step,
                 acting_for=None if identity is user else identity,
                 approval_round=round_,
+                may_decide=True,
             )
         reasons_seen.append(reason)
     return ActionOption(
@@ -437,7 +441,10 @@ def decide(
         raise WorkflowError(_("This approval is no longer open: the agreement has moved on."))
     option = _approval_option(agreement, transition, by, today)
     round_ = option.approval_round
-    if round_ is None or option.approval_step is None or (not option.is_allowed and decision == "approve"):
+    # Sending back is a decision like approving: only one who holds a place in the step may take it
+    # (not a partner, not the requester, not one who already decided); only what blocks the move
+    # forward (a missing detail) leaves it open.
+    if round_ is None or option.approval_step is None or not option.may_decide:
         raise PermissionDenied(" ".join(option.reasons) or _("You cannot decide on this approval."))
     if option.reasons and decision == "approve":
         raise TransitionBlocked(" ".join(option.reasons))

@@ -1212,6 +1212,27 @@ def test_a_rejection_with_a_comment_sends_it_back_to_draft(api, ids):
     assert rounds[0]["status"] == "rejected" and rounds[0]["decisions"][0]["comment"] == "Clarify article 3"
 
 
+def test_only_an_approver_of_the_step_sends_it_back(api, signed_in, ids):
+    """A partner of the agreement, the officer who asked and another officer may not send back the
+    internal review, through the API or the page: 403 and nothing recorded, as for approving."""
+    url = f"{P}/agreements/{ids['draft']}/transitions"
+    assert api("officer").post(url, json={"transition": "submit_for_review"}).status_code == 200
+    refusal = {"transition": "approve_review", "decision": "reject", "comment": "Veto"}
+    for role in ("partner", "officer", "other_officer"):
+        assert_problem(api(role).post(url, json=refusal), 403)
+    agreement = refreshed(Agreement, ids["draft"])
+    page = f"/agreements/{ids['draft']}/actions/approve_review"
+    form = {"decision": "reject", "comment": "Veto", "version": agreement.version}
+    response = signed_in("partner").post(
+        page, data=form, csrf_from=f"/agreements/{ids['draft']}", follow_redirects=True
+    )
+    assert "You are not an approver of this step." in response.get_data(as_text=True)
+    agreement = refreshed(Agreement, ids["draft"])
+    assert agreement.state == "internal_review"
+    rounds = api("officer").get(f"{P}/agreements/{ids['draft']}/approvals").get_json()
+    assert rounds[0]["status"] == "open" and rounds[0]["decisions"] == []
+
+
 @pytest.mark.parametrize(
     "body, status, field",
     [

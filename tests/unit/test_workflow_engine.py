@@ -160,6 +160,51 @@ def test_rejection_needs_a_comment_and_sends_back(mou, world):
     assert [r.status for r in mou.approval_rounds] == ["rejected", "open"]
 
 
+def test_only_one_with_a_place_in_the_step_may_send_back(mou, world):
+    """Sending back is a decision: the partner, the officer who asked, another officer and an approver who
+    already approved may no more send back than approve; the round and the state stay as they were."""
+    take(mou, "submit_for_review", world.users["officer"])
+    decide(mou, world.users["legal"])
+    for person in ("partner", "officer", "other_officer", "legal", "auditor"):
+        with pytest.raises(PermissionDenied):
+            decide(mou, world.users[person], decision="reject", comment="Not mine to send back")
+        db.session.rollback()
+        assert mou.state == "internal_review", person
+    assert [d.decision for d in mou.approval_rounds[-1].decisions] == ["approve"]
+    decide(mou, world.users["manager"], decision="reject", comment="Clause 4 again")
+    assert mou.state == "draft"
+
+
+def test_an_approver_may_send_back_what_cannot_go_forward(mou, world):
+    """What blocks approving (here a definition whose review needs an end date, stored as a workflow
+    version the agreement is pinned to) does not stop an approver from sending the agreement back."""
+    import copy
+
+    from app.workflow.definitions import checksum_of
+    from app.workflow.models import WorkflowVersion
+
+    body = copy.deepcopy(engine.current_definitions()["mou"].body)
+    review = next(t for t in body["transitions"] if t["name"] == "approve_review")
+    review["guards"] = [{"field": "expires_on"}]
+    version = WorkflowVersion(type="mou", version=997, checksum=checksum_of(body), body=body)
+    db.session.add(version)
+    mou.workflow_version = version
+    mou.expires_on = None
+    db.session.commit()
+    engine.forget_definitions_in_use()
+    take(mou, "submit_for_review", world.users["officer"])
+    option = next(o for o in engine.actions_for(mou, world.users["legal"]) if o.name == "approve_review")
+    assert not option.is_allowed and option.may_decide and option.reasons
+    with pytest.raises(TransitionBlocked):
+        decide(mou, world.users["legal"])
+    db.session.rollback()
+    with pytest.raises(PermissionDenied):  # blocked or not, a partner holds no place
+        decide(mou, world.users["partner"], decision="reject", comment="No end date")
+    db.session.rollback()
+    decide(mou, world.users["legal"], decision="reject", comment="Give the end date")
+    assert mou.state == "draft"
+
+
 def test_sequential_steps_go_in_order(world):
     convention = factories.agreement(by=world.users["officer"], partners=[world.partner_a], type="convention")
     db.session.commit()
