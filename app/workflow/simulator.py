@@ -27,6 +27,7 @@ to a state not visited yet, approving every approval.
 
 from __future__ import annotations
 
+import reprlib
 import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -90,7 +91,7 @@ def load_edited(text: str, workflows_dir: Path, name: str = "edited.yaml") -> Wo
     Raises DefinitionError with every problem, those of the edited text reported against `name` (the file
     it came from)."""
     try:
-        body = yaml.safe_load(text)
+        body = _load_typed(text)
     except (yaml.YAMLError, ValueError, RecursionError) as error:  # RecursionError: nested past the parser
         raise DefinitionError([(name, _("not valid YAML: %(error)s", error=error))]) from None
     if not isinstance(body, dict) or not isinstance(body.get("type"), str) or not body["type"]:
@@ -110,6 +111,31 @@ def load_edited(text: str, workflows_dir: Path, name: str = "edited.yaml") -> Wo
             raise DefinitionError([(name, _("not a definition Sharaka can read: %(error)s", error=error))]) from None
 
 
+class _TypedTextLoader(yaml.SafeLoader):
+    """YAML typed in a form, without aliases (*name): a few hundred bytes of aliases to aliases stand for
+    a structure of billions of items, which any walk or message over it would write out in full. A
+    definition or a scenario never needs one."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, _("aliases (*name) are not accepted here"), mark)
+        return super().compose_node(parent, index)
+
+
+def _load_typed(text: str):
+    return yaml.load(text, Loader=_TypedTextLoader)  # noqa: S506  (a SafeLoader, aliases refused)
+
+
+def _quoted(value) -> str:
+    """A value quoted in a message: its start, however long the value typed."""
+    shortened = reprlib.Repr()
+    shortened.maxstring = shortened.maxother = 40
+    shortened.maxlist = shortened.maxdict = 4
+    shortened.maxlevel = 2
+    return shortened.repr(value)
+
+
 _EDITED = "~edited.yaml"  # the edited text's file among the shipped ones while it is read (none is named so)
 SCENARIO_KEYS = {"start", "people", "facts", "effective_on", "expires_on", "events", "until", "agreement"}
 
@@ -120,7 +146,7 @@ def parse_scenario(text_or_dict) -> dict:
         return {}
     if isinstance(text_or_dict, str):
         try:
-            scenario = yaml.safe_load(text_or_dict) or {}
+            scenario = _load_typed(text_or_dict) or {}
         except (yaml.YAMLError, ValueError, RecursionError) as error:  # ValueError: a date like 2026-13-01
             raise ScenarioError(_("the scenario is not valid YAML: %(error)s", error=error)) from None
     else:
@@ -187,9 +213,12 @@ def _date(value, name: str) -> date:
     try:
         if isinstance(value, datetime):  # YAML reads "2026-01-05 10:00" as a moment: a day has no hour
             raise ValueError(value)
-        day = value if isinstance(value, date) else date.fromisoformat(str(value))
+        if not isinstance(value, (date, str)):
+            raise ValueError(value)
+        day = value if isinstance(value, date) else date.fromisoformat(value)
     except ValueError:
-        raise ScenarioError(_("%(name)s: not a date (YYYY-MM-DD): %(value)s", name=name, value=repr(value))) from None
+        shown = _quoted(value)
+        raise ScenarioError(_("%(name)s: not a date (YYYY-MM-DD): %(value)s", name=name, value=shown)) from None
     # A walk counts days forward and back from its dates: near year 1 or 9999 it would leave the calendar.
     if not within_calendar(day):
         raise ScenarioError(
@@ -198,7 +227,7 @@ def _date(value, name: str) -> date:
                 name=name,
                 first=FIRST_DAY.year,
                 last=LAST_DAY.year,
-                value=repr(value),
+                value=_quoted(value),
             )
         )
     return day

@@ -14,7 +14,7 @@ from app.agreements.models import Agreement
 from app.core.audit import AuditEvent
 from app.extensions import db
 from app.workflow import engine, simulator
-from app.workflow.definitions import load_directory
+from app.workflow.definitions import DefinitionError, load_directory
 from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,6 +183,36 @@ def test_the_admin_page_simulates_a_shipped_workflow_and_an_uploaded_copy(app, w
     assert response.status_code == 422 and "to unknown state" in response.get_data(as_text=True)
     response = _page_post(admin, {"workflow_type": "mou", "scenario": "colour: red"})
     assert response.status_code == 422 and "unknown scenario keys: colour" in response.get_data(as_text=True)
+
+
+def _aliases_of_aliases(levels: int = 7) -> str:
+    """A few hundred bytes standing for 10**levels items: each line lists the one before ten times."""
+    lines = ["- &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, levels):
+        lines.append(f"- &a{level} [{', '.join([f'*a{level - 1}'] * 10)}]")
+    return "\n".join(lines)
+
+
+def test_typed_yaml_refuses_aliases_and_quotes_a_bad_value_briefly(app, world, signed_in):
+    """An admin's scenario or edited definition is YAML typed in a form: aliases are refused (a few hundred
+    bytes of them wrote a 147 MB page), and a value that is not a date is quoted by its start."""
+    laughs = "start:\n" + "\n".join("  " + line for line in _aliases_of_aliases().splitlines())
+    with pytest.raises(simulator.ScenarioError, match=r"aliases \(\*name\) are not accepted"):
+        simulator.parse_scenario(laughs)
+    with pytest.raises(simulator.ScenarioError, match="not a date") as refused:
+        simulator.parse_scenario("start: [" + ", ".join(["long text " * 20] * 50) + "]")
+    assert len(str(refused.value)) < 400
+    edited = (
+        (ROOT / "workflows" / "mou.yaml").read_text()
+        + "\nnotes:\n"
+        + "\n".join("  " + line for line in _aliases_of_aliases().splitlines())
+    )
+    with pytest.raises(DefinitionError, match="aliases"):
+        simulator.load_edited(edited, ROOT / "workflows")
+    admin = signed_in("admin")
+    response = _page_post(admin, {"workflow_type": "mou", "scenario": laughs})
+    assert response.status_code == 422 and len(response.get_data()) < 200_000
+    assert "aliases (*name) are not accepted" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("role", ["officer", "manager", "legal", "auditor", "partner"])
