@@ -220,11 +220,11 @@ def unsubscribe(token: str):
     status = 200
     if services.is_mandatory(category):
         state, status = "mandatory", (409 if request.method == "POST" else 200)
-    elif request.method == "GET":
-        state = "ask" if services.wants_mail(person, category) else "off"
-    else:
+    elif request.method == "POST":
         services.switch_off_mail(person, category)
         state = "done"
+    else:  # GET, and HEAD (link checkers and mail gateways probe links with it): only ask
+        state = "ask" if services.wants_mail(person, category) else "off"
     with force_locale(services.mail_language(person)):  # the page speaks the mail's language
         return render_template(
             "notifications/unsubscribe.html", state=state, label=CATEGORIES[category][0], person=person

@@ -691,6 +691,8 @@ def test_one_click_unsubscribe_switches_off_that_category_for_that_person_only(t
         asked = http.get(path)
         assert asked.status_code == 200 and "Stop e-mails about" in asked.get_data(as_text=True)
         assert room.count(MailOptOut, MailOptOut.user_id.in_(concerned)) == 0  # opening the link changes nothing
+        assert http.head(path).status_code == 200  # nor does a link checker's HEAD
+        assert room.count(MailOptOut, MailOptOut.user_id.in_(concerned)) == 0
         done = http.post(path, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
         assert done.status_code == 200
         with room.context():
