@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time, timezone
 from functools import lru_cache
+from importlib import resources
 from zoneinfo import ZoneInfo
 
 DEFAULT_TIMEZONE = "Africa/Casablanca"
@@ -20,7 +21,17 @@ _frozen_at: datetime | None = None
 
 @lru_cache(maxsize=8)
 def zone_named(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
+    """The zone `name` as the tzdata package pinned in requirements.txt has it, whatever copy the operating
+    system holds: one database, of a known release, for every time the app computes and shows. (zoneinfo
+    prefers the system's files, which may be older: Debian's 2025 data and tzdata 2026 disagree by an hour
+    on Casablanca since September 2026, and pages, "today" and the jobs then told different times.) A name
+    the package lacks is looked up as zoneinfo does; a malformed one raises ValueError."""
+    ZoneInfo(name)  # zoneinfo's own check of the name (no "..", no absolute path), before it is a path
+    try:
+        with resources.files("tzdata").joinpath("zoneinfo", *name.split("/")).open("rb") as data:
+            return ZoneInfo.from_file(data, key=name)
+    except (ModuleNotFoundError, OSError):
+        return ZoneInfo(name)
 
 
 def ministry_zone() -> ZoneInfo:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 from babel.dates import format_date, format_skeleton
-from flask_babel import format_decimal, to_user_timezone
+from flask_babel import format_decimal
 
+from app.core import clock
 from app.core.i18n import gettext as _
 from app.core.i18n import locale_named, ngettext, reader_locale
 
@@ -29,7 +30,7 @@ def format_moment(value: datetime | None) -> str:
     if value is None:
         return ""
     locale = reader_locale() or locale_named("fr")  # outside an app: as current_language()
-    local = to_user_timezone(value)
+    local = clock.as_ministry_time(value if value.tzinfo else value.replace(tzinfo=timezone.utc))  # naive: UTC
     day = format_date(local, "medium", locale=locale)
     time_of_day = format_skeleton("Hm", local, locale=locale)
     return str(locale.datetime_formats["medium"]).replace("{1}", day).replace("{0}", time_of_day)

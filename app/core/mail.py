@@ -14,7 +14,6 @@ import ssl
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime, formataddr
-from zoneinfo import ZoneInfo
 
 from app.core import clock
 
@@ -78,7 +77,7 @@ def build_message(
     message["Subject"] = " ".join(subject.split())
     message["Message-ID"] = message_id
     # The sending moment with the ministry's real offset (+0100 in Casablanca), not "-0000".
-    message["Date"] = format_datetime(clock.utcnow().astimezone(ZoneInfo(timezone)))
+    message["Date"] = format_datetime(clock.utcnow().astimezone(clock.zone_named(timezone)))
     # Automatic mail: no out-of-office replies back to us.
     message["Auto-Submitted"] = "auto-generated"
     if unsubscribe_url:

@@ -9,7 +9,6 @@ from datetime import date
 from blinker import Namespace
 from dateutil.relativedelta import relativedelta
 from flask import current_app
-from flask_babel import to_user_timezone
 from sqlalchemy import or_, select
 from sqlalchemy.orm import contains_eager, selectinload
 
@@ -559,7 +558,7 @@ def export_table(user, filters: OccurrenceFilters, today: date) -> tuple[list[st
     read as they are written out. Moments are given as dates in the reader's time zone."""
 
     def local_date(moment):
-        return to_user_timezone(moment).date() if moment else None
+        return clock.day_of(moment) if moment else None
 
     headings = [
         _("Agreement"),

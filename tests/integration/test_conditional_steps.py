@@ -6,7 +6,6 @@ shows the step applying or not."""
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -14,6 +13,7 @@ from sqlalchemy import select
 
 from app.agreements.models import Agreement
 from app.budget.models import BudgetLine
+from app.core import clock
 from app.extensions import db
 from app.notifications import reminders
 from app.workflow import conditions, engine, queries
@@ -24,7 +24,7 @@ from tests import factories
 from tests.integration.test_api import api, tokens  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
-CASA = ZoneInfo("Africa/Casablanca")
+CASA = clock.zone_named("Africa/Casablanca")  # the app's own zone data (tzdata), not the system's
 
 
 def _budget(agreement, organization, amount: str, currency: str = "MAD"):

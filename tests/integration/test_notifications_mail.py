@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -32,6 +31,7 @@ from sqlalchemy import func, select
 
 from app.agreements.models import Agreement
 from app.auth.models import User
+from app.core import clock
 from app.core.audit import AuditEvent
 from app.deliverables import services as deliverable_services
 from app.extensions import db
@@ -44,7 +44,7 @@ from tests.databases import backend, fresh_database
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]
-CASA = ZoneInfo("Africa/Casablanca")
+CASA = clock.zone_named("Africa/Casablanca")  # the app's own zone data (tzdata), not the system's
 BASE_URL = "http://sharaka.test"
 SENDER = "sharaka@sharaka.test"
 WAIT = 60  # seconds: generous, only ever reached when something is broken

@@ -5,7 +5,6 @@ the plan following the new end, a notice of non-renewal stopping it) and "Renew"
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from io import BytesIO
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -23,7 +22,7 @@ from app.workflow import date_moves
 from tests import factories
 from tests.integration.test_api import api, tokens  # noqa: F401  (fixtures)
 
-CASA = ZoneInfo("Africa/Casablanca")
+CASA = clock.zone_named("Africa/Casablanca")  # the app's own zone data (tzdata), not the system's
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n"
 
 

@@ -32,10 +32,37 @@ def test_days_and_midnights_agree():
 
 
 def test_days_since_counts_the_ministrys_days():
-    # 23:00 UTC on 1 November is midnight on the 2nd in Rabat: one day before the 3rd, not two.
-    assert clock.days_since(datetime(2026, 11, 1, 23, tzinfo=timezone.utc), date(2026, 11, 3)) == 1
-    assert clock.days_since(datetime(2026, 11, 1, 22, tzinfo=timezone.utc), date(2026, 11, 3)) == 2
-    assert clock.days_since(datetime(2026, 11, 4, 9, tzinfo=timezone.utc), date(2026, 11, 3)) == 0
-    assert clock.days_since(None, date(2026, 11, 3)) is None
-    with clock.frozen(datetime(2026, 11, 2, 23, 30, tzinfo=timezone.utc)):  # the 3rd in Rabat
-        assert clock.days_since(datetime(2026, 11, 1, 22, tzinfo=timezone.utc)) == 2
+    # 23:00 UTC on 1 June is midnight on the 2nd in Rabat: one day before the 3rd, not two.
+    assert clock.days_since(datetime(2026, 6, 1, 23, tzinfo=timezone.utc), date(2026, 6, 3)) == 1
+    assert clock.days_since(datetime(2026, 6, 1, 22, tzinfo=timezone.utc), date(2026, 6, 3)) == 2
+    assert clock.days_since(datetime(2026, 6, 4, 9, tzinfo=timezone.utc), date(2026, 6, 3)) == 0
+    assert clock.days_since(None, date(2026, 6, 3)) is None
+    with clock.frozen(datetime(2026, 6, 2, 23, 30, tzinfo=timezone.utc)):  # the 3rd in Rabat
+        assert clock.days_since(datetime(2026, 6, 1, 22, tzinfo=timezone.utc)) == 2
+
+
+def test_the_zone_comes_from_the_pinned_tzdata_package_not_the_systems_copy():
+    """tzdata 2026f (requirements.txt) has Morocco back on UTC from 20 September 2026; an older system copy
+    keeps +01. The clock follows the package, so pages, "today" and the jobs agree whatever the machine."""
+    import tzdata
+
+    assert tzdata.IANA_VERSION >= "2026f"
+    zone = clock.zone_named("Africa/Casablanca")
+    assert datetime(2026, 6, 15, 12, tzinfo=timezone.utc).astimezone(zone).utcoffset().total_seconds() == 3600
+    assert datetime(2026, 12, 4, 23, 30, tzinfo=timezone.utc).astimezone(zone).utcoffset().total_seconds() == 0
+    with clock.frozen(datetime(2026, 12, 4, 23, 30, tzinfo=timezone.utc)):
+        assert clock.today() == date(2026, 12, 4)
+
+
+def test_times_shown_are_the_clocks_own(app):
+    """A moment written on a page is the clock's wall time: one zone database for both."""
+    from app.core.dates import format_moment
+
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        for moment in (
+            datetime(2026, 3, 1, 22, 45, tzinfo=timezone.utc),  # Ramadan: UTC
+            datetime(2026, 6, 15, 22, 45, tzinfo=timezone.utc),  # +01
+            datetime(2026, 12, 4, 22, 45, tzinfo=timezone.utc),  # UTC since 20 September 2026
+        ):
+            local = clock.as_ministry_time(moment)
+            assert f"{local:%H:%M}" in format_moment(moment), (moment, format_moment(moment))

@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from app.auth.models import User
+from app.core import clock
 from app.deliverables import services as deliverable_services
 from app.deliverables.models import Occurrence
 from app.extensions import db
@@ -23,7 +24,7 @@ from app.workflow import engine
 from app.workflow.definitions import DefinitionError, parse_definition
 from tests import factories
 
-CASA = ZoneInfo("Africa/Casablanca")
+CASA = clock.zone_named("Africa/Casablanca")  # the app's own zone data (tzdata), not the system's
 BASE = datetime.now(CASA).date()
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n"
 
