@@ -26,6 +26,7 @@ def create_app(config: str | type | None = None) -> Flask:
     )
     app.config.from_object(config_class)
     _check_time_zone(app)
+    _check_catalogues(app, strict=issubclass(config_class, ProductionConfig))
     os.makedirs(app.instance_path, exist_ok=True)
 
     _init_extensions(app)
@@ -72,6 +73,28 @@ def create_app(config: str | type | None = None) -> Flask:
         app, before_commit=receipts.keep_receipt, answer_after_refusal=receipts.answer_of_earlier_send
     )
     return app
+
+
+def _check_catalogues(app: Flask, *, strict: bool, folder: Path = Path(__file__).parent / "translations") -> None:
+    """The compiled word lists (messages.mo, built from the .po files by `make translations-compile`, not
+    kept in git) of every language offered, and not older than their source. Without them every page and
+    e-mail goes out in English under an Arabic or French heading, and nothing else says so: production
+    refuses to start, naming the command; elsewhere the log says it."""
+    missing = []
+    for language in app.config["LANGUAGES"]:
+        source = folder / language / "LC_MESSAGES" / "messages.po"
+        compiled = source.with_suffix(".mo")
+        if source.exists() and (not compiled.exists() or compiled.stat().st_mtime < source.stat().st_mtime):
+            missing.append(language)
+    if not missing:
+        return
+    said = (
+        f"the translations of {', '.join(missing)} are not compiled, or older than their source: run "
+        "`pybabel compile -d app/translations` (make translations-compile)"
+    )
+    if strict:
+        raise RuntimeError(said)
+    app.logger.warning(said)
 
 
 def _check_time_zone(app: Flask) -> None:

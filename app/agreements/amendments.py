@@ -28,7 +28,7 @@ from app.core.i18n import gettext as _
 from app.core.i18n import list_of
 from app.core.models import utcnow
 from app.core.permissions import can
-from app.core.text import trimmed
+from app.core.text import one_line, trimmed
 from app.extensions import db
 from app.organizations.models import Organization
 from app.workflow.engine import WorkflowError, is_final, is_initial
@@ -77,7 +77,7 @@ def clean_changes(raw: dict, parent: Agreement) -> dict:
         if not isinstance(raw[name], str):
             errors[name] = [_("Give a text.")]
             continue
-        value = trimmed(raw[name])
+        value = one_line(raw[name]) if name.startswith("title") else trimmed(raw[name])
         limit = TEXT_LIMITS[name.split("_")[0]]
         if len(value) > limit:
             errors[name] = [_("At most %(n)s characters.", n=limit)]

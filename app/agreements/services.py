@@ -30,7 +30,7 @@ from app.core.i18n import gettext as _
 from app.core.kept import kept_while_unchanged
 from app.core.models import utcnow
 from app.core.permissions import edits_own_agreements_only, may_own_agreements, visible_agreements_clause
-from app.core.text import fold, like_pattern, trimmed
+from app.core.text import fold, like_pattern, one_line, trimmed
 from app.extensions import db
 from app.organizations.models import Organization
 from app.search.services import matching_agreement_ids
@@ -183,10 +183,10 @@ def snapshot(agreement: Agreement) -> dict:
     }
 
 
-def _clean(value: str | None) -> str | None:
+def _clean(value: str | None, single_line: bool = False) -> str | None:
     if value is None:
         return None
-    value = trimmed(value)
+    value = one_line(value) if single_line else trimmed(value)
     return value or None
 
 
@@ -198,7 +198,7 @@ def validate_data(data: AgreementData, agreement: Agreement | None) -> None:
         errors.setdefault(name, []).append(message)
 
     for name in ("title_ar", "title_fr", "title_en", "summary_ar", "summary_fr", "summary_en", "notes"):
-        setattr(data, name, _clean(getattr(data, name)))
+        setattr(data, name, _clean(getattr(data, name), single_line=name.startswith("title")))
         limit = TEXT_LIMITS[name.split("_")[0]]
         if getattr(data, name) and len(getattr(data, name)) > limit:
             add(name, _("At most %(n)s characters.", n=limit))

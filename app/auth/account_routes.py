@@ -19,7 +19,7 @@ from app.core.forms import form_status, refusal_shown_on
 from app.core.i18n import gettext as _
 from app.core.permissions import get_user_or_404, require, requires_second_factor
 from app.core.responses import done, form_errors, refused, return_here_if_refused
-from app.core.text import trimmed
+from app.core.text import one_line
 from app.core.urls import is_safe_redirect
 from app.extensions import db
 from app.notifications.forms import ConfirmForm
@@ -87,7 +87,7 @@ def profile():
     require(current_user, "session.manage")
     form = ProfileForm(obj=current_user if request.method == "GET" else None)
     if form.validate_on_submit():
-        name = trimmed(form.full_name.data or "")
+        name = one_line(form.full_name.data)
         if not name:
             form.full_name.errors = [_("Give your name.")]
         elif form.language.data not in current_app.config["LANGUAGES"]:

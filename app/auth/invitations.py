@@ -20,7 +20,7 @@ from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.permissions import can, may_invite
-from app.core.text import trimmed
+from app.core.text import one_line
 from app.extensions import db
 from app.organizations.models import Organization
 
@@ -128,7 +128,7 @@ def accept(invitation: Invitation, *, full_name: str, password: str) -> User:
     """Create the account the invitation describes; the link is spent."""
     if invitation.status != "pending":
         _refuse("password", _("This invitation can no longer be used."))
-    full_name = trimmed(full_name or "")
+    full_name = one_line(full_name)
     if not full_name:
         _refuse("full_name", _("Give your name."))
     user = services.create_user(

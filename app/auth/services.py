@@ -16,7 +16,7 @@ from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.permissions import is_admin_role, is_known_role, is_ministry_role, is_partner_role, may_sign_in_locally
-from app.core.text import trimmed
+from app.core.text import one_line
 from app.extensions import db
 from app.organizations.models import Organization
 
@@ -204,8 +204,8 @@ def create_user(
 
 
 def _full_name(value: str | None) -> str:
-    """A person's name as kept: trimmed (text.trimmed), and not empty once trimmed."""
-    name = trimmed(value)
+    """A person's name as kept: on one line (text.one_line), and not empty once trimmed."""
+    name = one_line(value)
     if not name:
         message = _("Give the person's name.")
         raise ValidationFailed(message, {"full_name": [message]})

@@ -31,7 +31,11 @@ class ConcurrentChange(DomainError):
     status_code = 409
 
     def __init__(self, message: str | None = None):
-        super().__init__(message or _("This agreement has changed since you opened it. Reload the page and try again."))
+        # Not "reload the page": the page shown after a refusal already has what was saved, and the text
+        # the person typed is put back; reloading it again would lose that text.
+        super().__init__(
+            message or _("This agreement has changed since you opened it. Check what it shows now and try again.")
+        )
 
     @classmethod
     def at_commit(cls) -> ConcurrentChange:
@@ -39,7 +43,7 @@ class ConcurrentChange(DomainError):
         return cls(
             _(
                 "This has changed since you opened it: someone else saved at the same moment. "
-                "Reload the page and try again."
+                "Check what it shows now and try again."
             )
         )
 

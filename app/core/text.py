@@ -77,8 +77,27 @@ def trimmed(value: str | None) -> str:
     return text[start:end]
 
 
+# Characters that show as nothing without being format characters (Unicode's Default_Ignorable_Code_Point
+# outside Cf: the combining grapheme joiner, Hangul fillers, Khmer's inherent vowels, Mongolian and other
+# variation selectors), and the blank braille pattern: a title of them alone showed as nothing.
+_BLANK = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\ufe00-\ufe0f\uffa0\U000e0100-\U000e01ef]")
+
+
 def _invisible(character: str) -> bool:
-    return character.isspace() or unicodedata.category(character) == "Cf"
+    return character.isspace() or unicodedata.category(character) == "Cf" or bool(_BLANK.match(character))
+
+
+_LINE_BREAKS = re.compile("[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+# Embeddings, overrides and isolates (U+202A–202E, U+2066–2069); the marks (LRM, RLM, ALM) stay.
+_DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(value: str | None) -> str:
+    """A name or a title as kept: trimmed, each run of line breaks one space, and without the controls that
+    embed or override the direction of what follows. A name is shown inside the app's own words (a page's
+    sentence, an e-mail's subject and its plain-text body), where a line break started a line that looked
+    like the app's ("Approve: https://…") and an unclosed override turned the app's words after it around."""
+    return trimmed(_DIRECTION_CONTROLS.sub("", _LINE_BREAKS.sub(" ", trimmed(value))))
 
 
 def storable_everywhere(value):

@@ -23,7 +23,7 @@ from app.core.models import utcnow
 from app.core.pagination import first_with_total
 from app.core.permissions import can, visible_agreements_clause, visible_deliverables_clause
 from app.core.storage import chosen_files, clean_filename, store
-from app.core.text import trimmed
+from app.core.text import one_line, trimmed
 from app.deliverables.models import (
     OWED_STATUSES,
     RECURRENCES,
@@ -82,7 +82,7 @@ def _check_plan(agreement: Agreement, data: PlanData) -> None:
     errors: dict[str, list[str]] = {}
     for name in ("title_fr", "title_ar", "title_en", "description"):
         value = getattr(data, name)
-        setattr(data, name, trimmed(value) or None)
+        setattr(data, name, (one_line(value) if name.startswith("title") else trimmed(value)) or None)
     if not (data.title_fr or data.title_ar or data.title_en):
         errors["title_fr"] = [_("Give a title in at least one language.")]
     if data.recurrence not in RECURRENCES:
@@ -477,11 +477,12 @@ def release_owed(agreement: Agreement, *, by) -> int:
     return len(owed)
 
 
-STALE_OCCURRENCE = "This deliverable has changed since you opened it. Reload the page and try again."
-
-
 def _check_version(occurrence: Occurrence, expected_version) -> None:
-    check_version(occurrence, expected_version, _(STALE_OCCURRENCE))
+    check_version(
+        occurrence,
+        expected_version,
+        _("This deliverable has changed since you opened it. Check what it shows now and try again."),
+    )
 
 
 def occurrence_status_label(occurrence: Occurrence, today: date | None = None) -> str:

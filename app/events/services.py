@@ -9,7 +9,7 @@ from app.core import audit
 from app.core.dates import within_calendar
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
-from app.core.text import trimmed
+from app.core.text import one_line, trimmed
 from app.extensions import db
 
 FIELDS = ("name_ar", "name_fr", "name_en", "held_on", "ends_on", "place", "description")
@@ -21,7 +21,7 @@ def save_event(event: SigningEvent | None, values: dict, *, by) -> SigningEvent:
     for key in FIELDS:
         value = values.get(key)
         if isinstance(value, str):
-            value = trimmed(value) or None
+            value = (trimmed(value) if key == "description" else one_line(value)) or None
         clean[key] = value
     errors: dict[str, list[str]] = {}
     if not (clean["name_ar"] or clean["name_fr"] or clean["name_en"]):
@@ -32,6 +32,8 @@ def save_event(event: SigningEvent | None, values: dict, *, by) -> SigningEvent:
         errors["held_on"] = [_("This date is out of range.")]
     elif clean["ends_on"] and clean["ends_on"] < clean["held_on"]:
         errors["ends_on"] = [_("The last day cannot be before the first.")]
+    if isinstance(clean["ends_on"], date) and not within_calendar(clean["ends_on"]):
+        errors["ends_on"] = [_("This date is out of range.")]
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
     creating = event is None

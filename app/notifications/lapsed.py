@@ -1,4 +1,4 @@
-"""Reminders no longer true when they would leave.
+"""Mail no longer true when it would leave: reminders, and any mail to an account closed since.
 
 A reminder is written by the hourly pass and sent by the outbox within seconds, as a rule. But mail
 can wait for hours or days — paused by an administrator, the SMTP server down, retries — and by then
@@ -46,6 +46,17 @@ def lapsed(messages: Sequence[Outgoing]) -> dict[int, str]:
     from app.deliverables.models import OWED_STATUSES, STATUS_LABELS
 
     why: dict[int, str] = {}
+    # Whoever's account was closed since is told nothing more (notify() would not have queued it).
+    recipients = {m.recipient_id for m in messages if m.recipient_id is not None}
+    if recipients:
+        from app.auth.models import User
+
+        closed = set(
+            db.session.scalars(select(User.id).where(User.id.in_(recipients), User.is_active_account.is_(False))).all()
+        )
+        for message in messages:
+            if message.recipient_id in closed:
+                why[message.id] = _("The recipient's account is no longer active.")
     occurrences = {m.object_id for m in messages if m.kind in ABOUT_OCCURRENCES and m.object_id is not None}
     if occurrences:
         from app.deliverables.models import Occurrence

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
-from app.core.text import trimmed
+from app.core.text import one_line, trimmed
 from app.extensions import db
 from app.organizations.models import ORGANIZATION_KINDS, Organization
 
@@ -33,9 +33,14 @@ def _free_slug(values: dict) -> str | None:
     return None
 
 
+def _cleaned(key: str, value) -> str | None:
+    """Names, codes and the country on one line; the contact and notes as typed, trimmed."""
+    return (trimmed(value or "") if key in ("contact", "notes") else one_line(value)) or None
+
+
 def save_organization(organization: Organization | None, values: dict, *, by) -> Organization:
     """Create (organization=None) or update an organisation from plain values."""
-    values = {key: trimmed(values.get(key) or "") or None for key in FIELDS}
+    values = {key: _cleaned(key, values.get(key)) for key in FIELDS}
     if values["country"]:
         values["country"] = values["country"].upper()
     errors: dict[str, list[str]] = {}

@@ -1085,6 +1085,25 @@ def test_patch_changes_only_what_is_sent(api, world, ids):
     assert_problem(api("partner").get(f"{P}/agreements/{ids['draft']}"), 404)
 
 
+def test_names_and_titles_stay_on_one_line_and_a_blank_one_is_no_title(api, world, ids, signed_in):
+    """A title or a name is shown inside the app's words and mails: its line breaks become spaces and
+    direction overrides go; a title of blank-looking characters (braille blank, Hangul filler) is none."""
+    url = f"{P}/agreements/{ids['draft']}"
+    response = api("officer").patch(url, json={"title_en": "Plan\r\nBcc: x@example.org\u202e", "summary_en": "a\nb"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    draft = refreshed(Agreement, ids["draft"])
+    assert draft.title_en == "Plan Bcc: x@example.org" and draft.summary_en == "a\nb"
+    created = api("officer").post(
+        f"{P}/agreements",
+        json={"type": "mou", "title_fr": "\u2800\u2800\u3164", "parties": [{"organization_id": world.partner_a.id}]},
+    )
+    assert "title_fr" in assert_problem(created, 422)["errors"]
+    partner = signed_in("partner")
+    partner.post("/account", data={"full_name": "Camille\u202e\r\nBcc: evil@example.org", "language": "en"})
+    db.session.expire_all()
+    assert world.users["partner"].full_name == "Camille Bcc: evil@example.org"
+
+
 def test_patch_with_a_stale_version_is_409(api, ids):
     draft = db.session.get(Agreement, ids["draft"])
     old = draft.version

@@ -75,16 +75,29 @@ BAD_DATES = [
 ]
 
 
-def cleaned(value: str) -> str | None:
+# Texts kept on one line: names and titles, shown inside the app's own words (pages, e-mail subjects).
+SINGLE_LINE = {"title_fr", "title_ar", "title_en", "name_fr", "name_ar", "name_en", "acronym", "place", "full_name"}
+
+
+def cleaned(value: str, name: str = "") -> str | None:
     """What the app must store for a text field: NUL bytes removed, outer whitespace and invisible format
-    characters (zero-width, direction marks and overrides) trimmed; what is inside kept as sent."""
+    characters (zero-width, direction marks and overrides) trimmed; what is inside kept as sent, except in
+    a name or title: there each run of line breaks is one space and direction embeddings, overrides and
+    isolates are gone (marks stay)."""
+    import re
     import unicodedata
 
-    text = value.replace("\x00", "")
-    while text and (text[0].isspace() or unicodedata.category(text[0]) == "Cf"):
-        text = text[1:]
-    while text and (text[-1].isspace() or unicodedata.category(text[-1]) == "Cf"):
-        text = text[:-1]
+    def trim(text: str) -> str:
+        while text and (text[0].isspace() or unicodedata.category(text[0]) == "Cf"):
+            text = text[1:]
+        while text and (text[-1].isspace() or unicodedata.category(text[-1]) == "Cf"):
+            text = text[:-1]
+        return text
+
+    text = trim(value.replace("\x00", ""))
+    if name in SINGLE_LINE:
+        on_one_line = re.sub("[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+", " ", text)
+        text = trim(re.sub("[\u202a-\u202e\u2066-\u2069]", "", on_one_line))
     return text or None
 
 
@@ -411,8 +424,8 @@ def test_hostile_text_is_stored_as_sent_and_shown_escaped(app, world, signed_in,
     fields = [name for name, limit in route.text_fields.items() if len(value) <= limit]
     client = signed_in(route.role)
     row = Attempt(client, route, world, {name: value for name in fields}).assert_accepted()
-    assert {name: row[name] for name in fields} == {name: cleaned(value) for name in fields}
-    assert_shows_safely(client, route.page(row["id"]), cleaned(value))
+    assert {name: row[name] for name in fields} == {name: cleaned(value, name) for name in fields}
+    assert_shows_safely(client, route.page(row["id"]), cleaned(value, fields[0]))
     assert_shows_safely(client, route.list_page)
 
 

@@ -643,6 +643,38 @@ def test_a_reminder_held_while_its_deliverable_is_handed_in_is_withdrawn_not_sen
         assert {m.status for m in room.outbox() if m.id == withdrawn[0].id} == {"failed"}
 
 
+def test_mail_held_for_an_account_closed_meanwhile_is_withdrawn_not_sent(tmp_path):
+    """Mail paused; a partner's account is deactivated before it resumes: what was queued for them is
+    withdrawn with the reason, as notify() would not queue it now; a colleague's still goes."""
+    with mailroom(tmp_path) as room, Inbox(room.port) as inbox:
+        with room.context():
+            admin = db.session.get(User, room.ids["admin"][0])
+            services.set_mail_paused(True, by=admin)
+            notice = services.Notice(
+                kind="agreement_ending",
+                category="agreement_ending",
+                params={
+                    "reference": "MTNRA-C-0001",
+                    "title": {"fr": "Accord", "en": "Agreement"},
+                    "days": 30,
+                    "expires_on": "2027-01-31",
+                },
+                link="/agreements/",
+            )
+            for role in ("partner", "legal"):
+                services.queue_mail(db.session.get(User, room.ids[role][0]), notice)
+            db.session.get(User, room.ids["partner"][0]).is_active_account = False
+            services.set_mail_paused(False, by=admin)
+            db.session.commit()
+        result = room.app.test_cli_runner().invoke(args=["outbox", "send"])
+        assert result.exit_code == 0 and "withdrawn" in result.output, result.output
+        inbox.wait_for(1)
+        status = {m.recipient_id: (m.status, m.last_error) for m in room.outbox()}
+        assert status[room.ids["partner"][0]] == ("withdrawn", "The recipient's account is no longer active.")
+        assert status[room.ids["legal"][0]][0] == "sent"
+        assert [rcpts for rcpts, _message in inbox.received] == [[room.ids["legal"][1]]]
+
+
 # --- one-click unsubscribe (RFC 8058) ----------------------------------------------------------
 
 

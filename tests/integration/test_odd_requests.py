@@ -234,6 +234,16 @@ def test_a_recurring_line_until_past_the_calendar_we_keep_is_refused(world):
     assert "until_on" in refused.value.field_errors
 
 
+def test_a_signing_event_ending_past_the_calendar_we_keep_is_refused(world):
+    from app.core.errors import ValidationFailed
+    from app.events.services import save_event
+
+    values = {"name_fr": "Cérémonie", "held_on": date(2026, 6, 1), "ends_on": date(9999, 12, 31)}
+    with pytest.raises(ValidationFailed) as refused:
+        save_event(None, values, by=world.users["officer"])
+    assert "ends_on" in refused.value.field_errors
+
+
 @pytest.mark.parametrize("first, last", [(date(1, 1, 1), date(1, 1, 2)), (date(2030, 1, 1), date(9999, 12, 31))])
 def test_a_delegation_past_the_calendar_we_keep_is_refused(world, first, last):
     from app.core.errors import ValidationFailed

@@ -1,6 +1,6 @@
 import pytest
 
-from app.core.text import fold, like_pattern, trimmed
+from app.core.text import fold, like_pattern, one_line, trimmed
 
 
 def test_fold_removes_latin_accents_and_case():
@@ -22,6 +22,21 @@ def test_trimmed_drops_invisible_ends_and_keeps_what_is_inside():
     # Inside a text, a direction mark or a joiner is meaning, not padding: kept.
     assert trimmed(" تقرير\u200fD4SD ") == "تقرير\u200fD4SD"
     assert trimmed("a\x00b") == "ab"
+
+
+def test_trimmed_counts_the_blank_looking_characters_as_nothing():
+    """Default-ignorable characters outside the format category, and the blank braille pattern, show as
+    nothing: a title of them alone is empty."""
+    for blank in ("\u2800", "\u3164", "\u115f", "\u034f", "\ufe0f", "\u17b5", "\U000e0100"):
+        assert trimmed(f" {blank * 3} ") == "", repr(blank)
+    assert trimmed("\u3164Rapport\u2800") == "Rapport"
+
+
+def test_one_line_keeps_a_name_on_its_line_and_its_direction_to_itself():
+    assert one_line("Camille\u202e\r\nBcc: evil@example.org") == "Camille Bcc: evil@example.org"
+    assert one_line(" Accord\n\n\u2028cadre \u2066x\u2069 ") == "Accord cadre x"
+    assert one_line("تقرير\u200fD4SD") == "تقرير\u200fD4SD"  # a mark is meaning: kept
+    assert one_line(None) == "" and one_line("\u202e\r\n\u2800") == ""
 
 
 @pytest.mark.parametrize(

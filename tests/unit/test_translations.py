@@ -63,3 +63,28 @@ def test_catalogue_is_complete_and_keeps_placeholders(extracted, language):
                 broken.append(source)
     assert not missing, f"{len(missing)} untranslated in {language} (run make translations-update): {missing[:10]}"
     assert not broken, f"placeholders changed in {language}: {broken[:10]}"
+
+
+def test_catalogues_not_compiled_stop_production_and_are_logged_elsewhere(app, tmp_path, monkeypatch):
+    """Compiled catalogues are not in git: without them every page and mail would be English under an
+    Arabic heading. Production refuses to start and names the command; other settings log it."""
+    import os
+
+    from app import _check_catalogues
+
+    for language in ("ar", "fr"):
+        source = tmp_path / language / "LC_MESSAGES" / "messages.po"
+        source.parent.mkdir(parents=True)
+        source.write_text('msgid ""\nmsgstr ""\n', encoding="utf-8")
+    (tmp_path / "fr" / "LC_MESSAGES" / "messages.mo").write_bytes(b"")
+    older = (tmp_path / "fr" / "LC_MESSAGES" / "messages.po").stat().st_mtime - 60
+    os.utime(tmp_path / "fr" / "LC_MESSAGES" / "messages.mo", (older, older))  # compiled before its last edit
+    with pytest.raises(RuntimeError, match=r"ar, fr are not compiled.*pybabel compile"):
+        _check_catalogues(app, strict=True, folder=tmp_path)
+    logged = []
+    monkeypatch.setattr(app.logger, "warning", logged.append)
+    _check_catalogues(app, strict=False, folder=tmp_path)
+    assert len(logged) == 1 and "pybabel compile" in logged[0]
+    for language in ("ar", "fr"):
+        (tmp_path / language / "LC_MESSAGES" / "messages.mo").write_bytes(b"")
+    _check_catalogues(app, strict=True, folder=tmp_path)  # compiled: nothing to say
