@@ -54,7 +54,7 @@ class Kind:
     order: Callable[[], tuple]
     label: Callable
     search: Callable | None = None
-    # Sorted again in Python by this key (names in the reader's language, which SQL cannot order by).
+    # Sorted again in Python by the label (names in the reader's language, which SQL cannot order by).
     python_order: bool = False
 
 
@@ -150,10 +150,14 @@ KINDS: dict[str, Kind] = {
         "organization.list",
         lambda user: _organizations(user, home=True),
         lambda: (Organization.is_home.desc(), Organization.slug),
+        python_order=True,
     ),
     # Partner organisations: every one but the ministry.
     "partners": _organization_kind(
-        "organization.list", lambda user: _organizations(user, home=False), lambda: (Organization.slug,)
+        "organization.list",
+        lambda user: _organizations(user, home=False),
+        lambda: (Organization.slug,),
+        python_order=True,
     ),
     # Partners of the agreements the person sees (the board's filter).
     "parties": _organization_kind("portfolio.view", _parties, lambda: (Organization.slug,), python_order=True),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from flask import current_app, url_for
 
 from app.choices.kinds import KINDS, Kind
+from app.core.text import fold
 from app.core.urls import MAX_ID
 from app.extensions import db
 
@@ -46,7 +47,8 @@ def _statement(kind: Kind, user, exclude: Iterable[int]):
 def _rows(kind: Kind, statement) -> list:
     rows = list(db.session.execute(statement.order_by(*kind.order())).all())
     if kind.python_order:
-        rows.sort(key=lambda row: kind.label(row).casefold())
+        # By the name shown, accents and letter variants folded; the ministry stays first where listed.
+        rows.sort(key=lambda row: (not getattr(row, "is_home", False), fold(kind.label(row))))
     return rows
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from sqlalchemy import func, select
 
@@ -176,8 +176,14 @@ class Progress:
 
     @property
     def percent(self) -> int:
+        """The share of the target reached, rounded to the nearest (2 of 3 is 67 %), but never 100 % before
+        the target is reached (299 of 300 is 99 %), capped at 999."""
         target = self.indicator.target or Decimal(0)
-        return int(min(999, (self.achieved * 100 / target))) if target > 0 else 0
+        if target <= 0:
+            return 0
+        share = self.achieved * 100 / target
+        rounded = int(share.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        return min(999, 99 if rounded >= 100 and self.achieved < target else rounded)
 
 
 def _counted_values(agreement_ids=None, user=None):

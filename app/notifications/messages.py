@@ -247,7 +247,9 @@ def detail(kind: str, params: dict) -> str:
             said.append(_("%(name)s sent you this reminder.", name=isolate(params["reminded_by"])))
         return " ".join(said)
     if kind == "approval_decided":
-        return _("“%(title)s”. Comment: %(comment)s", title=title, comment=isolate(params.get("comment") or "—"))
+        if not params.get("comment"):  # an approval without a word: no empty "Comment: —" line
+            return _("“%(title)s”.", title=title)
+        return _("“%(title)s”. Comment: %(comment)s", title=title, comment=isolate(params["comment"]))
     if kind == "agreement_moved":
         automatically = _("automatically")  # its own call, so the extractor sees it
         return _(

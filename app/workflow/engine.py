@@ -416,10 +416,11 @@ def _approval_option(agreement, transition: Transition, user, today: date) -> Ac
                 approval_round=round_,
                 may_decide=True,
             )
-        reasons_seen.append(reason)
-    return ActionOption(
-        transition, is_allowed=False, reasons=reasons_seen[:1], approval_step=step, approval_round=round_
-    )
+        reasons_seen.append((slot_of(step, identity) is not None, reason))
+    # The reason that matters: that of someone whose place it is (a delegate who asked for the approval
+    # learns of the four-eyes rule, not that they are no approver themselves).
+    reason = next((said for holds_place, said in reasons_seen if holds_place), reasons_seen[0][1])
+    return ActionOption(transition, is_allowed=False, reasons=[reason], approval_step=step, approval_round=round_)
 
 
 def decide(

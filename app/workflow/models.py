@@ -98,6 +98,14 @@ class Delegation(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's 
     delegator = relationship("User", foreign_keys=[delegator_id])
     delegate = relationship("User", foreign_keys=[delegate_id])
 
+    def status_on(self, today: date) -> str:
+        """revoked, ended, current or upcoming on `today` (engine.active_delegators asks the same in SQL)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.ends_on < today:
+            return "ended"
+        return "current" if self.starts_on <= today else "upcoming"
+
 
 class AgreementDocument(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """A file attached to an agreement: a text version, the signed copy, a termination notice."""

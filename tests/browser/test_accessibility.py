@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import account, sign_in, switch_language
+from tests.browser.conftest import account, navigate, sign_in, switch_language
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 MISTRAL_MOU = "MTNRA-2025-010"
@@ -111,3 +111,25 @@ def test_the_keyboard_reaches_the_content_and_the_menus(live_server, page, demo_
             break
     else:
         pytest.fail("Tab never reached the board")
+
+
+def test_the_language_is_chosen_with_the_keyboard_before_the_page_switches(live_server, page, demo_accounts):
+    """An arrow key in the language list moves through the languages without leaving this one (the list
+    sent its form at the first arrow); the Change button then shows, and Enter switches. The pointer's
+    choice still switches at once (switch_language)."""
+    person = account(demo_accounts, "officer")
+    sign_in(page, live_server, person["email"], person["password"])
+    page.goto(live_server + "/dashboard", wait_until="load")
+    switch_language(page, "fr")
+    select = page.locator("#language-select")
+    button = page.locator("[data-autosubmit-button]")
+    assert not button.is_visible() or button.bounding_box()["width"] <= 1  # hidden from sight until needed
+    select.focus()
+    page.keyboard.press("ArrowDown")
+    button.wait_for(state="visible")
+    assert button.bounding_box()["width"] > 1
+    assert page.evaluate("document.documentElement.lang") == "fr" and select.input_value() != "fr"
+    chosen = select.input_value()
+    navigate(page, lambda: select.press("Enter"))
+    page.wait_for_function("language => document.documentElement.lang === language", arg=chosen)
+    switch_language(page, "fr")

@@ -230,6 +230,17 @@ def test_the_parties_are_chosen_by_typing_with_the_keyboard_alone(
         # The search box carries the error for screen readers, and takes the cursor first if it is the first.
         assert "partners-error" in page.locator("#partners-ts-control").get_attribute("aria-describedby")
         assert not _axe_serious(page)
+        # With a title, the partners come first to correct: the cursor is in their box with the list closed
+        # (an open list covered the error), and typing finds and Enter picks.
+        page.fill(f"#title_{language}", "Accord sans partenaire")
+        navigate(page, page.locator("form button[type=submit]").last.click)
+        expect(page.locator("#partners-error")).to_be_visible()
+        expect(page.locator("#partners-ts-control")).to_be_focused()
+        expect(page.locator("#partners + .ts-wrapper .ts-dropdown")).to_be_hidden()
+        page.keyboard.type("UM6P")
+        expect(page.locator("#partners + .ts-wrapper .ts-dropdown .option.active")).to_be_visible()
+        page.keyboard.press("Enter")
+        expect(page.locator("#partners + .ts-wrapper .item")).to_have_count(1)
     finally:
         page.set_viewport_size(DESKTOP)
         switch_language(page, original)

@@ -217,6 +217,20 @@ def test_partner_list_shows_only_their_organisations_agreements(app, world, sign
     assert world.agreement_b.reference not in page
 
 
+def test_a_partner_sees_the_other_parties_names_without_links_to_their_pages(app, world, signed_in):
+    """Partner B is a co-party of partner A's agreement: partner A reads its name, and only their own
+    organisation's name is a link (the other's page answers 404 to them); the ministry's staff get both links."""
+    both = factories.agreement(by=world.users["officer"], partners=[world.partner_a, world.partner_b])
+    db.session.commit()
+    other_page = f'href="/organizations/{world.partner_b.id}"'
+    own_page = f'href="/organizations/{world.partner_a.id}"'
+    page = signed_in("partner").get(f"/agreements/{both.id}").get_data(as_text=True)
+    assert world.partner_b.name in page and other_page not in page and own_page in page
+    assert signed_in("partner").get(f"/organizations/{world.partner_b.id}").status_code == 404
+    page = signed_in("officer").get(f"/agreements/{both.id}").get_data(as_text=True)
+    assert other_page in page and own_page in page
+
+
 def test_search_folds_accents_and_arabic_variants(app, world, signed_in):
     officer = world.users["officer"]
     arabic_only = factories.agreement(by=officer, partners=[world.partner_a], title_fr=None, title_ar="إصلاح الإدارة")

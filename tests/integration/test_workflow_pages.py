@@ -171,6 +171,26 @@ def test_delegations_page(app, world, signed_in):
     )
     assert past.status_code == 422
     assert signed_in("partner").get("/account/delegations").status_code == 403
+    # Each says where it stands: in effect, yet to start, over, revoked.
+    from app.workflow.models import Delegation
+
+    legal_user, stand_in = world.users["legal"], world.users["other_officer"]
+    for starts, ends, revoked in ((3, 5, False), (-9, -2, False), (0, 1, True)):
+        db.session.add(
+            Delegation(
+                delegator=legal_user,
+                delegate=stand_in,
+                starts_on=today + timedelta(days=starts),
+                ends_on=today + timedelta(days=ends),
+                revoked_at=clock.utcnow() if revoked else None,
+            )
+        )
+    db.session.commit()
+    page = legal.get("/account/delegations").get_data(as_text=True)
+    assert page.count('data-delegation-status="current"') == 1 and "In effect" in page
+    assert page.count('data-delegation-status="upcoming"') == 1 and "Starts on" in page
+    assert "Ended" in page and "Revoked" in page
+    assert page.count('action="/account/delegations/') == 2  # only the current and the upcoming can be revoked
 
 
 def test_a_sent_back_agreement_shows_the_review_still_to_come_and_the_send_back_as_one(app, world, signed_in, mou):

@@ -258,6 +258,24 @@ def test_one_person_fills_one_place_of_a_step_even_for_a_delegator(mou, world):
     assert mou.state == "negotiation"
 
 
+def test_a_delegate_who_asked_is_told_of_the_four_eyes_rule(mou, world):
+    """The manager's delegate is the officer who asked for the review: what stops them is the four-eyes
+    rule on the manager's place, not that they hold no place of their own."""
+    today = clock.today()
+    officer, manager = world.users["officer"], world.users["manager"]
+    services.delegate(delegator=manager, delegate_user=officer, starts_on=today, ends_on=today, by=manager)
+    take(mou, "submit_for_review", officer)
+    decide(mou, world.users["legal"])
+    option = next(o for o in engine.actions_for(mou, officer) if o.name == "approve_review")
+    assert not option.is_allowed and option.reasons == [
+        "The person who asked for approval cannot approve it (four-eyes rule)."
+    ]
+    second_legal = factories.user("legal", world.ministry)  # a place in the step, already filled
+    db.session.commit()
+    option = next(o for o in engine.actions_for(mou, second_legal) if o.name == "approve_review")
+    assert "required approver" in option.reasons[0]
+
+
 def test_an_expired_delegation_gives_nothing(mou, world):
     stand_in = world.users["other_officer"]
     db.session.add(

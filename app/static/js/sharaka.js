@@ -12,23 +12,49 @@
   }
 
   ready(function () {
-    // <select data-autosubmit>: send the form as soon as a choice is made.
-    // The form keeps a real submit button for people without JavaScript;
-    // it stays reachable by screen readers but is hidden from sight.
+    // <select data-autosubmit>: send the form as soon as a choice is made with the pointer (or a phone's
+    // picker). From the keyboard, the arrows only move through the choices (Chrome changes a closed
+    // select's value at each arrow, and sending at the first one left a reader in a language they may
+    // not read): the form's button then shows, and Enter sends. The button is there for people without
+    // JavaScript too; until it is needed it is hidden from sight but shows when the Tab key reaches it.
     document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
       var form = select.form;
       if (!form) {
         return;
       }
-      form.querySelectorAll("[data-autosubmit-button]").forEach(function (button) {
-        button.classList.add("visually-hidden");
+      var buttons = form.querySelectorAll("[data-autosubmit-button]");
+      buttons.forEach(function (button) {
+        button.classList.add("visually-hidden-focusable");
       });
-      select.addEventListener("change", function () {
+      var send = function () {
         if (typeof form.requestSubmit === "function") {
           form.requestSubmit();
         } else {
           form.submit();
         }
+      };
+      var fromKeyboard = false;
+      select.addEventListener("keydown", function (event) {
+        if (event.key === "Enter") {
+          event.preventDefault();
+          send();
+          return;
+        }
+        if (event.key !== "Tab") {
+          fromKeyboard = true;
+        }
+      });
+      select.addEventListener("pointerdown", function () {
+        fromKeyboard = false;
+      });
+      select.addEventListener("change", function () {
+        if (fromKeyboard) {
+          buttons.forEach(function (button) {
+            button.classList.remove("visually-hidden-focusable");
+          });
+          return;
+        }
+        send();
       });
     });
 
@@ -153,7 +179,15 @@
     // After a failed submission, put the cursor on the first field to correct.
     var invalid = document.querySelector("main .is-invalid:not(.ts-wrapper)");
     if (invalid && invalid.tomselect) {
-      invalid.tomselect.focus();
+      // Focused with its list closed: an open list covered the field's error, and the click that
+      // closed it took the focus away. Typing opens it, with what matches.
+      var widget = invalid.tomselect;
+      var openOnFocus = widget.settings.openOnFocus;
+      widget.settings.openOnFocus = false;
+      widget.focus(); // Tom Select handles the focus in a timeout of its own: restore after it
+      window.setTimeout(function () {
+        widget.settings.openOnFocus = openOnFocus;
+      }, 0);
     } else if (invalid && typeof invalid.focus === "function") {
       invalid.focus();
     }
