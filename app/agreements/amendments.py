@@ -31,7 +31,8 @@ from app.core.permissions import can
 from app.core.text import one_line, trimmed
 from app.extensions import db
 from app.organizations.models import Organization
-from app.workflow.engine import WorkflowError, is_final, is_initial
+from app.workflow.children import children_ending_after
+from app.workflow.engine import WorkflowError, has_ended, is_final, is_initial, state_label
 from app.workflow.rules import effect, guard
 
 TEXT_TERMS = ("title_fr", "title_ar", "title_en", "summary_fr", "summary_ar", "summary_en")
@@ -100,6 +101,15 @@ def clean_changes(raw: dict, parent: Agreement) -> dict:
     end = _as_date(cleaned.get("expires_on")) or parent.expires_on
     if "expires_on" not in errors and "effective_on" not in errors and start and end and end <= start:
         errors["expires_on"] = [_("The end date must come after the start date.")]
+    if "expires_on" in cleaned and "expires_on" not in errors:
+        later = children_ending_after(parent, _as_date(cleaned["expires_on"]))
+        if later:
+            errors["expires_on"] = [
+                _(
+                    "%(refs)s, under this agreement, would end after it: end it earlier, or move this end later.",
+                    refs=", ".join(child.reference for child in later),
+                )
+            ]
     if "effective_on" in cleaned and parent.signed_on and _as_date(cleaned["effective_on"]) < parent.signed_on:
         errors["effective_on"] = [_("The effective date cannot be before the signature date.")]
     if raw.get("parties") is not None:
@@ -422,13 +432,17 @@ def _deliverables(agreement: Agreement) -> list:
 
 
 def _follow_end(deliverable, old_end: date | None, new_end: date, *, dry_run: bool) -> dict | None:
-    """A recurring line that ran to the old end date (or past the new one) follows the new end."""
+    """A recurring line that ran to the old end date (to its last period before it: a quarterly report
+    until 30 June in an agreement ending on 1 July), or past the new one, follows the new end. Ended
+    before its first due date, it keeps nothing due (its end is then its first date: a line cannot end
+    before it starts)."""
     from app.deliverables.models import Occurrence
-    from app.deliverables.services import due_dates
+    from app.deliverables.services import STEP, due_dates
 
     if deliverable.recurrence == "once" or deliverable.until_on is None:
         return None
-    if not (deliverable.until_on == old_end or deliverable.until_on > new_end):
+    ran_to_the_end = old_end is not None and old_end - STEP[deliverable.recurrence] < deliverable.until_on <= old_end
+    if not (ran_to_the_end or deliverable.until_on > new_end):
         return None
     wanted = set(due_dates(deliverable.recurrence, deliverable.first_due_on, new_end))
     existing = {o.due_on: o for o in deliverable.occurrences}
@@ -436,7 +450,7 @@ def _follow_end(deliverable, old_end: date | None, new_end: date, *, dry_run: bo
     kept = [o for day, o in existing.items() if day not in wanted and o not in cancelled]
     added = sorted(wanted - set(existing))
     if not dry_run:
-        deliverable.until_on = new_end
+        deliverable.until_on = max(new_end, deliverable.first_due_on)
         for occurrence in cancelled:
             deliverable.occurrences.remove(occurrence)
         for day in added:
@@ -467,6 +481,14 @@ def apply(amendment: Agreement, *, by) -> None:
     parent = amendment.parent
     if parent is None or not amendment.amendment_changes:
         return
+    if has_ended(parent):
+        raise WorkflowError(
+            _(
+                "The agreement it amends has ended (%(state)s): this amendment can no longer change it. "
+                "Cancel the amendment.",
+                state=state_label(parent),
+            )
+        )
     try:
         changes = clean_changes(dict(amendment.amendment_changes), parent)
     except ValidationFailed as error:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date
 
 from app.agreements.models import NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS
-from app.core import audit
+from app.core import audit, clock
 from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
@@ -107,6 +107,8 @@ def record_non_renewal(agreement, *, by, given_on: date | None, side: str, uploa
         errors["given_on"] = [_("Give the date of the notice.")]
     elif not within_calendar(given_on):
         errors["given_on"] = [_("This date is out of range.")]
+    elif given_on > clock.today():  # recorded once given, as a signature is
+        errors["given_on"] = [_("A notice cannot be dated in the future.")]
     elif agreement.notice_deadline and given_on > agreement.notice_deadline:
         errors["given_on"] = [
             _(

@@ -7,7 +7,7 @@ move of the same tick), unless a notice was recorded.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
@@ -57,6 +57,15 @@ def renew_tacitly(today: date) -> list[tuple[str, str, str]]:
     return results
 
 
+def months_later(day: date, months: int) -> date:
+    """`day` moved on by `months`; an end on the last day of its month stays on the last day of a month
+    (31 January, then 28 February, then 31 March: not the 28th for ever after the first February)."""
+    moved = day + relativedelta(months=months)
+    if (day + timedelta(days=1)).day == 1:
+        moved += relativedelta(day=31)  # relativedelta's day=31: the month's last day
+    return moved
+
+
 def extend(agreement, today: date) -> None:
     """One tacit renewal: the end date moves on, the history says from what to what, and recurring
     deliverables that ran to the old end follow the new one (as after an amendment)."""
@@ -64,7 +73,7 @@ def extend(agreement, today: date) -> None:
 
     old_end = new_end = agreement.expires_on
     while new_end <= today:
-        new_end = new_end + relativedelta(months=agreement.renewal_months)
+        new_end = months_later(new_end, agreement.renewal_months)
     agreement.expires_on = new_end
     agreement.updated_at = utcnow()
     audit.record(

@@ -35,6 +35,7 @@ from app.extensions import db
 from app.organizations.models import Organization
 from app.search.services import matching_agreement_ids
 from app.workflow.engine import (
+    approval_under_way,
     current_definitions,
     definition_for,
     ensure_version,
@@ -140,8 +141,9 @@ def locked_fields(agreement: Agreement | None) -> set[str]:
     if agreement is None:
         return set()
     locked = set() if is_initial(agreement) else {"type"}
-    if not state_has(agreement, "editable"):
-        locked |= {*SIGNED_FIELDS, "parties"}
+    if not state_has(agreement, "editable") or approval_under_way(agreement):
+        # Under approval, the parties hold still: a step may apply for a foreign partner (conditions.py).
+        locked |= {"parties"} if state_has(agreement, "editable") else {*SIGNED_FIELDS, "parties"}
     return locked
 
 
@@ -155,7 +157,11 @@ def _check_locked_fields(agreement: Agreement, data: AgreementData) -> None:
             errors[name] = [_("Signed terms change only through the workflow or an amendment.")]
     current = sorted((p.organization_id, p.role) for p in agreement.parties)
     if "parties" in locked and sorted(data.parties) != current:
-        errors["partners"] = [_("Signed terms change only through the workflow or an amendment.")]
+        errors["partners"] = [
+            _("The parties are under approval: they change once the approval is given or the agreement sent back.")
+            if state_has(agreement, "editable")
+            else _("Signed terms change only through the workflow or an amendment.")
+        ]
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
 

@@ -23,7 +23,7 @@ from app.core.permissions import can, visible_agreements_clause
 from app.core.text import trimmed
 from app.extensions import db
 from app.organizations.models import Organization
-from app.workflow.engine import state_has
+from app.workflow.engine import approval_under_way, state_has
 from app.workflow.queries import in_state_tagged
 
 MAX_AMOUNT = Decimal("9999999999999.99")  # Numeric(18, 2) holds up to this, ten thousand billion
@@ -122,6 +122,10 @@ def _require_edit(agreement: Agreement, by) -> None:
         raise ValidationFailed(_("An amendment changes its parent's budget: propose the new budget among its changes."))
     if by is not None and not state_has(agreement, "editable"):
         raise ValidationFailed(_("Signed terms change only through the workflow or an amendment."))
+    if approval_under_way(agreement):
+        raise ValidationFailed(
+            _("The budget is under approval: it changes once the approval is given or the agreement sent back.")
+        )
 
 
 def _plain(line: BudgetLine) -> dict:

@@ -18,7 +18,7 @@ from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 from app.extensions import db
 from app.workflow.definitions import Transition
-from app.workflow.states import definition_for, label
+from app.workflow.states import definition_for, has_ended, label
 
 KEEP = "keep"
 
@@ -145,6 +145,18 @@ def parent_problems(parent, *, child_type: str | None, expires_on) -> dict[str, 
             )
         ]
     return errors
+
+
+def children_ending_after(parent, new_end) -> list:
+    """The children still running that would end after `new_end`, when the parent's definition refuses
+    a child ending after its parent (an amendment moving the parent's end earlier asks)."""
+    if definition_for(parent).children.end_after_parent != "refuse":
+        return []
+    return [
+        child
+        for child in parent.children
+        if child.type != "amendment" and child.expires_on and child.expires_on > new_end and not has_ended(child)
+    ]
 
 
 def end_warning(child) -> str | None:

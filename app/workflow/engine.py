@@ -243,6 +243,13 @@ def open_round(agreement, transition_name: str) -> ApprovalRound | None:
     )
 
 
+def approval_under_way(agreement) -> bool:
+    """Whether an approval round is open on the agreement in its state: what its steps depend on (the
+    budget, the parties: conditions.py) holds still until it is given or sent back. A budget lowered under
+    a waiting "minister's office" step left a round no one could finish; one raised would skip it."""
+    return any(r.status == "open" and r.from_state == agreement.state for r in agreement.approval_rounds)
+
+
 def visible_rounds(agreement, user, rounds=None) -> list[ApprovalRound]:
     """The approval rounds of `agreement` (or those of `rounds`) that `user` may read."""
     from app.core.permissions import may_see_approval_round

@@ -210,3 +210,54 @@ def test_the_page_and_api_show_only_the_steps_that_apply(signed_in, api, world, 
     inbox = signed_in("manager").get("/inbox")
     assert inbox.status_code == 200
     assert api("manager").get(f"/api/v1/agreements/{large.id}/approvals").status_code == 200
+
+
+def test_under_approval_the_budget_and_parties_hold_still(world, signed_in, reviewing):
+    """The minister's office step waits on the large MoU: lowering its budget under the threshold would
+    leave a round no one could finish, raising the small one's would skip the step. Both are refused while
+    the approval is under way, and the parties too (a step may apply for a foreign partner); once sent
+    back, the budget changes again."""
+    from app.budget import services as budget
+    from app.core.errors import ValidationFailed
+
+    large, small = reviewing
+    legal, manager, officer = world.users["legal"], world.users["manager"], world.users["officer"]
+    for person in (legal, manager):
+        engine.decide(
+            large, "approve_review", by=person, decision="approve", comment=None, expected_version=large.version
+        )
+        db.session.commit()
+    assert large.state == "internal_review" and _steps(large) == ["legal_and_head", "ministers_office"]
+    line = budget.lines_of(large)[0]
+    data = budget.LineData(
+        organization_id=world.partner_a.id, label="Ligne", amount="9000000", currency="MAD", kind="cash", year=2026
+    )
+    with pytest.raises(ValidationFailed, match="under approval"):
+        budget.update_line(line, data, by=officer)
+    db.session.rollback()
+    with pytest.raises(ValidationFailed, match="under approval"):
+        budget.add_line(small, budget.LineData(world.partner_b.id, "Ligne", "1000", "MAD", "cash", 2026), by=officer)
+    db.session.rollback()
+    page = signed_in("officer").post(
+        f"/agreements/{small.id}/edit",
+        data={
+            "type": "mou",
+            "title_fr": "Petit accord",
+            "partners": [str(world.partner_a.id)],
+            "owner_id": str(officer.id),
+            "version": str(small.version),
+        },
+    )
+    import re
+
+    said = re.findall(r"under approval[^<]*", page.get_data(as_text=True))
+    assert page.status_code == 422 and any("under approval" in text for text in said), said
+    db.session.expire_all()
+    assert [p.organization_id for p in small.parties] == [world.partner_b.id]
+    engine.decide(
+        small, "approve_review", by=legal, decision="reject", comment="Budget à revoir", expected_version=small.version
+    )
+    db.session.commit()
+    assert small.state == "draft"
+    budget.add_line(small, budget.LineData(world.partner_b.id, "Ligne", "1000", "MAD", "cash", 2026), by=officer)
+    db.session.commit()

@@ -159,6 +159,22 @@ def test_a_notice_dated_outside_the_kept_calendar_is_refused(world):
     assert agreement.non_renewal_on is None
 
 
+def test_a_notice_dated_in_the_future_is_refused(world):
+    """A notice is recorded once given: one dated next month stopped the renewal at once."""
+    officer = world.users["officer"]
+    agreement = tacit(world.agreement_a, notice=3, end=date(2030, 1, 1))
+    with pytest.raises(ValidationFailed) as refused:
+        renewals.record_non_renewal(
+            agreement,
+            by=officer,
+            given_on=clock.today() + timedelta(days=27),
+            side="ministry",
+            expected_version=agreement.version,
+        )
+    assert refused.value.field_errors == {"given_on": ["A notice cannot be dated in the future."]}
+    assert agreement.non_renewal_on is None
+
+
 def test_one_broken_renewal_does_not_stop_the_others(world):
     first = tacit(world.agreement_a, end=date(2026, 1, 1))
     second = tacit(world.agreement_b, start=date(2025, 7, 2), end=date(2026, 1, 1))
@@ -271,7 +287,7 @@ def test_recording_a_notice_on_the_page_with_its_document(signed_in, world):
         f"/agreements/{agreement.id}/non-renewal",
         content_type="multipart/form-data",
         data={
-            "given_on": "2029-01-15",
+            "given_on": "2026-11-16",
             "side": "partner",
             "version": str(agreement.version),
             "document": (BytesIO(PDF), "preavis.pdf"),
@@ -279,24 +295,24 @@ def test_recording_a_notice_on_the_page_with_its_document(signed_in, world):
     )
     assert response.status_code == 303
     db.session.refresh(agreement)
-    assert agreement.non_renewal_on == date(2029, 1, 15) and agreement.non_renewal_by == "partner"
+    assert agreement.non_renewal_on == date(2026, 11, 16) and agreement.non_renewal_by == "partner"
     assert agreement.non_renewal_document.original_name == "preavis.pdf"
     html = officer.get(f"/agreements/{agreement.id}").get_data(as_text=True)
     assert "Notice of non-renewal given on" in html and "preavis.pdf" in html
     again = officer.post(
         f"/agreements/{agreement.id}/non-renewal",
-        data={"given_on": "2029-01-16", "side": "ministry", "version": str(agreement.version)},
+        data={"given_on": "2026-11-17", "side": "ministry", "version": str(agreement.version)},
         follow_redirects=True,
     )
     assert "already recorded" in again.get_data(as_text=True)
     assert (
         signed_in("other_officer")
-        .post(f"/agreements/{agreement.id}/non-renewal", data={"given_on": "2029-01-16", "side": "ministry"})
+        .post(f"/agreements/{agreement.id}/non-renewal", data={"given_on": "2026-11-17", "side": "ministry"})
         .status_code
         == 403
     )
     assert signed_in("partner").post(
-        f"/agreements/{agreement.id}/non-renewal", data={"given_on": "2029-01-16", "side": "ministry"}
+        f"/agreements/{agreement.id}/non-renewal", data={"given_on": "2026-11-17", "side": "ministry"}
     ).status_code in (403, 404)
 
 
@@ -430,9 +446,9 @@ def test_the_api_reads_and_writes_renewal_terms_notice_and_renew(api, world):
     )
     agreement = tacit(world.agreement_a, end=date(2030, 1, 1))
     noticed = officer.post(
-        f"/api/v1/agreements/{agreement.id}/non-renewal", json={"given_on": "2029-09-01", "side": "ministry"}
+        f"/api/v1/agreements/{agreement.id}/non-renewal", json={"given_on": "2026-09-01", "side": "ministry"}
     )
-    assert noticed.status_code == 200 and noticed.get_json()["renewal"]["non_renewal_on"] == "2029-09-01"
+    assert noticed.status_code == 200 and noticed.get_json()["renewal"]["non_renewal_on"] == "2026-09-01"
     assert (
         officer.post(
             f"/api/v1/agreements/{agreement.id}/non-renewal", json={"given_on": "nope", "side": "ministry"}
@@ -456,7 +472,7 @@ def test_the_api_records_a_notice_with_its_document_as_the_page_does(api, world,
     url = f"/api/v1/agreements/{agreement.id}/non-renewal"
 
     def notice(role, document, **fields):
-        data = {"given_on": "2029-01-15", "side": "partner", "document": document, **fields}
+        data = {"given_on": "2026-11-16", "side": "partner", "document": document, **fields}
         return api(role).post(url, data=data, content_type="multipart/form-data")
 
     def nothing_recorded():
@@ -480,7 +496,7 @@ def test_the_api_records_a_notice_with_its_document_as_the_page_does(api, world,
     assert nothing_recorded()
     response = notice("officer", (BytesIO(PDF), "préavis.pdf"), version=str(agreement.version))
     assert response.status_code == 200, response.get_json()
-    assert response.get_json()["renewal"]["non_renewal_on"] == "2029-01-15"
+    assert response.get_json()["renewal"]["non_renewal_on"] == "2026-11-16"
     db.session.expire_all()
     assert agreement.non_renewal_by == "partner" and agreement.non_renewal_document.original_name == "préavis.pdf"
     row = next(r for r in history_for("agreements", agreement.id) if r.action == "non_renewal_notice")

@@ -72,6 +72,33 @@ def test_bad_dates_and_parties_are_refused_and_nothing_is_stored(world, parent):
         assert amendment.amendment_changes is None
 
 
+def test_an_end_moved_before_a_childs_end_is_refused_as_a_child_ending_later_is(world, parent):
+    """The MoU refuses a child ending after it (children.end_after_parent: refuse): a convention under it
+    runs to 31 December, so an amendment ending the MoU on 31 October is refused, naming the child."""
+    child = factories.agreement(
+        by=world.users["officer"],
+        partners=[world.partner_a],
+        type="convention",
+        parent_id=parent.id,
+        state="active",
+        signed_on=date(2026, 1, 5),
+        effective_on=date(2026, 1, 10),
+        expires_on=date(2026, 12, 31),
+    )
+    db.session.commit()
+    amendment = new_amendment(world, parent)
+    with pytest.raises(ValidationFailed) as refused:
+        amendments.set_changes(
+            amendment, {"expires_on": "2026-10-31"}, by=world.users["officer"], expected_version=amendment.version
+        )
+    assert child.reference in refused.value.field_errors["expires_on"][0]
+    db.session.rollback()
+    amendments.set_changes(  # later than the child's end: no child outlives it
+        amendment, {"expires_on": "2027-03-31"}, by=world.users["officer"], expected_version=amendment.version
+    )
+    assert amendment.amendment_changes == {"expires_on": "2027-03-31"}
+
+
 def test_an_amendment_in_force_changes_every_term_at_once(world, parent):
     amendment = new_amendment(
         world,
@@ -172,6 +199,88 @@ def test_an_amendment_that_no_longer_fits_its_parent_is_refused_whole(world, par
         take(amendment, "activate", world.users["officer"], values={"effective_on": date(2026, 3, 10)})
     db.session.rollback()
     assert parent.title_en != "Renamed" and amendment.state == "signed"
+
+
+def test_a_signed_amendment_of_an_agreement_ended_since_never_comes_into_force_and_can_be_cancelled(world, parent):
+    """The parent was terminated while its amendment waited, signed, for its date: bringing it into force
+    is refused (it had set a terminated agreement's end and planned reports on it), and it can be cancelled."""
+    amendment = new_amendment(world, parent, {"expires_on": "2027-12-31"})
+    take(amendment, "submit_for_review", world.users["officer"])
+    decide(amendment, world.users["legal"])
+    sign(amendment, world, day=date(2026, 3, 2))
+    take(amendment, "record_signed", world.users["officer"])
+    parent.state = "terminated"
+    db.session.commit()
+    with pytest.raises(WorkflowError, match="has ended"):
+        take(amendment, "activate", world.users["officer"], values={"effective_on": date(2026, 3, 10)})
+    db.session.rollback()
+    assert parent.expires_on == date(2026, 12, 31) and amendment.state == "signed"
+    take(amendment, "cancel", world.users["officer"], comment="The agreement was terminated")
+    assert amendment.state == "cancelled"
+
+
+def test_an_end_moved_before_a_lines_first_date_leaves_it_nothing_due(world, parent):
+    """The yearly review is first due on 31 December; an amendment ends the agreement on 30 June: the line
+    keeps nothing due (it ended in a 500 before: a line's end before its first date breaks its rule)."""
+    review = plan_deliverable(
+        parent,
+        PlanData(
+            title_fr="Revue annuelle",
+            title_ar=None,
+            title_en=None,
+            description=None,
+            responsible_organization_id=world.ministry.id,
+            recurrence="yearly",
+            first_due_on=date(2026, 12, 31),
+            until_on=date(2026, 12, 31),
+        ),
+        by=world.users["officer"],
+    )
+    db.session.commit()
+    shorter = new_amendment(world, parent, {"expires_on": "2026-06-30"})
+    assert amendments.plan_effects(shorter)[0]["cancelled"] == ["2026-12-31"]
+    bring_into_force(shorter, world)
+    db.session.refresh(review)
+    assert review.occurrences == [] and parent.expires_on == date(2026, 6, 30)
+
+
+def test_a_line_that_ran_to_the_last_period_before_the_end_follows_a_longer_term(world, parent):
+    """A quarterly report until 30 December in an agreement ending on 31 December (its last one due on 31
+    October) ran to its last period: a longer term carries it on; a line stopping well before does not."""
+    report = plan_deliverable(
+        parent,
+        PlanData(
+            title_fr="Rapport trimestriel",
+            title_ar=None,
+            title_en=None,
+            description=None,
+            responsible_organization_id=world.partner_a.id,
+            recurrence="quarterly",
+            first_due_on=date(2026, 1, 31),
+            until_on=date(2026, 12, 30),
+        ),
+        by=world.users["officer"],
+    )
+    db.session.commit()
+    assert [o.due_on for o in report.occurrences][-1] == date(2026, 10, 31)
+    longer = new_amendment(world, parent, {"expires_on": "2027-06-30"})
+    assert amendments.plan_effects(longer)[0]["added"] == ["2027-01-31", "2027-04-30"]
+    early = plan_deliverable(
+        parent,
+        PlanData(
+            title_fr="Rapport de lancement",
+            title_ar=None,
+            title_en=None,
+            description=None,
+            responsible_organization_id=world.partner_a.id,
+            recurrence="monthly",
+            first_due_on=date(2026, 2, 28),
+            until_on=date(2026, 5, 31),  # stops well before the end on purpose: stays as it is
+        ),
+        by=world.users["officer"],
+    )
+    db.session.commit()
+    assert all(effect["deliverable"] != early.id for effect in amendments.plan_effects(longer))
 
 
 def test_changes_are_edited_only_on_a_draft_amendment(world, parent):

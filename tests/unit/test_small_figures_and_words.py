@@ -1,5 +1,5 @@
-"""Figures and sentences people read every day: a percentage that rounds as they expect, a notice
-without an empty line."""
+"""Figures, dates and sentences people read every day: a percentage that rounds as they expect, a
+notice without an empty line, a month-end renewal that stays at the month's end."""
 
 from decimal import Decimal
 from types import SimpleNamespace
@@ -37,3 +37,19 @@ def test_an_approval_without_a_comment_says_no_empty_comment(app):
         assert "Comment" not in said and "Plan" in said
         said = messages.detail("approval_decided", {"title": {"en": "Plan"}, "comment": "Fine"})
         assert "Comment: " in said and "Fine" in said
+
+
+def test_a_month_end_renewal_stays_at_the_month_end():
+    from datetime import date
+
+    from app.agreements.renewing import months_later
+
+    day, seen = date(2027, 1, 31), []
+    for _ in range(4):
+        day = months_later(day, 1)
+        seen.append(day)
+    assert seen == [date(2027, 2, 28), date(2027, 3, 31), date(2027, 4, 30), date(2027, 5, 31)]
+    assert months_later(date(2027, 1, 15), 1) == date(2027, 2, 15)
+    assert months_later(date(2028, 2, 29), 12) == date(2029, 2, 28) and months_later(date(2027, 2, 28), 12) == date(
+        2028, 2, 29
+    )
