@@ -131,6 +131,27 @@ def is_lock_conflict(error: OperationalError) -> bool:
     return "database is locked" in text or "busy" in text or code in ("40001", "40P01")
 
 
+# What the drivers say when the database server cannot be reached or went away (psycopg; SQLite's file).
+_UNREACHABLE = (
+    "connection refused",
+    "connection failed",
+    "could not connect",
+    "server closed the connection",
+    "terminating connection",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "unable to open database file",
+    "consuming input failed",
+    "not currently accepting connections",
+)
+
+
+def is_unreachable(error: OperationalError) -> bool:
+    """The database server is down, restarting or out of reach (not a statement's own fault)."""
+    text = str(getattr(error, "orig", error)).lower()
+    return bool(getattr(error, "connection_invalidated", False)) or any(words in text for words in _UNREACHABLE)
+
+
 def check_version(obj, expected_version, message: str | None = None) -> None:
     """Refuse a change made from a stale page: the version the user saw must be the stored one."""
     try:

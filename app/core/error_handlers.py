@@ -7,8 +7,16 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from app.core.db import is_lock_conflict
-from app.core.errors import EXPLANATIONS, ConcurrentChange, DomainError, error_response, flatten_messages, wants_json
+from app.core.db import is_lock_conflict, is_unreachable
+from app.core.errors import (
+    EXPLANATIONS,
+    ConcurrentChange,
+    DomainError,
+    error_response,
+    flatten_messages,
+    unavailable_response,
+    wants_json,
+)
 from app.core.i18n import gettext as _
 from app.core.responses import answer_refusal
 from app.extensions import db
@@ -56,11 +64,21 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def handle_database_busy(error: OperationalError):
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except Exception:  # the connection itself is gone: nothing was written on it
+            db.session.close()
         if is_lock_conflict(error):
             return error_response(409, str(ConcurrentChange.at_commit().message))
-        app.logger.exception("Database error on %s %s", request.method, request.path)
-        return error_response(500)
+        if is_unreachable(error):
+            # One line per refused request (a traceback each filled 50 MB of log in a 12-second outage).
+            app.logger.error(
+                "Database unreachable on %s %s: %s", request.method, request.path, str(error.orig).splitlines()[0]
+            )
+        else:
+            app.logger.exception("Database error on %s %s", request.method, request.path)
+        # Not the usual error page: it would read the signed-in person from the database that failed.
+        return unavailable_response()
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

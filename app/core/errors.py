@@ -100,6 +100,38 @@ def error_response(status: int, detail: str | None = None, field_errors: dict | 
     return render_template(template, status=status, title=title, detail=detail), status
 
 
+RETRY_AFTER_SECONDS = 30
+
+
+def unavailable_response():
+    """503 while the database cannot be answered: an answer that asks nothing of it. The page's language
+    is the browser's (the signed-in person's choice lives in the database), and the page is rendered
+    without the context processors (they count notifications, read the person). Clients are told to try
+    again in half a minute."""
+    from flask import current_app
+    from flask_babel import force_locale
+
+    language = (
+        request.accept_languages.best_match(current_app.config["LANGUAGES"])
+        or current_app.config["BABEL_DEFAULT_LOCALE"]
+    )
+    with force_locale(language):
+        title = _("Temporarily unavailable")
+        detail = _("Sharaka cannot reach its database just now. Nothing you sent was saved: try again in a minute.")
+        if wants_json():
+            response = jsonify({"type": "about:blank", "title": title, "status": 503, "detail": detail})
+            response.mimetype = "application/problem+json"
+        else:
+            page = current_app.jinja_env.get_template("errors/unavailable.html").render(
+                language=language, title=title, detail=detail, again=_("Try again"), request=request
+            )
+            response = current_app.response_class(page, mimetype="text/html")
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def flatten_messages(messages) -> dict[str, list[str]]:
     """{"json": {"title": ["..."]}, "query": {"page": [...]}} -> {"title": [...], "page": [...]}, nested
     fields joined with dots, so API clients get the same field-error shape as form errors."""
