@@ -22,6 +22,7 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from app.core import clock
 from app.core.exports import XLSX_TYPE, count_rows, write_xlsx
@@ -212,7 +213,10 @@ def requeue_abandoned() -> int:
     from app.core.db import write_transaction
 
     running = db.session.execute(select(ExportJob.id, ExportJob.worker).where(ExportJob.status == "running")).all()
-    abandoned = [(row.id, row.worker) for row in running if is_gone(row.worker)]
+    # This process's own too: its exports are written one after the other, so one still "running" as a run
+    # begins was left by an earlier run whose ending could not be written (the database was out of reach).
+    here = process_name()
+    abandoned = [(row.id, row.worker) for row in running if row.worker == here or is_gone(row.worker)]
     if not abandoned:
         return 0
 
@@ -241,14 +245,18 @@ def write_export(job: ExportJob, *, stopping: Callable[[], bool] | None = None) 
     language = (
         job.language if job.language in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
     )
-    root = Path(current_app.config["UPLOAD_DIR"])
-    root.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=root, prefix=".export-", suffix=".xlsx")
-    os.close(handle)
-    temp_path = Path(temp_name)
+    temp_path = None
     try:
+        # Inside the try: storage that takes no file (full, read-only) fails this export, told on the job,
+        # instead of leaving it "being written" and taken again at every lease's end.
+        root = Path(current_app.config["UPLOAD_DIR"])
+        root.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(dir=root, prefix=".export-", suffix=".xlsx")
+        os.close(handle)
+        temp_path = Path(temp_name)
         if user is None or not user.is_active_account:
-            raise ExportRefused(_("The account that asked for this export is no longer active."))
+            with force_locale(language):
+                raise ExportRefused(_("The account that asked for this export is no longer active."))
         source = exportable(job.list_name)
         filters = filters_from_json(source.filters_type, job.filters)
         today = clock.today()  # as the list on screen reckons it
@@ -289,11 +297,12 @@ def write_export(job: ExportJob, *, stopping: Callable[[], bool] | None = None) 
         return "interrupted"
     except Exception as error:  # one export's failure is recorded on it and never stops the others
         db.session.rollback()
-        message = (
-            error.message
-            if isinstance(error, ExportRefused)
-            else _("The export could not be written. Ask again; if it keeps failing, tell an administrator.")
-        )
+        with force_locale(language):  # stored as said to its requester, in their language
+            message = (
+                error.message
+                if isinstance(error, ExportRefused)
+                else _("The export could not be written. Ask again; if it keeps failing, tell an administrator.")
+            )
         if not isinstance(error, ExportRefused):
             log.exception("export %s failed", job_id)
 
@@ -301,10 +310,16 @@ def write_export(job: ExportJob, *, stopping: Callable[[], bool] | None = None) 
             failed = db.session.get(ExportJob, job_id)
             failed.status, failed.error, failed.finished_at, failed.lease_until = "failed", message, utcnow(), None
 
-        write_transaction(fail)
+        try:
+            write_transaction(fail)
+        except OperationalError:  # the database itself is out of reach: the next run takes the job back
+            db.session.rollback()
+            log.error("export %s: its failure could not be recorded (database out of reach)", job_id)
+            return "interrupted"
         return "failed"
     finally:
-        temp_path.unlink(missing_ok=True)
+        if temp_path is not None:
+            temp_path.unlink(missing_ok=True)
 
 
 class ExportRefused(Exception):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from app.core.models import utcnow
@@ -215,6 +216,49 @@ def test_an_export_whose_writer_on_this_machine_is_gone_is_written_at_once(setti
     assert services.run_due()["done"] == 0
     db.session.refresh(other)
     assert (other.status, other.worker) == ("running", "another-machine:4242")
+
+
+def test_an_export_left_running_by_this_process_is_taken_back_at_its_next_run(setting):
+    """A run whose ending could not be written (the database out of reach) left its export "running" under
+    this very process: exports are written one after the other here, so the next run takes it back at once."""
+    from app.core.processes import process_name
+
+    app, world = setting
+    location = _client(app, world, "manager").get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    db.session.rollback()
+    job = db.session.get(ExportJob, int(location.rsplit("/", 1)[1]))
+    job.status, job.worker, job.lease_until = "running", process_name(), utcnow() + timedelta(minutes=5)
+    db.session.commit()
+    assert services.run_due()["done"] == 1
+    db.session.refresh(job)
+    assert job.status == "done"
+
+
+def test_storage_that_takes_no_file_fails_the_export_in_its_requesters_language(setting):
+    """UPLOAD_DIR that cannot hold the file being written (here a plain file where the folder should be):
+    the export is failed and its requester told, in their language, instead of staying "being written" and
+    taken again at every lease's end; the next export is written once storage is back."""
+    from pathlib import Path
+
+    app, world = setting
+    manager = _client(app, world, "manager")
+    manager.http.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    manager.post("/language", data={"language": "fr", "next": "/dashboard"})
+    location = manager.get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    writer = current_app  # the app whose context runs the exports here
+    uploads = writer.config["UPLOAD_DIR"]
+    blocked = Path(uploads) / "not-a-folder"
+    blocked.parent.mkdir(parents=True, exist_ok=True)
+    blocked.write_text("a file where the folder should be")
+    writer.config["UPLOAD_DIR"] = str(blocked)
+    try:
+        assert services.run_due()["failed"] == 1
+    finally:
+        writer.config["UPLOAD_DIR"] = uploads
+    db.session.rollback()
+    job = db.session.get(ExportJob, int(location.rsplit("/", 1)[1]))
+    assert job.status == "failed" and "Demandez-le à nouveau" in job.error, job.error
+    assert services.run_due()["done"] == 0 and job.status == "failed"  # not taken again
 
 
 def test_the_scheduler_runs_exports_as_a_job(setting):
