@@ -27,6 +27,12 @@ class PermissionDenied(DomainError):
     status_code = 403
 
 
+class StorageUnavailable(DomainError):
+    """The server's file storage takes nothing just now (full, read-only, out of service)."""
+
+    status_code = 503
+
+
 class ConcurrentChange(DomainError):
     status_code = 409
 
@@ -60,6 +66,7 @@ TITLES = {
     422: _l("Invalid input"),
     429: _l("Too many requests"),
     500: _l("Server error"),
+    503: _l("Temporarily unavailable"),
 }
 EXPLANATIONS = {
     400: _l("The request could not be understood."),

@@ -8,6 +8,7 @@ content, not by extension. Downloads go through routes that check permissions.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import struct
 import tempfile
@@ -22,11 +23,13 @@ from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import unit_of_work
-from app.core.errors import ValidationFailed
+from app.core.errors import StorageUnavailable, ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.models import UTCDateTime, utcnow
 from app.core.storage_backends import CHUNK, FolderBackend, backend, make_backend, sha256_of
 from app.extensions import db
+
+log = logging.getLogger("sharaka.storage")
 
 
 class StoredFile(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
@@ -161,7 +164,22 @@ def allowed_labels() -> list[str]:
 
 
 def store(stream, *, field: str = "file") -> StoredFile:
-    """Save an uploaded stream; return its StoredFile (the same row for the same bytes)."""
+    """Save an uploaded stream; return its StoredFile (the same row for the same bytes). Storage that takes
+    no file (the disk full, read-only, not a folder) refuses with StorageUnavailable (503): the person is
+    told to try later, and nothing is kept."""
+    try:
+        return _store(stream, field)
+    except OSError as error:
+        log.error("storage refused a file: %s", error)
+        raise StorageUnavailable(
+            _(
+                "Files cannot be stored just now: the server's storage is full or out of service. "
+                "Nothing was saved; try again later."
+            )
+        ) from None
+
+
+def _store(stream, field: str) -> StoredFile:
     root = Path(current_app.config["UPLOAD_DIR"])
     root.mkdir(parents=True, exist_ok=True)
     limit = current_app.config.get("MAX_UPLOAD_BYTES") or current_app.config.get("MAX_CONTENT_LENGTH")

@@ -1431,6 +1431,29 @@ def test_hand_in_refusals(api, ids, app, monkeypatch):
     assert refreshed(deliverables.Occurrence, ids["occ_a"]).status == "pending"
 
 
+def test_storage_that_takes_no_file_is_a_503_saying_to_try_later(api, ids, app, monkeypatch, signed_in, tmp_path):
+    """The upload folder cannot take the file (here a plain file where a folder should be; a full or
+    read-only disk takes the same path): 503 with what to do, and nothing recorded, never a bare 500."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the folder should be")
+    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(blocked / "uploads"))
+    problem = assert_problem(_submit(api("partner"), ids["occ_a"], [(PDF + b"full", "r.pdf")]), 503)
+    assert "try again later" in problem["detail"]
+    assert refreshed(deliverables.Occurrence, ids["occ_a"]).status == "pending"
+    page = signed_in("partner").post(
+        f"/deliverables/{ids['occ_a']}/submissions",
+        data={
+            "files": (BytesIO(PDF + b"full"), "r.pdf"),
+            "version": str(refreshed(deliverables.Occurrence, ids["occ_a"]).version),
+        },
+        content_type="multipart/form-data",
+        csrf_from=f"/deliverables/{ids['occ_a']}",
+        follow_redirects=True,
+    )
+    assert "try again later" in page.get_data(as_text=True)
+    assert refreshed(deliverables.Occurrence, ids["occ_a"]).status == "pending"
+
+
 def test_review_send_back_and_accept(api, world, ids):
     officer, url = api("officer"), f"{P}/deliverables/{ids['done_a']}/review"
     problem = assert_problem(officer.post(url, json={"decision": "send_back"}), 422)
