@@ -13,11 +13,10 @@ from app.core.errors import DomainError
 from app.core.exports import download
 from app.core.forms import form_status, refusal_shown_on
 from app.core.i18n import gettext as _
-from app.core.permissions import can, get_agreement_or_404, require
+from app.core.permissions import get_agreement_or_404, require
 from app.core.responses import done, return_here_if_refused
 from app.extensions import db
 from app.organizations.models import Organization
-from app.workflow.engine import state_has
 
 blueprint = Blueprint("budget", __name__)
 
@@ -98,12 +97,15 @@ def export_budget_totals(fmt: str):
 @blueprint.app_template_global()
 def budget_panel(agreement) -> dict:
     lines = services.lines_of(agreement)
+    refusal = services.edit_refusal(agreement, current_user)
     return {
         "lines": lines,
         "totals": services.totals_by_currency(lines),
-        "can_edit": can(current_user, "agreement.edit", agreement)
-        and agreement.type != "amendment"
-        and state_has(agreement, "editable"),
+        "can_edit": refusal is None,
+        # Said on the card when only an approval under way holds it (for now, not for good).
+        "on_hold": refusal.message
+        if refusal is not None and services.edit_refusal(agreement, current_user, counting_approval=False) is None
+        else None,
     }
 
 

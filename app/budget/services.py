@@ -16,7 +16,7 @@ from app.agreements.models import Agreement
 from app.budget.models import KINDS, BudgetLine
 from app.core import audit, clock
 from app.core.dates import FIRST_DAY, LAST_DAY
-from app.core.errors import PermissionDenied, ValidationFailed
+from app.core.errors import DomainError, PermissionDenied, ValidationFailed
 from app.core.i18n import current_language
 from app.core.i18n import gettext as _
 from app.core.permissions import can, visible_agreements_clause
@@ -115,17 +115,29 @@ def _amount(value, currency: str, errors: dict) -> Decimal | None:
     return None
 
 
-def _require_edit(agreement: Agreement, by) -> None:
+def edit_refusal(agreement: Agreement, by, *, counting_approval: bool = True) -> DomainError | None:
+    """Why `by` may not change the agreement's budget now, or None (`by` None: the app itself, as the
+    demo loader and renewals write lines). The budget card offers its buttons only when this is None;
+    without `counting_approval`, what an approval under way holds is left out (the card says it)."""
     if by is not None and not can(by, "agreement.edit", agreement):
-        raise PermissionDenied(_("Only the agreement's owner or a manager changes its budget."))
+        return PermissionDenied(_("Only the agreement's owner or a manager changes its budget."))
     if agreement.type == "amendment":
-        raise ValidationFailed(_("An amendment changes its parent's budget: propose the new budget among its changes."))
+        return ValidationFailed(
+            _("An amendment changes its parent's budget: propose the new budget among its changes.")
+        )
     if by is not None and not state_has(agreement, "editable"):
-        raise ValidationFailed(_("Signed terms change only through the workflow or an amendment."))
-    if approval_under_way(agreement):
-        raise ValidationFailed(
+        return ValidationFailed(_("Signed terms change only through the workflow or an amendment."))
+    if counting_approval and approval_under_way(agreement):
+        return ValidationFailed(
             _("The budget is under approval: it changes once the approval is given or the agreement sent back.")
         )
+    return None
+
+
+def _require_edit(agreement: Agreement, by) -> None:
+    refusal = edit_refusal(agreement, by)
+    if refusal is not None:
+        raise refusal
 
 
 def _plain(line: BudgetLine) -> dict:

@@ -228,6 +228,8 @@ def test_under_approval_the_budget_and_parties_hold_still(world, signed_in, revi
         )
         db.session.commit()
     assert large.state == "internal_review" and _steps(large) == ["legal_and_head", "ministers_office"]
+    page = signed_in("officer").get(f"/agreements/{large.id}").get_data(as_text=True)
+    assert "data-budget-on-hold" in page and f"/agreements/{large.id}/budget/new" not in page  # said, not offered
     line = budget.lines_of(large)[0]
     data = budget.LineData(
         organization_id=world.partner_a.id, label="Ligne", amount="9000000", currency="MAD", kind="cash", year=2026
