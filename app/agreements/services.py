@@ -41,6 +41,7 @@ from app.workflow.engine import (
     ensure_version,
     is_initial,
     pin_definition,
+    refuse_steps_not_asked,
     state_has,
     state_label,
     state_labels,
@@ -126,6 +127,7 @@ def update_agreement(agreement: Agreement, data: AgreementData, *, by: User, exp
     # Touch the row even when only parties changed, so the version always moves.
     agreement.updated_at = utcnow()
     flush_or_conflict()
+    refuse_steps_not_asked(agreement)  # a foreign partner added after the review, say
     audit.record("updated", agreement, actor=by, changes=changes)
     return agreement
 

@@ -23,7 +23,7 @@ from app.core.permissions import can, visible_agreements_clause
 from app.core.text import trimmed
 from app.extensions import db
 from app.organizations.models import Organization
-from app.workflow.engine import approval_under_way, state_has
+from app.workflow.engine import approval_under_way, refuse_steps_not_asked, state_has
 from app.workflow.queries import in_state_tagged
 
 MAX_AMOUNT = Decimal("9999999999999.99")  # Numeric(18, 2) holds up to this, ten thousand billion
@@ -140,6 +140,14 @@ def _require_edit(agreement: Agreement, by) -> None:
         raise refusal
 
 
+def _refuse_new_steps(agreement: Agreement, by) -> None:
+    """A person's change (not the app's own: the demo, a renewal's copy) that makes an approval step apply
+    which the agreement's approval never asked is refused (a budget raised past the minister's office's
+    10 million MAD after the review approved a smaller one)."""
+    if by is not None:  # (the flush of the line made the budget totals be read again: conditions.py)
+        refuse_steps_not_asked(agreement)
+
+
 def _plain(line: BudgetLine) -> dict:
     return {
         "organization_id": line.organization_id,
@@ -160,6 +168,7 @@ def add_line(agreement: Agreement, data: LineData, *, by, is_illustrative: bool 
     )
     db.session.add(line)
     db.session.flush()
+    _refuse_new_steps(agreement, by)
     audit.record("budget_line_added", agreement, actor=by, changes={"after": _plain(line), "line": line.id})
     return line
 
@@ -172,6 +181,7 @@ def update_line(line: BudgetLine, data: LineData, *, by) -> BudgetLine:
     for name, value in values.items():
         setattr(line, name, value)
     db.session.flush()
+    _refuse_new_steps(agreement, by)
     audit.record(
         "budget_line_changed", agreement, actor=by, changes={**audit.diff(before, _plain(line)), "line": line.id}
     )

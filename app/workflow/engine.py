@@ -250,6 +250,38 @@ def approval_under_way(agreement) -> bool:
     return any(r.status == "open" and r.from_state == agreement.state for r in agreement.approval_rounds)
 
 
+def steps_not_asked(agreement) -> list[str]:
+    """The approval steps that apply to the agreement as it is now but were not asked in the approval it
+    went through: its budget raised past a step's threshold since, or a foreign partner added (the MoU's
+    minister's office, skipped). Past that approval only: before it, the round to come asks them all."""
+    if is_initial(agreement):
+        return []
+    missing = []
+    for transition in definition_for(agreement).transitions:
+        if transition.approval is None or agreement.state in transition.sources:
+            continue
+        approved = [r for r in agreement.approval_rounds if r.transition == transition.name and r.status == "approved"]
+        if not approved:
+            continue
+        decided = {d.step for d in max(approved, key=lambda r: r.id).decisions}
+        missing += [step.name for step in applicable_steps(transition, agreement) if step.name not in decided]
+    return missing
+
+
+def refuse_steps_not_asked(agreement) -> None:
+    """After a change of the agreement's budget or parties (flushed): refused when it makes an approval
+    step apply that its approval never asked. The way on is the workflow's: back to draft, reviewed again."""
+    missing = steps_not_asked(agreement)
+    if missing:
+        raise ValidationFailed(
+            _(
+                "This change needs an approval that was not asked (%(steps)s): send the agreement back to draft "
+                "and submit it for review again.",
+                steps=", ".join(missing),
+            )
+        )
+
+
 def visible_rounds(agreement, user, rounds=None) -> list[ApprovalRound]:
     """The approval rounds of `agreement` (or those of `rounds`) that `user` may read."""
     from app.core.permissions import may_see_approval_round

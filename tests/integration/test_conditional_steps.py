@@ -212,6 +212,20 @@ def test_the_page_and_api_show_only_the_steps_that_apply(signed_in, api, world, 
     assert api("manager").get(f"/api/v1/agreements/{large.id}/approvals").status_code == 200
 
 
+def _approve_the_first_step(agreement, world):
+    """The legal adviser and the head of department approve (the step every MoU's review asks)."""
+    for person in (world.users["legal"], world.users["manager"]):
+        engine.decide(
+            agreement,
+            "approve_review",
+            by=person,
+            decision="approve",
+            comment=None,
+            expected_version=agreement.version,
+        )
+        db.session.commit()
+
+
 def test_under_approval_the_budget_and_parties_hold_still(world, signed_in, reviewing):
     """The minister's office step waits on the large MoU: lowering its budget under the threshold would
     leave a round no one could finish, raising the small one's would skip the step. Both are refused while
@@ -221,12 +235,8 @@ def test_under_approval_the_budget_and_parties_hold_still(world, signed_in, revi
     from app.core.errors import ValidationFailed
 
     large, small = reviewing
-    legal, manager, officer = world.users["legal"], world.users["manager"], world.users["officer"]
-    for person in (legal, manager):
-        engine.decide(
-            large, "approve_review", by=person, decision="approve", comment=None, expected_version=large.version
-        )
-        db.session.commit()
+    legal, officer = world.users["legal"], world.users["officer"]
+    _approve_the_first_step(large, world)
     assert large.state == "internal_review" and _steps(large) == ["legal_and_head", "ministers_office"]
     page = signed_in("officer").get(f"/agreements/{large.id}").get_data(as_text=True)
     assert "data-budget-on-hold" in page and f"/agreements/{large.id}/budget/new" not in page  # said, not offered
@@ -263,3 +273,29 @@ def test_under_approval_the_budget_and_parties_hold_still(world, signed_in, revi
     assert small.state == "draft"
     budget.add_line(small, budget.LineData(world.partner_b.id, "Ligne", "1000", "MAD", "cash", 2026), by=officer)
     db.session.commit()
+
+
+def test_a_budget_raised_past_a_step_after_the_approval_needs_that_step(world, reviewing):
+    """The small MoU was approved for negotiation without the minister's office (9 million MAD). Raising its
+    budget past 10 million there would skip that step: refused, saying how on (back to draft, reviewed
+    again); a raise that stays under the threshold is taken, and in draft any budget is."""
+    from app.budget import services as budget
+    from app.core.errors import ValidationFailed
+
+    _large, small = reviewing
+    officer = world.users["officer"]
+    _approve_the_first_step(small, world)
+    assert small.state == "negotiation"
+    raise_to = budget.LineData(world.partner_b.id, "Extension", "2000000", "MAD", "cash", 2027)
+    with pytest.raises(ValidationFailed, match="ministers_office"):
+        budget.add_line(small, raise_to, by=officer)
+    db.session.rollback()
+    assert sum(line.amount for line in budget.lines_of(small) if line.currency == "MAD") == Decimal("9000000.00")
+    under = budget.LineData(world.partner_b.id, "Petit ajout", "500000", "MAD", "cash", 2027)
+    budget.add_line(small, under, by=officer)
+    db.session.commit()
+    engine.take(small, "back_to_draft", by=officer, comment="Budget revu à la hausse", expected_version=small.version)
+    db.session.commit()
+    budget.add_line(small, raise_to, by=officer)
+    db.session.commit()
+    assert _steps(small) == ["legal_and_head", "ministers_office"]
