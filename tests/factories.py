@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from app.agreements import services as agreement_services
 from app.agreements.models import Agreement, SigningEvent
@@ -57,6 +57,27 @@ def agreement(
     created.state = state
     db.session.flush()
     return created
+
+
+def plan_line(agreement, by, *, responsible, recurrence="once", first=None, until=None, title="Rapport"):
+    """A plan line on `agreement` as an officer writes it (a French title), due in five days unless `first`."""
+    from app.core import clock
+    from app.deliverables import services as deliverable_services
+
+    return deliverable_services.plan_deliverable(
+        agreement,
+        deliverable_services.PlanData(
+            title_fr=title,
+            title_ar=None,
+            title_en=None,
+            description=None,
+            responsible_organization_id=responsible.id,
+            recurrence=recurrence,
+            first_due_on=first or clock.today() + timedelta(days=5),
+            until_on=until,
+        ),
+        by=by,
+    )
 
 
 def event(name_fr: str = "Cérémonie", held_on: date = date(2025, 7, 1)) -> SigningEvent:

@@ -20,21 +20,7 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n"
 TODAY = clock.today()
 
 
-def plan(agreement, by, *, responsible, recurrence="once", first=None, until=None, title="Rapport"):
-    return services.plan_deliverable(
-        agreement,
-        services.PlanData(
-            title_fr=title,
-            title_ar=None,
-            title_en=None,
-            description=None,
-            responsible_organization_id=responsible.id,
-            recurrence=recurrence,
-            first_due_on=first or TODAY + timedelta(days=5),
-            until_on=until,
-        ),
-        by=by,
-    )
+plan = factories.plan_line  # (other test modules import it from here)
 
 
 @pytest.fixture

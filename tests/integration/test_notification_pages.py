@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from app.core import clock
 from app.core.audit import AuditEvent
-from app.deliverables import services as deliverable_services
 from app.extensions import db
 from app.notifications import services
 from app.notifications.models import CalendarFeed, MailOptOut, Notification, OutboxMessage, Setting
+from tests import factories
 from tests.databases import backend
 
 JSON = {"Accept": "application/json"}
@@ -267,19 +267,7 @@ def dated(world):
         (world.agreement_a, world.partner_a, "Rapport de A"),
         (world.agreement_b, world.partner_b, "Rapport de B"),
     ):
-        deliverable_services.plan_deliverable(
-            agreement,
-            deliverable_services.PlanData(
-                title_fr=title,
-                title_ar=None,
-                title_en=None,
-                description=None,
-                responsible_organization_id=org.id,
-                recurrence="once",
-                first_due_on=TODAY + timedelta(days=20),
-            ),
-            by=manager,
-        )
+        factories.plan_line(agreement, manager, responsible=org, first=TODAY + timedelta(days=20), title=title)
     db.session.commit()
 
 

@@ -9,7 +9,6 @@ from app.agreements import amendments
 from app.core.audit import AuditEvent
 from app.core.errors import ValidationFailed
 from app.deliverables.models import Submission
-from app.deliverables.services import PlanData, plan_deliverable
 from app.extensions import db
 from app.workflow.engine import TransitionBlocked, WorkflowError
 from tests import factories
@@ -35,13 +34,22 @@ def new_amendment(world, parent, changes=None, title="Avenant"):
     return amendment
 
 
-def bring_into_force(amendment, world):
+def to_signed(amendment, world):
+    """Reviewed and signed, waiting to come into force."""
     officer = world.users["officer"]
     take(amendment, "submit_for_review", officer)
     decide(amendment, world.users["legal"])
     sign(amendment, world, day=date(2026, 3, 2))
     take(amendment, "record_signed", officer)
-    take(amendment, "activate", officer, values={"effective_on": date(2026, 3, 10)})
+
+
+def activate(amendment, world):
+    take(amendment, "activate", world.users["officer"], values={"effective_on": date(2026, 3, 10)})
+
+
+def bring_into_force(amendment, world):
+    to_signed(amendment, world)
+    activate(amendment, world)
 
 
 def test_only_real_changes_are_kept_and_unknown_terms_refused(world, parent):
@@ -130,18 +138,8 @@ def test_an_amendment_in_force_changes_every_term_at_once(world, parent):
 
 def test_a_recurring_plan_follows_a_moved_end_date_without_touching_handed_in_work(world, parent):
     officer = world.users["officer"]
-    report = plan_deliverable(
-        parent,
-        PlanData(
-            title_fr="Rapport trimestriel",
-            title_ar=None,
-            title_en=None,
-            description=None,
-            responsible_organization_id=world.partner_a.id,
-            recurrence="quarterly",
-            first_due_on=date(2026, 3, 31),
-        ),
-        by=officer,
+    report = factories.plan_line(
+        parent, officer, responsible=world.partner_a, recurrence="quarterly", first=date(2026, 3, 31), title="Rapport"
     )
     assert [o.due_on for o in report.occurrences][-1] == date(2026, 12, 31)
     # Shortened: the occurrence due on 31 December is cancelled, but 30 September was handed in and stays.
@@ -189,14 +187,11 @@ def test_two_amendments_changing_the_same_term_are_flagged_and_only_one_goes_ahe
 
 def test_an_amendment_that_no_longer_fits_its_parent_is_refused_whole(world, parent):
     amendment = new_amendment(world, parent, {"title_en": "Renamed", "expires_on": "2026-11-30"})
-    take(amendment, "submit_for_review", world.users["officer"])
-    decide(amendment, world.users["legal"])
-    sign(amendment, world, day=date(2026, 3, 2))
-    take(amendment, "record_signed", world.users["officer"])
+    to_signed(amendment, world)
     parent.effective_on = date(2026, 12, 1)  # moved since (say, by hand before the rule existed)
     db.session.commit()
     with pytest.raises(WorkflowError, match="no longer fits"):
-        take(amendment, "activate", world.users["officer"], values={"effective_on": date(2026, 3, 10)})
+        activate(amendment, world)
     db.session.rollback()
     assert parent.title_en != "Renamed" and amendment.state == "signed"
 
@@ -205,14 +200,11 @@ def test_a_signed_amendment_of_an_agreement_ended_since_never_comes_into_force_a
     """The parent was terminated while its amendment waited, signed, for its date: bringing it into force
     is refused (it had set a terminated agreement's end and planned reports on it), and it can be cancelled."""
     amendment = new_amendment(world, parent, {"expires_on": "2027-12-31"})
-    take(amendment, "submit_for_review", world.users["officer"])
-    decide(amendment, world.users["legal"])
-    sign(amendment, world, day=date(2026, 3, 2))
-    take(amendment, "record_signed", world.users["officer"])
+    to_signed(amendment, world)
     parent.state = "terminated"
     db.session.commit()
     with pytest.raises(WorkflowError, match="has ended"):
-        take(amendment, "activate", world.users["officer"], values={"effective_on": date(2026, 3, 10)})
+        activate(amendment, world)
     db.session.rollback()
     assert parent.expires_on == date(2026, 12, 31) and amendment.state == "signed"
     take(amendment, "cancel", world.users["officer"], comment="The agreement was terminated")
@@ -222,19 +214,9 @@ def test_a_signed_amendment_of_an_agreement_ended_since_never_comes_into_force_a
 def test_an_end_moved_before_a_lines_first_date_leaves_it_nothing_due(world, parent):
     """The yearly review is first due on 31 December; an amendment ends the agreement on 30 June: the line
     keeps nothing due (it ended in a 500 before: a line's end before its first date breaks its rule)."""
-    review = plan_deliverable(
-        parent,
-        PlanData(
-            title_fr="Revue annuelle",
-            title_ar=None,
-            title_en=None,
-            description=None,
-            responsible_organization_id=world.ministry.id,
-            recurrence="yearly",
-            first_due_on=date(2026, 12, 31),
-            until_on=date(2026, 12, 31),
-        ),
-        by=world.users["officer"],
+    officer, last_day = world.users["officer"], date(2026, 12, 31)
+    review = factories.plan_line(
+        parent, officer, responsible=world.ministry, recurrence="yearly", first=last_day, until=last_day, title="Revue"
     )
     db.session.commit()
     shorter = new_amendment(world, parent, {"expires_on": "2026-06-30"})
@@ -247,37 +229,28 @@ def test_an_end_moved_before_a_lines_first_date_leaves_it_nothing_due(world, par
 def test_a_line_that_ran_to_the_last_period_before_the_end_follows_a_longer_term(world, parent):
     """A quarterly report until 30 December in an agreement ending on 31 December (its last one due on 31
     October) ran to its last period: a longer term carries it on; a line stopping well before does not."""
-    report = plan_deliverable(
+    officer = world.users["officer"]
+    report = factories.plan_line(
         parent,
-        PlanData(
-            title_fr="Rapport trimestriel",
-            title_ar=None,
-            title_en=None,
-            description=None,
-            responsible_organization_id=world.partner_a.id,
-            recurrence="quarterly",
-            first_due_on=date(2026, 1, 31),
-            until_on=date(2026, 12, 30),
-        ),
-        by=world.users["officer"],
+        officer,
+        responsible=world.partner_a,
+        recurrence="quarterly",
+        first=date(2026, 1, 31),
+        until=date(2026, 12, 30),
+        title="Rapport trimestriel",
     )
     db.session.commit()
     assert [o.due_on for o in report.occurrences][-1] == date(2026, 10, 31)
     longer = new_amendment(world, parent, {"expires_on": "2027-06-30"})
     assert amendments.plan_effects(longer)[0]["added"] == ["2027-01-31", "2027-04-30"]
-    early = plan_deliverable(
+    early = factories.plan_line(
         parent,
-        PlanData(
-            title_fr="Rapport de lancement",
-            title_ar=None,
-            title_en=None,
-            description=None,
-            responsible_organization_id=world.partner_a.id,
-            recurrence="monthly",
-            first_due_on=date(2026, 2, 28),
-            until_on=date(2026, 5, 31),  # stops well before the end on purpose: stays as it is
-        ),
-        by=world.users["officer"],
+        officer,
+        responsible=world.partner_a,
+        recurrence="monthly",
+        first=date(2026, 2, 28),
+        until=date(2026, 5, 31),  # stops well before the end on purpose: stays as it is
+        title="Rapport de lancement",
     )
     db.session.commit()
     assert all(effect["deliverable"] != early.id for effect in amendments.plan_effects(longer))

@@ -34,20 +34,7 @@ def at(day: date, hour: int = 9, minute: int = 0) -> datetime:
 
 
 def plan(agreement, by, responsible, due_on: date, title: str = "Rapport"):
-    deliverable = deliverable_services.plan_deliverable(
-        agreement,
-        deliverable_services.PlanData(
-            title_fr=title,
-            title_ar=None,
-            title_en=None,
-            description=None,
-            responsible_organization_id=responsible.id,
-            recurrence="once",
-            first_due_on=due_on,
-        ),
-        by=by,
-    )
-    return deliverable.occurrences[0]
+    return factories.plan_line(agreement, by, responsible=responsible, first=due_on, title=title).occurrences[0]
 
 
 def about(candidates, object_type: str, object_id: int) -> set[tuple[str, str, str]]:
