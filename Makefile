@@ -43,6 +43,7 @@ run: install
 # TEST_WORKERS processes (pytest-xdist; "auto": one per core), each with a database of its own.
 TEST_WORKERS ?= auto
 test: install
+	@if [ -n "$$TEST_DATABASE_URL" ]; then $(BIN)/python -m tests.databases; fi
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== again on PostgreSQL ($$TEST_DATABASE_URL)"; \

@@ -359,10 +359,10 @@ def tick_command(today):
     default=None,
     help="The account's language (default: the install's DEFAULT_LANGUAGE).",
 )
-@click.password_option(help="Password (asked for if not given).")
+@click.option("--password", default=None, help="Password (asked for, twice, once the rest is checked).")
 def create_user_command(email, full_name, role, organization_slug, language, password):
     """Create a user account."""
-    from app.auth.services import create_user
+    from app.auth.services import check_new_account, create_user
     from app.core.errors import ValidationFailed
     from app.organizations.models import Organization
 
@@ -373,16 +373,13 @@ def create_user_command(email, full_name, role, organization_slug, language, pas
             raise click.ClickException(f"no organisation with short name {organization_slug!r}")
     elif not is_partner_role(role):
         organization = db.session.scalar(select(Organization).where(Organization.is_home.is_(True)))
+    account = dict(email=email, full_name=full_name, role=role, organization=organization, language=language)
     try:
+        if password is None:
+            check_new_account(**account)
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         with unit_of_work():
-            user = create_user(
-                email=email,
-                full_name=full_name,
-                role=role,
-                password=password,
-                organization=organization,
-                language=language,
-            )
+            user = create_user(password=password, **account)
     except ValidationFailed as error:
         details = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in error.field_errors.items())
         raise click.ClickException(f"{error.message} {details}".strip()) from None

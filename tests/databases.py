@@ -38,3 +38,32 @@ def fresh_database(tmp_dir: Path, name: str = "sharaka"):
     finally:
         with psycopg.connect(admin_dsn, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def check_server() -> str | None:
+    """Why the PostgreSQL run could not start (TEST_DATABASE_URL unreachable, or its role may not
+    create a database), or None: `make test` asks before the SQLite run, not twenty minutes later."""
+    import psycopg
+
+    os.environ["SHARAKA_TEST_DB"] = "postgresql"
+    try:
+        with fresh_database(Path("."), "sharaka_check") as url:
+            psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)).close()
+    except Exception as error:  # any: reported as it is, with what to do
+        return f"{type(error).__name__}: {error}".strip()
+    return None
+
+
+if __name__ == "__main__":
+    import sys
+
+    problem = check_server()
+    if problem:
+        try:
+            shown = make_url(os.environ["TEST_DATABASE_URL"]).render_as_string(hide_password=True)
+        except Exception:  # not a URL at all: the problem says so
+            shown = "not a database URL"
+        sys.exit(
+            f"TEST_DATABASE_URL ({shown}) cannot be used for the PostgreSQL run: {problem}\n"
+            "Start PostgreSQL (see the README's PostgreSQL section), or unset TEST_DATABASE_URL to test on SQLite only."
+        )

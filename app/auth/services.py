@@ -182,10 +182,14 @@ def create_user(
     """Create an account after checking the role/organisation rules."""
     email = normalize_email(email)
     language = language or current_app.config["BABEL_DEFAULT_LOCALE"]
-    check_account_rules(email=email, role=role, organization=organization, language=language, is_org_admin=is_org_admin)
-    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
-        message = _("An account with this e-mail address already exists.")
-        raise ValidationFailed(message, {"email": [message]})
+    check_new_account(
+        email=email,
+        full_name=full_name,
+        role=role,
+        organization=organization,
+        language=language,
+        is_org_admin=is_org_admin,
+    )
     user = User(
         email=email,
         full_name=_full_name(full_name),
@@ -201,6 +205,26 @@ def create_user(
     db.session.flush()
     audit.record("created", user, actor=by, changes={"after": _user_snapshot(user)})
     return user
+
+
+def check_new_account(
+    *,
+    email: str,
+    full_name: str,
+    role: str,
+    organization: Organization | None,
+    language: str | None = None,
+    is_org_admin: bool = False,
+) -> None:
+    """Everything a new account needs but its password (ValidationFailed if not): the command line
+    checks this before it asks for the password, so a mistyped address is not found after typing it twice."""
+    email = normalize_email(email)
+    language = language or current_app.config["BABEL_DEFAULT_LOCALE"]
+    check_account_rules(email=email, role=role, organization=organization, language=language, is_org_admin=is_org_admin)
+    _full_name(full_name)
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        message = _("An account with this e-mail address already exists.")
+        raise ValidationFailed(message, {"email": [message]})
 
 
 def _full_name(value: str | None) -> str:

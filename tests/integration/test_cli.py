@@ -59,3 +59,22 @@ def test_users_create_refuses_bad_input_clearly(app, world):
         args=["users", "create", "short@example.org", "--name", "S", "--role", "officer", "--password", "short"]
     )
     assert result.exit_code != 0 and "password:" in result.output
+
+
+def test_users_create_checks_the_account_before_asking_for_the_password(app, world):
+    runner = app.test_cli_runner()
+    taken = runner.invoke(
+        args=["users", "create", world.users["officer"].email, "--name", "Dup", "--role", "officer"], input=""
+    )
+    assert taken.exit_code != 0 and "email:" in taken.output
+    assert "Password" not in taken.output  # refused before the prompt
+
+    asked = runner.invoke(
+        args=["users", "create", "asked@example.org", "--name", "Asked", "--role", "officer"],
+        input="a long enough password\na long enough password\n",
+    )
+    assert asked.exit_code == 0, asked.output
+    assert "Password" in asked.output and "Repeat" in asked.output
+    assert db.session.scalar(select(User).where(User.email == "asked@example.org")).check_password(
+        "a long enough password"
+    )
