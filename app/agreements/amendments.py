@@ -32,6 +32,7 @@ from app.core.text import one_line, trimmed
 from app.extensions import db
 from app.organizations.models import Organization
 from app.workflow.children import children_ending_after
+from app.workflow.conditions import is_foreign
 from app.workflow.engine import WorkflowError, has_ended, is_final, is_initial, state_label
 from app.workflow.rules import effect, guard
 
@@ -265,7 +266,7 @@ def set_changes(amendment: Agreement, raw: dict, *, by, expected_version: int) -
         raise ValidationFailed(_("An amendment must name the agreement it amends (parent agreement)."))
     cleaned = clean_changes(raw, amendment.parent)
     before = amendment.amendment_changes
-    amendment.amendment_changes = cleaned or None
+    keep_changes(amendment, cleaned)
     amendment.updated_at = utcnow()
     audit.record(
         "amendment_changes_set",
@@ -275,6 +276,28 @@ def set_changes(amendment: Agreement, raw: dict, *, by, expected_version: int) -
     )
     flush_or_conflict()
     return cleaned
+
+
+def keep_changes(amendment: Agreement, changes: dict | None) -> None:
+    """Store what the amendment changes (checked already), with what approval conditions read of the
+    agreement it leaves (conditions.py): its MAD budget and whether a partner is foreign, when it changes them."""
+    amendment.amendment_changes = changes or None
+    changes = changes or {}
+    lines = changes.get("budget_lines")
+    amendment.proposed_mad_budget = (
+        None
+        if lines is None
+        else sum((Decimal(line["amount"]) for line in lines if line["currency"] == "MAD"), Decimal(0))
+    )
+    pairs = changes.get("parties")
+    amendment.proposed_foreign_partner = (
+        None
+        if pairs is None
+        else any(
+            is_partner_party(role) and is_foreign(db.session.get(Organization, organization_id).country)
+            for organization_id, role in pairs
+        )
+    )
 
 
 # --- two amendments changing the same term ------------------------------------------------

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -186,6 +189,11 @@ class Agreement(TimestampMixin, db.Model):
     )
     # For amendments: what the amendment changes in its parent, e.g. {"expires_on": "2030-01-12"}.
     amendment_changes: Mapped[dict | None] = mapped_column(JSON)
+    # What approval conditions read of an amendment that changes its parent's budget or parties (set with
+    # amendment_changes; null while it changes neither): the MAD total of the budget it leaves, and whether
+    # the parties it leaves include a foreign partner (app/workflow/conditions.py, in Python and in SQL).
+    proposed_mad_budget: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    proposed_foreign_partner: Mapped[bool | None] = mapped_column(Boolean)
 
     # Renewal terms (app/agreements/renewals.py): the notice deadline is the end date less the notice
     # period; a notice of non-renewal given by either side stops a tacit renewal.

@@ -546,10 +546,15 @@ def _settle(agreement: Agreement, entry: dict, users: dict[str, User]) -> None:
     from app.workflow.engine import settle_state
 
     if entry.get("amendment_changes"):
-        agreement.amendment_changes = {
-            key: value.isoformat() if hasattr(value, "isoformat") else value
-            for key, value in entry["amendment_changes"].items()
-        }
+        from app.agreements.amendments import keep_changes
+
+        keep_changes(
+            agreement,
+            {
+                key: value.isoformat() if hasattr(value, "isoformat") else value
+                for key, value in entry["amendment_changes"].items()
+            },
+        )
     since = entry.get("state_since") or entry.get("effective_on") or entry.get("signed_on")
     entered_at = datetime.combine(since, time(9, 0), tzinfo=timezone.utc) if since else None
     owner = users.get(entry.get("owner")) if entry.get("owner") else None

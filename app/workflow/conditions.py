@@ -124,27 +124,46 @@ def is_foreign(country: str | None) -> bool:
     return bool(country and country.upper() != HOME_COUNTRY)
 
 
+AMENDMENT = "amendment"
+
+
 class StoredFacts:
     """The facts of a stored agreement, each read only when a condition asks for it: the MAD budget
     from one per-request table of totals (a page listing many agreements does not ask once for each),
-    the partners' countries from its parties."""
+    the partners' countries from its parties.
+
+    An amendment is judged as the agreement it leaves behind: the budget and parties it proposes
+    (kept beside its changes: amendments.keep_changes), else its parent's, which it leaves as they are.
+    Raising a budget past the minister's-office threshold by amendment asks that office as a new
+    agreement would."""
 
     def __init__(self, agreement):
         self.agreement = agreement
         self.type = agreement.type
 
     @cached_property
+    def _terms_of(self):
+        """Whose budget and parties an amendment that does not change them leaves: its parent's."""
+        if self.agreement.type == AMENDMENT and self.agreement.parent is not None:
+            return self.agreement.parent
+        return self.agreement
+
+    @cached_property
     def budget_mad(self) -> Decimal:
-        if self.agreement.id is None:
+        if self.agreement.proposed_mad_budget is not None:
+            return Decimal(self.agreement.proposed_mad_budget)
+        if self._terms_of.id is None:
             return Decimal(0)
-        return mad_budget_of(self.agreement.id)
+        return mad_budget_of(self._terms_of.id)
 
     @cached_property
     def foreign_partner(self) -> bool:
         from app.agreements.models import is_partner_party
 
+        if self.agreement.proposed_foreign_partner is not None:
+            return self.agreement.proposed_foreign_partner
         return any(
-            is_partner_party(party.role) and is_foreign(party.organization.country) for party in self.agreement.parties
+            is_partner_party(party.role) and is_foreign(party.organization.country) for party in self._terms_of.parties
         )
 
 
@@ -225,7 +244,7 @@ def applicable_steps(approval, facts):
 
 def clause(condition: Condition | None):
     """SQL that holds for the agreements (`Agreement` in the query) the condition holds for."""
-    from sqlalchemy import and_, exists, func, not_, or_, select, true
+    from sqlalchemy import and_, case, exists, func, not_, or_, select, true
 
     from app.agreements.models import Agreement, AgreementParty, is_partner_party
     from app.budget.models import BudgetLine
@@ -233,23 +252,37 @@ def clause(condition: Condition | None):
 
     if condition is None:
         return true()
-    parts = []
-    if condition.budget_mad_at_least is not None:
-        total = (
+
+    def judged(proposed, of_agreement):
+        """As StoredFacts: what an amendment proposes, else its parent's; an agreement's own otherwise."""
+        return case(
+            (proposed.is_not(None), proposed),
+            (and_(Agreement.type == AMENDMENT, Agreement.parent_id.is_not(None)), of_agreement(Agreement.parent_id)),
+            else_=of_agreement(Agreement.id),
+        )
+
+    def mad_total(agreement_id):
+        return (
             select(func.coalesce(func.sum(BudgetLine.amount), 0))
-            .where(BudgetLine.agreement_id == Agreement.id, BudgetLine.currency == "MAD")
+            .where(BudgetLine.agreement_id == agreement_id, BudgetLine.currency == "MAD")
             .scalar_subquery()
         )
-        parts.append(total >= condition.budget_mad_at_least)
-    if condition.foreign_partner is not None:
-        foreign = exists().where(
-            AgreementParty.agreement_id == Agreement.id,
+
+    def has_foreign_partner(agreement_id):
+        return exists().where(
+            AgreementParty.agreement_id == agreement_id,
             is_partner_party(AgreementParty.role),
             Organization.id == AgreementParty.organization_id,
             Organization.country.is_not(None),
             Organization.country != "",
             func.upper(Organization.country) != HOME_COUNTRY,
         )
+
+    parts = []
+    if condition.budget_mad_at_least is not None:
+        parts.append(judged(Agreement.proposed_mad_budget, mad_total) >= condition.budget_mad_at_least)
+    if condition.foreign_partner is not None:
+        foreign = judged(Agreement.proposed_foreign_partner, has_foreign_partner)
         parts.append(foreign if condition.foreign_partner else not_(foreign))
     if condition.types:
         parts.append(Agreement.type.in_(condition.types))

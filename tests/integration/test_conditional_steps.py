@@ -11,6 +11,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from app.agreements import amendments
 from app.agreements.models import Agreement
 from app.budget.models import BudgetLine
 from app.core import clock
@@ -111,12 +112,73 @@ def test_conditions_in_python(app, condition, facts, expected):
 def test_the_sql_rule_answers_as_the_python_rule(world, reviewing, condition):
     world.partner_b.country = "FR"
     db.session.commit()
+    large, small = reviewing
+    # Amendments, judged as the agreement they leave: changing neither budget nor parties (the parent's),
+    # raising or lowering the budget, bringing in a foreign partner or leaving only a Moroccan one.
+    _amendment(world, large, {"title_fr": "Nouveau titre"})
+    _amendment(world, small, {"budget_lines": [_line(world.partner_b, "11000000.00")]})
+    _amendment(world, large, {"budget_lines": [_line(world.partner_a, "1000000.00")]})
+    _amendment(world, large, {"parties": [[world.partner_b.id, "partner"]]})
+    _amendment(world, small, {"parties": [[world.partner_a.id, "partner"]]})
     parsed = conditions.parse(condition, "test", ("mou",), [])
     in_sql = set(db.session.scalars(select(Agreement.id).where(conditions.clause(parsed))))
     in_python = {
         a.id for a in db.session.scalars(select(Agreement)) if conditions.holds(parsed, conditions.facts_of(a))
     }
     assert in_sql == in_python
+
+
+def _line(organization, amount: str, currency: str = "MAD") -> dict:
+    return {
+        "organization_id": organization.id,
+        "label": "Ligne",
+        "amount": amount,
+        "currency": currency,
+        "kind": "cash",
+        "year": 2026,
+        "period": None,
+    }
+
+
+def _amendment(world, parent, changes: dict):
+    amendment = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_a], type="amendment", parent_id=parent.id, title_fr="Avenant"
+    )
+    amendments.set_changes(amendment, changes, by=world.users["officer"], expected_version=amendment.version)
+    db.session.commit()
+    return amendment
+
+
+def test_an_amendment_is_judged_as_the_agreement_it_leaves(world, reviewing):
+    """The minister's office reviews an amendment that raises a budget past 10 million MAD, or that
+    leaves one at 12 million: as a new agreement of that budget would be. Lowered, legal alone."""
+    large, small = reviewing
+    raising = _amendment(world, small, {"budget_lines": [_line(world.partner_b, "10000000.00")]})
+    keeping = _amendment(world, large, {"expires_on": "2030-12-31"})
+    lowering = _amendment(world, large, {"budget_lines": [_line(world.partner_a, "9999999.99")]})
+    in_euros = _amendment(world, small, {"budget_lines": [_line(world.partner_b, "20000000.00", "EUR")]})
+    assert (raising.proposed_mad_budget, lowering.proposed_mad_budget) == (Decimal(10000000), Decimal("9999999.99"))
+    assert keeping.proposed_mad_budget is None and in_euros.proposed_mad_budget == 0
+    assert _steps(raising) == ["legal", "ministers_office"]
+    assert _steps(keeping) == ["legal", "ministers_office"]
+    assert _steps(lowering) == ["legal"] and _steps(in_euros) == ["legal"]
+
+    legal, manager = world.users["legal"], world.users["manager"]
+    for amendment in (raising, lowering):
+        engine.take(amendment, "submit_for_review", by=world.users["officer"], expected_version=amendment.version)
+        db.session.commit()
+        _approve(amendment, legal)
+    assert (raising.state, lowering.state) == ("internal_review", "signature")
+    waiting = set(
+        db.session.scalars(
+            select(ApprovalRound.agreement_id)
+            .join(Agreement, ApprovalRound.agreement_id == Agreement.id)
+            .where(queries.approvals_waiting_on(manager, [manager]))
+        )
+    )
+    assert raising.id in waiting and lowering.id not in waiting
+    _approve(raising, manager)
+    assert raising.state == "signature"
 
 
 def test_check_refuses_bad_conditions_with_their_file(app, tmp_path):
