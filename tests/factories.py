@@ -80,6 +80,27 @@ def plan_line(agreement, by, *, responsible, recurrence="once", first=None, unti
     )
 
 
+def budget_line(agreement, organization, amount, *, currency="MAD", label="Ligne", kind="cash", year=2026):
+    """A budget line written straight to the table, whatever the agreement's state (a signed agreement's
+    budget changes through the services only by amendment; a fixture may need one anyway)."""
+    from decimal import Decimal
+
+    from app.budget.models import BudgetLine
+
+    line = BudgetLine(
+        agreement_id=agreement.id,
+        organization_id=organization.id,
+        label=label,
+        amount=Decimal(str(amount)),
+        currency=currency,
+        kind=kind,
+        year=year,
+    )
+    db.session.add(line)
+    db.session.flush()
+    return line
+
+
 def event(name_fr: str = "Cérémonie", held_on: date = date(2025, 7, 1)) -> SigningEvent:
     ceremony = SigningEvent(name_fr=name_fr, held_on=held_on, place="Rabat")
     db.session.add(ceremony)

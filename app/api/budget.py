@@ -64,16 +64,26 @@ class TotalRowSchema(Schema):
     currency = fields.String()
     kind = fields.String()
     total = fields.Function(lambda row: str(row.total), metadata=AMOUNT_DOC)
+    signed = fields.Function(
+        lambda row: str(row.signed),
+        metadata={"description": "The part of total in signed agreements (in force or ended since), as total."},
+    )
     lines = fields.Integer()
 
 
 class TotalsSchema(Schema):
     rows = fields.List(fields.Nested(TotalRowSchema))
-    totals = fields.List(fields.Dict(), metadata={"description": "One grand total per currency: {currency, total}."})
+    totals = fields.List(
+        fields.Dict(), metadata={"description": "One grand total per currency: {currency, total, signed}."}
+    )
 
 
 def _totals(pairs) -> list[dict]:
     return [{"currency": currency, "total": str(total)} for currency, total in pairs]
+
+
+def _portfolio_totals(totals) -> list[dict]:
+    return [{"currency": t.currency, "total": str(t.total), "signed": str(t.signed)} for t in totals]
 
 
 def _line_or_404(agreement, line_id: int) -> BudgetLine:
@@ -135,4 +145,4 @@ def budget_totals(year=None):
     if not can(user, "budget.report"):
         abort(403)
     rows = services.portfolio_totals(user, year)
-    return {"rows": rows, "totals": _totals(services.currency_totals(rows))}
+    return {"rows": rows, "totals": _portfolio_totals(services.currency_totals(rows))}

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from babel import Locale
 from babel.numbers import get_currency_precision, get_territory_currencies
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from app.agreements.models import Agreement
 from app.budget.models import KINDS, BudgetLine
@@ -222,11 +222,30 @@ class TotalRow:
     kind: str
     total: Decimal
     lines: int
+    signed: Decimal = Decimal(0)  # the part of `total` in agreements signed (in force or ended since)
+
+    @property
+    def preparing(self) -> Decimal:
+        """The part still in preparation: agreements not signed yet, whose budget may change."""
+        return self.total - self.signed
+
+
+@dataclass(frozen=True)
+class CurrencyTotal:
+    currency: str
+    total: Decimal
+    signed: Decimal
+
+    @property
+    def preparing(self) -> Decimal:
+        return self.total - self.signed
 
 
 def portfolio_totals(user, year: int | None = None) -> list[TotalRow]:
-    """Totals per contributing party, year, currency and kind, over the agreements `user` may see:
-    one GROUP BY query, however large the portfolio."""
+    """Totals per contributing party, year, currency and kind, over the agreements `user` may see, and
+    the part of each in signed agreements (a draft's budget is a proposal, not a commitment): one GROUP BY
+    query, however large the portfolio."""
+    signed = in_state_tagged("after_signing")
     query = (
         select(
             BudgetLine.organization_id,
@@ -238,6 +257,7 @@ def portfolio_totals(user, year: int | None = None) -> list[TotalRow]:
             BudgetLine.kind,
             func.sum(BudgetLine.amount),
             func.count(BudgetLine.id),
+            func.coalesce(func.sum(case((signed, BudgetLine.amount), else_=0)), 0),
         )
         .join(Agreement, Agreement.id == BudgetLine.agreement_id)
         .join(Organization, Organization.id == BudgetLine.organization_id)
@@ -256,23 +276,49 @@ def portfolio_totals(user, year: int | None = None) -> list[TotalRow]:
         query = query.where(BudgetLine.year == year)
     language = current_language()
     rows = []
-    for org_id, name_fr, name_en, name_ar, line_year, currency, kind, total, count in db.session.execute(query):
+    cents = Decimal("0.01")
+    for org_id, name_fr, name_en, name_ar, line_year, currency, kind, total, count, in_signed in db.session.execute(
+        query
+    ):
         names = {"fr": name_fr, "en": name_en, "ar": name_ar}
         name = names.get(language) or name_fr or name_en or name_ar or ""
-        rows.append(TotalRow(org_id, name, line_year, currency, kind, Decimal(total).quantize(Decimal("0.01")), count))
+        rows.append(
+            TotalRow(
+                org_id,
+                name,
+                line_year,
+                currency,
+                kind,
+                Decimal(total).quantize(cents),
+                count,
+                Decimal(in_signed).quantize(cents),
+            )
+        )
     rows.sort(key=lambda r: (r.organization.casefold(), r.year or 0, r.currency, r.kind))
     return rows
 
 
-def currency_totals(rows: list[TotalRow]) -> list[tuple[str, Decimal]]:
-    """The portfolio's grand totals, one per currency."""
-    totals: dict[str, Decimal] = {}
+def currency_totals(rows: list[TotalRow]) -> list[CurrencyTotal]:
+    """The portfolio's grand totals, one per currency, with their signed part."""
+    totals: dict[str, tuple[Decimal, Decimal]] = {}
     for row in rows:
-        totals[row.currency] = totals.get(row.currency, Decimal(0)) + row.total
-    return sorted(totals.items())
+        total, signed = totals.get(row.currency, (Decimal(0), Decimal(0)))
+        totals[row.currency] = (total + row.total, signed + row.signed)
+    return [CurrencyTotal(currency, total, signed) for currency, (total, signed) in sorted(totals.items())]
 
 
 def export_table(user, year: int | None = None) -> tuple[list[str], list[list]]:
     rows = portfolio_totals(user, year)
-    headings = [_("Contributing party"), _("Year"), _("Currency"), _("Cash or in kind"), _("Total"), _("Budget lines")]
-    return headings, [[r.organization, r.year, r.currency, str(KINDS[r.kind]), r.total, r.lines] for r in rows]
+    headings = [
+        _("Contributing party"),
+        _("Year"),
+        _("Currency"),
+        _("Cash or in kind"),
+        _("Signed"),
+        _("In preparation"),
+        _("Total"),
+        _("Budget lines"),
+    ]
+    return headings, [
+        [r.organization, r.year, r.currency, str(KINDS[r.kind]), r.signed, r.preparing, r.total, r.lines] for r in rows
+    ]

@@ -81,9 +81,10 @@ def test_the_totals_page_and_its_exports_keep_currencies_apart(signed_in, world,
     html = manager.get("/portfolio/budget").get_data(as_text=True)
     assert "Total in MAD" in html and "Total in EUR" in html and "300.25" in html
     csv_text = manager.get("/portfolio/budget/export.csv").get_data(as_text=True)
-    assert "MAD,Cash,300.25,2" in csv_text and "EUR,Cash,50.00,1" in csv_text
+    # Signed, in preparation (a draft's), total, lines.
+    assert "MAD,Cash,0.00,300.25,300.25,2" in csv_text and "EUR,Cash,0.00,50.00,50.00,1" in csv_text
     sheet = load_workbook(BytesIO(manager.get("/portfolio/budget/export.xlsx").data)).active
-    assert sorted((row[2], row[4]) for row in sheet.iter_rows(min_row=2, values_only=True)) == [
+    assert sorted((row[2], row[6]) for row in sheet.iter_rows(min_row=2, values_only=True)) == [
         ("EUR", 50),
         ("MAD", 300.25),
     ]
@@ -121,7 +122,9 @@ def test_the_api_reads_and_writes_budget_lines(api, world, draft):
         api("partner").post(base, json={"organization_id": world.partner_a.id, "label": "x", "amount": "1"}).status_code
         == 403
     )
-    assert api("manager").get("/api/v1/budget-totals").get_json()["totals"] == [{"currency": "USD", "total": "0.10"}]
+    assert api("manager").get("/api/v1/budget-totals").get_json()["totals"] == [
+        {"currency": "USD", "total": "0.10", "signed": "0.00"}
+    ]
     assert api("partner").get("/api/v1/budget-totals").status_code == 403
     assert officer.open(f"{base}/{line['id']}", "DELETE").status_code == 204
     assert officer.get(base).get_json()["items"] == []

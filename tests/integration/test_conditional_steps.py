@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from app.agreements import amendments
 from app.agreements.models import Agreement
-from app.budget.models import BudgetLine
 from app.core import clock
 from app.extensions import db
 from app.notifications import reminders
@@ -29,18 +28,7 @@ CASA = clock.zone_named("Africa/Casablanca")  # the app's own zone data (tzdata)
 
 
 def _budget(agreement, organization, amount: str, currency: str = "MAD"):
-    db.session.add(
-        BudgetLine(
-            agreement_id=agreement.id,
-            organization_id=organization.id,
-            label="Ligne",
-            amount=Decimal(amount),
-            currency=currency,
-            kind="cash",
-            year=2026,
-        )
-    )
-    db.session.flush()
+    factories.budget_line(agreement, organization, amount, currency=currency)
 
 
 @pytest.fixture

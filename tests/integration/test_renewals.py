@@ -321,17 +321,7 @@ def test_renew_creates_a_linked_renewal_prefilled_from_the_current_one(signed_in
     agreement.summary_fr = "Coopération numérique"
     agreement.effective_on, agreement.expires_on = date(2025, 7, 1), date(2027, 7, 1)
     agreement.renewal_terms, agreement.notice_period, agreement.notice_unit = "by_agreement", 3, "months"
-    db.session.add(
-        BudgetLine(
-            agreement_id=agreement.id,
-            organization_id=world.partner_a.id,
-            label="Experts",
-            amount=Decimal("1000.00"),
-            currency="MAD",
-            kind="cash",
-            year=2026,
-        )
-    )
+    factories.budget_line(agreement, world.partner_a, "1000.00", label="Experts")
     deliverable_services.plan_deliverable(
         agreement,
         deliverable_services.PlanData(

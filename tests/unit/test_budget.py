@@ -111,10 +111,33 @@ def test_totals_per_party_year_and_currency_never_mix_currencies(world, draft):
         (2026, "MAD", "in_kind"): (Decimal("300.00"), 1),
         (2027, "MAD", "cash"): (Decimal("50.00"), 1),
     }
-    assert services.currency_totals(rows) == [("EUR", Decimal("200.00")), ("MAD", Decimal("2350.00"))]
+    assert [(t.currency, t.total) for t in services.currency_totals(rows)] == [
+        ("EUR", Decimal("200.00")),
+        ("MAD", Decimal("2350.00")),
+    ]
     assert {r.year for r in services.portfolio_totals(world.users["manager"], 2027)} == {2027}
     # A partner of another organisation sees none of it.
     assert services.portfolio_totals(world.users["partner_b"]) == []
+
+
+def test_totals_tell_what_is_signed_from_what_is_in_preparation(world, draft):
+    """A draft's budget is a proposal: the totals keep it apart from what signed agreements commit."""
+    officer = world.users["officer"]
+    services.add_line(draft, line(world, amount="1000"), by=officer)
+    signed = world.agreement_a  # active
+    factories.budget_line(signed, world.partner_a, "250", label="Signée")
+    db.session.commit()
+    rows = [r for r in services.portfolio_totals(world.users["manager"]) if r.currency == "MAD" and r.year == 2026]
+    assert [(r.total, r.signed, r.preparing) for r in rows] == [
+        (Decimal("1250.00"), Decimal("250.00"), Decimal("1000.00"))
+    ]
+    [mad] = services.currency_totals(rows)
+    assert (mad.total, mad.signed, mad.preparing) == (Decimal("1250.00"), Decimal("250.00"), Decimal("1000.00"))
+    headings, table = services.export_table(world.users["manager"])
+    assert headings[4:7] == ["Signed", "In preparation", "Total"]
+    assert [row[4:7] for row in table if row[1] == 2026 and row[2] == "MAD"] == [
+        [Decimal("250.00"), Decimal("1000.00"), Decimal("1250.00")]
+    ]
 
 
 def test_changing_and_removing_a_line_are_recorded(world, draft):
