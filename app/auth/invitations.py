@@ -128,6 +128,11 @@ def accept(invitation: Invitation, *, full_name: str, password: str) -> User:
     """Create the account the invitation describes; the link is spent."""
     if invitation.status != "pending":
         _refuse("password", _("This invitation can no longer be used."))
+    if not inviter_stands_behind(invitation):
+        _refuse(
+            "password",
+            _("This invitation can no longer be used: whoever sent it may no longer invite. Ask for a new one."),
+        )
     full_name = one_line(full_name)
     if not full_name:
         _refuse("full_name", _("Give your name."))
@@ -144,6 +149,18 @@ def accept(invitation: Invitation, *, full_name: str, password: str) -> User:
     invitation.user_id = user.id
     audit.record("invitation_accepted", invitation, actor=user, changes={"user_id": user.id})
     return user
+
+
+def inviter_stands_behind(invitation: Invitation) -> bool:
+    """Whether the person who sent the invitation could still send it: active, and still allowed to give
+    its role in its organisation. A deactivated admin's invitation to an admin account (a leaver's way
+    back in) or a demoted organisation admin's invitation creates nothing."""
+    inviter = invitation.invited_by
+    return (
+        inviter is not None
+        and inviter.is_active_account
+        and may_invite(inviter, invitation.role, invitation.organization_id)
+    )
 
 
 def pending_query(user: User):

@@ -10,7 +10,9 @@ from app.auth.models import User
 def cut_off(user: User, *, by, reason: str = "deactivated") -> dict:
     """A leaver's browsers, scripts and calendar stop working at once: their sessions end, their API tokens
     are revoked and their calendar's secret address is forgotten. Reactivating the account brings none of
-    them back (a calendar address leaked meanwhile worked again). Returns what ended, for the audit trail."""
+    them back (a calendar address leaked meanwhile worked again). Returns what ended, for the audit trail.
+    A password reset (by link or by an admin) cuts off the same: it is asked when the account may be in
+    other hands, and a token made by those hands must not outlive it."""
     from app.notifications.services import revoke_calendar_feed
 
     ended = sessions.end_all(user, reason)

@@ -15,7 +15,8 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, func, select
 
-from app.auth import services, sessions
+from app.auth import services
+from app.auth.leavers import cut_off
 from app.auth.models import LoginAttempt, PasswordReset, User, normalize_email
 from app.core import audit
 from app.core.errors import ValidationFailed
@@ -106,7 +107,8 @@ def valid_reset(token: str) -> PasswordReset | None:
 
 
 def reset_password(row: PasswordReset, new_password: str) -> User:
-    """Set the new password, spend the link, end every session of the account."""
+    """Set the new password, spend the link, end every session of the account and revoke its API tokens
+    (leavers.cut_off)."""
     user = db.session.get(User, row.user_id)
     if user.check_password(new_password):
         message = _("The new password must differ from the current one.")
@@ -114,9 +116,9 @@ def reset_password(row: PasswordReset, new_password: str) -> User:
     services.check_password(user, new_password, field="new_password")
     user.set_password(new_password)
     row.used_at = utcnow()
-    ended = sessions.end_all(user, "password_reset")
+    stopped = cut_off(user, by=user, reason="password_reset")
     # The unlock by e-mail: whoever proved they read the mailbox signs in at once, from anywhere;
     # failures counted against the old password no longer matter.
     db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email, LoginAttempt.succeeded.is_(False)))
-    audit.record("password_reset", user, actor=user, changes={"sessions_ended": ended})
+    audit.record("password_reset", user, actor=user, changes=stopped)
     return user

@@ -257,6 +257,7 @@ def update_user(
         raise ValidationFailed(message, {"role": [message]})
     full_name = _full_name(full_name)
     before = _user_snapshot(user)
+    moved = user.role != role or user.organization_id != (organization.id if organization else None)
     user.full_name = full_name
     user.role = role
     user.organization = organization
@@ -267,10 +268,15 @@ def update_user(
     if new_password:
         check_password(user, new_password, field="new_password")
         user.set_password(new_password)
-        sessions.end_all(user, "password_reset")
     if deactivated:
         cut_off(user, by=by)
+    elif new_password:  # its sessions, tokens and calendar address end as a leaver's do
+        cut_off(user, by=by, reason="password_reset")
     changes = audit.diff(before, _user_snapshot(user))
+    if moved:
+        from app.notifications.services import forget_what_was_told
+
+        changes["after"].update(forget_what_was_told(user))
     if new_password:
         changes["after"]["password"] = "changed"
     if changes["after"]:

@@ -49,6 +49,20 @@ class Notice:
     extra: dict[str, Any] = field(default_factory=dict)  # e-mail-only context (the digest's lists)
 
 
+def forget_what_was_told(user) -> dict:
+    """After the account's role or organisation changed: its notices and its mail still waiting were
+    written for what it could see before (a ministry thread's text, another organisation's titles).
+    The notices are removed and the waiting mail withdrawn; what it may see now reaches it afresh.
+    Returns how many, for the audit trail."""
+    removed = db.session.execute(delete(Notification).where(Notification.user_id == user.id)).rowcount
+    withdrawn = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.recipient_id == user.id, OutboxMessage.status == "pending")
+        .values(status="withdrawn", last_error="The recipient's role or organisation changed since it was written.")
+    ).rowcount
+    return {"notices_removed": removed, "mail_withdrawn": withdrawn}
+
+
 def app_path(endpoint: str, **values) -> str:
     """The path of a page, built without a request (jobs, CLI): links in mail use BASE_URL, never a Host header."""
     adapter = current_app.url_map.bind("localhost", script_name="/")

@@ -12,6 +12,7 @@ from app.auth.models import Invitation, User
 from app.core.audit import AuditEvent
 from app.extensions import db
 from app.notifications.models import OutboxMessage
+from tests import factories
 from tests.conftest import SignedInClient
 
 PASSWORD = "Une caravane de dromadaires au coucher du soleil"
@@ -99,6 +100,28 @@ def test_expired_revoked_and_replaced_links_say_so(app, world, signed_in):
     assert admin.post(f"/invitations/{invitation.id}/resend", csrf_from="/team").status_code == 303  # refused, flashed
     assert SignedInClient(app, None).get(second).status_code == 410
     assert SignedInClient(app, None).get("/invitation/not-a-real-token").status_code == 404
+
+
+def test_an_invitation_dies_with_its_senders_right_to_invite(app, world, signed_in):
+    """A deactivated admin's invitation to an admin account (a leaver's way back in), or one sent by an
+    organisation's admin who is no longer one, creates nothing."""
+    second_admin = factories.user("admin", world.ministry, email="admin2@ministry.example")
+    partner_admin = world.users["partner"]
+    partner_admin.is_org_admin = True
+    db.session.commit()
+    by_leaver = _invite(signed_in(second_admin), "way-back@example.org", role="admin", organization=world.ministry)
+    by_org_admin = _invite(signed_in(partner_admin), "late.partner@example.org", organization=world.partner_a)
+    assert by_leaver.status_code == by_org_admin.status_code == 303
+    leaver_link, demoted_link = _link("way-back@example.org"), _link("late.partner@example.org")
+    second_admin.is_active_account = False
+    partner_admin.is_org_admin = False
+    db.session.commit()
+    for link, email in ((leaver_link, "way-back@example.org"), (demoted_link, "late.partner@example.org")):
+        answer = {"full_name": "X", "password": PASSWORD, "confirm": PASSWORD}
+        refused = SignedInClient(app, None).post(link, data=answer)
+        assert refused.status_code == 422
+        assert "may no longer invite" in refused.get_data(as_text=True)
+        assert db.session.scalar(select(User).where(User.email == email)) is None
 
 
 def test_inviting_an_existing_address_is_a_form_error_and_stores_nothing(app, world, signed_in):

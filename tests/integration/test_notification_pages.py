@@ -525,3 +525,50 @@ def test_a_busy_database_never_refuses_a_page_view_for_its_timestamps(tmp_path):
         # Once the database is free, the next view writes them.
         assert app.test_client().get(feed_url).status_code == 200
         assert db.session.scalar(select(CalendarFeed.last_used_at)) > an_hour_and_more
+
+
+def test_a_new_role_or_organisation_forgets_what_was_told_to_the_old_one(signed_in, world):
+    """Notices keep the words they were written with (a ministry thread's text, another organisation's
+    titles): after the account's role or organisation changes, its bell is emptied and its waiting mail
+    withdrawn, here by an admin turning an officer into a partner."""
+    officer = world.users["other_officer"]
+    notice(officer, "MTNRA-2026-0042")
+    other = world.users["officer"]
+    notice(other, "MTNRA-2026-0043")
+    waiting = count(OutboxMessage, OutboxMessage.recipient_id == officer.id, OutboxMessage.status == "pending")
+    assert count(Notification, Notification.user_id == officer.id) == 1 and waiting == 1
+    edited = signed_in("admin").post(
+        f"/admin/users/{officer.id}/edit",
+        data={
+            "email": officer.email,
+            "full_name": officer.full_name,
+            "role": "partner",
+            "organization_id": str(world.partner_a.id),
+            "language": officer.language,
+            "is_active": "y",
+        },
+    )
+    assert edited.status_code in (302, 303), edited.get_data(as_text=True)[:500]
+    assert count(Notification, Notification.user_id == officer.id) == 0
+    assert count(OutboxMessage, OutboxMessage.recipient_id == officer.id, OutboxMessage.status == "pending") == 0
+    assert count(OutboxMessage, OutboxMessage.recipient_id == officer.id, OutboxMessage.status == "withdrawn") == 1
+    assert "MTNRA-2026-0042" not in signed_in(officer).get("/notifications").get_data(as_text=True)
+    # Someone else's notices stay; a change of name only keeps one's own.
+    assert count(Notification, Notification.user_id == other.id) == 1
+    renamed = signed_in("admin").post(
+        f"/admin/users/{other.id}/edit",
+        data={
+            "email": other.email,
+            "full_name": "Renamed Officer",
+            "role": other.role,
+            "organization_id": str(other.organization_id),
+            "language": other.language,
+            "is_active": "y",
+        },
+    )
+    assert renamed.status_code in (302, 303)
+    assert count(Notification, Notification.user_id == other.id) == 1
+    changes = db.session.scalars(
+        select(AuditEvent.changes).where(AuditEvent.object_type == "users", AuditEvent.object_id == officer.id)
+    ).all()
+    assert any((c or {}).get("after", {}).get("notices_removed") == 1 for c in changes)

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from app.api.tokens import create_token
 from app.auth.models import PasswordReset, User
 from app.extensions import db
 from app.notifications.models import OutboxMessage
@@ -56,6 +57,37 @@ def test_a_link_resets_once_and_ends_every_session(app, world):
     assert 'id="link-dead"' in again.get(link).get_data(as_text=True)
     row = db.session.scalars(select(PasswordReset).where(PasswordReset.user_id == person.id)).one()
     assert link.rsplit("/", 1)[1] not in (row.token_hash or "")  # only the hash is kept
+
+
+def test_a_reset_revokes_the_accounts_api_tokens_by_link_and_by_an_admin(app, world, signed_in):
+    """A reset is asked when the account may be in other hands: a token made by those hands stops with it."""
+    person = world.users["partner"]
+    _token, secret = create_token(person, "script", by=person)
+    db.session.commit()
+    api = SignedInClient(app, None)
+    assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    _ask(app, person.email)
+    visitor = SignedInClient(app, None)
+    assert visitor.post(_link_for(person), data={"new_password": NEW, "confirm": NEW}).status_code == 303
+    assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+
+    _token, secret = create_token(person, "script again", by=person)
+    db.session.commit()
+    assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    edited = signed_in("admin").post(
+        f"/admin/users/{person.id}/edit",
+        data={
+            "email": person.email,
+            "full_name": person.full_name,
+            "role": person.role,
+            "organization_id": str(person.organization_id),
+            "language": person.language,
+            "is_active": "y",
+            "password": "Un tout autre mot de passe pour la caravane",
+        },
+    )
+    assert edited.status_code in (302, 303), edited.get_data(as_text=True)[:500]
+    assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
 
 
 def test_the_mail_speaks_the_persons_language(app, world):
