@@ -173,6 +173,17 @@ def record_signature(payload, agreement_id: int, signatory_id: int):
     return present_signatures(agreement)
 
 
+@blueprint.route("/agreements/<int:agreement_id>/signatories/<int:signatory_id>/signature", methods=["DELETE"])
+@blueprint.response(200, ws.SignaturesSchema)
+@errors(blueprint, 403, 404, 409, 422)
+def withdraw_signature(agreement_id: int, signatory_id: int):
+    """Take back a signature recorded in error, with those recorded after it (they sign in order)."""
+    user = api_user()
+    agreement = get_agreement_or_404(agreement_id, user, need="act")
+    services.withdraw_signature(agreement, signatory_id, by=user, expected_version=agreement.version)
+    return present_signatures(agreement)
+
+
 @blueprint.route("/agreements/<int:agreement_id>/signed-copy", methods=["POST"])
 @blueprint.arguments(ws.SignedCopyFormSchema, location="form", content_type="multipart/form-data")
 @blueprint.response(201, DocumentSchema)

@@ -74,6 +74,12 @@ class SignatureForm(Form):
     version = HiddenField(validators=[DataRequired()])
 
 
+class WithdrawSignatureForm(Form):
+    """Take back a signature recorded in error (nothing to fill in: the version seen)."""
+
+    version = HiddenField(validators=[DataRequired()])
+
+
 class SignedCopyForm(Form):
     file = FileField(_l("Signed copy"), validators=[DataRequired()])
     version = HiddenField(validators=[DataRequired()])

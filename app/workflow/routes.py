@@ -33,6 +33,7 @@ from app.workflow.forms import (
     SignatoryForm,
     SignatureForm,
     SignedCopyForm,
+    WithdrawSignatureForm,
 )
 from app.workflow.inbox import inbox_for
 from app.workflow.models import AgreementDocument, Delegation
@@ -198,6 +199,18 @@ def record_signature(agreement_id: int, signatory_id: int):
         agreement, signatory_id, by=current_user, signed_on=form.signed_on.data, expected_version=_version(form)
     )
     return _done(agreement, _("Signature recorded."))
+
+
+@blueprint.route("/agreements/<int:agreement_id>/signatories/<int:signatory_id>/withdraw", methods=["POST"])
+@login_required
+@refusals_return_to(_page)
+def withdraw_signature(agreement_id: int, signatory_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="act")
+    form = WithdrawSignatureForm()
+    if not form.validate_on_submit():
+        raise form_errors(form)
+    services.withdraw_signature(agreement, signatory_id, by=current_user, expected_version=_version(form))
+    return _done(agreement, _("Signature taken back: record it again with the right date."))
 
 
 @blueprint.route("/agreements/<int:agreement_id>/signed-copy", methods=["POST"])

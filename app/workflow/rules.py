@@ -167,5 +167,30 @@ def _all_signatories_signed_clause():
 
 @effect("unlock_text")
 def _unlock_text(agreement, by) -> None:
-    """Going back before signature reopens the text for new negotiation rounds."""
+    """Going back before signature reopens the text for new negotiation rounds. A signature applies to one
+    text: those recorded for the old one are taken back and the agreement is no longer dated as signed;
+    the signatories stay named, to sign the next text."""
+    from app.core import audit
+
     agreement.agreed_round_id = None
+    signed = [s for s in agreement.signatories if s.signed_on is not None]
+    if not signed and agreement.signed_on is None:
+        return
+    audit.record("signatures_voided", agreement, actor=by, changes=clear_signatures(agreement, signed))
+
+
+def clear_signatures(agreement, signatories) -> dict:
+    """Take back the signatures of `signatories` (a correction, or a text opened again): the agreement,
+    signed on its last signature's day, is signed no longer. Returns what was taken back, for the trail."""
+    from app.core.models import utcnow
+
+    changes = {
+        "withdrawn": [{"name": s.name, "side": s.side, "signed_on": s.signed_on.isoformat()} for s in signatories],
+        "before": {"signed_on": agreement.signed_on.isoformat() if agreement.signed_on else None},
+        "after": {"signed_on": None},
+    }
+    for signatory in signatories:
+        signatory.signed_on, signatory.recorded_by_id, signatory.recorded_at = None, None, None
+    agreement.signed_on = None
+    agreement.updated_at = utcnow()
+    return changes

@@ -19,6 +19,7 @@ from app.workflow import engine
 from app.workflow.documents import attach_document
 from app.workflow.engine import WorkflowError
 from app.workflow.models import AgreementDocument, Delegation, NegotiationAcceptance, NegotiationRound, Signatory
+from app.workflow.rules import clear_signatures
 
 # --- negotiation -----------------------------------------------------------------------
 
@@ -267,17 +268,23 @@ def add_signatory(agreement, *, by, side: str, name: str, title: str | None, exp
     return signatory
 
 
-def record_signature(
-    agreement, signatory_id: int, *, by, signed_on: date, expected_version: int, today: date | None = None
-) -> Signatory:
-    """Record that a signatory signed on `signed_on` (never in the future, never before the one before)."""
-    today = today or clock.today()
+def _signatory_to_change(agreement, signatory_id: int, *, by, expected_version: int) -> Signatory:
+    """The signatory whose signature the ministry side records or takes back, during the signature stage."""
     check_version(agreement, expected_version)
     _require_ministry_side(agreement, by)
     _require_signature_stage(agreement)
     signatory = next((s for s in agreement.signatories if s.id == signatory_id), None)
     if signatory is None:
         raise ValidationFailed(_("Unknown signatory."))
+    return signatory
+
+
+def record_signature(
+    agreement, signatory_id: int, *, by, signed_on: date, expected_version: int, today: date | None = None
+) -> Signatory:
+    """Record that a signatory signed on `signed_on` (never in the future, never before the one before)."""
+    today = today or clock.today()
+    signatory = _signatory_to_change(agreement, signatory_id, by=by, expected_version=expected_version)
     if signatory.signed_on is not None:
         raise WorkflowError(_("This signature is already recorded."))
     if not isinstance(signed_on, date):
@@ -311,6 +318,19 @@ def record_signature(
         actor=by,
         changes={"name": signatory.name, "side": signatory.side, "signed_on": signed_on.isoformat(), **derived},
     )
+    flush_or_conflict()
+    return signatory
+
+
+def withdraw_signature(agreement, signatory_id: int, *, by, expected_version: int) -> Signatory:
+    """Take back a signature recorded in error (a wrong date, a signatory who has not signed yet), with
+    the signatures recorded after it: they sign in order, each dated after the one before. During the
+    signature stage, by the ministry side, as recording it; the trail keeps what was taken back."""
+    signatory = _signatory_to_change(agreement, signatory_id, by=by, expected_version=expected_version)
+    if signatory.signed_on is None:
+        raise WorkflowError(_("This signature is not recorded."))
+    taken_back = [s for s in agreement.signatories if s.position >= signatory.position and s.signed_on is not None]
+    audit.record("signature_withdrawn", agreement, actor=by, changes=clear_signatures(agreement, taken_back))
     flush_or_conflict()
     return signatory
 

@@ -321,6 +321,12 @@ WRITE_ROUTES = [
         {"signed_on": "2025-01-01"},
         only(MINISTRY_SIDE, ok=409, partner_b=404),
     ),
+    (
+        "DELETE",
+        P + "/agreements/{a}/signatories/999999/signature",
+        None,
+        only(MINISTRY_SIDE, ok=409, partner_b=404),
+    ),
     ("POST", P + "/agreements/{a}/signed-copy", "multipart", only(MINISTRY_SIDE, ok=409, partner_b=404)),
     # A is not an amendment.
     (

@@ -351,14 +351,20 @@ def test_negotiation_turns_and_lock(mou, world):
         services.accept_version(mou, by=world.users["partner_b"], expected_version=mou.version)
 
 
-def test_signatures_in_order_and_never_in_the_future(mou, world):
+def in_signature(mou, world, *signatories):
+    """The MoU's text agreed and its signature opened, with these (side, name) signatories named."""
+    officer = world.users["officer"]
     to_negotiation(mou, world)
     agree_text(mou, world)
-    take(mou, "open_signature", world.users["officer"])
-    officer = world.users["officer"]
-    for side, name in (("ministry", "First"), ("partner", "Second")):
+    take(mou, "open_signature", officer)
+    for side, name in signatories:
         services.add_signatory(mou, by=officer, side=side, name=name, title=None, expected_version=mou.version)
-    first, second = mou.signatories
+    return list(mou.signatories)
+
+
+def test_signatures_in_order_and_never_in_the_future(mou, world):
+    officer = world.users["officer"]
+    first, second = in_signature(mou, world, ("ministry", "First"), ("partner", "Second"))
     with pytest.raises(WorkflowError, match="in order"):
         services.record_signature(mou, second.id, by=officer, signed_on=date(2026, 1, 5), expected_version=mou.version)
     with pytest.raises(ValidationFailed, match="future"):
@@ -368,6 +374,63 @@ def test_signatures_in_order_and_never_in_the_future(mou, world):
     services.record_signature(mou, first.id, by=officer, signed_on=date(2026, 1, 5), expected_version=mou.version)
     with pytest.raises(ValidationFailed, match="before the previous"):
         services.record_signature(mou, second.id, by=officer, signed_on=date(2026, 1, 4), expected_version=mou.version)
+
+
+def test_a_signature_recorded_in_error_is_taken_back_with_those_after_it(mou, world):
+    officer = world.users["officer"]
+    first, second = in_signature(mou, world, ("ministry", "First"), ("partner", "Second"))
+    services.record_signature(mou, first.id, by=officer, signed_on=date(1999, 1, 1), expected_version=mou.version)
+    services.record_signature(mou, second.id, by=officer, signed_on=date(2026, 1, 6), expected_version=mou.version)
+    db.session.commit()
+    assert mou.signed_on == date(2026, 1, 6)
+    with pytest.raises(PermissionDenied):
+        services.withdraw_signature(mou, first.id, by=world.users["partner"], expected_version=mou.version)
+    services.withdraw_signature(mou, first.id, by=officer, expected_version=mou.version)
+    db.session.commit()
+    assert (first.signed_on, second.signed_on, mou.signed_on) == (None, None, None)
+    with pytest.raises(WorkflowError, match="not recorded"):
+        services.withdraw_signature(mou, first.id, by=officer, expected_version=mou.version)
+    db.session.rollback()
+    services.record_signature(mou, first.id, by=officer, signed_on=date(2026, 1, 5), expected_version=mou.version)
+    db.session.commit()
+    assert first.signed_on == date(2026, 1, 5)
+    row = db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "signature_withdrawn"))
+    assert [w["signed_on"] for w in row.changes["withdrawn"]] == ["1999-01-01", "2026-01-06"]
+
+
+def test_the_page_and_the_api_take_back_a_signature(mou, world, signed_in):
+    officer = world.users["officer"]
+    in_signature(mou, world, ("ministry", "First"))
+    first = mou.signatories[0]
+    services.record_signature(mou, first.id, by=officer, signed_on=date(1999, 1, 1), expected_version=mou.version)
+    db.session.commit()
+    client = signed_in("officer")
+    page = client.get(f"/agreements/{mou.id}").get_data(as_text=True)
+    assert f"/agreements/{mou.id}/signatories/{first.id}/withdraw" in page
+    assert f"/agreements/{mou.id}/signatories/{first.id}/withdraw" not in signed_in("partner").get(
+        f"/agreements/{mou.id}"
+    ).get_data(as_text=True)
+    taken = client.post(f"/agreements/{mou.id}/signatories/{first.id}/withdraw", data={"version": mou.version})
+    assert taken.status_code in (302, 303)
+    db.session.expire_all()
+    assert db.session.get(type(first), first.id).signed_on is None
+    refused = client.post(f"/agreements/{mou.id}/signatories/{first.id}/withdraw", data={"version": mou.version})
+    assert refused.status_code in (302, 303, 409, 422)  # refused, said on the page: nothing left to take back
+
+
+def test_a_text_opened_again_takes_back_the_signatures_of_the_old_one(mou, world):
+    """A signature applies to one text: back to negotiation, those recorded are taken back and the
+    agreement is no longer dated as signed; the signatories stay named, to sign the next text."""
+    officer = world.users["officer"]
+    in_signature(mou, world, ("ministry", "First"))
+    services.record_signature(
+        mou, mou.signatories[0].id, by=officer, signed_on=date(2026, 1, 5), expected_version=mou.version
+    )
+    db.session.commit()
+    take(mou, "back_to_negotiation", officer, comment="Une clause à revoir")
+    assert mou.state == "negotiation" and mou.signed_on is None
+    assert [(s.name, s.signed_on) for s in mou.signatories] == [("First", None)]
+    assert db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "signatures_voided")) is not None
 
 
 def test_the_signed_copy_records_its_sha256(mou, world):
