@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,9 @@ KNOWN_FIELDS = (
     "effective_on",
     "expires_on",
 )
-AUTOMATIC_DATES = ("effective_on", "expires_on")
+# The dates a move may be taken by itself on (`automatic:`), and how many days after the date it is taken:
+# an agreement is in force from its effective date and through its end date, so it expires the day after.
+AUTOMATIC_DATES = {"effective_on": 0, "expires_on": 1}
 DOCUMENT_KINDS = ("text_version", "signed_copy", "termination_notice", "other")
 # What a state means to the rest of Sharaka (`tags:` on a state). Pages, reports, reminders,
 # exports and the API ask these, never a state's name, so a renamed or added state works everywhere.
@@ -115,6 +118,15 @@ class Transition:
     # Asks "are you sure?" first, saying what will happen: by default every move into a
     # final state; `confirm: true` in the definition for other hard-to-undo moves.
     confirm: bool = False
+
+    @property
+    def days_after_its_date(self) -> timedelta:
+        """For a move taken by itself: how long after its date (AUTOMATIC_DATES) it is taken."""
+        return timedelta(days=AUTOMATIC_DATES.get(self.automatic or "", 0))
+
+    def automatic_day(self, on: date) -> date:
+        """The day a move taken by itself is taken, for the agreement's date `on` it follows."""
+        return on + self.days_after_its_date
 
 
 @dataclass(frozen=True)

@@ -661,7 +661,10 @@ def scheduled_on(agreement, transition: Transition, today: date) -> date | None:
     """The day `transition` will be taken by itself, when it is automatic on a date of the agreement's
     that is set and still to come; else None."""
     on = getattr(agreement, transition.automatic, None) if transition.automatic else None
-    return on if isinstance(on, date) and on > today else None
+    if not isinstance(on, date):
+        return None
+    day = transition.automatic_day(on)
+    return day if day > today else None
 
 
 def _keep_dates_for_later(agreement, transition: Transition, *, by, comment, set_before: dict, on: date) -> None:
@@ -826,7 +829,7 @@ def run_automatic_transitions(today: date) -> list[tuple[str, str, str]]:
                     Agreement.type == definition.type,
                     Agreement.state.in_(transition.sources),
                     date_column.is_not(None),
-                    date_column <= today,
+                    date_column <= today - transition.days_after_its_date,
                 )
                 .order_by(Agreement.id)
             ).all()

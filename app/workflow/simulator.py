@@ -341,12 +341,12 @@ def _automatic_until(definition, state, entered, until: date, dates: dict, steps
         due = [
             t
             for t in definition.transitions_from(state)
-            if t.automatic and dates.get(t.automatic) and dates[t.automatic] <= until
+            if t.automatic and dates.get(t.automatic) and t.automatic_day(dates[t.automatic]) <= until
         ]
         if not due:
             break
         transition = due[0]
-        day = max(dates[transition.automatic], entered)
+        day = max(transition.automatic_day(dates[transition.automatic]), entered)
         step = Step(on=day, transition=transition.name, source=state, target=transition.target, automatic=True)
         step.sla_breaches = _sla(definition, state, entered, day, None)
         steps.append(step)

@@ -342,7 +342,11 @@ def test_a_feed_holds_the_approval_deadlines_waiting_on_its_reader(world, client
     db.session.commit()
     round_ = _submit(world, review)
     forgotten = _submit(world, long_late)
-    forgotten.requested_at = utcnow() - timedelta(days=PAST_DAYS + 11)  # fell due PAST_DAYS + 1 days ago
+    # Asked at noon, ministry time, PAST_DAYS + 11 days ago: fell due PAST_DAYS + 1 days ago. (Counted back
+    # from this instant instead, late in a UTC evening it fell on the next ministry day in the summer,
+    # when Morocco was UTC+1, and was due inside the window.)
+    asked_on = clock.today() - timedelta(days=PAST_DAYS + 11)
+    forgotten.requested_at = clock.start_of(asked_on) + timedelta(hours=12)
     db.session.commit()
     uid = f"approval-{round_.id}-legal_and_head"
     assert uid in _feed_uids(client, legal) and uid in _feed_uids(client, manager)

@@ -142,7 +142,8 @@ def test_a_notice_of_non_renewal_stops_the_tacit_renewal(world):
         agreement, by=officer, given_on=date(2025, 9, 15), side="partner", expected_version=agreement.version
     )
     db.session.commit()
-    results = date_moves.run_date_transitions(date(2026, 1, 1))
+    assert date_moves.run_date_transitions(date(2026, 1, 1)) == []  # in force through its last day
+    results = date_moves.run_date_transitions(date(2026, 1, 2))
     db.session.commit()
     assert (agreement.reference, "expire", "done") in results and agreement.state == "expired"
     assert agreement.expires_on == date(2026, 1, 1)

@@ -100,7 +100,9 @@ def test_the_whole_mou_lifecycle_to_active_and_expired(mou, world):
     assert mou.state == "active" and mou.effective_on == date(2026, 3, 15)
     take(mou, "suspend", officer, comment="Budget freeze")
     take(mou, "resume", officer)
-    assert date_moves.run_date_transitions(date(2029, 3, 15))[0][2] == "done"
+    # In force through its end date: it expires the day after, and its last day's reports can be handed in.
+    assert date_moves.run_date_transitions(date(2029, 3, 15)) == [] and mou.state == "active"
+    assert date_moves.run_date_transitions(date(2029, 3, 16))[0][2] == "done"
     db.session.commit()
     assert mou.state == "expired"
     transitions = [

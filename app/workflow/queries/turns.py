@@ -58,7 +58,7 @@ def moves_waiting_for_their_date(today) -> ColumnElement[bool]:
             and_(
                 Agreement.state.in_(transition.sources),
                 getattr(Agreement, transition.automatic).is_not(None),
-                getattr(Agreement, transition.automatic) > today,
+                getattr(Agreement, transition.automatic) > today - transition.days_after_its_date,
             )
             for transition in definition.transitions
             if transition.automatic and transition.roles
