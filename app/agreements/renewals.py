@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from app.agreements.models import NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS
+from sqlalchemy import and_
+
+from app.agreements.models import NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS, Agreement
 from app.core import audit, clock
 from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
@@ -22,7 +24,7 @@ from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.permissions import can
 from app.extensions import db
-from app.workflow import engine
+from app.workflow import engine, queries
 
 RENEWAL_FIELDS = ("renewal_terms", "renewal_months", "notice_period", "notice_unit")
 # Where a renewal means something: signed and not ended yet.
@@ -142,4 +144,28 @@ def record_non_renewal(agreement, *, by, given_on: date | None, side: str, uploa
                 "document": document.original_name if document is not None else None,
             }
         },
+    )
+
+
+def renews_tacitly(agreement) -> bool:
+    """Whether the agreement renews by itself at its end date: running, renewed tacitly by its terms,
+    no notice of non-renewal given. Its end is then no end: pages and reminders say it renews. (The
+    SQL twin: renewing_tacitly.)"""
+    return (
+        engine.state_has(agreement, "running")
+        and agreement.renewal_terms == "tacit"
+        and agreement.non_renewal_on is None
+        and agreement.renewal_months is not None
+        and agreement.expires_on is not None
+    )
+
+
+def renewing_tacitly():
+    """SQL: the agreements renews_tacitly holds for."""
+    return and_(
+        queries.in_state_tagged("running"),
+        Agreement.renewal_terms == "tacit",
+        Agreement.non_renewal_on.is_(None),
+        Agreement.renewal_months.is_not(None),
+        Agreement.expires_on.is_not(None),
     )

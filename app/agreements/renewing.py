@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.agreements.models import Agreement
-from app.agreements.renewals import clean_terms, current_terms
+from app.agreements.renewals import clean_terms, current_terms, renewing_tacitly
 from app.core import audit
 from app.core.dates import within_calendar
 from app.core.errors import PermissionDenied, ValidationFailed
@@ -22,7 +22,7 @@ from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.permissions import can
 from app.extensions import db
-from app.workflow import engine, queries
+from app.workflow import engine
 
 # --- tacit renewal (the daily tick) ----------------------------------------------------------
 
@@ -32,16 +32,7 @@ def renew_tacitly(today: date) -> list[tuple[str, str, str]]:
     given, by its renewal months (as often as needed to pass today, after a tick that did not run).
     Each agreement in its own savepoint: one that fails is rolled back alone and reported."""
     candidates = db.session.scalars(
-        select(Agreement)
-        .where(
-            queries.in_state_tagged("running"),
-            Agreement.renewal_terms == "tacit",
-            Agreement.non_renewal_on.is_(None),
-            Agreement.renewal_months.is_not(None),
-            Agreement.expires_on.is_not(None),
-            Agreement.expires_on <= today,
-        )
-        .order_by(Agreement.id)
+        select(Agreement).where(renewing_tacitly(), Agreement.expires_on <= today).order_by(Agreement.id)
     ).all()
     results = []
     for agreement in candidates:
@@ -88,6 +79,40 @@ def extend(agreement, today: date) -> None:
         },
     )
     follow_end_date(agreement, old_end, by=None, comment=None)
+    _tell_of_renewal(agreement, old_end)
+
+
+def _tell_of_renewal(agreement, old_end: date) -> None:
+    """A tacit renewal commits the ministry and its partners for another term: the owner, the managers
+    who receive escalations and the partners' users are told of the new end and the next notice deadline."""
+    from app.agreements.models import is_partner_party
+    from app.notifications.reminders import People, _people, agreement_params
+    from app.notifications.services import Notice, app_path, notify
+
+    people = People()
+    partners = [
+        user
+        for party in agreement.parties
+        if is_partner_party(party.role)
+        for user in people.partners.get(party.organization_id, [])
+    ]
+    deadline = agreement.notice_deadline
+    notice = Notice(
+        kind="agreement_renewed",
+        category="agreement_activity",
+        params={
+            **agreement_params(agreement),
+            "previous_end": old_end.isoformat(),
+            "expires_on": agreement.expires_on.isoformat(),
+            "months": agreement.renewal_months,
+            "notice_deadline": deadline.isoformat() if deadline else None,
+        },
+        link=app_path("agreements.view_agreement", agreement_id=agreement.id),
+        object_type="agreements",
+        object_id=agreement.id,
+    )
+    for person in _people([people.by_id.get(agreement.owner_id)], people.holding("escalation.receive"), partners):
+        notify(person, notice)
 
 
 # --- "Renew": a linked renewal agreement ---------------------------------------------------

@@ -121,6 +121,8 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
         return _("%(ref)s is now at the stage “%(state)s”", ref=ref, state=isolate(pick(params.get("state"))))
     if kind == "agreement_ending":
         return ngettext("%(ref)s ends in %(num)s day", "%(ref)s ends in %(num)s days", days, ref=ref)
+    if kind == "agreement_renewed":
+        return _("%(ref)s renewed by itself until %(date)s", ref=ref, date=_date(params.get("expires_on")))
     if kind == "notice_deadline":
         if days == 0:
             return _("%(ref)s: the notice deadline of non-renewal is today", ref=ref)
@@ -258,6 +260,25 @@ def detail(kind: str, params: dict) -> str:
             before=isolate(pick(params.get("previous"))),
             after=isolate(pick(params.get("state"))),
             name=isolate(params.get("by") or automatically),
+        )
+    if kind == "agreement_renewed":
+        renewed = ngettext(
+            "“%(title)s” renewed by itself for %(num)s month, as its terms say: it now ends on %(date)s.",
+            "“%(title)s” renewed by itself for %(num)s months, as its terms say: it now ends on %(date)s.",
+            params.get("months") or 0,
+            title=title,
+            date=_date(params.get("expires_on")),
+        )
+        if not params.get("notice_deadline"):
+            return renewed
+        return " ".join(
+            [
+                renewed,
+                _(
+                    "To stop the next renewal, give notice of non-renewal by %(deadline)s.",
+                    deadline=_date(params["notice_deadline"]),
+                ),
+            ]
         )
     if kind == "agreement_ending":
         return _(

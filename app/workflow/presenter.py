@@ -59,6 +59,9 @@ class WorkflowPanel:
     is_text_locked: bool = False
     signatories: list = field(default_factory=list)
     can_manage_signatures: bool = False
+    # Renewed by itself at its end: (end date, months, notice deadline, whether notice may still be given),
+    # else None (renewing.renews_tacitly).
+    renews: tuple | None = None
     documents: list = field(default_factory=list)
     state_tags: tuple[str, ...] = ()  # what the current state means (definitions.STATE_TAGS)
     end_warning: str | None = None  # a child that ends after its parent (children.end_warning)
@@ -216,12 +219,23 @@ def build_panel(agreement, user) -> WorkflowPanel:
     )
     panel.end_warning = end_warning(agreement) if agreement.parent_id else None
     panel.sent_back = _sent_back(agreement, moves, definition, user)
+    from app.agreements.renewals import renews_tacitly
+
     today = clock.today()
+    renews = renews_tacitly(agreement)
     panel.scheduled = [
         (engine.label(definition.states[transition.target].label), on)
         for transition in definition.transitions_from(agreement.state)
         if (on := engine.scheduled_on(agreement, transition, today)) is not None
+        # Renewed by itself at its end date, it does not move on the day after: the renewal is said instead.
+        and not (renews and transition.automatic == "expires_on")
     ]
+    deadline = agreement.notice_deadline
+    panel.renews = (
+        (agreement.expires_on, agreement.renewal_months, deadline, deadline is not None and deadline >= today)
+        if renews
+        else None
+    )
 
     # Moves that ask what happens to each child agreement (e.g. terminate a MoU with a lab under it).
     panel.child_choices = {

@@ -18,6 +18,8 @@ from app.core.errors import ValidationFailed
 from app.deliverables import services as deliverable_services
 from app.extensions import db
 from app.notifications import reminders
+from app.notifications.messages import detail, headline
+from app.notifications.models import Notification
 from app.workflow import date_moves
 from tests import factories
 from tests.integration.test_api import api, tokens  # noqa: F401  (fixtures)
@@ -545,3 +547,41 @@ def test_the_amendment_page_proposes_new_renewal_terms(signed_in, world):
     }
     html = client.get(f"/agreements/{amendment.id}").get_data(as_text=True)
     assert 'data-term="renewal"' in html and "notice: 90 days before the end date" in html
+
+
+def test_a_tacit_renewal_tells_the_owner_the_managers_and_the_partners(world):
+    """Another term commits both sides: the owner, the managers and the partner's users hear of the new
+    end and of the next notice deadline."""
+    agreement = tacit(world.agreement_a, months=12, notice=3, end=date(2026, 1, 1))
+    date_moves.run_date_transitions(date(2026, 1, 1))
+    db.session.commit()
+    told = {
+        n.user_id: n
+        for n in db.session.scalars(
+            select(Notification).where(Notification.kind == "agreement_renewed", Notification.object_id == agreement.id)
+        )
+    }
+    assert {world.users["officer"].id, world.users["manager"].id, world.users["partner"].id} <= set(told)
+    assert world.users["partner_b"].id not in told  # not a party
+    notice = told[world.users["partner"].id]
+    assert notice.params["expires_on"] == "2027-01-01" and notice.params["notice_deadline"] == "2026-10-01"
+    assert "2027" in headline(notice.kind, notice.params)
+    assert "October 1, 2026" in detail(notice.kind, notice.params)
+
+
+def test_an_agreement_that_renews_by_itself_is_not_announced_as_ending(world, signed_in):
+    """Its end is no end: no "ends in 90 days, decide whether to let it end" (the notice deadline's
+    reminders ask in time), and its page says it renews, not that it moves to Expired."""
+    agreement = tacit(world.agreement_a, months=12, notice=3, end=clock.today() + timedelta(days=30))
+    ending = {c.notice.object_id for c in reminders.candidates_at(_at(clock.today())) if c.rule == "agreement_ending"}
+    assert agreement.id not in ending
+    page = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert "data-renews" in page and "Renews by itself" in page and "No notice of non-renewal was given" in page
+    assert "data-scheduled" not in page
+    # Once notice is given it ends, and is announced so.
+    agreement.non_renewal_on, agreement.non_renewal_by = clock.today() - timedelta(days=70), "partner"
+    db.session.commit()
+    ending = {c.notice.object_id for c in reminders.candidates_at(_at(clock.today())) if c.rule == "agreement_ending"}
+    assert agreement.id in ending
+    page = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert "data-renews" not in page and "data-scheduled" in page

@@ -362,7 +362,11 @@ def _policy(agreement):
 
 
 def ending_candidates(today: date, people: People) -> list[Candidate]:
+    """Agreements whose end comes within the policy's days: the owner and the managers decide whether
+    to renew, amend or let it end. Not those that renew by themselves (renewing.renewing_tacitly): their
+    end is no end, and the notice deadline's reminders (notice_candidates) ask the decision in time."""
     from app.agreements.models import Agreement
+    from app.agreements.renewals import renewing_tacitly
 
     horizon = max((max(p.ending_days or (0,)) for p in _policies_in_use()), default=0)
     # Plain columns: the agreement itself is read only for a reminder not sent yet (_ending_notice).
@@ -373,6 +377,7 @@ def ending_candidates(today: date, people: People) -> list[Candidate]:
             Agreement.expires_on.is_not(None),
             Agreement.expires_on >= today,
             Agreement.expires_on <= today + timedelta(days=horizon),
+            ~renewing_tacitly(),
         )
         .order_by(Agreement.expires_on, Agreement.id)
     ).all()
