@@ -405,6 +405,13 @@ def _eligibility(step: ApprovalStep, round_: ApprovalRound, acting, identity) ->
         return _("You are not an approver of this step.")
     if step.exclude_requester and round_.requested_by_id in (acting.id, identity.id):
         return _("The person who asked for approval cannot approve it (four-eyes rule).")
+    if any(
+        d.step != step.name and (d.approver_id == acting.id or d.counted_user_id == identity.id)
+        for d in round_.decisions
+    ):
+        # A later step asks someone else: the manager who approved as head of department is not also
+        # the Minister's office that signs off after them.
+        return _("You approved an earlier step of this approval: another person approves this one (four-eyes rule).")
     status = step_status(step, round_)
     if any(d.counted_user_id == identity.id for d in status["approvals"]):
         return _("%(name)s has already approved this step.", name=identity.full_name)

@@ -239,6 +239,17 @@ def test_the_large_agreement_waits_for_the_ministers_office_the_small_one_moves_
         )
     )
     assert waiting == {large.id}
+    # One person approves one step: the manager who approved as head of department is not also the
+    # Minister's office (the page, the API and the inbox SQL agree).
+    option = next(o for o in engine.actions_for(large, manager) if o.name == "approve_review")
+    assert not option.is_allowed and "earlier step" in option.reasons[0]
+    assert large.id not in set(
+        db.session.scalars(
+            select(ApprovalRound.agreement_id)
+            .join(Agreement, ApprovalRound.agreement_id == Agreement.id)
+            .where(queries.approvals_waiting_on(manager, [manager]))
+        )
+    )
     # Reminders: past the SLA, the overdue reminder names the minister's office step.
     later = datetime.combine(date.today() + timedelta(days=12), time(9), tzinfo=CASA)
     keys = {

@@ -176,10 +176,11 @@ def approvals_waiting_on(user, people: list) -> ColumnElement[bool]:
                     continue
                 parts = [
                     ApprovalRound.transition == transition.name,
+                    # Not counted in this round yet, nor acting in it: one person approves one step
+                    # (engine._eligibility).
                     ~exists().where(
                         ApprovalDecision.round_id == ApprovalRound.id,
-                        ApprovalDecision.step == step.name,
-                        ApprovalDecision.counted_user_id == identity.id,
+                        or_(ApprovalDecision.counted_user_id == identity.id, ApprovalDecision.approver_id == user.id),
                     ),
                 ]
                 for extra in (_step_started(steps, index), _step_applies(step)):
