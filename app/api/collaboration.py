@@ -63,6 +63,12 @@ class ComparisonSchema(Schema):
     added = fields.Integer(allow_none=True)
     removed = fields.Integer(allow_none=True)
     changed = fields.Integer(allow_none=True)
+    rough = fields.Boolean(
+        metadata={
+            "description": "Too costly to align paragraph by paragraph (many repeated paragraphs or words): "
+            "every paragraph is given as removed and added."
+        }
+    )
     sections = fields.List(fields.Dict(), metadata={"description": "[{section, changes}] in order."})
     rows = fields.List(fields.Nested(ComparisonRowSchema))
 
@@ -161,6 +167,7 @@ def compare_versions(agreement_id: int, old: int, new: int):
             added=comparison.added,
             removed=comparison.removed,
             changed=comparison.changed,
+            rough=comparison.rough,
             sections=[{"section": name, "changes": count} for name, count in comparison.sections],
             rows=[
                 {

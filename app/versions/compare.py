@@ -16,6 +16,40 @@ PAIR_MIN_RATIO = 0.35
 MAX_TOKENS = 4000
 # Runs of unchanged paragraphs longer than this are folded, keeping one on each side as context.
 FOLD_AFTER = 3
+# The steps difflib may take for one comparison (about a second of one core): texts of many repeated
+# words or paragraphs cost it far more than their length (a few KB of "a b a b …" against "b c a …"
+# took minutes). Past the budget, what is left is shown whole: removed and added, not word by word.
+WORK_BUDGET = 4_000_000
+
+
+class TooCostly(Exception):
+    """The comparison would take more steps than its budget allows."""
+
+
+class _Budget:
+    def __init__(self, steps: int = WORK_BUDGET):
+        self.left = steps
+
+    def matcher(self, a, b) -> difflib.SequenceMatcher:
+        return _BudgetedMatcher(a, b, self)
+
+
+class _BudgetedMatcher(difflib.SequenceMatcher):
+    """A SequenceMatcher that counts, before each search for a longest match, the steps that search can
+    take (every place in `b` of every element of `a`'s range), and stops with TooCostly past the budget."""
+
+    def __init__(self, a, b, budget: _Budget):
+        self.budget = budget
+        super().__init__(None, a, b, autojunk=False)
+
+    def find_longest_match(self, alo=0, ahi=None, blo=0, bhi=None):
+        ahi = len(self.a) if ahi is None else ahi
+        bhi = len(self.b) if bhi is None else bhi
+        places = self.b2j
+        self.budget.left -= 1 + sum(len(places.get(element, ())) for element in self.a[alo:ahi])
+        if self.budget.left < 0:
+            raise TooCostly
+        return super().find_longest_match(alo, ahi, blo, bhi)
 
 
 @dataclass
@@ -36,19 +70,26 @@ class Comparison:
     added: int = 0
     removed: int = 0
     changed: int = 0
+    rough: bool = False  # too costly to align paragraph by paragraph: every paragraph shown removed and added
 
     @property
     def total(self) -> int:
         return self.added + self.removed + self.changed
 
 
-def word_diff(old: str, new: str) -> list[tuple[str, str]]:
-    """(op, text) pieces turning `old` into `new`, op being equal, insert or delete."""
+def word_diff(old: str, new: str, budget: _Budget | None = None) -> list[tuple[str, str]]:
+    """(op, text) pieces turning `old` into `new`, op being equal, insert or delete; the paragraphs whole
+    (deleted, inserted) when the words are too many or would cost more than the budget left."""
+    whole = [("delete", old), ("insert", new)]
     a, b = TOKENS.findall(old), TOKENS.findall(new)
     if len(a) > MAX_TOKENS or len(b) > MAX_TOKENS:
-        return [("delete", old), ("insert", new)]
+        return whole
+    try:
+        opcodes = (budget or _Budget()).matcher(a, b).get_opcodes()
+    except TooCostly:
+        return whole
     pieces: list[tuple[str, str]] = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    for op, i1, i2, j1, j2 in opcodes:
         if op in ("delete", "replace"):
             pieces.append(("delete", "".join(a[i1:i2])))
         if op in ("insert", "replace"):
@@ -58,12 +99,22 @@ def word_diff(old: str, new: str) -> list[tuple[str, str]]:
     return pieces
 
 
-def compare(old: list[list], new: list[list]) -> Comparison:
-    """Compare two lists of [level, text] paragraphs."""
+def compare(old: list[list], new: list[list], budget: int = WORK_BUDGET) -> Comparison:
+    """Compare two lists of [level, text] paragraphs, in at most `budget` steps of difflib's: past it,
+    the paragraphs are aligned no further (those left shown removed and added, `rough` set) and the
+    words of a changed paragraph are not compared (shown whole)."""
     old_texts, new_texts = [p[1] for p in old], [p[1] for p in new]
     rows: list[Row] = []
-    matcher = difflib.SequenceMatcher(None, old_texts, new_texts, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+    steps = _Budget(budget)
+    try:
+        opcodes = steps.matcher(old_texts, new_texts).get_opcodes()
+    except TooCostly:
+        rows = [Row("removed", old=text, level=p[0]) for p, text in zip(old, old_texts)]
+        rows += [Row("added", new=text, level=p[0]) for p, text in zip(new, new_texts)]
+        comparison = _summarise(rows)
+        comparison.rough = True
+        return comparison
+    for op, i1, i2, j1, j2 in opcodes:
         if op == "equal":
             rows.extend(
                 Row("equal", old=old_texts[i], new=new_texts[j], level=new[j][0])
@@ -83,7 +134,7 @@ def compare(old: list[list], new: list[list]) -> Comparison:
                     old=old_texts[i],
                     new=new_texts[j],
                     level=new[j][0],
-                    words=word_diff(old_texts[i], new_texts[j]),
+                    words=word_diff(old_texts[i], new_texts[j], steps),
                 )
             )
         rows.extend(Row("removed", old=old_texts[i], level=old[i][0]) for i in olds)

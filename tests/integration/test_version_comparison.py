@@ -10,6 +10,7 @@ from werkzeug.datastructures import FileStorage
 
 from app.api.tokens import create_token
 from app.extensions import db
+from app.versions import compare as compare_module
 from app.versions import extract as extraction
 from app.versions.compare import compare, word_diff
 from app.versions.models import DocumentText
@@ -65,6 +66,41 @@ def test_word_level_diff_and_sections_without_a_database():
     )
     assert (result.added, result.removed, result.changed) == (1, 1, 1)
     assert result.sections == [("A", 1), ("B", 2)]
+
+
+def test_texts_costly_to_compare_are_compared_within_a_budget_of_steps():
+    """Many repeated words or paragraphs cost difflib far more than their length (a few KB of "a b a b …"
+    against "b c a …" took minutes of a worker, on a partner's request). Its steps are counted: past the
+    budget, the words of a paragraph are shown whole, and paragraphs are no longer aligned."""
+    counted = []
+
+    class Counting(compare_module._BudgetedMatcher):
+        def find_longest_match(self, *args, **kwargs):
+            counted.append(self.budget.left)
+            return super().find_longest_match(*args, **kwargs)
+
+    original = compare_module._BudgetedMatcher
+    compare_module._BudgetedMatcher = Counting
+    try:
+        assert word_diff("a b " * 1000, "b c a " * 666) == [("delete", "a b " * 1000), ("insert", "b c a " * 666)]
+        assert min(counted) >= 0  # stopped before the search that would have gone past the budget
+        result = compare([[0, "a"], [0, "b"]] * 10000, [[0, "b"], [0, "c"], [0, "a"]] * 6667)
+        assert result.rough and (result.removed, result.added) == (20000, 20001)
+    finally:
+        compare_module._BudgetedMatcher = original
+    # An everyday revision stays word by word.
+    paragraphs = [[0, f"Article {n} : le partenaire remet un rapport {n} fois par an."] for n in range(300)]
+    revised = [
+        [0, text.replace("rapport", "rapport détaillé")] if n % 10 == 0 else [0, text]
+        for n, (_level, text) in enumerate(paragraphs)
+    ]
+    result = compare(paragraphs, revised)
+    assert not result.rough and result.changed == 30
+    assert all(
+        [text.strip() for op, text in row.words if op != "equal"] == ["détaillé"]
+        for row in result.rows
+        if row.kind == "changed"
+    )
 
 
 @pytest.mark.parametrize("make, name", [(docx_bytes, "v.docx"), (odt_bytes, "v.odt")])
