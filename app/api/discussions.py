@@ -20,6 +20,7 @@ from app.core.permissions import (
 from app.core.storage import send_stored
 from app.discussions import services
 from app.discussions.models import AUDIENCES, DiscussionAttachment
+from app.discussions.services import MAX_ATTACHMENTS, MAX_BODY
 from app.extensions import db
 
 blueprint = api_blueprint(
@@ -60,12 +61,17 @@ class MessageInputSchema(Schema):
         unknown = EXCLUDE
 
     # Not required here: the service says what is missing, after who-may-write is decided.
-    body = Text(20000, load_default=None, metadata={"description": "Mention someone with @ and their e-mail address."})
-    files = fields.List(Upload(), metadata={"description": "Up to 5 attachments (repeat the field)."})
+    body = Text(
+        MAX_BODY, load_default=None, metadata={"description": "Mention someone with @ and their e-mail address."}
+    )
+    files = fields.List(
+        Upload(),
+        metadata={"description": f"Up to {MAX_ATTACHMENTS} attachments (repeat the field), MAX_UPLOAD_MB in all."},
+    )
 
 
 class MessagePatchSchema(StrictSchema):
-    body = Text(20000, required=True)
+    body = Text(MAX_BODY, required=True)
 
 
 def present(message) -> dict:

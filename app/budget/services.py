@@ -5,7 +5,7 @@ and currency in one SQL query (never adding different currencies together)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 
 from babel import Locale
@@ -19,6 +19,7 @@ from app.core.dates import FIRST_DAY, LAST_DAY
 from app.core.errors import DomainError, PermissionDenied, ValidationFailed
 from app.core.i18n import current_language
 from app.core.i18n import gettext as _
+from app.core.numbers import read_decimal
 from app.core.permissions import can, visible_agreements_clause
 from app.core.text import trimmed
 from app.extensions import db
@@ -93,13 +94,8 @@ def clean_line(agreement: Agreement, data: LineData) -> dict:
 
 
 def _amount(value, currency: str, errors: dict) -> Decimal | None:
-    if isinstance(value, float):
-        value = repr(value)  # never trust a binary float: read it as the digits it was written with
-    try:
-        amount = Decimal(str(value).strip().replace(" ", "").replace("\u00a0", "")) if value not in (None, "") else None
-    except (InvalidOperation, ValueError):
-        amount = None
-    if amount is None or not amount.is_finite():
+    amount = read_decimal(value)  # as indicator values are read: a decimal comma, Arabic digits…
+    if amount is None:
         errors["amount"] = [_("Give an amount, for example 250000.00.")]
         return None
     if amount <= 0:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
 
 from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
+from app.core.numbers import read_decimal
 from app.core.permissions import sees_deliverables_of, visible_agreements_clause, visible_deliverables_clause
 from app.core.text import trimmed
 from app.extensions import db
@@ -23,16 +24,8 @@ CENT = Decimal("0.01")
 
 def parse_number(raw, *, field_name: str, allow_zero: bool = True) -> Decimal:
     """A non-negative number from a form or JSON (comma or point as decimal mark), or a clear error."""
-    text = str(raw if raw is not None else "").strip().replace("\u00a0", "").replace(" ", "")
-    # Arabic-Indic digits and separators, as typed on an Arabic keyboard.
-    text = text.translate(str.maketrans("٠١٢٣٤٥٦٧٨٩٫٬", "0123456789.,"))
-    if text.count(",") == 1 and "." not in text:
-        text = text.replace(",", ".")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = None
-    if value is None or not value.is_finite():
+    value = read_decimal(raw)
+    if value is None:
         message = _("Enter a number.")
         raise ValidationFailed(message, {field_name: [message]})
     if value < 0 or (value == 0 and not allow_zero):

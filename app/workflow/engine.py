@@ -25,7 +25,7 @@ from app.core.errors import DomainError, PermissionDenied, ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.permissions import holds_role, may_decide_approvals, plays_workflow_role
-from app.core.text import trimmed
+from app.core.text import one_line, trimmed
 from app.extensions import db
 from app.workflow import rules
 from app.workflow.definitions import ApprovalStep, Transition, WorkflowDefinition
@@ -241,6 +241,17 @@ def open_round(agreement, transition_name: str) -> ApprovalRound | None:
         ),
         None,
     )
+
+
+def unknown_move(definition, name) -> ValidationFailed:
+    """A move no workflow of this agreement's type defines: bad input (422, naming the moves there are),
+    not a conflict with a change made meanwhile."""
+    message = _(
+        "There is no move “%(name)s” in this workflow. Its moves: %(moves)s.",
+        name=one_line(str(name))[:60],
+        moves=", ".join(t.name for t in definition.transitions),
+    )
+    return ValidationFailed(message, {"transition": [message]})
 
 
 def approval_under_way(agreement) -> bool:
@@ -484,7 +495,9 @@ def decide(
     check_version(agreement, expected_version)
     definition = definition_for(agreement)
     transition = definition.transition(transition_name)
-    if transition is None or transition.approval is None or agreement.state not in transition.sources:
+    if transition is None:
+        raise unknown_move(definition, transition_name)
+    if transition.approval is None or agreement.state not in transition.sources:
         raise WorkflowError(_("This approval is no longer open: the agreement has moved on."))
     option = _approval_option(agreement, transition, by, today)
     round_ = option.approval_round
@@ -577,9 +590,10 @@ def act(
 ):
     """The one verb every caller (pages, API, approval links) uses to take a move on an agreement:
     an approval transition records `decision` (approve by default), any other is taken."""
-    transition = definition_for(agreement).transition(transition_name)
+    definition = definition_for(agreement)
+    transition = definition.transition(transition_name)
     if transition is None:
-        raise WorkflowError(_("This action is no longer possible: the agreement has moved on."))
+        raise unknown_move(definition, transition_name)
     if transition.approval is not None:
         return decide(
             agreement,
@@ -621,7 +635,9 @@ def take(
     check_version(agreement, expected_version)
     definition = definition_for(agreement)
     transition = definition.transition(transition_name)
-    if transition is None or agreement.state not in transition.sources:
+    if transition is None:
+        raise unknown_move(definition, transition_name)
+    if agreement.state not in transition.sources:
         raise WorkflowError(_("This action is no longer possible: the agreement has moved on."))
     if transition.approval is not None:
         raise WorkflowError(_("This step is taken by approving it."))

@@ -1261,7 +1261,7 @@ def test_only_an_approver_of_the_step_sends_it_back(api, signed_in, ids):
 @pytest.mark.parametrize(
     "body, status, field",
     [
-        ({"transition": "fly_to_the_moon"}, 409, None),  # not a move of this workflow: the agreement "moved on"
+        ({"transition": "fly_to_the_moon"}, 422, "transition"),  # no move of this workflow: bad input
         ({"transition": "activate"}, 409, None),  # a move of the workflow, but not from a draft
         ({"transition": ""}, 422, "transition"),
         ({"transition": "x" * 61}, 422, "transition"),

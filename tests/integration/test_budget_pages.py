@@ -52,7 +52,8 @@ def test_the_officer_adds_and_removes_a_line_on_the_agreement_page(signed_in, wo
         ({"amount": "-100"}, "The amount must be more than zero."),
         ({"amount": "99999999999999999"}, "The amount is too large"),
         ({"currency": "ABC"}, "three-letter ISO 4217 code"),
-        ({"amount": "12,5"}, "Give an amount"),
+        ({"amount": "12,5,0"}, "Give an amount"),
+        ({"amount": "1_000"}, "Give an amount"),  # not a thousand: a typo
     ],
 )
 def test_bad_amounts_and_currencies_get_a_clear_message_and_nothing_is_stored(signed_in, world, draft, values, message):
