@@ -794,7 +794,7 @@ def test_an_overdue_report_that_was_sent_back_says_so_and_what_to_fix(world, peo
     assert "has not been handed in" not in mail.body_text
 
 
-def test_managers_get_one_escalation_per_deliverable_listing_every_missed_date(world, people):
+def test_managers_hear_again_of_each_date_missed_past_the_threshold(world, people):
     deliverable = deliverable_services.plan_deliverable(
         world.agreement_a,
         deliverable_services.PlanData(
@@ -823,17 +823,23 @@ def test_managers_get_one_escalation_per_deliverable_listing_every_missed_date(w
     mail = [m for m in mails_to(people["manager"], "deliverable_escalated") if "Rapport mensuel" in m.body_text]
     assert len(mail) == 1 and "Missed due dates so far" in mail[0].body_text
     # A week later the same deliverable is not escalated again.
+    def escalations():
+        return [
+            n
+            for n in notices_of(people["manager"], "deliverable_escalated")
+            if n.object_id in {o.id for o in deliverable.occurrences}
+        ]
+
     reminders.run_pass(at(BASE + timedelta(days=107)))
-    assert (
-        len(
-            [
-                n
-                for n in notices_of(people["manager"], "deliverable_escalated")
-                if n.object_id in {o.id for o in deliverable.occurrences}
-            ]
-        )
-        == 1
-    )
+    assert len(escalations()) == 1
+    # Once the next monthly date is missed past the threshold too, managers hear again, of every date.
+    later = BASE + timedelta(days=140)
+    reminders.run_pass(at(later))
+    missed = [o for o in deliverable.occurrences if o.due_on < later - timedelta(days=14)]
+    assert len(escalations()) == 2
+    latest = max(escalations(), key=lambda n: n.id)
+    assert latest.params["missed"] == [o.due_on.isoformat() for o in missed]
+    assert latest.object_id == missed[-1].id and latest.params["due_on"] == missed[-1].due_on.isoformat()
 
 
 def test_an_approval_request_states_its_deadline(world, people, signed_in):

@@ -122,10 +122,11 @@ def _owed_occurrences(columns):
 
 
 def _escalation_candidates(today: date, people: People, skip_sent: bool, sent: Counter | None) -> list[Candidate]:
-    """Managers hear once per deliverable (its earliest date missed past the escalation threshold), the
-    message listing every such missed date: not once a week per missed date. With `skip_sent`, the
-    database finds the deliverables whose earliest such date some manager has not heard of; only those
-    are read whole."""
+    """Managers hear of a deliverable when another of its dates is missed past the escalation threshold
+    (keyed by its latest such date), the message listing every date missed: a monthly report missed four
+    months running is escalated four times, each saying how many are missing, not once for the first
+    and never again (nor once a week per missed date). With `skip_sent`, the database finds the
+    deliverables whose latest such date some manager has not heard of; only those are read whole."""
     from app.deliverables.models import Occurrence
     from app.notifications.reminders.gates import (
         date_text,
@@ -133,19 +134,19 @@ def _escalation_candidates(today: date, people: People, skip_sent: bool, sent: C
         manager_lacks,
     )
 
-    first = _first_escalated(today)
+    latest = _latest_escalated(today)
     lacking = (
         manager_lacks(
-            "deliverable_escalated", "deliverable_occurrences", first.c.id, date_text(first.c.due_on) + ":escalated"
+            "deliverable_escalated", "deliverable_occurrences", latest.c.id, date_text(latest.c.due_on) + ":escalated"
         )
         if skip_sent
         else true()
     )
     managers = _people(people.holding("escalation.receive"))
     if sent is None:
-        deliverable_ids = db.session.scalars(select(first.c.deliverable_id).where(first.c.n == 1, lacking)).all()
+        deliverable_ids = db.session.scalars(select(latest.c.deliverable_id).where(latest.c.n == 1, lacking)).all()
     else:  # one reading: the deliverables every manager heard of are counted, not skipped
-        marked = db.session.execute(select(first.c.deliverable_id, lacking).where(first.c.n == 1)).all()
+        marked = db.session.execute(select(latest.c.deliverable_id, lacking).where(latest.c.n == 1)).all()
         deliverable_ids = [deliverable_id for deliverable_id, is_lacking in marked if is_lacking]
         sent["deliverables"] += (len(marked) - len(deliverable_ids)) * len(managers)
     if not deliverable_ids or not managers:
@@ -162,10 +163,10 @@ def _escalation_candidates(today: date, people: People, skip_sent: bool, sent: C
     candidates = []
     for missed in escalated.values():
         missed.sort(key=lambda item: (item[0].due_on, item[0].id))
-        first_row, overdue = missed[0]
+        latest_row, overdue = missed[-1]  # the date just escalated; the message lists the others
         make = partial(
             _deliverable_notice,
-            first_row.id,
+            latest_row.id,
             "deliverable_escalated",
             "deliverable_overdue",
             overdue,
@@ -174,11 +175,11 @@ def _escalation_candidates(today: date, people: People, skip_sent: bool, sent: C
         candidates += [
             Candidate(
                 "deliverable_escalated",
-                f"{first_row.due_on}:escalated",
+                f"{latest_row.due_on}:escalated",
                 person,
                 make,
                 object_type="deliverable_occurrences",
-                object_id=first_row.id,
+                object_id=latest_row.id,
             )
             for person in managers
         ]
@@ -210,8 +211,8 @@ def approval_reminders_sent(today: date) -> int:
     )
 
 
-def _first_escalated(today: date):
-    """Each deliverable's occurrences overdue past their escalation threshold, numbered by due date."""
+def _latest_escalated(today: date):
+    """Each deliverable's occurrences overdue past their escalation threshold, numbered from the latest due."""
     from app.deliverables.models import Occurrence
     from app.notifications.reminders.gates import escalation_due
 
@@ -222,7 +223,7 @@ def _first_escalated(today: date):
                 Occurrence.due_on,
                 Occurrence.deliverable_id,
                 func.row_number()
-                .over(partition_by=Occurrence.deliverable_id, order_by=(Occurrence.due_on, Occurrence.id))
+                .over(partition_by=Occurrence.deliverable_id, order_by=(Occurrence.due_on.desc(), Occurrence.id.desc()))
                 .label("n"),
             )
         )
