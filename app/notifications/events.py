@@ -18,12 +18,27 @@ from app.notifications.services import Notice, app_path, notify, notify_once
 
 def connect_receivers(app) -> None:
     from app.deliverables.services import deliverable_changed
-    from app.workflow.engine import agreement_moved, approval_recorded
+    from app.workflow.engine import agreement_moved, approval_recorded, version_sent
 
     # Not tied to one app object: tests run several apps, and connecting twice is a no-op.
     agreement_moved.connect(on_agreement_moved, weak=False)
     approval_recorded.connect(on_approval_recorded, weak=False)
     deliverable_changed.connect(on_deliverable_changed, weak=False)
+    version_sent.connect(on_version_sent, weak=False)
+
+
+def _partners_of(agreement) -> list:
+    """The active users of the agreement's partner organisations."""
+    from app.agreements.models import is_partner_party
+
+    return _people(*(_partner_users(party.organization) for party in agreement.parties if is_partner_party(party.role)))
+
+
+def _past_signature(agreement, state: str) -> bool:
+    from app.workflow.engine import definition_for
+
+    found = definition_for(agreement).states.get(state)
+    return found is not None and found.has("after_signing")
 
 
 def _state_label(agreement, state: str) -> dict:
@@ -46,25 +61,50 @@ def on_agreement_moved(app, *, agreement, transition, source, target, by, **_ign
     # Write the change first: the queries below would autoflush it anyway, and a
     # concurrent change must surface as a conflict, not as a database error.
     flush_or_conflict()
-    owner = agreement.owner
-    if owner is not None and not _is_actor(owner, by):
-        notify(
-            owner,
-            Notice(
-                kind="agreement_moved",
-                category="agreement_activity",
-                params={
-                    **agreement_params(agreement),
-                    "previous": _state_label(agreement, source),
-                    "state": _state_label(agreement, target),
-                    "by": getattr(by, "full_name", None),
-                },
-                link=_agreement_link(agreement),
-                object_type="agreements",
-                object_id=agreement.id,
-            ),
-        )
+    notice = Notice(
+        kind="agreement_moved",
+        category="agreement_activity",
+        params={
+            **agreement_params(agreement),
+            "previous": _state_label(agreement, source),
+            "state": _state_label(agreement, target),
+            "by": getattr(by, "full_name", None),
+        },
+        link=_agreement_link(agreement),
+        object_type="agreements",
+        object_id=agreement.id,
+    )
+    # The owner hears of every move; the partners of those that bind them, from the signature on: signed,
+    # in force, suspended and resumed, ended (the ministry's internal stages are not theirs).
+    binding = _past_signature(agreement, source) or _past_signature(agreement, target)
+    partners = _partners_of(agreement) if binding else []
+    for person in _people([agreement.owner], partners):
+        if not _is_actor(person, by):
+            notify(person, notice)
     ask_for_approvals(agreement)
+
+
+def on_version_sent(app, *, agreement, negotiation_round, by, **_ignored) -> None:
+    """A new version of the text: the other side's turn. From the ministry, the partners' users hear of
+    it; from a partner (or recorded for one), the agreement's owner."""
+    flush_or_conflict()
+    told = _partners_of(agreement) if negotiation_round.side == "ministry" else [agreement.owner]
+    notice = Notice(
+        kind="version_sent",
+        category="agreement_activity",
+        params={
+            **agreement_params(agreement),
+            "number": negotiation_round.number,
+            "side": negotiation_round.side,
+            "by": getattr(by, "full_name", None),
+        },
+        link=_agreement_link(agreement),
+        object_type="agreements",
+        object_id=agreement.id,
+    )
+    for person in _people(told):
+        if not _is_actor(person, by):
+            notify(person, notice)
 
 
 def on_approval_recorded(app, *, agreement, decision, by, transition, step, comment, round, **_ignored) -> None:

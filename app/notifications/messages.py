@@ -123,6 +123,8 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
         return ngettext("%(ref)s ends in %(num)s day", "%(ref)s ends in %(num)s days", days, ref=ref)
     if kind == "agreement_renewed":
         return _("%(ref)s renewed by itself until %(date)s", ref=ref, date=_date(params.get("expires_on")))
+    if kind == "version_sent":
+        return _("%(ref)s: version %(number)s of the text to answer", ref=ref, number=params.get("number", ""))
     if kind == "notice_deadline":
         if days == 0:
             return _("%(ref)s: the notice deadline of non-renewal is today", ref=ref)
@@ -260,6 +262,14 @@ def detail(kind: str, params: dict) -> str:
             before=isolate(pick(params.get("previous"))),
             after=isolate(pick(params.get("state"))),
             name=isolate(params.get("by") or automatically),
+        )
+    if kind == "version_sent":
+        return _(
+            "%(name)s sent version %(number)s of the text of “%(title)s”. Read it, then accept it or answer "
+            "with another version.",
+            name=isolate(params.get("by") or "—"),
+            number=params.get("number", ""),
+            title=title,
         )
     if kind == "agreement_renewed":
         renewed = ngettext(

@@ -53,6 +53,7 @@ signals = Namespace()
 # (notifications, outbox mail) that commit or roll back with the move itself.
 agreement_moved = signals.signal("agreement-moved")
 approval_recorded = signals.signal("approval-recorded")
+version_sent = signals.signal("version-sent")  # a new version of the text in negotiation (services.send_version)
 
 
 class WorkflowError(DomainError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from app.core import audit, clock
@@ -80,6 +81,12 @@ def send_version(
     if accepting is not None:
         _accept(agreement, negotiation_round, accepting, side, by=by)
     flush_or_conflict()
+    engine.version_sent.send(
+        current_app._get_current_object(),  # type: ignore[attr-defined]  # a LocalProxy, which Flask types as the app
+        agreement=agreement,
+        negotiation_round=negotiation_round,
+        by=by,
+    )
     return negotiation_round
 
 

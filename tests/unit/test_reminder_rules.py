@@ -822,6 +822,7 @@ def test_managers_hear_again_of_each_date_missed_past_the_threshold(world, peopl
     assert mine[0].params["missed"] == [o.due_on.isoformat() for o in missed]
     mail = [m for m in mails_to(people["manager"], "deliverable_escalated") if "Rapport mensuel" in m.body_text]
     assert len(mail) == 1 and "Missed due dates so far" in mail[0].body_text
+
     # A week later the same deliverable is not escalated again.
     def escalations():
         return [

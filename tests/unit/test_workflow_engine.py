@@ -11,6 +11,7 @@ from app.core import clock
 from app.core.audit import AuditEvent
 from app.core.errors import ConcurrentChange, PermissionDenied, ValidationFailed
 from app.extensions import db
+from app.notifications.models import Notification
 from app.workflow import date_moves, engine, services
 from app.workflow.engine import TransitionBlocked, WorkflowError
 from app.workflow.models import Delegation
@@ -572,3 +573,38 @@ def test_close_an_active_agreement(mou, world):
     take(mou, "close", world.users["officer"], comment="All deliverables received")
     assert mou.state == "closed"
     assert engine.actions_for(mou, world.users["manager"]) == []
+
+
+def test_partners_hear_of_the_moves_that_bind_them_and_of_versions_to_answer(mou, world):
+    """Partners are told when a version of the text awaits their answer, and of every move from the
+    signature on (signed, in force, suspended, resumed, ended); not of the ministry's internal review.
+    The owner hears of a version the partner sends."""
+
+    def told(user, kind):
+        return [
+            n.params.get("state", {}).get("en") or n.params.get("number")
+            for n in db.session.scalars(
+                db.select(Notification)
+                .where(Notification.user_id == user.id, Notification.kind == kind)
+                .order_by(Notification.id)
+            )
+        ]
+
+    partner, officer = world.users["partner"], world.users["officer"]
+    to_negotiation(mou, world)
+    assert told(partner, "agreement_moved") == []  # the internal review is the ministry's
+    services.send_version(mou, by=officer, upload=pdf(), note="v1", expected_version=mou.version)
+    db.session.commit()
+    assert told(partner, "version_sent") == [1] and told(officer, "version_sent") == []
+    services.send_version(mou, by=partner, upload=pdf("v2.pdf", PDF + b"v2"), note="v2", expected_version=mou.version)
+    db.session.commit()
+    assert told(officer, "version_sent") == [2] and told(partner, "version_sent") == [1]
+    services.accept_version(mou, by=officer, expected_version=mou.version)
+    db.session.commit()
+    take(mou, "open_signature", officer)
+    sign(mou, world)
+    take(mou, "record_signed", officer)
+    take(mou, "activate", officer, values={"effective_on": date(2026, 3, 15), "expires_on": date(2029, 3, 15)})
+    take(mou, "suspend", officer, comment="Budget freeze")
+    assert told(partner, "agreement_moved") == ["Signed", "Active", "Suspended"]
+    assert told(world.users["partner_b"], "agreement_moved") == []  # not a party
