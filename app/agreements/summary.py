@@ -8,7 +8,7 @@ the ministry, and partners for the rounds the workflow shares with them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.core.audit import history_for
@@ -58,13 +58,35 @@ class AgreementSummary:
     deliverables: list
     # The start of the final text's SHA-256: typed on /verify, it names that text (None: no final text yet).
     verification_code: str | None = None
+    # The terms a reader of the record looks for beside the facts: what each party contributes (lines and
+    # totals per currency), who signed and when, the renewal terms, and the amendments with what they change.
+    budget_lines: list = field(default_factory=list)
+    budget_totals: list = field(default_factory=list)
+    signatories: list = field(default_factory=list)
+    renewal: str | None = None
+    amendments: list[tuple] = field(default_factory=list)  # (amendment, [labels of the terms it changes])
 
 
 def build_summary(agreement, user) -> AgreementSummary:
-    """The stage history, approval rounds and deliverables of `agreement` as `user` may see them."""
+    """The stage history, approval rounds, deliverables, budget, signatures, renewal terms and amendments
+    of `agreement` as `user` may see them (the agreement's page shows each of them to the same readers)."""
+    from app.agreements.amendments import term_label
+    from app.agreements.renewals import current_terms, describe
+    from app.budget.services import lines_of, totals_by_currency
+
     definition = engine.definition_for(agreement)
     shows_history = can(user, "agreement.history", agreement)
+    lines = lines_of(agreement)
     return AgreementSummary(
+        budget_lines=lines,
+        budget_totals=totals_by_currency(lines),
+        signatories=sorted(agreement.signatories, key=lambda s: s.position),
+        renewal=None if agreement.type == "amendment" else describe(current_terms(agreement)),
+        amendments=[
+            (child, [term_label(term) for term in (child.amendment_changes or {})])
+            for child in sorted(agreement.children, key=lambda c: c.id)
+            if child.type == "amendment" and can(user, "agreement.view", child)
+        ],
         shows_history=shows_history,
         stage_changes=_stage_changes(agreement, definition) if shows_history else [],
         approval_rounds=_approval_rounds(agreement, definition, user),

@@ -508,6 +508,51 @@ def test_the_partner_sees_its_summary_without_the_internal_history(app, world, s
     assert signed_in("partner_b").get(f"/agreements/{reviewed.id}/summary").status_code == 404
 
 
+def test_the_summary_is_the_record_budget_signatures_renewal_and_amendments(app, world, signed_in):
+    """The facts a reader of the official record looks for: what each party contributes, who signed and
+    when, the renewal terms and deadline, and each amendment with what it changes."""
+    from datetime import date
+
+    from app.agreements import amendments
+    from app.workflow.models import Signatory
+
+    agreement = world.agreement_a  # active
+    agreement.renewal_terms, agreement.renewal_months, agreement.notice_period = "tacit", 12, 3
+    agreement.expires_on = date(2028, 12, 31)
+    factories.budget_line(agreement, world.partner_a, "1250000.50", label="Experts")
+    db.session.add(
+        Signatory(
+            agreement_id=agreement.id,
+            position=1,
+            side="ministry",
+            name="Amal Exemple",
+            title="Ministre",
+            signed_on=date(2026, 1, 5),
+        )
+    )
+    officer = world.users["officer"]
+    amendment = factories.agreement(
+        by=officer, partners=[world.partner_a], type="amendment", parent_id=agreement.id, title_fr="Avenant 1"
+    )
+    amendments.set_changes(amendment, {"expires_on": "2029-06-30"}, by=officer, expected_version=amendment.version)
+    db.session.commit()
+    page = signed_in("partner").get(f"/agreements/{agreement.id}/summary").get_data(as_text=True)
+    for text in (
+        "budget-heading",
+        "Experts",
+        "1,250,000.50",
+        "Amal Exemple",
+        "Ministre",
+        "Tacit renewal for 12 months",
+        "Notice deadline",
+        amendment.reference,
+        "Ends on",
+    ):
+        assert text in page, text
+    other = signed_in("partner_b").get(f"/agreements/{world.agreement_b.id}/summary").get_data(as_text=True)
+    assert amendment.reference not in other
+
+
 def test_the_summary_is_refused_like_the_agreement(app, world, client, signed_in):
     url = f"/agreements/{world.agreement_b.id}/summary"
     assert signed_in("partner").get(url).status_code == 404
