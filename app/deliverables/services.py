@@ -220,8 +220,18 @@ def update_plan(deliverable: Deliverable, data: PlanData, *, by) -> Deliverable:
 
 @effect("plan_default_deliverables")
 def _plan_default_deliverables(agreement, by) -> None:
-    """Coming into force, the agreement owes what its type's definition lists (e.g. quarterly reports)."""
+    """Coming into force, an agreement with no plan of its own owes what its type's definition lists (e.g.
+    quarterly reports). One planned already (the text often names its reports) keeps its plan alone: the
+    default added beside it had a partner owe two quarterly reports each quarter."""
+    if has_own_plan(agreement):
+        return
     apply_default_plan(agreement, list(definition_for(agreement).default_deliverables), by=by)
+
+
+def has_own_plan(agreement) -> bool:
+    """Whether deliverables were planned on the agreement before it came into force."""
+    planned = select(Deliverable.id).where(Deliverable.agreement_id == agreement.id).limit(1)
+    return db.session.scalar(planned) is not None
 
 
 def apply_default_plan(agreement: Agreement, plan: list[dict], *, by) -> list[Deliverable]:

@@ -378,6 +378,37 @@ def test_activation_plans_the_default_deliverables(app, world):
     assert titles["Annual joint review"].responsible_organization.is_home
 
 
+def test_an_agreement_planned_already_keeps_its_own_plan_at_activation(app, world, signed_in):
+    """The text often names its reports: planned before, they are what the partner owes; the type's
+    default reports are not added beside them (a partner owed two quarterly reports each quarter)."""
+    from app.workflow import engine
+
+    agreement = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_a], state="signed", signed_on=date(2026, 1, 5)
+    )
+    engine.settle_state(agreement)
+    factories.plan_line(
+        agreement,
+        world.users["officer"],
+        responsible=world.partner_a,
+        recurrence="quarterly",
+        first=date(2026, 3, 31),
+        until=date(2027, 12, 31),
+    )
+    db.session.commit()
+    page = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert "own plan stands" in page
+    engine.take(
+        agreement,
+        "activate",
+        by=world.users["officer"],
+        expected_version=agreement.version,
+        values={"effective_on": date(2026, 1, 10), "expires_on": date(2028, 1, 10)},
+    )
+    db.session.commit()
+    assert [d.title_fr for d in agreement.deliverables] == ["Rapport"]
+
+
 def test_the_activation_form_can_add_a_deliverable(app, world, signed_in):
     from app.workflow import engine
 
