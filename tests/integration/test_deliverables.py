@@ -356,13 +356,21 @@ def test_filters_on_the_portfolio_list(app, world, signed_in, due):
         assert officer.get(f"/deliverables/?{garbage}").status_code == 200
 
 
-def test_activation_plans_the_default_deliverables(app, world):
+def _signed(world):
+    """An agreement signed on 5 January 2026, waiting to come into force."""
     from app.workflow import engine
 
     agreement = factories.agreement(
         by=world.users["officer"], partners=[world.partner_a], state="signed", signed_on=date(2026, 1, 5)
     )
     engine.settle_state(agreement)
+    return agreement
+
+
+def test_activation_plans_the_default_deliverables(app, world):
+    from app.workflow import engine
+
+    agreement = _signed(world)
     db.session.commit()
     engine.take(
         agreement,
@@ -383,10 +391,7 @@ def test_an_agreement_planned_already_keeps_its_own_plan_at_activation(app, worl
     default reports are not added beside them (a partner owed two quarterly reports each quarter)."""
     from app.workflow import engine
 
-    agreement = factories.agreement(
-        by=world.users["officer"], partners=[world.partner_a], state="signed", signed_on=date(2026, 1, 5)
-    )
-    engine.settle_state(agreement)
+    agreement = _signed(world)
     factories.plan_line(
         agreement,
         world.users["officer"],
@@ -410,12 +415,8 @@ def test_an_agreement_planned_already_keeps_its_own_plan_at_activation(app, worl
 
 
 def test_the_activation_form_can_add_a_deliverable(app, world, signed_in):
-    from app.workflow import engine
 
-    agreement = factories.agreement(
-        by=world.users["officer"], partners=[world.partner_a], state="signed", signed_on=date(2026, 1, 5)
-    )
-    engine.settle_state(agreement)
+    agreement = _signed(world)
     db.session.commit()
     response = signed_in("officer").post(
         f"/agreements/{agreement.id}/actions/activate",
