@@ -623,7 +623,14 @@ def partner_home(user, today: date) -> dict:
         .join(Occurrence)
         .join(Deliverable)
         .join(Agreement, Agreement.id == Deliverable.agreement_id)
-        .where(visible_agreements_clause(user), visible_deliverables_clause(user), Submission.reviewed_at.is_not(None))
+        .where(
+            visible_agreements_clause(user),
+            visible_deliverables_clause(user),
+            Submission.reviewed_at.is_not(None),
+            # The ministry's word on what this organisation handed in: not on what a co-partner of a shared
+            # agreement did (shown here, it read as feedback to the reader's own organisation).
+            Deliverable.responsible_organization_id == user.organization_id,
+        )
         # The joins carry what each line shows (the deliverable's title, the agreement's reference).
         .options(
             contains_eager(Submission.occurrence)

@@ -371,3 +371,24 @@ def test_a_witness_or_co_signatory_takes_no_part_in_the_negotiation(world):
         assert agreement.id in {a.id for a, _round in drafts_waiting_on_partner(world.users["partner"])}
         assert agreement.id not in {i.agreement.id for i in inbox_for(outsider, clock.today()).items}
         assert agreement.id in {i.agreement.id for i in inbox_for(world.users["partner"], clock.today()).items}
+
+
+def test_a_portal_shows_the_feedback_on_its_own_organisations_hand_ins_only(world, signed_in):
+    """On an agreement shared by two partners, the ministry's word on what partner A handed in is A's:
+    partner B's portal does not list it among its latest reviews, as if it were B's."""
+    from app.deliverables import services as deliverables
+    from tests.integration.test_api import PDF, plan, upload
+
+    both = [world.partner_a, world.partner_b]
+    shared = factories.agreement(by=world.users["officer"], partners=both, state="active", title_fr="Accord à trois")
+    engine.settle_state(shared)
+    db.session.commit()
+    occurrence = plan(shared, world.partner_a, world.users["manager"], days=40)
+    deliverables.submit(occurrence, [upload(PDF)], note=None, by=world.users["partner"], expected_version=occurrence.version)
+    deliverables.review(
+        occurrence, decision="send_back", feedback="Il manque les indicateurs", by=world.users["manager"],
+        expected_version=occurrence.version,
+    )
+    db.session.commit()
+    assert "Il manque les indicateurs" in signed_in("partner").get("/portal").get_data(as_text=True)
+    assert "Il manque les indicateurs" not in signed_in("partner_b").get("/portal").get_data(as_text=True)
