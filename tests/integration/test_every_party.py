@@ -384,9 +384,13 @@ def test_a_portal_shows_the_feedback_on_its_own_organisations_hand_ins_only(worl
     engine.settle_state(shared)
     db.session.commit()
     occurrence = plan(shared, world.partner_a, world.users["manager"], days=40)
-    deliverables.submit(occurrence, [upload(PDF)], note=None, by=world.users["partner"], expected_version=occurrence.version)
+    partner, manager = world.users["partner"], world.users["manager"]
+    deliverables.submit(occurrence, [upload(PDF)], note=None, by=partner, expected_version=occurrence.version)
     deliverables.review(
-        occurrence, decision="send_back", feedback="Il manque les indicateurs", by=world.users["manager"],
+        occurrence,
+        decision="send_back",
+        feedback="Il manque les indicateurs",
+        by=manager,
         expected_version=occurrence.version,
     )
     db.session.commit()
