@@ -880,3 +880,18 @@ def test_the_stalled_mail_counts_days_in_the_stage_as_the_page_does(world):
     [notice] = [n for n in notices_of(world.users["officer"], "agreement_stalled") if n.object_id == draft.id]
     assert notice.params["days"] == days_since(draft.state_entered_at, BASE) == 20
     assert notice.params["idle"] == 12
+
+
+def test_the_digest_names_each_stage_as_the_dashboard_does(world):
+    """An amendment in force is in the state "active" too: the digest's count of that state is named as
+    the dashboard names it ("Active", the MoU's), not by the amendment's own label ("In force")."""
+    from app.notifications.reminders import portfolio_summary
+    from app.workflow.states import state_labels
+
+    amendment = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_a], type="amendment", parent_id=world.agreement_a.id
+    )
+    amendment.state = "active"
+    db.session.commit()
+    [active] = [stage for stage in portfolio_summary(clock.today())["stages"] if stage["state"] == "active"]
+    assert active["label"]["en"] == state_labels()["active"] == "Active"

@@ -696,18 +696,20 @@ def portfolio_summary(today: date) -> dict:
         for agreement in soon
     ]
     by_stage = Counter()
-    labels = {}
     for _agreement_type, state, count in db.session.execute(
         select(Agreement.type, Agreement.state, func.count()).group_by(Agreement.type, Agreement.state)
     ):
         by_stage[state] += count
-        for definition in _definitions():
-            if state in definition.states and state not in labels:
-                labels[state] = dict(definition.states[state].label)
     # In lifecycle order (the order the definitions list their states), as the app's board shows them: the
-    # longest lifecycle first, so a state a shorter one lacks (negotiation, for an amendment) keeps its place.
-    fullest_first = sorted(_definitions(), key=lambda definition: -len(definition.states))
+    # longest lifecycle first, so a state a shorter one lacks (negotiation, for an amendment) keeps its place;
+    # and named as the dashboard names it (states.state_labels: the longest lifecycle's label first), not
+    # after whichever definition came first (an amendment's "In force" where the dashboard says "Active").
+    fullest_first = sorted(_definitions(), key=lambda definition: (-len(definition.states), definition.type))
     lifecycle = list(dict.fromkeys(name for definition in fullest_first for name in definition.states))
+    labels: dict[str, dict] = {}
+    for definition in fullest_first:
+        for name, state in definition.states.items():
+            labels.setdefault(name, dict(state.label))
     stages = [
         {"state": state, "label": labels.get(state, {"ar": state, "fr": state, "en": state}), "count": count}
         for state, count in sorted(
