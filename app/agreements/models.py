@@ -203,6 +203,8 @@ class Agreement(TimestampMixin, db.Model):
     notice_unit: Mapped[str | None] = mapped_column(String(6))
     non_renewal_on: Mapped[date | None] = mapped_column(Date)
     non_renewal_by: Mapped[str | None] = mapped_column(String(10))
+    # Which partner organisation gave it, when a partner did (with several partners, one says it).
+    non_renewal_organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"))
     non_renewal_document_id: Mapped[int | None] = mapped_column(
         ForeignKey("agreement_documents.id", ondelete="SET NULL", use_alter=True)
     )
@@ -229,6 +231,7 @@ class Agreement(TimestampMixin, db.Model):
         back_populates="renewal_of", foreign_keys=[renewal_of_id], order_by="Agreement.reference"
     )
     non_renewal_document = relationship("AgreementDocument", foreign_keys=[non_renewal_document_id])
+    non_renewal_organization = relationship(Organization, foreign_keys=[non_renewal_organization_id])
     parties: Mapped[list[AgreementParty]] = relationship(
         back_populates="agreement", cascade="all, delete-orphan", order_by="AgreementParty.id"
     )

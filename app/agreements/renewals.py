@@ -94,9 +94,19 @@ def describe(terms: dict) -> str:
 # --- notice of non-renewal -------------------------------------------------------------------
 
 
-def record_non_renewal(agreement, *, by, given_on: date | None, side: str, upload=None, expected_version: int) -> None:
+def record_non_renewal(
+    agreement,
+    *,
+    by,
+    given_on: date | None,
+    side: str,
+    upload=None,
+    expected_version: int,
+    organization_id: int | None = None,
+) -> None:
     """Record that one side gave notice it does not renew: a tacit renewal no longer happens and
-    the notice reminders stop. The notice must be given by the deadline."""
+    the notice reminders stop. The notice must be given by the deadline. A partner's notice names the
+    partner organisation that gave it (`organization_id`; the only partner when there is one)."""
     check_version(agreement, expected_version)
     if not can(by, "agreement.edit", agreement):
         raise PermissionDenied(_("Only the agreement's owner or a manager records a notice of non-renewal."))
@@ -121,6 +131,7 @@ def record_non_renewal(agreement, *, by, given_on: date | None, side: str, uploa
         ]
     if side not in NOTICE_SIDES:
         errors["side"] = [_("Say which side gave notice.")]
+    giver = _notice_giver(agreement, side, organization_id, errors)
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
     document = None
@@ -130,6 +141,7 @@ def record_non_renewal(agreement, *, by, given_on: date | None, side: str, uploa
         document = attach_document(agreement, "other", upload, by=by, field="document")
         db.session.flush()
     agreement.non_renewal_on, agreement.non_renewal_by = given_on, side
+    agreement.non_renewal_organization_id = giver
     agreement.non_renewal_document_id = document.id if document is not None else None
     agreement.updated_at = utcnow()
     flush_or_conflict()
@@ -141,10 +153,30 @@ def record_non_renewal(agreement, *, by, given_on: date | None, side: str, uploa
             "after": {
                 "non_renewal_on": given_on.isoformat(),
                 "non_renewal_by": side,
+                "non_renewal_organization_id": giver,
                 "document": document.original_name if document is not None else None,
             }
         },
     )
+
+
+def _notice_giver(agreement, side: str, organization_id, errors: dict) -> int | None:
+    """The partner organisation that gave notice: the one named, which must be a partner of the agreement,
+    or the only partner; none for the ministry's notice."""
+    partners = agreement.partner_organization_ids
+    if side != "partner":
+        if organization_id is not None:
+            errors["organization_id"] = [_("The ministry's notice names no partner.")]
+        return None
+    if organization_id is None:
+        if len(partners) == 1:
+            return partners[0]
+        errors["organization_id"] = [_("Say which partner gave notice.")]
+        return None
+    if organization_id not in partners:
+        errors["organization_id"] = [_("Choose one of the agreement's partners.")]
+        return None
+    return organization_id
 
 
 def renews_tacitly(agreement) -> bool:

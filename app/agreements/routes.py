@@ -128,7 +128,9 @@ def view_agreement(agreement_id: int):
         history=history,
         names=services.names_in_history(history),
         renewal_description=renewals.describe(renewals.current_terms(agreement)),
-        non_renewal_side=str(NOTICE_SIDES.get(agreement.non_renewal_by or "", "")),
+        non_renewal_side=agreement.non_renewal_organization.name
+        if agreement.non_renewal_organization is not None
+        else str(NOTICE_SIDES.get(agreement.non_renewal_by or "", "")),
         offers_renewal=renewing.offers_renewal(agreement),
     )
 
@@ -146,11 +148,13 @@ def record_non_renewal(agreement_id: int):
     if not form.validate_on_submit():
         raise form_errors(form)
     upload = request.files.get("document")
+    side, _colon, organization = (form.side.data or "").partition(":")
     renewals.record_non_renewal(
         agreement,
         by=current_user,
         given_on=form.given_on.data,
-        side=form.side.data,
+        side=side,
+        organization_id=int(organization) if organization.isdigit() and len(organization) < 10 else None,
         upload=upload if upload and upload.filename else None,
         expected_version=form.version.data,
     )

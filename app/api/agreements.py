@@ -73,6 +73,7 @@ def present(agreement: Agreement, viewable: set[int] | None = None) -> dict:
             "notice_deadline": agreement.notice_deadline,
             "non_renewal_on": agreement.non_renewal_on,
             "non_renewal_by": agreement.non_renewal_by,
+            "non_renewal_organization_id": agreement.non_renewal_organization_id,
             "renewal_of_id": agreement.renewal_of_id if agreement.renewal_of_id in viewable else None,
             "renewal_ids": [r.id for r in agreement.renewals if r.id in viewable],
         },

@@ -28,6 +28,7 @@ def record_non_renewal(payload, agreement_id: int):
         by=api_user(),
         given_on=payload["given_on"],
         side=payload["side"],
+        organization_id=payload.get("organization_id"),
         upload=document if document and document.filename else None,
         expected_version=payload.get("version", agreement.version),
     )

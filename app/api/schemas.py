@@ -124,6 +124,9 @@ class RenewalSchema(Schema):
     )
     non_renewal_on = fields.Date(allow_none=True, metadata={"description": "When notice of non-renewal was given."})
     non_renewal_by = fields.String(allow_none=True, metadata={"description": "ministry or partner."})
+    non_renewal_organization_id = fields.Integer(
+        allow_none=True, metadata={"description": "The partner organisation that gave notice, when a partner did."}
+    )
     renewal_of_id = fields.Integer(allow_none=True, metadata={"description": "The agreement this one renews."})
     renewal_ids = fields.List(fields.Integer(), metadata={"description": "The agreements that renew this one."})
 
@@ -213,6 +216,11 @@ class AgreementInputSchema(StrictSchema):
 class NonRenewalInputSchema(StrictSchema):
     given_on = fields.Date(required=True, metadata={"description": "The day the notice was given."})
     side = fields.String(required=True, validate=validate.OneOf(NOTICE_SIDES))
+    organization_id = fields.Integer(
+        strict=True,
+        validate=validate.Range(1, MAX_ID),
+        metadata={"description": "With side partner: the partner organisation that gave it (needed if several)."},
+    )
     version = fields.Integer(
         strict=True,
         validate=validate.Range(1, MAX_ID),

@@ -144,6 +144,10 @@ class NonRenewalFormSchema(MultipartSchema):
 
     given_on = fields.Date(required=True, metadata={"description": "The day the notice was given."})
     side = fields.String(required=True, validate=validate.OneOf(NOTICE_SIDES))
+    organization_id = fields.Integer(
+        validate=validate.Range(1, MAX_ID),
+        metadata={"description": "With side partner: the partner organisation that gave it (needed if several)."},
+    )
     document = Upload(
         metadata={"description": "The notice itself (optional): a PDF, an office document or an image, as on the page."}
     )

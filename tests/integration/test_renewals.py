@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app.agreements import amendments, renewals
-from app.agreements.models import Agreement
+from app.agreements.models import Agreement, AgreementParty
 from app.budget.models import BudgetLine
 from app.core import clock
 from app.core.audit import history_for
@@ -300,8 +300,9 @@ def test_recording_a_notice_on_the_page_with_its_document(signed_in, world):
     db.session.refresh(agreement)
     assert agreement.non_renewal_on == date(2026, 11, 16) and agreement.non_renewal_by == "partner"
     assert agreement.non_renewal_document.original_name == "preavis.pdf"
+    assert agreement.non_renewal_organization_id == world.partner_a.id  # the only partner
     html = officer.get(f"/agreements/{agreement.id}").get_data(as_text=True)
-    assert "Notice of non-renewal given on" in html and "preavis.pdf" in html
+    assert "Notice of non-renewal given on" in html and "preavis.pdf" in html and "by Partner A" in html
     again = officer.post(
         f"/agreements/{agreement.id}/non-renewal",
         data={"given_on": "2026-11-17", "side": "ministry", "version": str(agreement.version)},
@@ -585,3 +586,25 @@ def test_an_agreement_that_renews_by_itself_is_not_announced_as_ending(world, si
     assert agreement.id in ending
     page = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
     assert "data-renews" not in page and "data-scheduled" in page
+
+
+def test_with_several_partners_a_notice_says_which_gave_it(world, signed_in, api):
+    """'The partner' is not enough when there are two: the notice names the organisation, on the page
+    (each partner is offered) and in the API (organization_id), and only one of the agreement's partners."""
+    agreement = tacit(world.agreement_a, end=date(2030, 1, 1))
+    agreement.parties.append(AgreementParty(organization_id=world.partner_b.id, role="partner"))
+    db.session.commit()
+    page = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert f'value="partner:{world.partner_b.id}"' in page and f'value="partner:{world.partner_a.id}"' in page
+    url = f"/api/v1/agreements/{agreement.id}/non-renewal"
+    unsaid = api("officer").post(url, json={"given_on": "2026-09-01", "side": "partner"})
+    assert unsaid.status_code == 422 and "organization_id" in unsaid.get_json()["errors"]
+    stranger = api("officer").post(url, json={"given_on": "2026-09-01", "side": "partner", "organization_id": 999999})
+    assert stranger.status_code == 422 and "organization_id" in stranger.get_json()["errors"]
+    given = api("officer").post(
+        url, json={"given_on": "2026-09-01", "side": "partner", "organization_id": world.partner_b.id}
+    )
+    assert given.status_code == 200, given.get_json()
+    assert given.get_json()["renewal"]["non_renewal_organization_id"] == world.partner_b.id
+    html = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert "by Partner B" in html
