@@ -19,18 +19,38 @@ INSTANCE_DIR = Path(os.environ.get("SHARAKA_INSTANCE_DIR", BASE_DIR / "instance"
 DEV_SECRET_KEY = "dev-only-not-secret"
 
 
+# What the environment says that cannot be read, each naming its variable: create_app refuses to start
+# with them (a typo must not quietly mean "off", "0" or a language with no catalogue).
+SETTING_PROBLEMS: list[str] = []
+TRUE_WORDS, FALSE_WORDS = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
 def env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     if value is None or value.strip() == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    word = value.strip().lower()
+    if word not in TRUE_WORDS | FALSE_WORDS:
+        SETTING_PROBLEMS.append(f"{name}={value!r} is neither true nor false (write true or false).")
+        return default
+    return word in TRUE_WORDS
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
+    """A whole number from the environment, at least `minimum` (1 unless 0 means something)."""
     value = os.environ.get(name)
     if value is None or value.strip() == "":
         return default
-    return int(value)
+    try:
+        number = int(value.strip())
+    except ValueError:
+        SETTING_PROBLEMS.append(f"{name}={value!r} is not a whole number.")
+        return default
+    if number < minimum or (maximum is not None and number > maximum):
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        SETTING_PROBLEMS.append(f"{name}={number} is out of range ({bounds}).")
+        return default
+    return number
 
 
 def env_list(name: str, default: str = "") -> tuple[str, ...]:
@@ -44,7 +64,21 @@ def env_networks(name: str) -> tuple:
     import ipaddress
 
     value = os.environ.get(name) or ""
-    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
+    try:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
+    except ValueError as error:
+        SETTING_PROBLEMS.append(f"{name}: {error} (give comma-separated networks, e.g. 10.0.0.0/8).")
+        return ()
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (os.environ.get(name) or "").strip().lower()
+    if not value:
+        return default
+    if value not in choices:
+        SETTING_PROBLEMS.append(f"{name}={value!r} is not one of {', '.join(choices)}.")
+        return default
+    return value
 
 
 def ascii_url(url: str) -> str:
@@ -125,7 +159,7 @@ class Config:
     AGREEMENT_REF_PREFIX = os.environ.get("AGREEMENT_REF_PREFIX", "MTNRA")
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
-    MAIL_PORT = env_int("MAIL_PORT", 25)
+    MAIL_PORT = env_int("MAIL_PORT", 25, maximum=65535)
     MAIL_USE_TLS = env_bool("MAIL_USE_TLS", False)
     MAIL_USE_SSL = env_bool("MAIL_USE_SSL", False)
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
@@ -140,12 +174,12 @@ class Config:
     MAIL_BATCH_SIZE = env_int("MAIL_BATCH_SIZE", 50)
     MAIL_LEASE_SECONDS = env_int("MAIL_LEASE_SECONDS", 300)
     MAIL_MAX_ATTEMPTS = env_int("MAIL_MAX_ATTEMPTS", 8)
-    MAIL_RETRY_SECONDS = env_int("MAIL_RETRY_SECONDS", 60)
+    MAIL_RETRY_SECONDS = env_int("MAIL_RETRY_SECONDS", 60, minimum=0)
     OUTBOX_INTERVAL_SECONDS = env_int("OUTBOX_INTERVAL_SECONDS", 30)
 
     # Spreadsheets: up to EXPORT_INLINE_MAX_ROWS rows written in the request, longer ones by the
     # scheduler (progress page, notification when ready), kept EXPORT_KEEP_HOURS.
-    EXPORT_INLINE_MAX_ROWS = env_int("EXPORT_INLINE_MAX_ROWS", 2000)
+    EXPORT_INLINE_MAX_ROWS = env_int("EXPORT_INLINE_MAX_ROWS", 2000, minimum=0)
     EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 1_000_000)
     EXPORT_KEEP_HOURS = env_int("EXPORT_KEEP_HOURS", 72)
     EXPORT_LEASE_SECONDS = env_int("EXPORT_LEASE_SECONDS", 300)
@@ -158,18 +192,20 @@ class Config:
     # The reverse proxies in front of the app (comma-separated CIDRs, e.g. "10.0.0.10/32"): a request from
     # one of them is counted under the client it names in X-Forwarded-For (app/core/proxies.py).
     TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
-    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+    LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
 
     # The language of a fresh install: visitors who chose none and whose browser asks for none
     # of ours, new accounts, mail to people without a language. Arabic unless DEFAULT_LANGUAGE says otherwise.
-    BABEL_DEFAULT_LOCALE = os.environ.get("DEFAULT_LANGUAGE") or os.environ.get("BABEL_DEFAULT_LOCALE") or "ar"
+    LANGUAGES = ("ar", "fr", "en")
+    BABEL_DEFAULT_LOCALE = env_choice(
+        "DEFAULT_LANGUAGE", env_choice("BABEL_DEFAULT_LOCALE", "ar", LANGUAGES), LANGUAGES
+    )
     # The ministry's wall clock: what "today" is for due dates, deadlines, jobs, feeds and mail, and the
     # zone times are shown in (app/core/clock.py). BABEL_DEFAULT_TIMEZONE is its older name.
     MINISTRY_TIMEZONE = (
         os.environ.get("MINISTRY_TIMEZONE") or os.environ.get("BABEL_DEFAULT_TIMEZONE") or "Africa/Casablanca"
     )
     BABEL_DEFAULT_TIMEZONE = MINISTRY_TIMEZONE
-    LANGUAGES = ("ar", "fr", "en")
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -215,7 +251,7 @@ class Config:
     # Where directory users change or recover their password (shown instead of a reset link).
     LDAP_PASSWORD_HELP = os.environ.get("LDAP_PASSWORD_HELP", "")
     # Strict-Transport-Security max-age; 0 sends no header (production defaults to a year).
-    HSTS_SECONDS = env_int("HSTS_SECONDS", 0)
+    HSTS_SECONDS = env_int("HSTS_SECONDS", 0, minimum=0)
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead, so a long form is not lost
 
     # Sign-in throttling: failures counted per account and per address in a window.
@@ -257,7 +293,7 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
-    HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600)
+    HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
 
     @classmethod
     def check(cls) -> None:

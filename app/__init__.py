@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from config import CONFIGS, INSTANCE_DIR, ProductionConfig
+from config import CONFIGS, INSTANCE_DIR, SETTING_PROBLEMS, ProductionConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(config: str | type | None = None) -> Flask:
     """Build the app. Importing or creating it never migrates or seeds the database."""
     config_class = _resolve_config(config)
+    if SETTING_PROBLEMS:
+        raise RuntimeError("Sharaka will not start: " + " ".join(dict.fromkeys(SETTING_PROBLEMS)))
     if config_class is ProductionConfig or issubclass(config_class, ProductionConfig):
         ProductionConfig.check()
 
