@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.core import clock
-from app.core.db import unit_of_work
+from app.core.db import log_failure, unit_of_work
 from app.core.permissions import ROLE_NAMES, is_partner_role
 from app.extensions import db
 
@@ -219,7 +219,7 @@ def run_scheduler_command():
     try:
         note_interrupted_runs()
     except Exception:  # bookkeeping never keeps the scheduler from starting
-        current_app.logger.exception("could not look for interrupted runs")
+        log_failure(current_app.logger, "could not look for interrupted runs")
     finally:
         db.session.remove()
 

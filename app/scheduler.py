@@ -16,7 +16,7 @@ import threading
 from flask import Flask
 
 from app.core import clock
-from app.core.db import unit_of_work
+from app.core.db import log_failure, unit_of_work
 
 log = logging.getLogger("sharaka.scheduler")
 
@@ -42,8 +42,8 @@ def date_transitions_job(app: Flask) -> None:
                 counts.update(released=release_owed_of_ended_agreements())
                 db.session.commit()
         except Exception:
-            log.exception("date transitions failed")
-            raise
+            log_failure(log, "date transitions failed")
+            return  # recorded as failed (track_job); the next run tries again
         finally:
             db.session.remove()
         log.info(
@@ -70,6 +70,8 @@ def reminders_job(app: Flask) -> None:
                 counts.update(
                     created=report.created, already=report.already, errors=report.errors, problems=report.problems
                 )
+        except Exception:
+            log_failure(log, "reminders failed")
         finally:
             db.session.remove()
 
@@ -95,6 +97,8 @@ def outbox_job(app: Flask) -> None:
                 )
             if report.sent or report.retried or report.failed or report.withdrawn:
                 log.info("outbox: %s", report)
+        except Exception:
+            log_failure(log, "outbox failed")
         finally:
             db.session.remove()
 
@@ -144,7 +148,7 @@ def _counted(app: Flask, name: str, work) -> None:
             with track_job(name) as counts:
                 counts.update(work())
         except Exception:
-            log.exception("%s failed", name)
+            log_failure(log, "%s failed", name)
         finally:
             db.session.remove()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import random
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from datetime import timezone
 from typing import TypeVar
 
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.core.errors import ConcurrentChange
@@ -146,10 +147,22 @@ _UNREACHABLE = (
 )
 
 
-def is_unreachable(error: OperationalError) -> bool:
+def is_unreachable(error: DBAPIError) -> bool:
     """The database server is down, restarting or out of reach (not a statement's own fault)."""
     text = str(getattr(error, "orig", error)).lower()
     return bool(getattr(error, "connection_invalidated", False)) or any(words in text for words in _UNREACHABLE)
+
+
+def log_failure(logger, message: str, *args) -> None:
+    """Log the exception being handled under `message`: in full, unless the database is out of reach;
+    then one line naming the cause. A process whose jobs run every few seconds would otherwise write the
+    driver's chained traceback each time, for as long as the outage (or a mistyped DATABASE_URL) lasts."""
+    error = sys.exc_info()[1]
+    if isinstance(error, DBAPIError) and is_unreachable(error):
+        cause = str(getattr(error, "orig", error)).strip().splitlines()
+        logger.error(message + ": the database is out of reach (%s)", *args, cause[0][:300] if cause else "")
+    else:
+        logger.exception(message, *args)
 
 
 def check_version(obj, expected_version, message: str | None = None) -> None:

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, text, update
 
 from app.core import storage
-from app.core.db import insert_ignoring_conflicts, write_transaction
+from app.core.db import insert_ignoring_conflicts, log_failure, write_transaction
 from app.core.models import utcnow
 from app.core.processes import is_gone, process_name
 from app.extensions import db
@@ -131,7 +131,7 @@ def _record(name: str, started_at, clock: float, counts: dict, error: str | None
     try:
         write_transaction(work)
     except Exception:  # the job's own outcome matters more than its bookkeeping
-        log.exception("could not record the run of %s", name)
+        log_failure(log, "could not record the run of %s", name)
 
 
 def _record_start(name: str, started_at) -> None:
@@ -153,7 +153,7 @@ def _record_start(name: str, started_at) -> None:
         note_interrupted_runs([name])
         write_transaction(work)
     except Exception:  # the job's own outcome matters more than its bookkeeping
-        log.exception("could not record the start of %s", name)
+        log_failure(log, "could not record the start of %s", name)
 
 
 def is_cut_short(job: JobStatus, now) -> bool:

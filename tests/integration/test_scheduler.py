@@ -260,3 +260,37 @@ def test_two_schedulers_started_together_move_each_agreement_once_and_neither_fa
             db.session.remove()
             db.engine.dispose()
         assert activations == len(due_ids), outputs
+
+
+def test_with_the_database_out_of_reach_each_job_says_so_in_one_line(tmp_path):
+    """A mistyped DATABASE_URL or a database outage: every job run fails, and each says so in one line
+    (which job, and why), not the driver's chained traceback every few seconds (5,000 lines in 24 s)."""
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    process = _scheduler(
+        f"postgresql+psycopg://nobody@127.0.0.1:{closed_port}/sharaka",
+        tmp_path,
+        OUTBOX_INTERVAL_SECONDS="1",
+        EXPORT_INTERVAL_SECONDS="1",
+    )
+    lines: list[str] = []
+    try:
+        # Read until several runs have failed (a state, not a time): the outbox and exports jobs run each second.
+        while sum("out of reach" in line for line in lines) < 6:
+            line = process.stdout.readline()
+            if not line:
+                break  # the process ended: its output says why
+            lines.append(line)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            rest, _ = process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            rest, _ = process.communicate()
+        lines += rest.splitlines()
+    output = "".join(lines)
+    assert sum("out of reach" in line for line in lines) >= 6, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    assert any("failed: the database is out of reach (connection failed" in line for line in lines), output[-3000:]
