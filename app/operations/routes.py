@@ -4,6 +4,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 from flask_login import current_user, login_required
 
 from app.core import metrics
+from app.core.models import utcnow
 from app.core.permissions import can_scrape_metrics, require
 from app.operations import services
 
@@ -42,9 +43,11 @@ def prometheus_metrics():
 @login_required
 def list_jobs():
     require(current_user, "job.view")
+    jobs = services.job_statuses()
     return render_template(
         "operations/jobs.html",
-        jobs=services.job_statuses(),
+        jobs=jobs,
+        silent_since=services.scheduler_silent_since(jobs, utcnow()),
         job_labels=services.JOB_LABELS,
         shown_counts=services.shown_counts,
     )

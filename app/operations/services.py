@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -206,6 +206,29 @@ def job_statuses() -> list[JobStatus]:
     return [rows.get(name) or JobStatus(name=name, runs=0, failures=0) for name in JOBS] + [
         row for name, row in sorted(rows.items()) if name not in JOBS
     ]
+
+
+# How long the scheduler may be silent before the jobs page says it seems stopped: its exports and outbox
+# jobs run every few seconds, so minutes without any run, started or failed, mean no scheduler is running.
+SCHEDULER_SILENT_AFTER = timedelta(minutes=5)
+
+
+def scheduler_silent_since(jobs: list[JobStatus], now) -> datetime | None:
+    """When the scheduler last showed signs of life, if that is longer ago than it ever pauses (or None: it
+    runs, or has never run here). Without it, exports wait "for their turn" and mail piles up unseen."""
+    seen = [
+        moment
+        for job in jobs
+        for moment in (job.last_started_at, job.running_since, job.last_error_at, job.last_finished_at)
+        if moment is not None
+    ]
+    if not seen:
+        return None
+    latest = max(seen)
+    pause = timedelta(
+        seconds=10 * max(current_app.config["EXPORT_INTERVAL_SECONDS"], current_app.config["OUTBOX_INTERVAL_SECONDS"])
+    )
+    return latest if now - latest > max(SCHEDULER_SILENT_AFTER, pause) else None
 
 
 def readiness() -> dict[str, str]:

@@ -281,3 +281,22 @@ def test_the_jobs_page_lists_every_scheduled_job_and_the_audit_anchor_is_recorde
     audit_anchor_job(app)
     anchor = next(job for job in job_statuses() if job.name == "audit-anchor")
     assert anchor.runs == 1 and anchor.last_counts["failed"] == 0 and anchor.last_counts["chain_rows"] > 0
+
+
+def test_the_jobs_page_says_when_the_scheduler_seems_stopped(app, world, signed_in):
+    """Its jobs run every few seconds: minutes without any run mean no scheduler, and exports wait
+    "for their turn" while mail piles up. The page says so; a scheduler that runs, or never ran here, not."""
+    from datetime import timedelta
+
+    from app.core.models import utcnow
+    from app.operations.models import JobStatus
+
+    assert "data-scheduler-silent" not in signed_in("admin").get("/admin/jobs").get_data(as_text=True)
+    with track_job("exports"):
+        pass
+    assert "data-scheduler-silent" not in signed_in("admin").get("/admin/jobs").get_data(as_text=True)
+    row = db.session.get(JobStatus, "exports")
+    row.last_started_at = row.last_finished_at = row.last_success_at = utcnow() - timedelta(minutes=20)
+    db.session.commit()
+    page = signed_in("admin").get("/admin/jobs").get_data(as_text=True)
+    assert "data-scheduler-silent" in page and "The scheduler seems stopped" in page
