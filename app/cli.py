@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from app.core import clock
@@ -82,7 +83,6 @@ def run_reminders_command(at, send):
 @click.option("--at", type=MomentType(), default=None, help="As if it were this moment (Casablanca time).")
 def preview_reminders_command(at):
     """List the reminders a pass would send now, without sending or recording anything."""
-    from flask_babel import force_locale
 
     from app.notifications.messages import headline
     from app.notifications.reminders import preview
@@ -287,7 +287,6 @@ def simulate_workflow_command(file, scenario_file):
     """Walk a workflow definition (shipped or edited) through a scenario, writing nothing; say who is
     asked, what blocks, which reminders and SLA breaches would fire, and what an edit changes for
     the agreements in flight. Exit 1 when the definition or the scenario is wrong, 2 when a move blocks."""
-    from flask_babel import force_locale
 
     with force_locale("en"):  # the operator's console, as `flask workflows check`
         _simulate_workflow(file, scenario_file)
@@ -375,15 +374,24 @@ def create_user_command(email, full_name, role, organization_slug, language, pas
         organization = db.session.scalar(select(Organization).where(Organization.is_home.is_(True)))
     account = dict(email=email, full_name=full_name, role=role, organization=organization, language=language)
     try:
-        if password is None:
-            check_new_account(**account)
-            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-        with unit_of_work():
-            user = create_user(password=password, **account)
+        # The operator's terminal reads English, as the command's own words do (not the install's language).
+        with force_locale("en"):
+            if password is None:
+                check_new_account(**account)
+                password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+            with unit_of_work():
+                user = create_user(password=password, **account)
     except ValidationFailed as error:
-        details = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in error.field_errors.items())
-        raise click.ClickException(f"{error.message} {details}".strip()) from None
+        raise click.ClickException(_refusal(error)) from None
     click.echo(f"Created {user.role} {user.email} (id {user.id}).")
+
+
+def _refusal(error) -> str:
+    """A refusal on one line: each field with its messages; the general message only when it adds to them."""
+    said = {message for messages in error.field_errors.values() for message in messages}
+    details = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in error.field_errors.items())
+    general = "" if error.message in said else error.message
+    return f"{general} {details}".strip()
 
 
 @users_cli.command("create-token")
@@ -399,10 +407,10 @@ def create_token_command(email, name):
     if user is None or not user.is_active_account:
         raise click.ClickException(f"no active account {email!r}")
     try:
-        with unit_of_work():  # kept before the secret is shown
+        with force_locale("en"), unit_of_work():  # kept before the secret is shown
             token, secret = create_token(user, name, by=None)
     except ValidationFailed as error:
-        raise click.ClickException(error.message) from None
+        raise click.ClickException(_refusal(error)) from None
     click.echo(f"Token {token.name!r} for {user.email} (shown once, keep it secret):")
     click.echo(secret)
 

@@ -52,6 +52,7 @@ COUNT_LABELS = {
     "unreferenced": _l("files no row refers to"),
     "removed": _l("removed"),
     "chain_rows": _l("rows in the audit chain"),
+    "released": _l("items of ended agreements released"),
 }
 FLAG_LABELS = {
     "unreachable": _l("mail server unreachable"),

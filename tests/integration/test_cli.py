@@ -55,6 +55,16 @@ def test_users_create_refuses_bad_input_clearly(app, world):
         ]
     )
     assert result.exit_code != 0 and "email:" in result.output
+    # In English on the operator's terminal, whatever the install's language, and said once.
+    assert result.output.count("An account with this e-mail address already exists.") == 1
+    app.config["BABEL_DEFAULT_LOCALE"] = "ar"
+    try:
+        taken = world.users["officer"].email
+        arguments = ["users", "create", taken, "--name", "D", "--role", "officer", "--password", "x"]
+        arabic_install = runner.invoke(args=arguments)
+    finally:
+        app.config["BABEL_DEFAULT_LOCALE"] = "en"
+    assert "An account with this e-mail address already exists." in arabic_install.output
     result = runner.invoke(
         args=["users", "create", "short@example.org", "--name", "S", "--role", "officer", "--password", "short"]
     )
