@@ -852,7 +852,7 @@ def test_an_approval_request_states_its_deadline(world, people, signed_in):
     db.session.commit()
     [mail] = [m for m in mails_to(world.users["legal"], "approval_requested") if "Délai" in m.body_text]
     sla = engine.definition_for(agreement).states["internal_review"].sla_days
-    decide_by = BASE + timedelta(days=sla)
+    decide_by = clock.today() + timedelta(days=sla)  # today, not BASE: a run may cross midnight
     assert "Please decide by" in mail.body_text
     assert format_date(decide_by, "long", locale="en") in mail.body_text
 
@@ -870,11 +870,11 @@ def test_the_stalled_mail_counts_days_in_the_stage_as_the_page_does(world):
     from datetime import timedelta as days
 
     from app.core.clock import days_since
-    from app.core.models import utcnow
 
     draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Immobile")
-    draft.state_entered_at = utcnow() - days(20)
-    draft.updated_at = utcnow() - days(12)
+    # Counted back from the pass's moment, not from now: a run may cross midnight after BASE was read.
+    draft.state_entered_at = at(BASE) - days(20)
+    draft.updated_at = at(BASE) - days(12)
     db.session.commit()
     reminders.run_pass(at(BASE))
     [notice] = [n for n in notices_of(world.users["officer"], "agreement_stalled") if n.object_id == draft.id]
