@@ -184,3 +184,39 @@ def test_the_partners_portal_reads_its_feedback_lines_with_their_deliverables(si
         assert page.count("feedback-item") == shown
         counts.append(len(statements))
     assert counts[0] == counts[1] and counts[1] <= MAX_QUERIES, counts
+
+
+def test_amendments_under_review_cost_the_board_no_query_each(signed_in, world):
+    """An amendment is judged by its parent's budget (the Minister's office step): the parents' totals
+    come with the page's, in the same statement, however many amendments wait under review."""
+    from datetime import date
+
+    from app.agreements import amendments
+    from app.workflow import engine
+    from tests import factories
+
+    officer = world.users["officer"]
+
+    def under_review(count: int) -> None:
+        for number in range(count):
+            parent = factories.agreement(by=officer, partners=[world.partner_a], state="active", title_fr=f"P{number}")
+            engine.settle_state(parent)
+            amendment = factories.agreement(
+                by=officer, partners=[world.partner_a], type="amendment", parent_id=parent.id, title_fr=f"A{number}"
+            )
+            amendments.set_changes(
+                amendment, {"expires_on": date(2031, 1, number + 1).isoformat()}, by=officer, expected_version=1
+            )
+            engine.take(amendment, "submit_for_review", by=officer, expected_version=amendment.version)
+        db.session.commit()
+        db.session.expire_all()
+
+    client = signed_in("manager")
+    counts = []
+    for count in (1, 3):
+        under_review(count)
+        _get(client, "/portfolio/board", None)
+        with counting_queries() as statements:
+            _get(client, "/portfolio/board", None)
+        counts.append(len(_without_child_loads(statements)))
+    assert counts[0] == counts[1] and counts[1] <= MAX_QUERIES, counts
