@@ -59,6 +59,17 @@ def agreement(
     return created
 
 
+def amendment(parent, by, *, partners, changes: dict | None = None, title: str = "Avenant") -> Agreement:
+    """An amendment of `parent` in draft, saying what it changes when `changes` is given (committed)."""
+    from app.agreements import amendments
+
+    created = agreement(by=by, partners=partners, type="amendment", parent_id=parent.id, title_fr=title)
+    if changes is not None:
+        amendments.set_changes(created, changes, by=by, expected_version=created.version)
+    db.session.commit()
+    return created
+
+
 def plan_line(agreement, by, *, responsible, recurrence="once", first=None, until=None, title="Rapport"):
     """A plan line on `agreement` as an officer writes it (a French title), due in five days unless `first`."""
     from app.core import clock

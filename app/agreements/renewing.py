@@ -35,10 +35,13 @@ def renew_tacitly(today: date) -> list[tuple[str, str, str]]:
         select(Agreement).where(renewing_tacitly(), Agreement.expires_on <= today).order_by(Agreement.id)
     ).all()
     results = []
+    from app.notifications.reminders import People
+
+    people = People() if candidates else None  # who is told, read once for every renewal of the tick
     for agreement in candidates:
         try:
             with db.session.begin_nested():
-                extend(agreement, today)
+                extend(agreement, today, people)
                 db.session.flush()
             results.append((agreement.reference, "renew_tacitly", "done"))
         except StaleDataError:
@@ -57,7 +60,7 @@ def months_later(day: date, months: int) -> date:
     return moved
 
 
-def extend(agreement, today: date) -> None:
+def extend(agreement, today: date, people) -> None:
     """One tacit renewal: the end date moves on, the history says from what to what, and recurring
     deliverables that ran to the old end follow the new one (as after an amendment)."""
     from app.agreements.amendments import follow_end_date
@@ -79,17 +82,16 @@ def extend(agreement, today: date) -> None:
         },
     )
     follow_end_date(agreement, old_end, by=None, comment=None)
-    _tell_of_renewal(agreement, old_end)
+    _tell_of_renewal(agreement, old_end, people)
 
 
-def _tell_of_renewal(agreement, old_end: date) -> None:
+def _tell_of_renewal(agreement, old_end: date, people) -> None:
     """A tacit renewal commits the ministry and its partners for another term: the owner, the managers
     who receive escalations and the partners' users are told of the new end and the next notice deadline."""
     from app.agreements.models import is_partner_party
-    from app.notifications.reminders import People, _people, agreement_params
+    from app.notifications.reminders import _people, agreement_params
     from app.notifications.services import Notice, app_path, notify
 
-    people = People()
     partners = [
         user
         for party in agreement.parties

@@ -21,15 +21,7 @@ def parent(world):
 
 @pytest.fixture
 def amendment(world, parent):
-    created = factories.agreement(
-        by=world.users["officer"],
-        partners=[world.partner_a],
-        type="amendment",
-        parent_id=parent.id,
-        title_fr="Avenant n° 1",
-    )
-    db.session.commit()
-    return created
+    return factories.amendment(parent, world.users["officer"], partners=[world.partner_a], title="Avenant n° 1")
 
 
 def form_data(amendment, parent, world, **overrides):

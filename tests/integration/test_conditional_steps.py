@@ -11,7 +11,6 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from app.agreements import amendments
 from app.agreements.models import Agreement
 from app.core import clock
 from app.extensions import db
@@ -129,12 +128,7 @@ def _line(organization, amount: str, currency: str = "MAD") -> dict:
 
 
 def _amendment(world, parent, changes: dict):
-    amendment = factories.agreement(
-        by=world.users["officer"], partners=[world.partner_a], type="amendment", parent_id=parent.id, title_fr="Avenant"
-    )
-    amendments.set_changes(amendment, changes, by=world.users["officer"], expected_version=amendment.version)
-    db.session.commit()
-    return amendment
+    return factories.amendment(parent, world.users["officer"], partners=[world.partner_a], changes=changes)
 
 
 def test_an_amendment_is_judged_as_the_agreement_it_leaves(world, reviewing):

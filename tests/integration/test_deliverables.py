@@ -367,11 +367,10 @@ def _signed(world):
     return agreement
 
 
-def test_activation_plans_the_default_deliverables(app, world):
+def _activate(agreement, world):
+    """Into force from 10 January 2026 to 10 January 2028, by the officer."""
     from app.workflow import engine
 
-    agreement = _signed(world)
-    db.session.commit()
     engine.take(
         agreement,
         "activate",
@@ -380,6 +379,13 @@ def test_activation_plans_the_default_deliverables(app, world):
         values={"effective_on": date(2026, 1, 10), "expires_on": date(2028, 1, 10)},
     )
     db.session.commit()
+
+
+def test_activation_plans_the_default_deliverables(app, world):
+
+    agreement = _signed(world)
+    db.session.commit()
+    _activate(agreement, world)
     titles = {d.title_en: d for d in agreement.deliverables}
     assert set(titles) == {"Quarterly progress report", "Annual joint review"}
     assert titles["Quarterly progress report"].occurrences[0].due_on == date(2026, 4, 10)
@@ -389,7 +395,6 @@ def test_activation_plans_the_default_deliverables(app, world):
 def test_an_agreement_planned_already_keeps_its_own_plan_at_activation(app, world, signed_in):
     """The text often names its reports: planned before, they are what the partner owes; the type's
     default reports are not added beside them (a partner owed two quarterly reports each quarter)."""
-    from app.workflow import engine
 
     agreement = _signed(world)
     factories.plan_line(
@@ -403,14 +408,7 @@ def test_an_agreement_planned_already_keeps_its_own_plan_at_activation(app, worl
     db.session.commit()
     page = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
     assert "own plan stands" in page
-    engine.take(
-        agreement,
-        "activate",
-        by=world.users["officer"],
-        expected_version=agreement.version,
-        values={"effective_on": date(2026, 1, 10), "expires_on": date(2028, 1, 10)},
-    )
-    db.session.commit()
+    _activate(agreement, world)
     assert [d.title_fr for d in agreement.deliverables] == ["Rapport"]
 
 

@@ -513,7 +513,6 @@ def test_the_summary_is_the_record_budget_signatures_renewal_and_amendments(app,
     when, the renewal terms and deadline, and each amendment with what it changes."""
     from datetime import date
 
-    from app.agreements import amendments
     from app.workflow.models import Signatory
 
     agreement = world.agreement_a  # active
@@ -530,12 +529,8 @@ def test_the_summary_is_the_record_budget_signatures_renewal_and_amendments(app,
             signed_on=date(2026, 1, 5),
         )
     )
-    officer = world.users["officer"]
-    amendment = factories.agreement(
-        by=officer, partners=[world.partner_a], type="amendment", parent_id=agreement.id, title_fr="Avenant 1"
-    )
-    amendments.set_changes(amendment, {"expires_on": "2029-06-30"}, by=officer, expected_version=amendment.version)
-    db.session.commit()
+    changes = {"expires_on": "2029-06-30"}
+    amendment = factories.amendment(agreement, world.users["officer"], partners=[world.partner_a], changes=changes)
     page = signed_in("partner").get(f"/agreements/{agreement.id}/summary").get_data(as_text=True)
     for text in (
         "budget-heading",

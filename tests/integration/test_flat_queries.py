@@ -191,7 +191,6 @@ def test_amendments_under_review_cost_the_board_no_query_each(signed_in, world):
     come with the page's, in the same statement, however many amendments wait under review."""
     from datetime import date
 
-    from app.agreements import amendments
     from app.workflow import engine
     from tests import factories
 
@@ -201,12 +200,8 @@ def test_amendments_under_review_cost_the_board_no_query_each(signed_in, world):
         for number in range(count):
             parent = factories.agreement(by=officer, partners=[world.partner_a], state="active", title_fr=f"P{number}")
             engine.settle_state(parent)
-            amendment = factories.agreement(
-                by=officer, partners=[world.partner_a], type="amendment", parent_id=parent.id, title_fr=f"A{number}"
-            )
-            amendments.set_changes(
-                amendment, {"expires_on": date(2031, 1, number + 1).isoformat()}, by=officer, expected_version=1
-            )
+            changes = {"expires_on": date(2031, 1, number + 1).isoformat()}
+            amendment = factories.amendment(parent, officer, partners=[world.partner_a], changes=changes)
             engine.take(amendment, "submit_for_review", by=officer, expected_version=amendment.version)
         db.session.commit()
         db.session.expire_all()

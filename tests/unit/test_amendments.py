@@ -25,13 +25,7 @@ def parent(world):
 
 
 def new_amendment(world, parent, changes=None, title="Avenant"):
-    amendment = factories.agreement(
-        by=world.users["officer"], partners=[world.partner_a], type="amendment", parent_id=parent.id, title_fr=title
-    )
-    if changes is not None:
-        amendments.set_changes(amendment, changes, by=world.users["officer"], expected_version=amendment.version)
-    db.session.commit()
-    return amendment
+    return factories.amendment(parent, world.users["officer"], partners=[world.partner_a], changes=changes, title=title)
 
 
 def to_signed(amendment, world):

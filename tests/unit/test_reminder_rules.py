@@ -888,9 +888,7 @@ def test_the_digest_names_each_stage_as_the_dashboard_does(world):
     from app.notifications.reminders import portfolio_summary
     from app.workflow.states import state_labels
 
-    amendment = factories.agreement(
-        by=world.users["officer"], partners=[world.partner_a], type="amendment", parent_id=world.agreement_a.id
-    )
+    amendment = factories.amendment(world.agreement_a, world.users["officer"], partners=[world.partner_a])
     amendment.state = "active"
     db.session.commit()
     [active] = [stage for stage in portfolio_summary(clock.today())["stages"] if stage["state"] == "active"]
