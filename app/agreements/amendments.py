@@ -350,6 +350,34 @@ def overlap_blocking(amendment: Agreement) -> str | None:
 
 
 @dataclass
+class AmendmentView:
+    """What one person is shown of an amendment beside its parent (pages and API alike)."""
+
+    parent_id: int | None
+    rows: list[TermRow]
+    plan: list[dict]
+    overlaps: list[tuple[Agreement, list[str]]]
+
+
+def shown_to(amendment: Agreement, user) -> AmendmentView:
+    """The amendment's changes as `user` may see them. The parent's current terms, what a new end does to
+    its plan, and the parent itself are shown only to who may see the parent; the other amendments
+    changing the same terms only to who may see each. A partner party to an amendment but not to the
+    agreement it amends had read that agreement's budget and plan through it."""
+    parent = amendment.parent
+    parent_seen = parent is not None and can(user, "agreement.view", parent)
+    rows = comparison(amendment)
+    if not parent_seen:
+        rows = [TermRow(row.name, row.label, [] if row.is_list else None, row.proposed, row.is_list) for row in rows]
+    return AmendmentView(
+        parent_id=amendment.parent_id if parent_seen else None,
+        rows=rows,
+        plan=plan_effects(amendment) if parent_seen else [],
+        overlaps=[(sibling, terms) for sibling, terms in overlaps(amendment) if can(user, "agreement.view", sibling)],
+    )
+
+
+@dataclass
 class TermRow:
     name: str
     label: str
@@ -424,8 +452,13 @@ def _budget_labels(lines, names: dict[int, str]) -> list[str]:
 
     return [
         f"{line['label']}: {format_currency(Decimal(line['amount']), line['currency'])} — "
-        f"{names.get(int(line['organization_id']), line['organization_id'])}, "
-        f"{KINDS.get(line['kind'], line['kind'])}, {line['period'] or line['year'] or '—'}"
+        + list_of(
+            (
+                names.get(int(line["organization_id"]), line["organization_id"]),
+                KINDS.get(line["kind"], line["kind"]),
+                line["period"] or line["year"] or "—",
+            )
+        )
         for line in lines
     ]
 

@@ -137,12 +137,29 @@ def update_agreement(agreement: Agreement, data: AgreementData, *, by: User, exp
 SIGNED_FIELDS = ("type", "signed_on", "effective_on", "expires_on", *renewals.RENEWAL_FIELDS)
 
 
+def owned_under_way(user: User) -> int:
+    """How many agreements `user` owns that have not ended (cancelled, expired, terminated...)."""
+    from sqlalchemy import func
+
+    from app.workflow.queries import in_ended_state
+
+    return db.session.scalar(
+        select(func.count()).select_from(Agreement).where(Agreement.owner_id == user.id, ~in_ended_state())
+    )
+
+
 def locked_fields(agreement: Agreement | None) -> set[str]:
     """What the edit form may no longer change ("parties" for the three party lists): the type after the
     draft; the signed terms once past the editable states. The form shows them as read, not as inputs."""
     if agreement is None:
         return set()
     locked = set() if is_initial(agreement) else {"type"}
+    if not is_initial(agreement) and agreement.type == "amendment":
+        # What an amendment amends was approved with it: moved to another agreement, it would bring
+        # terms approved for one into force on the other.
+        locked.add("parent_id")
+    if not state_has(agreement, "editable"):
+        locked.add("parent_id")  # a signed agreement's place is part of what was signed
     if not state_has(agreement, "editable") or approval_under_way(agreement):
         # Under approval, the parties hold still: a step may apply for a foreign partner (conditions.py).
         locked |= {"parties"} if state_has(agreement, "editable") else {*SIGNED_FIELDS, "parties"}
@@ -154,6 +171,12 @@ def _check_locked_fields(agreement: Agreement, data: AgreementData) -> None:
     locked = locked_fields(agreement)
     if "type" in locked and data.type != agreement.type:
         errors["type"] = [_("The type can be changed only while the agreement is a draft.")]
+    if "parent_id" in locked and data.parent_id != agreement.parent_id:
+        errors["parent_id"] = [
+            _("An amendment stays with the agreement it amends once it has left the draft.")
+            if agreement.type == "amendment"
+            else _("Signed terms change only through the workflow or an amendment.")
+        ]
     for name in SIGNED_FIELDS[1:]:
         if name in locked and getattr(data, name) != getattr(agreement, name):
             errors[name] = [_("Signed terms change only through the workflow or an amendment.")]

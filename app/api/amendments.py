@@ -109,21 +109,21 @@ def _plain(value):
 
 
 def present(amendment) -> dict:
+    shown = amendments.shown_to(amendment, api_user())
     return {
         "id": amendment.id,
         "reference": amendment.reference,
-        "parent_id": amendment.parent_id,
+        "parent_id": shown.parent_id,
         "state": amendment.state,
         "version": amendment.version,
         "changes": amendment.amendment_changes or {},
         "terms": [
             {"term": row.name, "label": row.label, "current": _plain(row.current), "proposed": _plain(row.proposed)}
-            for row in amendments.comparison(amendment)
+            for row in shown.rows
         ],
-        "plan": amendments.plan_effects(amendment),
+        "plan": shown.plan,
         "overlaps": [
-            {"id": s.id, "reference": s.reference, "state": s.state, "terms": terms}
-            for s, terms in amendments.overlaps(amendment)
+            {"id": s.id, "reference": s.reference, "state": s.state, "terms": terms} for s, terms in shown.overlaps
         ],
     }
 

@@ -42,6 +42,7 @@ def take_transition_with_documents(form, agreement_id: int, transition: str):
         values=values,
         documents=documents,
         expected_version=form.get("version", agreement.version),
+        child_decisions=form.get("children") or {},
     )
     return {
         "agreement": present(agreement),

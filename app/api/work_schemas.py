@@ -4,8 +4,11 @@ Input only validates shapes; business rules stay in the services the pages call.
 
 from __future__ import annotations
 
+import json
+import re
+
 from flask_smorest.fields import Upload
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from app.agreements.models import NOTICE_SIDES
 from app.api.schemas import MAX_ID, DocumentSchema, Id, OrganizationRefSchema, PersonSchema, StrictSchema, Text, Texts
@@ -26,6 +29,23 @@ class MultipartSchema(Schema):
 # --- moves that carry a file ------------------------------------------------------------------
 
 
+class ChildDecisionsText(fields.Field):
+    """A multipart field holding a JSON object {child id: the same move, or "keep"} (the JSON body's
+    `children`): a form has no nested values."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            decisions = json.loads(value) if isinstance(value, str) else None
+        except ValueError:
+            decisions = None
+        if not isinstance(decisions, dict) or not all(
+            re.fullmatch(r"[0-9]{1,12}", key) and isinstance(move, str) and len(move) <= 60
+            for key, move in decisions.items()
+        ):
+            raise ValidationError('Give a JSON object of child ids and moves, such as {"11": "keep"}.')
+        return decisions
+
+
 class MoveFormSchema(MultipartSchema):
     comment = Text(2000, allow_none=True)
     decision = fields.String(
@@ -37,6 +57,13 @@ class MoveFormSchema(MultipartSchema):
     expires_on = fields.Date(allow_none=True)
     termination_notice = Upload(metadata={"description": "The termination notice, for a move that asks for it."})
     version = FormVersion(metadata={"description": "The agreement's version you read (409 if it changed)."})
+    children = ChildDecisionsText(
+        metadata={
+            "type": "string",
+            "description": "For moves whose workflow asks per child agreement (e.g. terminate): a JSON object "
+            '{child id: the same move, or "keep"}, such as {"11": "keep"}.',
+        }
+    )
 
 
 # --- negotiation -----------------------------------------------------------------------------

@@ -14,8 +14,16 @@ from app.auth.models import LoginAttempt, User, normalize_email
 from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
+from app.core.i18n import ngettext
 from app.core.models import utcnow
-from app.core.permissions import is_admin_role, is_known_role, is_ministry_role, is_partner_role, may_sign_in_locally
+from app.core.permissions import (
+    is_admin_role,
+    is_known_role,
+    is_ministry_role,
+    is_partner_role,
+    may_sign_in_locally,
+    role_may_own_agreements,
+)
 from app.core.text import one_line
 from app.extensions import db
 from app.organizations.models import Organization
@@ -258,6 +266,8 @@ def update_user(
     full_name = _full_name(full_name)
     before = _user_snapshot(user)
     moved = user.role != role or user.organization_id != (organization.id if organization else None)
+    if moved:
+        _check_owner_may_move(user, role, organization)
     user.full_name = full_name
     user.role = role
     user.organization = organization
@@ -274,14 +284,38 @@ def update_user(
         cut_off(user, by=by, reason="password_reset")
     changes = audit.diff(before, _user_snapshot(user))
     if moved:
+        from app.exports.services import forget_for
         from app.notifications.services import forget_what_was_told
 
         changes["after"].update(forget_what_was_told(user))
+        if forgotten := forget_for(user):
+            changes["after"]["exports_forgotten"] = forgotten
     if new_password:
         changes["after"]["password"] = "changed"
     if changes["after"]:
         audit.record("updated", user, actor=by, changes=changes)
     return user
+
+
+def _check_owner_may_move(user: User, role: str, organization: Organization | None) -> None:
+    """An owner of agreements under way keeps a role that may own them, in the same organisation, until they
+    are handed over: an officer turned partner elsewhere had kept receiving their agreements' reminders and
+    hand-ins, which nobody at the ministry then received."""
+    from app.agreements.services import owned_under_way
+
+    if (organization.id if organization else None) == user.organization_id and role_may_own_agreements(role):
+        return
+    owned = owned_under_way(user)
+    if owned:
+        message = ngettext(
+            "%(name)s owns %(num)s agreement under way: give it another owner first (its edit page), then change "
+            "the role or organisation.",
+            "%(name)s owns %(num)s agreements under way: give them other owners first (each one's edit page), "
+            "then change the role or organisation.",
+            owned,
+            name=user.full_name or user.email,
+        )
+        raise ValidationFailed(message, {"role": [message]})
 
 
 def set_language(user: User, language: str) -> None:

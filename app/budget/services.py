@@ -21,7 +21,7 @@ from app.core.i18n import current_language
 from app.core.i18n import gettext as _
 from app.core.numbers import read_decimal
 from app.core.permissions import can, visible_agreements_clause
-from app.core.text import trimmed
+from app.core.text import one_line
 from app.extensions import db
 from app.organizations.models import Organization
 from app.workflow.engine import approval_under_way, refuse_steps_not_asked, state_has
@@ -60,7 +60,7 @@ class LineData:
 def clean_line(agreement: Agreement, data: LineData) -> dict:
     """Check one line; return its clean values or raise ValidationFailed naming each wrong field."""
     errors: dict[str, list[str]] = {}
-    label = trimmed(data.label or "")
+    label = one_line(data.label or "")  # shown inside the app's sentences (totals, an amendment's terms)
     if not label:
         errors["label"] = [_("Say what the money or contribution is for.")]
     elif len(label) > 300:
@@ -73,7 +73,7 @@ def clean_line(agreement: Agreement, data: LineData) -> dict:
         errors["kind"] = [_("Choose cash or in kind.")]
     if data.year is not None and not (FIRST_DAY.year <= data.year <= LAST_DAY.year):
         errors["year"] = [_("This year is out of range.")]
-    period = trimmed(data.period or "") or None
+    period = one_line(data.period or "") or None
     if period and len(period) > 60:
         errors["period"] = [_("At most %(n)s characters.", n=60)]
     party_ids = {p.organization_id for p in agreement.parties}

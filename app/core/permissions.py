@@ -251,7 +251,12 @@ def names_the_owner(workflow_role: str) -> bool:
 
 def may_own_agreements(user) -> bool:
     """Whether `user` may be an agreement's owner (and play a workflow's "owner" on their own)."""
-    return holds(user, "agreement.own")
+    return role_may_own_agreements(user.role)
+
+
+def role_may_own_agreements(role: str) -> bool:
+    """Whether a person with `role` may own agreements (an account's role about to change)."""
+    return role in GRANTS["agreement.own"]
 
 
 def may_decide_approvals(user) -> bool:

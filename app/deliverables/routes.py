@@ -246,6 +246,11 @@ def deliverable_status(occurrence, today=None):
 
 
 @blueprint.app_template_global()
+def takes_hand_ins(agreement) -> bool:
+    return services.takes_hand_ins(agreement)
+
+
+@blueprint.app_template_global()
 def agreement_deliverables(agreement):
     if not sees_deliverables_of(current_user, agreement.id):
         return []

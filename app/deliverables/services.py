@@ -35,7 +35,7 @@ from app.deliverables.models import (
     SubmissionFile,
 )
 from app.extensions import db
-from app.workflow.engine import definition_for, has_ended, refuse_if_ended
+from app.workflow.engine import WorkflowError, definition_for, has_ended, refuse_if_ended, state_has, state_label
 from app.workflow.queries import in_ended_state
 from app.workflow.rules import effect
 
@@ -324,6 +324,23 @@ def _home_id() -> int | None:
 # --- handing in and reviewing ----------------------------------------------------------
 
 
+def takes_hand_ins(agreement) -> bool:
+    """Whether anything can be handed in under `agreement`: signed, and not ended (submit says why not)."""
+    return state_has(agreement, "after_signing") and not has_ended(agreement)
+
+
+def _refuse_before_signing(agreement) -> None:
+    """Nothing is owed before the agreement is signed: a plan may be drawn up during the talks, but a
+    hand-in on a draft was announced to its owner as work to review."""
+    if not state_has(agreement, "after_signing"):
+        raise WorkflowError(
+            _(
+                "Nothing is handed in before the agreement is signed (it is at the stage “%(state)s”).",
+                state=state_label(agreement),
+            )
+        )
+
+
 def submit(
     occurrence: Occurrence, uploads: list, *, note: str | None, by, expected_version: int, indicator_values=None
 ) -> Submission:
@@ -335,6 +352,7 @@ def submit(
     if not can(by, "deliverable.submit", occurrence):
         raise PermissionDenied(_("Only the responsible organisation hands this in."))
     refuse_if_ended(occurrence.deliverable.agreement)
+    _refuse_before_signing(occurrence.deliverable.agreement)
     if occurrence.status not in OWED_STATUSES:
         raise ValidationFailed(
             _(

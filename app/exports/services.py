@@ -370,6 +370,25 @@ def _announce(job: ExportJob) -> None:
     )
 
 
+def forget_for(user) -> int:
+    """Forget a person's finished exports: written with what they could see then, they must not outlive a
+    change of their role or organisation (a partner moved to another organisation downloaded the first
+    one's lists). Their files go with them when nothing else uses them (the bytes of a folder copy with the
+    leftovers sweep). Exports still waiting are written later with the person's permissions of that moment."""
+    from app.core.storage import forget_if_unused
+
+    finished = db.session.execute(
+        select(ExportJob.id, ExportJob.stored_file_id).where(
+            ExportJob.user_id == user.id, ExportJob.status.in_(("done", "failed"))
+        )
+    ).all()
+    if finished:
+        db.session.execute(delete(ExportJob).where(ExportJob.id.in_([row.id for row in finished])))
+        for stored_file_id in sorted({row.stored_file_id for row in finished if row.stored_file_id}):
+            forget_if_unused(stored_file_id)
+    return len(finished)
+
+
 def expire_old(now: datetime | None = None) -> int:
     """Forget finished exports older than EXPORT_KEEP_HOURS, and their files when nothing else uses them."""
     from app.core.storage import discard_folder_copy, forget_if_unused

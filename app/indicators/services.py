@@ -12,7 +12,7 @@ from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.numbers import read_decimal
 from app.core.permissions import sees_deliverables_of, visible_agreements_clause, visible_deliverables_clause
-from app.core.text import trimmed
+from app.core.text import one_line
 from app.extensions import db
 from app.indicators.models import TARGET_SCOPES, Indicator, IndicatorValue
 from app.workflow.engine import refuse_if_ended
@@ -54,7 +54,8 @@ class IndicatorData:
 
 
 def _clean(value, limit: int) -> str | None:
-    return (trimmed(str(value or ""))[:limit]) or None
+    """A name or unit as kept: on one line (text.one_line), at most `limit` characters."""
+    return (one_line(str(value or ""))[:limit]) or None
 
 
 def _validated(data: IndicatorData) -> dict:

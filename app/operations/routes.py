@@ -48,6 +48,7 @@ def list_jobs():
         "operations/jobs.html",
         jobs=jobs,
         silent_since=services.scheduler_silent_since(jobs, utcnow()),
+        never_ran=services.scheduler_never_ran(jobs),
         job_labels=services.JOB_LABELS,
         shown_counts=services.shown_counts,
     )

@@ -214,15 +214,24 @@ def job_statuses() -> list[JobStatus]:
 SCHEDULER_SILENT_AFTER = timedelta(minutes=5)
 
 
-def scheduler_silent_since(jobs: list[JobStatus], now) -> datetime | None:
-    """When the scheduler last showed signs of life, if that is longer ago than it ever pauses (or None: it
-    runs, or has never run here). Without it, exports wait "for their turn" and mail piles up unseen."""
-    seen = [
+def _signs_of_life(jobs: list[JobStatus]) -> list[datetime]:
+    return [
         moment
         for job in jobs
         for moment in (job.last_started_at, job.running_since, job.last_error_at, job.last_finished_at)
         if moment is not None
     ]
+
+
+def scheduler_never_ran(jobs: list[JobStatus]) -> bool:
+    """Whether no job has ever run here: a scheduler never started (mail waited in the outbox unsaid)."""
+    return not _signs_of_life(jobs)
+
+
+def scheduler_silent_since(jobs: list[JobStatus], now) -> datetime | None:
+    """When the scheduler last showed signs of life, if that is longer ago than it ever pauses (or None: it
+    runs, or has never run here). Without it, exports wait "for their turn" and mail piles up unseen."""
+    seen = _signs_of_life(jobs)
     if not seen:
         return None
     latest = max(seen)

@@ -120,7 +120,22 @@ def parent_problems(parent, *, child_type: str | None, expires_on) -> dict[str, 
     definition = definition_for(parent)
     state = definition.states.get(parent.state)
     errors: dict[str, list[str]] = {}
-    if state is not None and state.kind == "final":
+    if parent.type == "amendment":
+        errors["parent_id"] = [
+            _(
+                "%(ref)s is an amendment: an agreement cannot be placed under it. Choose the agreement it amends.",
+                ref=parent.reference,
+            )
+        ]
+    elif child_type == "amendment" and state is not None and "after_signing" not in state.tags:
+        errors["parent_id"] = [
+            _(
+                "%(ref)s is not signed (%(state)s): only a signed agreement is amended; until then, edit it.",
+                ref=parent.reference,
+                state=_label(state.label),
+            )
+        ]
+    elif state is not None and state.kind == "final":
         errors["parent_id"] = [
             _(
                 "%(ref)s has ended (%(state)s): an agreement cannot be placed under it. Choose "

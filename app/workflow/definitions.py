@@ -72,6 +72,21 @@ class DefinitionError(Exception):
         super().__init__("\n".join(f"{file}: {message}" for file, message in problems))
 
 
+# Ten years: a longer delay is a slip of the keyboard, and a date that far away (times the escalation's
+# SLAs) can leave the calendar, which every page reading SLAs then failed on.
+MAX_DAYS = 3650
+MAX_SLAS = 10  # an approval escalated after at most ten SLAs
+
+
+def _sla_days(spec: dict, where: str, problems: list[str]) -> int | None:
+    """A state's or a step's `sla_days`, or None (with a problem said) when it is not 1 to MAX_DAYS days."""
+    sla = spec.get("sla_days")
+    if sla is not None and (not isinstance(sla, int) or isinstance(sla, bool) or not 1 <= sla <= MAX_DAYS):
+        problems.append(f"{where}: sla_days must be a whole number of days from 1 to {MAX_DAYS}")
+        return None
+    return sla
+
+
 @dataclass(frozen=True)
 class ApprovalStep:
     name: str
@@ -224,6 +239,36 @@ class WorkflowDefinition:
 # --- loading ---------------------------------------------------------------------
 
 
+class NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases (*name): a few hundred bytes of aliases to aliases stand for a structure of
+    billions of items, which any walk or message over it would write out in full (a 7 KB file held the
+    app's start for good). A definition never needs one."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, self.refusal(), mark)
+        return super().compose_node(parent, index)
+
+    def refusal(self) -> str:
+        return "aliases (*name) are not accepted in a workflow definition"
+
+
+def _names(value, where: str, problems: list[str]) -> tuple[str, ...]:
+    """A list of names (states, roles, tags…), or () with a problem said: a single name written without
+    its list would otherwise be read letter by letter ("unknown guard 'h'")."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.append(f"{where}: must be a list of names")
+        return ()
+    return tuple(value)
+
+
+def read_yaml(text: str, loader: type[NoAliasLoader] = NoAliasLoader):
+    return yaml.load(text, Loader=loader)  # noqa: S506  (a SafeLoader, aliases refused)
+
+
 def load_directory(directory: Path) -> dict[str, WorkflowDefinition]:
     """Read and validate every *.yaml in `directory`; raise DefinitionError listing all problems."""
     directory = Path(directory)
@@ -234,8 +279,9 @@ def load_directory(directory: Path) -> dict[str, WorkflowDefinition]:
         raise DefinitionError([(str(directory), "no workflow definitions (*.yaml) found")])
     for path in files:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, ValueError) as error:  # ValueError: an impossible date such as 2026-13-01
+            data = read_yaml(path.read_text(encoding="utf-8"))
+        # ValueError: an impossible date such as 2026-13-01; RecursionError: nested past the parser.
+        except (yaml.YAMLError, ValueError, RecursionError) as error:
             problems.append((path.name, f"not valid YAML: {error}"))
             continue
         except (OSError, UnicodeDecodeError) as error:
@@ -304,12 +350,7 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
         return {lang: value[lang] for lang in LANGUAGES}
 
     def names(value, where: str) -> tuple[str, ...]:
-        if value is None:
-            return ()
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            problems.append(f"{where}: must be a list of names")
-            return ()
-        return tuple(value)
+        return _names(value, where, problems)
 
     workflow_type = body.get("type")
     if workflow_type not in AGREEMENT_TYPES:
@@ -344,10 +385,7 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
         kind = spec.get("kind")
         if kind not in STATE_KINDS:
             problems.append(f"{where}: kind must be one of {', '.join(STATE_KINDS)}")
-        sla = spec.get("sla_days")
-        if sla is not None and (not isinstance(sla, int) or isinstance(sla, bool) or sla < 1):
-            problems.append(f"{where}: sla_days must be a whole number of days ≥ 1")
-            sla = None
+        sla = _sla_days(spec, where, problems)
         requires = spec.get("requires") or {}
         if not isinstance(requires, dict) or set(requires) - {"fields", "documents", "guards"}:
             problems.append(f"{where}: requires may list fields, documents and guards")
@@ -434,7 +472,11 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
             if role not in known_roles:
                 problems.append(f"{where}: unknown role {role!r}")
         guards: list[Any] = []
-        for guard in spec.get("guards") or []:
+        written_guards = spec.get("guards") or []
+        if not isinstance(written_guards, list):
+            problems.append(f"{where} guards: must be a list")
+            written_guards = []
+        for guard in written_guards:
             if isinstance(guard, str):
                 if not rules.is_guard(guard):
                     problems.append(f"{where}: unknown guard {guard!r}")
@@ -591,16 +633,20 @@ def _parse_reminders(spec, problems: list[str]) -> ReminderPolicy:
         if name in spec:
             days = spec[name]
             if not isinstance(days, list) or not all(
-                isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 3650 for d in days
+                isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= MAX_DAYS for d in days
             ):
-                problems.append(f"reminders: {name} must be a list of whole numbers of days (0 to 3650)")
+                problems.append(f"reminders: {name} must be a list of whole numbers of days (0 to {MAX_DAYS})")
             else:
                 values[name] = tuple(sorted(set(days), reverse=True))
-    for name in ("deliverable_overdue_every_days", "deliverable_escalate_after_days", "approval_escalate_after_slas"):
+    for name, most in (
+        ("deliverable_overdue_every_days", MAX_DAYS),
+        ("deliverable_escalate_after_days", MAX_DAYS),
+        ("approval_escalate_after_slas", MAX_SLAS),
+    ):
         if name in spec:
             number = spec[name]
-            if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= 3650:
-                problems.append(f"reminders: {name} must be a whole number ≥ 1")
+            if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= most:
+                problems.append(f"reminders: {name} must be a whole number from 1 to {most}")
             else:
                 values[name] = number
     if "stalled" in spec:
@@ -647,8 +693,8 @@ def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) 
         }
         if unknown:
             problems.append(f"{step_where}: unknown keys {', '.join(sorted(unknown))}")
-        roles = tuple(step.get("roles") or ())
-        users = tuple(str(u).strip().lower() for u in step.get("users") or ())
+        roles = _names(step.get("roles"), f"{step_where} roles", problems)
+        users = tuple(u.strip().lower() for u in _names(step.get("users"), f"{step_where} users", problems))
         for role in roles:
             if role not in known_roles or not may_be_approver_role(role):
                 problems.append(f"{step_where}: unknown or unsuitable approver role {role!r}")
@@ -682,10 +728,7 @@ def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) 
         if not isinstance(exclude, bool):
             problems.append(f"{step_where}: exclude_requester must be true or false")
             exclude = True
-        sla = step.get("sla_days")
-        if sla is not None and (not isinstance(sla, int) or isinstance(sla, bool) or sla < 1):
-            problems.append(f"{step_where}: sla_days must be a whole number of days ≥ 1")
-            sla = None
+        sla = _sla_days(step, step_where, problems)
         when = conditions.parse(step["when"], step_where, AGREEMENT_TYPES, problems) if "when" in step else None
         steps.append(
             ApprovalStep(

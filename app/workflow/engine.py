@@ -33,6 +33,7 @@ from app.workflow.models import ApprovalDecision, ApprovalRound, Delegation
 from app.workflow.states import (  # noqa: F401 (callers ask engine.definition_for, engine.state_has...)
     current_definitions,
     definition_for,
+    definitions_running,
     ensure_version,
     forget_definitions_in_use,
     has_ended,
@@ -605,6 +606,9 @@ def act(
             expected_version=expected_version,
             today=today,
         )
+    if decision == "reject":  # a send-back meant for an approval must not take a move forward
+        message = _("“%(move)s” is not an approval: there is nothing to send back.", move=label(transition.label))
+        raise ValidationFailed(message, {"decision": [message]})
     return take(
         agreement,
         transition.name,
@@ -842,7 +846,9 @@ def run_automatic_transitions(today: date) -> list[tuple[str, str, str]]:
     from app.agreements.models import Agreement
 
     results: list[tuple[str, str, str]] = []
-    for definition in current_definitions().values():
+    # Every definition agreements run on, frozen versions too: an agreement on a version whose state
+    # today's definition dropped still expires on its date.
+    for on_definition, definition in definitions_running():
         for transition in definition.transitions:
             if not transition.automatic:
                 continue
@@ -850,7 +856,7 @@ def run_automatic_transitions(today: date) -> list[tuple[str, str, str]]:
             candidates = db.session.scalars(
                 select(Agreement)
                 .where(
-                    Agreement.type == definition.type,
+                    on_definition,
                     Agreement.state.in_(transition.sources),
                     date_column.is_not(None),
                     date_column <= today - transition.days_after_its_date,

@@ -250,9 +250,7 @@ def set_amendment(agreement_id: int):
         agreement=agreement,
         parent=agreement.parent,
         form=form,
-        rows=amendments.comparison(agreement),
-        plan=amendments.plan_effects(agreement),
-        overlaps=amendments.overlaps(agreement),
+        view=amendments.shown_to(agreement, current_user),
     ), status
 
 
@@ -424,15 +422,11 @@ def can_act(agreement):
 
 
 @blueprint.app_template_global()
-def amendment_view(agreement) -> dict:
+def amendment_view(agreement):
     """What an amendment changes, side by side with its parent, and who else changes the same terms."""
     from app.agreements import amendments
 
-    return {
-        "rows": amendments.comparison(agreement),
-        "plan": amendments.plan_effects(agreement),
-        "overlaps": amendments.overlaps(agreement),
-    }
+    return amendments.shown_to(agreement, current_user)
 
 
 @blueprint.app_template_global()

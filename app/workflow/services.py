@@ -14,7 +14,7 @@ from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.permissions import is_partner, may_decide_approvals, speaks_for_ministry, speaks_for_partner
-from app.core.text import trimmed
+from app.core.text import one_line, trimmed
 from app.extensions import db
 from app.workflow import engine
 from app.workflow.documents import attach_document
@@ -256,7 +256,7 @@ def add_signatory(agreement, *, by, side: str, name: str, title: str | None, exp
     check_version(agreement, expected_version)
     _require_ministry_side(agreement, by)
     _require_signature_stage(agreement)
-    name = trimmed(name)
+    name = one_line(name)
     errors = {}
     if side not in ("ministry", "partner"):
         errors["side"] = [_("Choose the ministry or the partner.")]
@@ -267,7 +267,7 @@ def add_signatory(agreement, *, by, side: str, name: str, title: str | None, exp
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
     position = (max((s.position for s in agreement.signatories), default=0)) + 1
-    signatory = Signatory(side=side, position=position, name=name, title=trimmed(title)[:200] or None)
+    signatory = Signatory(side=side, position=position, name=name, title=one_line(title)[:200] or None)
     agreement.signatories.append(signatory)
     agreement.updated_at = utcnow()
     audit.record("signatory_added", agreement, actor=by, changes={"side": side, "name": name, "position": position})

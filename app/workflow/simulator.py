@@ -41,7 +41,7 @@ from app.core.dates import FIRST_DAY, LAST_DAY, within_calendar
 from app.core.i18n import gettext as _
 from app.core.permissions import names_the_owner
 from app.workflow.conditions import AgreementFacts, applicable_steps, describe
-from app.workflow.definitions import DefinitionError, WorkflowDefinition, load_directory
+from app.workflow.definitions import DefinitionError, NoAliasLoader, WorkflowDefinition, load_directory, read_yaml
 
 MAX_STEPS = 60  # a loop in the main path stops here
 
@@ -98,7 +98,7 @@ def load_edited(text: str, workflows_dir: Path, name: str = "edited.yaml") -> Wo
         raise DefinitionError([(name, _("must be a mapping with type, states and transitions"))])
     with tempfile.TemporaryDirectory(prefix="sharaka-simulate-") as folder:
         for path in Path(workflows_dir).glob("*.yaml"):
-            other = yaml.safe_load(path.read_text(encoding="utf-8"))
+            other = read_yaml(path.read_text(encoding="utf-8"))
             if isinstance(other, dict) and other.get("type") != body["type"]:
                 (Path(folder) / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
         # Under a file name of our own: the type, and the name given, are the editor's text, never a path.
@@ -111,20 +111,15 @@ def load_edited(text: str, workflows_dir: Path, name: str = "edited.yaml") -> Wo
             raise DefinitionError([(name, _("not a definition Sharaka can read: %(error)s", error=error))]) from None
 
 
-class _TypedTextLoader(yaml.SafeLoader):
-    """YAML typed in a form, without aliases (*name): a few hundred bytes of aliases to aliases stand for
-    a structure of billions of items, which any walk or message over it would write out in full. A
-    definition or a scenario never needs one."""
+class _TypedTextLoader(NoAliasLoader):
+    """YAML typed in a form (a definition or a scenario), aliases refused in the reader's language."""
 
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
-            raise yaml.composer.ComposerError(None, None, _("aliases (*name) are not accepted here"), mark)
-        return super().compose_node(parent, index)
+    def refusal(self) -> str:
+        return _("aliases (*name) are not accepted here")
 
 
 def _load_typed(text: str):
-    return yaml.load(text, Loader=_TypedTextLoader)  # noqa: S506  (a SafeLoader, aliases refused)
+    return read_yaml(text, _TypedTextLoader)
 
 
 def _quoted(value) -> str:

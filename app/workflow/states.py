@@ -39,6 +39,22 @@ def definition_for(agreement) -> WorkflowDefinition:
     return current_definitions()[agreement.type]
 
 
+def definitions_running() -> list[tuple]:
+    """(condition selecting the agreements that run on a definition, that definition): today's for the
+    agreements not pinned to a version, then every frozen version. The SQL conditions are built here, once
+    for the engine's date moves and the query builders (queries/built.py, which keeps them per request)."""
+    from sqlalchemy import and_
+
+    from app.agreements.models import Agreement
+
+    pairs: list[tuple] = [
+        (and_(Agreement.workflow_version_id.is_(None), Agreement.type == type_), definition)
+        for type_, definition in current_definitions().items()
+    ]
+    pairs += [(Agreement.workflow_version_id == id_, definition) for id_, definition in version_definitions().items()]
+    return pairs
+
+
 def version_definitions() -> dict[int, WorkflowDefinition]:
     """Every frozen definition version by id, parsed, read once per request (or job): they are a
     handful, and a page that lists agreements on several versions would otherwise load them one
@@ -166,8 +182,12 @@ def state_label(agreement) -> str:
 
 def state_labels() -> dict[str, str]:
     """Every state of today's definitions with its label, in lifecycle order (the longest
-    lifecycle first, then the states only others have): filters and counts by state."""
+    lifecycle first, then the states only others have), then the states only a frozen version still
+    has (agreements run on it: an edited workflow dropped or renamed the state), with that version's
+    label: filters and counts by state. Without them, such agreements showed the state's raw name and
+    could not be filtered."""
     definitions = sorted(current_definitions().values(), key=lambda d: (-len(d.states), d.type))
+    definitions += sorted(version_definitions().values(), key=lambda d: (-len(d.states), d.type))
     labels: dict[str, str] = {}
     for definition in definitions:
         for name, state in definition.states.items():

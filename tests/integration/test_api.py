@@ -26,6 +26,7 @@ from app.core import clock
 from app.deliverables import services as deliverables
 from app.extensions import db
 from app.notifications.models import Notification
+from app.workflow import engine
 from app.workflow.services import attach_document
 from tests import factories
 
@@ -757,6 +758,8 @@ def test_linked_agreements_are_named_only_to_who_may_see_them_in_one_question_a_
     officer = world.users["officer"]
     theirs = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Cadre partagé")
     hidden = factories.agreement(by=officer, partners=[world.partner_b], title_fr="Cadre d'un autre")
+    for parent in (theirs, hidden):  # signed: only a signed agreement is amended
+        parent.state, parent.signed_on = "active", clock.today()
     db.session.flush()
     amendments = [
         factories.agreement(by=officer, partners=[world.partner_a], type="amendment", parent_id=parent.id)
@@ -773,6 +776,68 @@ def test_linked_agreements_are_named_only_to_who_may_see_them_in_one_question_a_
     assert {every[a.id]["parent_id"] for a in amendments} == {theirs.id, hidden.id}
     single = partner.get(f"{P}/agreements/{amendments[1].id}").get_json()
     assert single["parent_id"] is None
+
+
+def test_an_amendment_stays_with_a_signed_agreement_it_amends(api, world):
+    """Only a signed agreement is amended, never through another amendment; once submitted, an amendment
+    cannot be moved to another agreement (its approval was for this one), and a signed agreement's place
+    holds too. The refusals are 422s naming parent_id, and nothing is stored."""
+    officer, client = world.users["officer"], api("officer")
+    draft = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Brouillon")
+    signed, other = world.agreement_a, world.agreement_b
+    for agreement in (signed, other):
+        agreement.state, agreement.signed_on = "active", clock.today()
+    db.session.commit()
+    of_a_draft = client.post(
+        f"{P}/agreements", json={"type": "amendment", "title_fr": "Avenant", "parent_id": draft.id, "parties": []}
+    )
+    assert_problem(of_a_draft, 422)
+    assert "not signed" in of_a_draft.get_json()["errors"]["parent_id"][0]
+    amendment = factories.amendment(signed, officer, partners=[world.partner_a], changes={"expires_on": "2031-12-31"})
+    under_it = client.post(
+        f"{P}/agreements", json={"type": "mou", "title_fr": "Sous l'avenant", "parent_id": amendment.id, "parties": []}
+    )
+    assert_problem(under_it, 422)
+    assert "amendment" in under_it.get_json()["errors"]["parent_id"][0]
+    engine.take(amendment, "submit_for_review", by=officer, expected_version=amendment.version)
+    db.session.commit()
+    moves = ((amendment, {"parent_id": other.id}), (amendment, {"parent_id": None}), (other, {"parent_id": signed.id}))
+    for target, payload in moves:
+        before = target.parent_id
+        moved = client.patch(f"{P}/agreements/{target.id}", json=payload | {"version": target.version})
+        assert_problem(moved, 422)
+        assert "parent_id" in moved.get_json()["errors"]
+        db.session.expire_all()
+        assert refreshed(Agreement, target.id).parent_id == before
+
+
+def test_a_send_back_on_a_move_that_is_not_an_approval_is_refused(api, world, ids):
+    """ "reject" with a plain move had taken the agreement forward."""
+    refused = api("officer").post(
+        f"{P}/agreements/{ids['draft']}/transitions",
+        json={"transition": "submit_for_review", "decision": "reject", "comment": "Je refuse"},
+    )
+    assert_problem(refused, 422)
+    assert "decision" in refused.get_json()["errors"]
+    assert refreshed(Agreement, ids["draft"]).state == "draft"
+
+
+def test_a_partner_sees_an_amendment_but_not_the_agreement_it_amends_when_not_a_party_to_it(api, world):
+    """A partner party to an amendment of an agreement it is not party to reads what is proposed, never
+    that agreement's current terms, its plan or its other amendments."""
+    officer = world.users["officer"]
+    hidden = world.agreement_b
+    hidden.state, hidden.signed_on, hidden.expires_on = "active", clock.today(), clock.today() + timedelta(days=400)
+    db.session.commit()
+    factories.plan_line(hidden, officer, responsible=world.partner_b, recurrence="monthly")
+    theirs = factories.amendment(hidden, officer, partners=[world.partner_a], changes={"expires_on": "2031-12-31"})
+    factories.amendment(hidden, officer, partners=[world.partner_b], changes={"expires_on": "2030-12-31"})
+    shown = api("partner").get(f"{P}/agreements/{theirs.id}/amendment").get_json()
+    assert shown["parent_id"] is None and shown["plan"] == [] and shown["overlaps"] == []
+    assert [(t["term"], t["current"], t["proposed"]) for t in shown["terms"]] == [("expires_on", None, "2031-12-31")]
+    ministry = api("officer").get(f"{P}/agreements/{theirs.id}/amendment").get_json()
+    assert ministry["parent_id"] == hidden.id and ministry["terms"][0]["current"] == hidden.expires_on.isoformat()
+    assert ministry["plan"] and len(ministry["overlaps"]) == 1
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ problem+json, and the partner approvals leak closed at the API door."""
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import timedelta
 from io import BytesIO
 
@@ -13,6 +14,7 @@ from app.agreements.models import Agreement
 from app.core import clock
 from app.extensions import db
 from app.workflow.models import AgreementDocument
+from tests import factories
 from tests.integration.test_api import PDF, P, api, assert_problem, ids, refreshed, tokens  # noqa: F401 (fixtures)
 
 
@@ -196,6 +198,31 @@ def test_an_agreement_is_terminated_through_the_api_alone(api, world):
     ]
     assert len(notice) == 1 and notice[0]["name"] == "préavis.pdf"
     assert api("partner").get(notice[0]["download_url"]).data == PDF + b"notice"
+
+
+def test_a_parent_with_children_is_terminated_through_the_api_alone(api, world):
+    """Terminate asks what becomes of each child: as multipart (the notice is a file), the choices travel
+    in `children`, a JSON object; without them the move is refused naming the child, and nothing moves."""
+    agreement_id = create_mou(api, world)
+    take_to_active(api, world, agreement_id)
+    parent = refreshed(Agreement, agreement_id)
+    child = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_a], type="convention", parent_id=agreement_id
+    )
+    child.state, child.signed_on, child.effective_on = "active", parent.signed_on, parent.effective_on
+    db.session.commit()
+    child_id, manager = child.id, api("manager")
+    url = f"{P}/agreements/{agreement_id}/transitions/terminate"
+    notice = {"termination_notice": (PDF + b"notice", "préavis.pdf")}
+    unsaid = assert_problem(multipart(manager, url, {"comment": "Fin"}, dict(notice)), 422)
+    assert f"child_{child_id}" in unsaid["errors"]
+    bad = assert_problem(multipart(manager, url, {"comment": "Fin", "children": "{11: keep"}, dict(notice)), 422)
+    assert "children" in bad["errors"]
+    assert refreshed(Agreement, agreement_id).state == "active"
+    body = ok(
+        multipart(manager, url, {"comment": "Fin", "children": json.dumps({str(child_id): "keep"})}, dict(notice))
+    )
+    assert body["agreement"]["state"] == "terminated" and refreshed(Agreement, child_id).state == "active"
 
 
 def test_stage_work_is_refused_as_the_pages_refuse_it(api, world, ids):

@@ -99,7 +99,7 @@ def test_conditions_in_python(app, condition, facts, expected):
 def test_the_sql_rule_answers_as_the_python_rule(world, reviewing, condition):
     world.partner_b.country = "FR"
     db.session.commit()
-    large, small = reviewing
+    large, small = _in_force(*reviewing)
     # Amendments, judged as the agreement they leave: changing neither budget nor parties (the parent's),
     # raising or lowering the budget, bringing in a foreign partner or leaving only a Moroccan one.
     _amendment(world, large, {"title_fr": "Nouveau titre"})
@@ -127,6 +127,14 @@ def _line(organization, amount: str, currency: str = "MAD") -> dict:
     }
 
 
+def _in_force(*agreements):
+    """The agreements as signed and in force (only a signed agreement is amended), their budgets kept."""
+    for agreement in agreements:
+        agreement.state, agreement.signed_on, agreement.effective_on = "active", date(2026, 1, 5), date(2026, 1, 10)
+    db.session.commit()
+    return agreements
+
+
 def _amendment(world, parent, changes: dict):
     return factories.amendment(parent, world.users["officer"], partners=[world.partner_a], changes=changes)
 
@@ -134,7 +142,7 @@ def _amendment(world, parent, changes: dict):
 def test_an_amendment_is_judged_as_the_agreement_it_leaves(world, reviewing):
     """The minister's office reviews an amendment that raises a budget past 10 million MAD, or that
     leaves one at 12 million: as a new agreement of that budget would be. Lowered, legal alone."""
-    large, small = reviewing
+    large, small = _in_force(*reviewing)
     raising = _amendment(world, small, {"budget_lines": [_line(world.partner_b, "10000000.00")]})
     keeping = _amendment(world, large, {"expires_on": "2030-12-31"})
     lowering = _amendment(world, large, {"budget_lines": [_line(world.partner_a, "9999999.99")]})

@@ -506,6 +506,21 @@ def test_an_ended_agreement_takes_no_new_plan_line_and_no_hand_in(app, world, si
     assert waiting.status == "accepted"
 
 
+def test_nothing_is_handed_in_before_the_agreement_is_signed(app, world, signed_in):
+    """A plan may be drawn up during the talks, but nothing is owed yet: the form is not offered and a
+    hand-in sent all the same is refused (it had been announced to the owner as work to review)."""
+    draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="En discussion")
+    early = plan(draft, world.users["officer"], responsible=world.partner_a).occurrences[0]
+    db.session.commit()
+    partner = signed_in("partner")
+    assert 'id="submit-heading"' not in partner.get(f"/deliverables/{early.id}").get_data(as_text=True)
+    _post(partner, early, "submissions", {"note": "trop tôt", **_files((PDF, "rapport.pdf"))})
+    db.session.refresh(early)
+    assert early.status == "pending" and not early.submissions
+    with pytest.raises(WorkflowError, match="before the agreement is signed"):
+        services.submit(early, [], note="x", by=world.users["partner"], expected_version=early.version)
+
+
 def test_what_was_owed_is_released_when_the_agreement_ends(app, world, signed_in, due):
     """Closed (or expired, terminated, cancelled): what was still to hand in is waived with the reason, in
     the reader's language, so the partner no longer sees it due or overdue; a hand-in waiting for review

@@ -572,3 +572,51 @@ def test_a_new_role_or_organisation_forgets_what_was_told_to_the_old_one(signed_
         select(AuditEvent.changes).where(AuditEvent.object_type == "users", AuditEvent.object_id == officer.id)
     ).all()
     assert any((c or {}).get("after", {}).get("notices_removed") == 1 for c in changes)
+
+
+def _move_to_partner(signed_in, world, person):
+    return signed_in("admin").post(
+        f"/admin/users/{person.id}/edit",
+        data={
+            "email": person.email,
+            "full_name": person.full_name,
+            "role": "partner",
+            "organization_id": str(world.partner_b.id),
+            "language": person.language,
+            "is_active": "y",
+        },
+    )
+
+
+def test_an_owner_is_moved_only_once_their_agreements_are_handed_over_and_their_exports_go(signed_in, world):
+    """An officer owning agreements under way stays an officer until each has another owner: turned partner
+    elsewhere, they had kept their agreements' reminders and hand-ins. Once moved, the spreadsheets they
+    exported before (what they could see then) are forgotten."""
+    from app.deliverables.services import OccurrenceFilters
+    from app.exports import services as exports
+    from app.exports.models import ExportJob
+
+    officer, colleague = world.users["officer"], world.users["other_officer"]
+    owned = [world.agreement_a, world.agreement_b]
+    assert {a.owner_id for a in owned} == {officer.id}
+    job = exports.request_export(officer, "deliverables", OccurrenceFilters(), language="en")
+    db.session.commit()
+    exports.write_export(job)
+    db.session.commit()
+    job_id = job.id
+    assert job.status == "done" and signed_in(officer).get(f"/exports/{job_id}/download").status_code == 200
+
+    refused = _move_to_partner(signed_in, world, officer)
+    assert refused.status_code == 422
+    assert "owns 2 agreements under way" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert (officer.role, officer.organization_id) == ("officer", world.ministry.id)
+
+    for agreement in owned:
+        agreement.owner_id = colleague.id
+    db.session.commit()
+    moved = _move_to_partner(signed_in, world, officer)
+    assert moved.status_code in (302, 303), moved.get_data(as_text=True)[:500]
+    db.session.expire_all()
+    assert officer.role == "partner" and db.session.get(ExportJob, job_id) is None
+    assert signed_in(officer).get(f"/exports/{job_id}/download").status_code == 404

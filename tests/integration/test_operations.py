@@ -104,6 +104,9 @@ def test_json_log_lines_carry_the_request_id(app):
 
 
 def test_jobs_record_runs_counts_and_the_last_error(app, signed_in, world):
+    # Before any job ran, the page says the scheduler never did (mail waits in the outbox meanwhile).
+    fresh = signed_in("auditor").get("/admin/jobs").get_data(as_text=True)
+    assert "data-scheduler-never-ran" in fresh and "The scheduler has never run here." in fresh
     with track_job("reminders") as counts:
         counts.update(created=3, already=1)
     with pytest.raises(RuntimeError):
@@ -117,7 +120,7 @@ def test_jobs_record_runs_counts_and_the_last_error(app, signed_in, world):
     assert "reminders" in output and "runs 2, failures 1" in output and "relay on fire" in output
     assert "date-transitions  never ran" in output
     page = signed_in("auditor").get("/admin/jobs").get_data(as_text=True)
-    assert "relay on fire" in page and "date-transitions" in page
+    assert "relay on fire" in page and "date-transitions" in page and "data-scheduler-never-ran" not in page
     with track_job("outbox") as counts:
         counts.update(sent=4, retried=0, failed=0, withdrawn=0, unreachable=True, no_server=False, paused=False)
     page = signed_in("auditor").get("/admin/jobs").get_data(as_text=True)

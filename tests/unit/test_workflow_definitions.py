@@ -1,5 +1,6 @@
 """Definition validation: each kind of mistake is reported with its file."""
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -102,8 +103,21 @@ def _mutate(change):
         ),
         (lambda b: b["states"]["draft"].update({"kind": "initial-ish"}), "kind must be one of"),
         (lambda b: b["states"]["draft"].update({"sla_days": -3}), "sla_days must be"),
+        # Past ten years a date times the escalation's SLAs leaves the calendar: every page read it and failed.
+        (lambda b: b["states"]["draft"].update({"sla_days": 3000000}), "sla_days must be a whole number of days"),
+        (
+            lambda b: b["transitions"][1]["approval"]["steps"][0].update({"sla_days": 3651}),
+            "approval step 1: sla_days must be",
+        ),
+        (lambda b: b.update({"reminders": {"approval_escalate_after_slas": 11}}), "from 1 to 10"),
+        # One name without its list: said once, not read letter by letter.
+        (lambda b: b["transitions"][0].update({"guards": "has_partner"}), "guards: must be a list"),
+        (
+            lambda b: b["transitions"][1]["approval"]["steps"][0].update({"roles": "legal"}),
+            "approval step 1 roles: must be a list of names",
+        ),
         (lambda b: b["states"]["expired"].update({"kind": "working"}), "has no way out"),
-        (lambda b: b["transitions"].append({**b["transitions"][0]}), "defined twice"),
+        (lambda b: b["transitions"].append(copy.deepcopy(b["transitions"][0])), "defined twice"),
         (lambda b: b["transitions"][0].update({"effects": ["explode"]}), "unknown effect 'explode'"),
         (lambda b: b["transitions"][0].update({"fields": ["owner_id"]}), "cannot ask for field 'owner_id'"),
         (lambda b: b["transitions"][0].update({"label": {"en": "only English"}}), "label needs ar, fr and en"),
@@ -127,6 +141,16 @@ def test_each_mistake_is_reported_with_its_file(tmp_path, change, expected):
     problems = _problems(tmp_path)
     assert expected in problems
     assert problems.startswith("mou.yaml: ")
+
+
+def test_aliases_are_refused_before_they_expand(tmp_path):
+    """A few lines of aliases to aliases stand for billions of items: refused as they are read."""
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x]"] + [
+        f"{chr(98 + n)}: &{chr(98 + n)} [{', '.join([f'*{chr(97 + n)}'] * 9)}]" for n in range(8)
+    ]
+    _write(tmp_path, "\n".join(lines) + "\n", name="bomb.yaml")
+    assert "bomb.yaml: not valid YAML" in _problems(tmp_path)
+    assert "aliases (*name) are not accepted" in _problems(tmp_path)
 
 
 def test_bad_yaml_is_reported_with_its_file(tmp_path):

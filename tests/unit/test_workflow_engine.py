@@ -208,6 +208,49 @@ def test_an_approver_may_send_back_what_cannot_go_forward(mou, world):
     assert mou.state == "draft"
 
 
+def test_an_agreement_on_an_older_version_still_moves_on_its_date(mou, world):
+    """The daily moves read every definition agreements run on: a state today's definition dropped
+    (here the version's "paused", today's "suspended") still expires on its end date."""
+    import copy
+
+    from app.workflow.definitions import checksum_of
+    from app.workflow.models import WorkflowVersion
+
+    body = copy.deepcopy(engine.current_definitions()["mou"].body)
+    body["states"]["paused"] = body["states"].pop("suspended")
+    for transition in body["transitions"]:
+        transition["from"] = ["paused" if name == "suspended" else name for name in transition["from"]]
+        transition["to"] = "paused" if transition["to"] == "suspended" else transition["to"]
+    version = WorkflowVersion(type="mou", version=996, checksum=checksum_of(body), body=body)
+    db.session.add(version)
+    mou.workflow_version = version
+    mou.state, mou.signed_on, mou.effective_on = "paused", date(2025, 1, 2), date(2025, 1, 2)
+    mou.expires_on = clock.today() - timedelta(days=2)
+    db.session.commit()
+    engine.forget_definitions_in_use()
+    # Filters and counts name the state by the version's label, not by its raw name.
+    assert engine.state_labels()["paused"] == engine.state_label(mou) == engine.label(body["states"]["paused"]["label"])
+    moved = engine.run_automatic_transitions(clock.today())
+    db.session.commit()
+    assert (mou.reference, "expire", "done") in moved
+    assert mou.state == "expired"
+
+
+def test_names_shown_in_the_apps_sentences_are_kept_on_one_line(mou, world):
+    """A signatory's name and title, a budget line's label and period, an indicator's name and unit: a line
+    break or a direction override in them reversed or broke the app's own words around them."""
+    from app.budget.services import LineData, clean_line
+    from app.indicators.services import IndicatorData, _validated
+
+    typed = "a\u202eb\nc"
+    (signatory,) = in_signature(mou, world, ("ministry", typed))
+    assert signatory.name == "ab c"
+    line = clean_line(mou, LineData(organization_id=world.partner_a.id, label=typed, amount="10", period=typed))
+    assert (line["label"], line["period"]) == ("ab c", "ab c")
+    indicator = _validated(IndicatorData(typed, typed, None, typed, None, "12", "term"))
+    assert (indicator["name_ar"], indicator["name_fr"], indicator["unit"]) == ("ab c", "ab c", "ab c")
+
+
 def test_sequential_steps_go_in_order(world):
     convention = factories.agreement(by=world.users["officer"], partners=[world.partner_a], type="convention")
     db.session.commit()

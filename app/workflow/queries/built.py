@@ -32,16 +32,7 @@ def definitions_in_use() -> list[tuple[ColumnElement[bool], WorkflowDefinition]]
         tuple((version_id, id(definition)) for version_id, definition in versions.items()),
     )
 
-    def build() -> list[tuple[ColumnElement[bool], WorkflowDefinition]]:
-        pairs: list[tuple[ColumnElement[bool], WorkflowDefinition]] = [
-            (and_(Agreement.workflow_version_id.is_(None), Agreement.type == type_), definition)
-            for type_, definition in current.items()
-        ]
-        for version_id, definition in versions.items():
-            pairs.append((Agreement.workflow_version_id == version_id, definition))
-        return pairs
-
-    pairs = _BUILT.get(key, build, keep=(tuple(current.values()), tuple(versions.values())))
+    pairs = _BUILT.get(key, engine.definitions_running, keep=(tuple(current.values()), tuple(versions.values())))
     if has_app_context():
         g.sharaka_definitions_in_use = pairs
     return pairs
