@@ -85,9 +85,16 @@ def related_words(*, email: str = "", full_name: str = "", organization_names=()
 
 
 def check(
-    password: str, *, email: str = "", full_name: str = "", organization_names=(), field: str = "password"
+    password: str,
+    *,
+    email: str = "",
+    full_name: str = "",
+    organization_names=(),
+    field: str = "password",
+    own: bool = True,
 ) -> None:
-    """Raise ValidationFailed (on `field`) with a message saying what to change."""
+    """Raise ValidationFailed (on `field`) with a message saying what to change; `own`: the person chooses
+    their own password (else an admin sets someone else's, and is spoken to about that person)."""
 
     def refuse(message: str):
         raise ValidationFailed(message, {field: [message]})
@@ -105,7 +112,12 @@ def check(
     if remainder != flat and len(remainder) < MIN_LENGTH // 2:
         refuse(
             _(
-                "The password is too close to your name, your e-mail address or the ministry's name. "
+                "The password is too close to your name, your e-mail address or your organisation's name. "
+                "Choose something others cannot guess from them."
+            )
+            if own
+            else _(
+                "The password is too close to the person's name, e-mail address or organisation's name. "
                 "Choose something others cannot guess from them."
             )
         )

@@ -168,11 +168,18 @@ def change_password(user: User, current_password: str, new_password: str, *, rev
     audit.record("password_changed", user, actor=user, changes={"sessions_ended": ended, "tokens_revoked": revoked})
 
 
-def check_password(user: User, password: str, field: str = "password") -> None:
-    """The password rules, with what is known of its owner."""
+def check_password(user: User, password: str, field: str = "password", by: User | None = None) -> None:
+    """The password rules, with what is known of its owner; `by`: who sets it, when not its owner."""
     organization = user.organization
     names = [organization.name_fr or "", organization.name_en or "", organization.name_ar or ""] if organization else []
-    passwords.check(password, email=user.email, full_name=user.full_name, organization_names=names, field=field)
+    passwords.check(
+        password,
+        email=user.email,
+        full_name=user.full_name,
+        organization_names=names,
+        field=field,
+        own=by is None or by.id == user.id,
+    )
 
 
 def create_user(
@@ -207,7 +214,7 @@ def create_user(
         is_active_account=is_active,
         is_org_admin=bool(is_org_admin),
     )
-    check_password(user, password)
+    check_password(user, password, by=by)
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
@@ -276,7 +283,7 @@ def update_user(
     deactivated = user.is_active_account and not is_active
     user.is_active_account = is_active
     if new_password:
-        check_password(user, new_password, field="new_password")
+        check_password(user, new_password, field="new_password", by=by)
         user.set_password(new_password)
     if deactivated:
         cut_off(user, by=by)

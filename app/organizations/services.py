@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.core import audit
@@ -38,6 +38,16 @@ def _cleaned(key: str, value) -> str | None:
     return (trimmed(value or "") if key in ("contact", "notes") else one_line(value)) or None
 
 
+def _named_alike(key: str, name: str, organization: Organization | None) -> str | None:
+    """The short name of another organisation with the same name in this language (any case), or None:
+    the same partner entered twice splits its agreements between two records."""
+    column = getattr(Organization, key)
+    query = select(Organization.slug).where(func.lower(column) == name.lower())
+    if organization is not None and organization.id is not None:
+        query = query.where(Organization.id != organization.id)
+    return db.session.scalars(query.limit(1)).first()
+
+
 def save_organization(organization: Organization | None, values: dict, *, by) -> Organization:
     """Create (organization=None) or update an organisation from plain values."""
     values = {key: _cleaned(key, values.get(key)) for key in FIELDS}
@@ -56,6 +66,9 @@ def save_organization(organization: Organization | None, values: dict, *, by) ->
         clash = db.session.scalar(select(Organization.id).where(Organization.slug == values["slug"]))
         if clash is not None and (organization is None or clash != organization.id):
             errors["slug"] = [_("Another organisation already uses this short name.")]
+    for key in ("name_ar", "name_fr", "name_en"):
+        if values[key] and (same := _named_alike(key, values[key], organization)) is not None:
+            errors[key] = [_("%(slug)s already has this name: edit that organisation instead.", slug=same)]
     if values["country"] and not re.fullmatch(r"[A-Z]{2}", values["country"]):
         errors["country"] = [_("Use a two-letter country code (MA, FR, ...).")]
     if errors:

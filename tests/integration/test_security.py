@@ -301,6 +301,22 @@ def test_passwords_about_their_owner_are_refused(app, world, password):
     assert "close to your name" in refused.value.message or "easy to guess" in refused.value.message
 
 
+def test_an_admin_setting_someones_password_is_told_about_that_person(app, world):
+    """Not "your name": the admin's own name has nothing to do with it."""
+    from app.auth.services import create_user
+
+    with pytest.raises(ValidationFailed) as refused:
+        create_user(
+            email="amina.benali@example.org",
+            full_name="Amina Benali",
+            role="officer",
+            password="AminaBenali2026",
+            organization=world.ministry,
+            by=world.users["admin"],
+        )
+    assert "close to the person's name" in refused.value.message
+
+
 @pytest.mark.parametrize("password", [STRONG, "جبال الأطلس في فصل الربيع", "vélo bleu sous la pluie d'octobre"])
 def test_long_passphrases_in_any_language_are_welcome(app, world, password):
     assert _create(world, password).check_password(password)
