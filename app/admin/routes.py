@@ -10,11 +10,14 @@ from app.auth.models import ROLES, User
 from app.choices.services import fill
 from app.core.forms import form_status, refusal_shown_on
 from app.core.i18n import gettext as _
+from app.core.i18n import list_of
 from app.core.pagination import paginate
 from app.core.permissions import get_user_or_404, holders_of_roles_clause, is_known_role, require
 from app.core.text import fold, like_pattern
 from app.extensions import db
 from app.organizations.models import Organization
+from app.workflow.checks import steps_nobody_can_complete
+from app.workflow.engine import current_definitions
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -84,6 +87,7 @@ def edit_user(user_id: int):
     if request.method == "GET":
         form.is_active.data = user.is_active_account
     if form.validate_on_submit():
+        uncompletable = steps_nobody_can_complete(current_definitions())
         with refusal_shown_on(form):
             accounts.update_user(
                 user,
@@ -98,6 +102,16 @@ def edit_user(user_id: int):
                 new_password=form.password.data if (form.password.data or "").strip() else None,
             )
             flash(_("Account %(email)s saved.", email=user.email), "success")
+            # Said at once, not when the next approval is asked of nobody (only `flask workflows check` knew).
+            if stranded := sorted(steps_nobody_can_complete(current_definitions()) - uncompletable):
+                flash(
+                    _(
+                        "Now no active account can give these approvals: %(steps)s. Give the role to another "
+                        "account, or the agreements waiting on them will not move.",
+                        steps=list_of(stranded),
+                    ),
+                    "warning",
+                )
             return redirect(url_for("admin.list_users"))
     status = form_status(form)
     return render_template("admin/user_form.html", form=form, user=user), status

@@ -12,6 +12,15 @@ from app.workflow.definitions import WorkflowDefinition
 
 def account_warnings(definitions: dict[str, WorkflowDefinition], users=None) -> list[str]:
     """One sentence per step that cannot complete with the active accounts `users` (default: the database's)."""
+    return [f"{where}: {said}" for where, said in _step_problems(definitions, users)]
+
+
+def steps_nobody_can_complete(definitions: dict[str, WorkflowDefinition]) -> set[str]:
+    """The approval steps ("type: move/step") the active accounts cannot complete (account_warnings)."""
+    return {where for where, _said in _step_problems(definitions, None)}
+
+
+def _step_problems(definitions: dict[str, WorkflowDefinition], users) -> list[tuple[str, str]]:
     if users is None:
         from app.auth.models import User
 
@@ -30,12 +39,12 @@ def account_warnings(definitions: dict[str, WorkflowDefinition], users=None) -> 
                 for role in step.required_roles:
                     if not by_role.get(role):
                         warnings.append(
-                            f"{where}: required role {role!r} has no active account — nobody can give this approval"
+                            (where, f"required role {role!r} has no active account — nobody can give this approval")
                         )
                 for email in step.required_users:
                     if email not in emails:
                         warnings.append(
-                            f"{where}: required approver {email} has no active account — this step can never complete"
+                            (where, f"required approver {email} has no active account — this step can never complete")
                         )
                 people = sum(by_role.get(role, 0) for role in step.roles) + sum(
                     1 for email in step.users if email in emails
@@ -44,7 +53,10 @@ def account_warnings(definitions: dict[str, WorkflowDefinition], users=None) -> 
                     # The requester cannot approve their own request (four-eyes) when the step says so,
                     # but who asks is not known here: the count is of everyone who could.
                     warnings.append(
-                        f"{where}: quorum {step.quorum} but only {people} active account(s) can approve "
-                        f"({', '.join((*step.roles, *step.users))})"
+                        (
+                            where,
+                            f"quorum {step.quorum} but only {people} active account(s) can approve "
+                            f"({', '.join((*step.roles, *step.users))})",
+                        )
                     )
     return warnings

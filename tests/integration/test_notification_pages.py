@@ -620,3 +620,22 @@ def test_an_owner_is_moved_only_once_their_agreements_are_handed_over_and_their_
     db.session.expire_all()
     assert officer.role == "partner" and db.session.get(ExportJob, job_id) is None
     assert signed_in(officer).get(f"/exports/{job_id}/download").status_code == 404
+
+
+def test_an_admin_is_told_when_a_change_leaves_approvals_nobody_can_give(signed_in, world):
+    """Deactivating the only legal adviser: approvals asked of legal would reach nobody. The admin hears
+    it as the account is saved (only `flask workflows check` said so), and nothing is said for a change
+    that strands nothing."""
+    legal = world.users["legal"]
+    form = {
+        "email": legal.email,
+        "full_name": legal.full_name,
+        "role": legal.role,
+        "organization_id": str(legal.organization_id),
+        "language": legal.language,
+    }
+    admin = signed_in("admin")
+    renamed = admin.post(f"/admin/users/{legal.id}/edit", data={**form, "is_active": "y"}, follow_redirects=True)
+    assert "no active account can give these approvals" not in renamed.get_data(as_text=True)
+    stopped = admin.post(f"/admin/users/{legal.id}/edit", data=form, follow_redirects=True).get_data(as_text=True)
+    assert "no active account can give these approvals" in stopped and "approve_review/legal" in stopped
