@@ -148,10 +148,13 @@ def _clean_budget(value, parties, errors: dict) -> list[dict] | None:
     contributing party must be the ministry or a party after the amendment."""
     from types import SimpleNamespace
 
-    from app.budget.services import LineData, clean_line
+    from app.budget.services import MAX_LINES, LineData, clean_line, too_many_lines
 
-    if not isinstance(value, list) or len(value) > 200:
+    if not isinstance(value, list):
         errors["budget_lines"] = [_("List the budget lines after the amendment.")]
+        return None
+    if len(value) > MAX_LINES:
+        errors["budget_lines"] = [too_many_lines()]
         return None
     after = SimpleNamespace(parties=[SimpleNamespace(organization_id=int(org)) for org, _role in parties])
     lines = []

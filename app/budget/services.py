@@ -19,7 +19,7 @@ from app.core.dates import FIRST_DAY, LAST_DAY
 from app.core.errors import DomainError, PermissionDenied, ValidationFailed
 from app.core.i18n import current_language
 from app.core.i18n import gettext as _
-from app.core.numbers import read_decimal
+from app.core.numbers import AmbiguousNumber, read_decimal
 from app.core.permissions import can, visible_agreements_clause
 from app.core.text import one_line
 from app.extensions import db
@@ -55,6 +55,14 @@ class LineData:
     kind: str | None = "cash"
     year: int | None = None
     period: str | None = None
+
+
+# An agreement's budget, in lines; an amendment proposes at most as many (its form offers as many rows).
+MAX_LINES = 200
+
+
+def too_many_lines() -> str:
+    return _("An agreement's budget has at most %(n)s lines.", n=MAX_LINES)
 
 
 def clean_line(agreement: Agreement, data: LineData) -> dict:
@@ -94,7 +102,11 @@ def clean_line(agreement: Agreement, data: LineData) -> dict:
 
 
 def _amount(value, currency: str, errors: dict) -> Decimal | None:
-    amount = read_decimal(value)  # as indicator values are read: a decimal comma, Arabic digits…
+    try:
+        amount = read_decimal(value)  # as indicator values are read: a decimal comma, Arabic digits…
+    except AmbiguousNumber as error:
+        errors["amount"] = [error.message]
+        return None
     if amount is None:
         errors["amount"] = [_("Give an amount, for example 250000.00.")]
         return None
@@ -159,6 +171,8 @@ def _plain(line: BudgetLine) -> dict:
 def add_line(agreement: Agreement, data: LineData, *, by, is_illustrative: bool = False) -> BudgetLine:
     _require_edit(agreement, by)
     values = clean_line(agreement, data)
+    if db.session.scalar(select(func.count(BudgetLine.id)).where(BudgetLine.agreement_id == agreement.id)) >= MAX_LINES:
+        raise ValidationFailed(too_many_lines())
     line = BudgetLine(
         agreement_id=agreement.id, created_by_id=getattr(by, "id", None), is_illustrative=is_illustrative, **values
     )

@@ -66,8 +66,20 @@ def refused(redirect_to: str | None, error: DomainError):
     session.pop("_flashes", None)
     redirect_to = redirect_to or g.get("refusal_target") or _referrer() or url_for("main.home")
     details = " ".join(" ".join(messages) for messages in (error.field_errors or {}).values() if messages)
-    flash(f"{error.message} {details}".strip() if details and details not in error.message else error.message, "danger")
+    flash(_said_on_another_page(error.message, details), "danger")
     return redirect(redirect_to, 303)
+
+
+def _said_on_another_page(message: str, details: str) -> str:
+    """A refusal told on the page the form came from, where no field is marked: "correct the errors below"
+    would point at nothing, so the field messages are said instead, as what was not saved."""
+    from app.core.i18n import gettext as _
+
+    if not details or details in message:
+        return message
+    if message == _("Please correct the errors below."):
+        return _("Not saved: %(reasons)s", reasons=details)
+    return f"{message} {details}"
 
 
 def _referrer() -> str | None:
@@ -81,5 +93,14 @@ def form_errors(form) -> ValidationFailed:
     from app.core.i18n import gettext as _
 
     return ValidationFailed(
-        _("Please correct the errors below."), {name: list(messages) for name, messages in form.errors.items()}
+        _("Please correct the errors below."),
+        {name: [_labelled(form, name, message) for message in messages] for name, messages in form.errors.items()},
     )
+
+
+def _labelled(form, name: str, message: str) -> str:
+    """A field's message with its label ("Name: This field is required."): told in a flash away from the
+    field, "This field" names nothing."""
+    field = form._fields.get(name)
+    label = getattr(getattr(field, "label", None), "text", "")
+    return f"{label}: {message}" if label and not str(message).startswith(str(label)) else str(message)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
-from app.core.numbers import read_decimal
+from app.core.numbers import AmbiguousNumber, read_decimal
 from app.core.permissions import sees_deliverables_of, visible_agreements_clause, visible_deliverables_clause
 from app.core.text import one_line
 from app.extensions import db
@@ -24,7 +24,10 @@ CENT = Decimal("0.01")
 
 def parse_number(raw, *, field_name: str, allow_zero: bool = True) -> Decimal:
     """A non-negative number from a form or JSON (comma or point as decimal mark), or a clear error."""
-    value = read_decimal(raw)
+    try:
+        value = read_decimal(raw)
+    except AmbiguousNumber as error:
+        raise ValidationFailed(error.message, {field_name: [error.message]}) from None
     if value is None:
         message = _("Enter a number.")
         raise ValidationFailed(message, {field_name: [message]})

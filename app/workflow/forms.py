@@ -16,6 +16,7 @@ from wtforms import Form as WtfForm
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.agreements.models import NOTICE_UNITS, RENEWAL_TERMS, parties_of_form
+from app.budget.services import MAX_LINES
 from app.core.dates import FIRST_DAY, LAST_DAY
 from app.core.forms import Form
 from app.workflow.labels import SIDE_LABELS
@@ -117,7 +118,7 @@ class AmendmentForm(Form):
     partners = SelectMultipleField(_l("Partners"), coerce=int, choices=[])
     co_signatories = SelectMultipleField(_l("Co-signatories"), coerce=int, choices=[])
     witnesses = SelectMultipleField(_l("Witnesses"), coerce=int, choices=[])
-    budget = FieldList(FormField(BudgetRowForm), max_entries=60)
+    budget = FieldList(FormField(BudgetRowForm), max_entries=MAX_LINES)
     renewal_terms = SelectField(_l("Renewal"), choices=[(k, v) for k, v in RENEWAL_TERMS.items()], default="none")
     renewal_months = IntegerField(_l("Tacit renewal for (months)"), validators=[Optional()])
     notice_period = IntegerField(_l("Notice period"), validators=[Optional()])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -10,9 +11,10 @@ from sqlalchemy import select
 
 from app.agreements.models import fill_party_fields
 from app.auth.models import User
+from app.budget.services import MAX_LINES, too_many_lines
 from app.choices.services import fill
 from app.core import clock
-from app.core.errors import DomainError
+from app.core.errors import DomainError, ValidationFailed
 from app.core.forms import form_status, refusal_shown_on
 from app.core.i18n import gettext as _
 from app.core.pagination import requested_page
@@ -242,6 +244,8 @@ def set_amendment(agreement_id: int):
     if request.method == "POST" and form.validate_on_submit():
         # The service names the parties and the budget lines; the form's fields are `partners` and `budget`.
         with refusal_shown_on(form, catching=DomainError, fields={"parties": "partners", "budget_lines": "budget"}):
+            if _rows_sent(request.form, "budget") > MAX_LINES:  # past it the form keeps the first rows only
+                raise ValidationFailed(too_many_lines(), {"budget_lines": [too_many_lines()]})
             amendments.set_changes(agreement, form.changes(), by=current_user, expected_version=_version(form))
             return _done(agreement, _("The amendment's changes are saved."))
     status = form_status(form)
@@ -252,6 +256,12 @@ def set_amendment(agreement_id: int):
         form=form,
         view=amendments.shown_to(agreement, current_user),
     ), status
+
+
+def _rows_sent(formdata, prefix: str) -> int:
+    """How many rows of the list field `prefix` a form sent (`prefix-<n>-<field>` names)."""
+    pattern = re.compile(rf"{re.escape(prefix)}-(\d+)-")
+    return len({match.group(1) for name in formdata if (match := pattern.match(name))})
 
 
 def _fill_amendment_choices(form) -> None:
@@ -275,9 +285,10 @@ def _prefill_amendment(form, agreement) -> None:
         getattr(form, name).data = value
     from app.agreements.amendments import current_budget
 
-    lines = changes["budget_lines"] if "budget_lines" in changes else current_budget(parent)
+    lines = (changes["budget_lines"] if "budget_lines" in changes else current_budget(parent))[:MAX_LINES]
     home = next(iter(parent.partner_organization_ids), None)
-    for line in [*lines, *[{"organization_id": home, "currency": "MAD", "kind": "cash"}] * 2]:
+    blanks = min(2, MAX_LINES - len(lines))  # never more rows than the form takes
+    for line in [*lines, *[{"organization_id": home, "currency": "MAD", "kind": "cash"}] * blanks]:
         form.budget.append_entry(line)
 
 

@@ -212,6 +212,26 @@ def test_the_page_proposes_a_new_budget_and_refuses_a_bad_line(signed_in, world,
     assert 'data-term="budget_lines"' in officer.get(f"/agreements/{amendment.id}").get_data(as_text=True)
 
 
+def test_a_long_budget_opens_and_more_rows_than_the_form_takes_are_refused(signed_in, world, parent, amendment):
+    """Near the limit the page still opens (it had added its two blank rows past it: a 500), and more rows
+    than an agreement's budget may have are refused whole, not cut to the first ones with "saved"."""
+    from app.budget.services import MAX_LINES
+
+    officer = signed_in("officer")
+    path = f"/agreements/{amendment.id}/amendment"
+    rows = [(f"Ligne {n}", "10", "MAD") for n in range(MAX_LINES - 1)]
+    saved = officer.post(path, data={**form_data(amendment, parent, world), **budget_rows(world, *rows)})
+    assert saved.status_code == 303
+    page = officer.get(path)
+    assert page.status_code == 200 and f'name="budget-{MAX_LINES - 1}-label"' in page.get_data(as_text=True)
+    db.session.refresh(amendment)
+    too_many = [*rows, ("Une de plus", "10", "MAD"), ("Et encore", "10", "MAD")]
+    refused = officer.post(path, data={**form_data(amendment, parent, world), **budget_rows(world, *too_many)})
+    assert refused.status_code == 422 and f"at most {MAX_LINES} lines" in refused.get_data(as_text=True)
+    db.session.refresh(amendment)
+    assert len(amendment.amendment_changes["budget_lines"]) == MAX_LINES - 1
+
+
 def test_the_api_proposes_a_budget(api, world, parent, amendment):
     response = api("officer").open(
         f"/api/v1/agreements/{amendment.id}/amendment",

@@ -54,6 +54,9 @@ def test_the_officer_adds_and_removes_a_line_on_the_agreement_page(signed_in, wo
         ({"currency": "ABC"}, "three-letter ISO 4217 code"),
         ({"amount": "12,5,0"}, "Give an amount"),
         ({"amount": "1_000"}, "Give an amount"),  # not a thousand: a typo
+        # A thousand, or one with three decimals? Read as decimals, 250,000 MAD had been stored as 250.
+        ({"amount": "250,000"}, "could mean 250000 or 250"),
+        ({"amount": "1.000"}, "could mean 1000 or 1"),
     ],
 )
 def test_bad_amounts_and_currencies_get_a_clear_message_and_nothing_is_stored(signed_in, world, draft, values, message):
@@ -172,3 +175,10 @@ def test_the_demo_has_illustrative_budgets_and_an_amendment_changing_more_than_a
     amendment = by_reference["MTNRA-2026-007"]
     terms = {row.name for row in amendments.comparison(amendment)}
     assert "expires_on" in terms and len(terms) > 1
+
+
+@pytest.mark.parametrize("typed", ["250,000.00", "250.000,00", "٢٥٠٬٠٠٠", "250 000"])
+def test_thousands_are_read_as_each_language_writes_them(signed_in, world, draft, typed):
+    response = signed_in("officer").post(f"/agreements/{draft.id}/budget/new", data=form(world, amount=typed))
+    assert response.status_code == 303
+    assert [line.amount for line in services.lines_of(draft)] == [Decimal("250000.00")]

@@ -193,3 +193,18 @@ def test_the_api_shows_the_check_under_the_same_rules(app, world, signed_in, in_
         call("GET", "officer", f"/api/v1/agreements/{in_signature.id}/documents/2147483000/signatures").status_code
         == 404
     )
+
+
+def test_a_refusal_on_the_agreement_page_says_what_was_not_saved(world, signed_in, in_signature):
+    """The signatory form lives on the agreement's page: a refusal returns there, where no field is marked,
+    so the flash says what was not saved rather than "correct the errors below"."""
+    officer = signed_in("officer")
+    url = f"/agreements/{in_signature.id}"
+    response = officer.post(
+        f"{url}/signatories",
+        data={"side": "ministry", "name": "   ", "version": str(in_signature.version)},
+        csrf_from=url,
+        follow_redirects=True,
+    )
+    page = response.get_data(as_text=True)
+    assert "Not saved: Name: This field is required." in page and "correct the errors below" not in page

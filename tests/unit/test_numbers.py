@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.core.numbers import read_decimal
+from app.core.numbers import AmbiguousNumber, read_decimal
 
 
 @pytest.mark.parametrize(
@@ -19,6 +19,16 @@ from app.core.numbers import read_decimal
         ("1\u00a0000", "1000"),
         ("1,000.50", "1000.50"),  # commas between thousands when a point marks the decimals
         ("١٬٠٠٠٫٥", "1000.5"),
+        ("٢٥٠٬٠٠٠", "250000"),  # the Arabic thousands separator is only ever that
+        ("1,500,000", "1500000"),  # several marks: between thousands
+        ("1.500.000", "1500000"),
+        ("1.500.000,00", "1500000.00"),  # as French and Moroccan amounts are written
+        ("1,500,000.00", "1500000.00"),  # as the pages print them in English and Arabic
+        ("0,125", "0.125"),  # nothing before the mark but a zero: decimals
+        ("12,5", "12.5"),
+        ("2.75", "2.75"),
+        ("1234,567", "1234.567"),  # no mark between thousands stands after four digits: decimals
+        (1.125, "1.125"),  # a JSON number is never ambiguous
         (0.1, "0.1"),  # a JSON float, read as written
         (12, "12"),
         ("-3", "-3"),  # read; the callers refuse what is below their range
@@ -29,7 +39,20 @@ def test_what_people_type_is_read(typed, read):
 
 
 @pytest.mark.parametrize(
-    "typed", ["1_000", "1__0", "1e3", "NaN", "Infinity", "1.000,50", "1,2,3", "", None, True, "12 abc", "0x10", "--1"]
+    "typed",
+    ["1_000", "1__0", "1e3", "NaN", "Infinity", "1.000.50", "1,2,3", "1,50,000", "12,5.0", "", None, True, "--1"],
 )
 def test_anything_else_is_no_number(typed):
     assert read_decimal(typed) is None
+
+
+@pytest.mark.parametrize(
+    "typed, thousands, decimal",
+    [("250,000", "250000", "250"), ("1.000", "1000", "1"), ("1,500", "1500", "1,5"), ("-2.125", "-2125", "-2.125")],
+)
+def test_a_mark_before_three_digits_is_refused_with_both_readings(app, typed, thousands, decimal):
+    """250,000 read as decimals had stored a budget of 250 MAD; read as thousands, a French 1,500 km
+    would be 1500: neither is guessed."""
+    with pytest.raises(AmbiguousNumber) as refused:
+        read_decimal(typed)
+    assert f"could mean {thousands} or {decimal}" in refused.value.message
