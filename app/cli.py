@@ -542,8 +542,33 @@ def refill_hand_in_days_command():
     click.echo(f"First hand-in days worked out again: {count} occurrences.")
 
 
+organizations_cli = AppGroup("organizations", help="Organisations: the ministry's own, on a new install.")
+
+
+@organizations_cli.command("create-home")
+@click.option("--name-fr", default=None, help="The ministry's name in French.")
+@click.option("--name-ar", default=None, help="The ministry's name in Arabic.")
+@click.option("--name-en", default=None, help="The ministry's name in English.")
+@click.option("--acronym", default=None, help="Its acronym (MTNRA); the short name is made from it if not given.")
+@click.option("--slug", default=None, help="Its short name (lower-case letters, digits and dashes).")
+@click.option("--country", default="MA", show_default=True, help="Its two-letter country code.")
+def create_home_command(name_fr, name_ar, name_en, acronym, slug, country):
+    """Create the ministry's own organisation (once, on an install without the demo)."""
+    from app.core.errors import ValidationFailed
+    from app.organizations.services import create_home
+
+    values = dict(name_fr=name_fr, name_ar=name_ar, name_en=name_en, acronym=acronym, slug=slug, country=country)
+    try:
+        with force_locale("en"), unit_of_work():
+            home = create_home(values)
+    except ValidationFailed as error:
+        raise click.ClickException(_refusal(error)) from None
+    click.echo(f"Created the ministry's organisation {home.slug} (id {home.id}).")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
+    app.cli.add_command(organizations_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(workflows_cli)
     app.cli.add_command(scheduler_cli)

@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from app.auth.forms import role_choices
@@ -27,6 +27,7 @@ class UserForm(Form):
     is_active = BooleanField(_l("Account enabled (can sign in)"), default=True)
     is_org_admin = BooleanField(_l("Organisation admin: manages the accounts of their partner organisation"))
     password = PasswordField(_l("Password"), validators=[Optional(), Length(min=MIN_LENGTH, max=256)])
+    seen = HiddenField()  # the account as the form showed it (services.account_fingerprint)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

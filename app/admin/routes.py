@@ -8,6 +8,7 @@ from app.admin.forms import UserForm
 from app.auth import services as accounts
 from app.auth.models import ROLES, User
 from app.choices.services import fill
+from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.forms import form_status, refusal_shown_on
 from app.core.i18n import gettext as _
 from app.core.i18n import list_of
@@ -86,9 +87,10 @@ def edit_user(user_id: int):
     _fill_choices(form)
     if request.method == "GET":
         form.is_active.data = user.is_active_account
+        form.seen.data = accounts.account_fingerprint(user)
     if form.validate_on_submit():
         uncompletable = steps_nobody_can_complete(current_definitions())
-        with refusal_shown_on(form):
+        with refusal_shown_on(form, catching=(ValidationFailed, ConcurrentChange)):
             accounts.update_user(
                 user,
                 full_name=form.full_name.data,
@@ -100,6 +102,7 @@ def edit_user(user_id: int):
                 is_org_admin=form.is_org_admin.data,
                 # Spaces only means "keep the password", as an empty field does.
                 new_password=form.password.data if (form.password.data or "").strip() else None,
+                seen=form.seen.data or None,
             )
             flash(_("Account %(email)s saved.", email=user.email), "success")
             # Said at once, not when the next approval is asked of nobody (only `flask workflows check` knew).
@@ -114,6 +117,12 @@ def edit_user(user_id: int):
                 )
             return redirect(url_for("admin.list_users"))
     status = form_status(form)
+    if isinstance(getattr(form, "service_refusal", None), ConcurrentChange):
+        # Shown as it is now (the refusal is flashed above it), to change again from there.
+        db.session.expire_all()
+        form = UserForm(obj=user)
+        _fill_choices(form)
+        form.is_active.data, form.seen.data = user.is_active_account, accounts.account_fingerprint(user)
     return render_template("admin/user_form.html", form=form, user=user), status
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import timedelta
 
 from flask import current_app
@@ -12,7 +14,7 @@ from app.auth import directory, passwords, sessions
 from app.auth.leavers import cut_off
 from app.auth.models import LoginAttempt, User, normalize_email
 from app.core import audit
-from app.core.errors import ValidationFailed
+from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.i18n import ngettext
 from app.core.models import utcnow
@@ -262,8 +264,15 @@ def update_user(
     by: User,
     new_password: str | None = None,
     is_org_admin: bool = False,
+    seen: str | None = None,
 ) -> User:
-    """An admin's change to an account; an admin cannot lock themselves out."""
+    """An admin's change to an account; an admin cannot lock themselves out. `seen`: the account as the
+    form showed it (account_fingerprint), refused when it changed since: a second tab saved later had
+    undone the first, reactivating an account deactivated meanwhile."""
+    if seen is not None and seen != account_fingerprint(user):
+        raise ConcurrentChange(
+            _("This account has changed since you opened it. Check what it shows now and make your change again.")
+        )
     check_account_rules(
         email=user.email, role=role, organization=organization, language=language, is_org_admin=is_org_admin
     )
@@ -351,6 +360,12 @@ def check_account_rules(
         errors["email"] = [_("Enter a valid e-mail address.")]
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
+
+
+def account_fingerprint(user: User) -> str:
+    """What an edit form saw of the account: the fields it edits, and whether its password changed."""
+    seen = json.dumps([_user_snapshot(user), user.password_hash], sort_keys=True, default=str)
+    return hashlib.sha256(seen.encode()).hexdigest()[:32]
 
 
 def _user_snapshot(user: User) -> dict:

@@ -15,7 +15,7 @@ from wtforms import FileField, SelectField
 from wtforms.i18n import messages_path
 
 from app.core.db import keep_even_if_refused
-from app.core.errors import DomainError, ValidationFailed
+from app.core.errors import ConcurrentChange, DomainError, ValidationFailed
 from app.core.i18n import LANGUAGE_NAMES, reader_first, reader_locale
 from app.core.receipts import form_key_field
 from app.core.text import storable
@@ -72,8 +72,12 @@ def refusal_shown_on(
 
 def form_status(form) -> int:
     """A form page's status: 422 when the form or the service behind it refused what was sent (the request's
-    work then rolls back), 200 when the form is shown to be filled in."""
-    return 422 if form.errors or getattr(form, "service_refusal", None) is not None else 200
+    work then rolls back; 409 when what it changes changed meanwhile), 200 when the form is shown to be
+    filled in."""
+    refusal = getattr(form, "service_refusal", None)
+    if isinstance(refusal, ConcurrentChange):
+        return 409
+    return 422 if form.errors or refusal is not None else 200
 
 
 class Form(FlaskForm):

@@ -94,3 +94,14 @@ def save_organization(organization: Organization | None, values: dict, *, by) ->
     if creating or changes["after"]:
         audit.record("created" if creating else "updated", organization, actor=by, changes=changes)
     return organization
+
+
+def create_home(values: dict, *, by=None) -> Organization:
+    """The ministry's own organisation, on an install without the demo: its staff belong to it, it funds
+    budget lines, owns deliverables and sends the first text of a negotiation. There is one."""
+    existing = db.session.scalar(select(Organization.slug).where(Organization.is_home.is_(True)))
+    if existing is not None:
+        raise ValidationFailed(_("The ministry's organisation exists already: %(slug)s.", slug=existing))
+    home = save_organization(None, {**values, "kind": values.get("kind") or "ministry"}, by=by)
+    home.is_home = True
+    return home

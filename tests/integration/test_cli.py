@@ -88,3 +88,25 @@ def test_users_create_checks_the_account_before_asking_for_the_password(app, wor
     assert db.session.scalar(select(User).where(User.email == "asked@example.org")).check_password(
         "a long enough password"
     )
+
+
+def test_a_new_install_creates_the_ministrys_organisation_once(app):
+    """Without the demo, nothing made the ministry's own organisation: staff had none, and no MoU could
+    get past its negotiation (the ministry sends the first text)."""
+    from app.organizations.models import Organization
+
+    runner = app.test_cli_runner()
+    made = runner.invoke(
+        args=["organizations", "create-home", "--name-fr", "Ministère de la Transition Numérique", "--acronym", "MTNRA"]
+    )
+    assert made.exit_code == 0, made.output
+    home = db.session.scalar(select(Organization).where(Organization.is_home.is_(True)))
+    assert (home.slug, home.kind, home.country) == ("mtnra", "ministry", "MA")
+    again = runner.invoke(args=["organizations", "create-home", "--name-fr", "Autre ministère"])
+    assert again.exit_code != 0 and "exists already: mtnra" in again.output
+    officer = runner.invoke(
+        args=["users", "create", "first.officer@example.org", "--name", "First Officer", "--role", "officer"]
+        + ["--password", "a long enough password"]
+    )
+    assert officer.exit_code == 0, officer.output
+    assert db.session.scalar(select(User).where(User.email == "first.officer@example.org")).organization_id == home.id

@@ -639,3 +639,25 @@ def test_an_admin_is_told_when_a_change_leaves_approvals_nobody_can_give(signed_
     assert "no active account can give these approvals" not in renamed.get_data(as_text=True)
     stopped = admin.post(f"/admin/users/{legal.id}/edit", data=form, follow_redirects=True).get_data(as_text=True)
     assert "no active account can give these approvals" in stopped and "approve_review/legal" in stopped
+
+
+def test_a_second_tab_saving_an_account_changed_since_is_refused(signed_in, world):
+    """An admin deactivates an account in one tab; the other tab, opened before, saves later: refused
+    (409), the form shown as the account is now. It had reactivated the account without a word."""
+    person = world.users["other_officer"]
+    admin = signed_in("admin")
+    url = f"/admin/users/{person.id}/edit"
+    stale = admin.get(url).get_data(as_text=True)
+    seen = stale.split('name="seen" type="hidden" value="')[1].split('"')[0]
+    form = {
+        "email": person.email,
+        "full_name": person.full_name,
+        "role": person.role,
+        "organization_id": str(person.organization_id),
+        "language": person.language,
+    }
+    assert admin.post(url, data={**form, "seen": seen}).status_code in (302, 303)  # deactivated
+    later = admin.post(url, data={**form, "is_active": "y", "full_name": "Nom corrigé", "seen": seen})
+    assert later.status_code == 409 and "changed since you opened it" in later.get_data(as_text=True)
+    db.session.expire_all()
+    assert not person.is_active_account and person.full_name != "Nom corrigé"
