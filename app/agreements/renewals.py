@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from blinker import Namespace
+from flask import current_app
 from sqlalchemy import and_
 
 from app.agreements.models import NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS, Agreement
@@ -158,6 +160,7 @@ def record_non_renewal(
             }
         },
     )
+    non_renewal_recorded.send(current_app._get_current_object(), agreement=agreement, by=by)
 
 
 def _notice_giver(agreement, side: str, organization_id, errors: dict) -> int | None:
@@ -179,12 +182,17 @@ def _notice_giver(agreement, side: str, organization_id, errors: dict) -> int | 
     return organization_id
 
 
+# A notice of non-renewal recorded (record_non_renewal): the notifications tell who it concerns.
+non_renewal_recorded = Namespace().signal("non-renewal-recorded")
+
+
 def renews_tacitly(agreement) -> bool:
-    """Whether the agreement renews by itself at its end date: running, renewed tacitly by its terms,
-    no notice of non-renewal given. Its end is then no end: pages and reminders say it renews. (The
-    SQL twin: renewing_tacitly.)"""
+    """Whether the agreement renews by itself at its end date: in force (a suspension pauses what is
+    owed, not the term: a suspended agreement had expired on its end date instead of renewing, with no
+    notice given), renewed tacitly by its terms, no notice of non-renewal given. Its end is then no end:
+    pages and reminders say it renews. (The SQL twin: renewing_tacitly.)"""
     return (
-        engine.state_has(agreement, "running")
+        engine.state_has(agreement, "in_force")
         and agreement.renewal_terms == "tacit"
         and agreement.non_renewal_on is None
         and agreement.renewal_months is not None
@@ -195,7 +203,7 @@ def renews_tacitly(agreement) -> bool:
 def renewing_tacitly():
     """SQL: the agreements renews_tacitly holds for."""
     return and_(
-        queries.in_state_tagged("running"),
+        queries.in_state_tagged("in_force"),
         Agreement.renewal_terms == "tacit",
         Agreement.non_renewal_on.is_(None),
         Agreement.renewal_months.is_not(None),

@@ -17,6 +17,7 @@ from app.notifications.services import Notice, app_path, notify, notify_once
 
 
 def connect_receivers(app) -> None:
+    from app.agreements.renewals import non_renewal_recorded
     from app.deliverables.services import deliverable_changed
     from app.workflow.engine import agreement_moved, approval_recorded, version_sent
 
@@ -25,6 +26,7 @@ def connect_receivers(app) -> None:
     approval_recorded.connect(on_approval_recorded, weak=False)
     deliverable_changed.connect(on_deliverable_changed, weak=False)
     version_sent.connect(on_version_sent, weak=False)
+    non_renewal_recorded.connect(on_non_renewal_recorded, weak=False)
 
 
 def _partners_of(agreement) -> list:
@@ -103,6 +105,36 @@ def on_version_sent(app, *, agreement, negotiation_round, by, **_ignored) -> Non
         object_id=agreement.id,
     )
     for person in _people(told):
+        if not _is_actor(person, by):
+            notify(person, notice)
+
+
+def on_non_renewal_recorded(app, *, agreement, by, **_ignored) -> None:
+    """A notice of non-renewal ends the agreement at its end date: its owner, the managers who follow
+    endings and the partners' users hear who gave it (nobody had been told, the partner included)."""
+    from app.auth.models import User
+    from app.core.permissions import holders_clause
+
+    flush_or_conflict()
+    giver = agreement.non_renewal_organization
+    managers = db.session.scalars(
+        select(User).where(holders_clause("escalation.receive"), User.is_active_account.is_(True)).order_by(User.id)
+    ).all()
+    notice = Notice(
+        kind="non_renewal_recorded",
+        category="agreement_ending",
+        params={
+            **agreement_params(agreement),
+            "given_on": agreement.non_renewal_on.isoformat(),
+            "side": agreement.non_renewal_by,
+            "giver": texts(giver, "name") if giver is not None else None,
+            "expires_on": agreement.expires_on.isoformat() if agreement.expires_on else None,
+        },
+        link=_agreement_link(agreement),
+        object_type="agreements",
+        object_id=agreement.id,
+    )
+    for person in _people([agreement.owner], managers, _partners_of(agreement)):
         if not _is_actor(person, by):
             notify(person, notice)
 

@@ -123,6 +123,8 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
         return ngettext("%(ref)s ends in %(num)s day", "%(ref)s ends in %(num)s days", days, ref=ref)
     if kind == "agreement_renewed":
         return _("%(ref)s renewed by itself until %(date)s", ref=ref, date=_date(params.get("expires_on")))
+    if kind == "non_renewal_recorded":
+        return _("%(ref)s will not be renewed: notice given", ref=ref)
     if kind == "version_sent":
         return _("%(ref)s: version %(number)s of the text to answer", ref=ref, number=params.get("number", ""))
     if kind == "notice_deadline":
@@ -290,6 +292,17 @@ def detail(kind: str, params: dict) -> str:
                 ),
             ]
         )
+    if kind == "non_renewal_recorded":
+        giver = pick(params.get("giver")) if params.get("giver") else _("the ministry")
+        given = _(
+            "%(party)s gave notice on %(given)s that “%(title)s” will not be renewed.",
+            party=isolate(giver),
+            given=_date(params.get("given_on")),
+            title=title,
+        )
+        if not params.get("expires_on"):
+            return given
+        return " ".join([given, _("It ends on %(date)s.", date=_date(params.get("expires_on")))])
     if kind == "agreement_ending":
         return _(
             "“%(title)s” expires on %(date)s. Decide whether to renew it, amend it or let it end.",

@@ -132,6 +132,18 @@ def test_a_tacit_renewal_extends_the_end_on_the_end_date_and_the_plan_follows(wo
     assert date_moves.run_date_transitions(date(2026, 1, 1)) == []  # twice: nothing more
 
 
+def test_a_suspended_agreement_renews_by_itself_and_stays_suspended(world):
+    """A suspension pauses what is owed, not the term: on its end date a suspended agreement that renews
+    tacitly renews (it had expired, with no notice given by anyone), and stays suspended."""
+    agreement = tacit(world.agreement_a, months=12, end=date(2026, 1, 1))
+    agreement.state = "suspended"
+    db.session.commit()
+    results = date_moves.run_date_transitions(date(2026, 1, 2))
+    db.session.commit()
+    assert (agreement.reference, "renew_tacitly", "done") in results
+    assert (agreement.state, agreement.expires_on) == ("suspended", date(2027, 1, 1))
+
+
 def test_a_notice_of_non_renewal_stops_the_tacit_renewal(world):
     officer = world.users["officer"]
     agreement = tacit(world.agreement_a, notice=3, end=date(2026, 1, 1))
@@ -608,3 +620,24 @@ def test_with_several_partners_a_notice_says_which_gave_it(world, signed_in, api
     assert given.get_json()["renewal"]["non_renewal_organization_id"] == world.partner_b.id
     html = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
     assert "by Partner B" in html
+
+
+def test_a_notice_of_non_renewal_is_told_to_the_owner_the_managers_and_the_partners(world):
+    """It ends the agreement at its end date: those it concerns hear who gave it, the one who recorded it
+    excepted (nobody had been told, the partner included)."""
+    officer = world.users["officer"]
+    agreement = tacit(world.agreement_a, notice=3, end=date(2026, 1, 1))
+    renewals.record_non_renewal(
+        agreement, by=officer, given_on=date(2025, 9, 15), side="partner", expected_version=agreement.version
+    )
+    db.session.commit()
+    recorded = select(Notification).where(
+        Notification.kind == "non_renewal_recorded", Notification.object_id == agreement.id
+    )
+    told = {n.user_id: n for n in db.session.scalars(recorded)}
+    assert {world.users["manager"].id, world.users["partner"].id} <= set(told)
+    assert officer.id not in told and world.users["partner_b"].id not in told
+    notice = told[world.users["partner"].id]
+    assert "will not be renewed" in headline(notice.kind, notice.params)
+    said = detail(notice.kind, notice.params)
+    assert "Partner A gave notice on September 15, 2025" in said and "It ends on January 1, 2026." in said
