@@ -285,4 +285,4 @@ blueprint.add_app_template_global(draft_needs)
 @blueprint.app_template_global()
 def renewal_value_labels() -> dict:
     """What the history shows for a recorded renewal term or notice unit (not "none", "months")."""
-    return {"renewal_terms": RENEWAL_TERMS, "notice_unit": NOTICE_UNITS}
+    return {"renewal_terms": RENEWAL_TERMS, "notice_unit": NOTICE_UNITS, "non_renewal_by": NOTICE_SIDES}

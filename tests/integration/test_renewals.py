@@ -622,7 +622,7 @@ def test_with_several_partners_a_notice_says_which_gave_it(world, signed_in, api
     assert "by Partner B" in html
 
 
-def test_a_notice_of_non_renewal_is_told_to_the_owner_the_managers_and_the_partners(world):
+def test_a_notice_of_non_renewal_is_told_to_the_owner_the_managers_and_the_partners(world, signed_in):
     """It ends the agreement at its end date: those it concerns hear who gave it, the one who recorded it
     excepted (nobody had been told, the partner included)."""
     officer = world.users["officer"]
@@ -641,3 +641,6 @@ def test_a_notice_of_non_renewal_is_told_to_the_owner_the_managers_and_the_partn
     assert "will not be renewed" in headline(notice.kind, notice.params)
     said = detail(notice.kind, notice.params)
     assert "Partner A gave notice on September 15, 2025" in said and "It ends on January 1, 2026." in said
+    # The history names the notice and its values as the pages do, not as stored.
+    history = signed_in("manager").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert "Notice of non-renewal recorded" in history and "non_renewal_on" not in history
