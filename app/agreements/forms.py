@@ -71,7 +71,7 @@ class AgreementForm(Form):
 class NonRenewalForm(Form):
     """A notice of non-renewal given by one side (stops a tacit renewal)."""
 
-    given_on = DateField(_l("Notice given on"), validators=[DataRequired()])
+    given_on = DateField(_l("Notice given on"), validators=[InputRequired()])
     # "ministry", or "partner:<organisation id>" for the partner that gave it (the page lists each partner).
     side = SelectField(_l("Given by"), choices=[(k, v) for k, v in NOTICE_SIDES.items()], validate_choice=False)
     document = FileField(_l("The notice (optional)"))

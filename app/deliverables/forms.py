@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, DateField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app.core.forms import Form
 from app.deliverables.models import RECURRENCES
@@ -22,7 +22,7 @@ class PlanForm(Form):
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)])
     responsible_organization_id = SelectField(_l("Responsible"), coerce=_optional_int, choices=[])
     recurrence = SelectField(_l("How often"), choices=[])
-    first_due_on = DateField(_l("First due date"), validators=[DataRequired()])
+    first_due_on = DateField(_l("First due date"), validators=[InputRequired()])
     until_on = DateField(_l("Until (for recurring ones; default: the agreement's end)"), validators=[Optional()])
 
     def __init__(self, *args, **kwargs):

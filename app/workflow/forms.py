@@ -13,7 +13,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms import Form as WtfForm
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.agreements.models import NOTICE_UNITS, RENEWAL_TERMS, parties_of_form
 from app.budget.services import MAX_LINES
@@ -71,7 +71,7 @@ class SignatoryForm(Form):
 
 
 class SignatureForm(Form):
-    signed_on = DateField(_l("Signed on"), validators=[DataRequired()])
+    signed_on = DateField(_l("Signed on"), validators=[InputRequired()])
     version = HiddenField(validators=[DataRequired()])
 
 
@@ -88,8 +88,8 @@ class SignedCopyForm(Form):
 
 class DelegationForm(Form):
     delegate_id = SelectField(_l("Colleague who will approve for you"), coerce=int, choices=[])
-    starts_on = DateField(_l("From"), validators=[DataRequired()])
-    ends_on = DateField(_l("Until (inclusive)"), validators=[DataRequired()])
+    starts_on = DateField(_l("From"), validators=[InputRequired()])
+    ends_on = DateField(_l("Until (inclusive)"), validators=[InputRequired()])
 
 
 class BudgetRowForm(WtfForm):

@@ -1333,3 +1333,10 @@ def test_a_new_user_refused_hears_everything_wrong_at_once(app, world, signed_in
     assert response.status_code == 422
     assert "Give an initial password." in body and "must belong to a partner organisation" in body
     assert db.session.scalar(select(User).where(User.email == "new.partner@example.org")) is None
+
+
+@pytest.mark.parametrize("typed, said", [("2026-02-30", "Not a valid date value"), ("", "This field is required")])
+def test_an_impossible_date_is_said_to_be_one_not_missing(signed_in, typed, said):
+    """2026-02-30 in a required date had answered "This field is required." (as if nothing was typed)."""
+    response = signed_in("officer").post("/events/new", data={"name_fr": "Cérémonie", "held_on": typed})
+    assert response.status_code == 422 and said in response.get_data(as_text=True)
