@@ -63,12 +63,18 @@ def storable(value: str) -> str:
     return _SURROGATE.sub("\ufffd", value)
 
 
+# Control characters no typed text needs (a bell, an escape, C1 codes), kept out: a title of them alone
+# passed as filled in and showed as nothing, and they went raw into e-mail subjects and calendar feeds.
+# Tabs and line breaks stay where a text may have lines; one_line turns them into spaces.
+_CONTROLS = re.compile("[\x01-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
+
+
 def trimmed(value: str | None) -> str:
     """A typed text as it is kept: storable, without the spaces and invisible characters at its ends
     (zero-width spaces, direction marks and overrides, byte-order marks: Unicode's format characters).
     A text of nothing else is empty: a title of one right-to-left override passed "at least one title"
     and showed as nothing."""
-    text = storable(value or "")
+    text = _CONTROLS.sub("", storable(value or ""))
     start, end = 0, len(text)
     while start < end and _invisible(text[start]):
         start += 1
@@ -87,7 +93,7 @@ def _invisible(character: str) -> bool:
     return character.isspace() or unicodedata.category(character) == "Cf" or bool(_BLANK.match(character))
 
 
-_LINE_BREAKS = re.compile("[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+_LINE_BREAKS = re.compile("[\t\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
 # Embeddings, overrides and isolates (U+202A–202E, U+2066–2069); the marks (LRM, RLM, ALM) stay.
 _DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 

@@ -52,3 +52,13 @@ def test_base_url_host_is_written_in_ascii_for_mail_headers(given, written):
     from config import ascii_url
 
     assert ascii_url(given) == written
+
+
+def test_control_characters_are_kept_out_of_typed_text():
+    """A bell or an escape in a title passed as filled in, showed as nothing, and went raw into e-mail
+    subjects and calendar feeds; lines and tabs stay where a text may have them."""
+    from app.core.text import one_line, trimmed
+
+    assert trimmed("\x07\x1b\x9b") == "" and one_line("\x07") == ""
+    assert one_line("Rapport\x07 annuel\tT1\n2026") == "Rapport annuel T1 2026"
+    assert trimmed("ligne 1\nligne\t2\x1b") == "ligne 1\nligne\t2"
