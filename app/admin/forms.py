@@ -5,7 +5,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 from app.auth.forms import role_choices
 from app.auth.models import ROLES
 from app.auth.passwords import MIN_LENGTH
-from app.core.forms import Form
+from app.core.forms import Form, stripped
 
 
 def _optional_int(value):
@@ -18,7 +18,11 @@ def _optional_int(value):
 
 
 class UserForm(Form):
-    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
+    email = EmailField(
+        _l("E-mail"),
+        validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
+        filters=[stripped],
+    )
     full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
     # No role is chosen for the admin: the first in the list (the administrator's) was taken by a careless save.
     role = SelectField(_l("Role"), choices=[], validators=[DataRequired(message=_l("Choose a role."))])

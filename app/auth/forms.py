@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.auth.models import ROLES
-from app.core.forms import Form
+from app.core.forms import Form, stripped
 
 
 class SignInForm(Form):
@@ -41,7 +41,9 @@ class LanguageForm(Form):
 
 class ForgotPasswordForm(Form):
     email = EmailField(
-        _l("E-mail"), validators=[DataRequired(), Length(max=254), Email(message=_l("Enter a valid e-mail address."))]
+        _l("E-mail"),
+        validators=[DataRequired(), Length(max=254), Email(message=_l("Enter a valid e-mail address."))],
+        filters=[stripped],
     )
 
 
@@ -88,6 +90,7 @@ def role_choices(roles) -> list[tuple[str, str]]:
 class InvitationForm(Form):
     email = EmailField(
         _l("E-mail"),
+        filters=[stripped],
         validators=[
             DataRequired(),
             Length(max=254),

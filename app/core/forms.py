@@ -70,6 +70,12 @@ def refusal_shown_on(
         form.service_refusal = error
 
 
+def stripped(value):
+    """A field filter: the spaces around a typed value gone (an e-mail address pasted with a trailing
+    space was refused as invalid by one form and trimmed by the sign-in)."""
+    return value.strip() if isinstance(value, str) else value
+
+
 def form_status(form) -> int:
     """A form page's status: 422 when the form or the service behind it refused what was sent (the request's
     work then rolls back; 409 when what it changes changed meanwhile), 200 when the form is shown to be

@@ -38,6 +38,18 @@ def _cleaned(key: str, value) -> str | None:
     return (trimmed(value or "") if key in ("contact", "notes") else one_line(value)) or None
 
 
+# CLDR's two-letter regions that are no country (the European Union, the euro area, the United Nations,
+# outlying Oceania, unknown): a country decides the foreign-partner approval steps.
+_NOT_COUNTRIES = {"EU", "EZ", "QO", "UN", "ZZ"}
+
+
+def _is_country(code: str) -> bool:
+    """An ISO 3166 two-letter country code (CLDR's regions, Babel's data): XX was taken as one."""
+    from babel import Locale
+
+    return bool(re.fullmatch(r"[A-Z]{2}", code)) and code in Locale("en").territories and code not in _NOT_COUNTRIES
+
+
 def _named_alike(key: str, name: str, organization: Organization | None) -> str | None:
     """The short name of another organisation with the same name in this language (any case), or None:
     the same partner entered twice splits its agreements between two records."""
@@ -69,7 +81,7 @@ def save_organization(organization: Organization | None, values: dict, *, by) ->
     for key in ("name_ar", "name_fr", "name_en"):
         if values[key] and (same := _named_alike(key, values[key], organization)) is not None:
             errors[key] = [_("%(slug)s already has this name: edit that organisation instead.", slug=same)]
-    if values["country"] and not re.fullmatch(r"[A-Z]{2}", values["country"]):
+    if values["country"] and not _is_country(values["country"]):
         errors["country"] = [_("Use a two-letter country code (MA, FR, ...).")]
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)

@@ -1341,3 +1341,28 @@ def test_an_impossible_date_is_said_to_be_one_not_missing(signed_in, typed, said
     """2026-02-30 in a required date had answered "This field is required." (as if nothing was typed)."""
     response = signed_in("officer").post("/events/new", data={"name_fr": "Cérémonie", "held_on": typed})
     assert response.status_code == 422 and said in response.get_data(as_text=True)
+
+
+def test_an_address_pasted_with_spaces_and_a_country_that_is_none(signed_in, world):
+    """An e-mail with a trailing space is the address (the sign-in trims it; the admin's form refused it);
+    XX and EU are no country codes, though two letters (the country decides foreign-partner steps)."""
+    admin = signed_in("admin")
+    made = admin.post(
+        "/admin/users/new",
+        data={
+            "email": "  spaced.out@example.org ",
+            "full_name": "Spaced Out",
+            "role": "officer",
+            "organization_id": str(world.ministry.id),
+            "language": "fr",
+            "is_active": "y",
+            "password": "a long enough password",
+        },
+    )
+    assert made.status_code in (302, 303), made.get_data(as_text=True)[:300]
+    assert db.session.scalar(select(User.email).where(User.email == "spaced.out@example.org"))
+    for code in ("XX", "EU"):
+        refused = admin.post("/organizations/new", data={"name_fr": f"Pays {code}", "kind": "company", "country": code})
+        assert refused.status_code == 422 and "two-letter country code" in refused.get_data(as_text=True)
+    france = admin.post("/organizations/new", data={"name_fr": "Pays FR", "kind": "company", "country": "fr"})
+    assert france.status_code in (302, 303)
