@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import extract, inspect, or_, select, update
+from sqlalchemy import extract, func, inspect, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements import renewals
@@ -46,7 +46,7 @@ from app.workflow.engine import (
     state_label,
     state_labels,
 )
-from app.workflow.queries import in_state_tagged
+from app.workflow.queries import in_ended_state, in_state_tagged
 
 TEXT_LIMITS = {"title": 500, "summary": 20000, "notes": 20000}
 
@@ -139,10 +139,6 @@ SIGNED_FIELDS = ("type", "signed_on", "effective_on", "expires_on", *renewals.RE
 
 def owned_under_way(user: User) -> int:
     """How many agreements `user` owns that have not ended (cancelled, expired, terminated...)."""
-    from sqlalchemy import func
-
-    from app.workflow.queries import in_ended_state
-
     return db.session.scalar(
         select(func.count()).select_from(Agreement).where(Agreement.owner_id == user.id, ~in_ended_state())
     )

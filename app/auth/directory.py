@@ -187,6 +187,7 @@ def sync(entry: Entry) -> User:
     if role is None or not email:
         if user is not None and user.is_active_account:
             user.is_active_account = False
+            user.deactivated_by_ministry = True
             audit.record(
                 "directory_access_lost",
                 user,

@@ -9,9 +9,9 @@ from app.agreements.models import Agreement
 from app.auth.leavers import cut_off
 from app.auth.models import DeliverableGrant, User
 from app.core import audit
-from app.core.errors import ValidationFailed
+from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.i18n import gettext as _
-from app.core.permissions import visible_agreements_clause
+from app.core.permissions import is_partner, may_reactivate, visible_agreements_clause
 from app.extensions import db
 
 
@@ -22,7 +22,10 @@ def set_active(user: User, is_active: bool, *, by: User) -> None:
         raise ValidationFailed(message, {"user": [message]})
     if user.is_active_account == is_active:
         return
+    if is_active and not may_reactivate(by, user):
+        raise PermissionDenied(_("The ministry deactivated this account: only its administrator can reactivate it."))
     user.is_active_account = is_active
+    user.deactivated_by_ministry = not is_active and not is_partner(by)
     changes: dict = {"before": {"is_active": not is_active}, "after": {"is_active": is_active}}
     if not is_active:
         changes |= cut_off(user, by=by)

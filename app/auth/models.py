@@ -63,6 +63,9 @@ class User(UserMixin, TimestampMixin, db.Model):
     # Deliverables: all agreements of the organisation by default; when True only those in
     # DeliverableGrant (chosen by the organisation's admin).
     deliverables_restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Deactivated by the ministry (an admin, or the directory on a leaver) rather than by the partner
+    # organisation's own admin, who may then not undo it (permissions.may_reactivate).
+    deactivated_by_ministry: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     organization: Mapped[Organization | None] = relationship(lazy="joined")
 

@@ -290,6 +290,8 @@ def update_user(
     user.language = language
     user.is_org_admin = bool(is_org_admin)
     deactivated = user.is_active_account and not is_active
+    if deactivated or is_active:
+        user.deactivated_by_ministry = deactivated  # the admin who saves it is the ministry's
     user.is_active_account = is_active
     if new_password:
         check_password(user, new_password, field="new_password", by=by)

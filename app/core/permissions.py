@@ -398,6 +398,12 @@ def _member_rule(user, action: str, target) -> bool:
     return is_org_admin(user) and target.role == "partner" and target.organization_id == user.organization_id
 
 
+def may_reactivate(user, target) -> bool:
+    """A partner organisation's admin undoes only their own organisation's deactivations: an account the
+    ministry closed (a leaver, a breach) stays closed until the ministry reopens it."""
+    return user.role == "admin" or (_member_rule(user, "member.edit", target) and not target.deactivated_by_ministry)
+
+
 def _invitation_rule(user, action: str, invitation) -> bool:
     if user.role == "admin":
         return True

@@ -25,7 +25,7 @@ from app.core.i18n import (
     text_direction,
 )
 from app.core.menu import main_menu
-from app.core.permissions import ROLES, can, is_ministry, is_partner, signed_in_user
+from app.core.permissions import ROLES, can, is_ministry, is_partner, may_reactivate, signed_in_user
 from app.core.receipts import form_key_field
 
 # What an agreement reference looks like (prefix, year, number), wherever it appears in a sentence.
@@ -35,7 +35,13 @@ REFERENCE = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d{4}-\d+\b")
 def register_template_helpers(app: Flask) -> None:
     # Who someone is, asked of the one module that knows (templates never compare role names);
     # globals, so that macros imported without the page's context see them too.
-    app.jinja_env.globals.update(is_partner=is_partner, is_ministry=is_ministry, role_labels=ROLES, main_menu=main_menu)
+    app.jinja_env.globals.update(
+        is_partner=is_partner,
+        is_ministry=is_ministry,
+        may_reactivate=may_reactivate,
+        role_labels=ROLES,
+        main_menu=main_menu,
+    )
     app.jinja_env.globals["list_separator"] = list_separator
     # A changing form's key: sent twice, it changes things once (app/core/receipts.py).
     app.jinja_env.globals["form_key"] = form_key_field

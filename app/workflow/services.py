@@ -14,6 +14,7 @@ from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.permissions import is_partner, may_decide_approvals, speaks_for_ministry, speaks_for_partner
+from app.core.templating import written_date
 from app.core.text import one_line, trimmed
 from app.extensions import db
 from app.workflow import engine
@@ -369,6 +370,10 @@ def _require_signature_stage(agreement) -> None:
 
 # --- delegations -----------------------------------------------------------------------
 
+# An absence, a mission, a leave: a hand-over of someone's approvals is for a stretch of time, and one
+# running for years would keep a colleague approving in their name long after anyone remembers it.
+MAX_DELEGATION_DAYS = 366
+
 
 def delegate(*, delegator, delegate_user, starts_on: date, ends_on: date, by) -> Delegation:
     """Hand `delegator`'s approvals to `delegate_user` for a date range."""
@@ -383,10 +388,22 @@ def delegate(*, delegator, delegate_user, starts_on: date, ends_on: date, by) ->
         errors["ends_on"] = [_("The last day cannot be before the first.")]
     elif ends_on < clock.today():
         errors["ends_on"] = [_("A delegation that ended before today would never apply.")]
+    elif (ends_on - starts_on).days >= MAX_DELEGATION_DAYS:
+        errors["ends_on"] = [_("A delegation lasts at most a year: give another one after it.")]
     else:
         for name, day in (("starts_on", starts_on), ("ends_on", ends_on)):
             if not within_calendar(day):
                 errors[name] = [_("This date is out of range.")]
+    if not errors and (held := _overlapping_delegation(delegator, delegate_user, starts_on, ends_on)):
+        errors["starts_on"] = [
+            _(
+                "%(name)s already holds these approvals from %(first)s to %(last)s: revoke that delegation "
+                "or choose other days.",
+                name=delegate_user.full_name,
+                first=written_date(held.starts_on),
+                last=written_date(held.ends_on),
+            )
+        ]
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
     delegation = Delegation(
@@ -406,6 +423,23 @@ def delegate(*, delegator, delegate_user, starts_on: date, ends_on: date, by) ->
         },
     )
     return delegation
+
+
+def _overlapping_delegation(delegator, delegate_user, starts_on: date, ends_on: date) -> Delegation | None:
+    """The same hand-over already in force on one of those days (not revoked): a second one would list the
+    colleague twice and outlive the first's revocation."""
+    return db.session.scalars(
+        select(Delegation)
+        .where(
+            Delegation.delegator_id == delegator.id,
+            Delegation.delegate_id == delegate_user.id,
+            Delegation.revoked_at.is_(None),
+            Delegation.starts_on <= ends_on,
+            Delegation.ends_on >= starts_on,
+        )
+        .order_by(Delegation.starts_on)
+        .limit(1)
+    ).first()
 
 
 def revoke_delegation(delegation: Delegation, *, by) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from io import BytesIO
 
 from app.agreements.models import Agreement
@@ -306,3 +306,25 @@ def test_delegations_through_the_api(api, world):
         ),
         403,
     )
+
+
+def test_a_delegation_is_given_once_and_for_at_most_a_year(api, world):
+    """The same hand-over twice over the same days listed the colleague twice and outlived the first's
+    revocation; one running to 2199 kept a colleague approving in someone's name for good."""
+    legal, today = api("legal"), clock.today()
+
+    def given(first: date, last: date):
+        body = {"delegate_id": world.users["manager"].id, "starts_on": first.isoformat(), "ends_on": last.isoformat()}
+        return legal.post(f"{P}/delegations", json=body)
+
+    first = ok(given(today, today + timedelta(days=10)), 201)
+    overlapping = assert_problem(given(today + timedelta(days=10), today + timedelta(days=20)), 422)
+    assert "already holds these approvals" in overlapping["errors"]["starts_on"][0]
+    # The days after it are free, and the same days again once it is revoked.
+    ok(given(today + timedelta(days=11), today + timedelta(days=20)), 201)
+    ok(legal.post(f"{P}/delegations/{first['id']}/revoke"))
+    ok(given(today, today + timedelta(days=5)), 201)
+    # A year at most (a leap year's 366 days included).
+    assert "ends_on" in assert_problem(given(today, today + timedelta(days=366)), 422)["errors"]
+    assert "ends_on" in assert_problem(given(today, date(2199, 12, 31)), 422)["errors"]
+    ok(given(today + timedelta(days=30), today + timedelta(days=30 + 365)), 201)

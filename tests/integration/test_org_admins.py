@@ -108,6 +108,41 @@ def test_deactivation_ends_sessions_and_tokens_and_reactivation_lets_back_in(app
     assert "deactivated" in actions and "reactivated" in actions
 
 
+def test_an_account_the_ministry_closed_stays_closed_to_the_partners_admin(app, world, team):
+    """A leaver or a breach the ministry's admin closed had been reopened by the organisation's own admin."""
+    boss, colleague, _second, _occurrences = team
+    ministry = SignedInClient(app, world.users["admin"])
+    assert ministry.post(f"/team/{colleague.id}/deactivate", csrf_from="/team").status_code == 303
+    client = SignedInClient(app, boss)
+    page = client.get(f"/team/{colleague.id}").get_data(as_text=True)
+    assert 'id="member-closed-by-ministry"' in page and f"/team/{colleague.id}/reactivate" not in page
+    refused = client.post(f"/team/{colleague.id}/reactivate", csrf_from="/team", follow_redirects=True)
+    assert "only its administrator can reactivate it" in refused.get_data(as_text=True)
+    assert not _fresh(User, colleague.id).is_active_account
+    # What the organisation's admin closed, they reopen; what the ministry reopened is theirs again.
+    assert ministry.post(f"/team/{colleague.id}/reactivate", csrf_from="/team").status_code == 303
+    assert client.post(f"/team/{colleague.id}/deactivate", csrf_from="/team").status_code == 303
+    assert f"/team/{colleague.id}/reactivate" in client.get(f"/team/{colleague.id}").get_data(as_text=True)
+    assert client.post(f"/team/{colleague.id}/reactivate", csrf_from="/team").status_code == 303
+    assert _fresh(User, colleague.id).is_active_account
+    # The admin's account form closes it as the ministry too.
+    from app.auth.services import update_user
+
+    member = _fresh(User, colleague.id)
+    update_user(
+        member,
+        full_name=member.full_name,
+        role=member.role,
+        organization=member.organization,
+        language=member.language,
+        is_active=False,
+        by=world.users["admin"],
+    )
+    db.session.commit()
+    assert client.post(f"/team/{colleague.id}/reactivate", csrf_from="/team").status_code == 303
+    assert not _fresh(User, colleague.id).is_active_account
+
+
 def test_restricted_deliverables_are_hidden_everywhere(app, world, team):
     boss, colleague, second, (on_a, on_second) = team
     client = SignedInClient(app, boss)
