@@ -72,8 +72,12 @@ class Browser:
 
     def form_key(self, path: str) -> str:
         """The key of the first changing form on `path` (app/core/receipts.py)."""
+        return self.field(path, "form_key")
+
+    def field(self, path: str, name: str) -> str:
+        """The value of the first hidden field `name` on `path`."""
         _, page = self.get(path)
-        return re.search(r'name="form_key" value="([^"]+)"', page).group(1)
+        return re.search(rf'name="{name}" (?:type="hidden" )?value="([^"]+)"', page).group(1)
 
     def sign_in(self, email: str, password: str) -> None:
         status, _ = self.post("/sign-in", {"email": email, "password": password, "csrf_token": self.token("/sign-in")})

@@ -9,7 +9,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.auth import services
 from app.auth.models import Invitation, User, normalize_email
@@ -136,6 +136,24 @@ def accept(invitation: Invitation, *, full_name: str, password: str) -> User:
     full_name = one_line(full_name)
     if not full_name:
         _refuse("full_name", _("Give your name."))
+    # Taken by one conditional write before the account is made: the link opened in three tabs and sent
+    # at once had each passed the "still pending" read, and the later ones met the address's unique key
+    # (a server error). They wait on this row, then find it taken.
+    accepted_at = utcnow()
+    taken = db.session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
+        .values(accepted_at=accepted_at)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:
+        _refuse(
+            "password",
+            _(
+                "This invitation was already used: the account exists. Sign in, or ask for a new password if you "
+                "forgot it."
+            ),
+        )
     user = services.create_user(
         email=invitation.email,
         full_name=full_name,
@@ -145,7 +163,7 @@ def accept(invitation: Invitation, *, full_name: str, password: str) -> User:
         language=invitation.language,
         by=None,
     )
-    invitation.accepted_at = utcnow()
+    invitation.accepted_at = accepted_at
     invitation.user_id = user.id
     audit.record("invitation_accepted", invitation, actor=user, changes={"user_id": user.id})
     return user

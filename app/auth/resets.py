@@ -13,7 +13,8 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth import services
 from app.auth.leavers import cut_off
@@ -109,13 +110,26 @@ def valid_reset(token: str) -> PasswordReset | None:
 def reset_password(row: PasswordReset, new_password: str) -> User:
     """Set the new password, spend the link, end every session of the account and revoke its API tokens
     (leavers.cut_off)."""
+    spent_at = utcnow()
+    # Spent first, by one conditional write: the same link posted from three tabs at once had passed the
+    # "not used yet" read in each and set three passwords, telling two people theirs was set. The others
+    # wait on this row and then find it spent. (A refused password below rolls the spending back.)
+    spent = db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.id == row.id, PasswordReset.used_at.is_(None))
+        .values(used_at=spent_at)
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:
+        message = _("This link has just been used to choose a password. Sign in, or ask for a new link.")
+        raise ValidationFailed(message, {"new_password": [message]})
+    set_committed_value(row, "used_at", spent_at)
     user = db.session.get(User, row.user_id)
     if user.check_password(new_password):
         message = _("The new password must differ from the current one.")
         raise ValidationFailed(message, {"new_password": [message]})
     services.check_password(user, new_password, field="new_password")
     user.set_password(new_password)
-    row.used_at = utcnow()
     stopped = cut_off(user, by=user, reason="password_reset")
     # The unlock by e-mail: whoever proved they read the mailbox signs in at once, from anywhere;
     # failures counted against the old password no longer matter.

@@ -12,7 +12,7 @@ import itertools
 import random
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timezone
 from typing import TypeVar
@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.core.errors import ConcurrentChange
+from app.core.i18n import gettext as _
 from app.extensions import db
 
 T = TypeVar("T")
@@ -125,6 +126,12 @@ def unit_of_work() -> Iterator[None]:
     commit_or_conflict()
 
 
+def is_unique_violation(error: IntegrityError) -> bool:
+    """A unique key met: on PostgreSQL its SQLSTATE, on SQLite its message."""
+    code = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return code == "23505" or "unique constraint failed" in str(getattr(error, "orig", error)).lower()
+
+
 def is_lock_conflict(error: OperationalError) -> bool:
     """SQLite's "database is locked"/busy snapshot, or PostgreSQL's serialization or deadlock failures."""
     text = str(getattr(error, "orig", error)).lower()
@@ -174,11 +181,57 @@ def check_version(obj, expected_version, message: str | None = None) -> None:
         raise ConcurrentChange(message) from None
 
 
+def fields_seen(obj, fields: Iterable[str]) -> str:
+    """What an edit form showed of `obj`, as its hidden `seen` field carries it: a short hash of each edited
+    field's stored value, in order. Records without a version column (organisations, signing events, plan
+    lines, indicators) are checked with it, and it says which fields changed meanwhile (changed_since).
+    The form may add what it showed after a "|" (core.forms.EditForm), which the check does not read."""
+    return ".".join(short_hash(repr(getattr(obj, name))) for name in fields)
+
+
+def short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def changed_since(obj, fields: Iterable[str], seen: str | None) -> list[str]:
+    """The fields whose stored value is no longer the one the form showed (every field for a `seen` that
+    is not one fields_seen wrote)."""
+    names = list(fields)
+    shown = (seen or "").partition("|")[0].split(".")
+    now = fields_seen(obj, names).split(".")
+    if len(shown) != len(names):
+        return names
+    return [name for name, before, after in zip(names, shown, now, strict=True) if before != after]
+
+
+def check_seen(obj, fields: Iterable[str], seen: str | None) -> None:
+    """Before a save of `obj`: wait for a save of it under way elsewhere, read it again, and refuse a save
+    made from a stale form. Two tabs, or two colleagues, each saving a different field had each undone the
+    other's change without a word; two plan saves at the same moment on PostgreSQL had left one's due dates
+    under the other's recurrence. `seen` None: the caller showed no form (the API), and its save is whole."""
+    take_turns_on(f"{type(obj).__tablename__}:{obj.id}")
+    db.session.flush()  # what this request changed is kept: expiring cascades to the record's children
+    db.session.expire(obj)
+    if seen is not None and changed_since(obj, fields, seen):
+        raise ConcurrentChange(
+            _(
+                "Someone saved this since you opened it: what they changed is shown under each field. "
+                "Check it and save again."
+            )
+        )
+
+
 def flush_or_conflict(message: str | None = None) -> None:
     """Write now, so a lost race surfaces here as a conflict rather than at commit."""
     try:
         db.session.flush()
     except StaleDataError:
+        db.session.rollback()
+        raise ConcurrentChange(message) from None
+    except IntegrityError as error:
+        # A row another request inserted first (the same acceptance, the same address): lost, as at commit.
+        if not is_unique_violation(error):
+            raise
         db.session.rollback()
         raise ConcurrentChange(message) from None
     except OperationalError as error:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Flask, flash, make_response, redirect, request, url_for
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from app.core.db import is_lock_conflict, is_unreachable
+from app.core.db import is_lock_conflict, is_unique_violation, is_unreachable
 from app.core.errors import (
     EXPLANATIONS,
     ConcurrentChange,
@@ -61,6 +62,23 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def handle_domain(error: DomainError):
         return answer_refusal(error)
+
+    @app.errorhandler(StaleDataError)
+    def handle_lost_race(error: StaleDataError):
+        """A row another request changed first, met at a flush no service turned into a conflict: the same
+        answer as a race lost at commit (a 500 had been the answer on PostgreSQL)."""
+        db.session.rollback()
+        app.logger.warning("Lost race on %s %s: %s", request.method, request.path, error)
+        return answer_refusal(ConcurrentChange.at_commit())
+
+    @app.errorhandler(IntegrityError)
+    def handle_integrity(error: IntegrityError):
+        db.session.rollback()
+        if is_unique_violation(error):  # a row another request inserted first
+            app.logger.warning("Lost race on %s %s: %s", request.method, request.path, error.orig)
+            return answer_refusal(ConcurrentChange.at_commit())
+        app.logger.exception("Integrity error on %s %s", request.method, request.path)
+        return error_response(500)
 
     @app.errorhandler(OperationalError)
     def handle_database_busy(error: OperationalError):

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
 from functools import cache
 
 from babel import support
 from flask import current_app, flash, request
+from flask_babel import format_date, format_decimal
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto, _is_submitted
 from werkzeug.datastructures import MultiDict
-from wtforms import FileField, SelectField
+from wtforms import FileField, HiddenField, SelectField
 from wtforms.i18n import messages_path
 
-from app.core.db import keep_even_if_refused
+from app.core.db import changed_since, fields_seen, keep_even_if_refused, short_hash
 from app.core.errors import ConcurrentChange, DomainError, ValidationFailed
 from app.core.i18n import LANGUAGE_NAMES, reader_first, reader_locale
+from app.core.i18n import gettext as _
 from app.core.receipts import form_key_field
 from app.core.text import storable
 from app.extensions import db
@@ -53,21 +57,89 @@ def refusal_shown_on(
     catching: type[DomainError] | tuple[type[DomainError], ...] = ValidationFailed,
     keep_work: bool = False,
     fields: dict[str, str] | None = None,
+    edited: tuple[object, tuple[str, ...]] | None = None,
 ) -> Iterator[None]:
     """Around a page form's service call and its answer, for a refusal shown on the form itself rather than
     on another page: a `catching` error raised in the block is rolled back (`keep_work`: kept, as a failed
     second-factor code must still count), its field errors go under their fields (`fields` as for
     `apply_field_errors`) and the rest is flashed;
-    the route then goes on past the block and renders the form again, with `form_status(form)`."""
+    the route then goes on past the block and renders the form again, with `form_status(form)`.
+    `edited`: (the record, its checked fields) of an EditForm; a stale save (ConcurrentChange) then shows
+    what changed meanwhile (show_changes_meanwhile)."""
+    caught = catching if isinstance(catching, tuple) else (catching,)
+    if edited is not None:
+        caught = (*caught, ConcurrentChange)
     try:
         yield
-    except catching as error:
+    except caught as error:
         if keep_work:
             keep_even_if_refused()
         else:
             db.session.rollback()
         apply_field_errors(form, error, fields)
         form.service_refusal = error
+        if edited is not None and isinstance(error, ConcurrentChange):
+            show_changes_meanwhile(form, *edited)
+
+
+class EditForm:
+    """A form that edits a stored record without a version column. Its hidden `seen` carries what it showed:
+    the stored values (core.db.fields_seen, which the service checks: core.db.check_seen), then after a "|"
+    the texts its fields showed, so that a refused save can tell what the person changed from what they
+    left as it was (show_changes_meanwhile)."""
+
+    seen = HiddenField()
+
+    def show(self, record, fields: tuple[str, ...]) -> None:
+        """On a GET of an existing record: remember what the form shows of it."""
+        if record is not None:
+            self.seen.data = f"{fields_seen(record, fields)}|{_texts_shown(self, fields)}"
+
+
+def _texts_shown(form, fields: tuple[str, ...]) -> str:
+    return ".".join(short_hash(_text_of(form._fields.get(name))) for name in fields)
+
+
+def _text_of(field) -> str:
+    return "" if field is None else str(field._value() if hasattr(field, "_value") else field.data or "").strip()
+
+
+def show_changes_meanwhile(form, record, fields: tuple[str, ...]) -> None:
+    """After a stale save was refused (someone saved the record since the form was shown), the form comes
+    back merged: a field the other person changed and this one left as shown now shows what they saved; a
+    field both changed keeps what this person typed, with what the other saved under it; the rest keeps what
+    was typed. The form then carries what is stored, so saving again (once read) goes through. Redirecting to
+    the fresh form had thrown away what they typed; keeping it whole would have undone the other's change."""
+    texts = (form.seen.data or "").partition("|")[2].split(".")
+    now = type(form)(formdata=None, obj=record)  # the form as it would show the record now
+    for name in changed_since(record, fields, form.seen.data):
+        field, stored = form._fields.get(name), now._fields.get(name)
+        if field is None or stored is None:
+            continue
+        left_as_shown = len(texts) == len(fields) and short_hash(_text_of(field)) == texts[fields.index(name)]
+        if left_as_shown:
+            field.data, field.raw_data = stored.data, stored.raw_data
+            field.errors = [*field.errors, _("Someone else changed this meanwhile: it now shows what they saved.")]
+        else:
+            value = _shown_value(field, getattr(record, name))
+            field.errors = [
+                *field.errors,
+                _("Someone else saved this meanwhile: %(value)s. Keep what you typed or take theirs.", value=value),
+            ]
+    form.seen.data = f"{fields_seen(record, fields)}|{_texts_shown(form, fields)}"
+
+
+def _shown_value(field, value) -> str:
+    if value is None or value == "":
+        return _("(empty)")
+    if isinstance(field, SelectField):
+        labels = {str(choice[0]): str(choice[1]) for choice in field.choices or () if isinstance(choice, tuple)}
+        return labels.get(str(value), str(value))
+    if isinstance(value, date):
+        return format_date(value, "medium")
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    return str(value)
 
 
 def stripped(value):

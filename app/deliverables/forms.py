@@ -2,7 +2,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, DateField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from app.core.forms import Form
+from app.core.forms import EditForm, Form
 from app.deliverables.models import RECURRENCES
 
 
@@ -15,7 +15,7 @@ def _optional_int(value):
         return -1
 
 
-class PlanForm(Form):
+class PlanForm(EditForm, Form):
     title_fr = StringField(_l("Title (French)"), validators=[Optional(), Length(max=300)])
     title_ar = StringField(_l("Title (Arabic)"), validators=[Optional(), Length(max=300)])
     title_en = StringField(_l("Title (English)"), validators=[Optional(), Length(max=300)])

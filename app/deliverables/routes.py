@@ -201,6 +201,8 @@ def _plan(agreement, deliverable):
     if request.method == "GET" and deliverable is None:
         partner = next(iter(agreement.partner_organization_ids), None)
         form.responsible_organization_id.data = partner
+    if request.method == "GET":
+        form.show(deliverable, services.PLAN_FIELDS)
     if form.validate_on_submit():
         data = services.PlanData(
             title_fr=form.title_fr.data,
@@ -212,11 +214,13 @@ def _plan(agreement, deliverable):
             first_due_on=form.first_due_on.data,
             until_on=form.until_on.data,
         )
-        with refusal_shown_on(form, catching=DomainError):
+        with refusal_shown_on(
+            form, catching=DomainError, edited=(deliverable, services.PLAN_FIELDS) if deliverable else None
+        ):
             if deliverable is None:
                 services.plan_deliverable(agreement, data, by=current_user)
             else:
-                services.update_plan(deliverable, data, by=current_user)
+                services.update_plan(deliverable, data, by=current_user, seen=form.seen.data or None)
             flash(_("The deliverables plan is saved."), "success")
             return redirect(
                 url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="deliverables"), 303

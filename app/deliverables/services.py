@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -15,7 +16,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 from app.agreements.models import Agreement, AgreementParty
 from app.core import audit, clock, stored_texts
 from app.core.dates import within_calendar
-from app.core.db import check_version, flush_or_conflict
+from app.core.db import check_seen, check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.exports import streamed
 from app.core.i18n import gettext as _
@@ -59,6 +60,9 @@ class PlanData:
     recurrence: str
     first_due_on: date | None
     until_on: date | None = None
+
+
+PLAN_FIELDS = tuple(field.name for field in dataclasses.fields(PlanData))
 
 
 def due_dates(recurrence: str, first: date, until: date | None, limit: int = MAX_OCCURRENCES) -> list[date]:
@@ -177,11 +181,13 @@ def plan_deliverable(agreement: Agreement, data: PlanData, *, by) -> Deliverable
     return deliverable
 
 
-def update_plan(deliverable: Deliverable, data: PlanData, *, by) -> Deliverable:
+def update_plan(deliverable: Deliverable, data: PlanData, *, by, seen: str | None = None) -> Deliverable:
     """Change a plan line. Occurrences already handed in, accepted or waived are kept as they are;
-    open ones follow the new dates."""
+    open ones follow the new dates. `seen`: the line as its form showed it (a stale tab re-derived the
+    occurrences from dates a colleague had changed meanwhile)."""
     if not can(by, "agreement.edit", deliverable.agreement):
         raise PermissionDenied(_("Only the agreement's owner or a manager plans its deliverables."))
+    check_seen(deliverable, PLAN_FIELDS, seen)
     _check_plan(deliverable.agreement, data)
     wanted = set(due_dates(data.recurrence, data.first_due_on, data.until_on))
     before = {
@@ -190,16 +196,7 @@ def update_plan(deliverable: Deliverable, data: PlanData, *, by) -> Deliverable:
         "first_due_on": deliverable.first_due_on.isoformat(),
         "until_on": deliverable.until_on.isoformat() if deliverable.until_on else None,
     }
-    for name in (
-        "title_fr",
-        "title_ar",
-        "title_en",
-        "description",
-        "responsible_organization_id",
-        "recurrence",
-        "first_due_on",
-        "until_on",
-    ):
+    for name in PLAN_FIELDS:
         setattr(deliverable, name, getattr(data, name))
     existing = {o.due_on: o for o in deliverable.occurrences}
     for due_on, occurrence in existing.items():

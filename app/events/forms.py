@@ -2,10 +2,10 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from app.core.forms import Form
+from app.core.forms import EditForm, Form
 
 
-class SigningEventForm(Form):
+class SigningEventForm(EditForm, Form):
     name_fr = StringField(_l("Name (French)"), validators=[Optional(), Length(max=300)])
     name_ar = StringField(_l("Name (Arabic)"), validators=[Optional(), Length(max=300)])
     name_en = StringField(_l("Name (English)"), validators=[Optional(), Length(max=300)])

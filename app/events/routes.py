@@ -59,9 +59,12 @@ def edit_event(event_id: int):
 
 def _edit(event):
     form = SigningEventForm(obj=event if request.method == "GET" else None)
+    if request.method == "GET":
+        form.show(event, services.FIELDS)
     if form.validate_on_submit():
-        with refusal_shown_on(form):
-            event = services.save_event(event, form.data, by=current_user)
+        with refusal_shown_on(form, edited=(event, services.FIELDS)):
+            seen = (form.seen.data or None) if event else None
+            event = services.save_event(event, form.data, by=current_user, seen=seen)
             flash(_("Signing event saved."), "success")
             return redirect(url_for("events.view_event", event_id=event.id))
     status = form_status(form)

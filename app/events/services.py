@@ -7,6 +7,7 @@ from datetime import date
 from app.agreements.models import SigningEvent
 from app.core import audit
 from app.core.dates import within_calendar
+from app.core.db import check_seen
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.text import one_line, trimmed
@@ -15,8 +16,10 @@ from app.extensions import db
 FIELDS = ("name_ar", "name_fr", "name_en", "held_on", "ends_on", "place", "description")
 
 
-def save_event(event: SigningEvent | None, values: dict, *, by) -> SigningEvent:
-    """Create (event=None) or update a signing event from plain values."""
+def save_event(event: SigningEvent | None, values: dict, *, by, seen: str | None = None) -> SigningEvent:
+    """Create (event=None) or update a signing event from plain values (`seen`: as its form showed it)."""
+    if event is not None:
+        check_seen(event, FIELDS, seen)
     clean = {}
     for key in FIELDS:
         value = values.get(key)

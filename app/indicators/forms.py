@@ -6,11 +6,11 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional
 
-from app.core.forms import Form
+from app.core.forms import EditForm, Form
 from app.indicators.models import TARGET_SCOPES
 
 
-class IndicatorForm(Form):
+class IndicatorForm(EditForm, Form):
     name_ar = StringField(_l("Name (Arabic)"), validators=[Optional(), Length(max=200)])
     name_fr = StringField(_l("Name (French)"), validators=[Optional(), Length(max=200)])
     name_en = StringField(_l("Name (English)"), validators=[Optional(), Length(max=200)])

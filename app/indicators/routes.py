@@ -50,6 +50,8 @@ def edit_indicator(agreement_id: int, indicator_id: int):
 
 def _edit(agreement, deliverable, indicator):
     form = IndicatorForm(obj=indicator if request.method == "GET" else None)
+    if request.method == "GET":
+        form.show(indicator, services.INDICATOR_FIELDS)
     if form.validate_on_submit():
         data = services.IndicatorData(
             name_ar=form.name_ar.data,
@@ -60,11 +62,13 @@ def _edit(agreement, deliverable, indicator):
             target=form.target.data,
             target_scope=form.target_scope.data,
         )
-        with refusal_shown_on(form, catching=DomainError):
+        with refusal_shown_on(
+            form, catching=DomainError, edited=(indicator, services.INDICATOR_FIELDS) if indicator else None
+        ):
             if indicator is None:
                 services.add_indicator(deliverable, data, by=current_user)
             else:
-                services.update_indicator(indicator, data, by=current_user)
+                services.update_indicator(indicator, data, by=current_user, seen=form.seen.data or None)
             flash(_("The indicator is saved."), "success")
             return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="indicators"), 303)
     status = form_status(form)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
 
 from app.core import audit
+from app.core.db import check_seen
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.numbers import AmbiguousNumber, read_decimal
@@ -54,6 +56,9 @@ class IndicatorData:
     baseline: object
     target: object
     target_scope: str
+
+
+INDICATOR_FIELDS = tuple(field.name for field in dataclasses.fields(IndicatorData))
 
 
 def _clean(value, limit: int) -> str | None:
@@ -116,8 +121,10 @@ def add_indicator(deliverable, data: IndicatorData, *, by, is_illustrative: bool
     return indicator
 
 
-def update_indicator(indicator: Indicator, data: IndicatorData, *, by) -> Indicator:
+def update_indicator(indicator: Indicator, data: IndicatorData, *, by, seen: str | None = None) -> Indicator:
+    """Change an indicator (`seen`: as its form showed it)."""
     refuse_if_ended(indicator.deliverable.agreement)
+    check_seen(indicator, INDICATOR_FIELDS, seen)
     fields = _validated(data)
     before = {k: getattr(indicator, k) for k in fields}
     for key, value in fields.items():

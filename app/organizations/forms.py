@@ -2,11 +2,11 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.core.forms import Form
+from app.core.forms import EditForm, Form
 from app.organizations.models import ORGANIZATION_KINDS
 
 
-class OrganizationForm(Form):
+class OrganizationForm(EditForm, Form):
     # Left empty on a new organisation: made from its acronym or name (services._free_slug).
     slug = StringField(_l("Short name (identifier)"), validators=[Optional(), Length(max=64)])
     name_fr = StringField(_l("Name (French)"), validators=[Optional(), Length(max=300)])

@@ -70,9 +70,13 @@ def edit_organization(organization_id: int):
 
 def _edit(organization):
     form = OrganizationForm(obj=organization if request.method == "GET" else None)
+    if request.method == "GET":
+        form.show(organization, services.FIELDS)
     if form.validate_on_submit():
-        with refusal_shown_on(form):
-            organization = services.save_organization(organization, form.data, by=current_user)
+        with refusal_shown_on(form, edited=(organization, services.FIELDS)):
+            organization = services.save_organization(
+                organization, form.data, by=current_user, seen=(form.seen.data or None) if organization else None
+            )
             flash(_("Organisation saved."), "success")
             return redirect(url_for("organizations.view_organization", organization_id=organization.id))
     status = form_status(form)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.core import audit
+from app.core.db import check_seen, take_turns_on
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.text import one_line, trimmed
@@ -60,8 +61,13 @@ def _named_alike(key: str, name: str, organization: Organization | None) -> str 
     return db.session.scalars(query.limit(1)).first()
 
 
-def save_organization(organization: Organization | None, values: dict, *, by) -> Organization:
-    """Create (organization=None) or update an organisation from plain values."""
+def save_organization(organization: Organization | None, values: dict, *, by, seen: str | None = None) -> Organization:
+    """Create (organization=None) or update an organisation from plain values (`seen`: as its form showed it)."""
+    if organization is not None:
+        check_seen(organization, FIELDS, seen)
+    # Names are unique per language by reading (no index folds them): two people entering the same
+    # partner at the same moment each found no namesake and both saved.
+    take_turns_on("organization names")
     values = {key: _cleaned(key, values.get(key)) for key in FIELDS}
     if values["country"]:
         values["country"] = values["country"].upper()

@@ -210,7 +210,7 @@ def _accept(agreement, negotiation_round, organization_id: int, side: str, *, by
             proof_document=proof,
         )
     )
-    db.session.flush()
+    flush_or_conflict()  # the same party's acceptance sent at once by two of its people: one lands
     accepted = _accepted_ids(negotiation_round)
     required = parties_to_accept(agreement)
     if side == "ministry":

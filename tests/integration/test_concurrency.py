@@ -4,6 +4,7 @@ Real concurrent HTTP requests against a threaded server, on SQLite and PostgreSQ
 """
 
 import threading
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -277,3 +278,145 @@ def test_pages_viewed_at_once_never_collide(served):
     for path in ("/account/tokens", "/account/notifications"):
         answers = _race([lambda path=path: browser.get(path) for _ in range(8)])
         assert [status for status, _ in answers] == [200] * 8, (path, answers)
+
+
+def test_two_saves_of_one_plan_line_at_once_leave_it_whole(served):
+    """On PostgreSQL two saves in the same second interleaved column by column: a line said "quarterly from
+    the 20th" over monthly due dates on the 12th. Saves of one record now take turns, and the later of two
+    forms shown before the earlier save is refused as stale."""
+    from app.deliverables import services as deliverables
+    from app.deliverables.models import Deliverable
+
+    app, base, ids = served
+    with app.app_context():
+        from app.auth.models import User
+
+        officer = db.session.scalar(select(User).where(User.email == ids["officer"]))
+        agreement = db.session.get(Agreement, ids["agreement"])
+        line = deliverables.plan_deliverable(
+            agreement,
+            deliverables.PlanData(
+                "Rapport", None, None, None, ids["partner"], "monthly", date(2030, 1, 12), date(2031, 6, 30)
+            ),
+            by=officer,
+        )
+        db.session.commit()
+        line_id = line.id
+    path = f"/agreements/{ids['agreement']}/deliverables/{line_id}/edit"
+    people = [Browser(base), Browser(base)]
+    people[0].sign_in(ids["officer"], factories.PASSWORD)
+    people[1].sign_in(ids["manager"], factories.PASSWORD)
+    plans = [("monthly", "2030-04-12", "2031-06-30"), ("quarterly", "2030-04-20", "2031-06-30")]
+    for _round in range(3):
+        forms = [
+            {
+                "csrf_token": browser.token(path),
+                "seen": browser.field(path, "seen"),
+                "title_fr": "Rapport",
+                "responsible_organization_id": str(ids["partner"]),
+                "recurrence": recurrence,
+                "first_due_on": first,
+                "until_on": until,
+            }
+            for browser, (recurrence, first, until) in zip(people, plans)
+        ]
+        answers = _race([(lambda b=b, f=f: b.post(path, f)) for b, f in zip(people, forms)])
+        statuses = sorted(status for status, _ in answers)
+        assert statuses in ([303, 303], [303, 409]), answers
+        with app.app_context():
+            line = db.session.get(Deliverable, line_id)
+            expected = deliverables.due_dates(line.recurrence, line.first_due_on, line.until_on)
+            assert sorted(o.due_on for o in line.occurrences) == expected, (line.recurrence, line.first_due_on)
+
+
+def test_a_password_reset_link_used_at_once_from_three_tabs_works_once(served):
+    """On PostgreSQL each tab had read the link as unused: three "password changed", one password kept."""
+    import secrets
+
+    from app.auth import resets
+    from app.auth.models import PasswordReset, User
+
+    app, base, ids = served
+    token = secrets.token_urlsafe(32)
+    with app.app_context():
+        officer = db.session.scalar(select(User).where(User.email == ids["officer"]))
+        db.session.add(
+            PasswordReset(
+                email=officer.email,
+                address="127.0.0.1",
+                expires_at=datetime.now(timezone.utc) + timedelta(minutes=30),
+                user_id=officer.id,
+                token_hash=resets._hash(token),
+                password_fingerprint=resets.fingerprint(officer),
+            )
+        )
+        db.session.commit()
+    path = f"/password/reset/{token}"
+    tabs = [Browser(base) for _ in range(3)]
+    forms = [
+        {"csrf_token": tab.token(path), "new_password": f"Nouveau-{i}-de-passe!", "confirm": f"Nouveau-{i}-de-passe!"}
+        for i, tab in enumerate(tabs)
+    ]
+    answers = _race([(lambda t=t, f=f: t.post(path, f)) for t, f in zip(tabs, forms)])
+    assert all(status < 500 for status, _ in answers), answers
+    assert sum(1 for status, _ in answers if status == 303) == 1, answers
+    with app.app_context():
+        resets_done = db.session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "password_reset")
+        )
+    assert resets_done == 1
+
+
+def test_an_invitation_accepted_at_once_from_three_tabs_makes_one_account(served):
+    """On PostgreSQL the later tabs met the address's unique key: a server error for the invitee."""
+    import secrets
+
+    from app.auth import invitations
+    from app.auth.models import User
+    from app.organizations.models import Organization
+
+    app, base, ids = served
+    token, solid = secrets.token_urlsafe(32), "Un-mot-de-passe-solide!"
+    with app.app_context():
+        admin = db.session.scalar(select(User).where(User.email == ids["admin"]))
+        invitation = invitations.invite(
+            email="newcomer@partner.example",
+            role="partner",
+            organization=db.session.get(Organization, ids["partner"]),
+            language="fr",
+            by=admin,
+        )
+        invitation.token_hash = invitations._hash(token)
+        db.session.commit()
+    path = f"/invitation/{token}"
+    tabs = [Browser(base) for _ in range(3)]
+    forms = [
+        {"csrf_token": tab.token(path), "full_name": "Nouvelle Venue", "password": solid, "confirm": solid}
+        for tab in tabs
+    ]
+    answers = _race([(lambda t=t, f=f: t.post(path, f)) for t, f in zip(tabs, forms)])
+    assert all(status < 500 for status, _ in answers), answers
+    assert sum(1 for status, _ in answers if status == 303) == 1, answers
+    with app.app_context():
+        made = db.session.scalar(select(func.count()).select_from(User).where(User.email == "newcomer@partner.example"))
+    assert made == 1
+
+
+def test_the_same_partner_entered_by_four_people_at_once_is_one_organisation(served):
+    from app.organizations.models import Organization
+
+    app, base, ids = served
+    people = [Browser(base) for _ in range(4)]
+    for browser in people:
+        browser.sign_in(ids["admin"], factories.PASSWORD)
+    forms = [
+        {"csrf_token": b.token("/organizations/new"), "slug": f"same-{i}", "name_fr": "Même Nom", "kind": "company"}
+        for i, b in enumerate(people)
+    ]
+    answers = _race([(lambda b=b, f=f: b.post("/organizations/new", f)) for b, f in zip(people, forms)])
+    assert all(status < 500 for status, _ in answers), answers
+    with app.app_context():
+        made = db.session.scalar(
+            select(func.count()).select_from(Organization).where(Organization.name_fr == "Même Nom")
+        )
+    assert made == 1
