@@ -318,6 +318,9 @@ def secret_key_weakness(key: str) -> str | None:
         return "is not set"
     if len(key) < 32:
         return "is shorter than 32 characters"
+    if any(word in key.lower().replace("_", "-") for word in ("change-me", "changeme", "replace-me", "example")):
+        # Long enough to pass the guess count, and printed in the repository for anyone to read.
+        return "is the example file's placeholder"
     from zxcvbn import zxcvbn
 
     if zxcvbn(key[:72])["guesses_log10"] < 31:

@@ -28,6 +28,7 @@ def create_app(config: str | type | None = None) -> Flask:
     )
     app.config.from_object(config_class)
     _check_time_zone(app)
+    _check_named_values(app)
     _check_catalogues(app, strict=issubclass(config_class, ProductionConfig))
     os.makedirs(app.instance_path, exist_ok=True)
 
@@ -111,6 +112,22 @@ def _check_time_zone(app: Flask) -> None:
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise RuntimeError(f"MINISTRY_TIMEZONE={name!r} is not a time zone name such as Africa/Casablanca") from error
     app.config["BABEL_DEFAULT_TIMEZONE"] = name
+
+
+def _check_named_values(app: Flask) -> None:
+    """Refuse to start on a role or file type nobody has, naming it: MFA_REQUIRED_ROLES=admn had started and
+    asked nobody for a second factor (a typo must never quietly mean "off")."""
+    from app.core.permissions import ALL_ROLES
+    from app.core.storage import FILE_TYPES
+
+    problems = []
+    for name in ("MFA_REQUIRED_ROLES", "LDAP_LOCAL_ROLES"):
+        if unknown := [role for role in app.config.get(name, ()) if role not in ALL_ROLES]:
+            problems.append(f"{name} names {', '.join(unknown)}: the roles are {', '.join(sorted(ALL_ROLES))}.")
+    if unknown := [kind for kind in app.config.get("ALLOWED_UPLOAD_TYPES", ()) if kind not in FILE_TYPES]:
+        problems.append(f"ALLOWED_UPLOAD_TYPES names {', '.join(unknown)}: the types are {', '.join(FILE_TYPES)}.")
+    if problems:
+        raise RuntimeError("Sharaka will not start: " + " ".join(problems))
 
 
 def _resolve_config(config):

@@ -180,7 +180,8 @@ MAX_JSON_BYTES = 1024 * 1024
 
 def refuse_oversized_json():
     if request.path.startswith(API_PREFIX + "/") and request.is_json and (request.content_length or 0) > MAX_JSON_BYTES:
-        abort(413)
+        # Not the upload limit the general 413 names: a JSON body has its own, much smaller one.
+        return error_response(413, _("A JSON body is at most %(limit)s MB.", limit=MAX_JSON_BYTES // (1024 * 1024)))
     return None
 
 

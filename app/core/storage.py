@@ -44,6 +44,10 @@ class StoredFile(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+# The labels sniff() gives, which ALLOWED_UPLOAD_TYPES chooses among.
+FILE_TYPES = ("PDF", "DOCX", "XLSX", "PPTX", "ODT", "ODS", "PNG", "JPEG", "ZIP")
+
+
 @dataclass(frozen=True)
 class FileKind:
     content_type: str

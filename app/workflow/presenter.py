@@ -252,7 +252,7 @@ def build_panel(agreement, user) -> WorkflowPanel:
         own_waiting = any(
             o.is_home if side == "ministry" else o.id == user.organization_id for o in panel.waiting_parties
         )
-        panel.can_send_version = last is None or own_waiting or side == "ministry"
+        panel.can_send_version = own_waiting or side == "ministry"  # before the first version: the ministry
         panel.can_accept_version = last is not None and own_waiting
         panel.record_for = [o for o in panel.waiting_parties if not o.is_home] if side == "ministry" else []
     panel.can_manage_signatures = state is not None and state.has("signing") and side == "ministry"

@@ -58,6 +58,10 @@ def send_version(
     else:
         accepting = _own_party(agreement, by, side)
     last = latest_round(agreement)
+    if last is None and side == "partner" and accepting is not None:
+        # Whose turn it is (awaited_parties): the ministry's alone before the first version. A partner's own
+        # draft reaches the negotiation through the ministry, which records it on the partner's behalf.
+        raise WorkflowError(_("The ministry sends the first version of the text: you answer it once it has."))
     if last is not None and accepting is not None and accepting in _accepted_ids(last):
         raise WorkflowError(_("You accepted version %(n)s: wait for the other parties to answer it.", n=last.number))
     document = attach_document(agreement, "text_version", upload, by=by)

@@ -1643,3 +1643,10 @@ def test_a_body_of_the_kind_an_operation_does_not_read_is_refused(api, ids):
     # Both kinds where the operation reads both (a move, with a document or without).
     moved = officer.post(f"{P}/agreements/{ids['draft']}/transitions", json={"transition": "submit_for_review"})
     assert moved.status_code == 200, moved.get_data(as_text=True)
+
+
+def test_a_json_body_past_its_own_limit_names_that_limit(api, ids):
+    """The general 413 named the upload limit (26 MB) for a JSON body refused past 1 MB."""
+    body = {**fill(NEW_AGREEMENT, ids), "summary_fr": "x" * (1024 * 1024 + 10)}
+    problem = assert_problem(api("officer").open(f"{P}/agreements", "POST", json=body), 413)
+    assert "A JSON body is at most 1 MB." in problem["detail"]

@@ -61,6 +61,10 @@ def take_to_active(api, world, agreement_id: int) -> dict:
     assert ok(move(manager, agreement_id, "approve_review"))["agreement"]["state"] == "negotiation"
     # Negotiation: the ministry sends version 1, the partner answers with version 2, the ministry accepts it.
     assert "file" in assert_problem(multipart(officer, f"{a}/negotiation/versions", {"note": "x"}, {}), 422)["errors"]
+    # Before it, the partner waits: the first text is the ministry's (the page said so and took the upload).
+    assert ok(partner.get(f"{a}/negotiation"))["can_send_version"] is False
+    first = multipart(partner, f"{a}/negotiation/versions", {}, {"file": (PDF + b"v0", "v0.pdf")})
+    assert "The ministry sends the first version" in assert_problem(first, 409)["detail"]
     negotiation = ok(
         multipart(
             officer, f"{a}/negotiation/versions", {"note": "Première version"}, {"file": (PDF + b"v1", "v1.pdf")}

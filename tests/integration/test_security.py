@@ -464,6 +464,8 @@ def production_env(monkeypatch, tmp_path):
         ("Sharaka-production-secret-key-2026-rabat", "guessable"),
         ("abcdefghijklmnopqrstuvwxyz012345", "guessable"),
         ("dev-only-not-secret", "is not set"),
+        # deploy/sharaka.env.example's: long enough for the guess count, and public.
+        ("change-me-to-64-hex-characters-from-python-secrets-token-hex-32", "placeholder"),
     ],
 )
 def test_production_refuses_a_weak_secret_key(production_env, key, reason):
@@ -473,6 +475,25 @@ def test_production_refuses_a_weak_secret_key(production_env, key, reason):
     with pytest.raises(RuntimeError) as refused:
         create_app("production")
     assert reason in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "setting, value, named",
+    [
+        ("MFA_REQUIRED_ROLES", ("admn",), "admn"),
+        ("MFA_REQUIRED_ROLES", ("Admin", "manager"), "Admin"),
+        ("LDAP_LOCAL_ROLES", ("partnr", "admin"), "partnr"),
+        ("ALLOWED_UPLOAD_TYPES", ("PDF", "DOCS"), "DOCS"),
+    ],
+)
+def test_a_misspelt_role_or_file_type_stops_the_start(setting, value, named):
+    """MFA_REQUIRED_ROLES=admn had started and asked nobody for a second factor."""
+    from app import create_app
+    from config import TestingConfig
+
+    with pytest.raises(RuntimeError) as refused:
+        create_app(type("Misspelt", (TestingConfig,), {setting: value}))
+    assert setting in str(refused.value) and named in str(refused.value)
 
 
 def test_production_refuses_debug_and_sends_hsts(production_env):
