@@ -56,8 +56,8 @@ def invite(*, email: str, role: str, organization: Organization | None, language
         expires_at=utcnow(),
     )
     db.session.add(invitation)
+    db.session.flush()  # its id names it on its mail (notifications.lapsed)
     _send(invitation, by)
-    db.session.flush()
     audit.record("invited", invitation, actor=by, changes={"after": _snapshot(invitation)})
     return invitation
 
@@ -66,6 +66,9 @@ def resend(invitation: Invitation, *, by: User) -> None:
     """A new link (and a new lifetime) for a pending or expired invitation; the old link dies."""
     if invitation.status in ("accepted", "revoked"):
         _refuse("invitation", _("This invitation was already used or revoked; it cannot be sent again."))
+    from app.notifications.services import withdraw_waiting_mail
+
+    withdraw_waiting_mail("invitation", invitation.id, "A newer invitation replaced it: its link no longer works.")
     _send(invitation, by)
     audit.record("invitation_resent", invitation, actor=by)
 
@@ -109,6 +112,8 @@ def _send(invitation: Invitation, by: User) -> None:
             category="invitation",
             params=params,
             link=app_path("auth.accept_invitation", token=token),
+            object_type="invitations",
+            object_id=invitation.id,
         ),
     )
 

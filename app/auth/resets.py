@@ -82,6 +82,7 @@ def request_reset(email: str, address: str) -> None:
         return
     token = secrets.token_urlsafe(32)
     row.user_id, row.token_hash, row.password_fingerprint = user.id, _hash(token), fingerprint(user)
+    db.session.flush()  # its id names it on the mail, which lapses once the link is used (notifications.lapsed)
     queue_mail(
         user,
         Notice(
@@ -89,6 +90,8 @@ def request_reset(email: str, address: str) -> None:
             category="password_reset",
             params={"minutes": config["PASSWORD_RESET_MINUTES"]},
             link=app_path("auth.reset_password", token=token),
+            object_type="password_resets",
+            object_id=row.id,
         ),
     )
     audit.record("password_reset_requested", user, actor=None, changes={"address": address})

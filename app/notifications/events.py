@@ -162,7 +162,7 @@ def on_approval_recorded(app, *, agreement, decision, by, transition, step, comm
 def ask_for_approvals(agreement) -> None:
     """Ask the people who may decide the current step of each open round (once per round and step)."""
     from app.discussions.approval_links import with_decision_links
-    from app.workflow.engine import definition_for
+    from app.workflow.engine import definition_for, may_decide_step
     from app.workflow.models import Delegation
 
     open_rounds = [r for r in agreement.approval_rounds if r.status == "open" and r.from_state == agreement.state]
@@ -179,6 +179,8 @@ def ask_for_approvals(agreement) -> None:
         transition_label = dict(found.label) if found else {}
         delegates = []
         if approvers:
+            # A delegate is asked only where they may decide for their delegator: the officer who submitted
+            # it, holding a colleague's approvals, was asked for a decision the four-eyes rule refuses them.
             delegates = [
                 d.delegate
                 for d in db.session.scalars(
@@ -189,6 +191,7 @@ def ask_for_approvals(agreement) -> None:
                         Delegation.ends_on >= today,
                     )
                 )
+                if d.delegate.is_active and may_decide_step(step, round_, d.delegate, d.delegator)
             ]
         params = {**agreement_params(agreement), "transition": transition_label}
         if sla:  # the mail states the deadline: the step's (or its state's) SLA from when it started waiting

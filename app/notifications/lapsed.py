@@ -21,8 +21,11 @@ from app.extensions import db
 # Kinds of mail about one deliverable occurrence: true while it is still owed (OWED_STATUSES).
 ABOUT_OCCURRENCES = frozenset({"deliverable_due", "deliverable_overdue", "deliverable_escalated"})
 # Kinds of mail about an approval round's wait: true while the round is open (and, for an approver,
-# while they may still decide its current step).
-ABOUT_ROUNDS = frozenset({"approval_overdue", "approval_escalated"})
+# while they may still decide its current step). The request itself is true while the round is open.
+ABOUT_ROUNDS = frozenset({"approval_requested", "approval_overdue", "approval_escalated"})
+# One-time links: true while the invitation is pending, while the reset link is unused and unexpired.
+ABOUT_INVITATIONS = frozenset({"invitation"})
+ABOUT_RESETS = frozenset({"password_reset"})
 
 
 class Outgoing(Protocol):
@@ -71,6 +74,7 @@ def lapsed(messages: Sequence[Outgoing]) -> dict[int, str]:
                     why[message.id] = _("The deliverable was deleted.")
                 elif status not in OWED_STATUSES:
                     why[message.id] = _("The deliverable is %(status)s now.", status=str(STATUS_LABELS[status]).lower())
+    why |= _dead_links(messages)
     rounds = {m.object_id for m in messages if m.kind in ABOUT_ROUNDS and m.object_id is not None}
     if rounds:
         from app.notifications.reminders.rules import waiting_approval
@@ -97,6 +101,48 @@ def lapsed(messages: Sequence[Outgoing]) -> dict[int, str]:
             }:
                 why[message.id] = _("The approver has decided since.")
     return why
+
+
+def _dead_links(messages: Sequence[Outgoing]) -> dict[int, str]:
+    """Invitations revoked, accepted or expired and reset links used or expired while their mail waited: the
+    link would answer "no longer works", and a revoked invitation would still name the organisation."""
+    from app.auth.models import Invitation, PasswordReset
+    from app.core.models import utcnow
+
+    why: dict[int, str] = {}
+    invitations = {m.object_id for m in messages if m.kind in ABOUT_INVITATIONS and m.object_id is not None}
+    if invitations:
+        status_of = {
+            invitation.id: invitation.status
+            for invitation in db.session.scalars(select(Invitation).where(Invitation.id.in_(invitations)))
+        }
+        for message in messages:
+            if message.kind in ABOUT_INVITATIONS and message.object_id in invitations:
+                status = status_of.get(message.object_id)
+                if status != "pending":
+                    why[message.id] = _("The invitation is %(status)s now.", status=str(INVITATION_ENDS.get(status)))
+    resets = {m.object_id for m in messages if m.kind in ABOUT_RESETS and m.object_id is not None}
+    if resets:
+        live = set(
+            db.session.scalars(
+                select(PasswordReset.id).where(
+                    PasswordReset.id.in_(resets), PasswordReset.used_at.is_(None), PasswordReset.expires_at > utcnow()
+                )
+            )
+        )
+        for message in messages:
+            if message.kind in ABOUT_RESETS and message.object_id in resets and message.object_id not in live:
+                why[message.id] = _("The link to choose a password was used or has expired.")
+    return why
+
+
+# What an invitation's end is called in a withdrawal's reason.
+INVITATION_ENDS = {
+    "accepted": _l("accepted"),
+    "revoked": _l("withdrawn"),
+    "expired": _l("expired"),
+    None: _l("deleted"),
+}
 
 
 def about_link(message) -> tuple[str, str] | None:

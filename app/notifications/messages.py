@@ -14,7 +14,7 @@ from typing import Any
 
 from flask_babel import force_locale, format_date, format_number
 
-from app.core import i18n
+from app.core import clock, i18n
 from app.core.i18n import FALLBACK_ORDER, current_language, ngettext, reader_translations
 from app.core.i18n import gettext as _
 
@@ -225,6 +225,20 @@ def detail(kind: str, params: dict) -> str:
             )
         if not params.get("decide_by"):
             return asked
+        if params["decide_by"] < clock.today().isoformat():
+            # Handed over (or asked again) after its deadline: "please decide by" a day three weeks gone
+            # read as a mistake. It says since when the step is late instead.
+            return " ".join(
+                (
+                    asked,
+                    ngettext(
+                        "This step is late since %(date)s (it had %(num)s day): please decide as soon as you can.",
+                        "This step is late since %(date)s (it had %(num)s days): please decide as soon as you can.",
+                        params.get("sla") or 0,
+                        date=_date(params.get("decide_by")),
+                    ),
+                )
+            )
         return " ".join(
             (
                 asked,

@@ -312,10 +312,13 @@ def _send_claimed(messages: list[Claimed], token: str, connection: SMTPConnectio
             continue
         # Each message its own signed link (its recipient, its category); one click for optional mail.
         one_click = message.recipient_id is not None and not is_mandatory(message.category)
+        # Mail to an address with no account (an invitation) has no choices to point to: no header.
         unsubscribe = (
             unsubscribe_url(message.recipient_id, message.category)
             if message.recipient_id is not None and message.category in CATEGORIES
             else preferences_url
+            if message.recipient_id is not None
+            else None
         )
         try:
             email = build_message(

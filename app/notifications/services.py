@@ -63,6 +63,16 @@ def forget_what_was_told(user) -> dict:
     return {"notices_removed": removed, "mail_withdrawn": withdrawn}
 
 
+def withdraw_waiting_mail(kind: str, object_id: int, reason: str) -> int:
+    """Withdraw the mail of `kind` about `object_id` still waiting to leave (an invitation sent again: the
+    first mail's link no longer works). The reason is kept on the message, in English, as the sender's."""
+    return db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.kind == kind, OutboxMessage.object_id == object_id, OutboxMessage.status == "pending")
+        .values(status="withdrawn", last_error=reason)
+    ).rowcount
+
+
 def app_path(endpoint: str, **values) -> str:
     """The path of a page, built without a request (jobs, CLI): links in mail use BASE_URL, never a Host header."""
     adapter = current_app.url_map.bind("localhost", script_name="/")
@@ -295,7 +305,7 @@ def render_bodies(recipient, language: str, notice: Notice) -> tuple[str, str]:
             # A plain-text line takes its direction from its first letter: in Arabic, a mark that starts it
             # right to left even when a Latin reference comes first.
             "line_start": "\u200f" if language == "ar" else "",
-            "asked_for": notice.category in ASKED_FOR,
+            "asked_for": notice.category if notice.category in ASKED_FOR else None,
         }
         template = "weekly_digest" if notice.kind == "weekly_digest" else "notification"
         return (
@@ -541,9 +551,13 @@ def switched_off(user) -> set[str]:
 
 
 def set_mail_choices(user, wanted: set[str]) -> None:
-    """Keep mail for `wanted` categories; switch the other optional ones off. Mandatory ones stay on."""
-    optional = {name for name, (_label, mandatory) in CATEGORIES.items() if not mandatory}
-    db.session.execute(delete(MailOptOut).where(MailOptOut.user_id == user.id))
+    """Keep mail for `wanted` categories; switch the other optional ones off. Mandatory ones stay on. Only
+    the categories the person is offered (categories_for) are touched: an officer saving the page had
+    switched off the managers' weekly digest they never saw, and missed it once made a manager."""
+    optional = {name for name, (_label, mandatory) in categories_for(user).items() if not mandatory}
+    db.session.execute(
+        delete(MailOptOut).where(MailOptOut.user_id == user.id, MailOptOut.category.in_(sorted(optional)))
+    )
     for category in sorted(optional - set(wanted)):
         db.session.add(MailOptOut(user_id=user.id, category=category))
 

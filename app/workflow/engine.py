@@ -411,6 +411,12 @@ def slot_of(step: ApprovalStep, person) -> int | None:
     return None
 
 
+def may_decide_step(step: ApprovalStep, round_: ApprovalRound, acting, identity) -> bool:
+    """Whether `acting` may decide `step` of `round_` as `identity` (themselves, or a delegator): the rules
+    a decision is checked by, asked before telling someone a decision waits on them."""
+    return _eligibility(step, round_, acting, identity) is None
+
+
 def _eligibility(step: ApprovalStep, round_: ApprovalRound, acting, identity) -> str | None:
     """None when `acting` may approve this step as `identity` (themselves or a delegator)."""
     slot = slot_of(step, identity)

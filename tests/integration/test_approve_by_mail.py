@@ -212,8 +212,12 @@ def test_a_delegate_decides_for_the_delegator_as_on_the_page(app, world, signed_
 
 
 def test_four_eyes_holds_for_a_link_too(app, world, signed_in, mou):
-    """The officer who asked for approval holds legal's delegation: the page would refuse them, so
-    does the link (the same engine verb), and nothing is recorded."""
+    """The officer who asked for approval holds legal's delegation: they are not asked (the request went to
+    them, with links, though the four-eyes rule refuses them); a link they hold anyway (made here) is
+    refused as the page would refuse them (the same engine verb), and nothing is recorded."""
+    from app.discussions.approval_links import create_links
+    from app.workflow import engine
+
     _delegate(world, "legal", "officer")
     officer = signed_in("officer")
     act(officer, mou, "submit_for_review")
@@ -222,9 +226,12 @@ def test_four_eyes_holds_for_a_link_too(app, world, signed_in, mou):
             OutboxMessage.recipient_id == world.users["officer"].id, OutboxMessage.kind == "approval_requested"
         )
     ).all()
-    assert mails  # asked as legal's delegate
-    path = links_for(world.users["officer"])["approve"]
-    from app.workflow import engine
+    assert mails == []  # not asked as legal's delegate
+    db.session.refresh(mou)
+    round_ = next(r for r in mou.approval_rounds if r.status == "open")
+    step = engine.step_waiting(round_, engine.definition_for(mou), mou)[1].name
+    path = "/approvals/by-mail/" + create_links(round_, step, world.users["officer"])["approve"].rsplit("/", 1)[1]
+    db.session.commit()
 
     db.session.refresh(mou)
     option = next(o for o in engine.actions_for(mou, world.users["officer"]) if o.name == "approve_review")

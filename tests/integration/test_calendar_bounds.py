@@ -374,6 +374,8 @@ def test_approval_reminders_lapse_once_the_approver_decided_or_the_round_closed(
         reminder(2, "approval_overdue", manager),
         reminder(3, "approval_escalated", manager),
         SimpleNamespace(id=4, kind="agreement_ending", object_id=round_.id, recipient_id=legal.id),
+        # The request itself, held while mail was paused: true while the round is open.
+        reminder(5, "approval_requested", manager),
     ]
     assert lapsed(waiting) == {}
     _approve(agreement, legal)
@@ -384,4 +386,4 @@ def test_approval_reminders_lapse_once_the_approver_decided_or_the_round_closed(
     db.session.refresh(round_)
     assert round_.status == "approved"
     why = lapsed(waiting)
-    assert set(why) == {1, 2, 3} and all("approval round is closed (approved)" in text for text in why.values())
+    assert set(why) == {1, 2, 3, 5} and all("approval round is closed (approved)" in text for text in why.values())

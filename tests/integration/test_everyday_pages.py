@@ -352,6 +352,8 @@ def test_a_manager_hands_someone_elses_late_approval_to_a_colleague_as_a_delegat
     assert "approval_reassigned" in {event.action for event in history_for("agreements", agreement.id)}
     mail = db.session.scalars(db.select(OutboxMessage).where(OutboxMessage.to_address == stand_in.email)).one()
     assert world.users["manager"].full_name in mail.body_text and "/approvals/by-mail/" in mail.body_text
+    # Handed over past its deadline: since when it is late, not "please decide by" a day gone.
+    assert "This step is late since" in mail.body_text and "Please decide by" not in mail.body_text
     # The colleague now approves it, counted as the legal adviser's approval.
     engine.decide(
         agreement, "approve_review", by=stand_in, decision="approve", comment=None, expected_version=agreement.version

@@ -206,16 +206,15 @@ def test_preferences_save_opt_outs_and_keep_mandatory_categories(world, signed_i
         "deliverable_due",
         "agreement_activity",
         "agreement_stalled",
-        "weekly_digest",
         "export_ready",
         "discussion_mention",
-    }
+    }  # not the managers' weekly digest, which the page does not offer a partner: it stays as it was
     # Unchecked mandatory categories stay on; asking to switch one off changes nothing.
     assert services.wants_mail(partner, "deliverable_overdue") and services.wants_mail(partner, "approval_requested")
     response = client.post("/account/notifications", {"categories": []})
     assert response.status_code == 303
     assert "deliverable_overdue" not in services.switched_off(partner)
-    assert count(MailOptOut, MailOptOut.user_id == partner.id) == 8  # every optional category, nothing more
+    assert count(MailOptOut, MailOptOut.user_id == partner.id) == 7  # every optional one offered, nothing more
     assert services.wants_mail(partner, "deliverable_overdue") and not services.wants_mail(partner, "deliverable_due")
     # The page shows what is switched off.
     shown = page(client, "/account/notifications")
@@ -661,3 +660,17 @@ def test_a_second_tab_saving_an_account_changed_since_is_refused(signed_in, worl
     assert later.status_code == 409 and "changed since you opened it" in later.get_data(as_text=True)
     db.session.expire_all()
     assert not person.is_active_account and person.full_name != "Nom corrigé"
+
+
+def test_saving_ones_choices_leaves_the_categories_not_offered_alone(world, signed_in):
+    """An officer's save had switched off the managers' weekly digest, never shown to them: made a
+    manager, they never received it, and their page showed it switched off."""
+    officer = world.users["officer"]
+    client = signed_in("officer")
+    assert 'value="weekly_digest"' not in page(client, "/account/notifications")
+    assert client.post("/account/notifications", {"categories": ["agreement_ending"]}).status_code == 303
+    assert "deliverable_due" in services.switched_off(officer)
+    assert "weekly_digest" not in services.switched_off(officer)
+    officer.role = "manager"
+    db.session.commit()
+    assert services.wants_mail(officer, "weekly_digest")

@@ -675,6 +675,53 @@ def test_mail_held_for_an_account_closed_meanwhile_is_withdrawn_not_sent(tmp_pat
         assert [rcpts for rcpts, _message in inbox.received] == [[room.ids["legal"][1]]]
 
 
+def test_mail_held_for_a_dead_link_is_withdrawn_not_sent(tmp_path):
+    """Mail paused: an invitation revoked, another sent again, a reset link used meanwhile. The revoked one
+    had still gone out when mail resumed, naming the organisation, with a link that answered 410; the
+    first mail of the one sent again carried a dead link. Only the live invitation's newest mail goes."""
+    from app.auth import invitations, resets
+    from app.auth.models import Invitation, PasswordReset
+
+    with mailroom(tmp_path) as room, Inbox(room.port) as inbox:
+        with room.context():
+            admin = db.session.get(User, room.ids["admin"][0])
+            partner_org = db.session.get(User, room.ids["partner"][0]).organization
+            services.set_mail_paused(True, by=admin)
+            revoked, resent = (
+                invitations.invite(email=address, role="partner", organization=partner_org, language="en", by=admin)
+                for address in ("revoked@partner.example", "resent@partner.example")
+            )
+            invitations.revoke(revoked, by=admin)
+            invitations.resend(resent, by=admin)
+            resets.request_reset(room.ids["legal"][1], "127.0.0.1")
+            db.session.flush()
+            reset = db.session.scalar(select(PasswordReset).where(PasswordReset.user_id == room.ids["legal"][0]))
+            reset.used_at = datetime.now(timezone.utc)
+            services.set_mail_paused(False, by=admin)
+            db.session.commit()
+            resent_id, revoked_id, reset_id = resent.id, revoked.id, reset.id
+        result = room.app.test_cli_runner().invoke(args=["outbox", "send"])
+        assert result.exit_code == 0, result.output
+        inbox.wait_for(1)
+        outcome = sorted((m.kind, m.object_id, m.status, m.last_error) for m in room.outbox())
+        assert outcome == sorted(
+            [
+                ("invitation", revoked_id, "withdrawn", "The invitation is withdrawn now."),
+                ("invitation", resent_id, "withdrawn", "A newer invitation replaced it: its link no longer works."),
+                ("invitation", resent_id, "sent", None),
+                ("password_reset", reset_id, "withdrawn", "The link to choose a password was used or has expired."),
+            ]
+        ), outcome
+        assert [rcpts for rcpts, _message in inbox.received] == [["resent@partner.example"]]
+        # The invitee did not ask for it, and has no account whose choices an unsubscribe link could open.
+        invitation_mail = inbox.received[0][1]
+        assert "List-Unsubscribe" not in invitation_mail
+        text = invitation_mail.get_body(preferencelist=("plain",)).get_content()
+        assert "this address was invited" in text and "If you did not ask for it" not in text
+        with room.context():
+            assert db.session.get(Invitation, resent_id).status == "pending"
+
+
 # --- one-click unsubscribe (RFC 8058) ----------------------------------------------------------
 
 

@@ -598,7 +598,7 @@ def test_a_mandatory_category_mails_even_when_everything_is_switched_off(world, 
     # A hand-made opt-out of a mandatory category (not possible through the page) changes nothing either.
     db.session.add(services.MailOptOut(user_id=partner.id, category="deliverable_overdue"))
     db.session.commit()
-    assert services.switched_off(partner) >= {"deliverable_due", "weekly_digest", "deliverable_overdue"}
+    assert services.switched_off(partner) >= {"deliverable_due", "deliverable_overdue"}
     reminders.run_pass(at(occurrence.due_on - timedelta(days=7)))
     reminders.run_pass(at(occurrence.due_on + timedelta(days=1)))
     assert mails_to(partner, "deliverable_due") == []
