@@ -1,11 +1,13 @@
 import time
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import refresh
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.api.tokens import tokens_of
 from app.auth import directory, mfa, resets, services, sessions
 from app.auth.forms import ChangePasswordForm, ForgotPasswordForm, ResetPasswordForm, SignInForm
+from app.auth.models import User
 from app.core.db import keep_even_if_refused
 from app.core.forms import form_status, refusal_shown_on
 from app.core.i18n import gettext as _
@@ -143,6 +145,9 @@ def reset_password(token: str):
     row = resets.valid_reset(token)
     if row is None:
         return render_template("auth/reset_password.html", form=None), 404
+    if "language" not in session:  # opened from the e-mail: the page speaks its language, as the mail did
+        session["language"] = db.session.get(User, row.user_id).language
+        refresh()
     form = ResetPasswordForm()
     if form.validate_on_submit():
         with refusal_shown_on(form):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
 
 from babel.dates import format_date, format_skeleton
@@ -16,6 +17,14 @@ from app.core.i18n import locale_named, ngettext, reader_locale
 # term of years or counting days from one never leaves Python's calendar (a renewal of a plan "until 9999"
 # did).
 FIRST_DAY, LAST_DAY = date(1956, 1, 1), date(2200, 12, 31)
+
+
+def first_of_month_in_french(written: str, day: date, language: str) -> str:
+    """French writes the first day of a month as an ordinal ("1er juillet 2027"); CLDR's patterns give
+    "1 juillet 2027" and "1 juil. 2027". Other days and languages are as written."""
+    if day.day != 1 or not language.startswith("fr"):
+        return written
+    return re.sub(r"(?<![0-9])1(?= )", "1er", written, count=1)
 
 
 def within_calendar(day: date) -> bool:

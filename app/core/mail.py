@@ -33,7 +33,9 @@ class ConnectionFailed(TemporaryMailError):
 # Headers a mail client reads as a machine would: folded past 78 characters they come out as
 # RFC 2047 encoded words ("=?utf-8?q?=3Chttp..."), which clients do not decode in a URL list,
 # so the unsubscribe link silently disappeared. RFC 5322 allows 998 characters on a line.
-UNFOLDED_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+# The subject too: an ASCII one past 78 characters was folded before its first word ("Subject:" then the
+# whole text on the next line), and read back with a leading space.
+UNFOLDED_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post", "subject"})
 MAX_LINE = 998
 
 

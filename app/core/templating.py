@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 
 from app.core import stored_texts
 from app.core.bounded import BoundedCache
-from app.core.dates import format_file_size, format_moment
+from app.core.dates import first_of_month_in_french, format_file_size, format_moment
 from app.core.i18n import (
     LANGUAGE_NAMES,
     current_language,
@@ -185,7 +185,11 @@ def written_date(value, style: str = "medium"):
         style = "medium"
     if type(value) is not date:  # a moment is dated in the reader's time zone: written each time
         return format_date(value, style)
-    return _written_dates.get((value, style, reader_locale()), lambda: format_date(value, style))
+    locale = reader_locale()
+    return _written_dates.get(
+        (value, style, locale),
+        lambda: first_of_month_in_french(format_date(value, style), value, str(locale or "")),
+    )
 
 
 def _translations(context):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, abort, current_app, make_response, render_template, url_for
 from flask_login import current_user, login_required
+from werkzeug.exceptions import NotFound
 
-from app.core.i18n import current_language
+from app.core.errors import error_response
+from app.core.i18n import current_language, ngettext
 from app.core.i18n import gettext as _
 from app.core.permissions import get_export_or_404, require
 from app.core.responses import done
@@ -31,17 +33,34 @@ def list_exports():
     return render_template("exports/list.html", jobs=services.recent_exports(current_user))
 
 
+def _kept_export(export_id):
+    """The reader's export, or the page that says why a link from the "ready" e-mail no longer opens it
+    (the same for an id that never was: it tells a prober nothing)."""
+    try:
+        return get_export_or_404(export_id, current_user)
+    except NotFound:
+        hours = current_app.config["EXPORT_KEEP_HOURS"]
+        message = ngettext(
+            "This spreadsheet is no longer kept: spreadsheets are kept %(num)s hour, and forgotten when your role "
+            "changes. Ask for it again from its list.",
+            "This spreadsheet is no longer kept: spreadsheets are kept %(num)s hours, and forgotten when your role "
+            "changes. Ask for it again from its list.",
+            hours,
+        )
+        abort(make_response(error_response(404, message)))
+
+
 @blueprint.route("/<export_id>")
 @login_required
 def view_export(export_id):
-    job = get_export_or_404(export_id, current_user)
+    job = _kept_export(export_id)
     return render_template("exports/view.html", job=job, source=services.exportable(job.list_name))
 
 
 @blueprint.route("/<export_id>/download")
 @login_required
 def download_export(export_id):
-    job = get_export_or_404(export_id, current_user)
+    job = _kept_export(export_id)
     if job.status != "done" or job.stored_file is None:
         return render_template("exports/view.html", job=job, source=services.exportable(job.list_name)), 409
     return send_stored(job.stored_file, job.file_name or "sharaka-export.xlsx")

@@ -362,7 +362,7 @@ def _announce(job: ExportJob) -> None:
         Notice(
             kind="export_ready",
             category="export_ready",
-            params={"list": job.list_name, "rows": job.rows_done},
+            params={"list": job.list_name, "rows": job.rows_done, "hours": current_app.config["EXPORT_KEEP_HOURS"]},
             link=app_path("exports.view_export", export_id=job.id),
             object_type="export_jobs",
             object_id=job.id,

@@ -59,10 +59,15 @@ def _agreement_link(agreement) -> str:
     return app_path("agreements.view_agreement", agreement_id=agreement.id)
 
 
-def on_agreement_moved(app, *, agreement, transition, source, target, by, **_ignored) -> None:
+def on_agreement_moved(
+    app, *, agreement, transition, source, target, by, round_outcome=None, comment=None, **_ignored
+) -> None:
     # Write the change first: the queries below would autoflush it anyway, and a
     # concurrent change must surface as a conflict, not as a database error.
     flush_or_conflict()
+    # A decision that closed an approval round is told here, with where it took the agreement: the owner
+    # had received "approved by X" and "now at stage Y" as two e-mails in the same second.
+    decided = {"decision": "approve" if round_outcome == "approved" else "reject", "comment": comment}
     notice = Notice(
         kind="agreement_moved",
         category="agreement_activity",
@@ -71,6 +76,7 @@ def on_agreement_moved(app, *, agreement, transition, source, target, by, **_ign
             "previous": _state_label(agreement, source),
             "state": _state_label(agreement, target),
             "by": getattr(by, "full_name", None),
+            **(decided if round_outcome in ("approved", "rejected") else {}),
         },
         link=_agreement_link(agreement),
         object_type="agreements",
@@ -139,10 +145,12 @@ def on_non_renewal_recorded(app, *, agreement, by, **_ignored) -> None:
             notify(person, notice)
 
 
-def on_approval_recorded(app, *, agreement, decision, by, transition, step, comment, round, **_ignored) -> None:
+def on_approval_recorded(
+    app, *, agreement, decision, by, transition, step, comment, round, closes_round=False, **_ignored
+) -> None:
     flush_or_conflict()
     owner = agreement.owner
-    if owner is not None and not _is_actor(owner, by):
+    if owner is not None and not _is_actor(owner, by) and not closes_round:  # else the move tells it
         notify(
             owner,
             Notice(

@@ -15,6 +15,7 @@ from typing import Any
 from flask_babel import force_locale, format_date, format_number
 
 from app.core import clock, i18n
+from app.core.dates import first_of_month_in_french
 from app.core.i18n import FALLBACK_ORDER, current_language, ngettext, reader_translations
 from app.core.i18n import gettext as _
 
@@ -56,9 +57,10 @@ def pick(texts, language: str | None = None) -> str:
 
 def _date(value) -> str:
     try:
-        return format_date(date.fromisoformat(value), format="long")
+        day = date.fromisoformat(value)
     except (TypeError, ValueError):
         return str(value or "")
+    return first_of_month_in_french(format_date(day, format="long"), day, current_language())
 
 
 def isolate(value, language: str | None = None) -> str:
@@ -66,6 +68,20 @@ def isolate(value, language: str | None = None) -> str:
     isolates (FSI … PDI) so the bidi algorithm does not reorder it with its surroundings."""
     text = str(value if value is not None else "")
     return f"\u2068{text}\u2069" if text and (language or current_language()) == "ar" else text
+
+
+# Mail about one occurrence of a deliverable, whose subject names its due date (the digest's and the
+# "due in N days" reminders say when in their own words).
+DATED_ITEMS = frozenset(
+    {
+        "deliverable_overdue",
+        "deliverable_escalated",
+        "deliverable_submitted",
+        "deliverable_accepted",
+        "deliverable_sent_back",
+        "deliverable_waived",
+    }
+)
 
 
 def headline(kind: str, params: dict, words: Words | None = None) -> str:
@@ -79,6 +95,9 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
     ref = isolate(params.get("reference", ""), language)
     title = isolate(pick(params.get("title"), language), language)
     item = isolate(pick(params.get("deliverable"), language), language)
+    if kind in DATED_ITEMS and params.get("due_on"):
+        # A recurring report's quarters had the same subject: "Sent back: Quarterly report" twice.
+        item = _("%(item)s due %(date)s", item=item, date=_date(params["due_on"]))
     days = params.get("days", 0)
     if kind == "approval_requested":
         return _("Your approval is asked for %(ref)s — %(title)s", ref=ref, title=title)
@@ -100,7 +119,8 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
         )
     if kind == "audit_anchor":
         if params.get("intact"):
-            return _("Audit trail anchor: %(n)s rows, intact", n=params.get("seq", 0))
+            rows = params.get("seq", 0)
+            return ngettext("Audit trail anchor: %(num)s row, intact", "Audit trail anchor: %(num)s rows, intact", rows)
         return _("Audit trail anchor: the trail is broken")
     if kind == "approval_overdue":
         return ngettext(
@@ -118,7 +138,12 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
             return _("%(ref)s: approved by %(name)s", ref=ref, name=isolate(params.get("by", "")))
         return _("%(ref)s: sent back by %(name)s", ref=ref, name=isolate(params.get("by", "")))
     if kind == "agreement_moved":
-        return _("%(ref)s is now at the stage “%(state)s”", ref=ref, state=isolate(pick(params.get("state"))))
+        state, who = isolate(pick(params.get("state"))), isolate(params.get("by") or "")
+        if params.get("decision") == "approve":
+            return _("%(ref)s approved by %(name)s: now at the stage “%(state)s”", ref=ref, name=who, state=state)
+        if params.get("decision") == "reject":
+            return _("%(ref)s sent back by %(name)s: now at the stage “%(state)s”", ref=ref, name=who, state=state)
+        return _("%(ref)s is now at the stage “%(state)s”", ref=ref, state=state)
     if kind == "agreement_ending":
         return ngettext("%(ref)s ends in %(num)s day", "%(ref)s ends in %(num)s days", days, ref=ref)
     if kind == "agreement_renewed":
@@ -272,13 +297,16 @@ def detail(kind: str, params: dict) -> str:
         return _("“%(title)s”. Comment: %(comment)s", title=title, comment=isolate(params["comment"]))
     if kind == "agreement_moved":
         automatically = _("automatically")  # its own call, so the extractor sees it
-        return _(
+        moved = _(
             "“%(title)s” moved from “%(before)s” to “%(after)s” (%(name)s).",
             title=title,
             before=isolate(pick(params.get("previous"))),
             after=isolate(pick(params.get("state"))),
             name=isolate(params.get("by") or automatically),
         )
+        if params.get("decision") and params.get("comment"):  # a decision's words: why it was sent back
+            moved = " ".join((moved, _("Comment: %(comment)s", comment=isolate(params["comment"]))))
+        return moved
     if kind == "version_sent":
         return _(
             "%(name)s sent version %(number)s of the text of “%(title)s”. Read it, then accept it or answer "
@@ -318,6 +346,14 @@ def detail(kind: str, params: dict) -> str:
             return given
         return " ".join([given, _("It ends on %(date)s.", date=_date(params.get("expires_on")))])
     if kind == "agreement_ending":
+        if params.get("non_renewal_on"):
+            return _(
+                "“%(title)s” expires on %(date)s: notice of non-renewal was given on %(given)s. Prepare its "
+                "ending (the last reports, what is handed over).",
+                title=title,
+                date=_date(params.get("expires_on")),
+                given=_date(params.get("non_renewal_on")),
+            )
         return _(
             "“%(title)s” expires on %(date)s. Decide whether to renew it, amend it or let it end.",
             title=title,
@@ -340,12 +376,19 @@ def detail(kind: str, params: dict) -> str:
             date=_date(params.get("notice_deadline")),
         )
     if kind == "agreement_stalled":
+        # The subject counts the days in the stage; the body says so too, and then, when something changed
+        # since it began, how long ago (it had said "no change for 8 days" under "at this stage for 54 days").
+        in_stage, idle_days = params.get("days") or 0, params.get("idle", params.get("days")) or 0
         idle = ngettext(
-            "“%(title)s” has had no change for %(num)s day.",
-            "“%(title)s” has had no change for %(num)s days.",
-            params.get("idle", params.get("days")) or 0,
+            "“%(title)s” has been at this stage for %(num)s day.",
+            "“%(title)s” has been at this stage for %(num)s days.",
+            in_stage,
             title=title,
         )
+        if idle_days < in_stage:
+            idle += " " + ngettext(
+                "Its last change was %(num)s day ago.", "Its last change was %(num)s days ago.", idle_days
+            )
         limit = ngettext(
             "This stage should take at most %(num)s day.",
             "This stage should take at most %(num)s days.",
@@ -390,7 +433,10 @@ def detail(kind: str, params: dict) -> str:
             date=due,
         )
     if kind == "deliverable_accepted":
-        return _("“%(item)s” due on %(date)s was accepted.", item=item, date=due)
+        accepted = _("“%(item)s” due on %(date)s was accepted.", item=item, date=due)
+        if params.get("comment"):  # the reviewer's words, as a send-back's and a waiver's are given
+            return " ".join((accepted, _("Comment: %(comment)s", comment=isolate(params["comment"]))))
+        return accepted
     if kind == "deliverable_sent_back":
         return _(
             "“%(item)s” due on %(date)s was sent back. Feedback: %(feedback)s",
@@ -406,7 +452,14 @@ def detail(kind: str, params: dict) -> str:
             reason=isolate(params.get("comment") or "—"),
         )
     if kind == "export_ready":
-        return _("Open it to download the spreadsheet. It stays available for a few days.")
+        hours = params.get("hours")
+        if not hours:  # a notice written before it said
+            return _("Open it to download the spreadsheet. It stays available for a few days.")
+        return ngettext(
+            "Open it to download the spreadsheet. It stays available for %(num)s hour.",
+            "Open it to download the spreadsheet. It stays available for %(num)s hours.",
+            hours,
+        )
     if kind == "invitation":
         from app.auth.models import ROLES
 

@@ -545,6 +545,7 @@ def decide(
         comment=(comment or "") + on_behalf if (comment or on_behalf) else None,
     )
     agreement.updated_at = utcnow()  # bumps the version: concurrent deciders serialise on it
+    closes_round = decision == "reject" or current_step(transition, round_, agreement) is None
     approval_recorded.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]  # a LocalProxy, which Flask types as the app
         agreement=agreement,
@@ -554,6 +555,7 @@ def decide(
         step=option.approval_step.name,
         comment=comment,
         round=round_,
+        closes_round=closes_round,  # the move that follows tells it (one message, not two in the same second)
     )
     if decision == "reject":
         round_.status, round_.closed_at = "rejected", utcnow()
@@ -566,7 +568,7 @@ def decide(
             definition=definition,
             round_outcome="rejected",
         )
-    elif current_step(transition, round_, agreement) is None:
+    elif closes_round:
         round_.status, round_.closed_at = "approved", utcnow()
         _move(
             agreement,
@@ -814,6 +816,8 @@ def _move(
         source=source,
         target=target,
         by=by,
+        round_outcome=round_outcome,
+        comment=comment,
     )
 
 

@@ -589,3 +589,13 @@ def test_a_long_list_streams_its_csv_and_has_its_xlsx_written_in_the_background(
     assert queued.status_code == 303 and re.fullmatch(r"/exports/\d+", queued.headers["Location"])
     page = client.get(queued.headers["Location"]).get_data(as_text=True)
     assert "its spreadsheet is being prepared" in page and "Waiting" in page
+
+
+def test_a_spreadsheet_no_longer_kept_says_so(app, world, signed_in):
+    """The "ready" e-mail's link answered a bare "Not found" once the spreadsheet was forgotten (after 72
+    hours, or a change of role). The same words for an id that never was: they tell a prober nothing."""
+    officer = signed_in("officer")
+    for path in ("/exports/999999", "/exports/999999/download", "/exports/not-a-number"):
+        response = officer.get(path)
+        assert response.status_code == 404, path
+        assert "This spreadsheet is no longer kept" in response.get_data(as_text=True), path

@@ -213,11 +213,13 @@ def test_a_scheduler_stopped_while_sending_a_long_outbox_stops_after_its_batch(t
         try:
             inbox.wait_for(10)
         finally:
+            sent_before = len(inbox)
             scheduler.send_signal(signal.SIGTERM)
-            stopped_at = time.monotonic()
             output = finish([scheduler], timeout=WAIT)[0]
         assert scheduler.returncode == 0, output
-        assert time.monotonic() - stopped_at < 5, output  # one batch of 5 at 0.05 s, and the exit
+        # The batch under way (5), and at most one more begun while the signal travelled; not the 190 left.
+        # Counted in messages, not seconds: a busy machine stretches the seconds, not the batches.
+        assert len(inbox) <= sent_before + 2 * 5, (sent_before, len(inbox), output)
         assert "Traceback" not in output, output
         statuses = [m.status for m in room.outbox()]
         assert "pending" in statuses and "sending" not in statuses  # the rest left for the next run, none held

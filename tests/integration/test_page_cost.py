@@ -157,7 +157,7 @@ def test_a_date_is_written_once_per_style_and_language(app, monkeypatch):
             french = render_template_string(page, day=date(2026, 3, 1))
         assert render_template_string(page, day=date(2026, 3, 1)) == english
     assert english == "Mar 1, 2026 · Mar 1, 2026 · March 1, 2026"
-    assert french == "1 mars 2026 · 1 mars 2026 · 1 mars 2026"
+    assert french == "1er mars 2026 · 1er mars 2026 · 1er mars 2026"  # French writes the first as an ordinal
     assert written == ["medium", "long", "medium", "long"]
 
 

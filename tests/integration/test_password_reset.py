@@ -98,6 +98,16 @@ def test_the_mail_speaks_the_persons_language(app, world):
     assert mail.language == "ar" and "كلمة مرور" in mail.subject
 
 
+def test_the_link_opens_in_the_language_of_its_mail(app, world):
+    """The mail was in Arabic and the page it opened in the browser's English."""
+    person = world.users["partner"]
+    person.language = "ar"
+    db.session.commit()
+    _ask(app, person.email)
+    page = SignedInClient(app, None).get(_link_for(person)).get_data(as_text=True)
+    assert 'lang="ar"' in page and 'dir="rtl"' in page
+
+
 def test_a_link_dies_when_it_expires_or_the_password_changes(app, world):
     person = world.users["legal"]
     _ask(app, person.email)

@@ -262,6 +262,21 @@ def test_ending_reminders_at_90_60_30_days_and_a_new_end_date_rearms_them(world,
     assert new_on(ends - timedelta(days=1)) == ({("agreement_ending", f"{later}:60d")}, 2)
 
 
+def test_an_ending_after_a_notice_of_non_renewal_asks_to_prepare_it_not_to_decide(world, people):
+    """Notice given, the 90-day reminder still said "decide whether to renew it"."""
+    from app.notifications.messages import detail
+
+    agreement = world.agreement_a
+    ends = BASE + timedelta(days=200)
+    agreement.expires_on, agreement.non_renewal_on = ends, BASE
+    db.session.commit()
+    reminders.run_pass(at(ends - timedelta(days=90)))
+    (notice,) = notices_of(people["owner"], "agreement_ending")
+    assert notice.params["non_renewal_on"] == BASE.isoformat()
+    written = detail(notice.kind, notice.params)
+    assert "notice of non-renewal was given" in written and "Decide whether" not in written
+
+
 def test_ending_reminders_only_for_agreements_in_force(world, people):
     agreement = world.agreement_a
     agreement.expires_on = BASE + timedelta(days=100)
@@ -663,6 +678,17 @@ def test_submitting_for_review_asks_the_approvers_and_not_the_requester(world, s
     assert act(signed_in("legal"), draft, "approve_review", data={"decision": "approve"}).status_code == 303
     assert [n.kind for n in notices_of(world.users["officer"])] == ["approval_decided"]
     assert count(Notification, Notification.kind == "approval_requested") == 2
+    # The head of department's approval closes the round and moves it: one message says both (it had been
+    # "approved by" and "now at the stage" in the same second).
+    assert act(signed_in("manager"), draft, "approve_review", data={"decision": "approve"}).status_code == 303
+    told = notices_of(world.users["officer"])
+    assert [n.kind for n in told] == ["approval_decided", "agreement_moved"]
+    assert told[-1].params["decision"] == "approve"
+    mails = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.to_address == world.users["officer"].email).order_by(OutboxMessage.id)
+    ).all()
+    assert [m.kind for m in mails] == ["approval_decided", "agreement_moved"]
+    assert f"approved by {world.users['manager'].full_name}: now at the stage" in mails[-1].subject
 
 
 def test_a_sequential_chain_asks_the_next_step_after_an_approval(world):

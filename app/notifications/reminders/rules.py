@@ -458,7 +458,13 @@ def _ending_notice(agreement_id: int, days_left: int) -> Notice:
     return Notice(
         kind="agreement_ending",
         category="agreement_ending",
-        params={**agreement_params(agreement), "days": days_left, "expires_on": agreement.expires_on.isoformat()},
+        params={
+            **agreement_params(agreement),
+            "days": days_left,
+            "expires_on": agreement.expires_on.isoformat(),
+            # Notice given: nothing is left to decide, only the ending to prepare.
+            **({"non_renewal_on": agreement.non_renewal_on.isoformat()} if agreement.non_renewal_on else {}),
+        },
         link=app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
         object_type="agreements",
         object_id=agreement.id,
