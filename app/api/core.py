@@ -198,13 +198,24 @@ def refuse_unreadable_body():
         return None  # an action without a body (a transition, a revocation) needs no type
     mimetype = request.mimetype
     is_json = mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
-    if mimetype != "multipart/form-data":
-        charset = request.mimetype_params.get("charset", "utf-8").lower().replace("-", "").replace("_", "")
-        if not is_json or charset != "utf8":
-            abort(415)
     # Each operation reads one kind of body (or either): the other was read as no body at all.
     view = current_app.view_functions.get(request.url_rule.endpoint) if request.url_rule else None
     accepted = getattr(view, "body_types", None)
+    if mimetype != "multipart/form-data":
+        charset = request.mimetype_params.get("charset", "utf-8").lower().replace("-", "").replace("_", "")
+        if not is_json or charset != "utf8":
+            if not accepted:
+                abort(415)
+            # Named as the operation takes it: a form sent to an upload had been told "JSON or multipart",
+            # and JSON then "multipart only".
+            return error_response(
+                415,
+                _(
+                    "This operation takes its body as %(types)s, not %(sent)s.",
+                    types=" or ".join(accepted),
+                    sent=mimetype or "?",
+                ),
+            )
     sent = "multipart/form-data" if mimetype == "multipart/form-data" else "application/json"
     if accepted and sent not in accepted:
         return error_response(

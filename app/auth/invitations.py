@@ -19,7 +19,7 @@ from app.core.db import take_turns_on
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
-from app.core.permissions import can, may_invite
+from app.core.permissions import can, manages_every_account, may_invite
 from app.core.text import one_line
 from app.extensions import db
 from app.organizations.models import Organization
@@ -37,14 +37,27 @@ def invite(*, email: str, role: str, organization: Organization | None, language
     if not may_invite(by, role, organization.id if organization else None):
         _refuse("role", _("You cannot give this role in this organisation."))
     take_turns_on(f"invitation:{email}")  # two people inviting one address at once: one invitation
-    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
-        _refuse("email", _("An account with this e-mail address already exists."))
-    waiting = db.session.scalars(
-        select(Invitation).where(
-            Invitation.email == email, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None)
+    existing = db.session.scalar(select(User).where(User.email == email))
+    waiting = [
+        row
+        for row in db.session.scalars(
+            select(Invitation).where(
+                Invitation.email == email, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None)
+            )
         )
-    ).all()
-    if any(row.status == "pending" for row in waiting):
+        if row.status == "pending"
+    ]
+    # A partner organisation's admin learns only of their own organisation's accounts and invitations: any
+    # other address already taken gets one answer, which says neither where nor what (the forgot-password
+    # form gives one answer for every address for the same reason).
+    sees_all = manages_every_account(by)
+    if (existing is not None and not sees_all and existing.organization_id != by.organization_id) or (
+        waiting and not sees_all and any(row.organization_id != by.organization_id for row in waiting)
+    ):
+        _refuse("email", _("This address cannot be invited from here: ask the ministry's administrator."))
+    if existing is not None:
+        _refuse("email", _("An account with this e-mail address already exists."))
+    if waiting:
         _refuse("email", _("An invitation to this address is already waiting: resend it from the list instead."))
     invitation = Invitation(
         email=email,

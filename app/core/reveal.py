@@ -53,16 +53,16 @@ def _sweep() -> None:
 
 
 def take(user, kind: str, ticket: str | None) -> str | None:
-    """The value behind `ticket` if it is `user`'s and still fresh; it is deleted either way.
-    Stale rows of anyone are swept at the same time. The caller commits. Without a ticket (the page
-    merely viewed) nothing is written: a view that wrote made concurrent readers collide on SQLite."""
+    """The value behind `ticket` if it is `user`'s and still fresh; then it is deleted. Someone else's
+    ticket is left as it is: another person who opened the link (it was shared, or looked over) had
+    destroyed it, and its owner was then told their address was ready with none shown. Stale rows of
+    anyone are swept at the same time. The caller commits. Without a ticket (the page merely viewed)
+    nothing is written: a view that wrote made concurrent readers collide on SQLite."""
     if not ticket or len(ticket) > 100:
         return None
     _sweep()
     row = db.session.scalar(select(OneTimeSecret).where(OneTimeSecret.ticket_hash == _hash(ticket)))
-    if row is None:
+    if row is None or row.user_id != user.id or row.kind != kind:
         return None
     db.session.delete(row)
-    if row.user_id != user.id or row.kind != kind:
-        return None
     return row.value

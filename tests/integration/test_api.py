@@ -1635,11 +1635,14 @@ def test_a_body_of_the_kind_an_operation_does_not_read_is_refused(api, ids):
     officer = api("officer")
     before = refreshed(Agreement, ids["draft"]).notes
     problem = assert_problem(officer.patch(f"{P}/agreements/{ids['draft']}", data={"notes": "x"}), 415)
-    assert "application/json" in problem["detail"] and "multipart/form-data" in problem["detail"]
+    assert "takes its body as application/json, not application/x-www-form-urlencoded" in problem["detail"]
     assert refreshed(Agreement, ids["draft"]).notes == before
     thread = f"{P}/agreements/{ids['draft']}/threads/shared/messages"
     problem = assert_problem(officer.post(thread, json={"body": "Bonjour"}), 415)
     assert "takes its body as multipart/form-data" in problem["detail"]
+    # A form to an upload is told the same kind (it had been told "JSON or multipart", then JSON refused).
+    form = officer.post(thread, data={"body": "Bonjour"}, content_type="application/x-www-form-urlencoded")
+    assert "takes its body as multipart/form-data" in assert_problem(form, 415)["detail"]
     # Both kinds where the operation reads both (a move, with a document or without).
     moved = officer.post(f"{P}/agreements/{ids['draft']}/transitions", json={"transition": "submit_for_review"})
     assert moved.status_code == 200, moved.get_data(as_text=True)

@@ -165,6 +165,17 @@ def test_a_partner_admin_invites_only_partners_of_their_own_organisation(app, wo
     for change in ("resend", "revoke"):
         assert client.post(f"/invitations/{theirs.id}/{change}", csrf_from="/team").status_code == 404
     assert "b-person@example.org" not in client.get("/team").get_data(as_text=True)
+    # Nor does it, or any account outside their organisation, answer differently from an unknown address
+    # already taken: one refusal, which says neither where nor what.
+    said = {
+        address: _invite(client, address, organization=world.partner_a).get_data(as_text=True)
+        for address in ("b-person@example.org", world.users["officer"].email, world.users["partner_b"].email)
+    }
+    assert all("cannot be invited from here" in page for page in said.values()), said
+    assert not any("already exists" in page or "already waiting" in page for page in said.values())
+    # Their own organisation's are told as they are.
+    own = _invite(client, "colleague@partner-a.example", organization=world.partner_a).get_data(as_text=True)
+    assert "already waiting" in own
     # A plain partner (not their organisation's admin) cannot invite at all.
     assert signed_in("partner_b").get("/invitations/new").status_code == 403
     assert signed_in("officer").get("/team").status_code == 403

@@ -415,6 +415,16 @@ def test_a_new_calendar_address_never_travels_in_the_cookie(app, world):
     assert ".ics" in person.get(response.headers["Location"]).get_data(as_text=True)
 
 
+def test_someone_elses_one_time_link_neither_shows_nor_spends_the_address(app, world):
+    """Another person who opened the link first had destroyed it: its owner then saw none."""
+    person = SignedInClient(app, world.users["officer"])
+    shown_at = person.post("/account/calendar", csrf_from="/account/notifications").headers["Location"]
+    onlooker = SignedInClient(app, world.users["manager"])
+    assert ".ics" not in onlooker.get(shown_at).get_data(as_text=True)
+    assert ".ics" in person.get(shown_at).get_data(as_text=True)
+    assert ".ics" not in person.get(shown_at).get_data(as_text=True)  # once
+
+
 # --- headers and production -----------------------------------------------------------------------
 
 
