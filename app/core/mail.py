@@ -133,7 +133,12 @@ class SMTPConnection:
             codes = [code for code, _text in error.recipients.values()]
             kind = PermanentMailError if codes and all(500 <= code < 600 for code in codes) else TemporaryMailError
             raise kind(f"recipient refused: {error.recipients}") from error
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
+        except smtplib.SMTPSenderRefused as error:
+            # The envelope sender is the same for every message: its refusal ("530 authentication required",
+            # a relay's rotated credentials) says the server's setup is wrong, not this message. Every message
+            # of the morning had failed for good, to be sent again one by one.
+            raise ConnectionFailed(f"sender refused: {error.smtp_code} {error.smtp_error!r}") from error
+        except smtplib.SMTPDataError as error:
             kind = PermanentMailError if 500 <= error.smtp_code < 600 else TemporaryMailError
             raise kind(f"{error.smtp_code} {error.smtp_error!r}") from error
         except (OSError, smtplib.SMTPException) as error:

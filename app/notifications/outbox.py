@@ -35,6 +35,7 @@ from sqlalchemy.orm import selectinload
 from app.core import audit
 from app.core.db import database_now, write_transaction
 from app.core.mail import ConnectionFailed, PermanentMailError, SMTPConnection, TemporaryMailError, build_message
+from app.core.processes import is_gone
 from app.extensions import db
 from app.notifications.lapsed import lapsed
 from app.notifications.models import CATEGORIES, OUTBOX_STATUSES, OutboxMessage
@@ -58,6 +59,7 @@ class SendReport:
     held: str | None = None  # why nothing was sent (no server configured, paused)
     held_because: str | None = None  # the same as a key: "no_server" or "paused"
     unreachable: str | None = None  # the SMTP server could not be reached
+    stopped: bool = False  # the process is being stopped: the rest of the batch was given back
 
     def __str__(self) -> str:
         if self.held:
@@ -91,6 +93,41 @@ class Claimed:
 
 def worker_name() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def release_abandoned() -> int:
+    """Give back at once the messages claimed by a sender of this machine that is gone (killed): their lease
+    held them "being sent" for MAIL_LEASE_SECONDS while newer mail went first. A sender on another machine
+    keeps its lease (no way to ask it), as exports do (exports.services.requeue_abandoned)."""
+    tokens = db.session.scalars(
+        select(OutboxMessage.claimed_by).where(OutboxMessage.status == "sending").distinct()
+    ).all()
+    db.session.rollback()
+    gone = [token for token in tokens if token and _sender_gone(token)]
+    if not gone:
+        return 0
+
+    def work():
+        return db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == "sending", OutboxMessage.claimed_by.in_(gone))
+            .values(status="pending", claimed_by=None, lease_until=None, next_attempt_at=database_now())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+
+    released = write_transaction(work)
+    if released:
+        log.info("outbox: %d message(s) of a stopped sender given back", released)
+    return released
+
+
+def _sender_gone(token: str) -> bool:
+    """Whether the worker_name() at the start of a claim token was a process of this machine, now gone."""
+    host, _, rest = token.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname()[:40] or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    return is_gone(f"{socket.gethostname()[:80]}:{pid}") is True
 
 
 def _due(now: datetime):
@@ -272,8 +309,15 @@ def held_because() -> str | None:
     return "paused" if mail_paused() else None
 
 
-def send_batch(*, now: datetime | None = None, worker: str | None = None, limit: int | None = None) -> SendReport:
-    """Send one batch of due messages (`now`: treat messages as due at this moment)."""
+def send_batch(
+    *,
+    now: datetime | None = None,
+    worker: str | None = None,
+    limit: int | None = None,
+    stopping: Callable[[], bool] | None = None,
+) -> SendReport:
+    """Send one batch of due messages (`now`: treat messages as due at this moment; `stopping()`: the
+    process is being stopped, the messages not sent yet are given back)."""
     config = current_app.config
     report = SendReport()
     report.held_because = held_because()
@@ -289,20 +333,55 @@ def send_batch(*, now: datetime | None = None, worker: str | None = None, limit:
     connection = SMTPConnection(config)
     try:
         with Heartbeat(token, config["MAIL_LEASE_SECONDS"]):
-            _send_claimed(_load(ids), token, connection, report)
+            _send_claimed(_load(ids), token, connection, report, stopping)
     finally:
         connection.close()
         db.session.expire_all()
     return report
 
 
-def _send_claimed(messages: list[Claimed], token: str, connection: SMTPConnection, report: SendReport) -> None:
+def _give_back(waiting: list[Claimed], token: str, error: str, after_seconds: int) -> int:
+    """Return claimed messages to the queue without counting an attempt (nothing was wrong with them)."""
+
+    def work():
+        retry_at = database_now() + timedelta(seconds=after_seconds)
+        return sum(
+            _settle(
+                m.id,
+                token,
+                status="pending",
+                claimed_by=None,
+                lease_until=None,
+                attempts=OutboxMessage.attempts - 1,
+                last_error=error[:2000],
+                next_attempt_at=retry_at,
+            )
+            for m in waiting
+        )
+
+    return write_transaction(work)
+
+
+def _send_claimed(
+    messages: list[Claimed],
+    token: str,
+    connection: SMTPConnection,
+    report: SendReport,
+    stopping: Callable[[], bool] | None = None,
+) -> None:
     config = current_app.config
     preferences_url = absolute_url(app_path("notifications.preferences"))
     with force_locale("en"):  # kept on the message as its error is, in English; the page translates
         no_longer_true = lapsed(messages)
     db.session.rollback()
     for position, message in enumerate(messages):
+        if stopping is not None and stopping():
+            # Between two messages, not after the batch: at a slow relay's pace a batch outlasted the service
+            # manager's patience, which then killed the process mid-message (the one way to send one twice).
+            report.retried += _give_back(messages[position:], token, "The sender was stopped before sending it.", 0)
+            report.stopped = True
+            log.info("outbox: stopping; %d message(s) given back", len(messages) - position)
+            return
         if not _held(message.id, token):
             report.lost += 1
             continue
@@ -341,25 +420,9 @@ def _send_claimed(messages: list[Claimed], token: str, connection: SMTPConnectio
         try:
             connection.send(email)
         except ConnectionFailed as error:
-            # The server is unreachable: nothing is wrong with the messages. Give
+            # The server is unreachable (or refuses our sender): nothing is wrong with the messages. Give
             # them all back without counting an attempt, and stop this batch.
-            def give_back(waiting=messages[position:], error=str(error)[:2000]):
-                retry_at = database_now() + timedelta(seconds=config["MAIL_RETRY_SECONDS"])
-                return sum(
-                    _settle(
-                        m.id,
-                        token,
-                        status="pending",
-                        claimed_by=None,
-                        lease_until=None,
-                        attempts=OutboxMessage.attempts - 1,
-                        last_error=error,
-                        next_attempt_at=retry_at,
-                    )
-                    for m in waiting
-                )
-
-            report.retried += write_transaction(give_back)
+            report.retried += _give_back(messages[position:], token, str(error), config["MAIL_RETRY_SECONDS"])
             report.unreachable = str(error)
             log.warning("SMTP server unreachable: %s", error)
             return
@@ -453,16 +516,17 @@ def send_due(
     being stopped: the batch under way is finished, the rest waits for the next run)."""
     total = SendReport()
     worker = worker_name()
+    release_abandoned()
     for _ in range(max_batches):
         if stopping is not None and stopping():
             break
-        report = send_batch(now=now, worker=worker)
+        report = send_batch(now=now, worker=worker, stopping=stopping)
         if report.held:
             return report
         for field in ("sent", "retried", "failed", "claimed", "lost", "withdrawn"):
             setattr(total, field, getattr(total, field) + getattr(report, field))
-        total.unreachable = report.unreachable
-        if report.unreachable or report.claimed == 0:
+        total.unreachable, total.stopped = report.unreachable, report.stopped
+        if report.unreachable or report.stopped or report.claimed == 0:
             break
     return total
 

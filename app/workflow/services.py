@@ -312,6 +312,16 @@ def record_signature(
     if any(s.signed_on and s.signed_on > signed_on for s in earlier):
         message = _("This signature cannot be dated before the previous one.")
         raise ValidationFailed(message, {"signed_on": [message]})
+    last = all(s.signed_on or s.id == signatory.id for s in agreement.signatories)
+    if last and agreement.effective_on is not None and signed_on > agreement.effective_on:
+        # The last signature dates the agreement, which cannot enter into force before it is signed (a check
+        # of the database's: it had answered a server error). The date of entry into force is a signed term.
+        message = _(
+            "The agreement enters into force on %(date)s, before this signature: it cannot be signed after. "
+            "Record the date it was signed, or send it back to negotiation to change its dates.",
+            date=written_date(agreement.effective_on),
+        )
+        raise ValidationFailed(message, {"signed_on": [message]})
     signatory.signed_on, signatory.recorded_by_id, signatory.recorded_at = signed_on, by.id, utcnow()
     derived = {}
     if all(s.signed_on for s in agreement.signatories):

@@ -420,3 +420,41 @@ def test_the_same_partner_entered_by_four_people_at_once_is_one_organisation(ser
             select(func.count()).select_from(Organization).where(Organization.name_fr == "Même Nom")
         )
     assert made == 1
+
+
+def test_two_approvers_of_a_parallel_step_deciding_at_once_are_both_recorded(served):
+    """Legal and the head of department approve the internal review in the same second: each decision had
+    bumped the agreement's version, and the other was refused (409) nine times in ten on PostgreSQL. They
+    now take turns; both count, and the second one's approval completes the round."""
+    import json
+
+    from app.api.tokens import create_token
+    from app.auth.models import User
+    from app.workflow.models import ApprovalDecision
+
+    app, base, ids = served
+    agreement_id = ids["agreement"]
+    with app.app_context():
+        people = {
+            role: db.session.scalar(select(User).where(User.email == ids[role])) for role in ("officer", "manager")
+        }
+        legal = db.session.scalar(select(User).where(User.role == "legal"))
+        secrets_of = {
+            "officer": create_token(people["officer"], "race", by=people["officer"])[1],
+            "manager": create_token(people["manager"], "race", by=people["manager"])[1],
+            "legal": create_token(legal, "race", by=legal)[1],
+        }
+        db.session.commit()
+    client = Browser(base)
+
+    def call(who, body):
+        headers = {"Authorization": f"Bearer {secrets_of[who]}", "Content-Type": "application/json"}
+        return client.send(f"/api/v1/agreements/{agreement_id}/transitions", json.dumps(body).encode(), headers=headers)
+
+    assert call("officer", {"transition": "submit_for_review"})[0] == 200
+    answers = _race([lambda who=who: call(who, {"transition": "approve_review"}) for who in ("legal", "manager")])
+    assert [status for status, _, _ in answers] == [200, 200], answers
+    with app.app_context():
+        agreement = db.session.get(Agreement, agreement_id)
+        decisions = db.session.scalar(select(func.count()).select_from(ApprovalDecision))
+        assert decisions == 2 and agreement.state == "negotiation"

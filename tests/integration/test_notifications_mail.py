@@ -28,6 +28,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from flask_migrate import upgrade
 from sqlalchemy import func, select
+from sqlalchemy import update as sa_update
 
 from app.agreements.models import Agreement
 from app.auth.models import User
@@ -59,13 +60,23 @@ def free_port() -> int:
 class Inbox:
     """A real SMTP server keeping every message it accepts (with its envelope recipients)."""
 
-    def __init__(self, port: int | None = None, *, delay: float = 0.0, refuse: tuple[str, ...] = ()):
+    def __init__(
+        self, port: int | None = None, *, delay: float = 0.0, refuse: tuple[str, ...] = (), refuse_sender: str = ""
+    ):
         self.port = port or free_port()
         self.delay = delay
         self.refuse = {address.lower() for address in refuse}
+        self.refuse_sender = refuse_sender  # an answer to MAIL FROM ("530 5.7.0 Authentication required")
         self._received: list[tuple[list[str], email.message.EmailMessage]] = []
         self._lock = threading.Lock()
         self.controller: Controller | None = None
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.refuse_sender:
+            return self.refuse_sender
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refuse:
@@ -513,6 +524,27 @@ def test_two_passes_and_two_senders_at_once_send_each_message_once(tmp_path):
 
 
 # --- 5. a refused address; mail paused ---------------------------------------------------------------
+
+
+def test_a_relay_refusing_our_sender_holds_the_mail_instead_of_failing_it(tmp_path):
+    """530 at MAIL FROM (the relay's credentials rotated): the same for every message, so a server problem,
+    not a bad message. Every message of the morning had failed for good, to be sent again one by one."""
+    with mailroom(tmp_path) as room:
+        runner = room.app.test_cli_runner()
+        written = queue(room, 4)
+        with Inbox(room.port, refuse_sender="530 5.7.0 Authentication required"):
+            result = runner.invoke(args=["outbox", "send"])
+            assert result.exit_code == 3 and "sender refused: 530" in result.output, result.output  # as unreachable
+            rows = room.outbox()
+            assert {m.status for m in rows} == {"pending"} and {m.attempts for m in rows} == {0}
+            assert all("530" in m.last_error for m in rows)
+        with Inbox(room.port) as inbox:  # fixed: they go at the next run, once each
+            with room.context():
+                db.session.execute(sa_update(OutboxMessage).values(next_attempt_at=datetime.now(timezone.utc)))
+                db.session.commit()
+            result = runner.invoke(args=["outbox", "send"])
+            assert result.exit_code == 0 and "4 sent" in result.output, result.output
+            assert set(inbox.message_ids()) == set(written)
 
 
 def test_a_refused_address_fails_for_good_and_a_pause_holds_everything(tmp_path):

@@ -422,6 +422,19 @@ def test_signatures_in_order_and_never_in_the_future(mou, world):
         services.record_signature(mou, second.id, by=officer, signed_on=date(2026, 1, 4), expected_version=mou.version)
 
 
+def test_the_last_signature_cannot_fall_after_the_entry_into_force(mou, world):
+    """The agreement's date of entry into force was 2 December; the last signature on the 5th had met the
+    database's check: a server error, and no word of what to change."""
+    officer = world.users["officer"]
+    mou.effective_on = date(2026, 1, 10)
+    first, second = in_signature(mou, world, ("ministry", "First"), ("partner", "Second"))
+    services.record_signature(mou, first.id, by=officer, signed_on=date(2026, 1, 12), expected_version=mou.version)
+    with pytest.raises(ValidationFailed, match="enters into force on") as refused:
+        services.record_signature(mou, second.id, by=officer, signed_on=date(2026, 1, 14), expected_version=mou.version)
+    assert "signed_on" in refused.value.field_errors
+    db.session.rollback()
+
+
 def test_a_signature_recorded_in_error_is_taken_back_with_those_after_it(mou, world):
     officer = world.users["officer"]
     first, second = in_signature(mou, world, ("ministry", "First"), ("partner", "Second"))

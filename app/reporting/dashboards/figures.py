@@ -22,6 +22,7 @@ from app.deliverables.models import Deliverable, Occurrence
 from app.extensions import db
 from app.organizations.models import Organization, name_of
 from app.workflow.engine import state_labels
+from app.workflow.queries import in_state_tagged
 
 ORGANIZATIONS_LISTED = 10  # partners an organisation card lists
 
@@ -74,7 +75,11 @@ def counts_by_state(user, *, owner=None) -> list[Count]:
 def portfolio_counts(user, year: int) -> tuple[list[Count], list[Count], list[MonthCount]]:
     """Agreements `user` may see per state and per type, and those signed in each month of `year` (all
     twelve months, zeros included), from one GROUP BY over the three."""
-    in_year = and_(Agreement.signed_on.is_not(None), extract("year", Agreement.signed_on) == year)
+    # Signed means past the signature in its workflow: a draft entered with the date it is to be signed on
+    # had counted as signed that month.
+    in_year = and_(
+        Agreement.signed_on.is_not(None), extract("year", Agreement.signed_on) == year, in_state_tagged("after_signing")
+    )
     # A subquery names the month, so the GROUP BY repeats a column, not an expression with parameters.
     facts = (
         select(

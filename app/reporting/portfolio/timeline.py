@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import Agreement
@@ -111,7 +111,9 @@ def build_timeline(user, group_by: str, today: date, *, cap: int = BAR_CAP) -> T
         _most_recently_signed(user, cap), key=lambda a: (a.signed_on is None, a.signed_on or date.max, a.reference)
     )
     visible = visible_agreements_clause(user)
-    is_dated = or_(Agreement.signed_on.is_not(None), Agreement.effective_on.is_not(None))
+    is_dated = and_(
+        or_(Agreement.signed_on.is_not(None), Agreement.effective_on.is_not(None)), in_state_tagged("after_signing")
+    )
     dated, undated = db.session.execute(
         select(
             func.count(Agreement.id).filter(is_dated),
@@ -159,7 +161,7 @@ def _most_recently_signed(user, cap: int) -> list[Agreement]:
     found = list(
         db.session.scalars(
             select(Agreement)
-            .where(visible, Agreement.signed_on.is_not(None))
+            .where(visible, Agreement.signed_on.is_not(None), in_state_tagged("after_signing"))
             .options(*options)
             .order_by(Agreement.signed_on.desc(), Agreement.reference.desc())
             .limit(cap)
@@ -168,7 +170,12 @@ def _most_recently_signed(user, cap: int) -> list[Agreement]:
     if len(found) < cap:
         found += db.session.scalars(
             select(Agreement)
-            .where(visible, Agreement.signed_on.is_(None), Agreement.effective_on.is_not(None))
+            .where(
+                visible,
+                Agreement.signed_on.is_(None),
+                Agreement.effective_on.is_not(None),
+                in_state_tagged("after_signing"),
+            )
             .options(*options)
             .order_by(Agreement.reference.desc())
             .limit(cap - len(found))
