@@ -12,6 +12,7 @@ from app.auth.models import User
 from app.auth.services import create_user
 from app.extensions import db
 from app.organizations.models import Organization
+from app.workflow import engine
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
@@ -55,8 +56,24 @@ def agreement(
     )
     created = agreement_services.create_agreement(data, by=by)
     created.state = state
+    engine.note_shared(created)  # placed past the ministry's own stages: shown to its partners, as a move would
     db.session.flush()
     return created
+
+
+def shown_to_partners(*agreements: Agreement) -> None:
+    """As if each had left the ministry's internal stages once (a negotiation sent back to the draft): its
+    partners see it. Tests of what a partner reads of a draft start here."""
+    from sqlalchemy import update
+
+    from app.core.models import utcnow
+
+    db.session.flush()
+    for agreement in agreements:
+        # Written beside the ORM: the agreement's version (which forms and API calls send back) stays.
+        unshown = (Agreement.id == agreement.id) & Agreement.shared_at.is_(None)
+        db.session.execute(update(Agreement).where(unshown).values(shared_at=utcnow()))
+        db.session.expire(agreement, ["shared_at"])
 
 
 def amendment(parent, by, *, partners, changes: dict | None = None, title: str = "Avenant") -> Agreement:

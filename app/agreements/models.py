@@ -183,6 +183,9 @@ class Agreement(TimestampMixin, db.Model):
     # The frozen workflow definition this agreement runs on, and when it entered its state.
     workflow_version_id: Mapped[int | None] = mapped_column(ForeignKey("workflow_versions.id", ondelete="RESTRICT"))
     state_entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When its partners were first shown it: as it first left the ministry's internal stages (the "internal"
+    # tag: drafting, internal review). Until then it is the ministry's alone (permissions: partners).
+    shared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The negotiation round both sides accepted: the text is locked while it is set.
     agreed_round_id: Mapped[int | None] = mapped_column(
         ForeignKey("negotiation_rounds.id", ondelete="SET NULL", use_alter=True)

@@ -40,6 +40,7 @@ from app.workflow.engine import (
     definition_for,
     ensure_version,
     is_initial,
+    note_shared,
     pin_definition,
     refuse_steps_not_asked,
     state_has,
@@ -103,6 +104,7 @@ def create_agreement(data: AgreementData, *, by: User, today: date | None = None
     pin_definition(agreement)
     agreement.state = definition_for(agreement).initial_state
     agreement.state_entered_at = utcnow()
+    note_shared(agreement)  # a workflow whose first stage is not the ministry's own shows it at once
     db.session.add(agreement)
     db.session.flush()
     audit.record("created", agreement, actor=by, changes={"after": snapshot(agreement)})

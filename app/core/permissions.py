@@ -500,8 +500,11 @@ OBJECT_RULES = {
 
 
 def _partner_is_party(user, agreement) -> bool:
-    return user.organization_id is not None and any(
-        party.organization_id == user.organization_id for party in agreement.parties
+    """A party to the agreement, once it was shown to the partners (visible_agreements_clause's rule)."""
+    return (
+        agreement.shared_at is not None
+        and user.organization_id is not None
+        and any(party.organization_id == user.organization_id for party in agreement.parties)
     )
 
 
@@ -620,7 +623,9 @@ def visible_agreements_clause(user):
         return true()
     # An alias, so the EXISTS never correlates with a query that already joins parties.
     party = aliased(AgreementParty)
-    return exists(
+    # A partner's: those their organisation is a party to, once shown to the partners (Agreement.shared_at:
+    # the ministry's drafting and internal review are its own, a budget's negotiating floor included).
+    return Agreement.shared_at.is_not(None) & exists(
         select(party.id).where(
             party.agreement_id == Agreement.id,
             party.organization_id == user.organization_id,

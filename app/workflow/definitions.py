@@ -61,6 +61,8 @@ STATE_TAGS = {
     "detour": "off the way forward: shown among the stages only while the agreement is in it",
     "ended_early": "ended before its end date (the timeline stops its bar on the day)",
     "abandoned": "given up before signature: left out of totals and timelines",
+    "internal": "the ministry's own work (drafting, internal review): its partners see the agreement only once "
+    "it has first left such a stage",
 }
 
 

@@ -786,6 +786,7 @@ def _move(
             round_.status, round_.closed_at = "cancelled", utcnow()
     agreement.state = target
     agreement.state_entered_at = utcnow()
+    note_shared(agreement)
     for next_transition in definition.transitions_from(target):
         if next_transition.approval is not None:
             agreement.approval_rounds.append(
@@ -827,12 +828,21 @@ def _move(
     )
 
 
+def note_shared(agreement, at=None) -> None:
+    """Record when the partners were first shown the agreement: as it is first in a stage not tagged
+    "internal" (its creation, a move, a state set directly). Once shown, it stays shown (a send-back to the
+    draft included): the partners have seen it, and the negotiation goes on with them."""
+    if agreement.shared_at is None and not state_has(agreement, "internal"):
+        agreement.shared_at = at or utcnow()
+
+
 def settle_state(agreement, *, entered_at=None, requested_by=None) -> None:
     """For an agreement placed directly in a state (import, demo data): pin its definition,
     record when the state began, and open the approval rounds that state expects."""
     pin_definition(agreement)
     if entered_at is not None or agreement.state_entered_at is None:
         agreement.state_entered_at = entered_at or utcnow()
+    note_shared(agreement, agreement.state_entered_at)
     definition = definition_for(agreement)
     if agreement.state not in definition.states:
         raise WorkflowError(_("State %(state)s is not part of this workflow.", state=agreement.state))

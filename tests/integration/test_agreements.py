@@ -221,6 +221,7 @@ def test_a_partner_sees_the_other_parties_names_without_links_to_their_pages(app
     """Partner B is a co-party of partner A's agreement: partner A reads its name, and only their own
     organisation's name is a link (the other's page answers 404 to them); the ministry's staff get both links."""
     both = factories.agreement(by=world.users["officer"], partners=[world.partner_a, world.partner_b])
+    factories.shown_to_partners(both)
     db.session.commit()
     other_page = f'href="/organizations/{world.partner_b.id}"'
     own_page = f'href="/organizations/{world.partner_a.id}"'

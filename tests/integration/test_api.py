@@ -123,6 +123,7 @@ def build_api_world(world) -> dict:
     doc_a = attach_document(world.agreement_a, "signed_copy", upload(PDF + b"sa", "signed A.pdf"), by=officer)
     doc_b = attach_document(world.agreement_b, "signed_copy", upload(PDF + b"sb", "signed B.pdf"), by=officer)
     draft = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Brouillon avec A")
+    factories.shown_to_partners(draft)  # a draft its partner was shown (sent back from the negotiation)
     # The ceremony of agreement A only; agreement B gets its own.
     event_b_only = factories.event("Cérémonie B")
     world.agreement_b.signing_event_id = event_b_only.id
@@ -765,6 +766,7 @@ def test_linked_agreements_are_named_only_to_who_may_see_them_in_one_question_a_
         factories.agreement(by=officer, partners=[world.partner_a], type="amendment", parent_id=parent.id)
         for parent in (theirs, hidden, theirs, hidden)
     ]
+    factories.shown_to_partners(theirs, hidden, *amendments)
     db.session.commit()
     partner = api("partner")
     with counting_queries() as statements:
@@ -832,6 +834,8 @@ def test_a_partner_sees_an_amendment_but_not_the_agreement_it_amends_when_not_a_
     factories.plan_line(hidden, officer, responsible=world.partner_b, recurrence="monthly")
     theirs = factories.amendment(hidden, officer, partners=[world.partner_a], changes={"expires_on": "2031-12-31"})
     factories.amendment(hidden, officer, partners=[world.partner_b], changes={"expires_on": "2030-12-31"})
+    factories.shown_to_partners(theirs)
+    db.session.commit()
     shown = api("partner").get(f"{P}/agreements/{theirs.id}/amendment").get_json()
     assert shown["parent_id"] is None and shown["plan"] == [] and shown["overlaps"] == []
     assert [(t["term"], t["current"], t["proposed"]) for t in shown["terms"]] == [("expires_on", None, "2031-12-31")]
@@ -889,7 +893,8 @@ def test_invalid_arguments_of_other_lists_are_422_by_field(api, world, path, que
 def test_a_partner_lists_only_its_own(api, world, ids, portfolio):
     partner = api("partner")
     agreements = partner.get(f"{P}/agreements?per_page=100").get_json()["items"]
-    assert {a["id"] for a in agreements} == {portfolio["a"], portfolio["draft"], ids["draft"]}
+    # Not the protocol still in its first draft: the ministry's own until shown to its partners.
+    assert {a["id"] for a in agreements} == {portfolio["a"], ids["draft"]}
     assert all(any(p["organization"]["id"] == world.partner_a.id for p in a["parties"]) for a in agreements)
     assert all(a["notes"] is None for a in agreements)  # ministry staff only
     # Asking for another partner's agreements finds nothing rather than an error.
@@ -970,7 +975,11 @@ def test_an_editor_creates_a_draft(api, world, ids):
     ]
     assert created["notes"] == "Internal" and created["version"] >= 1
     assert created["url"] == f"/agreements/{created['id']}"
-    # The partner reads it, without the ministry's notes.
+    # The partner does not see the ministry's draft; shown to it (sent back from the negotiation, say), reads
+    # it without the ministry's notes.
+    assert api("partner").get(f"{P}/agreements/{created['id']}").status_code == 404
+    factories.shown_to_partners(db.session.get(Agreement, created["id"]))
+    db.session.commit()
     seen = api("partner").get(f"{P}/agreements/{created['id']}").get_json()
     assert seen["reference"] == created["reference"] and seen["notes"] is None
     # A manager may name another owner.

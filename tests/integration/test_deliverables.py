@@ -511,6 +511,7 @@ def test_nothing_is_handed_in_before_the_agreement_is_signed(app, world, signed_
     hand-in sent all the same is refused (it had been announced to the owner as work to review)."""
     draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="En discussion")
     early = plan(draft, world.users["officer"], responsible=world.partner_a).occurrences[0]
+    factories.shown_to_partners(draft)  # the partner reads it (in the talks), and still hands in nothing
     db.session.commit()
     partner = signed_in("partner")
     assert 'id="submit-heading"' not in partner.get(f"/deliverables/{early.id}").get_data(as_text=True)

@@ -100,6 +100,7 @@ def portfolio(world):
         expires_on=date(2028, 8, 1),
         signed_on=date(2025, 7, 15),
     )
+    factories.shown_to_partners(arabic, hostile)  # drafts their partners were shown
     db.session.commit()
     return {"arabic": arabic, "hostile": hostile}
 
@@ -531,6 +532,8 @@ def test_the_summary_is_the_record_budget_signatures_renewal_and_amendments(app,
     )
     changes = {"expires_on": "2029-06-30"}
     amendment = factories.amendment(agreement, world.users["officer"], partners=[world.partner_a], changes=changes)
+    factories.shown_to_partners(amendment)  # past the ministry's own stages: the partner reads it in the record
+    db.session.commit()
     page = signed_in("partner").get(f"/agreements/{agreement.id}/summary").get_data(as_text=True)
     for text in (
         "budget-heading",

@@ -33,6 +33,7 @@ def portfolio(world):
     banks = factories.agreement(
         by=officer, partners=[world.partner_b], title_fr="Banque", title_ar="شراكة بالذكاء المالي"
     )
+    factories.shown_to_partners(ai, lab, skills, banks)  # drafts their partners were shown
     db.session.commit()
     return {"mistral": mistral, "ai": ai, "lab": lab, "skills": skills, "banks": banks}
 

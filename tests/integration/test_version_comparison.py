@@ -41,6 +41,7 @@ V2 = [
 @pytest.fixture
 def mou(world):
     agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="MoU textes")
+    factories.shown_to_partners(agreement)  # its texts are exchanged with the partner
     db.session.commit()
     return agreement
 
