@@ -117,15 +117,15 @@ def show_changes_meanwhile(form, record, fields: tuple[str, ...]) -> None:
         if field is None or stored is None:
             continue
         left_as_shown = len(texts) == len(fields) and short_hash(_text_of(field)) == texts[fields.index(name)]
+        # Said under the field as news (field.meanwhile, forms.html), not as an error: nothing typed was wrong.
         if left_as_shown:
             field.data, field.raw_data = stored.data, stored.raw_data
-            field.errors = [*field.errors, _("Someone else changed this meanwhile: it now shows what they saved.")]
+            field.meanwhile = _("Someone else changed this meanwhile: it now shows what they saved.")
         else:
             value = _shown_value(field, getattr(record, name))
-            field.errors = [
-                *field.errors,
-                _("Someone else saved this meanwhile: %(value)s. Keep what you typed or take theirs.", value=value),
-            ]
+            field.meanwhile = _(
+                "Someone else saved this meanwhile: %(value)s. Keep what you typed or take theirs.", value=value
+            )
     form.seen.data = f"{fields_seen(record, fields)}|{_texts_shown(form, fields)}"
 
 

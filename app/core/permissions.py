@@ -144,6 +144,10 @@ GRANTS: dict[str, frozenset[str]] = {
     "mail.audit_anchor": frozenset({"auditor"}),
     "mail.job_failed": frozenset({"admin"}),
     "mail.password_reset": frozenset(),  # asked for by the person, never a choice
+    # The ministry's internal approvals and its stalled agreements: never a partner's mail.
+    "mail.approval_requested": MINISTRY,
+    "mail.approval_overdue": MINISTRY,
+    "mail.agreement_stalled": MINISTRY,
     "mail.invitation": frozenset(),  # sent before the account exists
     # Everyone sees and ends their own sign-in sessions.
     "session.manage": ALL_ROLES,

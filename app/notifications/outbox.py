@@ -38,7 +38,7 @@ from app.core.mail import ConnectionFailed, PermanentMailError, SMTPConnection, 
 from app.core.processes import is_gone
 from app.extensions import db
 from app.notifications.lapsed import lapsed
-from app.notifications.models import CATEGORIES, OUTBOX_STATUSES, OutboxMessage
+from app.notifications.models import ASKED_FOR, CATEGORIES, OUTBOX_STATUSES, OutboxMessage
 from app.notifications.services import absolute_url, app_path, bodies_of, is_mandatory, mail_paused
 from app.notifications.unsubscribe import unsubscribe_url
 
@@ -392,12 +392,13 @@ def _send_claimed(
         # Each message its own signed link (its recipient, its category); one click for optional mail.
         one_click = message.recipient_id is not None and not is_mandatory(message.category)
         # Mail to an address with no account (an invitation) has no choices to point to: no header.
+        # Nor to mail the person asked for (a password reset): no choice to make, so no header.
         unsubscribe = (
-            unsubscribe_url(message.recipient_id, message.category)
-            if message.recipient_id is not None and message.category in CATEGORIES
+            None
+            if message.recipient_id is None or message.category in ASKED_FOR
+            else unsubscribe_url(message.recipient_id, message.category)
+            if message.category in CATEGORIES
             else preferences_url
-            if message.recipient_id is not None
-            else None
         )
         try:
             email = build_message(

@@ -199,22 +199,23 @@ def test_preferences_save_opt_outs_and_keep_mandatory_categories(world, signed_i
     partner = world.users["partner"]
     client = signed_in("partner")
     form = page(client, "/account/notifications")
-    assert 'value="deliverable_due"' in form and 'value="approval_requested"' in form
+    assert 'value="deliverable_due"' in form
+    # Not the ministry's approvals nor its stalled agreements: a partner never receives them.
+    assert 'value="approval_requested"' not in form and 'value="agreement_stalled"' not in form
     response = client.post("/account/notifications", {"categories": ["deliverable_activity", "agreement_ending"]})
     assert response.status_code == 303
     assert services.switched_off(partner) == {
         "deliverable_due",
         "agreement_activity",
-        "agreement_stalled",
         "export_ready",
         "discussion_mention",
     }  # not the managers' weekly digest, which the page does not offer a partner: it stays as it was
     # Unchecked mandatory categories stay on; asking to switch one off changes nothing.
-    assert services.wants_mail(partner, "deliverable_overdue") and services.wants_mail(partner, "approval_requested")
+    assert services.wants_mail(partner, "deliverable_overdue")
     response = client.post("/account/notifications", {"categories": []})
     assert response.status_code == 303
     assert "deliverable_overdue" not in services.switched_off(partner)
-    assert count(MailOptOut, MailOptOut.user_id == partner.id) == 7  # every optional one offered, nothing more
+    assert count(MailOptOut, MailOptOut.user_id == partner.id) == 6  # every optional one offered, nothing more
     assert services.wants_mail(partner, "deliverable_overdue") and not services.wants_mail(partner, "deliverable_due")
     # The page shows what is switched off.
     shown = page(client, "/account/notifications")

@@ -756,6 +756,19 @@ def test_mail_held_for_a_dead_link_is_withdrawn_not_sent(tmp_path):
             assert db.session.get(Invitation, resent_id).status == "pending"
 
 
+def test_a_password_reset_carries_no_unsubscribe_header(tmp_path):
+    """Asked for by the person and never a choice: mail clients showed an "unsubscribe" that answered 409."""
+    from app.auth import resets
+
+    with mailroom(tmp_path) as room, Inbox(room.port) as inbox:
+        with room.context():
+            resets.request_reset(room.ids["legal"][1], "127.0.0.1")
+            db.session.commit()
+        assert room.app.test_cli_runner().invoke(args=["outbox", "send"]).exit_code == 0
+        inbox.wait_for(1)
+        assert "List-Unsubscribe" not in inbox.received[0][1]
+
+
 # --- one-click unsubscribe (RFC 8058) ----------------------------------------------------------
 
 

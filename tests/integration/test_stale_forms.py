@@ -155,6 +155,9 @@ def test_a_stale_form_is_refused_keeps_what_was_typed_and_says_what_changed(
     assert refused.status_code == 409, page
     assert "Someone saved this since you opened it" in page
     assert "Someone else changed this meanwhile: it now shows what they saved." in page
+    # Told as news under the field, not as a mistake: nothing typed was wrong.
+    assert f'id="{first_field}-meanwhile"' in page and "Please correct the errors below" not in page
+    assert "is-invalid" not in page
     assert second_value in page  # what the second tab typed is still in the form
     db.session.expire_all()
     record = stored(world, **context)
