@@ -2,7 +2,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.agreements import renewals, renewing, services
-from app.agreements.forms import AgreementFilterForm, AgreementForm, NonRenewalForm
+from app.agreements.forms import SEEN_FIELDS, AgreementFilterForm, AgreementForm, NonRenewalForm
 from app.agreements.models import (
     AGREEMENT_TYPES,
     NOTICE_SIDES,
@@ -16,7 +16,7 @@ from app.agreements.summary import build_summary
 from app.choices.services import fill
 from app.core import clock
 from app.core.audit import history_for
-from app.core.errors import ValidationFailed
+from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.exports import download
 from app.core.forms import apply_field_errors, form_status, refusal_shown_on
 from app.core.i18n import gettext as _
@@ -27,7 +27,7 @@ from app.core.permissions import (
     get_agreement_or_404,
     require,
 )
-from app.core.responses import done, form_errors, refusals_return_to, return_here_if_refused
+from app.core.responses import done, form_errors, refusals_return_to
 from app.exports.routes import export_in_background
 from app.exports.services import needs_background
 from app.workflow.engine import draft_needs, state_labels
@@ -201,6 +201,7 @@ def edit_agreement(agreement_id: int):
     form = AgreementForm(obj=agreement if request.method == "GET" else None)
     if request.method == "GET":
         form.version.data = agreement.version
+        form.show(agreement, SEEN_FIELDS)
         fill_party_fields(form, [(p.organization_id, p.role) for p in agreement.parties])
     _fill_form_choices(form, agreement=agreement)
     if form.validate_on_submit():
@@ -208,12 +209,15 @@ def edit_agreement(agreement_id: int):
             expected = int(form.version.data or 0)
         except ValueError:
             expected = -1
-        # Someone else saved first: back to a fresh form with the reason; a rule broken: shown on this one.
-        return_here_if_refused(url_for("agreements.edit_agreement", agreement_id=agreement_id))
-        with refusal_shown_on(form):
+        # A rule broken, or someone else saved first: shown on this form, with what was typed. Sent to a
+        # fresh form, the person had lost their edits; the form now comes back merged (what the other
+        # changed where this person left the field alone), at the agreement's version.
+        with refusal_shown_on(form, edited=(agreement, SEEN_FIELDS)):
             services.update_agreement(agreement, _form_data(form), by=current_user, expected_version=expected)
             flash(_("Agreement %(ref)s saved.", ref=agreement.reference), "success")
             return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id))
+        if isinstance(getattr(form, "service_refusal", None), ConcurrentChange):
+            form.version.data = agreement.version
     elif form.is_submitted():
         _add_rule_errors(form, agreement=agreement)
     locked = services.locked_fields(agreement)

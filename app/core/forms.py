@@ -114,8 +114,8 @@ def show_changes_meanwhile(form, record, fields: tuple[str, ...]) -> None:
     now = type(form)(formdata=None, obj=record)  # the form as it would show the record now
     for name in changed_since(record, fields, form.seen.data):
         field, stored = form._fields.get(name), now._fields.get(name)
-        if field is None or stored is None:
-            continue
+        if field is None or stored is None or _text_of(field) == _text_of(stored):
+            continue  # what was typed is what is stored now: nothing to tell
         left_as_shown = len(texts) == len(fields) and short_hash(_text_of(field)) == texts[fields.index(name)]
         # Said under the field as news (field.meanwhile, forms.html), not as an error: nothing typed was wrong.
         if left_as_shown:

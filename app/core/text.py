@@ -74,7 +74,9 @@ def trimmed(value: str | None) -> str:
     (zero-width spaces, direction marks and overrides, byte-order marks: Unicode's format characters).
     A text of nothing else is empty: a title of one right-to-left override passed "at least one title"
     and showed as nothing."""
-    text = _CONTROLS.sub("", storable(value or ""))
+    # Lines end with "\n" as kept: a browser sends a text area's lines with "\r\n", and notes saved again
+    # unchanged had been recorded in the history as changed.
+    text = _CONTROLS.sub("", storable(value or "")).replace("\r\n", "\n").replace("\r", "\n")
     start, end = 0, len(text)
     while start < end and _invisible(text[start]):
         start += 1

@@ -178,11 +178,38 @@ def test_a_stale_edit_is_refused_and_changes_nothing(app, world, signed_in):
             signed_on="2025-07-01",
         ),
     )
-    assert late.status_code == 303
+    # Refused on the form itself (409), with what the second person typed: sent to a fresh form, they had
+    # lost their edits. Their title is kept; they see the other's under it, and the form is now current.
+    assert late.status_code == 409
+    page = late.get_data(as_text=True)
+    assert "has changed since you opened it" in page and 'value="Version 2"' in page
+    assert f'name="version" type="hidden" value="{stale_version}"' not in page
     db.session.refresh(agreement)
     assert agreement.title_fr == "Version 1"
-    follow = second.get(late.headers["Location"]).get_data(as_text=True)
-    assert "has changed since you opened it" in follow
+
+
+def test_two_editors_of_one_agreement_keep_both_changes(app, world, signed_in):
+    """The later of two forms opened at once is refused, comes back with its own change and takes in the
+    other's (a field it left alone), and goes through when saved again: both changes are kept."""
+    from werkzeug.datastructures import MultiDict
+
+    agreement = world.agreement_a
+    first, second = signed_in("officer"), signed_in("manager")
+    path = f"/agreements/{agreement.id}/edit"
+    first_form = MultiDict(_submitted_values(first.get(path).get_data(as_text=True)))
+    second_form = MultiDict(_submitted_values(second.get(path).get_data(as_text=True)))
+    first_form["notes"] = "Notes of the first"
+    assert first.http.post(path, data=first_form).status_code == 302
+    second_form["title_en"] = "Title of the second"
+    late = second.http.post(path, data=second_form)
+    page = late.get_data(as_text=True)
+    assert late.status_code == 409 and "Someone else changed this meanwhile" in page
+    again = MultiDict(_submitted_values(page))
+    # A browser drops the newline that opens a text area's content.
+    assert again["title_en"] == "Title of the second" and again["notes"].lstrip("\r\n") == "Notes of the first"
+    assert second.http.post(path, data=again).status_code == 302
+    db.session.refresh(agreement)
+    assert (agreement.notes, agreement.title_en) == ("Notes of the first", "Title of the second")
 
 
 def test_an_agreement_cannot_become_its_own_ancestor(app, world, signed_in):

@@ -22,6 +22,8 @@ def test_trimmed_drops_invisible_ends_and_keeps_what_is_inside():
     # Inside a text, a direction mark or a joiner is meaning, not padding: kept.
     assert trimmed(" تقرير\u200fD4SD ") == "تقرير\u200fD4SD"
     assert trimmed("a\x00b") == "ab"
+    # Lines as kept: a browser's "\r\n" (and a lone "\r") is "\n", so notes saved again unchanged are unchanged.
+    assert trimmed("Premier.\r\n\r\nSecond.\rTroisième.") == "Premier.\n\nSecond.\nTroisième."
 
 
 def test_trimmed_counts_the_blank_looking_characters_as_nothing():
