@@ -24,28 +24,6 @@ def _optional_int(value):
         return -1  # fails the choice check with a clear message instead of a 500
 
 
-# The form's fields that are the agreement's own columns: what a stale form's refusal compares
-# (core.forms.show_changes_meanwhile); the parties are checked by the agreement's version alone.
-SEEN_FIELDS = (
-    "title_fr",
-    "title_ar",
-    "title_en",
-    "summary_fr",
-    "summary_ar",
-    "summary_en",
-    "notes",
-    "owner_id",
-    "parent_id",
-    "signing_event_id",
-    "signed_on",
-    "effective_on",
-    "expires_on",
-    "renewal_terms",
-    "renewal_months",
-    "notice_period",
-)
-
-
 class AgreementForm(EditForm, Form):
     type = SelectField(_l("Type"), choices=[], validators=[DataRequired()])
     title_fr = StringField(_l("Title (French)"), validators=[Optional(), Length(max=500)])

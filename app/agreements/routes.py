@@ -2,7 +2,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.agreements import renewals, renewing, services
-from app.agreements.forms import SEEN_FIELDS, AgreementFilterForm, AgreementForm, NonRenewalForm
+from app.agreements.forms import AgreementFilterForm, AgreementForm, NonRenewalForm
 from app.agreements.models import (
     AGREEMENT_TYPES,
     NOTICE_SIDES,
@@ -201,7 +201,7 @@ def edit_agreement(agreement_id: int):
     form = AgreementForm(obj=agreement if request.method == "GET" else None)
     if request.method == "GET":
         form.version.data = agreement.version
-        form.show(agreement, SEEN_FIELDS)
+        form.show(agreement, services.TERM_FIELDS)
         fill_party_fields(form, [(p.organization_id, p.role) for p in agreement.parties])
     _fill_form_choices(form, agreement=agreement)
     if form.validate_on_submit():
@@ -212,7 +212,7 @@ def edit_agreement(agreement_id: int):
         # A rule broken, or someone else saved first: shown on this form, with what was typed. Sent to a
         # fresh form, the person had lost their edits; the form now comes back merged (what the other
         # changed where this person left the field alone), at the agreement's version.
-        with refusal_shown_on(form, edited=(agreement, SEEN_FIELDS)):
+        with refusal_shown_on(form, edited=(agreement, services.TERM_FIELDS)):
             services.update_agreement(agreement, _form_data(form), by=current_user, expected_version=expected)
             flash(_("Agreement %(ref)s saved.", ref=agreement.reference), "success")
             return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id))
