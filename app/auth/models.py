@@ -106,6 +106,12 @@ class User(UserMixin, TimestampMixin, db.Model):
     def role_label(self) -> str:
         return str(ROLES.get(self.role, self.role))
 
+    @property
+    def choice_label(self) -> str:
+        """How a drop-down names a colleague: two people of one name (an admin account and a manager's)
+        had read the same, and one was chosen for the other."""
+        return f"{self.full_name} · {self.role_label} · {self.email}"
+
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"
 

@@ -132,6 +132,13 @@ def is_unique_violation(error: IntegrityError) -> bool:
     return code == "23505" or "unique constraint failed" in str(getattr(error, "orig", error)).lower()
 
 
+def is_writer_lock_timeout(error: OperationalError) -> bool:
+    """SQLite's "database is locked" met by a request: it waited the whole busy timeout for the one writer's
+    lock, which it takes at its first statement, while another process held it. The database is busy, not
+    the request's data changed: nothing of it was read before the lock."""
+    return "database is locked" in str(getattr(error, "orig", error)).lower()
+
+
 def is_lock_conflict(error: OperationalError) -> bool:
     """SQLite's "database is locked"/busy snapshot, or PostgreSQL's serialization or deadlock failures."""
     text = str(getattr(error, "orig", error)).lower()

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from app.core.db import is_lock_conflict, is_unique_violation, is_unreachable
+from app.core.db import is_lock_conflict, is_unique_violation, is_unreachable, is_writer_lock_timeout
 from app.core.errors import (
     EXPLANATIONS,
     ConcurrentChange,
@@ -86,6 +86,8 @@ def register_error_handlers(app: Flask) -> None:
             db.session.rollback()
         except Exception:  # the connection itself is gone: nothing was written on it
             db.session.close()
+        if is_writer_lock_timeout(error):
+            return unavailable_response(busy=True)
         if is_lock_conflict(error):
             return error_response(409, str(ConcurrentChange.at_commit().message))
         if is_unreachable(error):

@@ -108,13 +108,15 @@ def error_response(status: int, detail: str | None = None, field_errors: dict | 
 
 
 RETRY_AFTER_SECONDS = 30
+BUSY_RETRY_AFTER_SECONDS = 5
 
 
-def unavailable_response():
+def unavailable_response(*, busy: bool = False):
     """503 while the database cannot be answered: an answer that asks nothing of it. The page's language
     is the browser's (the signed-in person's choice lives in the database), and the page is rendered
     without the context processors (they count notifications, read the person). Clients are told to try
-    again in half a minute."""
+    again in half a minute. `busy`: it answers, but another process held its one writer's lock for the whole
+    wait (SQLite): told so, to try again in a few seconds; it had been a 409 "someone else saved"."""
     from flask import current_app
     from flask_babel import force_locale
 
@@ -124,7 +126,11 @@ def unavailable_response():
     )
     with force_locale(language):
         title = _("Temporarily unavailable")
-        detail = _("Sharaka cannot reach its database just now. Nothing you sent was saved: try again in a minute.")
+        detail = (
+            _("Sharaka's database is busy with other work just now. Nothing you sent was saved: try again in a moment.")
+            if busy
+            else _("Sharaka cannot reach its database just now. Nothing you sent was saved: try again in a minute.")
+        )
         if wants_json():
             response = jsonify({"type": "about:blank", "title": title, "status": 503, "detail": detail})
             response.mimetype = "application/problem+json"
@@ -134,7 +140,7 @@ def unavailable_response():
             )
             response = current_app.response_class(page, mimetype="text/html")
     response.status_code = 503
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS if busy else RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -36,7 +36,10 @@ from app.extensions import db
 log = logging.getLogger("sharaka.exports")
 PROGRESS_EVERY = 500  # rows between two progress writes
 STOP_CHECK_EVERY = 100  # rows between two looks at whether the process is asked to stop
-REUSE_WITHIN = timedelta(minutes=10)  # the same export asked again (a reload) gets the same job
+# The same export asked again while it is still being written (a reload, a second click) gets the same job;
+# once written, asking again writes it again: a finished one reused for ten minutes had given a list
+# without the agreements created meanwhile, though the page said "being prepared".
+REUSE_WITHIN = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ def request_export(user, list_name: str, filters, *, language: str, fmt: str = "
             ExportJob.list_name == list_name,
             ExportJob.fmt == fmt,
             ExportJob.language == language,
-            ExportJob.status != "failed",
+            ExportJob.status.in_(("queued", "running")),
             ExportJob.created_at >= utcnow() - REUSE_WITHIN,
         )
         .order_by(ExportJob.id.desc())

@@ -84,7 +84,7 @@ def reassign_approval(round_id: int):
     holders, takers = reassign_choices(round_)
     form = ReassignApprovalForm()
     form.from_id.choices = [(person.id, person.full_name) for person in holders]
-    form.to_id.choices = [(person.id, f"{person.full_name} ({person.role_label})") for person in takers]
+    form.to_id.choices = [(person.id, person.choice_label) for person in takers]
     today = clock.today()
     if request.method == "GET":
         form.ends_on.data = today + timedelta(days=7)

@@ -361,7 +361,7 @@ def delegations():
         .where(User.is_active_account.is_(True), User.id != current_user.id, holders_clause("approval.decide"))
         .order_by(User.full_name)
     ).all()
-    form.delegate_id.choices = [(u.id, f"{u.full_name} ({u.role_label})") for u in colleagues]
+    form.delegate_id.choices = [(u.id, u.choice_label) for u in colleagues]
     if form.validate_on_submit():
         with refusal_shown_on(form, catching=DomainError):
             services.delegate(

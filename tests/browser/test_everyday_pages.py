@@ -296,7 +296,8 @@ def test_a_manager_hands_a_late_approval_to_a_colleague_from_the_dashboard(
     try:
         sign_in(page, live_server, legal["email"], legal["password"])
         page.goto(live_server + "/account/delegations")
-        row = page.locator("section[aria-labelledby=given-heading] tr", has_text=taker.split(" (")[0]).first
+        # The drop-down names a colleague "name · role · e-mail"; the table, by name.
+        row = page.locator("section[aria-labelledby=given-heading] tr", has_text=taker.split(" · ")[0]).first
         expect(row).to_be_visible()
         page.on("dialog", lambda dialog: dialog.accept())  # "Revoke?"
         navigate(page, row.locator("form button[type=submit]").click)

@@ -93,6 +93,10 @@ def test_a_long_list_is_written_in_the_background_then_downloaded(setting):
     )
     assert notice is not None and notice.link == location
     assert "Agreements" in manager.get("/exports/").get_data(as_text=True)
+    # Written, the same export asked again is written again: a finished one reused had missed what was
+    # created meanwhile, though the page said "being prepared".
+    again = manager.get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    assert again != location
 
 
 def test_only_the_requester_opens_an_export(setting):

@@ -303,3 +303,17 @@ def test_the_jobs_page_says_when_the_scheduler_seems_stopped(app, world, signed_
     db.session.commit()
     page = signed_in("admin").get("/admin/jobs").get_data(as_text=True)
     assert "data-scheduler-silent" in page and "The scheduler seems stopped" in page
+
+
+def test_a_writer_lock_held_past_the_wait_is_a_503_to_try_again(app):
+    """Another process held SQLite's one writer's lock for the whole wait: the request had been told
+    "someone else saved at the same moment" (409), which nobody had; it is told the database is busy."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    locked = OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+    with app.test_request_context("/api/v1/agreements", method="POST", headers={"Accept": "application/json"}):
+        response = app.make_response(app.handle_user_exception(locked))
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert "busy" in response.get_json()["detail"]
