@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from flask import Flask, has_request_context, request, url_for
-from flask_babel import format_date, format_number
+from flask_babel import format_date, format_number, format_percent
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 
@@ -78,6 +78,12 @@ def register_template_helpers(app: Flask) -> None:
     @app.template_filter("numberformat")
     def _format_number(value):
         return format_number(value or 0)
+
+    @app.template_filter("percentage")
+    def _percentage(value):
+        """A whole percentage (30 for 30 %) as the reader's language writes it: "30%", "30 %" in French
+        (a no-break space); a hard-coded " %" had read "0 %" in English."""
+        return format_percent((value or 0) / 100)
 
     @app.template_global()
     def bidi(text):

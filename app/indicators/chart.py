@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask_babel import format_decimal
+from flask_babel import format_decimal, format_percent
 from markupsafe import Markup, escape
 
 WIDTH = 640
@@ -47,7 +47,11 @@ def chart_svg(progress: list, *, rtl: bool = False, title: str = "") -> Markup:
         achieved_w = float(row.achieved / scale) * inner
         baseline_x = x(float(indicator.baseline / scale) * inner)
         unit = f" {indicator.unit}" if indicator.unit else ""
-        label = f"{indicator.name} — {_number(row.achieved)} / {_number(indicator.target)}{unit} ({row.percent} %)"
+        # The name isolated (FSI … PDI): an Arabic name in a French or English label came out in a garbled
+        # order; the percentage as the page's language writes it ("30%", "30 %").
+        percent = format_percent(row.percent / 100)
+        figures = f"{_number(row.achieved)} / {_number(indicator.target)}{unit} ({percent})"
+        label = f"\u2068{indicator.name}\u2069 — {figures}"
         met = " is-met" if row.achieved >= indicator.target else ""
         parts.append(f'<text x="{x(0)}" y="{top + LABEL - 4}" text-anchor="{anchor}">{escape(label)}</text>')
         parts.append(
