@@ -253,28 +253,20 @@ def detail(kind: str, params: dict) -> str:
         if params["decide_by"] < clock.today().isoformat():
             # Handed over (or asked again) after its deadline: "please decide by" a day three weeks gone
             # read as a mistake. It says since when the step is late instead.
-            return " ".join(
-                (
-                    asked,
-                    ngettext(
-                        "This step is late since %(date)s (it had %(num)s day): please decide as soon as you can.",
-                        "This step is late since %(date)s (it had %(num)s days): please decide as soon as you can.",
-                        params.get("sla") or 0,
-                        date=_date(params.get("decide_by")),
-                    ),
-                )
+            deadline = ngettext(
+                "This step is late since %(date)s (it had %(num)s day): please decide as soon as you can.",
+                "This step is late since %(date)s (it had %(num)s days): please decide as soon as you can.",
+                params.get("sla") or 0,
+                date=_date(params.get("decide_by")),
             )
-        return " ".join(
-            (
-                asked,
-                ngettext(
-                    "Please decide by %(date)s (this step has %(num)s day).",
-                    "Please decide by %(date)s (this step has %(num)s days).",
-                    params.get("sla") or 0,
-                    date=_date(params.get("decide_by")),
-                ),
+        else:
+            deadline = ngettext(
+                "Please decide by %(date)s (this step has %(num)s day).",
+                "Please decide by %(date)s (this step has %(num)s days).",
+                params.get("sla") or 0,
+                date=_date(params.get("decide_by")),
             )
-        )
+        return f"{asked} {deadline}"
     if kind in ("approval_overdue", "approval_escalated"):
         waited = ngettext(
             "“%(title)s” has waited %(num)s day for approval.",
