@@ -4,10 +4,10 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.budget.models import KINDS
 from app.core.dates import FIRST_DAY, LAST_DAY
-from app.core.forms import Form
+from app.core.forms import EditForm, Form
 
 
-class BudgetLineForm(Form):
+class BudgetLineForm(EditForm, Form):
     label = StringField(_l("What it is for"), validators=[DataRequired(), Length(max=300)])
     organization_id = SelectField(_l("Contributing party"), coerce=int, choices=[])
     # Text, not a float field: the amount stays the exact decimal that was typed.

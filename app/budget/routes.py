@@ -25,44 +25,72 @@ def _page(agreement) -> str:
     return url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="budget")
 
 
-@blueprint.route("/agreements/<int:agreement_id>/budget/new", methods=["GET", "POST"])
-@login_required
-def add_budget_line(agreement_id: int):
-    agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
-    form = BudgetLineForm()
+def _line_form(agreement, line: BudgetLine | None = None) -> BudgetLineForm:
+    """The line's form, its contributing party chosen among the ministry and the agreement's parties."""
+    form = BudgetLineForm(obj=line if request.method == "GET" else None)
     home = db.session.scalar(select(Organization).where(Organization.is_home.is_(True)))
     form.organization_id.choices = ([(home.id, home.name)] if home else []) + [
         (p.organization_id, p.organization.name) for p in agreement.parties
     ]
     if request.method == "GET":
-        form.organization_id.data = next(iter(agreement.partner_organization_ids), None)
+        if line is None:
+            form.organization_id.data = next(iter(agreement.partner_organization_ids), None)
+        else:
+            form.show(line, services.FIELDS)
+    return form
+
+
+def _line_data(form: BudgetLineForm) -> services.LineData:
+    return services.LineData(
+        organization_id=form.organization_id.data,
+        label=form.label.data,
+        amount=form.amount.data,
+        currency=form.currency.data,
+        kind=form.kind.data,
+        year=form.year.data,
+        period=form.period.data,
+    )
+
+
+def _line_or_404(agreement, line_id: int) -> BudgetLine:
+    line = db.session.get(BudgetLine, line_id)
+    if line is None or line.agreement_id != agreement.id:
+        abort(404)
+    return line
+
+
+@blueprint.route("/agreements/<int:agreement_id>/budget/new", methods=["GET", "POST"])
+@login_required
+def add_budget_line(agreement_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
+    form = _line_form(agreement)
     if form.validate_on_submit():
         with refusal_shown_on(form, catching=DomainError):
-            services.add_line(
-                agreement,
-                services.LineData(
-                    organization_id=form.organization_id.data,
-                    label=form.label.data,
-                    amount=form.amount.data,
-                    currency=form.currency.data,
-                    kind=form.kind.data,
-                    year=form.year.data,
-                    period=form.period.data,
-                ),
-                by=current_user,
-            )
+            services.add_line(agreement, _line_data(form), by=current_user)
             flash(_("Budget line added."), "success")
             return redirect(_page(agreement), 303)
-    return render_template("budget/line_form.html", form=form, agreement=agreement), form_status(form)
+    return render_template("budget/line_form.html", form=form, agreement=agreement, line=None), form_status(form)
+
+
+@blueprint.route("/agreements/<int:agreement_id>/budget/<int:line_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_budget_line(agreement_id: int, line_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
+    line = _line_or_404(agreement, line_id)
+    form = _line_form(agreement, line)
+    if form.validate_on_submit():
+        with refusal_shown_on(form, catching=DomainError, edited=(line, services.FIELDS)):
+            services.update_line(line, _line_data(form), by=current_user, seen=form.seen.data or None)
+            flash(_("Budget line saved."), "success")
+            return redirect(_page(agreement), 303)
+    return render_template("budget/line_form.html", form=form, agreement=agreement, line=line), form_status(form)
 
 
 @blueprint.route("/agreements/<int:agreement_id>/budget/<int:line_id>/delete", methods=["POST"])
 @login_required
 def remove_budget_line(agreement_id: int, line_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
-    line = db.session.get(BudgetLine, line_id)
-    if line is None or line.agreement_id != agreement.id:
-        abort(404)
+    line = _line_or_404(agreement, line_id)
     return_here_if_refused(_page(agreement))
     services.remove_line(line, by=current_user)
     return done(_page(agreement), _("Budget line removed."))

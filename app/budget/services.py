@@ -16,6 +16,7 @@ from app.agreements.models import Agreement
 from app.budget.models import KINDS, BudgetLine
 from app.core import audit, clock
 from app.core.dates import FIRST_DAY, LAST_DAY
+from app.core.db import check_seen
 from app.core.errors import DomainError, PermissionDenied, ValidationFailed
 from app.core.i18n import current_language
 from app.core.i18n import gettext as _
@@ -183,9 +184,16 @@ def add_line(agreement: Agreement, data: LineData, *, by, is_illustrative: bool 
     return line
 
 
-def update_line(line: BudgetLine, data: LineData, *, by) -> BudgetLine:
+# What the edit page shows of a line and checks was not changed meanwhile (core.db.check_seen).
+FIELDS = ("label", "organization_id", "amount", "currency", "kind", "year", "period")
+
+
+def update_line(line: BudgetLine, data: LineData, *, by, seen: str | None = None) -> BudgetLine:
+    """Change a line in place (its audit row says from what to what). `seen`: what the page's form showed of
+    it, refused if someone saved the line since; None (the API) saves the line whole."""
     agreement = db.session.get(Agreement, line.agreement_id)
     _require_edit(agreement, by)
+    check_seen(line, FIELDS, seen)
     values = clean_line(agreement, data)
     before = _plain(line)
     for name, value in values.items():

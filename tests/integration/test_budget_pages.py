@@ -46,6 +46,79 @@ def test_the_officer_adds_and_removes_a_line_on_the_agreement_page(signed_in, wo
     assert response.status_code == 303 and services.lines_of(draft) == []
 
 
+def _line(world, draft, **values) -> object:
+    line = services.add_line(
+        draft,
+        services.LineData(
+            organization_id=world.partner_a.id,
+            label=values.get("label", "Formation des formateurs"),
+            amount=values.get("amount", "250000.00"),
+            currency=values.get("currency", "MAD"),
+            year=2026,
+        ),
+        by=world.users["officer"],
+    )
+    db.session.commit()
+    return line
+
+
+def test_the_officer_changes_a_line_in_place_and_the_history_says_what_changed(signed_in, world, draft):
+    line = _line(world, draft)
+    officer = signed_in("officer")
+    page = officer.get(f"/agreements/{draft.id}").get_data(as_text=True)
+    path = f"/agreements/{draft.id}/budget/{line.id}/edit"
+    assert f'href="{path}"' in page
+    form_page = officer.get(path).get_data(as_text=True)
+    assert 'value="250000.00"' in form_page and "Formation des formateurs" in form_page
+    response = officer.post(path, data=form(world, amount="300000", label="Formation de 40 formateurs"))
+    assert response.status_code == 303
+    db.session.expire_all()
+    [changed] = services.lines_of(draft)
+    assert changed.id == line.id and changed.amount == Decimal("300000.00")
+    assert changed.label == "Formation de 40 formateurs"
+    assert "Budget line changed" in officer.get(f"/agreements/{draft.id}").get_data(as_text=True)  # its history
+
+
+def test_a_wrong_change_is_refused_on_the_form_and_the_line_is_kept(signed_in, world, draft):
+    line = _line(world, draft)
+    response = signed_in("officer").post(f"/agreements/{draft.id}/budget/{line.id}/edit", data=form(world, amount="-5"))
+    assert response.status_code == 422 and "The amount must be more than zero." in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert services.lines_of(draft)[0].amount == Decimal("250000.00")
+
+
+@pytest.mark.parametrize("role,status", [("partner", 404), ("partner_b", 404), ("legal", 403), ("auditor", 403)])
+def test_only_editors_change_lines(signed_in, world, draft, role, status):
+    line = _line(world, draft)
+    client = signed_in(role)
+    assert client.get(f"/agreements/{draft.id}/budget/{line.id}/edit").status_code == status
+    assert client.post(f"/agreements/{draft.id}/budget/{line.id}/edit", data=form(world)).status_code == status
+
+
+def test_a_line_is_changed_only_through_its_own_agreement(signed_in, world, draft):
+    line = _line(world, draft)
+    other = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Autre")
+    db.session.commit()
+    officer = signed_in("officer")
+    assert officer.get(f"/agreements/{other.id}/budget/{line.id}/edit").status_code == 404
+    assert officer.get(f"/agreements/{draft.id}/budget/999999/edit").status_code == 404
+
+
+def test_a_signed_agreements_lines_are_not_changed_on_the_page(signed_in, world):
+    line = services.add_line(
+        world.agreement_a,
+        services.LineData(organization_id=world.partner_a.id, label="Signé", amount="10", currency="MAD"),
+        by=None,  # the app's own (as the demo loads signed budgets)
+    )
+    db.session.commit()
+    officer = signed_in("officer")
+    assert f"/budget/{line.id}/edit" not in officer.get(f"/agreements/{world.agreement_a.id}").get_data(as_text=True)
+    response = officer.post(f"/agreements/{world.agreement_a.id}/budget/{line.id}/edit", data=form(world, amount="99"))
+    assert response.status_code == 422 and "Signed terms change only" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert services.lines_of(world.agreement_a)[0].amount == Decimal("10.00")
+
+
 @pytest.mark.parametrize(
     "values,message",
     [

@@ -12,6 +12,8 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from app.agreements.models import SigningEvent
+from app.budget import services as budget
+from app.budget.models import BudgetLine
 from app.core import clock
 from app.deliverables import services as deliverables
 from app.deliverables.models import Deliverable
@@ -107,6 +109,21 @@ def indicator(world, plan_line):
     return made
 
 
+@pytest.fixture
+def budget_line(world):
+    """A line of a draft's budget (a signed agreement's budget changes only by amendment)."""
+    from tests import factories
+
+    draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Projet")
+    line = budget.add_line(
+        draft,
+        budget.LineData(organization_id=world.partner_a.id, label="Formation", amount="1000", currency="MAD"),
+        by=world.users["officer"],
+    )
+    db.session.commit()
+    return line
+
+
 CASES = {
     # path, (field, first tab's value), (field, second tab's value), model, how to find the record again
     "organisation": (
@@ -133,15 +150,21 @@ CASES = {
         ("target", "999"),
         lambda w, indicator, **_: db.session.get(Indicator, indicator.id),
     ),
+    "budget line": (
+        lambda w, budget_line, **_: f"/agreements/{budget_line.agreement_id}/budget/{budget_line.id}/edit",
+        ("label", "Formation de 40 formateurs"),
+        ("period", "2026-2028"),
+        lambda w, budget_line, **_: db.session.get(BudgetLine, budget_line.id),
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_stale_form_is_refused_keeps_what_was_typed_and_says_what_changed(
-    world, signed_in, plan_line, indicator, case
+    world, signed_in, plan_line, indicator, budget_line, case
 ):
     path_of, (first_field, first_value), (second_field, second_value), stored = CASES[case]
-    context = {"plan_line": plan_line, "indicator": indicator}
+    context = {"plan_line": plan_line, "indicator": indicator, "budget_line": budget_line}
     path = path_of(world, **context)
     first, second = signed_in("officer"), signed_in("manager")
     first_tab, second_tab = _shown_form(first, path), _shown_form(second, path)
