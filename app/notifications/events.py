@@ -4,15 +4,20 @@ notice and its e-mail commit or roll back with it."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import select
 
 from app.core import clock
 from app.core.db import flush_or_conflict
 from app.core.permissions import sees_deliverables_of
 from app.extensions import db
-from app.notifications.reminders import _partner_users, _people, agreement_params, local_date, texts, waiting_approval
+from app.notifications.reminders import (
+    _partner_users,
+    _people,
+    agreement_params,
+    approval_request_params,
+    texts,
+    waiting_approval,
+)
 from app.notifications.services import Notice, app_path, notify, notify_once
 
 
@@ -170,7 +175,7 @@ def on_approval_recorded(
 def ask_for_approvals(agreement) -> None:
     """Ask the people who may decide the current step of each open round (once per round and step)."""
     from app.discussions.approval_links import with_decision_links
-    from app.workflow.engine import definition_for, may_decide_step
+    from app.workflow.engine import may_decide_step
     from app.workflow.models import Delegation
 
     open_rounds = [r for r in agreement.approval_rounds if r.status == "open" and r.from_state == agreement.state]
@@ -183,8 +188,6 @@ def ask_for_approvals(agreement) -> None:
         if waiting is None:
             continue
         _agreement, step, started, sla, approvers = waiting
-        found = definition_for(agreement).transition(round_.transition)
-        transition_label = dict(found.label) if found else {}
         delegates = []
         if approvers:
             # A delegate is asked only where they may decide for their delegator: the officer who submitted
@@ -201,13 +204,10 @@ def ask_for_approvals(agreement) -> None:
                 )
                 if d.delegate.is_active and may_decide_step(step, round_, d.delegate, d.delegator)
             ]
-        params = {**agreement_params(agreement), "transition": transition_label}
-        if sla:  # the mail states the deadline: the step's (or its state's) SLA from when it started waiting
-            params |= {"decide_by": (local_date(started) + timedelta(days=sla)).isoformat(), "sla": sla}
         notice = Notice(
             kind="approval_requested",
             category="approval_requested",
-            params=params,
+            params=approval_request_params(agreement, round_, step, started, sla),
             link=_agreement_link(agreement),
             object_type="approval_rounds",
             object_id=round_.id,

@@ -7,7 +7,7 @@ to each person who may decide the waiting step; later clicks that day, by anyone
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import select
 
@@ -16,7 +16,7 @@ from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.permissions import holders_clause, may_decide_approvals
 from app.extensions import db
-from app.notifications.reminders import agreement_params, local_date, waiting_approval
+from app.notifications.reminders import agreement_params, approval_request_params, local_date, waiting_approval
 from app.notifications.services import Notice, app_path, notify_once
 
 RULE = "manual_approval_reminder"
@@ -127,15 +127,11 @@ def reassign_approval(round_, *, from_user, to_user, ends_on: date, by, today: d
             "delegation": delegation.id,
         },
     )
-    params = {
-        **agreement_params(agreement),
-        "transition": _transition_label(agreement, round_),
+    params = approval_request_params(agreement, round_, step, started, sla) | {
         "handed_by": by.full_name,
         "handed_for": from_user.full_name,
         "until": ends_on.isoformat(),
     }
-    if sla:
-        params |= {"decide_by": (local_date(started) + timedelta(days=sla)).isoformat(), "sla": sla}
     notice = Notice(
         kind="approval_requested",
         category="approval_requested",
@@ -147,10 +143,3 @@ def reassign_approval(round_, *, from_user, to_user, ends_on: date, by, today: d
     personal = with_decision_links(notice, round_, step.name, to_user, rule=REASSIGN_RULE)
     notify_once(to_user, personal, rule=REASSIGN_RULE, occurrence_key=step.name)
     return delegation
-
-
-def _transition_label(agreement, round_) -> dict:
-    from app.workflow.engine import definition_for
-
-    found = definition_for(agreement).transition(round_.transition)
-    return dict(found.label) if found else {}

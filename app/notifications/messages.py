@@ -100,6 +100,14 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
         item = _("%(item)s due %(date)s", item=item, date=_date(params["due_on"]))
     days = params.get("days", 0)
     if kind == "approval_requested":
+        if params.get("steps"):  # one approver asked at two steps got two alike subjects
+            return _(
+                "Your approval is asked for %(ref)s — %(title)s (step %(number)s of %(total)s)",
+                ref=ref,
+                title=title,
+                number=params["step"],
+                total=params["steps"],
+            )
         return _("Your approval is asked for %(ref)s — %(title)s", ref=ref, title=title)
     if kind == "password_reset":
         return _("Choose a new Sharaka password")
@@ -231,10 +239,13 @@ def detail(kind: str, params: dict) -> str:
     item = isolate(pick(params.get("deliverable")))
     due = _date(params.get("due_on"))
     if kind == "approval_requested":
+        step = isolate(pick(params.get("transition")))
+        if params.get("steps"):
+            step = _("%(move)s, step %(number)s of %(total)s", move=step, number=params["step"], total=params["steps"])
         asked = _(
             "“%(title)s” is waiting for your decision (%(step)s). Open it to approve or send it back.",
             title=title,
-            step=isolate(pick(params.get("transition"))),
+            step=step,
         )
         if params.get("handed_by"):  # a manager handed someone's late approval to the reader
             asked = " ".join(

@@ -362,3 +362,38 @@ def test_a_budget_raised_past_a_step_after_the_approval_needs_that_step(world, r
     budget.add_line(small, raise_to, by=officer)
     db.session.commit()
     assert _steps(small) == ["legal_and_head", "ministers_office"]
+
+
+def test_an_approval_request_names_its_step_when_the_approval_has_several(world, reviewing):
+    """A manager asked at both steps of a large MoU got two requests alike in subject and text."""
+    from app.notifications.models import OutboxMessage
+
+    large, small = reviewing
+    legal, manager = world.users["legal"], world.users["manager"]
+    second_manager = factories.user("manager", world.ministry, email="cabinet@ministry.example")
+    db.session.commit()
+
+    def requests(agreement, to):
+        round_ = next(r for r in agreement.approval_rounds if r.status == "open")
+        return db.session.scalars(
+            select(OutboxMessage.subject).where(
+                OutboxMessage.kind == "approval_requested",
+                OutboxMessage.object_id == round_.id,
+                OutboxMessage.to_address == to.email,
+            )
+        ).all()
+
+    [first] = requests(large, legal)
+    assert first.endswith("(step 1 of 2)")
+    [small_request] = requests(small, legal)
+    assert "step" not in small_request  # one step: nothing to tell apart
+    _approve(large, legal)
+    _approve(large, manager)
+    # Any manager may decide the first step: the second manager is asked at both, and can tell them apart.
+    asked_first, second = sorted(requests(large, second_manager))
+    assert asked_first == first and second.endswith("(step 2 of 2)")
+    from app.notifications.messages import detail
+
+    params = {"title": {"en": "Grand accord"}, "transition": {"en": "Approve"}, "step": 2, "steps": 2}
+    text = detail("approval_requested", params)
+    assert "(Approve, step 2 of 2)" in text

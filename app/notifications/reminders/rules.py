@@ -350,6 +350,22 @@ def waiting_approval(round_, staff: list | None = None):
     return agreement, step, started, sla, approvers
 
 
+def approval_request_params(agreement, round_, step, started, sla) -> dict:
+    """What an approval request mail says of the step it asks about: the move, which step of how many when
+    the approval has several (a manager holding both steps of a large MoU got two alike requests), and the
+    step's deadline."""
+    from app.workflow.engine import applicable_steps, definition_for
+
+    transition = definition_for(agreement).transition(round_.transition)
+    params = {**agreement_params(agreement), "transition": dict(transition.label) if transition else {}}
+    names = [each.name for each in applicable_steps(transition, agreement)] if transition else []
+    if len(names) > 1 and step.name in names:
+        params |= {"step": names.index(step.name) + 1, "steps": len(names)}
+    if sla:  # the mail states the deadline: the step's (or its state's) SLA from when it started waiting
+        params |= {"decide_by": (local_date(started) + timedelta(days=sla)).isoformat(), "sla": sla}
+    return params
+
+
 def _agreement_of(round_):
     from app.agreements.models import Agreement
 
