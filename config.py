@@ -244,7 +244,10 @@ class Config:
     LDAP_NAME_ATTRIBUTE = os.environ.get("LDAP_NAME_ATTRIBUTE", "cn")
     LDAP_START_TLS = env_bool("LDAP_START_TLS", False)
     LDAP_CA_FILE = os.environ.get("LDAP_CA_FILE", "")
-    LDAP_TIMEOUT_SECONDS = env_int("LDAP_TIMEOUT_SECONDS", 5)
+    # The longest one sign-in waits on the directory, in all (under the web worker's 30 s timeout).
+    LDAP_TIMEOUT_SECONDS = env_int("LDAP_TIMEOUT_SECONDS", 5, maximum=20)
+    # How often the scheduler looks directory-linked accounts up again (leavers who never sign in again).
+    DIRECTORY_SWEEP_MINUTES = env_int("DIRECTORY_SWEEP_MINUTES", 15)
     # With LDAP on, local accounts (not directory-linked) of these roles may still sign in with a
     # local password: partners and break-glass administrators.
     LDAP_LOCAL_ROLES = env_list("LDAP_LOCAL_ROLES", "partner,admin")

@@ -126,8 +126,38 @@ def _check_named_values(app: Flask) -> None:
             problems.append(f"{name} names {', '.join(unknown)}: the roles are {', '.join(sorted(ALL_ROLES))}.")
     if unknown := [kind for kind in app.config.get("ALLOWED_UPLOAD_TYPES", ()) if kind not in FILE_TYPES]:
         problems.append(f"ALLOWED_UPLOAD_TYPES names {', '.join(unknown)}: the types are {', '.join(FILE_TYPES)}.")
+    problems += _directory_problems(app.config)
     if problems:
         raise RuntimeError("Sharaka will not start: " + " ".join(problems))
+
+
+def _directory_problems(config) -> list[str]:
+    """The directory settings a sign-in would trip on, said at the start: a role misspelt in LDAP_GROUP_ROLES
+    had locked out (and deactivated) that whole role; a CA file not there, or two servers in LDAP_URL, had
+    answered 500 to every directory sign-in."""
+    from app.core.permissions import MINISTRY_ROLES
+
+    if not config.get("LDAP_URL"):
+        return []
+    problems = []
+    url = config["LDAP_URL"]
+    if not url.lower().startswith(("ldap://", "ldaps://")) or any(sign in url for sign in " ,;"):
+        problems.append(f"LDAP_URL={url!r} is not one ldap:// or ldaps:// address (one server).")
+    for item in filter(None, (part.strip() for part in config.get("LDAP_GROUP_ROLES", "").split(";"))):
+        role, sign, dn = item.partition("=")
+        if not sign or not dn.strip():
+            problems.append(f"LDAP_GROUP_ROLES item {item!r} is not role=group DN.")
+        elif role.strip() not in MINISTRY_ROLES:
+            roles = ", ".join(sorted(MINISTRY_ROLES))
+            problems.append(f"LDAP_GROUP_ROLES names {role.strip()!r}: the ministry's roles are {roles}.")
+    if (ca_file := config.get("LDAP_CA_FILE")) and not os.access(ca_file, os.R_OK):
+        problems.append(f"LDAP_CA_FILE={ca_file!r} cannot be read.")
+    user_filter = config.get("LDAP_USER_FILTER", "")
+    if "{login}" not in user_filter or user_filter.count("(") != user_filter.count(")"):
+        problems.append(f"LDAP_USER_FILTER={user_filter!r} must hold {{login}} and balanced parentheses.")
+    if not config.get("LDAP_BASE_DN"):
+        problems.append("LDAP_BASE_DN is needed with LDAP_URL.")
+    return problems
 
 
 def _resolve_config(config):

@@ -384,6 +384,29 @@ def create_user_command(email, full_name, role, organization_slug, language, pas
     except ValidationFailed as error:
         raise click.ClickException(_refusal(error)) from None
     click.echo(f"Created {user.role} {user.email} (id {user.id}).")
+    if user.is_directory_account:
+        click.echo(
+            "Directory sign-in is on and this role signs in there only: the password will not be used. The account "
+            "is linked to the directory entry with this address at its first sign-in."
+        )
+
+
+@users_cli.command("directory-sync")
+def directory_sync_command():
+    """Look every directory-linked account up again now (the scheduler does it every 15 minutes): those gone,
+    disabled or in no Sharaka group lose access, changed groups change roles. Exit 1 if it held back."""
+    from app.auth.directory import DirectoryUnavailable, sweep
+
+    try:
+        with unit_of_work():
+            report = sweep()
+    except DirectoryUnavailable as error:
+        raise click.ClickException(f"the directory cannot be reached: {error}") from None
+    click.echo(f"{report.looked_at} looked up, {report.closed} closed, {report.role_changed} role changed.")
+    if report.held:
+        raise click.ClickException(
+            "held back: more than half of the accounts would have lost access at once; check the LDAP_* settings"
+        )
 
 
 def _refusal(error) -> str:

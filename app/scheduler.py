@@ -137,6 +137,23 @@ def receipts_purge_job(app: Flask) -> None:
     _counted(app, "receipts-purge", forget_stale_receipts)
 
 
+def directory_sweep_job(app: Flask) -> None:
+    """Look directory-linked accounts up again: leavers lose access without signing in (directory.sweep)."""
+    from app.auth.directory import sweep
+
+    def work() -> dict:
+        with unit_of_work():
+            report = sweep()
+        return {
+            "looked_at": report.looked_at,
+            "closed": report.closed,
+            "role_changed": report.role_changed,
+            "failed": 1 if report.held else 0,
+        }
+
+    _counted(app, "directory-sweep", work)
+
+
 def _counted(app: Flask, name: str, work) -> None:
     """Run `work()` as job `name`, its returned counts recorded (track_job); a failure is logged and
     recorded, and the next run tries again."""
@@ -222,6 +239,15 @@ def build_scheduler(app: Flask):
         replace_existing=True,
         next_run_time=clock.utcnow().astimezone(zone),
     )
+    if app.config.get("LDAP_URL"):  # leavers lose access between their sign-ins (directory.sweep)
+        scheduler.add_job(
+            directory_sweep_job,
+            IntervalTrigger(minutes=app.config["DIRECTORY_SWEEP_MINUTES"]),
+            args=[app],
+            id="directory-sweep",
+            replace_existing=True,
+            next_run_time=clock.utcnow().astimezone(zone),
+        )
     scheduler.add_job(
         receipts_purge_job, CronTrigger(hour=3, minute=45), args=[app], id="receipts-purge", replace_existing=True
     )

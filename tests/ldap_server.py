@@ -101,6 +101,15 @@ index member eq
     def modify(self, text: str) -> None:
         self.ldif(text, "ldapmodify")
 
+    def delete(self, *dns: str) -> None:
+        result = subprocess.run(
+            ["ldapdelete", "-x", "-H", self.url, "-D", ROOT_DN, "-w", ROOT_PASSWORD, *dns],
+            capture_output=True,
+            timeout=30,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"ldapdelete failed: {result.stderr.decode()}")
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()

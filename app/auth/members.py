@@ -26,6 +26,7 @@ def set_active(user: User, is_active: bool, *, by: User) -> None:
         raise PermissionDenied(_("The ministry deactivated this account: only its administrator can reactivate it."))
     user.is_active_account = is_active
     user.deactivated_by_ministry = not is_active and not is_partner(by)
+    user.closed_by_directory = False  # a person decided it: the directory does not undo it
     changes: dict = {"before": {"is_active": not is_active}, "after": {"is_active": is_active}}
     if not is_active:
         changes |= cut_off(user, by=by)

@@ -18,6 +18,7 @@ from app.core.permissions import (  # noqa: F401 (the role names are re-exported
     ROLES,
     guarded_model,
     is_partner,
+    may_sign_in_locally,
 )
 from app.extensions import db
 from app.organizations.models import Organization
@@ -66,6 +67,9 @@ class User(UserMixin, TimestampMixin, db.Model):
     # Deactivated by the ministry (an admin, or the directory on a leaver) rather than by the partner
     # organisation's own admin, who may then not undo it (permissions.may_reactivate).
     deactivated_by_ministry: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Closed by the directory (entry gone, disabled, in no Sharaka group), which alone reopens it at a later
+    # sign-in; an account the ministry's admin closed stays closed whatever the directory says.
+    closed_by_directory: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     organization: Mapped[Organization | None] = relationship(lazy="joined")
 
@@ -96,7 +100,10 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     @property
     def is_directory_account(self) -> bool:
-        return bool(self.directory_dn)
+        """Whether the directory owns this account's password: linked to an entry, or (with directory sign-in
+        on) a local account of a role that signs in there only, linked at its first sign-in by its address. A
+        reset link had set such an account a password it could never use."""
+        return bool(self.directory_dn) or not may_sign_in_locally(self, current_app.config)
 
     @property
     def has_totp(self) -> bool:

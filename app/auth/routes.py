@@ -10,8 +10,8 @@ from app.auth.forms import ChangePasswordForm, ForgotPasswordForm, ResetPassword
 from app.auth.models import User
 from app.core.db import keep_even_if_refused
 from app.core.forms import form_status, refusal_shown_on
+from app.core.i18n import current_language, ngettext
 from app.core.i18n import gettext as _
-from app.core.i18n import ngettext
 from app.core.permissions import require
 from app.core.responses import done, form_errors, refused
 from app.core.urls import is_safe_redirect
@@ -30,34 +30,47 @@ def sign_in():
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
         try:
-            user = services.authenticate(form.email.data, form.password.data, request.remote_addr or "")
+            user = services.authenticate(
+                form.email.data, form.password.data, request.remote_addr or "", language=current_language()
+            )
         except services.SignInThrottled as throttled:
             db.session.rollback()
             return throttled_answer(throttled, "auth/sign_in.html", form=form)
         except directory.DirectoryUnavailable:
-            db.session.rollback()
-            flash(
+            return _sign_in_refused(
+                form,
+                503,
                 _(
                     "The ministry directory cannot be reached just now, so directory accounts cannot sign in. "
                     "Try again in a few minutes; administrators with a local account can still sign in."
                 ),
-                "danger",
             )
-            return render_template("auth/sign_in.html", form=form), 503
         except directory.DirectoryNoAccess:
             keep_even_if_refused()  # the account is deactivated and its sessions ended
-            flash(
+            return _sign_in_refused(
+                form,
+                403,
                 _(
                     "Your directory account does not give access to Sharaka (it is disabled or in no Sharaka "
                     "group). Ask the ministry's IT service."
                 ),
-                "danger",
             )
-            return render_template("auth/sign_in.html", form=form), 403
+        except directory.DirectoryConflict:
+            return _sign_in_refused(
+                form,
+                409,
+                _(
+                    "Your directory entry's e-mail address belongs to another Sharaka account, which it cannot "
+                    "take over. Ask the ministry's Sharaka administrator."
+                ),
+            )
+        except directory.PasswordExpired:
+            help_text = current_app.config.get("LDAP_PASSWORD_HELP")
+            said = _("Your directory password has expired or must be changed: change it first.")
+            return _sign_in_refused(form, 403, f"{said} {help_text}" if help_text else said)
         if user is None:
             keep_even_if_refused()  # the failed attempt counts towards throttling
-            flash(_("Wrong e-mail or password."), "danger")
-            return render_template("auth/sign_in.html", form=form), 401
+            return _sign_in_refused(form, 401, _("Wrong e-mail or password."))
         target = form.next.data
         if not is_safe_redirect(target, allow_absolute=False):
             target = url_for("main.home")
@@ -74,6 +87,13 @@ def sign_in():
         finish_sign_in(user, remember=bool(form.remember.data))
         return redirect(target)
     return render_template("auth/sign_in.html", form=form), 422 if form.errors else 200
+
+
+def _sign_in_refused(form, status: int, message: str):
+    """The sign-in page again with why it refused (what the request wrote is kept only where the caller
+    said keep_even_if_refused)."""
+    flash(message, "danger")
+    return render_template("auth/sign_in.html", form=form), status
 
 
 def throttled_answer(throttled, template: str, **context):

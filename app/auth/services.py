@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from datetime import timedelta
 
 from flask import current_app
@@ -37,23 +38,30 @@ class SignInThrottled(Exception):
         self.minutes = minutes
 
 
-def authenticate(email: str, password: str, address: str) -> User | None:
+def sign_in_key(typed: str) -> str:
+    """What a typed sign-in name is counted under: compatibility forms folded (a full-width "ａｍｉｎａ" is
+    "amina", as the directory reads it), so spellings of one name share one failure budget."""
+    return normalize_email(unicodedata.normalize("NFKC", typed or ""))[:254]
+
+
+def authenticate(email: str, password: str, address: str, *, language: str | None = None) -> User | None:
     """Check a password, recording the attempt. Raise SignInThrottled when too many failures.
 
     The caller shows the same message for an unknown e-mail and a wrong
-    password, so nobody can learn which accounts exist.
+    password, so nobody can learn which accounts exist. `language`: a directory account made now.
     """
-    email = normalize_email(email)[:254]
+    email = sign_in_key(email)
     address = (address or "unknown")[:64]
     _check_throttle(email, address)
     user = db.session.scalar(select(User).where(User.email == email))
+    key = email
     if directory.is_enabled() and (user is None or not may_sign_in_locally(user, current_app.config)):
-        user, ok = _authenticate_in_directory(email, password, address)
+        user, ok, key = _authenticate_in_directory(email, password, address, language)
     else:
         # Hash something even for unknown accounts, so timing does not reveal them.
         ok = user.check_password(password) if user else _dummy_check(password)
     ok = ok and user is not None and user.is_active
-    db.session.add(LoginAttempt(email=email, address=address, succeeded=bool(ok)))
+    db.session.add(LoginAttempt(email=key, address=address, succeeded=bool(ok)))
     if ok:
         user.last_sign_in_at = utcnow()
         audit.record("signed_in", user, actor=user)
@@ -61,16 +69,30 @@ def authenticate(email: str, password: str, address: str) -> User | None:
     return None
 
 
-def _authenticate_in_directory(login: str, password: str, address: str) -> tuple[User | None, bool]:
-    """Directory sign-in; raises DirectoryUnavailable, or DirectoryNoAccess (the account is then
+def _authenticate_in_directory(
+    login: str, password: str, address: str, language: str | None
+) -> tuple[User | None, bool, str]:
+    """Directory sign-in: (the account, whether the password was right, what the attempt is counted under:
+    the person's address once the directory knows them, however they typed their name). Raises
+    DirectoryUnavailable, DirectoryConflict, PasswordExpired, or DirectoryNoAccess (the account is then
     deactivated, and the attempt recorded as a failure)."""
-    entry = directory.authenticate(login, password)
+    counted = {"key": login}
+
+    def before_bind(entry) -> None:
+        key = normalize_email(entry.email)[:254]
+        if key and key != login:
+            counted["key"] = key
+            _check_throttle(key, address)  # uid, mail and other spellings share the person's budget
+
+    entry = directory.authenticate(login, password, before_bind=before_bind)
     if entry is None:
-        return None, False
+        return None, False, counted["key"]
     try:
-        return directory.sync(entry), True
+        return directory.sync(entry, language=language), True, counted["key"]
+    except directory.AccountClosed:
+        return None, False, counted["key"]  # said as a wrong password, as for a closed local account
     except directory.DirectoryNoAccess:
-        db.session.add(LoginAttempt(email=login, address=address, succeeded=False))
+        db.session.add(LoginAttempt(email=counted["key"], address=address, succeeded=False))
         raise
 
 
@@ -292,6 +314,7 @@ def update_user(
     deactivated = user.is_active_account and not is_active
     if deactivated or is_active:
         user.deactivated_by_ministry = deactivated  # the admin who saves it is the ministry's
+        user.closed_by_directory = False  # and a directory sign-in does not undo it (directory.sync)
     user.is_active_account = is_active
     if new_password:
         check_password(user, new_password, field="new_password", by=by)

@@ -32,6 +32,7 @@ JOB_LABELS = {
     "audit-anchor": _l("Audit trail checked and its head published"),
     "storage-sweep": _l("Files left by interrupted work removed"),
     "receipts-purge": _l("Answers kept against repeated sends forgotten"),
+    "directory-sweep": _l("Directory accounts looked up again"),  # with LDAP_URL set only
 }
 # What the jobs page calls the counts a run records (their keys stay in `flask jobs status`). A count
 # not named here is shown by its key; a yes/no one is shown only when it is yes, by its own words.
@@ -53,6 +54,8 @@ COUNT_LABELS = {
     "removed": _l("removed"),
     "chain_rows": _l("rows in the audit chain"),
     "released": _l("items of ended agreements released"),
+    "closed": _l("accounts closed"),
+    "role_changed": _l("roles changed"),
 }
 FLAG_LABELS = {
     "unreachable": _l("mail server unreachable"),

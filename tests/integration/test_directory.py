@@ -5,7 +5,13 @@ LDAP-injection characters in the user name, and resets pointing to the ministry'
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+from contextlib import contextmanager
+
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from app.auth.models import User
@@ -228,3 +234,183 @@ def test_directory_accounts_are_told_to_use_the_ministrys_procedure(app, world, 
     assert mail.kind == "password_reset_directory"
     assert "intranet.example.ma/mot-de-passe" in mail.body_text and "/password/reset/" not in mail.body_text
     app.config["LDAP_PASSWORD_HELP"] = ""
+
+
+# --- what the directory may not take, and what it takes away (an outside probe's findings) ------------
+
+
+@contextmanager
+def _entries(server, *people: tuple[str, str, str, str], groups: tuple[str, ...] = ("sharaka-officers",)):
+    """People (uid, name, password, mail) added to the directory, in `groups`, for one test."""
+    server.ldif("\n".join(person(uid, name, password, mail=mail) for uid, name, password, mail in people))
+    for name in groups:
+        server.modify(
+            "\n".join(
+                f"dn: cn={name},{GROUPS}\nchangetype: modify\nadd: member\nmember: uid={uid},{PEOPLE}\n"
+                for uid, *_rest in people
+            )
+        )
+    try:
+        yield
+    finally:
+        for name in groups:
+            server.modify(
+                "\n".join(
+                    f"dn: cn={name},{GROUPS}\nchangetype: modify\ndelete: member\nmember: uid={uid},{PEOPLE}\n"
+                    for uid, *_rest in people
+                )
+            )
+        server.delete(*(f"uid={uid},{PEOPLE}" for uid, *_rest in people))
+
+
+@pytest.mark.parametrize("whose", ["partner", "admin"])
+def test_an_entry_carrying_a_local_partners_or_admins_address_does_not_take_the_account(app, world, ldap_on, whose):
+    """An entry with a partner's address had turned her account, its session and token, into an officer's
+    seeing the whole portfolio; one with the break-glass admin's had taken that account and its password."""
+    local = world.users[whose]
+    with _entries(ldap_on, ("stagiaire", "Stagiaire X", "Stagiaire-mot-de-passe", local.email)):
+        response = _sign_in(app, "stagiaire", "Stagiaire-mot-de-passe")[1]
+        assert response.status_code == 409
+        assert "belongs to another Sharaka account" in response.get_data(as_text=True)
+    account = _user(local.email)
+    assert (account.role, account.directory_dn, account.is_active_account) == (whose, None, True)
+    assert _sign_in(app, local.email, factories.PASSWORD)[1].status_code == 302  # her password still works
+
+
+def test_an_entry_in_no_group_with_a_partners_address_closes_nothing(app, world, ldap_on):
+    partner = world.users["partner"]
+    with _entries(ldap_on, ("curieux", "Curieux", "Curieux-mot-de-passe", partner.email), groups=()):
+        assert _sign_in(app, "curieux", "Curieux-mot-de-passe")[1].status_code == 403
+    assert _user(partner.email).is_active_account
+
+
+def test_two_entries_sharing_an_address_do_not_share_an_account(app, world, ldap_on):
+    """A secretariat's mailbox: each sign-in had relinked the one account to the other person (and role)."""
+    shared = "secretariat@ministere.example.ma"
+    with _entries(
+        ldap_on,
+        ("nadia", "Nadia Alaoui", "Nadia-mot-de-passe", shared),
+        ("rachid", "Rachid Amrani", "Rachid-mot-de-passe", shared),
+    ):
+        assert _sign_in(app, "nadia", "Nadia-mot-de-passe")[1].status_code == 302
+        assert _sign_in(app, "rachid", "Rachid-mot-de-passe")[1].status_code == 409
+    account = _user(shared)
+    assert (account.full_name, account.directory_dn) == ("Nadia Alaoui", f"uid=nadia,{PEOPLE}")
+
+
+def test_a_pre_made_local_officer_is_linked_at_the_first_directory_sign_in(app, world, ldap_on):
+    officer = world.users["other_officer"]
+    with _entries(ldap_on, ("omar", "Omar Benali", "Omar-mot-de-passe", officer.email)):
+        assert _sign_in(app, "omar", "Omar-mot-de-passe")[1].status_code == 302
+    account = _user(officer.email)
+    assert account.id == officer.id and account.directory_dn == f"uid=omar,{PEOPLE}"
+
+
+def test_an_account_the_admin_closed_stays_closed_whatever_the_directory_says(app, world, ldap_on):
+    assert _sign_in(app, "leila", "Leila-mot-de-passe-annuaire")[1].status_code == 302
+    from app.auth import services
+
+    leila = _user("leila@ministere.example.ma")
+    services.update_user(
+        leila,
+        full_name=leila.full_name,
+        role=leila.role,
+        organization=leila.organization,
+        language=leila.language,
+        is_active=False,
+        by=world.users["admin"],
+    )
+    db.session.commit()
+    assert not _user("leila@ministere.example.ma").is_active_account
+    response = _sign_in(app, "leila", "Leila-mot-de-passe-annuaire")[1]
+    assert response.status_code == 401  # as a closed local account: nothing said of why
+    assert not _user("leila@ministere.example.ma").is_active_account
+
+
+def test_the_sweep_cuts_off_leavers_who_never_sign_in_again(app, world, ldap_on):
+    from app.api.tokens import create_token
+    from app.auth import directory
+
+    with _entries(ldap_on, ("said", "Said Leaver", "Said-mot-de-passe", None), ("hamza", "Hamza", "Hamza-mdp-1", None)):
+        said_session, response = _sign_in(app, "said", "Said-mot-de-passe")
+        assert response.status_code == 302
+        hamza_session, _response = _sign_in(app, "hamza", "Hamza-mdp-1")
+        said = _user("said@ministere.example.ma")
+        _token, secret = create_token(said, "script", by=said)
+        db.session.commit()
+        ldap_on.modify(
+            f"dn: cn=sharaka-officers,{GROUPS}\nchangetype: modify\ndelete: member\nmember: uid=hamza,{PEOPLE}\n\n"
+            f"dn: cn=sharaka-managers,{GROUPS}\nchangetype: modify\nadd: member\nmember: uid=hamza,{PEOPLE}\n"
+        )
+        ldap_on.modify(
+            f"dn: cn=sharaka-officers,{GROUPS}\nchangetype: modify\ndelete: member\nmember: uid=said,{PEOPLE}\n"
+        )
+        ldap_on.delete(f"uid=said,{PEOPLE}")
+        ldap_on.ldif(person("said", "Said Leaver", "Said-mot-de-passe"))  # for the cleanup; in no group
+        try:
+            report = directory.sweep()
+            db.session.commit()
+        finally:
+            ldap_on.modify(
+                f"dn: cn=sharaka-managers,{GROUPS}\nchangetype: modify\ndelete: member\nmember: uid=hamza,{PEOPLE}\n\n"
+                f"dn: cn=sharaka-officers,{GROUPS}\nchangetype: modify\nadd: member\nmember: uid=hamza,{PEOPLE}\n\n"
+                f"dn: cn=sharaka-officers,{GROUPS}\nchangetype: modify\nadd: member\nmember: uid=said,{PEOPLE}\n"
+            )
+        assert report.closed == 1 and report.role_changed == 1 and not report.held
+        assert not _user("said@ministere.example.ma").is_active_account
+        assert said_session.get("/agreements/").status_code == 302  # the session ended
+        bearer = {"Authorization": f"Bearer {secret}"}
+        assert app.test_client().get("/api/v1/agreements", headers=bearer).status_code == 401
+        assert _user("hamza@ministere.example.ma").role == "manager"
+        assert hamza_session.get("/agreements/").status_code == 302  # opened as an officer: signs in again
+
+
+def test_the_sweep_holds_back_when_most_accounts_would_go_at_once(app, world, ldap_on):
+    """A group base misspelt makes everyone "in no group": half the ministry is not gone, a setting is wrong."""
+    from app.auth import directory
+
+    people = [(f"agent{n}", f"Agent {n}", f"Agent-{n}-mot-de-passe", None) for n in range(5)]
+    with _entries(ldap_on, *people):
+        for uid, _name, password, _mail in people:
+            assert _sign_in(app, uid, password)[1].status_code == 302
+        current_app.config["LDAP_GROUP_ROLES"] = f"officer=cn=sharaka-officerz,{GROUPS}"  # the test body's app
+        try:
+            report = directory.sweep()
+        finally:
+            current_app.config["LDAP_GROUP_ROLES"] = settings(ldap_on.url)["LDAP_GROUP_ROLES"]
+        assert report.held and report.closed == 0
+        assert all(_user(f"{uid}@ministere.example.ma").is_active_account for uid, *_rest in people)
+
+
+def test_spellings_of_one_person_share_one_failure_budget(app, world, ldap_on):
+    """uid, mail and full-width forms each had five guesses of their own."""
+    for login in ("amina", "amina@ministere.example.ma", "ａｍｉｎａ", "AMINA"):
+        for _attempt in range(2):
+            _sign_in(app, login, "wrong-password")
+    response = _sign_in(app, "amina", AMINA)[1]
+    assert response.status_code == 429
+
+
+def test_a_search_base_that_does_not_exist_says_the_directory_is_unavailable_and_logs_why(app, world, ldap_on, caplog):
+    app.config["LDAP_BASE_DN"] = f"ou=peopel,{SUFFIX}"
+    logging.getLogger("sharaka.directory").addHandler(caplog.handler)
+    try:
+        response = _sign_in(app, "amina", AMINA)[1]
+    finally:
+        logging.getLogger("sharaka.directory").removeHandler(caplog.handler)
+    assert response.status_code == 503  # not "wrong e-mail or password" for everyone
+    assert "does not exist" in caplog.text and AMINA not in caplog.text
+
+
+def test_a_sign_in_waits_on_the_directory_its_timeout_in_all(app, world, ldap_on):
+    """Each of five round trips had its own timeout: 12.75 s at a 3 s setting."""
+    import time as clock
+
+    app.config["LDAP_TIMEOUT_SECONDS"] = 1
+    os.kill(ldap_on.process.pid, signal.SIGSTOP)
+    try:
+        started = clock.monotonic()
+        assert _sign_in(app, "amina", AMINA)[1].status_code == 503
+        assert clock.monotonic() - started < 5
+    finally:
+        os.kill(ldap_on.process.pid, signal.SIGCONT)

@@ -506,6 +506,32 @@ def test_a_misspelt_role_or_file_type_stops_the_start(setting, value, named):
     assert setting in str(refused.value) and named in str(refused.value)
 
 
+LDAP_ON = {"LDAP_URL": "ldap://127.0.0.1:1", "LDAP_BASE_DN": "ou=people,dc=example,dc=ma"}
+
+
+@pytest.mark.parametrize(
+    "settings, named",
+    [
+        # A misspelt role had locked out (and deactivated) that whole role at its sign-ins.
+        ({"LDAP_GROUP_ROLES": "manger=cn=managers,dc=example,dc=ma"}, "manger"),
+        ({"LDAP_GROUP_ROLES": "partner=cn=partners,dc=example,dc=ma"}, "partner"),
+        ({"LDAP_GROUP_ROLES": "officer"}, "role=group DN"),
+        # These had answered 500 to every directory sign-in.
+        ({"LDAP_URL": "ldap://dc1.example.ma ldap://dc2.example.ma"}, "LDAP_URL"),
+        ({"LDAP_CA_FILE": "/nowhere/ca.pem"}, "LDAP_CA_FILE"),
+        ({"LDAP_USER_FILTER": "(uid=user"}, "LDAP_USER_FILTER"),
+        ({"LDAP_BASE_DN": ""}, "LDAP_BASE_DN"),
+    ],
+)
+def test_directory_settings_a_sign_in_would_trip_on_stop_the_start(settings, named):
+    from app import create_app
+    from config import TestingConfig
+
+    with pytest.raises(RuntimeError) as refused:
+        create_app(type("Misset", (TestingConfig,), LDAP_ON | settings))
+    assert named in str(refused.value)
+
+
 def test_production_refuses_debug_and_sends_hsts(production_env):
     import secrets
 
