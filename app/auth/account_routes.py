@@ -8,10 +8,10 @@ import time
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
-from app.auth import mfa, services
+from app.auth import mfa, services, sessions
 from app.auth.forms import CodeForm, PasswordConfirmForm, ProfileForm
 from app.auth.models import User
-from app.auth.routes import blueprint, finish_sign_in, throttled_answer
+from app.auth.routes import blueprint, finish_sign_in, throttled_answer, throttled_message
 from app.core import audit
 from app.core.db import commit_or_conflict
 from app.core.errors import ValidationFailed
@@ -32,7 +32,10 @@ def _pending_user() -> tuple[User | None, dict]:
     if not isinstance(pending, dict) or time.time() - int(pending.get("at") or 0) > PENDING_SECONDS:
         return None, {}
     user = db.session.get(User, int(pending.get("user_id") or 0)) if pending.get("user_id") else None
-    return (user if user is not None and user.is_active else None), pending
+    # The cookie is signed, not proof of a password: the key it carries must be the one the account keeps.
+    if user is None or not user.is_active or not mfa.second_step_of(user, pending.get("key")):
+        return None, {}
+    return user, pending
 
 
 @blueprint.route("/sign-in/code", methods=["GET", "POST"])
@@ -113,13 +116,17 @@ def enrol_two_factor():
     require(current_user, "session.manage")
     if current_user.has_totp:
         return redirect(url_for("auth.security"))
-    if not current_user.totp_secret:
+    if request.method == "GET":
+        # A secret drawn for each showing: one shown earlier (to whoever had the session then) and kept
+        # had been offered again, and once confirmed that person held the second factor too.
         mfa.start_enrolment(current_user)
         commit_or_conflict()  # the QR code shown must match the stored secret, whatever follows
     form = CodeForm()
     if form.validate_on_submit():
         with refusal_shown_on(form):
             codes = mfa.confirm_enrolment(current_user, form.code.data)
+            # Turned on, often for fear of a leak: the account's other browsers sign in again, with the code.
+            sessions.end_all(current_user, "two_factor_on", keep=current_user.current_session)
             return render_template("auth/recovery_codes.html", codes=codes, next_url=url_for("auth.security"))
     return render_template(
         "auth/enrol_two_factor.html", form=form, qr=mfa.qr_svg(current_user), secret=current_user.totp_secret
@@ -136,8 +143,14 @@ def turn_off_two_factor():
         return refused(back, form_errors(form))
     if requires_second_factor(current_user, current_app.config):
         return refused(back, ValidationFailed(_("Your role must use two-factor sign-in: it cannot be turned off.")))
-    if not current_user.is_directory_account and not current_user.check_password(form.password.data):
-        return refused(back, ValidationFailed(_("The current password is wrong.")))
+    if not current_user.is_directory_account:
+        try:
+            services.check_current_password(current_user, form.password.data, request.remote_addr or "")
+        except services.SignInThrottled as throttled:
+            return refused(back, ValidationFailed(throttled_message(throttled)))
+        except ValidationFailed as wrong:  # not refused(): its rollback would forget the failed attempt
+            flash(wrong.message, "danger")
+            return redirect(back, 303)
     return_here_if_refused(back)
     mfa.check_code(current_user, form.code.data, address=request.remote_addr or "")
     mfa.turn_off(current_user, by=current_user, reason="by_user")

@@ -40,6 +40,27 @@ def needs_second_step(user: User) -> bool:
     return user.has_totp or requires_second_factor(user, current_app.config)
 
 
+def begin_second_step(user: User) -> str:
+    """After a right password: the key the browser keeps until the code, whose hash the account keeps (a
+    later password sign-in replaces it). A role that must enrol gets a secret drawn for this sign-in: one
+    drawn for an earlier, unfinished one had been shown again to whoever next got past the password."""
+    key = secrets.token_urlsafe(32)
+    user.second_step_key = _hash(key)
+    if not user.has_totp:
+        start_enrolment(user)
+    return key
+
+
+def second_step_of(user: User | None, key: object) -> bool:
+    """Whether `key` is the one the account's pending second step was given (and the account has one)."""
+    return (
+        user is not None
+        and isinstance(key, str)
+        and bool(user.second_step_key)
+        and hmac.compare_digest(_hash(key), user.second_step_key)
+    )
+
+
 def start_enrolment(user: User) -> str:
     """A new secret, not yet in force (until confirmed with a code)."""
     if user.has_totp:

@@ -79,6 +79,7 @@ def sign_in():
             session.clear()
             session["mfa_pending"] = {
                 "user_id": user.id,
+                "key": mfa.begin_second_step(user),  # the password's proof, checked on the server
                 "remember": bool(form.remember.data),
                 "next": target,
                 "at": int(time.time()),
@@ -96,21 +97,23 @@ def _sign_in_refused(form, status: int, message: str):
     return render_template("auth/sign_in.html", form=form), status
 
 
-def throttled_answer(throttled, template: str, **context):
-    flash(
-        ngettext(
-            "Too many failed sign-in attempts. Try again in %(num)d minute.",
-            "Too many failed sign-in attempts. Try again in %(num)d minutes.",
-            throttled.minutes,
-        ),
-        "danger",
+def throttled_message(throttled) -> str:
+    return ngettext(
+        "Too many failed sign-in attempts. Try again in %(num)d minute.",
+        "Too many failed sign-in attempts. Try again in %(num)d minutes.",
+        throttled.minutes,
     )
+
+
+def throttled_answer(throttled, template: str, **context):
+    flash(throttled_message(throttled), "danger")
     return render_template(template, **context), 429
 
 
 def finish_sign_in(user, *, remember: bool) -> None:
     """Open the server-side session and sign the browser in (after the password, and the code if any)."""
     services.clear_failures(user.email, request.remote_addr or "")
+    user.second_step_key = None  # a pending second step is spent (or had none)
     sessions.start(
         user, remember=remember, address=request.remote_addr or "", user_agent=request.headers.get("User-Agent", "")
     )
@@ -188,12 +191,21 @@ def change_password():
     if current_user.is_directory_account:  # the directory owns this password
         return render_template("auth/change_password.html", form=form), 200 if request.method == "GET" else 409
     if form.validate_on_submit():
-        with refusal_shown_on(form):
-            services.change_password(
-                current_user, form.current_password.data, form.new_password.data, revoke_tokens=form.revoke_tokens.data
-            )
-            flash(_("Your password has been changed."), "success")
-            return redirect(url_for("main.home"))
+        try:
+            # Nothing is changed before a refusal but the failed attempt, which is kept (keep_work).
+            with refusal_shown_on(form, keep_work=True):
+                services.change_password(
+                    current_user,
+                    form.current_password.data,
+                    form.new_password.data,
+                    revoke_tokens=form.revoke_tokens.data,
+                    address=request.remote_addr or "",
+                )
+                flash(_("Your password has been changed."), "success")
+                return redirect(url_for("main.home"))
+        except services.SignInThrottled as throttled:
+            db.session.rollback()
+            return throttled_answer(throttled, "auth/change_password.html", form=form)
     return render_template("auth/change_password.html", form=form), form_status(form)
 
 

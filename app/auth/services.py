@@ -15,6 +15,7 @@ from app.auth import directory, passwords, sessions
 from app.auth.leavers import cut_off
 from app.auth.models import LoginAttempt, User, normalize_email
 from app.core import audit
+from app.core.db import keep_even_if_refused
 from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.i18n import ngettext
@@ -176,12 +177,28 @@ def clear_failures(email: str, address: str) -> None:
     )
 
 
-def change_password(user: User, current_password: str, new_password: str, *, revoke_tokens: bool) -> None:
-    """Change a user's own password: every other session ends, and their API tokens too if they ask."""
-    if not user.check_password(current_password):
-        raise ValidationFailed(
-            _("The current password is wrong."), {"current_password": [_("The current password is wrong.")]}
-        )
+def check_current_password(user: User, password: str, address: str, *, field: str = "current_password") -> None:
+    """The password asked again before a change (a new password, two-factor off). A wrong one counts as a
+    failed sign-in of the account from that address, and the sign-in throttle applies (SignInThrottled): a
+    session left open had been a way to guess the password without limit. The caller keeps the attempt
+    (keep_even_if_refused)."""
+    address = (address or "unknown")[:64]
+    _check_throttle(user.email, address)
+    if not user.check_password(password):
+        db.session.add(LoginAttempt(email=user.email, address=address, succeeded=False))
+        keep_even_if_refused()
+        raise ValidationFailed(_("The current password is wrong."), {field: [_("The current password is wrong.")]})
+
+
+def change_password(
+    user: User, current_password: str, new_password: str, *, revoke_tokens: bool, address: str = ""
+) -> None:
+    """Change a user's own password: every other session ends, and their API tokens too if they ask, and
+    what else a leaver's cut-off ends but the person's own session: the calendar address, and a second
+    factor begun but not confirmed (drawn by whoever had the session)."""
+    from app.notifications.services import revoke_calendar_feed
+
+    check_current_password(user, current_password, address)
     if new_password == current_password:
         message = _("The new password must differ from the current one.")
         raise ValidationFailed(message, {"new_password": [message]})
@@ -189,6 +206,9 @@ def change_password(user: User, current_password: str, new_password: str, *, rev
     user.set_password(new_password)
     ended = sessions.end_all(user, "password_changed", keep=user.current_session)
     revoked = revoke_all_tokens(user, by=user) if revoke_tokens else 0
+    revoke_calendar_feed(user)
+    if not user.has_totp:
+        user.totp_secret = None
     audit.record("password_changed", user, actor=user, changes={"sessions_ended": ended, "tokens_revoked": revoked})
 
 

@@ -4,7 +4,8 @@ Plain values out: a status for the file and one dictionary per signature, stored
 and shown on the signature panel, the printable summary and the API. The trust roots
 are the PEM files in SIGNATURE_TRUST_ROOTS; nothing else is trusted (not the
 operating system's store). Revocation is asked of OCSP/CRL servers only when
-SIGNATURE_CHECK_REVOCATION is on, and then in soft-fail mode: an unreachable server
+SIGNATURE_CHECK_REVOCATION is on and the chain reaches a configured root (nothing is fetched
+for a certificate nobody vouches for), and then in soft-fail mode: an unreachable server
 is reported, not taken for a revoked certificate.
 """
 
@@ -81,12 +82,34 @@ def _outside_any_event_loop(function, *args):
         return pool.submit(function, *args).result()
 
 
+# Seconds one revocation server (OCSP, CRL) may take to answer.
+FETCH_TIMEOUT = 3
+
+
+def _context(roots, *, fetching: bool):
+    from pyhanko_certvalidator import ValidationContext
+
+    if not fetching:
+        return ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
+    from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
+
+    return ValidationContext(
+        trust_roots=roots,
+        allow_fetching=True,
+        revocation_mode="soft-fail",
+        fetcher_backend=RequestsFetcherBackend(per_request_timeout=FETCH_TIMEOUT),
+    )
+
+
 def _check(embedded, roots, check_revocation: bool) -> dict:
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko.sign.validation.errors import SignatureValidationError
-    from pyhanko_certvalidator import ValidationContext
 
-    context = ValidationContext(trust_roots=roots, allow_fetching=check_revocation, revocation_mode="soft-fail")
+    # Nothing is fetched for a chain the configured roots do not vouch for: a certificate names any address
+    # it likes (its issuer's, its OCSP and CRL servers'), and the web worker had asked one chosen by whoever
+    # made the file, inside the ministry's network. A chain that reaches a root is then checked again with
+    # its revocation servers asked, each for at most FETCH_TIMEOUT seconds.
+    context = _context(roots, fetching=False)
     info = {
         "field": embedded.field_name,
         "signer": None,
@@ -101,6 +124,8 @@ def _check(embedded, roots, check_revocation: bool) -> dict:
     }
     try:
         status = _outside_any_event_loop(validate_pdf_signature, embedded, context)
+        if check_revocation and status.trusted:
+            status = _outside_any_event_loop(validate_pdf_signature, embedded, _context(roots, fetching=True))
     except (SignatureValidationError, ValueError, KeyError, TypeError) as error:
         info["problem"] = error.__class__.__name__
         return info

@@ -4,6 +4,7 @@ lock-out, no secrets in cookies, headers, and production refusing to start unsaf
 from __future__ import annotations
 
 import io
+import os
 import tracemalloc
 import zipfile
 
@@ -547,3 +548,19 @@ def test_production_refuses_debug_and_sends_hsts(production_env):
     response = production.test_client().get("/healthz")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
     assert not production.debug
+
+
+def test_the_wsgi_entry_point_is_production_unless_told_otherwise(tmp_path):
+    """A gunicorn started without its environment file had served the development configuration, signing
+    sessions with its public key."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {key: value for key, value in os.environ.items() if key not in ("SHARAKA_CONFIG", "SECRET_KEY")}
+    env["SHARAKA_INSTANCE_DIR"] = str(tmp_path)
+    started = subprocess.run(
+        [sys.executable, "-c", "import wsgi"], cwd=tmp_path, env=env | {"PYTHONPATH": str(root)}, capture_output=True
+    )
+    assert started.returncode != 0 and b"SECRET_KEY" in started.stderr

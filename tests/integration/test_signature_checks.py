@@ -208,3 +208,41 @@ def test_a_refusal_on_the_agreement_page_says_what_was_not_saved(world, signed_i
     )
     page = response.get_data(as_text=True)
     assert "Not saved: Name: This field is required." in page and "correct the errors below" not in page
+
+
+def test_a_certificate_nobody_vouches_for_makes_the_server_fetch_nothing(app, world, signed_in, in_signature):
+    """The web worker had fetched the address a stranger's certificate named (its issuer's, OCSP, CRL) from
+    inside the ministry's network, and waited on it: a signed copy a partner makes reaches internal hosts."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked: list[str] = []
+
+    class Listener(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            asked.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def do_POST(self):  # noqa: N802
+            self.do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Listener)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/internal-service"
+    before = app.config["SIGNATURE_CHECK_REVOCATION"]
+    app.config["SIGNATURE_CHECK_REVOCATION"] = True
+    try:
+        stranger = Authority.create("Stranger Root")
+        signer = stranger.signer("Eve Dupont", fetch_url=url, embed_issuer=False)
+        body = sign(plain_pdf("Convention", "Article 1"), signer)
+        response = upload(signed_in("officer"), in_signature, body, "signed.pdf")
+        assert response.status_code in (302, 303)
+        assert latest_check(in_signature).status == "untrusted"
+        assert asked == []
+    finally:
+        app.config["SIGNATURE_CHECK_REVOCATION"] = before
+        server.shutdown()

@@ -5,6 +5,7 @@ admin's reset (audited)."""
 from __future__ import annotations
 
 import re
+import time
 
 import pyotp
 import pytest
@@ -30,9 +31,9 @@ def _enrol(client) -> tuple[str, list[str]]:
     page = client.get("/account/two-factor").get_data(as_text=True)
     assert "<svg" in page and "otpauth" not in page.split("<svg", 1)[0][-200:]  # drawn here, inline
     secret = _secret_from(page)
-    wrong = client.post("/account/two-factor", data={"code": "000000"})
+    wrong = client.post("/account/two-factor", data={"code": "000000"}, csrf_from="/account")
     assert wrong.status_code == 422 and "is-invalid" in wrong.get_data(as_text=True)
-    done = client.post("/account/two-factor", data={"code": pyotp.TOTP(secret).now()})
+    done = client.post("/account/two-factor", data={"code": pyotp.TOTP(secret).now()}, csrf_from="/account")
     assert done.status_code == 200
     codes = re.findall(r'class="recovery-code">([a-z0-9\-]+)<', done.get_data(as_text=True))
     return secret, codes
@@ -181,7 +182,7 @@ ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 def test_codes_of_digits_no_clock_gives_are_wrong_codes(signed_in, typed):
     client = signed_in("officer")
     client.get("/account/two-factor")
-    response = client.post("/account/two-factor", data={"code": typed})
+    response = client.post("/account/two-factor", data={"code": typed}, csrf_from="/account")
     assert response.status_code == 422 and "That code is not right" in response.get_data(as_text=True)
 
 
@@ -190,9 +191,86 @@ def test_a_code_typed_on_an_arabic_keyboard_is_the_same_code(app, world, signed_
     person = world.users["manager"]
     client = signed_in("manager")
     secret = _secret_from(client.get("/account/two-factor").get_data(as_text=True))
-    done = client.post("/account/two-factor", data={"code": pyotp.TOTP(secret).now().translate(ARABIC_INDIC)})
+    typed = pyotp.TOTP(secret).now().translate(ARABIC_INDIC)
+    done = client.post("/account/two-factor", data={"code": typed}, csrf_from="/account")
     assert done.status_code == 200 and _fresh(person).has_totp
     _later(person)
     second, response = _password_step(app, person)
     right = second.post("/sign-in/code", data={"code": " ".join(pyotp.TOTP(secret).now().translate(ARABIC_INDIC))})
     assert right.status_code == 302 and second.get("/agreements/").status_code == 200
+
+
+# --- what a password alone, or a signing key alone, may not give (an outside probe's findings) ---------
+
+
+def test_each_sign_in_that_must_enrol_gets_its_own_secret(app, world):
+    """A secret shown to one person past the password, never confirmed, had been shown again to the next
+    one: the real person enrolled it, and the first one then held the second factor too."""
+    app.config["MFA_REQUIRED_ROLES"] = ("manager",)
+    try:
+        person = world.users["manager"]
+        intruder, _response = _password_step(app, person)
+        seen_by_intruder = _secret_from(intruder.get("/sign-in/code").get_data(as_text=True))
+        owner, _response = _password_step(app, person)
+        secret = _secret_from(owner.get("/sign-in/code").get_data(as_text=True))
+        assert secret != seen_by_intruder
+        assert owner.post("/sign-in/code", data={"code": pyotp.TOTP(secret).now()}).status_code == 200
+        # The intruder's pending step was replaced by the owner's: it no longer leads anywhere.
+        late = intruder.post("/sign-in/code", data={"code": pyotp.TOTP(seen_by_intruder).now()}, csrf_from="/sign-in")
+        assert late.status_code == 302 and late.headers["Location"].endswith("/sign-in")
+        assert intruder.get("/agreements/").status_code == 302
+    finally:
+        app.config["MFA_REQUIRED_ROLES"] = ()
+
+
+def test_a_signed_cookie_without_the_password_step_opens_no_second_step(app, world):
+    """With SECRET_KEY, a forged `mfa_pending` had let anyone enrol their own code on an account without one."""
+    target = world.users["admin"]
+    client = SignedInClient(app, None)
+    with client.http.session_transaction() as session:
+        session["mfa_pending"] = {"user_id": target.id, "remember": False, "next": "/", "at": int(time.time())}
+    response = client.get("/sign-in/code")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/sign-in")
+    with client.http.session_transaction() as session:
+        session["mfa_pending"] = {"user_id": target.id, "key": "guessed", "next": "/", "at": int(time.time())}
+    assert client.get("/sign-in/code").status_code == 302
+    assert _fresh(target).totp_secret is None
+
+
+def test_the_enrolment_page_draws_a_new_secret_each_time_it_is_shown(world, signed_in):
+    client = signed_in("officer")
+    first = _secret_from(client.get("/account/two-factor").get_data(as_text=True))
+    assert _secret_from(client.get("/account/two-factor").get_data(as_text=True)) != first
+
+
+def test_turning_two_factor_on_ends_the_accounts_other_sessions(app, world, signed_in):
+    other = signed_in("officer")
+    _enrol(signed_in("officer"))
+    assert other.get("/agreements/").status_code == 302
+
+
+def test_the_current_password_cannot_be_guessed_from_an_open_session(app, world, signed_in):
+    """A session left open had been a way to guess the account's password without limit."""
+    client = signed_in("officer")
+    new = {"new_password": "Une-phrase-longue-2026", "confirm": "Une-phrase-longue-2026"}
+    for guess in range(5):
+        response = client.post("/account/password", data={"current_password": f"guess-{guess}", **new})
+        assert response.status_code == 422 and "The current password is wrong." in response.get_data(as_text=True)
+    response = client.post("/account/password", data={"current_password": factories.PASSWORD, **new})
+    assert response.status_code == 429  # the right one now waits too, as at the sign-in
+    assert "Too many failed sign-in attempts" in response.get_data(as_text=True)
+
+
+def test_a_changed_password_ends_the_calendar_address_and_a_second_factor_begun(world, signed_in):
+    from app.notifications.services import calendar_feed_of, create_calendar_feed
+
+    person = world.users["officer"]
+    client = signed_in("officer")
+    client.get("/account/two-factor")  # a secret drawn, never confirmed
+    create_calendar_feed(_fresh(person))
+    db.session.commit()
+    new = {"new_password": "Une-phrase-longue-2026", "confirm": "Une-phrase-longue-2026"}
+    response = client.post("/account/password", data={"current_password": factories.PASSWORD, **new})
+    assert response.status_code == 302
+    person = _fresh(person)
+    assert calendar_feed_of(person) is None and person.totp_secret is None

@@ -23,7 +23,7 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def _certificate(subject, issuer, public_key, issuer_key, *, is_ca: bool):
+def _certificate(subject, issuer, public_key, issuer_key, *, is_ca: bool, fetch_url: str | None = None):
     now = datetime.now(timezone.utc)
     builder = (
         x509.CertificateBuilder()
@@ -66,6 +66,21 @@ def _certificate(subject, issuer, public_key, issuer_key, *, is_ca: bool):
             ),
             critical=True,
         ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+    if fetch_url:  # where a validator may go for the issuer, OCSP and the CRL: any address the maker likes
+        from cryptography.x509.oid import AuthorityInformationAccessOID
+
+        location = x509.UniformResourceIdentifier(fetch_url)
+        builder = builder.add_extension(
+            x509.AuthorityInformationAccess(
+                [
+                    x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, location),
+                    x509.AccessDescription(AuthorityInformationAccessOID.OCSP, location),
+                ]
+            ),
+            critical=False,
+        ).add_extension(
+            x509.CRLDistributionPoints([x509.DistributionPoint([location], None, None, None)]), critical=False
+        )
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -88,15 +103,18 @@ class Authority:
         path.write_bytes(_pem(self.certificate))
         return path
 
-    def signer(self, common_name: str):
-        """A pyHanko signer whose certificate this CA issued."""
+    def signer(self, common_name: str, *, fetch_url: str | None = None, embed_issuer: bool = True):
+        """A pyHanko signer whose certificate this CA issued (naming `fetch_url` as its issuer's, OCSP and
+        CRL address; without `embed_issuer`, the file does not carry the CA's certificate)."""
         from asn1crypto import x509 as asn1_x509
         from pyhanko.keys import load_private_key_from_pemder_data
         from pyhanko.sign import signers
         from pyhanko_certvalidator.registry import SimpleCertificateStore
 
         key = ec.generate_private_key(ec.SECP256R1())
-        certificate = _certificate(_name(common_name), _name(self.name), key.public_key(), self.key, is_ca=False)
+        certificate = _certificate(
+            _name(common_name), _name(self.name), key.public_key(), self.key, is_ca=False, fetch_url=fetch_url
+        )
         key_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
@@ -105,6 +123,8 @@ class Authority:
             signing_key=load_private_key_from_pemder_data(key_pem, passphrase=None),
             cert_registry=SimpleCertificateStore.from_certs(
                 [asn1_x509.Certificate.load(self.certificate.public_bytes(serialization.Encoding.DER))]
+                if embed_issuer
+                else []
             ),
         )
 
