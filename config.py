@@ -131,6 +131,9 @@ class Config:
 
     # Bounds on reading a version's text for a comparison (app/versions/extract.py).
     EXTRACT_MAX_PAGES = env_int("EXTRACT_MAX_PAGES", 300)
+    # Reading one version's text for a comparison: at most this long and this much memory (a child process).
+    EXTRACT_SECONDS = env_int("EXTRACT_SECONDS", 15)
+    EXTRACT_MEMORY_MB = env_int("EXTRACT_MEMORY_MB", 512)
     EXTRACT_MAX_PARAGRAPHS = env_int("EXTRACT_MAX_PARAGRAPHS", 20000)
     EXTRACT_MAX_CHARS = env_int("EXTRACT_MAX_CHARS", 2_000_000)
     EXTRACT_MAX_XML_BYTES = env_int("EXTRACT_MAX_XML_MB", 20) * 1024 * 1024

@@ -355,7 +355,11 @@ def send_stored(stored_file: StoredFile, download_name: str):
             as_attachment=True,
             download_name=download_name,
             max_age=0,
+            etag=False,
         )
+        # Files are kept once per content: the file's own time is when anyone first stored these bytes, which
+        # told another organisation that they existed, and since when. Ranges still work (resumed downloads).
+        response.headers.pop("Last-Modified", None)
     else:
         # Streamed a chunk at a time from the database, inside the request's context.
         response = send_file(

@@ -71,15 +71,73 @@ class _Collector:
 
 
 def extract(path: Path, content_type: str) -> Extracted:
-    """The paragraphs of the file at `path`; never raises for a damaged or hostile file."""
+    """The paragraphs of the file at `path`; never raises for a damaged or hostile file. Read in a child
+    process given EXTRACT_SECONDS and EXTRACT_MEMORY_MB: a 6 KB PDF whose pages share one stream of 200,000
+    drawing operators, or a DOCX of 30,000 styles, had held a web worker for minutes (killed at gunicorn's
+    30 s, and read again from nothing at each try); past the bounds the file is "too large", and kept so."""
     if content_type not in COMPARABLE_TYPES:
         return Extracted("unsupported")
+    config = current_app.config
+    return _bounded(
+        _extract_here, path, content_type, seconds=config["EXTRACT_SECONDS"], memory_mb=config["EXTRACT_MEMORY_MB"]
+    )
+
+
+def _bounded(function, *args, seconds: float, memory_mb: int) -> Extracted:
+    """`function(*args)` in a forked child, its address space capped `memory_mb` above the parent's, killed
+    after `seconds`: its answer, or "too_large" when it ran out of either."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(sender, memory_mb, function, args), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if receiver.poll(seconds):
+            status, paragraphs = receiver.recv()
+            return Extracted(status, paragraphs)
+        current_app.logger.warning("text extraction stopped after %s s: %s", seconds, args[0])
+        return Extracted("too_large")
+    except EOFError:  # the child died without a word (out of memory, killed)
+        return Extracted("too_large")
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
+
+
+def _child(sender, memory_mb: int, function, args) -> None:
+    import os
+    import resource
+
+    try:
+        try:
+            with open("/proc/self/statm") as statm:
+                used = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            limit = used + memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        except (OSError, ValueError):  # not Linux: the time bound still holds
+            pass
+        try:
+            result = function(*args)
+        except MemoryError:
+            result = Extracted("too_large")
+        sender.send((result.status, result.paragraphs))
+    except BaseException:  # noqa: BLE001 - the parent reads silence as "too large"
+        pass
+    finally:
+        os._exit(0)  # nothing of the parent's (database connections, files) is closed or flushed here
+
+
+def _extract_here(path: Path, content_type: str) -> Extracted:
     try:
         if content_type == PDF:
             return _pdf(path)
         _check_zip(path, "word/document.xml" if content_type == DOCX else "content.xml")
         return _docx(path) if content_type == DOCX else _odt(path)
-    except ArchiveTooLarge:
+    except (ArchiveTooLarge, MemoryError):
         return Extracted("too_large")
     except Exception:  # noqa: BLE001 - any library error on a damaged file means "cannot be read"
         current_app.logger.info("text extraction failed for %s", path.name, exc_info=True)
@@ -108,6 +166,7 @@ def _heading_level(style_name: str) -> int:
 
 def _docx(path: Path) -> Extracted:
     import docx
+    from docx.oxml.ns import qn
     from docx.table import Table
 
     document = docx.Document(str(path))
@@ -122,9 +181,16 @@ def _docx(path: Path) -> Extracted:
             else:
                 yield block
 
+    # Each style's name read once: python-docx looks a paragraph's style up in the whole style sheet, which for a
+    # sheet of 30,000 styles made each paragraph cost a search.
+    names: dict[str, str] = {}
+    for style in document.styles.element.findall(qn("w:style")):
+        style_id, name = style.get(qn("w:styleId")), style.find(qn("w:name"))
+        if style_id and name is not None and style_id not in names:
+            names[style_id] = name.get(qn("w:val")) or ""
     for paragraph in paragraphs_of(document):
-        style = paragraph.style.name if paragraph.style is not None else ""
-        if not collector.add(paragraph.text, _heading_level(style)):
+        style_id = paragraph._p.style  # the paragraph's own w:pStyle value, without a look-up
+        if not collector.add(paragraph.text, _heading_level(names.get(style_id or "", ""))):
             break
     return collector.result()
 

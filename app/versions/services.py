@@ -16,7 +16,7 @@ from app.versions.models import DocumentText
 STATUS_MESSAGES = {
     "no_text": _l("No text could be extracted from this version (perhaps a scan or an image)."),
     "unreadable": _l("This version could not be read (a damaged or protected file)."),
-    "too_large": _l("This version is too large to be compared."),
+    "too_large": _l("This version is too large or too complex to be compared."),
     "unsupported": _l("Only DOCX, ODT and PDF versions can be compared."),
     "truncated": _l("This version is very long: only its beginning is compared."),
 }

@@ -264,3 +264,76 @@ def test_the_documents_panel_offers_the_comparison_once_there_are_two_versions(a
     assert "compare-documents" not in client.get(f"/agreements/{mou.id}").get_data(as_text=True)
     attach(mou, odt_bytes(V2), "b.odt", officer)
     assert f'href="/agreements/{mou.id}/compare"' in client.get(f"/agreements/{mou.id}").get_data(as_text=True)
+
+
+def _pages_sharing_one_long_stream(pages: int = 20, operators: int = 200_000) -> bytes:
+    """A few KB of PDF whose every page draws the same stream of empty text operators: no character is
+    added, so no text bound is ever reached, and reading it took minutes."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    stream = DecodedStreamObject()
+    stream.set_data(b"BT /F1 12 Tf " + b"() Tj " * operators + b"ET")
+    contents = writer._add_object(stream.flate_encode())
+    font = writer._add_object(
+        DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Font"),
+                NameObject("/Subtype"): NameObject("/Type1"),
+                NameObject("/BaseFont"): NameObject("/Helvetica"),
+            }
+        )
+    )
+    resources = DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})})
+    for _ in range(pages):
+        page = writer.add_blank_page(200, 200)
+        page[NameObject("/Contents")] = contents
+        page[NameObject("/Resources")] = resources
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_file_costly_to_read_is_stopped_and_kept_as_too_large(app, world, signed_in, mou):
+    """A 6 KB PDF had held a web worker 84 s (and killed it under gunicorn), read again at every try."""
+    import time
+
+    officer = world.users["officer"]
+    good = attach(mou, plain_pdf("Article 1", "Texte"), "v1.pdf", officer)
+    slow = attach(mou, _pages_sharing_one_long_stream(), "v2.pdf", officer)
+    seconds = app.config["EXTRACT_SECONDS"]
+    app.config["EXTRACT_SECONDS"] = 2
+    try:
+        started = time.monotonic()
+        page = signed_in("officer").get(f"/agreements/{mou.id}/compare?old={good.id}&new={slow.id}")
+        assert time.monotonic() - started < 30  # stopped at its bound, not read through
+        assert page.status_code == 200 and 'data-status="too_large"' in page.get_data(as_text=True)
+    finally:
+        app.config["EXTRACT_SECONDS"] = seconds
+    cached = db.session.get(DocumentText, slow.stored_file_id)
+    assert cached is not None and cached.status == "too_large"  # the next request does not read it again
+
+
+def test_a_file_that_needs_too_much_memory_to_read_is_too_large(app, tmp_path):
+    """A 15 MB DOCX whose style sheet unpacks to 100 MB passed every ZIP bound and took 1.2 GB to open."""
+    import zipfile
+
+    plain = BytesIO(docx_bytes([("p", "Paragraphe")]))
+    path = tmp_path / "v.docx"
+    style = '<w:style w:type="paragraph" w:styleId="S{n}"><w:name w:val="Style {n}"/></w:style>'
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "word/styles.xml":
+                head, _sep, tail = data.decode().rpartition("</w:styles>")
+                data = (head + "".join(style.format(n=n) for n in range(300_000)) + "</w:styles>" + tail).encode()
+            target.writestr(item, data)
+    limit = current_app.config["EXTRACT_MEMORY_MB"]
+    current_app.config["EXTRACT_MEMORY_MB"] = 64  # the 300,000 styles need several hundred
+    try:
+        # Python says "out of memory" as MemoryError (too large); libxml2 as a parse error (unreadable).
+        assert extraction.extract(path, extraction.DOCX).status in ("too_large", "unreadable")
+    finally:
+        current_app.config["EXTRACT_MEMORY_MB"] = limit
+    assert extraction.extract(path, extraction.DOCX).status == "ok"  # within the default bound it is read
