@@ -10,7 +10,7 @@ from wtforms import (
     StringField,
 )
 from wtforms.validators import DataRequired, Email, EqualTo, Length
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
 from app.auth.models import ROLES
 from app.core.forms import Form, stripped
@@ -55,10 +55,19 @@ class ResetPasswordForm(Form):
     )
 
 
+class OneTimeInput(TextInput):
+    """A code field drawn empty, also after a wrong code: the right code typed next had been joined onto the
+    wrong one (the cursor at its start), refused again, and counted towards the sign-in throttle."""
+
+    def __call__(self, field, **kwargs):
+        kwargs["value"] = ""
+        return super().__call__(field, **kwargs)
+
+
 class CodeForm(Form):
     """The second step of sign-in, enrolment and turning two-factor sign-in off."""
 
-    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)])
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)], widget=OneTimeInput())
 
 
 class PasswordConfirmForm(Form):

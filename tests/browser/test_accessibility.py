@@ -133,3 +133,24 @@ def test_the_language_is_chosen_with_the_keyboard_before_the_page_switches(live_
     navigate(page, lambda: select.press("Enter"))
     page.wait_for_function("language => document.documentElement.lang === language", arg=chosen)
     switch_language(page, "fr")
+
+
+def test_focus_is_seen_on_the_top_bar_and_a_refusal_is_where_the_focus_goes(live_server, page, demo_accounts):
+    """The language list and the search box of the green bar had a focus ring of green on green (1.0:1); a
+    wrong password left the focus at the top of the page, the reason in a banner nobody announced."""
+    page.context.clear_cookies()
+    page.goto(live_server + "/sign-in", wait_until="load")
+    page.fill("input[name=email]", "nobody@sharaka.example")
+    page.fill("input[name=password]", "not-the-password")
+    navigate(page, lambda: page.press("input[name=password]", "Enter"))
+    page.wait_for_function("document.activeElement && document.activeElement.classList.contains('alert-danger')")
+    person = account(demo_accounts, "officer")
+    sign_in(page, live_server, person["email"], person["password"])
+    page.goto(live_server + "/dashboard", wait_until="load")
+    page.locator("#language-select").focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")  # reached by the keyboard: :focus-visible applies
+    outline = page.evaluate(
+        "(() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineColor]; })()"
+    )
+    assert outline[0] == "solid" and outline[1] in ("rgb(255, 255, 255)", "#fff")

@@ -274,3 +274,11 @@ def test_a_changed_password_ends_the_calendar_address_and_a_second_factor_begun(
     assert response.status_code == 302
     person = _fresh(person)
     assert calendar_feed_of(person) is None and person.totp_secret is None
+
+
+def test_a_wrong_code_is_not_drawn_back_into_the_field(app, world, signed_in):
+    """The right code typed after a wrong one had been joined onto it and refused again."""
+    client = signed_in("officer")
+    client.get("/account/two-factor")
+    page = client.post("/account/two-factor", data={"code": "257816"}, csrf_from="/account").get_data(as_text=True)
+    assert "257816" not in page and "That code is not right" in page

@@ -190,6 +190,17 @@
       }, 0);
     } else if (invalid && typeof invalid.focus === "function") {
       invalid.focus();
+      if (typeof invalid.select === "function" && invalid.value) {
+        invalid.select(); // typing replaces what was refused rather than joining onto it
+      }
+    } else {
+      // Refused with no field to mark (a wrong password, a refused hand-in): the reason, not the top of the
+      // page, gets the focus, so a screen reader says it (an alert already there at load is not announced).
+      var refusal = document.querySelector(".flash-messages .alert-danger");
+      if (refusal) {
+        refusal.setAttribute("tabindex", "-1");
+        refusal.focus();
+      }
     }
   });
 })();
