@@ -495,8 +495,7 @@ def _follow_end(deliverable, old_end: date | None, new_end: date, *, dry_run: bo
     until 30 June in an agreement ending on 1 July), or past the new one, follows the new end. Ended
     before its first due date, it keeps nothing due (its end is then its first date: a line cannot end
     before it starts)."""
-    from app.deliverables.models import Occurrence
-    from app.deliverables.services import STEP, due_dates
+    from app.deliverables.services import STEP, due_dates, follow_new_dates
 
     if deliverable.recurrence == "once" or deliverable.until_on is None:
         return None
@@ -510,10 +509,8 @@ def _follow_end(deliverable, old_end: date | None, new_end: date, *, dry_run: bo
     added = sorted(wanted - set(existing))
     if not dry_run:
         deliverable.until_on = max(new_end, deliverable.first_due_on)
-        for occurrence in cancelled:
-            deliverable.occurrences.remove(occurrence)
-        for day in added:
-            deliverable.occurrences.append(Occurrence(due_on=day))
+        # Periods past the new end: removed, or waived when someone wrote about them (follow_new_dates).
+        follow_new_dates(deliverable, sorted(wanted), by=None)
     if not (added or cancelled) and deliverable.until_on == new_end:
         return None
     return {

@@ -116,7 +116,7 @@ def enrol_two_factor():
     require(current_user, "session.manage")
     if current_user.has_totp:
         return redirect(url_for("auth.security"))
-    if request.method == "GET":
+    if request.method == "GET" or not current_user.totp_secret:
         # A secret drawn for each showing: one shown earlier (to whoever had the session then) and kept
         # had been offered again, and once confirmed that person held the second factor too.
         mfa.start_enrolment(current_user)

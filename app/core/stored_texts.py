@@ -14,6 +14,8 @@ DEMO_PLAN = "Illustrative demo data: this deliverable and its dates are invented
 DEMO_FIGURES = "Illustrative demo data: these figures are invented."
 # Why what a partner still owed was waived when its agreement ended (deliverables.release_owed_on_end).
 AGREEMENT_ENDED = "No longer owed: the agreement has ended."
+# Why an open period with a thread was waived when its plan line was shortened (deliverables.follow_new_dates).
+NO_LONGER_PLANNED = "No longer owed: the plan no longer has this period."
 
 TRANSLATED = {
     DEMO_LOADED: _l("Loaded from the demo portfolio."),
@@ -26,6 +28,7 @@ TRANSLATED = {
     DEMO_PLAN: _l("Illustrative demo data: this deliverable and its dates are invented."),
     DEMO_FIGURES: _l("Illustrative demo data: these figures are invented."),
     AGREEMENT_ENDED: _l("No longer owed: the agreement has ended."),
+    NO_LONGER_PLANNED: _l("No longer owed: the plan no longer has this period."),
     # The demo portfolio's budget lines (app/demo/portfolio.yaml), written by the loader, not a person.
     "D4SD programme coordination, 2026": _l("D4SD programme coordination, 2026"),
     "D4SD programme coordination, 2027": _l("D4SD programme coordination, 2027"),

@@ -198,12 +198,8 @@ def update_plan(deliverable: Deliverable, data: PlanData, *, by, seen: str | Non
     }
     for name in PLAN_FIELDS:
         setattr(deliverable, name, getattr(data, name))
-    existing = {o.due_on: o for o in deliverable.occurrences}
-    for due_on, occurrence in existing.items():
-        if due_on not in wanted and occurrence.status == "pending" and not occurrence.submissions:
-            deliverable.occurrences.remove(occurrence)
-    for due_on in sorted(wanted - set(existing)):
-        deliverable.occurrences.append(Occurrence(due_on=due_on))
+    same_periods = before["recurrence"] == deliverable.recurrence
+    moved, dropped = follow_new_dates(deliverable, sorted(wanted), by=by, by_period=same_periods)
     db.session.flush()
     after = {
         "title": deliverable.title,
@@ -211,8 +207,57 @@ def update_plan(deliverable: Deliverable, data: PlanData, *, by, seen: str | Non
         "first_due_on": deliverable.first_due_on.isoformat(),
         "until_on": deliverable.until_on.isoformat() if deliverable.until_on else None,
     }
-    audit.record("deliverable_replanned", deliverable.agreement, actor=by, changes=audit.diff(before, after))
+    changes = audit.diff(before, after)
+    if moved or dropped:  # said in the history: what each open period became
+        changes["after"] |= {"occurrences_moved": moved, "occurrences_dropped": dropped}
+    audit.record("deliverable_replanned", deliverable.agreement, actor=by, changes=changes)
     return deliverable
+
+
+def follow_new_dates(deliverable: Deliverable, dates: list[date], *, by, by_period: bool = True) -> tuple[list, list]:
+    """Match a line's occurrences to its new due dates. `by_period` (the same recurrence: a line moved, or run
+    to another end): period by period, in order, the k-th occurrence being the k-th period whatever its date;
+    otherwise (another recurrence, other periods) by date. One handed in, accepted or waived keeps its date and
+    stands for its period; an open one moves to its period's new date, keeping its thread and history. Periods
+    no longer in the plan end: an open occurrence nobody wrote about is removed, one with a thread is waived
+    with the reason. A line moved by one day had deleted every open period with the partner's messages, and
+    brought back as overdue the quarters already handed in and accepted.
+    Returns ([[id, from, to]], [[id, due, "removed"|"waived"]])."""
+    occurrences = sorted(deliverable.occurrences, key=lambda o: (o.due_on, o.id))
+    moved: list = []
+    if by_period:
+        for occurrence, due_on in zip(occurrences, dates, strict=False):
+            if occurrence.status == "pending" and not occurrence.submissions and occurrence.due_on != due_on:
+                moved.append([occurrence.id, occurrence.due_on.isoformat(), due_on.isoformat()])
+                occurrence.due_on = due_on
+        beyond, missing = occurrences[len(dates) :], dates[len(occurrences) :]
+    else:
+        wanted, held = set(dates), {o.due_on for o in occurrences}
+        beyond, missing = [o for o in occurrences if o.due_on not in wanted], sorted(wanted - held)
+    dropped = [_drop(deliverable, occurrence, by) for occurrence in beyond if _open(occurrence)]
+    for due_on in missing:
+        deliverable.occurrences.append(Occurrence(due_on=due_on))
+    return moved, dropped
+
+
+def _open(occurrence: Occurrence) -> bool:
+    """Still owed and nothing handed in for it (what a changed plan may take away)."""
+    return occurrence.status in OWED_STATUSES and not occurrence.submissions
+
+
+def _drop(deliverable: Deliverable, occurrence: Occurrence, by) -> list:
+    """A period the plan no longer has: removed, or waived (with the reason) when someone wrote about it."""
+    from app.discussions.models import DiscussionMessage
+
+    written = db.session.scalar(
+        select(DiscussionMessage.id).where(DiscussionMessage.occurrence_id == occurrence.id).limit(1)
+    )
+    if written is None:
+        deliverable.occurrences.remove(occurrence)
+        return [occurrence.id, occurrence.due_on.isoformat(), "removed"]
+    occurrence.status, occurrence.waived_reason = "waived", stored_texts.NO_LONGER_PLANNED
+    occurrence.decided_by_id, occurrence.decided_at = getattr(by, "id", None), utcnow()
+    return [occurrence.id, occurrence.due_on.isoformat(), "waived"]
 
 
 @effect("plan_default_deliverables")

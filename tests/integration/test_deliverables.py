@@ -12,6 +12,7 @@ from app.core.audit import AuditEvent
 from app.core.storage import StoredFile, path_for
 from app.deliverables import services
 from app.deliverables.models import Occurrence, Submission
+from app.discussions.models import DiscussionMessage
 from app.extensions import db
 from app.workflow.engine import WorkflowError
 from tests import factories
@@ -571,3 +572,54 @@ def test_agreements_that_ended_before_still_owing_are_released_by_the_hourly_job
     db.session.refresh(mine), db.session.refresh(theirs)
     assert mine.status == "waived" and theirs.status == "pending"
     assert release_owed_of_ended_agreements() == 0  # once
+
+
+def test_moving_a_line_keeps_its_periods_threads_and_what_was_accepted(app, world):
+    """Moved by one day, a quarterly line had deleted every open period with the partner's messages, and
+    brought back as overdue (and escalated) the quarters already handed in and accepted."""
+    from app.discussions.services import post_message
+
+    world.agreement_a.expires_on = date(2027, 7, 1)
+    officer = world.users["officer"]
+    line = plan(
+        world.agreement_a, officer, responsible=world.partner_a, recurrence="quarterly", first=date(2026, 1, 12)
+    )
+    first, second, third = line.occurrences[:3]
+    first.status = "accepted"
+    asked = "Can we hand in on 5 January?"
+    post_message(world.agreement_a, occurrence=second, audience="shared", body=asked, by=officer)
+    db.session.commit()
+    ids_before = sorted(o.id for o in line.occurrences)
+
+    def moved_to(first_due_on, until_on=date(2027, 7, 1)):
+        services.update_plan(
+            line,
+            services.PlanData(
+                title_fr="Rapport",
+                title_ar=None,
+                title_en=None,
+                description=None,
+                responsible_organization_id=world.partner_a.id,
+                recurrence="quarterly",
+                first_due_on=first_due_on,
+                until_on=until_on,
+            ),
+            by=officer,
+        )
+        db.session.commit()
+
+    moved_to(date(2026, 1, 11))
+    assert sorted(o.id for o in line.occurrences) == ids_before  # nothing removed, nothing added twice
+    assert first.due_on == date(2026, 1, 12) and first.status == "accepted"  # stands for its quarter
+    assert (second.due_on, third.due_on) == (date(2026, 4, 11), date(2026, 7, 11))  # open ones follow
+    assert second.id in {m.occurrence_id for m in db.session.scalars(select(DiscussionMessage))}
+    # Shortened: the open period with a thread is waived with the reason; the others are removed.
+    moved_to(date(2026, 1, 11), until_on=date(2026, 5, 1))
+    assert second.status == "pending" and second in line.occurrences
+    moved_to(date(2026, 1, 11), until_on=date(2026, 2, 1))
+    assert second.status == "waived" and "no longer has this period" in second.waived_reason
+    assert {o.status for o in line.occurrences} == {"accepted", "waived"}
+    history = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "deliverable_replanned").order_by(AuditEvent.id)
+    ).all()
+    assert history[0].changes["after"]["occurrences_moved"] and history[-1].changes["after"]["occurrences_dropped"]
