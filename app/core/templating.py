@@ -70,6 +70,14 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(written_date, "date")
 
     @app.template_global()
+    def ministry_today() -> str:
+        """Today on the ministry's clock (ISO), for a date field's bounds: the browser's own zone had offered a
+        day the server refuses, or refused today's date, across midnight."""
+        from app.core import clock
+
+        return clock.today().isoformat()
+
+    @app.template_global()
     @pass_context
     def colon(context):
         """What follows a label before its value: French writes a no-break space before the colon."""

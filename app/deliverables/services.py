@@ -10,6 +10,7 @@ from datetime import date
 from blinker import Namespace
 from dateutil.relativedelta import relativedelta
 from flask import current_app
+from flask_babel import format_date
 from sqlalchemy import or_, select
 from sqlalchemy.orm import contains_eager, selectinload
 
@@ -134,6 +135,18 @@ def _check_plan(agreement: Agreement, data: PlanData) -> None:
                 _("The first due date comes before the agreement starts (%(start)s).", start=start.isoformat())
             ]
         dates = [] if errors else due_dates(data.recurrence, data.first_due_on, data.until_on, MAX_OCCURRENCES + 1)
+        end = agreement.expires_on
+        if dates and end is not None and dates[-1] > end:
+            # An ended agreement owes nothing (release_owed): such a date was accepted, then waived at the end
+            # before it fell due, without a word.
+            field = "first_due_on" if data.recurrence == "once" or dates[0] > end else "until_on"
+            errors[field] = [
+                _(
+                    "A due date falls after the agreement's end (%(end)s), when nothing is owed any more: "
+                    "choose dates up to its end.",
+                    end=format_date(end, "long"),
+                )
+            ]
         if len(dates) > MAX_OCCURRENCES:
             # Said, not cut short: a plan line keeps every due date it names.
             errors["until_on"] = [

@@ -623,3 +623,57 @@ def test_moving_a_line_keeps_its_periods_threads_and_what_was_accepted(app, worl
         select(AuditEvent).where(AuditEvent.action == "deliverable_replanned").order_by(AuditEvent.id)
     ).all()
     assert history[0].changes["after"]["occurrences_moved"] and history[-1].changes["after"]["occurrences_dropped"]
+
+
+def test_the_day_after_its_end_an_agreement_owes_no_reminder_before_it_is_ended(app, world):
+    """The pass on the hour came before the date job at five past: partners were told "overdue" about
+    items waived minutes later, when the agreement was ended."""
+    from datetime import datetime, time
+
+    from app.notifications import reminders
+
+    officer = world.users["officer"]
+    last_day = clock.today() - timedelta(days=1)
+    world.agreement_a.expires_on = last_day
+    plan(world.agreement_a, officer, responsible=world.partner_a, first=last_day)
+    db.session.commit()
+    now = datetime.combine(clock.today(), time(0, 1), tzinfo=clock.zone_named("Africa/Casablanca"))
+    reference = world.agreement_a.reference
+    about_a = [
+        c
+        for c in reminders.candidates_at(now)
+        if c.rule.startswith("deliverable_") and c.notice.params.get("reference") == reference
+    ]
+    assert about_a == []
+    world.agreement_a.expires_on = clock.today()  # still running today: reminded as before
+    db.session.commit()
+    assert any(
+        c.rule == "deliverable_overdue" and c.notice.params.get("reference") == world.agreement_a.reference
+        for c in reminders.candidates_at(now)
+    )
+
+
+@pytest.mark.parametrize(
+    "recurrence, first, until, field",
+    [
+        ("once", date(2027, 9, 1), None, "first_due_on"),  # a final report after the end
+        ("monthly", date(2027, 8, 1), date(2028, 1, 1), "first_due_on"),  # wholly after it
+        ("yearly", date(2026, 7, 1), date(2199, 12, 31), "until_on"),  # running on past it
+    ],
+)
+def test_a_line_is_not_planned_past_the_agreements_end(world, recurrence, first, until, field):
+    """Dates after the end were accepted with an "until", then waived at the end before falling due."""
+    world.agreement_a.expires_on = date(2027, 7, 1)
+    data = services.PlanData(
+        title_fr="Rapport",
+        title_ar=None,
+        title_en=None,
+        description=None,
+        responsible_organization_id=world.partner_a.id,
+        recurrence=recurrence,
+        first_due_on=first,
+        until_on=until,
+    )
+    with pytest.raises(services.ValidationFailed) as refused:
+        services.plan_deliverable(world.agreement_a, data, by=world.users["officer"])
+    assert "after the agreement's end (July 1, 2027)" in refused.value.field_errors[field][0]

@@ -1,5 +1,6 @@
 """A whole MoU lifecycle through the pages, as each person would click it."""
 
+import re
 from datetime import date, timedelta
 from io import BytesIO
 
@@ -60,6 +61,9 @@ def test_lifecycle_through_the_pages(app, world, signed_in, mou):
     for side, name in (("ministry", "La ministre"), ("partner", "Le PDG")):
         assert post(officer, mou, "signatories", {"side": side, "name": name}).status_code == 303
     db.session.refresh(mou)
+    # No signature after today on the ministry's clock (the browser's own zone had set the bound).
+    page = officer.get(f"/agreements/{mou.id}").get_data(as_text=True)
+    assert re.search(rf'name="signed_on"\s+required max="{clock.today().isoformat()}"', page)
     for signatory in mou.signatories:
         assert post(officer, mou, f"signatories/{signatory.id}/sign", {"signed_on": "2026-03-02"}).status_code == 303
     assert post(officer, mou, "signed-copy", {"file": (BytesIO(PDF + b"signed"), "signé.pdf")}).status_code == 303

@@ -183,7 +183,9 @@ def _occurrence_rows(today: date, furthest: date):
         Agreement.workflow_version_id,
         kind,
     )
-    return _owed_occurrences((mixed.label("mixed"),)).order_by(None).where(Occurrence.due_on <= furthest).subquery()
+    return (
+        _owed_occurrences((mixed.label("mixed"),), today).order_by(None).where(Occurrence.due_on <= furthest).subquery()
+    )
 
 
 def _account_rows():

@@ -45,7 +45,7 @@ def deliverable_candidates(
     horizon = horizon_of_deliverables()
     lacking = occurrence_unsent(today) if skip_sent else true()
     columns = _occurrence_columns() + ((lacking.label("lacking"),) if sent is not None else ())
-    query = _owed_occurrences(columns).where(Occurrence.due_on <= today + timedelta(days=horizon))
+    query = _owed_occurrences(columns, today).where(Occurrence.due_on <= today + timedelta(days=horizon))
     rows = db.session.execute(query.where(lacking) if sent is None else query).all()
     candidates = []
     recipients_of: dict[tuple, list] = {}  # an agreement's occurrences (ten or so) have the same recipients
@@ -104,8 +104,8 @@ def _occurrence_columns():
     )
 
 
-def _owed_occurrences(columns):
-    """Occurrences still owed (pending or sent back) on active agreements, earliest first."""
+def _owed_occurrences(columns, today: date):
+    """Occurrences still owed (pending or sent back) on agreements running `today`, earliest first."""
     from app.agreements.models import Agreement
     from app.deliverables.models import OWED_STATUSES, Deliverable, Occurrence
     from app.organizations.models import Organization
@@ -116,9 +116,18 @@ def _owed_occurrences(columns):
         .join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
         .join(Agreement, Deliverable.agreement_id == Agreement.id)
         .join(Organization, Organization.id == Deliverable.responsible_organization_id)
-        .where(Occurrence.status.in_(OWED_STATUSES), in_state_tagged("running"))
+        .where(Occurrence.status.in_(OWED_STATUSES), running_on(today))
         .order_by(Occurrence.due_on, Occurrence.id)
     )
+
+
+def running_on(today: date):
+    """Running, and not past its last day. The day after an agreement's end, the pass on the hour came before
+    the date job (five past) that ends it and releases what it owed: its partners were told "overdue" minutes
+    before the same items were waived."""
+    from app.agreements.models import Agreement
+
+    return and_(in_state_tagged("running"), or_(Agreement.expires_on.is_(None), Agreement.expires_on >= today))
 
 
 def _escalation_candidates(today: date, people: People, skip_sent: bool, sent: Counter | None) -> list[Candidate]:
@@ -154,7 +163,7 @@ def _escalation_candidates(today: date, people: People, skip_sent: bool, sent: C
     escalated: dict[int, list] = {}  # deliverable id -> its occurrences overdue past the escalation threshold
     for start in range(0, len(deliverable_ids), 500):
         for row in db.session.execute(
-            _owed_occurrences(_occurrence_columns()).where(
+            _owed_occurrences(_occurrence_columns(), today).where(
                 escalation_due(today), Occurrence.deliverable_id.in_(deliverable_ids[start : start + 500])
             )
         ):
@@ -225,7 +234,8 @@ def _latest_escalated(today: date):
                 func.row_number()
                 .over(partition_by=Occurrence.deliverable_id, order_by=(Occurrence.due_on.desc(), Occurrence.id.desc()))
                 .label("n"),
-            )
+            ),
+            today,
         )
         .where(escalation_due(today))
         .order_by(None)
@@ -681,7 +691,7 @@ def portfolio_summary(today: date) -> dict:
         .join(Deliverable)
         .join(Agreement, Deliverable.agreement_id == Agreement.id)
         .join(Organization, Organization.id == Deliverable.responsible_organization_id)
-        .where(Occurrence.status.in_(OWED_STATUSES), Occurrence.due_on < today, in_state_tagged("running"))
+        .where(Occurrence.status.in_(OWED_STATUSES), Occurrence.due_on < today, running_on(today))
         .order_by(Occurrence.due_on, Occurrence.id),
         DIGEST_ROWS,
         unique_by=Occurrence.id,

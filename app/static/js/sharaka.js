@@ -89,13 +89,6 @@
       });
     });
 
-    // <input type="date" data-max-today>: no date after today (in the reader's own time zone).
-    document.querySelectorAll("input[type='date'][data-max-today]").forEach(function (input) {
-      var now = new Date();
-      var pad = function (n) { return (n < 10 ? "0" : "") + n; };
-      input.max = now.getFullYear() + "-" + pad(now.getMonth() + 1) + "-" + pad(now.getDate());
-    });
-
     // <div data-hidden-when="recurrence=once">: hidden while the form's field `recurrence` has
     // that value (an end date means nothing for a one-off deliverable). Without JavaScript it stays.
     document.querySelectorAll("[data-hidden-when]").forEach(function (block) {
