@@ -157,7 +157,11 @@ def renew(agreement, *, by, today: date | None = None) -> Agreement:
         if agreement.expires_on and (agreement.effective_on or agreement.signed_on)
         else None
     )
-    start = agreement.expires_on
+    # In force through its end date, the agreement hands over the next day (both had been in force that day);
+    # the renewal ends on the same day of the year, one term later.
+    start = agreement.expires_on + timedelta(days=1) if agreement.expires_on else None
+    if start is not None and not within_calendar(start):
+        start = None  # the old one ends on the calendar's last day: the officer dates the renewal
     data = AgreementData(
         type=agreement.type,
         **{
@@ -171,7 +175,7 @@ def renew(agreement, *, by, today: date | None = None) -> Agreement:
     )
     data.signed_on = None
     data.effective_on = start
-    data.expires_on = start + term if start and term else None
+    data.expires_on = agreement.expires_on + term if start and term else None
     try:
         renewal = create_agreement(data, by=by, today=today)
     except ValidationFailed as error:

@@ -363,7 +363,8 @@ def test_renew_creates_a_linked_renewal_prefilled_from_the_current_one(signed_in
         agreement.title_fr,
         "Coopération numérique",
     )
-    assert renewal.effective_on == date(2027, 7, 1) and renewal.expires_on == date(2029, 7, 1)
+    # In force through 1 July 2027, it hands over the next day, for the same term.
+    assert renewal.effective_on == date(2027, 7, 2) and renewal.expires_on == date(2029, 7, 1)
     assert [(p.organization_id, p.role) for p in renewal.parties] == [(world.partner_a.id, "partner")]
     assert (renewal.renewal_terms, renewal.notice_period) == ("by_agreement", 3)
     lines = db.session.scalars(select(BudgetLine).where(BudgetLine.agreement_id == renewal.id)).all()
@@ -400,7 +401,7 @@ def test_an_agreement_ending_at_the_calendars_end_is_renewed_without_dates_past_
     response = signed_in("officer").post(f"/agreements/{agreement.id}/renew")
     assert response.status_code == 303
     renewal = db.session.scalar(select(Agreement).where(Agreement.renewal_of_id == agreement.id))
-    assert renewal.effective_on == date(2200, 12, 31) and renewal.expires_on is None
+    assert renewal.effective_on is None and renewal.expires_on is None  # past the last day: the officer dates it
     assert renewal.deliverables == []
 
 
