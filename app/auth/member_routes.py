@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import refresh
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.auth import invitations, members
 from app.auth.forms import AcceptInvitationForm, InvitationForm, MemberAccessForm, role_choices
 from app.auth.models import User
-from app.auth.routes import blueprint
+from app.auth.routes import blueprint, sign_out_here
 from app.choices.services import fill
 from app.core.forms import form_status, refusal_shown_on
 from app.core.i18n import gettext as _
@@ -162,10 +162,8 @@ def accept_invitation(token: str):
     if form.validate_on_submit():
         with refusal_shown_on(form):
             invitations.accept(invitation, full_name=form.full_name.data, password=form.password.data)
-            if current_user.is_authenticated:
-                logout_user()
             language = invitation.language
-            session.clear()
+            sign_out_here("another_account")
             session["language"] = language
             flash(_("Your account is ready. Sign in with your e-mail address and the password you chose."), "success")
             return redirect(url_for("auth.sign_in"), 303)

@@ -127,13 +127,19 @@ def finish_sign_in(user, *, remember: bool) -> None:
     session["language"] = user.language
 
 
-@blueprint.route("/sign-out", methods=["POST"])
-def sign_out():
+def sign_out_here(reason: str) -> None:
+    """Sign this browser out, ending its sign-in on the server too: a copy of either cookie no longer opens
+    anything (a reset link or an invitation used in a browser signed in as someone else had left that
+    person's session open)."""
     if current_user.is_authenticated and current_user.current_session is not None:
-        # Ends this sign-in on the server: a copy of either cookie no longer opens anything.
-        sessions.end(current_user.current_session, "signed_out")
+        sessions.end(current_user.current_session, reason)
     logout_user()
     session.clear()
+
+
+@blueprint.route("/sign-out", methods=["POST"])
+def sign_out():
+    sign_out_here("signed_out")
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.sign_in"))
 
@@ -175,8 +181,7 @@ def reset_password(token: str):
     if form.validate_on_submit():
         with refusal_shown_on(form):
             resets.reset_password(row, form.new_password.data)
-            logout_user()
-            session.clear()
+            sign_out_here("another_account")
             flash(
                 _("Your password has been changed. Sign in with the new one; every other session has ended."), "success"
             )

@@ -6,11 +6,11 @@ from flask import Blueprint, abort, current_app, make_response, render_template,
 from flask_login import current_user, login_required
 from werkzeug.exceptions import NotFound
 
-from app.core.errors import error_response
+from app.core.errors import ValidationFailed, error_response
 from app.core.i18n import current_language, ngettext
 from app.core.i18n import gettext as _
 from app.core.permissions import get_export_or_404, require
-from app.core.responses import done
+from app.core.responses import done, refused
 from app.core.storage import send_stored
 from app.exports import services
 
@@ -19,7 +19,10 @@ blueprint = Blueprint("exports", __name__, url_prefix="/exports")
 
 def export_in_background(list_name: str, filters):
     """Queue the spreadsheet of a list too long for the request, and follow it on its own page."""
-    job = services.request_export(current_user, list_name, filters, language=current_language())
+    try:
+        job = services.request_export(current_user, list_name, filters, language=current_language())
+    except ValidationFailed as error:
+        return refused(url_for("exports.list_exports"), error)
     return done(
         url_for("exports.view_export", export_id=job.id),
         _("The list is long: its spreadsheet is being prepared. You will be notified when it is ready."),

@@ -25,6 +25,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from app.core import clock
+from app.core.errors import ValidationFailed
 from app.core.exports import XLSX_TYPE, count_rows, write_xlsx
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
@@ -114,6 +115,10 @@ def needs_background(user, list_name: str, filters, today: date) -> bool:
     return count_rows(exportable(list_name).query(user, filters, today)) > limit
 
 
+# Spreadsheets one person may have waiting to be written at once.
+MAX_WAITING_PER_PERSON = 3
+
+
 def request_export(user, list_name: str, filters, *, language: str, fmt: str = "xlsx") -> ExportJob:
     """Queue the export of `list_name` as filtered, for `user` (flushes). Asking again for the same
     file while it is being written, or shortly after, gives the same job instead of a second one."""
@@ -134,6 +139,20 @@ def request_export(user, list_name: str, filters, *, language: str, fmt: str = "
     for job in recent:
         if job.filters == wanted:
             return job
+    waiting = db.session.scalar(
+        select(func.count(ExportJob.id)).where(
+            ExportJob.user_id == user.id, ExportJob.status.in_(("queued", "running"))
+        )
+    )
+    if waiting >= MAX_WAITING_PER_PERSON:
+        # A link can ask for an export (a GET): one on another site had queued a full portfolio's spreadsheet
+        # for each filter it named, each an audit row in the person's name.
+        raise ValidationFailed(
+            _(
+                "%(num)s of your spreadsheets are still being written: wait for one of them before asking for another.",
+                num=waiting,
+            )
+        )
     job = ExportJob(
         user_id=user.id, list_name=list_name, fmt=fmt, filters=wanted, language=language, status="queued", rows_done=0
     )

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import openpyxl
 import pytest
+from sqlalchemy import func, select
 
 from app.core import clock
 from app.core.exports import csv_bytes, neutralised, xlsx_bytes
@@ -602,3 +603,18 @@ def test_a_spreadsheet_no_longer_kept_says_so(app, world, signed_in):
         response = officer.get(path)
         assert response.status_code == 404, path
         assert "This spreadsheet is no longer kept" in response.get_data(as_text=True), path
+
+
+def test_a_person_has_at_most_three_spreadsheets_waiting(app, world, signed_in, portfolio, monkeypatch):
+    """A link (a GET) asks for an export: one on another site had queued a spreadsheet for each filter it named."""
+    from app.exports.models import ExportJob
+
+    client = signed_in("manager")
+    monkeypatch.setitem(app.config, "EXPORT_INLINE_MAX_ROWS", 1)
+    for query in ("a", "b", "c"):
+        assert client.get(f"/agreements/export.xlsx?q={query}").status_code == 303
+    fourth = client.get("/agreements/export.xlsx?q=d", follow_redirects=True)
+    assert "3 of your spreadsheets are still being written" in fourth.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(ExportJob.id))) == 3
+    # The same one again is the same job, as before.
+    assert client.get("/agreements/export.xlsx?q=a").status_code == 303

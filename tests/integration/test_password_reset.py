@@ -177,3 +177,20 @@ def test_the_outbox_never_shows_a_one_time_link(app, world):
             assert "/password/reset/" in text, page  # the reader still sees what kind of link it was
     # The mail itself keeps its link: the person it is for can use it.
     assert SignedInClient(app, None).get(link).status_code == 200
+
+
+def test_a_link_used_in_a_browser_signed_in_as_someone_else_ends_that_sign_in(app, world):
+    """The browser was signed out, but the other person's sign-in stayed open on the server: a copy of its
+    cookie kept working."""
+    from app.auth.models import UserSession
+
+    person, colleague = world.users["partner"], world.users["officer"]
+    _ask(app, person.email)
+    link = _link_for(person)
+    shared = SignedInClient(app, colleague)  # a shared computer, the colleague still signed in
+    assert shared.post(link, data={"new_password": NEW, "confirm": NEW}).status_code == 303
+    db.session.expire_all()
+    open_sessions = db.session.scalars(
+        select(UserSession).where(UserSession.user_id == colleague.id, UserSession.ended_at.is_(None))
+    ).all()
+    assert open_sessions == []
