@@ -140,3 +140,22 @@ def _items(user, today: date, language: str):
             app_path("agreements.view_agreement", agreement_id=agreement.id),
             messages.pick(texts(agreement, "title"), language),
         )
+
+    # The last day to give notice of non-renewal: past it, the agreement renews itself (or its renewal is
+    # due), the one date that changes the ministry's commitments, and it was in no calendar.
+    deadline_of = Agreement.notice_deadline
+    notice_due = select(Agreement, deadline_of).where(
+        Agreement.id.in_(agreements_of_user),
+        in_state_tagged("in_force"),
+        Agreement.non_renewal_on.is_(None),
+        deadline_of >= earliest,
+        deadline_of <= latest,
+    )
+    for agreement, deadline in db.session.execute(notice_due.order_by(deadline_of, Agreement.id)):
+        yield (
+            f"notice-deadline-{agreement.id}",
+            deadline,
+            _("Last day for notice of non-renewal: %(ref)s", ref=agreement.reference),
+            app_path("agreements.view_agreement", agreement_id=agreement.id),
+            messages.pick(texts(agreement, "title"), language),
+        )

@@ -387,3 +387,16 @@ def test_approval_reminders_lapse_once_the_approver_decided_or_the_round_closed(
     assert round_.status == "approved"
     why = lapsed(waiting)
     assert set(why) == {1, 2, 3, 5} and all("approval round is closed (approved)" in text for text in why.values())
+
+
+def test_the_month_shows_the_last_day_for_a_notice_of_non_renewal(signed_in, world):
+    """The one date that commits the ministry to another term was in no calendar."""
+    agreement = world.agreement_a
+    agreement.expires_on = date(2027, 7, 1)
+    agreement.renewal_terms, agreement.renewal_months = "tacit", 12
+    agreement.notice_period, agreement.notice_unit = 3, "months"
+    db.session.commit()
+    deadline = db.session.scalar(select(Agreement.notice_deadline).where(Agreement.id == agreement.id))
+    assert deadline == date(2027, 4, 1)
+    page = signed_in("manager").get("/portfolio/calendar?month=2027-04").get_data(as_text=True)
+    assert re.search(rf'kind-notice">\s*<a href="/agreements/{agreement.id}"', page)

@@ -675,3 +675,16 @@ def test_saving_ones_choices_leaves_the_categories_not_offered_alone(world, sign
     officer.role = "manager"
     db.session.commit()
     assert services.wants_mail(officer, "weekly_digest")
+
+
+def test_a_feed_holds_the_last_day_for_a_notice_of_non_renewal(world, signed_in, client, dated):
+    """The one date that commits the ministry to another term was in no calendar."""
+    agreement = world.agreement_a
+    agreement.renewal_terms, agreement.renewal_months = "tacit", 12
+    agreement.notice_period, agreement.notice_unit = 3, "months"
+    db.session.commit()
+    summary = f"Last day for notice of non-renewal: {agreement.reference}"
+    assert summary in _events(client.get(_create_feed(signed_in("officer")))).values()
+    agreement.non_renewal_on = TODAY  # notice given: nothing left to decide
+    db.session.commit()
+    assert summary not in _events(client.get(_create_feed(signed_in("officer")))).values()

@@ -1,6 +1,7 @@
-"""The calendar: one month of deadlines — deliverables due, approvals due by their SLA, agreements ending.
+"""The calendar: one month of deadlines — deliverables due, approvals due by their SLA, last days for a notice
+of non-renewal, agreements ending.
 
-The same three kinds of dates as the personal iCal feed (app/notifications/calendar.py), but
+The same kinds of dates as the personal iCal feed (app/notifications/calendar.py), but
 for everything the reader may see rather than only what is theirs to do.
 """
 
@@ -24,7 +25,7 @@ from app.extensions import db
 from app.workflow.engine import definition_for, label
 from app.workflow.queries import in_state_tagged, picked_rounds, rounds_due_between
 
-KINDS = ("deliverable", "approval", "end")
+KINDS = ("deliverable", "approval", "notice", "end")
 # Deadlines of one kind drawn at most on one day: a government's portfolio has thousands of reports due
 # on 31 December, and agreements signed together end together. The others are counted, and a link lists
 # them (the deliverables or agreements list, filtered). Approval deadlines are read whole: only the
@@ -123,6 +124,7 @@ def build_month(user, first: date, today: date) -> Month:
     deadlines = [
         *_deliverables(user, month),
         *_approvals(user, month),
+        *_notices(user, month),
         *_endings(user, month),
     ]
     for deadline in deadlines:
@@ -275,6 +277,26 @@ def _endings(user, month: Month):
                 ends_before=day.isoformat(),
             )
         yield Deadline(day, "end", title_of(row, language), row.reference, agreement_url(row.id), row.id)
+
+
+def _notices(user, month: Month):
+    """The last day to give notice of non-renewal of agreements in force that renew (or whose renewal is due)
+    and have had none: past it, the ministry is committed to another term. The first DAY_CAP of each day."""
+    deadline_of = Agreement.notice_deadline  # its SQL twin (core/sql_dates.py)
+    due = select(*Agreement.naming_columns(), deadline_of.label("notice_deadline")).where(
+        visible_agreements_clause(user),
+        in_state_tagged("in_force"),
+        Agreement.non_renewal_on.is_(None),
+        deadline_of >= month.first,
+        deadline_of <= month.last,
+    )
+    first = _first_of_each_day(due, deadline_of, (Agreement.reference, Agreement.id))
+    language = current_language()
+    agreement_url = links_to("agreements.view_agreement", "agreement_id")
+    for row in db.session.execute(first).all():
+        day = row.notice_deadline
+        month.counts[(day, "notice")] = row.on_day
+        yield Deadline(day, "notice", title_of(row, language), row.reference, agreement_url(row.id), row.id)
 
 
 def weekday_names(locale) -> list[tuple[str, str]]:
