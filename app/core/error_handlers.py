@@ -40,8 +40,18 @@ def register_error_handlers(app: Flask) -> None:
         if status not in EXPLANATIONS and error.description:
             detail = error.description
         if status == 413:
-            limit_mb = (app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+            limit_mb = (app.config.get("MAX_UPLOAD_BYTES") or 0) // (1024 * 1024)
             detail = _("The upload is larger than the %(limit)s MB allowed.", limit=limit_mb)
+            if not wants_json() and _same_site(request.referrer):
+                # Back to the form rather than a dead end (the browser checks first: sharaka.js).
+                flash(
+                    _(
+                        "These files come to more than the %(size)s MB allowed in all: send fewer or smaller files.",
+                        size=limit_mb,
+                    ),
+                    "danger",
+                )
+                return redirect(request.referrer, 303)
         # The API's schema validation (webargs) leaves its messages per location and field.
         messages = (
             (getattr(error, "data", None) or {}).get("messages")

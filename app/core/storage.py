@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import struct
 import tempfile
 import time
@@ -374,7 +375,28 @@ def send_stored(stored_file: StoredFile, download_name: str):
         response.response = stream_with_context(response.response)  # type: ignore[call-overload]
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Disposition"] = _with_ascii_fallback(response.headers["Content-Disposition"])
     return response
+
+
+# The plain `filename=` werkzeug writes beside `filename*=` for clients that read only the former.
+_PLAIN_FILENAME = re.compile(r'(;\s*filename=)("?)([^";]*)\2')
+
+
+def _with_ascii_fallback(disposition: str) -> str:
+    """An Arabic name has no ASCII letters: its plain `filename=` was ".pdf", which `curl -OJ` and other
+    scripts saved as a hidden file, each download overwriting the last. It is "document.pdf" then; browsers
+    read the Arabic name from `filename*`."""
+    match = _PLAIN_FILENAME.search(disposition)
+    if match is None:
+        return disposition
+    stem, dot, extension = match.group(3).strip().rpartition(".")
+    if not dot:
+        stem, extension = match.group(3).strip(), ""
+    if stem.strip(" ._-"):
+        return disposition
+    fallback = f"document.{extension}" if extension else "document"
+    return disposition[: match.start()] + f"{match.group(1)}{fallback}" + disposition[match.end() :]
 
 
 def copy_files(source_name: str, target_name: str) -> dict[str, int]:

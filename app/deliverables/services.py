@@ -116,13 +116,13 @@ def _check_plan(agreement: Agreement, data: PlanData) -> None:
                 errors["until_on" if until_given else "first_due_on"] = [
                     _(
                         "The “Until” date (%(until)s) cannot be before the first due date: change one of them.",
-                        until=data.until_on.isoformat(),
+                        until=format_date(data.until_on, "long"),
                     )
                     if until_given
                     else _(
                         "The first due date comes after the agreement's end (%(end)s): choose an earlier first due "
                         "date, or make it a one-off.",
-                        end=data.until_on.isoformat(),
+                        end=format_date(data.until_on, "long"),
                     )
                 ]
         else:
@@ -132,7 +132,7 @@ def _check_plan(agreement: Agreement, data: PlanData) -> None:
         if "first_due_on" not in errors and start is not None and data.first_due_on < start:
             # Nothing is owed before the agreement starts: such a line was born overdue, and reminded at once.
             errors["first_due_on"] = [
-                _("The first due date comes before the agreement starts (%(start)s).", start=start.isoformat())
+                _("The first due date comes before the agreement starts (%(start)s).", start=format_date(start, "long"))
             ]
         dates = [] if errors else due_dates(data.recurrence, data.first_due_on, data.until_on, MAX_OCCURRENCES + 1)
         end = agreement.expires_on

@@ -82,6 +82,17 @@ def test_a_report_is_handed_in_sent_back_and_accepted(live_server, page, browser
     assert re.search(r"/deliverables/\d+$", occurrence_url)
     assert _status(page) in ("due", "overdue")
 
+    # Files past the upload limit are said before they are sent, and the note typed beside them stays (the
+    # server could only refuse the whole request, on a page of its own).
+    too_large = tmp_path / "trop-gros.pdf"
+    too_large.write_bytes(PDF + b"0" * (26 * 1024 * 1024))
+    form = page.locator("form[action$='/submissions']")
+    form.locator("input[type=file][name=files]").set_input_files(str(too_large))
+    form.locator("textarea[name=note]").fill("Rapport complet.")
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("document.querySelector(\"input[type=file][name=files]\").validationMessage !== ''")
+    assert page.url == occurrence_url and form.locator("textarea[name=note]").input_value() == "Rapport complet."
+
     # The partner hands in a PDF with a note.
     _hand_in(page, first_file, "Premier rapport trimestriel.")
     assert _status(page) == "submitted"

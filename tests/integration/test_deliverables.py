@@ -70,7 +70,7 @@ def test_a_plan_line_owes_nothing_before_the_agreement_starts_and_names_all_its_
 
     with pytest.raises(services.ValidationFailed) as refused:
         services.plan_deliverable(agreement, line(date(1956, 1, 1), date(2200, 12, 31)), by=officer)
-    assert "2025-07-01" in refused.value.field_errors["first_due_on"][0]
+    assert "July 1, 2025" in refused.value.field_errors["first_due_on"][0]  # as the reader writes dates
     with pytest.raises(services.ValidationFailed) as refused:
         services.plan_deliverable(agreement, line(date(2025, 7, 1), date(2200, 12, 31)), by=officer)
     assert "240" in refused.value.field_errors["until_on"][0]
@@ -235,6 +235,10 @@ def test_files_are_stored_by_hash_and_downloaded_through_the_permission_check(ap
     # Kept once per content: the file's time is when anyone first stored these bytes, another
     # organisation's business (an outside probe learned when a partner had handed in the same file).
     assert "Last-Modified" not in response.headers and "ETag" not in response.headers
+    # The Arabic name for browsers (filename*), a plain one for scripts that read only filename= (it was
+    # ".pdf", a hidden file that each download overwrote).
+    disposition = response.headers["Content-Disposition"]
+    assert "filename=document.pdf" in disposition and "filename*=UTF-8''%D8%AA" in disposition
     resumed = signed_in("officer").get(url, headers={"Range": "bytes=4-"})
     assert resumed.status_code == 206 and resumed.data == PDF[4:]
     assert signed_in("partner_b").get(url).status_code == 404
@@ -677,3 +681,18 @@ def test_a_line_is_not_planned_past_the_agreements_end(world, recurrence, first,
     with pytest.raises(services.ValidationFailed) as refused:
         services.plan_deliverable(world.agreement_a, data, by=world.users["officer"])
     assert "after the agreement's end (July 1, 2027)" in refused.value.field_errors[field][0]
+
+
+def test_a_hand_in_past_the_request_limit_comes_back_to_its_page(app, world, signed_in, due, monkeypatch):
+    """It had ended on a dead-end page naming a limit of 26 MB the form never spoke of."""
+    mine, _ = due
+    monkeypatch.setitem(app.config, "MAX_UPLOAD_BYTES", 2048)
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 4096)
+    page = f"http://localhost/deliverables/{mine.id}"
+    client = signed_in("partner")
+    response = _post(client, mine, "submissions", _files((PDF + b"0" * 8192, "gros.pdf")), headers={"Referer": page})
+    assert response.status_code == 303 and response.headers["Location"] == page
+    shown = client.get(f"/deliverables/{mine.id}").get_data(as_text=True)
+    assert "These files come to more than the" in shown and "allowed in all" in shown
+    db.session.refresh(mine)
+    assert mine.status == "pending"

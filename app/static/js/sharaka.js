@@ -58,6 +58,27 @@
       });
     });
 
+    // Files past the upload limit are said before they are sent: the server can only refuse the whole request
+    // (413), and what was typed beside them (a hand-in's note, its indicator values) was lost.
+    var uploadLimit = parseInt(document.body.getAttribute("data-upload-limit") || "0", 10);
+    document.addEventListener("submit", function (event) {
+      var inputs = event.target.querySelectorAll ? event.target.querySelectorAll("input[type='file']") : [];
+      if (!uploadLimit || !inputs.length) {
+        return;
+      }
+      var total = 0;
+      inputs.forEach(function (input) {
+        Array.prototype.forEach.call(input.files || [], function (file) { total += file.size; });
+      });
+      if (total > uploadLimit) {
+        event.preventDefault();
+        var input = inputs[0];
+        input.setCustomValidity(document.body.getAttribute("data-upload-too-large"));
+        input.reportValidity();
+        input.addEventListener("change", function () { input.setCustomValidity(""); }, { once: true });
+      }
+    }, true);
+
     // <form data-confirm="Question?"> or <button data-confirm="...">: ask first.
     document.addEventListener("submit", function (event) {
       var form = event.target;
