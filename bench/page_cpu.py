@@ -172,6 +172,11 @@ def main(argv: list[str]) -> None:
         raise SystemExit(__doc__)
     command, path = argv[0], argv[1]
     app = make_app(path)
+    if command != "prepare":
+        from flask_migrate import upgrade
+
+        with app.app_context():
+            upgrade()  # a portfolio kept from before the last migration
     if command == "prepare":
         prepare(app, int(argv[2]) if len(argv) > 2 else 0)
     elif command == "measure":
