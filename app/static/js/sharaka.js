@@ -394,6 +394,10 @@ function remoteChoices(settings, url) {
   "use strict";
 
   var KEY = "sharaka.typed";
+  // What a person types: text boxes and the one-line fields beside them (a hand-in's indicator values had
+  // come back empty), never a password, a file or the form's hidden tokens.
+  var TYPED = "textarea[name], input[name]:not([type]), input[name][type=text], input[name][type=number], " +
+    "input[name][type=email], input[name][type=url], input[name][type=date], input[name][type=search]";
 
   function storage() {
     try {
@@ -411,8 +415,8 @@ function remoteChoices(settings, url) {
     }
     var typed = {};
     var any = false;
-    form.querySelectorAll("textarea[name]").forEach(function (box) {
-      if (box.value.trim()) {
+    form.querySelectorAll(TYPED).forEach(function (box) {
+      if (box.value.trim() && !box.readOnly) {
         typed[box.name] = box.value;
         any = true;
       }
@@ -449,7 +453,10 @@ function remoteChoices(settings, url) {
     }
     var first = null;
     Object.keys(sent.typed || {}).forEach(function (name) {
-      var box = form.querySelector("textarea[name='" + name.replace(/['\\]/g, "") + "']");
+      var safe = name.replace(/['\\]/g, "");
+      var box = Array.prototype.find.call(form.querySelectorAll(TYPED), function (field) {
+        return field.name === safe;
+      });
       if (box && !box.value) {
         box.value = sent.typed[name];
         first = first || box;
