@@ -224,6 +224,18 @@ def refuse_unreadable_body():
     return None
 
 
+def uploaded(field: str, *, many: bool = True):
+    """The files sent under `field` (a list, or one or None); a file under any other name is refused (422)
+    rather than dropped: a message posted with its attachment under `attachments` had answered 201 without it,
+    and the script believed it attached."""
+    from app.core.errors import ValidationFailed
+
+    if others := sorted(name for name in request.files if name != field):
+        message = _("Files go in the field %(field)s, not %(names)s.", field=field, names=", ".join(others))
+        raise ValidationFailed(message, {name: [message] for name in others})
+    return request.files.getlist(field) if many else request.files.get(field)
+
+
 def api_user():
     return g.api_user
 

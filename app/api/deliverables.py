@@ -13,6 +13,7 @@ from app.api.core import (
     errors,
     file_download,
     page_of,
+    uploaded,
 )
 from app.core import clock
 from app.core.permissions import can, get_occurrence_or_404
@@ -120,7 +121,7 @@ def submit_deliverable(form, occurrence_id: int):
     """Hand in one or more files (multipart field `files`, repeated) with an optional note, and the value
     achieved for each of the deliverable's indicators (field `indicator_<id>`, required when it has any)."""
     occurrence = get_occurrence_or_404(occurrence_id, api_user(), need="submit")
-    uploads = request.files.getlist("files")
+    uploads = uploaded("files")
     services.submit(
         occurrence,
         uploads,

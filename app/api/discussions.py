@@ -3,12 +3,12 @@ permissions as the pages: an internal thread is 404 for a partner)."""
 
 from __future__ import annotations
 
-from flask import abort, request, url_for
+from flask import abort, url_for
 from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, Schema, fields
 
 from app.api.agreements import person
-from app.api.core import api_blueprint, api_user, errors, file_download
+from app.api.core import api_blueprint, api_user, errors, file_download, uploaded
 from app.api.schemas import PersonSchema, StrictSchema, SubmissionFileSchema, Text
 from app.core.permissions import (
     can_download_attachment,
@@ -122,7 +122,7 @@ def _post(agreement, occurrence, audience, form):
         occurrence=occurrence,
         audience=audience,
         body=form.get("body"),
-        uploads=request.files.getlist("files"),
+        uploads=uploaded("files"),
         by=api_user(),
     )
     return present(message)

@@ -3,13 +3,12 @@ the two ways to accept — for one's own party, or (ministry staff) for a partne
 
 from __future__ import annotations
 
-from flask import request
 from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.api import work_schemas as ws
 from app.api.agreements import organization_ref, person
-from app.api.core import api_blueprint, api_user, errors
+from app.api.core import api_blueprint, api_user, errors, uploaded
 from app.api.schemas import MAX_ID, StrictSchema
 from app.api.stages import present_negotiation
 from app.core.permissions import get_agreement_or_404
@@ -117,7 +116,7 @@ def record_acceptance(form, agreement_id: int):
     services.record_acceptance_on_behalf(
         agreement,
         organization_id=form["organization_id"],
-        proof=request.files.get("proof"),
+        proof=uploaded("proof", many=False),
         by=api_user(),
         expected_version=form.get("version", agreement.version),
     )

@@ -184,6 +184,20 @@ def store(stream, *, field: str = "file") -> StoredFile:
         ) from None
 
 
+def store_each(uploads, *, field: str = "files"):
+    """(upload, its StoredFile) for each of several uploads; a refusal names the file it is about (of ten
+    files in a hand-in, "this type of file is not accepted" had left the partner to guess which)."""
+    for upload in uploads:
+        try:
+            yield upload, store(upload.stream, field=field)
+        except ValidationFailed as refused:
+            if len(uploads) < 2:
+                raise
+            name = clean_filename(upload.filename or "", "file")
+            messages = {key: [f"{name}: {text}" for text in texts] for key, texts in refused.field_errors.items()}
+            raise type(refused)(f"{name}: {refused.message}", messages) from None
+
+
 def _store(stream, field: str) -> StoredFile:
     root = Path(current_app.config["UPLOAD_DIR"])
     root.mkdir(parents=True, exist_ok=True)

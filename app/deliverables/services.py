@@ -24,7 +24,7 @@ from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.pagination import first_with_total
 from app.core.permissions import can, visible_agreements_clause, visible_deliverables_clause
-from app.core.storage import chosen_files, clean_filename, store
+from app.core.storage import chosen_files, clean_filename, store_each
 from app.core.text import one_line, trimmed
 from app.deliverables.models import (
     OWED_STATUSES,
@@ -426,8 +426,7 @@ def submit(
     number = (occurrence.latest_submission.number if occurrence.latest_submission else 0) + 1
     submission = Submission(number=number, note=trimmed(note or "")[:20000] or None, submitted_by_id=by.id)
     seen = set()
-    for upload in uploads:
-        stored = store(upload.stream, field="files")
+    for upload, stored in store_each(uploads, field="files"):
         if stored.id in seen:
             continue  # the same file twice in one hand-in is kept once
         seen.add(stored.id)

@@ -151,8 +151,7 @@ def post_message(agreement, *, occurrence=None, audience: str, body: str | None,
         created_at=utcnow(),
     )
     db.session.add(message)
-    for upload in uploads:
-        stored = storage.store(upload.stream, field="files")
+    for upload, stored in storage.store_each(uploads, field="files"):
         name = storage.clean_filename(upload.filename, "attachment", stored.content_type)
         message.attachments.append(DiscussionAttachment(stored_file_id=stored.id, original_name=name))
     for person in mentioned:

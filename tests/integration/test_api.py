@@ -1662,3 +1662,21 @@ def test_a_json_body_past_its_own_limit_names_that_limit(api, ids):
     body = {**fill(NEW_AGREEMENT, ids), "summary_fr": "x" * (1024 * 1024 + 10)}
     problem = assert_problem(api("officer").open(f"{P}/agreements", "POST", json=body), 413)
     assert "A JSON body is at most 1 MB." in problem["detail"]
+
+
+def test_a_file_sent_under_another_name_is_refused_not_dropped(api, ids):
+    """A message posted with its attachment under `attachments` had answered 201 without it."""
+    partner = api("partner")
+    response = partner.post(
+        f"{P}/deliverables/{ids['occ_a']}/threads/shared/messages",
+        data={"body": "Voici l'annexe", "attachments": [(BytesIO(PDF), "annexe.pdf")]},
+        content_type="multipart/form-data",
+    )
+    problem = assert_problem(response, 422)
+    assert "attachments" in problem["errors"] and "files" in problem["detail"]
+    response = partner.post(
+        f"{P}/deliverables/{ids['occ_a']}/submissions",
+        data={"fichier": [(BytesIO(PDF), "rapport.pdf")]},
+        content_type="multipart/form-data",
+    )
+    assert "fichier" in assert_problem(response, 422)["errors"]

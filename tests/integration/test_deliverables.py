@@ -696,3 +696,16 @@ def test_a_hand_in_past_the_request_limit_comes_back_to_its_page(app, world, sig
     assert "These files come to more than the" in shown and "allowed in all" in shown
     db.session.refresh(mine)
     assert mine.status == "pending"
+
+
+def test_a_refused_file_among_several_is_named(app, world, signed_in, due):
+    """Of ten files in a hand-in, "this type of file is not accepted" had left the partner to guess which."""
+    mine, _ = due
+    partner = signed_in("partner")
+    files = _files((PDF, "rapport.pdf"), (b"<html>x</html>", "annexe.pdf"))
+    assert _post(partner, mine, "submissions", files).status_code == 303  # back to its page, saying why
+    assert "annexe.pdf: This type of file is not accepted" in partner.get(f"/deliverables/{mine.id}").get_data(
+        as_text=True
+    )
+    db.session.refresh(mine)
+    assert mine.status == "pending"
