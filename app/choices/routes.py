@@ -56,5 +56,7 @@ def searchable_attributes(search_help: str | None = None) -> dict[str, str]:
         "data-remove-label": _("Remove"),
         "data-added": _("Added: {name}"),
         "data-removed": _("Removed: {name}"),
+        "data-chosen": _("Chosen: {names}"),
+        "data-none-chosen": _("Nothing chosen yet."),
         "data-search-help": search_help or _("Type a name, then Enter to choose it; Backspace removes the last one."),
     }

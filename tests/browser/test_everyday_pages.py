@@ -211,6 +211,10 @@ def test_the_parties_are_chosen_by_typing_with_the_keyboard_alone(
         expect(page.locator("#partners + .ts-wrapper .item")).to_have_count(1)
         assert "Mistral" in page.locator("#partners").evaluate(chosen)[0]
         expect(page.locator("#partners + .ts-wrapper [aria-live]")).not_to_be_empty()
+        # What is chosen is said with the field (the chips are plain text to a screen reader).
+        described = search.get_attribute("aria-describedby").split()
+        assert "partners-chosen" in described
+        assert "Mistral" in page.locator("#partners-chosen").text_content()
         # Enter with nothing matching neither picks anything nor sends the form.
         page.keyboard.type("zzzz")
         page.keyboard.press("Enter")

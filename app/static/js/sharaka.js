@@ -300,6 +300,27 @@ function enhanceSelect(select) {
       widget.control_input.setAttribute(name, select.getAttribute(name));
     }
   });
+  if (select.required) {
+    widget.control_input.setAttribute("aria-required", "true");
+  }
+  // What is chosen, said with the field: the chips beside the search box are plain text, so a screen reader
+  // editing an agreement heard none of its partners, and a Backspace removed one it never heard of.
+  if (texts.chosen) {
+    var chosen = document.createElement("span");
+    chosen.className = "visually-hidden";
+    chosen.id = (select.id || select.name) + "-chosen";
+    var sayChosen = function () {
+      var names = Array.prototype.filter.call(select.options, function (option) {
+        return option.selected && option.value !== "";
+      }).map(function (option) { return option.textContent.trim(); });
+      chosen.textContent = names.length ? texts.chosen.replace("{names}", names.join(", ")) : (texts.noneChosen || "");
+    };
+    sayChosen();
+    widget.on("change", sayChosen);
+    widget.wrapper.appendChild(chosen);
+    var described = widget.control_input.getAttribute("aria-describedby");
+    widget.control_input.setAttribute("aria-describedby", chosen.id + (described ? " " + described : ""));
+  }
   // The original <select> stays in the page for the form but out of reach (tabindex -1): hidden from
   // screen readers too, or they would meet the same field twice, once without its label.
   select.setAttribute("aria-hidden", "true");
