@@ -232,7 +232,7 @@ class Config:
     MFA_ISSUER = os.environ.get("MFA_ISSUER", "Sharaka")
     MFA_RECOVERY_CODES = env_int("MFA_RECOVERY_CODES", 10)
     # Directory sign-in (LDAP / Active Directory) for ministry staff; off while LDAP_URL is empty.
-    LDAP_URL = os.environ.get("LDAP_URL", "").strip()
+    LDAP_URL = os.environ.get("LDAP_URL", "").strip().rstrip("/")  # ldap://host:389/ (RFC 4516) is ldap://host:389
     LDAP_BASE_DN = os.environ.get("LDAP_BASE_DN", "")
     # {login} is replaced by the escaped name typed on the sign-in page.
     LDAP_USER_FILTER = os.environ.get("LDAP_USER_FILTER", "(&(objectClass=person)(|(uid={login})(mail={login})))")

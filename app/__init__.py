@@ -143,6 +143,10 @@ def _directory_problems(config) -> list[str]:
     url = config["LDAP_URL"]
     if not url.lower().startswith(("ldap://", "ldaps://")) or any(sign in url for sign in " ,;"):
         problems.append(f"LDAP_URL={url!r} is not one ldap:// or ldaps:// address (one server).")
+    if not config.get("LDAP_GROUP_ROLES", "").strip():
+        problems.append(
+            "LDAP_GROUP_ROLES is empty: with LDAP_URL set, nobody would be let in, and each would be closed."
+        )
     for item in filter(None, (part.strip() for part in config.get("LDAP_GROUP_ROLES", "").split(";"))):
         role, sign, dn = item.partition("=")
         if not sign or not dn.strip():

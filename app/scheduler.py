@@ -187,6 +187,8 @@ def build_scheduler(app: Flask):
             "default": ThreadPoolExecutor(max_workers=1),
             "mail": ThreadPoolExecutor(max_workers=1),
             "exports": ThreadPoolExecutor(max_workers=1),
+            # A directory slow to answer holds only its own sweep, not the day's moves and reminders.
+            "directory": ThreadPoolExecutor(max_workers=1),
         },
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
@@ -245,6 +247,7 @@ def build_scheduler(app: Flask):
             IntervalTrigger(minutes=app.config["DIRECTORY_SWEEP_MINUTES"]),
             args=[app],
             id="directory-sweep",
+            executor="directory",
             replace_existing=True,
             next_run_time=clock.utcnow().astimezone(zone),
         )

@@ -101,6 +101,16 @@ index member eq
     def modify(self, text: str) -> None:
         self.ldif(text, "ldapmodify")
 
+    def rename(self, dn: str, new_rdn: str) -> None:
+        """The entry renamed (its DN changes, its attributes stay): what Active Directory does on a name change."""
+        result = subprocess.run(
+            ["ldapmodrdn", "-x", "-r", "-H", self.url, "-D", ROOT_DN, "-w", ROOT_PASSWORD, dn, new_rdn],
+            capture_output=True,
+            timeout=30,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"ldapmodrdn failed: {result.stderr.decode()}")
+
     def delete(self, *dns: str) -> None:
         result = subprocess.run(
             ["ldapdelete", "-x", "-H", self.url, "-D", ROOT_DN, "-w", ROOT_PASSWORD, *dns],

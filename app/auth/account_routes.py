@@ -45,7 +45,13 @@ def second_step():
     user, pending = _pending_user()
     if user is None:
         session.pop("mfa_pending", None)
-        flash(_("Sign in again: the step with the code was not finished in time."), "info")
+        flash(
+            _(
+                "Sign in again: this step with the code is no longer open (it was not finished in time, or the "
+                "password or the second factor changed meanwhile)."
+            ),
+            "info",
+        )
         return redirect(url_for("auth.sign_in"))
     enrolling = not user.has_totp
     form = CodeForm()

@@ -202,7 +202,10 @@ def _service(deadline: _Deadline):
     """(server, the service account's connection)."""
     config = current_app.config
     server = _server(deadline)
-    service = _connect(server, config["LDAP_BIND_DN"], config["LDAP_BIND_PASSWORD"], deadline)
+    try:
+        service = _connect(server, config["LDAP_BIND_DN"], config["LDAP_BIND_PASSWORD"], deadline)
+    except PasswordExpired:  # the service account's, not the person's: everyone had been told theirs expired
+        raise _unavailable("the service account's password (LDAP_BIND_PASSWORD) has expired") from None
     if service is None:
         raise _unavailable("the service account (LDAP_BIND_DN, LDAP_BIND_PASSWORD) was refused")
     return server, service
@@ -278,10 +281,13 @@ def lookup(dns: list[str]) -> dict[str, Entry | None]:
 
     config = current_app.config
     found: dict[str, Entry | None] = {}
-    deadline = _Deadline(config["LDAP_TIMEOUT_SECONDS"] * max(1, len(dns)))
-    _server_, service = _service(deadline)
+    seconds = config["LDAP_TIMEOUT_SECONDS"]
+    _server_, service = _service(_Deadline(seconds))
     try:
         for dn in dns:
+            # Each entry its own LDAP_TIMEOUT_SECONDS: a stalled directory fails the first (DirectoryUnavailable,
+            # the caller stops) instead of holding the scheduler for accounts x timeout.
+            deadline = _Deadline(seconds)
             entries = _search(service, dn, "(objectClass=*)", deadline, scope=BASE, attributes=_attributes())
             found[dn] = _entry(service, entries[0], deadline) if entries else None
     finally:
@@ -303,11 +309,23 @@ def _account_for(entry: Entry, email: str) -> User | None:
     """The account `entry` signs in to: the one linked to its DN, else a local ministry account with its
     address that the directory may own; raises DirectoryConflict when the address is another's."""
     user = _linked(entry.dn)
+    if user is not None and not user.is_active_account and user.closed_by_directory and email != user.email:
+        # The DN of a leaver given to a newcomer (uids and names are reused): the closed account, its history
+        # and its agreements stay the leaver's; the newcomer gets an account of their own.
+        log.warning("directory entry %s now carries another address: account %s stays closed", entry.dn, user.id)
+        user.directory_dn = None
+        db.session.flush()
+        user = None
     if user is not None or not email:
         return user
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
         return None
+    if user.directory_dn and lookup([user.directory_dn]).get(user.directory_dn) is None:
+        # The person's entry moved or was renamed (an Active Directory DN holds the department and the name):
+        # their old DN is gone, their address is the same. Linked to the new one, not locked out.
+        log.info("directory entry of account %s moved: %s -> %s", user.id, user.directory_dn, entry.dn)
+        return user
     if user.directory_dn or not is_ministry_role(user.role) or may_sign_in_locally(user, current_app.config):
         log.warning(
             "directory entry %s carries the address of account %s (%s), which it may not take over",
@@ -408,6 +426,43 @@ def _directory_facts(user: User) -> dict:
     }
 
 
+def moved_entries(emails: list[str]) -> list[Entry | None]:
+    """For each address, the one entry the user filter finds for it (a person whose DN changed), or None."""
+    from ldap3.utils.conv import escape_filter_chars
+
+    if not emails:
+        return []
+    config = current_app.config
+    seconds = config["LDAP_TIMEOUT_SECONDS"]
+    _server_, service = _service(_Deadline(seconds))
+    found: list[Entry | None] = []
+    try:
+        for email in emails:
+            deadline = _Deadline(seconds)
+            search_filter = config["LDAP_USER_FILTER"].replace("{login}", escape_filter_chars(email))
+            hits = _search(service, config["LDAP_BASE_DN"], search_filter, deadline, attributes=_attributes(), limit=2)
+            found.append(_entry(service, hits[0], deadline) if len(hits) == 1 else None)
+    finally:
+        service.unbind()
+    return found
+
+
+def missing_groups() -> list[str]:
+    """The group DNs of LDAP_GROUP_ROLES the directory does not have."""
+    from ldap3 import BASE
+
+    seconds = current_app.config["LDAP_TIMEOUT_SECONDS"]
+    _server_, service = _service(_Deadline(seconds))
+    try:
+        return [
+            dn
+            for _role, dn in group_roles(current_app.config["LDAP_GROUP_ROLES"])
+            if not _search(service, dn, "(objectClass=*)", _Deadline(seconds), scope=BASE)
+        ]
+    finally:
+        service.unbind()
+
+
 @dataclass
 class SweepReport:
     looked_at: int = 0
@@ -434,6 +489,24 @@ def sweep() -> SweepReport:
     if not accounts:
         return report
     entries = lookup([user.directory_dn for user in accounts])
+    gone = [user for user in accounts if entries.get(user.directory_dn) is None]
+    for user, entry in zip(gone, moved_entries([user.email for user in gone]), strict=True):
+        if entry is not None and _linked(entry.dn) is None:
+            # Moved or renamed (a new DN, the same address): followed, not closed as a leaver.
+            log.info("directory entry of account %s moved: %s -> %s", user.id, user.directory_dn, entry.dn)
+            audit.record(
+                "directory_refreshed",
+                user,
+                actor=None,
+                changes=audit.diff({"directory_dn": user.directory_dn}, {"directory_dn": entry.dn}),
+            )
+            user.directory_dn = entry.dn
+            entries[entry.dn] = entry
+    if missing := missing_groups():
+        # A group DN misspelt (or gone) in LDAP_GROUP_ROLES had closed every holder of that role, however few.
+        log.error("directory sweep: the groups %s do not exist; nothing changed (check LDAP_GROUP_ROLES)", missing)
+        report.held = True
+        return report
     losing, moving = [], []
     for user in accounts:
         entry = entries.get(user.directory_dn)

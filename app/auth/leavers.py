@@ -13,8 +13,10 @@ def cut_off(user: User, *, by, reason: str = "deactivated") -> dict:
     them back (a calendar address leaked meanwhile worked again). Returns what ended, for the audit trail.
     A password reset (by link or by an admin) cuts off the same: it is asked when the account may be in
     other hands, and a token made by those hands must not outlive it."""
+    from app.auth.mfa import end_second_steps
     from app.notifications.services import revoke_calendar_feed
 
+    end_second_steps(user)
     ended = sessions.end_all(user, reason)
     revoked = revoke_all_tokens(user, by=by)
     revoke_calendar_feed(user)

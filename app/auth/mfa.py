@@ -40,25 +40,38 @@ def needs_second_step(user: User) -> bool:
     return user.has_totp or requires_second_factor(user, current_app.config)
 
 
+# Sign-ins past the password that may be at their code step at once (two browsers, a double-sent form). One
+# slot had let anyone who knew the password cancel the owner's step, as often as they liked.
+PENDING_STEPS = 5
+
+
 def begin_second_step(user: User) -> str:
-    """After a right password: the key the browser keeps until the code, whose hash the account keeps (a
-    later password sign-in replaces it). A role that must enrol gets a secret drawn for this sign-in: one
-    drawn for an earlier, unfinished one had been shown again to whoever next got past the password."""
+    """After a right password: the key the browser keeps until the code, whose hash the account keeps beside
+    the few before it. A role that must enrol gets a secret drawn for this sign-in: one drawn for an earlier,
+    unfinished one had been shown again to whoever next got past the password."""
     key = secrets.token_urlsafe(32)
-    user.second_step_key = _hash(key)
+    kept = (user.second_step_key or "").split()[-(PENDING_STEPS - 1) :]
+    user.second_step_key = " ".join([*kept, _hash(key)])
     if not user.has_totp:
         start_enrolment(user)
     return key
 
 
 def second_step_of(user: User | None, key: object) -> bool:
-    """Whether `key` is the one the account's pending second step was given (and the account has one)."""
-    return (
-        user is not None
-        and isinstance(key, str)
-        and bool(user.second_step_key)
-        and hmac.compare_digest(_hash(key), user.second_step_key)
-    )
+    """Whether `key` is one the account's pending second steps were given."""
+    if user is None or not isinstance(key, str) or not user.second_step_key:
+        return False
+    wanted = _hash(key)
+    return any(hmac.compare_digest(wanted, kept) for kept in user.second_step_key.split())
+
+
+def end_second_steps(user: User) -> None:
+    """No sign-in left at its code step, and no secret drawn and not confirmed: after a password reset or
+    change, an admin's reset of the second factor, a deactivation. A step begun before had gone on to a full
+    session after the owner reset the password, or to enrolling the holder's own authenticator."""
+    user.second_step_key = None
+    if not user.has_totp:
+        user.totp_secret = None
 
 
 def start_enrolment(user: User) -> str:
@@ -174,6 +187,7 @@ def turn_off(user: User, *, by: User, reason: str) -> None:
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_step = None
+    user.second_step_key = None  # a sign-in at its code step must not go on to enrol the holder's own phone
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     if was_on:
         audit.record("mfa_reset" if by.id != user.id else "mfa_disabled", user, actor=by, changes={"reason": reason})

@@ -61,8 +61,9 @@ class User(UserMixin, TimestampMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     totp_last_step: Mapped[int | None] = mapped_column()
-    # Between a right password and the code: the SHA-256 of the key the browser holds (mfa.begin_second_step).
-    second_step_key: Mapped[str | None] = mapped_column(String(64))
+    # Between a right password and the code: the SHA-256s of the keys the browsers hold, space-separated, the
+    # last few (mfa.begin_second_step).
+    second_step_key: Mapped[str | None] = mapped_column(String(400))
     # Deliverables: all agreements of the organisation by default; when True only those in
     # DeliverableGrant (chosen by the organisation's admin).
     deliverables_restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

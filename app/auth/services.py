@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from app.api.tokens import revoke_all_tokens
-from app.auth import directory, passwords, sessions
+from app.auth import directory, mfa, passwords, sessions
 from app.auth.leavers import cut_off
 from app.auth.models import LoginAttempt, User, normalize_email
 from app.core import audit
@@ -51,10 +51,13 @@ def authenticate(email: str, password: str, address: str, *, language: str | Non
     The caller shows the same message for an unknown e-mail and a wrong
     password, so nobody can learn which accounts exist. `language`: a directory account made now.
     """
+    typed = normalize_email(email)[:254]
     email = sign_in_key(email)
     address = (address or "unknown")[:64]
     _check_throttle(email, address)
-    user = db.session.scalar(select(User).where(User.email == email))
+    # Stored addresses are not folded (one kept in decomposed accents signs in as typed); the folded form
+    # finds the rest.
+    user = db.session.scalar(select(User).where(User.email.in_({typed, email})).order_by(User.id).limit(1))
     key = email
     if directory.is_enabled() and (user is None or not may_sign_in_locally(user, current_app.config)):
         user, ok, key = _authenticate_in_directory(email, password, address, language)
@@ -207,8 +210,7 @@ def change_password(
     ended = sessions.end_all(user, "password_changed", keep=user.current_session)
     revoked = revoke_all_tokens(user, by=user) if revoke_tokens else 0
     revoke_calendar_feed(user)
-    if not user.has_totp:
-        user.totp_secret = None
+    mfa.end_second_steps(user)
     audit.record("password_changed", user, actor=user, changes={"sessions_ended": ended, "tokens_revoked": revoked})
 
 

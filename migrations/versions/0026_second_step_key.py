@@ -1,5 +1,5 @@
-"""The pending second step of a sign-in, kept on the server: the hash of a key the browser holds between the
-password and the code. The signed cookie alone had been taken as proof of the password, so whoever held
+"""The pending second steps of sign-ins, kept on the server: the hashes of the keys the browsers hold between
+the password and the code (the last few). The signed cookie alone had been taken as proof of the password, so whoever held
 SECRET_KEY could enrol their own code on any account without one, admin included.
 
 Revision ID: 0026_second_step_key
@@ -19,7 +19,7 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('users') as batch:
-        batch.add_column(sa.Column('second_step_key', sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column('second_step_key', sa.String(length=400), nullable=True))
 
 
 def downgrade():

@@ -414,3 +414,75 @@ def test_a_sign_in_waits_on_the_directory_its_timeout_in_all(app, world, ldap_on
         assert clock.monotonic() - started < 5
     finally:
         os.kill(ldap_on.process.pid, signal.SIGCONT)
+
+
+def _rename(server, uid: str, new_uid: str, group: str = "sharaka-officers") -> None:
+    """Renamed as Active Directory does it: the DN changes and the groups follow (no refint overlay here)."""
+    server.rename(f"uid={uid},{PEOPLE}", f"uid={new_uid}")
+    server.modify(
+        f"dn: cn={group},{GROUPS}\nchangetype: modify\ndelete: member\nmember: uid={uid},{PEOPLE}\n"
+        f"-\nadd: member\nmember: uid={new_uid},{PEOPLE}\n"
+    )
+
+
+def test_a_renamed_entry_keeps_its_account_at_sign_in_and_in_the_sweep(app, world, ldap_on):
+    """A DN holds the name (and, in Active Directory, the department): renamed, the person had been told their
+    address was another account's, and the sweep had closed them as gone."""
+    from app.auth import directory
+
+    with _entries(ldap_on, ("yasmine", "Yasmine Alami", "Yasmine-mot-de-passe", None)):
+        assert _sign_in(app, "yasmine", "Yasmine-mot-de-passe")[1].status_code == 302
+        account = _user("yasmine@ministere.example.ma")
+        _rename(ldap_on, "yasmine", "yasmine.alami")
+        try:
+            report = directory.sweep()
+            db.session.commit()
+            assert report.closed == 0 and _user("yasmine@ministere.example.ma").is_active_account
+            assert _user("yasmine@ministere.example.ma").directory_dn == f"uid=yasmine.alami,{PEOPLE}"
+            assert _sign_in(app, "yasmine.alami", "Yasmine-mot-de-passe")[1].status_code == 302
+            assert _user("yasmine@ministere.example.ma").id == account.id
+        finally:
+            _rename(ldap_on, "yasmine.alami", "yasmine")
+
+
+def test_a_renamed_entry_not_yet_swept_is_followed_at_sign_in(app, world, ldap_on):
+    with _entries(ldap_on, ("omar", "Omar Benali", "Omar-mot-de-passe", None)):
+        assert _sign_in(app, "omar", "Omar-mot-de-passe")[1].status_code == 302
+        _rename(ldap_on, "omar", "omar.benali")
+        try:
+            assert _sign_in(app, "omar.benali", "Omar-mot-de-passe")[1].status_code == 302
+            assert _user("omar@ministere.example.ma").directory_dn == f"uid=omar.benali,{PEOPLE}"
+        finally:
+            _rename(ldap_on, "omar.benali", "omar")
+
+
+def test_a_leavers_dn_given_to_a_newcomer_does_not_reopen_the_leavers_account(app, world, ldap_on):
+    from app.auth import directory
+
+    with _entries(ldap_on, ("said", "Said Leaver", "Said-mot-de-passe", None)):
+        assert _sign_in(app, "said", "Said-mot-de-passe")[1].status_code == 302
+        leaver = _user("said@ministere.example.ma")
+    directory.sweep()  # gone: closed
+    db.session.commit()
+    assert not _user("said@ministere.example.ma").is_active_account
+    with _entries(ldap_on, ("said", "Saida Nouvelle", "Saida-mot-de-passe", "saida.nouvelle@ministere.example.ma")):
+        assert _sign_in(app, "said", "Saida-mot-de-passe")[1].status_code == 302
+    newcomer = _user("saida.nouvelle@ministere.example.ma")
+    assert newcomer.id != leaver.id and newcomer.full_name == "Saida Nouvelle"
+    old = _user("said@ministere.example.ma")
+    assert not old.is_active_account and old.full_name == "Said Leaver"
+
+
+def test_the_sweep_holds_back_when_a_mapped_group_does_not_exist(app, world, ldap_on):
+    """A group DN misspelt for one role had closed every holder of that role (a minority: no other hold)."""
+    from app.auth import directory
+
+    assert _sign_in(app, "karim", "Karim-mot-de-passe-annuaire")[1].status_code == 302
+    good = settings(ldap_on.url)["LDAP_GROUP_ROLES"]
+    current_app.config["LDAP_GROUP_ROLES"] = good.replace("cn=sharaka-managers", "cn=sharaka-manager")
+    try:
+        report = directory.sweep()
+    finally:
+        current_app.config["LDAP_GROUP_ROLES"] = good
+    assert report.held and report.closed == 0
+    assert _user("karim@ministere.example.ma").is_active_account

@@ -282,3 +282,44 @@ def test_a_wrong_code_is_not_drawn_back_into_the_field(app, world, signed_in):
     client.get("/account/two-factor")
     page = client.post("/account/two-factor", data={"code": "257816"}, csrf_from="/account").get_data(as_text=True)
     assert "257816" not in page and "That code is not right" in page
+
+
+def test_a_second_password_sign_in_does_not_cancel_the_first_ones_code_step(app, world, signed_in):
+    """One slot had let anyone who knew the password cancel the owner's code step, as often as they liked."""
+    person = world.users["officer"]
+    secret, _codes = _enrol(signed_in("officer"))
+    _later(person)
+    owner, _response = _password_step(app, person)
+    other, _response = _password_step(app, person)  # another browser, or someone with the password only
+    assert owner.post("/sign-in/code", data={"code": pyotp.TOTP(secret).now()}).status_code == 302
+    assert owner.get("/agreements/").status_code == 200
+
+
+def test_a_code_step_under_way_ends_when_the_password_or_second_factor_is_reset(app, world, signed_in):
+    """A step begun before had gone on to a full session after the owner reset the password, or (after an
+    admin's reset of the second factor) to enrolling the holder's own authenticator."""
+    from app.auth import services
+
+    person = world.users["officer"]
+    _enrol(signed_in("officer"))
+    _later(person)
+    holder, _response = _password_step(app, person)
+    services.update_user(
+        _fresh(person),
+        full_name=person.full_name,
+        role=person.role,
+        organization=person.organization,
+        language=person.language,
+        is_active=True,
+        by=world.users["admin"],
+        new_password="Une-phrase-toute-neuve-2026",
+    )
+    db.session.commit()
+    assert holder.get("/sign-in/code").headers["Location"].endswith("/sign-in")
+    holder, _response = _password_step(app, person, "Une-phrase-toute-neuve-2026")
+    admin = signed_in("admin")
+    edit = f"/admin/users/{person.id}/edit"
+    reset = admin.post(f"/admin/users/{person.id}/two-factor/reset", data={}, csrf_from=edit)
+    assert reset.status_code in (302, 303) and not _fresh(person).has_totp
+    page = holder.get("/sign-in/code")
+    assert page.status_code == 302 and page.headers["Location"].endswith("/sign-in")  # not an enrolment
