@@ -80,16 +80,32 @@ def version_definition(version: WorkflowVersion) -> WorkflowDefinition:
     return cached
 
 
+# Tags that came after versions had been frozen with tags of their own: `internal` (an agreement is the
+# ministry's own while in such a state, migration 0024). A version frozen before it never uses it.
+LATER_TAGS = ("internal",)
+
+
 def _with_todays_tags(definition: WorkflowDefinition) -> WorkflowDefinition:
-    """A version frozen before states had tags borrows today's tags, state by state name:
-    otherwise its agreements would count as neither editable nor in force."""
-    if any(state.tags for state in definition.states.values()):
-        return definition
+    """A version frozen before states had tags borrows today's tags, state by state name: otherwise its
+    agreements would count as neither editable nor in force. One frozen before a tag of LATER_TAGS existed
+    borrows that tag the same way: a draft on such a version had been shown to its partners at its move into
+    internal review, the ministry's budget floor with it, on every install upgraded with drafts under way."""
     today = current_app.extensions.get("sharaka.workflows", {}).get(definition.type)
     if today is None:
         return definition
+    if not any(state.tags for state in definition.states.values()):
+        borrowed = {name: today.states[name].tags for name in definition.states if name in today.states}
+    else:
+        missing = [tag for tag in LATER_TAGS if not any(tag in state.tags for state in definition.states.values())]
+        borrowed = {
+            name: tuple(state.tags) + tuple(tag for tag in missing if tag in today.states[name].tags)
+            for name, state in definition.states.items()
+            if name in today.states and any(tag in today.states[name].tags for tag in missing)
+        }
+    if not borrowed:
+        return definition
     states = {
-        name: replace(state, tags=today.states[name].tags) if name in today.states else state
+        name: replace(state, tags=type(state.tags)(borrowed[name])) if name in borrowed else state
         for name, state in definition.states.items()
     }
     return replace(definition, states=states)
