@@ -575,18 +575,28 @@ organizations_cli = AppGroup("organizations", help="Organisations: the ministry'
 @click.option("--acronym", default=None, help="Its acronym (MTNRA); the short name is made from it if not given.")
 @click.option("--slug", default=None, help="Its short name (lower-case letters, digits and dashes).")
 @click.option("--country", default="MA", show_default=True, help="Its two-letter country code.")
-def create_home_command(name_fr, name_ar, name_en, acronym, slug, country):
-    """Create the ministry's own organisation (once, on an install without the demo)."""
+@click.option(
+    "--existing", default=None, help="Instead: make this existing organisation (its short name) the ministry's own."
+)
+def create_home_command(name_fr, name_ar, name_en, acronym, slug, country, existing):
+    """Create the ministry's own organisation (once, on an install without the demo), or mark an existing one."""
     from app.core.errors import ValidationFailed
-    from app.organizations.services import create_home
+    from app.organizations.models import Organization
+    from app.organizations.services import create_home, mark_home
 
     values = dict(name_fr=name_fr, name_ar=name_ar, name_en=name_en, acronym=acronym, slug=slug, country=country)
     try:
         with force_locale("en"), unit_of_work():
-            home = create_home(values)
+            if existing:
+                found = db.session.scalar(select(Organization).where(Organization.slug == existing))
+                if found is None:
+                    raise click.ClickException(f"no organisation with short name {existing!r}")
+                home = mark_home(found)
+            else:
+                home = create_home(values)
     except ValidationFailed as error:
         raise click.ClickException(_refusal(error)) from None
-    click.echo(f"Created the ministry's organisation {home.slug} (id {home.id}).")
+    click.echo(f"The ministry's organisation is {home.slug} (id {home.id}).")
 
 
 def register_cli(app: Flask) -> None:

@@ -123,3 +123,36 @@ def create_home(values: dict, *, by=None) -> Organization:
     home = save_organization(None, {**values, "kind": values.get("kind") or "ministry"}, by=by)
     home.is_home = True
     return home
+
+
+def mark_home(organization: Organization, *, by=None) -> Organization:
+    """Make an existing organisation the ministry's own: an install older than `create-home` had entered the
+    ministry as an ordinary organisation, and then no officer could send a negotiation's first text. Refused
+    while it is an agreement's party or has partner accounts (the ministry is neither)."""
+    from app.agreements.models import AgreementParty
+    from app.auth.models import User
+    from app.core import audit
+    from app.core.permissions import is_partner_role
+
+    existing = db.session.scalar(select(Organization.slug).where(Organization.is_home.is_(True)))
+    if existing is not None:
+        raise ValidationFailed(_("The ministry's organisation exists already: %(slug)s.", slug=existing))
+    party = db.session.scalar(
+        select(AgreementParty.id).where(AgreementParty.organization_id == organization.id).limit(1)
+    )
+    partners = [
+        u.email
+        for u in db.session.scalars(select(User).where(User.organization_id == organization.id))
+        if is_partner_role(u.role)
+    ]
+    if party is not None or partners:
+        raise ValidationFailed(
+            _(
+                "%(slug)s is a party to agreements or has partner accounts: the ministry's organisation is neither. "
+                "Move them first.",
+                slug=organization.slug,
+            )
+        )
+    organization.is_home = True
+    audit.record("made_home", organization, actor=by, changes={"after": {"is_home": True}})
+    return organization

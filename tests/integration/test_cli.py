@@ -110,3 +110,24 @@ def test_a_new_install_creates_the_ministrys_organisation_once(app):
     )
     assert officer.exit_code == 0, officer.output
     assert db.session.scalar(select(User).where(User.email == "first.officer@example.org")).organization_id == home.id
+
+
+def test_an_older_install_marks_its_existing_ministry_organisation_as_its_own(app):
+    """An install older than `create-home` had entered the ministry as an ordinary organisation: create-home
+    refused (the name was taken) and nothing could mark it, so no negotiation could start."""
+    from app.organizations.models import Organization
+    from tests import factories
+
+    ministry = factories.organization("ministere", name_fr="Ministère")
+    ministry.is_home = False
+    partner = factories.organization("partenaire", name_fr="Partenaire")
+    factories.user("partner", partner)
+    db.session.commit()
+    runner = app.test_cli_runner()
+    refused = runner.invoke(args=["organizations", "create-home", "--existing", "partenaire"])
+    assert refused.exit_code != 0 and "partner accounts" in refused.output
+    assert runner.invoke(args=["organizations", "create-home", "--existing", "nowhere"]).exit_code != 0
+    made = runner.invoke(args=["organizations", "create-home", "--existing", "ministere"])
+    assert made.exit_code == 0, made.output
+    db.session.expire_all()
+    assert db.session.scalar(select(Organization.slug).where(Organization.is_home.is_(True))) == "ministere"
