@@ -477,7 +477,9 @@ def sweep() -> SweepReport:
     had kept their sessions for REMEMBER_DAYS and their API tokens for good. When more than half of them
     (and more than 3) would lose access at once, a setting is wrong rather than half the ministry gone:
     nothing changes and the run says so (logged as an error)."""
+    from app.agreements.services import owned_under_way
     from app.auth import sessions
+    from app.core.permissions import role_may_own_agreements
 
     report = SweepReport()
     if not is_enabled():
@@ -527,6 +529,10 @@ def sweep() -> SweepReport:
         _close(user, reason, enabled=False)
     for user, role in moving:
         audit.record("directory_refreshed", user, actor=None, changes=audit.diff({"role": user.role}, {"role": role}))
+        if not role_may_own_agreements(role) and (owned := owned_under_way(user)):
+            # The directory decides the role; its agreements still need an owner who may own them (the admin
+            # form refuses this move until they are handed over): said where the operators look.
+            log.warning("directory made account %s a %s; it owns %d agreements under way", user.id, role, owned)
         user.role = role
         sessions.end_all(user, "directory_role_changed")
     report.closed, report.role_changed = len(losing), len(moving)
