@@ -187,7 +187,7 @@ def turn_off(user: User, *, by: User, reason: str) -> None:
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_step = None
-    user.second_step_key = None  # a sign-in at its code step must not go on to enrol the holder's own phone
+    end_second_steps(user)  # a sign-in at its code step must not go on to enrol the holder's own phone
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     if was_on:
         audit.record("mfa_reset" if by.id != user.id else "mfa_disabled", user, actor=by, changes={"reason": reason})
