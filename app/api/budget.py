@@ -9,10 +9,9 @@ from marshmallow import Schema, fields, validate
 from app.api.core import api_blueprint, api_user, errors
 from app.api.schemas import Id, QuerySchema, StrictSchema, Text
 from app.budget import services
-from app.budget.models import KINDS, BudgetLine
+from app.budget.models import KINDS
 from app.core.dates import FIRST_DAY, LAST_DAY
 from app.core.permissions import can, get_agreement_or_404
-from app.extensions import db
 
 blueprint = api_blueprint("budget", "Budget lines of agreements and the portfolio's totals.")
 
@@ -86,13 +85,6 @@ def _portfolio_totals(totals) -> list[dict]:
     return [{"currency": t.currency, "total": str(t.total), "signed": str(t.signed)} for t in totals]
 
 
-def _line_or_404(agreement, line_id: int) -> BudgetLine:
-    line = db.session.get(BudgetLine, line_id)
-    if line is None or line.agreement_id != agreement.id:
-        abort(404)
-    return line
-
-
 def _data(payload: dict) -> services.LineData:
     return services.LineData(**payload)
 
@@ -123,7 +115,7 @@ def add_budget_line(payload, agreement_id: int):
 def replace_budget_line(payload, agreement_id: int, line_id: int):
     """Replace a line's values."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")
-    return services.update_line(_line_or_404(agreement, line_id), _data(payload), by=api_user())
+    return services.update_line(services.line_of(agreement, line_id), _data(payload), by=api_user())
 
 
 @blueprint.route("/agreements/<int:agreement_id>/budget-lines/<int:line_id>", methods=["DELETE"])
@@ -132,7 +124,7 @@ def replace_budget_line(payload, agreement_id: int, line_id: int):
 def delete_budget_line(agreement_id: int, line_id: int):
     """Remove a line."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")
-    services.remove_line(_line_or_404(agreement, line_id), by=api_user())
+    services.remove_line(services.line_of(agreement, line_id), by=api_user())
 
 
 @blueprint.route("/budget-totals", methods=["GET"])

@@ -504,11 +504,6 @@ def sweep() -> SweepReport:
             )
             user.directory_dn = entry.dn
             entries[entry.dn] = entry
-    if missing := missing_groups():
-        # A group DN misspelt (or gone) in LDAP_GROUP_ROLES had closed every holder of that role, however few.
-        log.error("directory sweep: the groups %s do not exist; nothing changed (check LDAP_GROUP_ROLES)", missing)
-        report.held = True
-        return report
     losing, moving = [], []
     for user in accounts:
         entry = entries.get(user.directory_dn)
@@ -517,6 +512,12 @@ def sweep() -> SweepReport:
             losing.append((user, "gone from the directory" if entry is None else "disabled or in no Sharaka group"))
         elif role != user.role:
             moving.append((user, role))
+    if losing and (missing := missing_groups()):
+        # A group DN misspelt (or gone) in LDAP_GROUP_ROLES had closed every holder of that role, however few.
+        # Asked only when someone would lose access: a quiet sweep costs no more round trips.
+        log.error("directory sweep: the groups %s do not exist; nothing changed (check LDAP_GROUP_ROLES)", missing)
+        report.held = True
+        return report
     if len(losing) > 3 and len(losing) * 2 > len(accounts):
         log.error(
             "directory sweep: %d of %d accounts would lose access at once; nothing changed (check LDAP_* settings)",

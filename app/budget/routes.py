@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -52,13 +52,6 @@ def _line_data(form: BudgetLineForm) -> services.LineData:
     )
 
 
-def _line_or_404(agreement, line_id: int) -> BudgetLine:
-    line = db.session.get(BudgetLine, line_id)
-    if line is None or line.agreement_id != agreement.id:
-        abort(404)
-    return line
-
-
 @blueprint.route("/agreements/<int:agreement_id>/budget/new", methods=["GET", "POST"])
 @login_required
 def add_budget_line(agreement_id: int):
@@ -76,7 +69,7 @@ def add_budget_line(agreement_id: int):
 @login_required
 def edit_budget_line(agreement_id: int, line_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
-    line = _line_or_404(agreement, line_id)
+    line = services.line_of(agreement, line_id)
     form = _line_form(agreement, line)
     if form.validate_on_submit():
         with refusal_shown_on(form, catching=DomainError, edited=(line, services.FIELDS)):
@@ -90,7 +83,7 @@ def edit_budget_line(agreement_id: int, line_id: int):
 @login_required
 def remove_budget_line(agreement_id: int, line_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
-    line = _line_or_404(agreement, line_id)
+    line = services.line_of(agreement, line_id)
     return_here_if_refused(_page(agreement))
     services.remove_line(line, by=current_user)
     return done(_page(agreement), _("Budget line removed."))

@@ -169,6 +169,16 @@ def _plain(line: BudgetLine) -> dict:
     }
 
 
+def line_of(agreement: Agreement, line_id: int) -> BudgetLine:
+    """One of the agreement's budget lines, for the page and the API alike; 404 for any other id."""
+    from flask import abort
+
+    line = db.session.get(BudgetLine, line_id)
+    if line is None or line.agreement_id != agreement.id:
+        abort(404)
+    return line
+
+
 def add_line(agreement: Agreement, data: LineData, *, by, is_illustrative: bool = False) -> BudgetLine:
     _require_edit(agreement, by)
     values = clean_line(agreement, data)
