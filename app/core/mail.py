@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from email.header import Header
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime, formataddr
@@ -48,11 +49,20 @@ class MailPolicy(EmailPolicy):
             return line + self.linesep
         return None
 
+    def _encoded_subject(self, name: str, value: str) -> str | None:
+        """A subject with other than ASCII, as RFC 2047 encoded words that keep their spaces inside them.
+        The default folder wrote the space between two words as the folding between two encoded words,
+        which RFC 2047 tells clients to drop: one Arabic subject in four reached the reader with two
+        words glued together, and French ones with a double space."""
+        if name.lower() != "subject" or value.isascii():
+            return None
+        return f"{name}: {Header(value, 'utf-8', header_name=name).encode(linesep=self.linesep)}{self.linesep}"
+
     def fold(self, name, value):
-        return self._on_one_line(name, value) or super().fold(name, value)
+        return self._on_one_line(name, value) or self._encoded_subject(name, value) or super().fold(name, value)
 
     def fold_binary(self, name, value):
-        line = self._on_one_line(name, value)
+        line = self._on_one_line(name, value) or self._encoded_subject(name, value)
         return line.encode("ascii") if line else super().fold_binary(name, value)
 
 

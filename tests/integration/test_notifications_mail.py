@@ -352,6 +352,8 @@ def test_reminders_arrive_on_the_right_days_to_the_right_people_in_their_languag
             raw_unsubscribe = dict(message.raw_items())["List-Unsubscribe"]
             assert raw_unsubscribe == message["List-Unsubscribe"] and len(raw_unsubscribe) > 78
             assert "\n" not in message["Subject"] and message["Subject"] == message["Subject"].strip()
+            # Word for word as stored, in Arabic too: no two words glued where the header was folded.
+            assert message["Subject"] == " ".join(outbox[message["Message-ID"]].subject.split())
         english = next(m for rcpts, m in arrived if rcpts == [room.ids["colleague"][1]])
         assert english["Subject"] == f"Due in 7 days: Rapport trimestriel ({reference})"
         assert room.ids["partner_b"][1] not in {r for rcpts, _m in arrived for r in rcpts}
@@ -396,6 +398,28 @@ def test_mail_says_its_language_in_a_content_language_header():
     )
     parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
     assert parsed["Content-Language"] == "ar"
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "متأخر منذ 33 يومًا: \u2068كشف شهري\u2069 المستحق في 15 فبراير 2027 (\u2068MTNRA-2026-012\u2069)",
+        "En retard de 3 jours : Rapport d’avancement trimestriel attendu au plus tard le 15 février 2027 (MTNRA-1)",
+        "x" * 120 + " é " + " ".join(["mot"] * 40),
+    ],
+)
+def test_a_long_subject_reads_back_word_for_word(subject):
+    """Folded over several lines as RFC 2047 encoded words, each space stays inside a word: the space
+    written as the fold between two encoded words is dropped by every mail client."""
+    from app.core.mail import build_message
+
+    message = build_message(
+        sender=SENDER, to="a@example.org", subject=subject, text="t", html="<p>t</p>", message_id="<1@x>", language="ar"
+    )
+    raw = message.as_bytes()
+    assert max(len(line) for line in raw.splitlines()) <= 78
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["Subject"] == subject
 
 
 # --- 2. the SMTP server is down ------------------------------------------------------------------
