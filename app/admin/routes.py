@@ -27,10 +27,14 @@ blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 @login_required
 def list_users():
     require(current_user, "user.list")
-    query = select(User).order_by(User.full_name)
+    # The id breaks ties: two people of the same name on either side of a page's edge would each be
+    # shown twice or never (the database may order equal names differently for each page).
+    query = select(User).order_by(User.full_name, User.id)
     role = request.args.get("role")
     if is_known_role(role):
         query = query.where(holders_of_roles_clause((role,)))
+    elif role:
+        flash(_("Some filters were not valid and were ignored."), "warning")
     term = fold((request.args.get("q") or "")[:200])
     if term:
         # Name or e-mail, folded as stored: "helene" finds "Hélène".

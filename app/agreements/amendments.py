@@ -25,7 +25,7 @@ from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.i18n import gettext as _
-from app.core.i18n import list_of
+from app.core.i18n import list_of, written_amount
 from app.core.models import utcnow
 from app.core.permissions import can
 from app.core.text import one_line, trimmed
@@ -449,12 +449,10 @@ def _party_labels(pairs, names: dict[int, str]) -> list[str]:
 
 
 def _budget_labels(lines, names: dict[int, str]) -> list[str]:
-    from flask_babel import format_currency
-
     from app.budget.models import KINDS
 
     return [
-        f"{line['label']}: {format_currency(Decimal(line['amount']), line['currency'])} — "
+        f"{line['label']}: {written_amount(Decimal(line['amount']), line['currency'])} — "
         + list_of(
             (
                 names.get(int(line["organization_id"]), line["organization_id"]),

@@ -18,7 +18,7 @@ from app.core import clock
 from app.core.audit import history_for
 from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.exports import download
-from app.core.forms import apply_field_errors, form_status, refusal_shown_on
+from app.core.forms import apply_field_errors, form_status, refusal_shown_on, without_invalid_filters
 from app.core.i18n import gettext as _
 from app.core.pagination import paginate
 from app.core.permissions import (
@@ -46,7 +46,7 @@ def list_agreements():
     return render_template("agreements/list.html", form=form, page=page)
 
 
-@blueprint.route("/export.<any(csv, xlsx):fmt>")
+@blueprint.route("/export.<any(csv, xlsx):fmt>", methods=["GET", "POST"])
 @login_required
 def export_agreements(fmt: str):
     require(current_user, "agreement.list")
@@ -59,11 +59,10 @@ def export_agreements(fmt: str):
 
 
 def _read_filters() -> tuple[AgreementFilterForm, services.AgreementFilters]:
-    """The list's filters from the query string; none at all when any of them is invalid."""
+    """The list's filters from the query string; an invalid one is ignored (the form says which)."""
     form = AgreementFilterForm(request.args)
     _fill_filter_choices(form)
-    if not form.validate():
-        return form, services.AgreementFilters()
+    without_invalid_filters(form)
     return form, services.AgreementFilters(
         state=form.state.data if form.state.data != services.IN_FORCE_CHOICE else None,
         in_force=form.state.data == services.IN_FORCE_CHOICE,
@@ -264,7 +263,7 @@ def _fill_form_choices(form: AgreementForm, agreement: Agreement | None) -> None
 
 
 def _fill_filter_choices(form: AgreementFilterForm) -> None:
-    form.state.choices = [("", _("All states")), (services.IN_FORCE_CHOICE, _("In force (any stage)"))] + list(
+    form.state.choices = [("", _("All states")), (services.IN_FORCE_CHOICE, services.in_force_label())] + list(
         state_labels().items()
     )
     form.type.choices = [("", _("All types"))] + [(k, str(v)) for k, v in AGREEMENT_TYPES.items()]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flask import current_app
+from flask_babel import format_date
 from sqlalchemy import extract, func, inspect, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -371,6 +372,59 @@ class AgreementFilters:
     ends_after: date | None = None
     ends_before: date | None = None
     in_force: bool = False  # any state tagged in_force in the agreement's own workflow
+
+
+def in_force_label() -> str:
+    return _("In force (any stage)")
+
+
+def filters_described(filters: AgreementFilters) -> list[tuple[str, str | None]]:
+    """The filters of the list as its form names them ((label, value): "State", "Signed"), for the
+    spreadsheet written of it."""
+    described: list[tuple[str, str | None]] = []
+    if filters.q:
+        described.append((_("Search"), filters.q))
+    if filters.in_force:
+        described.append((_("State"), in_force_label()))
+    elif filters.state:
+        described.append((_("State"), state_labels().get(filters.state, filters.state)))
+    if filters.type:
+        described.append((_("Type"), str(AGREEMENT_TYPES.get(filters.type, filters.type))))
+    if filters.partner_id and (organization := db.session.get(Organization, filters.partner_id)):
+        described.append((_("Partner"), organization.name))
+    if filters.year:
+        described.append((_("Year"), str(filters.year)))
+    for label, day in (
+        (_("Signed from"), filters.signed_after),
+        (_("Signed by"), filters.signed_before),
+        (_("Ends from"), filters.ends_after),
+        (_("Ends by"), filters.ends_before),
+    ):
+        if day:
+            described.append((label, format_date(day)))
+    return described
+
+
+def filters_as_arguments(filters: AgreementFilters) -> dict:
+    """The list page's query string for `filters` (the inverse of its form)."""
+    arguments = {
+        "q": filters.q,
+        "state": IN_FORCE_CHOICE if filters.in_force else filters.state,
+        "type": filters.type,
+        "partner": filters.partner_id,
+        "year": filters.year,
+        **{
+            name: day.isoformat()
+            for name, day in (
+                ("signed_after", filters.signed_after),
+                ("signed_before", filters.signed_before),
+                ("ends_after", filters.ends_after),
+                ("ends_before", filters.ends_before),
+            )
+            if day
+        },
+    }
+    return {key: value for key, value in arguments.items() if value}
 
 
 def agreements_query(user: User, filters: AgreementFilters):

@@ -7,18 +7,13 @@ from flask import abort
 from marshmallow import Schema, fields, validate
 
 from app.api.core import api_blueprint, api_user, errors
-from app.api.schemas import Id, QuerySchema, StrictSchema, Text
+from app.api.schemas import DECIMAL_STRING, Id, QuerySchema, StrictSchema, Text
 from app.budget import services
 from app.budget.models import KINDS
 from app.core.dates import FIRST_DAY, LAST_DAY
 from app.core.permissions import can, get_agreement_or_404
 
 blueprint = api_blueprint("budget", "Budget lines of agreements and the portfolio's totals.")
-
-AMOUNT_DOC = {
-    "description": 'A decimal string such as "250000.00" (a JSON number is read as written).',
-    "type": "string",
-}
 
 
 class BudgetLineSchema(Schema):
@@ -27,7 +22,7 @@ class BudgetLineSchema(Schema):
     organization_id = fields.Integer()
     organization = fields.Function(lambda line: line.organization.name)
     label = fields.String()
-    amount = fields.Function(lambda line: str(line.amount), metadata=AMOUNT_DOC)
+    amount = fields.Function(lambda line: str(line.amount), metadata=DECIMAL_STRING)
     currency = fields.String()
     kind = fields.String()
     year = fields.Integer(allow_none=True)
@@ -38,7 +33,7 @@ class BudgetLineSchema(Schema):
 class BudgetLineInputSchema(StrictSchema):
     organization_id = Id(required=True)
     label = Text(300, required=True)
-    amount = fields.Raw(required=True, metadata=AMOUNT_DOC)
+    amount = fields.Raw(required=True, metadata=DECIMAL_STRING)
     currency = fields.String(load_default="MAD", validate=validate.Length(equal=3))
     kind = fields.String(load_default="cash", validate=validate.OneOf(tuple(KINDS)))
     year = fields.Integer(
@@ -62,7 +57,7 @@ class TotalRowSchema(Schema):
     year = fields.Integer(allow_none=True)
     currency = fields.String()
     kind = fields.String()
-    total = fields.Function(lambda row: str(row.total), metadata=AMOUNT_DOC)
+    total = fields.Function(lambda row: str(row.total), metadata=DECIMAL_STRING)
     signed = fields.Function(
         lambda row: str(row.signed),
         metadata={"description": "The part of total in signed agreements (in force or ended since), as total."},

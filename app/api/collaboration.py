@@ -13,7 +13,7 @@ from flask import abort
 from marshmallow import Schema, fields, validate
 
 from app.api.core import api_blueprint, api_user, errors
-from app.api.schemas import MAX_ID, QueryId, StrictSchema, Text, Texts
+from app.api.schemas import DECIMAL_STRING, MAX_ID, QueryId, StrictSchema, Text, Texts
 from app.core.permissions import get_agreement_or_404, get_occurrence_or_404
 from app.extensions import db
 from app.indicators import services as indicators
@@ -24,7 +24,7 @@ from app.versions import services as versions
 from app.workflow.models import AgreementDocument
 
 blueprint = api_blueprint("collaboration", "Comparing versions, digital signatures, indicators.")
-Number = lambda **kw: fields.Decimal(as_string=True, **kw)  # noqa: E731
+Number = lambda **kw: fields.Decimal(as_string=True, metadata=DECIMAL_STRING, **kw)  # noqa: E731
 
 
 # --- schemas --------------------------------------------------------------------------------

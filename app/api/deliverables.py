@@ -19,6 +19,7 @@ from app.core import clock
 from app.core.permissions import can, get_occurrence_or_404
 from app.core.storage import send_stored
 from app.deliverables import services
+from app.deliverables.falling_due import shown_status_of
 from app.deliverables.models import (
     STATUS_LABELS,
     Occurrence,
@@ -33,7 +34,7 @@ blueprint = api_blueprint("deliverables", "Deliverables owed under active agreem
 def present(occurrence: Occurrence) -> dict:
     today = clock.today()
     deliverable, agreement = occurrence.deliverable, occurrence.deliverable.agreement
-    shown = occurrence.status_on(today, services.due_window())
+    shown = shown_status_of(occurrence, today)
     return {
         "id": occurrence.id,
         "agreement": {"id": agreement.id, "reference": agreement.reference, "title": agreement.title},

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask import abort
-from sqlalchemy import or_, select
+from sqlalchemy import false, select
 
 from app.agreements.models import SigningEvent
 from app.api import schemas
 from app.api.agreements import organization_ref, texts
 from app.api.core import api_blueprint, api_user, errors, page_of
+from app.choices.kinds import organization_matching
 from app.core.permissions import (
     can,
     get_event_or_404,
@@ -17,7 +18,6 @@ from app.core.permissions import (
     visible_events_clause,
     visible_organizations_clause,
 )
-from app.core.text import like_pattern, storable
 from app.notifications import services as notifications
 from app.notifications.messages import detail, headline
 from app.organizations.models import Organization
@@ -60,17 +60,10 @@ def list_organizations(page, per_page, q=None):
     if not can(user, "organization.list"):
         abort(403)
     query = select(Organization).where(visible_organizations_clause(user))
-    term = storable(q or "").strip().lower()
-    if term:
-        pattern = like_pattern(term)
-        query = query.where(
-            or_(
-                *(
-                    getattr(Organization, name).ilike(pattern, escape="\\")
-                    for name in ("name_fr", "name_en", "name_ar", "acronym", "slug")
-                )
-            )
-        )
+    if q and q.strip():
+        # Folded as the pages' searches fold: "ministere" finds "Ministère", "الإنتقال" finds "الانتقال".
+        matching = organization_matching(q)
+        query = query.where(*matching) if matching else query.where(false())
     result = page_of(query.order_by(Organization.name_fr, Organization.id), {"page": page, "per_page": per_page})
     result["items"] = [present_organization(o) for o in result["items"]]
     return result

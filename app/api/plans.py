@@ -15,6 +15,7 @@ from app.auth.models import User
 from app.core import clock
 from app.core.permissions import get_agreement_or_404, get_occurrence_or_404, require, sees_deliverables_of
 from app.deliverables import services as deliverables
+from app.deliverables.falling_due import shown_status_of
 from app.deliverables.models import Deliverable
 from app.extensions import db
 from app.workflow import services as workflow
@@ -50,7 +51,7 @@ def present_line(line: Deliverable) -> dict:
                 "id": o.id,
                 "due_on": o.due_on,
                 "status": o.status,
-                "shown_status": o.status_on(today, deliverables.due_window()),
+                "shown_status": shown_status_of(o, today),
             }
             for o in line.occurrences
         ],

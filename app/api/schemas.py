@@ -8,6 +8,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from app.agreements.models import AGREEMENT_TYPES, NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS
 from app.core.urls import MAX_ID
+from app.deliverables.models import STATUS_LABELS
 
 Id = lambda **kw: fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), **kw)  # noqa: E731
 # In a query string every value is text: an id there is parsed from it (strict would refuse "3").
@@ -21,6 +22,13 @@ def Texts():  # used like a field class, as Text and QueryId are
         values=fields.String(allow_none=True),
         metadata={"description": "The text in Arabic, French and English ({ar, fr, en})."},
     )
+
+
+# How a decimal (an amount, an indicator's figure) is written in answers: as a string, exact to the cent.
+DECIMAL_STRING = {
+    "description": 'A decimal string such as "250000.00" (a JSON number is read as written).',
+    "type": "string",
+}
 
 
 class ProblemSchema(Schema):
@@ -362,7 +370,10 @@ class OccurrenceSchema(Schema):
     due_on = fields.Date()
     status = fields.String(metadata={"description": "Stored: pending, submitted, sent_back, accepted, waived."})
     shown_status = fields.String(
-        metadata={"description": "As shown today: not_yet_due, due, overdue, submitted, sent_back, accepted, waived."}
+        metadata={
+            "description": "As shown today: not_owed (pending while the agreement does not run: a draft, a "
+            "suspended agreement), not_yet_due, due, overdue, submitted, sent_back, accepted, waived."
+        }
     )
     status_label = fields.String()
     waived_reason = fields.String(allow_none=True)
@@ -373,9 +384,9 @@ class OccurrenceSchema(Schema):
 
 class OccurrenceQuerySchema(PageQuerySchema):
     status = fields.String(
-        validate=validate.OneOf(
-            ("open", "not_yet_due", "due", "overdue", "submitted", "sent_back", "accepted", "waived")
-        )
+        # The list page's values: to act on now, not accepted or waived yet, not handed in yet, or one shown status.
+        validate=validate.OneOf(("open", "unfinished", "pending", *STATUS_LABELS)),
+        metadata={"description": "open, unfinished, pending, or one shown status (see Occurrence.shown_status)."},
     )
     agreement = QueryId()
     responsible = QueryId(metadata={"description": "The organisation that owes it."})

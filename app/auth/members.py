@@ -70,4 +70,9 @@ def set_deliverable_access(user: User, *, restricted: bool, agreement_ids: list,
     after = {"restricted": restricted, "agreements": sorted(chosen) if restricted else []}
     changes = audit.diff(before, after)
     if changes["after"]:
+        from app.exports.services import forget_for
+
+        # Written with the agreements they could see then: narrowed, the old lists must go (as on a move).
+        if forgotten := forget_for(user):
+            changes["after"]["exports_forgotten"] = forgotten
         audit.record("deliverable_access_changed", user, actor=by, changes=changes)

@@ -13,6 +13,7 @@ from app.core.errors import DomainError
 from app.core.exports import download
 from app.core.forms import form_status, refusal_shown_on
 from app.core.i18n import gettext as _
+from app.core.i18n import written_amount
 from app.core.permissions import get_agreement_or_404, require
 from app.core.responses import done, return_here_if_refused
 from app.extensions import db
@@ -132,10 +133,7 @@ def budget_panel(agreement) -> dict:
 
 @blueprint.app_template_filter("money")
 def money(amount, currency: str) -> str:
-    """An exact amount in its currency, written the reader's way (1 234 567,50 MAD, ‏1.234.567,50 د.م.‏)."""
-    from flask_babel import format_currency
-
-    return format_currency(amount, currency)
+    return written_amount(amount, currency)
 
 
 @blueprint.app_template_global()

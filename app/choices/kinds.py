@@ -74,7 +74,8 @@ def _parties(user):
     )
 
 
-def _organization_matching(query: str):
+def organization_matching(query: str):
+    """Conditions on Organization: every typed word in one of its names (the pages' drop-downs, the API)."""
     # Every name it goes by, folded, as the search index keeps it: "ميسترال" finds Mistral on a French page.
     words = _contains_every(SearchEntry.terms, query)
     if not words:
@@ -136,7 +137,7 @@ def _organization_kind(grant: str, statement: Callable, order: Callable[[], tupl
     return Kind(
         grant=grant,
         statement=statement,
-        matching=_organization_matching,
+        matching=organization_matching,
         order=order,
         label=_organization_label,
         search=names_text,

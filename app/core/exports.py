@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 from flask import Response, stream_with_context
 
 from app.core import clock
+from app.core.i18n import text_direction
 
 if TYPE_CHECKING:
     from openpyxl.styles import Font
@@ -128,6 +129,8 @@ def write_xlsx(out, headings: Sequence[str], rows: Iterable[Sequence], *, title:
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = min(max(width + 2, MIN_WIDTH), MAX_WIDTH)
     sheet.freeze_panes = "A2"
+    # An Arabic sheet reads from the right, as the page does: column A on the right.
+    sheet.sheet_view.rightToLeft = text_direction() == "rtl"
     bold = Font(bold=True)
     sheet.append([_styled(sheet, str(h), font=bold) for h in headings])
     try:

@@ -148,6 +148,18 @@ def stripped(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def without_invalid_filters(form) -> bool:
+    """Validate a list's filter form; a field refused reads as empty, so the others still filter (one date
+    typed wrong must not list the whole portfolio under the other filters the form still shows). The field
+    keeps what was typed and its message. True when every value was valid."""
+    if form.validate():
+        return True
+    for field in form:
+        if field.errors:
+            field.data = None
+    return False
+
+
 def form_status(form) -> int:
     """A form page's status: 422 when the form or the service behind it refused what was sent (the request's
     work then rolls back; 409 when what it changes changed meanwhile), 200 when the form is shown to be

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from babel import Locale
@@ -149,3 +150,16 @@ def list_separator() -> str:
 def list_of(items) -> str:
     """Items joined as the reader's language writes a list, for a sentence made in Python."""
     return list_separator().join(str(item) for item in items)
+
+
+# A currency written as its code against its figures ("MAD8,000,000.00"): CLDR's currency spacing, which
+# Babel does not apply, puts a no-break space between a letter and a digit.
+_CODE_AGAINST_DIGIT = re.compile(r"(?<=[A-Za-z])(?=[-\d])|(?<=\d)(?=[A-Za-z])")
+
+
+def written_amount(amount, currency: str) -> str:
+    """An exact amount in its currency, written the reader's way (MAD 8,000,000.00, 8 000 000,00 MAD,
+    ‏8.000.000,00 د.م.‏)."""
+    from flask_babel import format_currency
+
+    return _CODE_AGAINST_DIGIT.sub("\u00a0", format_currency(amount, currency))

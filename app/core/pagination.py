@@ -44,18 +44,26 @@ class Page(SelectPagination):
 
 
 def paginate(query, per_page: int | None = None, *, grows_with_portfolio: bool = False) -> Page:
-    """The page of `query` asked in the URL. A list that `grows_with_portfolio` is counted up to
-    COUNTED_UP_TO rows."""
-    return Page(
-        select=query,
-        session=db.session(),
-        page=requested_page(),
-        per_page=per_page or current_app.config["PER_PAGE"],
-        max_per_page=None,
-        error_out=False,
-        count=True,
-        counted_up_to=COUNTED_UP_TO if grows_with_portfolio else None,
-    )
+    """The page of `query` asked in the URL, or its last page when the list is shorter. A list that
+    `grows_with_portfolio` is counted up to COUNTED_UP_TO rows."""
+
+    def page_number(number: int) -> Page:
+        return Page(
+            select=query,
+            session=db.session(),
+            page=number,
+            per_page=per_page or current_app.config["PER_PAGE"],
+            max_per_page=None,
+            error_out=False,
+            count=True,
+            counted_up_to=COUNTED_UP_TO if grows_with_portfolio else None,
+        )
+
+    page = page_number(requested_page())
+    if not page.items and page.page > 1 and page.pages:
+        # Past the end (an old bookmark, a list that has shrunk): its last page, not "0–0 of 50".
+        page = page_number(page.pages)
+    return page
 
 
 def first_with_total(query, limit: int, *, unique_by=None) -> tuple[list, int]:

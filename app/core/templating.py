@@ -83,6 +83,13 @@ def register_template_helpers(app: Flask) -> None:
         """What follows a label before its value: French writes a no-break space before the colon."""
         return _pgettext(context, "after a label, before its value", ":")
 
+    @app.template_filter("list_of")
+    def _list_of(items):
+        """Items joined as the reader's language writes a list (an Arabic comma in Arabic)."""
+        from app.core.i18n import list_of
+
+        return list_of(items)
+
     @app.template_filter("numberformat")
     def _format_number(value):
         return format_number(value or 0)

@@ -55,7 +55,7 @@ class DeliverableFilterForm(Form):
     agreement = SelectField(_l("Agreement"), choices=[], validators=[Optional()])
     partner = SelectField(_l("Responsible"), choices=[], validators=[Optional()])
     due_after = DateField(_l("Due from"), validators=[Optional()])
-    due_before = DateField(_l("Due before"), validators=[Optional()])
+    due_before = DateField(_l("Due by"), validators=[Optional()])
     mine = BooleanField(_l("Only my agreements"))
 
     def validate_due_after(self, field):

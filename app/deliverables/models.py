@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -38,13 +38,15 @@ RECURRENCES = {
 
 # As in UNICEF's partner reporting portal. Stored statuses are pending, submitted,
 # sent_back, accepted, waived; "not yet due", "due" and "overdue" are what a
-# pending occurrence shows depending on today's date.
+# pending occurrence shows depending on today's date, and "not owed now" what it shows
+# while its agreement does not run (app/deliverables/falling_due.py).
 # Still to hand in (first time, or again after a send-back): what may be handed in, what is reminded.
 OWED_STATUSES = ("pending", "sent_back")
 # Still owed or under review: what a calendar shows on its due date.
 UNFINISHED_STATUSES = (*OWED_STATUSES, "submitted")
 
 STATUS_LABELS = {
+    "not_owed": _l("Not owed now"),
     "not_yet_due": _l("Not yet due"),
     "due": _l("Due"),
     "overdue": _l("Overdue"),
@@ -55,12 +57,15 @@ STATUS_LABELS = {
 }
 
 
-def shown_status(status: str, due_on: date, today: date, due_window_days: int = 14) -> str:
+def shown_status(status: str, due_on: date, today: date, due_window_days: int = 14, falls_due: bool = True) -> str:
     """The status a person sees today of an occurrence stored as `status`, due on `due_on`: pending
-    becomes not yet due, due or overdue by the date. The one rule, for an occurrence loaded whole
-    (Occurrence.status_on) or read as columns (the calendar)."""
+    becomes not yet due, due or overdue by the date, or not owed now while its agreement does not run
+    (`falls_due`, falling_due.falls_due). The one rule, for an occurrence loaded whole (falling_due.
+    shown_status_of) or read as columns (the calendar); its SQL twin is falling_due.shown_as."""
     if status != "pending":
         return status
+    if not falls_due:
+        return "not_owed"
     if today > due_on:
         return "overdue"
     if (due_on - today).days <= due_window_days:
@@ -142,23 +147,6 @@ class Occurrence(db.Model):
         back_populates="occurrence", order_by="Submission.number", cascade="all, delete-orphan"
     )
     decided_by = relationship("User")
-
-    def status_on(self, today: date, due_window_days: int = 14) -> str:
-        """The status a person sees today (shown_status)."""
-        return shown_status(self.status, self.due_on, today, due_window_days)
-
-    @classmethod
-    def shown_as(cls, status: str, today: date, due_window_days: int = 14):
-        """SQL twin of shown_status: the occurrences a person sees today as `status`."""
-        pending = cls.status == "pending"
-        window_end = today + timedelta(days=due_window_days)
-        if status == "overdue":
-            return and_(pending, cls.due_on < today)
-        if status == "due":
-            return and_(pending, cls.due_on >= today, cls.due_on <= window_end)
-        if status == "not_yet_due":
-            return and_(pending, cls.due_on > window_end)
-        return cls.status == status
 
     @property
     def latest_submission(self) -> "Submission | None":

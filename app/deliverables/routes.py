@@ -10,7 +10,7 @@ from app.choices.services import fill
 from app.core import clock
 from app.core.errors import DomainError
 from app.core.exports import download
-from app.core.forms import form_status, refusal_shown_on
+from app.core.forms import form_status, refusal_shown_on, without_invalid_filters
 from app.core.i18n import gettext as _
 from app.core.pagination import paginate
 from app.core.permissions import (
@@ -24,8 +24,9 @@ from app.core.permissions import (
 from app.core.responses import done, form_errors, refusals_return_to
 from app.core.storage import send_stored
 from app.deliverables import services
+from app.deliverables.falling_due import due_window, shown_status_of
 from app.deliverables.forms import DeliverableFilterForm, PlanForm, ReviewForm, SubmissionForm, WaiveForm
-from app.deliverables.models import STATUS_LABELS, Deliverable, SubmissionFile
+from app.deliverables.models import STATUS_LABELS, Deliverable, Occurrence, SubmissionFile
 from app.exports.routes import export_in_background
 from app.exports.services import needs_background
 from app.extensions import db
@@ -44,7 +45,7 @@ def portal():
     return render_template(
         "deliverables/portal.html",
         today=today,
-        window=services.due_window(),
+        window=due_window(),
         your_turn=drafts_waiting_on_partner(current_user),
         **services.partner_home(current_user, today),
     )
@@ -59,10 +60,10 @@ def list_deliverables():
     if form.errors:
         flash(_("Some filters were not valid and were ignored."), "warning")
     page = paginate(services.occurrences_query(current_user, filters, today), per_page=50, grows_with_portfolio=True)
-    return render_template("deliverables/list.html", form=form, page=page, today=today, window=services.due_window())
+    return render_template("deliverables/list.html", form=form, page=page, today=today, window=due_window())
 
 
-@blueprint.route("/deliverables/export.<any(csv, xlsx):fmt>")
+@blueprint.route("/deliverables/export.<any(csv, xlsx):fmt>", methods=["GET", "POST"])
 @login_required
 def export_deliverables(fmt: str):
     require(current_user, "deliverable.list")
@@ -75,11 +76,10 @@ def export_deliverables(fmt: str):
 
 
 def _read_filters() -> tuple[DeliverableFilterForm, services.OccurrenceFilters]:
-    """The list's filters from the query string; none at all when any of them is invalid."""
+    """The list's filters from the query string; an invalid one is ignored (the form says which)."""
     form = DeliverableFilterForm(request.args)
     _fill_filter_choices(form)
-    if not form.validate():
-        return form, services.OccurrenceFilters()
+    without_invalid_filters(form)
     return form, services.OccurrenceFilters(
         status=form.status.data or None,
         agreement_id=int(form.agreement.data) if form.agreement.data else None,
@@ -98,7 +98,7 @@ def view_occurrence(occurrence_id: int):
         "deliverables/detail.html",
         occurrence=occurrence,
         today=clock.today(),
-        window=services.due_window(),
+        window=due_window(),
         submission_form=SubmissionForm(),
         review_form=ReviewForm(),
         waive_form=WaiveForm(),
@@ -232,12 +232,7 @@ def _plan(agreement, deliverable):
 
 
 def _fill_filter_choices(form: DeliverableFilterForm) -> None:
-    form.status.choices = [
-        ("", _("All statuses")),
-        ("open", _("To act on now")),
-        ("unfinished", _("Not yet accepted or waived")),
-        ("pending", _("Not handed in yet")),
-    ] + [(key, str(label)) for key, label in STATUS_LABELS.items()]
+    form.status.choices = [("", _("All statuses")), *services.status_filters().items()]
     fill(form.agreement, "planned", current_user, blank=("", _("All agreements")), text_values=True)
     fill(form.partner, "organizations", current_user, blank=("", _("Everyone")), text_values=True)
 
@@ -245,7 +240,9 @@ def _fill_filter_choices(form: DeliverableFilterForm) -> None:
 @blueprint.app_template_global()
 def deliverable_status(occurrence, today=None):
     """(status key, label) as shown today."""
-    key = occurrence.status_on(today or clock.today(), services.due_window())
+    today = today or clock.today()
+    # A row the calendar read as columns knows its own (DueOccurrence); an occurrence loaded whole is asked here.
+    key = shown_status_of(occurrence, today) if isinstance(occurrence, Occurrence) else occurrence.status_on(today)
     return key, str(STATUS_LABELS[key])
 
 

@@ -11,7 +11,7 @@ from blinker import Namespace
 from dateutil.relativedelta import relativedelta
 from flask import current_app
 from flask_babel import format_date
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import contains_eager, selectinload
 
 from app.agreements.models import Agreement, AgreementParty
@@ -26,6 +26,7 @@ from app.core.pagination import first_with_total
 from app.core.permissions import can, visible_agreements_clause, visible_deliverables_clause
 from app.core.storage import chosen_files, clean_filename, store_each
 from app.core.text import one_line, trimmed
+from app.deliverables.falling_due import falling_due, shown_as, shown_status_of
 from app.deliverables.models import (
     OWED_STATUSES,
     RECURRENCES,
@@ -37,6 +38,7 @@ from app.deliverables.models import (
     SubmissionFile,
 )
 from app.extensions import db
+from app.organizations.models import Organization
 from app.workflow.engine import WorkflowError, definition_for, has_ended, refuse_if_ended, state_has, state_label
 from app.workflow.queries import in_ended_state
 from app.workflow.rules import effect
@@ -570,11 +572,7 @@ def _check_version(occurrence: Occurrence, expected_version) -> None:
 def occurrence_status_label(occurrence: Occurrence, today: date | None = None) -> str:
     from app.deliverables.models import STATUS_LABELS
 
-    return str(STATUS_LABELS[occurrence.status_on(today or clock.today(), due_window())])
-
-
-def due_window() -> int:
-    return current_app.config.get("DELIVERABLE_DUE_WINDOW_DAYS", 14)
+    return str(STATUS_LABELS[shown_status_of(occurrence, today or clock.today())])
 
 
 # --- lists -----------------------------------------------------------------------------
@@ -588,6 +586,53 @@ class OccurrenceFilters:
     due_before: date | None = None
     due_after: date | None = None
     owner_id: int | None = None  # only the agreements this person owns ("Only my agreements")
+
+
+def status_filters() -> dict[str, str]:
+    """The list's status filter: its own groupings, then each shown status."""
+    from app.deliverables.models import STATUS_LABELS
+
+    return {
+        "open": _("To act on now"),
+        "unfinished": _("Not yet accepted or waived"),
+        "pending": _("Not handed in yet"),
+        **{key: str(label) for key, label in STATUS_LABELS.items()},
+    }
+
+
+def filters_described(filters: OccurrenceFilters) -> list[tuple[str, str | None]]:
+    """The filters of a list as its form names them ((label, value): "Status", "Overdue"), for the
+    spreadsheet written of it."""
+    described: list[tuple[str, str | None]] = []
+    if filters.status:
+        described.append((_("Status"), status_filters().get(filters.status, filters.status)))
+    if filters.agreement_id and (agreement := db.session.get(Agreement, filters.agreement_id)):
+        described.append((_("Agreement"), agreement.reference))
+    if filters.partner_id and (organization := db.session.get(Organization, filters.partner_id)):
+        described.append((_("Responsible"), organization.name))
+    if filters.due_after:
+        described.append((_("Due from"), format_date(filters.due_after)))
+    if filters.due_before:
+        described.append((_("Due by"), format_date(filters.due_before)))
+    if filters.owner_id:
+        described.append((_("Only my agreements"), None))
+    return described
+
+
+def filters_as_arguments(filters: OccurrenceFilters) -> dict:
+    """The list page's query string for `filters` (the inverse of its form)."""
+    return {
+        key: value
+        for key, value in {
+            "status": filters.status,
+            "agreement": filters.agreement_id,
+            "partner": filters.partner_id,
+            "due_after": filters.due_after.isoformat() if filters.due_after else None,
+            "due_before": filters.due_before.isoformat() if filters.due_before else None,
+            "mine": "y" if filters.owner_id else None,
+        }.items()
+        if value
+    }
 
 
 def occurrences_query(user, filters: OccurrenceFilters, today: date):
@@ -607,7 +652,6 @@ def occurrences_query(user, filters: OccurrenceFilters, today: date):
             selectinload(Occurrence.submissions),
         )
     )
-    window = due_window()
     status = filters.status
     if status == "unfinished":  # not yet accepted or waived, as the calendar counts them
         query = query.where(Occurrence.status.in_(UNFINISHED_STATUSES))
@@ -616,13 +660,13 @@ def occurrences_query(user, filters: OccurrenceFilters, today: date):
     elif status == "open":  # what the responsible party must act on now
         query = query.where(
             or_(
-                Occurrence.shown_as("sent_back", today, window),
-                Occurrence.shown_as("overdue", today, window),
-                Occurrence.shown_as("due", today, window),
+                and_(Occurrence.status == "sent_back", falling_due(today)),
+                shown_as("overdue", today),
+                shown_as("due", today),
             )
         )
     elif status in STATUS_LABELS:
-        query = query.where(Occurrence.shown_as(status, today, window))
+        query = query.where(shown_as(status, today))
     if filters.agreement_id:
         query = query.where(Deliverable.agreement_id == filters.agreement_id)
     if filters.partner_id:
@@ -653,7 +697,6 @@ def export_table(user, filters: OccurrenceFilters, today: date) -> tuple[list[st
         _("Last handed in"),
         _("Decided on"),
     ]
-    window = due_window()
     rows = (
         [
             occurrence.deliverable.agreement.reference,
@@ -661,7 +704,7 @@ def export_table(user, filters: OccurrenceFilters, today: date) -> tuple[list[st
             occurrence.deliverable.title,
             occurrence.deliverable.responsible_organization.name,
             occurrence.due_on,
-            str(STATUS_LABELS[occurrence.status_on(today, window)]),
+            str(STATUS_LABELS[shown_status_of(occurrence, today)]),
             local_date(occurrence.latest_submission.submitted_at if occurrence.latest_submission else None),
             local_date(occurrence.decided_at),
         ]

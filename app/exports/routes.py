@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, make_response, render_template, url_for
+from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.exceptions import NotFound
 
@@ -18,7 +18,18 @@ blueprint = Blueprint("exports", __name__, url_prefix="/exports")
 
 
 def export_in_background(list_name: str, filters):
-    """Queue the spreadsheet of a list too long for the request, and follow it on its own page."""
+    """Queue the spreadsheet of a list too long for the request, and follow it on its own page. Asked by a
+    link (a GET), the page asks to confirm: a page viewed writes nothing, and a link on another site must
+    not queue work in a signed-in person's name. The confirmation posts back to the same address."""
+    if request.method != "POST":
+        source = services.exportable(list_name)
+        return render_template(
+            "exports/confirm.html",
+            source=source,
+            described=source.described(filters),
+            list_url=url_for(source.list_endpoint, **source.as_arguments(filters)),
+            action=request.full_path,
+        )
     try:
         job = services.request_export(current_user, list_name, filters, language=current_language())
     except ValidationFailed as error:
@@ -33,7 +44,8 @@ def export_in_background(list_name: str, filters):
 @login_required
 def list_exports():
     require(current_user, "export.view")
-    return render_template("exports/list.html", jobs=services.recent_exports(current_user))
+    jobs = services.recent_exports(current_user)
+    return render_template("exports/list.html", jobs=[(job, services.filters_of(job)[0]) for job in jobs])
 
 
 def _kept_export(export_id):
@@ -45,9 +57,9 @@ def _kept_export(export_id):
         hours = current_app.config["EXPORT_KEEP_HOURS"]
         message = ngettext(
             "This spreadsheet is no longer kept: spreadsheets are kept %(num)s hour, and forgotten when your role "
-            "changes. Ask for it again from its list.",
+            "or what you may see changes. Ask for it again from its list.",
             "This spreadsheet is no longer kept: spreadsheets are kept %(num)s hours, and forgotten when your role "
-            "changes. Ask for it again from its list.",
+            "or what you may see changes. Ask for it again from its list.",
             hours,
         )
         abort(make_response(error_response(404, message)))
@@ -56,8 +68,18 @@ def _kept_export(export_id):
 @blueprint.route("/<export_id>")
 @login_required
 def view_export(export_id):
-    job = _kept_export(export_id)
-    return render_template("exports/view.html", job=job, source=services.exportable(job.list_name))
+    return _export_page(_kept_export(export_id))
+
+
+def _export_page(job):
+    described, arguments = services.filters_of(job)
+    return render_template(
+        "exports/view.html",
+        job=job,
+        source=services.exportable(job.list_name),
+        described=described,
+        list_url=url_for(services.exportable(job.list_name).list_endpoint, **arguments),
+    )
 
 
 @blueprint.route("/<export_id>/download")
@@ -65,5 +87,5 @@ def view_export(export_id):
 def download_export(export_id):
     job = _kept_export(export_id)
     if job.status != "done" or job.stored_file is None:
-        return render_template("exports/view.html", job=job, source=services.exportable(job.list_name)), 409
+        return _export_page(job), 409
     return send_stored(job.stored_file, job.file_name or "sharaka-export.xlsx")

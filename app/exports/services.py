@@ -53,6 +53,8 @@ class ExportableList:
     table: Callable  # (user, filters, today) -> (headings, rows)
     title: Callable[[], str]
     list_endpoint: str
+    described: Callable  # (filters) -> [(label, value or None)]: the filters as the list's form names them
+    as_arguments: Callable  # (filters) -> the list page's query string
 
 
 def _lists() -> dict[str, ExportableList]:
@@ -67,6 +69,8 @@ def _lists() -> dict[str, ExportableList]:
             lambda user, filters, today: agreements.export_table(user, filters),
             lambda: _("Agreements"),
             "agreements.list_agreements",
+            agreements.filters_described,
+            agreements.filters_as_arguments,
         ),
         "deliverables": ExportableList(
             "deliverables",
@@ -75,6 +79,8 @@ def _lists() -> dict[str, ExportableList]:
             deliverables.export_table,
             lambda: _("Deliverables"),
             "deliverables.list_deliverables",
+            deliverables.filters_described,
+            deliverables.filters_as_arguments,
         ),
     }
 
@@ -104,6 +110,14 @@ def filters_from_json(filters_type: type, values: dict):
             value = date.fromisoformat(value)
         kwargs[key] = value
     return filters_type(**kwargs)
+
+
+def filters_of(job: ExportJob) -> tuple[list[tuple[str, str | None]], dict]:
+    """What a spreadsheet was asked with: its filters as the list's form names them, and the list's query
+    string (several spreadsheets of one list differ by these alone)."""
+    source = exportable(job.list_name)
+    filters = filters_from_json(source.filters_type, job.filters)
+    return source.described(filters), source.as_arguments(filters)
 
 
 # --- asking for one ------------------------------------------------------------------------

@@ -58,6 +58,7 @@ def build_calendar(user, today: date) -> bytes:
 
 def _items(user, today: date, language: str):
     from app.agreements.models import Agreement
+    from app.deliverables.falling_due import falling_due
     from app.deliverables.models import UNFINISHED_STATUSES, Deliverable, Occurrence
     from app.workflow.models import ApprovalRound
 
@@ -73,7 +74,8 @@ def _items(user, today: date, language: str):
             Occurrence.status.in_(UNFINISHED_STATUSES),
             Occurrence.due_on >= earliest,
             Occurrence.due_on <= latest,
-            Deliverable.agreement_id.in_(agreements_of_user),
+            # Only what is owed: a draft's plan, or a suspended agreement's, is not due (falling_due).
+            Deliverable.agreement_id.in_(agreements_of_user.where(falling_due(today))),
             visible_deliverables_clause(user),
         )
     )

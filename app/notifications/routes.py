@@ -7,6 +7,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
@@ -314,6 +315,9 @@ def list_outbox():
     status = request.args.get("status")
     if status in OUTBOX_STATUSES:
         query = query.where(OutboxMessage.status == status)
+    elif status:
+        flash(_("Some filters were not valid and were ignored."), "warning")
+        status = None
     pause_form = MailPauseForm(paused=services.mail_paused())
     return render_template(
         "notifications/outbox.html",

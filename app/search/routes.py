@@ -16,5 +16,8 @@ blueprint = Blueprint("search", __name__)
 def search_everything():
     require(current_user, "search.use")
     query = (request.args.get("q") or "").strip()[:200]
-    results = search(current_user, query) if query else []
-    return render_template("search/results.html", query=query, results=results, limit=LIMIT)
+    # One more than shown: whether there are more than LIMIT, not "the first 30" for exactly 30.
+    results = search(current_user, query, LIMIT + 1) if query else []
+    return render_template(
+        "search/results.html", query=query, results=results[:LIMIT], has_more=len(results) > LIMIT, limit=LIMIT
+    )

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 import subprocess
 
 from markupsafe import Markup
 
+from app.core.i18n import RTL_LANGUAGES
 from app.workflow.definitions import WorkflowDefinition
 
+_TITLES = re.compile(r"<title>[^<]*</title>|<!--.*?-->", re.DOTALL)
 STATE_COLOURS = {"initial": "#e7f1ff", "working": "#ffffff", "final": "#e9ecef"}
 
 
@@ -17,11 +20,13 @@ def to_dot(definition: WorkflowDefinition, language: str) -> str:
     def quote(text: str) -> str:
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
+    # Drawn the way the page reads: from the right in Arabic, as its stepper and timeline are.
+    direction = "RL" if language in RTL_LANGUAGES else "LR"
     lines = [
         "digraph workflow {",
-        '  rankdir=LR; bgcolor="transparent";',
-        '  node [shape=box, style="rounded,filled", fontname="DejaVu Sans", fontsize=11];',
-        '  edge [fontname="DejaVu Sans", fontsize=9, color="#555555"];',
+        f'  rankdir={direction}; bgcolor="transparent";',
+        '  node [shape=box, style="rounded,filled", fontname="DejaVu Sans", fontsize=13];',
+        '  edge [fontname="DejaVu Sans", fontsize=11, color="#555555"];',
     ]
     for name, state in definition.states.items():
         extra = ", peripheries=2" if state.kind == "final" else ""
@@ -56,7 +61,10 @@ def _render(dot_source: str) -> str | None:
     except (subprocess.SubprocessError, OSError):
         return None
     svg = result.stdout.decode("utf-8", "replace")
-    return svg[svg.find("<svg") :]  # drop the XML prolog and DOCTYPE: it is inlined in HTML
+    svg = svg[svg.find("<svg") :]  # drop the XML prolog and DOCTYPE: it is inlined in HTML
+    # Graphviz titles each node and edge with its identifiers ("internal_review->draft"), which browsers
+    # show on hover, in every language, and repeats them in comments: the labels drawn say it.
+    return _TITLES.sub("", svg)
 
 
 def render_svg(definition: WorkflowDefinition) -> Markup | None:

@@ -325,6 +325,9 @@ def test_pagination(app, world, signed_in):
     second = client.get("/agreements/?q=en serie&page=2").get_data(as_text=True)
     assert first.count("Accord en série") == app.config["PER_PAGE"]
     assert second.count("Accord en série") == 3
+    # Past the end (an old bookmark, a list that shrank): its last page, not an empty one.
+    beyond = client.get("/agreements/?q=en serie&page=7").get_data(as_text=True)
+    assert beyond.count("Accord en série") == 3 and "This page is empty." not in beyond
 
 
 def test_long_lists_are_counted_up_to_a_ceiling(app, world, signed_in, monkeypatch):

@@ -912,6 +912,21 @@ def test_a_partner_lists_only_its_own(api, world, ids, portfolio):
     assert {o["agreement"]["id"] for o in officer_occurrences} == {ids["a"], ids["b"]}
 
 
+def test_organisations_are_found_by_name_folded_as_the_pages_find_them(api, world):
+    officer = api("officer")
+
+    def found(q: str) -> set[int]:
+        response = officer.get(f"{P}/organizations", query_string={"q": q})
+        assert response.status_code == 200
+        return {o["id"] for o in response.get_json()["items"]}
+
+    # The ministry is "Ministère …" / "وزارة الانتقال الرقمي" in the test world.
+    assert world.ministry.id in found("ministere") and world.ministry.id in found("MINISTÈRE transition")
+    assert world.ministry.id in found("الإنتقال")
+    assert found(world.partner_b.slug) == {world.partner_b.id}
+    assert found("%") == set() and found("nothing-like-it") == set()
+
+
 def test_a_partner_never_learns_that_another_organisations_objects_exist(api, ids):
     """Every /{id} route, with partner A's token and partner B's ids: 404, as for an id that does not exist."""
     partner = api("partner")

@@ -57,14 +57,14 @@ def _sheet(response):
 def test_a_long_list_is_written_in_the_background_then_downloaded(setting):
     app, world = setting
     manager = _client(app, world, "manager")
-    asked = manager.get("/agreements/export.xlsx", follow_redirects=False)
+    asked = manager.post("/agreements/export.xlsx", follow_redirects=False)
     assert asked.status_code == 303
     location = asked.headers["Location"]
     assert re.fullmatch(r"/exports/\d+", location)
     waiting = manager.get(location).get_data(as_text=True)
     assert "Waiting" in waiting and 'http-equiv="refresh"' in waiting
     # The same export asked again (a reload, a double click) is the same job.
-    assert manager.get("/agreements/export.xlsx", follow_redirects=False).headers["Location"] == location
+    assert manager.post("/agreements/export.xlsx", follow_redirects=False).headers["Location"] == location
     db.session.rollback()  # read what the requests committed, not this session's old snapshot
     assert db.session.scalar(select(func.count()).select_from(ExportJob)) == 1
     # Not ready yet: the download says so instead of sending nothing.
@@ -95,14 +95,14 @@ def test_a_long_list_is_written_in_the_background_then_downloaded(setting):
     assert "Agreements" in manager.get("/exports/").get_data(as_text=True)
     # Written, the same export asked again is written again: a finished one reused had missed what was
     # created meanwhile, though the page said "being prepared".
-    again = manager.get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    again = manager.post("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
     assert again != location
 
 
 def test_only_the_requester_opens_an_export(setting):
     app, world = setting
     officer = _client(app, world, "officer")
-    location = officer.get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    location = officer.post("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
     services.run_due()
     for role in ("other_officer", "admin", "auditor", "partner"):
         other = _client(app, world, role)
@@ -117,7 +117,7 @@ def test_partners_export_only_their_own_agreements(setting):
     app, world = setting
     app.config["EXPORT_INLINE_MAX_ROWS"] = 0
     partner = _client(app, world, "partner_b")
-    location = partner.get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    location = partner.post("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
     services.run_due()
     sheet = _sheet(partner.get(location + "/download"))
     assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == [world.agreement_b.reference]
@@ -125,8 +125,8 @@ def test_partners_export_only_their_own_agreements(setting):
 
 def test_failures_are_told_and_never_stop_the_next_export(setting):
     app, world = setting
-    first = _client(app, world, "officer").get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
-    second = _client(app, world, "manager").get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    first = _client(app, world, "officer").post("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    second = _client(app, world, "manager").post("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
     # The first one's requester leaves before it is written.
     db.session.rollback()
     world.users["officer"].is_active_account = False
@@ -142,7 +142,7 @@ def test_failures_are_told_and_never_stop_the_next_export(setting):
 def test_a_writer_that_died_is_taken_over_and_old_exports_are_forgotten(setting):
     app, world = setting
     manager = _client(app, world, "manager")
-    location = manager.get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    location = manager.post("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
     db.session.rollback()
     job = db.session.get(ExportJob, int(location.rsplit("/", 1)[1]))
     # A scheduler claimed it, then was killed: its lease runs out and the next run writes it.
@@ -167,7 +167,9 @@ def test_a_writer_that_died_is_taken_over_and_old_exports_are_forgotten(setting)
 
 def test_an_export_under_way_goes_back_to_the_queue_when_the_process_stops(setting):
     app, world = setting
-    location = _client(app, world, "manager").get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    location = (
+        _client(app, world, "manager").post("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    )
     job_id = int(location.rsplit("/", 1)[1])
     looks = []
 
@@ -200,7 +202,9 @@ def test_an_export_whose_writer_on_this_machine_is_gone_is_written_at_once(setti
     import sys
 
     app, world = setting
-    location = _client(app, world, "manager").get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    location = (
+        _client(app, world, "manager").post("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    )
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     gone = f"{socket.gethostname()[:80]}:{ended.stdout.strip()}"
     db.session.rollback()
@@ -212,7 +216,7 @@ def test_an_export_whose_writer_on_this_machine_is_gone_is_written_at_once(setti
     assert job.status == "done" and job.worker != gone
     # A writer on another machine keeps its lease: it may well be at work.
     officer = _client(app, world, "officer")
-    elsewhere = officer.get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    elsewhere = officer.post("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
     db.session.rollback()
     other = db.session.get(ExportJob, int(elsewhere.rsplit("/", 1)[1]))
     other.status, other.worker, other.lease_until = "running", "another-machine:4242", utcnow() + timedelta(minutes=5)
@@ -228,7 +232,9 @@ def test_an_export_left_running_by_this_process_is_taken_back_at_its_next_run(se
     from app.core.processes import process_name
 
     app, world = setting
-    location = _client(app, world, "manager").get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    location = (
+        _client(app, world, "manager").post("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    )
     db.session.rollback()
     job = db.session.get(ExportJob, int(location.rsplit("/", 1)[1]))
     job.status, job.worker, job.lease_until = "running", process_name(), utcnow() + timedelta(minutes=5)
@@ -248,7 +254,7 @@ def test_storage_that_takes_no_file_fails_the_export_in_its_requesters_language(
     manager = _client(app, world, "manager")
     manager.http.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
     manager.post("/language", data={"language": "fr", "next": "/dashboard"})
-    location = manager.get("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    location = manager.post("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
     writer = current_app  # the app whose context runs the exports here
     uploads = writer.config["UPLOAD_DIR"]
     blocked = Path(uploads) / "not-a-folder"

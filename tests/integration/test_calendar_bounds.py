@@ -10,6 +10,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from app.agreements.models import Agreement
@@ -111,7 +112,7 @@ def test_a_day_within_the_cap_has_no_link(signed_in, world):
     assert "due_after=" not in page and "more deliverable" not in page
 
 
-def test_a_crowded_days_links_are_built_once_not_per_drawn_row(app, world, crowded_day, monkeypatch):
+def test_a_crowded_days_links_are_built_once_not_per_drawn_row(world, crowded_day, monkeypatch):
     from app.reporting.portfolio import deadlines
 
     day = crowded_day[0]
@@ -123,7 +124,8 @@ def test_a_crowded_days_links_are_built_once_not_per_drawn_row(app, world, crowd
     monkeypatch.setattr(
         deadlines, "url_for", lambda endpoint, **values: built.append(endpoint) or build_url(endpoint, **values)
     )
-    with app.test_request_context():
+    # The test body's own app (current_app): its session is the one the world's objects live in.
+    with current_app.test_request_context():
         month = deadlines.build_month(world.users["manager"], day.replace(day=1), clock.today())
     assert [(kind, hidden) for kind, hidden, _url in month.hidden(day)] == [("deliverable", 4), ("end", 2)]
     assert built.count("deliverables.list_deliverables") == 1 and built.count("agreements.list_agreements") == 1

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event
 
 from app.core import clock
+from app.deliverables.falling_due import shown_status_of
 from app.deliverables.models import Deliverable, Occurrence
 from app.extensions import db
 from tests.integration.test_calendar_bounds import plan, text_of
@@ -71,7 +72,7 @@ def test_each_occurrence_shows_its_status_on_the_ministrys_day(signed_in, owed, 
     }
     # The one rule, asked of each occurrence loaded whole, says the same.
     for occurrence_id, status in shown.items():
-        assert db.session.get(Occurrence, occurrence_id).status_on(today) == status
+        assert shown_status_of(db.session.get(Occurrence, occurrence_id), today) == status
 
 
 def test_the_calendar_loads_no_deliverable_objects(signed_in, owed):

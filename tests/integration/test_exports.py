@@ -235,6 +235,14 @@ def test_agreements_xlsx_has_date_cells_and_a_bold_frozen_header(app, world, sig
     assert signed.is_date and signed.number_format == "yyyy-mm-dd" and signed.value.date() == date(2025, 7, 15)
     assert effective.value.date() == date(2025, 8, 1) and ends.value.date() == date(2028, 8, 1)
     assert 8 <= sheet.column_dimensions["C"].width <= 60
+    assert not sheet.sheet_view.rightToLeft
+
+
+def test_an_arabic_spreadsheet_reads_from_the_right(app, world, signed_in, portfolio):
+    client = signed_in("officer")
+    client.post("/language", data={"language": "ar", "next": "/agreements/"})
+    sheet = read_xlsx(client.get("/agreements/export.xlsx"))
+    assert sheet.sheet_view.rightToLeft and sheet.max_row == 1 + 4
 
 
 def test_a_partner_exports_only_its_own_agreements(app, world, signed_in, portfolio):
@@ -427,10 +435,21 @@ def test_hostile_filters_never_fail(app, world, signed_in, portfolio, occurrence
 
 
 def test_invalid_filters_are_ignored_as_on_the_list(app, world, signed_in, portfolio):
+    """Only the invalid filter is ignored: the others still narrow the list and its export (a "from"
+    date typed after the "to" date must not list, and export, the whole portfolio under "Signed")."""
     client = signed_in("officer")
     everything = read_csv(client.get("/agreements/export.csv"))
-    assert read_csv(client.get("/agreements/export.csv?state=%3Cscript%3E&q=accord")) == everything
+    matching = read_csv(client.get("/agreements/export.csv?q=accord"))
+    assert read_csv(client.get("/agreements/export.csv?state=%3Cscript%3E&q=accord")) == matching
     assert "Some filters were not valid" in client.get("/agreements/?state=%3Cscript%3E").get_data(as_text=True)
+    drafts = read_csv(client.get("/agreements/export.csv?state=draft"))
+    assert 1 < len(drafts) < len(everything)
+    swapped = "state=draft&signed_after=2026-02-01&signed_before=2025-01-01"
+    assert read_csv(client.get(f"/agreements/export.csv?{swapped}")) == read_csv(
+        client.get("/agreements/export.csv?state=draft&signed_after=2026-02-01")
+    )
+    page = client.get(f"/agreements/?{swapped}").get_data(as_text=True)
+    assert "Some filters were not valid" in page and page.count("<tr") <= len(drafts)
 
 
 # --- the printable summary -------------------------------------------------------------------
@@ -498,7 +517,8 @@ def test_the_summary_shows_everything_to_the_ministry(app, world, signed_in, rev
     assert "Préciser la clause 4" in page
     assert world.users["legal"].full_name in page and "Texte conforme au modèle" in page
     # Deliverables with their occurrences and statuses.
-    assert "Note de cadrage" in page and 'data-status="overdue"' in page
+    # Planned during the talks and past its date: not owed before the agreement runs (falling_due).
+    assert "Note de cadrage" in page and 'data-status="not_owed"' in page
     assert "data-print" in page and "Back to the agreement" in page
 
 
@@ -589,7 +609,7 @@ def test_a_long_list_streams_its_csv_and_has_its_xlsx_written_in_the_background(
     response = client.get(f"{path}.csv?q=")
     assert response.status_code == 200 and response.is_streamed
     assert len(list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))) > 2
-    queued = client.get(f"{path}.xlsx?q=", follow_redirects=False)
+    queued = client.post(f"{path}.xlsx?q=", follow_redirects=False)
     assert queued.status_code == 303 and re.fullmatch(r"/exports/\d+", queued.headers["Location"])
     page = client.get(queued.headers["Location"]).get_data(as_text=True)
     assert "its spreadsheet is being prepared" in page and "Waiting" in page
@@ -612,9 +632,72 @@ def test_a_person_has_at_most_three_spreadsheets_waiting(app, world, signed_in, 
     client = signed_in("manager")
     monkeypatch.setitem(app.config, "EXPORT_INLINE_MAX_ROWS", 1)
     for query in ("a", "b", "c"):
-        assert client.get(f"/agreements/export.xlsx?q={query}").status_code == 303
-    fourth = client.get("/agreements/export.xlsx?q=d", follow_redirects=True)
+        assert client.post(f"/agreements/export.xlsx?q={query}").status_code == 303
+    fourth = client.post("/agreements/export.xlsx?q=d", follow_redirects=True)
     assert "3 of your spreadsheets are still being written" in fourth.get_data(as_text=True)
     assert db.session.scalar(select(func.count(ExportJob.id))) == 3
     # The same one again is the same job, as before.
-    assert client.get("/agreements/export.xlsx?q=a").status_code == 303
+    assert client.post("/agreements/export.xlsx?q=a").status_code == 303
+
+
+def test_narrowing_a_partners_agreements_forgets_the_spreadsheets_written_before(app, world, signed_in):
+    """Written with every agreement of the organisation, a finished export must not outlive a limit to some
+    of them (as on a change of role or organisation): its link then says it is no longer kept."""
+    from app.auth.members import set_deliverable_access
+    from app.exports.models import ExportJob
+
+    partner = world.users["partner"]
+    job = ExportJob(user_id=partner.id, list_name="deliverables", fmt="xlsx", language="en", status="failed")
+    db.session.add(job)
+    db.session.commit()
+    client = signed_in("partner")
+    assert client.get(f"/exports/{job.id}").status_code == 200
+    set_deliverable_access(partner, restricted=True, agreement_ids=[world.agreement_a.id], by=world.users["admin"])
+    db.session.commit()
+    assert db.session.get(ExportJob, job.id) is None
+    assert "This spreadsheet is no longer kept" in client.get(f"/exports/{job.id}").get_data(as_text=True)
+
+
+def test_each_spreadsheet_says_which_filters_it_holds(app, world, signed_in, portfolio, monkeypatch):
+    """Several spreadsheets of one list differed by their row count alone; its page's "Back to the list" dropped
+    the filters."""
+    client = signed_in("manager")
+    monkeypatch.setitem(app.config, "EXPORT_INLINE_MAX_ROWS", 0)
+    drafts = client.post("/agreements/export.xlsx?state=active&q=accord").headers["Location"]
+    everything = client.post("/agreements/export.xlsx").headers["Location"]
+    listed = client.get("/exports/").get_data(as_text=True)
+    assert "State: <bdi>Active</bdi>" in listed and "Search: <bdi>accord</bdi>" in listed
+    assert "The whole list, unfiltered" in listed
+    page = client.get(drafts).get_data(as_text=True)
+    assert 'href="/agreements/?q=accord&amp;state=active"' in page and "State: <bdi>Active</bdi>" in page
+    assert 'href="/agreements/"' in client.get(everything).get_data(as_text=True)
+    from app.deliverables.services import OccurrenceFilters
+    from app.exports.services import request_export
+
+    manager = world.users["manager"]
+    late = request_export(
+        manager, "deliverables", OccurrenceFilters(status="overdue", owner_id=manager.id), language="en"
+    )
+    db.session.commit()
+    page = client.get(f"/exports/{late.id}").get_data(as_text=True)
+    assert "Status: <bdi>Overdue</bdi>" in page and "Only my agreements" in page
+    assert 'href="/deliverables/?status=overdue&amp;mine=y"' in page
+
+
+def test_a_link_to_a_long_spreadsheet_asks_before_writing_anything(app, world, signed_in, portfolio, monkeypatch):
+    """A page viewed writes nothing: the link (a GET, which a page on another site can make a signed-in
+    person follow) shows what would be written and a button; only that button's POST queues it."""
+    from app.exports.models import ExportJob
+
+    client = signed_in("manager")
+    monkeypatch.setitem(app.config, "EXPORT_INLINE_MAX_ROWS", 0)
+    page = client.get("/agreements/export.xlsx?state=active")
+    assert page.status_code == 200 and "Write the spreadsheet" in page.get_data(as_text=True)
+    assert 'action="/agreements/export.xlsx?state=active"' in page.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(ExportJob.id))) == 0
+    forged = client.post("/agreements/export.xlsx?state=active", data={"csrf_token": "forged"})
+    assert forged.status_code in (302, 400) and db.session.scalar(select(func.count(ExportJob.id))) == 0
+    asked = client.post("/agreements/export.xlsx?state=active")
+    assert asked.status_code == 303 and asked.headers["Location"].startswith("/exports/")
+    job = db.session.scalars(select(ExportJob)).one()
+    assert job.filters == {"state": "active", "in_force": False}

@@ -327,6 +327,20 @@ def test_a_partners_feed_holds_only_its_own_organisations_dates(world, signed_in
     }
 
 
+def test_a_feed_leaves_out_what_is_not_owed(world, signed_in, client, dated):
+    """A plan drawn up during the talks, or a suspended agreement's, is owed by nobody yet: no "Due:" event."""
+    manager = world.users["manager"]
+    draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state="negotiation")
+    factories.plan_line(
+        draft, manager, responsible=world.partner_a, first=TODAY + timedelta(days=5), title="Note du projet"
+    )
+    world.agreement_b.state = "suspended"
+    db.session.commit()
+    summaries = set(_events(client.get(_create_feed(signed_in("manager")))).values())
+    assert f"Due: Rapport de A ({world.agreement_a.reference})" in summaries
+    assert not any("Note du projet" in s or "Rapport de B" in s for s in summaries)
+
+
 def test_the_feeds_events_link_to_base_url_and_are_all_day(world, signed_in, client, dated):
     response = client.get(_create_feed(signed_in("partner")), headers={"Host": "evil.example"})
     calendar = Calendar.from_ical(response.data)

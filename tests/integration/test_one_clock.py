@@ -11,6 +11,7 @@ import pytest
 
 from app.core import clock
 from app.deliverables import services as deliverables
+from app.deliverables.falling_due import shown_status_of
 from app.extensions import db
 from tests import factories
 from tests.integration.test_api import api, tokens  # noqa: F401 (fixtures)
@@ -84,7 +85,7 @@ def test_the_time_zone_is_configurable(owed):
     try:
         with clock.frozen(LATE_EVENING_UTC):
             assert clock.today() == DUE
-            assert owed.status_on(clock.today()) == "due"
+            assert shown_status_of(owed, clock.today()) == "due"
     finally:
         app.config["MINISTRY_TIMEZONE"] = "Africa/Casablanca"
 

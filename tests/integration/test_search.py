@@ -136,3 +136,21 @@ def test_rebuild_gives_the_same_entries_as_the_listener(app, world, portfolio):
     rebuild(db.session.connection())
     after = sorted(db.session.execute(select(SearchEntry.kind, SearchEntry.object_id, SearchEntry.terms)).all())
     assert before == after and len(after) >= 7
+
+
+def test_more_results_than_shown_lead_to_the_whole_list(world, signed_in):
+    from app.search.services import LIMIT
+
+    officer = world.users["officer"]
+    for number in range(LIMIT):
+        factories.agreement(by=officer, partners=[world.partner_a], title_fr=f"Convention identique {number}")
+    db.session.commit()
+    client = signed_in("officer")
+    exactly = client.get("/search?q=identique").get_data(as_text=True)
+    assert f"{LIMIT} results for" in exactly and "The first" not in exactly
+    factories.agreement(by=officer, partners=[world.partner_a], title_fr="Convention identique de plus")
+    db.session.commit()
+    more = client.get("/search?q=identique").get_data(as_text=True)
+    assert f"The first {LIMIT} results for" in more and 'href="/agreements/?q=identique"' in more
+    listed = client.get("/agreements/?q=identique").get_data(as_text=True)
+    assert f"{LIMIT + 1} agreements" in listed

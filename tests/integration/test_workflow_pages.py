@@ -153,6 +153,21 @@ def test_workflow_pages_show_the_rules(app, world, signed_in):
     assert signed_in("partner").get("/workflows/mou").status_code == 403
 
 
+def test_the_diagram_reads_the_pages_way_and_shows_no_identifiers(app, world, signed_in):
+    import shutil
+
+    from app.workflow.diagram import to_dot
+    from app.workflow.engine import current_definitions
+
+    mou = current_definitions()["mou"]
+    assert "rankdir=LR" in to_dot(mou, "fr") and "rankdir=RL" in to_dot(mou, "ar")
+    if shutil.which("dot") is None:
+        return  # the table alone (Graphviz is not installed here)
+    page = signed_in("manager").get("/workflows/mou").get_data(as_text=True)
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    assert "<title>" not in svg and "internal_review" not in svg and "Internal review" in svg
+
+
 def test_delegations_page(app, world, signed_in):
     legal = signed_in("legal")
     today = clock.today()

@@ -464,6 +464,33 @@ def test_the_digest_counts_what_waits(world, people, occurrence):
     }
 
 
+def test_the_digest_lists_hand_ins_waiting_for_review_longest_first(world, people, occurrence):
+    """Hand-ins the ministry has not reviewed are reminded to nobody else: two had sat "handed in" for months."""
+    from app.deliverables.models import Occurrence, Submission
+
+    handed_in = clock.utcnow()
+    occurrence.status = "submitted"
+    occurrence.submissions.append(Submission(number=1, submitted_at=handed_in - timedelta(days=1)))
+    other = db.session.scalars(select(Occurrence).where(Occurrence.id != occurrence.id)).first()
+    other.status = "submitted"
+    other.submissions.append(Submission(number=1, submitted_at=handed_in - timedelta(days=9)))
+    db.session.commit()
+    monday = _next_monday(occurrence.due_on)
+    candidate = next(c for c in reminders.candidates_at(at(monday, 8)) if c.rule == "weekly_digest")
+    extra = candidate.notice.extra
+    assert extra["review_total"] == 2
+    assert [row["reference"] for row in extra["review"]] == [world.agreement_b.reference, world.agreement_a.reference]
+    reminders.run_pass(at(monday, 8))
+    mail = db.session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.kind == "weekly_digest", OutboxMessage.recipient_id == people["manager"].id
+        )
+    ).first()
+    text, html = services.bodies_of(mail)
+    for body in (text, html):
+        assert "Hand-ins waiting for review (2)" in body and "Rapport B" in body
+
+
 def test_the_digest_lists_its_first_rows_and_counts_the_rest(world, people, occurrence, monkeypatch):
     """A government's digest has thousands overdue: each manager's message keeps the rows it shows and the
     totals, never every row, and says how many more wait in Sharaka."""

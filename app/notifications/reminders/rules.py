@@ -107,6 +107,7 @@ def _occurrence_columns():
 def _owed_occurrences(columns, today: date):
     """Occurrences still owed (pending or sent back) on agreements running `today`, earliest first."""
     from app.agreements.models import Agreement
+    from app.deliverables.falling_due import falling_due
     from app.deliverables.models import OWED_STATUSES, Deliverable, Occurrence
     from app.organizations.models import Organization
 
@@ -116,18 +117,9 @@ def _owed_occurrences(columns, today: date):
         .join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
         .join(Agreement, Deliverable.agreement_id == Agreement.id)
         .join(Organization, Organization.id == Deliverable.responsible_organization_id)
-        .where(Occurrence.status.in_(OWED_STATUSES), running_on(today))
+        .where(Occurrence.status.in_(OWED_STATUSES), falling_due(today))
         .order_by(Occurrence.due_on, Occurrence.id)
     )
-
-
-def running_on(today: date):
-    """Running, and not past its last day. The day after an agreement's end, the pass on the hour came before
-    the date job (five past) that ends it and releases what it owed: its partners were told "overdue" minutes
-    before the same items were waived."""
-    from app.agreements.models import Agreement
-
-    return and_(in_state_tagged("running"), or_(Agreement.expires_on.is_(None), Agreement.expires_on >= today))
 
 
 def _escalation_candidates(today: date, people: People, skip_sent: bool, sent: Counter | None) -> list[Candidate]:
@@ -664,7 +656,8 @@ def portfolio_summary(today: date) -> dict:
     manager's message keeps what it lists until it is sent."""
     from app.agreements.models import Agreement
     from app.core.pagination import first_with_total
-    from app.deliverables.models import OWED_STATUSES, Deliverable, Occurrence
+    from app.deliverables.falling_due import falling_due
+    from app.deliverables.models import OWED_STATUSES, Deliverable, Occurrence, Submission
     from app.organizations.models import Organization
     from app.workflow.models import ApprovalRound
 
@@ -691,7 +684,7 @@ def portfolio_summary(today: date) -> dict:
         .join(Deliverable)
         .join(Agreement, Deliverable.agreement_id == Agreement.id)
         .join(Organization, Organization.id == Deliverable.responsible_organization_id)
-        .where(Occurrence.status.in_(OWED_STATUSES), Occurrence.due_on < today, running_on(today))
+        .where(Occurrence.status.in_(OWED_STATUSES), Occurrence.due_on < today, falling_due(today))
         .order_by(Occurrence.due_on, Occurrence.id),
         DIGEST_ROWS,
         unique_by=Occurrence.id,
@@ -706,6 +699,36 @@ def portfolio_summary(today: date) -> dict:
             "url": app_path_with_id("deliverables.view_occurrence", "occurrence_id", occurrence.id),
         }
         for occurrence, deliverable, agreement, responsible in late
+    ]
+    # Hand-ins the ministry has not reviewed yet, the longest waiting first: reminded to nobody otherwise,
+    # two sat "handed in" for nine months, through the agreement's end.
+    handed_in_at = (
+        select(func.max(Submission.submitted_at))
+        .where(Submission.occurrence_id == Occurrence.id)
+        .correlate(Occurrence)
+        .scalar_subquery()
+    )
+    unreviewed, review_total = first_with_total(
+        select(Occurrence, Deliverable, Agreement, Organization, handed_in_at.label("handed_in_at"))
+        .select_from(Occurrence)
+        .join(Deliverable)
+        .join(Agreement, Deliverable.agreement_id == Agreement.id)
+        .join(Organization, Organization.id == Deliverable.responsible_organization_id)
+        .where(Occurrence.status == "submitted", handed_in_at.is_not(None))
+        .order_by(handed_in_at, Occurrence.id),
+        DIGEST_ROWS,
+        unique_by=Occurrence.id,
+    )
+    review = [
+        {
+            "reference": agreement.reference,
+            "deliverable": texts(deliverable, "title"),
+            "responsible": texts(responsible, "name"),
+            "since": local_date(handed_in).isoformat(),
+            "days": (today - local_date(handed_in)).days,
+            "url": app_path_with_id("deliverables.view_occurrence", "occurrence_id", occurrence.id),
+        }
+        for occurrence, deliverable, agreement, responsible, handed_in in unreviewed
     ]
     soon, ending_total = first_with_total(
         select(Agreement)
@@ -754,6 +777,8 @@ def portfolio_summary(today: date) -> dict:
         "approvals_total": approvals_total,
         "overdue": overdue,
         "overdue_total": overdue_total,
+        "review": review,
+        "review_total": review_total,
         "ending": ending,
         "ending_total": ending_total,
         "stages": stages,

@@ -15,6 +15,7 @@ from app.agreements.models import Agreement
 from app.core import clock
 from app.core.pagination import first_with_total, firsts_with_totals
 from app.core.permissions import visible_agreements_clause
+from app.deliverables.falling_due import falling_due, shown_as
 from app.deliverables.models import Deliverable, Occurrence
 from app.extensions import db
 from app.notifications.reminders import local_date, local_midnight
@@ -167,9 +168,9 @@ def my_deliverables(user, today: date, *, limit: int = LISTED) -> DeliverablesSu
     "Overdue" is what the deliverables list calls overdue: pending and past its due date.
     """
     month_end = today.replace(day=calendar.monthrange(today.year, today.month)[1])
-    pending = Occurrence.status == "pending"
-    is_overdue = Occurrence.shown_as("overdue", today)
-    is_due = and_(pending, Occurrence.due_on >= today, Occurrence.due_on <= month_end)
+    is_overdue = shown_as("overdue", today)
+    pending_now = and_(Occurrence.status == "pending", falling_due(today))
+    is_due = and_(pending_now, Occurrence.due_on >= today, Occurrence.due_on <= month_end)
     order = (Occurrence.due_on, Occurrence.id)
     found = firsts_with_totals(
         Occurrence,

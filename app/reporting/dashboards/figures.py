@@ -18,6 +18,7 @@ from app.core.permissions import (
     visible_agreements_clause,
     visible_deliverables_clause,
 )
+from app.deliverables.falling_due import shown_as
 from app.deliverables.models import Deliverable, Occurrence
 from app.extensions import db
 from app.organizations.models import Organization, name_of
@@ -124,17 +125,17 @@ def _months(year: int, counts: dict[int, int]) -> list[MonthCount]:
     ]
 
 
-def visible_occurrences(user, *columns, owner=None):
+def visible_occurrences(user, *columns, owner=None, with_agreement: bool = False):
     """SELECT `columns` (occurrences by default) from the occurrences on agreements `user` may see.
-    Agreements are joined only when the reader's visibility or the owner needs them: a manager's
-    portfolio figures read occurrences and deliverables alone."""
+    Agreements are joined only when the reader's visibility, the owner or a condition on them
+    (`with_agreement`) needs them."""
     query = (
         select(*(columns or (Occurrence,)))
         .select_from(Occurrence)
         .join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
         .where(visible_deliverables_clause(user))
     )
-    if owner is not None or not sees_every_agreement(user):
+    if owner is not None or with_agreement or not sees_every_agreement(user):
         query = query.join(Agreement, Deliverable.agreement_id == Agreement.id).where(visible_agreements_clause(user))
     if owner is not None:
         query = query.where(Agreement.owner_id == owner.id)
@@ -170,7 +171,7 @@ def organization_figures(
 def _organization_rows(user, today: date, limit: int) -> list:
     """Rows of the organisations in either short list: their naming columns (as organizations.name_of
     reads them), overdue, handed_in, on_time and overdue_total. Plain rows, which outlive the session."""
-    is_overdue = Occurrence.shown_as("overdue", today)
+    is_overdue = shown_as("overdue", today)
     per_organization = (
         visible_occurrences(
             user,
@@ -178,6 +179,7 @@ def _organization_rows(user, today: date, limit: int) -> list:
             func.sum(case((is_overdue, 1), else_=0)).label("overdue"),
             func.count(Occurrence.first_handed_in_on).label("handed_in"),
             func.sum(case((Occurrence.was_handed_in_on_time, 1), else_=0)).label("on_time"),
+            with_agreement=True,  # overdue: owed only while the agreement runs
         )
         .where(Occurrence.due_on <= today)
         .group_by(Deliverable.responsible_organization_id)

@@ -18,7 +18,7 @@ from app.core import clock
 from app.core.bounded import BoundedCache
 from app.core.models import utcnow
 from app.core.permissions import acts_from_dashboard, edits_own_agreements_only, is_partner, require, signed_in_user
-from app.deliverables.services import due_window
+from app.deliverables.falling_due import due_window
 from app.reporting.dashboards import services
 
 blueprint = Blueprint("dashboards", __name__)

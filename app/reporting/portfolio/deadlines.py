@@ -43,11 +43,13 @@ class DueOccurrence:
     id: int
     due_on: date
     status: str
+    falls_due: bool  # its agreement runs (falling_due)
 
-    def status_on(self, today: date, due_window_days: int = 14) -> str:
+    def status_on(self, today: date) -> str:
+        from app.deliverables.falling_due import due_window
         from app.deliverables.models import shown_status
 
-        return shown_status(self.status, self.due_on, today, due_window_days)
+        return shown_status(self.status, self.due_on, today, due_window(), self.falls_due)
 
 
 @dataclass
@@ -148,11 +150,19 @@ def _first_of_each_day(query, day_column, order_by, cap: int = DAY_CAP):
 
 
 def _deliverables(user, month: Month):
+    from app.deliverables.falling_due import falling_due
     from app.deliverables.models import UNFINISHED_STATUSES, Deliverable, Occurrence
     from app.organizations.models import Organization, name_of
 
     due = (
-        select(Occurrence.id, Occurrence.due_on, Occurrence.status, Occurrence.deliverable_id, Agreement.reference)
+        select(
+            Occurrence.id,
+            Occurrence.due_on,
+            Occurrence.status,
+            Occurrence.deliverable_id,
+            Agreement.reference,
+            falling_due(month.today).label("falls_due"),
+        )
         .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
         .join(Agreement, Agreement.id == Deliverable.agreement_id)
         .where(
@@ -202,7 +212,7 @@ def _deliverables(user, month: Month):
             row.reference,
             occurrence_url(row.id),
             row.id,
-            occurrence=DueOccurrence(row.id, row.due_on, row.status),
+            occurrence=DueOccurrence(row.id, row.due_on, row.status, bool(row.falls_due)),
             detail=name_of(row, language),
         )
 
