@@ -20,18 +20,18 @@ from sqlalchemy import select
 
 from app.agreements import renewals
 from app.agreements.models import PARTY_ROLES, Agreement, AgreementParty, is_partner_party
-from app.core import audit
+from app.core import audit, clock
 from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.i18n import gettext as _
-from app.core.i18n import list_of, written_amount
+from app.core.i18n import list_of, localized, written_amount
 from app.core.models import utcnow
 from app.core.permissions import can
 from app.core.text import one_line, trimmed
 from app.extensions import db
 from app.organizations.models import Organization
-from app.workflow.children import children_ending_after
+from app.workflow.children import children_ending_after, latest_end_under_parent
 from app.workflow.conditions import is_foreign
 from app.workflow.engine import WorkflowError, has_ended, is_final, is_initial, state_label
 from app.workflow.rules import effect, guard
@@ -111,12 +111,31 @@ def clean_changes(raw: dict, parent: Agreement) -> dict:
                     refs=", ".join(child.reference for child in later),
                 )
             ]
+    if "expires_on" in cleaned and "expires_on" not in errors and _as_date(cleaned["expires_on"]) < clock.today():
+        # An end already past would end the agreement at the next date job, waiving what it owes.
+        errors["expires_on"] = [
+            _("The new end date is already past: an agreement that has ended is closed, not amended.")
+        ]
+    if "expires_on" in cleaned and "expires_on" not in errors:
+        # The amended agreement's own parent may refuse a child ending after it, as it refused one created so.
+        limit = latest_end_under_parent(parent)
+        if limit is not None and _as_date(cleaned["expires_on"]) > limit:
+            errors["expires_on"] = [
+                _(
+                    "The end date cannot be after the end of the parent agreement %(ref)s (%(date)s): choose an "
+                    "earlier end date, or amend the parent first.",
+                    ref=parent.parent.reference,
+                    date=limit.isoformat(),
+                )
+            ]
     if "effective_on" in cleaned and parent.signed_on and _as_date(cleaned["effective_on"]) < parent.signed_on:
         errors["effective_on"] = [_("The effective date cannot be before the signature date.")]
     if raw.get("parties") is not None:
         parties = _clean_parties(raw["parties"], errors)
         if parties is not None and parties != current_parties(parent):
             cleaned["parties"] = parties
+            if problem := _left_behind(parent, parties, budget_changes="budget_lines" in raw):
+                errors["parties"] = [problem]
     if raw.get("budget_lines") is not None:
         parties = cleaned.get("parties") or current_parties(parent)
         lines = _clean_budget(raw["budget_lines"], parties, errors)
@@ -237,6 +256,46 @@ def _clean_parties(value, errors: dict) -> list[list] | None:
         errors["parties"] = [_("Name at least one partner organisation.")]
         return None
     return sorted(pairs)
+
+
+def _left_behind(parent: Agreement, parties: list[list], *, budget_changes: bool) -> str | None:
+    """What an organisation the amendment removes would leave behind on the agreement: the deliverables it
+    still owes (nobody else may hand them in, and it would go on being reminded of an agreement it can no
+    longer open) and, unless the amendment replaces the budget, the lines it contributes."""
+    from app.deliverables.models import UNFINISHED_STATUSES, Deliverable, Occurrence
+
+    staying = {int(org) for org, _role in parties}
+    leaving = {p.organization_id for p in parent.parties} - staying
+    if not leaving:
+        return None
+    owed = db.session.execute(
+        select(
+            Deliverable.responsible_organization_id, Deliverable.title_fr, Deliverable.title_en, Deliverable.title_ar
+        )
+        .where(
+            Deliverable.agreement_id == parent.id,
+            Deliverable.responsible_organization_id.in_(leaving),
+            Deliverable.id.in_(select(Occurrence.deliverable_id).where(Occurrence.status.in_(UNFINISHED_STATUSES))),
+        )
+        .order_by(Deliverable.id)
+    ).all()
+    if owed:
+        names = organization_names([[row.responsible_organization_id, ""] for row in owed], parent)
+        return _(
+            "%(org)s still owes deliverables under this agreement (%(items)s): waive what is still owed, or plan "
+            "it for a party that stays, before the amendment removes it.",
+            org=list_of(sorted({names.get(row.responsible_organization_id, "") for row in owed})),
+            items=list_of(localized(row, "title") or "" for row in owed),
+        )
+    if not budget_changes:
+        contributing = {line["organization_id"] for line in current_budget(parent)} & leaving
+        if contributing:
+            names = organization_names([[org, ""] for org in contributing], parent)
+            return _(
+                "%(org)s contributes to the budget: change the budget in this amendment too.",
+                org=list_of(sorted(names.get(org, "") for org in contributing)),
+            )
+    return None
 
 
 def current_parties(agreement: Agreement) -> list[list]:

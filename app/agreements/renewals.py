@@ -123,6 +123,11 @@ def record_non_renewal(
         errors["given_on"] = [_("This date is out of range.")]
     elif given_on > clock.today():  # recorded once given, as a signature is
         errors["given_on"] = [_("A notice cannot be dated in the future.")]
+    elif agreement.signed_on and given_on < agreement.signed_on:
+        # A notice given before the agreement existed is a typing slip, which nothing would undo.
+        errors["given_on"] = [
+            _("A notice cannot be dated before the agreement was signed (%(date)s).", date=agreement.signed_on)
+        ]
     elif agreement.notice_deadline and given_on > agreement.notice_deadline:
         errors["given_on"] = [
             _(

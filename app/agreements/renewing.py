@@ -41,9 +41,9 @@ def renew_tacitly(today: date) -> list[tuple[str, str, str]]:
     for agreement in candidates:
         try:
             with db.session.begin_nested():
-                extend(agreement, today, people)
+                outcome = extend(agreement, today, people)
                 db.session.flush()
-            results.append((agreement.reference, "renew_tacitly", "done"))
+            results.append((agreement.reference, "renew_tacitly", outcome))
         except StaleDataError:
             results.append((agreement.reference, "renew_tacitly", "skipped: changed meanwhile"))
         except Exception as error:  # one agreement's fault never stops the others
@@ -60,14 +60,22 @@ def months_later(day: date, months: int) -> date:
     return moved
 
 
-def extend(agreement, today: date, people) -> None:
+def extend(agreement, today: date, people) -> str:
     """One tacit renewal: the end date moves on, the history says from what to what, and recurring
-    deliverables that ran to the old end follow the new one (as after an amendment)."""
+    deliverables that ran to the old end follow the new one (as after an amendment). Under a parent whose
+    definition refuses a child ending after it, the renewal stops at the parent's end (none when the parent
+    ends first: the child ends with it). What happened, for the tick's report."""
     from app.agreements.amendments import follow_end_date
+    from app.workflow.children import latest_end_under_parent
 
     old_end = new_end = agreement.expires_on
     while new_end <= today:
         new_end = months_later(new_end, agreement.renewal_months)
+    limit = latest_end_under_parent(agreement)
+    if limit is not None and new_end > limit:
+        if limit <= old_end:
+            return f"skipped: its parent {agreement.parent.reference} ends on {limit.isoformat()}"
+        new_end = limit
     agreement.expires_on = new_end
     agreement.updated_at = utcnow()
     audit.record(
@@ -83,6 +91,7 @@ def extend(agreement, today: date, people) -> None:
     )
     follow_end_date(agreement, old_end, by=None, comment=None)
     _tell_of_renewal(agreement, old_end, people)
+    return "done"
 
 
 def _tell_of_renewal(agreement, old_end: date, people) -> None:
@@ -140,6 +149,18 @@ def offers_renewal(agreement) -> bool:
     return may_renew(agreement) and open_renewal(agreement) is None
 
 
+def term_of(began: date | None, handed_over: date | None) -> relativedelta | None:
+    """An agreement's term in whole months, from its first day to the day after its last: "1 July 2025 to
+    30 June 2027" and "1 July 2025 to 1 July 2027" are both two years. Counted to the day, the first was
+    "1 year, 11 months and 29 days", which had ended its renewal two days short and moved its budget years
+    by one year and its due dates to the 29th. A term shorter than half a month is kept in days."""
+    if not began or not handed_over or handed_over <= began:
+        return None
+    exact = relativedelta(handed_over, began)
+    months = exact.years * 12 + exact.months + (1 if exact.days >= 15 else 0)
+    return relativedelta(months=months) if months else relativedelta(days=exact.days)
+
+
 def renew(agreement, *, by, today: date | None = None) -> Agreement:
     """Start a renewal agreement prefilled from `agreement` (type, titles, summaries, parties, owner,
     parent, renewal terms, budget lines and plan), starting on its end date, linked both ways."""
@@ -152,14 +173,10 @@ def renew(agreement, *, by, today: date | None = None) -> Agreement:
     existing = open_renewal(agreement)
     if existing is not None:
         raise ValidationFailed(_("%(ref)s already renews this agreement.", ref=existing.reference))
-    term = (
-        relativedelta(agreement.expires_on, agreement.effective_on or agreement.signed_on)
-        if agreement.expires_on and (agreement.effective_on or agreement.signed_on)
-        else None
-    )
     # In force through its end date, the agreement hands over the next day (both had been in force that day);
     # the renewal ends on the same day of the year, one term later.
     start = agreement.expires_on + timedelta(days=1) if agreement.expires_on else None
+    term = term_of(agreement.effective_on or agreement.signed_on, start)
     if start is not None and not within_calendar(start):
         start = None  # the old one ends on the calendar's last day: the officer dates the renewal
     data = AgreementData(

@@ -174,8 +174,9 @@ def reset_password(token: str):
     row = resets.valid_reset(token)
     if row is None:
         return render_template("auth/reset_password.html", form=None), 404
+    account = db.session.get(User, row.user_id)
     if "language" not in session:  # opened from the e-mail: the page speaks its language, as the mail did
-        session["language"] = db.session.get(User, row.user_id).language
+        session["language"] = account.language
         refresh()
     form = ResetPasswordForm()
     if form.validate_on_submit():
@@ -186,7 +187,7 @@ def reset_password(token: str):
                 _("Your password has been changed. Sign in with the new one; every other session has ended."), "success"
             )
             return redirect(url_for("auth.sign_in"), 303)
-    return render_template("auth/reset_password.html", form=form), form_status(form)
+    return render_template("auth/reset_password.html", form=form, account=account), form_status(form)
 
 
 @blueprint.route("/account/password", methods=["GET", "POST"])

@@ -24,7 +24,7 @@ from app.core.permissions import (
 from app.core.responses import done, form_errors, refusals_return_to
 from app.core.storage import send_stored
 from app.deliverables import services
-from app.deliverables.falling_due import due_window, shown_status_of
+from app.deliverables.falling_due import due_window, falls_due, shown_status_of
 from app.deliverables.forms import DeliverableFilterForm, PlanForm, ReviewForm, SubmissionForm, WaiveForm
 from app.deliverables.models import STATUS_LABELS, Deliverable, Occurrence, SubmissionFile
 from app.exports.routes import export_in_background
@@ -244,6 +244,21 @@ def deliverable_status(occurrence, today=None):
     # A row the calendar read as columns knows its own (DueOccurrence); an occurrence loaded whole is asked here.
     key = shown_status_of(occurrence, today) if isinstance(occurrence, Occurrence) else occurrence.status_on(today)
     return key, str(STATUS_LABELS[key])
+
+
+@blueprint.app_template_global()
+def owed_now(occurrence, today=None) -> bool:
+    """Whether what `occurrence` asks is owed today: its agreement runs (falling_due). A row the calendar
+    read as columns (DueOccurrence) knows it."""
+    today = today or clock.today()
+    if isinstance(occurrence, Occurrence):
+        return falls_due(occurrence.deliverable.agreement, today)
+    return occurrence.falls_due
+
+
+@blueprint.app_template_global()
+def owed_count(agreement) -> int:
+    return services.owed_count(agreement)
 
 
 @blueprint.app_template_global()

@@ -11,7 +11,7 @@ from blinker import Namespace
 from dateutil.relativedelta import relativedelta
 from flask import current_app
 from flask_babel import format_date
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import contains_eager, selectinload
 
 from app.agreements.models import Agreement, AgreementParty
@@ -531,6 +531,15 @@ def release_owed_of_ended_agreements() -> int:
         )
     ).all()
     return sum(release_owed(agreement, by=None) for agreement in ended)
+
+
+def owed_count(agreement: Agreement) -> int:
+    """How many of `agreement`'s due dates are still to hand in (what its end would waive: release_owed)."""
+    return db.session.scalar(
+        select(func.count(Occurrence.id))
+        .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
+        .where(Deliverable.agreement_id == agreement.id, Occurrence.status.in_(OWED_STATUSES))
+    )
 
 
 def release_owed(agreement: Agreement, *, by) -> int:

@@ -64,9 +64,20 @@ def _load(token: str):
         return link, _refusal(
             _("This link was sent to someone else. Sign out, then sign in as the person this e-mail was sent to."), 403
         )
+    agreement = approval_links.agreement_of(link)
+    if not can(current_user, "agreement.view", agreement):
+        # Moved to a partner's account, say: the agreement is no longer theirs to read, let alone decide.
+        return link, _refusal(_("This link no longer works for you. Open Sharaka to see what you may do."), 404)
     reason = approval_links.why_dead(link)
     if reason:
-        return link, _refusal(reason, 410, agreement=approval_links.agreement_of(link))
+        return link, _refusal(reason, 410, agreement=agreement)
+    option = next((o for o in engine.actions_for(agreement, current_user) if o.name == link.round.transition), None)
+    if option is None or not option.may_decide:
+        # A delegation that ended, a role that changed: said now, not after pressing the button.
+        reasons = " ".join(option.reasons) if option is not None else ""
+        return link, _refusal(
+            f"{_('You can no longer decide on this approval.')} {reasons}".strip(), 403, agreement=agreement
+        )
     return link, None
 
 
@@ -85,6 +96,7 @@ def take_decision(token: str):
         db.session.rollback()
         return refusal
     agreement = approval_links.agreement_of(link)
+    state_before = agreement.state
     comment = (request.form.get("comment") or "")[:2000]
     try:
         approval_links.decide_by_link(
@@ -95,7 +107,11 @@ def take_decision(token: str):
         link = approval_links.find(token)
         details = " ".join(" ".join(m) for m in (error.field_errors or {}).values())
         return _page(link, token, error=f"{error.message} {details}".strip(), status=error.status_code)
-    flash(
-        _("Sent back with your comment.") if link.decision == "reject" else _("Your approval is recorded."), "success"
-    )
+    if link.decision == "reject":
+        said = _("Sent back with your comment.")
+    elif agreement.state != state_before:  # the last approval the step needed: the agreement moved on
+        said = _("Your approval is recorded: the agreement moves to “%(state)s”.", state=engine.state_label(agreement))
+    else:
+        said = _("Your approval is recorded.")
+    flash(said, "success")
     return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id), 303)

@@ -20,12 +20,14 @@ from app.extensions import db
 
 # Kinds of mail about one deliverable occurrence: true while it is still owed (OWED_STATUSES).
 ABOUT_OCCURRENCES = frozenset({"deliverable_due", "deliverable_overdue", "deliverable_escalated"})
-# Kinds of mail about an approval round's wait: true while the round is open (and, for an approver,
-# while they may still decide its current step). The request itself is true while the round is open.
+# Kinds of mail about an approval round's wait: true while the round is open and, for an approver,
+# while they may still decide its current step (and, for a request, while its links work).
 ABOUT_ROUNDS = frozenset({"approval_requested", "approval_overdue", "approval_escalated"})
 # One-time links: true while the invitation is pending, while the reset link is unused and unexpired.
 ABOUT_INVITATIONS = frozenset({"invitation"})
 ABOUT_RESETS = frozenset({"password_reset"})
+# A spreadsheet's "ready": true while it is kept (forgotten after EXPORT_KEEP_HOURS, or a change of access).
+ABOUT_EXPORTS = frozenset({"export_ready"})
 
 
 class Outgoing(Protocol):
@@ -62,18 +64,31 @@ def lapsed(messages: Sequence[Outgoing]) -> dict[int, str]:
                 why[message.id] = _("The recipient's account is no longer active.")
     occurrences = {m.object_id for m in messages if m.kind in ABOUT_OCCURRENCES and m.object_id is not None}
     if occurrences:
-        from app.deliverables.models import Occurrence
+        from app.agreements.models import Agreement
+        from app.core import clock
+        from app.deliverables.falling_due import falling_due
+        from app.deliverables.models import Deliverable, Occurrence
 
-        status_of = dict(
-            db.session.execute(select(Occurrence.id, Occurrence.status).where(Occurrence.id.in_(occurrences))).all()
-        )
+        facts = {
+            row.id: row
+            for row in db.session.execute(
+                select(Occurrence.id, Occurrence.status, falling_due(clock.today()).label("owed_now"))
+                .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
+                .join(Agreement, Agreement.id == Deliverable.agreement_id)
+                .where(Occurrence.id.in_(occurrences))
+            )
+        }
         for message in messages:
             if message.kind in ABOUT_OCCURRENCES and message.object_id in occurrences:
-                status = status_of.get(message.object_id)
-                if status is None:
+                row = facts.get(message.object_id)
+                if row is None:
                     why[message.id] = _("The deliverable was deleted.")
-                elif status not in OWED_STATUSES:
-                    why[message.id] = _("The deliverable is %(status)s now.", status=str(STATUS_LABELS[status]).lower())
+                elif row.status not in OWED_STATUSES:
+                    why[message.id] = _(
+                        "The deliverable is %(status)s now.", status=str(STATUS_LABELS[row.status]).lower()
+                    )
+                elif not row.owed_now:  # suspended since: nothing is owed until it runs again
+                    why[message.id] = _("Its agreement does not run now: nothing is owed until it does.")
     why |= _dead_links(messages)
     rounds = {m.object_id for m in messages if m.kind in ABOUT_ROUNDS and m.object_id is not None}
     if rounds:
@@ -85,6 +100,7 @@ def lapsed(messages: Sequence[Outgoing]) -> dict[int, str]:
         # longer waiting on you" means what it means when the reminder is written (a parallel step a
         # colleague of the same role has answered for included).
         waiting = {number: waiting_approval(r) for number, r in found.items() if r.status == "open"}
+        expired = _expired_links(messages)
         for message in messages:
             if message.kind not in ABOUT_ROUNDS or message.object_id not in rounds:
                 continue
@@ -100,7 +116,43 @@ def lapsed(messages: Sequence[Outgoing]) -> dict[int, str]:
                 person.id for person in waiting[round_.id][4]
             }:
                 why[message.id] = _("The approver has decided since.")
+            elif message.kind == "approval_requested" and any(
+                # Decided on the page while the request waited (for themselves, or as a delegate): its links
+                # would only say "already decided".
+                decision.step == waiting[round_.id][1].name
+                and message.recipient_id in (decision.approver_id, decision.counted_user_id)
+                for decision in round_.decisions
+            ):
+                why[message.id] = _("The approver has decided since.")
+            elif message.kind == "approval_requested" and (message.object_id, message.recipient_id) in expired:
+                why[message.id] = _("The links to approve or send back have expired; the reminders follow.")
     return why
+
+
+def _expired_links(messages: Sequence[Outgoing]) -> set[tuple[int, int]]:
+    """(round, person) of the approval requests whose links all expired while the mail waited (an outbox
+    paused or a server down for days): "these links work for 72 hours" would be false on arrival."""
+    from app.core.models import utcnow
+    from app.discussions.models import ApprovalLink
+
+    wanted = {
+        (m.object_id, m.recipient_id)
+        for m in messages
+        if m.kind == "approval_requested" and m.object_id is not None and m.recipient_id is not None
+    }
+    if not wanted:
+        return set()
+    live, made = set(), set()
+    for round_id, user_id, expires_at, used_at in db.session.execute(
+        select(ApprovalLink.round_id, ApprovalLink.user_id, ApprovalLink.expires_at, ApprovalLink.used_at).where(
+            ApprovalLink.round_id.in_({round_id for round_id, _user in wanted}),
+            ApprovalLink.user_id.in_({user_id for _round, user_id in wanted}),
+        )
+    ):
+        made.add((round_id, user_id))
+        if used_at is None and expires_at > utcnow():
+            live.add((round_id, user_id))
+    return (made - live) & wanted
 
 
 def _dead_links(messages: Sequence[Outgoing]) -> dict[int, str]:
@@ -133,6 +185,14 @@ def _dead_links(messages: Sequence[Outgoing]) -> dict[int, str]:
         for message in messages:
             if message.kind in ABOUT_RESETS and message.object_id in resets and message.object_id not in live:
                 why[message.id] = _("The link to choose a password was used or has expired.")
+    exports = {m.object_id for m in messages if m.kind in ABOUT_EXPORTS and m.object_id is not None}
+    if exports:
+        from app.exports.models import ExportJob
+
+        kept = set(db.session.scalars(select(ExportJob.id).where(ExportJob.id.in_(exports))))
+        for message in messages:
+            if message.kind in ABOUT_EXPORTS and message.object_id in exports and message.object_id not in kept:
+                why[message.id] = _("The spreadsheet is no longer kept.")
     return why
 
 

@@ -50,6 +50,20 @@ def matching_agreement_ids(query: str):
     )
 
 
+def agreements_found(user, query: str) -> int:
+    """How many agreements `user` may see match every word of `query` (what the agreements list shows for it)."""
+    from sqlalchemy import func
+
+    from app.agreements.models import Agreement
+
+    matching = matching_agreement_ids(query)
+    if matching is None:
+        return 0
+    return db.session.scalar(
+        select(func.count(Agreement.id)).where(visible_agreements_clause(user), Agreement.id.in_(matching))
+    )
+
+
 def matching_entries(user, query: str, limit: int = LIMIT) -> list[SearchEntry]:
     """The entries matching every word of `query` that `user` may see, best first."""
     from app.agreements.models import Agreement

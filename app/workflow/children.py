@@ -9,6 +9,7 @@ not at all). Each child's move writes its own audit row, naming the parent.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
 
@@ -160,6 +161,15 @@ def parent_problems(parent, *, child_type: str | None, expires_on) -> dict[str, 
             )
         ]
     return errors
+
+
+def latest_end_under_parent(child) -> date | None:
+    """The latest end `child` may have: its parent's end when the parent's definition refuses a child
+    ending after it; None when nothing bounds it."""
+    parent = child.parent
+    if parent is None or child.type == "amendment" or not parent.expires_on:
+        return None
+    return parent.expires_on if definition_for(parent).children.end_after_parent == "refuse" else None
 
 
 def children_ending_after(parent, new_end) -> list:

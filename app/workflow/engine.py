@@ -164,6 +164,22 @@ def blocking_reasons(
     return reasons
 
 
+def _under_ended_parent(agreement, transition: Transition, definition: WorkflowDefinition) -> list[str]:
+    """A child or an amendment whose parent has ended only ends too (cancelled, closed): approved, signed
+    or brought into force, it had stood in force under a terminated protocol, or amended nothing."""
+    parent = agreement.parent if agreement.parent_id else None
+    target = definition.states.get(transition.target)
+    if parent is None or (target is not None and target.kind == "final") or not has_ended(parent):
+        return []
+    return [
+        _(
+            "Its parent agreement %(ref)s has ended (%(state)s): it can only be cancelled or closed.",
+            ref=parent.reference,
+            state=state_label(parent),
+        )
+    ]
+
+
 def is_given(agreement, name: str) -> bool:
     """Whether a field a guard or a state asks for is filled in: any value but empty (the SQL twin is
     app/workflow/queries/approvals.py's, for the lists)."""
@@ -521,8 +537,8 @@ def decide(
     # forward (a missing detail) leaves it open.
     if round_ is None or option.approval_step is None or not option.may_decide:
         raise PermissionDenied(" ".join(option.reasons) or _("You cannot decide on this approval."))
-    if option.reasons and decision == "approve":
-        raise TransitionBlocked(" ".join(option.reasons))
+    if decision == "approve" and (blocked := option.reasons + _under_ended_parent(agreement, transition, definition)):
+        raise TransitionBlocked(" ".join(blocked))
     comment = trimmed(comment) or None
     if decision == "reject" and not comment:
         raise ValidationFailed(_("Say why you send it back."), {"comment": [_("A comment is required.")]})
@@ -672,7 +688,9 @@ def take(
             from app.workflow.documents import attach_document
 
             attach_document(agreement, kind, upload, by=by)
-    reasons = blocking_reasons(agreement, transition, definition)
+    reasons = blocking_reasons(agreement, transition, definition) + _under_ended_parent(
+        agreement, transition, definition
+    )
     if reasons:
         raise TransitionBlocked(" ".join(reasons))
     later = scheduled_on(agreement, transition, today)

@@ -241,3 +241,43 @@ def test_four_eyes_holds_for_a_link_too(app, world, signed_in, mou):
     response = decide(officer, path, mou)
     assert response.status_code == 403
     assert decisions(mou) == []
+
+
+def test_a_link_shows_nothing_to_an_approver_who_may_no_longer_read_the_agreement(app, world, signed_in, mou):
+    """Legal moved to a partner's account kept their link: it showed an internal draft's key facts."""
+    act(signed_in("officer"), mou, "submit_for_review")
+    path = links_for(world.users["legal"])["approve"]
+    legal = world.users["legal"]
+    legal.role, legal.organization_id = "partner", world.partner_b.id
+    db.session.commit()
+    page = signed_in("legal").get(path)
+    assert page.status_code == 404
+    html = page.get_data(as_text=True)
+    assert mou.reference not in html and "MoU par mail" not in html and "no longer works for you" in html
+    assert decide(signed_in("legal"), path, mou).status_code == 404 and decisions(mou) == []
+
+
+def test_a_delegate_whose_delegation_ended_is_told_before_pressing(app, world, signed_in, mou):
+    from app.workflow.models import Delegation
+
+    _delegate(world, "legal", "other_officer")
+    act(signed_in("officer"), mou, "submit_for_review")
+    path = links_for(world.users["other_officer"])["approve"]
+    for delegation in db.session.scalars(select(Delegation)):
+        delegation.ends_on = clock.today() - timedelta(days=1)
+    db.session.commit()
+    page = signed_in("other_officer").get(path)
+    assert page.status_code == 403 and "You can no longer decide on this approval." in page.get_data(as_text=True)
+    assert "Approve this agreement?" not in page.get_data(as_text=True)
+
+
+def test_the_approval_that_completes_the_step_says_where_the_agreement_went(app, world, signed_in, mou):
+    act(signed_in("officer"), mou, "submit_for_review")
+    assert decide(signed_in("legal"), links_for(world.users["legal"])["approve"], mou).status_code == 303
+    manager = signed_in("manager")
+    response = decide(manager, links_for(world.users["manager"])["approve"], mou)
+    assert response.status_code == 303
+    db.session.refresh(mou)
+    assert mou.state == "negotiation"  # the round settled by this approval
+    page = manager.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Your approval is recorded: the agreement moves to “Negotiation”." in page

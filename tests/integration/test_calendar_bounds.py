@@ -376,19 +376,39 @@ def test_approval_reminders_lapse_once_the_approver_decided_or_the_round_closed(
         reminder(2, "approval_overdue", manager),
         reminder(3, "approval_escalated", manager),
         SimpleNamespace(id=4, kind="agreement_ending", object_id=round_.id, recipient_id=legal.id),
-        # The request itself, held while mail was paused: true while the round is open.
+        # The request itself, held while mail was paused: true while the round is open and its person has
+        # not decided (its links would only say "already decided"), and while its links work.
         reminder(5, "approval_requested", manager),
+        reminder(6, "approval_requested", legal),
     ]
     assert lapsed(waiting) == {}
     _approve(agreement, legal)
     why = lapsed(waiting)
     assert round_.status == "open"  # the step needs both: the one who decided is no longer reminded
-    assert set(why) == {1} and "decided" in why[1]
+    assert set(why) == {1, 6} and "decided" in why[1] and "decided" in why[6]
     _approve(agreement, manager)
     db.session.refresh(round_)
     assert round_.status == "approved"
     why = lapsed(waiting)
-    assert set(why) == {1, 2, 3, 5} and all("approval round is closed (approved)" in text for text in why.values())
+    assert set(why) == {1, 2, 3, 5, 6} and all("approval round is closed (approved)" in text for text in why.values())
+
+
+def test_an_approval_request_whose_links_expired_while_it_waited_is_withdrawn(world):
+    from types import SimpleNamespace
+
+    from app.discussions.models import ApprovalLink
+    from app.notifications.lapsed import lapsed
+
+    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a])
+    round_ = _submit(world, agreement)
+    manager = world.users["manager"]
+    request = SimpleNamespace(id=1, kind="approval_requested", object_id=round_.id, recipient_id=manager.id)
+    assert db.session.scalars(select(ApprovalLink).where(ApprovalLink.user_id == manager.id)).all()
+    assert lapsed([request]) == {}
+    for link in db.session.scalars(select(ApprovalLink).where(ApprovalLink.user_id == manager.id)):
+        link.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    assert "expired" in lapsed([request])[1]
 
 
 def test_the_month_shows_the_last_day_for_a_notice_of_non_renewal(signed_in, world):
@@ -402,3 +422,52 @@ def test_the_month_shows_the_last_day_for_a_notice_of_non_renewal(signed_in, wor
     assert deadline == date(2027, 4, 1)
     page = signed_in("manager").get("/portfolio/calendar?month=2027-04").get_data(as_text=True)
     assert re.search(rf'kind-notice">\s*<a href="/agreements/{agreement.id}"', page)
+
+
+def test_a_deliverable_reminder_lapses_once_its_agreement_is_suspended(world):
+    """Waiting in the outbox, an "overdue" reminder went out after the agreement was suspended: nothing is owed then."""
+    from types import SimpleNamespace
+
+    from app.notifications.lapsed import lapsed
+
+    occurrence = factories.plan_line(
+        world.agreement_a, world.users["officer"], responsible=world.partner_a
+    ).occurrences[0]
+    db.session.commit()
+    reminder = SimpleNamespace(id=1, kind="deliverable_overdue", object_id=occurrence.id, recipient_id=None)
+    assert lapsed([reminder]) == {}
+    world.agreement_a.state = "suspended"
+    db.session.commit()
+    assert lapsed([reminder]) == {1: "Its agreement does not run now: nothing is owed until it does."}
+
+
+def test_a_spreadsheet_ready_mail_lapses_once_the_spreadsheet_is_forgotten(world):
+    from types import SimpleNamespace
+
+    from app.exports.models import ExportJob
+    from app.exports.services import forget_for
+    from app.notifications.lapsed import lapsed
+
+    partner = world.users["partner"]
+    job = ExportJob(user_id=partner.id, list_name="deliverables", fmt="xlsx", language="en", status="done")
+    db.session.add(job)
+    db.session.commit()
+    ready = SimpleNamespace(id=1, kind="export_ready", object_id=job.id, recipient_id=partner.id)
+    assert lapsed([ready]) == {}
+    forget_for(partner)
+    db.session.commit()
+    assert lapsed([ready]) == {1: "The spreadsheet is no longer kept."}
+
+
+def test_a_sent_back_report_of_a_suspended_agreement_is_not_said_late(world, signed_in):
+    occurrence = factories.plan_line(
+        world.agreement_a, world.users["officer"], responsible=world.partner_a, first=clock.today() - timedelta(days=20)
+    ).occurrences[0]
+    occurrence.status = "sent_back"
+    world.agreement_a.state = "suspended"
+    db.session.commit()
+    page = signed_in("partner").get(f"/deliverables/{occurrence.id}").get_data(as_text=True)
+    assert "days late" not in page
+    world.agreement_a.state = "active"
+    db.session.commit()
+    assert "20 days late" in signed_in("partner").get(f"/deliverables/{occurrence.id}").get_data(as_text=True)

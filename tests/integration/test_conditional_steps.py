@@ -105,8 +105,13 @@ def test_the_sql_rule_answers_as_the_python_rule(world, reviewing, condition):
     _amendment(world, large, {"title_fr": "Nouveau titre"})
     _amendment(world, small, {"budget_lines": [_line(world.partner_b, "11000000.00")]})
     _amendment(world, large, {"budget_lines": [_line(world.partner_a, "1000000.00")]})
-    _amendment(world, large, {"parties": [[world.partner_b.id, "partner"]]})
-    _amendment(world, small, {"parties": [[world.partner_a.id, "partner"]]})
+    # (A stays: it contributes to the budget, which a party leaving would leave behind.)
+    _amendment(world, large, {"parties": [[world.partner_a.id, "partner"], [world.partner_b.id, "partner"]]})
+    _amendment(
+        world,
+        small,
+        {"parties": [[world.partner_a.id, "partner"]], "budget_lines": [_line(world.partner_a, "9000000.00")]},
+    )
     parsed = conditions.parse(condition, "test", ("mou",), [])
     in_sql = set(db.session.scalars(select(Agreement.id).where(conditions.clause(parsed))))
     in_python = {

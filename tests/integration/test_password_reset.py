@@ -194,3 +194,15 @@ def test_a_link_used_in_a_browser_signed_in_as_someone_else_ends_that_sign_in(ap
         select(UserSession).where(UserSession.user_id == colleague.id, UserSession.ended_at.is_(None))
     ).all()
     assert open_sessions == []
+
+
+def test_the_page_says_whose_password_it_sets(app, world):
+    """Opened in a browser where someone else is signed in, "your account" read as theirs."""
+    person = world.users["partner"]
+    _ask(app, person.email)
+    link = _link_for(person)
+    page = SignedInClient(app, None).get(link).get_data(as_text=True)
+    assert f"For the account {person.email}." in page and 'autocomplete="username"' in page
+    other = world.users["manager"]
+    signed_in_as_other = SignedInClient(app, other).get(link).get_data(as_text=True)
+    assert f"You are signed in as {other.full_name}" in signed_in_as_other

@@ -378,6 +378,38 @@ def test_renew_creates_a_linked_renewal_prefilled_from_the_current_one(signed_in
     assert signed_in("other_officer").post(f"/agreements/{agreement.id}/renew").status_code == 403
 
 
+def test_a_two_year_term_ending_the_day_before_its_anniversary_renews_for_two_years(signed_in, world):
+    """1 July 2025 to 30 June 2027 is two years: renewed from 1 July 2027 to 30 June 2029, its budget years and
+    quarter ends moved by two years (counted to the day it was "1 year, 11 months and 29 days": the renewal
+    ended on 28 June and its reports fell on the 29th, the last one dropped)."""
+    agreement = world.agreement_a
+    agreement.effective_on, agreement.expires_on = date(2025, 7, 1), date(2027, 6, 30)
+    factories.budget_line(agreement, world.partner_a, "1000.00", label="Experts", year=2026)
+    deliverable_services.plan_deliverable(
+        agreement,
+        deliverable_services.PlanData(
+            title_fr="Rapport trimestriel",
+            title_ar=None,
+            title_en=None,
+            description=None,
+            responsible_organization_id=world.partner_a.id,
+            recurrence="quarterly",
+            first_due_on=date(2026, 12, 31),
+            until_on=date(2027, 6, 30),
+        ),
+        by=world.users["officer"],
+    )
+    db.session.commit()
+    assert signed_in("officer").post(f"/agreements/{agreement.id}/renew").status_code == 303
+    renewal = db.session.scalar(select(Agreement).where(Agreement.renewal_of_id == agreement.id))
+    assert (renewal.effective_on, renewal.expires_on) == (date(2027, 7, 1), date(2029, 6, 30))
+    assert [
+        line.year for line in db.session.scalars(select(BudgetLine).where(BudgetLine.agreement_id == renewal.id))
+    ] == [2028]
+    [line] = renewal.deliverables
+    assert [o.due_on for o in line.occurrences] == [date(2028, 12, 31), date(2029, 3, 31), date(2029, 6, 30)]
+
+
 def test_an_agreement_ending_at_the_calendars_end_is_renewed_without_dates_past_it(signed_in, world):
     """Renewed, an agreement ending on 31 December 2200 would end and owe its plan past the last day Sharaka
     keeps: the renewal is made without an end date and without those plan lines (the officer sets them),

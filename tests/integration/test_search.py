@@ -152,5 +152,6 @@ def test_more_results_than_shown_lead_to_the_whole_list(world, signed_in):
     db.session.commit()
     more = client.get("/search?q=identique").get_data(as_text=True)
     assert f"The first {LIMIT} results for" in more and 'href="/agreements/?q=identique"' in more
+    assert f"All {LIMIT + 1} agreements matching it, in the list" in more
     listed = client.get("/agreements/?q=identique").get_data(as_text=True)
     assert f"{LIMIT + 1} agreements" in listed

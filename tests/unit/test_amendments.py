@@ -15,6 +15,15 @@ from tests import factories
 from tests.unit.test_workflow_engine import decide, sign, take
 
 
+@pytest.fixture(autouse=True)
+def _in_march_2026():
+    """The ministry's today inside the parent's term (an amendment's end date may not be already past)."""
+    from app.core import clock
+
+    with clock.frozen(date(2026, 3, 15)):
+        yield
+
+
 @pytest.fixture
 def parent(world):
     agreement = world.agreement_a
@@ -26,6 +35,22 @@ def parent(world):
 
 def new_amendment(world, parent, changes=None, title="Avenant"):
     return factories.amendment(parent, world.users["officer"], partners=[world.partner_a], changes=changes, title=title)
+
+
+def running_child(world, parent, *, expires_on):
+    """A convention under `parent`, in force until `expires_on`."""
+    child = factories.agreement(
+        by=world.users["officer"],
+        partners=[world.partner_a],
+        type="convention",
+        parent_id=parent.id,
+        state="active",
+        signed_on=date(2026, 1, 5),
+        effective_on=date(2026, 1, 10),
+        expires_on=expires_on,
+    )
+    db.session.commit()
+    return child
 
 
 def to_signed(amendment, world):
@@ -77,17 +102,7 @@ def test_bad_dates_and_parties_are_refused_and_nothing_is_stored(world, parent):
 def test_an_end_moved_before_a_childs_end_is_refused_as_a_child_ending_later_is(world, parent):
     """The MoU refuses a child ending after it (children.end_after_parent: refuse): a convention under it
     runs to 31 December, so an amendment ending the MoU on 31 October is refused, naming the child."""
-    child = factories.agreement(
-        by=world.users["officer"],
-        partners=[world.partner_a],
-        type="convention",
-        parent_id=parent.id,
-        state="active",
-        signed_on=date(2026, 1, 5),
-        effective_on=date(2026, 1, 10),
-        expires_on=date(2026, 12, 31),
-    )
-    db.session.commit()
+    child = running_child(world, parent, expires_on=date(2026, 12, 31))
     amendment = new_amendment(world, parent)
     with pytest.raises(ValidationFailed) as refused:
         amendments.set_changes(
@@ -329,3 +344,62 @@ def test_only_an_editor_says_what_an_amendment_changes(world, parent):
             amendments.set_changes(
                 amendment, {"title_en": "x"}, by=world.users[role], expected_version=amendment.version
             )
+
+
+def test_removing_a_partner_that_still_owes_or_contributes_is_refused(world, parent):
+    """Removed, a partner could no longer hand in what it owes (nobody else may) and went on being reminded of an
+    agreement it could not open; its budget lines stayed on the signed budget."""
+    officer = world.users["officer"]
+    from app.agreements.models import AgreementParty
+
+    parent.parties.append(AgreementParty(organization_id=world.partner_b.id, role="partner"))
+    db.session.commit()
+    factories.plan_line(parent, officer, responsible=world.partner_b, first=date(2026, 6, 30), title="Rapport de B")
+    db.session.commit()
+    amendment = new_amendment(world, parent)
+    only_a = {"parties": [[world.partner_a.id, "partner"]]}
+    with pytest.raises(ValidationFailed) as refused:
+        amendments.set_changes(amendment, only_a, by=officer, expected_version=amendment.version)
+    assert "Rapport de B" in refused.value.field_errors["parties"][0]
+    db.session.rollback()
+    for occurrence in parent.deliverables[0].occurrences:
+        occurrence.status = "waived"
+    factories.budget_line(parent, world.partner_b, "500.00", label="Apport de B")
+    db.session.commit()
+    with pytest.raises(ValidationFailed) as refused:
+        amendments.set_changes(amendment, only_a, by=officer, expected_version=amendment.version)
+    assert "contributes to the budget" in refused.value.field_errors["parties"][0]
+    db.session.rollback()
+    amendments.set_changes(amendment, {**only_a, "budget_lines": []}, by=officer, expected_version=amendment.version)
+    assert amendment.amendment_changes["parties"] == [[world.partner_a.id, "partner"]]
+
+
+def test_a_childs_amendment_cannot_take_it_past_its_parents_end_nor_into_the_past(world, parent):
+    child = running_child(world, parent, expires_on=date(2026, 6, 30))
+    amendment = new_amendment(world, child)
+    for end, words in (("2027-06-30", parent.reference), ("2026-03-01", "already past")):
+        with pytest.raises(ValidationFailed) as refused:
+            amendments.set_changes(
+                amendment, {"expires_on": end}, by=world.users["officer"], expected_version=amendment.version
+            )
+        assert words in refused.value.field_errors["expires_on"][0]
+        db.session.rollback()
+    amendments.set_changes(
+        amendment, {"expires_on": "2026-12-31"}, by=world.users["officer"], expected_version=amendment.version
+    )
+    assert amendment.amendment_changes == {"expires_on": "2026-12-31"}
+
+
+def test_an_amendment_of_an_agreement_that_has_ended_can_only_be_cancelled(world, parent):
+    """Approved and signed after its parent was terminated, an amendment had gone on to its last step."""
+    amendment = new_amendment(world, parent, {"title_en": "Renamed"})
+    take(amendment, "submit_for_review", world.users["officer"])
+    parent.state = "terminated"
+    db.session.commit()
+    with pytest.raises(TransitionBlocked) as blocked:
+        decide(amendment, world.users["legal"])
+    assert parent.reference in str(blocked.value) and "only be cancelled" in str(blocked.value)
+    db.session.rollback()
+    decide(amendment, world.users["legal"], decision="reject", comment="Le parent est résilié.")
+    take(amendment, "cancel", world.users["officer"], comment="Sans objet.")
+    assert amendment.state == "cancelled"

@@ -4,7 +4,7 @@ Every moment is an aware datetime in Casablanca, some days after today: the data
 is written now (real time), and the rules look at it from the simulated future.
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
@@ -946,3 +946,34 @@ def test_the_digest_names_each_stage_as_the_dashboard_does(world):
     db.session.commit()
     [active] = [stage for stage in portfolio_summary(clock.today())["stages"] if stage["state"] == "active"]
     assert active["label"]["en"] == state_labels()["active"] == "Active"
+
+
+def test_a_date_missed_before_the_agreement_ran_is_escalated_a_threshold_after_it_began_to_run(
+    world, people, occurrence
+):
+    """Resumed (or activated) after its due date, a report was escalated to the managers on the first pass,
+    before its partner could hand it in: the threshold now counts from the day the agreement ran again."""
+    due = occurrence.due_on
+    world.agreement_a.state = "suspended"
+    db.session.commit()
+    resumed = due + timedelta(days=20)
+    world.agreement_a.state = "active"
+    world.agreement_a.state_entered_at = at(resumed, 10).astimezone(timezone.utc)
+    db.session.commit()
+
+    def escalated(day):
+        return {
+            rule
+            for rule, _key, _who in about(reminders.candidates_at(at(day)), "deliverable_occurrences", occurrence.id)
+        } & {"deliverable_escalated"}
+
+    assert not escalated(resumed + timedelta(days=1))  # told it is overdue, not escalated yet
+    assert "deliverable_overdue" in {
+        rule
+        for rule, _k, _w in about(
+            reminders.candidates_at(at(resumed + timedelta(days=1))), "deliverable_occurrences", occurrence.id
+        )
+    }
+    # As a date missed while it ran: on the 15th day (the shipped policy's threshold of 14 days passed).
+    assert not escalated(resumed + timedelta(days=14))
+    assert escalated(resumed + timedelta(days=15))

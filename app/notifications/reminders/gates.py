@@ -24,6 +24,7 @@ from sqlalchemy import (
     or_,
 )
 
+from app.core import clock
 from app.core.permissions import holders_clause, holders_of_roles_clause, partner_accounts_clause
 from app.extensions import db
 
@@ -177,12 +178,23 @@ def _case_threshold(due_on, today: date, thresholds: list[int]):
 
 
 def escalation_due(today: date):
-    """Occurrences overdue past their policy's escalation threshold (deliverable_candidates' escalations)."""
+    """Occurrences overdue past their policy's escalation threshold (deliverable_candidates' escalations),
+    on agreements that have run for that long too: a date that fell while nothing was owed (before the
+    activation, during a suspension) is escalated the threshold after the agreement began to run again,
+    not on the first pass after it (the managers had heard of it before its partner could hand it in)."""
     from datetime import timedelta
 
+    from app.agreements.models import Agreement
     from app.deliverables.models import Occurrence
 
-    return per_policy(lambda policy: Occurrence.due_on < today - timedelta(days=policy.deliverable_escalate_after_days))
+    def rule(policy):
+        threshold = today - timedelta(days=policy.deliverable_escalate_after_days)
+        running_since = or_(
+            Agreement.state_entered_at.is_(None), Agreement.state_entered_at < clock.start_of(threshold)
+        )
+        return and_(Occurrence.due_on < threshold, running_since)
+
+    return per_policy(rule)
 
 
 def managers(User):

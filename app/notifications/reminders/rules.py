@@ -656,8 +656,8 @@ def portfolio_summary(today: date) -> dict:
     manager's message keeps what it lists until it is sent."""
     from app.agreements.models import Agreement
     from app.core.pagination import first_with_total
-    from app.deliverables.falling_due import falling_due
-    from app.deliverables.models import OWED_STATUSES, Deliverable, Occurrence, Submission
+    from app.deliverables.falling_due import shown_as
+    from app.deliverables.models import Deliverable, Occurrence, Submission
     from app.organizations.models import Organization
     from app.workflow.models import ApprovalRound
 
@@ -684,7 +684,7 @@ def portfolio_summary(today: date) -> dict:
         .join(Deliverable)
         .join(Agreement, Deliverable.agreement_id == Agreement.id)
         .join(Organization, Organization.id == Deliverable.responsible_organization_id)
-        .where(Occurrence.status.in_(OWED_STATUSES), Occurrence.due_on < today, falling_due(today))
+        .where(shown_as("overdue", today))  # what the lists and the dashboards call overdue
         .order_by(Occurrence.due_on, Occurrence.id),
         DIGEST_ROWS,
         unique_by=Occurrence.id,
