@@ -282,8 +282,8 @@ def _left_behind(parent: Agreement, parties: list[list], *, budget_changes: bool
     if owed:
         names = organization_names([[row.responsible_organization_id, ""] for row in owed], parent)
         return _(
-            "%(org)s still owes deliverables under this agreement (%(items)s): waive what is still owed, or plan "
-            "it for a party that stays, before the amendment removes it.",
+            "Deliverables are still owed by %(org)s under this agreement (%(items)s): waive what is still owed, or "
+            "plan it for a party that stays, before the amendment removes that organisation.",
             org=list_of(sorted({names.get(row.responsible_organization_id, "") for row in owed})),
             items=list_of(localized(row, "title") or "" for row in owed),
         )
@@ -292,7 +292,7 @@ def _left_behind(parent: Agreement, parties: list[list], *, budget_changes: bool
         if contributing:
             names = organization_names([[org, ""] for org in contributing], parent)
             return _(
-                "%(org)s contributes to the budget: change the budget in this amendment too.",
+                "Budget lines are contributed by %(org)s: change the budget in this amendment too.",
                 org=list_of(sorted(names.get(org, "") for org in contributing)),
             )
     return None

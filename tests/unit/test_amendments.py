@@ -368,7 +368,7 @@ def test_removing_a_partner_that_still_owes_or_contributes_is_refused(world, par
     db.session.commit()
     with pytest.raises(ValidationFailed) as refused:
         amendments.set_changes(amendment, only_a, by=officer, expected_version=amendment.version)
-    assert "contributes to the budget" in refused.value.field_errors["parties"][0]
+    assert "Budget lines are contributed by" in refused.value.field_errors["parties"][0]
     db.session.rollback()
     amendments.set_changes(amendment, {**only_a, "budget_lines": []}, by=officer, expected_version=amendment.version)
     assert amendment.amendment_changes["parties"] == [[world.partner_a.id, "partner"]]
