@@ -60,6 +60,21 @@ def _is_actor(person, by) -> bool:
     return by is not None and getattr(by, "id", None) is not None and person.id == by.id
 
 
+def _amended(agreement, target: str) -> dict:
+    """An amendment coming into force: what it changed (its terms' names) and the agreement's new end, so
+    partners are told more than "In force" (the new end and due dates had reached them first as reminders)."""
+    from app.workflow.engine import definition_for
+
+    found = definition_for(agreement).states.get(target)
+    changes = agreement.amendment_changes if agreement.type == "amendment" else None
+    if not changes or found is None or not found.has("in_force") or agreement.parent is None:
+        return {}
+    params: dict = {"amended_terms": sorted(changes)}
+    if changes.get("expires_on"):  # as proposed and checked again on the way in (the parent's may not be set yet)
+        params["new_end"] = str(changes["expires_on"])
+    return params
+
+
 def _agreement_link(agreement) -> str:
     return app_path("agreements.view_agreement", agreement_id=agreement.id)
 
@@ -82,6 +97,7 @@ def on_agreement_moved(
             "state": _state_label(agreement, target),
             "by": getattr(by, "full_name", None),
             **(decided if round_outcome in ("approved", "rejected") else {}),
+            **_amended(agreement, target),
         },
         link=_agreement_link(agreement),
         object_type="agreements",

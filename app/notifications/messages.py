@@ -309,6 +309,14 @@ def detail(kind: str, params: dict) -> str:
         )
         if params.get("decision") and params.get("comment"):  # a decision's words: why it was sent back
             moved = " ".join((moved, _("Comment: %(comment)s", comment=isolate(params["comment"]))))
+        if params.get("amended_terms"):  # an amendment in force: what it changed
+            from app.agreements.amendments import term_label
+
+            moved = " ".join(
+                (moved, _("It changes: %(terms)s.", terms=i18n.list_of(term_label(t) for t in params["amended_terms"])))
+            )
+            if params.get("new_end"):
+                moved = " ".join((moved, _("The agreement now ends on %(date)s.", date=_date(params["new_end"]))))
         return moved
     if kind == "version_sent":
         return _(

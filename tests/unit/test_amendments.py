@@ -143,6 +143,25 @@ def test_an_amendment_in_force_changes_every_term_at_once(world, parent):
     assert next(e for e in history if e.changes["term"] == "expires_on").changes["before"] == {
         "expires_on": "2026-12-31"
     }
+    # Its partners are told what it changed, not only that it is "In force".
+    from app.notifications import messages
+    from app.notifications.models import Notification
+
+    told = db.session.scalars(
+        db.select(Notification).where(
+            Notification.user_id == world.users["partner"].id,
+            Notification.kind == "agreement_moved",
+            Notification.object_id == amendment.id,
+        )
+    ).all()
+    in_force = next(n for n in told if n.params.get("amended_terms"))
+    assert in_force.params["amended_terms"] == ["expires_on", "parties", "summary_en", "title_fr"]
+    assert in_force.params["new_end"] == "2027-12-31"
+    from flask_babel import force_locale
+
+    with force_locale("en"):
+        said = messages.detail("agreement_moved", in_force.params)
+    assert "It changes: " in said and "Ends on" in said and "The agreement now ends on December 31, 2027." in said
 
 
 def test_a_recurring_plan_follows_a_moved_end_date_without_touching_handed_in_work(world, parent):
