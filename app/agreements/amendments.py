@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -125,7 +126,7 @@ def clean_changes(raw: dict, parent: Agreement) -> dict:
                     "The end date cannot be after the end of the parent agreement %(ref)s (%(date)s): choose an "
                     "earlier end date, or amend the parent first.",
                     ref=parent.parent.reference,
-                    date=limit.isoformat(),
+                    date=format_date(limit),
                 )
             ]
     if "effective_on" in cleaned and parent.signed_on and _as_date(cleaned["effective_on"]) < parent.signed_on:
@@ -134,7 +135,7 @@ def clean_changes(raw: dict, parent: Agreement) -> dict:
         parties = _clean_parties(raw["parties"], errors)
         if parties is not None and parties != current_parties(parent):
             cleaned["parties"] = parties
-            if problem := _left_behind(parent, parties, budget_changes="budget_lines" in raw):
+            if problem := _left_behind(parent, parties, budget_changes=raw.get("budget_lines") is not None):
                 errors["parties"] = [problem]
     if raw.get("budget_lines") is not None:
         parties = cleaned.get("parties") or current_parties(parent)

@@ -15,6 +15,7 @@ from datetime import date
 
 from blinker import Namespace
 from flask import current_app
+from flask_babel import format_date
 from sqlalchemy import and_
 
 from app.agreements.models import NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS, Agreement
@@ -126,7 +127,10 @@ def record_non_renewal(
     elif agreement.signed_on and given_on < agreement.signed_on:
         # A notice given before the agreement existed is a typing slip, which nothing would undo.
         errors["given_on"] = [
-            _("A notice cannot be dated before the agreement was signed (%(date)s).", date=agreement.signed_on)
+            _(
+                "A notice cannot be dated before the agreement was signed (%(date)s).",
+                date=format_date(agreement.signed_on),
+            )
         ]
     elif agreement.notice_deadline and given_on > agreement.notice_deadline:
         errors["given_on"] = [
@@ -166,6 +170,35 @@ def record_non_renewal(
         },
     )
     non_renewal_recorded.send(current_app._get_current_object(), agreement=agreement, by=by)
+
+
+def withdraw_non_renewal(agreement, *, by, reason: str | None, expected_version: int) -> None:
+    """Take back a notice of non-renewal recorded in error (a wrong date or side, a notice never given),
+    with the reason in the history: nothing else undid it, and it silently cancelled renewal terms
+    agreed later. The notice's document stays among the agreement's documents."""
+    from app.core.text import trimmed
+
+    check_version(agreement, expected_version)
+    if not can(by, "agreement.edit", agreement):
+        raise PermissionDenied(_("Only the agreement's owner or a manager withdraws a notice of non-renewal."))
+    if agreement.non_renewal_on is None:
+        raise ValidationFailed(_("No notice of non-renewal is recorded."))
+    if not engine.state_has(agreement, "in_force"):
+        raise ValidationFailed(_("Only a notice on an agreement in force can be withdrawn."))
+    reason = trimmed(reason or "")[:2000]
+    if not reason:
+        message = _("Say why the notice is withdrawn.")
+        raise ValidationFailed(message, {"reason": [message]})
+    before = {
+        "non_renewal_on": agreement.non_renewal_on.isoformat(),
+        "non_renewal_by": agreement.non_renewal_by,
+        "non_renewal_organization_id": agreement.non_renewal_organization_id,
+    }
+    agreement.non_renewal_on = agreement.non_renewal_by = None
+    agreement.non_renewal_organization_id = agreement.non_renewal_document_id = None
+    agreement.updated_at = utcnow()
+    flush_or_conflict()
+    audit.record("non_renewal_withdrawn", agreement, actor=by, changes={"before": before, "reason": reason})
 
 
 def _notice_giver(agreement, side: str, organization_id, errors: dict) -> int | None:

@@ -73,9 +73,8 @@ def extend(agreement, today: date, people) -> str:
         new_end = months_later(new_end, agreement.renewal_months)
     limit = latest_end_under_parent(agreement)
     if limit is not None and new_end > limit:
-        if limit <= old_end:
-            return f"skipped: its parent {agreement.parent.reference} ends on {limit.isoformat()}"
-        new_end = limit
+        # Not a shorter term than its clause says (a day's renewal, told as 24 months): it ends with its term.
+        return f"skipped: its parent {agreement.parent.reference} ends on {limit.isoformat()}, before a full term"
     agreement.expires_on = new_end
     agreement.updated_at = utcnow()
     audit.record(
@@ -140,7 +139,12 @@ def open_renewal(agreement) -> Agreement | None:
 
 
 def may_renew(agreement) -> bool:
-    return engine.state_has(agreement, "in_force") and agreement.type != "amendment"
+    parent = agreement.parent if agreement.parent_id else None
+    return (
+        engine.state_has(agreement, "in_force")
+        and agreement.type != "amendment"
+        and not (parent is not None and engine.has_ended(parent))  # create_agreement would refuse it
+    )
 
 
 def offers_renewal(agreement) -> bool:
@@ -192,7 +196,8 @@ def renew(agreement, *, by, today: date | None = None) -> Agreement:
     )
     data.signed_on = None
     data.effective_on = start
-    data.expires_on = agreement.expires_on + term if start and term else None
+    # One term from its first day, less a day: 1 January - 30 June renews to 31 December, not the 30th.
+    data.expires_on = start + term - timedelta(days=1) if start and term else None
     try:
         renewal = create_agreement(data, by=by, today=today)
     except ValidationFailed as error:
@@ -231,6 +236,12 @@ def _copy_budget(agreement, renewal, term, by) -> None:
         )
 
 
+def _moved_on(day: date, term: relativedelta) -> date:
+    """A due date one term later; a month's last day stays one (30 June, 31 December), as tacit renewals keep it."""
+    months = term.years * 12 + term.months
+    return months_later(day, months) if months else day + term
+
+
 def _copy_plan(agreement, renewal, term, by) -> None:
     """The plan moved on by the current term's length; without a known term, nothing to place it by."""
     from app.deliverables.models import Deliverable
@@ -241,7 +252,7 @@ def _copy_plan(agreement, renewal, term, by) -> None:
     for line in db.session.scalars(
         select(Deliverable).where(Deliverable.agreement_id == agreement.id).order_by(Deliverable.id)
     ):
-        moved = [line.first_due_on + term, *([line.until_on + term] if line.until_on else [])]
+        moved = [_moved_on(line.first_due_on, term), *([_moved_on(line.until_on, term)] if line.until_on else [])]
         if not all(within_calendar(day) for day in moved):
             continue  # past 2200, as the renewal's end then is: nothing to place it by
         plan_deliverable(
@@ -253,8 +264,8 @@ def _copy_plan(agreement, renewal, term, by) -> None:
                 description=line.description,
                 responsible_organization_id=line.responsible_organization_id,
                 recurrence=line.recurrence,
-                first_due_on=line.first_due_on + term,
-                until_on=line.until_on + term if line.until_on else None,
+                first_due_on=moved[0],
+                until_on=moved[1] if line.until_on else None,
             ),
             by=by,
         )

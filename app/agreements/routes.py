@@ -163,6 +163,20 @@ def record_non_renewal(agreement_id: int):
     )
 
 
+@blueprint.route("/<int:agreement_id>/non-renewal/withdrawal", methods=["POST"])
+@login_required
+@refusals_return_to(_renewal_card)
+def withdraw_non_renewal(agreement_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
+    renewals.withdraw_non_renewal(
+        agreement,
+        by=current_user,
+        reason=request.form.get("reason"),
+        expected_version=request.form.get("version"),  # check_version refuses one unreadable as stale
+    )
+    return done(_renewal_card(agreement_id), _("The notice of non-renewal is withdrawn."))
+
+
 @blueprint.route("/<int:agreement_id>/renew", methods=["POST"])
 @login_required
 @refusals_return_to(_renewal_card)

@@ -35,6 +35,22 @@ def record_non_renewal(payload, agreement_id: int):
     return present(agreement)
 
 
+@blueprint.route("/agreements/<int:agreement_id>/non-renewal/withdrawal", methods=["POST"])
+@blueprint.arguments(schemas.NonRenewalWithdrawalSchema)
+@blueprint.response(200, schemas.AgreementSchema)
+@errors(blueprint, 400, 403, 404, 409, 422)
+def withdraw_non_renewal(payload, agreement_id: int):
+    """Take back a notice of non-renewal recorded in error, with the reason (kept in the history)."""
+    agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")
+    renewals.withdraw_non_renewal(
+        agreement,
+        by=api_user(),
+        reason=payload["reason"],
+        expected_version=payload.get("version", agreement.version),
+    )
+    return present(agreement)
+
+
 @blueprint.route("/agreements/<int:agreement_id>/renewals", methods=["POST"])
 @blueprint.response(201, schemas.AgreementSchema)
 @errors(blueprint, 403, 404, 409, 422)

@@ -221,6 +221,15 @@ class AgreementInputSchema(StrictSchema):
     notice_unit = fields.String(allow_none=True, validate=validate.OneOf(NOTICE_UNITS))
 
 
+class NonRenewalWithdrawalSchema(StrictSchema):
+    reason = Text(2000, required=True, metadata={"description": "Why the notice is withdrawn (kept in the history)."})
+    version = fields.Integer(
+        strict=True,
+        validate=validate.Range(1, MAX_ID),
+        metadata={"description": "The version you read; refused (409) if the agreement changed since."},
+    )
+
+
 class NonRenewalInputSchema(StrictSchema):
     given_on = fields.Date(required=True, metadata={"description": "The day the notice was given."})
     side = fields.String(required=True, validate=validate.OneOf(NOTICE_SIDES))

@@ -117,10 +117,10 @@ def lapsed(messages: Sequence[Outgoing]) -> dict[int, str]:
             }:
                 why[message.id] = _("The approver has decided since.")
             elif message.kind == "approval_requested" and any(
-                # Decided on the page while the request waited (for themselves, or as a delegate): its links
-                # would only say "already decided".
-                decision.step == waiting[round_.id][1].name
-                and message.recipient_id in (decision.approver_id, decision.counted_user_id)
+                # Decided on the page while the request waited (for themselves, or as a delegate), on its step
+                # or one before it that their decision settled: its links would only say "already decided" or
+                # "moved on" (one person decides one step of a round).
+                message.recipient_id in (decision.approver_id, decision.counted_user_id)
                 for decision in round_.decisions
             ):
                 why[message.id] = _("The approver has decided since.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import format_date
 from sqlalchemy import select
 
 from app.agreements.models import Agreement
@@ -157,7 +158,7 @@ def parent_problems(parent, *, child_type: str | None, expires_on) -> dict[str, 
                 "The end date cannot be after the end of the parent agreement %(ref)s "
                 "(%(date)s): choose an earlier end date, or amend the parent first.",
                 ref=parent.reference,
-                date=parent.expires_on.isoformat(),
+                date=format_date(parent.expires_on),
             )
         ]
     return errors
@@ -198,7 +199,7 @@ def end_warning(child) -> str | None:
     return _(
         "This agreement ends after its parent %(ref)s (%(date)s).",
         ref=parent.reference,
-        date=parent.expires_on.isoformat(),
+        date=format_date(parent.expires_on),
     )
 
 

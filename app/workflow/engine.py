@@ -913,7 +913,10 @@ def run_automatic_transitions(today: date) -> list[tuple[str, str, str]]:
                     continue
                 try:
                     with db.session.begin_nested():
-                        reasons = blocking_reasons(agreement, own, definition_for(agreement))
+                        definition = definition_for(agreement)
+                        reasons = blocking_reasons(agreement, own, definition) + _under_ended_parent(
+                            agreement, own, definition
+                        )
                         if reasons:
                             results.append((agreement.reference, own.name, "blocked: " + " ".join(reasons)))
                             continue

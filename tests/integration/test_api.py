@@ -430,6 +430,13 @@ WRITE_ROUTES = [
         {"given_on": "2030-01-01", "side": "ministry"},
         only(MINISTRY_SIDE, ok=422, partner_b=404),
     ),
+    # Nor a notice to withdraw: the same people are told so (422).
+    (
+        "POST",
+        P + "/agreements/{a}/non-renewal/withdrawal",
+        {"reason": "Saisi par erreur"},
+        only(MINISTRY_SIDE, ok=422, partner_b=404),
+    ),
     # Last, as it is the one write that succeeds: "Renew" starts a draft renewal of A.
     ("POST", P + "/agreements/{a}/renewals", None, only(MINISTRY_SIDE, ok=201, partner_b=404)),
 ]

@@ -677,3 +677,83 @@ def test_a_notice_of_non_renewal_is_told_to_the_owner_the_managers_and_the_partn
     # The history names the notice and its values as the pages do, not as stored.
     history = signed_in("manager").get(f"/agreements/{agreement.id}").get_data(as_text=True)
     assert "Notice of non-renewal recorded" in history and "non_renewal_on" not in history
+
+
+def test_a_notice_recorded_in_error_is_withdrawn_with_its_reason_and_the_agreement_renews(world, signed_in, api):
+    """A notice dated wrongly, or never given, had no way back: it silently cancelled the tacit renewal."""
+    from app.core.audit import AuditEvent
+
+    agreement = tacit(world.agreement_a, notice=3, end=date(2030, 1, 1))
+    officer = world.users["officer"]
+    with pytest.raises(ValidationFailed) as before_signature:
+        renewals.record_non_renewal(
+            agreement, by=officer, given_on=date(2019, 3, 1), side="ministry", expected_version=agreement.version
+        )
+    assert "before the agreement was signed" in before_signature.value.field_errors["given_on"][0]
+    renewals.record_non_renewal(
+        agreement, by=officer, given_on=clock.today(), side="ministry", expected_version=agreement.version
+    )
+    db.session.commit()
+    client = signed_in("officer")
+    page = client.get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert "Withdraw this notice…" in page
+    path = f"/agreements/{agreement.id}/non-renewal/withdrawal"
+    refused = client.post(
+        path, data={"version": agreement.version, "reason": " "}, csrf_from=f"/agreements/{agreement.id}"
+    )
+    assert refused.status_code in (303, 422) and agreement.non_renewal_on is not None
+    done = client.post(
+        path, data={"version": agreement.version, "reason": "Saisi par erreur"}, csrf_from=f"/agreements/{agreement.id}"
+    )
+    assert done.status_code == 303
+    db.session.refresh(agreement)
+    assert agreement.non_renewal_on is None and agreement.non_renewal_by is None
+    row = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "non_renewal_withdrawn")).one()
+    assert row.changes["reason"] == "Saisi par erreur" and row.changes["before"]["non_renewal_by"] == "ministry"
+    assert signed_in("partner").post(path, data={"version": agreement.version, "reason": "x"}).status_code in (403, 404)
+    # The API: nothing to withdraw now.
+    again = api("officer").post(f"/api/v1/agreements/{agreement.id}/non-renewal/withdrawal", json={"reason": "x"})
+    assert again.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "began, ended, renewed_to",
+    [
+        (date(2026, 1, 1), date(2026, 6, 30), date(2026, 12, 31)),  # six months, to a month's last day
+        (date(2025, 3, 1), date(2026, 2, 28), date(2027, 2, 28)),
+        (date(2025, 1, 1), date(2026, 6, 30), date(2027, 12, 31)),  # eighteen months
+        (date(2025, 7, 1), date(2025, 7, 10), date(2025, 7, 20)),  # ten days
+    ],
+)
+def test_a_renewal_lasts_the_same_term_to_its_last_day(world, began, ended, renewed_to):
+    from app.agreements import renewing
+
+    agreement = world.agreement_a
+    agreement.signed_on, agreement.effective_on, agreement.expires_on = began, began, ended
+    db.session.commit()
+    with clock.frozen(began):
+        renewal = renewing.renew(agreement, by=world.users["officer"])
+    assert (renewal.effective_on, renewal.expires_on) == (ended + timedelta(days=1), renewed_to)
+
+
+def test_a_child_does_not_renew_itself_past_its_parents_end(world):
+    """Under the MoU, which refuses a child ending after it: renewed for a day (and told as 24 months), the lab
+    convention had outlived the MoU; it now ends with its term when its parent ends before a full one."""
+    parent = world.agreement_a
+    parent.effective_on, parent.expires_on = date(2025, 7, 1), date(2026, 6, 30)
+    child = factories.agreement(
+        by=world.users["officer"],
+        partners=[world.partner_a],
+        type="convention",
+        parent_id=parent.id,
+        state="active",
+        signed_on=date(2025, 7, 1),
+    )
+    tacit(child, months=12, notice=1, end=date(2026, 1, 1))
+    results = date_moves.run_date_transitions(date(2026, 1, 1))
+    db.session.commit()
+    assert any(ref == child.reference and outcome.startswith("skipped: its parent") for ref, _m, outcome in results)
+    assert child.expires_on == date(2026, 1, 1)
+    date_moves.run_date_transitions(date(2026, 1, 2))
+    db.session.commit()
+    assert child.state == "expired"

@@ -385,10 +385,11 @@ def test_removing_a_partner_that_still_owes_or_contributes_is_refused(world, par
         occurrence.status = "waived"
     factories.budget_line(parent, world.partner_b, "500.00", label="Apport de B")
     db.session.commit()
-    with pytest.raises(ValidationFailed) as refused:
-        amendments.set_changes(amendment, only_a, by=officer, expected_version=amendment.version)
-    assert "Budget lines are contributed by" in refused.value.field_errors["parties"][0]
-    db.session.rollback()
+    for asked in (only_a, {**only_a, "budget_lines": None}):  # null is no budget change (the API's)
+        with pytest.raises(ValidationFailed) as refused:
+            amendments.set_changes(amendment, asked, by=officer, expected_version=amendment.version)
+        assert "Budget lines are contributed by" in refused.value.field_errors["parties"][0]
+        db.session.rollback()
     amendments.set_changes(amendment, {**only_a, "budget_lines": []}, by=officer, expected_version=amendment.version)
     assert amendment.amendment_changes["parties"] == [[world.partner_a.id, "partner"]]
 
@@ -422,3 +423,19 @@ def test_an_amendment_of_an_agreement_that_has_ended_can_only_be_cancelled(world
     decide(amendment, world.users["legal"], decision="reject", comment="Le parent est résilié.")
     take(amendment, "cancel", world.users["officer"], comment="Sans objet.")
     assert amendment.state == "cancelled"
+
+
+def test_a_signed_child_whose_parent_ended_is_cancelled_not_activated(world, parent):
+    """Its only move was "activate": refused under a terminated parent, and the tick had activated it anyway."""
+    from app.workflow import date_moves
+
+    child = running_child(world, parent, expires_on=date(2026, 12, 31))
+    child.state, child.effective_on = "signed", date(2026, 3, 10)
+    parent.state = "terminated"
+    db.session.commit()
+    results = date_moves.run_date_transitions(date(2026, 3, 15))
+    db.session.commit()
+    assert any(ref == child.reference and outcome.startswith("blocked:") for ref, _move, outcome in results)
+    assert child.state == "signed"
+    take(child, "cancel", world.users["officer"], comment="Le protocole est résilié.")
+    assert child.state == "cancelled"
