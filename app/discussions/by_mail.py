@@ -25,11 +25,16 @@ def _version(value) -> int:
         return -1
 
 
-def _page(link, token: str, *, error: str | None = None, status: int = 200):
+def _option(link, agreement):
+    """The reader's move for the link's round, as the agreement's page offers it (None: none for them)."""
+    return next((o for o in engine.actions_for(agreement, current_user) if o.name == link.round.transition), None)
+
+
+def _page(link, token: str, *, option=None, error: str | None = None, status: int = 200):
     agreement = approval_links.agreement_of(link)
     definition = engine.definition_for(agreement)
     transition = definition.transition(link.round.transition)
-    option = next((o for o in engine.actions_for(agreement, current_user) if o.name == link.round.transition), None)
+    option = option or _option(link, agreement)
     return render_template(
         "discussions/by_mail.html",
         link=link,
@@ -49,49 +54,60 @@ def _refusal(message: str, status: int, *, sign_in_next: str | None = None, agre
 
 
 def _load(token: str):
-    """(link, refusal response or None) for `token` and the signed-in person."""
+    """(link, refusal response or None, the reader's move) for `token` and the signed-in person."""
     link = approval_links.find(token)
     if link is None:
-        return None, _refusal(_("This link is not valid. Open Sharaka to decide on the agreement."), 404)
+        return None, _refusal(_("This link is not valid. Open Sharaka to decide on the agreement."), 404), None
     if not current_user.is_authenticated:
-        return link, _refusal(
-            _("Sign in as the person this e-mail was sent to, then open the link again."),
-            401,
-            sign_in_next=request.path,
+        return (
+            link,
+            _refusal(
+                _("Sign in as the person this e-mail was sent to, then open the link again."),
+                401,
+                sign_in_next=request.path,
+            ),
+            None,
         )
     if current_user.id != link.user_id:
         # Never for another person, and nothing about the agreement is shown.
-        return link, _refusal(
-            _("This link was sent to someone else. Sign out, then sign in as the person this e-mail was sent to."), 403
+        return (
+            link,
+            _refusal(
+                _("This link was sent to someone else. Sign out, then sign in as the person this e-mail was sent to."),
+                403,
+            ),
+            None,
         )
     agreement = approval_links.agreement_of(link)
     if not can(current_user, "agreement.view", agreement):
         # Moved to a partner's account, say: the agreement is no longer theirs to read, let alone decide.
-        return link, _refusal(_("This link no longer works for you. Open Sharaka to see what you may do."), 404)
+        return link, _refusal(_("This link no longer works for you. Open Sharaka to see what you may do."), 404), None
     reason = approval_links.why_dead(link)
     if reason:
-        return link, _refusal(reason, 410, agreement=agreement)
-    option = next((o for o in engine.actions_for(agreement, current_user) if o.name == link.round.transition), None)
+        return link, _refusal(reason, 410, agreement=agreement), None
+    option = _option(link, agreement)
     if option is None or not option.may_decide:
         # A delegation that ended, a role that changed: said now, not after pressing the button.
         reasons = " ".join(option.reasons) if option is not None else ""
-        return link, _refusal(
-            f"{_('You can no longer decide on this approval.')} {reasons}".strip(), 403, agreement=agreement
+        return (
+            link,
+            _refusal(f"{_('You can no longer decide on this approval.')} {reasons}".strip(), 403, agreement=agreement),
+            None,
         )
-    return link, None
+    return link, None, option
 
 
 @blueprint.route("/approvals/by-mail/<token>", methods=["GET"])
 def confirm_decision(token: str):
-    link, refusal = _load(token)
+    link, refusal, option = _load(token)
     if refusal is not None:
         return refusal
-    return _page(link, token)
+    return _page(link, token, option=option)
 
 
 @blueprint.route("/approvals/by-mail/<token>", methods=["POST"])
 def take_decision(token: str):
-    link, refusal = _load(token)
+    link, refusal, _option_read = _load(token)
     if refusal is not None:
         db.session.rollback()
         return refusal

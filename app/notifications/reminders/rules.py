@@ -678,27 +678,34 @@ def portfolio_summary(today: date) -> dict:
         }
         for round_, agreement in waiting
     ]
-    late, overdue_total = first_with_total(
-        select(Occurrence, Deliverable, Agreement, Organization)
-        .select_from(Occurrence)
-        .join(Deliverable)
-        .join(Agreement, Deliverable.agreement_id == Agreement.id)
-        .join(Organization, Organization.id == Deliverable.responsible_organization_id)
-        .where(shown_as("overdue", today))  # what the lists and the dashboards call overdue
-        .order_by(Occurrence.due_on, Occurrence.id),
-        DIGEST_ROWS,
-        unique_by=Occurrence.id,
-    )
-    overdue = [
-        {
+
+    def occurrence_rows(condition, order, *columns) -> tuple[list, int]:
+        """The first DIGEST_ROWS occurrences meeting `condition`, with what a digest line names, and their total."""
+        return first_with_total(
+            select(Occurrence, Deliverable, Agreement, Organization, *columns)
+            .select_from(Occurrence)
+            .join(Deliverable)
+            .join(Agreement, Deliverable.agreement_id == Agreement.id)
+            .join(Organization, Organization.id == Deliverable.responsible_organization_id)
+            .where(condition)
+            .order_by(order, Occurrence.id),
+            DIGEST_ROWS,
+            unique_by=Occurrence.id,
+        )
+
+    def occurrence_line(occurrence, deliverable, agreement, responsible, **dated) -> dict:
+        return {
             "reference": agreement.reference,
             "deliverable": texts(deliverable, "title"),
             "responsible": texts(responsible, "name"),
-            "due_on": occurrence.due_on.isoformat(),
-            "days": (today - occurrence.due_on).days,
+            **dated,
             "url": app_path_with_id("deliverables.view_occurrence", "occurrence_id", occurrence.id),
         }
-        for occurrence, deliverable, agreement, responsible in late
+
+    # What the lists and the dashboards call overdue.
+    late, overdue_total = occurrence_rows(shown_as("overdue", today), Occurrence.due_on)
+    overdue = [
+        occurrence_line(*row, due_on=row[0].due_on.isoformat(), days=(today - row[0].due_on).days) for row in late
     ]
     # Hand-ins the ministry has not reviewed yet, the longest waiting first: reminded to nobody otherwise,
     # two sat "handed in" for nine months, through the agreement's end.
@@ -708,27 +715,12 @@ def portfolio_summary(today: date) -> dict:
         .correlate(Occurrence)
         .scalar_subquery()
     )
-    unreviewed, review_total = first_with_total(
-        select(Occurrence, Deliverable, Agreement, Organization, handed_in_at.label("handed_in_at"))
-        .select_from(Occurrence)
-        .join(Deliverable)
-        .join(Agreement, Deliverable.agreement_id == Agreement.id)
-        .join(Organization, Organization.id == Deliverable.responsible_organization_id)
-        .where(Occurrence.status == "submitted", handed_in_at.is_not(None))
-        .order_by(handed_in_at, Occurrence.id),
-        DIGEST_ROWS,
-        unique_by=Occurrence.id,
+    unreviewed, review_total = occurrence_rows(
+        and_(Occurrence.status == "submitted", handed_in_at.is_not(None)), handed_in_at, handed_in_at
     )
     review = [
-        {
-            "reference": agreement.reference,
-            "deliverable": texts(deliverable, "title"),
-            "responsible": texts(responsible, "name"),
-            "since": local_date(handed_in).isoformat(),
-            "days": (today - local_date(handed_in)).days,
-            "url": app_path_with_id("deliverables.view_occurrence", "occurrence_id", occurrence.id),
-        }
-        for occurrence, deliverable, agreement, responsible, handed_in in unreviewed
+        occurrence_line(*row[:4], since=local_date(row[4]).isoformat(), days=(today - local_date(row[4])).days)
+        for row in unreviewed
     ]
     soon, ending_total = first_with_total(
         select(Agreement)
