@@ -141,6 +141,23 @@ def test_each_recipient_of_a_batch_reads_the_subject_in_their_language(world):
             assert [" ".join(messages.headline(n.kind, n.params).split()) for n in notices] == expected[language]
 
 
+def test_a_due_date_kept_once_written_is_still_written_in_each_readers_language(world):
+    """Subjects write each due date once per language (messages._long_date): the first language's
+    words must not reach the next reader, and French still writes the first of a month "1er"."""
+    people = {"fr": world.users["manager"], "en": world.users["legal"], "ar": world.users["officer"]}
+    for language, person in people.items():
+        person.language = language
+    notice = _notice(
+        kind="deliverable_sent_back", params={"reference": "CONV-8", "deliverable": "Rapport", "due_on": "2027-07-01"}
+    )
+    _notify_many([(person, notice) for person in people.values()])
+    db.session.flush()
+    subjects = {language: _stored(person)[1][0][-3] for language, person in people.items()}
+    assert "1er juillet 2027" in subjects["fr"]
+    assert "July 1, 2027" in subjects["en"]
+    assert "يوليو" in subjects["ar"] and "July" not in subjects["ar"]
+
+
 def test_a_value_the_same_on_every_row_is_sent_once_and_lands_on_every_row(world):
     people = [world.users[role] for role in ("officer", "manager", "legal")]
     sent: list[dict] = []
