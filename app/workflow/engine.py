@@ -145,8 +145,9 @@ def _has_role(user, roles, agreement) -> bool:
 def blocking_reasons(
     agreement, transition: Transition, definition: WorkflowDefinition, check_fields: bool = True
 ) -> list[str]:
-    """What is missing for `transition` (its guards and what its target state requires)."""
-    reasons = []
+    """What is missing for `transition` (its guards and what its target state requires), and whether an
+    ended parent keeps it from moving on (_under_ended_parent)."""
+    reasons = _under_ended_parent(agreement, transition, definition)
     fields_given_by_form = set(transition.fields) if not check_fields else set()
     documents_given_by_form = set(transition.documents) if not check_fields else set()
     present = {d.kind for d in agreement.documents}
@@ -537,8 +538,8 @@ def decide(
     # forward (a missing detail) leaves it open.
     if round_ is None or option.approval_step is None or not option.may_decide:
         raise PermissionDenied(" ".join(option.reasons) or _("You cannot decide on this approval."))
-    if decision == "approve" and (blocked := option.reasons + _under_ended_parent(agreement, transition, definition)):
-        raise TransitionBlocked(" ".join(blocked))
+    if decision == "approve" and option.reasons:
+        raise TransitionBlocked(" ".join(option.reasons))
     comment = trimmed(comment) or None
     if decision == "reject" and not comment:
         raise ValidationFailed(_("Say why you send it back."), {"comment": [_("A comment is required.")]})
@@ -688,9 +689,7 @@ def take(
             from app.workflow.documents import attach_document
 
             attach_document(agreement, kind, upload, by=by)
-    reasons = blocking_reasons(agreement, transition, definition) + _under_ended_parent(
-        agreement, transition, definition
-    )
+    reasons = blocking_reasons(agreement, transition, definition)
     if reasons:
         raise TransitionBlocked(" ".join(reasons))
     later = scheduled_on(agreement, transition, today)
@@ -914,9 +913,7 @@ def run_automatic_transitions(today: date) -> list[tuple[str, str, str]]:
                 try:
                     with db.session.begin_nested():
                         definition = definition_for(agreement)
-                        reasons = blocking_reasons(agreement, own, definition) + _under_ended_parent(
-                            agreement, own, definition
-                        )
+                        reasons = blocking_reasons(agreement, own, definition)
                         if reasons:
                             results.append((agreement.reference, own.name, "blocked: " + " ".join(reasons)))
                             continue

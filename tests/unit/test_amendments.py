@@ -439,3 +439,23 @@ def test_a_signed_child_whose_parent_ended_is_cancelled_not_activated(world, par
     assert child.state == "signed"
     take(child, "cancel", world.users["officer"], comment="Le protocole est résilié.")
     assert child.state == "cancelled"
+
+
+def test_under_an_ended_parent_only_the_ways_out_are_offered_and_no_approval_waits(world, parent):
+    """The page, the board and the API had offered "approve" (refused once taken), and the approver's inbox
+    listed it as waiting on them: what is offered and what waits follow the rule the move obeys."""
+    from app.core import clock
+    from app.workflow import engine
+    from app.workflow.inbox import inbox_for
+
+    legal = world.users["legal"]
+    amendment = new_amendment(world, parent, {"title_en": "Renamed"})
+    take(amendment, "submit_for_review", world.users["officer"])
+    assert [item.agreement.id for item in inbox_for(legal, clock.today()).items] == [amendment.id]
+    parent.state = "terminated"
+    db.session.commit()
+    approve = next(o for o in engine.actions_for(amendment, legal) if o.name == "approve_review")
+    assert not approve.is_allowed and parent.reference in " ".join(approve.reasons)
+    assert inbox_for(legal, clock.today()).items == []
+    officer_moves = {o.name: o for o in engine.actions_for(amendment, world.users["officer"])}
+    assert all(not o.is_allowed for name, o in officer_moves.items() if name != "cancel")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import func, select, union_all
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import Agreement, AgreementParty
 from app.core import clock
@@ -139,6 +139,8 @@ def _cards(user, conditions, states: list[str], today: date, cap: int) -> dict[s
             selectinload(Agreement.parties),
             selectinload(Agreement.documents),
             selectinload(Agreement.signatories),
+            # A child's moves depend on whether its parent has ended (engine._under_ended_parent).
+            joinedload(Agreement.parent),
             # Only the open rounds: the engine offers an approval from the open one alone (open_round), and
             # the closed ones are most of the rounds and their decisions. The page writes nothing.
             selectinload(Agreement.approval_rounds.and_(ApprovalRound.status == "open"))

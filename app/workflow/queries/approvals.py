@@ -14,7 +14,7 @@ from app.core.permissions import holders_of_roles_clause, holds_role, may_decide
 from app.workflow import conditions, engine, rules
 from app.workflow.definitions import WorkflowDefinition
 from app.workflow.models import ApprovalDecision, ApprovalRound
-from app.workflow.queries.built import _built, _identity, per_definition
+from app.workflow.queries.built import _built, _identity, in_ended_state, per_definition
 
 
 def _approved_in_step(step_name: str):
@@ -121,8 +121,12 @@ def _document_given(kind: str):
 def needs_met(definition: WorkflowDefinition, transition):
     """SQL that holds when nothing is missing for `transition` (engine.blocking_reasons finds no reason,
     fields and documents read from the agreement as for an approval): each of definition.needs, a named
-    guard by its SQL side (rules.GUARD_CLAUSES). None when the move needs nothing."""
+    guard by its SQL side (rules.GUARD_CLAUSES); and, for a move that does not end the agreement, a
+    parent that has not ended (engine._under_ended_parent). None when the move needs nothing."""
     parts = []
+    target = definition.states.get(transition.target)
+    if target is None or target.kind != "final":
+        parts.append(_parent_not_ended())
     for what, need in definition.needs(transition):
         if what == "guard" and isinstance(need, str):
             parts.append(rules.GUARD_CLAUSES[need]())
@@ -131,6 +135,13 @@ def needs_met(definition: WorkflowDefinition, transition):
         else:
             parts.append(_document_given(need if what == "document" else need["document"]))
     return and_(*parts) if parts else None
+
+
+def _parent_not_ended():
+    """The agreement has no parent, or one that has not ended (in_ended_state, read in the subquery's own
+    FROM: uncorrelated, the database finds the ended agreements once per statement)."""
+    ended = select(Agreement.id).where(in_ended_state()).correlate(None)
+    return or_(Agreement.parent_id.is_(None), Agreement.parent_id.not_in(ended))
 
 
 def _approval_steps(definition: WorkflowDefinition):
