@@ -214,9 +214,9 @@ def _init_operations(app: Flask) -> None:
 
 def _load_workflows(app: Flask) -> None:
     """Validate every workflow definition now: a broken file stops the app from starting."""
-    from app.workflow.definitions import load_directory
+    from app.workflow.definitions import load_workflows
 
-    app.extensions["sharaka.workflows"] = load_directory(Path(app.config["WORKFLOWS_DIR"]))
+    app.extensions["sharaka.workflows"] = load_workflows(Path(app.config["WORKFLOWS_DIR"]))
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -249,10 +249,10 @@ def check_workflows_command(directory):
     """Validate workflow definitions; exit 1 listing every problem with its file."""
     from pathlib import Path
 
-    from app.workflow.definitions import DefinitionError, load_directory
+    from app.workflow.definitions import DefinitionError, load_workflows
 
     try:
-        definitions = load_directory(Path(directory or current_app.config["WORKFLOWS_DIR"]))
+        definitions = load_workflows(Path(directory or current_app.config["WORKFLOWS_DIR"]))
     except DefinitionError as error:
         for file_name, message in error.problems:
             click.echo(f"{file_name}: {message}", err=True)
@@ -328,13 +328,21 @@ def _simulate_workflow(file, scenario_file):
     "--today",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
-    help="Run as if today were this date (YYYY-MM-DD).",
+    help="Catch up as if today were this earlier date (YYYY-MM-DD); never later than today.",
 )
 def tick_command(today):
     """Apply date-driven moves due today (signed → active, active → expired). Safe to run twice."""
+    from app.core.dates import within_calendar
     from app.workflow.date_moves import apply_date_moves
 
-    run = apply_date_moves(today.date() if today else clock.today())
+    day = today.date() if today else clock.today()
+    # The moves are for good (expired is final) and told at once to owners, managers and partners: a date
+    # still to come (2072 typed for 2027) would end and renew agreements before their time.
+    if day > (today_now := clock.today()):
+        raise click.BadParameter(f"{day.isoformat()} is after today ({today_now.isoformat()}).", param_hint="--today")
+    if not within_calendar(day):
+        raise click.BadParameter(f"{day.isoformat()} is out of range.", param_hint="--today")
+    run = apply_date_moves(day)
     for reference, transition, outcome in run.results:
         click.echo(f"{reference}: {transition}: {outcome}")
     click.echo(f"{run.moved} moved, {run.failed} failed, {len(run.results)} looked at.")

@@ -310,6 +310,22 @@ def load_directory(directory: Path) -> dict[str, WorkflowDefinition]:
     return definitions
 
 
+def load_workflows(directory: Path) -> dict[str, WorkflowDefinition]:
+    """load_directory, and a definition for each agreement type Sharaka has. Without one (amendment.yaml
+    left out of a deployed folder), the app had started with that type gone: no "Amend" action, a 404
+    from the API, and its agreements in flight still shown."""
+    definitions = load_directory(directory)
+    missing = [name for name in AGREEMENT_TYPES if name not in definitions]
+    if missing:
+        raise DefinitionError(
+            [
+                (str(directory), f"no definition of type {name!r} (every agreement type needs one, e.g. {name}.yaml)")
+                for name in missing
+            ]
+        )
+    return definitions
+
+
 def _resolve_extends(file_name: str, data: dict, raw: dict[str, tuple[str, dict]], depth: int = 0) -> dict:
     """Merge `extends: other` — the other's states and transitions, overridden by name."""
     base_name = data.get("extends")

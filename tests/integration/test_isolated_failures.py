@@ -148,3 +148,22 @@ def test_one_failing_reminder_does_not_stop_the_others(app, world, monkeypatch):
         )
         == 1
     )
+
+
+def test_a_tick_by_hand_refuses_a_day_still_to_come_or_out_of_range(app, world):
+    """A typo (2072 for 2027) had expired and renewed agreements years early and told their partners;
+    year 1 ended in a traceback. A day past catches up."""
+    from datetime import timedelta
+
+    from app.core import clock
+
+    agreements = _signed(world, 1)
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    for day in (tomorrow, "9999-12-31", "0001-01-01"):
+        result = app.test_cli_runner().invoke(args=["workflows", "tick", "--today", day])
+        assert result.exit_code == 2 and "--today" in result.output, result.output
+        assert "Traceback" not in result.output
+    db.session.expire_all()
+    assert agreements[0].state == "signed"
+    result = app.test_cli_runner().invoke(args=["workflows", "tick", "--today", clock.today().isoformat()])
+    assert result.exit_code == 0 and "1 moved" in result.output

@@ -176,3 +176,17 @@ def test_workflows_check_command(app, tmp_path):
     broken = runner.invoke(args=["workflows", "check", "--dir", str(tmp_path)])
     assert broken.exit_code == 1
     assert "mou.yaml: transition 'submit_for_review': guard names unknown field 'colour'" in broken.output
+
+
+def test_a_folder_without_a_definition_for_each_agreement_type_is_refused(app, tmp_path):
+    """amendment.yaml left out of a deployed folder passed the check, and the app started without amendments."""
+    from app import create_app
+    from config import TestingConfig
+
+    for path in (ROOT / "workflows").glob("*.yaml"):
+        if path.name != "amendment.yaml":
+            (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    checked = app.test_cli_runner().invoke(args=["workflows", "check", "--dir", str(tmp_path)])
+    assert checked.exit_code == 1 and "no definition of type 'amendment'" in checked.output
+    with pytest.raises(DefinitionError, match="'amendment'"):
+        create_app(type("Incomplete", (TestingConfig,), {"WORKFLOWS_DIR": str(tmp_path)}))
