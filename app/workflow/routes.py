@@ -345,9 +345,23 @@ def view_workflow(workflow_type: str):
     if definition is None:
         abort(404)
     from app.workflow.conditions import describe
+    from app.workflow.states import version_definition, versions_of
 
+    versions = versions_of(workflow_type)
+    shown = None  # today's definition, unless an earlier version is asked for (an agreement's own)
+    if (asked := request.args.get("version")) is not None:
+        shown = next((v for v in versions if str(v.version.version) == asked), None)
+        if shown is None:
+            abort(404)
+        if not shown.is_current:
+            definition = version_definition(shown.version)
     return render_template(
-        "workflow/detail.html", definition=definition, svg=render_svg(definition), describe_condition=describe
+        "workflow/detail.html",
+        definition=definition,
+        svg=render_svg(definition),
+        describe_condition=describe,
+        versions=versions,
+        shown=shown,
     )
 
 

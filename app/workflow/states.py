@@ -5,7 +5,7 @@ definitions, and the parent/child rules it calls; the engine's namespace still o
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -115,6 +115,34 @@ def pin_definition(agreement) -> None:
     """Record the definition version an agreement runs on (done on its first move or at creation)."""
     if agreement.workflow_version_id is None:
         agreement.workflow_version = ensure_version(current_definitions()[agreement.type])
+
+
+@dataclass(frozen=True)
+class VersionInUse:
+    """A frozen version of a type's definition, how many agreements run on it, and whether it is today's."""
+
+    version: WorkflowVersion
+    agreements: int
+    is_current: bool
+
+
+def versions_of(workflow_type: str) -> list[VersionInUse]:
+    """Every frozen version of `workflow_type`, newest first, with the agreements pinned to each: an
+    agreement keeps the version it started on after the definition is edited."""
+    from app.agreements.models import Agreement
+
+    current = current_definitions().get(workflow_type)
+    rows = db.session.execute(
+        select(WorkflowVersion, func.count(Agreement.id))
+        .outerjoin(Agreement, Agreement.workflow_version_id == WorkflowVersion.id)
+        .where(WorkflowVersion.type == workflow_type)
+        .group_by(WorkflowVersion.id)
+        .order_by(WorkflowVersion.version.desc())
+    ).all()
+    return [
+        VersionInUse(version, count, current is not None and version.checksum == current.checksum)
+        for version, count in rows
+    ]
 
 
 def ensure_version(definition: WorkflowDefinition) -> WorkflowVersion:

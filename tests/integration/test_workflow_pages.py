@@ -320,3 +320,34 @@ def test_a_drafts_deliverables_can_be_planned_from_its_page(app, world, signed_i
     owner_page = signed_in("officer").get(f"/agreements/{mou.id}").get_data(as_text=True)
     assert 'id="deliverables"' in owner_page and plan_link in owner_page
     assert 'id="deliverables"' not in signed_in("partner").get(f"/agreements/{mou.id}").get_data(as_text=True)
+
+
+def test_an_agreement_links_to_the_version_it_follows_and_the_page_lists_the_versions(world, signed_in):
+    """After an edit, "How this workflow works" had shown today's definition to the readers of an agreement
+    still on the earlier one (a stage and a move it no longer has), and no page said which version it ran on."""
+    import copy
+
+    from app.workflow import engine
+    from app.workflow.definitions import checksum_of
+    from app.workflow.models import WorkflowVersion
+    from tests import factories
+
+    body = copy.deepcopy(engine.current_definitions()["mou"].body)
+    body["states"]["draft"]["label"] = {"fr": "Brouillon d'avant", "en": "Former draft", "ar": "مسودة سابقة"}
+    older = WorkflowVersion(type="mou", version=995, checksum=checksum_of(body), body=body)
+    db.session.add(older)
+    db.session.commit()
+    engine.forget_definitions_in_use()
+    agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a])
+    agreement.workflow_version = older
+    db.session.commit()
+    officer = signed_in("officer")
+    page = officer.get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert "/workflows/mou?version=995" in page
+    old = officer.get("/workflows/mou?version=995").get_data(as_text=True)
+    assert "Former draft" in old and "This is version 995" in old and "See today’s version" in old
+    today = officer.get("/workflows/mou").get_data(as_text=True)
+    assert "Former draft" not in today and "Version 995" in today and "Today’s" in today
+    assert officer.get("/workflows/mou?version=994").status_code == 404
+    assert officer.get("/workflows/mou?version=x").status_code == 404
+    assert signed_in("partner").get("/workflows/mou?version=995").status_code == 403
