@@ -255,6 +255,22 @@ class NoAliasLoader(yaml.SafeLoader):
     def refusal(self) -> str:
         return "aliases (*name) are not accepted in a workflow definition"
 
+    def construct_mapping(self, node, deep=False):
+        # A key given twice (two `draft:` states, a block pasted twice) kept the last one silently: the
+        # first state or move was gone and the check said "ok".
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, _value in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if isinstance(key, str | int | float | bool) or key is None:
+                    if key in seen:
+                        raise yaml.constructor.ConstructorError(None, None, self.duplicate(key), key_node.start_mark)
+                    seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+    def duplicate(self, key) -> str:
+        return f"{key!r} is given twice in the same mapping"
+
 
 def _names(value, where: str, problems: list[str]) -> tuple[str, ...]:
     """A list of names (states, roles, tags…), or () with a problem said: a single name written without

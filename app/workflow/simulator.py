@@ -117,6 +117,9 @@ class _TypedTextLoader(NoAliasLoader):
     def refusal(self) -> str:
         return _("aliases (*name) are not accepted here")
 
+    def duplicate(self, key) -> str:
+        return _("“%(key)s” is given twice in the same mapping", key=key)
+
 
 def _load_typed(text: str):
     return read_yaml(text, _TypedTextLoader)

@@ -190,3 +190,12 @@ def test_a_folder_without_a_definition_for_each_agreement_type_is_refused(app, t
     assert checked.exit_code == 1 and "no definition of type 'amendment'" in checked.output
     with pytest.raises(DefinitionError, match="'amendment'"):
         create_app(type("Incomplete", (TestingConfig,), {"WORKFLOWS_DIR": str(tmp_path)}))
+
+
+def test_a_key_given_twice_is_refused_not_overwritten(tmp_path):
+    """Two `draft:` states (a block pasted twice) kept the last one and the check said "ok"."""
+    text = (ROOT / "workflows" / "mou.yaml").read_text(encoding="utf-8")
+    doubled = text.replace("states:\n", "states:\n  draft:\n    kind: working\n", 1)
+    assert doubled != text
+    _write(tmp_path, doubled)
+    assert "mou.yaml: not valid YAML" in _problems(tmp_path) and "'draft' is given twice" in _problems(tmp_path)
