@@ -19,7 +19,8 @@ from wtforms.i18n import messages_path
 
 from app.core.db import changed_since, fields_seen, keep_even_if_refused, short_hash
 from app.core.errors import ConcurrentChange, DomainError, ValidationFailed
-from app.core.i18n import LANGUAGE_NAMES, reader_first, reader_locale
+from app.core.form_words import SAID_OTHERWISE
+from app.core.i18n import LANGUAGE_NAMES, reader_first, reader_locale, reader_translations
 from app.core.i18n import gettext as _
 from app.core.receipts import form_key_field
 from app.core.text import storable
@@ -222,13 +223,20 @@ class _WTFormsMessages:
     catalogue is read once per process: Flask-WTF reads the file again on every request that builds a form."""
 
     def gettext(self, string):
+        string = SAID_OTHERWISE.get(string, string)
         locale = reader_locale()
-        return string if locale is None else _wtforms_catalogue(str(locale)).ugettext(string)
+        if locale is None:
+            return string
+        ours = reader_translations().ugettext(string)  # core.form_words: Sharaka's words first
+        return ours if ours != string else _wtforms_catalogue(str(locale)).ugettext(string)
 
     def ngettext(self, singular, plural, n):
         locale = reader_locale()
         if locale is None:
             return singular if n == 1 else plural
+        ours = reader_translations().ungettext(singular, plural, n)
+        if ours not in (singular, plural):
+            return ours
         return _wtforms_catalogue(str(locale)).ungettext(singular, plural, n)
 
 

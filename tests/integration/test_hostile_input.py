@@ -1367,3 +1367,32 @@ def test_an_address_pasted_with_spaces_and_a_country_that_is_none(signed_in, wor
         assert refused.status_code == 422 and "two-letter country code" in refused.get_data(as_text=True)
     france = admin.post("/organizations/new", data={"name_fr": "Pays FR", "kind": "company", "country": "fr"})
     assert france.status_code in (302, 303)
+
+
+@pytest.mark.parametrize(
+    "data, said",
+    [
+        ({"name_fr": "x" * 301, "held_on": "2026-03-01"}, "يجب ألا يتجاوز الحقل 300 حرف."),
+        ({"name_fr": "Cérémonie", "held_on": "2026-02-30"}, "هذا التاريخ غير صالح."),
+    ],
+)
+def test_a_form_refusal_reads_in_arabic(world, signed_in, data, said):
+    """WTForms' own messages: its Arabic catalogue leaves four of six plural forms empty, so "cannot be
+    longer than 300 characters" came in English (core.form_words)."""
+    world.users["officer"].language = "ar"
+    db.session.commit()
+    body = signed_in("officer").post("/events/new", data=data).get_data(as_text=True)
+    assert said in body and "Field cannot be longer" not in body
+
+
+def test_wtforms_words_no_reader_should_see_are_said_otherwise(app):
+    from flask_babel import force_locale
+
+    from app.core.forms import WTFORMS_MESSAGES
+
+    with app.test_request_context():
+        expected = {"en": "Not a valid choice.", "fr": "Ce choix n’est pas valide.", "ar": "هذا الاختيار غير صالح."}
+        for language, said in expected.items():
+            with force_locale(language):
+                assert WTFORMS_MESSAGES.gettext("Invalid Choice: could not coerce.") == said
+                assert WTFORMS_MESSAGES.gettext("Not a valid integer value.") != "قيمة العدد الحقيقي غير صالحة."
