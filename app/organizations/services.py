@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.core import audit
 from app.core.db import check_seen, take_turns_on
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
-from app.core.text import one_line, trimmed
+from app.core.text import fold, one_line, trimmed
 from app.extensions import db
 from app.organizations.models import ORGANIZATION_KINDS, Organization
 
@@ -52,13 +52,16 @@ def _is_country(code: str) -> bool:
 
 
 def _named_alike(key: str, name: str, organization: Organization | None) -> str | None:
-    """The short name of another organisation with the same name in this language (any case), or None:
-    the same partner entered twice splits its agreements between two records."""
+    """The short name of another organisation with the same name in this language, or None: the same
+    partner entered twice splits its agreements between two records. Names are compared as the search
+    compares them (text.fold: case, accents, Arabic letter variants, spaces): "Societe Generale Maroc" is
+    "Société Générale Maroc". Organisations are a few thousand at most, and this runs on a save."""
     column = getattr(Organization, key)
-    query = select(Organization.slug).where(func.lower(column) == name.lower())
+    query = select(Organization.slug, column).where(column.is_not(None))
     if organization is not None and organization.id is not None:
         query = query.where(Organization.id != organization.id)
-    return db.session.scalars(query.limit(1)).first()
+    wanted = fold(name)
+    return next((slug for slug, other in db.session.execute(query) if fold(other) == wanted), None)
 
 
 def save_organization(organization: Organization | None, values: dict, *, by, seen: str | None = None) -> Organization:

@@ -1396,3 +1396,17 @@ def test_wtforms_words_no_reader_should_see_are_said_otherwise(app):
             with force_locale(language):
                 assert WTFORMS_MESSAGES.gettext("Invalid Choice: could not coerce.") == said
                 assert WTFORMS_MESSAGES.gettext("Not a valid integer value.") != "قيمة العدد الحقيقي غير صالحة."
+
+
+def test_an_organisation_named_like_another_but_for_accents_spaces_or_unicode_form_is_the_same(world, signed_in):
+    """ "Mistràl AI", "Mistral  AI" and a name in decomposed Unicode (identical on screen) had each become a
+    new organisation beside the existing one, with no way to merge them."""
+    import unicodedata
+
+    officer = signed_in("officer")
+    base = {"kind": "company", "country": "FR", "slug": ""}
+    first = "Société Générale Maroc"
+    assert officer.post("/organizations/new", data={**base, "name_fr": first}).status_code in (302, 303)
+    for name in ("Societe Generale Maroc", "Société  Générale   Maroc", unicodedata.normalize("NFD", first)):
+        refused = officer.post("/organizations/new", data={**base, "name_fr": name})
+        assert refused.status_code == 422 and "already has this name" in refused.get_data(as_text=True), name
