@@ -395,7 +395,12 @@ def delegations():
     ).all()
     status = form_status(form)
     return render_template(
-        "workflow/delegations.html", form=form, given=given, received=received, today=clock.today()
+        "workflow/delegations.html",
+        form=form,
+        given=given,
+        received=received,
+        today=clock.today(),
+        without_effect=services.without_effect,
     ), status
 
 

@@ -389,6 +389,18 @@ def _require_signature_stage(agreement) -> None:
 MAX_DELEGATION_DAYS = 366
 
 
+def without_effect(delegation: Delegation) -> str | None:
+    """Why a delegation still running gives nothing (its delegate, or its delegator, closed or no longer an
+    approver), or None. The engine lends an approval only while both may approve (active_delegators,
+    slot_of); the page said "In effect" and the delegator believed they were covered."""
+    for person in (delegation.delegate, delegation.delegator):
+        if not person.is_active:
+            return _("%(name)s's account is closed: this delegation has no effect.", name=person.full_name)
+        if not may_decide_approvals(person):
+            return _("%(name)s can no longer give approvals: this delegation has no effect.", name=person.full_name)
+    return None
+
+
 def delegate(*, delegator, delegate_user, starts_on: date, ends_on: date, by) -> Delegation:
     """Hand `delegator`'s approvals to `delegate_user` for a date range."""
     errors = {}

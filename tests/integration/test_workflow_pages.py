@@ -351,3 +351,27 @@ def test_an_agreement_links_to_the_version_it_follows_and_the_page_lists_the_ver
     assert officer.get("/workflows/mou?version=994").status_code == 404
     assert officer.get("/workflows/mou?version=x").status_code == 404
     assert signed_in("partner").get("/workflows/mou?version=995").status_code == 403
+
+
+def test_a_delegation_to_someone_who_can_no_longer_approve_says_it_has_no_effect(world, signed_in):
+    """The delegate made a partner, or closed: the delegator's page still said "In effect" (the engine lent
+    nothing), and they believed they were covered."""
+    from app.workflow.models import Delegation
+
+    legal, stand_in = world.users["legal"], world.users["other_officer"]
+    db.session.add(
+        Delegation(
+            delegator_id=legal.id,
+            delegate_id=stand_in.id,
+            starts_on=clock.today(),
+            ends_on=clock.today() + timedelta(days=5),
+        )
+    )
+    db.session.commit()
+    page = signed_in("legal").get("/account/delegations").get_data(as_text=True)
+    assert 'data-delegation-status="current"' in page and "no effect" not in page
+    stand_in.is_active_account = False
+    db.session.commit()
+    page = signed_in("legal").get("/account/delegations").get_data(as_text=True)
+    assert 'data-delegation-status="void"' in page and 'data-delegation-status="current"' not in page
+    assert "account is closed: this delegation has no effect" in page
