@@ -184,6 +184,11 @@ def remaining_recovery_codes(user: User) -> int:
 def turn_off(user: User, *, by: User, reason: str) -> None:
     """Remove the second factor (the person themselves, or an admin for someone who lost their phone)."""
     was_on = user.has_totp
+    if by.id != user.id:
+        # Reset for a lost or stolen phone: a browser signed in on that phone must not stay signed in.
+        from app.auth import sessions
+
+        sessions.end_all(user, "second_factor_reset")
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_step = None

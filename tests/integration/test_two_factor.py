@@ -148,14 +148,18 @@ def test_turning_off_needs_password_and_code(app, world, signed_in):
 
 def test_an_admin_resets_a_second_factor_and_it_is_audited(app, world, signed_in):
     person = world.users["officer"]
-    _enrol(signed_in("officer"))
+    on_the_lost_phone = signed_in("officer")
+    _enrol(on_the_lost_phone)
     assert (
         signed_in("manager").post(f"/admin/users/{person.id}/two-factor/reset", csrf_from="/agreements/").status_code
         == 403
     )
+    assert on_the_lost_phone.get("/dashboard").status_code == 200
     admin = signed_in("admin")
     response = admin.post(f"/admin/users/{person.id}/two-factor/reset", csrf_from=f"/admin/users/{person.id}/edit")
     assert response.status_code == 303 and not _fresh(person).has_totp
+    # A browser signed in on the lost phone is signed out.
+    assert on_the_lost_phone.get("/dashboard").status_code == 302
     event = db.session.scalar(
         select(AuditEvent).where(AuditEvent.action == "mfa_reset", AuditEvent.object_id == person.id)
     )
