@@ -23,6 +23,7 @@ from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict, take_turns_on
 from app.core.errors import DomainError, PermissionDenied, ValidationFailed
 from app.core.i18n import gettext as _
+from app.core.i18n import list_of
 from app.core.models import utcnow
 from app.core.permissions import holds_role, may_decide_approvals, plays_workflow_role
 from app.core.text import one_line, trimmed
@@ -283,7 +284,8 @@ def approval_under_way(agreement) -> bool:
 def steps_not_asked(agreement) -> list[str]:
     """The approval steps that apply to the agreement as it is now but were not asked in the approval it
     went through: its budget raised past a step's threshold since, or a foreign partner added (the MoU's
-    minister's office, skipped). Past that approval only: before it, the round to come asks them all."""
+    minister's office, skipped). Past that approval only: before it, the round to come asks them all.
+    Each is named as the agreement's page names it: its approval's label, and its number when it has several."""
     if is_initial(agreement):
         return []
     missing = []
@@ -294,8 +296,21 @@ def steps_not_asked(agreement) -> list[str]:
         if not approved:
             continue
         decided = {d.step for d in max(approved, key=lambda r: r.id).decisions}
-        missing += [step.name for step in applicable_steps(transition, agreement) if step.name not in decided]
+        steps = list(applicable_steps(transition, agreement))
+        missing += [
+            step_label(transition, position, len(steps))
+            for position, step in enumerate(steps, start=1)
+            if step.name not in decided
+        ]
     return missing
+
+
+def step_label(transition: Transition, position: int, count: int) -> str:
+    """An approval step as the agreement's page shows it: the approval's label ("Approve for negotiation"),
+    then "Step 2" when `count` steps apply (a step's name in the YAML file is the workflow's, not the reader's)."""
+    if count < 2:
+        return label(transition.label)
+    return f"{label(transition.label)} · {_('Step %(number)s', number=position)}"
 
 
 def refuse_steps_not_asked(agreement) -> None:
@@ -307,7 +322,7 @@ def refuse_steps_not_asked(agreement) -> None:
             _(
                 "This change needs an approval that was not asked (%(steps)s): send the agreement back to draft "
                 "and submit it for review again.",
-                steps=", ".join(missing),
+                steps=list_of(missing),
             )
         )
 
