@@ -111,6 +111,8 @@ def send_version(form, agreement_id: int):
 
 def present_signatures(agreement) -> dict:
     panel = build_panel(agreement, api_user())
+    # A partner signatory is said to sign for an organisation only when it is one of the partner parties.
+    signing = {s for party in panel.signing_parties for s in party.signatories}
     return {
         "can_manage_signatures": panel.can_manage_signatures,
         "version": agreement.version,
@@ -119,12 +121,22 @@ def present_signatures(agreement) -> dict:
                 "id": s.id,
                 "position": s.position,
                 "side": s.side,
+                "organization": organization_ref(s.organization) if s.side == "partner" and s in signing else None,
                 "name": s.name,
                 "title": s.title,
                 "signed_on": s.signed_on,
                 "recorded_at": s.recorded_at,
             }
             for s in sorted(panel.signatories, key=lambda s: s.position)
+        ],
+        "parties": [
+            {
+                "side": "ministry" if party.is_ministry else "partner",
+                "organization": None if party.is_ministry else organization_ref(party.organization),
+                "is_signed": party.is_signed,
+                "signed_on": party.signed_on,
+            }
+            for party in panel.signing_parties
         ],
     }
 
@@ -149,6 +161,7 @@ def add_signatory(payload, agreement_id: int):
         agreement,
         by=user,
         side=payload["side"],
+        organization_id=payload.get("organization_id"),
         name=payload["name"],
         title=payload.get("title"),
         expected_version=payload.get("version", agreement.version),

@@ -137,20 +137,48 @@ class SignatorySchema(Schema):
     id = fields.Integer()
     position = fields.Integer()
     side = fields.String()
+    organization = fields.Nested(
+        OrganizationRefSchema,
+        allow_none=True,
+        metadata={
+            "description": "With side partner: the partner party they sign for; null when they sign for none "
+            "(named before signatories said which partner, or for an organisation no longer a partner party)."
+        },
+    )
     name = fields.String()
     title = fields.String(allow_none=True)
     signed_on = fields.Date(allow_none=True)
     recorded_at = fields.DateTime(allow_none=True)
 
 
+class SigningPartySchema(Schema):
+    side = fields.String(metadata={"description": "ministry, or partner for each partner party."})
+    organization = fields.Nested(
+        OrganizationRefSchema, allow_none=True, metadata={"description": "The partner party; null: the ministry."}
+    )
+    is_signed = fields.Boolean(metadata={"description": "Each of its signatories has signed (and it has one)."})
+    signed_on = fields.Date(allow_none=True)
+
+
 class SignaturesSchema(Schema):
     can_manage_signatures = fields.Boolean()
     signatories = fields.List(fields.Nested(SignatorySchema))
+    parties = fields.List(
+        fields.Nested(SigningPartySchema),
+        metadata={
+            "description": "Who must sign: the ministry and every partner party (not co-signatories or witnesses)."
+        },
+    )
     version = fields.Integer()
 
 
 class SignatoryInputSchema(StrictSchema):
     side = fields.String(required=True, validate=validate.OneOf(("ministry", "partner")))
+    organization_id = fields.Integer(
+        strict=True,
+        validate=validate.Range(1, MAX_ID),
+        metadata={"description": "With side partner: the partner party they sign for (needed if several)."},
+    )
     name = Text(200, required=True)
     title = Text(200, allow_none=True)
     version = Version()

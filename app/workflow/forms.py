@@ -64,10 +64,17 @@ class RecordAcceptanceForm(Form):
 
 
 class SignatoryForm(Form):
-    side = SelectField(_l("Side"), choices=list(SIDE_LABELS.items()))
+    # "ministry", or "partner:<organisation id>" for the partner party they sign for (the page lists each);
+    # a bare "partner" names the only partner party, when there is one.
+    side = SelectField(_l("Signs for"), choices=list(SIDE_LABELS.items()), validate_choice=False)
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     title = StringField(_l("Title or function"), validators=[Optional(), Length(max=200)])
     version = HiddenField(validators=[DataRequired()])
+
+    def signs_for(self) -> tuple[str, int | None]:
+        """(side, partner organisation id or None) from the chosen option."""
+        side, _colon, organization = (self.side.data or "").partition(":")
+        return side, int(organization) if organization.isdigit() and len(organization) < 10 else None
 
 
 class SignatureForm(Form):

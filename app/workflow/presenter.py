@@ -7,7 +7,7 @@ from datetime import datetime
 
 from app.core import clock
 from app.core.permissions import may_see_approval_round, may_take_moves
-from app.workflow import engine
+from app.workflow import engine, rules
 from app.workflow.children import ChildChoice, choices, end_warning
 from app.workflow.services import awaited_parties, latest_round, side_of
 
@@ -58,6 +58,9 @@ class WorkflowPanel:
     can_accept_version: bool = False
     is_text_locked: bool = False
     signatories: list = field(default_factory=list)
+    # Who must sign (the ministry, each partner party) and the partner signatories who sign for none of them.
+    signing_parties: list = field(default_factory=list)
+    signs_for_no_party: list = field(default_factory=list)
     can_manage_signatures: bool = False
     # Renewed by itself at its end: (end date, months, notice deadline, whether notice may still be given),
     # else None (renewing.renews_tacitly).
@@ -214,6 +217,8 @@ def build_panel(agreement, user) -> WorkflowPanel:
         negotiation_rounds=list(agreement.negotiation_rounds),
         is_text_locked=agreement.agreed_round_id is not None,
         signatories=list(agreement.signatories),
+        signing_parties=rules.signing_parties(agreement),
+        signs_for_no_party=rules.signs_for_no_party(agreement),
         documents=list(agreement.documents),
         state_tags=state.tags if state else (),
     )

@@ -178,10 +178,12 @@ def add_signatory(agreement_id: int):
     form = SignatoryForm()
     if not form.validate_on_submit():
         raise form_errors(form)
+    side, organization_id = form.signs_for()
     services.add_signatory(
         agreement,
         by=current_user,
-        side=form.side.data,
+        side=side,
+        organization_id=organization_id,
         name=form.name.data,
         title=form.title.data,
         expected_version=_version(form),

@@ -14,7 +14,8 @@ tests hold both to the same answers. A guard without it cannot guard an approval
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from app.core.i18n import gettext as _
 from app.core.i18n import list_of
@@ -136,13 +137,63 @@ def _text_agreed_clause():
     return Agreement.agreed_round_id.is_not(None)
 
 
+@dataclass(frozen=True)
+class SigningParty:
+    """A party whose signature binds the agreement, with the signatories who sign for it, in order."""
+
+    organization: Any  # the partner organisation; None for the ministry
+    signatories: tuple = ()
+
+    @property
+    def is_ministry(self) -> bool:
+        return self.organization is None
+
+    @property
+    def is_signed(self) -> bool:
+        return bool(self.signatories) and all(s.signed_on for s in self.signatories)
+
+    @property
+    def signed_on(self):
+        return max(s.signed_on for s in self.signatories) if self.is_signed else None
+
+
+def signing_parties(agreement) -> list[SigningParty]:
+    """Who must sign: the ministry, then each partner party, each with its own signatories. A co-signatory
+    or a witness organisation is not one of them: the agreement does not wait for it. The one rule for the
+    guard below (its SQL twin too), the agreement's page and the API."""
+    signatories = sorted(agreement.signatories, key=lambda s: s.position)
+    parties = [SigningParty(None, tuple(s for s in signatories if s.side == "ministry"))]
+    for party in agreement.parties:
+        if party.is_partner:
+            own = tuple(s for s in signatories if s.side == "partner" and s.organization_id == party.organization_id)
+            parties.append(SigningParty(party.organization, own))
+    return parties
+
+
+def signs_for_no_party(agreement) -> list:
+    """Partner-side signatories who sign for none of the agreement's partner parties: named, on an agreement
+    with several partners, before signatories said which partner they sign for (migration 0027), or for an
+    organisation that is no longer a partner party. They still sign in their turn, but stand for no one."""
+    partners = set(agreement.partner_organization_ids)
+    return [s for s in agreement.signatories if s.side == "partner" and s.organization_id not in partners]
+
+
 @guard("all_signatories_signed")
 def _all_signatories_signed(agreement) -> str | None:
-    signatories = list(agreement.signatories)
-    sides = {s.side for s in signatories}
-    if "ministry" not in sides or "partner" not in sides:
-        return _("Name at least one signatory for the ministry and one for the partner.")
-    waiting = [s.name for s in signatories if s.signed_on is None]
+    parties = signing_parties(agreement)
+    if all(party.is_ministry for party in parties):
+        return _("Name at least one partner organisation.")
+    unnamed = [_("the ministry") if p.is_ministry else p.organization.name for p in parties if not p.signatories]
+    if unnamed:
+        return _("No signatory is named yet for %(parties)s.", parties=list_of(unnamed))
+    partners = {p.organization.id: p.organization.name for p in parties if not p.is_ministry}
+    waiting = [
+        _("%(name)s (%(party)s)", name=s.name, party=partners[s.organization_id])
+        if s.side == "partner" and s.organization_id in partners
+        else s.name
+        for s in sorted(agreement.signatories, key=lambda s: s.position)
+        if s.signed_on is None
+    ]
     if waiting:
         return _("Waiting for the signature of %(names)s.", names=list_of(waiting))
     return None
@@ -152,15 +203,27 @@ def _all_signatories_signed(agreement) -> str | None:
 def _all_signatories_signed_clause():
     from sqlalchemy import and_, exists
 
-    from app.agreements.models import Agreement
+    from app.agreements.models import Agreement, AgreementParty, is_partner_party
     from app.workflow.models import Signatory
 
     def any_signatory(*conditions):
         return exists().where(Signatory.agreement_id == Agreement.id, *conditions)
 
+    def any_partner_party(*conditions):
+        return exists().where(
+            AgreementParty.agreement_id == Agreement.id, is_partner_party(AgreementParty.role), *conditions
+        )
+
+    # Two levels down, tied to the party's row (SQLAlchemy correlates a subquery to the one just above it).
+    signs_for_the_party = exists().where(
+        Signatory.agreement_id == AgreementParty.agreement_id,
+        Signatory.side == "partner",
+        Signatory.organization_id == AgreementParty.organization_id,
+    )
     return and_(
+        any_partner_party(),
         any_signatory(Signatory.side == "ministry"),
-        any_signatory(Signatory.side == "partner"),
+        ~any_partner_party(~signs_for_the_party),
         ~any_signatory(Signatory.signed_on.is_(None)),
     )
 

@@ -256,8 +256,19 @@ def _home_id() -> int | None:
 MAX_SIGNATORIES = 20
 
 
-def add_signatory(agreement, *, by, side: str, name: str, title: str | None, expected_version: int) -> Signatory:
-    """Plan one more signatory; they sign in the order they are added."""
+def add_signatory(
+    agreement,
+    *,
+    by,
+    side: str,
+    name: str,
+    title: str | None,
+    expected_version: int,
+    organization_id: int | None = None,
+) -> Signatory:
+    """Plan one more signatory; they sign in the order they are added. A partner-side signatory signs for
+    one of the agreement's partner parties (`organization_id`; the only one when there is one): every
+    partner party must sign (rules.signing_parties)."""
     check_version(agreement, expected_version)
     _require_ministry_side(agreement, by)
     _require_signature_stage(agreement)
@@ -269,15 +280,42 @@ def add_signatory(agreement, *, by, side: str, name: str, title: str | None, exp
         errors["name"] = [_("Give the signatory's name (at most 200 characters).")]
     if len(agreement.signatories) >= MAX_SIGNATORIES:
         errors["name"] = [_("An agreement has at most %(n)s signatories.", n=MAX_SIGNATORIES)]
+    signs_for = _signs_for(agreement, side, organization_id, errors)
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
     position = (max((s.position for s in agreement.signatories), default=0)) + 1
-    signatory = Signatory(side=side, position=position, name=name, title=one_line(title)[:200] or None)
+    signatory = Signatory(
+        side=side, position=position, name=name, title=one_line(title)[:200] or None, organization_id=signs_for
+    )
     agreement.signatories.append(signatory)
     agreement.updated_at = utcnow()
-    audit.record("signatory_added", agreement, actor=by, changes={"side": side, "name": name, "position": position})
+    changes = {"side": side, "name": name, "position": position}
+    if side == "partner" and signs_for is not None:
+        changes["organization_id"] = signs_for
+    audit.record("signatory_added", agreement, actor=by, changes=changes)
     flush_or_conflict()
     return signatory
+
+
+def _signs_for(agreement, side: str, organization_id, errors: dict) -> int | None:
+    """The organisation a new signatory signs for: the ministry's, or the partner party named, which must be
+    one of the agreement's, or its only partner party."""
+    if side == "ministry":
+        if organization_id is not None:
+            errors["organization_id"] = [_("A ministry signatory signs for the ministry: name no partner.")]
+        return _home_id()
+    if side != "partner":
+        return None
+    partners = agreement.partner_organization_ids
+    if organization_id is None:
+        if len(partners) == 1:
+            return partners[0]
+        errors["organization_id"] = [_("Say which partner this signatory signs for.")]
+        return None
+    if organization_id not in partners:
+        errors["organization_id"] = [_("Choose one of the agreement's partners.")]
+        return None
+    return organization_id
 
 
 def _signatory_to_change(agreement, signatory_id: int, *, by, expected_version: int) -> Signatory:

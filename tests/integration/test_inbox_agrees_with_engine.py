@@ -68,9 +68,18 @@ WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 
 
 def _signed_by_both(agreement):
-    for position, side in enumerate(("ministry", "partner"), start=1):
+    """A signed signatory for the ministry and one for each partner party."""
+    signers = [("ministry", None), *(("partner", org_id) for org_id in agreement.partner_organization_ids)]
+    for position, (side, org_id) in enumerate(signers, start=1):
         db.session.add(
-            Signatory(agreement_id=agreement.id, side=side, position=position, name=side, signed_on=date(2026, 1, 5))
+            Signatory(
+                agreement_id=agreement.id,
+                side=side,
+                organization_id=org_id,
+                position=position,
+                name=side,
+                signed_on=date(2026, 1, 5),
+            )
         )
 
 

@@ -127,6 +127,67 @@ def test_upgrading_keeps_each_accepted_version_accepted_by_every_party(tmp_path)
             db.engine.dispose()
 
 
+@pytest.mark.live  # its own database
+def test_upgrading_says_which_party_the_signatories_already_named_sign_for(tmp_path):
+    """Signatories named before they said which party they sign for: the ministry's sign for the ministry,
+    a partner's for the only partner party; with several partner parties nothing tells, and none is chosen."""
+    from flask_migrate import upgrade
+
+    from tests.conftest import make_test_app
+    from tests.databases import fresh_database
+
+    with fresh_database(tmp_path, "signatories_upgrade") as url:
+        app = make_test_app(url)
+        with app.app_context():
+            upgrade(revision="0026_second_step_key")
+            for slug, is_home in {"ministry": "true", "pa": "false", "pb": "false"}.items():
+                db.session.execute(
+                    text(
+                        "INSERT INTO organizations (slug, kind, is_home, created_at, updated_at) "
+                        f"VALUES ('{slug}', 'company', {is_home}, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    )
+                )
+            for reference, partners in (("MTNRA-2025-001", ("pa",)), ("MTNRA-2025-002", ("pa", "pb"))):
+                db.session.execute(
+                    text(
+                        "INSERT INTO agreements (reference, type, state, search_text, version, created_at, "
+                        f"updated_at) VALUES ('{reference}', 'mou', 'signed', '', 1, CURRENT_TIMESTAMP, "
+                        "CURRENT_TIMESTAMP)"
+                    )
+                )
+                for slug in partners:
+                    db.session.execute(
+                        text(
+                            "INSERT INTO agreement_parties (agreement_id, organization_id, role) "
+                            "SELECT a.id, o.id, 'partner' FROM agreements a, organizations o "
+                            f"WHERE a.reference = '{reference}' AND o.slug = '{slug}'"
+                        )
+                    )
+                for position, side in enumerate(("ministry", "partner"), start=1):
+                    db.session.execute(
+                        text(
+                            "INSERT INTO signatories (agreement_id, side, position, name) "
+                            f"SELECT id, '{side}', {position}, '{side}' FROM agreements WHERE reference = '{reference}'"
+                        )
+                    )
+            db.session.commit()
+            upgrade()
+            rows = db.session.execute(
+                text(
+                    "SELECT a.reference, s.side, o.slug FROM signatories s JOIN agreements a ON a.id = s.agreement_id "
+                    "LEFT JOIN organizations o ON o.id = s.organization_id ORDER BY a.reference, s.position"
+                )
+            ).all()
+            assert [tuple(r) for r in rows] == [
+                ("MTNRA-2025-001", "ministry", "ministry"),
+                ("MTNRA-2025-001", "partner", "pa"),
+                ("MTNRA-2025-002", "ministry", "ministry"),
+                ("MTNRA-2025-002", "partner", None),
+            ]
+            db.session.remove()
+            db.engine.dispose()
+
+
 def _agreement_with_partners(state: str, organizations: dict[str, str]) -> None:
     """Raw rows as an older schema holds them: organisations (slug → is_home), one agreement in
     `state`, every organisation that is not the ministry its partner."""
