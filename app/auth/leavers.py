@@ -5,6 +5,9 @@ from __future__ import annotations
 from app.api.tokens import revoke_all_tokens
 from app.auth import sessions
 from app.auth.models import User
+from app.core.errors import ValidationFailed
+from app.core.i18n import ngettext
+from app.core.permissions import role_may_own_agreements
 
 
 def cut_off(user: User, *, by, reason: str = "deactivated") -> dict:
@@ -21,3 +24,42 @@ def cut_off(user: User, *, by, reason: str = "deactivated") -> dict:
     revoked = revoke_all_tokens(user, by=by)
     revoke_calendar_feed(user)
     return {"sessions_ended": ended, "tokens_revoked": revoked}
+
+
+def check_owner_may_change(user: User, *, role: str, organization, is_active: bool) -> None:
+    """An owner of agreements under way stays an active account of a role that may own them, in the same
+    organisation, until they are handed over (ValidationFailed, saying how many): an officer turned partner
+    elsewhere had kept receiving their agreements' reminders and hand-ins, and a deactivated one had left
+    them to nobody at the ministry, every later edit of them refused until a new owner was chosen. The one
+    rule for the admin's form, an organisation's team page and the services behind them; the directory,
+    which closes a leaver whatever they own, is the exception."""
+    from app.agreements.services import owned_under_way
+
+    stays = (organization.id if organization else None) == user.organization_id and (
+        role == user.role or role_may_own_agreements(role)
+    )
+    if stays and (is_active or not user.is_active_account):
+        return
+    owned = owned_under_way(user)
+    if not owned:
+        return
+    name = user.full_name or user.email
+    if not stays:
+        message = ngettext(
+            "%(name)s owns %(num)s agreement under way: give it another owner first (its edit page), then change "
+            "the role or organisation.",
+            "%(name)s owns %(num)s agreements under way: give them other owners first (each one's edit page), "
+            "then change the role or organisation.",
+            owned,
+            name=name,
+        )
+        raise ValidationFailed(message, {"role": [message]})
+    message = ngettext(
+        "%(name)s owns %(num)s agreement under way: give it another owner first (its edit page), then "
+        "deactivate the account.",
+        "%(name)s owns %(num)s agreements under way: give them other owners first (each one's edit page), "
+        "then deactivate the account.",
+        owned,
+        name=name,
+    )
+    raise ValidationFailed(message, {"is_active": [message]})

@@ -89,9 +89,25 @@ def set_member_active(user_id: int, change: str):
     if not form.validate_on_submit():
         return refused(back, form_errors(form))
     return_here_if_refused(back)
-    members.set_active(member, change == "reactivate", by=current_user)
+    was_active = member.is_active_account
+    changed = members.set_active(member, change == "reactivate", by=current_user)
+    if not changed:
+        said = (
+            _("%(name)s could already sign in: nothing changed.", name=member.full_name)
+            if change == "reactivate"
+            else _("%(name)s was already deactivated: nothing changed.", name=member.full_name)
+        )
+        return done(back, said, category="info")
     if change == "reactivate":
         return done(back, _("%(name)s can sign in again.", name=member.full_name))
+    if not was_active:  # closed by their organisation's admin, now by the ministry
+        return done(
+            back,
+            _(
+                "%(name)s stays deactivated, now by the ministry: only its administrator can reactivate the account.",
+                name=member.full_name,
+            ),
+        )
     return done(
         back, _("%(name)s can no longer sign in; their sessions and API tokens have ended.", name=member.full_name)
     )

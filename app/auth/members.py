@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 
 from app.agreements.models import Agreement
-from app.auth.leavers import cut_off
+from app.auth.leavers import check_owner_may_change, cut_off
 from app.auth.models import DeliverableGrant, User
 from app.core import audit
 from app.core.errors import PermissionDenied, ValidationFailed
@@ -15,22 +15,35 @@ from app.core.permissions import is_partner, may_reactivate, visible_agreements_
 from app.extensions import db
 
 
-def set_active(user: User, is_active: bool, *, by: User) -> None:
-    """Deactivating cuts the person off at once (auth.leavers.cut_off)."""
+def set_active(user: User, is_active: bool, *, by: User) -> bool:
+    """Deactivating cuts the person off at once (auth.leavers.cut_off). Whether anything changed: the
+    ministry's admin deactivating an account its organisation's admin had already closed takes that
+    decision over (only the ministry may then reopen it: permissions.may_reactivate); otherwise asking for
+    what already is changes nothing."""
     if user.id == by.id:
         message = _("You cannot deactivate your own account.")
         raise ValidationFailed(message, {"user": [message]})
+    by_ministry = not is_partner(by)
     if user.is_active_account == is_active:
-        return
+        if is_active or not by_ministry or user.deactivated_by_ministry:
+            return False
+        user.deactivated_by_ministry = True
+        user.closed_by_directory = False
+        changes = {"before": {"deactivated_by_ministry": False}, "after": {"deactivated_by_ministry": True}}
+        audit.record("deactivated", user, actor=by, changes=changes)
+        return True
     if is_active and not may_reactivate(by, user):
         raise PermissionDenied(_("The ministry deactivated this account: only its administrator can reactivate it."))
+    if not is_active:
+        check_owner_may_change(user, role=user.role, organization=user.organization, is_active=False)
     user.is_active_account = is_active
-    user.deactivated_by_ministry = not is_active and not is_partner(by)
+    user.deactivated_by_ministry = not is_active and by_ministry
     user.closed_by_directory = False  # a person decided it: the directory does not undo it
-    changes: dict = {"before": {"is_active": not is_active}, "after": {"is_active": is_active}}
+    changes = {"before": {"is_active": not is_active}, "after": {"is_active": is_active}}
     if not is_active:
         changes |= cut_off(user, by=by)
     audit.record("deactivated" if not is_active else "reactivated", user, actor=by, changes=changes)
+    return True
 
 
 def agreements_of(user: User) -> list[Agreement]:

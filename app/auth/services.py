@@ -12,13 +12,12 @@ from sqlalchemy import func, select
 
 from app.api.tokens import revoke_all_tokens
 from app.auth import directory, mfa, passwords, sessions
-from app.auth.leavers import cut_off
+from app.auth.leavers import check_owner_may_change, cut_off
 from app.auth.models import LoginAttempt, User, normalize_email
 from app.core import audit
 from app.core.db import keep_even_if_refused
 from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.i18n import gettext as _
-from app.core.i18n import ngettext
 from app.core.models import utcnow
 from app.core.permissions import (
     is_admin_role,
@@ -26,7 +25,6 @@ from app.core.permissions import (
     is_ministry_role,
     is_partner_role,
     may_sign_in_locally,
-    role_may_own_agreements,
 )
 from app.core.text import one_line
 from app.extensions import db
@@ -326,16 +324,18 @@ def update_user(
     full_name = _full_name(full_name)
     before = _user_snapshot(user)
     moved = user.role != role or user.organization_id != (organization.id if organization else None)
-    if moved:
-        _check_owner_may_move(user, role, organization)
+    check_owner_may_change(user, role=role, organization=organization, is_active=is_active)
     user.full_name = full_name
     user.role = role
     user.organization = organization
     user.language = language
     user.is_org_admin = bool(is_org_admin)
     deactivated = user.is_active_account and not is_active
-    if deactivated or is_active:
-        user.deactivated_by_ministry = deactivated  # the admin who saves it is the ministry's
+    # The admin who saves it is the ministry's: an account saved closed stays closed to the partner's own
+    # admin (permissions.may_reactivate), also one that admin had closed first (they had then reopened it).
+    # One the ministry or the directory closed keeps who closed it (the directory reopens only its own).
+    if is_active or deactivated or not user.deactivated_by_ministry:
+        user.deactivated_by_ministry = not is_active
         user.closed_by_directory = False  # and a directory sign-in does not undo it (directory.sync)
     user.is_active_account = is_active
     if new_password:
@@ -358,27 +358,6 @@ def update_user(
     if changes["after"]:
         audit.record("updated", user, actor=by, changes=changes)
     return user
-
-
-def _check_owner_may_move(user: User, role: str, organization: Organization | None) -> None:
-    """An owner of agreements under way keeps a role that may own them, in the same organisation, until they
-    are handed over: an officer turned partner elsewhere had kept receiving their agreements' reminders and
-    hand-ins, which nobody at the ministry then received."""
-    from app.agreements.services import owned_under_way
-
-    if (organization.id if organization else None) == user.organization_id and role_may_own_agreements(role):
-        return
-    owned = owned_under_way(user)
-    if owned:
-        message = ngettext(
-            "%(name)s owns %(num)s agreement under way: give it another owner first (its edit page), then change "
-            "the role or organisation.",
-            "%(name)s owns %(num)s agreements under way: give them other owners first (each one's edit page), "
-            "then change the role or organisation.",
-            owned,
-            name=user.full_name or user.email,
-        )
-        raise ValidationFailed(message, {"role": [message]})
 
 
 def set_language(user: User, language: str) -> None:
@@ -423,6 +402,7 @@ def _user_snapshot(user: User) -> dict:
         "organization": user.organization.slug if user.organization else None,
         "language": user.language,
         "is_active": user.is_active_account,
+        "deactivated_by_ministry": bool(user.deactivated_by_ministry),
         "is_org_admin": bool(user.is_org_admin),
     }
 

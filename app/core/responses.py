@@ -17,11 +17,12 @@ from app.core.errors import DomainError, ValidationFailed, error_response, wants
 from app.extensions import db
 
 
-def done(redirect_to: str, message: str, json_body: dict | None = None):
-    """Answer a change that succeeded (the request commits it once the answer is made)."""
+def done(redirect_to: str, message: str, json_body: dict | None = None, *, category: str = "success"):
+    """Answer a change that succeeded (the request commits it once the answer is made); `category` "info"
+    for a request that found nothing to change."""
     if wants_json():
         return {"status": "ok", **(json_body or {})}, 200
-    flash(message, "success")
+    flash(message, category)
     return redirect(redirect_to, 303)
 
 

@@ -636,6 +636,44 @@ def test_an_owner_is_moved_only_once_their_agreements_are_handed_over_and_their_
     assert signed_in(officer).get(f"/exports/{job_id}/download").status_code == 404
 
 
+def test_an_owner_is_deactivated_only_once_their_agreements_are_handed_over(signed_in, world):
+    """Deactivating an officer who owns agreements under way follows the rule of a role change, on the admin's
+    form and on the team page alike: it had gone through unsaid, leaving the agreements to nobody at the
+    ministry and every later edit of them refused until someone chose a new owner."""
+    from app.auth.members import set_active
+    from app.core.errors import ValidationFailed
+
+    officer, colleague, admin = world.users["officer"], world.users["other_officer"], world.users["admin"]
+    form = {
+        "email": officer.email,
+        "full_name": officer.full_name,
+        "role": officer.role,
+        "organization_id": str(officer.organization_id),
+        "language": officer.language,
+    }
+    client = signed_in("admin")
+    refused = client.post(f"/admin/users/{officer.id}/edit", data=form)
+    assert refused.status_code == 422
+    assert "owns 2 agreements under way" in refused.get_data(as_text=True)
+    assert "then deactivate the account" in refused.get_data(as_text=True)
+    from_team = client.post(f"/team/{officer.id}/deactivate", csrf_from="/team", follow_redirects=True)
+    assert "owns 2 agreements under way" in from_team.get_data(as_text=True)
+    db.session.expire_all()
+    assert officer.is_active_account
+    with pytest.raises(ValidationFailed):
+        set_active(officer, False, by=admin)
+
+    world.agreement_a.owner_id = colleague.id
+    db.session.commit()
+    still = client.post(f"/team/{officer.id}/deactivate", csrf_from="/team", follow_redirects=True)
+    assert "owns 1 agreement under way" in still.get_data(as_text=True)
+    world.agreement_b.owner_id = colleague.id
+    db.session.commit()
+    assert client.post(f"/admin/users/{officer.id}/edit", data=form).status_code == 302
+    db.session.expire_all()
+    assert not officer.is_active_account
+
+
 def test_an_admin_is_told_when_a_change_leaves_approvals_nobody_can_give(signed_in, world):
     """Deactivating the only legal adviser: approvals asked of legal would reach nobody. The admin hears
     it as the account is saved (only `flask workflows check` said so), and nothing is said for a change

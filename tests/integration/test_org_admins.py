@@ -143,6 +143,40 @@ def test_an_account_the_ministry_closed_stays_closed_to_the_partners_admin(app, 
     assert not _fresh(User, colleague.id).is_active_account
 
 
+def test_the_ministry_keeps_closed_an_account_the_partners_admin_closed_first(app, world, team):
+    """The organisation's admin closes a colleague; the ministry's admin then closes it too (a leaver, a
+    breach): that had changed nothing, flashed as done, and the organisation's admin could reopen it."""
+    boss, colleague, _second, _occurrences = team
+    other = factories.user("partner", world.partner_a, email="other@partner-a.example")
+    db.session.commit()
+    client, ministry = SignedInClient(app, boss), SignedInClient(app, world.users["admin"])
+    for person in (colleague, other):
+        assert client.post(f"/team/{person.id}/deactivate", csrf_from="/team").status_code == 303
+        assert not _fresh(User, person.id).deactivated_by_ministry
+    taken = ministry.post(f"/team/{colleague.id}/deactivate", csrf_from="/team", follow_redirects=True)
+    assert "now by the ministry" in taken.get_data(as_text=True)
+    assert _fresh(User, colleague.id).deactivated_by_ministry
+    again = ministry.post(f"/team/{colleague.id}/deactivate", csrf_from="/team", follow_redirects=True)
+    page = again.get_data(as_text=True)
+    assert "already deactivated: nothing changed" in page and "alert-success" not in page
+    # The admin's account form, saved with the account still closed, takes it over too.
+    form = {
+        "email": other.email,
+        "full_name": other.full_name,
+        "role": "partner",
+        "organization_id": str(world.partner_a.id),
+        "language": "en",
+    }
+    assert ministry.post(f"/admin/users/{other.id}/edit", data=form).status_code == 302
+    assert _fresh(User, other.id).deactivated_by_ministry
+    for person in (colleague, other):
+        refused = client.post(f"/team/{person.id}/reactivate", csrf_from="/team", follow_redirects=True)
+        assert "only its administrator can reactivate it" in refused.get_data(as_text=True)
+        assert not _fresh(User, person.id).is_active_account
+    back = ministry.post(f"/team/{boss.id}/reactivate", csrf_from="/team", follow_redirects=True)
+    assert "could already sign in: nothing changed" in back.get_data(as_text=True)
+
+
 def test_restricted_deliverables_are_hidden_everywhere(app, world, team):
     boss, colleague, second, (on_a, on_second) = team
     client = SignedInClient(app, boss)
