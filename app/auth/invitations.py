@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from app.auth import services
 from app.auth.models import Invitation, User, normalize_email
@@ -76,14 +77,22 @@ def invite(*, email: str, role: str, organization: Organization | None, language
 
 
 def resend(invitation: Invitation, *, by: User) -> None:
-    """A new link (and a new lifetime) for a pending or expired invitation; the old link dies."""
+    """A new link (and a new lifetime) for a pending or expired invitation; the old link dies. Whoever
+    resends it stands behind it from now on (inviter_stands_behind): the mail names them, and an invitation
+    sent by someone who has since lost the right to invite had been resent with a link that could never
+    work."""
     if invitation.status in ("accepted", "revoked"):
         _refuse("invitation", _("This invitation was already used or revoked; it cannot be sent again."))
+    if not may_invite(by, invitation.role, invitation.organization_id):
+        _refuse("invitation", _("You cannot give this role in this organisation."))
     from app.notifications.services import withdraw_waiting_mail
 
     withdraw_waiting_mail("invitation", invitation.id, "A newer invitation replaced it: its link no longer works.")
+    before = invitation.invited_by_id
+    invitation.invited_by = by
     _send(invitation, by)
-    audit.record("invitation_resent", invitation, actor=by)
+    changes = {"before": {"invited_by": before}, "after": {"invited_by": by.id}} if before != by.id else None
+    audit.record("invitation_resent", invitation, actor=by, changes=changes)
 
 
 def revoke(invitation: Invitation, *, by: User) -> None:
@@ -133,12 +142,15 @@ def _send(invitation: Invitation, by: User) -> None:
 
 def find(token: str) -> tuple[Invitation | None, str]:
     """The invitation behind `token` and its status: "pending", "expired", "revoked", "accepted",
+    "unbacked" (pending, but whoever sent it may no longer invite: said before the invitee fills the form),
     or (None, "unknown") — a link that was replaced by a resend is unknown."""
     if not token or len(token) > 100:
         return None, "unknown"
     row = db.session.scalar(select(Invitation).where(Invitation.token_hash == _hash(token)))
     if row is None:
         return None, "unknown"
+    if row.status == "pending" and not inviter_stands_behind(row):
+        return row, "unbacked"
     return row, row.status
 
 
@@ -206,6 +218,8 @@ def pending_query(user: User):
     query = select(Invitation).where(
         Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), visible_invitations_clause(user)
     )
+    # Their senders with them: the list marks the invitations nobody stands behind any more.
+    query = query.options(selectinload(Invitation.invited_by))
     return query.order_by(Invitation.created_at.desc(), Invitation.id.desc())
 
 

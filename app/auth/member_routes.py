@@ -51,8 +51,13 @@ def list_members():
     _require_manager()
     query = select(User).where(visible_members_clause(current_user)).order_by(User.full_name, User.id)
     pending = db.session.scalars(invitations.pending_query(current_user).limit(200)).all()
+    unbacked = {invitation.id for invitation in pending if not invitations.inviter_stands_behind(invitation)}
     return render_template(
-        "auth/members.html", page=paginate(query, per_page=50), pending=pending, confirm=ConfirmForm()
+        "auth/members.html",
+        page=paginate(query, per_page=50),
+        pending=pending,
+        unbacked=unbacked,
+        confirm=ConfirmForm(),
     )
 
 
@@ -173,7 +178,7 @@ def accept_invitation(token: str):
     if status != "pending":
         return render_template(
             "auth/accept_invitation.html", form=None, status=status, invitation=None
-        ), 410 if status in ("expired", "revoked", "accepted") else 404
+        ), 410 if status in ("expired", "revoked", "accepted", "unbacked") else 404
     form = AcceptInvitationForm()
     if form.validate_on_submit():
         with refusal_shown_on(form):

@@ -6,10 +6,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
+from app.auth import invitations
 from app.auth.models import Invitation, User
 from app.core.audit import AuditEvent
+from app.core.errors import ValidationFailed
 from app.extensions import db
 from app.notifications.models import OutboxMessage
 from tests import factories
@@ -117,11 +120,49 @@ def test_an_invitation_dies_with_its_senders_right_to_invite(app, world, signed_
     partner_admin.is_org_admin = False
     db.session.commit()
     for link, email in ((leaver_link, "way-back@example.org"), (demoted_link, "late.partner@example.org")):
+        # Said when the link opens, before the invitee fills the form in (it had been refused only after).
+        opened = SignedInClient(app, None).get(link)
+        assert opened.status_code == 410
+        assert "may no longer invite" in opened.get_data(as_text=True) and "accept-form" not in opened.get_data(
+            as_text=True
+        )
         answer = {"full_name": "X", "password": PASSWORD, "confirm": PASSWORD}
-        refused = SignedInClient(app, None).post(link, data=answer)
-        assert refused.status_code == 422
-        assert "may no longer invite" in refused.get_data(as_text=True)
+        assert SignedInClient(app, None).post(link, data=answer, csrf_from="/sign-in").status_code == 410
         assert db.session.scalar(select(User).where(User.email == email)) is None
+        with pytest.raises(ValidationFailed, match="may no longer invite"):
+            invitations.accept(_invitation(email), full_name="X", password=PASSWORD)
+
+
+def _invitation(email: str) -> Invitation:
+    db.session.expire_all()
+    return db.session.scalar(select(Invitation).where(Invitation.email == email))
+
+
+def test_whoever_resends_an_invitation_stands_behind_it(app, world, signed_in):
+    """An organisation's admin invites, then loses the right to invite: the team page marks the invitation, and
+    the admin who resends it becomes its sender, so its new link works (it had been resent in vain)."""
+    partner_admin = world.users["partner"]
+    partner_admin.is_org_admin = True
+    db.session.commit()
+    assert _invite(signed_in(partner_admin), "late.partner@example.org", organization=world.partner_a).status_code
+    partner_admin.is_org_admin = False
+    db.session.commit()
+    admin = signed_in("admin")
+    invitation = _invitation("late.partner@example.org")
+    row = re.search(rf'<tr data-invitation="{invitation.id}">.*?</tr>', admin.get("/team").get_data(as_text=True), re.S)
+    assert "data-unbacked" in row.group(0)
+    assert admin.post(f"/invitations/{invitation.id}/resend", csrf_from="/team").status_code == 303
+    assert _invitation("late.partner@example.org").invited_by_id == world.users["admin"].id
+    mail = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.to_address == "late.partner@example.org").order_by(OutboxMessage.id)
+    ).all()[-1]
+    assert world.users["admin"].full_name in mail.body_text
+    assert "data-unbacked" not in admin.get("/team").get_data(as_text=True)
+    visitor = SignedInClient(app, None)
+    link = _link("late.partner@example.org")
+    accepted = visitor.post(link, data={"full_name": "Late Partner", "password": PASSWORD, "confirm": PASSWORD})
+    assert accepted.status_code == 303
+    assert db.session.scalar(select(User).where(User.email == "late.partner@example.org")) is not None
 
 
 def test_inviting_an_existing_address_is_a_form_error_and_stores_nothing(app, world, signed_in):
