@@ -171,8 +171,15 @@ def new_recovery_codes():
     form = CodeForm()
     if not form.validate_on_submit() or not current_user.has_totp:
         return refused(back, form_errors(form))
+    address = request.remote_addr or ""
     try:
-        mfa.check_code(current_user, form.code.data, address=request.remote_addr or "")
+        # The throttle of /sign-in/code: a session taken had guessed codes here without limit, into a fresh
+        # set of recovery codes (a lasting way round the second factor).
+        services.check_throttle(current_user.email, address)
+    except services.SignInThrottled as throttled:
+        return refused(back, ValidationFailed(throttled_message(throttled)))
+    try:
+        mfa.check_code(current_user, form.code.data, address=address)
     except ValidationFailed as error:
         flash(error.message, "danger")
         return redirect(back, 303)

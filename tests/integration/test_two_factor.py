@@ -9,9 +9,9 @@ import time
 
 import pyotp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from app.auth.models import RecoveryCode, User, UserSession
+from app.auth.models import LoginAttempt, RecoveryCode, User, UserSession
 from app.core.audit import AuditEvent
 from app.extensions import db
 from tests import factories
@@ -263,6 +263,33 @@ def test_the_current_password_cannot_be_guessed_from_an_open_session(app, world,
     response = client.post("/account/password", data={"current_password": factories.PASSWORD, **new})
     assert response.status_code == 429  # the right one now waits too, as at the sign-in
     assert "Too many failed sign-in attempts" in response.get_data(as_text=True)
+
+
+def test_new_recovery_codes_cannot_be_had_by_guessing_codes_from_an_open_session(app, world, signed_in):
+    """A session taken (and the password) had guessed codes on "new recovery codes" without limit, into a
+    fresh set: a lasting way round the second factor. It obeys the throttle of /sign-in/code."""
+    person = world.users["manager"]
+    client = signed_in("manager")
+    secret, _codes = _enrol(client)
+    _later(person)
+    url = "/account/two-factor/recovery-codes"
+    for n in range(1, 8):
+        client.post(url, data={"code": f"{n:06d}"}, csrf_from="/account/security")
+    failures = db.session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(LoginAttempt.email == person.email)
+    )
+    refused = client.post(url, data={"code": pyotp.TOTP(secret).now()}, csrf_from="/account/security")
+    assert refused.status_code == 303  # back to the security page, no new codes
+    assert "Too many failed sign-in attempts" in client.get("/account/security").get_data(as_text=True)
+    assert failures <= 6  # the guesses past the limit were not even checked
+    assert (
+        db.session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.action == "mfa_recovery_codes_renewed", AuditEvent.object_id == person.id
+            )
+        )
+        is None
+    )
 
 
 def test_a_changed_password_ends_the_calendar_address_and_a_second_factor_begun(world, signed_in):
