@@ -78,6 +78,25 @@ def test_shared_thread_post_read_and_isolation(app, world, signed_in):
     assert response.status_code == 403
 
 
+def test_each_message_says_whose_side_its_author_speaks_for(app, world, signed_in, api):
+    """A partner who renames themselves after a ministry official cannot pass as them: each author's
+    organisation (or "Ministry") is shown beside the name they chose."""
+    import re
+
+    agreement, admin = world.agreement_a, world.users["admin"]
+    partner = world.users["partner"]
+    partner.full_name = admin.full_name
+    db.session.commit()
+    assert post(signed_in("officer"), agreement, "Message du ministère.").status_code == 303
+    posted = api("partner").post(
+        f"/api/v1{thread_url(agreement)}", data={"body": "Signé: l'admin"}, content_type="multipart/form-data"
+    )
+    assert posted.status_code == 201
+    page = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    sides = re.findall(r"data-author-side>\s*(.*?)\s*</span>", page, re.S)
+    assert sides == ["Ministry", f"<bdi>{world.partner_a.name}</bdi>"]
+
+
 def test_internal_thread_is_404_for_a_partner_through_page_and_api(app, world, signed_in, api):
     agreement = world.agreement_a
     officer, partner = signed_in("officer"), signed_in("partner")
