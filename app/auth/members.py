@@ -57,6 +57,18 @@ def granted_ids(user: User) -> set[int]:
     return set(db.session.scalars(select(DeliverableGrant.agreement_id).where(DeliverableGrant.user_id == user.id)))
 
 
+def forget_deliverable_access(user: User) -> dict:
+    """Back to seeing all of their organisation's deliverables, on a move to another role or organisation:
+    the agreements ticked were the old organisation's, so a partner moved elsewhere had silently seen none
+    (and the old ones came back if moved back). What was forgotten, for the audit trail."""
+    forgotten = sorted(granted_ids(user))
+    if not user.deliverables_restricted and not forgotten:
+        return {}
+    db.session.execute(delete(DeliverableGrant).where(DeliverableGrant.user_id == user.id))
+    user.deliverables_restricted = False
+    return {"deliverable_grants_forgotten": forgotten}
+
+
 def set_deliverable_access(user: User, *, restricted: bool, agreement_ids: list, by: User) -> None:
     """All the organisation's agreements, or only `agreement_ids` (which must be the organisation's)."""
     if not user.is_partner:

@@ -347,10 +347,12 @@ def update_user(
         cut_off(user, by=by, reason="password_reset")
     changes = audit.diff(before, _user_snapshot(user))
     if moved:
+        from app.auth.members import forget_deliverable_access
         from app.exports.services import forget_for
         from app.notifications.services import forget_what_was_told
 
         changes["after"].update(forget_what_was_told(user))
+        changes["after"].update(forget_deliverable_access(user))
         if forgotten := forget_for(user):
             changes["after"]["exports_forgotten"] = forgotten
     if new_password:

@@ -177,6 +177,36 @@ def test_the_ministry_keeps_closed_an_account_the_partners_admin_closed_first(ap
     assert "could already sign in: nothing changed" in back.get_data(as_text=True)
 
 
+def test_a_partner_moved_to_another_organisation_sees_all_its_deliverables(app, world, team):
+    """Limited to some of partner A's agreements, then moved to partner B: the ticked agreements were A's,
+    so they had silently seen no deliverable of B (and A's grants came back on a move back)."""
+    boss, colleague, second, _occurrences = team
+    client = SignedInClient(app, boss)
+    assert client.post(f"/team/{colleague.id}", data={"scope": "some", "agreements": [str(second.id)]}).status_code
+    on_b = factories.plan_line(world.agreement_b, world.users["officer"], responsible=world.partner_b)
+    db.session.commit()
+    form = {
+        "email": colleague.email,
+        "full_name": colleague.full_name,
+        "role": "partner",
+        "organization_id": str(world.partner_b.id),
+        "language": "en",
+        "is_active": "y",
+    }
+    assert SignedInClient(app, world.users["admin"]).post(f"/admin/users/{colleague.id}/edit", data=form).status_code
+    moved = _fresh(User, colleague.id)
+    assert moved.organization_id == world.partner_b.id and not moved.deliverables_restricted
+    assert db.session.scalar(select(DeliverableGrant).where(DeliverableGrant.user_id == colleague.id)) is None
+    _token, secret = create_token(moved, "script", by=moved)
+    db.session.commit()
+    items = app.test_client().get("/api/v1/deliverables", headers={"Authorization": f"Bearer {secret}"}).get_json()
+    assert {item["id"] for item in items["items"]} == {occurrence.id for occurrence in on_b.occurrences}
+    updated = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.object_id == colleague.id, AuditEvent.action == "updated")
+    ).all()
+    assert updated[-1].changes["after"]["deliverable_grants_forgotten"] == [second.id]
+
+
 def test_restricted_deliverables_are_hidden_everywhere(app, world, team):
     boss, colleague, second, (on_a, on_second) = team
     client = SignedInClient(app, boss)
