@@ -11,14 +11,12 @@ from app.choices.services import fill
 from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.forms import form_status, refusal_shown_on
 from app.core.i18n import gettext as _
-from app.core.i18n import list_of
 from app.core.pagination import paginate
 from app.core.permissions import get_user_or_404, holders_of_roles_clause, is_known_role, require
 from app.core.text import fold, like_pattern
 from app.extensions import db
 from app.organizations.models import Organization
-from app.workflow.checks import steps_nobody_can_complete
-from app.workflow.engine import current_definitions
+from app.workflow.checks import approvals_left_to_nobody, steps_nobody_can_complete
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -93,7 +91,7 @@ def edit_user(user_id: int):
         form.is_active.data = user.is_active_account
         form.seen.data = accounts.account_fingerprint(user)
     if form.validate_on_submit():
-        uncompletable = steps_nobody_can_complete(current_definitions())
+        uncompletable = steps_nobody_can_complete()
         with refusal_shown_on(form, catching=(ValidationFailed, ConcurrentChange)):
             accounts.update_user(
                 user,
@@ -109,16 +107,8 @@ def edit_user(user_id: int):
                 seen=form.seen.data or None,
             )
             flash(_("Account %(email)s saved.", email=user.email), "success")
-            # Said at once, not when the next approval is asked of nobody (only `flask workflows check` knew).
-            if stranded := sorted(steps_nobody_can_complete(current_definitions()) - uncompletable):
-                flash(
-                    _(
-                        "Now no active account can give these approvals: %(steps)s. Give the role to another "
-                        "account, or the agreements waiting on them will not move.",
-                        steps=list_of(stranded),
-                    ),
-                    "warning",
-                )
+            if warning := approvals_left_to_nobody(uncompletable):
+                flash(warning, "warning")
             return redirect(url_for("admin.list_users"))
     status = form_status(form)
     if isinstance(getattr(form, "service_refusal", None), ConcurrentChange):

@@ -28,6 +28,7 @@ from app.core.responses import done, form_errors, refused, return_here_if_refuse
 from app.extensions import db
 from app.notifications.forms import ConfirmForm
 from app.organizations.models import Organization
+from app.workflow.checks import approvals_left_to_nobody, steps_nobody_can_complete
 
 
 @blueprint.app_template_global("can_manage_members")
@@ -95,6 +96,7 @@ def set_member_active(user_id: int, change: str):
         return refused(back, form_errors(form))
     return_here_if_refused(back)
     was_active = member.is_active_account
+    uncompletable = steps_nobody_can_complete() if change == "deactivate" and was_active else None
     changed = members.set_active(member, change == "reactivate", by=current_user)
     if not changed:
         said = (
@@ -113,9 +115,12 @@ def set_member_active(user_id: int, change: str):
                 name=member.full_name,
             ),
         )
-    return done(
+    answer = done(
         back, _("%(name)s can no longer sign in; their sessions and API tokens have ended.", name=member.full_name)
     )
+    if uncompletable is not None and (warning := approvals_left_to_nobody(uncompletable)):
+        flash(warning, "warning")  # after the success, as the account form says it
+    return answer
 
 
 @blueprint.route("/invitations/new", methods=["GET", "POST"])

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.core.i18n import gettext as _
+from app.core.i18n import list_of
 from app.extensions import db
 from app.workflow.definitions import WorkflowDefinition
+from app.workflow.states import current_definitions, label
 
 
 def account_warnings(definitions: dict[str, WorkflowDefinition], users=None) -> list[str]:
@@ -15,9 +18,43 @@ def account_warnings(definitions: dict[str, WorkflowDefinition], users=None) -> 
     return [f"{where}: {said}" for where, said in _step_problems(definitions, users)]
 
 
-def steps_nobody_can_complete(definitions: dict[str, WorkflowDefinition]) -> set[str]:
-    """The approval steps ("type: move/step") the active accounts cannot complete (account_warnings)."""
-    return {where for where, _said in _step_problems(definitions, None)}
+def steps_nobody_can_complete(definitions: dict[str, WorkflowDefinition] | None = None) -> set[str]:
+    """The approval steps ("type: move/step") the active accounts cannot complete (account_warnings);
+    today's definitions unless `definitions`."""
+    return {where for where, _said in _step_problems(definitions or current_definitions(), None)}
+
+
+def approvals_left_to_nobody(before: set[str]) -> str | None:
+    """What an admin is told once an account change (a role, an organisation, a deactivation, on the account
+    form or the team page alike) leaves approvals nobody can give that somebody could `before`
+    (steps_nobody_can_complete then), named as the pages name them; None when it strands nothing. Said
+    at once: only `flask workflows check` had known, and the agreements waiting on them stood still."""
+    definitions = current_definitions()
+    stranded = sorted(steps_nobody_can_complete(definitions) - before)
+    if not stranded:
+        return None
+    return _(
+        "Now no active account can give these approvals: %(steps)s. Give the role to another account, or the "
+        "agreements waiting on them will not move.",
+        steps=list_of(_step_label(definitions, where) for where in stranded),
+    )
+
+
+def _step_label(definitions: dict[str, WorkflowDefinition], where: str) -> str:
+    """ "mou: approve_review/legal" as a reader knows it: the agreement type, the move, and which of its steps
+    when it has several."""
+    kind, _colon, rest = where.partition(": ")
+    move, _slash, step_name = rest.partition("/")
+    definition = definitions.get(kind)
+    transition = definition.transition(move) if definition else None
+    if definition is None or transition is None or transition.approval is None:
+        return where
+    said = label(transition.label) or move
+    steps = [step.name for step in transition.approval.steps]
+    if len(steps) > 1 and step_name in steps:
+        number = steps.index(step_name) + 1
+        said = _("%(move)s (step %(number)s of %(total)s)", move=said, number=number, total=len(steps))
+    return _("%(agreement_type)s: %(move)s", agreement_type=label(definition.label) or kind, move=said)
 
 
 def _step_problems(definitions: dict[str, WorkflowDefinition], users) -> list[tuple[str, str]]:

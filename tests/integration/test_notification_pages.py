@@ -690,7 +690,24 @@ def test_an_admin_is_told_when_a_change_leaves_approvals_nobody_can_give(signed_
     renamed = admin.post(f"/admin/users/{legal.id}/edit", data={**form, "is_active": "y"}, follow_redirects=True)
     assert "no active account can give these approvals" not in renamed.get_data(as_text=True)
     stopped = admin.post(f"/admin/users/{legal.id}/edit", data=form, follow_redirects=True).get_data(as_text=True)
-    assert "no active account can give these approvals" in stopped and "approve_review/legal" in stopped
+    assert "no active account can give these approvals" in stopped
+    # Named as the pages name them, not by the workflow files' ids.
+    assert "Memorandum of understanding: Approve for negotiation (step 1 of 2)" in stopped
+    assert "approve_review" not in stopped
+
+
+def test_the_team_page_warns_as_the_account_form_does_of_approvals_nobody_can_give(signed_in, world):
+    """The admin deactivating the only legal adviser from "Team and invitations" had heard nothing of it."""
+    legal = world.users["legal"]
+    admin = signed_in("admin")
+    stopped = admin.post(f"/team/{legal.id}/deactivate", csrf_from="/team", follow_redirects=True)
+    page = stopped.get_data(as_text=True)
+    assert "can no longer sign in" in page and "no active account can give these approvals" in page
+    assert "Memorandum of understanding: Approve for negotiation (step 1 of 2)" in page
+    assert page.index("can no longer sign in") < page.index("no active account can give these approvals")
+    partner = world.users["partner_b"]
+    quiet = admin.post(f"/team/{partner.id}/deactivate", csrf_from="/team", follow_redirects=True)
+    assert "no active account can give these approvals" not in quiet.get_data(as_text=True)
 
 
 def test_a_second_tab_saving_an_account_changed_since_is_refused(signed_in, world):
