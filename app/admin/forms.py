@@ -33,6 +33,11 @@ class UserForm(Form):
     password = PasswordField(_l("Password"), validators=[Optional(), Length(min=MIN_LENGTH, max=256)])
     seen = HiddenField()  # the account as the form showed it (services.account_fingerprint)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.role.choices = role_choices(tuple(ROLES))
+        if editing:
+            # The address is shown, never changed, on an account's form: checked again, an address the form
+            # would not take today (ops@localhost, made by `flask users create`) refused every save of the
+            # account, deactivating it included.
+            self.email.validators = []

@@ -85,7 +85,7 @@ def create_user():
 @login_required
 def edit_user(user_id: int):
     user = get_user_or_404(user_id, current_user, need="edit")
-    form = UserForm(obj=user if request.method == "GET" else None)
+    form = UserForm(obj=user if request.method == "GET" else None, editing=True)
     _fill_choices(form)
     if request.method == "GET":
         form.is_active.data = user.is_active_account
@@ -114,7 +114,7 @@ def edit_user(user_id: int):
     if isinstance(getattr(form, "service_refusal", None), ConcurrentChange):
         # Shown as it is now (the refusal is flashed above it), to change again from there.
         db.session.expire_all()
-        form = UserForm(obj=user)
+        form = UserForm(obj=user, editing=True)
         _fill_choices(form)
         form.is_active.data, form.seen.data = user.is_active_account, accounts.account_fingerprint(user)
     return render_template("admin/user_form.html", form=form, user=user), status

@@ -603,6 +603,26 @@ def test_the_email_of_an_account_cannot_be_changed_through_the_edit_form(app, wo
     assert row["email"] == officer.email
 
 
+def test_an_account_whose_address_the_form_would_refuse_can_still_be_saved_and_deactivated(app, world, signed_in):
+    """`flask users create ops@localhost` is taken (the service asks only for an @), but the account's form
+    checked the read-only address again: every save, deactivating included, was refused."""
+    from app.auth.models import User
+
+    runner = app.test_cli_runner()
+    made = runner.invoke(
+        args=["users", "create", "ops@localhost", "--name", "Ops", "--role", "officer"],
+        input="a long enough password\na long enough password\n",
+    )
+    assert made.exit_code == 0, made.output
+    ops = db.session.scalar(select(User).where(User.email == "ops@localhost"))
+    form = {**ROUTES["user-edit"].valid(world), "email": ops.email, "full_name": "Ops desk", "is_active": ""}
+    form.update(role="officer", organization_id=str(world.ministry.id))
+    saved = signed_in("admin").post(f"/admin/users/{ops.id}/edit", data=form)
+    assert saved.status_code in (302, 303), saved.get_data(as_text=True)[:500]
+    db.session.expire_all()
+    assert ops.full_name == "Ops desk" and not ops.is_active_account
+
+
 # --- dates ---------------------------------------------------------------------
 
 
