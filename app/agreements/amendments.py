@@ -509,10 +509,13 @@ def _party_labels(pairs, names: dict[int, str]) -> list[str]:
 
 
 def _budget_labels(lines, names: dict[int, str]) -> list[str]:
-    from app.budget.models import KINDS
+    from app.budget.models import AMOUNT_DECIMALS, KINDS
+
+    def amount(line) -> str:
+        return written_amount(Decimal(line["amount"]), line["currency"], most_decimals=AMOUNT_DECIMALS)
 
     return [
-        f"{line['label']}: {written_amount(Decimal(line['amount']), line['currency'])} — "
+        f"{line['label']}: {amount(line)} — "
         + list_of(
             (
                 names.get(int(line["organization_id"]), line["organization_id"]),

@@ -15,6 +15,9 @@ from app.extensions import db
 from app.organizations.models import Organization
 
 KINDS = {"cash": _l("Cash"), "in_kind": _l("In kind")}
+# Decimals an amount keeps. A currency with three (TND, KWD, BHD…) gets no more: an amount typed with
+# a third is refused rather than rounded (budget.services), and none is shown (budget.routes.money).
+AMOUNT_DECIMALS = 2
 
 
 class BudgetLine(db.Model):
@@ -31,7 +34,7 @@ class BudgetLine(db.Model):
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), index=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="RESTRICT"))
     label: Mapped[str] = mapped_column(String(300))
-    amount: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    amount: Mapped[Decimal] = mapped_column(Numeric(18, AMOUNT_DECIMALS))
     currency: Mapped[str] = mapped_column(String(3), default="MAD")
     kind: Mapped[str] = mapped_column(String(10), default="cash")
     year: Mapped[int | None] = mapped_column(Integer)

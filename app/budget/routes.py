@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.budget import services
 from app.budget.forms import BudgetFilterForm, BudgetLineForm
-from app.budget.models import BudgetLine
+from app.budget.models import AMOUNT_DECIMALS, BudgetLine
 from app.core.errors import DomainError
 from app.core.exports import download
 from app.core.forms import form_status, refusal_shown_on
@@ -133,7 +133,7 @@ def budget_panel(agreement) -> dict:
 
 @blueprint.app_template_filter("money")
 def money(amount, currency: str) -> str:
-    return written_amount(amount, currency)
+    return written_amount(amount, currency, most_decimals=AMOUNT_DECIMALS)
 
 
 @blueprint.app_template_global()

@@ -13,7 +13,7 @@ from babel.numbers import get_currency_precision, get_territory_currencies
 from sqlalchemy import case, func, select
 
 from app.agreements.models import Agreement
-from app.budget.models import KINDS, BudgetLine
+from app.budget.models import AMOUNT_DECIMALS, KINDS, BudgetLine
 from app.core import audit, clock
 from app.core.dates import FIRST_DAY, LAST_DAY
 from app.core.db import check_seen
@@ -116,12 +116,21 @@ def _amount(value, currency: str, errors: dict) -> Decimal | None:
     elif amount > MAX_AMOUNT:
         errors["amount"] = [_("The amount is too large (at most 9,999,999,999,999.99).")]
     else:
-        digits = get_currency_precision(currency) if currency in currencies_in_use() else 2
+        digits = kept_decimals(currency) if currency in currencies_in_use() else AMOUNT_DECIMALS
         if amount != amount.quantize(Decimal(1).scaleb(-digits)):
-            errors["amount"] = [_("At most %(n)s decimals for this currency.", n=digits)]
+            if digits < get_currency_precision(currency):  # a third decimal of a dinar: refused, never rounded
+                errors["amount"] = [_("At most %(n)s decimals: amounts are kept to the hundredth.", n=digits)]
+            else:
+                errors["amount"] = [_("At most %(n)s decimals for this currency.", n=digits)]
         else:
-            return amount.quantize(Decimal("0.01"))
+            return amount.quantize(Decimal(1).scaleb(-AMOUNT_DECIMALS))
     return None
+
+
+def kept_decimals(currency: str) -> int:
+    """Decimals an amount in `currency` is typed, kept and shown with: the currency's own (0 for JPY),
+    but never more than the column keeps (2 for the dinars of Tunisia, Kuwait, Bahrain…, which have 3)."""
+    return min(get_currency_precision(currency), AMOUNT_DECIMALS)
 
 
 def edit_refusal(agreement: Agreement, by, *, counting_approval: bool = True) -> DomainError | None:

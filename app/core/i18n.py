@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from functools import cache
 
@@ -157,9 +158,18 @@ def list_of(items) -> str:
 _CODE_AGAINST_DIGIT = re.compile(r"(?<=[A-Za-z])(?=[-\d])|(?<=\d)(?=[A-Za-z])")
 
 
-def written_amount(amount, currency: str) -> str:
+def written_amount(amount, currency: str, *, most_decimals: int | None = None) -> str:
     """An exact amount in its currency, written the reader's way (MAD 8,000,000.00, 8 000 000,00 MAD,
-    ‏8.000.000,00 د.م.‏)."""
+    ‏8.000.000,00 د.م.‏). With `most_decimals`, a currency that has more (TND, KWD: 3) is written with
+    that many: what is kept with 2 decimals is not shown as 1,000.120, a third decimal it never had."""
+    from babel.numbers import get_currency_precision
     from flask_babel import format_currency
 
-    return _CODE_AGAINST_DIGIT.sub("\u00a0", format_currency(amount, currency))
+    if most_decimals is None or get_currency_precision(currency) <= most_decimals:
+        written = format_currency(amount, currency)
+    else:
+        locale = get_locale()
+        pattern = copy.copy(locale.currency_formats["standard"])
+        pattern.frac_prec = (most_decimals, most_decimals)
+        written = pattern.apply(amount, locale, currency=currency, currency_digits=False)
+    return _CODE_AGAINST_DIGIT.sub("\u00a0", written)

@@ -138,6 +138,32 @@ def test_bad_amounts_and_currencies_get_a_clear_message_and_nothing_is_stored(si
     assert services.lines_of(draft) == []
 
 
+@pytest.mark.parametrize("typed,currency", [("1000.125", "TND"), ("1000,125", "KWD"), ("0.005", "BHD")])
+def test_a_third_decimal_of_a_dinar_is_refused_not_rounded(signed_in, api, world, draft, typed, currency):
+    """Tunisian, Kuwaiti or Bahraini dinars have three decimals; amounts are kept with two. A third
+    decimal had been rounded away (1000.125 stored as 1000.12) and shown as if exact (1,000.120)."""
+    page = signed_in("officer").post(
+        f"/agreements/{draft.id}/budget/new", data=form(world, amount=typed, currency=currency)
+    )
+    assert page.status_code == 422 and "At most 2 decimals: amounts are kept to the hundredth." in page.get_data(
+        as_text=True
+    )
+    payload = {"organization_id": world.partner_a.id, "label": "x", "amount": typed, "currency": currency}
+    refused = api("officer").post(f"/api/v1/agreements/{draft.id}/budget-lines", json=payload)
+    assert refused.status_code == 422 and "kept to the hundredth" in str(refused.get_json())
+    assert services.lines_of(draft) == []
+
+
+def test_an_amount_in_a_three_decimal_currency_is_shown_with_the_decimals_kept(signed_in, world, draft):
+    officer = signed_in("officer")
+    added = officer.post(f"/agreements/{draft.id}/budget/new", data=form(world, amount="1000,12", currency="TND"))
+    assert added.status_code == 303
+    assert [line.amount for line in services.lines_of(draft)] == [Decimal("1000.12")]
+    html = officer.get(f"/agreements/{draft.id}").get_data(as_text=True)
+    assert "1,000.12" in html and "1,000.120" not in html
+    assert "1,000.120" not in signed_in("manager").get("/portfolio/budget").get_data(as_text=True)
+
+
 # The partner too: the draft is the ministry's own until it is shown to its partners.
 @pytest.mark.parametrize("role,status", [("partner", 404), ("partner_b", 404), ("legal", 403), ("auditor", 403)])
 def test_only_editors_add_lines(signed_in, world, draft, role, status):

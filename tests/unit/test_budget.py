@@ -64,6 +64,7 @@ def test_a_line_keeps_the_exact_amount_and_is_in_the_history(world, draft):
         ({"currency": "FRF"}, "currency"),
         ({"currency": "dirham"}, "currency"),
         ({"amount": "100.5", "currency": "JPY"}, "amount"),
+        ({"amount": "1000.125", "currency": "TND"}, "amount"),  # kept with 2 decimals: never rounded
         ({"kind": "loan"}, "kind"),
         ({"year": 1800}, "year"),
         ({"label": "  "}, "label"),
