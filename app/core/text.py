@@ -67,16 +67,23 @@ def storable(value: str) -> str:
 # passed as filled in and showed as nothing, and they went raw into e-mail subjects and calendar feeds.
 # Tabs and line breaks stay where a text may have lines; one_line turns them into spaces.
 _CONTROLS = re.compile("[\x01-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
+# Embeddings, overrides and isolates (U+202A–202E, U+2066–2069); the marks (LRM, RLM, ALM) stay.
+_DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def trimmed(value: str | None) -> str:
-    """A typed text as it is kept: storable, without the spaces and invisible characters at its ends
-    (zero-width spaces, direction marks and overrides, byte-order marks: Unicode's format characters).
-    A text of nothing else is empty: a title of one right-to-left override passed "at least one title"
-    and showed as nothing."""
+    """A typed text as it is kept, on as many lines as it has (a message, a note, a description, a
+    version's paragraph): storable, without the controls that embed, override or isolate the direction
+    of what follows, and without the spaces and invisible characters at its ends (zero-width spaces,
+    direction marks, byte-order marks: Unicode's format characters). A text of nothing else is empty: a
+    title of one right-to-left override passed "at least one title" and showed as nothing. The marks
+    (LRM, RLM, ALM) stay inside: Arabic text mixed with figures and Latin words needs them."""
     # Lines end with "\n" as kept: a browser sends a text area's lines with "\r\n", and notes saved again
-    # unchanged had been recorded in the history as changed.
+    # unchanged had been recorded in the history as changed. An override turns what follows around as
+    # shown ("account \u202e1234-5678" reads 8765-4321; in a compared version "0001" reads "1000"),
+    # Trojan-Source style, while the text kept and searched says otherwise.
     text = _CONTROLS.sub("", storable(value or "")).replace("\r\n", "\n").replace("\r", "\n")
+    text = _DIRECTION_CONTROLS.sub("", text)
     start, end = 0, len(text)
     while start < end and _invisible(text[start]):
         start += 1
@@ -96,16 +103,14 @@ def _invisible(character: str) -> bool:
 
 
 _LINE_BREAKS = re.compile("[\t\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
-# Embeddings, overrides and isolates (U+202A–202E, U+2066–2069); the marks (LRM, RLM, ALM) stay.
-_DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def one_line(value: str | None) -> str:
-    """A name or a title as kept: trimmed, each run of line breaks one space, and without the controls that
-    embed or override the direction of what follows. A name is shown inside the app's own words (a page's
+    """A name or a title as kept: trimmed (so without the controls that embed or override the direction of
+    what follows), each run of line breaks one space. A name is shown inside the app's own words (a page's
     sentence, an e-mail's subject and its plain-text body), where a line break started a line that looked
     like the app's ("Approve: https://…") and an unclosed override turned the app's words after it around."""
-    return trimmed(_DIRECTION_CONTROLS.sub("", _LINE_BREAKS.sub(" ", trimmed(value))))
+    return trimmed(_LINE_BREAKS.sub(" ", trimmed(value)))
 
 
 def storable_everywhere(value):

@@ -17,10 +17,11 @@ from pathlib import Path
 from flask import current_app
 
 from app.core.storage import UNREADABLE_ZIP, ArchiveTooLarge, bounded_members, check_directory_size
-from app.core.text import storable
+from app.core.text import trimmed
 
 # Bump when the rules below change: cached texts from older rules are extracted again.
-EXTRACTOR_VERSION = 1
+# 2: a paragraph is kept as any typed text (text.trimmed), without direction overrides.
+EXTRACTOR_VERSION = 2
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 ODT = "application/vnd.oasis.opendocument.text"
@@ -52,7 +53,9 @@ class _Collector:
 
     def add(self, text: str, level: int = 0) -> bool:
         """Keep one paragraph; False once the bounds are reached (the caller stops reading)."""
-        text = SPACES.sub(" ", storable(text or "")).strip()
+        # As a typed text is kept: an override in a version turned what it showed around on the comparison
+        # page, where a counterparty's change is checked ("0001" read "1000").
+        text = SPACES.sub(" ", trimmed(text)).strip()
         if not text:
             return True
         if len(self.paragraphs) >= self.max_paragraphs or self.chars + len(text) > self.max_chars:

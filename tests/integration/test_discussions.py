@@ -97,6 +97,34 @@ def test_each_message_says_whose_side_its_author_speaks_for(app, world, signed_i
     assert sides == ["Ministry", f"<bdi>{world.partner_a.name}</bdi>"]
 
 
+def test_a_direction_override_in_a_message_or_a_note_is_dropped(app, world, signed_in):
+    """ "Pay to account \u202e1234-5678\u202c" was kept, and shown as 8765-4321; a negotiation note lost
+    the override's closing character only. Arabic and its direction marks are kept as typed."""
+    from werkzeug.datastructures import FileStorage
+
+    from app.workflow import services as workflow
+    from tests import factories
+
+    agreement = world.agreement_a
+    body = "Pay to account \u202e1234-5678\u202c.\nالمبلغ\u200f 1000\u200e درهم \u2067x\u2069"
+    assert post(signed_in("partner"), agreement, body).status_code == 303
+    kept = "Pay to account 1234-5678.\nالمبلغ\u200f 1000\u200e درهم x"
+    assert db.session.scalar(select(DiscussionMessage.body)) == kept
+    assert "\u202e" not in signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+
+    officer = world.users["officer"]
+    negotiated = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Note", state="negotiation")
+    db.session.commit()
+    version = workflow.send_version(
+        negotiated,
+        by=officer,
+        upload=FileStorage(BytesIO(PDF), filename="v1.pdf"),
+        note="IBAN \u202e0001\u202c ok",
+        expected_version=negotiated.version,
+    )
+    assert version.note == "IBAN 0001 ok"
+
+
 def test_internal_thread_is_404_for_a_partner_through_page_and_api(app, world, signed_in, api):
     agreement = world.agreement_a
     officer, partner = signed_in("officer"), signed_in("partner")

@@ -82,8 +82,8 @@ SINGLE_LINE = {"title_fr", "title_ar", "title_en", "name_fr", "name_ar", "name_e
 def cleaned(value: str, name: str = "") -> str | None:
     """What the app must store for a text field: NUL bytes and other controls removed, outer whitespace
     and invisible format characters (zero-width, direction marks and overrides) trimmed; what is inside
-    kept as sent, except in a name or title: there each run of line breaks (tabs too) is one space and
-    direction embeddings, overrides and isolates are gone (marks stay)."""
+    kept as sent, without direction embeddings, overrides and isolates (marks stay), and in a name or
+    title each run of line breaks (tabs too) is one space."""
     import re
     import unicodedata
 
@@ -95,10 +95,11 @@ def cleaned(value: str, name: str = "") -> str | None:
         return text
 
     # Control characters no text needs (a bell, an escape, DEL, C1 codes) are dropped; tabs and lines kept.
-    text = trim(re.sub("[\x01-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]", "", value.replace("\x00", "")))
+    # Direction embeddings, overrides and isolates are dropped from every text, on one line or many.
+    text = re.sub("[\x01-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]", "", value.replace("\x00", ""))
+    text = trim(re.sub("[\u202a-\u202e\u2066-\u2069]", "", text))
     if name in SINGLE_LINE:
-        on_one_line = re.sub("[\t\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+", " ", text)
-        text = trim(re.sub("[\u202a-\u202e\u2066-\u2069]", "", on_one_line))
+        text = trim(re.sub("[\t\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+", " ", text))
     return text or None
 
 

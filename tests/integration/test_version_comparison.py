@@ -170,6 +170,15 @@ def test_long_texts_are_cut_and_marked(app, tmp_path):
     assert result.status == "truncated" and len(result.paragraphs) == 10
 
 
+def test_a_direction_override_in_a_version_is_dropped_and_arabic_keeps_its_marks(app, tmp_path):
+    """An override made the comparison page show "live" for "evil", or "1000" for "0001": where a
+    counterparty's change is checked, what is shown is what the text says."""
+    path = tmp_path / "spoof.docx"
+    path.write_bytes(docx_bytes([("p", "يدفع 0001\u202e درهم.\u202e evil \u202c \u2067x\u2069 \u200fRLM\u200e")]))
+    result = extraction.extract(path, extraction.DOCX)
+    assert result.paragraphs == [[0, "يدفع 0001 درهم. evil x \u200fRLM"]]
+
+
 def test_the_text_is_extracted_once_and_cached(app, world, signed_in, mou):
     officer = world.users["officer"]
     old, new = attach(mou, docx_bytes(V1), "a.docx", officer), attach(mou, docx_bytes(V2), "b.docx", officer)

@@ -26,6 +26,14 @@ def test_trimmed_drops_invisible_ends_and_keeps_what_is_inside():
     assert trimmed("Premier.\r\n\r\nSecond.\rTroisième.") == "Premier.\n\nSecond.\nTroisième."
 
 
+def test_a_text_of_many_lines_keeps_no_direction_override_but_keeps_its_marks():
+    """An override inside a message or a note turned what followed around as shown ("account
+    \u202e1234-5678" read 8765-4321); embeddings and isolates go too. The marks (RLM, LRM) stay."""
+    assert trimmed("Pay to account \u202e1234-5678\u202c.\nMerci") == "Pay to account 1234-5678.\nMerci"
+    assert trimmed("a\u202ab\u202bc\u202dd \u2066e\u2067f\u2068g\u2069") == "abcd efg"
+    assert trimmed("المبلغ\u200f 1000\u200e درهم\nسطر ثان") == "المبلغ\u200f 1000\u200e درهم\nسطر ثان"
+
+
 def test_trimmed_counts_the_blank_looking_characters_as_nothing():
     """Default-ignorable characters outside the format category, and the blank braille pattern, show as
     nothing: a title of them alone is empty."""
