@@ -108,7 +108,13 @@ class IndicatorSchema(Schema):
     target_scope = fields.String(metadata={"description": "term (sum of all periods) or period (each period)."})
     is_illustrative = fields.Boolean()
     achieved = Number()
-    percent = fields.Integer()
+    percent = fields.Integer(
+        metadata={
+            "description": "Share of the way from the baseline to the target covered by `achieved` "
+            "(0 at the baseline, 100 at the target, a target below the baseline being a reduction); "
+            "never below 0, at most 999."
+        }
+    )
     periods = fields.Integer()
     periods_met = fields.Integer()
     values = fields.List(fields.Dict(), metadata={"description": "[{due_on, value}] counted, in order."})
@@ -121,7 +127,12 @@ class IndicatorInputSchema(StrictSchema):
         required=True,
     )
     unit = Text(40, allow_none=True)
-    baseline = fields.Raw(metadata={"description": "A number, zero or more (default 0)."})
+    baseline = fields.Raw(
+        metadata={
+            "description": "A number, zero or more (default 0), other than the target: progress is measured "
+            "from it to the target (a target below it is a reduction)."
+        }
+    )
     target = fields.Raw(required=True, metadata={"description": "A number greater than zero."})
     target_scope = fields.String(required=True, validate=validate.OneOf(tuple(TARGET_SCOPES)))
 

@@ -52,7 +52,7 @@ def chart_svg(progress: list, *, rtl: bool = False, title: str = "") -> Markup:
         percent = format_percent(row.percent / 100)
         figures = f"{_number(row.achieved)} / {_number(indicator.target)}{unit} ({percent})"
         label = f"\u2068{indicator.name}\u2069 — {figures}"
-        met = " is-met" if row.achieved >= indicator.target else ""
+        met = " is-met" if row.is_met else ""
         parts.append(f'<text x="{x(0)}" y="{top + LABEL - 4}" text-anchor="{anchor}">{escape(label)}</text>')
         parts.append(
             f'<rect class="bar-target" x="{x(0, target_w)}" y="{top + LABEL}" width="{round(target_w, 1)}" '

@@ -20,7 +20,10 @@ class IndicatorForm(EditForm, Form):
     # Numbers are read by the service, which says clearly what is wrong with them.
     baseline = StringField(
         _l("Baseline"),
-        description=_l("The value before the agreement (zero or more)."),
+        description=_l(
+            "The value before the agreement (zero or more). Progress is measured from it to the target, "
+            "which is below it for a reduction."
+        ),
         validators=[Optional(), Length(max=40)],
     )
     target = StringField(_l("Target"), description=_l("Greater than zero."), validators=[Optional(), Length(max=40)])

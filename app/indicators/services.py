@@ -83,6 +83,10 @@ def _validated(data: IndicatorData) -> dict:
             errors.update(error.field_errors)
     if data.target_scope not in TARGET_SCOPES:
         errors["target_scope"] = [_("Choose for the whole term or per period.")]
+    if "target" in values and values.get("baseline") == values["target"]:
+        # Progress is measured from the baseline to the target (percent_reached): with both the same, there
+        # is no way to go. A target below the baseline is a reduction (fewer incidents, shorter delays).
+        errors["target"] = [_("The target must differ from the baseline: progress is measured from one to the other.")]
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
     return {
@@ -169,6 +173,30 @@ def record_values(submission, values: dict[int, Decimal]) -> None:
 # --- progress ------------------------------------------------------------------------------
 
 
+def target_reached(indicator: Indicator, value: Decimal) -> bool:
+    """Whether `value` reaches the indicator's target: at or above it, or at or below it for a reduction
+    (a target under the baseline: fewer incidents, shorter delays)."""
+    if indicator.target < indicator.baseline:
+        return value <= indicator.target
+    return value >= indicator.target
+
+
+def percent_reached(indicator: Indicator, achieved: Decimal) -> int:
+    """The share of the way from the baseline to the target covered by `achieved`, the one figure of
+    progress shown on the pages, the chart, the exports and in the API: from 200 to 300 people trained,
+    200 is 0 % and 250 is 50 %; from 500 incidents down to 300, 400 is 50 %. Rounded to the nearest (2 of
+    3 is 67 %), never 100 % before the target is reached (299 of 300 is 99 %), never below 0 (a value
+    that went the wrong way), capped at 999."""
+    baseline, target = indicator.baseline or Decimal(0), indicator.target or Decimal(0)
+    if target == baseline:  # refused when typed (_validated); an older indicator has no way to go
+        return 100 if achieved == target and target > 0 else 0
+    share = (achieved - baseline) * 100 / (target - baseline)
+    rounded = int(share.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if rounded >= 100 and not target_reached(indicator, achieved):
+        rounded = 99
+    return max(0, min(999, rounded))
+
+
 @dataclass
 class Progress:
     indicator: Indicator
@@ -180,14 +208,11 @@ class Progress:
 
     @property
     def percent(self) -> int:
-        """The share of the target reached, rounded to the nearest (2 of 3 is 67 %), but never 100 % before
-        the target is reached (299 of 300 is 99 %), capped at 999."""
-        target = self.indicator.target or Decimal(0)
-        if target <= 0:
-            return 0
-        share = self.achieved * 100 / target
-        rounded = int(share.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-        return min(999, 99 if rounded >= 100 and self.achieved < target else rounded)
+        return percent_reached(self.indicator, self.achieved)
+
+    @property
+    def is_met(self) -> bool:
+        return target_reached(self.indicator, self.achieved)
 
 
 def _counted_values(agreement_ids=None, user=None):
@@ -229,7 +254,7 @@ def _progress(indicators, rows) -> list[Progress]:
             achieved = sum((v for _d, v in values), Decimal(0))
         else:
             achieved = latest if latest is not None else Decimal(0)
-        met = sum(1 for _d, v in values if v >= indicator.target)
+        met = sum(1 for _d, v in values if target_reached(indicator, v))
         result.append(Progress(indicator, achieved, len(values), met, latest, values))
     return result
 

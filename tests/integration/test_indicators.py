@@ -110,6 +110,7 @@ def test_defining_an_indicator_through_the_page(app, world, signed_in, quarterly
         ({"baseline": "-1"}, "Enter a number of zero or more."),
         ({"name_ar": "", "name_fr": "", "name_en": ""}, "at least one language"),
         ({"target_scope": "forever"}, "Choose for the whole term or per period."),
+        ({"baseline": "400"}, "The target must differ from the baseline"),  # no way to go from one to the other
     ],
 )
 def test_bad_definitions_get_a_clear_message_and_store_nothing(app, world, signed_in, quarterly, fields, message):
@@ -209,6 +210,54 @@ def test_bad_values_store_nothing(app, world, signed_in, quarterly, value, messa
     assert message in page
     assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
     assert db.session.scalar(select(func.count()).select_from(IndicatorValue)) == 0
+
+
+@pytest.mark.parametrize(
+    "baseline, target, achieved, percent, met",
+    [
+        ("0", "400", "100", 25, False),
+        ("200", "300", "200", 0, False),  # from 200 to 300 people: 200 is no progress (it had been 67 %)
+        ("200", "300", "250", 50, False),
+        ("200", "300", "299.9", 99, False),  # never 100 % before the target
+        ("200", "300", "300", 100, True),
+        ("200", "300", "150", 0, False),  # the wrong way: not below 0
+        ("500", "300", "400", 50, False),  # a reduction: from 500 incidents down to 300
+        ("500", "300", "250", 125, True),
+        ("500", "300", "600", 0, False),
+    ],
+)
+def test_progress_is_measured_from_the_baseline_to_the_target(baseline, target, achieved, percent, met):
+    indicator = Indicator(baseline=Decimal(baseline), target=Decimal(target), target_scope="period")
+    row = services.Progress(indicator, Decimal(achieved), periods=1, periods_met=0, latest=Decimal(achieved))
+    assert (row.percent, row.is_met) == (percent, met)
+
+
+def test_a_baseline_above_the_target_is_a_reduction_shown_alike_everywhere(app, world, signed_in, quarterly):
+    """The page's table, its chart, the export and the API give one progress, from the baseline."""
+    deliverable, trained, models = quarterly
+    url = f"/agreements/{world.agreement_a.id}/deliverables/{deliverable.id}/indicators/new"
+    officer = signed_in("officer")
+    reduction = {"name_en": "Incidents", "name_fr": "Incidents", "name_ar": "", "unit": "", "target_scope": "period"}
+    assert officer.post(url, data={**reduction, "baseline": "500", "target": "300"}).status_code == 303
+    incidents = db.session.scalar(select(Indicator).where(Indicator.name_en == "Incidents"))
+    values = {f"indicator_{trained.id}": "100", f"indicator_{models.id}": "1", f"indicator_{incidents.id}": "400"}
+    assert hand_in(signed_in("partner"), deliverable.occurrences[0], values).status_code == 303
+    page = officer.get(f"/agreements/{world.agreement_a.id}").get_data(as_text=True)
+    assert "\u2068Incidents\u2069 — 400 / 300 (50%)" in page  # the chart
+    row = page.split(f'data-indicator="{incidents.id}"')[1].split("</tr>")[0]
+    assert '<span class="indicator-percent">50%</span>' in row  # the table
+    # From 1 model to 2 per period: 1 handed in is no progress yet.
+    models_row = page.split(f'data-indicator="{models.id}"')[1].split("</tr>")[0]
+    assert '<span class="indicator-percent">0%</span>' in models_row and "0 of 1 periods on target" in models_row
+    csv = signed_in("manager").get("/portfolio/indicators/export.csv").get_data(as_text=True)
+    assert [line for line in csv.splitlines() if "Incidents" in line][0].split(",")[8] == "50"
+    token = create_token(world.users["officer"], "t", by=None)[1]
+    db.session.commit()
+    listed = app.test_client().get(
+        f"/api/v1/agreements/{world.agreement_a.id}/indicators", headers={"Authorization": f"Bearer {token}"}
+    )
+    percents = {row["names"]["en"]: row["percent"] for row in listed.get_json()}
+    assert percents == {"People trained": 25, "Models released": 0, "Incidents": 50}
 
 
 def test_portfolio_page_and_exports(app, world, signed_in, quarterly):
