@@ -143,6 +143,8 @@ def discussion_threads(agreement, occurrence=None):
         )
     return {
         "threads": threads,
+        # The shared thread is one for every party: a partner is told when other organisations read it too.
+        "has_other_parties": sum(1 for party in agreement.parties if not party.organization.is_home) > 1,
         "limit_mb": services.upload_limit_mb(),
         "may_edit": lambda message: can_edit_message(current_user, message),
     }

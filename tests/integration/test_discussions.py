@@ -125,6 +125,31 @@ def test_a_direction_override_in_a_message_or_a_note_is_dropped(app, world, sign
     assert version.note == "IBAN 0001 ok"
 
 
+def test_a_partner_is_told_that_other_parties_read_the_shared_thread(app, world, signed_in):
+    """With two partner organisations, each reads the other's messages in the one shared thread: it had been
+    headed "Discussion with the ministry" for both, as if it were a channel of their own."""
+    from tests import factories
+
+    officer = world.users["officer"]
+    alone = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Seul")
+    together = factories.agreement(by=officer, partners=[world.partner_a, world.partner_b], title_fr="Ensemble")
+    for agreement in (alone, together):
+        factories.shown_to_partners(agreement)
+    db.session.commit()
+    partner = signed_in("partner")
+    heading = 'id="thread-shared-heading">'
+
+    def shared_heading(client, agreement):
+        return client.get(f"/agreements/{agreement.id}").get_data(as_text=True).split(heading)[1].split("<span")[0]
+
+    assert "Discussion with the ministry and the other parties" in shared_heading(partner, together)
+    assert "Discussion with the ministry and the other parties" in shared_heading(signed_in("partner_b"), together)
+    assert "other parties" not in shared_heading(partner, alone) and "Discussion with the ministry" in shared_heading(
+        partner, alone
+    )
+    assert "Discussion with the partners" in shared_heading(signed_in("officer"), together)
+
+
 def test_internal_thread_is_404_for_a_partner_through_page_and_api(app, world, signed_in, api):
     agreement = world.agreement_a
     officer, partner = signed_in("officer"), signed_in("partner")
