@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import account, navigate, sign_in, switch_language
+from tests.browser.conftest import account, choose, navigate, sign_in, switch_language
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
@@ -307,3 +307,67 @@ def test_a_manager_hands_a_late_approval_to_a_colleague_from_the_dashboard(
         navigate(page, row.locator("form button[type=submit]").click)
     finally:
         context.close()
+
+
+def test_a_long_file_name_and_a_budget_stay_on_a_phones_screen(
+    live_server, browser, page, artifacts, demo_accounts, tmp_path
+):
+    """A file's name of 200 characters without a space had made an agreement page 1,800 px wide on a phone;
+    a budget line's long label had pushed the amounts and the totals per currency off the budget card.
+    The portfolio's budget page gives the total of signed and in preparation in a column of its own."""
+
+    officer = account(demo_accounts, "officer")
+    sign_in(page, live_server, officer["email"], officer["password"])
+    page.goto(live_server + "/agreements/new")
+    page.select_option("select[name=type]", "mou")
+    page.fill("input[name=title_fr]", "Mémorandum au budget long (browser test)")
+    choose(page, "partners", "Mistral")
+    navigate(page, page.locator("form button[type=submit]").last.click)
+    reference = re.search(r"MTNRA-\d{4}-\d{3}", page.content()).group(0)
+    url = page.url
+    page.goto(url + "/budget/new")
+    page.fill("input[name=label]", "Infrastructure_cloud_souveraine_du_laboratoire_national_de_recherche")
+    page.fill("input[name=amount]", "9999999999.99")
+    navigate(page, page.locator("main form button[type=submit]").last.click)
+    attachment = tmp_path / ("rapport_" + "x" * 180 + ".pdf")
+    attachment.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n")
+    form = page.locator("#thread-shared form.discussion-form")
+    form.locator("textarea[name=body]").fill("Le rapport en pièce jointe (browser test)")
+    form.locator("input[type=file]").set_input_files(str(attachment))
+    navigate(page, form.locator("button[type=submit]").click)
+    assert page.locator("#thread-shared .discussion-message", has_text="rapport_xxx").count() == 1
+
+    context = browser.new_context(viewport=PHONE, is_mobile=True, locale="ar-MA")
+    phone = context.new_page()
+    try:
+        sign_in(phone, live_server, officer["email"], officer["password"])
+        phone.goto(url)
+        assert _fits(phone)[0] <= PHONE["width"] + 1, f"{reference} scrolls sideways: {_fits(phone)}"
+        language = phone.locator("select[name=language]").input_value()
+        phone.click(".navbar-toggler")
+        switch_language(phone, "ar")
+        phone.wait_for_function("document.documentElement.dir === 'rtl'")
+        assert _fits(phone)[0] <= PHONE["width"] + 1, f"{reference} scrolls sideways: {_fits(phone)}"
+        amounts = phone.locator("#budget [data-phone-amount]")
+        assert amounts.count() == 2  # the line's and the total's
+        for index in range(amounts.count()):
+            amounts.nth(index).scroll_into_view_if_needed()
+            box = amounts.nth(index).bounding_box()
+            assert box and box["width"] > 0 and 0 <= box["x"] and box["x"] + box["width"] <= PHONE["width"] + 1
+        expect(phone.locator("#budget")).to_contain_text("9,999,999,999.99")
+        phone.locator("#budget").screenshot(path=str(artifacts / "65-budget-card-ar-phone.png"))
+        phone.click(".navbar-toggler")
+        switch_language(phone, language)
+    finally:
+        context.close()
+
+    manager = account(demo_accounts, "manager")
+    sign_in(page, live_server, manager["email"], manager["password"])
+    page.goto(live_server + "/portfolio/budget")
+    headings = page.locator(".budget-totals thead th").all_inner_texts()
+    assert headings[-2:] == ["Total", "Budget lines"] and "In preparation" in headings
+    page.set_viewport_size(PHONE)
+    assert _fits(page)[0] <= PHONE["width"] + 1
+    expect(page.locator(".budget-totals thead th", has_text="Total")).to_be_visible()
+    page.screenshot(path=str(artifacts / "66-portfolio-budget-phone.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
