@@ -364,6 +364,8 @@ def test_a_long_file_name_and_a_budget_stay_on_a_phones_screen(
     manager = account(demo_accounts, "manager")
     sign_in(page, live_server, manager["email"], manager["password"])
     page.goto(live_server + "/portfolio/budget")
+    language = page.locator("select[name=language]").input_value()
+    switch_language(page, "en")  # (another test may have left the manager reading Arabic)
     headings = page.locator(".budget-totals thead th").all_inner_texts()
     assert headings[-2:] == ["Total", "Budget lines"] and "In preparation" in headings
     page.set_viewport_size(PHONE)
@@ -371,3 +373,4 @@ def test_a_long_file_name_and_a_budget_stay_on_a_phones_screen(
     expect(page.locator(".budget-totals thead th", has_text="Total")).to_be_visible()
     page.screenshot(path=str(artifacts / "66-portfolio-budget-phone.png"), full_page=True)
     page.set_viewport_size(DESKTOP)
+    switch_language(page, language)
