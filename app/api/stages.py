@@ -198,6 +198,17 @@ def withdraw_signature(agreement_id: int, signatory_id: int):
     return present_signatures(agreement)
 
 
+@blueprint.route("/agreements/<int:agreement_id>/signatories/<int:signatory_id>", methods=["DELETE"])
+@blueprint.response(200, ws.SignaturesSchema)
+@errors(blueprint, 403, 404, 409, 422)
+def remove_signatory(agreement_id: int, signatory_id: int):
+    """Strike out a signatory named in error, while they have not signed (a signed one is taken back first)."""
+    user = api_user()
+    agreement = get_agreement_or_404(agreement_id, user, need="act")
+    services.remove_signatory(agreement, signatory_id, by=user, expected_version=agreement.version)
+    return present_signatures(agreement)
+
+
 @blueprint.route("/agreements/<int:agreement_id>/signed-copy", methods=["POST"])
 @blueprint.arguments(ws.SignedCopyFormSchema, location="form", content_type="multipart/form-data")
 @blueprint.response(201, DocumentSchema)

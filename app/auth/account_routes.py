@@ -139,6 +139,24 @@ def enrol_two_factor():
     ), form_status(form)
 
 
+def _code_refused(code: str, back: str):
+    """A second-factor code typed in an open session (turning it off, new recovery codes), checked as
+    /sign-in/code checks it: the sign-in throttle first, and a wrong code counted as a failed sign-in (a
+    refusal's rollback had forgotten it). A session taken had guessed codes here without limit, into two-
+    factor turned off or a fresh set of recovery codes. The response when refused; None for a right code."""
+    address = request.remote_addr or ""
+    try:
+        services.check_throttle(current_user.email, address)
+    except services.SignInThrottled as throttled:
+        return refused(back, ValidationFailed(throttled_message(throttled)))
+    try:
+        mfa.check_code(current_user, code, address=address)
+    except ValidationFailed as error:
+        flash(error.message, "danger")
+        return redirect(back, 303)
+    return None
+
+
 @blueprint.route("/account/two-factor/off", methods=["POST"])
 @login_required
 def turn_off_two_factor():
@@ -158,7 +176,8 @@ def turn_off_two_factor():
             flash(wrong.message, "danger")
             return redirect(back, 303)
     return_here_if_refused(back)
-    mfa.check_code(current_user, form.code.data, address=request.remote_addr or "")
+    if (refusal := _code_refused(form.code.data, back)) is not None:
+        return refusal
     mfa.turn_off(current_user, by=current_user, reason="by_user")
     return done(back, _("Two-factor sign-in is off."))
 
@@ -171,18 +190,8 @@ def new_recovery_codes():
     form = CodeForm()
     if not form.validate_on_submit() or not current_user.has_totp:
         return refused(back, form_errors(form))
-    address = request.remote_addr or ""
-    try:
-        # The throttle of /sign-in/code: a session taken had guessed codes here without limit, into a fresh
-        # set of recovery codes (a lasting way round the second factor).
-        services.check_throttle(current_user.email, address)
-    except services.SignInThrottled as throttled:
-        return refused(back, ValidationFailed(throttled_message(throttled)))
-    try:
-        mfa.check_code(current_user, form.code.data, address=address)
-    except ValidationFailed as error:
-        flash(error.message, "danger")
-        return redirect(back, 303)
+    if (refusal := _code_refused(form.code.data, back)) is not None:
+        return refusal
     codes = mfa.new_recovery_codes(current_user)
     audit.record("mfa_recovery_codes_renewed", current_user, actor=current_user)
     return render_template("auth/recovery_codes.html", codes=codes, next_url=back)

@@ -173,10 +173,14 @@ def record_values(submission, values: dict[int, Decimal]) -> None:
 # --- progress ------------------------------------------------------------------------------
 
 
+def is_reduction(indicator: Indicator) -> bool:
+    """A target under the baseline: fewer incidents, shorter delays."""
+    return (indicator.target or Decimal(0)) < (indicator.baseline or Decimal(0))
+
+
 def target_reached(indicator: Indicator, value: Decimal) -> bool:
-    """Whether `value` reaches the indicator's target: at or above it, or at or below it for a reduction
-    (a target under the baseline: fewer incidents, shorter delays)."""
-    if indicator.target < indicator.baseline:
+    """Whether `value` reaches the indicator's target: at or above it, or at or below it for a reduction."""
+    if is_reduction(indicator):
         return value <= indicator.target
     return value >= indicator.target
 
@@ -207,12 +211,22 @@ class Progress:
     values: list = field(default_factory=list)  # (due_on, value) in order
 
     @property
+    def level(self) -> Decimal:
+        """Where the indicator stands, on the scale of its baseline and target: the latest value; for a
+        whole-term count, the baseline plus what the periods added (from 200 to 300 trained, 100 reported
+        is the target). A reduction is a level, never a sum: its latest value."""
+        if self.indicator.target_scope == "term" and not is_reduction(self.indicator):
+            return (self.indicator.baseline or Decimal(0)) + self.achieved
+        return self.latest if self.latest is not None else Decimal(0)
+
+    @property
     def percent(self) -> int:
-        return percent_reached(self.indicator, self.achieved)
+        # Nothing reported is no progress: a reduction read an absent value as 0, below its target (250 %).
+        return percent_reached(self.indicator, self.level) if self.periods else 0
 
     @property
     def is_met(self) -> bool:
-        return target_reached(self.indicator, self.achieved)
+        return bool(self.periods) and target_reached(self.indicator, self.level)
 
 
 def _counted_values(agreement_ids=None, user=None):
@@ -250,7 +264,7 @@ def _progress(indicators, rows) -> list[Progress]:
     for indicator in indicators:
         values = by_indicator.get(indicator.id, [])
         latest = values[-1][1] if values else None
-        if indicator.target_scope == "term":
+        if indicator.target_scope == "term" and not is_reduction(indicator):
             achieved = sum((v for _d, v in values), Decimal(0))
         else:
             achieved = latest if latest is not None else Decimal(0)

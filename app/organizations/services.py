@@ -53,15 +53,22 @@ def _is_country(code: str) -> bool:
 
 def _named_alike(key: str, name: str, organization: Organization | None) -> str | None:
     """The short name of another organisation with the same name in this language, or None: the same
-    partner entered twice splits its agreements between two records. Names are compared as the search
-    compares them (text.fold: case, accents, Arabic letter variants, spaces): "Societe Generale Maroc" is
-    "Société Générale Maroc". Organisations are a few thousand at most, and this runs on a save."""
+    partner entered twice splits its agreements between two records. Names are compared folded as the
+    search folds them (case, accents, Arabic letter variants), spaces and invisible characters aside:
+    "Societe Generale Maroc" is "Société Générale Maroc". Organisations are a few thousand at most, and
+    this runs on a save."""
     column = getattr(Organization, key)
     query = select(Organization.slug, column).where(column.is_not(None))
     if organization is not None and organization.id is not None:
         query = query.where(Organization.id != organization.id)
-    wanted = fold(name)
-    return next((slug for slug, other in db.session.execute(query) if fold(other) == wanted), None)
+    wanted = _compared(name)
+    return next((slug for slug, other in db.session.execute(query) if _compared(other) == wanted), None)
+
+
+def _compared(name: str) -> str:
+    """A name as two names are compared: folded, without spaces or invisible characters ("MistralAI", and
+    "Mistral AI" with a zero-width space, are "Mistral AI")."""
+    return "".join(ch for ch in fold(name) if not ch.isspace() and unicodedata.category(ch) != "Cf")
 
 
 def save_organization(organization: Organization | None, values: dict, *, by, seen: str | None = None) -> Organization:

@@ -263,8 +263,9 @@ class NoAliasLoader(yaml.SafeLoader):
             for key_node, _value in node.value:
                 key = self.construct_object(key_node, deep=True)
                 if isinstance(key, str | int | float | bool) or key is None:
-                    if key in seen:
-                        raise yaml.constructor.ConstructorError(None, None, self.duplicate(key), key_node.start_mark)
+                    if key in seen:  # named as written (`yes:` is read True)
+                        said = key_node.value if isinstance(key_node, yaml.ScalarNode) else key
+                        raise yaml.constructor.ConstructorError(None, None, self.duplicate(said), key_node.start_mark)
                     seen.add(key)
         return super().construct_mapping(node, deep=deep)
 

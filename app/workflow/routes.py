@@ -217,6 +217,18 @@ def withdraw_signature(agreement_id: int, signatory_id: int):
     return _done(agreement, _("Signature taken back: record it again with the right date."))
 
 
+@blueprint.route("/agreements/<int:agreement_id>/signatories/<int:signatory_id>/remove", methods=["POST"])
+@login_required
+@refusals_return_to(_page)
+def remove_signatory(agreement_id: int, signatory_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="act")
+    form = WithdrawSignatureForm()
+    if not form.validate_on_submit():
+        raise form_errors(form)
+    services.remove_signatory(agreement, signatory_id, by=current_user, expected_version=_version(form))
+    return _done(agreement, _("Signatory removed."))
+
+
 @blueprint.route("/agreements/<int:agreement_id>/signed-copy", methods=["POST"])
 @login_required
 @refusals_return_to(_page)

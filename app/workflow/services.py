@@ -395,6 +395,25 @@ def withdraw_signature(agreement, signatory_id: int, *, by, expected_version: in
     return signatory
 
 
+def remove_signatory(agreement, signatory_id: int, *, by, expected_version: int) -> None:
+    """Strike out a signatory named in error (the wrong person, the wrong party, or one named before
+    signatories said which partner they sign for) while they have not signed: otherwise the agreement
+    waited for their signature, and those after them for theirs. A signed one is taken back first."""
+    signatory = _signatory_to_change(agreement, signatory_id, by=by, expected_version=expected_version)
+    if signatory.signed_on is not None:
+        raise WorkflowError(_("This signature is recorded: take it back first, then remove the signatory."))
+    audit.record(
+        "signatory_removed",
+        agreement,
+        actor=by,
+        changes={"name": signatory.name, "side": signatory.side, "organization_id": signatory.organization_id},
+    )
+    agreement.signatories.remove(signatory)
+    db.session.delete(signatory)
+    agreement.updated_at = utcnow()
+    flush_or_conflict()
+
+
 def upload_signed_copy(agreement, upload, *, by, expected_version: int) -> AgreementDocument:
     """Store the scan of the signed agreement (the ministry side, during the signature stage)."""
     check_version(agreement, expected_version)

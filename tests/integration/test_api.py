@@ -329,6 +329,12 @@ WRITE_ROUTES = [
         None,
         only(MINISTRY_SIDE, ok=409, partner_b=404),
     ),
+    (
+        "DELETE",
+        P + "/agreements/{a}/signatories/999999",
+        None,
+        only(MINISTRY_SIDE, ok=409, partner_b=404),
+    ),
     ("POST", P + "/agreements/{a}/signed-copy", "multipart", only(MINISTRY_SIDE, ok=409, partner_b=404)),
     # A is not an amendment.
     (

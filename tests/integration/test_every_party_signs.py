@@ -274,3 +274,42 @@ def test_the_api_names_the_partner_and_lists_each_partys_signature(world, api):
     ]
     listed = officer.get(url).get_json()
     assert listed["parties"] == body["parties"]
+
+
+def test_a_signatory_named_in_error_is_removed_before_signing_on_the_page_and_by_the_api(world, signed_in, api):
+    """One named for no partner (before 0027) or for the wrong one had to sign before the agreement could
+    move on, and those after them waited: they are struck out while unsigned, and the trail says so."""
+    from app.core.audit import AuditEvent
+
+    agreement = in_signature(world, partners=[world.partner_a, world.partner_b])
+    ministry = name_and_sign(agreement, world, "ministry")
+    stray = Signatory(agreement_id=agreement.id, side="partner", position=2, name="Ancien")  # for no partner
+    db.session.add(stray)
+    db.session.commit()
+    officer = signed_in("officer")
+    page = officer.get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert f"/signatories/{stray.id}/remove" in page and f"/signatories/{ministry.id}/remove" not in page
+    signed_in("partner").post(
+        f"/agreements/{agreement.id}/signatories/{stray.id}/remove",
+        data={"version": agreement.version},
+        csrf_from=f"/agreements/{agreement.id}",
+    )
+    db.session.expire_all()
+    assert len(agreement.signatories) == 2  # a partner records no signature and strikes out no one
+    removed = officer.post(
+        f"/agreements/{agreement.id}/signatories/{stray.id}/remove",
+        data={"version": agreement.version},
+        csrf_from=f"/agreements/{agreement.id}",
+    )
+    assert removed.status_code == 303
+    db.session.expire_all()
+    assert [s.id for s in agreement.signatories] == [ministry.id]
+    assert db.session.scalar(select(func.count()).where(AuditEvent.action == "signatory_removed")) == 1
+    # A signed one is taken back first.
+    refused = api("officer").open(f"/api/v1/agreements/{agreement.id}/signatories/{ministry.id}", "DELETE")
+    assert refused.status_code == 409 and "take it back first" in refused.get_data(as_text=True)
+    wrong = name_and_sign(agreement, world, "partner", world.partner_a, name="Wrong")
+    services.withdraw_signature(agreement, wrong.id, by=world.users["officer"], expected_version=agreement.version)
+    db.session.commit()
+    gone = api("officer").open(f"/api/v1/agreements/{agreement.id}/signatories/{wrong.id}", "DELETE")
+    assert gone.status_code == 200 and [s["name"] for s in gone.get_json()["signatories"]] == ["ministry"]

@@ -2,7 +2,7 @@
 achieved vs target for the reviewer, progress (chart and table) on the agreement page, the summary,
 the portfolio page, exports and the API; bad numbers get a clear message and store nothing."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from io import BytesIO
 
@@ -356,3 +356,21 @@ def test_a_target_is_not_rounded_into_one_refused(app, world, quarterly, target)
     with pytest.raises(ValidationFailed, match="Please correct") as refused:
         services.add_indicator(deliverable, services.IndicatorData(**data(target=target)), by=world.users["officer"])
     assert refused.value.field_errors == {"target": ["At most 2 decimals."]}
+
+
+@pytest.mark.parametrize(
+    "baseline, target, reported, percent, met",
+    [
+        ("500", "300", [], 0, False),  # nothing reported: no progress (a reduction read 0 and said 250 %, met)
+        ("0", "400", [], 0, False),
+        ("500", "300", ["450", "450"], 25, False),  # a reduction over the term is a level: its latest value
+        ("500", "300", ["450", "280"], 110, True),
+        ("200", "300", ["60", "40"], 100, True),  # a count over the term adds to its baseline: 200 + 100
+        ("0", "400", ["100", "100"], 50, False),
+    ],
+)
+def test_progress_over_the_term_and_before_any_value(baseline, target, reported, percent, met):
+    indicator = Indicator(id=1, baseline=Decimal(baseline), target=Decimal(target), target_scope="term")
+    rows = [(1, date(2026, 3 * n + 3, 30), Decimal(value)) for n, value in enumerate(reported)]
+    (row,) = services._progress([indicator], rows)
+    assert (row.percent, row.is_met) == (percent, met)

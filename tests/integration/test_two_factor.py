@@ -292,6 +292,32 @@ def test_new_recovery_codes_cannot_be_had_by_guessing_codes_from_an_open_session
     )
 
 
+def test_two_factor_cannot_be_turned_off_by_guessing_codes_from_an_open_session(app, world, signed_in):
+    """With the password, "turn off" had checked codes without limit and recorded no failure: a taken
+    session guessed its way to two-factor off for good."""
+    person = world.users["manager"]
+    client = signed_in("manager")
+    secret, _codes = _enrol(client)
+    _later(person)
+    for n in range(1, 9):
+        client.post(
+            "/account/two-factor/off",
+            data={"password": factories.PASSWORD, "code": f"{n:06d}"},
+            csrf_from="/account/security",
+        )
+    failures = db.session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(LoginAttempt.email == person.email)
+    )
+    assert 5 <= failures <= 6  # counted, and the guesses past the limit were not even checked
+    client.post(
+        "/account/two-factor/off",
+        data={"password": factories.PASSWORD, "code": pyotp.TOTP(secret).now()},
+        csrf_from="/account/security",
+    )
+    db.session.expire_all()
+    assert person.has_totp
+
+
 def test_a_changed_password_ends_the_calendar_address_and_a_second_factor_begun(world, signed_in):
     from app.notifications.services import calendar_feed_of, create_calendar_feed
 
