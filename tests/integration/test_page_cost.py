@@ -70,10 +70,10 @@ def test_the_menu_is_drawn_once_per_key(signed_in, monkeypatch):
 def test_form_messages_follow_the_language_of_each_request(client):
     """WTForms' own messages come from a catalogue read once per language: each request still gets its own."""
     for language, message in (
-        ("fr", "Ce champ est requis."),
+        ("fr", "Ce champ est obligatoire."),
         ("en", "This field is required."),
         ("ar", "هذا الحقل مطلوب."),
-        ("fr", "Ce champ est requis."),
+        ("fr", "Ce champ est obligatoire."),
     ):
         client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
         page = client.get("/sign-in").get_data(as_text=True)
