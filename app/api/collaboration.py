@@ -7,8 +7,6 @@ POST /api/v1/deliverables/{id}/submissions takes a field `indicator_<id>` per in
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from flask import abort
 from marshmallow import Schema, fields, validate
 
@@ -105,9 +103,19 @@ class IndicatorSchema(Schema):
     unit = fields.String(allow_none=True)
     baseline = Number()
     target = Number()
-    target_scope = fields.String(metadata={"description": "term (sum of all periods) or period (each period)."})
+    target_scope = fields.String(
+        metadata={"description": "term (the periods' values add up over the term) or period (each period)."}
+    )
     is_illustrative = fields.Boolean()
-    achieved = Number()
+    achieved = fields.Decimal(
+        as_string=True,
+        metadata={
+            **DECIMAL_STRING,
+            "description": "Where the indicator stands: the latest period's value; for a term count, the baseline "
+            "plus the periods' values (a reduction, target below baseline, is its latest value). "
+            + DECIMAL_STRING.get("description", ""),
+        },
+    )
     percent = fields.Integer(
         metadata={
             "description": "Share of the way from the baseline to the target covered by `achieved` "
@@ -302,7 +310,8 @@ def add_indicator(payload, agreement_id: int, deliverable_id: int):
         ),
         by=api_user(),
     )
-    return _present_progress(indicators.Progress(indicator, achieved=Decimal(0), periods=0, periods_met=0, latest=None))
+    (progress,) = indicators.progress_of([indicator], [])
+    return _present_progress(progress)
 
 
 @blueprint.route("/deliverables/<int:occurrence_id>/indicator-values", methods=["GET"])

@@ -41,16 +41,16 @@ def chart_svg(progress: list, *, rtl: bool = False, title: str = "") -> Markup:
     anchor = "start"  # with direction="rtl", start is the right edge
     for index, row in enumerate(progress):
         indicator = row.indicator
-        scale = max(indicator.target, row.level, indicator.baseline, Decimal(1))
+        scale = max(indicator.target, row.achieved, indicator.baseline, Decimal(1))
         top = PAD + index * ROW
         target_w = float(indicator.target / scale) * inner
-        achieved_w = float(row.level / scale) * inner
+        achieved_w = float(row.achieved / scale) * inner
         baseline_x = x(float(indicator.baseline / scale) * inner)
         unit = f" {indicator.unit}" if indicator.unit else ""
         # The name isolated (FSI … PDI): an Arabic name in a French or English label came out in a garbled
         # order; the percentage as the page's language writes it ("30%", "30 %").
         percent = format_percent(row.percent / 100)
-        figures = f"{_number(row.level)} / {_number(indicator.target)}{unit} ({percent})"
+        figures = f"{_number(row.achieved)} / {_number(indicator.target)}{unit} ({percent})"
         label = f"\u2068{indicator.name}\u2069 — {figures}"
         met = " is-met" if row.is_met else ""
         parts.append(f'<text x="{x(0)}" y="{top + LABEL - 4}" text-anchor="{anchor}">{escape(label)}</text>')

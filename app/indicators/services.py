@@ -204,29 +204,24 @@ def percent_reached(indicator: Indicator, achieved: Decimal) -> int:
 @dataclass
 class Progress:
     indicator: Indicator
-    achieved: Decimal  # the term's sum, or the latest period's value
+    # Where the indicator stands, on the scale of its baseline and target (one figure for the table, the
+    # chart, the exports and the API): the latest period's value; for a whole-term count, the baseline plus
+    # what the periods added (from 200 to 300 trained, 100 reported reaches it). A reduction is a level,
+    # never a sum: its latest value.
+    achieved: Decimal
     periods: int  # periods reported
     periods_met: int  # periods whose value reached the per-period target
     latest: Decimal | None
     values: list = field(default_factory=list)  # (due_on, value) in order
 
     @property
-    def level(self) -> Decimal:
-        """Where the indicator stands, on the scale of its baseline and target: the latest value; for a
-        whole-term count, the baseline plus what the periods added (from 200 to 300 trained, 100 reported
-        is the target). A reduction is a level, never a sum: its latest value."""
-        if self.indicator.target_scope == "term" and not is_reduction(self.indicator):
-            return (self.indicator.baseline or Decimal(0)) + self.achieved
-        return self.latest if self.latest is not None else Decimal(0)
-
-    @property
     def percent(self) -> int:
         # Nothing reported is no progress: a reduction read an absent value as 0, below its target (250 %).
-        return percent_reached(self.indicator, self.level) if self.periods else 0
+        return percent_reached(self.indicator, self.achieved) if self.periods else 0
 
     @property
     def is_met(self) -> bool:
-        return bool(self.periods) and target_reached(self.indicator, self.level)
+        return bool(self.periods) and target_reached(self.indicator, self.achieved)
 
 
 def _counted_values(agreement_ids=None, user=None):
@@ -256,7 +251,8 @@ def _counted_values(agreement_ids=None, user=None):
     return db.session.execute(query).all()
 
 
-def _progress(indicators, rows) -> list[Progress]:
+def progress_of(indicators, rows) -> list[Progress]:
+    """Each indicator's progress from its counted values (`rows`: indicator id, due date, value, in order)."""
     by_indicator: dict[int, list] = {}
     for indicator_id, due_on, value in rows:
         by_indicator.setdefault(indicator_id, []).append((due_on, value))
@@ -265,7 +261,7 @@ def _progress(indicators, rows) -> list[Progress]:
         values = by_indicator.get(indicator.id, [])
         latest = values[-1][1] if values else None
         if indicator.target_scope == "term" and not is_reduction(indicator):
-            achieved = sum((v for _d, v in values), Decimal(0))
+            achieved = (indicator.baseline or Decimal(0)) + sum((v for _d, v in values), Decimal(0))
         else:
             achieved = latest if latest is not None else Decimal(0)
         met = sum(1 for _d, v in values if target_reached(indicator, v))
@@ -288,7 +284,7 @@ def progress_for_agreement(agreement, reader) -> list[Progress]:
     ).all()
     if not indicators:
         return []
-    return _progress(indicators, _counted_values([agreement.id]))
+    return progress_of(indicators, _counted_values([agreement.id]))
 
 
 def portfolio_progress(user) -> list[Progress]:
@@ -308,7 +304,7 @@ def portfolio_progress(user) -> list[Progress]:
     ).all()
     if not indicators:
         return []
-    return _progress(indicators, _counted_values(user=user))
+    return progress_of(indicators, _counted_values(user=user))
 
 
 def submission_values(submission) -> list[tuple[Indicator, Decimal]]:

@@ -103,6 +103,23 @@ def follow_parent(parent, transition_name: str, definition, *, by, comment, deci
         )
 
 
+def close_rounds_under_ended(parent) -> None:
+    """A parent that has ended leaves its children and amendments nothing to approve: they may only be
+    cancelled or closed (engine._under_ended_parent). Their open approval rounds close, so no approver is
+    reminded, escalated or shown them as waiting or late, and the page no longer counts approvals needed."""
+    from app.core.models import utcnow
+
+    if not has_ended(parent):
+        return
+    for child in parent.children:
+        definition = definition_for(child)
+        for round_ in child.approval_rounds:
+            transition = definition.transition(round_.transition)
+            target = definition.states.get(transition.target) if transition is not None else None
+            if round_.status == "open" and (target is None or target.kind != "final"):
+                round_.status, round_.closed_at = "cancelled", utcnow()
+
+
 def _suspended_with(child, parent) -> bool:
     """Whether the child's current suspension came from this parent's."""
     last = db.session.scalar(

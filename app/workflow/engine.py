@@ -845,9 +845,10 @@ def _move(
             **({"with_parent": with_parent} if with_parent else {}),
         },
     )
-    from app.workflow.children import follow_parent
+    from app.workflow.children import close_rounds_under_ended, follow_parent
 
     follow_parent(agreement, transition_name, definition, by=by, comment=comment, decisions=child_decisions, move=_move)
+    close_rounds_under_ended(agreement)
     agreement_moved.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]  # a LocalProxy, which Flask types as the app
         agreement=agreement,

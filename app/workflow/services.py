@@ -361,16 +361,7 @@ def record_signature(
         )
         raise ValidationFailed(message, {"signed_on": [message]})
     signatory.signed_on, signatory.recorded_by_id, signatory.recorded_at = signed_on, by.id, utcnow()
-    derived = {}
-    if all(s.signed_on for s in agreement.signatories):
-        # The agreement is signed on the day its last signatory signed (written in the trail too).
-        previous = agreement.signed_on
-        agreement.signed_on = max(s.signed_on for s in agreement.signatories)
-        if agreement.signed_on != previous:
-            derived = {
-                "before": {"signed_on": previous.isoformat() if previous else None},
-                "after": {"signed_on": agreement.signed_on.isoformat()},
-            }
+    derived = _dated_by_signatures(agreement)
     agreement.updated_at = utcnow()
     audit.record(
         "signature_recorded",
@@ -395,6 +386,21 @@ def withdraw_signature(agreement, signatory_id: int, *, by, expected_version: in
     return signatory
 
 
+def _dated_by_signatures(agreement) -> dict:
+    """Once every signatory has signed, the agreement is signed on the day its last signatory signed; the
+    change, for the trail (empty when none)."""
+    if not agreement.signatories or not all(s.signed_on for s in agreement.signatories):
+        return {}
+    previous = agreement.signed_on
+    agreement.signed_on = max(s.signed_on for s in agreement.signatories)
+    if agreement.signed_on == previous:
+        return {}
+    return {
+        "before": {"signed_on": previous.isoformat() if previous else None},
+        "after": {"signed_on": agreement.signed_on.isoformat()},
+    }
+
+
 def remove_signatory(agreement, signatory_id: int, *, by, expected_version: int) -> None:
     """Strike out a signatory named in error (the wrong person, the wrong party, or one named before
     signatories said which partner they sign for) while they have not signed: otherwise the agreement
@@ -402,14 +408,21 @@ def remove_signatory(agreement, signatory_id: int, *, by, expected_version: int)
     signatory = _signatory_to_change(agreement, signatory_id, by=by, expected_version=expected_version)
     if signatory.signed_on is not None:
         raise WorkflowError(_("This signature is recorded: take it back first, then remove the signatory."))
+    agreement.signatories.remove(signatory)
+    db.session.delete(signatory)
+    # The one struck out may have been the last unsigned: those left date the agreement, as a signature does.
+    derived = _dated_by_signatures(agreement)
     audit.record(
         "signatory_removed",
         agreement,
         actor=by,
-        changes={"name": signatory.name, "side": signatory.side, "organization_id": signatory.organization_id},
+        changes={
+            "name": signatory.name,
+            "side": signatory.side,
+            "organization_id": signatory.organization_id,
+            **derived,
+        },
     )
-    agreement.signatories.remove(signatory)
-    db.session.delete(signatory)
     agreement.updated_at = utcnow()
     flush_or_conflict()
 

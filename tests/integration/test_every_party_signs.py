@@ -313,3 +313,35 @@ def test_a_signatory_named_in_error_is_removed_before_signing_on_the_page_and_by
     db.session.commit()
     gone = api("officer").open(f"/api/v1/agreements/{agreement.id}/signatories/{wrong.id}", "DELETE")
     assert gone.status_code == 200 and [s["name"] for s in gone.get_json()["signatories"]] == ["ministry"]
+
+
+def test_removing_the_last_unsigned_signatory_dates_the_agreement_as_its_last_signature_did(world):
+    """Every party had signed but the agreement had no signature date, and "signed" was refused for it."""
+    officer = world.users["officer"]
+    agreement = in_signature(world, partners=[world.partner_a])
+    named = [
+        services.add_signatory(
+            agreement,
+            by=officer,
+            side=side,
+            organization_id=organization,
+            name=name,
+            title=None,
+            expected_version=agreement.version,
+        )
+        for side, organization, name in (
+            ("ministry", None, "Ministre"),
+            ("partner", world.partner_a.id, "Partenaire"),
+            ("ministry", None, "En trop"),
+        )
+    ]
+    for signatory in named[:2]:
+        services.record_signature(
+            agreement, signatory.id, by=officer, signed_on=SIGNED_ON, expected_version=agreement.version
+        )
+    db.session.commit()
+    assert agreement.signed_on is None  # "En trop" has not signed
+    services.remove_signatory(agreement, named[2].id, by=officer, expected_version=agreement.version)
+    db.session.commit()
+    assert agreement.signed_on == SIGNED_ON
+    assert rules.GUARDS["all_signatories_signed"](agreement) is None

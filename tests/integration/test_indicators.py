@@ -372,5 +372,5 @@ def test_a_target_is_not_rounded_into_one_refused(app, world, quarterly, target)
 def test_progress_over_the_term_and_before_any_value(baseline, target, reported, percent, met):
     indicator = Indicator(id=1, baseline=Decimal(baseline), target=Decimal(target), target_scope="term")
     rows = [(1, date(2026, 3 * n + 3, 30), Decimal(value)) for n, value in enumerate(reported)]
-    (row,) = services._progress([indicator], rows)
+    (row,) = services.progress_of([indicator], rows)
     assert (row.percent, row.is_met) == (percent, met)

@@ -459,3 +459,24 @@ def test_under_an_ended_parent_only_the_ways_out_are_offered_and_no_approval_wai
     assert inbox_for(legal, clock.today()).items == []
     officer_moves = {o.name: o for o in engine.actions_for(amendment, world.users["officer"])}
     assert all(not o.is_allowed for name, o in officer_moves.items() if name != "cancel")
+
+
+def test_an_approval_under_a_parent_that_ends_closes_and_stops_reminding(world, parent):
+    """Offered nowhere and waiting in no inbox, the round had still been reminded, escalated, listed as
+    late on the dashboard and counted "1 more approval needed" on the page."""
+    from datetime import timedelta
+
+    from app.core import clock
+    from app.notifications.reminders.base import People
+    from app.notifications.reminders.rules import approval_candidates
+
+    amendment = new_amendment(world, parent, {"title_en": "Renamed"})
+    take(amendment, "submit_for_review", world.users["officer"])
+    (round_,) = amendment.approval_rounds
+    much_later = clock.today() + timedelta(days=60)
+    assert approval_candidates(much_later, People())  # late, reminded
+    take(parent, "close", world.users["officer"], comment="Tout est remis")
+    assert parent.state == "closed" and round_.status == "cancelled"
+    assert approval_candidates(much_later, People()) == []
+    take(amendment, "cancel", world.users["officer"], comment="Sans objet.")
+    assert amendment.state == "cancelled"
