@@ -200,6 +200,10 @@ def _notify_mentioned(message, agreement, occurrence, people, by) -> None:
     if not people:
         return
     params = {**agreement_params(agreement), "by": by.full_name, "excerpt": " ".join(message.body.split())[:280]}
+    if by.organization is not None:
+        # The name a person gives themselves is theirs to choose: their organisation says whose side they speak
+        # for, in the mail and the bell as in the thread.
+        params["by_organization"] = texts(by.organization, "name")
     if occurrence is not None:
         params["deliverable"] = texts(occurrence.deliverable, "title")
     link = thread_path(agreement, occurrence, message.audience) + f"#message-{message.id}"

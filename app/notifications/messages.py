@@ -227,6 +227,13 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
     if kind == "deliverable_waived":
         return _("Waived: %(item)s (%(ref)s)", item=item, ref=ref)
     if kind == "discussion_mention":
+        if params.get("by_organization"):
+            return _(
+                "%(name)s (%(organization)s) mentioned you about %(ref)s",
+                name=isolate(params.get("by", ""), language),
+                organization=isolate(pick(params["by_organization"], language), language),
+                ref=ref,
+            )
         return _("%(name)s mentioned you about %(ref)s", name=isolate(params.get("by", "")), ref=ref)
     if kind == "weekly_digest":
         return _("Sharaka weekly digest — week of %(date)s", date=_date(params.get("week_of")))

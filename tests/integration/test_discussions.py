@@ -408,3 +408,19 @@ def test_a_thread_costs_the_same_queries_with_few_or_many_messages(app, world, s
     with counting_queries() as many:
         assert client.get(url).status_code == 200
     assert len(many) == len(few), "\n\n".join(s[:200] for s in many)
+
+
+def test_a_mention_says_whose_side_its_author_speaks_for(app, world, signed_in, api):
+    """A partner renamed after a ministry official passed as them in the mention's mail and bell (the
+    thread showed their organisation): the mail says it too."""
+    officer, partner = world.users["officer"], world.users["partner"]
+    partner.full_name = world.users["manager"].full_name
+    db.session.commit()
+    posted = api("partner").post(
+        f"/api/v1{thread_url(world.agreement_a)}",
+        data={"body": f"@{officer.email} merci de valider"},
+        content_type="multipart/form-data",
+    )
+    assert posted.status_code == 201
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient_id == officer.id))
+    assert world.partner_a.name in mail.subject and partner.full_name in mail.subject
