@@ -747,7 +747,8 @@ def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) 
             # Each approver role or named person fills one place: more places can never be filled.
             problems.append(
                 f"{step_where}: quorum {quorum} is more than its {slots} approver roles and people "
-                f"({', '.join((*roles, *users))}): lower the quorum or add approvers"
+                f"({', '.join((*roles, *users))}): lower the quorum or add approvers "
+                "(a role listed twice takes two of its holders)"
             )
         if mode == "sequential" and quorum < slots:
             problems.append(f"{step_where}: a sequential step needs every approver in turn (quorum {slots})")

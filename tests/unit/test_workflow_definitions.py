@@ -90,7 +90,8 @@ def _mutate(change):
         # Two approver roles can never give five approvals.
         (
             lambda b: b["transitions"][1]["approval"]["steps"][0].update({"quorum": 5}),
-            "quorum 5 is more than its 2 approver roles and people (legal, manager): lower the quorum or add approvers",
+            "quorum 5 is more than its 2 approver roles and people (legal, manager): lower the quorum or add approvers "
+            "(a role listed twice takes two of its holders)",
         ),
         (lambda b: b["transitions"][1]["approval"].update({"reject_to": "purgatory"}), "reject_to names unknown state"),
         (
