@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.core import clock
 from app.core.db import log_failure, unit_of_work
-from app.core.permissions import ROLE_NAMES, is_partner_role
+from app.core.permissions import ROLE_NAMES
 from app.extensions import db
 
 users_cli = AppGroup("users", help="Manage user accounts.")
@@ -378,8 +378,6 @@ def create_user_command(email, full_name, role, organization_slug, language, pas
         organization = db.session.scalar(select(Organization).where(Organization.slug == organization_slug))
         if organization is None:
             raise click.ClickException(f"no organisation with short name {organization_slug!r}")
-    elif not is_partner_role(role):
-        organization = db.session.scalar(select(Organization).where(Organization.is_home.is_(True)))
     account = dict(email=email, full_name=full_name, role=role, organization=organization, language=language)
     try:
         # The operator's terminal reads English, as the command's own words do (not the install's language).

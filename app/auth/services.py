@@ -238,8 +238,11 @@ def create_user(
     is_active: bool = True,
     is_org_admin: bool = False,
 ) -> User:
-    """Create an account after checking the role/organisation rules."""
+    """Create an account after checking the role/organisation rules. Ministry staff given no organisation
+    (the admin's form offers "—", the CLI's --organization is optional) join the ministry's own."""
     email = normalize_email(email)
+    if organization is None and is_ministry_role(role):
+        organization = db.session.scalar(select(Organization).where(Organization.is_home.is_(True)))
     language = language or current_app.config["BABEL_DEFAULT_LOCALE"]
     check_new_account(
         email=email,

@@ -1432,3 +1432,22 @@ def test_an_organisation_named_like_another_but_for_accents_spaces_or_unicode_fo
     for name in (*variants, "SociétéGénérale Maroc", "Société\u200bGénérale Maroc"):
         refused = officer.post("/organizations/new", data={**base, "name_fr": name})
         assert refused.status_code == 422 and "already has this name" in refused.get_data(as_text=True), name
+
+
+def test_ministry_staff_made_on_the_admin_form_without_an_organisation_join_the_ministry(world, signed_in):
+    """The form offers "—" and staff were made with no organisation, where the CLI put them in the ministry."""
+    from app.auth.models import User
+
+    form = {
+        "email": "new.legal@sharaka.example",
+        "full_name": "Nouvelle Juriste",
+        "role": "legal",
+        "organization_id": "",
+        "language": "fr",
+        "is_active": "y",
+        "password": "a long enough password",
+    }
+    made = signed_in("admin").post("/admin/users/new", data=form)
+    assert made.status_code in (302, 303), made.get_data(as_text=True)[:300]
+    user = db.session.scalar(select(User).where(User.email == "new.legal@sharaka.example"))
+    assert user.organization_id == world.ministry.id
