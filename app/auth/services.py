@@ -324,6 +324,10 @@ def update_user(
     if user.id == by.id and (not is_admin_role(role) or not is_active):
         message = _("You cannot remove your own administrator role or deactivate yourself.")
         raise ValidationFailed(message, {"role": [message]})
+    if user.id == by.id and new_password:
+        # Here it asked no current password (a session left open sufficed) and signed the admin out.
+        message = _("Change your own password on your account's page: it asks for the current one.")
+        raise ValidationFailed(message, {"password": [message]})
     full_name = _full_name(full_name)
     before = _user_snapshot(user)
     moved = user.role != role or user.organization_id != (organization.id if organization else None)

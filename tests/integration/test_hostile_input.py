@@ -1451,3 +1451,21 @@ def test_ministry_staff_made_on_the_admin_form_without_an_organisation_join_the_
     assert made.status_code in (302, 303), made.get_data(as_text=True)[:300]
     user = db.session.scalar(select(User).where(User.email == "new.legal@sharaka.example"))
     assert user.organization_id == world.ministry.id
+
+
+def test_an_admin_changes_their_own_password_on_their_account_page_not_the_admin_form(world, signed_in):
+    """The admin form asked no current password (an open session sufficed) and signed the admin out."""
+    admin = world.users["admin"]
+    form = {
+        **ROUTES["user-edit"].valid(world),
+        "email": admin.email,
+        "full_name": admin.full_name,
+        "role": "admin",
+        "organization_id": str(world.ministry.id),
+        "is_active": "y",
+        "password": "another long enough password",
+    }
+    client = signed_in("admin")
+    refused = client.post(f"/admin/users/{admin.id}/edit", data=form)
+    assert refused.status_code == 422 and "on your account" in refused.get_data(as_text=True)
+    assert client.get("/admin/users").status_code == 200  # still signed in
