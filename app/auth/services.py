@@ -8,12 +8,12 @@ import unicodedata
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.api.tokens import revoke_all_tokens
 from app.auth import directory, mfa, passwords, sessions
 from app.auth.leavers import check_owner_may_change, cut_off
-from app.auth.models import LoginAttempt, User, normalize_email
+from app.auth.models import Invitation, LoginAttempt, User, normalize_email
 from app.core import audit
 from app.core.db import keep_even_if_refused
 from app.core.errors import ConcurrentChange, ValidationFailed
@@ -265,6 +265,14 @@ def create_user(
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
+    # An invitation still waiting for this address is spent: its link could only say the account exists,
+    # and /team listed it as pending.
+    db.session.execute(
+        update(Invitation)
+        .where(func.lower(Invitation.email) == email, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     audit.record("created", user, actor=by, changes={"after": _user_snapshot(user)})
     return user
 

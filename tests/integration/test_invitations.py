@@ -243,3 +243,28 @@ def test_past_the_drop_downs_limit_an_admin_finds_the_organisation_by_typing(app
         data={"email": "nowhere@example.org", "role": "partner", "language": "en", "organization_id": "99999"},
     )
     assert response.status_code == 422 and _count(Invitation) == before
+
+
+def test_an_account_made_for_an_invited_address_spends_the_invitation(app, world, signed_in):
+    """The admin made the account by hand: the invitation stayed "pending" on /team, and its link said only
+    that the account exists."""
+    admin = signed_in("admin")
+    assert _invite(admin, "both.ways@example.org", organization=world.partner_a).status_code == 303
+    link = _link("both.ways@example.org")
+    made = admin.post(
+        "/admin/users/new",
+        data={
+            "email": "Both.Ways@example.org",
+            "full_name": "Both Ways",
+            "role": "partner",
+            "organization_id": str(world.partner_a.id),
+            "language": "en",
+            "is_active": "y",
+            "password": PASSWORD,
+        },
+    )
+    assert made.status_code in (302, 303), made.get_data(as_text=True)[:300]
+    invitation = db.session.scalars(select(Invitation).where(Invitation.email == "both.ways@example.org")).one()
+    db.session.refresh(invitation)
+    assert invitation.status == "revoked"
+    assert SignedInClient(app, None).get(link).status_code == 410
