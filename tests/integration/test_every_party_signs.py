@@ -345,3 +345,26 @@ def test_removing_the_last_unsigned_signatory_dates_the_agreement_as_its_last_si
     db.session.commit()
     assert agreement.signed_on == SIGNED_ON
     assert rules.GUARDS["all_signatories_signed"](agreement) is None
+
+
+def test_a_partners_portal_says_which_party_sent_the_version_it_must_answer(world, signed_in):
+    """In a negotiation of several partners, UNDP's portal said "The ministry sent version 2" when Mistral
+    AI had sent it."""
+    from werkzeug.datastructures import FileStorage
+
+    agreement = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_a, world.partner_b], state="negotiation", title_fr="A trois"
+    )
+    engine.settle_state(agreement)
+    db.session.commit()
+    for sender in ("officer", "partner"):
+        services.send_version(
+            agreement,
+            by=world.users[sender],
+            upload=FileStorage(BytesIO(b"%PDF-1.4\n%" + sender.encode() + b"\n%%EOF\n"), filename="v.pdf"),
+            note=None,
+            expected_version=agreement.version,
+        )
+        db.session.commit()
+    portal = signed_in("partner_b").get("/portal").get_data(as_text=True)
+    assert f"{world.partner_a.name} sent version 2" in portal and "The ministry sent version" not in portal

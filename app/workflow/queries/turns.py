@@ -102,6 +102,9 @@ def ministry_turn_clause(negotiation_round):
 def drafts_waiting_on_partner(user) -> list[tuple[Agreement, object]]:
     """(agreement, its latest version of the text) for each negotiation the reader's organisation must
     answer now (the partner portal): the same rule as the inbox's."""
+    from sqlalchemy.orm import joinedload
+
+    from app.auth.models import User
     from app.core.permissions import visible_agreements_clause
     from app.workflow.models import NegotiationRound
 
@@ -125,5 +128,7 @@ def drafts_waiting_on_partner(user) -> list[tuple[Agreement, object]]:
                 partner_turn_clause(user.organization_id, NegotiationRound),
             )
             .order_by(NegotiationRound.sent_at)
+            # Who sent it (another partner party, in a negotiation of several), read in the same statement.
+            .options(joinedload(NegotiationRound.sent_by).joinedload(User.organization))
         )
     )
