@@ -424,3 +424,17 @@ def test_a_mention_says_whose_side_its_author_speaks_for(app, world, signed_in, 
     assert posted.status_code == 201
     mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient_id == officer.id))
     assert world.partner_a.name in mail.subject and partner.full_name in mail.subject
+
+
+def test_before_the_partners_see_an_agreement_its_shared_thread_says_they_will_read_it(world, signed_in):
+    """On a draft, a "2 MDH floor" written in the partners' thread reached them at the end of the review, and
+    nothing had said so."""
+    from tests import factories
+
+    draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Brouillon")
+    draft.shared_at = None
+    db.session.commit()
+    page = signed_in("officer").get(f"/agreements/{draft.id}").get_data(as_text=True)
+    assert "data-not-shared-yet" in page
+    shared = signed_in("officer").get(f"/agreements/{world.agreement_a.id}").get_data(as_text=True)
+    assert "data-not-shared-yet" not in shared
