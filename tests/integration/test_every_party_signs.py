@@ -368,3 +368,12 @@ def test_a_partners_portal_says_which_party_sent_the_version_it_must_answer(worl
         db.session.commit()
     portal = signed_in("partner_b").get("/portal").get_data(as_text=True)
     assert f"{world.partner_a.name} sent version 2" in portal and "The ministry sent version" not in portal
+
+
+def test_the_history_says_who_signed_and_when(world, signed_in):
+    """"Signature recorded" alone told an auditor nothing: the entry names the signatory and the date."""
+    agreement = in_signature(world, partners=[world.partner_a])
+    name_and_sign(agreement, world, "ministry", name="Amal Exemple")
+    page = signed_in("auditor").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    about = [part.split("</p>")[0] for part in page.split("data-history-about>")[1:]]
+    assert any("Amal Exemple" in line and "Signed on" in line and "2026" in line for line in about), about
