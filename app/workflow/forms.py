@@ -38,6 +38,7 @@ class ActionForm(Form):
         validate_choice=True,
     )
     deliverable_first_due_on = DateField(_l("First due date"), validators=[Optional()])
+    deliverable_responsible = HiddenField()  # a partner party's id: who hands it in (asked when several)
     decision = HiddenField()
     version = HiddenField(validators=[DataRequired()])
 

@@ -76,6 +76,7 @@ def take_action(agreement_id: int, name: str):
         for key, value in request.form.items()
         if key.startswith("child_") and key[6:].isdecimal() and len(key) < 20
     }
+    planned_by = _activation_deliverable_party(agreement, form)  # asked before the move is taken
     engine.act(
         agreement,
         name[:60],
@@ -92,7 +93,7 @@ def take_action(agreement_id: int, name: str):
         child_decisions=child_decisions,
     )
     if form.deliverable_title.data and transition is not None and "plan_default_deliverables" in transition.effects:
-        _plan_from_activation(agreement, form)
+        _plan_from_activation(agreement, form, planned_by)
     return _done(agreement, _moved_message(agreement, definition, transition, decision, state_before))
 
 
@@ -306,17 +307,34 @@ def _prefill_amendment(form, agreement) -> None:
         form.budget.append_entry(line)
 
 
-def _plan_from_activation(agreement, form) -> None:
-    """The deliverable typed into the activation form, planned in the same transaction."""
+def _activation_deliverable_party(agreement, form) -> int | None:
+    """The partner party that hands in the deliverable typed into the activation form: the one chosen, the
+    only one when there is one. With several and none chosen, refused before the move (the first partner
+    had been taken without a word)."""
+    if not form.deliverable_title.data:
+        return None
+    partners = list(agreement.partner_organization_ids)
+    chosen = form.deliverable_responsible.data or ""
+    if chosen.isdecimal() and int(chosen) in partners:
+        return int(chosen)
+    if len(partners) <= 1:
+        return next(iter(partners), None)
+    message = _("Say which partner hands in the deliverable you add.")
+    raise ValidationFailed(message, {"deliverable_responsible": [message]})
+
+
+def _plan_from_activation(agreement, form, partner: int | None) -> None:
+    """The deliverable typed into the activation form, planned in the same transaction, its title in the
+    language it was typed in (the reader's; it had always been filed as French)."""
+    from app.core.i18n import current_language
     from app.deliverables.services import PlanData, plan_deliverable
 
-    partner = next(iter(agreement.partner_organization_ids), None)
+    titles = {f"title_{language}": None for language in ("ar", "fr", "en")}
+    titles[f"title_{current_language()}"] = form.deliverable_title.data
     plan_deliverable(
         agreement,
         PlanData(
-            title_fr=form.deliverable_title.data,
-            title_ar=None,
-            title_en=None,
+            **titles,
             description=None,
             responsible_organization_id=partner,
             recurrence=form.deliverable_recurrence.data or "once",

@@ -443,7 +443,40 @@ def test_the_activation_form_can_add_a_deliverable(app, world, signed_in):
     assert response.status_code == 303
     db.session.refresh(agreement)
     assert agreement.state == "active"
-    assert "Plan de formation" in {d.title_fr for d in agreement.deliverables}
+    # Filed under the language it was typed in (the reader's, English here), not always as French.
+    assert "Plan de formation" in {d.title_en for d in agreement.deliverables}
+    added = next(d for d in agreement.deliverables if d.title_en == "Plan de formation")
+    assert added.responsible_organization_id == world.partner_a.id  # the only partner
+
+
+def test_the_activation_form_asks_which_partner_hands_in_the_deliverable_it_adds(app, world, signed_in):
+    """With two partners, the first had been taken without a word."""
+    from app.agreements.models import AgreementParty
+
+    agreement = _signed(world)
+    agreement.parties.append(AgreementParty(organization_id=world.partner_b.id, role="partner"))
+    db.session.commit()
+    officer = signed_in("officer")
+    page = officer.get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert 'name="deliverable_responsible"' in page
+    data = {
+        "version": str(agreement.version),
+        "effective_on": "2026-01-10",
+        "expires_on": "2027-01-10",
+        "deliverable_title": "Plan de formation",
+        "deliverable_recurrence": "once",
+        "deliverable_first_due_on": "2026-03-01",
+    }
+    url = f"/agreements/{agreement.id}/actions/activate"
+    refused = officer.post(url, csrf_from=f"/agreements/{agreement.id}", data=data, follow_redirects=True)
+    assert "Say which partner hands in the deliverable you add." in refused.get_data(as_text=True)
+    db.session.refresh(agreement)
+    assert agreement.state == "signed"  # the move waits for the answer
+    data["deliverable_responsible"] = str(world.partner_b.id)
+    assert officer.post(url, csrf_from=f"/agreements/{agreement.id}", data=data).status_code == 303
+    db.session.refresh(agreement)
+    added = next(d for d in agreement.deliverables if d.title_en == "Plan de formation")
+    assert agreement.state == "active" and added.responsible_organization_id == world.partner_b.id
 
 
 def test_allowed_types_come_from_configuration(app, world, signed_in, due):

@@ -371,7 +371,7 @@ def test_a_partners_portal_says_which_party_sent_the_version_it_must_answer(worl
 
 
 def test_the_history_says_who_signed_and_when(world, signed_in):
-    """"Signature recorded" alone told an auditor nothing: the entry names the signatory and the date."""
+    """ "Signature recorded" alone told an auditor nothing: the entry names the signatory and the date."""
     agreement = in_signature(world, partners=[world.partner_a])
     name_and_sign(agreement, world, "ministry", name="Amal Exemple")
     page = signed_in("auditor").get(f"/agreements/{agreement.id}").get_data(as_text=True)
