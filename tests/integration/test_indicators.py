@@ -374,3 +374,23 @@ def test_progress_over_the_term_and_before_any_value(baseline, target, reported,
     rows = [(1, date(2026, 3 * n + 3, 30), Decimal(value)) for n, value in enumerate(reported)]
     (row,) = services.progress_of([indicator], rows)
     assert (row.percent, row.is_met) == (percent, met)
+
+
+def test_two_partners_reports_of_one_title_get_links_that_say_whose(app, world, signed_in, quarterly):
+    from app.agreements.models import AgreementParty
+
+    world.agreement_a.parties.append(AgreementParty(organization_id=world.partner_b.id, role="partner"))
+    db.session.commit()
+    plan(
+        world.agreement_a,
+        world.users["officer"],
+        responsible=world.partner_b,
+        recurrence="quarterly",
+        first=TODAY - timedelta(days=100),
+        until=TODAY + timedelta(days=200),
+        title="Rapport trimestriel",
+    )
+    db.session.commit()
+    page = signed_in("officer").get(f"/agreements/{world.agreement_a.id}").get_data(as_text=True)
+    for partner in (world.partner_a, world.partner_b):
+        assert f"Add an indicator to “Rapport trimestriel” (<bdi>{partner.name}</bdi>)" in page
