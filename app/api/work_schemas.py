@@ -14,9 +14,15 @@ from app.agreements.models import NOTICE_SIDES
 from app.api.schemas import MAX_ID, DocumentSchema, Id, OrganizationRefSchema, PersonSchema, StrictSchema, Text, Texts
 from app.deliverables.models import RECURRENCES
 
-Version = lambda **kw: fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), **kw)  # noqa: E731
+# The agreement's `version` (GET /agreements/{id}), not a text version's number: a change since is a 409.
+VERSION_READ = {
+    "description": "The agreement's version you read (its `version`, not a text's number): 409 if it changed."
+}
+Version = lambda **kw: fields.Integer(  # noqa: E731
+    strict=True, validate=validate.Range(1, MAX_ID), **{"metadata": VERSION_READ, **kw}
+)
 # In a multipart body every value is text: numbers and booleans are parsed from it.
-FormVersion = lambda **kw: fields.Integer(validate=validate.Range(1, MAX_ID), **kw)  # noqa: E731
+FormVersion = lambda **kw: fields.Integer(validate=validate.Range(1, MAX_ID), **{"metadata": VERSION_READ, **kw})  # noqa: E731
 
 
 class MultipartSchema(Schema):
@@ -56,7 +62,7 @@ class MoveFormSchema(MultipartSchema):
     effective_on = fields.Date(allow_none=True)
     expires_on = fields.Date(allow_none=True)
     termination_notice = Upload(metadata={"description": "The termination notice, for a move that asks for it."})
-    version = FormVersion(metadata={"description": "The agreement's version you read (409 if it changed)."})
+    version = FormVersion()
     children = ChildDecisionsText(
         metadata={
             "type": "string",
@@ -206,7 +212,7 @@ class NonRenewalFormSchema(MultipartSchema):
     document = Upload(
         metadata={"description": "The notice itself (optional): a PDF, an office document or an image, as on the page."}
     )
-    version = FormVersion(metadata={"description": "The agreement's version you read (409 if it changed)."})
+    version = FormVersion()
 
 
 class AmendmentInputSchema(StrictSchema):
