@@ -42,6 +42,8 @@ def test_lifecycle_through_the_pages(app, world, signed_in, mou):
     page = officer.get(f"/agreements/{mou.id}").get_data(as_text=True)
     assert "Submit for internal review" in page
     assert act(officer, mou, "submit_for_review").status_code == 303
+    moved_today = officer.get(f"/agreements/{mou.id}").get_data(as_text=True)
+    assert "In this stage since today" in moved_today and "0 days in this stage" not in moved_today
     assert "Approve for negotiation" in legal.get(f"/agreements/{mou.id}").get_data(as_text=True)
     inbox = legal.get("/inbox").get_data(as_text=True)
     assert mou.reference in inbox
