@@ -152,9 +152,10 @@ class Config:
     # A drop-down of agreements, organisations, people or events lists every choice up to this many;
     # past it, only the chosen ones, and typing searches the rest (app/choices).
     CHOICES_LISTED = env_int("CHOICES_LISTED", 60)
-    # Keep each session's rendered dashboard while nothing it shows has changed (its version): a
-    # reload is then served without rendering. Off only to measure the rendering itself.
-    DASHBOARD_PAGES_KEPT = env_bool("DASHBOARD_PAGES_KEPT", True)
+    # Keep each session's rendered dashboard, board, timeline, calendar and stage analytics while
+    # nothing they show has changed (app/auth/kept_pages.py): a reload is then served without
+    # rendering. Off only to measure the rendering itself. DASHBOARD_PAGES_KEPT: its earlier name.
+    PAGES_KEPT = env_bool("PAGES_KEPT", env_bool("DASHBOARD_PAGES_KEPT", True))
     # Keep figures over the whole portfolio (stage analytics) while the audit trail's version is
     # unchanged, shared by the readers who see the same portfolio (app/core/kept.py). Off only to
     # measure computing them.
@@ -292,7 +293,7 @@ class TestingConfig(Config):
     MAIL_DEFAULT_SENDER = "sharaka@sharaka.test"
     # Factories write rows without the audit trail the app's changes leave, which a kept dashboard's
     # version reads: every page is rendered, but where a test asks for production's setting.
-    DASHBOARD_PAGES_KEPT = False
+    PAGES_KEPT = False
     FIGURES_KEPT = False
 
 

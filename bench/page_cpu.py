@@ -53,7 +53,7 @@ def make_app(path: str):
         "SQLALCHEMY_DATABASE_URI": url,
         "UPLOAD_DIR": tempfile.gettempdir() if "://" in path else str(Path(path).parent),
         # Every request renders its page and computes its figures: kept ones would measure a look-up.
-        "DASHBOARD_PAGES_KEPT": False,
+        "PAGES_KEPT": False,
         "FIGURES_KEPT": False,
     }
     app = create_app(type("PageCpu", (DevelopmentConfig,), settings))

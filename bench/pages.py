@@ -8,7 +8,7 @@ the demo portfolio loaded and bench/portfolio.py's bulk portfolio added; then gu
 (2 workers, production settings from gunicorn.conf.py) serves it and every main page and API
 list is requested for each role: SQL statements per request (X-Queries, counted in the
 worker), median and p95 latency with 1 client and with 10 at once, page size. The pages are
-measured with DASHBOARD_PAGES_KEPT=false and FIGURES_KEPT=false, so every page is rendered and every
+measured with PAGES_KEPT=false and FIGURES_KEPT=false, so every page is rendered and every
 figure computed for every request; stage analytics is measured again as production serves it. Then
 requests/s of the manager's dashboard, rendered every time and as production serves a reload
 (kept per session while unchanged), against a bare `return "ok"` route of the same server, the
@@ -77,8 +77,11 @@ PAGES = {
     ],
     "partner": ["/portal", "/agreements/", "/deliverables/", "/api/v1/agreements", "/api/v1/deliverables"],
 }
-# Measured again under production's settings: pages whose figures over the whole portfolio are kept.
-KEPT_PAGES = {"officer": ["/portfolio/analytics"], "manager": ["/portfolio/analytics"]}
+# Measured again under production's settings: the pages kept for their session while unchanged
+# (app/auth/kept_pages.py; each client's first request to each worker draws the page), and stage
+# analytics' figures over the whole portfolio kept while nothing changes.
+KEPT = ["/dashboard", "/portfolio/board", "/portfolio/timeline", "/portfolio/calendar", "/portfolio/analytics"]
+KEPT_PAGES = {"officer": KEPT, "manager": KEPT}
 TARGET_QUERIES, TARGET_P95_MS, TARGET_RATIO, TARGET_RSS_MB = 12, 100, 0.40, 200
 
 
@@ -419,11 +422,11 @@ def run_size(kind: str, size: int, requests: int, keep: bool = False) -> dict:
         counts, accounts = reopen(url, tmp) if template else prepare(url, size, tmp)
         print(f"   built in {counts['seconds']} s: {counts}", file=sys.stderr)
         # Every page rendered for every request: what a page costs, not what a reload of it costs.
-        with server(url, tmp, DASHBOARD_PAGES_KEPT="false", FIGURES_KEPT="false") as process:
+        with server(url, tmp, PAGES_KEPT="false", FIGURES_KEPT="false") as process:
             pages = measure(accounts, requests)
             rendered = throughput("/dashboard", 4, 5, accounts)
             rss = worker_rss_mb(process.pid)
-        # Production's settings: an unchanged dashboard reloaded is served as kept for the session, and
+        # Production's settings: an unchanged page reloaded is served as kept for the session, and
         # stage analytics' figures kept while nothing changed.
         with server(url, tmp, log_name="gunicorn-kept.log"):
             bare = throughput("/__bench/ok", 4, 5, accounts)
@@ -468,7 +471,7 @@ def report(kind: str, runs: dict[int, dict]) -> None:
             f"{b['median1']:.1f} | {a['p95_10']:.0f} → {b['p95_10']:.0f}{'' if b['p95_10'] < TARGET_P95_MS else ' ✗'}"
             f" | {b['median1'] / a['median1']:.2f} | {b['kb']:.0f} |"
         )
-    print("\nAs production serves them (figures over the whole portfolio kept while nothing changes):\n")
+    print("\nAs production serves them (reloads of unchanged pages kept per session, figures kept):\n")
     print(f"| role | page | queries | median 1 client (ms) {small:,} → {large:,} | p95 10 clients (ms) |")
     print("|---|---|---|---|---|")
     for key in runs[large]["kept"]:

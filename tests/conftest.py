@@ -160,6 +160,18 @@ class SignedInClient:
 
 
 @pytest.fixture
+def kept_pages(app, monkeypatch):
+    """Production's setting (tests render every page: their factories write rows without the audit
+    trail every change of the app leaves, which the kept page's version reads)."""
+    from app.auth.kept_pages import forget_kept_pages
+
+    monkeypatch.setitem(app.config, "PAGES_KEPT", True)
+    forget_kept_pages()
+    yield
+    forget_kept_pages()
+
+
+@pytest.fixture
 def signed_in(app, world):
     """signed_in("officer") -> a client signed in as that role's user in `world`."""
 

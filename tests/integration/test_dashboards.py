@@ -431,18 +431,6 @@ def test_a_pending_message_always_gets_the_full_dashboard(signed_in, world):
 # --- a reload of an unchanged dashboard is not rendered again ---------------------------------
 
 
-@pytest.fixture
-def kept_pages(app, monkeypatch):
-    """Production's setting (tests render every page: their factories write rows without the audit
-    trail every change of the app leaves, which the kept page's version reads)."""
-    from app.reporting.dashboards import routes
-
-    monkeypatch.setitem(app.config, "DASHBOARD_PAGES_KEPT", True)
-    routes._RENDERED.clear()
-    yield
-    routes._RENDERED.clear()
-
-
 def _csrf_token(page: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 

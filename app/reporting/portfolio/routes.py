@@ -6,6 +6,7 @@ from flask import Blueprint, flash, render_template, request
 from flask_babel import format_decimal, get_locale
 from flask_login import login_required
 
+from app.auth.kept_pages import kept_page
 from app.core import clock
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
@@ -32,6 +33,7 @@ def _warn_if(ignored: bool) -> None:
 
 @blueprint.route("/board", endpoint="board")
 @login_required
+@kept_page
 def show_board():
     reader = signed_in_user()
     require(reader, "portfolio.view")
@@ -49,6 +51,7 @@ def show_board():
 
 @blueprint.route("/timeline", endpoint="timeline")
 @login_required
+@kept_page
 def show_timeline():
     reader = signed_in_user()
     require(reader, "portfolio.view")
@@ -61,6 +64,7 @@ def show_timeline():
 
 @blueprint.route("/calendar", endpoint="calendar")
 @login_required
+@kept_page
 def show_calendar():
     reader = signed_in_user()
     require(reader, "portfolio.view")
@@ -74,6 +78,7 @@ def show_calendar():
 
 @blueprint.route("/analytics", endpoint="analytics")
 @login_required
+@kept_page
 def show_analytics():
     reader = signed_in_user()
     require(reader, "analytics.view")
