@@ -152,8 +152,8 @@ class Config:
     # A drop-down of agreements, organisations, people or events lists every choice up to this many;
     # past it, only the chosen ones, and typing searches the rest (app/choices).
     CHOICES_LISTED = env_int("CHOICES_LISTED", 60)
-    # Keep each session's rendered dashboard, board, timeline, calendar and stage analytics while
-    # nothing they show has changed (app/auth/kept_pages.py): a reload is then served without
+    # Keep each session's rendered summaries and lists (dashboard, board, calendar, inbox, portal...)
+    # while nothing they show has changed (app/auth/kept_pages.py): a reload is then served without
     # rendering. Off only to measure the rendering itself. DASHBOARD_PAGES_KEPT: its earlier name.
     PAGES_KEPT = env_bool("PAGES_KEPT", env_bool("DASHBOARD_PAGES_KEPT", True))
     # Keep figures over the whole portfolio (stage analytics) while the audit trail's version is

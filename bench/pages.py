@@ -80,8 +80,10 @@ PAGES = {
 # Measured again under production's settings: the pages kept for their session while unchanged
 # (app/auth/kept_pages.py; each client's first request to each worker draws the page), and stage
 # analytics' figures over the whole portfolio kept while nothing changes.
-KEPT = ["/dashboard", "/portfolio/board", "/portfolio/timeline", "/portfolio/calendar", "/portfolio/analytics"]
-KEPT_PAGES = {"officer": KEPT, "manager": KEPT}
+KEPT_PAGES = {
+    role: [path for path in paths if not path.startswith(("/api/", "/notifications")) and "/export." not in path]
+    for role, paths in PAGES.items()
+}
 TARGET_QUERIES, TARGET_P95_MS, TARGET_RATIO, TARGET_RSS_MB = 12, 100, 0.40, 200
 
 

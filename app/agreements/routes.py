@@ -13,6 +13,7 @@ from app.agreements.models import (
     parties_of_form,
 )
 from app.agreements.summary import build_summary
+from app.auth.kept_pages import kept_page
 from app.choices.services import fill
 from app.core import clock
 from app.core.audit import history_for
@@ -37,6 +38,7 @@ blueprint = Blueprint("agreements", __name__, url_prefix="/agreements")
 
 @blueprint.route("/")
 @login_required
+@kept_page
 def list_agreements():
     require(current_user, "agreement.list")
     form, filters = _read_filters()

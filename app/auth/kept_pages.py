@@ -1,7 +1,8 @@
 """Pages kept for the session that read them, while nothing they show has changed.
 
 The pages that summarise the portfolio (the dashboard, the board, the timeline, the calendar, stage
-analytics) cost tens of milliseconds at a government's scale, and the same session often asks for
+analytics) and its lists (the inbox, the agreements, the deliverables, a partner's portal) cost tens
+of milliseconds at a government's scale, and the same session often asks for
 them again unchanged: a reload, or the Back button (they are sent `no-store`, the rule for a shared
 computer, so the browser asks the server again each time). Every change writes an audit row
 (app/core/audit.py), and the session's own statement (sessions.py) reads the trail's version with the

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app.auth.kept_pages import kept_page
 from app.choices.services import fill
 from app.core import clock
 from app.core.errors import DomainError
@@ -39,6 +40,7 @@ blueprint = Blueprint("deliverables", __name__)
 
 @blueprint.route("/portal")
 @login_required
+@kept_page
 def portal():
     require(current_user, "portal.view")
     today = clock.today()
@@ -53,6 +55,7 @@ def portal():
 
 @blueprint.route("/deliverables/")
 @login_required
+@kept_page
 def list_deliverables():
     require(current_user, "deliverable.list")
     today = clock.today()

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.agreements.models import fill_party_fields
+from app.auth.kept_pages import kept_page
 from app.auth.models import User
 from app.budget.services import MAX_LINES, too_many_lines
 from app.choices.services import fill
@@ -357,6 +358,7 @@ def download_document(agreement_id: int, document_id: int):
 
 @blueprint.route("/inbox")
 @login_required
+@kept_page
 def inbox():
     require(current_user, "inbox.view")
     return render_template("workflow/inbox.html", page=inbox_for(current_user, clock.today(), page=requested_page()))
