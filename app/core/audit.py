@@ -260,7 +260,11 @@ def _seal_before_commit(session):
 
 @event.listens_for(Session, "after_rollback")
 def _forget_unsealed(session):
-    session.info.pop(_UNSEALED, None)
+    # A savepoint's rollback fires this too: the rows written before the savepoint are still the
+    # transaction's, to be sealed at its commit. Only those the rollback took away are forgotten.
+    remembered = session.info.pop(_UNSEALED, [])
+    if session.in_transaction():
+        session.info[_UNSEALED] = [obj for obj in remembered if inspect(obj).persistent]
 
 
 def seal_new_events(session) -> None:

@@ -14,6 +14,7 @@ from app.core import audit
 from app.core.audit import AuditEvent, digest_of
 from app.core.audit_chain import verify
 from app.extensions import db
+from app.organizations.models import Organization
 from tests import factories
 from tests.conftest import app_on_a_fresh_database
 from tests.databases import backend
@@ -253,3 +254,20 @@ def _home():
     from app.organizations.models import Organization
 
     return db.session.scalar(db.select(Organization).where(Organization.is_home.is_(True)))
+
+
+def test_a_savepoint_rolled_back_leaves_the_rows_written_before_it_to_be_sealed(trail):
+    # A savepoint's rollback fires the session's after_rollback too: it had dropped every row the
+    # transaction still meant to seal, which then committed unsealed (the trail's version unmoved).
+    ministry = db.session.scalars(db.select(Organization)).one()
+    kept = audit.record("noted", ministry, comment="before the savepoint")
+    with pytest.raises(RuntimeError):
+        with db.session.begin_nested():
+            audit.record("noted", ministry, comment="inside the savepoint")
+            raise RuntimeError("the savepoint's work fails")
+    db.session.commit()
+    db.session.refresh(kept)
+    assert kept.chain_seq == 13 and kept.row_hash is not None
+    assert db.session.scalar(db.select(db.func.count()).select_from(AuditEvent)) == 13
+    result = verify()
+    assert result.is_intact and result.checked == 13
