@@ -551,7 +551,19 @@ def reindex_command():
 
     with unit_of_work():
         count = rebuild(db.session.connection())
+        _recorded_maintenance("search_reindexed", count)
     click.echo(f"Search index rebuilt: {count} objects.")
+
+
+def _recorded_maintenance(action: str, count: int) -> None:
+    """An audit row for a maintenance command that rewrites what pages show (the search's results, the
+    on-time rates): who ran it is on record, and the trail's version moves, so no page or figure kept
+    under the earlier version (app/auth/kept_pages.py, app/core/kept.py) is served again."""
+    from types import SimpleNamespace
+
+    from app.core import audit
+
+    audit.record(action, SimpleNamespace(id=0), object_type="settings", changes={"count": count})
 
 
 deliverables_cli = AppGroup("deliverables", help="Deliverables' kept figures.")
@@ -568,6 +580,7 @@ def refill_hand_in_days_command():
     with unit_of_work():
         db.session.execute(update(Occurrence).values(first_handed_in_on=None))
         count = fill_first_hand_ins(db.session)
+        _recorded_maintenance("hand_in_days_refilled", count)
     click.echo(f"First hand-in days worked out again: {count} occurrences.")
 
 

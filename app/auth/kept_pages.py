@@ -2,22 +2,24 @@
 
 The pages that summarise the portfolio (the dashboard, the board, the timeline, the calendar, stage
 analytics) and its lists (the inbox, the agreements, the deliverables, a partner's portal) cost tens
-of milliseconds at a government's scale, and the same session often asks for
-them again unchanged: a reload, or the Back button (they are sent `no-store`, the rule for a shared
-computer, so the browser asks the server again each time). Every change writes an audit row
-(app/core/audit.py), and the session's own statement (sessions.py) reads the trail's version with the
-reader's bell; so the version of a page is those, the reader, their language, the day and the hour
-(days waiting, what is due, and fresh CSRF tokens) and the path. Equal versions mean an identical
-page: it is served as kept, or answered 304 to a client that revalidates.
+of milliseconds at a government's scale, and the same session often asks for them again unchanged: a
+reload, or the Back button (they are sent `no-store`, the rule for a shared computer, so the browser
+asks the server again each time). Every change writes an audit row (app/core/audit.py; maintenance
+commands that rewrite what pages show too), and the session's own statement (sessions.py) reads the
+trail's version with the reader's bell; so the version of a page is those, the reader, their
+language, the day and the hour (days waiting, what is due), the session and the path. Equal versions
+mean an identical page: it is served as kept, or answered 304 to a client that revalidates.
 
-Kept per worker process and per session, since a page's forms carry a CSRF token only its session
-accepts; compressed (a board is 200-300 KB of HTML, a tenth of that kept). A page with a message
-pending for the reader (a flash after a redirect) is neither served from nor kept.
+Kept per worker process and per session (its CSRF secret is in the version, since a page's forms
+carry a token only that session accepts), compressed (a board is 200-300 KB of HTML, a tenth of
+that kept). A page with a message pending for the reader (a flash after a redirect) is neither
+served from nor kept.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import zlib
 from collections.abc import Callable
 from functools import wraps
@@ -37,16 +39,20 @@ _RENDERED = BoundedCache(128)
 
 
 def page_version(user, path: str) -> str:
-    """A fingerprint of everything the page at `path` shows `user`: the trail's version (every change,
-    the reader's own included), their latest notice and unread count (the bell, as it shows it), their
-    role and languages, the ministry's day and the hour."""
+    """A fingerprint of everything the page at `path` shows `user` in this session: the trail's version
+    (every change, the reader's own included), their latest notice and unread count (the bell, as it
+    shows it), their role and languages, the ministry's day, the hour and the session's CSRF secret
+    (its forms' tokens). Keyed with SECRET_KEY: as an ETag it tells nobody how many changes the
+    ministry made, or when."""
     now, language = utcnow(), str(get_locale())
     last_change, last_notice, unread = request_trail_version(), latest_notice_id(user), unread_count(user)
+    csrf_secret = session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
     raw = (
         f"{user.id}:{user.role}:{user.language}:{language}:{clock.today()}:{now:%Y-%m-%dT%H}:"
-        f"{last_change}:{last_notice}:{unread}:{path}"
+        f"{last_change}:{last_notice}:{unread}:{csrf_secret}:{path}"
     )
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, raw.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def kept_page(view: Callable) -> Callable:
@@ -56,20 +62,22 @@ def kept_page(view: Callable) -> Callable:
 
     @wraps(view)
     def served(*args, **kwargs):
-        pending = bool(session.get("_flashes"))
-        version = page_version(signed_in_user(), request.full_path)
-        if not pending and version in request.if_none_match:
+        reader, pending = signed_in_user(), bool(session.get("_flashes"))
+        version = page_version(reader, request.full_path)
+        # Only this very version answers 304 ("*" would answer for a page the view refuses).
+        if not pending and request.if_none_match.is_strong(version):
             return _revalidated(Response(status=304), version)
         keep = current_app.config["PAGES_KEPT"] and not pending
-        page = _RENDERED.find(_key(version)) if keep else None
+        page = _RENDERED.find(version) if keep else None
         if page is not None:
             return _revalidated(make_response(zlib.decompress(page)), version)
         response = make_response(view(*args, **kwargs))
         if response.status_code != 200 or response.mimetype != "text/html":
             return response
+        # Rendering may have given the session its CSRF secret: the page is the version with that one.
+        version = page_version(reader, request.full_path)
         if keep and not session.get("_flashes"):
-            # Rendering may have given the session its CSRF secret: the page is kept under that one.
-            _RENDERED.put(_key(version), zlib.compress(response.get_data(), 1))
+            _RENDERED.put(version, zlib.compress(response.get_data(), 1))
         return _revalidated(response, version)
 
     return served
@@ -78,10 +86,6 @@ def kept_page(view: Callable) -> Callable:
 def forget_kept_pages() -> None:
     """Drop every kept page (tests)."""
     _RENDERED.clear()
-
-
-def _key(version: str) -> tuple:
-    return version, session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
 
 
 def _revalidated(response, version: str):

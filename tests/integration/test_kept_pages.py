@@ -121,3 +121,55 @@ def test_a_partner_is_still_sent_to_the_portal_and_kept_nothing(signed_in, kept_
         answer = partner.get("/dashboard")
         assert answer.status_code == 302 and answer.headers["Location"].endswith("/portal")
         assert partner.get("/portfolio/analytics").status_code in (403, 404)
+
+
+def test_only_the_pages_own_etag_answers_304_never_a_star(signed_in, kept_pages):
+    manager, partner = signed_in("manager"), signed_in("partner")
+    assert manager.get("/portfolio/board", headers={"If-None-Match": "*"}).status_code == 200
+    # A page the reader may not see stays refused, and a partner's dashboard still sends them home.
+    assert partner.get("/portfolio/analytics", headers={"If-None-Match": "*"}).status_code in (403, 404)
+    assert partner.get("/dashboard", headers={"If-None-Match": "*"}).status_code == 302
+
+
+def test_two_sessions_of_one_reader_have_their_own_etags(signed_in, kept_pages):
+    first, second = signed_in("manager"), signed_in("manager")
+    etag = first.get("/portfolio/board").headers["ETag"]
+    assert second.get("/portfolio/board").headers["ETag"] != etag
+    # The other session's copy carries forms only that session may post: not "unchanged" here.
+    assert second.get("/portfolio/board", headers={"If-None-Match": etag}).status_code == 200
+
+
+def test_the_etag_is_keyed_so_it_tells_nothing_of_the_trail(app, world, monkeypatch):
+    # Unkeyed, a partner recovered the ministry's count of changes from an ETag by trying small numbers.
+    from app.auth import kept_pages
+
+    monkeypatch.setattr(kept_pages, "request_trail_version", lambda: 243)
+    monkeypatch.setattr(kept_pages, "latest_notice_id", lambda user: None)
+    monkeypatch.setattr(kept_pages, "unread_count", lambda user: 0)
+    reader = world.users["partner"]
+    with app.test_request_context("/portal"):
+        one = kept_pages.page_version(reader, "/portal?")
+        monkeypatch.setitem(app.config, "SECRET_KEY", "another key, as long as a real one should be")
+        assert kept_pages.page_version(reader, "/portal?") != one
+
+
+@pytest.mark.parametrize(
+    ("command", "path"),
+    [(["search", "reindex"], "/agreements/?q=accord"), (["deliverables", "refill-hand-in-days"], "/dashboard")],
+)
+def test_a_maintenance_command_that_rewrites_what_pages_show_draws_them_again(
+    app, signed_in, kept_pages, command, path
+):
+    from sqlalchemy import select
+
+    from app.core.audit import AuditEvent
+
+    manager = signed_in("manager")
+    manager.get(path)
+    result = app.test_cli_runner().invoke(args=command)
+    assert result.exit_code == 0, result.output
+    with counting_queries() as statements:
+        assert manager.get(path).status_code == 200
+    assert len(statements) > 1, statements  # drawn again: the command is on record, the trail moved
+    recorded = db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "settings")).all()
+    assert recorded[-1] in ("search_reindexed", "hand_in_days_refilled")
