@@ -42,8 +42,9 @@ def page_version(user, path: str) -> str:
     """A fingerprint of everything the page at `path` shows `user` in this session: the trail's version
     (every change, the reader's own included), their latest notice and unread count (the bell, as it
     shows it), their role and languages, the ministry's day, the hour and the session's CSRF secret
-    (its forms' tokens). Keyed with SECRET_KEY: as an ETag it tells nobody how many changes the
-    ministry made, or when."""
+    (its forms' tokens). Keyed with SECRET_KEY, so as an ETag it does not tell how many changes the
+    ministry made. That it changed at all still shows (as it does in how fast a kept page answers): a
+    reader polling their own page learns that something changed somewhere, not what."""
     now, language = utcnow(), str(get_locale())
     last_change, last_notice, unread = request_trail_version(), latest_notice_id(user), unread_count(user)
     csrf_secret = session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
