@@ -104,10 +104,23 @@ class Writer:
         return []
 
     def _unnested(self, rows: list[dict], skip_conflicts: bool, returning: tuple[str, ...]) -> list:
-        """PostgreSQL: the rows travel as one array per column, unnested by the server. A multi-row VALUES
-        is thousands of placeholders, which psycopg parses again for every batch (so long a statement is
-        not cached), and an executemany is one statement per row. The arrays go in binary (`%b`): in text,
-        psycopg escapes each quote of each JSON value with a regular expression, slower than the rest.
+        """PostgreSQL: one INSERT of the rows `selected` gives."""
+        selection, values = self.selected(rows)
+        sql = f"INSERT INTO {self.table.name} ({', '.join(rows[0])}) {selection}"
+        if skip_conflicts:
+            sql += " ON CONFLICT DO NOTHING"
+        if returning:
+            sql += f" RETURNING {', '.join(returning)}"
+        result = db.session.connection().exec_driver_sql(sql, values)
+        return [tuple(row) for row in result] if returning else []
+
+    def selected(self, rows: list[dict], prefix: str = "", numbers: list[int] | None = None) -> tuple[str, dict]:
+        """PostgreSQL: a SELECT of `rows` (each made by `row`, all with the same columns) under their column
+        names, and its parameters (named `prefix` + column); with `numbers`, each row's number besides, as
+        the column `number`. The rows travel as one array per column, unnested by the server. A multi-row
+        VALUES is thousands of placeholders, which psycopg parses again for every batch (so long a statement
+        is not cached), and an executemany is one statement per row. The arrays go in binary (`%b`): in
+        text, psycopg escapes each quote of each JSON value with a regular expression, slower than the rest.
         A column with the same value on every row (the batch's moment, an e-mail's status, its bodies
         not written yet) is sent once, as one value the SELECT repeats: dumping its array element by
         element was a third of the arrays' cost."""
@@ -116,21 +129,17 @@ class Writer:
         columns = {name: [row[name] for row in rows] for name in names}
         same = {name for name, values in columns.items() if values.count(values[0]) == len(values)}
         varying = [name for name in names if name not in same] or names[:1]  # unnest counts the rows
-        arrays = ", ".join(f"%({name})b::{_cast_of(source.c[name].type, dialect)}[]" for name in varying)
-        selected = ", ".join(
-            name if name in varying else f"%({name})s::{_cast_of(source.c[name].type, dialect)}" for name in names
-        )
-        sql = (
-            f"INSERT INTO {self.table.name} ({', '.join(names)}) "
-            f"SELECT {selected} FROM unnest({arrays}) AS given ({', '.join(varying)})"
-        )
-        if skip_conflicts:
-            sql += " ON CONFLICT DO NOTHING"
-        if returning:
-            sql += f" RETURNING {', '.join(returning)}"
-        values = {name: columns[name] if name in varying else columns[name][0] for name in names}
-        result = db.session.connection().exec_driver_sql(sql, values)
-        return [tuple(row) for row in result] if returning else []
+        arrays = [f"%({prefix}{name})b::{_cast_of(source.c[name].type, dialect)}[]" for name in varying]
+        selected = [
+            name if name in varying else f"%({prefix}{name})s::{_cast_of(source.c[name].type, dialect)} AS {name}"
+            for name in names
+        ]
+        values = {prefix + name: columns[name] if name in varying else columns[name][0] for name in names}
+        if numbers is not None:
+            arrays.append(f"%({prefix}number)b::INTEGER[]")
+            varying, selected = [*varying, "number"], [*selected, "number"]
+            values[prefix + "number"] = numbers
+        return f"SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) AS given ({', '.join(varying)})", values
 
     def row(self, values: dict) -> dict:
         prepared = dict(values)
@@ -167,3 +176,34 @@ class Writer:
         if done is None or done[0] is not value:
             done = self._done[(key, id(value))] = (value, process(value) if process else value)
         return done[1]
+
+
+def insert_keyed(
+    keys: Writer, key_rows: list[dict], unique: tuple[str, ...], dependents: list[tuple[Writer, list]]
+) -> int:
+    """PostgreSQL, in one statement: insert `key_rows` (made by `keys.row`, distinct), those whose key
+    `unique` is there already left out (ON CONFLICT DO NOTHING), and into each dependent table the rows of
+    the key rows inserted; `dependents` holds (its Writer, [(the index of a key row in key_rows, a row made
+    by the Writer's `row`)]), in the order they are written. Returns how many key rows were inserted.
+    One statement instead of an INSERT … RETURNING whose keys the caller then filters its rows by, and an
+    INSERT per dependent table: one round trip, where a pass's writer waited on each for the other thread
+    to let go of the interpreter, and no keys sent back to be compared in Python."""
+    given, values = keys.selected(key_rows, "k_", list(range(len(key_rows))))
+    columns = ", ".join(key_rows[0])
+    sql = (
+        f"WITH given AS ({given}), "
+        f"recorded AS (INSERT INTO {keys.table.name} ({columns}) SELECT {columns} FROM given ORDER BY number "
+        f"ON CONFLICT DO NOTHING RETURNING {', '.join(unique)}), "
+        f"new AS (SELECT number FROM given JOIN recorded USING ({', '.join(unique)}))"
+    )
+    for index, (writer, rows) in enumerate(dependents):
+        if not rows:
+            continue
+        selection, more = writer.selected([row for _, row in rows], f"d{index}_", [number for number, _ in rows])
+        columns = ", ".join(rows[0][1])
+        sql += (
+            f", written_{index} AS (INSERT INTO {writer.table.name} ({columns}) SELECT {columns} "
+            f"FROM ({selection}) AS given WHERE number IN (SELECT number FROM new) ORDER BY number)"
+        )
+        values |= more
+    return db.session.connection().exec_driver_sql(f"{sql} SELECT count(*) FROM recorded", values).scalar_one()

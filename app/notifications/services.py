@@ -395,25 +395,43 @@ def record_many(keys: list[tuple]) -> set[tuple]:
 
     if not keys:
         return set()
-    now = utcnow()
     writer = Writer(ReminderSent.__tablename__)
-    rows = [
-        writer.row(
-            dict(
-                rule=rule,
-                object_type=object_type,
-                object_id=object_id,
-                recipient_id=recipient_id,
-                occurrence_key=occurrence_key[:60],
-                created_at=now,
-            )
-        )
-        for rule, object_type, object_id, recipient_id, occurrence_key in dict.fromkeys(keys)
-    ]
-    written = writer.insert(
-        rows, skip_conflicts=True, returning=("rule", "object_type", "object_id", "recipient_id", "occurrence_key")
-    )
+    written = writer.insert(_key_rows(writer, list(dict.fromkeys(keys))), skip_conflicts=True, returning=NATURAL_KEY)
     return {tuple(row) for row in written}
+
+
+NATURAL_KEY = ("rule", "object_type", "object_id", "recipient_id", "occurrence_key")  # a reminder's, in order
+
+
+def _key_rows(writer, keys: list[tuple]) -> list[dict]:
+    """The reminders_sent rows of `keys` (NATURAL_KEY's values), made by `writer`, of one moment."""
+    now = utcnow()
+    return [writer.row(dict(zip(NATURAL_KEY, key[:4] + (key[4][:60],)), created_at=now)) for key in keys]
+
+
+def record_and_notify(reminders: list[tuple[tuple, PreparedNotice | None]]) -> int:
+    """Record reminders' natural keys (as record_many) and write the prepared notices (prepared_notices;
+    None: the key alone) of those whose key was new (as write_notices); returns how many were. A key given
+    twice is recorded once, with the notice given last. On PostgreSQL one statement does it all."""
+    from app.notifications.bulk import Writer, insert_keyed
+
+    notices = dict((key[:4] + (key[4][:60],), prepared) for key, prepared in reminders)
+    if not notices:
+        return 0
+    if db.engine.dialect.name != "postgresql":
+        new = record_many(list(notices))
+        write_notices([prepared for key, prepared in notices.items() if key in new and prepared is not None])
+        return len(new)
+    keys = Writer(ReminderSent.__tablename__)
+    told = [(number, prepared) for number, prepared in enumerate(notices.values()) if prepared is not None]
+    notified = [(number, prepared.notification) for number, prepared in told]
+    mailed = [(number, prepared.mail) for number, prepared in told if prepared.mail is not None]
+    return insert_keyed(
+        keys,
+        _key_rows(keys, list(notices)),
+        NATURAL_KEY,
+        [(Writer(Notification.__tablename__), notified), (Writer(OutboxMessage.__tablename__), mailed)],
+    )
 
 
 def already_recorded(rule: str, object_type: str, object_id: int, recipient_id: int, occurrence_key: str) -> bool:

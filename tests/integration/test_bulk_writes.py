@@ -105,6 +105,48 @@ def test_natural_keys_are_recorded_once_and_only_the_new_ones_returned(world):
     assert services.already_recorded(*second)
 
 
+def test_a_batch_of_reminders_notifies_for_its_new_keys_only(world):
+    """record_and_notify: a key recorded before is left with its notice; a key given twice is recorded once,
+    with the notice given last; a key without a notice (nobody to tell) is recorded; the notices are written
+    in the order given. On PostgreSQL in one statement (the pass's writer sends it outside a transaction)."""
+    officer, manager, legal = world.users["officer"], world.users["manager"], world.users["legal"]
+
+    def key(person, number: int) -> tuple:
+        return ("deliverable_due", "deliverable_occurrences", number, person.id, "2026-12-01:7d")
+
+    services.record_many([key(officer, 1)])
+    made = services.prepared_notices([(person, _notice(object_id=n)) for person, n in ((officer, 1), (officer, 6))])
+    made += services.prepared_notices([(officer, _notice(object_id=2)), (manager, _notice(object_id=3))])
+    made += services.prepared_notices([(manager, _notice(object_id=4))])
+    reminders = [
+        (key(officer, 1), made[0]),
+        (key(officer, 6), made[1]),
+        (key(officer, 2), made[2]),
+        (key(manager, 3), made[3]),
+        (key(manager, 3), made[4]),
+        (key(legal, 5), None),
+    ]
+    statements: list[str] = []
+
+    def keep(_connection, _cursor, statement, _parameters, _context, _many):
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", keep)
+    try:
+        created = services.record_and_notify(reminders)
+    finally:
+        event.remove(Engine, "before_cursor_execute", keep)
+    assert created == 4
+    if backend() == "postgresql":
+        assert len(statements) == 1
+    db.session.flush()
+    for person, told in ((officer, [6, 2]), (manager, [4]), (legal, [])):
+        notices, mails = _stored(person)
+        assert [notice.object_id for notice in notices] == told
+        assert len(mails) == len(told)
+    assert all(services.already_recorded(*key(person, n)) for person, n in ((manager, 3), (legal, 5), (officer, 6)))
+
+
 @pytest.mark.skipif(backend() == "sqlite", reason="SQLite keeps a string of any length in any column")
 def test_a_value_too_long_for_its_column_fails_the_batch(world):
     writer = Writer(Notification.__tablename__)

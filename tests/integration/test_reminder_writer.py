@@ -38,15 +38,15 @@ def test_batches_written_beside_the_reading_and_a_batch_that_fails_left_for_the_
         broken = reports[2]
         monkeypatch.setattr(reminders, "BATCH", 2)  # several batches: the writer runs beside the preparing
         written_by: set[str] = set()
-        write_notices = writing.write_notices
+        record_and_notify = writing.record_and_notify
 
-        def write(prepared):
+        def write(reminders):
             written_by.add(threading.current_thread().name)
-            if any(made.notification["object_id"] == broken for made in prepared):
+            if any(made is not None and made.notification["object_id"] == broken for _key, made in reminders):
                 raise RuntimeError("this report's notices cannot be written")
-            return write_notices(prepared)
+            return record_and_notify(reminders)
 
-        monkeypatch.setattr(writing, "write_notices", write)
+        monkeypatch.setattr(writing, "record_and_notify", write)
         with room.context():
             report = reminders.run_pass(moment)
             problems = report.problems
@@ -58,7 +58,7 @@ def test_batches_written_beside_the_reading_and_a_batch_that_fails_left_for_the_
         recorded = room.count(ReminderSent, ReminderSent.rule == "deliverable_due", ReminderSent.object_id.in_(reports))
         assert recorded == 12  # the broken report's keys rolled back with its notices
 
-        monkeypatch.setattr(writing, "write_notices", write_notices)
+        monkeypatch.setattr(writing, "record_and_notify", record_and_notify)
         with room.context():
             again = reminders.run_pass(moment)
         assert again.errors == 0 and again.created == 3

@@ -24,7 +24,7 @@ from app.core.db import commit_batch, is_lock_conflict
 from app.core.errors import ConcurrentChange
 from app.extensions import db
 from app.notifications.reminders.base import Candidate, PassReport
-from app.notifications.services import PreparedNotice, record_many, write_notices
+from app.notifications.services import PreparedNotice, record_and_notify
 
 log = logging.getLogger("sharaka.reminders")
 LOCK_RETRIES = 5
@@ -116,12 +116,10 @@ def write_batch(batch: list[Ready], report: PassReport, failed: list) -> None:
     for attempt in range(LOCK_RETRIES):
         try:
             with db.session.no_autoflush:
-                new = record_many([ready.candidate.key for ready in batch])
-                fresh = list({ready.candidate.key: ready for ready in batch if ready.candidate.key in new}.values())
-                write_notices([ready.rows for ready in fresh if ready.rows is not None])
+                created = record_and_notify([(ready.candidate.key, ready.rows) for ready in batch])
             commit_batch()
-            report.created += len(fresh)
-            report.already += len(batch) - len(fresh)
+            report.created += created
+            report.already += len(batch) - created
             return
         except (ConcurrentChange, OperationalError) as error:
             # Another process wrote at the same moment (SQLite allows one writer):
