@@ -412,7 +412,8 @@ def _key_rows(writer, keys: list[tuple]) -> list[dict]:
 def record_and_notify(reminders: list[tuple[tuple, PreparedNotice | None]]) -> int:
     """Record reminders' natural keys (as record_many) and write the prepared notices (prepared_notices;
     None: the key alone) of those whose key was new (as write_notices); returns how many were. A key given
-    twice is recorded once, with the notice given last. On PostgreSQL one statement does it all."""
+    twice is recorded once, with the notice given last. On PostgreSQL one statement does it all (the pass's
+    writer counts on it: it sends the statement outside a transaction, writing.write_batch)."""
     from app.notifications.bulk import Writer, insert_keyed
 
     notices = dict((key[:4] + (key[4][:60],), prepared) for key, prepared in reminders)

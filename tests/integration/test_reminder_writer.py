@@ -14,6 +14,7 @@ from app.extensions import db
 from app.notifications import reminders
 from app.notifications.models import Notification, ReminderSent
 from app.notifications.reminders import writing
+from tests.databases import backend
 from tests.integration.test_notifications_mail import CASA, mailroom, plan_reports
 
 pytestmark = pytest.mark.live
@@ -38,10 +39,12 @@ def test_batches_written_beside_the_reading_and_a_batch_that_fails_left_for_the_
         broken = reports[2]
         monkeypatch.setattr(reminders, "BATCH", 2)  # several batches: the writer runs beside the preparing
         written_by: set[str] = set()
+        in_autocommit: set[bool] = set()  # PostgreSQL: each batch one statement, sent outside a transaction
         record_and_notify = writing.record_and_notify
 
         def write(reminders):
             written_by.add(threading.current_thread().name)
+            in_autocommit.add(getattr(db.session.connection().connection.driver_connection, "autocommit", False))
             if any(made is not None and made.notification["object_id"] == broken for _key, made in reminders):
                 raise RuntimeError("this report's notices cannot be written")
             return record_and_notify(reminders)
@@ -51,6 +54,7 @@ def test_batches_written_beside_the_reading_and_a_batch_that_fails_left_for_the_
             report = reminders.run_pass(moment)
             problems = report.problems
         assert written_by == {"sharaka-reminder-writer"}
+        assert in_autocommit == {backend() == "postgresql"}
         # Partner A's user, their colleague and the owner, for each report; the broken one's alone wait.
         assert report.errors == 3
         assert {p["reference"] for p in problems} == {room.ids["agreement_a"][1]}
