@@ -847,6 +847,18 @@ def test_an_overdue_report_that_was_sent_back_says_so_and_what_to_fix(world, peo
     assert "has not been handed in" not in mail.body_text
 
 
+def test_a_report_sent_back_twice_quotes_the_latest_feedback(world, people, occurrence, signed_in):
+    """The rule's own reading brings a sent-back occurrence's feedback (occurrence_facts.columns): the last
+    hand-in's, not the first's."""
+    for feedback in ("Ajoutez les annexes", "Signez la page 3"):
+        assert _hand_in(signed_in("partner"), occurrence).status_code == 303
+        assert _review(signed_in("officer"), occurrence, decision="send_back", feedback=feedback).status_code == 303
+        db.session.commit()
+    reminders.run_pass(at(occurrence.due_on + timedelta(days=2)))
+    [notice] = [n for n in notices_of(people["partner"], "deliverable_overdue") if n.object_id == occurrence.id]
+    assert notice.params["feedback"] == "Signez la page 3"
+
+
 def test_managers_hear_again_of_each_date_missed_past_the_threshold(world, people):
     deliverable = deliverable_services.plan_deliverable(
         world.agreement_a,

@@ -54,11 +54,23 @@ def of(occurrence_id: int) -> SimpleNamespace:
 
 def columns() -> tuple:
     """What a notice says of an occurrence, labelled as `keep` reads them: a rule reading the occurrences
-    (joined to their deliverable, agreement and responsible organisation) adds them to its own columns."""
+    (joined to their deliverable, agreement and responsible organisation) adds them to its own columns.
+    A sent-back one's latest feedback among them (its notice quotes it: Occurrence.latest_submission), read
+    by the rule's own statement: read after it, a few at a time, it was two statements per batch."""
+    from sqlalchemy import case
+
     from app.agreements.models import Agreement
-    from app.deliverables.models import Deliverable, Occurrence
+    from app.deliverables.models import Deliverable, Occurrence, Submission
     from app.organizations.models import Organization
 
+    latest_feedback = (
+        select(Submission.feedback)
+        .where(Submission.occurrence_id == Occurrence.id)
+        .order_by(Submission.number.desc())
+        .limit(1)
+        .correlate(Occurrence)
+        .scalar_subquery()
+    )
     return (
         Occurrence.status,
         Agreement.reference,
@@ -72,18 +84,18 @@ def columns() -> tuple:
         Organization.name_ar,
         Organization.name_fr,
         Organization.name_en,
+        case((Occurrence.status == "sent_back", latest_feedback)).label("feedback"),
     )
 
 
 def keep(row) -> None:
-    """Keep the facts of an occurrence a rule read with `columns()`, for its notice. A sent-back one is
-    left for `read`, which also reads its latest feedback."""
+    """Keep the facts of an occurrence a rule read with `columns()`, for its notice."""
     kept = _kept.get()
-    if kept is not None and row.status != "sent_back":
-        kept[row.id] = _fact(row, None)
+    if kept is not None:
+        kept[row.id] = _fact(row)
 
 
-def _fact(row, feedback: str | None) -> SimpleNamespace:
+def _fact(row) -> SimpleNamespace:
     return SimpleNamespace(
         id=row.id,
         due_on=row.due_on,
@@ -97,7 +109,7 @@ def _fact(row, feedback: str | None) -> SimpleNamespace:
         responsible=None
         if row.organization_id is None
         else SimpleNamespace(name_ar=row.name_ar, name_fr=row.name_fr, name_en=row.name_en),
-        feedback=feedback,
+        feedback=row.feedback,
     )
 
 
@@ -105,7 +117,7 @@ def _facts(ids: list[int]) -> dict[int, SimpleNamespace]:
     """id -> (due_on, status, agreement, deliverable, responsible, feedback), each part with the fields
     texts() and agreement_params() read (title_ar…, name_ar…, reference)."""
     from app.agreements.models import Agreement
-    from app.deliverables.models import Deliverable, Occurrence, Submission
+    from app.deliverables.models import Deliverable, Occurrence
     from app.organizations.models import Organization
 
     rows = db.session.execute(
@@ -116,14 +128,4 @@ def _facts(ids: list[int]) -> dict[int, SimpleNamespace]:
         .outerjoin(Organization, Organization.id == Deliverable.responsible_organization_id)
         .where(Occurrence.id.in_(ids))
     ).all()
-    # A sent-back occurrence's notice quotes its latest feedback (Occurrence.latest_submission).
-    sent_back = [row.id for row in rows if row.status == "sent_back"]
-    feedback: dict[int, str | None] = {}
-    if sent_back:
-        for occurrence_id, text in db.session.execute(
-            select(Submission.occurrence_id, Submission.feedback)
-            .where(Submission.occurrence_id.in_(sent_back))
-            .order_by(Submission.occurrence_id, Submission.number)
-        ):
-            feedback[occurrence_id] = text  # the last one, by number, stays
-    return {row.id: _fact(row, feedback.get(row.id)) for row in rows}
+    return {row.id: _fact(row) for row in rows}
