@@ -227,6 +227,8 @@ class Config:
     PASSWORD_RESET_MAX_PER_ADDRESS = env_int("PASSWORD_RESET_MAX_PER_ADDRESS", 10)
     # Invitations by e-mail: how long the link lives (days).
     INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
+    # Personal API tokens: the longest life their owner may give one (days); 0 also offers "no end date".
+    API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365, minimum=0, maximum=3650)
     # Two-factor sign-in (TOTP): roles that must enrol (comma-separated, e.g. "admin,manager");
     # the name authenticator apps show; wrong codes count as failed sign-ins (throttled alike).
     MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES")

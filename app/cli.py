@@ -426,7 +426,13 @@ def _refusal(error) -> str:
 @users_cli.command("create-token")
 @click.argument("email")
 @click.option("--name", default="command line", show_default=True, help="What will use the token.")
-def create_token_command(email, name):
+@click.option(
+    "--days",
+    type=int,
+    default=None,
+    help="How many days it works (default 90, at most API_TOKEN_MAX_DAYS; 0: no end date, where that is 0).",
+)
+def create_token_command(email, name, days):
     """Create a personal API token for EMAIL and print it once (only its hash is kept)."""
     from app.api.tokens import create_token
     from app.auth.models import User, normalize_email
@@ -437,10 +443,11 @@ def create_token_command(email, name):
         raise click.ClickException(f"no active account {email!r}")
     try:
         with force_locale("en"), unit_of_work():  # kept before the secret is shown
-            token, secret = create_token(user, name, by=None)
+            token, secret = create_token(user, name, by=None, days=days)
     except ValidationFailed as error:
         raise click.ClickException(_refusal(error)) from None
-    click.echo(f"Token {token.name!r} for {user.email} (shown once, keep it secret):")
+    until = f"until {token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else "with no end date"
+    click.echo(f"Token {token.name!r} for {user.email}, {until} (shown once, keep it secret):")
     click.echo(secret)
 
 

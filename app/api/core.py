@@ -155,21 +155,40 @@ def authenticate_api_request():
     """Every API call needs a valid Bearer token; the session cookie is ignored here."""
     if not request.path.startswith(API_PREFIX + "/") or request.path in PUBLIC_PATHS:
         return None
-    from app.api.tokens import user_for_token
+    from app.api.tokens import TokenCheck, check_token
     from app.core.db import commit_bookkeeping
     from app.extensions import db
 
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
-    user = user_for_token(secret.strip()) if scheme.lower() == "bearer" else None
+    check = check_token(secret.strip()) if scheme.lower() == "bearer" else TokenCheck(None)
+    user = check.user
     if user is None:
         db.session.rollback()
+        if check.expired_at is not None:
+            return _expired_token(check.expired_at)
         abort(401)
     commit_bookkeeping()  # the token's last use
     # Flask-Login reads the user from here: current_user is the token's owner for this request only.
     g._login_user = user
     g.api_user = user
     return None
+
+
+def _expired_token(expired_at):
+    """401 for a token that would work but for its end date: the caller's operator is told so, with the
+    date, and the challenge says so as RFC 6750 has it (only to whoever holds the token itself)."""
+    from app.core.dates import format_moment
+
+    response = error_response(
+        401,
+        _(
+            "This token expired on %(moment)s. Make a new one on your account's tokens page.",
+            moment=format_moment(expired_at),
+        ),
+    )
+    response.headers["WWW-Authenticate"] = 'Bearer realm="sharaka", error="invalid_token", error_description="expired"'
+    return response
 
 
 # No operation takes more JSON than this: its longest texts (summaries in three languages, a 20,000-character

@@ -25,9 +25,16 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When it stops working by itself; none for tokens made before tokens had a lifetime, or where
+    # API_TOKEN_MAX_DAYS is 0 and their owner chose no end.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user = relationship("User")
 
     @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= utcnow()
+
+    @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.is_expired

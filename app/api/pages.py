@@ -26,9 +26,12 @@ blueprint = Blueprint("api_pages", __name__)
 def list_tokens():
     require(current_user, "token.manage")
     form = TokenForm()
+    form.days.choices = tokens.offered_lifetimes()
+    if request.method == "GET":
+        form.days.data = tokens.default_lifetime()
     if form.validate_on_submit():
         with refusal_shown_on(form):
-            _token, secret = tokens.create_token(current_user, form.name.data, by=current_user)
+            _token, secret = tokens.create_token(current_user, form.name.data, by=current_user, days=form.days.data)
             # Shown once on the next page; only its hash is kept beyond that.
             ticket = reveal.keep(current_user, "api_token", secret)
             return done(

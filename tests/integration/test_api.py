@@ -667,6 +667,79 @@ def test_the_command_line_token_works_and_only_its_hash_is_stored(app, world):
     assert stored.prefix == secret[:10]
 
 
+def test_a_token_stops_working_at_its_end_date_and_says_so(app, world):
+    officer = world.users["officer"]
+    made = clock.utcnow()
+    token, secret = create_token(officer, "Nightly export", by=officer, days=30)
+    db.session.commit()
+    assert token.expires_at - token.created_at == timedelta(days=30) and token.created_at >= made
+    client = ApiClient(app, secret)
+    with clock.frozen(token.expires_at - timedelta(minutes=1)):
+        assert client.get(f"{P}/me").status_code == 200
+    with clock.frozen(token.expires_at + timedelta(seconds=1)):
+        problem = assert_problem(client.get(f"{P}/me"), 401)
+        assert "expired" in problem["detail"] and "tokens page" in problem["detail"]
+        challenge = client.get(f"{P}/agreements").headers["WWW-Authenticate"]
+        assert 'error="invalid_token"' in challenge
+        assert not refreshed(ApiToken, token.id).is_active
+        # Nothing else is told to a caller with an unknown or revoked token.
+        assert "expired" not in assert_problem(ApiClient(app, "shk_" + "x" * 43).get(f"{P}/me"), 401)["detail"]
+        revoke_token(refreshed(ApiToken, token.id), by=officer)
+        db.session.commit()
+        assert "expired" not in assert_problem(client.get(f"{P}/me"), 401)["detail"]
+
+
+def test_the_default_life_of_a_token_and_its_limit(app, world):
+    officer = world.users["officer"]
+    token, _secret = create_token(officer, "Default", by=officer)
+    assert token.expires_at - token.created_at == timedelta(days=90)
+    from app.core.errors import ValidationFailed
+
+    for days in (-1, 366, 0):  # 0 (no end date) only where API_TOKEN_MAX_DAYS is 0
+        with pytest.raises(ValidationFailed):
+            create_token(officer, "Too long", by=officer, days=days)
+    from flask import current_app
+
+    current_app.config["API_TOKEN_MAX_DAYS"] = 0
+    try:
+        forever, _secret = create_token(officer, "Forever", by=officer, days=0)
+        assert forever.expires_at is None and forever.is_active
+    finally:
+        current_app.config["API_TOKEN_MAX_DAYS"] = 365
+
+
+def test_the_tokens_page_offers_the_lives_allowed_and_refuses_others(app, world):
+    from tests.conftest import SignedInClient
+
+    person = SignedInClient(app, world.users["partner"])
+    page = person.get("/account/tokens").get_data(as_text=True)
+    offered = re.findall(r'<option (?:selected )?value="(\d+)"', page)
+    assert offered == ["7", "30", "90", "365"] and '<option selected value="90"' in page
+    for days in ("0", "400", "abc", ""):
+        response = person.post("/account/tokens", data={"name": "Script", "days": days})
+        assert response.status_code == 422, days
+    assert not db.session.scalars(select(ApiToken).where(ApiToken.name == "Script")).all()
+    response = person.post("/account/tokens", data={"name": "Script", "days": "7"})
+    assert response.status_code == 303
+    token = db.session.scalar(select(ApiToken).where(ApiToken.name == "Script"))
+    assert token.expires_at - token.created_at == timedelta(days=7)
+    token.expires_at = clock.utcnow() - timedelta(minutes=1)  # a week later (the session would have ended)
+    db.session.commit()
+    listed = person.get("/account/tokens").get_data(as_text=True).split("<tbody>")[1]
+    assert "Expired" in listed and "Revoke" not in listed
+
+
+def test_the_command_line_gives_a_token_its_life(app, world):
+    user = world.users["manager"]
+    result = app.test_cli_runner().invoke(args=["users", "create-token", user.email, "--name", "BI", "--days", "3"])
+    assert result.exit_code == 0, result.output
+    assert "until" in result.output
+    token = db.session.scalar(select(ApiToken).where(ApiToken.name == "BI"))
+    assert token.expires_at - token.created_at == timedelta(days=3)
+    refused = app.test_cli_runner().invoke(args=["users", "create-token", user.email, "--days", "0"])
+    assert refused.exit_code != 0 and "end date" in refused.output
+
+
 def test_the_command_line_refuses_an_unknown_account(app, world):
     result = app.test_cli_runner().invoke(args=["users", "create-token", "nobody@example.org"])
     assert result.exit_code != 0 and "no active account" in result.output

@@ -384,7 +384,7 @@ def _session_data(app, client) -> dict:
 
 def test_a_new_token_is_shown_once_and_never_travels_in_the_cookie(app, world):
     person = SignedInClient(app, world.users["partner"])
-    response = person.post("/account/tokens", data={"name": "Reporting"})
+    response = person.post("/account/tokens", data={"name": "Reporting", "days": "30"})
     assert response.status_code == 303
     assert "shk_" not in str(_session_data(app, person))
     page = person.get(response.headers["Location"]).get_data(as_text=True)
@@ -393,7 +393,7 @@ def test_a_new_token_is_shown_once_and_never_travels_in_the_cookie(app, world):
     assert "shk_" not in str(_session_data(app, person))
     assert 'id="new-token"' not in person.get(response.headers["Location"]).get_data(as_text=True)
     # The ticket in the address is worth nothing to anyone else.
-    response = person.post("/account/tokens", data={"name": "Second"})
+    response = person.post("/account/tokens", data={"name": "Second", "days": "30"})
     other = SignedInClient(app, world.users["partner_b"])
     assert 'id="new-token"' not in other.get(response.headers["Location"]).get_data(as_text=True)
 
