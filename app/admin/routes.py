@@ -5,6 +5,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.admin.forms import UserForm
+from app.api.tokens import tokens_of
+from app.auth import leavers, sessions
 from app.auth import services as accounts
 from app.auth.models import ROLES, User
 from app.choices.services import fill
@@ -13,8 +15,10 @@ from app.core.forms import form_status, refusal_shown_on
 from app.core.i18n import gettext as _
 from app.core.pagination import paginate
 from app.core.permissions import get_user_or_404, holders_of_roles_clause, is_known_role, require
+from app.core.responses import done, form_errors, refused, return_here_if_refused
 from app.core.text import fold, like_pattern
 from app.extensions import db
+from app.notifications.forms import ConfirmForm
 from app.organizations.models import Organization
 from app.workflow.checks import approvals_left_to_nobody, steps_nobody_can_complete
 
@@ -117,7 +121,35 @@ def edit_user(user_id: int):
         form = UserForm(obj=user, editing=True)
         _fill_choices(form)
         form.is_active.data, form.seen.data = user.is_active_account, accounts.account_fingerprint(user)
-    return render_template("admin/user_form.html", form=form, user=user), status
+    return render_template(
+        "admin/user_form.html",
+        form=form,
+        user=user,
+        open_sessions=sessions.open_sessions(user),
+        active_tokens=[token for token in tokens_of(user) if token.is_active],
+    ), status
+
+
+@blueprint.route("/users/<int:user_id>/sign-out-everywhere", methods=["POST"])
+@login_required
+def sign_out_everywhere(user_id: int):
+    require(current_user, "user.sign_out")
+    user = get_user_or_404(user_id, current_user, need="edit")
+    back = url_for("admin.edit_user", user_id=user.id) + "#signed-in"
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    return_here_if_refused(back)
+    ended = leavers.sign_out_everywhere(user, by=current_user)
+    return done(
+        back,
+        _(
+            "%(name)s is signed out everywhere (sessions ended: %(sessions)s; API tokens revoked: %(tokens)s).",
+            name=user.full_name,
+            sessions=ended["sessions_ended"],
+            tokens=ended["tokens_revoked"],
+        ),
+    )
 
 
 def _organization(organization_id):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from app.api.tokens import revoke_all_tokens
 from app.auth import sessions
 from app.auth.models import User
+from app.core import audit
 from app.core.errors import ValidationFailed
+from app.core.i18n import gettext as _
 from app.core.i18n import ngettext
 from app.core.permissions import role_may_own_agreements
 
@@ -24,6 +26,16 @@ def cut_off(user: User, *, by, reason: str = "deactivated") -> dict:
     revoked = revoke_all_tokens(user, by=by)
     revoke_calendar_feed(user)
     return {"sessions_ended": ended, "tokens_revoked": revoked}
+
+
+def sign_out_everywhere(user: User, *, by) -> dict:
+    """An admin ends what acts as `user` now, as a leaver's is, but the account stays on: they sign in
+    again with their password (a lost laptop, a token pasted in a ticket). Recorded with what ended."""
+    if user.id == by.id:
+        raise ValidationFailed(_("To sign yourself out everywhere, use your own security page."))
+    ended = cut_off(user, by=by, reason="ended_by_admin")
+    audit.record("signed_out_everywhere", user, actor=by, changes=ended)
+    return ended
 
 
 def check_owner_may_change(user: User, *, role: str, organization, is_active: bool) -> None:

@@ -125,6 +125,9 @@ GRANTS: dict[str, frozenset[str]] = {
     "invitation.manage": frozenset({"admin", "partner"}),
     # Resetting someone else's second factor (they lost their phone).
     "user.reset_mfa": frozenset({"admin"}),
+    # Ending everything that acts as someone (sessions, API tokens, calendar address) without turning the
+    # account off: a lost laptop, a token pasted where it should not be.
+    "user.sign_out": frozenset({"admin"}),
     "portal.view": frozenset({"partner"}),
     "deliverable.list": ALL_ROLES,
     "deliverable.view": ALL_ROLES,

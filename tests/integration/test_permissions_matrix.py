@@ -237,6 +237,8 @@ POST_ROUTES = [
     ("/account/two-factor/off", expect(303)),
     ("/account/two-factor/recovery-codes", expect(303)),
     ("/admin/users/{user}/two-factor/reset", only({"admin"}, ok=303)),
+    ("/admin/users/{user}/sign-out-everywhere", only({"admin"}, ok=303)),
+    ("/admin/users/999999/sign-out-everywhere", only({"admin"}, ok=404)),
     ("/team/{user}", only({"admin"}, ok=422)),
     ("/team/999999/deactivate", only({"admin"}, ok=404)),
     ("/invitations/new", only({"admin"}, ok=422)),

@@ -206,6 +206,41 @@ def test_deactivation_ends_every_session_and_token(app, world, signed_in):
     )
 
 
+def test_an_admin_signs_someone_out_everywhere_and_the_account_stays_on(app, world, signed_in):
+    from app.core.audit import AuditEvent
+
+    victim = world.users["legal"]
+    _browser, stolen = _remembered_browser(app, victim)
+    _token, secret = create_token(victim, "<b>leaked</b> script", by=victim)
+    db.session.commit()
+    admin = signed_in("admin")
+    page = admin.get(f"/admin/users/{victim.id}/edit").get_data(as_text=True)
+    panel = page.split('id="signed-in"')[1].split("</section>")[0]
+    assert "Sign out everywhere" in panel and "data-session=" in panel
+    assert "&lt;b&gt;leaked&lt;/b&gt; script" in panel and "<b>leaked" not in panel
+    response = admin.post(f"/admin/users/{victim.id}/sign-out-everywhere", csrf_from=f"/admin/users/{victim.id}/edit")
+    assert response.status_code == 303 and response.headers["Location"].endswith("#signed-in")
+    _assert_dead(app, stolen)
+    assert app.test_client().get("/api/v1/agreements", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    db.session.expire_all()
+    assert victim.is_active_account  # they sign in again with their password
+    assert SignedInClient(app, victim).get("/dashboard").status_code == 200
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "signed_out_everywhere"))
+    assert event.object_id == victim.id and event.changes == {"sessions_ended": 1, "tokens_revoked": 1}
+    after = admin.get(f"/admin/users/{victim.id}/edit").get_data(as_text=True).split('id="signed-in"')[1]
+    assert "No API token that works." in after
+
+
+def test_an_admin_cannot_sign_themselves_out_from_the_admin_page(app, world, signed_in):
+    admin = signed_in("admin")
+    me = world.users["admin"]
+    assert "Sign out everywhere" not in admin.get(f"/admin/users/{me.id}/edit").get_data(as_text=True)
+    response = admin.post(f"/admin/users/{me.id}/sign-out-everywhere", csrf_from=f"/admin/users/{me.id}/edit")
+    assert response.status_code == 303
+    page = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "use your own security page" in page  # still signed in, and told where to go
+
+
 def test_a_password_change_ends_the_other_sessions_and_offers_to_revoke_tokens(app, world):
     person = world.users["manager"]
     elsewhere, stolen = _remembered_browser(app, person)
