@@ -28,6 +28,8 @@ ABOUT_INVITATIONS = frozenset({"invitation"})
 ABOUT_RESETS = frozenset({"password_reset"})
 # A spreadsheet's "ready": true while it is kept (forgotten after EXPORT_KEEP_HOURS, or a change of access).
 ABOUT_EXPORTS = frozenset({"export_ready"})
+# A token's coming end: true while it still works (revoked or already ended, there is nothing to renew).
+ABOUT_TOKENS = frozenset({"api_token_ending"})
 
 
 class Outgoing(Protocol):
@@ -173,27 +175,41 @@ def _dead_links(messages: Sequence[Outgoing]) -> dict[int, str]:
                 status = status_of.get(message.object_id)
                 if status != "pending":
                     why[message.id] = _("The invitation is %(status)s now.", status=str(INVITATION_ENDS.get(status)))
-    resets = {m.object_id for m in messages if m.kind in ABOUT_RESETS and m.object_id is not None}
-    if resets:
-        live = set(
-            db.session.scalars(
-                select(PasswordReset.id).where(
-                    PasswordReset.id.in_(resets), PasswordReset.used_at.is_(None), PasswordReset.expires_at > utcnow()
-                )
-            )
-        )
-        for message in messages:
-            if message.kind in ABOUT_RESETS and message.object_id in resets and message.object_id not in live:
-                why[message.id] = _("The link to choose a password was used or has expired.")
-    exports = {m.object_id for m in messages if m.kind in ABOUT_EXPORTS and m.object_id is not None}
-    if exports:
-        from app.exports.models import ExportJob
+    from app.api.models import ApiToken
+    from app.exports.models import ExportJob
 
-        kept = set(db.session.scalars(select(ExportJob.id).where(ExportJob.id.in_(exports))))
-        for message in messages:
-            if message.kind in ABOUT_EXPORTS and message.object_id in exports and message.object_id not in kept:
-                why[message.id] = _("The spreadsheet is no longer kept.")
+    why |= _unless_still_there(
+        messages,
+        ABOUT_RESETS,
+        lambda ids: select(PasswordReset.id).where(
+            PasswordReset.id.in_(ids), PasswordReset.used_at.is_(None), PasswordReset.expires_at > utcnow()
+        ),
+        _("The link to choose a password was used or has expired."),
+    )
+    why |= _unless_still_there(
+        messages,
+        ABOUT_EXPORTS,
+        lambda ids: select(ExportJob.id).where(ExportJob.id.in_(ids)),
+        _("The spreadsheet is no longer kept."),
+    )
+    why |= _unless_still_there(
+        messages,
+        ABOUT_TOKENS,
+        lambda ids: select(ApiToken.id).where(
+            ApiToken.id.in_(ids), ApiToken.revoked_at.is_(None), ApiToken.expires_at > utcnow()
+        ),
+        _("The API token was revoked or has ended."),
+    )
     return why
+
+
+def _unless_still_there(messages: Sequence[Outgoing], kinds: frozenset, still_there, reason: str) -> dict[int, str]:
+    """The messages of `kinds` whose object is not among the ids `still_there(ids)` selects: id -> `reason`."""
+    ids = {m.object_id for m in messages if m.kind in kinds and m.object_id is not None}
+    if not ids:
+        return {}
+    there = set(db.session.scalars(still_there(ids)))
+    return {m.id: reason for m in messages if m.kind in kinds and m.object_id in ids and m.object_id not in there}
 
 
 # What an invitation's end is called in a withdrawal's reason.

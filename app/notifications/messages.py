@@ -74,6 +74,18 @@ def _long_date(value: str, locale: str) -> str:
     return first_of_month_in_french(format_date(day, format="long"), day, current_language())
 
 
+def _moment(value) -> str:
+    """An ISO moment (stored in a notice's params) as the pages write one, in the current locale."""
+    from datetime import datetime
+
+    from app.core.dates import format_moment
+
+    try:
+        return format_moment(datetime.fromisoformat(value))
+    except (TypeError, ValueError):
+        return str(value or "")
+
+
 def isolate(value, language: str | None = None) -> str:
     """In Arabic, a Latin reference or name inside a sentence is wrapped in Unicode
     isolates (FSI … PDI) so the bidi algorithm does not reorder it with its surroundings."""
@@ -130,6 +142,12 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
         )
     if kind == "password_reset_directory":
         return _("Your Sharaka password is your ministry directory password")
+    if kind == "api_token_ending":
+        return _(
+            "Your API token “%(name)s” stops working on %(moment)s",
+            name=isolate(params.get("name", ""), language),
+            moment=_moment(params.get("ends_at")),
+        )
     if kind == "invitation":
         return _("You are invited to Sharaka")
     if kind == "job_failed":
@@ -509,6 +527,14 @@ def detail(kind: str, params: dict) -> str:
                 "Open the link within %(num)s days to choose your name and password; it works once.",
                 params.get("days") or 7,
             )
+        )
+    if kind == "api_token_ending":
+        return _(
+            "Make a new token on your tokens page, put it where “%(name)s” (%(prefix)s…) is used, then revoke "
+            "this one. From %(moment)s, calls with it are refused.",
+            name=isolate(params.get("name", "")),
+            prefix=isolate(params.get("prefix", "")),
+            moment=_moment(params.get("ends_at")),
         )
     if kind == "password_reset_directory":
         text = _(

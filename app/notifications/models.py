@@ -35,6 +35,8 @@ CATEGORIES: dict[str, tuple[Any, bool]] = {
     "password_reset": (_l("Password reset links"), True),
     "export_ready": (_l("Spreadsheets I asked for are ready"), False),
     "invitation": (_l("Invitations"), True),
+    # A personal API token ends within a week: whatever uses it stops then unless given a new one.
+    "api_token_ending": (_l("My API tokens about to stop working"), True),
 }
 
 # Mails about an account itself, sent to whoever asked (an invitee has no account yet): their footer speaks

@@ -989,3 +989,41 @@ def test_a_date_missed_before_the_agreement_ran_is_escalated_a_threshold_after_i
     # As a date missed while it ran: on the 15th day (the shipped policy's threshold of 14 days passed).
     assert not escalated(resumed + timedelta(days=14))
     assert escalated(resumed + timedelta(days=15))
+
+
+def test_a_token_owner_hears_a_week_before_it_ends_once_and_not_after_a_revocation(world):
+    from types import SimpleNamespace
+
+    from app.api.tokens import create_token, revoke_token
+    from app.notifications.lapsed import lapsed
+    from app.notifications.reminders.tokens import TOKEN_ENDING_DAYS
+
+    partner, officer = world.users["partner"], world.users["officer"]
+    ending, _secret = create_token(partner, "Nightly sync", by=partner, days=30)
+    create_token(officer, "Yearly", by=officer, days=365)
+    db.session.commit()
+    ends = clock.as_ministry_time(ending.expires_at)
+
+    def told(moment):
+        found = reminders.candidates_at(moment)
+        return {(c.rule, c.recipient.email, c.notice.object_id) for c in found if c.rule == "api_token_ending"}
+
+    assert told(ends - timedelta(days=TOKEN_ENDING_DAYS, minutes=1)) == set()
+    week_before = ends - timedelta(days=TOKEN_ENDING_DAYS - 1)
+    assert told(week_before) == {("api_token_ending", partner.email, ending.id)}
+    assert told(ends + timedelta(minutes=1)) == set()  # ended: nothing left to renew
+
+    reminders.run_pass(week_before)
+    reminders.run_pass(week_before + timedelta(days=2))  # once per token
+    [notice] = notices_of(partner, "api_token_ending")
+    [mail] = mails_to(partner, "api_token_ending")
+    assert notice.link == "/account/tokens" and "Nightly sync" in mail.subject
+    assert "revoke" in mail.body_text and "/account/tokens" in mail.body_text
+    assert notices_of(officer, "api_token_ending") == []
+
+    waiting = [SimpleNamespace(id=1, kind="api_token_ending", object_id=ending.id, recipient_id=partner.id)]
+    assert lapsed(waiting) == {}
+    revoke_token(ending, by=partner)
+    db.session.commit()
+    assert "revoked" in lapsed(waiting)[1]  # a mail still waiting is withdrawn, not sent
+    assert told(week_before) == set()

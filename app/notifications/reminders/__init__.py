@@ -47,6 +47,7 @@ from app.notifications.reminders.rules import (  # noqa: F401
     stalled_candidates,
     waiting_approval,
 )
+from app.notifications.reminders.tokens import token_ending_candidates
 from app.notifications.reminders.writing import BatchWriter, Ready
 from app.notifications.services import Notice, prepared_notices
 
@@ -85,6 +86,7 @@ def candidates_at(
             else []
         )
         + digest_candidates(now, today, people)
+        + token_ending_candidates(now, people)
     )
     # A fixed order: two processes inserting the same keys take their locks in the same order.
     return sorted(found, key=lambda c: tuple(str(part) for part in c.key))
