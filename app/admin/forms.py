@@ -3,7 +3,7 @@ from wtforms import BooleanField, EmailField, HiddenField, PasswordField, Select
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from app.auth.forms import role_choices
-from app.auth.models import ROLES
+from app.auth.models import ROLES, normalize_email
 from app.auth.passwords import MIN_LENGTH
 from app.core.forms import Form, stripped
 
@@ -33,11 +33,18 @@ class UserForm(Form):
     password = PasswordField(_l("Password"), validators=[Optional(), Length(min=MIN_LENGTH, max=256)])
     seen = HiddenField()  # the account as the form showed it (services.account_fingerprint)
 
-    def __init__(self, *args, editing: bool = False, **kwargs):
+    def __init__(self, *args, editing: bool = False, current_email: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.role.choices = role_choices(tuple(ROLES))
+        self.current_email = current_email
         if editing:
-            # The address is shown, never changed, on an account's form: checked again, an address the form
-            # would not take today (ops@localhost, made by `flask users create`) refused every save of the
-            # account, deactivating it included.
+            # The address kept is not checked again: an address the form would not take today (ops@localhost,
+            # made by `flask users create`) refused every save of the account, deactivating it included.
+            # A new one is (validate_email); a form sent without the field keeps it.
             self.email.validators = []
+
+    def validate_email(self, field):
+        if self.current_email is None or not field.raw_data or normalize_email(field.data) == self.current_email:
+            return
+        for check in (DataRequired(), Email(check_deliverability=False), Length(max=254)):
+            check(self, field)

@@ -89,7 +89,7 @@ def create_user():
 @login_required
 def edit_user(user_id: int):
     user = get_user_or_404(user_id, current_user, need="edit")
-    form = UserForm(obj=user if request.method == "GET" else None, editing=True)
+    form = UserForm(obj=user if request.method == "GET" else None, editing=True, current_email=user.email)
     _fill_choices(form)
     if request.method == "GET":
         form.is_active.data = user.is_active_account
@@ -109,6 +109,7 @@ def edit_user(user_id: int):
                 # Spaces only means "keep the password", as an empty field does.
                 new_password=form.password.data if (form.password.data or "").strip() else None,
                 seen=form.seen.data or None,
+                email=form.email.data if form.email.raw_data else None,
             )
             flash(_("Account %(email)s saved.", email=user.email), "success")
             if warning := approvals_left_to_nobody(uncompletable):
@@ -118,7 +119,7 @@ def edit_user(user_id: int):
     if isinstance(getattr(form, "service_refusal", None), ConcurrentChange):
         # Shown as it is now (the refusal is flashed above it), to change again from there.
         db.session.expire_all()
-        form = UserForm(obj=user, editing=True)
+        form = UserForm(obj=user, editing=True, current_email=user.email)
         _fill_choices(form)
         form.is_active.data, form.seen.data = user.is_active_account, accounts.account_fingerprint(user)
     return render_template(

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from app.api.tokens import revoke_all_tokens
 from app.auth import directory, mfa, passwords, sessions
 from app.auth.leavers import check_owner_may_change, cut_off
-from app.auth.models import Invitation, LoginAttempt, User, normalize_email
+from app.auth.models import Invitation, LoginAttempt, PasswordReset, User, normalize_email
 from app.core import audit
 from app.core.db import keep_even_if_refused
 from app.core.errors import ConcurrentChange, ValidationFailed
@@ -318,16 +318,23 @@ def update_user(
     new_password: str | None = None,
     is_org_admin: bool = False,
     seen: str | None = None,
+    email: str | None = None,
 ) -> User:
     """An admin's change to an account; an admin cannot lock themselves out. `seen`: the account as the
     form showed it (account_fingerprint), refused when it changed since: a second tab saved later had
-    undone the first, reactivating an account deactivated meanwhile."""
+    undone the first, reactivating an account deactivated meanwhile. `email`: a new sign-in address
+    (change_email), None or the same to keep it."""
     if seen is not None and seen != account_fingerprint(user):
         raise ConcurrentChange(
             _("This account has changed since you opened it. Check what it shows now and make your change again.")
         )
+    new_email = normalize_email(email) if email is not None else user.email
     check_account_rules(
-        email=user.email, role=role, organization=organization, language=language, is_org_admin=is_org_admin
+        email=new_email,
+        role=role,
+        organization=organization,
+        language=language,
+        is_org_admin=is_org_admin,
     )
     if user.id == by.id and (not is_admin_role(role) or not is_active):
         message = _("You cannot remove your own administrator role or deactivate yourself.")
@@ -338,6 +345,7 @@ def update_user(
         raise ValidationFailed(message, {"password": [message]})
     full_name = _full_name(full_name)
     before = _user_snapshot(user)
+    old_email = change_email(user, new_email) if new_email != user.email else None
     moved = user.role != role or user.organization_id != (organization.id if organization else None)
     check_owner_may_change(user, role=role, organization=organization, is_active=is_active)
     user.full_name = full_name
@@ -374,7 +382,61 @@ def update_user(
         changes["after"]["password"] = "changed"
     if changes["after"]:
         audit.record("updated", user, actor=by, changes=changes)
+    if old_email is not None:
+        _tell_email_changed(user, old_email)
     return user
+
+
+def change_email(user: User, email: str) -> str:
+    """Make `email` (normalised, checked by check_account_rules) the account's sign-in address; returns the
+    old one. Refused for an account the directory owns (it would put its own back) and for an address
+    another account holds. Reset links sent to the old address stop working, and mail still waiting
+    for it goes to the new one."""
+    from app.notifications.models import OutboxMessage
+
+    if user.directory_dn:
+        message = _("This account's address comes from the ministry directory: change it there.")
+        raise ValidationFailed(message, {"email": [message]})
+    if db.session.scalar(select(User.id).where(User.email == email, User.id != user.id)) is not None:
+        message = _("An account with this e-mail address already exists.")
+        raise ValidationFailed(message, {"email": [message]})
+    old_email, user.email = user.email, email
+    now = utcnow()
+    db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None), PasswordReset.expires_at > now)
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.recipient_id == user.id,
+            OutboxMessage.status == "pending",
+            OutboxMessage.to_address == old_email,
+        )
+        .values(to_address=email)
+        .execution_options(synchronize_session=False)
+    )
+    return old_email
+
+
+def _tell_email_changed(user: User, old_email: str) -> None:
+    """The person hears of it at both addresses: at the old one, in case the change was not theirs to want."""
+    from app.notifications.services import Notice, app_path, notify, queue_mail
+
+    if not user.is_active_account:
+        return  # nobody to tell (notify would not); they hear of it if the account is opened again
+    notice = Notice(
+        kind="email_changed",
+        category="email_changed",
+        params={"old": old_email, "new": user.email},
+        link=app_path("auth.profile"),
+        object_type="user",
+        object_id=user.id,
+    )
+    notify(user, notice)
+    queue_mail(user, notice, to_address=old_email)
 
 
 def set_language(user: User, language: str) -> None:

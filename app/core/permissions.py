@@ -152,6 +152,7 @@ GRANTS: dict[str, frozenset[str]] = {
     "mail.approval_overdue": MINISTRY,
     "mail.agreement_stalled": MINISTRY,
     "mail.invitation": frozenset(),  # sent before the account exists
+    "mail.email_changed": frozenset(),  # about the account itself, never a choice
     # Everyone sees and ends their own sign-in sessions.
     "session.manage": ALL_ROLES,
     # What each role sees first; the portfolio views show only agreements the person may see.

@@ -142,6 +142,8 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
         )
     if kind == "password_reset_directory":
         return _("Your Sharaka password is your ministry directory password")
+    if kind == "email_changed":
+        return _("Your Sharaka sign-in address was changed")
     if kind == "api_token_ending":
         return _(
             "Your API token “%(name)s” stops working on %(moment)s",
@@ -527,6 +529,13 @@ def detail(kind: str, params: dict) -> str:
                 "Open the link within %(num)s days to choose your name and password; it works once.",
                 params.get("days") or 7,
             )
+        )
+    if kind == "email_changed":
+        return _(
+            "From now on you sign in to Sharaka with %(new)s, and its mail goes there (it was %(old)s). If you "
+            "did not ask for this, tell the ministry's Sharaka administrator at once.",
+            new=isolate(params.get("new", "")),
+            old=isolate(params.get("old", "")),
         )
     if kind == "api_token_ending":
         return _(

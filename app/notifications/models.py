@@ -37,6 +37,8 @@ CATEGORIES: dict[str, tuple[Any, bool]] = {
     "invitation": (_l("Invitations"), True),
     # A personal API token ends within a week: whatever uses it stops then unless given a new one.
     "api_token_ending": (_l("My API tokens about to stop working"), True),
+    # An admin changed the account's sign-in address: told at the old address and the new.
+    "email_changed": (_l("Changes of my sign-in address"), True),
 }
 
 # Mails about an account itself, sent to whoever asked (an invitee has no account yet): their footer speaks

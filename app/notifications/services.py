@@ -205,9 +205,11 @@ def _notification_values(recipient, notice: Notice) -> dict:
     )
 
 
-def queue_mail(recipient, notice: Notice) -> OutboxMessage:
-    """Render the e-mail in the recipient's language now and put it in the outbox."""
-    message = OutboxMessage(**_mail_values(recipient, notice, with_bodies=True))
+def queue_mail(recipient, notice: Notice, *, to_address: str | None = None) -> OutboxMessage:
+    """Render the e-mail in the recipient's language now and put it in the outbox; `to_address`: to another
+    address than theirs (a change of address, told to the old one too)."""
+    values = _mail_values(recipient, notice, with_bodies=True)
+    message = OutboxMessage(**(values | {"to_address": to_address} if to_address else values))
     db.session.add(message)
     return message
 

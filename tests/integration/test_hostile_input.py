@@ -17,6 +17,7 @@ import functools
 import io
 import json
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Callable
 from urllib.parse import urlsplit
 
@@ -598,10 +599,70 @@ def test_hostile_input_from_someone_who_may_not_use_the_route_is_refused_first(a
     assert SCRIPT not in attempt.body
 
 
-def test_the_email_of_an_account_cannot_be_changed_through_the_edit_form(app, world, signed_in):
+def test_an_admin_changes_a_sign_in_address_and_both_addresses_are_told(app, world, signed_in):
+    from app.auth.models import PasswordReset
+    from app.core.models import utcnow
+    from app.notifications.models import Notification, OutboxMessage
+
     officer = world.users["other_officer"]
-    row = Attempt(signed_in("admin"), ROUTES["user-edit"], world, {"email": "hijack@example.org"}).assert_accepted()
-    assert row["email"] == officer.email
+    old = officer.email
+    soon = utcnow() + timedelta(hours=1)
+    waiting_reset = PasswordReset(user_id=officer.id, email=old, address="127.0.0.1", expires_at=soon)
+    db.session.add(waiting_reset)
+    db.session.commit()
+    changes = {"email": "  New.Address@Example.org "}
+    row = Attempt(signed_in("admin"), ROUTES["user-edit"], world, changes).assert_accepted()
+    assert row["email"] == "new.address@example.org"
+    told = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "email_changed")).all()
+    assert {mail.to_address for mail in told} == {old, "new.address@example.org"}
+    assert all("new.address@example.org" in mail.body_text and old in mail.body_text for mail in told)
+    assert db.session.scalar(select(Notification).where(Notification.kind == "email_changed")).user_id == officer.id
+    db.session.refresh(waiting_reset)
+    assert waiting_reset.expires_at <= utcnow()  # the link sent to the old address no longer works
+    updated = (AuditEvent.action == "updated", AuditEvent.object_id == officer.id)
+    event = db.session.scalar(select(AuditEvent).where(*updated))
+    assert event.changes["before"]["email"] == old and event.changes["after"]["email"] == "new.address@example.org"
+    fresh = SignedInClient(app, None)
+    fresh.sign_in("new.address@example.org", factories.PASSWORD)
+    assert fresh.get("/dashboard").status_code == 200
+    old_way = SignedInClient(app, None)
+    old_way.sign_in(old, factories.PASSWORD)
+    assert old_way.get("/dashboard").status_code == 302  # the old address signs in no more
+
+
+@pytest.mark.parametrize(
+    "email, message",
+    [
+        ("legal@ministry.example", "already exists"),
+        ("LEGAL@Ministry.Example", "already exists"),
+        ("not an address", "Invalid email"),
+        ("", "This field is required"),
+        ("a" * 250 + "@x.org", "Invalid email"),
+        ("<script>@x.org", "Invalid email"),
+    ],
+)
+def test_a_new_sign_in_address_must_be_free_and_valid(app, world, signed_in, email, message):
+    if "legal@" in email.lower():
+        email = email.replace("legal@ministry.example", world.users["legal"].email).replace(
+            "LEGAL@Ministry.Example", world.users["legal"].email.upper()
+        )
+    officer = world.users["other_officer"]
+    attempt = Attempt(signed_in("admin"), ROUTES["user-edit"], world, {"email": email})
+    attempt.assert_refused({422})
+    assert message in attempt.body or message.lower() in attempt.body.lower()
+    db.session.expire_all()
+    assert db.session.get(type(officer), officer.id).email == officer.email
+
+
+def test_the_address_of_a_directory_account_is_the_directory_s(app, world, signed_in):
+    officer = world.users["other_officer"]
+    officer.directory_dn = "uid=other,ou=people,dc=ministry,dc=example"
+    db.session.commit()
+    page = signed_in("admin").get(f"/admin/users/{officer.id}/edit").get_data(as_text=True)
+    assert "change it there" in page
+    attempt = Attempt(signed_in("admin"), ROUTES["user-edit"], world, {"email": "elsewhere@example.org"})
+    attempt.assert_refused({422})
+    assert "directory" in attempt.body
 
 
 def test_an_account_whose_address_the_form_would_refuse_can_still_be_saved_and_deactivated(app, world, signed_in):
