@@ -14,7 +14,7 @@ from functools import cached_property
 
 from flask import url_for
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 
 from app.agreements.models import Agreement, title_of
 from app.agreements.services import IN_FORCE_CHOICE
@@ -246,7 +246,12 @@ def _approvals(user, month: Month):
         select(ApprovalRound, Agreement)
         .join(picked, picked.c.id == ApprovalRound.id)
         .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
-        .options(selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user))
+        .options(
+            selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user),
+            # Dating a round reads its agreement's workflow and facts, never its owner, whom the model joins
+            # to every agreement it loads: hundreds of rounds a month.
+            lazyload(Agreement.owner),
+        )
         .order_by(ApprovalRound.id)
     )
     approvals_url = links_to("agreements.view_agreement", "agreement_id", _anchor="approvals-heading")

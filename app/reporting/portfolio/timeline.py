@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from app.agreements.models import Agreement
 from app.core import clock
@@ -156,7 +156,9 @@ def _most_recently_signed(user, cap: int) -> list[Agreement]:
     """The `cap` visible agreements signed last (by signature date, then reference, both descending), then,
     when they are fewer, those in force without a signature date. Two reads that walk the index on
     (signed_on, reference) and stop at `cap`, where one ORDER BY ... NULLS LAST sorted the whole portfolio."""
-    options = (selectinload(Agreement.parties), joinedload(Agreement.signing_event))
+    # A bar draws its agreement's parties and signing event, never its owner, whom the model joins to every
+    # agreement it loads.
+    options = (selectinload(Agreement.parties), joinedload(Agreement.signing_event), lazyload(Agreement.owner))
     visible = visible_agreements_clause(user)
     found = list(
         db.session.scalars(
