@@ -2,22 +2,28 @@
 repeat with nothing new, on SQLite or PostgreSQL.
 
     .venv/bin/python bench/reminders.py --db sqlite --agreements 10000 [--keep] [--profile]
+    .venv/bin/python bench/reminders.py --db postgresql --keep --at 2026-12-05T09:00:00+01:00 --digest
 
 The portfolio is `bench/portfolio.py`'s (about 10 occurrences per agreement). With --keep, the
 portfolio is built once and copied for each run (bench/pages.py's kept portfolios, SQLite or
 PostgreSQL), so a change can be measured again without rebuilding.
 Prints the seconds of each pass, the reminders made, and the e-mails queued (rendered when sent).
+With --at, the pass runs at that moment, the clock stopped there (its rows' timestamps too); with --digest
+besides, a digest of what it wrote (reminders_sent, notifications, outbox_messages, every column but the
+random Message-ID, in id order): two versions of the code that print the same digests wrote the same rows.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import os
 import pstats
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,10 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.pages import database, kept_portfolio, prepare  # noqa: E402
 
 
-def passes(url: str, tmp: Path, profile: bool) -> dict:
+def passes(url: str, tmp: Path, profile: bool, at: datetime | None = None, digest: bool = False) -> dict:
     from sqlalchemy import func, select
 
     from app import create_app
+    from app.core import clock
     from app.deliverables.models import Occurrence
     from app.extensions import db
     from app.notifications.models import OutboxMessage
@@ -44,22 +51,24 @@ def passes(url: str, tmp: Path, profile: bool) -> dict:
         upgrade()  # a kept portfolio built before the last migration
         occurrences = db.session.scalar(select(func.count()).select_from(Occurrence))
         db.session.commit()
-        now = datetime.now(timezone.utc)
+        now = at or datetime.now(timezone.utc)
         profiler = cProfile.Profile() if profile else None
         server = _server_cpu(db)
-        started, cpu = time.perf_counter(), time.process_time()
-        if profiler:
-            profiler.enable()
-        first = run_pass(now)
-        if profiler:
-            profiler.disable()
-        first_seconds, first_cpu = time.perf_counter() - started, time.process_time() - cpu
-        after_first = _server_cpu(db)
-        first_server = _spent(server, after_first)
-        started, cpu = time.perf_counter(), time.process_time()
-        repeat = run_pass(now)
-        repeat_seconds, repeat_cpu = time.perf_counter() - started, time.process_time() - cpu
-        repeat_server = _spent(after_first, _server_cpu(db))
+        with clock.frozen(at) if at else nullcontext():
+            started, cpu = time.perf_counter(), time.process_time()
+            if profiler:
+                profiler.enable()
+            first = run_pass(now)
+            if profiler:
+                profiler.disable()
+            first_seconds, first_cpu = time.perf_counter() - started, time.process_time() - cpu
+            after_first = _server_cpu(db)
+            first_server = _spent(server, after_first)
+            digests = _digests(db) if digest else {}
+            started, cpu = time.perf_counter(), time.process_time()
+            repeat = run_pass(now)
+            repeat_seconds, repeat_cpu = time.perf_counter() - started, time.process_time() - cpu
+            repeat_server = _spent(after_first, _server_cpu(db))
         mails = db.session.scalar(select(func.count()).select_from(OutboxMessage))
         db.session.remove()
         db.engine.dispose()
@@ -79,7 +88,31 @@ def passes(url: str, tmp: Path, profile: bool) -> dict:
         "repeat_cpu": repeat_cpu,
         "first_server": first_server,
         "repeat_server": repeat_server,
+        "digests": digests,
     }
+
+
+def _digests(db) -> dict[str, str]:
+    """SHA-256 of each table a pass writes, row by row in id order, every column but the outbox's
+    Message-ID (random by design). PostgreSQL's JSON columns are read as their stored text, so a change of
+    spacing or of key order shows."""
+    from sqlalchemy import String, cast, select
+
+    digests = {}
+    for name in ("reminders_sent", "notifications", "outbox_messages"):
+        table = db.metadata.tables[name]
+        columns = [
+            cast(column, String) if db.engine.dialect.name == "postgresql" else column
+            for column in table.columns
+            if column.name != "message_id"
+        ]
+        hashed, rows = hashlib.sha256(), 0
+        for row in db.session.execute(select(*columns).order_by(table.c.id)):
+            hashed.update(repr(tuple(row)).encode())
+            rows += 1
+        digests[name] = f"{rows:,} rows {hashed.hexdigest()[:16]}"
+    db.session.commit()
+    return digests
 
 
 def _server_cpu(db) -> dict[int, float] | None:
@@ -124,6 +157,12 @@ def main() -> None:
         action="store_true",
         help="print where the first pass spends its time (the whole profile: $TMPDIR/sharaka-reminder-pass.prof)",
     )
+    parser.add_argument(
+        "--at", type=datetime.fromisoformat, help="the pass's moment, the clock stopped there (ISO, with its offset)"
+    )
+    parser.add_argument(
+        "--digest", action="store_true", help="print a digest of the rows the first pass wrote (compare with --at)"
+    )
     args = parser.parse_args()
     template = kept_portfolio(args.db, args.agreements) if args.keep else None
     with tempfile.TemporaryDirectory() as folder, database(args.db, Path(folder), template=template) as url:
@@ -131,7 +170,7 @@ def main() -> None:
         if template is None:
             counts, _ = prepare(url, args.agreements, tmp)
             print(f"built in {counts['seconds']} s", file=sys.stderr)
-        result = passes(url, tmp, args.profile)
+        result = passes(url, tmp, args.profile, args.at, args.digest)
     # This process's CPU time beside the wall time: on a shared machine the wall time depends on the others'
     # load (printed too); the database server's own time (PostgreSQL) is in the wall time only.
     print(
@@ -144,6 +183,8 @@ def main() -> None:
         print(
             f"PostgreSQL backend CPU: first pass {result['first_server']:.2f} s, repeat {result['repeat_server']:.2f} s"
         )
+    for name, digest in result["digests"].items():
+        print(f"{name}: {digest}")
 
 
 if __name__ == "__main__":
