@@ -120,33 +120,27 @@ class PreparedNotice:
     mail: dict | None
 
 
-def prepared_notices(pairs: list[tuple[Any, Notice]]) -> list[PreparedNotice | None]:
+def prepared_notices(
+    pairs: list[tuple[Any, Notice]], choices: MailChoices | None = None
+) -> list[PreparedNotice | None]:
     """What `notify` writes for many (recipient, notice) pairs, as a reminder pass makes them: the mail
-    choices of everyone concerned read in one query, the rows' JSON and timestamps prepared once (bulk.py),
-    and the e-mails' bodies left for the sender to write just before it sends (thousands of templates
-    rendered here would hold the pass for minutes). One per pair, in order (None where the recipient is not
-    an active account: nobody to tell); `write_notices` writes them."""
+    choices of everyone concerned read in one query (`choices`: those read already, a pass's earlier
+    batches'), the rows' JSON and timestamps prepared once (bulk.py), and the e-mails' bodies left for the
+    sender to write just before it sends (thousands of templates rendered here would hold the pass for
+    minutes). One per pair, in order (None where the recipient is not an active account: nobody to tell);
+    `write_notices` writes them."""
     from app.notifications.bulk import Writer
 
     told = [person is not None and person.is_active_account for person, _notice in pairs]
     pairs = [pair for pair, active in zip(pairs, told) if active]
     if not pairs:
         return [None] * len(told)
-    people = sorted({person.id for person, _ in pairs})
-    switched = set()
-    for start in range(0, len(people), 500):
-        switched.update(
-            tuple(row)
-            for row in db.session.execute(
-                select(MailOptOut.user_id, MailOptOut.category).where(
-                    MailOptOut.user_id.in_(people[start : start + 500])
-                )
-            )
-        )
+    choices = choices if choices is not None else MailChoices()
+    choices.read(person.id for person, _notice in pairs)
     _bell_changed()
     now = utcnow()  # one moment for the batch's rows (a notice's order among equals is its id's)
     notices, mails = Writer(Notification.__tablename__), Writer(OutboxMessage.__tablename__)
-    mailed = [is_mandatory(notice.category) or (person.id, notice.category) not in switched for person, notice in pairs]
+    mailed = [choices.wants(person.id, notice.category) for person, notice in pairs]
     languages = _mail_languages(person for (person, _notice), wanted in zip(pairs, mailed) if wanted)
     subjects = iter(_subjects([pair for pair, wanted in zip(pairs, mailed) if wanted], languages))
     domain = _mail_domain()
@@ -174,6 +168,34 @@ def prepared_notices(pairs: list[tuple[Any, Notice]]) -> list[PreparedNotice | N
         prepared.append(PreparedNotice(notices.row(_notification_values(person, notice) | {"created_at": now}), mail))
     made = iter(prepared)
     return [next(made) if active else None for active in told]
+
+
+class MailChoices:
+    """The optional categories of mail people switched off, each person's read once: the batches of a
+    reminder pass share one (its thousands of reminders go to a few hundred people), instead of asking the
+    database again for the same people batch after batch."""
+
+    def __init__(self):
+        self._read: set[int] = set()
+        self._switched_off: set[tuple[int, str]] = set()
+
+    def read(self, user_ids) -> None:
+        """Read the choices of those of `user_ids` not read yet, a few hundred per query."""
+        missing = sorted(set(user_ids) - self._read)
+        for start in range(0, len(missing), 500):
+            self._switched_off.update(
+                tuple(row)
+                for row in db.session.execute(
+                    select(MailOptOut.user_id, MailOptOut.category).where(
+                        MailOptOut.user_id.in_(missing[start : start + 500])
+                    )
+                )
+            )
+        self._read.update(missing)
+
+    def wants(self, user_id: int, category: str) -> bool:
+        """Whether the person (read already) receives mail of `category`, as wants_mail answers."""
+        return is_mandatory(category) or (user_id, category) not in self._switched_off
 
 
 def write_notices(prepared: list[PreparedNotice]) -> int:

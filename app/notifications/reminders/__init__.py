@@ -49,7 +49,7 @@ from app.notifications.reminders.rules import (  # noqa: F401
 )
 from app.notifications.reminders.tokens import token_ending_candidates
 from app.notifications.reminders.writing import BatchWriter, Ready
-from app.notifications.services import Notice, prepared_notices
+from app.notifications.services import MailChoices, Notice, prepared_notices
 
 log = logging.getLogger("sharaka.reminders")
 BATCH = 500  # reminders written per transaction
@@ -146,12 +146,13 @@ class _Preparer:
     def __init__(self):
         self.made: dict[int, tuple] = {}  # id(maker) -> (maker, its notice): the maker kept, its id not reused
         self.failed: list[tuple[Candidate, str]] = []
+        self.mail_choices = MailChoices()  # each recipient's read once per pass
 
     def ready(self, batch: list[Candidate]) -> list[Ready]:
         loaded = _load_objects(batch)  # noqa: F841  (kept while the notices are built)
         built = [candidate for candidate in batch if self._built(candidate)]
         try:
-            rows = prepared_notices([(candidate.recipient, candidate.notice) for candidate in built])
+            rows = prepared_notices([(c.recipient, c.notice) for c in built], self.mail_choices)
         except Exception:  # one of them, or more: found by making each alone
             return [ready for candidate in built if (ready := self._alone(candidate)) is not None]
         return [Ready(candidate, made) for candidate, made in zip(built, rows)]
@@ -171,7 +172,7 @@ class _Preparer:
 
     def _alone(self, candidate: Candidate) -> Ready | None:
         try:
-            return Ready(candidate, prepared_notices([(candidate.recipient, candidate.notice)])[0])
+            return Ready(candidate, prepared_notices([(candidate.recipient, candidate.notice)], self.mail_choices)[0])
         except Exception as error:
             self._fail(candidate, error)
             return None
