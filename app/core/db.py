@@ -12,6 +12,7 @@ import itertools
 import random
 import sys
 import time
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timezone
@@ -313,3 +314,15 @@ def dialect_insert(model):
 def insert_ignoring_conflicts(model):
     """INSERT … ON CONFLICT DO NOTHING, in the current database's dialect."""
     return dialect_insert(model).on_conflict_do_nothing()
+
+
+def plain_rows(result) -> list:
+    """The rows of `result` as named tuples: the same fields, by name or by position, read at a tuple's
+    speed. A SQLAlchemy row finds a field by name through its class's look-up and then a Python
+    __getattr__ (0.6 µs a field): a reminder pass reads a dozen fields of each of ten thousand rows."""
+    rows = result.all()
+    if not rows:
+        return rows
+    # A field name a tuple cannot take fails here, loudly (the fields are known only when read: no literal).
+    plain = namedtuple("PlainRow", rows[0]._fields)  # type: ignore[misc]
+    return [plain._make(row) for row in rows]

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import select
 
+from app.core.db import plain_rows
 from app.extensions import db
 
 PER_QUERY = 500  # bound parameters per IN (…)
@@ -120,12 +121,14 @@ def _facts(ids: list[int]) -> dict[int, SimpleNamespace]:
     from app.deliverables.models import Deliverable, Occurrence
     from app.organizations.models import Organization
 
-    rows = db.session.execute(
-        select(Occurrence.id, Occurrence.due_on, *columns())
-        .select_from(Occurrence)
-        .join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
-        .join(Agreement, Deliverable.agreement_id == Agreement.id)
-        .outerjoin(Organization, Organization.id == Deliverable.responsible_organization_id)
-        .where(Occurrence.id.in_(ids))
-    ).all()
+    rows = plain_rows(
+        db.session.execute(
+            select(Occurrence.id, Occurrence.due_on, *columns())
+            .select_from(Occurrence)
+            .join(Deliverable, Occurrence.deliverable_id == Deliverable.id)
+            .join(Agreement, Deliverable.agreement_id == Agreement.id)
+            .outerjoin(Organization, Organization.id == Deliverable.responsible_organization_id)
+            .where(Occurrence.id.in_(ids))
+        )
+    )
     return {row.id: _fact(row) for row in rows}

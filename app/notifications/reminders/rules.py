@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from app.core import clock
+from app.core.db import plain_rows
 from app.core.permissions import holders_of_roles_clause, holds_role, partner_accounts_clause
 from app.extensions import db
 from app.notifications.reminders import occurrence_facts
@@ -46,7 +47,7 @@ def deliverable_candidates(
     lacking = occurrence_unsent(today) if skip_sent else true()
     columns = _occurrence_columns() + ((lacking.label("lacking"),) if sent is not None else ())
     query = _owed_occurrences(columns, today).where(Occurrence.due_on <= today + timedelta(days=horizon))
-    rows = db.session.execute(query.where(lacking) if sent is None else query).all()
+    rows = plain_rows(db.session.execute(query.where(lacking) if sent is None else query))
     candidates = []
     recipients_of: dict[tuple, list] = {}  # an agreement's occurrences (ten or so) have the same recipients
     for row in rows:
@@ -154,9 +155,11 @@ def _escalation_candidates(today: date, people: People, skip_sent: bool, sent: C
         return []
     escalated: dict[int, list] = {}  # deliverable id -> its occurrences overdue past the escalation threshold
     for start in range(0, len(deliverable_ids), 500):
-        for row in db.session.execute(
-            _owed_occurrences(_occurrence_columns(), today).where(
-                escalation_due(today), Occurrence.deliverable_id.in_(deliverable_ids[start : start + 500])
+        for row in plain_rows(
+            db.session.execute(
+                _owed_occurrences(_occurrence_columns(), today).where(
+                    escalation_due(today), Occurrence.deliverable_id.in_(deliverable_ids[start : start + 500])
+                )
             )
         ):
             occurrence_facts.keep(row)
