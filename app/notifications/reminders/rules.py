@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 from functools import cache, partial
 
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from app.core import clock
@@ -127,16 +127,14 @@ def _escalation_candidates(today: date, people: People, skip_sent: bool, sent: C
     """Managers hear of a deliverable when another of its dates is missed past the escalation threshold
     (keyed by its latest such date), the message listing every date missed: a monthly report missed four
     months running is escalated four times, each saying how many are missing, not once for the first
-    and never again (nor once a week per missed date). With `skip_sent`, the database finds the
-    deliverables whose latest such date some manager has not heard of; only those are read whole."""
-    from app.deliverables.models import Occurrence
-    from app.notifications.reminders.gates import (
-        date_text,
-        escalation_due,
-        manager_lacks,
-    )
+    and never again (nor once a week per missed date). With `skip_sent`, the database marks the
+    deliverables whose latest such date some manager has not heard of; only those are escalated (with
+    `sent`, the others' reminders counted there). One statement reads the dates missed and marks the
+    latest of each deliverable: marking them, then reading those marked a few hundred deliverables at a
+    time, was seven statements, each joining the running agreements' deliverables again."""
+    from app.notifications.reminders.gates import date_text, manager_lacks
 
-    latest = _latest_escalated(today)
+    latest = _escalated(today)
     lacking = (
         manager_lacks(
             "deliverable_escalated", "deliverable_occurrences", latest.c.id, date_text(latest.c.due_on) + ":escalated"
@@ -145,27 +143,25 @@ def _escalation_candidates(today: date, people: People, skip_sent: bool, sent: C
         else true()
     )
     managers = _people(people.holding("escalation.receive"))
-    if sent is None:
-        deliverable_ids = db.session.scalars(select(latest.c.deliverable_id).where(latest.c.n == 1, lacking)).all()
-    else:  # one reading: the deliverables every manager heard of are counted, not skipped
-        marked = db.session.execute(select(latest.c.deliverable_id, lacking).where(latest.c.n == 1)).all()
-        deliverable_ids = [deliverable_id for deliverable_id, is_lacking in marked if is_lacking]
-        sent["deliverables"] += (len(marked) - len(deliverable_ids)) * len(managers)
-    if not deliverable_ids or not managers:
-        return []
+    # Asked of each deliverable's latest date only (NULL on the others): what its escalation is keyed by.
+    marked = case((latest.c.n == 1, lacking)).label("lacking")
     escalated: dict[int, list] = {}  # deliverable id -> its occurrences overdue past the escalation threshold
-    for start in range(0, len(deliverable_ids), 500):
-        for row in plain_rows(
-            db.session.execute(
-                _owed_occurrences(_occurrence_columns(), today).where(
-                    escalation_due(today), Occurrence.deliverable_id.in_(deliverable_ids[start : start + 500])
-                )
-            )
-        ):
-            occurrence_facts.keep(row)
-            escalated.setdefault(row.deliverable_id, []).append((row, (today - row.due_on).days))
+    is_lacking: dict[int, bool] = {}
+    for row in plain_rows(db.session.execute(select(latest, marked).order_by(latest.c.due_on, latest.c.id))):
+        escalated.setdefault(row.deliverable_id, []).append((row, (today - row.due_on).days))
+        if row.n == 1:
+            is_lacking[row.deliverable_id] = bool(row.lacking)
+    told = [deliverable_id for deliverable_id, lacks in is_lacking.items() if not lacks]
+    if sent is not None:
+        sent["deliverables"] += len(told) * len(managers)
+    if not managers:
+        return []
     candidates = []
-    for missed in escalated.values():
+    for deliverable_id, missed in escalated.items():
+        if not is_lacking[deliverable_id]:
+            continue
+        for row, _days in missed:
+            occurrence_facts.keep(row)
         missed.sort(key=lambda item: (item[0].due_on, item[0].id))
         latest_row, overdue = missed[-1]  # the date just escalated; the message lists the others
         make = partial(
@@ -215,17 +211,16 @@ def approval_reminders_sent(today: date) -> int:
     )
 
 
-def _latest_escalated(today: date):
-    """Each deliverable's occurrences overdue past their escalation threshold, numbered from the latest due."""
+def _escalated(today: date):
+    """Each deliverable's occurrences overdue past their escalation threshold, with what their notices say
+    (_occurrence_columns), numbered from the latest due (n = 1)."""
     from app.deliverables.models import Occurrence
     from app.notifications.reminders.gates import escalation_due
 
     return (
         _owed_occurrences(
             (
-                Occurrence.id,
-                Occurrence.due_on,
-                Occurrence.deliverable_id,
+                *_occurrence_columns(),
                 func.row_number()
                 .over(partition_by=Occurrence.deliverable_id, order_by=(Occurrence.due_on.desc(), Occurrence.id.desc()))
                 .label("n"),
