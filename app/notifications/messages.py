@@ -30,6 +30,7 @@ class Words:
 
     language: str
     catalogue: Any
+    locale: str  # str(reader_locale()): the key of the dates written in it (_long_date)
 
     def gettext(self, string: str, **variables) -> str:
         text = self.catalogue.ugettext(string)
@@ -43,7 +44,7 @@ class Words:
 def written_in(language: str) -> Words:
     """The words of `language`, as `_` finds them inside force_locale(language)."""
     with force_locale(language):
-        return Words(current_language(), reader_translations())
+        return Words(current_language(), reader_translations(), str(reader_locale()))
 
 
 def pick(texts, language: str | None = None) -> str:
@@ -56,10 +57,11 @@ def pick(texts, language: str | None = None) -> str:
     return ""
 
 
-def _date(value) -> str:
+def _date(value, locale: str | None = None) -> str:
+    """An ISO date written long in the current locale (`locale`: its name, when the caller has it)."""
     if not isinstance(value, str):
         return str(value or "")
-    return _long_date(value, str(reader_locale()))
+    return _long_date(value, locale or str(reader_locale()))
 
 
 @lru_cache(maxsize=4096)
@@ -115,12 +117,13 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
     _ = words.gettext if words else i18n.gettext
     ngettext = words.ngettext if words else i18n.ngettext
     language = words.language if words else current_language()  # asked once: a pass writes thousands
+    locale = words.locale if words else None
     ref = isolate(params.get("reference", ""), language)
     title = isolate(pick(params.get("title"), language), language)
     item = isolate(pick(params.get("deliverable"), language), language)
     if kind in DATED_ITEMS and params.get("due_on"):
         # A recurring report's quarters had the same subject: "Sent back: Quarterly report" twice.
-        item = _("%(item)s due %(date)s", item=item, date=_date(params["due_on"]))
+        item = _("%(item)s due %(date)s", item=item, date=_date(params["due_on"], locale))
     days = params.get("days", 0)
     if kind == "approval_requested":
         if params.get("steps"):  # one approver asked at two steps got two alike subjects
@@ -186,7 +189,7 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
     if kind == "agreement_ending":
         return ngettext("%(ref)s ends in %(num)s day", "%(ref)s ends in %(num)s days", days, ref=ref)
     if kind == "agreement_renewed":
-        return _("%(ref)s renewed by itself until %(date)s", ref=ref, date=_date(params.get("expires_on")))
+        return _("%(ref)s renewed by itself until %(date)s", ref=ref, date=_date(params.get("expires_on"), locale))
     if kind == "non_renewal_recorded":
         return _("%(ref)s will not be renewed: notice given", ref=ref)
     if kind == "version_sent":
@@ -256,7 +259,7 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
             )
         return _("%(name)s mentioned you about %(ref)s", name=isolate(params.get("by", "")), ref=ref)
     if kind == "weekly_digest":
-        return _("Sharaka weekly digest — week of %(date)s", date=_date(params.get("week_of")))
+        return _("Sharaka weekly digest — week of %(date)s", date=_date(params.get("week_of"), locale))
     return _("Notification")
 
 

@@ -163,8 +163,9 @@ def prepared_notices(
                 language=languages[person.id],
                 domain=domain,
                 now=now,
+                for_the_sender=kept[id(notice)],
             )
-            mail = mails.row(values | {"notice": kept[id(notice)]})
+            mail = mails.row(values)
         prepared.append(PreparedNotice(notices.row(_notification_values(person, notice) | {"created_at": now}), mail))
     made = iter(prepared)
     return [next(made) if active else None for active in told]
@@ -275,11 +276,13 @@ def _mail_values(
     language: str | None = None,
     domain: str | None = None,
     now=None,
+    for_the_sender: Any = None,
 ) -> dict:
     """An outbox row for `notice` to `recipient`: the subject in their language always (the outbox
     pages list it; `subject` when the caller wrote it already), the bodies now or, without them, what
     the sender needs to write them later. `language`, `domain`, `now`: the recipient's mail language,
-    the Message-ID's domain and the moment, when the caller (a batch) has them already."""
+    the Message-ID's domain and the moment, when the caller (a batch) has them already; `for_the_sender`:
+    what the sender needs, when the caller serialised it already (a batch: once per notice, bulk.py)."""
     language = language or mail_language(recipient)
     if subject is None:
         with force_locale(language):
@@ -288,7 +291,9 @@ def _mail_values(
     if with_bodies:
         body_text, body_html = render_bodies(recipient, language, notice)
     else:
-        kept = {"params": notice.params, "link": notice.link, "extra": notice.extra}
+        kept = for_the_sender
+        if kept is None:
+            kept = {"params": notice.params, "link": notice.link, "extra": notice.extra}
     now = now or utcnow()
     return dict(
         recipient_id=recipient.id,
