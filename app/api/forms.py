@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.validators import DataRequired, Length
 
 from app.core.forms import Form
 
@@ -15,6 +15,5 @@ class TokenForm(Form):
     days = SelectField(
         _l("Works for"),
         coerce=int,
-        validators=[InputRequired()],
         description=_l("After that it stops working by itself; you can revoke it sooner."),
     )

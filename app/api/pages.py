@@ -25,10 +25,9 @@ blueprint = Blueprint("api_pages", __name__)
 @login_required
 def list_tokens():
     require(current_user, "token.manage")
-    form = TokenForm()
+    # A form sent without the field (a script older than token lives) gets the default life.
+    form = TokenForm(days=tokens.default_lifetime())
     form.days.choices = tokens.offered_lifetimes()
-    if request.method == "GET":
-        form.days.data = tokens.default_lifetime()
     if form.validate_on_submit():
         with refusal_shown_on(form):
             _token, secret = tokens.create_token(current_user, form.name.data, by=current_user, days=form.days.data)

@@ -719,14 +719,19 @@ def test_the_tokens_page_offers_the_lives_allowed_and_refuses_others(app, world)
         response = person.post("/account/tokens", data={"name": "Script", "days": days})
         assert response.status_code == 422, days
     assert not db.session.scalars(select(ApiToken).where(ApiToken.name == "Script")).all()
+    response = person.post("/account/tokens", data={"name": "Unsaid"})  # a script's form, without the field
+    assert response.status_code == 303
+    unsaid = db.session.scalar(select(ApiToken).where(ApiToken.name == "Unsaid"))
+    assert unsaid.expires_at - unsaid.created_at == timedelta(days=90)
     response = person.post("/account/tokens", data={"name": "Script", "days": "7"})
     assert response.status_code == 303
     token = db.session.scalar(select(ApiToken).where(ApiToken.name == "Script"))
     assert token.expires_at - token.created_at == timedelta(days=7)
     token.expires_at = clock.utcnow() - timedelta(minutes=1)  # a week later (the session would have ended)
     db.session.commit()
-    listed = person.get("/account/tokens").get_data(as_text=True).split("<tbody>")[1]
-    assert "Expired" in listed and "Revoke" not in listed
+    rows = person.get("/account/tokens").get_data(as_text=True).split("<tbody>")[1].split("<tr")
+    [row] = [row for row in rows if "<bdi>Script</bdi>" in row]
+    assert "Expired" in row and "Revoke" not in row
 
 
 def test_the_command_line_gives_a_token_its_life(app, world):
