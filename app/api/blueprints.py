@@ -36,7 +36,9 @@ def init_api(app) -> None:
                 "description": (
                     "The partnership agreements of the ministry, under the same rules as the pages. "
                     "Authenticate with a personal token: `Authorization: Bearer shk_…` (create one on your "
-                    "profile page or with `flask users create-token`). Errors are application/problem+json. "
+                    "profile page or with `flask users create-token`). A token works until the end date chosen "
+                    "when it was made; past it a call is a 401 whose detail says the token expired, and when. "
+                    "Errors are application/problem+json. "
                     "A call that changes something may carry an `Idempotency-Key` header (1 to 255 printable "
                     "ASCII characters, new for each change): sent again with the same key within 24 hours, it is "
                     "not done again but answered as the first time, with `Idempotent-Replayed: true`; a key "
