@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, and_, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.models import UTCDateTime, utcnow
@@ -38,3 +38,8 @@ class ApiToken(db.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None and not self.is_expired
+
+    @classmethod
+    def working_at(cls, moment: datetime):
+        """`is_active` at `moment`, in SQL: neither revoked nor past its end date."""
+        return and_(cls.revoked_at.is_(None), or_(cls.expires_at.is_(None), cls.expires_at > moment))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import func, select
 
 from app.api.models import ApiToken
 from app.core import audit
@@ -72,8 +72,10 @@ def create_token(user, name: str | None, *, by, days: int | None = None) -> tupl
     if len(name) > 100:
         message = _("At most %(n)s characters.", n=100)
         raise ValidationFailed(message, {"name": [message]})
-    active = [token for token in tokens_of(user) if token.is_active]
-    if len(active) >= MAX_ACTIVE_TOKENS:
+    working = db.session.scalar(
+        select(func.count()).select_from(ApiToken).where(ApiToken.user_id == user.id, ApiToken.working_at(utcnow()))
+    )
+    if working >= MAX_ACTIVE_TOKENS:
         raise ValidationFailed(_("You already have %(n)s tokens; revoke one you no longer use.", n=MAX_ACTIVE_TOKENS))
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
@@ -123,7 +125,7 @@ def tokens_of(user) -> list[ApiToken]:
             .where(ApiToken.user_id == user.id)
             # Working ones first, then those revoked or past their end, newest first in each.
             .order_by(
-                or_(ApiToken.revoked_at.is_not(None), ApiToken.expires_at <= utcnow()).is_(True),
+                ApiToken.working_at(utcnow()).is_(False),
                 ApiToken.created_at.desc(),
             )
         )

@@ -195,9 +195,7 @@ def _dead_links(messages: Sequence[Outgoing]) -> dict[int, str]:
     why |= _unless_still_there(
         messages,
         ABOUT_TOKENS,
-        lambda ids: select(ApiToken.id).where(
-            ApiToken.id.in_(ids), ApiToken.revoked_at.is_(None), ApiToken.expires_at > utcnow()
-        ),
+        lambda ids: select(ApiToken.id).where(ApiToken.id.in_(ids), ApiToken.working_at(utcnow())),
         _("The API token was revoked or has ended."),
     )
     return why

@@ -23,8 +23,7 @@ def token_ending_candidates(now: datetime, people: People) -> list[Candidate]:
     ending = db.session.scalars(
         select(ApiToken)
         .where(
-            ApiToken.revoked_at.is_(None),
-            ApiToken.expires_at > now,
+            ApiToken.working_at(now),
             ApiToken.expires_at <= now + timedelta(days=TOKEN_ENDING_DAYS),
         )
         .order_by(ApiToken.id)
