@@ -4,6 +4,7 @@
     .venv/bin/python bench/page_cpu.py measure FILE.sqlite [REQUESTS]     # median and min per page
     .venv/bin/python bench/page_cpu.py profile FILE.sqlite "manager /dashboard" [REQUESTS]
     .venv/bin/python bench/page_cpu.py statements FILE.sqlite "manager /dashboard" [REQUESTS]
+    .venv/bin/python bench/page_cpu.py explain postgresql+psycopg://... "manager /dashboard" [HOW_MANY]
 
 FILE.sqlite may instead be a database URL (postgresql+psycopg://postgres@127.0.0.1:5432/NAME, an empty
 database that exists): the CPU time is then the application's alone, the database's work being in the server.
@@ -167,8 +168,49 @@ def statements(app, which: str, requests: int) -> None:
         print(f"{statistics.median(spent):8.2f} ms  x{calls:g}  {statement[:shown]}")
 
 
+def explain(app, which: str, how_many: int) -> None:
+    """PostgreSQL's plan, run and timed, of the page's `how_many` slowest statements, with the page's own
+    parameters: where a statement's time goes once `statements` has named it."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    role, page = which.split()
+    client = signed_in(app, role)
+    warm(client, page)
+    seen: list[tuple[float, str, object]] = []
+    with app.app_context():
+        engine = db.engine
+
+    def before(connection, cursor, statement, parameters, context, executemany):
+        connection.info["statement_started"] = time.perf_counter()
+
+    def after(connection, cursor, statement, parameters, context, executemany):
+        spent = time.perf_counter() - connection.info.pop("statement_started")
+        seen.append((spent, statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        client.get(page)
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    with app.app_context():
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            for spent, statement, parameters in sorted(seen, key=lambda item: -item[0])[:how_many]:
+                print(f"===== {spent * 1000:.2f} ms\n{statement}\n-- {parameters}")
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+                print("\n".join(row[0] for row in cursor.fetchall()))
+        finally:
+            raw.rollback()
+            raw.close()
+
+
 def main(argv: list[str]) -> None:
-    if len(argv) < 2 or argv[0] not in ("prepare", "measure", "profile", "statements"):
+    if len(argv) < 2 or argv[0] not in ("prepare", "measure", "profile", "statements", "explain"):
         raise SystemExit(__doc__)
     command, path = argv[0], argv[1]
     app = make_app(path)
@@ -185,6 +227,8 @@ def main(argv: list[str]) -> None:
         profile(app, argv[2], int(argv[3]) if len(argv) > 3 else 20)
     elif command == "statements":
         statements(app, argv[2], int(argv[3]) if len(argv) > 3 else 20)
+    elif command == "explain":
+        explain(app, argv[2], int(argv[3]) if len(argv) > 3 else 3)
     else:
         raise SystemExit(__doc__)
 
