@@ -23,6 +23,7 @@ from sqlalchemy import (
     func,
     null,
     or_,
+    text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -136,6 +137,10 @@ class AgreementParty(db.Model):
         return is_partner_party(self.role)
 
 
+# An agreement in force without a signature date (its index below, and the migration that made it).
+UNDATED_IN_FORCE = "signed_on IS NULL AND effective_on IS NOT NULL"
+
+
 @guarded_model
 class Agreement(TimestampMixin, db.Model):
     __tablename__ = "agreements"
@@ -154,6 +159,14 @@ class Agreement(TimestampMixin, db.Model):
         Index("ix_agreements_state_entered", "state", "state_entered_at", "reference"),
         Index("ix_agreements_owner_state", "owner_id", "state"),
         Index("ix_agreements_signed_reference", "signed_on", "reference"),
+        # The timeline's agreements in force with no signature date, by reference: a few, found without
+        # walking every agreement's reference.
+        Index(
+            "ix_agreements_undated_in_force",
+            "reference",
+            postgresql_where=text(UNDATED_IN_FORCE),
+            sqlite_where=text(UNDATED_IN_FORCE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

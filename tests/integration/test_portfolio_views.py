@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
 
 from app.core import audit, clock
 from app.core.audit import AuditEvent
@@ -17,6 +18,7 @@ from app.extensions import db
 from app.reporting.portfolio.board import build_board
 from app.reporting.portfolio.filters import PortfolioFilters
 from app.reporting.portfolio.report import build_report
+from app.reporting.portfolio.timeline import build_timeline
 from app.workflow import engine
 from app.workflow.models import ApprovalDecision, ApprovalRound
 from tests import factories
@@ -238,6 +240,37 @@ def test_timeline_groups_by_signing_event_and_mirrors_in_arabic(app, world, sign
     db.session.commit()
     page = text_of(signed_in(arabic), "/portfolio/timeline")
     assert 'dir="rtl"' in page  # logical CSS insets run time right to left
+
+
+def test_timeline_takes_the_last_signed_then_those_in_force_undated_in_one_read(app, world):
+    """The cap is filled by signature date, newest first, then by agreements in force with no signature
+    date; the same statements whether or not the signed ones fill it (a small portfolio no dearer)."""
+    undated = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_a], effective_on=date(2025, 9, 1), state="active"
+    )
+    db.session.commit()
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    def bars_with(cap):
+        statements.clear()
+        event.listen(Engine, "before_cursor_execute", count)
+        try:
+            with app.test_request_context():
+                timeline = build_timeline(world.users["manager"], "type", clock.today(), cap=cap)
+        finally:
+            event.remove(Engine, "before_cursor_execute", count)
+        return [bar.agreement.id for group in timeline.groups for bar in group.bars], len(statements)
+
+    bars_with(3)  # what a process reads once (the definitions in use) read before counting
+    newest_only, filled = bars_with(1)
+    everyone, not_filled = bars_with(3)
+    assert newest_only == [world.agreement_b.id]
+    assert sorted(everyone) == sorted([world.agreement_a.id, world.agreement_b.id, undated.id])
+    assert filled == not_filled, (filled, not_filled)
+    assert filled > 0
 
 
 # --- calendar ------------------------------------------------------------------------------------

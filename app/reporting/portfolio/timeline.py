@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, union_all
 from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from app.agreements.models import Agreement
@@ -154,35 +154,40 @@ def build_timeline(user, group_by: str, today: date, *, cap: int = BAR_CAP) -> T
 
 def _most_recently_signed(user, cap: int) -> list[Agreement]:
     """The `cap` visible agreements signed last (by signature date, then reference, both descending), then,
-    when they are fewer, those in force without a signature date. Two reads that walk the index on
-    (signed_on, reference) and stop at `cap`, where one ORDER BY ... NULLS LAST sorted the whole portfolio."""
+    when they are fewer, those in force without a signature date (by reference, descending).
+
+    One statement: each kind's ids walk their own index and stop at `cap` (where one ORDER BY ... NULLS
+    LAST sorted the whole portfolio), and the agreements are loaded from those at most 2 x `cap`. A
+    second read only when the first found fewer than `cap` made the page cost one statement more for a
+    small portfolio than for a large one."""
+    visible = visible_agreements_clause(user)
+    after_signing = in_state_tagged("after_signing")
+    signed = (
+        select(Agreement.id)
+        .where(visible, Agreement.signed_on.is_not(None), after_signing)
+        .order_by(Agreement.signed_on.desc(), Agreement.reference.desc())
+        .limit(cap)
+        .subquery()
+    )
+    in_force_undated = (
+        select(Agreement.id)
+        .where(visible, Agreement.signed_on.is_(None), Agreement.effective_on.is_not(None), after_signing)
+        .order_by(Agreement.reference.desc())
+        .limit(cap)
+        .subquery()
+    )
+    candidates = union_all(select(signed.c.id), select(in_force_undated.c.id))
     # A bar draws its agreement's parties and signing event, never its owner, whom the model joins to every
     # agreement it loads.
-    options = (selectinload(Agreement.parties), joinedload(Agreement.signing_event), lazyload(Agreement.owner))
-    visible = visible_agreements_clause(user)
-    found = list(
+    return list(
         db.session.scalars(
             select(Agreement)
-            .where(visible, Agreement.signed_on.is_not(None), in_state_tagged("after_signing"))
-            .options(*options)
-            .order_by(Agreement.signed_on.desc(), Agreement.reference.desc())
+            .where(Agreement.id.in_(candidates))
+            .options(selectinload(Agreement.parties), joinedload(Agreement.signing_event), lazyload(Agreement.owner))
+            .order_by(Agreement.signed_on.is_(None), Agreement.signed_on.desc(), Agreement.reference.desc())
             .limit(cap)
         )
     )
-    if len(found) < cap:
-        found += db.session.scalars(
-            select(Agreement)
-            .where(
-                visible,
-                Agreement.signed_on.is_(None),
-                Agreement.effective_on.is_not(None),
-                in_state_tagged("after_signing"),
-            )
-            .options(*options)
-            .order_by(Agreement.reference.desc())
-            .limit(cap - len(found))
-        )
-    return found
 
 
 def axis_bounds(starts: list[date], ends: list[date | None], today: date) -> tuple[date, date]:
