@@ -207,6 +207,30 @@ def mad_budget_of(agreement_id: int) -> Decimal:
     return totals[agreement_id]
 
 
+def mad_total_sql(agreement_id):
+    """SQL for the MAD budget lines of the agreement `agreement_id` (a column) added up: mad_budget_of's
+    total, for a statement to read beside its agreements (then keep_mad_budgets) or to test."""
+    from sqlalchemy import func, select
+
+    from app.budget.models import BudgetLine
+
+    return (
+        select(func.coalesce(func.sum(BudgetLine.amount), 0))
+        .where(BudgetLine.agreement_id == agreement_id, BudgetLine.currency == "MAD")
+        .scalar_subquery()
+    )
+
+
+def keep_mad_budgets(totals: dict[int, Decimal]) -> None:
+    """Totals a page read with its agreements (mad_total_sql as columns), kept for the request as
+    mad_budget_of keeps those it reads: a page whose rows bring their totals asks for none."""
+    from flask import g, has_app_context
+
+    if has_app_context():
+        _forget_on_change()
+        g.setdefault("sharaka_mad_budgets", {}).update({number: Decimal(total) for number, total in totals.items()})
+
+
 def _forget_totals(*_args) -> None:
     from flask import g, has_app_context
 
@@ -244,10 +268,9 @@ def applicable_steps(approval, facts):
 
 def clause(condition: Condition | None):
     """SQL that holds for the agreements (`Agreement` in the query) the condition holds for."""
-    from sqlalchemy import and_, case, exists, func, not_, or_, select, true
+    from sqlalchemy import and_, case, exists, func, not_, or_, true
 
     from app.agreements.models import Agreement, AgreementParty, is_partner_party
-    from app.budget.models import BudgetLine
     from app.organizations.models import Organization
 
     if condition is None:
@@ -259,13 +282,6 @@ def clause(condition: Condition | None):
             (proposed.is_not(None), proposed),
             (and_(Agreement.type == AMENDMENT, Agreement.parent_id.is_not(None)), of_agreement(Agreement.parent_id)),
             else_=of_agreement(Agreement.id),
-        )
-
-    def mad_total(agreement_id):
-        return (
-            select(func.coalesce(func.sum(BudgetLine.amount), 0))
-            .where(BudgetLine.agreement_id == agreement_id, BudgetLine.currency == "MAD")
-            .scalar_subquery()
         )
 
     def has_foreign_partner(agreement_id):
@@ -280,7 +296,7 @@ def clause(condition: Condition | None):
 
     parts = []
     if condition.budget_mad_at_least is not None:
-        parts.append(judged(Agreement.proposed_mad_budget, mad_total) >= condition.budget_mad_at_least)
+        parts.append(judged(Agreement.proposed_mad_budget, mad_total_sql) >= condition.budget_mad_at_least)
     if condition.foreign_partner is not None:
         foreign = judged(Agreement.proposed_foreign_partner, has_foreign_partner)
         parts.append(foreign if condition.foreign_partner else not_(foreign))

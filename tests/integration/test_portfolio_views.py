@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta, timezone
 
+import flask
 import pytest
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
@@ -215,6 +216,34 @@ def test_board_shows_at_most_the_cap_per_column_and_links_to_the_rest(app, world
     # Longest in the stage first.
     entered = [card.agreement.state_entered_at for card in draft.cards]
     assert entered == sorted(entered)
+
+
+def test_board_reads_its_cards_budgets_with_the_cards(app, world):
+    """The approval steps a budget decides find each card's MAD total, and an amendment its parent's, read
+    with the cards: no statement of the board asks for budget totals on its own."""
+    parent = world.agreement_a
+    factories.budget_line(parent, world.partner_a, 12_000_000)
+    factories.budget_line(parent, world.partner_a, 500, currency="EUR")
+    draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a])
+    factories.budget_line(draft, world.partner_a, 3_000)
+    amendment = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_a], type="amendment", parent_id=parent.id
+    )
+    db.session.commit()
+    statements = []
+
+    def keep(_connection, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", keep)
+    try:
+        with app.test_request_context():
+            build_board(world.users["manager"], PortfolioFilters(), clock.today())
+            totals = dict(flask.g.sharaka_mad_budgets)
+    finally:
+        event.remove(Engine, "before_cursor_execute", keep)
+    assert totals[draft.id] == 3_000 and totals[parent.id] == 12_000_000 and totals[amendment.id] == 0
+    assert not [statement for statement in statements if statement.lstrip().startswith("SELECT budget_lines")]
 
 
 # --- timeline ------------------------------------------------------------------------------------

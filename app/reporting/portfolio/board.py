@@ -18,6 +18,7 @@ from app.extensions import db
 from app.reporting.portfolio.filters import PortfolioFilters
 from app.reporting.portfolio.stages import StageColumn, in_view, stage_columns, stage_label
 from app.workflow import engine
+from app.workflow.conditions import keep_mad_budgets, mad_total_sql
 from app.workflow.models import ApprovalDecision, ApprovalRound
 
 # Cards shown per column; the rest are one click away in the filtered list. It also bounds
@@ -130,8 +131,11 @@ def _cards(user, conditions, states: list[str], today: date, cap: int) -> dict[s
         for state in states
     ]
     picked = union_all(*firsts).subquery()
-    agreements = db.session.scalars(
-        select(Agreement)
+    # With each card, its MAD budget and its parent's (an amendment is judged by its parent's): the
+    # approval steps a budget decides read them from there (conditions.keep_mad_budgets), so the board
+    # asks for totals neither once more nor only for some portfolios.
+    rows = db.session.execute(
+        select(Agreement, mad_total_sql(Agreement.id), mad_total_sql(Agreement.parent_id))
         .where(Agreement.id.in_(select(picked.c.id)))
         .order_by(Agreement.state_entered_at, Agreement.reference)
         # What the engine reads to list the moves, loaded for all cards at once.
@@ -148,6 +152,13 @@ def _cards(user, conditions, states: list[str], today: date, cap: int) -> dict[s
             .joinedload(ApprovalDecision.counted_user),
         )
     ).all()
+    keep_mad_budgets(
+        {
+            **{agreement.parent_id: parents for agreement, _own, parents in rows if agreement.parent_id},
+            **{agreement.id: own for agreement, own, _parents in rows},
+        }
+    )
+    agreements = [agreement for agreement, _own, _parents in rows]
     may_act = can(user, "agreement.act")
     # Links differ from card to card by the agreement's id alone: each kind built once for the page.
     agreement_url = links_to("agreements.view_agreement", "agreement_id")
