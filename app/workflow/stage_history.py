@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app, has_app_context
-from sqlalchemy import delete, event, insert, select
+from sqlalchemy import delete, event, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from app.core.audit import AuditEvent
@@ -123,6 +123,7 @@ def rebuild(connection, agreement_ids: Iterable[int]) -> int:
             )
             .order_by(AuditEvent.object_id, AuditEvent.occurred_at, AuditEvent.id)
         ).all()
+        types = {object_id: agreement_type for object_id, _at, _action, _changes, agreement_type in rows}
         visits = stage_visits(
             stage_event(object_id, occurred_at, action, changes, agreement_type, starts)
             for object_id, occurred_at, action, changes, agreement_type in rows
@@ -134,6 +135,7 @@ def rebuild(connection, agreement_ids: Iterable[int]) -> int:
                 [
                     {
                         "agreement_id": v.agreement_id,
+                        "agreement_type": types[v.agreement_id],
                         "state": v.state,
                         "entered_at": v.entered_at,
                         "left_at": v.left_at,
@@ -148,11 +150,16 @@ def rebuild(connection, agreement_ids: Iterable[int]) -> int:
 
 @event.listens_for(Session, "after_flush")
 def _keep_stage_visits(session, flush_context):
-    """Stage rows just written: the stays of their agreements follow, in the same transaction."""
+    """Stage rows just written, or a draft's type changed: the stays of their agreements follow (each
+    stay carries its agreement's type), in the same transaction."""
+    from app.agreements.models import Agreement
+
     touched = {
         obj.object_id
         for obj in session.new
         if isinstance(obj, AuditEvent) and obj.object_type == "agreements" and obj.action in STAGE_ACTIONS
+    } | {
+        obj.id for obj in session.dirty if isinstance(obj, Agreement) and inspect(obj).attrs.type.history.has_changes()
     }
     if touched:
         rebuild(session.connection(), touched)

@@ -10,8 +10,9 @@ in tests/integration/test_indexes.py).
 
 stage_visits holds each agreement's stays in each stage, derived from the audit trail
 (app/workflow/stage_history.py keeps it current); stage analytics reads it instead of the
-whole trail. It is filled here from the trail's creation and transition rows, with the
-same code that keeps it, reading only columns this revision has.
+whole trail. It is filled from the trail's creation and transition rows by
+0030_stage_visits_type, with the same code that keeps it: that code writes the columns of
+that revision (the agreement's type), which this one does not have.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -51,15 +52,6 @@ def upgrade():
     with op.batch_alter_table('stage_visits', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_stage_visits_agreement_id'), ['agreement_id'], unique=False)
         batch_op.create_index('ix_stage_visits_state_entered', ['state', 'entered_at'], unique=False)
-    _fill_stage_visits()
-
-
-def _fill_stage_visits():
-    from app.workflow.stage_history import rebuild
-
-    connection = op.get_bind()
-    ids = [row[0] for row in connection.execute(sa.text("SELECT id FROM agreements ORDER BY id"))]
-    rebuild(connection, ids)
 
 
 def downgrade():

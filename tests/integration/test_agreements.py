@@ -8,6 +8,7 @@ from app.agreements.models import Agreement
 from app.core import clock
 from app.core.audit import AuditEvent
 from app.extensions import db
+from app.workflow.models import StageVisit
 from tests import factories
 
 
@@ -414,6 +415,9 @@ def test_a_draft_can_change_type_and_then_runs_on_that_workflow(app, world, sign
     assert response.status_code == 302
     db.session.refresh(draft)
     assert draft.type == "convention" and draft.workflow_version.type == "convention"
+    # Its stays count under its new type in stage analytics (each stay carries its agreement's type).
+    stays = db.session.scalars(select(StageVisit.agreement_type).where(StageVisit.agreement_id == draft.id)).all()
+    assert stays == ["convention"]
 
 
 def _submitted_values(page: str) -> list[tuple[str, str]]:

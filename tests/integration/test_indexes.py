@@ -32,6 +32,8 @@ CASES = [
     ("officer", "/dashboard", "agreements.owner_id = ", "ix_agreements_owner_state"),
     # Stage analytics' years start at the first stay on record: the index's first entry, not a scan.
     ("manager", "/portfolio/analytics", "ORDER BY stage_visits.entered_at", "ix_stage_visits_entered"),
+    # Its figures per (type, stage) read the finished stays in group order from the index, not joined to agreements.
+    ("manager", "/portfolio/analytics", "GROUP BY stage_visits.agreement_type", "ix_stage_visits_finished"),
     # The calendar picks the first open deliverables of each day of one month: by due date, or by
     # status and due date (both fit; which one the planner takes depends on the table's statistics).
     (

@@ -1,5 +1,7 @@
 """The models and the migrations must describe the same schema."""
 
+import json
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -51,6 +53,42 @@ def test_upgrading_keeps_existing_rows(tmp_path):
             upgrade()
             assert db.session.execute(text("SELECT count(*) FROM agreement_parties")).scalar() == 1
             assert db.session.execute(text("SELECT state FROM agreements")).scalar() == "active"
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.mark.live  # its own database: the rolled-back test transaction would capture db.session
+def test_upgrading_works_out_the_stays_of_existing_agreements_with_their_type(tmp_path):
+    """The stays in stages of agreements already there come from their audit rows, each with its
+    agreement's type (stage analytics groups by it without reading agreements)."""
+    from flask_migrate import upgrade
+
+    from tests.conftest import make_test_app
+    from tests.databases import fresh_database
+
+    with fresh_database(tmp_path, "stays_upgrade") as url:
+        app = make_test_app(url)
+        with app.app_context():
+            upgrade(revision="0005")
+            _agreement_with_partners("internal_review", {"p": "false"})
+            created = {"after": {"state": "draft"}}
+            submitted = {"before": {"state": "draft"}, "after": {"state": "internal_review"}}
+            db.session.execute(
+                text(
+                    "INSERT INTO audit_events (occurred_at, actor_label, object_type, object_id, action, changes) "
+                    "SELECT :at, 'system', 'agreements', id, :action, :changes FROM agreements"
+                ),
+                [
+                    {"at": "2025-07-01 10:00:00", "action": "created", "changes": json.dumps(created)},
+                    {"at": "2025-07-04 10:00:00", "action": "transition", "changes": json.dumps(submitted)},
+                ],
+            )
+            db.session.commit()
+            upgrade()
+            stays = db.session.execute(
+                text("SELECT agreement_type, state, days FROM stage_visits ORDER BY entered_at")
+            ).all()
+            assert [tuple(row) for row in stays] == [("mou", "draft", 3.0), ("mou", "internal_review", None)]
             db.session.remove()
             db.engine.dispose()
 
