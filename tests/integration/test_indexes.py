@@ -30,6 +30,8 @@ CASES = [
         ("ix_notifications_user_created", "ix_notifications_user_latest"),
     ),
     ("officer", "/dashboard", "agreements.owner_id = ", "ix_agreements_owner_state"),
+    # The timeline's agreements in force without a signature date, newest reference first, up to its cap.
+    ("manager", "/portfolio/timeline", "agreements.effective_on IS NOT NULL", "ix_agreements_undated_in_force"),
     # Stage analytics' years start at the first stay on record: the index's first entry, not a scan.
     ("manager", "/portfolio/analytics", "ORDER BY stage_visits.entered_at", "ix_stage_visits_entered"),
     # Its figures per (type, stage) read the finished stays in group order from the index, not joined to agreements.
@@ -91,7 +93,8 @@ def test_reminder_pass_reads_recorded_keys_by_key(world):
 def test_the_approval_rules_run_once_per_round_after_the_join(signed_in, world):
     """The rounds waiting on a manager: PostgreSQL must not copy the per-definition rule onto its scan
     of the rounds (queries.approvals._open_rounds_where), where every definition's subqueries ran a
-    second time, some hashed over every decision ever made."""
+    second time, some hashed over every decision ever made; nor onto its scan of the agreements, where
+    every agreement's budget was summed before the join found the few with an open round."""
     client = signed_in("manager")
     add_bulk_portfolio(world, 30, start=0)
     with captured_statements() as statements:
@@ -100,7 +103,12 @@ def test_the_approval_rules_run_once_per_round_after_the_join(signed_in, world):
     connection = db.session.connection()
     plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters).all())
     lines = plan.splitlines()
-    round_scans = [i for i, line in enumerate(lines) if " on approval_rounds" in line and "Scan" in line]
+    # agreements_1: the agreements of the UNION's first arm, the approvals.
+    round_scans = [
+        i
+        for i, line in enumerate(lines)
+        if (" on approval_rounds" in line or " on agreements agreements_1" in line) and "Scan" in line
+    ]
     assert round_scans, plan
     for index in round_scans:
         depth = len(lines[index]) - len(lines[index].lstrip())
