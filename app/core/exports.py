@@ -74,6 +74,15 @@ def csv_bytes(headings: Sequence[str], rows: Iterable[Sequence]) -> bytes:
     return b"".join(csv_stream(headings, rows))
 
 
+def streamed_pieces(query) -> Iterator[Sequence]:
+    """The rows of `query` (plain columns), in lists of at most STREAM_ROWS, read as they are asked for: what
+    each piece needs besides (its agreements' parties, say) is read once a piece. A generator, as
+    `streamed`."""
+    from app.extensions import db
+
+    yield from db.session.execute(query.execution_options(yield_per=STREAM_ROWS)).partitions()
+
+
 def streamed(query) -> Iterator:
     """The entities of `query` read STREAM_ROWS at a time (with their eager loads per batch).
 

@@ -205,6 +205,22 @@ def test_agreements_csv_has_every_visible_agreement_without_pages(app, world, si
     ]
 
 
+def test_agreements_csv_read_in_pieces_keeps_each_rows_partners(app, world, signed_in, portfolio, monkeypatch):
+    """The rows are read a piece at a time and each piece's partners beside it: at every piece's edge a row
+    keeps its own partners, in the order of its parties."""
+    monkeypatch.setattr("app.core.exports.STREAM_ROWS", 2)
+    both = factories.agreement(
+        by=world.users["officer"], partners=[world.partner_b, world.partner_a], title_fr="Deux partenaires"
+    )
+    db.session.commit()
+    rows = read_csv(signed_in("manager").get("/agreements/export.csv"))
+    partners = dict(zip(column(rows, "Reference"), column(rows, "Partners")))
+    assert partners[both.reference] == "Partner B; Partner A"
+    assert partners[world.agreement_a.reference] == "Partner A"
+    assert partners[world.agreement_b.reference] == "Partner B"
+    assert len(rows) - 1 == len(set(partners)) > 4
+
+
 def test_arabic_titles_round_trip_and_formulas_are_neutralised(app, world, signed_in, portfolio):
     rows = read_csv(signed_in("officer").get("/agreements/export.csv"))
     titles = column(rows, "Title")
