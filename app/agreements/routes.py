@@ -54,8 +54,8 @@ def export_agreements(fmt: str):
     require(current_user, "agreement.list")
     # Exactly the list on screen: invalid filters are ignored there, so here too.
     filters = _read_filters()[1]
-    if fmt == "xlsx" and needs_background(current_user, "agreements", filters, clock.today()):
-        return export_in_background("agreements", filters)
+    if needs_background(current_user, "agreements", filters, clock.today()):
+        return export_in_background("agreements", filters, fmt)
     headings, rows = services.export_table(current_user, filters)
     return download(headings, rows, fmt=fmt, name="agreements", title=_("Agreements"))
 

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_TYPE = "text/csv"  # werkzeug adds "; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# A file's type by the export's format.
+STORED_TYPES = {"csv": CSV_TYPE, "xlsx": XLSX_TYPE}
 MIN_WIDTH, MAX_WIDTH = 8, 60
 DATE_FORMAT = "yyyy-mm-dd"
 _SHEET_TITLE_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
@@ -67,6 +69,18 @@ def csv_stream(headings: Sequence[str], rows: Iterable[Sequence]) -> Iterator[by
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue().encode("utf-8")
+
+
+def write_table(out, headings: Sequence[str], rows: Iterable[Sequence], *, fmt: str, title: str) -> None:
+    """The table written to the binary file `out` as `fmt` ("csv" or "xlsx"), read as it is written: what
+    the scheduler stores for a list too long for the request."""
+    if fmt == "xlsx":
+        write_xlsx(out, headings, rows, title=title)
+    elif fmt == "csv":
+        for piece in csv_stream(headings, rows):
+            out.write(piece)
+    else:
+        raise ValueError(f"unknown export format {fmt!r}")
 
 
 def csv_bytes(headings: Sequence[str], rows: Iterable[Sequence]) -> bytes:
@@ -202,7 +216,8 @@ def download(
         body, mimetype = xlsx_bytes(headings, rows, title=title), XLSX_TYPE
     elif fmt == "csv":
         # Streamed while the rows are read (a few hundred at a time): the first bytes leave at
-        # once and the worker holds one batch, however long the list.
+        # once and the worker holds one batch (a list longer than EXPORT_INLINE_MAX_ROWS is written
+        # by the scheduler instead: a sync worker streaming for half a minute is killed mid-file).
         body, mimetype = stream_with_context(csv_stream(headings, rows)), CSV_TYPE
     else:
         raise ValueError(f"unknown export format {fmt!r}")

@@ -72,8 +72,8 @@ def export_deliverables(fmt: str):
     require(current_user, "deliverable.list")
     # Exactly the list on screen: invalid filters are ignored there, so here too.
     filters = _read_filters()[1]
-    if fmt == "xlsx" and needs_background(current_user, "deliverables", filters, clock.today()):
-        return export_in_background("deliverables", filters)
+    if needs_background(current_user, "deliverables", filters, clock.today()):
+        return export_in_background("deliverables", filters, fmt)
     headings, rows = services.export_table(current_user, filters, clock.today())
     return download(headings, rows, fmt=fmt, name="deliverables", title=_("Deliverables"))
 

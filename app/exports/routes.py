@@ -17,7 +17,7 @@ from app.exports import services
 blueprint = Blueprint("exports", __name__, url_prefix="/exports")
 
 
-def export_in_background(list_name: str, filters):
+def export_in_background(list_name: str, filters, fmt: str):
     """Queue the spreadsheet of a list too long for the request, and follow it on its own page. Asked by a
     link (a GET), the page asks to confirm: a page viewed writes nothing, and a link on another site must
     not queue work in a signed-in person's name. The confirmation posts back to the same address."""
@@ -31,7 +31,7 @@ def export_in_background(list_name: str, filters):
             action=request.full_path,
         )
     try:
-        job = services.request_export(current_user, list_name, filters, language=current_language())
+        job = services.request_export(current_user, list_name, filters, language=current_language(), fmt=fmt)
     except ValidationFailed as error:
         return refused(url_for("exports.list_exports"), error)
     return done(
@@ -88,4 +88,4 @@ def download_export(export_id):
     job = _kept_export(export_id)
     if job.status != "done" or job.stored_file is None:
         return _export_page(job), 409
-    return send_stored(job.stored_file, job.file_name or "sharaka-export.xlsx")
+    return send_stored(job.stored_file, job.file_name or f"sharaka-export.{job.fmt}")

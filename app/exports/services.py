@@ -26,7 +26,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.core import clock
 from app.core.errors import ValidationFailed
-from app.core.exports import XLSX_TYPE, count_rows, write_xlsx
+from app.core.exports import STORED_TYPES, count_rows, write_table
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.processes import is_gone, process_name
@@ -277,7 +277,7 @@ def write_export(job: ExportJob, *, stopping: Callable[[], bool] | None = None) 
     "interrupted" when `stopping()` turned true midway (the job is queued again, for the next run)."""
     from app.core.db import write_transaction
 
-    job_id, user = job.id, job.user
+    job_id, user, fmt = job.id, job.user, job.fmt
     language = (
         job.language if job.language in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
     )
@@ -287,7 +287,7 @@ def write_export(job: ExportJob, *, stopping: Callable[[], bool] | None = None) 
         # instead of leaving it "being written" and taken again at every lease's end.
         root = Path(current_app.config["UPLOAD_DIR"])
         root.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(dir=root, prefix=".export-", suffix=".xlsx")
+        handle, temp_name = tempfile.mkstemp(dir=root, prefix=".export-", suffix=f".{job.fmt}")
         os.close(handle)
         temp_path = Path(temp_name)
         if user is None or not user.is_active_account:
@@ -307,12 +307,12 @@ def write_export(job: ExportJob, *, stopping: Callable[[], bool] | None = None) 
             headings, rows = source.table(user, filters, today)
             title = source.title()
             with temp_path.open("wb") as out:
-                write_xlsx(out, headings, _counted(rows, job_id, stopping or (lambda: False)), title=title)
-            file_name = f"sharaka-{job.list_name}-{today.isoformat()}.xlsx"
+                write_table(out, headings, _counted(rows, job_id, stopping or (lambda: False)), fmt=fmt, title=title)
+            file_name = f"sharaka-{job.list_name}-{today.isoformat()}.{fmt}"
         db.session.rollback()  # end the long read before writing
 
         def finish():
-            stored = store_generated(temp_path, content_type=XLSX_TYPE)
+            stored = store_generated(temp_path, content_type=STORED_TYPES[fmt])
             finished = db.session.get(ExportJob, job_id)
             finished.status, finished.stored_file_id, finished.file_name = "done", stored.id, file_name
             finished.rows_done, finished.finished_at, finished.lease_until = total, utcnow(), None

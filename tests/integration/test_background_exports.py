@@ -99,6 +99,25 @@ def test_a_long_list_is_written_in_the_background_then_downloaded(setting):
     assert again != location
 
 
+def test_a_long_list_as_csv_is_written_in_the_background_with_its_byte_order_mark(setting):
+    app, world = setting
+    manager = _client(app, world, "manager")
+    asked = manager.post("/agreements/export.csv", follow_redirects=False)
+    assert asked.status_code == 303
+    location = asked.headers["Location"]
+    # The CSV and the spreadsheet of one list are two files.
+    assert manager.post("/agreements/export.xlsx", follow_redirects=False).headers["Location"] != location
+    assert services.run_due()["done"] == 2
+    download = manager.get(location + "/download")
+    assert download.status_code == 200
+    assert download.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert re.search(r'filename="?sharaka-agreements-\d{4}-\d{2}-\d{2}\.csv', download.headers["Content-Disposition"])
+    body = download.get_data()
+    assert body.startswith(b"\xef\xbb\xbf")  # Excel reads the Arabic right
+    lines = body[3:].decode("utf-8").split("\r\n")
+    assert lines[0].startswith("Reference,Type,Title") and len([line for line in lines if line]) == 1 + 5
+
+
 def test_only_the_requester_opens_an_export(setting):
     app, world = setting
     officer = _client(app, world, "officer")
