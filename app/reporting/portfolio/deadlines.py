@@ -14,7 +14,8 @@ from functools import cached_property
 
 from flask import url_for
 from sqlalchemy import func, select
-from sqlalchemy.orm import lazyload, selectinload
+from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.agreements.models import Agreement, title_of
 from app.agreements.services import IN_FORCE_CHOICE
@@ -247,13 +248,26 @@ def _approvals(user, month: Month):
         .join(picked, picked.c.id == ApprovalRound.id)
         .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
         .options(
-            selectinload(ApprovalRound.decisions).joinedload(ApprovalDecision.counted_user),
+            # Read below, in a statement of their own whether or not a round is due this month: an eager
+            # load runs only for rounds found, so the page cost a statement more in a month with some.
+            lazyload(ApprovalRound.decisions),
             # Dating a round reads its agreement's workflow and facts, never its owner, whom the model joins
             # to every agreement it loads: hundreds of rounds a month.
             lazyload(Agreement.owner),
         )
         .order_by(ApprovalRound.id)
-    )
+    ).all()
+    decisions: dict[int, list] = {round_.id: [] for round_, _agreement in rows}
+    for decision in db.session.scalars(
+        select(ApprovalDecision)
+        .where(ApprovalDecision.round_id.in_(list(decisions)))
+        .options(joinedload(ApprovalDecision.counted_user))
+        # The relationship's own order (ApprovalRound.decisions), round by round.
+        .order_by(ApprovalDecision.round_id, ApprovalDecision.decided_at, ApprovalDecision.id)
+    ):
+        decisions[decision.round_id].append(decision)
+    for round_, _agreement in rows:
+        set_committed_value(round_, "decisions", decisions[round_.id])
     approvals_url = links_to("agreements.view_agreement", "agreement_id", _anchor="approvals-heading")
     for round_, agreement in rows:
         due = approval_deadline(round_, agreement)
