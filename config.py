@@ -181,7 +181,7 @@ class Config:
     MAIL_RETRY_SECONDS = env_int("MAIL_RETRY_SECONDS", 60, minimum=0)
     OUTBOX_INTERVAL_SECONDS = env_int("OUTBOX_INTERVAL_SECONDS", 30)
 
-    # Spreadsheets: up to EXPORT_INLINE_MAX_ROWS rows written in the request, longer ones by the
+    # Exports (CSV, XLSX): up to EXPORT_INLINE_MAX_ROWS rows written in the request, longer ones by the
     # scheduler (progress page, notification when ready), kept EXPORT_KEEP_HOURS.
     EXPORT_INLINE_MAX_ROWS = env_int("EXPORT_INLINE_MAX_ROWS", 2000, minimum=0)
     EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 1_000_000)
