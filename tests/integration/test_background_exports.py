@@ -108,6 +108,8 @@ def test_a_long_list_as_csv_is_written_in_the_background_with_its_byte_order_mar
     # The CSV and the spreadsheet of one list are two files.
     assert manager.post("/agreements/export.xlsx", follow_redirects=False).headers["Location"] != location
     assert services.run_due()["done"] == 2
+    listed = manager.get("/exports/").get_data(as_text=True)
+    assert 'export-format">CSV<' in listed and 'export-format">XLSX<' in listed
     download = manager.get(location + "/download")
     assert download.status_code == 200
     assert download.headers["Content-Type"] == "text/csv; charset=utf-8"
