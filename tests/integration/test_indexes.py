@@ -93,8 +93,10 @@ def test_reminder_pass_reads_recorded_keys_by_key(world):
 def test_the_approval_rules_run_once_per_round_after_the_join(signed_in, world):
     """The rounds waiting on a manager: PostgreSQL must not copy the per-definition rule onto its scan
     of the rounds (queries.approvals._open_rounds_where), where every definition's subqueries ran a
-    second time, some hashed over every decision ever made; nor onto its scan of the agreements, where
-    every agreement's budget was summed before the join found the few with an open round."""
+    second time, some hashed over every decision ever made. (Nor onto its scan of the agreements, where
+    every agreement's budget was summed before the join found the few with an open round: at a test
+    portfolio's size both forms of the rule get the same plan, so that one is shown by
+    `bench/page_cpu.py explain` at 10,000 agreements, not here.)"""
     client = signed_in("manager")
     add_bulk_portfolio(world, 30, start=0)
     with captured_statements() as statements:
@@ -103,21 +105,21 @@ def test_the_approval_rules_run_once_per_round_after_the_join(signed_in, world):
     connection = db.session.connection()
     plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters).all())
     lines = plan.splitlines()
-    # agreements_1: the agreements of the UNION's first arm, the approvals.
-    round_scans = [
-        i
-        for i, line in enumerate(lines)
-        if (" on approval_rounds" in line or " on agreements agreements_1" in line) and "Scan" in line
-    ]
-    assert round_scans, plan
-    for index in round_scans:
+
+    def filters_under(index: int) -> list[str]:
         depth = len(lines[index]) - len(lines[index].lstrip())
         details = []
         for line in lines[index + 1 :]:
             if len(line) - len(line.lstrip()) <= depth or line.lstrip().startswith("->"):
                 break
             details.append(line)
-        assert not any("Filter:" in line and "SubPlan" in line for line in details), plan
+        return [line for line in details if "Filter:" in line and "SubPlan" in line]
+
+    scans = [i for i, line in enumerate(lines) if "Scan" in line]
+    round_scans = [i for i in scans if " on approval_rounds" in lines[i]]
+    assert round_scans, plan
+    for index in round_scans:
+        assert not filters_under(index), plan
 
 
 def test_dashboard_cards_are_not_costed_as_if_they_could_stop_early(signed_in, world):
