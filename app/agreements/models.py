@@ -65,6 +65,11 @@ PARTY_ROLES = {
 PARTY_FIELDS = {"partners": PARTNER_PARTY, "co_signatories": "co_signatory", "witnesses": "witness"}
 
 
+def type_label_of(agreement_type: str) -> str:
+    """An agreement type's name in the reader's language (its code when the type is unknown)."""
+    return str(AGREEMENT_TYPES.get(agreement_type, agreement_type))
+
+
 def title_of(agreement, language: str | None = None) -> str:
     """An agreement's title in the reader's language (or `language`), else its reference: of a loaded
     agreement (Agreement.title) or of a row of Agreement.naming_columns()."""
@@ -283,7 +288,7 @@ class Agreement(TimestampMixin, db.Model):
 
     @property
     def type_label(self) -> str:
-        return str(AGREEMENT_TYPES.get(self.type, self.type))
+        return type_label_of(self.type)
 
     @property
     def renewal_terms_label(self) -> str:

@@ -21,6 +21,7 @@ from app.agreements.models import (
     SigningEvent,
     is_partner_party,
     title_of,
+    type_label_of,
 )
 from app.auth.models import User
 from app.core import audit, clock
@@ -391,7 +392,7 @@ def filters_described(filters: AgreementFilters) -> list[tuple[str, str | None]]
     elif filters.state:
         described.append((_("State"), state_labels().get(filters.state, filters.state)))
     if filters.type:
-        described.append((_("Type"), str(AGREEMENT_TYPES.get(filters.type, filters.type))))
+        described.append((_("Type"), type_label_of(filters.type)))
     if filters.partner_id and (organization := db.session.get(Organization, filters.partner_id)):
         described.append((_("Partner"), organization.name))
     if filters.year:
@@ -512,7 +513,7 @@ def export_table(user: User, filters: AgreementFilters) -> tuple[list[str], Iter
 
     def type_label(row) -> str:
         if row.type not in type_labels:
-            type_labels[row.type] = str(AGREEMENT_TYPES.get(row.type, row.type))
+            type_labels[row.type] = type_label_of(row.type)
         return type_labels[row.type]
 
     def state_label_of(row) -> str:

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.agreements.models import AGREEMENT_TYPES, Agreement
+from app.agreements.models import Agreement, type_label_of
 from app.core import clock
 from app.core.kept import kept_while_unchanged
 from app.core.pagination import first_with_total
@@ -126,9 +126,7 @@ def build_report(user, *, agreement_type: str | None, year: int | None, now: dat
             for s in stats
             if s.agreement_type == definition.type
         ]
-        type_reports.append(
-            TypeReport(definition.type, str(AGREEMENT_TYPES.get(definition.type, definition.type)), rows)
-        )
+        type_reports.append(TypeReport(definition.type, type_label_of(definition.type), rows))
     over_sla, over_sla_total = _over_sla(user, agreement_type, year, clock.day_of(now))
     return StageReport(
         types=type_reports, over_sla=over_sla, steps=_steps(user, agreement_type, year), over_sla_total=over_sla_total
@@ -195,7 +193,7 @@ def _steps(user, agreement_type: str | None, year: int | None) -> list[StepRow]:
         rows.append(
             StepRow(
                 stat,
-                str(AGREEMENT_TYPES.get(stat.agreement_type, stat.agreement_type)),
+                type_label_of(stat.agreement_type),
                 transition_label,
                 approvers,
                 count,
