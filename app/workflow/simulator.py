@@ -43,7 +43,7 @@ from app.core.permissions import names_the_owner
 from app.workflow.conditions import AgreementFacts, applicable_steps, describe
 from app.workflow.definitions import DefinitionError, NoAliasLoader, WorkflowDefinition, load_directory, read_yaml
 
-MAX_STEPS = 60  # a loop in the main path stops here
+MAX_STEPS = 60  # moves in a scenario; a loop in the main path stops here too
 
 
 class ScenarioError(ValueError):
@@ -187,6 +187,10 @@ def parse_scenario(text_or_dict) -> dict:
     events = scenario.get("events") or []
     if not isinstance(events, list):
         raise ScenarioError(_("events: give a list of moves, e.g. - {take: submit_for_review, day: 2026-01-05}"))
+    if len(events) > MAX_STEPS:  # the walk stops there: said, rather than the rest left out without a word
+        raise ScenarioError(
+            _("events: at most %(most)d moves in one scenario (%(given)d given)", most=MAX_STEPS, given=len(events))
+        )
     checked = []
     for number, event in enumerate(events, start=1):
         if isinstance(event, dict):

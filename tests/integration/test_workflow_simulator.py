@@ -85,6 +85,11 @@ def test_facts_given_block_what_is_missing():
         ("people: {legal: many}", "people: give a number"),
         ("events: [{decision: approve}]", "give take"),
         ("[1, 2", "not valid YAML"),
+        # The walk plays at most MAX_STEPS moves: a longer scenario is refused, not cut without a word.
+        (
+            "events: [" + ", ".join(["{take: submit_for_review}"] * 61) + "]",
+            r"at most 60 moves in one scenario \(61 given\)",
+        ),
     ],
 )
 def test_a_bad_scenario_is_named_clearly(scenario, message):
