@@ -16,11 +16,12 @@ from datetime import date
 from blinker import Namespace
 from flask import current_app
 from flask_babel import format_date
-from sqlalchemy import and_
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import aliased
 
 from app.agreements.models import NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS, Agreement
-from app.core import audit, clock
-from app.core.dates import within_calendar
+from app.core import audit, clock, sql_dates
+from app.core.dates import months_later, within_calendar
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.i18n import gettext as _
@@ -227,15 +228,27 @@ non_renewal_recorded = Namespace().signal("non-renewal-recorded")
 def renews_tacitly(agreement) -> bool:
     """Whether the agreement renews by itself at its end date: in force (a suspension pauses what is
     owed, not the term: a suspended agreement had expired on its end date instead of renewing, with no
-    notice given), renewed tacitly by its terms, no notice of non-renewal given. Its end is then no end:
-    pages and reminders say it renews. (The SQL twin: renewing_tacitly.)"""
+    notice given), renewed tacitly by its terms, no notice of non-renewal given, and a full term fits
+    under its parent (stopped_by_parent). Its end is then no end: pages and reminders say it renews.
+    (The SQL twin: renewing_tacitly.)"""
     return (
         engine.state_has(agreement, "in_force")
         and agreement.renewal_terms == "tacit"
         and agreement.non_renewal_on is None
         and agreement.renewal_months is not None
         and agreement.expires_on is not None
+        and not stopped_by_parent(agreement)
     )
+
+
+def stopped_by_parent(agreement) -> bool:
+    """Its next term would end after its parent's end, and the parent's definition refuses a child ending
+    after it: it ends with its term (renewing.extend renews it for no shorter term), so its end is a real
+    end, reminded of as one, and no notice of non-renewal is asked for. (SQL: in renewing_tacitly.)"""
+    from app.workflow.children import latest_end_under_parent
+
+    limit = latest_end_under_parent(agreement)
+    return limit is not None and months_later(agreement.expires_on, agreement.renewal_months) > limit
 
 
 def renewing_tacitly():
@@ -246,4 +259,33 @@ def renewing_tacitly():
         Agreement.non_renewal_on.is_(None),
         Agreement.renewal_months.is_not(None),
         Agreement.expires_on.is_not(None),
+        ~_stopped_by_parent(),
+    )
+
+
+def awaiting_notice():
+    """SQL: agreements in force whose notice of non-renewal may still matter, so its deadline is listed,
+    shown in calendars and reminded of: none given yet, and not a tacit renewal its parent stops (that one
+    ends with its term whatever either side says)."""
+    return and_(
+        queries.in_state_tagged("in_force"),
+        Agreement.non_renewal_on.is_(None),
+        or_(Agreement.renewal_terms.is_(None), Agreement.renewal_terms != "tacit", ~_stopped_by_parent()),
+    )
+
+
+def _stopped_by_parent():
+    """SQL: stopped_by_parent (its renewal months and end date given)."""
+    parent = aliased(Agreement)
+    return (
+        select(parent.id)
+        .where(
+            parent.id == Agreement.parent_id,
+            Agreement.type != "amendment",
+            parent.expires_on.is_not(None),
+            sql_dates.months_later(Agreement.expires_on, Agreement.renewal_months) > parent.expires_on,
+            queries.refuses_later_children(parent),
+        )
+        .correlate(Agreement)
+        .exists()
     )

@@ -16,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.agreements.models import Agreement
 from app.agreements.renewals import clean_terms, current_terms, renewing_tacitly
 from app.core import audit
-from app.core.dates import within_calendar
+from app.core.dates import months_later, within_calendar
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
@@ -49,15 +49,6 @@ def renew_tacitly(today: date) -> list[tuple[str, str, str]]:
         except Exception as error:  # one agreement's fault never stops the others
             results.append((agreement.reference, "renew_tacitly", f"failed: {type(error).__name__}: {error}"[:1000]))
     return results
-
-
-def months_later(day: date, months: int) -> date:
-    """`day` moved on by `months`; an end on the last day of its month stays on the last day of a month
-    (31 January, then 28 February, then 31 March: not the 28th for ever after the first February)."""
-    moved = day + relativedelta(months=months)
-    if (day + timedelta(days=1)).day == 1:
-        moved += relativedelta(day=31)  # relativedelta's day=31: the month's last day
-    return moved
 
 
 def extend(agreement, today: date, people) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from babel.dates import format_date, format_skeleton
+from dateutil.relativedelta import relativedelta
 from flask_babel import format_decimal
 
 from app.core import clock
@@ -25,6 +26,16 @@ def first_of_month_in_french(written: str, day: date, language: str) -> str:
     if day.day != 1 or not language.startswith("fr"):
         return written
     return re.sub(r"(?<![0-9])1(?= )", "1er", written, count=1)
+
+
+def months_later(day: date, months: int) -> date:
+    """`day` moved on by `months`; an end on the last day of its month stays on the last day of a month
+    (31 January, then 28 February, then 31 March: not the 28th for ever after the first February). A
+    renewal's term (app/agreements/renewing.py); its SQL twin is core/sql_dates.months_later."""
+    moved = day + relativedelta(months=months)
+    if (day + timedelta(days=1)).day == 1:
+        moved += relativedelta(day=31)  # relativedelta's day=31: the month's last day
+    return moved
 
 
 def within_calendar(day: date) -> bool:

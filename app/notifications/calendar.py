@@ -145,11 +145,12 @@ def _items(user, today: date, language: str):
 
     # The last day to give notice of non-renewal: past it, the agreement renews itself (or its renewal is
     # due), the one date that changes the ministry's commitments, and it was in no calendar.
+    from app.agreements.renewals import awaiting_notice
+
     deadline_of = Agreement.notice_deadline
     notice_due = select(Agreement, deadline_of).where(
         Agreement.id.in_(agreements_of_user),
-        in_state_tagged("in_force"),
-        Agreement.non_renewal_on.is_(None),
+        awaiting_notice(),
         deadline_of >= earliest,
         deadline_of <= latest,
     )

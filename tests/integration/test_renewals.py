@@ -81,6 +81,26 @@ def test_the_database_has_no_notice_deadline_where_python_has_none(world):
         tacit(agreement, notice=3, end=date(2027, 5, 31))
 
 
+def test_the_database_moves_an_end_on_by_a_term_as_python_does(app):
+    """The next term's end (core/sql_dates.months_later, which says whether a parent stops a renewal) is
+    core.dates.months_later's: the same day, the month's last day when shorter, a month's end kept."""
+    from sqlalchemy import Date, Integer, bindparam, literal, union_all
+
+    from app.core import sql_dates
+    from app.core.dates import months_later
+
+    days = [date(2027, 1, 1) + timedelta(days=n) for n in range(0, 800, 3)]
+    days += [date(2028, 2, 28), date(2028, 2, 29), date(2027, 2, 28), date(2027, 1, 31), date(2027, 3, 30)]
+    for months in (1, 2, 12, 13, 24):
+        rows = [
+            select(literal(n), sql_dates.months_later(bindparam(f"d{n}", day, Date), literal(months, Integer)))
+            for n, day in enumerate(days)
+        ]
+        found = [day for _n, day in sorted(db.session.execute(union_all(*rows)).all())]
+        found = [date.fromisoformat(day) if isinstance(day, str) else day for day in found]
+        assert found == [months_later(day, months) for day in days], months
+
+
 @pytest.mark.parametrize(
     "values, field",
     [
@@ -736,24 +756,65 @@ def test_a_renewal_lasts_the_same_term_to_its_last_day(world, began, ended, rene
     assert (renewal.effective_on, renewal.expires_on) == (ended + timedelta(days=1), renewed_to)
 
 
-def test_a_child_does_not_renew_itself_past_its_parents_end(world):
-    """Under the MoU, which refuses a child ending after it: renewed for a day (and told as 24 months), the lab
-    convention had outlived the MoU; it now ends with its term when its parent ends before a full one."""
-    parent = world.agreement_a
-    parent.effective_on, parent.expires_on = date(2025, 7, 1), date(2026, 6, 30)
-    child = factories.agreement(
+def _convention_in_force_under(world, parent, *, signed_on: date):
+    """A lab convention under `parent` (the MoU, which refuses a child ending after it), in force."""
+    return factories.agreement(
         by=world.users["officer"],
         partners=[world.partner_a],
         type="convention",
         parent_id=parent.id,
         state="active",
-        signed_on=date(2025, 7, 1),
+        signed_on=signed_on,
     )
+
+
+def test_a_child_does_not_renew_itself_past_its_parents_end(world):
+    """Under the MoU, which refuses a child ending after it: renewed for a day (and told as 24 months), the lab
+    convention had outlived the MoU; it now ends with its term when its parent ends before a full one."""
+    parent = world.agreement_a
+    parent.effective_on, parent.expires_on = date(2025, 7, 1), date(2026, 6, 30)
+    child = _convention_in_force_under(world, parent, signed_on=date(2025, 7, 1))
     tacit(child, months=12, notice=1, end=date(2026, 1, 1))
+    assert renewals.stopped_by_parent(child) and not renewals.renews_tacitly(child)
     results = date_moves.run_date_transitions(date(2026, 1, 1))
     db.session.commit()
-    assert any(ref == child.reference and outcome.startswith("skipped: its parent") for ref, _m, outcome in results)
+    assert not any(ref == child.reference and outcome == "done" for ref, _m, outcome in results)
     assert child.expires_on == date(2026, 1, 1)
     date_moves.run_date_transitions(date(2026, 1, 2))
     db.session.commit()
     assert child.state == "expired"
+
+
+def test_a_child_its_parent_stops_is_announced_as_ending_and_asked_no_notice(world, signed_in):
+    """The same child before its end: its end is a real end. Its page says it moves to Expired, not that it
+    renews; it is reminded of as ending; its notice deadline is neither reminded of nor listed (a notice
+    would change nothing). Under a parent that outlasts its next term, it renews as before."""
+    today = clock.today()
+    parent = world.agreement_a
+    parent.effective_on, parent.expires_on = today - timedelta(days=300), today + timedelta(days=200)
+    child = _convention_in_force_under(world, parent, signed_on=today - timedelta(days=300))
+    tacit(child, months=12, notice=45, unit="days", start=today - timedelta(days=300), end=today + timedelta(days=60))
+    officer = signed_in("officer")
+
+    def reminded(rule: str) -> bool:
+        return child.id in {c.notice.object_id for c in reminders.candidates_at(_at(today)) if c.rule == rule}
+
+    def listed_notice_deadline() -> bool:  # the dashboard's card (its rule is the calendars' too)
+        from app.reporting.dashboards.cards import notice_deadlines
+
+        listed = notice_deadlines(world.users["officer"], today, today + timedelta(days=60))
+        return child.id in {agreement.id for agreement, _on in listed}
+
+    assert renewals.stopped_by_parent(child)
+    assert reminded("agreement_ending") and not reminded("notice_deadline")
+    page = officer.get(f"/agreements/{child.id}").get_data(as_text=True)
+    assert "data-renews" not in page and "data-scheduled" in page
+    assert not listed_notice_deadline()
+
+    parent.expires_on = today + timedelta(days=60 + 400)
+    db.session.commit()
+    assert renewals.renews_tacitly(child)
+    assert reminded("notice_deadline") and not reminded("agreement_ending")
+    page = officer.get(f"/agreements/{child.id}").get_data(as_text=True)
+    assert "data-renews" in page
+    assert listed_notice_deadline()

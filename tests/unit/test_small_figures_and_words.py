@@ -44,7 +44,7 @@ def test_an_approval_without_a_comment_says_no_empty_comment(app):
 def test_a_month_end_renewal_stays_at_the_month_end():
     from datetime import date
 
-    from app.agreements.renewing import months_later
+    from app.core.dates import months_later
 
     day, seen = date(2027, 1, 31), []
     for _ in range(4):

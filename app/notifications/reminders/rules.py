@@ -425,15 +425,14 @@ def notice_candidates(today: date, people: People) -> list[Candidate]:
     """Agreements with renewal terms whose notice deadline of non-renewal comes within the policy's
     days (or is today), no notice given yet: the owner officer and the managers decide in time."""
     from app.agreements.models import Agreement
-    from app.workflow.queries import in_state_tagged
+    from app.agreements.renewals import awaiting_notice
 
     furthest = max((max(p.notice_days or (0,)) for p in _policies_in_use()), default=0)
     deadline_of = Agreement.notice_deadline  # SQL: only the deadlines within the policies' reach are read
     rows = db.session.execute(
         select(Agreement, deadline_of)
         .where(
-            in_state_tagged("in_force"),
-            Agreement.non_renewal_on.is_(None),
+            awaiting_notice(),
             deadline_of >= today,
             deadline_of <= today + timedelta(days=furthest),
         )

@@ -12,6 +12,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import Agreement
+from app.agreements.renewals import awaiting_notice
 from app.core import clock
 from app.core.pagination import first_with_total, firsts_with_totals
 from app.core.permissions import visible_agreements_clause
@@ -142,8 +143,7 @@ def notice_deadlines(user, today: date, until: date, *, owner=None, limit: int =
     deadline = Agreement.notice_deadline
     conditions = [
         visible_agreements_clause(user),
-        in_state_tagged("in_force"),
-        Agreement.non_renewal_on.is_(None),
+        awaiting_notice(),
         deadline >= today,
         deadline <= until,
     ]

@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.agreements.models import Agreement, title_of
+from app.agreements.renewals import awaiting_notice
 from app.agreements.services import IN_FORCE_CHOICE
 from app.core.i18n import current_language, localized
 from app.core.permissions import can, is_partner, visible_agreements_clause, visible_deliverables_clause
@@ -314,8 +315,7 @@ def _notices(user, month: Month):
     deadline_of = Agreement.notice_deadline  # its SQL twin (core/sql_dates.py)
     due = select(*Agreement.naming_columns(), deadline_of.label("notice_deadline")).where(
         visible_agreements_clause(user),
-        in_state_tagged("in_force"),
-        Agreement.non_renewal_on.is_(None),
+        awaiting_notice(),
         deadline_of >= month.first,
         deadline_of <= month.last,
     )

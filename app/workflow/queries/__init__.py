@@ -29,6 +29,7 @@ from app.workflow.queries.built import (
     in_state_tagged,
     over_state_sla,
     per_definition,
+    refuses_later_children,
 )
 from app.workflow.queries.turns import (
     drafts_waiting_on_partner,
@@ -55,5 +56,6 @@ __all__ = [
     "partner_turn_clause",
     "per_definition",
     "picked_rounds",
+    "refuses_later_children",
     "rounds_due_between",
 ]

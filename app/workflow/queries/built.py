@@ -7,7 +7,8 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from flask import g, has_app_context
-from sqlalchemy import ColumnElement, and_, false, or_
+from sqlalchemy import ColumnElement, and_, false, inspect, or_, true
+from sqlalchemy.sql.util import ClauseAdapter
 
 from app.agreements.models import Agreement
 from app.core import clock
@@ -103,6 +104,17 @@ def in_ended_state():
         return Agreement.state.in_(names) if names else None
 
     return _built(("ended",), lambda: per_definition(rule))
+
+
+def refuses_later_children(parent):
+    """`parent` (an alias of agreements) runs on a definition that refuses a child ending after it: the
+    SQL twin of children.latest_end_under_parent's test."""
+
+    def rule(definition: WorkflowDefinition):
+        return true() if definition.children.end_after_parent == "refuse" else None
+
+    over_agreements = _built(("refuses later children",), lambda: per_definition(rule))
+    return ClauseAdapter(inspect(parent).selectable).traverse(over_agreements)  # said of the alias
 
 
 def over_state_sla(since, today: date, times: int = 1):
