@@ -19,8 +19,9 @@ worker processes' memory, and a reminder pass over the portfolio (first, and rep
 With --keep, each portfolio is built once and kept (SQLite: a file in $BENCH_KEEP_DIR, default
 /tmp/sharaka-bench; PostgreSQL: a database sharaka_bench_keep_<size>); each run starts from a copy
 of it, migrated to the head, so a change can be measured again in minutes instead of rebuilding.
-Prints a table, and the ratio largest/smallest per page. Asserts nothing: the tests assert the
-query counts (tests/integration/test_flat_queries.py).
+BENCH_PORT (default 8765) is the port gunicorn serves on. Exports long enough for the scheduler are
+measured by bench/exports.py. Prints a table, and the ratio largest/smallest per page. Asserts
+nothing: the tests assert the query counts (tests/integration/test_flat_queries.py).
 """
 
 from __future__ import annotations
@@ -49,8 +50,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
 
-PORT = 8765
+# Another benchmark may serve at the same time: BENCH_PORT gives this run a port of its own.
+PORT = int(os.environ.get("BENCH_PORT", "8765"))
 # Production settings refuse a guessable key: a random one for this run.
 os.environ.setdefault("SECRET_KEY", secrets.token_hex(32))
 PAGES = {
@@ -105,9 +108,18 @@ def database(kind: str, tmp: Path, *, template: str | None = None):
         return
     name = f"sharaka_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(postgres_server(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        copied = f' TEMPLATE "{template}"' if template else ""
-        connection.execute(text(f'CREATE DATABASE "{name}"{copied}'))
+    copied = f' TEMPLATE "{template}"' if template else ""
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{name}"{copied}'))
+            break
+        except OperationalError as error:
+            # A copy needs the template to itself: another benchmark copying it at the same moment waits its turn.
+            if "being accessed by other users" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(2)
     try:
         yield postgres_server().set(database=name).render_as_string(hide_password=False)
     finally:
@@ -257,29 +269,51 @@ class Client:
         assert status in (302, 303), f"sign-in of {email} answered {status}"
 
 
-@contextmanager
-def server(url: str, tmp: Path, *, control_socket: bool = False, log_name: str = "gunicorn.log", **settings: str):
-    environment = {
+def production_environment(url: str, tmp: Path, **settings: str) -> dict[str, str]:
+    """The environment production's processes run with, on this run's database and upload folder."""
+    return {
         **os.environ,
         "DATABASE_URL": url,
         "SHARAKA_CONFIG": "production",
         "SECRET_KEY": os.environ["SECRET_KEY"],
         "SESSION_COOKIE_SECURE": "false",
         "UPLOAD_DIR": str(tmp),
-        "BENCH_BIND": f"127.0.0.1:{PORT}",
-        "BENCH_CONTROL_SOCKET": "1" if control_socket else "0",
         "PYTHONPATH": str(ROOT),
         **settings,
     }
+
+
+@contextmanager
+def production_process(command: list[str], url: str, tmp: Path, log_name: str, **settings: str):
+    """A process started as production starts it (gunicorn, the scheduler), on this run's database and
+    upload folder, its output in tmp/log_name; stopped with SIGTERM, as a service manager stops it."""
     log = open(tmp / log_name, "w")
     process = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "bench/gunicorn_bench.py"), "wsgi:app"],
-        cwd=ROOT,
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        command, cwd=ROOT, env=production_environment(url, tmp, **settings), stdout=log, stderr=subprocess.STDOUT
     )
     try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@contextmanager
+def server(url: str, tmp: Path, *, control_socket: bool = False, log_name: str = "gunicorn.log", **settings: str):
+    with production_process(
+        [str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "bench/gunicorn_bench.py"), "wsgi:app"],
+        url,
+        tmp,
+        log_name,
+        BENCH_BIND=f"127.0.0.1:{PORT}",
+        BENCH_CONTROL_SOCKET="1" if control_socket else "0",
+        **settings,
+    ) as process:
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -290,10 +324,6 @@ def server(url: str, tmp: Path, *, control_socket: bool = False, log_name: str =
                     raise RuntimeError((tmp / log_name).read_text()[-3000:]) from None
                 time.sleep(0.3)
         yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def worker_rss_mb(master: int) -> list[float]:
@@ -427,13 +457,21 @@ def reminder_pass(url: str, tmp: Path) -> tuple[float, float, int]:
 # --- the run ---------------------------------------------------------------------------------
 
 
-def run_size(kind: str, size: int, requests: int, keep: bool = False) -> dict:
+@contextmanager
+def portfolio(kind: str, size: int, keep: bool = False):
+    """A throwaway database holding the portfolio of `size` agreements (with `keep`, a copy of the kept one,
+    migrated), and a folder for uploads and logs: (url, folder, counts, {role: (email, password)})."""
     template = kept_portfolio(kind, size) if keep else None
     with tempfile.TemporaryDirectory() as folder, database(kind, Path(folder), template=template) as url:
         tmp = Path(folder)
         print(f"== {kind}, {size:,} agreements", file=sys.stderr)
         counts, accounts = reopen(url, tmp) if template else prepare(url, size, tmp)
         print(f"   built in {counts['seconds']} s: {counts}", file=sys.stderr)
+        yield url, tmp, counts, accounts
+
+
+def run_size(kind: str, size: int, requests: int, keep: bool = False) -> dict:
+    with portfolio(kind, size, keep) as (url, tmp, counts, accounts):
         # Every page rendered for every request: what a page costs, not what a reload of it costs.
         with server(url, tmp, PAGES_KEPT="false", FIGURES_KEPT="false") as process:
             pages = measure(accounts, requests)
