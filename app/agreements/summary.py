@@ -15,7 +15,7 @@ from app.core.audit import history_for
 from app.core.i18n import gettext as _
 from app.core.permissions import can, sees_deliverables_of
 from app.discussions.copies import verification_code
-from app.workflow import engine
+from app.workflow import engine, rules
 
 
 @dataclass
@@ -63,6 +63,7 @@ class AgreementSummary:
     budget_lines: list = field(default_factory=list)
     budget_totals: list = field(default_factory=list)
     signatories: list = field(default_factory=list)
+    signs_for_no_party: list = field(default_factory=list)  # of the signatories: they stand for no partner
     renewal: str | None = None
     amendments: list[tuple] = field(default_factory=list)  # (amendment, [labels of the terms it changes])
 
@@ -81,6 +82,7 @@ def build_summary(agreement, user) -> AgreementSummary:
         budget_lines=lines,
         budget_totals=totals_by_currency(lines),
         signatories=sorted(agreement.signatories, key=lambda s: s.position),
+        signs_for_no_party=rules.signs_for_no_party(agreement),
         renewal=None if agreement.type == "amendment" else describe(current_terms(agreement)),
         amendments=[
             (child, [term_label(term) for term in (child.amendment_changes or {})])

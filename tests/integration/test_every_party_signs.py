@@ -219,6 +219,11 @@ def test_a_signatory_for_no_partner_counts_for_none_and_the_page_says_so(world, 
     page = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
     assert "Signs for none of the agreement’s partners." in page
     assert page.count('class="signing-party" data-signed="no"') == 2
+    # Standing for none of them, the summary gives their side alone, as the page does.
+    summary = signed_in("officer").get(f"/agreements/{agreement.id}/summary").get_data(as_text=True)
+    rows = summary[summary.index("summary-signatories") :]
+    rows = rows[: rows.index("</table>")]
+    assert "<td>Partner</td>" in rows and world.partner_a.name not in rows and world.partner_b.name not in rows
 
 
 def test_the_page_names_the_partner_each_signatory_signs_for_and_shows_each_partys_signature(world, signed_in):
@@ -253,6 +258,10 @@ def test_the_page_names_the_partner_each_signatory_signs_for_and_shows_each_part
     page = officer.get(f"/agreements/{agreement.id}").get_data(as_text=True)
     assert page.count('class="signing-party" data-signed="yes"') == 1
     assert page.count('class="signing-party" data-signed="no"') == 2
+    # The printable summary names the organisation too, not "Partner", which does not say which of two.
+    summary = officer.get(f"/agreements/{agreement.id}/summary").get_data(as_text=True)
+    signatories = summary[summary.index("summary-signatories") :]
+    assert f"<bdi>{world.partner_b.name}</bdi>" in signatories[: signatories.index("</table>")]
 
 
 def test_the_api_names_the_partner_and_lists_each_partys_signature(world, api):
