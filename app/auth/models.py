@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 
+import idna
 from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, false
@@ -29,7 +31,20 @@ ROLE_CHECK = "role IN (%s)" % ",".join(f"'{role}'" for role in ROLE_NAMES)
 
 
 def normalize_email(email: str) -> str:
-    return (email or "").strip().lower()
+    """The one spelling an address is stored and looked up under: trimmed, composed (NFC), lower-cased, and an
+    internationalised domain in its Unicode form, however typed: "ana@xn--bcher-kva.example" and
+    "ana@Bücher.example" are one mailbox, so one account (the unique constraint sees one spelling). Mail
+    goes to the domain's ASCII form (core/mail.smtp_address). A domain IDNA refuses is kept as typed (the
+    forms refuse it where an address is taken)."""
+    address = unicodedata.normalize("NFC", (email or "").strip()).lower()
+    local, at, domain = address.rpartition("@")
+    if not at or (domain.isascii() and "xn--" not in domain):
+        return address
+    try:
+        domain = idna.decode(idna.encode(domain, uts46=True))
+    except (idna.IDNAError, UnicodeError):
+        pass
+    return f"{local}@{domain}"
 
 
 @guarded_model

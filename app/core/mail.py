@@ -16,6 +16,8 @@ from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime, formataddr
 
+import idna
+
 from app.core import clock
 
 
@@ -69,6 +71,20 @@ class MailPolicy(EmailPolicy):
 MAIL_POLICY = MailPolicy()
 
 
+def smtp_address(address: str) -> str:
+    """`address` as SMTP servers take it: an internationalised domain in its ASCII (IDNA) form, which every
+    server accepts (accounts store the Unicode form, auth.models.normalize_email). Without it smtplib refused
+    to send to "ana@bücher.example" unless the server spoke SMTPUTF8, and the message was retried until it
+    failed. A local part beyond ASCII still needs a server that speaks SMTPUTF8."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except (idna.IDNAError, UnicodeError):
+        return address
+
+
 def build_message(
     *,
     sender: str,
@@ -85,7 +101,7 @@ def build_message(
 ) -> EmailMessage:
     message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = sender if "<" in sender else formataddr(("Sharaka", sender))
-    message["To"] = to
+    message["To"] = smtp_address(to)
     message["Subject"] = " ".join(subject.split())
     message["Message-ID"] = message_id
     # The sending moment with the ministry's real offset (+0100 in Casablanca), not "-0000".

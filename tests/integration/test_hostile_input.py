@@ -654,6 +654,24 @@ def test_a_new_sign_in_address_must_be_free_and_valid(app, world, signed_in, ema
     assert db.session.get(type(officer), officer.id).email == officer.email
 
 
+def test_an_internationalised_domain_is_one_mailbox_in_either_spelling(app, world, signed_in):
+    """The addresses "legal@bücher.example" and "legal@xn--bcher-kva.example" are one mailbox: a second account
+    for it is refused, and its holder signs in with either spelling (auth.models.normalize_email)."""
+    legal = world.users["legal"]
+    legal.email = "legal@bücher.example"
+    db.session.commit()
+    officer = world.users["other_officer"]
+    attempt = Attempt(signed_in("admin"), ROUTES["user-edit"], world, {"email": "LEGAL@xn--BCHER-kva.example"})
+    attempt.assert_refused({422})
+    assert "already exists" in attempt.body
+    db.session.expire_all()
+    assert db.session.get(type(officer), officer.id).email == officer.email
+    for spelling in ("legal@XN--BCHER-KVA.example", "Legal@Bücher.example"):
+        client = SignedInClient(app, None)
+        client.sign_in(spelling, factories.PASSWORD)
+        assert client.get("/dashboard").status_code == 200, spelling
+
+
 def test_the_address_of_a_directory_account_is_the_directory_s(app, world, signed_in):
     officer = world.users["other_officer"]
     officer.directory_dn = "uid=other,ou=people,dc=ministry,dc=example"

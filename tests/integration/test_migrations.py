@@ -248,3 +248,34 @@ def _agreement_with_partners(state: str, organizations: dict[str, str]) -> None:
             "SELECT a.id, o.id, 'partner' FROM agreements a, organizations o WHERE o.is_home = false"
         )
     )
+
+
+@pytest.mark.live  # its own database: the rolled-back test transaction would capture db.session
+def test_upgrading_stores_each_mailbox_in_one_spelling(tmp_path):
+    """Addresses stored with a domain in its ASCII (IDNA) spelling take the Unicode one that accounts are now
+    looked up under; an account whose other spelling another account holds keeps its own (nothing merged)."""
+    from flask_migrate import upgrade
+
+    from tests.conftest import make_test_app
+    from tests.databases import fresh_database
+
+    with fresh_database(tmp_path, "mailbox_upgrade") as url:
+        app = make_test_app(url)
+        with app.app_context():
+            upgrade(revision="0030_stage_visits_type")
+            for email in ("ana@xn--bcher-kva.example", "sam@xn--bcher-kva.example", "sam@bücher.example", "a@b.ma"):
+                db.session.execute(
+                    text(
+                        "INSERT INTO users (email, full_name, password_hash, role, language, is_active, "
+                        "is_org_admin, deliverables_restricted, deactivated_by_ministry, closed_by_directory, "
+                        "created_at, updated_at) VALUES (:email, 'x', 'x', 'officer', 'fr', true, false, false, "
+                        "false, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    ),
+                    {"email": email},
+                )
+            db.session.commit()
+            upgrade()
+            emails = set(db.session.scalars(text("SELECT email FROM users")))
+            assert emails == {"ana@bücher.example", "sam@xn--bcher-kva.example", "sam@bücher.example", "a@b.ma"}
+            db.session.remove()
+            db.engine.dispose()

@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy import update as sa_update
 
 from app.agreements.models import Agreement
-from app.auth.models import User
+from app.auth.models import User, normalize_email
 from app.core import clock
 from app.core.audit import AuditEvent
 from app.deliverables import services as deliverable_services
@@ -61,9 +61,16 @@ class Inbox:
     """A real SMTP server keeping every message it accepts (with its envelope recipients)."""
 
     def __init__(
-        self, port: int | None = None, *, delay: float = 0.0, refuse: tuple[str, ...] = (), refuse_sender: str = ""
+        self,
+        port: int | None = None,
+        *,
+        delay: float = 0.0,
+        refuse: tuple[str, ...] = (),
+        refuse_sender: str = "",
+        smtputf8: bool = True,
     ):
         self.port = port or free_port()
+        self.smtputf8 = smtputf8  # False: a relay that takes ASCII addresses only (many do)
         self.delay = delay
         self.refuse = {address.lower() for address in refuse}
         self.refuse_sender = refuse_sender  # an answer to MAIL FROM ("530 5.7.0 Authentication required")
@@ -93,7 +100,7 @@ class Inbox:
         return "250 OK"
 
     def start(self) -> "Inbox":
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=self.smtputf8)
         self.controller.start()
         return self
 
@@ -569,6 +576,26 @@ def test_a_relay_refusing_our_sender_holds_the_mail_instead_of_failing_it(tmp_pa
             result = runner.invoke(args=["outbox", "send"])
             assert result.exit_code == 0 and "4 sent" in result.output, result.output
             assert set(inbox.message_ids()) == set(written)
+
+
+def test_mail_to_an_internationalised_domain_goes_to_its_ascii_form(tmp_path):
+    """An account's address keeps its domain's Unicode spelling (auth.models.normalize_email); the SMTP
+    server is given the ASCII (IDNA) one, which every server takes. To a relay without SMTPUTF8 (this one),
+    smtplib refused to send the Unicode one, and the message was tried again and again until it failed."""
+    with mailroom(tmp_path) as room:
+        with room.context():
+            partner_a = db.session.get(Organization, room.ids["partner_a"][0])
+            ana = factories.user("partner", partner_a, email=normalize_email("Ana@xn--BCHER-kva.example"))
+            db.session.commit()
+            assert ana.email == "ana@bücher.example"
+            room.ids["ana"] = (ana.id, ana.email)
+        with Inbox(room.port, smtputf8=False) as inbox:
+            (written,) = queue(room, 1, to=("ana",))
+            result = room.app.test_cli_runner().invoke(args=["outbox", "send"])
+            assert result.exit_code == 0 and "1 sent" in result.output, result.output
+            ((recipients, message),) = inbox.received
+            assert recipients == ["ana@xn--bcher-kva.example"] and message["To"] == "ana@xn--bcher-kva.example"
+            assert message["Message-ID"] == written
 
 
 def test_a_refused_address_fails_for_good_and_a_pause_holds_everything(tmp_path):
