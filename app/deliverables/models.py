@@ -108,6 +108,16 @@ class Deliverable(TimestampMixin, db.Model):
     def title(self) -> str:
         return localized(self, "title") or ""
 
+    @classmethod
+    def naming_columns(cls) -> tuple:
+        """Its titles, named deliverable_title_<language> so that they sit in one row beside its agreement's
+        (Agreement.naming_columns: title_<language>); localized(row, "deliverable_title") reads them."""
+        return (
+            cls.title_ar.label("deliverable_title_ar"),
+            cls.title_fr.label("deliverable_title_fr"),
+            cls.title_en.label("deliverable_title_en"),
+        )
+
     @property
     def recurrence_label(self) -> str:
         return str(RECURRENCES.get(self.recurrence, self.recurrence))
@@ -190,6 +200,19 @@ class Submission(db.Model):
     )
     submitted_by = relationship("User", foreign_keys=[submitted_by_id])
     reviewed_by = relationship("User", foreign_keys=[reviewed_by_id])
+
+
+def latest_submission_column(column):
+    """SQL twin of Occurrence.latest_submission, for a statement on occurrences: `column` (of Submission) of
+    the occurrence's hand-in of the highest number, or NULL before any."""
+    return (
+        select(column)
+        .where(Submission.occurrence_id == Occurrence.id)
+        .order_by(Submission.number.desc())
+        .limit(1)
+        .correlate(Occurrence)
+        .scalar_subquery()
+    )
 
 
 class SubmissionFile(db.Model):

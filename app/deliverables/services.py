@@ -14,19 +14,20 @@ from flask_babel import format_date
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import contains_eager, selectinload
 
-from app.agreements.models import Agreement, AgreementParty
+from app.agreements.models import Agreement, AgreementParty, title_of
 from app.core import audit, clock, stored_texts
 from app.core.dates import within_calendar
 from app.core.db import check_seen, check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
-from app.core.exports import streamed
+from app.core.exports import streamed_pieces
+from app.core.i18n import current_language, localized
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.pagination import first_with_total
 from app.core.permissions import can, visible_agreements_clause, visible_deliverables_clause
 from app.core.storage import chosen_files, clean_filename, store_each
 from app.core.text import one_line, trimmed
-from app.deliverables.falling_due import falling_due, shown_as, shown_status_of
+from app.deliverables.falling_due import due_window, falling_due, shown_as, shown_status_of
 from app.deliverables.models import (
     OWED_STATUSES,
     RECURRENCES,
@@ -36,9 +37,11 @@ from app.deliverables.models import (
     Occurrence,
     Submission,
     SubmissionFile,
+    latest_submission_column,
+    shown_status,
 )
 from app.extensions import db
-from app.organizations.models import Organization
+from app.organizations.models import Organization, name_of
 from app.workflow.engine import WorkflowError, definition_for, has_ended, refuse_if_ended, state_has, state_label
 from app.workflow.queries import in_ended_state
 from app.workflow.rules import effect
@@ -645,7 +648,18 @@ def filters_as_arguments(filters: OccurrenceFilters) -> dict:
 
 
 def occurrences_query(user, filters: OccurrenceFilters, today: date):
-    """Occurrences on agreements `user` may see, filtered; the shown status is computed from today."""
+    """Occurrences on agreements `user` may see, filtered; the shown status is computed from today. Loaded
+    with what the list draws of each (deliverable, agreement, responsible organisation, submissions)."""
+    return _listed(user, filters, today).options(
+        # The joins of _listed carry the deliverable and its agreement: no query of their own.
+        contains_eager(Occurrence.deliverable).contains_eager(Deliverable.agreement),
+        contains_eager(Occurrence.deliverable).joinedload(Deliverable.responsible_organization),
+        selectinload(Occurrence.submissions),
+    )
+
+
+def _listed(user, filters: OccurrenceFilters, today: date):
+    """The occurrences `user` may see, narrowed by `filters`, soonest first: the list's rows and the export's."""
     # Outer joins, though every occurrence has its deliverable and agreement (the keys are NOT NULL, so the
     # rows are the same): when no condition names them, PostgreSQL leaves them out of the list's count,
     # which then reads the occurrences alone (110,000 at 10,000 agreements: 35 → 6 ms).
@@ -654,12 +668,6 @@ def occurrences_query(user, filters: OccurrenceFilters, today: date):
         .outerjoin(Deliverable, Deliverable.id == Occurrence.deliverable_id)
         .outerjoin(Agreement, Agreement.id == Deliverable.agreement_id)
         .where(visible_agreements_clause(user), visible_deliverables_clause(user))
-        # The joins above carry the deliverable and its agreement: no query of their own.
-        .options(
-            contains_eager(Occurrence.deliverable).contains_eager(Deliverable.agreement),
-            contains_eager(Occurrence.deliverable).joinedload(Deliverable.responsible_organization),
-            selectinload(Occurrence.submissions),
-        )
     )
     status = filters.status
     if status == "unfinished":  # not yet accepted or waived, as the calendar counts them
@@ -691,11 +699,11 @@ def occurrences_query(user, filters: OccurrenceFilters, today: date):
 
 def export_table(user, filters: OccurrenceFilters, today: date) -> tuple[list[str], Iterator[list]]:
     """Every occurrence of the list as filtered (no pages): headings and rows, in the reader's language,
-    read as they are written out. Moments are given as dates in the reader's time zone."""
+    read as they are written out. Moments are given as dates in the reader's time zone.
 
-    def local_date(moment):
-        return clock.day_of(moment) if moment else None
-
+    The rows are plain columns, in one statement read a piece at a time: loading each occurrence as an
+    object with its deliverable, agreement, organisation and submissions for eight cells a row cost 13-19 s
+    of CPU for 110,000 occurrences (10,000 agreements), the columns 2.7-3.0 s."""
     headings = [
         _("Agreement"),
         _("Agreement title"),
@@ -706,20 +714,43 @@ def export_table(user, filters: OccurrenceFilters, today: date) -> tuple[list[st
         _("Last handed in"),
         _("Decided on"),
     ]
-    rows = (
-        [
-            occurrence.deliverable.agreement.reference,
-            occurrence.deliverable.agreement.title,
-            occurrence.deliverable.title,
-            occurrence.deliverable.responsible_organization.name,
-            occurrence.due_on,
-            str(STATUS_LABELS[shown_status_of(occurrence, today)]),
-            local_date(occurrence.latest_submission.submitted_at if occurrence.latest_submission else None),
-            local_date(occurrence.decided_at),
-        ]
-        for occurrence in streamed(occurrences_query(user, filters, today))
+    listed = (
+        _listed(user, filters, today)
+        .with_only_columns(
+            Occurrence.due_on,
+            Occurrence.status,
+            Occurrence.decided_at,
+            *Agreement.naming_columns()[1:],  # its reference and titles (title_of)
+            *Deliverable.naming_columns(),
+            *Organization.naming_columns()[1:],  # the responsible organisation's names (name_of)
+            falling_due(today).label("falls_due"),
+            latest_submission_column(Submission.submitted_at).label("last_handed_in_at"),
+        )
+        .join(Organization, Organization.id == Deliverable.responsible_organization_id)
     )
-    return headings, rows
+
+    def local_date(moment):
+        return clock.day_of(moment) if moment else None
+
+    def rows() -> Iterator[list]:
+        # Asked once, as the rows start to be read: in the context they are written in (the streamed
+        # response's, or the scheduler's for a long list), as each row's own calls were.
+        language, window = current_language(), due_window()
+        status_labels = {status: str(label) for status, label in STATUS_LABELS.items()}
+        for piece in streamed_pieces(listed):
+            for row in piece:
+                yield [
+                    row.reference,
+                    title_of(row, language),
+                    localized(row, "deliverable_title", language) or "",  # as Deliverable.title
+                    name_of(row, language),
+                    row.due_on,
+                    status_labels[shown_status(row.status, row.due_on, today, window, bool(row.falls_due))],
+                    local_date(row.last_handed_in_at),
+                    local_date(row.decided_at),
+                ]
+
+    return headings, rows()
 
 
 # Rows each list of the partner's first page shows; the rest are in the full lists it links to.

@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
+from app.auth.models import DeliverableGrant
 from app.core import clock
 from app.core.exports import csv_bytes, neutralised, xlsx_bytes
 from app.deliverables import services as deliverables
@@ -19,6 +20,7 @@ from app.deliverables.models import Submission
 from app.extensions import db
 from app.workflow import engine
 from tests import factories
+from tests.bulk import counting_queries
 
 TODAY = clock.today()
 
@@ -396,6 +398,51 @@ def test_a_partner_exports_only_its_own_deliverables(app, world, signed_in, occu
     # Asking for the other partner's agreement is an invalid filter there: ignored, still only its own.
     rows = read_csv(signed_in("partner_b").get(f"/deliverables/export.csv?agreement={world.agreement_a.id}"))
     assert {row[2] for row in rows[1:]} == {"Rapport de B"}
+
+
+def test_deliverables_csv_rows_keep_their_status_hand_in_and_reader_in_one_statement(
+    app, world, signed_in, occurrences, monkeypatch
+):
+    """The rows are plain columns read a piece at a time: each keeps its shown status (not owed while its
+    agreement does not run), its latest hand-in's day on the ministry's calendar and what its reader may see
+    (a partner whose admin granted one agreement's deliverables reads those only); however many rows, the
+    same statements."""
+    monkeypatch.setattr("app.core.exports.STREAM_ROWS", 2)
+    draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Brouillon")
+    factories.shown_to_partners(draft)
+    plan(draft, world.partner_a, due_in=-1, title="Rapport du brouillon")
+    resubmitted = plan(world.agreement_a, world.partner_a, due_in=-10, title="Rapport remis deux fois")
+    resubmitted.submissions += [
+        Submission(number=1, submitted_at=datetime(2026, 4, 1, 12, 0, tzinfo=timezone.utc)),
+        # 00:30 on 21 April in Casablanca: the day the reader's calendar says.
+        Submission(number=2, submitted_at=datetime(2026, 4, 20, 23, 30, tzinfo=timezone.utc)),
+    ]
+    resubmitted.status = "submitted"
+    restricted = world.users["partner"]
+    restricted.deliverables_restricted = True
+    db.session.add(DeliverableGrant(user_id=restricted.id, agreement_id=draft.id))
+    db.session.commit()
+    manager = signed_in("manager")
+    read_csv(manager.get("/deliverables/export.csv"))  # what a process reads once, read before counting
+
+    def exported():
+        with counting_queries() as statements:
+            rows = read_csv(manager.get("/deliverables/export.csv"))
+        return {row[2]: row[3:] for row in rows[1:]}, len(statements)
+
+    by_title, statements = exported()
+    yesterday = (TODAY - timedelta(days=1)).isoformat()
+    assert by_title["Rapport du brouillon"] == ["Partner A", yesterday, "Not owed now", "", ""]
+    assert by_title["Rapport remis deux fois"][2:] == ["Submitted", "2026-04-21", ""]
+    assert by_title["Rapport accepté"][2:] == ["Accepted", "2026-05-10", "2026-05-12"]
+    assert by_title["Rapport en retard"][2] == "Overdue" and by_title["Rapport de B"][2] == "Not yet due"
+    for due_in in range(5):
+        plan(world.agreement_b, world.partner_b, due_in=due_in, title=f"Rapport {due_in}")
+    db.session.commit()
+    more, more_statements = exported()
+    assert len(more) == len(by_title) + 5 and more_statements == statements
+    granted = read_csv(signed_in(restricted).get("/deliverables/export.csv"))
+    assert [row[2] for row in granted[1:]] == ["Rapport du brouillon"]
 
 
 # --- access and hostile queries -------------------------------------------------------------

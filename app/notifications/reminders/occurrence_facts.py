@@ -61,26 +61,14 @@ def columns() -> tuple:
     from sqlalchemy import case
 
     from app.agreements.models import Agreement
-    from app.deliverables.models import Deliverable, Occurrence, Submission
+    from app.deliverables.models import Deliverable, Occurrence, Submission, latest_submission_column
     from app.organizations.models import Organization
 
-    latest_feedback = (
-        select(Submission.feedback)
-        .where(Submission.occurrence_id == Occurrence.id)
-        .order_by(Submission.number.desc())
-        .limit(1)
-        .correlate(Occurrence)
-        .scalar_subquery()
-    )
+    latest_feedback = latest_submission_column(Submission.feedback)
     return (
         Occurrence.status,
-        Agreement.reference,
-        Agreement.title_ar,
-        Agreement.title_fr,
-        Agreement.title_en,
-        Deliverable.title_ar.label("deliverable_ar"),
-        Deliverable.title_fr.label("deliverable_fr"),
-        Deliverable.title_en.label("deliverable_en"),
+        *Agreement.naming_columns()[1:],  # its reference and titles
+        *Deliverable.naming_columns(),
         Organization.id.label("organization_id"),
         Organization.name_ar,
         Organization.name_fr,
@@ -105,7 +93,7 @@ def _fact(row) -> SimpleNamespace:
             reference=row.reference, title_ar=row.title_ar, title_fr=row.title_fr, title_en=row.title_en
         ),
         deliverable=SimpleNamespace(
-            title_ar=row.deliverable_ar, title_fr=row.deliverable_fr, title_en=row.deliverable_en
+            title_ar=row.deliverable_title_ar, title_fr=row.deliverable_title_fr, title_en=row.deliverable_title_en
         ),
         responsible=None
         if row.organization_id is None
