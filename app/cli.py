@@ -299,15 +299,11 @@ def _simulate_workflow(file, scenario_file):
     from app.workflow.definitions import DefinitionError
 
     try:
-        definition = simulator.load_edited(
+        definition, heirs = simulator.load_edited_with_heirs(
             Path(file).read_text(encoding="utf-8"), Path(current_app.config["WORKFLOWS_DIR"]), Path(file).name
         )
         scenario = simulator.parse_scenario(Path(scenario_file).read_text(encoding="utf-8") if scenario_file else None)
-        current = current_app.extensions["sharaka.workflows"].get(definition.type)
-        people = None if scenario.get("people") is not None else simulator.people_today()
-        result = simulator.run(
-            definition, scenario, current, people=people, counts=simulator.in_flight_counts(definition.type)
-        )
+        result = simulator.run_in_use(definition, scenario, current_app.extensions["sharaka.workflows"], heirs)
     except DefinitionError as error:
         for file_name, message in error.problems:
             click.echo(f"{file_name}: {message}", err=True)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import reprlib
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -40,6 +40,7 @@ from app.core import clock
 from app.core.dates import FIRST_DAY, LAST_DAY, within_calendar
 from app.core.i18n import gettext as _
 from app.core.permissions import names_the_owner
+from app.workflow import states
 from app.workflow.conditions import AgreementFacts, applicable_steps, describe
 from app.workflow.definitions import DefinitionError, NoAliasLoader, WorkflowDefinition, load_directory, read_yaml
 
@@ -70,6 +71,8 @@ class Impact:
     state: str
     count: int
     change: str
+    # The type's label when the agreements are of a type that extends the edited one (they change with it).
+    heir: str = ""
 
 
 @dataclass
@@ -90,25 +93,49 @@ def load_edited(text: str, workflows_dir: Path, name: str = "edited.yaml") -> Wo
     """Parse an edited definition (YAML text) among the shipped ones, so `extends:` still works.
     Raises DefinitionError with every problem, those of the edited text reported against `name` (the file
     it came from)."""
+    return load_edited_with_heirs(text, workflows_dir, name)[0]
+
+
+def load_edited_with_heirs(
+    text: str, workflows_dir: Path, name: str = "edited.yaml"
+) -> tuple[WorkflowDefinition, dict[str, WorkflowDefinition]]:
+    """load_edited, and each shipped type that `extends:` the edited one (directly or through another) as it
+    would be with the edit: what it does not override, it takes from the edited text."""
     try:
         body = _load_typed(text)
     except (yaml.YAMLError, ValueError, RecursionError) as error:  # RecursionError: nested past the parser
         raise DefinitionError([(name, _("not valid YAML: %(error)s", error=error))]) from None
     if not isinstance(body, dict) or not isinstance(body.get("type"), str) or not body["type"]:
         raise DefinitionError([(name, _("must be a mapping with type, states and transitions"))])
+    edited_type = body["type"]
+    extends: dict[str, str] = {}  # type -> the type it extends, among the shipped ones
     with tempfile.TemporaryDirectory(prefix="sharaka-simulate-") as folder:
         for path in Path(workflows_dir).glob("*.yaml"):
             other = read_yaml(path.read_text(encoding="utf-8"))
-            if isinstance(other, dict) and other.get("type") != body["type"]:
+            if isinstance(other, dict) and other.get("type") != edited_type:
                 (Path(folder) / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+                if isinstance(other.get("type"), str) and isinstance(other.get("extends"), str):
+                    extends[other["type"]] = other["extends"]
         # Under a file name of our own: the type, and the name given, are the editor's text, never a path.
         (Path(folder) / _EDITED).write_text(text, encoding="utf-8")
         try:
-            return load_directory(Path(folder))[body["type"]]
+            loaded = load_directory(Path(folder))
         except DefinitionError as error:
             raise DefinitionError([(name if at == _EDITED else at, said) for at, said in error.problems]) from None
         except (TypeError, AttributeError, ValueError, RecursionError) as error:  # a shape the checks did not foresee
             raise DefinitionError([(name, _("not a definition Sharaka can read: %(error)s", error=error))]) from None
+    heirs = {kind: loaded[kind] for kind in loaded if kind != edited_type and _descends(kind, edited_type, extends)}
+    return loaded[edited_type], heirs
+
+
+def _descends(kind: str, ancestor: str, extends: dict[str, str]) -> bool:
+    seen = set()
+    while kind in extends and kind not in seen:  # a cycle is load_directory's to refuse
+        seen.add(kind)
+        kind = extends[kind]
+        if kind == ancestor:
+            return True
+    return False
 
 
 class _TypedTextLoader(NoAliasLoader):
@@ -669,13 +696,48 @@ def run(
     current: WorkflowDefinition | None,
     people: dict[str, int] | None = None,
     counts: dict[str, int] | None = None,
+    heirs: list[tuple[WorkflowDefinition, WorkflowDefinition, dict[str, int]]] = (),  # type: ignore[assignment]
 ) -> Simulation:
-    """Simulate, and compare with the definition in use when `definition` is an edited copy."""
+    """Simulate, and compare with the definition in use when `definition` is an edited copy; `heirs`: for
+    each type that extends it, (its definition in use, as the edit makes it, its agreements per state)."""
     result = simulate(definition, scenario, people=people)
     if current is not None and current.checksum != definition.checksum:
         result.changes = compare(current, definition)
         result.impacts = impacts(current, definition, counts or {})
+    for heir_current, heir_edited, heir_counts in heirs:
+        if heir_current.checksum != heir_edited.checksum:
+            label = states.label(heir_edited.label)
+            result.impacts += [
+                replace(impact, heir=label) for impact in impacts(heir_current, heir_edited, heir_counts)
+            ]
     return result
+
+
+def run_in_use(
+    definition: WorkflowDefinition,
+    scenario: dict,
+    in_use: dict[str, WorkflowDefinition],
+    heirs: dict[str, WorkflowDefinition] | None = None,
+) -> Simulation:
+    """`run` for the CLI and the admin page: against the definitions in use (`in_use`, by type), with today's
+    accounts when the scenario counts no people, and the agreements in flight of the type and of its heirs
+    (load_edited_with_heirs) read from the database."""
+    return run(
+        definition,
+        scenario,
+        in_use.get(definition.type),
+        people=None if scenario.get("people") is not None else people_today(),
+        counts=in_flight_counts(definition.type),
+        heirs=heirs_in_flight(heirs or {}, in_use),
+    )
+
+
+def heirs_in_flight(
+    heirs: dict[str, WorkflowDefinition], current: dict[str, WorkflowDefinition]
+) -> list[tuple[WorkflowDefinition, WorkflowDefinition, dict[str, int]]]:
+    """For `run`: each heir of an edited definition (load_edited_with_heirs) in use today, with its agreements."""
+    in_use = sorted((kind, edited) for kind, edited in heirs.items() if kind in current)
+    return [(current[kind], edited, in_flight_counts(kind)) for kind, edited in in_use]
 
 
 def render_text(result: Simulation) -> list[str]:
@@ -703,5 +765,6 @@ def render_text(result: Simulation) -> list[str]:
     for change in result.changes:
         lines.append(f"change: {change}")
     for impact in result.impacts:
-        lines.append(f"in flight: {impact.count} agreement(s) in {impact.state}: {impact.change}")
+        of_type = f" of type {impact.heir} (extends the edited one)" if impact.heir else ""
+        lines.append(f"in flight: {impact.count} agreement(s){of_type} in {impact.state}: {impact.change}")
     return lines

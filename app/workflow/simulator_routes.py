@@ -57,20 +57,14 @@ def simulate_workflow():
     if form.validate_on_submit():
         try:
             text = _read_upload(form.definition_file.data) or (form.definition.data or "").strip()
+            heirs: dict = {}
             if text:
-                definition = simulator.load_edited(text, Path(current_app.config["WORKFLOWS_DIR"]))
+                workflows = Path(current_app.config["WORKFLOWS_DIR"])
+                definition, heirs = simulator.load_edited_with_heirs(text, workflows)
                 edited = True
             else:
                 definition = definitions[form.workflow_type.data]
-            scenario = simulator.parse_scenario(form.scenario.data)
-            people = None if scenario.get("people") is not None else simulator.people_today()
-            result = simulator.run(
-                definition,
-                scenario,
-                definitions.get(definition.type),
-                people=people,
-                counts=simulator.in_flight_counts(definition.type),
-            )
+            result = simulator.run_in_use(definition, simulator.parse_scenario(form.scenario.data), definitions, heirs)
         except DefinitionError as error:
             problems = [f"{file_name}: {message}" for file_name, message in error.problems]
         except simulator.ScenarioError as error:

@@ -128,7 +128,9 @@ def test_an_edited_copy_says_what_changes_for_agreements_in_flight(app, world, t
     officer = world.users["officer"]
     suspended = factories.agreement(by=officer, partners=[world.partner_a], state="suspended")
     reviewing = factories.agreement(by=officer, partners=[world.partner_a], state="internal_review")
-    for agreement in (suspended, reviewing):
+    # A convention extends the MoU: what it does not override (its suspension) changes with the MoU's.
+    convention = factories.agreement(by=officer, partners=[world.partner_a], type="convention", state="suspended")
+    for agreement in (suspended, reviewing, convention):
         engine.settle_state(agreement)
     db.session.commit()
     before = _rows()
@@ -139,6 +141,10 @@ def test_an_edited_copy_says_what_changes_for_agreements_in_flight(app, world, t
     assert "change: state suspended removed" in result.output
     assert "change: move approve_review: approval step secretary_general added" in result.output
     assert "in flight: 1 agreement(s) in suspended: their state suspended no longer exists" in result.output
+    assert (
+        "in flight: 1 agreement(s) of type Convention (extends the edited one) in suspended: their state "
+        "suspended no longer exists"
+    ) in result.output
     assert (
         "in flight: 1 agreement(s) in internal_review: their open approval of approve_review would ask the "
         "steps legal_and_head, ministers_office (when budget in MAD ≥ 10,000,000), secretary_general"
@@ -171,6 +177,10 @@ def _page_post(client, data):
 
 
 def test_the_admin_page_simulates_a_shipped_workflow_and_an_uploaded_copy(app, world, signed_in):
+    officer = world.users["officer"]
+    convention = factories.agreement(by=officer, partners=[world.partner_a], type="convention", state="suspended")
+    engine.settle_state(convention)
+    db.session.commit()
     admin = signed_in("admin")
     page = admin.get("/admin/workflows/simulate").get_data(as_text=True)
     assert "Workflow simulator" in page and "take: submit_for_review" in page  # the example, prefilled
@@ -184,6 +194,8 @@ def test_the_admin_page_simulates_a_shipped_workflow_and_an_uploaded_copy(app, w
     )
     body = response.get_data(as_text=True)
     assert 'id="simulation-impact"' in body and "state suspended removed" in body
+    impact = body[body.index('id="simulation-impact"') :]
+    assert "Convention</span> — their state suspended no longer exists" in impact  # a convention extends it
     response = _page_post(admin, {"workflow_type": "mou", "definition": _broken_copy(), "scenario": ""})
     assert response.status_code == 422 and "to unknown state" in response.get_data(as_text=True)
     response = _page_post(admin, {"workflow_type": "mou", "scenario": "colour: red"})
