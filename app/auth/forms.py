@@ -96,8 +96,9 @@ def role_choices(roles) -> list[tuple[str, str]]:
     return [("", str(_l("Choose a role…"))), *choices] if len(choices) > 1 else choices
 
 
-class InvitationForm(Form):
-    email = EmailField(
+def _address_field() -> EmailField:
+    """An address someone will sign in with and receive mail at: required, checked for its form only."""
+    return EmailField(
         _l("E-mail"),
         filters=[stripped],
         validators=[
@@ -106,6 +107,16 @@ class InvitationForm(Form):
             Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
         ],
     )
+
+
+class MemberEmailForm(Form):
+    """A colleague's sign-in address, changed by their organisation's admin."""
+
+    email = _address_field()
+
+
+class InvitationForm(Form):
+    email = _address_field()
     role = SelectField(_l("Role"), choices=[], validators=[DataRequired(message=_l("Choose a role."))])
     organization_id = SelectField(_l("Organisation"), choices=[], coerce=str)
     language = SelectField(

@@ -8,8 +8,8 @@ from flask_babel import refresh
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.auth import invitations, members
-from app.auth.forms import AcceptInvitationForm, InvitationForm, MemberAccessForm, role_choices
+from app.auth import invitations, members, services
+from app.auth.forms import AcceptInvitationForm, InvitationForm, MemberAccessForm, MemberEmailForm, role_choices
 from app.auth.models import User
 from app.auth.routes import blueprint, sign_out_here
 from app.choices.services import fill
@@ -80,9 +80,32 @@ def edit_member(user_id: int):
             )
             flash(_("What %(name)s sees is saved.", name=member.full_name), "success")
             return redirect(url_for("auth.edit_member", user_id=member.id), 303)
+    email_form = MemberEmailForm(data={"email": member.email}, formdata=None)
     return render_template(
-        "auth/member.html", member=member, form=form, confirm=ConfirmForm(), has_agreements=bool(agreements)
+        "auth/member.html",
+        member=member,
+        form=form,
+        email_form=email_form,
+        confirm=ConfirmForm(),
+        has_agreements=bool(agreements),
     ), form_status(form)
+
+
+@blueprint.route("/team/<int:user_id>/email", methods=["POST"])
+@login_required
+def change_member_email(user_id: int):
+    _require_manager()
+    member = get_member_or_404(user_id, current_user, need="edit")
+    back = url_for("auth.edit_member", user_id=member.id)
+    form = MemberEmailForm()
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    return_here_if_refused(back)
+    if not services.change_member_email(member, form.email.data, by=current_user):
+        said = _("That is already %(name)s's address: nothing changed.", name=member.full_name)
+        return done(back, said, category="info")
+    name, email = member.full_name, member.email
+    return done(back, _("%(name)s now signs in with %(email)s; both addresses are told.", name=name, email=email))
 
 
 @blueprint.route("/team/<int:user_id>/<any(deactivate, reactivate):change>", methods=["POST"])

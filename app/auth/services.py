@@ -24,6 +24,7 @@ from app.core.permissions import (
     is_known_role,
     is_ministry_role,
     is_partner_role,
+    manages_every_account,
     may_sign_in_locally,
 )
 from app.core.text import one_line
@@ -419,6 +420,25 @@ def change_email(user: User, email: str) -> str:
         .execution_options(synchronize_session=False)
     )
     return old_email
+
+
+def change_member_email(user: User, email: str, *, by: User) -> bool:
+    """A colleague's new sign-in address, set by their organisation's admin (or the ministry's): as the
+    ministry's account form sets it (auth.services.change_email: reset links to the old address die, mail
+    waiting for it follows; the person is told at both addresses). Whether anything changed. An address
+    another account holds is refused to a partner organisation's admin without saying where or whose, as an
+    invitation to it is (auth.invitations.invite)."""
+    new_email = normalize_email(email)[:254]
+    if new_email == user.email:
+        return False
+    taken = db.session.scalar(select(User.id).where(User.email == new_email, User.id != user.id)) is not None
+    if taken and not manages_every_account(by):
+        message = _("This address cannot be given from here: ask the ministry's administrator.")
+        raise ValidationFailed(message, {"email": [message]})
+    old_email = change_email(user, new_email)
+    audit.record("updated", user, actor=by, changes={"before": {"email": old_email}, "after": {"email": new_email}})
+    _tell_email_changed(user, old_email)
+    return True
 
 
 def _tell_email_changed(user: User, old_email: str) -> None:

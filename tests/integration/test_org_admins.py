@@ -79,6 +79,63 @@ def test_the_partner_admin_lists_and_manages_only_their_own_organisation(app, wo
     assert SignedInClient(app, colleague).get(f"/team/{boss.id}").status_code == 403
 
 
+def test_the_partner_admin_changes_a_colleagues_address_as_the_ministry_would(app, world, team):
+    """A colleague's new mailbox: set by their organisation's admin, it is their sign-in from then on, the old
+    address and the new one are both told, the trail records it. An address another organisation's account
+    holds is refused without saying whose; another organisation's account is a 404; a colleague who is not
+    their organisation's admin cannot."""
+    from app.notifications.models import OutboxMessage
+
+    boss, colleague, _second, _occurrences = team
+    client = SignedInClient(app, boss)
+    page = client.get(f"/team/{colleague.id}").get_data(as_text=True)
+    assert 'id="email-form"' in page and 'value="colleague@partner-a.example"' in page
+    moved = client.post(
+        f"/team/{colleague.id}/email", data={"email": " New.Box@Partner-A.example "}, csrf_from=f"/team/{colleague.id}"
+    )
+    assert moved.status_code == 303
+    colleague = _fresh(User, colleague.id)
+    assert colleague.email == "new.box@partner-a.example"
+    told = set(
+        db.session.scalars(
+            select(OutboxMessage.to_address).where(
+                OutboxMessage.recipient_id == colleague.id, OutboxMessage.kind == "email_changed"
+            )
+        )
+    )
+    assert told == {"colleague@partner-a.example", "new.box@partner-a.example"}
+    event = db.session.scalar(
+        select(AuditEvent).where(
+            AuditEvent.object_type == "users", AuditEvent.object_id == colleague.id, AuditEvent.action == "updated"
+        )
+    )
+    assert event.changes == {"before": {"email": "colleague@partner-a.example"}, "after": {"email": colleague.email}}
+    assert SignedInClient(app, None).sign_in("new.box@partner-a.example", factories.PASSWORD).status_code == 302
+    assert SignedInClient(app, None).sign_in("colleague@partner-a.example", factories.PASSWORD).status_code == 401
+
+    # Another organisation's address: refused without naming it or its owner; nothing changes.
+    taken = world.users["partner_b"].email
+    refused = client.post(
+        f"/team/{colleague.id}/email", data={"email": taken}, csrf_from=f"/team/{colleague.id}", follow_redirects=True
+    ).get_data(as_text=True)
+    assert "cannot be given from here" in refused and "already exists" not in refused
+    assert _fresh(User, colleague.id).email == "new.box@partner-a.example"
+    # Not an address: refused with the form's reason.
+    refused = client.post(
+        f"/team/{colleague.id}/email",
+        data={"email": "not an address"},
+        csrf_from=f"/team/{colleague.id}",
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "valid e-mail address" in refused and _fresh(User, colleague.id).email == "new.box@partner-a.example"
+    # Someone else's account, or no admin: no such page.
+    other = world.users["partner_b"].id
+    assert client.post(f"/team/{other}/email", data={"email": "x@y.example"}, csrf_from="/team").status_code == 404
+    colleague_client = SignedInClient(app, _fresh(User, colleague.id))
+    answer = colleague_client.post(f"/team/{boss.id}/email", data={"email": "x@y.example"}, csrf_from="/portal")
+    assert answer.status_code == 403 and _fresh(User, boss.id).email == boss.email
+
+
 def test_deactivation_ends_sessions_and_tokens_and_reactivation_lets_back_in(app, world, team):
     boss, colleague, _second, _occurrences = team
     elsewhere = SignedInClient(app, colleague)
