@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.agreements import renewals
-from app.agreements.models import PARTY_ROLES, Agreement, AgreementParty, is_partner_party
+from app.agreements.models import PARTY_ROLES, Agreement, AgreementParty, is_partner_party, notice_deadline_for
 from app.core import audit, clock
 from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
@@ -146,9 +146,35 @@ def clean_changes(raw: dict, parent: Agreement) -> dict:
         renewal = _clean_renewal(raw["renewal"], errors)
         if renewal is not None and renewal != renewals.current_terms(parent):
             cleaned["renewal"] = renewal
+    if problem := _notice_taken_away(parent, cleaned, errors):
+        errors["renewal" if "renewal" in cleaned else "expires_on"] = [problem]
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
     return cleaned
+
+
+def _notice_taken_away(parent, cleaned: dict, errors: dict) -> str | None:
+    """Why the amendment's renewal terms or end date are refused when, under them, the last day to give
+    notice of non-renewal is already past though it was not before: the agreement would renew by itself at
+    its end, and neither side could decline any more (no reminder asks for a deadline gone by)."""
+    if not ({"renewal", "expires_on"} & cleaned.keys()) or {"renewal", "expires_on"} & errors.keys():
+        return None
+    if parent.non_renewal_on is not None:  # notice given: it ends at its end whatever the terms say
+        return None
+    terms = cleaned.get("renewal") or renewals.current_terms(parent)
+    end = _as_date(cleaned.get("expires_on")) or parent.expires_on
+    deadline = notice_deadline_for(terms["renewal_terms"], end, terms["notice_period"], terms["notice_unit"])
+    today = clock.today()
+    if terms["renewal_terms"] != "tacit" or deadline is None or deadline >= today:
+        return None
+    if parent.renewal_terms == "tacit" and parent.notice_deadline is not None and parent.notice_deadline < today:
+        return None  # already past before this amendment: it takes nothing away
+    return _(
+        "Under these terms the last day to give notice of non-renewal, %(date)s, is already past: the agreement "
+        "would renew by itself at its end with no way left to decline. Give a shorter notice period or a later "
+        "end date.",
+        date=format_date(deadline),
+    )
 
 
 def _clean_renewal(value, errors: dict) -> dict | None:

@@ -146,6 +146,16 @@ class AgreementParty(db.Model):
 UNDATED_IN_FORCE = "signed_on IS NULL AND effective_on IS NOT NULL"
 
 
+def notice_deadline_for(renewal_terms, expires_on, notice_period, notice_unit) -> date | None:
+    """The last day a side may give notice of non-renewal under these terms: the end date less the notice
+    period, or None without renewal terms, notice or end date (Agreement.notice_deadline; an amendment's
+    terms before they are the agreement's)."""
+    if renewal_terms in (None, "none") or not expires_on or not notice_period:
+        return None
+    unit = notice_unit or "months"
+    return expires_on - (relativedelta(months=notice_period) if unit == "months" else relativedelta(days=notice_period))
+
+
 @guarded_model
 class Agreement(TimestampMixin, db.Model):
     __tablename__ = "agreements"
@@ -299,11 +309,7 @@ class Agreement(TimestampMixin, db.Model):
         """The last day a side may give notice of non-renewal (app/agreements/renewals.py): the end
         date less the notice period, or None without renewal terms, notice or end date. In SQL too
         (below), so lists of deadlines are filtered, sorted and cut by the database."""
-        if self.renewal_terms in (None, "none") or not self.expires_on or not self.notice_period:
-            return None
-        unit = self.notice_unit or "months"
-        step = relativedelta(months=self.notice_period) if unit == "months" else relativedelta(days=self.notice_period)
-        return self.expires_on - step
+        return notice_deadline_for(self.renewal_terms, self.expires_on, self.notice_period, self.notice_unit)
 
     @notice_deadline.inplace.expression
     @classmethod

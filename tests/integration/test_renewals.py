@@ -583,6 +583,38 @@ def test_an_amendment_changes_the_renewal_terms(world):
     assert row.changes["term"] == "renewal" and row.changes["before"]["renewal"]["renewal_terms"] == "tacit"
 
 
+def test_an_amendment_may_not_take_away_the_last_day_to_decline_a_renewal(world):
+    """Tacit renewal with six months' notice added to an agreement ending in three months: the last day to
+    give notice would be past, so it would renew with no way left to decline. Refused, naming that day. A
+    shorter notice, or a notice already given, is taken; so are terms whose deadline had passed already."""
+    today = clock.today()
+    officer = world.users["officer"]
+    parent = world.agreement_a
+    parent.effective_on, parent.expires_on = today - timedelta(days=400), today + timedelta(days=90)
+    parent.renewal_terms, parent.renewal_months, parent.notice_period = "none", None, None
+    amendment = factories.agreement(by=officer, partners=[world.partner_a], type="amendment", parent_id=parent.id)
+    db.session.commit()
+
+    def propose(notice: int):
+        terms = {"renewal_terms": "tacit", "renewal_months": 12, "notice_period": notice, "notice_unit": "months"}
+        amendments.set_changes(amendment, {"renewal": terms}, by=officer, expected_version=amendment.version)
+
+    with pytest.raises(ValidationFailed) as refused:
+        propose(6)
+    assert "already past" in refused.value.field_errors["renewal"][0]
+    assert not amendment.amendment_changes
+    propose(2)  # the deadline is a month ahead
+    assert amendment.amendment_changes["renewal"]["notice_period"] == 2
+    parent.non_renewal_on, parent.non_renewal_by = today - timedelta(days=1), "partner"
+    db.session.commit()
+    propose(6)  # notice given already: the agreement ends at its end whatever the terms
+    parent.non_renewal_on = parent.non_renewal_by = None
+    parent.renewal_terms, parent.renewal_months, parent.notice_period, parent.notice_unit = "tacit", 12, 6, "months"
+    db.session.commit()
+    propose(5)  # past before the amendment as after it: it takes nothing away
+    assert amendment.amendment_changes["renewal"]["notice_period"] == 5
+
+
 def test_the_amendment_page_proposes_new_renewal_terms(signed_in, world):
     officer = world.users["officer"]
     parent = tacit(world.agreement_a, end=date(2030, 1, 1))
