@@ -61,6 +61,19 @@ def choices(agreement, transition_name: str, definition) -> list[ChildChoice]:
     return found
 
 
+def left_alone(agreement, transition_name: str, definition) -> list:
+    """The running children an "ask" move does not ask about, none of which can take the same move from its
+    stage (a draft lab convention under a MoU being terminated): named beside the choices, so that nobody
+    takes the move to reach them. Amendments aside (they change the parent, they do not run beside it)."""
+    if rule_for(definition, transition_name) != "ask":
+        return []
+    return [
+        child
+        for child in agreement.children
+        if child.type != "amendment" and not has_ended(child) and _same_move(child, transition_name) is None
+    ]
+
+
 def check_decisions(agreement, transition_name: str, definition, decisions: dict | None) -> dict[int, str]:
     """{child id: transition name or "keep"} for an "ask" move; a clear error naming each child left out."""
     wanted = choices(agreement, transition_name, definition)

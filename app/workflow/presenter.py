@@ -8,7 +8,7 @@ from datetime import datetime
 from app.core import clock
 from app.core.permissions import may_see_approval_round, may_take_moves
 from app.workflow import engine, rules
-from app.workflow.children import ChildChoice, choices, end_warning
+from app.workflow.children import ChildChoice, choices, end_warning, left_alone
 from app.workflow.services import awaited_parties, latest_round, side_of
 
 
@@ -69,6 +69,7 @@ class WorkflowPanel:
     state_tags: tuple[str, ...] = ()  # what the current state means (definitions.STATE_TAGS)
     end_warning: str | None = None  # a child that ends after its parent (children.end_warning)
     child_choices: dict[str, list[ChildChoice]] = field(default_factory=dict)  # per move that asks per child
+    children_left: dict[str, list] = field(default_factory=dict)  # per such move: running children it leaves alone
     waiting_parties: list = field(default_factory=list)  # who has still to accept the latest version
     record_for: list = field(default_factory=list)  # partners whose acceptance the ministry may record
     sent_back: "SentBack | None" = None  # how it came back to this stage, when an approval refused it
@@ -243,11 +244,9 @@ def build_panel(agreement, user) -> WorkflowPanel:
     )
 
     # Moves that ask what happens to each child agreement (e.g. terminate a MoU with a lab under it).
-    panel.child_choices = {
-        option.name: choices(agreement, option.name, definition)
-        for option in panel.actions
-        if option.is_allowed and not option.is_approval
-    }
+    asking = [option for option in panel.actions if option.is_allowed and not option.is_approval]
+    panel.child_choices = {option.name: choices(agreement, option.name, definition) for option in asking}
+    panel.children_left = {option.name: left_alone(agreement, option.name, definition) for option in asking}
     side = side_of(user, agreement)
     panel.user_side = side
     # Every party still to answer (the ministry, each partner party): shown to every reader of the page.

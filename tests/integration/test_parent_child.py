@@ -110,6 +110,30 @@ def test_terminating_the_mou_asks_what_happens_to_each_child(world, family):
     assert (parent.state, lab.state, other.state) == ("terminated", "terminated", "active")
 
 
+def test_the_terminate_form_names_the_running_children_it_cannot_reach(world, family, signed_in):
+    """A draft convention under the MoU cannot be terminated: it is not asked about, and the form says it is
+    left as it is, so nobody terminates the MoU believing it ends there too. An ended one, and an amendment,
+    are not named."""
+    parent, lab, _other = family
+    officer = world.users["officer"]
+    draft = factories.agreement(
+        by=officer, partners=[world.partner_a], type="convention", state="draft", parent_id=parent.id
+    )
+    ended = factories.agreement(
+        by=officer, partners=[world.partner_a], type="convention", state="terminated", parent_id=parent.id
+    )
+    amendment = factories.agreement(by=officer, partners=[world.partner_a], type="amendment", parent_id=parent.id)
+    db.session.commit()
+    page = signed_in("manager").get(f"/agreements/{parent.id}").get_data(as_text=True)
+    terminate = page[page.index('action="/agreements/%d/actions/terminate"' % parent.id) :]
+    terminate = terminate[: terminate.index("</form>")]
+    assert f'name="child_{lab.id}"' in terminate and f'name="child_{draft.id}"' not in terminate
+    left = terminate[terminate.index('class="small text-body-secondary mb-2 children-left"') :]
+    left = left[: left.index("</p>")]
+    assert draft.reference in left and lab.reference not in left
+    assert ended.reference not in left and amendment.reference not in left
+
+
 def test_the_terminate_form_lists_each_child_with_no_choice_made(world, family, signed_in):
     parent, lab, other = family
     manager = signed_in("manager")
