@@ -146,18 +146,16 @@ def clean_changes(raw: dict, parent: Agreement) -> dict:
         renewal = _clean_renewal(raw["renewal"], errors)
         if renewal is not None and renewal != renewals.current_terms(parent):
             cleaned["renewal"] = renewal
-    if problem := _notice_taken_away(parent, cleaned, errors):
-        errors["renewal" if "renewal" in cleaned else "expires_on"] = [problem]
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
     return cleaned
 
 
-def _notice_taken_away(parent, cleaned: dict, errors: dict) -> str | None:
-    """Why the amendment's renewal terms or end date are refused when, under them, the last day to give
-    notice of non-renewal is already past though it was not before: the agreement would renew by itself at
-    its end, and neither side could decline any more (no reminder asks for a deadline gone by)."""
-    if not ({"renewal", "expires_on"} & cleaned.keys()) or {"renewal", "expires_on"} & errors.keys():
+def _notice_taken_away(parent, cleaned: dict) -> str | None:
+    """Why the amendment's renewal terms or end date (cleaned) are refused when, under them, the last day to
+    give notice of non-renewal is already past though it was not before: the agreement would renew by itself
+    at its end, and neither side could decline any more (no reminder asks for a deadline gone by)."""
+    if not {"renewal", "expires_on"} & cleaned.keys():
         return None
     if parent.non_renewal_on is not None:  # notice given: it ends at its end whatever the terms say
         return None
@@ -354,6 +352,10 @@ def set_changes(amendment: Agreement, raw: dict, *, by, expected_version: int) -
     if amendment.parent is None:
         raise ValidationFailed(_("An amendment must name the agreement it amends (parent agreement)."))
     cleaned = clean_changes(raw, amendment.parent)
+    # Said to whoever drafts the terms, not checked again when a signed amendment comes into force (apply):
+    # the text signed is what applies, its deadline come and gone meanwhile or not.
+    if problem := _notice_taken_away(amendment.parent, cleaned):
+        raise ValidationFailed(problem, {"renewal" if "renewal" in cleaned else "expires_on": [problem]})
     before = amendment.amendment_changes
     keep_changes(amendment, cleaned)
     amendment.updated_at = utcnow()

@@ -605,6 +605,12 @@ def test_an_amendment_may_not_take_away_the_last_day_to_decline_a_renewal(world)
     assert not amendment.amendment_changes
     propose(2)  # the deadline is a month ahead
     assert amendment.amendment_changes["renewal"]["notice_period"] == 2
+    with clock.frozen(today + timedelta(days=45)):  # signed after that deadline: the signed text still applies
+        with db.session.begin_nested() as trial:
+            amendments.apply(amendment, by=officer)
+            assert (parent.renewal_terms, parent.notice_period) == ("tacit", 2)
+            trial.rollback()
+    db.session.expire_all()
     parent.non_renewal_on, parent.non_renewal_by = today - timedelta(days=1), "partner"
     db.session.commit()
     propose(6)  # notice given already: the agreement ends at its end whatever the terms
