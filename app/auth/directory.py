@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 
 from app.auth.models import User, normalize_email
 from app.core import audit
+from app.core.mail import smtp_address
 from app.core.models import utcnow
 from app.core.permissions import is_ministry_role, may_sign_in_locally
 from app.core.text import storable
@@ -243,13 +244,30 @@ def _attributes() -> list[str]:
     return [config["LDAP_MAIL_ATTRIBUTE"], config["LDAP_NAME_ATTRIBUTE"], "memberOf"]
 
 
+def user_filter(login: str) -> str:
+    """LDAP_USER_FILTER for a typed name or an address. An address with an internationalised domain is
+    sought in both spellings: Sharaka keeps the Unicode one (auth.models.normalize_email), a directory's
+    `mail` often the ASCII one (core/mail.smtp_address)."""
+    from ldap3.utils.conv import escape_filter_chars
+
+    template = current_app.config["LDAP_USER_FILTER"]
+    spellings = dict.fromkeys((login, smtp_address(login)))
+    filters = [template.replace("{login}", escape_filter_chars(spelling)) for spelling in spellings]
+    return filters[0] if len(filters) == 1 else f"(|{''.join(filters)})"
+
+
+def _users_named(service, login: str, deadline) -> list:
+    """The entries (two at most: more than one is as good as none) the user filter finds for `login`."""
+    return _search(
+        service, current_app.config["LDAP_BASE_DN"], user_filter(login), deadline, attributes=_attributes(), limit=2
+    )
+
+
 def authenticate(login: str, password: str, *, before_bind=None) -> Entry | None:
     """The person's directory entry when `password` is theirs; None when unknown or wrong. `before_bind(entry)`
     is called once the typed name is known to be an entry, before its password is tried (the sign-in
     throttle, counted against the person however they typed their name). A wrong password for an entry the
     directory disables (Active Directory refuses those passwords too) closes the account linked to it."""
-    from ldap3.utils.conv import escape_filter_chars
-
     config = current_app.config
     # An empty password would make an "unauthenticated bind", which many servers accept.
     if not login or not password or "\x00" in password:
@@ -257,8 +275,7 @@ def authenticate(login: str, password: str, *, before_bind=None) -> Entry | None
     deadline = _Deadline(config["LDAP_TIMEOUT_SECONDS"])
     server, service = _service(deadline)
     try:
-        search_filter = config["LDAP_USER_FILTER"].replace("{login}", escape_filter_chars(login))
-        found = _search(service, config["LDAP_BASE_DN"], search_filter, deadline, attributes=_attributes(), limit=2)
+        found = _users_named(service, login, deadline)
         if len(found) != 1:
             return None
         entry = _entry(service, found[0], deadline)
@@ -428,8 +445,6 @@ def _directory_facts(user: User) -> dict:
 
 def moved_entries(emails: list[str]) -> list[Entry | None]:
     """For each address, the one entry the user filter finds for it (a person whose DN changed), or None."""
-    from ldap3.utils.conv import escape_filter_chars
-
     if not emails:
         return []
     config = current_app.config
@@ -439,8 +454,7 @@ def moved_entries(emails: list[str]) -> list[Entry | None]:
     try:
         for email in emails:
             deadline = _Deadline(seconds)
-            search_filter = config["LDAP_USER_FILTER"].replace("{login}", escape_filter_chars(email))
-            hits = _search(service, config["LDAP_BASE_DN"], search_filter, deadline, attributes=_attributes(), limit=2)
+            hits = _users_named(service, email, deadline)
             found.append(_entry(service, hits[0], deadline) if len(hits) == 1 else None)
     finally:
         service.unbind()

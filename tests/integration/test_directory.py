@@ -25,6 +25,7 @@ from tests.ldap_server import BASE_ENTRIES, SUFFIX, LdapServer, free_port, group
 PEOPLE = f"ou=people,{SUFFIX}"
 GROUPS = f"ou=groups,{SUFFIX}"
 AMINA = "Amina-mot-de-passe-annuaire"
+HIBA = "Hiba-mot-de-passe-annuaire"
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +42,10 @@ def directory(tmp_path_factory):
                     person("karim", "Karim Idrissi", "Karim-mot-de-passe-annuaire"),
                     person("leila", "Leila Tazi", "Leila-mot-de-passe-annuaire"),
                     person("nogroup", "Sans Groupe", "Nogroup-mot-de-passe"),
+                    # A mailbox on an Arabic domain (وزارة.المغرب): `mail` is ASCII (IA5), so its IDNA spelling.
+                    person("hiba", "Hiba Alaoui", HIBA, mail="hiba@xn--mgbexc3i.xn--mgbc0a9azcg"),
                     # "nobody" keeps each group valid (groupOfNames needs a member) when the tests move people.
-                    group("sharaka-officers", "amina", "leila", "nobody"),
+                    group("sharaka-officers", "amina", "leila", "hiba", "nobody"),
                     group("sharaka-managers", "karim", "nobody"),
                     group("sharaka-admins", "nobody"),
                 ]
@@ -100,6 +103,15 @@ def test_first_sign_in_creates_the_account_with_the_role_of_the_groups(app, worl
     assert user.directory_dn == f"uid=amina,{PEOPLE}" and user.password_hash == ""
     # By e-mail address too, whatever its case.
     assert _sign_in(app, "Amina@Ministere.example.ma", AMINA)[1].status_code == 302
+
+
+def test_an_address_on_an_internationalised_domain_signs_in_in_either_spelling(app, world, ldap_on):
+    """The account keeps the Unicode spelling (auth.models.normalize_email); the directory's `mail` is the
+    ASCII one: the user filter asks for both, so either typed finds the one entry."""
+    for typed in ("hiba@وزارة.المغرب", "Hiba@XN--MGBEXC3I.xn--mgbc0a9azcg"):
+        assert _sign_in(app, typed, HIBA)[1].status_code == 302, typed
+    user = _user("hiba@وزارة.المغرب")
+    assert user is not None and user.directory_dn == f"uid=hiba,{PEOPLE}"
 
 
 def test_a_wrong_or_empty_password_is_refused(app, world, ldap_on):
