@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from app.auth.models import normalize_email
 from app.core.permissions import may_be_approver_role
 from app.workflow import conditions, rules
 from app.workflow.conditions import Condition
@@ -729,7 +730,8 @@ def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) 
         if unknown:
             problems.append(f"{step_where}: unknown keys {', '.join(sorted(unknown))}")
         roles = _names(step.get("roles"), f"{step_where} roles", problems)
-        users = tuple(u.strip().lower() for u in _names(step.get("users"), f"{step_where} users", problems))
+        # Addresses as accounts keep them (one spelling per mailbox), so a step names the account it means.
+        users = tuple(normalize_email(u) for u in _names(step.get("users"), f"{step_where} users", problems))
         for role in roles:
             if role not in known_roles or not may_be_approver_role(role):
                 problems.append(f"{step_where}: unknown or unsuitable approver role {role!r}")
@@ -756,7 +758,7 @@ def _parse_approval(spec, where: str, states, known_roles, problems: list[str]) 
         for role in required_roles:
             if role not in roles:
                 problems.append(f"{step_where}: required role {role!r} is not among the approver roles")
-        required_users = tuple(str(u).strip().lower() for u in step.get("required_users") or ())
+        required_users = tuple(normalize_email(str(u)) for u in step.get("required_users") or ())
         for user in required_users:
             if user not in users:
                 problems.append(f"{step_where}: required user {user!r} is not among the named approvers")
