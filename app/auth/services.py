@@ -388,18 +388,19 @@ def update_user(
     return user
 
 
-def change_email(user: User, email: str) -> str:
+def change_email(user: User, email: str, *, taken_said: str | None = None) -> str:
     """Make `email` (normalised, checked by check_account_rules) the account's sign-in address; returns the
     old one. Refused for an account the directory owns (it would put its own back) and for an address
-    another account holds. Reset links sent to the old address stop working, and mail still waiting
-    for it goes to the new one."""
+    another account holds (`taken_said`: the refusal's words, when the one asking may not learn that an
+    account holds it). Reset links sent to the old address stop working, and mail still waiting for it
+    goes to the new one."""
     from app.notifications.models import OutboxMessage
 
     if user.directory_dn:
         message = _("This account's address comes from the ministry directory: change it there.")
         raise ValidationFailed(message, {"email": [message]})
     if db.session.scalar(select(User.id).where(User.email == email, User.id != user.id)) is not None:
-        message = _("An account with this e-mail address already exists.")
+        message = taken_said or _("An account with this e-mail address already exists.")
         raise ValidationFailed(message, {"email": [message]})
     old_email, user.email = user.email, email
     now = utcnow()
@@ -431,11 +432,8 @@ def change_member_email(user: User, email: str, *, by: User) -> bool:
     new_email = normalize_email(email)[:254]
     if new_email == user.email:
         return False
-    taken = db.session.scalar(select(User.id).where(User.email == new_email, User.id != user.id)) is not None
-    if taken and not manages_every_account(by):
-        message = _("This address cannot be given from here: ask the ministry's administrator.")
-        raise ValidationFailed(message, {"email": [message]})
-    old_email = change_email(user, new_email)
+    vague = _("This address cannot be given from here: ask the ministry's administrator.")
+    old_email = change_email(user, new_email, taken_said=None if manages_every_account(by) else vague)
     audit.record("updated", user, actor=by, changes={"before": {"email": old_email}, "after": {"email": new_email}})
     _tell_email_changed(user, old_email)
     return True

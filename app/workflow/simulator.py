@@ -696,7 +696,7 @@ def run(
     current: WorkflowDefinition | None,
     people: dict[str, int] | None = None,
     counts: dict[str, int] | None = None,
-    heirs: list[tuple[WorkflowDefinition, WorkflowDefinition, dict[str, int]]] = (),  # type: ignore[assignment]
+    heirs: list[tuple[WorkflowDefinition, WorkflowDefinition, dict[str, int]]] | None = None,
 ) -> Simulation:
     """Simulate, and compare with the definition in use when `definition` is an edited copy; `heirs`: for
     each type that extends it, (its definition in use, as the edit makes it, its agreements per state)."""
@@ -704,7 +704,7 @@ def run(
     if current is not None and current.checksum != definition.checksum:
         result.changes = compare(current, definition)
         result.impacts = impacts(current, definition, counts or {})
-    for heir_current, heir_edited, heir_counts in heirs:
+    for heir_current, heir_edited, heir_counts in heirs or ():
         if heir_current.checksum != heir_edited.checksum:
             label = states.label(heir_edited.label)
             result.impacts += [
