@@ -32,6 +32,7 @@ from app.core.permissions import can
 from app.core.text import one_line, trimmed
 from app.extensions import db
 from app.organizations.models import Organization
+from app.organizations.rules import retired_said
 from app.workflow.children import children_ending_after, latest_end_under_parent
 from app.workflow.conditions import is_foreign
 from app.workflow.engine import WorkflowError, has_ended, is_final, is_initial, state_label
@@ -264,6 +265,9 @@ def _clean_parties(value, errors: dict) -> list[list] | None:
         organization = db.session.get(Organization, organization_id)
         if organization is None:
             errors["parties"] = [_("Unknown organisation.")]
+            return None
+        if organization.is_retired:  # (an agreement amended has not ended: none of its parties is retired)
+            errors["parties"] = [retired_said(organization)]
             return None
         if role not in PARTY_ROLES:
             errors["parties"] = [_("Unknown party role.")]

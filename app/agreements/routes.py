@@ -283,7 +283,7 @@ def _fill_filter_choices(form: AgreementFilterForm) -> None:
         state_labels().items()
     )
     form.type.choices = [("", _("All types"))] + [(k, str(v)) for k, v in AGREEMENT_TYPES.items()]
-    fill(form.partner, "partners", current_user, blank=("", _("All partners")), text_values=True)
+    fill(form.partner, "any-partner", current_user, blank=("", _("All partners")), text_values=True)
     form.year.choices = [("", _("All years"))] + [(str(year), str(year)) for year in services.year_choices()]
 
 

@@ -37,6 +37,7 @@ from app.core.permissions import edits_own_agreements_only, may_own_agreements, 
 from app.core.text import fold, like_pattern, one_line, trimmed
 from app.extensions import db
 from app.organizations.models import Organization, name_of
+from app.organizations.rules import retired_said
 from app.search.services import matching_agreement_ids
 from app.workflow.engine import (
     approval_under_way,
@@ -286,14 +287,22 @@ def validate_data(data: AgreementData, agreement: Agreement | None) -> None:
 
     seen: set[int] = set()
     partner_count = 0
+    parties_before = {party.organization_id for party in agreement.parties} if agreement is not None else set()
     for organization_id, role in data.parties:
         if role not in PARTY_ROLES:
             add("partners", _("Unknown party role."))
             continue
-        organization = db.session.get(Organization, organization_id)
+        # A new party's row is held (FOR SHARE) until this commits: an admin retiring it meanwhile waits, then
+        # finds it a party (retirement.retire takes the row FOR UPDATE before it looks).
+        held = organization_id not in parties_before
+        organization = db.session.get(
+            Organization, organization_id, with_for_update={"read": True} if held else None, populate_existing=held
+        )
         if organization is None:
             add("partners", _("Unknown organisation."))
             continue
+        if organization.is_retired and organization_id not in parties_before:
+            add("partners", retired_said(organization))
         if organization_id in seen:
             add("partners", _("%(name)s is listed twice.", name=organization.name))
         seen.add(organization_id)

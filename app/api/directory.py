@@ -48,6 +48,7 @@ def present_organization(organization: Organization) -> dict:
         "kind": organization.kind,
         "country": organization.country,
         "is_ministry": organization.is_home,
+        "retired_at": organization.retired_at,
     }
 
 
@@ -55,11 +56,13 @@ def present_organization(organization: Organization) -> dict:
 @blueprint.arguments(schemas.OrganizationQuerySchema, location="query", as_kwargs=True)
 @blueprint.response(200, schemas.page_schema(schemas.OrganizationSchema, "OrganizationPage"))
 @errors(blueprint, 403, 422)
-def list_organizations(page, per_page, q=None):
+def list_organizations(page, per_page, q=None, retired=None):
     user = api_user()
     if not can(user, "organization.list"):
         abort(403)
     query = select(Organization).where(visible_organizations_clause(user))
+    if retired is not None:
+        query = query.where(Organization.retired_at.is_not(None) if retired else Organization.retired_at.is_(None))
     if q and q.strip():
         # Folded as the pages' searches fold: "ministere" finds "Ministère", "الإنتقال" finds "الانتقال".
         matching = organization_matching(q)

@@ -89,10 +89,15 @@ class OrganizationSchema(OrganizationRefSchema):
     kind = fields.String()
     country = fields.String(allow_none=True)
     is_ministry = fields.Boolean()
+    retired_at = fields.DateTime(allow_none=True, metadata={"description": "When an admin retired it, else null."})
 
 
 class OrganizationQuerySchema(PageQuerySchema):
     q = Text(200)
+    retired = fields.Boolean(
+        load_default=None,
+        metadata={"description": "true: only retired organisations; false: only current ones; absent: both."},
+    )
 
 
 class SigningEventSchema(Schema):

@@ -13,6 +13,7 @@ from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.permissions import is_partner, may_reactivate, visible_agreements_clause
 from app.extensions import db
+from app.organizations.rules import check_may_sign_in_for
 
 
 def set_active(user: User, is_active: bool, *, by: User) -> bool:
@@ -34,6 +35,8 @@ def set_active(user: User, is_active: bool, *, by: User) -> bool:
         return True
     if is_active and not may_reactivate(by, user):
         raise PermissionDenied(_("The ministry deactivated this account: only its administrator can reactivate it."))
+    if is_active:
+        check_may_sign_in_for(user.organization, "is_active")
     if not is_active:
         check_owner_may_change(user, role=user.role, organization=user.organization, is_active=False)
     user.is_active_account = is_active

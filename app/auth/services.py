@@ -336,6 +336,8 @@ def update_user(
         organization=organization,
         language=language,
         is_org_admin=is_org_admin,
+        is_active=is_active,
+        organization_before=user.organization_id,
     )
     if user.id == by.id and (not is_admin_role(role) or not is_active):
         message = _("You cannot remove your own administrator role or deactivate yourself.")
@@ -463,8 +465,24 @@ def set_language(user: User, language: str) -> None:
 
 
 def check_account_rules(
-    *, email: str, role: str, organization: Organization | None, language: str, is_org_admin: bool = False
+    *,
+    email: str,
+    role: str,
+    organization: Organization | None,
+    language: str,
+    is_org_admin: bool = False,
+    is_active: bool = True,
+    organization_before: int | None = None,
 ) -> None:
+    """`organization_before`: the account's organisation until now (an edit), which it may keep though it was
+    retired since, as long as the account stays off (`is_active`)."""
+    from app.organizations.rules import check_may_be_chosen, check_may_sign_in_for
+
+    if organization is not None:
+        stays = organization_before is not None and organization.id == organization_before
+        check_may_be_chosen(organization, "organization_id", chosen_before=stays)
+        if is_active:
+            check_may_sign_in_for(organization, "organization_id")
     errors: dict[str, list[str]] = {}
     if is_org_admin and not is_partner_role(role):
         errors["is_org_admin"] = [_("Only a partner user can be their organisation's admin.")]

@@ -7,7 +7,7 @@ choices, or the endpoint's twenty matches, reads one row each and loads nothing 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask_babel import format_date
 from sqlalchemy import false, select
@@ -56,6 +56,8 @@ class Kind:
     search: Callable | None = None
     # Sorted again in Python by the label (names in the reader's language, which SQL cannot order by).
     python_order: bool = False
+    # What a row must be to be chosen anew (an organisation not retired); one chosen already stays offered.
+    current: Callable[[], object] | None = None
 
 
 def _organizations(user, home: bool):
@@ -145,6 +147,10 @@ def _organization_kind(grant: str, statement: Callable, order: Callable[[], tupl
     )
 
 
+def _not_retired():
+    return Organization.retired_at.is_(None)
+
+
 KINDS: dict[str, Kind] = {
     # Every organisation, the ministry first (co-signatories, witnesses, the deliverables' "responsible").
     "organizations": _organization_kind(
@@ -152,6 +158,7 @@ KINDS: dict[str, Kind] = {
         lambda user: _organizations(user, home=True),
         lambda: (Organization.is_home.desc(), Organization.slug),
         python_order=True,
+        current=_not_retired,
     ),
     # Partner organisations: every one but the ministry.
     "partners": _organization_kind(
@@ -159,6 +166,7 @@ KINDS: dict[str, Kind] = {
         lambda user: _organizations(user, home=False),
         lambda: (Organization.slug,),
         python_order=True,
+        current=_not_retired,
     ),
     # Partners of the agreements the person sees (the board's filter).
     "parties": _organization_kind("portfolio.view", _parties, lambda: (Organization.slug,), python_order=True),
@@ -203,3 +211,7 @@ KINDS: dict[str, Kind] = {
         label=_event_label,
     ),
 }
+
+# The same, retired ones included: a list's filter finds what was done with them.
+KINDS["any-organization"] = replace(KINDS["organizations"], current=None)
+KINDS["any-partner"] = replace(KINDS["partners"], current=None)

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask import current_app, url_for
+from sqlalchemy import or_
 
 from app.choices.kinds import KINDS, Kind
 from app.core.text import fold
@@ -36,8 +37,12 @@ def listed_up_to() -> int:
     return int(current_app.config["CHOICES_LISTED"])
 
 
-def _statement(kind: Kind, user, exclude: Iterable[int]):
+def _statement(kind: Kind, user, exclude: Iterable[int], chosen: list[int] | None = None):
+    """What `user` may choose of `kind`: only the current rows (kind.current), and those `chosen` already."""
     statement = kind.statement(user)
+    if kind.current is not None:
+        current = kind.current()
+        statement = statement.where(or_(current, statement.selected_columns.id.in_(chosen)) if chosen else current)
     excluded = [value for value in exclude if value is not None]
     if excluded:
         statement = statement.where(statement.selected_columns.id.not_in(excluded))
@@ -70,12 +75,12 @@ def offer(kind_name: str, user, chosen=(), exclude: Iterable[int] = (), text_val
     among `chosen` (kept on the page so a form sent back does not lose them) and the endpoint to find the rest.
     An id of `chosen` the user may not choose is never offered, so a form's choice check refuses it."""
     kind = KINDS[kind_name]
-    statement = _statement(kind, user, exclude)
+    wanted = list(dict.fromkeys(as_ids(chosen)))[:MAX_CHOSEN]
+    statement = _statement(kind, user, exclude, wanted)
     limit = listed_up_to()
     rows = _rows(kind, statement.limit(limit + 1))
     url = None
     if len(rows) > limit:
-        wanted = list(dict.fromkeys(as_ids(chosen)))[:MAX_CHOSEN]
         rows = _rows(kind, statement.where(statement.selected_columns.id.in_(wanted))) if wanted else []
         url = url_for("choices.find_choices", kind=kind_name, exclude=",".join(map(str, exclude)) or None)
     return Offered([_choice(kind, row, text_values) for row in rows], url)
@@ -92,7 +97,7 @@ def find(kind_name: str, user, query: str = "", ids: list[int] | None = None, ex
     """What the endpoint answers: the `ids` asked for, or the first matches of `query`, among what `user` may
     choose, as {value, text} (one query)."""
     kind = KINDS[kind_name]
-    statement = _statement(kind, user, exclude)
+    statement = _statement(kind, user, exclude, ids[:MAX_IDS] if ids else None)
     if ids:
         statement = statement.where(statement.selected_columns.id.in_(ids[:MAX_IDS]))
     else:

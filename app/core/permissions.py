@@ -106,6 +106,8 @@ GRANTS: dict[str, frozenset[str]] = {
     "organization.view": ALL_ROLES,
     "organization.create": frozenset({"admin", "officer", "manager"}),
     "organization.edit": frozenset({"admin", "officer", "manager"}),
+    # Retiring one (dissolved, merged, entered twice) turns its accounts off: the admins who manage accounts.
+    "organization.retire": frozenset({"admin"}),
     "event.list": ALL_ROLES,
     "event.view": ALL_ROLES,
     "event.create": EDITORS,
@@ -379,6 +381,8 @@ def _organization_rule(user, action: str, organization) -> bool:
     if user.role == "partner":
         return action == "organization.view" and organization.id == user.organization_id
     if action == "organization.edit" and organization.is_home and user.role != "admin":
+        return False
+    if action == "organization.retire" and organization.is_home:
         return False
     return True
 

@@ -237,7 +237,7 @@ def _plan(agreement, deliverable):
 def _fill_filter_choices(form: DeliverableFilterForm) -> None:
     form.status.choices = [("", _("All statuses")), *services.status_filters().items()]
     fill(form.agreement, "planned", current_user, blank=("", _("All agreements")), text_values=True)
-    fill(form.partner, "organizations", current_user, blank=("", _("Everyone")), text_values=True)
+    fill(form.partner, "any-organization", current_user, blank=("", _("Everyone")), text_values=True)
 
 
 @blueprint.app_template_global()

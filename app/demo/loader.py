@@ -31,6 +31,7 @@ from app.events.services import FIELDS as EVENT_FIELDS
 from app.events.services import save_event
 from app.extensions import db
 from app.organizations.models import Organization
+from app.organizations.retirement import reinstate
 from app.organizations.services import FIELDS as ORGANIZATION_FIELDS
 from app.organizations.services import save_organization
 
@@ -410,6 +411,9 @@ def _sync_organization(entry: dict, by, tally: _Tally) -> Organization:
             tally.created += 1
         elif any(getattr(organization, key) != values[key] for key in ORGANIZATION_FIELDS):
             save_organization(organization, values, by=by)
+            tally.updated += 1
+        if organization.is_retired:  # refreshing puts the demo back as printed, its accounts included
+            reinstate(organization, by=by)
             tally.updated += 1
     except ValidationFailed as error:
         raise _refused(f"organisation {entry['slug']!r}", error) from None

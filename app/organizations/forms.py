@@ -22,3 +22,8 @@ class OrganizationForm(EditForm, Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.kind.choices = [("", "—")] + [(key, str(label)) for key, label in ORGANIZATION_KINDS.items()]
+
+
+class RetireForm(Form):
+    # Kept with the audit row: why it went (dissolved, merged into another, entered twice).
+    reason = TextAreaField(_l("Why (kept in the audit trail)"), validators=[Optional(), Length(max=500)])

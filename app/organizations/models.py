@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.i18n import localized
-from app.core.models import TimestampMixin
+from app.core.models import TimestampMixin, UTCDateTime
 from app.core.permissions import guarded_model
 from app.extensions import db
 
@@ -57,6 +59,13 @@ class Organization(TimestampMixin, db.Model):
     is_home: Mapped[bool] = mapped_column(Boolean, default=False)
     contact: Mapped[str | None] = mapped_column(String(300))
     notes: Mapped[str | None] = mapped_column(Text)
+    # Set when an admin retired it (dissolved, merged into another, entered twice): kept with its history,
+    # never chosen again for a new agreement or account (organizations.retirement).
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def is_retired(self) -> bool:
+        return self.retired_at is not None
 
     @property
     def name(self) -> str:

@@ -5,15 +5,19 @@ from sqlalchemy import func, select
 from app.agreements.models import Agreement, AgreementParty
 from app.core.forms import form_status, refusal_shown_on
 from app.core.i18n import gettext as _
+from app.core.i18n import ngettext
 from app.core.permissions import (
+    can,
     get_organization_or_404,
     require,
     visible_agreements_clause,
     visible_organizations_clause,
 )
+from app.core.responses import done, form_errors, refusals_return_to
 from app.extensions import db
-from app.organizations import services
-from app.organizations.forms import OrganizationForm
+from app.notifications.forms import ConfirmForm
+from app.organizations import retirement, services
+from app.organizations.forms import OrganizationForm, RetireForm
 from app.organizations.models import Organization
 
 blueprint = Blueprint("organizations", __name__, url_prefix="/organizations")
@@ -23,6 +27,8 @@ blueprint = Blueprint("organizations", __name__, url_prefix="/organizations")
 @login_required
 def list_organizations():
     require(current_user, "organization.list")
+    # Current organisations, or (?show=retired) the retired ones, kept for their history.
+    showing_retired = request.args.get("show") == "retired"
     counts = (
         select(AgreementParty.organization_id, func.count(AgreementParty.id).label("n"))
         .join(Agreement, Agreement.id == AgreementParty.agreement_id)
@@ -33,10 +39,20 @@ def list_organizations():
     rows = db.session.execute(
         select(Organization, func.coalesce(counts.c.n, 0))
         .outerjoin(counts, counts.c.organization_id == Organization.id)
-        .where(visible_organizations_clause(current_user))
+        .where(
+            visible_organizations_clause(current_user),
+            Organization.retired_at.is_not(None) if showing_retired else Organization.retired_at.is_(None),
+        )
         .order_by(Organization.is_home.desc(), Organization.slug)
     ).all()
-    return render_template("organizations/list.html", rows=rows)
+    retired_count = db.session.scalar(
+        select(func.count())
+        .select_from(Organization)
+        .where(visible_organizations_clause(current_user), Organization.retired_at.is_not(None))
+    )
+    return render_template(
+        "organizations/list.html", rows=rows, showing_retired=showing_retired, retired_count=retired_count
+    )
 
 
 @blueprint.route("/<int:organization_id>")
@@ -51,7 +67,62 @@ def view_organization(organization_id: int):
         )
         .order_by(Agreement.signed_on.desc().nulls_first())
     ).all()
-    return render_template("organizations/detail.html", organization=organization, agreements=agreements)
+    # An admin is told before trying that an organisation still under agreement cannot be retired yet.
+    retirable = can(current_user, "organization.retire", organization) and not organization.is_retired
+    under_way = retirement.parties_under_way(organization) if retirable else []
+    return render_template(
+        "organizations/detail.html",
+        organization=organization,
+        agreements=agreements,
+        retire_form=RetireForm(),
+        under_way=under_way,
+    )
+
+
+def _page(organization_id: int) -> str:
+    return url_for("organizations.view_organization", organization_id=organization_id)
+
+
+@blueprint.route("/<int:organization_id>/retire", methods=["POST"])
+@login_required
+@refusals_return_to(_page)
+def retire_organization(organization_id: int):
+    organization = get_organization_or_404(organization_id, current_user, need="retire")
+    form = RetireForm()
+    if not form.validate_on_submit():
+        raise form_errors(form)
+    ended = retirement.retire(organization, by=current_user, reason=form.reason.data)
+    accounts, invitations = len(ended["accounts_deactivated"]), len(ended["invitations_withdrawn"])
+    message = _(
+        "%(name)s is retired: it can no longer be chosen. Accounts turned off: %(accounts)s; invitations "
+        "withdrawn: %(invitations)s.",
+        name=organization.name,
+        accounts=accounts,
+        invitations=invitations,
+    )
+    counts = {"accounts_deactivated": accounts, "invitations_withdrawn": invitations}
+    return done(_page(organization.id), message, counts)
+
+
+@blueprint.route("/<int:organization_id>/reinstate", methods=["POST"])
+@login_required
+@refusals_return_to(_page)
+def reinstate_organization(organization_id: int):
+    organization = get_organization_or_404(organization_id, current_user, need="retire")
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        raise form_errors(form)
+    accounts = retirement.reinstate(organization, by=current_user)
+    message = _("%(name)s is reinstated: it can be chosen again.", name=organization.name)
+    if accounts:
+        message += " " + ngettext(
+            "Its %(num)s account stays turned off: reactivate it from the users' list if the person still "
+            "speaks for it.",
+            "Its %(num)s accounts stay turned off: reactivate each one from the users' list if the person still "
+            "speaks for it.",
+            accounts,
+        )
+    return done(_page(organization.id), message)
 
 
 @blueprint.route("/new", methods=["GET", "POST"])

@@ -458,3 +458,35 @@ def test_two_approvers_of_a_parallel_step_deciding_at_once_are_both_recorded(ser
         agreement = db.session.get(Agreement, agreement_id)
         decisions = db.session.scalar(select(func.count()).select_from(ApprovalDecision))
         assert decisions == 2 and agreement.state == "negotiation"
+
+
+def test_an_organisation_retired_while_it_is_named_a_party_ends_either_party_or_retired_never_both(served):
+    """An admin retires a partner at the moment an officer names it a party of a new agreement: one of the two
+    is refused (the retirement holds the organisation's row, a new party is read holding it too), never an
+    agreement under way whose partner is retired."""
+    import re
+
+    from app.organizations.models import Organization
+
+    app, base, ids = served
+    admin = Browser(base)
+    admin.sign_in(ids["admin"], factories.PASSWORD)
+    for round_ in range(4):
+        with app.app_context():
+            partner = factories.organization(f"raced-{round_}", name_fr=f"Partenaire disputé {round_}")
+            db.session.commit()
+            partner_id = partner.id
+        page = f"/organizations/{partner_id}"
+        retire = {"csrf_token": admin.token(page), "reason": "Entered twice"}
+        officer, form = _officer_with_a_new_agreement_form(base, {**ids, "partner": partner_id}, f"Course {round_}")
+        calls = [
+            lambda page=page, retire=retire: admin.post(f"{page}/retire", retire),
+            lambda officer=officer, form=form: officer.post("/agreements/new", form),
+        ]
+        answers = _race(calls)
+        assert all(status < 500 for status, _ in answers), answers
+        with app.app_context():
+            retired = db.session.get(Organization, partner_id).retired_at is not None
+            named = _agreements_titled(app, f"Course {round_}")
+        said = [re.sub(r"\s+", " ", body)[:300] for _, body in answers]
+        assert retired != bool(named), (round_, retired, named, said)
