@@ -188,6 +188,10 @@ def test_the_admin_page_simulates_a_shipped_workflow_and_an_uploaded_copy(app, w
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and 'id="simulation-result"' in body
     assert "legal_and_head: waited 36 days, SLA 10" in body
+    # States and moves are named as the pages name them, with the id the YAML gives them.
+    walk = body[body.index('id="simulation-result"') :]
+    assert '<bdi>Draft</bdi> <code class="small text-body-secondary">draft</code>' in walk
+    assert '<code class="small text-body-secondary">submit_for_review</code>' in walk
     response = _page_post(
         admin,
         {"workflow_type": "mou", "scenario": "", "definition_file": (BytesIO(_edited_copy().encode()), "mou.yaml")},
