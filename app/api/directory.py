@@ -49,6 +49,7 @@ def present_organization(organization: Organization) -> dict:
         "country": organization.country,
         "is_ministry": organization.is_home,
         "retired_at": organization.retired_at,
+        "merged_into_id": organization.merged_into_id,
     }
 
 

@@ -90,6 +90,9 @@ class OrganizationSchema(OrganizationRefSchema):
     country = fields.String(allow_none=True)
     is_ministry = fields.Boolean()
     retired_at = fields.DateTime(allow_none=True, metadata={"description": "When an admin retired it, else null."})
+    merged_into_id = fields.Integer(
+        allow_none=True, metadata={"description": "Retired by a merge: the organisation everything of it went to."}
+    )
 
 
 class OrganizationQuerySchema(PageQuerySchema):

@@ -27,3 +27,15 @@ class OrganizationForm(EditForm, Form):
 class RetireForm(Form):
     # Kept with the audit row: why it went (dissolved, merged into another, entered twice).
     reason = TextAreaField(_l("Why (kept in the audit trail)"), validators=[Optional(), Length(max=500)])
+
+
+class MergeForm(Form):
+    # Searched as one types past the drop-down's limit (choices.fill): current organisations only.
+    into = SelectField(
+        _l("The organisation that stays"),
+        choices=[],
+        coerce=str,
+        validators=[DataRequired(message=_l("Choose the organisation it is merged into."))],
+    )
+    # Named apart from the retire form's reason: both forms are on one page.
+    merge_reason = TextAreaField(_l("Why (kept in the audit trail)"), validators=[Optional(), Length(max=500)])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.i18n import localized
 from app.core.models import TimestampMixin, UTCDateTime
@@ -62,6 +62,9 @@ class Organization(TimestampMixin, db.Model):
     # Set when an admin retired it (dissolved, merged into another, entered twice): kept with its history,
     # never chosen again for a new agreement or account (organizations.retirement).
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Retired by a merge (organizations.merging): the organisation everything of it now belongs to.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"))
+    merged_into = relationship("Organization", remote_side="Organization.id", foreign_keys=[merged_into_id])
 
     @property
     def is_retired(self) -> bool:

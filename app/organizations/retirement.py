@@ -110,6 +110,7 @@ def reinstate(organization: Organization, *, by: User) -> int:
     if not organization.is_retired:
         _refuse(_("%(name)s is not retired.", name=organization.name))
     organization.retired_at = None
+    organization.merged_into_id = None  # a merge undone by hand: what moved stays where it went
     changes = {"before": {"retired": True}, "after": {"retired": False}}
     audit.record("reinstated", organization, actor=by, changes=changes)
     return db.session.scalar(select(func.count()).select_from(User).where(User.organization_id == organization.id)) or 0

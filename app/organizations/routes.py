@@ -3,6 +3,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from app.agreements.models import Agreement, AgreementParty
+from app.choices.services import fill
 from app.core.forms import form_status, refusal_shown_on
 from app.core.i18n import gettext as _
 from app.core.i18n import ngettext
@@ -16,8 +17,8 @@ from app.core.permissions import (
 from app.core.responses import done, form_errors, refusals_return_to
 from app.extensions import db
 from app.notifications.forms import ConfirmForm
-from app.organizations import retirement, services
-from app.organizations.forms import OrganizationForm, RetireForm
+from app.organizations import merging, retirement, services
+from app.organizations.forms import MergeForm, OrganizationForm, RetireForm
 from app.organizations.models import Organization
 
 blueprint = Blueprint("organizations", __name__, url_prefix="/organizations")
@@ -70,11 +71,15 @@ def view_organization(organization_id: int):
     # An admin is told before trying that an organisation still under agreement cannot be retired yet.
     retirable = can(current_user, "organization.retire", organization) and not organization.is_retired
     under_way = retirement.parties_under_way(organization) if retirable else []
+    merge_form = MergeForm()
+    if retirable:
+        fill(merge_form.into, "partners", current_user, blank=("", "—"), exclude=[organization.id], text_values=True)
     return render_template(
         "organizations/detail.html",
         organization=organization,
         agreements=agreements,
         retire_form=RetireForm(),
+        merge_form=merge_form,
         under_way=under_way,
     )
 
@@ -102,6 +107,27 @@ def retire_organization(organization_id: int):
     )
     counts = {"accounts_deactivated": accounts, "invitations_withdrawn": invitations}
     return done(_page(organization.id), message, counts)
+
+
+@blueprint.route("/<int:organization_id>/merge", methods=["POST"])
+@login_required
+@refusals_return_to(_page)
+def merge_organization(organization_id: int):
+    duplicate = get_organization_or_404(organization_id, current_user, need="retire")
+    form = MergeForm()
+    fill(form.into, "partners", current_user, exclude=[duplicate.id], text_values=True)
+    if not form.validate_on_submit():
+        raise form_errors(form)
+    # The choice check kept the id to one the admin may choose (a current organisation, not this one).
+    into = get_organization_or_404(int(form.into.data), current_user, need="retire")
+    moved = merging.merge(duplicate, into, by=current_user, reason=form.merge_reason.data)
+    message = _(
+        "%(duplicate)s is merged into %(name)s: its agreements, deliverables, budget lines and accounts are now "
+        "%(name)s's, and it is retired.",
+        duplicate=duplicate.name,
+        name=into.name,
+    )
+    return done(_page(into.id), message, {"into": into.id, "moved": moved})
 
 
 @blueprint.route("/<int:organization_id>/reinstate", methods=["POST"])

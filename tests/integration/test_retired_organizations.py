@@ -259,3 +259,119 @@ def test_refreshing_the_demo_reinstates_a_demo_organisation_retired_meanwhile(ap
     assert db.session.scalar(
         select(AuditEvent.id).where(AuditEvent.object_id == mistral.id, AuditEvent.action == "reinstated")
     )
+
+
+@pytest.fixture
+def twice(world):
+    """Partner A entered a second time as "A bis": an agreement under way with a plan line, a budget line, a
+    signatory, an amendment proposing a budget for it, an account and a waiting invitation."""
+    from app.budget.models import BudgetLine
+    from app.workflow.models import Signatory
+
+    officer = world.users["officer"]
+    bis = factories.organization("partner-a-bis", name_fr="Partenaire A bis", name_en="Partner A bis")
+    running = factories.agreement(
+        by=officer, partners=[bis], title_fr="Accord avec A bis", signed_on=date(2025, 9, 1), state="active"
+    )
+    line = factories.plan_line(running, officer, responsible=bis)
+    funded = factories.budget_line(running, bis, 1000)
+    signatory = Signatory(
+        agreement_id=running.id, side="partner", position=1, name="Signataire", organization_id=bis.id
+    )
+    db.session.add(signatory)
+    amendment = factories.amendment(running, officer, partners=[bis])
+    amendment.amendment_changes = {
+        "parties": [[bis.id, "partner"]],
+        "budget_lines": [{"organization_id": bis.id, "label": "Ligne", "amount": "10", "currency": "MAD"}],
+    }
+    member = factories.user("partner", bis, email="someone@partner-a-bis.example")
+    invitations.invite(
+        email="newcomer@partner-a-bis.example", role="partner", organization=bis, language="fr", by=world.users["admin"]
+    )
+    db.session.commit()
+    return bis, running, line, funded, signatory, amendment, member, BudgetLine
+
+
+def _merge(client, duplicate, into, reason="Entered twice"):
+    page = f"/organizations/{duplicate.id}"
+    return client.post(f"{page}/merge", data={"into": str(into.id), "merge_reason": reason}, csrf_from=page)
+
+
+def test_an_organisation_entered_twice_is_merged_into_the_one_that_stays(app, world, signed_in, twice):
+    from app.agreements.models import Agreement, AgreementParty
+    from app.deliverables.models import Deliverable
+    from app.workflow.models import Signatory
+
+    bis, running, line, funded, signatory, amendment, member, BudgetLine = twice
+    someone = SignedInClient(app, member)
+    admin = signed_in("admin")
+    page = admin.get(f"/organizations/{bis.id}").get_data(as_text=True)
+    assert 'id="retire-blocked"' in page and 'id="merge-form"' in page  # under way: merged, not retired
+    response = _merge(admin, bis, world.partner_a)
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/organizations/{world.partner_a.id}")
+    said = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Partner A bis is merged into Partner A" in said and "Accord avec A bis" in said
+    db.session.expire_all()
+    parties = select(AgreementParty.organization_id).where(AgreementParty.agreement_id == running.id)
+    assert list(db.session.scalars(parties)) == [world.partner_a.id]
+    assert db.session.get(Deliverable, line.id).responsible_organization_id == world.partner_a.id
+    assert db.session.get(BudgetLine, funded.id).organization_id == world.partner_a.id
+    assert db.session.get(Signatory, signatory.id).organization_id == world.partner_a.id
+    changes = db.session.get(Agreement, amendment.id).amendment_changes
+    assert changes["parties"] == [[world.partner_a.id, "partner"]]
+    assert changes["budget_lines"][0]["organization_id"] == world.partner_a.id
+    # Its people keep working, now for the one that stays, and see its agreements.
+    moved = db.session.get(User, member.id)
+    assert moved.organization_id == world.partner_a.id and moved.is_active_account
+    assert someone.get(f"/agreements/{world.agreement_a.id}").status_code == 200
+    invitation = db.session.scalar(select(Invitation).where(Invitation.email == "newcomer@partner-a-bis.example"))
+    assert invitation.organization_id == world.partner_a.id and invitation.status == "pending"
+    # The duplicate is retired, says where it went, and a search finds the agreement under the new name.
+    gone = db.session.get(Organization, bis.id)
+    assert gone.retired_at is not None and gone.merged_into_id == world.partner_a.id
+    page = admin.get(f"/organizations/{bis.id}").get_data(as_text=True)
+    assert 'id="merged-into"' in page and f"/organizations/{world.partner_a.id}" in page
+    actions = set(db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "organizations")))
+    assert {"retired", "merged_into", "merged_from"} <= actions
+    found = admin.get("/search?q=Accord+avec+A+bis").get_data(as_text=True)
+    assert "Accord avec A bis" in found
+
+
+def test_a_merge_is_refused_where_one_agreement_names_both(app, world, signed_in, twice):
+    bis, running, *_rest = twice
+    both = factories.agreement(by=world.users["officer"], partners=[world.partner_a, bis], title_fr="Avec les deux")
+    db.session.commit()
+    admin = signed_in("admin")
+    before = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    response = _merge(admin, bis, world.partner_a)
+    said = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"Both are parties to 1 agreement ({both.reference})" in said
+    assert _fresh(Organization, bis.id).retired_at is None
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == before
+
+
+@pytest.mark.parametrize("target", ["itself", "ministry", "retired", "unknown", "garbage"])
+def test_a_merge_into_anything_but_another_current_partner_is_refused(app, world, signed_in, twice, gone, target):
+    bis, *_rest = twice
+    partner_c, *_ = gone
+    admin = signed_in("admin")
+    _retire(admin, partner_c)
+    into = {
+        "itself": str(bis.id),
+        "ministry": str(world.ministry.id),
+        "retired": str(partner_c.id),
+        "unknown": "999999",
+        "garbage": "x'; drop table organizations",
+    }[target]
+    page = f"/organizations/{bis.id}"
+    response = admin.post(f"{page}/merge", data={"into": into}, csrf_from=page)
+    assert response.status_code in (303, 404), response.status_code
+    assert _fresh(Organization, bis.id).retired_at is None
+    assert _fresh(User, twice[6].id).organization_id == bis.id
+
+
+@pytest.mark.parametrize("role", ["officer", "manager", "partner", "auditor"])
+def test_only_an_admin_merges(app, world, signed_in, twice, role):
+    bis, *_rest = twice
+    assert _merge(signed_in(role), bis, world.partner_a).status_code in (403, 404)
+    assert _fresh(Organization, bis.id).retired_at is None
