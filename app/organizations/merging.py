@@ -105,9 +105,12 @@ def _move(old: int, new: int) -> dict:
     if proposed:
         moved["amendment_changes"] = proposed
     db.session.flush()
-    # What a reader may see of a file or a deliverable is scoped by it too (written again as they change).
+    # What a reader may see of a file or a deliverable is scoped by it too (written again as they change); the
+    # duplicate's own entry stays its own, seen by whoever saw it.
     db.session.execute(
-        update(SearchEntry).where(SearchEntry.organization_id == old).values(organization_id=new),
+        update(SearchEntry)
+        .where(SearchEntry.organization_id == old, SearchEntry.kind != "organization")
+        .values(organization_id=new),
         execution_options={"synchronize_session": False},
     )
     return moved

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, literal, or_, select
 from sqlalchemy.sql.functions import coalesce
 
+from app.core.i18n import gettext as _
 from app.core.permissions import visible_agreements_clause, visible_deliverables_clause, visible_organizations_clause
+from app.core.templating import written_date
 from app.core.text import fold, like_pattern
 from app.extensions import db
 from app.search.models import SearchEntry
@@ -172,7 +174,8 @@ def search(user, query: str, limit: int = LIMIT) -> list[Result]:
                 Result(
                     "organization",
                     obj.name,
-                    obj.acronym,
+                    # A retired one is still found (its history), and says so beside its acronym.
+                    " · ".join(filter(None, (obj.acronym, _retired_on(obj) if obj.is_retired else None))) or None,
                     url=url_for("organizations.view_organization", organization_id=obj.id),
                 )
             )
@@ -209,3 +212,7 @@ def search(user, query: str, limit: int = LIMIT) -> list[Result]:
                 )
             )
     return results
+
+
+def _retired_on(organization) -> str:
+    return _("Retired on %(date)s", date=written_date(organization.retired_at))

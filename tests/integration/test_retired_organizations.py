@@ -375,3 +375,19 @@ def test_only_an_admin_merges(app, world, signed_in, twice, role):
     bis, *_rest = twice
     assert _merge(signed_in(role), bis, world.partner_a).status_code in (403, 404)
     assert _fresh(Organization, bis.id).retired_at is None
+
+
+def test_the_search_still_finds_a_retired_organisation_and_says_it_is_retired(app, world, signed_in, gone):
+    partner_c, *_ = gone
+    admin = signed_in("admin")
+    _retire(admin, partner_c)
+    found = admin.get("/search?q=Partner+C").get_data(as_text=True)
+    assert f"/organizations/{partner_c.id}" in found and "Retired on" in found
+
+
+def test_a_merged_duplicate_stays_out_of_the_search_of_the_partner_it_was_merged_into(app, world, signed_in, twice):
+    bis, *_rest = twice
+    _merge(signed_in("admin"), bis, world.partner_a)
+    partner = signed_in("partner")
+    found = partner.get("/search?q=Partner+A+bis").get_data(as_text=True)
+    assert f"/organizations/{bis.id}" not in found
