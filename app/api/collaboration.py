@@ -124,7 +124,10 @@ class IndicatorSchema(Schema):
         }
     )
     periods = fields.Integer()
-    periods_met = fields.Integer()
+    periods_met = fields.Integer(
+        allow_none=True,
+        metadata={"description": "Periods whose value reached the per-period target; null for a whole-term target."},
+    )
     values = fields.List(fields.Dict(), metadata={"description": "[{due_on, value}] counted, in order."})
 
 

@@ -210,7 +210,9 @@ class Progress:
     # never a sum: its latest value.
     achieved: Decimal
     periods: int  # periods reported
-    periods_met: int  # periods whose value reached the per-period target
+    # Periods whose value reached the per-period target; None for a whole-term target, which no single
+    # period is meant to reach (100 trained a quarter towards 400 is on its way, not "off target").
+    periods_met: int | None
     latest: Decimal | None
     values: list = field(default_factory=list)  # (due_on, value) in order
 
@@ -264,7 +266,7 @@ def progress_of(indicators, rows) -> list[Progress]:
             achieved = (indicator.baseline or Decimal(0)) + sum((v for _d, v in values), Decimal(0))
         else:
             achieved = latest if latest is not None else Decimal(0)
-        met = sum(1 for _d, v in values if target_reached(indicator, v))
+        met = sum(1 for _d, v in values if target_reached(indicator, v)) if indicator.target_scope == "period" else None
         result.append(Progress(indicator, achieved, len(values), met, latest, values))
     return result
 
@@ -339,7 +341,7 @@ def export_table(progress: list[Progress]) -> tuple[list[str], list[list]]:
             row.achieved,
             row.percent,
             row.periods,
-            row.periods_met,
+            row.periods_met if row.periods_met is not None else "",
             _("yes") if row.indicator.is_illustrative else _("no"),
         ]
         for row in progress

@@ -258,6 +258,9 @@ def test_a_baseline_above_the_target_is_a_reduction_shown_alike_everywhere(app, 
     )
     percents = {row["names"]["en"]: row["percent"] for row in listed.get_json()}
     assert percents == {"People trained": 25, "Models released": 0, "Incidents": 50}
+    # A whole-term target is reached by the term, not by any one period: no "periods met" is claimed of it.
+    met = {row["names"]["en"]: row["periods_met"] for row in listed.get_json()}
+    assert met == {"People trained": None, "Models released": 0, "Incidents": 0}
 
 
 def test_portfolio_page_and_exports(app, world, signed_in, quarterly):
