@@ -118,7 +118,7 @@ def merge_organization(organization_id: int):
     fill(form.into, "partners", current_user, exclude=[duplicate.id], text_values=True)
     if not form.validate_on_submit():
         raise form_errors(form)
-    # The choice check kept the id to one the admin may choose (a current organisation, not this one).
+    # The choice check kept the id to a partner organisation other than this one; the merge refuses a retired one.
     into = get_organization_or_404(int(form.into.data), current_user, need="retire")
     moved = merging.merge(duplicate, into, by=current_user, reason=form.merge_reason.data)
     message = _(

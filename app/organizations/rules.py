@@ -11,12 +11,16 @@ from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 
 
+def _retired_day(organization) -> str:
+    return format_date(day_of(organization.retired_at), "long")
+
+
 def retired_said(organization) -> str:
     """Why `organization` (retired) cannot be chosen, naming the day."""
     return _(
         "%(name)s was retired on %(date)s: it cannot be chosen any more.",
         name=organization.name,
-        date=format_date(day_of(organization.retired_at), "long"),
+        date=_retired_day(organization),
     )
 
 
@@ -35,6 +39,6 @@ def check_may_sign_in_for(organization, field: str) -> None:
         message = _(
             "%(name)s was retired on %(date)s: reinstate it before an account of it can sign in.",
             name=organization.name,
-            date=format_date(day_of(organization.retired_at), "long"),
+            date=_retired_day(organization),
         )
         raise ValidationFailed(message, {field: [message]})
