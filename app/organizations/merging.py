@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from app.agreements.amendments import keep_changes
 from app.agreements.models import Agreement, AgreementParty
 from app.auth.models import Invitation, User
 from app.budget.models import BudgetLine
@@ -100,7 +101,9 @@ def _move(old: int, new: int) -> dict:
     for amendment in db.session.scalars(select(Agreement).where(Agreement.amendment_changes.is_not(None))):
         changed = _proposed_with(amendment.amendment_changes, old, new)
         if changed is not None:
-            amendment.amendment_changes = changed
+            # Through keep_changes: what approval conditions read of it (a foreign partner) follows the one that
+            # stays, whose country may differ from the duplicate's.
+            keep_changes(amendment, changed)
             proposed += 1
     if proposed:
         moved["amendment_changes"] = proposed

@@ -265,11 +265,14 @@ def test_refreshing_the_demo_reinstates_a_demo_organisation_retired_meanwhile(ap
 def twice(world):
     """Partner A entered a second time as "A bis": an agreement under way with a plan line, a budget line, a
     signatory, an amendment proposing a budget for it, an account and a waiting invitation."""
+    from app.agreements.amendments import keep_changes
     from app.budget.models import BudgetLine
     from app.workflow.models import Signatory
 
     officer = world.users["officer"]
     bis = factories.organization("partner-a-bis", name_fr="Partenaire A bis", name_en="Partner A bis")
+    bis.country = "FR"  # entered twice, the second time with the wrong country
+    world.partner_a.country = "MA"
     running = factories.agreement(
         by=officer, partners=[bis], title_fr="Accord avec A bis", signed_on=date(2025, 9, 1), state="active"
     )
@@ -280,10 +283,14 @@ def twice(world):
     )
     db.session.add(signatory)
     amendment = factories.amendment(running, officer, partners=[bis])
-    amendment.amendment_changes = {
-        "parties": [[bis.id, "partner"]],
-        "budget_lines": [{"organization_id": bis.id, "label": "Ligne", "amount": "10", "currency": "MAD"}],
-    }
+    keep_changes(
+        amendment,
+        {
+            "parties": [[bis.id, "partner"]],
+            "budget_lines": [{"organization_id": bis.id, "label": "Ligne", "amount": "10", "currency": "MAD"}],
+        },
+    )
+    assert amendment.proposed_foreign_partner is True
     member = factories.user("partner", bis, email="someone@partner-a-bis.example")
     invitations.invite(
         email="newcomer@partner-a-bis.example", role="partner", organization=bis, language="fr", by=world.users["admin"]
@@ -317,9 +324,11 @@ def test_an_organisation_entered_twice_is_merged_into_the_one_that_stays(app, wo
     assert db.session.get(Deliverable, line.id).responsible_organization_id == world.partner_a.id
     assert db.session.get(BudgetLine, funded.id).organization_id == world.partner_a.id
     assert db.session.get(Signatory, signatory.id).organization_id == world.partner_a.id
-    changes = db.session.get(Agreement, amendment.id).amendment_changes
-    assert changes["parties"] == [[world.partner_a.id, "partner"]]
-    assert changes["budget_lines"][0]["organization_id"] == world.partner_a.id
+    amended = db.session.get(Agreement, amendment.id)
+    assert amended.amendment_changes["parties"] == [[world.partner_a.id, "partner"]]
+    assert amended.amendment_changes["budget_lines"][0]["organization_id"] == world.partner_a.id
+    # What its approval conditions read follows the one that stays: a foreign duplicate, a Moroccan partner.
+    assert amended.proposed_foreign_partner is False and amended.proposed_mad_budget == 10
     # Its people keep working, now for the one that stays, and see its agreements.
     moved = db.session.get(User, member.id)
     assert moved.organization_id == world.partner_a.id and moved.is_active_account
