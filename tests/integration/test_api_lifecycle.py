@@ -332,3 +332,33 @@ def test_a_delegation_is_given_once_and_for_at_most_a_year(api, world):
     assert "ends_on" in assert_problem(given(today, today + timedelta(days=366)), 422)["errors"]
     assert "ends_on" in assert_problem(given(today, date(2199, 12, 31)), 422)["errors"]
     ok(given(today + timedelta(days=30), today + timedelta(days=30 + 365)), 201)
+
+
+def test_an_agreement_signed_before_sharaka_is_recorded_without_review_or_negotiation(api, world):
+    """The July 2025 ceremony's agreements were signed before Sharaka: a manager takes one from its draft straight
+    to the signature stage, saying why (an officer may not, nor anyone without a reason); its signatories are
+    recorded with their 2025 dates and its signed copy, then it is marked signed and activated as of then."""
+    from app.core.audit import AuditEvent
+
+    agreement_id = create_mou(api, world)
+    officer, manager, partner = api("officer"), api("manager"), api("partner")
+    a = f"{P}/agreements/{agreement_id}"
+    assert_problem(move(officer, agreement_id, "record_signed_elsewhere", comment="Signé en juillet 2025"), 403)
+    assert_problem(move(manager, agreement_id, "record_signed_elsewhere"), 422)
+    assert refreshed(Agreement, agreement_id).state == "draft"
+    why = "Signé le 15 juillet 2025, avant Sharaka"
+    moved = ok(move(manager, agreement_id, "record_signed_elsewhere", comment=why))
+    assert moved["agreement"]["state"] == "signature"
+    assert ok(partner.get(a))["state"] == "signature"  # past the ministry's own stages: shown to its partner
+    ok(officer.post(f"{a}/signatories", json={"side": "ministry", "name": "Amal El Fallah Seghrouchni"}), 201)
+    signatures = ok(officer.post(f"{a}/signatories", json={"side": "partner", "name": "Signataire A"}), 201)
+    for signatory in signatures["signatories"]:
+        ok(officer.post(f"{a}/signatories/{signatory['id']}/signature", json={"signed_on": "2025-07-15"}))
+    ok(multipart(officer, f"{a}/signed-copy", {}, {"file": (PDF + b"juillet", "signé.pdf")}), 201)
+    assert ok(move(officer, agreement_id, "record_signed"))["agreement"]["signed_on"] == "2025-07-15"
+    fields = {"effective_on": "2025-07-15", "expires_on": "2028-07-15"}
+    assert ok(move(officer, agreement_id, "activate", fields=fields))["agreement"]["state"] == "active"
+    trail = db.select(AuditEvent.comment).where(
+        AuditEvent.object_id == agreement_id, AuditEvent.object_type == "agreements"
+    )
+    assert why in db.session.scalars(trail).all()
