@@ -296,3 +296,21 @@ def test_the_parents_history_shows_each_amended_term(signed_in, world, parent, a
     html = signed_in("manager").get(f"/agreements/{parent.id}").get_data(as_text=True)
     assert html.count("Amended") >= 3
     assert "Partner B</bdi> (Witness)" in html and "10.00 EUR" in html and "Renamed" in html
+
+
+def test_an_amendment_signed_before_sharaka_goes_to_signature_once_it_says_what_it_changes(api, world, amendment):
+    """As for agreements: a manager records an amendment signed elsewhere straight at the signature stage, with
+    the reason, and only once it says what it changes (the guards its review would have asked)."""
+    move = f"/api/v1/agreements/{amendment.id}/transitions"
+    why = {"transition": "record_signed_elsewhere", "comment": "Avenant signé en 2025, avant Sharaka"}
+    assert api("officer").post(move, json=why).status_code == 403
+    refused = api("manager").post(move, json=why)
+    assert refused.status_code == 422 and "Say what the amendment changes" in refused.get_json()["detail"]
+    assert amendment.state == "draft"
+    amendments.set_changes(
+        amendment, {"expires_on": date(2028, 6, 30)}, by=world.users["officer"], expected_version=amendment.version
+    )
+    db.session.commit()
+    moved = api("manager").post(move, json=why)
+    assert moved.status_code == 200, moved.get_json()
+    assert moved.get_json()["agreement"]["state"] == "signature"
