@@ -122,32 +122,15 @@ def _move(old: int, new: int) -> dict:
 def _proposed_with(changes: dict, old: int, new: int) -> dict | None:
     """An amendment's proposed terms with `old` named `new` (its parties, its budget lines' funders), or
     None when it names `old` nowhere."""
-    found = False
-    parties = changes.get("parties")
-    if isinstance(parties, list):
-        renamed = []
-        for item in parties:
-            if isinstance(item, list) and item and item[0] == old:
-                renamed.append([new, *item[1:]])
-                found = True
-            else:
-                renamed.append(item)
-        parties = renamed
-    lines = changes.get("budget_lines")
-    if isinstance(lines, list):
-        renamed_lines = []
-        for line in lines:
-            if isinstance(line, dict) and line.get("organization_id") == old:
-                renamed_lines.append({**line, "organization_id": new})
-                found = True
-            else:
-                renamed_lines.append(line)
-        lines = renamed_lines
-    if not found:
-        return None
-    renamed_changes = dict(changes)
-    if "parties" in changes:
-        renamed_changes["parties"] = parties
-    if "budget_lines" in changes:
-        renamed_changes["budget_lines"] = lines
-    return renamed_changes
+    renamed = dict(changes)
+    if isinstance(changes.get("parties"), list):
+        renamed["parties"] = [
+            [new, *party[1:]] if isinstance(party, list) and party and party[0] == old else party
+            for party in changes["parties"]
+        ]
+    if isinstance(changes.get("budget_lines"), list):
+        renamed["budget_lines"] = [
+            {**line, "organization_id": new} if isinstance(line, dict) and line.get("organization_id") == old else line
+            for line in changes["budget_lines"]
+        ]
+    return renamed if renamed != changes else None

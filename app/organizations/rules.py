@@ -4,15 +4,13 @@ retired, it stays: an ended agreement keeps its parties, an account its organisa
 
 from __future__ import annotations
 
-from flask_babel import format_date
-
-from app.core.clock import day_of
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
+from app.core.templating import written_date
 
 
 def _retired_day(organization) -> str:
-    return format_date(day_of(organization.retired_at), "long")
+    return written_date(organization.retired_at, "long")
 
 
 def retired_said(organization) -> str:
