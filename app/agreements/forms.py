@@ -101,3 +101,15 @@ class AgreementFilterForm(Form):
     def validate_ends_after(self, field):
         if field.data and self.ends_before.data and field.data > self.ends_before.data:
             raise ValidationError(_l("The first end date must not come after the last."))
+
+
+class ImportForm(Form):
+    """A spreadsheet of agreements (app/agreements/importing.py): checked first, imported when it passes."""
+
+    file = FileField(_l("Spreadsheet (.xlsx or .csv)"), validators=[DataRequired(message=_l("Choose the file."))])
+    reason = TextAreaField(
+        _l("Why the signed ones skip their review and negotiation"),
+        validators=[Optional(), Length(max=2000)],
+        description=_l("Kept in the history of each agreement with a signature date."),
+    )
+    action = StringField()  # which button sent it: "import", else a check (the buttons carry it; never shown)

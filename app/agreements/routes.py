@@ -1,8 +1,8 @@
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.agreements import renewals, renewing, services
-from app.agreements.forms import AgreementFilterForm, AgreementForm, NonRenewalForm
+from app.agreements import importing, renewals, renewing, services
+from app.agreements.forms import AgreementFilterForm, AgreementForm, ImportForm, NonRenewalForm
 from app.agreements.models import (
     AGREEMENT_TYPES,
     NOTICE_SIDES,
@@ -96,6 +96,48 @@ def create_agreement():
         _add_rule_errors(form, agreement=None)
     status = form_status(form)
     return render_template("agreements/form.html", form=form, agreement=None), status
+
+
+@blueprint.route("/import", methods=["GET", "POST"])
+@login_required
+def import_agreements():
+    require(current_user, "agreement.import")
+    form, result = ImportForm(), None
+    if form.validate_on_submit():
+        with refusal_shown_on(form):
+            content, filename = _uploaded(form)
+            if form.action.data == "import":
+                imported = importing.import_agreements(content, filename, by=current_user, reason=form.reason.data)
+                return _import_page(ImportForm(formdata=None), imported=imported)
+            result = importing.check(content, filename)
+        refusal = getattr(form, "service_refusal", None)
+        if isinstance(refusal, importing.ImportRefused):
+            result = refusal.result
+    return _import_page(form, result=result), form_status(form)
+
+
+def _import_page(form: ImportForm, **shown) -> str:
+    return render_template(
+        "agreements/import.html", form=form, column_help=importing.COLUMN_HELP, max_rows=importing.MAX_ROWS, **shown
+    )
+
+
+@blueprint.route("/import/template.<any(csv, xlsx):fmt>")
+@login_required
+def import_template(fmt: str):
+    require(current_user, "agreement.import")
+    headings, rows = importing.template_rows()
+    return download(headings, rows, fmt=fmt, name="import-template", title=_("Agreements"))
+
+
+def _uploaded(form: ImportForm) -> tuple[bytes, str]:
+    """The file's bytes (at most MAX_UPLOAD_BYTES: the request's own limit is a little wider) and its name."""
+    limit = current_app.config["MAX_UPLOAD_BYTES"]
+    content = form.file.data.read(limit + 1)
+    if len(content) > limit:
+        message = _("The file is larger than %(n)s MB.", n=limit // (1024 * 1024))
+        raise ValidationFailed(message, {"file": [message]})
+    return content, form.file.data.filename or ""
 
 
 def _add_rule_errors(form: AgreementForm, agreement) -> None:

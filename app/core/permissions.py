@@ -87,6 +87,9 @@ GRANTS: dict[str, frozenset[str]] = {
     # Approval rounds, their approvers and comments: the ministry's internal work.
     "agreement.approvals": MINISTRY,
     "agreement.create": EDITORS,
+    # Bringing in a portfolio from a spreadsheet; the rows signed before Sharaka skip their review
+    # (record_signed_elsewhere in workflows/): a manager's decision.
+    "agreement.import": frozenset({"admin", "manager"}),
     "agreement.edit": EDITORS,
     # Who may be an agreement's owner (a workflow's "owner" is the agreement's owner among these).
     "agreement.own": EDITORS,

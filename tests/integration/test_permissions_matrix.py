@@ -48,6 +48,9 @@ GET_ROUTES = [
     ("/account/password", expect(200)),
     ("/agreements/", expect(200)),
     ("/agreements/new", only(EDITORS)),
+    ("/agreements/import", only({"admin", "manager"})),
+    ("/agreements/import/template.csv", only({"admin", "manager"})),
+    ("/agreements/import/template.xlsx", only({"admin", "manager"})),
     ("/agreements/{a}", expect(200, partner_b=404)),
     ("/agreements/{b}", expect(200, partner=404)),
     ("/agreements/999999", expect(404)),
@@ -165,6 +168,7 @@ GET_ROUTES = [
 BAD = {"slug": "Not A Slug!", "held_on": "not a date", "email": "not-an-email", "partners": ""}
 POST_ROUTES = [
     ("/agreements/new", only(EDITORS, ok=422)),
+    ("/agreements/import", only({"admin", "manager"}, ok=422)),
     ("/admin/workflows/simulate", only({"admin"}, ok=422)),
     ("/agreements/{a}/edit", only({"admin", "officer", "manager"}, ok=422, partner_b=404)),
     ("/organizations/new", only(EDITORS, ok=422)),

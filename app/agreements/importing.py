@@ -1,0 +1,429 @@
+"""Bringing an existing portfolio in from a spreadsheet: one agreement a row, all or none.
+
+A ministry that adopts Sharaka has its agreements in a spreadsheet. Each row is read into the values the
+agreement form would send (AgreementData) and goes through the same rules (services.validate_data): a row
+the form would refuse is refused here too, with the row, the column and the reason. Nothing is written
+unless every row passes, so a file can be corrected and sent again without leaving half of it behind.
+A row with a signature date was signed before Sharaka (or outside it): it is taken to the signature stage
+by the workflow's own move for that (`record_signed_elsewhere`), with the reason the importer gives, where
+its signatories and signed copy are then recorded as for any other agreement.
+
+CSV (UTF-8, comma, semicolon or tab: Excel writes semicolons in French) or XLSX; the first row names the
+columns (COLUMNS, in any order; unknown ones are refused rather than ignored).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.agreements import services
+from app.agreements.models import AGREEMENT_TYPES, PARTNER_PARTY, RENEWAL_TERMS, Agreement
+from app.auth.models import User, normalize_email
+from app.core.errors import ValidationFailed
+from app.core.i18n import gettext as _
+from app.core.storage import UNREADABLE_ZIP, ArchiveTooLarge, bounded_members
+from app.core.text import fold, one_line, storable
+from app.extensions import db
+from app.organizations.models import Organization
+from app.workflow import engine
+
+# The columns a file may have, in the template's order, with what each holds (the import page lists them).
+COLUMN_HELP = {
+    "type": _l("mou, convention or protocol (or the type's name in any language). Required."),
+    "title_fr": _l("Title in French."),
+    "title_ar": _l("Title in Arabic."),
+    "title_en": _l("Title in English. At least one of the three titles."),
+    "partners": _l(
+        "The partner organisations, as Sharaka names them (any language, or the acronym), separated by “;”. Required."
+    ),
+    "co_signatories": _l("Co-signatory organisations, the same way."),
+    "witnesses": _l("Witness organisations, the same way."),
+    "owner": _l("E-mail address of the officer or manager who owns it."),
+    "parent": _l("Reference of the agreement it implements (MTNRA-2025-008), already in Sharaka."),
+    "signed_on": _l(
+        "Signature date (2025-07-15 or 15/07/2025). With it, the agreement goes to the signature stage, where its "
+        "signatories and signed copy are recorded."
+    ),
+    "effective_on": _l("Date it takes effect."),
+    "expires_on": _l("Date it ends."),
+    "renewal_terms": _l("none, tacit or by_agreement."),
+    "renewal_months": _l("Months of each tacit renewal."),
+    "notice_period": _l("Notice period of non-renewal (a number)."),
+    "notice_unit": _l("months or days."),
+    "summary_fr": _l("Summary in French."),
+    "summary_ar": _l("Summary in Arabic."),
+    "summary_en": _l("Summary in English."),
+    "notes": _l("Internal notes (the ministry's only)."),
+}
+COLUMNS = tuple(COLUMN_HELP)
+PARTY_COLUMNS = {"partners": PARTNER_PARTY, "co_signatories": "co_signatory", "witnesses": "witness"}
+DATE_COLUMNS = ("signed_on", "effective_on", "expires_on")
+NUMBER_COLUMNS = ("renewal_months", "notice_period")
+MAX_ROWS = 500  # one request and one transaction (500 signed rows: about 9 s on SQLite); more come in several files
+MAX_CELL = 20000  # the longest text an agreement keeps (a summary)
+MAX_COLUMNS = 50  # cells read of a row: a sheet declaring 16,384 columns is not read to its end
+KEYS_PER_QUERY = 500
+SIGNED_ELSEWHERE = "record_signed_elsewhere"  # the workflow move for an agreement signed outside Sharaka
+XLSX_SIGNATURE = b"PK\x03\x04"
+
+
+@dataclass
+class ImportedRow:
+    """One row of the file: its number as the spreadsheet shows it, the values read, what is wrong."""
+
+    number: int
+    data: services.AgreementData | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    party_names: dict[str, list[str]] = field(default_factory=dict)
+    agreement: Agreement | None = None
+
+    def refuse(self, column: str, message: str) -> None:
+        self.errors.setdefault(column, []).append(message)
+
+    @property
+    def signed_elsewhere(self) -> bool:
+        return self.data is not None and self.data.signed_on is not None
+
+
+@dataclass
+class ImportResult:
+    rows: list[ImportedRow]
+    file_errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.file_errors and bool(self.rows) and not any(row.errors for row in self.rows)
+
+    @property
+    def refused_rows(self) -> list[ImportedRow]:
+        return [row for row in self.rows if row.errors]
+
+
+def read_file(content: bytes, filename: str) -> list[tuple[int, dict[str, str]]]:
+    """The file's rows as (row number, {column: text}), blank rows left out; ValidationFailed on a file
+    that is not a spreadsheet we read, whose columns are not ours, or that holds more than MAX_ROWS."""
+    is_workbook = content.startswith(XLSX_SIGNATURE) or filename.lower().endswith(".xlsx")
+    table = _xlsx_rows(content) if is_workbook else _csv_rows(content)
+    header = next(table, None)
+    if header is None:
+        _refuse(_("The file is empty: its first row names the columns, each row after it is an agreement."))
+    columns = _columns(header[1])
+    rows = []
+    for number, cells in table:
+        values = {name: cells[i] if i < len(cells) else "" for i, name in enumerate(columns) if name}
+        if any(values.values()):
+            if len(rows) == MAX_ROWS:
+                _refuse(_("At most %(n)s agreements a file: split it in several.", n=MAX_ROWS))
+            rows.append((number, values))
+    if not rows:
+        _refuse(_("The file names its columns but has no agreement under them."))
+    return rows
+
+
+def _columns(header: list[str]) -> list[str]:
+    """The heading row's column names (blank for a column without one, whose cells are not read)."""
+    columns = [fold(name).replace(" ", "_") for name in header]
+    unknown = [one_line(header[i])[:60] for i, name in enumerate(columns) if name and name not in COLUMNS]
+    if unknown:
+        _refuse(
+            _(
+                "Unknown columns: %(unknown)s. The columns are: %(known)s.",
+                unknown=", ".join(unknown),
+                known=", ".join(COLUMNS),
+            )
+        )
+    named = [name for name in columns if name]
+    twice = sorted({name for name in named if named.count(name) > 1})
+    if twice:
+        _refuse(_("Columns named twice: %(names)s.", names=", ".join(twice)))
+    for required in ("type", "partners"):
+        if required not in named:
+            _refuse(_("The file has no column “%(name)s”.", name=required))
+    return columns
+
+
+def check(content: bytes, filename: str) -> ImportResult:
+    """Read the file and check every row against the rules, writing nothing."""
+    try:
+        table = read_file(content, filename)
+    except ValidationFailed as error:
+        return ImportResult(rows=[], file_errors=[error.message])
+    context = _Context()
+    rows = [context.row(number, values) for number, values in table]
+    _refuse_known_titles(rows)
+    for row in rows:
+        if row.data is not None and not row.errors:
+            try:
+                services.validate_data(row.data, agreement=None)
+            except ValidationFailed as error:
+                _refuse_row(row, error)
+    return ImportResult(rows=rows)
+
+
+def import_agreements(content: bytes, filename: str, *, by: User, reason: str) -> ImportResult:
+    """Create every row's agreement, or raise ImportRefused (the request then writes none of them): a row
+    refused by the check, or by a rule as it is created (someone retired a partner meanwhile)."""
+    result = check(content, filename)
+    if not result.ok:
+        raise ImportRefused(result)
+    if any(row.signed_elsewhere for row in result.rows) and not (reason or "").strip():
+        message = _("Say why the agreements with a signature date skip their review and negotiation.")
+        raise ValidationFailed(message, {"reason": [message]})
+    for row in result.rows:
+        try:
+            row.agreement = services.create_agreement(row.data, by=by)
+            if row.signed_elsewhere:
+                version = row.agreement.version
+                engine.act(row.agreement, SIGNED_ELSEWHERE, by=by, comment=reason, expected_version=version)
+        except ValidationFailed as error:
+            _refuse_row(row, error)
+            raise ImportRefused(result) from error
+    return result
+
+
+class ImportRefused(ValidationFailed):
+    """Some rows (or the file) were refused: nothing of the file is written; `result` says what and why."""
+
+    def __init__(self, result: ImportResult):
+        super().__init__(_("Nothing was imported: correct the rows below and send the file again."))
+        self.result = result
+
+
+def _refuse_row(row: ImportedRow, error: ValidationFailed) -> None:
+    for column, messages in (error.field_errors or {"type": [error.message]}).items():
+        for message in messages:
+            row.refuse(_column_of(column), message)
+
+
+def template_rows() -> tuple[list[str], list[list]]:
+    """The template's heading and no rows: an example row would be imported by whoever forgot it."""
+    return list(COLUMNS), []
+
+
+# --- reading --------------------------------------------------------------------------------------------
+
+
+def _refuse(message: str) -> None:
+    raise ValidationFailed(message, {"file": [message]})
+
+
+def _csv_rows(content: bytes) -> Iterator[tuple[int, list[str]]]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        _refuse(_("The file is not UTF-8 text. In Excel, save it as “CSV UTF-8”, or send the .xlsx file."))
+    first_line = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=first_line.count)
+    try:
+        for number, cells in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1):
+            yield number, [_cell(value) for value in cells[:MAX_COLUMNS]]
+    except csv.Error:
+        _refuse(_("The file could not be read as CSV."))
+
+
+def _xlsx_rows(content: bytes) -> Iterator[tuple[int, list[str]]]:
+    """The first sheet's rows, read as they stream out of the workbook (its parts' sizes checked first)."""
+    from openpyxl import load_workbook
+
+    unreadable = _("The file could not be read as an Excel workbook (.xlsx).")
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            bounded_members(archive)
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except ArchiveTooLarge:
+        raise
+    except (*UNREADABLE_ZIP, TypeError, AttributeError):
+        _refuse(unreadable)
+    try:
+        sheet = workbook.worksheets[0]
+        for number, cells in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
+            yield number, [_cell(value) for value in cells]
+    except (*UNREADABLE_ZIP, TypeError, AttributeError, IndexError):
+        _refuse(unreadable)
+    finally:
+        workbook.close()
+
+
+def _cell(value) -> str:
+    """A cell as text: a date a spreadsheet stored as a date written ISO, every text storable."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return storable(str(value)).strip()
+
+
+# --- a row ---------------------------------------------------------------------------------------------
+
+
+class _Context:
+    """What every row is read against, loaded once: organisations by each name they go by, types by id
+    and by label."""
+
+    def __init__(self):
+        self.organizations: dict[str, list[Organization]] = {}
+        for organization in db.session.scalars(select(Organization)):
+            for name in set(fold(part) for part in _names_of(organization)):
+                if name:
+                    self.organizations.setdefault(name, []).append(organization)
+        self.owners: dict[str, int | None] = {}
+        self.types = {fold(key): key for key in AGREEMENT_TYPES}
+        from flask_babel import force_locale
+
+        for language in ("fr", "ar", "en"):
+            with force_locale(language):
+                self.types.update({fold(str(label)): key for key, label in AGREEMENT_TYPES.items()})
+
+    def row(self, number: int, values: dict[str, str]) -> ImportedRow:
+        row = ImportedRow(number=number)
+        for column, value in values.items():
+            if len(value) > MAX_CELL:
+                row.refuse(column, _("At most %(n)s characters.", n=MAX_CELL))
+        if row.errors:
+            return row
+        kind = self.types.get(fold(values.get("type")))
+        if kind is None:
+            row.refuse(
+                "type",
+                _(
+                    "Unknown type “%(value)s”: one of %(types)s.",
+                    value=values.get("type") or "",
+                    types=", ".join(AGREEMENT_TYPES),
+                ),
+            )
+        elif kind == "amendment":
+            row.refuse("type", _("An amendment is proposed from the agreement it amends, not imported."))
+        parties = []
+        for column, party_role in PARTY_COLUMNS.items():
+            names = _split_names(values.get(column, ""))
+            row.party_names[column] = names
+            for name in names:
+                found = self.organizations.get(fold(name), [])
+                if not found:
+                    row.refuse(
+                        column,
+                        _(
+                            "No organisation is named “%(name)s”: create it first, or write its name as Sharaka "
+                            "has it.",
+                            name=name,
+                        ),
+                    )
+                elif len({organization.id for organization in found}) > 1:
+                    row.refuse(column, _("“%(name)s” names several organisations: write the full name.", name=name))
+                else:
+                    parties.append((found[0].id, party_role))
+        owner_id = self._owner(row, values.get("owner", ""))
+        parent_id = self._parent(row, values.get("parent", ""))
+        dates = {column: _date(row, column, values.get(column, "")) for column in DATE_COLUMNS}
+        numbers = {column: _number(row, column, values.get(column, "")) for column in NUMBER_COLUMNS}
+        renewal = values.get("renewal_terms", "") or "none"
+        if renewal not in RENEWAL_TERMS:
+            row.refuse("renewal_terms", _("One of %(terms)s.", terms=", ".join(RENEWAL_TERMS)))
+        if row.errors:
+            return row
+        row.data = services.AgreementData(
+            type=kind,
+            title_ar=values.get("title_ar"),
+            title_fr=values.get("title_fr"),
+            title_en=values.get("title_en"),
+            summary_ar=values.get("summary_ar"),
+            summary_fr=values.get("summary_fr"),
+            summary_en=values.get("summary_en"),
+            notes=values.get("notes"),
+            owner_id=owner_id,
+            parent_id=parent_id,
+            parties=parties,
+            renewal_terms=renewal,
+            notice_unit=values.get("notice_unit") or None,
+            **dates,
+            **numbers,
+        )
+        return row
+
+    def _owner(self, row: ImportedRow, value: str) -> int | None:
+        if not value:
+            return None
+        address = normalize_email(value)
+        if address not in self.owners:  # a portfolio has a few owners for hundreds of rows: each read once
+            self.owners[address] = db.session.scalar(select(User.id).where(User.email == address))
+        if self.owners[address] is None:
+            row.refuse("owner", _("No account has the address %(address)s.", address=value))
+        return self.owners[address]
+
+    def _parent(self, row: ImportedRow, value: str) -> int | None:
+        if not value:
+            return None
+        parent_id = db.session.scalar(select(Agreement.id).where(Agreement.reference == value.upper()))
+        if parent_id is None:
+            row.refuse("parent", _("No agreement has the reference %(reference)s.", reference=value))
+        return parent_id
+
+
+def _names_of(organization: Organization) -> list[str]:
+    return [organization.name_ar, organization.name_fr, organization.name_en, organization.acronym, organization.slug]
+
+
+def _split_names(value: str) -> list[str]:
+    names = [name.strip() for name in value.replace("\n", ";").split(";")]
+    return [name for name in names if name]
+
+
+def _date(row: ImportedRow, column: str, value: str) -> date | None:
+    """ISO (2025-07-15, as a spreadsheet's date cell is read) or day first (15/07/2025), as Morocco writes it."""
+    if not value:
+        return None
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(value, pattern).date()
+        except ValueError:
+            continue
+    row.refuse(column, _("“%(value)s” is not a date: write 2025-07-15 or 15/07/2025.", value=value))
+    return None
+
+
+def _number(row: ImportedRow, column: str, value: str) -> int | None:
+    if not value:
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > 4:
+        row.refuse(column, _("A whole number of at most four digits."))
+        return None
+    return int(value)
+
+
+def _column_of(field_name: str) -> str:
+    """The file's column for a form field the rules name."""
+    return {"owner_id": "owner", "parent_id": "parent", "signing_event_id": "type"}.get(field_name, field_name)
+
+
+def _refuse_known_titles(rows: list[ImportedRow]) -> None:
+    """A title already in Sharaka, or twice in the file, in the same language: the same file sent twice (or an
+    agreement entered by hand meanwhile) would otherwise be there twice. Titles compared as they are kept."""
+    for language in ("fr", "ar", "en"):
+        column_name = f"title_{language}"
+        by_title: dict[str, list[ImportedRow]] = {}
+        for row in rows:
+            title = one_line(getattr(row.data, column_name)) if row.data is not None else ""
+            if title:
+                by_title.setdefault(title, []).append(row)
+        for same in by_title.values():
+            for row in same[1:]:
+                row.refuse(column_name, _("Row %(n)s has this title too.", n=same[0].number))
+        column, titles = getattr(Agreement, column_name), sorted(by_title)
+        for start in range(0, len(titles), KEYS_PER_QUERY):
+            for reference, title in db.session.execute(
+                select(Agreement.reference, column).where(column.in_(titles[start : start + KEYS_PER_QUERY]))
+            ):
+                for row in by_title[title]:
+                    row.refuse(column_name, _("%(reference)s has this title already.", reference=reference))

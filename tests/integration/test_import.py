@@ -1,0 +1,237 @@
+"""Importing an existing portfolio from a spreadsheet (app/agreements/importing.py): a manager or an admin sends
+a CSV or XLSX file, every row is checked as the agreement form checks it, and every row is created or none.
+Rows with a signature date go to the signature stage by the workflow's move for agreements signed elsewhere."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import date
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from app.agreements.models import Agreement
+from app.core.audit import AuditEvent
+from app.extensions import db
+from app.organizations import retirement
+from tests import factories
+
+HEADER = (
+    ";".join(
+        ["type", "title_fr", "title_ar", "partners", "owner", "signed_on", "effective_on", "expires_on"]
+        + ["renewal_terms", "renewal_months", "notice_period"]
+    )
+    + "\n"
+)
+
+
+def _count() -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(Agreement))
+
+
+def _send(client, content: bytes | str, *, action: str = "import", name: str = "portefeuille.csv", reason: str = ""):
+    if isinstance(content, str):
+        content = content.encode("utf-8-sig")  # as Excel's "CSV UTF-8" writes it
+    return client.post(
+        "/agreements/import",
+        data={"file": (io.BytesIO(content), name), "reason": reason, "action": action},
+        content_type="multipart/form-data",
+    )
+
+
+@pytest.fixture
+def portfolio_csv(world):
+    officer = world.users["officer"]
+    return HEADER + (
+        f"mou;Mémorandum sur l'IA souveraine;مذكرة حول الذكاء الاصطناعي;Partner A;{officer.email};15/07/2025;"
+        "2025-07-15;14/07/2028;tacit;36;3\n"
+        f'Convention;Convention de formation;;"Partenaire B; Partner A ";{officer.email};;;;;\n'
+        ";;;;;;;;;\n"  # a blank row, as spreadsheets leave them: skipped
+    )
+
+
+def test_a_manager_imports_a_portfolio_every_row_checked_then_created(world, signed_in, portfolio_csv):
+    manager, before = signed_in("manager"), _count()
+    checked = _send(manager, portfolio_csv, action="check")
+    page = checked.get_data(as_text=True)
+    assert checked.status_code == 200 and "2 rows ready to import" in page
+    assert _count() == before  # a check writes nothing
+    response = _send(manager, portfolio_csv, reason="Signé lors de la cérémonie de juillet 2025, avant Sharaka")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "2 agreements imported" in page
+    assert "1 of them was signed before Sharaka" in page
+    assert _count() == before + 2
+    signed = db.session.scalar(select(Agreement).where(Agreement.title_fr == "Mémorandum sur l'IA souveraine"))
+    assert signed.reference in page
+    assert signed.type == "mou" and signed.title_ar == "مذكرة حول الذكاء الاصطناعي"
+    assert (signed.signed_on, signed.effective_on, signed.expires_on) == (
+        date(2025, 7, 15),
+        date(2025, 7, 15),
+        date(2028, 7, 14),
+    )
+    assert (signed.renewal_terms, signed.renewal_months, signed.notice_period) == ("tacit", 36, 3)
+    assert signed.owner_id == world.users["officer"].id
+    assert signed.state == "signature"  # its signatories and signed copy are recorded next, as for any other
+    move = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.object_id == signed.id, AuditEvent.action == "transition")
+    )
+    assert move.comment == "Signé lors de la cérémonie de juillet 2025, avant Sharaka"
+    assert move.changes["transition"] == "record_signed_elsewhere"
+    # Type by its name, partners by their name in another language, spaces around them: found all the same.
+    convention = db.session.scalar(select(Agreement).where(Agreement.title_fr == "Convention de formation"))
+    assert convention.type == "convention" and convention.state == "draft"
+    assert {party.organization_id for party in convention.parties} == {world.partner_a.id, world.partner_b.id}
+
+
+def test_one_refused_row_and_nothing_is_imported(world, signed_in, portfolio_csv):
+    manager, before = signed_in("manager"), _count()
+    bad = portfolio_csv + "protocol;Protocole avec un inconnu;;Nobody Inc;;31/02/2025;;;;\n"
+    response = _send(manager, bad, reason="Signés avant Sharaka")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "1 row refused" in page and "nothing was imported" in page
+    assert 'id="import-row-5"' in page  # the spreadsheet's own row number (the heading is row 1)
+    assert "No organisation is named “Nobody Inc”" in page
+    assert "“31/02/2025” is not a date" in page
+    assert _count() == before
+
+
+def test_the_form_rules_apply_to_each_row(world, signed_in):
+    manager, officer = signed_in("manager"), world.users["officer"]
+    rows = HEADER + (
+        "amendment;Avenant;;Partner A;;;;;;\n"  # amendments are proposed from their parent
+        "mou;;;Partner A;;;;;;\n"  # no title
+        f"mou;Dates à l'envers;;Partner A;{officer.email};;2026-01-10;2025-01-10;;\n"
+        "mou;Propriétaire inconnu;;Partner A;nobody@example.org;;;;;\n"
+        f'mou;Partenaire deux fois;;"Partner A; partner-a";{officer.email};;;;;\n'
+        f"mou;Futur;;Partner A;{officer.email};2099-01-01;;;;\n"
+        f"mou;Avec le ministère;;Ministère de la Transition numérique;{officer.email};;;;;\n"
+        f"gadget;Type inconnu;;Partner A;{officer.email};;;;;\n"
+    )
+    page = _send(manager, rows).get_data(as_text=True)
+    assert "8 rows refused" in page
+    for said in (
+        "An amendment is proposed from the agreement it amends",
+        "Give a title in at least one language.",
+        "The end date must come after the start date.",
+        "No account has the address nobody@example.org.",
+        "is listed twice",
+        "A signature date cannot be in the future.",
+        "The ministry itself cannot be its own partner.",
+        "Unknown type “gadget”",
+    ):
+        assert said in page, said
+
+
+def test_the_same_file_twice_is_refused_by_its_titles(world, signed_in, portfolio_csv):
+    manager = signed_in("manager")
+    assert _send(manager, portfolio_csv, reason="Avant Sharaka").status_code == 200
+    before = _count()
+    again = _send(manager, portfolio_csv, reason="Avant Sharaka")
+    page = again.get_data(as_text=True)
+    assert again.status_code == 422 and "has this title already" in page
+    assert _count() == before
+    twice_in_file = HEADER + "mou;Même titre;;Partner A;;;;;;\nmou;Même titre;;Partner B;;;;;;\n"
+    assert "Row 2 has this title too." in _send(manager, twice_in_file).get_data(as_text=True)
+
+
+def test_signed_rows_need_the_reason(world, signed_in, portfolio_csv):
+    manager, before = signed_in("manager"), _count()
+    response = _send(manager, portfolio_csv, reason="   ")
+    assert response.status_code == 422
+    assert "Say why the agreements with a signature date skip" in response.get_data(as_text=True)
+    assert _count() == before
+
+
+def test_a_retired_partner_is_refused(world, signed_in, portfolio_csv):
+    gone = factories.organization("gone", name_fr="Disparu")
+    retirement.retire(gone, by=world.users["admin"], reason="Dissous")
+    db.session.commit()
+    page = _send(signed_in("manager"), HEADER + "mou;Avec un disparu;;Disparu;;;;;;\n").get_data(as_text=True)
+    assert "1 row refused" in page and "retired" in page
+
+
+def test_an_xlsx_file_with_date_cells(world, signed_in):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["type", "title_en", "partners", "signed_on", "expires_on"])
+    sheet.append(["protocol", "Protocol from a workbook", "Partner B", date(2025, 9, 4), date(2027, 9, 3)])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    admin, before = signed_in("admin"), _count()
+    response = _send(admin, buffer.getvalue(), name="portfolio.xlsx", reason="Signed in September 2025")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert _count() == before + 1
+    made = db.session.scalar(select(Agreement).where(Agreement.title_en == "Protocol from a workbook"))
+    assert made.signed_on == date(2025, 9, 4) and made.expires_on == date(2027, 9, 3) and made.state == "signature"
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "said"),
+    [
+        (b"", "empty.csv", "The file is empty"),
+        (b"type;partners\n", "heading.csv", "has no agreement under them"),
+        ("type;titre;partners\n".encode(), "unknown.csv", "Unknown columns: titre."),
+        (b"type;title_fr\nmou;x\n", "no-partners.csv", "no column “partners”"),
+        (b"type;type;partners\n", "twice.csv", "Columns named twice: type."),
+        ("type;title_fr;partners\nmou;Accord é;Partner A\n".encode("cp1252"), "latin.csv", "not UTF-8"),
+        (b"PK\x03\x04 not really a workbook", "fake.xlsx", "could not be read as an Excel workbook"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00" * 50, "binary.csv", "not UTF-8"),
+        (b"\x00\x01\x02garbage;partners" * 50, "controls.csv", "Unknown columns: garbage"),
+    ],
+)
+def test_files_that_are_not_a_portfolio(world, signed_in, content, name, said):
+    manager, before = signed_in("manager"), _count()
+    response = _send(manager, content, name=name)
+    assert response.status_code == 422, response.status_code
+    assert said in response.get_data(as_text=True)
+    assert _count() == before
+
+
+def test_an_archive_that_would_inflate_is_refused(world, signed_in):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b" " * (300 * 1024 * 1024))
+    response = _send(signed_in("manager"), buffer.getvalue(), name="bomb.xlsx")
+    assert response.status_code == 422
+    assert "expands to more than the server accepts" in response.get_data(as_text=True)
+
+
+def test_at_most_five_hundred_rows(world, signed_in):
+    rows = HEADER + "".join(f"mou;Accord {n};;Partner A;;;;;;\n" for n in range(501))
+    response = _send(signed_in("manager"), rows)
+    assert response.status_code == 422 and "At most 500 agreements a file" in response.get_data(as_text=True)
+
+
+def test_control_characters_and_nul_are_not_stored(world, signed_in):
+    rows = HEADER + "mou;Accord\x00 importé\u202e sans contrôle;;Partner A;;;;;;\n"
+    response = _send(signed_in("admin"), rows)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    made = db.session.scalar(select(Agreement).where(Agreement.title_fr.like("Accord%import%")))
+    assert "\x00" not in made.title_fr and "\u202e" not in made.title_fr
+
+
+def test_the_templates_name_every_column(world, signed_in):
+    manager = signed_in("manager")
+    csv_template = manager.get("/agreements/import/template.csv")
+    assert csv_template.status_code == 200
+    assert csv_template.get_data(as_text=True).lstrip("\ufeff").splitlines()[0].startswith("type,title_fr,title_ar")
+    xlsx_template = manager.get("/agreements/import/template.xlsx")
+    assert xlsx_template.status_code == 200 and xlsx_template.data.startswith(b"PK")
+
+
+@pytest.mark.parametrize("role", ["officer", "legal", "auditor", "partner"])
+def test_only_managers_and_admins_import(world, signed_in, role, portfolio_csv):
+    client, before = signed_in(role), _count()
+    token = client.csrf("/account/password")
+    response = client.http.post(
+        "/agreements/import",
+        data={"file": (io.BytesIO(portfolio_csv.encode()), "p.csv"), "action": "import", "csrf_token": token},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 403
+    assert _count() == before
+    assert 'id="import-link"' not in client.get("/agreements/").get_data(as_text=True)
