@@ -28,6 +28,7 @@ from app.agreements import services
 from app.agreements.models import AGREEMENT_TYPES, PARTNER_PARTY, RENEWAL_TERMS, Agreement
 from app.auth.models import User, normalize_email
 from app.core.errors import ValidationFailed
+from app.core.i18n import current_language
 from app.core.i18n import gettext as _
 from app.core.storage import UNREADABLE_ZIP, ArchiveTooLarge, bounded_members
 from app.core.text import fold, one_line, storable
@@ -80,6 +81,7 @@ class ImportedRow:
     """One row of the file: its number as the spreadsheet shows it, the values read, what is wrong."""
 
     number: int
+    titles: dict[str, str] = field(default_factory=dict)  # by language, as written: names a row nothing else of
     data: services.AgreementData | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
     party_names: dict[str, list[str]] = field(default_factory=dict)
@@ -87,6 +89,11 @@ class ImportedRow:
 
     def refuse(self, column: str, message: str) -> None:
         self.errors.setdefault(column, []).append(message)
+
+    @property
+    def title(self) -> str:
+        """Its title in the reader's language, else the first it has."""
+        return self.titles.get(current_language()) or next(iter(self.titles.values()), "")
 
     @property
     def signed_elsewhere(self) -> bool:
@@ -287,7 +294,8 @@ class _Context:
                 self.types.update({fold(str(label)): key for key, label in AGREEMENT_TYPES.items()})
 
     def row(self, number: int, values: dict[str, str]) -> ImportedRow:
-        row = ImportedRow(number=number)
+        titles = {language: one_line(values.get(f"title_{language}") or "")[:200] for language in ("fr", "ar", "en")}
+        row = ImportedRow(number=number, titles={language: title for language, title in titles.items() if title})
         for column, value in values.items():
             if len(value) > MAX_CELL:
                 row.refuse(column, _("At most %(n)s characters.", n=MAX_CELL))
