@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -157,6 +158,18 @@ def _columns(header: list[str]) -> list[str]:
     return columns
 
 
+def read_upload(upload) -> tuple[bytes, str]:
+    """An uploaded file's bytes (at most MAX_UPLOAD_BYTES: the request's own limit is a little wider) and its
+    name; ValidationFailed on the field "file" for none or a larger one."""
+    if upload is None or not hasattr(upload, "read"):
+        _refuse(_("Choose the file."))
+    limit = current_app.config["MAX_UPLOAD_BYTES"]
+    content = upload.read(limit + 1)
+    if len(content) > limit:
+        _refuse(_("The file is larger than %(n)s MB.", n=limit // (1024 * 1024)))
+    return content, upload.filename or ""
+
+
 def check(content: bytes, filename: str) -> ImportResult:
     """Read the file and check every row against the rules, writing nothing."""
     try:
@@ -197,10 +210,16 @@ def import_agreements(content: bytes, filename: str, *, by: User, reason: str) -
 
 
 class ImportRefused(ValidationFailed):
-    """Some rows (or the file) were refused: nothing of the file is written; `result` says what and why."""
+    """Some rows (or the file) were refused: nothing of the file is written; `result` says what and why, and
+    so do its field errors ("file", and "row_4.partners" for row 4's partners: the API's problem+json)."""
 
     def __init__(self, result: ImportResult):
-        super().__init__(_("Nothing was imported: correct the rows below and send the file again."))
+        field_errors = {
+            f"row_{row.number}.{column}": messages for row in result.rows for column, messages in row.errors.items()
+        }
+        if result.file_errors:
+            field_errors["file"] = result.file_errors
+        super().__init__(_("Nothing was imported: correct the rows below and send the file again."), field_errors)
         self.result = result
 
 

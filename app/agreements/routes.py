@@ -1,4 +1,4 @@
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.agreements import importing, renewals, renewing, services
@@ -105,7 +105,7 @@ def import_agreements():
     form, result = ImportForm(), None
     if form.validate_on_submit():
         with refusal_shown_on(form):
-            content, filename = _uploaded(form)
+            content, filename = importing.read_upload(form.file.data)
             if form.action.data == "import":
                 imported = importing.import_agreements(content, filename, by=current_user, reason=form.reason.data)
                 return _import_page(ImportForm(formdata=None), imported=imported)
@@ -128,16 +128,6 @@ def import_template(fmt: str):
     require(current_user, "agreement.import")
     headings, rows = importing.template_rows()
     return download(headings, rows, fmt=fmt, name="import-template", title=_("Agreements"))
-
-
-def _uploaded(form: ImportForm) -> tuple[bytes, str]:
-    """The file's bytes (at most MAX_UPLOAD_BYTES: the request's own limit is a little wider) and its name."""
-    limit = current_app.config["MAX_UPLOAD_BYTES"]
-    content = form.file.data.read(limit + 1)
-    if len(content) > limit:
-        message = _("The file is larger than %(n)s MB.", n=limit // (1024 * 1024))
-        raise ValidationFailed(message, {"file": [message]})
-    return content, form.file.data.filename or ""
 
 
 def _add_rule_errors(form: AgreementForm, agreement) -> None:

@@ -6,9 +6,10 @@ from flask import abort, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.agreements import renewals, services
+from app.agreements import importing, renewals, services
 from app.agreements.models import Agreement
 from app.api import schemas
+from app.api import work_schemas as ws
 from app.api.core import api_blueprint, api_user, errors, file_download, page_of
 from app.core import clock
 from app.core.audit import history_for
@@ -125,6 +126,39 @@ def create_agreement(payload):
         abort(403)
     agreement = services.create_agreement(_data(payload, None), by=user)
     return present(agreement)
+
+
+@blueprint.route("/agreements/import", methods=["POST"])
+@blueprint.arguments(ws.ImportFormSchema, location="form", content_type="multipart/form-data")
+@blueprint.response(201, ws.ImportResultSchema)
+@errors(blueprint, 400, 403, 413, 422)
+def import_agreements(form):
+    """Import agreements from a spreadsheet, every row or none (managers and admins; the columns: the
+    Agreements → Import page). `check=true` answers 200 with each row's verdict and writes nothing; a refused
+    file answers 422 with the errors of each row ("row_4.partners")."""
+    user = api_user()
+    if not can(user, "agreement.import"):
+        abort(403)
+    content, filename = importing.read_upload(form.get("file"))
+    if form.get("check"):
+        return _imported(importing.check(content, filename)), 200
+    return _imported(importing.import_agreements(content, filename, by=user, reason=form.get("reason")))
+
+
+def _imported(result: importing.ImportResult) -> dict:
+    return {
+        "ok": result.ok,
+        "file_errors": result.file_errors,
+        "rows": [
+            {
+                "row": row.number,
+                "title": row.title,
+                "errors": row.errors,
+                "agreement": present(row.agreement) if row.agreement is not None else None,
+            }
+            for row in result.rows
+        ],
+    }
 
 
 @blueprint.route("/agreements/<int:agreement_id>", methods=["GET"])

@@ -291,3 +291,27 @@ class DelegationInputSchema(StrictSchema):
     delegate_id = Id(required=True)
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
+
+
+# --- importing a portfolio --------------------------------------------------------------------
+
+
+class ImportFormSchema(MultipartSchema):
+    file = Upload(metadata={"description": "The spreadsheet: CSV (UTF-8) or XLSX, its first row naming the columns."})
+    reason = Text(2000, allow_none=True, metadata={"description": "Why the rows with a signature date skip review."})
+    check = fields.Boolean(load_default=False, metadata={"description": "true: check every row, write nothing."})
+
+
+class ImportedRowSchema(Schema):
+    row = fields.Integer(metadata={"description": "The row's number in the spreadsheet (the heading is row 1)."})
+    title = fields.String()
+    errors = fields.Dict(
+        keys=fields.String(), values=fields.List(fields.String()), metadata={"description": "By column."}
+    )
+    agreement = fields.Dict(allow_none=True, metadata={"description": "The agreement made (an import)."})
+
+
+class ImportResultSchema(Schema):
+    ok = fields.Boolean(metadata={"description": "Every row passes (a check) or was imported."})
+    file_errors = fields.List(fields.String())
+    rows = fields.List(fields.Nested(ImportedRowSchema))

@@ -290,6 +290,8 @@ WRITE_ROUTES = [
         {"decision": "accept"},
         only({"admin", "officer", "manager"}, ok=422, partner=404),
     ),
+    # Importing a spreadsheet: managers and admins; without a file they are told to choose one.
+    ("POST", P + "/agreements/import", "multipart", only({"admin", "manager"}, ok=422)),
     # Only partner A hands in A's deliverable; without a file it is told to choose one.
     ("POST", P + "/deliverables/{occ_a}/submissions", "multipart", only({"partner"}, ok=422, partner_b=404)),
     ("POST", P + "/deliverables/{occ_b}/submissions", "multipart", only({"partner_b"}, ok=422, partner=404)),

@@ -13,6 +13,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from app.agreements.models import Agreement
+from app.api.tokens import create_token
 from app.core.audit import AuditEvent
 from app.extensions import db
 from app.organizations import retirement
@@ -235,3 +236,54 @@ def test_only_managers_and_admins_import(world, signed_in, role, portfolio_csv):
     assert response.status_code == 403
     assert _count() == before
     assert 'id="import-link"' not in client.get("/agreements/").get_data(as_text=True)
+
+
+def _api(app, user):
+    secret = create_token(user, "import script", by=user)[1]
+    db.session.commit()
+    client = app.test_client()
+
+    def send(content: str | bytes | None, **fields):
+        data = dict(fields)
+        if content is not None:
+            raw = content.encode("utf-8") if isinstance(content, str) else content
+            data["file"] = (io.BytesIO(raw), "portfolio.csv")
+        return client.post(
+            "/api/v1/agreements/import",
+            data=data,
+            content_type="multipart/form-data",
+            headers={"Authorization": f"Bearer {secret}", "Accept-Language": "en"},
+        )
+
+    return send
+
+
+def test_the_api_checks_and_imports_with_the_same_rules(app, world, portfolio_csv):
+    send, before = _api(app, world.users["manager"]), _count()
+    checked = send(portfolio_csv, check="true")
+    assert checked.status_code == 200
+    assert checked.json["ok"] and [row["row"] for row in checked.json["rows"]] == [2, 3]
+    assert all(row["agreement"] is None and row["errors"] == {} for row in checked.json["rows"])
+    assert _count() == before
+    refused = send(portfolio_csv + "mou;Sans partenaire connu;;Nobody Inc;;;;;;;\n", reason="Avant Sharaka")
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    assert "No organisation is named “Nobody Inc”" in refused.json["errors"]["row_5.partners"][0]
+    assert _count() == before
+    no_reason = send(portfolio_csv)
+    assert no_reason.status_code == 422 and "reason" in no_reason.json["errors"]
+    imported = send(portfolio_csv, reason="Signé en juillet 2025, avant Sharaka")
+    assert imported.status_code == 201
+    made = {row["agreement"]["reference"]: row["agreement"]["state"] for row in imported.json["rows"]}
+    assert sorted(made.values()) == ["draft", "signature"]
+    assert _count() == before + 2
+
+
+def test_the_api_refuses_who_may_not_import_and_what_is_not_a_file(app, world, portfolio_csv):
+    for role in ("officer", "partner", "auditor"):
+        assert _api(app, world.users[role])(portfolio_csv, check="true").status_code == 403
+    send = _api(app, world.users["admin"])
+    missing = send(None, check="true")
+    assert missing.status_code == 422 and missing.json["errors"]["file"] == ["Choose the file."]
+    unreadable = send(b"\xff\xfe\x00\x00not text", reason="x")
+    assert unreadable.status_code == 422 and "not UTF-8" in unreadable.json["errors"]["file"][0]
+    assert send(portfolio_csv, check="maybe").status_code == 422
