@@ -137,6 +137,20 @@ def _text_agreed_clause():
     return Agreement.agreed_round_id.is_not(None)
 
 
+@guard("negotiated_here")
+def _negotiated_here(agreement) -> str | None:
+    """Its text was agreed in a negotiation here (text_agreed's condition, said for a move back to it): one
+    recorded as signed outside Sharaka (record_signed_elsewhere) never had one to go back to."""
+    if _text_agreed(agreement) is not None:
+        return _("Its text was not negotiated in Sharaka (it was signed elsewhere): send it back to draft instead.")
+    return None
+
+
+@guard_clause("negotiated_here")
+def _negotiated_here_clause():
+    return _text_agreed_clause()
+
+
 @dataclass(frozen=True)
 class SigningParty:
     """A party whose signature binds the agreement, with the signatories who sign for it, in order."""

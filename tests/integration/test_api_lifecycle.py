@@ -350,6 +350,11 @@ def test_an_agreement_signed_before_sharaka_is_recorded_without_review_or_negoti
     moved = ok(move(manager, agreement_id, "record_signed_elsewhere", comment=why))
     assert moved["agreement"]["state"] == "signature"
     assert ok(partner.get(a))["state"] == "signature"  # past the ministry's own stages: shown to its partner
+    # It had no negotiation here to go back to (back to draft stays open, to correct a mistake).
+    options = {o["name"]: o for o in ok(manager.get(f"{a}/transitions"))}
+    assert not options["back_to_negotiation"]["allowed"] and options["back_to_draft"]["allowed"]
+    assert "not negotiated in Sharaka" in options["back_to_negotiation"]["reasons"][0]
+    assert_problem(move(manager, agreement_id, "back_to_negotiation", comment="Une clause"), 422)
     ok(officer.post(f"{a}/signatories", json={"side": "ministry", "name": "Amal El Fallah Seghrouchni"}), 201)
     signatures = ok(officer.post(f"{a}/signatories", json={"side": "partner", "name": "Signataire A"}), 201)
     for signatory in signatures["signatories"]:
