@@ -49,7 +49,9 @@ COLUMN_HELP = {
     "co_signatories": _l("Co-signatory organisations, the same way."),
     "witnesses": _l("Witness organisations, the same way."),
     "owner": _l("E-mail address of the officer or manager who owns it."),
-    "parent": _l("Reference of the agreement it implements (MTNRA-2025-008), already in Sharaka."),
+    "parent": _l(
+        "The agreement it implements: its reference in Sharaka (MTNRA-2025-008), or the title of a row above it."
+    ),
     "signed_on": _l(
         "Signature date (2025-07-15 or 15/07/2025). With it, the agreement goes to the signature stage, where its "
         "signatories and signed copy are recorded."
@@ -86,6 +88,7 @@ class ImportedRow:
     data: services.AgreementData | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
     party_names: dict[str, list[str]] = field(default_factory=dict)
+    parent_row: ImportedRow | None = None  # its parent when the file brings it too, in a row above
     agreement: Agreement | None = None
 
     def refuse(self, column: str, message: str) -> None:
@@ -199,6 +202,8 @@ def import_agreements(content: bytes, filename: str, *, by: User, reason: str) -
         raise ValidationFailed(message, {"reason": [message]})
     for row in result.rows:
         try:
+            if row.parent_row is not None:  # made above: its rules as a parent are checked as this one is made
+                row.data.parent_id = row.parent_row.agreement.id
             row.agreement = services.create_agreement(row.data, by=by)
             if row.signed_elsewhere:
                 version = row.agreement.version
@@ -305,6 +310,7 @@ class _Context:
                 if name:
                     self.organizations.setdefault(name, []).append(organization)
         self.owners: dict[str, int | None] = {}
+        self.rows_by_title: dict[str, ImportedRow] = {}  # the rows read so far, by each of their titles
         self.types = {fold(key): key for key in AGREEMENT_TYPES}
         from flask_babel import force_locale
 
@@ -358,6 +364,8 @@ class _Context:
         renewal = values.get("renewal_terms", "") or "none"
         if renewal not in RENEWAL_TERMS:
             row.refuse("renewal_terms", _("One of %(terms)s.", terms=", ".join(RENEWAL_TERMS)))
+        for title in row.titles.values():
+            self.rows_by_title.setdefault(title, row)
         if row.errors:
             return row
         row.data = services.AgreementData(
@@ -390,11 +398,20 @@ class _Context:
         return self.owners[address]
 
     def _parent(self, row: ImportedRow, value: str) -> int | None:
+        """An agreement in Sharaka by its reference, else a row above by one of its titles (row.parent_row)."""
         if not value:
             return None
         parent_id = db.session.scalar(select(Agreement.id).where(Agreement.reference == value.upper()))
         if parent_id is None:
-            row.refuse("parent", _("No agreement has the reference %(reference)s.", reference=value))
+            row.parent_row = self.rows_by_title.get(one_line(value))
+            if row.parent_row is None:
+                row.refuse(
+                    "parent",
+                    _(
+                        "No agreement has the reference %(reference)s, and no row above has this title.",
+                        reference=value,
+                    ),
+                )
         return parent_id
 
 
