@@ -1,9 +1,9 @@
 """Merging an organisation entered twice into the one that stays: everything that names the duplicate
 (its parties to agreements, the signatories and acceptances it gave, the deliverables it answers for, the
 budget lines it funds, its notices of non-renewal, the terms amendments propose for it, its accounts and
-invitations) names the one that stays, and the duplicate is retired (retirement.py) with the trail saying
-where it went. Its past is not rewritten: the audit trail and the notices already sent keep the name they
-had.
+invitations, the spreadsheets of its agreements asked for and not written yet) names the one that stays,
+and the duplicate is retired (retirement.py) with the trail saying where it went. Its past is not
+rewritten: the audit trail and the notices already sent keep the name they had.
 
 Refused where one agreement names both (a party twice over is not one party: take one out first)."""
 
@@ -20,6 +20,7 @@ from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.i18n import ngettext
 from app.deliverables.models import Deliverable
+from app.exports.models import ExportJob
 from app.extensions import db
 from app.organizations import retirement
 from app.organizations.models import Organization
@@ -97,6 +98,15 @@ def _move(old: int, new: int) -> dict:
     each(Agreement, "non_renewal_organization_id")
     each(User, "organization_id")
     each(Invitation, "organization_id")
+    # A spreadsheet asked for the duplicate's agreements and not written yet: the one that stays's, as its list
+    # now shows them (the lists' filters name a partner `partner_id`).
+    queued = 0
+    for job in db.session.scalars(select(ExportJob).where(ExportJob.status == "queued")):
+        if isinstance(job.filters, dict) and job.filters.get("partner_id") == old:
+            job.filters = {**job.filters, "partner_id": new}
+            queued += 1
+    if queued:
+        moved["export_jobs"] = queued
     proposed = 0
     for amendment in db.session.scalars(select(Agreement).where(Agreement.amendment_changes.is_not(None))):
         changed = _proposed_with(amendment.amendment_changes, old, new)

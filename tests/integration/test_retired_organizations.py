@@ -346,6 +346,21 @@ def test_an_organisation_entered_twice_is_merged_into_the_one_that_stays(app, wo
     assert "Accord avec A bis" in found
 
 
+def test_a_spreadsheet_of_the_duplicates_agreements_not_written_yet_follows_the_merge(app, world, signed_in, twice):
+    from app.agreements.services import AgreementFilters
+    from app.exports.models import ExportJob
+    from app.exports.services import request_export
+
+    bis = twice[0]
+    job = request_export(world.users["manager"], "agreements", AgreementFilters(partner_id=bis.id), language="fr")
+    other = request_export(world.users["manager"], "agreements", AgreementFilters(type="mou"), language="fr")
+    db.session.commit()
+    assert _merge(signed_in("admin"), bis, world.partner_a).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(ExportJob, job.id).filters["partner_id"] == world.partner_a.id
+    assert "partner_id" not in db.session.get(ExportJob, other.id).filters
+
+
 def test_a_merge_is_refused_where_one_agreement_names_both(app, world, signed_in, twice):
     bis, running, *_rest = twice
     both = factories.agreement(by=world.users["officer"], partners=[world.partner_a, bis], title_fr="Avec les deux")
