@@ -28,6 +28,7 @@ from sqlalchemy import select
 from app.agreements import services
 from app.agreements.models import AGREEMENT_TYPES, PARTNER_PARTY, RENEWAL_TERMS, Agreement
 from app.auth.models import User, normalize_email
+from app.core.db import take_turns_on
 from app.core.errors import ValidationFailed
 from app.core.i18n import current_language
 from app.core.i18n import gettext as _
@@ -194,6 +195,8 @@ def check(content: bytes, filename: str) -> ImportResult:
 def import_agreements(content: bytes, filename: str, *, by: User, reason: str) -> ImportResult:
     """Create every row's agreement, or raise ImportRefused (the request then writes none of them): a row
     refused by the check, or by a rule as it is created (someone retired a partner meanwhile)."""
+    # One import at a time: two sent at once (two tabs, two colleagues) would each find the other's titles new.
+    take_turns_on("agreements.import")
     result = check(content, filename)
     if not result.ok:
         raise ImportRefused(result)

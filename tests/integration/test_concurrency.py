@@ -490,3 +490,38 @@ def test_an_organisation_retired_while_it_is_named_a_party_ends_either_party_or_
             named = _agreements_titled(app, f"Course {round_}")
         said = [re.sub(r"\s+", " ", body)[:300] for _, body in answers]
         assert retired != bool(named), (round_, retired, named, said)
+
+
+def test_one_spreadsheet_imported_twice_at_once_makes_its_agreements_once(served):
+    """Two imports of one file at once (two colleagues, two tabs): each checks the titles before it writes, so
+    without taking turns each found the other's new. One makes the agreements; the other is refused."""
+    from app.api.tokens import create_token
+    from app.auth.models import User
+
+    app, base, ids = served
+    with app.app_context():
+        people = [db.session.scalar(select(User).where(User.email == ids[role])) for role in ("manager", "admin")]
+        secrets = [create_token(person, "import", by=person)[1] for person in people]
+        db.session.commit()
+    boundary = "sharaka-import-race"
+    for round_ in range(3):
+        title = f"Importé deux fois à la fois {round_}"
+        spreadsheet = f"type;title_fr;partners\nmou;{title};Partner A\n".encode()
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.csv"\r\n'
+            f"Content-Type: text/csv\r\n\r\n".encode()
+            + spreadsheet
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        headers = [
+            {"Content-Type": f"multipart/form-data; boundary={boundary}", "Authorization": f"Bearer {secret}"}
+            for secret in secrets
+        ]
+        answers = _race(
+            [(lambda h=h, b=body: Browser(base).send("/api/v1/agreements/import", b, headers=h)) for h in headers]
+        )
+        statuses = sorted(status for status, _location, _body in answers)
+        assert statuses[0] == 201 and statuses[1] in (409, 422), answers
+        with app.app_context():
+            made = db.session.scalar(select(func.count()).select_from(Agreement).where(Agreement.title_fr == title))
+            assert made == 1, round_
