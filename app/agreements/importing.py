@@ -29,7 +29,7 @@ from app.agreements import services
 from app.agreements.models import AGREEMENT_TYPES, PARTNER_PARTY, RENEWAL_TERMS, Agreement
 from app.auth.models import User, normalize_email
 from app.core.db import take_turns_on
-from app.core.errors import ValidationFailed
+from app.core.errors import DomainError, ValidationFailed
 from app.core.i18n import current_language
 from app.core.i18n import gettext as _
 from app.core.storage import UNREADABLE_ZIP, ArchiveTooLarge, bounded_members
@@ -37,6 +37,7 @@ from app.core.text import fold, one_line, storable
 from app.extensions import db
 from app.organizations.models import Organization
 from app.workflow import engine
+from app.workflow import services as workflow_services
 
 # The columns a file may have, in the template's order, with what each holds (the import page lists them).
 COLUMN_HELP = {
@@ -57,6 +58,10 @@ COLUMN_HELP = {
         "Signature date (2025-07-15 or 15/07/2025). With it, the agreement goes to the signature stage, where its "
         "signatories and signed copy are recorded."
     ),
+    "ministry_signatory": _l("Who signed for the ministry (names separated by “;”), with the signature date."),
+    "partner_signatories": _l(
+        "Who signed for each partner, one name per partner in the order of the partners column (“;” between them)."
+    ),
     "effective_on": _l("Date it takes effect."),
     "expires_on": _l("Date it ends."),
     "renewal_terms": _l("none, tacit or by_agreement."),
@@ -70,6 +75,7 @@ COLUMN_HELP = {
 }
 COLUMNS = tuple(COLUMN_HELP)
 PARTY_COLUMNS = {"partners": PARTNER_PARTY, "co_signatories": "co_signatory", "witnesses": "witness"}
+SIGNATORY_COLUMNS = ("ministry_signatory", "partner_signatories")
 DATE_COLUMNS = ("signed_on", "effective_on", "expires_on")
 NUMBER_COLUMNS = ("renewal_months", "notice_period")
 MAX_ROWS = 500  # one request and one transaction (500 signed rows: about 9 s on SQLite); more come in several files
@@ -90,6 +96,8 @@ class ImportedRow:
     errors: dict[str, list[str]] = field(default_factory=dict)
     party_names: dict[str, list[str]] = field(default_factory=dict)
     parent_row: ImportedRow | None = None  # its parent when the file brings it too, in a row above
+    # Who signed, all on the row's signature date: (side, name, the partner they signed for, or None).
+    signing: list[tuple[str, str, int | None]] = field(default_factory=list)
     agreement: Agreement | None = None
 
     def refuse(self, column: str, message: str) -> None:
@@ -214,7 +222,36 @@ def import_agreements(content: bytes, filename: str, *, by: User, reason: str) -
         except ValidationFailed as error:
             _refuse_row(row, error)
             raise ImportRefused(result) from error
+        try:
+            _record_signatures(row, by)
+        except DomainError as error:  # a signatory the signature stage refuses (WorkflowError among them)
+            raise ImportRefused(result) from error
     return result
+
+
+def _record_signatures(row: ImportedRow, by: User) -> None:
+    """The row's signatories named and their signatures recorded on its signature date, as the signature stage
+    records them one by one (workflow/services.py): the agreement then waits for its signed copy alone."""
+    agreement = row.agreement
+    for side, name, organization_id in row.signing:
+        try:
+            signatory = workflow_services.add_signatory(
+                agreement,
+                by=by,
+                side=side,
+                name=name,
+                title=None,
+                expected_version=agreement.version,
+                organization_id=organization_id,
+            )
+            workflow_services.record_signature(
+                agreement, signatory.id, by=by, signed_on=row.data.signed_on, expected_version=agreement.version
+            )
+        except DomainError as error:
+            column = SIGNATORY_COLUMNS[0] if side == "ministry" else SIGNATORY_COLUMNS[1]
+            for message in _messages(error):
+                row.refuse(column, f"{name}: {message}")
+            raise
 
 
 class ImportRefused(ValidationFailed):
@@ -232,9 +269,15 @@ class ImportRefused(ValidationFailed):
 
 
 def _refuse_row(row: ImportedRow, error: ValidationFailed) -> None:
-    for column, messages in (error.field_errors or {"type": [error.message]}).items():
+    """The error's field errors under the file's columns (a refusal that names no field: under "type")."""
+    for name, messages in (error.field_errors or {"type": [error.message]}).items():
         for message in messages:
-            row.refuse(_column_of(column), message)
+            row.refuse(_column_of(name), message)
+
+
+def _messages(error: DomainError) -> list[str]:
+    field_errors = getattr(error, "field_errors", None) or {}
+    return [message for messages in field_errors.values() for message in messages] or [error.message]
 
 
 def template_rows() -> tuple[list[str], list[list]]:
@@ -360,6 +403,7 @@ class _Context:
                     row.refuse(column, _("“%(name)s” names several organisations: write the full name.", name=name))
                 else:
                     parties.append((found[0].id, party_role))
+        row.signing = _signing(row, values, [org for org, role in parties if role == PARTNER_PARTY])
         owner_id = self._owner(row, values.get("owner", ""))
         parent_id = self._parent(row, values.get("parent", ""))
         dates = {column: _date(row, column, values.get(column, "")) for column in DATE_COLUMNS}
@@ -420,6 +464,24 @@ class _Context:
 
 def _names_of(organization: Organization) -> list[str]:
     return [organization.name_ar, organization.name_fr, organization.name_en, organization.acronym, organization.slug]
+
+
+def _signing(row: ImportedRow, values: dict[str, str], partner_ids: list[int]) -> list[tuple[str, str, int | None]]:
+    """Who signed, from the signatory columns: the ministry's, then one for each partner in its column's order."""
+    ministry = _split_names(values.get("ministry_signatory", ""))
+    partners = _split_names(values.get("partner_signatories", ""))
+    if not (ministry or partners):
+        return []
+    if not values.get("signed_on"):
+        row.refuse("signed_on", _("Signatories are recorded with their signature date: give it."))
+    if partners and len(partners) != len(_split_names(values.get("partners", ""))):
+        row.refuse("partner_signatories", _("One signatory per partner, in the order of the partners column."))
+    for column, names in zip(SIGNATORY_COLUMNS, (ministry, partners)):
+        if any(len(name) > 200 for name in names):
+            row.refuse(column, _("Give the signatory's name (at most 200 characters)."))
+    return [("ministry", name, None) for name in ministry] + [
+        ("partner", name, organization_id) for name, organization_id in zip(partners, partner_ids)
+    ]
 
 
 def _split_names(value: str) -> list[str]:

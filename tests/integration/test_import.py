@@ -63,7 +63,7 @@ def test_a_manager_imports_a_portfolio_every_row_checked_then_created(world, sig
     response = _send(manager, portfolio_csv, reason="Signé lors de la cérémonie de juillet 2025, avant Sharaka")
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "2 agreements imported" in page
-    assert "1 of them was signed before Sharaka" in page
+    assert "1 of them was signed before Sharaka: it waits at the signature stage" in page
     assert _count() == before + 2
     signed = db.session.scalar(select(Agreement).where(Agreement.title_fr == "Mémorandum sur l'IA souveraine"))
     assert signed.reference in page
@@ -329,3 +329,40 @@ def test_a_child_above_its_parent_or_past_its_end_is_refused(world, signed_in):
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and "The end date cannot be after the end of the parent agreement" in page
     assert 'id="import-row-3"' in page and _count() == before
+
+
+def test_the_signatories_of_a_signed_row_are_recorded_on_its_date(world, signed_in):
+    """The ceremony's signatories in the file: named and signed on the row's date, so the agreement waits for
+    its signed copy alone."""
+    from app.workflow.models import Signatory
+
+    manager = signed_in("manager")
+    header = "type;title_fr;partners;signed_on;ministry_signatory;partner_signatories\n"
+    rows = header + (
+        'mou;Signé par tous;"Partner A; Partner B";15/07/2025;Amal El Fallah Seghrouchni;"Signataire A; Signataire B"\n'
+    )
+    response = _send(manager, rows, reason="Cérémonie de juillet 2025")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    made = db.session.scalar(select(Agreement).where(Agreement.title_fr == "Signé par tous"))
+    signatories = db.session.scalars(
+        select(Signatory).where(Signatory.agreement_id == made.id).order_by(Signatory.position)
+    ).all()
+    assert [(s.side, s.name, s.organization_id, s.signed_on) for s in signatories] == [
+        ("ministry", "Amal El Fallah Seghrouchni", world.ministry.id, date(2025, 7, 15)),
+        ("partner", "Signataire A", world.partner_a.id, date(2025, 7, 15)),
+        ("partner", "Signataire B", world.partner_b.id, date(2025, 7, 15)),
+    ]
+    assert made.state == "signature" and made.signed_on == date(2025, 7, 15)
+
+
+def test_signatories_need_the_date_and_one_per_partner(world, signed_in):
+    manager, before = signed_in("manager"), _count()
+    header = "type;title_fr;partners;signed_on;ministry_signatory;partner_signatories\n"
+    rows = header + (
+        "mou;Sans date;Partner A;;La ministre;Signataire A\n"
+        'mou;Deux partenaires, un signataire;"Partner A; Partner B";15/07/2025;La ministre;Signataire A\n'
+    )
+    page = _send(manager, rows, reason="Avant Sharaka").get_data(as_text=True)
+    assert "Signatories are recorded with their signature date" in page
+    assert "One signatory per partner, in the order of the partners column." in page
+    assert _count() == before
