@@ -317,13 +317,13 @@ def _xlsx_rows(content: bytes) -> Iterator[tuple[int, list[str]]]:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except ArchiveTooLarge:
         raise
-    except (*UNREADABLE_ZIP, TypeError, AttributeError):
+    except (*UNREADABLE_ZIP, TypeError, AttributeError, RecursionError):
         _refuse(unreadable)
     try:
         sheet = workbook.worksheets[0]
         for number, cells in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
             yield number, [_cell(value) for value in cells]
-    except (*UNREADABLE_ZIP, TypeError, AttributeError, IndexError):
+    except (*UNREADABLE_ZIP, TypeError, AttributeError, IndexError, RecursionError):
         _refuse(unreadable)
     finally:
         workbook.close()

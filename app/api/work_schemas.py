@@ -42,7 +42,7 @@ class ChildDecisionsText(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         try:
             decisions = json.loads(value) if isinstance(value, str) else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past the decoder ("[" * 1000)
             decisions = None
         if not isinstance(decisions, dict) or not all(
             re.fullmatch(r"[0-9]{1,12}", key) and isinstance(move, str) and len(move) <= 60

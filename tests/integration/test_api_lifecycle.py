@@ -222,6 +222,9 @@ def test_a_parent_with_children_is_terminated_through_the_api_alone(api, world):
     assert f"child_{child_id}" in unsaid["errors"]
     bad = assert_problem(multipart(manager, url, {"comment": "Fin", "children": "{11: keep"}, dict(notice)), 422)
     assert "children" in bad["errors"]
+    # Nested past the JSON decoder's depth (RecursionError, not ValueError): refused the same way, not a 500.
+    deep = assert_problem(multipart(manager, url, {"comment": "Fin", "children": "[" * 100_000}, dict(notice)), 422)
+    assert "children" in deep["errors"]
     assert refreshed(Agreement, agreement_id).state == "active"
     body = ok(
         multipart(manager, url, {"comment": "Fin", "children": json.dumps({str(child_id): "keep"})}, dict(notice))
