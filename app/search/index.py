@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, event, inspect, select
 from sqlalchemy.orm import Session
 
 from app.core.db import dialect_insert
@@ -51,6 +51,11 @@ def _org_names(row) -> list[str]:
     return [row.name_ar, row.name_fr, row.name_en, row.acronym]
 
 
+# What an agreement's entry is made of, besides its parties' names (AgreementParty rows, followed apart): an
+# agreement changed in nothing else (a move, a date, a signature: its version and state) keeps its entry as it is.
+AGREEMENT_INDEXED = ("reference", "title_ar", "title_fr", "title_en", "summary_ar", "summary_fr", "summary_en")
+
+
 def agreement_rows(connection, ids) -> list[dict]:
     Agreement, AgreementParty, Organization, *_rest = _tables()
     names = defaultdict(list)
@@ -68,16 +73,7 @@ def agreement_rows(connection, ids) -> list[dict]:
         names[party.agreement_id] += _org_names(party)
     rows = []
     for agreement in connection.execute(
-        select(
-            Agreement.id,
-            Agreement.reference,
-            Agreement.title_ar,
-            Agreement.title_fr,
-            Agreement.title_en,
-            Agreement.summary_ar,
-            Agreement.summary_fr,
-            Agreement.summary_en,
-        ).where(Agreement.id.in_(ids))
+        select(Agreement.id, *(getattr(Agreement, name) for name in AGREEMENT_INDEXED)).where(Agreement.id.in_(ids))
     ):
         titles = (agreement.reference, agreement.title_ar, agreement.title_fr, agreement.title_en)
         rows.append(
@@ -246,6 +242,8 @@ def _touched(session) -> dict[str, set[int]]:
     renamed_organizations = set()
     for obj in (*session.new, *session.dirty, *session.deleted):
         kind = kinds.get(type(obj))
+        if kind == "agreement" and obj in session.dirty and not _changed(obj, AGREEMENT_INDEXED):
+            continue  # moved, dated, signed: nothing its entry is made of (every move flushed it anew)
         if kind is not None and obj.id is not None:
             touched[kind].add(obj.id)
             if kind == "organization" and obj not in session.new:
@@ -259,6 +257,12 @@ def _touched(session) -> dict[str, set[int]]:
             )
         )
     return touched
+
+
+def _changed(obj, names: tuple[str, ...]) -> bool:
+    """Whether this flush writes a new value to any of `names` (after_flush: the history is still the flush's)."""
+    attributes = inspect(obj).attrs
+    return any(attributes[name].history.has_changes() for name in names)
 
 
 @event.listens_for(Session, "after_flush")

@@ -201,10 +201,10 @@ def test_an_archive_that_would_inflate_is_refused(world, signed_in):
     assert "expands to more than the server accepts" in response.get_data(as_text=True)
 
 
-def test_at_most_five_hundred_rows(world, signed_in):
-    rows = HEADER + "".join(f"mou;Accord {n};;Partner A;;;;;;\n" for n in range(501))
+def test_at_most_two_hundred_rows(world, signed_in):
+    rows = HEADER + "".join(f"mou;Accord {n};;Partner A;;;;;;\n" for n in range(201))
     response = _send(signed_in("manager"), rows)
-    assert response.status_code == 422 and "At most 500 agreements a file" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "At most 200 agreements a file" in response.get_data(as_text=True)
 
 
 def test_control_characters_and_nul_are_not_stored(world, signed_in):
