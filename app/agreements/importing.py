@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from app.core.db import take_turns_on
 from app.core.errors import DomainError, ValidationFailed
 from app.core.i18n import current_language
 from app.core.i18n import gettext as _
-from app.core.storage import UNREADABLE_ZIP, ArchiveTooLarge, bounded_members
+from app.core.storage import bounded_members
 from app.core.text import fold, one_line, storable
 from app.extensions import db
 from app.organizations.models import Organization
@@ -81,6 +82,9 @@ NUMBER_COLUMNS = ("renewal_months", "notice_period")
 MAX_ROWS = 200  # one request, one transaction: a few seconds at most (bench/imports.py); more come in several files
 MAX_CELL = 20000  # the longest text an agreement keeps (a summary)
 MAX_COLUMNS = 50  # cells read of a row: a sheet declaring 16,384 columns is not read to its end
+MAX_LINES = 5000  # lines (rows) of a file read at all, blank ones included: what follows is not a short list
+MAX_LINE = 600_000  # characters of one line of a CSV file: every column at its longest, and room to spare
+_TOO_LONG_A_LINE = re.compile(f"[^\r\n]{{{MAX_LINE + 1}}}")
 KEYS_PER_QUERY = 500
 SIGNED_ELSEWHERE = "record_signed_elsewhere"  # the workflow move for an agreement signed outside Sharaka
 XLSX_SIGNATURE = b"PK\x03\x04"
@@ -292,38 +296,61 @@ def _refuse(message: str) -> None:
     raise ValidationFailed(message, {"file": [message]})
 
 
+def _refuse_past_the_last_line() -> None:
+    _refuse(_("The file goes on past row %(n)s: at most %(rows)s agreements a file.", n=MAX_LINES, rows=MAX_ROWS))
+
+
 def _csv_rows(content: bytes) -> Iterator[tuple[int, list[str]]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         _refuse(_("The file is not UTF-8 text. In Excel, save it as “CSV UTF-8”, or send the .xlsx file."))
+    # A line longer than any agreement's (a row of every column at its longest): one line of 24 MB of commas
+    # would be split into millions of cells before any of them was looked at.
+    if _TOO_LONG_A_LINE.search(text):
+        _refuse(_("A line of the file is longer than %(n)s characters: it is not a list of agreements.", n=MAX_LINE))
     first_line = text.split("\n", 1)[0]
     delimiter = max(",;\t", key=first_line.count)
     try:
         for number, cells in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1):
+            if number > MAX_LINES:
+                _refuse_past_the_last_line()
             yield number, [_cell(value) for value in cells[:MAX_COLUMNS]]
     except csv.Error:
         _refuse(_("The file could not be read as CSV."))
 
 
 def _xlsx_rows(content: bytes) -> Iterator[tuple[int, list[str]]]:
-    """The first sheet's rows, read as they stream out of the workbook (its parts' sizes checked first)."""
+    """The first sheet's rows, read as they stream out of the workbook (its parts' sizes checked first), at
+    most MAX_LINES of them: a sheet naming row 5,000,000 has openpyxl make every empty row before it."""
     from openpyxl import load_workbook
 
     unreadable = _("The file could not be read as an Excel workbook (.xlsx).")
+    # Whatever openpyxl or the XML parser under it raises on a workbook it cannot read (a truncated sheet's
+    # ParseError, a missing part's KeyError, …) means the same to the person who sent it; our own refusals
+    # (ValidationFailed) pass through.
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             bounded_members(archive)
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except ArchiveTooLarge:
+        sheet = workbook.worksheets[0]
+    except ValidationFailed:
         raise
-    except (*UNREADABLE_ZIP, TypeError, AttributeError, RecursionError):
+    except Exception:
         _refuse(unreadable)
     try:
-        sheet = workbook.worksheets[0]
-        for number, cells in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
-            yield number, [_cell(value) for value in cells]
-    except (*UNREADABLE_ZIP, TypeError, AttributeError, IndexError, RecursionError):
+        if (sheet.max_row or 0) > MAX_LINES:
+            _refuse_past_the_last_line()
+        rows = sheet.iter_rows(max_row=MAX_LINES + 1, max_col=MAX_COLUMNS, values_only=True)
+        for number, cells in enumerate(rows, start=1):
+            values = [_cell(value) for value in cells]
+            if number > MAX_LINES and any(values):
+                _refuse_past_the_last_line()
+            if number <= MAX_LINES:
+                yield number, values
+    except ValidationFailed:
+        raise
+    except Exception:
         _refuse(unreadable)
     finally:
         workbook.close()

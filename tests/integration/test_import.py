@@ -366,3 +366,65 @@ def test_signatories_need_the_date_and_one_per_partner(world, signed_in):
     assert "Signatories are recorded with their signature date" in page
     assert "One signatory per partner, in the order of the partners column." in page
     assert _count() == before
+
+
+def _workbook_with_sheet(sheet_xml: str) -> bytes:
+    """A real workbook whose first sheet's XML is `sheet_xml` (what a damaged or crafted file holds)."""
+    workbook = Workbook()
+    workbook.active.append(["type", "title_fr", "partners"])
+    source = io.BytesIO()
+    workbook.save(source)
+    crafted = io.BytesIO()
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(crafted, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in original.infolist():
+            data = original.read(item.filename)
+            target.writestr(item, sheet_xml.encode() if item.filename == "xl/worksheets/sheet1.xml" else data)
+    return crafted.getvalue()
+
+
+SHEET = '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{}</worksheet>'
+
+
+@pytest.mark.parametrize(
+    ("sheet", "said"),
+    [
+        ('<worksheet><sheetData><row r="1"><c r="A1"', "could not be read as an Excel workbook"),
+        (
+            SHEET.format('<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>type</t></is></c></row><row r="2"><c'),
+            "could not be read as an Excel workbook",
+        ),
+        # A 5 KB sheet naming row 5,000,000 (its dimension, then a cell there): openpyxl made every row before it.
+        (
+            SHEET.format(
+                '<dimension ref="A1:G5000000"/><sheetData><row r="5000000"><c r="A5000000" t="inlineStr">'
+                "<is><t>x</t></is></c></row></sheetData>"
+            ),
+            "The file goes on past row 5000",
+        ),
+        # Without a dimension, what lies past row 5,000 is never read: this one is then a sheet with no heading.
+        (
+            SHEET.format(
+                '<sheetData><row r="900000"><c r="A900000" t="inlineStr"><is><t>x</t></is></c></row></sheetData>'
+            ),
+            "The file has no column",
+        ),
+    ],
+)
+def test_a_damaged_or_crafted_workbook_is_refused_at_once(world, signed_in, sheet, said):
+    manager = signed_in("manager")
+    for action in ("check", "import"):
+        response = _send(manager, _workbook_with_sheet(sheet), name="portfolio.xlsx", action=action)
+        assert response.status_code in (200, 422) and said in response.get_data(as_text=True), action
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (HEADER + "mou;Un accord;;Partner A;;;;;;\n" + "\n" * 3_000_000, "The file goes on past row 5000"),
+        (HEADER + "\r" * 3_000_000, "The file goes on past row 5000"),
+        ("type;partners\n" + "," * 3_000_000 + "\n", "A line of the file is longer than 600000 characters"),
+    ],
+)
+def test_a_csv_file_too_long_to_be_a_portfolio_is_refused_at_once(world, signed_in, content, said):
+    response = _send(signed_in("manager"), content, action="check")
+    assert said in response.get_data(as_text=True)
