@@ -39,6 +39,8 @@ from app.extensions import db
 from app.organizations.models import Organization
 from app.workflow import engine
 from app.workflow import services as workflow_services
+from app.workflow.children import parent_problems
+from app.workflow.states import current_definitions
 
 # The columns a file may have, in the template's order, with what each holds (the import page lists them).
 COLUMN_HELP = {
@@ -85,7 +87,6 @@ MAX_COLUMNS = 50  # cells read of a row: a sheet declaring 16,384 columns is not
 MAX_LINES = 5000  # lines (rows) of a file read at all, blank ones included: what follows is not a short list
 MAX_LINE = 600_000  # characters of one line of a CSV file: every column at its longest, and room to spare
 _TOO_LONG_A_LINE = re.compile(f"[^\r\n]{{{MAX_LINE + 1}}}")
-KEYS_PER_QUERY = 500
 SIGNED_ELSEWHERE = "record_signed_elsewhere"  # the workflow move for an agreement signed outside Sharaka
 XLSX_SIGNATURE = b"PK\x03\x04"
 
@@ -196,12 +197,31 @@ def check(content: bytes, filename: str) -> ImportResult:
     rows = [context.row(number, values) for number, values in table]
     _refuse_known_titles(rows)
     for row in rows:
-        if row.data is not None and not row.errors:
-            try:
-                services.validate_data(row.data, agreement=None)
-            except ValidationFailed as error:
-                _refuse_row(row, error)
+        if row.data is None:  # a cell too long to read further
+            continue
+        refused = set(row.errors)
+        try:
+            services.validate_data(row.data, agreement=None)
+        except ValidationFailed as error:
+            _refuse_row(row, error, besides=refused)
+        if row.parent_row is not None and row.parent_row.data is not None:
+            _refuse_fields(row, _as_parent_problems(row), besides=refused)
     return ImportResult(rows=rows)
+
+
+def _as_parent_problems(row: ImportedRow) -> dict[str, list[str]]:
+    """What its parent's definition says of this child (an MoU refuses a child ending after it), the parent
+    being a row above: asked of a stand-in with the row's values, named by its row (it has no reference yet)."""
+    parent = row.parent_row.data
+    stand_in = Agreement(
+        type=parent.type,
+        state=current_definitions()[parent.type].initial_state if parent.type in current_definitions() else "",
+        reference=_("row %(n)s", n=row.parent_row.number),
+        expires_on=parent.expires_on,
+    )
+    if not stand_in.state:
+        return {}
+    return parent_problems(stand_in, child_type=row.data.type, expires_on=row.data.expires_on)
 
 
 def import_agreements(content: bytes, filename: str, *, by: User, reason: str) -> ImportResult:
@@ -272,9 +292,16 @@ class ImportRefused(ValidationFailed):
         self.result = result
 
 
-def _refuse_row(row: ImportedRow, error: ValidationFailed) -> None:
-    """The error's field errors under the file's columns (a refusal that names no field: under "type")."""
-    for name, messages in (error.field_errors or {"type": [error.message]}).items():
+def _refuse_row(row: ImportedRow, error: ValidationFailed, besides: set[str] = frozenset()) -> None:
+    """The error's field errors under the file's columns (a refusal that names no field: under "type"), but
+    for the columns in `besides` (refused already: said once)."""
+    _refuse_fields(row, error.field_errors or {"type": [error.message]}, besides)
+
+
+def _refuse_fields(row: ImportedRow, field_errors: dict[str, list[str]], besides: set[str] = frozenset()) -> None:
+    for name, messages in field_errors.items():
+        if _column_of(name) in besides:
+            continue
         for message in messages:
             row.refuse(_column_of(name), message)
 
@@ -392,7 +419,7 @@ class _Context:
                 self.types.update({fold(str(label)): key for key, label in AGREEMENT_TYPES.items()})
 
     def row(self, number: int, values: dict[str, str]) -> ImportedRow:
-        titles = {language: one_line(values.get(f"title_{language}") or "")[:200] for language in ("fr", "ar", "en")}
+        titles = {language: one_line(values.get(f"title_{language}") or "") for language in ("fr", "ar", "en")}
         row = ImportedRow(number=number, titles={language: title for language, title in titles.items() if title})
         for column, value in values.items():
             if len(value) > MAX_CELL:
@@ -413,7 +440,7 @@ class _Context:
             row.refuse("type", _("An amendment is proposed from the agreement it amends, not imported."))
         parties = []
         for column, party_role in PARTY_COLUMNS.items():
-            names = _split_names(values.get(column, ""))
+            names = self._organization_names(values.get(column, ""))
             row.party_names[column] = names
             for name in names:
                 found = self.organizations.get(fold(name), [])
@@ -439,11 +466,11 @@ class _Context:
         if renewal not in RENEWAL_TERMS:
             row.refuse("renewal_terms", _("One of %(terms)s.", terms=", ".join(RENEWAL_TERMS)))
         for title in row.titles.values():
-            self.rows_by_title.setdefault(title, row)
-        if row.errors:
-            return row
+            self.rows_by_title.setdefault(fold(title), row)
+        # Made even for a row refused above, so that the form's rules say what else is wrong with it (each
+        # column refused once: a value that could not be read is left out, not reported twice).
         row.data = services.AgreementData(
-            type=kind,
+            type=kind or "",
             title_ar=values.get("title_ar"),
             title_fr=values.get("title_fr"),
             title_en=values.get("title_en"),
@@ -461,6 +488,12 @@ class _Context:
         )
         return row
 
+    def _organization_names(self, value: str) -> list[str]:
+        """The organisations a cell names: the whole cell when it is one's name ("Wilaya et Région de
+        l'Oriental ; Province de Nador"), else its names separated by ";"."""
+        whole = one_line(value)
+        return [whole] if whole and fold(whole) in self.organizations else _split_names(value)
+
     def _owner(self, row: ImportedRow, value: str) -> int | None:
         if not value:
             return None
@@ -477,7 +510,7 @@ class _Context:
             return None
         parent_id = db.session.scalar(select(Agreement.id).where(Agreement.reference == value.upper()))
         if parent_id is None:
-            row.parent_row = self.rows_by_title.get(one_line(value))
+            row.parent_row = self.rows_by_title.get(fold(one_line(value)))
             if row.parent_row is None:
                 row.refuse(
                     "parent",
@@ -501,18 +534,23 @@ def _signing(row: ImportedRow, values: dict[str, str], partner_ids: list[int]) -
         return []
     if not values.get("signed_on"):
         row.refuse("signed_on", _("Signatories are recorded with their signature date: give it."))
-    if partners and len(partners) != len(_split_names(values.get("partners", ""))):
+    if partners and len(partners) != len(row.party_names.get("partners", [])):
         row.refuse("partner_signatories", _("One signatory per partner, in the order of the partners column."))
     for column, names in zip(SIGNATORY_COLUMNS, (ministry, partners)):
         if any(len(name) > 200 for name in names):
             row.refuse(column, _("Give the signatory's name (at most 200 characters)."))
+    if len(ministry) + len(partners) > workflow_services.MAX_SIGNATORIES:
+        message = _("An agreement has at most %(n)s signatories.", n=workflow_services.MAX_SIGNATORIES)
+        row.refuse(SIGNATORY_COLUMNS[0] if ministry else SIGNATORY_COLUMNS[1], message)
     return [("ministry", name, None) for name in ministry] + [
         ("partner", name, organization_id) for name, organization_id in zip(partners, partner_ids)
     ]
 
 
 def _split_names(value: str) -> list[str]:
-    names = [name.strip() for name in value.replace("\n", ";").split(";")]
+    """Names separated by ";" (or line breaks), each as kept: without the invisible marks a paste leaves at
+    its ends."""
+    names = [one_line(name) for name in value.replace("\n", ";").split(";")]
     return [name for name in names if name]
 
 
@@ -545,21 +583,23 @@ def _column_of(field_name: str) -> str:
 
 def _refuse_known_titles(rows: list[ImportedRow]) -> None:
     """A title already in Sharaka, or twice in the file, in the same language: the same file sent twice (or an
-    agreement entered by hand meanwhile) would otherwise be there twice. Titles compared as they are kept."""
+    agreement entered by hand meanwhile) would otherwise be there twice. Titles compared as the search folds
+    them: "IMP MOU", "Imp MoU" and a title typed with a non-breaking space or decomposed accents are one."""
     for language in ("fr", "ar", "en"):
         column_name = f"title_{language}"
         by_title: dict[str, list[ImportedRow]] = {}
         for row in rows:
-            title = one_line(getattr(row.data, column_name)) if row.data is not None else ""
+            title = fold(row.titles.get(language))
             if title:
                 by_title.setdefault(title, []).append(row)
         for same in by_title.values():
             for row in same[1:]:
                 row.refuse(column_name, _("Row %(n)s has this title too.", n=same[0].number))
-        column, titles = getattr(Agreement, column_name), sorted(by_title)
-        for start in range(0, len(titles), KEYS_PER_QUERY):
-            for reference, title in db.session.execute(
-                select(Agreement.reference, column).where(column.in_(titles[start : start + KEYS_PER_QUERY]))
-            ):
-                for row in by_title[title]:
-                    row.refuse(column_name, _("%(reference)s has this title already.", reference=reference))
+        if not by_title:
+            continue
+        # Every stored title of the language, folded here: SQL's lower() folds neither accents nor (SQLite) any
+        # letter past ASCII. Three columns of the portfolio, read once an import.
+        column = getattr(Agreement, column_name)
+        for reference, title in db.session.execute(select(Agreement.reference, column).where(column.is_not(None))):
+            for row in by_title.get(fold(title), []):
+                row.refuse(column_name, _("%(reference)s has this title already.", reference=reference))

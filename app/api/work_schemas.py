@@ -11,7 +11,17 @@ from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from app.agreements.models import NOTICE_SIDES
-from app.api.schemas import MAX_ID, DocumentSchema, Id, OrganizationRefSchema, PersonSchema, StrictSchema, Text, Texts
+from app.api.schemas import (
+    MAX_ID,
+    AgreementSchema,
+    DocumentSchema,
+    Id,
+    OrganizationRefSchema,
+    PersonSchema,
+    StrictSchema,
+    Text,
+    Texts,
+)
 from app.deliverables.models import RECURRENCES
 
 # The agreement's `version` (GET /agreements/{id}), not a text version's number: a change since is a 409.
@@ -308,7 +318,7 @@ class ImportedRowSchema(Schema):
     errors = fields.Dict(
         keys=fields.String(), values=fields.List(fields.String()), metadata={"description": "By column."}
     )
-    agreement = fields.Dict(allow_none=True, metadata={"description": "The agreement made (an import)."})
+    agreement = fields.Nested(AgreementSchema, allow_none=True, metadata={"description": "The agreement made."})
 
 
 class ImportResultSchema(Schema):

@@ -428,3 +428,64 @@ def test_a_damaged_or_crafted_workbook_is_refused_at_once(world, signed_in, shee
 def test_a_csv_file_too_long_to_be_a_portfolio_is_refused_at_once(world, signed_in, content, said):
     response = _send(signed_in("manager"), content, action="check")
     assert said in response.get_data(as_text=True)
+
+
+def test_what_the_check_finds_is_what_the_import_would(world, signed_in):
+    """Every rule a row breaks is said at the first check, the form's included, and the import refuses nothing
+    the check let through (found by a hostile run: each of these passed the check, then failed the import)."""
+    header = HEADER.rstrip("\n") + ";parent;ministry_signatory\n"
+    many = "; ".join(f"Signataire {n}" for n in range(21))
+    rows = header + (
+        f"mou;;;Inconnu SA;{world.users['partner'].email};2099-01-01;;;;;;;\n"  # four problems at once
+        "mou;Parent court;;Partner A;;;2025-01-01;2026-12-31;;;;;\n"
+        "convention;Enfant trop long;;Partner A;;;2025-02-01;2028-12-31;;;;parent court;\n"
+        f'mou;Trop de signataires;;Partner A;;15/07/2025;;;;;;;"{many}"\n'
+        "mou;IMP ACCORD AVEC A;;Partner A;;;;;;;;;\n"  # "Accord avec A" is in Sharaka already
+    )
+    manager, before = signed_in("manager"), _count()
+    page = _send(manager, rows, action="check").get_data(as_text=True)
+    row_2 = page[page.index('id="import-row-2"') : page.index('id="import-row-3"')]
+    for said in (
+        "Give a title in at least one language.",
+        "No organisation is named “Inconnu SA”",
+        "The owner must be an active ministry officer or manager.",
+        "A signature date cannot be in the future.",
+    ):
+        assert said in row_2, said
+    row_4 = page[page.index('id="import-row-4"') : page.index('id="import-row-5"')]
+    assert "The end date cannot be after the end of the parent agreement row 3" in row_4
+    assert "An agreement has at most 20 signatories." in page
+    assert "Import Accord" not in page and _count() == before
+
+
+def test_near_identical_titles_are_one_title(world, signed_in):
+    manager = signed_in("manager")
+    for title in ("ACCORD AVEC A", "accord\u00a0avec a", "Accord avec A\u200f"):
+        page = _send(manager, HEADER + f"mou;{title};;Partner A;;;;;;\n", action="check").get_data(as_text=True)
+        assert "has this title already" in page, repr(title)
+    page = _send(manager, HEADER + "mou;Éducation;;Partner A;;;;;;\nmou;E\u0301ducation;;Partner B;;;;;;\n").get_data(
+        as_text=True
+    )
+    assert "Row 2 has this title too." in page  # the second spelled with a combining accent
+
+
+def test_names_as_people_paste_them(world, signed_in):
+    """An organisation whose name holds a ";", a partner or signatory pasted with direction marks around it."""
+    oriental = factories.organization("oriental", name_fr="Wilaya et Région de l'Oriental ; Province de Nador")
+    db.session.commit()
+    header = "type;title_fr;partners;signed_on;partner_signatories\n"
+    rows = header + (
+        "mou;Avec l'Oriental;\"Wilaya et Région de l'Oriental ; Province de Nador\";;\n"
+        'mou;Avec des marques;"\u200fPartner A\u200e; Partner B";15/07/2025;"\u200fSignataire A; \u200f"\n'
+    )
+    page = _send(signed_in("manager"), rows, action="check").get_data(as_text=True)
+    assert 'id="import-row-2"' in page and "No organisation is named" not in page
+    assert "One signatory per partner" in page  # the invisible second name is no name
+    assert oriental.id
+
+
+def test_the_apis_agreements_read_as_everywhere_else(app, world, portfolio_csv):
+    imported = _api(app, world.users["manager"])(portfolio_csv, reason="Signé en juillet 2025")
+    assert imported.status_code == 201
+    signed = next(row["agreement"] for row in imported.json["rows"] if row["agreement"]["signed_on"])
+    assert signed["signed_on"] == "2025-07-15"
