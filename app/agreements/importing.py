@@ -33,6 +33,7 @@ from app.core.db import take_turns_on
 from app.core.errors import DomainError, ValidationFailed
 from app.core.i18n import current_language
 from app.core.i18n import gettext as _
+from app.core.permissions import can
 from app.core.storage import bounded_members
 from app.core.text import fold, one_line, storable
 from app.extensions import db
@@ -309,6 +310,16 @@ def _refuse_fields(row: ImportedRow, field_errors: dict[str, list[str]], besides
 def _messages(error: DomainError) -> list[str]:
     field_errors = getattr(error, "field_errors", None) or {}
     return [message for messages in field_errors.values() for message in messages] or [error.message]
+
+
+def agreements_named(ids_text: str, user: User) -> list[Agreement]:
+    """The agreements an import made, as its page's address names them ("12,13,14"), those `user` may see,
+    in that order; what is not an id is passed over."""
+    ids = [int(part) for part in ids_text.split(",")[:MAX_ROWS] if part.isascii() and part.isdigit() and len(part) < 12]
+    if not ids:
+        return []
+    found = {a.id: a for a in db.session.scalars(select(Agreement).where(Agreement.id.in_(ids)))}
+    return [found[i] for i in dict.fromkeys(ids) if i in found and can(user, "agreement.view", found[i])]
 
 
 def template_rows() -> tuple[list[str], list[list]]:

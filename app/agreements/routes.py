@@ -21,6 +21,7 @@ from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.exports import download
 from app.core.forms import apply_field_errors, form_status, refusal_shown_on, without_invalid_filters
 from app.core.i18n import gettext as _
+from app.core.i18n import ngettext
 from app.core.pagination import paginate
 from app.core.permissions import (
     can,
@@ -107,13 +108,20 @@ def import_agreements():
         with refusal_shown_on(form):
             content, filename = importing.read_upload(form.file.data)
             if form.action.data == "import":
-                imported = importing.import_agreements(content, filename, by=current_user, reason=form.reason.data)
-                return _import_page(ImportForm(formdata=None), imported=imported)
+                made = importing.import_agreements(content, filename, by=current_user, reason=form.reason.data)
+                # A page of its own to come back to: a second click or a reload is answered with this redirect
+                # (app/core/receipts.py), instead of the same file sent again and refused as already there.
+                ids = ",".join(str(row.agreement.id) for row in made.rows)
+                message = ngettext("%(num)s agreement imported.", "%(num)s agreements imported.", len(made.rows))
+                return done(url_for("agreements.import_agreements", imported=ids), message)
             result = importing.check(content, filename)
         refusal = getattr(form, "service_refusal", None)
         if isinstance(refusal, importing.ImportRefused):
             result = refusal.result
-    return _import_page(form, result=result), form_status(form)
+    imported = []
+    if request.method == "GET":  # what an import just made (its redirect names them)
+        imported = importing.agreements_named(request.args.get("imported", ""), current_user)
+    return _import_page(form, result=result, imported=imported), form_status(form)
 
 
 def _import_page(form: ImportForm, **shown) -> str:

@@ -5,6 +5,7 @@ Rows with a signature date go to the signature stage by the workflow's move for 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from datetime import date
 
@@ -40,6 +41,7 @@ def _send(client, content: bytes | str, *, action: str = "import", name: str = "
         "/agreements/import",
         data={"file": (io.BytesIO(content), name), "reason": reason, "action": action},
         content_type="multipart/form-data",
+        follow_redirects=True,  # an import that succeeds goes to its own page (a reload does not send it again)
     )
 
 
@@ -489,3 +491,32 @@ def test_the_apis_agreements_read_as_everywhere_else(app, world, portfolio_csv):
     assert imported.status_code == 201
     signed = next(row["agreement"] for row in imported.json["rows"] if row["agreement"]["signed_on"])
     assert signed["signed_on"] == "2025-07-15"
+
+
+def test_an_import_sent_again_by_a_second_click_is_answered_not_refused(world, signed_in, portfolio_csv):
+    """The same form sent twice (a double click, a reload of the answer): the second gets the first's answer,
+    the page of what it imported, rather than "nothing was imported: these titles are there already"."""
+    manager, before = signed_in("manager"), _count()
+    form_page = manager.get("/agreements/import").get_data(as_text=True)
+    key = re.search(r'name="form_key" value="([^"]+)"', form_page).group(1)
+    token = manager.csrf("/agreements/import")
+
+    def send():
+        data = {"file": (io.BytesIO(portfolio_csv.encode()), "p.csv"), "reason": "Avant Sharaka", "action": "import"}
+        data.update(csrf_token=token, form_key=key)
+        return manager.http.post("/agreements/import", data=data, content_type="multipart/form-data")
+
+    first, second = send(), send()
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    page = manager.get(first.headers["Location"]).get_data(as_text=True)
+    assert 'id="import-done"' in page and page.count('class="reference"') >= 2
+    assert _count() == before + 2
+
+
+def test_the_page_of_an_import_shows_only_agreements_and_only_those_one_may_see(world, signed_in):
+    manager = signed_in("manager")
+    page = manager.get(f"/agreements/import?imported={world.agreement_a.id},x,-1,99999999,,{world.agreement_a.id}")
+    assert page.status_code == 200
+    assert page.get_data(as_text=True).count(world.agreement_a.reference) == 1
+    assert 'id="import-done"' not in manager.get("/agreements/import?imported=<script>").get_data(as_text=True)
