@@ -169,6 +169,8 @@ BAD = {"slug": "Not A Slug!", "held_on": "not a date", "email": "not-an-email", 
 POST_ROUTES = [
     ("/agreements/new", only(EDITORS, ok=422)),
     ("/agreements/import", only({"admin", "manager"}, ok=422)),
+    # A session is no API credential: without a token, nobody imports (tests/integration/test_import.py with one).
+    ("/api/v1/agreements/import", expect(401, anonymous=401)),
     ("/admin/workflows/simulate", only({"admin"}, ok=422)),
     ("/agreements/{a}/edit", only({"admin", "officer", "manager"}, ok=422, partner_b=404)),
     ("/organizations/new", only(EDITORS, ok=422)),
