@@ -2,7 +2,7 @@
 of N rows, the check alone, then the import, for three kinds of rows: drafts, agreements signed before
 Sharaka (taken to the signature stage), and signed ones whose signatories the file names (recorded there).
 
-    .venv/bin/python bench/imports.py [--db sqlite|postgresql] [--rows 500]
+    .venv/bin/python bench/imports.py [--db sqlite|postgresql] [--rows 100]
 
 Each kind on a fresh database with the demo loaded (bench/pages.py's `database`), imported by the demo's
 manager through the service the page and the API call, in one transaction as a request does. Prints the
@@ -75,7 +75,7 @@ def measure(url: str, tmp: Path, rows: int, kind: str) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--rows", type=int, default=500)
+    parser.add_argument("--rows", type=int, default=100)
     args = parser.parse_args()
     print(platform_line())
     print(f"{args.db}, {args.rows} rows a file")

@@ -82,7 +82,9 @@ PARTY_COLUMNS = {"partners": PARTNER_PARTY, "co_signatories": "co_signatory", "w
 SIGNATORY_COLUMNS = ("ministry_signatory", "partner_signatories")
 DATE_COLUMNS = ("signed_on", "effective_on", "expires_on")
 NUMBER_COLUMNS = ("renewal_months", "notice_period")
-MAX_ROWS = 200  # one request, one transaction: a few seconds at most (bench/imports.py); more come in several files
+# One request, one transaction: 100 signed rows with their signatories take about 6 s on PostgreSQL (bench/imports.py),
+# well inside a worker's 30 s on a busy machine; a larger portfolio comes in several files.
+MAX_ROWS = 100
 MAX_CELL = 20000  # the longest text an agreement keeps (a summary)
 MAX_COLUMNS = 50  # cells read of a row: a sheet declaring 16,384 columns is not read to its end
 MAX_LINES = 5000  # lines (rows) of a file read at all, blank ones included: what follows is not a short list
@@ -145,6 +147,15 @@ def read_file(content: bytes, filename: str) -> list[tuple[int, dict[str, str]]]
     rows = []
     for number, cells in table:
         values = {name: cells[i] if i < len(cells) else "" for i, name in enumerate(columns) if name}
+        unnamed = [i + 1 for i, cell in enumerate(cells) if cell and (i >= len(columns) or not columns[i])]
+        if unnamed:  # read by nobody: said, rather than left out without a word
+            _refuse(
+                _(
+                    "Row %(row)s has a value in column %(column)s, which has no heading: name the column, or empty it.",
+                    row=number,
+                    column=unnamed[0],
+                )
+            )
         if any(values.values()):
             if len(rows) == MAX_ROWS:
                 _refuse(_("At most %(n)s agreements a file: split it in several.", n=MAX_ROWS))

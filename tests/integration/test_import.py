@@ -180,6 +180,7 @@ def test_an_xlsx_file_with_date_cells(world, signed_in):
         ("type;titre;partners\n".encode(), "unknown.csv", "Unknown columns: titre."),
         (b"type;title_fr\nmou;x\n", "no-partners.csv", "no column “partners”"),
         (b"type;type;partners\n", "twice.csv", "Columns named twice: type."),
+        (b"type;partners;\nmou;Partner A;oops\n", "unnamed.csv", "Row 2 has a value in column 3, which has no heading"),
         ("type;title_fr;partners\nmou;Accord é;Partner A\n".encode("cp1252"), "latin.csv", "not UTF-8"),
         (b"PK\x03\x04 not really a workbook", "fake.xlsx", "could not be read as an Excel workbook"),
         (b"\x89PNG\r\n\x1a\n\x00\x00" * 50, "binary.csv", "not UTF-8"),
@@ -203,10 +204,10 @@ def test_an_archive_that_would_inflate_is_refused(world, signed_in):
     assert "expands to more than the server accepts" in response.get_data(as_text=True)
 
 
-def test_at_most_two_hundred_rows(world, signed_in):
-    rows = HEADER + "".join(f"mou;Accord {n};;Partner A;;;;;;\n" for n in range(201))
+def test_at_most_a_hundred_rows(world, signed_in):
+    rows = HEADER + "".join(f"mou;Accord {n};;Partner A;;;;;;\n" for n in range(101))
     response = _send(signed_in("manager"), rows)
-    assert response.status_code == 422 and "At most 200 agreements a file" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "At most 100 agreements a file" in response.get_data(as_text=True)
 
 
 def test_control_characters_and_nul_are_not_stored(world, signed_in):
