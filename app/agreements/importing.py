@@ -80,6 +80,7 @@ COLUMN_HELP = {
 COLUMNS = tuple(COLUMN_HELP)
 PARTY_COLUMNS = {"partners": PARTNER_PARTY, "co_signatories": "co_signatory", "witnesses": "witness"}
 SIGNATORY_COLUMNS = ("ministry_signatory", "partner_signatories")
+TITLE_LANGUAGES = ("fr", "ar", "en")  # a row's titles, in the order one stands for it when the reader's is missing
 DATE_COLUMNS = ("signed_on", "effective_on", "expires_on")
 NUMBER_COLUMNS = ("renewal_months", "notice_period")
 # One request, one transaction: 100 signed rows with their signatories take about 6 s on PostgreSQL (bench/imports.py),
@@ -436,12 +437,12 @@ class _Context:
         self.types = {fold(key): key for key in AGREEMENT_TYPES}
         from flask_babel import force_locale
 
-        for language in ("fr", "ar", "en"):
+        for language in TITLE_LANGUAGES:
             with force_locale(language):
                 self.types.update({fold(str(label)): key for key, label in AGREEMENT_TYPES.items()})
 
     def row(self, number: int, values: dict[str, str]) -> ImportedRow:
-        titles = {language: one_line(values.get(f"title_{language}") or "") for language in ("fr", "ar", "en")}
+        titles = {language: one_line(values.get(f"title_{language}") or "") for language in TITLE_LANGUAGES}
         row = ImportedRow(number=number, titles={language: title for language, title in titles.items() if title})
         for column, value in values.items():
             if len(value) > MAX_CELL:
@@ -607,21 +608,22 @@ def _refuse_known_titles(rows: list[ImportedRow]) -> None:
     """A title already in Sharaka, or twice in the file, in the same language: the same file sent twice (or an
     agreement entered by hand meanwhile) would otherwise be there twice. Titles compared as the search folds
     them: "IMP MOU", "Imp MoU" and a title typed with a non-breaking space or decomposed accents are one."""
-    for language in ("fr", "ar", "en"):
-        column_name = f"title_{language}"
-        by_title: dict[str, list[ImportedRow]] = {}
+    wanted: dict[str, dict[str, list[ImportedRow]]] = {}  # language -> folded title -> the rows giving it
+    for language in TITLE_LANGUAGES:
+        by_title = wanted[language] = {}
         for row in rows:
             title = fold(row.titles.get(language))
             if title:
                 by_title.setdefault(title, []).append(row)
         for same in by_title.values():
             for row in same[1:]:
-                row.refuse(column_name, _("Row %(n)s has this title too.", n=same[0].number))
-        if not by_title:
-            continue
-        # Every stored title of the language, folded here: SQL's lower() folds neither accents nor (SQLite) any
-        # letter past ASCII. Three columns of the portfolio, read once an import.
-        column = getattr(Agreement, column_name)
-        for reference, title in db.session.execute(select(Agreement.reference, column).where(column.is_not(None))):
-            for row in by_title.get(fold(title), []):
-                row.refuse(column_name, _("%(reference)s has this title already.", reference=reference))
+                row.refuse(f"title_{language}", _("Row %(n)s has this title too.", n=same[0].number))
+    if not any(wanted.values()):
+        return
+    # The portfolio's stored titles, read once and folded here: SQL's lower() folds neither accents nor (SQLite)
+    # any letter past ASCII.
+    columns = [getattr(Agreement, f"title_{language}") for language in TITLE_LANGUAGES]
+    for reference, *titles in db.session.execute(select(Agreement.reference, *columns)):
+        for language, title in zip(TITLE_LANGUAGES, titles):
+            for row in wanted[language].get(fold(title), []) if title else []:
+                row.refuse(f"title_{language}", _("%(reference)s has this title already.", reference=reference))
