@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/page_cpu.py prepare FILE.sqlite [AGREEMENTS]   # migrate, demo, bulk portfolio
     .venv/bin/python bench/page_cpu.py measure FILE.sqlite [REQUESTS]     # median and min per page
-    .venv/bin/python bench/page_cpu.py profile FILE.sqlite "manager /dashboard" [REQUESTS]
+    .venv/bin/python bench/page_cpu.py profile FILE.sqlite "manager /dashboard" [REQUESTS]   # PROFILE_SORT=tottime
     .venv/bin/python bench/page_cpu.py statements FILE.sqlite "manager /dashboard" [REQUESTS]
     .venv/bin/python bench/page_cpu.py explain postgresql+psycopg://... "manager /dashboard" [HOW_MANY]
 
@@ -123,7 +123,7 @@ def profile(app, which: str, requests: int) -> None:
     for _ in range(requests):
         client.get(page)
     profiler.disable()
-    stats = pstats.Stats(profiler).sort_stats("cumulative")
+    stats = pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative"))  # or tottime
     # PROFILE_FOCUS=name: what that function calls, instead of the whole request's top 60.
     if focus := os.environ.get("PROFILE_FOCUS"):
         stats.print_callees(focus)

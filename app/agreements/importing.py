@@ -350,6 +350,17 @@ def _refuse_past_the_last_line() -> None:
     _refuse(_("The file goes on past row %(n)s: at most %(rows)s agreements a file.", n=MAX_LINES, rows=MAX_ROWS))
 
 
+def _refuse_past_the_last_column(number: int, cells) -> None:
+    if any(str(cell).strip() for cell in cells[MAX_COLUMNS:] if cell is not None):
+        _refuse(
+            _(
+                "Row %(row)s has a value past column %(n)s: only the first %(n)s columns are read. Empty it.",
+                row=number,
+                n=MAX_COLUMNS,
+            )
+        )
+
+
 def _csv_rows(content: bytes) -> Iterator[tuple[int, list[str]]]:
     try:
         text = content.decode("utf-8-sig")
@@ -365,6 +376,7 @@ def _csv_rows(content: bytes) -> Iterator[tuple[int, list[str]]]:
         for number, cells in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1):
             if number > MAX_LINES:
                 _refuse_past_the_last_line()
+            _refuse_past_the_last_column(number, cells)
             yield number, [_cell(value) for value in cells[:MAX_COLUMNS]]
     except csv.Error:
         _refuse(_("The file could not be read as CSV."))
@@ -391,9 +403,11 @@ def _xlsx_rows(content: bytes) -> Iterator[tuple[int, list[str]]]:
     try:
         if (sheet.max_row or 0) > MAX_LINES:
             _refuse_past_the_last_line()
-        rows = sheet.iter_rows(max_row=MAX_LINES + 1, max_col=MAX_COLUMNS, values_only=True)
+        # One column past those read: a value there is refused rather than left unread without a word.
+        rows = sheet.iter_rows(max_row=MAX_LINES + 1, max_col=MAX_COLUMNS + 1, values_only=True)
         for number, cells in enumerate(rows, start=1):
-            values = [_cell(value) for value in cells]
+            _refuse_past_the_last_column(number, cells)
+            values = [_cell(value) for value in cells[:MAX_COLUMNS]]
             if number > MAX_LINES and any(values):
                 _refuse_past_the_last_line()
             if number <= MAX_LINES:

@@ -126,7 +126,12 @@ def import_agreements():
 
 def _import_page(form: ImportForm, **shown) -> str:
     return render_template(
-        "agreements/import.html", form=form, column_help=importing.COLUMN_HELP, max_rows=importing.MAX_ROWS, **shown
+        "agreements/import.html",
+        form=form,
+        column_help=importing.COLUMN_HELP,
+        max_rows=importing.MAX_ROWS,
+        max_columns=importing.MAX_COLUMNS,
+        **shown,
     )
 
 

@@ -181,10 +181,12 @@ def test_an_xlsx_file_with_date_cells(world, signed_in):
         (b"type;title_fr\nmou;x\n", "no-partners.csv", "no column “partners”"),
         (b"type;type;partners\n", "twice.csv", "Columns named twice: type."),
         (b"type;partners;\nmou;Partner A;oops\n", "unnamed.csv", "Row 2 has a value in column 3, which has no heading"),
+        # Past the columns read: said, not left unread (the heading's own columns end long before).
+        (b"type;partners\nmou;Partner A" + b";" * 50 + b"far\n", "far.csv", "Row 2 has a value past column 50"),
         ("type;title_fr;partners\nmou;Accord é;Partner A\n".encode("cp1252"), "latin.csv", "not UTF-8"),
         (b"PK\x03\x04 not really a workbook", "fake.xlsx", "could not be read as an Excel workbook"),
         (b"\x89PNG\r\n\x1a\n\x00\x00" * 50, "binary.csv", "not UTF-8"),
-        (b"\x00\x01\x02garbage;partners" * 50, "controls.csv", "Unknown columns: garbage"),
+        (b"\x00\x01\x02garbage;partners" * 20, "controls.csv", "Unknown columns: garbage"),
     ],
 )
 def test_files_that_are_not_a_portfolio(world, signed_in, content, name, said):
@@ -192,6 +194,21 @@ def test_files_that_are_not_a_portfolio(world, signed_in, content, name, said):
     response = _send(manager, content, name=name)
     assert response.status_code == 422, response.status_code
     assert said in response.get_data(as_text=True)
+    assert _count() == before
+
+
+def test_a_workbook_value_past_the_columns_read_is_refused(world, signed_in):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["type", "partners"])
+    sheet.append(["mou", "Partner A"])
+    sheet.cell(row=2, column=51, value="far")
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    manager, before = signed_in("manager"), _count()
+    response = _send(manager, buffer.getvalue(), name="far.xlsx")
+    assert response.status_code == 422
+    assert "Row 2 has a value past column 50" in response.get_data(as_text=True)
     assert _count() == before
 
 
