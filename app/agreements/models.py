@@ -45,6 +45,7 @@ AGREEMENT_TYPES = {
 
 # An organisation's place in an agreement (not a person's role: those live in app/core/permissions.py).
 PARTNER_PARTY = "partner"
+WITNESS_PARTY = "witness"
 
 # How an agreement goes on past its end date: not at all, tacitly (it extends itself by
 # renewal_months unless a side gives notice before the notice deadline), or by a renewal agreement.
@@ -59,10 +60,10 @@ NOTICE_SIDES = {"ministry": _l("The ministry"), "partner": _l("The partner")}
 PARTY_ROLES = {
     PARTNER_PARTY: _l("Partner"),
     "co_signatory": _l("Co-signatory"),
-    "witness": _l("Witness"),
+    WITNESS_PARTY: _l("Witness"),
 }
 # The agreement and amendment forms: one list of organisations per party role.
-PARTY_FIELDS = {"partners": PARTNER_PARTY, "co_signatories": "co_signatory", "witnesses": "witness"}
+PARTY_FIELDS = {"partners": PARTNER_PARTY, "co_signatories": "co_signatory", "witnesses": WITNESS_PARTY}
 
 
 def type_label_of(agreement_type: str) -> str:
@@ -79,6 +80,12 @@ def title_of(agreement, language: str | None = None) -> str:
 def is_partner_party(party_role):
     """Whether a party role is the partner's: a value, or a SQL condition when given the column."""
     return party_role == PARTNER_PARTY
+
+
+def takes_part_in_work(party_role):
+    """Whether a party role's organisation has a part in the agreement's work, its deliverables: the partners
+    and co-signatories do; a witness attested the signing and no more. A value, or SQL given the column."""
+    return party_role != WITNESS_PARTY
 
 
 def parties_of_form(form) -> list[tuple[int, str]]:
@@ -140,6 +147,9 @@ class AgreementParty(db.Model):
     @property
     def is_partner(self) -> bool:
         return is_partner_party(self.role)
+
+    # For the permissions module, which reads the models it guards by name and imports no feature package.
+    takes_part_in_work = staticmethod(takes_part_in_work)
 
 
 # An agreement in force without a signature date (its index below, and the migration that made it).

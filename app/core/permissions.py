@@ -14,12 +14,13 @@ the thing asked.
 from __future__ import annotations
 
 from collections.abc import Hashable
+from functools import cache
 from typing import Any, TypeVar
 
 from flask import abort
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import exists, select, true
+from sqlalchemy import exists, or_, select, true
 
 from app.core.urls import MAX_ID
 from app.extensions import db
@@ -463,9 +464,21 @@ def requires_second_factor(user, config) -> bool:
 
 
 def sees_deliverables_of(user, agreement_id: int, granted: set[int] | None = None) -> bool:
-    """A partner user whose organisation's admin restricted them sees only the deliverables of the
-    agreements granted to them; everyone else sees all they may see of the agreement.
+    """Whether `user` sees the deliverables of an agreement they see. A partner user sees them when their
+    organisation takes part in its work (_takes_part_in_work: not as a mere witness), and, when their
+    organisation's admin restricted them, only for the agreements granted to them; the ministry sees all.
     `granted` (the user's grants) may be given when already loaded."""
+    if user.role != "partner":
+        return True
+    return granted_deliverables_of(user, agreement_id, granted) and _takes_part_in_work(
+        user.organization_id, agreement_id
+    )
+
+
+def granted_deliverables_of(user, agreement_id: int, granted: set[int] | None = None) -> bool:
+    """The part of sees_deliverables_of that is the user's own: unless their organisation's admin restricted
+    them, they see the deliverables of every agreement their organisation works on. For users of an
+    organisation already known to answer for one of the agreement's deliverables (a reminder's recipients)."""
     if user.role != "partner" or not user.deliverables_restricted:
         return True
     if granted is None:
@@ -473,6 +486,49 @@ def sees_deliverables_of(user, agreement_id: int, granted: set[int] | None = Non
 
         return db.session.get(DeliverableGrant, (user.id, agreement_id)) is not None
     return agreement_id in granted
+
+
+def _takes_part_in_work(organization_id, agreement_id: int) -> bool:
+    """takes_part_in_work_clause for one organisation and agreement, asked once per request (a page asks
+    it of the same agreement for each deliverable, thread and notice it draws)."""
+    from flask import g, has_app_context
+
+    known = g.setdefault("sharaka_work_parts", {}) if has_app_context() else {}
+    key = (organization_id, agreement_id)
+    if key not in known:
+        known[key] = bool(db.session.scalar(select(takes_part_in_work_clause(organization_id, agreement_id))))
+    return known[key]
+
+
+@cache
+def _work_aliases():
+    """The parties and deliverables as takes_part_in_work_clause reads them: aliases, so its EXISTS never
+    correlates with a query of the same tables (a list of deliverables), made once."""
+    from sqlalchemy.orm import aliased
+
+    return aliased(guarded_model_named("AgreementParty")), aliased(guarded_model_named("Deliverable"))
+
+
+def takes_part_in_work_clause(organization_id, agreement_id):
+    """SQL: the organisation takes part in the work of the agreement `agreement_id` (a column, or a value) names:
+    a party to it other than a witness (AgreementParty.takes_part_in_work), or answerable for one of its
+    deliverables. A witness attested the signing: its users see the agreement, not what the others hand in."""
+    party, deliverable = _work_aliases()
+    return or_(
+        exists(
+            select(party.id).where(
+                party.agreement_id == agreement_id,
+                party.organization_id == organization_id,
+                party.takes_part_in_work(party.role),
+            )
+        ),
+        exists(
+            select(deliverable.id).where(
+                deliverable.agreement_id == agreement_id,
+                deliverable.responsible_organization_id == organization_id,
+            )
+        ),
+    )
 
 
 def _deliverable_rule(user, action: str, occurrence) -> bool:
@@ -655,11 +711,13 @@ def visible_deliverables_clause(user, agreement_id=None):
     DeliverableGrant = guarded_model_named("DeliverableGrant")
     Deliverable = guarded_model_named("Deliverable")
 
-    if user.role != "partner" or not user.deliverables_restricted:
+    if user.role != "partner":
         return true()
-    return (Deliverable.agreement_id if agreement_id is None else agreement_id).in_(
-        select(DeliverableGrant.agreement_id).where(DeliverableGrant.user_id == user.id)
-    )
+    column = Deliverable.agreement_id if agreement_id is None else agreement_id
+    clause = takes_part_in_work_clause(user.organization_id, column)
+    if not user.deliverables_restricted:
+        return clause
+    return clause & column.in_(select(DeliverableGrant.agreement_id).where(DeliverableGrant.user_id == user.id))
 
 
 def visible_members_clause(user):

@@ -88,13 +88,14 @@ class People:
         return [user for user in self.staff if holds(user, action)]
 
     def of_partner(self, organization_id: int | None, is_home: bool, agreement_id: int | None = None) -> list:
-        """The partner's users; with `agreement_id`, only those who see that agreement's deliverables."""
-        from app.core.permissions import sees_deliverables_of
+        """The users of the partner answering for a deliverable; with `agreement_id`, only those who see that
+        agreement's deliverables (their organisation answers for one: whether its admin granted them)."""
+        from app.core.permissions import granted_deliverables_of
 
         users = [] if organization_id is None or is_home else self.partners.get(organization_id, [])
         if agreement_id is None:
             return users
-        return [user for user in users if sees_deliverables_of(user, agreement_id, self.grants.get(user.id, set()))]
+        return [user for user in users if granted_deliverables_of(user, agreement_id, self.grants.get(user.id, set()))]
 
 
 def _partner_users(organization) -> list:
