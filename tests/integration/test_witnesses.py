@@ -4,8 +4,6 @@ an outside probe: a witness ministry's user downloaded the partner's hand-in."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import select
 
@@ -25,21 +23,7 @@ TODAY = clock.today()
 
 
 def _plan(agreement, responsible, title, by):
-    planned = deliverables.plan_deliverable(
-        agreement,
-        deliverables.PlanData(
-            title_fr=title,
-            title_ar=None,
-            title_en=None,
-            description=None,
-            responsible_organization_id=responsible.id,
-            recurrence="once",
-            first_due_on=TODAY + timedelta(days=3),
-            until_on=None,
-        ),
-        by=by,
-    )
-    return planned.occurrences[0]
+    return factories.plan_line(agreement, by, responsible=responsible, title=title).occurrences[0]
 
 
 @pytest.fixture
