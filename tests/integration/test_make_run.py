@@ -1,0 +1,109 @@
+"""`make run` as a person starts it, the web server and the scheduler, stops both on a signal: Ctrl-C at the
+terminal (SIGINT to the whole process group) or a supervisor's SIGTERM to make alone. With the web server in
+the recipe's foreground, SIGTERM to make stopped nothing (found by an outside probe): the recipe's trap waited
+for the server to end first, and a second `make run` found the port taken and an orphaned scheduler."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.databases import backend
+
+pytestmark = pytest.mark.live
+ROOT = Path(__file__).resolve().parents[2]
+# Start-up on a busy machine: the recipe's install check, the migrations and the demo's load come first.
+STARTS_WITHIN = 300
+STOPS_WITHIN = 120
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _living_members(group: int) -> list[int]:
+    """The processes of process group `group` that still run (a zombie waiting for its reaper does not)."""
+    living = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (command) ": state, ppid, pgrp, …
+        if int(fields[2]) == group and fields[0] != "Z":
+            living.append(int(entry.name))
+    return living
+
+
+def _until(test, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if test():
+            return True
+        time.sleep(0.2)
+    return test()
+
+
+@contextmanager
+def _make_run(tmp_path: Path):
+    """`make run` on a port of its own and an instance folder of its own (its SQLite file, the demo), in a
+    process group of its own, as a terminal starts it: SIGINT not ignored."""
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "SHARAKA_CONFIG")}
+    env["SHARAKA_INSTANCE_DIR"] = str(tmp_path)
+    with open(tmp_path / "make-run.log", "wb") as log:
+        process = subprocess.Popen(
+            ["make", "run", f"PORT={port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+    try:
+        started = _until(lambda: _answers(port) or process.poll() is not None, STARTS_WITHIN)
+        assert started and process.poll() is None, (tmp_path / "make-run.log").read_text()
+        yield process, port
+    finally:
+        for pid in _living_members(process.pid):
+            os.kill(pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM to make", "Ctrl-C"])
+def test_a_signal_stops_the_web_server_and_the_scheduler(tmp_path, stop):
+    if backend() != "sqlite":
+        pytest.skip("make run serves the SQLite file of its instance folder")
+    with _make_run(tmp_path) as (process, port):
+        group = process.pid
+        if stop == "Ctrl-C":
+            os.killpg(group, signal.SIGINT)
+        else:
+            process.send_signal(signal.SIGTERM)
+        process.wait(timeout=STOPS_WITHIN)
+        assert _until(lambda: not _living_members(group), STOPS_WITHIN), _living_members(group)
+        assert not _answers(port)
+        log = (tmp_path / "make-run.log").read_text()
+        assert "Traceback" not in log, log
