@@ -91,11 +91,12 @@ def outbox_job(app: Flask) -> None:
                     retried=report.retried,
                     failed=report.failed,
                     withdrawn=report.withdrawn,
+                    interrupted=report.interrupted,
                     unreachable=bool(report.unreachable),
                     no_server=report.held_because == "no_server",
                     paused=report.held_because == "paused",
                 )
-            if report.sent or report.retried or report.failed or report.withdrawn:
+            if report.sent or report.retried or report.failed or report.withdrawn or report.interrupted:
                 log.info("outbox: %s", report)
         except Exception:
             log_failure(log, "outbox failed")
@@ -170,6 +171,15 @@ def _counted(app: Flask, name: str, work) -> None:
             db.session.remove()
 
 
+class _SkippedWhileRunning(logging.Filter):
+    """Drops APScheduler's warning that a job's next run was skipped as its last one still runs: the outbox
+    and exports run every few seconds, so a long send or sheet wrote one at every interval (dozens a drain),
+    for what is their ordinary way. A run that lasts is shown by the jobs page (under way, since when)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in str(record.msg)
+
+
 def build_scheduler(app: Flask):
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -181,6 +191,9 @@ def build_scheduler(app: Flask):
     # the day's moves for minutes. Jobs on different threads already run side by side whenever two
     # schedulers run (claims under leases, natural keys), and SQLite's writers wait their turn.
     zone = clock.zone_named(app.config["MINISTRY_TIMEZONE"])
+    apscheduler_log = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(each, _SkippedWhileRunning) for each in apscheduler_log.filters):
+        apscheduler_log.addFilter(_SkippedWhileRunning())
     scheduler = BlockingScheduler(
         timezone=zone,
         executors={

@@ -60,12 +60,14 @@ class SendReport:
     held_because: str | None = None  # the same as a key: "no_server" or "paused"
     unreachable: str | None = None  # the SMTP server could not be reached
     stopped: bool = False  # the process is being stopped: the rest of the batch was given back
+    interrupted: int = 0  # how many: nothing wrong with them, not retries (the jobs page says which)
 
     def __str__(self) -> str:
         if self.held:
             return f"outbox held: {self.held}"
         text = f"{self.sent} sent, {self.retried} to retry, {self.failed} failed for good"
         text += f", {self.withdrawn} withdrawn (no longer true)" if self.withdrawn else ""
+        text += f", {self.interrupted} given back (the sender was stopped)" if self.interrupted else ""
         return text + (f" (SMTP server unreachable: {self.unreachable})" if self.unreachable else "")
 
     @property
@@ -122,12 +124,17 @@ def release_abandoned() -> int:
 
 
 def _sender_gone(token: str) -> bool:
-    """Whether the worker_name() at the start of a claim token was a process of this machine, now gone."""
+    """Whether the worker_name() at the start of a claim token was a process of this machine, now gone.
+
+    This process's own number counts as gone: its sends run one after the other (send_due, which asks this
+    before it claims anything), so a claim of its number was left by an earlier send that could not settle
+    (the database out of reach), or by the process before a restart that got the same number (a container's
+    first process is always 1), whose messages then waited out their lease while newer mail went first."""
     host, _, rest = token.partition(":")
     pid = rest.partition(":")[0]
-    if host != socket.gethostname()[:40] or not pid.isdigit() or int(pid) == os.getpid():
+    if host != socket.gethostname()[:40] or not pid.isdigit():
         return False
-    return is_gone(f"{socket.gethostname()[:80]}:{pid}") is True
+    return int(pid) == os.getpid() or is_gone(f"{socket.gethostname()[:80]}:{pid}") is True
 
 
 def _due(now: datetime):
@@ -378,7 +385,7 @@ def _send_claimed(
         if stopping is not None and stopping():
             # Between two messages, not after the batch: at a slow relay's pace a batch outlasted the service
             # manager's patience, which then killed the process mid-message (the one way to send one twice).
-            report.retried += _give_back(messages[position:], token, "The sender was stopped before sending it.", 0)
+            report.interrupted += _give_back(messages[position:], token, "The sender was stopped before sending it.", 0)
             report.stopped = True
             log.info("outbox: stopping; %d message(s) given back", len(messages) - position)
             return
@@ -524,7 +531,7 @@ def send_due(
         report = send_batch(now=now, worker=worker, stopping=stopping)
         if report.held:
             return report
-        for field in ("sent", "retried", "failed", "claimed", "lost", "withdrawn"):
+        for field in ("sent", "retried", "failed", "claimed", "lost", "withdrawn", "interrupted"):
             setattr(total, field, getattr(total, field) + getattr(report, field))
         total.unreachable, total.stopped = report.unreachable, report.stopped
         if report.unreachable or report.stopped or report.claimed == 0:

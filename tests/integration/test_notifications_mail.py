@@ -509,6 +509,29 @@ def test_a_sender_killed_mid_batch_loses_nothing_and_duplicates_at_most_one(tmp_
         assert set(audited.values()) == {1}
 
 
+def test_mail_claimed_under_this_process_number_is_given_back_as_a_send_begins(tmp_path):
+    """A container's scheduler is process 1 before and after its restart: the killed sender's claims bear the
+    number of the one starting, and waited out their lease while newer mail went first (an outside probe:
+    five minutes). A send begins with nothing of its own process claimed, so those are given back at once."""
+    import os
+    import socket
+
+    with mailroom(tmp_path) as room, Inbox(room.port) as inbox:
+        written = queue(room, 3)
+        with room.context():
+            db.session.execute(
+                sa_update(OutboxMessage).values(
+                    status="sending",
+                    claimed_by=f"{socket.gethostname()[:40]}:{os.getpid()}:0dd0dd00",
+                    lease_until=datetime.now(timezone.utc) + timedelta(hours=1),
+                )
+            )
+            db.session.commit()
+        result = room.app.test_cli_runner().invoke(args=["outbox", "send"])
+        assert result.exit_code == 0 and "3 sent" in result.output, result.output
+        assert set(inbox.message_ids()) == set(written)
+
+
 # --- 4. two processes at once (PostgreSQL) ----------------------------------------------------------
 
 

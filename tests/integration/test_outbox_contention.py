@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import signal
 import time
 from datetime import datetime, timedelta, timezone
@@ -221,6 +222,8 @@ def test_a_scheduler_stopped_while_sending_a_long_outbox_stops_after_its_batch(t
         # Counted in messages, not seconds: a busy machine stretches the seconds, not the batches.
         assert len(inbox) <= sent_before + 2 * 5, (sent_before, len(inbox), output)
         assert "Traceback" not in output, output
+        # What the stop gave back is not counted as mail to retry (the server refused nothing).
+        assert not re.search(r"[1-9]\d* to retry", output), output
         statuses = [m.status for m in room.outbox()]
         assert "pending" in statuses and "sending" not in statuses  # the rest left for the next run, none held
         assert set(inbox.message_ids()) <= set(written) and duplicates(inbox) == 0

@@ -294,3 +294,21 @@ def test_with_the_database_out_of_reach_each_job_says_so_in_one_line(tmp_path):
     assert sum("out of reach" in line for line in lines) >= 6, output[-3000:]
     assert "Traceback" not in output, output[-3000:]
     assert any("failed: the database is out of reach (connection failed" in line for line in lines), output[-3000:]
+
+
+def test_a_run_skipped_while_the_last_one_runs_is_not_a_warning(app, caplog):
+    """The outbox and exports run every few seconds: a long send wrote APScheduler's "skipped: maximum
+    number of running instances" at every interval (dozens a drain, found by an outside probe)."""
+    import logging
+
+    from app.scheduler import build_scheduler
+
+    build_scheduler(app)
+    apscheduler_log = logging.getLogger("apscheduler.scheduler")
+    with caplog.at_level(logging.INFO):
+        apscheduler_log.warning(
+            'Execution of job "%s" skipped: maximum number of running instances reached (%d)', "outbox", 1
+        )
+        apscheduler_log.warning("Run time of job %s was missed", "reminders")
+    assert "maximum number of running instances" not in caplog.text
+    assert "was missed" in caplog.text
