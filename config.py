@@ -187,6 +187,7 @@ class Config:
     EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 1_000_000)
     EXPORT_KEEP_HOURS = env_int("EXPORT_KEEP_HOURS", 72)
     EXPORT_LEASE_SECONDS = env_int("EXPORT_LEASE_SECONDS", 300)
+    EXPORT_MAX_WRITES = env_int("EXPORT_MAX_WRITES", 3)
     EXPORT_INTERVAL_SECONDS = env_int("EXPORT_INTERVAL_SECONDS", 5)
 
     # Operations: /metrics is open to a bearer token or to these networks (comma-separated

@@ -37,6 +37,9 @@ class ExportJob(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="queued")
     rows_total: Mapped[int | None] = mapped_column()
     rows_done: Mapped[int] = mapped_column(default=0)
+    # Times its writing began and did not end by a stop (services.claim_next, write_export): a writer killed
+    # mid-sheet leaves its export to be taken again, at most EXPORT_MAX_WRITES times.
+    writes: Mapped[int] = mapped_column(default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(String(120))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

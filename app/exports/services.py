@@ -212,7 +212,15 @@ def claim_next(now: datetime | None = None) -> ExportJob | None:
                 ExportJob.id == candidate,
                 or_(ExportJob.status == "queued", (ExportJob.status == "running") & (ExportJob.lease_until < now)),
             )
-            .values(status="running", worker=worker, lease_until=now + lease, started_at=now, rows_done=0, error=None)
+            .values(
+                status="running",
+                worker=worker,
+                lease_until=now + lease,
+                started_at=now,
+                rows_done=0,
+                error=None,
+                writes=ExportJob.writes + 1,
+            )
         ).rowcount
         return candidate if taken == 1 else None
 
@@ -227,7 +235,7 @@ def run_due(
     `stopping()` turns true the file being written goes back to the queue and nothing more is taken."""
     stopping = stopping or (lambda: False)
     requeue_abandoned()
-    counts = {"done": 0, "failed": 0, "interrupted": 0}
+    counts = {"done": 0, "failed": fail_worn_out(now), "interrupted": 0}
     for _turn in range(limit):  # not `_`: that is gettext here
         if stopping():
             break
@@ -240,6 +248,42 @@ def run_due(
             break
     counts["expired"] = expire_old()
     return counts
+
+
+def fail_worn_out(now: datetime | None = None) -> int:
+    """Fail, saying why, the exports whose writing began EXPORT_MAX_WRITES times and never ended (each writer
+    killed mid-sheet: the sheet itself may be what kills it, running the process out of memory), instead of
+    taking them again at every restart. Their requesters read why on the export's page."""
+    from app.core.db import write_transaction
+
+    now = now or utcnow()
+    most = current_app.config["EXPORT_MAX_WRITES"]
+    waiting = or_(ExportJob.status == "queued", (ExportJob.status == "running") & (ExportJob.lease_until < now))
+    worn = db.session.execute(select(ExportJob.id, ExportJob.language).where(waiting, ExportJob.writes >= most)).all()
+    db.session.rollback()
+    if not worn:
+        return 0
+
+    def work():
+        failed = 0
+        for job_id, language in worn:
+            with force_locale(language):  # stored as said to its requester, in their language
+                message = _(
+                    "Writing this export was cut short %(n)s times (the process writing it stopped). Ask again, "
+                    "for a shorter list if it is long; if it keeps failing, tell an administrator.",
+                    n=most,
+                )
+            failed += db.session.execute(
+                update(ExportJob)
+                .where(ExportJob.id == job_id, waiting, ExportJob.writes >= most)
+                .values(status="failed", error=message, finished_at=now, worker=None, lease_until=None)
+            ).rowcount
+        return failed
+
+    failed = write_transaction(work)
+    if failed:
+        log.error("%d export(s) failed: their writing was cut short %d times", failed, most)
+    return failed
 
 
 def requeue_abandoned() -> int:
@@ -327,6 +371,7 @@ def write_export(job: ExportJob, *, stopping: Callable[[], bool] | None = None) 
             waiting = db.session.get(ExportJob, job_id)
             waiting.status, waiting.worker, waiting.lease_until = "queued", None, None
             waiting.started_at, waiting.rows_done = None, 0
+            waiting.writes -= 1  # stopped, not cut short: nothing about this export was wrong
 
         write_transaction(give_back)
         log.info("export %s given back to the queue: the process is stopping", job_id)

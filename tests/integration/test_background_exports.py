@@ -186,6 +186,36 @@ def test_a_writer_that_died_is_taken_over_and_old_exports_are_forgotten(setting)
     assert manager.get(location).status_code == 404
 
 
+def test_an_export_whose_writing_was_cut_short_too_often_fails_saying_why(setting):
+    """Each writer killed mid-sheet (the sheet running the process out of memory, say) left the export to be
+    taken and killed again, at every restart, for ever (an outside probe): past EXPORT_MAX_WRITES it fails."""
+    app, world = setting
+    manager = _client(app, world, "manager")
+    location = manager.post("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    db.session.rollback()
+    job = db.session.get(ExportJob, int(location.rsplit("/", 1)[1]))
+    most = app.config["EXPORT_MAX_WRITES"]
+    # Cut short once less than the most: taken again and written.
+    job.status, job.worker, job.lease_until = "running", "dead:1", utcnow() - timedelta(seconds=1)
+    job.writes = most - 1
+    db.session.commit()
+    assert services.run_due()["done"] == 1
+    db.session.refresh(job)
+    assert (job.status, job.writes) == ("done", most)
+    # Cut short the most times: failed, its page saying why, and nothing taken again.
+    again = manager.post("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    db.session.rollback()
+    worn = db.session.get(ExportJob, int(again.rsplit("/", 1)[1]))
+    worn.status, worn.worker, worn.lease_until = "running", "dead:1", utcnow() - timedelta(seconds=1)
+    worn.writes = most
+    db.session.commit()
+    counts = services.run_due()
+    assert counts["failed"] == 1 and counts["done"] == 0
+    db.session.refresh(worn)
+    assert worn.status == "failed" and f"cut short {most} times" in worn.error
+    assert f"cut short {most} times" in manager.get(again).get_data(as_text=True)
+
+
 def test_an_export_under_way_goes_back_to_the_queue_when_the_process_stops(setting):
     app, world = setting
     location = (
@@ -203,8 +233,8 @@ def test_an_export_under_way_goes_back_to_the_queue_when_the_process_stops(setti
     db.session.rollback()
     job = db.session.get(ExportJob, job_id)
     # Queued again at once, for whoever runs next: not left "running" under a lease nobody renews.
-    given_back = (job.status, job.worker, job.lease_until, job.rows_done, job.stored_file_id)
-    assert given_back == ("queued", None, None, 0, None)
+    given_back = (job.status, job.worker, job.lease_until, job.rows_done, job.stored_file_id, job.writes)
+    assert given_back == ("queued", None, None, 0, None, 0)  # a stop is not a writing cut short
     assert not list(Path(app.config["UPLOAD_DIR"]).glob(".export-*"))
     # A process asked to stop takes nothing new.
     assert services.run_due(stopping=lambda: True)["interrupted"] == 0
