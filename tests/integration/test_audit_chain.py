@@ -271,3 +271,22 @@ def test_a_savepoint_rolled_back_leaves_the_rows_written_before_it_to_be_sealed(
     assert db.session.scalar(db.select(db.func.count()).select_from(AuditEvent)) == 13
     result = verify()
     assert result.is_intact and result.checked == 13
+
+
+def test_the_benchmarks_portfolio_extends_the_chain_whole(tmp_path):
+    """bench/portfolio.py writes its audit rows in bulk: unsealed, `flask audit verify` read them as a break
+    in the chain (an outside probe, on a benchmark's database). Sealed as the app seals its own, the trail
+    verifies, and the app's next row follows them."""
+    from app.demo.loader import load_demo
+    from bench.portfolio import build
+
+    with app_on_a_fresh_database(tmp_path, "bench") as (app, _url):
+        load_demo()
+        db.session.commit()
+        counts = build(12)
+        ministry = db.session.scalar(db.select(Organization).where(Organization.is_home.is_(True)))
+        audit.record("noted", ministry, changes={"after": "the benchmark"})
+        db.session.commit()
+        result = verify()
+        assert result.is_intact, result
+        assert result.checked >= counts["audit_events"] + 1
