@@ -65,6 +65,23 @@ def test_catalogue_is_complete_and_keeps_placeholders(extracted, language):
     assert not broken, f"placeholders changed in {language}: {broken[:10]}"
 
 
+def test_french_keeps_its_punctuation_on_the_line_of_its_word():
+    """French spaces a colon, a semicolon, a question or exclamation mark from the word before, and the text
+    inside « »: with a breaking space, a line ended on « or began with » or ":" (an outside look at the
+    dashboard: « Activer / » (l'accord est à l'étape «). The space is a non-breaking one."""
+    with (ROOT / "app" / "translations" / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        catalogue = read_po(handle)
+    breaking = re.compile(r"« | »| [:;?!](?=\s|$|<|\)|%|\")")
+    found = [
+        text
+        for message in catalogue
+        if message.id
+        for text in (message.string if isinstance(message.string, (list, tuple)) else [message.string])
+        if breaking.search(text)
+    ]
+    assert not found, f"{len(found)} French texts with a breaking space before their punctuation: {found[:5]}"
+
+
 def test_catalogues_not_compiled_stop_production_and_are_logged_elsewhere(app, tmp_path, monkeypatch):
     """Compiled catalogues are not in git: without them every page and mail would be English under an
     Arabic heading. Production refuses to start and names the command; other settings log it."""
