@@ -171,7 +171,7 @@ def test_each_recipient_of_a_batch_reads_the_subject_in_their_language(world):
             "متأخر منذ 3 أيام: \u2068تقرير\u2069 (\u2068CONV-7\u2069)",
             "متأخر منذ 11 يومًا: \u2068تقرير\u2069 (\u2068CONV-7\u2069)",
         ],
-        "fr": [f"En retard de {days} jours\u00a0: Rapport (CONV-7)" for days in (2, 3, 11)],
+        "fr": [f"En retard de {days} jours : Rapport (CONV-7)" for days in (2, 3, 11)],
         "en": [f"Overdue by {days} days: Report (CONV-7)" for days in (2, 3, 11)],
     }
     for language, person in people.items():

@@ -411,7 +411,7 @@ def test_mail_says_its_language_in_a_content_language_header():
     "subject",
     [
         "متأخر منذ 33 يومًا: \u2068كشف شهري\u2069 المستحق في 15 فبراير 2027 (\u2068MTNRA-2026-012\u2069)",
-        "En retard de 3 jours\u00a0: Rapport d’avancement trimestriel attendu au plus tard le 15 février 2027 (MTNRA-1)",
+        "En retard de 3 jours : Rapport d’avancement trimestriel attendu au plus tard le 15 février 2027 (MTNRA-1)",
         "x" * 120 + " é " + " ".join(["mot"] * 40),
     ],
 )
