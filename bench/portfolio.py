@@ -22,7 +22,7 @@ from sqlalchemy import func, insert, select, text
 from app.agreements.models import Agreement, AgreementParty
 from app.auth.models import User
 from app.core import clock
-from app.core.audit import AuditEvent, row_digest
+from app.core.audit import AuditEvent, chain_head, move_chain_head, row_digest
 from app.deliverables.models import Deliverable, Occurrence, Submission, fill_first_hand_ins
 from app.extensions import db
 from app.notifications.models import Notification
@@ -358,9 +358,7 @@ class _Chain:
     row's hash covers its id."""
 
     def __init__(self):
-        self.seq, self.hash = db.session.execute(
-            text("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1")
-        ).one()
+        self.seq, self.hash = chain_head(db.session.connection())
         self.next_id = (db.session.scalar(select(func.max(AuditEvent.id))) or 0) + 1
 
     def seal(self, rows: list[dict]) -> list[dict]:
@@ -374,10 +372,7 @@ class _Chain:
         return rows
 
     def close(self) -> None:
-        db.session.execute(
-            text("UPDATE audit_chain_head SET last_seq = :seq, last_hash = :hash WHERE id = 1"),
-            {"seq": self.seq, "hash": self.hash},
-        )
+        move_chain_head(db.session.connection(), self.seq, self.hash)
         if db.session.get_bind().dialect.name == "postgresql":  # the ids given here: the sequence follows them
             db.session.execute(
                 text("SELECT setval(pg_get_serial_sequence('audit_events', 'id'), (SELECT max(id) FROM audit_events))")

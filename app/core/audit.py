@@ -278,13 +278,7 @@ def seal_new_events(session) -> None:
     if not pending:
         return
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        head = connection.execute(
-            text("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE")
-        ).one()
-    else:  # SQLite: the write lock is already ours (the flush wrote); nobody else can commit meanwhile
-        head = connection.execute(text("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1")).one()
-    seq, prev_hash = head
+    seq, prev_hash = chain_head(connection)
     table = AuditEvent.__table__
     for obj in sorted(pending, key=lambda o: o.id):
         seq += 1
@@ -299,7 +293,19 @@ def seal_new_events(session) -> None:
         for name, value in (("chain_seq", seq), ("prev_hash", prev_hash), ("row_hash", row_hash)):
             set_committed_value(obj, name, value)
         prev_hash = row_hash
+    move_chain_head(connection, seq, prev_hash)
+
+
+def chain_head(connection) -> tuple[int, str]:
+    """(place, hash) of the chain's last row, held until the transaction ends: two committing transactions
+    queue on it. SQLite: the write lock is already the writer's (it flushed); nobody else commits meanwhile."""
+    locking = " FOR UPDATE" if connection.dialect.name == "postgresql" else ""
+    head = connection.execute(text(f"SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1{locking}")).one()
+    return head.last_seq, head.last_hash
+
+
+def move_chain_head(connection, seq: int, last_hash: str) -> None:
     connection.execute(
         text("UPDATE audit_chain_head SET last_seq = :seq, last_hash = :hash WHERE id = 1"),
-        {"seq": seq, "hash": prev_hash},
+        {"seq": seq, "hash": last_hash},
     )

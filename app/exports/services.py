@@ -189,6 +189,11 @@ def recent_exports(user, limit: int = 20) -> list[ExportJob]:
 # --- writing them (the scheduler) ------------------------------------------------------------
 
 
+def _takeable(now: datetime):
+    """SQL: exports a writer may take: queued, or running under a lease that ran out (its writer died)."""
+    return or_(ExportJob.status == "queued", (ExportJob.status == "running") & (ExportJob.lease_until < now))
+
+
 def claim_next(now: datetime | None = None) -> ExportJob | None:
     """Take the oldest queued export (or one whose writer's lease ran out), or None."""
     from app.core.db import write_transaction
@@ -198,19 +203,14 @@ def claim_next(now: datetime | None = None) -> ExportJob | None:
     worker = process_name()
 
     def work():
-        candidate = db.session.scalar(
-            select(ExportJob.id)
-            .where(or_(ExportJob.status == "queued", (ExportJob.status == "running") & (ExportJob.lease_until < now)))
-            .order_by(ExportJob.id)
-            .limit(1)
-        )
+        candidate = db.session.scalar(select(ExportJob.id).where(_takeable(now)).order_by(ExportJob.id).limit(1))
         if candidate is None:
             return None
         taken = db.session.execute(
             update(ExportJob)
             .where(
                 ExportJob.id == candidate,
-                or_(ExportJob.status == "queued", (ExportJob.status == "running") & (ExportJob.lease_until < now)),
+                _takeable(now),
             )
             .values(
                 status="running",
@@ -258,7 +258,7 @@ def fail_worn_out(now: datetime | None = None) -> int:
 
     now = now or utcnow()
     most = current_app.config["EXPORT_MAX_WRITES"]
-    waiting = or_(ExportJob.status == "queued", (ExportJob.status == "running") & (ExportJob.lease_until < now))
+    waiting = _takeable(now)
     worn = db.session.execute(select(ExportJob.id, ExportJob.language).where(waiting, ExportJob.writes >= most)).all()
     db.session.rollback()
     if not worn:
