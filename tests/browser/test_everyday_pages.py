@@ -69,6 +69,27 @@ def test_no_page_scrolls_sideways_on_a_phone(
 
 
 @pytest.mark.parametrize("language", ["ar", "fr"])
+def test_the_lists_fit_a_phone_without_scrolling_their_table(live_server, page, demo_accounts, language):
+    """On a phone the agreements and deliverables lists show each row whole: the reference above its title,
+    the status under its date. Their own columns had squeezed the titles to two words a line and pushed the
+    last column off the screen, into a table that scrolled sideways."""
+    person = account(demo_accounts, "officer")
+    sign_in(page, live_server, person["email"], person["password"])
+    switch_language(page, language)
+    page.set_viewport_size(PHONE)
+    for path, first_cell in (("/agreements/", ".reference"), ("/deliverables/", ".badge")):
+        page.goto(live_server + path, wait_until="load")
+        row = page.locator("main table tbody tr").first
+        expect(row.locator(f"td:visible {first_cell}:visible").first).to_be_visible()
+        frame = page.locator("main .table-responsive")
+        overflow = frame.evaluate("frame => frame.scrollWidth - frame.clientWidth")
+        assert overflow <= 0, f"{path}: the table is {overflow} px wider than the screen"
+        title = row.locator("td:visible a.fw-semibold:visible")
+        expect(title).to_be_visible()
+        assert title.bounding_box()["width"] >= PHONE["width"] / 3, path  # a title, not a column of words
+
+
+@pytest.mark.parametrize("language", ["ar", "fr"])
 def test_the_account_tabs_show_the_current_one_on_a_phone(live_server, page, demo_accounts, language):
     """The account's tabs scroll sideways on a phone; each page opens with its own tab in view (in Arabic
     the security page's tab was cut off at the row's end, only its icon showing)."""
