@@ -351,7 +351,7 @@ def test_long_lists_are_counted_up_to_a_ceiling(app, world, signed_in, monkeypat
     assert "More than" not in exact and "1 agreement" in exact
     client.post("/language", data={"language": "fr", "next": "/agreements/"})
     french = client.get("/agreements/?q=compte").get_data(as_text=True)
-    assert "Plus de 5 accords" in french and "sur plus de 5" in french
+    assert "Plus de 5\u00a0accords" in french and "sur plus de 5" in french
 
 
 def test_partner_does_not_see_internal_notes_or_history(app, world, signed_in):

@@ -114,11 +114,11 @@ def test_file_sizes_speak_the_readers_language(app):
     with app.test_request_context():
         with force_locale("fr"):
             assert [format_file_size(n) for n in (1, 607, 1234, 999_999, 1_234_567)] == [
-                "1 octet",
-                "607 octets",
-                "1,2 ko",
-                "1 Mo",
-                "1,2 Mo",
+                "1\u00a0octet",
+                "607\u00a0octets",
+                "1,2\u00a0ko",
+                "1\u00a0Mo",
+                "1,2\u00a0Mo",
             ]
         with force_locale("ar"):
             assert "بايت" in format_file_size(607) and "Bytes" not in format_file_size(607)

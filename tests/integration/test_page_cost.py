@@ -94,7 +94,7 @@ def test_page_text_follows_a_language_forced_around_a_rendering(app):
         plural = "{% trans count=3 %}{{ count }} user{% pluralize %}{{ count }} users{% endtrans %}"
         assert render_template_string(plural) == "3 users"
         with force_locale("fr"):
-            assert render_template_string(plural) == "3 utilisateurs"
+            assert render_template_string(plural) == "3\u00a0utilisateurs"
         assert render_template_string("{{ _('Agreements') }}") == "Agreements"
 
 

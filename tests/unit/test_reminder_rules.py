@@ -528,8 +528,8 @@ def test_the_digest_writes_its_counts_as_its_headings_do(app):
                 "608 approvals waiting, 6,548 overdue deliverables, 1 agreement ending within 90 days."
             )
         with force_locale("fr"):
-            assert f"{format_number(6548)} livrables en retard" in messages.detail("weekly_digest", counts)
-            assert "0 approbation en attente" in messages.detail("weekly_digest", {})
+            assert f"{format_number(6548)}\u00a0livrables en retard" in messages.detail("weekly_digest", counts)
+            assert "0\u00a0approbation en attente" in messages.detail("weekly_digest", {})
 
 
 # --- the `reminders:` section of a definition ---------------------------------------------------

@@ -82,6 +82,35 @@ def test_french_keeps_its_punctuation_on_the_line_of_its_word():
     assert not found, f"{len(found)} French texts with a breaking space before their punctuation: {found[:5]}"
 
 
+# The placeholders that stand for a number (a count, days, a size): the word after them is their unit.
+NUMBER_PLACEHOLDERS = (
+    "num|count|n|days|number|amount|limit|ms|size|done|met|on_time|handed_in|shown|total|quorum|available|low|high"
+    "|thousands"
+)
+
+
+@pytest.mark.parametrize("language", ["fr", "ar"])
+def test_a_number_keeps_its_unit_on_its_line(language):
+    """A number and the word after it (its unit: jours, Mo, accords; يومًا) are joined by a non-breaking space:
+    a line had ended on "Délai cible : 21" with "jours" alone on the next (an outside look, on a desktop)."""
+    with (ROOT / "app" / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        catalogue = read_po(handle)
+    # A placeholder's number, or a number written out ("90 jours", "12 حرفًا"); a number's groups of
+    # digits are kept together too ("200 000", by a narrow non-breaking space, as French writes numbers).
+    breaking = re.compile(
+        r"%\((?:" + NUMBER_PLACEHOLDERS + r")\)s (?=\w)|\d (?=(?:jours?|caractères?|décimales?|يومًا|حرفًا|محرفًا)\b)"
+        r"|\d (?=\d{3}\b)"
+    )
+    found = [
+        text
+        for message in catalogue
+        if message.id
+        for text in (message.string if isinstance(message.string, (list, tuple)) else [message.string])
+        if breaking.search(text)
+    ]
+    assert not found, f"{len(found)} texts with a breaking space between a number and its unit: {found[:5]}"
+
+
 def test_catalogues_not_compiled_stop_production_and_are_logged_elsewhere(app, tmp_path, monkeypatch):
     """Compiled catalogues are not in git: without them every page and mail would be English under an
     Arabic heading. Production refuses to start and names the command; other settings log it."""
