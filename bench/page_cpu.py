@@ -66,11 +66,10 @@ def make_app(path: str):
 
 def prepare(app, agreements: int) -> None:
     from flask_migrate import upgrade
-    from sqlalchemy import text
 
     from app.demo.loader import load_demo
     from app.extensions import db
-    from bench.portfolio import build
+    from bench.portfolio import build, settle
 
     with app.app_context():
         upgrade()
@@ -78,10 +77,7 @@ def prepare(app, agreements: int) -> None:
         db.session.commit()
         if agreements:
             build(agreements)
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.connect() as connection:
-                connection.execute(text("ANALYZE"))
-                connection.commit()
+        settle()
 
 
 def signed_in(app, role: str):

@@ -169,7 +169,7 @@ def prepare(url: str, agreements: int, tmp: Path) -> tuple[dict, dict]:
     from app import create_app
     from app.demo.loader import demo_sign_ins, load_demo
     from app.extensions import db
-    from bench.portfolio import build
+    from bench.portfolio import build, settle
     from config import ProductionConfig
 
     config = type("Bench", (ProductionConfig,), {"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_DIR": str(tmp)})
@@ -179,10 +179,7 @@ def prepare(url: str, agreements: int, tmp: Path) -> tuple[dict, dict]:
         load_demo()
         db.session.commit()
         counts = build(agreements)
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.connect() as connection:
-                connection.execute(text("ANALYZE"))
-                connection.commit()
+        settle()
         db.engine.dispose()
     accounts = {}
     for row in demo_sign_ins():
@@ -198,6 +195,7 @@ def reopen(url: str, tmp: Path) -> tuple[dict, dict]:
     from app import create_app
     from app.demo.loader import demo_sign_ins
     from app.extensions import db
+    from bench.portfolio import settle
     from config import ProductionConfig
 
     tables = {
@@ -215,6 +213,7 @@ def reopen(url: str, tmp: Path) -> tuple[dict, dict]:
         upgrade()
         counts = {key: db.session.scalar(text(f"SELECT count(*) FROM {table}")) for key, table in tables.items()}
         db.session.commit()
+        settle()  # a kept build from before its builds were settled; quick when they were
         db.engine.dispose()
     counts["seconds"] = f"{time.perf_counter() - started:.1f} (copied from a kept build)"
     accounts = {}

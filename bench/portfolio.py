@@ -211,6 +211,18 @@ def build(agreements: int, *, seed: int = 18, today: date | None = None) -> dict
     return counts
 
 
+def settle() -> None:
+    """The database as production's autovacuum leaves one after a bulk load (PostgreSQL vacuums a table
+    once inserts pass a fifth of it): vacuumed, so each table's visibility map lets an index-only scan
+    read the index alone, and analysed. Only analysed, the 10,000-agreement portfolio's stage analytics
+    fetched each of its 40,270 stays from the table (19 ms; 5 ms vacuumed): the pages' figures were a
+    database no production server keeps. Nothing to do on SQLite, which keeps no visibility map."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM (ANALYZE)"))
+
+
 def _deliverables(rng, created_rows, partner_of, home_id, today, now) -> dict:
     """A quarterly report and a yearly review per agreement that came into force, due from its
     start to its end (or a year ahead); the past ones mostly handed in and accepted."""
