@@ -65,20 +65,24 @@ def test_catalogue_is_complete_and_keeps_placeholders(extracted, language):
     assert not broken, f"placeholders changed in {language}: {broken[:10]}"
 
 
-def test_french_keeps_its_punctuation_on_the_line_of_its_word():
-    """French spaces a colon, a semicolon, a question or exclamation mark from the word before, and the text
-    inside « »: with a breaking space, a line ended on « or began with » or ":" (an outside look at the
-    dashboard: « Activer / » (l'accord est à l'étape «). The space is a non-breaking one."""
-    with (ROOT / "app" / "translations" / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+def _translated_texts(language: str) -> list[str]:
+    """Every translated text of `language`'s catalogue, each plural form apart."""
+    with (ROOT / "app" / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         catalogue = read_po(handle)
-    breaking = re.compile(r"« | »| [:;?!](?=\s|$|<|\)|%|\")")
-    found = [
+    return [
         text
         for message in catalogue
         if message.id
         for text in (message.string if isinstance(message.string, (list, tuple)) else [message.string])
-        if breaking.search(text)
     ]
+
+
+def test_french_keeps_its_punctuation_on_the_line_of_its_word():
+    """French spaces a colon, a semicolon, a question or exclamation mark from the word before, and the text
+    inside « »: with a breaking space, a line ended on « or began with » or ":" (an outside look at the
+    dashboard: « Activer / » (l'accord est à l'étape «). The space is a non-breaking one."""
+    breaking = re.compile(r"« | »| [:;?!](?=\s|$|<|\)|%|\")")
+    found = [text for text in _translated_texts("fr") if breaking.search(text)]
     assert not found, f"{len(found)} French texts with a breaking space before their punctuation: {found[:5]}"
 
 
@@ -93,21 +97,13 @@ NUMBER_PLACEHOLDERS = (
 def test_a_number_keeps_its_unit_on_its_line(language):
     """A number and the word after it (its unit: jours, Mo, accords; يومًا) are joined by a non-breaking space:
     a line had ended on "Délai cible : 21" with "jours" alone on the next (an outside look, on a desktop)."""
-    with (ROOT / "app" / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
-        catalogue = read_po(handle)
     # A placeholder's number, or a number written out ("90 jours", "12 حرفًا"); a number's groups of
     # digits are kept together too ("200 000", by a narrow non-breaking space, as French writes numbers).
     breaking = re.compile(
         r"%\((?:" + NUMBER_PLACEHOLDERS + r")\)s (?=\w)|\d (?=(?:jours?|caractères?|décimales?|يومًا|حرفًا|محرفًا)\b)"
         r"|\d (?=\d{3}\b)"
     )
-    found = [
-        text
-        for message in catalogue
-        if message.id
-        for text in (message.string if isinstance(message.string, (list, tuple)) else [message.string])
-        if breaking.search(text)
-    ]
+    found = [text for text in _translated_texts(language) if breaking.search(text)]
     assert not found, f"{len(found)} texts with a breaking space between a number and its unit: {found[:5]}"
 
 
