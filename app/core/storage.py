@@ -154,9 +154,10 @@ def read_member(archive: zipfile.ZipFile, name: str, *, limit: int) -> bytes:
     return data
 
 
-# What zipfile raises on a damaged, truncated, encrypted (RuntimeError) or exotically
-# compressed (NotImplementedError) archive: all of them mean "not a file we accept".
-UNREADABLE_ZIP = (zipfile.BadZipFile, OSError, KeyError, EOFError, NotImplementedError, RuntimeError, ValueError)
+# What zipfile raises on a damaged, truncated, encrypted or exotically compressed archive (the last two
+# are RuntimeErrors: a compression it cannot read raises a subclass of it): all of them mean "not a file
+# we accept".
+UNREADABLE_ZIP = (zipfile.BadZipFile, OSError, KeyError, EOFError, RuntimeError, ValueError)
 # The end-of-central-directory record sits in the last 22 bytes plus a comment of at most 64 KiB.
 EOCD_SEARCH = 22 + 65535
 ZIP_MAX_DIRECTORY_BYTES = 8 * 1024 * 1024
