@@ -59,7 +59,7 @@ SECTIONS = (
         lambda user: is_partner(user) and can(user, "portal.view"),
         ("deliverables.portal", "deliverables.view_occurrence"),
     ),
-    Section("workflow.inbox", "bi-inbox", _l("My actions"), _ministry_may("inbox.view"), ("workflow.inbox",)),
+    Section("workflow.inbox", "bi-inbox", _l("My actions"), _may("inbox.view"), ("workflow.inbox",)),
     Section(
         "agreements.list_agreements",
         "bi-file-earmark-text",

@@ -104,7 +104,7 @@ GRANTS: dict[str, frozenset[str]] = {
     "agreement.recheck_signatures": frozenset({"admin"}),
     "workflow.view": MINISTRY,
     "workflow.simulate": frozenset({"admin"}),
-    "inbox.view": frozenset({"admin", "officer", "manager", "legal", "partner"}),
+    "inbox.view": frozenset({"admin", "officer", "manager", "legal"}),
     "delegation.manage": frozenset({"admin", "officer", "manager", "legal"}),
     "organization.list": ALL_ROLES,
     "organization.view": ALL_ROLES,
@@ -286,12 +286,6 @@ def may_take_moves(user) -> bool:
 
 def acts_from_dashboard(user) -> bool:
     return holds(user, "dashboard.act")
-
-
-def has_negotiation_turns(user) -> bool:
-    """Whose inbox holds negotiation turns: a partner (their organisation's answer) or a possible
-    owner (the ministry's answer on their agreements)."""
-    return is_partner(user) or may_own_agreements(user)
 
 
 def speaks_for_partner(user, agreement) -> bool:

@@ -19,9 +19,7 @@ from app.agreements.models import Agreement
 from app.core import clock
 from app.core.i18n import gettext as _
 from app.core.permissions import (
-    has_negotiation_turns,
     holds_role,
-    is_partner,
     may_decide_approvals,
     may_own_agreements,
     visible_agreements_clause,
@@ -110,7 +108,9 @@ def _waiting(user, today: date):
             .join(Agreement, Agreement.id == ApprovalRound.agreement_id)
             .where(visible, queries.approvals_waiting_on(user, people))
         )
-    if has_negotiation_turns(user):
+    if may_own_agreements(user):
+        # The ministry's turns in the negotiations of the agreements the user owns. (A partner's turns are on
+        # their portal, with what they owe: drafts_waiting_on_partner.)
         latest = (
             select(func.max(NegotiationRound.number))
             .where(NegotiationRound.agreement_id == Agreement.id)
@@ -119,10 +119,7 @@ def _waiting(user, today: date):
         )
         last = NegotiationRound
         since = _turn_since()
-        if is_partner(user):
-            turn = queries.partner_turn_clause(user.organization_id, last)
-        else:
-            turn = and_(Agreement.owner_id == user.id, queries.ministry_turn_clause(last))
+        turn = and_(Agreement.owner_id == user.id, queries.ministry_turn_clause(last))
         selects.append(
             select(
                 case((last.id.is_(None), "first_version"), else_="answer").label("kind"),
@@ -136,7 +133,6 @@ def _waiting(user, today: date):
             .outerjoin(last, and_(last.agreement_id == Agreement.id, last.number == latest))
             .where(visible, queries.in_state_tagged("negotiating"), Agreement.agreed_round_id.is_(None), turn)
         )
-    if may_own_agreements(user):
         selects.append(
             select(
                 literal("move").label("kind"),

@@ -19,7 +19,7 @@ from app.core.errors import DomainError, ValidationFailed
 from app.core.forms import form_status, refusal_shown_on
 from app.core.i18n import gettext as _
 from app.core.pagination import requested_page
-from app.core.permissions import can, get_agreement_or_404, holders_clause, require
+from app.core.permissions import can, get_agreement_or_404, holders_clause, is_partner, require
 from app.core.responses import done, form_errors, refusals_return_to
 from app.core.storage import send_stored
 from app.core.templating import written_date
@@ -360,6 +360,10 @@ def download_document(agreement_id: int, document_id: int):
 @login_required
 @kept_page
 def inbox():
+    # A partner's list of what waits on them is their portal (the texts to answer and what is due), as
+    # their menu has it; "My actions" would say nothing waits while a hand-in is late.
+    if is_partner(current_user):
+        return redirect(url_for("deliverables.portal"))
     require(current_user, "inbox.view")
     return render_template("workflow/inbox.html", page=inbox_for(current_user, clock.today(), page=requested_page()))
 

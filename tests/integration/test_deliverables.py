@@ -208,6 +208,18 @@ def test_a_hand_in_waits_in_its_owners_actions_until_reviewed(app, world, signed
     assert not waiting(officer) and not waiting(officer, "/dashboard")
 
 
+def test_a_partner_asking_for_my_actions_is_shown_what_they_owe(app, world, signed_in, due):
+    """ "My actions" lists the ministry's work (approvals, moves, reviews): a partner who opens it (a bookmark,
+    a pasted link) is taken to their portal, which lists what they owe, instead of being told that nothing
+    waits on them while a hand-in is late."""
+    mine, _ = due
+    partner = signed_in("partner")
+    response = partner.get("/inbox")
+    assert response.status_code == 302 and response.headers["Location"] == "/portal"
+    portal = partner.get("/portal").get_data(as_text=True)
+    assert f'data-occurrence="{mine.id}"' in portal and "Nothing waits on you" not in portal
+
+
 def test_waive_needs_a_manager_and_a_reason(app, world, signed_in, due):
     mine, _ = due
     assert _post(signed_in("officer"), mine, "waive", {"reason": "x"}).status_code == 403

@@ -79,7 +79,7 @@ GET_ROUTES = [
     ("/admin/users", only({"admin", "auditor"})),
     ("/admin/users/new", only({"admin"})),
     ("/admin/users/{user}/edit", only({"admin"})),
-    ("/inbox", only(ACTORS)),
+    ("/inbox", only(ACTORS, partner=302, partner_b=302)),  # a partner's list of what waits: their portal
     ("/search?q=accord", expect(200)),
     # Drop-downs searched as one types: only what the reader may choose (tests/integration/test_choices.py).
     ("/choices/agreements?q=accord", expect(200, anonymous=401)),

@@ -28,6 +28,7 @@ from app.workflow import engine
 from tests import factories
 from tests.conftest import SignedInClient, make_test_app
 from tests.integration.test_api import ApiClient, P, tokens  # noqa: F401 (fixture)
+from tests.support.pages import partner_turns
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 PDF = b"%PDF-1.4\n%renamed\n%%EOF\n"
@@ -177,9 +178,9 @@ def test_a_renamed_workflow_runs_through_the_pages(renamed, world):
     act(legal, mou, "approve_review", decision="approve")
     assert act(manager, mou, "approve_review", decision="approve") == "pourparlers"
 
-    # The talks are the negotiation (tagged negotiating): versions, turns, the partner's inbox.
+    # The talks are the negotiation (tagged negotiating): versions, turns, the partner's portal.
     post(officer, mou, "negotiation/versions", {"file": (BytesIO(PDF), "v1.pdf"), "note": "v1"})
-    assert mou.reference in page(partner, "/inbox")
+    assert f'data-agreement="{mou.reference}"' in partner_turns(partner)
     post(partner, mou, "negotiation/accept", {})
     assert act(officer, mou, "open_signature") == "verification"
     agreement_page = page(officer, f"/agreements/{mou.id}")

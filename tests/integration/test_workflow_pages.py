@@ -9,6 +9,7 @@ import pytest
 from app.core import clock
 from app.extensions import db
 from tests import factories
+from tests.support.pages import partner_turns
 
 PDF = b"%PDF-1.4\n%test\n%%EOF\n"
 
@@ -54,7 +55,7 @@ def test_lifecycle_through_the_pages(app, world, signed_in, mou):
 
     response = post(officer, mou, "negotiation/versions", {"file": (BytesIO(PDF), "projet v1.pdf"), "note": "v1"})
     assert response.status_code == 303
-    assert mou.reference in partner.get("/inbox").get_data(as_text=True)  # the partner's turn
+    assert f'data-agreement="{mou.reference}"' in partner_turns(partner)
     assert post(partner, mou, "negotiation/accept", {}).status_code == 303
     db.session.refresh(mou)
     assert mou.agreed_round_id is not None

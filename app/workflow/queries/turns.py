@@ -72,7 +72,7 @@ def partner_turn_clause(organization_id, negotiation_round):
     """A partner organisation's turn on `negotiation_round` (the latest version of the text): it has not
     accepted that version yet. The sender's own acceptance is recorded with the version, so a party
     never waits on itself; every other party (the ministry, each partner) answers. The SQL twin of
-    services.waiting_parties, for the inbox and the partner portal."""
+    services.waiting_parties, for the partner portal."""
     from app.workflow.models import NegotiationAcceptance
 
     return and_(
@@ -101,7 +101,7 @@ def ministry_turn_clause(negotiation_round):
 
 def drafts_waiting_on_partner(user) -> list[tuple[Agreement, object]]:
     """(agreement, its latest version of the text) for each negotiation the reader's organisation must
-    answer now (the partner portal): the same rule as the inbox's."""
+    answer now: the partner portal's "your turn", their list of what waits on them."""
     from sqlalchemy.orm import joinedload
 
     from app.auth.models import User
