@@ -26,7 +26,7 @@ from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.i18n import gettext as _
-from app.core.i18n import list_of, localized, written_amount
+from app.core.i18n import list_of, localized, names_listed, written_amount
 from app.core.models import utcnow
 from app.core.permissions import can
 from app.core.text import one_line, trimmed
@@ -110,7 +110,7 @@ def clean_changes(raw: dict, parent: Agreement) -> dict:
             errors["expires_on"] = [
                 _(
                     "%(refs)s, under this agreement, would end after it: end it earlier, or move this end later.",
-                    refs=", ".join(child.reference for child in later),
+                    refs=names_listed(child.reference for child in later),
                 )
             ]
     if "expires_on" in cleaned and "expires_on" not in errors and _as_date(cleaned["expires_on"]) < clock.today():

@@ -153,6 +153,23 @@ def list_of(items) -> str:
     return list_separator().join(str(item) for item in items)
 
 
+def isolate(value, language: str | None = None) -> str:
+    """In Arabic, a Latin reference or name inside a sentence is wrapped in Unicode
+    isolates (FSI … PDI) so the bidi algorithm does not reorder it with its surroundings."""
+    text = str(value if value is not None else "")
+    return f"\u2068{text}\u2069" if text and (language or current_language()) == "ar" else text
+
+
+def names_listed(names, most: int | None = None) -> str:
+    """Names (agreement references, say) for a sentence: written as the reader's language writes a list,
+    each isolated (in Arabic the first then stays first, read from the right, where Latin references
+    joined by a Latin comma had run together left to right); with `most`, the first `most` and "…" after
+    them when there are more."""
+    names = list(names)
+    shown = names if most is None else names[:most]
+    return list_of([*(isolate(name) for name in shown), *(["…"] if len(shown) < len(names) else [])])
+
+
 # A currency written as its code against its figures ("MAD8,000,000.00"): CLDR's currency spacing, which
 # Babel does not apply, puts a no-break space between a letter and a digit.
 _CODE_AGAINST_DIGIT = re.compile(r"(?<=[A-Za-z])(?=[-\d])|(?<=\d)(?=[A-Za-z])")

@@ -90,6 +90,13 @@ def register_template_helpers(app: Flask) -> None:
 
         return list_of(items)
 
+    @app.template_filter("country")
+    def _country(code):
+        """A country's two-letter code as the reader's language names it ("FR": France, فرنسا), the code
+        itself where the language has no name for it."""
+        code = (code or "").upper()
+        return reader_locale().territories.get(code, code)
+
     @app.template_filter("numberformat")
     def _format_number(value):
         return format_number(value or 0)

@@ -17,7 +17,14 @@ from flask_babel import force_locale, format_date, format_number
 
 from app.core import clock, i18n
 from app.core.dates import first_of_month_in_french
-from app.core.i18n import FALLBACK_ORDER, current_language, ngettext, reader_locale, reader_translations
+from app.core.i18n import (
+    FALLBACK_ORDER,
+    current_language,
+    isolate,
+    ngettext,
+    reader_locale,
+    reader_translations,
+)
 from app.core.i18n import gettext as _
 
 
@@ -86,13 +93,6 @@ def _moment(value) -> str:
         return format_moment(datetime.fromisoformat(value))
     except (TypeError, ValueError):
         return str(value or "")
-
-
-def isolate(value, language: str | None = None) -> str:
-    """In Arabic, a Latin reference or name inside a sentence is wrapped in Unicode
-    isolates (FSI … PDI) so the bidi algorithm does not reorder it with its surroundings."""
-    text = str(value if value is not None else "")
-    return f"\u2068{text}\u2069" if text and (language or current_language()) == "ar" else text
 
 
 # Mail about one occurrence of a deliverable, whose subject names its due date (the digest's and the
@@ -470,12 +470,8 @@ def detail(kind: str, params: dict) -> str:
                 org=org,
             )
         if params.get("missed"):
-            said = " ".join(
-                (
-                    said,
-                    _("Missed due dates so far: %(dates)s.", dates=", ".join(_date(day) for day in params["missed"])),
-                )
-            )
+            missed = i18n.list_of(_date(day) for day in params["missed"])
+            said = " ".join((said, _("Missed due dates so far: %(dates)s.", dates=missed)))
         return said
     if kind == "deliverable_submitted":
         return _(

@@ -18,7 +18,7 @@ from app.budget.models import BudgetLine
 from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
-from app.core.i18n import ngettext
+from app.core.i18n import names_listed, ngettext
 from app.deliverables.models import Deliverable
 from app.exports.models import ExportJob
 from app.extensions import db
@@ -59,13 +59,12 @@ def merge(duplicate: Organization, into: Organization, *, by: User, reason: str 
             _refuse(_("%(name)s is retired already.", name=organization.name))
     both = shared_agreements(duplicate, into)
     if both:
-        named = ", ".join(both[: retirement.NAMED]) + (", …" if len(both) > retirement.NAMED else "")
         _refuse(
             ngettext(
                 "Both are parties to %(num)s agreement (%(references)s): take one of them out of it first.",
                 "Both are parties to %(num)s agreements (%(references)s): take one of them out of each first.",
                 len(both),
-                references=named,
+                references=names_listed(both, retirement.NAMED),
             )
         )
     moved = _move(duplicate.id, into.id)

@@ -15,7 +15,7 @@ from app.auth.models import Invitation, User
 from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
-from app.core.i18n import ngettext
+from app.core.i18n import names_listed, ngettext
 from app.core.models import utcnow
 from app.core.text import one_line
 from app.extensions import db
@@ -59,7 +59,6 @@ def retire(organization: Organization, *, by: User, reason: str | None = None) -
         _refuse(_("%(name)s is retired already.", name=organization.name))
     under_way = parties_under_way(organization)
     if under_way:
-        named = ", ".join(under_way[:NAMED]) + (", …" if len(under_way) > NAMED else "")
         _refuse(
             ngettext(
                 "%(name)s is a party to %(num)s agreement that has not ended (%(references)s): end it, or take "
@@ -68,7 +67,7 @@ def retire(organization: Organization, *, by: User, reason: str | None = None) -
                 "take the organisation out of them, first.",
                 len(under_way),
                 name=organization.name,
-                references=named,
+                references=names_listed(under_way, NAMED),
             )
         )
     accounts = list(

@@ -380,3 +380,15 @@ def test_an_agreement_far_past_its_stages_deadline_is_flagged_on_the_dashboards(
         card = page[page.index('id="stuck"') :]
         card = card[: card.index("</section>")]
         assert stuck.reference in card and "Stuck" in card and late.reference not in card
+
+
+def test_an_organisations_country_is_named_in_the_readers_language(world, signed_in):
+    """ "FR" is what the form takes; the pages say France, فرنسا."""
+    world.partner_a.country = "FR"
+    db.session.commit()
+    officer = signed_in("officer")
+    assert "<dd><bdi>France</bdi></dd>" in officer.get(f"/organizations/{world.partner_a.id}").get_data(as_text=True)
+    world.users["officer"].language = "ar"
+    db.session.commit()
+    assert "فرنسا" in officer.get(f"/organizations/{world.partner_a.id}").get_data(as_text=True)
+    assert "فرنسا" in officer.get("/organizations/").get_data(as_text=True)

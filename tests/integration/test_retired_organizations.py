@@ -96,6 +96,21 @@ def test_retiring_is_refused_while_the_organisation_is_a_party_to_an_agreement_u
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == before
 
 
+def test_in_arabic_the_agreements_under_way_are_counted_and_listed_as_arabic_writes_them(app, world, signed_in):
+    """Two agreements: "اتفاقيتين" (Arabic's dual), not "2 اتفاقية"; their references joined by the Arabic
+    comma, each isolated, so the first stays first read from the right (a Latin ", " between two Latin
+    references had run them together, left to right, the comma in front)."""
+    second = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state="negotiation")
+    world.users["admin"].language = "ar"
+    db.session.commit()
+    admin = signed_in("admin")
+    blocked = admin.get(f"/organizations/{world.partner_a.id}").get_data(as_text=True).split('id="retire-blocked"')[1]
+    listed = "\u2068%s\u2069، \u2068%s\u2069" % tuple(sorted([world.agreement_a.reference, second.reference]))
+    assert "اتفاقيتين" in blocked.split("</p>")[0] and listed in blocked
+    said = admin.get(_retire(admin, world.partner_a).headers["Location"]).get_data(as_text=True)
+    assert "طرف في اتفاقيتين لم تنتهيا بعد" in said and listed in said
+
+
 @pytest.mark.parametrize("role", ["officer", "manager", "legal", "auditor"])
 def test_only_an_admin_retires_or_reinstates(app, world, signed_in, gone, role):
     partner_c, _ended, _member = gone

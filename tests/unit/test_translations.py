@@ -130,3 +130,13 @@ def test_catalogues_not_compiled_stop_production_and_are_logged_elsewhere(app, t
     for language in ("ar", "fr"):
         (tmp_path / language / "LC_MESSAGES" / "messages.mo").write_bytes(b"")
     _check_catalogues(app, strict=True, folder=tmp_path)  # compiled: nothing to say
+
+
+def test_arabic_counts_each_number_in_its_own_form():
+    """Arabic has six plural forms (none, one, two, three to ten, eleven to ninety-nine, a hundred and more):
+    a plural message given one text for all six reads "2 اتفاقية" where Arabic writes "اتفاقيتين", and "3
+    اتفاقية" for "3 اتفاقيات"."""
+    with (ROOT / "app" / "translations" / "ar" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        catalogue = read_po(handle)
+    one_for_all = [m.id[1] for m in catalogue if m.id and m.pluralizable and len(set(m.string)) == 1]
+    assert not one_for_all, f"{len(one_for_all)} plural texts with one Arabic form for every number: {one_for_all}"
