@@ -87,6 +87,12 @@ def test_the_lists_fit_a_phone_without_scrolling_their_table(live_server, page, 
         # The title has the card's whole width, under the reference or date and the status.
         width = row.locator(title).evaluate("title => title.closest('td').getBoundingClientRect().width")
         assert width >= PHONE["width"] * 0.8, f"{path}: the title's cell is {width} px wide"
+    # The open sessions: each one's sign-out button on the screen (as columns it was half off it).
+    page.goto(live_server + "/account/security", wait_until="load")
+    button = page.locator("tr[data-current='yes'] td.card-cell-side button")
+    expect(button).to_be_visible()
+    box = button.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], f"the sign-out button is at {box}"
 
 
 @pytest.mark.parametrize("language", ["ar", "fr"])
