@@ -1204,9 +1204,14 @@ def test_bodies_that_are_not_a_json_object_are_refused(api):
         response = officer.post(f"{P}/agreements", data=data, content_type=content_type)
         assert_problem(response, 415)
         assert "application/json" in response.get_json()["detail"]
+        # The refusal names what was sent as sent: its charset, when that is the reason.
+        assert response.get_json()["detail"].endswith(f"not {content_type}.")
     # UTF-8 said in any spelling, or a +json type, is read.
     for content_type in ("application/json; charset=UTF-8", "application/json;charset=utf8", "application/x+json"):
         assert_problem(officer.post(f"{P}/agreements", data='{"type": "mou"}', content_type=content_type), 422)
+    # A UTF-8 byte order mark before the JSON is passed over (RFC 8259 lets a reader), not "unreadable".
+    marked = officer.post(f"{P}/agreements", data=b"\xef\xbb\xbf" + b'{"type": "mou"}', content_type="application/json")
+    assert "title" in str(assert_problem(marked, 422))
 
 
 def test_a_patch_sent_as_text_changes_nothing_and_says_so(api, ids):
