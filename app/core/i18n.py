@@ -164,7 +164,7 @@ def names_listed(names, most: int | None = None) -> str:
     """Names (agreement references, say) for a sentence: written as the reader's language writes a list,
     each isolated (in Arabic the first then stays first, read from the right, where Latin references
     joined by a Latin comma had run together left to right); with `most`, the first `most` and "…" after
-    them when there are more."""
+    them when there are more. Pages write them with the references_listed macro (macros/ui.html)."""
     names = list(names)
     shown = names if most is None else names[:most]
     return list_of([*(isolate(name) for name in shown), *(["…"] if len(shown) < len(names) else [])])

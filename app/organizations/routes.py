@@ -6,7 +6,7 @@ from app.agreements.models import Agreement, AgreementParty
 from app.choices.services import fill
 from app.core.forms import form_status, refusal_shown_on
 from app.core.i18n import gettext as _
-from app.core.i18n import names_listed, ngettext
+from app.core.i18n import ngettext
 from app.core.permissions import (
     can,
     get_organization_or_404,
@@ -81,7 +81,7 @@ def view_organization(organization_id: int):
         retire_form=RetireForm(),
         merge_form=merge_form,
         under_way=under_way,
-        named_under_way=names_listed(under_way, retirement.NAMED),
+        references_named=retirement.NAMED,
     )
 
 
