@@ -1,5 +1,5 @@
-"""Discussion threads: post, edit (earlier text kept), mentions notified, attachments stored under
-the storage rules. Nothing is deleted; every post and edit writes an audit row. Services flush;
+"""Discussion threads: post, edit (earlier text kept), mentions and new messages notified, attachments
+stored under the storage rules. Nothing is deleted; every post and edit writes an audit row. Services flush;
 the request commits once."""
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ from app.core import audit, storage
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
-from app.core.permissions import can_edit_message, can_mention, can_post_in_thread, partner_accounts_clause
+from app.core.permissions import (
+    can_edit_message,
+    can_mention,
+    can_post_in_thread,
+    can_read_thread,
+    partner_accounts_clause,
+)
 from app.core.text import trimmed
 from app.discussions.models import (
     AUDIENCES,
@@ -170,6 +176,7 @@ def post_message(agreement, *, occurrence=None, audience: str, body: str | None,
         },
     )
     _notify_mentioned(message, agreement, occurrence, mentioned, by)
+    _notify_taking_part(message, agreement, occurrence, mentioned, by)
     return message
 
 
@@ -194,6 +201,28 @@ def edit_message(message: DiscussionMessage, *, body: str | None, by, agreement,
 
 
 def _notify_mentioned(message, agreement, occurrence, people, by) -> None:
+    _notify(people, "discussion_mention", "discussion_mention", message, agreement, occurrence, by)
+
+
+def _notify_taking_part(message, agreement, occurrence, mentioned, by) -> None:
+    """Tell those taking part in the thread of a new message in it: the agreement's owner and whoever wrote
+    in it before, while they may still read it. A partner's question answered in the shared thread had
+    reached nobody unless the answer @mentioned them. Those the message mentions are told by the mention;
+    the author is not told of their own message."""
+    told = {person.id for person in mentioned} | {by.id}
+    ids = (thread_author_ids(agreement, occurrence, message.audience) | {agreement.owner_id}) - told - {None}
+    if not ids:
+        return
+    people = db.session.scalars(select(User).where(User.id.in_(sorted(ids))).order_by(User.id))
+    readers = [
+        person
+        for person in people
+        if can_read_thread(person, agreement, message.audience, of_deliverable=occurrence is not None)
+    ]
+    _notify(readers, "discussion_message", "discussion_activity", message, agreement, occurrence, by)
+
+
+def _notify(people, kind: str, category: str, message, agreement, occurrence, by) -> None:
     from app.notifications.reminders import agreement_params, texts
     from app.notifications.services import Notice, notify
 
@@ -211,8 +240,8 @@ def _notify_mentioned(message, agreement, occurrence, people, by) -> None:
         notify(
             person,
             Notice(
-                kind="discussion_mention",
-                category="discussion_mention",
+                kind=kind,
+                category=category,
                 params=params,
                 link=link,
                 object_type="discussion_messages",

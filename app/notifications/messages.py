@@ -249,15 +249,16 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
         return _("Sent back for changes: %(item)s (%(ref)s)", item=item, ref=ref)
     if kind == "deliverable_waived":
         return _("Waived: %(item)s (%(ref)s)", item=item, ref=ref)
-    if kind == "discussion_mention":
+    if kind in ("discussion_mention", "discussion_message"):
+        name = isolate(params.get("by", ""), language)
         if params.get("by_organization"):
-            return _(
-                "%(name)s (%(organization)s) mentioned you about %(ref)s",
-                name=isolate(params.get("by", ""), language),
-                organization=isolate(pick(params["by_organization"], language), language),
-                ref=ref,
-            )
-        return _("%(name)s mentioned you about %(ref)s", name=isolate(params.get("by", "")), ref=ref)
+            who = {"name": name, "organization": isolate(pick(params["by_organization"], language), language)}
+            if kind == "discussion_mention":
+                return _("%(name)s (%(organization)s) mentioned you about %(ref)s", ref=ref, **who)
+            return _("%(name)s (%(organization)s) wrote about %(ref)s", ref=ref, **who)
+        if kind == "discussion_mention":
+            return _("%(name)s mentioned you about %(ref)s", name=name, ref=ref)
+        return _("%(name)s wrote about %(ref)s", name=name, ref=ref)
     if kind == "weekly_digest":
         return _("Sharaka weekly digest — week of %(date)s", date=_date(params.get("week_of"), locale))
     return _("Notification")
@@ -576,7 +577,7 @@ def detail(kind: str, params: dict) -> str:
         if params.get("intact"):
             return kept
         return " ".join((_("First broken link: %(problem)s", problem=isolate(params.get("problem") or "—")), kept))
-    if kind == "discussion_mention":
+    if kind in ("discussion_mention", "discussion_message"):
         return _("“%(title)s”: %(excerpt)s", title=item or title, excerpt=isolate(params.get("excerpt") or ""))
     if kind == "weekly_digest":
         return " ".join(

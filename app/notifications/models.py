@@ -27,6 +27,7 @@ CATEGORIES: dict[str, tuple[Any, bool]] = {
     "agreement_stalled": (_l("Agreements waiting too long in one stage"), False),
     "weekly_digest": (_l("Weekly digest (managers)"), False),
     "discussion_mention": (_l("Mentions of me in discussions"), False),
+    "discussion_activity": (_l("New messages in discussions I take part in"), False),
     # The daily copy of the audit chain's head: evidence kept outside the database.
     "audit_anchor": (_l("Daily anchor of the audit trail (auditors)"), True),
     # A scheduled job failed on one agreement (the others went on): admins must look.

@@ -199,6 +199,45 @@ def test_mentions_notify_in_the_persons_language(app, world, signed_in):
     assert [m.user_id for m in message.mentions] == [legal.id]
 
 
+def test_those_taking_part_are_told_of_a_new_message_each_in_their_language(app, world, signed_in):
+    """A partner's question reaches the agreement's owner, and the owner's answer reaches the partner who
+    asked, without an @mention (an answer had reached nobody); the author is never told of their own
+    message, someone mentioned is told once (by the mention), and nobody outside the thread is told."""
+    partner, officer, legal = world.users["partner"], world.users["officer"], world.users["legal"]
+    partner.language, officer.language = "ar", "fr"
+    db.session.commit()
+    agreement = world.agreement_a
+
+    def told(person):
+        return [
+            (notice.kind, notice.link)
+            for notice in db.session.scalars(
+                select(Notification).where(Notification.user_id == person.id).order_by(Notification.id)
+            )
+        ]
+
+    assert post(signed_in("partner"), agreement, "Quand recevrons-nous le projet ?").status_code == 303
+    [(kind, link)] = told(officer)
+    assert kind == "discussion_message" and "thread=shared" in link and "#message-" in link
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient_id == officer.id))
+    assert mail.language == "fr" and "a écrit à propos de" in mail.subject and "Partenaire A" in mail.subject
+    assert told(partner) == []
+
+    assert post(signed_in("officer"), agreement, "Vendredi.").status_code == 303
+    assert [kind for kind, _ in told(partner)] == ["discussion_message"]
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient_id == partner.id))
+    assert mail.language == "ar" and "كتب" in mail.subject and "Vendredi" in mail.body_text
+    assert len(told(officer)) == 1  # not of their own answer
+
+    # Mentioned: told once, by the mention. Never told: the other partner, nor the partner of the internal thread.
+    assert post(signed_in("officer"), agreement, f"@{legal.email} à relire").status_code == 303
+    assert [kind for kind, _ in told(legal)] == ["discussion_mention"]
+    assert post(signed_in("legal"), agreement, "Relu.", "internal").status_code == 303
+    assert [kind for kind, _ in told(officer)] == ["discussion_message", "discussion_message"]
+    assert len(told(partner)) == 2 and told(world.users["partner_b"]) == []
+    assert all("thread=shared" in link for _, link in told(partner))
+
+
 @pytest.mark.parametrize("who", ["partner_b", "nobody"])
 def test_a_mention_of_someone_the_author_cannot_see_is_refused_without_leaking(app, world, signed_in, who):
     """A partner mentioning another organisation's user, or an address with no account: the same

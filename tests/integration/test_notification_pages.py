@@ -209,13 +209,14 @@ def test_preferences_save_opt_outs_and_keep_mandatory_categories(world, signed_i
         "agreement_activity",
         "export_ready",
         "discussion_mention",
+        "discussion_activity",
     }  # not the managers' weekly digest, which the page does not offer a partner: it stays as it was
     # Unchecked mandatory categories stay on; asking to switch one off changes nothing.
     assert services.wants_mail(partner, "deliverable_overdue")
     response = client.post("/account/notifications", {"categories": []})
     assert response.status_code == 303
     assert "deliverable_overdue" not in services.switched_off(partner)
-    assert count(MailOptOut, MailOptOut.user_id == partner.id) == 6  # every optional one offered, nothing more
+    assert count(MailOptOut, MailOptOut.user_id == partner.id) == 7  # every optional one offered, nothing more
     assert services.wants_mail(partner, "deliverable_overdue") and not services.wants_mail(partner, "deliverable_due")
     # The page shows what is switched off.
     shown = page(client, "/account/notifications")
@@ -234,6 +235,7 @@ def test_preferences_save_opt_outs_and_keep_mandatory_categories(world, signed_i
                 "weekly_digest",
                 "export_ready",
                 "discussion_mention",
+                "discussion_activity",
             ]
         },
     )
