@@ -103,7 +103,7 @@ def clean_changes(raw: dict, parent: Agreement) -> dict:
     start = _as_date(cleaned.get("effective_on")) or parent.effective_on or parent.signed_on
     end = _as_date(cleaned.get("expires_on")) or parent.expires_on
     if "expires_on" not in errors and "effective_on" not in errors and start and end and end <= start:
-        errors["expires_on"] = [_("The end date must come after the start date.")]
+        errors["expires_on"] = [_("The end date must come after the effective date.")]
     if "expires_on" in cleaned and "expires_on" not in errors:
         later = children_ending_after(parent, _as_date(cleaned["expires_on"]))
         if later:

@@ -246,7 +246,7 @@ def validate_data(data: AgreementData, agreement: Agreement | None) -> None:
         add("effective_on", _("The effective date cannot be before the signature date."))
     start = data.effective_on or data.signed_on
     if data.expires_on and start and data.expires_on <= start:
-        add("expires_on", _("The end date must come after the start date."))
+        add("expires_on", _("The end date must come after the effective date."))
     for name in ("signed_on", "effective_on", "expires_on"):
         value = getattr(data, name)
         if value and not within_calendar(value):

@@ -788,7 +788,7 @@ def _apply_values(agreement, transition: Transition, values: dict, today: date) 
     if agreement.signed_on and agreement.effective_on and agreement.effective_on < agreement.signed_on:
         errors.setdefault("effective_on", []).append(_("The effective date cannot be before the signature date."))
     if agreement.expires_on and start and agreement.expires_on <= start:
-        errors.setdefault("expires_on", []).append(_("The end date must come after the start date."))
+        errors.setdefault("expires_on", []).append(_("The end date must come after the effective date."))
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
 

@@ -348,7 +348,8 @@ def record_signature(
     if any(s.signed_on is None for s in earlier):
         raise WorkflowError(_("Signatories sign in order: record the earlier signatures first."))
     if any(s.signed_on and s.signed_on > signed_on for s in earlier):
-        message = _("This signature cannot be dated before the previous one.")
+        earliest = written_date(max(s.signed_on for s in earlier if s.signed_on))
+        message = _("This signature cannot be dated before the previous one: %(date)s at the earliest.", date=earliest)
         raise ValidationFailed(message, {"signed_on": [message]})
     last = all(s.signed_on or s.id == signatory.id for s in agreement.signatories)
     if last and agreement.effective_on is not None and signed_on > agreement.effective_on:

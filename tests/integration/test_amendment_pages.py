@@ -67,7 +67,7 @@ def test_the_officer_proposes_changes_and_sees_them_next_to_the_current_terms(si
 def test_bad_input_gets_a_clear_message_and_nothing_is_stored(signed_in, world, parent, amendment):
     officer = signed_in("officer")
     for bad, message in (
-        ({"expires_on": "2025-01-01"}, "The end date must come after the start date."),
+        ({"expires_on": "2025-01-01"}, "The end date must come after the effective date."),
         ({"partners": []}, "Name at least one partner organisation."),
         ({"expires_on": "not a date"}, "Not a valid date value."),
     ):

@@ -440,6 +440,9 @@ def test_the_activation_form_can_add_a_deliverable(app, world, signed_in):
 
     agreement = _signed(world)
     db.session.commit()
+    # The day it was signed is offered as the day it comes into effect, to be changed.
+    page = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert 'name="effective_on" value="2026-01-05"' in page
     response = signed_in("officer").post(
         f"/agreements/{agreement.id}/actions/activate",
         csrf_from=f"/agreements/{agreement.id}",

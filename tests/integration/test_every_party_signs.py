@@ -39,19 +39,23 @@ def in_signature(world, *, partners, co_signatories=()):
     return agreement
 
 
-def name_and_sign(agreement, world, side, organization=None, name=None):
-    officer = world.users["officer"]
-    signatory = services.add_signatory(
+def name_signatory(agreement, world, side, organization=None, name=None):
+    """A signatory named by the officer (not committed)."""
+    return services.add_signatory(
         agreement,
-        by=officer,
+        by=world.users["officer"],
         side=side,
         organization_id=organization.id if organization is not None else None,
         name=name or side,
         title=None,
         expected_version=agreement.version,
     )
+
+
+def name_and_sign(agreement, world, side, organization=None, name=None):
+    signatory = name_signatory(agreement, world, side, organization, name)
     services.record_signature(
-        agreement, signatory.id, by=officer, signed_on=SIGNED_ON, expected_version=agreement.version
+        agreement, signatory.id, by=world.users["officer"], signed_on=SIGNED_ON, expected_version=agreement.version
     )
     db.session.commit()
     return signatory
@@ -78,15 +82,7 @@ def test_a_three_party_agreement_is_signed_only_once_each_partner_has_signed(wor
 
     # Named but not yet signed: the refusal says whose signature, and for which partner.
     officer = world.users["officer"]
-    services.add_signatory(
-        agreement,
-        by=officer,
-        side="partner",
-        organization_id=world.partner_b.id,
-        name="Sam",
-        title=None,
-        expected_version=agreement.version,
-    )
+    name_signatory(agreement, world, "partner", world.partner_b, "Sam")
     db.session.commit()
     reason = rules.GUARDS["all_signatories_signed"](agreement)
     assert "Sam" in reason and world.partner_b.name in reason
@@ -386,3 +382,21 @@ def test_the_history_says_who_signed_and_when(world, signed_in):
     page = signed_in("auditor").get(f"/agreements/{agreement.id}").get_data(as_text=True)
     about = [part.split("</p>")[0] for part in page.split("data-history-about>")[1:]]
     assert any("Amal Exemple" in line and "Signed on" in line and "2026" in line for line in about), about
+
+
+def test_a_signature_dated_before_the_previous_one_is_told_the_earliest_day_it_may_take(world, signed_in):
+    """Signatories sign in order: the next one's date picker starts at the last signature, and a date before it
+    is refused naming that day (it had said only "not before the previous one")."""
+    agreement = in_signature(world, partners=[world.partner_a])
+    name_and_sign(agreement, world, "ministry", name="Ministre")
+    second = name_signatory(agreement, world, "partner", world.partner_a, "Arthur")
+    db.session.commit()
+    officer = signed_in("officer")
+    page = officer.get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert f'id="signed-on-{second.id}" name="signed_on"' in page and f'min="{SIGNED_ON.isoformat()}"' in page
+    officer_user = world.users["officer"]
+    with pytest.raises(ValidationFailed) as refused:
+        services.record_signature(
+            agreement, second.id, by=officer_user, signed_on=date(2026, 1, 4), expected_version=agreement.version
+        )
+    assert "Jan 5, 2026 at the earliest" in str(refused.value)

@@ -119,7 +119,7 @@ def test_the_form_rules_apply_to_each_row(world, signed_in):
     for said in (
         "An amendment is proposed from the agreement it amends",
         "Give a title in at least one language.",
-        "The end date must come after the start date.",
+        "The end date must come after the effective date.",
         "No account has the address nobody@example.org.",
         "is listed twice",
         "A signature date cannot be in the future.",
