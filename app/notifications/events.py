@@ -183,16 +183,74 @@ def on_approval_recorded(
                 object_id=agreement.id,
             ),
         )
+    _settle_round_notices(round, closes_round)
     if decision == "approve":
         # In a sequential chain the next step's approvers are asked now.
         ask_for_approvals(agreement)
 
 
+def _settle_round_notices(round_, closes_round: bool) -> None:
+    """Mark read the bell's requests and reminders about `round_` that no longer wait on their reader: all of
+    them once the round closes, else those of everyone who may no longer decide its current step (the one
+    who just decided, a colleague whose place in a parallel step they took). A cabinet's request still
+    asked for her decision, unread, after the manager had given the step's."""
+    from sqlalchemy import true, update
+
+    from app.core.models import utcnow
+    from app.notifications.lapsed import ABOUT_ROUNDS
+    from app.notifications.models import Notification
+    from app.notifications.services import _bell_changed
+
+    deciders = None if closes_round else _deciders(round_, clock.today())
+    still = {person.id for person in deciders[1] + deciders[2]} if deciders else set()
+    settled = db.session.execute(
+        update(Notification)
+        .where(
+            Notification.object_type == "approval_rounds",
+            Notification.object_id == round_.id,
+            Notification.kind.in_(sorted(ABOUT_ROUNDS)),
+            Notification.read_at.is_(None),
+            Notification.user_id.not_in(sorted(still)) if still else true(),
+        )
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if settled:
+        _bell_changed()
+
+
+def _deciders(round_, today):
+    """(the reminder rules' wait of `round_`, its current step's approvers, their delegates who may decide for
+    them) or None when no step is left to decide."""
+    from app.workflow.engine import may_decide_step
+    from app.workflow.models import Delegation
+
+    waiting = waiting_approval(round_)
+    if waiting is None:
+        return None
+    step, approvers = waiting[1], waiting[4]
+    delegates = []
+    if approvers:
+        # A delegate is asked only where they may decide for their delegator: the officer who submitted
+        # it, holding a colleague's approvals, was asked for a decision the four-eyes rule refuses them.
+        delegates = [
+            d.delegate
+            for d in db.session.scalars(
+                select(Delegation).where(
+                    Delegation.delegator_id.in_([p.id for p in approvers]),
+                    Delegation.revoked_at.is_(None),
+                    Delegation.starts_on <= today,
+                    Delegation.ends_on >= today,
+                )
+            )
+            if d.delegate.is_active and may_decide_step(step, round_, d.delegate, d.delegator)
+        ]
+    return waiting, list(approvers), delegates
+
+
 def ask_for_approvals(agreement) -> None:
     """Ask the people who may decide the current step of each open round (once per round and step)."""
     from app.discussions.approval_links import with_decision_links
-    from app.workflow.engine import may_decide_step
-    from app.workflow.models import Delegation
 
     open_rounds = [r for r in agreement.approval_rounds if r.status == "open" and r.from_state == agreement.state]
     if not open_rounds:
@@ -200,26 +258,10 @@ def ask_for_approvals(agreement) -> None:
     flush_or_conflict()  # new rounds need their ids for the reminder keys
     today = clock.today()
     for round_ in open_rounds:
-        waiting = waiting_approval(round_)
-        if waiting is None:
+        deciders = _deciders(round_, today)
+        if deciders is None:
             continue
-        _agreement, step, started, sla, approvers = waiting
-        delegates = []
-        if approvers:
-            # A delegate is asked only where they may decide for their delegator: the officer who submitted
-            # it, holding a colleague's approvals, was asked for a decision the four-eyes rule refuses them.
-            delegates = [
-                d.delegate
-                for d in db.session.scalars(
-                    select(Delegation).where(
-                        Delegation.delegator_id.in_([p.id for p in approvers]),
-                        Delegation.revoked_at.is_(None),
-                        Delegation.starts_on <= today,
-                        Delegation.ends_on >= today,
-                    )
-                )
-                if d.delegate.is_active and may_decide_step(step, round_, d.delegate, d.delegator)
-            ]
+        (_agreement, step, started, sla, _approvers), approvers, delegates = deciders
         notice = Notice(
             kind="approval_requested",
             category="approval_requested",

@@ -378,3 +378,34 @@ def test_a_delegation_to_someone_who_can_no_longer_approve_says_it_has_no_effect
     page = signed_in("legal").get("/account/delegations").get_data(as_text=True)
     assert 'data-delegation-status="void"' in page and 'data-delegation-status="current"' not in page
     assert "account is closed: this delegation has no effect" in page
+
+
+def test_an_approval_request_no_longer_waiting_on_its_reader_is_marked_read(world, signed_in, mou):
+    """Two managers are asked for the same place in a parallel step: once one has given it, the other's request
+    no longer waits on her (it still asked for her decision, unread); the legal adviser's still does, until
+    the round closes. The one who decided has nothing left to read either."""
+    from sqlalchemy import func, select
+
+    from app.notifications.models import Notification
+
+    cabinet = factories.user("manager", world.ministry)
+    db.session.commit()
+    legal, manager = world.users["legal"], world.users["manager"]
+
+    def unread_requests(person):
+        return db.session.scalar(
+            select(func.count()).where(
+                Notification.user_id == person.id,
+                Notification.kind == "approval_requested",
+                Notification.read_at.is_(None),
+            )
+        )
+
+    assert act(signed_in("officer"), mou, "submit_for_review").status_code == 303
+    assert [unread_requests(p) for p in (legal, manager, cabinet)] == [1, 1, 1]
+    assert act(signed_in("manager"), mou, "approve_review", decision="approve").status_code == 303
+    db.session.expire_all()
+    assert [unread_requests(p) for p in (legal, manager, cabinet)] == [1, 0, 0]
+    assert act(signed_in("legal"), mou, "approve_review", decision="approve").status_code == 303
+    db.session.expire_all()
+    assert [unread_requests(p) for p in (legal, manager, cabinet)] == [0, 0, 0]
