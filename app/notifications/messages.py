@@ -242,6 +242,8 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
             ref=ref,
         )
     if kind == "deliverable_submitted":
+        if (params.get("number") or 1) > 1:  # after a send-back: the reviewer knows it answers their word
+            return _("Handed in again: %(item)s (%(ref)s)", item=item, ref=ref)
         return _("Handed in: %(item)s (%(ref)s)", item=item, ref=ref)
     if kind == "deliverable_accepted":
         return _("Accepted: %(item)s (%(ref)s)", item=item, ref=ref)
@@ -475,12 +477,15 @@ def detail(kind: str, params: dict) -> str:
             said = " ".join((said, _("Missed due dates so far: %(dates)s.", dates=missed)))
         return said
     if kind == "deliverable_submitted":
-        return _(
-            "%(org)s handed in “%(item)s” (due on %(date)s). It is waiting for your review.",
-            org=isolate(pick(params.get("responsible"))),
-            item=item,
-            date=due,
-        )
+        handed_in = {"org": isolate(pick(params.get("responsible"))), "item": item, "date": due}
+        if (params.get("number") or 1) > 1:
+            return _(
+                "%(org)s handed in “%(item)s” again (hand-in %(number)s, due on %(date)s). "
+                "It is waiting for your review.",
+                number=params["number"],
+                **handed_in,
+            )
+        return _("%(org)s handed in “%(item)s” (due on %(date)s). It is waiting for your review.", **handed_in)
     if kind == "deliverable_accepted":
         accepted = _("“%(item)s” due on %(date)s was accepted.", item=item, date=due)
         if params.get("comment"):  # the reviewer's words, as a send-back's and a waiver's are given

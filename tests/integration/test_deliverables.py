@@ -14,6 +14,7 @@ from app.deliverables import services
 from app.deliverables.models import Submission, shown_status
 from app.discussions.models import DiscussionMessage
 from app.extensions import db
+from app.notifications.models import OutboxMessage
 from app.workflow.engine import WorkflowError
 from tests import factories
 
@@ -204,6 +205,13 @@ def test_a_hand_in_waits_in_its_owners_actions_until_reviewed(app, world, signed
     assert not waiting(officer)  # back with the partner
     assert _post(partner, mine, "submissions", {"note": "v2", **_files((PDF + b"2", "v2.pdf"))}).status_code == 303
     assert waiting(officer)
+    # The owner is told it is the answer to their send-back, not a hand-in like the first.
+    told = db.session.scalars(
+        select(OutboxMessage.subject)
+        .where(OutboxMessage.recipient_id == world.users["officer"].id, OutboxMessage.kind == "deliverable_submitted")
+        .order_by(OutboxMessage.id)
+    ).all()
+    assert [subject.split(":")[0] for subject in told] == ["Handed in", "Handed in again"]
     assert _post(officer, mine, "review", {"decision": "accept"}).status_code == 303
     assert not waiting(officer) and not waiting(officer, "/dashboard")
 
