@@ -18,19 +18,20 @@ from app.notifications.reminders import (
     texts,
     waiting_approval,
 )
-from app.notifications.services import Notice, app_path, notify, notify_once
+from app.notifications.services import Notice, app_path, mark_settled, notify, notify_once
 
 
 def connect_receivers(app) -> None:
     from app.agreements.renewals import non_renewal_recorded
     from app.deliverables.services import deliverable_changed
-    from app.workflow.engine import agreement_moved, approval_recorded, version_sent
+    from app.workflow.engine import agreement_moved, approval_recorded, version_accepted, version_sent
 
     # Not tied to one app object: tests run several apps, and connecting twice is a no-op.
     agreement_moved.connect(on_agreement_moved, weak=False)
     approval_recorded.connect(on_approval_recorded, weak=False)
     deliverable_changed.connect(on_deliverable_changed, weak=False)
     version_sent.connect(on_version_sent, weak=False)
+    version_accepted.connect(on_version_accepted, weak=False)
     non_renewal_recorded.connect(on_non_renewal_recorded, weak=False)
 
 
@@ -194,29 +195,30 @@ def _settle_round_notices(round_, closes_round: bool) -> None:
     them once the round closes, else those of everyone who may no longer decide its current step (the one
     who just decided, a colleague whose place in a parallel step they took). A cabinet's request still
     asked for her decision, unread, after the manager had given the step's."""
-    from sqlalchemy import true, update
-
-    from app.core.models import utcnow
     from app.notifications.lapsed import ABOUT_ROUNDS
     from app.notifications.models import Notification
-    from app.notifications.services import _bell_changed
 
     deciders = None if closes_round else _deciders(round_, clock.today())
-    still = {person.id for person in deciders[1] + deciders[2]} if deciders else set()
-    settled = db.session.execute(
-        update(Notification)
-        .where(
-            Notification.object_type == "approval_rounds",
-            Notification.object_id == round_.id,
-            Notification.kind.in_(sorted(ABOUT_ROUNDS)),
-            Notification.read_at.is_(None),
-            Notification.user_id.not_in(sorted(still)) if still else true(),
-        )
-        .values(read_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if settled:
-        _bell_changed()
+    still = sorted({person.id for person in deciders[1] + deciders[2]}) if deciders else []
+    mark_settled(ABOUT_ROUNDS, "approval_rounds", round_.id, Notification.user_id.not_in(still) if still else None)
+
+
+def on_version_accepted(app, *, agreement, organization_id, **_ignored) -> None:
+    """A party accepted the text (or answered with its own version, which it accepts): the notices that asked
+    its people to answer are read. A partner's "version 1 waits for your answer" stayed unread after it had
+    answered with version 2."""
+    from app.auth.models import User
+    from app.core.permissions import MINISTRY
+    from app.notifications.models import Notification
+    from app.organizations.models import Organization
+
+    # The ministry answers through its staff, whose accounts need not name its organisation.
+    if db.session.get(Organization, organization_id).is_home:
+        speaking = User.role.in_(sorted(MINISTRY))
+    else:
+        speaking = User.organization_id == organization_id
+    answered = Notification.user_id.in_(select(User.id).where(speaking))
+    mark_settled({"version_sent"}, "agreements", agreement.id, answered)
 
 
 def _deciders(round_, today):

@@ -565,6 +565,26 @@ def mark_read(notification: Notification) -> None:
         _bell_changed()
 
 
+def mark_settled(kinds, object_type: str, object_id: int, readers=None) -> int:
+    """Mark read the unread notices of `kinds` about one object that no longer wait on their readers: every
+    reader's, or those `readers` (a condition on Notification.user_id) selects. How many were marked."""
+    settled = db.session.execute(
+        update(Notification)
+        .where(
+            Notification.kind.in_(sorted(kinds)),
+            Notification.object_type == object_type,
+            Notification.object_id == object_id,
+            Notification.read_at.is_(None),
+            *([readers] if readers is not None else []),
+        )
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if settled:
+        _bell_changed()
+    return settled or 0
+
+
 def mark_all_read(user) -> int:
     _bell_changed()
     result = db.session.execute(

@@ -56,6 +56,8 @@ signals = Namespace()
 agreement_moved = signals.signal("agreement-moved")
 approval_recorded = signals.signal("approval-recorded")
 version_sent = signals.signal("version-sent")  # a new version of the text in negotiation (services.send_version)
+# A party accepted a version of the text (services._accept: by the page, implied by sending one, or recorded).
+version_accepted = signals.signal("version-accepted")
 
 
 class WorkflowError(DomainError):

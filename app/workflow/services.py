@@ -242,6 +242,11 @@ def _accept(agreement, negotiation_round, organization_id: int, side: str, *, by
         changes["text_locked"] = True
     agreement.updated_at = now
     audit.record("negotiation_version_accepted", agreement, actor=by, changes=changes)
+    engine.version_accepted.send(
+        current_app._get_current_object(),  # type: ignore[attr-defined]  # a LocalProxy, which Flask types as the app
+        agreement=agreement,
+        organization_id=organization_id,
+    )
 
 
 def _home_id() -> int | None:

@@ -409,3 +409,32 @@ def test_an_approval_request_no_longer_waiting_on_its_reader_is_marked_read(worl
     assert act(signed_in("legal"), mou, "approve_review", decision="approve").status_code == 303
     db.session.expire_all()
     assert [unread_requests(p) for p in (legal, manager, cabinet)] == [0, 0, 0]
+
+
+def test_a_version_to_answer_is_marked_read_once_the_readers_side_has_answered(world, signed_in):
+    """ "Version 1 waits for your answer" stayed unread after the partner had answered with version 2; the
+    owner's notice of version 2 is read once the ministry accepts it."""
+    from sqlalchemy import func, select
+
+    from app.notifications.models import Notification
+
+    partner, officer = world.users["partner"], world.users["officer"]
+
+    def unread_versions(person):
+        return db.session.scalar(
+            select(func.count()).where(
+                Notification.user_id == person.id, Notification.kind == "version_sent", Notification.read_at.is_(None)
+            )
+        )
+
+    mou = factories.agreement(by=officer, partners=[world.partner_a], state="negotiation", title_fr="Texte")
+    db.session.commit()
+    sent = post(signed_in("officer"), mou, "negotiation/versions", {"file": (BytesIO(PDF), "v1.pdf")})
+    assert sent.status_code == 303 and unread_versions(partner) == 1
+    answer = post(signed_in("partner"), mou, "negotiation/versions", {"file": (BytesIO(PDF + b"2"), "v2.pdf")})
+    assert answer.status_code == 303
+    db.session.expire_all()
+    assert unread_versions(partner) == 0 and unread_versions(officer) == 1
+    assert post(signed_in("officer"), mou, "negotiation/accept", {}).status_code == 303
+    db.session.expire_all()
+    assert unread_versions(officer) == 0
