@@ -17,10 +17,11 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
-from app.core import audit
+from app.core import audit, clock
 from app.core.errors import DomainError
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
+from app.core.templating import written_date
 from app.discussions.models import ApprovalLink
 from app.extensions import db
 from app.workflow import engine
@@ -89,13 +90,33 @@ def why_dead(link: ApprovalLink) -> str | None:
     transition = definition.transition(round_.transition)
     step = engine.current_step(transition, round_, agreement) if transition and transition.approval else None
     if round_.status != "open" or round_.from_state != agreement.state or step is None or step.name != link.step:
-        return _(
+        moved_on = _(
             "This approval has moved on since the e-mail was sent, so the link no longer works. "
             "Open the agreement in Sharaka to see where it stands."
         )
+        return " ".join(part for part in (_what_happened(round_, link), moved_on) if part)
     if any(d.step == link.step and link.user_id in (d.approver_id, d.counted_user_id) for d in round_.decisions):
         return _("You have already decided on this step; the link no longer works.")
     return None
+
+
+def _what_happened(round_, link: ApprovalLink) -> str:
+    """Who decided the link's step, or how the round ended: "moved on" alone left a second approver asking
+    a colleague what had happened."""
+    from app.core.i18n import list_of
+    from app.notifications.lapsed import ROUND_OUTCOMES
+
+    if round_.status != "open":
+        outcome = str(ROUND_OUTCOMES.get(round_.status, round_.status))
+        return _("The approval round is closed (%(outcome)s).", outcome=outcome)
+    decided = [d for d in round_.decisions if d.step == link.step]
+    if decided:
+        return _(
+            "%(names)s decided this step on %(date)s.",
+            names=list_of(dict.fromkeys(d.counted_user.full_name for d in decided)),
+            date=written_date(clock.day_of(max(d.decided_at for d in decided))),
+        )
+    return ""
 
 
 def agreement_of(link: ApprovalLink):

@@ -153,6 +153,7 @@ def test_send_back_needs_a_comment_and_then_the_round_changed(app, world, signed
     # The round is closed: legal's links from the first request no longer work.
     response = signed_in("legal").get(legal_links["approve"])
     assert response.status_code == 410 and "moved on" in response.get_data(as_text=True)
+    assert "The approval round is closed (rejected)." in response.get_data(as_text=True)  # what happened, said
     # Resubmitted: a new round, new links; the old ones stay dead.
     act(officer, mou, "submit_for_review")
     assert links_for(world.users["legal"])["approve"] != legal_links["approve"]
