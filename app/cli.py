@@ -225,6 +225,10 @@ def run_scheduler_command():
 
     def stop(signum, frame):
         # A running job finishes its transaction (the mail sender its batch) and returns; nothing half-written.
+        if STOPPING.is_set():
+            # Told again while stopping (a supervisor signals the whole group, and make's trap passes the
+            # signal on): raised inside the shutdown under way, it cut the wait for the jobs short.
+            return
         STOPPING.set()
         raise SystemExit(0)
 
@@ -234,6 +238,7 @@ def run_scheduler_command():
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         STOPPING.set()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not cut the shutdown short either
         scheduler.shutdown(wait=True)  # the jobs under way, told to stop, end their current step
 
 
