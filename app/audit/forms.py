@@ -1,10 +1,11 @@
-"""The auditors' check of the trail, with the anchors they kept."""
+"""The auditors' check of the trail, with the anchors they kept, and the trail's filters."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import TextAreaField
-from wtforms.validators import Length, Optional, ValidationError
+from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from app.core.audit_chain import anchors_in
+from app.core.dates import within_calendar
 from app.core.forms import Form
 
 MAX_ANCHORS = 100  # an auditor pastes a few kept e-mails, not a whole log
@@ -29,3 +30,27 @@ class VerifyForm(Form):
     @property
     def wanted(self) -> list[tuple[int, str]]:
         return anchors_in(self.anchors.data or "")
+
+
+class TrailFilterForm(Form):
+    """The audit trail's filters, from the query string (/audit/events)."""
+
+    class Meta:
+        csrf = False
+
+    action = SelectField(_l("What"), choices=[], validators=[Optional()])
+    about = SelectField(_l("About"), choices=[], validators=[Optional()])
+    about_id = IntegerField(_l("Its number"), validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
+    who = StringField(_l("Who (e-mail address)"), validators=[Optional(), Length(max=254)])
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("Until"), validators=[Optional()])
+
+    def validate_since(self, field) -> None:
+        if field.data and not within_calendar(field.data):
+            raise ValidationError(_l("This date is out of range."))
+        if field.data and self.until.data and field.data > self.until.data:
+            raise ValidationError(_l("The first day must not come after the last."))
+
+    def validate_until(self, field) -> None:
+        if field.data and not within_calendar(field.data):
+            raise ValidationError(_l("This date is out of range."))

@@ -1,15 +1,27 @@
-"""The auditors' page: the state of the hash chain and the last anchors."""
+"""The auditors' pages: the trail itself, newest first and filtered, and the state of its hash chain with the
+last anchors."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
-from app.audit.forms import VerifyForm
+from app.audit import browsing
+from app.audit.forms import TrailFilterForm, VerifyForm
+from app.audit.labels import ACTIONS, OBJECTS, action_label, object_label
+from app.auth.models import User, normalize_email
 from app.core.audit import AuditChainHead
 from app.core.audit_chain import recent_anchors, verify
+from app.core.forms import without_invalid_filters
+from app.core.i18n import gettext as _
 from app.core.permissions import require
 from app.extensions import db
 
 blueprint = Blueprint("audit", __name__, url_prefix="/audit")
+
+
+@blueprint.app_template_global()
+def audit_action_label(action: str) -> str:
+    return action_label(action)
 
 
 @blueprint.route("")
@@ -38,3 +50,45 @@ def verify_chain():
         result=result,
         form=form,
     ), 200 if result else 400
+
+
+@blueprint.route("/events")
+@login_required
+def list_events():
+    require(current_user, "audit.list")
+    form, filters = _read_filters()
+    before = request.args.get("before", type=int)
+    rows, older = browsing.trail_page(filters, before if before and 0 < before < 2**63 else None)
+    kept = {key: value for key, value in request.args.items() if key != "before"}  # the filters, as asked
+    return render_template(
+        "audit/events.html",
+        form=form,
+        rows=rows,
+        newest_url=url_for("audit.list_events", **kept) if "before" in request.args else None,
+        older_url=url_for("audit.list_events", **kept, before=older) if older else None,
+        object_label=object_label,
+    )
+
+
+def _read_filters() -> tuple[TrailFilterForm, browsing.TrailFilters]:
+    """The trail's filters from the query string; an invalid one is ignored (the form says which)."""
+    form = TrailFilterForm(request.args)
+    form.action.choices = [("", _("Any"))] + sorted(
+        ((key, str(label)) for key, label in ACTIONS.items()), key=lambda choice: choice[1].casefold()
+    )
+    form.about.choices = [("", _("Anything"))] + [(key, str(label)) for key, label in OBJECTS.items()]
+    without_invalid_filters(form)
+    actor_id = None
+    if form.who.data:
+        actor_id = db.session.scalar(select(User.id).where(User.email == normalize_email(form.who.data)))
+        if actor_id is None:
+            form.who.errors = [*form.who.errors, _("No account has this address.")]
+            actor_id = 0  # nobody: the page lists nothing rather than everyone's rows
+    return form, browsing.TrailFilters(
+        action=form.action.data or None,
+        object_type=form.about.data or None,
+        object_id=form.about_id.data,
+        actor_id=actor_id,
+        since=form.since.data,
+        until=form.until.data,
+    )

@@ -25,7 +25,12 @@ from app.extensions import db
 
 class AuditEvent(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_audit_events_object", "object_type", "object_id", "occurred_at"),
+        # Browsing the trail by action or by person, newest first (app/audit/browsing.py).
+        Index("ix_audit_events_action", "action", "id"),
+        Index("ix_audit_events_actor", "actor_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

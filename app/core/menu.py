@@ -102,7 +102,7 @@ MORE_SECTIONS = (
         _may("outbox.view"),
         ("notifications.list_outbox", "notifications.view_outbox_message"),
     ),
-    Section("audit.chain_status", "bi-shield-check", _l("Audit trail"), _may("audit.list"), blueprint="audit"),
+    Section("audit.list_events", "bi-journal-text", _l("Audit trail"), _may("audit.list"), blueprint="audit"),
     Section("operations.list_jobs", "bi-clock-history", _l("Scheduled jobs"), _may("job.view"), blueprint="operations"),
 )
 

@@ -63,7 +63,13 @@ PAGES = {
         "/api/v1/deliverables",
     ],
     "legal": ["/dashboard", "/inbox", "/agreements/"],
-    "auditor": ["/dashboard", "/portfolio/analytics", "/agreements/"],
+    "auditor": [
+        "/dashboard",
+        "/portfolio/analytics",
+        "/agreements/",
+        "/audit/events",
+        "/audit/events?since=2026-01-01",
+    ],
     "admin": ["/dashboard", "/admin/users", "/admin/outbox"],
     "partner": [
         "/portal",
