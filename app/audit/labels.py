@@ -49,7 +49,7 @@ ACTIONS = {
     "discussion_posted": _l("Message posted"),
     "discussion_edited": _l("Message edited"),
     # Accounts
-    "signed_in": _l("Signed in"),
+    "signed_in": _l("Session opened"),
     "signed_out_everywhere": _l("Signed out everywhere"),
     "profile_updated": _l("Profile updated"),
     "password_changed": _l("Password changed"),
@@ -75,8 +75,8 @@ ACTIONS = {
     "delegation_revoked": _l("Delegation ended"),
     # Organisations
     "made_home": _l("Made the ministry's own organisation"),
-    "retired": _l("Retired"),
-    "reinstated": _l("Reinstated"),
+    "retired": _l("Organisation retired"),
+    "reinstated": _l("Organisation reinstated"),
     "merged_into": _l("Merged into another organisation"),
     "merged_from": _l("Took in a merged organisation"),
     # Mail and operations
@@ -101,7 +101,7 @@ OBJECTS = {
     "signing_events": _l("Signing event"),
     "invitations": _l("Invitation"),
     "discussion_messages": _l("Message"),
-    "outbox_messages": _l("E-mail"),
+    "outbox_messages": _l("E-mail message"),
     "approval_rounds": _l("Approval"),
     "settings": _l("Settings"),
 }

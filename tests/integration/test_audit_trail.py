@@ -27,18 +27,18 @@ def test_the_auditor_reads_who_did_what_across_the_ministry(world, signed_in):
     audit.record("updated", world.agreement_a, actor=officer)
     db.session.commit()
     page = _page(signed_in("auditor"))
-    assert {"Account deactivated", "Retired", "Updated"} <= set(_shown(page)) and "Dissoute" in page
+    assert {"Account deactivated", "Organisation retired", "Updated"} <= set(_shown(page)) and "Dissoute" in page
     assert f'href="/agreements/{world.agreement_a.id}"' in page and officer.email in page
     # Newest first.
     shown = _shown(page)
-    assert shown.index("Updated") < shown.index("Retired") < shown.index("Account deactivated")
+    assert shown.index("Updated") < shown.index("Organisation retired") < shown.index("Account deactivated")
 
     by_action = _page(signed_in("auditor"), "?action=retired")
-    assert _shown(by_action) == ["Retired"]
+    assert _shown(by_action) == ["Organisation retired"]
     by_person = _page(signed_in("auditor"), f"?who={officer.email.upper()}")
-    assert "Updated" in _shown(by_person) and "Retired" not in _shown(by_person)
+    assert "Updated" in _shown(by_person) and "Organisation retired" not in _shown(by_person)
     about = _page(signed_in("auditor"), f"?about=organizations&about_id={world.partner_b.id}")
-    assert _shown(about) == ["Retired"]
+    assert _shown(about) == ["Organisation retired"]
     nobody = _page(signed_in("auditor"), "?who=nobody@example.org")
     assert "No account has this address." in nobody and "Nothing recorded matches these filters." in nobody
 
