@@ -1,6 +1,6 @@
 """User administration."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -53,7 +53,8 @@ def create_user():
     form.password.flags.required = True
     _fill_choices(form)
     if request.method == "GET":
-        form.language.data = current_app.config["BABEL_DEFAULT_LOCALE"]
+        # The admin's own, as an invitation's: an account made from the French pages had Arabic mail.
+        form.language.data = current_user.language
     if form.validate_on_submit():
         if not (form.password.data or "").strip():
             # Said with whatever else is wrong, not one refusal at a time.

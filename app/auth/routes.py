@@ -133,8 +133,11 @@ def sign_out_here(reason: str) -> None:
     person's session open)."""
     if current_user.is_authenticated and current_user.current_session is not None:
         sessions.end(current_user.current_session, reason)
+    language = session.get("language")
     logout_user()
     session.clear()
+    if language:  # the sign-in page that follows speaks on as the pages did (a reset's came back in English)
+        session["language"] = language
 
 
 @blueprint.route("/sign-out", methods=["POST"])

@@ -51,18 +51,18 @@ def _is_country(code: str) -> bool:
     return bool(re.fullmatch(r"[A-Z]{2}", code)) and code in Locale("en").territories and code not in _NOT_COUNTRIES
 
 
-def _named_alike(key: str, name: str, organization: Organization | None) -> str | None:
-    """The short name of another organisation with the same name in this language, or None: the same
+def _named_alike(key: str, name: str, organization: Organization | None) -> int | None:
+    """The id of another organisation with the same name in this language, or None: the same
     partner entered twice splits its agreements between two records. Names are compared folded as the
     search folds them (case, accents, Arabic letter variants), spaces and invisible characters aside:
     "Societe Generale Maroc" is "Société Générale Maroc". Organisations are a few thousand at most, and
     this runs on a save."""
     column = getattr(Organization, key)
-    query = select(Organization.slug, column).where(column.is_not(None))
+    query = select(Organization.id, column).where(column.is_not(None))
     if organization is not None and organization.id is not None:
         query = query.where(Organization.id != organization.id)
     wanted = _compared(name)
-    return next((slug for slug, other in db.session.execute(query) if _compared(other) == wanted), None)
+    return next((found for found, other in db.session.execute(query) if _compared(other) == wanted), None)
 
 
 def _compared(name: str) -> str:
@@ -96,7 +96,9 @@ def save_organization(organization: Organization | None, values: dict, *, by, se
             errors["slug"] = [_("Another organisation already uses this short name.")]
     for key in ("name_ar", "name_fr", "name_en"):
         if values[key] and (same := _named_alike(key, values[key], organization)) is not None:
-            errors[key] = [_("%(slug)s already has this name: edit that organisation instead.", slug=same)]
+            # Named as the reader knows it (the short name, "add", said nothing to them).
+            other = db.session.get(Organization, same)
+            errors[key] = [_("“%(name)s” already has this name: edit that organisation instead.", name=other.name)]
     if values["country"] and not _is_country(values["country"]):
         errors["country"] = [_("Use a two-letter country code (MA, FR, ...).")]
     if errors:

@@ -392,3 +392,11 @@ def test_an_organisations_country_is_named_in_the_readers_language(world, signed
     db.session.commit()
     assert "فرنسا" in officer.get(f"/organizations/{world.partner_a.id}").get_data(as_text=True)
     assert "فرنسا" in officer.get("/organizations/").get_data(as_text=True)
+
+
+def test_a_new_account_starts_in_the_language_its_admin_works_in(world, signed_in):
+    """As an invitation does: an account made from the French pages had its mail in Arabic, the install's."""
+    world.users["admin"].language = "fr"
+    db.session.commit()
+    form = signed_in("admin").get("/admin/users/new").get_data(as_text=True)
+    assert '<option selected value="fr">' in form or '<option value="fr" selected>' in form

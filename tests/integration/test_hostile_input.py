@@ -1414,7 +1414,7 @@ def test_a_new_organisation_gets_a_short_name_from_its_acronym_or_name_and_no_ki
     assert sorted(made) == ["agence-stat", "agence-stat-2"]
     # The same name again (in any case) is the same organisation: refused, naming the one that has it.
     twice = officer.post("/organizations/new", data={**base, "name_fr": "agence STAT"})
-    assert twice.status_code == 422 and "agence-stat already has this name" in twice.get_data(as_text=True)
+    assert twice.status_code == 422 and "“Agence Stat” already has this name" in twice.get_data(as_text=True)
     with_acronym = {**base, "name_fr": "Haut-Commissariat au Plan", "acronym": "HCP"}
     assert officer.post("/organizations/new", data=with_acronym).status_code in (302, 303)
     assert db.session.scalar(select(Organization.slug).where(Organization.acronym == "HCP")) == "hcp"

@@ -206,3 +206,19 @@ def test_the_page_says_whose_password_it_sets(app, world):
     other = world.users["manager"]
     signed_in_as_other = SignedInClient(app, other).get(link).get_data(as_text=True)
     assert f"You are signed in as {other.full_name}" in signed_in_as_other
+
+
+def test_the_sign_in_page_after_a_reset_speaks_the_persons_language(app, world):
+    """The reset's mail and page speak French for a French reader; the sign-in page after it had come back in
+    the install's language (the session's language went with the sign-out)."""
+    person = world.users["partner"]
+    person.language = "fr"
+    db.session.commit()
+    _ask(app, person.email)
+    visitor = SignedInClient(app, None)
+    link = _link_for(person)
+    assert visitor.get(link).status_code == 200
+    response = visitor.post(link, data={"new_password": NEW, "confirm": NEW})
+    assert response.status_code == 303
+    page = visitor.get(response.headers["Location"]).get_data(as_text=True)
+    assert '<html lang="fr"' in page and "Votre mot de passe a été changé" in page

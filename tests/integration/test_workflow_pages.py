@@ -438,3 +438,15 @@ def test_a_version_to_answer_is_marked_read_once_the_readers_side_has_answered(w
     assert post(signed_in("officer"), mou, "negotiation/accept", {}).status_code == 303
     db.session.expire_all()
     assert unread_versions(officer) == 0
+
+
+def test_every_guard_is_named_in_words_on_the_workflow_pages(world, signed_in):
+    """A move's conditions are said in the reader's words: "negotiated_here" had shown as its code."""
+    from app.workflow import engine
+    from app.workflow.rules import GUARDS
+
+    officer = signed_in("officer")
+    for workflow_type in engine.current_definitions():
+        page = officer.get(f"/workflows/{workflow_type}").get_data(as_text=True)
+        text = re.sub(r"<[^>]+>", " ", page.split("<main", 1)[1])
+        assert not [name for name in GUARDS if re.search(rf"\b{name}\b", text)], workflow_type
