@@ -104,3 +104,25 @@ def test_two_factor_enrolment_then_sign_in_with_a_code(live_server, page, artifa
     page.fill("input[name=code]", codes[0])
     navigate(page, lambda: page.click("#code-form button[type=submit]"))
     page.locator("form[action$='/sign-out']").first.wait_for(state="attached")
+
+
+def test_deactivating_an_account_is_asked_first_and_nothing_changes_when_called_off(live_server, page, demo_accounts):
+    """Unticking "active" ends the account's sessions and revokes its tokens, which reactivating does not bring
+    back: the admin is asked first (the form saved at once); other edits of the account are not asked about."""
+    admin, legal = account(demo_accounts, "admin"), account(demo_accounts, "legal")
+    sign_in(page, live_server, admin["email"], admin["password"])
+    page.goto(live_server + "/admin/users?q=" + legal["email"], wait_until="load")
+    page.locator(f"tr:has-text('{legal['email']}') a[href*='/edit']").first.click()
+    page.wait_for_selector("input[name=is_active]")
+    asked = []
+
+    def call_off(dialog):
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", call_off)
+    page.uncheck("input[name=is_active]")
+    page.locator("form:has(input[name=is_active]) button[type=submit]").first.click()  # asked within the click
+    assert asked and "API" in asked[0], asked
+    page.reload(wait_until="load")
+    assert page.is_checked("input[name=is_active]")  # nothing was saved

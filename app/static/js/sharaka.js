@@ -79,11 +79,18 @@
       }
     }, true);
 
-    // <form data-confirm="Question?"> or <button data-confirm="...">: ask first.
+    // <form data-confirm="Question?"> or <button data-confirm="...">: ask first. A box that was ticked and is
+    // sent unticked with <input type=checkbox data-confirm-unchecked="Question?">: asked then only (an
+    // account's "active", whose unticking ends what reactivating does not bring back).
     document.addEventListener("submit", function (event) {
       var form = event.target;
       var submitter = event.submitter;
       var message = (submitter && submitter.getAttribute("data-confirm")) || form.getAttribute("data-confirm");
+      form.querySelectorAll("input[type=checkbox][data-confirm-unchecked]").forEach(function (box) {
+        if (!message && box.defaultChecked && !box.checked) {
+          message = box.getAttribute("data-confirm-unchecked");
+        }
+      });
       if (message && !window.confirm(message)) {
         event.preventDefault();
       }
