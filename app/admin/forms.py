@@ -48,3 +48,9 @@ class UserForm(Form):
             return
         for check in (DataRequired(), Email(check_deliverability=False), Length(max=254)):
             check(self, field)
+
+
+class HandOverForm(Form):
+    """A leaver's agreements under way, given to one colleague at once."""
+
+    successor_id = SelectField(_l("Give them to"), choices=[], coerce=_optional_int, validators=[DataRequired()])

@@ -4,7 +4,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.admin.forms import UserForm
+from app.admin.forms import HandOverForm, UserForm
+from app.agreements.services import hand_over, owned_under_way
 from app.api.tokens import tokens_of
 from app.auth import leavers, sessions
 from app.auth import services as accounts
@@ -13,6 +14,7 @@ from app.choices.services import fill
 from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.forms import form_status, refusal_shown_on
 from app.core.i18n import gettext as _
+from app.core.i18n import ngettext
 from app.core.pagination import paginate
 from app.core.permissions import get_user_or_404, holders_of_roles_clause, is_known_role, require
 from app.core.responses import done, form_errors, refused, return_here_if_refused
@@ -129,7 +131,39 @@ def edit_user(user_id: int):
         user=user,
         open_sessions=sessions.open_sessions(user),
         active_tokens=[token for token in tokens_of(user) if token.is_active],
+        owned=owned_under_way(user),
+        handover_form=_handover_form(user),
     ), status
+
+
+@blueprint.route("/users/<int:user_id>/hand-over", methods=["POST"])
+@login_required
+def hand_over_agreements(user_id: int):
+    """Give every agreement the person owns under way to one colleague, so a leaver's account can then change."""
+    user = get_user_or_404(user_id, current_user, need="edit")
+    require(current_user, "agreement.edit")
+    back = url_for("admin.edit_user", user_id=user.id) + "#hand-over"
+    form = _handover_form(user)
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    return_here_if_refused(back)
+    successor = db.session.get(User, form.successor_id.data)
+    count = hand_over(user, successor, by=current_user)
+    return done(
+        back,
+        ngettext(
+            "%(num)s agreement under way now belongs to %(name)s.",
+            "%(num)s agreements under way now belong to %(name)s.",
+            count,
+            name=successor.full_name,
+        ),
+    )
+
+
+def _handover_form(user: User) -> HandOverForm:
+    form = HandOverForm()
+    fill(form.successor_id, "owners", current_user, blank=(None, "—"), exclude=[user.id])
+    return form
 
 
 @blueprint.route("/users/<int:user_id>/sign-out-everywhere", methods=["POST"])

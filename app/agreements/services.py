@@ -151,6 +151,27 @@ def owned_under_way(user: User) -> int:
     )
 
 
+def hand_over(leaver: User, successor: User | None, *, by: User) -> int:
+    """Give every agreement `leaver` owns under way to `successor` at once (a leaver's handover had taken one
+    edit page per agreement); each change is recorded on its agreement as an edit of its owner. Returns how
+    many were handed over."""
+    if successor is None or successor.id == leaver.id or not may_own_agreements(successor) or not successor.is_active:
+        message = _("The owner must be an active ministry officer or manager.")
+        raise ValidationFailed(message, {"successor_id": [message]})
+    owned = db.session.scalars(
+        select(Agreement)
+        .where(Agreement.owner_id == leaver.id, ~in_ended_state())
+        .order_by(Agreement.id)
+        .with_for_update()
+    ).all()
+    for agreement in owned:
+        agreement.owner_id, agreement.updated_at = successor.id, utcnow()
+        changes = {"before": {"owner_id": leaver.id}, "after": {"owner_id": successor.id}}
+        audit.record("updated", agreement, actor=by, changes=changes)
+    flush_or_conflict()
+    return len(owned)
+
+
 def locked_fields(agreement: Agreement | None) -> set[str]:
     """What the edit form may no longer change ("parties" for the three party lists): the type after the
     draft; the signed terms once past the editable states. The form shows them as read, not as inputs."""

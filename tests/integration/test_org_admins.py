@@ -452,3 +452,43 @@ def test_restricted_deliverables_stay_hidden_behind_every_other_door(app, world,
         n.kind == "discussion_mention"
         for n in db.session.scalars(select(Notification).where(Notification.user_id == colleague.id))
     )
+
+
+def test_a_leavers_agreements_are_handed_over_at_once_and_the_account_may_then_change(app, world, signed_in):
+    """Deactivating an officer who owns agreements under way is refused until they have new owners; the
+    account's page gives them all to one colleague at once (it had taken one edit page per agreement), each
+    change recorded on its agreement."""
+    from sqlalchemy import func, select
+
+    from app.agreements.models import Agreement
+    from app.core.audit import AuditEvent
+
+    leaver, successor = world.users["officer"], world.users["other_officer"]
+
+    def owned_by(person) -> int:
+        return db.session.scalar(select(func.count()).select_from(Agreement).where(Agreement.owner_id == person.id))
+
+    owned = owned_by(leaver)
+    assert owned >= 2
+    admin = signed_in("admin")
+    page = admin.get(f"/admin/users/{leaver.id}/edit").get_data(as_text=True)
+    assert 'id="hand-over"' in page and f'value="{successor.id}"' in page
+    # Only an owner may take them: a partner, the leaver themselves, nobody, or a made-up id are refused.
+    edit_page, hand_over = f"/admin/users/{leaver.id}/edit", f"/admin/users/{leaver.id}/hand-over"
+    for refused in (world.users["partner"].id, leaver.id, 999999, "abc", ""):
+        response = admin.post(hand_over, data={"successor_id": refused}, csrf_from=edit_page)
+        assert response.status_code == 303
+        assert owned_by(leaver) == owned
+    response = admin.post(hand_over, data={"successor_id": successor.id}, csrf_from=edit_page)
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert owned_by(leaver) == 0 and owned_by(successor) >= owned
+    recorded = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.object_type == "agreements", AuditEvent.action == "updated")
+    ).all()
+    assert sum(1 for event in recorded if event.changes.get("after", {}).get("owner_id") == successor.id) == owned
+    assert 'id="hand-over"' not in admin.get(f"/admin/users/{leaver.id}/edit").get_data(as_text=True)
+    # Nobody else hands over: an officer may not, even their own.
+    assert signed_in("officer").post(
+        f"/admin/users/{successor.id}/hand-over", data={"successor_id": leaver.id}, csrf_from="/agreements/"
+    ).status_code in (403, 404)
