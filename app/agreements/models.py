@@ -184,6 +184,9 @@ class Agreement(TimestampMixin, db.Model):
         Index("ix_agreements_state_entered", "state", "state_entered_at", "reference"),
         Index("ix_agreements_owner_state", "owner_id", "state"),
         Index("ix_agreements_signed_reference", "signed_on", "reference"),
+        # The list's order, newest first: by signature date, then by creation (a reference compares as text,
+        # and MTNRA-2026-999 came before MTNRA-2026-6638).
+        Index("ix_agreements_signed_id", "signed_on", "id"),
         # The timeline's agreements in force with no signature date, by reference: a few, found without
         # walking every agreement's reference.
         Index(

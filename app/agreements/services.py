@@ -499,7 +499,8 @@ def _listed(user: User, filters: AgreementFilters):
         by_words = matching_agreement_ids(filters.q)
         typed = Agreement.search_text.like(like_pattern(term), escape="\\")
         query = query.where(typed if by_words is None else or_(typed, Agreement.id.in_(by_words)))
-    return query.order_by(Agreement.signed_on.desc().nulls_first(), Agreement.reference.desc())
+    # Newest first: by signature, then by creation (references compare as text: 999 came before 6638).
+    return query.order_by(Agreement.signed_on.desc().nulls_first(), Agreement.id.desc())
 
 
 def export_table(user: User, filters: AgreementFilters) -> tuple[list[str], Iterator[list]]:

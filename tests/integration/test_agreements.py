@@ -493,3 +493,13 @@ def test_the_new_agreement_form_says_what_leaving_the_draft_needs(world, signed_
     needs = re.findall(r"<p[^>]*data-draft-needs>(.*?)</p>", page, re.S)
     assert len(needs) == 1, needs
     assert "بالفرنسية" in needs[0] and "إحالة على المراجعة الداخلية" in needs[0]
+
+
+def test_the_list_is_newest_first_past_the_999th_agreement_of_a_year(world, signed_in):
+    """References compare as text: "MTNRA-2026-999" came before "MTNRA-2026-1000" made after it."""
+    older = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Ancien")
+    newer = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Nouveau")
+    older.reference, newer.reference = "TEST-2026-999", "TEST-2026-1000"
+    db.session.commit()
+    page = signed_in("officer").get("/agreements/").get_data(as_text=True)
+    assert page.index("TEST-2026-1000") < page.index("TEST-2026-999")

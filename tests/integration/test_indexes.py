@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(backend() != "postgresql", reason="EXPLAIN plans
 CASES = [
     ("manager", "/deliverables/", "ORDER BY deliverable_occurrences.due_on", "ix_deliverable_occurrences_due"),
     ("manager", "/portfolio/board", "UNION ALL", "ix_agreements_state_entered"),
-    ("manager", "/agreements/", "ORDER BY agreements.signed_on DESC", "ix_agreements_signed_reference"),
+    ("manager", "/agreements/", "ORDER BY agreements.signed_on DESC", "ix_agreements_signed_id"),
     # The reader's notices newest first: by (user, created_at), or, on a table this small, by (user, id) and a
     # sort of the reader's few rows (the planner's choice varies with the statistics of the moment).
     (
