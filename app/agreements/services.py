@@ -162,7 +162,7 @@ def hand_over(leaver: User, successor: User | None, *, by: User) -> int:
         select(Agreement)
         .where(Agreement.owner_id == leaver.id, ~in_ended_state())
         .order_by(Agreement.id)
-        .with_for_update()
+        .with_for_update(of=Agreement)  # the agreements alone (in_ended_state joins their workflow's versions)
     ).all()
     for agreement in owned:
         agreement.owner_id, agreement.updated_at = successor.id, utcnow()
