@@ -151,13 +151,21 @@ def owned_under_way(user: User) -> int:
     )
 
 
+def owner_refusal(person: User | None) -> str | None:
+    """Why `person` may not be an agreement's owner, or None: the one rule for the edit form and a handover."""
+    if person is None or not may_own_agreements(person) or not person.is_active:
+        return _("The owner must be an active ministry officer or manager.")
+    return None
+
+
 def hand_over(leaver: User, successor: User | None, *, by: User) -> int:
     """Give every agreement `leaver` owns under way to `successor` at once (a leaver's handover had taken one
     edit page per agreement); each change is recorded on its agreement as an edit of its owner. Returns how
     many were handed over."""
-    if successor is None or successor.id == leaver.id or not may_own_agreements(successor) or not successor.is_active:
-        message = _("The owner must be an active ministry officer or manager.")
-        raise ValidationFailed(message, {"successor_id": [message]})
+    if successor is not None and successor.id == leaver.id:
+        successor = None  # the leaver keeps nothing by handing it to themselves
+    if refusal := owner_refusal(successor):
+        raise ValidationFailed(refusal, {"successor_id": [refusal]})
     owned = db.session.scalars(
         select(Agreement)
         .where(Agreement.owner_id == leaver.id, ~in_ended_state())
@@ -285,10 +293,8 @@ def validate_data(data: AgreementData, agreement: Agreement | None) -> None:
     if data.owner_id is None and agreement is not None and agreement.owner_id is not None:
         # Nobody would get its reminders, and an officer who cleared it could no longer edit it.
         add("owner_id", _("An agreement keeps an owner: choose who takes it over."))
-    if data.owner_id is not None:
-        owner = db.session.get(User, data.owner_id)
-        if owner is None or not may_own_agreements(owner) or not owner.is_active:
-            add("owner_id", _("The owner must be an active ministry officer or manager."))
+    if data.owner_id is not None and (refusal := owner_refusal(db.session.get(User, data.owner_id))):
+        add("owner_id", refusal)
     if data.signing_event_id is not None and db.session.get(SigningEvent, data.signing_event_id) is None:
         add("signing_event_id", _("Unknown signing event."))
     if data.parent_id is not None:
