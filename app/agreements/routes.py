@@ -30,8 +30,7 @@ from app.core.permissions import (
     require,
 )
 from app.core.responses import done, form_errors, refusals_return_to
-from app.exports.routes import export_in_background
-from app.exports.services import needs_background
+from app.exports.routes import exported
 from app.workflow.engine import draft_needs, state_labels
 
 blueprint = Blueprint("agreements", __name__, url_prefix="/agreements")
@@ -54,11 +53,7 @@ def list_agreements():
 def export_agreements(fmt: str):
     require(current_user, "agreement.list")
     # Exactly the list on screen: invalid filters are ignored there, so here too.
-    filters = _read_filters()[1]
-    if needs_background(current_user, "agreements", filters, clock.today()):
-        return export_in_background("agreements", filters, fmt)
-    headings, rows = services.export_table(current_user, filters)
-    return download(headings, rows, fmt=fmt, name="agreements", title=_("Agreements"))
+    return exported("agreements", _read_filters()[1], fmt)
 
 
 def _read_filters() -> tuple[AgreementFilterForm, services.AgreementFilters]:

@@ -102,7 +102,7 @@ def build_summary(agreement, user) -> AgreementSummary:
 def _actor_name(event) -> str:
     if event.actor is not None:
         return event.actor.full_name
-    return _("System") if event.actor_label == "system" else event.actor_name
+    return _("System") if event.by_system else event.actor_name
 
 
 def _stage_changes(agreement, definition) -> list[StageChange]:

@@ -1,7 +1,7 @@
 """The auditors' check of the trail, with the anchors they kept, and the trail's filters."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from app.core.audit_chain import anchors_in
@@ -42,6 +42,7 @@ class TrailFilterForm(Form):
     about = SelectField(_l("About"), choices=[], validators=[Optional()])
     about_id = IntegerField(_l("Its number"), validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
     who = StringField(_l("Who (e-mail address)"), validators=[Optional(), Length(max=254)])
+    system = BooleanField(_l("Only Sharaka's own (scheduled jobs, commands)"))
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("Until"), validators=[Optional()])
 
@@ -50,6 +51,10 @@ class TrailFilterForm(Form):
             raise ValidationError(_l("This date is out of range."))
         if field.data and self.until.data and field.data > self.until.data:
             raise ValidationError(_l("The first day must not come after the last."))
+
+    def validate_system(self, field) -> None:
+        if field.data and self.who.data:
+            raise ValidationError(_l("Sharaka's own rows have no person: clear the e-mail address or this box."))
 
     def validate_until(self, field) -> None:
         if field.data and not within_calendar(field.data):

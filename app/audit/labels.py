@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from app.core.audit import SYSTEM_LABEL
+from app.core.i18n import gettext as _
+
 ACTIONS = {
     # Agreements and their workflow
     "created": _l("Created"),
@@ -116,3 +119,8 @@ def action_label(action: str) -> str:
 def object_label(object_type: str) -> str:
     label = OBJECTS.get(object_type)
     return str(label) if label is not None else object_type.replace("_", " ")
+
+
+def actor_label(label: str) -> str:
+    """Who acted, as the trail names them: the account's name and address, or Sharaka itself."""
+    return _("Sharaka (a scheduled job or a command)") if label == SYSTEM_LABEL else label

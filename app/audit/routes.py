@@ -7,13 +7,14 @@ from sqlalchemy import select
 
 from app.audit import browsing
 from app.audit.forms import TrailFilterForm, VerifyForm
-from app.audit.labels import ACTIONS, OBJECTS, action_label, object_label
+from app.audit.labels import ACTIONS, OBJECTS, action_label, actor_label, object_label
 from app.auth.models import User, normalize_email
 from app.core.audit import AuditChainHead
 from app.core.audit_chain import recent_anchors, verify
 from app.core.forms import without_invalid_filters
 from app.core.i18n import gettext as _
 from app.core.permissions import require
+from app.exports.routes import exported
 from app.extensions import db
 
 blueprint = Blueprint("audit", __name__, url_prefix="/audit")
@@ -22,6 +23,11 @@ blueprint = Blueprint("audit", __name__, url_prefix="/audit")
 @blueprint.app_template_global()
 def audit_action_label(action: str) -> str:
     return action_label(action)
+
+
+@blueprint.app_template_global()
+def audit_actor_label(label: str) -> str:
+    return actor_label(label)
 
 
 @blueprint.route("")
@@ -70,6 +76,14 @@ def list_events():
     )
 
 
+@blueprint.route("/events.<any(csv, xlsx):fmt>", methods=["GET", "POST"])
+@login_required
+def export_events(fmt: str):
+    require(current_user, "audit.list")
+    # Exactly the trail as filtered on screen (its invalid filters ignored there, so here too), every page.
+    return exported("audit", _read_filters()[1], fmt)
+
+
 def _read_filters() -> tuple[TrailFilterForm, browsing.TrailFilters]:
     """The trail's filters from the query string; an invalid one is ignored (the form says which)."""
     form = TrailFilterForm(request.args)
@@ -89,6 +103,7 @@ def _read_filters() -> tuple[TrailFilterForm, browsing.TrailFilters]:
         object_type=form.about.data or None,
         object_id=form.about_id.data,
         actor_id=actor_id,
+        by_system=bool(form.system.data),
         since=form.since.data,
         until=form.until.data,
     )

@@ -22,6 +22,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.core.models import UTCDateTime, utcnow
 from app.extensions import db
 
+# The actor_label of the rows written by Sharaka itself (a scheduled job, a command): no account acted.
+SYSTEM_LABEL = "system"
+
 
 class AuditEvent(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     __tablename__ = "audit_events"
@@ -50,6 +53,10 @@ class AuditEvent(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's 
     row_hash: Mapped[str | None] = mapped_column(String(64))
 
     actor = relationship("User", lazy="joined")
+
+    @property
+    def by_system(self) -> bool:
+        return self.actor_label == SYSTEM_LABEL
 
     @property
     def actor_name(self) -> str:
@@ -190,7 +197,7 @@ def record(
     """Add an audit row for `obj` to the current transaction (flushes so obj has an id)."""
     if getattr(obj, "id", None) is None:
         db.session.flush()
-    label = "system"
+    label = SYSTEM_LABEL
     if actor is not None:
         label = f"{actor.full_name} <{actor.email}>"
     audit_event = AuditEvent(

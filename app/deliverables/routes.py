@@ -10,7 +10,6 @@ from app.auth.kept_pages import kept_page
 from app.choices.services import fill
 from app.core import clock
 from app.core.errors import DomainError
-from app.core.exports import download
 from app.core.forms import form_status, refusal_shown_on, without_invalid_filters
 from app.core.i18n import gettext as _
 from app.core.pagination import paginate
@@ -28,8 +27,7 @@ from app.deliverables import services
 from app.deliverables.falling_due import due_window, falls_due, shown_status_of
 from app.deliverables.forms import DeliverableFilterForm, PlanForm, ReviewForm, SubmissionForm, WaiveForm
 from app.deliverables.models import STATUS_LABELS, Deliverable, Occurrence, SubmissionFile
-from app.exports.routes import export_in_background
-from app.exports.services import needs_background
+from app.exports.routes import exported
 from app.extensions import db
 from app.organizations.models import Organization
 from app.workflow.engine import has_ended
@@ -71,11 +69,7 @@ def list_deliverables():
 def export_deliverables(fmt: str):
     require(current_user, "deliverable.list")
     # Exactly the list on screen: invalid filters are ignored there, so here too.
-    filters = _read_filters()[1]
-    if needs_background(current_user, "deliverables", filters, clock.today()):
-        return export_in_background("deliverables", filters, fmt)
-    headings, rows = services.export_table(current_user, filters, clock.today())
-    return download(headings, rows, fmt=fmt, name="deliverables", title=_("Deliverables"))
+    return exported("deliverables", _read_filters()[1], fmt)
 
 
 def _read_filters() -> tuple[DeliverableFilterForm, services.OccurrenceFilters]:

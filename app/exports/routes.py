@@ -6,7 +6,9 @@ from flask import Blueprint, abort, current_app, make_response, render_template,
 from flask_login import current_user, login_required
 from werkzeug.exceptions import NotFound
 
+from app.core import clock
 from app.core.errors import ValidationFailed, error_response
+from app.core.exports import download
 from app.core.i18n import current_language, ngettext
 from app.core.i18n import gettext as _
 from app.core.permissions import get_export_or_404, require
@@ -15,6 +17,16 @@ from app.core.storage import send_stored
 from app.exports import services
 
 blueprint = Blueprint("exports", __name__, url_prefix="/exports")
+
+
+def exported(list_name: str, filters, fmt: str):
+    """The list `list_name` as filtered, as a spreadsheet: sent at once when short, else written in the
+    background (export_in_background). The caller has checked that the reader may read the list."""
+    source, today = services.exportable(list_name), clock.today()
+    if services.needs_background(current_user, list_name, filters, today):
+        return export_in_background(list_name, filters, fmt)
+    headings, rows = source.table(current_user, filters, today)
+    return download(headings, rows, fmt=fmt, name=list_name, title=source.title())
 
 
 def export_in_background(list_name: str, filters, fmt: str):

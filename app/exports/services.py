@@ -29,6 +29,7 @@ from app.core.errors import ValidationFailed
 from app.core.exports import STORED_TYPES, count_rows, write_table
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
+from app.core.permissions import can
 from app.core.processes import is_gone, process_name
 from app.core.storage import store_generated
 from app.exports.models import ExportJob
@@ -55,10 +56,12 @@ class ExportableList:
     list_endpoint: str
     described: Callable  # (filters) -> [(label, value or None)]: the filters as the list's form names them
     as_arguments: Callable  # (filters) -> the list page's query string
+    permission: str  # who may read the list (app/core/permissions.py), asked again when the file is written
 
 
 def _lists() -> dict[str, ExportableList]:
     from app.agreements import services as agreements
+    from app.audit import browsing as audit_trail
     from app.deliverables import services as deliverables
 
     return {
@@ -71,6 +74,7 @@ def _lists() -> dict[str, ExportableList]:
             "agreements.list_agreements",
             agreements.filters_described,
             agreements.filters_as_arguments,
+            "agreement.list",
         ),
         "deliverables": ExportableList(
             "deliverables",
@@ -81,6 +85,18 @@ def _lists() -> dict[str, ExportableList]:
             "deliverables.list_deliverables",
             deliverables.filters_described,
             deliverables.filters_as_arguments,
+            "deliverable.list",
+        ),
+        "audit": ExportableList(
+            "audit",
+            audit_trail.TrailFilters,
+            audit_trail.exported_query,
+            audit_trail.export_table,
+            lambda: _("Audit trail"),
+            "audit.list_events",
+            audit_trail.filters_described,
+            audit_trail.filters_as_arguments,
+            "audit.list",
         ),
     }
 
@@ -338,6 +354,9 @@ def write_export(job: ExportJob, *, stopping: Callable[[], bool] | None = None) 
             with force_locale(language):
                 raise ExportRefused(_("The account that asked for this export is no longer active."))
         source = exportable(job.list_name)
+        if not can(user, source.permission):
+            with force_locale(language):
+                raise ExportRefused(_("The account that asked for this export may no longer read this list."))
         filters = filters_from_json(source.filters_type, job.filters)
         today = clock.today()  # as the list on screen reckons it
         with force_locale(language):

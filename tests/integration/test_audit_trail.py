@@ -3,7 +3,13 @@ ministry, filtered, newest first, a page at a time; nobody else reads it."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import re
 from types import SimpleNamespace
+
+import openpyxl
 
 from app.core import audit
 from app.extensions import db
@@ -79,3 +85,43 @@ def test_only_the_auditors_and_admins_read_the_trail(world, signed_in):
     for role in ("officer", "manager", "legal", "partner"):
         assert signed_in(role).get("/audit/events").status_code == 403
     assert "/audit/events" in _page(signed_in("admin"))  # the menu leads there
+
+
+def test_the_trail_as_filtered_downloads_whole_with_each_moment_to_the_second(world, signed_in):
+    for number in range(60):  # more than a page: the download is every page
+        audit.record("updated", SimpleNamespace(id=number + 1), object_type="settings", comment=f"=cmd-{number}")
+    audit.record("retired", world.partner_b, actor=world.users["admin"], changes={"name": "Société ب"})
+    db.session.commit()
+    auditor = signed_in("auditor")
+    response = auditor.get("/audit/events.csv?about=settings")
+    assert response.status_code == 200 and response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert 'filename="sharaka-audit-' in response.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.get_data()[3:].decode("utf-8"))))
+    assert len(rows) == 1 + 60 and rows[1][7] == "'=cmd-59" and rows[-1][7] == "'=cmd-0"  # inert, newest first
+    assert rows[1][2] == "Sharaka (a scheduled job or a command)" and rows[1][3] == "Updated"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[+-]\d\d:\d\d", rows[1][1])
+    retired = list(csv.reader(io.StringIO(auditor.get("/audit/events.csv?action=retired").get_data()[3:].decode())))
+    assert json.loads(retired[1][8]) == {"name": "Société ب"} and world.users["admin"].email in retired[1][2]
+    sheet = openpyxl.load_workbook(io.BytesIO(auditor.get("/audit/events.xlsx?about=settings").get_data())).active
+    assert sheet.max_row == 61
+    for role in ("officer", "manager", "legal", "partner"):
+        assert signed_in(role).get("/audit/events.csv").status_code == 403, role
+
+
+def test_sharakas_own_rows_are_asked_for_alone(world, signed_in):
+    audit.record("updated", SimpleNamespace(id=1), object_type="settings", comment="by-a-job")
+    audit.record("updated", world.agreement_a, actor=world.users["officer"], comment="by-a-person")
+    db.session.commit()
+    auditor = signed_in("auditor")
+    page = _page(auditor, "?system=y")
+    assert "by-a-job" in page and "by-a-person" not in page
+    both = _page(auditor, f"?system=y&who={world.users['officer'].email}")
+    assert "clear the e-mail address or this box" in both
+
+
+def test_an_agreements_history_names_sharaka_for_its_own_rows(world, signed_in):
+    audit.record("updated", world.agreement_a, comment="fixed-by-a-job")
+    db.session.commit()
+    page = signed_in("officer").get(f"/agreements/{world.agreement_a.id}").get_data(as_text=True)
+    row = page.split("fixed-by-a-job")[0].rsplit("<li", 1)[-1]
+    assert "System" in row and "system" not in row.replace("System", "")

@@ -327,3 +327,45 @@ def test_the_scheduler_runs_exports_as_a_job(setting):
     from app.scheduler import build_scheduler
 
     assert "exports" in {job.id for job in build_scheduler(app).get_jobs()}
+
+
+def test_the_audit_trail_as_filtered_is_written_in_the_background_for_its_readers_alone(setting):
+    app, world = setting
+    from app.core import audit
+
+    for number in range(4):
+        audit.record("retired", world.partner_b, actor=world.users["admin"], comment=f"retrait-{number}")
+    audit.record("updated", world.agreement_a, actor=world.users["officer"])
+    db.session.commit()
+    auditor = _client(app, world, "auditor")
+    # Asked by a link (a GET), the long trail asks to confirm first: nothing is queued by a page viewed.
+    confirm = auditor.get("/audit/events.csv?action=retired").get_data(as_text=True)
+    assert "Write the spreadsheet" in confirm and "Organisation retired" in confirm  # the filter, named
+    assert 'href="/audit/events?action=retired"' in confirm
+    asked = auditor.post("/audit/events.csv?action=retired", follow_redirects=False)
+    assert asked.status_code == 303
+    location = asked.headers["Location"]
+    # The auditor loses the role before it is written: the file is refused, saying why.
+    second = auditor.post("/audit/events.xlsx?action=retired", follow_redirects=False).headers["Location"]
+    assert services.run_due()["done"] == 2
+    lines = auditor.get(location + "/download").get_data()[3:].decode("utf-8").split("\r\n")
+    assert lines[0] == "Row,When,Who,What,Action code,About,Its number,Comment,What changed"
+    assert [line.split(",")[7] for line in lines[1:] if line] == [f"retrait-{n}" for n in (3, 2, 1, 0)]
+    assert all(",Organisation retired,retired,Organisation," in line for line in lines[1:] if line)
+    db.session.rollback()
+    world.users["auditor"].role = "officer"
+    db.session.commit()
+    third = auditor.post("/audit/events.csv?action=retired", follow_redirects=False)
+    assert third.status_code == 403
+    db.session.rollback()
+    world.users["auditor"].role = "auditor"
+    db.session.commit()
+    again = _client(app, world, "auditor").post("/audit/events.csv?action=retired&who=", follow_redirects=False)
+    db.session.rollback()
+    world.users["auditor"].role = "officer"
+    db.session.commit()
+    assert services.run_due()["failed"] == 1
+    db.session.rollback()
+    refused = db.session.get(ExportJob, int(again.headers["Location"].rsplit("/", 1)[1]))
+    assert refused.status == "failed" and "may no longer read this list" in refused.error
+    assert db.session.get(ExportJob, int(second.rsplit("/", 1)[1])).status == "done"
