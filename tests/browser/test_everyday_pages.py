@@ -93,6 +93,14 @@ def test_the_lists_fit_a_phone_without_scrolling_their_table(live_server, page, 
     expect(button).to_be_visible()
     box = button.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], f"the sign-out button is at {box}"
+    # Stage analytics' agreements over their SLA: each a card, its days on the screen (as six columns at
+    # least 34rem wide the table scrolled sideways and cut the titles).
+    page.goto(live_server + "/portfolio/analytics", wait_until="load")
+    late = page.locator("section[aria-labelledby='late-heading'] .table-responsive")
+    expect(late.locator("td.card-cell-side").first).to_be_visible()
+    assert late.evaluate("frame => frame.scrollWidth - frame.clientWidth") <= 0
+    days = late.locator("td.card-cell-side").first.bounding_box()
+    assert days["x"] >= 0 and days["x"] + days["width"] <= PHONE["width"], f"the days are at {days}"
 
 
 @pytest.mark.parametrize("language", ["ar", "fr"])
@@ -114,6 +122,31 @@ def test_the_account_tabs_show_the_current_one_on_a_phone(live_server, page, dem
                 return tab.left >= row.left - 1 && tab.right <= row.right + 1;
             }"""
         )
+
+
+@pytest.mark.parametrize("language", ["ar", "fr"])
+def test_the_timeline_opens_with_today_in_sight_on_a_phone(live_server, page, demo_accounts, language):
+    """On a phone the timeline's bars show beside the sticky names in a narrow strip; it opened at its start,
+    today's line and label off the side of the screen (in French, "Aujourd'hui" cut at the edge)."""
+    person = account(demo_accounts, "officer")
+    sign_in(page, live_server, person["email"], person["password"])
+    switch_language(page, language)
+    page.set_viewport_size(PHONE)
+    page.goto(live_server + "/portfolio/timeline", wait_until="load")
+    expect(page.locator(".timeline-today-label")).to_be_attached()
+    shown = page.evaluate(
+        """() => {
+            const box = document.querySelector(".timeline-scroll").getBoundingClientRect();
+            const names = document.querySelector(".timeline-label").getBoundingClientRect().width;
+            const rtl = document.documentElement.dir === "rtl";
+            const [start, end] = rtl ? [box.left, box.right - names] : [box.left + names, box.right];
+            const line = document.querySelector(".timeline-today").getBoundingClientRect();
+            const label = document.querySelector(".timeline-today-label").getBoundingClientRect();
+            return [start, Math.min(line.left, label.left), Math.max(line.right, label.right), end];
+        }"""
+    )
+    start, left, right, end = shown
+    assert start - 1 <= left and right <= end + 1, f"today at {left}-{right}, the bars shown at {start}-{end}"
 
 
 @pytest.mark.parametrize("language", ["fr", "en", "ar"])

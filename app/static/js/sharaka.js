@@ -178,6 +178,37 @@
       markOverflow(box, scrollHint);
     });
 
+    // The portfolio's timeline opens with today in sight: on a phone it opened at its start (the first
+    // signature, years back), today's line and its label off the screen's side. Today goes about two thirds
+    // of the way along the bars' visible part (the sticky names take the rest), what is to come after it.
+    document.querySelectorAll(".timeline-scroll").forEach(function (box) {
+      var line = box.querySelector(".timeline-today");
+      var label = box.querySelector(".timeline-today-label");
+      var names = box.querySelector(".timeline-label");
+      if (!line) {
+        return;
+      }
+      var rtl = window.getComputedStyle(box).direction === "rtl";
+      var shown = box.getBoundingClientRect();
+      var namesWidth = names ? names.getBoundingClientRect().width : 0;
+      var start = rtl ? shown.left : shown.left + namesWidth;
+      var end = rtl ? shown.right - namesWidth : shown.right;
+      var today = line.getBoundingClientRect();
+      var left = today.left;
+      var right = today.right;
+      if (label) {
+        left = Math.min(left, label.getBoundingClientRect().left);
+        right = Math.max(right, label.getBoundingClientRect().right);
+      }
+      if (left >= start && right <= end) {
+        return;
+      }
+      var shift = (left + right) / 2 - (start + (end - start) * (rtl ? 1 / 3 : 2 / 3));
+      shift = Math.max(shift, right - end + 4); // the label whole, on whichever side of the line it sits
+      shift = Math.min(shift, left - start - 4);
+      box.scrollLeft += shift;
+    });
+
     // A row of tabs that scrolls sideways on a phone (.nav.overflow-auto) shows the current tab: in
     // Arabic the account's tabs opened on their start, the page's own tab cut off at the end. Once the
     // fonts are in, since they change the tabs' widths.
