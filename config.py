@@ -81,6 +81,27 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def env_rates(name: str) -> dict:
+    """Reference exchange rates, "EUR=10.80,USD=9.25": dirhams for one unit of each ISO 4217 code."""
+    from decimal import Decimal, InvalidOperation
+
+    rates = {}
+    for part in filter(None, (piece.strip() for piece in (os.environ.get(name) or "").split(","))):
+        code, _equals, value = (side.strip() for side in part.partition("="))
+        try:
+            rate = Decimal(value)
+        except InvalidOperation:
+            rate = Decimal(0)
+        if not re.fullmatch(r"[A-Z]{3}", code) or not rate.is_finite() or rate <= 0 or rate > 10**6:
+            SETTING_PROBLEMS.append(
+                f"{name}: {part!r} is not CODE=RATE (a three-letter currency code in capitals and the dirhams "
+                "one unit is worth, e.g. EUR=10.80)."
+            )
+            continue
+        rates[code] = rate
+    return rates
+
+
 def ascii_url(url: str) -> str:
     """`url` with its host name in ASCII (IDNA: "https://شراكة.ma" -> "https://xn--....ma"): links in
     e-mail headers (List-Unsubscribe), Message-IDs and the From domain must be ASCII, and a header that
@@ -180,6 +201,9 @@ class Config:
     MAIL_MAX_ATTEMPTS = env_int("MAIL_MAX_ATTEMPTS", 8)
     MAIL_RETRY_SECONDS = env_int("MAIL_RETRY_SECONDS", 60, minimum=0)
     OUTBOX_INTERVAL_SECONDS = env_int("OUTBOX_INTERVAL_SECONDS", 30)
+
+    # The ministry's reference rates for the approval thresholds (app/budget/reckoning.py): "EUR=10.80,USD=9.25".
+    BUDGET_RATES_TO_MAD = env_rates("BUDGET_RATES_TO_MAD")
 
     # Exports (CSV, XLSX): up to EXPORT_INLINE_MAX_ROWS rows written in the request, longer ones by the
     # scheduler (progress page, notification when ready), kept EXPORT_KEEP_HOURS.

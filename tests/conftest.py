@@ -116,6 +116,18 @@ def _transaction(request):
 
 
 @pytest.fixture
+def set_rates(app, test_body_app, monkeypatch):
+    """set_rates({"EUR": Decimal("10.80")}): the budget's reference rates (BUDGET_RATES_TO_MAD) for this test,
+    in the requests' app and the test body's."""
+
+    def set_them(rates: dict) -> None:
+        for each in (app, test_body_app):
+            monkeypatch.setitem(each.config, "BUDGET_RATES_TO_MAD", rates)
+
+    return set_them
+
+
+@pytest.fixture
 def client(app):
     client = app.test_client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"

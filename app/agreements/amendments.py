@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from app.agreements import renewals
 from app.agreements.models import PARTY_ROLES, Agreement, AgreementParty, is_partner_party, notice_deadline_for
+from app.budget.reckoning import total_in_mad
 from app.core import audit, clock
 from app.core.dates import within_calendar
 from app.core.db import check_version, flush_or_conflict
@@ -379,10 +380,10 @@ def keep_changes(amendment: Agreement, changes: dict | None) -> None:
     amendment.amendment_changes = changes or None
     changes = changes or {}
     lines = changes.get("budget_lines")
+    # Reckoned at today's reference rates when the amendment is saved (a rate changed later counts when it
+    # is saved again).
     amendment.proposed_mad_budget = (
-        None
-        if lines is None
-        else sum((Decimal(line["amount"]) for line in lines if line["currency"] == "MAD"), Decimal(0))
+        None if lines is None else total_in_mad((Decimal(line["amount"]), line["currency"]) for line in lines)
     )
     pairs = changes.get("parties")
     amendment.proposed_foreign_partner = (

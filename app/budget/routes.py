@@ -9,12 +9,13 @@ from sqlalchemy import select
 from app.budget import services
 from app.budget.forms import BudgetFilterForm, BudgetLineForm
 from app.budget.models import AMOUNT_DECIMALS, BudgetLine
+from app.budget.reckoning import unreckoned
 from app.core.errors import DomainError
 from app.core.exports import download
 from app.core.forms import form_status, refusal_shown_on
 from app.core.i18n import gettext as _
 from app.core.i18n import written_amount
-from app.core.permissions import get_agreement_or_404, require
+from app.core.permissions import get_agreement_or_404, is_ministry, require
 from app.core.responses import done, return_here_if_refused
 from app.extensions import db
 from app.organizations.models import Organization
@@ -128,6 +129,8 @@ def budget_panel(agreement) -> dict:
         "on_hold": refusal.message
         if refusal is not None and services.edit_refusal(agreement, current_user, counting_approval=False) is None
         else None,
+        # Told to the ministry, whose approval thresholds they are (partners never see them).
+        "unreckoned": unreckoned(line.currency for line in lines) if is_ministry(current_user) else [],
     }
 
 

@@ -2,14 +2,15 @@
 of an approval only for the agreements it holds for, e.g. the minister's office when the budget
 reaches an amount.
 
-    when: {budget_mad_at_least: 10000000}          # MAD budget lines (cash and in kind) add up to it
+    when: {budget_mad_at_least: 10000000}          # the budget lines (cash and in kind) add up to it in MAD
     when: {foreign_partner: true}                  # a partner organisation's country is not Morocco
     when: {types: [mou, convention]}               # the agreement's type
     when: {any: [{budget_mad_at_least: 10000000}, {foreign_partner: true}]}   # either one
 
-Keys side by side must all hold. Amounts in other currencies are never converted: only MAD lines
-count. The rule is written twice, side by side below, once in Python (`holds`, for one agreement)
-and once in SQL (`clause`, for the inbox and dashboard queries); tests hold them to the same answers.
+Keys side by side must all hold. Lines in other currencies count at the ministry's reference rates, and a
+line in a currency without one reaches any threshold (app/budget/reckoning.py). The rule is written twice,
+side by side below, once in Python (`holds`, for one agreement) and once in SQL (`clause`, for the inbox
+and dashboard queries); tests hold them to the same answers.
 `applicable_steps` is the one place that decides which steps of an approval apply.
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 
+from app.budget.reckoning import UNRECKONED, in_mad_sql
 from app.core.i18n import gettext as _
 
 HOME_COUNTRY = "MA"
@@ -60,10 +62,13 @@ def parse(spec, where: str, known_types, problems: list[str]) -> Condition | Non
             if isinstance(value, bool):
                 raise InvalidOperation
             amount = Decimal(str(value))
-            if not amount.is_finite() or amount < 0:
+            if not amount.is_finite() or amount < 0 or amount >= UNRECKONED:
                 raise InvalidOperation
         except (InvalidOperation, ValueError):
-            problems.append(f"{where}: when budget_mad_at_least must be an amount in MAD ≥ 0, not {value!r}")
+            problems.append(
+                f"{where}: when budget_mad_at_least must be an amount in MAD from 0 to under {UNRECKONED:,.0f}, "
+                f"not {value!r}"
+            )
             amount = None
     foreign = spec.get("foreign_partner")
     if "foreign_partner" in spec and not isinstance(foreign, bool):
@@ -176,8 +181,8 @@ TOTALS_AT_ONCE = 500
 
 
 def mad_budget_of(agreement_id: int) -> Decimal:
-    """An agreement's MAD budget lines added up. The first agreement asked brings the totals of every
-    agreement loaded in the session with it (the rows of the page, or of a job's step): one query for
+    """An agreement's budget lines added up in MAD (reckoning.in_mad). The first agreement asked brings the
+    totals of every agreement loaded in the session with it (the rows of the page, or of a job's step): one query for
     a page, bounded by what it shows, kept for the request and forgotten when budget lines are
     written, and at every commit and rollback."""
     from flask import g, has_app_context
@@ -196,10 +201,10 @@ def mad_budget_of(agreement_id: int) -> Decimal:
             if isinstance(obj, Agreement) and obj.id is not None and obj.id not in totals
         ]
         wanted = [agreement_id] + sorted(set(loaded) - {agreement_id})[: TOTALS_AT_ONCE - 1]
-        found = dict(
+        found: dict[int, Decimal] = dict(
             db.session.execute(
-                select(BudgetLine.agreement_id, func.sum(BudgetLine.amount))
-                .where(BudgetLine.currency == "MAD", BudgetLine.agreement_id.in_(wanted))
+                select(BudgetLine.agreement_id, func.sum(in_mad_sql(BudgetLine.amount, BudgetLine.currency)))
+                .where(BudgetLine.agreement_id.in_(wanted))
                 .group_by(BudgetLine.agreement_id)
             ).all()
         )
@@ -208,15 +213,15 @@ def mad_budget_of(agreement_id: int) -> Decimal:
 
 
 def mad_total_sql(agreement_id):
-    """SQL for the MAD budget lines of the agreement `agreement_id` (a column) added up: mad_budget_of's
+    """SQL for the budget lines of the agreement `agreement_id` (a column) added up in MAD: mad_budget_of's
     total, for a statement to read beside its agreements (then keep_mad_budgets) or to test."""
     from sqlalchemy import func, select
 
     from app.budget.models import BudgetLine
 
     return (
-        select(func.coalesce(func.sum(BudgetLine.amount), 0))
-        .where(BudgetLine.agreement_id == agreement_id, BudgetLine.currency == "MAD")
+        select(func.coalesce(func.sum(in_mad_sql(BudgetLine.amount, BudgetLine.currency)), 0))
+        .where(BudgetLine.agreement_id == agreement_id)
         .scalar_subquery()
     )
 

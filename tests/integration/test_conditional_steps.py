@@ -12,6 +12,7 @@ import yaml
 from sqlalchemy import select
 
 from app.agreements.models import Agreement
+from app.budget import reckoning
 from app.core import clock
 from app.extensions import db
 from app.notifications import reminders
@@ -31,15 +32,16 @@ def _budget(agreement, organization, amount: str, currency: str = "MAD"):
 
 
 @pytest.fixture
-def reviewing(world):
+def reviewing(world, set_rates):
     """Two MoUs in internal review: one with 12 million MAD of budget, one with 9 million MAD and
-    2 million EUR (other currencies are never converted, so it stays under the threshold)."""
+    50,000 EUR (540,000 MAD at the reference rate of 10.80: it stays under the threshold)."""
+    set_rates({"EUR": Decimal("10.80")})
     officer = world.users["officer"]
     large = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Grand accord")
     small = factories.agreement(by=officer, partners=[world.partner_b], title_fr="Petit accord")
     _budget(large, world.partner_a, "12000000.00")
     _budget(small, world.partner_b, "9000000.00")
-    _budget(small, world.partner_b, "2000000.00", currency="EUR")
+    _budget(small, world.partner_b, "50000.00", currency="EUR")
     db.session.commit()
     for agreement in (large, small):
         engine.take(agreement, "submit_for_review", by=officer, expected_version=agreement.version)
@@ -59,6 +61,36 @@ def test_the_condition_adds_the_step_only_when_it_holds(reviewing):
     large, small = reviewing
     assert _steps(large) == ["legal_and_head", "ministers_office"]
     assert _steps(small) == ["legal_and_head"]
+
+
+def test_other_currencies_count_at_the_reference_rates_and_one_without_a_rate_reaches_the_threshold(
+    world, reviewing, signed_in, set_rates
+):
+    """Counting MAD lines alone had let an MoU of millions of euros pass without the minister's office."""
+    large, small = reviewing
+    # 9 million MAD and 50,000 EUR at 30 MAD a euro: 10.5 million.
+    set_rates({"EUR": Decimal(30)})
+    assert _steps(small) == ["legal_and_head", "ministers_office"]
+    # No rate for the euro: a budget of unknown size is asked about rather than waved through, and the
+    # ministry's readers of the budget are told why (not the partner: the thresholds are the ministry's).
+    set_rates({"USD": Decimal("9.25")})
+    assert _steps(small) == ["legal_and_head", "ministers_office"]
+    page = signed_in("officer").get(f"/agreements/{small.id}").get_data(as_text=True)
+    assert "data-budget-unreckoned" in page and "EUR</bdi> has none yet" in page
+    assert "data-budget-unreckoned" not in signed_in("officer").get(f"/agreements/{large.id}").get_data(as_text=True)
+    assert "data-budget-unreckoned" not in signed_in("partner_b").get(f"/agreements/{small.id}").get_data(as_text=True)
+    # The engine then waits for the minister's office, and the inbox's SQL agrees.
+    second_manager = factories.user("manager", world.ministry, email="cabinet@ministry.example")
+    db.session.commit()
+    _approve(small, world.users["legal"])
+    _approve(small, world.users["manager"])
+    assert small.state == "internal_review"
+    waiting = set(
+        db.session.scalars(
+            select(ApprovalRound.agreement_id).where(queries.approvals_waiting_on(second_manager, [second_manager]))
+        )
+    )
+    assert small.id in waiting
 
 
 @pytest.mark.parametrize(
@@ -112,6 +144,12 @@ def test_the_sql_rule_answers_as_the_python_rule(world, reviewing, condition):
         small,
         {"parties": [[world.partner_a.id, "partner"]], "budget_lines": [_line(world.partner_a, "9000000.00")]},
     )
+    # Other currencies: at the rate (the euro), and without one (the pound).
+    _amendment(world, large, {"budget_lines": [_line(world.partner_a, "925926.00", "EUR")]})
+    _amendment(world, large, {"budget_lines": [_line(world.partner_a, "1.00", "GBP")]})
+    pounds = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="En livres")
+    _budget(pounds, world.partner_a, "10.00", currency="GBP")
+    db.session.commit()
     parsed = conditions.parse(condition, "test", ("mou",), [])
     in_sql = set(db.session.scalars(select(Agreement.id).where(conditions.clause(parsed))))
     in_python = {
@@ -151,12 +189,15 @@ def test_an_amendment_is_judged_as_the_agreement_it_leaves(world, reviewing):
     raising = _amendment(world, small, {"budget_lines": [_line(world.partner_b, "10000000.00")]})
     keeping = _amendment(world, large, {"expires_on": "2030-12-31"})
     lowering = _amendment(world, large, {"budget_lines": [_line(world.partner_a, "9999999.99")]})
-    in_euros = _amendment(world, small, {"budget_lines": [_line(world.partner_b, "20000000.00", "EUR")]})
+    in_euros = _amendment(world, small, {"budget_lines": [_line(world.partner_b, "500000.00", "EUR")]})
+    in_yen = _amendment(world, small, {"budget_lines": [_line(world.partner_b, "1000.00", "JPY")]})
     assert (raising.proposed_mad_budget, lowering.proposed_mad_budget) == (Decimal(10000000), Decimal("9999999.99"))
-    assert keeping.proposed_mad_budget is None and in_euros.proposed_mad_budget == 0
+    assert keeping.proposed_mad_budget is None and in_euros.proposed_mad_budget == Decimal("5400000.00")
+    assert in_yen.proposed_mad_budget == reckoning.UNRECKONED  # no rate for the yen
     assert _steps(raising) == ["legal", "ministers_office"]
     assert _steps(keeping) == ["legal", "ministers_office"]
     assert _steps(lowering) == ["legal"] and _steps(in_euros) == ["legal"]
+    assert _steps(in_yen) == ["legal", "ministers_office"]
 
     legal, manager = world.users["legal"], world.users["manager"]
     for amendment in (raising, lowering):
@@ -344,7 +385,7 @@ def test_under_approval_the_budget_and_parties_hold_still(world, signed_in, revi
 
 
 def test_a_budget_raised_past_a_step_after_the_approval_needs_that_step(world, reviewing):
-    """The small MoU was approved for negotiation without the minister's office (9 million MAD). Raising its
+    """The small MoU was approved for negotiation without the minister's office (9.54 million MAD). Raising its
     budget past 10 million there would skip that step: refused, saying how on (back to draft, reviewed
     again); a raise that stays under the threshold is taken, and in draft any budget is."""
     from app.budget import services as budget
@@ -364,7 +405,7 @@ def test_a_budget_raised_past_a_step_after_the_approval_needs_that_step(world, r
     assert "ministers_office" not in refused.value.message
     db.session.rollback()
     assert sum(line.amount for line in budget.lines_of(small) if line.currency == "MAD") == Decimal("9000000.00")
-    under = budget.LineData(world.partner_b.id, "Petit ajout", "500000", "MAD", "cash", 2027)
+    under = budget.LineData(world.partner_b.id, "Petit ajout", "400000", "MAD", "cash", 2027)  # to 9.94 million
     budget.add_line(small, under, by=officer)
     db.session.commit()
     engine.take(small, "back_to_draft", by=officer, comment="Budget revu à la hausse", expected_version=small.version)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import flask
 import pytest
@@ -218,9 +219,10 @@ def test_board_shows_at_most_the_cap_per_column_and_links_to_the_rest(app, world
     assert entered == sorted(entered)
 
 
-def test_board_reads_its_cards_budgets_with_the_cards(app, world):
+def test_board_reads_its_cards_budgets_with_the_cards(app, world, set_rates):
     """The approval steps a budget decides find each card's MAD total, and an amendment its parent's, read
     with the cards: no statement of the board asks for budget totals on its own."""
+    set_rates({"EUR": Decimal(10)})
     parent = world.agreement_a
     factories.budget_line(parent, world.partner_a, 12_000_000)
     factories.budget_line(parent, world.partner_a, 500, currency="EUR")
@@ -242,7 +244,7 @@ def test_board_reads_its_cards_budgets_with_the_cards(app, world):
             totals = dict(flask.g.sharaka_mad_budgets)
     finally:
         event.remove(Engine, "before_cursor_execute", keep)
-    assert totals[draft.id] == 3_000 and totals[parent.id] == 12_000_000 and totals[amendment.id] == 0
+    assert totals[draft.id] == 3_000 and totals[parent.id] == 12_005_000 and totals[amendment.id] == 0
     assert not [statement for statement in statements if statement.lstrip().startswith("SELECT budget_lines")]
 
 

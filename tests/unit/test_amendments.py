@@ -295,9 +295,10 @@ def test_changes_are_edited_only_on_a_draft_amendment(world, parent):
         amendments.set_changes(parent, {"title_en": "x"}, by=world.users["officer"], expected_version=parent.version)
 
 
-def test_an_amendment_replaces_the_budget_and_checks_every_line(world, parent):
+def test_an_amendment_replaces_the_budget_and_checks_every_line(world, parent, set_rates):
     from decimal import Decimal
 
+    set_rates({"EUR": Decimal("10.80")})  # its 200 EUR reckoned: no minister's office for this budget
     from app.budget.services import LineData, add_line, lines_of
 
     parent.state = "draft"

@@ -211,13 +211,16 @@ def _grant_rows():
 
 def _definitions() -> str:
     """The definitions in use, whole (states, SLAs, approval steps and their conditions, policies: the
-    agreement rules read them all), by checksum; and who hears of escalations."""
+    agreement rules read them all), by checksum; who hears of escalations; and the reference rates a budget
+    condition reckons with."""
+    from app.budget.reckoning import rates
     from app.core.permissions import GRANTS
     from app.workflow.engine import current_definitions, version_definitions
 
     described = [(name, definition.checksum) for name, definition in sorted(current_definitions().items())]
     described += [(version_id, definition.checksum) for version_id, definition in sorted(version_definitions().items())]
     described.append(sorted(GRANTS["escalation.receive"]))
+    described.append(sorted((code, str(rate)) for code, rate in rates().items()))
     return hashlib.sha256(repr(described).encode()).hexdigest()[:32]
 
 
@@ -241,6 +244,7 @@ def _agreement_sets(today: date) -> tuple:
     from app.agreements.models import RENEWAL_TERMS, Agreement, AgreementParty, is_partner_party
     from app.auth.models import User
     from app.budget.models import BudgetLine
+    from app.budget.reckoning import rates
     from app.core.permissions import ALL_ROLES, holders_of_roles_clause
     from app.notifications.reminders.gates import days_from
     from app.organizations.models import Organization
@@ -292,7 +296,7 @@ def _agreement_sets(today: date) -> tuple:
     budget = _mixed(
         BudgetLine.id,
         BudgetLine.agreement_id,
-        _flag(BudgetLine.currency == "MAD"),
+        _index_of(BudgetLine.currency, rates()),  # in dirhams at its rate, or not reckoned (budget.reckoning)
         cast(BudgetLine.amount * 100, BigInteger),
     )
     parties = _mixed(
