@@ -97,7 +97,7 @@ def _make_run(tmp_path: Path):
 @pytest.mark.parametrize("stop", ["SIGTERM to make", "Ctrl-C", "SIGTERM to the group"])
 def test_a_signal_stops_the_web_server_and_the_scheduler(tmp_path, stop):
     """A supervisor stopping a service signals its whole group (systemd's default): the scheduler then had
-    the signal twice, its own and the one make's trap passes on, and the second, met in the middle of its
+    the signal twice, its own and the one passed on to it, and the second, met in the middle of its
     shutdown, left it hanging."""
     if backend() != "sqlite":
         pytest.skip("make run serves the SQLite file of its instance folder")
