@@ -35,13 +35,9 @@ run: install
 	$(FLASK) demo load-if-empty
 	$(FLASK) demo sign-ins
 	@echo "Sharaka is on http://$(HOST):$(PORT)  (Ctrl-C stops the web server and the scheduler)"
-	@# Both in the background, the shell waiting on them: a signal to it (Ctrl-C, or SIGTERM to make, which
-	@# passes it on) runs the trap at once, and the trap stops both. With the web server in the foreground,
-	@# the trap waited for it to end, which a SIGTERM to make never made happen.
-	@trap 'kill $$web $$scheduler 2>/dev/null; wait $$web $$scheduler 2>/dev/null; exit 143' INT TERM; \
-	$(FLASK) scheduler run & scheduler=$$!; \
-	$(FLASK) run --host $(HOST) --port $(PORT) & web=$$!; \
-	wait $$web; status=$$?; kill $$scheduler 2>/dev/null; wait $$scheduler 2>/dev/null; exit $$status
+	@# exec: make's own child is the supervisor, which ends with make even when make is SIGKILLed (a shell
+	@# trap sees no SIGKILL), restarts a scheduler that stops, and ends the run if the web server stops.
+	@exec $(BIN)/python -m app.operations.supervisor --host $(HOST) --port $(PORT) --parent $$PPID
 
 # Every test on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set. The tests run in
 # TEST_WORKERS processes (pytest-xdist; "auto": one per core), each with a database of its own.

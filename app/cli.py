@@ -226,7 +226,7 @@ def run_scheduler_command():
     def stop(signum, frame):
         # A running job finishes its transaction (the mail sender its batch) and returns; nothing half-written.
         if STOPPING.is_set():
-            # Told again while stopping (a supervisor signals the whole group, and make's trap passes the
+            # Told again while stopping (a supervisor signals the whole group, and `make run`'s passes the
             # signal on): raised inside the shutdown under way, it cut the wait for the jobs short.
             return
         STOPPING.set()

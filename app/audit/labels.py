@@ -87,6 +87,7 @@ ACTIONS = {
     "mail_failed": _l("E-mail failed"),
     "mail_withdrawn": _l("E-mail withdrawn"),
     "mail_requeued": _l("E-mail sent again"),
+    "mail_requeued_all": _l("Every failed e-mail sent again"),
     "mail_paused": _l("Mail paused"),
     "mail_resumed": _l("Mail resumed"),
     "mail_unsubscribed": _l("Unsubscribed from a kind of e-mail"),

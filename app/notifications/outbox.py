@@ -541,7 +541,6 @@ def send_due(
 
 def retry(message: OutboxMessage, *, by) -> None:
     """An admin sends a failed message again."""
-    # Attempts start again (the last error stays until the next try); the audit row keeps the count.
     audit.record(
         "mail_requeued",
         message,
@@ -549,6 +548,34 @@ def retry(message: OutboxMessage, *, by) -> None:
         object_type="outbox_messages",
         changes={"attempts_before": message.attempts, "last_error": message.last_error},
     )
+    _send_again(message)
+
+
+def retry_all_failed(*, by) -> int:
+    """An admin sends again, at once, every message that failed for good: not one still being retried
+    (that one is pending), nor one no longer true (`lapsed`: retry()'s route refuses those one by one).
+    One audit row says how many. Returns that count."""
+    # Locked, so two admins at once do not both count (and reset) the same messages: the second,
+    # let through, finds them pending and leaves them (PostgreSQL re-checks the WHERE; SQLite has one writer).
+    failed = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == "failed").with_for_update()))
+    no_longer_true = lapsed(failed)
+    again = [message for message in failed if message.id not in no_longer_true]
+    for message in again:
+        _send_again(message)
+    if again:
+        # The outbox as a whole is object 0, as the site-wide settings are.
+        audit.record(
+            "mail_requeued_all",
+            _Ref(0),
+            actor=by,
+            object_type="outbox_messages",
+            changes={"count": len(again), "no_longer_true": len(no_longer_true)},
+        )
+    return len(again)
+
+
+def _send_again(message: OutboxMessage) -> None:
+    # Attempts start again (the last error stays until the next try); the audit row keeps the count.
     message.status, message.next_attempt_at, message.attempts = "pending", database_now(), 0
     message.claimed_by = message.lease_until = None
 

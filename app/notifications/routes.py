@@ -388,6 +388,26 @@ def retry_outbox_message(message_id: int):
     return done(back, _("The message will be sent again."), {"id": message.id, "message_status": "pending"})
 
 
+@blueprint.route("/admin/outbox/retry-failed", methods=["POST"])
+@login_required
+def retry_failed_outbox_messages():
+    """The outbox's "Send all failed again": every message that failed for good goes back in the queue."""
+    from app.core.i18n import ngettext
+
+    require(current_user, "outbox.manage")
+    form = ConfirmForm()
+    back = url_for("notifications.list_outbox")
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    count = outbox.retry_all_failed(by=current_user)
+    if not count:
+        return done(back, _("No failed message to send again."), {"count": 0}, category="info")
+    message = ngettext(
+        "%(num)s failed message will be sent again.", "%(num)s failed messages will be sent again.", count
+    )
+    return done(back, message, {"count": count})
+
+
 @blueprint.route("/admin/outbox/pause", methods=["POST"])
 @login_required
 def pause_mail():

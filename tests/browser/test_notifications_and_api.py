@@ -99,3 +99,48 @@ def test_a_token_made_on_the_profile_page_opens_the_api(live_server, page, artif
     assert page.locator("main section .api-method").count() == operations
     page.screenshot(path=str(artifacts / "34-api-docs.png"))
     assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e]
+
+
+def test_an_admin_sends_every_failed_message_again_after_saying_yes(live_server, page, demo_accounts):
+    """ "Send all failed again" asks first, saying how many; called off, nothing changes."""
+    import sqlalchemy
+
+    from tests.browser.conftest import SERVER_DATABASES
+
+    # Two password resets asked for, whose mail then failed for good.
+    for role in ("legal", "manager"):
+        page.goto(live_server + "/password/forgot", wait_until="load")
+        page.fill("input[name=email]", account(demo_accounts, role)["email"])
+        navigate(page, page.locator("main form button[type=submit]").click)
+    engine = sqlalchemy.create_engine(SERVER_DATABASES[live_server])
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sqlalchemy.text(
+                    "UPDATE outbox_messages SET status = 'failed', attempts = 8 WHERE id IN "
+                    "(SELECT id FROM outbox_messages WHERE status = 'pending' ORDER BY id DESC LIMIT 2)"
+                )
+            )
+    finally:
+        engine.dispose()
+
+    _as(page, live_server, demo_accounts, "admin")
+    page.goto(live_server + "/admin/outbox?status=failed", wait_until="load")
+    asked, answers = [], [False, True]
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.accept() if answers.pop(0) else dialog.dismiss()
+
+    page.on("dialog", answer)
+    button = "form[action$='/admin/outbox/retry-failed'] button"  # the admin reads French
+    page.locator(button).click()  # asked within the click, and called off
+    assert asked == [
+        "Envoyer de nouveau les 2\u00a0messages en échec\u202f? Ils retournent dans la file d'attente "
+        "(sauf ceux qui ne sont plus d'actualité)."
+    ]
+    page.reload(wait_until="load")
+    assert page.locator("tr[data-message]").count() == 2
+    navigate(page, page.locator(button).click)
+    assert "2\u00a0messages en échec seront envoyés de nouveau." in page.locator("main").inner_text()
+    assert page.locator(button).count() == 0

@@ -1,7 +1,9 @@
 """`make run` as a person starts it, the web server and the scheduler, stops both on a signal: Ctrl-C at the
 terminal (SIGINT to the whole process group) or a supervisor's SIGTERM to make alone. With the web server in
 the recipe's foreground, SIGTERM to make stopped nothing (found by an outside probe): the recipe's trap waited
-for the server to end first, and a second `make run` found the port taken and an orphaned scheduler."""
+for the server to end first, and a second `make run` found the port taken and an orphaned scheduler. And
+what it does when one of them stops: a scheduler is started again, a web server ends the run, and a SIGKILL
+to make (app/operations/supervisor.py) leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -95,7 +97,7 @@ def _make_run(tmp_path: Path):
 @pytest.mark.parametrize("stop", ["SIGTERM to make", "Ctrl-C", "SIGTERM to the group"])
 def test_a_signal_stops_the_web_server_and_the_scheduler(tmp_path, stop):
     """A supervisor stopping a service signals its whole group (systemd's default): the scheduler then had
-    the signal twice, its own and the one make's trap passes on, and the second, met in the middle of its
+    the signal twice, its own and the one passed on to it, and the second, met in the middle of its
     shutdown, left it hanging."""
     if backend() != "sqlite":
         pytest.skip("make run serves the SQLite file of its instance folder")
@@ -112,3 +114,75 @@ def test_a_signal_stops_the_web_server_and_the_scheduler(tmp_path, stop):
         assert not _answers(port)
         log = (tmp_path / "make-run.log").read_text()
         assert "Traceback" not in log, log
+
+
+def _member_running(group: int, *words: str) -> int | None:
+    """The pid of the living member of `group` whose command line has `words` in a row, if one does."""
+    for pid in _living_members(group):
+        try:
+            argv = (Path("/proc") / str(pid) / "cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        if any(argv[i : i + len(words)] == list(words) for i in range(len(argv))):
+            return pid
+    return None
+
+
+def _web_server(group: int) -> int | None:
+    return _member_running(group, "flask", "run")
+
+
+def _scheduler(group: int) -> int | None:
+    return _member_running(group, "scheduler", "run")
+
+
+def _log(tmp_path: Path) -> str:
+    return (tmp_path / "make-run.log").read_text()
+
+
+def _stops_cleanly(process: subprocess.Popen, tmp_path: Path) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=STOPS_WITHIN)
+    assert _until(lambda: not _living_members(process.pid), STOPS_WITHIN), _living_members(process.pid)
+    assert "Traceback" not in _log(tmp_path), _log(tmp_path)
+
+
+def test_a_scheduler_that_stops_is_said_and_started_again(tmp_path):
+    """A scheduler killed (SIGKILL, a crash) left the web server serving alone; only /admin/jobs said so,
+    five minutes later."""
+    if backend() != "sqlite":
+        pytest.skip("make run serves the SQLite file of its instance folder")
+    with _make_run(tmp_path) as (process, port):
+        group = process.pid
+        assert _until(lambda: _scheduler(group) is not None, STARTS_WITHIN)
+        first = _scheduler(group)
+        os.kill(first, signal.SIGKILL)
+        assert _until(lambda: "The scheduler is started again" in _log(tmp_path), STARTS_WITHIN), _log(tmp_path)
+        assert "The scheduler stopped (killed by SIGKILL)" in _log(tmp_path)
+        assert _until(lambda: _scheduler(group) not in (None, first), STARTS_WITHIN)
+        assert process.poll() is None and _answers(port)
+        _stops_cleanly(process, tmp_path)
+
+
+def test_a_web_server_that_stops_ends_the_run_and_its_scheduler(tmp_path):
+    if backend() != "sqlite":
+        pytest.skip("make run serves the SQLite file of its instance folder")
+    with _make_run(tmp_path) as (process, _port):
+        group = process.pid
+        os.kill(_web_server(group), signal.SIGKILL)
+        assert process.wait(timeout=STOPS_WITHIN) != 0
+        assert _until(lambda: not _living_members(group), STOPS_WITHIN), _living_members(group)
+        assert "The web server stopped (killed by SIGKILL): stopping the scheduler." in _log(tmp_path)
+
+
+def test_sigkill_to_make_leaves_nothing_running(tmp_path):
+    """No trap sees a SIGKILL: make's recipe left the web server and the scheduler running, the port taken."""
+    if backend() != "sqlite":
+        pytest.skip("make run serves the SQLite file of its instance folder")
+    with _make_run(tmp_path) as (process, port):
+        group = process.pid
+        assert _until(lambda: _scheduler(group) is not None, STARTS_WITHIN)
+        process.kill()
+        process.wait()
+        assert _until(lambda: not _living_members(group), STOPS_WITHIN), _living_members(group)
+        assert not _answers(port)

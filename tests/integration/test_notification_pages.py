@@ -176,6 +176,7 @@ def test_mark_one_and_all_read(world, signed_in):
         ("get", "/admin/outbox/1"),
         ("get", "/admin/outbox/1/html"),
         ("post", "/admin/outbox/1/retry"),
+        ("post", "/admin/outbox/retry-failed"),
         ("post", "/admin/outbox/pause"),
     ],
 )
@@ -380,26 +381,22 @@ def test_an_inactive_users_feed_stops_working(world, signed_in, client, dated):
 # --- the outbox, for administrators -----------------------------------------------------------------
 
 
+def ending_notice(reference: str) -> services.Notice:
+    return services.Notice(
+        kind="agreement_ending",
+        category="agreement_ending",
+        params={"reference": reference, "title": {"fr": "Accord"}, "days": 30, "expires_on": "2027-01-31"},
+        link="/agreements/",
+    )
+
+
 @pytest.fixture
 def outbox(world):
     """Three messages: one waiting, one sent, one failed."""
     officer = world.users["officer"]
     rows = {}
     for status in ("pending", "sent", "failed"):
-        message = services.queue_mail(
-            officer,
-            services.Notice(
-                kind="agreement_ending",
-                category="agreement_ending",
-                params={
-                    "reference": f"MTNRA-{status.upper()}",
-                    "title": {"fr": "Accord"},
-                    "days": 30,
-                    "expires_on": "2027-01-31",
-                },
-                link="/agreements/",
-            ),
-        )
+        message = services.queue_mail(officer, ending_notice(f"MTNRA-{status.upper()}"))
         message.status = status
         if status == "failed":
             message.attempts, message.last_error = 8, "550 no such user"
@@ -467,6 +464,57 @@ def test_only_a_failed_message_can_be_sent_again(world, signed_in, outbox, statu
     db.session.refresh(message)
     assert message.status == status
     assert count(AuditEvent, AuditEvent.action == "mail_requeued") == 0
+
+
+def test_an_admin_sends_every_failed_message_again_at_once(world, signed_in, outbox):
+    """Only the messages that failed for good go back in the queue: one still being retried keeps its
+    attempts and its time, a sent one stays sent; one audit row says how many."""
+    second_failed = services.queue_mail(world.users["legal"], ending_notice("MTNRA-FAILED-2"))
+    second_failed.status, second_failed.attempts, second_failed.last_error = "failed", 8, "550 no such user"
+    retrying = outbox["pending"]
+    retrying.attempts, retrying.last_error = 3, "421 try again later"
+    db.session.commit()
+    next_attempt_at = retrying.next_attempt_at
+    admin = signed_in("admin")
+    listing = page(admin, "/admin/outbox")
+    assert "Send all failed again" in listing and "Send the 2 messages that failed again?" in listing
+    response = admin.post("/admin/outbox/retry-failed", csrf_from="/admin/outbox", follow_redirects=True)
+    assert response.status_code == 200
+    assert "2 failed messages will be sent again." in response.get_data(as_text=True)
+    for message in (outbox["failed"], second_failed):
+        db.session.refresh(message)
+        assert message.status == "pending" and message.attempts == 0
+    db.session.refresh(retrying)
+    assert (retrying.status, retrying.attempts, retrying.next_attempt_at) == ("pending", 3, next_attempt_at)
+    db.session.refresh(outbox["sent"])
+    assert outbox["sent"].status == "sent"
+    rows = db.session.scalars(select(AuditEvent).where(AuditEvent.action.like("mail_requeued%"))).all()
+    assert [(row.action, row.changes["count"], row.actor_id) for row in rows] == [
+        ("mail_requeued_all", 2, world.users["admin"].id)
+    ]
+    # Nothing failed any more: the button is gone, and a second post (another tab) changes nothing.
+    assert "Send all failed again" not in page(admin, "/admin/outbox")
+    again = admin.post("/admin/outbox/retry-failed", csrf_from="/admin/outbox", headers=JSON)
+    assert again.status_code == 200 and again.get_json() == {"status": "ok", "count": 0}
+    assert count(AuditEvent, AuditEvent.action == "mail_requeued_all") == 1
+
+
+@pytest.mark.parametrize("role", ["auditor", "officer", "manager", "legal", "partner"])
+def test_only_admins_send_every_failed_message_again(world, signed_in, outbox, role):
+    client = signed_in(role)
+    assert "Send all failed again" not in client.get("/admin/outbox").get_data(as_text=True)
+    response = client.post("/admin/outbox/retry-failed", csrf_from="/notifications", headers=JSON)
+    assert response.status_code == 403
+    db.session.refresh(outbox["failed"])
+    assert outbox["failed"].status == "failed"
+    assert count(AuditEvent, AuditEvent.action == "mail_requeued_all") == 0
+
+
+def test_sending_every_failed_message_again_needs_the_csrf_token(world, signed_in, outbox):
+    response = signed_in("admin").http.post("/admin/outbox/retry-failed", headers=JSON)
+    assert response.status_code == 400
+    db.session.refresh(outbox["failed"])
+    assert outbox["failed"].status == "failed"
 
 
 def test_auditors_and_officers_cannot_retry_or_pause(world, signed_in, outbox):

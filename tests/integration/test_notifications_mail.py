@@ -302,6 +302,16 @@ def set_language(room: Mailroom, **languages: str) -> None:
         db.session.commit()
 
 
+def add_ghost(room: Mailroom) -> None:
+    """A partner user at partner A whose mailbox the SMTP server may refuse ("ghost")."""
+    with room.context():
+        ghost = factories.user(
+            "partner", db.session.get(Organization, room.ids["partner_a"][0]), email="ghost@partner-a.example"
+        )
+        db.session.commit()
+        room.ids["ghost"] = (ghost.id, ghost.email)
+
+
 def moment(day: date, hour: int = 9) -> str:
     return datetime(day.year, day.month, day.day, hour, 0, tzinfo=CASA).isoformat()
 
@@ -623,12 +633,7 @@ def test_mail_to_an_internationalised_domain_goes_to_its_ascii_form(tmp_path):
 
 def test_a_refused_address_fails_for_good_and_a_pause_holds_everything(tmp_path):
     with mailroom(tmp_path) as room:
-        with room.context():
-            ghost = factories.user(
-                "partner", db.session.get(Organization, room.ids["partner_a"][0]), email="ghost@partner-a.example"
-            )
-            db.session.commit()
-            room.ids["ghost"] = (ghost.id, ghost.email)
+        add_ghost(room)
         runner = room.app.test_cli_runner()
         with Inbox(room.port, refuse=("ghost@partner-a.example",)) as inbox:
             written = queue(room, 8, to=("partner", "ghost", "officer", "legal"))
@@ -682,6 +687,31 @@ def test_a_refused_address_fails_for_good_and_a_pause_holds_everything(tmp_path)
         result = runner.invoke(args=["outbox", "send"])
         assert "held" in result.output and "MAIL_SERVER" in result.output
         assert [m.attempts for m in room.outbox() if m.status == "pending"] == [0]
+
+
+def test_every_failed_message_sent_again_at_once_is_delivered(tmp_path):
+    """A mailbox that did not exist yet: its mail failed for good. Once it exists, the admin's "Send all
+    failed again" puts it back in the queue and the next pass delivers it, under its own Message-ID."""
+    with mailroom(tmp_path) as room:
+        add_ghost(room)
+        with room.context():
+            admin = db.session.get(User, room.ids["admin"][0])
+        runner = room.app.test_cli_runner()
+        with Inbox(room.port, refuse=("ghost@partner-a.example",)):
+            queue(room, 4, to=("partner", "ghost"))
+            assert "2 failed for good" in runner.invoke(args=["outbox", "send"]).output
+        failed = {m.message_id for m in room.outbox() if m.status == "failed"}
+        assert len(failed) == 2
+
+        response = SignedInClient(room.app, admin).post(
+            "/admin/outbox/retry-failed", csrf_from="/admin/outbox", headers={"Accept": "application/json"}
+        )
+        assert response.get_json() == {"status": "ok", "count": 2}
+        with Inbox(room.port) as inbox:
+            result = runner.invoke(args=["outbox", "send"])
+            assert "2 sent" in result.output, result.output
+            assert set(inbox.message_ids()) == failed and len(inbox) == 2
+        assert {m.status for m in room.outbox()} == {"sent"}
 
 
 def test_a_reminder_held_while_its_deliverable_is_handed_in_is_withdrawn_not_sent(tmp_path):

@@ -215,6 +215,7 @@ POST_ROUTES = [
     ("/account/calendar/revoke", expect(303)),
     # A message that has not failed cannot be sent again: the admin is told so on the page.
     ("/admin/outbox/{mail}/retry", only({"admin"}, ok=303)),
+    ("/admin/outbox/retry-failed", only({"admin"}, ok=303)),
     ("/admin/outbox/pause", only({"admin"}, ok=303)),
     ("/account/tokens", expect(422)),
     ("/account/tokens/999999/revoke", expect(404)),
