@@ -121,6 +121,8 @@ GET_ROUTES = [
     ("/audit", only({"admin", "auditor"})),
     ("/audit/events", only({"admin", "auditor"})),
     ("/audit/events?action=nothing&who=x&since=2026-02-30&before=abc&about_id=-1", only({"admin", "auditor"})),
+    ("/audit/events.csv", only({"admin", "auditor"})),
+    ("/audit/events.xlsx?system=y", only({"admin", "auditor"})),
     # Partners have one home, their portal.
     ("/dashboard", expect(200, partner=302, partner_b=302)),
     ("/portfolio/board", expect(200)),
