@@ -66,6 +66,15 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+def _child_setup(supervisor: int) -> None:
+    """In a child before it runs its command: Ctrl-C is for this process, which stops the children with
+    SIGTERM and waits for them (the terminal sends SIGINT to the whole group: the scheduler, hit by it in
+    the middle of its shutdown, died with a traceback, as a shell's background jobs never were); and the
+    child ends when this process does. An ignored SIGINT stays ignored through exec, and Python keeps it so."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(supervisor)
+
+
 def _say(line: str) -> None:
     print(f"[make run] {line}", flush=True)
 
@@ -81,7 +90,7 @@ class Supervisor:
         self.children[name] = subprocess.Popen(
             self.commands[name],
             # In the child, before exec: it ends when this process does, however this process ends.
-            preexec_fn=lambda: die_with_parent(supervisor),
+            preexec_fn=lambda: _child_setup(supervisor),
         )
         self.started_at[name] = time.monotonic()
 
