@@ -348,6 +348,7 @@ def update_user(
         raise ValidationFailed(message, {"password": [message]})
     full_name = _full_name(full_name)
     before = _user_snapshot(user)
+    role_before, org_admin_before = user.role, bool(user.is_org_admin)
     old_email = change_email(user, new_email) if new_email != user.email else None
     moved = user.role != role or user.organization_id != (organization.id if organization else None)
     check_owner_may_change(user, role=role, organization=organization, is_active=is_active)
@@ -387,7 +388,34 @@ def update_user(
         audit.record("updated", user, actor=by, changes=changes)
     if old_email is not None:
         _tell_email_changed(user, old_email)
+    _tell_role_changed(user, role_before, org_admin_before, by=by)
     return user
+
+
+def _tell_role_changed(user: User, role_before: str, org_admin_before: bool, *, by: User) -> None:
+    """The person hears that their role changed, or that they are (no longer) their organisation's admin: who
+    did it and what they may do now, in the bell and by mail (a category no preference silences, as a change
+    of address). Not someone deactivated by the same save (notify tells no closed account), nor an admin of
+    their own change. Called after forget_what_was_told, which would remove the notice."""
+    from app.notifications.services import Notice, app_path, notify
+
+    params: dict = {}
+    if user.role != role_before:
+        params |= {"role_before": role_before, "role": user.role}
+    # Someone moved out of the partners' role is no organisation's admin any more: their new role says it.
+    if bool(user.is_org_admin) != org_admin_before and is_partner_role(user.role):
+        params["org_admin"] = bool(user.is_org_admin)
+    if not params or user.id == by.id:
+        return
+    notice = Notice(
+        kind="role_changed",
+        category="role_changed",
+        params=params | {"by": by.full_name},
+        link=app_path("auth.profile"),
+        object_type="user",
+        object_id=user.id,
+    )
+    notify(user, notice)
 
 
 def change_email(user: User, email: str, *, taken_said: str | None = None) -> str:

@@ -147,6 +147,14 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
         return _("Your Sharaka password is your ministry directory password")
     if kind == "email_changed":
         return _("Your Sharaka sign-in address was changed")
+    if kind == "role_changed":
+        if params.get("role"):
+            from app.core.permissions import ROLES
+
+            return _("Your Sharaka role is now %(role)s", role=str(ROLES.get(params["role"], params["role"])))
+        if params.get("org_admin"):
+            return _("You are now your organisation's admin in Sharaka")
+        return _("You are no longer your organisation's admin in Sharaka")
     if kind == "api_token_ending":
         return _(
             "Your API token “%(name)s” stops working on %(moment)s",
@@ -542,6 +550,8 @@ def detail(kind: str, params: dict) -> str:
             new=isolate(params.get("new", "")),
             old=isolate(params.get("old", "")),
         )
+    if kind == "role_changed":
+        return role_change_said(params)
     if kind == "api_token_ending":
         return _(
             "Make a new token on your tokens page, put it where “%(name)s” (%(prefix)s…) is used, then revoke "
@@ -603,3 +613,38 @@ def detail(kind: str, params: dict) -> str:
             )
         )
     return ""
+
+
+def role_change_said(params: dict) -> str:
+    """What changed of an account's role (auth.services.tell_role_changed), by whom, and what it may do now."""
+    from app.core.permissions import ROLE_POWERS, ROLES
+
+    name, said = isolate(params.get("by") or "—"), []
+    if params.get("role"):
+        said.append(
+            _(
+                "%(name)s changed your role from %(before)s to %(after)s.",
+                name=name,
+                before=str(ROLES.get(params.get("role_before"), params.get("role_before") or "—")),
+                after=str(ROLES.get(params["role"], params["role"])),
+            )
+        )
+        if params["role"] in ROLE_POWERS:
+            said.append(str(ROLE_POWERS[params["role"]]))
+    if params.get("org_admin") is True:
+        said.append(
+            _(
+                "%(name)s made you your organisation's admin: you can now invite colleagues, change their sign-in "
+                "addresses, deactivate their accounts and choose which deliverables they see.",
+                name=name,
+            )
+        )
+    elif params.get("org_admin") is False:
+        said.append(
+            _(
+                "%(name)s removed you as your organisation's admin: you can no longer invite colleagues or manage "
+                "their accounts.",
+                name=name,
+            )
+        )
+    return " ".join(said)

@@ -40,6 +40,9 @@ CATEGORIES: dict[str, tuple[Any, bool]] = {
     "api_token_ending": (_l("My API tokens about to stop working"), True),
     # An admin changed the account's sign-in address: told at the old address and the new.
     "email_changed": (_l("Changes of my sign-in address"), True),
+    # An admin changed the account's role or made it (or no longer) its organisation's admin: what it may do
+    # changed, so it is told like a change of address, whatever else the person switched off.
+    "role_changed": (_l("Changes of my role"), True),
 }
 
 # Mails about an account itself, sent to whoever asked (an invitee has no account yet): their footer speaks
