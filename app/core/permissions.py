@@ -170,6 +170,7 @@ GRANTS: dict[str, frozenset[str]] = {
     "mail.agreement_stalled": MINISTRY,
     "mail.invitation": frozenset(),  # sent before the account exists
     "mail.email_changed": frozenset(),  # about the account itself, never a choice
+    "mail.email_change_confirm": frozenset(),  # asked for by the person, never a choice
     "mail.role_changed": frozenset(),  # about the account itself, never a choice
     # Everyone sees and ends their own sign-in sessions.
     "session.manage": ALL_ROLES,

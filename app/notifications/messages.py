@@ -147,6 +147,10 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
         return _("Your Sharaka password is your ministry directory password")
     if kind == "email_changed":
         return _("Your Sharaka sign-in address was changed")
+    if kind == "email_change_confirm":
+        return _("Confirm your new Sharaka sign-in address")
+    if kind == "email_change_asked":
+        return _("A new Sharaka sign-in address was asked for")
     if kind == "role_changed":
         if params.get("role"):
             from app.core.permissions import ROLES
@@ -543,12 +547,31 @@ def detail(kind: str, params: dict) -> str:
                 params.get("days") or 7,
             )
         )
+    # The two addresses of a change of sign-in address, told (email_changed) or asked for (email_change_*).
+    addresses = {"new": isolate(params.get("new", "")), "old": isolate(params.get("old", ""))}
     if kind == "email_changed":
         return _(
             "From now on you sign in to Sharaka with %(new)s, and its mail goes there (it was %(old)s). If you "
             "did not ask for this, tell the ministry's Sharaka administrator at once.",
-            new=isolate(params.get("new", "")),
-            old=isolate(params.get("old", "")),
+            **addresses,
+        )
+    if kind == "email_change_confirm":
+        return ngettext(
+            "Someone (you, we hope) asked to sign in to Sharaka with %(new)s instead of %(old)s. Open the link "
+            "within %(num)s hour to confirm it; it works once. If it was not you, ignore this message: nothing "
+            "changes.",
+            "Someone (you, we hope) asked to sign in to Sharaka with %(new)s instead of %(old)s. Open the link "
+            "within %(num)s hours to confirm it; it works once. If it was not you, ignore this message: nothing "
+            "changes.",
+            params.get("hours") or 24,
+            **addresses,
+        )
+    if kind == "email_change_asked":
+        return _(
+            "Someone signed in to your Sharaka account asked to sign in with %(new)s from now on. Nothing changes "
+            "until the link sent to that address is followed. If it was not you, cancel the change on your "
+            "account's page and change your password.",
+            new=addresses["new"],
         )
     if kind == "role_changed":
         return role_change_said(params)
