@@ -450,13 +450,20 @@ def change_email(user: User, email: str, *, taken_said: str | None = None) -> st
 
 
 def cancel_email_change(user: User) -> int:
-    """The person's own request for a new address (auth.email_changes), if one waits: its link dies. How many."""
-    return db.session.execute(
+    """The person's own request for a new address (auth.email_changes), if one waits: its link dies, and its
+    mail still waiting to leave (paused, the server down) is withdrawn. How many."""
+    from app.notifications.services import withdraw_waiting_mail
+
+    cancelled = db.session.scalars(
         update(EmailChange)
         .where(EmailChange.user_id == user.id, EmailChange.used_at.is_(None), EmailChange.cancelled_at.is_(None))
         .values(cancelled_at=utcnow())
+        .returning(EmailChange.id)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).all()
+    for change_id in cancelled:
+        withdraw_waiting_mail("email_change_confirm", change_id, "Its link was cancelled or replaced by a newer one.")
+    return len(cancelled)
 
 
 def check_email_may_change(user: User, email: str, *, taken_said: str | None = None) -> None:

@@ -98,6 +98,10 @@ def test_the_profile_shows_the_waiting_address_and_cancels_it(app, world, signed
     assert "Waiting for confirmation" not in client.get("/account").get_data(as_text=True)
     assert client.get(second).status_code == 410
     assert _fresh(officer.id).email == officer.email
+    # Their mail, had it not left yet (mail paused, the server down), is withdrawn with them.
+    links = (OutboxMessage.kind == "email_change_confirm", OutboxMessage.recipient_id == officer.id)
+    statuses = db.session.scalars(select(OutboxMessage.status).where(*links)).all()
+    assert statuses == ["withdrawn", "withdrawn"]
 
 
 def test_an_expired_link_changes_nothing(app, world, signed_in):
