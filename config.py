@@ -252,6 +252,8 @@ class Config:
     PASSWORD_RESET_MAX_PER_ADDRESS = env_int("PASSWORD_RESET_MAX_PER_ADDRESS", 10)
     # Invitations by e-mail: how long the link lives (days).
     INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
+    # A person's own new sign-in address: how long the link sent to it lives (hours).
+    EMAIL_CHANGE_HOURS = env_int("EMAIL_CHANGE_HOURS", 24)
     # Personal API tokens: the longest life their owner may give one (days); 0 also offers "no end date".
     API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365, minimum=0, maximum=3650)
     # Two-factor sign-in (TOTP): roles that must enrol (comma-separated, e.g. "admin,manager");

@@ -56,6 +56,8 @@ ACTIONS = {
     "signed_out_everywhere": _l("Signed out everywhere"),
     "profile_updated": _l("Profile updated"),
     "password_changed": _l("Password changed"),
+    "email_change_asked": _l("New sign-in address asked for"),
+    "email_changed": _l("Sign-in address changed (confirmed by its link)"),
     "password_reset_requested": _l("Password reset asked for"),
     "password_reset": _l("Password reset"),
     "mfa_enabled": _l("Two-step sign-in turned on"),

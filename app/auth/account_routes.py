@@ -8,8 +8,8 @@ import time
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
-from app.auth import mfa, services, sessions
-from app.auth.forms import CodeForm, PasswordConfirmForm, ProfileForm
+from app.auth import email_changes, mfa, services, sessions
+from app.auth.forms import CodeForm, MemberEmailForm, PasswordConfirmForm, ProfileForm
 from app.auth.models import User
 from app.auth.routes import blueprint, finish_sign_in, throttled_answer, throttled_message
 from app.core import audit
@@ -112,7 +112,67 @@ def profile():
             session["language"] = current_user.language
             flash(_("Your profile is saved."), "success")
             return redirect(url_for("auth.profile"), 303)
-    return render_template("auth/profile.html", form=form), 422 if form.errors else 200
+    return render_template(
+        "auth/profile.html",
+        form=form,
+        email_form=MemberEmailForm(formdata=None),
+        pending_email=email_changes.pending_change(current_user),
+        cancel_form=ConfirmForm(),
+    ), 422 if form.errors else 200
+
+
+@blueprint.route("/account/email", methods=["POST"])
+@login_required
+def request_email_change():
+    """A new sign-in address of one's own: it takes effect when the link sent to it is followed."""
+    require(current_user, "session.manage")
+    back = url_for("auth.profile")
+    form = MemberEmailForm()
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    return_here_if_refused(back)
+    change = email_changes.request_change(current_user, form.email.data)
+    return done(
+        back,
+        _(
+            "A link is sent to %(email)s: your address changes when you follow it. Until then you sign in with "
+            "%(current)s.",
+            email=change.new_email,
+            current=current_user.email,
+        ),
+    )
+
+
+@blueprint.route("/account/email/cancel", methods=["POST"])
+@login_required
+def cancel_email_change():
+    require(current_user, "session.manage")
+    back = url_for("auth.profile")
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return refused(back, form_errors(form))
+    if not email_changes.cancel_change(current_user):
+        return done(back, _("No change of address was waiting: nothing changed."), category="info")
+    return done(back, _("The change of address is cancelled: its link no longer works."))
+
+
+@blueprint.route("/account/email/confirm/<token>", methods=["GET", "POST"])
+def confirm_email(token: str):
+    """The link sent to a new address. Shown first, confirmed by a button: a mail scanner opening the link
+    does not spend it."""
+    change, status = email_changes.find(token)
+    if status != "pending":
+        refusal = email_changes.link_refusal(status)
+        return render_template("auth/confirm_email.html", form=None, change=None, refusal=refusal), (
+            404 if status == "unknown" else 410
+        )
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        with refusal_shown_on(form):
+            user = email_changes.confirm_change(change)
+            flash(_("Your sign-in address is now %(email)s.", email=user.email), "success")
+            return redirect(url_for("auth.profile" if current_user.is_authenticated else "auth.sign_in"), 303)
+    return render_template("auth/confirm_email.html", form=form, change=change, refusal=None), form_status(form)
 
 
 @blueprint.route("/account/two-factor", methods=["GET", "POST"])

@@ -110,7 +110,8 @@ def _address_field() -> EmailField:
 
 
 class MemberEmailForm(Form):
-    """A colleague's sign-in address, changed by their organisation's admin."""
+    """A sign-in address: a colleague's, changed by their organisation's admin, or one's own (confirmed by
+    a link sent to it: auth.email_changes)."""
 
     email = _address_field()
 

@@ -303,3 +303,19 @@ class DeliverableGrant(db.Model):
 
 
 keep_folded(User, "search_text", "full_name", "email")
+
+
+class EmailChange(db.Model):
+    """A person's own new sign-in address, waiting for them to follow the link sent to it: their address
+    changes only then. Only the link's SHA-256 is kept; a newer request cancels this one."""
+
+    __tablename__ = "email_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    new_email: Mapped[str] = mapped_column(String(254))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

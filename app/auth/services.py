@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from app.api.tokens import revoke_all_tokens
 from app.auth import directory, mfa, passwords, sessions
 from app.auth.leavers import check_owner_may_change, cut_off
-from app.auth.models import Invitation, LoginAttempt, PasswordReset, User, normalize_email
+from app.auth.models import EmailChange, Invitation, LoginAttempt, PasswordReset, User, normalize_email
 from app.core import audit
 from app.core.db import keep_even_if_refused
 from app.core.errors import ConcurrentChange, ValidationFailed
@@ -348,6 +348,7 @@ def update_user(
         raise ValidationFailed(message, {"password": [message]})
     full_name = _full_name(full_name)
     before = _user_snapshot(user)
+    role_before, org_admin_before = user.role, bool(user.is_org_admin)
     old_email = change_email(user, new_email) if new_email != user.email else None
     moved = user.role != role or user.organization_id != (organization.id if organization else None)
     check_owner_may_change(user, role=role, organization=organization, is_active=is_active)
@@ -386,8 +387,35 @@ def update_user(
     if changes["after"]:
         audit.record("updated", user, actor=by, changes=changes)
     if old_email is not None:
-        _tell_email_changed(user, old_email)
+        tell_email_changed(user, old_email)
+    _tell_role_changed(user, role_before, org_admin_before, by=by)
     return user
+
+
+def _tell_role_changed(user: User, role_before: str, org_admin_before: bool, *, by: User) -> None:
+    """The person hears that their role changed, or that they are (no longer) their organisation's admin: who
+    did it and what they may do now, in the bell and by mail (a category no preference silences, as a change
+    of address). Not someone deactivated by the same save (notify tells no closed account), nor an admin of
+    their own change. Called after forget_what_was_told, which would remove the notice."""
+    from app.notifications.services import Notice, app_path, notify
+
+    params: dict = {}
+    if user.role != role_before:
+        params |= {"role_before": role_before, "role": user.role}
+    # Someone moved out of the partners' role is no organisation's admin any more: their new role says it.
+    if bool(user.is_org_admin) != org_admin_before and is_partner_role(user.role):
+        params["org_admin"] = bool(user.is_org_admin)
+    if not params or user.id == by.id:
+        return
+    notice = Notice(
+        kind="role_changed",
+        category="role_changed",
+        params=params | {"by": by.full_name},
+        link=app_path("auth.profile"),
+        object_type="user",
+        object_id=user.id,
+    )
+    notify(user, notice)
 
 
 def change_email(user: User, email: str, *, taken_said: str | None = None) -> str:
@@ -398,14 +426,10 @@ def change_email(user: User, email: str, *, taken_said: str | None = None) -> st
     goes to the new one."""
     from app.notifications.models import OutboxMessage
 
-    if user.directory_dn:
-        message = _("This account's address comes from the ministry directory: change it there.")
-        raise ValidationFailed(message, {"email": [message]})
-    if db.session.scalar(select(User.id).where(User.email == email, User.id != user.id)) is not None:
-        message = taken_said or _("An account with this e-mail address already exists.")
-        raise ValidationFailed(message, {"email": [message]})
+    check_email_may_change(user, email, taken_said=taken_said)
     old_email, user.email = user.email, email
     now = utcnow()
+    cancel_email_change(user)  # a new address asked for and not confirmed yet is overtaken
     db.session.execute(
         update(PasswordReset)
         .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None), PasswordReset.expires_at > now)
@@ -425,6 +449,39 @@ def change_email(user: User, email: str, *, taken_said: str | None = None) -> st
     return old_email
 
 
+def cancel_email_change(user: User) -> int:
+    """The person's own request for a new address (auth.email_changes), if one waits: its link dies, and its
+    mail still waiting to leave (paused, the server down) is withdrawn. How many."""
+    from app.notifications.services import withdraw_waiting_mail
+
+    cancelled = db.session.scalars(
+        update(EmailChange)
+        .where(EmailChange.user_id == user.id, EmailChange.used_at.is_(None), EmailChange.cancelled_at.is_(None))
+        .values(cancelled_at=utcnow())
+        .returning(EmailChange.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for change_id in cancelled:
+        withdraw_waiting_mail("email_change_confirm", change_id, "Its link was cancelled or replaced by a newer one.")
+    return len(cancelled)
+
+
+def check_email_may_change(user: User, email: str, *, taken_said: str | None = None) -> None:
+    """Whether `email` may become the account's sign-in address (change_email's refusals, ValidationFailed): not
+    for an account the directory owns, nor an address another account holds (`taken_said`: the words then)."""
+    if user.directory_dn:
+        message = _("This account's address comes from the ministry directory: change it there.")
+        raise ValidationFailed(message, {"email": [message]})
+    if db.session.scalar(select(User.id).where(User.email == email, User.id != user.id)) is not None:
+        message = taken_said or _("An account with this e-mail address already exists.")
+        raise ValidationFailed(message, {"email": [message]})
+
+
+def address_refused_vaguely() -> str:
+    """The refusal of an address another account holds, to someone who may not learn that an account holds it."""
+    return _("This address cannot be given from here: ask the ministry's administrator.")
+
+
 def change_member_email(user: User, email: str, *, by: User) -> bool:
     """A colleague's new sign-in address, set by their organisation's admin (or the ministry's): as the
     ministry's account form sets it (auth.services.change_email: reset links to the old address die, mail
@@ -434,14 +491,14 @@ def change_member_email(user: User, email: str, *, by: User) -> bool:
     new_email = normalize_email(email)[:254]
     if new_email == user.email:
         return False
-    vague = _("This address cannot be given from here: ask the ministry's administrator.")
+    vague = address_refused_vaguely()
     old_email = change_email(user, new_email, taken_said=None if manages_every_account(by) else vague)
     audit.record("updated", user, actor=by, changes={"before": {"email": old_email}, "after": {"email": new_email}})
-    _tell_email_changed(user, old_email)
+    tell_email_changed(user, old_email)
     return True
 
 
-def _tell_email_changed(user: User, old_email: str) -> None:
+def tell_email_changed(user: User, old_email: str) -> None:
     """The person hears of it at both addresses: at the old one, in case the change was not theirs to want."""
     from app.notifications.services import Notice, app_path, notify, queue_mail
 

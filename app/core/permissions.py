@@ -61,6 +61,17 @@ ROLES = {
     PARTNER: _l("Partner"),
     AUDITOR: _l("Auditor"),
 }
+# What each role may do, in one sentence: told to a person whose role an admin changed.
+ROLE_POWERS = {
+    ADMIN: _l("You can now manage accounts, organisations and settings, and see every agreement."),
+    OFFICER: _l("You can now draft agreements, take them through their stages and follow their deliverables."),
+    MANAGER: _l("You can now approve or send back agreements, edit them and waive deliverables."),
+    LEGAL: _l("You can now read the ministry's agreements and give the legal adviser's approvals."),
+    PARTNER: _l(
+        "You can now see the agreements shared with your organisation, discuss them and hand in its deliverables."
+    ),
+    AUDITOR: _l("You can now read every agreement and the audit trail, without changing anything."),
+}
 MINISTRY_ROLES = (ADMIN, OFFICER, MANAGER, LEGAL, AUDITOR)
 
 ALL_ROLES = frozenset(ROLE_NAMES)
@@ -159,6 +170,8 @@ GRANTS: dict[str, frozenset[str]] = {
     "mail.agreement_stalled": MINISTRY,
     "mail.invitation": frozenset(),  # sent before the account exists
     "mail.email_changed": frozenset(),  # about the account itself, never a choice
+    "mail.email_change_confirm": frozenset(),  # asked for by the person, never a choice
+    "mail.role_changed": frozenset(),  # about the account itself, never a choice
     # Everyone sees and ends their own sign-in sessions.
     "session.manage": ALL_ROLES,
     # What each role sees first; the portfolio views show only agreements the person may see.

@@ -147,6 +147,18 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
         return _("Your Sharaka password is your ministry directory password")
     if kind == "email_changed":
         return _("Your Sharaka sign-in address was changed")
+    if kind == "email_change_confirm":
+        return _("Confirm your new Sharaka sign-in address")
+    if kind == "email_change_asked":
+        return _("A new Sharaka sign-in address was asked for")
+    if kind == "role_changed":
+        if params.get("role"):
+            from app.core.permissions import ROLES
+
+            return _("Your Sharaka role is now %(role)s", role=str(ROLES.get(params["role"], params["role"])))
+        if params.get("org_admin"):
+            return _("You are now your organisation's admin in Sharaka")
+        return _("You are no longer your organisation's admin in Sharaka")
     if kind == "api_token_ending":
         return _(
             "Your API token “%(name)s” stops working on %(moment)s",
@@ -535,13 +547,34 @@ def detail(kind: str, params: dict) -> str:
                 params.get("days") or 7,
             )
         )
+    # The two addresses of a change of sign-in address, told (email_changed) or asked for (email_change_*).
+    addresses = {"new": isolate(params.get("new", "")), "old": isolate(params.get("old", ""))}
     if kind == "email_changed":
         return _(
             "From now on you sign in to Sharaka with %(new)s, and its mail goes there (it was %(old)s). If you "
             "did not ask for this, tell the ministry's Sharaka administrator at once.",
-            new=isolate(params.get("new", "")),
-            old=isolate(params.get("old", "")),
+            **addresses,
         )
+    if kind == "email_change_confirm":
+        return ngettext(
+            "Someone (you, we hope) asked to sign in to Sharaka with %(new)s instead of %(old)s. Open the link "
+            "within %(num)s hour to confirm it; it works once. If it was not you, ignore this message: nothing "
+            "changes.",
+            "Someone (you, we hope) asked to sign in to Sharaka with %(new)s instead of %(old)s. Open the link "
+            "within %(num)s hours to confirm it; it works once. If it was not you, ignore this message: nothing "
+            "changes.",
+            params.get("hours") or 24,
+            **addresses,
+        )
+    if kind == "email_change_asked":
+        return _(
+            "Someone signed in to your Sharaka account asked to sign in with %(new)s from now on. Nothing changes "
+            "until the link sent to that address is followed. If it was not you, cancel the change on your "
+            "account's page and change your password.",
+            new=addresses["new"],
+        )
+    if kind == "role_changed":
+        return role_change_said(params)
     if kind == "api_token_ending":
         return _(
             "Make a new token on your tokens page, put it where “%(name)s” (%(prefix)s…) is used, then revoke "
@@ -603,3 +636,38 @@ def detail(kind: str, params: dict) -> str:
             )
         )
     return ""
+
+
+def role_change_said(params: dict) -> str:
+    """What changed of an account's role (auth.services.tell_role_changed), by whom, and what it may do now."""
+    from app.core.permissions import ROLE_POWERS, ROLES
+
+    name, said = isolate(params.get("by") or "—"), []
+    if params.get("role"):
+        said.append(
+            _(
+                "%(name)s changed your role from %(before)s to %(after)s.",
+                name=name,
+                before=str(ROLES.get(params.get("role_before"), params.get("role_before") or "—")),
+                after=str(ROLES.get(params["role"], params["role"])),
+            )
+        )
+        if params["role"] in ROLE_POWERS:
+            said.append(str(ROLE_POWERS[params["role"]]))
+    if params.get("org_admin") is True:
+        said.append(
+            _(
+                "%(name)s made you your organisation's admin: you can now invite colleagues, change their sign-in "
+                "addresses, deactivate their accounts and choose which deliverables they see.",
+                name=name,
+            )
+        )
+    elif params.get("org_admin") is False:
+        said.append(
+            _(
+                "%(name)s removed you as your organisation's admin: you can no longer invite colleagues or manage "
+                "their accounts.",
+                name=name,
+            )
+        )
+    return " ".join(said)

@@ -40,11 +40,16 @@ CATEGORIES: dict[str, tuple[Any, bool]] = {
     "api_token_ending": (_l("My API tokens about to stop working"), True),
     # An admin changed the account's sign-in address: told at the old address and the new.
     "email_changed": (_l("Changes of my sign-in address"), True),
+    # An admin changed the account's role or made it (or no longer) its organisation's admin: what it may do
+    # changed, so it is told like a change of address, whatever else the person switched off.
+    # The link confirming a person's own new address, sent to that address: asked for by them.
+    "email_change_confirm": (_l("Links confirming my new sign-in address"), True),
+    "role_changed": (_l("Changes of my role"), True),
 }
 
 # Mails about an account itself, sent to whoever asked (an invitee has no account yet): their footer speaks
 # of that, not of a role and of preferences that cannot turn them off.
-ASKED_FOR = frozenset({"password_reset", "invitation"})
+ASKED_FOR = frozenset({"password_reset", "invitation", "email_change_confirm"})
 
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "withdrawn")
 

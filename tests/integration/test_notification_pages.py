@@ -613,8 +613,11 @@ def test_a_new_role_or_organisation_forgets_what_was_told_to_the_old_one(signed_
         },
     )
     assert edited.status_code in (302, 303), edited.get_data(as_text=True)[:500]
-    assert count(Notification, Notification.user_id == officer.id) == 0
-    assert count(OutboxMessage, OutboxMessage.recipient_id == officer.id, OutboxMessage.status == "pending") == 0
+    # What is left is the news of the move itself, written for the new role (test_account_changes_told).
+    left = db.session.scalars(select(Notification.kind).where(Notification.user_id == officer.id)).all()
+    assert left == ["role_changed"]
+    pending = (OutboxMessage.recipient_id == officer.id, OutboxMessage.status == "pending")
+    assert db.session.scalars(select(OutboxMessage.kind).where(*pending)).all() == ["role_changed"]
     assert count(OutboxMessage, OutboxMessage.recipient_id == officer.id, OutboxMessage.status == "withdrawn") == 1
     assert "MTNRA-2026-0042" not in signed_in(officer).get("/notifications").get_data(as_text=True)
     # Someone else's notices stay; a change of name only keeps one's own.

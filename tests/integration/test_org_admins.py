@@ -19,7 +19,7 @@ from app.extensions import db
 from app.notifications.calendar import build_calendar
 from app.notifications.models import Notification
 from app.notifications.reminders import candidates_at
-from app.notifications.services import create_calendar_feed
+from app.notifications.services import categories_for, create_calendar_feed
 from tests import factories
 from tests.conftest import SignedInClient
 
@@ -352,6 +352,12 @@ def test_only_a_sharaka_admin_makes_a_partner_their_organisations_admin(app, wor
     }
     assert admin.post(f"/admin/users/{partner.id}/edit", data=data).status_code == 302
     assert _fresh(User, partner.id).is_org_admin
+    # They are told, in the bell (and by mail: test_account_changes_told), by a notice no choice turns off.
+    notice = db.session.scalar(select(Notification).where(Notification.user_id == partner.id))
+    assert notice.kind == "role_changed" and notice.params["org_admin"] is True
+    page = SignedInClient(app, _fresh(User, partner.id)).get("/notifications").get_data(as_text=True)
+    assert "You are now your organisation&#39;s admin in Sharaka" in page
+    assert "role_changed" not in categories_for(partner)
     officer = world.users["officer"]
     data = {
         "email": officer.email,

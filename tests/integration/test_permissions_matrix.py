@@ -154,6 +154,8 @@ GET_ROUTES = [
     ("/sign-in/code", expect(302, anonymous=302)),
     ("/account", expect(200)),
     ("/account/two-factor", expect(200)),
+    # The link confirming one's own new address: no sign-in, only its token (test_own_email_change.py).
+    ("/account/email/confirm/not-a-real-token", expect(404, anonymous=404)),
     ("/team", only({"admin"})),
     ("/team/{user}", only({"admin"})),
     ("/team/999999", only({"admin"}, ok=404)),
@@ -245,6 +247,9 @@ POST_ROUTES = [
     ("/sign-in/code", expect(302, anonymous=302)),
     ("/account", expect(422)),
     ("/account/two-factor", expect(422)),
+    ("/account/email", expect(303)),
+    ("/account/email/cancel", expect(303)),
+    ("/account/email/confirm/not-a-real-token", expect(404, anonymous=404)),
     ("/account/two-factor/off", expect(303)),
     ("/account/two-factor/recovery-codes", expect(303)),
     ("/admin/users/{user}/two-factor/reset", only({"admin"}, ok=303)),
