@@ -9,7 +9,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_login import current_user, login_required
 
 from app.auth import email_changes, mfa, services, sessions
-from app.auth.forms import CodeForm, MemberEmailForm, PasswordConfirmForm, ProfileForm
+from app.auth.forms import CodeForm, OwnEmailForm, PasswordConfirmForm, ProfileForm
 from app.auth.models import User
 from app.auth.routes import blueprint, finish_sign_in, throttled_answer, throttled_message
 from app.core import audit
@@ -115,7 +115,7 @@ def profile():
     return render_template(
         "auth/profile.html",
         form=form,
-        email_form=MemberEmailForm(formdata=None),
+        email_form=OwnEmailForm(formdata=None),
         pending_email=email_changes.pending_change(current_user),
         cancel_form=ConfirmForm(),
     ), 422 if form.errors else 200
@@ -127,9 +127,11 @@ def request_email_change():
     """A new sign-in address of one's own: it takes effect when the link sent to it is followed."""
     require(current_user, "session.manage")
     back = url_for("auth.profile")
-    form = MemberEmailForm()
+    form = OwnEmailForm()
     if not form.validate_on_submit():
         return refused(back, form_errors(form))
+    if (refusal := _password_refused(form.password.data, back)) is not None:
+        return refusal
     return_here_if_refused(back)
     change = email_changes.request_change(current_user, form.email.data)
     return done(
@@ -227,14 +229,8 @@ def turn_off_two_factor():
         return refused(back, form_errors(form))
     if requires_second_factor(current_user, current_app.config):
         return refused(back, ValidationFailed(_("Your role must use two-factor sign-in: it cannot be turned off.")))
-    if not current_user.is_directory_account:
-        try:
-            services.check_current_password(current_user, form.password.data, request.remote_addr or "")
-        except services.SignInThrottled as throttled:
-            return refused(back, ValidationFailed(throttled_message(throttled)))
-        except ValidationFailed as wrong:  # not refused(): its rollback would forget the failed attempt
-            flash(wrong.message, "danger")
-            return redirect(back, 303)
+    if (refusal := _password_refused(form.password.data, back)) is not None:
+        return refusal
     return_here_if_refused(back)
     if (refusal := _code_refused(form.code.data, back)) is not None:
         return refusal
@@ -280,3 +276,18 @@ def two_factor_status(user) -> dict:
         "required": requires_second_factor(user, current_app.config),
         "recovery_left": mfa.remaining_recovery_codes(user) if user.has_totp else 0,
     }
+
+
+def _password_refused(password: str, back: str):
+    """The reader's password asked again before a change: None when it is right (or for a directory account,
+    whose password is the directory's), else the response that says why."""
+    if current_user.is_directory_account:
+        return None
+    try:
+        services.check_current_password(current_user, password, request.remote_addr or "", field="password")
+    except services.SignInThrottled as throttled:
+        return refused(back, ValidationFailed(throttled_message(throttled)))
+    except ValidationFailed as wrong:  # not refused(): its rollback would forget the failed attempt
+        flash(wrong.message, "danger")
+        return redirect(back, 303)
+    return None

@@ -116,6 +116,13 @@ class MemberEmailForm(Form):
     email = _address_field()
 
 
+class OwnEmailForm(MemberEmailForm):
+    """One's own new address, asked with one's password: a session left open must not be enough to move the
+    account (and its password resets) to another mailbox."""
+
+    password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=256)])
+
+
 class InvitationForm(Form):
     email = _address_field()
     role = SelectField(_l("Role"), choices=[], validators=[DataRequired(message=_l("Choose a role."))])

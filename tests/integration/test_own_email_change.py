@@ -26,8 +26,10 @@ def _fresh(user_id: int) -> User:
     return db.session.get(User, user_id)
 
 
-def _asked(client: SignedInClient, email: str):
-    return client.post("/account/email", data={"email": email}, csrf_from="/account", follow_redirects=True)
+def _asked(client: SignedInClient, email: str, password: str = factories.PASSWORD):
+    return client.post(
+        "/account/email", data={"email": email, "password": password}, csrf_from="/account", follow_redirects=True
+    )
 
 
 def _link_sent_to(address: str) -> str:
@@ -171,3 +173,19 @@ def test_an_admins_change_is_direct_told_at_both_addresses_and_overtakes_a_waiti
     assert told == {old, "given@example.org"}
     assert email_changes.pending_change(officer) is None
     assert SignedInClient(app, None).get(link).status_code == 410
+
+
+def test_ones_own_address_is_changed_only_with_ones_password(world, signed_in):
+    """A session left open must not be enough to move the account, and its password resets, to another
+    mailbox; a wrong password counts as a failed sign-in (the throttle applies)."""
+    officer = world.users["officer"]
+    client = signed_in("officer")
+    page = _asked(client, "elsewhere@example.org", password="not the password").get_data(as_text=True)
+    assert "The current password is wrong." in page
+    assert email_changes.pending_change(_fresh(officer.id)) is None
+    assert db.session.scalar(select(EmailChange).where(EmailChange.new_email == "elsewhere@example.org")) is None
+    missing = client.post("/account/email", data={"email": "elsewhere@example.org"}, csrf_from="/account")
+    assert missing.status_code in (303, 422)
+    assert email_changes.pending_change(_fresh(officer.id)) is None
+    assert "elsewhere@example.org" in _asked(client, "elsewhere@example.org").get_data(as_text=True)
+    assert email_changes.pending_change(_fresh(officer.id)).new_email == "elsewhere@example.org"
