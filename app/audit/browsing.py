@@ -141,7 +141,7 @@ def filters_described(filters: TrailFilters) -> list[tuple[str, str | None]]:
     if filters.object_id is not None:
         described.append((_("Its number"), str(filters.object_id)))
     if filters.actor_id is not None:
-        described.append((_("Who (e-mail address)"), _actor_email(filters.actor_id)))
+        described.append((_("Who (name or e-mail address)"), _actor_email(filters.actor_id)))
     if filters.by_system:
         described.append((_("Only Sharaka's own (scheduled jobs, commands)"), None))
     if filters.since:

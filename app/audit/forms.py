@@ -41,7 +41,7 @@ class TrailFilterForm(Form):
     action = SelectField(_l("What"), choices=[], validators=[Optional()])
     about = SelectField(_l("About"), choices=[], validators=[Optional()])
     about_id = IntegerField(_l("Its number"), validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
-    who = StringField(_l("Who (e-mail address)"), validators=[Optional(), Length(max=254)])
+    who = StringField(_l("Who (name or e-mail address)"), validators=[Optional(), Length(max=254)])
     system = BooleanField(_l("Only Sharaka's own (scheduled jobs, commands)"))
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("Until"), validators=[Optional()])

@@ -13,7 +13,9 @@ from app.core.audit import AuditChainHead
 from app.core.audit_chain import recent_anchors, verify
 from app.core.forms import without_invalid_filters
 from app.core.i18n import gettext as _
+from app.core.i18n import names_listed
 from app.core.permissions import require
+from app.core.text import fold, like_pattern
 from app.exports.routes import exported
 from app.extensions import db
 
@@ -94,10 +96,9 @@ def _read_filters() -> tuple[TrailFilterForm, browsing.TrailFilters]:
     without_invalid_filters(form)
     actor_id = None
     if form.who.data:
-        actor_id = db.session.scalar(select(User.id).where(User.email == normalize_email(form.who.data)))
-        if actor_id is None:
-            form.who.errors = [*form.who.errors, _("No account has this address.")]
-            actor_id = 0  # nobody: the page lists nothing rather than everyone's rows
+        actor_id, refusal = _account_named(form.who.data)
+        if refusal:
+            form.who.errors = [*form.who.errors, refusal]
     return form, browsing.TrailFilters(
         action=form.action.data or None,
         object_type=form.about.data or None,
@@ -106,4 +107,35 @@ def _read_filters() -> tuple[TrailFilterForm, browsing.TrailFilters]:
         by_system=bool(form.system.data),
         since=form.since.data,
         until=form.until.data,
+    )
+
+
+# Accounts a name may match before the trail asks for more of it.
+MOST_NAMED = 5
+
+
+def _account_named(typed: str) -> tuple[int, str | None]:
+    """The account `typed` names, by its whole address or by part of its name or address ("helene" finds
+    Hélène), and None; or 0 (nobody: the page lists nothing rather than everyone's rows) and why."""
+    exact = db.session.scalar(select(User.id).where(User.email == normalize_email(typed)))
+    if exact is not None:
+        return exact, None
+    term = fold(typed)
+    matches = (
+        db.session.execute(
+            select(User.id, User.email)
+            .where(User.search_text.like(like_pattern(term), escape="\\"))
+            .order_by(User.email)
+            .limit(MOST_NAMED + 1)
+        ).all()
+        if term
+        else []
+    )
+    if len(matches) == 1:
+        return matches[0].id, None
+    if not matches:
+        return 0, _("No account has this name or address.")
+    return 0, _(
+        "Several accounts match: %(addresses)s. Type more of the name, or the whole address.",
+        addresses=names_listed([match.email for match in matches], most=MOST_NAMED),
     )

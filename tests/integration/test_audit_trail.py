@@ -13,6 +13,7 @@ import openpyxl
 
 from app.core import audit
 from app.extensions import db
+from tests import factories
 
 
 def _page(client, query: str = "") -> str:
@@ -46,7 +47,7 @@ def test_the_auditor_reads_who_did_what_across_the_ministry(world, signed_in):
     about = _page(signed_in("auditor"), f"?about=organizations&about_id={world.partner_b.id}")
     assert _shown(about) == ["Organisation retired"]
     nobody = _page(signed_in("auditor"), "?who=nobody@example.org")
-    assert "No account has this address." in nobody and "Nothing recorded matches these filters." in nobody
+    assert "No account has this name or address." in nobody and "Nothing recorded matches these filters." in nobody
 
 
 def test_the_trail_is_read_a_page_at_a_time_without_gaps_or_repeats(world, signed_in):
@@ -125,3 +126,22 @@ def test_an_agreements_history_names_sharaka_for_its_own_rows(world, signed_in):
     page = signed_in("officer").get(f"/agreements/{world.agreement_a.id}").get_data(as_text=True)
     row = page.split("fixed-by-a-job")[0].rsplit("<li", 1)[-1]
     assert "System" in row and "system" not in row.replace("System", "")
+
+
+def test_who_is_found_by_part_of_a_name_or_address(world, signed_in):
+    officer, other = world.users["officer"], world.users["other_officer"]
+    officer.full_name = "Hélène Benali"
+    audit.record("updated", world.agreement_a, actor=officer, comment="by-helene")
+    audit.record("updated", world.agreement_a, actor=other, comment="by-the-other")
+    db.session.commit()
+    auditor = signed_in("auditor")
+    by_name = _page(auditor, "?who=helene+BENALI")  # folded as stored: accents and case aside
+    assert "by-helene" in by_name and "by-the-other" not in by_name
+    by_part = _page(auditor, "?who=" + officer.email.split("@")[0].upper())
+    assert "by-helene" in by_part and "by-the-other" not in by_part
+    for number in range(7):
+        factories.user("officer", world.ministry, email=f"twin{number}@ministry.example")
+    db.session.commit()
+    several = _page(auditor, "?who=twin")
+    assert "Several accounts match" in several and "twin0@ministry.example" in several and "…" in several
+    assert "Nothing recorded matches these filters." in several
