@@ -21,6 +21,7 @@ from flask_smorest.utils import prepare_response
 from webargs.core import missing, parse_json
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
+from werkzeug.exceptions import HTTPException
 
 from app.api.schemas import ProblemSchema
 from app.core.errors import error_response
@@ -53,9 +54,58 @@ class SharakaApi(Api):
 api = SharakaApi()
 
 
+# The body an operation reads, by where its arguments come from: refuse_unreadable_body refuses the other
+# kind (a multipart PATCH of a JSON-only operation answered 200 and changed nothing).
+BODY_OF_LOCATION = {"json": "application/json", "form": "multipart/form-data", "files": "multipart/form-data"}
+
+
+class RefusedBody:
+    """A body its schema refused (422) or that is not JSON at all (400), handed to the view in its place.
+
+    webargs reads the body before the view runs, and the view is where the object is loaded and who may
+    call is decided: an auditor sending a malformed body was told what was wrong with it (422) rather
+    than that the call is not theirs (403). So the refusal waits: it is raised when the view first reads
+    the body, after its loader and permission checks, or once the view has answered if it never did."""
+
+    def __init__(self, refusal: HTTPException):
+        self.refusal = refusal
+
+    def _refuse(self, *args, **kwargs):
+        raise self.refusal
+
+    __getitem__ = __iter__ = __len__ = __contains__ = __bool__ = _refuse
+
+    def __getattr__(self, name):  # get, pop, items, keys...: anything that reads the body
+        raise self.refusal
+
+
+def refused_after_checks(view):
+    """`view` with a RefusedBody among its arguments refused even if it answered without reading it."""
+
+    @wraps(view)
+    def answer(*args, **kwargs):
+        result = view(*args, **kwargs)
+        if refused := next((value for value in args if isinstance(value, RefusedBody)), None):
+            raise refused.refusal
+        return result
+
+    return answer
+
+
 class ApiArgumentsParser(FlaskParser):
     """webargs reads form fields and files apart; a multipart hand-in carries both in one body,
     so "form" here reads the two together and one schema documents the whole body."""
+
+    def parse(self, argmap, req=None, *, location=None, **kwargs):
+        """A body's refusal is handed to the view as a RefusedBody, to be raised after its checks."""
+        if location not in BODY_OF_LOCATION:
+            return super().parse(argmap, req, location=location, **kwargs)
+        try:
+            return super().parse(argmap, req, location=location, **kwargs)
+        except HTTPException as refusal:
+            if refusal.code not in (400, 422):
+                raise
+            return RefusedBody(refusal)
 
     def load_form(self, req, schema):
         texts = MultiDict([(key, storable(value)) for key, value in req.form.items(multi=True)])
@@ -76,20 +126,18 @@ class ApiArgumentsParser(FlaskParser):
             raise json.JSONDecodeError(f"Unreadable JSON body ({type(error).__name__})", doc="-", pos=0) from None
 
 
-# The body an operation reads, by where its arguments come from: refuse_unreadable_body refuses the other
-# kind (a multipart PATCH of a JSON-only operation answered 200 and changed nothing).
-BODY_OF_LOCATION = {"json": "application/json", "form": "multipart/form-data", "files": "multipart/form-data"}
-
-
 class ApiBlueprint(Blueprint):
     ARGUMENTS_PARSER = ApiArgumentsParser()
 
     def arguments(self, schema, *, location="json", **kwargs):
-        """flask-smorest's arguments, noting on the view the kind of body it reads (`body_types`)."""
+        """flask-smorest's arguments, noting on the view the kind of body it reads (`body_types`). A body is
+        handed to the view whole, refused only after the view's own checks (RefusedBody)."""
+        if location in BODY_OF_LOCATION and kwargs.get("as_kwargs"):
+            raise TypeError("A body is passed whole (as_kwargs=False): its refusal waits for the view's checks.")
         read = super().arguments(schema, location=location, **kwargs)
 
         def decorate(view):
-            wrapped = read(view)
+            wrapped = read(refused_after_checks(view) if location in BODY_OF_LOCATION else view)
             if location in BODY_OF_LOCATION:
                 wrapped.body_types = (*getattr(view, "body_types", ()), BODY_OF_LOCATION[location])
             return wrapped

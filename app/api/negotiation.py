@@ -102,6 +102,7 @@ def get_negotiation(agreement_id: int):
 def accept_version(payload, agreement_id: int):
     """Accept the latest version for one's own party (the ministry, or one's partner organisation)."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="act")
+    services.accepting_party(agreement, api_user())
     services.accept_version(agreement, by=api_user(), expected_version=payload.get("version", agreement.version))
     return present(agreement)
 
@@ -113,6 +114,7 @@ def accept_version(payload, agreement_id: int):
 def record_acceptance(form, agreement_id: int):
     """Ministry staff record a partner party's acceptance given outside Sharaka, with its proof (field `proof`)."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="act")
+    services.require_recording_acceptances(agreement, api_user())
     services.record_acceptance_on_behalf(
         agreement,
         organization_id=form["organization_id"],

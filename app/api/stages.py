@@ -157,6 +157,7 @@ def add_signatory(payload, agreement_id: int):
     """Plan one more signatory (the ministry side, during the signature stage); they sign in order."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="act")
+    services.require_ministry_side(agreement, user)
     services.add_signatory(
         agreement,
         by=user,
@@ -177,6 +178,7 @@ def record_signature(payload, agreement_id: int, signatory_id: int):
     """Record that a signatory signed on `signed_on` (never in the future, never before the one before)."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="act")
+    services.require_ministry_side(agreement, user)
     services.record_signature(
         agreement,
         signatory_id,
@@ -217,6 +219,7 @@ def upload_signed_copy(form, agreement_id: int):
     """Store the scan of the signed agreement (multipart `file`), with its SHA-256."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="act")
+    services.require_ministry_side(agreement, user)
     document = services.upload_signed_copy(
         agreement, form.get("file"), by=user, expected_version=form.get("version", agreement.version)
     )

@@ -305,8 +305,8 @@ WRITE_ROUTES = [
     # A is active: no version is exchanged, no signatory added (409) by those who may; others are refused.
     ("POST", P + "/agreements/{a}/negotiation/versions", "multipart", everyone(409, auditor=403, partner_b=404)),
     ("POST", P + "/agreements/{a}/negotiation/accept", {}, only(MINISTRY_SIDE | {"partner"}, ok=409, partner_b=404)),
-    # Recording a partner's acceptance needs the party and its proof: refused as incomplete first.
-    ("POST", P + "/agreements/{a}/negotiation/acceptances", "multipart", everyone(422)),
+    # Recording a partner's acceptance needs the party and its proof: the ministry side is told so (422).
+    ("POST", P + "/agreements/{a}/negotiation/acceptances", "multipart", only(MINISTRY_SIDE, ok=422, partner_b=404)),
     (
         "POST",
         P + "/agreements/{a}/signatories",
