@@ -38,6 +38,9 @@ def init_api(app) -> None:
                     "Authenticate with a personal token: `Authorization: Bearer shk_…` (create one on your "
                     "profile page or with `flask users create-token`). A token works until the end date chosen "
                     "when it was made; past it a call is a 401 whose detail says the token expired, and when. "
+                    'A refused call\'s `WWW-Authenticate` follows RFC 6750: `Bearer realm="sharaka"` without '
+                    'credentials, with `error="invalid_request"` for an Authorization that is no bearer token, '
+                    '`error="invalid_token"` for a token that does not work (unknown, revoked, expired). '
                     "Errors are application/problem+json. "
                     "A call that changes something may carry an `Idempotency-Key` header (1 to 255 printable "
                     "ASCII characters, new for each change): sent again with the same key within 24 hours, it is "

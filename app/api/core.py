@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import http
 import json
+import re
 from copy import deepcopy
 from functools import wraps
 
@@ -24,7 +25,7 @@ from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from werkzeug.exceptions import HTTPException
 
 from app.api.schemas import ProblemSchema
-from app.core.errors import error_response
+from app.core.errors import bearer_challenge, error_response
 from app.core.i18n import gettext as _
 from app.core.text import storable, storable_everywhere
 
@@ -204,23 +205,41 @@ def errors(blueprint: Blueprint, *codes: int):
     return decorate
 
 
+# RFC 6750 §2.1: what a bearer token may be made of (b64token). Anything else after "Bearer " is not a token.
+BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
 def authenticate_api_request():
-    """Every API call needs a valid Bearer token; the session cookie is ignored here."""
+    """Every API call needs a valid Bearer token; the session cookie is ignored here. A refusal is a 401 whose
+    challenge tells apart no credentials, an Authorization that is no bearer token, and a token that does not
+    work (core.errors.bearer_challenge)."""
     if not request.path.startswith(API_PREFIX + "/") or request.path in PUBLIC_PATHS:
         return None
-    from app.api.tokens import TokenCheck, check_token
+    from app.api.tokens import check_token
     from app.core.db import commit_bookkeeping
     from app.extensions import db
 
-    header = request.headers.get("Authorization", "")
-    scheme, _, secret = header.partition(" ")
-    check = check_token(secret.strip()) if scheme.lower() == "bearer" else TokenCheck(None)
+    header = request.headers.get("Authorization")
+    if header is None:
+        abort(401)  # no credentials: the plain challenge (error_handlers)
+    scheme, _space, secret = header.strip().partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not BEARER_TOKEN.fullmatch(secret):
+        return _refused_credentials("invalid_request", _("Send your token as the header Authorization: Bearer shk_…"))
+    check = check_token(secret)
     user = check.user
     if user is None:
         db.session.rollback()
         if check.expired_at is not None:
             return _expired_token(check.expired_at)
-        abort(401)
+        # The same words whether the token never existed, was revoked, or its account was closed.
+        return _refused_credentials(
+            "invalid_token",
+            _(
+                "This token does not work: it is unknown, revoked, or its account is closed. "
+                "Use a token of yours that works."
+            ),
+        )
     commit_bookkeeping()  # the token's last use
     # Flask-Login reads the user from here: current_user is the token's owner for this request only.
     g._login_user = user
@@ -228,20 +247,22 @@ def authenticate_api_request():
     return None
 
 
+def _refused_credentials(error: str, detail: str, description: str | None = None):
+    response = error_response(401, detail)
+    response.headers["WWW-Authenticate"] = bearer_challenge(error, description)
+    return response
+
+
 def _expired_token(expired_at):
     """401 for a token that would work but for its end date: the caller's operator is told so, with the
     date, and the challenge says so as RFC 6750 has it (only to whoever holds the token itself)."""
     from app.core.dates import format_moment
 
-    response = error_response(
-        401,
-        _(
-            "This token expired on %(moment)s. Make a new one on your account's tokens page.",
-            moment=format_moment(expired_at),
-        ),
+    detail = _(
+        "This token expired on %(moment)s. Make a new one on your account's tokens page.",
+        moment=format_moment(expired_at),
     )
-    response.headers["WWW-Authenticate"] = 'Bearer realm="sharaka", error="invalid_token", error_description="expired"'
-    return response
+    return _refused_credentials("invalid_token", detail, "expired")
 
 
 # No operation takes more JSON than this: its longest texts (summaries in three languages, a 20,000-character

@@ -13,6 +13,7 @@ from app.core.errors import (
     EXPLANATIONS,
     ConcurrentChange,
     DomainError,
+    bearer_challenge,
     error_response,
     flatten_messages,
     unavailable_response,
@@ -63,7 +64,7 @@ def register_error_handlers(app: Flask) -> None:
             detail = _("Some of the values are not valid.")
         response = make_response(error_response(status, detail, field_errors))
         if status == 401 and request.path.startswith("/api/"):
-            response.headers["WWW-Authenticate"] = 'Bearer realm="sharaka"'
+            response.headers["WWW-Authenticate"] = bearer_challenge()
         allowed = getattr(error, "valid_methods", None) if status == 405 else None
         if allowed:
             response.headers["Allow"] = ", ".join(allowed)

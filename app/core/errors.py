@@ -83,6 +83,21 @@ EXPLANATIONS = {
 }
 
 
+API_REALM = "sharaka"
+
+
+def bearer_challenge(error: str | None = None, description: str | None = None) -> str:
+    """The WWW-Authenticate of an API call refused 401 (RFC 6750 §3): `error` is absent for a call that carried
+    no credentials, "invalid_request" for an Authorization that is no bearer token, "invalid_token" for a
+    token that does not work (unknown, revoked, expired or its account's closed: the same words for each)."""
+    challenge = f'Bearer realm="{API_REALM}"'
+    if error:
+        challenge += f', error="{error}"'
+    if description:
+        challenge += f', error_description="{description}"'
+    return challenge
+
+
 def wants_json() -> bool:
     if request.path.startswith(("/api/", "/choices/")):  # JSON-only addresses
         return True
