@@ -42,6 +42,11 @@ def init_api(app) -> None:
                     'credentials, with `error="invalid_request"` for an Authorization that is no bearer token, '
                     '`error="invalid_token"` for a token that does not work (unknown, revoked, expired). '
                     "Errors are application/problem+json. "
+                    "An agreement, a deliverable and an amendment answer their GET with an `ETag` (their version): "
+                    "send it back as `If-Match` with a change to it (its PATCH, moves, negotiation, signatures, "
+                    "review, hand-in, waiver); if it changed since, the change is refused (412) and nothing is "
+                    "done. `If-Match: *` or no header skips that check; a `version` in the body is still checked "
+                    "(409 when stale), and sent with `If-Match` both must name the stored version. "
                     "A call that changes something may carry an `Idempotency-Key` header (1 to 255 printable "
                     "ASCII characters, new for each change): sent again with the same key within 24 hours, it is "
                     "not done again but answered as the first time, with `Idempotent-Replayed: true`; a key "

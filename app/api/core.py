@@ -23,6 +23,7 @@ from webargs.core import missing, parse_json
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import quote_etag
 
 from app.api.schemas import ProblemSchema
 from app.core.errors import bearer_challenge, error_response
@@ -326,6 +327,62 @@ def uploaded(field: str, *, many: bool = True):
         message = _("Files go in the field %(field)s, not %(names)s.", field=field, names=", ".join(others))
         raise ValidationFailed(message, {name: [message] for name in others})
     return request.files.getlist(field) if many else request.files.get(field)
+
+
+# --- optimistic locking over HTTP: ETag and If-Match ------------------------------------------------
+# An agreement, a deliverable's occurrence and an amendment carry a version the services check (409 when
+# stale). Their GET answers it as a strong ETag; a write to them honours If-Match with it (RFC 9110 §13.1.1).
+
+
+# The answer's header, documented on the operations that send it: @blueprint.response(..., headers=ETAG_HEADER).
+ETAG_HEADER = {"ETag": {"description": "The record's version, for If-Match.", "schema": {"type": "string"}}}
+
+
+def version_etag(record) -> str:
+    """The ETag of a record kept by its version (unquoted): it changes whenever the record does."""
+    return f"v{record.version}"
+
+
+def with_etag(result, record):
+    """`result`, answered with `record`'s ETag."""
+    return result, {"ETag": quote_etag(version_etag(record))}
+
+
+def expected_version(record, body) -> int:
+    """The version of `record` a write was made against, for its service's check (409 when someone changed it
+    since): the body's `version`, else the stored one. An If-Match header is checked first, against the stored
+    row: unless `*` or the record's current ETag, the call is refused (412) and nothing changes. Sent with a
+    `version` too, both must name the stored row (If-Match here, the version by the service's one check)."""
+    if "If-Match" in request.headers:
+        if_match = request.if_match
+        if not if_match.star_tag and not if_match.contains(version_etag(record)):
+            abort(
+                error_response(
+                    412,
+                    _(
+                        "It changed since the version your If-Match names: it is now %(etag)s. "
+                        "Read it again before changing it.",
+                        etag=quote_etag(version_etag(record)),
+                    ),
+                )
+            )
+    return body.get("version", record.version)
+
+
+def conditional(blueprint: Blueprint):
+    """Document a write that honours If-Match (expected_version): the header, and its 412."""
+    header = {
+        "in": "header",
+        "name": "If-Match",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "The ETag the record's GET answered (or `*`): a record changed since is refused (412).",
+    }
+
+    def decorate(view):
+        return blueprint.doc(parameters=[header])(blueprint.alt_response(412, response="PRECONDITION_FAILED")(view))
+
+    return decorate
 
 
 def api_user():

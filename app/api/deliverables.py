@@ -8,12 +8,16 @@ from sqlalchemy.orm import selectinload
 from app.api import schemas
 from app.api.agreements import organization_ref, person, texts
 from app.api.core import (
+    ETAG_HEADER,
     api_blueprint,
     api_user,
+    conditional,
     errors,
+    expected_version,
     file_download,
     page_of,
     uploaded,
+    with_etag,
 )
 from app.core import clock
 from app.core.permissions import can, get_occurrence_or_404
@@ -108,16 +112,18 @@ def list_deliverables(page, per_page, **filters):
 
 
 @blueprint.route("/deliverables/<int:occurrence_id>", methods=["GET"])
-@blueprint.response(200, schemas.OccurrenceSchema)
+@blueprint.response(200, schemas.OccurrenceSchema, headers=ETAG_HEADER)
 @errors(blueprint, 403, 404)
 def get_deliverable(occurrence_id: int):
-    return present(get_occurrence_or_404(occurrence_id, api_user()))
+    occurrence = get_occurrence_or_404(occurrence_id, api_user())
+    return with_etag(present(occurrence), occurrence)
 
 
 @blueprint.route("/deliverables/<int:occurrence_id>/submissions", methods=["POST"])
 @blueprint.arguments(schemas.SubmissionInputSchema, location="form", content_type="multipart/form-data")
 @blueprint.response(201, schemas.OccurrenceSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
+@conditional(blueprint)
 def submit_deliverable(form, occurrence_id: int):
     """Hand in one or more files (multipart field `files`, repeated) with an optional note, and the value
     achieved for each of the deliverable's indicators (field `indicator_<id>`, required when it has any)."""
@@ -128,7 +134,7 @@ def submit_deliverable(form, occurrence_id: int):
         uploads,
         note=form.get("note"),
         by=api_user(),
-        expected_version=form.get("version", occurrence.version),
+        expected_version=expected_version(occurrence, form),
         indicator_values=request.form,
     )
     return present(occurrence)
@@ -138,6 +144,7 @@ def submit_deliverable(form, occurrence_id: int):
 @blueprint.arguments(schemas.ReviewInputSchema)
 @blueprint.response(200, schemas.OccurrenceSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
+@conditional(blueprint)
 def review_deliverable(payload, occurrence_id: int):
     """Accept the latest hand-in, or send it back with a comment the partner reads."""
     occurrence = get_occurrence_or_404(occurrence_id, api_user(), need="review")
@@ -146,7 +153,7 @@ def review_deliverable(payload, occurrence_id: int):
         decision=payload["decision"],
         feedback=payload.get("comment"),
         by=api_user(),
-        expected_version=payload.get("version", occurrence.version),
+        expected_version=expected_version(occurrence, payload),
     )
     return present(occurrence)
 

@@ -61,6 +61,7 @@ TITLES = {
     404: _l("Not found"),
     405: _l("Method not allowed"),
     409: _l("Conflict"),
+    412: _l("Precondition failed"),
     413: _l("Too large"),
     415: _l("Unsupported body"),
     422: _l("Invalid input"),
