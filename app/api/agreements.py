@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.agreements import importing, renewals, services
+from app.agreements.forms import AgreementFilterForm
 from app.agreements.models import Agreement
 from app.api import schemas
 from app.api import work_schemas as ws
@@ -19,6 +20,7 @@ from app.api.core import (
     expected_version,
     file_download,
     page_of,
+    refuse_filters_pages_refuse,
     with_etag,
 )
 from app.core import clock
@@ -98,12 +100,13 @@ def present(agreement: Agreement, viewable: set[int] | None = None) -> dict:
 @blueprint.route("/agreements", methods=["GET"])
 @blueprint.arguments(schemas.AgreementQuerySchema, location="query", as_kwargs=True)
 @blueprint.response(200, schemas.page_schema(schemas.AgreementSchema, "AgreementPage"))
-@errors(blueprint, 403, 422)
+@errors(blueprint, 400, 403)
 def list_agreements(page, per_page, **filters):
     """The agreements the caller may see, filtered, newest first."""
     user = api_user()
     if not can(user, "agreement.list"):
         abort(403)
+    refuse_filters_pages_refuse(AgreementFilterForm, ("signed_after", "signed_before", "ends_after", "ends_before"))
     query = services.agreements_query(
         user,
         services.AgreementFilters(

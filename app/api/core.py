@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import quote_etag
 
 from app.api.schemas import ProblemSchema
-from app.core.errors import bearer_challenge, error_response
+from app.core.errors import bearer_challenge, error_response, refused_parameters
 from app.core.i18n import gettext as _
 from app.core.text import storable, storable_everywhere
 
@@ -134,6 +134,10 @@ class ApiBlueprint(Blueprint):
     def arguments(self, schema, *, location="json", **kwargs):
         """flask-smorest's arguments, noting on the view the kind of body it reads (`body_types`). A body is
         handed to the view whole, refused only after the view's own checks (RefusedBody)."""
+        if location == "query":
+            # A query string is not content: a value refused there is a bad request (400), named by
+            # core.errors.refused_parameters, as filter_refusals names a range the list's page refuses.
+            kwargs.setdefault("error_status_code", 400)
         if location in BODY_OF_LOCATION and kwargs.get("as_kwargs"):
             raise TypeError("A body is passed whole (as_kwargs=False): its refusal waits for the view's checks.")
         read = super().arguments(schema, location=location, **kwargs)
@@ -383,6 +387,15 @@ def conditional(blueprint: Blueprint):
         return blueprint.doc(parameters=[header])(blueprint.alt_response(412, response="PRECONDITION_FAILED")(view))
 
     return decorate
+
+
+def refuse_filters_pages_refuse(form_class, names) -> None:
+    """400 naming the list filters `names` that the list page's filter form (`form_class`) refuses, by its own
+    rules (a "from" date after its "to" date): the page ignores such a filter and says so; a script is told."""
+    from app.core.forms import refused_filters
+
+    if refused := refused_filters(form_class(request.args), names):
+        abort(refused_parameters(refused))
 
 
 def api_user():

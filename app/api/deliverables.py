@@ -16,6 +16,7 @@ from app.api.core import (
     expected_version,
     file_download,
     page_of,
+    refuse_filters_pages_refuse,
     uploaded,
     with_etag,
 )
@@ -24,6 +25,7 @@ from app.core.permissions import can, get_occurrence_or_404
 from app.core.storage import send_stored
 from app.deliverables import services
 from app.deliverables.falling_due import shown_status_of
+from app.deliverables.forms import DeliverableFilterForm
 from app.deliverables.models import (
     STATUS_LABELS,
     Occurrence,
@@ -84,12 +86,13 @@ def present(occurrence: Occurrence) -> dict:
 @blueprint.route("/deliverables", methods=["GET"])
 @blueprint.arguments(schemas.OccurrenceQuerySchema, location="query", as_kwargs=True)
 @blueprint.response(200, schemas.page_schema(schemas.OccurrenceSchema, "OccurrencePage"))
-@errors(blueprint, 403, 422)
+@errors(blueprint, 400, 403)
 def list_deliverables(page, per_page, **filters):
     """Due dates of deliverables on agreements the caller may see, soonest first."""
     user = api_user()
     if not can(user, "deliverable.list"):
         abort(403)
+    refuse_filters_pages_refuse(DeliverableFilterForm, ("due_after", "due_before"))
     query = services.occurrences_query(
         user,
         services.OccurrenceFilters(

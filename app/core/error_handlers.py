@@ -16,6 +16,7 @@ from app.core.errors import (
     bearer_challenge,
     error_response,
     flatten_messages,
+    refused_parameters,
     unavailable_response,
     wants_json,
 )
@@ -60,6 +61,8 @@ def register_error_handlers(app: Flask) -> None:
             else None
         )
         field_errors = flatten_messages(messages) if messages else None
+        if status == 400 and field_errors and set(messages or ()) == {"query"}:
+            return refused_parameters(field_errors)
         if status in (400, 422) and field_errors:
             detail = _("Some of the values are not valid.")
         response = make_response(error_response(status, detail, field_errors))

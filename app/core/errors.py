@@ -161,6 +161,13 @@ def unavailable_response(*, busy: bool = False):
     return response
 
 
+def refused_parameters(field_errors: dict[str, list[str]]):
+    """400 for query parameters refused (an API list's filters), naming them, with each one's messages."""
+    return error_response(
+        400, _("These query parameters are not valid: %(names)s.", names=", ".join(field_errors)), field_errors
+    )
+
+
 def flatten_messages(messages) -> dict[str, list[str]]:
     """{"json": {"title": ["..."]}, "query": {"page": [...]}} -> {"title": [...], "page": [...]}, nested
     fields joined with dots, so API clients get the same field-error shape as form errors."""

@@ -959,9 +959,10 @@ def test_a_partner_sees_an_amendment_but_not_the_agreement_it_amends_when_not_a_
         ("q=" + "x" * 201, "q"),
     ],
 )
-def test_invalid_list_arguments_are_422_by_field(api, world, query, field):
-    body = assert_problem(api("officer").get(f"{P}/agreements?{query}"), 422)
+def test_invalid_list_arguments_are_400_by_field(api, world, query, field):
+    body = assert_problem(api("officer").get(f"{P}/agreements?{query}"), 400)
     assert field in body["errors"] and body["errors"][field]
+    assert field in body["detail"]  # the message names the parameter
 
 
 @pytest.mark.parametrize(
@@ -975,9 +976,9 @@ def test_invalid_list_arguments_are_422_by_field(api, world, query, field):
         ("notifications", "unread=perhaps", "unread"),
     ],
 )
-def test_invalid_arguments_of_other_lists_are_422_by_field(api, world, path, query, field):
-    body = assert_problem(api("officer").get(f"{P}/{path}?{query}"), 422)
-    assert field in body["errors"]
+def test_invalid_arguments_of_other_lists_are_400_by_field(api, world, path, query, field):
+    body = assert_problem(api("officer").get(f"{P}/{path}?{query}"), 400)
+    assert field in body["errors"] and field in body["detail"]
 
 
 # --- a partner sees its own organisation only ---------------------------------------------------
