@@ -124,14 +124,16 @@ def get_deliverable(occurrence_id: int):
 
 @blueprint.route("/deliverables/<int:occurrence_id>/submissions", methods=["POST"])
 @blueprint.arguments(schemas.SubmissionInputSchema, location="form", content_type="multipart/form-data")
-@blueprint.response(201, schemas.OccurrenceSchema)
+@blueprint.response(201, schemas.HandInSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
 @conditional(blueprint)
 def submit_deliverable(form, occurrence_id: int):
     """Hand in one or more files (multipart field `files`, repeated) with an optional note, and the value
-    achieved for each of the deliverable's indicators (field `indicator_<id>`, required when it has any)."""
+    achieved for each of the deliverable's indicators (field `indicator_<id>`, required when it has any).
+    A file with the same bytes as one sent before it is kept once: `kept_once` names each."""
     occurrence = get_occurrence_or_404(occurrence_id, api_user(), need="submit")
     uploads = uploaded("files")
+    kept_once: list[dict] = []
     services.submit(
         occurrence,
         uploads,
@@ -139,8 +141,9 @@ def submit_deliverable(form, occurrence_id: int):
         by=api_user(),
         expected_version=expected_version(occurrence, form),
         indicator_values=request.form,
+        on_kept_once=lambda name, same_as: kept_once.append({"name": name, "same_as": same_as}),
     )
-    return present(occurrence)
+    return {**present(occurrence), "kept_once": kept_once}
 
 
 @blueprint.route("/deliverables/<int:occurrence_id>/review", methods=["POST"])
