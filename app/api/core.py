@@ -198,12 +198,13 @@ def file_download(blueprint: Blueprint):
 
 
 def errors(blueprint: Blueprint, *codes: int):
-    """Document the error answers an operation may give: 401, 413 and 415 always (every call needs a token,
-    and any request may carry a body larger than the server reads, MAX_CONTENT_LENGTH and MAX_JSON_BYTES, or
-    of a type it does not read, refuse_unreadable_body)."""
+    """Document the error answers an operation may give: 401, 405, 413, 415 and 503 always (every call needs a
+    token; its address answers another method 405, with Allow; any request may carry a body larger than the
+    server reads, MAX_CONTENT_LENGTH and MAX_JSON_BYTES, or of a type it does not read, refuse_unreadable_body;
+    and while the database cannot be reached every call is a 503 with Retry-After, core.errors.unavailable_response)."""
 
     def decorate(view):
-        for code in sorted({401, 413, 415, *codes}):
+        for code in sorted({401, 405, 413, 415, 503, *codes}):
             view = blueprint.alt_response(code, response=http.HTTPStatus(code).name)(view)
         return view
 
