@@ -7,10 +7,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.agreements import importing, renewals, services
+from app.agreements.forms import AgreementFilterForm
 from app.agreements.models import Agreement
 from app.api import schemas
 from app.api import work_schemas as ws
-from app.api.core import api_blueprint, api_user, errors, file_download, page_of
+from app.api.core import (
+    ETAG_HEADER,
+    api_blueprint,
+    api_user,
+    conditional,
+    errors,
+    expected_version,
+    file_download,
+    page_of,
+    refuse_filters_pages_refuse,
+    with_etag,
+)
 from app.core import clock
 from app.core.audit import history_for
 from app.core.i18n import gettext as _
@@ -88,12 +100,13 @@ def present(agreement: Agreement, viewable: set[int] | None = None) -> dict:
 @blueprint.route("/agreements", methods=["GET"])
 @blueprint.arguments(schemas.AgreementQuerySchema, location="query", as_kwargs=True)
 @blueprint.response(200, schemas.page_schema(schemas.AgreementSchema, "AgreementPage"))
-@errors(blueprint, 403, 422)
+@errors(blueprint, 400, 403)
 def list_agreements(page, per_page, **filters):
     """The agreements the caller may see, filtered, newest first."""
     user = api_user()
     if not can(user, "agreement.list"):
         abort(403)
+    refuse_filters_pages_refuse(AgreementFilterForm, ("signed_after", "signed_before", "ends_after", "ends_before"))
     query = services.agreements_query(
         user,
         services.AgreementFilters(
@@ -162,22 +175,27 @@ def _imported(result: importing.ImportResult) -> dict:
 
 
 @blueprint.route("/agreements/<int:agreement_id>", methods=["GET"])
-@blueprint.response(200, schemas.AgreementSchema)
+@blueprint.response(200, schemas.AgreementSchema, headers=ETAG_HEADER)
 @errors(blueprint, 403, 404)
 def get_agreement(agreement_id: int):
-    return present(get_agreement_or_404(agreement_id, api_user()))
+    """The agreement, its ETag its version: send it back as If-Match with a change (412 if it changed since)."""
+    agreement = get_agreement_or_404(agreement_id, api_user())
+    return with_etag(present(agreement), agreement)
 
 
 @blueprint.route("/agreements/<int:agreement_id>", methods=["PATCH"])
 @blueprint.arguments(schemas.AgreementPatchSchema)
-@blueprint.response(200, schemas.AgreementSchema)
+@blueprint.response(200, schemas.AgreementSchema, headers=ETAG_HEADER)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
+@conditional(blueprint)
 def update_agreement(payload, agreement_id: int):
-    """Change some fields; the others keep their values. Send `version` to be told (409) of a concurrent edit."""
+    """Change some fields; the others keep their values. Send the ETag as If-Match (412), or `version` (409), to
+    be told of a concurrent edit."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")
-    version = payload.pop("version", agreement.version)
+    version = expected_version(agreement, payload)
+    payload.pop("version", None)
     services.update_agreement(agreement, _data(payload, agreement), by=api_user(), expected_version=version)
-    return present(agreement)
+    return with_etag(present(agreement), agreement)
 
 
 def _data(payload: dict, agreement: Agreement | None) -> services.AgreementData:
@@ -230,6 +248,7 @@ def list_transitions(agreement_id: int):
 @blueprint.arguments(schemas.TransitionInputSchema)
 @blueprint.response(200, schemas.TransitionResultSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
+@conditional(blueprint)
 def take_transition(payload, agreement_id: int):
     """Take a move (or decide an approval). 409 when it is no longer possible or the agreement changed.
     A move that asks for a document (terminate: the termination notice) is sent as multipart to
@@ -244,7 +263,7 @@ def take_transition(payload, agreement_id: int):
         comment=payload.get("comment"),
         values=payload.get("fields_") or {},
         documents={},
-        expected_version=payload.get("version", agreement.version),
+        expected_version=expected_version(agreement, payload),
         child_decisions=payload.get("children") or {},
     )
     return {

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 from app.agreements import amendments
 from app.agreements.models import NOTICE_UNITS, PARTY_ROLES, RENEWAL_TERMS
 from app.api.budget import BudgetLineInputSchema
-from app.api.core import api_blueprint, api_user, errors
+from app.api.core import ETAG_HEADER, api_blueprint, api_user, conditional, errors, expected_version, with_etag
 from app.api.schemas import MAX_ID, Id, StrictSchema, Text
 from app.core.permissions import get_agreement_or_404
 
@@ -138,24 +138,24 @@ def _amendment_or_404(agreement_id: int, need: str = "view"):
 
 
 @blueprint.route("/agreements/<int:agreement_id>/amendment", methods=["GET"])
-@blueprint.response(200, AmendmentSchema)
+@blueprint.response(200, AmendmentSchema, headers=ETAG_HEADER)
 @errors(blueprint, 403, 404)
 def get_amendment(agreement_id: int):
-    """What the amendment changes, next to its parent's current terms."""
-    return present(_amendment_or_404(agreement_id))
+    """What the amendment changes, next to its parent's current terms; its ETag the amendment's version."""
+    amendment = _amendment_or_404(agreement_id)
+    return with_etag(present(amendment), amendment)
 
 
 @blueprint.route("/agreements/<int:agreement_id>/amendment", methods=["PUT"])
 @blueprint.arguments(AmendmentTermsInputSchema)
 @blueprint.response(200, AmendmentSchema)
 @errors(blueprint, 400, 403, 404, 409, 422)
+@conditional(blueprint)
 def put_amendment(payload, agreement_id: int):
     """Say what the amendment changes (only while it is a draft); replaces what was said before."""
     amendment = _amendment_or_404(agreement_id, need="edit")
     changes = dict(payload["changes"])
     if changes.get("parties") is not None:
         changes["parties"] = [[p["organization_id"], p["role"]] for p in changes["parties"]]
-    amendments.set_changes(
-        amendment, changes, by=api_user(), expected_version=payload.get("version", amendment.version)
-    )
+    amendments.set_changes(amendment, changes, by=api_user(), expected_version=expected_version(amendment, payload))
     return present(amendment)

@@ -125,7 +125,7 @@ def delete_budget_line(agreement_id: int, line_id: int):
 @blueprint.route("/budget-totals", methods=["GET"])
 @blueprint.arguments(TotalsQuerySchema, location="query", as_kwargs=True)
 @blueprint.response(200, TotalsSchema)
-@errors(blueprint, 403, 422)
+@errors(blueprint, 400, 403)
 def budget_totals(year=None):
     """Totals per contributing party, year, currency and kind (ministry staff)."""
     user = api_user()

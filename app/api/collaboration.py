@@ -169,7 +169,7 @@ def _extraction(document, text) -> dict:
 @blueprint.route("/agreements/<int:agreement_id>/comparison", methods=["GET"])
 @blueprint.arguments(ComparisonQuerySchema, location="query", as_kwargs=True)
 @blueprint.response(200, ComparisonSchema)
-@errors(blueprint, 403, 404, 422)
+@errors(blueprint, 400, 403, 404)
 def compare_versions(agreement_id: int, old: int, new: int):
     """What changed between two documents of the agreement (DOCX, ODT or PDF): paragraphs, then words."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="compare")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import http
 import json
+import re
 from copy import deepcopy
 from functools import wraps
 
@@ -21,9 +22,11 @@ from flask_smorest.utils import prepare_response
 from webargs.core import missing, parse_json
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import quote_etag
 
 from app.api.schemas import ProblemSchema
-from app.core.errors import error_response
+from app.core.errors import bearer_challenge, error_response, refused_parameters
 from app.core.i18n import gettext as _
 from app.core.text import storable, storable_everywhere
 
@@ -53,9 +56,58 @@ class SharakaApi(Api):
 api = SharakaApi()
 
 
+# The body an operation reads, by where its arguments come from: refuse_unreadable_body refuses the other
+# kind (a multipart PATCH of a JSON-only operation answered 200 and changed nothing).
+BODY_OF_LOCATION = {"json": "application/json", "form": "multipart/form-data", "files": "multipart/form-data"}
+
+
+class RefusedBody:
+    """A body its schema refused (422) or that is not JSON at all (400), handed to the view in its place.
+
+    webargs reads the body before the view runs, and the view is where the object is loaded and who may
+    call is decided: an auditor sending a malformed body was told what was wrong with it (422) rather
+    than that the call is not theirs (403). So the refusal waits: it is raised when the view first reads
+    the body, after its loader and permission checks, or once the view has answered if it never did."""
+
+    def __init__(self, refusal: HTTPException):
+        self.refusal = refusal
+
+    def _refuse(self, *args, **kwargs):
+        raise self.refusal
+
+    __getitem__ = __iter__ = __len__ = __contains__ = __bool__ = _refuse
+
+    def __getattr__(self, name):  # get, pop, items, keys...: anything that reads the body
+        raise self.refusal
+
+
+def refused_after_checks(view):
+    """`view` with a RefusedBody among its arguments refused even if it answered without reading it."""
+
+    @wraps(view)
+    def answer(*args, **kwargs):
+        result = view(*args, **kwargs)
+        if refused := next((value for value in args if isinstance(value, RefusedBody)), None):
+            raise refused.refusal
+        return result
+
+    return answer
+
+
 class ApiArgumentsParser(FlaskParser):
     """webargs reads form fields and files apart; a multipart hand-in carries both in one body,
     so "form" here reads the two together and one schema documents the whole body."""
+
+    def parse(self, argmap, req=None, *, location=None, **kwargs):
+        """A body's refusal is handed to the view as a RefusedBody, to be raised after its checks."""
+        if location not in BODY_OF_LOCATION:
+            return super().parse(argmap, req, location=location, **kwargs)
+        try:
+            return super().parse(argmap, req, location=location, **kwargs)
+        except HTTPException as refusal:
+            if refusal.code not in (400, 422):
+                raise
+            return RefusedBody(refusal)
 
     def load_form(self, req, schema):
         texts = MultiDict([(key, storable(value)) for key, value in req.form.items(multi=True)])
@@ -76,20 +128,22 @@ class ApiArgumentsParser(FlaskParser):
             raise json.JSONDecodeError(f"Unreadable JSON body ({type(error).__name__})", doc="-", pos=0) from None
 
 
-# The body an operation reads, by where its arguments come from: refuse_unreadable_body refuses the other
-# kind (a multipart PATCH of a JSON-only operation answered 200 and changed nothing).
-BODY_OF_LOCATION = {"json": "application/json", "form": "multipart/form-data", "files": "multipart/form-data"}
-
-
 class ApiBlueprint(Blueprint):
     ARGUMENTS_PARSER = ApiArgumentsParser()
 
     def arguments(self, schema, *, location="json", **kwargs):
-        """flask-smorest's arguments, noting on the view the kind of body it reads (`body_types`)."""
+        """flask-smorest's arguments, noting on the view the kind of body it reads (`body_types`). A body is
+        handed to the view whole, refused only after the view's own checks (RefusedBody)."""
+        if location == "query":
+            # A query string is not content: a value refused there is a bad request (400), named by
+            # core.errors.refused_parameters, as filter_refusals names a range the list's page refuses.
+            kwargs.setdefault("error_status_code", 400)
+        if location in BODY_OF_LOCATION and kwargs.get("as_kwargs"):
+            raise TypeError("A body is passed whole (as_kwargs=False): its refusal waits for the view's checks.")
         read = super().arguments(schema, location=location, **kwargs)
 
         def decorate(view):
-            wrapped = read(view)
+            wrapped = read(refused_after_checks(view) if location in BODY_OF_LOCATION else view)
             if location in BODY_OF_LOCATION:
                 wrapped.body_types = (*getattr(view, "body_types", ()), BODY_OF_LOCATION[location])
             return wrapped
@@ -144,35 +198,54 @@ def file_download(blueprint: Blueprint):
 
 
 def errors(blueprint: Blueprint, *codes: int):
-    """Document the error answers an operation may give: 401, 413 and 415 always (every call needs a token,
-    and any request may carry a body larger than the server reads, MAX_CONTENT_LENGTH and MAX_JSON_BYTES, or
-    of a type it does not read, refuse_unreadable_body)."""
+    """Document the error answers an operation may give: 401, 405, 413, 415 and 503 always (every call needs a
+    token; its address answers another method 405, with Allow; any request may carry a body larger than the
+    server reads, MAX_CONTENT_LENGTH and MAX_JSON_BYTES, or of a type it does not read, refuse_unreadable_body;
+    and while the database cannot be reached every call is a 503 with Retry-After, core.errors.unavailable_response)."""
 
     def decorate(view):
-        for code in sorted({401, 413, 415, *codes}):
+        for code in sorted({401, 405, 413, 415, 503, *codes}):
             view = blueprint.alt_response(code, response=http.HTTPStatus(code).name)(view)
         return view
 
     return decorate
 
 
+# RFC 6750 §2.1: what a bearer token may be made of (b64token). Anything else after "Bearer " is not a token.
+BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
 def authenticate_api_request():
-    """Every API call needs a valid Bearer token; the session cookie is ignored here."""
+    """Every API call needs a valid Bearer token; the session cookie is ignored here. A refusal is a 401 whose
+    challenge tells apart no credentials, an Authorization that is no bearer token, and a token that does not
+    work (core.errors.bearer_challenge)."""
     if not request.path.startswith(API_PREFIX + "/") or request.path in PUBLIC_PATHS:
         return None
-    from app.api.tokens import TokenCheck, check_token
+    from app.api.tokens import check_token
     from app.core.db import commit_bookkeeping
     from app.extensions import db
 
-    header = request.headers.get("Authorization", "")
-    scheme, _, secret = header.partition(" ")
-    check = check_token(secret.strip()) if scheme.lower() == "bearer" else TokenCheck(None)
+    header = request.headers.get("Authorization")
+    if header is None:
+        abort(401)  # no credentials: the plain challenge (error_handlers)
+    scheme, _space, secret = header.strip().partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not BEARER_TOKEN.fullmatch(secret):
+        return _refused_credentials("invalid_request", _("Send your token as the header Authorization: Bearer shk_…"))
+    check = check_token(secret)
     user = check.user
     if user is None:
         db.session.rollback()
         if check.expired_at is not None:
             return _expired_token(check.expired_at)
-        abort(401)
+        # The same words whether the token never existed, was revoked, or its account was closed.
+        return _refused_credentials(
+            "invalid_token",
+            _(
+                "This token does not work: it is unknown, revoked, or its account is closed. "
+                "Use a token of yours that works."
+            ),
+        )
     commit_bookkeeping()  # the token's last use
     # Flask-Login reads the user from here: current_user is the token's owner for this request only.
     g._login_user = user
@@ -180,20 +253,22 @@ def authenticate_api_request():
     return None
 
 
+def _refused_credentials(error: str, detail: str, description: str | None = None):
+    response = error_response(401, detail)
+    response.headers["WWW-Authenticate"] = bearer_challenge(error, description)
+    return response
+
+
 def _expired_token(expired_at):
     """401 for a token that would work but for its end date: the caller's operator is told so, with the
     date, and the challenge says so as RFC 6750 has it (only to whoever holds the token itself)."""
     from app.core.dates import format_moment
 
-    response = error_response(
-        401,
-        _(
-            "This token expired on %(moment)s. Make a new one on your account's tokens page.",
-            moment=format_moment(expired_at),
-        ),
+    detail = _(
+        "This token expired on %(moment)s. Make a new one on your account's tokens page.",
+        moment=format_moment(expired_at),
     )
-    response.headers["WWW-Authenticate"] = 'Bearer realm="sharaka", error="invalid_token", error_description="expired"'
-    return response
+    return _refused_credentials("invalid_token", detail, "expired")
 
 
 # No operation takes more JSON than this: its longest texts (summaries in three languages, a 20,000-character
@@ -257,6 +332,71 @@ def uploaded(field: str, *, many: bool = True):
         message = _("Files go in the field %(field)s, not %(names)s.", field=field, names=", ".join(others))
         raise ValidationFailed(message, {name: [message] for name in others})
     return request.files.getlist(field) if many else request.files.get(field)
+
+
+# --- optimistic locking over HTTP: ETag and If-Match ------------------------------------------------
+# An agreement, a deliverable's occurrence and an amendment carry a version the services check (409 when
+# stale). Their GET answers it as a strong ETag; a write to them honours If-Match with it (RFC 9110 §13.1.1).
+
+
+# The answer's header, documented on the operations that send it: @blueprint.response(..., headers=ETAG_HEADER).
+ETAG_HEADER = {"ETag": {"description": "The record's version, for If-Match.", "schema": {"type": "string"}}}
+
+
+def version_etag(record) -> str:
+    """The ETag of a record kept by its version (unquoted): it changes whenever the record does."""
+    return f"v{record.version}"
+
+
+def with_etag(result, record):
+    """`result`, answered with `record`'s ETag."""
+    return result, {"ETag": quote_etag(version_etag(record))}
+
+
+def expected_version(record, body) -> int:
+    """The version of `record` a write was made against, for its service's check (409 when someone changed it
+    since): the body's `version`, else the stored one. An If-Match header is checked first, against the stored
+    row: unless `*` or the record's current ETag, the call is refused (412) and nothing changes. Sent with a
+    `version` too, both must name the stored row (If-Match here, the version by the service's one check)."""
+    if "If-Match" in request.headers:
+        if_match = request.if_match
+        if not if_match.star_tag and not if_match.contains(version_etag(record)):
+            abort(
+                error_response(
+                    412,
+                    _(
+                        "It changed since the version your If-Match names: it is now %(etag)s. "
+                        "Read it again before changing it.",
+                        etag=quote_etag(version_etag(record)),
+                    ),
+                )
+            )
+    return body.get("version", record.version)
+
+
+def conditional(blueprint: Blueprint):
+    """Document a write that honours If-Match (expected_version): the header, and its 412."""
+    header = {
+        "in": "header",
+        "name": "If-Match",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "The ETag the record's GET answered (or `*`): a record changed since is refused (412).",
+    }
+
+    def decorate(view):
+        return blueprint.doc(parameters=[header])(blueprint.alt_response(412, response="PRECONDITION_FAILED")(view))
+
+    return decorate
+
+
+def refuse_filters_pages_refuse(form_class, names) -> None:
+    """400 naming the list filters `names` that the list page's filter form (`form_class`) refuses, by its own
+    rules (a "from" date after its "to" date): the page ignores such a filter and says so; a script is told."""
+    from app.core.forms import refused_filters
+
+    if refused := refused_filters(form_class(request.args), names):
+        abort(refused_parameters(refused))
 
 
 def api_user():

@@ -8,18 +8,24 @@ from sqlalchemy.orm import selectinload
 from app.api import schemas
 from app.api.agreements import organization_ref, person, texts
 from app.api.core import (
+    ETAG_HEADER,
     api_blueprint,
     api_user,
+    conditional,
     errors,
+    expected_version,
     file_download,
     page_of,
+    refuse_filters_pages_refuse,
     uploaded,
+    with_etag,
 )
 from app.core import clock
 from app.core.permissions import can, get_occurrence_or_404
 from app.core.storage import send_stored
 from app.deliverables import services
 from app.deliverables.falling_due import shown_status_of
+from app.deliverables.forms import DeliverableFilterForm
 from app.deliverables.models import (
     STATUS_LABELS,
     Occurrence,
@@ -80,12 +86,13 @@ def present(occurrence: Occurrence) -> dict:
 @blueprint.route("/deliverables", methods=["GET"])
 @blueprint.arguments(schemas.OccurrenceQuerySchema, location="query", as_kwargs=True)
 @blueprint.response(200, schemas.page_schema(schemas.OccurrenceSchema, "OccurrencePage"))
-@errors(blueprint, 403, 422)
+@errors(blueprint, 400, 403)
 def list_deliverables(page, per_page, **filters):
     """Due dates of deliverables on agreements the caller may see, soonest first."""
     user = api_user()
     if not can(user, "deliverable.list"):
         abort(403)
+    refuse_filters_pages_refuse(DeliverableFilterForm, ("due_after", "due_before"))
     query = services.occurrences_query(
         user,
         services.OccurrenceFilters(
@@ -108,36 +115,42 @@ def list_deliverables(page, per_page, **filters):
 
 
 @blueprint.route("/deliverables/<int:occurrence_id>", methods=["GET"])
-@blueprint.response(200, schemas.OccurrenceSchema)
+@blueprint.response(200, schemas.OccurrenceSchema, headers=ETAG_HEADER)
 @errors(blueprint, 403, 404)
 def get_deliverable(occurrence_id: int):
-    return present(get_occurrence_or_404(occurrence_id, api_user()))
+    occurrence = get_occurrence_or_404(occurrence_id, api_user())
+    return with_etag(present(occurrence), occurrence)
 
 
 @blueprint.route("/deliverables/<int:occurrence_id>/submissions", methods=["POST"])
 @blueprint.arguments(schemas.SubmissionInputSchema, location="form", content_type="multipart/form-data")
-@blueprint.response(201, schemas.OccurrenceSchema)
+@blueprint.response(201, schemas.HandInSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
+@conditional(blueprint)
 def submit_deliverable(form, occurrence_id: int):
     """Hand in one or more files (multipart field `files`, repeated) with an optional note, and the value
-    achieved for each of the deliverable's indicators (field `indicator_<id>`, required when it has any)."""
+    achieved for each of the deliverable's indicators (field `indicator_<id>`, required when it has any).
+    A file with the same bytes as one sent before it is kept once: `kept_once` names each."""
     occurrence = get_occurrence_or_404(occurrence_id, api_user(), need="submit")
     uploads = uploaded("files")
+    kept_once: list[dict] = []
     services.submit(
         occurrence,
         uploads,
         note=form.get("note"),
         by=api_user(),
-        expected_version=form.get("version", occurrence.version),
+        expected_version=expected_version(occurrence, form),
         indicator_values=request.form,
+        on_kept_once=lambda name, same_as: kept_once.append({"name": name, "same_as": same_as}),
     )
-    return present(occurrence)
+    return {**present(occurrence), "kept_once": kept_once}
 
 
 @blueprint.route("/deliverables/<int:occurrence_id>/review", methods=["POST"])
 @blueprint.arguments(schemas.ReviewInputSchema)
 @blueprint.response(200, schemas.OccurrenceSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
+@conditional(blueprint)
 def review_deliverable(payload, occurrence_id: int):
     """Accept the latest hand-in, or send it back with a comment the partner reads."""
     occurrence = get_occurrence_or_404(occurrence_id, api_user(), need="review")
@@ -146,7 +159,7 @@ def review_deliverable(payload, occurrence_id: int):
         decision=payload["decision"],
         feedback=payload.get("comment"),
         by=api_user(),
-        expected_version=payload.get("version", occurrence.version),
+        expected_version=expected_version(occurrence, payload),
     )
     return present(occurrence)
 

@@ -56,7 +56,7 @@ def present_organization(organization: Organization) -> dict:
 @blueprint.route("/organizations", methods=["GET"])
 @blueprint.arguments(schemas.OrganizationQuerySchema, location="query", as_kwargs=True)
 @blueprint.response(200, schemas.page_schema(schemas.OrganizationSchema, "OrganizationPage"))
-@errors(blueprint, 403, 422)
+@errors(blueprint, 400, 403)
 def list_organizations(page, per_page, q=None, retired=None):
     user = api_user()
     if not can(user, "organization.list"):
@@ -94,7 +94,7 @@ def present_event(event: SigningEvent) -> dict:
 @blueprint.route("/signing-events", methods=["GET"])
 @blueprint.arguments(schemas.PageQuerySchema, location="query", as_kwargs=True)
 @blueprint.response(200, schemas.page_schema(schemas.SigningEventSchema, "SigningEventPage"))
-@errors(blueprint, 403, 422)
+@errors(blueprint, 400, 403)
 def list_signing_events(page, per_page):
     user = api_user()
     if not can(user, "event.list"):
@@ -130,7 +130,7 @@ def present_notification(notification) -> dict:
 @blueprint.route("/notifications", methods=["GET"])
 @blueprint.arguments(schemas.NotificationQuerySchema, location="query", as_kwargs=True)
 @blueprint.response(200, schemas.page_schema(schemas.NotificationSchema, "NotificationPage"))
-@errors(blueprint, 422)
+@errors(blueprint, 400)
 def list_notifications(page, per_page, unread=False):
     """The caller's own notices, newest first."""
     query = notifications.notifications_query(api_user(), unread_only=unread)

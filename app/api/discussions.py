@@ -117,6 +117,7 @@ def _list(agreement, occurrence, audience):
 
 
 def _post(agreement, occurrence, audience, form):
+    services.require_posting(agreement, occurrence, audience, api_user())
     message = services.post_message(
         agreement,
         occurrence=occurrence,

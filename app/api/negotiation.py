@@ -8,7 +8,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.api import work_schemas as ws
 from app.api.agreements import organization_ref, person
-from app.api.core import api_blueprint, api_user, errors, uploaded
+from app.api.core import api_blueprint, api_user, conditional, errors, expected_version, uploaded
 from app.api.schemas import MAX_ID, StrictSchema
 from app.api.stages import present_negotiation
 from app.core.permissions import get_agreement_or_404
@@ -99,10 +99,12 @@ def get_negotiation(agreement_id: int):
 @blueprint.arguments(AcceptInputSchema)
 @blueprint.response(200, NegotiationWithPartiesSchema)
 @errors(blueprint, 400, 403, 404, 409, 422)
+@conditional(blueprint)
 def accept_version(payload, agreement_id: int):
     """Accept the latest version for one's own party (the ministry, or one's partner organisation)."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="act")
-    services.accept_version(agreement, by=api_user(), expected_version=payload.get("version", agreement.version))
+    services.accepting_party(agreement, api_user())
+    services.accept_version(agreement, by=api_user(), expected_version=expected_version(agreement, payload))
     return present(agreement)
 
 
@@ -110,14 +112,16 @@ def accept_version(payload, agreement_id: int):
 @blueprint.arguments(RecordInputSchema, location="form", content_type="multipart/form-data")
 @blueprint.response(201, NegotiationWithPartiesSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
+@conditional(blueprint)
 def record_acceptance(form, agreement_id: int):
     """Ministry staff record a partner party's acceptance given outside Sharaka, with its proof (field `proof`)."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="act")
+    services.require_recording_acceptances(agreement, api_user())
     services.record_acceptance_on_behalf(
         agreement,
         organization_id=form["organization_id"],
         proof=uploaded("proof", many=False),
         by=api_user(),
-        expected_version=form.get("version", agreement.version),
+        expected_version=expected_version(agreement, form),
     )
     return present(agreement)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.api import work_schemas as ws
 from app.api.agreements import organization_ref, person, texts
-from app.api.core import api_blueprint, api_user, errors
+from app.api.core import api_blueprint, api_user, conditional, errors, expected_version
 from app.api.deliverables import present as present_occurrence
 from app.api.schemas import OccurrenceSchema
 from app.auth.models import User
@@ -108,11 +108,12 @@ def edit_plan(payload, agreement_id: int, deliverable_id: int):
 @blueprint.arguments(ws.WaiveInputSchema)
 @blueprint.response(200, OccurrenceSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
+@conditional(blueprint)
 def waive_deliverable(payload, occurrence_id: int):
     """Release the responsible party from one due date, with a reason (managers)."""
     occurrence = get_occurrence_or_404(occurrence_id, api_user(), need="waive")
     deliverables.waive(
-        occurrence, reason=payload["reason"], by=api_user(), expected_version=payload.get("version", occurrence.version)
+        occurrence, reason=payload["reason"], by=api_user(), expected_version=expected_version(occurrence, payload)
     )
     return present_occurrence(occurrence)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from app.agreements import renewals, renewing
 from app.api import schemas
 from app.api.agreements import present
-from app.api.core import api_blueprint, api_user, errors
+from app.api.core import api_blueprint, api_user, conditional, errors, expected_version
 from app.api.work_schemas import NonRenewalFormSchema
 from app.core.permissions import get_agreement_or_404, require
 
@@ -17,6 +17,7 @@ blueprint = api_blueprint("renewals", "Renewals: notice of non-renewal and renew
 @blueprint.json_or_multipart(schemas.NonRenewalInputSchema, NonRenewalFormSchema)
 @blueprint.response(200, schemas.AgreementSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
+@conditional(blueprint)
 def record_non_renewal(payload, agreement_id: int):
     """Record that one side gave notice of non-renewal (by the notice deadline): a tacit renewal no
     longer happens and the notice reminders stop. JSON, or multipart with the notice itself attached
@@ -30,7 +31,7 @@ def record_non_renewal(payload, agreement_id: int):
         side=payload["side"],
         organization_id=payload.get("organization_id"),
         upload=document if document and document.filename else None,
-        expected_version=payload.get("version", agreement.version),
+        expected_version=expected_version(agreement, payload),
     )
     return present(agreement)
 
@@ -39,6 +40,7 @@ def record_non_renewal(payload, agreement_id: int):
 @blueprint.arguments(schemas.NonRenewalWithdrawalSchema)
 @blueprint.response(200, schemas.AgreementSchema)
 @errors(blueprint, 400, 403, 404, 409, 422)
+@conditional(blueprint)
 def withdraw_non_renewal(payload, agreement_id: int):
     """Take back a notice of non-renewal recorded in error, with the reason (kept in the history)."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")
@@ -46,7 +48,7 @@ def withdraw_non_renewal(payload, agreement_id: int):
         agreement,
         by=api_user(),
         reason=payload["reason"],
-        expected_version=payload.get("version", agreement.version),
+        expected_version=expected_version(agreement, payload),
     )
     return present(agreement)
 

@@ -399,6 +399,18 @@ class OccurrenceSchema(Schema):
     url = fields.String()
 
 
+class HandInSchema(OccurrenceSchema):
+    kept_once = fields.List(
+        fields.Nested(
+            Schema.from_dict({"name": fields.String(), "same_as": fields.String()}, name="FileKeptOnce"),
+        ),
+        metadata={
+            "description": "The files sent with the same bytes as one sent before them in this hand-in: each is "
+            "kept once, under the name first sent (`same_as`), as the page keeps it. Empty when each file differs."
+        },
+    )
+
+
 class OccurrenceQuerySchema(PageQuerySchema):
     status = fields.String(
         # The list page's values: to act on now, not accepted or waived yet, not handed in yet, or one shown status.

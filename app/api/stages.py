@@ -8,7 +8,7 @@ from __future__ import annotations
 from app.agreements import amendments
 from app.api import work_schemas as ws
 from app.api.agreements import organization_ref, person, present, present_document
-from app.api.core import api_blueprint, api_user, errors
+from app.api.core import api_blueprint, api_user, conditional, errors, expected_version
 from app.api.schemas import DocumentSchema, TransitionResultSchema
 from app.core.i18n import gettext as _
 from app.core.permissions import get_agreement_or_404
@@ -26,6 +26,7 @@ blueprint = api_blueprint(
 @blueprint.arguments(ws.MoveFormSchema, location="form", content_type="multipart/form-data")
 @blueprint.response(200, TransitionResultSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
+@conditional(blueprint)
 def take_transition_with_documents(form, agreement_id: int, transition: str):
     """Take a move with the documents it asks for (multipart: `termination_notice` for terminate), its
     dates and comment; or decide an approval. The same move as the page's action form."""
@@ -41,7 +42,7 @@ def take_transition_with_documents(form, agreement_id: int, transition: str):
         comment=form.get("comment"),
         values=values,
         documents=documents,
-        expected_version=form.get("version", agreement.version),
+        expected_version=expected_version(agreement, form),
         child_decisions=form.get("children") or {},
     )
     return {
@@ -91,6 +92,7 @@ def present_negotiation(agreement) -> dict:
 @blueprint.arguments(ws.SendVersionFormSchema, location="form", content_type="multipart/form-data")
 @blueprint.response(201, ws.NegotiationSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
+@conditional(blueprint)
 def send_version(form, agreement_id: int):
     """Send a new version of the text (multipart `file`, optional `note`); the other side's turn begins."""
     user = api_user()
@@ -100,7 +102,7 @@ def send_version(form, agreement_id: int):
         by=user,
         upload=form.get("file"),
         note=form.get("note"),
-        expected_version=form.get("version", agreement.version),
+        expected_version=expected_version(agreement, form),
         on_behalf_of_partner=form.get("on_behalf_of_partner", False),
     )
     return present_negotiation(agreement)
@@ -153,10 +155,12 @@ def list_signatories(agreement_id: int):
 @blueprint.arguments(ws.SignatoryInputSchema)
 @blueprint.response(201, ws.SignaturesSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
+@conditional(blueprint)
 def add_signatory(payload, agreement_id: int):
     """Plan one more signatory (the ministry side, during the signature stage); they sign in order."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="act")
+    services.require_ministry_side(agreement, user)
     services.add_signatory(
         agreement,
         by=user,
@@ -164,7 +168,7 @@ def add_signatory(payload, agreement_id: int):
         organization_id=payload.get("organization_id"),
         name=payload["name"],
         title=payload.get("title"),
-        expected_version=payload.get("version", agreement.version),
+        expected_version=expected_version(agreement, payload),
     )
     return present_signatures(agreement)
 
@@ -173,16 +177,18 @@ def add_signatory(payload, agreement_id: int):
 @blueprint.arguments(ws.SignatureInputSchema)
 @blueprint.response(200, ws.SignaturesSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
+@conditional(blueprint)
 def record_signature(payload, agreement_id: int, signatory_id: int):
     """Record that a signatory signed on `signed_on` (never in the future, never before the one before)."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="act")
+    services.require_ministry_side(agreement, user)
     services.record_signature(
         agreement,
         signatory_id,
         by=user,
         signed_on=payload["signed_on"],
-        expected_version=payload.get("version", agreement.version),
+        expected_version=expected_version(agreement, payload),
     )
     return present_signatures(agreement)
 
@@ -190,22 +196,24 @@ def record_signature(payload, agreement_id: int, signatory_id: int):
 @blueprint.route("/agreements/<int:agreement_id>/signatories/<int:signatory_id>/signature", methods=["DELETE"])
 @blueprint.response(200, ws.SignaturesSchema)
 @errors(blueprint, 403, 404, 409, 422)
+@conditional(blueprint)
 def withdraw_signature(agreement_id: int, signatory_id: int):
     """Take back a signature recorded in error, with those recorded after it (they sign in order)."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="act")
-    services.withdraw_signature(agreement, signatory_id, by=user, expected_version=agreement.version)
+    services.withdraw_signature(agreement, signatory_id, by=user, expected_version=expected_version(agreement, {}))
     return present_signatures(agreement)
 
 
 @blueprint.route("/agreements/<int:agreement_id>/signatories/<int:signatory_id>", methods=["DELETE"])
 @blueprint.response(200, ws.SignaturesSchema)
 @errors(blueprint, 403, 404, 409, 422)
+@conditional(blueprint)
 def remove_signatory(agreement_id: int, signatory_id: int):
     """Strike out a signatory named in error, while they have not signed (a signed one is taken back first)."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="act")
-    services.remove_signatory(agreement, signatory_id, by=user, expected_version=agreement.version)
+    services.remove_signatory(agreement, signatory_id, by=user, expected_version=expected_version(agreement, {}))
     return present_signatures(agreement)
 
 
@@ -213,12 +221,14 @@ def remove_signatory(agreement_id: int, signatory_id: int):
 @blueprint.arguments(ws.SignedCopyFormSchema, location="form", content_type="multipart/form-data")
 @blueprint.response(201, DocumentSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
+@conditional(blueprint)
 def upload_signed_copy(form, agreement_id: int):
     """Store the scan of the signed agreement (multipart `file`), with its SHA-256."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="act")
+    services.require_ministry_side(agreement, user)
     document = services.upload_signed_copy(
-        agreement, form.get("file"), by=user, expected_version=form.get("version", agreement.version)
+        agreement, form.get("file"), by=user, expected_version=expected_version(agreement, form)
     )
     return present_document(document)
 
@@ -227,6 +237,7 @@ def upload_signed_copy(form, agreement_id: int):
 @blueprint.arguments(ws.AmendmentInputSchema)
 @blueprint.response(200, TransitionResultSchema)
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
+@conditional(blueprint)
 def set_amendment(payload, agreement_id: int):
     """Say what a draft amendment changes in its parent (for now: the parent's end date)."""
     user = api_user()
@@ -235,6 +246,6 @@ def set_amendment(payload, agreement_id: int):
         agreement,
         new_expires_on=payload["new_expires_on"],
         by=user,
-        expected_version=payload.get("version", agreement.version),
+        expected_version=expected_version(agreement, payload),
     )
     return {"agreement": present(agreement), "message": _("The amendment's changes are saved.")}

@@ -13,8 +13,10 @@ from app.core.errors import (
     EXPLANATIONS,
     ConcurrentChange,
     DomainError,
+    bearer_challenge,
     error_response,
     flatten_messages,
+    refused_parameters,
     unavailable_response,
     wants_json,
 )
@@ -59,11 +61,13 @@ def register_error_handlers(app: Flask) -> None:
             else None
         )
         field_errors = flatten_messages(messages) if messages else None
+        if status == 400 and field_errors and set(messages or ()) == {"query"}:
+            return refused_parameters(field_errors)
         if status in (400, 422) and field_errors:
             detail = _("Some of the values are not valid.")
         response = make_response(error_response(status, detail, field_errors))
         if status == 401 and request.path.startswith("/api/"):
-            response.headers["WWW-Authenticate"] = 'Bearer realm="sharaka"'
+            response.headers["WWW-Authenticate"] = bearer_challenge()
         allowed = getattr(error, "valid_methods", None) if status == 405 else None
         if allowed:
             response.headers["Allow"] = ", ".join(allowed)

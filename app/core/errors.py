@@ -61,6 +61,7 @@ TITLES = {
     404: _l("Not found"),
     405: _l("Method not allowed"),
     409: _l("Conflict"),
+    412: _l("Precondition failed"),
     413: _l("Too large"),
     415: _l("Unsupported body"),
     422: _l("Invalid input"),
@@ -81,6 +82,21 @@ EXPLANATIONS = {
     429: _l("Too many requests. Wait a little and try again."),
     500: _l("Something went wrong on our side. The error has been logged."),
 }
+
+
+API_REALM = "sharaka"
+
+
+def bearer_challenge(error: str | None = None, description: str | None = None) -> str:
+    """The WWW-Authenticate of an API call refused 401 (RFC 6750 §3): `error` is absent for a call that carried
+    no credentials, "invalid_request" for an Authorization that is no bearer token, "invalid_token" for a
+    token that does not work (unknown, revoked, expired or its account's closed: the same words for each)."""
+    challenge = f'Bearer realm="{API_REALM}"'
+    if error:
+        challenge += f', error="{error}"'
+    if description:
+        challenge += f', error_description="{description}"'
+    return challenge
 
 
 def wants_json() -> bool:
@@ -143,6 +159,13 @@ def unavailable_response(*, busy: bool = False):
     response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS if busy else RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def refused_parameters(field_errors: dict[str, list[str]]):
+    """400 for query parameters refused (an API list's filters), naming them, with each one's messages."""
+    return error_response(
+        400, _("These query parameters are not valid: %(names)s.", names=", ".join(field_errors)), field_errors
+    )
 
 
 def flatten_messages(messages) -> dict[str, list[str]]:

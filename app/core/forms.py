@@ -149,6 +149,19 @@ def stripped(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def refused_filters(form, names) -> dict[str, list[str]]:
+    """The messages by field of the filter form's fields `names` it refuses (a malformed date, a range
+    whose first date comes after its last), checked as the form's validate() checks them: the API refuses
+    (400) what its list pages ignore and say, by the same rules, for the filters both read."""
+    refused = {}
+    for name in names:
+        field = form[name]
+        inline = getattr(type(form), f"validate_{name}", None)
+        if not field.validate(form, [inline] if inline else []):
+            refused[name] = [str(message) for message in field.errors]
+    return refused
+
+
 def without_invalid_filters(form) -> bool:
     """Validate a list's filter form; a field refused reads as empty, so the others still filter (one date
     typed wrong must not list the whole portfolio under the other filters the form still shows). The field

@@ -132,10 +132,12 @@ def _fingerprint() -> str:
     """What the request sends, but for what changes each time its form is drawn."""
     digest = hashlib.sha256(f"{request.method} {request.path}\0".encode())
     if request.mimetype in _FORM_TYPES:
-        for name, value in sorted(request.form.items(multi=True)):
+        # By name alone, each name's values in their order; a part's name that is no UTF-8 is read as None, and
+        # comparing it made a multipart call sent with a key a server error.
+        for name, value in sorted(request.form.items(multi=True), key=lambda item: item[0] or ""):
             if name not in _NOT_SENT_DATA:
                 digest.update(f"{name}\0{value}\0".encode("utf-8", "surrogatepass"))
-        for name, upload in sorted(request.files.items(multi=True), key=lambda item: item[0]):
+        for name, upload in sorted(request.files.items(multi=True), key=lambda item: item[0] or ""):
             digest.update(f"{name}\0{upload.filename}\0".encode("utf-8", "surrogatepass"))
             upload.stream.seek(0)
             while chunk := upload.stream.read(1 << 20):

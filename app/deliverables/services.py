@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -402,10 +402,19 @@ def _refuse_before_signing(agreement) -> None:
 
 
 def submit(
-    occurrence: Occurrence, uploads: list, *, note: str | None, by, expected_version: int, indicator_values=None
+    occurrence: Occurrence,
+    uploads: list,
+    *,
+    note: str | None,
+    by,
+    expected_version: int,
+    indicator_values=None,
+    on_kept_once: Callable[[str, str], None] | None = None,
 ) -> Submission:
     """Hand in files, a note and the values achieved for the deliverable's indicators (`indicator_<id>`
-    fields); allowed while pending or after a send-back. Earlier versions stay."""
+    fields); allowed while pending or after a send-back. Earlier versions stay. A file whose bytes were
+    already sent in this hand-in is kept once; `on_kept_once(name, name_kept)` is told of each, for the
+    caller to say so (the API's answer names them: a script believed both handed in)."""
     from app.indicators.services import parse_values, record_values
 
     _check_version(occurrence, expected_version)
@@ -430,12 +439,14 @@ def submit(
     values = parse_values(occurrence.deliverable, indicator_values or {})
     number = (occurrence.latest_submission.number if occurrence.latest_submission else 0) + 1
     submission = Submission(number=number, note=trimmed(note or "")[:20000] or None, submitted_by_id=by.id)
-    seen = set()
+    kept = {}  # stored file id -> the name it is kept under
     for upload, stored in store_each(uploads, field="files"):
-        if stored.id in seen:
-            continue  # the same file twice in one hand-in is kept once
-        seen.add(stored.id)
         name = clean_filename(upload.filename, content_type=stored.content_type)
+        if stored.id in kept:  # the same file twice in one hand-in is kept once
+            if on_kept_once is not None:
+                on_kept_once(name, kept[stored.id])
+            continue
+        kept[stored.id] = name
         submission.files.append(SubmissionFile(stored_file=stored, original_name=name))
     occurrence.submissions.append(submission)
     record_values(submission, values)

@@ -136,12 +136,18 @@ def _clean_body(body: str | None) -> str:
     return body
 
 
-def post_message(agreement, *, occurrence=None, audience: str, body: str | None, uploads=(), by) -> DiscussionMessage:
-    """Add a message to a thread; notify the people it mentions; store its attachments."""
+def require_posting(agreement, occurrence, audience: str, user) -> None:
+    """Whether `user` may write in this thread, else the refusal (the API asks before it reads the call's
+    body, so that someone else is refused whatever they sent)."""
     if audience not in AUDIENCES:
         raise ValidationFailed(_("Unknown thread."))
-    if not can_post_in_thread(by, agreement, audience, of_deliverable=occurrence is not None):
+    if not can_post_in_thread(user, agreement, audience, of_deliverable=occurrence is not None):
         raise PermissionDenied(_("You cannot write in this thread."))
+
+
+def post_message(agreement, *, occurrence=None, audience: str, body: str | None, uploads=(), by) -> DiscussionMessage:
+    """Add a message to a thread; notify the people it mentions; store its attachments."""
+    require_posting(agreement, occurrence, audience, by)
     body = _clean_body(body)
     mentioned = _resolve_mentions(body, agreement, occurrence, audience, by)
     uploads = storage.chosen_files(uploads)

@@ -99,13 +99,8 @@ def accept_version(agreement, *, by, expected_version: int) -> NegotiationRound:
     """The user's own party (the ministry, or their partner organisation) accepts the latest
     version; when every party has, the text is agreed and locked."""
     check_version(agreement, expected_version)
-    side = side_of(by, agreement)
-    if side is None:
-        raise PermissionDenied(_("You cannot accept a version for this agreement."))
+    side, party = accepting_party(agreement, by)
     last = _open_round(agreement)
-    party = _own_party(agreement, by, side)
-    if party is None:
-        raise PermissionDenied(_("Only the ministry and the partner parties accept the text."))
     if party in _accepted_ids(last):
         raise WorkflowError(_("Your side already accepted version %(n)s.", n=last.number))
     _accept(agreement, last, party, side, by=by)
@@ -120,8 +115,7 @@ def record_acceptance_on_behalf(
     with the document that proves it (the e-mail, the signed letter). The history says who
     recorded it, for whom, and keeps the proof."""
     check_version(agreement, expected_version)
-    if side_of(by, agreement) != "ministry":
-        raise PermissionDenied(_("Only the agreement's ministry staff record a partner's acceptance."))
+    require_recording_acceptances(agreement, by)
     last = _open_round(agreement)
     party = next((p for p in agreement.parties if p.is_partner and p.organization_id == organization_id), None)
     errors = {}
@@ -139,6 +133,13 @@ def record_acceptance_on_behalf(
     _accept(agreement, last, organization_id, "partner", by=by, proof=document)
     flush_or_conflict()
     return last
+
+
+def require_recording_acceptances(agreement, user) -> None:
+    """Only the agreement's ministry staff record a partner's acceptance (the API asks before it reads the
+    call's body, so that someone else is refused whatever they sent)."""
+    if side_of(user, agreement) != "ministry":
+        raise PermissionDenied(_("Only the agreement's ministry staff record a partner's acceptance."))
 
 
 def parties_to_accept(agreement) -> list[int]:
@@ -185,6 +186,18 @@ def _open_round(agreement) -> NegotiationRound:
     if last is None:
         raise WorkflowError(_("No version has been sent yet."))
     return last
+
+
+def accepting_party(agreement, user) -> tuple[str, int]:
+    """The side `user` speaks for and the party they accept for; PermissionDenied for anyone else (the API
+    asks before it reads the call's body, so that someone else is refused whatever they sent)."""
+    side = side_of(user, agreement)
+    if side is None:
+        raise PermissionDenied(_("You cannot accept a version for this agreement."))
+    party = _own_party(agreement, user, side)
+    if party is None:
+        raise PermissionDenied(_("Only the ministry and the partner parties accept the text."))
+    return side, party
 
 
 def _own_party(agreement, user, side: str) -> int | None:
@@ -275,7 +288,7 @@ def add_signatory(
     one of the agreement's partner parties (`organization_id`; the only one when there is one): every
     partner party must sign (rules.signing_parties)."""
     check_version(agreement, expected_version)
-    _require_ministry_side(agreement, by)
+    require_ministry_side(agreement, by)
     _require_signature_stage(agreement)
     name = one_line(name)
     errors = {}
@@ -326,7 +339,7 @@ def _signs_for(agreement, side: str, organization_id, errors: dict) -> int | Non
 def _signatory_to_change(agreement, signatory_id: int, *, by, expected_version: int) -> Signatory:
     """The signatory whose signature the ministry side records or takes back, during the signature stage."""
     check_version(agreement, expected_version)
-    _require_ministry_side(agreement, by)
+    require_ministry_side(agreement, by)
     _require_signature_stage(agreement)
     signatory = next((s for s in agreement.signatories if s.id == signatory_id), None)
     if signatory is None:
@@ -436,7 +449,7 @@ def remove_signatory(agreement, signatory_id: int, *, by, expected_version: int)
 def upload_signed_copy(agreement, upload, *, by, expected_version: int) -> AgreementDocument:
     """Store the scan of the signed agreement (the ministry side, during the signature stage)."""
     check_version(agreement, expected_version)
-    _require_ministry_side(agreement, by)
+    require_ministry_side(agreement, by)
     _require_signature_stage(agreement)
     document = attach_document(agreement, "signed_copy", upload, by=by)
     from app.signatures.services import check_signatures
@@ -447,8 +460,9 @@ def upload_signed_copy(agreement, upload, *, by, expected_version: int) -> Agree
     return document
 
 
-def _require_ministry_side(agreement, user) -> None:
-    # Signatures are recorded by the ministry side, whoever asks (pages or API).
+def require_ministry_side(agreement, user) -> None:
+    """Signatures are recorded by the ministry side, whoever asks (pages or API); the API asks before it
+    reads the call's body, so that someone else is refused whatever they sent."""
     if side_of(user, agreement) != "ministry":
         raise PermissionDenied(_("Only the agreement's owner or a manager records signatures."))
 

@@ -305,8 +305,8 @@ WRITE_ROUTES = [
     # A is active: no version is exchanged, no signatory added (409) by those who may; others are refused.
     ("POST", P + "/agreements/{a}/negotiation/versions", "multipart", everyone(409, auditor=403, partner_b=404)),
     ("POST", P + "/agreements/{a}/negotiation/accept", {}, only(MINISTRY_SIDE | {"partner"}, ok=409, partner_b=404)),
-    # Recording a partner's acceptance needs the party and its proof: refused as incomplete first.
-    ("POST", P + "/agreements/{a}/negotiation/acceptances", "multipart", everyone(422)),
+    # Recording a partner's acceptance needs the party and its proof: the ministry side is told so (422).
+    ("POST", P + "/agreements/{a}/negotiation/acceptances", "multipart", only(MINISTRY_SIDE, ok=422, partner_b=404)),
     (
         "POST",
         P + "/agreements/{a}/signatories",
@@ -959,9 +959,10 @@ def test_a_partner_sees_an_amendment_but_not_the_agreement_it_amends_when_not_a_
         ("q=" + "x" * 201, "q"),
     ],
 )
-def test_invalid_list_arguments_are_422_by_field(api, world, query, field):
-    body = assert_problem(api("officer").get(f"{P}/agreements?{query}"), 422)
+def test_invalid_list_arguments_are_400_by_field(api, world, query, field):
+    body = assert_problem(api("officer").get(f"{P}/agreements?{query}"), 400)
     assert field in body["errors"] and body["errors"][field]
+    assert field in body["detail"]  # the message names the parameter
 
 
 @pytest.mark.parametrize(
@@ -975,9 +976,9 @@ def test_invalid_list_arguments_are_422_by_field(api, world, query, field):
         ("notifications", "unread=perhaps", "unread"),
     ],
 )
-def test_invalid_arguments_of_other_lists_are_422_by_field(api, world, path, query, field):
-    body = assert_problem(api("officer").get(f"{P}/{path}?{query}"), 422)
-    assert field in body["errors"]
+def test_invalid_arguments_of_other_lists_are_400_by_field(api, world, path, query, field):
+    body = assert_problem(api("officer").get(f"{P}/{path}?{query}"), 400)
+    assert field in body["errors"] and field in body["detail"]
 
 
 # --- a partner sees its own organisation only ---------------------------------------------------

@@ -252,7 +252,7 @@ def test_the_api_says_which_organisations_are_retired(app, world, signed_in, gon
     current = api.get("/api/v1/organizations?retired=false", headers=headers).get_json()["items"]
     assert partner_c.id not in [item["id"] for item in current]
     assert all(item["retired_at"] is None for item in current)
-    assert api.get("/api/v1/organizations?retired=maybe", headers=headers).status_code == 422
+    assert api.get("/api/v1/organizations?retired=maybe", headers=headers).status_code == 400
 
 
 def test_refreshing_the_demo_reinstates_a_demo_organisation_retired_meanwhile(app):

@@ -372,3 +372,19 @@ def test_a_calendar_address_asked_for_twice_is_made_once_and_shown(world, signed
     assert db.session.scalar(mine) == made  # not replaced by a second address the person never sees
     # The browser follows the last answer: the new address is shown there, once.
     assert ".ics" in officer.get(second.location).get_data(as_text=True)
+
+
+def test_a_keyed_multipart_call_with_parts_without_a_name_is_answered_not_a_500(api, ids):
+    """Its fingerprint sorted the parts by name, and a part without one has None for its name."""
+    boundary = "b0undary"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data\r\n\r\nx\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data\r\n\r\ny\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="body"\r\n\r\nBonjour\r\n--{boundary}--\r\n'
+    ).encode()
+    response = api("officer").post(
+        f"{P}/agreements/{ids['a']}/threads/shared/messages",
+        data=body,
+        headers={"Idempotency-Key": "nameless-1", "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code < 500, response.get_data(as_text=True)
