@@ -102,6 +102,20 @@ def env_rates(name: str) -> dict:
     return rates
 
 
+def mail_domain_for(url: str) -> str:
+    """The domain of the From address and the Message-IDs of an app served at `url`: its host name, or an
+    address literal ("[127.0.0.1]") when it is served at an IP address: "sharaka@127.0.0.1" is no address,
+    and a strict relay refuses that sender."""
+    import ipaddress
+
+    host = urlsplit(url).hostname or "localhost"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return f"[IPv6:{address}]" if address.version == 6 else f"[{address}]"
+
+
 def ascii_url(url: str) -> str:
     """`url` with its host name in ASCII (IDNA: "https://شراكة.ma" -> "https://xn--....ma"): links in
     e-mail headers (List-Unsubscribe), Message-IDs and the From domain must be ASCII, and a header that
@@ -190,7 +204,7 @@ class Config:
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
     # The domain of the From address and of every Message-ID (default: BASE_URL's host name).
-    MAIL_DOMAIN = os.environ.get("MAIL_DOMAIN") or urlsplit(BASE_URL).hostname or "localhost"
+    MAIL_DOMAIN = os.environ.get("MAIL_DOMAIN") or mail_domain_for(BASE_URL)
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or f"sharaka@{MAIL_DOMAIN}"
     MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 30)
     # The outbox sender (app/notifications/outbox.py): messages per claim, how long a

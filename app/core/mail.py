@@ -9,12 +9,15 @@ errors and needs nothing installed.
 
 from __future__ import annotations
 
+import io
 import smtplib
 import ssl
+from datetime import datetime
+from email.generator import BytesGenerator
 from email.header import Header
 from email.message import EmailMessage
 from email.policy import EmailPolicy
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime, formataddr, getaddresses
 
 import idna
 
@@ -85,6 +88,17 @@ def smtp_address(address: str) -> str:
         return address
 
 
+# Where a header's text would start an RFC 2047 encoded word: a header given as text is parsed, and an encoded
+# word in it decoded ("=?utf-8?b?4oCu...?=" becomes U+202E), so a name typed with one put into a subject what
+# the app strips when typed plainly, shown nowhere else. A word joiner between the two marks keeps them text.
+_ENCODED_WORD_START = "=?"
+
+
+def as_written(text: str) -> str:
+    """`text` for a header, read by mail clients exactly as written (no encoded word in it is decoded)."""
+    return text.replace(_ENCODED_WORD_START, "=\u2060?")
+
+
 def build_message(
     *,
     sender: str,
@@ -98,14 +112,16 @@ def build_message(
     timezone: str = "UTC",
     unsubscribe_url: str | None = None,
     one_click: bool = False,
+    written_at: datetime | None = None,
 ) -> EmailMessage:
     message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = sender if "<" in sender else formataddr(("Sharaka", sender))
     message["To"] = smtp_address(to)
-    message["Subject"] = " ".join(subject.split())
+    message["Subject"] = as_written(" ".join(subject.split()))
     message["Message-ID"] = message_id
-    # The sending moment with the ministry's real offset (+0100 in Casablanca), not "-0000".
-    message["Date"] = format_datetime(clock.utcnow().astimezone(clock.zone_named(timezone)))
+    # When the message was written (queued), with the ministry's real offset (+0100 in Casablanca), not
+    # "-0000": RFC 5322's Date is when it was ready to go, and one held by an outage reads as sent when written.
+    message["Date"] = format_datetime((written_at or clock.utcnow()).astimezone(clock.zone_named(timezone)))
     # Automatic mail: no out-of-office replies back to us.
     message["Auto-Submitted"] = "auto-generated"
     if unsubscribe_url:
@@ -154,7 +170,7 @@ class SMTPConnection:
             self.open()
         assert self.client is not None  # open() sets it or raises
         try:
-            self.client.send_message(message)
+            self._send(message)
         except smtplib.SMTPRecipientsRefused as error:
             codes = [code for code, _text in error.recipients.values()]
             kind = PermanentMailError if codes and all(500 <= code < 600 for code in codes) else TemporaryMailError
@@ -171,6 +187,24 @@ class SMTPConnection:
             # The connection broke: drop it, the next message opens a new one.
             self.close()
             raise TemporaryMailError(f"{type(error).__name__}: {error}") from error
+
+    def _send(self, message: EmailMessage) -> None:
+        """smtplib's send_message, written out without its "From " mangling: with no policy given, its
+        generator wrote ">From now on you sign in…" in the plain text (an mbox file's escape, not SMTP's)."""
+        assert self.client is not None
+        sender = getaddresses([str(message["From"])])[0][1]
+        recipients = [address for _name, address in getaddresses([str(value) for value in message.get_all("To", [])])]
+        international = any(not address.isascii() for address in (sender, *recipients))
+        options: list[str] = []
+        policy = message.policy
+        if international:
+            self.client.ehlo_or_helo_if_needed()
+            if not self.client.has_extn("smtputf8"):
+                raise smtplib.SMTPNotSupportedError("an address needs SMTPUTF8, which the server does not offer")
+            options, policy = ["SMTPUTF8", "BODY=8BITMIME"], policy.clone(utf8=True)  # type: ignore[call-arg]
+        with io.BytesIO() as out:
+            BytesGenerator(out, mangle_from_=False, policy=policy).flatten(message, linesep="\r\n")
+            self.client.sendmail(sender, recipients, out.getvalue(), mail_options=options)
 
     def close(self) -> None:
         if self.client is not None:

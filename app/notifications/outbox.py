@@ -91,6 +91,7 @@ class Claimed:
     recipient_id: int | None
     category: str
     object_id: int | None
+    created_at: datetime  # when it was written: its Date header
 
 
 def worker_name() -> str:
@@ -198,6 +199,7 @@ def _load(ids: list[int]) -> list[Claimed]:
             OutboxMessage.recipient_id,
             OutboxMessage.category,
             OutboxMessage.object_id,
+            OutboxMessage.created_at,
         )
         .where(OutboxMessage.id.in_(ids))
         .order_by(OutboxMessage.id)
@@ -420,6 +422,7 @@ def _send_claimed(
                 timezone=config["MINISTRY_TIMEZONE"],
                 unsubscribe_url=unsubscribe,
                 one_click=one_click,
+                written_at=message.created_at,
             )
         except (ValueError, TypeError) as error:  # an address or header no server would take
             _fail(message, token, f"cannot build the message: {error}")

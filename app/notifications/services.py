@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from email.utils import make_msgid
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 from flask_babel import force_locale
@@ -34,6 +33,7 @@ from app.notifications.models import (
     ReminderSent,
     Setting,
 )
+from config import mail_domain_for
 
 
 @dataclass
@@ -385,7 +385,7 @@ def _secret_links() -> re.Pattern:
 
 
 def _mail_domain() -> str:
-    return current_app.config.get("MAIL_DOMAIN") or urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
+    return current_app.config.get("MAIL_DOMAIN") or mail_domain_for(current_app.config["BASE_URL"])
 
 
 def record_once(rule: str, object_type: str, object_id: int, recipient_id: int, occurrence_key: str) -> bool:

@@ -943,3 +943,83 @@ def test_one_click_unsubscribe_switches_off_that_category_for_that_person_only(t
         token = path.rsplit("/", 1)[1]
         assert http.post(path[: -len(token)] + token[:-2] + "xx").status_code == 404
         assert http.get("/mail/unsubscribe/" + "a" * 400).status_code == 404
+
+
+# --- 7. what the reader's mail client reads --------------------------------------------------------
+
+
+def test_a_name_typed_with_an_encoded_word_reaches_the_subject_as_written():
+    """A header given as text is parsed and its RFC 2047 encoded words decoded: a partner who named herself
+    "Camille =?utf-8?b?4oCuZmRwLmV4ZQ==?=" put U+202E (which reverses what follows) into other people's
+    subjects, which the app strips when typed plainly; and a line break, as "Boss\\r\\nBcc: …", became words."""
+    from app.core.mail import build_message
+
+    for typed in ("Camille =?utf-8?b?4oCuZmRwLmV4ZQ==?=", "=?utf-8?q?Boss=0D=0ABcc:_spy@evil.example?="):
+        subject = f"{typed} (Mistral AI) vous a mentionné"
+        message = build_message(
+            sender=SENDER,
+            to="a@example.org",
+            subject=subject,
+            text="t",
+            html="<p>t</p>",
+            message_id="<1@x>",
+            language="fr",
+        )
+        parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+        read = str(parsed["Subject"])
+        assert "\u202e" not in read and "\n" not in read and "Bcc" not in parsed
+        assert read.replace("\u2060", "") == subject  # every character as typed, the joiner aside
+
+
+def test_a_line_of_text_starting_with_from_reaches_the_reader_unchanged(tmp_path):
+    """smtplib's send_message wrote ">From now on you sign in…" in the plain text (an mbox file's escape)."""
+    from app.core.mail import SMTPConnection, build_message
+
+    with Inbox() as inbox:
+        connection = SMTPConnection({"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": inbox.port})
+        text = "Hello,\n\nFrom now on you sign in to Sharaka with ana@example.org.\n"
+        connection.send(
+            build_message(
+                sender=SENDER,
+                to="ana@example.org",
+                subject="Address changed",
+                text=text,
+                html="<p>From now on…</p>",
+                message_id="<2@x>",
+                language="en",
+            )
+        )
+        connection.close()
+        ((recipients, message),) = inbox.received
+    assert recipients == ["ana@example.org"]
+    plain = message.get_body(("plain",)).get_content()
+    assert "\nFrom now on you sign in" in plain and ">From" not in plain
+
+
+def test_served_at_an_ip_address_mail_comes_from_an_address_literal():
+    """ "sharaka@127.0.0.1" is no address (make run's default BASE_URL): the domain is written [127.0.0.1]."""
+    from config import mail_domain_for
+
+    assert mail_domain_for("http://127.0.0.1:5000") == "[127.0.0.1]"
+    assert mail_domain_for("http://[::1]:5000/") == "[IPv6:::1]"
+    assert mail_domain_for("https://sharaka.gov.ma") == "sharaka.gov.ma"
+    parsed = email.utils.parseaddr("Sharaka <sharaka@[127.0.0.1]>")
+    assert parsed == ("Sharaka", "sharaka@[127.0.0.1]")
+
+
+def test_a_message_held_by_an_outage_is_dated_when_it_was_written():
+    from app.core.mail import build_message
+
+    written = datetime(2026, 12, 6, 18, 9, tzinfo=timezone.utc)
+    message = build_message(
+        sender=SENDER,
+        to="a@example.org",
+        subject="s",
+        text="t",
+        html="<p>t</p>",
+        message_id="<3@x>",
+        language="en",
+        timezone="Africa/Casablanca",
+        written_at=written,
+    )
+    assert email.utils.parsedate_to_datetime(message["Date"]) == written
