@@ -75,7 +75,7 @@ def test_days_in_a_stage_are_the_ministrys_days_on_every_page(world, signed_in):
     # The over-SLA list is chosen by the database (clock.start_of) and its days counted in Python.
     late = analytics[analytics.index('id="late-heading"') :]
     row = late[late.index(f"/agreements/{draft.id}") :]
-    assert draft.reference in late and re.search(r"fw-semibold\">8</td>", row)
+    assert draft.reference in late and re.search(r'data-days="8"', row)
 
 
 def test_the_time_zone_is_configurable(owed):
