@@ -264,6 +264,19 @@ def renewing_tacitly():
     )
 
 
+def ending_between(first: date, last: date):
+    """SQL: agreements in force that really end on a day from `first` to `last`: their end date falls
+    then and they do not renew by themselves at it (renewing_tacitly). The one rule for every list of
+    agreements "ending": the reminders, the weekly digest, the dashboards and the calendars."""
+    return and_(
+        queries.in_state_tagged("in_force"),
+        Agreement.expires_on.is_not(None),
+        Agreement.expires_on >= first,
+        Agreement.expires_on <= last,
+        ~renewing_tacitly(),
+    )
+
+
 def awaiting_notice():
     """SQL: agreements in force whose notice of non-renewal may still matter, so its deadline is listed,
     shown in calendars and reminded of: none given yet, and not a tacit renewal its parent stops (that one

@@ -223,6 +223,15 @@ def pending_query(user: User):
     return query.order_by(Invitation.created_at.desc(), Invitation.id.desc())
 
 
+def undelivered(invitations: list[Invitation]) -> dict[int, str | None]:
+    """The listed invitations whose mail could not be delivered (the server refused it for good), each with
+    the server's reason when kept: its invitee never got the link, so the list says so (resend it to a
+    corrected address's invitation, or revoke it)."""
+    from app.notifications.services import mail_failed_about
+
+    return mail_failed_about("invitation", (invitation.id for invitation in invitations))
+
+
 def may_manage(user: User, invitation: Invitation) -> bool:
     return can(user, "invitation.manage", invitation)
 

@@ -58,6 +58,7 @@ def list_members():
         page=paginate(query, per_page=50),
         pending=pending,
         unbacked=unbacked,
+        undelivered=invitations.undelivered(pending),
         confirm=ConfirmForm(),
     )
 

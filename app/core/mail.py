@@ -139,6 +139,13 @@ def build_message(
     return message
 
 
+def _server_text(text: bytes | str) -> str:
+    """A server's answer as text (smtplib gives bytes), on one line."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return " ".join(text.split())
+
+
 class SMTPConnection:
     """One connection for a batch; `send` raises TemporaryMailError or PermanentMailError."""
 
@@ -174,7 +181,9 @@ class SMTPConnection:
         except smtplib.SMTPRecipientsRefused as error:
             codes = [code for code, _text in error.recipients.values()]
             kind = PermanentMailError if codes and all(500 <= code < 600 for code in codes) else TemporaryMailError
-            raise kind(f"recipient refused: {error.recipients}") from error
+            # As the server said it ("550 5.1.1 User unknown"): the inviter reads it on the invitation.
+            said = "; ".join(f"{code} {_server_text(text)}" for code, text in error.recipients.values())
+            raise kind(f"recipient refused: {said}") from error
         except smtplib.SMTPSenderRefused as error:
             # The envelope sender is the same for every message: its refusal ("530 authentication required",
             # a relay's rotated credentials) says the server's setup is wrong, not this message. Every message
@@ -182,7 +191,7 @@ class SMTPConnection:
             raise ConnectionFailed(f"sender refused: {error.smtp_code} {error.smtp_error!r}") from error
         except smtplib.SMTPDataError as error:
             kind = PermanentMailError if 500 <= error.smtp_code < 600 else TemporaryMailError
-            raise kind(f"{error.smtp_code} {error.smtp_error!r}") from error
+            raise kind(f"{error.smtp_code} {_server_text(error.smtp_error)}") from error
         except (OSError, smtplib.SMTPException) as error:
             # The connection broke: drop it, the next message opens a new one.
             self.close()

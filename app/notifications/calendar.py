@@ -24,7 +24,7 @@ from app.extensions import db
 from app.notifications import messages
 from app.notifications.reminders import local_date, local_midnight, texts, waiting_approval
 from app.notifications.services import absolute_url, app_path
-from app.workflow.queries import approvals_waiting_on, in_state_tagged, rounds_due_between
+from app.workflow.queries import approvals_waiting_on, rounds_due_between
 
 PAST_DAYS = 90  # keep a little history so a missed deadline is still visible
 FUTURE_DAYS = 3 * 366
@@ -127,13 +127,10 @@ def _items(user, today: date, language: str):
                 messages.pick(texts(agreement, "title"), language),
             )
 
-    ending = select(Agreement).where(
-        Agreement.id.in_(agreements_of_user),
-        in_state_tagged("in_force"),
-        Agreement.expires_on.is_not(None),
-        Agreement.expires_on >= earliest,
-        Agreement.expires_on <= latest,
-    )
+    # Its real end: one renewing by itself has its notice deadline below instead.
+    from app.agreements.renewals import awaiting_notice, ending_between
+
+    ending = select(Agreement).where(Agreement.id.in_(agreements_of_user), ending_between(earliest, latest))
     for agreement in db.session.scalars(ending.order_by(Agreement.expires_on)):
         yield (
             f"agreement-end-{agreement.id}-{agreement.expires_on}",
@@ -145,8 +142,6 @@ def _items(user, today: date, language: str):
 
     # The last day to give notice of non-renewal: past it, the agreement renews itself (or its renewal is
     # due), the one date that changes the ministry's commitments, and it was in no calendar.
-    from app.agreements.renewals import awaiting_notice
-
     deadline_of = Agreement.notice_deadline
     notice_due = select(Agreement, deadline_of).where(
         Agreement.id.in_(agreements_of_user),

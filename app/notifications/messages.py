@@ -351,9 +351,14 @@ def detail(kind: str, params: dict) -> str:
             said.append(_("%(name)s sent you this reminder.", name=isolate(params["reminded_by"])))
         return " ".join(said)
     if kind == "approval_decided":
-        if not params.get("comment"):  # an approval without a word: no empty "Comment: —" line
-            return _("“%(title)s”.", title=title)
-        return _("“%(title)s”. Comment: %(comment)s", title=title, comment=isolate(params["comment"]))
+        who = isolate(params.get("by") or "")
+        if params.get("decision") == "approve":
+            decided = _("%(name)s approved “%(title)s”.", name=who, title=title)
+        else:
+            decided = _("%(name)s sent back “%(title)s”.", name=who, title=title)
+        if not params.get("comment"):  # a decision without a word: no empty "Comment: —" line
+            return decided
+        return " ".join((decided, _("Comment: %(comment)s", comment=isolate(params["comment"]))))
     if kind == "agreement_moved":
         automatically = _("automatically")  # its own call, so the extractor sees it
         moved = _(

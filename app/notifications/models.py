@@ -111,6 +111,8 @@ class OutboxMessage(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('pending','sending','sent','failed','withdrawn')", name="status_known"),
         Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+        # The mail about one object (an invitation's, on the team page): the outbox is never emptied.
+        Index("ix_outbox_messages_about", "kind", "object_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

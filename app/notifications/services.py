@@ -73,6 +73,23 @@ def withdraw_waiting_mail(kind: str, object_id: int, reason: str) -> int:
     ).rowcount
 
 
+def mail_failed_about(kind: str, object_ids) -> dict[int, str | None]:
+    """Of `object_ids`, those whose latest mail of `kind` failed for good (the server refused it), each with
+    the error kept on it: one statement for a whole list. A mail sent again since (a resend) speaks instead."""
+    ids = list(object_ids)
+    if not ids:
+        return {}
+    latest = (
+        select(func.max(OutboxMessage.id))
+        .where(OutboxMessage.kind == kind, OutboxMessage.object_id.in_(ids))
+        .group_by(OutboxMessage.object_id)
+    )
+    failed = select(OutboxMessage.object_id, OutboxMessage.last_error).where(
+        OutboxMessage.id.in_(latest), OutboxMessage.status == "failed"
+    )
+    return {object_id: error for object_id, error in db.session.execute(failed)}
+
+
 def app_path(endpoint: str, **values) -> str:
     """The path of a page, built without a request (jobs, CLI): links in mail use BASE_URL, never a Host header."""
     adapter = current_app.url_map.bind("localhost", script_name="/")

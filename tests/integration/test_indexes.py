@@ -181,3 +181,21 @@ def test_the_bell_is_counted_for_the_reader_not_an_average_reader(signed_in, wor
     ((statement, parameters),) = [(s, p) for s, p in statements if "FROM user_sessions JOIN users" in s]
     plan = "\n".join(row[0] for row in db.session.connection().exec_driver_sql("EXPLAIN " + statement, parameters))
     assert "Seq Scan on notifications" not in plan, plan
+
+
+def test_the_team_page_reads_its_invitations_mail_by_what_it_is_about(signed_in, world):
+    """Whether each listed invitation's latest mail was refused: read from the outbox's index on
+    (kind, object_id), not by scanning every message ever sent."""
+    from app.auth import invitations
+
+    admin = world.users["admin"]
+    invitations.invite(
+        email="new@partner-a.example", role="partner", organization=world.partner_a, language="en", by=admin
+    )
+    db.session.commit()
+    client = signed_in("admin")
+    with captured_statements() as statements:
+        assert client.get("/team").status_code == 200
+    matching = [(s, p) for s, p in statements if "max(outbox_messages.id)" in s]
+    assert matching, "the team page did not read its invitations' mail"
+    assert all("ix_outbox_messages_about" in plan_of(s, p) for s, p in matching)

@@ -13,6 +13,7 @@ import email.policy
 import email.utils
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy import update as sa_update
 
 from app.agreements.models import Agreement
-from app.auth.models import User, normalize_email
+from app.auth.models import Invitation, User, normalize_email
 from app.core import clock
 from app.core.audit import AuditEvent
 from app.deliverables import services as deliverable_services
@@ -1023,3 +1024,48 @@ def test_a_message_held_by_an_outage_is_dated_when_it_was_written():
         written_at=written,
     )
     assert email.utils.parsedate_to_datetime(message["Date"]) == written
+
+
+def test_an_invitation_the_server_refused_says_so_on_the_team_page_until_sent_again(tmp_path):
+    """The server answered 550 to the invitation's mail: the partner organisation's admin (who sent it) and the
+    ministry's admin see on it that it was not delivered, with the server's answer, not "until <date>" as if it
+    waited on the invitee; resending it sends it again, and the list says nothing until that one fails too."""
+    from app.auth import invitations
+
+    with mailroom(tmp_path) as room, Inbox(room.port, refuse=("typo@partner-a.example",)) as inbox:
+        with room.context():
+            boss = db.session.get(User, room.ids["partner"][0])
+            boss.is_org_admin = True
+            refused, delivered = (
+                invitations.invite(
+                    email=address, role="partner", organization=boss.organization, language="en", by=boss
+                )
+                for address in ("typo@partner-a.example", "right@partner-a.example")
+            )
+            db.session.commit()
+            refused_id, delivered_id = refused.id, delivered.id
+            boss, admin = (db.session.get(User, room.ids[name][0]) for name in ("partner", "admin"))
+            boss.email, admin.email  # noqa: B018  (loaded: they sign in after the session ends)
+        result = room.app.test_cli_runner().invoke(args=["outbox", "send"])
+        assert "1 failed for good" in result.output, result.output
+        inbox.wait_for(1)
+
+        def rows(user) -> dict[int, str]:
+            page = SignedInClient(room.app, user).get("/team").get_data(as_text=True)
+            return dict(re.findall(r'<tr data-invitation="(\d+)">(.*?)</tr>', page, re.S))
+
+        for reader in (boss, admin):
+            listed = rows(reader)
+            assert "data-undelivered" in listed[str(refused_id)] and "Not delivered" in listed[str(refused_id)]
+            assert "550 5.1.1 no such user" in listed[str(refused_id)] and "b&#39;" not in listed[str(refused_id)]
+            assert "Until" not in listed[str(refused_id)]
+            assert f"/invitations/{refused_id}/revoke" in listed[str(refused_id)]  # the ways to correct it
+            assert f"/invitations/{refused_id}/resend" in listed[str(refused_id)]
+            assert "data-undelivered" not in listed[str(delivered_id)] and "Until" in listed[str(delivered_id)]
+
+        with room.context():
+            invitations.resend(db.session.get(Invitation, refused_id), by=db.session.get(User, boss.id))
+            db.session.commit()
+        assert "data-undelivered" not in rows(boss)[str(refused_id)]  # sent again: waiting to leave
+        room.app.test_cli_runner().invoke(args=["outbox", "send"])
+        assert "data-undelivered" in rows(boss)[str(refused_id)]  # refused again

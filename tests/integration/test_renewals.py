@@ -856,3 +856,41 @@ def test_a_child_its_parent_stops_is_announced_as_ending_and_asked_no_notice(wor
     page = officer.get(f"/agreements/{child.id}").get_data(as_text=True)
     assert "data-renews" in page
     assert listed_notice_deadline()
+
+
+def test_lists_of_agreements_ending_leave_out_one_that_renews_by_itself(world, client):
+    """Its notice deadline passed with no notice: it renews at its end date, so the weekly digest, the
+    dashboard's card and both calendars do not list it as ending (as the reminders do not remind of it).
+    Once a notice of non-renewal is given it really ends, and every one of them lists it."""
+    from flask import current_app
+    from icalendar import Calendar
+
+    from app.notifications.reminders.rules import portfolio_summary
+    from app.notifications.services import create_calendar_feed
+    from app.reporting.dashboards.cards import agreement_cards
+    from app.reporting.portfolio.deadlines import build_month
+
+    today = clock.today()
+    end = today + timedelta(days=79)
+    agreement = tacit(world.agreement_a, months=24, notice=3, start=today - timedelta(days=300), end=end)
+    assert agreement.notice_deadline < today
+    manager, officer = world.users["manager"], world.users["officer"]
+    token = create_calendar_feed(officer)
+    db.session.commit()
+
+    def listed_as_ending() -> dict[str, bool]:
+        with current_app.test_request_context():  # the body's own app: its session stays the test's
+            month = build_month(manager, end.replace(day=1), today)
+        feed = Calendar.from_ical(client.get(f"/calendar/{token}.ics").data)
+        ending_card, _stuck = agreement_cards(manager, today)
+        return {
+            "digest": agreement.reference in {row["reference"] for row in portfolio_summary(today)["ending"]},
+            "dashboard": agreement in ending_card.agreements,
+            "calendar": any(d.kind == "end" and d.source_id == agreement.id for d in month.deadlines),
+            "feed": any(str(e["UID"]).startswith(f"agreement-end-{agreement.id}-") for e in feed.walk("VEVENT")),
+        }
+
+    assert not any(listed_as_ending().values()), listed_as_ending()
+    agreement.non_renewal_on, agreement.non_renewal_by = agreement.notice_deadline - timedelta(days=5), "partner"
+    db.session.commit()
+    assert all(listed_as_ending().values()), listed_as_ending()

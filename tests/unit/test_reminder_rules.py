@@ -749,6 +749,43 @@ def test_a_sequential_chain_asks_the_next_step_after_an_approval(world):
     assert [n.kind for n in notices_of(world.users["officer"])] == ["approval_decided"]
 
 
+@pytest.mark.parametrize(
+    "language, approved, commented",
+    [
+        ("fr", "{name} a approuvé «\u00a0Convention Jazari\u00a0».", "Commentaire\u00a0: Vu."),
+        ("ar", "صادق {name} على «Convention Jazari».", "التعليق: Vu."),
+    ],
+)
+def test_an_approval_is_told_in_a_whole_sentence_with_its_comment_if_any(world, language, approved, commented):
+    """Who decided what on which agreement: without a comment the body had been the title in quotes alone."""
+    from flask_babel import force_locale
+
+    from app.notifications import messages
+    from app.notifications.services import bodies_of
+
+    def read(text: str) -> str:  # as read: the Arabic isolates and the mail's line breaks left out
+        return text.replace("\u2068", "").replace("\u2069", "").replace("\n", " ")
+
+    officer, legal = world.users["officer"], world.users["legal"]
+    officer.language = language
+    convention = factories.agreement(
+        by=officer, partners=[world.partner_a], type="convention", title_fr="Convention Jazari"
+    )
+    db.session.commit()
+    engine.take(convention, "submit_for_review", by=officer, expected_version=convention.version)
+    version = convention.version
+    engine.decide(convention, "approve_review", by=legal, decision="approve", comment="", expected_version=version)
+    db.session.commit()
+    (mail,) = mails_to(officer, "approval_decided")
+    body = read(bodies_of(mail)[0])
+    assert approved.format(name=legal.full_name) in body and commented.split(":")[0] not in body
+
+    params = {"title": {"fr": "Convention Jazari"}, "by": legal.full_name, "decision": "approve", "comment": "Vu."}
+    with force_locale(language):
+        said = read(messages.detail("approval_decided", params))
+    assert said == f"{approved.format(name=legal.full_name)} {commented}"
+
+
 def test_links_in_mail_never_come_from_the_host_header(world, signed_in):
     draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Hôte")
     db.session.commit()

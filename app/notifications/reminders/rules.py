@@ -25,7 +25,6 @@ from app.notifications.reminders.base import (
     texts,
 )
 from app.notifications.services import Notice, app_path, app_path_with_id
-from app.workflow.queries import in_state_tagged
 
 # Rows of each list a weekly digest shows (pending approvals, overdue deliverables, endings); the rest
 # are counted, and one click away in Sharaka.
@@ -383,19 +382,13 @@ def ending_candidates(today: date, people: People) -> list[Candidate]:
     to renew, amend or let it end. Not those that renew by themselves (renewing.renewing_tacitly): their
     end is no end, and the notice deadline's reminders (notice_candidates) ask the decision in time."""
     from app.agreements.models import Agreement
-    from app.agreements.renewals import renewing_tacitly
+    from app.agreements.renewals import ending_between
 
     horizon = max((max(p.ending_days or (0,)) for p in _policies_in_use()), default=0)
     # Plain columns: the agreement itself is read only for a reminder not sent yet (_ending_notice).
     rows = db.session.execute(
         select(Agreement.id, Agreement.expires_on, Agreement.owner_id, Agreement.workflow_version_id, Agreement.type)
-        .where(
-            in_state_tagged("in_force"),
-            Agreement.expires_on.is_not(None),
-            Agreement.expires_on >= today,
-            Agreement.expires_on <= today + timedelta(days=horizon),
-            ~renewing_tacitly(),
-        )
+        .where(ending_between(today, today + timedelta(days=horizon)))
         .order_by(Agreement.expires_on, Agreement.id)
     ).all()
     managers = people.holding("escalation.receive")
@@ -652,6 +645,7 @@ def portfolio_summary(today: date) -> dict:
     Only the rows the e-mail shows are read: a government's portfolio has thousands overdue, and each
     manager's message keeps what it lists until it is sent."""
     from app.agreements.models import Agreement
+    from app.agreements.renewals import ending_between
     from app.core.pagination import first_with_total
     from app.deliverables.falling_due import shown_as
     from app.deliverables.models import Deliverable, Occurrence, Submission
@@ -721,11 +715,7 @@ def portfolio_summary(today: date) -> dict:
     ]
     soon, ending_total = first_with_total(
         select(Agreement)
-        .where(
-            in_state_tagged("in_force"),
-            Agreement.expires_on >= today,
-            Agreement.expires_on <= today + timedelta(days=90),
-        )
+        .where(ending_between(today, today + timedelta(days=90)))
         .order_by(Agreement.expires_on, Agreement.reference),
         DIGEST_ROWS,
     )

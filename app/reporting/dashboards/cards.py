@@ -12,7 +12,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import Agreement
-from app.agreements.renewals import awaiting_notice
+from app.agreements.renewals import awaiting_notice, ending_between
 from app.core import clock
 from app.core.pagination import first_with_total, firsts_with_totals
 from app.core.permissions import visible_agreements_clause
@@ -24,7 +24,7 @@ from app.reporting.dashboards.figures import visible_occurrences
 from app.workflow.engine import definition_for, label, slot_of, step_waiting
 from app.workflow.models import ApprovalDecision, ApprovalRound
 from app.workflow.presenter import STUCK_AFTER_SLA_TIMES
-from app.workflow.queries import in_state_tagged, late_round_clause, over_state_sla, picked_rounds
+from app.workflow.queries import late_round_clause, over_state_sla, picked_rounds
 
 ENDING_WITHIN_DAYS = 90
 LISTED = 5  # rows a card lists before "see all"
@@ -81,15 +81,10 @@ class StuckAgreements:
 
 
 def _ending_list(user, today: date, owner=None):
-    """Agreements in force whose end date falls within the next 90 days, soonest first: (query, order)."""
+    """Agreements in force that end within the next 90 days (not those renewing by themselves then: their
+    notice deadline is listed instead), soonest first: (query, order)."""
     until = today + timedelta(days=ENDING_WITHIN_DAYS)
-    # In force (states tagged in_force): the ones whose end date matters.
-    query = select(Agreement).where(
-        visible_agreements_clause(user),
-        in_state_tagged("in_force"),
-        Agreement.expires_on >= today,
-        Agreement.expires_on <= until,
-    )
+    query = select(Agreement).where(visible_agreements_clause(user), ending_between(today, until))
     if owner is not None:
         query = query.where(Agreement.owner_id == owner.id)
     return query, (Agreement.expires_on, Agreement.reference)

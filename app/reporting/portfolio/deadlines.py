@@ -18,14 +18,14 @@ from sqlalchemy.orm import joinedload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.agreements.models import Agreement, title_of
-from app.agreements.renewals import awaiting_notice
+from app.agreements.renewals import awaiting_notice, ending_between
 from app.agreements.services import IN_FORCE_CHOICE
 from app.core.i18n import current_language, localized
 from app.core.permissions import can, is_partner, visible_agreements_clause, visible_deliverables_clause
 from app.core.templating import links_to
 from app.extensions import db
 from app.workflow.engine import definition_for, label
-from app.workflow.queries import in_state_tagged, picked_rounds, rounds_due_between
+from app.workflow.queries import picked_rounds, rounds_due_between
 
 KINDS = ("deliverable", "approval", "notice", "end")
 # Deadlines of one kind drawn at most on one day: a government's portfolio has thousands of reports due
@@ -284,13 +284,11 @@ def _approvals(user, month: Month):
 
 
 def _endings(user, month: Month):
-    """Agreements in force whose end date falls in the month: the first DAY_CAP of each day, the others
-    counted and listed by the agreements list (in force, ending that day)."""
+    """Agreements in force that end in the month (not those renewing by themselves: renewals.ending_between):
+    the first DAY_CAP of each day, the others counted and listed by the agreements list (in force, ending
+    that day)."""
     ending = select(*Agreement.naming_columns(), Agreement.expires_on).where(
-        visible_agreements_clause(user),
-        in_state_tagged("in_force"),
-        Agreement.expires_on >= month.first,
-        Agreement.expires_on <= month.last,
+        visible_agreements_clause(user), ending_between(month.first, month.last)
     )
     first = _first_of_each_day(ending, Agreement.expires_on, (Agreement.reference, Agreement.id))
     drawn = db.session.execute(first).all()
