@@ -325,8 +325,8 @@ def send_batch(
     limit: int | None = None,
     stopping: Callable[[], bool] | None = None,
 ) -> SendReport:
-    """Send one batch of due messages (`now`: treat messages as due at this moment; `stopping()`: the
-    process is being stopped, the messages not sent yet are given back)."""
+    """Send one batch of due messages (`now`: treat messages as due at this moment, the database's clock when
+    not given; `stopping()`: the process is being stopped, the messages not sent yet are given back)."""
     config = current_app.config
     report = SendReport()
     report.held_because = held_because()
@@ -335,14 +335,15 @@ def send_batch(
         report.held = HELD_REASONS[report.held_because]
         return report
     token = f"{worker or worker_name()}:{uuid.uuid4().hex[:6]}"
-    ids = claim(token, now, limit or config["MAIL_BATCH_SIZE"])
+    moment = now or database_now()
+    ids = claim(token, moment, limit or config["MAIL_BATCH_SIZE"])
     report.claimed = len(ids)
     if not ids:
         return report
     connection = SMTPConnection(config)
     try:
         with Heartbeat(token, config["MAIL_LEASE_SECONDS"]):
-            _send_claimed(_load(ids), token, connection, report, stopping)
+            _send_claimed(_load(ids), token, connection, report, moment, stopping)
     finally:
         connection.close()
         db.session.expire_all()
@@ -376,8 +377,10 @@ def _send_claimed(
     token: str,
     connection: SMTPConnection,
     report: SendReport,
+    moment: datetime,
     stopping: Callable[[], bool] | None = None,
 ) -> None:
+    """Send claimed messages; `moment`: when they were found due (see _retry_at)."""
     config = current_app.config
     preferences_url = absolute_url(app_path("notifications.preferences"))
     with force_locale("en"):  # kept on the message as its error is, in English; the page translates
@@ -453,13 +456,22 @@ def _send_claimed(
                         claimed_by=None,
                         lease_until=None,
                         last_error=e,
-                        next_attempt_at=database_now() + backoff(m.attempts),
+                        next_attempt_at=_retry_at(moment, m.attempts),
                     )
                 )
                 report.retried += 1
         else:
             if write_transaction(lambda m=message: _mark_sent(m, token)):
                 report.sent += 1
+
+
+def _retry_at(moment: datetime, attempts: int) -> datetime:
+    """When a message refused for now is due again: its backoff after the moment it was found due, or after
+    this instant if later. Counted from the moment, a run "as if it were" a later time (`outbox send --at`)
+    does not find it due again at once: counted from the real clock only, long before that moment, it was
+    taken again batch after batch and used up every attempt within a second. Counted from this instant too,
+    a long run does not shorten the backoff of a message tried near its end."""
+    return max(moment, database_now()) + backoff(attempts)
 
 
 def _mark_sent(message: Claimed, token: str) -> bool:
@@ -523,15 +535,19 @@ def _withdraw(message: Claimed, token: str, why: str) -> None:
 def send_due(
     *, now: datetime | None = None, max_batches: int = 1000, stopping: Callable[[], bool] | None = None
 ) -> SendReport:
-    """Send batches until nothing is due (or the server goes away, or `stopping()` says the process is
-    being stopped: the batch under way is finished, the rest waits for the next run)."""
+    """Send batches until nothing due at `now` (this instant when not given) is left, or the server goes
+    away, or `stopping()` says the process is being stopped: the batch under way is finished, the rest waits
+    for the next run."""
     total = SendReport()
     worker = worker_name()
     release_abandoned()
+    # One moment for the whole run: what was due when it began. A message tried in this run (its next try
+    # is after this moment, _retry_at) is not taken again by a later batch of the same run.
+    moment = now or database_now()
     for _ in range(max_batches):
         if stopping is not None and stopping():
             break
-        report = send_batch(now=now, worker=worker, stopping=stopping)
+        report = send_batch(now=moment, worker=worker, stopping=stopping)
         if report.held:
             return report
         for field in ("sent", "retried", "failed", "claimed", "lost", "withdrawn", "interrupted"):

@@ -67,6 +67,7 @@ class Inbox:
         *,
         delay: float = 0.0,
         refuse: tuple[str, ...] = (),
+        defer: tuple[str, ...] = (),
         refuse_sender: str = "",
         smtputf8: bool = True,
     ):
@@ -74,6 +75,7 @@ class Inbox:
         self.smtputf8 = smtputf8  # False: a relay that takes ASCII addresses only (many do)
         self.delay = delay
         self.refuse = {address.lower() for address in refuse}
+        self.defer = {address.lower() for address in defer}  # "try later" (451), every time
         self.refuse_sender = refuse_sender  # an answer to MAIL FROM ("530 5.7.0 Authentication required")
         self._received: list[tuple[list[str], email.message.EmailMessage]] = []
         self._lock = threading.Lock()
@@ -89,6 +91,8 @@ class Inbox:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refuse:
             return "550 5.1.1 no such user"
+        if address.lower() in self.defer:
+            return "451 4.3.0 try later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -688,6 +692,34 @@ def test_a_refused_address_fails_for_good_and_a_pause_holds_everything(tmp_path)
         result = runner.invoke(args=["outbox", "send"])
         assert "held" in result.output and "MAIL_SERVER" in result.output
         assert [m.attempts for m in room.outbox() if m.status == "pending"] == [0]
+
+
+def test_a_run_at_a_later_moment_tries_a_deferred_message_once_and_waits_its_backoff_from_that_moment(tmp_path):
+    """A mailbox answered "451 try later". `flask outbox send --at <later>` tried it again and again within a
+    second (its next try was counted from the real clock, long before --at, so it was due again at once) until
+    it failed for good. One run tries a message at most once; its next try is its backoff after the run's moment."""
+    with mailroom(tmp_path) as room:
+        add_ghost(room)
+        runner = room.app.test_cli_runner()
+        with Inbox(room.port, defer=("ghost@partner-a.example",)) as inbox:
+            queue(room, 2, to=("partner", "ghost"))
+            result = runner.invoke(args=["outbox", "send"])
+            assert result.exit_code == 0 and "1 sent, 1 to retry, 0 failed" in result.output, result.output
+            at = datetime.now(CASA).replace(microsecond=0, tzinfo=None) + timedelta(days=4)
+            result = runner.invoke(args=["outbox", "send", "--at", at.isoformat()])
+            assert result.exit_code == 0 and "0 sent, 1 to retry, 0 failed" in result.output, result.output
+            (deferred,) = [m for m in room.outbox() if m.to_address == "ghost@partner-a.example"]
+            assert deferred.status == "pending" and deferred.attempts == 2 and "451" in deferred.last_error
+            # The second backoff (2 minutes), counted from the run's moment.
+            run_at = at.replace(tzinfo=CASA).astimezone(timezone.utc)
+            assert deferred.next_attempt_at.replace(tzinfo=timezone.utc) == run_at + timedelta(minutes=2)
+            # Not due yet at that moment again; due once its backoff is over.
+            again = runner.invoke(args=["outbox", "send", "--at", (at + timedelta(minutes=1)).isoformat()])
+            assert "0 sent, 0 to retry, 0 failed" in again.output, again.output
+            again = runner.invoke(args=["outbox", "send", "--at", (at + timedelta(minutes=2)).isoformat()])
+            assert "0 sent, 1 to retry, 0 failed" in again.output, again.output
+            assert [m.attempts for m in room.outbox() if m.to_address == "ghost@partner-a.example"] == [3]
+            assert len(inbox) == 1
 
 
 def test_every_failed_message_sent_again_at_once_is_delivered(tmp_path):

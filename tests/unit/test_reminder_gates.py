@@ -258,3 +258,18 @@ def test_the_agreement_rules_fingerprint_sees_every_input_of_a_late_approval(wor
             assert after.fingerprint == before.fingerprint, name
         before = after
         db.session.rollback()
+
+
+def test_a_round_escalated_to_an_approver_who_is_a_manager_is_not_read_once_everyone_is_told(world, in_review):  # noqa: F811
+    """The manager approves the late step and gets its escalation, not its overdue reminder too (rules.
+    late_approvers_told): the database does not count them as lacking that reminder, so a pass the next
+    day reads no round, and counts what was sent as sent."""
+    from app.notifications.reminders.base import People
+
+    round_ = next(r for r in in_review.approval_rounds if r.status == "open")
+    asked_on = reminders.local_date(round_.requested_at)
+    assert reminders.run_pass(at(asked_on + timedelta(days=24))).errors == 0
+    moment = at(asked_on + timedelta(days=25))
+    assert reminders.approval_candidates(reminders.local_date(moment), People(), skip_sent=True) == []
+    again = reminders.run_pass(moment)
+    assert again.created == 0 and again.already == len(keys(assert_skipping_agrees(moment)))

@@ -326,7 +326,11 @@ def test_an_approval_past_its_sla_reminds_the_approvers_then_the_managers(world,
         ("approval_overdue", "legal_and_head:sla", manager.email),
     }
     assert rows(20) == rows(11)
-    assert rows(21) == rows(11) | {("approval_escalated", "legal_and_head:sla2", manager.email)}
+    # Escalated: the manager, an approver too, is due the escalation instead (one message per pass).
+    assert rows(21) == {
+        ("approval_overdue", "legal_and_head:sla", legal.email),
+        ("approval_escalated", "legal_and_head:sla2", manager.email),
+    }
     reminders.run_pass(at(asked_on + timedelta(days=11)))
     assert {
         n.user_id for n in db.session.scalars(select(Notification).where(Notification.kind == "approval_overdue"))
@@ -356,6 +360,42 @@ def test_escalation_of_an_approval_goes_to_managers_only(world, in_review):
         if rule == "approval_escalated"
     }
     assert escalated == {world.users["manager"].email, second.email}
+
+
+def test_a_pass_catching_up_on_an_escalated_approval_tells_an_approver_who_is_a_manager_once(world, in_review):
+    """The manager both approves the step and receives escalations. A pass after the scheduler was down past
+    the escalation (day 24, none since day 10) sent them the escalation and the overdue reminder, word for word
+    alike; they get the escalation alone, and no later pass sends them the other."""
+    round_ = _round_of(in_review)
+    legal, manager = world.users["legal"], world.users["manager"]
+    asked_on = reminders.local_date(round_.requested_at)
+    late = ("approval_overdue", "approval_escalated")
+    about_round = (Notification.object_id == round_.id, Notification.kind.in_(late))
+
+    for day in (24, 25):
+        reminders.run_pass(at(asked_on + timedelta(days=day)))
+        assert {row for row in recorded("approval_rounds", round_.id) if row[0] in late} == {
+            ("approval_overdue", "legal_and_head:sla", legal.id),
+            ("approval_escalated", "legal_and_head:sla2", manager.id),
+        }
+        told = db.session.execute(select(Notification.user_id, Notification.kind).where(*about_round)).all()
+        assert sorted(told) == sorted([(legal.id, "approval_overdue"), (manager.id, "approval_escalated")])
+        assert [m.kind for m in mails_to(manager) if m.object_id == round_.id and m.kind in late] == [
+            "approval_escalated"
+        ]
+        assert reminders.preview(at(asked_on + timedelta(days=day))) == []
+
+
+def test_an_approver_who_is_a_manager_told_of_the_overdue_approval_hears_of_its_escalation_later(world, in_review):
+    round_ = _round_of(in_review)
+    manager = world.users["manager"]
+    asked_on = reminders.local_date(round_.requested_at)
+    for day in (11, 21):
+        reminders.run_pass(at(asked_on + timedelta(days=day)))
+    assert [n.kind for n in notices_of(manager) if n.object_id == round_.id and n.kind != "approval_requested"] == [
+        "approval_overdue",
+        "approval_escalated",
+    ]
 
 
 def test_a_closed_approval_round_is_not_reminded(world, in_review):

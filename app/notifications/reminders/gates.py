@@ -227,15 +227,28 @@ def round_approvers(step):
     return group
 
 
+def round_overdue_recipients(step, escalated):
+    """Who hears that `step` of a round is late (approval_candidates' overdue reminder): its approvers
+    (round_approvers), but not the managers among them once the round is `escalated` (a condition on the
+    round): those get the escalation instead (rules.late_approvers_told)."""
+    approvers = round_approvers(step)
+
+    def group(User):
+        return and_(approvers(User), or_(not_(escalated), not_(managers(User))))
+
+    return group
+
+
 def round_unsent(definition, step, sla: int, waited_past):
     """A late round (queries.late_round_clause's `also`) that someone has not been told of yet: an
     approver of its current step, or, once it waited past the escalation threshold, a manager."""
     from app.workflow.models import ApprovalRound
 
     factor = definition.reminders.approval_escalate_after_slas
+    overdue_recipients = round_overdue_recipients(step, waited_past(sla * factor))
     return or_(
         someone_lacks(
-            "approval_overdue", "approval_rounds", ApprovalRound.id, f"{step.name}:sla"[:60], (round_approvers(step),)
+            "approval_overdue", "approval_rounds", ApprovalRound.id, f"{step.name}:sla"[:60], (overdue_recipients,)
         ),
         and_(
             waited_past(sla * factor),
@@ -257,7 +270,7 @@ def round_reminders_sent(recipient, definition, step, sla: int, waited_past):
             and_(
                 ReminderSent.rule == "approval_overdue",
                 ReminderSent.occurrence_key == f"{step.name}:sla"[:60],
-                round_approvers(step)(recipient),
+                round_overdue_recipients(step, waited_past(sla * factor))(recipient),
             ),
             and_(
                 ReminderSent.rule == "approval_escalated",

@@ -308,15 +308,30 @@ def approval_candidates(today: date, people: People, skip_sent: bool = False) ->
             "object_id": round_.id,
             "link": app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
         }
+        escalated = waited > sla * policy_factor
         notice = Notice(kind="approval_overdue", category="approval_overdue", params=params, **common)
-        candidates += [Candidate("approval_overdue", f"{step.name}:sla", person, notice) for person in approvers]
-        if waited > sla * policy_factor:
+        candidates += [
+            Candidate("approval_overdue", f"{step.name}:sla", person, notice)
+            for person in late_approvers_told(approvers, managers if escalated else [])
+        ]
+        if escalated:
             notice = Notice(kind="approval_escalated", category="approval_overdue", params=params, **common)
             candidates += [
                 Candidate("approval_escalated", f"{step.name}:sla{policy_factor}", person, notice)
                 for person in managers
             ]
     return candidates
+
+
+def late_approvers_told(approvers: list, escalated_to: list) -> list:
+    """The approvers of a late step who get its overdue reminder, once it goes to `escalated_to` too: not
+    those who get the escalation. A pass catching up past both thresholds sent an approver who is a manager
+    both, word for word alike; the escalation says more (that it went up), so it is the one they keep. An
+    approver told of the overdue before the escalation was due still hears of the escalation (another pass,
+    something new). The reminder left out is not recorded either: every later pass leaves it out again
+    (the escalation stays due while the step waits), and gates.round_overdue_recipients says the same in SQL."""
+    escalated_ids = {person.id for person in escalated_to}
+    return [person for person in approvers if person.id not in escalated_ids]
 
 
 def waiting_approval(round_, staff: list | None = None):
