@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +11,7 @@ from sqlalchemy import func, select
 
 from app.api.models import ApiToken
 from app.core import audit
+from app.core.digests import secret_digest
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.i18n import ngettext
@@ -49,10 +49,6 @@ def default_lifetime() -> int:
     return min(DEFAULT_DAYS, limit) if limit else DEFAULT_DAYS
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def create_token(user, name: str | None, *, by, days: int | None = None) -> tuple[ApiToken, str]:
     """A new token for `user` that works for `days` (the default life when None; NO_END: until revoked,
     where API_TOKEN_MAX_DAYS allows it); returns the row and the token itself, which is shown once and
@@ -83,7 +79,7 @@ def create_token(user, name: str | None, *, by, days: int | None = None) -> tupl
     token = ApiToken(
         user_id=user.id,
         name=name,
-        token_hash=_hash(secret),
+        token_hash=secret_digest(secret),
         prefix=secret[:10],
         created_at=now,
         expires_at=expires_at,
@@ -145,7 +141,7 @@ def check_token(secret: str) -> TokenCheck:
     """The active owner of an active token, or nobody. Records the last use (at most once a minute)."""
     if not secret or len(secret) > 200 or not secret.startswith(TOKEN_PREFIX):
         return TokenCheck(None)
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(secret)))
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == secret_digest(secret)))
     if token is None or token.revoked_at is not None or not token.user.is_active_account:
         return TokenCheck(None)
     if token.is_expired:

@@ -15,8 +15,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth import services
 from app.auth.models import EmailChange, User, normalize_email
-from app.auth.resets import _hash
 from app.core import audit
+from app.core.digests import secret_digest
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
@@ -57,7 +57,10 @@ def request_change(user: User, email: str) -> EmailChange:
     hours = current_app.config["EMAIL_CHANGE_HOURS"]
     token = secrets.token_urlsafe(32)
     row = EmailChange(
-        user_id=user.id, new_email=new_email, token_hash=_hash(token), expires_at=utcnow() + timedelta(hours=hours)
+        user_id=user.id,
+        new_email=new_email,
+        token_hash=secret_digest(token),
+        expires_at=utcnow() + timedelta(hours=hours),
     )
     db.session.add(row)
     db.session.flush()
@@ -94,7 +97,7 @@ def find(token: str) -> tuple[EmailChange | None, str]:
     """The request behind `token` and its status: "pending", "expired", "used", "cancelled"; (None, "unknown")."""
     if not token or len(token) > 100:
         return None, "unknown"
-    row = db.session.scalar(select(EmailChange).where(EmailChange.token_hash == _hash(token)))
+    row = db.session.scalar(select(EmailChange).where(EmailChange.token_hash == secret_digest(token)))
     if row is None:
         return None, "unknown"
     if row.used_at is not None:

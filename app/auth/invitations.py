@@ -14,9 +14,9 @@ from sqlalchemy.orm import selectinload
 
 from app.auth import services
 from app.auth.models import Invitation, User, normalize_email
-from app.auth.resets import _hash
 from app.core import audit
 from app.core.db import take_turns_on
+from app.core.digests import secret_digest
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
@@ -107,7 +107,7 @@ def _send(invitation: Invitation, by: User) -> None:
 
     days = current_app.config["INVITATION_DAYS"]
     token = secrets.token_urlsafe(32)
-    invitation.token_hash = _hash(token)
+    invitation.token_hash = secret_digest(token)
     invitation.sent_at = utcnow()
     invitation.expires_at = utcnow() + timedelta(days=days)
     organization = invitation.organization
@@ -146,7 +146,7 @@ def find(token: str) -> tuple[Invitation | None, str]:
     or (None, "unknown") — a link that was replaced by a resend is unknown."""
     if not token or len(token) > 100:
         return None, "unknown"
-    row = db.session.scalar(select(Invitation).where(Invitation.token_hash == _hash(token)))
+    row = db.session.scalar(select(Invitation).where(Invitation.token_hash == secret_digest(token)))
     if row is None:
         return None, "unknown"
     if row.status == "pending" and not inviter_stands_behind(row):

@@ -7,7 +7,6 @@ A code is accepted once: the last accepted time step is kept.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import time
@@ -20,6 +19,7 @@ from sqlalchemy import delete, select
 
 from app.auth.models import LoginAttempt, RecoveryCode, User
 from app.core import audit
+from app.core.digests import secret_digest
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
@@ -29,10 +29,6 @@ from app.extensions import db
 
 # Unambiguous characters for recovery codes (no 0/O, 1/l/I).
 CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
-
-
-def _hash(code: str) -> str:
-    return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def needs_second_step(user: User) -> bool:
@@ -51,7 +47,7 @@ def begin_second_step(user: User) -> str:
     unfinished one had been shown again to whoever next got past the password."""
     key = secrets.token_urlsafe(32)
     kept = (user.second_step_key or "").split()[-(PENDING_STEPS - 1) :]
-    user.second_step_key = " ".join([*kept, _hash(key)])
+    user.second_step_key = " ".join([*kept, secret_digest(key)])
     if not user.has_totp:
         start_enrolment(user)
     return key
@@ -61,7 +57,7 @@ def second_step_of(user: User | None, key: object) -> bool:
     """Whether `key` is one the account's pending second steps were given."""
     if user is None or not isinstance(key, str) or not user.second_step_key:
         return False
-    wanted = _hash(key)
+    wanted = secret_digest(key)
     return any(hmac.compare_digest(wanted, kept) for kept in user.second_step_key.split())
 
 
@@ -139,7 +135,7 @@ def new_recovery_codes(user: User) -> list[str]:
     for _i in range(current_app.config["MFA_RECOVERY_CODES"]):
         raw = "".join(secrets.choice(CODE_ALPHABET) for _j in range(10))
         codes.append(f"{raw[:5]}-{raw[5:]}")
-        db.session.add(RecoveryCode(user_id=user.id, code_hash=_hash(raw)))
+        db.session.add(RecoveryCode(user_id=user.id, code_hash=secret_digest(raw)))
     return codes
 
 
@@ -155,7 +151,7 @@ def check_code(user: User, code: str, *, address: str) -> str:
         row = db.session.scalar(
             select(RecoveryCode).where(
                 RecoveryCode.user_id == user.id,
-                RecoveryCode.code_hash == _hash(cleaned),
+                RecoveryCode.code_hash == secret_digest(cleaned),
                 RecoveryCode.used_at.is_(None),
             )
         )

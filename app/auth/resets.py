@@ -8,7 +8,6 @@ session of the account (and so every remember-me cookie).
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import timedelta
 
@@ -20,6 +19,7 @@ from app.auth import services
 from app.auth.leavers import cut_off
 from app.auth.models import LoginAttempt, PasswordReset, User, normalize_email
 from app.core import audit
+from app.core.digests import secret_digest
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
@@ -30,12 +30,8 @@ class ResetThrottled(Exception):
     pass
 
 
-def _hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def fingerprint(user: User) -> str:
-    return _hash(user.password_hash or "")
+    return secret_digest(user.password_hash or "")
 
 
 def request_reset(email: str, address: str) -> None:
@@ -81,7 +77,7 @@ def request_reset(email: str, address: str) -> None:
         audit.record("password_reset_requested", user, actor=None, changes={"address": address, "directory": True})
         return
     token = secrets.token_urlsafe(32)
-    row.user_id, row.token_hash, row.password_fingerprint = user.id, _hash(token), fingerprint(user)
+    row.user_id, row.token_hash, row.password_fingerprint = user.id, secret_digest(token), fingerprint(user)
     db.session.flush()  # its id names it on the mail, which lapses once the link is used (notifications.lapsed)
     queue_mail(
         user,
@@ -101,7 +97,7 @@ def valid_reset(token: str) -> PasswordReset | None:
     """The live request behind `token`, or None (unknown, used, expired, or the password changed since)."""
     if not token or len(token) > 100:
         return None
-    row = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == _hash(token)))
+    row = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == secret_digest(token)))
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
         return None
     user = db.session.get(User, row.user_id)

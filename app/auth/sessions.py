@@ -8,7 +8,6 @@ means nobody is signed in, whatever copy of a cookie is presented.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import timedelta
 from functools import cache
@@ -19,16 +18,13 @@ from sqlalchemy import Integer, bindparam, select
 from app.auth.models import User, UserSession
 from app.core.audit import seen_trail_version, trail_version
 from app.core.db import commit_bookkeeping
+from app.core.digests import secret_digest
 from app.core.models import utcnow
 from app.core.urls import MAX_ID
 from app.extensions import db
 
 # last_seen_at is written at most this often per session: a page view must not always write.
 TOUCH_EVERY = timedelta(minutes=5)
-
-
-def _hash(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def start(user: User, *, remember: bool, address: str, user_agent: str) -> UserSession:
@@ -40,7 +36,7 @@ def start(user: User, *, remember: bool, address: str, user_agent: str) -> UserS
     key = secrets.token_urlsafe(32)
     row = UserSession(
         user_id=user.id,
-        key_hash=_hash(key),
+        key_hash=secret_digest(key),
         expires_at=utcnow() + lifetime,
         is_remembered=remember,
         address=(address or "")[:64],
@@ -59,7 +55,7 @@ def load_user(user_key: str) -> User | None:
         return None
     from app.notifications.services import counted_notices
 
-    found = db.session.execute(_session_lookup(), {"key_hash": _hash(key), "user_id": int(user_id)}).first()
+    found = db.session.execute(_session_lookup(), {"key_hash": secret_digest(key), "user_id": int(user_id)}).first()
     if found is None:
         return None
     row, user, unread, latest_notice, version = found
