@@ -224,22 +224,21 @@ def run_scheduler_command():
         db.session.remove()
 
     def stop(signum, frame):
-        # A running job finishes its transaction (the mail sender its batch) and returns; nothing half-written.
-        if STOPPING.is_set():
-            # Told again while stopping (a supervisor signals the whole group, and `make run`'s passes the
-            # signal on): raised inside the shutdown under way, it cut the wait for the jobs short.
-            return
+        # Only noted here; the main thread, waiting below, shuts the scheduler down and a running job finishes
+        # its transaction (the mail sender its batch). Raising SystemExit from here landed wherever the main
+        # thread was: once inside APScheduler's hand-over of a job to its thread, which logged it as a failed
+        # submission and ran on, the signal spent, and `make run` hung on a SIGTERM to its group. A second
+        # signal (a supervisor signals the whole group, and `make run`'s passes it on) changes nothing.
         STOPPING.set()
-        raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # `make run` has its children ignore Ctrl-C
+        signal.signal(signal.SIGINT, stop)
     click.echo(f"Scheduler running ({current_app.config['MINISTRY_TIMEZONE']}); Ctrl-C stops it.")
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        STOPPING.set()
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not cut the shutdown short either
-        scheduler.shutdown(wait=True)  # the jobs under way, told to stop, end their current step
+    scheduler.start()
+    while not STOPPING.wait(timeout=1):
+        pass
+    scheduler.shutdown(wait=True)  # the jobs under way, told to stop, end their current step
 
 
 @workflows_cli.command("check")

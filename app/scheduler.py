@@ -182,7 +182,7 @@ class _SkippedWhileRunning(logging.Filter):
 
 def build_scheduler(app: Flask):
     from apscheduler.executors.pool import ThreadPoolExecutor
-    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
@@ -194,7 +194,8 @@ def build_scheduler(app: Flask):
     apscheduler_log = logging.getLogger("apscheduler.scheduler")
     if not any(isinstance(each, _SkippedWhileRunning) for each in apscheduler_log.filters):
         apscheduler_log.addFilter(_SkippedWhileRunning())
-    scheduler = BlockingScheduler(
+    # In a thread of its own: the process's main thread waits for a stop signal (app.cli, scheduler run).
+    scheduler = BackgroundScheduler(
         timezone=zone,
         executors={
             "default": ThreadPoolExecutor(max_workers=1),
