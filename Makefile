@@ -31,9 +31,7 @@ translations-update: $(VENV)/.installed
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete
 
 run: install
-	$(FLASK) db upgrade
-	$(FLASK) demo load-if-empty
-	$(FLASK) demo sign-ins
+	$(FLASK) demo prepare
 	@echo "Sharaka is on http://$(HOST):$(PORT)  (Ctrl-C stops the web server and the scheduler)"
 	@# exec: make's own child is the supervisor, which ends with make even when make is SIGKILLed (a shell
 	@# trap sees no SIGKILL), restarts a scheduler that stops, and ends the run if the web server stops.
