@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import pytest
 from flask_migrate import upgrade
+from sqlalchemy import text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from app import create_app
@@ -80,12 +81,40 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.database)
 
 
+@pytest.fixture(scope="session")
+def world_database(app, tmp_path_factory):
+    """(app, ids) of a database of this worker's own, migrated, with `factories.build_world()` committed once:
+    the tests that take `world` run in their rolled-back transaction on it, the others on `database_url`'s,
+    which stays empty. Building the world for each test (eight accounts, two agreements, their audit rows
+    and search entries) was a third of the suite's time, and more on PostgreSQL."""
+    with fresh_database(tmp_path_factory.mktemp("world"), "world") as url:
+        world_app = make_test_app(url, UPLOAD_DIR=app.config["UPLOAD_DIR"])
+        with world_app.app_context():
+            upgrade()
+            if db.engine.dialect.name == "postgresql":
+                # The world's ids as long as those the tests make after it (PostgreSQL's sequences never go
+                # back): a world agreement 1 would be the start of every agreement 1xxx, and a page that must
+                # not show "/agreements/1" would seem to whenever it lists one of them.
+                for sequence in db.session.scalars(text("SELECT sequence_name FROM information_schema.sequences")):
+                    db.session.execute(text("SELECT setval(:sequence, 1000000)"), {"sequence": sequence})
+            ids = factories.build_world().ids()
+            if db.engine.dialect.name == "postgresql":
+                # The planner's statistics of the world now, not whenever autovacuum comes by during the run.
+                db.session.execute(text("ANALYZE"))
+                db.session.commit()
+            db.session.remove()
+        yield world_app, ids
+        with world_app.app_context():
+            db.engine.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _transaction(request):
     """Run the test inside one outer transaction that is rolled back at the end.
 
     Services and routes commit as usual; with join_transaction_mode the commits
     only release savepoints, so nothing a test writes is seen by the next.
+    A test that takes `world` runs on the world's database (world_database), the session bound to it.
     Browser tests talk to a server in another process and skip this.
     """
     if (
@@ -97,8 +126,10 @@ def _transaction(request):
         return
     app = request.getfixturevalue("app")
     body_app = request.getfixturevalue("test_body_app")
-    with app.app_context():
+    holder = request.getfixturevalue("world_database")[0] if _shares_the_world(request) else app
+    with holder.app_context():
         connection = db.engine.connect()
+    with app.app_context():
         outer = connection.begin()
         original_session = db.session
         db.session = scoped_session(
@@ -134,10 +165,22 @@ def client(app):
     return client
 
 
+def _shares_the_world(request) -> bool:
+    return "world" in request.fixturenames and not request.node.get_closest_marker("own_world")
+
+
 @pytest.fixture
-def world(app):
-    """A small portfolio with one user of every role and two partner organisations."""
-    return factories.build_world()
+def world(request, app):
+    """A small portfolio with one user of every role and two partner organisations: built once per worker and
+    read in the test's own session, or built for the test (marked own_world) on the settings its fixtures
+    made before it, such as other workflow definitions."""
+    if not _shares_the_world(request):
+        return factories.build_world()
+    world = factories.World.load(request.getfixturevalue("world_database")[1])
+    # Ended as build_world ended, with a commit: a savepoint left open here would take in what other sessions
+    # commit on the connection (a request's, a command's), and a rollback of the body's session undo it.
+    db.session.commit()
+    return world
 
 
 class SignedInClient:

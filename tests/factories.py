@@ -146,6 +146,25 @@ class World:
     agreement_b: Agreement | None = None
     event: SigningEvent | None = None
 
+    def ids(self) -> dict:
+        """What `load` needs to read this world again in another session."""
+        return {
+            "organizations": {name: getattr(self, name).id for name in ("ministry", "partner_a", "partner_b")},
+            "users": {role: user.id for role, user in self.users.items()},
+            "agreements": {name: getattr(self, name).id for name in ("agreement_a", "agreement_b")},
+            "event": self.event.id,
+        }
+
+    @classmethod
+    def load(cls, ids: dict) -> World:
+        get = db.session.get
+        world = cls(**{name: get(Organization, row_id) for name, row_id in ids["organizations"].items()})
+        world.users = {role: get(User, row_id) for role, row_id in ids["users"].items()}
+        for name, row_id in ids["agreements"].items():
+            setattr(world, name, get(Agreement, row_id))
+        world.event = get(SigningEvent, ids["event"])
+        return world
+
 
 def build_world() -> World:
     """One user per role, partners A and B each with an agreement, one signing event."""

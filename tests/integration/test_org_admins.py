@@ -31,6 +31,12 @@ def _fresh(model, object_id):
     return db.session.get(model, object_id)
 
 
+def _report(agreement_id: int) -> str:
+    """The title of the deliverable planned on that agreement, bracketed: "Rapport 1" is also the start of
+    "Rapport 11788"."""
+    return f"Rapport [{agreement_id}]"
+
+
 @pytest.fixture
 def team(world):
     """Partner A's admin, a colleague, a second agreement of partner A, one deliverable on each."""
@@ -46,7 +52,7 @@ def team(world):
         planned = deliverables.plan_deliverable(
             agreement,
             deliverables.PlanData(
-                title_fr=f"Rapport {agreement.id}",
+                title_fr=_report(agreement.id),
                 title_ar=None,
                 title_en=None,
                 description=None,
@@ -292,7 +298,7 @@ def test_restricted_deliverables_are_hidden_everywhere(app, world, team):
     assert api.get(f"/api/v1/deliverables/{on_a.id}", headers=headers).status_code == 404
     # The calendar feed.
     feed = build_calendar(_fresh(User, colleague.id), TODAY).decode()
-    assert f"Rapport {second.id}" in feed and f"Rapport {world.agreement_a.id}" not in feed
+    assert _report(second.id) in feed and _report(world.agreement_a.id) not in feed
     # The reminders: the colleague is reminded of the granted agreement only; the admin of both.
     now = datetime.combine(TODAY, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=8)
     due = [c for c in candidates_at(now) if c.rule == "deliverable_due"]
@@ -437,8 +443,8 @@ def test_restricted_deliverables_stay_hidden_behind_every_other_door(app, world,
         page = seen.get(path).get_data(as_text=True)
         assert "Ouvertures" in page and "Zanzibarites" not in page, path
     # Search: the deliverable's title and its hand-in's file name find nothing; the granted one is found.
-    assert f"Rapport {world.agreement_a.id}" not in seen.get("/search?q=rapport").get_data(as_text=True)
-    assert f"Rapport {second.id}" in seen.get("/search?q=rapport").get_data(as_text=True)
+    assert _report(world.agreement_a.id) not in seen.get("/search?q=rapport").get_data(as_text=True)
+    assert _report(second.id) in seen.get("/search?q=rapport").get_data(as_text=True)
     assert "cachette.pdf" not in seen.get("/search?q=cachette").get_data(as_text=True)
     assert "cachette.pdf" in SignedInClient(app, boss).get("/search?q=cachette").get_data(as_text=True)
     # /verify does not confirm the hand-in's copy.
