@@ -206,6 +206,7 @@ def storage_verify_command(name):
 def run_scheduler_command():
     """Run the periodic jobs in this process until stopped (Ctrl-C / SIGTERM)."""
     import signal
+    import time
 
     from app.core.logs import configure_logging
     from app.scheduler import STOPPING, build_scheduler
@@ -223,21 +224,27 @@ def run_scheduler_command():
     finally:
         db.session.remove()
 
+    signals: list[int] = []
+
     def stop(signum, frame):
-        # Only noted here; the main thread, waiting below, shuts the scheduler down and a running job finishes
-        # its transaction (the mail sender its batch). Raising SystemExit from here landed wherever the main
-        # thread was: once inside APScheduler's hand-over of a job to its thread, which logged it as a failed
-        # submission and ran on, the signal spent, and `make run` hung on a SIGTERM to its group. A second
-        # signal (a supervisor signals the whole group, and `make run`'s passes it on) changes nothing.
-        STOPPING.set()
+        # Only noted here, in a list, which takes no lock: `STOPPING.set()` would take the event's lock, which
+        # the main thread holds for a moment in each turn of a wait on it, and a handler runs in the main thread,
+        # so a signal landing then would wait for itself forever. The main thread, polling below, shuts the
+        # scheduler down and a running job finishes its transaction (the mail sender its batch). Raising
+        # SystemExit from here landed wherever the main thread was: once inside APScheduler's hand-over of a job
+        # to its thread, which logged it as a failed submission and ran on, the signal spent, and `make run`
+        # hung on a SIGTERM to its group. A second signal (a supervisor signals the whole group, and
+        # `make run`'s passes it on) changes nothing.
+        signals.append(signum)
 
     signal.signal(signal.SIGTERM, stop)
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # `make run` has its children ignore Ctrl-C
         signal.signal(signal.SIGINT, stop)
     click.echo(f"Scheduler running ({current_app.config['MINISTRY_TIMEZONE']}); Ctrl-C stops it.")
     scheduler.start()
-    while not STOPPING.wait(timeout=1):
-        pass
+    while not signals:
+        time.sleep(0.2)  # the nap resumes after a handler: stopping starts at most this long after a signal
+    STOPPING.set()
     scheduler.shutdown(wait=True)  # the jobs under way, told to stop, end their current step
 
 

@@ -15,7 +15,7 @@ from app import create_app
 from app.extensions import db
 from config import TestingConfig
 from tests import factories
-from tests.databases import fresh_database
+from tests.databases import backend, fresh_database
 
 
 def make_test_app(database_url: str, **overrides):
@@ -91,14 +91,14 @@ def world_database(app, tmp_path_factory):
         world_app = make_test_app(url, UPLOAD_DIR=app.config["UPLOAD_DIR"])
         with world_app.app_context():
             upgrade()
-            if db.engine.dialect.name == "postgresql":
+            if backend() == "postgresql":
                 # The world's ids as long as those the tests make after it (PostgreSQL's sequences never go
                 # back): a world agreement 1 would be the start of every agreement 1xxx, and a page that must
                 # not show "/agreements/1" would seem to whenever it lists one of them.
                 for sequence in db.session.scalars(text("SELECT sequence_name FROM information_schema.sequences")):
                     db.session.execute(text("SELECT setval(:sequence, 1000000)"), {"sequence": sequence})
             ids = factories.build_world().ids()
-            if db.engine.dialect.name == "postgresql":
+            if backend() == "postgresql":
                 # The planner's statistics of the world now, not whenever autovacuum comes by during the run.
                 db.session.execute(text("ANALYZE"))
                 db.session.commit()

@@ -1,7 +1,9 @@
 """The one digest under which secrets handed to people are stored.
 
 Session keys, reset and invitation links, address-change links, recovery codes and API tokens are kept
-only as this digest: a stolen database gives none of them back, and a lookup compares digests.
+only as this digest: a stolen database gives none of them back, and a lookup compares digests. A reset link
+also keeps this digest of the account's password hash (`resets.fingerprint`): not a secret handed to anyone,
+only a short, fixed-width mark that the password changed since the link was sent.
 """
 
 from __future__ import annotations
