@@ -191,6 +191,8 @@ class Config:
     # while nothing they show has changed (app/auth/kept_pages.py): a reload is then served without
     # rendering. Off only to measure the rendering itself. DASHBOARD_PAGES_KEPT: its earlier name.
     PAGES_KEPT = env_bool("PAGES_KEPT", env_bool("DASHBOARD_PAGES_KEPT", True))
+    # Where they are kept, read by every worker of the machine; removable at any time (pages are drawn again).
+    KEPT_PAGES_DIR = os.environ.get("KEPT_PAGES_DIR") or str(INSTANCE_DIR / "kept-pages")
     # Keep figures over the whole portfolio (stage analytics) while the audit trail's version is
     # unchanged, shared by the readers who see the same portfolio (app/core/kept.py). Off only to
     # measure computing them.

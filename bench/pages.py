@@ -11,8 +11,8 @@ worker), median and p95 latency with 1 client and with 10 at once, page size. Th
 measured with PAGES_KEPT=false and FIGURES_KEPT=false, so every page is rendered and every
 figure computed for every request; then the pages kept for their session (app/auth/kept_pages.py)
 are measured again as production serves a reload of an unchanged page (each client asks each page a
-few times before it is timed, so each worker has drawn it for that session), stage analytics' figures
-kept. Then
+few times before it is timed; kept on the machine since 7 December, each worker's own before), stage
+analytics' figures kept. Then
 requests/s of the manager's dashboard, rendered every time and as production serves a reload
 (kept per session while unchanged), against a bare `return "ok"` route of the same server, the
 worker processes' memory, and a reminder pass over the portfolio (first, and repeated with nothing new).
@@ -521,7 +521,7 @@ def report(kind: str, runs: dict[int, dict]) -> None:
             f"{b['median1']:.1f} | {a['p95_10']:.0f} → {b['p95_10']:.0f}{'' if b['p95_10'] < TARGET_P95_MS else ' ✗'}"
             f" | {b['median1'] / a['median1']:.2f} | {b['kb']:.0f} |"
         )
-    print("\nReloaded as production serves them (each session's unchanged page kept by each worker, figures kept):\n")
+    print("\nReloaded as production serves them (each session's unchanged page kept for the machine's workers, figures kept):\n")
     print(f"| role | page | queries | median 1 client (ms) {small:,} → {large:,} | p95 10 clients (ms) |")
     print("|---|---|---|---|---|")
     for key in runs[large]["kept"]:

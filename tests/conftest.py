@@ -215,15 +215,17 @@ class SignedInClient:
 
 
 @pytest.fixture
-def kept_pages(app, monkeypatch):
+def kept_pages(app, monkeypatch, tmp_path):
     """Production's setting (tests render every page: their factories write rows without the audit
-    trail every change of the app leaves, which the kept page's version reads)."""
+    trail every change of the app leaves, which the kept page's version reads), the pages kept in a
+    store of the test's own."""
     from app.auth.kept_pages import forget_kept_pages
 
     monkeypatch.setitem(app.config, "PAGES_KEPT", True)
-    forget_kept_pages()
+    monkeypatch.setitem(app.config, "KEPT_PAGES_DIR", str(tmp_path / "kept-pages"))
+    forget_kept_pages(app)
     yield
-    forget_kept_pages()
+    forget_kept_pages(app)
 
 
 @pytest.fixture

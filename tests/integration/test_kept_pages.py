@@ -4,13 +4,18 @@ own, made through the pages, included), never another session's or another page'
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 
 import pytest
 
 from app.extensions import db
 from tests import factories
 from tests.bulk import counting_queries
+from tests.conftest import make_test_app
 
 SUMMARIES = ["/dashboard", "/portfolio/board", "/portfolio/timeline", "/portfolio/calendar", "/portfolio/analytics"]
 LISTS = ["/inbox", "/agreements/", "/deliverables/"]
@@ -173,3 +178,132 @@ def test_a_maintenance_command_that_rewrites_what_pages_show_draws_them_again(
     assert len(statements) > 1, statements  # drawn again: the command is on record, the trail moved
     recorded = db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "settings")).all()
     assert recorded[-1] in ("search_reindexed", "hand_in_days_refilled")
+
+
+def _worker_like(app, **settings):
+    """Another worker of the same server: an app of its own on the same database and settings (its process's
+    pages kept in memory would be its own), reading the kept pages where `app` keeps them."""
+    other = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], UPLOAD_DIR=app.config["UPLOAD_DIR"])
+    other.config.update(PAGES_KEPT=True, KEPT_PAGES_DIR=app.config["KEPT_PAGES_DIR"], **settings)
+    return other
+
+
+def _same_session(client, app):
+    """A test client of `app` holding `client`'s cookies: the same browser, its request sent to another worker."""
+    other = app.test_client()
+    other.environ_base.update(client.http.environ_base)
+    for name in ("session", "remember_token"):
+        cookie = client.http.get_cookie(name)
+        if cookie is not None:
+            other.set_cookie(name, cookie.value)
+    return other
+
+
+@pytest.mark.live
+def test_a_page_drawn_by_one_server_process_is_served_as_kept_by_another(tmp_path):
+    """Two gunicorn processes of one machine (as two workers of one server are): a page one drew is what the
+    other serves, until something changes. The proof is a row changed by hand, which no version names (as
+    the README says of data changed outside the app): the second process still serves the first's page."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from tests.databases import fresh_database
+    from tests.integration.test_multi_server import wait_ready
+    from tests.integration.test_notifications_mail import ROOT, free_port
+    from tests.live import Browser
+
+    with fresh_database(tmp_path, "kept") as url:
+        setup = make_test_app(url, UPLOAD_DIR=str(tmp_path / "uploads"))
+        with setup.app_context():
+            upgrade()
+            world = factories.build_world()
+            db.session.commit()
+            manager, agreement_id = world.users["manager"].email, world.agreement_a.id
+            title = world.agreement_a.title_fr
+            db.session.remove()
+        ports, processes = [free_port(), free_port()], []
+        try:
+            environment = {
+                **os.environ,
+                "DATABASE_URL": url,
+                "SHARAKA_CONFIG": "development",
+                "FLASK_SKIP_DOTENV": "1",
+                "SHARAKA_INSTANCE_DIR": str(tmp_path / "instance"),  # the pages kept in it, by default
+                "PAGES_KEPT": "true",
+                "WEB_CONCURRENCY": "1",
+            }
+            for port in ports:
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+                        cwd=ROOT,
+                        env=environment,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+            server_a, server_b = (f"http://127.0.0.1:{port}" for port in ports)
+            wait_ready(server_a, processes[0])
+            wait_ready(server_b, processes[1])
+            browser = Browser(server_a)
+            browser.sign_in(manager, factories.PASSWORD)
+            status, drawn = browser.get("/agreements/")
+            assert status == 200 and title in drawn
+
+            with setup.app_context():
+                db.session.execute(
+                    text("UPDATE agreements SET title_fr = :title WHERE id = :id"),
+                    {"title": "Retitré à la main", "id": agreement_id},
+                )
+                db.session.commit()
+                db.session.remove()
+            # The same cookies (a cookie does not name its port): the session's next request, on the other.
+            browser.base = server_b
+            status, kept = browser.get("/agreements/")
+            assert status == 200 and kept == drawn
+            status, drawn_by_b = browser.get(f"/agreements/{agreement_id}")  # not a kept page: read now
+            assert status == 200 and "Retitré à la main" in drawn_by_b
+        finally:
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+            for process in processes:
+                process.wait(timeout=60)
+            with setup.app_context():
+                db.engine.dispose()
+
+
+def test_a_worker_with_other_settings_or_code_draws_its_pages_anew(app, signed_in, kept_pages):
+    manager = signed_in("manager")
+    first = manager.get("/dashboard")
+    # Started after a setting changed (here the references' prefix): nothing drawn before is served.
+    elsewhere = _same_session(manager, _worker_like(app, AGREEMENT_REF_PREFIX="OTHER"))
+    with counting_queries() as statements:
+        again = elsewhere.get("/dashboard", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 200 and again.headers["ETag"] != first.headers["ETag"] and len(statements) > 1
+
+
+def test_the_code_a_page_is_drawn_with_is_named_by_its_files_times_and_sizes(tmp_path):
+    from app.auth.kept_pages import _files_digest
+
+    (tmp_path / "templates").mkdir()
+    template = tmp_path / "templates" / "page.html"
+    template.write_text("<p>{{ one }}</p>")
+    (tmp_path / "__pycache__").mkdir()
+    folders = (str(tmp_path),)
+    before = _files_digest.__wrapped__(folders)
+    (tmp_path / "__pycache__" / "page.pyc").write_bytes(b"written as the process runs")
+    assert _files_digest.__wrapped__(folders) == before
+    template.write_text("<p>{{ two }}</p>")  # the same size, a later time: a deployment
+    os.utime(template, ns=(template.stat().st_atime_ns, template.stat().st_mtime_ns + 1_000_000_000))
+    assert _files_digest.__wrapped__(folders) != before
+
+
+def test_a_store_that_cannot_be_written_only_means_drawing_the_page(app, signed_in, kept_pages, tmp_path, monkeypatch):
+    not_a_directory = tmp_path / "a-file"
+    not_a_directory.write_text("")
+    monkeypatch.setitem(app.config, "KEPT_PAGES_DIR", str(not_a_directory))
+    manager = signed_in("manager")
+    first = manager.get("/dashboard")
+    with counting_queries() as statements:
+        again = manager.get("/dashboard")
+    assert first.status_code == again.status_code == 200 and len(statements) > 1
