@@ -521,7 +521,7 @@ def report(kind: str, runs: dict[int, dict]) -> None:
             f"{b['median1']:.1f} | {a['p95_10']:.0f} → {b['p95_10']:.0f}{'' if b['p95_10'] < TARGET_P95_MS else ' ✗'}"
             f" | {b['median1'] / a['median1']:.2f} | {b['kb']:.0f} |"
         )
-    print("\nReloaded as production serves them (each session's unchanged page kept for the machine's workers, figures kept):\n")
+    print("\nReloaded as production serves them (each session's unchanged page kept for the machine, figures kept):\n")
     print(f"| role | page | queries | median 1 client (ms) {small:,} → {large:,} | p95 10 clients (ms) |")
     print("|---|---|---|---|---|")
     for key in runs[large]["kept"]:
