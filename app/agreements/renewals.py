@@ -264,6 +264,10 @@ def renewing_tacitly():
     )
 
 
+# "Ending soon", as the dashboards' cards and the managers' weekly digest count it (their words say 90 days).
+ENDING_WITHIN_DAYS = 90
+
+
 def ending_between(first: date, last: date):
     """SQL: agreements in force that really end on a day from `first` to `last`: their end date falls
     then and they do not renew by themselves at it (renewing_tacitly). The one rule for every list of

@@ -660,7 +660,7 @@ def portfolio_summary(today: date) -> dict:
     Only the rows the e-mail shows are read: a government's portfolio has thousands overdue, and each
     manager's message keeps what it lists until it is sent."""
     from app.agreements.models import Agreement
-    from app.agreements.renewals import ending_between
+    from app.agreements.renewals import ENDING_WITHIN_DAYS, ending_between
     from app.core.pagination import first_with_total
     from app.deliverables.falling_due import shown_as
     from app.deliverables.models import Deliverable, Occurrence, Submission
@@ -730,7 +730,7 @@ def portfolio_summary(today: date) -> dict:
     ]
     soon, ending_total = first_with_total(
         select(Agreement)
-        .where(ending_between(today, today + timedelta(days=90)))
+        .where(ending_between(today, today + timedelta(days=ENDING_WITHIN_DAYS)))
         .order_by(Agreement.expires_on, Agreement.reference),
         DIGEST_ROWS,
     )

@@ -12,7 +12,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import Agreement
-from app.agreements.renewals import awaiting_notice, ending_between
+from app.agreements.renewals import ENDING_WITHIN_DAYS, awaiting_notice, ending_between
 from app.core import clock
 from app.core.pagination import first_with_total, firsts_with_totals
 from app.core.permissions import visible_agreements_clause
@@ -26,7 +26,6 @@ from app.workflow.models import ApprovalDecision, ApprovalRound
 from app.workflow.presenter import STUCK_AFTER_SLA_TIMES
 from app.workflow.queries import late_round_clause, over_state_sla, picked_rounds
 
-ENDING_WITHIN_DAYS = 90
 LISTED = 5  # rows a card lists before "see all"
 
 
