@@ -268,17 +268,17 @@ def renewing_tacitly():
 ENDING_WITHIN_DAYS = 90
 
 
+def ending_for_good():
+    """SQL: agreements in force with an end date they do not renew by themselves at (renewing_tacitly)."""
+    return and_(queries.in_state_tagged("in_force"), Agreement.expires_on.is_not(None), ~renewing_tacitly())
+
+
 def ending_between(first: date, last: date):
     """SQL: agreements in force that really end on a day from `first` to `last`: their end date falls
-    then and they do not renew by themselves at it (renewing_tacitly). The one rule for every list of
-    agreements "ending": the reminders, the weekly digest, the dashboards and the calendars."""
-    return and_(
-        queries.in_state_tagged("in_force"),
-        Agreement.expires_on.is_not(None),
-        Agreement.expires_on >= first,
-        Agreement.expires_on <= last,
-        ~renewing_tacitly(),
-    )
+    then and they do not renew by themselves at it (ending_for_good). The one rule for every list of
+    agreements "ending": the reminders, the weekly digest, the dashboards, the calendars and the list a
+    calendar's day links to."""
+    return and_(ending_for_good(), Agreement.expires_on >= first, Agreement.expires_on <= last)
 
 
 def awaiting_notice():

@@ -62,8 +62,9 @@ def _read_filters() -> tuple[AgreementFilterForm, services.AgreementFilters]:
     _fill_filter_choices(form)
     without_invalid_filters(form)
     return form, services.AgreementFilters(
-        state=form.state.data if form.state.data != services.IN_FORCE_CHOICE else None,
+        state=form.state.data if form.state.data not in (services.IN_FORCE_CHOICE, services.ENDING_CHOICE) else None,
         in_force=form.state.data == services.IN_FORCE_CHOICE,
+        ending=form.state.data == services.ENDING_CHOICE,
         signed_after=form.signed_after.data,
         signed_before=form.signed_before.data,
         ends_after=form.ends_after.data,
@@ -319,9 +320,12 @@ def _fill_form_choices(form: AgreementForm, agreement: Agreement | None) -> None
 
 
 def _fill_filter_choices(form: AgreementFilterForm) -> None:
-    form.state.choices = [("", _("All states")), (services.IN_FORCE_CHOICE, services.in_force_label())] + list(
-        state_labels().items()
-    )
+    form.state.choices = [
+        ("", _("All states")),
+        (services.IN_FORCE_CHOICE, services.in_force_label()),
+        (services.ENDING_CHOICE, services.ending_label()),
+        *state_labels().items(),
+    ]
     form.type.choices = [("", _("All types"))] + [(k, str(v)) for k, v in AGREEMENT_TYPES.items()]
     fill(form.partner, "any-partner", current_user, blank=("", _("All partners")), text_values=True)
     form.year.choices = [("", _("All years"))] + [(str(year), str(year)) for year in services.year_choices()]

@@ -397,6 +397,8 @@ def apply_data(agreement: Agreement, data: AgreementData) -> None:
 
 # The list's state filter value for every state tagged in_force (state names are identifiers: no clash).
 IN_FORCE_CHOICE = "in-force"
+# In force and ending for good (not renewing by itself): what the calendar counts as ending on a day.
+ENDING_CHOICE = "ending-for-good"
 
 
 @dataclass
@@ -411,10 +413,20 @@ class AgreementFilters:
     ends_after: date | None = None
     ends_before: date | None = None
     in_force: bool = False  # any state tagged in_force in the agreement's own workflow
+    ending: bool = False  # in force, with an end date it does not renew by itself at (renewals.ending_for_good)
 
 
 def in_force_label() -> str:
     return _("In force (any stage)")
+
+
+def ending_label() -> str:
+    return _("In force, ending (not renewing by itself)")
+
+
+def state_choice(filters: AgreementFilters) -> str | None:
+    """The list's "State" choice that gives `filters`' state: a state, or one of the choices over several."""
+    return IN_FORCE_CHOICE if filters.in_force else ENDING_CHOICE if filters.ending else filters.state
 
 
 def filters_described(filters: AgreementFilters) -> list[tuple[str, str | None]]:
@@ -425,6 +437,8 @@ def filters_described(filters: AgreementFilters) -> list[tuple[str, str | None]]
         described.append((_("Search"), filters.q))
     if filters.in_force:
         described.append((_("State"), in_force_label()))
+    elif filters.ending:
+        described.append((_("State"), ending_label()))
     elif filters.state:
         described.append((_("State"), state_labels().get(filters.state, filters.state)))
     if filters.type:
@@ -448,7 +462,7 @@ def filters_as_arguments(filters: AgreementFilters) -> dict:
     """The list page's query string for `filters` (the inverse of its form)."""
     arguments = {
         "q": filters.q,
-        "state": IN_FORCE_CHOICE if filters.in_force else filters.state,
+        "state": state_choice(filters),
         "type": filters.type,
         "partner": filters.partner_id,
         "year": filters.year,
@@ -479,6 +493,8 @@ def _listed(user: User, filters: AgreementFilters):
         query = query.where(Agreement.state == filters.state)
     if filters.in_force:
         query = query.where(in_state_tagged("in_force"))
+    if filters.ending:
+        query = query.where(renewals.ending_for_good())
     if filters.type in AGREEMENT_TYPES:
         query = query.where(Agreement.type == filters.type)
     if filters.partner_id:

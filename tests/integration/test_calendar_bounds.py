@@ -151,7 +151,8 @@ def listed_agreements(page: str) -> set[int]:
 
 def test_a_day_many_agreements_end_draws_the_cap_and_links_to_exactly_those_in_force(signed_in, world):
     """Agreements signed at one ceremony end together: the day draws DAY_CAP and the link lists every
-    agreement in force ending that day (not one that ends that day but was terminated, nor the next day's)."""
+    agreement in force ending that day (not one that ends that day but was terminated, nor one that renews
+    by itself that day, which the calendar shows by its notice deadline, nor the next day's)."""
     day = month_after_next() + timedelta(days=9)
     manager = world.users["manager"]
     ending = {
@@ -164,6 +165,11 @@ def test_a_day_many_agreements_end_draws_the_cap_and_links_to_exactly_those_in_f
     next_day = factories.agreement(
         by=manager, partners=[world.partner_a], state="active", expires_on=day + timedelta(days=1)
     )
+    renewing = factories.agreement(
+        by=manager, partners=[world.partner_a], state="active", signed_on=date(2025, 7, 1), expires_on=day
+    )
+    renewing.renewal_terms, renewing.renewal_months = "tacit", 12
+    renewing.notice_period, renewing.notice_unit = 3, "months"
     db.session.commit()
     client = signed_in("manager")
     page = text_of(client, f"/portfolio/calendar?month={day:%Y-%m}")
@@ -172,8 +178,12 @@ def test_a_day_many_agreements_end_draws_the_cap_and_links_to_exactly_those_in_f
     assert "2 more agreements ending this day" in page
     found = re.findall(r'href="(/agreements/\?[^"]*ends_after[^"]*)"', page)
     assert len(found) == 1, found
-    listed = listed_agreements(text_of(client, html.unescape(found[0])))
-    assert listed == ending
+    more = text_of(client, html.unescape(found[0]))
+    assert listed_agreements(more) == ending and renewing.id not in listed_agreements(more)
+    # The list says what it shows: its state filter is the calendar's "ending" (and may be chosen there).
+    assert re.search(r'<option selected value="ending-for-good">\s*In force, ending \(not renewing by itself\)', more)
+    everything_in_force = text_of(client, f"/agreements/?state=in-force&ends_after={day}&ends_before={day}")
+    assert renewing.id in listed_agreements(everything_in_force)
 
 
 def test_the_agreements_list_filters_by_end_dates_and_refuses_a_reversed_range(signed_in, world):

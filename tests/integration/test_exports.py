@@ -770,4 +770,4 @@ def test_a_link_to_a_long_spreadsheet_asks_before_writing_anything(app, world, s
     asked = client.post("/agreements/export.xlsx?state=active")
     assert asked.status_code == 303 and asked.headers["Location"].startswith("/exports/")
     job = db.session.scalars(select(ExportJob)).one()
-    assert job.filters == {"state": "active", "in_force": False}
+    assert job.filters == {"state": "active", "in_force": False, "ending": False}

@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.agreements.models import Agreement, title_of
 from app.agreements.renewals import awaiting_notice, ending_between
-from app.agreements.services import IN_FORCE_CHOICE
+from app.agreements.services import ENDING_CHOICE
 from app.core.i18n import current_language, localized
 from app.core.permissions import can, is_partner, visible_agreements_clause, visible_deliverables_clause
 from app.core.templating import links_to
@@ -300,7 +300,7 @@ def _endings(user, month: Month):
         if row.on_day > DAY_CAP and (day, "end") not in month.more_urls:  # one link per day, not per drawn row
             month.more_urls[(day, "end")] = url_for(
                 "agreements.list_agreements",
-                state=IN_FORCE_CHOICE,
+                state=ENDING_CHOICE,  # the day's agreements ending_between counted, no more
                 ends_after=day.isoformat(),
                 ends_before=day.isoformat(),
             )
