@@ -570,10 +570,10 @@ def retry(message: OutboxMessage, *, by) -> None:
     _send_again(message)
 
 
-def retry_all_failed(*, by) -> int:
+def retry_all_failed(*, by) -> tuple[int, int]:
     """An admin sends again, at once, every message that failed for good: not one still being retried
     (that one is pending), nor one no longer true (`lapsed`: retry()'s route refuses those one by one).
-    One audit row says how many. Returns that count."""
+    One audit row says how many. Returns (how many go again, how many were left as no longer true)."""
     # Locked, so two admins at once do not both count (and reset) the same messages: the second,
     # let through, finds them pending and leaves them (PostgreSQL re-checks the WHERE; SQLite has one writer).
     failed = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == "failed").with_for_update()))
@@ -590,7 +590,7 @@ def retry_all_failed(*, by) -> int:
             object_type="outbox_messages",
             changes={"count": len(again), "no_longer_true": len(no_longer_true)},
         )
-    return len(again)
+    return len(again), len(no_longer_true)
 
 
 def _send_again(message: OutboxMessage) -> None:

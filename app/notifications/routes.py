@@ -399,13 +399,24 @@ def retry_failed_outbox_messages():
     back = url_for("notifications.list_outbox")
     if not form.validate_on_submit():
         return refused(back, form_errors(form))
-    count = outbox.retry_all_failed(by=current_user)
-    if not count:
-        return done(back, _("No failed message to send again."), {"count": 0}, category="info")
-    message = ngettext(
-        "%(num)s failed message will be sent again.", "%(num)s failed messages will be sent again.", count
-    )
-    return done(back, message, {"count": count})
+    count, left_aside = outbox.retry_all_failed(by=current_user)
+    said = {"count": count, "no_longer_true": left_aside}
+    if not count and not left_aside:
+        return done(back, _("No failed message to send again."), said, category="info")
+    told = [
+        ngettext("%(num)s failed message will be sent again.", "%(num)s failed messages will be sent again.", count)
+        if count
+        else _("No failed message is sent again.")
+    ]
+    if left_aside:
+        told.append(
+            ngettext(
+                "%(num)s is no longer true and stays as it was (its page says why).",
+                "%(num)s are no longer true and stay as they were (each one's page says why).",
+                left_aside,
+            )
+        )
+    return done(back, " ".join(told), said, category="success" if count else "info")
 
 
 @blueprint.route("/admin/outbox/pause", methods=["POST"])

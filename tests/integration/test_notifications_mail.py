@@ -739,7 +739,7 @@ def test_every_failed_message_sent_again_at_once_is_delivered(tmp_path):
         response = SignedInClient(room.app, admin).post(
             "/admin/outbox/retry-failed", csrf_from="/admin/outbox", headers={"Accept": "application/json"}
         )
-        assert response.get_json() == {"status": "ok", "count": 2}
+        assert response.get_json() == {"status": "ok", "count": 2, "no_longer_true": 0}
         with Inbox(room.port) as inbox:
             result = runner.invoke(args=["outbox", "send"])
             assert "2 sent" in result.output, result.output
@@ -811,6 +811,13 @@ def test_a_reminder_held_while_its_deliverable_is_handed_in_is_withdrawn_not_sen
             headers={"Accept": "application/json"},
         )
         assert refused.status_code in (400, 409, 422) and "no longer true" in refused.get_data(as_text=True)
+        assert {m.status for m in room.outbox() if m.id == withdrawn[0].id} == {"failed"}
+        # Nor with every failed message at once: the admin is told it was left as it was, and why where.
+        told = admin_client.post("/admin/outbox/retry-failed", csrf_from="/admin/outbox", follow_redirects=True)
+        assert (
+            "No failed message is sent again. 1 is no longer true and stays as it was (its page says why)."
+            in told.get_data(as_text=True)
+        )
         assert {m.status for m in room.outbox() if m.id == withdrawn[0].id} == {"failed"}
 
 
