@@ -23,6 +23,7 @@ def publish_anchor() -> AuditAnchor:
     mailboxes) are what make a later rewrite of the whole chain detectable: keep them.
     """
     result = verify()
+    problem = result.first_problem
     anchor = AuditAnchor(chain_seq=result.head_seq, row_hash=result.head_hash, verification=result.summary()[:500])
     db.session.add(anchor)
     log.info("audit anchor %s:%s (%s)", result.head_seq, result.head_hash, result.summary())
@@ -39,7 +40,8 @@ def publish_anchor() -> AuditAnchor:
                     "seq": result.head_seq,
                     "hash": result.head_hash,
                     "intact": result.is_intact,
-                    "problem": result.first_problem or "",
+                    # Said in each auditor's language when the notice is drawn (audit_chain.problem_said).
+                    "problem": {"kind": problem.kind, "params": problem.params} if problem else "",
                 },
                 link="/audit",
             ),

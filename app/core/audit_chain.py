@@ -15,13 +15,58 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from app.core.audit import GENESIS_HASH, AuditAnchor, AuditChainHead, AuditEvent, digest_of
+from app.core.i18n import gettext as _
 from app.extensions import db
 
 BATCH = 2000
 ANCHOR_PATTERN = re.compile(r"\b(\d+):([0-9a-f]{64})\b")
+
+
+def problem_said(kind: str, params: dict) -> str:
+    """A broken link of the chain in the reader's language: the auditor who checks the trail on its page,
+    the one the daily anchor is mailed to (its notice keeps the problem as kind and params)."""
+    if kind == "missing":
+        return _("row %(seq)s is missing (the next row is %(next)s, id %(id)s): deleted", **params)
+    if kind == "out_of_order":
+        return _(
+            "row %(seq)s (id %(id)s) does not follow row %(previous)s: rows were inserted, removed or reordered",
+            **params,
+        )
+    if kind == "changed":
+        return _("row %(seq)s (id %(id)s) was changed after it was written", **params)
+    if kind == "unsealed":
+        return _("row id %(id)s carries no seal: it was written outside Sharaka", **params)
+    if kind == "no_head":
+        return _("the chain head is missing")
+    if kind == "shortened":
+        return _(
+            "the trail ends at row %(seq)s but the chain head says %(head)s: rows were removed from the end or the "
+            "head was changed",
+            **params,
+        )
+    if kind == "anchor":
+        return _("anchor %(anchor)s… does not match the trail: it was rewritten", **params)
+    return kind
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken link: said in the reader's language where a person reads it (`said`), in English in the
+    log, the command's output and the anchor's record (`str`)."""
+
+    kind: str
+    params: dict = field(default_factory=dict)
+
+    def said(self) -> str:
+        return problem_said(self.kind, self.params)
+
+    def __str__(self) -> str:
+        with force_locale("en"):
+            return self.said()
 
 
 @dataclass
@@ -29,7 +74,7 @@ class Verification:
     checked: int = 0
     head_seq: int = 0
     head_hash: str = GENESIS_HASH
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     anchors_checked: int = 0
 
     @property
@@ -37,7 +82,7 @@ class Verification:
         return not self.problems
 
     @property
-    def first_problem(self) -> str | None:
+    def first_problem(self) -> Problem | None:
         return self.problems[0] if self.problems else None
 
     def summary(self) -> str:
@@ -84,17 +129,14 @@ def verify(anchors: Sequence[tuple[int, str]] = ()) -> Verification:
             break
         for row in rows:
             if row.chain_seq != expected_seq:
-                result.problems.append(
-                    f"row {expected_seq} is missing (the next row is {row.chain_seq}, id {row.id}): deleted"
-                )
+                result.problems.append(Problem("missing", {"seq": expected_seq, "next": row.chain_seq, "id": row.id}))
                 expected_seq = row.chain_seq
             if row.prev_hash != prev_hash:
                 result.problems.append(
-                    f"row {row.chain_seq} (id {row.id}) does not follow row {row.chain_seq - 1}: "
-                    "rows were inserted, removed or reordered"
+                    Problem("out_of_order", {"seq": row.chain_seq, "id": row.id, "previous": row.chain_seq - 1})
                 )
             if digest_of(row, seq=row.chain_seq, prev_hash=row.prev_hash or "") != row.row_hash:
-                result.problems.append(f"row {row.chain_seq} (id {row.id}) was changed after it was written")
+                result.problems.append(Problem("changed", {"seq": row.chain_seq, "id": row.id}))
             if row.chain_seq in wanted:
                 by_seq[row.chain_seq] = row.row_hash
             prev_hash = row.row_hash
@@ -103,19 +145,16 @@ def verify(anchors: Sequence[tuple[int, str]] = ()) -> Verification:
         after = rows[-1].chain_seq
     result.head_seq, result.head_hash = expected_seq - 1, prev_hash
     for row_id in unsealed:
-        result.problems.append(f"row id {row_id} carries no seal: it was written outside Sharaka")
+        result.problems.append(Problem("unsealed", {"id": row_id}))
     head = db.session.get(AuditChainHead, 1)
     if head is None:
-        result.problems.append("the chain head is missing")
+        result.problems.append(Problem("no_head"))
     elif (head.last_seq, head.last_hash) != (result.head_seq, result.head_hash):
-        result.problems.append(
-            f"the trail ends at row {result.head_seq} but the chain head says {head.last_seq}: "
-            "rows were removed from the end or the head was changed"
-        )
+        result.problems.append(Problem("shortened", {"seq": result.head_seq, "head": head.last_seq}))
     for seq, digest in anchors:
         result.anchors_checked += 1
         if by_seq.get(seq) != digest:
-            result.problems.append(f"anchor {seq}:{digest[:12]}… does not match the trail: it was rewritten")
+            result.problems.append(Problem("anchor", {"anchor": f"{seq}:{digest[:12]}"}))
     return result
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from flask_babel import force_locale, format_date, format_number
 
 from app.core import clock, i18n
+from app.core.audit_chain import problem_said
 from app.core.dates import first_of_month_in_french
 from app.core.i18n import (
     FALLBACK_ORDER,
@@ -619,7 +620,10 @@ def detail(kind: str, params: dict) -> str:
         kept = _("Keep this message: it proves the trail as it stands today. Anchor: %(anchor)s", anchor=anchor)
         if params.get("intact"):
             return kept
-        return " ".join((_("First broken link: %(problem)s", problem=isolate(params.get("problem") or "—")), kept))
+        problem = params.get("problem")
+        if isinstance(problem, dict):  # since 7 December; an older notice kept the English text
+            problem = problem_said(str(problem.get("kind")), dict(problem.get("params") or {}))
+        return " ".join((_("First broken link: %(problem)s", problem=isolate(problem or "—")), kept))
     if kind in ("discussion_mention", "discussion_message"):
         return _("“%(title)s”: %(excerpt)s", title=item or title, excerpt=isolate(params.get("excerpt") or ""))
     if kind == "weekly_digest":
