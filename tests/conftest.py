@@ -15,7 +15,7 @@ from app import create_app
 from app.extensions import db
 from config import TestingConfig
 from tests import factories
-from tests.databases import backend, fresh_database
+from tests.databases import backend, fresh_database, migrated_database
 
 
 def make_test_app(database_url: str, **overrides):
@@ -30,11 +30,9 @@ def app_on_a_fresh_database(tmp_path, name: str) -> Iterator[tuple]:
     """(app, url) on a migrated database of the test's own, outside the run's shared one (a test that drops
     triggers, or holds the database from another connection), the body running in a twin's context so the
     test client's requests get contexts of their own. Dropped afterwards."""
-    with fresh_database(tmp_path, name) as url:
+    with migrated_database(tmp_path, name) as url:
         app = make_test_app(url, UPLOAD_DIR=str(tmp_path / "uploads"))
         body_app = make_test_app(url, UPLOAD_DIR=str(tmp_path / "uploads"))
-        with app.app_context():
-            upgrade()
         try:
             with body_app.app_context():
                 try:

@@ -10,21 +10,18 @@ import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 
-from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from app.extensions import db
 from tests.conftest import make_test_app
-from tests.databases import fresh_database
+from tests.databases import migrated_database
 
 
 @contextmanager
 def live_app(tmp_path):
     """Yield (app, base_url) for a migrated fresh database served by a threaded server."""
-    with fresh_database(tmp_path, "live") as url:
+    with migrated_database(tmp_path, "live") as url:
         app = make_test_app(url, UPLOAD_DIR=str(tmp_path / "uploads"))
-        with app.app_context():
-            upgrade()
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()

@@ -204,18 +204,16 @@ def test_a_page_drawn_by_one_server_process_is_served_as_kept_by_another(tmp_pat
     """Two gunicorn processes of one machine (as two workers of one server are): a page one drew is what the
     other serves, until something changes. The proof is a row changed by hand, which no version names (as
     the README says of data changed outside the app): the second process still serves the first's page."""
-    from flask_migrate import upgrade
     from sqlalchemy import text
 
-    from tests.databases import fresh_database
+    from tests.databases import migrated_database
     from tests.integration.test_multi_server import wait_ready
     from tests.integration.test_notifications_mail import ROOT, free_port
     from tests.live import Browser
 
-    with fresh_database(tmp_path, "kept") as url:
+    with migrated_database(tmp_path, "kept") as url:
         setup = make_test_app(url, UPLOAD_DIR=str(tmp_path / "uploads"))
         with setup.app_context():
-            upgrade()
             world = factories.build_world()
             db.session.commit()
             manager, agreement_id = world.users["manager"].email, world.agreement_a.id

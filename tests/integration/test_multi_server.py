@@ -19,7 +19,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import select
 
 from app.api.tokens import create_token
@@ -30,7 +29,7 @@ from app.notifications.models import OutboxMessage, ReminderSent
 from app.operations.models import JobStatus
 from tests import factories
 from tests.conftest import make_test_app
-from tests.databases import backend, fresh_database
+from tests.databases import backend, migrated_database
 from tests.integration.test_notifications_mail import ROOT, SENDER, WAIT, Inbox, free_port
 
 pytestmark = pytest.mark.live
@@ -85,10 +84,9 @@ def test_two_web_servers_and_two_schedulers_share_one_database(tmp_path):
     if backend() != "postgresql":
         pytest.skip("several machines share a PostgreSQL database, not an SQLite file")
     mail_port = free_port()
-    with fresh_database(tmp_path, "multi") as url, Inbox(mail_port) as inbox:
+    with migrated_database(tmp_path, "multi") as url, Inbox(mail_port) as inbox:
         app = make_test_app(url, UPLOAD_DIR=str(tmp_path / "setup-uploads"))
         with app.app_context():
-            upgrade()
             world = factories.build_world()
             officer, partner = world.users["officer"], world.users["partner"]
             occurrence = deliverable_services.plan_deliverable(

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 from sqlalchemy import update as sa_update
 
@@ -42,7 +41,7 @@ from app.notifications.models import CATEGORIES, Notification, OutboxMessage, Re
 from app.organizations.models import Organization
 from tests import factories
 from tests.conftest import SignedInClient, make_test_app
-from tests.databases import backend, fresh_database
+from tests.databases import backend, migrated_database
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]
@@ -216,7 +215,7 @@ class Mailroom:
 def mailroom(tmp_path, port: int | None = None, *, digest_mail: bool = False, **overrides):
     """A migrated fresh database with the world in it, and an app whose mail goes to `port`."""
     port = port or free_port()
-    with fresh_database(tmp_path, "mail") as url:
+    with migrated_database(tmp_path, "mail") as url:
         app = make_test_app(
             url,
             MAIL_SERVER="127.0.0.1",
@@ -227,7 +226,6 @@ def mailroom(tmp_path, port: int | None = None, *, digest_mail: bool = False, **
             **overrides,
         )
         with app.app_context():
-            upgrade()
             world = factories.build_world()
             colleague = factories.user("partner", world.partner_a, email="colleague@partner-a.example")
             world.users["colleague"] = colleague

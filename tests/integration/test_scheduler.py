@@ -11,7 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import select
 
 from app.agreements.models import Agreement
@@ -21,7 +20,7 @@ from app.extensions import db
 from app.workflow.engine import settle_state
 from tests import factories
 from tests.conftest import SignedInClient, make_test_app
-from tests.databases import backend, fresh_database
+from tests.databases import backend, migrated_database
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,10 +60,9 @@ def _signed(world, *, starts_in_days: int) -> Agreement:
 
 
 def test_scheduler_process_activates_due_agreements(tmp_path):
-    with fresh_database(tmp_path, "sched") as url:
+    with migrated_database(tmp_path, "sched") as url:
         app = make_test_app(url)
         with app.app_context():
-            upgrade()
             world = factories.build_world()
             due, later = _signed(world, starts_in_days=-1), _signed(world, starts_in_days=30)
             db.session.commit()
@@ -103,10 +101,9 @@ def test_a_scheduler_stopped_as_it_starts_exits_cleanly(tmp_path, signals):
     are being handed to their threads then. The signal raised SystemExit wherever the main thread was: before
     the scheduler counted as started, the shutdown failed with a traceback and exit 1; inside a job's hand-over,
     APScheduler logged it as a failed submission and ran on, and the process never stopped."""
-    with fresh_database(tmp_path, "stop_at_start") as url:
+    with migrated_database(tmp_path, "stop_at_start") as url:
         app = make_test_app(url)
         with app.app_context():
-            upgrade()
             db.session.remove()
             db.engine.dispose()
         process = _scheduler(url, tmp_path)
@@ -142,10 +139,9 @@ def _mid_export(tmp_path):
     from app.exports import services as exports
     from app.exports.models import ExportJob
 
-    with fresh_database(tmp_path, "export") as url:
+    with migrated_database(tmp_path, "export") as url:
         app = make_test_app(url, UPLOAD_DIR=str(tmp_path / "uploads"))
         with app.app_context():
-            upgrade()
             world = factories.build_world()
             owner = factories.agreement(by=world.users["officer"], partners=[world.partner_a])
             first = clock.today() + timedelta(days=400)  # far ahead: no reminder is due for any of them
@@ -249,10 +245,9 @@ def test_two_schedulers_started_together_move_each_agreement_once_and_neither_fa
     from app.core.audit import AuditEvent
     from app.operations.models import JobStatus
 
-    with fresh_database(tmp_path, "two") as url:
+    with migrated_database(tmp_path, "two") as url:
         app = make_test_app(url)
         with app.app_context():
-            upgrade()
             world = factories.build_world()
             due = [_signed(world, starts_in_days=-1) for _number in range(120)]
             db.session.commit()
