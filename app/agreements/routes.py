@@ -62,9 +62,7 @@ def _read_filters() -> tuple[AgreementFilterForm, services.AgreementFilters]:
     _fill_filter_choices(form)
     without_invalid_filters(form)
     return form, services.AgreementFilters(
-        state=form.state.data if form.state.data not in (services.IN_FORCE_CHOICE, services.ENDING_CHOICE) else None,
-        in_force=form.state.data == services.IN_FORCE_CHOICE,
-        ending=form.state.data == services.ENDING_CHOICE,
+        **services.state_filters(form.state.data),
         signed_after=form.signed_after.data,
         signed_before=form.signed_before.data,
         ends_after=form.ends_after.data,

@@ -429,6 +429,16 @@ def state_choice(filters: AgreementFilters) -> str | None:
     return IN_FORCE_CHOICE if filters.in_force else ENDING_CHOICE if filters.ending else filters.state
 
 
+def state_filters(choice: str | None) -> dict:
+    """The AgreementFilters fields of the list's "State" choice `choice` (state_choice's inverse)."""
+    over_several = choice in (IN_FORCE_CHOICE, ENDING_CHOICE)
+    return {
+        "state": None if over_several else choice,
+        "in_force": choice == IN_FORCE_CHOICE,
+        "ending": choice == ENDING_CHOICE,
+    }
+
+
 def filters_described(filters: AgreementFilters) -> list[tuple[str, str | None]]:
     """The filters of the list as its form names them ((label, value): "State", "Signed"), for the
     spreadsheet written of it."""
