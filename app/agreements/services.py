@@ -399,6 +399,8 @@ def apply_data(agreement: Agreement, data: AgreementData) -> None:
 IN_FORCE_CHOICE = "in-force"
 # In force and ending for good (not renewing by itself): what the calendar counts as ending on a day.
 ENDING_CHOICE = "ending-for-good"
+# The choices that cover several states, beside each state's own name (the page's and the API's filter).
+OVER_SEVERAL_STATES = (IN_FORCE_CHOICE, ENDING_CHOICE)
 
 
 @dataclass
@@ -431,9 +433,8 @@ def state_choice(filters: AgreementFilters) -> str | None:
 
 def state_filters(choice: str | None) -> dict:
     """The AgreementFilters fields of the list's "State" choice `choice` (state_choice's inverse)."""
-    over_several = choice in (IN_FORCE_CHOICE, ENDING_CHOICE)
     return {
-        "state": None if over_several else choice,
+        "state": None if choice in OVER_SEVERAL_STATES else choice,
         "in_force": choice == IN_FORCE_CHOICE,
         "ending": choice == ENDING_CHOICE,
     }

@@ -110,7 +110,7 @@ def list_agreements(page, per_page, **filters):
     query = services.agreements_query(
         user,
         services.AgreementFilters(
-            state=filters.get("state"),
+            **services.state_filters(filters.get("state")),
             type=filters.get("type"),
             partner_id=filters.get("partner"),
             year=filters.get("year"),

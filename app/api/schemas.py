@@ -173,18 +173,26 @@ class AgreementSchema(Schema):
 
 
 def _known_state(value: str) -> None:
-    """A state of one of the workflow definitions (read when the request comes, not at import)."""
+    """A state of one of the workflow definitions (read when the request comes, not at import), or one of the
+    list's choices over several states."""
     from marshmallow import ValidationError
 
+    from app.agreements.services import OVER_SEVERAL_STATES
     from app.workflow.engine import state_labels
 
-    if value not in state_labels():
-        raise ValidationError(f"Must be one of: {', '.join(state_labels())}.")
+    known = (*state_labels(), *OVER_SEVERAL_STATES)
+    if value not in known:
+        raise ValidationError(f"Must be one of: {', '.join(known)}.")
 
 
 class AgreementQuerySchema(PageQuerySchema):
     state = fields.String(
-        validate=_known_state, metadata={"description": "A state name of the agreement's workflow definition."}
+        validate=_known_state,
+        metadata={
+            "description": "A state name of the agreement's workflow definition; or `in-force`, any state its "
+            "workflow tags in force; or `ending-for-good`, in force with an end date it does not renew by itself at "
+            "(as the agreements page's State filter)."
+        },
     )
     type = fields.String(validate=validate.OneOf(AGREEMENT_TYPES))
     partner = QueryId(metadata={"description": "An organisation id: agreements it is a party to."})

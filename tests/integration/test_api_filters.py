@@ -4,8 +4,13 @@ ignores such a filter and says so); an unknown parameter is ignored, as browsers
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 import pytest
 
+from app.extensions import db
+from tests import factories
 from tests.integration.test_api import P, api, assert_problem, tokens  # noqa: F401 (fixtures)
 
 
@@ -42,3 +47,25 @@ def test_a_reversed_date_range_is_400_naming_it_in_the_pages_words(api, world, p
 def test_a_range_of_one_day_an_open_range_and_unknown_parameters_are_fine(api, world, path, query):
     response = api("officer").get(f"{P}/{path}?{query}")
     assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def test_the_choices_over_several_states_list_what_the_page_lists(api, world, signed_in):
+    """`in-force` and `ending-for-good`, the agreements page's State choices over several states (the
+    calendar links to the second), give the API the same agreements; anything else still is a 400."""
+    manager = world.users["manager"]
+    day = date(2031, 5, 14)
+    ending = factories.agreement(by=manager, partners=[world.partner_a], state="active", expires_on=day)
+    renewing = factories.agreement(by=manager, partners=[world.partner_a], state="active", expires_on=day)
+    renewing.renewal_terms, renewing.renewal_months = "tacit", 12
+    renewing.notice_period, renewing.notice_unit = 3, "months"
+    draft = factories.agreement(by=manager, partners=[world.partner_a], state="draft", expires_on=day)
+    db.session.commit()
+    client, bounds = api("manager"), f"ends_after={day}&ends_before={day}"
+    for choice, expected in (("in-force", {ending.id, renewing.id}), ("ending-for-good", {ending.id})):
+        body = client.get(f"{P}/agreements?state={choice}&{bounds}").get_json()
+        assert {item["id"] for item in body["items"]} == expected, choice
+        page = signed_in("manager").get(f"/agreements/?state={choice}&{bounds}").get_data(as_text=True)
+        assert {int(found) for found in re.findall(r'href="/agreements/(\d+)"', page)} == expected, choice
+    assert draft.id not in expected
+    body = assert_problem(client.get(f"{P}/agreements?state=ending"), 400)
+    assert "ending-for-good" in body["errors"]["state"][0]
