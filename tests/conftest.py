@@ -213,17 +213,29 @@ class SignedInClient:
 
 
 @pytest.fixture
-def kept_pages(app, monkeypatch, tmp_path):
+def machine_store(app, monkeypatch, tmp_path):
+    """The store the machine's workers keep pages and figures in (app/core/machine_store.py): the test's own."""
+    from app.core import machine_store
+
+    monkeypatch.setitem(app.config, "KEPT_PAGES_DIR", str(tmp_path / "kept-pages"))
+    machine_store.forget(app)
+    yield
+    machine_store.forget(app)
+
+
+@pytest.fixture
+def kept_pages(app, monkeypatch, machine_store):
     """Production's setting (tests render every page: their factories write rows without the audit
     trail every change of the app leaves, which the kept page's version reads), the pages kept in a
     store of the test's own."""
-    from app.auth.kept_pages import forget_kept_pages
-
     monkeypatch.setitem(app.config, "PAGES_KEPT", True)
-    monkeypatch.setitem(app.config, "KEPT_PAGES_DIR", str(tmp_path / "kept-pages"))
-    forget_kept_pages(app)
-    yield
-    forget_kept_pages(app)
+
+
+@pytest.fixture
+def kept_figures(app, monkeypatch, machine_store):
+    """Production's setting for the figures over the whole portfolio (app/core/kept.py), kept in a store
+    of the test's own."""
+    monkeypatch.setitem(app.config, "FIGURES_KEPT", True)
 
 
 @pytest.fixture

@@ -11,37 +11,25 @@ language, the day and the hour (days waiting, what is due), the session and the 
 mean an identical page: it is served as kept, or answered 304 to a client that revalidates.
 
 Kept per session (its CSRF secret is in the version, since a page's forms carry a token only that
-session accepts), compressed (a board is 200-300 KB of HTML, a tenth of that kept), in a store on disk
-that every worker of the machine reads (KEPT_PAGES_DIR, diskcache): a reload lands on any of the
-server's workers, and a worker replaced after its `max_requests` starts with the pages of the others.
-Kept per process, a reload found its page only on the worker that drew it, one time in as many as
-there are workers. Since pages outlive the process that drew them, the version also names the code,
-templates, workflows and settings they were drawn with (`_drawn_with`): after a deployment or a changed
-setting every page is drawn anew. A page with a message pending for the reader (a flash after a
-redirect) is neither served from nor kept. The store failing (a full disk, a directory that cannot be
-written) only means drawing the page.
+session accepts), compressed (a board is 200-300 KB of HTML, a tenth of that kept), in the store every
+worker of the machine reads (app/core/machine_store.py): a reload lands on any of the server's workers.
+Its version names the code and settings the page was drawn with. A page with a message pending for the
+reader (a flash after a redirect) is neither served from nor kept.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
-import os
-import sqlite3
 import zlib
 from collections.abc import Callable
-from datetime import date, timedelta
-from decimal import Decimal
-from functools import cache, wraps
-from pathlib import Path
+from functools import wraps
 
-import diskcache
 from flask import Flask, Response, current_app, make_response, request, session
 from flask_babel import get_locale
 
-from app.core import clock
+from app.core import clock, machine_store
 from app.core.audit import request_trail_version
 from app.core.models import utcnow
 from app.core.permissions import signed_in_user
@@ -49,15 +37,8 @@ from app.notifications.services import latest_notice_id, unread_count
 
 log = logging.getLogger(__name__)
 
-# About 20-40 KB a page once compressed: some 3,000 pages before the least recently kept go.
-STORE_BYTES = 128 * 2**20
 # The version names the hour, so no page is served past the end of the hour it was drawn in.
 KEPT_SECONDS = 3600
-# A page never waits on the store: past this, it is drawn (or not kept) instead.
-STORE_WAIT_SECONDS = 0.25
-_STORE_FAILURES = (OSError, sqlite3.Error, diskcache.Timeout)
-_stores: dict[str, diskcache.Cache] = {}  # this process's handle on each directory
-_DRAWN_WITH = "kept_pages.drawn_with"  # in app.extensions: read once, settings do not change as an app runs
 
 
 def page_version(user, path: str) -> str:
@@ -72,7 +53,7 @@ def page_version(user, path: str) -> str:
     csrf_secret = session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
     raw = (
         f"{user.id}:{user.role}:{user.language}:{language}:{clock.today()}:{now:%Y-%m-%dT%H}:"
-        f"{last_change}:{last_notice}:{unread}:{csrf_secret}:{path}:{_drawn_with(current_app)}"
+        f"{last_change}:{last_notice}:{unread}:{csrf_secret}:{path}:{machine_store.drawn_with(current_app)}"
     )
     key = current_app.config["SECRET_KEY"].encode()
     return hmac.new(key, raw.encode(), hashlib.sha256).hexdigest()[:32]
@@ -107,82 +88,22 @@ def kept_page(view: Callable) -> Callable:
 
 
 def forget_kept_pages(app: Flask) -> None:
-    """Drop every kept page in the stores this process opened and let go of them, and what `app` draws
-    with, to be read again (tests, which change settings as they run)."""
-    app.extensions.pop(_DRAWN_WITH, None)
-    for store in _stores.values():
-        store.clear()
-        store.close()
-    _stores.clear()
-
-
-def _store() -> diskcache.Cache:
-    directory = current_app.config["KEPT_PAGES_DIR"]
-    store = _stores.get(directory)
-    if store is None:
-        os.makedirs(directory, mode=0o700, exist_ok=True)  # pages name people: for the server's account alone
-        store = diskcache.Cache(
-            directory,
-            size_limit=STORE_BYTES,
-            eviction_policy="least-recently-stored",  # not -used: a read then writes nothing
-            timeout=STORE_WAIT_SECONDS,
-        )
-        _stores[directory] = store
-    return store
+    """Drop every kept page (and figure) this process can reach, and what `app` draws with, to be read
+    again (tests, which change settings as they run)."""
+    machine_store.forget(app)
 
 
 def _find(version: str) -> bytes | None:
+    page = machine_store.find(f"page:{version}")
     try:
-        page = _store().get(version)
         return None if page is None else zlib.decompress(page)
-    except (*_STORE_FAILURES, zlib.error):
+    except (zlib.error, TypeError):  # not a page this code kept
         log.warning("a kept page could not be read; drawn instead", exc_info=True)
         return None
 
 
 def _keep(version: str, page: bytes) -> None:
-    try:
-        _store().set(version, zlib.compress(page, 1), expire=KEPT_SECONDS)
-    except _STORE_FAILURES:
-        log.warning("a page could not be kept", exc_info=True)
-
-
-def _drawn_with(app: Flask) -> str:
-    """A digest of what draws this app's pages besides the data: its code, templates, translations and
-    workflow files (each file's path, size and time of change) and its settings. Different after a
-    deployment, a `git pull` or a changed setting, the same in every worker of one."""
-    digest = app.extensions.get(_DRAWN_WITH)
-    if digest is None:
-        config = app.config
-        settings = {key: value for key, value in config.items() if _plain(value)}
-        folders = tuple(str(Path(f).resolve()) for f in (app.root_path, app.template_folder, config["WORKFLOWS_DIR"]))
-        text = json.dumps([_files_digest(folders), settings], default=str, sort_keys=True)
-        digest = app.extensions[_DRAWN_WITH] = hashlib.sha256(text.encode()).hexdigest()[:16]
-    return digest
-
-
-@cache
-def _files_digest(folders: tuple[str, ...]) -> str:
-    listed = []
-    for folder in folders:
-        for parent, directories, files in os.walk(folder):
-            directories[:] = sorted(d for d in directories if d != "__pycache__")  # written as it runs
-            for name in sorted(files):
-                status = os.stat(os.path.join(parent, name))
-                listed.append(f"{parent}/{name}:{status.st_size}:{status.st_mtime_ns}")
-    return hashlib.sha256("\n".join(listed).encode()).hexdigest()
-
-
-def _plain(value) -> bool:
-    """A setting written the same in every process: not an object, whose text names its address, nor a set,
-    whose order changes with the process's hash seed."""
-    if isinstance(value, (str, int, float, bool, type(None), Decimal, date, timedelta)):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(_plain(each) for each in value)
-    if isinstance(value, dict):
-        return all(isinstance(key, str) and _plain(each) for key, each in value.items())
-    return False
+    machine_store.keep(f"page:{version}", zlib.compress(page, 1), KEPT_SECONDS)
 
 
 def _revalidated(response, version: str):

@@ -7,37 +7,46 @@ writes an audit row, sealed at commit in commit order (app/core/audit.py), so th
 names the data a figure was computed from: a figure kept under the version read before computing it
 is never older than the data a later reader at that version sees, the reader's own change included.
 
-Kept per worker process (BoundedCache: least recently used first out), shared by the readers whose
-figures are the same, which the caller says in the key (e.g. everyone who sees every agreement).
+Kept in the store every worker of the machine reads (app/core/machine_store.py, under the code and
+settings that computed them), so a figure is computed once per change on a server, not once in each
+of its workers; shared by the readers whose figures are the same, which the caller says in the key
+(e.g. everyone who sees every agreement).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+import hashlib
+import logging
+from collections.abc import Callable
 from typing import TypeVar
 
 from flask import current_app
 
+from app.core import machine_store
 from app.core.audit import request_trail_version
-from app.core.bounded import BoundedCache
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# A few hundred small values (dataclasses of numbers and codes, no ORM objects: they would outlive
-# their session); at most a few hundred KB per worker.
-_KEPT = BoundedCache(256)
+# Figures are named by the trail's version, so they are never stale; this only lets a quiet server's go.
+KEPT_SECONDS = 3600
+_MISSING = object()
 
 
-def kept_while_unchanged(key: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
+def kept_while_unchanged(key: tuple, compute: Callable[[], T]) -> T:
     """compute(), or the value it gave for `key` while the audit trail was at its present version.
     `key` names the figure and everything it depends on besides the data (the reader's scope, the
-    filters, the day when it counts days). FIGURES_KEPT off: computed every time."""
+    filters, the day when it counts days), in plain values (texts, numbers, dates, tuples of them): it
+    is written out to name the figure in every worker alike. The value is pickled: numbers, codes and
+    dataclasses of them, no ORM objects (they belong to a session). FIGURES_KEPT off: computed every time."""
     if not current_app.config["FIGURES_KEPT"]:
         return compute()
-    version = request_trail_version()
-    return _KEPT.get((version, *key), compute)
-
-
-def forget_kept() -> None:
-    """Drop every kept figure (tests, after the data was replaced under the same version)."""
-    _KEPT.clear()
+    if not machine_store.plain(key):  # its text would differ between workers: never found again
+        raise TypeError(f"a kept figure's key must be plain values: {key!r}")
+    named = repr((machine_store.drawn_with(current_app), request_trail_version(), *key))
+    name = "figure:" + hashlib.sha256(named.encode()).hexdigest()
+    value = machine_store.find(name, _MISSING)
+    if value is _MISSING:
+        value = compute()
+        machine_store.keep(name, value, KEPT_SECONDS)
+    return value

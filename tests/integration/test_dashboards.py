@@ -313,15 +313,11 @@ def test_manager_sees_portfolio_counts_that_match_the_data(signed_in, portfolio)
 
 
 def test_organisation_figures_are_kept_while_nothing_changes_and_named_for_each_reader(
-    app, signed_in, portfolio, monkeypatch
+    app, signed_in, portfolio, kept_figures
 ):
     """The per-organisation figures group every occurrence due so far: production keeps their rows while
     the audit trail is unchanged (app/core/kept.py), shared by those who see the whole portfolio, each
     reader getting the names in their own language; any change (here a sign-in, audited) computes them again."""
-    from app.core.kept import forget_kept
-
-    monkeypatch.setitem(app.config, "FIGURES_KEPT", True)
-    forget_kept()
     partner_a = portfolio.partner_a
     partner_a.name_ar = "الشريك أ"
     db.session.commit()
@@ -338,7 +334,6 @@ def test_organisation_figures_are_kept_while_nothing_changes_and_named_for_each_
     with counting_queries() as statements:
         manager.get("/dashboard")
     assert any("overdue_rank" in statement for statement in statements)
-    forget_kept()
 
 
 @pytest.mark.parametrize("role", ["auditor", "admin", "legal"])

@@ -181,10 +181,10 @@ def test_a_maintenance_command_that_rewrites_what_pages_show_draws_them_again(
 
 
 def _worker_like(app, **settings):
-    """Another worker of the same server: an app of its own on the same database and settings (its process's
-    pages kept in memory would be its own), reading the kept pages where `app` keeps them."""
+    """Another worker of the same server: an app of its own on the same database and settings (`settings`
+    changed), reading the store of the machine (kept pages and figures) where `app` keeps it."""
     other = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], UPLOAD_DIR=app.config["UPLOAD_DIR"])
-    other.config.update(PAGES_KEPT=True, KEPT_PAGES_DIR=app.config["KEPT_PAGES_DIR"], **settings)
+    other.config.update({"PAGES_KEPT": True, "KEPT_PAGES_DIR": app.config["KEPT_PAGES_DIR"], **settings})
     return other
 
 
@@ -281,19 +281,19 @@ def test_a_worker_with_other_settings_or_code_draws_its_pages_anew(app, signed_i
 
 
 def test_the_code_a_page_is_drawn_with_is_named_by_its_files_times_and_sizes(tmp_path):
-    from app.auth.kept_pages import _files_digest
+    from app.core.machine_store import files_digest
 
     (tmp_path / "templates").mkdir()
     template = tmp_path / "templates" / "page.html"
     template.write_text("<p>{{ one }}</p>")
     (tmp_path / "__pycache__").mkdir()
     folders = (str(tmp_path),)
-    before = _files_digest.__wrapped__(folders)
+    before = files_digest.__wrapped__(folders)
     (tmp_path / "__pycache__" / "page.pyc").write_bytes(b"written as the process runs")
-    assert _files_digest.__wrapped__(folders) == before
+    assert files_digest.__wrapped__(folders) == before
     template.write_text("<p>{{ two }}</p>")  # the same size, a later time: a deployment
     os.utime(template, ns=(template.stat().st_atime_ns, template.stat().st_mtime_ns + 1_000_000_000))
-    assert _files_digest.__wrapped__(folders) != before
+    assert files_digest.__wrapped__(folders) != before
 
 
 def test_a_store_that_cannot_be_written_only_means_drawing_the_page(app, signed_in, kept_pages, tmp_path, monkeypatch):

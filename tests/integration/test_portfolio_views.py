@@ -529,17 +529,14 @@ def test_analytics_page_shows_the_figures_and_lists_agreements_over_their_sla(si
 
 
 def test_analytics_figures_are_kept_until_the_next_change_and_shared_by_the_ministry(
-    app, signed_in, world, history, monkeypatch
+    app, signed_in, world, history, kept_figures
 ):
     """Production keeps the figures over the whole portfolio while the audit trail is unchanged
     (app/core/kept.py): a second reader who sees the same portfolio is not sent their statements, and
     a move shows at once."""
-    from app.core.kept import forget_kept
     from app.core.permissions import portfolio_scope
     from tests.bulk import counting_queries
 
-    monkeypatch.setitem(app.config, "FIGURES_KEPT", True)
-    forget_kept()
     draft_row = re.compile(r'data-stage="draft">\s*<th[^>]*>Draft</th>\s*<td[^>]*>(\d+)</td>')
     manager, auditor = signed_in("manager"), signed_in("auditor")  # (a sign-in is a change: it is audited)
     first = text_of(manager, "/portfolio/analytics?type=mou")
@@ -556,7 +553,28 @@ def test_analytics_figures_are_kept_until_the_next_change_and_shared_by_the_mini
     # Only those who see every agreement share figures.
     assert portfolio_scope(world.users["manager"]) == portfolio_scope(world.users["auditor"])
     assert portfolio_scope(world.users["partner"]) != portfolio_scope(world.users["manager"])
-    forget_kept()
+
+
+def test_analytics_figures_one_worker_computed_serve_the_others(app, signed_in, world, history, kept_figures):
+    """Kept in the store every worker of the machine reads: the worker a reader's next request lands on
+    sends none of the statements the first one computed the figures with, unless it runs other code or
+    settings (a worker started after a deployment)."""
+    import diskcache
+
+    from tests.bulk import counting_queries
+    from tests.integration.test_kept_pages import _same_session, _worker_like
+
+    manager = signed_in("manager")
+    first = text_of(manager, "/portfolio/analytics?type=mou")
+    with diskcache.Cache(app.config["KEPT_PAGES_DIR"]) as store:  # as another process opens it
+        assert any(key.startswith("figure:") for key in store.iterkeys())
+    for settings, computed in (({}, False), ({"AGREEMENT_REF_PREFIX": "OTHER"}, True)):
+        other = _worker_like(app, PAGES_KEPT=False, FIGURES_KEPT=True, **settings)
+        with counting_queries() as statements:
+            again = _same_session(manager, other).get("/portfolio/analytics?type=mou")
+        sent = [s for s in statements if "stage_visits" in s or "approval_decisions" in s]
+        assert again.status_code == 200 and bool(sent) == computed, (settings, sent)
+        assert again.get_data(as_text=True).count("data-stage=") == first.count("data-stage=")
 
 
 def test_analytics_reads_the_moves_the_engine_records(app, world):
