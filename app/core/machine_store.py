@@ -21,6 +21,8 @@ import logging
 import os
 import pickle
 import sqlite3
+import sys
+import sysconfig
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
@@ -84,15 +86,16 @@ def plain(value) -> bool:
 
 def drawn_with(app: Flask) -> str:
     """A digest of what draws this app's pages and figures besides the data: its code, templates,
-    translations and workflow files (each file's path, size and time of change) and its settings.
-    Different after a deployment, a `git pull` or a changed setting, the same in every worker of one."""
+    translations and workflow files (each file's path, size and time of change), the Python and the
+    packages it runs on, and its settings. Different after a deployment, a `git pull`, a package
+    upgraded or a changed setting, the same in every worker of one."""
     digest = app.extensions.get(_DRAWN_WITH)
     if digest is None:
         config = app.config
         settings = {key: value for key, value in config.items() if plain(value)}
         drawing = (app.root_path, app.template_folder, config["WORKFLOWS_DIR"])
         folders = tuple(str(Path(folder).resolve()) for folder in drawing if folder)
-        text = json.dumps([files_digest(folders), settings], default=str, sort_keys=True)
+        text = json.dumps([files_digest(folders), installed(), settings], default=str, sort_keys=True)
         digest = app.extensions[_DRAWN_WITH] = hashlib.sha256(text.encode()).hexdigest()[:16]
     return digest
 
@@ -107,6 +110,23 @@ def files_digest(folders: tuple[str, ...]) -> str:
                 status = os.stat(os.path.join(parent, name))
                 listed.append(f"{parent}/{name}:{status.st_size}:{status.st_mtime_ns}")
     return hashlib.sha256("\n".join(listed).encode()).hexdigest()
+
+
+@cache
+def installed() -> tuple[str, ...]:
+    """The Python and the packages installed beside the app: each package's metadata folder is named by
+    its version (`Flask-3.1.2.dist-info`), so listing the folders, about a millisecond, names them all."""
+    folders = sorted({sysconfig.get_paths()[kind] for kind in ("purelib", "platlib")})
+    return (
+        sys.version,
+        *sorted(
+            name
+            for folder in folders
+            if os.path.isdir(folder)
+            for name in os.listdir(folder)
+            if name.endswith((".dist-info", ".egg-info"))
+        ),
+    )
 
 
 def _store() -> diskcache.Cache:

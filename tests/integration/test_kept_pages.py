@@ -296,6 +296,19 @@ def test_the_code_a_page_is_drawn_with_is_named_by_its_files_times_and_sizes(tmp
     assert files_digest.__wrapped__(folders) != before
 
 
+def test_an_upgraded_package_is_named_in_what_pages_are_drawn_with(app, monkeypatch):
+    from app.core import machine_store
+
+    listed = machine_store.installed()
+    assert any(name.startswith(("Flask-3", "flask-3")) for name in listed), listed
+    before = machine_store.drawn_with(app)
+    upgraded = tuple(name.replace("Flask-3", "Flask-4").replace("flask-3", "flask-4") for name in listed)
+    monkeypatch.setattr(machine_store, "installed", lambda: upgraded)
+    app.extensions.pop("machine_store.drawn_with")
+    assert machine_store.drawn_with(app) != before
+    app.extensions.pop("machine_store.drawn_with")
+
+
 def test_a_store_that_cannot_be_written_only_means_drawing_the_page(app, signed_in, kept_pages, tmp_path, monkeypatch):
     not_a_directory = tmp_path / "a-file"
     not_a_directory.write_text("")
