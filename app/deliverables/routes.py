@@ -12,6 +12,7 @@ from app.core import clock
 from app.core.errors import DomainError
 from app.core.forms import form_status, refusal_shown_on, without_invalid_filters
 from app.core.i18n import gettext as _
+from app.core.i18n import isolate
 from app.core.pagination import paginate
 from app.core.permissions import (
     can,
@@ -118,6 +119,7 @@ def submit(occurrence_id: int):
     form = SubmissionForm()
     if not form.validate_on_submit():
         raise form_errors(form)
+    kept_once: list[dict] = []
     services.submit(
         occurrence,
         request.files.getlist("files"),
@@ -125,9 +127,19 @@ def submit(occurrence_id: int):
         by=current_user,
         expected_version=form.version.data,
         indicator_values=request.form,
+        on_kept_once=lambda name, same_as: kept_once.append({"name": name, "same_as": same_as}),
     )
-    # The page says it waits for the ministry (its status box): the message only confirms.
-    return _back(occurrence_id, _("Handed in: thank you."))
+    # The page says it waits for the ministry (its status box): the message only confirms, and names a
+    # file chosen twice (the same bytes under another name: an annex that is the report again, say).
+    said = [_("Handed in: thank you.")] + [
+        _(
+            "“%(name)s” is the same file as “%(same_as)s”: it is kept once.",
+            name=isolate(twice["name"]),
+            same_as=isolate(twice["same_as"]),
+        )
+        for twice in kept_once
+    ]
+    return done(_page(occurrence_id), " ".join(said), {"kept_once": kept_once})
 
 
 @blueprint.route("/deliverables/<int:occurrence_id>/review", methods=["POST"])
