@@ -6,7 +6,7 @@ from flask import Flask, flash, make_response, redirect, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestedRangeNotSatisfiable
 
 from app.core.db import is_lock_conflict, is_unique_violation, is_unreachable, is_writer_lock_timeout
 from app.core.errors import (
@@ -71,6 +71,9 @@ def register_error_handlers(app: Flask) -> None:
         allowed = getattr(error, "valid_methods", None) if status == 405 else None
         if allowed:
             response.headers["Allow"] = ", ".join(allowed)
+        if isinstance(error, RequestedRangeNotSatisfiable) and error.length is not None:
+            # The file's length, for a client resuming a download to ask again within it (RFC 9110).
+            response.headers["Content-Range"] = f"{error.units} */{error.length}"
         return response
 
     @app.errorhandler(DomainError)

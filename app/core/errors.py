@@ -64,6 +64,7 @@ TITLES = {
     412: _l("Precondition failed"),
     413: _l("Too large"),
     415: _l("Unsupported body"),
+    416: _l("Range not available"),
     422: _l("Invalid input"),
     429: _l("Too many requests"),
     500: _l("Server error"),
@@ -78,6 +79,7 @@ EXPLANATIONS = {
     409: _l("The item changed while you were working on it. Reload and try again."),
     413: _l("The upload is larger than allowed."),
     415: _l("Send the body as JSON in UTF-8 (Content-Type: application/json), or as multipart/form-data with a file."),
+    416: _l("The part of the file asked for lies beyond its end: download the whole file again."),
     422: _l("Some of the values are not valid."),
     429: _l("Too many requests. Wait a little and try again."),
     500: _l("Something went wrong on our side. The error has been logged."),
@@ -109,7 +111,7 @@ def wants_json() -> bool:
 
 
 def error_response(status: int, detail: str | None = None, field_errors: dict | None = None):
-    title = str(TITLES.get(status, "Error"))
+    title = str(TITLES.get(status, _l("Error")))
     detail = detail or str(EXPLANATIONS.get(status, title))
     if wants_json():
         body = {"type": "about:blank", "title": title, "status": status, "detail": detail}

@@ -356,7 +356,7 @@ def clean_filename(name: str | None, fallback: str = "document", content_type: s
 def send_stored(stored_file: StoredFile, download_name: str):
     """Send a stored file as an attachment that browsers never render or cache
     (every download route checks the permission first, then calls this)."""
-    from flask import abort, current_app, send_file, stream_with_context
+    from flask import abort, current_app, request, send_file, stream_with_context
 
     store_ = backend()
     # Named by its content's type also when it was kept under another name (before the names were).
@@ -377,7 +377,8 @@ def send_stored(stored_file: StoredFile, download_name: str):
         # told another organisation that they existed, and since when. Ranges still work (resumed downloads).
         response.headers.pop("Last-Modified", None)
     else:
-        # Streamed a chunk at a time from the database, inside the request's context.
+        # Streamed a chunk at a time from the database, inside the request's context. Ranges work as for a
+        # folder (a resumed download): the reader seeks to the chunk the range starts in.
         response = send_file(
             store_.open(stored_file.sha256),
             mimetype=stored_file.content_type,
@@ -387,6 +388,7 @@ def send_stored(stored_file: StoredFile, download_name: str):
             conditional=False,
         )
         response.content_length = stored_file.size
+        response.make_conditional(request, accept_ranges=True, complete_length=stored_file.size)  # (in place)
         response.response = stream_with_context(response.response)  # type: ignore[call-overload]
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"

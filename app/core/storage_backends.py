@@ -12,7 +12,7 @@ import hashlib
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from flask import current_app
@@ -109,19 +109,21 @@ class DatabaseBackend:
 
     def chunks(self, sha256: str) -> Iterator[bytes]:
         position = 0
-        while True:
-            data = db.session.scalar(
-                select(StoredFileChunk.data).where(
-                    StoredFileChunk.sha256 == check_digest(sha256), StoredFileChunk.position == position
-                )
-            )
-            if data is None:
-                return
-            yield bytes(data)
+        while (data := self.chunk(sha256, position)) is not None:
+            yield data
             position += 1
 
+    def chunk(self, sha256: str, position: int) -> bytes | None:
+        """The file's `position`-th chunk (CHUNK bytes, the last one fewer), None past its end."""
+        data = db.session.scalar(
+            select(StoredFileChunk.data).where(
+                StoredFileChunk.sha256 == check_digest(sha256), StoredFileChunk.position == position
+            )
+        )
+        return None if data is None else bytes(data)
+
     def open(self, sha256: str):
-        return ChunkReader(self.chunks(sha256))
+        return ChunkReader(lambda position: self.chunk(sha256, position))
 
     def delete(self, sha256: str) -> None:
         db.session.execute(delete(StoredFileChunk).where(StoredFileChunk.sha256 == check_digest(sha256)))
@@ -150,22 +152,44 @@ def insert_chunk_probe():
 
 
 class ChunkReader(io.RawIOBase):
-    """A read-only file over an iterator of chunks (send_file streams it block by block)."""
+    """A read-only file over a stored file's chunks, read one at a time as it is read (send_file streams
+    it block by block). Seekable, the chunk holding the offset read first: a download resumed from the
+    middle of a file (a Range request) reads what it sends, not the whole file up to there."""
 
-    def __init__(self, chunks: Iterator[bytes]):
-        self._chunks, self._buffer = chunks, b""
+    def __init__(self, chunk_at: Callable[[int], bytes | None]):
+        self._chunk_at = chunk_at  # the chunk at a position, None past the end
+        # What is left of the chunk being read: a view, so each block read from it copies only the block.
+        self._buffer = memoryview(b"")
+        self._next_chunk, self._offset = 0, 0
 
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._offset
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence != io.SEEK_SET or offset < 0:
+            raise io.UnsupportedOperation("only an offset from the start")
+        self._next_chunk, skipped = divmod(offset, CHUNK)
+        self._buffer, self._offset = memoryview(b""), offset
+        if skipped:
+            self._buffer = memoryview(self._chunk_at(self._next_chunk) or b"")[skipped:]
+            self._next_chunk += 1
+        return offset
+
     def readinto(self, target) -> int:
         while not self._buffer:
-            try:
-                self._buffer = next(self._chunks)
-            except StopIteration:
+            data = self._chunk_at(self._next_chunk)
+            if data is None:
                 return 0
+            self._buffer, self._next_chunk = memoryview(data), self._next_chunk + 1
         count = min(len(target), len(self._buffer))
         target[:count], self._buffer = self._buffer[:count], self._buffer[count:]
+        self._offset += count
         return count
 
 

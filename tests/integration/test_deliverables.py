@@ -263,6 +263,9 @@ def test_files_are_stored_by_hash_and_downloaded_through_the_permission_check(ap
     assert "filename=document.pdf" in disposition and "filename*=UTF-8''%D8%AA" in disposition
     resumed = signed_in("officer").get(url, headers={"Range": "bytes=4-"})
     assert resumed.status_code == 206 and resumed.data == PDF[4:]
+    beyond = signed_in("officer").get(url, headers={"Range": f"bytes={len(PDF) + 1}-"})
+    assert beyond.status_code == 416 and beyond.headers["Content-Range"] == f"bytes */{len(PDF)}"
+    assert "Range not available" in beyond.get_data(as_text=True)
     assert signed_in("partner_b").get(url).status_code == 404
     assert signed_in("auditor").get(url).status_code == 200
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from app.core import storage
 from app.core.logs import JsonFormatter, RequestIdFilter
@@ -198,6 +199,44 @@ def test_the_database_backend_stores_in_chunks_and_streams_back_the_same_bytes(a
         assert response.content_length == len(PDF) and "attachment" in response.headers["Content-Disposition"]
         assert b"".join(response.response) == PDF
         response.close()
+
+
+@pytest.mark.parametrize(
+    "asked, start, end",
+    [
+        ("bytes=0-99", 0, 100),
+        (f"bytes={CHUNK * 2 + 7}-", CHUNK * 2 + 7, None),  # resumed in the last chunk
+        (f"bytes={CHUNK - 10}-{CHUNK + 9}", CHUNK - 10, CHUNK + 10),  # across two chunks
+        ("bytes=-50", len(PDF) - 50, None),
+    ],
+)
+def test_a_file_kept_in_the_database_is_sent_by_ranges_reading_only_their_chunks(
+    app, world, monkeypatch, asked, start, end
+):
+    """A download resumed (a Range request) gets the bytes asked for, as from a folder; the reader starts at
+    the chunk holding the first of them instead of reading the file up to there."""
+    from tests.bulk import counting_queries
+
+    monkeypatch.setitem(app.config, "STORAGE", "database")
+    with app.test_request_context(headers={"Range": asked}):
+        stored = storage.store(io.BytesIO(PDF))
+        response = storage.send_stored(stored, "rapport annuel.pdf")
+        with counting_queries() as statements:
+            sent = b"".join(response.response)
+        response.close()
+    assert response.status_code == 206 and response.headers["Accept-Ranges"] == "bytes"
+    assert sent == PDF[start:end] and response.content_length == len(sent)
+    assert response.headers["Content-Range"] == f"bytes {start}-{start + len(sent) - 1}/{len(PDF)}"
+    first_chunk, last_chunk = start // CHUNK, (start + len(sent) - 1) // CHUNK
+    assert len(statements) <= last_chunk - first_chunk + 2, statements  # its chunks, and the end found
+
+
+def test_a_range_beyond_a_database_file_is_refused_as_unsatisfiable(app, world, monkeypatch):
+    monkeypatch.setitem(app.config, "STORAGE", "database")
+    with app.test_request_context(headers={"Range": f"bytes={len(PDF) + 5}-"}):
+        stored = storage.store(io.BytesIO(PDF))
+        with pytest.raises(RequestedRangeNotSatisfiable):
+            storage.send_stored(stored, "rapport.pdf")
 
 
 def test_storage_migrate_moves_files_both_ways_and_verify_finds_damage(app, world, monkeypatch):
