@@ -820,7 +820,7 @@ def _move(
             round_.status, round_.closed_at = "cancelled", utcnow()
     agreement.state = target
     agreement.state_entered_at = utcnow()
-    note_shared(agreement)
+    note_shared(agreement, ending=definition.states[target].kind == "final")
     for next_transition in definition.transitions_from(target):
         if next_transition.approval is not None:
             agreement.approval_rounds.append(
@@ -863,11 +863,14 @@ def _move(
     )
 
 
-def note_shared(agreement, at=None) -> None:
+def note_shared(agreement, at=None, *, ending: bool = False) -> None:
     """Record when the partners were first shown the agreement: as it is first in a stage not tagged
     "internal" (its creation, a move, a state set directly). Once shown, it stays shown (a send-back to the
-    draft included): the partners have seen it, and the negotiation goes on with them."""
-    if agreement.shared_at is None and not state_has(agreement, "internal"):
+    draft included): the partners have seen it, and the negotiation goes on with them. `ending`: moved into
+    a final stage; a draft cancelled before it was ever shown stays the ministry's (its budget's floor, its
+    notes), the partners never having been part of it. (Set directly in a final stage, by an import, it is
+    a past agreement, which its partners were part of.)"""
+    if agreement.shared_at is None and not ending and not state_has(agreement, "internal"):
         agreement.shared_at = at or utcnow()
 
 

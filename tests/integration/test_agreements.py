@@ -363,6 +363,33 @@ def test_partner_does_not_see_internal_notes_or_history(app, world, signed_in):
     assert "negotiation margin" not in partner_page
 
 
+def test_a_draft_cancelled_before_it_was_shown_stays_the_ministrys(app, world, signed_in):
+    """Partners see an agreement once it leaves the ministry's internal stages. Cancelled straight from the
+    draft, it never left them: its partners still find nothing of it (an outside probe read a cancelled
+    draft's budget floor as its partner). One cancelled after it was shown stays shown."""
+    from app.notifications.models import Notification
+    from app.workflow import engine
+
+    manager, partner_user = world.users["manager"], world.users["partner"]
+    never_shown = factories.agreement(by=manager, partners=[world.partner_a], title_fr="Brouillon abandonné")
+    shown = factories.agreement(by=manager, partners=[world.partner_a], title_fr="Négocié puis abandonné")
+    factories.shown_to_partners(shown)
+    db.session.commit()
+    for agreement in (never_shown, shown):
+        db.session.refresh(agreement)
+        engine.take(agreement, "cancel", by=manager, comment="Abandonné", expected_version=agreement.version)
+        db.session.commit()
+        assert agreement.state == "cancelled"
+    assert never_shown.shared_at is None and shown.shared_at is not None
+    partner = signed_in("partner")
+    assert partner.get(f"/agreements/{never_shown.id}").status_code == 404
+    assert partner.get(f"/agreements/{shown.id}").status_code == 200
+    listed = partner.get("/agreements/?state=cancelled").get_data(as_text=True)
+    assert "Brouillon abandonné" not in listed and "Négocié puis abandonné" in listed
+    told = db.session.scalars(select(Notification.object_id).where(Notification.user_id == partner_user.id)).all()
+    assert never_shown.id not in told
+
+
 def test_json_clients_get_json_errors(app, world, signed_in):
     client = signed_in("partner")
     response = client.get(f"/agreements/{world.agreement_b.id}", headers={"Accept": "application/json"})

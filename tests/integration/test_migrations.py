@@ -279,3 +279,55 @@ def test_upgrading_stores_each_mailbox_in_one_spelling(tmp_path):
             assert emails == {"ana@bücher.example", "sam@xn--bcher-kva.example", "sam@bücher.example", "a@b.ma"}
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.mark.live  # its own database
+def test_upgrading_gives_back_to_the_ministry_the_drafts_cancelled_before_they_were_shown(tmp_path):
+    """A draft cancelled straight from the ministry's stages had been shown to its partners by its cancelling:
+    it is the ministry's again. One cancelled after a negotiation, a signed one, and one imported as
+    cancelled (no stay in a draft) stay shown; downgrading shows them as before."""
+    from flask_migrate import downgrade, upgrade
+
+    from tests.conftest import make_test_app
+    from tests.databases import fresh_database
+
+    stays = {
+        "MTNRA-2025-001": ((), ("draft", "internal_review", "cancelled")),  # cancelled in review: unshown
+        "MTNRA-2025-002": ((), ("draft", "negotiation", "draft", "cancelled")),  # shown in the negotiation
+        "MTNRA-2025-003": (("signed_on",), ("draft", "cancelled")),  # signed: its partners signed it
+        "MTNRA-2025-004": ((), ("cancelled",)),  # imported as it ended
+    }
+    with fresh_database(tmp_path, "cancelled_drafts_upgrade") as url:
+        app = make_test_app(url)
+        with app.app_context():
+            upgrade(revision="0038_outbox_messages_about")
+            for reference, (dated, states) in stays.items():
+                signed_on = "'2025-07-01'" if dated else "NULL"
+                db.session.execute(
+                    text(
+                        "INSERT INTO agreements (reference, type, state, search_text, version, signed_on, shared_at, "
+                        f"state_entered_at, created_at, updated_at) VALUES ('{reference}', 'mou', 'cancelled', '', 1, "
+                        f"{signed_on}, '2026-01-05 10:00:00', '2026-01-05 10:00:00', CURRENT_TIMESTAMP, "
+                        "CURRENT_TIMESTAMP)"
+                    )
+                )
+                for state in states:
+                    db.session.execute(
+                        text(
+                            "INSERT INTO stage_visits (agreement_id, agreement_type, state, entered_at) "
+                            f"SELECT id, 'mou', '{state}', '2026-01-01 09:00:00' FROM agreements "
+                            f"WHERE reference = '{reference}'"
+                        )
+                    )
+            db.session.commit()
+
+            def shown() -> set[str]:
+                db.session.remove()
+                return set(db.session.scalars(text("SELECT reference FROM agreements WHERE shared_at IS NOT NULL")))
+
+            upgrade()
+            assert shown() == {"MTNRA-2025-002", "MTNRA-2025-003", "MTNRA-2025-004"}
+            downgrade(revision="0038_outbox_messages_about")
+            assert shown() == set(stays)
+            db.session.remove()
+            db.engine.dispose()
