@@ -61,8 +61,10 @@ def create_app(config: str | type | None = None) -> Flask:
 
     register_error_handlers(app)
     register_template_helpers(app)
+    from app.core.db import runs_again_as_writer
     from app.core.proxies import trust_proxies
 
+    runs_again_as_writer(app)  # innermost: inside the proxy's reading of the client
     trust_proxies(app)
 
     from app.cli import register_cli

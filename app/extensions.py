@@ -92,10 +92,16 @@ def _sqlite_begin(conn):  # pragma: no cover - trivial
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+# Methods that change nothing by HTTP's rules; some still write (app/core/db.py: run_again_as_writer).
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# In a request's WSGI environ: this run of it is a writer's from its first statement (db.run_again_as_writer).
+AS_WRITER = "sharaka.as_writer"
+
+
 def _request_may_write() -> bool:
     from flask import has_request_context, request
 
-    return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+    return has_request_context() and (request.method not in SAFE_METHODS or bool(request.environ.get(AS_WRITER)))
 
 
 # A server connection used within this many seconds is handed out as it is; one idle for longer is

@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.core.errors import ConcurrentChange
 from app.core.i18n import gettext as _
-from app.extensions import db
+from app.extensions import AS_WRITER, SAFE_METHODS, db
 
 T = TypeVar("T")
 
@@ -83,10 +83,76 @@ def register_unit_of_work(app, *, before_commit=None, answer_after_refusal=None)
         except ConcurrentChange as error:
             from app.core.responses import refused
 
+            if run_again_as_writer(error):
+                return response  # dropped: the request runs again
             return other_answer() or app.make_response(refused(None, error))
         finally:
             session.expire_on_commit = expire_on_commit
         return response
+
+
+# A safe request (GET, HEAD, OPTIONS) that writes (a notice marked read as its link is followed, a one-time
+# secret taken as it is shown, a document's text kept at its first comparison) reads first, in a transaction
+# SQLite cannot turn into a writer once another process has committed after it began: its write is refused at
+# once ("database is locked"), whatever the busy timeout, and such pages answered 503 or "this has changed"
+# under load. Run again whole as a writer (BEGIN IMMEDIATE, which waits its turn for the lock), the request
+# gets its page; the refused run's answer is dropped unsent. A safe request's body is empty, so running it
+# again repeats nothing but its reads.
+READ_AGAIN = "sharaka.read_again"  # in the environ: drop this run's answer and run the request as a writer
+
+
+def run_again_as_writer(error: BaseException) -> bool:
+    """Whether `error`, met by the request under way, is a refusal that running it again as a writer avoids
+    (a safe request on SQLite, not a writer yet, refused a write for a read transaction): if so the request
+    is marked to be run again (`runs_again_as_writer`), and its answer now does not matter."""
+    from flask import has_request_context, request
+
+    if not has_request_context() or request.method not in SAFE_METHODS or request.environ.get(AS_WRITER):
+        return False
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, OperationalError):
+        cause = cause.__cause__
+    if cause is None or db.engine.dialect.name != "sqlite" or not is_lock_conflict(cause):
+        return False
+    request.environ[READ_AGAIN] = True
+    return True
+
+
+def is_run_again() -> bool:
+    """Whether the request under way is to be run again as a writer: its answer is dropped (not logged)."""
+    from flask import has_request_context, request
+
+    return has_request_context() and bool(request.environ.get(READ_AGAIN))
+
+
+def runs_again_as_writer(app) -> None:
+    """Wrap `app`'s WSGI callable: a safe request marked by run_again_as_writer is run again as a writer, and
+    only that run's answer is sent. (Innermost: the proxy's headers are read once per run, the same way.)"""
+    inner = app.wsgi_app
+
+    def wsgi_app(environ, start_response):
+        if environ.get("REQUEST_METHOD") not in SAFE_METHODS:
+            return inner(environ, start_response)
+        started: list[tuple] = []
+
+        def held(status, headers, exc_info=None):
+            started[:] = [(status, headers, exc_info)]
+            return _no_early_writes
+
+        body = inner(environ, held)
+        if environ.pop(READ_AGAIN, False):
+            if hasattr(body, "close"):
+                body.close()
+            environ[AS_WRITER] = True
+            return inner(environ, start_response)
+        start_response(*started[0])
+        return body
+
+    app.wsgi_app = wsgi_app
+
+
+def _no_early_writes(data: bytes) -> None:
+    raise RuntimeError("WSGI's write() before the body: Flask's answers never use it, nor may one held here")
 
 
 def commit_bookkeeping(*only) -> None:

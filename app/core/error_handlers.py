@@ -8,7 +8,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, RequestedRangeNotSatisfiable
 
-from app.core.db import is_lock_conflict, is_unique_violation, is_unreachable, is_writer_lock_timeout
+from app.core.db import (
+    is_lock_conflict,
+    is_unique_violation,
+    is_unreachable,
+    is_writer_lock_timeout,
+    run_again_as_writer,
+)
 from app.core.errors import (
     EXPLANATIONS,
     ConcurrentChange,
@@ -78,6 +84,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def handle_domain(error: DomainError):
+        if run_again_as_writer(error):  # a safe request's write refused for its read transaction (SQLite)
+            db.session.rollback()
+            return error_response(409)  # dropped: the request runs again
         return answer_refusal(error)
 
     @app.errorhandler(StaleDataError)
@@ -103,6 +112,8 @@ def register_error_handlers(app: Flask) -> None:
             db.session.rollback()
         except Exception:  # the connection itself is gone: nothing was written on it
             db.session.close()
+        if run_again_as_writer(error):  # a safe request's write refused for its read transaction (SQLite)
+            return unavailable_response(busy=True)  # dropped: the request runs again
         if is_writer_lock_timeout(error):
             return unavailable_response(busy=True)
         if is_lock_conflict(error):

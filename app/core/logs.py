@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 
 from flask import Flask, g, has_request_context, request
 
+from app.core.db import is_run_again
+
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 log = logging.getLogger("sharaka.request")
 
@@ -71,6 +73,8 @@ def init_request_logging(app: Flask) -> None:
     @app.after_request
     def _log_request(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        if is_run_again():  # this run's answer is dropped: the request runs again as a writer, logged then
+            return response
         started = g.get("request_started")
         log.info(
             "%s %s %s",

@@ -14,6 +14,8 @@ import time
 from flask import Flask, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from app.core.db import is_run_again
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter(
     "sharaka_http_requests",
@@ -38,6 +40,8 @@ def init_request_metrics(app: Flask) -> None:
     @app.after_request
     def _count(response):
         started = g.pop("metrics_started", None)
+        if is_run_again():  # this run's answer is dropped: the request runs again as a writer, counted then
+            return response
         # The endpoint's name, never the path: ids in URLs would make a series per object.
         endpoint = request.endpoint or "unmatched"
         REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()

@@ -810,3 +810,56 @@ def test_a_feed_holds_the_last_day_for_a_notice_of_non_renewal(world, signed_in,
     agreement.non_renewal_on = TODAY  # notice given: nothing left to decide
     db.session.commit()
     assert summary not in _events(client.get(_create_feed(signed_in("officer")))).values()
+
+
+@pytest.mark.skipif(backend() != "sqlite", reason="SQLite's read transactions that cannot become writers")
+@pytest.mark.parametrize("page", ["open a notice", "a new token shown once"])
+def test_a_page_view_that_writes_is_not_refused_when_another_process_wrote_meanwhile(tmp_path, monkeypatch, page):
+    """A GET that writes (a notice marked read as its link is followed, a one-time secret taken as it is
+    shown) reads first, in a transaction SQLite cannot turn into a writer once another process committed
+    after it began: it refused at once, "database is locked" (an outside probe met 503s under load on the
+    token page and on a comparison's first viewing). The request is read again as a writer instead."""
+    import sqlite3
+
+    from app.core import reveal
+    from tests import factories
+    from tests.conftest import SignedInClient, app_on_a_fresh_database
+
+    with app_on_a_fresh_database(tmp_path, "read_then_write") as (app, url):
+        world = factories.build_world()
+        manager = world.users["manager"]
+        notification_id = notice(manager).id
+        db.session.commit()
+        client = SignedInClient(app, manager)
+        db.session.remove()
+        another_process = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, timeout=30)
+        writes = []
+
+        def meanwhile(real):
+            def with_a_write_before(*args, **kwargs):
+                if not writes:  # another process commits once the request has read
+                    another_process.execute("CREATE TABLE another_process_wrote (x)")
+                    writes.append(1)
+                return real(*args, **kwargs)
+
+            return with_a_write_before
+
+        try:
+            if page == "open a notice":
+                monkeypatch.setattr(services, "mark_read", meanwhile(services.mark_read))
+                response = client.get(f"/notifications/{notification_id}/open")
+                assert response.status_code == 302, response.get_data(as_text=True)[:500]
+                assert db.session.get(Notification, notification_id).read_at is not None
+            else:
+                with app.test_request_context():
+                    ticket = reveal.keep(manager, "calendar_url", "https://sharaka.test/feed/secret")
+                    db.session.commit()
+                monkeypatch.setattr(reveal, "_sweep", meanwhile(reveal._sweep))
+                response = client.get(f"/account/notifications?shown={ticket}")
+                assert response.status_code == 200 and "https://sharaka.test/feed/secret" in response.get_data(
+                    as_text=True
+                )
+                assert db.session.scalar(select(func.count()).select_from(reveal.OneTimeSecret)) == 0
+            assert writes == [1]
+        finally:
+            another_process.close()
