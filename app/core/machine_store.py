@@ -49,15 +49,19 @@ def find(key: str, default: Any = None) -> Any:
     """The value kept under `key`, or `default` (nothing kept, or the store could not be read)."""
     try:
         return _store().get(key, default)
+    except diskcache.Timeout:  # busy (a crowd of workers keeping at once): expected under load, no traceback
+        log.info("the kept values' store was busy; computed instead")
     except _READ_FAILURES:
         log.warning("a kept value could not be read; computed instead", exc_info=True)
-        return default
+    return default
 
 
 def keep(key: str, value: Any, seconds: int) -> None:
     """Keep `value` under `key` for at most `seconds` (bytes as they are; anything else pickled)."""
     try:
         _store().set(key, value, expire=seconds)
+    except diskcache.Timeout:
+        log.info("the kept values' store was busy; not kept")
     except _WRITE_FAILURES:
         log.warning("a value could not be kept", exc_info=True)
 

@@ -318,3 +318,24 @@ def test_a_store_that_cannot_be_written_only_means_drawing_the_page(app, signed_
     with counting_queries() as statements:
         again = manager.get("/dashboard")
     assert first.status_code == again.status_code == 200 and len(statements) > 1
+
+
+def test_a_busy_store_means_drawing_the_page_and_one_line_in_the_log(app, signed_in, kept_pages, monkeypatch, caplog):
+    """Under load many workers keep pages at once and the store's lock may not come within its wait: the
+    page is drawn, and the log says so in a line, not a traceback for each (an outside probe's log held
+    eight under a crawl)."""
+    import logging
+
+    import diskcache
+
+    def busy(*args, **kwargs):
+        raise diskcache.Timeout("busy")
+
+    manager = signed_in("manager")
+    monkeypatch.setattr(diskcache.Cache, "get", busy)
+    monkeypatch.setattr(diskcache.Cache, "set", busy)
+    with caplog.at_level(logging.INFO, logger="app.core.machine_store"):
+        first, again = manager.get("/dashboard"), manager.get("/dashboard")
+    assert first.status_code == again.status_code == 200
+    said = [r for r in caplog.records if r.name == "app.core.machine_store"]
+    assert said and all(r.levelno == logging.INFO and r.exc_info is None for r in said)
