@@ -11,9 +11,10 @@ with a word that nothing was done twice; JSON: the same status and body, marked
 
 A keyed request claims its key before its view runs: it writes its receipt, unanswered, in its own
 transaction. A repeat is the same request: its key, and a fingerprint of what it sends (the form's
-fields and files, or the API's body); receipts are unique per user, key and fingerprint, so a second
-send at the same moment waits on the first's claim (PostgreSQL's unique index, SQLite's one writer)
-and, once the first has committed, answers with its receipt without doing anything. Only successes
+fields and files, or the API's body). Requests of one user under one key take turns (PostgreSQL's
+advisory lock, SQLite's one writer), so a second send at the same moment waits until the first has
+answered, and then answers with its receipt without doing anything; one with other content is then
+judged as below, as if sent later. Only successes
 are kept: a refused request rolls back its claim with its work, and can be corrected and sent again
 with its key.
 
@@ -42,7 +43,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.wrappers import Response
 
 from app.core.clock import utcnow
-from app.core.db import commit_bookkeeping, is_lock_conflict, unit_of_work
+from app.core.db import commit_bookkeeping, is_lock_conflict, take_turns_on, unit_of_work
 from app.core.errors import error_response
 from app.core.i18n import gettext as _
 from app.core.models import UTCDateTime
@@ -124,6 +125,10 @@ def answer_a_repeat():
     # lock, waiting for it: a reader upgrading later would be refused at once, not made to wait.
     commit_bookkeeping()
     db.session.connection(execution_options={"sqlite_immediate": True})
+    # And requests under one key take turns until each has answered (PostgreSQL; SQLite's one writer does
+    # it already): the unique index holds only requests that send the same, and calls with other bodies,
+    # sent at once, were each done.
+    take_turns_on(f"request key {user_id} {sent}")
     answer = _answer_from(_earlier_receipts())
     return answer if answer is not None else _claim(user_id)
 

@@ -235,6 +235,41 @@ def test_an_api_call_sent_twice_at_once_with_one_key_makes_one_agreement(served)
     assert _agreements_titled(app, "Deux appels") == 1
 
 
+def test_api_calls_sent_at_once_with_one_key_and_different_bodies_make_one_agreement(served):
+    """A key is for one request: sent at once with other bodies, one is done and the others are refused 422
+    (an outside probe made two to four agreements under one key on PostgreSQL, where claims of different
+    bodies did not wait on each other)."""
+    import json
+
+    from app.api.tokens import create_token
+    from app.auth.models import User
+
+    app, base, ids = served
+    with app.app_context():
+        officer = db.session.scalar(select(User).where(User.email == ids["officer"]))
+        secret = create_token(officer, "race", by=officer)[1]
+        db.session.commit()
+    client = Browser(base)
+    for round_ in range(3):
+        headers = {
+            "Authorization": f"Bearer {secret}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": f"shared-{round_}",
+        }
+
+        def send(body):
+            payload = {"type": "mou", "title_fr": f"Une clé {round_} {body}", "parties": [{"organization_id": ids["partner"]}]}
+            return client.send("/api/v1/agreements", json.dumps(payload).encode(), headers=headers)
+
+        answers = _race([lambda body=body: send(body) for body in "ABCD"])
+        assert sorted(status for status, _, _ in answers) == [201, 422, 422, 422], answers
+        with app.app_context():
+            made = db.session.scalar(
+                select(func.count()).select_from(Agreement).where(Agreement.title_fr.like(f"Une clé {round_} %"))
+            )
+        assert made == 1, (round_, answers)
+
+
 def test_two_people_inviting_one_address_at_once_make_one_invitation(served):
     """No index can hold "one waiting invitation per address" (waiting ends with time); the check takes turns."""
     from app.auth.models import Invitation
