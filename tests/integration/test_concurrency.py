@@ -250,18 +250,19 @@ def test_api_calls_sent_at_once_with_one_key_and_different_bodies_make_one_agree
         secret = create_token(officer, "race", by=officer)[1]
         db.session.commit()
     client = Browser(base)
-    for round_ in range(3):
+
+    def send(round_: int, body: str):
         headers = {
             "Authorization": f"Bearer {secret}",
             "Content-Type": "application/json",
             "Idempotency-Key": f"shared-{round_}",
         }
+        title = f"Une clé {round_} {body}"
+        payload = {"type": "mou", "title_fr": title, "parties": [{"organization_id": ids["partner"]}]}
+        return client.send("/api/v1/agreements", json.dumps(payload).encode(), headers=headers)
 
-        def send(body):
-            payload = {"type": "mou", "title_fr": f"Une clé {round_} {body}", "parties": [{"organization_id": ids["partner"]}]}
-            return client.send("/api/v1/agreements", json.dumps(payload).encode(), headers=headers)
-
-        answers = _race([lambda body=body: send(body) for body in "ABCD"])
+    for round_ in range(3):
+        answers = _race([lambda round_=round_, body=body: send(round_, body) for body in "ABCD"])
         assert sorted(status for status, _, _ in answers) == [201, 422, 422, 422], answers
         with app.app_context():
             made = db.session.scalar(
