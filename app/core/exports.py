@@ -13,6 +13,7 @@ import csv
 import io
 import itertools
 import re
+import threading
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
@@ -155,7 +156,8 @@ def write_xlsx(out, headings: Sequence[str], rows: Iterable[Sequence], *, title:
     # An Arabic sheet reads from the right, as the page does: column A on the right.
     sheet.sheet_view.rightToLeft = text_direction() == "rtl"
     bold = Font(bold=True)
-    sheet.append([_styled(sheet, str(h), font=bold) for h in headings])
+    with sheet_files_kept_by_us():  # the sheet's file is made at its first row
+        sheet.append([_styled(sheet, str(h), font=bold) for h in headings])
     try:
         for row in itertools.chain(ahead, (_clean_row(row) for row in rows)):
             sheet.append([_styled(sheet, value) for value in row])
@@ -197,6 +199,35 @@ def _styled(sheet, value, *, font: Font | None = None):
         cell.data_type = "s"
         cell.quotePrefix = True
     return cell
+
+
+# tempfile.tempdir is the process's: two threads writing workbooks at once must not swap it under each other.
+_TEMPDIR_TURNS = threading.Lock()
+
+
+@contextlib.contextmanager
+def sheet_files_kept_by_us():
+    """openpyxl writes a write-only sheet in a temporary file of its own, in the system's temporary folder,
+    removed once the workbook is saved: a process killed meanwhile (an export's writer, SIGKILLed) left its
+    rows there for good, names and changes included. Made while this block runs, it lands in UPLOAD_DIR
+    instead, where the daily sweep removes what a kill leaves (storage.TEMPORARY_PREFIXES). (Outside an app,
+    which has no UPLOAD_DIR, the system's folder stays.)"""
+    import tempfile
+
+    from flask import has_app_context
+
+    from app.core.storage import temporary_folder
+
+    if not has_app_context():
+        yield
+        return
+    folder = str(temporary_folder())
+    with _TEMPDIR_TURNS:
+        before, tempfile.tempdir = tempfile.tempdir, folder
+        try:
+            yield
+        finally:
+            tempfile.tempdir = before
 
 
 def _sheet_title(title: str) -> str:

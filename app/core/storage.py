@@ -200,8 +200,7 @@ def store_each(uploads, *, field: str = "files"):
 
 
 def _store(stream, field: str) -> StoredFile:
-    root = Path(current_app.config["UPLOAD_DIR"])
-    root.mkdir(parents=True, exist_ok=True)
+    root = temporary_folder()
     limit = current_app.config.get("MAX_UPLOAD_BYTES") or current_app.config.get("MAX_CONTENT_LENGTH")
     digest, size = hashlib.sha256(), 0
     handle, temp_name = tempfile.mkstemp(dir=root, prefix=".upload-")
@@ -244,8 +243,7 @@ def store_generated(path: Path, *, content_type: str) -> StoredFile:
     """Keep a file Sharaka wrote itself (an export) in the configured storage; the caller's transaction
     holds its row. The file at `path` is copied, not moved: the caller removes it."""
     digest, size = sha256_of(_file_chunks(path))
-    root = Path(current_app.config["UPLOAD_DIR"])
-    handle, temp_name = tempfile.mkstemp(dir=root, prefix=".generated-")
+    handle, temp_name = tempfile.mkstemp(dir=temporary_folder(), prefix=".generated-")
     os.close(handle)
     temp_path = Path(temp_name)
     try:
@@ -422,8 +420,7 @@ def copy_files(source_name: str, target_name: str) -> dict[str, int]:
     Each file goes through a temporary file under UPLOAD_DIR, a chunk at a time, is
     checked against its SHA-256 and committed on its own: an interrupted run resumes.
     """
-    root = Path(current_app.config["UPLOAD_DIR"])
-    root.mkdir(parents=True, exist_ok=True)
+    root = temporary_folder()
     source, target = make_backend(source_name, root), make_backend(target_name, root)
     counts = {"copied": 0, "already": 0, "missing": 0, "corrupt": 0}
     for sha in db.session.scalars(select(StoredFile.sha256).order_by(StoredFile.id)).all():
@@ -468,8 +465,18 @@ def verify_files(name: str | None = None) -> tuple[int, list[tuple[str, str]]]:
 
 
 # What a process writes under UPLOAD_DIR before it knows the file is kept (storage.py, exports, reading a
-# stored file for a check, the writability probe). A process killed meanwhile leaves it behind.
-TEMPORARY_PREFIXES = (".upload-", ".generated-", ".export-", ".migrate-", ".read-", ".ready-")
+# stored file for a check, the writability probe, a workbook's sheet: exports.sheet_files_kept_by_us). A
+# process killed meanwhile leaves it behind.
+TEMPORARY_PREFIXES = (".upload-", ".generated-", ".export-", ".migrate-", ".read-", ".ready-", "openpyxl.")
+
+
+def temporary_folder() -> Path:
+    """Where this app's temporary files go (UPLOAD_DIR, made if need be): swept daily of what kills leave."""
+    root = Path(current_app.config["UPLOAD_DIR"])
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
 # Far longer than any request or export takes: a file this old belongs to no one still working.
 LEFTOVER_AGE_SECONDS = 24 * 3600
 

@@ -31,7 +31,7 @@ from app.core.i18n import gettext as _
 from app.core.models import utcnow
 from app.core.permissions import can
 from app.core.processes import is_gone, process_name
-from app.core.storage import store_generated
+from app.core.storage import store_generated, temporary_folder
 from app.exports.models import ExportJob
 from app.extensions import db
 
@@ -345,9 +345,7 @@ def write_export(job: ExportJob, *, stopping: Callable[[], bool] | None = None) 
     try:
         # Inside the try: storage that takes no file (full, read-only) fails this export, told on the job,
         # instead of leaving it "being written" and taken again at every lease's end.
-        root = Path(current_app.config["UPLOAD_DIR"])
-        root.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(dir=root, prefix=".export-", suffix=f".{job.fmt}")
+        handle, temp_name = tempfile.mkstemp(dir=temporary_folder(), prefix=".export-", suffix=f".{job.fmt}")
         os.close(handle)
         temp_path = Path(temp_name)
         if user is None or not user.is_active_account:

@@ -288,6 +288,7 @@ def test_what_killed_processes_left_is_counted_by_verify_and_swept_after_a_day(a
     files = {
         "old temporary": root / ".upload-killed",
         "old export": root / ".export-killed.xlsx",
+        "old sheet": root / "openpyxl.killed",
         "fresh temporary": root / ".upload-under-way",
         "old orphan": root / orphan_sha[:2] / orphan_sha,
     }
@@ -298,11 +299,37 @@ def test_what_killed_processes_left_is_counted_by_verify_and_swept_after_a_day(a
             os.utime(path, (a_day_ago, a_day_ago))
     os.utime(storage.path_for(kept_sha), (a_day_ago, a_day_ago))  # old, but a row refers to it
     output = app.test_cli_runner().invoke(args=["storage", "verify"]).output
-    assert "2 temporary files, 1 stored files no row refers to" in output, output
+    assert "3 temporary files, 1 stored files no row refers to" in output, output
     storage_sweep_job(app)
     assert {name for name, path in files.items() if path.exists()} == {"fresh temporary"}
     assert storage.path_for(kept_sha).read_bytes() == PDF + b"kept"
     assert "Left by interrupted work" not in app.test_cli_runner().invoke(args=["storage", "verify"]).output
+
+
+def test_a_workbooks_sheet_is_written_where_the_sweep_finds_what_a_kill_leaves(app, tmp_path):
+    """openpyxl keeps a sheet's rows in a temporary file until the workbook is saved: a writer killed
+    meanwhile left it in the system's temporary folder, for good (an outside probe found four, 12-23 MB of
+    audit rows, after SIGKILLs of the scheduler). It is made in UPLOAD_DIR, and swept daily from there."""
+    import glob
+    import tempfile
+
+    from app.core.exports import WIDTH_SAMPLE, write_xlsx
+
+    root = Path(app.config["UPLOAD_DIR"])
+    system_before = set(glob.glob(os.path.join(tempfile.gettempdir(), "openpyxl.*")))
+    seen_while_writing = []
+
+    def rows():
+        for number in range(WIDTH_SAMPLE + 3):
+            if number == WIDTH_SAMPLE + 2:  # past the rows read ahead for the widths: the sheet's file is open
+                seen_while_writing.extend(root.glob("openpyxl.*"))
+            yield [number, f"row {number}"]
+
+    with app.test_request_context():
+        write_xlsx(tmp_path / "out.xlsx", ["n", "text"], rows(), title="Test")
+    assert len(seen_while_writing) == 1 and not list(root.glob("openpyxl.*"))  # saved: removed
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "openpyxl.*"))) <= system_before
+    assert tempfile.tempdir != str(root)  # the process's setting given back
 
 
 def test_an_unknown_storage_setting_stops_the_app_from_starting(database_url):
