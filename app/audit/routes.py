@@ -19,6 +19,10 @@ from app.core.text import fold, like_pattern
 from app.exports.routes import exported
 from app.extensions import db
 
+# What the verify button may spend walking the chain: well within gunicorn's 30 s before it kills a worker
+# (gunicorn.conf.py). A longer trail is walked whole every night (the audit anchor) and by `flask audit verify`.
+PAGE_VERIFY_SECONDS = 15
+
 blueprint = Blueprint("audit", __name__, url_prefix="/audit")
 
 
@@ -50,13 +54,14 @@ def chain_status():
 def verify_chain():
     require(current_user, "audit.list")
     form = VerifyForm()
-    result = verify(form.wanted) if form.validate_on_submit() else None
+    result = verify(form.wanted, stop_after=PAGE_VERIFY_SECONDS) if form.validate_on_submit() else None
     return render_template(
         "audit/chain.html",
         head=db.session.get(AuditChainHead, 1),
         anchors=recent_anchors(),
         result=result,
         form=form,
+        page_seconds=PAGE_VERIFY_SECONDS,
     ), 200 if result else 400
 
 
