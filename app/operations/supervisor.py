@@ -120,8 +120,14 @@ class Supervisor:
     def run(self) -> int:
         """Start both and look after them until told to stop or the web server stops; the exit status."""
 
+        stopping: list[int] = []
+
         def stop(signum, frame):
-            raise _Stop(signum)
+            # Once: a second Ctrl-C or SIGTERM (make passing its own on, the group signalled) that lands before
+            # stop_all ignores them had raised again in the middle of stopping, a traceback in the log.
+            if not stopping:
+                stopping.append(signum)
+                raise _Stop(signum)
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
