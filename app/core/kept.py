@@ -16,7 +16,6 @@ of its workers; shared by the readers whose figures are the same, which the call
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -25,7 +24,6 @@ from flask import current_app
 from app.core import machine_store
 from app.core.audit import request_trail_version
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Figures are named by the trail's version, so they are never stale; this only lets a quiet server's go.

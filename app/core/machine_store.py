@@ -5,8 +5,8 @@ its `max_requests` starts with what the others kept. Kept per process, each was 
 as there are workers.
 
 What is kept outlives the process that computed it, so its key also names what computed it (`drawn_with`):
-the app's code, templates, translations and workflow files and its settings. After a deployment or a
-changed setting nothing kept before is found.
+the app's code, templates, translations and workflow files, the Python and packages it runs on, and its
+settings. After a deployment, an upgrade or a changed setting nothing kept before is found.
 
 The store failing (a full disk, a directory that cannot be written, a value written by other code) only
 means computing again: logged, never an error page. The directory is the server account's alone (0700):
