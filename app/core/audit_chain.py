@@ -78,7 +78,6 @@ class Verification:
     problems: list[Problem] = field(default_factory=list)
     anchors_checked: int = 0
     complete: bool = True  # False: stopped after `stop_after` seconds, the rows after head_seq not read
-    seconds: float = 0.0
 
     @property
     def is_intact(self) -> bool:
@@ -172,7 +171,6 @@ def verify(anchors: Sequence[tuple[int, str]] = (), *, stop_after: float | None 
         result.anchors_checked += 1
         if by_seq.get(seq) != digest:
             result.problems.append(Problem("anchor", {"anchor": f"{seq}:{digest[:12]}"}))
-    result.seconds = time.monotonic() - started
     return result
 
 

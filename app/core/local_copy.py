@@ -9,8 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from flask import current_app
-
+from app.core.storage import temporary_folder
 from app.core.storage_backends import FolderBackend, backend
 
 
@@ -21,9 +20,7 @@ def local_copy(sha256: str) -> Iterator[Path]:
     if isinstance(store, FolderBackend):
         yield store.path(sha256)
         return
-    root = Path(current_app.config["UPLOAD_DIR"])
-    root.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=root, prefix=".read-")
+    handle, name = tempfile.mkstemp(dir=temporary_folder(), prefix=".read-")
     try:
         with os.fdopen(handle, "wb") as out, store.open(sha256) as source:
             shutil.copyfileobj(source, out)
