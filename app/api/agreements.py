@@ -265,6 +265,7 @@ def take_transition(payload, agreement_id: int):
         documents={},
         expected_version=expected_version(agreement, payload),
         child_decisions=payload.get("children") or {},
+        step=payload.get("step"),
     )
     return {
         "agreement": present(agreement),

@@ -290,6 +290,12 @@ class TransitionFieldsSchema(StrictSchema):
     expires_on = fields.Date(allow_none=True)
 
 
+APPROVAL_STEP_HELP = (
+    "For approval moves: the step you decide (`approval_step` in the agreement's actions). Named, a step decided "
+    "since you read it is a 409 and nothing is recorded; left out, the decision goes to the step waiting now."
+)
+
+
 class TransitionInputSchema(StrictSchema):
     transition = fields.String(required=True, validate=validate.Length(min=1, max=60))
     comment = Text(2000, allow_none=True)
@@ -298,6 +304,7 @@ class TransitionInputSchema(StrictSchema):
         validate=validate.OneOf(("approve", "reject")),
         metadata={"description": "For approval moves: approve (default) or reject (send back, comment required)."},
     )
+    step = fields.String(validate=validate.Length(min=1, max=60), metadata={"description": APPROVAL_STEP_HELP})
     version = fields.Integer(strict=True, validate=validate.Range(1, MAX_ID))
     children = fields.Dict(
         keys=fields.String(validate=validate.Regexp(r"^[0-9]{1,12}$")),

@@ -44,6 +44,7 @@ def take_transition_with_documents(form, agreement_id: int, transition: str):
         documents=documents,
         expected_version=expected_version(agreement, form),
         child_decisions=form.get("children") or {},
+        step=form.get("step"),
     )
     return {
         "agreement": present(agreement),

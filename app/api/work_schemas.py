@@ -12,6 +12,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from app.agreements.models import NOTICE_SIDES
 from app.api.schemas import (
+    APPROVAL_STEP_HELP,
     MAX_ID,
     AgreementSchema,
     DocumentSchema,
@@ -68,6 +69,7 @@ class MoveFormSchema(MultipartSchema):
         validate=validate.OneOf(("approve", "reject")),
         metadata={"description": "For approval moves: approve (default) or reject (send back, comment required)."},
     )
+    step = fields.String(validate=validate.Length(min=1, max=60), metadata={"description": APPROVAL_STEP_HELP})
     signed_on = fields.Date(allow_none=True)
     effective_on = fields.Date(allow_none=True)
     expires_on = fields.Date(allow_none=True)

@@ -141,6 +141,7 @@ def decide_by_link(link: ApprovalLink, *, by, comment: str | None, expected_vers
         decision=link.decision,
         comment=comment,
         expected_version=expected_version,
+        step=link.step,
     )
     db.session.execute(
         update(ApprovalLink)

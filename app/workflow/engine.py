@@ -531,8 +531,11 @@ def decide(
     comment: str | None,
     expected_version: int,
     today: date | None = None,
+    step: str | None = None,
 ):
-    """Record an approval or a rejection; complete or send back the agreement when it settles it."""
+    """Record an approval or a rejection; complete or send back the agreement when it settles it.
+    `step`: the step the decider was shown (the page's form, an API call that names it, an e-mail's link):
+    when it has been decided since, nothing is recorded, rather than a decision on the step after it."""
     today = today or clock.today()
     # Deciders of one agreement take turns, each reading the round as the one before left it: two approvers
     # of a parallel step deciding in the same second had each been refused by the other's version bump
@@ -548,12 +551,26 @@ def decide(
         raise unknown_move(definition, transition_name)
     if transition.approval is None or agreement.state not in transition.sources:
         raise WorkflowError(_("This approval is no longer open: the agreement has moved on."))
+    if step is not None and step not in {s.name for s in transition.approval.steps}:
+        message = _("This approval has no such step.")
+        raise ValidationFailed(message, {"step": [message]})
     option = _approval_option(agreement, transition, by, today)
     round_ = option.approval_round
+    if step is not None and round_ is not None and (option.approval_step is None or option.approval_step.name != step):
+        raise WorkflowError(
+            _(
+                "This step was decided since you opened the page: nothing was recorded for you. "
+                "Check where the approval stands now."
+            )
+        )
     # Sending back is a decision like approving: only one who holds a place in the step may take it
     # (not a partner, not the requester, not one who already decided); only what blocks the move
     # forward (a missing detail) leaves it open.
     if round_ is None or option.approval_step is None or not option.may_decide:
+        if round_ is not None and option.approval_step is not None and _decided_step(round_, option.approval_step, by):
+            # The same approver twice (two tabs, the page and the API at once): a conflict with what is
+            # recorded (409), not a permission they lack.
+            raise WorkflowError(" ".join(option.reasons))
         raise PermissionDenied(" ".join(option.reasons) or _("You cannot decide on this approval."))
     if decision == "approve" and option.reasons:
         raise TransitionBlocked(" ".join(option.reasons))
@@ -622,6 +639,11 @@ def decide(
     flush_or_conflict()
 
 
+def _decided_step(round_: ApprovalRound, step: ApprovalStep, person) -> bool:
+    """Whether `person` already decided `step` of the round, for themselves or for someone they act for."""
+    return any(d.step == step.name and person.id in (d.approver_id, d.counted_user_id) for d in round_.decisions)
+
+
 # --- taking a transition --------------------------------------------------------------
 
 
@@ -637,9 +659,11 @@ def act(
     expected_version: int,
     today: date | None = None,
     child_decisions: dict | None = None,
+    step: str | None = None,
 ):
     """The one verb every caller (pages, API, approval links) uses to take a move on an agreement:
-    an approval transition records `decision` (approve by default), any other is taken."""
+    an approval transition records `decision` (approve by default) on `step` when the caller names the step it
+    showed, any other is taken."""
     definition = definition_for(agreement)
     transition = definition.transition(transition_name)
     if transition is None:
@@ -653,6 +677,7 @@ def act(
             comment=comment,
             expected_version=expected_version,
             today=today,
+            step=step,
         )
     if decision == "reject":  # a send-back meant for an approval must not take a move forward
         message = _("“%(move)s” is not an approval: there is nothing to send back.", move=label(transition.label))

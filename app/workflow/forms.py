@@ -40,6 +40,7 @@ class ActionForm(Form):
     deliverable_first_due_on = DateField(_l("First due date"), validators=[Optional()])
     deliverable_responsible = HiddenField()  # a partner party's id: who hands it in (asked when several)
     decision = HiddenField()
+    step = HiddenField(validators=[Optional(), Length(max=60)])  # an approval's step the page showed
     version = HiddenField(validators=[DataRequired()])
 
 

@@ -92,6 +92,7 @@ def take_action(agreement_id: int, name: str):
         documents={"termination_notice": form.termination_notice.data or None},
         expected_version=_version(form),
         child_decisions=child_decisions,
+        step=form.step.data or None,
     )
     if form.deliverable_title.data and transition is not None and "plan_default_deliverables" in transition.effects:
         _plan_from_activation(agreement, form, planned_by)

@@ -1395,7 +1395,8 @@ def test_submit_for_review_then_approve_or_reject(api, world, ids):
     assert_problem(legal.post(url, json={"transition": "approve_review", "decision": "maybe"}), 422)
     # Approvals: legal, then the head of department; the parallel step completes with both.
     assert legal.post(url, json={"transition": "approve_review"}).get_json()["agreement"]["state"] == "internal_review"
-    assert_problem(legal.post(url, json={"transition": "approve_review"}), 403)  # already approved
+    problem = assert_problem(legal.post(url, json={"transition": "approve_review"}), 409)  # already approved
+    assert "already approved" in problem["detail"]
     assert (
         manager.post(url, json={"transition": "approve_review", "comment": "Go"}).get_json()["agreement"]["state"]
         == "negotiation"

@@ -497,6 +497,56 @@ def test_two_approvers_of_a_parallel_step_deciding_at_once_are_both_recorded(ser
         assert decisions == 2 and agreement.state == "negotiation"
 
 
+def test_one_approver_deciding_from_the_page_and_the_api_at_once_is_recorded_once(served):
+    """The legal adviser approves from the agreement's page and, in the same second, through the API (or
+    from two tabs): one answer records the decision, the other is a conflict (409: it is already recorded),
+    not a refusal of a permission they hold."""
+    import json
+
+    from app.api.tokens import create_token
+    from app.auth.models import User
+    from app.workflow import engine
+    from app.workflow.models import ApprovalDecision
+
+    app, base, ids = served
+    agreement_id = ids["agreement"]
+    with app.app_context():
+        officer = db.session.scalar(select(User).where(User.email == ids["officer"]))
+        legal = db.session.scalar(select(User).where(User.role == "legal"))
+        legal_email = legal.email
+        secret = create_token(legal, "race", by=legal)[1]
+        agreement = db.session.get(Agreement, agreement_id)
+        engine.take(agreement, "submit_for_review", by=officer, expected_version=agreement.version)
+        db.session.commit()
+        version = agreement.version
+    page = Browser(base)
+    page.sign_in(legal_email, factories.PASSWORD)
+    html = page.get(f"/agreements/{agreement_id}")[1]
+    assert 'name="step" value="legal_and_head"' in html
+    form = {
+        "csrf_token": page.token(f"/agreements/{agreement_id}"),
+        "version": str(version),
+        "decision": "approve",
+        "step": "legal_and_head",
+    }
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+    body = json.dumps({"transition": "approve_review", "step": "legal_and_head"}).encode()
+    answers = _race(
+        [
+            lambda: page.post(f"/agreements/{agreement_id}/actions/approve_review", form, json=True),
+            lambda: Browser(base).send(f"/api/v1/agreements/{agreement_id}/transitions", body, headers=headers),
+        ]
+    )
+    statuses = sorted(answer[0] for answer in answers)
+    assert statuses == [200, 409], answers
+    loser = next(answer for answer in answers if answer[0] == 409)
+    assert "already approved" in loser[-1], loser  # the page's (status, body), the API's (status, location, body)
+    with app.app_context():
+        decisions = db.session.scalars(select(ApprovalDecision)).all()
+        assert [(d.step, d.counted_user.email) for d in decisions] == [("legal_and_head", legal_email)]
+        assert db.session.get(Agreement, agreement_id).state == "internal_review"
+
+
 def test_an_organisation_retired_while_it_is_named_a_party_ends_either_party_or_retired_never_both(served):
     """An admin retires a partner at the moment an officer names it a party of a new agreement: one of the two
     is refused (the retirement holds the organisation's row, a new party is read holding it too), never an

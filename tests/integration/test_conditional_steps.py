@@ -12,6 +12,7 @@ import yaml
 from sqlalchemy import select
 
 from app.agreements.models import Agreement
+from app.api.tokens import create_token
 from app.budget import reckoning
 from app.core import clock
 from app.extensions import db
@@ -21,7 +22,7 @@ from app.workflow.conditions import AgreementFacts
 from app.workflow.models import ApprovalRound
 from app.workflow.simulator import parse_scenario, simulate
 from tests import factories
-from tests.integration.test_api import api, tokens  # noqa: F401  (fixtures)
+from tests.integration.test_api import ApiClient, api, tokens  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 CASA = clock.zone_named("Africa/Casablanca")  # the app's own zone data (tzdata), not the system's
@@ -319,6 +320,37 @@ def test_the_page_and_api_show_only_the_steps_that_apply(signed_in, api, world, 
     inbox = signed_in("manager").get("/inbox")
     assert inbox.status_code == 200
     assert api("manager").get(f"/api/v1/agreements/{large.id}/approvals").status_code == 200
+
+
+def test_a_page_or_call_that_showed_the_first_step_records_nothing_once_it_is_decided(app, signed_in, world, reviewing):
+    """The minister's office opened the large MoU while its first step waited and approves from that page
+    after legal and the head of department decided it: the page says the step was decided meanwhile and
+    nothing is counted on the minister's office step they had not seen. The API, told the step, says the same
+    with a 409; told the step waiting now, it decides it."""
+    large, _ = reviewing
+    cabinet = factories.user("manager", world.ministry, email="cabinet@ministry.example")
+    secret = create_token(cabinet, "script", by=cabinet)[1]
+    db.session.commit()
+    browser = signed_in(cabinet)
+    page = f"/agreements/{large.id}"
+    assert 'name="step" value="legal_and_head"' in browser.get(page).get_data(as_text=True)
+    form = {"decision": "approve", "step": "legal_and_head", "version": large.version}
+    _approve_the_first_step(large, world)
+    answer = browser.post(f"{page}/actions/approve_review", data=form, csrf_from=page, follow_redirects=True)
+    assert "This step was decided since you opened the page" in answer.get_data(as_text=True)
+    round_ = next(r for r in large.approval_rounds if r.status == "open")
+    assert {d.step for d in round_.decisions} == {"legal_and_head"}
+    client = ApiClient(app, secret)
+    url = f"/api/v1/agreements/{large.id}/transitions"
+    refused = client.post(url, json={"transition": "approve_review", "step": "legal_and_head"})
+    assert refused.status_code == 409 and "decided since you opened" in refused.get_json()["detail"]
+    unknown = client.post(url, json={"transition": "approve_review", "step": "nope"})
+    assert unknown.status_code == 422 and "step" in unknown.get_json()["errors"]
+    db.session.expire_all()
+    assert {d.step for d in round_.decisions} == {"legal_and_head"} and large.state == "internal_review"
+    decided = client.post(url, json={"transition": "approve_review", "step": "ministers_office"})
+    assert decided.status_code == 200, decided.get_json()
+    assert decided.get_json()["agreement"]["state"] == "negotiation"
 
 
 def _approve_the_first_step(agreement, world):

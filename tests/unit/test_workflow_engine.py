@@ -36,8 +36,10 @@ def take(agreement, name, user, **kwargs):
     db.session.commit()
 
 
-def decide(agreement, user, decision="approve", comment=None, name="approve_review"):
-    engine.decide(agreement, name, by=user, decision=decision, comment=comment, expected_version=agreement.version)
+def decide(agreement, user, decision="approve", comment=None, name="approve_review", step=None):
+    engine.decide(
+        agreement, name, by=user, decision=decision, comment=comment, expected_version=agreement.version, step=step
+    )
     db.session.commit()
 
 
@@ -144,9 +146,38 @@ def test_quorum_needs_both_required_roles(mou, world):
     db.session.commit()
     option = next(o for o in engine.actions_for(mou, second_legal) if o.name == "approve_review")
     assert not option.is_allowed and "required approver" in option.reasons[0]
-    with pytest.raises(PermissionDenied):
-        decide(mou, world.users["legal"])  # already approved
+    with pytest.raises(WorkflowError, match="already approved"):  # 409: a conflict with what is recorded
+        decide(mou, world.users["legal"])
+    db.session.rollback()
+    with pytest.raises(PermissionDenied):  # 403: no place in the step
+        decide(mou, second_legal)
+    db.session.rollback()
     decide(mou, world.users["manager"])
+    assert mou.state == "negotiation"
+
+
+def test_a_decision_on_the_step_shown_is_refused_once_that_step_is_decided(mou, world):
+    """Two managers' pages show the first step of a 12-million MoU; the first approves it. The second's
+    approval, sent from the page that showed that step, is a 409 and records nothing: without the step it
+    would have been counted on the minister's office step that followed (a decision never asked of them)."""
+    factories.budget_line(mou, world.partner_a, "12000000.00")
+    head_of_office = factories.user("manager", world.ministry)
+    db.session.commit()
+    take(mou, "submit_for_review", world.users["officer"])
+    shown = next(o for o in engine.actions_for(mou, head_of_office) if o.name == "approve_review").approval_step
+    assert shown.name == "legal_and_head"
+    decide(mou, world.users["legal"])
+    decide(mou, world.users["manager"])
+    with pytest.raises(WorkflowError, match="decided since you opened"):
+        decide(mou, head_of_office, step=shown.name)
+    db.session.rollback()
+    assert [d.step for d in mou.approval_rounds[-1].decisions] == ["legal_and_head", "legal_and_head"]
+    with pytest.raises(ValidationFailed) as refused:
+        decide(mou, head_of_office, step="no_such_step")
+    assert refused.value.field_errors == {"step": ["This approval has no such step."]}
+    db.session.rollback()
+    # Named as it waits now, the step is decided.
+    decide(mou, head_of_office, step="ministers_office")
     assert mou.state == "negotiation"
 
 
@@ -169,7 +200,8 @@ def test_only_one_with_a_place_in_the_step_may_send_back(mou, world):
     take(mou, "submit_for_review", world.users["officer"])
     decide(mou, world.users["legal"])
     for person in ("partner", "officer", "other_officer", "legal", "auditor"):
-        with pytest.raises(PermissionDenied):
+        # The approver who already approved is told so as a conflict (409), the others as a refusal (403).
+        with pytest.raises(WorkflowError if person == "legal" else PermissionDenied):
             decide(mou, world.users[person], decision="reject", comment="Not mine to send back")
         db.session.rollback()
         assert mou.state == "internal_review", person
