@@ -1,7 +1,7 @@
 """The auditors' check of the trail, with the anchors they kept, and the trail's filters."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from app.core.audit_chain import anchors_in
@@ -17,6 +17,8 @@ class VerifyForm(Form):
         description=_l("Paste one or more anchors, or whole anchor e-mails: each anchor reads SEQ:HASH."),
         validators=[Optional(), Length(max=20_000)],
     )
+    # A walk stopped part-way, signed (app/audit/routes.py): the check goes on from there.
+    walk = HiddenField(validators=[Optional(), Length(max=60_000)])
 
     def validate_anchors(self, field) -> None:
         found = anchors_in(field.data or "")

@@ -1,8 +1,9 @@
 """The auditors' pages: the trail itself, newest first and filtered, and the state of its hash chain with the
 last anchors."""
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
 from flask_login import current_user, login_required
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from app.audit import browsing
@@ -10,7 +11,7 @@ from app.audit.forms import TrailFilterForm, VerifyForm
 from app.audit.labels import ACTIONS, OBJECTS, action_label, actor_label, object_label
 from app.auth.models import User, normalize_email
 from app.core.audit import AuditChainHead
-from app.core.audit_chain import recent_anchors, verify
+from app.core.audit_chain import Verification, recent_anchors, verify
 from app.core.forms import without_invalid_filters
 from app.core.i18n import gettext as _
 from app.core.i18n import names_listed
@@ -49,18 +50,52 @@ def chain_status():
     )
 
 
+# A walk's next part is asked within this time of the last (the page asks it at once by itself).
+WALK_MAX_AGE_SECONDS = 3600
+WALK_SALT = "sharaka.audit-chain-walk"
+
+
+def _walks() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=WALK_SALT)
+
+
+def _walk_sealed(result: Verification, user) -> str:
+    """The walk so far, signed for its next part, which only `user` may ask."""
+    return _walks().dumps({"user": user.id, "walk": result.carried()})
+
+
+def _walk_opened(token: str, user) -> Verification | None:
+    """The walk a form carries, or None when it is not one this app signed for `user` within the hour."""
+    try:
+        sealed = _walks().loads(token, max_age=WALK_MAX_AGE_SECONDS)
+        if sealed["user"] != user.id:
+            return None
+        return Verification.resumed(sealed["walk"])
+    except (BadSignature, KeyError, TypeError, ValueError, IndexError):
+        return None
+
+
 @blueprint.route("/verify", methods=["POST"])
 @login_required
 def verify_chain():
     require(current_user, "audit.list")
     form = VerifyForm()
-    result = verify(form.wanted, stop_after=PAGE_VERIFY_SECONDS) if form.validate_on_submit() else None
+    result = None
+    if form.validate_on_submit():
+        so_far = _walk_opened(form.walk.data, current_user) if form.walk.data else None
+        if form.walk.data and so_far is None:
+            form.walk.errors = [
+                _("This check was begun more than an hour ago, or its page was altered: verify again from the start.")
+            ]
+        else:
+            result = verify(form.wanted, stop_after=PAGE_VERIFY_SECONDS, resume=so_far)
     return render_template(
         "audit/chain.html",
         head=db.session.get(AuditChainHead, 1),
         anchors=recent_anchors(),
         result=result,
         form=form,
+        walk=_walk_sealed(result, current_user) if result and not result.complete else None,
         page_seconds=PAGE_VERIFY_SECONDS,
     ), 200 if result else 400
 

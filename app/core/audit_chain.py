@@ -70,6 +70,10 @@ class Problem:
             return self.said()
 
 
+# Problems a walk stopped part-way carries to its next part; past them it only counts (the page lists 50).
+PROBLEMS_CARRIED = 100
+
+
 @dataclass
 class Verification:
     checked: int = 0
@@ -78,6 +82,13 @@ class Verification:
     problems: list[Problem] = field(default_factory=list)
     anchors_checked: int = 0
     complete: bool = True  # False: stopped after `stop_after` seconds, the rows after head_seq not read
+    # What the next part of a walk stopped part-way needs (`verify(resume=...)`): the anchors asked, the
+    # chain head as the walk began (None: there was no head row), the hashes walked of the rows they name,
+    # and how many problems were found past those carried.
+    anchors: list[tuple[int, str]] = field(default_factory=list)
+    head_at_start: tuple[int, str] | None = None
+    found: dict[int, str] = field(default_factory=dict)
+    problems_uncarried: int = 0
 
     @property
     def is_intact(self) -> bool:
@@ -86,6 +97,45 @@ class Verification:
     @property
     def first_problem(self) -> Problem | None:
         return self.problems[0] if self.problems else None
+
+    @property
+    def problem_count(self) -> int:
+        return len(self.problems) + self.problems_uncarried
+
+    @property
+    def rows_to_walk(self) -> int:
+        """Rows the chain head counted as the walk began (rows sealed since are walked too)."""
+        return self.head_at_start[0] if self.head_at_start else 0
+
+    def carried(self) -> dict:
+        """The walk so far as plain values (JSON), for its next part: `resumed` reads it back."""
+        return {
+            "checked": self.checked,
+            "head": [self.head_seq, self.head_hash],
+            "problems": [[p.kind, p.params] for p in self.problems[:PROBLEMS_CARRIED]],
+            "uncarried": self.problem_count - min(len(self.problems), PROBLEMS_CARRIED),
+            "anchors": [list(anchor) for anchor in self.anchors],
+            "anchors_checked": self.anchors_checked,
+            "head_at_start": list(self.head_at_start) if self.head_at_start else None,
+            "found": [[seq, digest] for seq, digest in self.found.items()],
+        }
+
+    @classmethod
+    def resumed(cls, values: dict) -> Verification:
+        """A walk carried by `carried` (values this app signed: their shape is its own), to go on from."""
+        head_at_start = values["head_at_start"]
+        return cls(
+            checked=int(values["checked"]),
+            head_seq=int(values["head"][0]),
+            head_hash=str(values["head"][1]),
+            problems=[Problem(str(kind), dict(params)) for kind, params in values["problems"]],
+            problems_uncarried=int(values["uncarried"]),
+            anchors=[(int(seq), str(digest)) for seq, digest in values["anchors"]],
+            anchors_checked=int(values["anchors_checked"]),
+            head_at_start=(int(head_at_start[0]), str(head_at_start[1])) if head_at_start else None,
+            found={int(seq): str(digest) for seq, digest in values["found"]},
+            complete=False,
+        )
 
     def summary(self) -> str:
         if self.is_intact:
@@ -110,24 +160,35 @@ def anchors_in(text: str) -> list[tuple[int, str]]:
     return [(int(seq), digest) for seq, digest in ANCHOR_PATTERN.findall(text.lower())]
 
 
-def verify(anchors: Sequence[tuple[int, str]] = (), *, stop_after: float | None = None) -> Verification:
+def verify(
+    anchors: Sequence[tuple[int, str]] = (),
+    *,
+    stop_after: float | None = None,
+    resume: Verification | None = None,
+) -> Verification:
     """Walk the whole chain; every problem found is listed, the first one first. With `stop_after` (seconds),
     stop once it has taken that long with rows still to read: `complete` is then False, and neither the head
     nor the anchors past the rows read are compared (a page's request: the walk reads some 30,000 rows a
-    second, and a million took longer than a web worker may take to answer)."""
+    second, and a million took longer than a web worker may take to answer). `resume`: such a walk, which
+    goes on from the row after the last it read, with the anchors and the head it began with."""
     started = time.monotonic()
-    result = Verification()
     table = AuditEvent.__table__
-    unsealed = db.session.scalars(
-        select(AuditEvent.id).where(AuditEvent.chain_seq.is_(None)).order_by(AuditEvent.id).limit(5)
-    ).all()
-    # The head as the walk begins: rows sealed while it walks lie past it, and are walked like the others.
-    # Read after the walk, a head a writer moved meanwhile was taken for a trail cut short.
-    head = db.session.get(AuditChainHead, 1)
-    expected_seq, prev_hash = 1, GENESIS_HASH
-    by_seq: dict[int, str] = {}
-    wanted = {seq for seq, _digest in anchors} | ({head.last_seq} if head is not None else set())
-    after = 0
+    if resume is None:
+        result = Verification(anchors=list(anchors))
+        unsealed = db.session.scalars(
+            select(AuditEvent.id).where(AuditEvent.chain_seq.is_(None)).order_by(AuditEvent.id).limit(5)
+        ).all()
+        # The head as the walk begins: rows sealed while it walks lie past it, and are walked like the others.
+        # Read after the walk, a head a writer moved meanwhile was taken for a trail cut short.
+        head = db.session.get(AuditChainHead, 1)
+        result.head_at_start = (head.last_seq, head.last_hash) if head is not None else None
+    else:
+        result, unsealed = resume, []
+    result.complete = True
+    wanted = {seq for seq, _digest in result.anchors} | ({result.head_at_start[0]} if result.head_at_start else set())
+    walked_before = result.head_seq  # rows read by the walk's earlier parts
+    expected_seq, prev_hash = result.head_seq + 1, result.head_hash
+    after = result.head_seq
     while True:
         # Plain rows, not ORM objects: a million rows walk in constant memory, and the
         # session's own objects (the signed-in auditor) stay untouched.
@@ -147,7 +208,7 @@ def verify(anchors: Sequence[tuple[int, str]] = (), *, stop_after: float | None 
             if digest_of(row, seq=row.chain_seq, prev_hash=row.prev_hash or "") != row.row_hash:
                 result.problems.append(Problem("changed", {"seq": row.chain_seq, "id": row.id}))
             if row.chain_seq in wanted:
-                by_seq[row.chain_seq] = row.row_hash
+                result.found[row.chain_seq] = row.row_hash
             prev_hash = row.row_hash
             expected_seq += 1
             result.checked += 1
@@ -158,18 +219,21 @@ def verify(anchors: Sequence[tuple[int, str]] = (), *, stop_after: float | None 
     result.head_seq, result.head_hash = expected_seq - 1, prev_hash
     for row_id in unsealed:
         result.problems.append(Problem("unsealed", {"id": row_id}))
-    if head is None:
-        result.problems.append(Problem("no_head"))
-    elif result.complete and (
-        result.head_seq < head.last_seq
-        or by_seq.get(head.last_seq, GENESIS_HASH if head.last_seq == 0 else None) != head.last_hash
-    ):
-        result.problems.append(Problem("shortened", {"seq": result.head_seq, "head": head.last_seq}))
-    for seq, digest in anchors:
+    if result.head_at_start is None:
+        if resume is None:
+            result.problems.append(Problem("no_head"))
+    elif result.complete:
+        head_seq, head_hash = result.head_at_start
+        walked_hash = result.found.get(head_seq, GENESIS_HASH if head_seq == 0 else None)
+        if result.head_seq < head_seq or walked_hash != head_hash:
+            result.problems.append(Problem("shortened", {"seq": result.head_seq, "head": head_seq}))
+    for seq, digest in result.anchors:
+        if resume is not None and seq <= walked_before:
+            continue  # compared by the part that read it
         if not result.complete and seq > result.head_seq:
             continue  # past the rows read
         result.anchors_checked += 1
-        if by_seq.get(seq) != digest:
+        if result.found.get(seq) != digest:
             result.problems.append(Problem("anchor", {"anchor": f"{seq}:{digest[:12]}"}))
     return result
 

@@ -4,6 +4,7 @@ strictly ordered chain. Each test has its own fresh database (it drops triggers)
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -346,6 +347,58 @@ def test_the_verify_button_stops_in_time_and_says_how_far_it_read(trail, monkeyp
     _sql(f"UPDATE audit_events SET comment = 'rewritten' WHERE id = {ids[2]}")
     text = SignedInClient(trail, auditor).post("/audit/verify", csrf_from="/audit").get_data(as_text=True)
     assert 'data-intact="no"' in text
+
+
+def _walk_of(page: str) -> str:
+    import html
+
+    found = re.search(r'name="walk" value="([^"]+)"', page)
+    return html.unescape(found.group(1)) if found else ""
+
+
+def test_the_verify_button_walks_the_whole_trail_in_parts(trail, monkeypatch):
+    """Each request walks a part within its seconds; the page carries the walk, signed, to the next part (sent by
+    itself: sharaka.js), until the whole trail, its head and the anchors given are compared. A walk altered,
+    or another auditor's, is refused; a row tampered with in a later part is found there."""
+    from app.audit import routes
+    from app.core import audit_chain
+    from tests.conftest import SignedInClient
+
+    monkeypatch.setattr(audit_chain, "BATCH", 5)
+    monkeypatch.setattr(routes, "PAGE_VERIFY_SECONDS", 0)  # one batch a part
+    auditor, colleague = factories.user("auditor", _home()), factories.user("auditor", _home())
+    db.session.commit()
+    whole = verify()
+    assert whole.checked > 10
+    early = f"3:{db.session.scalar(db.select(AuditEvent.row_hash).where(AuditEvent.chain_seq == 3))}"
+    last = f"{whole.head_seq}:{whole.head_hash}"
+    reader = SignedInClient(trail, auditor)
+    page = reader.post("/audit/verify", {"anchors": f"{early}\n{last}"}, csrf_from="/audit").get_data(as_text=True)
+    assert "data-continues" in page and 'data-intact="so-far"' in page
+    parts, walk = 1, _walk_of(page)
+    # Another auditor may not go on with it, nor anyone with a walk altered by a character.
+    refused = SignedInClient(trail, colleague).post("/audit/verify", {"walk": walk}, csrf_from="/audit")
+    assert refused.status_code == 400 and "verify again from the start" in refused.get_data(as_text=True)
+    altered = walk[:-3] + ("A" if walk[-3] != "A" else "B") + walk[-2:]
+    assert reader.post("/audit/verify", {"walk": altered}, csrf_from="/audit").status_code == 400
+    while walk:
+        answer = reader.post("/audit/verify", {"walk": walk}, csrf_from="/audit")
+        assert answer.status_code == 200
+        page, parts = answer.get_data(as_text=True), parts + 1
+        walk = _walk_of(page)
+    # The trail grew as the colleague signed in and the walk was refused: those rows were walked too.
+    assert 'data-intact="yes"' in page
+    walked = int(re.search(r"The trail is intact: ([0-9]+) rows checked.", page).group(1))
+    assert walked >= whole.checked and parts == -(-walked // 5)  # a part per batch, none walked twice
+    assert "The 2 anchors you gave match it." in page
+    # Tampered with past the first part: the part that reads it says so, and offers to go on (not by itself).
+    ids = _ids()
+    _drop_triggers()
+    _sql(f"UPDATE audit_events SET comment = 'rewritten' WHERE id = {ids[7]}")
+    page = reader.post("/audit/verify", csrf_from="/audit").get_data(as_text=True)
+    page = reader.post("/audit/verify", {"walk": _walk_of(page)}, csrf_from="/audit").get_data(as_text=True)
+    assert 'data-intact="no"' in page and "row 8 (id" in page
+    assert _walk_of(page) and "data-continues" not in page and "Continue the check to find every problem" in page
 
 
 def test_rows_sealed_while_the_walk_goes_on_are_walked_and_no_alarm(trail, monkeypatch):

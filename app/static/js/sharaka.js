@@ -79,6 +79,17 @@
       }
     }, true);
 
+    // <form data-continues>: a check walked in parts (the audit trail's, a part per request so no web
+    // worker is held for long) asks its next part as soon as this one is shown, until the whole is walked.
+    // The page stays usable meanwhile; leaving it stops the check. Without JavaScript its button does it.
+    document.querySelectorAll("form[data-continues]").forEach(function (form) {
+      if (typeof form.requestSubmit === "function") {
+        form.requestSubmit();
+      } else {
+        form.submit();
+      }
+    });
+
     // <form data-confirm="Question?"> or <button data-confirm="...">: ask first. A box that was ticked and is
     // sent unticked with <input type=checkbox data-confirm-unchecked="Question?">: asked then only (an
     // account's "active", whose unticking ends what reactivating does not bring back).
