@@ -178,11 +178,12 @@ def _known_state(value: str) -> None:
     from marshmallow import ValidationError
 
     from app.agreements.services import OVER_SEVERAL_STATES
+    from app.core.i18n import gettext as _
     from app.workflow.engine import state_labels
 
     known = (*state_labels(), *OVER_SEVERAL_STATES)
     if value not in known:
-        raise ValidationError(f"Must be one of: {', '.join(known)}.")
+        raise ValidationError(_("Must be one of: %(choices)s.", choices=", ".join(known)))
 
 
 class AgreementQuerySchema(PageQuerySchema):

@@ -23,6 +23,7 @@ from app.api.schemas import (
     Text,
     Texts,
 )
+from app.core.i18n import gettext as _
 from app.deliverables.models import RECURRENCES
 
 # The agreement's `version` (GET /agreements/{id}), not a text version's number: a change since is a 409.
@@ -59,7 +60,8 @@ class ChildDecisionsText(fields.Field):
             re.fullmatch(r"[0-9]{1,12}", key) and isinstance(move, str) and len(move) <= 60
             for key, move in decisions.items()
         ):
-            raise ValidationError('Give a JSON object of child ids and moves, such as {"11": "keep"}.')
+            example = '{"11": "keep"}'
+            raise ValidationError(_("Give a JSON object of child ids and moves, such as %(example)s.", example=example))
         return decisions
 
 

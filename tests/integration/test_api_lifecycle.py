@@ -222,6 +222,14 @@ def test_a_parent_with_children_is_terminated_through_the_api_alone(api, world):
     assert f"child_{child_id}" in unsaid["errors"]
     bad = assert_problem(multipart(manager, url, {"comment": "Fin", "children": "{11: keep"}, dict(notice)), 422)
     assert "children" in bad["errors"]
+    world.users["manager"].language = "fr"  # said in the caller's language, as the rest
+    db.session.commit()
+    bad = assert_problem(multipart(manager, url, {"comment": "Fin", "children": "[]"}, dict(notice)), 422)
+    assert bad["errors"]["children"] == [
+        'Donnez un objet JSON associant à chaque identifiant d’accord enfant une action, par exemple {"11": "keep"}.'
+    ]
+    world.users["manager"].language = "en"
+    db.session.commit()
     # Nested past the JSON decoder's depth (RecursionError, not ValueError): refused the same way, not a 500.
     deep = assert_problem(multipart(manager, url, {"comment": "Fin", "children": "[" * 100_000}, dict(notice)), 422)
     assert "children" in deep["errors"]

@@ -1,6 +1,7 @@
 """Deliverables: plans, occurrences, statuses, hand-ins, reviews, files and isolation between partners."""
 
 import hashlib
+import re
 from datetime import date, timedelta
 from io import BytesIO
 
@@ -260,7 +261,7 @@ def test_files_are_stored_by_hash_and_downloaded_through_the_permission_check(ap
     # The Arabic name for browsers (filename*), a plain one for scripts that read only filename= (it was
     # ".pdf", a hidden file that each download overwrote).
     disposition = response.headers["Content-Disposition"]
-    assert "filename=document.pdf" in disposition and "filename*=UTF-8''%D8%AA" in disposition
+    assert 'filename="document.pdf"' in disposition and "filename*=UTF-8''%D8%AA" in disposition
     resumed = signed_in("officer").get(url, headers={"Range": "bytes=4-"})
     assert resumed.status_code == 206 and resumed.data == PDF[4:]
     beyond = signed_in("officer").get(url, headers={"Range": f"bytes={len(PDF) + 1}-"})
@@ -288,6 +289,27 @@ def test_a_file_is_named_by_what_it_holds_not_by_what_it_was_called(app, world, 
     response = signed_in("officer").get(f"/deliverables/files/{evil.id}")
     disposition = response.headers["Content-Disposition"]
     assert "ancien.pdf" in disposition and ".exe" not in disposition
+
+
+def test_a_name_with_header_syntax_in_it_downloads_as_that_name_and_a_pdf(app, world, signed_in, due):
+    """A partner named a hand-in `rapport;filename*=UTF-8''x.hta;.pdf`: werkzeug's header quoted it, the plain
+    name was then read up to its ";", and wget, werkzeug or a client preferring `filename*` saved the officer's
+    download as `x.hta` (an outside probe). Every reading of the header now gives the name as handed in, and
+    the plain `filename=` keeps nothing a parser could take for a parameter."""
+    from werkzeug.http import parse_options_header
+
+    mine, _ = due
+    names = ["rapport;filename*=UTF-8''x.hta;.pdf", "Rapport T3; version finale.pdf", "Été 2026 (final).pdf"]
+    _post(signed_in("partner"), mine, "submissions", _files(*[(PDF + bytes([i]), n) for i, n in enumerate(names)]))
+    db.session.refresh(mine)
+    officer = signed_in("officer")
+    for record in mine.submissions[0].files:
+        disposition = officer.get(f"/deliverables/files/{record.id}").headers["Content-Disposition"]
+        kind, parameters = parse_options_header(disposition)
+        assert kind == "attachment" and parameters["filename"] == record.original_name, disposition
+        plain = re.fullmatch(r'attachment; filename="([^"]*)"(?:; filename\*=UTF-8\'\'[A-Za-z0-9%._~-]+)?', disposition)
+        assert plain and ";" not in plain.group(1) and plain.group(1).endswith(".pdf"), disposition
+    assert sorted(record.original_name for record in mine.submissions[0].files) == sorted(names)
 
 
 EXE = b"MZ\x90\x00" + b"\x00" * 200
