@@ -24,7 +24,9 @@ from app.core.i18n import gettext as _
 from app.extensions import db
 
 BATCH = 2000
-ANCHOR_PATTERN = re.compile(r"\b(\d+):([0-9a-f]{64})\b")
+# Not after a minus: "-1:…" is no anchor (there is no row -1), not anchor 1.
+ANCHOR_PATTERN = re.compile(r"(?<![-\w])(\d+):([0-9a-f]{64})\b")
+NEGATIVE_ANCHOR_PATTERN = re.compile(r"-\d+:[0-9a-f]{64}\b")
 
 
 def problem_said(kind: str, params: dict) -> str:
@@ -148,7 +150,14 @@ def parse_anchors(values: list[str]) -> list[tuple[int, str]]:
     anchors: list[tuple[int, str]] = []
     for value in values:
         path = Path(value)
-        found = anchors_in(path.read_text(encoding="utf-8", errors="replace") if path.is_file() else value)
+        if path.is_file():
+            found = anchors_in(path.read_text(encoding="utf-8", errors="replace"))
+        elif "/" in value or value.lower().endswith((".txt", ".eml")):
+            raise ValueError(f"no such file: {value!r}")
+        elif NEGATIVE_ANCHOR_PATTERN.search(value.lower()):
+            raise ValueError(f"{value!r}: an anchor's row number (SEQ) is 1 or more, never negative")
+        else:
+            found = anchors_in(value)
         if not found:
             raise ValueError(f"no SEQ:SHA256 anchor in {value!r}")
         anchors.extend(found)

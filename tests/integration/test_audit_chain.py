@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from app.core import audit
 from app.core.audit import AuditEvent, digest_of
-from app.core.audit_chain import verify
+from app.core.audit_chain import anchors_in, verify
 from app.extensions import db
 from app.organizations.models import Organization
 from tests import factories
@@ -143,6 +143,20 @@ def test_every_tampering_is_reported(trail, name):
     run = _cli(trail)
     assert run.exit_code == 1
     assert "BROKEN" in run.output
+
+
+def test_an_anchor_file_not_there_or_a_negative_anchor_is_refused_saying_so(trail, tmp_path):
+    """A file not there had been reported as holding no anchor, and "-1:…" checked as anchor 1."""
+    head = verify().head_hash
+    for given, said in (
+        ("/nonexistent-file", "no such file: '/nonexistent-file'"),
+        ("kept-anchor.eml", "no such file"),
+        (f"-1:{head}", "never negative"),
+        ("not-an-anchor", "no SEQ:SHA256 anchor in 'not-an-anchor'"),
+    ):
+        run = _cli(trail, "--anchor", given)
+        assert run.exit_code == 2 and said in run.output, (given, run.output)
+    assert anchors_in(f"row -1:{head}") == [] and anchors_in(f"Anchor: 1:{head}") == [(1, head)]
 
 
 def test_a_rewrite_of_the_whole_chain_shows_against_an_earlier_anchor(trail, tmp_path):
