@@ -557,7 +557,9 @@ def anchor_audit_command():
 
 
 @exports_cli.command("run")
-@click.option("--limit", default=50, show_default=True, help="At most this many exports in this run.")
+@click.option(
+    "--limit", default=50, show_default=True, type=click.IntRange(min=1), help="At most this many exports in this run."
+)
 def run_exports_command(limit: int):
     """Write the exports waiting now (the scheduler does it every EXPORT_INTERVAL_SECONDS)."""
     from app.exports.services import run_due

@@ -131,3 +131,8 @@ def test_an_older_install_marks_its_existing_ministry_organisation_as_its_own(ap
     assert made.exit_code == 0, made.output
     db.session.expire_all()
     assert db.session.scalar(select(Organization.slug).where(Organization.is_home.is_(True))) == "ministere"
+
+
+def test_exports_run_takes_only_a_positive_limit(app):
+    refused = app.test_cli_runner().invoke(args=["exports", "run", "--limit", "-3"])
+    assert refused.exit_code == 2 and "-3" in refused.output
