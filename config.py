@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 import re
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import click
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("SHARAKA_INSTANCE_DIR", BASE_DIR / "instance"))
@@ -23,6 +26,22 @@ DEV_SECRET_KEY = "dev-only-not-secret"
 # with them (a typo must not quietly mean "off", "0" or a language with no catalogue).
 SETTING_PROBLEMS: list[str] = []
 TRUE_WORDS, FALSE_WORDS = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+# No number setting goes past what a C int holds: socket timeouts, resource limits and the scheduler's
+# intervals are handed to C, and timedelta(days=...) itself overflows past 999,999,999.
+LARGEST_NUMBER = 2**31 - 1
+# Durations: the most each may be, in its unit. A timedelta or date built from a larger one had overflowed at
+# the first request or sign-in that used it (a 500 for each), long after the start had gone through.
+HOUR_IN_SECONDS, DAY_IN_SECONDS, DAY_IN_MINUTES, WEEK_IN_MINUTES = 3600, 86400, 1440, 10080
+YEAR_IN_HOURS, YEAR_IN_DAYS = 8760, 366
+HSTS_LONGEST = 2 * 365 * DAY_IN_SECONDS  # two years, what browsers' preload lists ask for
+
+
+class ConfigurationError(click.ClickException, RuntimeError):
+    """Sharaka will not start with this setting (or installation); the message names the variable. A
+    ClickException, so a `flask` command prints just the message and exits 2, not a page of traceback;
+    wsgi.py hands it to gunicorn the same way."""
+
+    exit_code = 2
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -36,8 +55,9 @@ def env_bool(name: str, default: bool) -> bool:
     return word in TRUE_WORDS
 
 
-def env_int(name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
-    """A whole number from the environment, at least `minimum` (1 unless 0 means something)."""
+def env_int(name: str, default: int, minimum: int = 1, maximum: int = LARGEST_NUMBER) -> int:
+    """A whole number from the environment, at least `minimum` (1 unless 0 means something) and at most
+    `maximum` (never past LARGEST_NUMBER)."""
     value = os.environ.get(name)
     if value is None or value.strip() == "":
         return default
@@ -46,9 +66,9 @@ def env_int(name: str, default: int, minimum: int = 1, maximum: int | None = Non
     except ValueError:
         SETTING_PROBLEMS.append(f"{name}={value!r} is not a whole number.")
         return default
-    if number < minimum or (maximum is not None and number > maximum):
-        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
-        SETTING_PROBLEMS.append(f"{name}={number} is out of range ({bounds}).")
+    maximum = min(maximum, LARGEST_NUMBER)
+    if not minimum <= number <= maximum:
+        SETTING_PROBLEMS.append(f"{name}={number} is out of range (from {minimum} to {maximum}).")
         return default
     return number
 
@@ -79,6 +99,33 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
         SETTING_PROBLEMS.append(f"{name}={value!r} is not one of {', '.join(choices)}.")
         return default
     return value
+
+
+def env_address(name: str, default: str, is_address, example: str) -> str:
+    """An address from the environment (`is_address` says whether it is one), or `default`."""
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return default
+    if not is_address(value):
+        SETTING_PROBLEMS.append(f"{name}={value!r} is not {example}.")
+        return default
+    return value
+
+
+def is_web_address(value: str) -> bool:
+    """An absolute http:// or https:// address with a host (the app's, for links in e-mails)."""
+    parts = urlsplit(value)
+    try:
+        return parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+    except ValueError:  # a port past 65535, or not a number
+        return False
+
+
+def is_mail_address(value: str) -> bool:
+    """An e-mail address, with or without a display name ("Sharaka <sharaka@example.ma>")."""
+    address = parseaddr(value)[1]
+    # parseaddr takes what it can: "not an address" gives "not", "x@y z" gives "x@yz".
+    return bool(re.fullmatch(r"[^@\s]+@[^@\s]+", address)) and address in value
 
 
 def env_rates(name: str) -> dict:
@@ -167,7 +214,7 @@ class Config:
     # Bounds on reading a version's text for a comparison (app/versions/extract.py).
     EXTRACT_MAX_PAGES = env_int("EXTRACT_MAX_PAGES", 300)
     # Reading one version's text for a comparison: at most this long and this much memory (a child process).
-    EXTRACT_SECONDS = env_int("EXTRACT_SECONDS", 15)
+    EXTRACT_SECONDS = env_int("EXTRACT_SECONDS", 15, maximum=HOUR_IN_SECONDS)
     EXTRACT_MEMORY_MB = env_int("EXTRACT_MEMORY_MB", 512)
     EXTRACT_MAX_PARAGRAPHS = env_int("EXTRACT_MAX_PARAGRAPHS", 20000)
     EXTRACT_MAX_CHARS = env_int("EXTRACT_MAX_CHARS", 2_000_000)
@@ -183,40 +230,62 @@ class Config:
     SIGNATURE_CHECK_REVOCATION = env_bool("SIGNATURE_CHECK_REVOCATION", True)
 
     # Absolute links in e-mails come from here, never from the request's Host header.
-    BASE_URL = ascii_url(os.environ.get("BASE_URL", "http://127.0.0.1:5000"))
+    BASE_URL = ascii_url(
+        env_address(
+            "BASE_URL",
+            "http://127.0.0.1:5000",
+            is_web_address,
+            "an absolute http:// or https:// address (e.g. https://sharaka.example.ma)",
+        )
+    )
     # A drop-down of agreements, organisations, people or events lists every choice up to this many;
     # past it, only the chosen ones, and typing searches the rest (app/choices).
     CHOICES_LISTED = env_int("CHOICES_LISTED", 60)
     # Keep each session's rendered summaries and lists (dashboard, board, calendar, inbox, portal...)
     # while nothing they show has changed (app/auth/kept_pages.py): a reload is then served without
     # rendering. Off only to measure the rendering itself. DASHBOARD_PAGES_KEPT: its earlier name.
-    PAGES_KEPT = env_bool("PAGES_KEPT", env_bool("DASHBOARD_PAGES_KEPT", True))
+    PAGES_KEPT = (
+        env_bool("PAGES_KEPT", True)
+        if (os.environ.get("PAGES_KEPT") or "").strip()
+        else env_bool("DASHBOARD_PAGES_KEPT", True)
+    )
     # Where they are kept, read by every worker of the machine; removable at any time (pages are drawn again).
     KEPT_PAGES_DIR = os.environ.get("KEPT_PAGES_DIR") or str(INSTANCE_DIR / "kept-pages")
     # Keep figures over the whole portfolio (stage analytics) while the audit trail's version is
     # unchanged, shared by the readers who see the same portfolio (app/core/kept.py). Off only to
     # measure computing them.
     FIGURES_KEPT = env_bool("FIGURES_KEPT", True)
-    AGREEMENT_REF_PREFIX = os.environ.get("AGREEMENT_REF_PREFIX", "MTNRA")
+    # Empty is the default, as for every setting: references must not begin with a bare "-".
+    AGREEMENT_REF_PREFIX = (os.environ.get("AGREEMENT_REF_PREFIX") or "").strip() or "MTNRA"
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
     MAIL_PORT = env_int("MAIL_PORT", 25, maximum=65535)
     MAIL_USE_TLS = env_bool("MAIL_USE_TLS", False)
     MAIL_USE_SSL = env_bool("MAIL_USE_SSL", False)
+    if MAIL_USE_TLS and MAIL_USE_SSL:
+        SETTING_PROBLEMS.append(
+            "MAIL_USE_TLS and MAIL_USE_SSL are both on: choose one (MAIL_USE_SSL for port 465, MAIL_USE_TLS, "
+            "StartTLS, for port 587)."
+        )
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
     # The domain of the From address and of every Message-ID (default: BASE_URL's host name).
     MAIL_DOMAIN = os.environ.get("MAIL_DOMAIN") or mail_domain_for(BASE_URL)
-    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or f"sharaka@{MAIL_DOMAIN}"
-    MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 30)
+    MAIL_DEFAULT_SENDER = env_address(
+        "MAIL_DEFAULT_SENDER",
+        f"sharaka@{MAIL_DOMAIN}",
+        is_mail_address,
+        "an e-mail address (e.g. sharaka@example.ma or Sharaka <sharaka@example.ma>)",
+    )
+    MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 30, maximum=HOUR_IN_SECONDS)
     # The outbox sender (app/notifications/outbox.py): messages per claim, how long a
     # claim lasts before another sender may take it over, retries for a message the
     # server refused for now, and the pause after the server could not be reached.
     MAIL_BATCH_SIZE = env_int("MAIL_BATCH_SIZE", 50)
-    MAIL_LEASE_SECONDS = env_int("MAIL_LEASE_SECONDS", 300)
+    MAIL_LEASE_SECONDS = env_int("MAIL_LEASE_SECONDS", 300, maximum=DAY_IN_SECONDS)
     MAIL_MAX_ATTEMPTS = env_int("MAIL_MAX_ATTEMPTS", 8)
-    MAIL_RETRY_SECONDS = env_int("MAIL_RETRY_SECONDS", 60, minimum=0)
-    OUTBOX_INTERVAL_SECONDS = env_int("OUTBOX_INTERVAL_SECONDS", 30)
+    MAIL_RETRY_SECONDS = env_int("MAIL_RETRY_SECONDS", 60, minimum=0, maximum=DAY_IN_SECONDS)
+    OUTBOX_INTERVAL_SECONDS = env_int("OUTBOX_INTERVAL_SECONDS", 30, maximum=DAY_IN_SECONDS)
 
     # The ministry's reference rates for the approval thresholds (app/budget/reckoning.py): "EUR=10.80,USD=9.25".
     BUDGET_RATES_TO_MAD = env_rates("BUDGET_RATES_TO_MAD")
@@ -225,10 +294,10 @@ class Config:
     # scheduler (progress page, notification when ready), kept EXPORT_KEEP_HOURS.
     EXPORT_INLINE_MAX_ROWS = env_int("EXPORT_INLINE_MAX_ROWS", 2000, minimum=0)
     EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 1_000_000)
-    EXPORT_KEEP_HOURS = env_int("EXPORT_KEEP_HOURS", 72)
-    EXPORT_LEASE_SECONDS = env_int("EXPORT_LEASE_SECONDS", 300)
+    EXPORT_KEEP_HOURS = env_int("EXPORT_KEEP_HOURS", 72, maximum=YEAR_IN_HOURS)
+    EXPORT_LEASE_SECONDS = env_int("EXPORT_LEASE_SECONDS", 300, maximum=DAY_IN_SECONDS)
     EXPORT_MAX_WRITES = env_int("EXPORT_MAX_WRITES", 3)
-    EXPORT_INTERVAL_SECONDS = env_int("EXPORT_INTERVAL_SECONDS", 5)
+    EXPORT_INTERVAL_SECONDS = env_int("EXPORT_INTERVAL_SECONDS", 5, maximum=DAY_IN_SECONDS)
 
     # Operations: /metrics is open to a bearer token or to these networks (comma-separated
     # CIDRs, e.g. "10.0.0.0/8"); neither set, it answers 404. Logs as JSON lines with "json".
@@ -258,18 +327,19 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
-    PERMANENT_SESSION_LIFETIME = env_int("SESSION_HOURS", 12) * 3600
-    # "Keep me signed in": how long the remember cookie (and its server-side session) lasts.
-    REMEMBER_COOKIE_DURATION = timedelta(days=env_int("REMEMBER_DAYS", 14))
+    PERMANENT_SESSION_LIFETIME = env_int("SESSION_HOURS", 12, maximum=YEAR_IN_HOURS) * 3600
+    # "Keep me signed in": how long the remember cookie (and its server-side session) lasts; browsers keep
+    # a cookie 400 days at most (RFC 6265bis), so a longer setting would only be a promise not kept.
+    REMEMBER_COOKIE_DURATION = timedelta(days=env_int("REMEMBER_DAYS", 14, maximum=400))
     # "Forgot your password?": how long a link lives, and requests per hour per account and per address.
-    PASSWORD_RESET_MINUTES = env_int("PASSWORD_RESET_MINUTES", 30)
-    APPROVAL_LINK_HOURS = env_int("APPROVAL_LINK_HOURS", 72)
+    PASSWORD_RESET_MINUTES = env_int("PASSWORD_RESET_MINUTES", 30, maximum=DAY_IN_MINUTES)
+    APPROVAL_LINK_HOURS = env_int("APPROVAL_LINK_HOURS", 72, maximum=30 * 24)
     PASSWORD_RESET_MAX_PER_ACCOUNT = env_int("PASSWORD_RESET_MAX_PER_ACCOUNT", 3)
     PASSWORD_RESET_MAX_PER_ADDRESS = env_int("PASSWORD_RESET_MAX_PER_ADDRESS", 10)
     # Invitations by e-mail: how long the link lives (days).
-    INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
+    INVITATION_DAYS = env_int("INVITATION_DAYS", 7, maximum=YEAR_IN_DAYS)
     # A person's own new sign-in address: how long the link sent to it lives (hours).
-    EMAIL_CHANGE_HOURS = env_int("EMAIL_CHANGE_HOURS", 24)
+    EMAIL_CHANGE_HOURS = env_int("EMAIL_CHANGE_HOURS", 24, maximum=30 * 24)
     # Personal API tokens: the longest life their owner may give one (days); 0 also offers "no end date".
     API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365, minimum=0, maximum=3650)
     # Two-factor sign-in (TOTP): roles that must enrol (comma-separated, e.g. "admin,manager");
@@ -296,18 +366,18 @@ class Config:
     # The longest one sign-in waits on the directory, in all (under the web worker's 30 s timeout).
     LDAP_TIMEOUT_SECONDS = env_int("LDAP_TIMEOUT_SECONDS", 5, maximum=20)
     # How often the scheduler looks directory-linked accounts up again (leavers who never sign in again).
-    DIRECTORY_SWEEP_MINUTES = env_int("DIRECTORY_SWEEP_MINUTES", 15)
+    DIRECTORY_SWEEP_MINUTES = env_int("DIRECTORY_SWEEP_MINUTES", 15, maximum=WEEK_IN_MINUTES)
     # With LDAP on, local accounts (not directory-linked) of these roles may still sign in with a
     # local password: partners and break-glass administrators.
     LDAP_LOCAL_ROLES = env_list("LDAP_LOCAL_ROLES", "partner,admin")
     # Where directory users change or recover their password (shown instead of a reset link).
     LDAP_PASSWORD_HELP = os.environ.get("LDAP_PASSWORD_HELP", "")
     # Strict-Transport-Security max-age; 0 sends no header (production defaults to a year).
-    HSTS_SECONDS = env_int("HSTS_SECONDS", 0, minimum=0)
+    HSTS_SECONDS = env_int("HSTS_SECONDS", 0, minimum=0, maximum=HSTS_LONGEST)
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead, so a long form is not lost
 
     # Sign-in throttling: failures counted per account and per address in a window.
-    LOGIN_WINDOW_MINUTES = env_int("LOGIN_WINDOW_MINUTES", 15)
+    LOGIN_WINDOW_MINUTES = env_int("LOGIN_WINDOW_MINUTES", 15, maximum=DAY_IN_MINUTES)
     LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
     LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
     # Failures on one account from all addresses before only its known addresses may still try.
@@ -315,7 +385,7 @@ class Config:
 
     PER_PAGE = env_int("PER_PAGE", 20)
     # A pending deliverable shows as "due" this many days before its due date.
-    DELIVERABLE_DUE_WINDOW_DAYS = env_int("DELIVERABLE_DUE_WINDOW_DAYS", 14)
+    DELIVERABLE_DUE_WINDOW_DAYS = env_int("DELIVERABLE_DUE_WINDOW_DAYS", 14, maximum=YEAR_IN_DAYS)
     SHOW_DEMO_PASSWORDS = False
 
 
@@ -346,7 +416,7 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
-    HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+    HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * DAY_IN_SECONDS, minimum=0, maximum=HSTS_LONGEST)
 
     @classmethod
     def check(cls) -> None:
@@ -360,7 +430,7 @@ class ProductionConfig(Config):
                 f"SECRET_KEY {weakness}. Make one with: python -c 'import secrets; print(secrets.token_hex(32))'"
             )
         if problems:
-            raise RuntimeError("Sharaka will not start in production: " + " ".join(problems))
+            raise ConfigurationError("Sharaka will not start in production: " + " ".join(problems))
 
 
 def secret_key_weakness(key: str) -> str | None:

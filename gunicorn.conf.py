@@ -5,12 +5,29 @@ Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
 
 import multiprocessing
 import os
+import sys
+
+
+def worker_count(value: str | None) -> int:
+    """WEB_CONCURRENCY, or two per core. 0 had started a server with no worker: a value below 1 stops the start
+    with one line naming it (gunicorn's reading of this file lets SystemExit through). gunicorn reads the
+    variable itself too, when imported, before this file: a word or a negative number is refused there."""
+    if value is None or not value.strip():
+        return multiprocessing.cpu_count() * 2
+    try:
+        count = int(value.strip())
+    except ValueError:
+        count = 0
+    if count < 1:
+        sys.exit(f"WEB_CONCURRENCY={value!r} is not a number of workers: give a whole number, at least 1.")
+    return count
+
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # Sync workers: each request holds one database connection, and long work (exports past a few
 # thousand rows) streams rather than holding a worker. Two per core is enough for page work
 # that is now a dozen indexed queries.
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
+workers = worker_count(os.environ.get("WEB_CONCURRENCY"))
 worker_class = "sync"
 timeout = 30
 graceful_timeout = 30

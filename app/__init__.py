@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from config import CONFIGS, INSTANCE_DIR, SETTING_PROBLEMS, ProductionConfig
+from config import CONFIGS, INSTANCE_DIR, SETTING_PROBLEMS, ConfigurationError, ProductionConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,7 +16,7 @@ def create_app(config: str | type | None = None) -> Flask:
     """Build the app. Importing or creating it never migrates or seeds the database."""
     config_class = _resolve_config(config)
     if SETTING_PROBLEMS:
-        raise RuntimeError("Sharaka will not start: " + " ".join(dict.fromkeys(SETTING_PROBLEMS)))
+        raise ConfigurationError("Sharaka will not start: " + " ".join(dict.fromkeys(SETTING_PROBLEMS)))
     if config_class is ProductionConfig or issubclass(config_class, ProductionConfig):
         ProductionConfig.check()
 
@@ -30,7 +30,7 @@ def create_app(config: str | type | None = None) -> Flask:
     _check_time_zone(app)
     _check_named_values(app)
     _check_catalogues(app, strict=issubclass(config_class, ProductionConfig))
-    os.makedirs(app.instance_path, exist_ok=True)
+    _make_instance_folder(app)
 
     _init_extensions(app)
     _init_operations(app)
@@ -98,8 +98,17 @@ def _check_catalogues(app: Flask, *, strict: bool, folder: Path = Path(__file__)
         "`pybabel compile -d app/translations` (make translations-compile)"
     )
     if strict:
-        raise RuntimeError(said)
+        raise ConfigurationError(said)
     app.logger.warning(said)
+
+
+def _make_instance_folder(app: Flask) -> None:
+    try:
+        os.makedirs(app.instance_path, exist_ok=True)
+    except OSError as error:
+        raise ConfigurationError(
+            f"SHARAKA_INSTANCE_DIR={app.instance_path!r}: the folder cannot be made ({error.strerror})."
+        ) from None
 
 
 def _check_time_zone(app: Flask) -> None:
@@ -112,7 +121,9 @@ def _check_time_zone(app: Flask) -> None:
     try:
         zone_named(str(name))
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise RuntimeError(f"MINISTRY_TIMEZONE={name!r} is not a time zone name such as Africa/Casablanca") from error
+        raise ConfigurationError(
+            f"MINISTRY_TIMEZONE={name!r} is not a time zone name such as Africa/Casablanca"
+        ) from error
     app.config["BABEL_DEFAULT_TIMEZONE"] = name
 
 
@@ -130,7 +141,7 @@ def _check_named_values(app: Flask) -> None:
         problems.append(f"ALLOWED_UPLOAD_TYPES names {', '.join(unknown)}: the types are {', '.join(FILE_TYPES)}.")
     problems += _directory_problems(app.config)
     if problems:
-        raise RuntimeError("Sharaka will not start: " + " ".join(problems))
+        raise ConfigurationError("Sharaka will not start: " + " ".join(problems))
 
 
 def _directory_problems(config) -> list[str]:
@@ -173,14 +184,38 @@ def _resolve_config(config):
         try:
             return CONFIGS[config]
         except KeyError:
-            raise RuntimeError(f"unknown SHARAKA_CONFIG {config!r}; use one of {sorted(CONFIGS)}") from None
+            raise ConfigurationError(f"unknown SHARAKA_CONFIG {config!r}; use one of {sorted(CONFIGS)}") from None
     return config
+
+
+def _check_database_url(url: str) -> None:
+    """Refuse, naming DATABASE_URL, a URL SQLAlchemy cannot read or whose driver is not installed, rather than
+    show SQLAlchemy's traceback (whose message may spell the URL, password and all)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError(
+            "DATABASE_URL is not a database URL such as postgresql+psycopg://user@host:5432/sharaka "
+            "or sqlite:////path/to/sharaka.sqlite."
+        ) from None
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError) as error:
+        raise ConfigurationError(
+            f"DATABASE_URL ({shown}) names a database or driver that is not installed ({error}); "
+            "PostgreSQL is postgresql+psycopg://…"
+        ) from None
 
 
 def _init_extensions(app: Flask) -> None:
     from app.core.i18n import select_locale
     from app.extensions import babel, csrf, db, login_manager, migrate
 
+    _check_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
@@ -206,19 +241,25 @@ def _init_extensions(app: Flask) -> None:
 def _init_operations(app: Flask) -> None:
     """Request ids and logs, request metrics, and a storage setting checked now rather than at the first upload."""
     from app.core.logs import init_request_logging
-    from app.core.metrics import init_request_metrics
+    from app.core.metrics import init_request_metrics, multiprocess_folder_problem
     from app.core.storage_backends import make_backend
 
     make_backend(app.config["STORAGE"], app.config["UPLOAD_DIR"])
     init_request_logging(app)
+    if problem := multiprocess_folder_problem():
+        raise ConfigurationError(problem)
     init_request_metrics(app)
 
 
 def _load_workflows(app: Flask) -> None:
     """Validate every workflow definition now: a broken file stops the app from starting."""
-    from app.workflow.definitions import load_workflows
+    from app.workflow.definitions import DefinitionError, load_workflows
 
-    app.extensions["sharaka.workflows"] = load_workflows(Path(app.config["WORKFLOWS_DIR"]))
+    directory = app.config["WORKFLOWS_DIR"]
+    try:
+        app.extensions["sharaka.workflows"] = load_workflows(Path(directory))
+    except DefinitionError as error:
+        raise ConfigurationError(f"WORKFLOWS_DIR={directory!r}: {error}") from None
 
 
 def _register_blueprints(app: Flask) -> None:

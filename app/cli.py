@@ -648,6 +648,8 @@ def create_home_command(name_fr, name_ar, name_en, acronym, slug, country, exist
 
 
 def register_cli(app: Flask) -> None:
+    if click.get_current_context(silent=True) is not None:  # loaded by the `flask` command
+        _say_an_unreachable_database_in_one_line(app.config["SQLALCHEMY_DATABASE_URI"])
     app.cli.add_command(users_cli)
     app.cli.add_command(organizations_cli)
     app.cli.add_command(demo_cli)
@@ -661,3 +663,26 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(exports_cli)
     app.cli.add_command(search_cli)
     app.cli.add_command(deliverables_cli)
+
+
+def _say_an_unreachable_database_in_one_line(url: str) -> None:
+    """A command that cannot connect (server down, database missing, DATABASE_URL wrong) ends with one line
+    naming the database, password hidden, and exit 1, rather than some 150 lines of driver traceback. Only
+    where nothing caught it: the scheduler and the outbox wait for the database by themselves."""
+    import sys
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
+    shown = make_url(url).render_as_string(hide_password=True)
+    earlier_hook = sys.excepthook
+
+    def say_it(kind, error, traceback):
+        # No statement: the error came while connecting, not from a query on a connection made.
+        if isinstance(error, DBAPIError) and error.statement is None:
+            said = str(error.orig if error.orig is not None else error).strip().splitlines() or [kind.__name__]
+            print(f"Cannot reach the database (DATABASE_URL {shown}): {said[0]}", file=sys.stderr)
+            return
+        earlier_hook(kind, error, traceback)
+
+    sys.excepthook = say_it

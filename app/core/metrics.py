@@ -32,6 +32,23 @@ LATENCY = Histogram(
 )
 
 
+def multiprocess_folder_problem() -> str | None:
+    """Why the workers could not write their counters to PROMETHEUS_MULTIPROC_DIR, or None. prometheus_client
+    opens its file there at a request's first count: a folder missing or not writable had let gunicorn start,
+    then answered 500 to every request, /healthz included."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return None
+    if not os.path.isdir(folder):
+        return f"PROMETHEUS_MULTIPROC_DIR={folder!r} is not a folder: make it (empty), or unset the variable."
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return (
+            f"PROMETHEUS_MULTIPROC_DIR={folder!r} cannot be written by this account: each worker writes its "
+            "counters there."
+        )
+    return None
+
+
 def init_request_metrics(app: Flask) -> None:
     @app.before_request
     def _start_clock():

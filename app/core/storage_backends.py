@@ -20,6 +20,7 @@ from sqlalchemy import LargeBinary, String, delete, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from config import ConfigurationError
 
 CHUNK = 1024 * 1024
 BACKENDS = ("folder", "database")
@@ -198,7 +199,7 @@ def make_backend(name: str, upload_dir: str | Path):
         return FolderBackend(upload_dir)
     if name == "database":
         return DatabaseBackend()
-    raise RuntimeError(f"unknown STORAGE {name!r}; use one of {', '.join(BACKENDS)}")
+    raise ConfigurationError(f"unknown STORAGE {name!r}; use one of {', '.join(BACKENDS)}")
 
 
 def backend(name: str | None = None):

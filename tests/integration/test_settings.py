@@ -2,16 +2,20 @@
 real process (the settings are read once, when config.py is imported)."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _start(tmp_path, **env) -> subprocess.CompletedProcess:
+def _start(tmp_path, said: str = "'started'", **env) -> subprocess.CompletedProcess:
+    """create_app() in its own process, which then prints `said` (an expression of the app, `app`)."""
     return subprocess.run(
-        [sys.executable, "-c", "from app import create_app; create_app(); print('started')"],
+        [sys.executable, "-c", f"from app import create_app; app = create_app(); print({said})"],
         cwd=ROOT,
         env={**os.environ, "SHARAKA_INSTANCE_DIR": str(tmp_path), **env},
         capture_output=True,
@@ -45,3 +49,112 @@ def test_a_setting_that_cannot_be_read_stops_the_start_naming_it(tmp_path):
     assert refused.stderr.count("SESSION_COOKIE_SECURE='ture'") == 1  # said once, read in three places
     fine = _start(tmp_path, DEFAULT_LANGUAGE="fr", SESSION_COOKIE_SECURE="off", HSTS_SECONDS="0", LOG_FORMAT="JSON")
     assert fine.returncode == 0 and "started" in fine.stdout, fine.stderr[-2000:]
+
+
+def _flask(tmp_path, *args, **env) -> subprocess.CompletedProcess:
+    """A `flask` command run as an operator runs it, in its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "flask", *args],
+        cwd=ROOT,
+        env={**os.environ, "FLASK_APP": "app", "SHARAKA_INSTANCE_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+DURATIONS = re.findall(r'env_int\(\s*"([A-Z_]+_(?:SECONDS|MINUTES|HOURS|DAYS))"', (ROOT / "config.py").read_text())
+
+
+def test_every_duration_has_a_bound_no_date_can_overflow_past(tmp_path):
+    """SESSION_HOURS=10^20 had started, then answered 500 to every request (OverflowError); REMEMBER_DAYS=10^10
+    had raised OverflowError while config.py was read, naming nothing. Every duration is refused well before
+    a timedelta or a date built from it could overflow, and so is any number past what a C int holds."""
+    assert {"SESSION_HOURS", "REMEMBER_DAYS", "LOGIN_WINDOW_MINUTES", "EXPORT_KEEP_HOURS"} <= set(DURATIONS)
+    refused = _start(tmp_path, **dict.fromkeys(DURATIONS, str(2**31 - 1)))
+    assert refused.returncode != 0 and "started" not in refused.stdout
+    for name in DURATIONS:
+        assert f"{name}={2**31 - 1} is out of range" in refused.stderr, name
+    huge = _start(tmp_path, REMEMBER_DAYS="10000000000", SESSION_HOURS=str(10**20), PER_PAGE=str(10**20))
+    assert "OverflowError" not in huge.stderr
+    for said in ("REMEMBER_DAYS=10000000000 is out of range", f"PER_PAGE={10**20} is out of range (from 1 to"):
+        assert said in huge.stderr, said
+
+
+def test_addresses_and_mail_security_are_checked_when_set(tmp_path):
+    refused = _start(
+        tmp_path, BASE_URL="garbage", MAIL_DEFAULT_SENDER="not an address", MAIL_USE_TLS="true", MAIL_USE_SSL="true"
+    )
+    assert refused.returncode != 0 and "started" not in refused.stdout
+    for said in ("BASE_URL='garbage'", "MAIL_DEFAULT_SENDER='not an address'", "MAIL_USE_TLS and MAIL_USE_SSL"):
+        assert said in refused.stderr, said
+    fine = _start(
+        tmp_path,
+        "'started', app.config['AGREEMENT_REF_PREFIX'], app.config['PAGES_KEPT']",
+        BASE_URL="https://sharaka.example.ma",
+        MAIL_DEFAULT_SENDER="Sharaka <sharaka@example.ma>",
+        MAIL_USE_SSL="true",
+        # An empty prefix is the default, as an empty setting is everywhere; PAGES_KEPT set, its old name is unread.
+        AGREEMENT_REF_PREFIX="",
+        PAGES_KEPT="false",
+        DASHBOARD_PAGES_KEPT="garbage",
+    )
+    assert fine.returncode == 0, fine.stderr[-2000:]
+    assert "started MTNRA False" in fine.stdout
+
+
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        ({"REMEMBER_DAYS": "10000000000"}, "REMEMBER_DAYS=10000000000"),
+        ({"DATABASE_URL": "garbage"}, "DATABASE_URL is not a database URL"),
+        ({"DATABASE_URL": "postgres://sharaka:secret@db/sharaka"}, "DATABASE_URL (postgres://sharaka:***@db/sharaka)"),
+        ({"SHARAKA_INSTANCE_DIR": "/proc/nope"}, "SHARAKA_INSTANCE_DIR='/proc/nope'"),
+        ({"WORKFLOWS_DIR": "/nonexistent"}, "WORKFLOWS_DIR='/nonexistent'"),
+        ({"PROMETHEUS_MULTIPROC_DIR": "/nonexistent/prom"}, "PROMETHEUS_MULTIPROC_DIR='/nonexistent/prom'"),
+    ],
+)
+def test_a_flask_command_refused_at_the_start_says_why_in_a_line(tmp_path, env, named):
+    """Each had printed a 30 to 45-line traceback, its message (if it named the variable at all) on the last."""
+    refused = _flask(tmp_path, "jobs", "status", **env)
+    assert refused.returncode == 2, refused.stderr[-2000:]
+    assert "Traceback" not in refused.stderr and "Error: " in refused.stderr and named in refused.stderr, refused.stderr
+    assert "secret@" not in refused.stderr
+
+
+def test_a_flask_command_that_cannot_reach_the_database_says_so_in_a_line(tmp_path):
+    """It had printed some 150 lines of the driver's traceback; the password is never shown."""
+    url = "postgresql+psycopg://sharaka:secretpw@127.0.0.1:1/sharaka"  # nothing listens on port 1
+    failed = _flask(tmp_path, "jobs", "status", DATABASE_URL=url)
+    assert failed.returncode == 1
+    said = [line for line in failed.stderr.splitlines() if "WARNING" not in line]
+    assert len(said) == 1 and said[0].startswith(
+        "Cannot reach the database (DATABASE_URL postgresql+psycopg://sharaka:***@127.0.0.1:1/sharaka): "
+    ), failed.stderr[-2000:]
+    assert "secretpw" not in failed.stderr + failed.stdout
+
+
+def _gunicorn(tmp_path, **env) -> subprocess.CompletedProcess:
+    """gunicorn as the service starts it, on a free port; it ends by itself when it cannot boot."""
+    return subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-b", "127.0.0.1:0", "wsgi:app"],
+        cwd=ROOT,
+        env={**os.environ, "SHARAKA_CONFIG": "testing", "SHARAKA_INSTANCE_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_gunicorn_refuses_a_metrics_folder_it_cannot_write_and_stops(tmp_path):
+    """PROMETHEUS_MULTIPROC_DIR missing had let gunicorn start, then every request (/healthz too) was a 500."""
+    stopped = _gunicorn(tmp_path, WEB_CONCURRENCY="2", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "missing"))
+    assert stopped.returncode == 4 and "App failed to load" in stopped.stderr  # gunicorn stops: no worker spawned again
+    assert f"PROMETHEUS_MULTIPROC_DIR='{tmp_path / 'missing'}' is not a folder" in stopped.stderr
+    assert "Traceback" not in stopped.stderr
+
+
+def test_gunicorn_refuses_no_workers(tmp_path):
+    stopped = _gunicorn(tmp_path, WEB_CONCURRENCY="0")
+    assert stopped.returncode == 1 and "Traceback" not in stopped.stderr
+    assert stopped.stderr.strip() == "WEB_CONCURRENCY='0' is not a number of workers: give a whole number, at least 1."

@@ -161,11 +161,11 @@ def test_bad_yaml_is_reported_with_its_file(tmp_path):
 
 def test_the_app_refuses_to_start_with_a_broken_definition(tmp_path):
     from app import create_app
-    from config import TestingConfig
+    from config import ConfigurationError, TestingConfig
 
     _write(tmp_path, _mutate(lambda b: b["transitions"][0].update({"to": "limbo"})))
     config = type("Broken", (TestingConfig,), {"WORKFLOWS_DIR": str(tmp_path)})
-    with pytest.raises(DefinitionError, match="limbo"):
+    with pytest.raises(ConfigurationError, match="WORKFLOWS_DIR=.*limbo"):
         create_app(config)
 
 
@@ -182,14 +182,14 @@ def test_workflows_check_command(app, tmp_path):
 def test_a_folder_without_a_definition_for_each_agreement_type_is_refused(app, tmp_path):
     """amendment.yaml left out of a deployed folder passed the check, and the app started without amendments."""
     from app import create_app
-    from config import TestingConfig
+    from config import ConfigurationError, TestingConfig
 
     for path in (ROOT / "workflows").glob("*.yaml"):
         if path.name != "amendment.yaml":
             (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     checked = app.test_cli_runner().invoke(args=["workflows", "check", "--dir", str(tmp_path)])
     assert checked.exit_code == 1 and "no definition of type 'amendment'" in checked.output
-    with pytest.raises(DefinitionError, match="'amendment'"):
+    with pytest.raises(ConfigurationError, match="WORKFLOWS_DIR=.*'amendment'"):
         create_app(type("Incomplete", (TestingConfig,), {"WORKFLOWS_DIR": str(tmp_path)}))
 
 
