@@ -25,29 +25,47 @@ storage_cli = AppGroup("storage", help="Stored files: move them between backends
 exports_cli = AppGroup("exports", help="Spreadsheets of long lists, written off the request.")
 
 
-class MomentType(click.ParamType):
-    """--at 2026-03-01T08:00 (the ministry's time zone unless an offset is given) or a date."""
+class AsIf(click.ParamType):
+    """When a command runs as if it were: a moment (`--at 2026-03-01T08:00`, on the ministry's wall clock unless
+    an offset is given; a date alone is its midnight) or a day (`--today 2026-03-01`).
 
-    name = "datetime"
+    Either is refused outside the calendar Sharaka keeps (app.core.dates.within_calendar): year 9999 or year 1
+    moved to UTC, or given a retry's backoff, leaves Python's calendar (an OverflowError traceback). Given
+    `refuse_later_because`, a moment or day still to come is refused too, saying why: for a command whose run
+    is for good, which tells people now what is due only then and records it as done, so the genuine run of
+    that moment finds nothing left to do (a typo, 2072 for 2027, or a rehearsal of next month's reminders)."""
+
+    def __init__(self, unit: str, *, refuse_later_because: str = ""):
+        self.unit, self.refuse_later_because = unit, refuse_later_because  # unit: "moment" or "day"
+        self.name = "datetime" if unit == "moment" else "date"
 
     def convert(self, value, param, ctx):
-        from datetime import datetime
+        from datetime import date, datetime
 
-        from app.core import clock
+        from app.core.dates import FIRST_DAY, LAST_DAY, within_calendar
 
-        if isinstance(value, datetime):
+        if isinstance(value, date):
             return value
+        written = str(value).strip()
         try:
-            moment = datetime.fromisoformat(str(value).strip())
+            parsed = datetime.fromisoformat(written) if self.unit == "moment" else date.fromisoformat(written)
         except ValueError:
-            self.fail(f"{value!r} is not a date and time like 2026-03-01T08:00", param, ctx)
-        return clock.as_ministry_time(moment)
+            example = "a date and time like 2026-03-01T08:00" if self.unit == "moment" else "a date like 2026-03-01"
+            self.fail(f"{value!r} is not {example}", param, ctx)
+        # The day as written, before any time zone is applied: moving year 9999 to UTC is what overflows.
+        if not within_calendar(parsed.date() if isinstance(parsed, datetime) else parsed):
+            self.fail(f"{written} is out of range ({FIRST_DAY} to {LAST_DAY}).", param, ctx)
+        is_day = self.unit == "day"
+        when = parsed if is_day else clock.as_ministry_time(parsed)
+        now = clock.today() if is_day else clock.now()
+        if self.refuse_later_because and when > now:
+            named = f"today ({now})" if is_day else f"now ({now:%Y-%m-%dT%H:%M})"
+            self.fail(f"{written} is after {named}: {self.refuse_later_because}", param, ctx)
+        return when
 
 
 def _now(at):
     from datetime import timezone
-
-    from app.core import clock
 
     return at.astimezone(timezone.utc) if at is not None else clock.utcnow()
 
@@ -55,9 +73,13 @@ def _now(at):
 @reminders_cli.command("run")
 @click.option(
     "--at",
-    type=MomentType(),
+    type=AsIf(
+        "moment",
+        refuse_later_because="a pass would send now what is due only then, and record it as sent; "
+        "`flask reminders preview --at` lists it without sending anything.",
+    ),
     default=None,
-    help="Run as if it were this moment (Casablanca time), e.g. 2026-03-01T08:00.",
+    help="Run as if it were this earlier moment (Casablanca time), e.g. 2026-03-01T08:00; never later than now.",
 )
 @click.option("--send/--no-send", default=True, help="Also send the outbox afterwards (default: yes).")
 def run_reminders_command(at, send):
@@ -80,7 +102,9 @@ def run_reminders_command(at, send):
 
 
 @reminders_cli.command("preview")
-@click.option("--at", type=MomentType(), default=None, help="As if it were this moment (Casablanca time).")
+@click.option(
+    "--at", type=AsIf("moment"), default=None, help="As if it were this moment (Casablanca time), later ones too."
+)
 def preview_reminders_command(at):
     """List the reminders a pass would send now, without sending or recording anything."""
 
@@ -99,7 +123,7 @@ def preview_reminders_command(at):
 @outbox_cli.command("send")
 @click.option(
     "--at",
-    type=MomentType(),
+    type=AsIf("moment"),
     default=None,
     help="Treat messages as due at this moment (to send retries without waiting).",
 )
@@ -333,22 +357,19 @@ def _simulate_workflow(file, scenario_file):
 @workflows_cli.command("tick")
 @click.option(
     "--today",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=AsIf(
+        "day",
+        refuse_later_because="the moves are for good (expired is final) and told at once to owners, "
+        "managers and partners.",
+    ),
     default=None,
     help="Catch up as if today were this earlier date (YYYY-MM-DD); never later than today.",
 )
 def tick_command(today):
     """Apply date-driven moves due today (signed → active, active → expired). Safe to run twice."""
-    from app.core.dates import within_calendar
     from app.workflow.date_moves import apply_date_moves
 
-    day = today.date() if today else clock.today()
-    # The moves are for good (expired is final) and told at once to owners, managers and partners: a date
-    # still to come (2072 typed for 2027) would end and renew agreements before their time.
-    if day > (today_now := clock.today()):
-        raise click.BadParameter(f"{day.isoformat()} is after today ({today_now.isoformat()}).", param_hint="--today")
-    if not within_calendar(day):
-        raise click.BadParameter(f"{day.isoformat()} is out of range.", param_hint="--today")
+    day = today or clock.today()
     run = apply_date_moves(day)
     for reference, transition, outcome in run.results:
         click.echo(f"{reference}: {transition}: {outcome}")

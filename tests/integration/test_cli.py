@@ -1,3 +1,4 @@
+import pytest
 from sqlalchemy import select
 
 from app.auth.models import User
@@ -136,3 +137,47 @@ def test_an_older_install_marks_its_existing_ministry_organisation_as_its_own(ap
 def test_exports_run_takes_only_a_positive_limit(app):
     refused = app.test_cli_runner().invoke(args=["exports", "run", "--limit", "-3"])
     assert refused.exit_code == 2 and "-3" in refused.output
+
+
+def _rows_in_every_table() -> dict[str, int]:
+    from sqlalchemy import func
+
+    return {
+        table.name: db.session.scalar(select(func.count()).select_from(table)) for table in db.metadata.sorted_tables
+    }
+
+
+def test_a_reminder_pass_refuses_a_moment_still_to_come(app, world):
+    """An outside probe ran `reminders run --at` three months ahead: the pass mailed then ("48 days overdue", next
+    quarter's digest) and recorded those reminders as sent, so on the day itself nothing went. A preview of that
+    moment stays allowed: it writes nothing. A moment already past catches up."""
+    from datetime import timedelta
+
+    from app.core import clock
+
+    runner = app.test_cli_runner()
+    later = (clock.now() + timedelta(days=84)).strftime("%Y-%m-%dT%H:%M")
+    before = _rows_in_every_table()
+    result = runner.invoke(args=["reminders", "run", "--at", later, "--no-send"])
+    assert result.exit_code == 2, result.output
+    assert "--at" in result.output and f"{later} is after now" in result.output and "preview" in result.output
+    assert _rows_in_every_table() == before
+
+    result = runner.invoke(args=["reminders", "preview", "--at", later])
+    assert result.exit_code == 0 and "reminders would be sent." in result.output, result.output
+    assert _rows_in_every_table() == before
+
+    earlier = (clock.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    result = runner.invoke(args=["reminders", "run", "--at", earlier, "--no-send"])
+    assert result.exit_code == 0 and "Reminders:" in result.output, result.output
+
+
+@pytest.mark.parametrize("command", [["reminders", "run"], ["reminders", "preview"], ["outbox", "send"]])
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59", "0001-01-01T00:00", "9999-12-31"])
+def test_a_moment_outside_the_calendar_is_refused_without_a_traceback(app, world, command, moment):
+    """Year 9999 and year 1 left Python's calendar once moved to UTC or given a retry's backoff (an
+    OverflowError traceback); they are refused as the forms refuse such dates."""
+    result = app.test_cli_runner().invoke(args=[*command, "--at", moment])
+    assert result.exit_code == 2, result.output
+    assert "--at" in result.output and "out of range" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
