@@ -85,18 +85,18 @@ def _now(at):
 def run_reminders_command(at, send):
     """Generate the reminders due now (each at most once) and send the mail waiting in the outbox.
 
-    Exit status: 0 done (or mail held), 1 some reminders failed, 3 the SMTP server was unreachable.
+    Exit status: 0 done (or mail held), 1 some reminders failed, 3 the SMTP server was unreachable,
+    143 (130 after Ctrl-C) the sending stopped by SIGTERM, the rest given back.
     """
-    from app.notifications.outbox import EXIT_ERROR, send_due
+    from app.notifications.outbox import EXIT_ERROR
     from app.notifications.reminders import run_pass
 
     report = run_pass(_now(at))
     click.echo(f"Reminders: {report.created} new, {report.already} already sent before, {report.errors} errors.")
     code = EXIT_ERROR if report.errors else 0
     if send:
-        outbox = send_due()
-        click.echo(f"Outbox: {outbox}")
-        code = code or outbox.exit_code
+        sending = _send_outbox(None)
+        code = code or sending
     if code:
         raise SystemExit(code)
 
@@ -131,14 +131,24 @@ def send_outbox_command(at):
     """Send every message due in the outbox, batch after batch.
 
     Exit status: 0 everything due was sent, retried later or held (paused, no MAIL_SERVER);
-    3 the SMTP server was unreachable (the messages wait); 1 an error.
+    3 the SMTP server was unreachable (the messages wait); 1 an error; 143 (130 after Ctrl-C) stopped
+    by SIGTERM between two messages, the rest given back.
     """
+    code = _send_outbox(_now(at) if at else None)
+    if code:
+        raise SystemExit(code)
+
+
+def _send_outbox(now) -> int:
+    """Send what is due in the outbox, saying how it went; SIGTERM or Ctrl-C stops it between two messages
+    (processes.stop_signals). Returns the exit status: the report's, or 128 plus the signal's number."""
+    from app.core.processes import stop_signals
     from app.notifications.outbox import send_due
 
-    report = send_due(now=_now(at) if at else None)
-    click.echo(f"Outbox: {report}")
-    if report.exit_code:
-        raise SystemExit(report.exit_code)
+    with stop_signals() as stop_requested:
+        report = send_due(now=now, stopping=stop_requested)
+        click.echo(f"Outbox: {report}")
+    return stop_requested.status or report.exit_code
 
 
 @outbox_cli.command("status")
@@ -229,10 +239,10 @@ def storage_verify_command(name):
 @scheduler_cli.command("run")
 def run_scheduler_command():
     """Run the periodic jobs in this process until stopped (Ctrl-C / SIGTERM)."""
-    import signal
     import time
 
     from app.core.logs import configure_logging
+    from app.core.processes import stop_signals
     from app.scheduler import STOPPING, build_scheduler
 
     configure_logging(current_app.config["LOG_FORMAT"])
@@ -248,28 +258,15 @@ def run_scheduler_command():
     finally:
         db.session.remove()
 
-    signals: list[int] = []
-
-    def stop(signum, frame):
-        # Only noted here, in a list, which takes no lock: `STOPPING.set()` would take the event's lock, which
-        # the main thread holds for a moment in each turn of a wait on it, and a handler runs in the main thread,
-        # so a signal landing then would wait for itself forever. The main thread, polling below, shuts the
-        # scheduler down and a running job finishes its transaction (the mail sender its batch). Raising
-        # SystemExit from here landed wherever the main thread was: once inside APScheduler's hand-over of a job
-        # to its thread, which logged it as a failed submission and ran on, the signal spent, and `make run`
-        # hung on a SIGTERM to its group. A second signal (a supervisor signals the whole group, and
-        # `make run`'s passes it on) changes nothing.
-        signals.append(signum)
-
-    signal.signal(signal.SIGTERM, stop)
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # `make run` has its children ignore Ctrl-C
-        signal.signal(signal.SIGINT, stop)
-    click.echo(f"Scheduler running ({current_app.config['MINISTRY_TIMEZONE']}); Ctrl-C stops it.")
-    scheduler.start()
-    while not signals:
-        time.sleep(0.2)  # the nap resumes after a handler: stopping starts at most this long after a signal
-    STOPPING.set()
-    scheduler.shutdown(wait=True)  # the jobs under way, told to stop, end their current step
+    with stop_signals() as stop_requested:
+        click.echo(f"Scheduler running ({current_app.config['MINISTRY_TIMEZONE']}); Ctrl-C stops it.")
+        scheduler.start()
+        while not stop_requested():
+            time.sleep(0.2)  # the nap resumes after a handler: stopping starts at most this long after a signal
+        # Told here, in the main thread (not by the handler), and still within the block: a second signal
+        # while the jobs under way end their current step changes nothing.
+        STOPPING.set()
+        scheduler.shutdown(wait=True)
 
 
 @workflows_cli.command("check")

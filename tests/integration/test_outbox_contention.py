@@ -9,10 +9,12 @@ Backlogs are kept to hundreds so the suite stays fast; `bench/outbox.py` sends 1
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import re
 import signal
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -227,6 +229,50 @@ def test_a_scheduler_stopped_while_sending_a_long_outbox_stops_after_its_batch(t
         statuses = [m.status for m in room.outbox()]
         assert "pending" in statuses and "sending" not in statuses  # the rest left for the next run, none held
         assert set(inbox.message_ids()) <= set(written) and duplicates(inbox) == 0
+
+
+class HeldInbox(Inbox):
+    """An SMTP server that holds each message's DATA until the test lets it through: a relay as slow as the
+    test wants, whose every step the test sees (`in_flight`: a message is being sent)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.in_flight = threading.Event()
+        self.let_through = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.in_flight.set()
+        while not self.let_through.is_set():
+            await asyncio.sleep(0.01)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_send_by_hand_stopped_by_sigterm_gives_its_batch_back_between_two_messages(tmp_path):
+    """SIGTERM while `flask outbox send` waits on a slow relay: it had exited 143 at once, leaving its batch
+    claimed (another machine's sender waits out the lease) and the message in flight to be sent again. It
+    finishes that message, gives back the rest and exits 143 (README, "Exit codes")."""
+    with mailroom(tmp_path) as room, HeldInbox(room.port) as inbox:
+        written = queue(room, 41)
+        sender = room.start("outbox", "send", env={"MAIL_BATCH_SIZE": "20"})
+        try:
+            assert inbox.in_flight.wait(WAIT), "no message reached the server"
+            sender.send_signal(signal.SIGTERM)  # while the sender waits for the relay's answer
+        finally:
+            inbox.let_through.set()
+            released = time.monotonic()
+            output = sender.communicate(timeout=WAIT)[0]
+        # The message in flight, the rest given back, then out: not the 40 more a relay this slow takes minutes for.
+        assert time.monotonic() - released < 20, output
+        assert sender.returncode == 128 + signal.SIGTERM, output
+        assert "Traceback" not in output and "given back" in output, output
+        rows = room.outbox()
+        assert [m.status for m in rows].count("sent") == len(inbox) == 1
+        assert {m.status for m in rows} == {"sent", "pending"}  # none held by the stopped sender's claim
+        assert all(m.claimed_by is None and m.attempts == 0 for m in rows if m.status == "pending")
+        # The rest goes with the next run, at once, and nothing twice.
+        result = room.flask("outbox", "send")
+        assert "40 sent" in result.stdout, result.stdout
+        assert set(inbox.message_ids()) == set(written) and duplicates(inbox) == 0
 
 
 def test_mail_and_spreadsheets_have_threads_of_their_own(app):
