@@ -29,7 +29,7 @@ from app.core.db import unit_of_work
 from app.core.errors import StorageUnavailable, ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.models import UTCDateTime, utcnow
-from app.core.storage_backends import CHUNK, FolderBackend, backend, make_backend, sha256_of
+from app.core.storage_backends import CHUNK, FolderBackend, backend, check_folder_writable, make_backend, sha256_of
 from app.extensions import db
 
 log = logging.getLogger("sharaka.storage")
@@ -482,6 +482,16 @@ def temporary_folder() -> Path:
     root = Path(current_app.config["UPLOAD_DIR"])
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+def check_writable() -> None:
+    """Raise unless files can be stored now: every upload is first written to the temporary folder, with either
+    backend, then handed to the configured backend; each must take a write. (With STORAGE=database, an unusable
+    UPLOAD_DIR had left /readyz at 200 while every upload failed.)"""
+    stored_in = backend()
+    if not (isinstance(stored_in, FolderBackend) and stored_in.root == Path(current_app.config["UPLOAD_DIR"])):
+        check_folder_writable(temporary_folder())  # the folder backend's own check writes there already
+    stored_in.check_writable()
 
 
 # Far longer than any request or export takes: a file this old belongs to no one still working.

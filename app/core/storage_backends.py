@@ -71,12 +71,17 @@ class FolderBackend:
         return self.path(sha256).open("rb")
 
     def check_writable(self) -> None:
-        """A file of 64 KiB written out and removed: an empty one is still created on a full disk."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=self.root, prefix=".ready-") as probe:
-            probe.write(b"\0" * 65536)
-            probe.flush()
-            os.fsync(probe.fileno())
+        check_folder_writable(self.root)
+
+
+def check_folder_writable(folder: Path) -> None:
+    """Raise unless `folder` takes a file: one of 64 KiB written out and removed (an empty one is still
+    created on a full disk)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".ready-") as probe:
+        probe.write(b"\0" * 65536)
+        probe.flush()
+        os.fsync(probe.fileno())
 
 
 class DatabaseBackend:

@@ -246,7 +246,7 @@ def scheduler_silent_since(jobs: list[JobStatus], now) -> datetime | None:
 
 def readiness() -> dict[str, str]:
     """Each check → "ok" or what is wrong: the database answers, its schema is at the head
-    migration, and the configured storage accepts a write."""
+    migration, and files can be stored (the temporary folder and the configured backend take a write)."""
     checks: dict[str, str] = {}
     try:
         current = db.session.scalar(text("SELECT version_num FROM alembic_version"))
@@ -258,7 +258,7 @@ def readiness() -> dict[str, str]:
         checks["database"] = f"{type(error).__name__}: {str(error)[:200]}"
         checks["migrations"] = "unknown"
     try:
-        storage.backend().check_writable()
+        storage.check_writable()
         checks["storage"] = "ok"
     except Exception as error:
         db.session.rollback()

@@ -30,13 +30,19 @@ def test_health_answers_without_the_database_and_readiness_checks_everything(cli
     assert ready.get_json()["checks"] == {"database": "ok", "migrations": "ok", "storage": "ok"}
 
 
-def test_readiness_fails_when_storage_cannot_be_written(client, app, tmp_path, monkeypatch):
+@pytest.mark.parametrize("backend", ["folder", "database"])
+def test_readiness_fails_when_storage_cannot_be_written(client, app, tmp_path, monkeypatch, backend):
+    """Uploads go through UPLOAD_DIR's temporary files with either backend: with STORAGE=database an unusable
+    folder had left /readyz at 200 while every upload failed ("Files cannot be stored just now")."""
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the upload folder should be")
+    monkeypatch.setitem(app.config, "STORAGE", backend)
     monkeypatch.setitem(app.config, "UPLOAD_DIR", str(blocker))
     answer = client.get("/readyz")
     assert answer.status_code == 503
     assert answer.get_json()["checks"]["storage"] == "failed" and answer.get_json()["status"] == "unavailable"
+    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path / "uploads"))
+    assert client.get("/readyz").status_code == 200
 
 
 def test_readiness_fails_when_the_schema_is_behind(client, app, monkeypatch):
