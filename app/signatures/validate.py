@@ -40,6 +40,19 @@ def load_trust_roots(paths) -> tuple[list, list[str]]:
     return roots, problems
 
 
+# The trust-root problems this process has logged: each once, not at every signature checked.
+_reported_problems: set[str] = set()
+
+
+def report_trust_root_problems(problems: list[str]) -> None:
+    """Log each problem with SIGNATURE_TRUST_ROOTS once per process, as a WARNING: a file that cannot be read
+    is left out, not fatal, and its signers' signatures then read "untrusted", which nothing else explains."""
+    for problem in problems:
+        if problem not in _reported_problems:
+            _reported_problems.add(problem)
+            logger.warning("SIGNATURE_TRUST_ROOTS: %s; its certificates are not trusted until it is mended", problem)
+
+
 def validate(path: Path, *, trust_root_paths=(), check_revocation: bool = False) -> Result:
     """Validate every signature in the PDF at `path`."""
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -53,7 +66,8 @@ def validate(path: Path, *, trust_root_paths=(), check_revocation: bool = False)
             embedded = list(reader.embedded_signatures)
             if not embedded:
                 return Result("none")
-            roots, _problems = load_trust_roots(trust_root_paths)
+            roots, problems = load_trust_roots(trust_root_paths)
+            report_trust_root_problems(problems)
             signatures = [_check(signature, roots, check_revocation) for signature in embedded[:MAX_SIGNATURES]]
     except Exception:  # noqa: BLE001 - a damaged PDF is "unreadable", never a server error
         logger.info("signature check could not read %s", path.name, exc_info=True)
