@@ -39,6 +39,12 @@ def test_a_discussion_shared_with_the_partner_and_one_kept_internal(
     form.locator("textarea[name=body]").fill(internal_text)
     navigate(page, form.locator("button[type=submit]").click)
     assert page.locator("#thread-internal .discussion-message", has_text=internal_text).count() == 1
+    # Back to the page as it was before posting: the box is empty, not filled again with the message posted
+    # (a second press of the button had posted it twice).
+    navigate(page, page.go_back)
+    page.locator("#thread-internal form.discussion-form textarea[name=body]").wait_for(state="visible")
+    assert page.locator("#thread-internal form.discussion-form textarea[name=body]").input_value() == ""
+    page.goto(url)
     page.locator("#thread-internal").screenshot(path=str(artifacts / "60-threads-internal.png"))
     # The owner was mentioned: a notice in the bell leads to the message.
     page.goto(live_server + "/notifications")
