@@ -212,7 +212,7 @@ def _check_database_url(url: str) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from app.core.i18n import select_locale
+    from app.core.i18n import remember_language, select_locale
     from app.extensions import babel, csrf, db, login_manager, migrate
 
     _check_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
@@ -222,6 +222,7 @@ def _init_extensions(app: Flask) -> None:
     babel.init_app(
         app, locale_selector=select_locale, default_translation_directories=str(Path(__file__).parent / "translations")
     )
+    app.after_request(remember_language)
     login_manager.init_app(app)
     login_manager.login_view = "auth.sign_in"
     login_manager.login_message_category = "info"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, flash, make_response, redirect, request, url_for
+from urllib.parse import urlsplit
+
+from flask import Flask, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -37,6 +40,8 @@ def register_error_handlers(app: Flask) -> None:
         app.logger.warning("CSRF refused on %s: %s", request.path, error.description)
         if wants_json():
             return error_response(400, _("The form's security token is missing or expired."))
+        if not current_user.is_authenticated:
+            return _sign_in_ended()
         flash(_("The form had expired. Please try again."), "warning")
         # Back where the form was; never to the POST-only address itself (that would answer 405).
         return redirect(request.referrer if _same_site(request.referrer) else url_for("main.home"))
@@ -133,6 +138,29 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         app.logger.exception("Unhandled error on %s %s", request.method, request.path)
         return error_response(500)
+
+
+# What a form sends that the person did not type: never shown back to them.
+NOT_TYPED = {"csrf_token", "form_key", "version", "step", "decision", "next", "remember"}
+MOST_TYPED_SHOWN = 20
+
+
+def _sign_in_ended():
+    """A form sent after its sign-in ended (the session's time ran out, or its cookie went): nothing was saved,
+    and saying "the form had expired" and sending them to sign in had lost what they typed. The page says so
+    and shows it back to copy, then sign in again and come back to the form."""
+    typed = [
+        value[:10_000]
+        for name, value in request.form.items(multi=True)
+        if name not in NOT_TYPED and "password" not in name and value.strip() and not value.strip().isdecimal()
+    ][:MOST_TYPED_SHOWN]
+    back = request.referrer if _same_site(request.referrer) else None
+    return render_template(
+        "errors/sign_in_ended.html",
+        typed=typed,
+        had_files=any(upload.filename for upload in request.files.values()),
+        sign_in_url=url_for("auth.sign_in", next=urlsplit(back).path if back else None),
+    ), 401
 
 
 def _same_site(url: str | None) -> bool:

@@ -38,7 +38,37 @@ def _selected_language() -> str:
     chosen = session.get("language")
     if isinstance(chosen, str) and chosen in languages:
         return chosen
+    kept = request.cookies.get(LANGUAGE_COOKIE)
+    if kept is not None and kept in languages:
+        return kept
     return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+# The reader's language outlives their sign-in: once the session's cookie has ended, the sign-in page and
+# the refusals before it spoke the browser's language (English to an Arabic reader whose session expired).
+LANGUAGE_COOKIE = "sharaka_language"
+LANGUAGE_COOKIE_DAYS = 365
+
+
+def remember_language(response):
+    """After a page: the language its reader chose (their account's, or the switch's for a visitor), kept in a
+    cookie of its own when it changed. Never one the browser's Accept-Language gave, which stays free to
+    change. The person is the one this request loaded, never loaded here: a 503 page drawn while the database
+    is away must not ask it."""
+    if response.mimetype != "text/html" or request.path.startswith("/api/"):
+        return response
+    user = g.get("_login_user")  # Flask-Login's, once loaded for this request
+    chosen = user.language if user is not None and user.is_authenticated else session.get("language")
+    if chosen in current_app.config["LANGUAGES"] and request.cookies.get(LANGUAGE_COOKIE) != chosen:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            chosen,
+            max_age=LANGUAGE_COOKIE_DAYS * 24 * 3600,
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
 
 
 def reader_locale() -> Locale | None:

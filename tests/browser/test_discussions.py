@@ -176,3 +176,26 @@ def test_a_refused_message_keeps_its_text_and_says_why_at_the_form(live_server, 
     page.locator("#thread-shared form.discussion-form textarea[name=body]").wait_for()
     assert page.locator("#thread-shared form.discussion-form textarea[name=body]").input_value() == ""
     assert page.locator("#thread-shared form.discussion-form .alert-danger").count() == 0
+
+
+def test_a_refused_move_puts_back_the_dates_typed_over_the_stored_ones(live_server, page, demo_accounts):
+    """An officer activates a signed agreement with another start date and a deliverable due before its
+    signature: refused. The form had come back with the start date as stored, so the refusal named a date the form no
+    longer showed, and the deliverable's part folded: both come back as typed, the folded part open."""
+    reference = "MTNRA-2026-005"
+    officer = _owner_of(reference)
+    sign_in(page, live_server, officer["email"], officer["password"])
+    _open_agreement(page, live_server, reference)
+    form = page.locator("#action-activate form")
+    drawn = form.locator("input[name=effective_on]").input_value()
+    typed = "2026-11-02" if drawn != "2026-11-02" else "2026-11-03"
+    form.locator("input[name=effective_on]").fill(typed)
+    form.locator("details:has(input[name=deliverable_title]) > summary").click()
+    form.locator("input[name=deliverable_title]").fill("Rapport de lancement (browser test, refused)")
+    form.locator("input[name=deliverable_first_due_on]").fill("2025-10-01")
+    navigate(page, form.locator("button[type=submit]").last.click)
+    form = page.locator("#action-activate form")
+    form.locator(".alert-danger").wait_for()
+    assert form.locator("input[name=effective_on]").input_value() == typed
+    assert form.locator("input[name=deliverable_first_due_on]").is_visible()
+    assert form.locator("input[name=deliverable_first_due_on]").input_value() == "2025-10-01"

@@ -1,6 +1,8 @@
 """The reader's words found once per request (app/core/i18n.py) say what Flask-Babel says: in the
 request's language, inside force_locale, after it, and after refresh() when the language changes."""
 
+import re
+
 import flask_babel
 from flask import session
 
@@ -41,3 +43,33 @@ def test_words_outside_a_request_are_the_default_language(app):
     with app.app_context():
         assert i18n.gettext("Save") == flask_babel.gettext("Save")
         assert i18n.current_language() == app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def test_a_form_sent_after_the_sign_in_ended_shows_what_was_typed_in_the_readers_language(app, world, signed_in):
+    """An Arabic officer's session ends while an agreement's form is open (the cookie gone): the form sent had
+    answered "the form had expired" and sent them to sign in, in the browser's English, what they typed lost.
+    The page now says that the sign-in ended and nothing was saved, in the language they read (kept in a cookie
+    of its own), with what they typed to copy and a way back to the form after signing in again."""
+    from app.core.i18n import LANGUAGE_COOKIE
+    from app.extensions import db
+
+    world.users["officer"].language = "ar"
+    db.session.commit()
+    client = signed_in("officer")
+    edit = f"/agreements/{world.agreement_a.id}/edit"
+    page = client.get(edit)
+    assert page.status_code == 200
+    kept = client.http.get_cookie(LANGUAGE_COOKIE)
+    assert kept is not None and kept.value == "ar"
+    token = client.csrf(edit)
+    client.http.delete_cookie("session")  # the sign-in ends; the language's own cookie stays
+    typed = "ملاحظة داخلية: مراجعة البند الرابع قبل الاجتماع"
+    answer = client.http.post(
+        edit,
+        data={"csrf_token": token, "internal_notes": typed, "version": "3", "password_check": "secret"},
+        headers={"Referer": "http://localhost" + edit, "Accept-Language": "en"},
+    )
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 401 and 'lang="ar"' in text
+    assert "انتهى تسجيل دخولك" in text and typed in text and "secret" not in text
+    assert re.search(r'href="/sign-in\?next=[^"]*"', text).group(0) == f'href="/sign-in?next={edit}"'

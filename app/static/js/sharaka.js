@@ -527,9 +527,12 @@ function remoteChoices(settings, url) {
       var box = Array.prototype.find.call(form.querySelectorAll(TYPED), function (field) {
         return field.name === safe;
       });
-      if (box && !box.value) {
+      // Also over what the page drew there: the stored value the person had changed (an activation's
+      // date came back as it was, and the refusal then named a date the form no longer showed).
+      if (box && box.value !== sent.typed[name]) {
         box.value = sent.typed[name];
         first = first || box;
+        openAround(box);
       }
     });
     if (!first) {
@@ -540,11 +543,16 @@ function remoteChoices(settings, url) {
     var copy = refusal.cloneNode(true);
     copy.removeAttribute("role");
     form.insertBefore(copy, form.firstChild);
-    for (var folded = form.closest("details"); folded; folded = folded.parentElement.closest("details")) {
-      folded.open = true;
-    }
+    openAround(form);
     first.focus({ preventScroll: true });
     form.scrollIntoView({ block: "center" });
+  }
+
+  // The folded parts (<details>) around an element, opened: a value put back where it cannot be seen is lost.
+  function openAround(element) {
+    for (var folded = element.closest("details"); folded; folded = folded.parentElement.closest("details")) {
+      folded.open = true;
+    }
   }
 
   // After the confirmation question's listener (registered when the page is ready): a form whose
