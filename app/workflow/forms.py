@@ -19,6 +19,7 @@ from app.agreements.models import NOTICE_UNITS, RENEWAL_TERMS, parties_of_form
 from app.budget.services import MAX_LINES
 from app.core.dates import FIRST_DAY, LAST_DAY
 from app.core.forms import Form
+from app.core.i18n import LANGUAGE_NAMES
 from app.workflow.labels import SIDE_LABELS
 
 
@@ -31,6 +32,11 @@ class ActionForm(Form):
     expires_on = DateField(_l("Ends on"), validators=[Optional()])
     termination_notice = FileField(_l("Termination notice"))
     # Activation may add a deliverable to the plan in the same step.
+    # Its title in each language, as the plan's form asks (one title filed in the officer's language reached
+    # a French partner in Arabic); `deliverable_title`, the one field of pages drawn before, in the reader's.
+    deliverable_title_ar = StringField(_l("Title (Arabic)"), validators=[Optional(), Length(max=300)])
+    deliverable_title_fr = StringField(_l("Title (French)"), validators=[Optional(), Length(max=300)])
+    deliverable_title_en = StringField(_l("Title (English)"), validators=[Optional(), Length(max=300)])
     deliverable_title = StringField(_l("Title"), validators=[Optional(), Length(max=300)])
     deliverable_recurrence = SelectField(
         choices=[("once", "once"), ("monthly", "monthly"), ("quarterly", "quarterly"), ("yearly", "yearly")],
@@ -40,6 +46,16 @@ class ActionForm(Form):
     deliverable_first_due_on = DateField(_l("First due date"), validators=[Optional()])
     deliverable_responsible = HiddenField()  # a partner party's id: who hands it in (asked when several)
     decision = HiddenField()
+
+    def deliverable_titles(self, reader_language: str) -> dict[str, str | None]:
+        """{title_ar, title_fr, title_en} of the deliverable typed in, none of them when none was."""
+        titles = {
+            f"title_{lang}": (self[f"deliverable_title_{lang}"].data or "").strip() or None for lang in LANGUAGE_NAMES
+        }
+        earlier_page = (self.deliverable_title.data or "").strip() or None
+        titles[f"title_{reader_language}"] = titles[f"title_{reader_language}"] or earlier_page
+        return titles
+
     step = HiddenField(validators=[Optional(), Length(max=60)])  # an approval's step the page showed
     version = HiddenField(validators=[DataRequired()])
 

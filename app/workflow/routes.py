@@ -17,6 +17,7 @@ from app.choices.services import fill
 from app.core import clock
 from app.core.errors import DomainError, ValidationFailed
 from app.core.forms import form_status, refusal_shown_on
+from app.core.i18n import current_language
 from app.core.i18n import gettext as _
 from app.core.pagination import requested_page
 from app.core.permissions import can, get_agreement_or_404, holders_clause, is_partner, require
@@ -94,8 +95,9 @@ def take_action(agreement_id: int, name: str):
         child_decisions=child_decisions,
         step=form.step.data or None,
     )
-    if form.deliverable_title.data and transition is not None and "plan_default_deliverables" in transition.effects:
-        _plan_from_activation(agreement, form, planned_by)
+    titles = form.deliverable_titles(current_language())
+    if any(titles.values()) and transition is not None and "plan_default_deliverables" in transition.effects:
+        _plan_from_activation(agreement, form, titles, planned_by)
     return _done(agreement, _moved_message(agreement, definition, transition, decision, state_before))
 
 
@@ -313,7 +315,7 @@ def _activation_deliverable_party(agreement, form) -> int | None:
     """The partner party that hands in the deliverable typed into the activation form: the one chosen, the
     only one when there is one. With several and none chosen, refused before the move (the first partner
     had been taken without a word)."""
-    if not form.deliverable_title.data:
+    if not any(form.deliverable_titles(current_language()).values()):
         return None
     partners = list(agreement.partner_organization_ids)
     chosen = form.deliverable_responsible.data or ""
@@ -325,14 +327,11 @@ def _activation_deliverable_party(agreement, form) -> int | None:
     raise ValidationFailed(message, {"deliverable_responsible": [message]})
 
 
-def _plan_from_activation(agreement, form, partner: int | None) -> None:
-    """The deliverable typed into the activation form, planned in the same transaction, its title in the
-    language it was typed in (the reader's; it had always been filed as French)."""
-    from app.core.i18n import current_language
+def _plan_from_activation(agreement, form, titles: dict[str, str | None], partner: int | None) -> None:
+    """The deliverable typed into the activation form, planned in the same transaction, with its titles in
+    the languages typed (a page drawn before them gave one, in the reader's language)."""
     from app.deliverables.services import PlanData, plan_deliverable
 
-    titles = {f"title_{language}": None for language in ("ar", "fr", "en")}
-    titles[f"title_{current_language()}"] = form.deliverable_title.data
     plan_deliverable(
         agreement,
         PlanData(

@@ -190,8 +190,8 @@ def test_a_refused_move_puts_back_the_dates_typed_over_the_stored_ones(live_serv
     drawn = form.locator("input[name=effective_on]").input_value()
     typed = "2026-11-02" if drawn != "2026-11-02" else "2026-11-03"
     form.locator("input[name=effective_on]").fill(typed)
-    form.locator("details:has(input[name=deliverable_title]) > summary").click()
-    form.locator("input[name=deliverable_title]").fill("Rapport de lancement (browser test, refused)")
+    form.locator("details:has(input[name=deliverable_title_fr]) > summary").click()
+    form.locator("input[name=deliverable_title_fr]").fill("Rapport de lancement (browser test, refused)")
     form.locator("input[name=deliverable_first_due_on]").fill("2025-10-01")
     navigate(page, form.locator("button[type=submit]").last.click)
     form = page.locator("#action-activate form")

@@ -483,7 +483,8 @@ def test_the_activation_form_can_add_a_deliverable(app, world, signed_in):
             "version": str(agreement.version),
             "effective_on": "2026-01-10",
             "expires_on": "2027-01-10",
-            "deliverable_title": "Plan de formation",
+            "deliverable_title_fr": "Plan de formation",
+            "deliverable_title_ar": "خطة التكوين",
             "deliverable_recurrence": "once",
             "deliverable_first_due_on": "2026-03-01",
         },
@@ -491,9 +492,10 @@ def test_the_activation_form_can_add_a_deliverable(app, world, signed_in):
     assert response.status_code == 303
     db.session.refresh(agreement)
     assert agreement.state == "active"
-    # Filed under the language it was typed in (the reader's, English here), not always as French.
-    assert "Plan de formation" in {d.title_en for d in agreement.deliverables}
-    added = next(d for d in agreement.deliverables if d.title_en == "Plan de formation")
+    # Each title in its language, as the plan's form files them (one title filed in the officer's language
+    # had reached a French partner in Arabic).
+    added = next(d for d in agreement.deliverables if d.title_fr == "Plan de formation")
+    assert (added.title_ar, added.title_en) == ("خطة التكوين", None)
     assert added.responsible_organization_id == world.partner_a.id  # the only partner
 
 
@@ -516,6 +518,7 @@ def test_the_activation_form_asks_which_partner_hands_in_the_deliverable_it_adds
         "deliverable_first_due_on": "2026-03-01",
     }
     url = f"/agreements/{agreement.id}/actions/activate"
+    # (`deliverable_title`: the one title of a page drawn before the three, filed in the reader's language.)
     refused = officer.post(url, csrf_from=f"/agreements/{agreement.id}", data=data, follow_redirects=True)
     assert "Say which partner hands in the deliverable you add." in refused.get_data(as_text=True)
     db.session.refresh(agreement)
