@@ -140,24 +140,13 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(500)
 
 
-# What a form sends that the person did not type: never shown back to them.
-NOT_TYPED = {"csrf_token", "form_key", "version", "step", "decision", "next", "remember"}
-MOST_TYPED_SHOWN = 20
-
-
 def _sign_in_ended():
-    """A form sent after its sign-in ended (the session's time ran out, or its cookie went): nothing was saved,
-    and saying "the form had expired" and sending them to sign in had lost what they typed. The page says so
-    and shows it back to copy, then sign in again and come back to the form."""
-    typed = [
-        value[:10_000]
-        for name, value in request.form.items(multi=True)
-        if name not in NOT_TYPED and "password" not in name and value.strip() and not value.strip().isdecimal()
-    ][:MOST_TYPED_SHOWN]
+    """A form sent after its sign-in ended (the session's time ran out, or its cookie went): nothing was saved.
+    Saying "the form had expired" and sending them to sign in had lost what they typed; the page says what
+    happened and signs in again to the form's page, where this tab puts back what the form held (sharaka.js)."""
     back = request.referrer if _same_site(request.referrer) else None
     return render_template(
         "errors/sign_in_ended.html",
-        typed=typed,
         had_files=any(upload.filename for upload in request.files.values()),
         sign_in_url=url_for("auth.sign_in", next=urlsplit(back).path if back else None),
     ), 401

@@ -199,3 +199,39 @@ def test_a_refused_move_puts_back_the_dates_typed_over_the_stored_ones(live_serv
     assert form.locator("input[name=effective_on]").input_value() == typed
     assert form.locator("input[name=deliverable_first_due_on]").is_visible()
     assert form.locator("input[name=deliverable_first_due_on]").input_value() == "2025-10-01"
+
+
+def test_what_was_typed_when_the_sign_in_ended_is_back_in_the_form_after_signing_in(
+    live_server, browser, demo_accounts
+):
+    """An Arabic officer's sign-in ends while an agreement's form is open (its cookie gone). Sending the form
+    said that the form had expired, sent them to sign in, in English, and the note typed was lost. Now: a page
+    in Arabic says the sign-in ended and nothing was saved; signing in again leads back to the form, with the
+    note typed back in it and a word saying so."""
+    officer = _owner_of("MTNRA-2025-009")
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="en-GB")
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, officer["email"], officer["password"])
+        _open_agreement(page, live_server, "MTNRA-2025-009")
+        page.click(".navbar-toggler")
+        switch_language(page, "ar")  # his own, whatever an earlier test chose
+        edit = page.url + "/edit"
+        page.goto(edit)
+        note = "ملاحظة: مراجعة البند الرابع قبل الاجتماع (browser test)"
+        page.fill("textarea[name=notes]", note)
+        others = [cookie for cookie in context.cookies() if cookie["name"] != "session"]
+        context.clear_cookies()
+        context.add_cookies(others)
+        navigate(page, page.locator("form:has(textarea[name=notes]) button[type=submit]").last.click)
+        page.locator("[data-sign-in-ended]").wait_for()
+        assert page.locator("html").get_attribute("lang") == "ar"
+        navigate(page, page.locator("a[href^='/sign-in']").last.click)
+        page.fill("input[name=email]", officer["email"])
+        page.fill("input[name=password]", officer["password"])
+        navigate(page, lambda: page.press("input[name=password]", "Enter"))
+        page.locator("[data-typed-back-notice]").wait_for()
+        assert page.url.split("?")[0] == edit
+        assert page.locator("textarea[name=notes]").input_value() == note
+    finally:
+        context.close()

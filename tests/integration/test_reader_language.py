@@ -45,11 +45,12 @@ def test_words_outside_a_request_are_the_default_language(app):
         assert i18n.current_language() == app.config["BABEL_DEFAULT_LOCALE"]
 
 
-def test_a_form_sent_after_the_sign_in_ended_shows_what_was_typed_in_the_readers_language(app, world, signed_in):
+def test_a_form_sent_after_the_sign_in_ended_says_so_in_the_readers_language(app, world, signed_in):
     """An Arabic officer's session ends while an agreement's form is open (the cookie gone): the form sent had
     answered "the form had expired" and sent them to sign in, in the browser's English, what they typed lost.
     The page now says that the sign-in ended and nothing was saved, in the language they read (kept in a cookie
-    of its own), with what they typed to copy and a way back to the form after signing in again."""
+    of its own), and signs in again to the form's page (where the tab puts back what was typed: the browser
+    test)."""
     from app.core.i18n import LANGUAGE_COOKIE
     from app.extensions import db
 
@@ -71,5 +72,6 @@ def test_a_form_sent_after_the_sign_in_ended_shows_what_was_typed_in_the_readers
     )
     text = answer.get_data(as_text=True)
     assert answer.status_code == 401 and 'lang="ar"' in text
-    assert "انتهى تسجيل دخولك" in text and typed in text and "secret" not in text
+    assert "انتهى تسجيل دخولك" in text and "data-sign-in-ended" in text
+    assert typed not in text and "secret" not in text  # what was typed waits in the tab, not in the page
     assert re.search(r'href="/sign-in\?next=[^"]*"', text).group(0) == f'href="/sign-in?next={edit}"'

@@ -491,10 +491,28 @@ function remoteChoices(settings, url) {
         any = true;
       }
     });
+    var action = form.getAttribute("action") || "";
+    var waiting = waitingEntry(kept);
+    if (waiting && waiting.action !== action) {
+      return; // signing in again: what the form whose sign-in ended held waits for that form
+    }
     if (any) {
-      kept.setItem(KEY, JSON.stringify({ action: form.getAttribute("action") || "", typed: typed }));
+      kept.setItem(KEY, JSON.stringify({ action: action, typed: typed }));
     } else {
       kept.removeItem(KEY);
+    }
+  }
+
+  // A form sent after its sign-in ended (the server's page marks it [data-sign-in-ended]): what it held
+  // waits, across the sign-in pages, for the form's page that signing in again leads back to, for half an hour.
+  var WAIT_MS = 30 * 60 * 1000;
+
+  function waitingEntry(kept) {
+    try {
+      var entry = JSON.parse(kept.getItem(KEY) || "null");
+      return entry && entry.waitingSince && Date.now() - entry.waitingSince < WAIT_MS ? entry : null;
+    } catch (error) {
+      return null;
     }
   }
 
@@ -504,21 +522,40 @@ function remoteChoices(settings, url) {
     if (!saved) {
       return;
     }
-    kept.removeItem(KEY);
-    var refusal = document.querySelector(".flash-messages .alert-danger");
-    if (!refusal) {
-      return;
-    }
     var sent;
     try {
       sent = JSON.parse(saved);
     } catch (error) {
+      kept.removeItem(KEY);
       return;
     }
+    if (document.querySelector("[data-sign-in-ended]")) {
+      sent.waitingSince = sent.waitingSince || Date.now();
+      kept.setItem(KEY, JSON.stringify(sent));
+      return;
+    }
+    var waited = waitingEntry(kept) !== null;
     var form = Array.prototype.find.call(document.forms, function (candidate) {
       return (candidate.getAttribute("action") || "") === sent.action;
     });
-    if (!form) {
+    if (!form && waited) {
+      return; // a sign-in page on the way back to the form
+    }
+    kept.removeItem(KEY);
+    var refusal = document.querySelector(".flash-messages .alert-danger");
+    var notice = null;
+    if (refusal) {
+      // The reason where the person is looking too; the one at the top stays (the form may be tucked in a
+      // panel), and the copy is not announced a second time.
+      notice = refusal.cloneNode(true);
+      notice.removeAttribute("role");
+    } else if (waited) {
+      notice = document.createElement("div");
+      notice.className = "alert alert-info";
+      notice.setAttribute("data-typed-back-notice", "");
+      notice.textContent = document.body.getAttribute("data-typed-back") || "";
+    }
+    if (!form || !notice) {
       return;
     }
     var first = null;
@@ -538,11 +575,7 @@ function remoteChoices(settings, url) {
     if (!first) {
       return;
     }
-    // The reason where the person is looking too; the one at the top stays (the form may be tucked in a
-    // panel), and the copy is not announced a second time.
-    var copy = refusal.cloneNode(true);
-    copy.removeAttribute("role");
-    form.insertBefore(copy, form.firstChild);
+    form.insertBefore(notice, form.firstChild);
     openAround(form);
     first.focus({ preventScroll: true });
     form.scrollIntoView({ block: "center" });
