@@ -7,6 +7,8 @@ import multiprocessing
 import os
 import sys
 
+from dotenv import load_dotenv
+
 
 def worker_count(value: str | None) -> int:
     """WEB_CONCURRENCY, or two per core. 0 had started a server with no worker: a value below 1 stops the start
@@ -44,7 +46,23 @@ max_requests_jitter = 200
 control_socket_disable = True
 # No preload: every worker opens its own database connections after the fork.
 preload_app = False
-accesslog = "-"
+
+load_dotenv()  # as wsgi.py does: LOG_FORMAT may be set in .env, read here before any worker imports the app
+if os.environ.get("LOG_FORMAT", "text").strip().lower() == "json":
+    # The app logs every request itself, as JSON with its request id (app/core/logs.py): gunicorn's access
+    # line logged each one twice, the second in plain text. gunicorn's own lines (booting, worker exits,
+    # timeouts, tracebacks) go through the app's JSON formatter too; the root logger gets the worker's handler.
+    accesslog = None
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "app.core.logs.JsonFormatter"}},
+        "handlers": {"json": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["json"], "propagate": False}},
+        "root": {"level": "INFO", "handlers": []},
+    }
+else:
+    accesslog = "-"  # with text logs, the app's request lines have no handler under gunicorn: this is the request log
 # After this many requests a worker has drawn its pages once; see post_request.
 FREEZE_AGAIN_AFTER = 100
 

@@ -30,6 +30,7 @@ def create_app(config: str | type | None = None) -> Flask:
     _check_time_zone(app)
     _check_named_values(app)
     _check_catalogues(app, strict=issubclass(config_class, ProductionConfig))
+    _check_trust_roots(app)
     _make_instance_folder(app)
 
     _init_extensions(app)
@@ -78,6 +79,20 @@ def create_app(config: str | type | None = None) -> Flask:
         app, before_commit=receipts.keep_receipt, answer_after_refusal=receipts.answer_of_earlier_send
     )
     return app
+
+
+def _check_trust_roots(app: Flask) -> None:
+    """A SIGNATURE_TRUST_ROOTS file that is not there to read is said as the server starts, not at the first
+    signed copy checked (a warning, not a refusal: signatures then read "untrusted", and the rest works)."""
+    from app.signatures.validate import report_trust_root_problems
+
+    report_trust_root_problems(
+        [f"{path}: not a file that can be read" for path in app.config["SIGNATURE_TRUST_ROOTS"] if not _readable(path)]
+    )
+
+
+def _readable(path) -> bool:
+    return Path(path).is_file() and os.access(path, os.R_OK)
 
 
 def _check_catalogues(app: Flask, *, strict: bool, folder: Path = Path(__file__).parent / "translations") -> None:

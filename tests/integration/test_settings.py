@@ -158,3 +158,57 @@ def test_gunicorn_refuses_no_workers(tmp_path):
     stopped = _gunicorn(tmp_path, WEB_CONCURRENCY="0")
     assert stopped.returncode == 1 and "Traceback" not in stopped.stderr
     assert stopped.stderr.strip() == "WEB_CONCURRENCY='0' is not a number of workers: give a whole number, at least 1."
+
+
+def test_gunicorn_with_json_logs_writes_one_json_object_a_line_and_each_request_once(tmp_path):
+    """LOG_FORMAT=json under gunicorn: its access line had logged every request a second time, in plain text,
+    and its own lines (booting, signals) were plain text too."""
+    import json
+    import secrets
+    import signal
+    import time
+    import urllib.error
+    import urllib.request
+
+    from tests.ldap_server import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "SHARAKA_CONFIG": "production",
+            "SECRET_KEY": secrets.token_hex(32),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'sharaka.sqlite'}",
+            "SHARAKA_INSTANCE_DIR": str(tmp_path),
+            "BASE_URL": f"http://127.0.0.1:{port}",
+            "LOG_FORMAT": "json",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # until it answers (a busy machine boots slowly), or has stopped
+            assert server.poll() is None, server.communicate()[0]
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "gunicorn never answered"
+            time.sleep(0.1)
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-page", timeout=10)
+        except urllib.error.HTTPError as refused:
+            assert refused.code == 404
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=60)[0]
+    lines = [line for line in output.splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # each line one JSON object, or this fails naming it
+    assert [entry.get("path") for entry in entries].count("/no-such-page") == 1
+    assert any(entry["logger"] == "gunicorn.error" and "Booting worker" in entry["message"] for entry in entries)

@@ -22,3 +22,15 @@ def test_a_broken_trust_roots_file_is_logged_once_naming_the_setting_and_the_fil
     assert len(warnings) == 2, warnings
     assert all(message.startswith("SIGNATURE_TRUST_ROOTS: ") for message in warnings)
     assert f"{broken}: ValueError" in warnings[0] and f"{missing}: FileNotFoundError" in warnings[1]
+
+
+def test_a_trust_roots_file_that_is_not_there_is_said_as_the_app_starts(tmp_path, caplog, monkeypatch):
+    """Not at the first signed copy checked, which may come weeks later."""
+    from tests.conftest import make_test_app
+
+    monkeypatch.setattr(validation, "_reported_problems", set())
+    missing = tmp_path / "ministry-root.pem"
+    caplog.set_level(logging.WARNING)
+    make_test_app(f"sqlite:///{tmp_path / 'x.sqlite'}", SIGNATURE_TRUST_ROOTS=(str(missing),))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"SIGNATURE_TRUST_ROOTS: {missing}: not a file that can be read" in " ".join(warnings)
