@@ -50,8 +50,9 @@ def chain_status():
     )
 
 
-# A walk's next part is asked within this time of the last (the page asks it at once by itself).
-WALK_MAX_AGE_SECONDS = 3600
+# A walk's next part is asked within this time of the last (the page asks it at once by itself; without
+# JavaScript, its button): an old part's walk, sent again, would speak for rows read long before.
+WALK_MAX_AGE_SECONDS = 15 * 60
 WALK_SALT = "sharaka.audit-chain-walk"
 
 
@@ -71,7 +72,7 @@ def _walk_opened(token: str, user) -> Verification | None:
         if sealed["user"] != user.id:
             return None
         return Verification.resumed(sealed["walk"])
-    except (BadSignature, KeyError, TypeError, ValueError, IndexError):
+    except (BadSignature, KeyError, TypeError, ValueError, IndexError, OverflowError):
         return None
 
 
@@ -85,7 +86,10 @@ def verify_chain():
         so_far = _walk_opened(form.walk.data, current_user) if form.walk.data else None
         if form.walk.data and so_far is None:
             form.walk.errors = [
-                _("This check was begun more than an hour ago, or its page was altered: verify again from the start.")
+                _(
+                    "This check's last part was more than a quarter of an hour ago, or its page was altered: "
+                    "verify again from the start."
+                )
             ]
         else:
             result = verify(form.wanted, stop_after=PAGE_VERIFY_SECONDS, resume=so_far)

@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from flask_babel import force_locale
@@ -21,6 +22,7 @@ from sqlalchemy import select
 
 from app.core.audit import GENESIS_HASH, AuditAnchor, AuditChainHead, AuditEvent, digest_of
 from app.core.i18n import gettext as _
+from app.core.models import utcnow
 from app.extensions import db
 
 BATCH = 2000
@@ -91,6 +93,10 @@ class Verification:
     head_at_start: tuple[int, str] | None = None
     found: dict[int, str] = field(default_factory=dict)
     problems_uncarried: int = 0
+    # When its first part began, and in how many parts it went: rows read by an earlier part are not read
+    # again, so a verdict over several parts holds for each row as it was when its part read it.
+    started_at: datetime | None = None
+    parts: int = 1
 
     @property
     def is_intact(self) -> bool:
@@ -120,29 +126,48 @@ class Verification:
             "anchors_checked": self.anchors_checked,
             "head_at_start": list(self.head_at_start) if self.head_at_start else None,
             "found": [[seq, digest] for seq, digest in self.found.items()],
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "parts": self.parts,
         }
 
     @classmethod
     def resumed(cls, values: dict) -> Verification:
-        """A walk carried by `carried` (values this app signed: their shape is its own), to go on from."""
+        """A walk carried by `carried` (values this app signed), to go on from; ValueError when they are not
+        its shape (a number out of a row number's range, a problem of no known kind)."""
         head_at_start = values["head_at_start"]
-        return cls(
-            checked=int(values["checked"]),
-            head_seq=int(values["head"][0]),
+        walk = cls(
+            checked=_count(values["checked"]),
+            head_seq=_count(values["head"][0]),
             head_hash=str(values["head"][1]),
             problems=[Problem(str(kind), dict(params)) for kind, params in values["problems"]],
-            problems_uncarried=int(values["uncarried"]),
-            anchors=[(int(seq), str(digest)) for seq, digest in values["anchors"]],
-            anchors_checked=int(values["anchors_checked"]),
-            head_at_start=(int(head_at_start[0]), str(head_at_start[1])) if head_at_start else None,
-            found={int(seq): str(digest) for seq, digest in values["found"]},
+            problems_uncarried=_count(values["uncarried"]),
+            anchors=[(_count(seq), str(digest)) for seq, digest in values["anchors"]],
+            anchors_checked=_count(values["anchors_checked"]),
+            head_at_start=(_count(head_at_start[0]), str(head_at_start[1])) if head_at_start else None,
+            found={_count(seq): str(digest) for seq, digest in values["found"]},
+            started_at=datetime.fromisoformat(values["started_at"]),
+            parts=_count(values["parts"]),
             complete=False,
         )
+        if any(problem.kind not in PROBLEM_KINDS for problem in walk.problems):
+            raise ValueError("a problem of no known kind")
+        return walk
 
     def summary(self) -> str:
         if self.is_intact:
             return f"ok: {self.checked} rows, head {self.head_seq}:{self.head_hash}"
         return f"broken: {self.first_problem}"
+
+
+PROBLEM_KINDS = {"missing", "out_of_order", "changed", "unsealed", "no_head", "shortened", "anchor"}
+
+
+def _count(value) -> int:
+    """A row number or a count carried by a walk: a whole number a database column holds."""
+    number = int(value)
+    if not 0 <= number < 2**63:
+        raise ValueError(f"{value!r} is no row number")
+    return number
 
 
 def parse_anchors(values: list[str]) -> list[tuple[int, str]]:
@@ -183,7 +208,7 @@ def verify(
     started = time.monotonic()
     table = AuditEvent.__table__
     if resume is None:
-        result = Verification(anchors=list(anchors))
+        result = Verification(anchors=list(anchors), started_at=utcnow())
         unsealed = db.session.scalars(
             select(AuditEvent.id).where(AuditEvent.chain_seq.is_(None)).order_by(AuditEvent.id).limit(5)
         ).all()
@@ -193,6 +218,7 @@ def verify(
         result.head_at_start = (head.last_seq, head.last_hash) if head is not None else None
     else:
         result, unsealed = resume, []
+        result.parts += 1
     result.complete = True
     wanted = {seq for seq, _digest in result.anchors} | ({result.head_at_start[0]} if result.head_at_start else set())
     walked_before = result.head_seq  # rows read by the walk's earlier parts

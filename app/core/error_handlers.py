@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, flash, make_response, redirect, render_template, request, url_for
+from flask import Flask, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -42,9 +42,26 @@ def register_error_handlers(app: Flask) -> None:
             return error_response(400, _("The form's security token is missing or expired."))
         if not current_user.is_authenticated:
             return _sign_in_ended()
-        flash(_("The form had expired. Please try again."), "warning")
+        # A refusal ("danger"): the form's page puts back what was typed (sharaka.js), as for any refusal. Signed
+        # in again by the remember cookie, the session's token was new and the text had been lost.
+        flash(_("The form had expired. Please try again."), "danger")
         # Back where the form was; never to the POST-only address itself (that would answer 405).
         return redirect(request.referrer if _same_site(request.referrer) else url_for("main.home"))
+
+    from flask_login.utils import login_url
+
+    from app.extensions import SAFE_METHODS, login_manager
+
+    @login_manager.unauthorized_handler
+    def handle_signed_out():
+        """Flask-Login's answer to a page asked without a sign-in: to sign in, and back. A form sent once its
+        sign-in ended on the server (ended from another browser, a password changed, its time run out) with
+        its cookie still there had been sent to sign in too, what it held lost: it is answered as one sent
+        after its cookie went."""
+        if request.method not in SAFE_METHODS and not wants_json() and "_user_id" in session:
+            return _sign_in_ended()  # (its cookie still names who had signed in: not a visitor's)
+        flash(str(login_manager.login_message), login_manager.login_message_category)
+        return redirect(login_url(login_manager.login_view, next_url=request.url))
 
     @app.errorhandler(HTTPException)
     def handle_http(error: HTTPException):

@@ -551,18 +551,14 @@ def decide(
         raise unknown_move(definition, transition_name)
     if transition.approval is None or agreement.state not in transition.sources:
         raise WorkflowError(_("This approval is no longer open: the agreement has moved on."))
-    if step is not None and step not in {s.name for s in transition.approval.steps}:
+    steps = list(applicable_steps(transition, agreement))
+    if step is not None and step not in {s.name for s in steps}:
         message = _("This approval has no such step.")
         raise ValidationFailed(message, {"step": [message]})
     option = _approval_option(agreement, transition, by, today)
     round_ = option.approval_round
     if step is not None and round_ is not None and (option.approval_step is None or option.approval_step.name != step):
-        raise WorkflowError(
-            _(
-                "This step was decided since you opened the page: nothing was recorded for you. "
-                "Check where the approval stands now."
-            )
-        )
+        _refuse_another_step(steps, step, option.approval_step, by, today)
     # Sending back is a decision like approving: only one who holds a place in the step may take it
     # (not a partner, not the requester, not one who already decided); only what blocks the move
     # forward (a missing detail) leaves it open.
@@ -637,6 +633,24 @@ def decide(
             round_outcome="approved",
         )
     flush_or_conflict()
+
+
+def _refuse_another_step(steps: list[ApprovalStep], named: str, waiting: ApprovalStep | None, by, today) -> None:
+    """A decision named for a step (`named`) other than the one the round waits on: refused, saying why. One
+    who has no place in it learns that first (403), as for any step; for one who has, it was decided since
+    the page was drawn (409), or it is not open yet."""
+    names = [candidate.name for candidate in steps]
+    shown = steps[names.index(named)]
+    if not any(slot_of(shown, person) is not None for person in [by, *active_delegators(by, today)]):
+        raise PermissionDenied(_("You are not an approver of this step."))
+    if waiting is not None and names.index(named) > names.index(waiting.name):
+        raise WorkflowError(_("This step is not open yet: the approval waits on an earlier step."))
+    raise WorkflowError(
+        _(
+            "This step was decided since you opened the page: nothing was recorded for you. "
+            "Check where the approval stands now."
+        )
+    )
 
 
 def _decided_step(round_: ApprovalRound, step: ApprovalStep, person) -> bool:

@@ -39,12 +39,14 @@ class ActionForm(Form):
     deliverable_title_en = StringField(_l("Title (English)"), validators=[Optional(), Length(max=300)])
     deliverable_title = StringField(_l("Title"), validators=[Optional(), Length(max=300)])
     deliverable_recurrence = SelectField(
+        _l("How often"),
         choices=[("once", "once"), ("monthly", "monthly"), ("quarterly", "quarterly"), ("yearly", "yearly")],
         validators=[Optional()],
         validate_choice=True,
     )
     deliverable_first_due_on = DateField(_l("First due date"), validators=[Optional()])
-    deliverable_responsible = HiddenField()  # a partner party's id: who hands it in (asked when several)
+    # A partner party's id: who hands it in (asked when several).
+    deliverable_responsible = HiddenField(_l("Handed in by"))
     decision = HiddenField()
 
     def deliverable_titles(self, reader_language: str) -> dict[str, str | None]:

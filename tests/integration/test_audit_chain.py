@@ -404,7 +404,16 @@ def test_the_verify_button_walks_the_whole_trail_in_parts(trail, monkeypatch):
     assert 'data-intact="yes"' in page
     walked = int(re.search(r"The trail is intact: ([0-9]+) rows checked.", page).group(1))
     assert walked >= whole.checked and parts == -(-walked // 5)  # a part per batch, none walked twice
-    assert "The 2 anchors you gave match it." in page
+    assert "The 2 anchors you gave match it." in page and "data-walked-since" in page
+    # A part's walk sent again, or one that says impossible things, is refused: never a 500, never "intact".
+    from app.audit.routes import _walks
+    from app.core.models import utcnow
+
+    carried = audit_chain.Verification(started_at=utcnow()).carried()
+    assert audit_chain.Verification.resumed(carried).parts == 1  # the shape itself is read back
+    forged = _walks().dumps({"user": auditor.id, "walk": {**carried, "checked": 10**30}})
+    refused = reader.post("/audit/verify", {"walk": forged}, csrf_from="/audit")
+    assert refused.status_code == 400 and "verify again from the start" in refused.get_data(as_text=True)
     # Tampered with past the first part: the part that reads it says so, and offers to go on (not by itself).
     ids = _ids()
     _drop_triggers()

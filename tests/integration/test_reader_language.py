@@ -75,3 +75,21 @@ def test_a_form_sent_after_the_sign_in_ended_says_so_in_the_readers_language(app
     assert "انتهى تسجيل دخولك" in text and "data-sign-in-ended" in text
     assert typed not in text and "secret" not in text  # what was typed waits in the tab, not in the page
     assert re.search(r'href="/sign-in\?next=[^"]*"', text).group(0) == f'href="/sign-in?next={edit}"'
+
+
+def test_a_form_sent_after_the_sign_in_was_ended_elsewhere_says_so_too(app, world, signed_in):
+    """The session ended on the server (from another browser, a password changed) while its cookie is still
+    there: the form had been sent to sign in with what it held lost. It is answered as one whose cookie went;
+    a page asked then still leads to signing in and back."""
+    from app.auth import sessions
+    from app.extensions import db
+
+    client = signed_in("officer")
+    edit = f"/agreements/{world.agreement_a.id}/edit"
+    token = client.csrf(edit)
+    sessions.end_all(world.users["officer"], "ended elsewhere")
+    db.session.commit()
+    answer = client.http.post(edit, data={"csrf_token": token, "notes": "Une note"})
+    assert answer.status_code == 401 and "data-sign-in-ended" in answer.get_data(as_text=True)
+    page = client.http.get(edit)
+    assert page.status_code == 302 and page.headers["Location"].startswith("/sign-in?next=")

@@ -166,10 +166,23 @@ def test_a_decision_on_the_step_shown_is_refused_once_that_step_is_decided(mou, 
     take(mou, "submit_for_review", world.users["officer"])
     shown = next(o for o in engine.actions_for(mou, head_of_office) if o.name == "approve_review").approval_step
     assert shown.name == "legal_and_head"
+    # A step after the one waiting is not open yet; one named by someone with no place in it is theirs to
+    # learn first (403), as for any step.
+    with pytest.raises(WorkflowError, match="not open yet"):
+        decide(mou, head_of_office, step="ministers_office")
+    db.session.rollback()
+    for nobody in (world.users["legal"], world.users["officer"]):
+        with pytest.raises(PermissionDenied):
+            decide(mou, nobody, step="ministers_office")
+        db.session.rollback()
+    assert mou.approval_rounds[-1].decisions == []
     decide(mou, world.users["legal"])
     decide(mou, world.users["manager"])
     with pytest.raises(WorkflowError, match="decided since you opened"):
         decide(mou, head_of_office, step=shown.name)
+    db.session.rollback()
+    with pytest.raises(PermissionDenied):  # the officer who asked has no place in it: not told it moved on
+        decide(mou, world.users["officer"], step=shown.name)
     db.session.rollback()
     assert [d.step for d in mou.approval_rounds[-1].decisions] == ["legal_and_head", "legal_and_head"]
     with pytest.raises(ValidationFailed) as refused:

@@ -497,7 +497,7 @@ function remoteChoices(settings, url) {
       return; // signing in again: what the form whose sign-in ended held waits for that form
     }
     if (any) {
-      kept.setItem(KEY, JSON.stringify({ action: action, typed: typed }));
+      kept.setItem(KEY, JSON.stringify({ action: action, typed: typed, reader: reader() }));
     } else {
       kept.removeItem(KEY);
     }
@@ -506,6 +506,12 @@ function remoteChoices(settings, url) {
   // A form sent after its sign-in ended (the server's page marks it [data-sign-in-ended]): what it held
   // waits, across the sign-in pages, for the form's page that signing in again leads back to, for half an hour.
   var WAIT_MS = 30 * 60 * 1000;
+
+  // Who reads the page (their account's number; none before signing in): what one person typed is never
+  // put back in a form another signs in to in the same tab.
+  function reader() {
+    return document.body.getAttribute("data-reader") || "";
+  }
 
   function waitingEntry(kept) {
     try {
@@ -532,6 +538,10 @@ function remoteChoices(settings, url) {
     if (document.querySelector("[data-sign-in-ended]")) {
       sent.waitingSince = sent.waitingSince || Date.now();
       kept.setItem(KEY, JSON.stringify(sent));
+      return;
+    }
+    if (reader() && sent.reader && sent.reader !== reader()) {
+      kept.removeItem(KEY);
       return;
     }
     var waited = waitingEntry(kept) !== null;
