@@ -31,6 +31,8 @@ def create_app(config: str | type | None = None) -> Flask:
     _check_named_values(app)
     _check_catalogues(app, strict=issubclass(config_class, ProductionConfig))
     _check_trust_roots(app)
+    if issubclass(config_class, ProductionConfig):
+        _check_base_url(app)
     _make_instance_folder(app)
 
     _init_extensions(app)
@@ -79,6 +81,16 @@ def create_app(config: str | type | None = None) -> Flask:
         app, before_commit=receipts.keep_receipt, answer_after_refusal=receipts.answer_of_earlier_send
     )
     return app
+
+
+def _check_base_url(app: Flask) -> None:
+    """Production without BASE_URL starts (a first look at a server), but every link mailed would lead to this
+    machine's own address, 127.0.0.1: said as the server starts, not found by the first person who clicks."""
+    if not os.environ.get("BASE_URL", "").strip():
+        app.logger.warning(
+            "BASE_URL is not set: the links in mail lead to %s. Set it to the address people open Sharaka at.",
+            app.config["BASE_URL"],
+        )
 
 
 def _check_trust_roots(app: Flask) -> None:

@@ -568,7 +568,8 @@ def test_directory_settings_a_sign_in_would_trip_on_stop_the_start(settings, nam
     assert named in str(refused.value)
 
 
-def test_production_refuses_debug_and_sends_hsts(production_env):
+def test_production_refuses_debug_and_sends_hsts(production_env, caplog):
+    import logging
     import secrets
 
     from app import create_app
@@ -579,10 +580,14 @@ def test_production_refuses_debug_and_sends_hsts(production_env):
         create_app("production")
     assert "FLASK_DEBUG" in str(refused.value)
     production_env.delenv("FLASK_DEBUG")
+    production_env.delenv("BASE_URL", raising=False)
+    caplog.set_level(logging.WARNING)
     production = create_app("production")
     response = production.test_client().get("/healthz")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
     assert not production.debug
+    # Without BASE_URL it starts, and says where its mailed links would lead (an operator probe's find).
+    assert "BASE_URL is not set: the links in mail lead to http://127.0.0.1:5000" in caplog.text
 
 
 def test_the_wsgi_entry_point_is_production_unless_told_otherwise(tmp_path):
