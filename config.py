@@ -32,7 +32,7 @@ LARGEST_NUMBER = 2**31 - 1
 # Durations: the most each may be, in its unit. A timedelta or date built from a larger one had overflowed at
 # the first request or sign-in that used it (a 500 for each), long after the start had gone through.
 HOUR_IN_SECONDS, DAY_IN_SECONDS, DAY_IN_MINUTES, WEEK_IN_MINUTES = 3600, 86400, 1440, 10080
-YEAR_IN_HOURS, YEAR_IN_DAYS = 8760, 366
+MONTH_IN_HOURS, YEAR_IN_HOURS, YEAR_IN_DAYS = 30 * 24, 8760, 366
 HSTS_LONGEST = 2 * 365 * DAY_IN_SECONDS  # two years, what browsers' preload lists ask for
 
 
@@ -333,13 +333,13 @@ class Config:
     REMEMBER_COOKIE_DURATION = timedelta(days=env_int("REMEMBER_DAYS", 14, maximum=400))
     # "Forgot your password?": how long a link lives, and requests per hour per account and per address.
     PASSWORD_RESET_MINUTES = env_int("PASSWORD_RESET_MINUTES", 30, maximum=DAY_IN_MINUTES)
-    APPROVAL_LINK_HOURS = env_int("APPROVAL_LINK_HOURS", 72, maximum=30 * 24)
+    APPROVAL_LINK_HOURS = env_int("APPROVAL_LINK_HOURS", 72, maximum=MONTH_IN_HOURS)
     PASSWORD_RESET_MAX_PER_ACCOUNT = env_int("PASSWORD_RESET_MAX_PER_ACCOUNT", 3)
     PASSWORD_RESET_MAX_PER_ADDRESS = env_int("PASSWORD_RESET_MAX_PER_ADDRESS", 10)
     # Invitations by e-mail: how long the link lives (days).
     INVITATION_DAYS = env_int("INVITATION_DAYS", 7, maximum=YEAR_IN_DAYS)
     # A person's own new sign-in address: how long the link sent to it lives (hours).
-    EMAIL_CHANGE_HOURS = env_int("EMAIL_CHANGE_HOURS", 24, maximum=30 * 24)
+    EMAIL_CHANGE_HOURS = env_int("EMAIL_CHANGE_HOURS", 24, maximum=MONTH_IN_HOURS)
     # Personal API tokens: the longest life their owner may give one (days); 0 also offers "no end date".
     API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365, minimum=0, maximum=3650)
     # Two-factor sign-in (TOTP): roles that must enrol (comma-separated, e.g. "admin,manager");

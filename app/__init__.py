@@ -96,15 +96,9 @@ def _check_base_url(app: Flask) -> None:
 def _check_trust_roots(app: Flask) -> None:
     """A SIGNATURE_TRUST_ROOTS file that is not there to read is said as the server starts, not at the first
     signed copy checked (a warning, not a refusal: signatures then read "untrusted", and the rest works)."""
-    from app.signatures.validate import report_trust_root_problems
+    from app.signatures.validate import missing_trust_roots, report_trust_root_problems
 
-    report_trust_root_problems(
-        [f"{path}: not a file that can be read" for path in app.config["SIGNATURE_TRUST_ROOTS"] if not _readable(path)]
-    )
-
-
-def _readable(path) -> bool:
-    return Path(path).is_file() and os.access(path, os.R_OK)
+    report_trust_root_problems(missing_trust_roots(app.config["SIGNATURE_TRUST_ROOTS"]))
 
 
 def _check_catalogues(app: Flask, *, strict: bool, folder: Path = Path(__file__).parent / "translations") -> None:

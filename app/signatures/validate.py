@@ -12,6 +12,7 @@ is reported, not taken for a revoked certificate.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,16 @@ def load_trust_roots(paths) -> tuple[list, list[str]]:
 
 
 # The trust-root problems this process has logged: each once, not at every signature checked.
+def missing_trust_roots(paths) -> list[str]:
+    """The problems of the configured files that are not there to read, found without reading them (at the
+    start: pyhanko, which reads them, is loaded at the first signed copy checked)."""
+    return [f"{path}: not a file that can be read" for path in paths if not _readable(path)]
+
+
+def _readable(path) -> bool:
+    return Path(path).is_file() and os.access(path, os.R_OK)
+
+
 _reported_problems: set[str] = set()
 
 
