@@ -137,10 +137,11 @@ class StoredFacts:
     from one per-request table of totals (a page listing many agreements does not ask once for each),
     the partners' countries from its parties.
 
-    An amendment is judged as the agreement it leaves behind: the budget and parties it proposes
-    (kept beside its changes: amendments.keep_changes), else its parent's, which it leaves as they are.
-    Raising a budget past the minister's-office threshold by amendment asks that office as a new
-    agreement would."""
+    An amendment is judged as the larger of the agreement it changes (its parent) and the one it leaves
+    behind (the budget and parties it proposes, kept beside its changes: amendments.keep_changes): raising
+    a budget past the minister's-office threshold asks that office as a new agreement would, and so does
+    any change to an agreement of that size, cutting its budget included (a cut from 12 million to a
+    thousand is no smaller a decision than a new title). Likewise a foreign partner on either side counts."""
 
     def __init__(self, agreement):
         self.agreement = agreement
@@ -155,19 +156,16 @@ class StoredFacts:
 
     @cached_property
     def budget_mad(self) -> Decimal:
+        current = Decimal(0) if self._terms_of.id is None else mad_budget_of(self._terms_of.id)
         if self.agreement.proposed_mad_budget is not None:
-            return Decimal(self.agreement.proposed_mad_budget)
-        if self._terms_of.id is None:
-            return Decimal(0)
-        return mad_budget_of(self._terms_of.id)
+            return max(Decimal(self.agreement.proposed_mad_budget), current)
+        return current
 
     @cached_property
     def foreign_partner(self) -> bool:
         from app.agreements.models import is_partner_party
 
-        if self.agreement.proposed_foreign_partner is not None:
-            return self.agreement.proposed_foreign_partner
-        return any(
+        return bool(self.agreement.proposed_foreign_partner) or any(
             is_partner_party(party.role) and is_foreign(party.organization.country) for party in self._terms_of.parties
         )
 
@@ -281,12 +279,11 @@ def clause(condition: Condition | None):
     if condition is None:
         return true()
 
-    def judged(proposed, of_agreement):
-        """As StoredFacts: what an amendment proposes, else its parent's; an agreement's own otherwise."""
+    def terms_of():
+        """As StoredFacts._terms_of: an amendment's parent, an agreement's own otherwise."""
         return case(
-            (proposed.is_not(None), proposed),
-            (and_(Agreement.type == AMENDMENT, Agreement.parent_id.is_not(None)), of_agreement(Agreement.parent_id)),
-            else_=of_agreement(Agreement.id),
+            (and_(Agreement.type == AMENDMENT, Agreement.parent_id.is_not(None)), Agreement.parent_id),
+            else_=Agreement.id,
         )
 
     def has_foreign_partner(agreement_id):
@@ -301,9 +298,15 @@ def clause(condition: Condition | None):
 
     parts = []
     if condition.budget_mad_at_least is not None:
-        parts.append(judged(Agreement.proposed_mad_budget, mad_total_sql) >= condition.budget_mad_at_least)
+        # As StoredFacts.budget_mad: the larger of what an amendment proposes and its parent's.
+        parts.append(
+            or_(
+                Agreement.proposed_mad_budget >= condition.budget_mad_at_least,
+                mad_total_sql(terms_of()) >= condition.budget_mad_at_least,
+            )
+        )
     if condition.foreign_partner is not None:
-        foreign = judged(Agreement.proposed_foreign_partner, has_foreign_partner)
+        foreign = or_(Agreement.proposed_foreign_partner.is_(True), has_foreign_partner(terms_of()))
         parts.append(foreign if condition.foreign_partner else not_(foreign))
     if condition.types:
         parts.append(Agreement.type.in_(condition.types))
