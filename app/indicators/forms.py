@@ -27,7 +27,15 @@ class IndicatorForm(EditForm, Form):
         validators=[Optional(), Length(max=40)],
     )
     target = StringField(_l("Target"), description=_l("Greater than zero."), validators=[Optional(), Length(max=40)])
-    target_scope = SelectField(_l("The target applies"), choices=[], validate_choice=False)
+    target_scope = SelectField(
+        _l("The target applies"),
+        description=_l(
+            "For the whole term, each hand-in gives what its period added, and the periods add up from the "
+            "baseline (for a reduction, the level reached); per period, each hand-in gives that period's value."
+        ),
+        choices=[],
+        validate_choice=False,
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -21,8 +21,9 @@ TARGET_SCOPES = {
 class Indicator(TimestampMixin, db.Model):
     """A measure a deliverable reports (people trained, models released), with its baseline and target.
 
-    A target "for the term" is compared with the sum of the values of every period;
-    a target "per period" with each period's own value.
+    A target "for the term" is compared with the baseline plus the sum of the values of every period:
+    each hand-in reports what its period added (`adds_up`), except for a reduction, whose hand-ins
+    report the level reached. A target "per period" is compared with each period's own value.
     """
 
     __tablename__ = "indicators"
@@ -55,6 +56,18 @@ class Indicator(TimestampMixin, db.Model):
     @property
     def scope_label(self) -> str:
         return str(TARGET_SCOPES.get(self.target_scope, self.target_scope))
+
+    @property
+    def is_reduction(self) -> bool:
+        """A target under the baseline: fewer incidents, shorter delays."""
+        return (self.target or Decimal(0)) < (self.baseline or Decimal(0))
+
+    @property
+    def adds_up(self) -> bool:
+        """Whether each hand-in reports what its period added (a whole-term count: 100 trained this quarter),
+        rather than the level reached (a per-period target, or a reduction). The hand-in form asks it so,
+        the hand-in shows it so, and progress adds the periods up (services.progress_of)."""
+        return self.target_scope == "term" and not self.is_reduction
 
 
 class IndicatorValue(db.Model):

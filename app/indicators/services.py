@@ -173,14 +173,9 @@ def record_values(submission, values: dict[int, Decimal]) -> None:
 # --- progress ------------------------------------------------------------------------------
 
 
-def is_reduction(indicator: Indicator) -> bool:
-    """A target under the baseline: fewer incidents, shorter delays."""
-    return (indicator.target or Decimal(0)) < (indicator.baseline or Decimal(0))
-
-
 def target_reached(indicator: Indicator, value: Decimal) -> bool:
     """Whether `value` reaches the indicator's target: at or above it, or at or below it for a reduction."""
-    if is_reduction(indicator):
+    if indicator.is_reduction:
         return value <= indicator.target
     return value >= indicator.target
 
@@ -262,7 +257,7 @@ def progress_of(indicators, rows) -> list[Progress]:
     for indicator in indicators:
         values = by_indicator.get(indicator.id, [])
         latest = values[-1][1] if values else None
-        if indicator.target_scope == "term" and not is_reduction(indicator):
+        if indicator.adds_up:
             achieved = (indicator.baseline or Decimal(0)) + sum((v for _d, v in values), Decimal(0))
         else:
             achieved = latest if latest is not None else Decimal(0)

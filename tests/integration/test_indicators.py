@@ -150,10 +150,22 @@ def test_values_handed_in_with_the_files_and_seen_against_the_target(app, world,
     first, second = deliverable.occurrences[0], deliverable.occurrences[1]
     partner, officer = signed_in("partner"), signed_in("officer")
     form = partner.get(f"/deliverables/{first.id}").get_data(as_text=True)
-    assert f'name="indicator_{trained.id}"' in form and "Values achieved this period" in form
+    assert f'name="indicator_{trained.id}"' in form and "Values for this period" in form
+    # A whole-term count asks what the period added (the periods add up); a per-period target, the level.
+    help_of = {
+        indicator.id: form.split(f'id="indicator-{indicator.id}-help">')[1].split("</div>")[0]
+        for indicator in (trained, models)
+    }
+    assert "What this period added: the periods add up, from 0 at the start, towards 400" in help_of[trained.id]
+    assert "The level reached this period. Target per period: 2" in help_of[models.id]
     assert hand_in(partner, first, {f"indicator_{trained.id}": "120", f"indicator_{models.id}": "3"}).status_code == 303
     review = officer.get(f"/deliverables/{first.id}").get_data(as_text=True)
-    assert 'class="text-end indicator-achieved" dir="ltr">120</td>' in review
+    cell_of = {
+        indicator.id: review.split(f'data-indicator="{indicator.id}">')[1].split("</tr>")[0]
+        for indicator in (trained, models)
+    }
+    assert '<span dir="ltr">+120</span>' in cell_of[trained.id] and "added" in cell_of[trained.id]
+    assert '<span dir="ltr">3</span>' in cell_of[models.id] and "added" not in cell_of[models.id]
     assert "per period" in review and "400" in review
     db.session.refresh(first)
     assert db.session.scalar(select(func.count()).select_from(IndicatorValue)) == 2

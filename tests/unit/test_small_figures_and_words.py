@@ -26,7 +26,8 @@ from app.notifications import messages
     ],
 )
 def test_a_percentage_rounds_to_the_nearest_but_never_reaches_100_before_the_target(achieved, target, percent):
-    indicator = SimpleNamespace(target=Decimal(target), baseline=Decimal(0), target_scope="period")
+    # A stand-in (no database here): a per-period target from 0, so no reduction.
+    indicator = SimpleNamespace(target=Decimal(target), baseline=Decimal(0), target_scope="period", is_reduction=False)
     progress = Progress(
         indicator=indicator, achieved=Decimal(achieved), periods=1, periods_met=0, latest=Decimal(achieved)
     )
