@@ -208,28 +208,24 @@ def update_plan(deliverable: Deliverable, data: PlanData, *, by, seen: str | Non
     check_seen(deliverable, PLAN_FIELDS, seen)
     _check_plan(deliverable.agreement, data)
     wanted = set(due_dates(data.recurrence, data.first_due_on, data.until_on))
-    before = {
-        "title": deliverable.title,
-        "recurrence": deliverable.recurrence,
-        "first_due_on": deliverable.first_due_on.isoformat(),
-        "until_on": deliverable.until_on.isoformat() if deliverable.until_on else None,
-    }
+    before = _plan_snapshot(deliverable)
     for name in PLAN_FIELDS:
         setattr(deliverable, name, getattr(data, name))
     same_periods = before["recurrence"] == deliverable.recurrence
     moved, dropped = follow_new_dates(deliverable, sorted(wanted), by=by, by_period=same_periods)
-    db.session.flush()
-    after = {
-        "title": deliverable.title,
-        "recurrence": deliverable.recurrence,
-        "first_due_on": deliverable.first_due_on.isoformat(),
-        "until_on": deliverable.until_on.isoformat() if deliverable.until_on else None,
-    }
-    changes = audit.diff(before, after)
+    changes = audit.diff(before, _plan_snapshot(deliverable))
     if moved or dropped:  # said in the history: what each open period became
         changes["after"] |= {"occurrences_moved": moved, "occurrences_dropped": dropped}
+    if not changes["after"]:  # sent again as it stands: nothing to say in the history
+        return deliverable
+    db.session.flush()
     audit.record("deliverable_replanned", deliverable.agreement, actor=by, changes=changes)
     return deliverable
+
+
+def _plan_snapshot(deliverable: Deliverable) -> dict:
+    """A plan line's fields as the audit trail compares them (plain values)."""
+    return {name: getattr(deliverable, name) for name in PLAN_FIELDS}
 
 
 def follow_new_dates(deliverable: Deliverable, dates: list[date], *, by, by_period: bool = True) -> tuple[list, list]:

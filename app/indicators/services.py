@@ -131,6 +131,10 @@ def update_indicator(indicator: Indicator, data: IndicatorData, *, by, seen: str
     check_seen(indicator, INDICATOR_FIELDS, seen)
     fields = _validated(data)
     before = {k: getattr(indicator, k) for k in fields}
+    # Compared as numbers (200.00 stored is the 200 typed), written as text.
+    changes = audit.diff(before, fields)
+    if not changes["after"]:  # saved as it stands: nothing to say in the history
+        return indicator
     for key, value in fields.items():
         setattr(indicator, key, value)
     db.session.flush()
@@ -138,12 +142,13 @@ def update_indicator(indicator: Indicator, data: IndicatorData, *, by, seen: str
         "indicator_changed",
         indicator.deliverable.agreement,
         actor=by,
-        changes=audit.diff(
-            {k: str(v) if isinstance(v, Decimal) else v for k, v in before.items()},
-            {k: str(v) if isinstance(v, Decimal) else v for k, v in fields.items()},
-        ),
+        changes={side: {k: _as_text(v) for k, v in values.items()} for side, values in changes.items()},
     )
     return indicator
+
+
+def _as_text(value):
+    return str(value) if isinstance(value, Decimal) else value
 
 
 def parse_values(deliverable, form) -> dict[int, Decimal]:

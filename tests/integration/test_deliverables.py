@@ -715,6 +715,27 @@ def test_moving_a_line_keeps_its_periods_threads_and_what_was_accepted(app, worl
     assert history[0].changes["after"]["occurrences_moved"] and history[-1].changes["after"]["occurrences_dropped"]
 
 
+def test_a_plan_line_saved_as_it_stands_says_nothing_in_the_history(world):
+    """Saved again unchanged (an API PATCH of {}, a form sent as it was shown), a line wrote a row
+    "changed: nothing" to the audit trail each time; any field changed is said, its description too."""
+    officer = world.users["officer"]
+    line = plan(world.agreement_a, officer, responsible=world.partner_a)
+    db.session.commit()
+
+    def saved(**changed):
+        values = {name: getattr(line, name) for name in services.PLAN_FIELDS} | changed
+        services.update_plan(line, services.PlanData(**values), by=officer)
+        db.session.commit()
+        return db.session.scalars(
+            select(AuditEvent.changes).where(AuditEvent.action == "deliverable_replanned").order_by(AuditEvent.id)
+        ).all()
+
+    assert saved() == [] and saved() == []
+    described = {"before": {"description": None}, "after": {"description": "Avec annexes"}}
+    assert saved(description="Avec annexes") == [described]
+    assert len(saved(description="Avec annexes")) == 1
+
+
 def test_the_day_after_its_end_an_agreement_owes_no_reminder_before_it_is_ended(app, world):
     """The pass on the hour came before the date job at five past: partners were told "overdue" about
     items waived minutes later, when the agreement was ended."""

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from app.api.tokens import create_token
 from app.core import clock
+from app.core.audit import AuditEvent
 from app.core.errors import ValidationFailed
 from app.deliverables.models import Submission
 from app.extensions import db
@@ -96,6 +97,18 @@ def test_defining_an_indicator_through_the_page(app, world, signed_in, quarterly
     assert officer.post(edit, data={"name_fr": "Ateliers", "target": "١٥", "target_scope": "period"}).status_code == 303
     db.session.refresh(created)
     assert created.target == 15 and created.target_scope == "period"
+    # The history says what changed (the unit left empty too), and nothing for a form sent as it stands
+    # (15.0 typed is the 15.00 stored).
+    changed = select(AuditEvent.changes).where(AuditEvent.action == "indicator_changed").order_by(AuditEvent.id)
+    assert db.session.scalars(changed).all() == [
+        {
+            "before": {"unit": "ateliers", "target": "12.50", "target_scope": "term"},
+            "after": {"unit": None, "target": "15.00", "target_scope": "period"},
+        }
+    ]
+    again = {"name_fr": "Ateliers", "target": "15.0", "target_scope": "period"}
+    assert officer.post(edit, data=again).status_code == 303
+    assert len(db.session.scalars(changed).all()) == 1
 
 
 @pytest.mark.parametrize(
