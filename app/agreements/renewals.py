@@ -201,6 +201,7 @@ def withdraw_non_renewal(agreement, *, by, reason: str | None, expected_version:
     agreement.updated_at = utcnow()
     flush_or_conflict()
     audit.record("non_renewal_withdrawn", agreement, actor=by, changes={"before": before, "reason": reason})
+    non_renewal_withdrawn.send(current_app._get_current_object(), agreement=agreement, by=by)
 
 
 def _notice_giver(agreement, side: str, organization_id, errors: dict) -> int | None:
@@ -222,8 +223,10 @@ def _notice_giver(agreement, side: str, organization_id, errors: dict) -> int | 
     return organization_id
 
 
-# A notice of non-renewal recorded (record_non_renewal): the notifications tell who it concerns.
+# A notice of non-renewal recorded (record_non_renewal), or withdrawn (withdraw_non_renewal): the
+# notifications tell who it concerns.
 non_renewal_recorded = Namespace().signal("non-renewal-recorded")
+non_renewal_withdrawn = Namespace().signal("non-renewal-withdrawn")
 
 
 def renews_tacitly(agreement) -> bool:

@@ -22,7 +22,7 @@ from app.notifications.services import Notice, app_path, mark_settled, notify, n
 
 
 def connect_receivers(app) -> None:
-    from app.agreements.renewals import non_renewal_recorded
+    from app.agreements.renewals import non_renewal_recorded, non_renewal_withdrawn
     from app.deliverables.services import deliverable_changed
     from app.workflow.engine import agreement_moved, approval_recorded, version_accepted, version_sent
 
@@ -33,6 +33,7 @@ def connect_receivers(app) -> None:
     version_sent.connect(on_version_sent, weak=False)
     version_accepted.connect(on_version_accepted, weak=False)
     non_renewal_recorded.connect(on_non_renewal_recorded, weak=False)
+    non_renewal_withdrawn.connect(on_non_renewal_withdrawn, weak=False)
 
 
 def _partners_of(agreement) -> list:
@@ -137,17 +138,23 @@ def on_version_sent(app, *, agreement, negotiation_round, by, **_ignored) -> Non
             notify(person, notice)
 
 
-def on_non_renewal_recorded(app, *, agreement, by, **_ignored) -> None:
-    """A notice of non-renewal ends the agreement at its end date: its owner, the managers who follow
-    endings and the partners' users hear who gave it (nobody had been told, the partner included)."""
+def _told_of_non_renewal(agreement) -> list:
+    """Who hears of a notice of non-renewal, and of its withdrawal: the agreement's owner, the managers
+    who follow endings and the partners' users."""
     from app.auth.models import User
     from app.core.permissions import holders_clause
 
-    flush_or_conflict()
-    giver = agreement.non_renewal_organization
     managers = db.session.scalars(
         select(User).where(holders_clause("escalation.receive"), User.is_active_account.is_(True)).order_by(User.id)
     ).all()
+    return _people([agreement.owner], managers, _partners_of(agreement))
+
+
+def on_non_renewal_recorded(app, *, agreement, by, **_ignored) -> None:
+    """A notice of non-renewal ends the agreement at its end date: those it concerns hear who gave it
+    (nobody had been told, the partner included)."""
+    flush_or_conflict()
+    giver = agreement.non_renewal_organization
     notice = Notice(
         kind="non_renewal_recorded",
         category="agreement_ending",
@@ -162,7 +169,32 @@ def on_non_renewal_recorded(app, *, agreement, by, **_ignored) -> None:
         object_type="agreements",
         object_id=agreement.id,
     )
-    for person in _people([agreement.owner], managers, _partners_of(agreement)):
+    for person in _told_of_non_renewal(agreement):
+        if not _is_actor(person, by):
+            notify(person, notice)
+
+
+def on_non_renewal_withdrawn(app, *, agreement, by, **_ignored) -> None:
+    """A notice withdrawn (recorded in error): those told it would end hear that it renews after all, and
+    the notice that said otherwise no longer waits unread in their bell."""
+    from app.agreements.renewals import renews_tacitly
+
+    flush_or_conflict()
+    mark_settled({"non_renewal_recorded"}, "agreements", agreement.id)
+    renews = agreement.expires_on is not None and renews_tacitly(agreement)
+    notice = Notice(
+        kind="non_renewal_withdrawn",
+        category="agreement_ending",
+        params={
+            **agreement_params(agreement),
+            "by": by.full_name,
+            "renews_on": agreement.expires_on.isoformat() if renews else None,
+        },
+        link=_agreement_link(agreement),
+        object_type="agreements",
+        object_id=agreement.id,
+    )
+    for person in _told_of_non_renewal(agreement):
         if not _is_actor(person, by):
             notify(person, notice)
 

@@ -205,6 +205,8 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
         return _("%(ref)s renewed by itself until %(date)s", ref=ref, date=_date(params.get("expires_on"), locale))
     if kind == "non_renewal_recorded":
         return _("%(ref)s will not be renewed: notice given", ref=ref)
+    if kind == "non_renewal_withdrawn":
+        return _("%(ref)s: the notice of non-renewal is withdrawn", ref=ref)
     if kind == "version_sent":
         return _("%(ref)s: version %(number)s of the text to answer", ref=ref, number=params.get("number", ""))
     if kind == "notice_deadline":
@@ -418,6 +420,15 @@ def detail(kind: str, params: dict) -> str:
         if not params.get("expires_on"):
             return given
         return " ".join([given, _("It ends on %(date)s.", date=_date(params.get("expires_on")))])
+    if kind == "non_renewal_withdrawn":
+        withdrawn = _(
+            "%(name)s withdrew the notice of non-renewal of “%(title)s”: it had been recorded in error.",
+            name=isolate(params.get("by") or ""),
+            title=title,
+        )
+        if not params.get("renews_on"):
+            return withdrawn
+        return " ".join([withdrawn, _("It renews by itself on %(date)s.", date=_date(params.get("renews_on")))])
     if kind == "agreement_ending":
         if params.get("non_renewal_on"):
             return _(

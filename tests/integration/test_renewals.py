@@ -772,6 +772,18 @@ def test_a_notice_recorded_in_error_is_withdrawn_with_its_reason_and_the_agreeme
     # The API: nothing to withdraw now.
     again = api("officer").post(f"/api/v1/agreements/{agreement.id}/non-renewal/withdrawal", json={"reason": "x"})
     assert again.status_code == 422
+    # Those told it would end hear that it renews after all (nobody had been told); the notice that said
+    # otherwise no longer waits unread.
+    about = select(Notification).where(Notification.object_id == agreement.id).order_by(Notification.id)
+    notices = db.session.scalars(about).all()
+    recorded = [n for n in notices if n.kind == "non_renewal_recorded"]
+    withdrawn = {n.user_id: n for n in notices if n.kind == "non_renewal_withdrawn"}
+    assert {world.users["manager"].id, world.users["partner"].id} <= set(withdrawn) and officer.id not in withdrawn
+    assert recorded and all(n.read_at is not None for n in recorded)
+    notice = withdrawn[world.users["partner"].id]
+    assert "the notice of non-renewal is withdrawn" in headline(notice.kind, notice.params)
+    said = detail(notice.kind, notice.params)
+    assert "withdrew the notice of non-renewal" in said and "It renews by itself on January 1, 2030." in said
 
 
 @pytest.mark.parametrize(
