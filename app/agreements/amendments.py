@@ -133,6 +133,20 @@ def clean_changes(raw: dict, parent: Agreement) -> dict:
             ]
     if "effective_on" in cleaned and parent.signed_on and _as_date(cleaned["effective_on"]) < parent.signed_on:
         errors["effective_on"] = [_("The effective date cannot be before the signature date.")]
+    elif (
+        "effective_on" in cleaned
+        and parent.effective_on is not None
+        and parent.effective_on <= clock.today()
+        and _as_date(cleaned["effective_on"]) > parent.effective_on
+    ):
+        # In force since then, it owed what fell due meanwhile: a later start would leave those due dates
+        # before it, owed by an agreement not yet in force (and shown overdue).
+        errors["effective_on"] = [
+            _(
+                "This agreement has been in force since %(date)s: an amendment may move its start earlier, not later.",
+                date=format_date(parent.effective_on),
+            )
+        ]
     if raw.get("parties") is not None:
         parties = _clean_parties(raw["parties"], errors)
         if parties is not None and parties != current_parties(parent):

@@ -99,6 +99,27 @@ def test_bad_dates_and_parties_are_refused_and_nothing_is_stored(world, parent):
         assert amendment.amendment_changes is None
 
 
+def test_an_agreement_in_force_is_not_moved_to_start_later(world, parent):
+    """In force since 10 January (today is 15 March), it owed what fell due since: an amendment starting
+    it in 2027 had left those due dates before its start, shown overdue. Earlier, back to the signature, it
+    may still be moved; and one not yet in force may start later."""
+    amendment = new_amendment(world, parent)
+    for later in ("2026-01-11", "2027-03-01"):
+        with pytest.raises(ValidationFailed) as refused:
+            amendments.set_changes(
+                amendment, {"effective_on": later}, by=world.users["officer"], expected_version=amendment.version
+            )
+        assert "in force since" in refused.value.field_errors["effective_on"][0]
+        db.session.rollback()
+    amendments.set_changes(
+        amendment, {"effective_on": "2026-01-06"}, by=world.users["officer"], expected_version=amendment.version
+    )
+    assert amendment.amendment_changes == {"effective_on": "2026-01-06"}
+    parent.effective_on = date(2026, 4, 1)  # signed, not yet in force
+    db.session.commit()
+    assert amendments.clean_changes({"effective_on": "2026-05-01"}, parent) == {"effective_on": "2026-05-01"}
+
+
 def test_an_end_moved_before_a_childs_end_is_refused_as_a_child_ending_later_is(world, parent):
     """The MoU refuses a child ending after it (children.end_after_parent: refuse): a convention under it
     runs to 31 December, so an amendment ending the MoU on 31 October is refused, naming the child."""
