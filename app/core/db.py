@@ -72,13 +72,13 @@ def register_unit_of_work(app, *, before_commit=None, answer_after_refusal=None)
         if response.status_code >= 400 and not g.pop("keep_even_if_refused", False):
             db.session.rollback()
             return other_answer() or response
-        if before_commit:
-            before_commit(response)
         # The page is rendered, but a streamed body (a CSV export, a file from the database) is read
         # after this: its objects (the signed-in user…) must stay loaded, not expire with the commit.
         session = db.session()
         expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
         try:
+            if before_commit:
+                before_commit(response)
             commit_or_conflict()
         except ConcurrentChange as error:
             from app.core.responses import refused
@@ -86,6 +86,11 @@ def register_unit_of_work(app, *, before_commit=None, answer_after_refusal=None)
             if run_again_as_writer(error):
                 return response  # dropped: the request runs again
             return other_answer() or app.make_response(refused(None, error))
+        except DBAPIError as error:
+            # The database lost at the commit (a connection cut, a server restarting): the answer the app
+            # gives when it is lost during the view (a 503 saying so, one log line), not Flask's 500 for an
+            # after-request failure, whose error page asked the lost database again.
+            return app.make_response(app.handle_user_exception(error))
         finally:
             session.expire_on_commit = expire_on_commit
         return response
@@ -331,29 +336,41 @@ def database_now(connection=None):
     return utcnow()
 
 
-def write_transaction(work: Callable[[], T], *, give_up_after: float = 120.0) -> T:
+def write_transaction(work: Callable[[], T], *, give_up_after: float = 120.0, through_outages: bool = False) -> T:
     """Run `work` in its own short write transaction, commit, and return its result.
 
     On SQLite the transaction starts with BEGIN IMMEDIATE (it waits for the write lock
     instead of failing half-way); lock conflicts and PostgreSQL serialization failures
     are rolled back and tried again, so a caller that must record something (a message
-    the SMTP server accepted) does not crash on a busy database. Ends any read
-    transaction the session had open first.
+    the SMTP server accepted) does not crash on a busy database. `through_outages`: the
+    database out of reach (a connection cut, a server restarting) is waited out too, up to
+    `give_up_after`, for what must not be lost (that message: given back unmarked, it was
+    sent a second time). Ends any read transaction the session had open first.
     """
     deadline = time.monotonic() + give_up_after
     for attempt in itertools.count():
-        db.session.rollback()
         try:
+            db.session.rollback()
             db.session.connection(execution_options={"sqlite_immediate": True})
             result = work()
             db.session.commit()
             return result
         except OperationalError as error:
-            db.session.rollback()
-            if not is_lock_conflict(error) or time.monotonic() > deadline:
+            roll_back_or_close()
+            outage = through_outages and is_unreachable(error)
+            if not (is_lock_conflict(error) or outage) or time.monotonic() > deadline:
                 raise
-            time.sleep(min(0.01 * 2 ** min(attempt, 6), 0.5) * (0.5 + random.random()))
+            pause = min(0.25 * 2 ** min(attempt, 4), 4.0) if outage else min(0.01 * 2 ** min(attempt, 6), 0.5)
+            time.sleep(pause * (0.5 + random.random()))
     raise AssertionError("unreachable")
+
+
+def roll_back_or_close() -> None:
+    """End the session's transaction, even when the database is gone with its connection."""
+    try:
+        db.session.rollback()
+    except DBAPIError:  # the connection itself is gone: nothing was written on it
+        db.session.close()
 
 
 def take_turns_on(name: str) -> None:

@@ -16,6 +16,7 @@ from app.core.db import (
     is_unique_violation,
     is_unreachable,
     is_writer_lock_timeout,
+    roll_back_or_close,
     run_again_as_writer,
 )
 from app.core.errors import (
@@ -130,10 +131,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def handle_database_busy(error: OperationalError):
-        try:
-            db.session.rollback()
-        except Exception:  # the connection itself is gone: nothing was written on it
-            db.session.close()
+        roll_back_or_close()
         if run_again_as_writer(error):  # a safe request's write refused for its read transaction (SQLite)
             return unavailable_response(busy=True)  # dropped: the request runs again
         if is_writer_lock_timeout(error):

@@ -22,7 +22,7 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from app.core import clock
 from app.core.errors import ValidationFailed
@@ -333,9 +333,10 @@ def requeue_abandoned() -> int:
 
 
 def write_export(job: ExportJob, *, stopping: Callable[[], bool] | None = None) -> str:
-    """Write `job`'s file, store it and tell its requester: "done", "failed" (told on the job), or
-    "interrupted" when `stopping()` turned true midway (the job is queued again, for the next run)."""
-    from app.core.db import write_transaction
+    """Write `job`'s file, store it and tell its requester: "done", "failed" (said on the job and told), or
+    "interrupted" when `stopping()` turned true midway or the database was lost (the job is queued again,
+    for the next run)."""
+    from app.core.db import is_unreachable, log_failure, roll_back_or_close, write_transaction
 
     job_id, user, fmt = job.id, job.user, job.fmt
     language = (
@@ -383,41 +384,63 @@ def write_export(job: ExportJob, *, stopping: Callable[[], bool] | None = None) 
         return "done"
     except Interrupted:
         db.session.rollback()
-
-        def give_back():
-            waiting = db.session.get(ExportJob, job_id)
-            waiting.status, waiting.worker, waiting.lease_until = "queued", None, None
-            waiting.started_at, waiting.rows_done = None, 0
-            waiting.writes -= 1  # stopped, not cut short: nothing about this export was wrong
-
-        write_transaction(give_back)
+        write_transaction(lambda: _give_back(job_id))
         log.info("export %s given back to the queue: the process is stopping", job_id)
         return "interrupted"
-    except Exception as error:  # one export's failure is recorded on it and never stops the others
-        db.session.rollback()
-        with force_locale(language):  # stored as said to its requester, in their language
-            message = (
-                error.message
-                if isinstance(error, ExportRefused)
-                else _("The export could not be written. Ask again; if it keeps failing, tell an administrator.")
-            )
-        if not isinstance(error, ExportRefused):
-            log.exception("export %s failed", job_id)
-
-        def fail():
-            failed = db.session.get(ExportJob, job_id)
-            failed.status, failed.error, failed.finished_at, failed.lease_until = "failed", message, utcnow(), None
-
+    except DBAPIError as error:
+        if not is_unreachable(error):
+            return _failed(job_id, language, error)
+        # The database lost mid-read (a connection cut, a restart): nothing is wrong with the export. It had
+        # failed for good, its requester never told; it goes back to the queue for the next run.
+        roll_back_or_close()
+        log_failure(log, "export %s given back to the queue", job_id)
         try:
-            write_transaction(fail)
-        except OperationalError:  # the database itself is out of reach: the next run takes the job back
-            db.session.rollback()
-            log.error("export %s: its failure could not be recorded (database out of reach)", job_id)
-            return "interrupted"
-        return "failed"
+            write_transaction(lambda: _give_back(job_id))
+        except OperationalError:  # still out of reach: the next run takes it back (requeue_abandoned)
+            roll_back_or_close()
+        return "interrupted"
+    except Exception as error:  # one export's failure is recorded on it and never stops the others
+        return _failed(job_id, language, error)
     finally:
         if temp_path is not None:
             temp_path.unlink(missing_ok=True)
+
+
+def _give_back(job_id: int) -> None:
+    """Queue an export again, its writing begun for nothing that was wrong with it (the process stopping,
+    the database lost): not counted among the writes cut short (EXPORT_MAX_WRITES)."""
+    waiting = db.session.get(ExportJob, job_id)
+    waiting.status, waiting.worker, waiting.lease_until = "queued", None, None
+    waiting.started_at, waiting.rows_done = None, 0
+    waiting.writes -= 1
+
+
+def _failed(job_id: int, language: str, error: Exception) -> str:
+    """Record `error` on the export, as said to its requester, and tell them."""
+    from app.core.db import roll_back_or_close, write_transaction
+
+    roll_back_or_close()
+    with force_locale(language):  # stored as said to its requester, in their language
+        message = (
+            error.message
+            if isinstance(error, ExportRefused)
+            else _("The export could not be written. Ask again; if it keeps failing, tell an administrator.")
+        )
+    if not isinstance(error, ExportRefused):
+        log.error("export %s failed", job_id, exc_info=error)
+
+    def fail():
+        failed = db.session.get(ExportJob, job_id)
+        failed.status, failed.error, failed.finished_at, failed.lease_until = "failed", message, utcnow(), None
+        _announce_failure(failed)
+
+    try:
+        write_transaction(fail)
+    except OperationalError:  # the database itself is out of reach: the next run takes the job back
+        roll_back_or_close()
+        log.error("export %s: its failure could not be recorded (database out of reach)", job_id)
+        return "interrupted"
+    return "failed"
 
 
 class ExportRefused(Exception):
@@ -453,14 +476,23 @@ def _set_progress(job_id: int, **values) -> None:
 
 
 def _announce(job: ExportJob) -> None:
+    _tell(job, "export_ready", rows=job.rows_done, hours=current_app.config["EXPORT_KEEP_HOURS"])
+
+
+def _announce_failure(job: ExportJob) -> None:
+    """Told as its being ready would have been (the confirmation said they would hear): its page says why."""
+    _tell(job, "export_failed")
+
+
+def _tell(job: ExportJob, kind: str, **params) -> None:
     from app.notifications.services import Notice, app_path, notify
 
     notify(
         job.user,
         Notice(
-            kind="export_ready",
+            kind=kind,
             category="export_ready",
-            params={"list": job.list_name, "rows": job.rows_done, "hours": current_app.config["EXPORT_KEEP_HOURS"]},
+            params={"list": job.list_name, **params},
             link=app_path("exports.view_export", export_id=job.id),
             object_type="export_jobs",
             object_id=job.id,

@@ -138,6 +138,8 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
         return _("Your approval is asked for %(ref)s — %(title)s", ref=ref, title=title)
     if kind == "password_reset":
         return _("Choose a new Sharaka password")
+    if kind == "export_failed":
+        return _("Your spreadsheet could not be written")
     if kind == "export_ready":
         return ngettext(
             "Your spreadsheet is ready (%(num)s row)",
@@ -534,6 +536,8 @@ def detail(kind: str, params: dict) -> str:
             date=due,
             reason=isolate(params.get("comment") or "—"),
         )
+    if kind == "export_failed":
+        return _("Open it to read why, then ask again.")
     if kind == "export_ready":
         hours = params.get("hours")
         if not hours:  # a notice written before it said

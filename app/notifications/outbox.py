@@ -461,7 +461,8 @@ def _send_claimed(
                 )
                 report.retried += 1
         else:
-            if write_transaction(lambda m=message: _mark_sent(m, token)):
+            # Accepted by the server: recorded through a database outage too, or it would be sent again.
+            if write_transaction(lambda m=message: _mark_sent(m, token), through_outages=True):
                 report.sent += 1
 
 

@@ -319,7 +319,49 @@ def test_storage_that_takes_no_file_fails_the_export_in_its_requesters_language(
     db.session.rollback()
     job = db.session.get(ExportJob, int(location.rsplit("/", 1)[1]))
     assert job.status == "failed" and "Demandez-le à nouveau" in job.error, job.error
+    # Told, as its being ready would have been (the confirmation said they would hear), in their bell and mail.
+    told = db.session.scalars(
+        select(Notification).where(Notification.object_type == "export_jobs", Notification.object_id == job.id)
+    ).all()
+    assert [(n.user_id, n.kind) for n in told] == [(world.users["manager"].id, "export_failed")]
+    assert "Votre tableur n’a pas pu être écrit" in manager.get("/notifications").get_data(as_text=True)
     assert services.run_due()["done"] == 0 and job.status == "failed"  # not taken again
+
+
+def test_an_export_whose_database_was_lost_midway_goes_back_to_the_queue(setting):
+    """The writer's connection cut while it read the list (a database restart, a probe ending its sessions):
+    the export had failed for good, its requester never told. Nothing was wrong with it: it is queued again,
+    not counted as a writing cut short, and written by the next run."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    app, world = setting
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("an SQLite file has no connection to cut")
+    location = (
+        _client(app, world, "manager").post("/agreements/export.xlsx", follow_redirects=False).headers["Location"]
+    )
+    job_id = int(location.rsplit("/", 1)[1])
+    parsed = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    looks = []
+
+    def stopping():  # the first look is before claiming it; at the second the sheet is under way
+        looks.append(True)
+        if len(looks) == 2:
+            reader = db.session.connection().connection.dbapi_connection.info.backend_pid
+            with psycopg.connect(admin, autocommit=True) as connection:
+                connection.execute("SELECT pg_terminate_backend(%s)", (reader,))
+        return False
+
+    counts = services.run_due(stopping=stopping)
+    assert counts["interrupted"] == 1 and counts["failed"] == counts["done"] == 0, counts
+    db.session.rollback()
+    job = db.session.get(ExportJob, job_id)
+    assert (job.status, job.worker, job.writes, job.error) == ("queued", None, 0, None)
+    assert services.run_due()["done"] == 1
+    db.session.rollback()
+    assert db.session.get(ExportJob, job_id).status == "done"
 
 
 def test_the_scheduler_runs_exports_as_a_job(setting):

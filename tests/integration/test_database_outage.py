@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import pytest
 from sqlalchemy.engine import make_url
 
 from app.extensions import db
@@ -64,3 +65,57 @@ def test_while_the_database_is_out_of_reach_pages_and_the_api_answer_503_and_rec
         with app.app_context():
             db.engine.dispose()
         assert officer.get("/agreements/").status_code == 200  # back, without a restart
+
+
+def test_the_database_lost_at_the_requests_commit_is_a_503_not_a_500(tmp_path):
+    """A connection cut while the request commits (after its view answered) was Flask's 500 for an
+    after-request failure, whose error page asked the lost database again (a probe cut connections under
+    load: 47 answers of 500 with tracebacks). It is the outage's 503, and the next request is served."""
+    from flask import has_request_context
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    with app_on_a_fresh_database(tmp_path, "lost_at_commit") as (app, url):
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            pytest.skip("an SQLite file has no connection to cut")
+        world = factories.build_world()
+        db.session.commit()
+        officer = SignedInClient(app, world.users["officer"])
+        officer.http.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
+        from app.api.tokens import create_token
+
+        token = create_token(world.users["officer"], "script", by=world.users["officer"])[1]
+        db.session.commit()
+        db.session.remove()
+        admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+        cuts = []
+
+        def cut_at_commit(session):
+            """At the commit of the request's own work (the after-request hook's), not an earlier one."""
+            from flask import request
+
+            if has_request_context() and request.path not in cuts and _in_the_requests_commit():
+                cuts.append(request.path)
+                with psycopg.connect(admin, autocommit=True) as connection:
+                    connection.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (parsed.database,)
+                    )
+
+        event.listen(Session, "before_commit", cut_at_commit)
+        try:
+            page = officer.get("/agreements/")
+            api = officer.get("/api/v1/agreements", headers={"Authorization": f"Bearer {token}"})
+        finally:
+            event.remove(Session, "before_commit", cut_at_commit)
+        assert cuts == ["/agreements/", "/api/v1/agreements"]
+        assert page.status_code == 503 and page.headers["Retry-After"] == "30"
+        assert "Temporairement indisponible" in page.get_data(as_text=True)
+        assert api.status_code == 503 and api.mimetype == "application/problem+json"
+        assert officer.get("/agreements/").status_code == 200  # served again, without a restart
+
+
+def _in_the_requests_commit() -> bool:
+    import inspect
+
+    return any(frame.function == "commit_the_request" for frame in inspect.stack(context=0))

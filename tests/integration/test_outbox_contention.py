@@ -275,6 +275,51 @@ def test_a_send_by_hand_stopped_by_sigterm_gives_its_batch_back_between_two_mess
         assert set(inbox.message_ids()) == set(written) and duplicates(inbox) == 0
 
 
+class CuttingInbox(Inbox):
+    """An SMTP server that, before it answers "250 OK" to the first message, ends every session of the
+    sender's database: the message is taken, and the sender's connection is gone when it records that."""
+
+    def __init__(self, *args, database_url: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.database_url = database_url
+        self.cut = False
+
+    async def handle_DATA(self, server, session, envelope):
+        if not self.cut:
+            self.cut = True
+            await asyncio.to_thread(_end_sessions_of, self.database_url)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def _end_sessions_of(url: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        ended = connection.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s", (parsed.database,)
+        ).fetchone()[0]
+    assert ended, "no session of the sender to end"
+
+
+@pytest.mark.skipif(backend() != "postgresql", reason="an SQLite file has no connection to cut")
+def test_the_database_lost_after_the_server_took_a_message_sends_it_once(tmp_path):
+    """The sender's connection cut between the SMTP server's "250 OK" and the commit marking the message
+    sent: the run failed ("the database is out of reach"), the next gave the message back and sent it a
+    second time (a probe saw two duplicates in an outage). The mark waits the outage out: each message once."""
+    with mailroom(tmp_path) as room:
+        with CuttingInbox(room.port, database_url=room.url) as inbox:
+            written = queue(room, 5)
+            result = room.flask("outbox", "send", check=False)
+            output = result.stdout + result.stderr
+        assert inbox.cut and result.returncode == 0, output
+        assert "5 sent" in result.stdout, output
+        assert set(inbox.message_ids()) == set(written) and duplicates(inbox) == 0
+        assert {m.status for m in room.outbox()} == {"sent"}
+
+
 def test_mail_and_spreadsheets_have_threads_of_their_own(app):
     """Thousands of e-mails to a slow server no longer hold up an export or the day's moves."""
     from app.scheduler import build_scheduler
