@@ -11,7 +11,13 @@ from flask_login import current_user, login_required
 from app.auth import email_changes, mfa, services, sessions
 from app.auth.forms import CodeForm, OwnEmailForm, PasswordConfirmForm, ProfileForm
 from app.auth.models import User
-from app.auth.routes import blueprint, finish_sign_in, throttled_answer, throttled_message
+from app.auth.routes import (
+    blueprint,
+    finish_sign_in,
+    signed_in_as_someone_else,
+    throttled_answer,
+    throttled_message,
+)
 from app.core import audit
 from app.core.db import commit_or_conflict
 from app.core.errors import ValidationFailed
@@ -168,13 +174,25 @@ def confirm_email(token: str):
         return render_template("auth/confirm_email.html", form=None, change=None, refusal=refusal), (
             404 if status == "unknown" else 410
         )
+    account = db.session.get(User, change.user_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         with refusal_shown_on(form):
             user = email_changes.confirm_change(change)
+            reader = signed_in_as_someone_else(user.id)
+            if reader is not None:  # the link was another account's: the reader's own address stays
+                said = _(
+                    "That account's sign-in address is now %(email)s. You are still signed in as %(name)s.",
+                    email=user.email,
+                    name=reader.full_name,
+                )
+                flash(said, "success")
+                return redirect(url_for("main.home"), 303)
             flash(_("Your sign-in address is now %(email)s.", email=user.email), "success")
             return redirect(url_for("auth.profile" if current_user.is_authenticated else "auth.sign_in"), 303)
-    return render_template("auth/confirm_email.html", form=form, change=change, refusal=None), form_status(form)
+    return render_template(
+        "auth/confirm_email.html", form=form, change=change, account=account, refusal=None
+    ), form_status(form)
 
 
 @blueprint.route("/account/two-factor", methods=["GET", "POST"])

@@ -112,7 +112,8 @@ def find(token: str) -> tuple[EmailChange | None, str]:
 def link_refusal(status: str) -> str:
     """Why a link does not work, in the reader's words."""
     if status == "used":
-        return _("This link was already used: the address it confirmed is already yours.")
+        # Said to whoever opens it, who may be signed in as someone else: not "yours".
+        return _("This link was already used: the address it confirmed is already the account's.")
     if status == "cancelled":
         return _("This link no longer works: the change was cancelled, or asked again with a newer link.")
     if status == "expired":

@@ -140,6 +140,17 @@ def sign_out_here(reason: str) -> None:
         session["language"] = language
 
 
+@blueprint.app_template_global()
+def signed_in_as_someone_else(account_id: int | None) -> User | None:
+    """Who is signed in in this browser when it is not the account a link acts on (`account_id`; None for an
+    invitation, whose account does not exist yet), else None. A password reset's, an e-mail change's or an
+    invitation's link opened where someone else is signed in (a shared computer, a forwarded mail) says so
+    before it acts, and what it says after is about that account, not about the reader's own."""
+    if current_user.is_authenticated and current_user.id != account_id:
+        return current_user
+    return None
+
+
 @blueprint.route("/sign-out", methods=["POST"])
 def sign_out():
     sign_out_here("signed_out")

@@ -268,3 +268,20 @@ def test_an_account_made_for_an_invited_address_spends_the_invitation(app, world
     db.session.refresh(invitation)
     assert invitation.status == "revoked"
     assert SignedInClient(app, None).get(link).status_code == 410
+
+
+def test_an_invitation_opened_where_someone_is_signed_in_warns_before_signing_them_out(app, world, signed_in):
+    """Creating the account signs out whoever is signed in in that browser: the page said nothing of it."""
+    _invite(signed_in("admin"), "newcomer@example.org", organization=world.partner_a)
+    link = _link("newcomer@example.org")
+    manager = world.users["manager"]
+    client = signed_in(manager)
+    page = client.get(link).get_data(as_text=True)
+    assert (
+        f"You are signed in as {manager.full_name}: creating this account signs you out, and the new account is "
+        "newcomer@example.org." in page
+    )
+    assert "You are signed in as" not in SignedInClient(app, None).get(link).get_data(as_text=True)
+    created = client.post(link, data={"full_name": "Newcomer", "password": PASSWORD, "confirm": PASSWORD})
+    assert created.status_code == 303
+    assert client.get("/dashboard").status_code == 302  # signed out, as the page said

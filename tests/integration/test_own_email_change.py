@@ -189,3 +189,26 @@ def test_ones_own_address_is_changed_only_with_ones_password(world, signed_in):
     assert email_changes.pending_change(_fresh(officer.id)) is None
     assert "elsewhere@example.org" in _asked(client, "elsewhere@example.org").get_data(as_text=True)
     assert email_changes.pending_change(_fresh(officer.id)).new_email == "elsewhere@example.org"
+
+
+def test_a_link_opened_where_someone_else_is_signed_in_says_whose_address_it_changes(app, world, signed_in):
+    """A manager signed in confirmed a partner's link and read "Your sign-in address is now …" on his own
+    profile, and the link again said the address was "already yours": the page now warns, as a password
+    reset's does, and what follows is said of that account."""
+    partner, manager = world.users["partner"], world.users["manager"]
+    _asked(signed_in(partner), "changed.partner@example.org")
+    link = _link_sent_to("changed.partner@example.org")
+    client = signed_in(manager)
+    page = client.get(link).get_data(as_text=True)
+    assert f"You are signed in as {manager.full_name}, but this link is for another account, {partner.email}" in page
+    assert "You are signed in as" not in SignedInClient(app, None).get(link).get_data(as_text=True)
+    assert "You are signed in as" not in signed_in(partner).get(link).get_data(as_text=True)
+    confirmed = client.post(link, data={}, csrf_from=link)
+    assert confirmed.status_code == 303 and not confirmed.location.endswith("/account")
+    said = client.get(confirmed.location, follow_redirects=True).get_data(as_text=True)
+    assert "That account&#39;s sign-in address is now changed.partner@example.org." in said
+    assert f"You are still signed in as {manager.full_name}." in said and "Your sign-in address" not in said
+    assert _fresh(partner.id).email == "changed.partner@example.org"
+    assert _fresh(manager.id).email == manager.email
+    again = client.get(link)
+    assert again.status_code == 410 and "already yours" not in again.get_data(as_text=True)
