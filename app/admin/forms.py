@@ -1,11 +1,11 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
 
-from app.auth.forms import role_choices
+from app.auth.forms import address_checks, address_field, role_choices
 from app.auth.models import ROLES, normalize_email
 from app.auth.passwords import MIN_LENGTH
-from app.core.forms import Form, stripped
+from app.core.forms import Form
 
 
 def _optional_int(value):
@@ -18,11 +18,7 @@ def _optional_int(value):
 
 
 class UserForm(Form):
-    email = EmailField(
-        _l("E-mail"),
-        validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
-        filters=[stripped],
-    )
+    email = address_field()
     full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
     # No role is chosen for the admin: the first in the list (the administrator's) was taken by a careless save.
     role = SelectField(_l("Role"), choices=[], validators=[DataRequired(message=_l("Choose a role."))])
@@ -46,7 +42,7 @@ class UserForm(Form):
     def validate_email(self, field):
         if self.current_email is None or not field.raw_data or normalize_email(field.data) == self.current_email:
             return
-        for check in (DataRequired(), Email(check_deliverability=False), Length(max=254)):
+        for check in address_checks():
             check(self, field)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth import services
-from app.auth.models import EmailChange, User, normalize_email
+from app.auth.models import EmailChange, User, address_refusal, normalize_email
 from app.core import audit
 from app.core.digests import secret_digest
 from app.core.errors import ValidationFailed
@@ -47,9 +47,9 @@ def request_change(user: User, email: str) -> EmailChange:
     another account holds is refused without saying so (services.address_refused_vaguely)."""
     from app.notifications.services import Notice, app_path, notify, queue_mail
 
-    new_email = normalize_email(email)[:254]
-    if "@" not in new_email:
-        _refuse(_("Enter a valid e-mail address."))
+    if (refusal := address_refusal(email)) is not None:
+        _refuse(refusal)
+    new_email = normalize_email(email)
     if new_email == user.email:
         _refuse(_("That is already your address."))
     services.check_email_may_change(user, new_email, taken_said=services.address_refused_vaguely())

@@ -9,10 +9,10 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, Email, EqualTo, Length, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
-from app.auth.models import ROLES
+from app.auth.models import ROLES, address_refusal
 from app.core.forms import Form, stripped
 
 
@@ -96,24 +96,39 @@ def role_choices(roles) -> list[tuple[str, str]]:
     return [("", str(_l("Choose a role…"))), *choices] if len(choices) > 1 else choices
 
 
-def _address_field() -> EmailField:
-    """An address someone will sign in with and receive mail at: required, checked for its form only."""
-    return EmailField(
-        _l("E-mail"),
-        filters=[stripped],
-        validators=[
-            DataRequired(),
-            Length(max=254),
-            Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
-        ],
-    )
+class TypedAddress:
+    """auth.models.address_refusal, the rule of every typed address, as a field's check: said under the field,
+    before WTForms' own checks. The field gets the address as it was sent (its flag: core.forms.Form drops the
+    NUL bytes out of every other field), so that a NUL in it is refused rather than dropped."""
+
+    field_flags = {"kept_as_sent": True}
+
+    def __call__(self, form, field):
+        if field.data and (refusal := address_refusal(field.data)) is not None:
+            raise StopValidation(refusal)
+
+
+def address_checks() -> list:
+    """The checks of an address someone will sign in with and receive mail at: required, and a valid address
+    (checked for its form only, not its domain)."""
+    return [
+        DataRequired(),
+        TypedAddress(),
+        Length(max=254),
+        Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
+    ]
+
+
+def address_field() -> EmailField:
+    """A sign-in address typed: an account's, an invitation's, one's own new one."""
+    return EmailField(_l("E-mail"), filters=[stripped], validators=address_checks())
 
 
 class MemberEmailForm(Form):
     """A sign-in address: a colleague's, changed by their organisation's admin, or one's own (confirmed by
     a link sent to it: auth.email_changes)."""
 
-    email = _address_field()
+    email = address_field()
 
 
 class OwnEmailForm(MemberEmailForm):
@@ -124,7 +139,7 @@ class OwnEmailForm(MemberEmailForm):
 
 
 class InvitationForm(Form):
-    email = _address_field()
+    email = address_field()
     role = SelectField(_l("Role"), choices=[], validators=[DataRequired(message=_l("Choose a role."))])
     organization_id = SelectField(_l("Organisation"), choices=[], coerce=str)
     language = SelectField(

@@ -12,6 +12,7 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.core.i18n import gettext as _
 from app.core.models import TimestampMixin, UTCDateTime, keep_folded, utcnow
 from app.core.permissions import (  # noqa: F401 (the role names are re-exported)
     MINISTRY_ROLES,
@@ -45,6 +46,21 @@ def normalize_email(email: str) -> str:
     except (idna.IDNAError, UnicodeError):
         pass
     return f"{local}@{domain}"
+
+
+def address_refusal(email: str) -> str | None:
+    """Why `email`, as typed, cannot be a sign-in address (an account's, an invitation's, one's own new one), in
+    the reader's words; None when it can. The one rule of every place an address is typed (the forms' address
+    fields through auth.forms.TypedAddress, the services under them and the command line): an "@", at most 254
+    characters, and no control character inside (a NUL, a tab, a line break, a surrogate half). A control
+    character is refused, never dropped: the forms' text cleaning dropped a NUL, and an invitation to
+    "a\\x00b@x.ma" went to ab@x.ma, someone else's mailbox."""
+    address = normalize_email(email)
+    if any(unicodedata.category(character) in ("Cc", "Cs") for character in address):
+        return _("An e-mail address cannot contain control characters (such as a NUL or a line break).")
+    if "@" not in address or len(address) > 254:
+        return _("Enter a valid e-mail address.")
+    return None
 
 
 @guarded_model

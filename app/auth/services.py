@@ -13,7 +13,15 @@ from sqlalchemy import func, select, update
 from app.api.tokens import revoke_all_tokens
 from app.auth import directory, mfa, passwords, sessions
 from app.auth.leavers import check_owner_may_change, cut_off
-from app.auth.models import EmailChange, Invitation, LoginAttempt, PasswordReset, User, normalize_email
+from app.auth.models import (
+    EmailChange,
+    Invitation,
+    LoginAttempt,
+    PasswordReset,
+    User,
+    address_refusal,
+    normalize_email,
+)
 from app.core import audit
 from app.core.db import keep_even_if_refused
 from app.core.errors import ConcurrentChange, ValidationFailed
@@ -488,7 +496,9 @@ def change_member_email(user: User, email: str, *, by: User) -> bool:
     waiting for it follows; the person is told at both addresses). Whether anything changed. An address
     another account holds is refused to a partner organisation's admin without saying where or whose, as an
     invitation to it is (auth.invitations.invite)."""
-    new_email = normalize_email(email)[:254]
+    if (refusal := address_refusal(email)) is not None:
+        raise ValidationFailed(refusal, {"email": [refusal]})
+    new_email = normalize_email(email)
     if new_email == user.email:
         return False
     vague = address_refused_vaguely()
@@ -554,8 +564,8 @@ def check_account_rules(
         errors["organization_id"] = [_("Ministry staff belong to the ministry, not to a partner.")]
     if language not in current_app.config["LANGUAGES"]:
         errors["language"] = [_("Unknown language.")]
-    if "@" not in email or len(email) > 254:
-        errors["email"] = [_("Enter a valid e-mail address.")]
+    if (refusal := address_refusal(email)) is not None:
+        errors["email"] = [refusal]
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
 

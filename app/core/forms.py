@@ -191,7 +191,8 @@ class Form(FlaskForm):
     any field of the same name; hostile requests then reach validators with
     lists, numbers or file objects. Here a JSON or other non-form body counts
     as an empty form, files only reach FileFields, and NUL bytes (which no
-    text ever needs, and PostgreSQL refuses) are dropped.
+    text ever needs, and PostgreSQL refuses) are dropped, except from a field
+    that refuses them (flagged kept_as_sent).
     """
 
     class Meta(FlaskForm.Meta):
@@ -213,8 +214,11 @@ class Form(FlaskForm):
             if not _is_submitted():
                 return None
             data = MultiDict()
+            # A field flagged kept_as_sent (a typed e-mail address: auth.forms.TypedAddress) refuses what
+            # storable would drop: a NUL dropped out of an address had made it another person's.
+            as_sent = {field.name for field in form._fields.values() if field.flags.kept_as_sent}
             for key, value in request.form.items(multi=True):
-                data.add(key, storable(value))
+                data.add(key, value if key in as_sent else storable(value))
             file_fields = {name for name, field in form._fields.items() if isinstance(field, FileField)}
             for key, value in request.files.items(multi=True):
                 if key in file_fields:

@@ -285,3 +285,19 @@ def test_an_invitation_opened_where_someone_is_signed_in_warns_before_signing_th
     created = client.post(link, data={"full_name": "Newcomer", "password": PASSWORD, "confirm": PASSWORD})
     assert created.status_code == 303
     assert client.get("/dashboard").status_code == 302  # signed out, as the page said
+
+
+@pytest.mark.parametrize("address", ["a\x00b@example.org", "ab@example.org\x00", "a\x1bb@example.org"])
+def test_an_address_with_a_control_character_is_refused_not_cleaned(world, signed_in, address):
+    """The forms' text cleaning dropped the NUL out of "a\\x00b@example.org", and the invitation went to
+    ab@example.org: someone else's mailbox."""
+    answer = _invite(signed_in("admin"), address, organization=world.partner_a)
+    assert answer.status_code == 422
+    assert "An e-mail address cannot contain control characters" in answer.get_data(as_text=True)
+    assert _count(Invitation) == 0
+    assert db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "invitation")) is None
+    with pytest.raises(ValidationFailed) as refused:  # the service under the form says it too
+        invitations.invite(
+            email=address, role="partner", organization=world.partner_a, language="en", by=world.users["admin"]
+        )
+    assert "control characters" in refused.value.field_errors["email"][0]

@@ -504,3 +504,16 @@ def test_a_leavers_agreements_are_handed_over_at_once_and_the_account_may_then_c
     assert signed_in("officer").post(
         f"/admin/users/{successor.id}/hand-over", data={"successor_id": leaver.id}, csrf_from="/agreements/"
     ).status_code in (403, 404)
+
+
+def test_a_colleagues_address_with_a_control_character_is_refused_not_cleaned(app, world, team):
+    """The NUL was dropped by the forms' text cleaning, and the colleague's address became ab@…."""
+    boss, colleague, _second, _occurrences = team
+    refused = SignedInClient(app, boss).post(
+        f"/team/{colleague.id}/email",
+        data={"email": "a\x00b@partner-a.example"},
+        csrf_from=f"/team/{colleague.id}",
+        follow_redirects=True,
+    )
+    assert "An e-mail address cannot contain control characters" in refused.get_data(as_text=True)
+    assert _fresh(User, colleague.id).email == "colleague@partner-a.example"

@@ -212,3 +212,11 @@ def test_a_link_opened_where_someone_else_is_signed_in_says_whose_address_it_cha
     assert _fresh(manager.id).email == manager.email
     again = client.get(link)
     assert again.status_code == 410 and "already yours" not in again.get_data(as_text=True)
+
+
+def test_a_new_address_with_a_control_character_is_refused_not_cleaned(world, signed_in):
+    """A NUL was dropped by the forms' text cleaning: "a\\x00b@example.org" asked for ab@example.org."""
+    partner = world.users["partner"]
+    page = _asked(signed_in(partner), "a\x00b@example.org").get_data(as_text=True)
+    assert "An e-mail address cannot contain control characters" in page
+    assert db.session.scalar(select(EmailChange).where(EmailChange.user_id == partner.id)) is None
