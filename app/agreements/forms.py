@@ -12,7 +12,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app.agreements.models import AGREEMENT_TYPES, NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS
-from app.core.forms import EditForm, Form
+from app.core.forms import EditForm, Form, side_choice
 
 
 def _optional_int(value):
@@ -72,8 +72,13 @@ class NonRenewalForm(Form):
     """A notice of non-renewal given by one side (stops a tacit renewal)."""
 
     given_on = DateField(_l("Notice given on"), validators=[InputRequired()])
-    # "ministry", or "partner:<organisation id>" for the partner that gave it (the page lists each partner).
-    side = SelectField(_l("Given by"), choices=[(k, v) for k, v in NOTICE_SIDES.items()], validate_choice=False)
+    side = SelectField(
+        _l("Given by"),
+        choices=[(k, v) for k, v in NOTICE_SIDES.items()],
+        coerce=side_choice,
+        validate_choice=False,  # an option per partner: side_choice reads it, the service checks it
+        validators=[InputRequired()],
+    )
     document = FileField(_l("The notice (optional)"))
     version = HiddenField()
 

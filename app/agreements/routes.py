@@ -188,13 +188,13 @@ def record_non_renewal(agreement_id: int):
     if not form.validate_on_submit():
         raise form_errors(form)
     upload = request.files.get("document")
-    side, _colon, organization = (form.side.data or "").partition(":")
+    side, organization_id = form.side.data
     renewals.record_non_renewal(
         agreement,
         by=current_user,
         given_on=form.given_on.data,
         side=side,
-        organization_id=int(organization) if organization.isdigit() and len(organization) < 10 else None,
+        organization_id=organization_id,
         upload=upload if upload and upload.filename else None,
         expected_version=form.version.data,
     )

@@ -149,6 +149,20 @@ def stripped(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def side_choice(value: str) -> tuple[str, int | None]:
+    """A SelectField's coerce for a party's side as its option names it: "ministry", "partner", or
+    "partner:<organisation id>" for one partner among several (the page lists each). (side, id or None); the
+    service then checks the side and the organisation. Anything else after the colon is no choice
+    (ValueError: "Not a valid choice."): a tampered "partner:abc" had been read as a bare "partner", the
+    agreement's only partner."""
+    side, colon, organization = value.partition(":")
+    if not colon:
+        return side, None
+    if organization.isascii() and organization.isdigit() and len(organization) < 10:
+        return side, int(organization)
+    raise ValueError(f"not a side: {value!r}")
+
+
 def refused_filters(form, names) -> dict[str, list[str]]:
     """The messages by field of the filter form's fields `names` it refuses (a malformed date, a range
     whose first date comes after its last), checked as the form's validate() checks them: the API refuses

@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from app.agreements.models import NOTICE_UNITS, RENEWAL_TERMS, parties_of_form
 from app.budget.services import MAX_LINES
 from app.core.dates import FIRST_DAY, LAST_DAY
-from app.core.forms import Form
+from app.core.forms import Form, side_choice
 from app.core.i18n import LANGUAGE_NAMES
 from app.workflow.labels import SIDE_LABELS
 
@@ -84,17 +84,17 @@ class RecordAcceptanceForm(Form):
 
 
 class SignatoryForm(Form):
-    # "ministry", or "partner:<organisation id>" for the partner party they sign for (the page lists each);
-    # a bare "partner" names the only partner party, when there is one.
-    side = SelectField(_l("Signs for"), choices=list(SIDE_LABELS.items()), validate_choice=False)
+    # A bare "partner" names the only partner party, when there is one.
+    side = SelectField(
+        _l("Signs for"),
+        choices=list(SIDE_LABELS.items()),
+        coerce=side_choice,
+        validate_choice=False,  # an option per partner party: side_choice reads it, the service checks it
+        validators=[InputRequired()],
+    )
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     title = StringField(_l("Title or function"), validators=[Optional(), Length(max=200)])
     version = HiddenField(validators=[DataRequired()])
-
-    def signs_for(self) -> tuple[str, int | None]:
-        """(side, partner organisation id or None) from the chosen option."""
-        side, _colon, organization = (self.side.data or "").partition(":")
-        return side, int(organization) if organization.isdigit() and len(organization) < 10 else None
 
 
 class SignatureForm(Form):

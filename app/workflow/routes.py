@@ -183,7 +183,7 @@ def add_signatory(agreement_id: int):
     form = SignatoryForm()
     if not form.validate_on_submit():
         raise form_errors(form)
-    side, organization_id = form.signs_for()
+    side, organization_id = form.side.data
     services.add_signatory(
         agreement,
         by=current_user,

@@ -400,3 +400,16 @@ def test_a_signature_dated_before_the_previous_one_is_told_the_earliest_day_it_m
             agreement, second.id, by=officer_user, signed_on=date(2026, 1, 4), expected_version=agreement.version
         )
     assert "Jan 5, 2026 at the earliest" in str(refused.value)
+
+
+def test_a_side_not_among_the_forms_choices_adds_no_signatory(world, signed_in):
+    """A tampered "partner:abc" read as "partner" alone: a signatory for the agreement's only partner."""
+    agreement = in_signature(world, partners=[world.partner_a])
+    refused = signed_in("officer").post(
+        f"/agreements/{agreement.id}/signatories",
+        data={"side": "partner:abc", "name": "Arthur", "version": agreement.version},
+        follow_redirects=True,
+    )
+    assert "Not a valid choice." in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert not agreement.signatories

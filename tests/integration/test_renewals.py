@@ -352,6 +352,25 @@ def test_recording_a_notice_on_the_page_with_its_document(signed_in, world):
     ).status_code in (403, 404)
 
 
+@pytest.mark.parametrize("side", ["partner:abc", "partner:", "partner:1.5", "partner:²", "partner:" + "9" * 12])
+def test_a_side_not_among_the_forms_choices_is_refused(signed_in, world, side):
+    """A tampered "partner:abc" was read as a bare "partner" and recorded as the agreement's only partner's
+    notice."""
+    agreement = tacit(world.agreement_a, end=date(2030, 1, 1))
+    refused = signed_in("officer").post(
+        f"/agreements/{agreement.id}/non-renewal",
+        data={"given_on": "2026-11-16", "side": side, "version": str(agreement.version)},
+        follow_redirects=True,
+    )
+    assert "Not a valid choice." in refused.get_data(as_text=True)
+    db.session.refresh(agreement)
+    assert (agreement.non_renewal_on, agreement.non_renewal_by, agreement.non_renewal_organization_id) == (
+        None,
+        None,
+        None,
+    )
+
+
 def test_renew_creates_a_linked_renewal_prefilled_from_the_current_one(signed_in, world):
     agreement = world.agreement_a
     agreement.summary_fr = "Coopération numérique"
