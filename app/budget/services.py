@@ -103,8 +103,9 @@ def clean_line(agreement: Agreement, data: LineData) -> dict:
 
 
 def _amount(value, currency: str, errors: dict) -> Decimal | None:
+    digits = kept_decimals(currency) if currency in currencies_in_use() else AMOUNT_DECIMALS
     try:
-        amount = read_decimal(value)  # as indicator values are read: a decimal comma, Arabic digits…
+        amount = read_decimal(value, most_decimals=digits)  # as indicator values are read: a decimal comma…
     except AmbiguousNumber as error:
         errors["amount"] = [error.message]
         return None
@@ -116,7 +117,6 @@ def _amount(value, currency: str, errors: dict) -> Decimal | None:
     elif amount > MAX_AMOUNT:
         errors["amount"] = [_("The amount is too large (at most 9,999,999,999,999.99).")]
     else:
-        digits = kept_decimals(currency) if currency in currencies_in_use() else AMOUNT_DECIMALS
         if amount != amount.quantize(Decimal(1).scaleb(-digits)):
             if digits < get_currency_precision(currency):  # a third decimal of a dinar: refused, never rounded
                 errors["amount"] = [_("At most %(n)s decimals: amounts are kept to the hundredth.", n=digits)]

@@ -21,13 +21,14 @@ from app.workflow.engine import refuse_if_ended
 
 MAX_INDICATORS = 10
 MAX_VALUE = Decimal("1000000000000")  # 10^12 fits Numeric(14, 2)
-CENT = Decimal("0.01")
+VALUE_DECIMALS = 2  # Numeric(14, 2)
+CENT = Decimal(1).scaleb(-VALUE_DECIMALS)
 
 
 def parse_number(raw, *, field_name: str, allow_zero: bool = True) -> Decimal:
     """A non-negative number from a form or JSON (comma or point as decimal mark), or a clear error."""
     try:
-        value = read_decimal(raw)
+        value = read_decimal(raw, most_decimals=VALUE_DECIMALS)
     except AmbiguousNumber as error:
         raise ValidationFailed(error.message, {field_name: [error.message]}) from None
     if value is None:

@@ -314,3 +314,19 @@ def test_an_amendment_signed_before_sharaka_goes_to_signature_once_it_says_what_
     moved = api("manager").post(move, json=why)
     assert moved.status_code == 200, moved.get_json()
     assert moved.get_json()["agreement"]["state"] == "signature"
+
+
+def test_an_ambiguous_amount_in_the_proposed_budget_offers_only_what_is_taken(signed_in, world, parent, amendment):
+    """12.345 MAD was refused with "type 12345, or 12.345", and 12.345 refused again: no third decimal is kept."""
+    officer = signed_in("officer")
+    path = f"/agreements/{amendment.id}/amendment"
+    refused = officer.post(
+        path, data={**form_data(amendment, parent, world), **budget_rows(world, ("Formation", "12.345", "MAD"))}
+    )
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "type 12345, or round to 2 decimals." in html
+    assert "or 12.345." not in html
+    saved = officer.post(
+        path, data={**form_data(amendment, parent, world), **budget_rows(world, ("Formation", "12345", "MAD"))}
+    )
+    assert saved.status_code == 303

@@ -1,5 +1,6 @@
 """Budget lines through the pages and the API, and the portfolio's totals with their exports."""
 
+import re
 from decimal import Decimal
 from io import BytesIO
 
@@ -284,3 +285,28 @@ def test_thousands_are_read_as_each_language_writes_them(signed_in, world, draft
     response = signed_in("officer").post(f"/agreements/{draft.id}/budget/new", data=form(world, amount=typed))
     assert response.status_code == 303
     assert [line.amount for line in services.lines_of(draft)] == [Decimal("250000.00")]
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "ar"])
+@pytest.mark.parametrize("typed,currency", [("12.345", "MAD"), ("1.005", "BHD"), ("12,345", "MAD")])
+def test_an_ambiguous_amount_is_refused_without_offering_what_is_refused_again(
+    signed_in, world, draft, language, typed, currency
+):
+    """“1.005” in BHD was refused with "type 1005, or 1.005" in every language, and 1.005 was refused
+    again: a third decimal is never kept. The message names the typed text and its two readings, and
+    offers only the thousands."""
+    world.users["officer"].language = language
+    db.session.commit()
+    officer = signed_in("officer")
+    page = officer.post(f"/agreements/{draft.id}/budget/new", data=form(world, amount=typed, currency=currency))
+    message = re.search(r'id="amount-error">([^<]*)<', page.get_data(as_text=True)).group(1)
+    assert page.status_code == 422 and message.count(typed) == 2, message  # “typed” could mean … or typed
+    assert ("could mean" in message) == (language == "en"), message
+    whole = typed.replace(",", "").replace(".", "")
+    assert (
+        officer.post(
+            f"/agreements/{draft.id}/budget/new", data=form(world, amount=whole, currency=currency)
+        ).status_code
+        == 303
+    )
+    assert [line.amount for line in services.lines_of(draft)] == [Decimal(whole)]
