@@ -14,8 +14,11 @@ from flask_babel import format_date, format_decimal
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto, _is_submitted
 from werkzeug.datastructures import MultiDict
-from wtforms import FileField, HiddenField, SelectField
+from wtforms import FieldList, FileField, FormField, HiddenField, SelectField
+from wtforms import Form as WtformsForm
 from wtforms.i18n import messages_path
+from wtforms.meta import DefaultMeta
+from wtforms.validators import StopValidation
 
 from app.core.db import changed_since, fields_seen, keep_even_if_refused, short_hash
 from app.core.errors import ConcurrentChange, DomainError, ValidationFailed
@@ -198,6 +201,34 @@ def form_status(form) -> int:
     return 422 if form.errors or refusal is not None else 200
 
 
+class _ReaderMeta(DefaultMeta):
+    """What every form and every row inside one (SubForm) share: the reader's language for WTForms' own
+    messages, and its fields' checks."""
+
+    def bind_field(self, form, unbound_field, options):
+        # A choice sent as spaces is no choice: Optional() would otherwise let " " through unchecked
+        # against the choices (it clears the "not a valid choice" error of a value it calls blank).
+        if issubclass(unbound_field.field_class, SelectField):
+            options["filters"] = (*unbound_field.kwargs.get("filters", ()), _blank_as_empty)
+        if not issubclass(unbound_field.field_class, (FormField, FieldList)):  # a row says for its own fields
+            validators = unbound_field.kwargs.get("validators") or ()
+            options["validators"] = (_unread_said_once, *validators)
+        return super().bind_field(form, unbound_field, options)
+
+    def get_translations(self, form):
+        if not current_app.config.get("WTF_I18N_ENABLED", True):
+            return super().get_translations(form)
+        return WTFORMS_MESSAGES
+
+
+def _unread_said_once(form, field) -> None:
+    """A value typed that the field could not read ("abc" for a year) is said once, as that: the field's
+    checks would judge the nothing it read as well ("Not a valid integer value." run into "Number must be
+    between 1956 and 2200."). A blank value goes on to Optional(), which lets it through."""
+    if field.process_errors and any(str(raw).strip() for raw in field.raw_data or ()):
+        raise StopValidation()
+
+
 class Form(FlaskForm):
     """Every form's base: it reads only real form fields.
 
@@ -209,19 +240,7 @@ class Form(FlaskForm):
     that refuses them (flagged kept_as_sent).
     """
 
-    class Meta(FlaskForm.Meta):
-        def bind_field(self, form, unbound_field, options):
-            # A choice sent as spaces is no choice: Optional() would otherwise let " " through unchecked
-            # against the choices (it clears the "not a valid choice" error of a value it calls blank).
-            if issubclass(unbound_field.field_class, SelectField):
-                options["filters"] = (*unbound_field.kwargs.get("filters", ()), _blank_as_empty)
-            return super().bind_field(form, unbound_field, options)
-
-        def get_translations(self, form):
-            if not current_app.config.get("WTF_I18N_ENABLED", True):
-                return super().get_translations(form)
-            return WTFORMS_MESSAGES
-
+    class Meta(_ReaderMeta, FlaskForm.Meta):
         def wrap_formdata(self, form, formdata):
             if formdata is not _Auto:
                 return formdata
@@ -242,6 +261,14 @@ class Form(FlaskForm):
     def hidden_tag(self, *fields):
         """The form's hidden fields, and its key (app/core/receipts.py): a form sent twice changes things once."""
         return super().hidden_tag(*fields) + form_key_field()
+
+
+class SubForm(WtformsForm):
+    """A row inside a form (FormField, FieldList): its fields read and say as the enclosing Form's do. A
+    row built on WTForms' own Form spoke English in every language ("Invalid Choice: could not coerce.")."""
+
+    class Meta(_ReaderMeta):
+        pass
 
 
 def _blank_as_empty(value):

@@ -12,12 +12,11 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms import Form as WtfForm
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.agreements.models import NOTICE_UNITS, RENEWAL_TERMS, parties_of_form
+from app.budget.forms import BudgetRowForm
 from app.budget.services import MAX_LINES
-from app.core.dates import FIRST_DAY, LAST_DAY
 from app.core.forms import Form, side_choice
 from app.core.i18n import LANGUAGE_NAMES
 from app.workflow.labels import SIDE_LABELS
@@ -117,18 +116,6 @@ class DelegationForm(Form):
     delegate_id = SelectField(_l("Colleague who will approve for you"), coerce=int, choices=[])
     starts_on = DateField(_l("From"), validators=[InputRequired()])
     ends_on = DateField(_l("Until (inclusive)"), validators=[InputRequired()])
-
-
-class BudgetRowForm(WtfForm):
-    """One budget line after the amendment (a row left without label and amount is dropped)."""
-
-    label = StringField(_l("What it is for"), validators=[Optional(), Length(max=300)])
-    organization_id = SelectField(_l("Contributing party"), coerce=int, choices=[], validate_choice=False)
-    amount = StringField(_l("Amount"), validators=[Optional(), Length(max=40)])
-    currency = StringField(_l("Currency (ISO 4217)"), default="MAD", validators=[Optional(), Length(max=3)])
-    kind = SelectField(_l("Cash or in kind"), choices=[("cash", _l("Cash")), ("in_kind", _l("In kind"))])
-    year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(FIRST_DAY.year, LAST_DAY.year)])
-    period = StringField(_l("Period (if not one year)"), validators=[Optional(), Length(max=60)])
 
 
 class AmendmentForm(Form):

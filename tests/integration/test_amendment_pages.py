@@ -1,6 +1,7 @@
 """Amendments of any term through the pages and the API: the side-by-side page, saving changes
 (bad input refused, nothing stored), overlapping amendments flagged on both pages, permissions."""
 
+import re
 from datetime import date
 
 import pytest
@@ -330,3 +331,27 @@ def test_an_ambiguous_amount_in_the_proposed_budget_offers_only_what_is_taken(si
         path, data={**form_data(amendment, parent, world), **budget_rows(world, ("Formation", "12345", "MAD"))}
     )
     assert saved.status_code == 303
+
+
+@pytest.mark.parametrize(
+    "field, typed, said",
+    [
+        ("year", "99999999999999999999", "يجب أن يكون العدد بين 1956 و2200."),
+        ("organization_id", "abc", "هذا الاختيار غير صالح."),
+        ("year", "abc", "هذا ليس عددًا صحيحًا."),
+    ],
+)
+def test_a_budget_rows_field_errors_are_in_the_readers_language(
+    signed_in, world, parent, amendment, field, typed, said
+):
+    """The rows had fields of their own on WTForms' plain Form: an Arabic page said "Number must be between
+    1956 and 2200." and "Invalid Choice: could not coerce." in English, which the line's own form translates."""
+    world.users["officer"].language = "ar"
+    db.session.commit()
+    rows = budget_rows(world, ("Formation", "1500", "MAD"))
+    rows[f"budget-0-{field}"] = typed
+    page = signed_in("officer").post(
+        f"/agreements/{amendment.id}/amendment", data={**form_data(amendment, parent, world), **rows}
+    )
+    error = re.search(rf'id="budget-0-{field}-error">(.*?)</div>', page.get_data(as_text=True), re.S)
+    assert page.status_code == 422 and error and error.group(1).strip() == said, error and error.group(1)

@@ -310,3 +310,17 @@ def test_an_ambiguous_amount_is_refused_without_offering_what_is_refused_again(
         == 303
     )
     assert [line.amount for line in services.lines_of(draft)] == [Decimal(whole)]
+
+
+@pytest.mark.parametrize(
+    "year, said",
+    [("abc", "هذا ليس عددًا صحيحًا."), ("99999999999999999999", "يجب أن يكون العدد بين 1956 و2200.")],
+)
+def test_a_year_that_is_no_year_is_said_once(signed_in, world, draft, year, said):
+    """ "abc" was refused twice, the messages run together with no space ("…صحيحًا.يجب…"): not a whole
+    number, and not between 1956 and 2200 (the nothing it read)."""
+    world.users["officer"].language = "ar"
+    db.session.commit()
+    page = signed_in("officer").post(f"/agreements/{draft.id}/budget/new", data=form(world, year=year))
+    error = re.search(r'id="year-error">(.*?)</div>', page.get_data(as_text=True), re.S)
+    assert page.status_code == 422 and error and error.group(1).strip() == said, error and error.group(1)
