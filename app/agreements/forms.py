@@ -1,6 +1,5 @@
 from flask_babel import lazy_gettext as _l
 from wtforms import (
-    DateField,
     FileField,
     HiddenField,
     IntegerField,
@@ -12,7 +11,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app.agreements.models import AGREEMENT_TYPES, NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS
-from app.core.forms import EditForm, Form, side_choice
+from app.core.forms import DateField, EditForm, Form, side_choice
 
 
 def _optional_int(value):

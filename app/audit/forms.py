@@ -1,12 +1,12 @@
 """The auditors' check of the trail, with the anchors they kept, and the trail's filters."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from app.core.audit_chain import anchors_in
 from app.core.dates import within_calendar
-from app.core.forms import Form
+from app.core.forms import DateField, Form
 
 MAX_ANCHORS = 100  # an auditor pastes a few kept e-mails, not a whole log
 

@@ -21,14 +21,21 @@ from decimal import Decimal, InvalidOperation
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 
-# Arabic-Indic and Extended (Persian) digits, the Arabic decimal separator.
-_ARABIC = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹٫", "01234567890123456789.")
+# Arabic-Indic and Extended (Persian) digits; with the Arabic decimal separator, for numbers.
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+_ARABIC = {**_DIGITS, **str.maketrans("٫", ".")}
 _ARABIC_THOUSANDS = "٬"  # only ever between thousands
 _ARABIC_DECIMAL = "٫"  # only ever before decimals
 # Spaces typed or printed between thousands: space, no-break, narrow no-break, thin.
 _SPACES = re.compile("[ \u00a0\u202f\u2009]")
 _PLAIN = re.compile(r"[+-]?\d+(\.\d+)?")
 _GROUPED = {mark: re.compile(rf"[+-]?\d{{1,3}}({re.escape(mark)}\d{{3}})+") for mark in (",", ".")}
+
+
+def western_digits(text: str) -> str:
+    """`text` with its Arabic-Indic and Extended Arabic-Indic digits written 0-9, the rest as typed: how a
+    date field reads ٢٠٢٩-٠٧-٠١ (core.forms.DateField), as amounts and years read these digits."""
+    return text.translate(_DIGITS)
 
 
 class AmbiguousNumber(ValidationFailed):

@@ -1,8 +1,8 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, StringField, TextAreaField
+from wtforms import StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from app.core.forms import EditForm, Form
+from app.core.forms import DateField, EditForm, Form
 
 
 class SigningEventForm(EditForm, Form):

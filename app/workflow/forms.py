@@ -2,7 +2,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
-    DateField,
     FieldList,
     FormField,
     HiddenField,
@@ -17,7 +16,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from app.agreements.models import NOTICE_UNITS, RENEWAL_TERMS, parties_of_form
 from app.budget.forms import BudgetRowForm
 from app.budget.services import MAX_LINES
-from app.core.forms import Form, side_choice
+from app.core.forms import DateField, Form, side_choice
 from app.core.i18n import LANGUAGE_NAMES
 from app.workflow.labels import SIDE_LABELS
 

@@ -355,3 +355,25 @@ def test_a_budget_rows_field_errors_are_in_the_readers_language(
     )
     error = re.search(rf'id="budget-0-{field}-error">(.*?)</div>', page.get_data(as_text=True), re.S)
     assert page.status_code == 422 and error and error.group(1).strip() == said, error and error.group(1)
+
+
+@pytest.mark.parametrize("typed", ["٢٠٢٨-٠٦-٣٠", "۲۰۲۸-۰۶-۳۰"])
+def test_a_date_typed_in_arabic_indic_digits_is_read(signed_in, world, parent, amendment, typed):
+    """Amounts and years read Arabic-Indic digits; the end date typed so was refused as no date."""
+    saved = signed_in("officer").post(
+        f"/agreements/{amendment.id}/amendment", data=form_data(amendment, parent, world, expires_on=typed)
+    )
+    assert saved.status_code == 303, saved.get_data(as_text=True)
+    db.session.refresh(amendment)
+    assert amendment.amendment_changes == {"expires_on": "2028-06-30"}
+
+
+@pytest.mark.parametrize("typed", ["٢٠٢٨-٠٦-٣٠", "۲۰۲۸-۰۶-۳۰"])
+def test_the_api_refuses_a_date_in_arabic_indic_digits_with_a_4xx(api, amendment, typed):
+    """The API reads dates as ISO 8601 only: such a date is a clear refusal, never a 500."""
+    response = api("officer").open(
+        f"/api/v1/agreements/{amendment.id}/amendment",
+        "PUT",
+        json={"changes": {"expires_on": typed}, "version": amendment.version},
+    )
+    assert response.status_code == 422 and "expires_on" in str(response.get_json())

@@ -2,6 +2,8 @@
 before it refused is never kept, its field errors go under their fields, the rest is flashed, and the
 form is answered with 422 whether or not a field of the form shows the reason."""
 
+from datetime import date
+
 import pytest
 from flask import get_flashed_messages
 from sqlalchemy import select
@@ -71,3 +73,38 @@ def test_an_error_it_does_not_catch_goes_to_the_one_error_path(app):
         with pytest.raises(PermissionDenied), refusal_shown_on(form):
             raise PermissionDenied("Not yours.")
         assert not form.name.errors and not get_flashed_messages()
+
+
+def _all_subclasses(cls):
+    for subclass in cls.__subclasses__():
+        yield subclass
+        yield from _all_subclasses(subclass)
+
+
+def test_every_date_field_of_the_apps_forms_reads_arabic_indic_digits(app):
+    """A date typed ٢٠٢٩-٠٧-٠١ was refused as no date by WTForms' DateField, which the app's forms used
+    directly; amounts and years read these digits. Each form's date fields are core.forms.DateField."""
+    import inspect
+
+    import wtforms
+    from wtforms.fields.core import UnboundField
+
+    from app.core.forms import DateField
+
+    fields = {
+        f"{form.__module__}.{form.__qualname__}.{name}": unbound.field_class
+        for form in _all_subclasses(wtforms.Form)
+        if form.__module__.startswith("app.")
+        for name, unbound in inspect.getmembers(form, lambda member: isinstance(member, UnboundField))
+        if issubclass(unbound.field_class, wtforms.DateField)
+    }
+    assert fields and all(field_class is DateField for field_class in fields.values()), fields
+    with app.test_request_context("/", method="POST", data={"day": "٢٠٢٩-٠٧-٠١", "other": "۲۰۲۹-۰۷-۰۱"}):
+
+        class DayForm(Form):
+            day = DateField()
+            other = DateField()
+
+        form = DayForm(meta={"csrf": False})
+        assert form.validate() and form.day.data == form.other.data == date(2029, 7, 1)
+        assert form.day._value() == "٢٠٢٩-٠٧-٠١"  # shown again as typed

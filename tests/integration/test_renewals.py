@@ -925,3 +925,21 @@ def test_lists_of_agreements_ending_leave_out_one_that_renews_by_itself(world, c
     agreement.non_renewal_on, agreement.non_renewal_by = agreement.notice_deadline - timedelta(days=5), "partner"
     db.session.commit()
     assert all(listed_as_ending().values()), listed_as_ending()
+
+
+@pytest.mark.parametrize("typed", ["٢٠٢٦-١١-١٦", "۲۰۲۶-۱۱-۱۶"])
+def test_a_notice_dated_in_arabic_indic_digits_is_recorded(signed_in, api, world, typed):
+    """The notice's date typed in Arabic-Indic digits was refused as no date; the API, ISO 8601 only,
+    refuses it with a 422."""
+    agreement = tacit(world.agreement_a, end=date(2030, 1, 1))
+    refused = api("officer").post(
+        f"/api/v1/agreements/{agreement.id}/non-renewal", json={"given_on": typed, "side": "ministry"}
+    )
+    assert refused.status_code == 422 and "given_on" in str(refused.get_json())
+    response = signed_in("officer").post(
+        f"/agreements/{agreement.id}/non-renewal",
+        data={"given_on": typed, "side": "ministry", "version": str(agreement.version)},
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)
+    db.session.refresh(agreement)
+    assert agreement.non_renewal_on == date(2026, 11, 16)
