@@ -152,9 +152,20 @@ def _load_typed(text: str):
     return read_yaml(text, _TypedTextLoader)
 
 
+class _AsTyped(reprlib.Repr):
+    """Python's notation for what YAML read, but a day or a moment as it is written in YAML (9999-01-05):
+    an admin had been shown datetime.date(9999, 1, 5)."""
+
+    def repr_date(self, value, level) -> str:
+        return value.isoformat()
+
+    def repr_datetime(self, value, level) -> str:
+        return str(value)
+
+
 def _quoted(value) -> str:
     """A value quoted in a message: its start, however long the value typed."""
-    shortened = reprlib.Repr()
+    shortened = _AsTyped()
     shortened.maxstring = shortened.maxother = 40
     shortened.maxlist = shortened.maxdict = 4
     shortened.maxlevel = 2

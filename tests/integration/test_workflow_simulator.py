@@ -239,3 +239,21 @@ def test_typed_yaml_refuses_aliases_and_quotes_a_bad_value_briefly(app, world, s
 @pytest.mark.parametrize("role", ["officer", "manager", "legal", "auditor", "partner"])
 def test_only_admins_use_the_simulator(world, signed_in, role):
     assert signed_in(role).get("/admin/workflows/simulate").status_code in (403, 404)
+
+
+@pytest.mark.parametrize(
+    "scenario, shown",
+    [
+        ("start: 9999-01-05", "start: give a date between 1956 and 2200: 9999-01-05"),
+        ("start: 2026-01-05 10:00:00", "start: not a date (YYYY-MM-DD): 2026-01-05 10:00:00"),
+        ("start: [9999-01-05]", "start: not a date (YYYY-MM-DD): [9999-01-05]"),
+    ],
+)
+def test_a_refused_date_is_shown_as_typed_not_as_python(app, world, signed_in, scenario, shown):
+    """The page said "donnez une date entre 1956 et 2200 : datetime.date(9999, 1, 5)": YAML reads 9999-01-05
+    as a date, and the message quoted it in Python's notation."""
+    with pytest.raises(simulator.ScenarioError) as refused:
+        simulator.parse_scenario(scenario)
+    assert str(refused.value) == shown
+    page = _page_post(signed_in("admin"), {"workflow_type": "mou", "scenario": scenario}).get_data(as_text=True)
+    assert "datetime" not in page and shown in page
