@@ -459,7 +459,8 @@ function remoteChoices(settings, url) {
 // thread, a rule of the agreement) comes back to its page with the reason at the top: the text boxes
 // would be empty, and on a phone the reason out of sight. What the text boxes of a sent form held is
 // kept for this tab as it is sent; when the next page shows a refusal and has that form, the text is
-// put back and the reason is shown at the form too. Any other next page forgets it.
+// put back and the reason is shown at the form too. Any other next page forgets it. Switching the language
+// keeps the page's typed text the same way, for the same page coming back in the language chosen.
 (function () {
   "use strict";
 
@@ -477,12 +478,12 @@ function remoteChoices(settings, url) {
     }
   }
 
-  function keepTyped(event) {
-    var form = event.target;
-    var kept = storage();
-    if (!kept || event.defaultPrevented || (form.getAttribute("method") || "").toLowerCase() !== "post") {
-      return;
-    }
+  function isPosted(form) {
+    return (form.getAttribute("method") || "").toLowerCase() === "post";
+  }
+
+  // What the form's text boxes hold, by name; null when nothing was typed.
+  function typedIn(form) {
     var typed = {};
     var any = false;
     form.querySelectorAll(TYPED).forEach(function (box) {
@@ -491,13 +492,36 @@ function remoteChoices(settings, url) {
         any = true;
       }
     });
+    return any ? typed : null;
+  }
+
+  function keepTyped(event) {
+    var form = event.target;
+    var kept = storage();
+    if (!kept || event.defaultPrevented || !isPosted(form)) {
+      return;
+    }
     var action = form.getAttribute("action") || "";
     var waiting = waitingEntry(kept);
     if (waiting && waiting.action !== action) {
       return; // signing in again: what the form whose sign-in ended held waits for that form
     }
-    if (any) {
-      kept.setItem(KEY, JSON.stringify({ action: action, typed: typed, reader: reader() }));
+    var typed = typedIn(form);
+    var because = null;
+    // <form data-keeps-page-typed> (the language switch) sends nothing typed itself but brings the same page
+    // back in another language, every form empty: what the page's first form holding text held is kept, and
+    // put back with a word saying so.
+    if (form.hasAttribute("data-keeps-page-typed")) {
+      because = "language";
+      typed = null;
+      Array.prototype.some.call(document.forms, function (other) {
+        typed = other !== form && isPosted(other) ? typedIn(other) : null;
+        action = other.getAttribute("action") || "";
+        return typed !== null;
+      });
+    }
+    if (typed) {
+      kept.setItem(KEY, JSON.stringify({ action: action, typed: typed, reader: reader(), because: because }));
     } else {
       kept.removeItem(KEY);
     }
@@ -559,11 +583,11 @@ function remoteChoices(settings, url) {
       // panel), and the copy is not announced a second time.
       notice = refusal.cloneNode(true);
       notice.removeAttribute("role");
-    } else if (waited) {
+    } else if (waited || sent.because === "language") {
       notice = document.createElement("div");
       notice.className = "alert alert-info";
       notice.setAttribute("data-typed-back-notice", "");
-      notice.textContent = document.body.getAttribute("data-typed-back") || "";
+      notice.textContent = document.body.getAttribute(waited ? "data-typed-back" : "data-typed-back-language") || "";
     }
     if (!form || !notice) {
       return;
