@@ -26,6 +26,7 @@ from app.core.i18n import gettext as _
 from app.core.i18n import list_of
 from app.core.models import utcnow
 from app.core.permissions import holds_role, may_decide_approvals, plays_workflow_role
+from app.core.templating import written_date
 from app.core.text import one_line, trimmed
 from app.extensions import db
 from app.workflow import rules
@@ -100,6 +101,9 @@ class ActionOption:
     # Details of the agreement the move waits for that its own form does not ask (a title in French):
     # the page offers the edit form beside the reasons.
     missing_fields: list[str] = field(default_factory=list)
+    # The user's own approval in the open round (of this step or an earlier one): nothing is left for them to
+    # decide in it, so its reason is a status (when, and what it waits for), not a move blocked for now.
+    own_decision: ApprovalDecision | None = None
 
     @property
     def name(self) -> str:
@@ -516,10 +520,46 @@ def _approval_option(agreement, transition: Transition, user, today: date) -> Ac
                 may_decide=True,
             )
         reasons_seen.append((slot_of(step, identity) is not None, reason))
+    own = _own_approval(round_, user)
+    if own is not None:
+        # Said to the approver as theirs: "Karim Exemple has already approved" had named the reader in the
+        # third person under a greyed button, as if it might become possible.
+        return ActionOption(
+            transition,
+            is_allowed=False,
+            reasons=[_own_approval_status(own, step)],
+            approval_step=step,
+            approval_round=round_,
+            own_decision=own,
+        )
     # The reason that matters: that of someone whose place it is (a delegate who asked for the approval
     # learns of the four-eyes rule, not that they are no approver themselves).
     reason = next((said for holds_place, said in reasons_seen if holds_place), reasons_seen[0][1])
     return ActionOption(transition, is_allowed=False, reasons=[reason], approval_step=step, approval_round=round_)
+
+
+def _own_approval(round_: ApprovalRound, user) -> ApprovalDecision | None:
+    """The latest approval `user` gave in the round, for themselves or for someone they act for: once given,
+    the four-eyes rules leave them nothing else to decide in it (_eligibility)."""
+    given = [d for d in round_.decisions if d.approver_id == user.id and d.decision == "approve"]
+    return max(given, key=lambda d: d.decided_at) if given else None
+
+
+def _own_approval_status(own: ApprovalDecision, step: ApprovalStep) -> str:
+    """What the approver's own approval `own` leaves waiting, in their words: the step now open is `step`."""
+    day = written_date(clock.day_of(own.decided_at))
+    if own.step != step.name:
+        return _(
+            "You already approved an earlier step on %(date)s; the approval now waits for this step's approvers.",
+            date=day,
+        )
+    if own.is_delegated:
+        return _(
+            "You already approved this step for %(name)s on %(date)s; it now waits for another approver.",
+            name=own.counted_user.full_name,
+            date=day,
+        )
+    return _("You already approved this step on %(date)s; it now waits for the other approvers.", date=day)
 
 
 def decide(
