@@ -155,6 +155,15 @@ def page(browser):
     context.close()
 
 
+@pytest.fixture
+def phone_page(browser):
+    """A page on a phone's screen (390x844, touch), for what an officer on the move meets."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="en-GB")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
 @pytest.fixture(scope="session")
 def artifacts():
     ARTIFACTS.mkdir(exist_ok=True)
@@ -201,6 +210,17 @@ def sign_in(page, base: str, email: str, password: str) -> None:
     navigate(page, lambda: page.press("input[name=password]", "Enter"))
     # A refused sign-in comes back to the form; say so here rather than in a later step.
     page.locator("form[action$='/sign-out']").first.wait_for(state="attached")
+
+
+def new_mou(page, base: str, **titles: str) -> None:
+    """Make an MoU with Mistral AI through the new-agreement form, with `titles` (title_fr="…"), and wait for
+    its page."""
+    page.goto(base + "/agreements/new")
+    page.select_option("select[name=type]", "mou")
+    for name, title in titles.items():
+        page.fill(f"input[name={name}]", title)
+    choose(page, "partners", "Mistral")
+    navigate(page, page.locator("form button[type=submit]").last.click)
 
 
 def account(demo_accounts, role: str, organization_contains: str = ""):

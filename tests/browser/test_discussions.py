@@ -3,7 +3,7 @@ threads, in Arabic on a phone), approving from the e-mail's link, and verifying 
 
 import re
 
-from tests.browser.conftest import account, choose, link_mailed_to, navigate, sign_in, switch_language
+from tests.browser.conftest import account, link_mailed_to, navigate, new_mou, sign_in, switch_language
 from tests.browser.test_deliverables import _owner_of
 
 MOU = "MTNRA-2025-010"  # the Mistral AI MoU of the demo
@@ -74,11 +74,7 @@ def test_approve_from_the_e_mail_link(live_server, page, artifacts, demo_account
     legal = account(demo_accounts, "legal")
     officer = account(demo_accounts, "officer")
     sign_in(page, live_server, officer["email"], officer["password"])
-    page.goto(live_server + "/agreements/new")
-    page.select_option("select[name=type]", "mou")
-    page.fill("input[name=title_fr]", "Mémorandum approuvé par courriel")
-    choose(page, "partners", "Mistral")
-    navigate(page, page.locator("form button[type=submit]").last.click)
+    new_mou(page, live_server, title_fr="Mémorandum approuvé par courriel")
     reference = re.search(r"MTNRA-\d{4}-\d{3}", page.content()).group(0)
     navigate(page, page.locator("form[action$='/actions/submit_for_review'] button[type=submit]").first.click)
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import account, choose, navigate, sign_in, switch_language
+from tests.browser.conftest import account, navigate, new_mou, sign_in, switch_language
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
@@ -378,11 +378,7 @@ def test_a_long_file_name_and_a_budget_stay_on_a_phones_screen(
 
     officer = account(demo_accounts, "officer")
     sign_in(page, live_server, officer["email"], officer["password"])
-    page.goto(live_server + "/agreements/new")
-    page.select_option("select[name=type]", "mou")
-    page.fill("input[name=title_fr]", "Mémorandum au budget long (browser test)")
-    choose(page, "partners", "Mistral")
-    navigate(page, page.locator("form button[type=submit]").last.click)
+    new_mou(page, live_server, title_fr="Mémorandum au budget long (browser test)")
     reference = re.search(r"MTNRA-\d{4}-\d{3}", page.content()).group(0)
     url = page.url
     page.goto(url + "/budget/new")

@@ -5,13 +5,12 @@ from __future__ import annotations
 from tests.browser.conftest import account, sign_in, switch_language
 
 
-def test_switching_the_language_puts_back_what_the_form_held(live_server, browser, demo_accounts):
+def test_switching_the_language_puts_back_what_the_form_held(live_server, phone_page, demo_accounts):
     """An officer on a phone types an Arabic title and summary in a new agreement, then changes the language:
     the page came back in French with the form empty and no word. Now it comes back with the text in the form
     and a notice saying so, and the text is not kept any further (the next page has an empty form)."""
+    page = phone_page
     officer = account(demo_accounts, "officer")
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="en-GB")
-    page = context.new_page()
     try:
         sign_in(page, live_server, officer["email"], officer["password"])
         page.goto(live_server + "/agreements/new")
@@ -35,4 +34,3 @@ def test_switching_the_language_puts_back_what_the_form_held(live_server, browse
     finally:
         page.click(".navbar-toggler")
         switch_language(page, "ar")
-        context.close()

@@ -249,12 +249,13 @@ def test_a_sent_back_agreement_shows_the_review_still_to_come_and_the_send_back_
 
 def test_a_move_waiting_for_a_detail_links_to_the_form_that_gives_it(app, world, signed_in):
     """An Arabic-only MoU saves, but submitting it needs its French title: the blocked move says so and
-    offers the edit form (the officer had to find "Edit" at the top of the page)."""
+    offers the edit form (the officer had to find "Edit" at the top of the page), at the missing field (it
+    opened at the top, far from it on a phone)."""
     mou = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="", title_ar="مذكرة")
     db.session.commit()
     page = signed_in("officer").get(f"/agreements/{mou.id}").get_data(as_text=True)
     move = page.split('id="action-submit_for_review"')[1].split('class="list-group-item')[0]
-    assert "Title (French)" in move and f'href="/agreements/{mou.id}/edit"' in move
+    assert "Title (French)" in move and f'href="/agreements/{mou.id}/edit#title_fr"' in move
     # Not offered to someone who may not edit it, nor once nothing is missing.
     assert "data-complete-details" not in signed_in("other_officer").get(f"/agreements/{mou.id}").get_data(as_text=True)
     mou.title_fr = "Mémorandum"

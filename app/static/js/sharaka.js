@@ -418,12 +418,26 @@ function remoteChoices(settings, url) {
 
 // The portfolio board links to one action of an agreement (/agreements/<id>#action-<name>).
 // A move that needs a reason sits in a closed <details>: open it and put the cursor in it.
+// A blocked move's "Complete the details" links to the missing field of the agreement's form
+// (/agreements/<id>/edit#title_fr): the browser only scrolls to it, under the top bar, the cursor
+// left at the top of the page; the field takes the cursor, in the middle of the screen.
 (function () {
   "use strict";
+
+  function focusLinkedField(id) {
+    var field = document.getElementById(id);
+    if (!field || !field.matches("input, select, textarea")) {
+      return;
+    }
+    var target = field.tomselect ? field.tomselect.control_input : field;
+    target.focus({ preventScroll: true });
+    (field.tomselect ? field.tomselect.wrapper : field).scrollIntoView({ block: "center" });
+  }
 
   function openLinkedAction() {
     var id = decodeURIComponent(window.location.hash.slice(1));
     if (id.indexOf("action-") !== 0) {
+      focusLinkedField(id);
       return;
     }
     var item = document.getElementById(id);
