@@ -2,6 +2,7 @@
 amendment), the notice deadline's reminders, the tacit renewal of the daily tick (the history,
 the plan following the new end, a notice of non-renewal stopping it) and "Renew"."""
 
+import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from io import BytesIO
@@ -415,6 +416,18 @@ def test_renew_creates_a_linked_renewal_prefilled_from_the_current_one(signed_in
     second = officer.post(f"/agreements/{agreement.id}/renew", follow_redirects=True)
     assert "already renews this agreement" in second.get_data(as_text=True)
     assert signed_in("other_officer").post(f"/agreements/{agreement.id}/renew").status_code == 403
+
+
+def test_renewing_from_the_agreement_page_asks_first(signed_in, world):
+    """ "Renew: start a renewal agreement" made a whole draft (titles, parties, budget, plan) in one tap: its form
+    now asks first, naming the agreement, as the notice of non-renewal beside it does (data-confirm)."""
+    agreement = world.agreement_a
+    agreement.effective_on, agreement.expires_on = date(2025, 7, 1), date(2027, 7, 1)
+    db.session.commit()
+    page = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    form = re.search(rf'<form [^>]*action="/agreements/{agreement.id}/renew"[^>]*>', page)
+    assert form is not None
+    assert f'data-confirm="Start a renewal agreement from {agreement.reference}? ' in form.group(0)
 
 
 def test_a_two_year_term_ending_the_day_before_its_anniversary_renews_for_two_years(signed_in, world):
