@@ -99,8 +99,12 @@ def set_deliverable_access(user: User, *, restricted: bool, agreement_ids: list,
     changes = audit.diff(before, after)
     if changes["after"]:
         from app.exports.services import forget_for
+        from app.notifications.services import forget_what_was_told
 
         # Written with the agreements they could see then: narrowed, the old lists must go (as on a move).
         if forgotten := forget_for(user):
             changes["after"]["exports_forgotten"] = forgotten
+        narrowed = restricted and (not before["restricted"] or set(before["agreements"]) - chosen)
+        if narrowed:  # so must the notices and waiting mail that name deliverables no longer theirs
+            changes["after"] |= {name: count for name, count in forget_what_was_told(user).items() if count}
         audit.record("deliverable_access_changed", user, actor=by, changes=changes)

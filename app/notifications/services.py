@@ -50,15 +50,16 @@ class Notice:
 
 
 def forget_what_was_told(user) -> dict:
-    """After the account's role or organisation changed: its notices and its mail still waiting were
-    written for what it could see before (a ministry thread's text, another organisation's titles).
+    """After the account's role or organisation changed, or its deliverables were narrowed to some
+    agreements: its notices and its mail still waiting were written for what it could see before (a
+    ministry thread's text, another organisation's titles, a deliverable no longer theirs).
     The notices are removed and the waiting mail withdrawn; what it may see now reaches it afresh.
     Returns how many, for the audit trail."""
     removed = db.session.execute(delete(Notification).where(Notification.user_id == user.id)).rowcount
     withdrawn = db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.recipient_id == user.id, OutboxMessage.status == "pending")
-        .values(status="withdrawn", last_error="The recipient's role or organisation changed since it was written.")
+        .values(status="withdrawn", last_error="What the recipient may see changed since it was written.")
     ).rowcount
     return {"notices_removed": removed, "mail_withdrawn": withdrawn}
 

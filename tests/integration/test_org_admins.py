@@ -271,12 +271,30 @@ def test_a_partner_moved_to_another_organisation_sees_all_its_deliverables(app, 
 
 
 def test_restricted_deliverables_are_hidden_everywhere(app, world, team):
+    from app.notifications.services import Notice, notify
+
     boss, colleague, second, (on_a, on_second) = team
+    # Told of the report on A before (its title in their bell and mail): narrowed, that goes too.
+    notify(
+        colleague,
+        Notice(
+            kind="deliverable_overdue",
+            category="deliverable_overdue",
+            params={"reference": "X", "title": {"fr": "Rapport confidentiel de A"}, "due_on": TODAY.isoformat()},
+            link=f"/deliverables/{on_a.id}",
+            object_type="deliverable_occurrences",
+            object_id=on_a.id,
+        ),
+    )
+    db.session.commit()
+    seen = SignedInClient(app, colleague)
+    assert "Rapport confidentiel de A" in seen.get("/notifications").get_data(as_text=True)
     client = SignedInClient(app, boss)
     response = client.post(f"/team/{colleague.id}", data={"scope": "some", "agreements": [str(second.id)]})
     assert response.status_code == 303
     assert _fresh(User, colleague.id).deliverables_restricted
-    seen = SignedInClient(app, colleague)
+    assert "Rapport confidentiel de A" not in seen.get("/notifications").get_data(as_text=True)
+    assert db.session.scalar(select(Notification).where(Notification.user_id == colleague.id)) is None
     # Pages: the list, one occurrence, the hand-in, the portal.
     listing = seen.get("/deliverables/").get_data(as_text=True)
     assert f"/deliverables/{on_second.id}" in listing and f"/deliverables/{on_a.id}" not in listing
