@@ -88,6 +88,21 @@ def create_user():
     return render_template("admin/user_form.html", form=form, user=None), status
 
 
+@blueprint.route("/users/<int:user_id>")
+@login_required
+def view_user(user_id: int):
+    """One account as its readers see it (auditors read every account, change none): who it is, what it may
+    do, where it is signed in and which tokens act as it, what it owns under way."""
+    user = get_user_or_404(user_id, current_user, need="view")
+    return render_template(
+        "admin/user_view.html",
+        user=user,
+        open_sessions=sessions.open_sessions(user),
+        active_tokens=[token for token in tokens_of(user) if token.is_active],
+        owned=owned_under_way(user),
+    )
+
+
 @blueprint.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_user(user_id: int):

@@ -78,6 +78,7 @@ GET_ROUTES = [
     ("/events/{event}/edit", only(EDITORS, partner_b=404)),
     ("/admin/users", only({"admin", "auditor"})),
     ("/admin/users/new", only({"admin"})),
+    ("/admin/users/{user}", only({"admin", "auditor"})),
     ("/admin/users/{user}/edit", only({"admin"})),
     ("/inbox", only(ACTORS, partner=302, partner_b=302)),  # a partner's list of what waits: their portal
     ("/search?q=accord", expect(200)),

@@ -231,6 +231,28 @@ def test_an_admin_signs_someone_out_everywhere_and_the_account_stays_on(app, wor
     assert "No API token that works." in after
 
 
+def test_an_auditor_reads_an_account_with_its_sessions_and_tokens_and_changes_nothing(app, world, signed_in):
+    """Auditors read all: they held `user.view` but the one page of an account was the admin's edit form
+    (403). Its page shows who it is, where it is signed in and which tokens act as it; no button changes it."""
+    person = world.users["legal"]
+    _browser, _cookie = _remembered_browser(app, person)
+    create_token(person, "nightly report", by=person)
+    db.session.commit()
+    auditor = signed_in("auditor")
+    listing = auditor.get("/admin/users").get_data(as_text=True)
+    assert f'href="/admin/users/{person.id}"' in listing
+    page = auditor.get(f"/admin/users/{person.id}").get_data(as_text=True)
+    assert person.email in page and person.role_label in page
+    panel = page.split('id="signed-in"')[1].split("</section>")[0]
+    assert "data-session=" in panel and "nightly report" in panel
+    assert "Sign out everywhere" not in page and f"/admin/users/{person.id}/edit" not in page
+    assert auditor.get(f"/admin/users/{person.id}/edit").status_code == 403
+    as_admin = signed_in("admin").get(f"/admin/users/{person.id}").get_data(as_text=True)
+    assert f"/admin/users/{person.id}/edit" in as_admin
+    for role in ("officer", "manager", "partner"):
+        assert signed_in(role).get(f"/admin/users/{person.id}").status_code in (403, 404), role
+
+
 def test_an_admin_cannot_sign_themselves_out_from_the_admin_page(app, world, signed_in):
     admin = signed_in("admin")
     me = world.users["admin"]
