@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from flask_babel import format_date
 from sqlalchemy import select
 
+from app.agreements.models import Agreement
 from app.audit.labels import action_label, actor_label, object_label
 from app.auth.models import User
 from app.core import clock
@@ -75,6 +76,16 @@ def trail_page(filters: TrailFilters, before: int | None = None, per_page: int =
     rows = list(db.session.scalars(query.order_by(AuditEvent.id.desc()).limit(per_page + 1)))
     older = rows[per_page - 1].id if len(rows) > per_page else None
     return rows[:per_page], older
+
+
+def agreement_references(rows) -> dict[int, str]:
+    """The references of the agreements `rows` are about, by id, read in one statement for the page (a row
+    names its agreement by reference, "MTNRA-2025-010", not by its database id); a deleted one is missing."""
+    ids = {row.object_id for row in rows if row.object_type == "agreements" and row.object_id}
+    if not ids:
+        return {}
+    listed = db.session.execute(select(Agreement.id, Agreement.reference).where(Agreement.id.in_(sorted(ids))))
+    return {agreement_id: reference for agreement_id, reference in listed}
 
 
 # --- the trail as a spreadsheet (app/exports: written in the request, or by the scheduler when long) -----

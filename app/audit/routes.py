@@ -7,6 +7,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from app.audit import browsing
+from app.audit.changes import changes_drawn
 from app.audit.forms import TrailFilterForm, VerifyForm
 from app.audit.labels import ACTIONS, OBJECTS, action_label, actor_label, object_label
 from app.auth.models import User, normalize_email
@@ -35,6 +36,9 @@ def audit_action_label(action: str) -> str:
 @blueprint.app_template_global()
 def audit_actor_label(label: str) -> str:
     return actor_label(label)
+
+
+blueprint.add_app_template_filter(changes_drawn, "audit_changes")
 
 
 @blueprint.route("")
@@ -116,6 +120,7 @@ def list_events():
         "audit/events.html",
         form=form,
         rows=rows,
+        references=browsing.agreement_references(rows),
         newest_url=url_for("audit.list_events", **kept) if "before" in request.args else None,
         older_url=url_for("audit.list_events", **kept, before=older) if older else None,
         object_label=object_label,

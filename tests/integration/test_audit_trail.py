@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import openpyxl
 
-from app.core import audit
+from app.core import audit, stored_texts
 from app.extensions import db
 from tests import factories
 
@@ -145,3 +145,29 @@ def test_who_is_found_by_part_of_a_name_or_address(world, signed_in):
     several = _page(auditor, "?who=twin")
     assert "Several accounts match" in several and "twin0@ministry.example" in several and "…" in several
     assert "Nothing recorded matches these filters." in several
+
+
+def test_what_changed_reads_as_written_and_an_agreement_is_named_by_its_reference(world, signed_in):
+    """The tester's find: "what changed" showed \\u escapes on one line ("\\u0627\\u0644…", "num\\u00e9rique",
+    "L\\u0027un"), rows named agreements by database id, and Sharaka's own notes stayed in English."""
+    auditor = world.users["auditor"]
+    auditor.language = "ar"
+    title = "التقرير الفصلي"
+    audit.record(
+        "updated",
+        world.agreement_a,
+        actor=world.users["officer"],
+        changes={"before": {"title": "Le numérique"}, "after": {"title": title, "note": "L'un <b>"}},
+        comment=stored_texts.DEMO_LOADED,
+    )
+    db.session.commit()
+    page = _page(signed_in("auditor"))
+    changed = page.split('<pre class="mb-0 small audit-changes" dir="ltr">')[1].split("</pre>")[0]
+    assert "\\u" not in changed
+    # Each value isolated for its own direction, the keys left to right as the <pre> runs; HTML escaped once.
+    assert f'&#34;title&#34;: <bdi dir="auto">&#34;{title}&#34;</bdi>' in changed
+    assert '&#34;note&#34;: <bdi dir="auto">&#34;L&#39;un &lt;b&gt;&#34;</bdi>' in changed
+    assert "&#34;Le numérique&#34;" in changed and "\n    &#34;title&#34;" in changed  # one key a line, indented
+    assert f'<span class="reference">{world.agreement_a.reference}</span>' in page
+    assert f">الاتفاقية {world.agreement_a.id}</a>" not in page
+    assert "Loaded from the demo portfolio." not in page and "حُمِّل من محفظة العرض التوضيحي." in page

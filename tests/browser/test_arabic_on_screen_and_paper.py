@@ -1,0 +1,29 @@
+"""What an outside tester saw wrong in Arabic, in a real browser: a trail row's "what changed" as wide as
+ten screens."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import account, sign_in, switch_language
+
+PHONE = {"width": 390, "height": 844}
+
+
+def _reading_arabic(page, live_server, person, viewport) -> None:
+    sign_in(page, live_server, person["email"], person["password"])
+    switch_language(page, "ar")
+    page.set_viewport_size(viewport)
+
+
+def test_what_changed_in_the_trail_wraps_on_a_phone(live_server, page, demo_accounts):
+    _reading_arabic(page, live_server, account(demo_accounts, "admin"), PHONE)
+    page.goto(live_server + "/audit/events?action=deliverable_planned", wait_until="load")
+    details = page.locator("main details").first
+    details.locator("summary").click()
+    changed = details.locator("pre")
+    expect(changed).to_be_visible()
+    assert "\\u" not in changed.inner_text()
+    overflow = changed.evaluate("pre => pre.scrollWidth - pre.clientWidth")
+    assert overflow <= 0, f"'what changed' is {overflow} px wider than its box"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
