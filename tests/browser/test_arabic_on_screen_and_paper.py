@@ -1,5 +1,5 @@
 """What an outside tester saw wrong in Arabic, in a real browser: a trail row's "what changed" as wide as
-ten screens."""
+ten screens, a reference broken across lines on a phone."""
 
 from __future__ import annotations
 
@@ -27,3 +27,14 @@ def test_what_changed_in_the_trail_wraps_on_a_phone(live_server, page, demo_acco
     overflow = changed.evaluate("pre => pre.scrollWidth - pre.clientWidth")
     assert overflow <= 0, f"'what changed' is {overflow} px wider than its box"
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_a_reference_stays_on_one_line_in_arabic_search_results_on_a_phone(live_server, page, demo_accounts):
+    _reading_arabic(page, live_server, account(demo_accounts, "officer"), PHONE)
+    page.goto(live_server + "/search?q=MTNRA-2025-010", wait_until="load")
+    references = page.locator(".search-results").get_by_text("MTNRA-2025-010", exact=True)
+    expect(references.first).to_be_visible()
+    assert references.count() > 1
+    for index in range(references.count()):
+        lines = references.nth(index).evaluate("element => element.getClientRects().length")
+        assert lines == 1, f"result {index}: the reference is broken over {lines} lines"

@@ -107,7 +107,7 @@ def test_in_arabic_the_agreements_under_way_are_counted_and_listed_as_arabic_wri
     blocked = admin.get(f"/organizations/{world.partner_a.id}").get_data(as_text=True).split('id="retire-blocked"')[1]
     references = sorted([world.agreement_a.reference, second.reference])
     # On the page each is kept on one line too (a reference had broken at its hyphens).
-    listed = '<bdi class="text-nowrap">%s</bdi>، <bdi class="text-nowrap">%s</bdi>' % tuple(references)
+    listed = '<bdi class="reference">%s</bdi>، <bdi class="reference">%s</bdi>' % tuple(references)
     assert "اتفاقيتين" in blocked.split("</p>")[0] and listed in blocked
     said = admin.get(_retire(admin, world.partner_a).headers["Location"]).get_data(as_text=True)
     assert "طرف في اتفاقيتين لم تنتهيا بعد" in said and "\u2068%s\u2069، \u2068%s\u2069" % tuple(references) in said
