@@ -1,5 +1,5 @@
 """What an outside tester saw wrong in Arabic, in a real browser: a trail row's "what changed" as wide as
-ten screens, a reference broken across lines on a phone."""
+ten screens, a reference broken across lines on a phone, a printed summary past an A4 page's edge."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from playwright.sync_api import expect
 from tests.browser.conftest import account, sign_in, switch_language
 
 PHONE = {"width": 390, "height": 844}
+# An A4 page's width at 96 dpi, as Chromium lays out a print.
+A4 = {"width": 794, "height": 1123}
 
 
 def _reading_arabic(page, live_server, person, viewport) -> None:
@@ -38,3 +40,13 @@ def test_a_reference_stays_on_one_line_in_arabic_search_results_on_a_phone(live_
     for index in range(references.count()):
         lines = references.nth(index).evaluate("element => element.getClientRects().length")
         assert lines == 1, f"result {index}: the reference is broken over {lines} lines"
+
+
+def test_the_printed_summary_fits_an_a4_page_in_arabic(live_server, page, demo_accounts):
+    _reading_arabic(page, live_server, account(demo_accounts, "manager"), A4)
+    page.emulate_media(media="print")
+    for agreement_id in (1, 2, 3):
+        page.goto(live_server + f"/agreements/{agreement_id}/summary", wait_until="load")
+        expect(page.locator("article.agreement-summary")).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= A4["width"], f"agreement {agreement_id}'s summary is {width} px wide on paper"
