@@ -27,6 +27,7 @@ from app.core.i18n import (
 from app.core.menu import main_menu
 from app.core.permissions import ROLES, can, is_ministry, is_partner, may_reactivate, signed_in_user
 from app.core.receipts import form_key_field
+from app.core.text import MENTION
 
 # What an agreement reference looks like (prefix, year, number), wherever it appears in a sentence.
 REFERENCE = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d{4}-\d+\b")
@@ -142,6 +143,12 @@ def register_template_helpers(app: Flask) -> None:
         return Markup(
             REFERENCE.sub(lambda m: f'<span dir="ltr" style="white-space:nowrap">{m.group(0)}</span>', str(escaped))
         )
+
+    @app.template_filter("mentions")
+    def _mentions(text):
+        """A message's text with each @mention isolated left to right: in an Arabic message a bare one read
+        "name@example.org@" (mentions_isolated is the plain-text twin, for notices and e-mails)."""
+        return Markup(MENTION.sub(lambda m: f'<bdi dir="ltr">{m.group(0)}</bdi>', str(escape(text or ""))))
 
     @app.template_filter("filesizeformat")
     def _file_size(size):

@@ -1,4 +1,4 @@
-"""Text folding for search in Arabic and Latin scripts."""
+"""Text folding for search in Arabic and Latin scripts; what is kept of a typed text; mentions in a message."""
 
 from __future__ import annotations
 
@@ -122,3 +122,14 @@ def storable_everywhere(value):
     if isinstance(value, list):
         return [storable_everywhere(item) for item in value]
     return value
+
+
+# @name@example.org in a message: an e-mail address after the @ (addresses are unique and say who is meant).
+MENTION = re.compile(r"(?<![\w.@])@([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)")
+
+
+def mentions_isolated(text: str) -> str:
+    """`text` (plain: a notice, an e-mail) with each @mention between a left-to-right isolate and its end
+    (LRI … PDI). In an Arabic message a bare one read "name@example.org@", its @ moved to the far end; pages
+    isolate them in HTML (the `mentions` filter, app/core/templating.py)."""
+    return MENTION.sub(lambda match: f"\u2066{match.group(0)}\u2069", text)

@@ -4,8 +4,6 @@ the request commits once."""
 
 from __future__ import annotations
 
-import re
-
 from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -22,7 +20,7 @@ from app.core.permissions import (
     can_read_thread,
     partner_accounts_clause,
 )
-from app.core.text import trimmed
+from app.core.text import MENTION, trimmed
 from app.discussions.models import (
     AUDIENCES,
     DiscussionAttachment,
@@ -35,8 +33,6 @@ from app.extensions import db
 MAX_BODY = 10_000
 MAX_ATTACHMENTS = 5
 MAX_OFFERED = 300  # people listed under the message box (anyone allowed can still be typed)
-# @name@example.org: an e-mail address after the @ (addresses are unique and say who is meant).
-MENTION = re.compile(r"(?<![\w.@])@([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)")
 
 
 def thread_messages(agreement, occurrence, audience: str) -> list[DiscussionMessage]:

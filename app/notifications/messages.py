@@ -27,6 +27,7 @@ from app.core.i18n import (
     reader_translations,
 )
 from app.core.i18n import gettext as _
+from app.core.text import mentions_isolated
 
 
 @dataclass(frozen=True)
@@ -640,7 +641,11 @@ def detail(kind: str, params: dict) -> str:
             problem = problem_said(str(problem.get("kind")), dict(problem.get("params") or {}))
         return " ".join((_("First broken link: %(problem)s", problem=isolate(problem or "—")), kept))
     if kind in ("discussion_mention", "discussion_message"):
-        return _("“%(title)s”: %(excerpt)s", title=item or title, excerpt=isolate(params.get("excerpt") or ""))
+        return _(
+            "“%(title)s”: %(excerpt)s",
+            title=item or title,
+            excerpt=isolate(mentions_isolated(params.get("excerpt") or "")),
+        )
     if kind == "weekly_digest":
         return " ".join(
             (

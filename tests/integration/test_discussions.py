@@ -199,6 +199,23 @@ def test_mentions_notify_in_the_persons_language(app, world, signed_in):
     assert [m.user_id for m in message.mentions] == [legal.id]
 
 
+def test_a_mention_in_an_arabic_message_reads_left_to_right_on_the_page_the_bell_and_the_mail(app, world, signed_in):
+    """A bare @mention in Arabic read "name@example.org@" (its @ at the far end): each is isolated left to
+    right, in HTML on the thread and the notifications pages, in Unicode isolates in the notice's e-mail."""
+    legal = world.users["legal"]
+    legal.language = "ar"
+    db.session.commit()
+    agreement = world.agreement_a
+    mention = f"@{legal.email}"
+    assert post(signed_in("officer"), agreement, f"شكرا {mention} على المراجعة", "internal").status_code == 303
+    thread = signed_in("legal").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert f'شكرا <bdi dir="ltr">{mention}</bdi> على المراجعة' in thread
+    isolated = f"\u2066{mention}\u2069"
+    assert isolated in signed_in("legal").get("/notifications").get_data(as_text=True)
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient_id == legal.id))
+    assert isolated in mail.body_text and isolated in mail.body_html
+
+
 def test_those_taking_part_are_told_of_a_new_message_each_in_their_language(app, world, signed_in):
     """A partner's question reaches the agreement's owner, and the owner's answer reaches the partner who
     asked, without an @mention (an answer had reached nobody); the author is never told of their own
