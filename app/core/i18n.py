@@ -164,12 +164,17 @@ def _columns_of(field: str) -> tuple[tuple[str, str], ...]:
 
 def localized(obj, field: str, language: str | None = None) -> str | None:
     """Return obj.<field>_<lang> in the reader's language, falling back sensibly."""
+    return localized_with_language(obj, field, language)[0]
+
+
+def localized_with_language(obj, field: str, language: str | None = None) -> tuple[str | None, str | None]:
+    """`localized`, and the language of the text it found (None for none)."""
     language = language or current_language()
     for lang in FALLBACK_ORDER.get(language, ("fr", "en", "ar")):
         value = getattr(obj, f"{field}_{lang}", None)
         if value:
-            return value
-    return None
+            return value, lang
+    return None, None
 
 
 def list_separator() -> str:

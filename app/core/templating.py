@@ -20,6 +20,7 @@ from app.core.i18n import (
     current_language,
     languages_for_reader,
     list_separator,
+    localized_with_language,
     reader_locale,
     reader_translations,
     text_direction,
@@ -149,6 +150,19 @@ def register_template_helpers(app: Flask) -> None:
         """A message's text with each @mention isolated left to right: in an Arabic message a bare one read
         "name@example.org@" (mentions_isolated is the plain-text twin, for notices and e-mails)."""
         return Markup(MENTION.sub(lambda m: f'<bdi dir="ltr">{m.group(0)}</bdi>', str(escape(text or ""))))
+
+    @app.template_filter("in_its_language")
+    def _in_its_language(obj, field: str = "title"):
+        """An agreement's or a deliverable's `field` in the reader's language, or in the one it was written
+        in: isolated, its direction its own, and named (lang) when it is not the page's, so an Arabic-only
+        title on a French page reads from the right and is read out in Arabic. With no text in any language,
+        the object's own (an agreement's reference)."""
+        text, language = localized_with_language(obj, field)
+        if text is None:
+            return Markup("<bdi>%s</bdi>") % getattr(obj, field)
+        if language == current_language():
+            return Markup("<bdi>%s</bdi>") % text
+        return Markup('<bdi lang="%s" dir="auto">%s</bdi>') % (language, text)
 
     @app.template_filter("filesizeformat")
     def _file_size(size):

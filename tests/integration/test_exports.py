@@ -647,9 +647,10 @@ def test_the_summary_is_refused_like_the_agreement(app, world, client, signed_in
 @pytest.mark.parametrize(
     "language, direction, text",
     [
-        ("ar", "rtl", "مذكرة تفاهم"),
-        ("fr", "ltr", "MoU résumé"),
-        ("en", "ltr", "MoU résumé"),
+        ("ar", "rtl", "<bdi>مذكرة تفاهم</bdi>"),
+        ("fr", "ltr", "<bdi>MoU résumé</bdi>"),
+        # No English title: the French one, saying it is French (core.i18n.localized_with_language).
+        ("en", "ltr", '<bdi lang="fr" dir="auto">MoU résumé</bdi>'),
     ],
 )
 def test_the_summary_in_each_language(app, world, signed_in, reviewed, language, direction, text):
@@ -657,7 +658,7 @@ def test_the_summary_in_each_language(app, world, signed_in, reviewed, language,
     db.session.commit()
     page = signed_in(reader).get(f"/agreements/{reviewed.id}/summary").get_data(as_text=True)
     assert f'lang="{language}" dir="{direction}"' in page
-    assert f"<bdi>{text}</bdi>" in page
+    assert text in page
 
 
 @pytest.mark.parametrize("path", ["/agreements/export", "/deliverables/export"])

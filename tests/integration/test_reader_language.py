@@ -93,3 +93,17 @@ def test_a_form_sent_after_the_sign_in_was_ended_elsewhere_says_so_too(app, worl
     assert answer.status_code == 401 and "data-sign-in-ended" in answer.get_data(as_text=True)
     page = client.http.get(edit)
     assert page.status_code == 302 and page.headers["Location"].startswith("/sign-in?next=")
+
+
+def test_a_title_written_in_another_language_than_the_pages_says_which(world, signed_in):
+    """An agreement titled in Arabic alone, on a French list, was drawn without lang or dir: it now names its
+    language and takes its own direction; a title in the page's language needs neither."""
+    from app.extensions import db
+
+    world.users["officer"].language = "fr"
+    agreement = world.agreement_a
+    agreement.title_ar, agreement.title_fr, agreement.title_en = "اتفاقية التعاون الرقمي", None, None
+    db.session.commit()
+    page = signed_in("officer").get("/agreements/").get_data(as_text=True)
+    assert '<bdi lang="ar" dir="auto">اتفاقية التعاون الرقمي</bdi>' in page
+    assert '<bdi lang="fr"' not in page  # the page's own language goes without saying
