@@ -20,6 +20,7 @@ from wtforms import Form as WtformsForm
 from wtforms.i18n import messages_path
 from wtforms.meta import DefaultMeta
 from wtforms.validators import StopValidation
+from wtforms.widgets import HiddenInput
 
 from app.core.db import changed_since, fields_seen, keep_even_if_refused, short_hash
 from app.core.errors import ConcurrentChange, DomainError, ValidationFailed
@@ -216,6 +217,13 @@ class _ReaderMeta(DefaultMeta):
             validators = unbound_field.kwargs.get("validators") or ()
             options["validators"] = (_unread_said_once, *validators)
         return super().bind_field(form, unbound_field, options)
+
+    def render_field(self, field, render_kw):
+        # A hidden field needs no id (no label points at it), and several forms on one page (/account,
+        # a team member's page) each carried id="csrf_token": duplicate ids.
+        if isinstance(field.widget, HiddenInput) and "id" not in (field.render_kw or {}):
+            render_kw = {"id": False, **render_kw}
+        return super().render_field(field, render_kw)
 
     def get_translations(self, form):
         if not current_app.config.get("WTF_I18N_ENABLED", True):

@@ -4,6 +4,7 @@ sees are enforced in the pages, the API, the calendar feed and the reminders."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 from io import BytesIO
 
@@ -535,3 +536,15 @@ def test_a_colleagues_address_with_a_control_character_is_refused_not_cleaned(ap
     )
     assert "An e-mail address cannot contain control characters" in refused.get_data(as_text=True)
     assert _fresh(User, colleague.id).email == "colleague@partner-a.example"
+
+
+def test_no_id_is_used_twice_on_a_page_of_several_forms(app, world, team):
+    """The account page and a colleague's page hold several forms, whose hidden fields each carried
+    id="csrf_token"."""
+    boss, colleague, _second, _occurrences = team
+    client = SignedInClient(app, boss)
+    for path in ("/account", f"/team/{colleague.id}"):
+        page = client.get(path).get_data(as_text=True)
+        ids = re.findall(r'\sid="([^"]+)"', page)
+        assert page.count('name="csrf_token"') > 1, path
+        assert not sorted({name for name in ids if ids.count(name) > 1}), path
