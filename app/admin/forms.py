@@ -5,16 +5,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from app.auth.forms import address_checks, address_field, role_choices
 from app.auth.models import ROLES, normalize_email
 from app.auth.passwords import MIN_LENGTH
-from app.core.forms import Form
-
-
-def _optional_int(value):
-    if value in (None, "", "None"):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1
+from app.core.forms import Form, chosen_id
 
 
 class UserForm(Form):
@@ -22,7 +13,7 @@ class UserForm(Form):
     full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
     # No role is chosen for the admin: the first in the list (the administrator's) was taken by a careless save.
     role = SelectField(_l("Role"), choices=[], validators=[DataRequired(message=_l("Choose a role."))])
-    organization_id = SelectField(_l("Organisation"), coerce=_optional_int, choices=[])
+    organization_id = SelectField(_l("Organisation"), coerce=chosen_id, choices=[])
     language = SelectField(_l("Language"), choices=[("ar", "العربية"), ("fr", "Français"), ("en", "English")])
     is_active = BooleanField(_l("Account enabled (can sign in)"), default=True)
     is_org_admin = BooleanField(_l("Organisation admin: manages the accounts of their partner organisation"))
@@ -49,4 +40,4 @@ class UserForm(Form):
 class HandOverForm(Form):
     """A leaver's agreements under way, given to one colleague at once."""
 
-    successor_id = SelectField(_l("Give them to"), choices=[], coerce=_optional_int, validators=[DataRequired()])
+    successor_id = SelectField(_l("Give them to"), choices=[], coerce=chosen_id, validators=[DataRequired()])

@@ -11,16 +11,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app.agreements.models import AGREEMENT_TYPES, NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS
-from app.core.forms import DateField, EditForm, Form, side_choice
-
-
-def _optional_int(value):
-    if value in (None, "", "None"):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1  # fails the choice check with a clear message instead of a 500
+from app.core.forms import DateField, EditForm, Form, chosen_id, side_choice
 
 
 class AgreementForm(EditForm, Form):
@@ -44,9 +35,9 @@ class AgreementForm(EditForm, Form):
     )
     co_signatories = SelectMultipleField(_l("Co-signatories"), coerce=int, choices=[])
     witnesses = SelectMultipleField(_l("Witnesses"), coerce=int, choices=[])
-    owner_id = SelectField(_l("Owner"), coerce=_optional_int, choices=[], validate_choice=True)
-    parent_id = SelectField(_l("Parent agreement"), coerce=_optional_int, choices=[])
-    signing_event_id = SelectField(_l("Signing event"), coerce=_optional_int, choices=[])
+    owner_id = SelectField(_l("Owner"), coerce=chosen_id, choices=[], validate_choice=True)
+    parent_id = SelectField(_l("Parent agreement"), coerce=chosen_id, choices=[])
+    signing_event_id = SelectField(_l("Signing event"), coerce=chosen_id, choices=[])
     signed_on = DateField(_l("Signed on"), validators=[Optional()])
     effective_on = DateField(_l("Effective on"), validators=[Optional()])
     expires_on = DateField(_l("Ends on"), validators=[Optional()])

@@ -4,7 +4,7 @@ from wtforms.validators import Length, NumberRange, Optional
 
 from app.budget.models import KINDS
 from app.core.dates import FIRST_DAY, LAST_DAY
-from app.core.forms import EditForm, Form, SubForm
+from app.core.forms import EditForm, Form, SubForm, id_number
 
 
 class BudgetLineFields:
@@ -15,7 +15,7 @@ class BudgetLineFields:
 
     label = StringField(_l("What it is for"), validators=[Optional(), Length(max=300)])
     # The service checks the party against the agreement's (an amendment's: those after it).
-    organization_id = SelectField(_l("Contributing party"), coerce=int, choices=[], validate_choice=False)
+    organization_id = SelectField(_l("Contributing party"), coerce=id_number, choices=[], validate_choice=False)
     # Text, not a float field: the amount stays the exact decimal that was typed.
     amount = StringField(_l("Amount"), validators=[Optional(), Length(max=40)])
     currency = StringField(_l("Currency (ISO 4217)"), default="MAD", validators=[Optional(), Length(max=3)])

@@ -30,6 +30,7 @@ from app.core.i18n import gettext as _
 from app.core.numbers import western_digits
 from app.core.receipts import form_key_field
 from app.core.text import storable
+from app.core.urls import MAX_ID
 from app.extensions import db
 
 
@@ -153,6 +154,28 @@ def stripped(value):
     """A field filter: the spaces around a typed value gone (an e-mail address pasted with a trailing
     space was refused as invalid by one form and trimmed by the sign-in)."""
     return value.strip() if isinstance(value, str) else value
+
+
+def chosen_id(value) -> int | None:
+    """A SelectField's coerce for a row chosen by its id: None when nothing is chosen, -1 for what names no
+    row (text, or a number past the largest id a column holds), which then fails the field's choice check or
+    the service's lookup with a clear message instead of a 500 (SQLite refuses to compare such a number)."""
+    if value in (None, "", "None"):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return -1
+    return number if abs(number) <= MAX_ID else -1
+
+
+def id_number(value) -> int:
+    """A SelectField's coerce for an id the service looks up: a number a column can hold, else ValueError
+    (the field's "Not a valid choice."); a number past MAX_ID had reached the database (SQLite: a 500)."""
+    number = int(value)
+    if abs(number) > MAX_ID:
+        raise ValueError(f"not an id: {value!r}")
+    return number
 
 
 def side_choice(value: str) -> tuple[str, int | None]:

@@ -2,17 +2,8 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from app.core.forms import DateField, EditForm, Form
+from app.core.forms import DateField, EditForm, Form, chosen_id
 from app.deliverables.models import RECURRENCES
-
-
-def _optional_int(value):
-    if value in (None, "", "None"):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1
 
 
 class PlanForm(EditForm, Form):
@@ -20,7 +11,7 @@ class PlanForm(EditForm, Form):
     title_ar = StringField(_l("Title (Arabic)"), validators=[Optional(), Length(max=300)])
     title_en = StringField(_l("Title (English)"), validators=[Optional(), Length(max=300)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)])
-    responsible_organization_id = SelectField(_l("Responsible"), coerce=_optional_int, choices=[])
+    responsible_organization_id = SelectField(_l("Responsible"), coerce=chosen_id, choices=[])
     recurrence = SelectField(_l("How often"), choices=[])
     first_due_on = DateField(_l("First due date"), validators=[InputRequired()])
     until_on = DateField(_l("Until (for recurring ones; default: the agreement's end)"), validators=[Optional()])

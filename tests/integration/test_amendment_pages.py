@@ -338,6 +338,7 @@ def test_an_ambiguous_amount_in_the_proposed_budget_offers_only_what_is_taken(si
     [
         ("year", "99999999999999999999", "يجب أن يكون العدد بين 1956 و2200."),
         ("organization_id", "abc", "هذا الاختيار غير صالح."),
+        ("organization_id", "99999999999999999999", "هذا الاختيار غير صالح."),  # had reached SQLite: a 500
         ("year", "abc", "هذا ليس عددًا صحيحًا."),
     ],
 )

@@ -324,3 +324,10 @@ def test_a_year_that_is_no_year_is_said_once(signed_in, world, draft, year, said
     page = signed_in("officer").post(f"/agreements/{draft.id}/budget/new", data=form(world, year=year))
     error = re.search(r'id="year-error">(.*?)</div>', page.get_data(as_text=True), re.S)
     assert page.status_code == 422 and error and error.group(1).strip() == said, error and error.group(1)
+
+
+@pytest.mark.parametrize("typed", ["abc", "99999999999999999999", "-99999999999999999999"])
+def test_a_contributing_party_that_names_no_row_is_a_form_error(signed_in, world, draft, typed):
+    """A number past the largest id reached the database (SQLite cannot compare it: a 500)."""
+    page = signed_in("officer").post(f"/agreements/{draft.id}/budget/new", data=form(world, organization_id=typed))
+    assert page.status_code == 422 and 'id="organization_id-error"' in page.get_data(as_text=True)
