@@ -4,6 +4,7 @@ from flask import Blueprint, redirect, request, session, url_for
 from flask_login import current_user, login_required
 
 from app.auth.forms import LanguageForm
+from app.auth.routes import CARRIED_LANGUAGE
 from app.auth.services import set_language
 from app.core.permissions import is_partner
 from app.core.urls import is_safe_redirect
@@ -26,6 +27,7 @@ def switch_language():
     if form.validate_on_submit():
         language = form.language.data
         session["language"] = language
+        session.pop(CARRIED_LANGUAGE, None)  # chosen now: signing in keeps it (auth.routes.finish_sign_in)
         if current_user.is_authenticated:
             set_language(current_user, language)
     target = form.next.data or request.referrer

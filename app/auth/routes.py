@@ -118,8 +118,10 @@ def finish_sign_in(user, *, remember: bool) -> None:
         user, remember=remember, address=request.remote_addr or "", user_agent=request.headers.get("User-Agent", "")
     )
     # A language picked on the sign-in page (kept by the switch for a visitor) is a choice made now: it
-    # wins over the one stored, and is stored, as the switch stores it for someone signed in.
-    chosen = session.get("language")
+    # wins over the one stored, and is stored, as the switch stores it for someone signed in. Not the one
+    # the last person's pages spoke, carried to the sign-in page by their signing out: on a shared computer
+    # it had become the next person's language, their mail's too.
+    chosen = None if session.get(CARRIED_LANGUAGE) else session.get("language")
     session.clear()  # a fresh session on sign-in: no fixation
     login_user(user, remember=remember)
     if isinstance(chosen, str):
@@ -137,7 +139,12 @@ def sign_out_here(reason: str) -> None:
     logout_user()
     session.clear()
     if language:  # the sign-in page that follows speaks on as the pages did (a reset's came back in English)
-        session["language"] = language
+        session["language"], session[CARRIED_LANGUAGE] = language, True
+
+
+# In the session of a browser signed out: its language is the last person's, not one chosen since (the
+# language switch drops the mark).
+CARRIED_LANGUAGE = "language_carried"
 
 
 @blueprint.app_template_global()

@@ -222,3 +222,29 @@ def test_the_language_picked_on_the_sign_in_page_is_kept_at_sign_in(app, world):
     again = SignedInClient(app, None)
     assert again.sign_in(officer.email, factories.PASSWORD).status_code == 302
     assert 'lang="ar"' in again.get("/dashboard").get_data(as_text=True)
+
+
+def test_on_a_shared_computer_the_last_persons_language_is_not_the_next_ones(app, world):
+    """Youssef switched to English and signed out; Hind, whose language is French, signed in on the same
+    browser: the sign-in page spoke English (as Youssef's pages did), and signing in made English hers, her
+    mail's too. The page still speaks on as the pages did; only a language picked there is kept."""
+    first, second = world.users["officer"], world.users["manager"]
+    second.language = "fr"
+    db.session.commit()
+    browser = SignedInClient(app, None)
+    assert browser.sign_in(first.email, factories.PASSWORD).status_code == 302
+    token = browser.csrf("/dashboard")
+    browser.http.post("/language", data={"language": "en", "next": "/dashboard", "csrf_token": token})
+    browser.http.post("/sign-out", data={"csrf_token": browser.csrf("/dashboard")})
+    assert 'lang="en"' in browser.get("/sign-in").get_data(as_text=True)
+    assert browser.sign_in(second.email, factories.PASSWORD).status_code == 302
+    assert 'lang="fr"' in browser.get("/dashboard").get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, second.id).language == "fr"
+    # Picked on the sign-in page after that sign-out, it is kept, as ever.
+    browser.http.post("/sign-out", data={"csrf_token": browser.csrf("/dashboard")})
+    token = browser.csrf("/sign-in")
+    browser.http.post("/language", data={"language": "ar", "next": "/sign-in", "csrf_token": token})
+    assert browser.sign_in(second.email, factories.PASSWORD).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, second.id).language == "ar"
