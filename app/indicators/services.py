@@ -131,6 +131,7 @@ def update_indicator(indicator: Indicator, data: IndicatorData, *, by, seen: str
     refuse_if_ended(indicator.deliverable.agreement)
     check_seen(indicator, INDICATOR_FIELDS, seen)
     fields = _validated(data)
+    _refuse_another_reading(indicator, fields)
     before = {k: getattr(indicator, k) for k in fields}
     # Compared as numbers (200.00 stored is the 200 typed), written as text.
     changes = audit.diff(before, fields)
@@ -146,6 +147,27 @@ def update_indicator(indicator: Indicator, data: IndicatorData, *, by, seen: str
         changes={side: {k: _as_text(v) for k, v in values.items()} for side, values in changes.items()},
     )
     return indicator
+
+
+def _refuse_another_reading(indicator: Indicator, fields: dict) -> None:
+    """Values handed in were given as the form asked them, what a period added or the level reached
+    (Indicator.adds_up): a change that would read them the other way (another scope, a target crossing the
+    baseline) had silently turned "+50 added" into a level of 50. Refused once there are values."""
+    adds_up = fields["target_scope"] == "term" and not fields["target"] < fields["baseline"]
+    if adds_up == indicator.adds_up:
+        return
+    if db.session.scalar(select(IndicatorValue.id).where(IndicatorValue.indicator_id == indicator.id).limit(1)):
+        message = (
+            _(
+                "Values were handed in as what each period added: they cannot be read as levels. "
+                "Add another indicator instead."
+            )
+            if indicator.adds_up
+            else _(
+                "Values were handed in as the level reached: they cannot be added up. Add another indicator instead."
+            )
+        )
+        raise ValidationFailed(message, {"target_scope": [message]})
 
 
 def _as_text(value):

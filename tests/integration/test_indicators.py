@@ -422,3 +422,27 @@ def test_two_partners_reports_of_one_title_get_links_that_say_whose(app, world, 
     page = signed_in("officer").get(f"/agreements/{world.agreement_a.id}").get_data(as_text=True)
     for partner in (world.partner_a, world.partner_b):
         assert f"Add an indicator to “Rapport trimestriel” (<bdi>{partner.name}</bdi>)" in page
+
+
+def test_once_values_are_in_an_indicator_is_not_changed_to_read_them_otherwise(app, world, signed_in, quarterly):
+    """Handed in as what the period added ("+120 added"), the values had silently become levels when the
+    target was switched to per period; refused once there are values. Other changes still go."""
+    deliverable, trained, models = quarterly
+    first = deliverable.occurrences[0]
+    hand_in(signed_in("partner"), first, {f"indicator_{trained.id}": "120", f"indicator_{models.id}": "3"})
+    officer = signed_in("officer")
+    for indicator, changed in (
+        (trained, {"target_scope": "period"}),
+        (trained, {"baseline": "500", "target": "400"}),  # a reduction: levels too
+        (models, {"target_scope": "term"}),  # per-period levels, added up
+    ):
+        edit = f"/agreements/{world.agreement_a.id}/indicators/{indicator.id}/edit"
+        fields = data(**{name: str(getattr(indicator, name)) for name in ("baseline", "target", "target_scope")})
+        refused = officer.post(edit, data={**fields, **changed})
+        assert refused.status_code == 422 and "Add another indicator instead" in refused.get_data(as_text=True)
+        db.session.refresh(indicator)
+        assert indicator.target_scope == fields["target_scope"] and str(indicator.target) == fields["target"]
+    edit = f"/agreements/{world.agreement_a.id}/indicators/{trained.id}/edit"
+    assert officer.post(edit, data=data(target="450")).status_code == 303
+    db.session.refresh(trained)
+    assert trained.target == 450
