@@ -201,7 +201,7 @@ def withdraw_non_renewal(agreement, *, by, reason: str | None, expected_version:
     agreement.updated_at = utcnow()
     flush_or_conflict()
     audit.record("non_renewal_withdrawn", agreement, actor=by, changes={"before": before, "reason": reason})
-    non_renewal_withdrawn.send(current_app._get_current_object(), agreement=agreement, by=by)
+    non_renewal_withdrawn.send(current_app._get_current_object(), agreement=agreement, by=by, reason=reason)
 
 
 def _notice_giver(agreement, side: str, organization_id, errors: dict) -> int | None:

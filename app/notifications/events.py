@@ -174,7 +174,7 @@ def on_non_renewal_recorded(app, *, agreement, by, **_ignored) -> None:
             notify(person, notice)
 
 
-def on_non_renewal_withdrawn(app, *, agreement, by, **_ignored) -> None:
+def on_non_renewal_withdrawn(app, *, agreement, by, reason: str, **_ignored) -> None:
     """A notice withdrawn (recorded in error): those told it would end hear that it renews after all, and
     the notice that said otherwise no longer waits unread in their bell."""
     from app.agreements.renewals import renews_tacitly
@@ -188,6 +188,7 @@ def on_non_renewal_withdrawn(app, *, agreement, by, **_ignored) -> None:
         params={
             **agreement_params(agreement),
             "by": by.full_name,
+            "reason": reason,
             "renews_on": agreement.expires_on.isoformat() if renews else None,
         },
         link=_agreement_link(agreement),

@@ -425,13 +425,15 @@ def detail(kind: str, params: dict) -> str:
         return " ".join([given, _("It ends on %(date)s.", date=_date(params.get("expires_on")))])
     if kind == "non_renewal_withdrawn":
         withdrawn = _(
-            "%(name)s withdrew the notice of non-renewal of “%(title)s”: it had been recorded in error.",
+            "%(name)s withdrew the notice of non-renewal of “%(title)s”. The reason given: %(reason)s",
             name=isolate(params.get("by") or ""),
             title=title,
+            reason=isolate(params.get("reason") or ""),
         )
         if not params.get("renews_on"):
             return withdrawn
-        return " ".join([withdrawn, _("It renews by itself on %(date)s.", date=_date(params.get("renews_on")))])
+        renews = _("The agreement renews by itself on %(date)s.", date=_date(params.get("renews_on")))
+        return " ".join([withdrawn, renews])
     if kind == "agreement_ending":
         if params.get("non_renewal_on"):
             return _(

@@ -815,7 +815,8 @@ def test_a_notice_recorded_in_error_is_withdrawn_with_its_reason_and_the_agreeme
     notice = withdrawn[world.users["partner"].id]
     assert "the notice of non-renewal is withdrawn" in headline(notice.kind, notice.params)
     said = detail(notice.kind, notice.params)
-    assert "withdrew the notice of non-renewal" in said and "It renews by itself on January 1, 2030." in said
+    assert "withdrew the notice of non-renewal" in said and "The reason given: Saisi par erreur" in said
+    assert "The agreement renews by itself on January 1, 2030." in said
 
 
 @pytest.mark.parametrize(
