@@ -201,6 +201,7 @@ def test_a_link_opened_where_someone_else_is_signed_in_says_whose_address_it_cha
     client = signed_in(manager)
     page = client.get(link).get_data(as_text=True)
     assert f"You are signed in as {manager.full_name}, but this link is for another account, {partner.email}" in page
+    assert "that account signs in" in page and "you will sign in" not in page
     assert "You are signed in as" not in SignedInClient(app, None).get(link).get_data(as_text=True)
     assert "You are signed in as" not in signed_in(partner).get(link).get_data(as_text=True)
     confirmed = client.post(link, data={}, csrf_from=link)
