@@ -52,13 +52,17 @@ def address_refusal(email: str) -> str | None:
     """Why `email`, as typed, cannot be a sign-in address (an account's, an invitation's, one's own new one), in
     the reader's words; None when it can. The one rule of every place an address is typed (the forms' address
     fields through auth.forms.TypedAddress, the services under them and the command line): an "@", at most 254
-    characters, and no control character inside (a NUL, a tab, a line break, a surrogate half). A control
-    character is refused, never dropped: the forms' text cleaning dropped a NUL, and an invitation to
-    "a\\x00b@x.ma" went to ab@x.ma, someone else's mailbox."""
+    characters, no control character inside (a NUL, a tab, a line break, a surrogate half), and no space or
+    invisible formatting character (a right-to-left override, a zero-width space), which the forms' e-mail
+    fields refuse and `flask users create` had taken. A control character is refused, never dropped: the
+    forms' text cleaning dropped a NUL, and an invitation to "a\\x00b@x.ma" went to ab@x.ma, someone else's
+    mailbox. The domain is not judged here (the forms' fields want a dot; `flask users create ops@localhost`
+    may name a machine's own)."""
     address = normalize_email(email)
-    if any(unicodedata.category(character) in ("Cc", "Cs") for character in address):
+    kinds = {unicodedata.category(character) for character in address}
+    if kinds & {"Cc", "Cs"}:
         return _("An e-mail address cannot contain control characters (such as a NUL or a line break).")
-    if "@" not in address or len(address) > 254:
+    if "@" not in address or len(address) > 254 or kinds & {"Cf", "Zs", "Zl", "Zp"}:
         return _("Enter a valid e-mail address.")
     return None
 

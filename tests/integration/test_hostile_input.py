@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from markupsafe import escape
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.agreements.models import Agreement, AgreementParty, SigningEvent
 from app.auth.models import User
@@ -902,6 +902,18 @@ def test_an_address_with_a_control_character_is_refused_not_cleaned(app, world, 
     )
     assert made.exit_code == 1 and "control characters" in made.output
     assert db.session.scalar(select(User).where(User.email.in_(["ab@example.org", "a\x1bb@example.org"]))) is None
+
+
+@pytest.mark.parametrize("typed", ["cli\u202e@x.ma", "cli ok@x.ma", "cli\u200b@x.ma", "cli\u2028@x.ma"])
+def test_the_command_line_refuses_the_addresses_the_forms_refuse(app, typed):
+    """A right-to-left override or a space in the address: the forms refused them, `flask users create` took
+    them (the override's account then read backwards in every list of people)."""
+    made = app.test_cli_runner().invoke(
+        args=["users", "create", typed, "--name", "Ops", "--role", "officer"],
+        input="a long enough password\na long enough password\n",
+    )
+    assert made.exit_code == 1 and "Enter a valid e-mail address." in made.output, made.output
+    assert db.session.scalar(select(func.count()).select_from(User).where(User.email.like("cli%"))) == 0
 
 
 @pytest.mark.parametrize(
