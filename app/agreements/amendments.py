@@ -503,7 +503,9 @@ def comparison(amendment: Agreement) -> list[TermRow]:
     if parent is None:
         return []
     rows = []
-    names = organization_names(changes.get("parties", []), parent, changes.get("budget_lines", []))
+    # Every organisation either budget names (the ministry contributes without being a party: it read "1").
+    current_lines = current_budget(parent) if "budget_lines" in changes else []
+    names = organization_names(changes.get("parties", []), parent, [*changes.get("budget_lines", []), *current_lines])
     for name in TERMS:
         if name not in changes:
             continue
@@ -522,7 +524,7 @@ def comparison(amendment: Agreement) -> list[TermRow]:
                 TermRow(
                     name,
                     term_label(name),
-                    _budget_labels(current_budget(parent), names),
+                    _budget_labels(current_lines, names),
                     _budget_labels(changes[name], names),
                     is_list=True,
                 )

@@ -502,3 +502,24 @@ def test_an_approval_under_a_parent_that_ends_closes_and_stops_reminding(world, 
     assert approval_candidates(much_later, People()) == []
     take(amendment, "cancel", world.users["officer"], comment="Sans objet.")
     assert amendment.state == "cancelled"
+
+
+def test_the_ministrys_current_budget_lines_are_named_not_numbered(world, parent):
+    """The ministry contributes without being a party: the "Now" column read "MAD 8,000,000.00 — 1, Cash"."""
+    from app.budget.services import LineData, add_line
+
+    parent.state = "draft"
+    add_line(
+        parent,
+        LineData(organization_id=world.ministry.id, label="Locaux", amount="8000000", year=2026),
+        by=world.users["officer"],
+    )
+    parent.state = "active"
+    db.session.commit()
+    changed = [
+        {"organization_id": world.partner_a.id, "label": "Locaux", "amount": "9000000.00", "currency": "MAD"}
+        | {"kind": "cash", "year": 2026}
+    ]
+    amendment = new_amendment(world, parent, {"budget_lines": changed})
+    [row] = [r for r in amendments.comparison(amendment) if r.name == "budget_lines"]
+    assert world.ministry.name in row.current[0] and world.partner_a.name in row.proposed[0]
