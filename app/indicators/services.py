@@ -230,7 +230,7 @@ class Progress:
     # Where the indicator stands, on the scale of its baseline and target (one figure for the table, the
     # chart, the exports and the API): the latest period's value; for a whole-term count, the baseline plus
     # what the periods added (from 200 to 300 trained, 100 reported reaches it). A reduction is a level,
-    # never a sum: its latest value.
+    # never a sum: its latest value. Before anything is reported, the baseline.
     achieved: Decimal
     periods: int  # periods reported
     # Periods whose value reached the per-period target; None for a whole-term target, which no single
@@ -287,8 +287,8 @@ def progress_of(indicators, rows) -> list[Progress]:
         latest = values[-1][1] if values else None
         if indicator.adds_up:
             achieved = (indicator.baseline or Decimal(0)) + sum((v for _d, v in values), Decimal(0))
-        else:
-            achieved = latest if latest is not None else Decimal(0)
+        else:  # a level: the latest reported, or where it stood before anything was (a reduction had read 0)
+            achieved = latest if latest is not None else (indicator.baseline or Decimal(0))
         met = sum(1 for _d, v in values if target_reached(indicator, v)) if indicator.target_scope == "period" else None
         result.append(Progress(indicator, achieved, len(values), met, latest, values))
     return result

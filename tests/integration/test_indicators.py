@@ -402,6 +402,8 @@ def test_progress_over_the_term_and_before_any_value(baseline, target, reported,
     rows = [(1, date(2026, 3 * n + 3, 30), Decimal(value)) for n, value in enumerate(reported)]
     (row,) = services.progress_of([indicator], rows)
     assert (row.percent, row.is_met) == (percent, met)
+    if not reported:  # where it stands before anything was reported: its baseline (a reduction had shown 0)
+        assert row.achieved == Decimal(baseline)
 
 
 def test_two_partners_reports_of_one_title_get_links_that_say_whose(app, world, signed_in, quarterly):
