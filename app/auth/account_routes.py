@@ -84,6 +84,7 @@ def second_step():
             if not enrolling:
                 mfa.check_code(user, form.code.data, address=address)
             target = pending.get("next") or ""
+            services.record_sign_in(user, address)
             finish_sign_in(user, remember=bool(pending.get("remember")))
             if not is_safe_redirect(target, allow_absolute=False):
                 target = url_for("main.home")

@@ -380,3 +380,28 @@ def test_a_code_step_under_way_ends_when_the_password_or_second_factor_is_reset(
     assert reset.status_code in (302, 303) and not _fresh(person).has_totp
     page = holder.get("/sign-in/code")
     assert page.status_code == 302 and page.headers["Location"].endswith("/sign-in")  # not an enrolment
+
+
+def test_the_password_alone_makes_no_address_known_and_says_no_sign_in(app, world, signed_in):
+    """The password step recorded a sign-in: the address became one "this person signed in from", which the
+    throttle spares once the account's failures pass their cap (a probe guessed codes from 60 addresses so),
+    and the audit trail said "signed in" for people who never gave the code. Both wait for the code now."""
+    person = world.users["manager"]
+    secret, _codes = _enrol(signed_in("manager"))
+    _later(person)
+    before = _fresh(person).last_sign_in_at
+    signed_in_rows = (
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == "signed_in", AuditEvent.object_id == person.id)
+    )
+    audited = db.session.scalar(signed_in_rows)
+    successes = select(func.count()).select_from(LoginAttempt).where(LoginAttempt.succeeded.is_(True))
+    recorded = db.session.scalar(successes)
+    client, response = _password_step(app, person)
+    assert response.status_code == 303
+    assert db.session.scalar(successes) == recorded and db.session.scalar(signed_in_rows) == audited
+    assert _fresh(person).last_sign_in_at == before
+    assert client.post("/sign-in/code", data={"code": pyotp.TOTP(secret).now()}).status_code == 302
+    assert db.session.scalar(successes) == recorded + 1 and db.session.scalar(signed_in_rows) == audited + 1
+    assert _fresh(person).last_sign_in_at != before
