@@ -310,6 +310,9 @@ def load_directory(directory: Path) -> dict[str, WorkflowDefinition]:
         if not isinstance(data, dict):
             problems.append((path.name, "must be a mapping with type, states and transitions"))
             continue
+        if shape := _shape_problems(data):
+            problems.extend((path.name, problem) for problem in shape)
+            continue
         workflow_type = data.get("type")
         if workflow_type in raw:
             problems.append((path.name, f"type {workflow_type!r} is already defined in {raw[workflow_type][0]}"))
@@ -342,6 +345,22 @@ def load_workflows(directory: Path) -> dict[str, WorkflowDefinition]:
             ]
         )
     return definitions
+
+
+def _shape_problems(data: dict) -> list[str]:
+    """What a file's top level must be before files are merged (extends) and read: a list where a mapping
+    belongs, or a list for a name, had stopped `workflows check` and the app's start with a traceback."""
+    problems = []
+    if not isinstance(data.get("type"), str):
+        problems.append("type must be one agreement type's name")
+    if "extends" in data and not isinstance(data["extends"], str):
+        problems.append("extends must name one workflow")
+    if not isinstance(data.get("states") or {}, dict):
+        problems.append("states must be a mapping of state names to their settings")
+    transitions = data.get("transitions") or []
+    if not isinstance(transitions, list) or not all(isinstance(spec, dict) for spec in transitions):
+        problems.append("transitions must be a list of transitions, each a mapping with its name")
+    return problems
 
 
 def _resolve_extends(file_name: str, data: dict, raw: dict[str, tuple[str, dict]], depth: int = 0) -> dict:
@@ -501,7 +520,10 @@ def parse_definition(body: dict, file_name: str = "<stored>") -> WorkflowDefinit
             elif states[source].kind == "final":
                 problems.append(f"{where}: leaves final state {source!r}")
         target = spec.get("to")
-        if target not in states:
+        if not isinstance(target, str):  # `to: [a]`, written as `from` is: one state, not a list
+            problems.append(f"{where}: to must name one state")
+            target = ""  # read on as no state, for the rest to be said too
+        elif target not in states:
             problems.append(f"{where}: to unknown state {target!r}")
         roles = names(spec.get("roles"), f"{where} roles")
         for role in roles:

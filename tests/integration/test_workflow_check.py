@@ -3,6 +3,7 @@ without an account (warnings), and impossible quorums (errors, with the file).""
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from app.extensions import db
@@ -57,3 +58,33 @@ def test_an_impossible_quorum_fails_the_check_with_its_file(app, tmp_path):
     result = app.test_cli_runner().invoke(args=["workflows", "check", "--dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "convention.yaml:" in result.output and "quorum 4 is more than its" in result.output
+
+
+def _first_transition_to_a_list(body):
+    body["transitions"][0]["to"] = [body["transitions"][0]["to"]]
+
+
+@pytest.mark.parametrize(
+    "file, change, said",
+    [
+        ("mou.yaml", _first_transition_to_a_list, "to must name one state"),
+        ("mou.yaml", lambda body: body.update(transitions={"a": 1}), "transitions must be a list"),
+        ("mou.yaml", lambda body: body.update(transitions=["a", "b"]), "transitions must be a list"),
+        ("mou.yaml", lambda body: body.update(states=["a", "b"]), "states must be a mapping"),
+        ("convention.yaml", lambda body: body.update(states=["a"]), "states must be a mapping"),
+        ("convention.yaml", lambda body: body.update(extends=["mou"]), "extends must name one workflow"),
+        ("convention.yaml", lambda body: body.update(type=["convention"]), "type must be one agreement type"),
+    ],
+)
+def test_a_file_of_the_wrong_shape_is_said_with_its_file_not_a_traceback(app, tmp_path, file, change, said):
+    """A list where a name or a mapping belongs (`to: [a]`, written as `from` is) stopped the check and the
+    app's start with a Python traceback (a probe's find)."""
+
+    def changed(name, body):
+        if name == file:
+            change(body)
+
+    _copy(tmp_path, changed)
+    result = app.test_cli_runner().invoke(args=["workflows", "check", "--dir", str(tmp_path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert f"{file}:" in result.output and said in result.output, result.output
