@@ -60,14 +60,23 @@ class Indicator(TimestampMixin, db.Model):
     @property
     def is_reduction(self) -> bool:
         """A target under the baseline: fewer incidents, shorter delays."""
-        return (self.target or Decimal(0)) < (self.baseline or Decimal(0))
+        return is_reduction(self.baseline, self.target)
 
     @property
     def adds_up(self) -> bool:
         """Whether each hand-in reports what its period added (a whole-term count: 100 trained this quarter),
         rather than the level reached (a per-period target, or a reduction). The hand-in form asks it so,
         the hand-in shows it so, and progress adds the periods up (services.progress_of)."""
-        return self.target_scope == "term" and not self.is_reduction
+        return adds_up(self.target_scope, self.baseline, self.target)
+
+
+def is_reduction(baseline: Decimal | None, target: Decimal | None) -> bool:
+    return (target or Decimal(0)) < (baseline or Decimal(0))
+
+
+def adds_up(target_scope: str, baseline: Decimal | None, target: Decimal | None) -> bool:
+    """Indicator.adds_up for values not stored yet (an edit being checked)."""
+    return target_scope == "term" and not is_reduction(baseline, target)
 
 
 class IndicatorValue(db.Model):

@@ -16,7 +16,7 @@ from app.core.numbers import AmbiguousNumber, read_decimal
 from app.core.permissions import sees_deliverables_of, visible_agreements_clause, visible_deliverables_clause
 from app.core.text import one_line
 from app.extensions import db
-from app.indicators.models import TARGET_SCOPES, Indicator, IndicatorValue
+from app.indicators.models import TARGET_SCOPES, Indicator, IndicatorValue, adds_up
 from app.workflow.engine import refuse_if_ended
 
 MAX_INDICATORS = 10
@@ -153,8 +153,7 @@ def _refuse_another_reading(indicator: Indicator, fields: dict) -> None:
     """Values handed in were given as the form asked them, what a period added or the level reached
     (Indicator.adds_up): a change that would read them the other way (another scope, a target crossing the
     baseline) had silently turned "+50 added" into a level of 50. Refused once there are values."""
-    adds_up = fields["target_scope"] == "term" and not fields["target"] < fields["baseline"]
-    if adds_up == indicator.adds_up:
+    if adds_up(fields["target_scope"], fields["baseline"], fields["target"]) == indicator.adds_up:
         return
     if db.session.scalar(select(IndicatorValue.id).where(IndicatorValue.indicator_id == indicator.id).limit(1)):
         message = (

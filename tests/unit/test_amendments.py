@@ -53,6 +53,21 @@ def running_child(world, parent, *, expires_on):
     return child
 
 
+def budget_line_in_force(world, parent, organization, label: str, amount: str) -> None:
+    """A line of the parent's budget, written as its draft was (a signed agreement's budget changes only by
+    amendment)."""
+    from app.budget.services import LineData, add_line
+
+    parent.state = "draft"
+    add_line(
+        parent,
+        LineData(organization_id=organization.id, label=label, amount=amount, year=2026),
+        by=world.users["officer"],
+    )
+    parent.state = "active"
+    db.session.commit()
+
+
 def to_signed(amendment, world):
     """Reviewed and signed, waiting to come into force."""
     officer = world.users["officer"]
@@ -320,16 +335,9 @@ def test_an_amendment_replaces_the_budget_and_checks_every_line(world, parent, s
     from decimal import Decimal
 
     set_rates({"EUR": Decimal("10.80")})  # its 200 EUR reckoned: no minister's office for this budget
-    from app.budget.services import LineData, add_line, lines_of
+    from app.budget.services import lines_of
 
-    parent.state = "draft"
-    add_line(
-        parent,
-        LineData(organization_id=world.partner_a.id, label="Formation", amount="1000", year=2026),
-        by=world.users["officer"],
-    )
-    parent.state = "active"
-    db.session.commit()
+    budget_line_in_force(world, parent, world.partner_a, "Formation", "1000")
     budget = [
         {
             "organization_id": world.partner_a.id,
@@ -506,16 +514,7 @@ def test_an_approval_under_a_parent_that_ends_closes_and_stops_reminding(world, 
 
 def test_the_ministrys_current_budget_lines_are_named_not_numbered(world, parent):
     """The ministry contributes without being a party: the "Now" column read "MAD 8,000,000.00 — 1, Cash"."""
-    from app.budget.services import LineData, add_line
-
-    parent.state = "draft"
-    add_line(
-        parent,
-        LineData(organization_id=world.ministry.id, label="Locaux", amount="8000000", year=2026),
-        by=world.users["officer"],
-    )
-    parent.state = "active"
-    db.session.commit()
+    budget_line_in_force(world, parent, world.ministry, "Locaux", "8000000")
     changed = [
         {"organization_id": world.partner_a.id, "label": "Locaux", "amount": "9000000.00", "currency": "MAD"}
         | {"kind": "cash", "year": 2026}
