@@ -1,7 +1,7 @@
 """A real OpenLDAP server (Debian's slapd) for the directory sign-in tests.
 
 `LdapServer` writes a slapd.conf into a temporary folder (mdb database, core/cosine/
-inetorgperson/nis schemas), starts slapd on a free port of 127.0.0.1, waits for the port,
+inetorgperson/nis schemas), starts slapd on a free port of 127.0.0.1, waits for the port and its pidfile,
 loads entries with ldapadd, and kills slapd at the end. Tests skip only when slapd is not
 installed and CI is not set; under CI=true a missing slapd is a failure.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -86,7 +87,35 @@ index member eq
             stderr=subprocess.PIPE,
         )
         wait_for_port(self.port, self.process)
+        self._wait_for_its_pidfile()
         return self
+
+    def _wait_for_its_pidfile(self, timeout: float = 20.0) -> None:
+        """The port answering is not proof that this slapd holds it: another process may have taken the port
+        between free_port() and slapd's start, and this slapd then exits while the tests talk to the other one
+        (a test freezing "its" slapd with SIGSTOP had signed in). slapd writes its pidfile once it listens."""
+        pidfile = self.folder / "slapd.pid"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"slapd exited with {self.process.returncode} (its port taken by another?)")
+            if pidfile.exists() and pidfile.read_text().strip() == str(self.process.pid):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("slapd did not write its pidfile")
+
+    def freeze(self) -> None:
+        """SIGSTOP, returned once the kernel shows the process stopped (the signal is delivered asynchronously)."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+        stat = Path(f"/proc/{self.process.pid}/stat")
+        deadline = time.monotonic() + 20
+        while stat.read_text().rpartition(")")[2].split()[0] != "T":
+            if time.monotonic() > deadline:
+                raise RuntimeError("slapd did not stop on SIGSTOP")
+            time.sleep(0.01)
+
+    def thaw(self) -> None:
+        os.kill(self.process.pid, signal.SIGCONT)
 
     def ldif(self, text: str, command: str = "ldapadd") -> None:
         result = subprocess.run(

@@ -6,8 +6,6 @@ LDAP-injection characters in the user name, and resets pointing to the ministry'
 from __future__ import annotations
 
 import logging
-import os
-import signal
 from contextlib import contextmanager
 
 import pytest
@@ -419,13 +417,13 @@ def test_a_sign_in_waits_on_the_directory_its_timeout_in_all(app, world, ldap_on
     import time as clock
 
     app.config["LDAP_TIMEOUT_SECONDS"] = 1
-    os.kill(ldap_on.process.pid, signal.SIGSTOP)
+    ldap_on.freeze()
     try:
         started = clock.monotonic()
         assert _sign_in(app, "amina", AMINA)[1].status_code == 503
         assert clock.monotonic() - started < 5
     finally:
-        os.kill(ldap_on.process.pid, signal.SIGCONT)
+        ldap_on.thaw()
 
 
 def _rename(server, uid: str, new_uid: str, group: str = "sharaka-officers") -> None:
