@@ -762,6 +762,7 @@ def export_table(user, filters: OccurrenceFilters, today: date) -> tuple[list[st
 
 # Rows each list of the partner's first page shows; the rest are in the full lists it links to.
 PORTAL_LISTED = 20
+PORTAL_COMING = 5  # what falls due after the window: the next few, the whole schedule a link away
 
 
 def partner_home(user, today: date) -> dict:
@@ -780,6 +781,12 @@ def partner_home(user, today: date) -> dict:
         ),
         PORTAL_LISTED,
     )
+    # Past the window: "nothing is due" alone had read as nothing owed, with reports due in five weeks.
+    coming = db.session.scalars(
+        occurrences_query(user, OccurrenceFilters(status="not_yet_due"), today)
+        .where(Deliverable.responsible_organization_id == user.organization_id)
+        .limit(PORTAL_COMING)
+    ).all()
     feedback = db.session.scalars(
         select(Submission)
         .join(Occurrence)
@@ -807,5 +814,6 @@ def partner_home(user, today: date) -> dict:
         "agreements_total": agreements_total,
         "waiting": waiting,
         "waiting_total": waiting_total,
+        "coming": coming,
         "feedback": feedback,
     }

@@ -575,6 +575,20 @@ def test_the_portal_lists_the_first_few_and_links_to_the_rest(world, signed_in):
     assert all(f'href="/deliverables/{o.id}"' in everything for o in overdue)
 
 
+def test_the_portal_names_what_falls_due_after_its_window(world, signed_in):
+    """Reports due in five weeks, nothing within the window: the portal had said only "Nothing is due"."""
+    officer = world.users["officer"]
+    later = plan(world.agreement_a, officer, responsible=world.partner_a, first=TODAY + timedelta(days=36))
+    theirs = plan(world.agreement_b, officer, responsible=world.partner_b, first=TODAY + timedelta(days=30))
+    db.session.commit()
+    portal = signed_in("partner").get("/portal").get_data(as_text=True)
+    assert "Nothing is overdue, sent back or due within 14 days." in portal
+    coming = portal.partition('id="coming-heading"')[2]
+    assert f'data-occurrence="{later.occurrences[0].id}"' in coming and "in 36 days" in coming
+    assert f'data-occurrence="{theirs.occurrences[0].id}"' not in portal  # another organisation's
+    assert f"/deliverables/?status=unfinished&amp;partner={world.partner_a.id}" in coming
+
+
 @pytest.mark.parametrize("ended", ["terminated", "cancelled"])
 def test_an_ended_agreement_takes_no_new_plan_line_and_no_hand_in(app, world, signed_in, due, ended):
     """Terminated or cancelled: nothing more is planned or handed in under it (the partner had handed in
