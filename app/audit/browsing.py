@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask_babel import format_date
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from app.agreements.models import Agreement
 from app.audit.labels import action_label, actor_label, object_label
@@ -40,10 +40,13 @@ def trail_query(filters: TrailFilters):
     query = select(AuditEvent)
     if filters.action:
         query = query.where(AuditEvent.action == filters.action)
-    if filters.object_type:
-        query = query.where(AuditEvent.object_type == filters.object_type)
-    if filters.object_id is not None:
-        query = query.where(AuditEvent.object_id == filters.object_id)
+    if filters.object_type == "agreements" and filters.object_id is not None:
+        query = query.where(_about_the_agreement(filters.object_id))
+    else:
+        if filters.object_type:
+            query = query.where(AuditEvent.object_type == filters.object_type)
+        if filters.object_id is not None:
+            query = query.where(AuditEvent.object_id == filters.object_id)
     if filters.actor_id is not None:
         query = query.where(AuditEvent.actor_id == filters.actor_id)
     if filters.by_system:
@@ -65,6 +68,41 @@ def trail_query(filters: TrailFilters):
         )
         query = query.where(AuditEvent.occurred_at < end, AuditEvent.id <= (last or 0))
     return query
+
+
+def _about_the_agreement(agreement_id: int):
+    """SQL: the rows about one agreement and what belongs to it (its deliverables' hand-ins and reviews, its
+    approval rounds, its messages), each read from the object index. Asked for an agreement, the trail had
+    left out every hand-in of its deliverables: those rows are filed under the deliverable."""
+    from app.deliverables.models import Deliverable, Occurrence
+    from app.discussions.models import DiscussionMessage
+    from app.workflow.models import ApprovalRound
+
+    belongings = {
+        "agreements": select(Agreement.id).where(Agreement.id == agreement_id),
+        "deliverable_occurrences": select(Occurrence.id)
+        .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
+        .where(Deliverable.agreement_id == agreement_id),
+        "approval_rounds": select(ApprovalRound.id).where(ApprovalRound.agreement_id == agreement_id),
+        "discussion_messages": select(DiscussionMessage.id).where(DiscussionMessage.agreement_id == agreement_id),
+    }
+    return or_(
+        *(
+            and_(AuditEvent.object_type == object_type, AuditEvent.object_id.in_(ids))
+            for object_type, ids in belongings.items()
+        )
+    )
+
+
+def agreement_numbered(typed: str) -> int | None:
+    """The id of the agreement `typed` names: its number or its reference (MTNRA-2026-012), as the auditor
+    knows it; None when no agreement has it."""
+    typed = (typed or "").strip()
+    if typed.isascii() and typed.isdigit():
+        return int(typed) if 0 < int(typed) < 2**31 else None
+    if not typed.isprintable() or len(typed) > 40:  # no reference is (a NUL would reach PostgreSQL)
+        return None
+    return db.session.scalar(select(Agreement.id).where(Agreement.reference == typed.upper()))
 
 
 def trail_page(filters: TrailFilters, before: int | None = None, per_page: int = PER_PAGE):

@@ -1,8 +1,8 @@
 """The auditors' check of the trail, with the anchors they kept, and the trail's filters."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import Length, NumberRange, Optional, ValidationError
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import Length, Optional, ValidationError
 
 from app.core.audit_chain import anchors_in
 from app.core.dates import within_calendar
@@ -42,11 +42,20 @@ class TrailFilterForm(Form):
 
     action = SelectField(_l("What"), choices=[], validators=[Optional()])
     about = SelectField(_l("About"), choices=[], validators=[Optional()])
-    about_id = IntegerField(_l("Its number"), validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
+    # A number, or an agreement's reference (MTNRA-2026-012): the id alone was shown only in the address bar.
+    about_id = StringField(_l("Its number or reference"), validators=[Optional(), Length(max=60)])
     who = StringField(_l("Who (name or e-mail address)"), validators=[Optional(), Length(max=254)])
     system = BooleanField(_l("Only Sharaka's own (scheduled jobs, commands)"))
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("Until"), validators=[Optional()])
+
+    def validate_about_id(self, field) -> None:
+        typed = field.data.strip()
+        if typed.isascii() and typed.isdigit():
+            if not 0 < int(typed) < 2**31:
+                raise ValidationError(_l("No record has this number."))
+        elif (self.about.data or "") not in ("", "agreements"):
+            raise ValidationError(_l("A reference names an agreement: choose “Agreement” above, or type a number."))
 
     def validate_since(self, field) -> None:
         if field.data and not within_calendar(field.data):

@@ -143,6 +143,15 @@ def _read_filters() -> tuple[TrailFilterForm, browsing.TrailFilters]:
     )
     form.about.choices = [("", _("Anything"))] + [(key, str(label)) for key, label in OBJECTS.items()]
     without_invalid_filters(form)
+    object_type, object_id = form.about.data or None, None
+    if form.about_id.data:
+        typed = form.about_id.data.strip()
+        if typed.isascii() and typed.isdigit():
+            object_id = int(typed)
+        else:
+            object_type, object_id = "agreements", browsing.agreement_numbered(typed) or 0  # 0: nothing listed
+            if not object_id:
+                form.about_id.errors = [*form.about_id.errors, _("No agreement has this reference.")]
     actor_id = None
     if form.who.data:
         actor_id, refusal = _account_named(form.who.data)
@@ -150,8 +159,8 @@ def _read_filters() -> tuple[TrailFilterForm, browsing.TrailFilters]:
             form.who.errors = [*form.who.errors, refusal]
     return form, browsing.TrailFilters(
         action=form.action.data or None,
-        object_type=form.about.data or None,
-        object_id=form.about_id.data,
+        object_type=object_type,
+        object_id=object_id,
         actor_id=actor_id,
         by_system=bool(form.system.data),
         since=form.since.data,

@@ -262,6 +262,22 @@ def _unread_said_once(form, field) -> None:
         raise StopValidation()
 
 
+def _storable(form, sent: MultiDict, files: MultiDict | None) -> MultiDict:
+    """What `form` reads of what was sent: text without NUL bytes (a NUL in a query-string filter had
+    reached PostgreSQL, a 500), except in a field flagged kept_as_sent (a typed e-mail address:
+    auth.forms.TypedAddress refuses what storable would drop: a NUL dropped out of an address had made it
+    another person's); and the uploaded files of its FileFields only."""
+    data: MultiDict = MultiDict()
+    as_sent = {field.name for field in form._fields.values() if field.flags.kept_as_sent}
+    for key, value in sent.items(multi=True):
+        data.add(key, value if key in as_sent or not isinstance(value, str) else storable(value))
+    file_fields = {name for name, field in form._fields.items() if isinstance(field, FileField)}
+    for key, value in (files or MultiDict()).items(multi=True):
+        if key in file_fields:
+            data.add(key, value)
+    return data
+
+
 class Form(FlaskForm):
     """Every form's base: it reads only real form fields.
 
@@ -275,21 +291,11 @@ class Form(FlaskForm):
 
     class Meta(_ReaderMeta, FlaskForm.Meta):
         def wrap_formdata(self, form, formdata):
-            if formdata is not _Auto:
-                return formdata
-            if not _is_submitted():
-                return None
-            data = MultiDict()
-            # A field flagged kept_as_sent (a typed e-mail address: auth.forms.TypedAddress) refuses what
-            # storable would drop: a NUL dropped out of an address had made it another person's.
-            as_sent = {field.name for field in form._fields.values() if field.flags.kept_as_sent}
-            for key, value in request.form.items(multi=True):
-                data.add(key, value if key in as_sent else storable(value))
-            file_fields = {name for name, field in form._fields.items() if isinstance(field, FileField)}
-            for key, value in request.files.items(multi=True):
-                if key in file_fields:
-                    data.add(key, value)
-            return data
+            if formdata is _Auto:
+                return _storable(form, request.form, request.files) if _is_submitted() else None
+            if isinstance(formdata, MultiDict):  # a list's filters, from the query string
+                return _storable(form, formdata, None)
+            return formdata
 
     def hidden_tag(self, *fields):
         """The form's hidden fields, and its key (app/core/receipts.py): a form sent twice changes things once."""

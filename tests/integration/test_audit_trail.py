@@ -50,6 +50,32 @@ def test_the_auditor_reads_who_did_what_across_the_ministry(world, signed_in):
     assert "No account has this name or address." in nobody and "Nothing recorded matches these filters." in nobody
 
 
+def test_one_agreement_is_found_by_its_reference_with_its_deliverables_hand_ins(world, signed_in):
+    """An auditor knows an agreement by its reference, not its database id; asked for it, the trail had left
+    out the hand-ins and reviews of its deliverables (filed under the deliverable)."""
+    officer = world.users["officer"]
+    mine = factories.plan_line(world.agreement_a, officer, responsible=world.partner_a).occurrences[0]
+    theirs = factories.plan_line(world.agreement_b, officer, responsible=world.partner_b).occurrences[0]
+    audit.record("updated", world.agreement_a, actor=officer, comment="about-a")
+    audit.record("deliverable_waived", mine, actor=officer, object_type="deliverable_occurrences", comment="hand-a")
+    audit.record("deliverable_waived", theirs, actor=officer, object_type="deliverable_occurrences", comment="hand-b")
+    audit.record("updated", world.agreement_b, actor=officer, comment="about-b")
+    db.session.commit()
+    auditor = signed_in("auditor")
+    for typed in (world.agreement_a.reference, world.agreement_a.reference.lower(), str(world.agreement_a.id)):
+        page = _page(auditor, f"?about=agreements&about_id={typed}")
+        assert "about-a" in page and "hand-a" in page, typed
+        assert "about-b" not in page and "hand-b" not in page, typed
+    unknown = _page(auditor, "?about_id=MTNRA-1999-999")
+    assert "No agreement has this reference." in unknown and "Nothing recorded matches these filters." in unknown
+    mixed = _page(auditor, f"?about=organizations&about_id={world.agreement_a.reference}")
+    assert "A reference names an agreement" in mixed
+    # The agreement's page leads there.
+    detail = auditor.get(f"/agreements/{world.agreement_a.id}").get_data(as_text=True)
+    assert f"/audit/events?about=agreements&amp;about_id={world.agreement_a.reference}" in detail
+    assert "/audit/events" not in signed_in("officer").get(f"/agreements/{world.agreement_a.id}").get_data(as_text=True)
+
+
 def test_the_trail_is_read_a_page_at_a_time_without_gaps_or_repeats(world, signed_in):
     for number in range(120):
         audit.record("updated", SimpleNamespace(id=number + 1), object_type="settings", comment=f"entry-{number:03d}")
@@ -72,6 +98,12 @@ def test_bad_filters_are_said_and_ignored_never_a_server_error(world, signed_in)
         "?since=2026-02-30",
         "?since=2026-05-01&until=2026-01-01",
         "?about_id=abc",
+        "?about_id=%00",
+        "?about_id=99999999999999999999",
+        "?about_id=%C2%B2",
+        "?about_id=" + "9" * 400,  # past a float: WTForms' NumberRange had raised OverflowError
+        "?who=a%00b",  # a NUL reached PostgreSQL
+        "?about=agreements&about_id=MTNRA%00",
         "?before=-5",
         "?before=99999999999999999999",
         "?action=%00",
