@@ -471,10 +471,13 @@ function remoteChoices(settings, url) {
 
 // A refused form keeps what was typed. A page form that is refused (a mention of someone outside the
 // thread, a rule of the agreement) comes back to its page with the reason at the top: the text boxes
-// would be empty, and on a phone the reason out of sight. What the text boxes of a sent form held is
-// kept for this tab as it is sent; when the next page shows a refusal and has that form, the text is
-// put back and the reason is shown at the form too. Any other next page forgets it. Switching the language
-// keeps the page's typed text the same way, for the same page coming back in the language chosen.
+// would be empty, and on a phone the reason out of sight. What the person changed in a sent form (each field
+// no longer as the page drew it) is kept for this tab as it is sent; when the next page shows a refusal and has
+// that form, those changes are put back and the reason is shown at the form too. Any other next page forgets
+// them. Switching the language keeps the page's changes the same way, for the same page coming back in the
+// language chosen. Only the changes: a field left as drawn shows what the next page draws, which may be what
+// someone else saved meanwhile (a stale save comes back merged: core.forms.show_changes_meanwhile); putting
+// the whole form back had written this tab's old copy over it, and saving again undid the other's change.
 (function () {
   "use strict";
 
@@ -496,17 +499,47 @@ function remoteChoices(settings, url) {
     return (form.getAttribute("method") || "").toLowerCase() === "post";
   }
 
-  // What the form's text boxes hold, by name; null when nothing was typed.
-  function typedIn(form) {
-    var typed = {};
-    var any = false;
-    form.querySelectorAll(TYPED).forEach(function (box) {
-      if (box.value.trim() && !box.readOnly) {
-        typed[box.name] = box.value;
-        any = true;
+  function owns(object, key) {
+    return Object.prototype.hasOwnProperty.call(object, key);
+  }
+
+  // The form's fields a person can change, by name: the controls of each, in the page's order.
+  function fieldsOf(form) {
+    var fields = Object.create(null);
+    form.querySelectorAll(TYPED).forEach(function (control) {
+      if (!control.readOnly && !control.disabled) {
+        (fields[control.name] = fields[control.name] || []).push(control);
       }
     });
-    return any ? typed : null;
+    return fields;
+  }
+
+  // What a field's controls hold, in the order the form sends them; `drawn`: what the page drew there.
+  function valuesOf(controls, drawn) {
+    return controls.map(function (control) {
+      return drawn ? control.defaultValue : control.value;
+    });
+  }
+
+  function sameValues(some, others) {
+    return some.length === others.length && some.every(function (value, index) {
+      return value === others[index];
+    });
+  }
+
+  // What the person changed in the form: each field's values where they are no longer what the page drew;
+  // null when nothing was changed.
+  function changesIn(form) {
+    var fields = fieldsOf(form);
+    var changed = null;
+    Object.keys(fields).forEach(function (name) {
+      var values = valuesOf(fields[name], false);
+      if (!sameValues(values, valuesOf(fields[name], true))) {
+        changed = changed || {};
+        changed[name] = values;
+      }
+    });
+    return changed;
   }
 
   function keepTyped(event) {
@@ -520,22 +553,22 @@ function remoteChoices(settings, url) {
     if (waiting && waiting.action !== action) {
       return; // signing in again: what the form whose sign-in ended held waits for that form
     }
-    var typed = typedIn(form);
+    var changed = changesIn(form);
     var because = null;
     // <form data-keeps-page-typed> (the language switch) sends nothing typed itself but brings the same page
-    // back in another language, every form empty: what the page's first form holding text held is kept, and
-    // put back with a word saying so.
+    // back in another language, every form as drawn: the changes of the page's first form with any are kept,
+    // and put back with a word saying so.
     if (form.hasAttribute("data-keeps-page-typed")) {
       because = "language";
-      typed = null;
+      changed = null;
       Array.prototype.some.call(document.forms, function (other) {
-        typed = other !== form && isPosted(other) ? typedIn(other) : null;
+        changed = other !== form && isPosted(other) ? changesIn(other) : null;
         action = other.getAttribute("action") || "";
-        return typed !== null;
+        return changed !== null;
       });
     }
-    if (typed) {
-      kept.setItem(KEY, JSON.stringify({ action: action, typed: typed, reader: reader(), because: because }));
+    if (changed) {
+      kept.setItem(KEY, JSON.stringify({ action: action, changed: changed, reader: reader(), because: because }));
     } else {
       kept.removeItem(KEY);
     }
@@ -558,6 +591,17 @@ function remoteChoices(settings, url) {
     } catch (error) {
       return null;
     }
+  }
+
+  // `values` back in a field's controls; false when they held them already.
+  function putBack(controls, values) {
+    if (sameValues(valuesOf(controls, false), values)) {
+      return false;
+    }
+    controls.forEach(function (control, index) {
+      control.value = index < values.length ? values[index] : "";
+    });
+    return true;
   }
 
   function giveBack() {
@@ -603,21 +647,21 @@ function remoteChoices(settings, url) {
       notice.setAttribute("data-typed-back-notice", "");
       notice.textContent = document.body.getAttribute(waited ? "data-typed-back" : "data-typed-back-language") || "";
     }
-    if (!form || !notice) {
+    if (!form || !notice || !sent.changed) {
       return;
     }
+    var fields = fieldsOf(form);
     var first = null;
-    Object.keys(sent.typed || {}).forEach(function (name) {
-      var safe = name.replace(/['\\]/g, "");
-      var box = Array.prototype.find.call(form.querySelectorAll(TYPED), function (field) {
-        return field.name === safe;
-      });
+    Object.keys(fields).forEach(function (name) {
+      var controls = fields[name];
+      // A field the server says someone else changed meanwhile shows what the server drew (their value, or
+      // this person's with theirs beside it): the copy sent from this tab is older.
+      var theirs = controls.some(function (control) { return control.closest("[data-changed-meanwhile]"); });
       // Also over what the page drew there: the stored value the person had changed (an activation's
       // date came back as it was, and the refusal then named a date the form no longer showed).
-      if (box && box.value !== sent.typed[name]) {
-        box.value = sent.typed[name];
-        first = first || box;
-        openAround(box);
+      if (!theirs && owns(sent.changed, name) && putBack(controls, sent.changed[name])) {
+        first = first || controls[0];
+        controls.forEach(openAround);
       }
     });
     if (!first) {
