@@ -131,6 +131,16 @@ def live_server(tmp_path_factory):
         yield base
 
 
+@pytest.fixture(scope="session")
+def few_listed_server(tmp_path_factory):
+    """Base URL of a demo server whose drop-downs list at most two choices (CHOICES_LISTED=2): past that, only
+    the chosen ones are in the page and the others come from the server as one types (app/choices)."""
+    if backend() != "sqlite":
+        pytest.skip("browser tests run in the SQLite pass")
+    with demo_server(tmp_path_factory.mktemp("few-listed"), CHOICES_LISTED="2") as base:
+        yield base
+
+
 # Package scope: Playwright's synchronous API keeps an event loop running in this thread while it
 # lives; it ends with the browser tests, so later tests (pyHanko signing with asyncio.run) can run.
 @pytest.fixture(scope="package")

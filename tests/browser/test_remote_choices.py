@@ -2,15 +2,7 @@
 and the filter chosen that way is applied. The demo is served with CHOICES_LISTED=2 so its three agreements
 with a deliverables plan are past the limit."""
 
-import pytest
-
-from tests.browser.conftest import account, demo_server, navigate, sign_in
-
-
-@pytest.fixture(scope="module")
-def few_listed_server(tmp_path_factory):
-    with demo_server(tmp_path_factory.mktemp("few-listed"), CHOICES_LISTED="2") as base:
-        yield base
+from tests.browser.conftest import account, navigate, sign_in
 
 
 def test_typing_part_of_an_arabic_title_finds_the_agreement_and_filters_by_it(page, few_listed_server, demo_accounts):

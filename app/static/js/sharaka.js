@@ -242,15 +242,7 @@
     // After a failed submission, put the cursor on the first field to correct.
     var invalid = document.querySelector("main .is-invalid:not(.ts-wrapper)");
     if (invalid && invalid.tomselect) {
-      // Focused with its list closed: an open list covered the field's error, and the click that
-      // closed it took the focus away. Typing opens it, with what matches.
-      var widget = invalid.tomselect;
-      var openOnFocus = widget.settings.openOnFocus;
-      widget.settings.openOnFocus = false;
-      widget.focus(); // Tom Select handles the focus in a timeout of its own: restore after it
-      window.setTimeout(function () {
-        widget.settings.openOnFocus = openOnFocus;
-      }, 0);
+      focusClosed(invalid.tomselect);
     } else if (invalid && typeof invalid.focus === "function") {
       invalid.focus();
       if (typeof invalid.select === "function" && invalid.value) {
@@ -304,9 +296,27 @@ function markOverflow(box, hintText) {
   update();
 }
 
+// A searchable field (Tom Select) takes the cursor with its list closed: an open list covered the field's error
+// (or the notice above it), and the click that closed it took the focus away. Typing opens it, with what matches.
+function focusClosed(widget) {
+  "use strict";
+  var openOnFocus = widget.settings.openOnFocus;
+  widget.settings.openOnFocus = false;
+  widget.focus(); // Tom Select handles the focus in a timeout of its own: restore after it
+  window.setTimeout(function () {
+    widget.settings.openOnFocus = openOnFocus;
+  }, 0);
+}
+
 function enhanceSelect(select) {
   "use strict";
   var texts = select.dataset;
+  // Tom Select moves the chosen options to the end of the list. A single choice the page drew unmarked (the
+  // browser shows the first option) is marked first, so what the page drew can still be read from it: a form's
+  // kept changes are told from it (below, "A refused form keeps what was typed").
+  if (!select.multiple && select.selectedIndex >= 0 && !select.querySelector("option[selected]")) {
+    select.options[select.selectedIndex].defaultSelected = true;
+  }
   var live = document.createElement("div");
   live.className = "visually-hidden";
   live.setAttribute("aria-live", "polite");
@@ -482,10 +492,13 @@ function remoteChoices(settings, url) {
   "use strict";
 
   var KEY = "sharaka.typed";
-  // What a person types: text boxes and the one-line fields beside them (a hand-in's indicator values had
-  // come back empty), never a password, a file or the form's hidden tokens.
-  var TYPED = "textarea[name], input[name]:not([type]), input[name][type=text], input[name][type=number], " +
-    "input[name][type=email], input[name][type=url], input[name][type=date], input[name][type=search]";
+  // What a person fills in: text boxes and the one-line fields beside them (a hand-in's indicator values had
+  // come back empty), and choices: drop-downs, ticked boxes, radio buttons (a new agreement's type had come
+  // back as the MoU, another workflow, with the note saying what was typed was back). Never a password, a
+  // file or the form's hidden tokens.
+  var FIELDS = "textarea[name], input[name]:not([type]), input[name][type=text], input[name][type=number], " +
+    "input[name][type=email], input[name][type=url], input[name][type=date], input[name][type=search], " +
+    "select[name], input[name][type=checkbox], input[name][type=radio]";
 
   function storage() {
     try {
@@ -506,7 +519,7 @@ function remoteChoices(settings, url) {
   // The form's fields a person can change, by name: the controls of each, in the page's order.
   function fieldsOf(form) {
     var fields = Object.create(null);
-    form.querySelectorAll(TYPED).forEach(function (control) {
+    form.querySelectorAll(FIELDS).forEach(function (control) {
       if (!control.readOnly && !control.disabled) {
         (fields[control.name] = fields[control.name] || []).push(control);
       }
@@ -516,9 +529,32 @@ function remoteChoices(settings, url) {
 
   // What a field's controls hold, in the order the form sends them; `drawn`: what the page drew there.
   function valuesOf(controls, drawn) {
-    return controls.map(function (control) {
-      return drawn ? control.defaultValue : control.value;
+    var values = [];
+    controls.forEach(function (control) {
+      if (control.tagName === "SELECT") {
+        chosenIn(control, drawn).forEach(function (option) { values.push(option.value); });
+      } else if (control.type === "checkbox" || control.type === "radio") {
+        if (drawn ? control.defaultChecked : control.checked) {
+          values.push(control.value);
+        }
+      } else {
+        values.push(drawn ? control.defaultValue : control.value);
+      }
     });
+    return values;
+  }
+
+  // The options chosen in a drop-down; `drawn`: as the page drew it (a single choice drawn unmarked shows the
+  // browser's: the first that can be chosen).
+  function chosenIn(select, drawn) {
+    var options = Array.prototype.filter.call(select.options, function (option) {
+      return drawn ? option.defaultSelected : option.selected;
+    });
+    if (drawn && !select.multiple && select.size <= 1) {
+      var first = Array.prototype.find.call(select.options, function (option) { return !option.disabled; });
+      return options.length ? options.slice(-1) : (first ? [first] : []);
+    }
+    return options;
   }
 
   function sameValues(some, others) {
@@ -527,19 +563,29 @@ function remoteChoices(settings, url) {
     });
   }
 
-  // What the person changed in the form: each field's values where they are no longer what the page drew;
-  // null when nothing was changed.
+  // What the person changed in the form: each field's values where they are no longer what the page drew,
+  // and the names of the options chosen (one found by typing comes from the server: the next page may not
+  // list it); null when nothing was changed.
   function changesIn(form) {
     var fields = fieldsOf(form);
-    var changed = null;
+    var changes = null;
     Object.keys(fields).forEach(function (name) {
       var values = valuesOf(fields[name], false);
-      if (!sameValues(values, valuesOf(fields[name], true))) {
-        changed = changed || {};
-        changed[name] = values;
+      if (sameValues(values, valuesOf(fields[name], true))) {
+        return;
       }
+      changes = changes || { values: {}, labels: {} };
+      changes.values[name] = values;
+      fields[name].forEach(function (control) {
+        if (control.tagName === "SELECT") {
+          changes.labels[name] = changes.labels[name] || {};
+          chosenIn(control, false).forEach(function (option) {
+            changes.labels[name][option.value] = option.textContent.trim();
+          });
+        }
+      });
     });
-    return changed;
+    return changes;
   }
 
   function keepTyped(event) {
@@ -553,22 +599,24 @@ function remoteChoices(settings, url) {
     if (waiting && waiting.action !== action) {
       return; // signing in again: what the form whose sign-in ended held waits for that form
     }
-    var changed = changesIn(form);
+    var changes = changesIn(form);
     var because = null;
     // <form data-keeps-page-typed> (the language switch) sends nothing typed itself but brings the same page
     // back in another language, every form as drawn: the changes of the page's first form with any are kept,
     // and put back with a word saying so.
     if (form.hasAttribute("data-keeps-page-typed")) {
       because = "language";
-      changed = null;
+      changes = null;
       Array.prototype.some.call(document.forms, function (other) {
-        changed = other !== form && isPosted(other) ? changesIn(other) : null;
+        changes = other !== form && isPosted(other) ? changesIn(other) : null;
         action = other.getAttribute("action") || "";
-        return changed !== null;
+        return changes !== null;
       });
     }
-    if (changed) {
-      kept.setItem(KEY, JSON.stringify({ action: action, changed: changed, reader: reader(), because: because }));
+    if (changes) {
+      kept.setItem(KEY, JSON.stringify({
+        action: action, changed: changes.values, labels: changes.labels, reader: reader(), because: because
+      }));
     } else {
       kept.removeItem(KEY);
     }
@@ -593,15 +641,81 @@ function remoteChoices(settings, url) {
     }
   }
 
-  // `values` back in a field's controls; false when they held them already.
-  function putBack(controls, values) {
+  // `values` back in a field's controls (`labels`: the names of the options chosen); false when they held them
+  // already. What listens to the field hears of it (a part shown for one choice only, Tom Select's chips).
+  function putBack(controls, values, labels) {
     if (sameValues(valuesOf(controls, false), values)) {
       return false;
     }
-    controls.forEach(function (control, index) {
-      control.value = index < values.length ? values[index] : "";
+    var typed = 0;
+    controls.forEach(function (control) {
+      if (control.tagName === "SELECT") {
+        choose(control, values, labels || {});
+        return;
+      }
+      if (control.type === "checkbox" || control.type === "radio") {
+        control.checked = values.indexOf(control.value) >= 0;
+      } else {
+        control.value = typed < values.length ? values[typed] : "";
+        typed += 1;
+      }
+      control.dispatchEvent(new Event("change", { bubbles: true }));
     });
     return true;
+  }
+
+  function choose(select, values, labels) {
+    var widget = select.tomselect;
+    var unlisted = values.filter(function (value) {
+      return !Array.prototype.some.call(select.options, function (option) { return option.value === value; }) &&
+        !(widget && owns(widget.options, value));
+    });
+    unlisted.forEach(function (value) {
+      var text = owns(labels, value) ? String(labels[value]) : value;
+      if (widget) {
+        widget.addOption({ value: value, text: text });
+      } else {
+        select.add(new Option(text, value));
+      }
+    });
+    if (widget) {
+      widget.setValue(select.multiple ? values : values[0] || "");
+      renameChoices(select, unlisted);
+      return;
+    }
+    Array.prototype.forEach.call(select.options, function (option) {
+      option.selected = values.indexOf(option.value) >= 0;
+    });
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  // A choice found by typing (too many to list: app/choices, <select data-remote>) is not in the next page: it
+  // comes back under the name the person saw, then under the server's, in the page's language (switched, it
+  // may be another).
+  function renameChoices(select, values) {
+    var url = select.getAttribute("data-remote");
+    var widget = select.tomselect;
+    if (!url || !values.length) {
+      return;
+    }
+    var address = url + (url.indexOf("?") < 0 ? "?" : "&") + "ids=" + values.map(encodeURIComponent).join(",");
+    window.fetch(address, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) {
+        return response.ok ? response.json() : { results: [] };
+      })
+      .then(function (body) {
+        body.results.forEach(function (choice) {
+          if (owns(widget.options, choice.value)) {
+            widget.updateOption(choice.value, Object.assign({}, widget.options[choice.value], { text: choice.text }));
+          }
+          Array.prototype.forEach.call(select.options, function (option) {
+            if (option.value === choice.value) {
+              option.textContent = choice.text;
+            }
+          });
+        });
+      })
+      .catch(function () {}); // the names the person saw stay
   }
 
   function giveBack() {
@@ -659,7 +773,7 @@ function remoteChoices(settings, url) {
       var theirs = controls.some(function (control) { return control.closest("[data-changed-meanwhile]"); });
       // Also over what the page drew there: the stored value the person had changed (an activation's
       // date came back as it was, and the refusal then named a date the form no longer showed).
-      if (!theirs && owns(sent.changed, name) && putBack(controls, sent.changed[name])) {
+      if (!theirs && owns(sent.changed, name) && putBack(controls, sent.changed[name], (sent.labels || {})[name])) {
         first = first || controls[0];
         controls.forEach(openAround);
       }
@@ -669,7 +783,11 @@ function remoteChoices(settings, url) {
     }
     form.insertBefore(notice, form.firstChild);
     openAround(form);
-    first.focus({ preventScroll: true });
+    if (first.tomselect) {
+      focusClosed(first.tomselect);
+    } else {
+      first.focus({ preventScroll: true });
+    }
     form.scrollIntoView({ block: "center" });
   }
 
