@@ -28,6 +28,7 @@ from app.deliverables import services
 from app.deliverables.falling_due import due_window, falls_due, shown_status_of
 from app.deliverables.forms import DeliverableFilterForm, PlanForm, ReviewForm, SubmissionForm, WaiveForm
 from app.deliverables.models import STATUS_LABELS, Deliverable, Occurrence, SubmissionFile
+from app.deliverables.term import past_date_warning
 from app.exports.routes import exported
 from app.extensions import db
 from app.organizations.models import Organization
@@ -227,10 +228,13 @@ def _plan(agreement, deliverable):
             form, catching=DomainError, edited=(deliverable, services.PLAN_FIELDS) if deliverable else None
         ):
             if deliverable is None:
-                services.plan_deliverable(agreement, data, by=current_user)
+                saved = services.plan_deliverable(agreement, data, by=current_user)
             else:
-                services.update_plan(deliverable, data, by=current_user, seen=form.seen.data or None)
+                saved = services.update_plan(deliverable, data, by=current_user, seen=form.seen.data or None)
             flash(_("The deliverables plan is saved."), "success")
+            warning = past_date_warning(agreement, saved.first_due_on, clock.today())
+            if warning:
+                flash(warning, "warning")
             return redirect(
                 url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="deliverables"), 303
             )

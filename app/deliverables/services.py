@@ -40,6 +40,7 @@ from app.deliverables.models import (
     latest_submission_column,
     shown_status,
 )
+from app.deliverables.term import term_start
 from app.extensions import db
 from app.organizations.models import Organization, name_of
 from app.workflow.engine import WorkflowError, definition_for, has_ended, refuse_if_ended, state_has, state_label
@@ -132,8 +133,7 @@ def _check_plan(agreement: Agreement, data: PlanData) -> None:
                 ]
         else:
             data.until_on = None
-        # The earliest of its signature and its effect: an inception report may fall between the two.
-        start = min((day for day in (agreement.signed_on, agreement.effective_on) if day), default=None)
+        start = term_start(agreement)
         if "first_due_on" not in errors and start is not None and data.first_due_on < start:
             # Nothing is owed before the agreement starts: such a line was born overdue, and reminded at once.
             errors["first_due_on"] = [

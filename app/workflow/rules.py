@@ -28,7 +28,9 @@ EFFECTS: dict[str, Callable] = {}
 # registers the function with @guard/@effect when it is imported. A definition may name them before
 # that (a YAML file is checked against these names alone); the app factory checks, once every
 # feature is imported, that each has its function (check_registered).
-GUARDS_ELSEWHERE = frozenset({"no_overlapping_amendment"})  # app.agreements.amendments
+GUARDS_ELSEWHERE = frozenset(
+    {"no_overlapping_amendment", "nothing_due_before_start"}  # app.agreements.amendments, app.deliverables.term
+)
 EFFECTS_ELSEWHERE = frozenset({"apply_amendment_to_parent", "plan_default_deliverables"})  # amendments, deliverables
 
 

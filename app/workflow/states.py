@@ -75,7 +75,8 @@ def version_definition(version: WorkflowVersion) -> WorkflowDefinition:
     """A frozen version's definition, parsed once per process."""
     cached = _parsed_versions.get(version.checksum)
     if cached is None:
-        cached = _with_todays_tags(parse_definition(version.body, f"{version.type} v{version.version}"))
+        parsed = parse_definition(version.body, f"{version.type} v{version.version}")
+        cached = _with_later_guards(_with_todays_tags(parsed))
         _parsed_versions[version.checksum] = cached
     return cached
 
@@ -109,6 +110,32 @@ def _with_todays_tags(definition: WorkflowDefinition) -> WorkflowDefinition:
         for name, state in definition.states.items()
     }
     return replace(definition, states=states)
+
+
+# Requirements that came after versions had been frozen: `nothing_due_before_start` (a line planned on a draft
+# before it had dates was made overdue by its signature). A version frozen before one borrows it, state by
+# state name, where today's definition requires it: the agreements in flight keep to the rule too.
+LATER_GUARDS = ("nothing_due_before_start",)
+
+
+def _with_later_guards(definition: WorkflowDefinition) -> WorkflowDefinition:
+    today = current_app.extensions.get("sharaka.workflows", {}).get(definition.type)
+    if today is None:
+        return definition
+    borrowed = {
+        name: tuple(
+            guard
+            for guard in LATER_GUARDS
+            if guard in today.states[name].required_guards and guard not in state.required_guards
+        )
+        for name, state in definition.states.items()
+        if name in today.states
+    }
+    states = {
+        name: replace(state, required_guards=state.required_guards + borrowed[name]) if borrowed.get(name) else state
+        for name, state in definition.states.items()
+    }
+    return replace(definition, states=states) if any(borrowed.values()) else definition
 
 
 def pin_definition(agreement) -> None:

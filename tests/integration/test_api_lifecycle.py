@@ -378,3 +378,33 @@ def test_an_agreement_signed_before_sharaka_is_recorded_without_review_or_negoti
         AuditEvent.object_id == agreement_id, AuditEvent.object_type == "agreements"
     )
     assert why in db.session.scalars(trail).all()
+
+
+def test_a_line_planned_on_the_draft_before_its_signature_keeps_it_from_being_marked_signed(api, world):
+    """A one-off due 1 January 2020 was planned on a draft (no date yet to compare it with), the agreement then
+    recorded as signed outside Sharaka weeks ago and activated: the line was born years overdue, and reminded,
+    while the same date planned after the signature is refused. The move into "signed" is refused now,
+    naming the line and what to change, in the list of moves as in the move itself; moved, the line lets it on."""
+    agreement_id = create_mou(api, world)
+    officer, manager = api("officer"), api("manager")
+    a = f"{P}/agreements/{agreement_id}"
+    signed_on = (clock.today() - timedelta(days=17)).isoformat()
+    line = {"title_fr": "Rapport de lancement", "responsible_organization_id": world.partner_a.id}
+    planned = ok(officer.post(f"{a}/deliverables", json={**line, "first_due_on": "2020-01-01"}), 201)
+    ok(move(manager, agreement_id, "record_signed_elsewhere", comment="Signé en novembre, avant Sharaka"))
+    ok(officer.post(f"{a}/signatories", json={"side": "ministry", "name": "Amal El Fallah Seghrouchni"}), 201)
+    signatures = ok(officer.post(f"{a}/signatories", json={"side": "partner", "name": "Signataire A"}), 201)
+    for signatory in signatures["signatories"]:
+        ok(officer.post(f"{a}/signatories/{signatory['id']}/signature", json={"signed_on": signed_on}))
+    ok(multipart(officer, f"{a}/signed-copy", {}, {"file": (PDF + b"novembre", "signé.pdf")}), 201)
+    options = {o["name"]: o for o in ok(officer.get(f"{a}/transitions"))}
+    assert not options["record_signed"]["allowed"]
+    said = " ".join(options["record_signed"]["reasons"])
+    assert "Rapport de lancement" in said and "January 1, 2020" in said and "first due date" in said
+    assert "Rapport de lancement" in assert_problem(move(officer, agreement_id, "record_signed"), 422)["detail"]
+    assert refreshed(Agreement, agreement_id).state == "signature"
+    ok(officer.patch(f"{a}/deliverables/{planned['id']}", json={"first_due_on": signed_on}))
+    ok(move(officer, agreement_id, "record_signed"))
+    fields = {"effective_on": signed_on, "expires_on": "2029-11-20"}
+    assert ok(move(officer, agreement_id, "activate", fields=fields))["agreement"]["state"] == "active"
+    assert [o["due_on"] for o in ok(officer.get(f"{a}/deliverables"))[0]["occurrences"]] == [signed_on]

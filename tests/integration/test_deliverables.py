@@ -830,3 +830,50 @@ def test_a_refused_file_among_several_is_named(app, world, signed_in, due):
     )
     db.session.refresh(mine)
     assert mine.status == "pending"
+
+
+def _reasons_of(page: str, move: str) -> str:
+    """The reasons the agreement's page gives beside the unavailable `move`."""
+    return page.split(f'id="action-{move}-reasons"', 1)[1].split("</ul>", 1)[0]
+
+
+def test_the_page_says_which_line_keeps_the_agreement_from_being_marked_signed(world, signed_in):
+    """A one-off planned on the draft for 1 January 2020 (no date yet to compare it with) was made 2,500 days
+    overdue by signatures dated after it, and reminded. "Mark as signed" waits, and the page names the line
+    and what to change, as it says what else a blocked move waits for."""
+    from app.workflow import engine
+
+    officer = world.users["officer"]
+    agreement = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Signé hors Sharaka")
+    plan(agreement, officer, responsible=world.partner_a, first=date(2020, 1, 1), title="Rapport de lancement")
+    agreement.state, agreement.signed_on = "signature", TODAY - timedelta(days=17)  # as its signatures date it
+    engine.settle_state(agreement)
+    db.session.commit()
+    page = signed_in("officer").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    reasons = _reasons_of(page, "record_signed")
+    assert "Rapport de lancement" in reasons and "January 1, 2020" in reasons
+    assert "move" in reasons and "first due date" in reasons
+
+
+def test_a_past_first_due_date_on_a_draft_is_saved_with_a_warning(world, signed_in):
+    """A draft has no date to compare a due date with, and an agreement signed before Sharaka may owe
+    reports already past: the line is kept, and the officer is told now that it will stop the agreement
+    being marked signed unless the signature comes first (a typed 2020 for 2027 had gone unseen)."""
+    officer = signed_in("officer")
+    draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="En discussion")
+    db.session.commit()
+    url = f"/agreements/{draft.id}/deliverables/new"
+
+    def planned(first_due_on):
+        data = {
+            "title_fr": "Rapport",
+            "responsible_organization_id": str(world.partner_a.id),
+            "recurrence": "once",
+            "first_due_on": first_due_on.isoformat(),
+        }
+        return officer.post(url, data=data, follow_redirects=True).get_data(as_text=True)
+
+    page = planned(TODAY - timedelta(days=1))
+    assert "The deliverables plan is saved." in page and "already past" in page
+    assert "already past" not in planned(TODAY + timedelta(days=30))
+    assert len(draft.deliverables) == 2

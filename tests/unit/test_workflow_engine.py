@@ -421,6 +421,29 @@ def test_activation_dates_are_checked(mou, world):
         take(mou, "activate", world.users["officer"], values={})
 
 
+def test_nothing_planned_falls_due_before_the_date_activation_gives(world):
+    """Placed in "signed" with no signature date (an import; a workflow whose signed stage asks none), its
+    line of 1 March 2026 had nothing to be compared with when planned; activated from 15 March, the line was
+    overdue from its first day. The move is refused naming the line, by hand as by the daily tick."""
+    officer = world.users["officer"]
+    agreement = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Sans date", state="signed")
+    engine.settle_state(agreement)
+    factories.plan_line(agreement, officer, responsible=world.partner_a, first=date(2026, 3, 1), title="Lancement")
+    db.session.commit()
+    dates = {"effective_on": date(2026, 3, 15), "expires_on": date(2027, 3, 15)}
+    with pytest.raises(TransitionBlocked, match="Lancement"):
+        take(agreement, "activate", officer, values=dates)
+    db.session.rollback()
+    agreement.effective_on = dates["effective_on"]
+    db.session.commit()
+    ticked = date_moves.run_date_transitions(date(2026, 3, 15))
+    [(move, outcome)] = [(name, outcome) for ref, name, outcome in ticked if ref == agreement.reference]
+    assert move == "activate" and outcome.startswith("blocked") and "Lancement" in outcome
+    db.session.rollback()
+    take(agreement, "activate", officer, values={**dates, "effective_on": date(2026, 3, 1)})
+    assert agreement.state == "active"
+
+
 def test_negotiation_turns_and_lock(mou, world):
     to_negotiation(mou, world)
     officer, partner = world.users["officer"], world.users["partner"]
@@ -613,6 +636,32 @@ def test_changing_a_definition_never_strands_agreements_in_flight(mou, world):
         assert old_cancel.needs_comment and not new_cancel.needs_comment
     finally:
         definitions["mou"] = original
+
+
+def test_an_agreement_on_a_version_frozen_before_the_rule_keeps_to_it(world):
+    """Agreements in flight run on the version of their workflow frozen when they started: one frozen before
+    `nothing_due_before_start` would still have made a draft's 2020 line overdue on its signature."""
+    import copy
+
+    from app.workflow.definitions import checksum_of
+    from app.workflow.models import WorkflowVersion
+
+    body = copy.deepcopy(engine.current_definitions()["mou"].body)
+    for state in body["states"].values():
+        guards = state.get("requires", {}).get("guards")
+        if guards:
+            guards.remove("nothing_due_before_start")
+    older = WorkflowVersion(type="mou", version=990, checksum=checksum_of(body), body=body)
+    db.session.add(older)
+    officer = world.users["officer"]
+    agreement = factories.agreement(by=officer, partners=[world.partner_a], title_fr="En vol")
+    agreement.workflow_version = older
+    factories.plan_line(agreement, officer, responsible=world.partner_a, first=date(2020, 1, 1), title="Lancement")
+    agreement.state, agreement.signed_on = "signature", date(2026, 11, 20)
+    db.session.commit()
+    engine.forget_definitions_in_use()
+    record = next(o for o in engine.actions_for(agreement, officer) if o.name == "record_signed")
+    assert not record.is_allowed and any("Lancement" in reason for reason in record.reasons)
 
 
 @pytest.mark.parametrize(
