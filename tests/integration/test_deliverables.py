@@ -877,3 +877,21 @@ def test_a_past_first_due_date_on_a_draft_is_saved_with_a_warning(world, signed_
     assert "The deliverables plan is saved." in page and "already past" in page
     assert "already past" not in planned(TODAY + timedelta(days=30))
     assert len(draft.deliverables) == 2
+
+
+def test_a_drafts_recurring_line_shows_its_first_due_date_not_its_last(world, signed_in):
+    """Nothing is owed on a draft, so no date was "to act on now": the panel fell back on the last one
+    ("Rapport d'avancement — 31 December 2029") as if the line ended there. It shows the next (the first),
+    as an agreement in force shows its next; the others are behind "Show all"."""
+    officer = world.users["officer"]
+    draft = factories.agreement(
+        by=officer, partners=[world.partner_a], title_fr="Pilote", expires_on=date(2029, 12, 31)
+    )
+    line = plan(
+        draft, officer, responsible=world.partner_a, recurrence="quarterly", first=date(2027, 3, 31), title="Avancement"
+    )
+    db.session.commit()
+    page = signed_in("officer").get(f"/agreements/{draft.id}").get_data(as_text=True)
+    shown = page.split(f'data-deliverable="{line.id}"', 1)[1].split("<details", 1)[0]
+    first, last = line.occurrences[0], line.occurrences[-1]
+    assert f'data-occurrence="{first.id}"' in shown and f'data-occurrence="{last.id}"' not in shown
