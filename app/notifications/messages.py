@@ -15,7 +15,7 @@ from typing import Any
 
 from flask_babel import force_locale, format_date, format_number
 
-from app.core import clock, i18n
+from app.core import clock, i18n, stored_texts
 from app.core.audit_chain import problem_said
 from app.core.dates import first_of_month_in_french
 from app.core.i18n import (
@@ -128,14 +128,17 @@ def headline(kind: str, params: dict, words: Words | None = None) -> str:
         item = _("%(item)s due %(date)s", item=item, date=_date(params["due_on"], locale))
     days = params.get("days", 0)
     if kind == "approval_requested":
+        # Asked again after a send-back, it says so first: the second request had the first one's subject.
+        again = bool(params.get("resubmitted"))
         if params.get("steps"):  # one approver asked at two steps got two alike subjects
-            return _(
-                "Your approval is asked for %(ref)s — %(title)s (step %(number)s of %(total)s)",
-                ref=ref,
-                title=title,
-                number=params["step"],
-                total=params["steps"],
-            )
+            step = {"ref": ref, "title": title, "number": params["step"], "total": params["steps"]}
+            if again:
+                return _(
+                    "Resubmitted: your approval is asked for %(ref)s — %(title)s (step %(number)s of %(total)s)", **step
+                )
+            return _("Your approval is asked for %(ref)s — %(title)s (step %(number)s of %(total)s)", **step)
+        if again:
+            return _("Resubmitted: your approval is asked for %(ref)s — %(title)s", ref=ref, title=title)
         return _("Your approval is asked for %(ref)s — %(title)s", ref=ref, title=title)
     if kind == "password_reset":
         return _("Choose a new Sharaka password")
@@ -295,6 +298,28 @@ class _Grouped(int):
         return format_number(int(self))
 
 
+def _resubmitted(again: dict) -> list[str]:
+    """What a request asked again after a send-back says of it: the send-back and its reason, and the
+    submitter's comment as they sent it again (app.workflow.asked_again)."""
+    sent_back = {"name": isolate(again.get("sent_back_by") or "—"), "date": _date(again.get("sent_back_on"))}
+    if again.get("reason"):
+        said = [_("%(name)s sent it back on %(date)s: “%(reason)s”.", reason=isolate(again["reason"]), **sent_back)]
+    else:
+        said = [_("%(name)s sent it back on %(date)s.", **sent_back)]
+    who = isolate(again.get("by") or "—")
+    if again.get("comment"):
+        said.append(
+            _(
+                "%(name)s resubmitted it with this comment: “%(comment)s”.",
+                name=who,
+                comment=isolate(stored_texts.shown(again["comment"]) or ""),
+            )
+        )
+    else:
+        said.append(_("%(name)s resubmitted it without a comment.", name=who))
+    return said
+
+
 def detail(kind: str, params: dict) -> str:
     """The sentence under the headline: what it is about and what to do."""
     title = isolate(pick(params.get("title")))
@@ -321,6 +346,8 @@ def detail(kind: str, params: dict) -> str:
                     asked,
                 )
             )
+        if isinstance(params.get("resubmitted"), dict):
+            asked = " ".join((asked, *_resubmitted(params["resubmitted"])))
         if not params.get("decide_by"):
             return asked
         if params["decide_by"] < clock.today().isoformat():

@@ -8,6 +8,7 @@ from datetime import datetime
 from app.core import clock
 from app.core.permissions import may_see_approval_round, may_take_moves
 from app.workflow import engine, rules
+from app.workflow.asked_again import changes_of, recorded_moves, state_of
 from app.workflow.children import ChildChoice, choices, end_warning, left_alone
 from app.workflow.services import awaited_parties, latest_round, side_of
 
@@ -94,36 +95,6 @@ class WorkflowPanel:
 STUCK_AFTER_SLA_TIMES = 3
 
 
-def recorded_moves(agreement) -> list:
-    """The agreement's moves from state to state as its audit trail recorded them, oldest first."""
-    from sqlalchemy import select
-
-    from app.core.audit import AuditEvent
-    from app.extensions import db
-
-    return list(
-        db.session.scalars(
-            select(AuditEvent)
-            .where(
-                AuditEvent.object_type == "agreements",
-                AuditEvent.object_id == agreement.id,
-                AuditEvent.action == "transition",
-            )
-            .order_by(AuditEvent.id)
-        )
-    )
-
-
-def _changes_of(move) -> dict:
-    return move.changes if isinstance(move.changes, dict) else {}
-
-
-def _state_of(move, side: str) -> str | None:
-    """The state before or after a recorded move ("before"/"after"), if it was recorded."""
-    states = _changes_of(move).get(side)
-    return states.get("state") if isinstance(states, dict) else None
-
-
 @dataclass
 class SentBack:
     """The agreement came to its stage by a refused approval: who sent it back, when, from where, and why."""
@@ -137,20 +108,20 @@ class SentBack:
 def _sent_back(agreement, moves: list, definition, user) -> SentBack | None:
     """Its last move, when that move was an approval's refusal into the stage it is in, for a reader who
     may see that approval's rounds (its comments are theirs)."""
-    if not moves or _state_of(moves[-1], "after") != agreement.state:
+    if not moves or state_of(moves[-1], "after") != agreement.state:
         return None
     last = moves[-1]
-    changes = _changes_of(last)
+    changes = changes_of(last)
     if changes.get("approval") != "rejected":
         return None
     transition = definition.transition(changes.get("transition"))
     if transition is None or not may_see_approval_round(user, agreement, transition.approval):
         return None
-    source = definition.states.get(_state_of(last, "before") or "")
+    source = definition.states.get(state_of(last, "before") or "")
     return SentBack(
         by=last.actor_name,
         at=last.occurred_at,
-        from_label=engine.label(source.label) if source else (_state_of(last, "before") or ""),
+        from_label=engine.label(source.label) if source else (state_of(last, "before") or ""),
         comment=last.comment,
     )
 
@@ -160,8 +131,8 @@ def build_panel(agreement, user) -> WorkflowPanel:
     state = definition.states.get(agreement.state)
     order = list(definition.states)
     current_index = order.index(agreement.state) if agreement.state in order else -1
-    moves = recorded_moves(agreement)
-    visited = {state for state in (_state_of(move, "before") for move in moves) if state}
+    moves = recorded_moves(agreement.id)
+    visited = {state for state in (state_of(move, "before") for move in moves) if state}
     stages = []
     for index, name in enumerate(order):
         candidate = definition.states[name]

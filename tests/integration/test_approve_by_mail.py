@@ -282,3 +282,69 @@ def test_the_approval_that_completes_the_step_says_where_the_agreement_went(app,
     assert mou.state == "negotiation"  # the round settled by this approval
     page = manager.get(response.headers["Location"]).get_data(as_text=True)
     assert "Your approval is recorded: the agreement moves to “Negotiation”." in page
+
+
+def test_a_request_after_a_send_back_says_so_with_the_reason_and_the_comment_in_each_language(tmp_path):
+    """Sent back, then resubmitted with a comment: the approvers' new request (through a real SMTP server)
+    says it was resubmitted, quotes why it was sent back and what the submitter answered, in each one's
+    language and in both parts; it had read word for word as the first request."""
+    from app.agreements.models import Agreement
+    from app.auth.models import User
+    from app.organizations.models import Organization
+    from app.workflow import engine
+    from tests.integration.test_notifications_mail import Inbox, html_of, mailroom
+
+    with mailroom(tmp_path) as room, Inbox(room.port) as inbox:
+        with room.context():
+            users = {name: db.session.get(User, room.ids[name][0]) for name in ("officer", "legal", "manager")}
+            users["legal"].language, users["manager"].language = "fr", "ar"
+            partner_a = db.session.get(Organization, room.ids["partner_a"][0])
+            agreement = factories.agreement(by=users["officer"], partners=[partner_a])
+            db.session.commit()
+            agreement_id = agreement.id
+            engine.take(agreement, "submit_for_review", by=users["officer"], expected_version=agreement.version)
+            db.session.commit()
+        # The first requests go out before the send-back (mail still held for a closed round is withdrawn).
+        assert room.app.test_cli_runner().invoke(args=["outbox", "send"]).exit_code == 0
+        inbox.wait_for(2)
+        with room.context():
+            users = {name: db.session.get(User, room.ids[name][0]) for name in ("officer", "legal", "manager")}
+            agreement = db.session.get(Agreement, agreement_id)
+            engine.decide(
+                agreement,
+                "approve_review",
+                by=users["legal"],
+                decision="reject",
+                comment="Article 5 à revoir",
+                expected_version=agreement.version,
+            )
+            db.session.commit()
+            engine.take(
+                agreement,
+                "submit_for_review",
+                by=users["officer"],
+                comment="Article 5 réécrit avec le partenaire",
+                expected_version=agreement.version,
+            )
+            db.session.commit()
+            officer_name, legal_name = users["officer"].full_name, users["legal"].full_name
+            reference = agreement.reference
+        assert room.app.test_cli_runner().invoke(args=["outbox", "send"]).exit_code == 0
+        inbox.wait_for(5)  # and the owner hears it was sent back
+        requests = {}
+        for recipients, message in inbox.received:
+            if reference in message["Subject"] and "/approvals/by-mail/" in message.get_body(("plain",)).get_content():
+                requests.setdefault(recipients[0], []).append(message)
+        first, again = requests[room.ids["legal"][1]]
+        assert first["Subject"].startswith("Votre approbation est demandée")
+        assert " ".join(again["Subject"].split()).startswith("Resoumis : votre approbation est demandée")
+        for part in (again.get_body(("plain",)).get_content(), html_of(again)):
+            assert "Article 5 à revoir" in part and "Article 5 réécrit avec le partenaire" in part
+            assert f"{legal_name} l’a renvoyé le" in part
+            assert f"{officer_name} l’a resoumis avec ce commentaire" in part
+        first_text = first.get_body(("plain",)).get_content()
+        assert "Article 5" not in first_text and "resoumis" not in first_text
+        _first, arabic = requests[room.ids["manager"][1]]
+        for part in (arabic.get_body(("plain",)).get_content(), html_of(arabic)):
+            assert "Article 5 à revoir" in part and "Article 5 réécrit avec le partenaire" in part
+            assert "أعاد" in part

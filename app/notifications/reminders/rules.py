@@ -377,7 +377,26 @@ def approval_request_params(agreement, round_, step, started, sla) -> dict:
         params |= {"step": names.index(step.name) + 1, "steps": len(names)}
     if sla:  # the mail states the deadline: the step's (or its state's) SLA from when it started waiting
         params |= {"decide_by": (local_date(started) + timedelta(days=sla)).isoformat(), "sla": sla}
-    return params
+    return params | resubmission_params(round_)
+
+
+def resubmission_params(round_) -> dict:
+    """For a round asked again after a send-back: who sent it back, on which day and why, and what the
+    submitter said as they sent it again (the request had read word for word as the first)."""
+    from app.workflow.asked_again import asked_again
+
+    again = asked_again(round_)
+    if again is None:
+        return {}
+    return {
+        "resubmitted": {
+            "sent_back_by": again.sent_back_by,
+            "sent_back_on": local_date(again.sent_back_at).isoformat(),
+            "reason": again.reason,
+            "by": again.resubmitted_by,
+            "comment": again.comment,
+        }
+    }
 
 
 def _agreement_of(round_):
