@@ -8,12 +8,15 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.budget import services as budget
 from app.core.errors import DomainError
 from app.core.i18n import gettext as _
 from app.core.permissions import can
 from app.discussions import approval_links
 from app.extensions import db
 from app.workflow import engine
+from app.workflow.asked_again import asked_again
+from app.workflow.services import latest_round
 
 blueprint = Blueprint("by_mail", __name__)
 
@@ -31,10 +34,14 @@ def _option(link, agreement):
 
 
 def _page(link, token: str, *, option=None, error: str | None = None, status: int = 200):
+    """The decision to confirm, with what it rests on: an approver deciding from the e-mail had only the key
+    facts, not the budget a step may be there for (the Minister's office, from 10 M MAD), the text, nor why
+    the round before was sent back and what was answered."""
     agreement = approval_links.agreement_of(link)
     definition = engine.definition_for(agreement)
     transition = definition.transition(link.round.transition)
     option = option or _option(link, agreement)
+    version = latest_round(agreement)
     return render_template(
         "discussions/by_mail.html",
         link=link,
@@ -43,6 +50,9 @@ def _page(link, token: str, *, option=None, error: str | None = None, status: in
         transition_label=engine.label(transition.label) if transition else link.round.transition,
         option=option,
         error=error,
+        budget_totals=budget.totals_by_currency(budget.lines_of(agreement)),
+        text_version=version if version is not None and version.document is not None else None,
+        asked_again=asked_again(link.round),
     ), status
 
 

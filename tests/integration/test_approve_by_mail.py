@@ -348,3 +348,59 @@ def test_a_request_after_a_send_back_says_so_with_the_reason_and_the_comment_in_
         for part in (arabic.get_body(("plain",)).get_content(), html_of(arabic)):
             assert "Article 5 à revoir" in part and "Article 5 réécrit avec le partenaire" in part
             assert "أعاد" in part
+
+
+def test_the_page_of_a_link_shows_what_the_decision_rests_on(app, world, signed_in, mou):
+    """The Minister's office step is there because of the budget (10 M MAD or more): the cabinet, deciding from
+    the e-mail, had read the key facts and the summary only. The page now shows the budget total as the
+    agreement's page writes it, the text's current version (a link), why the round before was sent back and
+    what the submitter answered, and the way to the whole agreement."""
+    from io import BytesIO
+
+    from werkzeug.datastructures import FileStorage
+
+    from app.budget import services as budget
+    from app.workflow import engine
+    from app.workflow import services as workflow_services
+
+    officer, legal, manager = (world.users[name] for name in ("officer", "legal", "manager"))
+    cabinet = factories.user("manager", world.ministry)  # the Minister's office: another manager (four-eyes)
+    db.session.commit()
+
+    def approve(by, decision="approve", comment=None):
+        engine.decide(mou, "approve_review", by=by, decision=decision, comment=comment, expected_version=mou.version)
+        db.session.commit()
+
+    def take(name, **extra):
+        engine.take(mou, name, by=officer, expected_version=mou.version, **extra)
+        db.session.commit()
+
+    take("submit_for_review")
+    approve(legal)
+    approve(manager)  # in negotiation: a version of the text is sent, then the draft is taken back
+    upload = FileStorage(BytesIO(b"%PDF-1.4\n%%EOF\n"), filename="texte-v1.pdf", content_type="application/pdf")
+    version = workflow_services.send_version(mou, by=officer, upload=upload, note=None, expected_version=mou.version)
+    db.session.commit()
+    take("back_to_draft", comment="Le budget manque")
+    budget.add_line(
+        mou,
+        budget.LineData(organization_id=world.ministry.id, label="Programme", amount="12500000", currency="MAD"),
+        by=officer,
+    )
+    db.session.commit()
+    take("submit_for_review")
+    approve(legal, decision="reject", comment="Justifier le montant du budget")
+    take("submit_for_review", comment="Justification jointe en annexe 2")
+    approve(legal)
+    approve(manager)  # the step of the Minister's office now waits on the cabinet
+
+    client = signed_in(cabinet)
+    path = links_for(cabinet)["approve"]
+    html = client.get(path).get_data(as_text=True)
+    agreement_page = client.get(f"/agreements/{mou.id}").get_data(as_text=True)
+    total = re.search(r'<td class="text-end[^"]*"[^>]*>([^<]*MAD[^<]*)</td>', agreement_page).group(1)
+    assert "12" in total and total in html  # written as the agreement's page writes it
+    assert f'href="/agreements/{mou.id}/documents/{version.document_id}"' in html and "texte-v1.pdf" in html
+    assert "Justifier le montant du budget" in html and legal.full_name in html
+    assert "Justification jointe en annexe 2" in html
+    assert f'href="/agreements/{mou.id}" data-full-agreement>Open the full agreement' in html
