@@ -12,6 +12,7 @@ from app.auth.models import User, normalize_email
 from app.core import audit, storage
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.i18n import gettext as _
+from app.core.i18n import names_listed
 from app.core.models import utcnow
 from app.core.permissions import (
     can_edit_message,
@@ -115,7 +116,7 @@ def _resolve_mentions(body: str, agreement, occurrence, audience: str, author) -
         # The same words whether the account does not exist or may not be told: nothing leaks.
         message = _(
             "No one you can mention here answers to %(names)s. Remove the mention or check the address.",
-            names=", ".join(f"@{address}" for address in refused),
+            names=names_listed(f"@{address}" for address in refused),
         )
         raise ValidationFailed(message, {"body": [message]})
     return [people[address] for address in addresses if people[address].id != author.id]

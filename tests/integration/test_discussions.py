@@ -270,6 +270,23 @@ def test_a_mention_of_someone_the_author_cannot_see_is_refused_without_leaking(a
     assert counts() == before
 
 
+def test_a_refused_mention_in_arabic_reads_left_to_right_in_an_arabic_list(app, world, signed_in):
+    """In Arabic the refusal read "…يطابق leila@example.org@." (the @ at the far end) and two addresses were
+    joined by a Latin comma: each is isolated, and they are listed the Arabic way."""
+    partner = world.users["partner"]
+    partner.language = "ar"
+    db.session.commit()
+    response = post(
+        signed_in("partner"),
+        world.agreement_a,
+        "@personne@example.org و @autre@example.org راجعا المبلغ",
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 422
+    detail = response.get_json()["detail"]
+    assert "\u2068@personne@example.org\u2069، \u2068@autre@example.org\u2069" in detail
+
+
 def test_a_partner_cannot_mention_a_ministry_person_outside_the_thread(app, world, signed_in):
     partner = signed_in("partner")
     legal = world.users["legal"]
