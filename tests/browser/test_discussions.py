@@ -174,6 +174,27 @@ def test_a_refused_message_keeps_its_text_and_says_why_at_the_form(live_server, 
     assert page.locator("#thread-shared form.discussion-form .alert-danger").count() == 0
 
 
+def test_a_message_that_starts_with_a_mention_keeps_the_arabic_box_right_to_left(live_server, phone_page):
+    """An Arabic message starting with an @mention (a Latin address) turned the box left to right, as its
+    first letter decided: its direction is that of the first letter outside the mentions, else the page's."""
+    page = phone_page
+    officer = _owner_of("MTNRA-2025-001")  # Youssef, who reads Arabic
+    sign_in(page, live_server, officer["email"], officer["password"])
+    _open_agreement(page, live_server, "MTNRA-2025-001")
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    box = page.locator("#thread-internal form.discussion-form textarea[name=body]")
+    direction = "box => getComputedStyle(box).direction"
+    for typed, expected in [
+        ("@karim.manager@sharaka.example يرجى مراجعة المبلغ قبل الاجتماع.", "rtl"),
+        ("@karim.manager@sharaka.example", "rtl"),
+        ("@karim.man", "rtl"),
+        ("Merci de relire l'annexe, @karim.manager@sharaka.example", "ltr"),
+        ("@karim.manager@sharaka.example merci", "ltr"),
+    ]:
+        box.fill(typed)
+        assert box.evaluate(direction) == expected, typed
+
+
 def test_a_refused_move_puts_back_the_dates_typed_over_the_stored_ones(live_server, page, demo_accounts):
     """An officer activates a signed agreement with another start date and a deliverable due before its
     signature: refused. The form had come back with the start date as stored, so the refusal named a date the form no

@@ -239,6 +239,25 @@
       showCurrentTabs();
     }
 
+    // <textarea dir="auto" data-mentions>: dir=auto goes by the first letter, and an Arabic message that starts
+    // with an @mention (an e-mail address, so Latin) turned the box left to right. The box takes the direction
+    // of the first letter outside the mentions, as the posted message shows it (its mentions are <bdi>, which
+    // dir=auto passes over); with no such letter yet, the page's. A mention runs from its @ to the next space,
+    // so one half typed counts as one too.
+    var rightToLeft = /[\p{Script=Arabic}\p{Script=Hebrew}\p{Script=Syriac}\p{Script=Thaana}\p{Script=Nko}]/u;
+    document.querySelectorAll("textarea[data-mentions]").forEach(function (box) {
+      var update = function () {
+        var letter = box.value.replace(/(^|[^\w.@])@\S*/g, " ").match(/\p{L}/u);
+        if (!letter) {
+          box.dir = document.documentElement.dir || "ltr";
+        } else {
+          box.dir = rightToLeft.test(letter[0]) ? "rtl" : "ltr";
+        }
+      };
+      box.addEventListener("input", update);
+      update();
+    });
+
     // After a failed submission, put the cursor on the first field to correct.
     var invalid = document.querySelector("main .is-invalid:not(.ts-wrapper)");
     if (invalid && invalid.tomselect) {
