@@ -50,3 +50,35 @@ def test_the_printed_summary_fits_an_a4_page_in_arabic(live_server, page, demo_a
         expect(page.locator("article.agreement-summary")).to_be_visible()
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= A4["width"], f"agreement {agreement_id}'s summary is {width} px wide on paper"
+
+
+# For each letter of an element's text (spaces left out), whether it is drawn inside the element's box.
+LETTERS_SHOWN = """element => {
+  const box = element.getBoundingClientRect();
+  const text = element.firstChild;
+  const shown = [];
+  for (let i = 0; i < text.length; i++) {
+    if (/\\s/.test(text.data[i])) continue;
+    const range = document.createRange();
+    range.setStart(text, i);
+    range.setEnd(text, i + 1);
+    const letter = range.getBoundingClientRect();
+    shown.push(letter.width > 0 && letter.left >= box.left - 0.5 && letter.right <= box.right + 0.5
+      && letter.top >= box.top - 0.5 && letter.bottom <= box.bottom + 0.5);
+  }
+  return shown;
+}"""
+
+
+def test_a_mixed_title_cut_short_in_the_arabic_calendar_loses_its_end(live_server, page, demo_accounts, artifacts):
+    """ "التقرير الفصلي لبرنامج D4SD" in a day of the month showed "…SD": the cut was made at the box's left
+    edge, where the Latin name starts. What is shown of a title too long for its day is its beginning."""
+    _reading_arabic(page, live_server, account(demo_accounts, "officer"), {"width": 1024, "height": 900})
+    page.goto(live_server + "/portfolio/calendar?month=2026-12", wait_until="load")
+    title = page.locator(".calendar-grid .calendar-item-title", has_text="التقرير الفصلي لبرنامج D4SD").first
+    expect(title).to_be_visible()
+    shown = title.evaluate(LETTERS_SHOWN)
+    assert shown[0] and not all(shown), "the title was expected to be cut short in its day"
+    cut = shown.index(False)
+    assert not any(shown[cut:]), f"letters after the cut are shown: {shown}"
+    title.locator("xpath=ancestor::td[1]").screenshot(path=str(artifacts / "calendar-day-title-cut-ar.png"))
