@@ -212,8 +212,9 @@ _CODE_AGAINST_DIGIT = re.compile(r"(?<=[A-Za-z])(?=[-\d])|(?<=\d)(?=[A-Za-z])")
 
 def written_amount(amount, currency: str, *, most_decimals: int | None = None) -> str:
     """An exact amount in its currency, written the reader's way (MAD 8,000,000.00, 8 000 000,00 MAD,
-    ‏8.000.000,00 د.م.‏). With `most_decimals`, a currency that has more (TND, KWD: 3) is written with
-    that many: what is kept with 2 decimals is not shown as 1,000.120, a third decimal it never had."""
+    ‏8,000,000.00 د.م.‏ isolated right to left). With `most_decimals`, a currency that has more (TND, KWD: 3)
+    is written with that many: what is kept with 2 decimals is not shown as 1,000.120, a third decimal it
+    never had."""
     from babel.numbers import get_currency_precision
     from flask_babel import format_currency
 
@@ -224,4 +225,7 @@ def written_amount(amount, currency: str, *, most_decimals: int | None = None) -
         pattern = copy.copy(locale.currency_formats["standard"])
         pattern.frac_prec = (most_decimals, most_decimals)
         written = pattern.apply(amount, locale, currency=currency, currency_digits=False)
-    return _CODE_AGAINST_DIGIT.sub("\u00a0", written)
+    written = _CODE_AGAINST_DIGIT.sub("\u00a0", written)
+    # Isolated right to left in Arabic: its figures then its currency, read from the right whatever
+    # surrounds it. Set left to right, "د.م." had come left of the figures and "€" right of them, in one column.
+    return f"\u2067{written}\u2069" if text_direction() == "rtl" else written

@@ -82,3 +82,45 @@ def test_a_mixed_title_cut_short_in_the_arabic_calendar_loses_its_end(live_serve
     cut = shown.index(False)
     assert not any(shown[cut:]), f"letters after the cut are shown: {shown}"
     title.locator("xpath=ancestor::td[1]").screenshot(path=str(artifacts / "calendar-day-title-cut-ar.png"))
+
+
+# Which side of an amount's figures its currency is drawn on ("left" or "right").
+CURRENCY_SIDE = """element => {
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  const centre = (node, index) => {
+    const range = document.createRange();
+    range.setStart(node, index);
+    range.setEnd(node, index + 1);
+    const rect = range.getBoundingClientRect();
+    return rect.left + rect.width / 2;
+  };
+  let figure = null, currency = null;
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let i = 0; i < node.length; i++) {
+      if (figure === null && /\\d/.test(node.data[i])) figure = centre(node, i);
+      if (currency === null && /[\\p{L}\\p{Sc}]/u.test(node.data[i])) currency = centre(node, i);
+    }
+  }
+  return currency < figure ? "left" : "right";
+}"""
+
+
+def test_every_amount_reads_the_same_way_in_arabic_on_screen_and_paper(live_server, page, demo_accounts):
+    """In Arabic a dirham amount showed "د.م." left of its figures and a euro or dollar amount its sign on their
+    right, in one column: each reads as Arabic writes it, its currency after the figures (on their left)."""
+    officer = account(demo_accounts, "officer")
+    _reading_arabic(page, live_server, officer, {"width": 1280, "height": 900})
+    page.goto(f"{live_server}/agreements/?q=MTNRA-2025-006", wait_until="load")
+    agreement = page.locator("a", has_text="MTNRA-2025-006").first.get_attribute("href")
+    for path, viewport, amounts in [
+        (agreement, {"width": 1280, "height": 900}, ".budget-lines td.text-sm-nowrap:visible"),
+        (agreement, PHONE, ".budget-lines [data-phone-amount]:visible"),
+        (agreement + "/summary", A4, ".budget-lines td.text-sm-nowrap:visible"),
+    ]:
+        page.set_viewport_size(viewport)
+        page.goto(live_server + path, wait_until="load")
+        cells = page.locator(amounts)
+        expect(cells.first).to_be_visible()
+        said = {cells.nth(i).inner_text(): cells.nth(i).evaluate(CURRENCY_SIDE) for i in range(cells.count())}
+        assert any("د.م." in amount for amount in said) and any("US$" in amount for amount in said), said
+        assert set(said.values()) == {"left"}, f"{path} at {viewport['width']} px: {said}"
