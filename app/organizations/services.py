@@ -88,7 +88,13 @@ def save_organization(organization: Organization | None, values: dict, *, by, se
         errors["kind"] = [_("Choose a kind from the list.")]
     if organization is None and not values["slug"]:
         values["slug"] = _free_slug(values)
-    if not values["slug"] or not SLUG_PATTERN.match(values["slug"]):
+    if organization is None and not values["slug"] and values["name_ar"]:
+        # Left empty as its help allows, beside a name in Arabic only: the rule for a typed short name said
+        # nothing of why.
+        errors["slug"] = [
+            _("A name in Arabic alone gives no short name: type one, in lower-case Latin letters, digits and dashes.")
+        ]
+    elif not values["slug"] or not SLUG_PATTERN.match(values["slug"]):
         errors["slug"] = [_("Use lower-case letters, digits and dashes (at most 64).")]
     else:
         clash = db.session.scalar(select(Organization.id).where(Organization.slug == values["slug"]))

@@ -1445,11 +1445,23 @@ def test_a_new_organisation_gets_a_short_name_from_its_acronym_or_name_and_no_ki
     with_acronym = {**base, "name_fr": "Haut-Commissariat au Plan", "acronym": "HCP"}
     assert officer.post("/organizations/new", data=with_acronym).status_code in (302, 303)
     assert db.session.scalar(select(Organization.slug).where(Organization.acronym == "HCP")) == "hcp"
-    # Arabic alone gives no letters to make one from: asked for.
+    # Arabic alone gives no letters to make one from: asked for, saying why (the rule for a typed short name
+    # alone had been refused for a field left empty as its help allowed).
     refused = officer.post("/organizations/new", data={**base, "name_fr": "", "name_ar": "وكالة"})
-    assert refused.status_code == 422 and "lower-case letters" in refused.get_data(as_text=True)
+    said = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "A name in Arabic alone gives no short name" in said
     no_kind = officer.post("/organizations/new", data={**base, "name_fr": "Sans genre", "kind": ""})
     assert no_kind.status_code == 422 and "Choose a kind from the list." in no_kind.get_data(as_text=True)
+
+
+def test_an_arabic_reader_is_told_in_arabic_why_an_arabic_name_alone_needs_a_short_name(app, world, signed_in):
+    officer = world.users["officer"]
+    officer.language = "ar"
+    db.session.commit()
+    data = {"name_ar": "جمعية الجزري للتكنولوجيا", "kind": "company", "country": "MA", "slug": ""}
+    refused = signed_in("officer").post("/organizations/new", data=data)
+    assert refused.status_code == 422
+    assert "لا يُشتق اسم مختصر من اسم بالعربية وحده" in refused.get_data(as_text=True)
 
 
 def test_a_new_user_refused_hears_everything_wrong_at_once(app, world, signed_in):
