@@ -197,18 +197,34 @@ def test_files_that_are_not_a_portfolio(world, signed_in, content, name, said):
     assert _count() == before
 
 
-def test_a_workbook_value_past_the_columns_read_is_refused(world, signed_in):
+@pytest.mark.parametrize(
+    ("row", "column"),
+    [
+        (2, 51),
+        (2, 52),  # past the one column beyond those read: had been left unread without a word (a probe's find)
+        (2, 16384),  # Excel's last column
+        (1, 55),  # a heading there, a real column's (summary_en): its values had been dropped
+    ],
+)
+def test_a_workbook_value_past_the_columns_read_is_refused(app, world, signed_in, row, column):
     workbook = Workbook()
     sheet = workbook.active
-    sheet.append(["type", "partners"])
-    sheet.append(["mou", "Partner A"])
-    sheet.cell(row=2, column=51, value="far")
+    sheet.append(["type", "title_fr", "partners"])
+    sheet.append(["mou", "Tableur large", "Partner A"])
+    sheet.cell(row=row, column=column, value="summary_en" if row == 1 else "far")
+    sheet.cell(row=2, column=column, value="English summary")
     buffer = io.BytesIO()
     workbook.save(buffer)
     manager, before = signed_in("manager"), _count()
-    response = _send(manager, buffer.getvalue(), name="far.xlsx")
-    assert response.status_code == 422
-    assert "Row 2 has a value past column 50" in response.get_data(as_text=True)
+    for action in ("check", "import"):
+        response = _send(manager, buffer.getvalue(), name="far.xlsx", action=action)
+        assert response.status_code in (200, 422)
+        assert f"Row {row} has a value past column 50" in response.get_data(as_text=True), action
+    refused = _api(app, world.users["manager"])(buffer.getvalue(), name="far.xlsx", reason="Avant Sharaka")
+    assert refused.status_code == 422
+    assert refused.json["errors"]["file"] == [
+        f"Row {row} has a value past column 50: only the first 50 columns are read. Empty it."
+    ]
     assert _count() == before
 
 
@@ -263,11 +279,11 @@ def _api(app, user):
     db.session.commit()
     client = app.test_client()
 
-    def send(content: str | bytes | None, **fields):
+    def send(content: str | bytes | None, name: str = "portfolio.csv", **fields):
         data = dict(fields)
         if content is not None:
             raw = content.encode("utf-8") if isinstance(content, str) else content
-            data["file"] = (io.BytesIO(raw), "portfolio.csv")
+            data["file"] = (io.BytesIO(raw), name)
         return client.post(
             "/api/v1/agreements/import",
             data=data,
@@ -435,6 +451,23 @@ def test_a_damaged_or_crafted_workbook_is_refused_at_once(world, signed_in, shee
     for action in ("check", "import"):
         response = _send(manager, _workbook_with_sheet(sheet), name="portfolio.xlsx", action=action)
         assert response.status_code in (200, 422) and said in response.get_data(as_text=True), action
+
+
+def _inline_row(number: int, texts: tuple[str, ...], after: str = "") -> str:
+    cells = "".join(
+        f'<c r="{column}{number}" t="inlineStr"><is><t>{text}</t></is></c>' for column, text in zip("ABC", texts)
+    )
+    return f'<row r="{number}">{cells}{after}</row>'
+
+
+def test_an_empty_formatted_cell_far_right_is_no_value(world, signed_in):
+    """Read to its last cell, a row whose last is an empty one at Excel's last column (formatting) passes."""
+    rows = _inline_row(1, ("type", "title_fr", "partners")) + _inline_row(
+        2, ("mou", "Tableur mis en forme", "Partner A"), after='<c r="XFD2" s="0"/>'
+    )
+    sheet = SHEET.format(f'<dimension ref="A1:XFD2"/><sheetData>{rows}</sheetData>')
+    page = _send(signed_in("manager"), _workbook_with_sheet(sheet), name="portfolio.xlsx", action="check")
+    assert "1 row ready to import" in page.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
