@@ -10,6 +10,7 @@ they handed in yesterday is overdue.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from flask_babel import lazy_gettext as _l
@@ -39,6 +40,7 @@ class Outgoing(Protocol):
     kind: str
     object_id: int | None
     recipient_id: int | None
+    created_at: datetime  # when it was written: what changed since makes it untrue
 
 
 # What an approval round's closing is called in a withdrawal's reason.
@@ -114,9 +116,9 @@ def lapsed(messages: Sequence[Outgoing]) -> dict[int, str]:
                 why[message.id] = _("The approval round is closed (%(outcome)s).", outcome=str(outcome))
             elif waiting.get(round_.id) is None:
                 why[message.id] = _("The approval round has no step left to decide.")
-            elif message.kind == "approval_overdue" and message.recipient_id not in {
-                person.id for person in waiting[round_.id][4]
-            }:
+            elif message.kind in ("approval_overdue", "approval_escalated") and _step_moved_on(
+                message, waiting[round_.id]
+            ):
                 why[message.id] = _("The approver has decided since.")
             elif message.kind == "approval_requested" and any(
                 # Decided on the page while the request waited (for themselves, or as a delegate), on its step
@@ -129,6 +131,17 @@ def lapsed(messages: Sequence[Outgoing]) -> dict[int, str]:
             elif message.kind == "approval_requested" and (message.object_id, message.recipient_id) in expired:
                 why[message.id] = _("The links to approve or send back have expired; the reminders follow.")
     return why
+
+
+def _step_moved_on(message: Outgoing, waiting) -> bool:
+    """Whether the step a late approval's reminder or escalation named no longer waits on whom it named
+    (`waiting`: the round's waiting_approval): the current step began waiting after it was written (its
+    approvers decided: "still to decide: X" would name someone who has), or, for an approver's own
+    reminder, they may no longer decide the current step."""
+    _agreement, _step, started, _sla, approvers = waiting
+    if started > message.created_at:
+        return True
+    return message.kind == "approval_overdue" and message.recipient_id not in {person.id for person in approvers}
 
 
 def _expired_links(messages: Sequence[Outgoing]) -> set[tuple[int, int]]:

@@ -379,13 +379,13 @@ def test_approval_reminders_lapse_once_the_approver_decided_or_the_round_closed(
     legal, manager = world.users["legal"], world.users["manager"]
 
     def reminder(number, kind, user):
-        return SimpleNamespace(id=number, kind=kind, object_id=round_.id, recipient_id=user.id)
+        return SimpleNamespace(id=number, kind=kind, object_id=round_.id, recipient_id=user.id, created_at=utcnow())
 
     waiting = [
         reminder(1, "approval_overdue", legal),
         reminder(2, "approval_overdue", manager),
         reminder(3, "approval_escalated", manager),
-        SimpleNamespace(id=4, kind="agreement_ending", object_id=round_.id, recipient_id=legal.id),
+        SimpleNamespace(id=4, kind="agreement_ending", object_id=round_.id, recipient_id=legal.id, created_at=utcnow()),
         # The request itself, held while mail was paused: true while the round is open and its person has
         # not decided (its links would only say "already decided"), and while its links work.
         reminder(5, "approval_requested", manager),

@@ -317,6 +317,34 @@ def test_the_large_agreement_waits_for_the_ministers_office_the_small_one_moves_
     assert large.state == "negotiation"
 
 
+def test_an_escalation_naming_a_step_decided_while_it_waited_is_withdrawn(world, reviewing):
+    """Mail held (the server down): the managers' escalation said "still to decide: <legal and head>";
+    those approved the first step meanwhile; it went out when mail came back, naming people who had
+    decided, just before the request for the second step. The reminders of the second step are still true."""
+    from types import SimpleNamespace
+
+    from app.core.models import utcnow
+    from app.notifications.lapsed import lapsed
+
+    large, _small = reviewing
+    legal, manager = world.users["legal"], world.users["manager"]
+    second_manager = factories.user("manager", world.ministry, email="cabinet@ministry.example")
+    db.session.commit()
+    round_ = next(r for r in large.approval_rounds if r.status == "open")
+
+    def held(number, kind, user):
+        return SimpleNamespace(id=number, kind=kind, object_id=round_.id, recipient_id=user.id, created_at=utcnow())
+
+    first_step = [held(1, "approval_escalated", second_manager), held(2, "approval_overdue", legal)]
+    assert lapsed(first_step) == {}
+    _approve(large, legal)
+    assert lapsed(first_step) == {2: "The approver has decided since."}  # the step still waits on the head
+    _approve(large, manager)
+    assert lapsed(first_step) == {1: "The approver has decided since.", 2: "The approver has decided since."}
+    second_step = [held(3, "approval_escalated", manager), held(4, "approval_overdue", second_manager)]
+    assert lapsed(second_step) == {}
+
+
 def test_the_page_and_api_show_only_the_steps_that_apply(signed_in, api, world, reviewing):
     large, small = reviewing
     page = signed_in("manager").get(f"/agreements/{large.id}").get_data(as_text=True)
