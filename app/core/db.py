@@ -221,6 +221,7 @@ def is_lock_conflict(error: OperationalError) -> bool:
 # What the drivers say when the database server cannot be reached or went away (psycopg; SQLite's file).
 _UNREACHABLE = (
     "connection refused",
+    "failed to resolve host",  # psycopg, for a host name that does not resolve (a mistyped DATABASE_URL)
     "connection failed",
     "could not connect",
     "server closed the connection",
