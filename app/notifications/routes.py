@@ -70,7 +70,7 @@ def reassign_approval(round_id: int):
     from app.notifications.manual import reassign_approval as reassign
     from app.notifications.manual import reassign_choices
     from app.notifications.reminders import waiting_approval
-    from app.workflow.engine import definition_for, label
+    from app.workflow.engine import definition_for, label, still_asked_of
     from app.workflow.models import ApprovalRound
 
     require(current_user, "approval.reassign")
@@ -83,6 +83,16 @@ def reassign_approval(round_id: int):
     if waiting is None:
         return refused(back, ValidationFailed(_("This approval no longer waits on anyone.")))
     holders, takers = reassign_choices(round_)
+    _agreement, step, started, sla, _approvers = waiting
+    transition = definition_for(agreement).transition(round_.transition)
+    shown = {"agreement": agreement, "round": round_, "step_label": label(transition.label), "started": started}
+    shown |= {"sla": sla, "holders": holders, "takers": takers, "to_appoint": still_asked_of(step, round_)}
+    if not (holders and takers):
+        # Nobody to hand it from (no active account holds the role) or to: said, and no form, whose "Hand it
+        # over" could only answer "Please correct the errors below".
+        return render_template("notifications/reassign.html", form=None, **shown), (
+            409 if request.method == "POST" else 200
+        )
     form = ReassignApprovalForm()
     form.from_id.choices = [(person.id, person.full_name) for person in holders]
     form.to_id.choices = [(person.id, person.choice_label) for person in takers]
@@ -108,19 +118,7 @@ def reassign_approval(round_id: int):
                     name=taker.full_name,
                 ),
             )
-    status = form_status(form)
-    _agreement, _step, started, sla, _approvers = waiting
-    transition = definition_for(agreement).transition(round_.transition)
-    return render_template(
-        "notifications/reassign.html",
-        form=form,
-        agreement=agreement,
-        round=round_,
-        step_label=label(transition.label),
-        started=started,
-        sla=sla,
-        takers=takers,
-    ), status
+    return render_template("notifications/reassign.html", form=form, **shown), form_status(form)
 
 
 def _user(user_id):

@@ -365,6 +365,13 @@ def step_status(step: ApprovalStep, round_: ApprovalRound) -> dict:
     }
 
 
+def still_asked_of(step: ApprovalStep, round_: ApprovalRound) -> list[str]:
+    """The roles (and named approvers' addresses) the step still waits for: its required ones that have not
+    approved, else every one it names. Whom to give a role when nobody may decide the step."""
+    status = step_status(step, round_)
+    return status["missing_roles"] + status["missing_users"] or [*step.roles, *step.users]
+
+
 def applicable_steps(transition: Transition, agreement) -> Iterator[ApprovalStep]:
     """The steps of the transition's approval that apply to this agreement, in order: those without
     a `when:` condition and those whose condition holds (its budget, partners, type). Every page, the

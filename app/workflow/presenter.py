@@ -7,6 +7,7 @@ from datetime import datetime
 
 from app.core import clock
 from app.core.permissions import may_see_approval_round, may_take_moves
+from app.notifications.reminders import waiting_approval
 from app.workflow import engine, rules
 from app.workflow.asked_again import changes_of, recorded_moves, state_of
 from app.workflow.children import ChildChoice, choices, end_warning, left_alone
@@ -32,6 +33,9 @@ class StepView:
     is_current: bool
     approver_labels: list[str]
     missing_roles: list[str]
+    # The step waits and no active account may decide it (a role nobody holds any more): the roles to give
+    # someone (engine.still_asked_of), said on the page; empty while someone may decide it.
+    nobody_to_decide_for: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -155,6 +159,8 @@ def build_panel(agreement, user) -> WorkflowPanel:
         if round_ is None or not may_see_approval_round(user, agreement, transition.approval):
             continue
         current = engine.current_step(transition, round_, agreement)
+        # Who may decide it now, by the rule the requests and reminders are sent by.
+        waiting = waiting_approval(round_) if current is not None else None
         steps = []
         for step in engine.applicable_steps(transition, agreement):
             progress = engine.step_status(step, round_)
@@ -169,6 +175,11 @@ def build_panel(agreement, user) -> WorkflowPanel:
                     is_current=step is current,
                     approver_labels=list(step.roles) + list(step.users),
                     missing_roles=progress["missing_roles"],
+                    nobody_to_decide_for=(
+                        engine.still_asked_of(step, round_)
+                        if step is current and waiting is not None and not waiting[4]
+                        else []
+                    ),
                 )
             )
         approvals.append(

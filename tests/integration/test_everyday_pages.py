@@ -143,6 +143,15 @@ def _late_review(world, days_ago: int = 30):
     return agreement, round_
 
 
+def _waiting_on_legal(world, days_ago: int = 30):
+    """As _late_review, with the manager's approval given: it waits on the legal adviser only."""
+    agreement, round_ = _late_review(world, days_ago=days_ago)
+    manager, version = world.users["manager"], agreement.version
+    engine.decide(agreement, "approve_review", by=manager, decision="approve", comment=None, expected_version=version)
+    db.session.commit()
+    return agreement, round_
+
+
 def test_waiting_for_you_comes_first_on_the_managers_dashboard(world, signed_in):
     agreement, _round = _late_review(world, days_ago=40)
     page = signed_in("manager").get("/dashboard").get_data(as_text=True)
@@ -156,17 +165,8 @@ def test_waiting_for_you_comes_first_on_the_managers_dashboard(world, signed_in)
 def test_a_late_approval_of_someone_else_offers_a_reminder_once_a_day_through_the_outbox(world, signed_in):
     from app.notifications.models import OutboxMessage
 
-    agreement, round_ = _late_review(world)
+    agreement, round_ = _waiting_on_legal(world)
     manager = signed_in("manager")
-    engine.decide(
-        agreement,
-        "approve_review",
-        by=world.users["manager"],
-        decision="approve",
-        comment=None,
-        expected_version=agreement.version,
-    )
-    db.session.commit()
     page = manager.get("/dashboard").get_data(as_text=True)
     late = page[page.index('id="late-approvals') :]
     assert f"/approvals/{round_.id}/remind" in late and "Send a reminder" in late
@@ -298,16 +298,7 @@ def test_a_manager_hands_someone_elses_late_approval_to_a_colleague_as_a_delegat
     from app.notifications.models import OutboxMessage
     from app.workflow.models import Delegation
 
-    agreement, round_ = _late_review(world)
-    engine.decide(
-        agreement,
-        "approve_review",
-        by=world.users["manager"],
-        decision="approve",
-        comment=None,
-        expected_version=agreement.version,
-    )
-    db.session.commit()  # now it waits on the legal adviser only
+    agreement, round_ = _waiting_on_legal(world)
     stand_in = factories.user("legal", world.ministry)
     db.session.commit()
     manager = signed_in("manager")
@@ -370,6 +361,46 @@ def test_only_managers_and_admins_reassign_and_an_unknown_approval_is_a_404(worl
     assert signed_in("manager").get("/approvals/999999/reassign").status_code == 404
     page = signed_in("officer").get("/dashboard").get_data(as_text=True)
     assert "/reassign" not in page
+
+
+def test_an_approval_nobody_can_give_any_more_is_said_where_people_look(world, signed_in):
+    """The only legal adviser deactivated: the admin was warned once, on saving, and afterwards the agreement
+    waiting on them read "1 more approval needed", nothing on the dashboards flagged it, and the manager's
+    "Reassign / delegate" offered a form with nobody in it that answered "Please correct the errors below"."""
+    from app.auth.members import set_active
+    from app.workflow.models import Delegation
+
+    agreement, round_ = _waiting_on_legal(world, days_ago=1)  # not late yet: stuck all the same
+    set_active(world.users["legal"], False, by=world.users["admin"])
+    db.session.commit()  # now it waits on a legal adviser, and no active account is one
+
+    nobody = "No active account can give this approval"
+    for role in ("manager", "admin"):
+        page = signed_in(role).get(f"/agreements/{agreement.id}").get_data(as_text=True)
+        panel = page[page.index('id="approvals-heading"') :]
+        panel = panel[: panel.index("</section>")]
+        assert nobody in panel and "Legal adviser" in panel and "/reassign" not in panel
+        assert ('href="/admin/users?role=legal"' in panel) == (role == "admin")  # where an admin gives it
+        card = signed_in(role).get("/dashboard").get_data(as_text=True)
+        card = card[card.index('id="nobody-to-approve"') :]
+        card = card[: card.index("</section>")]
+        assert agreement.reference in card and "Legal adviser" in card
+        assert "Memorandum of understanding: Approve for negotiation (step 1 of 2)" in card
+        assert ('href="/admin/users?role=legal"' in card) == (role == "admin")
+
+    manager = signed_in("manager")
+    page = manager.get(f"/approvals/{round_.id}/reassign").get_data(as_text=True)
+    assert nobody in page and "Legal adviser" in page
+    assert 'name="to_id"' not in page and "Hand it over" not in page and "Please correct" not in page
+    refused = manager.post(f"/approvals/{round_.id}/reassign", data={"ends_on": clock.today().isoformat()})
+    assert refused.status_code == 409 and nobody in refused.get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count()).select_from(Delegation)) == 0
+
+    # Given to someone again, it is no longer flagged.
+    set_active(world.users["legal"], True, by=world.users["admin"])
+    db.session.commit()
+    assert nobody not in manager.get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert 'id="nobody-to-approve"' not in manager.get("/dashboard").get_data(as_text=True)
 
 
 def test_an_agreement_far_past_its_stages_deadline_is_flagged_on_the_dashboards(world, signed_in):

@@ -221,3 +221,21 @@ def test_amendments_under_review_cost_the_board_no_query_each(signed_in, world):
             _get(client, "/portfolio/board", None)
         counts.append(len(_without_child_loads(statements)))
     assert counts[0] == counts[1] and counts[1] <= MAX_QUERIES, counts
+
+
+@pytest.mark.parametrize("role", ["manager", "admin"])
+def test_approvals_nobody_can_give_cost_the_dashboard_the_same_queries_at_two_sizes(signed_in, world, role):
+    """The only legal adviser deactivated: the agreements waiting on a legal step are listed on the dashboard,
+    found and counted with the other cards' agreements, whatever their number."""
+    world.users["legal"].is_active_account = False
+    db.session.commit()
+    client = signed_in(role)
+    counts = []
+    for size, start in ((SMALL, 0), (LARGE, SMALL)):
+        add_bulk_portfolio(world, size - start, start=start)
+        _get(client, "/dashboard", None)
+        with counting_queries() as statements:
+            page = _get(client, "/dashboard", None).get_data(as_text=True)
+        assert 'id="nobody-to-approve"' in page and "BULK-" in page[page.index('id="nobody-to-approve"') :]
+        counts.append(len(_without_child_loads(statements)))
+    assert counts[0] == counts[1] and counts[1] <= MAX_QUERIES, counts

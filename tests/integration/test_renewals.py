@@ -927,7 +927,7 @@ def test_lists_of_agreements_ending_leave_out_one_that_renews_by_itself(world, c
         with current_app.test_request_context():  # the body's own app: its session stays the test's
             month = build_month(manager, end.replace(day=1), today)
         feed = Calendar.from_ical(client.get(f"/calendar/{token}.ics").data)
-        ending_card, _stuck = agreement_cards(manager, today)
+        ending_card, _stuck, _nobody = agreement_cards(manager, today)
         return {
             "digest": agreement.reference in {row["reference"] for row in portfolio_summary(today)["ending"]},
             "dashboard": agreement in ending_card.agreements,

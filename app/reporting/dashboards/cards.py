@@ -8,7 +8,7 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.agreements.models import Agreement
@@ -24,7 +24,7 @@ from app.reporting.dashboards.figures import visible_occurrences
 from app.workflow.engine import definition_for, label, slot_of, step_waiting
 from app.workflow.models import ApprovalDecision, ApprovalRound
 from app.workflow.presenter import STUCK_AFTER_SLA_TIMES
-from app.workflow.queries import late_round_clause, over_state_sla, picked_rounds
+from app.workflow.queries import late_round_clause, over_state_sla, picked_rounds, rounds_waiting_at
 
 LISTED = 5  # rows a card lists before "see all"
 
@@ -79,6 +79,16 @@ class StuckAgreements:
     longest: list[StuckAgreement]
 
 
+@dataclass
+class WaitingOnNobody:
+    """Approval steps no active account can give (workflow.checks.stranded_steps), each once as pages name it,
+    and the agreements waiting at one of them: they cannot move until someone is given the role."""
+
+    steps: list
+    total: int
+    agreements: list[Agreement]
+
+
 def _ending_list(user, today: date, owner=None):
     """Agreements in force that end within the next 90 days (not those renewing by themselves then: their
     notice deadline is listed instead), soonest first: (query, order)."""
@@ -102,12 +112,31 @@ def _stuck_list(user, today: date, owner=None):
     return query, (Agreement.state_entered_at, Agreement.reference)
 
 
-def agreement_cards(user, today: date, *, owner=None, limit: int = LISTED) -> tuple[EndingSummary, StuckAgreements]:
-    """The "ending soon" and "stuck agreements" cards (only `owner`'s agreements when given): how many
-    each, and the first few, from one statement; only the listed few are dressed in Python."""
-    found = firsts_with_totals(
-        Agreement, {"ending": _ending_list(user, today, owner), "stuck": _stuck_list(user, today, owner)}, limit
+def _waiting_on_nobody_list(user, stranded: list):
+    """Agreements with an open approval waiting at one of the `stranded` steps, longest in their stage
+    first: (query, order)."""
+    picked = {(id(each.definition), each.transition.name, each.step.name) for each in stranded}
+
+    def is_stranded(definition, transition, step) -> bool:
+        return (id(definition), transition.name, step.name) in picked
+
+    waiting = rounds_waiting_at(is_stranded)
+    query = select(Agreement).where(
+        visible_agreements_clause(user), exists().where(ApprovalRound.agreement_id == Agreement.id, waiting)
     )
+    return query, (Agreement.state_entered_at, Agreement.reference)
+
+
+def agreement_cards(
+    user, today: date, *, owner=None, limit: int = LISTED, stranded: list | None = None
+) -> tuple[EndingSummary, StuckAgreements, WaitingOnNobody | None]:
+    """The "ending soon" and "stuck agreements" cards (only `owner`'s agreements when given), and, given
+    the `stranded` steps (workflow.checks.stranded_steps), the agreements waiting on nobody: how many each,
+    and the first few, from one statement; only the listed few are dressed in Python."""
+    lists = {"ending": _ending_list(user, today, owner), "stuck": _stuck_list(user, today, owner)}
+    if stranded:
+        lists["nobody"] = _waiting_on_nobody_list(user, stranded)
+    found = firsts_with_totals(Agreement, lists, limit)
     ending, ending_total = found["ending"]
     until = today + timedelta(days=ENDING_WITHIN_DAYS)
     stuck = []
@@ -127,7 +156,16 @@ def agreement_cards(user, today: date, *, owner=None, limit: int = LISTED) -> tu
             notices=notice_deadlines(user, today, until, owner=owner, limit=limit),
         ),
         StuckAgreements(total=found["stuck"][1], longest=stuck),
+        _waiting_on_nobody(stranded, *found["nobody"]) if stranded else None,
     )
+
+
+def _waiting_on_nobody(stranded: list, agreements: list, total: int) -> WaitingOnNobody | None:
+    """The card's steps, each once as pages name it (a frozen version and today's definition share theirs)."""
+    if not total:
+        return None
+    steps = {(step.label, step.still_needed): step for step in stranded}
+    return WaitingOnNobody(steps=list(steps.values()), total=total, agreements=agreements)
 
 
 def notice_deadlines(user, today: date, until: date, *, owner=None, limit: int = LISTED) -> list:

@@ -11,7 +11,9 @@ from datetime import date
 from app.core.permissions import can
 from app.reporting.dashboards.cards import agreement_cards, late_approvals, my_deliverables
 from app.reporting.dashboards.figures import counts_by_state, organization_figures, portfolio_counts
+from app.workflow.checks import stranded_steps
 from app.workflow.inbox import inbox_for
+from app.workflow.queries import definitions_in_use
 
 ACTIONS_LISTED = 10
 
@@ -31,7 +33,7 @@ def my_actions(user, today: date, *, limit: int = ACTIONS_LISTED) -> ActionsSumm
 
 def officer_home(user, today: date) -> dict:
     """Everything an officer's dashboard shows: their actions, agreements, deliverables and endings."""
-    ending, stuck = agreement_cards(user, today, owner=user)
+    ending, stuck, _nobody = agreement_cards(user, today, owner=user)
     return {
         "actions": my_actions(user, today),
         "my_states": counts_by_state(user, owner=user),
@@ -44,7 +46,10 @@ def officer_home(user, today: date) -> dict:
 def portfolio_home(user, today: date) -> dict:
     """Everything the portfolio dashboard shows (managers; auditors and admins read it)."""
     by_state, by_type, signed = portfolio_counts(user, today.year)
-    ending, stuck = agreement_cards(user, today)
+    # Approvals nobody can give any more (an account deactivated, a role taken away): the admin was told
+    # once, on saving; the agreements waiting on them are said here, where the portfolio is watched.
+    stranded = stranded_steps(definition for _on, definition in definitions_in_use())
+    ending, stuck, nobody = agreement_cards(user, today, stranded=stranded)
     overdue, overdue_total, on_time = organization_figures(user, today)
     return {
         # What waits on the reader comes first on every dashboard (a manager's own approvals too).
@@ -54,6 +59,7 @@ def portfolio_home(user, today: date) -> dict:
         "total": sum(row.value for row in by_state),
         "late_approvals": late_approvals(user, today),
         "stuck": stuck,
+        "nobody_to_approve": nobody,
         "overdue": overdue,
         "overdue_total": overdue_total,
         "ending": ending,

@@ -22,6 +22,7 @@ from app.workflow.queries.approvals import (
     needs_met,
     picked_rounds,
     rounds_due_between,
+    rounds_waiting_at,
 )
 from app.workflow.queries.built import (
     definitions_in_use,
@@ -58,4 +59,5 @@ __all__ = [
     "picked_rounds",
     "refuses_later_children",
     "rounds_due_between",
+    "rounds_waiting_at",
 ]

@@ -13,7 +13,7 @@ from app.agreements.models import Agreement
 from app.core import clock
 from app.core.permissions import holders_of_roles_clause, holds_role, may_decide_approvals
 from app.workflow import conditions, engine, rules
-from app.workflow.definitions import WorkflowDefinition
+from app.workflow.definitions import ApprovalStep, Transition, WorkflowDefinition
 from app.workflow.models import ApprovalDecision, ApprovalRound
 from app.workflow.queries.built import _built, _identity, in_ended_state, per_definition
 
@@ -222,6 +222,27 @@ def approvals_waiting_on(user, people: list) -> ColumnElement[bool]:
         return false()
     key = ("approvals waiting on", _identity(user), tuple(_identity(person) for person in people))
     return _built(key, lambda: _open_rounds_where(rule))
+
+
+def rounds_waiting_at(is_stranded: Callable[[WorkflowDefinition, Transition, ApprovalStep], bool]):
+    """Open rounds whose current step (the first that applies and is not complete, as engine.step_waiting
+    finds it) is one `is_stranded(definition, transition, step)` picks: the steps nobody can give
+    (workflow.checks.stranded_steps), on the dashboards. Not kept (`_built`): it names only those steps,
+    and they change with the accounts, not with the day."""
+
+    def rule(definition: WorkflowDefinition):
+        clauses = []
+        for transition, steps, index, step in _approval_steps(definition):
+            if not is_stranded(definition, transition, step):
+                continue
+            parts = [ApprovalRound.transition == transition.name, ~_step_done(step)]
+            for extra in (_step_started(steps, index), _step_applies(step)):
+                if extra is not None:
+                    parts.append(extra)
+            clauses.append(and_(*parts))
+        return or_(*clauses) if clauses else None
+
+    return _open_rounds_where(rule)
 
 
 def _current_step_where(test):
