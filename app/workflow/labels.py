@@ -3,6 +3,8 @@
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
+from app.core.permissions import ROLES, names_the_owner
+
 FIELD_LABELS = {
     "title_ar": _l("Title (Arabic)"),
     "title_fr": _l("Title (French)"),
@@ -26,3 +28,15 @@ DOCUMENT_LABELS = {
 }
 
 SIDE_LABELS = {"ministry": lazy_pgettext("the ministry, as a party", "Ministry"), "partner": _l("Partner")}
+
+# A workflow's "owner" is the agreement's owner, not an account role.
+OWNER_LABEL = _l("The agreement's owner")
+
+
+def workflow_role_label(role: str) -> str | None:
+    """A role a workflow definition names, as the pages name it (the agreement's owner, an account role's
+    label); None for any other name (an approver named by their address)."""
+    if names_the_owner(role):
+        return str(OWNER_LABEL)
+    label = ROLES.get(role)
+    return str(label) if label is not None else None

@@ -40,6 +40,7 @@ from app.workflow.forms import (
     WithdrawSignatureForm,
 )
 from app.workflow.inbox import inbox_for
+from app.workflow.labels import workflow_role_label
 from app.workflow.models import AgreementDocument, Delegation
 
 blueprint = Blueprint("workflow", __name__)
@@ -459,6 +460,9 @@ def workflow_panel(agreement):
     from app.workflow.presenter import build_panel
 
     return build_panel(agreement, current_user)
+
+
+blueprint.add_app_template_global(workflow_role_label)
 
 
 @blueprint.app_template_global("state_has")

@@ -39,10 +39,14 @@ import yaml
 from app.core import clock
 from app.core.dates import FIRST_DAY, LAST_DAY, within_calendar
 from app.core.i18n import gettext as _
+from app.core.i18n import isolate, list_of
 from app.core.permissions import names_the_owner
+from app.core.templating import written_date
 from app.workflow import states
 from app.workflow.conditions import AgreementFacts, applicable_steps, describe
 from app.workflow.definitions import DefinitionError, NoAliasLoader, WorkflowDefinition, load_directory, read_yaml
+from app.workflow.engine import step_label
+from app.workflow.labels import workflow_role_label
 
 MAX_STEPS = 60  # moves in a scenario; a loop in the main path stops here too
 
@@ -443,14 +447,13 @@ def _take(
         if field_name in dates and dates[field_name] is None and field_name in target.required_fields:
             step.needs.append(_("%(field)s (asked by the form)", field=field_name))
     if transition.approval is None:
-        takers = [r for r in transition.roles]
-        step.asked = [role if names_the_owner(role) else f"{role} ({_count(role, people)})" for role in takers]
+        step.asked = [_role_named(role, people) for role in transition.roles]
         if transition.roles and not any(names_the_owner(role) or people.get(role) for role in transition.roles):
             step.blocked.append(
                 _(
                     "nobody holds a role that may take %(name)s (%(roles)s)",
                     name=name,
-                    roles=", ".join(transition.roles),
+                    roles=list_of(_role_named(role) for role in transition.roles),
                 )
             )
         step.sla_breaches = _sla(definition, state, entered, on, None)
@@ -458,12 +461,15 @@ def _take(
     else:
         decision = event.get("decision", "approve")
         applying = tuple(applicable_steps(transition.approval, agreement_facts))
-        for approval_step in transition.approval.steps:
+        all_steps = transition.approval.steps
+        for position, approval_step in enumerate(all_steps, start=1):
+            # Named as the agreement's page names it; numbered among the definition's steps, as its page lists them.
+            step_name = step_label(transition, position, len(all_steps))
             if approval_step not in applying:
                 step.asked.append(
                     _(
                         "%(step)s: not asked (applies only when %(condition)s)",
-                        step=approval_step.name,
+                        step=step_name,
                         condition=describe(approval_step.when),
                     )
                 )
@@ -472,28 +478,29 @@ def _take(
                 step.asked.append(
                     _(
                         "%(step)s: applies (%(condition)s)",
-                        step=approval_step.name,
+                        step=step_name,
                         condition=describe(approval_step.when),
                     )
                 )
             available = sum(people.get(role, 0) for role in approval_step.roles) + len(approval_step.users)
-            approvers = [f"{role} ({_count(role, people)})" for role in approval_step.roles] + list(approval_step.users)
-            required = approval_step.required_roles + approval_step.required_users
+            approvers = [_role_named(role, people) for role in approval_step.roles]
+            approvers += [_role_named(user) for user in approval_step.users]
+            required = [_role_named(who) for who in approval_step.required_roles + approval_step.required_users]
             step.asked.append(
                 _(
                     "%(step)s: %(approvers)s; quorum %(quorum)s",
-                    step=approval_step.name,
-                    approvers=", ".join(approvers),
+                    step=step_name,
+                    approvers=list_of(approvers),
                     quorum=approval_step.quorum,
                 )
-                + (_(", required %(who)s", who=", ".join(required)) if required else "")
+                + (_(", required %(who)s", who=list_of(required)) if required else "")
                 + (_(", in order") if approval_step.mode == "sequential" else "")
             )
             if available < approval_step.quorum:
                 step.blocked.append(
                     _(
                         "%(step)s: quorum %(quorum)s but only %(available)s people can approve",
-                        step=approval_step.name,
+                        step=step_name,
                         quorum=approval_step.quorum,
                         available=available,
                     )
@@ -501,7 +508,7 @@ def _take(
             for role in approval_step.required_roles:
                 if not people.get(role):
                     step.blocked.append(
-                        _("%(step)s: required role %(role)s has nobody", step=approval_step.name, role=role)
+                        _("%(step)s: required role %(role)s has nobody", step=step_name, role=_role_named(role))
                     )
             sla = approval_step.sla_days or definition.states[state].sla_days
             if sla:
@@ -511,18 +518,18 @@ def _take(
                     step.reminders.append(
                         _(
                             "%(step)s: overdue reminder to the approvers on %(day)s",
-                            step=approval_step.name,
+                            step=step_name,
                             day=_day(entered + timedelta(days=sla)),
                         )
                     )
                     step.sla_breaches.append(
-                        _("%(step)s: waited %(days)s days, SLA %(sla)s", step=approval_step.name, days=waited, sla=sla)
+                        _("%(step)s: waited %(days)s days, SLA %(sla)s", step=step_name, days=waited, sla=sla)
                     )
                 if waited > escalate:
                     step.reminders.append(
                         _(
                             "%(step)s: escalation to the managers on %(day)s",
-                            step=approval_step.name,
+                            step=step_name,
                             day=_day(entered + timedelta(days=escalate)),
                         )
                     )
@@ -535,15 +542,17 @@ def _take(
 
 
 def _day(value: date) -> str:
-    """A day inside a sentence; in Arabic kept whole, left to right, by Unicode isolates."""
-    from app.core.i18n import current_language
-
-    text = value.isoformat()
-    return f"\u2066{text}\u2069" if current_language() == "ar" else text
+    """A day inside a sentence, as the pages write one (the `date` filter)."""
+    return written_date(value)
 
 
-def _count(role: str, people: dict) -> int:
-    return int(people.get(role, 0))
+def _role_named(role: str, people: dict | None = None) -> str:
+    """A role the definition names, or an approver's address, as the pages name it; with `people`, how many
+    hold the role (the agreement's owner is one person: not counted)."""
+    named = workflow_role_label(role) or isolate(role)
+    if people is None or names_the_owner(role):
+        return named
+    return f"{named} ({int(people.get(role, 0))})"
 
 
 def _sla(definition, state: str, entered: date, left: date, step_sla) -> list[str]:

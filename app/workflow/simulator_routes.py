@@ -27,7 +27,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "workflows" / "scenarios" / "mou
 class SimulateForm(Form):
     workflow_type = SelectField(_l("Workflow"), choices=[], validate_choice=True)
     definition = TextAreaField(_l("Edited definition (YAML, optional)"), validators=[Optional(), Length(max=MAX_TEXT)])
-    definition_file = FileField(_l("…or upload it"))
+    # A label of its own: "…or upload it" leaned on the field after it, and in Arabic its ellipsis led the line.
+    definition_file = FileField(_l("Or upload an edited definition (YAML file)"))
     scenario = TextAreaField(_l("Scenario (YAML, optional)"), validators=[Optional(), Length(max=MAX_TEXT)])
 
 

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from app.agreements.models import Agreement
 from app.core.audit import AuditEvent
+from app.core.templating import written_date
 from app.extensions import db
 from app.workflow import engine, simulator
 from app.workflow.definitions import DefinitionError, load_directory
@@ -34,21 +36,31 @@ def test_every_shipped_workflow_walks_its_main_path_with_enough_people(workflow_
     assert result.final_state != definition.initial_state
 
 
-def test_the_example_scenario_shows_asked_reminders_breaches_and_automatic_moves():
+@pytest.fixture
+def in_english(app):
+    """The walk is said in its reader's words (roles, steps and days as the pages write them): an English page's."""
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        yield
+
+
+def test_the_example_scenario_shows_asked_reminders_breaches_and_automatic_moves(in_english):
     definition = load_directory(ROOT / "workflows")["mou"]
     result = simulator.simulate(definition, simulator.parse_scenario(SCENARIO.read_text()))
     by_name = {step.transition: step for step in result.steps}
     review = by_name["approve_review"]
-    assert "legal_and_head: legal (1), manager (1); quorum 2, required legal, manager" in review.asked
-    assert review.sla_breaches == ["legal_and_head: waited 36 days, SLA 10"]
-    assert any("escalation to the managers on 2026-01-25" in r for r in review.reminders)
+    assert (
+        "Approve for negotiation · Step 1: Legal adviser (1), Manager (approver) (1); quorum 2, "
+        "required Legal adviser, Manager (approver)"
+    ) in review.asked
+    assert review.sla_breaches == ["Approve for negotiation · Step 1: waited 36 days, SLA 10"]
+    assert any("escalation to the managers on Jan 25, 2026" in r for r in review.reminders)
     assert by_name["activate"].automatic and by_name["activate"].on == date(2026, 4, 1)
     assert by_name["suspend"].children == "each child agreement that can follow takes the same move"
     assert result.final_state == "expired"
-    assert "ending in 30 days: reminder to the owner and managers on 2026-08-31" in result.reminders
+    assert "ending in 30 days: reminder to the owner and managers on Aug 31, 2026" in result.reminders
 
 
-def test_a_missing_approver_blocks_and_a_rejection_sends_back():
+def test_a_missing_approver_blocks_and_a_rejection_sends_back(in_english):
     definition = load_directory(ROOT / "workflows")["mou"]
     scenario = simulator.parse_scenario(
         {
@@ -60,7 +72,8 @@ def test_a_missing_approver_blocks_and_a_rejection_sends_back():
         }
     )
     step = simulator.simulate(definition, scenario).steps[-1]
-    assert step.target is None and "legal_and_head: required role legal has nobody" in step.blocked
+    assert step.target is None
+    assert "Approve for negotiation · Step 1: required role Legal adviser has nobody" in step.blocked
     scenario["people"]["legal"] = 1
     scenario["events"][1]["decision"] = "reject"
     assert simulator.simulate(definition, scenario).steps[-1].target == "draft"
@@ -164,7 +177,8 @@ def test_the_cli_walks_a_scenario_and_exits_2_when_a_move_blocks(app, tmp_path):
     result = app.test_cli_runner().invoke(
         args=["workflows", "simulate", str(ROOT / "workflows" / "mou.yaml"), "--scenario", str(blocked)]
     )
-    assert result.exit_code == 2 and "blocks: legal_and_head: quorum 2 but only 0 people can approve" in result.output
+    assert result.exit_code == 2
+    assert "blocks: Approve for negotiation · Step 1: quorum 2 but only 0 people can approve" in result.output
 
 
 def _page_post(client, data):
@@ -187,7 +201,7 @@ def test_the_admin_page_simulates_a_shipped_workflow_and_an_uploaded_copy(app, w
     response = _page_post(admin, {"workflow_type": "mou", "scenario": SCENARIO.read_text()})
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and 'id="simulation-result"' in body
-    assert "legal_and_head: waited 36 days, SLA 10" in body
+    assert "Approve for negotiation · Step 1: waited 36 days, SLA 10" in body
     # States and moves are named as the pages name them, with the id the YAML gives them.
     walk = body[body.index('id="simulation-result"') :]
     assert '<bdi>Draft</bdi> <code class="small text-body-secondary">draft</code>' in walk
@@ -204,6 +218,28 @@ def test_the_admin_page_simulates_a_shipped_workflow_and_an_uploaded_copy(app, w
     assert response.status_code == 422 and "to unknown state" in response.get_data(as_text=True)
     response = _page_post(admin, {"workflow_type": "mou", "scenario": "colour: red"})
     assert response.status_code == 422 and "unknown scenario keys: colour" in response.get_data(as_text=True)
+
+
+def test_the_simulator_names_roles_steps_days_and_paths_in_arabic_as_the_other_pages(app, world, signed_in):
+    """In Arabic the walk's "who is asked" showed the definition's codes (owner, manager (1), legal_and_head:),
+    its days 2026-01-05, the folder workflows/ with its slash at the other end and the upload's label
+    "…or upload it" an ellipsis at its start: roles and approval steps are named as the other pages name them,
+    days as they write them, the folder left to right, and the label says what it asks for."""
+    admin = world.users["admin"]
+    admin.language = "ar"
+    db.session.commit()
+    page = _page_post(signed_in("admin"), {"workflow_type": "mou", "scenario": SCENARIO.read_text()})
+    body = page.get_data(as_text=True)
+    walk = body[body.index('id="simulation-result"') :]
+    assert "المسؤول عن الاتفاقية" in walk and "مدير (مُصادِق) (1)" in walk and "مستشار قانوني (1)" in walk
+    assert "الموافقة على التفاوض · الخطوة 1" in walk and "الموافقة على التفاوض · الخطوة 2" in walk
+    for code in ("legal_and_head", "ministers_office", "<div>owner</div>", "manager (", "legal ("):
+        assert code not in walk, code
+    with app.test_request_context(), force_locale("ar"):
+        first_day = written_date(date(2026, 1, 5))
+    assert f'<td class="text-nowrap">{first_day}</td>' in walk and "2026-01-05" not in walk
+    assert '<code dir="ltr">workflows/</code>' in body
+    assert "…" not in body[body.index('for="definition_file"') :].split("</label>")[0]
 
 
 def _aliases_of_aliases(levels: int = 7) -> str:
