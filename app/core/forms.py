@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from functools import cache
+from types import SimpleNamespace
 
 import wtforms
 from babel import support
@@ -19,7 +21,7 @@ from wtforms import FieldList, FileField, FormField, HiddenField, SelectField
 from wtforms import Form as WtformsForm
 from wtforms.i18n import messages_path
 from wtforms.meta import DefaultMeta
-from wtforms.validators import StopValidation
+from wtforms.validators import NumberRange, StopValidation, ValidationError
 from wtforms.widgets import HiddenInput
 
 from app.core.db import changed_since, fields_seen, keep_even_if_refused, short_hash
@@ -32,6 +34,9 @@ from app.core.receipts import form_key_field
 from app.core.text import storable
 from app.core.urls import MAX_ID
 from app.extensions import db
+
+# Digits of the longest whole number a form judges against its range: past it no range holds it.
+MOST_DIGITS = 18
 
 
 def apply_field_errors(form, error: DomainError, fields: dict[str, str] | None = None) -> None:
@@ -238,7 +243,8 @@ class _ReaderMeta(DefaultMeta):
             options["filters"] = (*unbound_field.kwargs.get("filters", ()), _blank_as_empty)
         if not issubclass(unbound_field.field_class, (FormField, FieldList)):  # a row says for its own fields
             validators = unbound_field.kwargs.get("validators") or ()
-            options["validators"] = (_unread_said_once, *validators)
+            ranged = (_past_any_range,) if any(isinstance(check, NumberRange) for check in validators) else ()
+            options["validators"] = (_unread_said_once, *ranged, *validators)
         return super().bind_field(form, unbound_field, options)
 
     def render_field(self, field, render_kw):
@@ -276,6 +282,23 @@ def _storable(form, sent: MultiDict, files: MultiDict | None) -> MultiDict:
         if key in file_fields:
             data.add(key, value)
     return data
+
+
+def _past_any_range(form, field) -> None:
+    """A whole number longer than any range a form checks is said out of the field's range, by its own
+    NumberRange, as the infinity on its side: WTForms' check asks math.isnan() of the number itself, which
+    cannot make a float of 309 digits or more (OverflowError: a 500 for a year of 400 nines). Past a range
+    open on that side, it is no number a form takes either."""
+    if not isinstance(field.data, int) or abs(field.data) < 10**MOST_DIGITS:
+        return
+    beyond = SimpleNamespace(data=math.inf if field.data > 0 else -math.inf, gettext=field.gettext)
+    for check in field.validators:
+        if isinstance(check, NumberRange):
+            try:
+                check(form, beyond)
+            except ValidationError as refusal:
+                raise StopValidation(str(refusal)) from None
+    raise StopValidation(field.gettext("Not a valid integer value."))
 
 
 class Form(FlaskForm):

@@ -326,6 +326,27 @@ def test_a_year_that_is_no_year_is_said_once(signed_in, world, draft, year, said
     assert page.status_code == 422 and error and error.group(1).strip() == said, error and error.group(1)
 
 
+PAST_A_FLOAT = "9" * 400  # a whole number no float holds (past 1.8e308)
+
+
+def test_a_year_no_float_holds_is_out_of_range_on_every_form_that_reads_one(signed_in, world, draft):
+    """A year of 309 digits or more was a 500 on the line's forms and the totals' filter: WTForms' range
+    check asks math.isnan() of it, which cannot make it a float (OverflowError)."""
+    line = _line(world, draft)
+    officer = signed_in("officer")
+    for path in (f"/agreements/{draft.id}/budget/new", f"/agreements/{draft.id}/budget/{line.id}/edit"):
+        for typed in (PAST_A_FLOAT, "-" + PAST_A_FLOAT):
+            page = officer.post(path, data=form(world, year=typed, label="Autre ligne"))
+            error = re.search(r'id="year-error">(.*?)</div>', page.get_data(as_text=True), re.S)
+            assert page.status_code == 422 and error, (path, page.status_code)
+            assert error.group(1).strip() == "Number must be between 1956 and 2200.", path
+    db.session.expire_all()
+    assert [(kept.label, kept.year) for kept in services.lines_of(draft)] == [("Formation des formateurs", 2026)]
+    totals = signed_in("manager").get(f"/portfolio/budget?year={PAST_A_FLOAT}")
+    assert totals.status_code == 200
+    assert "Some filters were not valid and were ignored." in totals.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("typed", ["abc", "99999999999999999999", "-99999999999999999999"])
 def test_a_contributing_party_that_names_no_row_is_a_form_error(signed_in, world, draft, typed):
     """A number past the largest id reached the database (SQLite cannot compare it: a 500)."""

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from flask import get_flashed_messages
 from sqlalchemy import select
-from wtforms import StringField
+from wtforms import FormField, StringField
 
 from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.forms import Form, form_status, refusal_shown_on
@@ -108,3 +108,35 @@ def test_every_date_field_of_the_apps_forms_reads_arabic_indic_digits(app):
         form = DayForm(meta={"csrf": False})
         assert form.validate() and form.day.data == form.other.data == date(2029, 7, 1)
         assert form.day._value() == "٢٠٢٩-٠٧-٠١"  # shown again as typed
+
+
+def test_a_number_no_float_holds_is_judged_by_every_forms_range(app):
+    """WTForms' NumberRange asks math.isnan() of the number typed: past 308 digits it cannot make a float of
+    it (OverflowError, a 500 on each page with a year). Every form (core.forms.Form and SubForm) says such a
+    number out of the field's range, or, past a range open on its side, no number it takes."""
+    from wtforms import IntegerField
+    from wtforms.validators import NumberRange, Optional
+
+    from app.core.forms import SubForm
+
+    past_a_float = "9" * 400
+    sent = {"year": past_a_float, "count": past_a_float, "low": "-" + past_a_float, "row-year": past_a_float}
+    with app.test_request_context("/", method="POST", data=sent):
+
+        class RowForm(SubForm):
+            year = IntegerField(validators=[Optional(), NumberRange(1956, 2200)])
+
+        class NumbersForm(Form):
+            year = IntegerField(validators=[Optional(), NumberRange(1956, 2200)])
+            count = IntegerField(validators=[NumberRange(min=1)])
+            low = IntegerField(validators=[NumberRange(min=1)])
+            row = FormField(RowForm)
+
+        form = NumbersForm(meta={"csrf": False})
+        assert not form.validate()
+        assert form.errors == {
+            "year": ["Number must be between 1956 and 2200."],
+            "count": ["Not a valid integer value."],
+            "low": ["Number must be at least 1."],
+            "row": {"year": ["Number must be between 1956 and 2200."]},
+        }
