@@ -33,6 +33,7 @@ from app.core.db import take_turns_on
 from app.core.errors import DomainError, ValidationFailed
 from app.core.i18n import current_language
 from app.core.i18n import gettext as _
+from app.core.numbers import western_digits
 from app.core.permissions import can
 from app.core.storage import bounded_members
 from app.core.text import fold, one_line, storable
@@ -600,12 +601,13 @@ def _split_names(value: str) -> list[str]:
 
 
 def _date(row: ImportedRow, column: str, value: str) -> date | None:
-    """ISO (2025-07-15, as a spreadsheet's date cell is read) or day first (15/07/2025), as Morocco writes it."""
+    """ISO (2025-07-15, as a spreadsheet's date cell is read) or day first (15/07/2025), as Morocco writes it;
+    in Arabic-Indic digits too, as the forms read them."""
     if not value:
         return None
     for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            return datetime.strptime(value, pattern).date()
+            return datetime.strptime(western_digits(value), pattern).date()
         except ValueError:
             continue
     row.refuse(column, _("“%(value)s” is not a date: write 2025-07-15 or 15/07/2025.", value=value))
@@ -613,6 +615,8 @@ def _date(row: ImportedRow, column: str, value: str) -> date | None:
 
 
 def _number(row: ImportedRow, column: str, value: str) -> int | None:
+    """A whole number, in Arabic-Indic digits too, as the forms read them."""
+    value = western_digits(value)
     if not value:
         return None
     if not value.isascii() or not value.isdigit() or len(value) > 4:

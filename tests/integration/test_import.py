@@ -129,6 +129,23 @@ def test_the_form_rules_apply_to_each_row(world, signed_in):
         assert said in page, said
 
 
+def test_dates_and_numbers_in_arabic_indic_digits_are_read_as_the_forms_read_them(world, signed_in):
+    """A row written in Arabic-Indic (or Extended) digits was refused: "A whole number of at most four digits."
+    and "is not a date", where the agreement's form reads the same digits."""
+    rows = HEADER + "mou;;مذكرة بأرقام عربية;Partner A;;١٥/٠٧/٢٠٢٥;۲۰۲۵-۰۷-۱۵;١٤/٠٧/٢٠٢٨;tacit;١٢;٣\n"
+    manager, before = signed_in("manager"), _count()
+    page = _send(manager, rows, reason="Signée avant Sharaka").get_data(as_text=True)
+    assert "is not a date" not in page and "A whole number" not in page
+    assert _count() == before + 1
+    agreement = db.session.scalars(select(Agreement).where(Agreement.title_ar == "مذكرة بأرقام عربية")).one()
+    assert (agreement.signed_on, agreement.effective_on, agreement.expires_on) == (
+        date(2025, 7, 15),
+        date(2025, 7, 15),
+        date(2028, 7, 14),
+    )
+    assert (agreement.renewal_terms, agreement.renewal_months, agreement.notice_period) == ("tacit", 12, 3)
+
+
 def test_the_same_file_twice_is_refused_by_its_titles(world, signed_in, portfolio_csv):
     manager = signed_in("manager")
     assert _send(manager, portfolio_csv, reason="Avant Sharaka").status_code == 200
