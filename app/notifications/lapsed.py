@@ -31,6 +31,9 @@ ABOUT_RESETS = frozenset({"password_reset"})
 ABOUT_EXPORTS = frozenset({"export_ready"})
 # A token's coming end: true while it still works (revoked or already ended, there is nothing to renew).
 ABOUT_TOKENS = frozenset({"api_token_ending"})
+# An agreement's coming end, its notice deadline, its stage held too long: true while the rule that wrote
+# it still holds of the date or the stage it gave (_agreements_moved_on).
+ABOUT_AGREEMENTS = frozenset({"agreement_ending", "notice_deadline", "agreement_stalled"})
 
 
 class Outgoing(Protocol):
@@ -94,6 +97,7 @@ def lapsed(messages: Sequence[Outgoing]) -> dict[int, str]:
                 elif not row.owed_now:  # suspended since: nothing is owed until it runs again
                     why[message.id] = _("Its agreement does not run now: nothing is owed until it does.")
     why |= _dead_links(messages)
+    why |= _agreements_moved_on(messages)
     rounds = {m.object_id for m in messages if m.kind in ABOUT_ROUNDS and m.object_id is not None}
     if rounds:
         from app.notifications.reminders.rules import waiting_approval
@@ -142,6 +146,57 @@ def _step_moved_on(message: Outgoing, waiting) -> bool:
     if started > message.created_at:
         return True
     return message.kind == "approval_overdue" and message.recipient_id not in {person.id for person in approvers}
+
+
+def _agreements_moved_on(messages: Sequence[Outgoing]) -> dict[int, str]:
+    """Reminders about an agreement that a change made while they waited turned untrue: terminated, renewed
+    (its end date moved), notice of non-renewal given, moved to another stage. Each is asked the clause its
+    rule (reminders.rules) chose it by, and the date it gives (the notice the pass kept for the sender)."""
+    from app.agreements.models import Agreement
+    from app.agreements.renewals import awaiting_notice, ending_for_good
+    from app.notifications.models import OutboxMessage
+    from app.workflow.queries import in_state_tagged
+
+    about = [m for m in messages if m.kind in ABOUT_AGREEMENTS and m.object_id is not None]
+    if not about:
+        return {}
+    ids = {m.object_id for m in about}
+
+    def holding(clause) -> set[int]:
+        return set(db.session.scalars(select(Agreement.id).where(Agreement.id.in_(ids), clause)))
+
+    in_force, ending = holding(in_state_tagged("in_force")), holding(ending_for_good())
+    awaiting = holding(awaiting_notice())
+    found = {each.id: each for each in db.session.scalars(select(Agreement).where(Agreement.id.in_(ids)))}
+    notices = select(OutboxMessage.id, OutboxMessage.notice).where(OutboxMessage.id.in_({m.id for m in about}))
+    kept = dict(db.session.execute(notices).all())
+    why: dict[int, str] = {}
+    for message in about:
+        agreement = found.get(message.object_id)
+        said = (kept.get(message.id) or {}).get("params") or {}
+        if agreement is None:
+            why[message.id] = _("The agreement was deleted.")
+        elif message.kind == "agreement_stalled":
+            if agreement.state_entered_at is not None and agreement.state_entered_at > message.created_at:
+                why[message.id] = _("The agreement has moved to another stage since.")
+        elif agreement.id not in in_force:
+            why[message.id] = _("The agreement is no longer in force.")
+        elif said and agreement.non_renewal_on is not None and not said.get("non_renewal_on"):
+            why[message.id] = _("A notice of non-renewal was given since.")
+        elif message.kind == "agreement_ending" and (
+            agreement.id not in ending or _differs(agreement.expires_on, said.get("expires_on"))
+        ):
+            why[message.id] = _("The agreement no longer ends on that date.")
+        elif message.kind == "notice_deadline" and (
+            agreement.id not in awaiting or _differs(agreement.notice_deadline, said.get("notice_deadline"))
+        ):
+            why[message.id] = _("The deadline for a notice of non-renewal has moved since.")
+    return why
+
+
+def _differs(day, said: str | None) -> bool:
+    """Whether `day` is not the date a reminder gave (ISO), when it gave one."""
+    return said is not None and (day is None or day.isoformat() != said)
 
 
 def _expired_links(messages: Sequence[Outgoing]) -> set[tuple[int, int]]:

@@ -385,7 +385,7 @@ def test_approval_reminders_lapse_once_the_approver_decided_or_the_round_closed(
         reminder(1, "approval_overdue", legal),
         reminder(2, "approval_overdue", manager),
         reminder(3, "approval_escalated", manager),
-        SimpleNamespace(id=4, kind="agreement_ending", object_id=round_.id, recipient_id=legal.id, created_at=utcnow()),
+        SimpleNamespace(id=4, kind="weekly_digest", object_id=round_.id, recipient_id=legal.id, created_at=utcnow()),
         # The request itself, held while mail was paused: true while the round is open and its person has
         # not decided (its links would only say "already decided"), and while its links work.
         reminder(5, "approval_requested", manager),
@@ -481,3 +481,61 @@ def test_a_sent_back_report_of_a_suspended_agreement_is_not_said_late(world, sig
     world.agreement_a.state = "active"
     db.session.commit()
     assert "20 days late" in signed_in("partner").get(f"/deliverables/{occurrence.id}").get_data(as_text=True)
+
+
+def test_agreement_reminders_lapse_once_the_agreement_moved_on(world):
+    """Held while the SMTP server was down, "stuck in a stage", "ends in 30 days" and "the notice deadline
+    comes" reminders went out after the agreement had left the stage, been renewed or ended, or notice had
+    been given. Each is true while the rule that wrote it holds of what it said."""
+    from app.agreements import renewals
+    from app.notifications.lapsed import lapsed
+    from app.notifications.models import OutboxMessage
+
+    officer = world.users["officer"]
+    ending, noticed = world.agreement_a, world.agreement_b
+    ending.expires_on = clock.today() + timedelta(days=30)
+    ended = factories.agreement(by=officer, partners=[world.partner_a], state="active")
+    ended.expires_on = ending.expires_on
+    noticed.effective_on, noticed.expires_on = clock.today() - timedelta(days=300), clock.today() + timedelta(days=100)
+    noticed.renewal_terms, noticed.renewal_months, noticed.notice_period, noticed.notice_unit = "tacit", 12, 3, "months"
+    stalled = factories.agreement(by=officer, partners=[world.partner_a])
+    stalled.state_entered_at = utcnow() - timedelta(days=60)
+    db.session.commit()
+
+    def held(kind, agreement, **said):
+        message = OutboxMessage(
+            recipient_id=officer.id,
+            to_address=officer.email,
+            language="en",
+            category="agreement_stalled" if kind == "agreement_stalled" else "agreement_ending",
+            kind=kind,
+            subject=kind,
+            notice={"params": said, "link": None, "extra": None},
+            object_id=agreement.id,
+            message_id=f"<{kind}-{agreement.id}@sharaka.test>",
+        )
+        db.session.add(message)
+        db.session.commit()
+        return message
+
+    waiting = [
+        held("agreement_ending", ending, expires_on=ending.expires_on.isoformat()),
+        held("agreement_ending", ended, expires_on=ended.expires_on.isoformat()),
+        held("notice_deadline", noticed, notice_deadline=noticed.notice_deadline.isoformat()),
+        held("agreement_stalled", stalled, state={"en": "Draft"}),
+    ]
+    assert lapsed(waiting) == {}
+
+    ending.expires_on += timedelta(days=365)  # renewed (an amendment, a tacit renewal)
+    ended.state = "terminated"
+    renewals.record_non_renewal(
+        noticed, by=officer, given_on=clock.today(), side="ministry", expected_version=noticed.version
+    )
+    engine.take(stalled, "submit_for_review", by=officer, expected_version=stalled.version)
+    db.session.commit()
+    assert lapsed(waiting) == {
+        waiting[0].id: "The agreement no longer ends on that date.",
+        waiting[1].id: "The agreement is no longer in force.",
+        waiting[2].id: "A notice of non-renewal was given since.",
+        waiting[3].id: "The agreement has moved to another stage since.",
+    }
