@@ -1,4 +1,4 @@
-"""/api/v1: an agreement's deliverables plan (list, add, change a line), waivers, and the caller's
+"""/api/v1: an agreement's deliverables plan (list, add, change or remove a line), waivers, and the caller's
 delegations — the same checks and services as the agreement's page and the delegations page."""
 
 from __future__ import annotations
@@ -96,12 +96,20 @@ def plan_deliverable(payload, agreement_id: int):
 def edit_plan(payload, agreement_id: int, deliverable_id: int):
     """Change a plan line; the fields not sent keep their values. Settled due dates are kept."""
     agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")
-    line = db.session.get(Deliverable, deliverable_id)
-    if line is None or line.agreement_id != agreement.id:
-        abort(404)
+    line = deliverables.plan_line_of(agreement, deliverable_id)
     values = {name: payload.get(name, getattr(line, name)) for name in PLAN_FIELDS}
     deliverables.update_plan(line, deliverables.PlanData(**values), by=api_user())
     return present_line(line)
+
+
+@blueprint.route("/agreements/<int:agreement_id>/deliverables/<int:deliverable_id>", methods=["DELETE"])
+@blueprint.response(204)
+@errors(blueprint, 403, 404, 409, 422)
+def delete_plan_line(agreement_id: int, deliverable_id: int):
+    """Remove a line entered by mistake, with its due dates (those who plan, until the agreement ends).
+    Refused (409) once something was handed in for it or written about one of its due dates."""
+    agreement = get_agreement_or_404(agreement_id, api_user(), need="edit")
+    deliverables.remove_plan_line(deliverables.plan_line_of(agreement, deliverable_id), by=api_user())
 
 
 @blueprint.route("/deliverables/<int:occurrence_id>/waive", methods=["POST"])

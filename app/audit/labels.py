@@ -42,6 +42,7 @@ ACTIONS = {
     # Deliverables
     "deliverable_planned": _l("Deliverable planned"),
     "deliverable_replanned": _l("Deliverable plan changed"),
+    "deliverable_removed": _l("Deliverable removed from the plan"),
     "deliverables_released": _l("What was still owed waived: the agreement ended"),
     "default_plan_adjusted": _l("Default plan fitted to the term"),
     "deliverable_submitted": _l("Deliverable handed in"),

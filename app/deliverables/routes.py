@@ -15,24 +15,22 @@ from app.core.i18n import gettext as _
 from app.core.i18n import isolate
 from app.core.pagination import paginate
 from app.core.permissions import (
-    can,
     get_agreement_or_404,
     get_occurrence_or_404,
     is_ministry,
     require,
     sees_deliverables_of,
 )
-from app.core.responses import done, form_errors, refusals_return_to
+from app.core.responses import done, form_errors, refusals_return_to, return_here_if_refused
 from app.core.storage import send_stored
 from app.deliverables import services
 from app.deliverables.falling_due import due_window, falls_due, shown_status_of
 from app.deliverables.forms import DeliverableFilterForm, PlanForm, ReviewForm, SubmissionForm, WaiveForm
-from app.deliverables.models import STATUS_LABELS, Deliverable, Occurrence, SubmissionFile
+from app.deliverables.models import STATUS_LABELS, Occurrence, SubmissionFile
 from app.deliverables.term import past_date_warning
 from app.exports.routes import exported
 from app.extensions import db
 from app.organizations.models import Organization
-from app.workflow.engine import has_ended
 from app.workflow.queries import drafts_waiting_on_partner
 
 blueprint = Blueprint("deliverables", __name__)
@@ -195,10 +193,19 @@ def plan_deliverable(agreement_id: int):
 @login_required
 def edit_plan(agreement_id: int, deliverable_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
-    deliverable = db.session.get(Deliverable, deliverable_id)
-    if deliverable is None or deliverable.agreement_id != agreement.id:
-        abort(404)
-    return _plan(agreement, deliverable)
+    return _plan(agreement, services.plan_line_of(agreement, deliverable_id))
+
+
+@blueprint.route("/agreements/<int:agreement_id>/deliverables/<int:deliverable_id>/delete", methods=["POST"])
+@login_required
+def remove_plan_line(agreement_id: int, deliverable_id: int):
+    agreement = get_agreement_or_404(agreement_id, current_user, need="edit")
+    line = services.plan_line_of(agreement, deliverable_id)
+    plan_page = url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="deliverables")
+    return_here_if_refused(plan_page)
+    title = line.title
+    services.remove_plan_line(line, by=current_user)
+    return done(plan_page, _("“%(title)s” is removed from the plan, with its due dates.", title=title))
 
 
 def _plan(agreement, deliverable):
@@ -288,4 +295,9 @@ def agreement_deliverables(agreement):
 
 @blueprint.app_template_global()
 def can_plan_deliverables(agreement):
-    return can(current_user, "agreement.edit", agreement) and not has_ended(agreement)
+    return services.plan_refusal(agreement, current_user) is None
+
+
+@blueprint.app_template_global()
+def can_remove_plan_line(line):
+    return services.removal_refusal(line, current_user) is None

@@ -9,7 +9,7 @@ from datetime import date
 
 from blinker import Namespace
 from dateutil.relativedelta import relativedelta
-from flask import current_app
+from flask import abort, current_app
 from flask_babel import format_date
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import contains_eager, selectinload
@@ -18,7 +18,7 @@ from app.agreements.models import Agreement, AgreementParty, title_of
 from app.core import audit, clock, stored_texts
 from app.core.dates import within_calendar
 from app.core.db import check_seen, check_version, flush_or_conflict
-from app.core.errors import PermissionDenied, ValidationFailed
+from app.core.errors import DomainError, PermissionDenied, ValidationFailed
 from app.core.exports import streamed_pieces
 from app.core.i18n import current_language, localized
 from app.core.i18n import gettext as _
@@ -43,7 +43,15 @@ from app.deliverables.models import (
 from app.deliverables.term import term_start
 from app.extensions import db
 from app.organizations.models import Organization, name_of
-from app.workflow.engine import WorkflowError, definition_for, has_ended, refuse_if_ended, state_has, state_label
+from app.workflow.engine import (
+    WorkflowError,
+    definition_for,
+    ended_refusal,
+    has_ended,
+    refuse_if_ended,
+    state_has,
+    state_label,
+)
 from app.workflow.queries import in_ended_state
 from app.workflow.rules import effect
 
@@ -88,8 +96,30 @@ def due_dates(recurrence: str, first: date, until: date | None, limit: int = MAX
     return dates
 
 
+def plan_refusal(agreement: Agreement, by) -> DomainError | None:
+    """Why `by` may not change the agreement's plan now (add, change or remove a line), or None: its owner or a
+    manager may, from the draft on, until the agreement ends (`by` None: the app itself, as activation plans the
+    default lines). The one rule for the services and the page's buttons."""
+    if by is not None and not can(by, "agreement.edit", agreement):
+        return PermissionDenied(_("Only the agreement's owner or a manager plans its deliverables."))
+    return ended_refusal(agreement)
+
+
+def _require_plan_change(agreement: Agreement, by) -> None:
+    refusal = plan_refusal(agreement, by)
+    if refusal is not None:
+        raise refusal
+
+
+def plan_line_of(agreement: Agreement, deliverable_id: int) -> Deliverable:
+    """One line of the agreement's plan, for the page and the API alike; 404 for any other id."""
+    line = db.session.get(Deliverable, deliverable_id)
+    if line is None or line.agreement_id != agreement.id:
+        abort(404)
+    return line
+
+
 def _check_plan(agreement: Agreement, data: PlanData) -> None:
-    refuse_if_ended(agreement)
     errors: dict[str, list[str]] = {}
     for name in ("title_fr", "title_ar", "title_en", "description"):
         value = getattr(data, name)
@@ -166,8 +196,7 @@ def _check_plan(agreement: Agreement, data: PlanData) -> None:
 
 def plan_deliverable(agreement: Agreement, data: PlanData, *, by) -> Deliverable:
     """Add a line to the agreement's plan and create its occurrences."""
-    if by is not None and not can(by, "agreement.edit", agreement):
-        raise PermissionDenied(_("Only the agreement's owner or a manager plans its deliverables."))
+    _require_plan_change(agreement, by)
     _check_plan(agreement, data)
     deliverable = Deliverable(
         agreement=agreement,
@@ -203,8 +232,7 @@ def update_plan(deliverable: Deliverable, data: PlanData, *, by, seen: str | Non
     """Change a plan line. Occurrences already handed in, accepted or waived are kept as they are;
     open ones follow the new dates. `seen`: the line as its form showed it (a stale tab re-derived the
     occurrences from dates a colleague had changed meanwhile)."""
-    if not can(by, "agreement.edit", deliverable.agreement):
-        raise PermissionDenied(_("Only the agreement's owner or a manager plans its deliverables."))
+    _require_plan_change(deliverable.agreement, by)
     check_seen(deliverable, PLAN_FIELDS, seen)
     _check_plan(deliverable.agreement, data)
     wanted = set(due_dates(data.recurrence, data.first_due_on, data.until_on))
@@ -221,6 +249,64 @@ def update_plan(deliverable: Deliverable, data: PlanData, *, by, seen: str | Non
     db.session.flush()
     audit.record("deliverable_replanned", deliverable.agreement, actor=by, changes=changes)
     return deliverable
+
+
+def removal_refusal(deliverable: Deliverable, by) -> DomainError | None:
+    """Why `by` may not remove the line now, or None: as for any change of the plan (plan_refusal), and only
+    while nothing was handed in for it nor written about one of its due dates, which stay on record (messages
+    are never deleted)."""
+    refusal = plan_refusal(deliverable.agreement, by)
+    if refusal is not None:
+        return refusal
+    from app.discussions.models import DiscussionMessage
+
+    kept = (
+        (
+            Submission,
+            _(
+                "Something was handed in for “%(title)s”: the line stays in the plan with it. Change its dates "
+                "instead, or have a manager waive what is no longer owed.",
+                title=deliverable.title,
+            ),
+        ),
+        (
+            DiscussionMessage,
+            _(
+                "Messages were written about “%(title)s”: the line stays in the plan with them. Change its dates "
+                "instead, or have a manager waive what is no longer owed.",
+                title=deliverable.title,
+            ),
+        ),
+    )
+    for record, reason in kept:
+        about_the_line = select(record.id).join(Occurrence).where(Occurrence.deliverable_id == deliverable.id)
+        if db.session.scalar(about_the_line.limit(1)) is not None:
+            return WorkflowError(reason)
+    return None
+
+
+def remove_plan_line(deliverable: Deliverable, *, by) -> None:
+    """Take a line entered by mistake out of the plan, with its due dates and indicators (removal_refusal says
+    when not); the agreement's history keeps what it was."""
+    refusal = removal_refusal(deliverable, by)
+    if refusal is not None:
+        raise refusal
+    audit.record(
+        "deliverable_removed",
+        deliverable.agreement,
+        actor=by,
+        changes={
+            "deliverable": deliverable.id,
+            "title": deliverable.title,
+            "before": _plan_snapshot(deliverable),
+            "due_dates": [o.due_on.isoformat() for o in deliverable.occurrences],
+        },
+    )
+    # The database would remove them with the line; the ORM, told of them, would first empty their key.
+    for indicator in list(getattr(deliverable, "indicators", [])):
+        db.session.delete(indicator)
+    db.session.delete(deliverable)
+    db.session.flush()
 
 
 def _plan_snapshot(deliverable: Deliverable) -> dict:

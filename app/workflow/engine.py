@@ -70,13 +70,21 @@ class WorkflowError(DomainError):
 def refuse_if_ended(agreement) -> None:
     """Nothing more is planned or handed in under an agreement that has ended (expired, terminated, closed,
     cancelled). What waits for review or a waiver can still be settled."""
-    if has_ended(agreement):
-        raise WorkflowError(
-            _(
-                "This agreement has ended (%(state)s): nothing more is planned or handed in under it.",
-                state=state_label(agreement),
-            )
+    refusal = ended_refusal(agreement)
+    if refusal is not None:
+        raise refusal
+
+
+def ended_refusal(agreement) -> WorkflowError | None:
+    """refuse_if_ended's refusal, or None: for a page that offers its buttons only when it would not refuse."""
+    if not has_ended(agreement):
+        return None
+    return WorkflowError(
+        _(
+            "This agreement has ended (%(state)s): nothing more is planned or handed in under it.",
+            state=state_label(agreement),
         )
+    )
 
 
 class TransitionBlocked(ValidationFailed):

@@ -2,7 +2,7 @@
 
 import re
 
-from tests.browser.conftest import account, navigate, sign_in, switch_language
+from tests.browser.conftest import account, navigate, new_mou, sign_in, switch_language
 
 PDF = b"%PDF-1.4\n%deliverables browser test\n%%EOF\n"
 REFERENCE = "MTNRA-2025-010"
@@ -139,3 +139,31 @@ def test_a_report_is_handed_in_sent_back_and_accepted(live_server, page, browser
     href = page.locator("a[href*='/deliverables/files/']").first.get_attribute("href")
     response = page.request.get(live_server + href)
     assert response.ok and response.body().startswith(b"%PDF-1.4")
+
+
+def test_a_line_entered_by_mistake_is_removed_after_the_browser_asks(live_server, page, demo_accounts):
+    """ "Remove" on a plan line asks first: called off, the line stays; confirmed, it is gone with its dates."""
+    officer = account(demo_accounts, "officer")
+    sign_in(page, live_server, officer["email"], officer["password"])  # in the officer's own language
+    new_mou(page, live_server, title_fr="Mémorandum au plan corrigé (browser test)")
+    agreement_page = page.url.split("#")[0]
+    navigate(page, page.locator("#deliverables a[href$='/deliverables/new']").first.click)
+    page.fill("#title_fr", "Rapport saisi par erreur")
+    page.fill("#first_due_on", "2030-06-30")
+    navigate(page, page.locator("form.plan-form button[type=submit]").first.click)
+    line = page.locator(".plan-line", has_text="Rapport saisi par erreur")
+    line.wait_for()
+    answers, asked = [False, True], []
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.accept() if answers.pop(0) else dialog.dismiss()
+
+    page.on("dialog", answer)
+    remove = line.locator("form[action$='/delete'] button[type=submit]")
+    remove.click()  # called off: the browser sends nothing
+    assert len(asked) == 1 and "Rapport saisi par erreur" in asked[0]
+    assert page.url.split("#")[0] == agreement_page and line.count() == 1
+    navigate(page, remove.click)
+    page.locator(".alert-success", has_text="Rapport saisi par erreur").wait_for()
+    assert len(asked) == 2 and page.locator(".plan-line", has_text="Rapport saisi par erreur").count() == 0

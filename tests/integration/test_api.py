@@ -364,6 +364,13 @@ WRITE_ROUTES = [
         {"title_en": "X"},
         only({"admin", "officer", "manager"}, ok=404, partner=404),
     ),
+    # Another agreement's line, or none: those who plan are told there is no such line.
+    (
+        "DELETE",
+        P + "/agreements/{b}/deliverables/{line_a}",
+        None,
+        only({"admin", "officer", "manager"}, ok=404, partner=404),
+    ),
     # A waiver needs its reason.
     ("POST", P + "/deliverables/{occ_a}/waive", {"reason": " "}, only({"admin", "manager"}, ok=422, partner_b=404)),
     ("POST", P + "/deliverables/{occ_b}/waive", {"reason": " "}, only({"admin", "manager"}, ok=422, partner=404)),

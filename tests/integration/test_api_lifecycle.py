@@ -408,3 +408,24 @@ def test_a_line_planned_on_the_draft_before_its_signature_keeps_it_from_being_ma
     fields = {"effective_on": signed_on, "expires_on": "2029-11-20"}
     assert ok(move(officer, agreement_id, "activate", fields=fields))["agreement"]["state"] == "active"
     assert [o["due_on"] for o in ok(officer.get(f"{a}/deliverables"))[0]["occurrences"]] == [signed_on]
+
+
+def test_a_plan_line_is_removed_through_the_api_until_something_is_handed_in(api, world, ids):
+    """DELETE …/deliverables/{id}, as the page's "Remove": for those who plan, refused once handed in."""
+    from app.deliverables.models import Occurrence
+
+    officer, a = api("officer"), f"{P}/agreements/{ids['draft']}"
+    line = {"title_fr": "Saisi par erreur", "responsible_organization_id": world.partner_a.id}
+    planned = ok(officer.post(f"{a}/deliverables", json={**line, "first_due_on": "2030-01-01"}), 201)
+
+    def remove(client, agreement_id, line_id):
+        return client.open(f"{P}/agreements/{agreement_id}/deliverables/{line_id}", "DELETE")
+
+    assert_problem(remove(api("auditor"), ids["draft"], planned["id"]), 403)
+    assert_problem(remove(api("partner"), ids["draft"], planned["id"]), 403)
+    assert_problem(remove(officer, ids["a"], planned["id"]), 404)  # not a line of that agreement
+    assert remove(officer, ids["draft"], planned["id"]).status_code == 204
+    assert ok(officer.get(f"{a}/deliverables")) == []
+    assert_problem(remove(officer, ids["draft"], planned["id"]), 404)
+    handed_in = refreshed(Occurrence, ids["done_a"]).deliverable_id
+    assert "handed in" in assert_problem(remove(officer, ids["a"], handed_in), 409)["detail"]

@@ -895,3 +895,50 @@ def test_a_drafts_recurring_line_shows_its_first_due_date_not_its_last(world, si
     shown = page.split(f'data-deliverable="{line.id}"', 1)[1].split("<details", 1)[0]
     first, last = line.occurrences[0], line.occurrences[-1]
     assert f'data-occurrence="{first.id}"' in shown and f'data-occurrence="{last.id}"' not in shown
+
+
+def test_a_line_entered_by_mistake_is_removed_from_the_plan(world, signed_in):
+    """A line could be changed but not removed, even on a draft: the partner would have owed it. Its owner or
+    a manager removes it (after the browser's "are you sure?"), with its due dates; the history says so.
+    Others are refused, and so is a line something was handed in for, or written about: those stay."""
+    from app.discussions.services import post_message
+    from app.indicators.services import IndicatorData, add_indicator
+
+    officer = world.users["officer"]
+    draft = factories.agreement(by=officer, partners=[world.partner_a], title_fr="Brouillon")
+    mistaken = plan(draft, officer, responsible=world.partner_a, title="Saisi par erreur")
+    measured = IndicatorData(
+        name_ar=None, name_fr="Ateliers", name_en=None, unit=None, baseline="0", target="4", target_scope="term"
+    )
+    add_indicator(mistaken, measured, by=officer)  # goes with it
+    db.session.commit()
+    due_dates = [o.id for o in mistaken.occurrences]
+    url = f"/agreements/{draft.id}/deliverables/{mistaken.id}/delete"
+    page = signed_in("officer").get(f"/agreements/{draft.id}").get_data(as_text=True)
+    form = page.split(f'action="{url}"', 1)[1].split("</form>", 1)[0]
+    assert "data-confirm=" in page.split(f'action="{url}"', 1)[1].split(">", 1)[0] and "Remove" in form
+    assert f'action="{url}"' not in signed_in("auditor").get(f"/agreements/{draft.id}").get_data(as_text=True)
+    assert signed_in("other_officer").post(url, csrf_from=f"/agreements/{draft.id}").status_code == 403
+    assert signed_in("partner").post(url, csrf_from="/portal").status_code == 404
+    removed = signed_in("officer").post(url, csrf_from=f"/agreements/{draft.id}", follow_redirects=True)
+    assert "removed from the plan" in removed.get_data(as_text=True)
+    db.session.expire_all()
+    assert draft.deliverables == []
+    assert db.session.scalars(select(services.Occurrence).where(services.Occurrence.id.in_(due_dates))).all() == []
+    trail = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "deliverable_removed")).all()
+    assert [(row.object_id, row.changes["title"]) for row in trail] == [(draft.id, "Saisi par erreur")]
+
+    # Handed in, or written about: it stays, and the page says why.
+    handed_in = plan(world.agreement_a, officer, responsible=world.partner_a, title="Remis")
+    written = plan(world.agreement_a, officer, responsible=world.partner_a, title="Discuté")
+    db.session.commit()
+    handing_in = _post(signed_in("partner"), handed_in.occurrences[0], "submissions", _files((PDF, "r.pdf")))
+    assert handing_in.status_code == 303
+    post_message(world.agreement_a, occurrence=written.occurrences[0], audience="shared", body="Quand ?", by=officer)
+    db.session.commit()
+    for line, why in ((handed_in, "was handed in"), (written, "written about")):
+        url = f"/agreements/{world.agreement_a.id}/deliverables/{line.id}/delete"
+        answer = signed_in("officer").post(url, csrf_from=f"/agreements/{world.agreement_a.id}", follow_redirects=True)
+        assert why in answer.get_data(as_text=True)
+        db.session.expire_all()
+        assert db.session.get(services.Deliverable, line.id) is not None

@@ -199,6 +199,7 @@ POST_ROUTES = [
     ("/agreements/{a}/amendment", only({"admin", "officer", "manager"}, ok=303, partner_b=404)),
     ("/agreements/{a}/budget/new", only({"admin", "officer", "manager"}, ok=422, partner_b=404)),
     ("/agreements/{a}/budget/999999/delete", only({"admin", "officer", "manager"}, ok=404, partner_b=404)),
+    ("/agreements/{a}/deliverables/999999/delete", only({"admin", "officer", "manager"}, ok=404, partner_b=404)),
     ("/account/delegations", only(APPROVERS, ok=422)),
     ("/account/delegations/999999/revoke", only(APPROVERS, ok=404)),
     ("/approvals/999999/remind", only({"admin", "officer", "other_officer", "manager"}, ok=404)),
