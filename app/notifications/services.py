@@ -644,8 +644,7 @@ def set_mail_choices(user, wanted: set[str]) -> None:
     db.session.execute(
         delete(MailOptOut).where(MailOptOut.user_id == user.id, MailOptOut.category.in_(sorted(optional)))
     )
-    for category in sorted(optional - set(wanted)):
-        db.session.add(MailOptOut(user_id=user.id, category=category))
+    _switch_off(user, optional - set(wanted))
 
 
 def switch_off_mail(user, category: str) -> bool:
@@ -656,9 +655,26 @@ def switch_off_mail(user, category: str) -> bool:
     if is_mandatory(category):
         return False
     if db.session.get(MailOptOut, (user.id, category)) is None:
-        db.session.add(MailOptOut(user_id=user.id, category=category))
+        _switch_off(user, {category})
         audit.record("mail_unsubscribed", user, actor=user, changes={"category": category}, object_type="users")
     return True
+
+
+def _switch_off(user, categories: set[str]) -> None:
+    """Record `categories` as switched off for `user`, and withdraw their mail of them still waiting to leave
+    (mail paused, the server down): the one-click unsubscribe said "done", then that mail went out anyway."""
+    for category in sorted(categories):
+        db.session.add(MailOptOut(user_id=user.id, category=category))
+    if categories:
+        db.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.recipient_id == user.id,
+                OutboxMessage.category.in_(sorted(categories)),
+                OutboxMessage.status == "pending",
+            )
+            .values(status="withdrawn", last_error="The recipient switched this kind of mail off.")
+        )
 
 
 def mail_paused() -> bool:

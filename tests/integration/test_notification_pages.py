@@ -785,6 +785,46 @@ def test_a_second_tab_saving_an_account_changed_since_is_refused(signed_in, worl
     assert not person.is_active_account and person.full_name != "Nom corrigé"
 
 
+def test_switching_a_category_off_withdraws_its_mail_still_waiting(world, signed_in, client):
+    """Mail paused: the one-click unsubscribe said "done", then the waiting mail of that category went out
+    when mail resumed. Switching a category off (that link, or the account page) withdraws that person's
+    waiting mail of it; their other mail, and other people's of that category, still go."""
+    from app.notifications.unsubscribe import token_for
+
+    partner, legal = world.users["partner"], world.users["legal"]
+
+    def waiting(person, category):
+        params = {"reference": "MTNRA-2026-0001", "title": {"en": "Agreement"}, "days": 30, "expires_on": "2027-01-31"}
+        return services.queue_mail(
+            person, services.Notice(kind="agreement_ending", category=category, params=params, link="/agreements/")
+        )
+
+    services.set_mail_paused(True, by=world.users["admin"])
+    mails = {
+        "ending": waiting(partner, "agreement_ending"),
+        "due": waiting(partner, "deliverable_due"),
+        "overdue": waiting(partner, "deliverable_overdue"),  # mandatory
+        "colleague": waiting(legal, "agreement_ending"),
+    }
+    db.session.commit()
+    one_click = client.post(f"/mail/unsubscribe/{token_for(partner.id, 'agreement_ending')}")
+    assert one_click.status_code == 200
+    offered = set(services.categories_for(partner))
+    client_of_partner = signed_in("partner")
+    saved = client_of_partner.post("/account/notifications", {"categories": sorted(offered - {"deliverable_due"})})
+    assert saved.status_code == 303
+    status = {name: db.session.get(OutboxMessage, mail.id) for name, mail in mails.items()}
+    for mail in status.values():
+        db.session.refresh(mail)
+    assert {name: mail.status for name, mail in status.items()} == {
+        "ending": "withdrawn",
+        "due": "withdrawn",
+        "overdue": "pending",
+        "colleague": "pending",
+    }
+    assert status["ending"].last_error == "The recipient switched this kind of mail off."
+
+
 def test_saving_ones_choices_leaves_the_categories_not_offered_alone(world, signed_in):
     """An officer's save had switched off the managers' weekly digest, never shown to them: made a
     manager, they never received it, and their page showed it switched off."""
