@@ -211,9 +211,12 @@ def _notify_taking_part(message, agreement, occurrence, mentioned, by) -> None:
     """Tell those taking part in the thread of a new message in it: the agreement's owner and whoever wrote
     in it before, while they may still read it. A partner's question answered in the shared thread had
     reached nobody unless the answer @mentioned them. Those the message mentions are told by the mention;
-    the author is not told of their own message."""
-    told = {person.id for person in mentioned} | {by.id}
-    ids = (thread_author_ids(agreement, occurrence, message.audience) | {agreement.owner_id}) - told - {None}
+    one who switched mention mail off but takes this mail gets this mail still (the bell has the mention):
+    an owner who kept "new messages" had no mail at all of a message naming her. The author is not told
+    of their own message."""
+    from app.notifications.services import wants_mail
+
+    ids = (thread_author_ids(agreement, occurrence, message.audience) | {agreement.owner_id}) - {by.id, None}
     if not ids:
         return
     people = db.session.scalars(select(User).where(User.id.in_(sorted(ids))).order_by(User.id))
@@ -222,12 +225,32 @@ def _notify_taking_part(message, agreement, occurrence, mentioned, by) -> None:
         for person in people
         if can_read_thread(person, agreement, message.audience, of_deliverable=occurrence is not None)
     ]
-    _notify(readers, "discussion_message", "discussion_activity", message, agreement, occurrence, by)
+    named = {person.id for person in mentioned}
+    _notify(
+        [person for person in readers if person.id not in named],
+        "discussion_message",
+        "discussion_activity",
+        message,
+        agreement,
+        occurrence,
+        by,
+    )
+    mailed_instead = [
+        person
+        for person in readers
+        if person.id in named
+        and not wants_mail(person, "discussion_mention")
+        and wants_mail(person, "discussion_activity")
+    ]
+    _notify(
+        mailed_instead, "discussion_message", "discussion_activity", message, agreement, occurrence, by, mail_only=True
+    )
 
 
-def _notify(people, kind: str, category: str, message, agreement, occurrence, by) -> None:
+def _notify(people, kind: str, category: str, message, agreement, occurrence, by, mail_only: bool = False) -> None:
+    """Tell `people` of `message`: in the bell and by mail as each chose, or with `mail_only` by mail alone."""
     from app.notifications.reminders import agreement_params, texts
-    from app.notifications.services import Notice, notify
+    from app.notifications.services import Notice, notify, queue_mail
 
     if not people:
         return
@@ -240,7 +263,7 @@ def _notify(people, kind: str, category: str, message, agreement, occurrence, by
         params["deliverable"] = texts(occurrence.deliverable, "title")
     link = thread_path(agreement, occurrence, message.audience) + f"#message-{message.id}"
     for person in people:
-        notify(
+        (queue_mail if mail_only else notify)(
             person,
             Notice(
                 kind=kind,

@@ -255,6 +255,37 @@ def test_those_taking_part_are_told_of_a_new_message_each_in_their_language(app,
     assert all("thread=shared" in link for _, link in told(partner))
 
 
+def test_someone_mentioned_who_switched_mention_mail_off_still_gets_the_new_message_mail(app, world, signed_in):
+    """The owner switched "mentions of me" off but kept "new messages in discussions I take part in": a
+    message mentioning her mailed nothing at all (those mentioned were left out of the new message's mail).
+    She now gets that mail; the bell has the mention only. With both kept, the mention's mail alone."""
+    from app.notifications import services as notifications
+
+    officer, legal = world.users["officer"], world.users["legal"]
+    agreement = world.agreement_a
+    assert agreement.owner_id == officer.id
+
+    def mailed(person):
+        return list(db.session.scalars(select(OutboxMessage.kind).where(OutboxMessage.recipient_id == person.id)))
+
+    def told(person):
+        return [n.kind for n in db.session.scalars(select(Notification).where(Notification.user_id == person.id))]
+
+    assert post(signed_in("legal"), agreement, f"@{officer.email} à relire", "internal").status_code == 303
+    assert mailed(officer) == ["discussion_mention"] and told(officer) == ["discussion_mention"]
+    notifications.switch_off_mail(officer, "discussion_mention")
+    db.session.commit()
+    assert post(signed_in("legal"), agreement, f"@{officer.email} relu ?", "internal").status_code == 303
+    assert mailed(officer) == ["discussion_mention", "discussion_message"]
+    assert told(officer) == ["discussion_mention", "discussion_mention"]
+    assert "relu ?" in db.session.scalars(select(OutboxMessage.body_text).order_by(OutboxMessage.id.desc())).first()
+    notifications.switch_off_mail(officer, "discussion_activity")
+    db.session.commit()
+    assert post(signed_in("legal"), agreement, f"@{officer.email} encore", "internal").status_code == 303
+    assert mailed(officer) == ["discussion_mention", "discussion_message"]  # both off: no mail, as chosen
+    assert mailed(legal) == []
+
+
 @pytest.mark.parametrize("who", ["partner_b", "nobody"])
 def test_a_mention_of_someone_the_author_cannot_see_is_refused_without_leaking(app, world, signed_in, who):
     """A partner mentioning another organisation's user, or an address with no account: the same
