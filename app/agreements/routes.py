@@ -6,13 +6,12 @@ from app.agreements.forms import AgreementFilterForm, AgreementForm, ImportForm,
 from app.agreements.models import (
     AGREEMENT_TYPES,
     NOTICE_SIDES,
-    NOTICE_UNITS,
-    RENEWAL_TERMS,
     Agreement,
     fill_party_fields,
     parties_of_form,
 )
 from app.agreements.summary import build_summary
+from app.audit.names import names_for
 from app.auth.kept_pages import kept_page
 from app.choices.services import fill
 from app.core import clock
@@ -166,7 +165,7 @@ def view_agreement(agreement_id: int):
         children=children,
         parent=parent,
         history=history,
-        names=services.names_in_history(history),
+        names=names_for(history),
         renewal_description=renewals.describe(renewals.current_terms(agreement)),
         non_renewal_side=agreement.non_renewal_organization.name
         if agreement.non_renewal_organization is not None
@@ -334,16 +333,5 @@ def agreement_states():
     return state_labels()
 
 
-@blueprint.app_template_global()
-def agreement_types():
-    return AGREEMENT_TYPES
-
-
 # What the new-agreement form warns of: the details a move out of the draft needs, per type.
 blueprint.add_app_template_global(draft_needs)
-
-
-@blueprint.app_template_global()
-def renewal_value_labels() -> dict:
-    """What the history shows for a recorded renewal term or notice unit (not "none", "months")."""
-    return {"renewal_terms": RENEWAL_TERMS, "notice_unit": NOTICE_UNITS, "non_renewal_by": NOTICE_SIDES}

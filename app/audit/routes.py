@@ -7,9 +7,10 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from app.audit import browsing
-from app.audit.changes import changes_drawn
+from app.audit.changes import changed, details
 from app.audit.forms import TrailFilterForm, VerifyForm
 from app.audit.labels import ACTIONS, OBJECTS, action_label, actor_label, object_label
+from app.audit.names import names_for
 from app.auth.models import User, normalize_email
 from app.core.audit import AuditChainHead
 from app.core.audit_chain import Verification, recent_anchors, verify
@@ -38,7 +39,9 @@ def audit_actor_label(label: str) -> str:
     return actor_label(label)
 
 
-blueprint.add_app_template_filter(changes_drawn, "audit_changes")
+# What an audit row changed, one line a field, for the agreement's history and the trail's page.
+blueprint.add_app_template_global(changed, "audit_changed")
+blueprint.add_app_template_global(details, "audit_details")
 
 
 @blueprint.route("")
@@ -121,6 +124,7 @@ def list_events():
         form=form,
         rows=rows,
         references=browsing.agreement_references(rows),
+        names=names_for(rows),
         newest_url=url_for("audit.list_events", **kept) if "before" in request.args else None,
         older_url=url_for("audit.list_events", **kept, before=older) if older else None,
         object_label=object_label,

@@ -219,9 +219,9 @@ def update_line(line: BudgetLine, data: LineData, *, by, seen: str | None = None
         setattr(line, name, value)
     db.session.flush()
     _refuse_new_steps(agreement, by)
-    audit.record(
-        "budget_line_changed", agreement, actor=by, changes={**audit.diff(before, _plain(line)), "line": line.id}
-    )
+    # The currency too: the diff keeps only what changed, and an amount is read in its currency.
+    changes = {**audit.diff(before, _plain(line)), "line": line.id, "currency": line.currency}
+    audit.record("budget_line_changed", agreement, actor=by, changes=changes)
     return line
 
 

@@ -23,10 +23,10 @@ def test_what_changed_in_the_trail_wraps_on_a_phone(live_server, page, demo_acco
     page.goto(live_server + "/audit/events?action=deliverable_planned", wait_until="load")
     details = page.locator("main details").first
     details.locator("summary").click()
-    changed = details.locator("pre")
+    changed = details.locator("dl.audit-changes")
     expect(changed).to_be_visible()
     assert "\\u" not in changed.inner_text()
-    overflow = changed.evaluate("pre => pre.scrollWidth - pre.clientWidth")
+    overflow = changed.evaluate("list => list.scrollWidth - list.clientWidth")
     assert overflow <= 0, f"'what changed' is {overflow} px wider than its box"
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 

@@ -296,7 +296,7 @@ def test_the_parents_history_shows_each_amended_term(signed_in, world, parent, a
     db.session.commit()
     html = signed_in("manager").get(f"/agreements/{parent.id}").get_data(as_text=True)
     assert html.count("Amended") >= 3
-    assert "Partner B</bdi> (Witness)" in html and "10.00 EUR" in html and "Renamed" in html
+    assert "Partner B</bdi> (Witness)" in html and "€10.00" in html and "Renamed" in html
 
 
 def test_an_amendment_signed_before_sharaka_goes_to_signature_once_it_says_what_it_changes(api, world, amendment):

@@ -189,17 +189,62 @@ def test_what_changed_reads_as_written_and_an_agreement_is_named_by_its_referenc
         "updated",
         world.agreement_a,
         actor=world.users["officer"],
-        changes={"before": {"title": "Le numérique"}, "after": {"title": title, "note": "L'un <b>"}},
+        changes={"before": {"title": "Le numérique"}, "after": {"title": title, "notes": "L'un <b>"}},
         comment=stored_texts.DEMO_LOADED,
     )
     db.session.commit()
     page = _page(signed_in("auditor"))
-    changed = page.split('<pre class="mb-0 small audit-changes" dir="ltr">')[1].split("</pre>")[0]
+    changed = page.split('<dl class="mb-0 audit-changes">')[1].split("</dl>")[0]
     assert "\\u" not in changed
-    # Each value isolated for its own direction, the keys left to right as the <pre> runs; HTML escaped once.
-    assert f'&#34;title&#34;: <bdi dir="auto">&#34;{title}&#34;</bdi>' in changed
-    assert '&#34;note&#34;: <bdi dir="auto">&#34;L&#39;un &lt;b&gt;&#34;</bdi>' in changed
-    assert "&#34;Le numérique&#34;" in changed and "\n    &#34;title&#34;" in changed  # one key a line, indented
+    # Each field by its name in the reader's language, one a line; each value isolated for its own direction,
+    # HTML escaped once.
+    assert f"<bdi>{title}</bdi>" in changed and "<bdi>Le numérique</bdi>" in changed
+    assert "<bdi>L&#39;un &lt;b&gt;</bdi>" in changed
+    assert changed.count("<dt") == 2 and "title" not in changed and "notes" not in changed
     assert f'<span class="reference">{world.agreement_a.reference}</span>' in page
     assert f">الاتفاقية {world.agreement_a.id}</a>" not in page
     assert "Loaded from the demo portfolio." not in page and "حُمِّل من محفظة العرض التوضيحي." in page
+
+
+def test_what_changed_names_each_field_in_the_readers_language_and_writes_values_as_the_pages_do(world, signed_in):
+    """A probe's find: after a plan line was moved, the agreement's history read "first_due_on 2020-01-01 →
+    2027-01-31", "occurrences_moved vide → [[34, '2020-01-01', '2027-01-31']]" and "occurrences_dropped vide →
+    vide"; an amended budget read "8000000.00 MAD" where every other page writes "8 000 000,00 MAD". The
+    history and the trail read a row the same way: each field by its name, each value as the pages write it,
+    the due dates that moved in a sentence, nothing said of what stayed empty."""
+    from datetime import date
+
+    from app.agreements import amendments
+    from app.deliverables import services as plan
+
+    officer, parent = world.users["officer"], world.agreement_a
+    parent.effective_on, parent.expires_on = date(2025, 7, 1), date(2027, 6, 30)
+    line = factories.plan_line(
+        parent, officer, responsible=world.partner_a, recurrence="quarterly", first=date(2027, 1, 1)
+    )
+    values = {name: getattr(line, name) for name in plan.PLAN_FIELDS}
+    plan.update_plan(line, plan.PlanData(**{**values, "first_due_on": date(2027, 1, 31)}), by=officer)
+    budget = {"organization_id": world.partner_a.id, "label": "Calcul", "amount": "8000000.00", "currency": "MAD"}
+    amendment = factories.amendment(
+        parent,
+        officer,
+        partners=[world.partner_a],
+        changes={"budget_lines": [{**budget, "kind": "cash", "year": 2026}], "expires_on": "2027-12-31"},
+    )
+    amendments.apply(amendment, by=officer)
+    for reader in ("manager", "auditor"):
+        world.users[reader].language = "fr"
+    db.session.commit()
+
+    history = signed_in("manager").get(f"/agreements/{parent.id}").get_data(as_text=True)
+    history = history.split('id="history-heading"')[1]
+    trail = _page(signed_in("auditor"), f"?about=agreements&about_id={parent.id}")
+    for page in (history, trail):
+        for stored in ("first_due_on", "occurrences_moved", "occurrences_dropped", "budget_lines", "expires_on"):
+            assert stored not in page
+        assert "vide → vide" not in re.sub(r"<[^>]+>|\s+", " ", page).replace("  ", " ")
+        assert "8000000.00" not in page and "2027-01-31" not in page and "2027-12-31" not in page
+        assert "Première échéance" in page and "Budget" in page and "Date de fin" in page
+        assert re.search(r"8\s000\s000,00\s*MAD", page), "the amount as the budget card writes it"
+        assert "2\u00a0échéances déplacées" in page and "31 janv. 2027" in page and "30 avr. 2027" in page
+        assert "31 déc. 2027" in page and world.partner_a.name_fr in page
