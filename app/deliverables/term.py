@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask_babel import format_date
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from app.core.i18n import gettext as _
 from app.core.i18n import isolate, list_of
@@ -33,6 +33,11 @@ def lines_due_before_start(agreement) -> list[Deliverable]:
     start = term_start(agreement)
     if start is None:
         return []
+    if "deliverables" not in inspect(agreement).unloaded:  # loaded with many (the board's cards): no statement each
+        return sorted(
+            (line for line in agreement.deliverables if line.first_due_on < start),
+            key=lambda line: (line.first_due_on, line.id),
+        )
     return list(
         db.session.scalars(
             select(Deliverable)

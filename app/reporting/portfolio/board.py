@@ -143,6 +143,8 @@ def _cards(user, conditions, states: list[str], today: date, cap: int) -> dict[s
             selectinload(Agreement.parties),
             selectinload(Agreement.documents),
             selectinload(Agreement.signatories),
+            # Whether a line falls due before the start (the guard of `signed` and `active`: deliverables.term).
+            selectinload(Agreement.deliverables),  # type: ignore[attr-defined]  # a backref
             # A child's moves depend on whether its parent has ended (engine._under_ended_parent).
             joinedload(Agreement.parent),
             # Only the open rounds: the engine offers an approval from the open one alone (open_round), and
