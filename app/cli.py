@@ -410,7 +410,7 @@ def create_user_command(email, full_name, role, organization_slug, language, pas
             if password is None:
                 check_new_account(**account)
                 password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-            with unit_of_work():
+            with unit_of_work(as_writer=True):
                 user = create_user(password=password, **account)
     except ValidationFailed as error:
         raise click.ClickException(_refusal(error)) from None
@@ -429,7 +429,7 @@ def directory_sync_command():
     from app.auth.directory import DirectoryUnavailable, sweep
 
     try:
-        with unit_of_work():
+        with unit_of_work():  # not as a writer from the start: it waits on the directory meanwhile
             report = sweep()
     except DirectoryUnavailable as error:
         raise click.ClickException(f"the directory cannot be reached: {error}") from None
@@ -467,7 +467,7 @@ def create_token_command(email, name, days):
     if user is None or not user.is_active_account:
         raise click.ClickException(f"no active account {email!r}")
     try:
-        with force_locale("en"), unit_of_work():  # kept before the secret is shown
+        with force_locale("en"), unit_of_work(as_writer=True):  # kept before the secret is shown
             token, secret = create_token(user, name, by=None, days=days)
     except ValidationFailed as error:
         raise click.ClickException(_refusal(error)) from None
@@ -482,7 +482,7 @@ def load_demo_command():
     from app.demo.loader import load_demo
 
     _refuse_in_production()
-    with unit_of_work():
+    with unit_of_work(as_writer=True):
         counts = load_demo()
     click.echo("Demo portfolio: " + ", ".join(f"{key} {value}" for key, value in counts.items()))
 
@@ -497,7 +497,7 @@ def load_if_empty_command():
     if db.session.scalar(select(Agreement.id).limit(1)) is not None:
         click.echo("Database already has agreements; demo data not loaded.")
         return
-    with unit_of_work():
+    with unit_of_work(as_writer=True):
         counts = load_demo()
     click.echo("Demo portfolio: " + ", ".join(f"{key} {value}" for key, value in counts.items()))
 
@@ -569,7 +569,7 @@ def anchor_audit_command():
     """Verify the chain and publish its head now (log, auditors' mail); the scheduler does it daily."""
     from app.audit.services import publish_anchor
 
-    with unit_of_work():
+    with unit_of_work(as_writer=True):
         anchor = publish_anchor()
     click.echo(f"Anchor {anchor.chain_seq}:{anchor.row_hash} ({anchor.verification})")
 
@@ -596,7 +596,7 @@ def reindex_command():
     """Rebuild every search entry (agreements, organisations, deliverables, documents)."""
     from app.search.index import rebuild
 
-    with unit_of_work():
+    with unit_of_work(as_writer=True):
         count = rebuild(db.session.connection())
         _recorded_maintenance("search_reindexed", count)
     click.echo(f"Search index rebuilt: {count} objects.")
@@ -624,7 +624,7 @@ def refill_hand_in_days_command():
 
     from app.deliverables.models import Occurrence, fill_first_hand_ins
 
-    with unit_of_work():
+    with unit_of_work(as_writer=True):
         db.session.execute(update(Occurrence).values(first_handed_in_on=None))
         count = fill_first_hand_ins(db.session)
         _recorded_maintenance("hand_in_days_refilled", count)
@@ -652,7 +652,7 @@ def create_home_command(name_fr, name_ar, name_en, acronym, slug, country, exist
 
     values = dict(name_fr=name_fr, name_ar=name_ar, name_en=name_en, acronym=acronym, slug=slug, country=country)
     try:
-        with force_locale("en"), unit_of_work():
+        with force_locale("en"), unit_of_work(as_writer=True):
             if existing:
                 found = db.session.scalar(select(Organization).where(Organization.slug == existing))
                 if found is None:
@@ -667,7 +667,7 @@ def create_home_command(name_fr, name_ar, name_en, acronym, slug, country, exist
 
 def register_cli(app: Flask) -> None:
     if click.get_current_context(silent=True) is not None:  # loaded by the `flask` command
-        _say_an_unreachable_database_in_one_line(app.config["SQLALCHEMY_DATABASE_URI"])
+        _say_database_trouble_in_one_line(app.config["SQLALCHEMY_DATABASE_URI"])
     app.cli.add_command(users_cli)
     app.cli.add_command(organizations_cli)
     app.cli.add_command(demo_cli)
@@ -683,14 +683,17 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(deliverables_cli)
 
 
-def _say_an_unreachable_database_in_one_line(url: str) -> None:
-    """A command that cannot connect (server down, database missing, DATABASE_URL wrong) ends with one line
-    naming the database, password hidden, and exit 1, rather than some 150 lines of driver traceback. Only
-    where nothing caught it: the scheduler and the outbox wait for the database by themselves."""
+def _say_database_trouble_in_one_line(url: str) -> None:
+    """A command that cannot connect (server down, database missing, DATABASE_URL wrong), or that waited the
+    whole busy timeout for SQLite's write lock while another process kept it, ends with one line naming the
+    database, password hidden, and exit 1, rather than some 150 lines of driver traceback. Only where nothing
+    caught it: the scheduler and the outbox wait for the database by themselves."""
     import sys
 
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from app.core.db import is_writer_lock_timeout
 
     shown = make_url(url).render_as_string(hide_password=True)
     earlier_hook = sys.excepthook
@@ -700,6 +703,16 @@ def _say_an_unreachable_database_in_one_line(url: str) -> None:
         if isinstance(error, DBAPIError) and error.statement is None:
             said = str(error.orig if error.orig is not None else error).strip().splitlines() or [kind.__name__]
             print(f"Cannot reach the database (DATABASE_URL {shown}): {said[0]}", file=sys.stderr)
+            return
+        cause = error
+        while cause is not None and not isinstance(cause, OperationalError):
+            cause = cause.__cause__  # a lost race at the commit: ConcurrentChange from the driver's refusal
+        if cause is not None and is_writer_lock_timeout(cause):
+            print(
+                f"The database is busy (DATABASE_URL {shown}): another process held its write lock; "
+                "this command's last change was not written. Run it again.",
+                file=sys.stderr,
+            )
             return
         earlier_hook(kind, error, traceback)
 

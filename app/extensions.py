@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from typing import cast
 
 import psycopg
 from flask_babel import Babel
@@ -90,7 +91,16 @@ def _sqlite_begin(conn):  # pragma: no cover - trivial
         # or a form read before it writes, and two at once made the second fail ("this has changed").
         immediate = conn.get_execution_options().get("sqlite_immediate") or _request_may_write()
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Whether the transaction has written since (core.db.unit_of_work): the connection's count of rows changed.
+        conn.info[SQLITE_CHANGES_AT_BEGIN] = sqlite_rows_changed(conn)
 
+
+def sqlite_rows_changed(conn) -> int:
+    """The rows a SQLite connection (SQLAlchemy's) has changed since it opened."""
+    return cast(sqlite3.Connection, conn.connection.dbapi_connection).total_changes
+
+
+SQLITE_CHANGES_AT_BEGIN = "sharaka.changes_at_begin"  # in a SQLite connection's info
 
 # Methods that change nothing by HTTP's rules; some still write (app/core/db.py: run_again_as_writer).
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")

@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.core.errors import ConcurrentChange
 from app.core.i18n import gettext as _
-from app.extensions import AS_WRITER, SAFE_METHODS, db
+from app.extensions import AS_WRITER, SAFE_METHODS, SQLITE_CHANGES_AT_BEGIN, db, sqlite_rows_changed
 
 T = TypeVar("T")
 
@@ -187,15 +187,37 @@ def commit_batch() -> None:
 
 
 @contextmanager
-def unit_of_work() -> Iterator[None]:
+def unit_of_work(*, as_writer: bool = False) -> Iterator[None]:
     """A job's or command's one commit: the block's work is committed at its end, or rolled back if it
-    raised (a lost race raises ConcurrentChange)."""
+    raised (a lost race raises ConcurrentChange). `as_writer`: on SQLite the block is a writer's from its
+    first statement (`_as_writer`), for a short block that writes (a command's): it then holds the lock to
+    its end, so not one that waits on something else meanwhile (the directory, a storage backend)."""
+    if as_writer:
+        _as_writer()
     try:
         yield
     except BaseException:
         db.session.rollback()
         raise
     commit_or_conflict()
+
+
+def _as_writer() -> None:
+    """On SQLite, the session's transaction a writer's from here: BEGIN IMMEDIATE, which waits its turn for the
+    lock (the busy timeout) as a request that may write does. A transaction that only read so far (a command
+    that looked its account up first) is ended first: SQLite refuses it a write at once, whatever the busy
+    timeout, while another connection holds the lock or once it wrote since ("database is locked", a
+    command's traceback while the server was busy). One that wrote holds the lock already, and is kept."""
+    session = db.session()
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        connection = session.connection()
+        wrote = sqlite_rows_changed(connection) != connection.info.get(SQLITE_CHANGES_AT_BEGIN)
+        if wrote or session.new or session.dirty or session.deleted:
+            return
+        session.rollback()
+    session.connection(execution_options={"sqlite_immediate": True})
 
 
 def is_unique_violation(error: IntegrityError) -> bool:

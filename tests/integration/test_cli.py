@@ -1,8 +1,19 @@
+import os
+import subprocess
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
 from app.auth.models import User
 from app.extensions import db
+from tests import factories
+from tests.databases import backend
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_users_create_command(app, world):
@@ -181,3 +192,86 @@ def test_a_moment_outside_the_calendar_is_refused_without_a_traceback(app, world
     assert result.exit_code == 2, result.output
     assert "--at" in result.output and "out of range" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@contextmanager
+def _another_writer(url: str):
+    """A second connection to the SQLite file, as the web server's is: `hold()` takes the write lock (a write
+    not committed yet), `release()` commits it."""
+    import sqlite3
+
+    connection = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False)
+
+    class Writer:
+        def hold(self) -> None:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("UPDATE organizations SET country = country")
+
+        def release(self) -> None:
+            if connection.in_transaction:
+                connection.execute("COMMIT")
+
+    writer = Writer()
+    try:
+        yield writer
+    finally:
+        writer.release()
+        connection.close()
+
+
+@pytest.mark.skipif(backend() != "sqlite", reason="SQLite's one writer at a time")
+def test_a_command_that_writes_waits_its_turn_behind_another_writer(tmp_path):
+    """`users create-token` while the server wrote ended in a traceback ("database is locked"): the command had
+    read the account in a read transaction, which SQLite refuses to turn into a writer at once, whatever the
+    busy timeout, once another connection holds the lock. Here the other connection takes the lock just after
+    that read and keeps it a second: the command waits its turn, as a request that writes does."""
+    from sqlalchemy import event
+
+    from app.api.tokens import ApiToken
+    from tests.conftest import app_on_a_fresh_database
+
+    with app_on_a_fresh_database(tmp_path, "busy") as (app, url), _another_writer(url) as writer:
+        email = factories.build_world().users["manager"].email
+        db.session.commit()
+        db.session.remove()
+
+        def hold_after_the_account_is_read(connection, cursor, statement, *args):
+            if statement.lstrip().startswith("SELECT") and "FROM users" in statement and not writer_held:
+                writer_held.append(True)
+                writer.hold()
+                threading.Timer(1.0, writer.release).start()
+
+        writer_held: list[bool] = []
+        # The command runs in the test body's app context (the one pushed): its engine is this one.
+        event.listen(db.engine, "after_cursor_execute", hold_after_the_account_is_read)
+        try:
+            result = app.test_cli_runner().invoke(args=["users", "create-token", email, "--name", "busy"])
+        finally:
+            event.remove(db.engine, "after_cursor_execute", hold_after_the_account_is_read)
+        assert writer_held and result.exit_code == 0, (result.output, result.exception)
+        db.session.rollback()
+        assert db.session.scalar(select(ApiToken.name).where(ApiToken.name == "busy")) == "busy"
+
+
+@pytest.mark.skipif(backend() != "sqlite", reason="SQLite's one writer at a time")
+def test_a_command_that_waited_in_vain_says_so_in_one_line(tmp_path):
+    """Another connection that keeps the lock past the busy timeout: the command ends with one line and exit 1,
+    not some 60 lines of traceback ending in sqlite3.OperationalError."""
+    from tests.conftest import app_on_a_fresh_database
+
+    with app_on_a_fresh_database(tmp_path, "locked") as (app, url), _another_writer(url) as writer:
+        email = factories.build_world().users["manager"].email
+        db.session.commit()
+        db.session.remove()
+        writer.hold()
+        ran = subprocess.run(
+            [sys.executable, "-m", "flask", "users", "create-token", email],
+            cwd=ROOT,
+            env={**os.environ, "FLASK_APP": "app", "DATABASE_URL": url, "SHARAKA_INSTANCE_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert ran.returncode == 1 and "Traceback" not in ran.stderr, ran.stderr[-3000:]
+    assert ran.stderr.strip().count("\n") == 0 and "busy" in ran.stderr, ran.stderr
+    assert "shk_" not in ran.stdout
