@@ -255,6 +255,14 @@ class Agreement(TimestampMixin, db.Model):
     # The agreement this one renews (made by "Renew"): linked both ways.
     renewal_of_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id", ondelete="SET NULL"), index=True)
 
+    # Demo data only (app/demo/loader.py): the key facts it invented, e.g. ["expires_on", "owner"], each shown
+    # with an "illustrative" mark; a real agreement's list stays empty.
+    illustrative_facts: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+
+    def is_invented(self, fact: str) -> bool:
+        """Whether the demo data made this key fact up (a field name: "expires_on", "owner", "parties"...)."""
+        return fact in (self.illustrative_facts or ())
+
     # Optimistic locking: every UPDATE checks and bumps it, so two editors cannot
     # silently overwrite each other.
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     event,
+    false,
     func,
     select,
     update,
@@ -97,6 +99,8 @@ class Deliverable(TimestampMixin, db.Model):
     first_due_on: Mapped[date] = mapped_column(Date)
     until_on: Mapped[date | None] = mapped_column(Date)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Invented by the demo loader (no one reported it): shown with an "illustrative" mark wherever it is listed.
+    is_illustrative: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     agreement = relationship("Agreement", backref="deliverables")
     responsible_organization = relationship("Organization")

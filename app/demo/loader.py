@@ -289,6 +289,12 @@ def _check_illustrative(entry: dict, label: str) -> None:
             raise ValueError(f"{label}: {name} is not reported by any source; list it under illustrative")
 
 
+def invented_facts(entry: dict) -> list[str]:
+    """The key facts of a checked entry that no source reported, each shown with an "illustrative" mark."""
+    items = entry.get("illustrative") or []
+    return list(ILLUSTRATIVE_ITEMS) if "agreement" in items else [item for item in ILLUSTRATIVE_ITEMS if item in items]
+
+
 def _compose_notes(entry: dict) -> str | None:
     """Reported facts, then the sentence saying what is invented, in English, French and Arabic."""
     facts = entry.get("notes") or {}
@@ -516,6 +522,7 @@ def _sync_agreement(
     if agreement is None:
         agreement = Agreement(reference=reference, state=entry["state"])
         agreement_services.apply_data(agreement, data)
+        agreement.illustrative_facts = invented_facts(entry)
         db.session.add(agreement)
         db.session.flush()
         audit.record(
@@ -531,6 +538,7 @@ def _sync_agreement(
     before = agreement_services.snapshot(agreement)
     agreement_services.apply_data(agreement, data)
     agreement.state = entry["state"]
+    agreement.illustrative_facts = invented_facts(entry)
     changes = audit.diff(before, agreement_services.snapshot(agreement))
     if changes["after"]:
         # Touch the row even when only parties changed, so the version moves.
@@ -607,6 +615,7 @@ def _plan_deliverables(agreement: Agreement, entry: dict) -> None:
     planned = {d.title_en: d for d in getattr(agreement, "deliverables", [])}
     for line in entry.get("deliverables") or []:
         if line["title"]["en"] in planned:
+            planned[line["title"]["en"]].is_illustrative = True
             _add_indicators(planned[line["title"]["en"]], line.get("indicators") or [])
             continue
         slug = line.get("responsible", "ministry")
@@ -630,6 +639,7 @@ def _plan_deliverables(agreement: Agreement, entry: dict) -> None:
             by=None,
         )
         deliverable = next(d for d in agreement.deliverables if d.title_en == line["title"]["en"])
+        deliverable.is_illustrative = True
         _add_indicators(deliverable, line.get("indicators") or [])
 
 

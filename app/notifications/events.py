@@ -321,6 +321,8 @@ def on_deliverable_changed(app, *, occurrence, event, by, comment=None, **_ignor
         "responsible": texts(deliverable.responsible_organization, "name"),
         "comment": comment,
     }
+    if deliverable.is_illustrative:
+        params["illustrative"] = True  # the mail says the deliverable is the demo's invention
     if event == "submitted" and occurrence.latest_submission is not None:
         params["number"] = occurrence.latest_submission.number  # a second one answers a send-back
     notice = Notice(

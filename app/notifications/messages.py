@@ -321,7 +321,15 @@ def _resubmitted(again: dict) -> list[str]:
 
 
 def detail(kind: str, params: dict) -> str:
-    """The sentence under the headline: what it is about and what to do."""
+    """The sentence under the headline: what it is about and what to do; and, about a deliverable the demo
+    data invented, that it is (the mail is read away from the pages that mark it)."""
+    said = _detail(kind, params)
+    if params.get("illustrative"):
+        return " ".join((said, _("Illustrative demo data: this deliverable and its dates are invented.")))
+    return said
+
+
+def _detail(kind: str, params: dict) -> str:
     title = isolate(pick(params.get("title")))
     item = isolate(pick(params.get("deliverable")))
     due = _date(params.get("due_on"))

@@ -78,7 +78,7 @@ class WorkflowPanel:
     waiting_parties: list = field(default_factory=list)  # who has still to accept the latest version
     record_for: list = field(default_factory=list)  # partners whose acceptance the ministry may record
     sent_back: "SentBack | None" = None  # how it came back to this stage, when an approval refused it
-    scheduled: list = field(default_factory=list)  # (stage label, day) of moves it takes by itself on a day to come
+    scheduled: list = field(default_factory=list)  # (stage, day, is invented) of moves it takes by itself later
 
     @property
     def past_stages(self) -> set[str]:
@@ -212,7 +212,8 @@ def build_panel(agreement, user) -> WorkflowPanel:
     today = clock.today()
     renews = renews_tacitly(agreement)
     panel.scheduled = [
-        (engine.label(definition.states[transition.target].label), on)
+        # (stage, day, whether the demo data invented the date it follows)
+        (engine.label(definition.states[transition.target].label), on, agreement.is_invented(transition.automatic))
         for transition in definition.transitions_from(agreement.state)
         if (on := engine.scheduled_on(agreement, transition, today)) is not None
         # Renewed by itself at its end date, it does not move on the day after: the renewal is said instead.

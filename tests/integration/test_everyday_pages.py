@@ -232,6 +232,60 @@ def test_the_demo_records_the_signatories_the_reference_names():
     assert {"Arthur Mensch", "Mohamed Saad Berrada", "Mohamed Fikrat", "Amal El Fallah Seghrouchni"} <= names
 
 
+def test_the_demo_marks_what_it_invented_where_partners_and_officers_read_it(tmp_path):
+    """The press reported MTNRA-2025-010's signing (the Mistral MoU) and its parties, not its deliverables;
+    nor MTNRA-2025-004's end date. A probe signed in as UM6P's partner read "ends on 01/07/2030" unmarked
+    (the only mark was in notes partners never see). Each invented fact and deliverable carries the
+    "illustrative" mark on the agreement page, the lists, the portal and the mail; a reported fact none."""
+    import re
+
+    from sqlalchemy import select
+
+    from app.agreements.models import Agreement
+    from app.demo.loader import load_demo, read_portfolio
+    from app.notifications.messages import detail
+    from tests.conftest import SignedInClient, app_on_a_fresh_database
+
+    def fact(page: str, day: str) -> str:  # a key fact's line, found by its date (pages speak each user's language)
+        return re.search(rf'<dd><time datetime="{day}">.*?</dd>', page, re.S).group(0)
+
+    with app_on_a_fresh_database(tmp_path, "demo_marks") as (app, _url):
+        load_demo()
+        db.session.commit()
+        passwords = {user["email"]: user["password"] for user in read_portfolio()["users"]}
+        ids = {reference: number for reference, number in db.session.execute(select(Agreement.reference, Agreement.id))}
+
+        def client(email: str) -> SignedInClient:
+            signed_in = SignedInClient(app, None)
+            assert signed_in.sign_in(email, passwords[email]).status_code == 302
+            return signed_in
+
+        officer = client("youssef.officer@sharaka.example")
+        for reader, reference in (
+            (client("rachid.um6p@sharaka.example"), "MTNRA-2025-004"),
+            (client("camille.mistral@sharaka.example"), "MTNRA-2025-010"),
+            (officer, "MTNRA-2025-004"),
+            (officer, "MTNRA-2025-010"),
+        ):
+            page = reader.get(f"/agreements/{ids[reference]}").get_data(as_text=True)
+            if reference == "MTNRA-2025-004":  # its end date (and what happens on it) invented
+                assert "data-illustrative" in fact(page, "2030-07-01")  # its end date
+                scheduled = re.search(r"<div[^>]*data-scheduled>(.*?)</div>\s*</div>", page, re.S).group(1)
+                assert "2030" in scheduled and "data-illustrative" in scheduled
+            else:  # signed on the reported day, by the reported parties; its plan invented
+                assert "data-illustrative" not in fact(page, "2025-09-12")  # its signature date
+                parties = re.search(r'id="parties-heading">(.*?)</h2>', page, re.S).group(1)
+                assert "data-illustrative" not in parties
+                line = re.search(r'data-deliverable="\d+">.*?</h3>', page, re.S).group(0)
+                assert "data-illustrative" in line and "illustrative" in line
+        for reader, path in ((officer, "/deliverables/"), (client("camille.mistral@sharaka.example"), "/portal")):
+            listed = reader.get(path).get_data(as_text=True)
+            assert listed.count("data-illustrative") >= 1, path
+        with app.test_request_context(headers={"Accept-Language": "fr"}):
+            said = detail("deliverable_due", {"deliverable": {"en": "Report"}, "illustrative": True})
+            assert "inventés" in said
+
+
 def test_a_message_flashed_twice_shows_once(app):
     from flask import flash, render_template
 

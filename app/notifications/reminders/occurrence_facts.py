@@ -69,6 +69,7 @@ def columns() -> tuple:
         Occurrence.status,
         *Agreement.naming_columns()[1:],  # its reference and titles
         *Deliverable.naming_columns(),
+        Deliverable.is_illustrative.label("deliverable_is_illustrative"),
         Organization.id.label("organization_id"),
         Organization.name_ar,
         Organization.name_fr,
@@ -93,7 +94,10 @@ def _fact(row) -> SimpleNamespace:
             reference=row.reference, title_ar=row.title_ar, title_fr=row.title_fr, title_en=row.title_en
         ),
         deliverable=SimpleNamespace(
-            title_ar=row.deliverable_title_ar, title_fr=row.deliverable_title_fr, title_en=row.deliverable_title_en
+            title_ar=row.deliverable_title_ar,
+            title_fr=row.deliverable_title_fr,
+            title_en=row.deliverable_title_en,
+            is_illustrative=row.deliverable_is_illustrative,
         ),
         responsible=None
         if row.organization_id is None

@@ -241,6 +241,8 @@ def _deliverable_notice(occurrence_id: int, kind: str, category: str, days: int,
         "responsible": texts(occurrence.responsible, "name"),
         "days": days,
     }
+    if occurrence.deliverable.is_illustrative:
+        params["illustrative"] = True  # the mail says the deliverable is the demo's invention
     if len(missed) > 1:
         params["missed"] = list(missed)
     if occurrence.status == "sent_back":
