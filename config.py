@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import click
 
 BASE_DIR = Path(__file__).resolve().parent
-INSTANCE_DIR = Path(os.environ.get("SHARAKA_INSTANCE_DIR", BASE_DIR / "instance"))
+INSTANCE_DIR = Path(os.environ.get("SHARAKA_INSTANCE_DIR") or BASE_DIR / "instance")  # set but empty: unset
 
 # Marker so Production can tell a real secret from the development default.
 DEV_SECRET_KEY = "dev-only-not-secret"
@@ -44,9 +44,16 @@ class ConfigurationError(click.ClickException, RuntimeError):
     exit_code = 2
 
 
-def env_bool(name: str, default: bool) -> bool:
+def env(name: str, default=None):
+    """A variable's value; unset, or set but empty (blank), it is `default`: every setting is read here,
+    so that `NAME=` in an environment file never means "nothing" (no roles, no upload types, no key)."""
     value = os.environ.get(name)
-    if value is None or value.strip() == "":
+    return value if value is not None and value.strip() else default
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env(name)
+    if value is None:
         return default
     word = value.strip().lower()
     if word not in TRUE_WORDS | FALSE_WORDS:
@@ -58,8 +65,8 @@ def env_bool(name: str, default: bool) -> bool:
 def env_int(name: str, default: int, minimum: int = 1, maximum: int = LARGEST_NUMBER) -> int:
     """A whole number from the environment, at least `minimum` (1 unless 0 means something) and at most
     `maximum` (never past LARGEST_NUMBER)."""
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
+    value = env(name)
+    if value is None:
         return default
     try:
         number = int(value.strip())
@@ -74,7 +81,7 @@ def env_int(name: str, default: int, minimum: int = 1, maximum: int = LARGEST_NU
 
 
 def env_list(name: str, default: str = "") -> tuple[str, ...]:
-    value = os.environ.get(name)
+    value = env(name)
     if value is None:
         value = default
     return tuple(part.strip() for part in value.split(",") if part.strip())
@@ -83,7 +90,7 @@ def env_list(name: str, default: str = "") -> tuple[str, ...]:
 def env_networks(name: str) -> tuple:
     import ipaddress
 
-    value = os.environ.get(name) or ""
+    value = env(name) or ""
     try:
         return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
     except ValueError as error:
@@ -92,7 +99,7 @@ def env_networks(name: str) -> tuple:
 
 
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = (os.environ.get(name) or "").strip().lower()
+    value = (env(name) or "").strip().lower()
     if not value:
         return default
     if value not in choices:
@@ -103,7 +110,7 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 
 def env_address(name: str, default: str, is_address, example: str) -> str:
     """An address from the environment (`is_address` says whether it is one), or `default`."""
-    value = (os.environ.get(name) or "").strip()
+    value = (env(name) or "").strip()
     if not value:
         return default
     if not is_address(value):
@@ -133,7 +140,7 @@ def env_rates(name: str) -> dict:
     from decimal import Decimal, InvalidOperation
 
     rates = {}
-    for part in filter(None, (piece.strip() for piece in (os.environ.get(name) or "").split(","))):
+    for part in filter(None, (piece.strip() for piece in (env(name) or "").split(","))):
         code, _equals, value = (side.strip() for side in part.partition("="))
         try:
             rate = Decimal(value)
@@ -185,22 +192,22 @@ def sqlite_url(path: Path) -> str:
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
-    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or sqlite_url(INSTANCE_DIR / "sharaka.sqlite")
+    SECRET_KEY = env("SECRET_KEY", DEV_SECRET_KEY)
+    SQLALCHEMY_DATABASE_URI = env("DATABASE_URL") or sqlite_url(INSTANCE_DIR / "sharaka.sqlite")
     # No pool_pre_ping: a connection idle for more than a second is checked on checkout instead
     # (app/extensions.py), not every connection of every request.
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
-    UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(INSTANCE_DIR / "uploads")
+    UPLOAD_DIR = env("UPLOAD_DIR") or str(INSTANCE_DIR / "uploads")
     # Where stored files' bytes live: "folder" (UPLOAD_DIR) or "database" (shared by every web server).
-    STORAGE = os.environ.get("STORAGE", "folder").strip().lower() or "folder"
+    STORAGE = env("STORAGE", "folder").strip().lower() or "folder"
     MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_MB", 25) * 1024 * 1024
     # The whole request may carry a little more than one file (form fields, several files).
     MAX_CONTENT_LENGTH = MAX_UPLOAD_BYTES + 1024 * 1024
-    WORKFLOWS_DIR = os.environ.get("WORKFLOWS_DIR") or str(BASE_DIR / "workflows")
+    WORKFLOWS_DIR = env("WORKFLOWS_DIR") or str(BASE_DIR / "workflows")
     # Checked from the file's content, never its name.
     ALLOWED_UPLOAD_TYPES = tuple(
         t.strip().upper()
-        for t in os.environ.get("ALLOWED_UPLOAD_TYPES", "PDF,DOCX,XLSX,PPTX,ODT,ODS,PNG,JPEG,ZIP").split(",")
+        for t in env("ALLOWED_UPLOAD_TYPES", "PDF,DOCX,XLSX,PPTX,ODT,ODS,PNG,JPEG,ZIP").split(",")
         if t.strip()
     )
 
@@ -222,9 +229,7 @@ class Config:
     # PEM files (separated by commas or the path separator) whose certificates the ministry
     # trusts as roots for the digital signatures of signed copies.
     SIGNATURE_TRUST_ROOTS = tuple(
-        p.strip()
-        for p in re.split(r"[,%s]" % re.escape(os.pathsep), os.environ.get("SIGNATURE_TRUST_ROOTS", ""))
-        if p.strip()
+        p.strip() for p in re.split(r"[,%s]" % re.escape(os.pathsep), env("SIGNATURE_TRUST_ROOTS", "")) if p.strip()
     )
     # Ask OCSP responders and CRL servers whether a signer's certificate was revoked.
     SIGNATURE_CHECK_REVOCATION = env_bool("SIGNATURE_CHECK_REVOCATION", True)
@@ -245,20 +250,18 @@ class Config:
     # while nothing they show has changed (app/auth/kept_pages.py): a reload is then served without
     # rendering. Off only to measure the rendering itself. DASHBOARD_PAGES_KEPT: its earlier name.
     PAGES_KEPT = (
-        env_bool("PAGES_KEPT", True)
-        if (os.environ.get("PAGES_KEPT") or "").strip()
-        else env_bool("DASHBOARD_PAGES_KEPT", True)
+        env_bool("PAGES_KEPT", True) if (env("PAGES_KEPT") or "").strip() else env_bool("DASHBOARD_PAGES_KEPT", True)
     )
     # Where they are kept, read by every worker of the machine; removable at any time (pages are drawn again).
-    KEPT_PAGES_DIR = os.environ.get("KEPT_PAGES_DIR") or str(INSTANCE_DIR / "kept-pages")
+    KEPT_PAGES_DIR = env("KEPT_PAGES_DIR") or str(INSTANCE_DIR / "kept-pages")
     # Keep figures over the whole portfolio (stage analytics) while the audit trail's version is
     # unchanged, shared by the readers who see the same portfolio (app/core/kept.py). Off only to
     # measure computing them.
     FIGURES_KEPT = env_bool("FIGURES_KEPT", True)
     # Empty is the default, as for every setting: references must not begin with a bare "-".
-    AGREEMENT_REF_PREFIX = (os.environ.get("AGREEMENT_REF_PREFIX") or "").strip() or "MTNRA"
+    AGREEMENT_REF_PREFIX = (env("AGREEMENT_REF_PREFIX") or "").strip() or "MTNRA"
 
-    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_SERVER = env("MAIL_SERVER", "")
     MAIL_PORT = env_int("MAIL_PORT", 25, maximum=65535)
     MAIL_USE_TLS = env_bool("MAIL_USE_TLS", False)
     MAIL_USE_SSL = env_bool("MAIL_USE_SSL", False)
@@ -267,10 +270,10 @@ class Config:
             "MAIL_USE_TLS and MAIL_USE_SSL are both on: choose one (MAIL_USE_SSL for port 465, MAIL_USE_TLS, "
             "StartTLS, for port 587)."
         )
-    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
-    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_USERNAME = env("MAIL_USERNAME", "")
+    MAIL_PASSWORD = env("MAIL_PASSWORD", "")
     # The domain of the From address and of every Message-ID (default: BASE_URL's host name).
-    MAIL_DOMAIN = os.environ.get("MAIL_DOMAIN") or mail_domain_for(BASE_URL)
+    MAIL_DOMAIN = env("MAIL_DOMAIN") or mail_domain_for(BASE_URL)
     MAIL_DEFAULT_SENDER = env_address(
         "MAIL_DEFAULT_SENDER",
         f"sharaka@{MAIL_DOMAIN}",
@@ -301,7 +304,7 @@ class Config:
 
     # Operations: /metrics is open to a bearer token or to these networks (comma-separated
     # CIDRs, e.g. "10.0.0.0/8"); neither set, it answers 404. Logs as JSON lines with "json".
-    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+    METRICS_TOKEN = env("METRICS_TOKEN", "")
     METRICS_ALLOW_NETWORKS = env_networks("METRICS_ALLOW_NETWORKS")
     # The reverse proxies in front of the app (comma-separated CIDRs, e.g. "10.0.0.10/32"): a request from
     # one of them is counted under the client it names in X-Forwarded-For (app/core/proxies.py).
@@ -316,9 +319,7 @@ class Config:
     )
     # The ministry's wall clock: what "today" is for due dates, deadlines, jobs, feeds and mail, and the
     # zone times are shown in (app/core/clock.py). BABEL_DEFAULT_TIMEZONE is its older name.
-    MINISTRY_TIMEZONE = (
-        os.environ.get("MINISTRY_TIMEZONE") or os.environ.get("BABEL_DEFAULT_TIMEZONE") or "Africa/Casablanca"
-    )
+    MINISTRY_TIMEZONE = env("MINISTRY_TIMEZONE") or env("BABEL_DEFAULT_TIMEZONE") or "Africa/Casablanca"
     BABEL_DEFAULT_TIMEZONE = MINISTRY_TIMEZONE
 
     SESSION_COOKIE_HTTPONLY = True
@@ -345,24 +346,24 @@ class Config:
     # Two-factor sign-in (TOTP): roles that must enrol (comma-separated, e.g. "admin,manager");
     # the name authenticator apps show; wrong codes count as failed sign-ins (throttled alike).
     MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES")
-    MFA_ISSUER = os.environ.get("MFA_ISSUER", "Sharaka")
+    MFA_ISSUER = env("MFA_ISSUER", "Sharaka")
     MFA_RECOVERY_CODES = env_int("MFA_RECOVERY_CODES", 10)
     # Directory sign-in (LDAP / Active Directory) for ministry staff; off while LDAP_URL is empty.
-    LDAP_URL = os.environ.get("LDAP_URL", "").strip().rstrip("/")  # ldap://host:389/ (RFC 4516) is ldap://host:389
-    LDAP_BASE_DN = os.environ.get("LDAP_BASE_DN", "")
+    LDAP_URL = env("LDAP_URL", "").strip().rstrip("/")  # ldap://host:389/ (RFC 4516) is ldap://host:389
+    LDAP_BASE_DN = env("LDAP_BASE_DN", "")
     # {login} is replaced by the escaped name typed on the sign-in page.
-    LDAP_USER_FILTER = os.environ.get("LDAP_USER_FILTER", "(&(objectClass=person)(|(uid={login})(mail={login})))")
+    LDAP_USER_FILTER = env("LDAP_USER_FILTER", "(&(objectClass=person)(|(uid={login})(mail={login})))")
     # A user entry must also match this filter to be active (AD: not disabled); empty: no check.
-    LDAP_ACTIVE_FILTER = os.environ.get("LDAP_ACTIVE_FILTER", "")
-    LDAP_BIND_DN = os.environ.get("LDAP_BIND_DN", "")
-    LDAP_BIND_PASSWORD = os.environ.get("LDAP_BIND_PASSWORD", "")
+    LDAP_ACTIVE_FILTER = env("LDAP_ACTIVE_FILTER", "")
+    LDAP_BIND_DN = env("LDAP_BIND_DN", "")
+    LDAP_BIND_PASSWORD = env("LDAP_BIND_PASSWORD", "")
     # "role=group DN;role=group DN": the first group the user is a member of gives the role.
-    LDAP_GROUP_ROLES = os.environ.get("LDAP_GROUP_ROLES", "")
-    LDAP_GROUP_BASE_DN = os.environ.get("LDAP_GROUP_BASE_DN", "")
-    LDAP_MAIL_ATTRIBUTE = os.environ.get("LDAP_MAIL_ATTRIBUTE", "mail")
-    LDAP_NAME_ATTRIBUTE = os.environ.get("LDAP_NAME_ATTRIBUTE", "cn")
+    LDAP_GROUP_ROLES = env("LDAP_GROUP_ROLES", "")
+    LDAP_GROUP_BASE_DN = env("LDAP_GROUP_BASE_DN", "")
+    LDAP_MAIL_ATTRIBUTE = env("LDAP_MAIL_ATTRIBUTE", "mail")
+    LDAP_NAME_ATTRIBUTE = env("LDAP_NAME_ATTRIBUTE", "cn")
     LDAP_START_TLS = env_bool("LDAP_START_TLS", False)
-    LDAP_CA_FILE = os.environ.get("LDAP_CA_FILE", "")
+    LDAP_CA_FILE = env("LDAP_CA_FILE", "")
     # The longest one sign-in waits on the directory, in all (under the web worker's 30 s timeout).
     LDAP_TIMEOUT_SECONDS = env_int("LDAP_TIMEOUT_SECONDS", 5, maximum=20)
     # How often the scheduler looks directory-linked accounts up again (leavers who never sign in again).
@@ -371,7 +372,7 @@ class Config:
     # local password: partners and break-glass administrators.
     LDAP_LOCAL_ROLES = env_list("LDAP_LOCAL_ROLES", "partner,admin")
     # Where directory users change or recover their password (shown instead of a reset link).
-    LDAP_PASSWORD_HELP = os.environ.get("LDAP_PASSWORD_HELP", "")
+    LDAP_PASSWORD_HELP = env("LDAP_PASSWORD_HELP", "")
     # Strict-Transport-Security max-age; 0 sends no header (production defaults to a year).
     HSTS_SECONDS = env_int("HSTS_SECONDS", 0, minimum=0, maximum=HSTS_LONGEST)
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead, so a long form is not lost
@@ -424,7 +425,7 @@ class ProductionConfig(Config):
         problems = []
         if env_bool("FLASK_DEBUG", False):
             problems.append("FLASK_DEBUG is on: the debugger runs any code a visitor sends. Unset FLASK_DEBUG.")
-        weakness = secret_key_weakness(os.environ.get("SECRET_KEY", ""))
+        weakness = secret_key_weakness(env("SECRET_KEY", ""))
         if weakness:
             problems.append(
                 f"SECRET_KEY {weakness}. Make one with: python -c 'import secrets; print(secrets.token_hex(32))'"

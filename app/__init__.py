@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from config import CONFIGS, INSTANCE_DIR, SETTING_PROBLEMS, ConfigurationError, ProductionConfig
+from config import CONFIGS, INSTANCE_DIR, SETTING_PROBLEMS, ConfigurationError, ProductionConfig, env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -200,7 +200,7 @@ def _directory_problems(config) -> list[str]:
 
 def _resolve_config(config):
     if config is None:
-        config = os.environ.get("SHARAKA_CONFIG", "development")
+        config = env("SHARAKA_CONFIG", "development")
     if isinstance(config, str):
         try:
             return CONFIGS[config]

@@ -1,6 +1,7 @@
 """Settings read from the environment: what cannot be read stops the start, naming its variable, in a
 real process (the settings are read once, when config.py is imported)."""
 
+import json
 import os
 import re
 import subprocess
@@ -214,3 +215,38 @@ def test_gunicorn_with_json_logs_writes_one_json_object_a_line_and_each_request_
     entries = [json.loads(line) for line in lines]  # each line one JSON object, or this fails naming it
     assert [entry.get("path") for entry in entries].count("/no-such-page") == 1
     assert any(entry["logger"] == "gunicorn.error" and "Booting worker" in entry["message"] for entry in entries)
+
+
+# Every variable config.py reads (and SHARAKA_CONFIG, which picks the configuration).
+READ = sorted(
+    {*re.findall(r'(?:env\w*|environ\.get)\(\s*"([A-Z][A-Z0-9_]+)"', (ROOT / "config.py").read_text())}
+    | {"SHARAKA_CONFIG"}
+)
+
+
+def test_every_setting_set_but_empty_counts_as_unset(tmp_path):
+    """README: "one set but empty counts as unset". `LDAP_LOCAL_ROLES=` had meant no local roles (the
+    ministry's admins locked out while the directory is down), `ALLOWED_UPLOAD_TYPES=` no file accepted,
+    `SECRET_KEY=` a 500 on every page in development, `SHARAKA_CONFIG=` an unknown configuration ''."""
+    assert len(READ) > 40 and {"LDAP_LOCAL_ROLES", "ALLOWED_UPLOAD_TYPES", "SECRET_KEY", "MFA_ISSUER"} <= set(READ)
+    settings = (  # a set's order is its process's own
+        "json.dumps({key: repr(sorted(value) if isinstance(value, (set, frozenset)) else value)"
+        " for key, value in app.config.items() if key.isupper()})"
+    )
+
+    def started(**env):
+        outside = {name: value for name, value in os.environ.items() if name not in READ}
+        done = subprocess.run(
+            [sys.executable, "-c", f"import json; from app import create_app; app = create_app(); print({settings})"],
+            cwd=ROOT,
+            env={**outside, "SHARAKA_INSTANCE_DIR": str(tmp_path), **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout.splitlines()[-1])
+
+    emptied = dict.fromkeys(READ, "") | {"SHARAKA_INSTANCE_DIR": str(tmp_path)}  # its own: both in tmp_path
+    unset, empty = started(), started(**emptied)
+    assert {key: value for key, value in empty.items() if unset.get(key) != value} == {}
