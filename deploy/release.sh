@@ -22,10 +22,10 @@ while IFS= read -r line || [ -n "$line" ]; do
 done < /etc/sharaka/sharaka.env
 export FLASK_APP=app
 .venv/bin/flask workflows check     # before the migration: a refusal here changes nothing
-.venv/bin/flask storage verify      # every stored file where STORAGE says (after `flask storage migrate`)
 if [ -n "${BACKUP_COMMAND:-}" ]; then
   sh -c "$BACKUP_COMMAND"           # e.g. pg_dump -Fc sharaka > /var/backups/sharaka-$(date +%F-%H%M).dump
 fi
 .venv/bin/flask db upgrade
+.venv/bin/flask storage verify      # every stored file where STORAGE says (after `flask storage migrate`)
 ln -sfn "$release" /opt/sharaka/current
 systemctl restart sharaka-web sharaka-scheduler

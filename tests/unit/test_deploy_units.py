@@ -17,3 +17,11 @@ def test_the_web_unit_leaves_the_access_log_to_gunicorn_conf():
     command = exec_start("sharaka-web.service")
     assert Path(command[0]).name == "gunicorn"
     assert not [word for word in command if word.startswith(("--access-log", "--log-config"))], command
+
+
+def test_the_release_migrates_before_it_verifies_the_stored_files():
+    """`flask storage verify` reads the database: run before `flask db upgrade`, a first install on an empty
+    database died on it with a traceback and was never migrated (a probe's find)."""
+    steps = [line.split("#")[0].split() for line in (UNITS.parent / "release.sh").read_text().splitlines()]
+    flask = [step[1:3] for step in steps if step[:1] == [".venv/bin/flask"]]
+    assert flask.index(["db", "upgrade"]) < flask.index(["storage", "verify"]), flask
