@@ -25,3 +25,10 @@ def test_the_release_migrates_before_it_verifies_the_stored_files():
     steps = [line.split("#")[0].split() for line in (UNITS.parent / "release.sh").read_text().splitlines()]
     flask = [step[1:3] for step in steps if step[:1] == [".venv/bin/flask"]]
     assert flask.index(["db", "upgrade"]) < flask.index(["storage", "verify"]), flask
+
+
+def test_the_web_unit_leaves_workers_and_address_to_gunicorn_conf():
+    """`--workers 4 --bind 0.0.0.0:8000` overrode WEB_CONCURRENCY and GUNICORN_BIND from the environment file:
+    README's settings did nothing under the shipped unit."""
+    command = exec_start("sharaka-web.service")
+    assert not [word for word in command if word.startswith(("--workers", "-w", "--bind", "-b"))], command
