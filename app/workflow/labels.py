@@ -33,6 +33,12 @@ SIDE_LABELS = {"ministry": lazy_pgettext("the ministry, as a party", "Ministry")
 OWNER_LABEL = _l("The agreement's owner")
 
 
+def is_account_role(role: str) -> bool:
+    """Whether a workflow's `role` is one an account is given (an admin gives it on the users' page), not the
+    agreement's owner nor an approver named by their address."""
+    return role in ROLES
+
+
 def workflow_role_label(role: str) -> str | None:
     """A role a workflow definition names, as the pages name it (the agreement's owner, an account role's
     label); None for any other name (an approver named by their address)."""
