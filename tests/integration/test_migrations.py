@@ -323,7 +323,9 @@ def test_upgrading_gives_back_to_the_ministry_the_drafts_cancelled_before_they_w
 
             def shown() -> set[str]:
                 db.session.remove()
-                return set(db.session.scalars(text("SELECT reference FROM agreements WHERE shared_at IS NOT NULL")))
+                found = set(db.session.scalars(text("SELECT reference FROM agreements WHERE shared_at IS NOT NULL")))
+                db.session.remove()  # its read ended: on PostgreSQL a downgrade's ALTER TABLE waits for it
+                return found
 
             upgrade()
             assert shown() == {"MTNRA-2025-002", "MTNRA-2025-003", "MTNRA-2025-004"}
