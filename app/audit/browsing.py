@@ -94,12 +94,10 @@ def _about_the_agreement(agreement_id: int):
     )
 
 
-def agreement_numbered(typed: str) -> int | None:
-    """The id of the agreement `typed` names: its number or its reference (MTNRA-2026-012), as the auditor
-    knows it; None when no agreement has it."""
+def agreement_referenced(typed: str) -> int | None:
+    """The id of the agreement whose reference `typed` is (MTNRA-2026-012, as the auditor knows it, in any
+    case); None when no agreement has it."""
     typed = (typed or "").strip()
-    if typed.isascii() and typed.isdigit():
-        return int(typed) if 0 < int(typed) < 2**31 else None
     if not typed.isprintable() or len(typed) > 40:  # no reference is (a NUL would reach PostgreSQL)
         return None
     return db.session.scalar(select(Agreement.id).where(Agreement.reference == typed.upper()))

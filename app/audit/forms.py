@@ -49,10 +49,15 @@ class TrailFilterForm(Form):
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("Until"), validators=[Optional()])
 
+    def about_number(self) -> int | None:
+        """The record's number when "Its number or reference" holds digits; None for a reference."""
+        typed = (self.about_id.data or "").strip()
+        return int(typed) if typed.isascii() and typed.isdigit() else None
+
     def validate_about_id(self, field) -> None:
-        typed = field.data.strip()
-        if typed.isascii() and typed.isdigit():
-            if not 0 < int(typed) < 2**31:
+        number = self.about_number()
+        if number is not None:
+            if not 0 < number < 2**31:
                 raise ValidationError(_l("No record has this number."))
         elif (self.about.data or "") not in ("", "agreements"):
             raise ValidationError(_l("A reference names an agreement: choose “Agreement” above, or type a number."))

@@ -149,11 +149,9 @@ def _read_filters() -> tuple[TrailFilterForm, browsing.TrailFilters]:
     without_invalid_filters(form)
     object_type, object_id = form.about.data or None, None
     if form.about_id.data:
-        typed = form.about_id.data.strip()
-        if typed.isascii() and typed.isdigit():
-            object_id = int(typed)
-        else:
-            object_type, object_id = "agreements", browsing.agreement_numbered(typed) or 0  # 0: nothing listed
+        object_id = form.about_number()
+        if object_id is None:  # a reference: an agreement's
+            object_type, object_id = "agreements", browsing.agreement_referenced(form.about_id.data) or 0  # 0: none
             if not object_id:
                 form.about_id.errors = [*form.about_id.errors, _("No agreement has this reference.")]
     actor_id = None
