@@ -52,7 +52,8 @@ class TrailFilterForm(Form):
     def about_number(self) -> int | None:
         """The record's number when "Its number or reference" holds digits; None for a reference."""
         typed = (self.about_id.data or "").strip()
-        return int(typed) if typed.isascii() and typed.isdigit() else None
+        # Twenty digits are past any number already; Python refuses to read more than 4,300 (a ValueError).
+        return int(typed[:20]) if typed.isascii() and typed.isdigit() else None
 
     def validate_about_id(self, field) -> None:
         number = self.about_number()
