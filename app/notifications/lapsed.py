@@ -160,14 +160,19 @@ def _agreements_moved_on(messages: Sequence[Outgoing]) -> dict[int, str]:
     about = [m for m in messages if m.kind in ABOUT_AGREEMENTS and m.object_id is not None]
     if not about:
         return {}
-    ids = {m.object_id for m in about}
-
-    def holding(clause) -> set[int]:
-        return set(db.session.scalars(select(Agreement.id).where(Agreement.id.in_(ids), clause)))
-
-    in_force, ending = holding(in_state_tagged("in_force")), holding(ending_for_good())
-    awaiting = holding(awaiting_notice())
-    found = {each.id: each for each in db.session.scalars(select(Agreement).where(Agreement.id.in_(ids)))}
+    # Each agreement with what its rules' clauses say of it now, in one statement.
+    rows = db.session.execute(
+        select(
+            Agreement,
+            in_state_tagged("in_force").label("in_force"),
+            ending_for_good().label("ending"),
+            awaiting_notice().label("awaiting"),
+        ).where(Agreement.id.in_({m.object_id for m in about}))
+    ).all()
+    found = {row.Agreement.id: row.Agreement for row in rows}
+    in_force = {row.Agreement.id for row in rows if row.in_force}
+    ending = {row.Agreement.id for row in rows if row.ending}
+    awaiting = {row.Agreement.id for row in rows if row.awaiting}
     notices = select(OutboxMessage.id, OutboxMessage.notice).where(OutboxMessage.id.in_({m.id for m in about}))
     kept = dict(db.session.execute(notices).all())
     why: dict[int, str] = {}
