@@ -78,8 +78,10 @@ def _read_filters() -> tuple[AgreementFilterForm, services.AgreementFilters]:
 def create_agreement():
     require(current_user, "agreement.create")
     form = AgreementForm()
-    if request.method == "GET" and edits_own_agreements_only(current_user):
-        form.owner_id.data = current_user.id
+    if request.method == "GET":
+        if edits_own_agreements_only(current_user):
+            form.owner_id.data = current_user.id
+        _start_from_link(form)
     _fill_form_choices(form, agreement=None)
     if form.validate_on_submit():
         with refusal_shown_on(form):
@@ -134,6 +136,24 @@ def import_template(fmt: str):
     require(current_user, "agreement.import")
     headings, rows = importing.template_rows()
     return download(headings, rows, fmt=fmt, name="import-template", title=_("Agreements"))
+
+
+def _start_from_link(form: AgreementForm) -> None:
+    """A link may open the form with its type and parent chosen (an agreement's "Amend":
+    ?type=amendment&parent_id=…); an amendment then starts with its parent's parties. The parent is loaded
+    through the permission loader (one the reader may not see is a 404), and the save checks it as always."""
+    if request.args.get("type") in AGREEMENT_TYPES:
+        form.type.data = request.args["type"]
+    if "parent_id" not in request.args:
+        return
+    parent = get_agreement_or_404(request.args["parent_id"], current_user)
+    form.parent_id.data = parent.id
+    if form.type.data == "amendment":
+        _show_parties(form, parent)
+
+
+def _show_parties(form: AgreementForm, agreement: Agreement) -> None:
+    fill_party_fields(form, [(p.organization_id, p.role) for p in agreement.parties])
 
 
 def _add_rule_errors(form: AgreementForm, agreement) -> None:
@@ -255,7 +275,7 @@ def edit_agreement(agreement_id: int):
     if request.method == "GET":
         form.version.data = agreement.version
         form.show(agreement, services.TERM_FIELDS)
-        fill_party_fields(form, [(p.organization_id, p.role) for p in agreement.parties])
+        _show_parties(form, agreement)
     _fill_form_choices(form, agreement=agreement)
     if form.validate_on_submit():
         try:

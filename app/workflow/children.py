@@ -194,6 +194,12 @@ def parent_problems(parent, *, child_type: str | None, expires_on) -> dict[str, 
     return errors
 
 
+def takes_amendment(parent) -> bool:
+    """Whether `parent` may be amended now, by the rule an amendment's parent is checked by when it is saved
+    (parent_problems): the page offers "Amend" only then."""
+    return not parent_problems(parent, child_type="amendment", expires_on=None)
+
+
 def latest_end_under_parent(child) -> date | None:
     """The latest end `child` may have: its parent's end when the parent's definition refuses a child
     ending after it; None when nothing bounds it."""

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.core import clock
-from app.core.permissions import may_see_approval_round, may_take_moves
+from app.core.permissions import can, may_see_approval_round, may_take_moves
 from app.notifications.reminders import waiting_approval
 from app.workflow import engine, rules
 from app.workflow.asked_again import changes_of, recorded_moves, state_of
-from app.workflow.children import ChildChoice, choices, end_warning, left_alone
+from app.workflow.children import ChildChoice, choices, end_warning, left_alone, takes_amendment
 from app.workflow.services import awaited_parties, latest_round, side_of
 
 
@@ -79,6 +79,8 @@ class WorkflowPanel:
     record_for: list = field(default_factory=list)  # partners whose acceptance the ministry may record
     sent_back: "SentBack | None" = None  # how it came back to this stage, when an approval refused it
     scheduled: list = field(default_factory=list)  # (stage, day, is invented) of moves it takes by itself later
+    # "Amend" among the actions: the reader may create agreements and this one may take an amendment now.
+    offers_amendment: bool = False
 
     @property
     def past_stages(self) -> set[str]:
@@ -206,6 +208,7 @@ def build_panel(agreement, user) -> WorkflowPanel:
         state_tags=state.tags if state else (),
     )
     panel.end_warning = end_warning(agreement) if agreement.parent_id else None
+    panel.offers_amendment = can(user, "agreement.create") and takes_amendment(agreement)
     panel.sent_back = _sent_back(agreement, moves, definition, user)
     from app.agreements.renewals import renews_tacitly
 
