@@ -26,8 +26,15 @@ from app.api.core import (
 from app.core import clock
 from app.core.audit import history_for
 from app.core.i18n import gettext as _
-from app.core.permissions import can, get_agreement_or_404, viewable_agreement_ids
+from app.core.permissions import can, get_agreement_or_404, sees_deliverables_of, viewable_agreement_ids
 from app.core.storage import send_stored
+from app.deliverables.before_sharaka import (
+    brings_into_force,
+    follow_choice,
+    past_due_at_activation,
+    past_due_message,
+    settled_message,
+)
 from app.extensions import db
 from app.workflow import engine
 from app.workflow.models import AgreementDocument, ApprovalRound
@@ -229,6 +236,30 @@ def present_option(option, agreement) -> dict:
         "approval_step": option.approval_step.name if option.approval_step else None,
         "acting_for": option.acting_for.full_name if option.acting_for else None,
         "target": transition.target,
+        "past_due": past_due_of(agreement, transition),
+    }
+
+
+def past_due_of(agreement, transition) -> dict | None:
+    """As the page's activation form says it: the reports the move, in force from the date the agreement has
+    (or its signature's), would leave due before today; None for any other move, or none."""
+    if not brings_into_force(transition) or not sees_deliverables_of(api_user(), agreement.id):
+        return None
+    dates = past_due_at_activation(agreement, agreement.effective_on or agreement.signed_on, clock.today())
+    if not dates:
+        return None
+    return {"count": len(dates), "first_due_on": dates[0], "message": past_due_message(dates)}
+
+
+def moved(agreement, transition_name: str, past_due: str, by) -> dict:
+    """The answer to a move taken through the API (JSON or multipart), after what was chosen for the reports
+    it left due before today (before_sharaka.follow_choice)."""
+    settled = follow_choice(agreement, transition_name, past_due, by=by, today=clock.today())
+    message = _("The agreement is now in the stage “%(state)s”.", state=engine.state_label(agreement))
+    return {
+        "agreement": present(agreement),
+        "message": f"{message} {settled_message(settled)}" if settled else message,
+        "settled_before_sharaka": [occurrence.id for occurrence in settled],
     }
 
 
@@ -267,10 +298,7 @@ def take_transition(payload, agreement_id: int):
         child_decisions=payload.get("children") or {},
         step=payload.get("step"),
     )
-    return {
-        "agreement": present(agreement),
-        "message": _("The agreement is now in the stage “%(state)s”.", state=engine.state_label(agreement)),
-    }
+    return moved(agreement, str(payload["transition"])[:60], payload["past_due"], user)
 
 
 @blueprint.route("/agreements/<int:agreement_id>/approvals", methods=["GET"])

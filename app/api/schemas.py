@@ -8,6 +8,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from app.agreements.models import AGREEMENT_TYPES, NOTICE_SIDES, NOTICE_UNITS, RENEWAL_TERMS
 from app.core.urls import MAX_ID
+from app.deliverables.before_sharaka import CHOICES as PAST_DUE_CHOICES
 from app.deliverables.models import STATUS_LABELS
 
 Id = lambda **kw: fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), **kw)  # noqa: E731
@@ -271,6 +272,12 @@ class AgreementPatchSchema(AgreementInputSchema):
     )
 
 
+class PastDueSchema(Schema):
+    count = fields.Integer()
+    first_due_on = fields.Date()
+    message = fields.String()
+
+
 class TransitionOptionSchema(Schema):
     name = fields.String()
     label = fields.String()
@@ -283,12 +290,25 @@ class TransitionOptionSchema(Schema):
     approval_step = fields.String(allow_none=True)
     acting_for = fields.String(allow_none=True)
     target = fields.String()
+    past_due = fields.Nested(
+        PastDueSchema,
+        allow_none=True,
+        metadata={"description": "Reports its plan would have due before today if taken now (the move's `past_due`)."},
+    )
 
 
 class TransitionFieldsSchema(StrictSchema):
     signed_on = fields.Date(allow_none=True)
     effective_on = fields.Date(allow_none=True)
     expires_on = fields.Date(allow_none=True)
+
+
+PAST_DUE_HELP = (
+    "For the move that brings the agreement into force (activate), when its plan has reports due before today "
+    "(an agreement signed before Sharaka, in force from months back): chase (the default) keeps them owed, late, "
+    "and reminded; settled records them as settled before Sharaka (waived with that reason, by you). The moves' "
+    "list (GET …/transitions) says how many fall before today as `past_due`."
+)
 
 
 APPROVAL_STEP_HELP = (
@@ -306,6 +326,9 @@ class TransitionInputSchema(StrictSchema):
         metadata={"description": "For approval moves: approve (default) or reject (send back, comment required)."},
     )
     step = fields.String(validate=validate.Length(min=1, max=60), metadata={"description": APPROVAL_STEP_HELP})
+    past_due = fields.String(
+        validate=validate.OneOf(PAST_DUE_CHOICES), load_default="chase", metadata={"description": PAST_DUE_HELP}
+    )
     version = fields.Integer(strict=True, validate=validate.Range(1, MAX_ID))
     children = fields.Dict(
         keys=fields.String(validate=validate.Regexp(r"^[0-9]{1,12}$")),
@@ -321,6 +344,10 @@ class TransitionInputSchema(StrictSchema):
 class TransitionResultSchema(Schema):
     agreement = fields.Nested(AgreementSchema)
     message = fields.String()
+    settled_before_sharaka = fields.List(
+        fields.Integer(),
+        metadata={"description": "The due dates (occurrence ids) the move recorded as settled before Sharaka."},
+    )
 
 
 class DecisionSchema(Schema):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from app.agreements import amendments
 from app.api import work_schemas as ws
-from app.api.agreements import organization_ref, person, present, present_document
+from app.api.agreements import moved, organization_ref, person, present, present_document
 from app.api.core import api_blueprint, api_user, conditional, errors, expected_version
 from app.api.schemas import DocumentSchema, TransitionResultSchema
 from app.core.i18n import gettext as _
@@ -46,10 +46,7 @@ def take_transition_with_documents(form, agreement_id: int, transition: str):
         child_decisions=form.get("children") or {},
         step=form.get("step"),
     )
-    return {
-        "agreement": present(agreement),
-        "message": _("The agreement is now in the stage “%(state)s”.", state=engine.state_label(agreement)),
-    }
+    return moved(agreement, transition[:60], form["past_due"], user)
 
 
 # --- negotiation -------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from app.agreements.models import NOTICE_SIDES
 from app.api.schemas import (
     APPROVAL_STEP_HELP,
     MAX_ID,
+    PAST_DUE_CHOICES,
+    PAST_DUE_HELP,
     AgreementSchema,
     DocumentSchema,
     Id,
@@ -76,6 +78,9 @@ class MoveFormSchema(MultipartSchema):
     effective_on = fields.Date(allow_none=True)
     expires_on = fields.Date(allow_none=True)
     termination_notice = Upload(metadata={"description": "The termination notice, for a move that asks for it."})
+    past_due = fields.String(
+        validate=validate.OneOf(PAST_DUE_CHOICES), load_default="chase", metadata={"description": PAST_DUE_HELP}
+    )
     version = FormVersion()
     children = ChildDecisionsText(
         metadata={

@@ -339,6 +339,7 @@ PLACED_LABELS = {
     ("signatory_removed", "organization_id"): _l("Signs for"),
     ("deliverable_planned", "occurrences"): _l("Due dates"),
     ("deliverables_released", "waived"): _l("Waived"),
+    ("deliverables_settled_before_sharaka", "settled"): _l("Settled before Sharaka"),
     ("approval_reassigned", "from"): _l("From"),
     ("approval_reassigned", "to"): _l("To"),
     ("approval_reassigned", "until"): _l("Until"),
@@ -375,6 +376,8 @@ PLACED_SORTS = {
     ("deliverable_replanned", "deliverable"): "hidden",
     ("deliverables_released", "occurrences"): "hidden",
     ("deliverables_released", "waived"): "count",
+    ("deliverables_settled_before_sharaka", "occurrences"): "hidden",
+    ("deliverables_settled_before_sharaka", "settled"): "count",
     ("amended", "term"): "hidden",  # its before and after say it
     ("approval_reassigned", "round"): "hidden",
     ("approval_reassigned", "from"): "code",

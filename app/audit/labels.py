@@ -44,6 +44,7 @@ ACTIONS = {
     "deliverable_replanned": _l("Deliverable plan changed"),
     "deliverable_removed": _l("Deliverable removed from the plan"),
     "deliverables_released": _l("What was still owed waived: the agreement ended"),
+    "deliverables_settled_before_sharaka": _l("Reports due before today recorded as settled before Sharaka"),
     "default_plan_adjusted": _l("Default plan fitted to the term"),
     "deliverable_submitted": _l("Deliverable handed in"),
     "deliverable_accepted": _l("Deliverable accepted"),

@@ -111,6 +111,10 @@ GRANTS: dict[str, frozenset[str]] = {
     "agreement.compare": ALL_ROLES,
     # Indicators of the deliverables plan: defined by those who edit the agreement.
     "agreement.indicators": EDITORS,
+    # Activating an agreement signed before Sharaka, recording that the reports its plan has due before today
+    # were handed in outside it (waived with that reason, not chased): those who plan its deliverables, an
+    # officer on the agreements they own. Waiving one deliverable later stays a manager's (deliverable.waive).
+    "agreement.settle_before_sharaka": EDITORS,
     # Checking a signed copy's digital signatures again (new trust roots, revocation now reachable).
     "agreement.recheck_signatures": frozenset({"admin"}),
     "workflow.view": MINISTRY,
@@ -382,7 +386,8 @@ def _agreement_rule(user, action: str, agreement) -> bool:
             "agreement.documents",
             "agreement.compare",
         ) and _partner_is_party(user, agreement)
-    if action in ("agreement.edit", "agreement.indicators") and user.role == "officer":
+    owners_only = ("agreement.edit", "agreement.indicators", "agreement.settle_before_sharaka")
+    if action in owners_only and user.role == "officer":
         # Officers change the agreements they own; managers and admins any.
         return agreement.owner_id == user.id
     return True

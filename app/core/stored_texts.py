@@ -16,6 +16,8 @@ DEMO_FIGURES = "Illustrative demo data: these figures are invented."
 AGREEMENT_ENDED = "No longer owed: the agreement has ended."
 # Why an open period with a thread was waived when its plan line was shortened (deliverables.follow_new_dates).
 NO_LONGER_PLANNED = "No longer owed: the plan no longer has this period."
+# Why a report due before an agreement signed before Sharaka came into it is not chased (deliverables.before_sharaka).
+SETTLED_BEFORE_SHARAKA = "Settled before Sharaka: handled outside it, before the agreement was recorded here."
 
 TRANSLATED = {
     DEMO_LOADED: _l("Loaded from the demo portfolio."),
@@ -29,6 +31,7 @@ TRANSLATED = {
     DEMO_FIGURES: _l("Illustrative demo data: these figures are invented."),
     AGREEMENT_ENDED: _l("No longer owed: the agreement has ended."),
     NO_LONGER_PLANNED: _l("No longer owed: the plan no longer has this period."),
+    SETTLED_BEFORE_SHARAKA: _l("Settled before Sharaka: handled outside it, before the agreement was recorded here."),
     # The demo portfolio's budget lines (app/demo/portfolio.yaml), written by the loader, not a person.
     "D4SD programme coordination, 2026": _l("D4SD programme coordination, 2026"),
     "D4SD programme coordination, 2027": _l("D4SD programme coordination, 2027"),

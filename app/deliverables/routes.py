@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -9,6 +11,7 @@ from sqlalchemy import select
 from app.auth.kept_pages import kept_page
 from app.choices.services import fill
 from app.core import clock
+from app.core.dates import within_calendar
 from app.core.errors import DomainError
 from app.core.forms import form_status, refusal_shown_on, without_invalid_filters
 from app.core.i18n import gettext as _
@@ -23,7 +26,7 @@ from app.core.permissions import (
 )
 from app.core.responses import done, form_errors, refusals_return_to, return_here_if_refused
 from app.core.storage import send_stored
-from app.deliverables import services
+from app.deliverables import before_sharaka, services
 from app.deliverables.falling_due import due_window, falls_due, shown_status_of
 from app.deliverables.forms import DeliverableFilterForm, PlanForm, ReviewForm, SubmissionForm, WaiveForm
 from app.deliverables.models import STATUS_LABELS, Occurrence, SubmissionFile
@@ -284,6 +287,39 @@ def owed_count(agreement) -> int:
 @blueprint.app_template_global()
 def takes_hand_ins(agreement) -> bool:
     return services.takes_hand_ins(agreement)
+
+
+@blueprint.app_template_global()
+def brings_into_force(transition) -> bool:
+    return before_sharaka.brings_into_force(transition)
+
+
+@blueprint.app_template_global()
+def past_due_warning(agreement, effective_on, expires_on=None) -> str | None:
+    """What the activation form says of the reports its move, in force from `effective_on` (to `expires_on`),
+    would leave due before today (an agreement signed before Sharaka), or None."""
+    if not sees_deliverables_of(current_user, agreement.id):
+        return None
+    dates = before_sharaka.past_due_at_activation(agreement, effective_on, clock.today(), expires_on)
+    return before_sharaka.past_due_message(dates) if dates else None
+
+
+@blueprint.route("/agreements/<int:agreement_id>/past-due")
+@login_required
+def past_due_preview(agreement_id: int):
+    """The activation form's warning again for the dates typed in it (?effective_on=&expires_on=): {"message"},
+    null when nothing would fall before today. A date that is not one counts as not typed: the move says why."""
+    agreement = get_agreement_or_404(agreement_id, current_user, need="act")
+    effective_on, expires_on = (_typed_date(request.args.get(name)) for name in ("effective_on", "expires_on"))
+    return {"message": past_due_warning(agreement, effective_on, expires_on)}
+
+
+def _typed_date(text: str | None) -> date | None:
+    try:
+        day = date.fromisoformat((text or "")[:10])
+    except ValueError:
+        return None
+    return day if within_calendar(day) else None
 
 
 @blueprint.app_template_global()

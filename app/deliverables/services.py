@@ -400,6 +400,33 @@ def apply_default_plan(agreement: Agreement, plan: list[dict], *, by) -> list[De
     return created
 
 
+def fitted_first_due(line: dict, start: date, end: date | None) -> tuple[date, date | None]:
+    """(planned, first) for a default line of a term from `start` to `end`: the date its type plans, and the date
+    it is first due within the term. A short term, the planned date falling after the end: a one-off is still
+    owed, by the last day; a recurring line has no occurrence inside the term (first None). Without an end, a
+    recurring line is left to the officer to plan by hand rather than we invent one (first None). The one rule
+    for planning the line (apply_default_plan) and for foreseeing its dates (default_plan_dates)."""
+    planned = start + relativedelta(months=line.get("months_after", DEFAULT_MONTHS[line["recurrence"]]))
+    if line["recurrence"] != "once" and end is None:
+        return planned, None
+    if end is not None and planned > end:
+        return planned, end if line["recurrence"] == "once" and end >= start else None
+    return planned, planned
+
+
+def default_plan_dates(agreement: Agreement, start: date, end: date | None) -> list[date]:
+    """The due dates, soonest first, that the type's default plan would give `agreement` in force from `start` to
+    `end` (apply_default_plan), one for each party that owes it, before anything is planned."""
+    partners = agreement.partner_organization_ids or [None]
+    dates: list[date] = []
+    for line in definition_for(agreement).default_deliverables:
+        first = fitted_first_due(line, start, end)[1]
+        if first is not None:
+            owing = len(partners) if line.get("responsible", "partner") == "partner" else 1
+            dates.extend(due_dates(line["recurrence"], first, end) * owing)
+    return sorted(dates)
+
+
 def _plan_default_line(
     agreement,
     line: dict,
@@ -417,22 +444,13 @@ def _plan_default_line(
         for d in getattr(agreement, "deliverables", [])
     ):
         return  # already planned (activation retried, or planned by hand)
-    first = start + relativedelta(months=line.get("months_after", DEFAULT_MONTHS[line["recurrence"]]))
-    if line["recurrence"] != "once" and end is None:
-        return  # no end date: the officer plans recurring ones by hand rather than we invent one
-    if end is not None and first > end:
-        # A short term: the line's first date falls after the end. A one-off is still owed,
-        # by the last day; a recurring line has no occurrence inside the term and is left out.
-        if line["recurrence"] == "once" and end >= start:
-            if not any(entry["title"] == line["title"]["en"] for entry in trimmed):
-                trimmed.append(
-                    {"title": line["title"]["en"], "due_on": end.isoformat(), "planned_on": first.isoformat()}
-                )
-            first = end
-        else:
-            if not any(entry["title"] == line["title"]["en"] for entry in skipped):
-                skipped.append({"title": line["title"]["en"], "first_due_on": first.isoformat()})
-            return
+    planned, first = fitted_first_due(line, start, end)
+    if first is None:
+        if end is not None and not any(entry["title"] == line["title"]["en"] for entry in skipped):
+            skipped.append({"title": line["title"]["en"], "first_due_on": planned.isoformat()})
+        return
+    if first != planned and not any(entry["title"] == line["title"]["en"] for entry in trimmed):
+        trimmed.append({"title": line["title"]["en"], "due_on": first.isoformat(), "planned_on": planned.isoformat()})
     data = PlanData(
         title_fr=line["title"]["fr"],
         title_ar=line["title"]["ar"],
@@ -653,10 +671,7 @@ def release_owed(agreement: Agreement, *, by) -> int:
     ).all()
     if not owed:
         return 0
-    now = utcnow()
-    for occurrence in owed:
-        occurrence.status, occurrence.waived_reason = "waived", stored_texts.AGREEMENT_ENDED
-        occurrence.decided_by_id, occurrence.decided_at = getattr(by, "id", None), now
+    waive_all(owed, stored_texts.AGREEMENT_ENDED, by=by)
     audit.record(
         "deliverables_released",
         agreement,
@@ -664,6 +679,15 @@ def release_owed(agreement: Agreement, *, by) -> int:
         changes={"state": agreement.state, "waived": len(owed), "occurrences": [o.id for o in owed]},
     )
     return len(owed)
+
+
+def waive_all(occurrences: list[Occurrence], reason: str, *, by) -> None:
+    """Waive many occurrences at once for one reason the app writes (a stored text), decided by `by` (None: the
+    app itself) now; the caller writes the one audit row that says why (release_owed, settle_before_sharaka)."""
+    now = utcnow()
+    for occurrence in occurrences:
+        occurrence.status, occurrence.waived_reason = "waived", reason
+        occurrence.decided_by_id, occurrence.decided_at = getattr(by, "id", None), now
 
 
 def _check_version(occurrence: Occurrence, expected_version) -> None:

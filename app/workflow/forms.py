@@ -45,6 +45,14 @@ class ActionForm(Form):
     deliverable_first_due_on = DateField(_l("First due date"), validators=[Optional()])
     # A partner party's id: who hands it in (asked when several).
     deliverable_responsible = HiddenField(_l("Handed in by"))
+    # Activation with due dates already past (an agreement signed before Sharaka): chase them as owed, or record
+    # them as settled before Sharaka (app/deliverables/before_sharaka.py). Left out: chased, as before.
+    past_due = SelectField(
+        _l("Reports due before today"),
+        choices=[("chase", "chase"), ("settled", "settled")],
+        validators=[Optional()],
+        validate_choice=True,
+    )
     decision = HiddenField()
 
     def deliverable_titles(self, reader_language: str) -> dict[str, str | None]:

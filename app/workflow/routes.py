@@ -24,6 +24,7 @@ from app.core.permissions import can, get_agreement_or_404, holders_clause, is_p
 from app.core.responses import done, form_errors, refusals_return_to
 from app.core.storage import send_stored
 from app.core.templating import written_date
+from app.deliverables.before_sharaka import brings_into_force, follow_choice, settled_message
 from app.extensions import db
 from app.workflow import engine, services
 from app.workflow.diagram import render_svg
@@ -97,9 +98,11 @@ def take_action(agreement_id: int, name: str):
         step=form.step.data or None,
     )
     titles = form.deliverable_titles(current_language())
-    if any(titles.values()) and transition is not None and "plan_default_deliverables" in transition.effects:
+    if any(titles.values()) and brings_into_force(transition):
         _plan_from_activation(agreement, form, titles, planned_by)
-    return _done(agreement, _moved_message(agreement, definition, transition, decision, state_before))
+    settled = follow_choice(agreement, name[:60], form.past_due.data, by=current_user, today=clock.today())
+    message = _moved_message(agreement, definition, transition, decision, state_before)
+    return _done(agreement, f"{message} {settled_message(settled)}" if settled else message)
 
 
 def _moved_message(agreement, definition, transition, decision, state_before) -> str:

@@ -1114,3 +1114,41 @@ def test_an_invitation_the_server_refused_says_so_on_the_team_page_until_sent_ag
         assert "data-undelivered" not in rows(boss)[str(refused_id)]  # sent again: waiting to leave
         room.app.test_cli_runner().invoke(args=["outbox", "send"])
         assert "data-undelivered" in rows(boss)[str(refused_id)]  # refused again
+
+
+def test_reports_settled_before_sharaka_are_not_reminded_and_those_chased_still_are(tmp_path):
+    """Two agreements signed 300 days before Sharaka, each activated in force from its signature: three quarterly
+    reports of each fell due before today. The officer chased one's as owed and recorded the other's as settled
+    before Sharaka: the reminder pass mails the first's lateness, and nothing of the second."""
+    from dateutil.relativedelta import relativedelta
+
+    from app.deliverables.before_sharaka import follow_choice
+    from app.workflow import engine
+
+    with mailroom(tmp_path) as room, Inbox(room.port) as inbox:
+        references = {}
+        with room.context():
+            officer = db.session.get(User, room.ids["officer"][0])
+            partner_a = db.session.get(Organization, room.ids["partner_a"][0])
+            signed_on = clock.today() - timedelta(days=300)
+            for choice in ("chase", "settled"):
+                agreement = factories.agreement(
+                    by=officer,
+                    partners=[partner_a],
+                    state="signed",
+                    signed_on=signed_on,
+                    expires_on=signed_on + relativedelta(years=3),
+                )
+                engine.settle_state(agreement)
+                version, values = agreement.version, {"effective_on": signed_on}
+                engine.take(agreement, "activate", by=officer, expected_version=version, values=values)
+                follow_choice(agreement, "activate", choice, by=officer, today=clock.today())
+                references[choice] = agreement.reference
+            db.session.commit()
+
+        room.flask("reminders", "run", "--at", moment(datetime.now(CASA).date(), hour=0))
+        # Besides the mail of each move into force, sent as the pass begins.
+        subjects = [message["Subject"] for _rcpts, message in inbox.received]
+        subjects = [subject for subject in subjects if "is now at the stage" not in subject]
+        assert any(subject.startswith("Overdue by") and references["chase"] in subject for subject in subjects)
+        assert not [subject for subject in subjects if references["settled"] in subject], subjects

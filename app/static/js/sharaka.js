@@ -829,3 +829,47 @@ function remoteChoices(settings, url) {
     start();
   }
 })();
+
+// An activation's warning of the reports that would fall before today (an agreement signed before Sharaka, in
+// force from months back): drawn for the dates the form offers, asked of the server again for the dates typed
+// (a form given back after a refusal, above, included). With no report before today the choice is put away.
+(function () {
+  "use strict";
+
+  function watch(box) {
+    var form = box.closest("form");
+    var message = box.querySelector("[data-past-due-message]");
+    var dates = Array.prototype.filter.call(form.elements, function (control) {
+      return control.name === "effective_on" || control.name === "expires_on";
+    });
+    var asked = 0;
+    function ask() {
+      var mine = ++asked;
+      var query = dates.map(function (control) {
+        return control.name + "=" + encodeURIComponent(control.value);
+      });
+      var address = box.getAttribute("data-past-due") + "?" + query.join("&");
+      window.fetch(address, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (response) {
+          return response.ok ? response.json() : null;
+        })
+        .then(function (body) {
+          if (!body || mine !== asked) {
+            return; // an answer overtaken by a later question, or none: the warning stays as it was
+          }
+          message.textContent = body.message || "";
+          box.hidden = box.disabled = !body.message;
+          box.setAttribute("data-past-due-asked", String(mine));
+        })
+        .catch(function () {});
+    }
+    dates.forEach(function (control) {
+      control.addEventListener("change", ask);
+    });
+    if (dates.some(function (control) { return control.value !== control.defaultValue; })) {
+      ask();
+    }
+  }
+
+  document.querySelectorAll("fieldset[data-past-due]").forEach(watch);
+})();
