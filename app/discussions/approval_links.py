@@ -59,12 +59,14 @@ def create_links(round_, step_name: str, person) -> dict[str, str]:
     return links
 
 
-def with_decision_links(notice, round_, step_name: str, person, *, rule: str):
-    """The approval request `notice` for `person`, carrying their own links in the e-mail, unless
-    this request was already sent to them (then no links are made: nothing would carry them)."""
+def with_decision_links(notice, round_, step_name: str, person, *, rule: str, occurrence_key: str | None = None):
+    """The approval request (or reminder) `notice` for `person`, carrying their own links in the e-mail,
+    unless this one was already sent to them (then no links are made: nothing would carry them).
+    `occurrence_key`: what the notice is recorded under (the step's name, for a request)."""
     from app.notifications.services import already_recorded
 
-    if already_recorded(rule, notice.object_type or "-", notice.object_id or 0, person.id, step_name):
+    key = occurrence_key or step_name
+    if already_recorded(rule, notice.object_type or "-", notice.object_id or 0, person.id, key):
         return notice
     links = create_links(round_, step_name, person)
     return replace(

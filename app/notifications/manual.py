@@ -16,7 +16,13 @@ from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.permissions import holders_clause, may_decide_approvals
 from app.extensions import db
-from app.notifications.reminders import agreement_params, approval_request_params, local_date, waiting_approval
+from app.notifications.reminders import (
+    agreement_params,
+    approval_request_params,
+    approvals_of,
+    local_date,
+    waiting_approval,
+)
 from app.notifications.services import Notice, app_path, notify_once
 
 RULE = "manual_approval_reminder"
@@ -24,10 +30,12 @@ RULE = "manual_approval_reminder"
 
 def remind_approvers(round_, *, by, today: date) -> int:
     """Remind the people the round's current step waits on; how many were reminded."""
+    from app.discussions.approval_links import with_decision_links
+
     waiting = waiting_approval(round_)
     if waiting is None:
         raise ValidationFailed(_("This approval no longer waits on anyone."))
-    agreement, _step, started, sla, approvers = waiting
+    agreement, step, started, sla, approvers = waiting
     people = [person for person in approvers if person.id != by.id]
     if not people:
         raise ValidationFailed(_("Nobody else can decide this approval: open it and decide yourself."))
@@ -35,6 +43,7 @@ def remind_approvers(round_, *, by, today: date) -> int:
         **agreement_params(agreement),
         "days": (today - local_date(started)).days,
         "sla": sla or 0,
+        "since": local_date(started).isoformat(),
         "waiting": ", ".join(person.full_name for person in approvers),
         "reminded_by": by.full_name,
     }
@@ -42,11 +51,20 @@ def remind_approvers(round_, *, by, today: date) -> int:
         kind="approval_overdue",
         category="approval_overdue",
         params=params,
-        link=app_path("agreements.view_agreement", agreement_id=agreement.id),
+        link=approvals_of(agreement.id),
         object_type="approval_rounds",
         object_id=round_.id,
     )
-    sent = sum(notify_once(person, notice, rule=RULE, occurrence_key=today.isoformat()) for person in people)
+    day = today.isoformat()
+    sent = sum(
+        notify_once(
+            person,
+            with_decision_links(notice, round_, step.name, person, rule=RULE, occurrence_key=day),
+            rule=RULE,
+            occurrence_key=day,
+        )
+        for person in people
+    )
     if not sent:
         raise ValidationFailed(_("A reminder for this approval was already sent today."))
     return sent

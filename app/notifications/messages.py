@@ -376,18 +376,29 @@ def _detail(kind: str, params: dict) -> str:
             )
         return f"{asked} {deadline}"
     if kind in ("approval_overdue", "approval_escalated"):
-        waited = ngettext(
-            "“%(title)s” has waited %(num)s day for approval.",
-            "“%(title)s” has waited %(num)s days for approval.",
-            params.get("days") or 0,
-            title=title,
-        )
         deadline = ngettext(
             "The deadline for this step is %(num)s day.",
             "The deadline for this step is %(num)s days.",
             params.get("sla") or 0,
         )
-        said = [waited, deadline, _("Still to decide: %(waiting)s.", waiting=isolate(params.get("waiting") or "—"))]
+        if kind == "approval_overdue" and params.get("since"):
+            # Its reader is the approver: asked, since when, and where to decide (the links under it).
+            asked = ngettext(
+                "You have been asked to approve “%(title)s”, waiting since %(date)s (%(num)s day).",
+                "You have been asked to approve “%(title)s”, waiting since %(date)s (%(num)s days).",
+                params.get("days") or 0,
+                title=title,
+                date=_date(params["since"]),
+            )
+            said = [asked, deadline, _("Open its approvals to approve it or send it back.")]
+        else:
+            waited = ngettext(
+                "“%(title)s” has waited %(num)s day for approval.",
+                "“%(title)s” has waited %(num)s days for approval.",
+                params.get("days") or 0,
+                title=title,
+            )
+            said = [waited, deadline, _("Still to decide: %(waiting)s.", waiting=isolate(params.get("waiting") or "—"))]
         if params.get("reminded_by"):
             said.append(_("%(name)s sent you this reminder.", name=isolate(params["reminded_by"])))
         return " ".join(said)

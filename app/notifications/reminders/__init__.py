@@ -39,6 +39,7 @@ from app.notifications.reminders.rules import (  # noqa: F401
     approval_candidates,
     approval_reminders_sent,
     approval_request_params,
+    approvals_of,
     deliverable_candidates,
     digest_candidates,
     ending_candidates,

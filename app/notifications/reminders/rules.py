@@ -303,15 +303,19 @@ def approval_candidates(today: date, people: People, skip_sent: bool = False) ->
             **agreement_params(agreement),
             "days": waited,
             "sla": sla,
+            "since": local_date(started).isoformat(),
             "waiting": ", ".join(person.full_name for person in approvers),
         }
         common = {
             "object_type": "approval_rounds",
             "object_id": round_.id,
-            "link": app_path_with_id("agreements.view_agreement", "agreement_id", agreement.id),
+            "link": approvals_of(agreement.id),
         }
         escalated = waited > sla * policy_factor
         notice = Notice(kind="approval_overdue", category="approval_overdue", params=params, **common)
+        # Without approve-by-mail links: the pass writes its reminders on a connection of its own, and links
+        # made while it reads would hold the database against that writer (SQLite), and outlive a reminder
+        # another process recorded first. The one who sends a reminder by hand (manual.py) gives them links.
         candidates += [
             Candidate("approval_overdue", f"{step.name}:sla", person, notice)
             for person in late_approvers_told(approvers, managers if escalated else [])
@@ -323,6 +327,11 @@ def approval_candidates(today: date, people: People, skip_sent: bool = False) ->
                 for person in managers
             ]
     return candidates
+
+
+def approvals_of(agreement_id: int) -> str:
+    """The path of an agreement's approvals panel, where its approvers decide."""
+    return app_path_with_id("agreements.view_agreement", "agreement_id", agreement_id) + "#approvals-heading"
 
 
 def late_approvers_told(approvers: list, escalated_to: list) -> list:

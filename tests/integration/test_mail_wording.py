@@ -1,0 +1,93 @@
+"""What the reminders say, read as they arrive at a real SMTP server (aiosmtpd): who is addressed, and the
+links that lead each reader to where they act (an approver's decision, a manager's reminder or reassignment,
+a partner's hand-in)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.auth.models import User
+from app.core import clock
+from app.extensions import db
+from app.organizations.models import Organization
+from app.workflow.models import ApprovalRound
+from tests import factories
+from tests.conftest import SignedInClient
+from tests.integration.test_notifications_mail import BASE_URL, Inbox, html_of, mailroom
+
+pytestmark = pytest.mark.live
+DECISION_LINK = re.compile(re.escape(BASE_URL) + r"(/approvals/by-mail/[A-Za-z0-9_\-]+)")
+
+
+def text_of(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def mails_of(room, inbox, kind: str, name: str) -> list:
+    """The messages of `kind` the SMTP server received for the user `name`, in the order they arrived."""
+    kept = {m.message_id for m in room.outbox() if m.kind == kind and m.recipient_id == room.ids[name][0]}
+    return [message for _rcpts, message in inbox.received if message["Message-ID"] in kept]
+
+
+def late_review(room, days: int) -> tuple[int, int]:
+    """A MoU submitted for internal review (legal and manager approve; a 10-day step) `days` days ago, its
+    requests sent; returns (agreement id, round id)."""
+    from app.workflow import engine
+
+    with room.context():
+        officer = db.session.get(User, room.ids["officer"][0])
+        agreement = factories.agreement(
+            by=officer, partners=[db.session.get(Organization, room.ids["partner_a"][0])], title_fr="MoU en retard"
+        )
+        db.session.commit()
+        engine.take(agreement, "submit_for_review", by=officer, expected_version=agreement.version)
+        db.session.commit()
+        round_ = db.session.scalar(select(ApprovalRound).where(ApprovalRound.agreement_id == agreement.id))
+        round_.requested_at = clock.start_of(clock.today() - timedelta(days=days)) + timedelta(hours=12)
+        db.session.commit()
+        return agreement.id, round_.id
+
+
+def test_an_approvers_reminder_speaks_to_them_and_links_where_they_decide(tmp_path):
+    """The reminder of an approval past its deadline named its reader among "still to decide: …" and linked
+    to the top of the agreement: it now says "you have been asked", since when, and links to the agreement's
+    approvals, in the reader's language; one sent by hand ("Send a reminder") carries fresh approve-by-mail
+    links of the reader's own, as the request did."""
+    with mailroom(tmp_path) as room, Inbox(room.port) as inbox:
+        with room.context():
+            db.session.get(User, room.ids["legal"][0]).language = "en"
+            db.session.get(User, room.ids["manager"][0]).language = "fr"
+            db.session.commit()
+        agreement_id, round_id = late_review(room, days=12)
+        room.flask("reminders", "run")
+        asked_on = clock.today() - timedelta(days=12)
+        panel = f"{BASE_URL}/agreements/{agreement_id}#approvals-heading"
+
+        [english] = mails_of(room, inbox, "approval_overdue", "legal")
+        for part in (text_of(english), html_of(english)):
+            assert "You have been asked to approve “MoU en retard”, waiting since" in " ".join(part.split())
+            assert f"{asked_on:%B} {asked_on.day}, {asked_on.year}" in part
+            assert panel in part and "Still to decide" not in part
+        [french] = mails_of(room, inbox, "approval_overdue", "manager")
+        for part in (text_of(french), html_of(french)):
+            assert "Votre approbation de «\u00a0MoU en retard\u00a0» est demandée depuis le" in part
+            assert panel in part
+
+        # By hand, the next day's reminder carries the reader's own links, and they work.
+        with room.context():
+            officer, legal = (db.session.get(User, room.ids[name][0]) for name in ("officer", "legal"))
+        sent = SignedInClient(room.app, officer).post(f"/approvals/{round_id}/remind", csrf_from="/agreements/")
+        assert sent.status_code in (302, 303), sent.get_data(as_text=True)
+        assert room.app.test_cli_runner().invoke(args=["outbox", "send"]).exit_code == 0
+        _sla, by_hand = mails_of(room, inbox, "approval_overdue", "legal")
+        assert "You have been asked to approve" in text_of(by_hand) and panel in text_of(by_hand)
+        links = DECISION_LINK.findall(text_of(by_hand))
+        assert len(links) == 2 and DECISION_LINK.findall(html_of(by_hand)) == links
+        page = SignedInClient(room.app, legal).get(links[0])
+        assert page.status_code == 200 and "Approve this agreement?" in page.get_data(as_text=True)
+        request = mails_of(room, inbox, "approval_requested", "legal")[0]
+        assert not set(DECISION_LINK.findall(text_of(request))) & set(links)  # fresh ones
