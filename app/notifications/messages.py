@@ -401,6 +401,17 @@ def _detail(kind: str, params: dict) -> str:
             said = [waited, deadline, _("Still to decide: %(waiting)s.", waiting=isolate(params.get("waiting") or "—"))]
         if params.get("reminded_by"):
             said.append(_("%(name)s sent you this reminder.", name=isolate(params["reminded_by"])))
+        if kind == "approval_escalated" and params.get("may_reassign"):
+            said.append(
+                _(
+                    "From your dashboard you can “Send a reminder” to them, or “Reassign / delegate” the approval "
+                    "to a colleague."
+                )
+                if params.get("may_remind")
+                else _("You can “Reassign / delegate” the approval to a colleague.")
+            )
+        elif kind == "approval_escalated" and params.get("may_remind"):
+            said.append(_("From your dashboard you can “Send a reminder” to them."))
         return " ".join(said)
     if kind == "approval_decided":
         who = isolate(params.get("by") or "")

@@ -91,3 +91,33 @@ def test_an_approvers_reminder_speaks_to_them_and_links_where_they_decide(tmp_pa
         assert page.status_code == 200 and "Approve this agreement?" in page.get_data(as_text=True)
         request = mails_of(room, inbox, "approval_requested", "legal")[0]
         assert not set(DECISION_LINK.findall(text_of(request))) & set(links)  # fresh ones
+
+
+def test_a_managers_escalation_says_what_they_can_do_and_links_there(tmp_path):
+    """Escalated past twice its deadline, a late approval reached the managers with who had not decided and
+    nothing more: it now says they can send a reminder from their dashboard or reassign it, links to both,
+    and the reassign link opens its form for them; in French too."""
+    with mailroom(tmp_path) as room, Inbox(room.port) as inbox:
+        with room.context():
+            second = factories.user("manager", db.session.get(User, room.ids["manager"][0]).organization)
+            second.language = "fr"
+            db.session.commit()
+            room.ids["second_manager"] = (second.id, second.email)
+        _agreement_id, round_id = late_review(room, days=25)  # the step has 10 days; managers hear past 20
+        room.flask("reminders", "run")
+        reassign = f"{BASE_URL}/approvals/{round_id}/reassign"
+
+        [english] = mails_of(room, inbox, "approval_escalated", "manager")
+        for part in (text_of(english), html_of(english)):
+            flat = " ".join(part.split())
+            assert "you can “Send a reminder” to them, or “Reassign / delegate” the approval" in flat
+            assert f"{BASE_URL}/dashboard" in part and reassign in part
+        with room.context():
+            manager = db.session.get(User, room.ids["manager"][0])
+        page = SignedInClient(room.app, manager).get(reassign.removeprefix(BASE_URL))
+        assert page.status_code == 200 and "notifications/approvals" not in page.get_data(as_text=True)
+        assert f'action="/approvals/{round_id}/reassign"' in page.get_data(as_text=True)
+
+        [french] = mails_of(room, inbox, "approval_escalated", "second_manager")
+        for part in (text_of(french), html_of(french)):
+            assert "«\u00a0Envoyer un rappel\u00a0»" in part and reassign in part

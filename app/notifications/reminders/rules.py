@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from app.core import clock
 from app.core.db import plain_rows
-from app.core.permissions import holders_of_roles_clause, holds_role, partner_accounts_clause
+from app.core.permissions import can, holders_of_roles_clause, holds_role, partner_accounts_clause
 from app.extensions import db
 from app.notifications.reminders import occurrence_facts
 from app.notifications.reminders.base import (
@@ -321,12 +321,35 @@ def approval_candidates(today: date, people: People, skip_sent: bool = False) ->
             for person in late_approvers_told(approvers, managers if escalated else [])
         ]
         if escalated:
-            notice = Notice(kind="approval_escalated", category="approval_overdue", params=params, **common)
             candidates += [
                 Candidate("approval_escalated", f"{step.name}:sla{policy_factor}", person, notice)
-                for person in managers
+                for person, notice in escalations(round_, params, managers)
             ]
     return candidates
+
+
+def escalations(round_, params: dict, managers: list) -> list[tuple]:
+    """(manager, notice) of a late approval's escalation: what each may do about it, said and linked (the
+    dashboard's "Send a reminder", the "Reassign" page), as far as they may; managers alike share one."""
+    made: dict[tuple[bool, bool], Notice] = {}
+    told = []
+    for person in managers:
+        may = (can(person, "approval.remind"), can(person, "approval.reassign"))
+        if may not in made:
+            remind, reassign = may
+            made[may] = Notice(
+                kind="approval_escalated",
+                category="approval_overdue",
+                params=params | {"may_remind": remind, "may_reassign": reassign},
+                link=app_path("dashboards.home") if remind else approvals_of(round_.agreement_id),
+                object_type="approval_rounds",
+                object_id=round_.id,
+                extra={"reassign_url": app_path("notifications.reassign_approval", round_id=round_.id)}
+                if reassign
+                else {},
+            )
+        told.append((person, made[may]))
+    return told
 
 
 def approvals_of(agreement_id: int) -> str:
