@@ -121,3 +121,31 @@ def test_a_managers_escalation_says_what_they_can_do_and_links_there(tmp_path):
         [french] = mails_of(room, inbox, "approval_escalated", "second_manager")
         for part in (text_of(french), html_of(french)):
             assert "«\u00a0Envoyer un rappel\u00a0»" in part and reassign in part
+
+
+def test_a_partners_overdue_reminder_links_where_they_hand_it_in(tmp_path):
+    """A partner's "overdue" mail said what was late but not where to hand it in: it now says "Hand it in
+    here" with the deliverable's page, which opens its hand-in form for that partner (in Arabic, right to left);
+    the agreement's owner, who does not hand it in, is not told to."""
+    from tests.integration.test_notifications_mail import due_lately, moment, plan_reports, set_language
+
+    due = due_lately()
+    with mailroom(tmp_path) as room, Inbox(room.port) as inbox:
+        [occurrence_id] = plan_reports(room, due, ["Rapport trimestriel"])
+        set_language(room, partner="ar", colleague="en", officer="en")
+        room.flask("reminders", "run", "--at", moment(due + timedelta(days=1)))
+        page_url = f"{BASE_URL}/deliverables/{occurrence_id}"
+
+        [english] = mails_of(room, inbox, "deliverable_overdue", "colleague")
+        assert f"Hand it in here: {page_url}" in text_of(english)
+        assert f'href="{page_url}"' in html_of(english) and "Hand it in here" in html_of(english)
+        [arabic] = mails_of(room, inbox, "deliverable_overdue", "partner")
+        assert 'dir="rtl"' in html_of(arabic) and page_url in text_of(arabic)
+        assert f"سلِّمه من هنا: {page_url}" in " ".join(text_of(arabic).split()).replace("\u200f", "")
+        [owner] = mails_of(room, inbox, "deliverable_overdue", "officer")
+        assert "Hand it in here" not in text_of(owner)
+        with room.context():
+            partner = db.session.get(User, room.ids["colleague"][0])
+        page = SignedInClient(room.app, partner).get(page_url.removeprefix(BASE_URL))
+        assert page.status_code == 200
+        assert f'action="/deliverables/{occurrence_id}/submissions"' in page.get_data(as_text=True)

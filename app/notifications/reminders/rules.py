@@ -48,17 +48,15 @@ def deliverable_candidates(
     query = _owed_occurrences(columns, today).where(Occurrence.due_on <= today + timedelta(days=horizon))
     rows = plain_rows(db.session.execute(query.where(lacking) if sent is None else query))
     candidates = []
-    recipients_of: dict[tuple, list] = {}  # an agreement's occurrences (ten or so) have the same recipients
+    recipients_of: dict[tuple, tuple] = {}  # an agreement's occurrences (ten or so) have the same recipients
     for row in rows:
         policy = _policy_of(row.workflow_version_id, row.type)
         days_left = (row.due_on - today).days
         told = (row.responsible_organization_id, row.is_home, row.agreement_id, row.owner_id)
         if told not in recipients_of:
-            recipients_of[told] = _people(
-                people.of_partner(row.responsible_organization_id, row.is_home, row.agreement_id),
-                [people.by_id.get(row.owner_id)],
-            )
-        recipients = recipients_of[told]
+            owing = people.of_partner(row.responsible_organization_id, row.is_home, row.agreement_id)
+            recipients_of[told] = (_people(owing, [people.by_id.get(row.owner_id)]), {p.id for p in owing})
+        recipients, owers = recipients_of[told]
         if days_left >= 0:
             threshold = _threshold(days_left, policy.deliverable_due_days)
             if threshold is None:
@@ -72,8 +70,17 @@ def deliverable_candidates(
             continue
         occurrence_facts.keep(row)
         make = partial(_deliverable_notice, row.id, rule, rule, abs(days_left))
+        # Those of the organisation that owes it are told where to hand it in (its page); its owner is not.
+        handing_in = make if rule == "deliverable_due" else partial(make, hand_in=True)
         candidates += [
-            Candidate(rule, key, person, make, object_type="deliverable_occurrences", object_id=row.id)
+            Candidate(
+                rule,
+                key,
+                person,
+                handing_in if person.id in owers else make,
+                object_type="deliverable_occurrences",
+                object_id=row.id,
+            )
             for person in recipients
         ]
     return candidates + _escalation_candidates(today, people, skip_sent, sent)
@@ -232,7 +239,9 @@ def _escalated(today: date):
     )
 
 
-def _deliverable_notice(occurrence_id: int, kind: str, category: str, days: int, missed: tuple = ()) -> Notice:
+def _deliverable_notice(
+    occurrence_id: int, kind: str, category: str, days: int, missed: tuple = (), hand_in: bool = False
+) -> Notice:
     occurrence = occurrence_facts.of(occurrence_id)  # read in bulk by the pass (_Preparer)
     params = {
         **agreement_params(occurrence.agreement),
@@ -248,13 +257,15 @@ def _deliverable_notice(occurrence_id: int, kind: str, category: str, days: int,
     if occurrence.status == "sent_back":
         # Handed in, then sent back: the reminder says so and repeats what to fix.
         params |= {"sent_back": True, "feedback": occurrence.feedback or ""}
+    link = app_path_with_id("deliverables.view_occurrence", "occurrence_id", occurrence.id)
     return Notice(
         kind=kind,
         category=category,
         params=params,
-        link=app_path_with_id("deliverables.view_occurrence", "occurrence_id", occurrence.id),
+        link=link,
         object_type="deliverable_occurrences",
         object_id=occurrence.id,
+        extra={"hand_in_url": link} if hand_in else {},
     )
 
 
