@@ -64,6 +64,9 @@ def create_app(config: str | type | None = None) -> Flask:
 
     register_error_handlers(app)
     register_template_helpers(app)
+    from app.core.transport import read_as_utf8
+
+    read_as_utf8(app)
     from app.core.db import runs_again_as_writer
     from app.core.proxies import trust_proxies
 

@@ -29,6 +29,7 @@ from app.api.schemas import ProblemSchema
 from app.core.errors import bearer_challenge, error_response, refused_parameters
 from app.core.i18n import gettext as _
 from app.core.text import storable, storable_everywhere
+from app.core.transport import utf8
 
 API_PREFIX = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -117,11 +118,12 @@ class ApiArgumentsParser(FlaskParser):
         """The body's JSON, its texts storable (as a form's: text.storable). A body nested deeper than the decoder
         goes, or holding a number longer than Python reads (over 4,300 digits), is refused as any unreadable
         JSON is (400), not a server error. A byte order mark before it is passed over, as RFC 8259 lets a
-        reader do: some Windows tools write one, and their calls were refused as unreadable."""
+        reader do: some Windows tools write one, and their calls were refused as unreadable. A body in another
+        encoding than UTF-8 is refused as such (core.transport), not as no JSON."""
         if not is_json_request(req):
             return missing
         try:
-            return storable_everywhere(parse_json(req.get_data(cache=True).removeprefix(codecs.BOM_UTF8)))
+            return storable_everywhere(parse_json(utf8(req.get_data(cache=True).removeprefix(codecs.BOM_UTF8))))
         except json.JSONDecodeError:
             raise
         except (RecursionError, ValueError) as error:

@@ -32,6 +32,7 @@ from app.core.errors import (
 )
 from app.core.i18n import gettext as _
 from app.core.responses import answer_refusal
+from app.core.transport import TextNotUtf8
 from app.extensions import db
 
 
@@ -63,6 +64,10 @@ def register_error_handlers(app: Flask) -> None:
             return _sign_in_ended()  # (its cookie still names who had signed in: not a visitor's)
         flash(str(login_manager.login_message), login_manager.login_message_category)
         return redirect(login_url(login_manager.login_view, next_url=request.url))
+
+    @app.errorhandler(TextNotUtf8)
+    def handle_not_utf8(error: TextNotUtf8):
+        return error_response(400, error.explanation())
 
     @app.errorhandler(HTTPException)
     def handle_http(error: HTTPException):
