@@ -21,10 +21,12 @@ from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
 from webargs.core import missing, parse_json
 from webargs.flaskparser import FlaskParser, is_json_request
+from webargs.flaskparser import abort as refuse
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import quote_etag
 
+from app.api.schema_words import in_readers_language
 from app.api.schemas import ProblemSchema
 from app.core.errors import bearer_challenge, error_response, refused_parameters
 from app.core.i18n import gettext as _
@@ -109,6 +111,12 @@ class ApiArgumentsParser(FlaskParser):
             if refusal.code not in (400, 422):
                 raise
             return RefusedBody(refusal)
+
+    def _get_schema(self, argmap, req):
+        return in_readers_language(super()._get_schema(argmap, req))
+
+    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
+        refuse(400, exc=error, messages={"json": [_("Invalid JSON body.")]})  # webargs' words, said
 
     def load_form(self, req, schema):
         texts = MultiDict([(key, storable(value)) for key, value in req.form.items(multi=True)])
