@@ -667,7 +667,7 @@ def create_home_command(name_fr, name_ar, name_en, acronym, slug, country, exist
 
 def register_cli(app: Flask) -> None:
     if click.get_current_context(silent=True) is not None:  # loaded by the `flask` command
-        _say_database_trouble_in_one_line(app.config["SQLALCHEMY_DATABASE_URI"])
+        _say_database_trouble_in_one_line(app)
     app.cli.add_command(users_cli)
     app.cli.add_command(organizations_cli)
     app.cli.add_command(demo_cli)
@@ -683,19 +683,21 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(deliverables_cli)
 
 
-def _say_database_trouble_in_one_line(url: str) -> None:
-    """A command that cannot connect (server down, database missing, DATABASE_URL wrong), or that waited the
-    whole busy timeout for SQLite's write lock while another process kept it, ends with one line naming the
-    database, password hidden, and exit 1, rather than some 150 lines of driver traceback. Only where nothing
-    caught it: the scheduler and the outbox wait for the database by themselves."""
+def _say_database_trouble_in_one_line(app: Flask) -> None:
+    """A command that cannot connect (server down, database missing, DATABASE_URL wrong), that waited the
+    whole busy timeout for SQLite's write lock while another process kept it, or that met a table or column
+    missing from a database never migrated or behind this code, ends with one line naming the database,
+    password hidden, and exit 1, rather than some 150 lines of driver traceback. Only where nothing caught it:
+    the scheduler and the outbox wait for the database by themselves."""
     import sys
 
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DBAPIError, OperationalError
 
+    from app.core import schema
     from app.core.db import is_writer_lock_timeout
 
-    shown = make_url(url).render_as_string(hide_password=True)
+    shown = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(hide_password=True)
     earlier_hook = sys.excepthook
 
     def say_it(kind, error, traceback):
@@ -704,6 +706,12 @@ def _say_database_trouble_in_one_line(url: str) -> None:
             said = str(error.orig if error.orig is not None else error).strip().splitlines() or [kind.__name__]
             print(f"Cannot reach the database (DATABASE_URL {shown}): {said[0]}", file=sys.stderr)
             return
+        if schema.names_what_is_missing(error):
+            with app.app_context():
+                why = schema.not_migrated(error)
+            if why is not None:
+                print(f"The database is not ready (DATABASE_URL {shown}): {why}.", file=sys.stderr)
+                return
         cause = error
         while cause is not None and not isinstance(cause, OperationalError):
             cause = cause.__cause__  # a lost race at the commit: ConcurrentChange from the driver's refusal

@@ -7,10 +7,11 @@ from urllib.parse import urlsplit
 from flask import Flask, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, RequestedRangeNotSatisfiable
 
+from app.core import schema
 from app.core.db import (
     is_lock_conflict,
     is_unique_violation,
@@ -134,8 +135,29 @@ def register_error_handlers(app: Flask) -> None:
         app.logger.exception("Integrity error on %s %s", request.method, request.path)
         return error_response(500)
 
+    def not_migrated(error: DBAPIError):
+        """A table or column missing because the database was never migrated, or is behind this code: one line
+        in the log and a 503 saying so, not a traceback each and a 500 (or "cannot reach its database")."""
+        why = schema.not_migrated(error)
+        if why is None:
+            return None
+        roll_back_or_close()
+        app.logger.error("Database not ready on %s %s: %s", request.method, request.path, why)
+        return unavailable_response(not_migrated=True)
+
+    @app.errorhandler(ProgrammingError)
+    def handle_statement_refused(error: ProgrammingError):
+        """PostgreSQL's undefined table or column (on SQLite an OperationalError, below)."""
+        answer = not_migrated(error)
+        if answer is not None:
+            return answer
+        return handle_unexpected(error)
+
     @app.errorhandler(OperationalError)
     def handle_database_busy(error: OperationalError):
+        answer = not_migrated(error)
+        if answer is not None:
+            return answer
         roll_back_or_close()
         if run_again_as_writer(error):  # a safe request's write refused for its read transaction (SQLite)
             return unavailable_response(busy=True)  # dropped: the request runs again

@@ -129,12 +129,14 @@ RETRY_AFTER_SECONDS = 30
 BUSY_RETRY_AFTER_SECONDS = 5
 
 
-def unavailable_response(*, busy: bool = False):
+def unavailable_response(*, busy: bool = False, not_migrated: bool = False):
     """503 while the database cannot be answered: an answer that asks nothing of it. The page's language
     is the browser's (the signed-in person's choice lives in the database), and the page is rendered
     without the context processors (they count notifications, read the person). Clients are told to try
     again in half a minute. `busy`: it answers, but another process held its one writer's lock for the whole
-    wait (SQLite): told so, to try again in a few seconds; it had been a 409 "someone else saved"."""
+    wait (SQLite): told so, to try again in a few seconds; it had been a 409 "someone else saved". `not_migrated`:
+    it answers, but its tables are missing or older than this code (never migrated, or behind): told to run
+    `flask db upgrade`, a traceback and a 500 each before."""
     from flask import current_app
     from flask_babel import force_locale
 
@@ -144,11 +146,19 @@ def unavailable_response(*, busy: bool = False):
     )
     with force_locale(language):
         title = _("Temporarily unavailable")
-        detail = (
-            _("Sharaka's database is busy with other work just now. Nothing you sent was saved: try again in a moment.")
-            if busy
-            else _("Sharaka cannot reach its database just now. Nothing you sent was saved: try again in a minute.")
-        )
+        if not_migrated:
+            detail = _(
+                "Sharaka's database is not ready: its tables are missing or older than this version. Nothing you "
+                "sent was saved. An administrator must run %(command)s.",
+                command="flask db upgrade",
+            )
+        elif busy:
+            detail = _(
+                "Sharaka's database is busy with other work just now. "
+                "Nothing you sent was saved: try again in a moment."
+            )
+        else:
+            detail = _("Sharaka cannot reach its database just now. Nothing you sent was saved: try again in a minute.")
         if wants_json():
             response = jsonify({"type": "about:blank", "title": title, "status": 503, "detail": detail})
             response.mimetype = "application/problem+json"

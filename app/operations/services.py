@@ -6,16 +6,16 @@ import logging
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import or_, select, update
 
 from app.core import storage
 from app.core.db import insert_ignoring_conflicts, log_failure, write_transaction
 from app.core.models import utcnow
 from app.core.processes import is_gone, process_name
+from app.core.schema import schema_checks
 from app.extensions import db
 from app.operations.models import JobStatus
 
@@ -246,17 +246,9 @@ def scheduler_silent_since(jobs: list[JobStatus], now) -> datetime | None:
 
 def readiness() -> dict[str, str]:
     """Each check → "ok" or what is wrong: the database answers, its schema is at the head
-    migration, and files can be stored (the temporary folder and the configured backend take a write)."""
-    checks: dict[str, str] = {}
-    try:
-        current = db.session.scalar(text("SELECT version_num FROM alembic_version"))
-        checks["database"] = "ok"
-        head = migration_head()
-        checks["migrations"] = "ok" if current == head else f"at {current}, head is {head}"
-    except Exception as error:  # any failure to talk to the database is "not ready", never a 500
-        db.session.rollback()
-        checks["database"] = f"{type(error).__name__}: {str(error)[:200]}"
-        checks["migrations"] = "unknown"
+    migration (app/core/schema.py), and files can be stored (the temporary folder and the configured backend
+    take a write)."""
+    checks = schema_checks()
     try:
         storage.check_writable()
         checks["storage"] = "ok"
@@ -264,18 +256,3 @@ def readiness() -> dict[str, str]:
         db.session.rollback()
         checks["storage"] = f"{type(error).__name__}: {str(error)[:200]}"
     return checks
-
-
-def migration_head() -> str:
-    """The newest revision in migrations/ (read once per process)."""
-    head = current_app.extensions.get("sharaka.migration_head")
-    if head is None:
-        from alembic.config import Config
-        from alembic.script import ScriptDirectory
-
-        directory = Path(current_app.root_path).parent / "migrations"
-        config = Config()
-        config.set_main_option("script_location", str(directory))
-        head = ScriptDirectory.from_config(config).get_current_head()
-        current_app.extensions["sharaka.migration_head"] = head
-    return head
