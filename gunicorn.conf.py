@@ -4,17 +4,22 @@ Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
 """
 
 import multiprocessing
-import os
 import sys
 
 from dotenv import load_dotenv
+
+# As wsgi.py does, and first: the settings below (GUNICORN_BIND, LOG_FORMAT) may be set in .env, and config.py,
+# imported here and so already imported in every worker forked from this process, reads the environment once.
+load_dotenv()
+
+from config import env  # noqa: E402  (every setting is read through it: set but empty counts as unset)
 
 
 def worker_count(value: str | None) -> int:
     """WEB_CONCURRENCY, or two per core. 0 had started a server with no worker: a value below 1 stops the start
     with one line naming it (gunicorn's reading of this file lets SystemExit through). gunicorn reads the
     variable itself too, when imported, before this file: a word or a negative number is refused there."""
-    if value is None or not value.strip():
+    if value is None:
         return multiprocessing.cpu_count() * 2
     try:
         count = int(value.strip())
@@ -25,11 +30,11 @@ def worker_count(value: str | None) -> int:
     return count
 
 
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+bind = env("GUNICORN_BIND", "0.0.0.0:8000").strip()
 # Sync workers: each request holds one database connection, and long work (exports past a few
 # thousand rows) streams rather than holding a worker. Two per core is enough for page work
 # that is now a dozen indexed queries.
-workers = worker_count(os.environ.get("WEB_CONCURRENCY"))
+workers = worker_count(env("WEB_CONCURRENCY"))
 worker_class = "sync"
 timeout = 30
 graceful_timeout = 30
@@ -47,8 +52,7 @@ control_socket_disable = True
 # No preload: every worker opens its own database connections after the fork.
 preload_app = False
 
-load_dotenv()  # as wsgi.py does: LOG_FORMAT may be set in .env, read here before any worker imports the app
-if os.environ.get("LOG_FORMAT", "text").strip().lower() == "json":
+if env("LOG_FORMAT", "text").strip().lower() == "json":
     # The app logs every request itself, as JSON with its request id (app/core/logs.py): gunicorn's access
     # line logged each one twice, the second in plain text. gunicorn's own lines (booting, worker exits,
     # timeouts, tracebacks) go through the app's JSON formatter too; the root logger gets the worker's handler.

@@ -135,10 +135,11 @@ def test_a_flask_command_that_cannot_reach_the_database_says_so_in_a_line(tmp_pa
     assert "secretpw" not in failed.stderr + failed.stdout
 
 
-def _gunicorn(tmp_path, **env) -> subprocess.CompletedProcess:
-    """gunicorn as the service starts it, on a free port; it ends by itself when it cannot boot."""
+def _gunicorn(tmp_path, *options: str, **env) -> subprocess.CompletedProcess:
+    """gunicorn as the service starts it, on a free port unless `options` say otherwise; it ends by itself when
+    it cannot boot."""
     return subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-b", "127.0.0.1:0", "wsgi:app"],
+        [sys.executable, "-m", "gunicorn", *(options or ("-b", "127.0.0.1:0")), "wsgi:app"],
         cwd=ROOT,
         env={**os.environ, "SHARAKA_CONFIG": "testing", "SHARAKA_INSTANCE_DIR": str(tmp_path), **env},
         capture_output=True,
@@ -161,6 +162,19 @@ def test_gunicorn_refuses_no_workers(tmp_path):
     stopped = _gunicorn(tmp_path, WEB_CONCURRENCY="0")
     assert stopped.returncode == 1 and "Traceback" not in stopped.stderr
     assert stopped.stderr.strip() == "WEB_CONCURRENCY='0' is not a number of workers: give a whole number, at least 1."
+
+
+def test_gunicorn_reads_its_address_as_every_setting_an_empty_one_its_default(tmp_path):
+    """`GUNICORN_BIND=` in the environment file had bound gunicorn to no address at all; gunicorn.conf.py reads
+    it through config.env(), where set but empty counts as unset."""
+
+    def bound(value: str) -> str:
+        printed = _gunicorn(tmp_path, "--print-config", GUNICORN_BIND=value)
+        assert printed.returncode == 0, printed.stderr[-2000:]
+        return next(line for line in printed.stdout.splitlines() if line.startswith("bind ")).split("=", 1)[1].strip()
+
+    assert bound("") == bound("  ") == "['0.0.0.0:8000']"
+    assert bound("127.0.0.1:6401") == "['127.0.0.1:6401']"
 
 
 def test_gunicorn_with_json_logs_writes_one_json_object_a_line_and_each_request_once(tmp_path):
