@@ -9,7 +9,7 @@ PORT ?= 5000
 BASE_URL ?= http://$(HOST):$(PORT)
 export BASE_URL
 
-.PHONY: run test unit lint format test-sqlite test-postgres install translations-compile translations-update migrate check clean
+.PHONY: run test unit lint format test-sqlite test-postgres install translations-compile translations-update migrate check clean port-number
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,12 @@ translations-update: $(VENV)/.installed
 	$(BIN)/pybabel extract -F app/translations/babel.cfg -k _l -k lazy_gettext -k _pgettext:2c,3 -k lazy_pgettext:1c,2 -o app/translations/messages.pot --no-location --sort-output .
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete
 
-run: install
+# PORT first, naming it: BASE_URL is built from it, and 'http://127.0.0.1:abc' had been refused as BASE_URL.
+port-number:
+	@case '$(PORT)' in (''|*[!0-9]*) false;; esac && [ '$(PORT)' -ge 1 ] && [ '$(PORT)' -le 65535 ] || \
+		{ echo "PORT='$(PORT)' is not a port number: give a whole number from 1 to 65535." >&2; exit 2; }
+
+run: port-number install
 	$(FLASK) demo prepare
 	@echo "Sharaka is on http://$(HOST):$(PORT)  (Ctrl-C stops the web server and the scheduler)"
 	@# exec: make's own child is the supervisor, which ends with make even when make is SIGKILLed (a shell

@@ -186,3 +186,29 @@ def test_sigkill_to_make_leaves_nothing_running(tmp_path):
         process.wait()
         assert _until(lambda: not _living_members(group), STOPS_WITHIN), _living_members(group)
         assert not _answers(port)
+
+
+@pytest.mark.parametrize("how", ["environment", "command line"])
+@pytest.mark.parametrize("port", ["abc", "0", "70000"])
+def test_a_port_that_is_no_port_number_is_named_before_anything_starts(tmp_path, how, port):
+    """`PORT=abc make run` had blamed BASE_URL ('http://127.0.0.1:abc' is not an address), which the operator
+    never set: make builds it from PORT."""
+    if backend() != "sqlite":
+        pytest.skip("make run serves the SQLite file of its instance folder")
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "SHARAKA_CONFIG", "PORT")}
+    env["SHARAKA_INSTANCE_DIR"] = str(tmp_path)
+    if how == "environment":
+        env["PORT"] = port
+    refused = subprocess.run(
+        ["make", "run", *([f"PORT={port}"] if how == "command line" else [])],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode != 0
+    said = refused.stderr.splitlines()
+    assert said[0] == f"PORT='{port}' is not a port number: give a whole number from 1 to 65535.", refused.stderr
+    assert "BASE_URL" not in refused.stderr + refused.stdout and "demo prepare" not in refused.stdout
+    assert not (tmp_path / "sharaka.sqlite").exists()
