@@ -135,6 +135,33 @@ def is_mail_address(value: str) -> bool:
     return bool(re.fullmatch(r"[^@\s]+@[^@\s]+", address)) and address in value
 
 
+def ascii_domain(value: str) -> str | None:
+    """`value` as a mail domain written in ASCII, as Message-IDs and SMTP want it: a host name (IDNA: "وزارة.ma"
+    is "xn--mgbexc3i.ma") or an address literal ("[10.0.0.7]", "[IPv6:::1]"); None when it cannot be one."""
+    import ipaddress
+
+    import idna
+
+    if value.startswith("[") and value.endswith("]"):
+        inner = value[1:-1]
+        try:
+            if inner[:5].lower() == "ipv6:":
+                return f"[IPv6:{ipaddress.IPv6Address(inner[5:])}]"
+            return f"[{ipaddress.IPv4Address(inner)}]"
+        except ValueError:
+            return None
+    try:
+        name = idna.encode(value, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return None
+    label = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+    return name if len(name) <= 253 and re.fullmatch(rf"{label}(?:\.{label})*", name) else None
+
+
+def is_mail_domain(value: str) -> bool:
+    return ascii_domain(value) is not None
+
+
 def env_rates(name: str) -> dict:
     """Reference exchange rates, "EUR=10.80,USD=9.25": dirhams for one unit of each ISO 4217 code."""
     from decimal import Decimal, InvalidOperation
@@ -273,7 +300,14 @@ class Config:
     MAIL_USERNAME = env("MAIL_USERNAME", "")
     MAIL_PASSWORD = env("MAIL_PASSWORD", "")
     # The domain of the From address and of every Message-ID (default: BASE_URL's host name).
-    MAIL_DOMAIN = env("MAIL_DOMAIN") or mail_domain_for(BASE_URL)
+    MAIL_DOMAIN = ascii_domain(
+        env_address(
+            "MAIL_DOMAIN",
+            "",
+            is_mail_domain,
+            "a domain name (e.g. ministere.ma) or an address literal (e.g. [10.0.0.7])",
+        )
+    ) or mail_domain_for(BASE_URL)
     MAIL_DEFAULT_SENDER = env_address(
         "MAIL_DEFAULT_SENDER",
         f"sharaka@{MAIL_DOMAIN}",

@@ -104,6 +104,28 @@ def test_addresses_and_mail_security_are_checked_when_set(tmp_path):
     assert "started MTNRA False" in fine.stdout
 
 
+@pytest.mark.parametrize("domain", ["not a domain", "sharaka@ministere.ma", "-ministere.ma", "a..ma", "[300.1.2.3]"])
+def test_a_mail_domain_that_cannot_be_one_is_refused_at_the_start(tmp_path, domain):
+    """MAIL_DOMAIN is the From address's domain and every Message-ID's: any value had been taken, and every
+    message then went out with a From a relay refuses and a Message-ID no client reads."""
+    refused = _start(tmp_path, MAIL_DOMAIN=domain)
+    assert refused.returncode != 0 and "started" not in refused.stdout
+    assert f"MAIL_DOMAIN={domain!r} is not a domain name" in refused.stderr, refused.stderr[-2000:]
+
+
+def test_a_mail_domain_is_taken_as_a_name_or_an_address_literal_written_in_ascii(tmp_path):
+    said = "'started', app.config['MAIL_DOMAIN'], app.config['MAIL_DEFAULT_SENDER']"
+    for domain, taken in (
+        ("ministere.ma", "ministere.ma"),
+        ("localhost", "localhost"),
+        ("[10.0.0.7]", "[10.0.0.7]"),
+        ("وزارة.ma", "xn--mgbexc3i.ma"),
+    ):
+        fine = _start(tmp_path, said, MAIL_DOMAIN=domain)
+        assert fine.returncode == 0, fine.stderr[-2000:]
+        assert fine.stdout.split() == ["started", taken, f"sharaka@{taken}"], fine.stdout
+
+
 @pytest.mark.parametrize(
     "env, named",
     [
