@@ -34,6 +34,7 @@ def create_app(config: str | type | None = None) -> Flask:
     if issubclass(config_class, ProductionConfig):
         _check_base_url(app)
     _make_instance_folder(app)
+    _check_kept_pages_folder(app)
 
     _init_extensions(app)
     _init_operations(app)
@@ -133,6 +134,13 @@ def _make_instance_folder(app: Flask) -> None:
         raise ConfigurationError(
             f"SHARAKA_INSTANCE_DIR={app.instance_path!r}: the folder cannot be made ({error.strerror})."
         ) from None
+
+
+def _check_kept_pages_folder(app: Flask) -> None:
+    from app.core.machine_store import folder_problem
+
+    if problem := folder_problem(app.config):
+        raise ConfigurationError("Sharaka will not start: " + problem)
 
 
 def _check_time_zone(app: Flask) -> None:

@@ -133,6 +133,25 @@ def installed() -> tuple[str, ...]:
     )
 
 
+def folder_problem(config) -> str | None:
+    """Why KEPT_PAGES_DIR cannot hold the store, or None (nor when nothing is kept). A file where the folder
+    should be, or a folder this account cannot make or write, had started, then logged a traceback at every
+    page kept or read: said at the start instead, as every setting is. The folder is made now if need be."""
+    if not (config.get("PAGES_KEPT") or config.get("FIGURES_KEPT")):
+        return None
+    folder = config["KEPT_PAGES_DIR"]
+    way_out = "give a folder this account may write, or keep nothing (PAGES_KEPT=false and FIGURES_KEPT=false)."
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)  # the server's account alone (see above)
+    except FileExistsError:
+        return f"KEPT_PAGES_DIR={folder!r} is a file, not a folder: {way_out}"
+    except OSError as error:
+        return f"KEPT_PAGES_DIR={folder!r}: the folder cannot be made ({error.strerror}): {way_out}"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"KEPT_PAGES_DIR={folder!r} cannot be written by this account: {way_out}"
+    return None
+
+
 def _store() -> diskcache.Cache:
     directory = current_app.config["KEPT_PAGES_DIR"]
     store = _stores.get(directory)

@@ -126,6 +126,20 @@ def test_a_mail_domain_is_taken_as_a_name_or_an_address_literal_written_in_ascii
         assert fine.stdout.split() == ["started", taken, f"sharaka@{taken}"], fine.stdout
 
 
+@pytest.mark.parametrize("where", ["a file", "under a file", "made of nothing"])
+def test_a_kept_pages_folder_that_cannot_be_used_stops_the_start_in_a_line(tmp_path, where):
+    """A file where the folder should be had started, then logged a traceback at every page kept or read."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the kept pages should be")
+    folder = {"a file": blocker, "under a file": blocker / "kept", "made of nothing": Path("/proc/kept")}[where]
+    refused = _flask(tmp_path, "jobs", "status", KEPT_PAGES_DIR=str(folder))
+    assert refused.returncode == 2, refused.stderr[-2000:]
+    said = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert len(said) == 1 and said[0].startswith(f"Error: Sharaka will not start: KEPT_PAGES_DIR='{folder}'"), said
+    off = _flask(tmp_path, "jobs", "status", KEPT_PAGES_DIR=str(folder), PAGES_KEPT="false", FIGURES_KEPT="false")
+    assert "KEPT_PAGES_DIR" not in off.stderr, off.stderr[-2000:]  # nothing kept: the folder is never read
+
+
 @pytest.mark.parametrize(
     "env, named",
     [
