@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, flash, make_response, redirect, render_template, request, session, url_for
+from flask import Flask, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
@@ -185,13 +185,29 @@ def register_error_handlers(app: Flask) -> None:
 def _sign_in_ended():
     """A form sent after its sign-in ended (the session's time ran out, or its cookie went): nothing was saved.
     Saying "the form had expired" and sending them to sign in had lost what they typed; the page says what
-    happened and signs in again to the form's page, where this tab puts back what the form held (sharaka.js)."""
+    happened and signs in again to the form's page, where this tab puts back what the form held (sharaka.js).
+    A browser on plain http:// keeps a Secure session cookie to itself: it never had one to end, and is told that
+    signing in needs HTTPS (it had read "your sign-in had ended" after the sign-in form itself)."""
+    if _secure_cookie_kept_back():
+        return render_template(
+            "errors/sign_in_needs_https.html",
+            https_url=urlsplit(request.url)._replace(scheme="https", query="").geturl(),
+        ), 400
     back = request.referrer if _same_site(request.referrer) else None
     return render_template(
         "errors/sign_in_ended.html",
         had_files=any(upload.filename for upload in request.files.values()),
         sign_in_url=url_for("auth.sign_in", next=urlsplit(back).path if back else None),
     ), 401
+
+
+def _secure_cookie_kept_back() -> bool:
+    """The session cookie is Secure (SESSION_COOKIE_SECURE), none came with the request, and the page that sent it
+    was on plain http://, as the browser says (Origin, else Referer; the request's own scheme is the proxy's)."""
+    config = current_app.config
+    if not config.get("SESSION_COOKIE_SECURE") or config["SESSION_COOKIE_NAME"] in request.cookies:
+        return False
+    return urlsplit(request.headers.get("Origin") or request.referrer or request.url).scheme == "http"
 
 
 def _same_site(url: str | None) -> bool:
