@@ -8,6 +8,8 @@ PORT ?= 5000
 # Links in e-mails point at the server `make run` starts (PORT=5110 make run: mail links say 5110 too).
 BASE_URL ?= http://$(HOST):$(PORT)
 export BASE_URL
+# The recipes read PORT from their environment ("$$PORT"): a value with a quote in it is then only a wrong value.
+export PORT
 
 .PHONY: run test unit lint format test-sqlite test-postgres install translations-compile translations-update migrate check clean port-number
 
@@ -32,8 +34,8 @@ translations-update: $(VENV)/.installed
 
 # PORT first, naming it: BASE_URL is built from it, and 'http://127.0.0.1:abc' had been refused as BASE_URL.
 port-number:
-	@case '$(PORT)' in (''|*[!0-9]*) false;; esac && [ '$(PORT)' -ge 1 ] && [ '$(PORT)' -le 65535 ] || \
-		{ echo "PORT='$(PORT)' is not a port number: give a whole number from 1 to 65535." >&2; exit 2; }
+	@case "$$PORT" in (''|*[!0-9]*) false;; esac && [ "$$PORT" -ge 1 ] && [ "$$PORT" -le 65535 ] || \
+		{ echo "PORT='$$PORT' is not a port number: give a whole number from 1 to 65535." >&2; exit 2; }
 
 run: port-number install
 	$(FLASK) demo prepare

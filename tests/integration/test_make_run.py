@@ -189,7 +189,7 @@ def test_sigkill_to_make_leaves_nothing_running(tmp_path):
 
 
 @pytest.mark.parametrize("how", ["environment", "command line"])
-@pytest.mark.parametrize("port", ["abc", "0", "70000"])
+@pytest.mark.parametrize("port", ["abc", "0", "70000", "50'00"])
 def test_a_port_that_is_no_port_number_is_named_before_anything_starts(tmp_path, how, port):
     """`PORT=abc make run` had blamed BASE_URL ('http://127.0.0.1:abc' is not an address), which the operator
     never set: make builds it from PORT."""
