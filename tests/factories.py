@@ -178,7 +178,7 @@ def build_world() -> World:
     partner_a = organization("partner-a", name_fr="Partenaire A", name_en="Partner A")
     partner_b = organization("partner-b", name_fr="Partenaire B", name_en="Partner B")
     world = World(ministry=ministry, partner_a=partner_a, partner_b=partner_b)
-    for role in ("admin", "officer", "manager", "legal", "auditor"):
+    for role in ("admin", "officer", "manager", "legal", "finance", "auditor"):
         world.users[role] = user(role, ministry)
     world.users["other_officer"] = user("officer", ministry)
     world.users["partner"] = user("partner", partner_a)

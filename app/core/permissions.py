@@ -51,13 +51,15 @@ def guarded_model_named(name: str) -> Any:
 # Everything else asks the predicates below (pages, API, engine, jobs, templates); workflow
 # definitions name roles as data (who takes a move, who approves), read through plays_workflow_role.
 
-ADMIN, OFFICER, MANAGER, LEGAL, PARTNER, AUDITOR = "admin", "officer", "manager", "legal", "partner", "auditor"
-ROLE_NAMES = (ADMIN, OFFICER, MANAGER, LEGAL, PARTNER, AUDITOR)
+ADMIN, OFFICER, MANAGER, LEGAL, FINANCE = "admin", "officer", "manager", "legal", "finance"
+PARTNER, AUDITOR = "partner", "auditor"
+ROLE_NAMES = (ADMIN, OFFICER, MANAGER, LEGAL, FINANCE, PARTNER, AUDITOR)
 ROLES = {
     ADMIN: _l("Administrator"),
     OFFICER: _l("Officer"),
     MANAGER: _l("Manager (approver)"),
     LEGAL: _l("Legal adviser"),
+    FINANCE: _l("Finance controller"),
     PARTNER: _l("Partner"),
     AUDITOR: _l("Auditor"),
 }
@@ -67,18 +69,19 @@ ROLE_POWERS = {
     OFFICER: _l("You can now draft agreements, take them through their stages and follow their deliverables."),
     MANAGER: _l("You can now approve or send back agreements, edit them and waive deliverables."),
     LEGAL: _l("You can now read the ministry's agreements and give the legal adviser's approvals."),
+    FINANCE: _l("You can now read the ministry's agreements and give the finance controller's approvals."),
     PARTNER: _l(
         "You can now see the agreements shared with your organisation, discuss them and hand in its deliverables."
     ),
     AUDITOR: _l("You can now read every agreement and the audit trail, without changing anything."),
 }
-MINISTRY_ROLES = (ADMIN, OFFICER, MANAGER, LEGAL, AUDITOR)
+MINISTRY_ROLES = (ADMIN, OFFICER, MANAGER, LEGAL, FINANCE, AUDITOR)
 
 ALL_ROLES = frozenset(ROLE_NAMES)
 MINISTRY = frozenset(MINISTRY_ROLES)
 EDITORS = frozenset({ADMIN, OFFICER, MANAGER})
 # Who may hold an approval slot, receive someone's approvals by delegation and be asked to approve.
-APPROVERS = frozenset({ADMIN, OFFICER, MANAGER, LEGAL})
+APPROVERS = frozenset({ADMIN, OFFICER, MANAGER, LEGAL, FINANCE})
 
 # action -> roles that may ever do it. Object-level rules below narrow it further.
 GRANTS: dict[str, frozenset[str]] = {
@@ -106,7 +109,7 @@ GRANTS: dict[str, frozenset[str]] = {
     # Who may be an agreement's owner (a workflow's "owner" is the agreement's owner among these).
     "agreement.own": EDITORS,
     # Workflow moves: the engine decides which ones, by role, ownership and approvals.
-    "agreement.act": frozenset({"admin", "officer", "manager", "legal", "partner"}),
+    "agreement.act": frozenset({"admin", "officer", "manager", "legal", "finance", "partner"}),
     "agreement.documents": ALL_ROLES,
     "agreement.compare": ALL_ROLES,
     # Indicators of the deliverables plan: defined by those who edit the agreement.
@@ -119,8 +122,8 @@ GRANTS: dict[str, frozenset[str]] = {
     "agreement.recheck_signatures": frozenset({"admin"}),
     "workflow.view": MINISTRY,
     "workflow.simulate": frozenset({"admin"}),
-    "inbox.view": frozenset({"admin", "officer", "manager", "legal"}),
-    "delegation.manage": frozenset({"admin", "officer", "manager", "legal"}),
+    "inbox.view": frozenset({"admin", "officer", "manager", "legal", "finance"}),
+    "delegation.manage": frozenset({"admin", "officer", "manager", "legal", "finance"}),
     "organization.list": ALL_ROLES,
     "organization.view": ALL_ROLES,
     "organization.create": frozenset({"admin", "officer", "manager"}),
@@ -180,14 +183,14 @@ GRANTS: dict[str, frozenset[str]] = {
     "session.manage": ALL_ROLES,
     # What each role sees first; the portfolio views show only agreements the person may see.
     "dashboard.view": ALL_ROLES,
-    # Those who act on what the dashboard shows; the others (auditor, admin, legal) read it only.
+    # Those who act on what the dashboard shows; the others (auditor, admin, legal, finance) read it only.
     "dashboard.act": frozenset({"officer", "manager"}),
     "portfolio.view": ALL_ROLES,
     "analytics.view": MINISTRY,
     "budget.report": MINISTRY,
     # Discussion threads (internal ones: ministry only, see can_read_thread) and verifying a copy.
     "discussion.view": ALL_ROLES,
-    "discussion.post": frozenset({"admin", "officer", "manager", "legal", "partner"}),
+    "discussion.post": frozenset({"admin", "officer", "manager", "legal", "finance", "partner"}),
     "copy.verify": ALL_ROLES,
 }
 
@@ -208,7 +211,7 @@ def is_partner(user) -> bool:
 
 
 def is_ministry(user) -> bool:
-    """A ministry account (admin, officer, manager, legal adviser, auditor)."""
+    """A ministry account (admin, officer, manager, legal adviser, finance controller, auditor)."""
     return user.role in MINISTRY
 
 
@@ -451,7 +454,7 @@ def can_manage_members(user) -> bool:
 def invitable_roles(user) -> tuple[str, ...]:
     """The roles `user` may give in an invitation."""
     if user.role == "admin":
-        return ("admin", "officer", "manager", "legal", "partner", "auditor")
+        return ROLE_NAMES
     return ("partner",) if is_org_admin(user) else ()
 
 

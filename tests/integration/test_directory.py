@@ -24,6 +24,7 @@ PEOPLE = f"ou=people,{SUFFIX}"
 GROUPS = f"ou=groups,{SUFFIX}"
 AMINA = "Amina-mot-de-passe-annuaire"
 HIBA = "Hiba-mot-de-passe-annuaire"
+SAMIRA = "Samira-mot-de-passe-annuaire"
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +41,14 @@ def directory(tmp_path_factory):
                     person("karim", "Karim Idrissi", "Karim-mot-de-passe-annuaire"),
                     person("leila", "Leila Tazi", "Leila-mot-de-passe-annuaire"),
                     person("nogroup", "Sans Groupe", "Nogroup-mot-de-passe"),
+                    person("samira", "Samira Berrada", SAMIRA),
                     # A mailbox on an Arabic domain (وزارة.المغرب): `mail` is ASCII (IA5), so its IDNA spelling.
                     person("hiba", "Hiba Alaoui", HIBA, mail="hiba@xn--mgbexc3i.xn--mgbc0a9azcg"),
                     # "nobody" keeps each group valid (groupOfNames needs a member) when the tests move people.
                     group("sharaka-officers", "amina", "leila", "hiba", "nobody"),
                     group("sharaka-managers", "karim", "nobody"),
                     group("sharaka-admins", "nobody"),
+                    group("sharaka-finance", "samira", "nobody"),
                 ]
             )
         )
@@ -64,7 +67,7 @@ def settings(url: str) -> dict:
         "LDAP_BIND_PASSWORD": "service-secret",
         "LDAP_GROUP_BASE_DN": GROUPS,
         "LDAP_GROUP_ROLES": f"admin=cn=sharaka-admins,{GROUPS};manager=cn=sharaka-managers,{GROUPS};"
-        f"officer=cn=sharaka-officers,{GROUPS}",
+        f"officer=cn=sharaka-officers,{GROUPS};finance=cn=sharaka-finance,{GROUPS}",
         "LDAP_TIMEOUT_SECONDS": 3,
         "LDAP_LOCAL_ROLES": ("partner", "admin"),
         "LDAP_PASSWORD_HELP": "",
@@ -101,6 +104,16 @@ def test_first_sign_in_creates_the_account_with_the_role_of_the_groups(app, worl
     assert user.directory_dn == f"uid=amina,{PEOPLE}" and user.password_hash == ""
     # By e-mail address too, whatever its case.
     assert _sign_in(app, "Amina@Ministere.example.ma", AMINA)[1].status_code == 302
+
+
+def test_the_finance_controllers_group_gives_the_finance_role(app, world, ldap_on):
+    """LDAP_GROUP_ROLES maps a group to finance, the ministry's finance controllers: they read the ministry's
+    agreements and edit none."""
+    client, response = _sign_in(app, "samira", SAMIRA)
+    assert response.status_code == 302
+    assert _user("samira@ministere.example.ma").role == "finance"
+    assert client.get(f"/agreements/{world.agreement_a.id}").status_code == 200
+    assert client.get(f"/agreements/{world.agreement_a.id}/edit").status_code == 403
 
 
 def test_an_address_on_an_internationalised_domain_signs_in_in_either_spelling(app, world, ldap_on):

@@ -77,6 +77,22 @@ def test_an_admin_invites_and_the_invitee_chooses_name_and_password_once(app, wo
     assert {"invited", "invitation_accepted"} <= actions
 
 
+def test_an_admin_invites_a_finance_controller_and_the_account_form_offers_the_role(app, world, signed_in):
+    """The finance controller's role, offered wherever an admin picks a role: the invitation and account forms."""
+    admin = signed_in("admin")
+    for page in ("/invitations/new", "/admin/users/new", f"/admin/users/{world.users['legal'].id}/edit"):
+        assert '<option value="finance">Finance controller</option>' in admin.get(page).get_data(as_text=True), page
+    assert _invite(admin, "nadia@example.org", role="finance", organization=world.ministry).status_code == 303
+    invitation = db.session.scalars(select(Invitation).where(Invitation.email == "nadia@example.org")).one()
+    assert invitation.role == "finance"
+    done = SignedInClient(app, None).post(
+        _link("nadia@example.org"), data={"full_name": "Nadia Alami", "password": PASSWORD, "confirm": PASSWORD}
+    )
+    assert done.status_code == 303
+    user = db.session.scalars(select(User).where(User.email == "nadia@example.org")).one()
+    assert (user.role, user.organization_id) == ("finance", world.ministry.id)
+
+
 def test_expired_revoked_and_replaced_links_say_so(app, world, signed_in):
     admin = signed_in("admin")
     _invite(admin, "late@example.org", organization=world.partner_a)

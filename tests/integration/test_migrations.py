@@ -333,3 +333,59 @@ def test_upgrading_gives_back_to_the_ministry_the_drafts_cancelled_before_they_w
             assert shown() == set(stays)
             db.session.remove()
             db.engine.dispose()
+
+
+def _insert_user(email: str, role: str) -> None:
+    db.session.execute(
+        text(
+            "INSERT INTO users (email, full_name, password_hash, role, language, is_active, "
+            "is_org_admin, deliverables_restricted, deactivated_by_ministry, closed_by_directory, "
+            "created_at, updated_at) VALUES (:email, 'x', 'x', :role, 'fr', true, false, false, "
+            "false, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        ),
+        {"email": email, "role": role},
+    )
+
+
+def _refused(statement) -> bool:
+    """Whether the database refuses `statement()` (its check of the role vocabulary)."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        statement()
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return True
+    return False
+
+
+@pytest.mark.live  # its own database
+def test_upgrading_lets_accounts_hold_the_finance_role_and_downgrading_refuses_while_one_does(tmp_path):
+    """The finance controller's role is stored by accounts from 0041 on; a downgrade that would leave an
+    account with a role the older schema refuses stops, saying so, and changes nothing."""
+    from flask_migrate import downgrade, upgrade
+
+    from tests.conftest import make_test_app
+    from tests.databases import fresh_database
+
+    with fresh_database(tmp_path, "finance_role_upgrade") as url:
+        app = make_test_app(url)
+        with app.app_context():
+            upgrade(revision="0040_illustrative_facts")
+            assert _refused(lambda: _insert_user("early@ministere.ma", "finance"))
+            upgrade()
+            assert not _refused(lambda: _insert_user("nadia@ministere.ma", "finance"))
+            db.session.remove()  # its read ended: on PostgreSQL a downgrade's ALTER TABLE waits for it
+            # Unwrapped: `flask db downgrade` logs the same error and exits with status 1.
+            with pytest.raises(RuntimeError, match="1 accounts and 0 invitations hold the finance role"):
+                downgrade.__wrapped__(revision="0040_illustrative_facts")
+            db.session.remove()
+            assert db.session.scalar(text("SELECT role FROM users WHERE email = 'nadia@ministere.ma'")) == "finance"
+            db.session.execute(text("UPDATE users SET role = 'legal' WHERE email = 'nadia@ministere.ma'"))
+            db.session.commit()
+            db.session.remove()
+            downgrade(revision="0040_illustrative_facts")
+            assert _refused(lambda: _insert_user("late@ministere.ma", "finance"))
+            db.session.remove()
+            db.engine.dispose()

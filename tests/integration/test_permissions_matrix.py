@@ -11,11 +11,22 @@ import pytest
 from app.core import clock
 from tests.conftest import SignedInClient
 
-ROLES = ["anonymous", "admin", "officer", "other_officer", "manager", "legal", "auditor", "partner", "partner_b"]
+ROLES = [
+    "anonymous",
+    "admin",
+    "officer",
+    "other_officer",
+    "manager",
+    "legal",
+    "finance",
+    "auditor",
+    "partner",
+    "partner_b",
+]
 EDITORS = {"admin", "officer", "other_officer", "manager"}
-MINISTRY = {"admin", "officer", "other_officer", "manager", "legal", "auditor"}
-ACTORS = {"admin", "officer", "other_officer", "manager", "legal", "partner", "partner_b"}
-APPROVERS = {"admin", "officer", "other_officer", "manager", "legal"}
+MINISTRY = {"admin", "officer", "other_officer", "manager", "legal", "finance", "auditor"}
+ACTORS = {"admin", "officer", "other_officer", "manager", "legal", "finance", "partner", "partner_b"}
+APPROVERS = {"admin", "officer", "other_officer", "manager", "legal", "finance"}
 SIGNED_IN = [r for r in ROLES if r != "anonymous"]
 
 
