@@ -98,7 +98,9 @@ def describe(condition: Condition) -> str:
     """The condition in words, for the simulator and the check."""
     parts = []
     if condition.budget_mad_at_least is not None:
-        parts.append(_("budget in MAD ≥ %(amount)s", amount=f"{condition.budget_mad_at_least:,.0f}"))
+        amount = condition.budget_mad_at_least
+        # Centimes only when there are some: "≥ 0.01" (any budget at all) must not read "≥ 0".
+        parts.append(_("budget in MAD ≥ %(amount)s", amount=f"{amount:,.2f}" if amount % 1 else f"{amount:,.0f}"))
     if condition.foreign_partner is not None:
         parts.append(_("a foreign partner") if condition.foreign_partner else _("no foreign partner"))
     if condition.types:

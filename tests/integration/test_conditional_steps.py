@@ -1,5 +1,6 @@
 """Approval steps with a `when:` condition: the engine (engine.applicable_steps) adds the MoU's
-minister's office step only when the MAD budget reaches 10 million; the page, the inbox SQL, the
+finance step only when it has a budget in MAD, and its minister's office step only when that budget reaches
+10 million; the page, the inbox SQL, the
 reminders and the API agree with it; `flask workflows check` refuses bad conditions; the simulator
 shows the step applying or not."""
 
@@ -58,10 +59,13 @@ def _steps(agreement):
 # --- the rule ----------------------------------------------------------------------------------
 
 
-def test_the_condition_adds_the_step_only_when_it_holds(reviewing):
+def test_the_condition_adds_the_step_only_when_it_holds(world, reviewing):
     large, small = reviewing
-    assert _steps(large) == ["legal_and_head", "ministers_office"]
-    assert _steps(small) == ["legal_and_head"]
+    assert _steps(large) == ["legal_and_head", "finance", "ministers_office"]
+    assert _steps(small) == ["legal_and_head", "finance"]
+    # No budget: nothing for the finance controller to sign off.
+    unbudgeted = factories.agreement(by=world.users["officer"], partners=[world.partner_a])
+    assert _steps(unbudgeted) == ["legal_and_head"]
 
 
 def test_other_currencies_count_at_the_reference_rates_and_one_without_a_rate_reaches_the_threshold(
@@ -71,11 +75,11 @@ def test_other_currencies_count_at_the_reference_rates_and_one_without_a_rate_re
     large, small = reviewing
     # 9 million MAD and 50,000 EUR at 30 MAD a euro: 10.5 million.
     set_rates({"EUR": Decimal(30)})
-    assert _steps(small) == ["legal_and_head", "ministers_office"]
+    assert _steps(small) == ["legal_and_head", "finance", "ministers_office"]
     # No rate for the euro: a budget of unknown size is asked about rather than waved through, and the
     # ministry's readers of the budget are told why (not the partner: the thresholds are the ministry's).
     set_rates({"USD": Decimal("9.25")})
-    assert _steps(small) == ["legal_and_head", "ministers_office"]
+    assert _steps(small) == ["legal_and_head", "finance", "ministers_office"]
     page = signed_in("officer").get(f"/agreements/{small.id}").get_data(as_text=True)
     assert "data-budget-unreckoned" in page and "EUR</bdi> has none yet" in page
     assert "data-budget-unreckoned" not in signed_in("officer").get(f"/agreements/{large.id}").get_data(as_text=True)
@@ -85,6 +89,7 @@ def test_other_currencies_count_at_the_reference_rates_and_one_without_a_rate_re
     db.session.commit()
     _approve(small, world.users["legal"])
     _approve(small, world.users["manager"])
+    _approve(small, world.users["finance"])
     assert small.state == "internal_review"
     waiting = set(
         db.session.scalars(
@@ -249,14 +254,18 @@ def test_check_refuses_bad_conditions_with_their_file(app, tmp_path):
 
 def test_the_simulator_shows_the_step_applying_or_not(app):
     definition = engine.current_definitions()["mou"]
-    scenario = {"people": {"legal": 1, "manager": 2, "officer": 1}}
+    scenario = {"people": {"legal": 1, "manager": 2, "finance": 1, "officer": 1}}
     without = simulate(definition, parse_scenario(scenario))
     asked = [line for step in without.steps for line in step.asked]
-    not_asked = "Approve for negotiation · Step 2: not asked (applies only when budget in MAD ≥ 10,000,000)"
-    assert any(not_asked in a for a in asked)
+    for not_asked in (
+        "Approve for negotiation · Step 2: not asked (applies only when budget in MAD ≥ 0.01)",
+        "Approve for negotiation · Step 3: not asked (applies only when budget in MAD ≥ 10,000,000)",
+    ):
+        assert any(not_asked in a for a in asked), asked
     with_budget = simulate(definition, parse_scenario({**scenario, "agreement": {"budget_mad": 15000000}}))
     asked = [line for step in with_budget.steps for line in step.asked]
-    assert any("Approve for negotiation · Step 2: applies (budget in MAD ≥ 10,000,000)" in a for a in asked)
+    assert any("Approve for negotiation · Step 2: applies (budget in MAD ≥ 0.01)" in a for a in asked)
+    assert any("Approve for negotiation · Step 3: applies (budget in MAD ≥ 10,000,000)" in a for a in asked)
     with pytest.raises(ValueError):
         parse_scenario({"agreement": {"budget_mad": "lots"}})
 
@@ -279,6 +288,7 @@ def test_the_large_agreement_waits_for_the_ministers_office_the_small_one_moves_
     for agreement in (large, small):
         _approve(agreement, legal)
         _approve(agreement, manager)
+        _approve(agreement, world.users["finance"])  # both have a budget
     assert small.state == "negotiation"
     assert large.state == "internal_review"
     round_ = next(r for r in large.approval_rounds if r.status == "open")
@@ -342,6 +352,7 @@ def test_an_escalation_naming_a_step_decided_while_it_waited_is_withdrawn(world,
     assert lapsed(first_step) == {2: "The approver has decided since."}  # the step still waits on the head
     _approve(large, manager)
     assert lapsed(first_step) == {1: "The approver has decided since.", 2: "The approver has decided since."}
+    _approve(large, world.users["finance"])  # the step between: it has a budget
     second_step = [held(3, "approval_escalated", manager), held(4, "approval_overdue", second_manager)]
     assert lapsed(second_step) == {}
 
@@ -349,9 +360,9 @@ def test_an_escalation_naming_a_step_decided_while_it_waited_is_withdrawn(world,
 def test_the_page_and_api_show_only_the_steps_that_apply(signed_in, api, world, reviewing):
     large, small = reviewing
     page = signed_in("manager").get(f"/agreements/{large.id}").get_data(as_text=True)
-    assert "Step 2" in page  # legal and head, then the minister's office
+    assert "Step 3" in page  # legal and head, finance, then the minister's office
     page = signed_in("manager").get(f"/agreements/{small.id}").get_data(as_text=True)
-    assert "Step 2" not in page and "Step 1" not in page  # one step only
+    assert "Step 2" in page and "Step 3" not in page  # legal and head, then finance only
     inbox = signed_in("manager").get("/inbox")
     assert inbox.status_code == 200
     assert api("manager").get(f"/api/v1/agreements/{large.id}/approvals").status_code == 200
@@ -383,6 +394,7 @@ def test_a_page_or_call_that_showed_the_first_step_records_nothing_once_it_is_de
     assert unknown.status_code == 422 and "step" in unknown.get_json()["errors"]
     db.session.expire_all()
     assert {d.step for d in round_.decisions} == {"legal_and_head"} and large.state == "internal_review"
+    _approve(large, world.users["finance"])
     decided = client.post(url, json={"transition": "approve_review", "step": "ministers_office"})
     assert decided.status_code == 200, decided.get_json()
     assert decided.get_json()["agreement"]["state"] == "negotiation"
@@ -413,7 +425,7 @@ def test_under_approval_the_budget_and_parties_hold_still(world, signed_in, revi
     large, small = reviewing
     legal, officer = world.users["legal"], world.users["officer"]
     _approve_the_first_step(large, world)
-    assert large.state == "internal_review" and _steps(large) == ["legal_and_head", "ministers_office"]
+    assert large.state == "internal_review" and _steps(large) == ["legal_and_head", "finance", "ministers_office"]
     page = signed_in("officer").get(f"/agreements/{large.id}").get_data(as_text=True)
     assert "data-budget-on-hold" in page and f"/agreements/{large.id}/budget/new" not in page  # said, not offered
     line = budget.lines_of(large)[0]
@@ -462,13 +474,14 @@ def test_a_budget_raised_past_a_step_after_the_approval_needs_that_step(world, r
     _large, small = reviewing
     officer = world.users["officer"]
     _approve_the_first_step(small, world)
+    _approve(small, world.users["finance"])
     assert small.state == "negotiation"
     raise_to = budget.LineData(world.partner_b.id, "Extension", "2000000", "MAD", "cash", 2027)
     with pytest.raises(ValidationFailed) as refused:
         budget.add_line(small, raise_to, by=officer)
     # The step is named as the agreement's page names it, never by its name in the YAML file.
     approval = engine.definition_for(small).transition("approve_review")
-    assert f"({engine.label(approval.label)} · {gettext('Step %(number)s', number=2)})" in refused.value.message
+    assert f"({engine.label(approval.label)} · {gettext('Step %(number)s', number=3)})" in refused.value.message
     assert "ministers_office" not in refused.value.message
     db.session.rollback()
     assert sum(line.amount for line in budget.lines_of(small) if line.currency == "MAD") == Decimal("9000000.00")
@@ -479,7 +492,7 @@ def test_a_budget_raised_past_a_step_after_the_approval_needs_that_step(world, r
     db.session.commit()
     budget.add_line(small, raise_to, by=officer)
     db.session.commit()
-    assert _steps(small) == ["legal_and_head", "ministers_office"]
+    assert _steps(small) == ["legal_and_head", "finance", "ministers_office"]
 
 
 def test_an_approval_request_names_its_step_when_the_approval_has_several(world, reviewing):
@@ -502,14 +515,22 @@ def test_an_approval_request_names_its_step_when_the_approval_has_several(world,
         ).all()
 
     [first] = requests(large, legal)
-    assert first.endswith("(step 1 of 2)")
-    [small_request] = requests(small, legal)
-    assert "step" not in small_request  # one step: nothing to tell apart
+    assert first.endswith("(step 1 of 3)")
+    assert requests(small, legal)[0].endswith("(step 1 of 2)")  # no minister's office: two steps
+    unbudgeted = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Sans budget")
+    db.session.commit()
+    engine.take(unbudgeted, "submit_for_review", by=world.users["officer"], expected_version=unbudgeted.version)
+    db.session.commit()
+    [one_step] = requests(unbudgeted, legal)
+    assert "step" not in one_step  # one step: nothing to tell apart
     _approve(large, legal)
     _approve(large, manager)
+    [finance_request] = requests(large, world.users["finance"])
+    assert finance_request.endswith("(step 2 of 3)")
+    _approve(large, world.users["finance"])
     # Any manager may decide the first step: the second manager is asked at both, and can tell them apart.
-    asked_first, second = sorted(requests(large, second_manager))
-    assert asked_first == first and second.endswith("(step 2 of 2)")
+    asked_first, last = sorted(requests(large, second_manager))
+    assert asked_first == first and last.endswith("(step 3 of 3)")
     from app.notifications.messages import detail
 
     params = {"title": {"en": "Grand accord"}, "transition": {"en": "Approve"}, "step": 2, "steps": 2}

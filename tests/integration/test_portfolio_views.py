@@ -359,11 +359,11 @@ def test_approval_deadlines_are_reckoned_as_the_reminders_do(app, world):
         decision="approve",
         comment=None,
         expected_version=convention.version,
-    )  # the second step starts now
+    )  # the second step, the finance controller's, starts now
     db.session.commit()
     _agreement, step, started, sla, _approvers = waiting_approval(round_)
     deadline, transition = approval_deadline(round_, convention)
-    assert step.name == "head_of_department" and transition.name == "approve_review"
+    assert step.name == "finance" and transition.name == "approve_review"
     assert deadline == local_date(started) + timedelta(days=sla) == local_date(utcnow()) + timedelta(days=10)
 
 
@@ -623,16 +623,25 @@ def approval_round(agreement, requested: datetime, decisions, *, by):
 
 
 def test_the_slowest_approval_step(app, world):
-    officer, legal, manager = (world.users[r] for r in ("officer", "legal", "manager"))
+    officer, legal, finance, manager = (world.users[r] for r in ("officer", "legal", "finance", "manager"))
 
     def round_(agreement, requested: datetime, decisions):
         approval_round(agreement, requested, decisions, by=officer)
 
     conventions = [factories.agreement(by=officer, partners=[world.partner_a], type="convention") for _ in range(2)]
     mou = factories.agreement(by=officer, partners=[world.partner_a])
-    # Convention steps follow one another: the head of department waits from the legal decision.
-    round_(conventions[0], at("2025-01-10"), [("legal", legal, 2), ("head_of_department", manager, 5)])
-    round_(conventions[1], at("2025-02-10"), [("legal", legal, 4), ("head_of_department", manager, 5)])
+    # Convention steps follow one another: finance waits from the legal decision, the head of department
+    # from the finance controller's.
+    round_(
+        conventions[0],
+        at("2025-01-10"),
+        [("legal", legal, 2), ("finance", finance, 3), ("head_of_department", manager, 5)],
+    )
+    round_(
+        conventions[1],
+        at("2025-02-10"),
+        [("legal", legal, 4), ("finance", finance, 5), ("head_of_department", manager, 7)],
+    )
     # MoU: one parallel step, each approver from the request.
     round_(mou, at("2025-01-03"), [("legal_and_head", legal, 1), ("legal_and_head", manager, 6)])
     db.session.commit()
@@ -641,6 +650,7 @@ def test_the_slowest_approval_step(app, world):
     assert medians == {
         ("mou", "legal_and_head"): 3.5,
         ("convention", "legal"): 3.0,
+        ("convention", "finance"): 1.0,
         ("convention", "head_of_department"): 2.0,
     }
     assert (report.slowest.stat.agreement_type, report.slowest.stat.step) == ("mou", "legal_and_head")
@@ -655,11 +665,19 @@ def test_the_database_reckons_step_waits_as_step_waits_does(app, world):
     (both left out)."""
     from app.reporting.portfolio import analytics
 
-    officer, legal, manager = (world.users[r] for r in ("officer", "legal", "manager"))
+    officer, legal, finance, manager = (world.users[r] for r in ("officer", "legal", "finance", "manager"))
     plans = [
-        ("convention", [("legal", legal, 0.25), ("legal", manager, 2.5), ("head_of_department", manager, 4.75)]),
+        (
+            "convention",
+            [
+                ("legal", legal, 0.25),
+                ("legal", manager, 2.5),
+                ("finance", finance, 2.5),
+                ("head_of_department", manager, 4.75),
+            ],
+        ),
         ("convention", [("head_of_department", manager, 3)]),  # its predecessor never decided
-        ("convention", [("legal", legal, -1), ("head_of_department", manager, 1.5)]),
+        ("convention", [("legal", legal, -1), ("finance", finance, -1), ("head_of_department", manager, 1.5)]),
         ("mou", [("legal_and_head", legal, 1.5), ("no_such_step", manager, 2)]),
     ]
     for number, (kind, decisions) in enumerate(plans):
@@ -668,7 +686,8 @@ def test_the_database_reckons_step_waits_as_step_waits_does(app, world):
     db.session.commit()
     positions = {
         ("convention", "approve_review", "legal"): 1,
-        ("convention", "approve_review", "head_of_department"): 2,
+        ("convention", "approve_review", "finance"): 2,
+        ("convention", "approve_review", "head_of_department"): 3,
     }
 
     def figures(stats):
@@ -679,7 +698,7 @@ def test_the_database_reckons_step_waits_as_step_waits_does(app, world):
     in_sql = analytics.load_step_statistics(manager, positions, year=2025)
     in_python = analytics.step_statistics(analytics.step_waits(analytics.load_rounds(manager, year=2025)), positions)
     assert figures(in_sql) == figures(in_python)
-    assert ("convention", "head_of_department", 2, 2, 2.375, 2.475) in figures(in_sql)
+    assert ("convention", "head_of_department", 3, 2, 2.375, 2.475) in figures(in_sql)
 
 
 # --- the demo's illustrative history --------------------------------------------------------------

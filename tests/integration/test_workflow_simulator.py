@@ -30,7 +30,7 @@ def _rows():
 @pytest.mark.parametrize("workflow_type", ["mou", "convention", "protocol", "amendment"])
 def test_every_shipped_workflow_walks_its_main_path_with_enough_people(workflow_type):
     definition = load_directory(ROOT / "workflows")[workflow_type]
-    people = {"officer": 2, "manager": 2, "legal": 2, "admin": 1}
+    people = {"officer": 2, "manager": 2, "legal": 2, "finance": 2, "admin": 1}
     result = simulator.simulate(definition, {"start": date(2026, 1, 5)}, people=people)
     assert result.steps and not any(step.blocked for step in result.steps)
     assert result.final_state != definition.initial_state
@@ -160,7 +160,8 @@ def test_an_edited_copy_says_what_changes_for_agreements_in_flight(app, world, t
     ) in result.output
     assert (
         "in flight: 1 agreement(s) in internal_review: their open approval of approve_review would ask the "
-        "steps legal_and_head, ministers_office (when budget in MAD ≥ 10,000,000), secretary_general"
+        "steps legal_and_head, finance (when budget in MAD ≥ 0.01), ministers_office (when budget in MAD ≥ "
+        "10,000,000), secretary_general"
     ) in result.output
     assert "in flight: 2 agreement(s) in active: moves no longer offered from active: suspend" in result.output
     assert _rows() == before  # nothing written

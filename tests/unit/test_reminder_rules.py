@@ -772,21 +772,27 @@ def test_a_sequential_chain_asks_the_next_step_after_an_approval(world):
             )
         ]
 
+    def approve(role):
+        engine.decide(
+            convention,
+            "approve_review",
+            by=world.users[role],
+            decision="approve",
+            comment="ok",
+            expected_version=convention.version,
+        )
+        db.session.commit()
+
     assert asked() == [(world.users["legal"].id, convention.reference)]
-    engine.decide(
-        convention,
-        "approve_review",
-        by=world.users["legal"],
-        decision="approve",
-        comment="ok",
-        expected_version=convention.version,
-    )
-    db.session.commit()
+    approve("legal")
+    # Legal, then the finance controller, then the head of department: each asked when their step opens.
     assert asked() == [
         (world.users["legal"].id, convention.reference),
-        (world.users["manager"].id, convention.reference),
+        (world.users["finance"].id, convention.reference),
     ]
     assert [n.kind for n in notices_of(world.users["officer"])] == ["approval_decided"]
+    approve("finance")
+    assert asked()[2:] == [(world.users["manager"].id, convention.reference)]
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ def test_the_shipped_definitions_are_valid():
     assert review.mode == "parallel" and review.quorum == 2 and set(review.required_roles) == {"legal", "manager"}
     # Extends: the protocol is the MoU lifecycle; the convention overrides the review.
     assert [t.name for t in definitions["protocol"].transitions] == [t.name for t in mou.transitions]
-    assert len(definitions["convention"].transition("approve_review").approval.steps) == 2
+    assert len(definitions["convention"].transition("approve_review").approval.steps) == 3  # legal, finance, head
     # Approvals are the ministry's internal work unless a definition shares them with the partner.
     assert not any(t.approval.shared_with_partner for d in definitions.values() for t in d.transitions if t.approval)
 

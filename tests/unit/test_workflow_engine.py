@@ -189,6 +189,7 @@ def test_a_decision_on_the_step_shown_is_refused_once_that_step_is_decided(mou, 
         decide(mou, head_of_office, step="no_such_step")
     assert refused.value.field_errors == {"step": ["This approval has no such step."]}
     db.session.rollback()
+    decide(mou, world.users["finance"])  # a budget: the finance controller's step comes between
     # Named as it waits now, the step is decided.
     decide(mou, head_of_office, step="ministers_office")
     assert mou.state == "negotiation"
@@ -297,17 +298,37 @@ def test_names_shown_in_the_apps_sentences_are_kept_on_one_line(mou, world):
 
 
 def test_sequential_steps_go_in_order(world):
+    """A convention commits money: legal, then the finance controller, then the head of department, each in
+    turn; a step is offered to its approvers only once the one before it is decided."""
     convention = factories.agreement(by=world.users["officer"], partners=[world.partner_a], type="convention")
     db.session.commit()
     take(convention, "submit_for_review", world.users["officer"])
-    manager_option = next(
-        o for o in engine.actions_for(convention, world.users["manager"]) if o.name == "approve_review"
-    )
-    assert not manager_option.is_allowed  # the legal step comes first
+
+    def offered_to(role) -> bool:
+        options = engine.actions_for(convention, world.users[role])
+        return any(o.name == "approve_review" and o.is_allowed for o in options)
+
+    assert (offered_to("legal"), offered_to("finance"), offered_to("manager")) == (True, False, False)
+    with pytest.raises(WorkflowError, match="not open yet"):
+        decide(convention, world.users["finance"], step="finance")
+    db.session.rollback()
     decide(convention, world.users["legal"])
     assert convention.state == "internal_review"
+    assert (offered_to("finance"), offered_to("manager")) == (True, False)
+    with pytest.raises(PermissionDenied):  # the head of department has no place in the finance step
+        decide(convention, world.users["manager"], step="finance")
+    db.session.rollback()
+    decide(convention, world.users["finance"])
+    assert convention.state == "internal_review"
+    assert offered_to("manager")
     decide(convention, world.users["manager"])
     assert convention.state == "negotiation"
+    decisions = convention.approval_rounds[-1].decisions
+    assert [(d.step, d.approver.role) for d in decisions] == [
+        ("legal", "legal"),
+        ("finance", "finance"),
+        ("head_of_department", "manager"),
+    ]
 
 
 def test_delegation_lets_a_colleague_approve_for_the_absent_approver(mou, world):
