@@ -748,3 +748,25 @@ def test_the_demo_history_is_illustrative_consistent_and_written_once(app):
     )
     assert all(row.visits for row in (_row(report, "mou", "draft"), _row(report, "convention", "negotiation")))
     assert report.slowest is not None
+
+
+def test_the_demo_has_a_finance_controller_who_signed_off_its_conventions(app):
+    """An illustrative finance controller among the demo sign-ins, who signs in with the printed password and
+    gave the finance step of the conventions the demo took past their review."""
+    from app.agreements.models import Agreement
+    from app.auth.models import User
+    from app.demo.loader import demo_sign_ins
+    from tests.conftest import SignedInClient
+
+    assert app.test_cli_runner().invoke(args=["demo", "load"]).exit_code == 0
+    [row] = [row for row in demo_sign_ins() if row["role"] == "finance"]
+    assert (row["email"], row["password"]) == ("nadia.finance@sharaka.example", "finance-demo-2026")
+    assert SignedInClient(app, None).sign_in(row["email"], row["password"]).status_code == 302
+    finance = db.session.scalar(select(User).where(User.email == row["email"]))
+    steps = db.session.scalars(
+        select(ApprovalDecision.step)
+        .join(ApprovalRound, ApprovalDecision.round_id == ApprovalRound.id)
+        .join(Agreement, ApprovalRound.agreement_id == Agreement.id)
+        .where(Agreement.type == "convention", ApprovalDecision.approver_id == finance.id)
+    ).all()
+    assert steps and set(steps) == {"finance"}
