@@ -392,7 +392,8 @@ def test_the_page_of_a_link_shows_what_the_decision_rests_on(app, world, signed_
     approve(legal, decision="reject", comment="Justifier le montant du budget")
     take("submit_for_review", comment="Justification jointe en annexe 2")
     approve(legal)
-    approve(manager)  # the step of the Minister's office now waits on the cabinet
+    approve(manager)
+    approve(world.users["finance"])  # a budget: finance; the step of the Minister's office now waits on the cabinet
 
     client = signed_in(cabinet)
     path = links_for(cabinet)["approve"]
