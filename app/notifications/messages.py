@@ -706,23 +706,32 @@ def _detail(kind: str, params: dict) -> str:
             excerpt=isolate(mentions_isolated(params.get("excerpt") or "")),
         )
     if kind == "weekly_digest":
-        return " ".join(
-            (
+        counted = [
+            ngettext(
+                "%(num)s approval waiting,", "%(num)s approvals waiting,", _Grouped(params.get("approvals_count"))
+            ),
+            ngettext(
+                "%(num)s overdue deliverable,",
+                "%(num)s overdue deliverables,",
+                _Grouped(params.get("overdue_count")),
+            ),
+        ]
+        if "review_count" in params:  # a digest written before it counted them: its body does not list them
+            counted.append(
                 ngettext(
-                    "%(num)s approval waiting,", "%(num)s approvals waiting,", _Grouped(params.get("approvals_count"))
-                ),
-                ngettext(
-                    "%(num)s overdue deliverable,",
-                    "%(num)s overdue deliverables,",
-                    _Grouped(params.get("overdue_count")),
-                ),
-                ngettext(
-                    "%(num)s agreement ending within 90 days.",
-                    "%(num)s agreements ending within 90 days.",
-                    _Grouped(params.get("ending_count")),
-                ),
+                    "%(num)s hand-in waiting for review,",
+                    "%(num)s hand-ins waiting for review,",
+                    _Grouped(params["review_count"]),
+                )
+            )
+        counted.append(
+            ngettext(
+                "%(num)s agreement ending within 90 days.",
+                "%(num)s agreements ending within 90 days.",
+                _Grouped(params.get("ending_count")),
             )
         )
+        return " ".join(counted)
     return ""
 
 

@@ -149,3 +149,39 @@ def test_a_partners_overdue_reminder_links_where_they_hand_it_in(tmp_path):
         page = SignedInClient(room.app, partner).get(page_url.removeprefix(BASE_URL))
         assert page.status_code == 200
         assert f'action="/deliverables/{occurrence_id}/submissions"' in page.get_data(as_text=True)
+
+
+def test_the_weekly_digest_counts_hand_ins_waiting_for_review_in_its_summary(tmp_path):
+    """The digest listed the hand-ins waiting for review under their heading, but the sentence under its
+    headline counted only approvals, overdue reports and endings: it now counts them too, where its body lists
+    them (between the overdue reports and the endings), in French and Arabic as in English."""
+    from app.deliverables.models import Occurrence, Submission
+    from tests.integration.test_notifications_mail import moment, plan_reports
+
+    with mailroom(tmp_path, digest_mail=True) as room, Inbox(room.port) as inbox:
+        handed_in = plan_reports(room, clock.today() + timedelta(days=20), ["Rapport A", "Rapport B"])
+        with room.context():
+            for number, occurrence_id in enumerate(handed_in, start=1):
+                occurrence = db.session.get(Occurrence, occurrence_id)
+                occurrence.status = "submitted"
+                occurrence.submissions.append(
+                    Submission(number=1, submitted_at=clock.utcnow() - timedelta(days=number))
+                )
+            second = factories.user("manager", db.session.get(User, room.ids["manager"][0]).organization)
+            second.language = "fr"
+            third = factories.user("manager", db.session.get(User, room.ids["manager"][0]).organization)
+            third.language = "ar"
+            db.session.commit()
+            room.ids |= {"second_manager": (second.id, second.email), "third_manager": (third.id, third.email)}
+        room.flask("reminders", "run", "--at", moment(clock.today() - timedelta(days=1)))
+
+        [english] = mails_of(room, inbox, "weekly_digest", "manager")
+        for part in (text_of(english), html_of(english)):
+            flat = " ".join(part.split())
+            assert "0 overdue deliverables, 2 hand-ins waiting for review, 0 agreements ending" in flat
+            assert "Hand-ins waiting for review (2)" in flat and "Rapport B" in flat
+        [french] = mails_of(room, inbox, "weekly_digest", "second_manager")
+        for part in (text_of(french), html_of(french)):
+            assert "2\u00a0remises en attente d’examen," in part
+        [arabic] = mails_of(room, inbox, "weekly_digest", "third_manager")
+        assert "تسليمان في انتظار المراجعة" in text_of(arabic)

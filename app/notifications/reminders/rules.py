@@ -704,6 +704,7 @@ def digest_candidates(now: datetime, today: date, people: People) -> list[Candid
                 "week_of": monday.isoformat(),
                 "approvals_count": summary["approvals_total"],
                 "overdue_count": summary["overdue_total"],
+                "review_count": summary["review_total"],
                 "ending_count": summary["ending_total"],
             },
             link=app_path("main.home"),
