@@ -22,7 +22,8 @@ from app.extensions import db
 # Kinds of mail about one deliverable occurrence: true while it is still owed (OWED_STATUSES).
 ABOUT_OCCURRENCES = frozenset({"deliverable_due", "deliverable_overdue", "deliverable_escalated"})
 # Kinds of mail about an approval round's wait: true while the round is open and, for an approver,
-# while they may still decide its current step (and, for a request, while its links work).
+# while they may still decide its current step (a request whose links expired is sent without them,
+# sent_without_links, unless its step moved on).
 ABOUT_ROUNDS = frozenset({"approval_requested", "approval_overdue", "approval_escalated"})
 # One-time links: true while the invitation is pending, while the reset link is unused and unexpired.
 ABOUT_INVITATIONS = frozenset({"invitation"})
@@ -108,7 +109,7 @@ def lapsed(messages: Sequence[Outgoing]) -> dict[int, str]:
         # longer waiting on you" means what it means when the reminder is written (a parallel step a
         # colleague of the same role has answered for included).
         waiting = {number: waiting_approval(r) for number, r in found.items() if r.status == "open"}
-        expired = _expired_links(messages)
+        expired = _expired_requests(messages)
         for message in messages:
             if message.kind not in ABOUT_ROUNDS or message.object_id not in rounds:
                 continue
@@ -132,9 +133,40 @@ def lapsed(messages: Sequence[Outgoing]) -> dict[int, str]:
                 for decision in round_.decisions
             ):
                 why[message.id] = _("The approver has decided since.")
-            elif message.kind == "approval_requested" and (message.object_id, message.recipient_id) in expired:
+            elif message.id in expired and expired[message.id] is None:  # queued before requests kept their notice
                 why[message.id] = _("The links to approve or send back have expired; the reminders follow.")
+            elif message.id in expired and _step_moved_on(message, waiting[round_.id]):
+                # Sent without its links it would ask about a step that no longer waits on anyone.
+                why[message.id] = _("Its links have expired, and the step it asks about has moved on since.")
     return why
+
+
+def sent_without_links(messages: Sequence[Outgoing]) -> dict[int, object]:
+    """The approval requests among `messages` whose one-click links all expired while they waited, to be sent
+    all the same (their approver would otherwise learn they were asked only from the reminder, days later):
+    id -> the notice to write it again from, linking to the agreement's approvals instead, and saying why
+    the links are gone. Ask it of the messages `lapsed` leaves (a request about a step moved on is withdrawn)."""
+    expired = {number: notice for number, notice in _expired_requests(messages).items() if notice is not None}
+    if not expired:
+        return {}
+    from dataclasses import replace
+
+    from app.notifications.reminders import approvals_of
+    from app.workflow.models import ApprovalRound
+
+    rounds = {m.id: m.object_id for m in messages if m.id in expired}
+    agreements = dict(
+        db.session.execute(
+            select(ApprovalRound.id, ApprovalRound.agreement_id).where(ApprovalRound.id.in_(set(rounds.values())))
+        ).all()
+    )
+    return {
+        number: replace(
+            notice, link=approvals_of(agreements[rounds[number]]), extra={**notice.extra, "links_expired": True}
+        )
+        for number, notice in expired.items()
+        if rounds[number] in agreements
+    }
 
 
 def _step_moved_on(message: Outgoing, waiting) -> bool:
@@ -204,9 +236,24 @@ def _differs(day, said: str | None) -> bool:
     return said is not None and (day is None or day.isoformat() != said)
 
 
+def _expired_requests(messages: Sequence[Outgoing]) -> dict:
+    """The approval requests among `messages` whose links all expired while they waited (an outbox paused or
+    a server down for days: "these links work for 72 hours" would be false on arrival): id -> the notice
+    it keeps to be written again without them (services.kept_notice), None when it kept none (queued before
+    requests kept it)."""
+    from app.notifications.models import OutboxMessage
+    from app.notifications.services import kept_notice
+
+    expired = _expired_links(messages)
+    ids = {m.id for m in messages if m.kind == "approval_requested" and (m.object_id, m.recipient_id) in expired}
+    if not ids:
+        return {}
+    kept = db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))).all()
+    return {number: None for number in ids} | {row.id: kept_notice(row) for row in kept if row.notice}
+
+
 def _expired_links(messages: Sequence[Outgoing]) -> set[tuple[int, int]]:
-    """(round, person) of the approval requests whose links all expired while the mail waited (an outbox
-    paused or a server down for days): "these links work for 72 hours" would be false on arrival."""
+    """(round, person) of the approval requests whose links all expired while the mail waited."""
     from app.core.models import utcnow
     from app.discussions.models import ApprovalLink
 

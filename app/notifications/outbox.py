@@ -23,7 +23,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -37,7 +37,7 @@ from app.core.db import database_now, write_transaction
 from app.core.mail import ConnectionFailed, PermanentMailError, SMTPConnection, TemporaryMailError, build_message
 from app.core.processes import is_gone
 from app.extensions import db
-from app.notifications.lapsed import lapsed
+from app.notifications.lapsed import lapsed, sent_without_links
 from app.notifications.models import ASKED_FOR, CATEGORIES, OUTBOX_STATUSES, OutboxMessage
 from app.notifications.services import absolute_url, app_path, bodies_of, is_mandatory, mail_paused
 from app.notifications.unsubscribe import unsubscribe_url
@@ -231,6 +231,27 @@ def _write_missing_bodies(ids: list[int]) -> None:
     write_transaction(work)
 
 
+def _without_expired_links(messages: list[Claimed], token: str, no_longer_true: dict[int, str]) -> list[Claimed]:
+    """`messages`, the approval requests among them whose one-click links expired while they waited written
+    again without them (lapsed.sent_without_links), and stored so (what the outbox shows is what was sent)."""
+    rewrite = sent_without_links([m for m in messages if m.id not in no_longer_true])
+    if not rewrite:
+        return messages
+    rows = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.id.in_(rewrite)).options(selectinload(OutboxMessage.recipient))
+    ).all()
+    written = {row.id: bodies_of(row, rewrite[row.id]) for row in rows}
+
+    def work():
+        for message_id, (body_text, body_html) in written.items():
+            _settle(message_id, token, body_text=body_text, body_html=body_html)
+
+    write_transaction(work)
+    return [
+        replace(m, body_text=written[m.id][0], body_html=written[m.id][1]) if m.id in written else m for m in messages
+    ]
+
+
 def _held(message_id: int, token: str) -> bool:
     """Do we still hold this message (our claim, lease not over by the database's clock)?"""
     held = db.session.scalar(
@@ -385,6 +406,7 @@ def _send_claimed(
     preferences_url = absolute_url(app_path("notifications.preferences"))
     with force_locale("en"):  # kept on the message as its error is, in English; the page translates
         no_longer_true = lapsed(messages)
+    messages = _without_expired_links(messages, token, no_longer_true)
     db.session.rollback()
     for position, message in enumerate(messages):
         if stopping is not None and stopping():

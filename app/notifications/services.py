@@ -308,6 +308,11 @@ def _mail_values(
     body_text = body_html = kept = None
     if with_bodies:
         body_text, body_html = render_bodies(recipient, language, notice)
+        if notice.extra.get("decision_links"):
+            # Kept, without its one-click links, so the sender can write it again without them should they
+            # expire while it waits (lapsed.sent_without_links).
+            extra = {key: value for key, value in notice.extra.items() if key not in ONE_CLICK}
+            kept = {"params": notice.params, "link": notice.link, "extra": extra}
     else:
         kept = for_the_sender
         if kept is None:
@@ -361,20 +366,31 @@ def render_bodies(recipient, language: str, notice: Notice) -> tuple[str, str]:
         )
 
 
-def bodies_of(message: OutboxMessage) -> tuple[str, str]:
-    """A message's bodies: as stored, or written now from its notice (a pass's message not sent yet)."""
-    if message.body_text is not None and message.body_html is not None:
-        return message.body_text, message.body_html
+def bodies_of(message: OutboxMessage, notice: Notice | None = None) -> tuple[str, str]:
+    """A message's bodies: as stored, or written now from its notice (a pass's message not sent yet), or
+    from `notice` when given (a request written again without its expired links)."""
+    if notice is None:
+        if message.body_text is not None and message.body_html is not None:
+            return message.body_text, message.body_html
+        notice = kept_notice(message)
+    recipient = message.recipient or SimpleNamespace(full_name=message.to_address, email=message.to_address)
+    return render_bodies(recipient, message.language, notice)
+
+
+# What a notice's e-mail carries of its one-click links (approval_links.with_decision_links): never kept.
+ONE_CLICK = frozenset({"decision_links", "link_hours"})
+
+
+def kept_notice(message: OutboxMessage) -> Notice:
+    """The notice an outbox message keeps to be written from (a pass's, or a request's without its links)."""
     kept = message.notice or {}
-    notice = Notice(
+    return Notice(
         kind=message.kind,
         category=message.category,
         params=kept.get("params") or {},
         link=kept.get("link"),
         extra=kept.get("extra") or {},
     )
-    recipient = message.recipient or SimpleNamespace(full_name=message.to_address, email=message.to_address)
-    return render_bodies(recipient, message.language, notice)
 
 
 def shown_to_staff(bodies: tuple[str, str]) -> tuple[str, str]:

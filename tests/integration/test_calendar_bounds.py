@@ -404,22 +404,32 @@ def test_approval_reminders_lapse_once_the_approver_decided_or_the_round_closed(
     assert set(why) == {1, 2, 3, 5, 6} and all("approval round is closed (approved)" in text for text in why.values())
 
 
-def test_an_approval_request_whose_links_expired_while_it_waited_is_withdrawn(world):
-    from types import SimpleNamespace
-
+def test_an_approval_request_whose_links_expired_while_it_waited_is_sent_without_them(world):
+    """Its links expired while it waited: it is written again without them, linking to the agreement's
+    approvals (it was withdrawn); one queued before requests kept their notice cannot be, and is withdrawn."""
     from app.discussions.models import ApprovalLink
-    from app.notifications.lapsed import lapsed
+    from app.notifications.lapsed import lapsed, sent_without_links
+    from app.notifications.models import OutboxMessage
 
     agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a])
-    round_ = _submit(world, agreement)
+    _submit(world, agreement)
     manager = world.users["manager"]
-    request = SimpleNamespace(id=1, kind="approval_requested", object_id=round_.id, recipient_id=manager.id)
-    assert db.session.scalars(select(ApprovalLink).where(ApprovalLink.user_id == manager.id)).all()
-    assert lapsed([request]) == {}
+    request = db.session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.kind == "approval_requested", OutboxMessage.recipient_id == manager.id
+        )
+    ).one()
+    assert "decision_links" not in request.notice["extra"]  # its one-click links are not kept
+    assert lapsed([request]) == {} and sent_without_links([request]) == {}
     for link in db.session.scalars(select(ApprovalLink).where(ApprovalLink.user_id == manager.id)):
         link.expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
-    assert "expired" in lapsed([request])[1]
+    assert lapsed([request]) == {}
+    notice = sent_without_links([request])[request.id]
+    assert notice.link == f"/agreements/{agreement.id}#approvals-heading" and notice.extra["links_expired"]
+    request.notice = None
+    db.session.commit()
+    assert "expired" in lapsed([request])[request.id] and sent_without_links([request]) == {}
 
 
 def test_the_month_shows_the_last_day_for_a_notice_of_non_renewal(signed_in, world):

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app.agreements.models import Agreement
 from app.auth.models import User
 from app.core import clock
 from app.extensions import db
@@ -17,7 +18,7 @@ from app.organizations.models import Organization
 from app.workflow.models import ApprovalRound
 from tests import factories
 from tests.conftest import SignedInClient
-from tests.integration.test_notifications_mail import BASE_URL, Inbox, html_of, mailroom
+from tests.integration.test_notifications_mail import BASE_URL, Inbox, html_of, mailroom, set_language
 
 pytestmark = pytest.mark.live
 DECISION_LINK = re.compile(re.escape(BASE_URL) + r"(/approvals/by-mail/[A-Za-z0-9_\-]+)")
@@ -185,3 +186,103 @@ def test_the_weekly_digest_counts_hand_ins_waiting_for_review_in_its_summary(tmp
             assert "2\u00a0remises en attente d’examen," in part
         [arabic] = mails_of(room, inbox, "weekly_digest", "third_manager")
         assert "تسليمان في انتظار المراجعة" in text_of(arabic)
+
+
+def asked_while_mail_waits(room, type_: str = "mou", title: str = "Accord en attente") -> int:
+    """Mail paused; an agreement of `type_` submitted for internal review: its requests, with their one-click
+    links, wait in the outbox. Returns the agreement's id."""
+    from app.notifications import services
+    from app.workflow import engine
+
+    with room.context():
+        services.set_mail_paused(True, by=db.session.get(User, room.ids["admin"][0]))
+        officer = db.session.get(User, room.ids["officer"][0])
+        agreement = factories.agreement(
+            by=officer, partners=[db.session.get(Organization, room.ids["partner_a"][0])], type=type_, title_fr=title
+        )
+        db.session.commit()
+        engine.take(agreement, "submit_for_review", by=officer, expected_version=agreement.version)
+        db.session.commit()
+        return agreement.id
+
+
+def send_when_links_expired(room) -> None:
+    """Mail resumes once the requests' links have expired (APPROVAL_LINK_HOURS, and an hour more): the
+    outbox sends what it holds as of then."""
+    from app.notifications import services
+
+    with room.context():
+        services.set_mail_paused(False, by=db.session.get(User, room.ids["admin"][0]))
+        db.session.commit()
+    hours = room.app.config["APPROVAL_LINK_HOURS"] + 1
+    with clock.frozen(clock.now() + timedelta(hours=hours)):
+        result = room.app.test_cli_runner().invoke(args=["outbox", "send"])
+    assert result.exit_code == 0, result.output
+
+
+def test_an_approval_request_held_past_its_links_is_sent_without_them_and_says_why(tmp_path):
+    """An approval request whose approve-by-mail links expired while it waited in the outbox was withdrawn:
+    the approver learnt they had been asked only from the reminder, days later. It now arrives, without the
+    dead links, linking to the agreement's approvals where they decide, and saying why the links are gone;
+    in their language."""
+    with mailroom(tmp_path) as room, Inbox(room.port) as inbox:
+        set_language(room, legal="en", manager="fr")
+        agreement_id = asked_while_mail_waits(room)
+        send_when_links_expired(room)
+        panel = f"{BASE_URL}/agreements/{agreement_id}#approvals-heading"
+
+        [english] = mails_of(room, inbox, "approval_requested", "legal")
+        for part in (text_of(english), html_of(english)):
+            flat = " ".join(part.split())
+            assert "“Accord en attente” is waiting for your decision" in flat
+            assert not DECISION_LINK.findall(part) and "These links work once" not in flat
+            assert panel in part
+            assert "This e-mail waited too long to be sent: its links to approve or send back no longer work" in flat
+        [french] = mails_of(room, inbox, "approval_requested", "manager")
+        for part in (text_of(french), html_of(french)):
+            assert not DECISION_LINK.findall(part) and panel in part
+            assert "Ce courriel a attendu trop longtemps avant d’être envoyé" in part
+        sent = {m.recipient_id: m for m in room.outbox() if m.kind == "approval_requested"}
+        assert {sent[room.ids[name][0]].status for name in ("legal", "manager")} == {"sent"}
+        # What the outbox keeps is what was sent.
+        assert not DECISION_LINK.findall(sent[room.ids["legal"][0]].body_text)
+        with room.context():
+            legal = db.session.get(User, room.ids["legal"][0])
+        page = SignedInClient(room.app, legal).get(panel.removeprefix(BASE_URL))
+        assert page.status_code == 200 and 'id="approvals-heading"' in page.get_data(as_text=True)
+
+
+def test_a_request_held_past_its_links_whose_step_moved_on_is_still_withdrawn(tmp_path):
+    """A convention's legal step is decided by one legal adviser while the mail waits: the request to the
+    other adviser asks about a step that no longer waits on anyone, and stays withdrawn; the head of
+    department's request for the next step, written then, is sent without its expired links."""
+    from app.workflow import engine
+
+    with mailroom(tmp_path) as room, Inbox(room.port) as inbox:
+        with room.context():
+            other = factories.user("legal", db.session.get(User, room.ids["legal"][0]).organization)
+            db.session.commit()
+            room.ids["other_legal"] = (other.id, other.email)
+        agreement_id = asked_while_mail_waits(room, type_="convention", title="Convention en attente")
+        with room.context():
+            agreement = db.session.get(Agreement, agreement_id)
+            engine.decide(
+                agreement,
+                "approve_review",
+                by=db.session.get(User, room.ids["legal"][0]),
+                decision="approve",
+                comment=None,
+                expected_version=agreement.version,
+            )
+            db.session.commit()
+        send_when_links_expired(room)
+
+        requests = {m.recipient_id: m for m in room.outbox() if m.kind == "approval_requested"}
+        withdrawn = requests[room.ids["other_legal"][0]]
+        assert withdrawn.status == "withdrawn"
+        assert withdrawn.last_error == "Its links have expired, and the step it asks about has moved on since."
+        assert requests[room.ids["legal"][0]].status == "withdrawn"  # decided on the page meanwhile
+        assert not mails_of(room, inbox, "approval_requested", "other_legal")
+        [head] = mails_of(room, inbox, "approval_requested", "manager")
+        assert not DECISION_LINK.findall(text_of(head))
+        assert f"{BASE_URL}/agreements/{agreement_id}#approvals-heading" in text_of(head)
