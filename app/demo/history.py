@@ -22,7 +22,7 @@ from sqlalchemy import or_, select
 from app.core import audit, stored_texts
 from app.core.audit import AuditEvent
 from app.extensions import db
-from app.workflow.engine import definition_for
+from app.workflow.engine import applicable_steps, definition_for
 from app.workflow.models import ApprovalDecision, ApprovalRound
 
 ILLUSTRATIVE_HISTORY = stored_texts.DEMO_HISTORY
@@ -176,7 +176,9 @@ def _approve(agreement, transition, source, owner, people_by_role, requested_at,
         closed_at=completed_at,
     )
     agreement.approval_rounds.append(round_)
-    steps = transition.approval.steps
+    # Only the steps that apply to this agreement (a finance sign-off needs a budget, the Minister's office a
+    # large one): a decision in a step that never applied would be history that could not have happened.
+    steps = list(applicable_steps(transition, agreement))
     span = completed_at - requested_at
     last = owner
     for index, step in enumerate(steps):

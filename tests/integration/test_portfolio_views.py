@@ -770,3 +770,19 @@ def test_the_demo_has_a_finance_controller_who_signed_off_its_conventions(app):
         .where(Agreement.type == "convention", ApprovalDecision.approver_id == finance.id)
     ).all()
     assert steps and set(steps) == {"finance"}
+
+
+def test_the_demo_history_decides_only_the_steps_that_applied(app):
+    """The demo's backdated approvals had a decision for every step of the move, those whose condition did not
+    hold too: a finance sign-off on an MoU without a budget, a Minister's office on one under 10 million."""
+    from app.agreements.models import Agreement
+
+    assert app.test_cli_runner().invoke(args=["demo", "load"]).exit_code == 0
+    rounds = db.session.scalars(select(ApprovalRound).where(ApprovalRound.status == "approved")).all()
+    assert rounds
+    for round_ in rounds:
+        agreement = db.session.get(Agreement, round_.agreement_id)
+        transition = engine.definition_for(agreement).transition(round_.transition)
+        applied = {step.name for step in engine.applicable_steps(transition, agreement)}
+        decided = {decision.step for decision in round_.decisions}
+        assert decided <= applied, (agreement.reference, round_.transition, decided - applied)
