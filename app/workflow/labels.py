@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
+from app.core.i18n import gettext
 from app.core.permissions import ROLES, names_the_owner
 
 FIELD_LABELS = {
@@ -46,3 +47,31 @@ def workflow_role_label(role: str) -> str | None:
         return str(OWNER_LABEL)
     label = ROLES.get(role)
     return str(label) if label is not None else None
+
+
+# What each named guard (app/workflow/rules.py) checks, in words: the definition's page and the simulator.
+GUARD_LABELS = {
+    "has_partner": _l("At least one partner organisation"),
+    "has_parent": _l("A parent agreement"),
+    "has_amendment_changes": _l("What the amendment changes"),
+    "text_agreed": _l("Both sides accepted the same version of the text"),
+    "negotiated_here": _l("Its text was negotiated in Sharaka"),
+    "all_signatories_signed": _l("Every signatory has signed"),
+    "no_overlapping_amendment": _l("No other amendment of the same agreement under way"),
+    "nothing_due_before_start": _l("No deliverable first due before the agreement starts"),
+}
+
+
+def guard_label(guard) -> str:
+    """What a guard of a definition checks, in words: a named guard, or {field: name} / {document: kind}."""
+    if isinstance(guard, dict) and "field" in guard:
+        return gettext("Filled in: %(field)s", field=FIELD_LABELS.get(guard["field"], guard["field"]))
+    if isinstance(guard, dict) and "document" in guard:
+        return gettext("Document attached: %(kind)s", kind=DOCUMENT_LABELS.get(guard["document"], guard["document"]))
+    return str(GUARD_LABELS.get(guard, guard))
+
+
+def need_label(name: str) -> str:
+    """What a move needs (definition.needs, by its name: a named guard, a field or a document kind), named as
+    the pages name it; a name none of them knows is said as written."""
+    return str(GUARD_LABELS.get(name) or FIELD_LABELS.get(name) or DOCUMENT_LABELS.get(name) or name)

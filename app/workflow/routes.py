@@ -41,7 +41,7 @@ from app.workflow.forms import (
     WithdrawSignatureForm,
 )
 from app.workflow.inbox import inbox_for
-from app.workflow.labels import is_account_role, workflow_role_label
+from app.workflow.labels import guard_label, is_account_role, workflow_role_label
 from app.workflow.models import AgreementDocument, Delegation
 
 blueprint = Blueprint("workflow", __name__)
@@ -467,6 +467,7 @@ def workflow_panel(agreement):
 
 blueprint.add_app_template_global(workflow_role_label)
 blueprint.add_app_template_global(is_account_role)
+blueprint.add_app_template_global(guard_label)
 
 
 @blueprint.app_template_global("state_has")

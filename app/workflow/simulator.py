@@ -46,7 +46,7 @@ from app.workflow import states
 from app.workflow.conditions import AgreementFacts, applicable_steps, describe
 from app.workflow.definitions import DefinitionError, NoAliasLoader, WorkflowDefinition, load_directory, read_yaml
 from app.workflow.engine import step_label
-from app.workflow.labels import workflow_role_label
+from app.workflow.labels import need_label, workflow_role_label
 
 MAX_STEPS = 60  # moves in a scenario; a loop in the main path stops here too
 
@@ -420,9 +420,9 @@ def _take(
         step.blocked.append(
             _(
                 "%(name)s is not possible from %(state)s (only from %(sources)s)",
-                name=name,
-                state=state,
-                sources=", ".join(transition.sources),
+                name=_move_named(definition, name),
+                state=_state_named(definition, state),
+                sources=list_of(_state_named(definition, source) for source in transition.sources),
             )
         )
         return step
@@ -440,19 +440,19 @@ def _take(
     ]
     needs = [n for n in dict.fromkeys(needs) if n not in transition.fields]
     if facts is None:
-        step.needs = needs
+        step.needs = [need_label(n) for n in needs]
     else:
-        step.blocked += [_("needs %(what)s", what=n) for n in needs if n not in facts]
+        step.blocked += [_("needs: %(what)s", what=need_label(n)) for n in needs if n not in facts]
     for field_name in transition.fields:
         if field_name in dates and dates[field_name] is None and field_name in target.required_fields:
-            step.needs.append(_("%(field)s (asked by the form)", field=field_name))
+            step.needs.append(_("%(field)s (asked by the form)", field=need_label(field_name)))
     if transition.approval is None:
         step.asked = [_role_named(role, people) for role in transition.roles]
         if transition.roles and not any(names_the_owner(role) or people.get(role) for role in transition.roles):
             step.blocked.append(
                 _(
                     "nobody holds a role that may take %(name)s (%(roles)s)",
-                    name=name,
+                    name=_move_named(definition, name),
                     roles=list_of(_role_named(role) for role in transition.roles),
                 )
             )
@@ -555,11 +555,24 @@ def _role_named(role: str, people: dict | None = None) -> str:
     return f"{named} ({int(people.get(role, 0))})"
 
 
+def _state_named(definition, name: str) -> str:
+    """A state of `definition` as the pages name it (its label in the reader's language); a name the
+    definition does not have, as written."""
+    state = definition.states.get(name)
+    return (states.label(state.label) if state is not None else "") or isolate(name)
+
+
+def _move_named(definition, name: str) -> str:
+    """A move of `definition` as the pages name it; a name the definition does not have, as written."""
+    transition = definition.transition(name)
+    return (states.label(transition.label) if transition is not None else "") or isolate(name)
+
+
 def _sla(definition, state: str, entered: date, left: date, step_sla) -> list[str]:
     sla = step_sla or definition.states[state].sla_days
     waited = (left - entered).days
     if sla and waited > sla:
-        return [_("%(state)s: %(days)s days, SLA %(sla)s", state=state, days=waited, sla=sla)]
+        return [_("%(state)s: %(days)s days, SLA %(sla)s", state=_state_named(definition, state), days=waited, sla=sla)]
     return []
 
 
@@ -568,7 +581,11 @@ def _stalled(definition, state: str, entered: date, left: date) -> list[str]:
     if not sla or not definition.reminders.stalled or (left - entered).days <= sla:
         return []
     return [
-        _("stalled reminder to the owner on %(day)s (%(state)s)", day=_day(entered + timedelta(days=sla)), state=state)
+        _(
+            "stalled reminder to the owner on %(day)s (%(state)s)",
+            day=_day(entered + timedelta(days=sla)),
+            state=_state_named(definition, state),
+        )
     ]
 
 
@@ -595,40 +612,40 @@ def compare(current: WorkflowDefinition, edited: WorkflowDefinition) -> list[str
     changes = []
     for name in current.states:
         if name not in edited.states:
-            changes.append(_("state %(name)s removed", name=name))
+            changes.append(_("state %(name)s removed", name=_state_named(current, name)))
     for name in edited.states:
         if name not in current.states:
-            changes.append(_("state %(name)s added", name=name))
+            changes.append(_("state %(name)s added", name=_state_named(edited, name)))
     before = {t.name: t for t in current.transitions}
     after = {t.name: t for t in edited.transitions}
     for name in before:
         if name not in after:
-            changes.append(_("move %(name)s removed", name=name))
+            changes.append(_("move %(name)s removed", name=_move_named(current, name)))
     for name, transition in after.items():
+        move = _move_named(edited, name)
+        sources = list_of(_state_named(edited, source) for source in transition.sources)
         if name not in before:
-            changes.append(
-                _("move %(name)s added (from %(sources)s)", name=name, sources=", ".join(transition.sources))
-            )
+            changes.append(_("move %(name)s added (from %(sources)s)", name=move, sources=sources))
             continue
         old = before[name]
         if set(transition.sources) != set(old.sources) or transition.target != old.target:
             changes.append(
                 _(
                     "move %(name)s now goes from %(sources)s to %(target)s",
-                    name=name,
-                    sources=", ".join(transition.sources),
-                    target=transition.target,
+                    name=move,
+                    sources=sources,
+                    target=_state_named(edited, transition.target),
                 )
             )
         old_steps = {s.name: s for s in (old.approval.steps if old.approval else ())}
         new_steps = {s.name: s for s in (transition.approval.steps if transition.approval else ())}
         for step_name in new_steps.keys() - old_steps.keys():
-            changes.append(_("move %(name)s: approval step %(step)s added", name=name, step=step_name))
+            changes.append(_("move %(name)s: approval step %(step)s added", name=move, step=step_name))
         for step_name in old_steps.keys() - new_steps.keys():
-            changes.append(_("move %(name)s: approval step %(step)s removed", name=name, step=step_name))
+            changes.append(_("move %(name)s: approval step %(step)s removed", name=move, step=step_name))
         for step_name in new_steps.keys() & old_steps.keys():
             if new_steps[step_name] != old_steps[step_name]:
-                changes.append(_("move %(name)s: approval step %(step)s changed", name=name, step=step_name))
+                changes.append(_("move %(name)s: approval step %(step)s changed", name=move, step=step_name))
     return changes
 
 
@@ -641,30 +658,33 @@ def impacts(current: WorkflowDefinition, edited: WorkflowDefinition, counts: dic
     for state, count in sorted(counts.items()):
         if state not in current.states or current.states[state].kind == "final":
             continue
+        named = _state_named(current, state)
         if state not in edited.states:
             found.append(
-                Impact(state, count, _("their state %(state)s no longer exists: they would be stranded", state=state))
+                Impact(state, count, _("their state %(state)s no longer exists: they would be stranded", state=named))
             )
             continue
         lost = [
-            t.name for t in current.transitions_from(state) if t.name not in after or state not in after[t.name].sources
+            _move_named(current, t.name)
+            for t in current.transitions_from(state)
+            if t.name not in after or state not in after[t.name].sources
         ]
         if lost:
             found.append(
                 Impact(
                     state,
                     count,
-                    _("moves no longer offered from %(state)s: %(moves)s", state=state, moves=", ".join(lost)),
+                    _("moves no longer offered from %(state)s: %(moves)s", state=named, moves=list_of(lost)),
                 )
             )
         gained = [
-            t.name
+            _move_named(edited, t.name)
             for t in edited.transitions_from(state)
             if t.name not in before or state not in before[t.name].sources
         ]
         if gained:
             found.append(
-                Impact(state, count, _("new moves from %(state)s: %(moves)s", state=state, moves=", ".join(gained)))
+                Impact(state, count, _("new moves from %(state)s: %(moves)s", state=named, moves=list_of(gained)))
             )
         for transition in edited.transitions_from(state):
             old = current.transition(transition.name)
@@ -681,7 +701,7 @@ def impacts(current: WorkflowDefinition, edited: WorkflowDefinition, counts: dic
                         count,
                         _(
                             "their open approval of %(move)s would ask the steps %(steps)s",
-                            move=transition.name,
+                            move=_move_named(edited, transition.name),
                             steps=", ".join(names),
                         ),
                     )

@@ -84,7 +84,7 @@ def test_facts_given_block_what_is_missing():
     scenario = simulator.parse_scenario(
         {"people": {"officer": 1}, "facts": ["title_fr"], "events": [{"take": "submit_for_review"}]}
     )
-    assert simulator.simulate(definition, scenario).steps[0].blocked == ["needs has_partner"]
+    assert simulator.simulate(definition, scenario).steps[0].blocked == ["needs: At least one partner organisation"]
 
 
 @pytest.mark.parametrize(
@@ -151,19 +151,19 @@ def test_an_edited_copy_says_what_changes_for_agreements_in_flight(app, world, t
     edited.write_text(_edited_copy(), encoding="utf-8")
     result = app.test_cli_runner().invoke(args=["workflows", "simulate", str(edited)])
     assert result.exit_code == 0, result.output
-    assert "change: state suspended removed" in result.output
-    assert "change: move approve_review: approval step secretary_general added" in result.output
-    assert "in flight: 1 agreement(s) in suspended: their state suspended no longer exists" in result.output
+    assert "change: state Suspended removed" in result.output
+    assert "change: move Approve for negotiation: approval step secretary_general added" in result.output
+    assert "in flight: 1 agreement(s) in suspended: their state Suspended no longer exists" in result.output
     assert (
         "in flight: 1 agreement(s) of type Convention (extends the edited one) in suspended: their state "
-        "suspended no longer exists"
+        "Suspended no longer exists"
     ) in result.output
     assert (
-        "in flight: 1 agreement(s) in internal_review: their open approval of approve_review would ask the "
+        "in flight: 1 agreement(s) in internal_review: their open approval of Approve for negotiation would ask the "
         "steps legal_and_head, finance (when budget in MAD ≥ 0.01), ministers_office (when budget in MAD ≥ "
         "10,000,000), secretary_general"
     ) in result.output
-    assert "in flight: 2 agreement(s) in active: moves no longer offered from active: suspend" in result.output
+    assert "in flight: 2 agreement(s) in active: moves no longer offered from Active: Suspend" in result.output
     assert _rows() == before  # nothing written
 
 
@@ -212,9 +212,9 @@ def test_the_admin_page_simulates_a_shipped_workflow_and_an_uploaded_copy(app, w
         {"workflow_type": "mou", "scenario": "", "definition_file": (BytesIO(_edited_copy().encode()), "mou.yaml")},
     )
     body = response.get_data(as_text=True)
-    assert 'id="simulation-impact"' in body and "state suspended removed" in body
+    assert 'id="simulation-impact"' in body and "state Suspended removed" in body
     impact = body[body.index('id="simulation-impact"') :]
-    assert "Convention</span> — their state suspended no longer exists" in impact  # a convention extends it
+    assert "Convention</span> — their state Suspended no longer exists" in impact  # a convention extends it
     response = _page_post(admin, {"workflow_type": "mou", "definition": _broken_copy(), "scenario": ""})
     assert response.status_code == 422 and "to unknown state" in response.get_data(as_text=True)
     response = _page_post(admin, {"workflow_type": "mou", "scenario": "colour: red"})
@@ -241,6 +241,35 @@ def test_the_simulator_names_roles_steps_days_and_paths_in_arabic_as_the_other_p
     assert f'<td class="text-nowrap">{first_day}</td>' in walk and "2026-01-05" not in walk
     assert '<code dir="ltr">workflows/</code>' in body
     assert "…" not in body[body.index('for="definition_file"') :].split("</label>")[0]
+
+
+def test_the_simulator_says_states_moves_and_what_a_move_needs_by_their_labels_in_arabic(app, world, signed_in):
+    """In Arabic the walk's sentences wrote the definition's codes: "يتطلب has_partner", "activate غير ممكن من
+    draft (فقط من signed)", "حُذفت المرحلة suspended": states, moves and what a move needs are said by the labels
+    the other pages give them (the definition's page names a guard with the same words)."""
+    admin = world.users["admin"]
+    admin.language = "ar"
+    db.session.commit()
+    client = signed_in("admin")
+    blocked = "people: {officer: 1}\nfacts: [title_fr]\nevents: [{take: submit_for_review}, {take: activate}]\n"
+    body = _page_post(client, {"workflow_type": "mou", "scenario": blocked}).get_data(as_text=True)
+    walk = body[body.index('id="simulation-result"') :]
+    assert "يتطلب: مؤسسة شريكة واحدة على الأقل" in walk
+    assert "تفعيل غير ممكن من مسودة (فقط من موقّعة)" in walk
+    needed = "people: {officer: 1}\nevents: [{take: submit_for_review}]\n"
+    walk = _page_post(client, {"workflow_type": "mou", "scenario": needed}).get_data(as_text=True)
+    walk = walk[walk.index('id="simulation-result"') :]
+    assert "يتطلب: مؤسسة شريكة واحدة على الأقل" in walk
+    edited = {"workflow_type": "mou", "scenario": "", "definition": _edited_copy()}
+    impact = _page_post(client, edited).get_data(as_text=True)
+    impact = impact[impact.index('id="simulation-impact"') :]
+    assert "حُذفت المرحلة معلّقة" in impact
+    sentences = walk + impact
+    for code in ("has_partner", "title_fr", "activate", "draft", "signed", "suspended", "internal_review"):
+        assert f" {code}" not in sentences and f"({code}" not in sentences, code
+    definition_page = client.get("/workflows/mou")
+    assert definition_page.status_code == 200
+    assert "مؤسسة شريكة واحدة على الأقل" in definition_page.get_data(as_text=True)
 
 
 def _aliases_of_aliases(levels: int = 7) -> str:
