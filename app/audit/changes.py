@@ -21,7 +21,7 @@ from markupsafe import Markup
 from app.agreements.models import PARTY_ROLES
 from app.agreements.renewals import describe
 from app.audit.fields import MOVED, field
-from app.audit.names import ID_SORTS, Names, agreement_of
+from app.audit.names import ID_SORTS, Names, agreement_of, party_of
 from app.budget.models import AMOUNT_DECIMALS, KINDS
 from app.core import stored_texts
 from app.core.dates import format_file_size, format_moment
@@ -106,7 +106,8 @@ def details(event, names: Names) -> list[ChangeLine]:
 
 
 def _reading(event, names: Names, side: dict, changes: dict) -> _Row:
-    currency = side.get("currency") or changes.get("currency")
+    # A line's change recorded before its currency was (21caa54) is read in the line's currency.
+    currency = side.get("currency") or changes.get("currency") or names.line_currencies.get(changes.get("line"))
     transition = changes.get("transition")
     return _Row(
         names,
@@ -202,7 +203,7 @@ def _named(sort: str, value, names: Names) -> Markup:
 def _parties(key, value, row: _Row, described) -> Markup:
     said = []
     for entry in value:
-        organization_id, _colon, role = str(entry).partition(":")
+        organization_id, role = party_of(entry)
         name = _named("organization", organization_id, row.names)
         said.append(Markup("%s (%s)") % (name, PARTY_ROLES.get(role, role)) if role else name)
     return _listed(said)

@@ -13,6 +13,7 @@ from sqlalchemy import or_, select
 from app.agreements.models import Agreement, SigningEvent
 from app.audit.fields import field
 from app.auth.models import User
+from app.budget.models import BudgetLine
 from app.extensions import db
 from app.organizations.models import Organization
 from app.workflow.engine import definition_for
@@ -32,6 +33,8 @@ class Names:
     organization_slugs: dict[str, str] = member(default_factory=dict)
     # The workflow each agreement a row moved or approved runs on: its moves and steps are named there.
     definitions: dict[int, Any] = member(default_factory=dict)
+    # The currency of each budget line a row changed without recording it (rows written before it was).
+    line_currencies: dict[int, str] = member(default_factory=dict)
 
 
 def names_for(events) -> Names:
@@ -40,12 +43,20 @@ def names_for(events) -> Names:
     wanted: dict[str, set] = {"people": set(), "agreements": set(), "events": set(), "organizations": set()}
     slugs: set[str] = set()
     moved: set[int] = set()  # agreements whose rows name a workflow move or approval step
+    lines: set[int] = set()  # budget lines whose changes were recorded without their currency
     for event in events:
         if isinstance(event.changes, dict):
             _collect(event.changes, event.action, event.object_type, wanted, slugs)
             if ("transition" in event.changes or "step" in event.changes) and agreement_of(event) is not None:
                 moved.add(agreement_of(event))
+            line = event.changes.get("line")
+            if event.action == "budget_line_changed" and "currency" not in event.changes and isinstance(line, int):
+                lines.add(line)
     names = Names()
+    if lines:
+        names.line_currencies = dict(
+            db.session.execute(select(BudgetLine.id, BudgetLine.currency).where(BudgetLine.id.in_(lines))).all()
+        )
     if moved:
         names.definitions = {
             agreement.id: definition_for(agreement)
@@ -89,7 +100,7 @@ def _collect(value, action: str, object_type: str, wanted: dict[str, set], slugs
         if sort == "parties":
             wanted["organizations"].update(
                 int(organization_id)
-                for organization_id in (str(entry).partition(":")[0] for entry in value)
+                for organization_id in (party_of(entry)[0] for entry in value)
                 if organization_id.isdecimal()
             )
             return
@@ -106,6 +117,15 @@ def _collect(value, action: str, object_type: str, wanted: dict[str, set], slugs
                 wanted["organizations"].add(int(value))
             else:
                 slugs.add(value)
+
+
+def party_of(entry) -> tuple[str, str]:
+    """A recorded party as (organisation id, role): "12:partner" as an amended agreement's row writes it, or
+    [12, "partner"] as an amendment's proposed terms keep it (and amended rows did before e6e3bf0)."""
+    if isinstance(entry, list | tuple) and len(entry) == 2:
+        return str(entry[0]), str(entry[1] or "")
+    organization_id, _colon, role = str(entry).partition(":")
+    return organization_id, role
 
 
 def agreement_of(event) -> int | None:

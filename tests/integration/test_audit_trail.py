@@ -207,6 +207,16 @@ def test_what_changed_reads_as_written_and_an_agreement_is_named_by_its_referenc
     assert "Loaded from the demo portfolio." not in page and "حُمِّل من محفظة العرض التوضيحي." in page
 
 
+def _history_and_trail_in_french(world, signed_in, agreement) -> tuple[str, str]:
+    """The agreement's history as a manager reads it and its trail as an auditor does, both in French."""
+    for reader in ("manager", "auditor"):
+        world.users[reader].language = "fr"
+    db.session.commit()
+    history = signed_in("manager").get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    trail = _page(signed_in("auditor"), f"?about=agreements&about_id={agreement.id}")
+    return history.split('id="history-heading"')[1], trail
+
+
 def test_what_changed_names_each_field_in_the_readers_language_and_writes_values_as_the_pages_do(world, signed_in):
     """A probe's find: after a plan line was moved, the agreement's history read "first_due_on 2020-01-01 →
     2027-01-31", "occurrences_moved vide → [[34, '2020-01-01', '2027-01-31']]" and "occurrences_dropped vide →
@@ -233,14 +243,7 @@ def test_what_changed_names_each_field_in_the_readers_language_and_writes_values
         changes={"budget_lines": [{**budget, "kind": "cash", "year": 2026}], "expires_on": "2027-12-31"},
     )
     amendments.apply(amendment, by=officer)
-    for reader in ("manager", "auditor"):
-        world.users[reader].language = "fr"
-    db.session.commit()
-
-    history = signed_in("manager").get(f"/agreements/{parent.id}").get_data(as_text=True)
-    history = history.split('id="history-heading"')[1]
-    trail = _page(signed_in("auditor"), f"?about=agreements&about_id={parent.id}")
-    for page in (history, trail):
+    for page in _history_and_trail_in_french(world, signed_in, parent):
         for stored in ("first_due_on", "occurrences_moved", "occurrences_dropped", "budget_lines", "expires_on"):
             assert stored not in page
         assert "vide → vide" not in re.sub(r"<[^>]+>|\s+", " ", page).replace("  ", " ")
@@ -249,3 +252,25 @@ def test_what_changed_names_each_field_in_the_readers_language_and_writes_values
         assert re.search(r"8\s000\s000,00\s*MAD", page), "the amount as the budget card writes it"
         assert "2\u00a0échéances déplacées" in page and "31 janv. 2027" in page and "30 avr. 2027" in page
         assert "31 déc. 2027" in page and world.partner_a.name_fr in page
+
+
+def test_rows_stored_in_older_shapes_read_as_the_newer_ones(world, signed_in):
+    """A probe's find: a budget line's change recorded before its row kept the line's currency (21caa54) read
+    "8 000 000,00" where newer rows read "8 000 000,00 MAD", and the parties an amendment proposes (kept as
+    [organisation, role] pairs, as amended rows kept them before e6e3bf0) read "[2, 'partner']". Both read as
+    the pages write them, in the history and the trail alike."""
+    officer, agreement = world.users["officer"], world.agreement_a
+    line = factories.budget_line(agreement, world.partner_a, "5000.00", currency="MAD")
+    old_change = {"before": {"amount": "5000.00"}, "after": {"amount": "8000000.00"}, "line": line.id}
+    audit.record("budget_line_changed", agreement, actor=officer, changes=old_change)
+    pairs = [[world.partner_a.id, "partner"]]
+    audit.record(
+        "amended",
+        agreement,
+        actor=officer,
+        changes={"before": {"parties": []}, "after": {"parties": pairs}, "amendment": "AV-1", "term": "parties"},
+    )
+    for page in _history_and_trail_in_french(world, signed_in, agreement):
+        assert re.search(r"5\s000,00\s*MAD", page) and re.search(r"8\s000\s000,00\s*MAD", page)
+        assert "&#39;partner&#39;" not in page and f"[{world.partner_a.id}," not in page
+        assert f"{world.partner_a.name_fr}</bdi> (Partenaire)" in page
