@@ -399,6 +399,18 @@ function enhanceSelect(select) {
     var described = widget.control_input.getAttribute("aria-describedby");
     widget.control_input.setAttribute("aria-describedby", chosen.id + (described ? " " + described : ""));
   }
+  // On a phone the open list covers the form below it, and a tapped choice left it open over the fields to fill
+  // next: a choice made by touch closes it. A mouse keeps it open to choose several, as Tom Select does.
+  var touched = false;
+  widget.dropdown.addEventListener("pointerdown", function (event) {
+    touched = event.pointerType === "touch";
+  });
+  widget.on("item_add", function () {
+    if (touched) {
+      touched = false;
+      widget.close();
+    }
+  });
   // The original <select> stays in the page for the form but out of reach (tabindex -1): hidden from
   // screen readers too, or they would meet the same field twice, once without its label.
   select.setAttribute("aria-hidden", "true");
