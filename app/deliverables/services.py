@@ -96,6 +96,12 @@ def due_dates(recurrence: str, first: date, until: date | None, limit: int = MAX
     return dates
 
 
+def names_too_many(dates: list[date]) -> bool:
+    """Whether a plan line naming `dates` (counted up to MAX_OCCURRENCES + 1) names more than one line keeps:
+    such a line is refused (_check_plan), and a default line left unplanned (apply_default_plan)."""
+    return len(dates) > MAX_OCCURRENCES
+
+
 def plan_refusal(agreement: Agreement, by) -> DomainError | None:
     """Why `by` may not change the agreement's plan now (add, change or remove a line), or None: its owner or a
     manager may, from the draft on, until the agreement ends (`by` None: the app itself, as activation plans the
@@ -182,7 +188,7 @@ def _check_plan(agreement: Agreement, data: PlanData) -> None:
                     end=format_date(end, "long"),
                 )
             ]
-        if len(dates) > MAX_OCCURRENCES:
+        if names_too_many(dates):
             # Said, not cut short: a plan line keeps every due date it names.
             errors["until_on"] = [
                 _(
@@ -416,14 +422,16 @@ def fitted_first_due(line: dict, start: date, end: date | None) -> tuple[date, d
 
 def default_plan_dates(agreement: Agreement, start: date, end: date | None) -> list[date]:
     """The due dates, soonest first, that the type's default plan would give `agreement` in force from `start` to
-    `end` (apply_default_plan), one for each party that owes it, before anything is planned."""
+    `end` (apply_default_plan), one for each party that owes it, before anything is planned. A line naming more
+    dates than a line keeps is not planned (names_too_many), so none of its dates is said."""
     partners = agreement.partner_organization_ids or [None]
     dates: list[date] = []
     for line in definition_for(agreement).default_deliverables:
         first = fitted_first_due(line, start, end)[1]
-        if first is not None:
+        named = due_dates(line["recurrence"], first, end, MAX_OCCURRENCES + 1) if first is not None else []
+        if named and not names_too_many(named):
             owing = len(partners) if line.get("responsible", "partner") == "partner" else 1
-            dates.extend(due_dates(line["recurrence"], first, end) * owing)
+            dates.extend(named * owing)
     return sorted(dates)
 
 

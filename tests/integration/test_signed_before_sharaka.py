@@ -135,3 +135,20 @@ def test_the_api_activation_chases_by_default_and_settles_when_asked(app, world,
     refused = move(officer, other.id, "submit_for_review", past_due="settled")
     assert "past_due" in assert_problem(refused, 422)["errors"]
     assert refreshed(type(other), other.id).state == "draft"
+
+
+def test_the_warning_counts_only_the_lines_the_activation_plans(app, world, signed_in):
+    # A term typed seventy years long: the quarterly report would name more due dates than a plan line keeps
+    # (MAX_OCCURRENCES), so the activation leaves that line for the officer to plan; the warning had still
+    # counted its three past dates ("3 reports fall before today"), then one was settled of none planned.
+    agreement = _signed_months_ago(world)
+    officer = signed_in("officer")
+    far = (agreement.signed_on + relativedelta(years=70)).isoformat()
+    asked = officer.get(f"/agreements/{agreement.id}/past-due?effective_on={agreement.signed_on}&expires_on={far}")
+    url = f"/agreements/{agreement.id}/actions/activate"
+    data = {"version": str(agreement.version), "effective_on": agreement.signed_on.isoformat(), "expires_on": far}
+    assert officer.post(url, csrf_from=f"/agreements/{agreement.id}", data=data).status_code == 303
+    db.session.refresh(agreement)
+    assert agreement.state == "active"
+    assert _before_today(agreement) == []
+    assert asked.json == {"message": None}
