@@ -1110,3 +1110,22 @@ def test_a_token_owner_hears_a_week_before_it_ends_once_and_not_after_a_revocati
     db.session.commit()
     assert "revoked" in lapsed(waiting)[1]  # a mail still waiting is withdrawn, not sent
     assert told(week_before) == set()
+
+
+def test_a_date_missed_before_the_agreement_ran_is_chased_weekly_from_the_day_it_runs(world, people):
+    """Activated months late (chase, at the back-capture of an agreement signed before Sharaka), a report
+    missed 56 days before is mailed on that day, then a week later: not again the next day, when its
+    eighth week late began by the due date's reckoning."""
+    due = BASE - timedelta(days=56)
+    occurrence = plan(world.agreement_a, world.users["officer"], world.partner_a, due)
+    world.agreement_a.state_entered_at = at(BASE, 8)
+    db.session.commit()
+    mailed = []
+    for offset in range(15):
+        before = recorded("deliverable_occurrences", occurrence.id)
+        reminders.run_pass(at(BASE + timedelta(days=offset), 10))
+        if {rule for rule, _k, _who in recorded("deliverable_occurrences", occurrence.id) - before} & {
+            "deliverable_overdue"
+        }:
+            mailed.append(offset)
+    assert mailed == [0, 7, 14]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 from functools import cached_property
 
 from sqlalchemy import select
@@ -134,6 +135,21 @@ def _threshold(days_left: int, thresholds: tuple[int, ...]) -> int | None:
     """The smallest threshold not below days_left: 7 for 5 days left with (7, 1); None if too early."""
     fitting = [t for t in thresholds if days_left <= t]
     return min(fitting) if fitting else None
+
+
+def overdue_week(due_on: date, running_since: datetime | None, today: date, every: int) -> int:
+    """Which period of `every` days late `today` is in, for an occurrence due on `due_on`: one reminder a
+    period. Counted from the day after the due date; for a date missed before the agreement ran (activated
+    months late, resumed after a suspension), from the day it began to run (`running_since`'s day in UTC, as
+    the database reads it in gates.overdue_week), which then starts a period: that day's reminder is followed
+    by the next a period later, not by one the next day when the due date's reckoning began a new period."""
+    days = (today - due_on).days
+    offset = 0
+    if running_since is not None:
+        late_at_start = (running_since.astimezone(timezone.utc).date() - due_on).days
+        if late_at_start > 0:
+            offset = (late_at_start - 1) % every
+    return (days - 1 - offset) // every
 
 
 def agreement_params(agreement) -> dict:

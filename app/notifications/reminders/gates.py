@@ -13,9 +13,11 @@ from datetime import date
 from functools import cache
 
 from sqlalchemy import (
+    Date,
     Integer,
     String,
     and_,
+    case,
     cast,
     exists,
     func,
@@ -39,6 +41,21 @@ def days_from(column, today: date):
 def date_text(column):
     """A date as the rules write it in keys: YYYY-MM-DD (both databases' text form of a date)."""
     return cast(column, String)
+
+
+def overdue_week(due_on, today: date, every: int):
+    """base.overdue_week, counted by the database for the occurrence's agreement: periods of `every` days late,
+    from the day after `due_on`, or from the day the agreement began to run (state_entered_at's day in UTC) when
+    the date was missed before it ran."""
+    from app.agreements.models import Agreement
+
+    started = Agreement.state_entered_at
+    if db.engine.dialect.name == "postgresql":
+        late_at_start = cast(started, Date) - due_on
+    else:
+        late_at_start = cast(func.julianday(func.date(started)) - func.julianday(due_on), Integer)
+    offset = case((late_at_start > 0, (late_at_start - 1) % every), else_=0)
+    return (days_from(due_on, today) - 1 - offset) // every
 
 
 def _not_recorded(rule: str, object_type: str, object_id, recipient_id, key):
@@ -137,7 +154,7 @@ def _occurrence_periods(today: date, test):
                     test("deliverable_due", key),
                 )
             )
-        week = (days_from(Occurrence.due_on, today) - 1) // policy.deliverable_overdue_every_days
+        week = overdue_week(Occurrence.due_on, today, policy.deliverable_overdue_every_days)
         key = date_text(Occurrence.due_on) + ":w" + cast(week, String)
         clauses.append(and_(Occurrence.due_on < today, test("deliverable_overdue", key)))
         return or_(*clauses)

@@ -22,6 +22,7 @@ from app.notifications.reminders.base import (
     agreement_params,
     local_date,
     local_midnight,
+    overdue_week,
     texts,
 )
 from app.notifications.services import Notice, app_path, app_path_with_id
@@ -63,7 +64,7 @@ def deliverable_candidates(
                 continue
             rule, key = "deliverable_due", f"{row.due_on}:{threshold}d"
         else:
-            week = (-days_left - 1) // policy.deliverable_overdue_every_days
+            week = overdue_week(row.due_on, row.state_entered_at, today, policy.deliverable_overdue_every_days)
             rule, key = "deliverable_overdue", f"{row.due_on}:w{week}"
         if sent is not None and not row.lacking:  # everyone had it
             sent["deliverables"] += len(recipients)
@@ -104,6 +105,7 @@ def _occurrence_columns():
         Deliverable.responsible_organization_id,
         Organization.is_home,
         Agreement.owner_id,
+        Agreement.state_entered_at,
         Agreement.workflow_version_id,
         Agreement.type,
         Agreement.id.label("agreement_id"),
