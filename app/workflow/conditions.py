@@ -5,6 +5,7 @@ reaches an amount.
     when: {budget_mad_at_least: 10000000}          # the budget lines (cash and in kind) add up to it in MAD
     when: {foreign_partner: true}                  # a partner organisation's country is not Morocco
     when: {types: [mou, convention]}               # the agreement's type
+    when: {changes_budget: true}                   # an amendment that changes its parent's budget
     when: {any: [{budget_mad_at_least: 10000000}, {foreign_partner: true}]}   # either one
 
 Keys side by side must all hold. Lines in other currencies count at the ministry's reference rates, and a
@@ -24,13 +25,14 @@ from app.budget.reckoning import UNRECKONED, in_mad_sql
 from app.core.i18n import gettext as _
 
 HOME_COUNTRY = "MA"
-CONDITION_KEYS = ("budget_mad_at_least", "foreign_partner", "types", "any")
+CONDITION_KEYS = ("budget_mad_at_least", "foreign_partner", "changes_budget", "types", "any")
 
 
 @dataclass(frozen=True)
 class Condition:
     budget_mad_at_least: Decimal | None = None
     foreign_partner: bool | None = None
+    changes_budget: bool | None = None
     types: tuple[str, ...] = ()
     any: tuple["Condition", ...] = ()
 
@@ -42,6 +44,7 @@ class AgreementFacts:
     type: str
     budget_mad: Decimal = Decimal(0)
     foreign_partner: bool = False
+    changes_budget: bool = False
 
 
 def parse(spec, where: str, known_types, problems: list[str]) -> Condition | None:
@@ -74,6 +77,10 @@ def parse(spec, where: str, known_types, problems: list[str]) -> Condition | Non
     if "foreign_partner" in spec and not isinstance(foreign, bool):
         problems.append(f"{where}: when foreign_partner must be true or false")
         foreign = None
+    changes_budget = spec.get("changes_budget")
+    if "changes_budget" in spec and not isinstance(changes_budget, bool):
+        problems.append(f"{where}: when changes_budget must be true or false")
+        changes_budget = None
     types = spec.get("types", ())
     if isinstance(types, str):
         types = (types,)
@@ -90,7 +97,11 @@ def parse(spec, where: str, known_types, problems: list[str]) -> Condition | Non
                 if parsed is not None:
                     alternatives.append(parsed)
     return Condition(
-        budget_mad_at_least=amount, foreign_partner=foreign, types=tuple(map(str, types)), any=tuple(alternatives)
+        budget_mad_at_least=amount,
+        foreign_partner=foreign,
+        changes_budget=changes_budget,
+        types=tuple(map(str, types)),
+        any=tuple(alternatives),
     )
 
 
@@ -103,6 +114,8 @@ def describe(condition: Condition) -> str:
         parts.append(_("budget in MAD ≥ %(amount)s", amount=f"{amount:,.2f}" if amount % 1 else f"{amount:,.0f}"))
     if condition.foreign_partner is not None:
         parts.append(_("a foreign partner") if condition.foreign_partner else _("no foreign partner"))
+    if condition.changes_budget is not None:
+        parts.append(_("the budget changes") if condition.changes_budget else _("the budget stays as it is"))
     if condition.types:
         parts.append(_("type %(types)s", types=" / ".join(condition.types)))
     if condition.any:
@@ -119,6 +132,8 @@ def holds(condition: Condition | None, facts: AgreementFacts) -> bool:
     if condition.budget_mad_at_least is not None and facts.budget_mad < condition.budget_mad_at_least:
         return False
     if condition.foreign_partner is not None and facts.foreign_partner != condition.foreign_partner:
+        return False
+    if condition.changes_budget is not None and facts.changes_budget != condition.changes_budget:
         return False
     if condition.types and facts.type not in condition.types:
         return False
@@ -162,6 +177,18 @@ class StoredFacts:
         if self.agreement.proposed_mad_budget is not None:
             return max(Decimal(self.agreement.proposed_mad_budget), current)
         return current
+
+    @property
+    def changes_budget(self) -> bool:
+        """An amendment whose budget differs from its parent's: keep_changes keeps a proposed budget (its MAD
+        total, proposed_mad_budget) only when its lines are not the parent's. Said of the lines, not the total
+        alone: moving a contribution from one party to another is a change the finance controller signs off.
+        A title, a date or the parties changed alone leave it out."""
+        return (
+            self.agreement.type == AMENDMENT
+            and self.agreement.parent_id is not None
+            and (self.agreement.proposed_mad_budget is not None)
+        )
 
     @cached_property
     def foreign_partner(self) -> bool:
@@ -310,6 +337,12 @@ def clause(condition: Condition | None):
     if condition.foreign_partner is not None:
         foreign = or_(Agreement.proposed_foreign_partner.is_(True), has_foreign_partner(terms_of()))
         parts.append(foreign if condition.foreign_partner else not_(foreign))
+    if condition.changes_budget is not None:
+        # As StoredFacts.changes_budget.
+        changes = and_(
+            Agreement.type == AMENDMENT, Agreement.parent_id.is_not(None), Agreement.proposed_mad_budget.is_not(None)
+        )
+        parts.append(changes if condition.changes_budget else not_(changes))
     if condition.types:
         parts.append(Agreement.type.in_(condition.types))
     if condition.any:

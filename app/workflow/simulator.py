@@ -18,8 +18,9 @@ A scenario (YAML or a dict), every key optional:
       - {take: submit_for_review, day: 2026-01-05}
       - {take: approve_review, day: 2026-01-25, decision: approve}   # or reject
     until: 2027-06-30            # walk automatic moves up to this day (default: the last event)
-    agreement: {budget_mad: 12000000, foreign_partner: true}   # what approval steps' `when:` look at
-                                 # (type: the definition's; default: no budget, no foreign partner)
+    agreement: {budget_mad: 12000000, foreign_partner: true, changes_budget: true}   # what approval steps'
+                                 # `when:` look at (type: the definition's; default: no budget, no foreign
+                                 # partner, no change to a parent's budget)
 
 With no events, the walker follows the main path: from each state the first move that goes
 to a state not visited yet, approving every approval.
@@ -219,12 +220,16 @@ def parse_scenario(text_or_dict) -> dict:
         budget = about.get("budget_mad", 0) if isinstance(about, dict) else None
         if (
             not isinstance(about, dict)
-            or set(about) - {"type", "budget_mad", "foreign_partner"}
+            or set(about) - {"type", "budget_mad", "foreign_partner", "changes_budget"}
             or not (isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget >= 0)
             or not isinstance(about.get("foreign_partner", False), bool)
+            or not isinstance(about.get("changes_budget", False), bool)
         ):
             raise ScenarioError(
-                _("agreement: give budget_mad (an amount), foreign_partner (true or false) and optionally type")
+                _(
+                    "agreement: give budget_mad (an amount), foreign_partner and changes_budget (true or false) "
+                    "and optionally type"
+                )
             )
     events = scenario.get("events") or []
     if not isinstance(events, list):
@@ -404,6 +409,7 @@ def _facts(definition, scenario: dict) -> AgreementFacts:
         type=str(about.get("type") or definition.type),
         budget_mad=Decimal(str(about.get("budget_mad", 0))),
         foreign_partner=bool(about.get("foreign_partner", False)),
+        changes_budget=bool(about.get("changes_budget", False)),
     )
 
 

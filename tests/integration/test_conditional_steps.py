@@ -116,6 +116,9 @@ def test_other_currencies_count_at_the_reference_rates_and_one_without_a_rate_re
         ),
         ({"any": [{"budget_mad_at_least": 10}, {"foreign_partner": True}]}, AgreementFacts("mou"), False),
         ({"types": ["mou"], "foreign_partner": True}, AgreementFacts("mou"), False),
+        ({"changes_budget": True}, AgreementFacts("amendment", changes_budget=True), True),
+        ({"changes_budget": True}, AgreementFacts("amendment"), False),
+        ({"changes_budget": False}, AgreementFacts("amendment"), True),
     ],
 )
 def test_conditions_in_python(app, condition, facts, expected):
@@ -132,6 +135,9 @@ def test_conditions_in_python(app, condition, facts, expected):
         {"foreign_partner": False},
         {"types": ["mou"]},
         {"any": [{"budget_mad_at_least": 10000000}, {"foreign_partner": True}]},
+        {"changes_budget": True},
+        {"changes_budget": False},
+        {"any": [{"changes_budget": True}, {"budget_mad_at_least": 10000000}]},
     ],
 )
 def test_the_sql_rule_answers_as_the_python_rule(world, reviewing, condition):
@@ -156,7 +162,9 @@ def test_the_sql_rule_answers_as_the_python_rule(world, reviewing, condition):
     pounds = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="En livres")
     _budget(pounds, world.partner_a, "10.00", currency="GBP")
     db.session.commit()
-    parsed = conditions.parse(condition, "test", ("mou",), [])
+    problems = []
+    parsed = conditions.parse(condition, "test", ("mou",), problems)
+    assert problems == []
     in_sql = set(db.session.scalars(select(Agreement.id).where(conditions.clause(parsed))))
     in_python = {
         a.id for a in db.session.scalars(select(Agreement)) if conditions.holds(parsed, conditions.facts_of(a))
@@ -203,11 +211,12 @@ def test_an_amendment_is_judged_as_the_agreement_it_leaves(world, reviewing):
     assert (raising.proposed_mad_budget, lowering.proposed_mad_budget) == (Decimal(10000000), Decimal("9999999.99"))
     assert keeping.proposed_mad_budget is None and in_euros.proposed_mad_budget == Decimal("5400000.00")
     assert in_yen.proposed_mad_budget == reckoning.UNRECKONED  # no rate for the yen
-    assert _steps(raising) == ["legal", "ministers_office"]
+    # The finance controller signs off every change to a budget, whatever its size (below).
+    assert _steps(raising) == ["legal", "finance", "ministers_office"]
     assert _steps(keeping) == ["legal", "ministers_office"]
-    assert _steps(lowering) == ["legal", "ministers_office"]
-    assert _steps(cutting) == ["legal", "ministers_office"]
-    assert _steps(in_euros) == ["legal"] and _steps(in_yen) == ["legal", "ministers_office"]
+    assert _steps(lowering) == ["legal", "finance", "ministers_office"]
+    assert _steps(cutting) == ["legal", "finance", "ministers_office"]
+    assert _steps(in_euros) == ["legal", "finance"] and _steps(in_yen) == ["legal", "finance", "ministers_office"]
     assert _steps(retitling) == ["legal"]
 
     legal, manager = world.users["legal"], world.users["manager"]
@@ -217,16 +226,56 @@ def test_an_amendment_is_judged_as_the_agreement_it_leaves(world, reviewing):
         _approve(amendment, legal)
     assert (raising.state, cutting.state, retitling.state) == ("internal_review", "internal_review", "signature")
     # The inbox's SQL rule (conditions.clause) agrees: the minister's office is waited on for both.
-    waiting = set(
+    waiting = _waiting_on(manager)
+    assert raising.id not in waiting and retitling.id not in waiting  # finance first
+    _approve(cutting, world.users["finance"])
+    waiting = _waiting_on(manager)
+    assert cutting.id in waiting and raising.id not in waiting
+    _approve(cutting, manager)
+    assert cutting.state == "signature"
+
+
+def _waiting_on(person) -> set[int]:
+    """The agreements whose open approval the inbox's SQL says waits on `person`."""
+    return set(
         db.session.scalars(
             select(ApprovalRound.agreement_id)
             .join(Agreement, ApprovalRound.agreement_id == Agreement.id)
-            .where(queries.approvals_waiting_on(manager, [manager]))
+            .where(queries.approvals_waiting_on(person, [person]))
         )
     )
-    assert {raising.id, cutting.id} <= waiting and retitling.id not in waiting
-    _approve(cutting, manager)
-    assert cutting.state == "signature"
+
+
+def test_an_amendment_changing_the_budget_asks_the_finance_controller_one_changing_a_date_does_not(world, reviewing):
+    """The finance controller signs off the money the ministry commits: an amendment raising a budget (under
+    the Minister's office threshold, on both sides) waits on them after legal; one moving only the end date
+    goes to signature once legal approves. The inbox's SQL (conditions.clause) says the same."""
+    _large, small = _in_force(*reviewing)
+    officer, legal, finance = world.users["officer"], world.users["legal"], world.users["finance"]
+    raising = _amendment(world, small, {"budget_lines": [_line(world.partner_b, "9800000.00")]})
+    moving = _amendment(world, small, {"expires_on": "2031-06-30"})
+    assert _steps(raising) == ["legal", "finance"] and _steps(moving) == ["legal"]
+    for amendment in (raising, moving):
+        engine.take(amendment, "submit_for_review", by=officer, expected_version=amendment.version)
+        db.session.commit()
+        _approve(amendment, legal)
+    assert (raising.state, moving.state) == ("internal_review", "signature")
+    round_ = next(r for r in raising.approval_rounds if r.status == "open")
+    transition = engine.definition_for(raising).transition("approve_review")
+    assert engine.current_step(transition, round_).name == "finance"
+    waiting = _waiting_on(finance)
+    assert raising.id in waiting and moving.id not in waiting
+    for condition in ({"changes_budget": True}, {"changes_budget": False}):
+        parsed = conditions.parse(condition, "test", ("amendment",), [])
+        in_sql = set(
+            db.session.scalars(
+                select(Agreement.id).where(Agreement.id.in_([raising.id, moving.id]), conditions.clause(parsed))
+            )
+        )
+        in_python = {a.id for a in (raising, moving) if conditions.holds(parsed, conditions.facts_of(a))}
+        assert in_sql == in_python == ({raising.id} if condition["changes_budget"] else {moving.id})
+    _approve(raising, finance)
+    assert raising.state == "signature"
 
 
 def test_check_refuses_bad_conditions_with_their_file(app, tmp_path):
@@ -237,6 +286,7 @@ def test_check_refuses_bad_conditions_with_their_file(app, tmp_path):
             steps[1]["when"] = {
                 "budget_mad": 5,
                 "foreign_partner": "yes",
+                "changes_budget": "yes",
                 "types": ["treaty"],
                 "any": [{"budget_mad_at_least": -1}],
             }
@@ -246,6 +296,7 @@ def test_check_refuses_bad_conditions_with_their_file(app, tmp_path):
     for expected in (
         "when has unknown keys budget_mad",
         "when foreign_partner must be true or false",
+        "when changes_budget must be true or false",
         "when types must list agreement types",
         "when any must list at least two conditions",
     ):
@@ -268,6 +319,20 @@ def test_the_simulator_shows_the_step_applying_or_not(app):
     assert any("Approve for negotiation · Step 3: applies (budget in MAD ≥ 10,000,000)" in a for a in asked)
     with pytest.raises(ValueError):
         parse_scenario({"agreement": {"budget_mad": "lots"}})
+    with pytest.raises(ValueError):
+        parse_scenario({"agreement": {"changes_budget": "yes"}})
+
+
+def test_the_simulator_shows_the_amendments_finance_step_when_it_changes_the_budget(app):
+    definition = engine.current_definitions()["amendment"]
+    scenario = {"people": {"legal": 1, "manager": 2, "finance": 1, "officer": 1}}
+    for about, said in (
+        ({}, "Step 2: not asked (applies only when the budget changes)"),
+        ({"changes_budget": True}, "Step 2: applies (the budget changes)"),
+    ):
+        walked = simulate(definition, parse_scenario({**scenario, "agreement": about}))
+        asked = [line for step in walked.steps for line in step.asked]
+        assert any(said in line for line in asked), asked
 
 
 # --- the engine, pages, inbox and reminders agree --------------------------------------------------

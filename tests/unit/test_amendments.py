@@ -69,10 +69,12 @@ def budget_line_in_force(world, parent, organization, label: str, amount: str) -
 
 
 def to_signed(amendment, world):
-    """Reviewed and signed, waiting to come into force."""
+    """Reviewed and signed, waiting to come into force (the finance controller reviews a changed budget)."""
     officer = world.users["officer"]
     take(amendment, "submit_for_review", officer)
     decide(amendment, world.users["legal"])
+    if amendment.proposed_mad_budget is not None:
+        decide(amendment, world.users["finance"])
     sign(amendment, world, day=date(2026, 3, 2))
     take(amendment, "record_signed", officer)
 
