@@ -78,6 +78,53 @@ def stranded_steps(definitions: Iterable[WorkflowDefinition] | None = None, acco
     return stranded
 
 
+def steps_left_to_nobody(definitions: Iterable[WorkflowDefinition] | None = None, accounts=None) -> list[StrandedStep]:
+    """The approval steps of `definitions` (today's by default) at which an agreement may wait on nobody, for the
+    dashboard to ask of each round waiting at one (queries.rounds_waiting_on_nobody, the approvals panel's
+    rule): those stranded_steps finds, and those whose active holders the four-eyes rules could all keep out
+    of a round: the requester, those who decided its earlier steps, those who approved this one already (the
+    only manager who asked for the review of an MoU cannot be its head of department). Each with whom to
+    give a role: as stranded_steps says, else every role and person the step names."""
+    definitions = list(current_definitions().values() if definitions is None else definitions)
+    if accounts is None:
+        accounts = active_accounts()
+    stranded = {
+        _key(each.definition, each.transition, each.step): each for each in stranded_steps(definitions, accounts)
+    }
+    found = []
+    for definition in definitions:
+        for transition in definition.transitions:
+            if transition.approval is None:
+                continue
+            earlier = 0
+            for step in transition.approval.steps:
+                key = _key(definition, transition, step)
+                # At most this many of its holders are kept out of a round by the four-eyes rules.
+                kept_out = int(step.exclude_requester) + earlier + step.quorum - 1
+                earlier += step.quorum
+                if key in stranded:
+                    found.append(stranded[key])
+                elif _fewest_holders(step, accounts) <= kept_out:
+                    found.append(StrandedStep(definition, transition, step, (*step.roles, *step.users)))
+    return found
+
+
+def _key(definition: WorkflowDefinition, transition: Transition, step: ApprovalStep) -> tuple:
+    return (id(definition), transition.name, step.name)
+
+
+def _fewest_holders(step: ApprovalStep, accounts) -> int:
+    """How many active `accounts` hold a place in `step`; in a sequential step, or one keeping its last place
+    for a required approver, how many hold the place fewest hold (all of them kept out, nobody may decide)."""
+
+    def holding(roles, users) -> int:
+        return sum(1 for account in accounts if account.role in roles or account.email.lower() in users)
+
+    if not (step.mode == "sequential" or step.required_roles or step.required_users):
+        return holding(step.roles, step.users)
+    return min([holding((role,), ()) for role in step.roles] + [holding((), (user,)) for user in step.users])
+
+
 def steps_nobody_can_complete() -> set[str]:
     """Today's approval steps ("type: move/step") the active accounts cannot complete (account_warnings)."""
     return {stranded.where for stranded in stranded_steps()}

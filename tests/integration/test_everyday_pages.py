@@ -439,7 +439,7 @@ def test_an_approval_nobody_can_give_any_more_is_said_where_people_look(world, s
         card = card[card.index('id="nobody-to-approve"') :]
         card = card[: card.index("</section>")]
         assert agreement.reference in card and "Legal adviser" in card
-        assert "Memorandum of understanding: Approve for negotiation (step 1 of 2)" in card
+        assert "Memorandum of understanding: Approve for negotiation (step 1 of 3)" in card
         assert ('href="/admin/users?role=legal"' in card) == (role == "admin")
 
     manager = signed_in("manager")
@@ -455,6 +455,39 @@ def test_an_approval_nobody_can_give_any_more_is_said_where_people_look(world, s
     db.session.commit()
     assert nobody not in manager.get(f"/agreements/{agreement.id}").get_data(as_text=True)
     assert 'id="nobody-to-approve"' not in manager.get("/dashboard").get_data(as_text=True)
+
+
+def test_an_approval_only_its_requester_could_give_is_said_on_the_dashboard_as_on_its_panel(world, signed_in):
+    """The only manager asked for the review of an MoU and the legal adviser approved: the head of department's
+    place is the manager's, who may not approve their own request (four-eyes). The approvals panel said nobody
+    could give it; the dashboard counted one manager for the role and said nothing. Both say it now, and neither
+    once another manager holds the role."""
+    manager = world.users["manager"]
+    agreement = factories.agreement(by=manager, partners=[world.partner_a], title_fr="Demandée par le chef")
+    db.session.commit()
+    engine.take(agreement, "submit_for_review", by=manager, expected_version=agreement.version)
+    db.session.commit()
+    lawyer, version = world.users["legal"], agreement.version
+    engine.decide(agreement, "approve_review", by=lawyer, decision="approve", comment=None, expected_version=version)
+    db.session.commit()
+
+    def said(role) -> tuple[bool, bool]:
+        """(the panel says nobody can give it, the dashboard lists it among approvals nobody can give)"""
+        page = signed_in(role).get(f"/agreements/{agreement.id}").get_data(as_text=True)
+        panel = page[page.index('id="approvals-heading"') :]
+        panel = panel[: panel.index("</section>")]
+        card = signed_in(role).get("/dashboard").get_data(as_text=True)
+        card = card[card.index('id="nobody-to-approve"') :] if 'id="nobody-to-approve"' in card else ""
+        card = card[: card.index("</section>")] if card else ""
+        if agreement.reference in card:
+            assert "Memorandum of understanding: Approve for negotiation (step 1 of 3)" in card and "Manager" in card
+        return "No active account can give this approval" in panel, agreement.reference in card
+
+    for role in ("manager", "admin"):
+        assert said(role) == (True, True)
+    factories.user("manager", world.ministry, email="second.manager@ministry.example")
+    db.session.commit()
+    assert said("manager") == (False, False)
 
 
 def test_an_agreement_far_past_its_stages_deadline_is_flagged_on_the_dashboards(world, signed_in):

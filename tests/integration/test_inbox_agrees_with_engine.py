@@ -196,3 +196,34 @@ def test_an_approval_cannot_need_a_guard_without_its_sql(tmp_path):
     with pytest.raises(DefinitionError) as refused:
         _definitions_with(change, tmp_path)
     assert "no_overlapping_amendment" in str(refused.value)
+
+
+def test_the_dashboards_nobody_to_approve_asks_what_the_approvals_panel_asks(world):
+    """queries.someone_may_decide (the dashboard's "Approvals nobody can give") holds for a round exactly when
+    the panel finds someone who may decide its current step (reminders.waiting_approval): the required
+    approver's kept place, the requester kept out, who approved already."""
+    from app.notifications.reminders.rules import waiting_approval
+    from app.workflow.queries.approvals import someone_may_decide
+
+    def agree(round_) -> bool:
+        db.session.expire_all()
+        _agreement, step, _since, _sla, approvers = waiting_approval(round_)
+        in_sql = db.session.scalar(select(func.count()).where(ApprovalRound.id == round_.id, someone_may_decide(step)))
+        assert bool(in_sql) == bool(approvers), (step.name, approvers)
+        return bool(approvers)
+
+    factories.user("legal", world.ministry, email="legal2@ministry.example")
+    lawyer, manager = world.users["legal"], world.users["manager"]
+    asked_by_manager = factories.agreement(by=manager, partners=[world.partner_a], title_fr="Par le chef")
+    db.session.commit()
+    engine.take(asked_by_manager, "submit_for_review", by=manager, expected_version=asked_by_manager.version)
+    db.session.commit()
+    agreement, round_ = in_review(world, "En revue")
+    by_manager = next(r for r in asked_by_manager.approval_rounds if r.status == "open")
+    assert agree(round_) and agree(by_manager)
+    for each in (agreement, asked_by_manager):
+        version = each.version
+        engine.decide(each, "approve_review", by=lawyer, decision="approve", comment=None, expected_version=version)
+        db.session.commit()
+    # The second lawyer may not take the manager's kept place: the manager may, unless they asked.
+    assert agree(round_) is True and agree(by_manager) is False

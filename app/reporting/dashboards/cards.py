@@ -24,7 +24,7 @@ from app.reporting.dashboards.figures import visible_occurrences
 from app.workflow.engine import definition_for, label, slot_of, step_waiting
 from app.workflow.models import ApprovalDecision, ApprovalRound
 from app.workflow.presenter import STUCK_AFTER_SLA_TIMES
-from app.workflow.queries import late_round_clause, over_state_sla, picked_rounds, rounds_waiting_at
+from app.workflow.queries import late_round_clause, over_state_sla, picked_rounds, rounds_waiting_on_nobody
 
 LISTED = 5  # rows a card lists before "see all"
 
@@ -81,8 +81,9 @@ class StuckAgreements:
 
 @dataclass
 class WaitingOnNobody:
-    """Approval steps no active account can give (workflow.checks.stranded_steps), each once as pages name it,
-    and the agreements waiting at one of them: they cannot move until someone is given the role."""
+    """Approval steps no active account may decide for the agreements waiting at them (the approvals panel's
+    rule: queries.rounds_waiting_on_nobody), each once as pages name it, and those agreements: they cannot
+    move until someone is given the role."""
 
     steps: list
     total: int
@@ -113,29 +114,43 @@ def _stuck_list(user, today: date, owner=None):
 
 
 def _waiting_on_nobody_list(user, stranded: list):
-    """Agreements with an open approval waiting at one of the `stranded` steps, longest in their stage
+    """Agreements with an open approval waiting at one of the `stranded` steps that no active account may
+    decide now (queries.rounds_waiting_on_nobody: the approvals panel's rule), longest in their stage
     first: (query, order)."""
     picked = {(id(each.definition), each.transition.name, each.step.name) for each in stranded}
 
     def is_stranded(definition, transition, step) -> bool:
         return (id(definition), transition.name, step.name) in picked
 
-    waiting = rounds_waiting_at(is_stranded)
+    waiting = rounds_waiting_on_nobody(is_stranded)
     query = select(Agreement).where(
         visible_agreements_clause(user), exists().where(ApprovalRound.agreement_id == Agreement.id, waiting)
     )
     return query, (Agreement.state_entered_at, Agreement.reference)
 
 
+def _as_pages_name_them(stranded: list) -> dict[tuple, list]:
+    """The `stranded` steps grouped as the card names them (a frozen version and today's definition share theirs)."""
+    steps: dict[tuple, list] = {}
+    for step in stranded:
+        steps.setdefault((step.label, step.still_needed), []).append(step)
+    return steps
+
+
 def agreement_cards(
     user, today: date, *, owner=None, limit: int = LISTED, stranded: list | None = None
 ) -> tuple[EndingSummary, StuckAgreements, WaitingOnNobody | None]:
     """The "ending soon" and "stuck agreements" cards (only `owner`'s agreements when given), and, given
-    the `stranded` steps (workflow.checks.stranded_steps), the agreements waiting on nobody: how many each,
-    and the first few, from one statement; only the listed few are dressed in Python."""
+    the steps that may wait on nobody (workflow.checks.steps_left_to_nobody), the agreements waiting on nobody
+    and the steps they wait at: how many each, and the first few, from one statement; only the listed few
+    are dressed in Python."""
     lists = {"ending": _ending_list(user, today, owner), "stuck": _stuck_list(user, today, owner)}
-    if stranded:
+    grouped = _as_pages_name_them(stranded or [])
+    if grouped:
         lists["nobody"] = _waiting_on_nobody_list(user, stranded)
+        # One list per step as the card names it, for the steps that have an agreement waiting at them.
+        for number, steps in enumerate(grouped.values()):
+            lists[("nobody at", number)] = _waiting_on_nobody_list(user, steps)
     found = firsts_with_totals(Agreement, lists, limit)
     ending, ending_total = found["ending"]
     until = today + timedelta(days=ENDING_WITHIN_DAYS)
@@ -148,6 +163,7 @@ def agreement_cards(
                     agreement, label(state.label), clock.days_since(agreement.state_entered_at, today), state.sla_days
                 )
             )
+    waiting_at = [steps[0] for number, steps in enumerate(grouped.values()) if found[("nobody at", number)][1]]
     return (
         EndingSummary(
             total=ending_total,
@@ -156,16 +172,15 @@ def agreement_cards(
             notices=notice_deadlines(user, today, until, owner=owner, limit=limit),
         ),
         StuckAgreements(total=found["stuck"][1], longest=stuck),
-        _waiting_on_nobody(stranded, *found["nobody"]) if stranded else None,
+        _waiting_on_nobody(waiting_at, *found["nobody"]) if grouped else None,
     )
 
 
-def _waiting_on_nobody(stranded: list, agreements: list, total: int) -> WaitingOnNobody | None:
-    """The card's steps, each once as pages name it (a frozen version and today's definition share theirs)."""
+def _waiting_on_nobody(steps: list, agreements: list, total: int) -> WaitingOnNobody | None:
+    """The card: the steps agreements wait on nobody at, each once as pages name it, and those agreements."""
     if not total:
         return None
-    steps = {(step.label, step.still_needed): step for step in stranded}
-    return WaitingOnNobody(steps=list(steps.values()), total=total, agreements=agreements)
+    return WaitingOnNobody(steps=steps, total=total, agreements=agreements)
 
 
 def notice_deadlines(user, today: date, until: date, *, owner=None, limit: int = LISTED) -> list:

@@ -11,7 +11,7 @@ from datetime import date
 from app.core.permissions import can
 from app.reporting.dashboards.cards import agreement_cards, late_approvals, my_deliverables
 from app.reporting.dashboards.figures import counts_by_state, organization_figures, portfolio_counts
-from app.workflow.checks import stranded_steps
+from app.workflow.checks import steps_left_to_nobody
 from app.workflow.inbox import inbox_for
 from app.workflow.queries import definitions_in_use
 
@@ -46,9 +46,10 @@ def officer_home(user, today: date) -> dict:
 def portfolio_home(user, today: date) -> dict:
     """Everything the portfolio dashboard shows (managers; auditors and admins read it)."""
     by_state, by_type, signed = portfolio_counts(user, today.year)
-    # Approvals nobody can give any more (an account deactivated, a role taken away): the admin was told
-    # once, on saving; the agreements waiting on them are said here, where the portfolio is watched.
-    stranded = stranded_steps(definition for _on, definition in definitions_in_use())
+    # Approvals nobody can give (an account deactivated, a role taken away, the only holder of a role the
+    # requester): the admin was told once, on saving; the agreements waiting on them are said here, where the
+    # portfolio is watched, by the rule their approvals panel says it by.
+    stranded = steps_left_to_nobody(definition for _on, definition in definitions_in_use())
     ending, stuck, nobody = agreement_cards(user, today, stranded=stranded)
     overdue, overdue_total, on_time = organization_figures(user, today)
     return {

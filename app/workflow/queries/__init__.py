@@ -22,7 +22,7 @@ from app.workflow.queries.approvals import (
     needs_met,
     picked_rounds,
     rounds_due_between,
-    rounds_waiting_at,
+    rounds_waiting_on_nobody,
 )
 from app.workflow.queries.built import (
     definitions_in_use,
@@ -59,5 +59,5 @@ __all__ = [
     "picked_rounds",
     "refuses_later_children",
     "rounds_due_between",
-    "rounds_waiting_at",
+    "rounds_waiting_on_nobody",
 ]

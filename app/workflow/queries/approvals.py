@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, tr
 
 from app.agreements.models import Agreement
 from app.core import clock
-from app.core.permissions import holders_of_roles_clause, holds_role, may_decide_approvals
+from app.core.permissions import holders_of_roles_clause, holds_role, may_decide_approvals, partner_accounts_clause
 from app.workflow import conditions, engine, rules
 from app.workflow.definitions import ApprovalStep, Transition, WorkflowDefinition
 from app.workflow.models import ApprovalDecision, ApprovalRound
@@ -76,31 +76,101 @@ def _step_applies(step):
     return None if step.when is None else conditions.clause(step.when)
 
 
-def _place_kept_for_required(step, identity):
-    """The step's remaining place is kept for a required approver `identity` is not (engine._eligibility:
-    the approvals reach quorum - 1 while a required role or person has not approved), or None when the
-    step requires nobody in particular."""
+def _required_not_yet_approved(step) -> list[tuple[str, str, ColumnElement[bool]]]:
+    """(kind "role" or "user", the role or address, SQL holding while none of the step's approvals in the
+    round counts for it) for each required approver of `step` (engine.step_status's missing ones)."""
     from sqlalchemy.orm import aliased
 
     from app.auth.models import User
 
-    if not (step.required_roles or step.required_users):
-        return None
     approver = aliased(User)
 
     def covered(condition):
         return step_approved_by(step.name, approver, condition).correlate_except(ApprovalDecision, approver)
 
-    missing = [
-        (holds_role(identity, (role,)), ~covered(holders_of_roles_clause((role,), approver)))
-        for role in step.required_roles
+    missing = [("role", role, ~covered(holders_of_roles_clause((role,), approver))) for role in step.required_roles]
+    missing += [("user", email, ~covered(approver.email == email)) for email in step.required_users]
+    return missing
+
+
+def _place_kept_for_required(step, identity):
+    """The step's remaining place is kept for a required approver `identity` is not (engine._eligibility:
+    the approvals reach quorum - 1 while a required role or person has not approved), or None when the
+    step requires nobody in particular."""
+    if not (step.required_roles or step.required_users):
+        return None
+    missing = _required_not_yet_approved(step)
+    fills = [
+        clause
+        for kind, value, clause in missing
+        if (holds_role(identity, (value,)) if kind == "role" else value == identity.email)
     ]
-    missing += [(email == identity.email, ~covered(approver.email == email)) for email in step.required_users]
-    fills = [clause for is_identity, clause in missing if is_identity]
-    parts = [_approved_in_step(step.name) >= step.quorum - 1, or_(*(clause for _is, clause in missing))]
+    parts = [_approved_in_step(step.name) >= step.quorum - 1, or_(*(clause for _k, _v, clause in missing))]
     if fills:
         parts.append(~or_(*fills))
     return and_(*parts)
+
+
+def _holds_slot(slot: str, account) -> ColumnElement[bool]:
+    """SQL on the User alias `account`: it holds the step's `slot` ("role:legal", "user:<address>"), as
+    engine.slot_of finds."""
+    kind, value = slot.split(":", 1)
+    return holders_of_roles_clause((value,), account) if kind == "role" else func.lower(account.email) == value
+
+
+def someone_may_decide(step) -> ColumnElement[bool]:
+    """SQL that holds for a round (ApprovalRound) waiting at `step` when an active ministry account may decide it
+    now, for themselves: engine._eligibility asked of every account holding a place in the step, as the
+    approvals panel asks (reminders.waiting_approval: "nobody can give this approval" when none may). Not the
+    requester when the step keeps them out; nobody who decided another step of the round or approved this one;
+    in a sequential step, only someone whose places before theirs are filled; and when the last place is kept
+    for a required approver, only one of them."""
+    from sqlalchemy.orm import aliased
+
+    from app.auth.models import User
+
+    person, earlier = aliased(User), aliased(User)
+    parts = [
+        person.is_active_account.is_(True),
+        ~partner_accounts_clause(person),
+        or_(*(_holds_slot(slot, person) for slot in step.slots)),
+        ~exists().where(
+            ApprovalDecision.round_id == ApprovalRound.id,
+            or_(ApprovalDecision.approver_id == person.id, ApprovalDecision.counted_user_id == person.id),
+            or_(ApprovalDecision.step != step.name, ApprovalDecision.decision == "approve"),
+        ),
+    ]
+    if step.exclude_requester:
+        parts.append(or_(ApprovalRound.requested_by_id.is_(None), ApprovalRound.requested_by_id != person.id))
+    if step.mode == "sequential":
+
+        def first_place(index: int, account):
+            """`account`'s first place in the step is `index` (engine.slot_of)."""
+            return and_(
+                _holds_slot(step.slots[index], account),
+                *(~_holds_slot(slot, account) for slot in step.slots[:index]),
+            )
+
+        def filled(index: int):
+            return step_approved_by(step.name, earlier, first_place(index, earlier)).correlate_except(
+                ApprovalDecision, earlier
+            )
+
+        parts.append(
+            or_(*(and_(first_place(index, person), *map(filled, range(index))) for index in range(len(step.slots))))
+        )
+    if step.required_roles or step.required_users:
+        missing = _required_not_yet_approved(step)
+        kept = and_(_approved_in_step(step.name) >= step.quorum - 1, or_(*(clause for _k, _v, clause in missing)))
+        fills = [
+            and_(
+                holders_of_roles_clause((value,), person) if kind == "role" else func.lower(person.email) == value,
+                clause,
+            )
+            for kind, value, clause in missing
+        ]
+        parts.append(or_(~kept, *fills))
+    return exists().where(*parts)
 
 
 def _field_given(name: str):
@@ -224,18 +294,19 @@ def approvals_waiting_on(user, people: list) -> ColumnElement[bool]:
     return _built(key, lambda: _open_rounds_where(rule))
 
 
-def rounds_waiting_at(is_stranded: Callable[[WorkflowDefinition, Transition, ApprovalStep], bool]):
+def rounds_waiting_on_nobody(is_stranded: Callable[[WorkflowDefinition, Transition, ApprovalStep], bool]):
     """Open rounds whose current step (the first that applies and is not complete, as engine.step_waiting
-    finds it) is one `is_stranded(definition, transition, step)` picks: the steps nobody can give
-    (workflow.checks.stranded_steps), on the dashboards. Not kept (`_built`): it names only those steps,
-    and they change with the accounts, not with the day."""
+    finds it) is one `is_stranded(definition, transition, step)` picks (workflow.checks.steps_left_to_nobody)
+    and no active account may decide now (someone_may_decide: the approvals panel's rule), on the
+    dashboards. Not kept (`_built`): it names only those steps, and they change with the accounts, not with
+    the day."""
 
     def rule(definition: WorkflowDefinition):
         clauses = []
         for transition, steps, index, step in _approval_steps(definition):
             if not is_stranded(definition, transition, step):
                 continue
-            parts = [ApprovalRound.transition == transition.name, ~_step_done(step)]
+            parts = [ApprovalRound.transition == transition.name, ~_step_done(step), ~someone_may_decide(step)]
             for extra in (_step_started(steps, index), _step_applies(step)):
                 if extra is not None:
                     parts.append(extra)
