@@ -254,8 +254,8 @@ def test_an_approval_request_held_past_its_links_is_sent_without_them_and_says_w
 
 def test_a_request_held_past_its_links_whose_step_moved_on_is_still_withdrawn(tmp_path):
     """A convention's legal step is decided by one legal adviser while the mail waits: the request to the
-    other adviser asks about a step that no longer waits on anyone, and stays withdrawn; the head of
-    department's request for the next step, written then, is sent without its expired links."""
+    other adviser asks about a step that no longer waits on anyone, and stays withdrawn; the finance
+    controller's request for the next step, written then, is sent without its expired links."""
     from app.workflow import engine
 
     with mailroom(tmp_path) as room, Inbox(room.port) as inbox:
@@ -283,6 +283,6 @@ def test_a_request_held_past_its_links_whose_step_moved_on_is_still_withdrawn(tm
         assert withdrawn.last_error == "Its links have expired, and the step it asks about has moved on since."
         assert requests[room.ids["legal"][0]].status == "withdrawn"  # decided on the page meanwhile
         assert not mails_of(room, inbox, "approval_requested", "other_legal")
-        [head] = mails_of(room, inbox, "approval_requested", "manager")
-        assert not DECISION_LINK.findall(text_of(head))
-        assert f"{BASE_URL}/agreements/{agreement_id}#approvals-heading" in text_of(head)
+        [finance] = mails_of(room, inbox, "approval_requested", "finance")
+        assert not DECISION_LINK.findall(text_of(finance))
+        assert f"{BASE_URL}/agreements/{agreement_id}#approvals-heading" in text_of(finance)

@@ -430,7 +430,7 @@ def test_calendar_weeks_start_on_monday_with_day_names_in_the_readers_language(a
         "/portfolio/board?owner=abc",
         "/portfolio/board?owner=-1",
         "/portfolio/board?partner=99999999999",
-        "/portfolio/board?type=%00&partner=%ff&owner=1e9",
+        "/portfolio/board?type=%00&partner=%C3%A9&owner=1e9",  # text not UTF-8 (%ff) is a 400: test_undecodable_text
         "/portfolio/board?type=mou&type=convention",
         "/portfolio/timeline?group=x",
         "/portfolio/timeline?group=",
