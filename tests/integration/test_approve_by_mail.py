@@ -405,3 +405,7 @@ def test_the_page_of_a_link_shows_what_the_decision_rests_on(app, world, signed_
     assert "Justifier le montant du budget" in html and legal.full_name in html
     assert "Justification jointe en annexe 2" in html
     assert f'href="/agreements/{mou.id}" data-full-agreement>Open the full agreement' in html
+    # Which step of the round it is, and whose, as the approvals panel says it (the page named the approval only).
+    step = re.search(r"<dd[^>]*data-step>(.*?)</dd>", html, re.S).group(1)
+    holders = '· <span class="text-body-secondary">Manager (approver)</span>'
+    assert "Approve for negotiation · Step 3" in step and holders in step, step
