@@ -16,7 +16,6 @@ from app.discussions import approval_links
 from app.extensions import db
 from app.workflow import engine
 from app.workflow.asked_again import asked_again
-from app.workflow.labels import workflow_role_label
 from app.workflow.services import latest_round
 
 blueprint = Blueprint("by_mail", __name__)
@@ -43,7 +42,7 @@ def _page(link, token: str, *, option=None, error: str | None = None, status: in
     transition = definition.transition(link.round.transition)
     option = option or _option(link, agreement)
     version = latest_round(agreement)
-    asked, holders = _step_asked(transition, agreement, link.step)
+    asked, holders = engine.step_asked(transition, agreement, link.step)
     return render_template(
         "discussions/by_mail.html",
         link=link,
@@ -57,19 +56,6 @@ def _page(link, token: str, *, option=None, error: str | None = None, status: in
         text_version=version if version is not None and version.document is not None else None,
         asked_again=asked_again(link.round),
     ), status
-
-
-def _step_asked(transition, agreement, step_name: str) -> tuple[str | None, list[str]]:
-    """The decision asked as the approvals panel names it ("Approve for negotiation · Step 2" when several
-    steps apply) and who its step is for ("Finance controller"): the link is for one step of the round."""
-    if transition is None:
-        return None, []
-    steps = list(engine.applicable_steps(transition, agreement))
-    position = next((number for number, step in enumerate(steps, start=1) if step.name == step_name), None)
-    if position is None:  # a step no longer applying (the budget changed since): the approval's name alone
-        return engine.label(transition.label), []
-    holders = [label for role in steps[position - 1].roles if (label := workflow_role_label(role)) is not None]
-    return engine.step_label(transition, position, len(steps)), holders
 
 
 def _refusal(message: str, status: int, *, sign_in_next: str | None = None, agreement=None):

@@ -70,7 +70,7 @@ def reassign_approval(round_id: int):
     from app.notifications.manual import reassign_approval as reassign
     from app.notifications.manual import reassign_choices
     from app.notifications.reminders import waiting_approval
-    from app.workflow.engine import definition_for, label, still_asked_of
+    from app.workflow.engine import definition_for, step_asked, still_asked_of
     from app.workflow.models import ApprovalRound
 
     require(current_user, "approval.reassign")
@@ -85,7 +85,9 @@ def reassign_approval(round_id: int):
     holders, takers = reassign_choices(round_)
     _agreement, step, started, sla, _approvers = waiting
     transition = definition_for(agreement).transition(round_.transition)
-    shown = {"agreement": agreement, "round": round_, "step_label": label(transition.label), "started": started}
+    asked, step_holders = step_asked(transition, agreement, step.name)
+    shown = {"agreement": agreement, "round": round_, "step_label": asked, "step_holders": step_holders}
+    shown |= {"started": started}
     shown |= {"sla": sla, "holders": holders, "takers": takers, "to_appoint": still_asked_of(step, round_)}
     if not (holders and takers):
         # Nobody to hand it from (no active account holds the role) or to: said, and no form, whose "Hand it

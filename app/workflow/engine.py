@@ -327,6 +327,22 @@ def step_label(transition: Transition, position: int, count: int) -> str:
     return f"{label(transition.label)} · {_('Step %(number)s', number=position)}"
 
 
+def step_asked(transition: Transition | None, agreement, step_name: str) -> tuple[str | None, list[str]]:
+    """A round's step as the approvals panel names it ("Approve for negotiation · Step 2" when several steps apply)
+    and who it is for ("Finance controller"), for the pages about one step (approve by mail, reassign); the
+    approval's name alone for a step no longer applying (the budget changed since), None without a move."""
+    from app.workflow.labels import workflow_role_label
+
+    if transition is None:
+        return None, []
+    steps = list(applicable_steps(transition, agreement))
+    position = next((number for number, step in enumerate(steps, start=1) if step.name == step_name), None)
+    if position is None:
+        return label(transition.label), []
+    holders = [said for role in steps[position - 1].roles if (said := workflow_role_label(role)) is not None]
+    return step_label(transition, position, len(steps)), holders
+
+
 def refuse_steps_not_asked(agreement) -> None:
     """After a change of the agreement's budget or parties (flushed): refused when it makes an approval
     step apply that its approval never asked. The way on is the workflow's: back to draft, reviewed again."""

@@ -118,6 +118,9 @@ def test_a_managers_escalation_says_what_they_can_do_and_links_there(tmp_path):
         page = SignedInClient(room.app, manager).get(reassign.removeprefix(BASE_URL))
         assert page.status_code == 200 and "notifications/approvals" not in page.get_data(as_text=True)
         assert f'action="/approvals/{round_id}/reassign"' in page.get_data(as_text=True)
+        # The step it waits at, and whom it asks, as the approvals panel says them (the page named the approval).
+        step = re.search(r"<dd data-step>(.*?)</dd>", page.get_data(as_text=True), re.S).group(1)
+        assert step.startswith("Approve for negotiation · ") and "Legal adviser" in step, step
 
         [french] = mails_of(room, inbox, "approval_escalated", "second_manager")
         for part in (text_of(french), html_of(french)):
