@@ -12,6 +12,15 @@
   }
 
   ready(function () {
+    // A link to a part of a page opened signed out (an e-mail's "…#approvals-heading"): the browser keeps the
+    // fragment through the redirect to the sign-in page, and a form sent to an address with it keeps it
+    // through the redirect that answers the form, so signing in lands on that part, not the page's top.
+    if (window.location.hash) {
+      document.querySelectorAll("form[data-keeps-fragment]").forEach(function (form) {
+        form.action = form.getAttribute("action").split("#")[0] + window.location.hash;
+      });
+    }
+
     // <select data-autosubmit>: send the form as soon as a choice is made with the pointer (or a phone's
     // picker). From the keyboard, the arrows only move through the choices (Chrome changes a closed
     // select's value at each arrow, and sending at the first one left a reader in a language they may
