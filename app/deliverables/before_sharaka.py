@@ -46,18 +46,7 @@ def past_due_at_activation(
     if effective_on is None or effective_on > today:
         return []
     if has_own_plan(agreement):
-        return list(
-            db.session.scalars(
-                select(Occurrence.due_on)
-                .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
-                .where(
-                    Deliverable.agreement_id == agreement.id,
-                    Occurrence.status == "pending",
-                    Occurrence.due_on < today,
-                )
-                .order_by(Occurrence.due_on)
-            )
-        )
+        return list(db.session.scalars(_pending_before(agreement, today, Occurrence.due_on)))
     end = expires_on or agreement.expires_on
     return [day for day in default_plan_dates(agreement, effective_on, end) if day < today]
 
@@ -77,17 +66,16 @@ def past_due_occurrences(agreement: Agreement, today: date) -> list[Occurrence]:
     """What `agreement` owes today that fell due before it, nothing handed in for it yet: while it runs."""
     if not falls_due(agreement, today):
         return []
-    return list(
-        db.session.scalars(
-            select(Occurrence)
-            .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
-            .where(
-                Deliverable.agreement_id == agreement.id,
-                Occurrence.status == "pending",
-                Occurrence.due_on < today,
-            )
-            .order_by(Occurrence.due_on, Occurrence.id)
-        )
+    return list(db.session.scalars(_pending_before(agreement, today, Occurrence)))
+
+
+def _pending_before(agreement: Agreement, today: date, what):
+    """`what` of `agreement`'s occurrences still pending whose due date is before `today`, soonest first."""
+    return (
+        select(what)
+        .join(Deliverable, Deliverable.id == Occurrence.deliverable_id)
+        .where(Deliverable.agreement_id == agreement.id, Occurrence.status == "pending", Occurrence.due_on < today)
+        .order_by(Occurrence.due_on, Occurrence.id)
     )
 
 
