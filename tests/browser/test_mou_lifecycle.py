@@ -73,6 +73,11 @@ def test_walk_a_mou_from_draft_to_active(live_server, page, artifacts, demo_acco
         form.locator("select[name=side]").select_option(**signs_for)
         form.locator("input[name=name]").fill(name)
         navigate(page, form.locator("button[type=submit]").click)
+    # The second signatory's "after the previous signatures" and its Remove link stand apart: they had run
+    # together ("…précédentesSupprimer"), the floated link without a margin.
+    waiting = page.locator(".signatory-status").nth(1)
+    words, remove = waiting.locator("span.small").first.bounding_box(), waiting.locator("form button").bounding_box()
+    assert remove["x"] - (words["x"] + words["width"]) >= 8 or words["x"] - (remove["x"] + remove["width"]) >= 8
     signed_on = (clock.today() - timedelta(days=1)).isoformat()
     for _ in range(2):
         form = page.locator("form[action*='/sign']").filter(has=page.locator("input[name=signed_on]")).first
