@@ -34,7 +34,7 @@ from app.core.errors import DomainError, ValidationFailed
 from app.core.i18n import current_language
 from app.core.i18n import gettext as _
 from app.core.numbers import western_digits
-from app.core.permissions import can
+from app.core.permissions import can, visible_agreements_clause
 from app.core.storage import bounded_members
 from app.core.text import fold, one_line, storable
 from app.extensions import db
@@ -201,13 +201,13 @@ def read_upload(upload) -> tuple[bytes, str]:
     return content, upload.filename or ""
 
 
-def check(content: bytes, filename: str) -> ImportResult:
-    """Read the file and check every row against the rules, writing nothing."""
+def check(content: bytes, filename: str, *, by: User) -> ImportResult:
+    """Read the file and check every row against the rules, as `by` sends it, writing nothing."""
     try:
         table = read_file(content, filename)
     except ValidationFailed as error:
         return ImportResult(rows=[], file_errors=[error.message])
-    context = _Context()
+    context = _Context(by)
     rows = [context.row(number, values) for number, values in table]
     _refuse_known_titles(rows)
     for row in rows:
@@ -215,7 +215,7 @@ def check(content: bytes, filename: str) -> ImportResult:
             continue
         refused = set(row.errors)
         try:
-            services.validate_data(row.data, agreement=None)
+            services.validate_data(row.data, agreement=None, by=by)
         except ValidationFailed as error:
             _refuse_row(row, error, besides=refused)
         if row.parent_row is not None and row.parent_row.data is not None:
@@ -243,7 +243,7 @@ def import_agreements(content: bytes, filename: str, *, by: User, reason: str) -
     refused by the check, or by a rule as it is created (someone retired a partner meanwhile)."""
     # One import at a time: two sent at once (two tabs, two colleagues) would each find the other's titles new.
     take_turns_on("agreements.import")
-    result = check(content, filename)
+    result = check(content, filename, by=by)
     if not result.ok:
         raise ImportRefused(result)
     if any(row.signed_elsewhere for row in result.rows) and not (reason or "").strip():
@@ -447,9 +447,10 @@ def _cell(value) -> str:
 
 class _Context:
     """What every row is read against, loaded once: organisations by each name they go by, types by id
-    and by label."""
+    and by label; the agreements `by` may see, by reference."""
 
-    def __init__(self):
+    def __init__(self, by: User):
+        self.by = by
         self.organizations: dict[str, list[Organization]] = {}
         for organization in db.session.scalars(select(Organization)):
             for name in set(fold(part) for part in _names_of(organization)):
@@ -551,10 +552,13 @@ class _Context:
         return self.owners[address]
 
     def _parent(self, row: ImportedRow, value: str) -> int | None:
-        """An agreement in Sharaka by its reference, else a row above by one of its titles (row.parent_row)."""
+        """An agreement in Sharaka by its reference (one the importer may not see is none), else a row above by
+        one of its titles (row.parent_row)."""
         if not value:
             return None
-        parent_id = db.session.scalar(select(Agreement.id).where(Agreement.reference == value.upper()))
+        parent_id = db.session.scalar(
+            select(Agreement.id).where(Agreement.reference == value.upper(), visible_agreements_clause(self.by))
+        )
         if parent_id is None:
             row.parent_row = self.rows_by_title.get(fold(one_line(value)))
             if row.parent_row is None:

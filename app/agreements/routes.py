@@ -109,7 +109,7 @@ def import_agreements():
                 ids = ",".join(str(row.agreement.id) for row in made.rows)
                 message = ngettext("%(num)s agreement imported.", "%(num)s agreements imported.", len(made.rows))
                 return done(url_for("agreements.import_agreements", imported=ids), message)
-            result = importing.check(content, filename)
+            result = importing.check(content, filename, by=current_user)
         refusal = getattr(form, "service_refusal", None)
         if isinstance(refusal, importing.ImportRefused):
             result = refusal.result
@@ -163,7 +163,7 @@ def _add_rule_errors(form: AgreementForm, agreement) -> None:
     if any(form[name].errors and form[name].data for name in linked):
         return  # the rules would look up ids the form already refused
     try:
-        services.validate_data(_form_data(form), agreement=agreement)
+        services.validate_data(_form_data(form), agreement=agreement, by=current_user)
     except ValidationFailed as error:
         extra = {name: messages for name, messages in (error.field_errors or {}).items() if not form[name].errors}
         if extra:

@@ -33,7 +33,7 @@ from app.core.i18n import gettext as _
 from app.core.i18n import localized
 from app.core.kept import kept_while_unchanged
 from app.core.models import utcnow
-from app.core.permissions import edits_own_agreements_only, may_own_agreements, visible_agreements_clause
+from app.core.permissions import can, edits_own_agreements_only, may_own_agreements, visible_agreements_clause
 from app.core.text import fold, like_pattern, one_line, trimmed
 from app.extensions import db
 from app.organizations.models import Organization, name_of
@@ -99,7 +99,7 @@ def next_reference(year: int) -> str:
 
 def create_agreement(data: AgreementData, *, by: User, today: date | None = None) -> Agreement:
     """Create a draft agreement owned by `data.owner_id` (or its creator)."""
-    validate_data(data, agreement=None)
+    validate_data(data, agreement=None, by=by)
     today = today or clock.today()
     agreement = Agreement(reference=next_reference(today.year))
     if data.owner_id is None and edits_own_agreements_only(by):
@@ -120,7 +120,7 @@ def update_agreement(agreement: Agreement, data: AgreementData, *, by: User, exp
     """Edit an agreement's details; refuse if someone else saved it since `expected_version`."""
     if expected_version != agreement.version:
         raise ConcurrentChange()
-    validate_data(data, agreement=agreement)
+    validate_data(data, agreement=agreement, by=by)
     _check_locked_fields(agreement, data)
     before = snapshot(agreement)
     type_changed = data.type != agreement.type
@@ -253,8 +253,9 @@ def _clean(value: str | None, single_line: bool = False) -> str | None:
     return value or None
 
 
-def validate_data(data: AgreementData, agreement: Agreement | None) -> None:
-    """Check (and clean) agreement values; raise ValidationFailed with field errors."""
+def validate_data(data: AgreementData, agreement: Agreement | None, *, by: User | None) -> None:
+    """Check (and clean) agreement values sent by `by` (None: the system); raise ValidationFailed with field
+    errors."""
     errors: dict[str, list[str]] = {}
 
     def add(name: str, message: str) -> None:
@@ -298,19 +299,9 @@ def validate_data(data: AgreementData, agreement: Agreement | None) -> None:
     if data.signing_event_id is not None and db.session.get(SigningEvent, data.signing_event_id) is None:
         add("signing_event_id", _("Unknown signing event."))
     if data.parent_id is not None:
-        parent = db.session.get(Agreement, data.parent_id)
-        if parent is None:
-            add("parent_id", _("Unknown parent agreement."))
-        elif agreement is not None and _would_cycle(agreement, parent):
-            add("parent_id", _("An agreement cannot be its own parent or descendant."))
-        else:
-            from app.workflow.children import parent_problems
-
-            new_parent = agreement is None or agreement.parent_id != parent.id
-            for name, messages in parent_problems(parent, child_type=data.type, expires_on=data.expires_on).items():
-                if new_parent or (name == "expires_on" and agreement.expires_on != data.expires_on):
-                    for message in messages:
-                        add(name, message)
+        for name, messages in parent_refusals(data, agreement=agreement, by=by).items():
+            for message in messages:
+                add(name, message)
 
     seen: set[int] = set()
     partner_count = 0
@@ -341,6 +332,25 @@ def validate_data(data: AgreementData, agreement: Agreement | None) -> None:
         add("partners", _("Name at least one partner organisation."))
     if errors:
         raise ValidationFailed(_("Please correct the errors below."), errors)
+
+
+def parent_refusals(data: AgreementData, *, agreement: Agreement | None, by: User | None) -> dict[str, list[str]]:
+    """Why `data.parent_id` cannot be the parent of `agreement` (None: one being created) with `data`'s type
+    and end, as field errors, or {}. A parent `by` may not see is unknown to them in the very words of one that
+    does not exist, so ids cannot be probed (`by` None: the system, which sees every agreement)."""
+    parent = db.session.get(Agreement, data.parent_id)
+    if parent is None or (by is not None and not can(by, "agreement.view", parent)):
+        return {"parent_id": [_("Unknown parent agreement.")]}
+    if agreement is not None and _would_cycle(agreement, parent):
+        return {"parent_id": [_("An agreement cannot be its own parent or descendant.")]}
+    from app.workflow.children import parent_problems
+
+    new_parent = agreement is None or agreement.parent_id != parent.id
+    return {
+        name: messages
+        for name, messages in parent_problems(parent, child_type=data.type, expires_on=data.expires_on).items()
+        if new_parent or (name == "expires_on" and agreement.expires_on != data.expires_on)
+    }
 
 
 def _would_cycle(agreement: Agreement, parent: Agreement) -> bool:

@@ -161,7 +161,7 @@ def import_agreements(form):
         abort(403)
     content, filename = importing.read_upload(form.get("file"))
     if form.get("check"):
-        return _imported(importing.check(content, filename)), 200
+        return _imported(importing.check(content, filename, by=user)), 200
     return _imported(importing.import_agreements(content, filename, by=user, reason=form.get("reason")))
 
 

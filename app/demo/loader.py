@@ -516,7 +516,7 @@ def _sync_agreement(
             "not create; load the demo portfolio into an empty register"
         )
     try:
-        agreement_services.validate_data(data, agreement=agreement)
+        agreement_services.validate_data(data, agreement=agreement, by=by)
     except ValidationFailed as error:
         raise _refused(f"agreement {reference}", error) from None
     if agreement is None:
