@@ -18,7 +18,7 @@ from app.core import clock
 from app.core.audit import history_for
 from app.core.errors import ConcurrentChange, ValidationFailed
 from app.core.exports import download
-from app.core.forms import apply_field_errors, form_status, refusal_shown_on, without_invalid_filters
+from app.core.forms import apply_field_errors, chosen_id, form_status, refusal_shown_on, without_invalid_filters
 from app.core.i18n import gettext as _
 from app.core.i18n import ngettext
 from app.core.pagination import paginate
@@ -30,6 +30,7 @@ from app.core.permissions import (
 )
 from app.core.responses import done, form_errors, refusals_return_to
 from app.exports.routes import exported
+from app.extensions import db
 from app.workflow.engine import draft_needs, state_labels
 
 blueprint = Blueprint("agreements", __name__, url_prefix="/agreements")
@@ -140,16 +141,23 @@ def import_template(fmt: str):
 
 def _start_from_link(form: AgreementForm) -> None:
     """A link may open the form with its type and parent chosen (an agreement's "Amend":
-    ?type=amendment&parent_id=…); an amendment then starts with its parent's parties. The parent is loaded
-    through the permission loader (one the reader may not see is a 404), and the save checks it as always."""
+    ?type=amendment&parent_id=…); an amendment then starts with its parent's parties. A parent the save would
+    refuse (services.parent_refusals: not signed, ended, or unknown to the reader, one they may not see
+    included) is not chosen, and the form says why at once; the save checks the parent as always."""
     if request.args.get("type") in AGREEMENT_TYPES:
         form.type.data = request.args["type"]
-    if "parent_id" not in request.args:
+    parent_id = chosen_id(request.args.get("parent_id"))
+    if parent_id is None:
         return
-    parent = get_agreement_or_404(request.args["parent_id"], current_user)
-    form.parent_id.data = parent.id
+    link = services.AgreementData(type=form.type.data, parent_id=parent_id)
+    refusals = services.parent_refusals(link, agreement=None, by=current_user)
+    for message in refusals.get("parent_id", []):
+        flash(_("The link's parent agreement is not chosen: %(reason)s", reason=message), "warning")
+    if refusals:
+        return
+    form.parent_id.data = parent_id
     if form.type.data == "amendment":
-        _show_parties(form, parent)
+        _show_parties(form, db.session.get(Agreement, parent_id))
 
 
 def _show_parties(form: AgreementForm, agreement: Agreement) -> None:

@@ -2,12 +2,14 @@
 the agreement may take an amendment (the rule its parent is checked by when saved); it opens the new-agreement
 form with the type, the parent and the parent's parties chosen, and the save still checks the parent."""
 
+import html as html_module
 import re
 
 import pytest
 from sqlalchemy import func, select
 
 from app.agreements.models import Agreement
+from app.core import permissions
 from app.extensions import db
 from tests import factories
 
@@ -99,16 +101,40 @@ def test_saving_the_form_opened_by_amend_makes_the_amendment(signed_in, world):
     assert made.type == "amendment" and made.state == "draft"
 
 
-def test_a_hand_made_link_is_checked_as_the_form_checks_it(signed_in, world):
-    """A link naming an agreement that does not exist is a 404; one naming an agreement that may not be amended
-    opens the form, and the save is refused with the rule's reason, nothing stored; a partner never opens it."""
-    client = signed_in("officer")
-    assert client.get("/agreements/new?type=amendment&parent_id=999999999").status_code == 404
-    assert client.get("/agreements/new?type=amendment&parent_id=abc").status_code == 404
-    draft = factories.agreement(by=world.users["officer"], partners=[world.partner_a], state="draft")
+def _warnings(html: str) -> list[str]:
+    """The flashed warnings' texts."""
+    found = re.findall(r'<div class="alert alert-warning[^"]*"[^>]*>(.*?)</div>', html, re.S)
+    return [" ".join(html_module.unescape(re.sub(r"<[^>]+>", " ", text)).split()) for text in found]
+
+
+def test_a_link_naming_a_parent_the_rule_refuses_says_why_on_opening(signed_in, world):
+    """A link naming an agreement that may not be amended (a draft, an ended one), or naming none (an id that
+    does not exist, or garbage), opens the form saying why at once, in the words the save would refuse it with,
+    and chooses no parent; the save still checks it, nothing stored."""
+    officer = world.users["officer"]
+    draft = factories.agreement(by=officer, partners=[world.partner_a], state="draft")
+    ended = factories.agreement(by=officer, partners=[world.partner_a], state="terminated")
     db.session.commit()
+    client = signed_in("officer")
+    expected = {
+        draft.id: f"{draft.reference} is not signed (Draft): only a signed agreement is amended; until then, edit it.",
+        ended.id: f"{ended.reference} has ended (Terminated): an agreement cannot be placed under it.",
+        999999999: "Unknown parent agreement.",
+        "abc": "Unknown parent agreement.",
+    }
+    for parent_id, reason in expected.items():
+        response = client.get(f"/agreements/new?type=amendment&parent_id={parent_id}")
+        assert response.status_code == 200, parent_id
+        html = response.get_data(as_text=True)
+        (warning,) = _warnings(html)
+        assert warning.startswith("The link's parent agreement is not chosen:"), warning
+        assert reason in warning, (parent_id, warning)
+        assert _chosen(html, "parent_id") == {"None"}, parent_id  # the blank: no parent
+        assert _chosen(html, "type") == {"amendment"}
+    # A parent the rule takes is chosen, with no warning.
+    html = client.get(f"/agreements/new?type=amendment&parent_id={world.agreement_a.id}").get_data(as_text=True)
+    assert _warnings(html) == [] and _chosen(html, "parent_id") == {str(world.agreement_a.id)}
     link = f"/agreements/new?type=amendment&parent_id={draft.id}"
-    assert client.get(link).status_code == 200
     before = db.session.scalar(select(func.count(Agreement.id)))
     response = client.post(
         "/agreements/new",
@@ -120,3 +146,19 @@ def test_a_hand_made_link_is_checked_as_the_form_checks_it(signed_in, world):
     assert db.session.scalar(select(func.count(Agreement.id))) == before
     partner = signed_in("partner")
     assert partner.get(f"/agreements/new?type=amendment&parent_id={world.agreement_a.id}").status_code == 403
+
+
+def test_a_link_naming_an_unseen_parent_reads_as_one_naming_none(signed_in, world, monkeypatch):
+    """Only ministry roles create agreements today, and they see all of them; granted the right, a partner
+    would read an agreement hidden from them as one that does not exist (the visibility rule)."""
+    monkeypatch.setitem(
+        permissions.GRANTS, "agreement.create", permissions.GRANTS["agreement.create"] | {permissions.PARTNER}
+    )
+    factories.shown_to_partners(world.agreement_a, world.agreement_b)
+    db.session.commit()
+    client = signed_in("partner")  # partner A's: agreement B is not theirs
+    unseen = client.get(f"/agreements/new?type=amendment&parent_id={world.agreement_b.id}")
+    missing = client.get("/agreements/new?type=amendment&parent_id=999999999")
+    assert unseen.status_code == missing.status_code == 200
+    assert _warnings(unseen.get_data(as_text=True)) == _warnings(missing.get_data(as_text=True))
+    assert _chosen(unseen.get_data(as_text=True), "parent_id") == {"None"}
