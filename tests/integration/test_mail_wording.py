@@ -130,24 +130,37 @@ def test_a_managers_escalation_says_what_they_can_do_and_links_there(tmp_path):
 def test_a_partners_overdue_reminder_links_where_they_hand_it_in(tmp_path):
     """A partner's "overdue" mail said what was late but not where to hand it in: it now says "Hand it in
     here" with the deliverable's page, which opens its hand-in form for that partner (in Arabic, right to left);
-    the agreement's owner, who does not hand it in, is not told to."""
+    the agreement's owner, who does not hand it in, is not told to. That page is the one link: the mail had
+    "Open in Sharaka" too, to the same address, in its HTML and text parts alike, in every language."""
     from tests.integration.test_notifications_mail import due_lately, moment, plan_reports, set_language
 
     due = due_lately()
     with mailroom(tmp_path) as room, Inbox(room.port) as inbox:
         [occurrence_id] = plan_reports(room, due, ["Rapport trimestriel"])
         set_language(room, partner="ar", colleague="en", officer="en")
+        with room.context():
+            partner_a = db.session.get(Organization, room.ids["partner_a"][0])
+            french = factories.user("partner", partner_a, email="francoise@partner-a.example", language="fr")
+            db.session.commit()
+            room.ids["french"] = (french.id, french.email)
         room.flask("reminders", "run", "--at", moment(due + timedelta(days=1)))
         page_url = f"{BASE_URL}/deliverables/{occurrence_id}"
 
         [english] = mails_of(room, inbox, "deliverable_overdue", "colleague")
-        assert f"Hand it in here: {page_url}" in text_of(english)
+        assert f"Owed by Partner A.\n\nHand it in here: {page_url}\n" in text_of(english).replace("\r\n", "\n")
         assert f'href="{page_url}"' in html_of(english) and "Hand it in here" in html_of(english)
         [arabic] = mails_of(room, inbox, "deliverable_overdue", "partner")
         assert 'dir="rtl"' in html_of(arabic) and page_url in text_of(arabic)
         assert f"سلِّمه من هنا: {page_url}" in " ".join(text_of(arabic).split()).replace("\u200f", "")
+        [in_french] = mails_of(room, inbox, "deliverable_overdue", "french")
+        assert f"Le remettre ici\u00a0: {page_url}" in text_of(in_french)
+        opening = {"en": "Open in Sharaka", "ar": "فتح في منصة شراكة", "fr": "Ouvrir dans Sharaka"}
+        for mail, opens in ((english, opening["en"]), (arabic, opening["ar"]), (in_french, opening["fr"])):
+            assert text_of(mail).count(page_url) == 1, text_of(mail)
+            assert html_of(mail).count(f'href="{page_url}"') == 1
+            assert opens not in text_of(mail) and opens not in html_of(mail)
         [owner] = mails_of(room, inbox, "deliverable_overdue", "officer")
-        assert "Hand it in here" not in text_of(owner)
+        assert "Hand it in here" not in text_of(owner) and "Open in Sharaka" in text_of(owner)
         with room.context():
             partner = db.session.get(User, room.ids["colleague"][0])
         page = SignedInClient(room.app, partner).get(page_url.removeprefix(BASE_URL))
