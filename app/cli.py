@@ -6,7 +6,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.core import clock
 from app.core.db import log_failure, unit_of_work
@@ -383,7 +383,9 @@ def tick_command(today):
     "--organization",
     "organization_slug",
     default=None,
-    help="Organisation short name (required for partners; ministry staff default to the ministry).",
+    metavar="IDENTIFIER",
+    help="The organisation's identifier, its form's 'Short name (identifier)' (lower-case letters, digits and "
+    "dashes: um6p); required for partners, ministry staff default to the ministry.",
 )
 @click.option(
     "--language",
@@ -396,13 +398,8 @@ def create_user_command(email, full_name, role, organization_slug, language, pas
     """Create a user account."""
     from app.auth.services import check_new_account, create_user
     from app.core.errors import ValidationFailed
-    from app.organizations.models import Organization
 
-    organization = None
-    if organization_slug:
-        organization = db.session.scalar(select(Organization).where(Organization.slug == organization_slug))
-        if organization is None:
-            raise click.ClickException(f"no organisation with short name {organization_slug!r}")
+    organization = _organization_named(organization_slug) if organization_slug else None
     account = dict(email=email, full_name=full_name, role=role, organization=organization, language=language)
     try:
         # The operator's terminal reads English, as the command's own words do (not the install's language).
@@ -420,6 +417,28 @@ def create_user_command(email, full_name, role, organization_slug, language, pas
             "Directory sign-in is on and this role signs in there only: the password will not be used. The account "
             "is linked to the directory entry with this address at its first sign-in."
         )
+
+
+def _organization_named(slug: str):
+    """The organisation whose identifier (its form's "Short name (identifier)") is `slug`; else the command
+    fails in one line naming some that would do."""
+    from app.organizations.models import Organization
+
+    found = db.session.scalar(select(Organization).where(Organization.slug == slug))
+    if found is not None:
+        return found
+    total = db.session.scalar(select(func.count(Organization.id)))
+    some = list(db.session.scalars(select(Organization.slug).order_by(Organization.slug).limit(SLUGS_NAMED)))
+    if not some:
+        raise click.ClickException(f"no organisation has the identifier {slug!r}: there are no organisations yet")
+    more = f" ({total} in all)" if total > len(some) else ""
+    raise click.ClickException(
+        f"no organisation has the identifier {slug!r}; the identifiers are such as: {', '.join(some)}{more}"
+    )
+
+
+# How many organisations' identifiers a refused --organization names.
+SLUGS_NAMED = 8
 
 
 @users_cli.command("directory-sync")
@@ -642,22 +661,21 @@ organizations_cli = AppGroup("organizations", help="Organisations: the ministry'
 @click.option("--slug", default=None, help="Its short name (lower-case letters, digits and dashes).")
 @click.option("--country", default="MA", show_default=True, help="Its two-letter country code.")
 @click.option(
-    "--existing", default=None, help="Instead: make this existing organisation (its short name) the ministry's own."
+    "--existing",
+    default=None,
+    metavar="IDENTIFIER",
+    help="Instead: make this existing organisation (its identifier) the ministry's own.",
 )
 def create_home_command(name_fr, name_ar, name_en, acronym, slug, country, existing):
     """Create the ministry's own organisation (once, on an install without the demo), or mark an existing one."""
     from app.core.errors import ValidationFailed
-    from app.organizations.models import Organization
     from app.organizations.services import create_home, mark_home
 
     values = dict(name_fr=name_fr, name_ar=name_ar, name_en=name_en, acronym=acronym, slug=slug, country=country)
     try:
         with force_locale("en"), unit_of_work(as_writer=True):
             if existing:
-                found = db.session.scalar(select(Organization).where(Organization.slug == existing))
-                if found is None:
-                    raise click.ClickException(f"no organisation with short name {existing!r}")
-                home = mark_home(found)
+                home = mark_home(_organization_named(existing))
             else:
                 home = create_home(values)
     except ValidationFailed as error:

@@ -36,6 +36,22 @@ def test_users_create_command(app, world):
     assert user is not None and user.organization.is_home
 
 
+def test_users_create_names_the_organisations_it_would_accept(app, world):
+    """--organization takes the identifier an organisation's form calls "Short name (identifier)": the help says
+    so, and a wrong one is refused in one line naming some that exist, the command failing."""
+    runner = app.test_cli_runner()
+    helped = runner.invoke(args=["users", "create", "--help"])
+    assert "Short name (identifier)" in " ".join(helped.output.split())
+    result = runner.invoke(
+        args=["users", "create", "p@example.org", "--name", "P", "--role", "partner", "--organization", "Partner A"]
+        + ["--password", "a long enough password"]
+    )
+    assert result.exit_code != 0
+    (line,) = result.output.strip().splitlines()
+    assert "'Partner A'" in line and "partner-a" in line and "partner-b" in line, line
+    assert db.session.scalar(select(User).where(User.email == "p@example.org")) is None
+
+
 def test_users_create_refuses_bad_input_clearly(app, world):
     runner = app.test_cli_runner()
     result = runner.invoke(
