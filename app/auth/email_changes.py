@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth import services
+from app.auth.leavers import cancel_email_change
 from app.auth.models import EmailChange, User, address_refusal, normalize_email
 from app.core import audit
 from app.core.digests import secret_digest
@@ -53,7 +54,7 @@ def request_change(user: User, email: str) -> EmailChange:
     if new_email == user.email:
         _refuse(_("That is already your address."))
     services.check_email_may_change(user, new_email, taken_said=services.address_refused_vaguely())
-    services.cancel_email_change(user)
+    cancel_email_change(user)
     hours = current_app.config["EMAIL_CHANGE_HOURS"]
     token = secrets.token_urlsafe(32)
     row = EmailChange(
@@ -90,7 +91,7 @@ def request_change(user: User, email: str) -> EmailChange:
 
 def cancel_change(user: User) -> bool:
     """Drop the waiting request: its link no longer works. Whether there was one."""
-    return services.cancel_email_change(user) > 0
+    return bool(cancel_email_change(user))
 
 
 def find(token: str) -> tuple[EmailChange | None, str]:

@@ -1,15 +1,20 @@
-"""What stops when an account is turned off: one rule for an admin, an organisation's admin and the directory."""
+"""What stops when an account is turned off: one rule for an admin, an organisation's admin and the directory
+(and for a password reset, when the account may be in other hands)."""
 
 from __future__ import annotations
 
+from sqlalchemy import update
+
 from app.api.tokens import revoke_all_tokens
 from app.auth import sessions
-from app.auth.models import User
+from app.auth.models import EmailChange, User
 from app.core import audit
 from app.core.errors import ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.i18n import ngettext
+from app.core.models import utcnow
 from app.core.permissions import role_may_own_agreements
+from app.extensions import db
 
 
 def cut_off(user: User, *, by, reason: str = "deactivated") -> dict:
@@ -17,15 +22,37 @@ def cut_off(user: User, *, by, reason: str = "deactivated") -> dict:
     are revoked and their calendar's secret address is forgotten. Reactivating the account brings none of
     them back (a calendar address leaked meanwhile worked again). Returns what ended, for the audit trail.
     A password reset (by link or by an admin) cuts off the same: it is asked when the account may be in
-    other hands, and a token made by those hands must not outlive it."""
+    other hands, and a token made by those hands must not outlive it, nor a change of sign-in address they
+    asked for (its link, confirmed after the reset, had moved the account and its next reset to their
+    mailbox)."""
     from app.auth.mfa import end_second_steps
     from app.notifications.services import revoke_calendar_feed
 
     end_second_steps(user)
+    cancel_email_change(user)
     ended = sessions.end_all(user, reason)
     revoked = revoke_all_tokens(user, by=by)
     revoke_calendar_feed(user)
     return {"sessions_ended": ended, "tokens_revoked": revoked}
+
+
+def cancel_email_change(user: User) -> list[str]:
+    """The person's own request for a new address (auth.email_changes), if one waits: its link dies, and its
+    mail still waiting to leave (paused, the server down) is withdrawn. The addresses whose link still
+    worked until now (none, or one)."""
+    from app.notifications.services import withdraw_waiting_mail
+
+    now = utcnow()
+    cancelled = db.session.execute(
+        update(EmailChange)
+        .where(EmailChange.user_id == user.id, EmailChange.used_at.is_(None), EmailChange.cancelled_at.is_(None))
+        .values(cancelled_at=now)
+        .returning(EmailChange.id, EmailChange.new_email, EmailChange.expires_at)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for change_id, _new_email, _expires_at in cancelled:
+        withdraw_waiting_mail("email_change_confirm", change_id, "Its link was cancelled or replaced by a newer one.")
+    return [new_email for _id, new_email, expires_at in cancelled if expires_at > now]
 
 
 def sign_out_everywhere(user: User, *, by) -> dict:

@@ -221,7 +221,7 @@ def change_password():
         try:
             # Nothing is changed before a refusal but the failed attempt, which is kept (keep_work).
             with refusal_shown_on(form, keep_work=True):
-                services.change_password(
+                cancelled = services.change_password(
                     current_user,
                     form.current_password.data,
                     form.new_password.data,
@@ -229,6 +229,13 @@ def change_password():
                     address=request.remote_addr or "",
                 )
                 flash(_("Your password has been changed."), "success")
+                if cancelled:
+                    said = _(
+                        "The change of sign-in address to %(email)s is cancelled: its link no longer works. "
+                        "If you asked for it, ask again from your profile.",
+                        email=cancelled,
+                    )
+                    flash(said, "warning")
                 return redirect(url_for("main.home"))
         except services.SignInThrottled as throttled:
             db.session.rollback()

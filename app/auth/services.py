@@ -12,9 +12,8 @@ from sqlalchemy import func, select, update
 
 from app.api.tokens import revoke_all_tokens
 from app.auth import directory, mfa, passwords, sessions
-from app.auth.leavers import check_owner_may_change, cut_off
+from app.auth.leavers import cancel_email_change, check_owner_may_change, cut_off
 from app.auth.models import (
-    EmailChange,
     Invitation,
     LoginAttempt,
     PasswordReset,
@@ -213,10 +212,11 @@ def check_current_password(user: User, password: str, address: str, *, field: st
 
 def change_password(
     user: User, current_password: str, new_password: str, *, revoke_tokens: bool, address: str = ""
-) -> None:
+) -> str | None:
     """Change a user's own password: every other session ends, and their API tokens too if they ask, and
-    what else a leaver's cut-off ends but the person's own session: the calendar address, and a second
-    factor begun but not confirmed (drawn by whoever had the session)."""
+    what else a leaver's cut-off ends but the person's own session: the calendar address, a second factor
+    begun but not confirmed, and a change of sign-in address waiting for its link (each asked by whoever
+    had a session). Returns the address whose change was so cancelled, to tell the person."""
     from app.notifications.services import revoke_calendar_feed
 
     check_current_password(user, current_password, address)
@@ -229,7 +229,9 @@ def change_password(
     revoked = revoke_all_tokens(user, by=user) if revoke_tokens else 0
     revoke_calendar_feed(user)
     mfa.end_second_steps(user)
+    waiting = cancel_email_change(user)
     audit.record("password_changed", user, actor=user, changes={"sessions_ended": ended, "tokens_revoked": revoked})
+    return waiting[0] if waiting else None
 
 
 def check_password(user: User, password: str, field: str = "password", by: User | None = None) -> None:
@@ -466,23 +468,6 @@ def change_email(user: User, email: str, *, taken_said: str | None = None) -> st
         .execution_options(synchronize_session=False)
     )
     return old_email
-
-
-def cancel_email_change(user: User) -> int:
-    """The person's own request for a new address (auth.email_changes), if one waits: its link dies, and its
-    mail still waiting to leave (paused, the server down) is withdrawn. How many."""
-    from app.notifications.services import withdraw_waiting_mail
-
-    cancelled = db.session.scalars(
-        update(EmailChange)
-        .where(EmailChange.user_id == user.id, EmailChange.used_at.is_(None), EmailChange.cancelled_at.is_(None))
-        .values(cancelled_at=utcnow())
-        .returning(EmailChange.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    for change_id in cancelled:
-        withdraw_waiting_mail("email_change_confirm", change_id, "Its link was cancelled or replaced by a newer one.")
-    return len(cancelled)
 
 
 def check_email_may_change(user: User, email: str, *, taken_said: str | None = None) -> None:

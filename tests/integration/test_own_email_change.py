@@ -221,3 +221,61 @@ def test_a_new_address_with_a_control_character_is_refused_not_cleaned(world, si
     page = _asked(signed_in(partner), "a\x00b@example.org").get_data(as_text=True)
     assert "An e-mail address cannot contain control characters" in page
     assert db.session.scalar(select(EmailChange).where(EmailChange.user_id == partner.id)) is None
+
+
+def _reset_by_link(app, person, new_password: str) -> None:
+    asker = SignedInClient(app, None)
+    asker.post("/password/forgot", data={"email": person.email}, csrf_from="/password/forgot")
+    body = db.session.scalars(
+        select(OutboxMessage.body_text)
+        .where(OutboxMessage.to_address == person.email, OutboxMessage.kind == "password_reset")
+        .order_by(OutboxMessage.id.desc())
+    ).first()
+    link = re.search(r"(/password/reset/[A-Za-z0-9_\-]+)", body).group(1)
+    done = SignedInClient(app, None).post(link, data={"new_password": new_password, "confirm": new_password})
+    assert done.status_code == 303
+
+
+def test_a_reset_password_kills_a_waiting_change_of_address(app, world, signed_in):
+    """Someone holding the password asked to move the account to their mailbox; the person then reset the
+    password, which ends every session and token. The waiting link had still worked: its holder confirmed it,
+    the account's sign-in address became theirs, and a "forgot your password?" took the account back."""
+    officer = world.users["officer"]
+    _asked(signed_in(officer), "thief@example.org")
+    link = _link_sent_to("thief@example.org")
+    _reset_by_link(app, officer, "Une caravane de dromadaires au coucher du soleil")
+    thief = SignedInClient(app, None)
+    shown = thief.get(link)
+    assert shown.status_code == 410 and "the change was cancelled" in shown.get_data(as_text=True)
+    assert thief.post(link, data={}, csrf_from="/sign-in").status_code == 410
+    assert _fresh(officer.id).email == officer.email
+    assert email_changes.pending_change(_fresh(officer.id)) is None
+
+
+def test_a_password_changed_or_an_account_signed_out_everywhere_kills_a_waiting_change_of_address(
+    app, world, signed_in
+):
+    """Both are done when the account may be in other hands; the person changing their own password is told
+    that their waiting change is cancelled, so that a change of their own is asked again, not wondered about."""
+    officer = world.users["officer"]
+    client = signed_in(officer)
+    _asked(client, "first@example.org")
+    link = _link_sent_to("first@example.org")
+    new = "Une caravane de dromadaires au coucher du soleil"
+    changed = client.post(
+        "/account/password",
+        data={"current_password": factories.PASSWORD, "new_password": new, "confirm": new},
+        csrf_from="/account/password",
+        follow_redirects=True,
+    )
+    assert "The change of sign-in address to first@example.org is cancelled" in changed.get_data(as_text=True)
+    assert SignedInClient(app, None).get(link).status_code == 410
+
+    _asked(client, "second@example.org", password=new)
+    link = _link_sent_to("second@example.org")
+    ended = signed_in("admin").post(
+        f"/admin/users/{officer.id}/sign-out-everywhere", csrf_from=f"/admin/users/{officer.id}/edit"
+    )
+    assert ended.status_code in (302, 303)
+    assert SignedInClient(app, None).get(link).status_code == 410
+    assert _fresh(officer.id).email == officer.email
