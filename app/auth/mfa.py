@@ -112,7 +112,10 @@ def _totp_step(user: User, code: str) -> int | None:
 
 
 def _wrong(field: str = "code"):
-    message = _("That code is not right. Check the time on your phone and try the newest code.")
+    _refuse(_("That code is not right. Check the time on your phone and try the newest code."), field)
+
+
+def _refuse(message: str, field: str = "code"):
     raise ValidationFailed(message, {field: [message]})
 
 
@@ -147,19 +150,24 @@ def check_code(user: User, code: str, *, address: str) -> str:
     if step is not None and (user.totp_last_step is None or step > user.totp_last_step):
         user.totp_last_step = step
         return "totp"
+    row = None
     if len(cleaned) == 10:
         row = db.session.scalar(
             select(RecoveryCode).where(
-                RecoveryCode.user_id == user.id,
-                RecoveryCode.code_hash == secret_digest(cleaned),
-                RecoveryCode.used_at.is_(None),
+                RecoveryCode.user_id == user.id, RecoveryCode.code_hash == secret_digest(cleaned)
             )
         )
-        if row is not None:
+        if row is not None and row.used_at is None:
             row.used_at = utcnow()
             audit.record("mfa_recovery_code_used", user, actor=user)
             return "recovery"
     db.session.add(LoginAttempt(email=user.email, address=(address or "unknown")[:64], succeeded=False))
+    # A right code spent already is said so: "check the time on your phone" sent the person to a phone
+    # that was right (signing in again within the half-minute, a recovery code crossed off before).
+    if step is not None:
+        _refuse(_("This code was already used. Wait for the next code in your app, then type it."))
+    if row is not None:
+        _refuse(_("This recovery code was already used: each works once. Use another one, or the code in your app."))
     _wrong()
     return ""  # not reached
 

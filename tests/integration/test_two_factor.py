@@ -91,6 +91,32 @@ def test_recovery_codes_work_once(app, world, signed_in):
     )
 
 
+def test_a_code_already_used_is_said_to_be_used_not_wrong(app, world, signed_in):
+    """Someone signing in again within the half-minute, or typing a recovery code crossed off already, was told
+    the code was not right and to check the time on their phone: nothing was wrong with the phone. Still a
+    failed attempt, which the throttle counts."""
+    person = world.users["legal"]
+    secret, codes = _enrol(signed_in("legal"))
+    user = _fresh(person)
+    user.totp_last_step = int(time.time()) // 30 + 1  # the code the app shows now, and the next, are spent
+    db.session.commit()
+    client, _ = _password_step(app, person)
+    reused = client.post("/sign-in/code", data={"code": pyotp.TOTP(secret).now()})
+    said = reused.get_data(as_text=True)
+    assert reused.status_code == 422
+    assert "This code was already used" in said and "Check the time on your phone" not in said
+    failed = select(func.count()).select_from(LoginAttempt).where(LoginAttempt.succeeded.is_(False))
+    failed = failed.where(LoginAttempt.email == person.email)
+    assert db.session.scalar(failed) == 1
+    assert client.post("/sign-in/code", data={"code": codes[0]}).status_code == 302  # forgives the failure
+    client, _ = _password_step(app, person)
+    again = client.post("/sign-in/code", data={"code": codes[0]})
+    said = again.get_data(as_text=True)
+    assert again.status_code == 422
+    assert "This recovery code was already used" in said and "Check the time on your phone" not in said
+    assert db.session.scalar(failed) == 1
+
+
 def test_wrong_codes_are_throttled(app, world, signed_in):
     person = world.users["auditor"]
     secret, _codes = _enrol(signed_in("auditor"))
