@@ -18,6 +18,7 @@ from app.extensions import db
 from app.notifications.models import OutboxMessage
 from app.workflow.models import ApprovalDecision
 from tests import factories
+from tests.support.pages import act
 
 LINK = re.compile(r"/approvals/by-mail/([A-Za-z0-9_\-]+)")
 
@@ -27,15 +28,6 @@ def mou(world):
     agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="MoU par mail")
     db.session.commit()
     return agreement
-
-
-def act(client, agreement, name, **data):
-    db.session.refresh(agreement)
-    return client.post(
-        f"/agreements/{agreement.id}/actions/{name}",
-        data={"version": str(agreement.version), **data},
-        csrf_from=f"/agreements/{agreement.id}",
-    )
 
 
 def links_for(user) -> dict[str, str]:

@@ -9,7 +9,7 @@ import pytest
 from app.core import clock
 from app.extensions import db
 from tests import factories
-from tests.support.pages import partner_turns
+from tests.support.pages import act, partner_turns
 
 PDF = b"%PDF-1.4\n%test\n%%EOF\n"
 
@@ -19,13 +19,6 @@ def mou(world):
     agreement = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="MoU pages")
     db.session.commit()
     return agreement
-
-
-def act(client, agreement, name, **data):
-    db.session.refresh(agreement)
-    page = f"/agreements/{agreement.id}"
-    form = {"version": str(agreement.version), **data}
-    return client.post(f"/agreements/{agreement.id}/actions/{name}", data=form, csrf_from=page)
 
 
 def post(client, agreement, path, data, csrf_from=None):

@@ -10,3 +10,15 @@ def partner_turns(client) -> str:
     if 'id="your-turn-heading"' not in page:
         return ""
     return page.split('id="your-turn-heading"')[1].split("</section>")[0]
+
+
+def act(client, agreement, name, **data):
+    """Take the workflow move `name` from the agreement's page, as its form sends it (the version it shows)."""
+    from app.extensions import db
+
+    db.session.refresh(agreement)
+    return client.post(
+        f"/agreements/{agreement.id}/actions/{name}",
+        data={"version": str(agreement.version), **data},
+        csrf_from=f"/agreements/{agreement.id}",
+    )
