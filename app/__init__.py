@@ -320,6 +320,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.reporting.dashboards.routes import blueprint as dashboards_bp
     from app.reporting.portfolio.routes import blueprint as portfolio_bp
     from app.search.routes import blueprint as search_bp
+    from app.workflow import draft_routes  # noqa: F401 (its page forms are on the workflow blueprint)
     from app.workflow.engine import agreement_moved
     from app.workflow.routes import blueprint as workflow_bp
     from app.workflow.simulator_routes import blueprint as workflow_simulator_bp

@@ -26,7 +26,14 @@ from app.api.core import (
 from app.core import clock
 from app.core.audit import history_for
 from app.core.i18n import gettext as _
-from app.core.permissions import can, get_agreement_or_404, sees_deliverables_of, viewable_agreement_ids
+from app.core.permissions import (
+    can,
+    get_agreement_or_404,
+    get_document_or_404,
+    sees_deliverables_of,
+    viewable_agreement_ids,
+    visible_documents_clause,
+)
 from app.core.storage import send_stored
 from app.deliverables.before_sharaka import (
     brings_into_force,
@@ -365,10 +372,11 @@ def list_history(agreement_id: int):
 @errors(blueprint, 403, 404)
 def list_documents(agreement_id: int):
     """Text versions, the signed copy and other files of the agreement."""
-    agreement = get_agreement_or_404(agreement_id, api_user(), need="documents")
+    user = api_user()
+    agreement = get_agreement_or_404(agreement_id, user, need="documents")
     documents = db.session.scalars(
         select(AgreementDocument)
-        .where(AgreementDocument.agreement_id == agreement.id)
+        .where(AgreementDocument.agreement_id == agreement.id, visible_documents_clause(user))
         .order_by(AgreementDocument.uploaded_at, AgreementDocument.id)
     )
     return [present_document(d) for d in documents]
@@ -394,8 +402,7 @@ def present_document(document: AgreementDocument) -> dict:
 @file_download(blueprint)
 @errors(blueprint, 403, 404)
 def download_document(agreement_id: int, document_id: int):
-    agreement = get_agreement_or_404(agreement_id, api_user(), need="documents")
-    document = db.session.get(AgreementDocument, document_id)
-    if document is None or document.agreement_id != agreement.id:
-        abort(404)
+    user = api_user()
+    agreement = get_agreement_or_404(agreement_id, user, need="documents")
+    document = get_document_or_404(agreement, document_id, user)
     return send_stored(document.stored_file, document.original_name)

@@ -12,14 +12,13 @@ from marshmallow import Schema, fields, validate
 
 from app.api.core import api_blueprint, api_user, errors
 from app.api.schemas import DECIMAL_STRING, MAX_ID, QueryId, StrictSchema, Text, Texts
-from app.core.permissions import get_agreement_or_404, get_occurrence_or_404
+from app.core.permissions import get_agreement_or_404, get_document_or_404, get_occurrence_or_404
 from app.extensions import db
 from app.indicators import services as indicators
 from app.indicators.models import TARGET_SCOPES
 from app.signatures import services as signatures
 from app.signatures.models import SignatureCheck
 from app.versions import services as versions
-from app.workflow.models import AgreementDocument
 
 blueprint = api_blueprint("collaboration", "Comparing versions, digital signatures, indicators.")
 Number = lambda **kw: fields.Decimal(as_string=True, metadata=DECIMAL_STRING, **kw)  # noqa: E731
@@ -172,8 +171,9 @@ def _extraction(document, text) -> dict:
 @errors(blueprint, 400, 403, 404)
 def compare_versions(agreement_id: int, old: int, new: int):
     """What changed between two documents of the agreement (DOCX, ODT or PDF): paragraphs, then words."""
-    agreement = get_agreement_or_404(agreement_id, api_user(), need="compare")
-    by_id = {d.id: d for d in versions.comparable_documents(agreement)}
+    user = api_user()
+    agreement = get_agreement_or_404(agreement_id, user, need="compare")
+    by_id = {d.id: d for d in versions.comparable_documents(agreement, user)}
     if old not in by_id or new not in by_id:
         abort(404)
     old_text, new_text, comparison = versions.compare_documents(by_id[old], by_id[new])
@@ -211,10 +211,7 @@ def compare_versions(agreement_id: int, old: int, new: int):
 
 
 def _signed_copy(agreement, document_id: int):
-    document = db.session.get(AgreementDocument, document_id) if 0 < document_id <= MAX_ID else None
-    if document is None or document.agreement_id != agreement.id or document.kind != "signed_copy":
-        abort(404)
-    return document
+    return get_document_or_404(agreement, document_id, api_user(), kind="signed_copy")
 
 
 def _present_check(document, check: SignatureCheck | None) -> dict:

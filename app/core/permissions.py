@@ -111,6 +111,8 @@ GRANTS: dict[str, frozenset[str]] = {
     # Workflow moves: the engine decides which ones, by role, ownership and approvals.
     "agreement.act": frozenset({"admin", "officer", "manager", "legal", "finance", "partner"}),
     "agreement.documents": ALL_ROLES,
+    # The ministry's own documents of an agreement (its draft texts, before the negotiation): never a partner's.
+    "agreement.internal_documents": MINISTRY,
     "agreement.compare": ALL_ROLES,
     # Indicators of the deliverables plan: defined by those who edit the agreement.
     "agreement.indicators": EDITORS,
@@ -660,10 +662,43 @@ def can_download_attachment(user, message) -> bool:
     return can_read_message(user, message)
 
 
-def can_verify_against(user, agreement) -> bool:
-    """Whether a dropped copy may be matched against `agreement`'s files: only those whose
-    documents the user may open (a partner learns nothing of another organisation's files)."""
+def can_verify_against(user, agreement, document=None) -> bool:
+    """Whether a dropped copy may be matched against `agreement`'s files (or its `document`): only those the
+    user may open (a partner learns nothing of another organisation's files, nor of the ministry's drafts)."""
+    if document is not None:
+        return can(user, "copy.verify") and may_see_document(user, agreement, document)
     return can(user, "copy.verify") and can(user, "agreement.documents", agreement)
+
+
+# --- an agreement's documents ---------------------------------------------------------
+
+
+def may_see_internal_documents(user) -> bool:
+    """Whether `user` sees the ministry's own documents of the agreements they see (draft texts): its staff."""
+    return can(user, "agreement.internal_documents")
+
+
+def may_see_document(user, agreement, document) -> bool:
+    """Whether `user` lists, opens, compares or matches `document` of `agreement`: whoever opens the agreement's
+    documents, except a draft text (the ministry's own work), which a partner never sees, even once the
+    agreement is shared. visible_documents_clause is its twin in SQL."""
+    if document.agreement_id != agreement.id or not can(user, "agreement.documents", agreement):
+        return False
+    return not document.is_internal or may_see_internal_documents(user)
+
+
+def visible_documents_clause(user):
+    """SQL condition on AgreementDocument rows of agreements `user` already sees: may_see_document's rule."""
+    AgreementDocument = guarded_model_named("AgreementDocument")
+
+    if may_see_internal_documents(user):
+        return true()
+    return AgreementDocument.is_internal.is_(False)
+
+
+def documents_seen_by(user, agreement) -> list:
+    """The agreement's documents `user` may see, oldest first (the documents panel, the comparison)."""
+    return [d for d in agreement.documents if may_see_document(user, agreement, d)]
 
 
 # --- query scoping -------------------------------------------------------------
@@ -808,6 +843,23 @@ def get_agreement_or_404(agreement_id, user, need: str = "view"):
     Agreement = guarded_model_named("Agreement")
 
     return _load_or_404(Agreement, agreement_id, user, need, "agreement")
+
+
+def get_document_or_404(agreement, document_id, user, *, kind: str | None = None):
+    """A document of `agreement` (already loaded for its documents) that `user` may see, of `kind` when given:
+    404 otherwise, the same answer as for an id that does not exist (a partner asking for a draft text)."""
+    AgreementDocument = guarded_model_named("AgreementDocument")
+
+    try:
+        document_id = int(document_id)
+    except (TypeError, ValueError):
+        abort(404)
+    document = db.session.get(AgreementDocument, document_id) if 0 < document_id <= MAX_ID else None
+    if document is None or not may_see_document(user, agreement, document):
+        abort(404)
+    if kind is not None and document.kind != kind:
+        abort(404)
+    return document
 
 
 def get_organization_or_404(organization_id, user, need: str = "view"):

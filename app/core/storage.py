@@ -171,12 +171,13 @@ def allowed_labels() -> list[str]:
     return list(current_app.config["ALLOWED_UPLOAD_TYPES"])
 
 
-def store(stream, *, field: str = "file") -> StoredFile:
-    """Save an uploaded stream; return its StoredFile (the same row for the same bytes). Storage that takes
-    no file (the disk full, read-only, not a folder) refuses with StorageUnavailable (503): the person is
-    told to try later, and nothing is kept."""
+def store(stream, *, field: str = "file", only: tuple[str, ...] | None = None) -> StoredFile:
+    """Save an uploaded stream; return its StoredFile (the same row for the same bytes). `only`: the types
+    (FILE_TYPES' labels) this upload may be, among those allowed (a draft text: a text to compare). Storage
+    that takes no file (the disk full, read-only, not a folder) refuses with StorageUnavailable (503): the
+    person is told to try later, and nothing is kept."""
     try:
-        return _store(stream, field)
+        return _store(stream, field, only)
     except OSError as error:
         log.error("storage refused a file: %s", error)
         raise StorageUnavailable(
@@ -201,7 +202,7 @@ def store_each(uploads, *, field: str = "files"):
             raise type(refused)(f"{name}: {refused.message}", messages) from None
 
 
-def _store(stream, field: str) -> StoredFile:
+def _store(stream, field: str, only: tuple[str, ...] | None = None) -> StoredFile:
     root = temporary_folder()
     limit = current_app.config.get("MAX_UPLOAD_BYTES") or current_app.config.get("MAX_CONTENT_LENGTH")
     digest, size = hashlib.sha256(), 0
@@ -224,8 +225,9 @@ def _store(stream, field: str) -> StoredFile:
                 kind = sniff(check.read(16), temp_path)
             except ArchiveTooLarge as refused:
                 raise ArchiveTooLarge(refused.message, {field: [refused.message]}) from None
-        if kind is None or kind.label not in allowed_labels():
-            message = _("This type of file is not accepted. Allowed: %(types)s.", types=", ".join(allowed_labels()))
+        accepted = [label for label in allowed_labels() if only is None or label in only]
+        if kind is None or kind.label not in accepted:
+            message = _("This type of file is not accepted. Allowed: %(types)s.", types=", ".join(accepted))
             raise ValidationFailed(message, {field: [message]})
         sha = digest.hexdigest()
         backend().put(sha, temp_path)

@@ -14,7 +14,7 @@ from app.core.i18n import gettext as _
 from app.core.permissions import can
 from app.discussions import approval_links
 from app.extensions import db
-from app.workflow import engine
+from app.workflow import drafts, engine
 from app.workflow.asked_again import asked_again
 from app.workflow.services import latest_round
 
@@ -54,6 +54,8 @@ def _page(link, token: str, *, option=None, error: str | None = None, status: in
         error=error,
         budget_totals=budget.totals_by_currency(budget.lines_of(agreement)),
         text_version=version if version is not None and version.document is not None else None,
+        shows_draft_text=drafts.shows_draft_texts(current_user, agreement),
+        draft_text=drafts.latest_draft_text(agreement),
         asked_again=asked_again(link.round),
     ), status
 

@@ -113,7 +113,7 @@ def matches(user, *, sha256: str | None = None, code: str | None = None) -> list
     )
     for document in documents:
         agreement = db.session.get(Agreement, document.agreement_id)
-        if not can_verify_against(user, agreement):
+        if not can_verify_against(user, agreement, document):
             continue
         number = numbers.get(document.id)
         what = _("Negotiation version %(num)s", num=number) if number is not None else document_label(document.kind)

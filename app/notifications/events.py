@@ -14,6 +14,7 @@ from app.notifications.reminders import (
     _partner_users,
     _people,
     agreement_params,
+    approval_request_extra,
     approval_request_params,
     texts,
     waiting_approval,
@@ -304,6 +305,7 @@ def ask_for_approvals(agreement) -> None:
             link=_agreement_link(agreement),
             object_type="approval_rounds",
             object_id=round_.id,
+            extra=approval_request_extra(agreement),
         )
         for person in _people(approvers, delegates):
             personal = with_decision_links(notice, round_, step.name, person, rule="approval_requested")

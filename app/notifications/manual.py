@@ -18,6 +18,7 @@ from app.core.permissions import holders_clause, may_decide_approvals
 from app.extensions import db
 from app.notifications.reminders import (
     agreement_params,
+    approval_request_extra,
     approval_request_params,
     approvals_of,
     local_date,
@@ -157,6 +158,7 @@ def reassign_approval(round_, *, from_user, to_user, ends_on: date, by, today: d
         link=app_path("agreements.view_agreement", agreement_id=agreement.id),
         object_type="approval_rounds",
         object_id=round_.id,
+        extra=approval_request_extra(agreement),
     )
     personal = with_decision_links(notice, round_, step.name, to_user, rule=REASSIGN_RULE)
     notify_once(to_user, personal, rule=REASSIGN_RULE, occurrence_key=step.name)

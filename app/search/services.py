@@ -14,7 +14,12 @@ from sqlalchemy import and_, case, literal, or_, select
 from sqlalchemy.sql.functions import coalesce
 
 from app.core.i18n import gettext as _
-from app.core.permissions import visible_agreements_clause, visible_deliverables_clause, visible_organizations_clause
+from app.core.permissions import (
+    visible_agreements_clause,
+    visible_deliverables_clause,
+    visible_documents_clause,
+    visible_organizations_clause,
+)
 from app.core.templating import written_date
 from app.core.text import fold, like_pattern
 from app.extensions import db
@@ -70,6 +75,7 @@ def matching_entries(user, query: str, limit: int = LIMIT) -> list[SearchEntry]:
     """The entries matching every word of `query` that `user` may see, best first."""
     from app.agreements.models import Agreement
     from app.organizations.models import Organization
+    from app.workflow.models import AgreementDocument
 
     wanted = query_words(query)
     if not wanted:
@@ -95,6 +101,10 @@ def matching_entries(user, query: str, limit: int = LIMIT) -> list[SearchEntry]:
                     or_(
                         SearchEntry.kind.not_in(DELIVERABLE_KINDS),
                         visible_deliverables_clause(user, SearchEntry.agreement_id),
+                    ),
+                    or_(
+                        SearchEntry.kind != "document",
+                        SearchEntry.object_id.in_(select(AgreementDocument.id).where(visible_documents_clause(user))),
                     ),
                 ),
             )

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, url_for
+from flask import Blueprint, url_for
 from flask_login import current_user, login_required
 
 from app.core.forms import Form
 from app.core.i18n import gettext as _
-from app.core.permissions import can, get_agreement_or_404
+from app.core.permissions import can, get_agreement_or_404, get_document_or_404
 from app.core.responses import done, form_errors, refused
-from app.extensions import db
 from app.signatures import services
-from app.workflow.models import AgreementDocument
 
 blueprint = Blueprint("signatures", __name__)
 
@@ -20,9 +18,7 @@ blueprint = Blueprint("signatures", __name__)
 @login_required
 def recheck_signatures(agreement_id: int, document_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="recheck_signatures")
-    document = db.session.get(AgreementDocument, document_id)
-    if document is None or document.agreement_id != agreement.id or document.kind != "signed_copy":
-        abort(404)
+    document = get_document_or_404(agreement, document_id, current_user, kind="signed_copy")
     page = url_for("agreements.view_agreement", agreement_id=agreement.id, _anchor="signature-heading")
     form = Form()
     if not form.validate_on_submit():

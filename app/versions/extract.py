@@ -27,6 +27,8 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 ODT = "application/vnd.oasis.opendocument.text"
 PDF = "application/pdf"
 COMPARABLE_TYPES = (DOCX, ODT, PDF)
+# The same, as an upload's type is named (app/core/storage.FILE_TYPES): what a draft text may be.
+COMPARABLE_LABELS = ("DOCX", "ODT", "PDF")
 
 # A line that opens a section in agreements written in any of the three languages.
 SECTION_START = re.compile(

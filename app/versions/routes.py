@@ -11,10 +11,10 @@ from app.versions import services
 blueprint = Blueprint("versions", __name__)
 
 
-def pick_documents(agreement, old_id, new_id):
+def pick_documents(agreement, old_id, new_id, user):
     """The two documents asked for (404 when either is not a comparable document of this agreement);
     with none asked for, the last two versions. Returns (documents, old, new); old/new None when fewer than two."""
-    documents = services.comparable_documents(agreement)
+    documents = services.comparable_documents(agreement, user)
     by_id = {d.id: d for d in documents}
     if old_id is None and new_id is None:
         if len(documents) < 2:
@@ -32,7 +32,7 @@ def pick_documents(agreement, old_id, new_id):
 @login_required
 def compare_versions(agreement_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="compare")
-    documents, old, new = pick_documents(agreement, request.args.get("old"), request.args.get("new"))
+    documents, old, new = pick_documents(agreement, request.args.get("old"), request.args.get("new"), current_user)
     old_text = new_text = comparison = None
     if old is not None:
         old_text, new_text, comparison = services.compare_documents(old, new)

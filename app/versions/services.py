@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.core.local_copy import local_copy
 from app.core.models import utcnow
+from app.core.permissions import documents_seen_by
 from app.extensions import db
 from app.versions.compare import Comparison, compare
 from app.versions.extract import COMPARABLE_TYPES, EXTRACTOR_VERSION, extract
@@ -22,9 +23,9 @@ STATUS_MESSAGES = {
 }
 
 
-def comparable_documents(agreement) -> list:
-    """The agreement's documents whose text can be compared, oldest first."""
-    return [d for d in agreement.documents if d.stored_file.content_type in COMPARABLE_TYPES]
+def comparable_documents(agreement, user) -> list:
+    """The agreement's documents `user` may see whose text can be compared, oldest first."""
+    return [d for d in documents_seen_by(user, agreement) if d.stored_file.content_type in COMPARABLE_TYPES]
 
 
 def text_of(stored_file) -> DocumentText:

@@ -48,7 +48,7 @@ KNOWN_FIELDS = (
 # The dates a move may be taken by itself on (`automatic:`), and how many days after the date it is taken:
 # an agreement is in force from its effective date and through its end date, so it expires the day after.
 AUTOMATIC_DATES = {"effective_on": 0, "expires_on": 1}
-DOCUMENT_KINDS = ("text_version", "signed_copy", "termination_notice", "other")
+DOCUMENT_KINDS = ("draft_text", "text_version", "signed_copy", "termination_notice", "other")
 # What a state means to the rest of Sharaka (`tags:` on a state). Pages, reports, reminders,
 # exports and the API ask these, never a state's name, so a renamed or added state works everywhere.
 STATE_TAGS = {

@@ -13,14 +13,16 @@ from app.workflow.definitions import DOCUMENT_KINDS
 from app.workflow.models import AgreementDocument
 
 
-def attach_document(agreement, kind: str, upload, *, by, field: str = "file") -> AgreementDocument:
-    """Store an uploaded file and attach it to the agreement as `kind`."""
+def attach_document(
+    agreement, kind: str, upload, *, by, field: str = "file", only: tuple[str, ...] | None = None
+) -> AgreementDocument:
+    """Store an uploaded file and attach it to the agreement as `kind` (`only`: the types of file it may be)."""
     if kind not in DOCUMENT_KINDS:
         raise ValidationFailed(_("Unknown kind of document."))
     if upload is None or not getattr(upload, "filename", None):
         message = _("Choose a file.")
         raise ValidationFailed(message, {field: [message]})
-    stored = store(upload.stream, field=field)
+    stored = store(upload.stream, field=field, only=only)
     document = AgreementDocument(
         kind=kind,
         stored_file=stored,

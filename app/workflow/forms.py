@@ -114,6 +114,11 @@ class WithdrawSignatureForm(Form):
     version = HiddenField(validators=[DataRequired()])
 
 
+class DraftTextForm(Form):
+    file = FileField(_l("Draft text"), validators=[DataRequired()])
+    version = HiddenField(validators=[DataRequired()])
+
+
 class SignedCopyForm(Form):
     file = FileField(_l("Signed copy"), validators=[DataRequired()])
     version = HiddenField(validators=[DataRequired()])

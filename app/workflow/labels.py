@@ -22,6 +22,7 @@ FIELD_LABELS = {
 }
 
 DOCUMENT_LABELS = {
+    "draft_text": _l("Draft text"),
     "text_version": _l("Text version"),
     "signed_copy": _l("Signed copy"),
     "termination_notice": _l("Termination notice"),

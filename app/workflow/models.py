@@ -6,10 +6,16 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, CheckConstraint, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.models import UTCDateTime, utcnow
+from app.core.permissions import guarded_model
 from app.extensions import db
+
+# Kinds of document that are the ministry's own work, never shown to a partner (permissions.may_see_document):
+# the draft text its reviewers approve before the negotiation, which partners first read as a version sent them.
+INTERNAL_DOCUMENT_KINDS = ("draft_text",)
 
 
 class WorkflowVersion(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
@@ -107,12 +113,15 @@ class Delegation(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's 
         return "current" if self.starts_on <= today else "upcoming"
 
 
+@guarded_model
 class AgreementDocument(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
-    """A file attached to an agreement: a text version, the signed copy, a termination notice."""
+    """A file attached to an agreement: a draft text, a text version, the signed copy, a termination notice."""
 
     __tablename__ = "agreement_documents"
     __table_args__ = (
-        CheckConstraint("kind IN ('text_version','signed_copy','termination_notice','other')", name="kind_known"),
+        CheckConstraint(
+            "kind IN ('draft_text','text_version','signed_copy','termination_notice','other')", name="kind_known"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -129,6 +138,16 @@ class AgreementDocument(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlc
     @property
     def sha256(self) -> str:
         return self.stored_file.sha256
+
+    @hybrid_property
+    def is_internal(self) -> bool:
+        """The ministry's own work (a draft text): never a partner's to see, in Python and in SQL."""
+        return self.kind in INTERNAL_DOCUMENT_KINDS
+
+    @is_internal.inplace.expression
+    @classmethod
+    def _is_internal_expression(cls):
+        return cls.kind.in_(INTERNAL_DOCUMENT_KINDS)
 
 
 class NegotiationRound(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.core import clock
-from app.core.permissions import can, may_see_approval_round, may_take_moves
+from app.core.permissions import can, documents_seen_by, may_see_approval_round, may_take_moves
 from app.notifications.reminders import waiting_approval
 from app.workflow import engine, rules
 from app.workflow.asked_again import changes_of, recorded_moves, state_of
 from app.workflow.children import ChildChoice, choices, end_warning, left_alone, takes_amendment
+from app.workflow.drafts import draft_texts, may_attach_draft_text, shows_draft_texts
 from app.workflow.services import awaited_parties, latest_round, side_of
 
 
@@ -71,6 +72,11 @@ class WorkflowPanel:
     # else None (renewing.renews_tacitly).
     renews: tuple | None = None
     documents: list = field(default_factory=list)
+    # While the ministry drafts and reviews it, to its staff: its draft texts (the last is the one under
+    # review, which the approvals name), and whether the reader may attach another (app/workflow/drafts.py).
+    shows_draft_texts: bool = False
+    draft_texts: list = field(default_factory=list)
+    can_attach_draft_text: bool = False
     state_tags: tuple[str, ...] = ()  # what the current state means (definitions.STATE_TAGS)
     end_warning: str | None = None  # a child that ends after its parent (children.end_warning)
     child_choices: dict[str, list[ChildChoice]] = field(default_factory=dict)  # per move that asks per child
@@ -204,9 +210,12 @@ def build_panel(agreement, user) -> WorkflowPanel:
         signatories=list(agreement.signatories),
         signing_parties=rules.signing_parties(agreement),
         signs_for_no_party=rules.signs_for_no_party(agreement),
-        documents=list(agreement.documents),
+        documents=documents_seen_by(user, agreement),
         state_tags=state.tags if state else (),
     )
+    panel.shows_draft_texts = shows_draft_texts(user, agreement)
+    panel.draft_texts = draft_texts(agreement) if panel.shows_draft_texts else []
+    panel.can_attach_draft_text = may_attach_draft_text(user, agreement)
     panel.end_warning = end_warning(agreement) if agreement.parent_id else None
     panel.offers_amendment = can(user, "agreement.create") and takes_amendment(agreement)
     panel.sent_back = _sent_back(agreement, moves, definition, user)

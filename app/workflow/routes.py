@@ -20,7 +20,7 @@ from app.core.forms import form_status, refusal_shown_on
 from app.core.i18n import current_language
 from app.core.i18n import gettext as _
 from app.core.pagination import requested_page
-from app.core.permissions import can, get_agreement_or_404, holders_clause, is_partner, require
+from app.core.permissions import can, get_agreement_or_404, get_document_or_404, holders_clause, is_partner, require
 from app.core.responses import done, form_errors, refusals_return_to
 from app.core.storage import send_stored
 from app.core.templating import written_date
@@ -42,7 +42,7 @@ from app.workflow.forms import (
 )
 from app.workflow.inbox import inbox_for
 from app.workflow.labels import guard_label, is_account_role, workflow_role_label
-from app.workflow.models import AgreementDocument, Delegation
+from app.workflow.models import Delegation
 
 blueprint = Blueprint("workflow", __name__)
 
@@ -354,9 +354,7 @@ def _plan_from_activation(agreement, form, titles: dict[str, str | None], partne
 @login_required
 def download_document(agreement_id: int, document_id: int):
     agreement = get_agreement_or_404(agreement_id, current_user, need="documents")
-    document = db.session.get(AgreementDocument, document_id)
-    if document is None or document.agreement_id != agreement.id:
-        abort(404)
+    document = get_document_or_404(agreement, document_id, current_user)
     return send_stored(document.stored_file, document.original_name)
 
 
@@ -486,6 +484,12 @@ def has_ended(agreement) -> bool:
 def state_label(agreement) -> str:
     """The agreement's state as the definition it runs on names it (workflows/*.yaml)."""
     return engine.state_label(agreement)
+
+
+@blueprint.app_template_global("document_kind_label")
+def document_kind_label(kind: str) -> str:
+    """A kind of document as the pages name it (labels.DOCUMENT_LABELS, the one list of their names)."""
+    return engine.document_label(kind)
 
 
 @blueprint.app_template_global("is_initial_state")

@@ -389,3 +389,45 @@ def test_upgrading_lets_accounts_hold_the_finance_role_and_downgrading_refuses_w
             assert _refused(lambda: _insert_user("late@ministere.ma", "finance"))
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.mark.live  # its own database
+def test_upgrading_lets_documents_be_draft_texts_and_downgrading_refuses_while_one_is_stored(tmp_path):
+    """A draft text is a kind of document from 0042 on; a downgrade that would leave one of a kind the older
+    schema refuses stops, saying how many, and changes nothing."""
+    from flask_migrate import downgrade, upgrade
+
+    from app.core.storage import StoredFile
+    from app.workflow.models import AgreementDocument
+    from tests import factories
+    from tests.conftest import make_test_app
+    from tests.databases import fresh_database
+
+    def add_draft() -> None:
+        stored = StoredFile(sha256="d" * 64, size=1, content_type="application/pdf")
+        db.session.add(stored)
+        db.session.flush()
+        db.session.add(
+            AgreementDocument(agreement_id=agreement_id, kind="draft_text", stored_file=stored, original_name="p.pdf")
+        )
+
+    with fresh_database(tmp_path, "draft_texts_upgrade") as url:
+        app = make_test_app(url)
+        with app.app_context():
+            upgrade(revision="0041_finance_role")
+            agreement_id = factories.build_world().agreement_a.id
+            assert _refused(add_draft)
+            upgrade()
+            assert not _refused(add_draft)
+            db.session.remove()  # its read ended: on PostgreSQL a downgrade's ALTER TABLE waits for it
+            with pytest.raises(RuntimeError, match="1 draft texts are stored"):
+                downgrade.__wrapped__(revision="0041_finance_role")
+            db.session.remove()
+            assert db.session.scalar(text("SELECT count(*) FROM agreement_documents WHERE kind = 'draft_text'")) == 1
+            db.session.execute(text("DELETE FROM agreement_documents"))
+            db.session.commit()
+            db.session.remove()
+            downgrade(revision="0041_finance_role")
+            assert _refused(add_draft)
+            db.session.remove()
+            db.engine.dispose()

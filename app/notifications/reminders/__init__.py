@@ -38,6 +38,7 @@ from app.notifications.reminders.base import (  # noqa: F401  (what other module
 from app.notifications.reminders.rules import (  # noqa: F401
     approval_candidates,
     approval_reminders_sent,
+    approval_request_extra,
     approval_request_params,
     approvals_of,
     deliverable_candidates,

@@ -427,6 +427,20 @@ def approval_request_params(agreement, round_, step, started, sla) -> dict:
     return params | resubmission_params(round_)
 
 
+def approval_request_extra(agreement) -> dict:
+    """What an approval request mail shows under its words: before the negotiation, the draft text the approver
+    is asked to approve (its name and address), or an empty entry, which the mail says as "none attached"."""
+    from app.workflow.drafts import latest_draft_text, takes_draft_texts
+
+    if not takes_draft_texts(agreement):
+        return {}
+    draft = latest_draft_text(agreement)
+    if draft is None:
+        return {"draft_text": {}}
+    path = app_path("workflow.download_document", agreement_id=agreement.id, document_id=draft.id)
+    return {"draft_text": {"name": draft.original_name, "url": path}}
+
+
 def resubmission_params(round_) -> dict:
     """For a round asked again after a send-back: who sent it back, on which day and why, and what the
     submitter said as they sent it again (the request had read word for word as the first)."""
