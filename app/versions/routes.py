@@ -13,14 +13,18 @@ blueprint = Blueprint("versions", __name__)
 
 def pick_documents(agreement, old_id, new_id, user):
     """The two documents asked for (404 when either is not a comparable document of this agreement);
-    with none asked for, the last two versions. Returns (documents, old, new); old/new None when fewer than two."""
+    with none asked for, the last two versions (or documents). Returns (documents, old, new); old/new None when
+    fewer than two."""
     documents = services.comparable_documents(agreement, user)
     by_id = {d.id: d for d in documents}
     if old_id is None and new_id is None:
         if len(documents) < 2:
             return documents, None, None
-        versions = [d for d in documents if d.kind == "text_version"] or documents
-        return documents, (versions[-2] if len(versions) > 1 else documents[-2]), versions[-1]
+        # The last two versions; with fewer, the last two documents (a version and the signed copy, a draft
+        # and the first version): never one document against itself.
+        versions = [d for d in documents if d.kind == "text_version"]
+        pair = versions if len(versions) > 1 else documents
+        return documents, pair[-2], pair[-1]
     try:
         old, new = by_id[int(old_id)], by_id[int(new_id)]
     except (KeyError, TypeError, ValueError):

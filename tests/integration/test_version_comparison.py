@@ -216,6 +216,19 @@ def test_only_one_version_gives_a_clear_message(app, world, signed_in, mou):
     assert "Two versions in DOCX, ODT or PDF are needed" in html
 
 
+def test_one_version_and_a_later_document_are_compared_by_default_never_a_version_with_itself(
+    app, world, signed_in, mou
+):
+    """Opened without choosing (the documents panel's link), the page compares the last two versions, or with
+    one version, the last two comparable documents: the agreed version and the signed copy, say. It had
+    compared the one version with itself ("no change") when another document followed it."""
+    officer = world.users["officer"]
+    attach(mou, docx_bytes(V1), "v1.docx", officer)
+    attach(mou, docx_bytes(V2), "signed.docx", officer, kind="signed_copy")
+    html = signed_in("officer").get(f"/agreements/{mou.id}/compare").get_data(as_text=True)
+    assert '<del class="diff-del">100</del><ins class="diff-ins">250</ins>' in html  # V1 against V2, not V1 twice
+
+
 def test_the_negotiation_panel_links_each_version_to_the_previous_one(app, world, signed_in, mou):
     from tests.integration.test_workflow_pages import act, post
 
