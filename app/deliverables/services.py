@@ -881,6 +881,7 @@ def export_table(user, filters: OccurrenceFilters, today: date) -> tuple[list[st
 # Rows each list of the partner's first page shows; the rest are in the full lists it links to.
 PORTAL_LISTED = 20
 PORTAL_COMING = 5  # what falls due after the window: the next few, the whole schedule a link away
+PORTAL_HANDED_IN = 5  # handed in, awaiting review: the latest few, the rest in the list filtered to them
 
 
 def partner_home(user, today: date) -> dict:
@@ -905,6 +906,7 @@ def partner_home(user, today: date) -> dict:
         .where(Deliverable.responsible_organization_id == user.organization_id)
         .limit(PORTAL_COMING)
     ).all()
+    handed_in, handed_in_total = _awaiting_review(user, today)
     feedback = db.session.scalars(
         select(Submission)
         .join(Occurrence)
@@ -933,5 +935,24 @@ def partner_home(user, today: date) -> dict:
         "waiting": waiting,
         "waiting_total": waiting_total,
         "coming": coming,
+        "handed_in": handed_in,
+        "handed_in_total": handed_in_total,
         "feedback": feedback,
     }
+
+
+def _awaiting_review(user, today: date) -> tuple[list[tuple[Occurrence, object]], int]:
+    """What the partner's organisation handed in that the ministry has not reviewed yet, latest hand-in
+    first: the first PORTAL_HANDED_IN as (occurrence, when it was handed in), and how many in all, in one
+    statement. Handed in, a report left "what is due" and reached "recent reviews" only once reviewed: the
+    partner could not see it waiting without opening the whole schedule."""
+    handed_in_at = latest_submission_column(Submission.submitted_at)
+    return first_with_total(
+        _listed(user, OccurrenceFilters(status="submitted"), today)
+        .where(Deliverable.responsible_organization_id == user.organization_id)
+        .add_columns(handed_in_at.label("handed_in_at"))
+        .options(contains_eager(Occurrence.deliverable).contains_eager(Deliverable.agreement))
+        .order_by(None)
+        .order_by(handed_in_at.desc().nulls_last(), Occurrence.id.desc()),
+        PORTAL_HANDED_IN,
+    )
