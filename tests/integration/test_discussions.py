@@ -542,3 +542,19 @@ def test_before_the_partners_see_an_agreement_its_shared_thread_says_they_will_r
     assert "data-not-shared-yet" in page
     shared = signed_in("officer").get(f"/agreements/{world.agreement_a.id}").get_data(as_text=True)
     assert "data-not-shared-yet" not in shared
+
+
+def test_the_hand_in_hint_under_the_partner_thread_is_for_who_may_hand_in(world, signed_in):
+    """ "To hand in the deliverable, use Hand in" is said to whoever has that button: the partner responsible
+    for it, or the ministry's staff for a deliverable the ministry itself owes; not to the ministry's staff
+    under a partner's deliverable, who have no such button."""
+    from tests.integration.test_api import plan
+
+    hint = "to hand in the deliverable, use “Hand in”"
+    partners = plan(world.agreement_a, world.partner_a, world.users["officer"])
+    ministrys = plan(world.agreement_a, world.ministry, world.users["officer"])
+    db.session.commit()
+    assert hint in signed_in("partner").get(f"/deliverables/{partners.id}").get_data(as_text=True)
+    assert hint not in signed_in("officer").get(f"/deliverables/{partners.id}").get_data(as_text=True)
+    assert hint not in signed_in("manager").get(f"/deliverables/{partners.id}").get_data(as_text=True)
+    assert hint in signed_in("officer").get(f"/deliverables/{ministrys.id}").get_data(as_text=True)
