@@ -548,13 +548,17 @@ def takes_part_in_work_clause(organization_id, agreement_id):
     )
 
 
+# The roles that review (and hand in for the ministry) on every agreement; an officer does on those they own.
+OVERSEES_EVERY_AGREEMENT = (MANAGER, ADMIN)
+
+
 def _deliverable_rule(user, action: str, occurrence) -> bool:
     """Rules for one occurrence of a deliverable (its agreement decides who sees it)."""
     deliverable = occurrence.deliverable
     agreement = deliverable.agreement
     if not can(user, "agreement.view", agreement) or not sees_deliverables_of(user, agreement.id):
         return False
-    is_owner_or_boss = user.role in ("manager", "admin") or (user.role == "officer" and agreement.owner_id == user.id)
+    is_owner_or_boss = user.role in OVERSEES_EVERY_AGREEMENT or (user.role == OFFICER and agreement.owner_id == user.id)
     if action == "deliverable.submit":
         if user.role == "partner":
             return deliverable.responsible_organization_id == user.organization_id
@@ -562,6 +566,15 @@ def _deliverable_rule(user, action: str, occurrence) -> bool:
     if action == "deliverable.review":
         return is_owner_or_boss
     return True
+
+
+def who_reviews(occurrence) -> tuple[Any, list[str]]:
+    """Who may review `occurrence`'s hand-ins, said to the ministry's staff who may not: its agreement's owner
+    when the review rule lets them (None otherwise), and the names of the roles that review on every agreement."""
+    owner = occurrence.deliverable.agreement.owner
+    reviewing_owner = owner if owner is not None and can(owner, "deliverable.review", occurrence) else None
+    roles = [str(ROLES[role]) for role in OVERSEES_EVERY_AGREEMENT if role in GRANTS["deliverable.review"]]
+    return reviewing_owner, roles
 
 
 def _notification_rule(user, action: str, notification) -> bool:

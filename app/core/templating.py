@@ -26,7 +26,7 @@ from app.core.i18n import (
     text_direction,
 )
 from app.core.menu import main_menu
-from app.core.permissions import can, is_ministry, is_partner, may_reactivate, signed_in_user
+from app.core.permissions import can, is_ministry, is_partner, may_reactivate, signed_in_user, who_reviews
 from app.core.receipts import form_key_field
 from app.core.text import MENTION
 
@@ -41,6 +41,7 @@ def register_template_helpers(app: Flask) -> None:
         is_partner=is_partner,
         is_ministry=is_ministry,
         may_reactivate=may_reactivate,
+        who_reviews=who_reviews,
         main_menu=main_menu,
     )
     app.jinja_env.globals["list_separator"] = list_separator

@@ -942,3 +942,29 @@ def test_a_line_entered_by_mistake_is_removed_from_the_plan(world, signed_in):
         assert why in answer.get_data(as_text=True)
         db.session.expire_all()
         assert db.session.get(services.Deliverable, line.id) is not None
+
+
+def test_ministry_staff_who_cannot_review_a_hand_in_are_told_who_can(world, signed_in):
+    """Another officer, or the legal adviser, reading a report handed in on an agreement they do not own is
+    told who reviews it (its owner, by name, and the roles that review every hand-in), not only that "the
+    ministry" will; the partner reads the short sentence, and whoever may review has the form."""
+    from tests.integration.test_api import PDF, plan, upload
+
+    owner = world.users["officer"]
+    occurrence = plan(world.agreement_a, world.partner_a, owner)
+    partner = world.users["partner"]
+    services.submit(occurrence, [upload(PDF)], note=None, by=partner, expected_version=occurrence.version)
+    db.session.commit()
+    url = f"/deliverables/{occurrence.id}"
+
+    for role in ("other_officer", "legal"):
+        page = signed_in(role).get(url).get_data(as_text=True)
+        assert "Handed in. The ministry will review it." in page
+        told = re.search(r"Who may review it: (.*?)</div>", page, re.S)
+        assert told, role
+        assert owner.full_name in told.group(1) and "the agreement’s owner" in told.group(1)
+        assert "Manager (approver)" in told.group(1) and "Administrator" in told.group(1)
+    partner_page = signed_in("partner").get(url).get_data(as_text=True)
+    assert "Handed in. The ministry will review it." in partner_page and "Who may review it" not in partner_page
+    owner_page = signed_in("officer").get(url).get_data(as_text=True)
+    assert 'id="review-heading"' in owner_page and "Who may review it" not in owner_page
