@@ -48,7 +48,7 @@ class StrandedStep:
         steps = self.transition.approval.steps if self.transition.approval else ()
         if len(steps) > 1:
             number = [step.name for step in steps].index(self.step.name) + 1
-            said = _("%(move)s (step %(number)s of %(total)s)", move=said, number=number, total=len(steps))
+            said = _("%(move)s, step %(number)s of %(total)s", move=said, number=number, total=len(steps))
         kind = label(self.definition.label) or self.definition.type
         return _("%(agreement_type)s: %(move)s", agreement_type=kind, move=said)
 

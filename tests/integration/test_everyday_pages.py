@@ -439,7 +439,7 @@ def test_an_approval_nobody_can_give_any_more_is_said_where_people_look(world, s
         card = card[card.index('id="nobody-to-approve"') :]
         card = card[: card.index("</section>")]
         assert agreement.reference in card and "Legal adviser" in card
-        assert "Memorandum of understanding: Approve for negotiation (step 1 of 3)" in card
+        assert "Memorandum of understanding: Approve for negotiation, step 1 of 3" in card
         assert ('href="/admin/users?role=legal"' in card) == (role == "admin")
 
     manager = signed_in("manager")
@@ -480,7 +480,7 @@ def test_an_approval_only_its_requester_could_give_is_said_on_the_dashboard_as_o
         card = card[card.index('id="nobody-to-approve"') :] if 'id="nobody-to-approve"' in card else ""
         card = card[: card.index("</section>")] if card else ""
         if agreement.reference in card:
-            assert "Memorandum of understanding: Approve for negotiation (step 1 of 3)" in card and "Manager" in card
+            assert "Memorandum of understanding: Approve for negotiation, step 1 of 3" in card and "Manager" in card
         return "No active account can give this approval" in panel, agreement.reference in card
 
     for role in ("manager", "admin"):

@@ -745,7 +745,7 @@ def test_an_admin_is_told_when_a_change_leaves_approvals_nobody_can_give(signed_
     stopped = admin.post(f"/admin/users/{legal.id}/edit", data=form, follow_redirects=True).get_data(as_text=True)
     assert "no active account can give these approvals" in stopped
     # Named as the pages name them, not by the workflow files' ids.
-    assert "Memorandum of understanding: Approve for negotiation (step 1 of 3)" in stopped
+    assert "Memorandum of understanding: Approve for negotiation, step 1 of 3" in stopped
     assert "approve_review" not in stopped
 
 
@@ -756,7 +756,7 @@ def test_the_team_page_warns_as_the_account_form_does_of_approvals_nobody_can_gi
     stopped = admin.post(f"/team/{legal.id}/deactivate", csrf_from="/team", follow_redirects=True)
     page = stopped.get_data(as_text=True)
     assert "can no longer sign in" in page and "no active account can give these approvals" in page
-    assert "Memorandum of understanding: Approve for negotiation (step 1 of 3)" in page
+    assert "Memorandum of understanding: Approve for negotiation, step 1 of 3" in page
     assert page.index("can no longer sign in") < page.index("no active account can give these approvals")
     partner = world.users["partner_b"]
     quiet = admin.post(f"/team/{partner.id}/deactivate", csrf_from="/team", follow_redirects=True)

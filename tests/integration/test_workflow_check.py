@@ -88,3 +88,24 @@ def test_a_file_of_the_wrong_shape_is_said_with_its_file_not_a_traceback(app, tm
     result = app.test_cli_runner().invoke(args=["workflows", "check", "--dir", str(tmp_path)])
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert f"{file}:" in result.output and said in result.output, result.output
+
+
+@pytest.mark.parametrize(("language", "step_word"), [("fr", "niveau 1\u00a0sur"), ("ar", "الخطوة 1\u00a0من")])
+def test_a_stranded_step_is_named_as_the_approval_mail_names_it(app, world, language, step_word):
+    """A step waiting on nobody (the dashboard's warning) is named with the word the approver's mail and the
+    approvals panel use: "étape 1 sur 2" on the dashboard and "niveau 1 sur 2" in the mail had read as two
+    different things."""
+    from flask_babel import force_locale
+
+    from app.notifications.messages import detail
+    from app.workflow.checks import StrandedStep
+
+    definitions = load_directory(ROOT / "workflows")
+    definition, transition = next(
+        (d, t) for d in definitions.values() for t in d.transitions if t.approval and len(t.approval.steps) > 1
+    )
+    with app.test_request_context(), force_locale(language):
+        warning = StrandedStep(definition, transition, transition.approval.steps[0]).label
+        mail = detail("approval_requested", {"transition": "x", "step": 1, "steps": 2, "title": "t"})
+    assert step_word in mail
+    assert step_word in warning
