@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, flash, make_response, redirect, render_template, request, session, url_for
@@ -38,7 +39,22 @@ from app.extensions import db
 
 
 def register_error_handlers(app: Flask) -> None:
+    def outage_answered(handler):
+        """An answer that reads the signed-in person (its language, the page around it) from the session, when
+        the database is out of reach, is the outage's 503 (handle_database_busy): the failed read inside the
+        handler had escaped Flask, and gunicorn answered a bare 500 with a traceback."""
+
+        @wraps(handler)
+        def answer(error):
+            try:
+                return handler(error)
+            except OperationalError as lost:
+                return handle_database_busy(lost)
+
+        return answer
+
     @app.errorhandler(CSRFError)
+    @outage_answered
     def handle_csrf(error):
         app.logger.warning("CSRF refused on %s: %s", request.path, error.description)
         if wants_json():
@@ -71,6 +87,7 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(400, error.explanation())
 
     @app.errorhandler(HTTPException)
+    @outage_answered
     def handle_http(error: HTTPException):
         status = error.code or 500
         detail = None
@@ -112,6 +129,7 @@ def register_error_handlers(app: Flask) -> None:
         return response
 
     @app.errorhandler(DomainError)
+    @outage_answered
     def handle_domain(error: DomainError):
         if run_again_as_writer(error):  # a safe request's write refused for its read transaction (SQLite)
             db.session.rollback()
@@ -176,6 +194,7 @@ def register_error_handlers(app: Flask) -> None:
         return unavailable_response()
 
     @app.errorhandler(Exception)
+    @outage_answered
     def handle_unexpected(error: Exception):
         db.session.rollback()
         app.logger.exception("Unhandled error on %s %s", request.method, request.path)

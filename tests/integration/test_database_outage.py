@@ -44,8 +44,10 @@ def out_of_reach(app, url: str):
                 connection.execute(f'ALTER DATABASE "{parsed.database}" ALLOW_CONNECTIONS true')
 
 
-def test_while_the_database_is_out_of_reach_pages_and_the_api_answer_503_and_recover(tmp_path):
-    with app_on_a_fresh_database(tmp_path, "outage") as (app, url):
+@contextmanager
+def officer_in_french(tmp_path, name: str):
+    """(app, url, the officer signed in, reading French) on a fresh database, its connections closed."""
+    with app_on_a_fresh_database(tmp_path, name) as (app, url):
         world = factories.build_world()
         db.session.commit()
         officer = SignedInClient(app, world.users["officer"])
@@ -54,6 +56,11 @@ def test_while_the_database_is_out_of_reach_pages_and_the_api_answer_503_and_rec
         db.session.remove()
         with app.app_context():
             db.engine.dispose()
+        yield app, url, officer
+
+
+def test_while_the_database_is_out_of_reach_pages_and_the_api_answer_503_and_recover(tmp_path):
+    with officer_in_french(tmp_path, "outage") as (app, url, officer):
         with out_of_reach(app, url):
             page = officer.get("/agreements/")
             assert page.status_code == 503 and page.headers["Retry-After"] == "30"
@@ -119,3 +126,25 @@ def _in_the_requests_commit() -> bool:
     import inspect
 
     return any(frame.function == "commit_the_request" for frame in inspect.stack(context=0))
+
+
+def test_an_error_answered_while_the_database_is_out_of_reach_is_its_503_not_a_bare_500(tmp_path):
+    """An answer that is itself an error (an address that is none, the API asked with the session's cookie
+    and no token, a form whose security token is gone) reads the signed-in person from the session for its
+    language and page: during an outage that read failed inside the error handler, and gunicorn answered a
+    bare "Internal Server Error" with a traceback (a probe stopping PostgreSQL: 38 of them). It is the
+    outage's 503 too."""
+    with officer_in_french(tmp_path, "outage_errors") as (app, url, officer):
+        with out_of_reach(app, url):
+            for answer in (
+                officer.get("/no-such-page"),
+                officer.get("/api/v1/agreements"),
+                officer.http.post("/agreements/new", data={"title_fr": "x"}),
+            ):
+                assert answer.status_code == 503 and answer.headers["Retry-After"] == "30", answer.status_code
+            assert "Temporairement indisponible" in officer.get("/no-such-page").get_data(as_text=True)
+            api = officer.get("/api/v1/agreements")
+            assert api.mimetype == "application/problem+json" and api.get_json()["status"] == 503
+        with app.app_context():
+            db.engine.dispose()
+        assert officer.get("/no-such-page").status_code == 404  # back, without a restart
