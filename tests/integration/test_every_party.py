@@ -394,3 +394,23 @@ def test_a_portal_shows_the_feedback_on_its_own_organisations_hand_ins_only(worl
     db.session.commit()
     assert "Il manque les indicateurs" in signed_in("partner").get("/portal").get_data(as_text=True)
     assert "Il manque les indicateurs" not in signed_in("partner_b").get("/portal").get_data(as_text=True)
+
+
+def _record_form(page: str) -> str:
+    return page.split('id="record-acceptance"')[1].split("</form>")[0]
+
+
+def test_the_record_acceptance_form_marks_its_partner_required_and_picks_the_only_one_left(
+    world, two_partners, signed_in
+):
+    agreement = two_partners
+    officer, partner_a = signed_in("officer"), signed_in("partner")
+    assert _post(officer, agreement, "negotiation/versions", {"file": (BytesIO(PDF), "v1.pdf")}).status_code == 303
+    form = _record_form(officer.get(f"/agreements/{agreement.id}").get_data(as_text=True))
+    label = form.split('for="record-organization"')[1].split("</label>")[0]
+    assert '<span class="text-danger" aria-hidden="true">*</span>' in label  # as the proof's label is
+    assert "selected" not in form  # two partners left: the officer chooses
+    assert _post(partner_a, agreement, "negotiation/accept", {}).status_code == 303
+    form = _record_form(officer.get(f"/agreements/{agreement.id}").get_data(as_text=True))
+    assert f'<option value="{world.partner_b.id}" selected>' in form
+    assert f'value="{world.partner_a.id}"' not in form
