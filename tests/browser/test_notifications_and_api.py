@@ -137,8 +137,8 @@ def test_an_admin_sends_every_failed_message_again_after_saying_yes(live_server,
     button = "form[action$='/admin/outbox/retry-failed'] button"
     page.locator(button).click()  # asked within the click, and called off
     assert asked == [
-        "Envoyer de nouveau les 2\u00a0messages en échec\u202f? Ils retournent dans la file d'attente "
-        "(sauf ceux qui ne sont plus d'actualité)."
+        "Envoyer de nouveau les 2\u00a0messages en échec\u202f? Ils retournent dans la file d’attente "
+        "(sauf ceux qui ne sont plus d’actualité)."
     ]
     page.reload(wait_until="load")
     assert page.locator("tr[data-message]").count() == 2

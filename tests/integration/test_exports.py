@@ -315,7 +315,7 @@ def test_headings_and_labels_follow_the_readers_language(app, world, signed_in, 
     rows = read_csv(signed_in(french).get("/agreements/export.csv"))
     assert rows[0][:4] == ["Référence", "Type", "Intitulé", "Statut"]
     row = rows[column(rows, "Reference").index(world.agreement_a.reference) + 1]
-    assert row[1] == "Mémorandum d'entente" and row[3] == "Actif"
+    assert row[1] == "Mémorandum d’entente" and row[3] == "Actif"
 
 
 def test_the_list_pages_link_to_exports_with_their_filters(app, world, signed_in, portfolio, occurrences):

@@ -86,6 +86,14 @@ def test_french_keeps_its_punctuation_on_the_line_of_its_word():
     assert not found, f"{len(found)} French texts with a breaking space before their punctuation: {found[:5]}"
 
 
+def test_french_writes_its_apostrophe_as_one_typographic_mark():
+    """Inside a word French writes the apostrophe ’ (U+2019), as most of the catalogue does: a page that mixed it
+    with the typewriter ' read « Remis. Le ministère va l'examiner. » next to « l’accord »."""
+    typewriter = re.compile(r"[^\W\d_]'[^\W\d_]")
+    found = [text for text in _translated_texts("fr") if typewriter.search(text)]
+    assert not found, f"{len(found)} French texts with a typewriter apostrophe inside a word: {found[:5]}"
+
+
 # The placeholders that stand for a number (a count, days, a size): the word after them is their unit.
 NUMBER_PLACEHOLDERS = (
     "num|count|n|days|number|amount|limit|ms|size|done|met|on_time|handed_in|shown|total|quorum|available|low|high"
