@@ -3,8 +3,10 @@ short menu and "your turn", the Arabic-first default, the sign-in page."""
 
 from __future__ import annotations
 
+import re
 from io import BytesIO
 
+import pytest
 from werkzeug.datastructures import FileStorage
 
 from app.core import clock
@@ -518,3 +520,18 @@ def test_a_new_account_starts_in_the_language_its_admin_works_in(world, signed_i
     db.session.commit()
     form = signed_in("admin").get("/admin/users/new").get_data(as_text=True)
     assert '<option selected value="fr">' in form or '<option value="fr" selected>' in form
+
+
+@pytest.mark.parametrize(
+    "language, label", [("en", "Approval step"), ("fr", "Niveau d’approbation"), ("ar", "خطوة الموافقة")]
+)
+def test_the_reassign_page_names_the_waiting_approvals_level_as_the_approvals_panel_does(
+    world, signed_in, language, label
+):
+    """The label over the step says which approval waits, in the panel's word (Niveau, الخطوة), not the
+    audit trail's job step (« Étape », المرحلة) it shared a message with."""
+    _agreement, round_ = _waiting_on_legal(world)
+    manager = factories.user("manager", world.ministry, language=language)
+    db.session.commit()
+    page = signed_in(manager).get(f"/approvals/{round_.id}/reassign").get_data(as_text=True)
+    assert re.search(r"<dt>\s*([^<]*?)\s*</dt>\s*<dd data-step>", page).group(1) == label
