@@ -12,7 +12,7 @@ from app.api.core import api_blueprint, api_user, conditional, errors, expected_
 from app.api.schemas import DocumentSchema, TransitionResultSchema
 from app.core.i18n import gettext as _
 from app.core.permissions import get_agreement_or_404
-from app.workflow import engine, services
+from app.workflow import drafts, engine, services
 from app.workflow.presenter import build_panel
 
 blueprint = api_blueprint(
@@ -92,9 +92,11 @@ def present_negotiation(agreement) -> dict:
 @errors(blueprint, 400, 403, 404, 409, 413, 422)
 @conditional(blueprint)
 def send_version(form, agreement_id: int):
-    """Send a new version of the text (multipart `file`, optional `note`); the other side's turn begins."""
+    """Send a new version of the text (multipart `file`, or for the ministry's first version `from_draft_id`, a draft
+    text sent as reviewed; optional `note`); the other side's turn begins."""
     user = api_user()
     agreement = get_agreement_or_404(agreement_id, user, need="act")
+    draft_id = form.get("from_draft_id")
     services.send_version(
         agreement,
         by=user,
@@ -102,6 +104,7 @@ def send_version(form, agreement_id: int):
         note=form.get("note"),
         expected_version=expected_version(agreement, form),
         on_behalf_of_partner=form.get("on_behalf_of_partner", False),
+        from_draft=drafts.draft_text_named(agreement, draft_id, user) if draft_id is not None else None,
     )
     return present_negotiation(agreement)
 

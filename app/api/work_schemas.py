@@ -142,7 +142,18 @@ class NegotiationSchema(Schema):
 
 
 class SendVersionFormSchema(MultipartSchema):
-    file = Upload(metadata={"description": "The text version (required; its absence is a field error)."})
+    file = Upload(
+        metadata={"description": "The text version: this or `from_draft_id`, not both (neither is a field error)."}
+    )
+    from_draft_id = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "Instead of `file`, for the ministry's first version: the id of one of this agreement's "
+            "draft texts, sent as it was reviewed (the same stored file, under a new text version; the draft stays "
+            "the ministry's). An id that is not such a draft is a field error, the same as an id that does not "
+            "exist."
+        },
+    )
     note = Text(20000, allow_none=True)
     on_behalf_of_partner = fields.Boolean(
         load_default=False, metadata={"description": "Ministry side: the partner sent this version by other means."}

@@ -333,6 +333,7 @@ PLACED_LABELS = {
     ("document_added", "kind"): _l("Kind of document"),
     ("document_added", "name"): _l("File"),
     ("negotiation_version_sent", "document"): _l("File"),
+    ("negotiation_version_sent", "reviewed_draft"): _l("Sent as the reviewed draft text"),
     ("negotiation_version_accepted", "organization_id"): _l("Party"),
     ("negotiation_version_accepted", "on_behalf_of"): _l("On behalf of"),
     ("signatory_added", "organization_id"): _l("Signs for"),
@@ -366,6 +367,7 @@ PLACED_SORTS = {
     ("document_added", "kind"): "choice",
     ("document_added", "name"): "file",
     ("negotiation_version_sent", "document"): "file",
+    ("negotiation_version_sent", "reviewed_draft"): "file",
     ("negotiation_version_accepted", "organization_id"): "organization",
     ("negotiation_version_accepted", "organization"): "hidden",  # its name as written then; the id names it
     ("negotiation_version_accepted", "on_behalf_of"): "text",

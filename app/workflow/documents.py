@@ -23,18 +23,22 @@ def attach_document(
         message = _("Choose a file.")
         raise ValidationFailed(message, {field: [message]})
     stored = store(upload.stream, field=field, only=only)
-    document = AgreementDocument(
-        kind=kind,
-        stored_file=stored,
-        original_name=clean_filename(upload.filename, content_type=stored.content_type),
-        uploaded_by_id=getattr(by, "id", None),
+    return attach_stored(
+        agreement, kind, stored, clean_filename(upload.filename, content_type=stored.content_type), by=by
     )
+
+
+def attach_stored(agreement, kind: str, stored, name: str, *, by) -> AgreementDocument:
+    """Attach a file already stored to the agreement as `kind` under `name` (its bytes are not copied: a draft
+    text sent as the first version is the same StoredFile under a second document)."""
+    uploader = getattr(by, "id", None)
+    document = AgreementDocument(kind=kind, stored_file=stored, original_name=name, uploaded_by_id=uploader)
     agreement.documents.append(document)
     db.session.flush()
     audit.record(
         "document_added",
         agreement,
         actor=by,
-        changes={"kind": kind, "name": document.original_name, "sha256": stored.sha256, "size": stored.size},
+        changes={"kind": kind, "name": name, "sha256": stored.sha256, "size": stored.size},
     )
     return document

@@ -7,14 +7,16 @@ which the ministry's first version may be (services.send_version, from_draft).""
 
 from __future__ import annotations
 
+from werkzeug.exceptions import NotFound
+
 from app.core.db import check_version, flush_or_conflict
-from app.core.errors import PermissionDenied
+from app.core.errors import PermissionDenied, ValidationFailed
 from app.core.i18n import gettext as _
 from app.core.models import utcnow
-from app.core.permissions import can, may_see_internal_documents
+from app.core.permissions import can, get_document_or_404, may_see_document, may_see_internal_documents
 from app.versions.extract import COMPARABLE_LABELS
 from app.workflow import engine
-from app.workflow.documents import attach_document
+from app.workflow.documents import attach_document, attach_stored
 from app.workflow.engine import WorkflowError
 from app.workflow.models import AgreementDocument
 
@@ -60,3 +62,43 @@ def attach_draft_text(agreement, upload, *, by, expected_version: int) -> Agreem
     agreement.updated_at = utcnow()
     flush_or_conflict()
     return document
+
+
+# --- the reviewed draft, sent as the ministry's first version (services.send_version) ----------------------
+
+
+def _not_a_draft(field: str = "from_draft_id") -> ValidationFailed:
+    # The same words for an id that names nothing, another agreement's draft or one the reader may not see.
+    message = _("This agreement has no such draft text.")
+    return ValidationFailed(message, {field: [message]})
+
+
+def draft_text_named(agreement, draft_id, user) -> AgreementDocument:
+    """The draft text of `agreement` numbered `draft_id` that `user` may see (the documents' one loader); a
+    field error otherwise, the same whether the id names nothing or something else."""
+    try:
+        return get_document_or_404(agreement, draft_id, user, kind=KIND)
+    except NotFound:
+        raise _not_a_draft() from None
+
+
+def reviewed_draft_offered(user, agreement, *, side: str | None, first: bool) -> AgreementDocument | None:
+    """The draft the send-version form offers to send as it stands: the latest, to the ministry's side, while
+    no version was sent."""
+    if not first or side != "ministry" or not may_see_internal_documents(user):
+        return None
+    return latest_draft_text(agreement)
+
+
+def send_as_version(agreement, draft: AgreementDocument, *, by, first: bool, on_behalf: bool) -> AgreementDocument:
+    """A new text version of `draft`'s stored file under its name, no bytes copied: the ministry's first version,
+    the draft as reviewed. The draft itself stays the ministry's (never shown to a partner)."""
+    if draft.kind != KIND or not may_see_document(by, agreement, draft):
+        raise _not_a_draft()
+    if on_behalf:
+        message = _("The reviewed draft text is the ministry's: it is sent as the ministry's version.")
+        raise ValidationFailed(message, {"from_draft_id": [message]})
+    if not first:
+        message = _("The reviewed draft text can be sent only as the first version.")
+        raise ValidationFailed(message, {"from_draft_id": [message]})
+    return attach_stored(agreement, "text_version", draft.stored_file, draft.original_name, by=by)

@@ -69,7 +69,9 @@ class ActionForm(Form):
 
 
 class SendVersionForm(Form):
-    file = FileField(_l("Text version"), validators=[DataRequired()])
+    # A file, or before the first version the reviewed draft text (its id); the service asks for one of them.
+    file = FileField(_l("Text version"))
+    from_draft_id = StringField(validators=[Optional(), Length(max=12)])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=20000)])
     on_behalf_of_partner = BooleanField(_l("Sent by the partner (recorded on their behalf)"))
     version = HiddenField(validators=[DataRequired()])

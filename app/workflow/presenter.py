@@ -11,7 +11,7 @@ from app.notifications.reminders import waiting_approval
 from app.workflow import engine, rules
 from app.workflow.asked_again import changes_of, recorded_moves, state_of
 from app.workflow.children import ChildChoice, choices, end_warning, left_alone, takes_amendment
-from app.workflow.drafts import draft_texts, may_attach_draft_text, shows_draft_texts
+from app.workflow.drafts import draft_texts, may_attach_draft_text, reviewed_draft_offered, shows_draft_texts
 from app.workflow.services import awaited_parties, latest_round, side_of
 
 
@@ -77,6 +77,8 @@ class WorkflowPanel:
     shows_draft_texts: bool = False
     draft_texts: list = field(default_factory=list)
     can_attach_draft_text: bool = False
+    # The send-version form's other choice before the first version: the latest draft text, as reviewed.
+    reviewed_draft: object | None = None
     state_tags: tuple[str, ...] = ()  # what the current state means (definitions.STATE_TAGS)
     end_warning: str | None = None  # a child that ends after its parent (children.end_warning)
     child_choices: dict[str, list[ChildChoice]] = field(default_factory=dict)  # per move that asks per child
@@ -252,6 +254,7 @@ def build_panel(agreement, user) -> WorkflowPanel:
             o.is_home if side == "ministry" else o.id == user.organization_id for o in panel.waiting_parties
         )
         panel.can_send_version = own_waiting or side == "ministry"  # before the first version: the ministry
+        panel.reviewed_draft = reviewed_draft_offered(user, agreement, side=side, first=last is None)
         panel.can_accept_version = last is not None and own_waiting
         panel.record_for = [o for o in panel.waiting_parties if not o.is_home] if side == "ministry" else []
     panel.can_manage_signatures = state is not None and state.has("signing") and side == "ministry"

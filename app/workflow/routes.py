@@ -26,7 +26,7 @@ from app.core.storage import send_stored
 from app.core.templating import written_date
 from app.deliverables.before_sharaka import brings_into_force, follow_choice, settled_message
 from app.extensions import db
-from app.workflow import engine, services
+from app.workflow import drafts, engine, services
 from app.workflow.diagram import render_svg
 from app.workflow.forms import (
     AcceptVersionForm,
@@ -131,6 +131,7 @@ def send_version(agreement_id: int):
     form = SendVersionForm()
     if not form.validate_on_submit():
         raise form_errors(form)
+    draft_id = form.from_draft_id.data
     services.send_version(
         agreement,
         by=current_user,
@@ -138,6 +139,7 @@ def send_version(agreement_id: int):
         note=form.note.data,
         expected_version=_version(form),
         on_behalf_of_partner=bool(form.on_behalf_of_partner.data),
+        from_draft=drafts.draft_text_named(agreement, draft_id, current_user) if draft_id else None,
     )
     return _done(agreement, _("The new version is sent; it is now the other side's turn."))
 

@@ -17,7 +17,7 @@ from app.core.permissions import is_partner, may_decide_approvals, speaks_for_mi
 from app.core.templating import written_date
 from app.core.text import one_line, trimmed
 from app.extensions import db
-from app.workflow import engine
+from app.workflow import drafts, engine
 from app.workflow.documents import attach_document
 from app.workflow.engine import WorkflowError
 from app.workflow.models import AgreementDocument, Delegation, NegotiationAcceptance, NegotiationRound, Signatory
@@ -38,13 +38,25 @@ def latest_round(agreement) -> NegotiationRound | None:
 
 
 def send_version(
-    agreement, *, by, upload, note: str | None, expected_version: int, on_behalf_of_partner: bool = False
+    agreement,
+    *,
+    by,
+    upload,
+    note: str | None,
+    expected_version: int,
+    on_behalf_of_partner: bool = False,
+    from_draft: AgreementDocument | None = None,
 ) -> NegotiationRound:
     """A party sends a new version of the text; its own acceptance is implied, every other party
     (the ministry, each partner party) must then accept it or answer with another version.
     Ministry staff may record a version a partner sent by e-mail or on paper (on_behalf_of_partner):
-    that implies no acceptance; each partner's acceptance is then recorded with its proof."""
+    that implies no acceptance; each partner's acceptance is then recorded with its proof.
+    The ministry's first version may be a draft text as its reviewers read it (from_draft, instead of an
+    upload): a new text version of the same stored file, the draft itself staying the ministry's."""
     check_version(agreement, expected_version)
+    if from_draft is not None and upload is not None and getattr(upload, "filename", None):
+        message = _("Send either a file or the reviewed draft text, not both.")
+        raise ValidationFailed(message, {"from_draft_id": [message]})
     if not engine.state_has(agreement, "negotiating"):
         raise WorkflowError(_("Versions can be exchanged only during negotiation."))
     if agreement.agreed_round_id is not None:
@@ -64,7 +76,10 @@ def send_version(
         raise WorkflowError(_("The ministry sends the first version of the text: you answer it once it has."))
     if last is not None and accepting is not None and accepting in _accepted_ids(last):
         raise WorkflowError(_("You accepted version %(n)s: wait for the other parties to answer it.", n=last.number))
-    document = attach_document(agreement, "text_version", upload, by=by)
+    if from_draft is not None:
+        document = drafts.send_as_version(agreement, from_draft, by=by, first=last is None, on_behalf=accepting is None)
+    else:
+        document = attach_document(agreement, "text_version", upload, by=by)
     note = trimmed(note)[:20000] or None
     number = (last.number if last else 0) + 1
     negotiation_round = NegotiationRound(number=number, side=side, sent_by_id=by.id, document=document, note=note)
@@ -81,6 +96,7 @@ def send_version(
             "document": document.original_name,
             "sha256": document.sha256,
             **({"on_behalf_of": "partner"} if accepting is None else {}),
+            **({"reviewed_draft": from_draft.original_name} if from_draft is not None else {}),
         },
     )
     if accepting is not None:

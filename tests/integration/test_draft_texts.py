@@ -8,7 +8,7 @@ import re
 from io import BytesIO
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
 from app.api.tokens import create_token
@@ -153,20 +153,27 @@ def test_an_approval_asked_without_a_draft_says_so(world, signed_in, mou):
 
 
 @pytest.fixture
-def shared(world, signed_in, mou):
-    """The MoU with a draft text, then in negotiation, shown to partner A, its first version sent."""
+def negotiating(world, signed_in, mou):
+    """The MoU with its reviewed draft, now in negotiation and shown to partner A, no version sent yet."""
     assert attach(signed_in("officer"), mou).status_code == 303
     [draft] = drafts_of(mou)
     db.session.refresh(mou)
     mou.state = "negotiation"
     factories.shown_to_partners(mou)
     db.session.commit()
+    return {"agreement": mou, "draft": draft}
+
+
+@pytest.fixture
+def shared(world, negotiating):
+    """The same, its first version sent as a file of its own."""
+    mou = negotiating["agreement"]
     upload = FileStorage(BytesIO(VERSION), filename="version-1.docx")
     round_ = services.send_version(
         mou, by=world.users["officer"], upload=upload, note=None, expected_version=mou.version
     )
     db.session.commit()
-    return {"agreement": mou, "draft": draft, "version": round_.document}
+    return negotiating | {"version": round_.document}
 
 
 def _token(user) -> str:
@@ -275,3 +282,113 @@ def test_a_partner_never_sees_a_draft_whatever_the_route(app, world, signed_in, 
         assert (draft.id in listed) is sees, role
     other = SignedInClient(app, world.users["partner_b"])  # not a party: the whole agreement is unknown
     assert other.get(f"/agreements/{agreement.id}/documents/{draft.id}").status_code == 404
+
+
+# --- the reviewed draft as the first version -------------------------------------------------
+
+
+def _send(client, agreement, *, accept: str | None = None, **data):
+    db.session.refresh(agreement)
+    return client.post(
+        f"/agreements/{agreement.id}/negotiation/versions",
+        data={"version": str(agreement.version), **data},
+        csrf_from=f"/agreements/{agreement.id}",
+        content_type="multipart/form-data",
+        headers={"Accept": accept} if accept else {},
+    )
+
+
+def _negotiation_panel(html: str) -> str:
+    panel = html[html.index('class="negotiation-form"') :]
+    return panel[: panel.index("</form>")]
+
+
+def test_the_first_version_is_the_reviewed_draft_without_uploading_it_again(world, signed_in, negotiating):
+    from app.core.storage import StoredFile
+
+    agreement, draft = negotiating["agreement"], negotiating["draft"]
+    officer = signed_in("officer")
+    form = _negotiation_panel(officer.get(f"/agreements/{agreement.id}").get_data(as_text=True))
+    assert "Send the reviewed draft text (projet-zephyrin.docx, attached on" in form
+    assert f'name="from_draft_id" value="{draft.id}"' in form
+    files_before = db.session.scalar(select(func.count()).select_from(StoredFile))
+    assert _send(officer, agreement, from_draft_id=str(draft.id), note="Notre projet").status_code == 303
+    db.session.expire_all()
+    [round_] = agreement.negotiation_rounds
+    version = round_.document
+    assert (round_.number, round_.side, version.kind) == (1, "ministry", "text_version")
+    assert version.id != draft.id and version.stored_file_id == draft.stored_file_id  # the same bytes, kept once
+    assert version.original_name == "projet-zephyrin.docx"
+    assert db.session.scalar(select(func.count()).select_from(StoredFile)) == files_before
+    sent = db.session.scalars(select(AuditEvent.changes).where(AuditEvent.action == "negotiation_version_sent")).one()
+    assert sent["reviewed_draft"] == "projet-zephyrin.docx" and sent["round"] == 1
+    # The partner reads version 1, the draft's bytes, and still never the draft itself.
+    partner = signed_in("partner")
+    download = partner.get(f"/agreements/{agreement.id}/documents/{version.id}")
+    assert download.status_code == 200 and download.data == FIRST
+    assert partner.get(f"/agreements/{agreement.id}/documents/{draft.id}").status_code == 404
+    # Once a version was sent, the choice is no longer offered.
+    page = officer.get(f"/agreements/{agreement.id}").get_data(as_text=True)
+    assert 'name="from_draft_id"' not in page
+
+
+def test_the_page_offers_no_draft_when_none_was_attached(world, signed_in, mou):
+    mou.state = "negotiation"
+    db.session.commit()
+    form = _negotiation_panel(signed_in("officer").get(f"/agreements/{mou.id}").get_data(as_text=True))
+    assert 'name="from_draft_id"' not in form and 'id="version-file"' in form
+
+
+def test_the_page_refuses_a_file_and_the_draft_together(world, signed_in, negotiating):
+    agreement, draft = negotiating["agreement"], negotiating["draft"]
+    refused = _send(
+        signed_in("officer"),
+        agreement,
+        accept="application/json",
+        from_draft_id=str(draft.id),
+        file=(BytesIO(VERSION), "version-1.docx"),
+    )
+    assert refused.status_code == 422
+    assert "either" in refused.get_data(as_text=True)
+    assert agreement.negotiation_rounds == []
+
+
+def test_the_api_sends_the_reviewed_draft_and_refuses_what_is_not_one(app, world, signed_in, negotiating):
+    agreement, draft = negotiating["agreement"], negotiating["draft"]
+    elsewhere = factories.agreement(by=world.users["officer"], partners=[world.partner_a], title_fr="Autre MoU")
+    db.session.commit()
+    assert attach(signed_in("officer"), elsewhere, SECOND, "autre-projet.docx").status_code == 303
+    other_draft = drafts_of(elsewhere)[0]
+    headers = {"Authorization": f"Bearer {_token(world.users['officer'])}", "Accept-Language": "en"}
+    http = app.test_client()
+    url = f"/api/v1/agreements/{agreement.id}/negotiation/versions"
+
+    def post(**data):
+        db.session.refresh(agreement)
+        body = {"version": str(agreement.version), **data}
+        return http.post(url, data=body, headers=headers, content_type="multipart/form-data")
+
+    missing, foreign = post(from_draft_id="987654"), post(from_draft_id=str(other_draft.id))
+    assert missing.status_code == foreign.status_code == 422
+    assert missing.get_json()["errors"] == foreign.get_json()["errors"]
+    assert "from_draft_id" in missing.get_json()["errors"]
+    neither = post()
+    assert neither.status_code == 422 and "Choose a file" in neither.get_data(as_text=True)
+    both = post(from_draft_id=str(draft.id), file=(BytesIO(VERSION), "version-1.docx"))
+    assert both.status_code == 422 and "either" in both.get_data(as_text=True)
+    for_the_partner = post(from_draft_id=str(draft.id), on_behalf_of_partner="true")
+    assert for_the_partner.status_code == 422 and "ministry's version" in for_the_partner.get_data(as_text=True)
+    sent = post(from_draft_id=str(draft.id))
+    assert sent.status_code == 201, sent.get_json()
+    [first] = sent.get_json()["versions"]
+    assert first["number"] == 1 and first["document"]["name"] == "projet-zephyrin.docx"
+    partner = {"Authorization": f"Bearer {_token(world.users['partner'])}"}
+    base = f"/api/v1/agreements/{agreement.id}"
+    # The partner answers with its own version; the ministry's next one cannot be the draft.
+    db.session.refresh(agreement)
+    answer = {"version": str(agreement.version), "file": (BytesIO(SECOND), "contre-projet.docx")}
+    assert http.post(url, data=answer, headers=partner, content_type="multipart/form-data").status_code == 201
+    again = post(from_draft_id=str(draft.id))
+    assert again.status_code == 422 and "only as the first version" in again.get_data(as_text=True)
+    assert http.get(f"{base}/documents/{first['document']['id']}/content", headers=partner).data == FIRST
+    assert http.get(f"{base}/documents/{draft.id}/content", headers=partner).status_code == 404

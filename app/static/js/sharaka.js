@@ -88,6 +88,28 @@
       }
     }, true);
 
+    // <input type="file" data-picks="ID">: choosing a file also picks the choice ID (the send-version form's
+    // "Upload a file" beside "Send the reviewed draft text"); picking another choice of the same group drops
+    // the file, so the form never sends both (the server refuses both together, for pages without JavaScript).
+    document.querySelectorAll("input[type=file][data-picks]").forEach(function (input) {
+      var choice = document.getElementById(input.getAttribute("data-picks"));
+      if (!choice || !choice.form) {
+        return;
+      }
+      input.addEventListener("change", function () {
+        if (input.files && input.files.length) {
+          choice.checked = true;
+        }
+      });
+      choice.form.querySelectorAll("input[type=radio][name='" + choice.name + "']").forEach(function (other) {
+        other.addEventListener("change", function () {
+          if (other !== choice && other.checked) {
+            input.value = "";
+          }
+        });
+      });
+    });
+
     // <form data-continues>: a check walked in parts (the audit trail's, a part per request so no web
     // worker is held for long) asks its next part as soon as this one is shown, until the whole is walked.
     // The page stays usable meanwhile; leaving it stops the check. Without JavaScript its button does it.
