@@ -286,15 +286,11 @@ def edit_agreement(agreement_id: int):
         _show_parties(form, agreement)
     _fill_form_choices(form, agreement=agreement)
     if form.validate_on_submit():
-        try:
-            expected = int(form.version.data or 0)
-        except ValueError:
-            expected = -1
         # A rule broken, or someone else saved first: shown on this form, with what was typed. Sent to a
         # fresh form, the person had lost their edits; the form now comes back merged (what the other
         # changed where this person left the field alone), at the agreement's version.
         with refusal_shown_on(form, edited=(agreement, services.TERM_FIELDS)):
-            services.update_agreement(agreement, _form_data(form), by=current_user, expected_version=expected)
+            services.update_agreement(agreement, _form_data(form), by=current_user, expected_version=form.version.data)
             flash(_("Agreement %(ref)s saved.", ref=agreement.reference), "success")
             return redirect(url_for("agreements.view_agreement", agreement_id=agreement.id))
         if isinstance(getattr(form, "service_refusal", None), ConcurrentChange):

@@ -26,8 +26,8 @@ from app.agreements.models import (
 from app.auth.models import User
 from app.core import audit, clock
 from app.core.dates import within_calendar
-from app.core.db import flush_or_conflict, insert_ignoring_conflicts
-from app.core.errors import ConcurrentChange, ValidationFailed
+from app.core.db import check_version, flush_or_conflict, insert_ignoring_conflicts
+from app.core.errors import ValidationFailed
 from app.core.exports import streamed_pieces
 from app.core.i18n import gettext as _
 from app.core.i18n import localized
@@ -118,8 +118,7 @@ def create_agreement(data: AgreementData, *, by: User, today: date | None = None
 
 def update_agreement(agreement: Agreement, data: AgreementData, *, by: User, expected_version: int) -> Agreement:
     """Edit an agreement's details; refuse if someone else saved it since `expected_version`."""
-    if expected_version != agreement.version:
-        raise ConcurrentChange()
+    check_version(agreement, expected_version)
     validate_data(data, agreement=agreement, by=by)
     _check_locked_fields(agreement, data)
     before = snapshot(agreement)

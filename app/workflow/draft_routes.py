@@ -10,7 +10,7 @@ from app.core.permissions import get_agreement_or_404
 from app.core.responses import done, form_errors, refusals_return_to
 from app.workflow import drafts
 from app.workflow.forms import DraftTextForm
-from app.workflow.routes import _version, blueprint
+from app.workflow.routes import blueprint
 
 
 def _draft_panel(agreement_id: int) -> str:
@@ -25,7 +25,7 @@ def attach_draft_text(agreement_id: int):
     form = DraftTextForm()
     if not form.validate_on_submit():
         raise form_errors(form)
-    document = drafts.attach_draft_text(agreement, form.file.data, by=current_user, expected_version=_version(form))
+    document = drafts.attach_draft_text(agreement, form.file.data, by=current_user, expected_version=form.version.data)
     return done(
         _draft_panel(agreement.id),
         _("Draft text attached: it is now the draft under review."),

@@ -18,9 +18,8 @@ from app.versions.extract import COMPARABLE_LABELS
 from app.workflow import engine
 from app.workflow.documents import attach_document, attach_stored
 from app.workflow.engine import WorkflowError
+from app.workflow.models import DRAFT_TEXT as KIND
 from app.workflow.models import AgreementDocument
-
-KIND = "draft_text"
 
 
 def takes_draft_texts(agreement) -> bool:

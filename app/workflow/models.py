@@ -13,9 +13,11 @@ from app.core.models import UTCDateTime, utcnow
 from app.core.permissions import guarded_model
 from app.extensions import db
 
-# Kinds of document that are the ministry's own work, never shown to a partner (permissions.may_see_document):
-# the draft text its reviewers approve before the negotiation, which partners first read as a version sent them.
-INTERNAL_DOCUMENT_KINDS = ("draft_text",)
+# The draft text the ministry's reviewers approve before the negotiation (workflow.drafts), which partners first
+# read as a version sent them.
+DRAFT_TEXT = "draft_text"
+# Kinds of document that are the ministry's own work, never shown to a partner (permissions.may_see_document).
+INTERNAL_DOCUMENT_KINDS = (DRAFT_TEXT,)
 
 
 class WorkflowVersion(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base

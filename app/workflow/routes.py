@@ -47,13 +47,6 @@ from app.workflow.models import Delegation
 blueprint = Blueprint("workflow", __name__)
 
 
-def _version(form) -> int:
-    try:
-        return int(form.version.data)
-    except (TypeError, ValueError):
-        return -1
-
-
 def _page(agreement_id: int) -> str:
     return url_for("agreements.view_agreement", agreement_id=agreement_id)
 
@@ -93,7 +86,7 @@ def take_action(agreement_id: int, name: str):
             "expires_on": form.expires_on.data,
         },
         documents={"termination_notice": form.termination_notice.data or None},
-        expected_version=_version(form),
+        expected_version=form.version.data,
         child_decisions=child_decisions,
         step=form.step.data or None,
     )
@@ -137,7 +130,7 @@ def send_version(agreement_id: int):
         by=current_user,
         upload=form.file.data,
         note=form.note.data,
-        expected_version=_version(form),
+        expected_version=form.version.data,
         on_behalf_of_partner=bool(form.on_behalf_of_partner.data),
         from_draft=drafts.draft_text_named(agreement, draft_id, current_user) if draft_id else None,
     )
@@ -152,7 +145,7 @@ def accept_version(agreement_id: int):
     form = AcceptVersionForm()
     if not form.validate_on_submit():
         raise form_errors(form)
-    services.accept_version(agreement, by=current_user, expected_version=_version(form))
+    services.accept_version(agreement, by=current_user, expected_version=form.version.data)
     return _done(agreement, _accepted_message(agreement))
 
 
@@ -170,7 +163,7 @@ def record_acceptance(agreement_id: int):
         organization_id=form.organization_id.data,
         proof=form.proof.data,
         by=current_user,
-        expected_version=_version(form),
+        expected_version=form.version.data,
     )
     return _done(agreement, _accepted_message(agreement))
 
@@ -197,7 +190,7 @@ def add_signatory(agreement_id: int):
         organization_id=organization_id,
         name=form.name.data,
         title=form.title.data,
-        expected_version=_version(form),
+        expected_version=form.version.data,
     )
     return _done(agreement, _("Signatory added."))
 
@@ -211,7 +204,7 @@ def record_signature(agreement_id: int, signatory_id: int):
     if not form.validate_on_submit():
         raise form_errors(form)
     services.record_signature(
-        agreement, signatory_id, by=current_user, signed_on=form.signed_on.data, expected_version=_version(form)
+        agreement, signatory_id, by=current_user, signed_on=form.signed_on.data, expected_version=form.version.data
     )
     return _done(agreement, _("Signature recorded."))
 
@@ -224,7 +217,7 @@ def withdraw_signature(agreement_id: int, signatory_id: int):
     form = WithdrawSignatureForm()
     if not form.validate_on_submit():
         raise form_errors(form)
-    services.withdraw_signature(agreement, signatory_id, by=current_user, expected_version=_version(form))
+    services.withdraw_signature(agreement, signatory_id, by=current_user, expected_version=form.version.data)
     return _done(agreement, _("Signature taken back: record it again with the right date."))
 
 
@@ -236,7 +229,7 @@ def remove_signatory(agreement_id: int, signatory_id: int):
     form = WithdrawSignatureForm()
     if not form.validate_on_submit():
         raise form_errors(form)
-    services.remove_signatory(agreement, signatory_id, by=current_user, expected_version=_version(form))
+    services.remove_signatory(agreement, signatory_id, by=current_user, expected_version=form.version.data)
     return _done(agreement, _("Signatory removed."))
 
 
@@ -248,7 +241,7 @@ def upload_signed_copy(agreement_id: int):
     form = SignedCopyForm()
     if not form.validate_on_submit():
         raise form_errors(form)
-    services.upload_signed_copy(agreement, form.file.data, by=current_user, expected_version=_version(form))
+    services.upload_signed_copy(agreement, form.file.data, by=current_user, expected_version=form.version.data)
     return _done(agreement, _("Signed copy stored."))
 
 
@@ -271,7 +264,7 @@ def set_amendment(agreement_id: int):
         with refusal_shown_on(form, catching=DomainError, fields={"parties": "partners", "budget_lines": "budget"}):
             if _rows_sent(request.form, "budget") > MAX_LINES:  # past it the form keeps the first rows only
                 raise ValidationFailed(too_many_lines(), {"budget_lines": [too_many_lines()]})
-            amendments.set_changes(agreement, form.changes(), by=current_user, expected_version=_version(form))
+            amendments.set_changes(agreement, form.changes(), by=current_user, expected_version=form.version.data)
             return _done(agreement, _("The amendment's changes are saved."))
     status = form_status(form)
     return render_template(
