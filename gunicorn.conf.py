@@ -71,6 +71,15 @@ else:
 FREEZE_AGAIN_AFTER = 100
 
 
+def post_fork(server, worker):
+    """Each worker ends with the master. A master killed with SIGKILL cannot stop its workers: they went on
+    holding the port (and serving on it) until they next noticed their parent gone, up to half the timeout
+    later, and a server started again meanwhile could not bind. Linux now sends them SIGTERM at once."""
+    from app.operations.supervisor import die_with_parent
+
+    die_with_parent(server.pid)
+
+
 def post_worker_init(worker):
     """Once the app is imported in the worker, its ~300,000 long-lived objects (modules, models,
     templates, the workflow definitions) are moved out of the garbage collector's reach: a full
