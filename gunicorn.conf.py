@@ -12,6 +12,8 @@ from dotenv import load_dotenv
 # imported here and so already imported in every worker forked from this process, reads the environment once.
 load_dotenv()
 
+from gunicorn.glogging import Logger  # noqa: E402
+
 from config import env  # noqa: E402  (every setting is read through it: set but empty counts as unset)
 
 
@@ -67,6 +69,28 @@ if env("LOG_FORMAT", "text").strip().lower() == "json":
     }
 else:
     accesslog = "-"  # with text logs, the app's request lines have no handler under gunicorn: this is the request log
+
+
+class LoggedAddresses(Logger):
+    """The access log writes the request line, path, query and Referer as the app redacted them (app/core/logs.py,
+    which records them in the request's environ): a password reset link was written whole, in its own line and
+    again as the Referer of the stylesheet and scripts its page loaded, and a calendar feed's on every poll. A
+    request the app never answered (gunicorn refused it first) keeps what it sent."""
+
+    def atoms(self, resp, req, environ, request_time):
+        from app.core.logs import LOGGED_ENVIRON
+
+        logged = environ.get(LOGGED_ENVIRON)
+        if not logged:
+            return super().atoms(resp, req, environ, request_time)
+        atoms = super().atoms(resp, req, {**environ, **logged}, request_time)
+        if "HTTP_REFERER" in logged:  # the same header, as %({referer}i)s
+            atoms["{referer}i"] = logged["HTTP_REFERER"]
+        return atoms
+
+
+logger_class = LoggedAddresses
+
 # After this many requests a worker has drawn its pages once; see post_request.
 FREEZE_AGAIN_AFTER = 100
 

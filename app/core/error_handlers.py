@@ -33,6 +33,7 @@ from app.core.errors import (
     wants_json,
 )
 from app.core.i18n import gettext as _
+from app.core.logs import logged_path
 from app.core.responses import answer_refusal
 from app.core.transport import TextNotUtf8
 from app.extensions import db
@@ -56,7 +57,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     @outage_answered
     def handle_csrf(error):
-        app.logger.warning("CSRF refused on %s: %s", request.path, error.description)
+        app.logger.warning("CSRF refused on %s: %s", logged_path(), error.description)
         if wants_json():
             return error_response(400, _("The form's security token is missing or expired."))
         if not current_user.is_authenticated:
@@ -141,16 +142,16 @@ def register_error_handlers(app: Flask) -> None:
         """A row another request changed first, met at a flush no service turned into a conflict: the same
         answer as a race lost at commit (a 500 had been the answer on PostgreSQL)."""
         db.session.rollback()
-        app.logger.warning("Lost race on %s %s: %s", request.method, request.path, error)
+        app.logger.warning("Lost race on %s %s: %s", request.method, logged_path(), error)
         return answer_refusal(ConcurrentChange.at_commit())
 
     @app.errorhandler(IntegrityError)
     def handle_integrity(error: IntegrityError):
         db.session.rollback()
         if is_unique_violation(error):  # a row another request inserted first
-            app.logger.warning("Lost race on %s %s: %s", request.method, request.path, error.orig)
+            app.logger.warning("Lost race on %s %s: %s", request.method, logged_path(), error.orig)
             return answer_refusal(ConcurrentChange.at_commit())
-        app.logger.exception("Integrity error on %s %s", request.method, request.path)
+        app.logger.exception("Integrity error on %s %s", request.method, logged_path())
         return error_response(500)
 
     def not_migrated(error: DBAPIError):
@@ -160,7 +161,7 @@ def register_error_handlers(app: Flask) -> None:
         if why is None:
             return None
         roll_back_or_close()
-        app.logger.error("Database not ready on %s %s: %s", request.method, request.path, why)
+        app.logger.error("Database not ready on %s %s: %s", request.method, logged_path(), why)
         return unavailable_response(not_migrated=True)
 
     @app.errorhandler(ProgrammingError)
@@ -186,10 +187,10 @@ def register_error_handlers(app: Flask) -> None:
         if is_unreachable(error):
             # One line per refused request (a traceback each filled 50 MB of log in a 12-second outage).
             app.logger.error(
-                "Database unreachable on %s %s: %s", request.method, request.path, str(error.orig).splitlines()[0]
+                "Database unreachable on %s %s: %s", request.method, logged_path(), str(error.orig).splitlines()[0]
             )
         else:
-            app.logger.exception("Database error on %s %s", request.method, request.path)
+            app.logger.exception("Database error on %s %s", request.method, logged_path())
         # Not the usual error page: it would read the signed-in person from the database that failed.
         return unavailable_response()
 
@@ -197,7 +198,7 @@ def register_error_handlers(app: Flask) -> None:
     @outage_answered
     def handle_unexpected(error: Exception):
         db.session.rollback()
-        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        app.logger.exception("Unhandled error on %s %s", request.method, logged_path())
         return error_response(500)
 
 

@@ -1,5 +1,6 @@
 """Logging: a request id on every request (X-Request-ID, echoed back) and, with
-LOG_FORMAT=json, one JSON object per line carrying it, for log collectors."""
+LOG_FORMAT=json, one JSON object per line carrying it, for log collectors. Addresses are written with
+their secret replaced (redacted_path), here and, through the WSGI environ, in gunicorn's access log."""
 
 from __future__ import annotations
 
@@ -9,13 +10,24 @@ import re
 import time
 import uuid
 from datetime import datetime, timezone
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 
 from app.core.db import is_run_again
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 log = logging.getLogger("sharaka.request")
+# The routes whose address carries a secret (a password reset, an invitation, an e-mail change, an unsubscribe
+# link, a calendar feed, an approval by mail) name it `token`, and only they: /account/tokens/<int:token_id>
+# names an API token by its number.
+SECRET_ARGUMENT = "token"
+SECRET_MARK = "[secret]"
+# What gunicorn's access log reads instead of the environ's own values (gunicorn.conf.py, LoggedAddresses).
+LOGGED_ENVIRON = "sharaka.logged"
+_PLACEHOLDER = "sharaka-secret-placeholder"  # the mark's brackets would come out of a URL's build %-quoted
 
 
 class RequestIdFilter(logging.Filter):
@@ -59,6 +71,69 @@ def configure_logging(log_format: str, level: int = logging.INFO) -> None:
     logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
 
 
+def redacted_path(path: str) -> str:
+    """`path` (one of this app's addresses, %-decoded, without its query) as logs write it: the value of its
+    route's SECRET_ARGUMENT replaced by SECRET_MARK. A path no route answers is kept as it is."""
+    adapter = current_app.url_map.bind("localhost")
+    try:
+        try:
+            rule, arguments = adapter.match(path, return_rule=True)
+        except MethodNotAllowed as refusal:  # matched for GET: a route that answers only POST is asked for one
+            rule, arguments = adapter.match(path, method=sorted(refusal.valid_methods or ["GET"])[0], return_rule=True)
+    except RequestRedirect as redirect:  # /password//reset/<token>: the address it is sent to holds the secret
+        target = unquote(urlsplit(redirect.new_url).path)
+        logged = redacted_path(target) if target != path else path
+        return path if logged == target else logged
+    except (NotFound, MethodNotAllowed):
+        return path
+    if SECRET_ARGUMENT not in arguments:
+        return path
+    built = rule.build({**arguments, SECRET_ARGUMENT: _PLACEHOLDER}, append_unknown=False)
+    return built[1].replace(_PLACEHOLDER, SECRET_MARK) if built else path
+
+
+def logged_path() -> str:
+    """The request's path as logs write it (the request line, and the error handlers' lines naming it)."""
+    return redacted_path(request.path)
+
+
+def redacted_query(query: str) -> str:
+    """`query` (a raw query string) as logs write it: each value that is one of this app's paths redacted, as
+    the by-mail approval page's sign-in link carries its own address in `next`. Kept as sent when none is."""
+    sent = parse_qsl(query, keep_blank_values=True)
+    logged = [(name, redacted_path(value) if value.startswith("/") else value) for name, value in sent]
+    return query if logged == sent else urlencode(logged, safe="/[]")
+
+
+def redacted_url(url: str) -> str:
+    """`url` (a request's raw URI, or an absolute URL such as a Referer) as logs write it: its path and query
+    redacted. Kept as sent when nothing is."""
+    parts = urlsplit(url)
+    path = unquote(parts.path)
+    script_root = request.script_root if has_request_context() and path.startswith(request.script_root + "/") else ""
+    written = script_root + redacted_path(path[len(script_root) :]) if path.startswith("/") else path
+    logged = parts._replace(path=parts.path if written == path else written, query=redacted_query(parts.query))
+    return url if logged == parts else urlunsplit(logged)
+
+
+def _record_logged_addresses(path: str) -> None:
+    """What gunicorn's access log is to write instead of the request line, path (`path`, redacted), query and
+    Referer sent, when they carry a secret: the pages opened from a reset link send it as their Referer
+    (Referrer-Policy: same-origin, which CSRF's check of HTTPS form posts needs), and each poll of a calendar
+    feed its own."""
+    environ = request.environ
+    raw_uri, query, referer = (environ.get(key) or "" for key in ("RAW_URI", "QUERY_STRING", "HTTP_REFERER"))
+    sent_and_logged = {
+        "RAW_URI": (raw_uri, redacted_url(raw_uri)),
+        "PATH_INFO": (request.path, path),
+        "QUERY_STRING": (query, redacted_query(query)),
+        "HTTP_REFERER": (referer, redacted_url(referer)),
+    }
+    changed = {key: logged for key, (sent, logged) in sent_and_logged.items() if sent and logged != sent}
+    if changed:
+        environ[LOGGED_ENVIRON] = changed
+
+
 def init_request_logging(app: Flask) -> None:
     if app.config.get("LOG_FORMAT") == "json" and not app.config.get("TESTING"):
         configure_logging("json")
@@ -73,17 +148,19 @@ def init_request_logging(app: Flask) -> None:
     @app.after_request
     def _log_request(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        path = logged_path()
+        _record_logged_addresses(path)
         if is_run_again():  # this run's answer is dropped: the request runs again as a writer, logged then
             return response
         started = g.get("request_started")
         log.info(
             "%s %s %s",
             request.method,
-            request.path,
+            path,
             response.status_code,
             extra={
                 "method": request.method,
-                "path": request.path,
+                "path": path,
                 "status": response.status_code,
                 "endpoint": request.endpoint,
                 "remote_addr": request.remote_addr,
