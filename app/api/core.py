@@ -353,6 +353,10 @@ def uploaded(field: str, *, many: bool = True):
 ETAG_HEADER = {"ETag": {"description": "The record's version, for If-Match.", "schema": {"type": "string"}}}
 
 
+# A 201's header: where what it made is read (RFC 9110 §10.2.2), documented as ETAG_HEADER is.
+LOCATION_HEADER = {"Location": {"description": "Where what was made is read.", "schema": {"type": "string"}}}
+
+
 def version_etag(record) -> str:
     """The ETag of a record kept by its version (unquoted): it changes whenever the record does."""
     return f"v{record.version}"

@@ -1,14 +1,15 @@
 """/api/v1/agreements/{id}/…: the work done inside a stage, as the agreement's page does it —
-moves that carry a document (multipart), negotiation versions, signatories and signatures,
-the signed copy, an amendment's changes. Each call loads and checks the agreement as the
-page does and calls the same service; what it shows comes from the page's own panel."""
+moves that carry a document (multipart), the draft text before the negotiation, negotiation
+versions, signatories and signatures, the signed copy, an amendment's changes. Each call loads
+and checks the agreement as the page does and calls the same service; what it shows comes from
+the page's own panel."""
 
 from __future__ import annotations
 
 from app.agreements import amendments
 from app.api import work_schemas as ws
 from app.api.agreements import moved, organization_ref, person, present, present_document
-from app.api.core import api_blueprint, api_user, conditional, errors, expected_version
+from app.api.core import LOCATION_HEADER, api_blueprint, api_user, conditional, errors, expected_version, uploaded
 from app.api.schemas import DocumentSchema, TransitionResultSchema
 from app.core.i18n import gettext as _
 from app.core.permissions import get_agreement_or_404
@@ -17,7 +18,7 @@ from app.workflow.presenter import build_panel
 
 blueprint = api_blueprint(
     "stages",
-    "Work inside an agreement's stages: moves with documents, negotiation "
+    "Work inside an agreement's stages: moves with documents, the draft text, negotiation "
     "versions, signatories and signatures, the signed copy, amendments.",
 )
 
@@ -47,6 +48,26 @@ def take_transition_with_documents(form, agreement_id: int, transition: str):
         step=form.get("step"),
     )
     return moved(agreement, transition[:60], form["past_due"], user)
+
+
+# --- the draft text, before the negotiation ------------------------------------------------------
+
+
+@blueprint.route("/agreements/<int:agreement_id>/drafts", methods=["POST"])
+@blueprint.arguments(ws.DraftTextFormSchema, location="form", content_type="multipart/form-data")
+@blueprint.response(201, DocumentSchema, headers=LOCATION_HEADER)
+@errors(blueprint, 400, 403, 404, 409, 413, 422)
+@conditional(blueprint)
+def attach_draft_text(form, agreement_id: int):
+    """Attach the agreement's draft text (multipart `file`: DOCX, ODT or PDF) while the ministry drafts and reviews
+    it: it becomes the draft under review. Those who edit the agreement; a partner never sees it. The document
+    as the documents list shows it, its download at `Location`."""
+    user = api_user()
+    agreement = get_agreement_or_404(agreement_id, user, need="edit")
+    version = expected_version(agreement, form)
+    document = drafts.attach_draft_text(agreement, uploaded("file", many=False), by=user, expected_version=version)
+    attached = present_document(document)
+    return attached, {"Location": attached["download_url"]}
 
 
 # --- negotiation -------------------------------------------------------------------------------

@@ -225,6 +225,15 @@ class SignatureInputSchema(StrictSchema):
     version = Version()
 
 
+class DraftTextFormSchema(MultipartSchema):
+    file = Upload(
+        metadata={
+            "description": "The draft text (required): DOCX, ODT or PDF, the kinds of file two drafts are compared in."
+        }
+    )
+    version = FormVersion()
+
+
 class SignedCopyFormSchema(MultipartSchema):
     file = Upload(metadata={"description": "The scan of the signed agreement (required)."})
     version = FormVersion()

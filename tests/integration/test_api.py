@@ -338,6 +338,13 @@ WRITE_ROUTES = [
         only(MINISTRY_SIDE, ok=409, partner_b=404),
     ),
     ("POST", P + "/agreements/{a}/signed-copy", "multipart", only(MINISTRY_SIDE, ok=409, partner_b=404)),
+    # The draft (shown to partner A) takes a draft text from its editors: without a file, they are told to choose one.
+    (
+        "POST",
+        P + "/agreements/{draft}/drafts",
+        "multipart",
+        only({"admin", "officer", "manager"}, ok=422, partner_b=404),
+    ),
     # A is not an amendment.
     (
         "POST",
