@@ -73,10 +73,15 @@ def test_body_app(database_url, app):
 
 
 def pytest_collection_modifyitems(items):
-    """Mark the tests that need the database (their fixtures reach `app`): `make unit` runs the others."""
+    """Mark the tests that need the database (their fixtures reach `app`): `make unit` runs the others. In the
+    PostgreSQL pass, skip those marked backend_neutral: they ran in the SQLite pass and would do the same again
+    (starting processes that read settings, say), a minute and a half of CI's time."""
+    neutral = pytest.mark.skip(reason="does the same on every database: run in the SQLite pass")
     for item in items:
         if "app" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.database)
+        if backend() != "sqlite" and item.get_closest_marker("backend_neutral"):
+            item.add_marker(neutral)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ import urllib.request
 import pytest
 
 from app.core.logs import JsonFormatter
-from tests.databases import backend, migrated_database
+from tests.databases import migrated_database
 from tests.integration.test_multi_server import wait_ready
 from tests.integration.test_notifications_mail import ROOT, WAIT, free_port
 
@@ -114,12 +114,11 @@ def get(url: str, headers: dict[str, str] | None = None) -> None:
 
 
 @pytest.mark.live
+@pytest.mark.backend_neutral
 def test_gunicorn_access_log_writes_secret_links_without_their_secret(tmp_path):
     """A reset link was written whole in gunicorn's access log, and again as the Referer of the stylesheet and
     scripts its page loads (Referrer-Policy: same-origin); the by-mail approval page's sign-in link carries its
     address in `next`."""
-    if backend() != "sqlite":
-        pytest.skip("what the access log writes does not depend on the database")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with migrated_database(tmp_path, "logs") as url:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.databases import backend, migrated_database
+from tests.databases import migrated_database
 from tests.integration.test_multi_server import wait_ready
 from tests.integration.test_notifications_mail import ROOT, WAIT, free_port
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.live, pytest.mark.backend_neutral]
 
 
 def children_of(pid: int) -> list[int]:
@@ -54,8 +54,6 @@ def test_workers_end_with_a_master_killed_by_sigkill_and_a_new_server_takes_the_
     """A master killed with SIGKILL cannot stop its workers: they went on holding the port, and answering on
     it, until they next looked for their parent (up to half the timeout later), and a server started again
     meanwhile could not bind ("Connection in use"). Each worker now ends with its master."""
-    if backend() != "sqlite":
-        pytest.skip("how workers end does not depend on the database")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with migrated_database(tmp_path, "workers") as url:

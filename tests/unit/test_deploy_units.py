@@ -3,6 +3,10 @@
 import shlex
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.backend_neutral
+
 UNITS = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
 
 
