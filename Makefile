@@ -8,6 +8,10 @@ PORT ?= 5000
 # Links in e-mails point at the server `make run` starts (PORT=5110 make run: mail links say 5110 too).
 BASE_URL ?= http://$(HOST):$(PORT)
 export BASE_URL
+# Bytecode is kept: with PYTHONDONTWRITEBYTECODE set (as on CI's machines), every process the tests or `make run`
+# start compiled the app's 230 modules from source again (half a second of each start), and each test worker
+# rewrote the 280 test modules' assertions again.
+unexport PYTHONDONTWRITEBYTECODE
 # The recipes read PORT from their environment ("$$PORT"): a value with a quote in it is then only a wrong value.
 export PORT
 
@@ -21,10 +25,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# Bytecode written ahead: with PYTHONDONTWRITEBYTECODE set (as on CI's machines), every process the tests or
-# `make run` start compiled the app's 230 modules from source again, half a second of each start.
 install: $(VENV)/.installed translations-compile
-	@$(BIN)/python -m compileall -q -j 0 app tests migrations config.py wsgi.py gunicorn.conf.py >/dev/null
 
 translations-compile: $(VENV)/.installed
 	$(BIN)/pybabel compile -d app/translations --statistics 2>&1 | grep -v "^compiling" || true
