@@ -7,8 +7,10 @@ import re
 from io import BytesIO
 
 import pytest
+from flask_babel import force_locale
 from werkzeug.datastructures import FileStorage
 
+from app.audit.fields import LABELS as AUDIT_FIELD_LABELS
 from app.core import clock
 from app.extensions import db
 from app.workflow import engine
@@ -529,9 +531,12 @@ def test_the_reassign_page_names_the_waiting_approvals_level_as_the_approvals_pa
     world, signed_in, language, label
 ):
     """The label over the step says which approval waits, in the panel's word (Niveau, الخطوة), not the
-    audit trail's job step (« Étape », المرحلة) it shared a message with."""
+    audit trail's job step (« Étape », المرحلة) it shared a message with; the audit trail's field says it in
+    the same word (it read « Étape d’approbation », « مرحلة الموافقة »)."""
     _agreement, round_ = _waiting_on_legal(world)
     manager = factories.user("manager", world.ministry, language=language)
     db.session.commit()
     page = signed_in(manager).get(f"/approvals/{round_.id}/reassign").get_data(as_text=True)
     assert re.search(r"<dt>\s*([^<]*?)\s*</dt>\s*<dd data-step>", page).group(1) == label
+    with force_locale(language):  # and the audit trail's name for the field a reassignment records
+        assert str(AUDIT_FIELD_LABELS["step"]) == label
