@@ -246,9 +246,13 @@ def mad_total_sql(agreement_id):
 
     from app.budget.models import BudgetLine
 
+    # Correlated to the agreement however deep the statement asks it: auto-correlation reaches the enclosing
+    # statement only, and inside the dashboards' statements over the approval rounds the agreements' table had
+    # been read again here, every agreement's lines added up against each threshold.
     return (
         select(func.coalesce(func.sum(in_mad_sql(BudgetLine.amount, BudgetLine.currency)), 0))
         .where(BudgetLine.agreement_id == agreement_id)
+        .correlate_except(BudgetLine)
         .scalar_subquery()
     )
 
@@ -316,13 +320,17 @@ def clause(condition: Condition | None):
         )
 
     def has_foreign_partner(agreement_id):
-        return exists().where(
-            AgreementParty.agreement_id == agreement_id,
-            is_partner_party(AgreementParty.role),
-            Organization.id == AgreementParty.organization_id,
-            Organization.country.is_not(None),
-            Organization.country != "",
-            func.upper(Organization.country) != HOME_COUNTRY,
+        return (
+            exists()
+            .where(
+                AgreementParty.agreement_id == agreement_id,
+                is_partner_party(AgreementParty.role),
+                Organization.id == AgreementParty.organization_id,
+                Organization.country.is_not(None),
+                Organization.country != "",
+                func.upper(Organization.country) != HOME_COUNTRY,
+            )
+            .correlate_except(AgreementParty, Organization)  # as mad_total_sql: the agreement at any depth
         )
 
     parts = []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import literal, select
 
 from app.agreements.models import Agreement
 from app.api.tokens import create_token
@@ -170,6 +170,13 @@ def test_the_sql_rule_answers_as_the_python_rule(world, reviewing, condition):
         a.id for a in db.session.scalars(select(Agreement)) if conditions.holds(parsed, conditions.facts_of(a))
     }
     assert in_sql == in_python
+    # Nested a level down, as the dashboards and inboxes ask it inside a statement over the approval rounds:
+    # the budget's total and the foreign partner's test had then read the agreements' table again
+    # (auto-correlation reaches one level up): every agreement's lines were added up, so a small agreement
+    # passed a threshold the portfolio passed, and one foreign partner anywhere made every agreement foreign.
+    asked_inside = select(literal(1)).where(conditions.clause(parsed)).correlate(Agreement)
+    nested = select(Agreement.id).where(asked_inside.exists())
+    assert set(db.session.scalars(nested)) == in_python
 
 
 def _line(organization, amount: str, currency: str = "MAD") -> dict:

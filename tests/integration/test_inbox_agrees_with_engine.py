@@ -227,3 +227,25 @@ def test_the_dashboards_nobody_to_approve_asks_what_the_approvals_panel_asks(wor
         db.session.commit()
     # The second lawyer may not take the manager's kept place: the manager may, unless they asked.
     assert agree(round_) is True and agree(by_manager) is False
+
+
+def test_who_approved_another_agreement_may_still_decide_this_one_in_sql_as_in_the_panel(world):
+    """Four-eyes keeps out of a round whoever decided another of its steps or approved this one, in that round
+    alone: the SQL had looked for such a decision in every round (its subquery named the rounds' table again
+    instead of the round at hand), so once the lawyer and the manager had approved one MoU, the managers'
+    dashboard said nobody could give the approval of each MoU after it, and the page spent its time reading
+    every decision ever made (265 ms at 100 agreements, 708 at 10,000)."""
+    from app.notifications.reminders.rules import waiting_approval
+    from app.workflow.queries.approvals import someone_may_decide
+
+    lawyer, manager = world.users["legal"], world.users["manager"]
+    first, _first_round = in_review(world, "Approuvé")
+    for person in (lawyer, manager):
+        version = first.version
+        engine.decide(first, "approve_review", by=person, decision="approve", comment=None, expected_version=version)
+        db.session.commit()
+    _next, round_ = in_review(world, "Suivant")
+    db.session.expire_all()
+    _agreement, step, _since, _sla, approvers = waiting_approval(round_)
+    assert {lawyer.id, manager.id} <= {person.id for person in approvers}
+    assert db.session.scalar(select(func.count()).where(ApprovalRound.id == round_.id, someone_may_decide(step))) == 1

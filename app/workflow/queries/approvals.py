@@ -19,6 +19,8 @@ from app.workflow.queries.built import _built, _identity, in_ended_state, per_de
 
 
 def _approved_in_step(step_name: str):
+    """The round's approvals of `step_name`, correlated to the round however deep the statement asks (inside
+    someone_may_decide, two levels down, the rounds' table had been read again and every round's counted)."""
     return (
         select(func.count())
         .select_from(ApprovalDecision)
@@ -27,6 +29,7 @@ def _approved_in_step(step_name: str):
             ApprovalDecision.step == step_name,
             ApprovalDecision.decision == "approve",
         )
+        .correlate_except(ApprovalDecision)
         .scalar_subquery()
     )
 
@@ -65,9 +68,12 @@ def _step_done(step):
     approver (role or named person) among them."""
     from app.auth.models import User
 
+    def approved_by(condition):
+        return step_approved_by(step.name, User, condition).correlate_except(ApprovalDecision, User)
+
     parts = [_approved_in_step(step.name) >= step.quorum]
-    parts += [step_approved_by(step.name, User, holders_of_roles_clause([role])) for role in step.required_roles]
-    parts += [step_approved_by(step.name, User, func.lower(User.email) == email) for email in step.required_users]
+    parts += [approved_by(holders_of_roles_clause([role])) for role in step.required_roles]
+    parts += [approved_by(func.lower(User.email) == email) for email in step.required_users]
     return and_(*parts)
 
 
@@ -134,11 +140,16 @@ def someone_may_decide(step) -> ColumnElement[bool]:
         person.is_active_account.is_(True),
         ~partner_accounts_clause(person),
         or_(*(_holds_slot(slot, person) for slot in step.slots)),
-        ~exists().where(
+        # Correlated to the round at hand two levels up, which auto-correlation (the enclosing statement's own
+        # tables only) does not reach: the rounds' table had been read again here, so a decision in any round
+        # counted, and whoever had approved one agreement could decide no other.
+        ~exists()
+        .where(
             ApprovalDecision.round_id == ApprovalRound.id,
             or_(ApprovalDecision.approver_id == person.id, ApprovalDecision.counted_user_id == person.id),
             or_(ApprovalDecision.step != step.name, ApprovalDecision.decision == "approve"),
-        ),
+        )
+        .correlate_except(ApprovalDecision),
     ]
     if step.exclude_requester:
         parts.append(or_(ApprovalRound.requested_by_id.is_(None), ApprovalRound.requested_by_id != person.id))
