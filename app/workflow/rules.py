@@ -88,7 +88,13 @@ def _has_partner_clause():
 
     from app.agreements.models import Agreement, AgreementParty, is_partner_party
 
-    return exists().where(AgreementParty.agreement_id == Agreement.id, is_partner_party(AgreementParty.role))
+    # Correlated to the agreement however deep the statement asks the guard (auto-correlation reaches only the
+    # statement just above, and inside one over the approval rounds the agreements' table was read again).
+    return (
+        exists()
+        .where(AgreementParty.agreement_id == Agreement.id, is_partner_party(AgreementParty.role))
+        .correlate_except(AgreementParty)
+    )
 
 
 @guard("has_parent")
@@ -222,19 +228,26 @@ def _all_signatories_signed_clause():
     from app.agreements.models import Agreement, AgreementParty, is_partner_party
     from app.workflow.models import Signatory
 
+    # Each correlated to the agreement however deep the statement asks the guard (as _has_partner_clause).
     def any_signatory(*conditions):
-        return exists().where(Signatory.agreement_id == Agreement.id, *conditions)
+        return exists().where(Signatory.agreement_id == Agreement.id, *conditions).correlate_except(Signatory)
 
     def any_partner_party(*conditions):
-        return exists().where(
-            AgreementParty.agreement_id == Agreement.id, is_partner_party(AgreementParty.role), *conditions
+        return (
+            exists()
+            .where(AgreementParty.agreement_id == Agreement.id, is_partner_party(AgreementParty.role), *conditions)
+            .correlate_except(AgreementParty)
         )
 
-    # Two levels down, tied to the party's row (SQLAlchemy correlates a subquery to the one just above it).
-    signs_for_the_party = exists().where(
-        Signatory.agreement_id == AgreementParty.agreement_id,
-        Signatory.side == "partner",
-        Signatory.organization_id == AgreementParty.organization_id,
+    # Two levels down, tied to the party's row of the statement just above.
+    signs_for_the_party = (
+        exists()
+        .where(
+            Signatory.agreement_id == AgreementParty.agreement_id,
+            Signatory.side == "partner",
+            Signatory.organization_id == AgreementParty.organization_id,
+        )
+        .correlate_except(Signatory)
     )
     return and_(
         any_partner_party(),

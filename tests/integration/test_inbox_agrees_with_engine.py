@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 
 from app.agreements.models import Agreement
 from app.core import clock
@@ -188,6 +188,11 @@ def test_each_guard_says_the_same_in_sql(world, name):
             select(func.count(Agreement.id)).where(Agreement.id == agreement.id, rules.GUARD_CLAUSES[name]())
         )
         assert bool(in_sql) == in_python, (name, agreement.title_fr)
+        # Nested a level down, as the inboxes and dashboards ask it inside a statement over the approval rounds
+        # (a subquery correlated by auto-correlation alone reads its table again there).
+        asked_inside = select(literal(1)).where(rules.GUARD_CLAUSES[name]()).correlate(Agreement)
+        nested = select(func.count(Agreement.id)).where(Agreement.id == agreement.id, asked_inside.exists())
+        assert bool(db.session.scalar(nested)) == in_python, (name, agreement.title_fr, "nested")
     assert {rules.GUARDS[name](a) is None for a in (bare, full)} == {True, False}, "both answers are tried"
 
 
