@@ -117,12 +117,9 @@ def _waiting_on_nobody_list(user, stranded: list):
     """Agreements with an open approval waiting at one of the `stranded` steps that no active account may
     decide now (queries.rounds_waiting_on_nobody: the approvals panel's rule), longest in their stage
     first: (query, order)."""
-    picked = {(id(each.definition), each.transition.name, each.step.name) for each in stranded}
-
-    def is_stranded(definition, transition, step) -> bool:
-        return (id(definition), transition.name, step.name) in picked
-
-    waiting = rounds_waiting_on_nobody(is_stranded)
+    waiting = rounds_waiting_on_nobody(
+        frozenset((id(each.definition), each.transition.name, each.step.name) for each in stranded)
+    )
     query = select(Agreement).where(
         visible_agreements_clause(user), exists().where(ApprovalRound.agreement_id == Agreement.id, waiting)
     )
