@@ -9,7 +9,9 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from flask import Flask, current_app, g, has_request_context, request
@@ -86,6 +88,10 @@ def redacted_path(path: str) -> str:
         return path if logged == target else logged
     except (NotFound, MethodNotAllowed):
         return path
+    return _with_secret_marked(rule, arguments, path)
+
+
+def _with_secret_marked(rule, arguments: Mapping[str, Any], path: str) -> str:
     if SECRET_ARGUMENT not in arguments:
         return path
     built = rule.build({**arguments, SECRET_ARGUMENT: _PLACEHOLDER}, append_unknown=False)
@@ -93,8 +99,11 @@ def redacted_path(path: str) -> str:
 
 
 def logged_path() -> str:
-    """The request's path as logs write it (the request line, and the error handlers' lines naming it)."""
-    return redacted_path(request.path)
+    """The request's path as logs write it (the request line, and the error handlers' lines naming it): from the
+    rule and arguments Flask's routing already found, matched again only when it found none (a redirect)."""
+    if request.url_rule is None:
+        return redacted_path(request.path)
+    return _with_secret_marked(request.url_rule, request.view_args or {}, request.path)
 
 
 def redacted_query(query: str) -> str:
@@ -123,10 +132,14 @@ def _record_logged_addresses(path: str) -> None:
     feed its own."""
     environ = request.environ
     raw_uri, query, referer = (environ.get(key) or "" for key in ("RAW_URI", "QUERY_STRING", "HTTP_REFERER"))
+    logged_query = redacted_query(query)
+    # The request line is the path and query just redacted, not matched again: as sent when neither changed.
+    unchanged = path == request.path and logged_query == query
+    logged_uri = raw_uri if unchanged else request.script_root + path + (f"?{logged_query}" if query else "")
     sent_and_logged = {
-        "RAW_URI": (raw_uri, redacted_url(raw_uri)),
+        "RAW_URI": (raw_uri, logged_uri),
         "PATH_INFO": (request.path, path),
-        "QUERY_STRING": (query, redacted_query(query)),
+        "QUERY_STRING": (query, logged_query),
         "HTTP_REFERER": (referer, redacted_url(referer)),
     }
     changed = {key: logged for key, (sent, logged) in sent_and_logged.items() if sent and logged != sent}
