@@ -41,15 +41,18 @@ MOST_DIGITS = 18
 
 def apply_field_errors(form, error: DomainError, fields: dict[str, str] | None = None) -> None:
     """Show a service's field errors on the form (`fields`: the form's name for a service's field where they
-    differ), and the rest as a flash message."""
-    shown = False
+    differ), and the rest as a flash message: the messages of fields the form does not have, else the refusal's
+    own. A refusal about a field the form lacks (the reassign page's delegation "already held from … to …",
+    under the delegation's `starts_on`) had been said only as "Please correct the errors below"."""
+    unplaced: list[str] = []
     for name, messages in (error.field_errors or {}).items():
         field = getattr(form, _shown_first((fields or {}).get(name, name), form), None)
         if field is not None:
             field.errors = list(field.errors or []) + list(messages)
-            shown = True
-    if not shown or not error.field_errors:
-        flash(error.message, "danger")
+        else:
+            unplaced += [str(message) for message in messages]
+    for message in unplaced or ([] if error.field_errors else [error.message]):
+        flash(message, "danger")
 
 
 def _shown_first(name: str, form) -> str:

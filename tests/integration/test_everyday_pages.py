@@ -411,6 +411,20 @@ def test_a_manager_hands_someone_elses_late_approval_to_a_colleague_as_a_delegat
     assert agreement.state == "negotiation"
 
 
+def test_handing_an_approval_again_to_who_holds_it_says_why_it_is_refused(world, signed_in):
+    """The delegation's own refusal (that colleague already holds these approvals) names a field the reassign
+    form does not have: the page had said only "Please correct the errors below", with nothing below."""
+    agreement, round_ = _waiting_on_legal(world)
+    stand_in = factories.user("legal", world.ministry)
+    db.session.commit()
+    manager = signed_in("manager")
+    handed = {"from_id": world.users["legal"].id, "to_id": stand_in.id, "ends_on": clock.today().isoformat()}
+    assert manager.post(f"/approvals/{round_.id}/reassign", data=handed).status_code == 303
+    again = manager.post(f"/approvals/{round_.id}/reassign", data=handed, follow_redirects=True)
+    assert again.status_code == 422
+    assert f"{stand_in.full_name} already holds these approvals from" in again.get_data(as_text=True)
+
+
 def test_only_managers_and_admins_reassign_and_an_unknown_approval_is_a_404(world, signed_in):
     _agreement, round_ = _late_review(world)
     for role in ("officer", "legal", "auditor"):

@@ -30,10 +30,15 @@ def _kept(slug):
 
 
 @pytest.mark.parametrize(
-    "fields, on_the_field",
-    [({"name": ["Taken."]}, True), ({"elsewhere": ["No field of this form."]}, False), (None, False)],
+    "fields, on_the_field, flashed",
+    [
+        ({"name": ["Taken."]}, True, []),
+        # A field the form does not have: its own message is said, not the refusal's "correct the errors below".
+        ({"elsewhere": ["No field of this form."]}, False, ["No field of this form."]),
+        (None, False, ["Refused."]),
+    ],
 )
-def test_a_refusal_keeps_nothing_the_service_wrote_and_answers_422(app, fields, on_the_field):
+def test_a_refusal_keeps_nothing_the_service_wrote_and_answers_422(app, fields, on_the_field, flashed):
     with app.test_request_context("/", method="POST", data={"name": "x"}):
         form = NameForm(meta={"csrf": False})
         assert form.validate_on_submit()
@@ -42,7 +47,7 @@ def test_a_refusal_keeps_nothing_the_service_wrote_and_answers_422(app, fields, 
             raise ValidationFailed("Refused.", fields)
         assert form_status(form) == 422
         assert form.name.errors == (["Taken."] if on_the_field else [])
-        assert get_flashed_messages() == ([] if on_the_field else ["Refused."])
+        assert get_flashed_messages() == flashed
         assert _answer(app, form).status_code == 422
         assert not _kept("half-written")
 
